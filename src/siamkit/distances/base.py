@@ -1,0 +1,79 @@
+"""The distance protocol and the named, parameter-free distances."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from torch import Tensor
+
+from siamkit.distances import functional as F
+
+
+@runtime_checkable
+class Distance(Protocol):
+    """Anything that compares embeddings: ``pairwise`` gives ``(N,)``, ``matrix`` gives ``(N, M)``.
+
+    Smaller always means more similar. Learned metrics (``MahalanobisDistance``, ``MLPMetric``)
+    follow the same protocol, so losses, miners and indexes accept either.
+    """
+
+    name: str
+
+    def pairwise(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+    def matrix(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class FixedDistance:
+    """A named distance without parameters, e.g. ``get_distance("cosine")``."""
+
+    name: str
+    _pairwise: Callable[[Tensor, Tensor], Tensor]
+    _matrix: Callable[[Tensor, Tensor], Tensor]
+    is_metric: bool
+
+    def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
+        """``(N, D), (N, D) -> (N,)``."""
+        return self._pairwise(x, y)
+
+    def matrix(self, x: Tensor, y: Tensor) -> Tensor:
+        """``(N, D), (M, D) -> (N, M)``."""
+        return self._matrix(x, y)
+
+    def __repr__(self) -> str:
+        return f"get_distance({self.name!r})"
+
+
+_DISTANCES: dict[str, FixedDistance] = {
+    "euclidean": FixedDistance("euclidean", F.pairwise_euclidean, F.euclidean_matrix, True),
+    "sqeuclidean": FixedDistance("sqeuclidean", F.pairwise_sqeuclidean, F.sqeuclidean_matrix, False),
+    "cosine": FixedDistance("cosine", F.pairwise_cosine, F.cosine_matrix, False),
+    "manhattan": FixedDistance("manhattan", F.pairwise_manhattan, F.manhattan_matrix, True),
+}
+
+
+def list_distances() -> list[str]:
+    """Names accepted by :func:`get_distance`."""
+    return sorted(_DISTANCES)
+
+
+def get_distance(name: str | Distance) -> Distance:
+    """Look up a distance by name; a ``Distance`` object is returned unchanged.
+
+    >>> get_distance("cosine").matrix(torch.eye(2), torch.eye(2))
+    tensor([[0., 1.],
+            [1., 0.]])
+    """
+    if not isinstance(name, str):
+        if isinstance(name, Distance):
+            return name
+        raise TypeError(f"a distance is a name or an object with pairwise/matrix, got {type(name).__name__}")
+    try:
+        return _DISTANCES[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown distance {name!r}; choose one of {', '.join(list_distances())}"
+        ) from None

@@ -1,0 +1,99 @@
+"""Functional distances. Every function returns a dissimilarity: smaller = more similar.
+
+Naming follows sentence-transformers: ``pairwise_*(x, y)`` compares row i of ``x`` with row i
+of ``y`` and returns ``(N,)``; ``*_matrix(x, y)`` compares every row of ``x`` with every row of
+``y`` and returns ``(N, M)``. Gradients stay finite where two points coincide.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_COS_EPS = 1e-8
+
+
+def _check_pair(x: Tensor, y: Tensor, same_rows: bool) -> None:
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError(f"distances take torch tensors, got {type(x).__name__} and {type(y).__name__}")
+    if x.dim() != 2 or y.dim() != 2:
+        raise ValueError(
+            f"distances take 2-D (N, D) tensors, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"embedding sizes differ: {x.shape[1]} vs {y.shape[1]} (shapes {tuple(x.shape)}, {tuple(y.shape)})"
+        )
+    if same_rows and x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"pairwise distances need the same number of rows, got {x.shape[0]} and {y.shape[0]}"
+        )
+
+
+def safe_sqrt(sq: Tensor) -> Tensor:
+    """``sqrt`` that is exactly 0 at 0 with a zero (finite) gradient there, instead of NaN/inf."""
+    sq = sq.clamp_min(0)
+    positive = sq > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, sq, torch.ones_like(sq))), sq * 0)
+
+
+def pairwise_sqeuclidean(x: Tensor, y: Tensor) -> Tensor:
+    """Squared Euclidean distance between matching rows. ``(N, D), (N, D) -> (N,)``."""
+    _check_pair(x, y, same_rows=True)
+    return (x - y).pow(2).sum(dim=1)
+
+
+def pairwise_euclidean(x: Tensor, y: Tensor) -> Tensor:
+    """Euclidean distance between matching rows. ``(N, D), (N, D) -> (N,)``.
+
+    >>> pairwise_euclidean(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))
+    tensor([5.])
+    """
+    return safe_sqrt(pairwise_sqeuclidean(x, y))
+
+
+def pairwise_cosine(x: Tensor, y: Tensor) -> Tensor:
+    """Cosine distance ``1 - cos(x_i, y_i)`` in ``[0, 2]``. ``(N, D), (N, D) -> (N,)``."""
+    _check_pair(x, y, same_rows=True)
+    xn = x / x.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
+    yn = y / y.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
+    return 1.0 - (xn * yn).sum(dim=1)
+
+
+def pairwise_manhattan(x: Tensor, y: Tensor) -> Tensor:
+    """L1 distance between matching rows. ``(N, D), (N, D) -> (N,)``."""
+    _check_pair(x, y, same_rows=True)
+    return (x - y).abs().sum(dim=1)
+
+
+def sqeuclidean_matrix(x: Tensor, y: Tensor) -> Tensor:
+    """All squared Euclidean distances. ``(N, D), (M, D) -> (N, M)``.
+
+    Uses one matrix product (``|x|^2 + |y|^2 - 2 x.y``), clamped at 0; where ``x is y`` the
+    diagonal is set to exactly 0.
+    """
+    _check_pair(x, y, same_rows=False)
+    sq = x.pow(2).sum(1, keepdim=True) + y.pow(2).sum(1).unsqueeze(0) - 2.0 * (x @ y.T)
+    sq = sq.clamp_min(0)
+    if x is y:
+        sq = sq * (1 - torch.eye(x.shape[0], dtype=sq.dtype, device=sq.device))
+    return sq
+
+
+def euclidean_matrix(x: Tensor, y: Tensor) -> Tensor:
+    """All Euclidean distances. ``(N, D), (M, D) -> (N, M)``."""
+    return safe_sqrt(sqeuclidean_matrix(x, y))
+
+
+def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:
+    """All cosine distances ``1 - cos``. ``(N, D), (M, D) -> (N, M)``."""
+    _check_pair(x, y, same_rows=False)
+    xn = x / x.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
+    yn = y / y.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
+    return 1.0 - xn @ yn.T
+
+
+def manhattan_matrix(x: Tensor, y: Tensor) -> Tensor:
+    """All L1 distances. ``(N, D), (M, D) -> (N, M)``."""
+    _check_pair(x, y, same_rows=False)
+    return torch.cdist(x, y, p=1.0)

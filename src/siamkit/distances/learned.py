@@ -1,0 +1,138 @@
+"""Learned distances (seed 003): a Mahalanobis metric and an MLP head that joins two embeddings.
+
+Both are ``nn.Module`` s that follow the :class:`~siamkit.distances.Distance` protocol, so a
+``SiameseNetwork`` trains them with its encoder and losses use them like any other distance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from siamkit.distances.functional import _check_pair, safe_sqrt
+
+
+class MahalanobisDistance(nn.Module):
+    """``d(x, y) = sqrt((x - y)^T M (x - y))`` with ``M = L^T L`` (positive semi-definite).
+
+    Writing ``M`` through ``L`` keeps it a pseudo-metric whatever the optimiser does. ``rank``
+    below ``dim`` gives a low-rank metric (``L`` is ``(rank, dim)``). ``squared=True`` returns the
+    quadratic form itself, as in seed 003's matrix form. ``L`` starts as the identity (truncated),
+    so an untrained metric is the Euclidean distance.
+
+    >>> m = MahalanobisDistance(4)
+    >>> float(m.pairwise(torch.zeros(1, 4), torch.ones(1, 4)))
+    2.0
+    """
+
+    def __init__(self, dim: int, rank: int | None = None, squared: bool = False) -> None:
+        super().__init__()
+        if dim < 1:
+            raise ValueError(f"dim must be positive, got {dim}")
+        rank = dim if rank is None else rank
+        if not 1 <= rank <= dim:
+            raise ValueError(f"rank must be between 1 and dim={dim}, got {rank}")
+        self.dim, self.rank, self.squared = dim, rank, squared
+        self.name = "mahalanobis"
+        self.L = nn.Parameter(torch.eye(rank, dim))
+
+    @property
+    def M(self) -> Tensor:  # noqa: N802 - the usual name of the matrix
+        """The metric matrix ``L^T L``, ``(dim, dim)``."""
+        return self.L.T @ self.L
+
+    def _finish(self, sq: Tensor) -> Tensor:
+        return sq.clamp_min(0) if self.squared else safe_sqrt(sq)
+
+    def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
+        """``(N, D), (N, D) -> (N,)``."""
+        _check_pair(x, y, same_rows=True)
+        return self._finish(((x - y) @ self.L.T).pow(2).sum(1))
+
+    def matrix(self, x: Tensor, y: Tensor) -> Tensor:
+        """``(N, D), (M, D) -> (N, M)``: the Euclidean matrix of the projections ``L x``, ``L y``."""
+        _check_pair(x, y, same_rows=False)
+        px, py = x @ self.L.T, y @ self.L.T
+        sq = px.pow(2).sum(1, keepdim=True) + py.pow(2).sum(1) - 2.0 * px @ py.T
+        return self._finish(sq.clamp_min(0))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.pairwise(x, y)
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "mahalanobis", "dim": self.dim, "rank": self.rank, "squared": self.squared}
+
+
+class MLPMetric(nn.Module):
+    """A small network that joins two embeddings into a similarity logit (Koch et al., 2015).
+
+    Features are ``|x - y|`` and ``x * y`` (both symmetric in x and y), so the score is symmetric.
+    ``logits(x, y)`` gives the "same" logit for training with binary cross-entropy
+    (:func:`siamkit.losses.pair_bce_loss`); as a distance, ``pairwise`` returns
+    ``1 - sigmoid(logit)`` in ``(0, 1)``: the probability that the pair is *not* the same.
+
+    >>> head = MLPMetric(8)
+    >>> head.pairwise(torch.randn(3, 8), torch.randn(3, 8)).shape
+    torch.Size([3])
+    """
+
+    def __init__(self, dim: int, hidden: int = 64, product_features: bool = True) -> None:
+        super().__init__()
+        if dim < 1 or hidden < 1:
+            raise ValueError(f"dim and hidden must be positive, got dim={dim}, hidden={hidden}")
+        self.dim, self.hidden, self.product_features = dim, hidden, product_features
+        self.name = "mlp"
+        in_features = 2 * dim if product_features else dim
+        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def _features(self, x: Tensor, y: Tensor) -> Tensor:
+        feats = (x - y).abs()
+        if self.product_features:
+            feats = torch.cat([feats, x * y], dim=-1)
+        return feats
+
+    def logits(self, x: Tensor, y: Tensor) -> Tensor:
+        """Similarity logits, larger = more alike. ``(N, D), (N, D) -> (N,)``."""
+        _check_pair(x, y, same_rows=True)
+        return self.net(self._features(x, y)).squeeze(-1)
+
+    def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
+        """``(N, D), (N, D) -> (N,)`` in ``(0, 1)``."""
+        return torch.sigmoid(-self.logits(x, y))
+
+    def matrix(self, x: Tensor, y: Tensor, chunk: int = 1024) -> Tensor:
+        """``(N, D), (M, D) -> (N, M)``, evaluated ``chunk`` rows of ``x`` at a time."""
+        _check_pair(x, y, same_rows=False)
+        n, m = x.shape[0], y.shape[0]
+        rows = []
+        for start in range(0, n, chunk):
+            xs = x[start : start + chunk]  # (c, D)
+            c = xs.shape[0]
+            xe = xs.unsqueeze(1).expand(c, m, -1).reshape(c * m, -1)
+            ye = y.unsqueeze(0).expand(c, m, -1).reshape(c * m, -1)
+            rows.append(torch.sigmoid(-self.net(self._features(xe, ye))).view(c, m))
+        return torch.cat(rows) if rows else x.new_zeros(0, m)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.pairwise(x, y)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "type": "mlp",
+            "dim": self.dim,
+            "hidden": self.hidden,
+            "product_features": self.product_features,
+        }
+
+
+def learned_distance_from_config(cfg: dict[str, Any]) -> nn.Module:
+    """Rebuild a learned distance from its ``config()``."""
+    kind = cfg.get("type")
+    kwargs = {k: v for k, v in cfg.items() if k != "type"}
+    if kind == "mahalanobis":
+        return MahalanobisDistance(**kwargs)
+    if kind == "mlp":
+        return MLPMetric(**kwargs)
+    raise ValueError(f"unknown learned distance type {kind!r}; expected 'mahalanobis' or 'mlp'")
