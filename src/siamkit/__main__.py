@@ -1,0 +1,3 @@
+from siamkit.cli.main import main
+
+main()

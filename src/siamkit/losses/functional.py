@@ -1,0 +1,142 @@
+"""Pure loss functions on distances, similarities and logits.
+
+Each takes tensors and returns a scalar with a gradient. The two seed formulas are pinned in
+DESIGN.md §3: :func:`contrastive_loss` and :func:`triplet_margin_loss`. An empty input gives a
+zero that still carries a gradient, never NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _mean_or_zero(x: Tensor) -> Tensor:
+    return x.mean() if x.numel() > 0 else x.sum() * 0.0
+
+
+def _check_same_length(name: str, *tensors: Tensor) -> None:
+    shapes = [tuple(t.shape) for t in tensors]
+    if any(t.dim() != 1 for t in tensors) or len({s[0] for s in shapes}) != 1:
+        raise ValueError(f"{name} expects 1-D tensors of equal length, got shapes {shapes}")
+
+
+def contrastive_loss(d: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
+    """Contrastive loss (Hadsell et al.; seed 001 with ``Y = 1 - same``, no 1/2 factor).
+
+    ``mean(same * d**2 + (1 - same) * relu(margin - d)**2)``
+
+    Args:
+        d: ``(N,)`` distances of the pairs.
+        same: ``(N,)`` 1/True for a similar pair, 0/False for a dissimilar one.
+        margin: dissimilar pairs farther apart than this cost nothing.
+
+    >>> contrastive_loss(torch.tensor([0.5, 0.2]), torch.tensor([1, 0]), margin=1.0)
+    tensor(0.4450)
+    """
+    _check_same_length("contrastive_loss", d, same)
+    s = same.to(d.dtype)
+    return _mean_or_zero(s * d.pow(2) + (1 - s) * F.relu(margin - d).pow(2))
+
+
+def triplet_margin_loss(d_ap: Tensor, d_an: Tensor, margin: float = 0.2) -> Tensor:
+    """Triplet loss (seed 000): ``mean(relu(d_ap - d_an + margin))``.
+
+    Args:
+        d_ap: ``(T,)`` anchor-positive distances.
+        d_an: ``(T,)`` anchor-negative distances.
+
+    >>> triplet_margin_loss(torch.tensor([0.3, 0.1]), torch.tensor([0.4, 0.9]), margin=0.2)
+    tensor(0.0500)
+    """
+    _check_same_length("triplet_margin_loss", d_ap, d_an)
+    return _mean_or_zero(F.relu(d_ap - d_an + margin))
+
+
+def soft_margin_triplet_loss(d_ap: Tensor, d_an: Tensor) -> Tensor:
+    """Soft-margin triplet loss (Hermans et al.): ``mean(softplus(d_ap - d_an))``. ``(T,), (T,)``."""
+    _check_same_length("soft_margin_triplet_loss", d_ap, d_an)
+    return _mean_or_zero(F.softplus(d_ap - d_an))
+
+
+def pair_bce_loss(logits: Tensor, same: Tensor, pos_weight: float | None = None) -> Tensor:
+    """Binary cross-entropy on "same" logits of a learned pair head (Koch et al.). ``(N,), (N,)``.
+
+    ``pos_weight`` re-weights the similar pairs, e.g. ``n_dissimilar / n_similar`` for unbalanced
+    pair sets.
+    """
+    _check_same_length("pair_bce_loss", logits, same)
+    if logits.numel() == 0:
+        return logits.sum() * 0.0
+    pw = None if pos_weight is None else torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
+    return F.binary_cross_entropy_with_logits(logits, same.to(logits.dtype), pos_weight=pw)
+
+
+def _label_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``(B,)`` labels -> positive mask (same label, not self) and negative mask, both ``(B, B)``."""
+    if labels.dim() != 1:
+        raise ValueError(f"labels must be 1-D (B,), got shape {tuple(labels.shape)}")
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
+    return same & ~eye, ~same
+
+
+def _masked_logsumexp_plus_one(x: Tensor, mask: Tensor) -> Tensor:
+    """Row-wise ``log(1 + sum_{mask} exp(x))``, exactly 0 where a row has no masked entry. ``(B,)``."""
+    neg_inf = torch.finfo(x.dtype).min
+    x = torch.where(mask, x, torch.full_like(x, neg_inf))
+    zeros = torch.zeros(x.shape[0], 1, dtype=x.dtype, device=x.device)
+    out = torch.logsumexp(torch.cat([zeros, x], dim=1), dim=1)
+    return torch.where(mask.any(dim=1), out, out * 0)
+
+
+def multi_similarity_loss(
+    sim: Tensor, labels: Tensor, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5
+) -> Tensor:
+    """Multi-similarity loss (Wang et al., 2019) on a ``(B, B)`` *similarity* matrix (e.g. ``1 - cosine``).
+
+    Per anchor: ``1/alpha log(1 + sum_pos exp(-alpha (s - base))) + 1/beta log(1 + sum_neg exp(beta (s - base)))``,
+    averaged over anchors (pytorch-metric-learning's ``MultiSimilarityLoss`` without a miner).
+    """
+    if sim.dim() != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] != labels.shape[0]:
+        raise ValueError(f"sim must be (B, B) with B = len(labels), got {tuple(sim.shape)} and {tuple(labels.shape)}")
+    pos, neg = _label_masks(labels)
+    pos_loss = _masked_logsumexp_plus_one(-alpha * (sim - base), pos) / alpha
+    neg_loss = _masked_logsumexp_plus_one(beta * (sim - base), neg) / beta
+    return _mean_or_zero(pos_loss + neg_loss)
+
+
+def supcon_loss(z: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
+    """Supervised contrastive loss (Khosla et al., 2020) on L2-normalised ``(B, D)`` embeddings.
+
+    For each anchor with at least one positive: the mean over its positives of
+    ``-log(exp(s_ap / t) / sum_{k != a} exp(s_ak / t))``; averaged over those anchors.
+    """
+    if z.dim() != 2 or z.shape[0] != labels.shape[0]:
+        raise ValueError(f"z must be (B, D) with B = len(labels), got {tuple(z.shape)} and {tuple(labels.shape)}")
+    pos, _ = _label_masks(labels)
+    eye = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
+    logits = (z @ z.T) / temperature
+    logits = logits.masked_fill(eye, torch.finfo(logits.dtype).min)
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # (B, B)
+    n_pos = pos.sum(1)
+    has_pos = n_pos > 0
+    mean_log_prob_pos = torch.where(pos, log_prob, torch.zeros_like(log_prob)).sum(1) / n_pos.clamp_min(1)
+    return _mean_or_zero(-mean_log_prob_pos[has_pos])
+
+
+def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
+    """NT-Xent / InfoNCE (SimCLR) for two views: row i of ``z1`` and ``z2`` is a positive pair. ``(N, D)`` each.
+
+    Each of the ``2N`` views is classified against the other ``2N - 1`` by cosine similarity / t.
+    """
+    if z1.shape != z2.shape or z1.dim() != 2:
+        raise ValueError(f"z1 and z2 must both be (N, D), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)  # (2N, D)
+    logits = (z @ z.T) / temperature
+    eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(eye, torch.finfo(logits.dtype).min)
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(logits, target) if n > 0 else z.sum() * 0.0

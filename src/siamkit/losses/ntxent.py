@@ -1,0 +1,25 @@
+"""NT-Xent / InfoNCE loss module for self-supervised pairs of views (SimCLR)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from siamkit.losses.functional import nt_xent_loss
+
+
+class NTXentLoss(nn.Module):
+    """InfoNCE over two augmented views of the same ``N`` items.
+
+    >>> NTXentLoss(0.5)(torch.randn(4, 8), torch.randn(4, 8)).dim()
+    0
+    """
+
+    def __init__(self, temperature: float = 0.5) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.temperature = temperature
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        """Two ``(N, D)`` views -> scalar loss."""
+        return nt_xent_loss(z1, z2, self.temperature)
