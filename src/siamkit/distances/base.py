@@ -49,7 +49,9 @@ class FixedDistance:
 
 _DISTANCES: dict[str, FixedDistance] = {
     "euclidean": FixedDistance("euclidean", F.pairwise_euclidean, F.euclidean_matrix, True),
-    "sqeuclidean": FixedDistance("sqeuclidean", F.pairwise_sqeuclidean, F.sqeuclidean_matrix, False),
+    "sqeuclidean": FixedDistance(
+        "sqeuclidean", F.pairwise_sqeuclidean, F.sqeuclidean_matrix, False
+    ),
     "cosine": FixedDistance("cosine", F.pairwise_cosine, F.cosine_matrix, False),
     "manhattan": FixedDistance("manhattan", F.pairwise_manhattan, F.manhattan_matrix, True),
 }
@@ -70,7 +72,9 @@ def get_distance(name: str | Distance) -> Distance:
     if not isinstance(name, str):
         if isinstance(name, Distance):
             return name
-        raise TypeError(f"a distance is a name or an object with pairwise/matrix, got {type(name).__name__}")
+        raise TypeError(
+            f"a distance is a name or an object with pairwise/matrix, got {type(name).__name__}"
+        )
     try:
         return _DISTANCES[name.lower()]
     except KeyError:

@@ -15,7 +15,9 @@ _COS_EPS = 1e-8
 
 def _check_pair(x: Tensor, y: Tensor, same_rows: bool) -> None:
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"distances take torch tensors, got {type(x).__name__} and {type(y).__name__}")
+        raise TypeError(
+            f"distances take torch tensors, got {type(x).__name__} and {type(y).__name__}"
+        )
     if x.dim() != 2 or y.dim() != 2:
         raise ValueError(
             f"distances take 2-D (N, D) tensors, got shapes {tuple(x.shape)} and {tuple(y.shape)}"

@@ -39,7 +39,7 @@ class MahalanobisDistance(nn.Module):
         self.L = nn.Parameter(torch.eye(rank, dim))
 
     @property
-    def M(self) -> Tensor:  # noqa: N802 - the usual name of the matrix
+    def M(self) -> Tensor:
         """The metric matrix ``L^T L``, ``(dim, dim)``."""
         return self.L.T @ self.L
 

@@ -1,0 +1,99 @@
+"""A plain registry of encoders: ``create_encoder(name, **kw)``, ``list_encoders()``.
+
+Registration is explicit (``register_encoder``), never a side effect of importing a module.
+Each encoder created here remembers its name and arguments, so a saved model can rebuild it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from siamkit.encoders.convnet import ConvNet
+from siamkit.encoders.mlp import MLPEncoder
+from siamkit.encoders.resnet import ResNet
+
+EncoderFactory = Callable[..., nn.Module]
+
+_REGISTRY: dict[str, EncoderFactory] = {
+    "convnet": ConvNet,
+    "resnet": ResNet,
+    "mlp": MLPEncoder,
+}
+
+
+def register_encoder(name: str, factory: EncoderFactory, overwrite: bool = False) -> None:
+    """Add an encoder so ``create_encoder(name)`` and saved models can build it.
+
+    The factory must return an ``nn.Module`` with ``num_features`` and ``forward(x) -> (N, F)``.
+    """
+    if not name or not isinstance(name, str):
+        raise ValueError("an encoder name must be a non-empty string")
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(
+            f"an encoder named {name!r} is already registered; pass overwrite=True to replace it"
+        )
+    _REGISTRY[name] = factory
+
+
+def list_encoders() -> list[str]:
+    """Names accepted by :func:`create_encoder`."""
+    return sorted(_REGISTRY)
+
+
+def create_encoder(name: str, **kwargs: Any) -> nn.Module:
+    """Build a registered encoder by name.
+
+    >>> enc = create_encoder("convnet", in_channels=1)
+    >>> enc.num_features
+    128
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown encoder {name!r}; choose one of {', '.join(list_encoders())}"
+        ) from None
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            valid = ", ".join(p for p in params if p != "self")
+            raise TypeError(
+                f"encoder {name!r} has no argument(s) {', '.join(unknown)}; it accepts: {valid}"
+            )
+    try:
+        encoder = factory(**kwargs)
+    except TypeError as err:  # a missing required argument
+        raise TypeError(f"cannot build encoder {name!r}: {err}") from None
+    if not isinstance(getattr(encoder, "num_features", None), int):
+        raise TypeError(f"encoder {name!r} must expose an integer `num_features`")
+    encoder.siamkit_spec = {"name": name, "kwargs": _jsonable(kwargs)}  # type: ignore[assignment]
+    return encoder
+
+
+def encoder_spec(encoder: nn.Module) -> dict[str, Any]:
+    """The ``{"name", "kwargs"}`` an encoder was created with; clear error for a hand-made module."""
+    spec = getattr(encoder, "siamkit_spec", None)
+    if spec is None:
+        raise ValueError(
+            f"this {type(encoder).__name__} was not made by siamkit.encoders.create_encoder, so a saved model "
+            "could not rebuild it; register its factory with register_encoder(name, factory) and create it by name"
+        )
+    return dict(spec)
+
+
+def _jsonable(kwargs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, (int, float, str, bool, list, type(None))):
+            raise TypeError(
+                f"encoder argument {key}={value!r} must be a number, string, bool or list to be saved"
+            )
+        out[key] = value
+    return out

@@ -1,0 +1,5 @@
+"""Embedding heads."""
+
+from siamkit.heads.embedding import EmbeddingHead
+
+__all__ = ["EmbeddingHead"]

@@ -1,0 +1,108 @@
+"""Half-twin networks (seed 003): two different encoders f and g into one embedding space."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from siamkit.distances import Distance, get_distance
+from siamkit.encoders import create_encoder, encoder_spec
+from siamkit.heads import EmbeddingHead
+from siamkit.models.preprocess import Preprocess
+from siamkit.models.siamese import _distance_config, distance_from_config
+
+
+class HalfTwinNetwork(nn.Module):
+    """``delta(f(x), g(y))`` with unshared weights, for inputs of different kinds (e.g. a sketch and a photo,
+    a query text and a document vector).
+
+    >>> f = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=(16,))
+    >>> g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=(16,))
+    >>> HalfTwinNetwork(f, g, embedding_dim=4)(torch.randn(3, 8), torch.randn(3, 5)).shape
+    torch.Size([3])
+    """
+
+    kind = "half_twin"
+
+    def __init__(
+        self,
+        encoder_f: nn.Module,
+        encoder_g: nn.Module,
+        embedding_dim: int = 64,
+        distance: str | Distance = "euclidean",
+        head_hidden: Sequence[int] = (),
+        normalize: bool = True,
+        preprocess_f: Preprocess | None = None,
+        preprocess_g: Preprocess | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder_f, self.encoder_g = encoder_f, encoder_g
+        self.head_f = EmbeddingHead(encoder_f.num_features, embedding_dim, head_hidden, normalize)
+        self.head_g = EmbeddingHead(encoder_g.num_features, embedding_dim, head_hidden, normalize)
+        self.preprocess_f = preprocess_f if preprocess_f is not None else Preprocess()
+        self.preprocess_g = preprocess_g if preprocess_g is not None else Preprocess()
+        self.distance: Distance = get_distance(distance)
+        self.threshold: float | None = None
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.head_f.embedding_dim
+
+    @property
+    def distance_name(self) -> str:
+        return self.distance.name
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        return self.preprocess_f.input_shape
+
+    def embed_f(self, x: Tensor, check: bool = True) -> Tensor:
+        """Embed inputs of the first kind. ``(N, ...) -> (N, D)``."""
+        if check:
+            self.preprocess_f.check(x)
+        return self.head_f(self.encoder_f(self.preprocess_f(x)))
+
+    def embed_g(self, y: Tensor, check: bool = True) -> Tensor:
+        """Embed inputs of the second kind. ``(N, ...) -> (N, D)``."""
+        if check:
+            self.preprocess_g.check(y)
+        return self.head_g(self.encoder_g(self.preprocess_g(y)))
+
+    def embed(self, x: Tensor, branch: str = "f", check: bool = True) -> Tensor:
+        """Embed with branch ``"f"`` (default) or ``"g"``."""
+        if branch not in ("f", "g"):
+            raise ValueError(f"branch is 'f' or 'g', got {branch!r}")
+        return self.embed_f(x, check) if branch == "f" else self.embed_g(x, check)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """``delta(f(x_i), g(y_i))``: ``(N, ...), (N, ...) -> (N,)``."""
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"pair batches differ in size: {x.shape[0]} and {y.shape[0]}")
+        return self.distance.pairwise(self.embed_f(x), self.embed_g(y))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "encoder_f": encoder_spec(self.encoder_f),
+            "encoder_g": encoder_spec(self.encoder_g),
+            "head": self.head_f.config(),
+            "distance": _distance_config(self.distance),
+            "preprocess_f": self.preprocess_f.config(),
+            "preprocess_g": self.preprocess_g.config(),
+        }
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> HalfTwinNetwork:
+        head = cfg["head"]
+        return cls(
+            create_encoder(cfg["encoder_f"]["name"], **cfg["encoder_f"]["kwargs"]),
+            create_encoder(cfg["encoder_g"]["name"], **cfg["encoder_g"]["kwargs"]),
+            embedding_dim=head["embedding_dim"],
+            distance=distance_from_config(cfg["distance"]),
+            head_hidden=head["hidden"],
+            normalize=head["normalize"],
+            preprocess_f=Preprocess(**cfg["preprocess_f"]),
+            preprocess_g=Preprocess(**cfg["preprocess_g"]),
+        )

@@ -1,0 +1,93 @@
+"""Preprocessing stored with the model: input checks and normalisation (timm-style)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class Preprocess(nn.Module):
+    """Check the input shape, then ``(x - mean) / std`` per channel (or per feature for vectors).
+
+    ``input_shape`` is ``(C, H, W)`` for images, whose values are floats in ``[0, 1]``, or
+    ``(F,)`` for feature vectors. ``mean`` / ``std`` have one value per channel (or one for all).
+
+    >>> p = Preprocess(mean=(0.5,), std=(0.5,), input_shape=(1, 4, 4))
+    >>> p(torch.ones(2, 1, 4, 4)).max()
+    tensor(1.)
+    """
+
+    def __init__(
+        self,
+        mean: Sequence[float] = (0.0,),
+        std: Sequence[float] = (1.0,),
+        input_shape: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        mean_t = torch.as_tensor(list(mean), dtype=torch.float32)
+        std_t = torch.as_tensor(list(std), dtype=torch.float32)
+        if (
+            mean_t.dim() != 1
+            or std_t.dim() != 1
+            or mean_t.numel() < 1
+            or std_t.numel() != mean_t.numel()
+        ):
+            raise ValueError(
+                f"mean and std need the same non-zero length, got {list(mean)} and {list(std)}"
+            )
+        if bool((std_t <= 0).any()):
+            raise ValueError(f"std must be positive, got {list(std)}")
+        self.input_shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
+        if self.input_shape is not None and (
+            len(self.input_shape) not in (1, 3) or min(self.input_shape) < 1
+        ):
+            raise ValueError(
+                f"input_shape is (C, H, W) for images or (F,) for vectors, got {input_shape}"
+            )
+        self.register_buffer("mean", mean_t)
+        self.register_buffer("std", std_t)
+
+    @property
+    def is_image(self) -> bool:
+        return self.input_shape is None or len(self.input_shape) == 3
+
+    def check(self, x: Tensor) -> None:
+        """Raise ``ValueError``/``TypeError`` naming the problem if ``x`` does not fit the model."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(
+                f"expected floats in [0, 1], got dtype {x.dtype}; divide uint8 images by 255"
+            )
+        if self.input_shape is not None:
+            want = self.input_shape
+            if x.dim() != len(want) + 1:
+                layout = "(N, C, H, W)" if len(want) == 3 else "(N, F)"
+                raise ValueError(
+                    f"expected a batch shaped {layout} = (N, {', '.join(map(str, want))}), got {tuple(x.shape)}"
+                )
+            if len(want) == 3 and x.shape[1] != want[0]:
+                raise ValueError(
+                    f"the model takes {want[0]}-channel images, got {x.shape[1]} channels"
+                )
+            if tuple(x.shape[1:]) != want:
+                raise ValueError(
+                    f"the model takes inputs of shape {want}, got {tuple(x.shape[1:])}; resize them first"
+                )
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("the input contains NaN or infinite values")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 4:
+            return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
+        return (x - self.mean) / self.std
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "mean": [float(v) for v in self.mean],
+            "std": [float(v) for v in self.std],
+            "input_shape": list(self.input_shape) if self.input_shape is not None else None,
+        }

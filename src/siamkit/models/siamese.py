@@ -1,0 +1,120 @@
+"""The Siamese network: one encoder and head shared by every branch (shared weights)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from siamkit.distances import Distance, get_distance
+from siamkit.distances.learned import MLPMetric, learned_distance_from_config
+from siamkit.encoders import create_encoder, encoder_spec
+from siamkit.heads import EmbeddingHead
+from siamkit.models.preprocess import Preprocess
+
+
+def _distance_config(distance: Distance) -> dict[str, Any]:
+    if isinstance(distance, nn.Module):
+        return distance.config()  # type: ignore[operator]
+    return {"type": "fixed", "name": distance.name}
+
+
+def distance_from_config(cfg: dict[str, Any]) -> Distance:
+    """Rebuild a distance saved by :func:`_distance_config`."""
+    if cfg.get("type") == "fixed":
+        return get_distance(cfg["name"])
+    return learned_distance_from_config(cfg)  # type: ignore[return-value]
+
+
+class SiameseNetwork(nn.Module):
+    """Twin branches that are one module: every input goes through the same encoder and head.
+
+    Args:
+        encoder: from :func:`siamkit.encoders.create_encoder` (for saving) with ``num_features``.
+        embedding_dim: size of the L2-normalised embedding.
+        distance: a name (``"euclidean"``, ``"cosine"``, ...) or a learned metric module.
+        head_hidden: hidden layer sizes of the projection head.
+        normalize: L2-normalise embeddings.
+        preprocess: input checks and normalisation kept inside the model.
+
+    >>> net = SiameseNetwork(siamkit.encoders.create_encoder("convnet", in_channels=1), embedding_dim=16)
+    >>> net(torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28)).shape
+    torch.Size([2])
+    """
+
+    kind = "siamese"
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        embedding_dim: int = 64,
+        distance: str | Distance = "euclidean",
+        head_hidden: Sequence[int] = (),
+        normalize: bool = True,
+        preprocess: Preprocess | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = EmbeddingHead(encoder.num_features, embedding_dim, head_hidden, normalize)
+        self.preprocess = preprocess if preprocess is not None else Preprocess()
+        self.distance: Distance = get_distance(distance)
+        self.threshold: float | None = None
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.head.embedding_dim
+
+    @property
+    def distance_name(self) -> str:
+        return self.distance.name
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        return self.preprocess.input_shape
+
+    def embed(self, x: Tensor, check: bool = True) -> Tensor:
+        """``(N, C, H, W)`` images in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` embeddings."""
+        if check:
+            self.preprocess.check(x)
+        return self.head(self.encoder(self.preprocess(x)))
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
+        return self.distance.pairwise(self.embed(a), self.embed(b))
+
+    def branches(self, *inputs: Tensor) -> tuple[Tensor, ...]:
+        """Embed any number of inputs with the shared weights, e.g. ``z_a, z_p, z_n = net.branches(a, p, n)``."""
+        return tuple(self.embed(x) for x in inputs)
+
+    def pair_logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """ "Same" logits of a learned :class:`~siamkit.distances.MLPMetric` head, for BCE training. ``(N,)``."""
+        if not isinstance(self.distance, MLPMetric):
+            raise TypeError(
+                "pair_logits needs distance=MLPMetric(...); this model uses " + self.distance_name
+            )
+        return self.distance.logits(self.embed(a), self.embed(b))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "encoder": encoder_spec(self.encoder),
+            "head": self.head.config(),
+            "distance": _distance_config(self.distance),
+            "preprocess": self.preprocess.config(),
+        }
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> SiameseNetwork:
+        enc = create_encoder(cfg["encoder"]["name"], **cfg["encoder"]["kwargs"])
+        head = cfg["head"]
+        return cls(
+            enc,
+            embedding_dim=head["embedding_dim"],
+            distance=distance_from_config(cfg["distance"]),
+            head_hidden=head["hidden"],
+            normalize=head["normalize"],
+            preprocess=Preprocess(**cfg["preprocess"]),
+        )
