@@ -69,7 +69,11 @@ def pair_bce_loss(logits: Tensor, same: Tensor, pos_weight: float | None = None)
     _check_same_length("pair_bce_loss", logits, same)
     if logits.numel() == 0:
         return logits.sum() * 0.0
-    pw = None if pos_weight is None else torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
+    pw = (
+        None
+        if pos_weight is None
+        else torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
+    )
     return F.binary_cross_entropy_with_logits(logits, same.to(logits.dtype), pos_weight=pw)
 
 
@@ -100,7 +104,9 @@ def multi_similarity_loss(
     averaged over anchors (pytorch-metric-learning's ``MultiSimilarityLoss`` without a miner).
     """
     if sim.dim() != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] != labels.shape[0]:
-        raise ValueError(f"sim must be (B, B) with B = len(labels), got {tuple(sim.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"sim must be (B, B) with B = len(labels), got {tuple(sim.shape)} and {tuple(labels.shape)}"
+        )
     pos, neg = _label_masks(labels)
     pos_loss = _masked_logsumexp_plus_one(-alpha * (sim - base), pos) / alpha
     neg_loss = _masked_logsumexp_plus_one(beta * (sim - base), neg) / beta
@@ -114,7 +120,9 @@ def supcon_loss(z: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
     ``-log(exp(s_ap / t) / sum_{k != a} exp(s_ak / t))``; averaged over those anchors.
     """
     if z.dim() != 2 or z.shape[0] != labels.shape[0]:
-        raise ValueError(f"z must be (B, D) with B = len(labels), got {tuple(z.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"z must be (B, D) with B = len(labels), got {tuple(z.shape)} and {tuple(labels.shape)}"
+        )
     pos, _ = _label_masks(labels)
     eye = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
     logits = (z @ z.T) / temperature
@@ -122,7 +130,9 @@ def supcon_loss(z: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # (B, B)
     n_pos = pos.sum(1)
     has_pos = n_pos > 0
-    mean_log_prob_pos = torch.where(pos, log_prob, torch.zeros_like(log_prob)).sum(1) / n_pos.clamp_min(1)
+    mean_log_prob_pos = torch.where(pos, log_prob, torch.zeros_like(log_prob)).sum(
+        1
+    ) / n_pos.clamp_min(1)
     return _mean_or_zero(-mean_log_prob_pos[has_pos])
 
 
@@ -132,7 +142,9 @@ def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
     Each of the ``2N`` views is classified against the other ``2N - 1`` by cosine similarity / t.
     """
     if z1.shape != z2.shape or z1.dim() != 2:
-        raise ValueError(f"z1 and z2 must both be (N, D), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+        raise ValueError(
+            f"z1 and z2 must both be (N, D), got {tuple(z1.shape)} and {tuple(z2.shape)}"
+        )
     n = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)  # (2N, D)
     logits = (z @ z.T) / temperature
