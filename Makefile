@@ -1,0 +1,23 @@
+# The project's two commands: `make demo` (the main job) and `make test` (the tests CI runs).
+.PHONY: setup data demo test test-all lint bench
+
+setup:
+	bash scripts/setup.sh
+
+data:
+	bash scripts/get-data.sh
+
+demo: setup data
+	.venv/bin/siamkit demo
+
+test: setup data
+	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/python -m pytest
+
+test-all: setup data
+	.venv/bin/python -m pytest -m "slow or not slow"
+
+lint: setup
+	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/ruff format --check src tests benchmarks
+	.venv/bin/mypy

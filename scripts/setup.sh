@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv and install siamkit with every extra the tests use. Idempotent and quick when done.
+# torch is pinned by constraints.txt (a local CPU build); nothing may upgrade it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.siamkit-installed
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  .venv/bin/pip install -q -c constraints.txt "torch==2.13.0"
+  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx]"
+  echo "$want" > "$stamp"
+fi

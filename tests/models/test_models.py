@@ -1,0 +1,90 @@
+"""Siamese and half-twin models: shared weights, embeddings, input checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import siamkit
+from siamkit.distances import MahalanobisDistance, MLPMetric
+from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork
+
+
+def small_net(**kw) -> SiameseNetwork:
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    return SiameseNetwork(enc, embedding_dim=12, preprocess=Preprocess((0.5,), (0.25,), (1, 28, 28)), **kw).eval()
+
+
+def test_twin_branches_are_one_parameter_set() -> None:
+    net = small_net()
+    params = list(net.parameters())
+    assert len({id(p) for p in params}) == len(params)
+    # one encoder, one head: the number of parameters equals encoder + head, nothing duplicated per branch
+    n_enc = sum(p.numel() for p in net.encoder.parameters())
+    n_head = sum(p.numel() for p in net.head.parameters())
+    assert sum(p.numel() for p in params) == n_enc + n_head
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(net(x, x), torch.zeros(4))
+    za, zb = net.branches(x, x.flip(0))
+    assert torch.equal(za, zb.flip(0))
+
+
+def test_gradient_from_both_branches_lands_in_the_same_weights() -> None:
+    net = small_net().train()
+    a, b = torch.rand(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
+    net(a, b).sum().backward()
+    grad_pair = net.head.proj[0].weight.grad.clone()
+    net.zero_grad()
+    za = net.embed(a)
+    zb = net.embed(b)
+    (za - zb).norm(dim=1).sum().backward()
+    torch.testing.assert_close(net.head.proj[0].weight.grad, grad_pair)
+
+
+def test_embeddings_are_l2_normalised_unless_switched_off() -> None:
+    x = torch.rand(5, 1, 28, 28)
+    torch.testing.assert_close(small_net().embed(x).norm(dim=1), torch.ones(5))
+    z = small_net(normalize=False).embed(x)
+    assert not torch.allclose(z.norm(dim=1), torch.ones(5))
+
+
+def test_input_checks_name_the_problem() -> None:
+    net = small_net()
+    with pytest.raises(ValueError, match="1-channel images, got 3 channels"):
+        net.embed(torch.rand(2, 3, 28, 28))
+    with pytest.raises(ValueError, match=r"inputs of shape \(1, 28, 28\), got \(1, 32, 32\)"):
+        net.embed(torch.rand(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="NaN"):
+        net.embed(torch.full((1, 1, 28, 28), float("nan")))
+    with pytest.raises(TypeError, match="divide uint8"):
+        net.embed(torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        net.embed(torch.rand(1, 28, 28))
+    with pytest.raises(ValueError, match="pair batches differ"):
+        net(torch.rand(2, 1, 28, 28), torch.rand(3, 1, 28, 28))
+
+
+def test_learned_distances_train_with_the_network() -> None:
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    net = SiameseNetwork(enc, embedding_dim=4, distance=MahalanobisDistance(4, rank=2))
+    assert any(p is net.distance.L for p in net.parameters())
+    head = MLPMetric(4)
+    net2 = SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8]), 4, distance=head)
+    x, y = torch.randn(3, 6), torch.randn(3, 6)
+    logits = net2.pair_logits(x, y)
+    torch.testing.assert_close(net2(x, y), torch.sigmoid(-logits))
+    with pytest.raises(TypeError, match="MLPMetric"):
+        net.pair_logits(x, y)
+
+
+def test_half_twin_uses_two_unshared_encoders_in_one_space() -> None:
+    f = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
+    net = HalfTwinNetwork(f, g, embedding_dim=4, distance="cosine").eval()
+    x, y = torch.randn(3, 8), torch.randn(3, 5)
+    d = net(x, y)
+    torch.testing.assert_close(d, siamkit.distances.pairwise_cosine(net.embed_f(x), net.embed_g(y)))
+    assert net.embed(y, branch="g").shape == (3, 4)
+    assert not set(map(id, net.encoder_f.parameters())) & set(map(id, net.encoder_g.parameters()))
+    with pytest.raises(ValueError, match="branch"):
+        net.embed(x, branch="h")
