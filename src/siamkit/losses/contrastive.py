@@ -1,0 +1,123 @@
+"""Contrastive loss (Hadsell, Chopra, LeCun 2006; seed 001) over all, given or mined pairs.
+
+``contrastive_loss(d, same, margin) = mean(same * d^2 + (1 - same) * relu(margin - d)^2)``. Over a
+batch the chosen pairs are a ``(B, B)`` mask of the distance matrix, so all or mined pairs reduce
+with one masked sum; the value and gradient equal those of listing the pairs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from siamkit.distances import Distance, get_distance
+from siamkit.losses.functional import contrastive_loss
+from siamkit.miners._common import check_batch, check_strategy
+from siamkit.miners.functional import check_margin
+from siamkit.miners.pair_miners import PAIR_STRATEGIES, PairMiner, pair_selection
+from siamkit.types import Pairs
+
+
+def _check_pairs(pairs: Pairs | tuple[Tensor, Tensor, Tensor], b: int) -> Pairs:
+    if not isinstance(pairs, tuple) or len(pairs) != 3:
+        raise TypeError("pairs must be a Pairs (first, second, same) tuple of tensors")
+    first, second, same = pairs
+    if not all(isinstance(t, Tensor) and t.dim() == 1 for t in (first, second, same)):
+        raise TypeError("pair indices and 'same' must be 1-D tensors")
+    if first.is_floating_point() or second.is_floating_point():
+        raise TypeError("pair indices must be integer tensors")
+    if not first.shape == second.shape == same.shape:
+        raise ValueError(
+            f"first, second, same differ in length: {first.shape[0]}, {second.shape[0]}, {same.shape[0]}"
+        )
+    for t in (first, second):
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= b):
+            raise ValueError(f"pair indices must lie in [0, {b}) for a batch of {b} embeddings")
+    return Pairs(first.long(), second.long(), same)
+
+
+def masked_contrastive_loss(
+    dist: Tensor, same: Tensor, selected: Tensor, margin: float = 1.0
+) -> Tensor:
+    """Mean contrastive loss over the ``selected`` entries of a ``(B, B)`` distance matrix.
+
+    Args:
+        dist: ``(B, B)`` distances.
+        same: ``(B, B)`` bool, True where the two items share a label.
+        selected: ``(B, B)`` bool, the pairs to average over.
+        margin: dissimilar pairs farther apart than this cost nothing.
+    """
+    count = int(selected.sum())
+    if count == 0:
+        return dist.sum() * 0.0
+    per_pair = torch.where(same, dist.pow(2), F.relu(margin - dist).pow(2))  # (B, B)
+    total = torch.where(selected, per_pair, torch.zeros_like(per_pair)).sum(dtype=torch.float64)
+    return (total / count).to(dist.dtype)
+
+
+class ContrastiveLoss(nn.Module):
+    """Contrastive loss over all pairs ``i < j`` of a batch, given pairs, or mined pairs.
+
+    Args:
+        margin: dissimilar pairs farther apart than this cost nothing.
+        distance: a distance name or ``Distance`` object.
+        mining: ``None`` (all pairs ``i < j``), a pair strategy name of
+            :func:`siamkit.miners.mine_pairs` (triplet margin 0.2), or a ``PairMiner``.
+
+    ``forward(embeddings (B, D), labels (B,), pairs=None)``; :meth:`from_pairs` takes the classic
+    two-branch batch ``(z1, z2, same)``.
+
+    >>> z, y = torch.randn(8, 4), torch.arange(8) % 2
+    >>> ContrastiveLoss(margin=1.0, mining="hardest")(z, y).shape
+    torch.Size([])
+    """
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        distance: str | Distance = "euclidean",
+        mining: str | PairMiner | None = None,
+    ) -> None:
+        super().__init__()
+        self.margin = check_margin(margin)
+        self.distance = get_distance(distance)
+        if isinstance(mining, str):
+            check_strategy(mining, PAIR_STRATEGIES)
+        elif mining is not None and not callable(mining):
+            raise TypeError(
+                f"mining must be a pair strategy name, a PairMiner or None, got {type(mining).__name__}"
+            )
+        self.mining = mining
+
+    def _selection(self, embeddings: Tensor, labels: Tensor, dist: Tensor) -> Tensor | Pairs:
+        m = self.mining
+        if m is None:
+            return pair_selection(dist, labels, "all")
+        if isinstance(m, str):
+            return pair_selection(dist, labels, m)
+        if isinstance(m, PairMiner) and (
+            m.distance is self.distance or m.distance == self.distance.name
+        ):
+            return m.selection(dist, labels)
+        return _check_pairs(m(embeddings, labels), labels.shape[0])
+
+    def forward(self, embeddings: Tensor, labels: Tensor, pairs: Pairs | None = None) -> Tensor:
+        labels = check_batch(embeddings, labels)
+        dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
+        chosen = (
+            _check_pairs(pairs, labels.shape[0])
+            if pairs is not None
+            else self._selection(embeddings, labels, dist)
+        )
+        if isinstance(chosen, Pairs):
+            return contrastive_loss(dist[chosen.first, chosen.second], chosen.same, self.margin)
+        same = labels.unsqueeze(1) == labels.unsqueeze(0)
+        return masked_contrastive_loss(dist, same, chosen, self.margin)
+
+    def from_pairs(self, z1: Tensor, z2: Tensor, same: Tensor) -> Tensor:
+        """The classic pair batch: row ``i`` of ``z1`` and ``z2`` form a pair. ``(N, D), (N, D), (N,)``."""
+        return contrastive_loss(self.distance.pairwise(z1, z2), same, self.margin)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}, distance={self.distance.name!r}, mining={self.mining!r}"

@@ -1,0 +1,77 @@
+"""Input checks, label masks and the distance matrix shared by the miners."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from siamkit.distances import Distance, get_distance
+
+#: Strategies whose selected set is a union of per-(anchor, positive) windows over sorted negatives.
+WINDOW_STRATEGIES = ("hard", "semihard", "easy", "all")
+#: Every strategy :func:`siamkit.miners.mine_triplets` accepts.
+TRIPLET_STRATEGIES = (*WINDOW_STRATEGIES, "batch_hard", "random", "distance_weighted")
+
+
+def check_batch(embeddings: Tensor, labels: Tensor) -> Tensor:
+    """Validate ``(B, D)`` embeddings with ``(B,)`` labels; return the labels on the embeddings' device."""
+    if not isinstance(embeddings, Tensor) or not isinstance(labels, Tensor):
+        raise TypeError(
+            f"embeddings and labels must be torch tensors, got {type(embeddings).__name__} "
+            f"and {type(labels).__name__}"
+        )
+    if embeddings.dim() != 2:
+        raise ValueError(f"embeddings must be 2-D (B, D), got shape {tuple(embeddings.shape)}")
+    if labels.dim() != 1 or labels.shape[0] != embeddings.shape[0]:
+        raise ValueError(
+            f"labels must be 1-D with one label per embedding: embeddings {tuple(embeddings.shape)}, "
+            f"labels {tuple(labels.shape)}"
+        )
+    if labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"labels must be integer class ids, got dtype {labels.dtype}")
+    if embeddings.is_floating_point() and not bool(torch.isfinite(embeddings.detach()).all()):
+        raise ValueError(
+            "embeddings contain NaN or inf; check the encoder output and learning rate"
+        )
+    return labels.to(device=embeddings.device)
+
+
+def check_strategy(strategy: str, allowed: tuple[str, ...]) -> str:
+    """Return ``strategy`` if it is one of ``allowed``; otherwise raise a ``ValueError`` that lists them."""
+    if not isinstance(strategy, str) or strategy not in allowed:
+        raise ValueError(
+            f"unknown mining strategy {strategy!r}; choose one of {', '.join(allowed)}"
+        )
+    return strategy
+
+
+def label_masks(
+    labels: Tensor, ref_labels: Tensor, anchor_index: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """Positive and negative masks, both ``(A, R)`` bool.
+
+    ``pos[i, j]``: same label and ``j`` is not the anchor itself; ``neg[i, j]``: different label.
+    ``anchor_index`` (``(A,)``) gives each anchor's own position among the ``R`` references, so
+    it is never its own positive; ``None`` means anchors and references are the same batch.
+    """
+    same = labels.unsqueeze(1) == ref_labels.unsqueeze(0)  # (A, R)
+    if anchor_index is None:
+        anchor_index = torch.arange(labels.shape[0], device=labels.device)
+    pos = same.clone()
+    inside = (anchor_index >= 0) & (anchor_index < ref_labels.shape[0])
+    rows = torch.arange(labels.shape[0], device=labels.device)[inside]
+    pos[rows, anchor_index[inside]] = False
+    return pos, ~same
+
+
+def distance_matrix(
+    embeddings: Tensor, distance: str | Distance, ref: Tensor | None = None
+) -> Tensor:
+    """``(A, D), (R, D) -> (A, R)`` distances; ``ref=None`` compares the batch with itself."""
+    dist = get_distance(distance)
+    return dist.matrix(embeddings, embeddings if ref is None else ref)
+
+
+def empty_long(device: torch.device | str) -> Tensor:
+    """A ``(0,)`` LongTensor."""
+    return torch.zeros(0, dtype=torch.long, device=device)
