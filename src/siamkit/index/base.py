@@ -1,0 +1,151 @@
+"""The search-index protocol shared by exact, FAISS and LSH search, and input checks they share.
+
+An index holds ``(N, D)`` float32 embeddings under caller-chosen ``int64`` ids (a gallery uses
+its store's item ids) and answers ``search(q, k)`` with the ``k`` nearest ids per query, like
+``faiss``: rows are sorted by distance (smaller = more similar), and when fewer than ``k`` items
+exist the row is padded with id ``-1`` and distance ``inf``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+ArrayLike = Tensor | np.ndarray
+
+INDEX_CONFIG_FILE = "index.json"
+
+
+class SearchResult(NamedTuple):
+    """The ``k`` nearest items of each query.
+
+    Attributes:
+        distances: ``(Q, k)`` float32, ascending per row; ``inf`` where there is no k-th item.
+        ids: ``(Q, k)`` int64 item ids; ``-1`` where there is no k-th item.
+    """
+
+    distances: np.ndarray
+    ids: np.ndarray
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    """What a gallery needs from a search structure.
+
+    >>> index = ExactIndex(dim=4, distance="cosine")
+    >>> index.add(np.eye(4, dtype="float32"), np.arange(4))
+    >>> index.search(np.eye(4, dtype="float32")[:1], k=2).ids
+    array([[0, 1]])
+    """
+
+    dim: int
+    distance_name: str
+
+    def add(self, embeddings: ArrayLike, ids: ArrayLike) -> None:
+        """Add ``(N, D)`` embeddings under ``(N,)`` int64 ids (new ids only)."""
+        ...
+
+    def search(self, queries: ArrayLike, k: int) -> SearchResult:
+        """Nearest ``k`` items of each of the ``(Q, D)`` queries."""
+        ...
+
+    def remove(self, ids: ArrayLike) -> int:
+        """Remove the given ids (unknown ids are ignored); returns how many were removed."""
+        ...
+
+    def save(self, path: str | Path) -> None:
+        """Write the index into directory ``path`` (``index.json`` + data files; no pickle)."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+def as_float32_matrix(x: ArrayLike, dim: int, what: str = "embeddings") -> np.ndarray:
+    """Check and convert ``(N, D)`` (or one ``(D,)`` vector) into a C-contiguous float32 array."""
+    if isinstance(x, Tensor):
+        x = x.detach().to("cpu", torch.float32).numpy()
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{what} must be a torch tensor or numpy array, got {type(x).__name__}")
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError(f"{what} must have shape (N, {dim}), got shape {tuple(x.shape)}")
+    if x.shape[1] != dim:
+        raise ValueError(
+            f"{what} have dimension {x.shape[1]} but this index holds {dim}-d embeddings"
+        )
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise TypeError(f"{what} must be real numbers, got dtype {x.dtype}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} contain NaN or infinite values")
+    return x
+
+
+def as_ids(ids: ArrayLike, n: int) -> np.ndarray:
+    """Check and convert ``(N,)`` ids into a contiguous int64 array of non-negative, unique ids."""
+    if isinstance(ids, Tensor):
+        ids = ids.detach().cpu().numpy()
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"ids must have shape ({n},), one per embedding, got {tuple(arr.shape)}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError("ids must be non-negative (-1 marks padding in search results)")
+    if np.unique(arr).size != arr.size:
+        raise ValueError("ids must be unique")
+    return arr
+
+
+def check_k(k: int) -> int:
+    """``k`` must be a positive integer."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def empty_result(num_queries: int, k: int) -> SearchResult:
+    """All-padding result: distances ``inf``, ids ``-1``, shape ``(Q, k)``."""
+    return SearchResult(
+        np.full((num_queries, k), np.inf, dtype=np.float32),
+        np.full((num_queries, k), -1, dtype=np.int64),
+    )
+
+
+def pad_result(distances: np.ndarray, ids: np.ndarray, k: int) -> SearchResult:
+    """Pad ``(Q, k')`` results with ``k' <= k`` on the right to ``(Q, k)``."""
+    q, have = ids.shape
+    if have >= k:
+        return SearchResult(distances[:, :k].astype(np.float32), ids[:, :k].astype(np.int64))
+    out = empty_result(q, k)
+    out.distances[:, :have] = distances
+    out.ids[:, :have] = ids
+    return out
+
+
+def write_config(path: str | Path, config: dict[str, Any]) -> Path:
+    """Create directory ``path`` and write ``index.json``; returns the directory."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / INDEX_CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+    return folder
+
+
+def read_config(path: str | Path, expected_type: str | None = None) -> dict[str, Any]:
+    """Read ``index.json`` of a saved index directory, checking its ``type``."""
+    file = Path(path) / INDEX_CONFIG_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"no saved index at {path} (missing {INDEX_CONFIG_FILE})")
+    config = json.loads(file.read_text())
+    if expected_type is not None and config.get("type") != expected_type:
+        raise ValueError(
+            f"{path} holds a {config.get('type')!r} index, not {expected_type!r}; use load_index()"
+        )
+    return dict(config)

@@ -1,0 +1,71 @@
+"""Turning user inputs into embeddings with a model, and reading what a gallery needs from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamkit.distances import Distance, get_distance
+
+
+def model_distance(model: Any) -> Distance:
+    """The model's distance object (``model.distance`` may be a Distance or a name)."""
+    dist = getattr(model, "distance", None)
+    if isinstance(dist, (str, Distance)):
+        return get_distance(dist)
+    name = getattr(model, "distance_name", None)
+    if isinstance(name, str):
+        return get_distance(name)
+    raise TypeError(f"{type(model).__name__} has no distance; expected a siamkit model")
+
+
+def model_embedding_dim(model: Any) -> int:
+    """``model.embedding_dim`` as an int, with a clear error for objects that are not models."""
+    dim = getattr(model, "embedding_dim", None)
+    if not isinstance(dim, int) or dim < 1:
+        raise TypeError(f"{type(model).__name__} has no embedding_dim; expected a siamkit model")
+    return dim
+
+
+def as_input_batch(model: Any, inputs: Any) -> torch.Tensor:
+    """A float tensor batch: one input (``(C, H, W)`` image or ``(F,)`` vector) gets a batch axis."""
+    if isinstance(inputs, np.ndarray):
+        inputs = torch.from_numpy(inputs)
+    if not isinstance(inputs, torch.Tensor):
+        raise TypeError(
+            f"inputs must be a torch tensor or numpy array of images in [0, 1], got {type(inputs).__name__}"
+        )
+    shape = getattr(model, "input_shape", None)
+    single_dims = len(shape) if shape is not None else 3
+    if inputs.dim() == single_dims:
+        inputs = inputs.unsqueeze(0)
+    if inputs.dim() == 0 or inputs.shape[0] == 0:
+        raise ValueError(f"inputs hold no items (shape {tuple(inputs.shape)})")
+    return inputs
+
+
+def embed_inputs(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
+    """Embed inputs with ``model.embed`` in eval mode, without gradients. Returns ``(N, D)`` float32.
+
+    >>> embed_inputs(net, torch.rand(1, 28, 28)).shape  # doctest: +SKIP
+    (1, 64)
+    """
+    x = as_input_batch(model, inputs)
+    params = list(model.parameters()) if hasattr(model, "parameters") else []
+    if params:
+        x = x.to(params[0].device)
+    was_training = bool(getattr(model, "training", False))
+    if was_training:
+        model.eval()
+    try:
+        with torch.inference_mode():
+            parts = [model.embed(x[s : s + batch_size]) for s in range(0, x.shape[0], batch_size)]
+    finally:
+        if was_training:
+            model.train()
+    z = torch.cat(parts).detach().to("cpu", torch.float32).numpy()
+    if not np.isfinite(z).all():
+        raise ValueError("the model produced NaN or infinite embeddings for these inputs")
+    return z

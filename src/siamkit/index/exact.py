@@ -1,0 +1,230 @@
+"""Exact (brute-force) search in torch: chunked matrix products + top-k, batched queries.
+
+Euclidean, squared Euclidean and cosine distances use one matrix product per gallery chunk
+(``|g|^2 - 2 q.g``, resp. ``q.g`` of unit vectors), so a batch of queries reads the gallery once
+at close to memory speed. Any other :class:`~siamkit.distances.Distance` (Manhattan, a learned
+metric) falls back to its ``matrix`` on the same chunks.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from siamkit.distances import Distance, get_distance
+from siamkit.index.base import (
+    ArrayLike,
+    SearchResult,
+    as_float32_matrix,
+    as_ids,
+    check_k,
+    empty_result,
+    pad_result,
+    read_config,
+    write_config,
+)
+
+_MATMUL_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
+_SCORE_BUDGET = 1 << 23  # elements of the (Q, chunk) score buffer: 32 MiB of float32
+
+
+class ExactIndex:
+    """Exact k-nearest-neighbour search over ``(N, D)`` embeddings; the default gallery index.
+
+    Args:
+        dim: embedding dimension ``D``.
+        distance: a distance name (``"euclidean"``, ``"sqeuclidean"``, ``"cosine"``,
+            ``"manhattan"``) or a :class:`~siamkit.distances.Distance` object.
+        device: where the embeddings live and the search runs (``"cpu"`` or ``"cuda"``).
+        chunk_size: gallery rows per chunk; by default sized so that the ``(Q, chunk)`` score
+            buffer stays near 32 MiB.
+
+    >>> index = ExactIndex(dim=2, distance="euclidean")
+    >>> index.add(np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([10, 11]))
+    >>> index.search(np.array([[0.0, 1.0]]), k=3)
+    SearchResult(distances=array([[1.       , 4.2426405,       inf]], dtype=float32), ids=array([[10, 11, -1]]))
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        distance: str | Distance = "euclidean",
+        device: str | torch.device = "cpu",
+        chunk_size: int | None = None,
+    ) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        self.dim = dim
+        self.distance = get_distance(distance)
+        self.distance_name = self.distance.name
+        name = self.distance_name
+        self._fast = name in _MATMUL_DISTANCES and self.distance is get_distance(name)
+        self.device = torch.device(device)
+        self.chunk_size = chunk_size
+        self._data = torch.empty(0, dim, device=self.device)  # (capacity, D) stored vectors
+        self._sqnorm = torch.empty(0, device=self.device)  # (capacity,) |g|^2 (euclidean)
+        self._ids = np.empty(0, dtype=np.int64)  # (capacity,)
+        self._n = 0
+        self._max_id = -1
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"ExactIndex(dim={self.dim}, distance={self.distance_name!r}, n={self._n})"
+
+    @property
+    def ids(self) -> np.ndarray:
+        """``(N,)`` ids in insertion order (a copy)."""
+        return self._ids[: self._n].copy()
+
+    def add(self, embeddings: ArrayLike, ids: ArrayLike) -> None:
+        """Add ``(N, D)`` embeddings under new, unique ``(N,)`` int64 ids."""
+        x = as_float32_matrix(embeddings, self.dim)
+        new_ids = as_ids(ids, x.shape[0])
+        if x.shape[0] == 0:
+            return
+        vectors = torch.from_numpy(x).to(self.device)
+        if self.distance_name == "cosine" and self._fast:
+            vectors = torch.nn.functional.normalize(vectors, dim=1, eps=1e-12)
+        with self._lock:
+            self._check_new_ids(new_ids)
+            self._reserve(self._n + x.shape[0])
+            end = self._n + x.shape[0]
+            self._data[self._n : end] = vectors
+            self._sqnorm[self._n : end] = vectors.pow(2).sum(1)
+            self._ids[self._n : end] = new_ids
+            self._n = end
+            self._max_id = max(self._max_id, int(new_ids.max()))
+
+    def _check_new_ids(self, new_ids: np.ndarray) -> None:
+        if new_ids.min() > self._max_id:  # the common case: ids only grow
+            return
+        clash = np.intersect1d(self._ids[: self._n], new_ids)
+        if clash.size:
+            raise ValueError(f"ids already in the index: {clash[:5].tolist()}")
+
+    def _reserve(self, needed: int) -> None:
+        """Grow the buffers geometrically; old buffers stay valid for running searches."""
+        capacity = self._data.shape[0]
+        if needed <= capacity:
+            return
+        new_cap = max(needed, int(capacity * 1.5), 1024)
+        data = torch.empty(new_cap, self.dim, device=self.device)
+        data[: self._n] = self._data[: self._n]
+        sqnorm = torch.empty(new_cap, device=self.device)
+        sqnorm[: self._n] = self._sqnorm[: self._n]
+        ids = np.empty(new_cap, dtype=np.int64)
+        ids[: self._n] = self._ids[: self._n]
+        self._data, self._sqnorm, self._ids = data, sqnorm, ids
+
+    def remove(self, ids: ArrayLike) -> int:
+        """Remove the given ids (unknown ones are ignored); returns how many were removed."""
+        drop = np.asarray(ids.detach().cpu() if isinstance(ids, Tensor) else ids, dtype=np.int64)
+        with self._lock:
+            mask = np.isin(self._ids[: self._n], drop.ravel())
+            removed = int(mask.sum())
+            if removed == 0:
+                return 0
+            keep = torch.from_numpy(np.flatnonzero(~mask)).to(self.device)
+            # new tensors, not in place: a search holding the old snapshot stays consistent
+            self._data = self._data[: self._n].index_select(0, keep)
+            self._sqnorm = self._sqnorm[: self._n].index_select(0, keep)
+            self._ids = self._ids[: self._n][~mask].copy()
+            self._n = self._ids.shape[0]
+        return removed
+
+    def reconstruct(self, ids: ArrayLike) -> np.ndarray:
+        """Stored ``(M, D)`` vectors of ``ids`` (unit-normalised for cosine); KeyError if absent."""
+        wanted = np.asarray(ids, dtype=np.int64).ravel()
+        with self._lock:
+            stored_ids, data = self._ids[: self._n], self._data[: self._n]
+        order = np.argsort(stored_ids, kind="stable")
+        pos = np.searchsorted(stored_ids, wanted, sorter=order)
+        pos = np.minimum(pos, max(len(order) - 1, 0))
+        if len(order) == 0 or not np.array_equal(stored_ids[order[pos]], wanted):
+            raise KeyError(f"ids not in the index: {wanted.tolist()[:5]}")
+        rows = torch.from_numpy(order[pos]).to(self.device)
+        return data.index_select(0, rows).cpu().numpy()
+
+    def search(self, queries: ArrayLike, k: int) -> SearchResult:
+        """The ``k`` nearest stored items of each ``(Q, D)`` query; see :class:`SearchResult`."""
+        q_np = as_float32_matrix(queries, self.dim, what="queries")
+        k = check_k(k)
+        with self._lock:  # a consistent snapshot; the work below runs without the lock
+            n, data, sqnorm, ids = self._n, self._data, self._sqnorm, self._ids
+        if n == 0 or q_np.shape[0] == 0:
+            return empty_result(q_np.shape[0], k)
+        q = torch.from_numpy(q_np).to(self.device)
+        with torch.inference_mode():
+            dist, pos = self._search_chunks(q, data[:n], sqnorm[:n], min(k, n))
+        found_ids = ids[:n][pos.cpu().numpy()]
+        return pad_result(dist.cpu().numpy(), found_ids, k)
+
+    def _search_chunks(
+        self, q: Tensor, data: Tensor, sqnorm: Tensor, k: int
+    ) -> tuple[Tensor, Tensor]:
+        """Top-``k`` distances and row positions ``(Q, k)``, sorted, reading ``data`` chunk-wise."""
+        n = data.shape[0]
+        chunk = self.chunk_size or max(4096, _SCORE_BUDGET // max(q.shape[0], 1))
+        name = self.distance_name if self._fast else ""
+        if name == "cosine":
+            q = torch.nn.functional.normalize(q, dim=1, eps=1e-12)
+        largest = name == "cosine"  # cosine ranks by inner product, the others by distance
+        buf = torch.empty(q.shape[0], min(chunk, n), device=q.device)
+        best_scores, best_pos = [], []
+        for start in range(0, n, chunk):
+            block = data[start : start + chunk]  # (C, D) view, no copy
+            scores = buf[:, : block.shape[0]]
+            if name == "cosine":
+                torch.mm(q, block.T, out=scores)
+            elif name:  # |g|^2 - 2 q.g  ==  |q - g|^2 - |q|^2
+                torch.addmm(sqnorm[start : start + chunk], q, block.T, beta=1, alpha=-2, out=scores)
+            else:
+                scores.copy_(self.distance.matrix(q, block))
+            kk = min(k, block.shape[0])
+            vals, pos = torch.topk(scores, kk, dim=1, largest=largest, sorted=False)
+            best_scores.append(vals)
+            best_pos.append(pos + start)
+        scores_all, pos_all = torch.cat(best_scores, 1), torch.cat(best_pos, 1)
+        vals, sel = torch.topk(scores_all, k, dim=1, largest=largest, sorted=True)
+        return self._to_distance(vals, q, name), pos_all.gather(1, sel)
+
+    @staticmethod
+    def _to_distance(scores: Tensor, q: Tensor, name: str) -> Tensor:
+        if name == "cosine":
+            return (1.0 - scores).clamp_min(0)
+        if name in ("euclidean", "sqeuclidean"):
+            sq = (scores + q.pow(2).sum(1, keepdim=True)).clamp_min(0)
+            return sq.sqrt() if name == "euclidean" else sq
+        return scores
+
+    def save(self, path: str | Path) -> None:
+        """Write ``index.json`` + ``vectors.safetensors`` into directory ``path``."""
+        if not self._fast:
+            raise ValueError(
+                f"an ExactIndex with a {self.distance_name!r} distance object cannot be saved by "
+                "name; rebuild it from the gallery instead"
+            )
+        with self._lock:
+            n, data, ids = self._n, self._data, self._ids
+        folder = write_config(
+            path, {"type": "exact", "dim": self.dim, "distance": self.distance_name, "n": n}
+        )
+        tensors = {"vectors": data[:n].cpu().contiguous(), "ids": torch.from_numpy(ids[:n].copy())}
+        save_file(tensors, str(folder / "vectors.safetensors"))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> ExactIndex:
+        """Read an index written by :meth:`save`."""
+        config = read_config(path, "exact")
+        tensors = load_file(str(Path(path) / "vectors.safetensors"))
+        index = cls(int(config["dim"]), config["distance"], device=device)
+        index.add(tensors["vectors"], tensors["ids"])
+        return index

@@ -1,0 +1,266 @@
+"""FAISS search (optional extra ``siamkit[faiss]``): exact flat, IVF and HNSW behind one class.
+
+FAISS returns squared L2 distances for its L2 metric and inner products for its IP metric; this
+wrapper converts both into siamkit distances (``euclidean``, ``sqeuclidean``, ``cosine``), so
+results are interchangeable with :class:`~siamkit.index.exact.ExactIndex`.
+
+Two details make the approximate indexes usable under a live gallery:
+
+* IVF needs training data. Until ``train_size`` vectors have been added it answers exactly from
+  a flat index; at that point it trains its coarse quantiser and moves everything over.
+* HNSW cannot delete. Removed ids are filtered out at search time (an ``IDSelector``) and the
+  graph is rebuilt once a quarter of its items are removed.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from siamkit.distances import Distance, get_distance
+from siamkit.index.base import (
+    ArrayLike,
+    SearchResult,
+    as_float32_matrix,
+    as_ids,
+    check_k,
+    empty_result,
+    pad_result,
+    read_config,
+    write_config,
+)
+
+FAISS_KINDS = ("flat", "ivf", "hnsw")
+_FAISS_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
+
+
+def import_faiss() -> Any:
+    """Import ``faiss`` or explain which extra provides it."""
+    try:
+        import faiss
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "FAISS search needs the optional faiss-cpu package: pip install 'siamkit[faiss]' "
+            "(or use index='exact')"
+        ) from err
+    return faiss
+
+
+class FaissIndex:
+    """A FAISS index with siamkit distances and int64 ids.
+
+    Args:
+        dim: embedding dimension ``D``.
+        kind: ``"flat"`` (exact), ``"ivf"`` (inverted lists) or ``"hnsw"`` (graph).
+        distance: ``"euclidean"``, ``"sqeuclidean"`` or ``"cosine"``.
+        nlist: IVF lists; default ``4 * sqrt(N)`` at training time (at most ``N / 39``).
+        nprobe: IVF lists visited per query; default ``max(1, nlist // 8)``.
+        train_size: IVF trains once this many vectors were added (default 10,000).
+        M: HNSW neighbours per node.
+        ef_construction, ef_search: HNSW beam widths when building and searching.
+        seed: seed of the IVF training sample.
+
+    >>> index = FaissIndex(dim=2, kind="hnsw", distance="euclidean")
+    >>> index.add(np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([7, 8]))
+    >>> index.search(np.array([[3.0, 4.0]]), k=1).ids
+    array([[8]])
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        kind: str = "flat",
+        distance: str | Distance = "euclidean",
+        *,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        train_size: int = 10_000,
+        M: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 64,
+        seed: int = 0,
+    ) -> None:
+        self._faiss = import_faiss()
+        if kind not in FAISS_KINDS:
+            raise ValueError(f"unknown FAISS index kind {kind!r}; choose one of {FAISS_KINDS}")
+        name = get_distance(distance).name
+        if name not in _FAISS_DISTANCES:
+            raise ValueError(
+                f"FAISS indexes support {', '.join(_FAISS_DISTANCES)} distances, not {name!r}; "
+                "use index='exact' for this model"
+            )
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        self.dim, self.kind, self.distance_name = dim, kind, name
+        self.nlist, self.nprobe, self.train_size = nlist, nprobe, int(train_size)
+        self.M, self.ef_construction, self.ef_search, self.seed = (
+            M,
+            ef_construction,
+            ef_search,
+            seed,
+        )
+        self._metric = (
+            self._faiss.METRIC_INNER_PRODUCT if name == "cosine" else self._faiss.METRIC_L2
+        )
+        self._removed: set[int] = set()  # HNSW tombstones
+        self._trained = kind != "ivf"
+        self._lock = threading.RLock()
+        self._index = self._new_index("flat" if kind == "ivf" else kind)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal) - len(self._removed)
+
+    def __repr__(self) -> str:
+        return f"FaissIndex(dim={self.dim}, kind={self.kind!r}, distance={self.distance_name!r}, n={len(self)})"
+
+    @property
+    def is_trained(self) -> bool:
+        """False while an IVF index still answers exactly from its flat staging index."""
+        return self._trained
+
+    def _new_index(self, kind: str, nlist: int = 1) -> Any:
+        f = self._faiss
+        if kind == "flat":
+            return f.IndexIDMap2(f.IndexFlat(self.dim, self._metric))
+        if kind == "hnsw":
+            inner = f.IndexHNSWFlat(self.dim, self.M, self._metric)
+            inner.hnsw.efConstruction = self.ef_construction
+            return f.IndexIDMap2(inner)
+        quantizer = f.IndexFlat(self.dim, self._metric)
+        return f.IndexIVFFlat(quantizer, self.dim, nlist, self._metric)
+
+    def _prepare(self, x: ArrayLike, what: str = "embeddings") -> np.ndarray:
+        arr = as_float32_matrix(x, self.dim, what)
+        if self.distance_name == "cosine":
+            arr = arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def add(self, embeddings: ArrayLike, ids: ArrayLike) -> None:
+        """Add ``(N, D)`` embeddings under new ``(N,)`` int64 ids."""
+        x = self._prepare(embeddings)
+        new_ids = as_ids(ids, x.shape[0])
+        if x.shape[0] == 0:
+            return
+        with self._lock:
+            if not self._trained and self._index.ntotal + x.shape[0] >= self.train_size:
+                staged_x, staged_ids = self._all_vectors()
+                x = np.concatenate([staged_x, x]) if staged_ids.size else x
+                new_ids = np.concatenate([staged_ids, new_ids]) if staged_ids.size else new_ids
+                self._train_ivf(x)
+            self._index.add_with_ids(x, new_ids)
+
+    def _train_ivf(self, x: np.ndarray) -> None:
+        """Train the IVF quantiser on (a sample of) ``x`` and switch to it (empty)."""
+        n = x.shape[0]
+        nlist = self.nlist or int(np.clip(4 * np.sqrt(n), 1, max(1, n // 39)))
+        sample_size = min(n, 64 * nlist)
+        rng = np.random.default_rng(self.seed)
+        sample = x[np.sort(rng.choice(n, sample_size, replace=False))] if sample_size < n else x
+        ivf = self._new_index("ivf", nlist)
+        ivf.cp.seed = self.seed
+        ivf.train(sample)
+        ivf.nprobe = self.nprobe or max(1, nlist // 8)
+        ivf.set_direct_map_type(self._faiss.DirectMap.Hashtable)  # remove + reconstruct by id
+        self._index, self._trained, self.nlist = ivf, True, nlist
+        self.nprobe = int(ivf.nprobe)
+
+    def _all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every ``(N, D)`` vector and id of a flat / HNSW index (tombstones included)."""
+        n = int(self._index.ntotal)
+        if n == 0:
+            return np.empty((0, self.dim), np.float32), np.empty(0, np.int64)
+        ids = self._faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        return self._index.index.reconstruct_n(0, n), ids
+
+    def remove(self, ids: ArrayLike) -> int:
+        """Remove the given ids (unknown ones are ignored); returns how many were removed."""
+        drop = np.unique(np.asarray(ids, dtype=np.int64).ravel())
+        with self._lock:
+            if self.kind != "hnsw":  # IVF's hashtable direct map needs an IDSelectorArray
+                sel = self._faiss.IDSelectorArray(drop.size, self._faiss.swig_ptr(drop))
+                return int(self._index.remove_ids(sel))
+            stored = self._faiss.vector_to_array(self._index.id_map)
+            hit = set(np.intersect1d(stored, drop).tolist()) - self._removed
+            self._removed |= hit
+            if len(self._removed) > max(64, self._index.ntotal // 4):
+                self._rebuild_hnsw()
+            return len(hit)
+
+    def _rebuild_hnsw(self) -> None:
+        x, ids = self._all_vectors()
+        keep = ~np.isin(ids, np.fromiter(self._removed, dtype=np.int64))
+        self._index, self._removed = self._new_index("hnsw"), set()
+        if keep.any():
+            self._index.add_with_ids(np.ascontiguousarray(x[keep]), ids[keep])
+
+    def search(self, queries: ArrayLike, k: int) -> SearchResult:
+        """The ``k`` nearest items of each ``(Q, D)`` query; see :class:`SearchResult`."""
+        q = self._prepare(queries, "queries")
+        k = check_k(k)
+        with self._lock:
+            if self._index.ntotal == 0 or q.shape[0] == 0:
+                return empty_result(q.shape[0], k)
+            kk = min(k, int(self._index.ntotal))
+            raw_d, ids = self._index.search(q, kk, params=self._search_params())
+        ids = ids.astype(np.int64)
+        missing = ids < 0
+        if self.distance_name == "cosine":
+            dist = 1.0 - raw_d
+        elif self.distance_name == "euclidean":
+            dist = np.sqrt(np.maximum(raw_d, 0))
+        else:
+            dist = np.maximum(raw_d, 0)
+        dist = np.where(missing, np.inf, dist).astype(np.float32)
+        return pad_result(dist, ids, k)
+
+    def _search_params(self) -> Any:
+        f = self._faiss
+        sel = f.IDSelectorBatch(np.fromiter(self._removed, np.int64)) if self._removed else None
+        if self.kind == "hnsw":
+            inner = f.SearchParametersHNSW(efSearch=self.ef_search)
+            if sel is not None:
+                inner.sel = f.IDSelectorNot(sel)
+                inner.keep = (sel,)  # keep the wrapped selector alive during the search
+            return inner
+        if self._trained and self.kind == "ivf":
+            return f.SearchParametersIVF(nprobe=int(self.nprobe or 1))
+        return None
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-serialisable), as saved in ``index.json``."""
+        return {
+            "type": "faiss",
+            "dim": self.dim,
+            "kind": self.kind,
+            "distance": self.distance_name,
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "train_size": self.train_size,
+            "M": self.M,
+            "ef_construction": self.ef_construction,
+            "ef_search": self.ef_search,
+            "seed": self.seed,
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write ``index.json`` + ``index.faiss`` (FAISS's own format, no pickle) into ``path``."""
+        with self._lock:
+            if self._removed:
+                self._rebuild_hnsw()
+            folder = write_config(path, {**self.config(), "trained": self._trained})
+            self._faiss.write_index(self._index, str(folder / "index.faiss"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> FaissIndex:
+        """Read an index written by :meth:`save`."""
+        config = read_config(path, "faiss")
+        trained = bool(config.pop("trained"))
+        config.pop("type")
+        dim, kind, distance = config.pop("dim"), config.pop("kind"), config.pop("distance")
+        index = cls(int(dim), kind, distance, **config)
+        index._index = index._faiss.read_index(str(Path(path) / "index.faiss"))
+        index._trained = trained
+        return index

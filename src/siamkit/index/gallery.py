@@ -1,0 +1,323 @@
+"""A durable gallery of enrolled embeddings: enroll, identify (1:N), verify (1:1), recommend.
+
+The SQLite store is the source of truth; the search index is an in-memory cache rebuilt from it on
+first use and kept in step with every enrollment and removal (also those that other processes
+commit to the same file). A new label is searchable as soon as :meth:`Gallery.enroll` returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamkit.distances import Distance, get_distance
+from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
+from siamkit.index.embedding import embed_inputs, model_distance
+from siamkit.index.factory import create_index
+from siamkit.index.provenance import check_same_model, wanted_meta
+from siamkit.index.results import (
+    GalleryStats,
+    IdentifyResult,
+    Match,
+    UnknownLabelError,
+    VerifyResult,
+)
+from siamkit.index.store import GalleryStore, LabelInfo, validate_label
+
+
+class Gallery:
+    """Enrolled labels and their embeddings, searchable by a model's distance.
+
+    Create or open one with :meth:`Gallery.open`. The decision threshold is ``threshold`` if
+    given, else the model's calibrated ``model.threshold``; with neither, ``identify`` names the
+    nearest label and leaves ``Match.accepted`` / ``VerifyResult.same`` as ``None``.
+
+    >>> g = Gallery.open("staff.db", model)  # doctest: +SKIP
+    >>> g.enroll("alice", alice_images, metadata={"team": "ops"})  # doctest: +SKIP
+    [1, 2, 3]
+    >>> g.identify(query_image).label  # doctest: +SKIP
+    'alice'
+    """
+
+    def __init__(
+        self,
+        store: GalleryStore,
+        model: Any,
+        index: SearchIndex,
+        distance: Distance,
+        threshold: float | None,
+        index_kind: str,
+    ) -> None:
+        self._store, self.model, self._index, self.distance = store, model, index, distance
+        self.threshold, self.index_kind = threshold, index_kind
+        self.embedding_dim = index.dim
+        self._label_of: dict[int, str] = {}  # item id -> label, for indexed items
+        self._loaded = False
+        self._version = -1
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        model: Any = None,
+        *,
+        index: str = "exact",
+        threshold: float | None = None,
+        create: bool = True,
+        embedding_dim: int | None = None,
+        distance: str | Distance | None = None,
+        index_options: Mapping[str, Any] | None = None,
+    ) -> Gallery:
+        """Open the gallery at ``path``, creating it if needed (unless ``create=False``).
+
+        Args:
+            path: the SQLite gallery file.
+            model: the model whose embeddings the gallery holds; a gallery remembers its model's
+                fingerprint and dimension and refuses any other (:class:`GalleryMismatchError`).
+                Without a model, an existing gallery opens for listing, removal and search by
+                embeddings; a new one needs ``embedding_dim`` (and ``distance``).
+            index: ``"exact"`` (default), ``"faiss-flat"``, ``"faiss-ivf"``, ``"faiss-hnsw"``, ``"lsh"``.
+            threshold: decision threshold on the distance; default ``model.threshold``.
+            create: create a missing gallery file.
+            embedding_dim, distance: for galleries of raw embeddings (no model).
+            index_options: extra arguments of the index class, e.g. ``{"nprobe": 16}``.
+        """
+        store = GalleryStore(path, create=create)
+        try:
+            wanted = wanted_meta(model, embedding_dim, distance)
+            meta = store.meta()
+            if "embedding_dim" not in meta:
+                if wanted is None:
+                    raise ValueError(
+                        f"{path} is a new gallery: open it with a model (or embedding_dim=...) to create it"
+                    )
+                meta = store.init_meta(wanted)
+            check_same_model(path, meta, wanted)
+            dist = model_distance(model) if model is not None else get_distance(meta["distance"])
+            if threshold is None and model is not None:
+                threshold = getattr(model, "threshold", None)
+            idx = create_index(index, int(meta["embedding_dim"]), dist, **dict(index_options or {}))
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, model, idx, dist, None if threshold is None else float(threshold), index)
+
+    # ---------------------------------------------------------------- enrollment
+    def enroll(
+        self, label: str, inputs: Any, metadata: Mapping[str, Any] | None = None
+    ) -> list[int]:
+        """Embed ``inputs`` (``(N, C, H, W)`` in [0, 1], or one ``(C, H, W)``) and enroll them.
+
+        One transaction: when this returns the items are durable and searchable. Returns their ids.
+        """
+        validate_label(label)
+        return self.enroll_embeddings(label, self._embed(inputs), metadata)
+
+    def enroll_embeddings(
+        self, label: str, embeddings: ArrayLike, metadata: Mapping[str, Any] | None = None
+    ) -> list[int]:
+        """Enroll precomputed ``(N, D)`` embeddings under ``label``; returns the new item ids."""
+        z = as_float32_matrix(embeddings, self.embedding_dim)
+        if z.shape[0] == 0:
+            raise ValueError("nothing to enroll: embeddings have 0 rows")
+        with self._lock:
+            ids = self._store.add(label, z, metadata)
+            if self._loaded:
+                self._index.add(z, np.asarray(ids, dtype=np.int64))
+                self._label_of.update(dict.fromkeys(ids, label))
+        return ids
+
+    def remove(self, label: str) -> int:
+        """Remove every item of ``label``; returns how many. :class:`UnknownLabelError` if absent."""
+        validate_label(label)
+        with self._lock:
+            ids = self._store.remove_label(label)
+            if not ids:
+                raise self._unknown(label)
+            if self._loaded:
+                self._index.remove(np.asarray(ids, dtype=np.int64))
+                for i in ids:
+                    self._label_of.pop(i, None)
+        return len(ids)
+
+    # ---------------------------------------------------------------- queries
+    def identify(self, x: Any, k: int = 5) -> IdentifyResult:
+        """Who is this? The ``k`` nearest labels of one input; ``label`` is None if unknown."""
+        z = self._embed(x)
+        if z.shape[0] != 1:
+            raise ValueError(f"identify takes one input, got {z.shape[0]}; use identify_batch")
+        return self.identify_embeddings(z, k)[0]
+
+    def identify_batch(self, x: Any, k: int = 5) -> list[IdentifyResult]:
+        """:meth:`identify` for a batch ``(N, C, H, W)``; one result per input."""
+        return self.identify_embeddings(self._embed(x), k)
+
+    def identify_embeddings(self, embeddings: ArrayLike, k: int = 5) -> list[IdentifyResult]:
+        """Identify ``(Q, D)`` precomputed embeddings: up to ``k`` distinct labels each."""
+        z = as_float32_matrix(embeddings, self.embedding_dim, what="queries")
+        k = check_k(k)
+        with self._lock:
+            self._sync()
+            n = len(self._index)
+            if n == 0:
+                return [IdentifyResult([], None) for _ in range(z.shape[0])]
+            k_items = min(n, 4 * k)
+            while True:  # widen the search until every query has k distinct labels (or all items)
+                res = self._index.search(z, k_items)
+                rows = [self._group(res.distances[i], res.ids[i], k) for i in range(z.shape[0])]
+                if k_items >= n or all(len(r) == k for r in rows):
+                    break
+                k_items = min(n, 4 * k_items)
+        return [IdentifyResult(r, self._decide(r)) for r in rows]
+
+    def _group(self, dists: np.ndarray, ids: np.ndarray, k: int) -> list[Match]:
+        """The best item per label, in order, up to ``k`` labels."""
+        out: list[Match] = []
+        seen: set[str] = set()
+        for d, i in zip(dists.tolist(), ids.tolist()):
+            if i < 0:
+                break
+            label = self._label_of[i]
+            if label not in seen:
+                seen.add(label)
+                out.append(Match(label, float(d), int(i), self._accept(d)))
+                if len(out) == k:
+                    break
+        return out
+
+    def _decide(self, matches: list[Match]) -> str | None:
+        if not matches or matches[0].accepted is False:
+            return None
+        return matches[0].label
+
+    def _accept(self, distance: float) -> bool | None:
+        return None if self.threshold is None else bool(distance <= self.threshold)
+
+    def verify(self, x: Any, label: str) -> VerifyResult:
+        """Is this ``label``? Distance to the label's closest enrolled item, against the threshold."""
+        return self.verify_embedding(self._embed(x), label)
+
+    def verify_embedding(self, embedding: ArrayLike, label: str) -> VerifyResult:
+        """:meth:`verify` for one precomputed ``(D,)`` / ``(1, D)`` embedding."""
+        z = as_float32_matrix(embedding, self.embedding_dim, what="the query embedding")
+        if z.shape[0] != 1:
+            raise ValueError(f"verify takes one input, got {z.shape[0]}")
+        validate_label(label)
+        enrolled = self._store.load(label=label).embeddings
+        if enrolled.shape[0] == 0:
+            raise self._unknown(label)
+        with torch.inference_mode():
+            d = self.distance.matrix(torch.from_numpy(z), torch.from_numpy(enrolled))
+        distance = float(d.min())
+        return VerifyResult(self._accept(distance), distance, self.threshold, label)
+
+    def recommend(self, liked_item_ids: Sequence[int], k: int = 10) -> list[Match]:
+        """More like these: the ``k`` items nearest to any liked item, excluding the liked ones.
+
+        An item's distance is its distance to the closest liked item.
+        """
+        k = check_k(k)
+        liked = sorted({int(i) for i in liked_item_ids})
+        if not liked:
+            raise ValueError("recommend needs at least one liked item id")
+        with self._lock:
+            self._sync()
+            missing = [i for i in liked if i not in self._label_of]
+            if missing:
+                raise UnknownLabelError(f"item ids not in the gallery: {missing[:10]}")
+            vectors = self._store.embeddings_of(liked)
+            kk = min(len(self._index), k + len(liked))
+            res = self._index.search(vectors, kk)
+            best: dict[int, float] = {}
+            for d, i in zip(res.distances.ravel().tolist(), res.ids.ravel().tolist()):
+                if i >= 0 and i not in liked and d < best.get(i, np.inf):
+                    best[i] = d
+            top = sorted(best.items(), key=lambda t: (t[1], t[0]))[:k]
+            return [Match(self._label_of[i], float(d), i, self._accept(d)) for i, d in top]
+
+    # ---------------------------------------------------------------- information
+    def labels(self) -> list[LabelInfo]:
+        """Every enrolled label with its item count and latest metadata, sorted by label."""
+        return self._store.labels()
+
+    def __contains__(self, label: object) -> bool:
+        return isinstance(label, str) and self._store.has_label(label)
+
+    def __len__(self) -> int:
+        return self._store.count()[0]
+
+    def stats(self) -> GalleryStats:
+        """Counts, the model fingerprint, the threshold and the file size."""
+        meta = self._store.meta()
+        items, labels = self._store.count()
+        path = Path(self._store.path)
+        size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        return GalleryStats(
+            path=str(path),
+            num_items=items,
+            num_labels=labels,
+            embedding_dim=int(meta["embedding_dim"]),
+            distance=meta["distance"],
+            model_fingerprint=meta["model_fingerprint"],
+            threshold=self.threshold,
+            index=self.index_kind,
+            file_bytes=size,
+            created=meta.get("created", ""),
+            siamkit_version=meta.get("siamkit_version", ""),
+        )
+
+    def close(self) -> None:
+        """Close the store. Everything acknowledged is already on disk."""
+        self._store.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Gallery({self._store.path!r}, index={self.index_kind!r}, threshold={self.threshold})"
+        )
+
+    # ---------------------------------------------------------------- internals
+    def _embed(self, inputs: Any) -> np.ndarray:
+        if self.model is None:
+            raise ValueError(
+                "this gallery was opened without a model; pass the model to embed inputs"
+            )
+        return embed_inputs(self.model, inputs)
+
+    def _unknown(self, label: str) -> UnknownLabelError:
+        names = [info.label for info in self._store.labels()[:10]]
+        hint = f"; enrolled labels include {names}" if names else "; the gallery is empty"
+        return UnknownLabelError(f"label {label!r} is not in the gallery{hint}")
+
+    def _sync(self) -> None:
+        """Build the index on first use; afterwards apply commits made by other connections."""
+        version = self._store.data_version()
+        if self._loaded and version == self._version:
+            return
+        stored = self._store.ids()
+        known = np.fromiter(self._label_of, dtype=np.int64, count=len(self._label_of))
+        gone = np.setdiff1d(known, stored)
+        new = np.setdiff1d(stored, known)
+        if gone.size:
+            self._index.remove(gone)
+            for i in gone.tolist():
+                del self._label_of[i]
+        if new.size:
+            items = self._store.load(after_id=int(new[0]) - 1)
+            keep = np.isin(items.ids, new)
+            self._index.add(items.embeddings[keep], items.ids[keep])
+            self._label_of.update(
+                (int(i), lab) for i, lab, k in zip(items.ids, items.labels, keep) if k
+            )
+        self._loaded, self._version = True, version

@@ -1,0 +1,84 @@
+"""Typed gallery results and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GalleryMismatchError(ValueError):
+    """The gallery was built by a different model (another embedding size or other weights)."""
+
+
+class UnknownLabelError(LookupError, ValueError):
+    """A label (or item id) that is not in the gallery."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One gallery item close to a query.
+
+    Attributes:
+        label: the item's label.
+        distance: distance from the query (smaller = more similar).
+        item_id: the item's id in the gallery store.
+        accepted: ``distance <= threshold``; ``None`` when the gallery has no threshold.
+    """
+
+    label: str
+    distance: float
+    item_id: int
+    accepted: bool | None
+
+
+@dataclass(frozen=True)
+class IdentifyResult:
+    """Answer to "who is this?".
+
+    Attributes:
+        matches: the nearest labels, best first, each with its closest item (one per label).
+        label: the best match's label if it is accepted, ``None`` for an unknown (open-set)
+            query whose best match is beyond the threshold or for an empty gallery. Without a
+            threshold it is simply the nearest label.
+    """
+
+    matches: list[Match]
+    label: str | None
+
+    @property
+    def is_unknown(self) -> bool:
+        """True when no enrolled label is accepted."""
+        return self.label is None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Answer to "is this the same?".
+
+    Attributes:
+        same: ``distance <= threshold``; ``None`` when there is no threshold to decide with.
+        distance: distance between the two inputs, or from the input to the label's closest item.
+        threshold: the decision threshold used, or ``None``.
+        label: the claimed label (gallery verification), ``None`` for a 1:1 pair.
+    """
+
+    same: bool | None
+    distance: float
+    threshold: float | None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class GalleryStats:
+    """What a gallery holds and which model made it."""
+
+    path: str
+    num_items: int
+    num_labels: int
+    embedding_dim: int
+    distance: str
+    model_fingerprint: str
+    threshold: float | None
+    index: str
+    file_bytes: int
+    created: str
+    siamkit_version: str

@@ -1,0 +1,33 @@
+"""1:1 verification of two inputs without a gallery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from siamkit.index.embedding import embed_inputs, model_distance
+from siamkit.index.results import VerifyResult
+
+
+def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> VerifyResult:
+    """Are ``a`` and ``b`` the same? One input each (``(C, H, W)`` or ``(1, C, H, W)`` in [0, 1]).
+
+    The threshold is ``threshold`` if given, else ``model.threshold``; without either,
+    ``same`` is ``None`` and only the distance is reported.
+
+    >>> verify_pair(net, img_a, img_b).same  # doctest: +SKIP
+    True
+    """
+    za, zb = embed_inputs(model, a), embed_inputs(model, b)
+    if za.shape[0] != 1 or zb.shape[0] != 1:
+        raise ValueError(
+            f"verify_pair compares one pair, got {za.shape[0]} and {zb.shape[0]} inputs; "
+            "use model(a, b) for batches of pairs"
+        )
+    if threshold is None:
+        threshold = getattr(model, "threshold", None)
+    with torch.inference_mode():
+        d = float(model_distance(model).pairwise(torch.from_numpy(za), torch.from_numpy(zb))[0])
+    same = None if threshold is None else bool(d <= float(threshold))
+    return VerifyResult(same, d, None if threshold is None else float(threshold), None)
