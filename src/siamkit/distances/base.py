@@ -19,7 +19,8 @@ class Distance(Protocol):
     follow the same protocol, so losses, miners and indexes accept either.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def pairwise(self, x: Tensor, y: Tensor) -> Tensor: ...
 

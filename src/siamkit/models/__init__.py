@@ -5,7 +5,10 @@ from siamkit.models.half_twin import HalfTwinNetwork
 from siamkit.models.preprocess import Preprocess
 from siamkit.models.siamese import SiameseNetwork, distance_from_config
 
-MODEL_KINDS = {"siamese": SiameseNetwork, "half_twin": HalfTwinNetwork}
+MODEL_KINDS: dict[str, type[SiameseNetwork] | type[HalfTwinNetwork]] = {
+    "siamese": SiameseNetwork,
+    "half_twin": HalfTwinNetwork,
+}
 
 __all__ = [
     "MODEL_KINDS",

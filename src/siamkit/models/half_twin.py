@@ -11,7 +11,7 @@ from siamkit.distances import Distance, get_distance
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess
-from siamkit.models.siamese import _distance_config, distance_from_config
+from siamkit.models.siamese import _distance_config, distance_from_config, num_features
 
 
 class HalfTwinNetwork(nn.Module):
@@ -39,8 +39,8 @@ class HalfTwinNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder_f, self.encoder_g = encoder_f, encoder_g
-        self.head_f = EmbeddingHead(encoder_f.num_features, embedding_dim, head_hidden, normalize)
-        self.head_g = EmbeddingHead(encoder_g.num_features, embedding_dim, head_hidden, normalize)
+        self.head_f = EmbeddingHead(num_features(encoder_f), embedding_dim, head_hidden, normalize)
+        self.head_g = EmbeddingHead(num_features(encoder_g), embedding_dim, head_hidden, normalize)
         self.preprocess_f = preprocess_f if preprocess_f is not None else Preprocess()
         self.preprocess_g = preprocess_g if preprocess_g is not None else Preprocess()
         self.distance: Distance = get_distance(distance)

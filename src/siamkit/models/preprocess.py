@@ -20,6 +20,9 @@ class Preprocess(nn.Module):
     tensor(1.)
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(
         self,
         mean: Sequence[float] = (0.0,),

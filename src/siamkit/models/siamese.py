@@ -14,6 +14,14 @@ from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess
 
 
+def num_features(encoder: nn.Module) -> int:
+    """The encoder's output width; a clear error if it does not declare one."""
+    n = getattr(encoder, "num_features", None)
+    if not isinstance(n, int) or n < 1:
+        raise TypeError(f"the encoder {type(encoder).__name__} must expose a positive integer `num_features`")
+    return n
+
+
 def _distance_config(distance: Distance) -> dict[str, Any]:
     if isinstance(distance, nn.Module):
         return distance.config()  # type: ignore[operator]
@@ -56,7 +64,7 @@ class SiameseNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = EmbeddingHead(encoder.num_features, embedding_dim, head_hidden, normalize)
+        self.head = EmbeddingHead(num_features(encoder), embedding_dim, head_hidden, normalize)
         self.preprocess = preprocess if preprocess is not None else Preprocess()
         self.distance: Distance = get_distance(distance)
         self.threshold: float | None = None
