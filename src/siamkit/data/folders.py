@@ -1,0 +1,224 @@
+"""Datasets of image files on disk: one folder per class, and the Omniglot layout.
+
+Example:
+    >>> ds = ImageFolderDataset("photos/", input_shape=(3, 64, 64))  # doctest: +SKIP
+    >>> ds.classes[:2], len(ds)  # doctest: +SKIP
+    (['cat', 'dog'], 200)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from siamkit.data.image_io import load_images
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FileImageDataset",
+    "ImageFolderDataset",
+    "OmniglotDataset",
+    "list_images",
+]
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
+"""File extensions treated as images (case-insensitive)."""
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """Image files directly inside ``folder`` (not recursive, hidden files skipped), sorted.
+
+    Example:
+        >>> list_images(Path("photos/cat"))  # doctest: +SKIP
+        [PosixPath('photos/cat/1.jpg'), PosixPath('photos/cat/2.jpg')]
+    """
+    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in exts
+    )
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _existing_dir(root: str | os.PathLike, what: str) -> Path:
+    path = Path(root)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} folder '{path}' does not exist or is not a folder.")
+    return path
+
+
+class FileImageDataset(Dataset):
+    """Base for datasets of ``(path, class index)`` samples; images are read on access.
+
+    Attributes:
+        samples: list of ``(path, label)``.
+        classes: class names; ``classes[label]`` names a label.
+        labels: ``(N,)`` int64 tensor.
+        input_shape: ``(C, H, W)`` every image is converted and resized to.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[tuple[Path, int]],
+        classes: Sequence[str],
+        input_shape: Sequence[int],
+        transform: Transform | None = None,
+    ) -> None:
+        if not samples:
+            raise ValueError("The dataset is empty: no image files were found.")
+        self.samples = list(samples)
+        self.classes = list(classes)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.labels = torch.tensor([label for _, label in self.samples], dtype=torch.int64)
+        self.transform = transform
+
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        """Class name -> label."""
+        return {name: i for i, name in enumerate(self.classes)}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _read(self, paths: Sequence[Path]) -> torch.Tensor:
+        return load_images(paths, self.input_shape)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        image = self._read([path])[0]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+    def load_all(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read every image: ``(images (N, C, H, W) float in [0, 1], labels (N,))``."""
+        return self._read([p for p, _ in self.samples]), self.labels.clone()
+
+
+class ImageFolderDataset(FileImageDataset):
+    """``root/<class name>/<image>``: one sub-folder per class, classes sorted by name.
+
+    Args:
+        root: the folder holding one sub-folder per class.
+        input_shape: ``(C, H, W)``; images are converted to C channels and resized to H×W.
+        extensions: file extensions to include.
+        transform: optional callable on each float ``(C, H, W)`` image.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        ValueError: no class folders, or no images in them (the message lists what was found).
+
+    Example:
+        >>> ds = ImageFolderDataset("faces/", (3, 96, 96))  # doctest: +SKIP
+        >>> image, label = ds[0]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        input_shape: Sequence[int],
+        extensions: Iterable[str] = IMAGE_EXTENSIONS,
+        transform: Transform | None = None,
+    ) -> None:
+        self.root = _existing_dir(root, "Image")
+        extensions = tuple(extensions)
+        class_dirs = _subdirs(self.root)
+        if not class_dirs:
+            raise ValueError(
+                f"'{self.root}' has no sub-folders; expected one folder per class, "
+                "e.g. root/cat/1.png, root/dog/2.png."
+            )
+        classes, samples = [], []
+        for folder in class_dirs:
+            files = list_images(folder, extensions)
+            if files:
+                samples += [(f, len(classes)) for f in files]
+                classes.append(folder.name)
+        if not samples:
+            raise ValueError(
+                f"No images with extensions {', '.join(extensions)} in the class folders of "
+                f"'{self.root}'."
+            )
+        super().__init__(samples, classes, input_shape, transform)
+
+
+class OmniglotDataset(FileImageDataset):
+    """Omniglot (Lake et al.): ``images_background/<alphabet>/<character>/*.png``.
+
+    The class of an image is ``"<alphabet>/<character>"``. ``root`` may be the folder that holds
+    ``images_background`` / ``images_evaluation`` or one of those folders itself.
+
+    Args:
+        root: see above.
+        input_shape: ``(C, H, W)``; the originals are 1×105×105.
+        subset: ``"background"`` (964 classes), ``"evaluation"`` (659) or ``"all"``.
+        invert: make strokes 1 and paper 0 (the originals are black strokes on white).
+        transform: optional callable on each image.
+
+    Example:
+        >>> ds = OmniglotDataset("omniglot/", (1, 28, 28), subset="evaluation")  # doctest: +SKIP
+        >>> ds.classes[0]  # doctest: +SKIP
+        'Angelic/character01'
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        input_shape: Sequence[int] = (1, 105, 105),
+        subset: str = "background",
+        invert: bool = False,
+        transform: Transform | None = None,
+    ) -> None:
+        self.root = _existing_dir(root, "Omniglot")
+        self.invert = invert
+        classes: list[str] = []
+        samples: list[tuple[Path, int]] = []
+        for alphabet in (a for top in self._top_dirs(subset) for a in _subdirs(top)):
+            for character in _subdirs(alphabet):
+                files = list_images(character)
+                if files:
+                    samples += [(f, len(classes)) for f in files]
+                    classes.append(f"{alphabet.name}/{character.name}")
+        if not samples:
+            raise ValueError(
+                f"No Omniglot images under '{self.root}'; expected "
+                "images_background/<alphabet>/<character>/*.png."
+            )
+        super().__init__(samples, classes, input_shape, transform)
+
+    def _top_dirs(self, subset: str) -> list[Path]:
+        names = {"background": ["images_background"], "evaluation": ["images_evaluation"]}
+        names["all"] = names["background"] + names["evaluation"]
+        if subset not in names:
+            raise ValueError(f"subset must be 'background', 'evaluation' or 'all', got {subset!r}.")
+        tops = [self.root / n for n in names[subset] if (self.root / n).is_dir()]
+        if tops:
+            return tops
+        if self.root.name.startswith("images_"):
+            return [self.root]  # root is images_background/ itself
+        raise FileNotFoundError(
+            f"'{self.root}' has no {' or '.join(names[subset])} folder (standard Omniglot layout)."
+        )
+
+    def _read(self, paths: Sequence[Path]) -> torch.Tensor:
+        images = load_images(paths, self.input_shape)
+        return 1.0 - images if self.invert else images

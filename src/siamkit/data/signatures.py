@@ -1,0 +1,153 @@
+"""Offline signature verification data in the ``writer/genuine/*`` + ``writer/forged/*`` layout.
+
+This is how CEDAR, GPDS and BHSig are usually arranged after unpacking. Pairs are formed within
+each writer: every unordered genuine-genuine pair (``same = 1``) and every genuine-forged pair
+(``same = 0``, skilled forgeries), optionally subsampled per writer.
+
+Example:
+    >>> ds = SignatureDataset("signatures/")  # doctest: +SKIP
+    >>> reference, questioned, same = ds[0]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch.utils.data import Dataset
+
+from siamkit.data.folders import list_images
+from siamkit.data.image_io import load_images
+
+__all__ = ["SignatureDataset", "SignaturePair", "WriterSignatures", "scan_signatures"]
+
+GENUINE_DIRS = ("genuine", "real", "original")
+FORGED_DIRS = ("forged", "forgeries", "forgery", "forge")
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class WriterSignatures(NamedTuple):
+    """The signature files of one writer."""
+
+    writer: str
+    genuine: list[Path]
+    forged: list[Path]
+
+
+class SignaturePair(NamedTuple):
+    """A reference (always genuine) and a questioned signature of the same writer."""
+
+    reference: Path
+    questioned: Path
+    same: int  # 1 = questioned is genuine, 0 = forged
+    writer: str
+
+
+def _find_dir(writer_dir: Path, names: Sequence[str]) -> Path | None:
+    for child in sorted(writer_dir.iterdir()):
+        if child.is_dir() and child.name.lower() in names:
+            return child
+    return None
+
+
+def scan_signatures(root: str | os.PathLike) -> list[WriterSignatures]:
+    """List the writers under ``root`` that have a ``genuine/`` folder, sorted by name.
+
+    Raises:
+        FileNotFoundError: ``root`` is missing.
+        ValueError: no writer folder with a ``genuine/`` sub-folder holding images.
+
+    Example:
+        >>> [w.writer for w in scan_signatures("signatures/")]  # doctest: +SKIP
+        ['writer01', 'writer02']
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Signature folder '{root}' does not exist or is not a folder.")
+    writers = []
+    for writer_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        genuine_dir = _find_dir(writer_dir, GENUINE_DIRS)
+        if genuine_dir is None:
+            continue
+        forged_dir = _find_dir(writer_dir, FORGED_DIRS)
+        forged = list_images(forged_dir) if forged_dir is not None else []
+        writers.append(WriterSignatures(writer_dir.name, list_images(genuine_dir), forged))
+    writers = [w for w in writers if w.genuine]
+    if not writers:
+        raise ValueError(
+            f"No signatures under '{root}'; expected <writer>/genuine/*.png and "
+            "<writer>/forged/*.png."
+        )
+    return writers
+
+
+def _writer_pairs(
+    w: WriterSignatures, max_pairs: int | None, rng: random.Random
+) -> list[SignaturePair]:
+    pos = [SignaturePair(a, b, 1, w.writer) for a, b in itertools.combinations(w.genuine, 2)]
+    neg = [SignaturePair(a, b, 0, w.writer) for a, b in itertools.product(w.genuine, w.forged)]
+    if max_pairs is not None:
+        pos = sorted(rng.sample(pos, min(max_pairs, len(pos))))
+        neg = sorted(rng.sample(neg, min(max_pairs, len(neg))))
+    return pos + neg
+
+
+class SignatureDataset(Dataset):
+    """Genuine-genuine and genuine-forged signature pairs; items ``(reference, questioned, same)``.
+
+    Args:
+        root: folder with one sub-folder per writer, each with ``genuine/`` and ``forged/``.
+        input_shape: ``(C, H, W)`` the scans are converted and resized to.
+        max_pairs_per_writer: keep at most this many positive and this many negative pairs per
+            writer (random but reproducible with ``seed``); ``None`` keeps all.
+        seed: seed for that subsampling.
+        transform: optional callable on each float ``(C, H, W)`` image.
+
+    Attributes:
+        writers: the :class:`WriterSignatures` found.
+        pairs: the :class:`SignaturePair` list, positives then negatives per writer.
+        same: ``(N,)`` int64 tensor.
+
+    Example:
+        >>> ds = SignatureDataset("cedar/", input_shape=(1, 155, 220))  # doctest: +SKIP
+        >>> len(ds.writers)  # doctest: +SKIP
+        55
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        input_shape: Sequence[int] = (1, 155, 220),
+        max_pairs_per_writer: int | None = None,
+        seed: int = 0,
+        transform: Transform | None = None,
+    ) -> None:
+        if max_pairs_per_writer is not None and max_pairs_per_writer < 1:
+            raise ValueError(f"max_pairs_per_writer must be >= 1, got {max_pairs_per_writer}.")
+        self.writers = scan_signatures(root)
+        rng = random.Random(seed)
+        self.pairs = [p for w in self.writers for p in _writer_pairs(w, max_pairs_per_writer, rng)]
+        if not self.pairs:
+            raise ValueError(
+                f"No pairs can be formed under '{root}': every writer needs at least two genuine "
+                "signatures or one forgery."
+            )
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.same = torch.tensor([p.same for p in self.pairs], dtype=torch.int64)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        pair = self.pairs[index]
+        a, b = load_images([pair.reference, pair.questioned], self.input_shape)
+        if self.transform is not None:
+            a, b = self.transform(a), self.transform(b)
+        return a, b, pair.same

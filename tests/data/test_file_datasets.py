@@ -1,0 +1,226 @@
+"""Tests for the on-disk datasets, on small generated fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamkit.data.folders import ImageFolderDataset, OmniglotDataset
+from siamkit.data.image_io import ImageReadError
+from siamkit.data.pairs_csv import PairsCSVDataset, read_pairs_csv
+from siamkit.data.signatures import SignatureDataset, scan_signatures
+
+
+def _write_png(path: Path, value: int, size: tuple[int, int] = (12, 10), mode: str = "L") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+    Image.fromarray(np.full(shape, value, dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def folder_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "folders"
+    for c, cls in enumerate(["dog", "cat", "emu"]):
+        for i in range(c + 1):
+            _write_png(root / cls / f"{i}.png", 40 * c + i, mode="RGB")
+    (root / "cat" / "notes.txt").write_text("not an image")
+    (root / "cat" / ".hidden.png").write_bytes(b"")
+    (root / "empty_class").mkdir()
+    return root
+
+
+def test_image_folder(folder_tree):
+    ds = ImageFolderDataset(folder_tree, (3, 6, 5))
+    assert ds.classes == ["cat", "dog", "emu"]  # sorted; empty folder dropped
+    assert len(ds) == 6
+    counts = torch.bincount(ds.labels).tolist()
+    assert counts == [2, 1, 3]
+    image, label = ds[0]
+    assert image.shape == (3, 6, 5) and ds.classes[label] == "cat"
+    torch.testing.assert_close(image, torch.full((3, 6, 5), 40 / 255))
+    images, labels = ds.load_all()
+    assert images.shape == (6, 3, 6, 5) and torch.equal(labels, ds.labels)
+    assert ds.class_to_idx["emu"] == 2
+
+
+def test_image_folder_transform_and_extensions(folder_tree):
+    ds = ImageFolderDataset(folder_tree, (1, 4, 4), extensions=["PNG"], transform=lambda x: x * 0)
+    assert float(ds[0][0].abs().sum()) == 0.0
+    with pytest.raises(ValueError, match=r"No images with extensions \.jpg"):
+        ImageFolderDataset(folder_tree, (1, 4, 4), extensions=[".jpg"])
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ImageFolderDataset(tmp_path / "missing", (1, 4, 4))
+    (tmp_path / "flat").mkdir()
+    _write_png(tmp_path / "flat" / "a.png", 0)
+    with pytest.raises(ValueError, match="one folder per class"):
+        ImageFolderDataset(tmp_path / "flat", (1, 4, 4))
+
+
+def test_image_folder_corrupt_file_named(tmp_path):
+    root = tmp_path / "r"
+    _write_png(root / "a" / "ok.png", 1)
+    (root / "a" / "broken.png").write_bytes(b"\x89PNG garbage")
+    ds = ImageFolderDataset(root, (1, 4, 4))
+    with pytest.raises(ImageReadError, match=r"broken\.png"):
+        ds.load_all()
+
+
+@pytest.fixture
+def omniglot_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "omniglot"
+    for subset, alphabets in (
+        ("images_background", ["Latin", "Greek"]),
+        ("images_evaluation", ["Kanji"]),
+    ):
+        for alphabet in alphabets:
+            for ch in ("character01", "character02"):
+                for k in range(3):
+                    _write_png(root / subset / alphabet / ch / f"{k}.png", 255, size=(105, 105))
+    return root
+
+
+def test_omniglot_layout(omniglot_tree):
+    ds = OmniglotDataset(omniglot_tree, (1, 28, 28), invert=True)
+    expected = [f"{a}/{c}" for a in ("Greek", "Latin") for c in ("character01", "character02")]
+    assert ds.classes == expected
+    assert len(ds) == 12 and torch.bincount(ds.labels).tolist() == [3] * 4
+    image, _ = ds[0]
+    assert image.shape == (1, 28, 28) and float(image.max()) < 1e-6  # white paper -> 0
+    assert len(OmniglotDataset(omniglot_tree, (1, 28, 28), subset="evaluation").classes) == 2
+    assert len(OmniglotDataset(omniglot_tree, (1, 28, 28), subset="all").classes) == 6
+    direct = OmniglotDataset(omniglot_tree / "images_evaluation", (1, 28, 28))
+    assert direct.classes == ["Kanji/character01", "Kanji/character02"]
+
+
+def test_omniglot_errors(omniglot_tree, tmp_path):
+    with pytest.raises(ValueError, match="subset must be"):
+        OmniglotDataset(omniglot_tree, subset="train")
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(FileNotFoundError, match="images_background"):
+        OmniglotDataset(tmp_path / "nothing")
+
+
+@pytest.fixture
+def pair_files(tmp_path: Path) -> Path:
+    for name, value in (("a.png", 0), ("b.png", 128), ("c.png", 255)):
+        _write_png(tmp_path / "img" / name, value)
+    return tmp_path
+
+
+def test_pairs_csv(pair_files):
+    csv = pair_files / "pairs.csv"
+    csv.write_text("path_a,path_b,same,note\nimg/a.png,img/b.png,1,x\nimg/a.png,img/c.png,0,\n")
+    ds = PairsCSVDataset(csv, (1, 5, 5))
+    assert len(ds) == 2 and ds.same.tolist() == [1, 0]
+    a, c, same = ds[1]
+    assert same == 0 and a.shape == (1, 5, 5)
+    assert float(a.max()) == pytest.approx(0.0, abs=1e-6)
+    assert float(c.min()) == pytest.approx(1.0, abs=1e-6)
+    pairs = read_pairs_csv(csv)
+    assert pairs[0].path_b == pair_files / "img" / "b.png"
+
+
+def test_pairs_csv_root_and_absolute(pair_files, tmp_path):
+    other = tmp_path / "lists"
+    other.mkdir()
+    csv = other / "p.csv"
+    csv.write_text(f"path_a,path_b,same\na.png,{pair_files / 'img' / 'c.png'},1\n")
+    assert len(PairsCSVDataset(csv, (1, 5, 5), root=pair_files / "img")) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "match"),
+    [
+        ("a,b,same\nimg/a.png,img/b.png,1\n", ValueError, r"line 1: .*missing path_a, path_b"),
+        ("", ValueError, "got nothing"),
+        ("path_a,path_b,same\n", ValueError, "no pairs"),
+        (
+            "path_a,path_b,same\nimg/a.png,img/b.png,1\nimg/a.png,img/b.png,2\n",
+            ValueError,
+            "line 3: 'same' must be 0 or 1",
+        ),
+        ("path_a,path_b,same\nimg/a.png,img/b.png,yes\n", ValueError, "line 2: 'same'"),
+        ("path_a,path_b,same\nimg/a.png,,1\n", ValueError, "line 2: column 'path_b' is empty"),
+        (
+            "path_a,path_b,same\nimg/a.png,img/zz.png,1\n",
+            FileNotFoundError,
+            r"line 2: path_b file .*zz\.png",
+        ),
+    ],
+)
+def test_pairs_csv_errors(pair_files, content, error, match):
+    csv = pair_files / "bad.csv"
+    csv.write_text(content)
+    with pytest.raises(error, match=match):
+        PairsCSVDataset(csv, (1, 5, 5))
+
+
+def test_pairs_csv_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        PairsCSVDataset(tmp_path / "none.csv", (1, 5, 5))
+
+
+@pytest.fixture
+def signature_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "sig"
+    layout = {"w1": (3, 2), "w2": (2, 0), "w3": (4, 3)}
+    for writer, (n_gen, n_forg) in layout.items():
+        for i in range(n_gen):
+            _write_png(root / writer / "genuine" / f"g{i}.png", 10 * i)
+        for i in range(n_forg):
+            _write_png(root / writer / "forged" / f"f{i}.png", 200 + i)
+    (root / "not_a_writer").mkdir()
+    return root
+
+
+def _reference_pairs(root: Path) -> set[tuple[str, str, int]]:
+    out = set()
+    for writer in sorted(p for p in root.iterdir() if (p / "genuine").is_dir()):
+        gen = sorted((writer / "genuine").glob("*.png"))
+        forg = sorted((writer / "forged").glob("*.png")) if (writer / "forged").is_dir() else []
+        for i in range(len(gen)):
+            for j in range(i + 1, len(gen)):
+                out.add((str(gen[i]), str(gen[j]), 1))
+            for f in forg:
+                out.add((str(gen[i]), str(f), 0))
+    return out
+
+
+def test_signature_pairs_match_reference(signature_tree):
+    ds = SignatureDataset(signature_tree, input_shape=(1, 8, 8))
+    got = {(str(p.reference), str(p.questioned), p.same) for p in ds.pairs}
+    assert got == _reference_pairs(signature_tree)
+    assert len(ds) == (3 + 6 + 1 + 6 + 12)  # C(3,2)+3*2, C(2,2), C(4,2)+4*3
+    assert [w.writer for w in ds.writers] == ["w1", "w2", "w3"]
+    assert all(p.reference.parent.name == "genuine" for p in ds.pairs)
+    ref, questioned, same = ds[len(ds) - 1]
+    assert ref.shape == (1, 8, 8) and same == 0 and float(questioned.min()) > 0.7
+
+
+def test_signature_subsampling_is_reproducible(signature_tree):
+    a = SignatureDataset(signature_tree, (1, 8, 8), max_pairs_per_writer=2, seed=3).pairs
+    b = SignatureDataset(signature_tree, (1, 8, 8), max_pairs_per_writer=2, seed=3).pairs
+    assert a == b
+    for w in ("w1", "w2", "w3"):
+        for same in (0, 1):
+            assert sum(1 for p in a if p.writer == w and p.same == same) <= 2
+    assert set(a) <= {p for p in SignatureDataset(signature_tree, (1, 8, 8)).pairs}
+
+
+def test_signature_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        scan_signatures(tmp_path / "none")
+    (tmp_path / "w" / "forged").mkdir(parents=True)
+    with pytest.raises(ValueError, match="genuine"):
+        SignatureDataset(tmp_path)
+    _write_png(tmp_path / "w" / "genuine" / "only.png", 0)
+    with pytest.raises(ValueError, match="No pairs"):
+        SignatureDataset(tmp_path)
