@@ -1,0 +1,119 @@
+"""The FastAPI application: JSON endpoints behind an optional API key, a web page, offline docs.
+
+Public without a key: ``GET /health``, the web page ``/`` with its ``/static`` files, ``/docs``
+and ``/openapi.json`` (they hold no data). Every other endpoint needs ``X-API-Key`` when a key
+is set.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Security
+from fastapi.responses import FileResponse
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+
+from siamkit._version import __version__
+from siamkit.service.engine import ServiceEngine
+from siamkit.service.errors import RequestError, install_error_handlers
+from siamkit.service.limits import ServiceLimits
+from siamkit.service.middleware import GuardMiddleware
+from siamkit.service.routes import ERRORS, router
+from siamkit.service.schemas import HealthResponse
+
+STATIC_DIR = Path(__file__).parent / "static"
+API_KEY_HEADER = "X-API-Key"
+
+_DESCRIPTION = """Verify (1:1), identify (1:N) and enroll images with a siamkit Siamese network.
+
+Send images as `multipart/form-data`. Answers are JSON; errors are `{"detail": "..."}` with a 4xx
+status. When the service has an API key, send it in the `X-API-Key` header.
+"""
+
+
+def _api_key_dependency(api_key: str | None) -> Any:
+    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+    expected = api_key.encode() if api_key else None
+
+    async def require_api_key(key: str | None = Security(header)) -> None:
+        if expected is None:
+            return
+        if key is None or not hmac.compare_digest(key.encode(), expected):
+            raise RequestError(
+                401,
+                f"Missing or wrong API key; send the service's key in the {API_KEY_HEADER} header.",
+            )
+
+    return require_api_key
+
+
+def _page(name: str) -> Any:
+    async def page() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / name, media_type="text/html", headers={"Cache-Control": "no-cache"}
+        )
+
+    return page
+
+
+def create_app(
+    model: Any,
+    gallery_path: str | Path,
+    api_key: str | None = None,
+    limits: ServiceLimits | None = None,
+    index: str = "exact",
+) -> FastAPI:
+    """Build the service for ``model`` and the gallery file ``gallery_path``.
+
+    Args:
+        model: a loaded siamkit image model (see :class:`ServiceEngine`).
+        gallery_path: the gallery file; created if missing, refused if made by another model.
+        api_key: when set, every endpoint but ``/health`` (and the static page) needs it in ``X-API-Key``.
+        limits: request limits (:class:`ServiceLimits`).
+        index: the gallery's search index kind (``"exact"``, ``"faiss-hnsw"``, ...).
+
+    Example:
+        >>> from fastapi.testclient import TestClient
+        >>> app = create_app(siamkit.load_model("out/model"), "staff.db")  # doctest: +SKIP
+        >>> TestClient(app).get("/health").json()["status"]  # doctest: +SKIP
+        'ok'
+    """
+    if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+        raise ValueError("api_key must be a non-empty string (or None for no key).")
+    limits = limits or ServiceLimits()
+    engine = ServiceEngine(model, gallery_path, limits, index=index)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.close()
+
+    app = FastAPI(
+        title="siamkit",
+        version=__version__,
+        description=_DESCRIPTION,
+        docs_url=None,  # the stock docs page loads its scripts from a CDN; /docs below is offline
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.add_middleware(GuardMiddleware, max_body_bytes=limits.max_request_bytes)
+
+    @app.get("/health", response_model=HealthResponse, tags=["service"])
+    async def health() -> HealthResponse:
+        """Liveness; needs no API key and tells whether the others do."""
+        return HealthResponse(status="ok", version=__version__, auth_required=api_key is not None)
+
+    app.include_router(
+        router, dependencies=[Depends(_api_key_dependency(api_key))], responses=ERRORS
+    )
+    app.add_api_route("/", _page("index.html"), include_in_schema=False)
+    app.add_api_route("/docs", _page("docs.html"), include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,160 @@
+"""The service's one object with state: the model, the gallery and the thumbnails.
+
+HTTP handlers parse and validate; the engine calls the library. Model and gallery calls run on a
+small dedicated thread pool (one thread by default): torch already uses every core inside one
+call, so running calls one after another is the fastest schedule on a small CPU, and no request
+can starve the event loop that keeps reading the next uploads meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from siamkit.index import (
+    Gallery,
+    GalleryStats,
+    IdentifyResult,
+    UnknownLabelError,
+    VerifyResult,
+    verify_pair,
+)
+from siamkit.index.embedding import embed_inputs
+from siamkit.service.errors import RequestError
+from siamkit.service.limits import ServiceLimits
+from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    """One enrolled label for listings: its item count and a thumbnail (PNG) if the service has one."""
+
+    label: str
+    count: int
+    thumbnail: bytes | None
+
+
+def model_input_shape(model: Any) -> tuple[int, int, int]:
+    """The ``(C, H, W)`` images the model takes; refuses vector models and unknown shapes."""
+    shape = getattr(model, "input_shape", None)
+    if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
+        raise ValueError(
+            f"the service serves image models with a known input shape (C, H, W) and 1 or 3 "
+            f"channels; this model's input shape is {shape!r}. Save the model with "
+            "Preprocess(input_shape=(C, H, W))."
+        )
+    c, h, w = (int(s) for s in shape)
+    return c, h, w
+
+
+class ServiceEngine:
+    """Model + gallery + thumbnails, with the compute pool that serialises model calls.
+
+    Args:
+        model: a siamkit model (``embed``, ``distance``, ``input_shape``, ``threshold``), e.g.
+            from :func:`siamkit.load_model`, or an ONNX Runtime adapter with the same contract.
+        gallery_path: the gallery file; created on first use.
+        limits: request limits; ``compute_threads`` sizes the pool.
+        index: the gallery's search index kind.
+
+    Example:
+        >>> engine = ServiceEngine(model, "staff.db")  # doctest: +SKIP
+        >>> engine.call_sync(engine.identify, image_batch, 5).label  # doctest: +SKIP
+        'alice'
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        gallery_path: str | Path,
+        limits: ServiceLimits | None = None,
+        index: str = "exact",
+    ) -> None:
+        self.limits = limits or ServiceLimits()
+        self.model = model
+        self.input_shape = model_input_shape(model)
+        if isinstance(model, torch.nn.Module):
+            model.eval()
+        self.gallery = Gallery.open(gallery_path, model, index=index)
+        self.distance_name = self.gallery.distance.name
+        try:
+            self.thumbnails = ThumbnailStore(thumbnails_path_for(gallery_path))
+        except BaseException:
+            self.gallery.close()
+            raise
+        self._pool = ThreadPoolExecutor(
+            self.limits.compute_threads, thread_name_prefix="siamkit-compute"
+        )
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the compute pool and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    def call_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the compute pool and wait (for callers outside an event loop)."""
+        return self._pool.submit(fn, *args).result()
+
+    # ------------------------------------------------------------ operations (compute thread)
+    def enroll(self, label: str, x: torch.Tensor, thumbnails: list[bytes]) -> tuple[list[int], int]:
+        """Enroll ``(N, C, H, W)`` images under ``label``; returns the new ids and the label's count."""
+        ids = self.gallery.enroll(label, x)
+        self.thumbnails.put(label, ids, thumbnails)
+        count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
+        return ids, count
+
+    def verify_pair(self, a: torch.Tensor, b: torch.Tensor) -> VerifyResult:
+        """1:1 verification of two ``(1, C, H, W)`` images."""
+        return verify_pair(self.model, a, b)
+
+    def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
+        """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""
+        try:
+            return self.gallery.verify(x, label)
+        except UnknownLabelError as err:
+            raise RequestError(404, str(err).strip("\"'")) from None
+
+    def identify(self, x: torch.Tensor, k: int) -> IdentifyResult:
+        """The ``k`` nearest labels of one ``(1, C, H, W)`` image."""
+        return self.gallery.identify(x, k=k)
+
+    def embed(self, x: torch.Tensor) -> np.ndarray:
+        """``(N, C, H, W)`` images -> ``(N, D)`` float32 embeddings."""
+        return embed_inputs(self.model, x)
+
+    def remove(self, label: str) -> int:
+        """Remove every item of ``label``; 404 if it is not enrolled."""
+        try:
+            removed = self.gallery.remove(label)
+        except UnknownLabelError as err:
+            raise RequestError(404, str(err).strip("\"'")) from None
+        self.thumbnails.remove_label(label)
+        return removed
+
+    def labels(self) -> list[LabelSummary]:
+        """Every enrolled label with its count and first thumbnail, sorted by label."""
+        thumbs = self.thumbnails.first_per_label()
+        return [LabelSummary(i.label, i.count, thumbs.get(i.label)) for i in self.gallery.labels()]
+
+    def stats(self) -> GalleryStats:
+        return self.gallery.stats()
+
+    def match_thumbnails(self, result: IdentifyResult) -> dict[int, bytes]:
+        """``{item_id: png}`` for the matches of an identification."""
+        return self.thumbnails.get([m.item_id for m in result.matches])
+
+    def close(self) -> None:
+        """Finish running calls, then close the gallery and the thumbnail store."""
+        self._pool.shutdown(wait=True)
+        self.gallery.close()
+        self.thumbnails.close()

@@ -1,0 +1,79 @@
+"""Every failure becomes JSON ``{"detail": "<a sentence>"}`` with a 4xx status, never a traceback.
+
+* :class:`RequestError` — raised by the service's own checks, carries its status code.
+* FastAPI's validation errors (missing field, ``k="abc"``, text where a file is expected) become
+  a 422 whose ``detail`` names each field and the problem.
+* ``ValueError`` / ``TypeError`` escaping from the library are bad input by the library's own
+  contract (DESIGN §6), hence 400 with the library's message (an unknown label is turned into a
+  404 by the engine before it gets here).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger("siamkit.service")
+
+
+class RequestError(Exception):
+    """A request the service refuses, with the HTTP status and a message for the user."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "request"
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err.get("type") == "missing":
+        return "is required"
+    msg = str(err.get("msg") or "has an invalid value")
+    if "UploadFile" in msg:
+        return "must be an uploaded file (multipart/form-data with a filename)"
+    return msg[0].lower() + msg[1:]
+
+
+def validation_detail(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+    """One sentence naming every bad field, plus ``[{"field", "message"}]``."""
+    items = [{"field": _field(e.get("loc", ())), "message": _message(e)} for e in errors]
+    sentence = "; ".join(f"{i['field']} {i['message']}" for i in items) or "invalid request"
+    return f"Invalid request: {sentence}.", items
+
+
+async def _on_request_error(_: Request, exc: RequestError) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    detail, items = validation_detail(list(exc.errors()))
+    return JSONResponse({"detail": detail, "errors": items}, status_code=422)
+
+
+async def _on_value_error(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error while serving a request", exc_info=exc)
+    return JSONResponse(
+        {"detail": "Internal error; the server log has the details."}, status_code=500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers above on ``app`` (most specific first)."""
+    app.add_exception_handler(RequestError, _on_request_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ValueError, _on_value_error)
+    app.add_exception_handler(TypeError, _on_value_error)
+    app.add_exception_handler(Exception, _on_unexpected)

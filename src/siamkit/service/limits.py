@@ -1,0 +1,54 @@
+"""Limits that bound what one request may cost the service (DESIGN §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Upper bounds on every request; anything above is refused with a 4xx and a message.
+
+    Attributes:
+        max_upload_bytes: largest single uploaded file.
+        max_request_bytes: largest request body (all files and fields together).
+        max_pixels: largest image, width × height, checked before the pixels are decoded.
+        max_files: most images in one ``/enroll`` or ``/embed`` request.
+        max_label_chars: longest label.
+        max_k: largest ``k`` for ``/identify``.
+        compute_threads: threads that run the model and the gallery (1 serialises them, which
+            is fastest on a small CPU: torch already uses every core inside one call).
+
+    Example:
+        >>> ServiceLimits(max_upload_bytes=2 * MiB).max_pixels
+        16777216
+    """
+
+    max_upload_bytes: int = 8 * MiB
+    max_request_bytes: int = 32 * MiB
+    max_pixels: int = 4096 * 4096
+    max_files: int = 32
+    max_label_chars: int = 256
+    max_k: int = 100
+    compute_threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_upload_bytes",
+            "max_request_bytes",
+            "max_pixels",
+            "max_files",
+            "max_label_chars",
+            "max_k",
+            "compute_threads",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ServiceLimits.{name} must be a positive integer, got {value!r}.")
+        if self.max_upload_bytes > self.max_request_bytes:
+            raise ValueError(
+                f"ServiceLimits.max_upload_bytes ({self.max_upload_bytes}) cannot exceed "
+                f"max_request_bytes ({self.max_request_bytes}); raise the request limit too."
+            )

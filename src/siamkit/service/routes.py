@@ -1,0 +1,212 @@
+"""The JSON endpoints: parse and validate the form, call the engine, format the answer."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import torch
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from siamkit.index import IdentifyResult, VerifyResult
+from siamkit.service.engine import ServiceEngine
+from siamkit.service.errors import RequestError
+from siamkit.service.schemas import (
+    EmbedResponse,
+    EnrollResponse,
+    ErrorResponse,
+    GalleryInfo,
+    GalleryResponse,
+    IdentifyResponse,
+    InfoResponse,
+    LabelOut,
+    LimitsInfo,
+    MatchOut,
+    ModelInfo,
+    RemoveResponse,
+    VerifyResponse,
+)
+from siamkit.service.thumbnails import data_url
+from siamkit.service.uploads import Upload, decode_images, read_upload, read_uploads, thumbnails_of
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in (
+        (400, "Not an image, an empty file, or another bad value."),
+        (401, "Missing or wrong X-API-Key."),
+        (404, "Unknown label."),
+        (413, "A file, the request or an image is larger than the service's limits."),
+        (422, "A missing field or a field of the wrong type."),
+    )
+}
+
+ImageFile = Annotated[UploadFile, File(description="An image file (PNG, JPEG, ...).")]
+ImageFiles = Annotated[list[UploadFile], File(description="One or more image files.")]
+OptionalImage = Annotated[UploadFile | None, File(description="An image file.")]
+
+
+def check_label(label: str, max_chars: int) -> str:
+    """A label from a form or path: printable, 1 to ``max_chars`` characters, outer spaces dropped."""
+    if len(label) > max_chars:
+        raise RequestError(
+            422, f"The label has {len(label):,} characters; at most {max_chars} are allowed."
+        )
+    label = label.strip()
+    if not label:
+        raise RequestError(422, "The label is empty; give a name such as 'alice'.")
+    if not label.isprintable():
+        raise RequestError(422, "The label contains control characters; use printable text.")
+    return label
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise RequestError(400, f"The {what} is not a finite number for these images.")
+    return float(value)
+
+
+def _verify_out(result: VerifyResult) -> VerifyResponse:
+    return VerifyResponse(
+        same=result.same,
+        distance=_finite(result.distance, "distance"),
+        threshold=result.threshold,
+        label=result.label,
+    )
+
+
+def _identify_out(result: IdentifyResult, thumbs: dict[int, bytes]) -> IdentifyResponse:
+    matches = [
+        MatchOut(
+            label=m.label,
+            distance=_finite(m.distance, "distance"),
+            item_id=m.item_id,
+            accepted=m.accepted,
+            thumbnail=data_url(thumbs[m.item_id]) if m.item_id in thumbs else None,
+        )
+        for m in result.matches
+    ]
+    return IdentifyResponse(label=result.label, matches=matches)
+
+
+def get_engine(request: Request) -> ServiceEngine:
+    """The app's :class:`ServiceEngine` (a FastAPI dependency)."""
+    engine: ServiceEngine = request.app.state.engine
+    return engine
+
+
+Engine = Annotated[ServiceEngine, Depends(get_engine)]
+router = APIRouter(responses=ERRORS)
+"""Every endpoint that touches the model or the gallery (all behind the API key)."""
+
+
+async def _images(
+    engine: ServiceEngine, uploads: list[UploadFile], field: str
+) -> tuple[list[Upload], torch.Tensor]:
+    """Read ``uploads`` (named ``field[i]``, or ``field`` if there is one) and decode them."""
+    if len(uploads) == 1 and not field.endswith("s"):
+        read = [await read_upload(uploads[0], field, engine.limits)]
+    else:
+        read = await read_uploads(uploads, field, engine.limits)
+    x = await run_in_threadpool(decode_images, read, engine.input_shape, engine.limits)
+    return read, x
+
+
+@router.post("/enroll", response_model=EnrollResponse, status_code=201, tags=["gallery"])
+async def enroll(
+    engine: Engine,
+    label: Annotated[str, Form(description="Who or what the images show.")],
+    files: ImageFiles,
+) -> EnrollResponse:
+    """Enroll images under a label (new or existing); no retraining needed."""
+    label = check_label(label, engine.limits.max_label_chars)
+    read, x = await _images(engine, files, "files")
+    thumbs = await run_in_threadpool(thumbnails_of, read)
+    ids, count = await engine.call(engine.enroll, label, x, thumbs)
+    return EnrollResponse(label=label, item_ids=ids, count=count)
+
+
+@router.post("/verify", response_model=VerifyResponse, tags=["recognition"])
+async def verify(
+    engine: Engine,
+    file_a: OptionalImage = None,
+    file_b: OptionalImage = None,
+    file: OptionalImage = None,
+    label: Annotated[str | None, Form(description="An enrolled label (with `file`).")] = None,
+) -> VerifyResponse:
+    """Same or not? Send `file_a` + `file_b` (1:1), or `file` + `label` (against the gallery)."""
+    if file_a is not None and file_b is not None and file is None and label is None:
+        _, xa = await _images(engine, [file_a], "file_a")
+        _, xb = await _images(engine, [file_b], "file_b")
+        return _verify_out(await engine.call(engine.verify_pair, xa, xb))
+    if file is not None and label is not None and file_a is None and file_b is None:
+        label = check_label(label, engine.limits.max_label_chars)
+        _, x = await _images(engine, [file], "file")
+        return _verify_out(await engine.call(engine.verify_label, x, label))
+    raise RequestError(
+        422,
+        "Invalid request: send either file_a and file_b (two images to compare), "
+        "or file and label (an image and an enrolled label).",
+    )
+
+
+@router.post("/identify", response_model=IdentifyResponse, tags=["recognition"])
+async def identify(
+    engine: Engine,
+    file: ImageFile,
+    k: Annotated[int, Form(description="How many labels to return.")] = 5,
+) -> IdentifyResponse:
+    """Who is this? The `k` nearest enrolled labels with distances and thumbnails."""
+    if not 1 <= k <= engine.limits.max_k:
+        raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {k}.")
+    _, x = await _images(engine, [file], "file")
+    result = await engine.call(engine.identify, x, k)
+    thumbs = await engine.call(engine.match_thumbnails, result)
+    return _identify_out(result, thumbs)
+
+
+@router.post("/embed", response_model=EmbedResponse, tags=["recognition"])
+async def embed(engine: Engine, files: ImageFiles) -> EmbedResponse:
+    """The model's embeddings of the uploaded images, one row per file."""
+    _, x = await _images(engine, files, "files")
+    z = await engine.call(engine.embed, x)
+    return EmbedResponse(embeddings=z.tolist(), dim=int(z.shape[1]), distance=engine.distance_name)
+
+
+@router.get("/gallery", response_model=GalleryResponse, tags=["gallery"])
+async def gallery(engine: Engine) -> GalleryResponse:
+    """Every enrolled label with its image count and a thumbnail."""
+    labels = await engine.call(engine.labels)
+    out = [
+        LabelOut(
+            label=i.label,
+            count=i.count,
+            thumbnail=data_url(i.thumbnail) if i.thumbnail else None,
+        )
+        for i in labels
+    ]
+    return GalleryResponse(labels=out, num_items=sum(i.count for i in out), num_labels=len(out))
+
+
+@router.delete("/gallery/{label:path}", response_model=RemoveResponse, tags=["gallery"])
+async def remove(engine: Engine, label: str) -> RemoveResponse:
+    """Remove a label and all its images."""
+    label = check_label(label, engine.limits.max_label_chars)
+    removed = await engine.call(engine.remove, label)
+    return RemoveResponse(label=label, removed=removed)
+
+
+@router.get("/info", response_model=InfoResponse, tags=["service"])
+async def info(engine: Engine) -> InfoResponse:
+    """The model, the gallery and the request limits."""
+    stats = await engine.call(engine.stats)
+    model = ModelInfo(
+        embedding_dim=stats.embedding_dim,
+        distance=stats.distance,
+        threshold=stats.threshold,
+        input_shape=list(engine.input_shape),
+        fingerprint=stats.model_fingerprint,
+    )
+    gallery = GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
+    limits = LimitsInfo(**{f: getattr(engine.limits, f) for f in LimitsInfo.model_fields})
+    return InfoResponse(model=model, gallery=gallery, limits=limits)

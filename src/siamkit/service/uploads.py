@@ -1,0 +1,113 @@
+"""Uploaded files -> validated image tensors (and thumbnails), with the service's limits.
+
+Only the bytes of an upload are ever used: its file name is shown in messages, never opened.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import torch
+from fastapi import UploadFile
+from PIL import Image, UnidentifiedImageError
+
+from siamkit.data.image_io import ImageReadError, read_image, resize_images
+from siamkit.service.errors import RequestError
+from siamkit.service.limits import ServiceLimits
+from siamkit.service.thumbnails import make_thumbnail
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The bytes of one uploaded file and how to name it in a message (``file_a ('x.png')``)."""
+
+    name: str
+    data: bytes
+
+
+def _describe(field: str, upload: UploadFile) -> str:
+    filename = (upload.filename or "").replace("\n", " ")[:80]
+    return f"{field} ({filename!r})" if filename else field
+
+
+async def read_upload(upload: UploadFile, field: str, limits: ServiceLimits) -> Upload:
+    """Read one uploaded file, refusing empty and oversized ones.
+
+    Raises:
+        RequestError: 413 above ``limits.max_upload_bytes``, 400 for an empty file.
+    """
+    what = _describe(field, upload)
+    limit = limits.max_upload_bytes
+    if upload.size is not None and upload.size > limit:
+        raise RequestError(413, _too_big(what, limit))
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise RequestError(413, _too_big(what, limit))
+    if not data:
+        raise RequestError(400, f"{what} is empty (0 bytes); choose an image file.")
+    return Upload(what, data)
+
+
+async def read_uploads(
+    uploads: list[UploadFile], field: str, limits: ServiceLimits
+) -> list[Upload]:
+    """Read a list of files (``files`` of ``/enroll``, ``/embed``): 1 to ``max_files`` of them."""
+    if not uploads:
+        raise RequestError(422, f"Invalid request: {field} needs at least one image file.")
+    if len(uploads) > limits.max_files:
+        raise RequestError(
+            413,
+            f"{len(uploads)} files sent; at most {limits.max_files} are accepted per request. "
+            "Send them in several requests.",
+        )
+    return [await read_upload(u, f"{field}[{i}]", limits) for i, u in enumerate(uploads)]
+
+
+def _too_big(what: str, limit: int) -> str:
+    return f"{what} is larger than the limit of {limit / (1 << 20):.1f} MiB; send a smaller image."
+
+
+def check_dimensions(upload: Upload, max_pixels: int) -> None:
+    """Read only the image header: 400 if it is not an image, 413 if it has too many pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(upload.data)) as img:
+                width, height = img.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        raise RequestError(
+            400, f"{upload.name} is not a readable image; send a PNG, JPEG, BMP, GIF or WebP file."
+        ) from None
+    if width * height > max_pixels:
+        raise RequestError(
+            413,
+            f"{upload.name} is {width}x{height} = {width * height:,} pixels, more than the limit "
+            f"of {max_pixels:,}; resize it first.",
+        )
+
+
+def decode_images(
+    uploads: list[Upload], input_shape: tuple[int, int, int], limits: ServiceLimits
+) -> torch.Tensor:
+    """Decode and resize uploads to the model's input: ``(N, C, H, W)`` float32 in ``[0, 1]``."""
+    c, h, w = input_shape
+    out = torch.empty(len(uploads), c, h, w)
+    for i, upload in enumerate(uploads):
+        check_dimensions(upload, limits.max_pixels)
+        try:
+            img = read_image(upload.data, channels=c, max_pixels=limits.max_pixels)
+        except ImageReadError as err:
+            message = str(err).replace(f"<{len(upload.data)} bytes>", upload.name)
+            raise RequestError(400, message) from None
+        out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
+    return out
+
+
+def thumbnails_of(uploads: list[Upload]) -> list[bytes]:
+    """64-pixel PNG thumbnails of already validated uploads."""
+    try:
+        return [make_thumbnail(u.data) for u in uploads]
+    except (OSError, ValueError) as err:
+        raise RequestError(400, f"Cannot make a thumbnail of an uploaded image: {err}.") from None
