@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IDX_DTYPES", "IdxFormatError", "parse_idx", "read_idx", "write_idx"]
+__all__ = ["IDX_DTYPES", "IdxFormatError", "parse_idx", "read_idx", "read_idx_bytes", "write_idx"]
 
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
@@ -89,7 +89,21 @@ def parse_idx(data: bytes, name: str = "<bytes>", expected_ndim: int | None = No
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_idx_bytes(path: str | os.PathLike) -> bytes:
+    """The decompressed content of an IDX file (gunzipped when it starts with the gzip magic).
+
+    Raises:
+        FileNotFoundError: no such file.
+        IdxFormatError: a broken gzip stream.
+
+    Example:
+        >>> raw = read_idx_bytes("t10k-labels-idx1-ubyte.gz")  # doctest: +SKIP
+        >>> len(raw)  # doctest: +SKIP
+        10008
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file '{path}' does not exist.")
     raw = path.read_bytes()
     if raw[:2] != b"\x1f\x8b":
         return raw
@@ -113,10 +127,7 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.nd
     Example:
         >>> labels = read_idx("t10k-labels-idx1-ubyte.gz", expected_ndim=1)  # doctest: +SKIP
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"IDX file '{path}' does not exist.")
-    return parse_idx(_read_bytes(path), name=f"'{path}'", expected_ndim=expected_ndim)
+    return parse_idx(read_idx_bytes(path), name=f"'{Path(path)}'", expected_ndim=expected_ndim)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
