@@ -1,0 +1,52 @@
+"""Training: config dataclasses, one train step for your own loop, and a thin Trainer.
+
+>>> from siamkit.training import RunConfig, load_config, train_step, Trainer
+"""
+
+from siamkit.training.builders import build_model, build_optimizer, build_scheduler
+from siamkit.training.config import (
+    DataConfig,
+    EvalConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainConfig,
+)
+from siamkit.training.config_io import (
+    ConfigError,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    dump_config,
+    load_config,
+)
+from siamkit.training.data import RunData, load_run_data
+from siamkit.training.objectives import build_objective
+from siamkit.training.step import train_step
+from siamkit.training.trainer import Trainer, TrainResult
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "EvalConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "RunData",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "apply_overrides",
+    "build_model",
+    "build_objective",
+    "build_optimizer",
+    "build_scheduler",
+    "config_from_dict",
+    "config_to_dict",
+    "dump_config",
+    "load_config",
+    "load_run_data",
+    "train_step",
+]

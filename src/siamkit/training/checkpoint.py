@@ -1,0 +1,83 @@
+"""Atomic training checkpoints: written to a temporary file, flushed, then renamed over the old one.
+
+A checkpoint holds only tensors and plain Python values, so it loads with
+``torch.load(weights_only=True)`` (no code is unpickled). A process killed while writing leaves
+the previous checkpoint intact.
+
+>>> save_checkpoint({"epoch": 1, "w": torch.ones(2)}, "/tmp/ck.pt")  # doctest: +SKIP
+>>> load_checkpoint("/tmp/ck.pt")["epoch"]  # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def rng_state() -> dict[str, Any]:
+    """The states of Python's, NumPy's and torch's (CPU and CUDA) global generators."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": list(random.getstate()[1]),
+        "python_gauss": random.getstate()[2],
+        "numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    random.setstate((3, tuple(state["python"]), state["python_gauss"]))
+    keys = state["numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``state`` atomically to ``path`` (tmp file + fsync + ``os.replace``)."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code runs).
+
+    Raises:
+        FileNotFoundError: there is no checkpoint at ``path``.
+        ValueError: the file is not a readable checkpoint.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no checkpoint at {p}; start without --resume")
+    try:
+        state = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"{p} is not a readable siamkit checkpoint: {err}") from None
+    if not isinstance(state, dict) or "epoch" not in state:
+        raise ValueError(f"{p} is not a siamkit training checkpoint")
+    return state

@@ -1,0 +1,235 @@
+"""Run configuration: frozen dataclasses, every field with a default.
+
+A YAML file names only what it changes; :func:`siamkit.training.config_io.load_config` fills in
+the rest and rejects unknown keys and wrong types. The defaults are the ``siamkit demo`` recipe:
+Fashion-MNIST classes 0-5, a batch-norm ConvNet, a 128-d embedding and supervised-contrastive
+loss on P×K batches.
+
+>>> cfg = RunConfig()
+>>> cfg.train.epochs, cfg.loss.kind
+(5, 'supcon')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
+
+LOSS_KINDS = ("triplet", "contrastive", "bce", "multi_similarity", "supcon")
+DATASETS = ("fashion-mnist", "digits", "image-folder")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "onecycle")
+VAL_METRICS = ("precision_at_1", "few_shot", "none")
+DISTANCES = ("euclidean", "sqeuclidean", "cosine", "manhattan", "mahalanobis", "mlp")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images to train on and how to hold some out.
+
+    Attributes:
+        dataset: ``"fashion-mnist"``, ``"digits"`` (scikit-learn 8×8, for quick tests) or
+            ``"image-folder"`` (``root/<class>/<image>``).
+        root: folder to look in (Fashion-MNIST files or the image folder).
+        train_classes: labels used for training; the rest are the unseen test classes.
+            ``None`` = every class (then the test split of the same classes is the test set).
+        val_fraction: share of the training images held out for validation and calibration.
+        augmentation: ``"none"``, ``"light"`` (shift + horizontal flip) or ``"strong"``.
+        limit: keep at most this many training images (quick runs); ``None`` = all.
+        image_size: resize image-folder images to this square size.
+        grayscale: read image-folder images as one channel.
+    """
+
+    dataset: str = "fashion-mnist"
+    root: str | None = None
+    train_classes: tuple[int, ...] | None = (0, 1, 2, 3, 4, 5)
+    val_fraction: float = 0.1
+    augmentation: str = "light"
+    limit: int | None = None
+    image_size: int = 64
+    grayscale: bool = False
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The twin network: encoder, embedding head and distance.
+
+    ``distance`` is a fixed distance name, or ``"mahalanobis"`` / ``"mlp"`` for a learned metric
+    (``"mlp"`` is needed by ``loss.kind: bce``).
+    """
+
+    encoder: str = "convnet"
+    encoder_kwargs: dict[str, Any] = field(default_factory=lambda: {"widths": [32, 64, 128]})
+    embedding_dim: int = 128
+    distance: str = "euclidean"
+    head_hidden: tuple[int, ...] = ()
+    metric_hidden: int = 64
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The training objective.
+
+    Attributes:
+        kind: ``"triplet"``, ``"contrastive"`` (all pairs of a batch), ``"bce"`` (pairs scored by
+            a learned MLP metric), ``"multi_similarity"`` or ``"supcon"``.
+        margin: triplet / contrastive margin.
+        mining: ``"auto"`` (triplet: ``batch_hard``; contrastive: all pairs; multi-similarity:
+            its own miner), a triplet strategy (``batch_hard``, ``semihard``, ``hard``, ``all``,
+            ``random``, ``distance_weighted``), a pair strategy for contrastive (``all``,
+            ``hardest``, ``hard``, ``semihard``, ``easy``), or ``None`` for no mining.
+        offline_mining: mine triplets with the frozen model on a pool of images, then train on
+            them (instead of mining inside each batch).
+        offline_pool: images embedded for each offline-mining round (``None`` = the whole
+            training set, mined once per epoch).
+        temperature: SupCon temperature.
+        ms_alpha, ms_beta, ms_base: multi-similarity parameters.
+        pos_weight: weight of similar pairs in BCE (``None`` = balance by counts).
+    """
+
+    kind: str = "supcon"
+    margin: float = 0.2
+    mining: str | None = "auto"
+    offline_mining: bool = False
+    offline_pool: int | None = None
+    temperature: float = 0.1
+    ms_alpha: float = 2.0
+    ms_beta: float = 50.0
+    ms_base: float = 0.5
+    pos_weight: float | None = None
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser and learning-rate schedule (stepped every batch)."""
+
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    schedule: str = "onecycle"
+    warmup_fraction: float = 0.15
+    grad_clip: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The loop: epochs, P×K batches, seed, devices, validation and early stopping.
+
+    Attributes:
+        classes_per_batch: P, classes in a batch.
+        samples_per_class: K, images of each class in a batch.
+        steps_per_epoch: batches per epoch; ``None`` = training images // (P × K).
+        amp: mixed precision (``torch.autocast``) when training on CUDA.
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        val_metric: ``"precision_at_1"`` or ``"few_shot"`` (N-way 1-shot) on the validation
+            split each epoch, or ``"none"``.
+        early_stopping: stop after this many epochs without a better validation metric.
+        restore_best: end with the weights of the best validation epoch.
+        threads: torch CPU threads (``None`` = torch's default).
+    """
+
+    epochs: int = 5
+    classes_per_batch: int = 6
+    samples_per_class: int = 32
+    steps_per_epoch: int | None = None
+    seed: int = 0
+    amp: bool = True
+    device: str = "auto"
+    val_metric: str = "precision_at_1"
+    early_stopping: int | None = None
+    restore_best: bool = False
+    threads: int | None = None
+    embed_batch_size: int = 512
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation on the unseen classes (DESIGN §4): N-way K-shot episodes, pairs, retrieval."""
+
+    episodes: int = 1000
+    shots: tuple[int, ...] = (1, 5)
+    queries: int = 15
+    ways: int | None = None
+    threshold_target: str = "eer"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a training run needs; ``load_config`` / ``dump_config`` read and write it."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("data", "dataset"): DATASETS,
+    ("data", "augmentation"): ("none", "light", "strong"),
+    ("model", "distance"): DISTANCES,
+    ("loss", "kind"): LOSS_KINDS,
+    ("optim", "optimizer"): OPTIMIZERS,
+    ("optim", "schedule"): SCHEDULES,
+    ("train", "val_metric"): VAL_METRICS,
+    ("eval", "threshold_target"): ("eer", "far", "accuracy"),
+}
+
+
+def check_config(cfg: RunConfig) -> RunConfig:
+    """Check values and combinations that types alone cannot; raise ``ValueError`` naming the key."""
+    for (section, key), allowed in _CHOICES.items():
+        value = getattr(getattr(cfg, section), key)
+        if value is not None and value not in allowed:
+            raise ValueError(
+                f"{section}.{key} = {value!r} is not valid; choose one of {', '.join(allowed)}"
+            )
+    positive = [
+        ("train", "epochs"),
+        ("train", "classes_per_batch"),
+        ("train", "samples_per_class"),
+        ("model", "embedding_dim"),
+        ("eval", "episodes"),
+        ("eval", "queries"),
+    ]
+    for section, key in positive:
+        if getattr(getattr(cfg, section), key) < 1:
+            raise ValueError(f"{section}.{key} must be at least 1")
+    if cfg.train.samples_per_class < 2:
+        raise ValueError("train.samples_per_class must be at least 2 so a batch has positive pairs")
+    if not 0.0 <= cfg.data.val_fraction < 1.0:
+        raise ValueError("data.val_fraction must be in [0, 1)")
+    if cfg.optim.lr <= 0:
+        raise ValueError("optim.lr must be positive")
+    if cfg.loss.kind == "bce" and cfg.model.distance != "mlp":
+        raise ValueError("loss.kind = bce trains a learned pair head: set model.distance: mlp")
+    _check_mining(cfg.loss)
+    if cfg.loss.offline_mining and cfg.loss.kind != "triplet":
+        raise ValueError("loss.offline_mining works with loss.kind = triplet")
+    return cfg
+
+
+def resolved_mining(cfg: LossConfig) -> str | None:
+    """The mining strategy ``cfg.mining`` stands for with its loss kind (``"auto"`` resolved)."""
+    if cfg.mining != "auto":
+        return cfg.mining
+    return {"triplet": "batch_hard", "multi_similarity": "multi_similarity"}.get(cfg.kind)
+
+
+def _check_mining(cfg: LossConfig) -> None:
+    mining = resolved_mining(cfg)
+    allowed = {"triplet": TRIPLET_STRATEGIES, "contrastive": PAIR_STRATEGIES}.get(cfg.kind)
+    if cfg.kind == "multi_similarity":
+        allowed = ("multi_similarity",)
+    if mining is None or allowed is None:
+        return
+    if mining not in allowed:
+        raise ValueError(
+            f"loss.mining = {mining!r} does not work with loss.kind = {cfg.kind}; "
+            f"choose auto, null or one of {', '.join(allowed)}"
+        )

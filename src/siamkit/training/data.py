@@ -1,0 +1,138 @@
+"""The images of a run: a class-disjoint train / validation / test split held in memory.
+
+``load_run_data(DataConfig())`` is the fmnist-disjoint protocol (DESIGN §4): train-split images
+of classes 0-5, 10% of them (per class, seeded) held out for validation, and all test-split images
+of the unseen classes 6-9 as the test set.
+
+>>> data = load_run_data(DataConfig(dataset="digits", train_classes=(0, 1, 2, 3, 4, 5)))
+>>> data.test_classes
+(6, 7, 8, 9)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from siamkit.data.splits import validate_class_lists
+from siamkit.training.config import DataConfig
+
+SPLIT_SEED = 0  # the validation / test hold-out does not move with the training seed
+
+
+class RunData(NamedTuple):
+    """Images ``(N, C, H, W)`` (uint8 or float in [0, 1]) and int64 labels ``(N,)`` per split.
+
+    Labels keep the dataset's class ids; ``class_names[label]`` names one.
+    """
+
+    train_x: Tensor
+    train_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    class_names: tuple[str, ...]
+    train_classes: tuple[int, ...]
+    test_classes: tuple[int, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train_x.shape[1:]
+        return (int(c), int(h), int(w))
+
+    def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-channel mean and std of the training images in [0, 1] (rounded to 4 places)."""
+        x = to_float(self.train_x[:20000])
+        mean = x.mean(dim=(0, 2, 3))
+        std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+        return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
+
+
+def to_float(x: Tensor) -> Tensor:
+    """uint8 images -> float32 in [0, 1]; float images are returned as they are."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+
+def _split_by_class(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """Seeded per-class hold-out: ``(keep indices, held-out indices)``, each sorted.
+
+    The same draws as :func:`siamkit.data.splits.class_disjoint_split` (classes in sorted order,
+    one generator), so the validation part matches the fmnist-disjoint protocol.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    keep, held = [], []
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).flatten()
+        idx = idx[torch.randperm(idx.numel(), generator=gen)]
+        n_held = round(fraction * idx.numel())
+        held.append(idx[:n_held])
+        keep.append(idx[n_held:])
+    return torch.cat(keep).sort().values, torch.cat(held).sort().values
+
+
+def _load_source(
+    cfg: DataConfig,
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, tuple[str, ...]]:
+    """(train images, train labels, test images or None, test labels or None, class names)."""
+    if cfg.dataset == "fashion-mnist":
+        from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+
+        xtr, ytr = load_fashion_mnist("train", root=cfg.root)
+        xte, yte = load_fashion_mnist("test", root=cfg.root)
+        return xtr.unsqueeze(1), ytr, xte.unsqueeze(1), yte, FASHION_MNIST_CLASSES
+    if cfg.dataset == "digits":
+        from siamkit.data.builtin import load_digits_dataset
+
+        x, y = load_digits_dataset()
+        return x, y, None, None, tuple(str(i) for i in range(10))
+    if cfg.dataset == "image-folder":
+        from siamkit.data.folders import ImageFolderDataset
+
+        if cfg.root is None:
+            raise ValueError(
+                "data.dataset = image-folder needs data.root: a folder with one sub-folder per class"
+            )
+        channels = 1 if cfg.grayscale else 3
+        ds = ImageFolderDataset(cfg.root, (channels, cfg.image_size, cfg.image_size))
+        x, y = ds.load_all()
+        return x, y, None, None, tuple(ds.classes)
+    raise ValueError(f"unknown data.dataset {cfg.dataset!r}")
+
+
+def load_run_data(cfg: DataConfig) -> RunData:
+    """Load and split the data described by ``cfg`` (see the module docstring).
+
+    Without separate test images (digits, image folders) the test set is every image of the
+    classes not trained on, or, when ``train_classes`` is ``None``, a seeded 30% of each class.
+
+    Raises:
+        FileNotFoundError: the data files are not found (the message says how to get them).
+        ValueError: ``train_classes`` names classes the dataset does not have.
+    """
+    x, y, xte, yte, names = _load_source(cfg)
+    if cfg.train_classes is None:
+        train_classes = test_classes = tuple(range(len(names)))
+        if xte is None:
+            keep, held = _split_by_class(y, 0.3, SPLIT_SEED)
+            xte, yte, x, y = x[held], y[held], x[keep], y[keep]
+    else:
+        train_classes, test_classes = validate_class_lists(cfg.train_classes, range(len(names)))
+        if xte is None:
+            xte, yte = x, y
+        xte, yte = _select(xte, yte, test_classes)
+        x, y = _select(x, y, train_classes)
+    keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
+    xtr, ytr, xva, yva = x[keep], y[keep], x[held], y[held]
+    if cfg.limit is not None and cfg.limit < ytr.numel():
+        pick = torch.randperm(ytr.numel(), generator=torch.Generator().manual_seed(SPLIT_SEED))
+        pick = pick[: cfg.limit].sort().values
+        xtr, ytr = xtr[pick], ytr[pick]
+    return RunData(xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes)
+
+
+def _select(x: Tensor, y: Tensor, classes: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    mask = torch.isin(y, torch.tensor(classes, dtype=y.dtype))
+    return x[mask], y[mask]

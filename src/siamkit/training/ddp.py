@@ -1,0 +1,116 @@
+"""Data-parallel set-up for runs launched by ``torchrun`` (``WORLD_SIZE`` > 1).
+
+Each process trains on its own P×K batches; embeddings and labels are gathered across processes
+before the loss, so mining sees the global batch (``siamkit.distributed.gather_embeddings``).
+Only rank 0 writes files.
+
+>>> ctx = setup_distributed("cpu")
+>>> ctx.world, ctx.is_main
+(1, True)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process runs: ``rank`` of ``world`` processes, on ``device``."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA if available else CPU; ``"cuda"`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device cuda was asked for, but this torch has no usable CUDA GPU; use --device cpu"
+        )
+    return device
+
+
+def setup_distributed(device: str = "auto") -> DistContext:
+    """Join the process group when launched by torchrun, else a single-process context.
+
+    NCCL is used on CUDA (each process on GPU ``LOCAL_RANK``), gloo on CPU.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dev = resolve_device(device)
+    if world <= 1:
+        return DistContext(0, 1, dev)
+    if dev.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        dev = torch.device("cuda", local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return DistContext(dist.get_rank(), dist.get_world_size(), dev)
+
+
+def teardown_distributed() -> None:
+    """Leave the process group (if one was joined)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+class Embedder(nn.Module):
+    """``forward(x) = net.embed(x)`` so that DistributedDataParallel can wrap the embedding pass."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net.embed(x, check=False)  # type: ignore[operator]
+
+
+def wrap_for_training(net: nn.Module, ctx: DistContext) -> nn.Module:
+    """The module the step calls: the network itself, or a DDP-wrapped :class:`Embedder`."""
+    if not ctx.enabled:
+        return net
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(Embedder(net), device_ids=ids)
+
+
+def make_gather(ctx: DistContext) -> Any:
+    """``(z, labels) -> (all_z, all_labels)`` across processes, or ``None`` in one process."""
+    if not ctx.enabled:
+        return None
+    from siamkit.distributed import gather_embeddings
+
+    return gather_embeddings
+
+
+def broadcast_float(value: float | None, ctx: DistContext) -> float | None:
+    """Rank 0's ``value`` on every rank (so all ranks take the same early-stopping decision)."""
+    if not ctx.enabled:
+        return value
+    t = torch.tensor(
+        [float("nan") if value is None else value], dtype=torch.float64, device=ctx.device
+    )
+    dist.broadcast(t, src=0)
+    out = float(t.item())
+    return None if out != out else out

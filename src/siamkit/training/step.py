@@ -1,0 +1,98 @@
+"""One optimisation step, usable in your own loop.
+
+>>> net = siamkit.SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=8, hidden=(16,)), 4)
+>>> loss_fn = siamkit.losses.SupConLoss()
+>>> opt = torch.optim.Adam(net.parameters(), 1e-3)
+>>> batch = (torch.randn(8, 8), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]))
+>>> isinstance(train_step(net, batch, loss_fn, opt), float)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+Gather = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def embed_batch(model: nn.Module, x: Tensor) -> Tensor:
+    """``model.embed(x)`` for a siamkit network, else ``model(x)`` (e.g. a DDP-wrapped embedder)."""
+    embed = getattr(model, "embed", None)
+    return embed(x) if callable(embed) else model(x)
+
+
+def autocast_for(device: torch.device, amp: bool) -> Any:
+    """``torch.autocast`` on CUDA (bfloat16 where supported, else float16); a no-op otherwise."""
+    if not amp or device.type != "cuda":
+        return nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def train_step(
+    model: nn.Module,
+    batch: tuple[Tensor, ...],
+    loss_fn: Callable[..., Tensor],
+    optimizer: torch.optim.Optimizer,
+    *,
+    scheduler: Any | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    amp: bool = False,
+    grad_clip: float | None = None,
+    gather: Gather | None = None,
+    loss_scale: float = 1.0,
+) -> float:
+    """Embed a batch, compute the loss on the embeddings, back-propagate and step.
+
+    Args:
+        model: a network with ``embed`` (or a module whose ``forward`` embeds).
+        batch: ``(x (B, ...), labels (B,))`` or ``(x, labels, triplets)`` with triplets indexing
+            into the batch (offline mining).
+        loss_fn: called as ``loss_fn(z, labels)`` or ``loss_fn(z, labels, triplets)``.
+        optimizer: any torch optimiser; gradients are zeroed here.
+        scheduler: stepped after the optimiser (per-batch schedules).
+        scaler: a ``GradScaler`` for float16 autocast.
+        amp: run the forward pass under autocast on CUDA (the loss is computed in float32).
+        grad_clip: clip the gradient norm to this value.
+        gather: ``(z, labels) -> (all_z, all_labels)`` across processes (distributed training).
+        loss_scale: multiply the loss before ``backward`` (DDP averages gradients over ranks).
+
+    Returns:
+        The loss as a Python float.
+    """
+    x, labels = batch[0], batch[1]
+    triplets = batch[2] if len(batch) > 2 else None
+    model.train()
+    device = x.device
+    with autocast_for(device, amp):
+        z = embed_batch(model, x)  # (B, D)
+    z = z.float()
+    if gather is not None:
+        z, labels = gather(z, labels)
+    loss = loss_fn(z, labels) if triplets is None else loss_fn(z, labels, triplets)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"the loss became {float(loss)}; lower optim.lr or check the data for NaN values"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    scaled = loss * loss_scale
+    if scaler is not None:
+        scaler.scale(scaled).backward()
+        if grad_clip is not None:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        scaled.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return float(loss.detach())

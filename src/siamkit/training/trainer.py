@@ -1,0 +1,257 @@
+"""A thin trainer (minGPT-sized): epochs of P×K batches, validation, early stopping, checkpoints.
+
+It only wires the parts together: batches from :mod:`~siamkit.training.batches`, one
+:func:`~siamkit.training.step.train_step` per batch, an atomic checkpoint after every epoch
+(``--resume`` continues from it and, on CPU, ends with the same weights as a run that was never
+stopped), AMP on CUDA and DDP under torchrun.
+
+>>> trainer = Trainer(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
+>>> result = trainer.fit()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from siamkit.models import SiameseNetwork
+from siamkit.training import ddp
+from siamkit.training.augment import make_augmentation
+from siamkit.training.batches import compact_triplets, epoch_generator, pk_batches, triplet_batches
+from siamkit.training.builders import build_optimizer, build_scheduler
+from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from siamkit.training.config import RunConfig, resolved_mining
+from siamkit.training.config_io import config_to_dict
+from siamkit.training.data import RunData, to_float
+from siamkit.training.objectives import build_objective
+from siamkit.training.step import train_step
+from siamkit.training.validation import embed_all, one_shot_accuracy, precision_at_1
+from siamkit.types import Triplets
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :meth:`Trainer.fit` did: per-epoch ``history`` and the best validation epoch."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_metric: float | None
+    stopped_early: bool
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Train ``net`` on ``data.train_*`` as ``cfg`` says; validate on ``data.val_*`` each epoch.
+
+    Args:
+        net: the network (moved to the run's device).
+        cfg: the run config.
+        data: from :func:`~siamkit.training.data.load_run_data`.
+        out_dir: where ``checkpoint.pt`` goes (``None``: no checkpoints).
+        progress: show tqdm bars.
+        validate: ``net -> metric`` (higher is better) replacing ``cfg.train.val_metric``.
+    """
+
+    def __init__(
+        self,
+        net: SiameseNetwork,
+        cfg: RunConfig,
+        data: RunData,
+        out_dir: str | Path | None = None,
+        progress: bool = True,
+        validate: Callable[[SiameseNetwork], float] | None = None,
+    ) -> None:
+        self.cfg, self.data, self.progress = cfg, data, progress
+        self.ctx = ddp.setup_distributed(cfg.train.device)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        self.net = net.to(self.ctx.device)
+        self.model = ddp.wrap_for_training(self.net, self.ctx)
+        self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
+        self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
+        t = cfg.train
+        per_epoch = t.steps_per_epoch or max(
+            1, len(data.train_y) // (t.classes_per_batch * t.samples_per_class)
+        )
+        self.steps = max(self.ctx.world, per_epoch)
+        self.scheduler = build_scheduler(
+            cfg.optim, self.optimizer, t.epochs * (self.steps // self.ctx.world)
+        )
+        self.amp = t.amp and self.ctx.device.type == "cuda"
+        fp16 = self.amp and not torch.cuda.is_bf16_supported()
+        self.scaler = torch.amp.GradScaler("cuda") if fp16 else None
+        self.augment = make_augmentation(cfg.data.augmentation)
+        self.validate = validate or self._default_validate
+        self.ckpt_path = Path(out_dir) / CHECKPOINT if out_dir is not None else None
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"metric": None, "epoch": None, "state": None, "bad": 0}
+
+    # ------------------------------------------------------------------ batches
+    def _batch(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x = to_float(self.data.train_x[idx])
+        if self.augment is not None:
+            x = self.augment(x, gen)
+        return x.to(self.ctx.device, non_blocking=True), self.data.train_y[idx].to(self.ctx.device)
+
+    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        t, seed = self.cfg.train, self.cfg.train.seed
+        gen = epoch_generator(seed, epoch, stream=2)
+        if self.cfg.loss.offline_mining:
+            yield from self._offline_batches(epoch, gen)
+            return
+        for idx in pk_batches(
+            self.data.train_y, t.classes_per_batch, t.samples_per_class, self.steps, seed, epoch,
+            self.ctx.rank, self.ctx.world,
+        ):  # fmt: skip
+            yield self._batch(idx, gen)
+
+    def _offline_batches(
+        self, epoch: int, gen: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, ...]]:
+        from siamkit.miners import offline_mine_triplets
+
+        t, lc = self.cfg.train, self.cfg.loss
+        pool = (
+            torch.randperm(len(self.data.train_y), generator=gen)[: lc.offline_pool].sort().values
+        )
+        z = embed_all(self.net, self.data.train_x[pool], self.ctx.device, t.embed_batch_size)
+        a, p, n = offline_mine_triplets(
+            z, self.data.train_y[pool], resolved_mining(lc) or "all", lc.margin, self.net.distance,
+            per_anchor=1, generator=gen,
+        )  # fmt: skip
+        a, p, n = pool[a], pool[p], pool[n]
+        per_batch = max(1, t.classes_per_batch * t.samples_per_class // 3)
+        for sel in triplet_batches(
+            len(a), per_batch, self.steps, t.seed, epoch, self.ctx.rank, self.ctx.world
+        ):
+            items, local = compact_triplets(a[sel], p[sel], n[sel])
+            x, y = self._batch(items, gen)
+            yield x, y, Triplets(*(v.to(self.ctx.device) for v in local))
+
+    # ------------------------------------------------------------------ validation
+    def _default_validate(self, net: SiameseNetwork) -> float:
+        z = embed_all(net, self.data.val_x, self.ctx.device, self.cfg.train.embed_batch_size)
+        if self.cfg.train.val_metric == "few_shot":
+            return one_shot_accuracy(z, self.data.val_y, net.distance, seed=self.cfg.train.seed)
+        return precision_at_1(z, self.data.val_y, net.distance)
+
+    def _track(self, epoch: int, metric: float | None) -> bool:
+        """Record the metric; True when early stopping says stop."""
+        if metric is None:
+            return False
+        b = self.best
+        if b["metric"] is None or metric > b["metric"]:
+            b.update(metric=metric, epoch=epoch, bad=0)
+            if self.cfg.train.restore_best:
+                b["state"] = copy.deepcopy(self.net.state_dict())
+            return False
+        b["bad"] += 1
+        patience = self.cfg.train.early_stopping
+        return patience is not None and b["bad"] >= patience
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self, epoch: int, stopped: bool) -> None:
+        if self.ckpt_path is None or not self.ctx.is_main:
+            return
+        state = {
+            "epoch": epoch,
+            "stopped": stopped,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng_state(),
+            "history": self.history,
+            "best": self.best,
+            "config": config_to_dict(self.cfg),
+        }
+        save_checkpoint(state, self.ckpt_path)
+
+    def _resume(self) -> tuple[int, bool]:
+        if self.ckpt_path is None:
+            raise ValueError("resume needs an output folder holding checkpoint.pt")
+        state = load_checkpoint(self.ckpt_path, map_location=self.ctx.device)
+        saved, now = dict(state["config"]), config_to_dict(self.cfg)
+        saved["train"] = {**saved["train"], "epochs": now["train"]["epochs"]}
+        if saved != now:
+            diff = [f"{s}.{k}" for s in now for k in now[s] if saved.get(s, {}).get(k) != now[s][k]]
+            raise ValueError(
+                f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
+            )
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state["scaler"] is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.history, self.best = list(state["history"]), dict(state["best"])
+        return int(state["epoch"]), bool(state["stopped"])
+
+    # ------------------------------------------------------------------ loop
+    def _epoch(self, epoch: int) -> float:
+        seed_everything(self.cfg.train.seed * 1000 + epoch)  # dropout etc. independent of resume
+        bar = tqdm(
+            self._batches(epoch), total=self.steps // self.ctx.world, leave=False, dynamic_ncols=True, mininterval=1.0,
+            desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", disable=not (self.progress and self.ctx.is_main),
+        )  # fmt: skip
+        losses = []
+        for batch in bar:
+            loss = train_step(
+                self.model, batch, self.objective, self.optimizer, scheduler=self.scheduler,
+                scaler=self.scaler, amp=self.amp, grad_clip=self.cfg.optim.grad_clip,
+                gather=ddp.make_gather(self.ctx), loss_scale=float(self.ctx.world),
+            )  # fmt: skip
+            losses.append(loss)
+            bar.set_postfix(loss=f"{loss:.4f}")
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train for ``cfg.train.epochs`` (or until early stopping); ``resume`` continues a checkpoint."""
+        seed_everything(self.cfg.train.seed)
+        start, stopped = self._resume() if resume else (0, False)
+        for epoch in range(start, self.cfg.train.epochs):
+            if stopped:
+                break
+            t0 = time.perf_counter()
+            loss = self._epoch(epoch)
+            metric = None
+            if self.cfg.train.val_metric != "none" and len(self.data.val_y) > 1:
+                metric = self.validate(self.net) if self.ctx.is_main else None
+                metric = ddp.broadcast_float(metric, self.ctx)
+            stopped = self._track(epoch + 1, metric)
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.history.append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": loss,
+                    "val_metric": metric,
+                    "lr": lr,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
+            self._save(epoch + 1, stopped)
+            if self.progress and self.ctx.is_main:
+                shown = "-" if metric is None else f"{metric:.4f}"
+                tqdm.write(
+                    f"epoch {epoch + 1}/{self.cfg.train.epochs}: loss {loss:.4f}, val {self.cfg.train.val_metric} {shown}"
+                )
+        if self.cfg.train.restore_best and self.best["state"] is not None:
+            self.net.load_state_dict(self.best["state"])
+        return TrainResult(list(self.history), self.best["epoch"], self.best["metric"], stopped)

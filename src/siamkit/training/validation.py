@@ -1,0 +1,67 @@
+"""Cheap validation metrics for early stopping (the full evaluation is :mod:`siamkit.evaluation`).
+
+>>> z = torch.tensor([[0.0], [0.1], [1.0], [1.1]])
+>>> precision_at_1(z, torch.tensor([0, 0, 1, 1]), get_distance("euclidean"))
+1.0
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from siamkit.distances import Distance, get_distance
+from siamkit.training.batches import epoch_generator
+from siamkit.training.data import to_float
+
+
+@torch.no_grad()
+def embed_all(net: nn.Module, x: Tensor, device: torch.device, batch_size: int = 512) -> Tensor:
+    """Embed ``(N, ...)`` inputs (uint8 images are scaled to [0, 1]) in eval mode -> ``(N, D)`` on CPU."""
+    was_training = net.training
+    net.eval()
+    out = [
+        net.embed(to_float(x[i : i + batch_size]).to(device), check=False).float().cpu()  # type: ignore[operator]
+        for i in range(0, x.shape[0], batch_size)
+    ]
+    net.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def precision_at_1(z: Tensor, labels: Tensor, distance: Distance, chunk: int = 1024) -> float:
+    """Leave-one-out share of items whose nearest other item has the same label."""
+    distance = get_distance(distance)
+    hits = []
+    for s in range(0, z.shape[0], chunk):
+        d = distance.matrix(z[s : s + chunk], z)  # (c, N)
+        rows = torch.arange(d.shape[0])
+        d[rows, rows + s] = float("inf")
+        hits.append(labels[d.argmin(dim=1)] == labels[s : s + chunk])
+    return float(torch.cat(hits).double().mean())
+
+
+@torch.no_grad()
+def one_shot_accuracy(
+    z: Tensor,
+    labels: Tensor,
+    distance: Distance,
+    n_way: int = 5,
+    episodes: int = 300,
+    seed: int = 0,
+) -> float:
+    """Mean N-way 1-shot accuracy (one support and one query per class) over seeded episodes."""
+    distance = get_distance(distance)
+    gen = epoch_generator(seed, 0, stream=5)
+    classes = torch.unique(labels)
+    n_way = min(n_way, int(classes.numel()))
+    members = [torch.nonzero(labels == c).flatten() for c in classes]
+    correct = 0
+    for _ in range(episodes):
+        picked = torch.randperm(len(members), generator=gen)[:n_way].tolist()
+        pairs = [members[c][torch.randperm(members[c].numel(), generator=gen)[:2]] for c in picked]
+        support = z[torch.stack([p[0] for p in pairs])]  # (N, D)
+        query = z[torch.stack([p[1] for p in pairs])]  # (N, D)
+        pred = distance.matrix(query, support).argmin(dim=1)
+        correct += int((pred == torch.arange(n_way)).sum())
+    return correct / (episodes * n_way)
