@@ -59,8 +59,9 @@ def window_triplet_margin_loss(
         pos, neg = label_masks(labels, labels)
         sn, w, search = triplet_windows(dist.detach(), pos, neg, strategy, select_margin)
         total = int((w.hi - w.lo).sum())
-        if total == 0:
-            return dist.sum() * 0.0
+    if total == 0:
+        return dist.sum() * 0.0
+    with torch.no_grad():
         active = search.count_diff_below(w.d_ap, margin, strict=True)  # hinge > 0  <=>  m < margin
         end = torch.maximum(torch.minimum(w.hi, active), w.lo)
         k = end - w.lo  # active triplets per (anchor, positive)
