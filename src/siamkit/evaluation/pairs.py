@@ -1,0 +1,126 @@
+"""Genuine and impostor distances of all (or a seeded sample of) unordered pairs ``i < j``."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from siamkit.evaluation._common import (
+    BLOCK_ELEMENTS,
+    ArrayLike,
+    DistanceLike,
+    as_embeddings,
+    as_labels,
+    distance_rows,
+    resolve_distance,
+)
+
+
+class PairDistances(NamedTuple):
+    """Distances of same-class pairs ``(G,)`` and of different-class pairs ``(I,)``."""
+
+    genuine: np.ndarray
+    impostor: np.ndarray
+
+
+def n_pairs(n: int) -> int:
+    """Number of unordered pairs of ``n`` items."""
+    return n * (n - 1) // 2
+
+
+def all_pair_distances(
+    z: ArrayLike, labels: ArrayLike, distance: DistanceLike = "euclidean"
+) -> PairDistances:
+    """Distances of every unordered pair ``i < j``, split by whether the labels match.
+
+    Works in row blocks of the upper triangle (about 16 MB at a time): 4,000 items give
+    ~8M pairs in well under a second. Pairs come out in row-major ``(i, j)`` order.
+
+    Args:
+        z: ``(N, D)`` embeddings (tensor or array).
+        labels: ``(N,)`` class labels (any hashable values).
+        distance: a distance name or ``Distance`` object.
+
+    Example:
+        >>> pd = all_pair_distances(torch.tensor([[0.0], [1.0], [3.0]]), [0, 0, 1])
+        >>> pd.genuine.tolist(), pd.impostor.tolist()
+        ([1.0], [3.0, 2.0])
+    """
+    zt = as_embeddings(z)
+    y = as_labels(labels, zt.shape[0]).to(zt.device)
+    dist = resolve_distance(distance)
+    genuine, impostor = [], []
+    for s, block in distance_rows(zt, dist, upper=True):  # block (rows, N - s)
+        rows = block.shape[0]
+        upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
+        same = (y[s : s + rows, None] == y[None, s:]).cpu()
+        genuine.append(block[upper & same].numpy())
+        impostor.append(block[upper & ~same].numpy())
+    return PairDistances(np.concatenate(genuine), np.concatenate(impostor))
+
+
+def pair_index(flat: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map flat indices ``0..n(n-1)/2 - 1`` of the row-major upper triangle to ``(i, j)``, ``i < j``.
+
+    Example:
+        >>> pair_index(np.arange(3), 3)
+        (array([0, 0, 1]), array([1, 2, 2]))
+    """
+    rows = np.arange(n, dtype=np.int64)
+    offsets = rows * n - rows * (rows + 1) // 2  # first flat index of each row
+    i = np.searchsorted(offsets, flat, side="right") - 1
+    j = flat - offsets[i] + i + 1
+    return i, j
+
+
+@torch.no_grad()
+def sampled_pair_distances(
+    z: ArrayLike,
+    labels: ArrayLike,
+    distance: DistanceLike = "euclidean",
+    max_pairs: int = 1_000_000,
+    seed: int = 0,
+) -> PairDistances:
+    """Distances of ``max_pairs`` unordered pairs drawn uniformly without replacement (seeded).
+
+    Falls back to all pairs when there are no more than ``max_pairs``.
+    """
+    zt = as_embeddings(z)
+    y = as_labels(labels, zt.shape[0]).numpy()
+    if max_pairs < 1:
+        raise ValueError(f"max_pairs must be a positive number of pairs, got {max_pairs}")
+    total = n_pairs(zt.shape[0])
+    if max_pairs >= total:
+        return all_pair_distances(zt, y, distance)
+    dist = resolve_distance(distance)
+    flat = np.sort(np.random.default_rng(seed).choice(total, size=max_pairs, replace=False))
+    i, j = pair_index(flat, zt.shape[0])
+    step = max(1, BLOCK_ELEMENTS // zt.shape[1])
+    d = np.concatenate(
+        [
+            dist.pairwise(
+                zt[torch.from_numpy(i[s : s + step]).to(zt.device)],
+                zt[torch.from_numpy(j[s : s + step]).to(zt.device)],
+            )
+            .cpu()
+            .numpy()
+            for s in range(0, i.size, step)
+        ]
+    )
+    same = y[i] == y[j]
+    return PairDistances(d[same], d[~same])
+
+
+def pair_distances(
+    z: ArrayLike,
+    labels: ArrayLike,
+    distance: DistanceLike = "euclidean",
+    max_pairs: int | None = None,
+    seed: int = 0,
+) -> PairDistances:
+    """All pairs, or a seeded uniform sample of ``max_pairs`` when that is given and smaller."""
+    if max_pairs is None:
+        return all_pair_distances(z, labels, distance)
+    return sampled_pair_distances(z, labels, distance, max_pairs=max_pairs, seed=seed)

@@ -1,0 +1,254 @@
+"""Verification metrics from genuine (same-class) and impostor (different-class) distances.
+
+A pair is *accepted* (predicted "same") when its distance is ``<= threshold``. With ``t`` the
+threshold: TAR(t) = share of genuine pairs accepted, FAR(t) = share of impostor pairs accepted,
+FRR(t) = 1 - TAR(t). Everything works on sorted copies of the two score arrays with
+``searchsorted``, so millions of pairs take well under a second and no Python loop runs per pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import numpy as np
+
+from siamkit.evaluation._common import ArrayLike, as_scores
+
+
+class RocCurve(NamedTuple):
+    """Points of the ROC curve, ordered by ascending distance threshold; each ``(T,)``.
+
+    ``thresholds[0]`` is ``-inf`` (nothing accepted: FAR = TAR = 0), the last accepts everything.
+    ``far`` and ``tar`` equal scikit-learn's ``fpr`` and ``tpr`` for the score ``-distance``.
+    """
+
+    far: np.ndarray
+    tar: np.ndarray
+    thresholds: np.ndarray
+
+
+class OperatingPoint(NamedTuple):
+    """A metric value and the distance threshold that achieves it."""
+
+    value: float
+    threshold: float
+
+
+class SortedScores:
+    """Genuine and impostor distances, sorted once, with vectorised TAR/FAR at any threshold.
+
+    Example:
+        >>> s = SortedScores([0.1, 0.3], [0.2, 0.9])
+        >>> float(s.tar(0.2)), float(s.far(0.2))
+        (0.5, 0.5)
+    """
+
+    def __init__(self, genuine: ArrayLike, impostor: ArrayLike) -> None:
+        g = as_scores(genuine, "genuine")
+        m = as_scores(impostor, "impostor")
+        if g.size == 0 or m.size == 0:
+            raise ValueError(
+                f"verification needs both genuine and impostor pairs, got {g.size} genuine and "
+                f"{m.size} impostor; use at least two classes and a class with two items"
+            )
+        dtype = np.result_type(g.dtype, m.dtype)
+        self.genuine = np.sort(g.astype(dtype, copy=False))  # (G,)
+        self.impostor = np.sort(m.astype(dtype, copy=False))  # (I,)
+        self._union: np.ndarray | None = None
+
+    @property
+    def n_genuine(self) -> int:
+        return int(self.genuine.size)
+
+    @property
+    def n_impostor(self) -> int:
+        return int(self.impostor.size)
+
+    def accepted(self, t: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Counts of accepted genuine and impostor pairs at thresholds ``t``."""
+        return (
+            np.asarray(np.searchsorted(self.genuine, t, side="right")),
+            np.asarray(np.searchsorted(self.impostor, t, side="right")),
+        )
+
+    def tar(self, t: ArrayLike) -> np.ndarray:
+        return np.asarray(np.searchsorted(self.genuine, t, side="right") / self.n_genuine)
+
+    def far(self, t: ArrayLike) -> np.ndarray:
+        return np.asarray(np.searchsorted(self.impostor, t, side="right") / self.n_impostor)
+
+    def union(self) -> np.ndarray:
+        """All distances, sorted ``(G + I,)`` (a merge of two sorted runs), computed once."""
+        if self._union is None:
+            self._union = np.sort(np.concatenate([self.genuine, self.impostor]), kind="stable")
+        return self._union
+
+    def below(self, value: float) -> float:
+        """The largest observed distance strictly below ``value`` (or just below it if none)."""
+        cands = []
+        for arr in (self.genuine, self.impostor):
+            i = int(np.searchsorted(arr, value, side="left"))
+            if i > 0:
+                cands.append(float(arr[i - 1]))
+        return max(cands) if cands else float(np.nextafter(value, -np.inf))
+
+
+def _scores(genuine: ArrayLike | SortedScores, impostor: ArrayLike | None) -> SortedScores:
+    if isinstance(genuine, SortedScores):
+        return genuine
+    return SortedScores(genuine, impostor)
+
+
+def roc_curve(genuine: ArrayLike, impostor: ArrayLike, max_points: int | None = None) -> RocCurve:
+    """The ROC curve (FAR, TAR, thresholds) of a distance-threshold verifier.
+
+    Args:
+        genuine: ``(G,)`` distances of same-class pairs.
+        impostor: ``(I,)`` distances of different-class pairs.
+        max_points: ``None`` for every distinct threshold (like scikit-learn with
+            ``drop_intermediate=False``); otherwise about this many exact points, dense at
+            low FAR and low FRR, which is enough to draw ROC and DET curves.
+
+    Example:
+        >>> roc_curve([0.1, 0.4], [0.3, 0.9]).far.tolist()
+        [0.0, 0.0, 0.5, 0.5, 1.0]
+    """
+    s = _scores(genuine, impostor)
+    if max_points is None:
+        thr = np.unique(s.union())
+    else:
+        thr = _sampled_thresholds(s, max(8, int(max_points)))
+    thr = np.concatenate([[-np.inf], thr.astype(np.float64)])
+    ta, fa = s.accepted(thr)
+    return RocCurve(far=fa / s.n_impostor, tar=ta / s.n_genuine, thresholds=thr)
+
+
+def _sampled_thresholds(s: SortedScores, points: int) -> np.ndarray:
+    """Observed distances at uniform ranks of all pairs and log-spaced ranks of each tail."""
+    u = s.union()
+    quarter = max(2, points // 4)
+    picks = [u[np.linspace(0, u.size - 1, 2 * quarter).round().astype(np.int64)]]
+    for arr, from_top in ((s.impostor, False), (s.genuine, True)):
+        ranks = np.unique(np.geomspace(1, arr.size, quarter).round().astype(np.int64)) - 1
+        picks.append(arr[arr.size - 1 - ranks] if from_top else arr[ranks])
+    return np.unique(np.concatenate(picks))
+
+
+def roc_auc(genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None) -> float:
+    """Area under the ROC curve: P(genuine distance < impostor distance), ties counting 1/2.
+
+    Exact (Mann-Whitney form), equal to ``sklearn.metrics.roc_auc_score`` on the score
+    ``-distance``.
+
+    Example:
+        >>> roc_auc([0.1, 0.2], [0.2, 0.9])
+        0.875
+    """
+    s = _scores(genuine, impostor)
+    left = np.searchsorted(s.impostor, s.genuine, side="left")
+    right = np.searchsorted(s.impostor, s.genuine, side="right")
+    greater = int((s.n_impostor - right).sum(dtype=np.int64))
+    ties = int((right - left).sum(dtype=np.int64))
+    return (2 * greater + ties) / (2 * s.n_genuine * s.n_impostor)
+
+
+def eer(genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None) -> OperatingPoint:
+    """Equal error rate: where FAR = FRR, linearly interpolated between adjacent curve points.
+
+    Returns:
+        ``OperatingPoint(value=eer, threshold=t)`` with ``t`` interpolated the same way.
+
+    Example:
+        >>> eer([1.0, 2.0, 3.0, 4.0], [2.5, 5.0, 6.0, 7.0])
+        OperatingPoint(value=0.25, threshold=3.0)
+    """
+    s = _scores(genuine, impostor)
+    u = s.union()
+    lo, hi = 0, u.size - 1  # first index k with FAR(u[k]) - FRR(u[k]) >= 0 (true at the end)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if s.far(u[mid]) - (1.0 - s.tar(u[mid])) >= 0:
+            hi = mid
+        else:
+            lo = mid + 1
+    t_k = float(u[lo])
+    far_k, frr_k = float(s.far(t_k)), 1.0 - float(s.tar(t_k))
+    prev = int(np.searchsorted(u, t_k, side="left")) - 1
+    if prev < 0:  # previous point is "accept nothing": FAR 0, FRR 1
+        t_p, far_p, frr_p = t_k, 0.0, 1.0
+    else:
+        t_p = float(u[prev])
+        far_p, frr_p = float(s.far(t_p)), 1.0 - float(s.tar(t_p))
+    gap_p, gap_k = frr_p - far_p, frr_k - far_k  # > 0 and <= 0
+    alpha = gap_p / (gap_p - gap_k) if gap_p > gap_k else 1.0
+    return OperatingPoint(far_p + alpha * (far_k - far_p), t_p + alpha * (t_k - t_p))
+
+
+def far_operating_point(
+    genuine: ArrayLike | SortedScores, impostor: ArrayLike | None, far: float
+) -> OperatingPoint:
+    """The highest TAR with FAR <= ``far``, and the largest observed threshold achieving it.
+
+    Example:
+        >>> far_operating_point([0.1, 0.3], [0.2, 0.9], far=0.0)
+        OperatingPoint(value=0.5, threshold=0.1)
+    """
+    if not 0.0 <= far <= 1.0:
+        raise ValueError(f"far must be a rate in [0, 1], got {far}")
+    s = _scores(genuine, impostor)
+    k = int(np.floor(far * s.n_impostor + 1e-6))  # impostors we may accept
+    if k >= s.n_impostor:
+        return OperatingPoint(1.0, float(max(s.genuine[-1], s.impostor[-1])))
+    first_rejected = s.impostor[k]
+    tar = np.searchsorted(s.genuine, first_rejected, side="left") / s.n_genuine
+    return OperatingPoint(float(tar), s.below(float(first_rejected)))
+
+
+def tar_at_far(
+    genuine: ArrayLike | SortedScores,
+    impostor: ArrayLike | None = None,
+    fars: Iterable[float] = (1e-2, 1e-3),
+) -> dict[float, float]:
+    """TAR at each target FAR: ``{far: max TAR over thresholds with FAR <= far}``.
+
+    Example:
+        >>> tar_at_far([0.1, 0.3], [0.2, 0.9], fars=(0.5,))
+        {0.5: 1.0}
+    """
+    s = _scores(genuine, impostor)
+    return {float(f): far_operating_point(s, None, float(f)).value for f in fars}
+
+
+def best_accuracy(
+    genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None, balanced: bool = True
+) -> OperatingPoint:
+    """The threshold with the highest pair accuracy.
+
+    Args:
+        balanced: ``True`` maximises ``(TAR + 1 - FAR) / 2``, which does not depend on how many
+            more impostor than genuine pairs there are; ``False`` maximises plain accuracy over
+            the given pairs.
+
+    Returns:
+        ``OperatingPoint(value=accuracy, threshold=t)``; ``t`` is an observed genuine distance
+        (the smallest one reaching the best accuracy).
+
+    Example:
+        >>> best_accuracy([0.1, 0.2, 0.7], [0.5, 0.9, 1.0])
+        OperatingPoint(value=0.8333333333333334, threshold=0.2)
+    """
+    s = _scores(genuine, impostor)
+    values, counts = np.unique(s.genuine, return_counts=True)  # candidates: genuine distances
+    ta = np.cumsum(counts)
+    fa = np.searchsorted(s.impostor, values, side="right")
+    n_g, n_i = s.n_genuine, s.n_impostor
+    if balanced:  # integer numerators, so equal accuracies compare equal
+        num, num_none, den = ta * n_i + (n_i - fa) * n_g, n_i * n_g, 2 * n_g * n_i
+    else:
+        num, num_none, den = ta + n_i - fa, n_i, n_g + n_i
+    best = int(np.argmax(num))
+    if num[best] < num_none:  # rejecting everything is best
+        lowest = float(min(s.genuine[0], s.impostor[0]))
+        return OperatingPoint(num_none / den, float(np.nextafter(lowest, -np.inf)))
+    return OperatingPoint(float(num[best] / den), float(values[best]))

@@ -1,0 +1,155 @@
+"""1:1 verification report: ROC AUC, EER, TAR at FAR and the best-accuracy threshold.
+
+Positive = same class; a pair is accepted when ``distance <= threshold``. The metric functions
+(:func:`roc_curve`, :func:`roc_auc`, :func:`eer`, :func:`tar_at_far`, :func:`best_accuracy`) live
+in :mod:`siamkit.evaluation.roc` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from siamkit.evaluation._common import ArrayLike, DistanceLike
+from siamkit.evaluation.pairs import PairDistances, pair_distances
+from siamkit.evaluation.roc import (
+    OperatingPoint,
+    RocCurve,
+    SortedScores,
+    best_accuracy,
+    eer,
+    far_operating_point,
+    roc_auc,
+    roc_curve,
+    tar_at_far,
+)
+
+__all__ = [
+    "DistanceHistogram",
+    "OperatingPoint",
+    "RocCurve",
+    "VerificationReport",
+    "best_accuracy",
+    "distance_histogram",
+    "eer",
+    "far_operating_point",
+    "roc_auc",
+    "roc_curve",
+    "tar_at_far",
+    "verification_from_embeddings",
+    "verification_report",
+]
+
+#: Exact points kept in a report's ROC curve (enough for ROC and DET plots).
+CURVE_POINTS = 2000
+
+
+class DistanceHistogram(NamedTuple):
+    """Counts of genuine and impostor distances over shared bins: ``edges (B+1,)``, counts ``(B,)``."""
+
+    edges: np.ndarray
+    genuine: np.ndarray
+    impostor: np.ndarray
+
+
+def distance_histogram(
+    genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None, bins: int = 100
+) -> DistanceHistogram:
+    """Histogram both distance sets over the same ``bins`` equal-width bins."""
+    s = genuine if isinstance(genuine, SortedScores) else SortedScores(genuine, impostor)
+    lo = float(min(s.genuine[0], s.impostor[0]))
+    hi = float(max(s.genuine[-1], s.impostor[-1]))
+    span = (lo, hi if hi > lo else lo + 1.0)
+    g_counts, edges = np.histogram(s.genuine, bins=bins, range=span)
+    return DistanceHistogram(edges, g_counts, np.histogram(s.impostor, bins=bins, range=span)[0])
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Verification metrics over a set of genuine and impostor pairs.
+
+    ``best_accuracy`` is the balanced accuracy ``(TAR + 1 - FAR) / 2`` at ``best_threshold``.
+    ``curve`` (about 2,000 exact ROC points) and ``histogram`` are for plots and stay out of
+    :meth:`to_dict`.
+    """
+
+    roc_auc: float
+    eer: float
+    eer_threshold: float
+    tar_at_far: Mapping[float, float]
+    best_accuracy: float
+    best_threshold: float
+    n_genuine: int
+    n_impostor: int
+    curve: RocCurve = field(repr=False, compare=False)
+    histogram: DistanceHistogram = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metrics; ``threshold`` is the EER threshold, FAR keys are strings."""
+        return {
+            "roc_auc": self.roc_auc,
+            "eer": self.eer,
+            "threshold": self.eer_threshold,
+            "tar_at_far": {str(float(f)): t for f, t in self.tar_at_far.items()},
+            "best_accuracy": self.best_accuracy,
+            "best_threshold": self.best_threshold,
+            "n_genuine": self.n_genuine,
+            "n_impostor": self.n_impostor,
+        }
+
+
+def verification_report(
+    genuine: ArrayLike, impostor: ArrayLike, fars: Iterable[float] = (1e-2, 1e-3)
+) -> VerificationReport:
+    """All verification metrics from genuine ``(G,)`` and impostor ``(I,)`` distances.
+
+    Example:
+        >>> r = verification_report([0.1, 0.2, 0.3], [0.25, 0.8, 0.9])
+        >>> r.roc_auc, r.eer
+        (0.8888888888888888, 0.3333333333333333)
+    """
+    s = SortedScores(genuine, impostor)
+    eer_point = eer(s)
+    acc_point = best_accuracy(s)
+    return VerificationReport(
+        roc_auc=roc_auc(s),
+        eer=eer_point.value,
+        eer_threshold=eer_point.threshold,
+        tar_at_far=tar_at_far(s, fars=fars),
+        best_accuracy=acc_point.value,
+        best_threshold=acc_point.threshold,
+        n_genuine=s.n_genuine,
+        n_impostor=s.n_impostor,
+        curve=roc_curve(s, None, max_points=CURVE_POINTS),
+        histogram=distance_histogram(s),
+    )
+
+
+def verification_from_embeddings(
+    z: ArrayLike,
+    labels: ArrayLike,
+    distance: DistanceLike = "euclidean",
+    fars: Iterable[float] = (1e-2, 1e-3),
+    max_pairs: int | None = None,
+    seed: int = 0,
+) -> VerificationReport:
+    """Verification metrics over all unordered pairs ``i < j`` of ``z`` (or ``max_pairs`` of them).
+
+    Args:
+        z: ``(N, D)`` embeddings.
+        labels: ``(N,)`` class labels.
+        distance: a distance name or ``Distance`` object.
+        fars: target false accept rates for ``tar_at_far``.
+        max_pairs: evaluate a seeded uniform sample of this many pairs instead of all.
+        seed: seed for that sample.
+
+    Example:
+        >>> z = torch.tensor([[0.0], [0.1], [1.0], [1.2]])
+        >>> verification_from_embeddings(z, [0, 0, 1, 1]).roc_auc
+        1.0
+    """
+    pd: PairDistances = pair_distances(z, labels, distance, max_pairs=max_pairs, seed=seed)
+    return verification_report(pd.genuine, pd.impostor, fars=fars)
