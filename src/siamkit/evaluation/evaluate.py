@@ -1,0 +1,149 @@
+"""One call for the whole benchmark: verification, N-way K-shot and retrieval on embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from siamkit.evaluation._common import (
+    ArrayLike,
+    DistanceLike,
+    as_embeddings,
+    distance_name,
+    encode_labels,
+)
+from siamkit.evaluation.few_shot import FewShotReport, few_shot_episodes
+from siamkit.evaluation.retrieval import RetrievalReport, retrieval_metrics
+from siamkit.evaluation.verification import VerificationReport, verification_from_embeddings
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Everything ``siamkit evaluate`` reports; :meth:`to_dict` gives the ``metrics.json`` layout.
+
+    ``few_shot`` maps keys such as ``"4way1shot"`` to reports. A section that was not computed
+    is ``None`` (or empty) and is left out of :meth:`to_dict`.
+    """
+
+    verification: VerificationReport | None
+    few_shot: Mapping[str, FewShotReport]
+    retrieval: RetrievalReport | None
+    distance: str
+    n_items: int
+    n_classes: int
+    seed: int = field(default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested JSON-ready metrics, e.g. ``d["few_shot"]["4way1shot"]["accuracy"]``.
+
+        Keys: ``verification.{roc_auc, eer, threshold, tar_at_far{"0.01": ...}, ...}``,
+        ``few_shot.<N>way<K>shot.{accuracy, ci95, ...}``,
+        ``retrieval.{precision_at_1, map_at_r, recall_at_k{"1": ...}}`` and a ``data`` block.
+        """
+        out: dict[str, Any] = {}
+        if self.verification is not None:
+            out["verification"] = self.verification.to_dict()
+        if self.few_shot:
+            out["few_shot"] = {k: r.to_dict() for k, r in self.few_shot.items()}
+        if self.retrieval is not None:
+            out["retrieval"] = self.retrieval.to_dict()
+        out["data"] = {
+            "distance": self.distance,
+            "n_items": self.n_items,
+            "n_classes": self.n_classes,
+            "seed": self.seed,
+        }
+        return out
+
+    def flat(self) -> dict[str, float]:
+        """Numeric metrics under dotted keys, e.g. ``"verification.tar_at_far.0.001"``."""
+        out: dict[str, float] = {}
+
+        def walk(prefix: str, node: Mapping[str, Any]) -> None:
+            for key, value in node.items():
+                name = f"{prefix}.{key}" if prefix else str(key)
+                if isinstance(value, Mapping):
+                    walk(name, value)
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out[name] = float(value)
+
+        walk("", {k: v for k, v in self.to_dict().items() if k != "data"})
+        return out
+
+    @property
+    def primary_metric(self) -> str:
+        """The dotted key of the headline metric (higher is better).
+
+        MAP@R when retrieval was computed (it uses every item and ranks finely), else the first
+        few-shot accuracy, else ROC AUC.
+        """
+        if self.retrieval is not None:
+            return "retrieval.map_at_r"
+        if self.few_shot:
+            return f"few_shot.{next(iter(self.few_shot))}.accuracy"
+        if self.verification is not None:
+            return "verification.roc_auc"
+        raise ValueError("this report has no metrics; enable at least one section")
+
+    @property
+    def primary_value(self) -> float:
+        """The value of :attr:`primary_metric`."""
+        return self.flat()[self.primary_metric]
+
+
+def evaluate_embeddings(
+    z: ArrayLike,
+    labels: ArrayLike,
+    distance: DistanceLike = "euclidean",
+    few_shot: Iterable[tuple[int, int]] = ((4, 1), (4, 5)),
+    episodes: int = 1000,
+    fars: Iterable[float] = (1e-2, 1e-3),
+    seed: int = 0,
+    n_query: int = 15,
+    ks: Iterable[int] = (1, 5, 10),
+    max_pairs: int | None = None,
+    verification: bool = True,
+    retrieval: bool = True,
+) -> EvaluationReport:
+    """Evaluate embeddings of held-out classes with the fmnist-disjoint protocol (DESIGN §4).
+
+    Args:
+        z: ``(N, D)`` test embeddings.
+        labels: ``(N,)`` their classes.
+        distance: the model's distance (name or ``Distance`` object).
+        few_shot: ``(n_way, k_shot)`` settings; ``()`` skips few-shot.
+        episodes: episodes per setting; n_query: queries per class per episode.
+        fars: target FARs for TAR@FAR.
+        seed: seeds episodes (and the pair sample when ``max_pairs`` is set).
+        ks: Recall@K values.
+        max_pairs: verify on a seeded sample of pairs instead of all ``N(N-1)/2``.
+        verification, retrieval: set ``False`` to skip those sections (e.g. quick validation).
+
+    Example:
+        >>> z = torch.cat([torch.randn(40, 8) + 4 * c for c in range(4)])
+        >>> rep = evaluate_embeddings(z, [c for c in range(4) for _ in range(40)], episodes=50)
+        >>> sorted(rep.to_dict()["few_shot"])
+        ['4way1shot', '4way5shot']
+    """
+    zt = as_embeddings(z)
+    codes, classes = encode_labels(labels, zt.shape[0])
+    ver = (
+        verification_from_embeddings(zt, codes, distance, fars=fars, max_pairs=max_pairs, seed=seed)
+        if verification
+        else None
+    )
+    shots = {}
+    for n_way, k_shot in few_shot:
+        rep = few_shot_episodes(zt, codes, n_way, k_shot, n_query, episodes, seed, distance)
+        shots[rep.key] = rep
+    ret = retrieval_metrics(zt, codes, distance, ks=ks) if retrieval else None
+    return EvaluationReport(
+        verification=ver,
+        few_shot=shots,
+        retrieval=ret,
+        distance=distance_name(distance),
+        n_items=int(zt.shape[0]),
+        n_classes=int(classes.size),
+        seed=seed,
+    )

@@ -1,0 +1,73 @@
+"""evaluate_embeddings bundles the sections and writes the DESIGN §3 metric keys."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from siamkit.evaluation import (
+    evaluate_embeddings,
+    few_shot_episodes,
+    retrieval_metrics,
+    verification_from_embeddings,
+)
+
+
+@pytest.fixture(scope="module")
+def report(digits):
+    z, y = digits
+    return evaluate_embeddings(z[:800], y[:800], "cosine", episodes=200, seed=3)
+
+
+def test_design_keys_exist(report):
+    d = json.loads(json.dumps(report.to_dict()))
+    v, fs, r = d["verification"], d["few_shot"], d["retrieval"]
+    for key in ("roc_auc", "eer", "threshold"):
+        assert isinstance(v[key], float)
+    assert set(v["tar_at_far"]) == {"0.01", "0.001"}
+    assert set(fs) == {"4way1shot", "4way5shot"}
+    for key in ("accuracy", "ci95"):
+        assert isinstance(fs["4way1shot"][key], float)
+    assert isinstance(r["precision_at_1"], float) and isinstance(r["map_at_r"], float)
+    assert set(r["recall_at_k"]) == {"1", "5", "10"}
+    assert d["data"] == {"distance": "cosine", "n_items": 800, "n_classes": 10, "seed": 3}
+
+
+def test_sections_equal_the_individual_functions(report, digits):
+    z, y = digits
+    z, y = z[:800], y[:800]
+    assert report.verification.roc_auc == verification_from_embeddings(z, y, "cosine").roc_auc
+    one = few_shot_episodes(z, y, 4, 1, episodes=200, seed=3, distance="cosine")
+    assert report.few_shot["4way1shot"].accuracy == one.accuracy
+    assert report.retrieval.map_at_r == retrieval_metrics(z, y, "cosine").map_at_r
+    assert report.few_shot["4way5shot"].accuracy > report.few_shot["4way1shot"].accuracy
+
+
+def test_flat_keys_and_primary_metric(report):
+    flat = report.flat()
+    assert flat["few_shot.4way1shot.ci95"] == report.few_shot["4way1shot"].ci95
+    assert flat["verification.tar_at_far.0.001"] == report.verification.tar_at_far[1e-3]
+    assert report.primary_metric == "retrieval.map_at_r"
+    assert report.primary_value == report.retrieval.map_at_r
+
+
+def test_sections_can_be_skipped(make_clusters):
+    z, y = make_clusters()
+    rep = evaluate_embeddings(z, y, few_shot=((3, 2),), episodes=20, retrieval=False)
+    assert set(rep.to_dict()) == {"verification", "few_shot", "data"}
+    assert rep.primary_metric == "few_shot.3way2shot.accuracy"
+    rep = evaluate_embeddings(z, y, few_shot=(), retrieval=False)
+    assert rep.primary_metric == "verification.roc_auc"
+    empty = evaluate_embeddings(z, y, few_shot=(), retrieval=False, verification=False)
+    with pytest.raises(ValueError, match="no metrics"):
+        _ = empty.primary_metric
+
+
+def test_string_labels_and_numpy_input(make_clusters):
+    z, y = make_clusters()
+    names = np.array(["w", "x", "y", "z"])[y]
+    a = evaluate_embeddings(z.numpy(), names, few_shot=((4, 1),), episodes=30)
+    b = evaluate_embeddings(z, y, few_shot=((4, 1),), episodes=30)
+    assert a.to_dict() == b.to_dict()
