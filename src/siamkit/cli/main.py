@@ -9,7 +9,7 @@ import click
 from siamkit._version import __version__
 
 # (module, attribute) of every command. Each module defines a click command or group.
-_COMMANDS: list[tuple[str, str]] = []
+_COMMANDS: list[tuple[str, str]] = [("serve_cmd", "serve")]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
