@@ -1,0 +1,80 @@
+"""Gather embeddings across processes (PyTorch DDP) so mining and losses see the global batch.
+
+Every rank gets the concatenation of all ranks' embeddings, in rank order. The local slice is the
+rank's own tensor, so gradients flow back to the local embeddings; the other ranks' slices are
+constants here (their own ranks back-propagate through them). With every rank computing the loss
+on the gathered batch, each rank's gradient on its local embeddings equals that of one process
+holding the whole batch. DDP then *averages* parameter gradients over ranks, so multiply the loss
+by the world size (``loss * world_size``) to get exactly the single-process gradient.
+
+Batches may differ in size between ranks. Without an initialised process group (or with one
+process) the functions return their inputs unchanged.
+
+>>> z_all, y_all = gather_embeddings(torch.randn(4, 8), torch.arange(4))   # one process: no-op
+>>> z_all.shape
+torch.Size([4, 8])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def is_distributed() -> bool:
+    """True inside an initialised process group with more than one rank."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def world_size() -> int:
+    """Number of processes (1 outside a process group)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _gather_constant(x: Tensor) -> list[Tensor]:
+    """All ranks' ``x`` (first dimensions may differ), without gradient."""
+    world = dist.get_world_size()
+    n = torch.tensor([x.shape[0]], dtype=torch.long, device=x.device)
+    sizes = [torch.zeros_like(n) for _ in range(world)]
+    dist.all_gather(sizes, n)
+    counts = [int(s) for s in sizes]
+    biggest = max(counts)
+    padded = x.new_zeros((biggest, *x.shape[1:]))
+    padded[: x.shape[0]] = x.detach()
+    out = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(out, padded.contiguous())
+    return [t[:c] for t, c in zip(out, counts)]
+
+
+def all_gather_with_grad(x: Tensor) -> Tensor:
+    """Concatenate ``x`` from every rank along dim 0; gradients flow to this rank's ``x``.
+
+    Args:
+        x: ``(N_r, ...)`` on each rank ``r`` (``N_r`` may differ between ranks).
+
+    Returns:
+        ``(sum_r N_r, ...)`` in rank order; ``x`` itself when not distributed.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"all_gather_with_grad takes a tensor, got {type(x).__name__}")
+    if not is_distributed():
+        return x
+    parts = _gather_constant(x)
+    parts[dist.get_rank()] = x  # the local slice keeps its autograd history
+    return torch.cat(parts, dim=0)
+
+
+def gather_embeddings(z: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Global batch ``(z_all (B, D), labels_all (B,))`` from every rank's ``(B_r, D)``, ``(B_r,)``.
+
+    A no-op when ``torch.distributed`` is not initialised. Gradients flow to the local ``z``.
+    """
+    if z.dim() != 2 or labels.dim() != 1 or labels.shape[0] != z.shape[0]:
+        raise ValueError(
+            f"expected z (B, D) and labels (B,), got {tuple(z.shape)} and {tuple(labels.shape)}"
+        )
+    if not is_distributed():
+        return z, labels
+    all_labels = torch.cat(_gather_constant(labels.to(z.device)), dim=0)
+    return all_gather_with_grad(z), all_labels

@@ -1,0 +1,87 @@
+"""Gathering across two CPU processes (gloo): the gradients equal those of one process with the whole batch."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from siamkit.distributed import all_gather_with_grad, gather_embeddings, world_size
+from siamkit.losses.triplet import TripletMarginLoss
+
+safetensors_torch = pytest.importorskip("safetensors.torch")
+
+B, D = 12, 5
+SPLIT = [slice(0, 7), slice(7, 12)]  # uneven local batches
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(B, D, generator=g), torch.randint(0, 3, (B,), generator=g)
+
+
+def _model() -> torch.nn.Linear:
+    torch.manual_seed(1)
+    return torch.nn.Linear(D, 4)
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+    )
+    try:
+        x, y = _data()
+        rows = SPLIT[rank]
+        # 1) the gathered batch and the gradient on the local embeddings
+        xl = x[rows].clone().requires_grad_(True)
+        z_all, y_all = gather_embeddings(xl, y[rows])
+        TripletMarginLoss(0.2, mining="semihard")(z_all, y_all).backward()
+        # 2) DDP: parameter gradients with the loss scaled by the world size
+        ddp = torch.nn.parallel.DistributedDataParallel(_model())
+        z = F.normalize(ddp(x[rows]), dim=1)
+        z_all2, y_all2 = gather_embeddings(z, y[rows])
+        (TripletMarginLoss(0.2, mining="all")(z_all2, y_all2) * world_size()).backward()
+        w, b = ddp.module.weight.grad, ddp.module.bias.grad
+        safetensors_torch.save_file(
+            {"z_all": z_all.detach(), "y_all": y_all, "grad": xl.grad, "w": w, "b": b},
+            str(Path(out) / f"rank{rank}.safetensors"),
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
+    torch.multiprocessing.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    got = [safetensors_torch.load_file(str(tmp_path / f"rank{r}.safetensors")) for r in range(2)]
+    x, y = _data()
+    # one process, whole batch
+    xf = x.clone().requires_grad_(True)
+    TripletMarginLoss(0.2, mining="semihard")(xf, y).backward()
+    model = _model()
+    TripletMarginLoss(0.2, mining="all")(F.normalize(model(x), dim=1), y).backward()
+    for r in range(2):
+        assert torch.equal(got[r]["z_all"], x) and torch.equal(got[r]["y_all"], y)
+        assert torch.allclose(got[r]["grad"], xf.grad[SPLIT[r]], atol=1e-7)
+        assert torch.allclose(got[r]["w"], model.weight.grad, atol=1e-6)
+        assert torch.allclose(got[r]["b"], model.bias.grad, atol=1e-6)
+    assert float(xf.grad.abs().sum()) > 0
+
+
+def test_single_process_is_a_no_op() -> None:
+    z, y = torch.randn(3, 2, requires_grad=True), torch.arange(3)
+    z2, y2 = gather_embeddings(z, y)
+    assert z2 is z and y2 is y and all_gather_with_grad(z) is z and world_size() == 1
+    with pytest.raises(ValueError, match="expected z"):
+        gather_embeddings(z, y[:2])
