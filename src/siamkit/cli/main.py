@@ -9,7 +9,13 @@ import click
 from siamkit._version import __version__
 
 # (module, attribute) of every command. Each module defines a click command or group.
-_COMMANDS: list[tuple[str, str]] = [("serve_cmd", "serve")]
+_COMMANDS: list[tuple[str, str]] = [
+    ("serve_cmd", "serve"),
+    ("demo", "demo"),
+    ("train_cmds", "train"),
+    ("train_cmds", "evaluate"),
+    ("train_cmds", "embed"),
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,187 @@
+"""The run behind ``siamkit train`` and ``siamkit demo``: train, calibrate, save, evaluate, report.
+
+Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt``, ``model/`` (with the
+threshold calibrated on validation pairs), ``metrics.json``, ``history.json``, ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from siamkit.evaluation import evaluate_embeddings
+from siamkit.evaluation.pairs import pair_distances
+from siamkit.evaluation.threshold import ThresholdCalibrator
+from siamkit.export.bundle import save_model
+from siamkit.models import SiameseNetwork
+from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_run_data
+from siamkit.training.config_io import config_to_dict
+from siamkit.training.data import RunData
+from siamkit.training.validation import embed_all
+
+CALIBRATION_PAIRS = 300_000
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """Where a run wrote its files, and its metrics (``metrics.json`` as a dict)."""
+
+    out_dir: Path
+    model_dir: Path
+    metrics_path: Path
+    report_path: Path | None
+    config_path: Path
+    metrics: dict[str, Any]
+
+
+def write_json(path: Path, doc: Any) -> None:
+    """Write JSON atomically (tmp file, then rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def calibrate(z: Tensor, labels: Tensor, net: SiameseNetwork, target: str, seed: int) -> float:
+    """Verification threshold fitted on validation pairs (a seeded sample when there are many)."""
+    n = labels.numel()
+    max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
+    pd = pair_distances(z, labels, net.distance, max_pairs=max_pairs, seed=seed)
+    return ThresholdCalibrator(target).fit(pd.genuine, pd.impostor).threshold_  # type: ignore[arg-type]
+
+
+def rates_at(z: Tensor, labels: Tensor, net: SiameseNetwork, threshold: float) -> dict[str, float]:
+    """TAR, FAR and balanced accuracy of a fixed threshold on (a sample of) the pairs of ``z``."""
+    n = labels.numel()
+    max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
+    pd = pair_distances(z, labels, net.distance, max_pairs=max_pairs, seed=0)
+    tar = float(np.mean(np.asarray(pd.genuine) <= threshold))
+    far = float(np.mean(np.asarray(pd.impostor) <= threshold))
+    return {"tar": tar, "far": far, "balanced_accuracy": (tar + 1 - far) / 2}
+
+
+def evaluate_model(
+    net: SiameseNetwork,
+    x: Tensor,
+    y: Tensor,
+    cfg: RunConfig,
+    device: torch.device,
+    episodes: int | None = None,
+) -> tuple[Any, Tensor]:
+    """Embed ``x`` and run the full evaluation (few-shot, verification, retrieval)."""
+    z = embed_all(net, x, device, cfg.train.embed_batch_size)
+    n_classes = int(torch.unique(y).numel())
+    ways = min(cfg.eval.ways or n_classes, n_classes)
+    report = evaluate_embeddings(
+        z, y, net.distance,
+        few_shot=[(ways, k) for k in cfg.eval.shots],
+        episodes=episodes or cfg.eval.episodes, seed=cfg.eval.seed, n_query=cfg.eval.queries,
+    )  # fmt: skip
+    return report, z
+
+
+def try_write_report(path: Path, report: Any, z: Tensor, labels: Tensor, **kw: Any) -> Path | None:
+    """The HTML report (plots); a failure there never loses the trained model or metrics."""
+    try:
+        from siamkit.evaluation.report import write_report
+    except ImportError:
+        warnings.warn(
+            "siamkit.evaluation.report is not available; no report.html written", stacklevel=2
+        )
+        return None
+    write_report(path, report, z, labels, **kw)
+    return path
+
+
+def run_training(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike[str],
+    resume: bool = False,
+    progress: bool = True,
+    episodes: int | None = None,
+    title: str = "siamkit training run",
+    log: Callable[[str], None] = print,
+) -> RunOutputs | None:
+    """Train as ``cfg`` says, then calibrate, save, evaluate on the test classes and report.
+
+    Returns ``None`` on ranks other than 0 of a distributed run (they write nothing).
+    """
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    log(f"loading {cfg.data.dataset} ...")
+    data = load_run_data(cfg.data)
+    mean, std = data.channel_stats()
+    net = build_model(cfg.model, data.input_shape, mean, std)
+    trainer = Trainer(net, cfg, data, out_dir=out, progress=progress)
+    if trainer.ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, out / "config.yaml")
+        log(
+            f"training on {len(data.train_y)} images of classes {list(data.train_classes)} "
+            f"({len(data.val_y)} held out for validation) on {trainer.ctx.device}"
+        )
+    result = trainer.fit(resume=resume)
+    if not trainer.ctx.is_main:
+        return None
+    train_s = time.perf_counter() - t0
+    return finish_run(
+        cfg, out, net, data, result.history, train_s, episodes, title, log, trainer.ctx.device
+    )
+
+
+def finish_run(
+    cfg: RunConfig,
+    out: Path,
+    net: SiameseNetwork,
+    data: RunData,
+    history: list[dict[str, Any]],
+    train_s: float,
+    episodes: int | None,
+    title: str,
+    log: Callable[[str], None],
+    device: torch.device,
+) -> RunOutputs:
+    """Calibrate on validation, save the model, evaluate on the test classes and write outputs."""
+    net.eval()
+    threshold = None
+    if len(data.val_y) > 2:
+        zv = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
+        threshold = calibrate(zv, data.val_y, net, cfg.eval.threshold_target, cfg.eval.seed)
+    log(f"evaluating on {len(data.test_y)} images of unseen classes {list(data.test_classes)} ...")
+    report, z = evaluate_model(net, data.test_x, data.test_y, cfg, device, episodes)
+    metrics = report.to_dict()
+    if threshold is not None:
+        metrics["calibration"] = {"threshold": threshold, "target": cfg.eval.threshold_target}
+        metrics["calibration"]["test"] = rates_at(z, data.test_y, net, threshold)
+    metrics["run"] = {
+        "dataset": cfg.data.dataset,
+        "train_classes": list(data.train_classes),
+        "test_classes": list(data.test_classes),
+        "seconds": round(train_s, 1),
+        "epochs_run": len(history),
+    }
+    meta = {
+        "run": metrics["run"],
+        "config": config_to_dict(cfg),
+        "class_names": list(data.class_names),
+    }
+    model_dir = save_model(net.cpu(), out / "model", threshold=threshold, metadata=meta)
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "history.json", history)
+    names = list(data.class_names)
+    report_path = try_write_report(
+        out / "report.html", report, z, data.test_y, images=data.test_x, class_names=names,
+        history=history, config=config_to_dict(cfg), title=title,
+    )  # fmt: skip
+    return RunOutputs(
+        out, model_dir, out / "metrics.json", report_path, out / "config.yaml", metrics
+    )

@@ -1,0 +1,171 @@
+"""``siamkit demo``: the main job in one command, on Fashion-MNIST that ships with the system.
+
+Trains on classes 0-5, evaluates on the unseen classes 6-9 (the fmnist-disjoint protocol,
+DESIGN §4), writes DIR/report.html, DIR/metrics.json and DIR/model/, and prints a summary next
+to the best pytorch-metric-learning recipe measured on this protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from siamkit.cli._inputs import format_table, friendly_errors, headline_rows, parse_classes
+
+# Best of the three pytorch-metric-learning 2.9 recipes per metric (DESIGN §4; rerun by
+# benchmarks/bench_fmnist.py). EER: lower is better.
+PEER_BEST: dict[str, float] = {
+    "4-way 1-shot": 0.713,
+    "4-way 5-shot": 0.802,
+    "EER": 0.211,
+    "ROC AUC": 0.889,
+    "P@1": 0.946,
+    "MAP@R": 0.574,
+}
+DEFAULT_TRAIN_CLASSES = (0, 1, 2, 3, 4, 5)
+
+
+def demo_config(
+    train_classes: tuple[int, ...] | None,
+    epochs: int | None,
+    limit: int | None,
+    seed: int | None,
+    device: str,
+    data_dir: str | None,
+    config: str | None,
+) -> object:
+    """The demo recipe (``RunConfig()`` defaults, or ``config``) with the command's options applied."""
+    from siamkit.training import RunConfig, apply_overrides, load_config
+
+    cfg = load_config(config) if config else RunConfig()
+    sets = [f"train.device={device}"]
+    if train_classes is not None:
+        sets.append(f"data.train_classes=[{', '.join(map(str, train_classes))}]")
+    if epochs is not None:
+        sets.append(f"train.epochs={epochs}")
+    if limit is not None:
+        sets.append(f"data.limit={limit}")
+    if seed is not None:
+        sets.append(f"train.seed={seed}")
+    if data_dir is not None:
+        sets.append(f"data.root={json.dumps(data_dir)}")
+    return apply_overrides(cfg, sets)
+
+
+def summary(metrics: dict[str, object], compare: bool) -> str:
+    """The headline table: siamkit's value (and the peer's best on the default split)."""
+    rows = []
+    for name, value in headline_rows(metrics):  # type: ignore[arg-type]
+        shown = "-" if value is None else f"{value:.3f}"
+        if compare:
+            peer = PEER_BEST.get(name)
+            rows.append((name, shown, "-" if peer is None else f"{peer:.3f}"))
+        else:
+            rows.append((name, shown))
+    header = (
+        ("metric (unseen classes)", "siamkit", "best PML peer")
+        if compare
+        else ("metric (unseen classes)", "siamkit")
+    )
+    return format_table(rows, header)
+
+
+@click.command("demo")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default="siamkit-demo",
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--train-classes",
+    help="Comma-separated Fashion-MNIST classes to train on; the rest are the unseen test classes [default: 0,1,2,3,4,5].",
+)
+@click.option("--epochs", type=int, help="Training epochs [default: the recipe's].")
+@click.option("--limit", type=int, help="Train on at most this many images (a quick look).")
+@click.option("--episodes", type=int, help="Few-shot episodes of the evaluation [default: 1000].")
+@click.option("--seed", type=int, help="Training seed [default: 0].")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="A YAML config to use instead of the built-in recipe.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Folder with the Fashion-MNIST .gz files (found automatically otherwise).",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA if available), cpu, cuda or cuda:N.",
+)
+@click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print metrics.json to stdout instead of the table."
+)
+@friendly_errors
+def demo(
+    out: str,
+    train_classes: str | None,
+    epochs: int | None,
+    limit: int | None,
+    episodes: int | None,
+    seed: int | None,
+    config: str | None,
+    data_dir: str | None,
+    device: str,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Train on Fashion-MNIST classes 0-5, test on the unseen classes 6-9, and write a report.
+
+    Finds Fashion-MNIST (the Debian package dataset-fashion-mnist, ~/.cache/siamkit, $SIAMKIT_DATA
+    or --data-dir), trains a Siamese ConvNet (a few minutes on a CPU), evaluates 4-way 1-/5-shot
+    classification, verification (ROC AUC, EER, TAR@FAR) and retrieval (P@1, MAP@R) on classes
+    it never saw, calibrates a verification threshold on held-out pairs, and writes
+    OUT/report.html, OUT/metrics.json and OUT/model/ (load it with siamkit.load_model).
+    """
+    from siamkit.cli._experiment import run_training
+
+    classes = parse_classes(train_classes)
+    cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config)
+    log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+    t0 = time.perf_counter()
+    result = run_training(
+        cfg,
+        Path(out),
+        progress=progress,
+        episodes=episodes,
+        title="siamkit demo: Fashion-MNIST, unseen classes",
+        log=log,
+    )  # type: ignore[arg-type]
+    if result is None:
+        return
+    if as_json:
+        click.echo(json.dumps(result.metrics, indent=2))
+        return
+    default_split = cfg.data.train_classes == DEFAULT_TRAIN_CLASSES and cfg.data.limit is None  # type: ignore[attr-defined]
+    click.echo("")
+    click.echo(summary(result.metrics, compare=default_split))
+    cal = result.metrics.get("calibration")
+    if isinstance(cal, dict):
+        test = cal["test"]
+        click.echo(
+            f"\ncalibrated threshold {cal['threshold']:.4f} (fit on validation pairs): "
+            f"TAR {test['tar']:.3f}, FAR {test['far']:.3f} on the unseen classes"
+        )
+    click.echo(f"\nfinished in {time.perf_counter() - t0:.0f} s")
+    click.echo(f"report:  {result.report_path or '(not written)'}")
+    click.echo(f"metrics: {result.metrics_path}")
+    click.echo(f"model:   {result.model_dir}")
+
+
+COMMANDS = [demo]
+__all__ = ["COMMANDS", "PEER_BEST", "demo"]

@@ -1,0 +1,250 @@
+"""``siamkit train``, ``siamkit evaluate`` and ``siamkit embed``: thin shells over the library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from siamkit.cli._inputs import (
+    check_input,
+    collect_images,
+    format_table,
+    friendly_errors,
+    headline_rows,
+    load_eval_data,
+    parse_classes,
+    write_embeddings,
+)
+
+DEVICE = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA if available), cpu, cuda or cuda:N.",
+)
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    help="Output folder [default: runs/<config name>].",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue from OUT/checkpoint.pt after an interruption."
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override a config value, e.g. --set train.epochs=2 (repeatable).",
+)
+@DEVICE
+@click.option(
+    "--episodes",
+    type=int,
+    help="Few-shot episodes of the final evaluation [default: eval.episodes].",
+)
+@click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
+@friendly_errors
+def train(
+    config: str,
+    out: str | None,
+    resume: bool,
+    overrides: tuple[str, ...],
+    device: str,
+    episodes: int | None,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Train a Siamese network as CONFIG (a YAML file) says, then evaluate it on the test classes.
+
+    Every key of CONFIG has a default (see configs/ for examples); unknown keys are errors.
+    Writes OUT/config.yaml (the resolved config), OUT/checkpoint.pt (every epoch, atomically),
+    OUT/model/ (weights + calibrated threshold), OUT/metrics.json, OUT/history.json and
+    OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for
+    data-parallel training.
+    """
+    from siamkit.cli._experiment import run_training
+    from siamkit.training import apply_overrides, load_config
+
+    cfg = load_config(config)
+    cfg = apply_overrides(
+        cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
+    )
+    out_dir = Path(out) if out else Path("runs") / Path(config).stem
+    log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+    result = run_training(
+        cfg,
+        out_dir,
+        resume=resume,
+        progress=progress,
+        episodes=episodes,
+        title=f"siamkit train {config}",
+        log=log,
+    )
+    if result is None:  # a non-zero rank of a distributed run
+        return
+    if as_json:
+        click.echo(json.dumps(result.metrics, indent=2))
+        return
+    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(result.metrics)]
+    click.echo(format_table(rows, ("metric (unseen classes)", "value")))
+    click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
+    if result.report_path:
+        click.echo(f"report:  {result.report_path}")
+
+
+@click.command("evaluate")
+@click.argument("model", type=click.Path())
+@click.option(
+    "--data",
+    default="fashion-mnist",
+    show_default=True,
+    help="fashion-mnist, digits, or an image folder (one sub-folder per class).",
+)
+@click.option(
+    "--classes",
+    help="Comma-separated classes to test on [default: those the model did not train on, else 6,7,8,9].",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train"]),
+    default="test",
+    show_default=True,
+    help="Split of a built-in dataset.",
+)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), help="Folder with the Fashion-MNIST files."
+)
+@click.option("--episodes", type=int, default=1000, show_default=True, help="Few-shot episodes.")
+@click.option("--shots", default="1,5", show_default=True, help="K values of N-way K-shot.")
+@click.option(
+    "--report", "report", type=click.Path(dir_okay=False), help="Also write an HTML report here."
+)
+@DEVICE
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the metrics as JSON (the metrics.json layout)."
+)
+@friendly_errors
+def evaluate(
+    model: str,
+    data: str,
+    classes: str | None,
+    split: str,
+    data_dir: str | None,
+    episodes: int,
+    shots: str,
+    report: str | None,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Evaluate a saved MODEL folder: N-way K-shot, verification (ROC AUC, EER, TAR@FAR) and retrieval.
+
+    With the model's calibrated threshold, also the TAR/FAR it reaches on these pairs.
+    """
+    from siamkit.cli._experiment import evaluate_model, rates_at, try_write_report
+    from siamkit.export.bundle import load_model, read_model_config
+    from siamkit.training import EvalConfig, RunConfig
+    from siamkit.training.ddp import resolve_device
+
+    dev = resolve_device(device)
+    meta = read_model_config(model).get("metadata", {})
+    net = load_model(model, map_location=dev)
+    shape = net.input_shape or (1, 28, 28)
+    x, y, names, chosen = load_eval_data(
+        data, meta, parse_classes(classes), split, data_dir, shape[0], shape[-1]
+    )
+    if len(chosen) < 2:
+        raise ValueError("evaluate needs at least two classes")
+    check_input(net, x)
+    cfg = RunConfig(eval=EvalConfig(shots=parse_classes(shots) or (1,)))
+    rep, z = evaluate_model(net, x, y, cfg, dev, episodes)
+    metrics = rep.to_dict()
+    if net.threshold is not None:
+        metrics["calibration"] = {
+            "threshold": net.threshold,
+            "test": rates_at(z, y, net, net.threshold),
+        }
+    if report:
+        try_write_report(
+            Path(report), rep, z, y, class_names=list(names), title=f"siamkit evaluate {model}"
+        )
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+        return
+    click.echo(f"{len(y)} images of classes {list(chosen)} ({data}, {split} split)")
+    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
+    click.echo(format_table(rows, ("metric", "value")))
+
+
+@click.command("embed")
+@click.argument("model", type=click.Path())
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .npy or .parquet.",
+)
+@click.option(
+    "--data",
+    type=click.Choice(["fashion-mnist", "digits"]),
+    help="Embed a built-in dataset instead of INPUTS.",
+)
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@DEVICE
+@friendly_errors
+def embed(
+    model: str,
+    inputs: tuple[str, ...],
+    out: str,
+    data: str | None,
+    split: str,
+    batch_size: int,
+    device: str,
+) -> None:
+    """Embed images with MODEL and save the (N, D) embeddings to OUT (.npy or .parquet).
+
+    INPUTS are image files or folders (searched recursively; an image's label is its folder
+    name). .npy writes the float32 matrix plus OUT.ids.txt naming each row; .parquet writes
+    columns id, label and embedding.
+    """
+    from siamkit.export.bundle import load_model
+    from siamkit.training.ddp import resolve_device
+    from siamkit.training.validation import embed_all
+
+    dev = resolve_device(device)
+    net = load_model(model, map_location=dev)
+    shape = net.input_shape or (1, 28, 28)
+    if data:
+        x, labels, _, _ = load_eval_data(
+            data, {}, tuple(range(10)), split, None, shape[0], shape[-1]
+        )
+        ids = [f"{data}:{split}:{i}" for i in range(len(labels))]
+        label_list = labels.tolist()
+    elif inputs:
+        from siamkit.data.image_io import load_images
+
+        paths, label_list = collect_images(inputs)
+        x, ids = load_images(paths, shape), [str(p) for p in paths]
+    else:
+        raise click.UsageError("give image files / folders, or --data NAME")
+    check_input(net, x)
+    z = embed_all(net, x, dev, batch_size).numpy()
+    written = write_embeddings(Path(out), z, ids, label_list)
+    click.echo(
+        f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
+    )
+
+
+COMMANDS = [train, evaluate, embed]
+__all__ = ["COMMANDS", "embed", "evaluate", "train"]
