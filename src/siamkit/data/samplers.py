@@ -1,0 +1,159 @@
+"""P×K batch sampler: P classes × K samples per batch, every sample once per epoch.
+
+Each epoch, every class's samples are shuffled and cut into chunks of at most ``k`` (sizes as
+even as possible, so a class of 10 with ``k=4`` gives 4, 3, 3 rather than 4, 4, 2). Batches then
+take one chunk from each of ``p`` different classes, drawing classes in proportion to how many
+chunks they have left, which keeps the last batches mixed. A class with fewer than ``k`` samples
+gives a short chunk; ``fill=True`` tops short chunks up to ``k`` by repeating samples of the same
+class (then those repeats are seen twice). When fewer than ``p`` classes have chunks left, the
+final batches hold fewer classes (``drop_last=True`` drops them instead).
+
+The order depends only on ``(seed, epoch)``: call :meth:`PKSampler.set_epoch` each epoch, as with
+``DistributedSampler``. With ``world_size > 1`` each rank takes every ``world_size``-th batch of
+the same plan (the plan is cut to a multiple of ``world_size`` so all ranks take the same number
+of steps).
+
+>>> labels = [0, 0, 0, 1, 1, 2, 2, 2, 2]
+>>> sampler = PKSampler(labels, p=2, k=2, seed=0)
+>>> sorted(i for batch in sampler for i in batch)
+[0, 1, 2, 3, 4, 5, 6, 7, 8]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def labels_as_array(labels: Any) -> np.ndarray:
+    """Integer class labels from a sequence, tensor or array, or a dataset's ``labels``/``targets``."""
+    for attr in ("labels", "targets"):
+        if not isinstance(labels, (np.ndarray, torch.Tensor, list, tuple)) and hasattr(
+            labels, attr
+        ):
+            labels = getattr(labels, attr)
+            break
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"labels must be one integer per sample (1-D), got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"labels must be integer class ids, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class PKSampler:
+    """Batch sampler yielding lists of ``p * k`` dataset indices (``p`` classes × ``k`` samples).
+
+    Args:
+        labels: one integer label per sample (sequence, tensor, array, or a dataset with
+            ``labels`` / ``targets``).
+        p: classes per batch.
+        k: samples per class per batch.
+        seed: base seed; the order of an epoch depends only on ``(seed, epoch)``.
+        fill: top short class chunks up to ``k`` by repeating samples of that class.
+        drop_last: drop final batches with fewer than ``p`` classes.
+        rank, world_size: take every ``world_size``-th batch starting at ``rank`` (DDP).
+
+    Use as ``DataLoader(dataset, batch_sampler=PKSampler(labels, p=8, k=4))``.
+    """
+
+    def __init__(
+        self,
+        labels: Any,
+        p: int,
+        k: int,
+        seed: int = 0,
+        fill: bool = False,
+        drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.labels = labels_as_array(labels)
+        self.p, self.k = _positive_int("p", p), _positive_int("k", k)
+        self.world_size = _positive_int("world_size", world_size)
+        if not 0 <= rank < self.world_size:
+            raise ValueError(f"rank must be in [0, {self.world_size}), got {rank}")
+        self.rank, self.seed, self.fill, self.drop_last = rank, int(seed), fill, drop_last
+        self.classes, inverse = np.unique(self.labels, return_inverse=True)
+        if len(self.classes) < 2:
+            raise ValueError(f"P×K batches need at least two classes, got {len(self.classes)}")
+        if self.p > len(self.classes):
+            raise ValueError(
+                f"p={self.p} classes per batch, but the labels have only {len(self.classes)} classes"
+            )
+        self._members = [np.flatnonzero(inverse == c) for c in range(len(self.classes))]
+        self.epoch = 0
+        self._cache: tuple[int, list[list[int]]] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order the next iteration yields."""
+        self.epoch = int(epoch)
+
+    def _chunks(self, rng: np.random.Generator) -> list[list[list[int]]]:
+        out = []
+        for members in self._members:
+            shuffled = rng.permutation(members)
+            parts = [
+                list(map(int, c)) for c in np.array_split(shuffled, -(-len(shuffled) // self.k))
+            ]
+            if self.fill:
+                parts = [c + list(map(int, rng.choice(members, self.k - len(c)))) for c in parts]
+            out.append(parts)
+        return out
+
+    def plan(self, epoch: int | None = None) -> list[list[int]]:
+        """All batches of an epoch (before the per-rank split)."""
+        epoch = self.epoch if epoch is None else int(epoch)
+        if self._cache is not None and self._cache[0] == epoch:
+            return self._cache[1]
+        rng = np.random.default_rng([self.seed, epoch])
+        queues = self._chunks(rng)
+        left = np.array([len(q) for q in queues], dtype=np.float64)
+        batches: list[list[int]] = []
+        while left.sum() > 0:
+            n_avail = int((left > 0).sum())
+            if n_avail < self.p and self.drop_last:
+                break
+            picked = rng.choice(
+                len(queues), size=min(self.p, n_avail), replace=False, p=left / left.sum()
+            )
+            batch = []
+            for c in picked:
+                batch.extend(queues[c][int(len(queues[c]) - left[c])])
+                left[c] -= 1
+            batches.append(batch)
+        if self.world_size > 1:
+            batches = batches[: len(batches) - len(batches) % self.world_size]
+        self._cache = (epoch, batches)
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.plan()[self.rank :: self.world_size]
+
+    def __len__(self) -> int:
+        return len(self.plan()) // self.world_size
+
+
+#: The same sampler under the name other libraries use.
+BalancedBatchSampler = PKSampler
+
+
+def pk_class_counts(batches: Sequence[Sequence[int]], labels: Any) -> list[dict[int, int]]:
+    """Per batch, how many samples of each class it holds (a helper for checks and logging)."""
+    arr = labels_as_array(labels)
+    out = []
+    for batch in batches:
+        values, counts = np.unique(arr[list(batch)], return_counts=True)
+        out.append({int(v): int(c) for v, c in zip(values, counts)})
+    return out
