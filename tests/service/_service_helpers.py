@@ -1,0 +1,50 @@
+"""Helpers shared by the service tests: a tiny image model and generated PNGs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+import siamkit
+
+API_KEY = "test-key-0123"
+
+
+def make_model(threshold: float | None = 0.5) -> siamkit.SiameseNetwork:
+    """An untrained small convnet for 28×28 grey images (fast; only its determinism matters)."""
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
+    pre = siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 28, 28))
+    net = siamkit.SiameseNetwork(enc, embedding_dim=16, preprocess=pre).eval()
+    net.threshold = threshold
+    return net
+
+
+def pattern(kind: str, size: int = 28, seed: int = 0) -> np.ndarray:
+    """Visibly different grey test images: ``stripes``, ``checker``, ``disc``, ``noise``."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    if kind == "stripes":
+        img = ((xx // 4) % 2) * 255
+    elif kind == "checker":
+        img = (((xx // 7) + (yy // 7)) % 2) * 255
+    elif kind == "disc":
+        img = (((xx - size / 2) ** 2 + (yy - size / 2) ** 2) < (size / 3) ** 2) * 255
+    elif kind == "noise":
+        img = np.random.default_rng(seed).integers(0, 256, (size, size))
+    else:
+        raise ValueError(kind)
+    return img.astype(np.uint8)
+
+
+def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def as_tensor(array: np.ndarray) -> torch.Tensor:
+    """The ``(1, 1, H, W)`` float tensor in [0, 1] that the service should make of ``array``."""
+    return torch.from_numpy(array.astype(np.float32) / 255.0)[None, None]

@@ -1,0 +1,200 @@
+"""End to end: the web page in headless Chromium against uvicorn on a free loopback port.
+
+The page enrolls two labels from generated PNGs, identifies and verifies, and the test checks the
+texts and thumbnails it shows against distances computed in-process with the same model.
+
+Skipped only where Debian's /usr/bin/chromium is absent and the CI variable is unset; in CI a
+missing browser fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from _service_helpers import API_KEY, as_tensor, make_model, pattern, png_bytes
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if not os.environ.get("CI") and not CHROMIUM.exists():
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
+if not os.environ.get("CI"):
+    pytest.importorskip("playwright.sync_api")
+pytest.importorskip("uvicorn")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp_path = tmp_path_factory.mktemp("images")
+    paths = {}
+    for kind in ("stripes", "checker", "disc"):
+        paths[kind] = tmp_path / f"{kind}.png"
+        paths[kind].write_bytes(png_bytes(pattern(kind)))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def model_and_distances():
+    """The model with a threshold between a same-image and a different-image distance."""
+    net = make_model(threshold=None)
+    x = {k: as_tensor(pattern(k)) for k in ("stripes", "checker", "disc")}
+    with torch.inference_mode():
+        z = {k: net.embed(v)[0] for k, v in x.items()}
+    d = {(a, b): float(torch.linalg.vector_norm(z[a] - z[b])) for a in z for b in z}
+    different = min(d[a, b] for a in z for b in z if a != b)
+    net.threshold = different / 2  # every different pair is rejected, identical images accepted
+    return net, d
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory, model_and_distances) -> Iterator[str]:
+    """One uvicorn server for the module (the gallery is shared: only one test enrolls)."""
+    import uvicorn
+
+    from siamkit.service import create_app
+
+    gallery = tmp_path_factory.mktemp("gallery") / "gallery.db"
+    app = create_app(model_and_distances[0], gallery, api_key=API_KEY)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server_url: str) -> Iterator[object]:
+    """A fresh browser context (no stored key) on the service's page."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server_url + "/")
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def _enroll(page, label: str, files: list[Path]) -> None:
+    page.fill("#enroll-label", label)
+    page.set_input_files("#enroll-files", [str(f) for f in files])
+    page.click("#enroll-submit")
+    page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
+
+
+def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances, tmp_path):
+    net, d = model_and_distances
+    page.wait_for_selector("#key-box:not([hidden])")
+    page.fill("#api-key", API_KEY)
+    page.dispatch_event("#api-key", "change")
+    page.wait_for_selector("#model-info:has-text('euclidean')")
+
+    _enroll(page, "alice", [images["stripes"]])
+    _enroll(page, "bob", [images["checker"]])
+    page.wait_for_selector("#gallery-list li >> nth=1")
+    gallery = page.locator("#gallery-list li")
+    assert gallery.count() == 2
+    assert [t.split("\n")[0] for t in gallery.all_inner_texts()] == ["alice", "bob"]
+    for src in page.locator("#gallery-list img.thumb").evaluate_all("els => els.map(e => e.src)"):
+        assert src.startswith("data:image/png;base64,")
+
+    # identify: the stripes image is alice, shown first with her thumbnail; bob second
+    page.set_input_files("#identify-file", str(images["stripes"]))
+    page.click("#identify-submit")
+    page.wait_for_selector("#identify-matches li >> nth=1")
+    assert "alice" in page.inner_text("#identify-result")
+    rows = page.locator("#identify-matches li")
+    assert rows.nth(0).inner_text().startswith("1. alice")
+    assert "accepted" in rows.nth(0).inner_text()
+    assert rows.nth(1).inner_text().startswith("2. bob")
+    assert f"{d['stripes', 'checker']:.4f}" in rows.nth(1).inner_text()
+    assert "too far" in rows.nth(1).inner_text()
+    thumbs = rows.locator("img.thumb")
+    assert thumbs.count() == 2
+    assert thumbs.nth(0).evaluate("e => e.complete && e.naturalWidth") == 28  # a real PNG
+
+    # verify: two different patterns are "Different" at the in-process distance
+    page.set_input_files("#verify-a", str(images["stripes"]))
+    page.set_input_files("#verify-b", str(images["disc"]))
+    page.click("#verify-submit")
+    page.wait_for_selector("#verify-result:has-text('distance')")
+    text = page.inner_text("#verify-result")
+    assert text.startswith("Different"), text
+    assert f"{d['stripes', 'disc']:.4f}" in text
+    assert f"{net.threshold:.4f}" in text
+
+    page.set_input_files("#verify-b", str(images["stripes"]))
+    page.click("#verify-submit")
+    page.wait_for_selector("#verify-result.ok")
+    assert page.inner_text("#verify-result").startswith("Same")
+
+    shot = Path(os.environ.get("SIAMKIT_SCREENSHOT_DIR", tmp_path)) / "service_page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 0
+
+
+def test_page_shows_server_errors(page, tmp_path):
+    """A bad upload shows the service's message, not a silent failure."""
+    page.fill("#api-key", API_KEY)
+    page.dispatch_event("#api-key", "change")
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    page.fill("#enroll-label", "carol")
+    page.set_input_files("#enroll-files", str(bad))
+    page.click("#enroll-submit")
+    page.wait_for_selector("#enroll-result.error")
+    assert "not a readable image" in page.inner_text("#enroll-result")
+    assert "HTTP 400" in page.inner_text("#enroll-result")
+
+
+def test_page_without_key_reports_401(page, images):
+    """With a wrong key the page says so instead of showing results."""
+    page.fill("#api-key", "wrong-key")
+    page.dispatch_event("#api-key", "change")
+    page.set_input_files("#identify-file", str(images["disc"]))
+    page.click("#identify-submit")
+    page.wait_for_selector("#identify-result.error")
+    assert "API key" in page.inner_text("#identify-result")
+    assert page.locator("#identify-matches li").count() == 0
