@@ -1,0 +1,150 @@
+"""``siamkit export MODEL --format onnx [--int8]``: ONNX and int8 files for edge devices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+INT8_MODES = ("static", "dynamic")
+
+
+def _calibration(source: str | None, input_shape: tuple[int, ...], count: int) -> Any:
+    from siamkit.export.calibration import calibration_images
+
+    if source is None:
+        if len(input_shape) != 3 or input_shape[0] != 1:
+            raise click.UsageError(
+                f"static int8 needs calibration images like the training data; for a model taking "
+                f"{input_shape} inputs pass --calib-data FOLDER (or use --int8-mode dynamic)"
+            )
+        source = "fashion-mnist"
+    return calibration_images(source, input_shape, count=count), source
+
+
+def _model_input_shape(model: str) -> tuple[int, ...]:
+    from siamkit.export.bundle import read_model_config
+
+    cfg = read_model_config(model)["model"]
+    prep = cfg.get("preprocess") or cfg.get("preprocess_f") or {}
+    return tuple(prep.get("input_shape") or ())
+
+
+def _run(
+    model: str,
+    out: str | None,
+    opset: int,
+    exporter: str,
+    int8_mode: str | None,
+    calib_data: str | None,
+    calib_size: int,
+) -> list[dict[str, Any]]:
+    try:
+        from siamkit.export.onnx import export_onnx
+        from siamkit.export.quantize import quantize_onnx
+    except ImportError as err:
+        raise click.ClickException(f"{err}; pip install 'siamkit[onnx]'") from None
+    calib, source = None, None
+    if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
+        calib, source = _calibration(calib_data, _model_input_shape(model), calib_size)
+    fp32 = export_onnx(model, out, opset=opset, exporter=exporter)
+    rows = [{"precision": "fp32", "path": str(fp32.path), "bytes": fp32.size_bytes,
+             "max_abs_diff": fp32.max_abs_diff}]  # fmt: skip
+    if int8_mode is not None:
+        q = quantize_onnx(fp32.path, mode=int8_mode, calibration=calib, calibration_source=source)
+        rows.append({"precision": "int8", "int8_mode": int8_mode, "path": str(q.path),
+                     "bytes": q.size_bytes, "calibration": source})  # fmt: skip
+    return rows
+
+
+@click.command("export")
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["onnx"]),
+    default="onnx",
+    show_default=True,
+    help="Export format.",
+)
+@click.option("--int8", is_flag=True, help="Also write an int8-quantised model (model.int8.onnx).")
+@click.option(
+    "--int8-mode",
+    type=click.Choice(INT8_MODES),
+    default=None,
+    help="static: calibrated, fastest on CPU (default with --int8); dynamic: no calibration data. "
+    "Implies --int8.",
+)
+@click.option(
+    "--calib-data",
+    default=None,
+    help="Calibration images for static int8: 'fashion-mnist' (default for 1-channel models) or a "
+    "folder of training images.",
+)
+@click.option(
+    "--calib-size", default=300, show_default=True, type=click.IntRange(1), help="Images used."
+)
+@click.option("--opset", default=17, show_default=True, type=click.IntRange(9, 30))
+@click.option(
+    "--exporter",
+    type=click.Choice(["torchscript", "dynamo"]),
+    default="torchscript",
+    show_default=True,
+    help="torch.onnx exporter (dynamo needs --opset 18 or newer).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the fp32 .onnx file [default: MODEL/model.onnx]; the int8 file goes next to it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
+def export(
+    model: str,
+    fmt: str,
+    int8: bool,
+    int8_mode: str | None,
+    calib_data: str | None,
+    calib_size: int,
+    opset: int,
+    exporter: str,
+    out: str | None,
+    as_json: bool,
+) -> None:
+    """Export MODEL's embedding network (preprocessing included) for ONNX Runtime.
+
+    The ONNX file takes the same (N, C, H, W) float batch in [0, 1] as the model and returns its
+    (N, D) embeddings; the embedding size, distance, threshold and input shape are stored in its
+    metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit serve MODEL --runtime
+    onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime only, no torch).
+
+    \b
+    Example:
+        siamkit export runs/shoes/model --format onnx
+        siamkit export runs/shoes/model --format onnx --int8
+    """
+    mode = int8_mode or ("static" if int8 else None)
+    if calib_data is not None and mode != "static":
+        raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
+    try:
+        rows = _run(model, out, opset, exporter, mode, calib_data, calib_size)
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
+        raise click.ClickException(str(err).strip() or type(err).__name__) from None
+    if as_json:
+        click.echo(json.dumps({"format": fmt, "files": rows}, indent=2))
+        return
+    for row in rows:
+        what = row["precision"] + (f" ({row['int8_mode']})" if "int8_mode" in row else "")
+        extra = (
+            f", max |torch - onnx| = {row['max_abs_diff']:.1e}"
+            if row.get("max_abs_diff") is not None
+            else ""
+        )
+        click.echo(f"{what:15s} {row['path']}  {row['bytes'] / 1024:.0f} KiB{extra}")
+    if out is None:
+        click.echo(f"Recorded in {Path(rows[0]['path']).parent / 'onnx.json'}")
+
+
+COMMANDS = [export]

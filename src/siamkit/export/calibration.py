@@ -1,0 +1,77 @@
+"""Calibration images for static int8 quantisation: a seeded sample of training images."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from siamkit.data.image_io import load_images, resize_images
+
+__all__ = ["IMAGE_SUFFIXES", "calibration_images"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def _fashion_mnist(input_shape: tuple[int, int, int], count: int, seed: int) -> torch.Tensor:
+    from siamkit.data.fashion_mnist import load_fashion_mnist
+
+    images, _ = load_fashion_mnist("train")
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count]
+    x = images[pick].unsqueeze(1).float().div_(255.0)  # (N, 1, 28, 28)
+    c, h, w = input_shape
+    if (h, w) != (28, 28):
+        x = resize_images(x, (h, w))
+    return x.expand(-1, c, -1, -1) if c != 1 else x
+
+
+def _folder(folder: Path, input_shape: tuple[int, int, int], count: int, seed: int) -> torch.Tensor:
+    files = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
+    if not files:
+        raise ValueError(
+            f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}) to calibrate int8 quantisation with"
+        )
+    order = np.random.default_rng(seed).permutation(len(files))[:count]
+    return load_images([files[i] for i in order], input_shape)
+
+
+def calibration_images(
+    source: str | os.PathLike[str],
+    input_shape: Sequence[int],
+    count: int = 300,
+    seed: int = 0,
+) -> np.ndarray:
+    """A seeded sample of ``count`` training images, shaped for the model: ``(N, C, H, W)`` in ``[0, 1]``.
+
+    Args:
+        source: ``"fashion-mnist"`` (train split, resized / channel-repeated to fit) or a folder
+            of images (searched recursively; resized to fit).
+        input_shape: the model's ``(C, H, W)``.
+        count: how many images (a few hundred is plenty for min/max calibration).
+        seed: which images.
+
+    >>> calibration_images("fashion-mnist", (1, 28, 28), count=8).shape  # doctest: +SKIP
+    (8, 1, 28, 28)
+    """
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"calibration images are for image models with input shape (C, H, W), got {shape}; "
+            "pass your own calibration array for vector models"
+        )
+    if count < 1:
+        raise ValueError(f"count must be positive, got {count}")
+    if str(source).lower() in ("fashion-mnist", "fashion_mnist", "fmnist"):
+        x = _fashion_mnist(shape, count, seed)  # type: ignore[arg-type]
+    elif Path(source).is_dir():
+        x = _folder(Path(source), shape, count, seed)  # type: ignore[arg-type]
+    else:
+        raise ValueError(
+            f"calibration data is 'fashion-mnist' or a folder of images; {str(source)!r} is neither"
+        )
+    return np.ascontiguousarray(x.numpy(), dtype=np.float32)

@@ -1,0 +1,323 @@
+"""Export a siamkit model's embedding network to ONNX, preprocessing included.
+
+The exported graph maps the same ``(N, C, H, W)`` float batch in ``[0, 1]`` that ``model.embed``
+takes to the ``(N, D)`` embeddings, with a dynamic batch dimension: the model's mean/std
+normalisation is part of the graph (eval-mode batch norm is folded into the convolutions by the
+exporter). The file's ``metadata_props`` record the siamkit version, embedding size, distance,
+calibrated threshold, input shape, preprocessing and the torch model's fingerprint; a model
+folder also gets an ``onnx.json`` sidecar listing its exports (``siamkit.json`` is untouched).
+
+Example:
+    >>> export_onnx("runs/shoes/model").path  # doctest: +SKIP
+    PosixPath('runs/shoes/model/model.onnx')
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from siamkit._version import __version__
+from siamkit.distances import list_distances
+from siamkit.export.bundle import load_model, read_model_config
+from siamkit.export.runtime import (
+    INT8_FILE,
+    METADATA_FORMAT,
+    METADATA_VERSION,
+    ONNX_FILE,
+    import_onnxruntime,
+)
+from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork, model_fingerprint
+
+__all__ = [
+    "INT8_FILE",
+    "ONNX_FILE",
+    "SIDECAR_FILE",
+    "ExportError",
+    "OnnxExport",
+    "export_onnx",
+    "read_sidecar",
+    "record_export",
+]
+
+SIDECAR_FILE = "onnx.json"
+INPUT_NAME, OUTPUT_NAME = "images", "embedding"
+EXPORTERS = ("torchscript", "dynamo")
+
+
+class ExportError(ValueError):
+    """A model that cannot be exported, or an export that does not reproduce the torch model."""
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """Where an export was written, its metadata, and how closely it matches the source model.
+
+    ``max_abs_diff`` is the largest embedding difference to the torch model on a check batch
+    (``None`` when onnxruntime is not installed and the check was skipped).
+    """
+
+    path: Path
+    metadata: dict[str, str]
+    max_abs_diff: float | None
+    size_bytes: int
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as err:
+        raise ImportError(
+            "ONNX export needs the onnx package; pip install 'siamkit[onnx]'"
+        ) from err
+    return onnx
+
+
+class _EmbedGraph(nn.Module):
+    """What gets traced: input checks off, preprocessing + encoder + head on."""
+
+    def __init__(self, model: nn.Module, branch: str) -> None:
+        super().__init__()
+        self.model, self.branch = model, branch
+
+    def forward(self, x: Tensor) -> Tensor:
+        if isinstance(self.model, HalfTwinNetwork):
+            return self.model.embed(x, branch=self.branch, check=False)
+        return self.model.embed(x, check=False)
+
+
+def _source(model: Any) -> tuple[nn.Module, Path | None, str]:
+    """``(model, model folder or None, fingerprint)`` from a folder path or a model object."""
+    if isinstance(model, (str, os.PathLike)):
+        folder = Path(model)
+        doc = read_model_config(folder)
+        net = load_model(folder)
+        return net, folder, str(doc.get("fingerprint") or model_fingerprint(net))
+    if not isinstance(model, (SiameseNetwork, HalfTwinNetwork)):
+        raise ExportError(
+            f"export_onnx takes a model folder or a SiameseNetwork/HalfTwinNetwork, got {type(model).__name__}"
+        )
+    return model, None, model_fingerprint(model)
+
+
+def _preprocess(model: nn.Module, branch: str) -> Preprocess:
+    if branch not in ("f", "g"):
+        raise ExportError(f"branch is 'f' or 'g', got {branch!r}")
+    if isinstance(model, HalfTwinNetwork):
+        return model.preprocess_g if branch == "g" else model.preprocess_f
+    if branch == "g":
+        raise ExportError("branch='g' is for half-twin networks; a Siamese network has one branch")
+    return model.preprocess  # type: ignore[return-value]
+
+
+def _input_shape(prep: Preprocess, override: Any) -> tuple[int, ...]:
+    if override is not None:
+        return tuple(int(s) for s in override)
+    if prep.input_shape is None:
+        raise ExportError(
+            "the model does not record its input shape (Preprocess(input_shape=...)), so the ONNX "
+            "input cannot be fixed; pass input_shape=(C, H, W) to export_onnx / --input-shape"
+        )
+    return tuple(prep.input_shape)
+
+
+def _check_exportable(model: nn.Module) -> None:
+    if model.distance_name not in list_distances():
+        raise ExportError(
+            f"the model compares embeddings with a learned distance ({model.distance_name!r}) that "
+            "needs torch, so an ONNX-only device could not use it; export models with a fixed "
+            f"distance ({', '.join(list_distances())})"
+        )
+
+
+def _metadata(
+    model: nn.Module, fingerprint: str, shape: tuple[int, ...], branch: str, prep: Preprocess
+) -> dict[str, str]:
+    return {
+        "format": METADATA_FORMAT,
+        "format_version": json.dumps(METADATA_VERSION),
+        "siamkit_version": __version__,
+        "embedding_dim": json.dumps(int(model.embedding_dim)),
+        "distance": model.distance_name,
+        "threshold": json.dumps(None if model.threshold is None else float(model.threshold)),
+        "input_shape": json.dumps(list(shape)),
+        "fingerprint": fingerprint,
+        "preprocess": json.dumps({**prep.config(), "folded_into_graph": True}),
+        "model_kind": str(model.kind),
+        "branch": branch,
+        "precision": "fp32",
+        "input": json.dumps({"name": INPUT_NAME, "dtype": "float32", "range": [0.0, 1.0]}),
+    }
+
+
+def _torch_export(
+    graph: nn.Module, shape: tuple[int, ...], path: Path, opset: int, exporter: str
+) -> None:
+    dummy = torch.rand(2, *shape)
+    kwargs: dict[str, Any] = {"input_names": [INPUT_NAME], "output_names": [OUTPUT_NAME]}
+    if exporter == "dynamo":
+        kwargs.update(dynamo=True, dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                      external_data=False, verbose=False)  # fmt: skip
+    else:
+        kwargs.update(dynamo=False, do_constant_folding=True,
+                      dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})  # fmt: skip
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, (dummy,), str(path), opset_version=opset, **kwargs)
+    except Exception as err:  # the exporters raise many unrelated types
+        raise ExportError(
+            f"torch.onnx.export ({exporter}) could not export this model: {type(err).__name__}: {err}. "
+            f"Try the other exporter (exporter={'dynamo' if exporter == 'torchscript' else 'torchscript'!r}) "
+            "or another opset."
+        ) from err
+
+
+def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | None:
+    try:
+        ort = import_onnxruntime()
+    except ImportError:
+        return None
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    x = torch.rand(3, *shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = graph(x).numpy()
+    worst = 0.0
+    for batch in (x[:1], x):  # batch 1 and a larger one: the batch dimension must be dynamic
+        got = sess.run(None, {INPUT_NAME: batch.numpy()})[0]
+        worst = max(worst, float(np.abs(got - want[: len(batch)]).max()))
+    return worst
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:
+    """Save an ONNX ``ModelProto`` to ``dest`` via a temporary file and a rename."""
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    try:
+        onnx_mod.save_model(proto, str(tmp))
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_onnx(
+    model: str | os.PathLike[str] | SiameseNetwork | HalfTwinNetwork,
+    out_path: str | os.PathLike[str] | None = None,
+    opset: int = 17,
+    exporter: str = "torchscript",
+    branch: str = "f",
+    input_shape: tuple[int, ...] | None = None,
+    atol: float = 1e-4,
+) -> OnnxExport:
+    """Export the embedding network (preprocessing folded in) to ONNX with a dynamic batch size.
+
+    Args:
+        model: a model folder written by :func:`siamkit.save_model`, or a model object.
+        out_path: the ``.onnx`` file; default ``model.onnx`` inside the model folder (required
+            for a model object). A model folder's ``onnx.json`` records exports written into it.
+        opset: ONNX opset version.
+        exporter: ``"torchscript"`` (default: exact opset, one self-contained file, fast) or
+            ``"dynamo"`` (``torch.export``-based; needs onnxscript, opset >= 18).
+        branch: for a half-twin network, the branch to export (``"f"`` or ``"g"``).
+        input_shape: ``(C, H, W)`` / ``(F,)`` when the model does not record one.
+        atol: the export is checked against the torch model with ONNX Runtime (if installed);
+            a larger embedding difference raises :class:`ExportError` and writes nothing.
+
+    Returns:
+        :class:`OnnxExport` with the path, metadata and measured difference.
+
+    Raises:
+        ExportError: the model cannot be exported (learned distance, no input shape, an
+            operation the exporter does not support) or the export does not reproduce it.
+        ImportError: the ``onnx`` package is missing.
+
+    >>> export_onnx(net, "edge/model.onnx").max_abs_diff < 1e-4  # doctest: +SKIP
+    True
+    """
+    onnx_mod = _import_onnx()
+    if exporter not in EXPORTERS:
+        raise ValueError(f"exporter is one of {', '.join(EXPORTERS)}, got {exporter!r}")
+    net, folder, fingerprint = _source(model)
+    _check_exportable(net)
+    prep = _preprocess(net, branch)
+    shape = _input_shape(prep, input_shape)
+    if out_path is None and folder is None:
+        raise ValueError("pass out_path when exporting a model object (not a model folder)")
+    dest = Path(out_path) if out_path is not None else folder / ONNX_FILE  # type: ignore[operator]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    graph = _EmbedGraph(copy.deepcopy(net).cpu().eval(), branch).eval()
+    meta = _metadata(net, fingerprint, shape, branch, prep)
+    tmp = dest.with_name(f".{dest.name}.export{os.getpid()}")
+    try:
+        _torch_export(graph, shape, tmp, opset, exporter)
+        proto = onnx_mod.load(str(tmp))
+        onnx_mod.helper.set_model_props(proto, meta)
+        onnx_mod.checker.check_model(proto)
+        onnx_mod.save_model(proto, str(tmp))
+        diff = _parity(graph, tmp, shape)
+        if diff is not None and diff > atol:
+            raise ExportError(
+                f"the ONNX export differs from the torch model by up to {diff:.2e} (allowed {atol:.0e}); "
+                "nothing was written — try exporter='dynamo' or another opset"
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    info = {"precision": "fp32", "opset": opset, "exporter": exporter, "max_abs_diff": diff}
+    if folder is not None and dest.parent.resolve() == folder.resolve():
+        record_export(dest, info, meta)
+    return OnnxExport(dest, meta, diff, dest.stat().st_size)
+
+
+def read_sidecar(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``onnx.json`` of a model folder (an empty record if there is none)."""
+    path = Path(folder) / SIDECAR_FILE
+    empty: dict[str, Any] = {"format": "siamkit-onnx-exports", "format_version": 1, "exports": {}}
+    if not path.is_file():
+        return empty
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return empty
+    return doc if isinstance(doc, dict) and isinstance(doc.get("exports"), dict) else empty
+
+
+def record_export(path: Path, info: dict[str, Any], meta: dict[str, str]) -> None:
+    """Add ``path`` (an export inside a model folder) to the folder's ``onnx.json``, atomically."""
+    folder = path.parent
+    doc = read_sidecar(folder)
+    if doc.get("fingerprint") != meta["fingerprint"]:
+        doc["exports"] = {}  # the model was replaced: older exports are stale
+    doc.update(fingerprint=meta["fingerprint"], embedding_dim=json.loads(meta["embedding_dim"]),
+               distance=meta["distance"], threshold=json.loads(meta["threshold"]),
+               preprocess=json.loads(meta["preprocess"]) | {"input_shape": json.loads(meta["input_shape"])},
+               input=json.loads(meta["input"]) | {"shape": ["N", *json.loads(meta["input_shape"])]},
+               output={"name": OUTPUT_NAME, "shape": ["N", json.loads(meta["embedding_dim"])]})  # fmt: skip
+    doc["exports"][path.name] = {
+        **info,
+        "siamkit_version": __version__,
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+    }
+    tmp = folder / f".{SIDECAR_FILE}.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True))
+    os.replace(tmp, folder / SIDECAR_FILE)

@@ -1,0 +1,280 @@
+"""Run an exported siamkit embedding network with ONNX Runtime: numpy and onnxruntime only.
+
+This module imports no torch and nothing else from siamkit, so an edge device can embed images
+with just ``pip install onnxruntime numpy`` (it can even be copied there as a single file). The
+exported graph already contains the model's preprocessing (per-channel mean/std), so its input is
+the same ``(N, C, H, W)`` float batch in ``[0, 1]`` that ``model.embed`` takes, and the model's
+embedding size, distance, calibrated threshold, input shape and fingerprint travel in the ONNX
+file's metadata.
+
+Example:
+    >>> emb = OnnxEmbedder("runs/shoes/model/model.onnx", threads=1)  # doctest: +SKIP
+    >>> emb.embed(np.random.rand(2, 1, 28, 28)).shape  # doctest: +SKIP
+    (2, 64)
+    >>> emb.distance_name, emb.threshold  # doctest: +SKIP
+    ('euclidean', 0.71)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "INT8_FILE",
+    "METADATA_FORMAT",
+    "ONNX_FILE",
+    "OnnxEmbedder",
+    "OnnxModelInfo",
+    "import_onnxruntime",
+    "parse_metadata",
+    "resolve_onnx_path",
+]
+
+ONNX_FILE = "model.onnx"
+"""File name of the fp32 export inside a model folder."""
+INT8_FILE = "model.int8.onnx"
+"""File name of the int8 export inside a model folder."""
+METADATA_FORMAT = "siamkit-onnx"
+"""Value of the ``format`` metadata key that marks a siamkit export."""
+METADATA_VERSION = 1
+
+_INSTALL_HINT = (
+    "pip install 'siamkit[onnx]' (on a device, `pip install onnxruntime numpy` is enough)"
+)
+
+
+def import_onnxruntime() -> Any:
+    """Import ``onnxruntime`` or raise an ``ImportError`` that says how to install it."""
+    try:
+        import onnxruntime
+    except ImportError as err:
+        raise ImportError(f"ONNX Runtime is not installed; {_INSTALL_HINT}") from err
+    return onnxruntime
+
+
+@dataclass(frozen=True)
+class OnnxModelInfo:
+    """What a siamkit ONNX file says about itself (read from its metadata)."""
+
+    siamkit_version: str
+    embedding_dim: int
+    distance: str
+    threshold: float | None
+    input_shape: tuple[int, ...]
+    fingerprint: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    precision: str  # "fp32" or "int8"
+    int8_mode: str | None  # "dynamic" or "static" for int8 files
+
+
+def _json(meta: Mapping[str, str], key: str, source: str) -> Any:
+    try:
+        return json.loads(meta[key])
+    except KeyError:
+        raise ValueError(
+            f"{source} lacks the metadata key {key!r}; export it again with `siamkit export`"
+        ) from None
+    except json.JSONDecodeError:
+        raise ValueError(f"{source} has a malformed metadata value for {key!r}") from None
+
+
+def parse_metadata(meta: Mapping[str, str], source: str = "the ONNX model") -> OnnxModelInfo:
+    """Turn the ``metadata_props`` of a siamkit export into an :class:`OnnxModelInfo`.
+
+    Raises:
+        ValueError: the file was not written by ``siamkit export`` or is from a newer format.
+    """
+    if meta.get("format") != METADATA_FORMAT:
+        raise ValueError(
+            f"{source} was not exported by siamkit (no format={METADATA_FORMAT!r} metadata); "
+            "export the model with `siamkit export MODEL --format onnx`"
+        )
+    version = _json(meta, "format_version", source)
+    if not isinstance(version, int) or version > METADATA_VERSION:
+        raise ValueError(
+            f"{source} uses siamkit ONNX format {version!r}; this reader understands "
+            f"{METADATA_VERSION} or older — upgrade siamkit"
+        )
+    threshold = _json(meta, "threshold", source)
+    prep = _json(meta, "preprocess", source)
+    return OnnxModelInfo(
+        siamkit_version=meta.get("siamkit_version", "unknown"),
+        embedding_dim=int(_json(meta, "embedding_dim", source)),
+        distance=meta.get("distance", ""),
+        threshold=None if threshold is None else float(threshold),
+        input_shape=tuple(int(s) for s in _json(meta, "input_shape", source)),
+        fingerprint=meta.get("fingerprint", ""),
+        mean=tuple(float(v) for v in prep["mean"]),
+        std=tuple(float(v) for v in prep["std"]),
+        precision=meta.get("precision", "fp32"),
+        int8_mode=meta.get("int8_mode") or None,
+    )
+
+
+def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> Path:
+    """A ``.onnx`` file as given, or the export of that precision inside a model folder."""
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"precision is 'fp32' or 'int8', got {precision!r}")
+    p = Path(path)
+    if p.is_dir():
+        name = ONNX_FILE if precision == "fp32" else INT8_FILE
+        if not (p / name).is_file():
+            flag = " --int8" if precision == "int8" else ""
+            raise FileNotFoundError(
+                f"{p} has no {name}; create it with `siamkit export {p} --format onnx{flag}`"
+            )
+        return p / name
+    if not p.is_file():
+        raise FileNotFoundError(f"no ONNX model at {p}")
+    return p
+
+
+def _as_float_batch(x: Any) -> np.ndarray:
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"expected an array of images, got {type(x).__name__} ({err})") from None
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"expected a numeric array of images, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(
+            f"expected floats in [0, 1], got dtype {arr.dtype}; divide uint8 images by 255"
+        )
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+class OnnxEmbedder:
+    """Embed with an exported siamkit model: the same ``embed`` contract as the torch model.
+
+    Args:
+        path: a ``.onnx`` file from ``siamkit export``, or a model folder holding one.
+        providers: ONNX Runtime execution providers; default ``["CPUExecutionProvider"]``.
+        threads: intra-op threads (``None``: ONNX Runtime's default, one per core).
+        precision: which export to pick when ``path`` is a folder: ``"fp32"`` or ``"int8"``.
+
+    Attributes read from the file: ``embedding_dim``, ``distance_name``, ``threshold`` (may be
+    ``None``), ``input_shape``, ``fingerprint`` (of the torch model it was exported from),
+    ``precision`` and ``info`` (everything, as an :class:`OnnxModelInfo`).
+
+    >>> emb = OnnxEmbedder("out/model", threads=1)  # doctest: +SKIP
+    >>> emb.embed(np.zeros((3, 1, 28, 28), np.float32)).shape  # doctest: +SKIP
+    (3, 64)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        precision: str = "fp32",
+    ) -> None:
+        ort = import_onnxruntime()
+        self.path = resolve_onnx_path(path, precision)
+        self._session = _make_session(ort, self.path, providers, threads)
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.info = parse_metadata(meta, str(self.path))
+        self._input_name = self._session.get_inputs()[0].name
+        self.threshold: float | None = self.info.threshold
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.info.embedding_dim
+
+    @property
+    def distance_name(self) -> str:
+        return self.info.distance
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.info.input_shape
+
+    @property
+    def fingerprint(self) -> str:
+        return self.info.fingerprint
+
+    @property
+    def precision(self) -> str:
+        return self.info.precision
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._session.get_providers())
+
+    def check(self, x: Any) -> np.ndarray:
+        """Validate a batch and return it as contiguous float32; raises a clear error otherwise."""
+        arr = _as_float_batch(x)
+        want = self.input_shape
+        if arr.ndim != len(want) + 1:
+            layout = "(N, C, H, W)" if len(want) == 3 else "(N, F)"
+            raise ValueError(
+                f"expected a batch shaped {layout} = (N, {', '.join(map(str, want))}), got {arr.shape}"
+            )
+        if len(want) == 3 and arr.shape[1] != want[0]:
+            raise ValueError(
+                f"the model takes {want[0]}-channel images, got {arr.shape[1]} channels"
+            )
+        if tuple(arr.shape[1:]) != want:
+            raise ValueError(
+                f"the model takes inputs of shape {want}, got {tuple(arr.shape[1:])}; resize them first"
+            )
+        if not np.isfinite(arr).all():
+            raise ValueError("the input contains NaN or infinite values")
+        return arr
+
+    def embed(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """``(N, C, H, W)`` floats in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` float32 embeddings.
+
+        Runs in chunks of ``batch_size`` to bound memory.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        arr = self.check(x)
+        if len(arr) == 0:
+            return np.zeros((0, self.embedding_dim), dtype=np.float32)
+        parts = [
+            self._session.run(None, {self._input_name: arr[i : i + batch_size]})[0]
+            for i in range(0, len(arr), batch_size)
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    __call__ = embed
+
+    def __repr__(self) -> str:
+        return (
+            f"OnnxEmbedder({str(self.path)!r}, precision={self.precision!r}, "
+            f"embedding_dim={self.embedding_dim}, distance={self.distance_name!r})"
+        )
+
+
+def _make_session(
+    ort: Any, path: Path, providers: Sequence[str] | None, threads: int | None
+) -> Any:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    chosen = list(providers) if providers is not None else ["CPUExecutionProvider"]
+    unknown = sorted(set(chosen) - set(ort.get_available_providers()))
+    if unknown:
+        raise ValueError(
+            f"execution provider(s) {', '.join(unknown)} are not available in this onnxruntime; "
+            f"available: {', '.join(ort.get_available_providers())}"
+        )
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ValueError(f"{path} is not a valid ONNX model ({err})") from None
