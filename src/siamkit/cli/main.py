@@ -15,6 +15,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("train_cmds", "train"),
     ("train_cmds", "evaluate"),
     ("train_cmds", "embed"),
+    ("export_cmd", "export"),
 ]
 
 
