@@ -14,6 +14,7 @@ Two details make the approximate indexes usable under a live gallery:
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,14 @@ _FAISS_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 
 
 def import_faiss() -> Any:
-    """Import ``faiss`` or explain which extra provides it."""
+    """Import ``faiss`` or explain which extra provides it.
+
+    The faiss-cpu wheel ships its own OpenMP runtime next to torch's; two runtimes whose idle
+    threads spin for CPU slow each other down many times over on small machines. Unless the user
+    chose otherwise, faiss's threads are made to sleep when idle (``OMP_WAIT_POLICY=PASSIVE``,
+    read once when faiss's runtime loads).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import faiss
     except ImportError as err:  # pragma: no cover - depends on the environment

@@ -1,0 +1,80 @@
+"""FaissIndex: same answers as ExactIndex for flat, high recall for IVF/HNSW, ids and removal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import clustered
+from siamkit.index import ExactIndex, FaissIndex, create_index, load_index
+
+pytest.importorskip("faiss")
+
+
+def exact(x, ids, q, k, name):
+    index = ExactIndex(x.shape[1], name)
+    index.add(x, ids)
+    return index.search(q, k)
+
+
+@pytest.mark.parametrize("name", ["euclidean", "sqeuclidean", "cosine"])
+def test_flat_equals_exact_with_converted_distances(name):
+    x, q = clustered(300, 16, seed=1, noise=0.5), clustered(10, 16, seed=2, noise=0.5)
+    ids = np.arange(300) * 7
+    index = create_index("faiss-flat", 16, name)
+    index.add(x, ids)
+    got, ref = index.search(q, 5), exact(x, ids, q, 5, name)
+    np.testing.assert_array_equal(got.ids, ref.ids)
+    np.testing.assert_allclose(got.distances, ref.distances, rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.parametrize("name", ["euclidean", "cosine"])
+def test_approximate_kinds_have_high_recall(kind, name):
+    x = clustered(3000, 16, centers=30, noise=0.3, seed=3)
+    q = x[::60] + 0.05 * np.random.default_rng(4).standard_normal((50, 16)).astype(np.float32)
+    index = FaissIndex(16, kind, name, train_size=1000, nprobe=8)
+    index.add(x[:500], np.arange(500))  # IVF: below train_size, answered exactly
+    assert index.is_trained == (kind != "ivf")
+    index.add(x[500:], np.arange(500, 3000))
+    assert index.is_trained and len(index) == 3000
+    got, ref = index.search(q, 1), exact(x, np.arange(3000), q, 1, name)
+    assert (got.ids[:, 0] == ref.ids[:, 0]).mean() >= 0.95
+    hit = got.ids[:, 0] == ref.ids[:, 0]
+    np.testing.assert_allclose(got.distances[hit], ref.distances[hit], rtol=1e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_remove_hides_items_and_survives_save_load(kind, tmp_path):
+    x = clustered(1200, 8, seed=5)
+    index = FaissIndex(8, kind, "euclidean", train_size=1000)
+    index.add(x, np.arange(1200))
+    assert index.remove([3, 4, 5, 10_000]) == 3  # few: HNSW keeps tombstones
+    assert len(index) == 1197
+    res = index.search(x[3:6], 3)
+    assert not set(res.ids.ravel().tolist()) & {3, 4, 5}
+    index.save(tmp_path / kind)
+    again = load_index(tmp_path / kind)
+    assert len(again) == 1197
+    np.testing.assert_array_equal(again.search(x[:20], 3).ids, index.search(x[:20], 3).ids)
+
+
+def test_hnsw_rebuilds_after_many_removals():
+    x = clustered(400, 8, seed=6)
+    index = FaissIndex(8, "hnsw")
+    index.add(x, np.arange(400))
+    assert index.remove(np.arange(0, 300)) == 300
+    assert len(index) == 100
+    res = index.search(x[:300], 1)
+    assert (res.ids[:, 0] >= 300).all()
+
+
+def test_padding_and_unsupported_distance():
+    index = FaissIndex(4, "hnsw")
+    index.add(np.eye(4), np.arange(4))
+    res = index.search(np.eye(4)[:1], 6)
+    assert res.ids[0, 4:].tolist() == [-1, -1] and np.isinf(res.distances[0, 4:]).all()
+    with pytest.raises(ValueError, match="index='exact'"):
+        FaissIndex(4, "flat", "manhattan")
+    with pytest.raises(ValueError, match="kind"):
+        FaissIndex(4, "pq")

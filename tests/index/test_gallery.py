@@ -1,0 +1,204 @@
+"""Gallery on real Fashion-MNIST embeddings, checked against hand-computed nearest neighbours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_model
+from siamkit.index import (
+    Gallery,
+    GalleryMismatchError,
+    IdentifyResult,
+    UnknownLabelError,
+    verify_pair,
+)
+
+
+def euclid(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(N, D), (M, D) -> (N, M)`` in float64, independent of the library."""
+    return np.sqrt(((a[:, None, :].astype(float) - b[None, :, :]) ** 2).sum(-1))
+
+
+@pytest.fixture
+def enrolled(tmp_path, fmnist, model):
+    """Classes 0-4 enrolled with 3 images each (labels 'class-0' ...), images 0-99 of the set."""
+    x, y = fmnist
+    gallery = Gallery.open(tmp_path / "g.db", model, threshold=0.05)
+    rows = {}
+    for c in range(5):
+        rows[c] = np.flatnonzero(y[:100] == c)[:3]
+        gallery.enroll(f"class-{c}", x[rows[c]], metadata={"class": c})
+    yield gallery, rows
+    gallery.close()
+
+
+def test_enrolled_image_identifies_as_itself(enrolled, fmnist):
+    gallery, rows = enrolled
+    x, _ = fmnist
+    for c, r in rows.items():
+        result = gallery.identify(x[r[1]], k=3)
+        assert isinstance(result, IdentifyResult)
+        assert result.label == f"class-{c}"
+        assert result.matches[0].distance < 1e-3 and result.matches[0].accepted
+        assert len({m.label for m in result.matches}) == 3  # distinct labels
+
+
+def test_identify_matches_a_hand_computed_nearest_neighbour(enrolled, fmnist, fmnist_embeddings):
+    gallery, rows = enrolled
+    x, _ = fmnist
+    order = [r for c in range(5) for r in rows[c]]
+    labels = [f"class-{c}" for c in range(5) for _ in rows[c]]
+    queries = np.arange(150, 170)
+    results = gallery.identify_batch(x[queries], k=5)
+    d = euclid(fmnist_embeddings[queries], fmnist_embeddings[order])
+    for q, res in enumerate(results):
+        best_per_label = {}
+        for j in np.argsort(d[q], kind="stable"):
+            best_per_label.setdefault(labels[j], d[q, j])
+        expected = sorted(best_per_label, key=best_per_label.get)
+        assert [m.label for m in res.matches] == expected
+        np.testing.assert_allclose(
+            [m.distance for m in res.matches], sorted(best_per_label.values()), atol=1e-3
+        )
+        nearest = min(best_per_label.values())
+        assert res.label == (
+            expected[0] if nearest <= 0.05 else None
+        )  # open set: unknown if beyond
+        assert all(m.accepted == (m.distance <= 0.05) for m in res.matches)
+
+
+def test_verify_uses_the_closest_item_of_the_label(enrolled, fmnist, fmnist_embeddings):
+    gallery, rows = enrolled
+    x, _ = fmnist
+    result = gallery.verify(x[200], "class-2")
+    expected = euclid(fmnist_embeddings[[200]], fmnist_embeddings[rows[2]]).min()
+    assert result.distance == pytest.approx(expected, abs=1e-4)
+    assert (
+        result.same == (expected <= 0.05) and result.threshold == 0.05 and result.label == "class-2"
+    )
+    assert gallery.verify(x[rows[2][0]], "class-2").same is True
+    with pytest.raises(UnknownLabelError, match="'nobody' is not in the gallery"):
+        gallery.verify(x[0], "nobody")
+
+
+def test_remove_forgets_a_label_everywhere(enrolled, fmnist):
+    gallery, rows = enrolled
+    x, _ = fmnist
+    assert gallery.remove("class-1") == 3
+    assert "class-1" not in gallery and len(gallery) == 12
+    assert all(m.label != "class-1" for m in gallery.identify(x[rows[1][0]], k=5).matches)
+    with pytest.raises(UnknownLabelError):
+        gallery.remove("class-1")
+
+
+def test_recommend_returns_nearest_items_excluding_the_liked(enrolled):
+    gallery, _ = enrolled
+    items = gallery._store.load()
+    liked = [int(items.ids[0]), int(items.ids[4])]
+    recs = gallery.recommend(liked, k=4)
+    d = euclid(items.embeddings, items.embeddings[[0, 4]]).min(axis=1)
+    candidates = [(d[j], int(i)) for j, i in enumerate(items.ids) if int(i) not in liked]
+    expected = [i for _, i in sorted(candidates)[:4]]
+    assert [m.item_id for m in recs] == expected
+    assert all(m.item_id not in liked for m in recs)
+    with pytest.raises(UnknownLabelError, match="999"):
+        gallery.recommend([999])
+
+
+def test_labels_and_stats(enrolled, model):
+    gallery, _ = enrolled
+    infos = gallery.labels()
+    assert [i.label for i in infos] == [f"class-{c}" for c in range(5)]
+    assert infos[3].count == 3 and infos[3].metadata == {"class": 3}
+    stats = gallery.stats()
+    assert (stats.num_items, stats.num_labels, stats.embedding_dim) == (15, 5, 32)
+    assert stats.distance == "euclidean" and stats.threshold == 0.05 and stats.file_bytes > 0
+
+
+def test_restart_keeps_everything(tmp_path, fmnist, model):
+    x, _ = fmnist
+    path = tmp_path / "g.db"
+    with Gallery.open(path, model) as g:
+        ids = g.enroll("alice", x[:2], {"desk": 4})
+        before = g.identify(x[2], k=1)
+    with Gallery.open(path, model) as g:
+        assert g.labels()[0].label == "alice" and g.labels()[0].metadata == {"desk": 4}
+        after = g.identify(x[2], k=1)
+        assert after.matches[0].item_id == before.matches[0].item_id
+        assert after.matches[0].distance == pytest.approx(before.matches[0].distance, abs=1e-6)
+        assert g.enroll("bob", x[3]) == [ids[-1] + 1]
+
+
+def test_a_different_model_is_refused(tmp_path, fmnist, model):
+    path = tmp_path / "g.db"
+    with Gallery.open(path, model) as g:
+        g.enroll("alice", fmnist[0][:1])
+    with pytest.raises(GalleryMismatchError, match="different model"):
+        Gallery.open(path, make_model(seed=1))
+    with pytest.raises(GalleryMismatchError, match="32-d"):
+        Gallery.open(path, make_model(dim=16))
+    with pytest.raises(GalleryMismatchError):
+        Gallery.open(path, make_model(distance="cosine"))
+    with Gallery.open(path) as g:  # without a model: list and search by embedding only
+        assert len(g) == 1
+        with pytest.raises(ValueError, match="without a model"):
+            g.enroll("bob", fmnist[0][:1])
+
+
+def test_enrollments_of_another_process_become_visible(tmp_path, fmnist, model):
+    x, _ = fmnist
+    path = tmp_path / "g.db"
+    server = Gallery.open(path, model)
+    server.enroll("alice", x[:1])
+    assert server.identify(x[5], k=5).matches[0].label == "alice"
+    with Gallery.open(path, model) as cli:  # e.g. `siamkit enroll` while the service runs
+        cli.enroll("bob", x[5])
+        cli.remove("alice")
+    result = server.identify(x[5], k=5)
+    assert [m.label for m in result.matches] == ["bob"] and result.matches[0].distance < 1e-3
+    server.close()
+
+
+@pytest.mark.parametrize("index", ["faiss-flat", "faiss-hnsw", "lsh"])
+def test_other_indexes_give_the_exact_answer_on_a_small_gallery(tmp_path, fmnist, model, index):
+    pytest.importorskip("faiss")
+    x, y = fmnist
+    with (
+        Gallery.open(tmp_path / "e.db", model, synchronous="NORMAL") as exact,
+        Gallery.open(tmp_path / "o.db", model, index=index, synchronous="NORMAL") as other,
+    ):
+        for c in range(10):
+            rows = np.flatnonzero(y == c)[:4]
+            exact.enroll(f"c{c}", x[rows])
+            other.enroll(f"c{c}", x[rows])
+        a, b = exact.identify_batch(x[250:260], k=1), other.identify_batch(x[250:260], k=1)
+    agree = [ra.matches[0].label == rb.matches[0].label for ra, rb in zip(a, b)]
+    assert sum(agree) >= 9
+
+
+def test_empty_gallery_and_bad_input(tmp_path, model):
+    with Gallery.open(tmp_path / "g.db", model) as g:
+        assert g.identify(torch.rand(1, 28, 28)) == IdentifyResult([], None)
+        with pytest.raises(ValueError, match="channels"):
+            g.enroll("alice", torch.rand(1, 3, 28, 28))
+        with pytest.raises(ValueError, match="NaN"):
+            g.enroll("alice", torch.full((1, 1, 28, 28), float("nan")))
+        with pytest.raises(ValueError, match="label"):
+            g.enroll("", torch.rand(1, 1, 28, 28))
+        assert len(g) == 0
+    with pytest.raises(FileNotFoundError):
+        Gallery.open(tmp_path / "none.db", model, create=False)
+
+
+def test_verify_pair_against_the_model_distance(fmnist, model):
+    x, _ = fmnist
+    same = verify_pair(model, x[0], x[0], threshold=0.05)
+    assert same.same is True and same.distance < 1e-3 and same.label is None
+    with torch.inference_mode():
+        d = float(model(x[:1], x[7:8])[0])
+    other = verify_pair(model, x[0], x[7])
+    assert other.distance == pytest.approx(d, abs=1e-5) and other.same is None
+    with pytest.raises(ValueError, match="one pair"):
+        verify_pair(model, x[:2], x[:2])

@@ -1,0 +1,118 @@
+"""GalleryStore: SQLite schema, transactions, validation and safe SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from siamkit.index import GalleryStore, LabelInfo
+
+
+def new_store(path, dim=4) -> GalleryStore:
+    store = GalleryStore(path)
+    store.init_meta({"embedding_dim": str(dim)})
+    return store
+
+
+def test_round_trip_and_ids_never_reused(tmp_path):
+    store = new_store(tmp_path / "g.db")
+    a = np.arange(8, dtype=np.float32).reshape(2, 4)
+    ids_a = store.add("alice", a, {"team": "ops"})
+    ids_b = store.add("bob", a[:1] + 100)
+    assert ids_a == [1, 2] and ids_b == [3]
+    items = store.load()
+    assert items.ids.tolist() == [1, 2, 3] and items.labels == ["alice", "alice", "bob"]
+    np.testing.assert_array_equal(items.embeddings[:2], a)
+    np.testing.assert_array_equal(store.embeddings_of([3, 1]), np.stack([a[0] + 100, a[0]]))
+    assert store.labels() == [LabelInfo("alice", 2, {"team": "ops"}), LabelInfo("bob", 1, None)]
+    assert store.remove_label("bob") == [3] and store.remove_label("bob") == []
+    assert store.add("carol", a[:1]) == [4]  # AUTOINCREMENT: a removed id is never handed out again
+    assert store.count() == (3, 2)
+    with pytest.raises(KeyError, match="3"):
+        store.embeddings_of([3])
+
+
+def test_write_ahead_log_and_full_sync(tmp_path):
+    store = new_store(tmp_path / "g.db")
+    conn = store._conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.integrity_check() == "ok"
+
+
+def test_an_enrollment_is_all_or_nothing(tmp_path):
+    store = new_store(tmp_path / "g.db")
+    store.add("alice", np.zeros((2, 4), np.float32))
+    # make the database itself fail on the 4th row, in the middle of the next enrollment
+    store._conn.execute(
+        "CREATE TRIGGER fail_late BEFORE INSERT ON items WHEN (SELECT COUNT(*) FROM items) >= 3 "
+        "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+        store.add("bob", np.ones((3, 4), np.float32))
+    assert store.count() == (2, 1)
+    assert [info.label for info in store.labels()] == ["alice"]
+
+
+def test_sql_text_in_labels_and_metadata_is_only_data(tmp_path):
+    store = new_store(tmp_path / "g.db")
+    evil = "x'); DROP TABLE items; --"
+    store.add(evil, np.zeros((1, 4), np.float32), {"note": "'; DELETE FROM meta; --"})
+    assert store.labels() == [LabelInfo(evil, 1, {"note": "'; DELETE FROM meta; --"})]
+    assert store.remove_label("x' OR '1'='1") == []
+    assert store.count() == (1, 1) and store.meta()["embedding_dim"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("label", "error"),
+    [
+        ("", ValueError),
+        ("a" * 257, ValueError),
+        ("a\nb", ValueError),
+        (" a", ValueError),
+        (3, TypeError),
+    ],
+)
+def test_labels_are_validated(tmp_path, label, error):
+    store = new_store(tmp_path / "g.db")
+    with pytest.raises(error):
+        store.add(label, np.zeros((1, 4), np.float32))
+    assert store.count() == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"x": object()}, {"x": float("nan")}, {"x": "a" * 70_000}, {1: "int key"}, ["list"]],
+)
+def test_metadata_is_validated(tmp_path, metadata):
+    store = new_store(tmp_path / "g.db")
+    with pytest.raises((ValueError, TypeError)):
+        store.add("alice", np.zeros((1, 4), np.float32), metadata)
+    assert store.count() == (0, 0)
+
+
+def test_refuses_files_that_are_not_galleries(tmp_path):
+    png = tmp_path / "photo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    with pytest.raises(ValueError, match="not a siamkit gallery"):
+        GalleryStore(png)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(ValueError, match="not a siamkit gallery"):
+        GalleryStore(other)
+    with pytest.raises(FileNotFoundError, match="no gallery"):
+        GalleryStore(tmp_path / "missing.db", create=False)
+    with pytest.raises(ValueError, match="directory"):
+        GalleryStore(tmp_path)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_other_connections_see_commits_and_data_version_moves(tmp_path):
+    first, second = new_store(tmp_path / "g.db"), GalleryStore(tmp_path / "g.db")
+    before = first.data_version()
+    second.add("bob", np.ones((1, 4), np.float32))
+    assert first.data_version() != before
+    assert first.load().labels == ["bob"]
