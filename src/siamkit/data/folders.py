@@ -147,7 +147,8 @@ class ImageFolderDataset(FileImageDataset):
                 f"'{self.root}' has no sub-folders; expected one folder per class, "
                 "e.g. root/cat/1.png, root/dog/2.png."
             )
-        classes, samples = [], []
+        classes: list[str] = []
+        samples: list[tuple[Path, int]] = []
         for folder in class_dirs:
             files = list_images(folder, extensions)
             if files:
