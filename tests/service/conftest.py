@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -26,7 +27,9 @@ def png() -> Callable[..., bytes]:
 @pytest.fixture
 def client_factory(tmp_path, model) -> Iterator[Callable[..., object]]:
     """``make(api_key=..., limits=...)`` -> a started TestClient over a fresh gallery."""
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():  # starlette's notice about httpx2, raised on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
 
     from siamkit.service import create_app
 

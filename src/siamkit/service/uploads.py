@@ -76,7 +76,12 @@ def check_dimensions(upload: Upload, max_pixels: int) -> None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(upload.data)) as img:
                 width, height = img.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+    except Image.DecompressionBombError:
+        raise RequestError(
+            413,
+            f"{upload.name} has far more pixels than the limit of {max_pixels:,}; resize it first.",
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise RequestError(
             400, f"{upload.name} is not a readable image; send a PNG, JPEG, BMP, GIF or WebP file."
         ) from None

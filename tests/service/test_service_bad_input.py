@@ -1,0 +1,218 @@
+"""Bad input always gets a 4xx with a message, never a 500 (DESIGN §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from _service_helpers import pattern, png_bytes
+
+from siamkit.service import ServiceLimits
+
+PNG = png_bytes(pattern("stripes"))
+
+
+def _file(field: str, data: bytes, name: str = "x.png") -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [(field, (name, data, "image/png"))]
+
+
+def _assert_refused(r, status: int | tuple[int, ...], *words: str) -> None:
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert r.status_code in statuses, (r.status_code, r.text)
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and len(detail) > 10
+    for word in words:
+        assert word.lower() in detail.lower(), detail
+
+
+@pytest.fixture
+def enrolled(client):
+    r = client.post("/enroll", data={"label": "alice"}, files=_file("files", PNG))
+    assert r.status_code == 201
+    return client
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "files", "status", "words"),
+    [
+        # not an image / empty file
+        (
+            "/verify",
+            {},
+            _file("file_a", b"hello world") + _file("file_b", PNG),
+            400,
+            ["file_a", "not a readable image"],
+        ),
+        (
+            "/enroll",
+            {"label": "bob"},
+            _file("files", b"%PDF-1.4 fake"),
+            400,
+            ["files[0]", "not a readable image"],
+        ),
+        ("/identify", {}, _file("file", PNG[: len(PNG) // 2]), 400, ["file"]),  # truncated PNG
+        ("/verify", {}, _file("file_a", b"") + _file("file_b", PNG), 400, ["empty"]),
+        ("/embed", {}, _file("files", PNG) + _file("files", b""), 400, ["files[1]", "empty"]),
+        # wrong field types
+        ("/identify", {"k": "abc"}, _file("file", PNG), 422, ["k", "integer"]),
+        ("/identify", {"k": "2.5"}, _file("file", PNG), 422, ["k"]),
+        ("/identify", {"k": "0"}, _file("file", PNG), 422, ["k must be between 1 and 100"]),
+        ("/identify", {"k": "100000"}, _file("file", PNG), 422, ["k must be between"]),
+        ("/identify", {"file": "not-a-file"}, [], 422, ["file", "uploaded file"]),
+        ("/verify", {"file_a": "a", "file_b": "b"}, [], 422, ["file_a", "uploaded file"]),
+        ("/enroll", {"label": "bob", "files": "x"}, [], 422, ["files"]),
+        ("/enroll", {}, _file("files", PNG), 422, ["label", "required"]),
+        ("/enroll", {"label": "bob"}, [], 422, ["files", "required"]),
+        ("/identify", {}, [], 422, ["file", "required"]),
+        # inconsistent verify forms
+        ("/verify", {}, _file("file_a", PNG), 422, ["file_a and file_b"]),
+        (
+            "/verify",
+            {"label": "alice"},
+            _file("file_a", PNG) + _file("file_b", PNG),
+            422,
+            ["either"],
+        ),
+        ("/verify", {}, _file("file", PNG), 422, ["file and label"]),
+        # labels: too long, blank, control characters, unknown
+        (
+            "/enroll",
+            {"label": "x" * 10_000},
+            _file("files", PNG),
+            422,
+            ["10,000 characters", "256"],
+        ),
+        ("/verify", {"label": "y" * 10_000}, _file("file", PNG), 422, ["10,000 characters"]),
+        ("/enroll", {"label": "   "}, _file("files", PNG), 422, ["label is empty"]),
+        ("/enroll", {"label": "bad\x00name"}, _file("files", PNG), 422, ["control characters"]),
+        ("/verify", {"label": "nobody"}, _file("file", PNG), 404, ["nobody", "not in the gallery"]),
+    ],
+)
+def test_bad_requests_get_a_4xx_with_a_message(enrolled, path, data, files, status, words):
+    r = enrolled.post(path, data=data, files=files or None)
+    _assert_refused(r, status, *words)
+
+
+def test_unknown_label_delete_and_long_label_delete(enrolled):
+    _assert_refused(enrolled.delete("/gallery/nobody"), 404, "nobody")
+    _assert_refused(enrolled.delete("/gallery/" + "z" * 10_000), 422, "10,000 characters")
+    assert enrolled.get("/gallery").json()["num_items"] == 1  # nothing else was touched
+
+
+def test_failed_enrollment_stores_nothing(enrolled):
+    files = _file("files", PNG) + _file("files", b"not an image")
+    _assert_refused(enrolled.post("/enroll", data={"label": "bob"}, files=files), 400, "files[1]")
+    assert [e["label"] for e in enrolled.get("/gallery").json()["labels"]] == ["alice"]
+
+
+def test_huge_files_and_requests_are_refused(client_factory):
+    limits = ServiceLimits(max_upload_bytes=4_000, max_request_bytes=20_000, max_files=3)
+    client = client_factory(limits=limits)
+    big = PNG + b"\0" * 5_000  # a valid PNG with trailing junk, 5+ kB
+    _assert_refused(client.post("/embed", files=_file("files", big)), 413, "files[0]", "limit")
+    huge = b"\0" * 50_000  # the whole body is over the request limit
+    _assert_refused(client.post("/embed", files=_file("files", huge)), 413, "request body")
+    many = [("files", (f"{i}.png", PNG, "image/png")) for i in range(4)]
+    _assert_refused(client.post("/embed", files=many), 413, "at most 3")
+
+
+def test_streamed_body_without_length_is_cut_off(client_factory):
+    client = client_factory(limits=ServiceLimits(max_upload_bytes=1_000, max_request_bytes=8_000))
+
+    def chunks():
+        yield b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.png"\r\n\r\n'
+        for _ in range(100):
+            yield b"\0" * 1_000
+
+    headers = {"content-type": "multipart/form-data; boundary=b"}
+    r = client.post("/embed", content=chunks(), headers=headers)
+    _assert_refused(r, 413, "request body")
+
+
+def test_too_many_pixels_is_refused_before_decoding(client_factory):
+    client = client_factory(limits=ServiceLimits(max_pixels=64 * 64))
+    big = png_bytes(np.zeros((100, 100), np.uint8))
+    _assert_refused(client.post("/embed", files=_file("files", big)), 413, "100x100", "pixels")
+    ok = png_bytes(np.zeros((64, 64), np.uint8))
+    assert client.post("/embed", files=_file("files", ok)).status_code == 200
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG claiming ``width × height`` pixels whose data is a few bytes (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000, 60_000])
+def test_decompression_bombs_are_refused_from_the_header(client, side):
+    """Huge claimed sizes (beyond Pillow's own bomb limits too) are refused before any decoding."""
+    r = client.post("/embed", files=_file("files", _png_header_only(side, side)))
+    _assert_refused(r, 413, "pixels")
+
+
+def test_cross_origin_writes_are_refused(enrolled):
+    files = _file("files", PNG)
+    r = enrolled.post(
+        "/enroll", data={"label": "evil"}, files=files, headers={"Origin": "http://evil.example"}
+    )
+    _assert_refused(r, 403, "cross-origin")
+    r = enrolled.post(
+        "/enroll", data={"label": "ok"}, files=files, headers={"Origin": "http://testserver"}
+    )
+    assert r.status_code == 201
+
+
+def test_bad_content_length_is_refused(enrolled):
+    r = enrolled.post(
+        "/embed", content=b"x", headers={"content-length": "abc", "content-type": "text/plain"}
+    )
+    assert 400 <= r.status_code < 500
+
+
+def test_concurrent_requests_agree_with_sequential_ones(client_factory):
+    """Enrollments and verifications racing on the event loop give the sequential answers."""
+    import httpx
+
+    client = client_factory()
+    kinds = ["stripes", "checker", "disc"]
+    files = {k: png_bytes(pattern(k)) for k in kinds}
+    want = {
+        (a, b): client.post(
+            "/verify", files=_file("file_a", files[a]) + _file("file_b", files[b])
+        ).json()["distance"]
+        for a in kinds
+        for b in kinds
+    }
+
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=client.headers
+        ) as ac:
+            verifies = [
+                ac.post("/verify", files=_file("file_a", files[a]) + _file("file_b", files[b]))
+                for a in kinds
+                for b in kinds
+            ] * 3
+            enrolls = [
+                ac.post("/enroll", data={"label": f"p{i}"}, files=_file("files", files["disc"]))
+                for i in range(6)
+            ]
+            return await asyncio.gather(*verifies, *enrolls)
+
+    responses = asyncio.run(run())
+    pairs = [(a, b) for a in kinds for b in kinds] * 3
+    for (a, b), r in zip(pairs, responses):
+        assert r.status_code == 200 and r.json()["distance"] == pytest.approx(want[a, b], abs=1e-6)
+    assert all(r.status_code == 201 for r in responses[len(pairs) :])
+    assert client.get("/gallery").json()["num_labels"] == 6
