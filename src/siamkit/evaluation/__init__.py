@@ -23,6 +23,7 @@ from siamkit.evaluation.pairs import (
     pair_distances,
     sampled_pair_distances,
 )
+from siamkit.evaluation.report import write_report
 from siamkit.evaluation.retrieval import (
     RetrievalReport,
     knn_accuracy,
@@ -88,4 +89,5 @@ __all__ = [
     "tar_at_far",
     "verification_from_embeddings",
     "verification_report",
+    "write_report",
 ]

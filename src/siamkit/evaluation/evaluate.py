@@ -121,6 +121,7 @@ def evaluate_embeddings(
         verification, retrieval: set ``False`` to skip those sections (e.g. quick validation).
 
     Example:
+        >>> import torch
         >>> z = torch.cat([torch.randn(40, 8) + 4 * c for c in range(4)])
         >>> rep = evaluate_embeddings(z, [c for c in range(4) for _ in range(40)], episodes=50)
         >>> sorted(rep.to_dict()["few_shot"])

@@ -107,6 +107,7 @@ def calibrate_threshold(
         The threshold as a float (store it with the model).
 
     Example:
+        >>> import torch
         >>> z = torch.tensor([[0.0], [0.1], [1.0], [1.2]])
         >>> round(calibrate_threshold(z, [0, 0, 1, 1], target="accuracy"), 3)
         0.2

@@ -147,6 +147,7 @@ def verification_from_embeddings(
         seed: seed for that sample.
 
     Example:
+        >>> import torch
         >>> z = torch.tensor([[0.0], [0.1], [1.0], [1.2]])
         >>> verification_from_embeddings(z, [0, 0, 1, 1]).roc_auc
         1.0
