@@ -1,0 +1,256 @@
+"""One self-contained ``report.html``: metrics tables, embedded PNG figures and the run's config.
+
+No external JS, CSS or image files: figures are base64 ``data:`` URIs, styles are inline. The
+file is written to a temporary sibling and renamed into place, so a reader never sees half a
+report and an error leaves any previous report untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from siamkit._version import __version__
+from siamkit.evaluation._common import ArrayLike, DistanceLike
+from siamkit.evaluation.evaluate import EvaluationReport
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;
+padding:1.5rem;color:#222;background:#fafafa}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #ddd;padding-bottom:.3rem;margin-top:2rem}
+.meta{color:#666;font-size:.9rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;background:#fff}
+th,td{border:1px solid #ddd;padding:.35rem .7rem;text-align:left}th{background:#f0f0f0}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.figs{display:flex;flex-wrap:wrap;gap:1rem}
+figure{margin:0;background:#fff;border:1px solid #ddd;padding:.5rem}
+figure img{max-width:100%;height:auto;display:block}
+figcaption{font-size:.85rem;color:#555;margin-top:.3rem}
+pre{background:#fff;border:1px solid #ddd;padding:.8rem;overflow:auto;font-size:.85rem}
+nav a{margin-right:1rem}
+"""
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+def _table(rows: Sequence[tuple[str, str]], header: tuple[str, str] = ("Metric", "Value")) -> str:
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td class='num'>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return f"<table><tr><th>{header[0]}</th><th>{header[1]}</th></tr>{body}</table>"
+
+
+def metrics_tables(report: EvaluationReport) -> str:
+    """HTML tables of the verification, few-shot and retrieval metrics."""
+    parts = []
+    v = report.verification
+    if v is not None:
+        rows = [
+            ("ROC AUC", _fmt(v.roc_auc)),
+            ("EER", _fmt(v.eer)),
+            ("EER threshold (distance)", _fmt(v.eer_threshold)),
+            *[(f"TAR @ FAR = {f:g}", _fmt(t)) for f, t in v.tar_at_far.items()],
+            ("best balanced accuracy", _fmt(v.best_accuracy)),
+            ("best-accuracy threshold", _fmt(v.best_threshold)),
+            ("pairs (genuine / impostor)", f"{v.n_genuine:,} / {v.n_impostor:,}"),
+        ]
+        parts.append("<h3>Verification (all pairs)</h3>" + _table(rows))
+    if report.few_shot:
+        rows = [
+            (
+                f"{r.n_way}-way {r.k_shot}-shot ({r.episodes:,} episodes, {r.n_query} queries/class)",
+                f"{r.accuracy:.4f} ± {r.ci95:.4f}",
+            )
+            for r in report.few_shot.values()
+        ]
+        parts.append(
+            "<h3>Few-shot (nearest prototype)</h3>" + _table(rows, ("Setting", "Accuracy ± 95% CI"))
+        )
+    ret = report.retrieval
+    if ret is not None:
+        rows = [("Precision@1", _fmt(ret.precision_at_1)), ("MAP@R", _fmt(ret.map_at_r))]
+        rows += [(f"Recall@{k}", _fmt(x)) for k, x in ret.recall_at_k.items()]
+        rows.append(("queries", f"{ret.n_queries:,}"))
+        parts.append("<h3>Retrieval (leave-one-out)</h3>" + _table(rows))
+    return "".join(parts)
+
+
+def config_text(config: Any) -> str:
+    """A config (mapping, dataclass or string) as YAML text, or JSON if YAML cannot hold it."""
+    if isinstance(config, str):
+        return config
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    try:
+        import yaml
+
+        return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    except Exception:  # non-YAML values (paths, tuples of objects...): fall back to JSON
+        return json.dumps(config, indent=2, default=str)
+
+
+def _figure_html(fig: Any, caption: str, fig_id: str) -> str:
+    from siamkit.evaluation.plots import figure_to_png
+
+    data = base64.b64encode(figure_to_png(fig)).decode("ascii")
+    alt = html.escape(caption)
+    return (
+        f"<figure id='{fig_id}'><img alt='{alt}' src='data:image/png;base64,{data}'>"
+        f"<figcaption>{alt}</figcaption></figure>"
+    )
+
+
+Section = tuple[str, str, str]  # (element id, heading, inner HTML)
+
+
+def render_report_html(
+    report: EvaluationReport,
+    z: ArrayLike,
+    labels: ArrayLike,
+    images: ArrayLike | None = None,
+    class_names: Sequence[str] | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    config: Any = None,
+    title: str = "siamkit evaluation report",
+    distance: DistanceLike | None = None,
+    projection: Literal["pca", "tsne"] = "pca",
+    n_queries: int = 6,
+    k: int = 6,
+    seed: int = 0,
+) -> str:
+    """The report as one HTML string (see :func:`write_report` for the arguments)."""
+    from siamkit.evaluation import plots
+
+    sections: list[Section] = [("metrics", "Metrics", metrics_tables(report))]
+    v = report.verification
+    if v is not None:
+        figs = [
+            _figure_html(plots.plot_roc(v), "ROC curve with EER and TAR@FAR points", "fig-roc"),
+            _figure_html(plots.plot_det(v), "DET curve (normal-deviate axes)", "fig-det"),
+            _figure_html(
+                plots.plot_distance_histograms(v),
+                "Genuine vs impostor distance distributions with the EER threshold",
+                "fig-hist",
+            ),
+        ]
+        sections.append(
+            ("verification", "Verification", f"<div class='figs'>{''.join(figs)}</div>")
+        )
+    fig = plots.plot_embedding_map(z, labels, class_names, method=projection, seed=seed)
+    caption = "Test embeddings in 2-D, coloured by class"
+    sections.append(("embedding-map", "Embedding map", _figure_html(fig, caption, "fig-map")))
+    if images is not None:
+        fig = plots.plot_neighbor_grid(
+            z,
+            labels,
+            images,
+            distance or report.distance,
+            n_queries=n_queries,
+            k=k,
+            class_names=class_names,
+            seed=seed,
+        )
+        caption = "Queries and their nearest neighbours (green: same class, red: different)"
+        sections.append(
+            ("neighbours", "Nearest neighbours", _figure_html(fig, caption, "fig-neighbours"))
+        )
+    if history:
+        fig = plots.plot_training_curves(history)
+        caption = "Loss and validation metrics per epoch"
+        sections.append(("training", "Training curves", _figure_html(fig, caption, "fig-training")))
+    metrics_json = html.escape(json.dumps(report.to_dict(), indent=2))
+    raw = f"<details><summary>metrics.json</summary><pre>{metrics_json}</pre></details>"
+    if config is not None:
+        raw = f"<pre>{html.escape(config_text(config))}</pre>" + raw
+    sections.append(("config", "Configuration", raw))
+    return _page(title, report, sections)
+
+
+def _page(title: str, report: EvaluationReport, sections: list[Section]) -> str:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    meta = (
+        f"siamkit {html.escape(__version__)} · {when} · {report.n_items:,} items, "
+        f"{report.n_classes} classes · distance: {html.escape(report.distance)}"
+    )
+    nav = "".join(f"<a href='#{i}'>{html.escape(h)}</a>" for i, h, _ in sections)
+    body = "".join(
+        f"<section id='{i}'><h2>{html.escape(h)}</h2>{inner}</section>" for i, h, inner in sections
+    )
+    t = html.escape(title)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{t}</title><style>{_CSS}</style></head><body><h1>{t}</h1>"
+        f"<p class='meta'>{meta}</p><nav>{nav}</nav>{body}</body></html>\n"
+    )
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    report: EvaluationReport,
+    z: ArrayLike,
+    labels: ArrayLike,
+    images: ArrayLike | None = None,
+    class_names: Sequence[str] | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    config: Any = None,
+    title: str = "siamkit evaluation report",
+    **kwargs: Any,
+) -> Path:
+    """Write one self-contained HTML report and return its path.
+
+    Sections (element ids): ``metrics``, ``verification`` (ROC, DET, distance histograms),
+    ``embedding-map``, ``neighbours`` (when ``images`` are given), ``training`` (when
+    ``history`` is given) and ``config`` (the config text and the metrics JSON).
+
+    Args:
+        path: the ``.html`` file to write (a folder means ``folder/report.html``).
+        report: from :func:`~siamkit.evaluation.evaluate_embeddings` on ``z``.
+        z: ``(N, D)`` the evaluated embeddings; labels: ``(N,)`` their classes.
+        images: the ``N`` matching images (``(N, C, H, W)`` in ``[0, 1]`` or uint8) for
+            nearest-neighbour grids.
+        class_names: names indexed by integer label.
+        history: one dict per epoch (``{"epoch": 1, "loss": .., "val_map_at_r": ..}``).
+        config: the run's config (mapping, dataclass or YAML text).
+        title: page title.
+        **kwargs: ``distance`` (for the neighbour search; default the report's),
+            ``projection`` (``"pca"`` or ``"tsne"``), ``n_queries``, ``k``, ``seed``.
+
+    Example:
+        >>> rep = evaluate_embeddings(z, y)                      # doctest: +SKIP
+        >>> write_report("runs/demo/report.html", rep, z, y)     # doctest: +SKIP
+    """
+    target = Path(path)
+    if target.is_dir():
+        target = target / "report.html"
+    text = render_report_html(
+        report, z, labels, images, class_names, history, config, title, **kwargs
+    )
+    return atomic_write_text(target, text)

@@ -1,0 +1,115 @@
+"""write_report: one self-contained HTML file, written atomically."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import siamkit.evaluation.plots as plots
+from siamkit.evaluation import evaluate_embeddings, write_report
+from siamkit.evaluation.report import atomic_write_text, config_text
+
+
+@pytest.fixture(scope="module")
+def inputs(digits):
+    z, y = digits
+    z, y = z[:240], y[:240]
+    images = z.reshape(-1, 1, 8, 8)  # the digits themselves, in [0, 1]
+    rep = evaluate_embeddings(z, y, few_shot=((4, 1),), episodes=50)
+    return rep, z, y, images
+
+
+@pytest.fixture(scope="module")
+def page(inputs, tmp_path_factory):
+    rep, z, y, images = inputs
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    history = [{"epoch": e, "loss": 1.0 / e, "val_map_at_r": 0.2 * e} for e in (1, 2, 3)]
+    config = {"model": {"encoder": "mlp", "embedding_dim": 64}, "note": "<b>not bold</b>"}
+    out = write_report(
+        path, rep, z, y, images=images, class_names=[str(i) for i in range(10)],
+        history=history, config=config, title="Digits & friends", k=3, n_queries=3,
+    )  # fmt: skip
+    assert out == path
+    return path.read_text(encoding="utf-8")
+
+
+def test_sections_and_embedded_images(page):
+    for sec in ("metrics", "verification", "embedding-map", "neighbours", "training", "config"):
+        assert f"<section id='{sec}'>" in page
+    pngs = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    assert len(pngs) == 6  # ROC, DET, histograms, map, neighbours, training
+    for data in pngs:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_self_contained_and_escaped(page):
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)
+    assert "<script" not in page and "<link" not in page
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold" not in page
+    assert "<title>Digits &amp; friends</title>" in page
+    assert page.rstrip().endswith("</html>")
+
+
+def test_metrics_table_shows_the_report_values(inputs, page):
+    rep = inputs[0]
+    assert f"{rep.verification.roc_auc:.4f}" in page
+    assert (
+        f"{rep.few_shot['4way1shot'].accuracy:.4f} ± {rep.few_shot['4way1shot'].ci95:.4f}" in page
+    )
+    assert f"{rep.retrieval.map_at_r:.4f}" in page
+    assert "encoder: mlp" in page  # the config as YAML
+
+
+def test_optional_sections_are_left_out(inputs, tmp_path):
+    rep, z, y, _ = inputs
+    path = write_report(tmp_path, rep, z, y)  # a folder: report.html inside
+    text = Path(path).read_text()
+    assert path.name == "report.html"
+    assert "id='neighbours'" not in text and "id='training'" not in text
+    assert "id='embedding-map'" in text
+
+
+def test_an_error_leaves_no_half_written_file(inputs, tmp_path, monkeypatch):
+    rep, z, y, images = inputs
+    target = tmp_path / "report.html"
+    target.write_text("old report")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(plots, "plot_neighbor_grid", boom)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        write_report(target, rep, z, y, images=images)
+    assert target.read_text() == "old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_atomic_write_cleans_up_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "sub" / "r.html"
+
+    def bad_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.fsync", bad_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(target, "x" * 10_000)
+    assert not target.exists() and list(target.parent.iterdir()) == []
+
+
+def test_config_text_handles_dataclasses_and_odd_values():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Cfg:
+        lr: float = 1e-3
+        name: str = "run"
+
+    assert "lr: 0.001" in config_text(Cfg())
+    assert config_text("already: text") == "already: text"
+    assert "tensor" in config_text({"t": torch.zeros(1)})  # not YAML-safe: JSON with str()
+    assert np.isfinite(float(config_text({"x": 1.5}).split(":")[1]))
