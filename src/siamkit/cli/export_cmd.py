@@ -11,23 +11,30 @@ import click
 INT8_MODES = ("static", "dynamic")
 
 
-def _calibration(source: str | None, input_shape: tuple[int, ...], count: int) -> Any:
-    from siamkit.export.calibration import calibration_images
+def _calibration(
+    source: str | None, model_doc: dict[str, Any], input_shape: tuple[int, ...], count: int
+) -> tuple[Any, str]:
+    """Calibration images: --calib-data, else the model's own training data when it is built in."""
+    from siamkit.export.calibration import BUILTIN_SOURCES, calibration_images
 
-    if source is None:
-        if len(input_shape) != 3 or input_shape[0] != 1:
-            raise click.UsageError(
-                f"static int8 needs calibration images like the training data; for a model taking "
-                f"{input_shape} inputs pass --calib-data FOLDER (or use --int8-mode dynamic)"
-            )
+    run = (model_doc.get("metadata") or {}).get("run") or {}
+    classes = None
+    if source is None and run.get("dataset") in BUILTIN_SOURCES:
+        source, classes = run["dataset"], run.get("train_classes")
+    elif source is None and len(input_shape) == 3 and input_shape[0] == 1:
         source = "fashion-mnist"
-    return calibration_images(source, input_shape, count=count), source
+    elif source is None:
+        raise click.UsageError(
+            f"static int8 needs calibration images like the training data; for a model taking "
+            f"{input_shape} inputs pass --calib-data FOLDER (or use --int8-mode dynamic)"
+        )
+    images = calibration_images(source, input_shape, count=count, classes=classes)
+    label = source if classes is None else f"{source} classes {list(classes)}"
+    return images, label
 
 
-def _model_input_shape(model: str) -> tuple[int, ...]:
-    from siamkit.export.bundle import read_model_config
-
-    cfg = read_model_config(model)["model"]
+def _model_input_shape(model_doc: dict[str, Any]) -> tuple[int, ...]:
+    cfg = model_doc["model"]
     prep = cfg.get("preprocess") or cfg.get("preprocess_f") or {}
     return tuple(prep.get("input_shape") or ())
 
@@ -42,13 +49,15 @@ def _run(
     calib_size: int,
 ) -> list[dict[str, Any]]:
     try:
+        from siamkit.export.bundle import read_model_config
         from siamkit.export.onnx import export_onnx
         from siamkit.export.quantize import quantize_onnx
     except ImportError as err:
         raise click.ClickException(f"{err}; pip install 'siamkit[onnx]'") from None
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
-        calib, source = _calibration(calib_data, _model_input_shape(model), calib_size)
+        doc = read_model_config(model)
+        calib, source = _calibration(calib_data, doc, _model_input_shape(doc), calib_size)
     fp32 = export_onnx(model, out, opset=opset, exporter=exporter)
     rows = [{"precision": "fp32", "path": str(fp32.path), "bytes": fp32.size_bytes,
              "max_abs_diff": fp32.max_abs_diff}]  # fmt: skip
@@ -80,8 +89,9 @@ def _run(
 @click.option(
     "--calib-data",
     default=None,
-    help="Calibration images for static int8: 'fashion-mnist' (default for 1-channel models) or a "
-    "folder of training images.",
+    help="Calibration images for static int8: 'fashion-mnist', 'digits' or a folder of training "
+    "images [default: the model's built-in training data and classes, else fashion-mnist for "
+    "1-channel models].",
 )
 @click.option(
     "--calib-size", default=300, show_default=True, type=click.IntRange(1), help="Images used."

@@ -11,19 +11,40 @@ import torch
 
 from siamkit.data.image_io import load_images, resize_images
 
-__all__ = ["IMAGE_SUFFIXES", "calibration_images"]
+__all__ = ["BUILTIN_SOURCES", "IMAGE_SUFFIXES", "calibration_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-def _fashion_mnist(input_shape: tuple[int, int, int], count: int, seed: int) -> torch.Tensor:
-    from siamkit.data.fashion_mnist import load_fashion_mnist
+BUILTIN_SOURCES = ("fashion-mnist", "digits")
 
-    images, _ = load_fashion_mnist("train")
-    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count]
-    x = images[pick].unsqueeze(1).float().div_(255.0)  # (N, 1, 28, 28)
+
+def _builtin(
+    name: str,
+    input_shape: tuple[int, int, int],
+    count: int,
+    seed: int,
+    classes: Sequence[int] | None,
+) -> torch.Tensor:
+    if name == "digits":
+        from siamkit.data.builtin import load_digits_dataset
+
+        x, y = load_digits_dataset()  # (N, 1, 8, 8) in [0, 1]
+    else:
+        from siamkit.data.fashion_mnist import load_fashion_mnist
+
+        images, y = load_fashion_mnist("train")
+        x = images.unsqueeze(1)  # uint8 (N, 1, 28, 28), scaled after sampling
+    if classes is not None:
+        keep = torch.isin(y, torch.as_tensor(list(classes), dtype=y.dtype))
+        if not bool(keep.any()):
+            raise ValueError(f"{name} has no images of classes {list(classes)}")
+        x = x[keep]
+    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:count]
+    x = x[pick].float()
+    x = x / 255.0 if name == "fashion-mnist" else x
     c, h, w = input_shape
-    if (h, w) != (28, 28):
+    if tuple(x.shape[2:]) != (h, w):
         x = resize_images(x, (h, w))
     return x.expand(-1, c, -1, -1) if c != 1 else x
 
@@ -45,15 +66,19 @@ def calibration_images(
     input_shape: Sequence[int],
     count: int = 300,
     seed: int = 0,
+    classes: Sequence[int] | None = None,
 ) -> np.ndarray:
     """A seeded sample of ``count`` training images, shaped for the model: ``(N, C, H, W)`` in ``[0, 1]``.
 
     Args:
-        source: ``"fashion-mnist"`` (train split, resized / channel-repeated to fit) or a folder
-            of images (searched recursively; resized to fit).
+        source: ``"fashion-mnist"`` (train split) or ``"digits"`` (scikit-learn's 8×8 digits),
+            resized / channel-repeated to fit, or a folder of images (searched recursively,
+            resized to fit).
         input_shape: the model's ``(C, H, W)``.
         count: how many images (a few hundred is plenty for min/max calibration).
         seed: which images.
+        classes: for a built-in source, only these labels (e.g. the training classes 0-5 of
+            the class-disjoint protocol, so no test class leaks into calibration).
 
     >>> calibration_images("fashion-mnist", (1, 28, 28), count=8).shape  # doctest: +SKIP
     (8, 1, 28, 28)
@@ -66,12 +91,14 @@ def calibration_images(
         )
     if count < 1:
         raise ValueError(f"count must be positive, got {count}")
-    if str(source).lower() in ("fashion-mnist", "fashion_mnist", "fmnist"):
-        x = _fashion_mnist(shape, count, seed)  # type: ignore[arg-type]
+    name = str(source).lower().replace("_", "-")
+    name = "fashion-mnist" if name == "fmnist" else name
+    if name in BUILTIN_SOURCES:
+        x = _builtin(name, shape, count, seed, classes)  # type: ignore[arg-type]
     elif Path(source).is_dir():
         x = _folder(Path(source), shape, count, seed)  # type: ignore[arg-type]
     else:
         raise ValueError(
-            f"calibration data is 'fashion-mnist' or a folder of images; {str(source)!r} is neither"
+            f"calibration data is 'fashion-mnist', 'digits' or a folder of images; {str(source)!r} is none of these"
         )
     return np.ascontiguousarray(x.numpy(), dtype=np.float32)

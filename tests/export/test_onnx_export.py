@@ -1,0 +1,151 @@
+"""ONNX export: parity with torch on real images, dynamic batch, metadata, sidecar, clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+import siamkit
+from siamkit.distances import MahalanobisDistance
+from siamkit.export.onnx import ExportError, export_onnx, read_sidecar
+from siamkit.models import HalfTwinNetwork, Preprocess
+
+
+def _ort_embed(path: Path, x: np.ndarray) -> np.ndarray:
+    """Run the file with a bare ONNX Runtime session (independent of OnnxEmbedder)."""
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def _torch_embed(bundle: Path, x: np.ndarray) -> np.ndarray:
+    net = siamkit.load_model(bundle)
+    with torch.no_grad():
+        return net.embed(torch.from_numpy(x)).numpy()
+
+
+def test_fp32_matches_torch_on_real_images(bundle, exported, fmnist_images):
+    want = _torch_embed(bundle, fmnist_images)
+    got = _ort_embed(exported, fmnist_images)
+    assert got.shape == want.shape == (len(fmnist_images), 32)
+    assert np.abs(got - want).max() <= 1e-4
+    assert np.abs(np.linalg.norm(got, axis=1) - 1).max() < 1e-5  # L2 normalisation is in the graph
+
+
+@pytest.mark.parametrize("n", [1, 5, 64])
+def test_batch_dimension_is_dynamic(bundle, exported, fmnist_images, n):
+    sess = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    dim0 = sess.get_inputs()[0].shape[0]
+    assert not isinstance(dim0, int)  # symbolic, not fixed to the trace batch
+    got = _ort_embed(exported, fmnist_images[:n])
+    assert np.abs(got - _torch_embed(bundle, fmnist_images[:n])).max() <= 1e-4
+
+
+def test_preprocessing_is_in_the_graph(bundle, exported, fmnist_images):
+    """The ONNX input is raw [0, 1] pixels: feeding pre-normalised input must NOT match."""
+    normalised = (fmnist_images[:8] - 0.286) / 0.353
+    assert (
+        np.abs(_ort_embed(exported, normalised) - _torch_embed(bundle, fmnist_images[:8])).max()
+        > 1e-2
+    )
+
+
+def test_metadata_props_describe_the_model(bundle, exported):
+    props = {p.key: p.value for p in onnx.load(str(exported)).metadata_props}
+    doc = json.loads((bundle / "siamkit.json").read_text())
+    net = siamkit.load_model(bundle)
+    assert props["siamkit_version"] == siamkit.__version__
+    assert int(props["embedding_dim"]) == net.embedding_dim == 32
+    assert props["distance"] == net.distance_name == "euclidean"
+    assert json.loads(props["threshold"]) == pytest.approx(0.75)
+    assert json.loads(props["input_shape"]) == [1, 28, 28]
+    assert props["fingerprint"] == doc["fingerprint"] == siamkit.model_fingerprint(net)
+    prep = json.loads(props["preprocess"])
+    assert prep["mean"] == pytest.approx([0.286]) and prep["std"] == pytest.approx([0.353])
+    assert prep["folded_into_graph"] is True
+
+
+def test_sidecar_records_the_export_and_leaves_siamkit_json_alone(bundle, exported):
+    before = (bundle / "siamkit.json").read_bytes()
+    export_onnx(bundle)  # exporting again rewrites the same entry
+    assert (bundle / "siamkit.json").read_bytes() == before
+    side = read_sidecar(bundle)
+    entry = side["exports"]["model.onnx"]
+    assert entry["sha256"] == hashlib.sha256(exported.read_bytes()).hexdigest()
+    assert entry["bytes"] == exported.stat().st_size and entry["opset"] == 17
+    assert side["preprocess"]["input_shape"] == [1, 28, 28]
+    assert side["input"]["shape"] == ["N", 1, 28, 28] and side["output"]["shape"] == ["N", 32]
+    assert siamkit.load_model(bundle) is not None  # the folder still loads
+
+
+def test_export_of_a_model_object_needs_out_path(model_factory, tmp_path, fmnist_images):
+    net = model_factory(fmnist_images, distance="cosine")
+    with pytest.raises(ValueError, match="out_path"):
+        export_onnx(net)
+    res = export_onnx(net, tmp_path / "sub" / "m.onnx")
+    assert res.path.is_file() and res.max_abs_diff is not None and res.max_abs_diff <= 1e-4
+    assert not (tmp_path / "sub" / "onnx.json").exists()  # no sidecar outside a model folder
+    with torch.no_grad():
+        want = net.embed(torch.from_numpy(fmnist_images[:16])).numpy()
+    assert np.abs(_ort_embed(res.path, fmnist_images[:16]) - want).max() <= 1e-4
+
+
+def test_vector_model_and_half_twin_branch(tmp_path):
+    f = siamkit.encoders.create_encoder("mlp", in_features=12, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
+    net = HalfTwinNetwork(
+        f, g, embedding_dim=8, preprocess_f=Preprocess(input_shape=(12,)),
+        preprocess_g=Preprocess(mean=(0.5,), std=(2.0,), input_shape=(5,)),
+    ).eval()  # fmt: skip
+    y = torch.rand(7, 5)
+    res = export_onnx(net, tmp_path / "g.onnx", branch="g")
+    with torch.no_grad():
+        want = net.embed_g(y).numpy()
+    assert np.abs(_ort_embed(res.path, y.numpy()) - want).max() <= 1e-4
+    assert json.loads(res.metadata["input_shape"]) == [5] and res.metadata["branch"] == "g"
+
+
+@pytest.mark.slow
+def test_dynamo_exporter_also_matches(bundle, fmnist_images, tmp_path):
+    res = export_onnx(bundle, tmp_path / "dyn.onnx", opset=18, exporter="dynamo")
+    got = _ort_embed(res.path, fmnist_images[:33])
+    assert np.abs(got - _torch_embed(bundle, fmnist_images[:33])).max() <= 1e-4
+
+
+def test_learned_distance_cannot_be_exported(tmp_path):
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    net = siamkit.SiameseNetwork(
+        enc,
+        embedding_dim=4,
+        distance=MahalanobisDistance(4),
+        preprocess=Preprocess(input_shape=(6,)),
+    )
+    with pytest.raises(ExportError, match="learned distance"):
+        export_onnx(net, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_model_without_input_shape(tmp_path):
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    net = siamkit.SiameseNetwork(enc, embedding_dim=4)
+    with pytest.raises(ExportError, match="input_shape"):
+        export_onnx(net, tmp_path / "m.onnx")
+    res = export_onnx(net, tmp_path / "m.onnx", input_shape=(6,))
+    assert json.loads(res.metadata["input_shape"]) == [6]
+
+
+def test_bad_arguments(bundle, tmp_path):
+    with pytest.raises(ExportError, match="model folder"):
+        export_onnx(torch.nn.Linear(2, 2), tmp_path / "m.onnx")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="exporter"):
+        export_onnx(bundle, tmp_path / "m.onnx", exporter="tflite")
+    with pytest.raises(ExportError, match="half-twin"):
+        export_onnx(bundle, tmp_path / "m.onnx", branch="g")
+    with pytest.raises(ValueError, match=r"siamkit\.json"):
+        export_onnx(tmp_path)  # not a model folder
