@@ -26,7 +26,8 @@ from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_run_data
 from siamkit.training.config_io import config_to_dict
-from siamkit.training.data import RunData
+from siamkit.training.data import RunData, to_float
+from siamkit.training.ddp import teardown_distributed
 from siamkit.training.validation import embed_all
 
 CALIBRATION_PAIRS = 300_000
@@ -102,6 +103,10 @@ def try_write_report(path: Path, report: Any, z: Tensor, labels: Tensor, **kw: A
     return path
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
 def run_training(
     cfg: RunConfig,
     out_dir: str | os.PathLike[str],
@@ -117,6 +122,8 @@ def run_training(
     """
     out = Path(out_dir)
     t0 = time.perf_counter()
+    if os.environ.get("RANK", "0") != "0":
+        log = _quiet
     log(f"loading {cfg.data.dataset} ...")
     data = load_run_data(cfg.data)
     mean, std = data.channel_stats()
@@ -129,10 +136,15 @@ def run_training(
             f"training on {len(data.train_y)} images of classes {list(data.train_classes)} "
             f"({len(data.val_y)} held out for validation) on {trainer.ctx.device}"
         )
-    result = trainer.fit(resume=resume)
+    try:
+        result = trainer.fit(resume=resume)
+    finally:
+        if not trainer.ctx.is_main:
+            teardown_distributed()
     if not trainer.ctx.is_main:
         return None
     train_s = time.perf_counter() - t0
+    teardown_distributed()
     return finish_run(
         cfg, out, net, data, result.history, train_s, episodes, title, log, trainer.ctx.device
     )
@@ -179,7 +191,7 @@ def finish_run(
     write_json(out / "history.json", history)
     names = list(data.class_names)
     report_path = try_write_report(
-        out / "report.html", report, z, data.test_y, images=data.test_x, class_names=names,
+        out / "report.html", report, z, data.test_y, images=to_float(data.test_x), class_names=names,
         history=history, config=config_to_dict(cfg), title=title,
     )  # fmt: skip
     return RunOutputs(

@@ -43,7 +43,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Return ``value`` converted to ``tp`` (lists become tuples) or raise ``ConfigError``."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        for arg in typing.get_args(tp):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(tp)):
+            return None
+        if len(args) == 1:  # Optional[X]: X's own message names the offending item
+            return _coerce(value, args[0], where)
+        for arg in args:
             try:
                 return _coerce(value, arg, where)
             except ConfigError:

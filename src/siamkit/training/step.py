@@ -77,7 +77,7 @@ def train_step(
     loss = loss_fn(z, labels) if triplets is None else loss_fn(z, labels, triplets)
     if not torch.isfinite(loss):
         raise FloatingPointError(
-            f"the loss became {float(loss)}; lower optim.lr or check the data for NaN values"
+            f"the loss became {float(loss.detach())}; lower optim.lr or check the data for NaN values"
         )
     optimizer.zero_grad(set_to_none=True)
     scaled = loss * loss_scale

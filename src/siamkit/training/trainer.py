@@ -189,6 +189,13 @@ class Trainer:
             raise ValueError("resume needs an output folder holding checkpoint.pt")
         state = load_checkpoint(self.ckpt_path, map_location=self.ctx.device)
         saved, now = dict(state["config"]), config_to_dict(self.cfg)
+        if (
+            saved["train"]["epochs"] != now["train"]["epochs"]
+            and self.cfg.optim.schedule == "onecycle"
+        ):
+            raise ValueError(
+                "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"
+            )
         saved["train"] = {**saved["train"], "epochs": now["train"]["epochs"]}
         if saved != now:
             diff = [f"{s}.{k}" for s in now for k in now[s] if saved.get(s, {}).get(k) != now[s][k]]
@@ -212,11 +219,14 @@ class Trainer:
             desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", disable=not (self.progress and self.ctx.is_main),
         )  # fmt: skip
         losses = []
+        # Online losses see the batch gathered from every rank; offline triplets index the local one.
+        gather = None if self.cfg.loss.offline_mining else ddp.make_gather(self.ctx)
+        scale = float(self.ctx.world) if gather is not None else 1.0
         for batch in bar:
             loss = train_step(
                 self.model, batch, self.objective, self.optimizer, scheduler=self.scheduler,
                 scaler=self.scaler, amp=self.amp, grad_clip=self.cfg.optim.grad_clip,
-                gather=ddp.make_gather(self.ctx), loss_scale=float(self.ctx.world),
+                gather=gather, loss_scale=scale,
             )  # fmt: skip
             losses.append(loss)
             bar.set_postfix(loss=f"{loss:.4f}")

@@ -1,0 +1,128 @@
+"""Config loading: defaults, strict keys and types, overrides, round trips, the shipped configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from siamkit.training import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    dump_config,
+    load_config,
+)
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_empty_file_gives_all_defaults(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("")
+    assert load_config(p) == RunConfig()
+
+
+def test_values_are_read_and_lists_become_tuples(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  epochs: 3\ndata:\n  train_classes: [1, 2, 3]\noptim:\n  lr: 1\n")
+    cfg = load_config(p)
+    assert cfg.train.epochs == 3
+    assert cfg.data.train_classes == (1, 2, 3)
+    assert cfg.optim.lr == 1.0 and isinstance(cfg.optim.lr, float)  # an int is a valid float
+    assert cfg.model == RunConfig().model  # untouched sections keep their defaults
+
+
+def test_unknown_key_is_named_with_its_section(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  epochs: 2\n  epoch_count: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    msg = str(err.value)
+    assert "'epoch_count'" in msg and "'train'" in msg and "epochs" in msg  # lists the valid keys
+
+
+def test_unknown_section_is_named() -> None:
+    with pytest.raises(ConfigError, match="'trainer'"):
+        config_from_dict({"trainer": {"epochs": 1}})
+
+
+@pytest.mark.parametrize(
+    ("doc", "key"),
+    [
+        ({"train": {"epochs": "five"}}, "train.epochs"),
+        ({"train": {"epochs": 2.5}}, "train.epochs"),
+        ({"train": {"amp": "yes"}}, "train.amp"),
+        ({"data": {"train_classes": [0, "a"]}}, "data.train_classes[1]"),
+        ({"model": {"encoder_kwargs": [1]}}, "model.encoder_kwargs"),
+        ({"loss": {"margin": True}}, "loss.margin"),
+    ],
+)
+def test_wrong_types_name_the_key(doc: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(doc)
+    assert key in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        ({"loss": {"kind": "hinge"}}, "loss.kind"),
+        ({"loss": {"kind": "triplet", "mining": "hardest"}}, "loss.mining"),
+        ({"loss": {"kind": "bce"}}, "model.distance: mlp"),
+        ({"train": {"samples_per_class": 1}}, "samples_per_class"),
+        ({"data": {"val_fraction": 1.5}}, "val_fraction"),
+    ],
+)
+def test_bad_values_and_combinations(doc: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        config_from_dict(doc)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    p = tmp_path / "bad.yaml"
+    p.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_dump_then_load_round_trips(tmp_path: Path) -> None:
+    cfg = config_from_dict(
+        {
+            "train": {"epochs": 7},
+            "model": {"head_hidden": [32], "encoder_kwargs": {"widths": [4, 8]}},
+        }
+    )
+    path = dump_config(cfg, tmp_path / "sub" / "config.yaml")
+    assert load_config(path) == cfg
+    assert not list(path.parent.glob(".*tmp"))  # the temporary file was renamed away
+
+
+def test_overrides_parse_yaml_values_and_reject_bad_keys() -> None:
+    cfg = apply_overrides(
+        RunConfig(), ["train.epochs=2", "data.train_classes=[0, 1]", "loss.mining=null"]
+    )
+    assert (cfg.train.epochs, cfg.data.train_classes, cfg.loss.mining) == (2, (0, 1), None)
+    with pytest.raises(ConfigError, match="'epoks'"):
+        apply_overrides(RunConfig(), ["train.epoks=2"])
+    with pytest.raises(ConfigError, match=r"section\.key=value"):
+        apply_overrides(RunConfig(), ["epochs=2"])
+
+
+def test_config_to_dict_is_plain() -> None:
+    doc = config_to_dict(RunConfig())
+    assert isinstance(doc["data"]["train_classes"], list)
+    assert config_from_dict(doc) == RunConfig()
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path: Path) -> None:
+    load_config(path)
+
+
+def test_demo_yaml_is_the_builtin_demo_recipe() -> None:
+    assert load_config(CONFIGS / "demo.yaml") == RunConfig()

@@ -1,0 +1,157 @@
+"""Checkpoints are atomic and safe; a resumed run ends with exactly the uninterrupted weights (CPU)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import siamkit.training.trainer as trainer_mod
+from siamkit.training import Trainer, apply_overrides
+from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "configs" / "digits-tiny.yaml"
+
+
+def _train(make_net, cfg, data, out: Path | None, resume: bool = False):
+    torch.manual_seed(123)  # the initial weights; a resumed run overwrites them from the checkpoint
+    net = make_net(cfg, data)
+    Trainer(net, cfg, data, out_dir=out, progress=False).fit(resume=resume)
+    return net.state_dict()
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(
+    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+) -> None:
+    cfg = apply_overrides(tiny_cfg, ["data.augmentation=light", "train.epochs=3"])
+    full = _train(make_net, cfg, tiny_data, tmp_path / "full")
+
+    real_step, calls = trainer_mod.train_step, {"n": 0}
+
+    def dying_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 9:  # the 3rd batch of epoch 2 (6 batches per epoch)
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_mod, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        _train(make_net, cfg, tiny_data, tmp_path / "cut")
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
+    monkeypatch.setattr(trainer_mod, "train_step", real_step)
+    resumed = _train(make_net, cfg, tiny_data, tmp_path / "cut", resume=True)
+    _assert_same(full, resumed)
+    history = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_resume_refuses_a_different_config(make_net, tiny_cfg, tiny_data, tmp_path) -> None:
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=1"])
+    _train(make_net, cfg, tiny_data, tmp_path)
+    other = apply_overrides(cfg, ["optim.lr=0.5"])
+    with pytest.raises(ValueError, match=r"optim\.lr"):
+        _train(make_net, other, tiny_data, tmp_path, resume=True)
+    longer = apply_overrides(cfg, ["train.epochs=2"])  # more epochs is allowed
+    _train(make_net, longer, tiny_data, tmp_path, resume=True)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2
+
+
+def test_resume_without_checkpoint_is_a_clear_error(
+    make_net, tiny_cfg, tiny_data, tmp_path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        _train(make_net, tiny_cfg, tiny_data, tmp_path, resume=True)
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "ck.pt"
+    save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+
+    def broken_save(obj, fh):
+        fh.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    state = load_checkpoint(path)
+    assert state["epoch"] == 1 and torch.equal(state["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+
+
+def test_checkpoints_never_unpickle_code(tmp_path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"epoch": 1, "obj": Path("x")}, path)  # a non-tensor object needs full pickle
+    with pytest.raises(ValueError, match="not a readable"):
+        load_checkpoint(path)
+
+
+def test_rng_state_round_trip() -> None:
+    import random
+
+    import numpy as np
+
+    state = rng_state()
+    a = (random.random(), np.random.rand(), torch.rand(1))
+    set_rng_state(state)
+    b = (random.random(), np.random.rand(), torch.rand(1))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_then_resume_equals_uninterrupted(tmp_path) -> None:
+    """The real thing: SIGKILL the CLI during epoch 2, resume, compare the saved weights."""
+    from safetensors.torch import load_file
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    base = [
+        sys.executable,
+        "-m",
+        "siamkit",
+        "train",
+        str(TINY),
+        "--no-progress",
+        "--episodes",
+        "20",
+        "--set",
+        "train.epochs=4",
+    ]
+    subprocess.run(
+        [*base, "--out", str(tmp_path / "full")], check=True, env=env, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [*base, "--out", str(tmp_path / "cut")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ck = tmp_path / "cut" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (ck.exists() and load_checkpoint(ck)["epoch"] >= 1):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert load_checkpoint(ck)["epoch"] < 4, "the run finished before it could be killed"
+    subprocess.run(
+        [*base, "--out", str(tmp_path / "cut"), "--resume"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    a = load_file(str(tmp_path / "full" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model" / "model.safetensors"))
+    _assert_same(a, b)

@@ -1,0 +1,139 @@
+"""Trainer behaviour on tiny digits runs: every loss kind, early stopping, best weights, validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.neighbors import KNeighborsClassifier
+
+from siamkit.distances import get_distance
+from siamkit.training import Trainer, apply_overrides
+from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.validation import one_shot_accuracy, precision_at_1
+
+ONE_EPOCH = ["train.epochs=1", "train.steps_per_epoch=3"]
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["loss.kind=contrastive", "loss.margin=1.0", "loss.mining=hardest"],
+        ["loss.kind=bce", "model.distance=mlp", "loss.mining=null"],
+        ["loss.kind=multi_similarity", "loss.mining=auto"],
+        ["loss.kind=supcon"],
+        ["loss.kind=triplet", "loss.mining=semihard", "model.distance=mahalanobis"],
+        [
+            "loss.kind=triplet",
+            "loss.mining=semihard",
+            "loss.offline_mining=true",
+            "loss.offline_pool=300",
+        ],
+        [
+            "optim.optimizer=sgd",
+            "optim.schedule=onecycle",
+            "optim.grad_clip=1.0",
+            "data.augmentation=strong",
+        ],
+    ],
+    ids=[
+        "contrastive",
+        "bce",
+        "multi_similarity",
+        "supcon",
+        "mahalanobis",
+        "offline",
+        "sgd-onecycle",
+    ],
+)
+def test_every_objective_trains_and_changes_the_weights(
+    make_net, tiny_cfg, tiny_data, sets
+) -> None:
+    cfg = apply_overrides(tiny_cfg, [*ONE_EPOCH, *sets])
+    net = make_net(cfg, tiny_data)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    result = Trainer(net, cfg, tiny_data, progress=False).fit()
+    (row,) = result.history
+    assert row["loss"] == row["loss"]  # finite, not NaN
+    assert 0.0 <= row["val_metric"] <= 1.0
+    changed = [k for k, v in net.state_dict().items() if not torch.equal(v, before[k])]
+    assert any("encoder" in k for k in changed)
+    if cfg.model.distance in ("mlp", "mahalanobis"):
+        assert any(k.startswith("distance.") for k in changed)  # the learned metric trains too
+
+
+def test_early_stopping_and_restore_best(make_net, tiny_cfg, tiny_data, tmp_path) -> None:
+    cfg = apply_overrides(
+        tiny_cfg,
+        [
+            "train.epochs=6",
+            "train.steps_per_epoch=2",
+            "train.early_stopping=2",
+            "train.restore_best=true",
+        ],
+    )
+    net = make_net(cfg, tiny_data)
+    scores, snapshots = iter([0.5, 0.9, 0.8, 0.7, 0.95, 0.99]), []
+
+    def validate(n) -> float:
+        snapshots.append({k: v.clone() for k, v in n.state_dict().items()})
+        return next(scores)
+
+    result = Trainer(net, cfg, tiny_data, out_dir=tmp_path, progress=False, validate=validate).fit()
+    assert result.stopped_early and len(result.history) == 4  # 0.8 and 0.7 did not beat 0.9
+    assert result.best_epoch == 2 and result.best_metric == 0.9
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, snapshots[1][k]), k
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["stopped"] is True
+    # resuming a stopped run does not train further
+    again = Trainer(
+        make_net(cfg, tiny_data),
+        cfg,
+        tiny_data,
+        out_dir=tmp_path,
+        progress=False,
+        validate=validate,
+    )
+    assert len(again.fit(resume=True).history) == 4
+
+
+def test_same_seed_same_weights_other_seed_differs(make_net, tiny_cfg, tiny_data) -> None:
+    cfg = apply_overrides(tiny_cfg, [*ONE_EPOCH, "data.augmentation=light"])
+
+    def run(c):
+        torch.manual_seed(0)
+        net = make_net(c, tiny_data)
+        Trainer(net, c, tiny_data, progress=False).fit()
+        return net.state_dict()
+
+    a, b = run(cfg), run(cfg)
+    c = run(apply_overrides(cfg, ["train.seed=5"]))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_cuda_request_without_gpu_is_a_clear_error(make_net, tiny_cfg, tiny_data) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    cfg = apply_overrides(tiny_cfg, ["train.device=cuda"])
+    with pytest.raises(ValueError, match="--device cpu"):
+        Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False)
+
+
+def test_precision_at_1_matches_sklearn_1nn() -> None:
+    g = torch.Generator().manual_seed(0)
+    z, y = torch.randn(60, 3, generator=g), torch.randint(0, 3, (60,), generator=g)
+    ours = precision_at_1(z, y, get_distance("euclidean"))
+    hits = 0
+    for i in range(60):
+        keep = torch.arange(60) != i
+        knn = KNeighborsClassifier(1).fit(z[keep].numpy(), y[keep].numpy())
+        hits += int(knn.predict(z[i : i + 1].numpy())[0] == y[i])
+    assert ours == pytest.approx(hits / 60)
+
+
+def test_one_shot_accuracy_extremes() -> None:
+    y = torch.arange(5).repeat_interleave(10)
+    separated = torch.nn.functional.one_hot(y, 5).float() * 10 + 0.01 * torch.randn(50, 5)
+    assert one_shot_accuracy(separated, y, get_distance("euclidean"), n_way=5, episodes=50) == 1.0
+    noise = torch.randn(50, 5)
+    assert one_shot_accuracy(noise, y, get_distance("euclidean"), n_way=5, episodes=400) < 0.4
