@@ -1,0 +1,306 @@
+"""``siamkit enroll / identify / verify / gallery``: a gallery of enrolled people or items from the shell.
+
+    siamkit enroll MODEL --gallery staff.db --label alice img1.png img2.png
+    siamkit identify MODEL --gallery staff.db query.png --k 5 --json
+    siamkit verify MODEL a.png b.png --json
+    siamkit gallery staff.db list | remove LABEL | stats
+
+Thin shell over :class:`siamkit.index.Gallery`: parse, call the library, print text or JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MODEL = click.argument("model", type=click.Path(exists=True, file_okay=False))
+_GALLERY = click.option(
+    "--gallery",
+    "gallery_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Gallery file (SQLite), e.g. staff.db.",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+_THRESHOLD = click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Decision threshold on the distance (default: the model's calibrated threshold).",
+)
+_IMAGE = click.Path(exists=True, dir_okay=False)
+
+
+def _friendly(fn: F) -> F:
+    """A user's mistake (missing file, unreadable image, unknown label, other model) -> ``Error: ...``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (FileNotFoundError, ValueError, LookupError, TypeError, ImportError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            raise click.ClickException(str(message).strip() or type(err).__name__) from None
+        except (sqlite3.Error, PermissionError) as err:
+            raise click.ClickException(f"the gallery file cannot be used: {err}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load_model(path: str) -> Any:
+    import siamkit
+
+    return siamkit.load_model(path)
+
+
+def _read_images(model: Any, paths: Sequence[str]) -> Any:
+    """``(N, C, H, W)`` images in [0, 1], resized to the model's input shape."""
+    from siamkit.data.image_io import load_images
+
+    shape = getattr(model, "input_shape", None)
+    if shape is None or len(shape) != 3:
+        raise click.ClickException(
+            "this model takes vectors, not images; enroll its embeddings with the Python API "
+            "(Gallery.enroll_embeddings)"
+        )
+    return load_images(list(paths), shape)
+
+
+def _open(gallery_path: str, model: Any = None, create: bool = False, **kw: Any) -> Any:
+    from siamkit.index import Gallery
+
+    return Gallery.open(gallery_path, model, create=create, **kw)
+
+
+def _emit(as_json: bool, doc: Any, text: str) -> None:
+    click.echo(json.dumps(doc, indent=2) if as_json else text)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@click.command()
+@_MODEL
+@_GALLERY
+@click.option("--label", required=True, help="Who or what the images show, e.g. alice.")
+@click.option(
+    "--metadata", default=None, help='JSON object stored with the items, e.g. \'{"team": "ops"}\'.'
+)
+@click.argument("images", nargs=-1, required=True, type=_IMAGE)
+@_JSON
+@_friendly
+def enroll(
+    model: str,
+    gallery_path: str,
+    label: str,
+    metadata: str | None,
+    images: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Add IMAGES of LABEL to a gallery (created if missing), no retraining.
+
+    The enrollment is one transaction: once this command prints, the images are stored durably.
+
+    \b
+    Example:
+      siamkit enroll out/model --gallery staff.db --label alice a1.png a2.png
+    """
+    meta = None
+    if metadata is not None:
+        try:
+            meta = json.loads(metadata)
+        except json.JSONDecodeError as err:
+            raise click.BadParameter(f"not valid JSON: {err}", param_hint="--metadata") from None
+    net = _load_model(model)
+    x = _read_images(net, images)
+    with _open(gallery_path, net, create=True) as gallery:
+        ids = gallery.enroll(label, x, metadata=meta)
+        total = len(gallery)
+    doc = {"label": label, "item_ids": ids, "gallery": gallery_path, "num_items": total}
+    _emit(
+        as_json, doc, f"enrolled {len(ids)} image(s) of {label!r} into {gallery_path} (items {ids})"
+    )
+
+
+def _match_doc(m: Any) -> dict[str, Any]:
+    return {"label": m.label, "distance": m.distance, "item_id": m.item_id, "accepted": m.accepted}
+
+
+@click.command()
+@_MODEL
+@_GALLERY
+@click.argument("queries", nargs=-1, required=True, type=_IMAGE)
+@click.option(
+    "--k",
+    "k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Labels to list per query.",
+)
+@_THRESHOLD
+@click.option(
+    "--index",
+    default="exact",
+    show_default=True,
+    type=click.Choice(["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh"]),
+    help="Search structure.",
+)
+@_JSON
+@_friendly
+def identify(
+    model: str,
+    gallery_path: str,
+    queries: tuple[str, ...],
+    k: int,
+    threshold: float | None,
+    index: str,
+    as_json: bool,
+) -> None:
+    """Who is in each QUERY image? The K nearest enrolled labels, best first.
+
+    A query whose best match is beyond the threshold is reported as unknown.
+
+    \b
+    Example:
+      siamkit identify out/model --gallery staff.db query.png --k 5 --json
+    """
+    net = _load_model(model)
+    x = _read_images(net, queries)
+    with _open(gallery_path, net, threshold=threshold, index=index) as gallery:
+        results = gallery.identify_batch(x, k=k)
+        used = gallery.threshold
+    docs = [
+        {
+            "image": path,
+            "label": r.label,
+            "unknown": r.label is None,
+            "matches": [_match_doc(m) for m in r.matches],
+        }
+        for path, r in zip(queries, results)
+    ]
+    lines = []
+    for d in docs:
+        lines.append(f"{d['image']}: {d['label'] if d['label'] is not None else 'unknown'}")
+        for m in d["matches"]:
+            flag = {True: "accepted", False: "rejected", None: ""}[m["accepted"]]
+            lines.append(
+                f"  {m['label']:<24} distance {m['distance']:.4f}  item {m['item_id']}  {flag}"
+            )
+    _emit(as_json, {"threshold": used, "queries": docs}, "\n".join(lines))
+
+
+@click.command()
+@_MODEL
+@click.argument("image", type=_IMAGE)
+@click.argument("other", required=False, type=_IMAGE)
+@click.option(
+    "--gallery",
+    "gallery_path",
+    type=click.Path(dir_okay=False),
+    help="Verify against a gallery label instead.",
+)
+@click.option("--label", default=None, help="The claimed label (with --gallery).")
+@_THRESHOLD
+@_JSON
+@_friendly
+def verify(
+    model: str,
+    image: str,
+    other: str | None,
+    gallery_path: str | None,
+    label: str | None,
+    threshold: float | None,
+    as_json: bool,
+) -> None:
+    """Is IMAGE the same as OTHER (or as --label in --gallery)?
+
+    \b
+    Examples:
+      siamkit verify out/model a.png b.png --json
+      siamkit verify out/model query.png --gallery staff.db --label alice
+    """
+    if (other is None) == (gallery_path is None) or (gallery_path is None) != (label is None):
+        raise click.UsageError("give either a second image, or --gallery and --label")
+    net = _load_model(model)
+    if other is not None:
+        from siamkit.index import verify_pair
+
+        x = _read_images(net, [image, other])
+        result = verify_pair(net, x[0], x[1], threshold=threshold)
+    else:
+        with _open(gallery_path, net, threshold=threshold) as gallery:  # type: ignore[arg-type]
+            result = gallery.verify(_read_images(net, [image]), label)  # type: ignore[arg-type]
+    doc = {**dataclasses.asdict(result), "image": image, "other": other}
+    verdict = {True: "same", False: "not the same", None: "no threshold to decide"}[result.same]
+    _emit(
+        as_json,
+        doc,
+        f"{verdict} (distance {result.distance:.4f}, threshold {_fmt(result.threshold)})",
+    )
+
+
+@click.group()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.pass_context
+def gallery(ctx: click.Context, path: str) -> None:
+    """Look after the gallery file PATH: list its labels, remove one, show statistics.
+
+    \b
+    Examples:
+      siamkit gallery staff.db list
+      siamkit gallery staff.db remove alice
+      siamkit gallery staff.db stats --json
+    """
+    ctx.obj = path
+
+
+@gallery.command("list")
+@_JSON
+@click.pass_obj
+@_friendly
+def list_labels(path: str, as_json: bool) -> None:
+    """List the enrolled labels with their item counts and metadata."""
+    with _open(path) as g:
+        infos = g.labels()
+    doc = {"labels": [dataclasses.asdict(i) for i in infos]}
+    lines = [
+        f"{i.label:<32} {i.count:>6}  {json.dumps(i.metadata) if i.metadata else ''}" for i in infos
+    ]
+    _emit(as_json, doc, "\n".join(lines) if lines else "(empty gallery)")
+
+
+@gallery.command("remove")
+@click.argument("label")
+@_JSON
+@click.pass_obj
+@_friendly
+def remove_label(path: str, label: str, as_json: bool) -> None:
+    """Remove LABEL and all its items (one transaction)."""
+    with _open(path) as g:
+        removed = g.remove(label)
+    _emit(as_json, {"label": label, "removed": removed}, f"removed {label!r} ({removed} item(s))")
+
+
+@gallery.command("stats")
+@_JSON
+@click.pass_obj
+@_friendly
+def stats(path: str, as_json: bool) -> None:
+    """Show item and label counts, embedding size, distance and the model fingerprint."""
+    with _open(path) as g:
+        s = g.stats()
+    doc = dataclasses.asdict(s)
+    _emit(as_json, doc, "\n".join(f"{k:<18} {v}" for k, v in doc.items()))
+
+
+COMMANDS = [enroll, identify, verify, gallery]

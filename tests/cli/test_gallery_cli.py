@@ -1,0 +1,239 @@
+"""The enroll / identify / verify / gallery commands, end to end on Fashion-MNIST PNG files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from siamkit.cli.gallery_cmds import COMMANDS
+from siamkit.data.fashion_mnist import load_fashion_mnist
+from siamkit.index import Gallery
+
+THRESHOLD = 0.05
+
+
+@pytest.fixture(scope="module")
+def cli() -> click.Group:
+    group = click.Group("siamkit")
+    for command in COMMANDS:
+        group.add_command(command)
+    return group
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """A saved model bundle and 8 Fashion-MNIST test images as PNG files (2 per class 0-3)."""
+    root = tmp_path_factory.mktemp("gallery_cli")
+    torch.manual_seed(0)
+    encoder = siamkit.encoders.create_encoder("convnet", in_channels=1)
+    pre = siamkit.models.Preprocess(mean=(0.286,), std=(0.353,), input_shape=(1, 28, 28))
+    net = siamkit.SiameseNetwork(encoder, embedding_dim=16, preprocess=pre)
+    siamkit.save_model(net, root / "model", threshold=THRESHOLD)
+    images, labels = load_fashion_mnist("test")
+    out = {"model": root / "model", "root": root}
+    for c in range(4):
+        for j, row in enumerate(np.flatnonzero(labels.numpy() == c)[:2]):
+            path = root / f"c{c}_{j}.png"
+            Image.fromarray(images[row].numpy()).save(path)
+            out[f"c{c}_{j}"] = path
+    (root / "broken.png").write_bytes(b"not an image at all")
+    out["broken"] = root / "broken.png"
+    return out
+
+
+def run(cli, args, code=0):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+def enroll_four(cli, files, db):
+    for c in range(4):
+        run(
+            cli,
+            ["enroll", files["model"], "--gallery", db, "--label", f"class-{c}", files[f"c{c}_0"]],
+        )
+
+
+def test_enroll_identify_verify_and_manage(cli, files, tmp_path):
+    db = tmp_path / "staff.db"
+    out = run(
+        cli,
+        [
+            "enroll",
+            files["model"],
+            "--gallery",
+            db,
+            "--label",
+            "alice",
+            "--metadata",
+            '{"team": "ops"}',
+            files["c0_0"],
+            files["c0_1"],
+            "--json",
+        ],
+    )
+    doc = json.loads(out.output)
+    assert doc["label"] == "alice" and len(doc["item_ids"]) == 2 and doc["num_items"] == 2
+    run(cli, ["enroll", files["model"], "--gallery", db, "--label", "bob", files["c1_0"]])
+
+    out = run(
+        cli,
+        [
+            "identify",
+            files["model"],
+            "--gallery",
+            db,
+            files["c1_0"],
+            files["c0_1"],
+            "--k",
+            "5",
+            "--json",
+        ],
+    )
+    doc = json.loads(out.output)
+    assert doc["threshold"] == THRESHOLD
+    first, second = doc["queries"]
+    assert first["label"] == "bob" and first["matches"][0]["distance"] < 1e-3
+    assert [m["label"] for m in first["matches"]] == ["bob", "alice"]  # distinct labels
+    assert second["label"] == "alice" and second["matches"][0]["accepted"] is True
+
+    # the same answer as the Python API on the same files
+    net = siamkit.load_model(files["model"])
+    from siamkit.data.image_io import load_images
+
+    with Gallery.open(db, net) as g:
+        ref = g.identify(load_images([files["c1_0"]], (1, 28, 28))[0], k=5)
+    assert [m["item_id"] for m in first["matches"]] == [m.item_id for m in ref.matches]
+
+    out = run(cli, ["gallery", db, "list", "--json"])
+    labels = json.loads(out.output)["labels"]
+    assert labels == [
+        {"label": "alice", "count": 2, "metadata": {"team": "ops"}},
+        {"label": "bob", "count": 1, "metadata": None},
+    ]
+    stats = json.loads(run(cli, ["gallery", db, "stats", "--json"]).output)
+    assert stats["num_items"] == 3 and stats["num_labels"] == 2 and stats["embedding_dim"] == 16
+
+    out = run(
+        cli, ["verify", files["model"], files["c1_0"], "--gallery", db, "--label", "bob", "--json"]
+    )
+    assert json.loads(out.output)["same"] is True
+    assert json.loads(run(cli, ["gallery", db, "remove", "bob", "--json"]).output)["removed"] == 1
+    out = run(cli, ["gallery", db, "remove", "bob"], code=1)
+    assert "'bob' is not in the gallery" in out.output
+    assert "alice" in run(cli, ["gallery", db, "list"]).output
+
+
+def test_verify_a_pair(cli, files):
+    same = json.loads(
+        run(cli, ["verify", files["model"], files["c2_0"], files["c2_0"], "--json"]).output
+    )
+    assert same["same"] is True and same["distance"] < 1e-3 and same["threshold"] == THRESHOLD
+    net = siamkit.load_model(files["model"])
+    from siamkit.data.image_io import load_images
+
+    x = load_images([files["c2_0"], files["c3_0"]], (1, 28, 28))
+    with torch.inference_mode():
+        d = float(net(x[:1], x[1:])[0])
+    other = json.loads(
+        run(cli, ["verify", files["model"], files["c2_0"], files["c3_0"], "--json"]).output
+    )
+    assert other["distance"] == pytest.approx(d, abs=1e-5) and other["same"] == (d <= THRESHOLD)
+    assert "distance" in run(cli, ["verify", files["model"], files["c2_0"], files["c3_0"]]).output
+
+
+def test_unknown_query_is_reported_as_unknown(cli, files, tmp_path):
+    db = tmp_path / "g.db"
+    run(cli, ["enroll", files["model"], "--gallery", db, "--label", "alice", files["c0_0"]])
+    out = run(
+        cli,
+        ["identify", files["model"], "--gallery", db, files["c3_1"], "--threshold", "0", "--json"],
+    )
+    query = json.loads(out.output)["queries"][0]
+    assert query["unknown"] is True and query["label"] is None
+    assert query["matches"][0]["accepted"] is False
+    assert (
+        "unknown"
+        in run(
+            cli, ["identify", files["model"], "--gallery", db, files["c3_1"], "--threshold", "0"]
+        ).output
+    )
+
+
+def test_errors_are_clear_and_without_traceback(cli, files, tmp_path):
+    db = tmp_path / "g.db"
+    out = run(cli, ["identify", files["model"], "--gallery", db, files["c0_0"]], code=1)
+    assert "no gallery" in out.output and not db.exists()
+    out = run(
+        cli, ["enroll", files["model"], "--gallery", db, "--label", "x", files["broken"]], code=1
+    )
+    assert "broken.png" in out.output
+    out = run(
+        cli,
+        ["enroll", files["model"], "--gallery", db, "--label", "x", tmp_path / "nope.png"],
+        code=2,
+    )
+    assert "does not exist" in out.output
+    run(
+        cli,
+        [
+            "enroll",
+            files["model"],
+            "--gallery",
+            db,
+            "--label",
+            "x",
+            "--metadata",
+            "{bad",
+            files["c0_0"],
+        ],
+        code=2,
+    )
+    run(cli, ["enroll", files["model"], "--gallery", db, "--label", "alice", files["c0_0"]])
+    out = run(
+        cli, ["verify", files["model"], files["c0_0"], "--gallery", db, "--label", "ghost"], code=1
+    )
+    assert "'ghost' is not in the gallery" in out.output and "alice" in out.output
+    run(
+        cli, ["verify", files["model"], files["c0_0"]], code=2
+    )  # neither a second image nor a gallery
+    run(cli, ["gallery", tmp_path / "missing.db", "stats"], code=1)
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("hello " * 500)
+    assert "not a siamkit gallery" in run(cli, ["gallery", not_db, "list"], code=1).output
+
+
+def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):
+    db = tmp_path / "g.db"
+    run(cli, ["enroll", files["model"], "--gallery", db, "--label", "alice", files["c0_0"]])
+    torch.manual_seed(1)
+    other = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1),
+        embedding_dim=16,
+        preprocess=siamkit.models.Preprocess(input_shape=(1, 28, 28)),
+    )
+    siamkit.save_model(other, tmp_path / "other")
+    out = run(cli, ["identify", tmp_path / "other", "--gallery", db, files["c0_0"]], code=1)
+    assert "different model" in out.output
+    out = run(
+        cli,
+        ["enroll", tmp_path / "other", "--gallery", db, "--label", "bob", files["c0_0"]],
+        code=1,
+    )
+    assert "different model" in out.output
+
+
+def test_help_texts(cli):
+    for args in (["enroll"], ["identify"], ["verify"], ["gallery"], ["gallery", "x.db", "remove"]):
+        out = run(cli, [*args, "--help"])
+        assert "Usage" in out.output and ("Example" in out.output or "LABEL" in out.output)
