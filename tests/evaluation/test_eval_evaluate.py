@@ -71,3 +71,18 @@ def test_string_labels_and_numpy_input(make_clusters):
     a = evaluate_embeddings(z.numpy(), names, few_shot=((4, 1),), episodes=30)
     b = evaluate_embeddings(z, y, few_shot=((4, 1),), episodes=30)
     assert a.to_dict() == b.to_dict()
+
+
+def test_learned_distance_objects_work_end_to_end(make_clusters):
+    from siamkit.distances import MahalanobisDistance
+
+    z, y = make_clusters(n_classes=5, per_class=20, dim=6)
+    metric = MahalanobisDistance(6)  # identity at init: equals squared/plain Euclidean ranking
+    rep = evaluate_embeddings(z.float(), y, metric, few_shot=((4, 1),), episodes=30)
+    ref = evaluate_embeddings(z.float(), y, "euclidean", few_shot=((4, 1),), episodes=30)
+    assert rep.distance == "mahalanobis"
+    assert rep.verification.roc_auc == pytest.approx(ref.verification.roc_auc, abs=1e-6)
+    assert rep.retrieval.map_at_r == pytest.approx(ref.retrieval.map_at_r, abs=1e-6)
+    assert rep.few_shot["4way1shot"].accuracy == pytest.approx(
+        ref.few_shot["4way1shot"].accuracy, abs=0.02
+    )

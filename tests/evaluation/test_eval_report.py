@@ -113,3 +113,18 @@ def test_config_text_handles_dataclasses_and_odd_values():
     assert config_text("already: text") == "already: text"
     assert "tensor" in config_text({"t": torch.zeros(1)})  # not YAML-safe: JSON with str()
     assert np.isfinite(float(config_text({"x": 1.5}).split(":")[1]))
+
+
+def test_learned_distance_needs_the_object_for_the_neighbour_grid(make_clusters, tmp_path):
+    from siamkit.distances import MahalanobisDistance
+
+    z, y = make_clusters(n_classes=4, per_class=10, dim=4)
+    z = z.float()
+    metric = MahalanobisDistance(4)
+    rep = evaluate_embeddings(z, y, metric, few_shot=(), verification=False)
+    images = torch.rand(len(y), 1, 6, 6)
+    with pytest.raises(ValueError, match="distance="):
+        write_report(tmp_path / "r.html", rep, z, y, images=images)
+    assert not (tmp_path / "r.html").exists()
+    path = write_report(tmp_path / "r.html", rep, z, y, images=images, distance=metric, k=2)
+    assert "id='neighbours'" in path.read_text()

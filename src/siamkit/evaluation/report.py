@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from siamkit._version import __version__
+from siamkit.distances import list_distances
 from siamkit.evaluation._common import ArrayLike, DistanceLike
 from siamkit.evaluation.evaluate import EvaluationReport
 
@@ -150,6 +151,11 @@ def render_report_html(
     caption = "Test embeddings in 2-D, coloured by class"
     sections.append(("embedding-map", "Embedding map", _figure_html(fig, caption, "fig-map")))
     if images is not None:
+        if distance is None and report.distance not in list_distances():
+            raise ValueError(
+                f"the report used the distance {report.distance!r}, which is not a named distance; "
+                "pass distance=<the Distance object> to write_report for the neighbour grid"
+            )
         fig = plots.plot_neighbor_grid(
             z,
             labels,
