@@ -114,6 +114,21 @@ def _figure_html(fig: Any, caption: str, fig_id: str) -> str:
 Section = tuple[str, str, str]  # (element id, heading, inner HTML)
 
 
+def _verification_section(v: Any) -> Section:
+    from siamkit.evaluation import plots
+
+    figs = [
+        _figure_html(plots.plot_roc(v), "ROC curve with EER and TAR@FAR points", "fig-roc"),
+        _figure_html(plots.plot_det(v), "DET curve (normal-deviate axes)", "fig-det"),
+        _figure_html(
+            plots.plot_distance_histograms(v),
+            "Genuine vs impostor distance distributions with the EER threshold",
+            "fig-hist",
+        ),
+    ]
+    return ("verification", "Verification", f"<div class='figs'>{''.join(figs)}</div>")
+
+
 def render_report_html(
     report: EvaluationReport,
     z: ArrayLike,
@@ -133,20 +148,8 @@ def render_report_html(
     from siamkit.evaluation import plots
 
     sections: list[Section] = [("metrics", "Metrics", metrics_tables(report))]
-    v = report.verification
-    if v is not None:
-        figs = [
-            _figure_html(plots.plot_roc(v), "ROC curve with EER and TAR@FAR points", "fig-roc"),
-            _figure_html(plots.plot_det(v), "DET curve (normal-deviate axes)", "fig-det"),
-            _figure_html(
-                plots.plot_distance_histograms(v),
-                "Genuine vs impostor distance distributions with the EER threshold",
-                "fig-hist",
-            ),
-        ]
-        sections.append(
-            ("verification", "Verification", f"<div class='figs'>{''.join(figs)}</div>")
-        )
+    if report.verification is not None:
+        sections.append(_verification_section(report.verification))
     fig = plots.plot_embedding_map(z, labels, class_names, method=projection, seed=seed)
     caption = "Test embeddings in 2-D, coloured by class"
     sections.append(("embedding-map", "Embedding map", _figure_html(fig, caption, "fig-map")))
