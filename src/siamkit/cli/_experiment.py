@@ -28,6 +28,7 @@ from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, to_float
 from siamkit.training.ddp import teardown_distributed
+from siamkit.training.trainer import seed_everything
 from siamkit.training.validation import embed_all
 
 CALIBRATION_PAIRS = 300_000
@@ -127,6 +128,7 @@ def run_training(
     log(f"loading {cfg.data.dataset} ...")
     data = load_run_data(cfg.data)
     mean, std = data.channel_stats()
+    seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
     net = build_model(cfg.model, data.input_shape, mean, std)
     trainer = Trainer(net, cfg, data, out_dir=out, progress=progress)
     if trainer.ctx.is_main:

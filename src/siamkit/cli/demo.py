@@ -151,7 +151,11 @@ def demo(
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2))
         return
-    default_split = cfg.data.train_classes == DEFAULT_TRAIN_CLASSES and cfg.data.limit is None  # type: ignore[attr-defined]
+    default_split = (cfg.data.dataset, cfg.data.train_classes, cfg.data.limit) == (
+        "fashion-mnist",
+        DEFAULT_TRAIN_CLASSES,
+        None,
+    )  # type: ignore[attr-defined]
     click.echo("")
     click.echo(summary(result.metrics, compare=default_split))
     cal = result.metrics.get("calibration")

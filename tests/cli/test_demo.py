@@ -1,0 +1,97 @@
+"""siamkit demo: the quick-run options, outputs, summary table; the real recipe's target (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import siamkit
+from siamkit.cli.demo import PEER_BEST
+from siamkit.cli.main import cli
+from siamkit.data.fashion_mnist import fashion_mnist_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_fmnist = pytest.mark.skipif(
+    fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed"
+)
+
+
+def test_demo_with_a_tiny_config_writes_report_metrics_and_model(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "demo",
+            "--config",
+            str(ROOT / "configs" / "digits-tiny.yaml"),
+            "--out",
+            str(out),
+            "--episodes",
+            "20",
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    for name in ("report.html", "metrics.json", "model/model.safetensors"):
+        assert (out / name).is_file(), name
+    assert str(out / "report.html") in res.output and str(out / "metrics.json") in res.output
+    assert (
+        "4-way 1-shot" in res.output and "best PML peer" not in res.output
+    )  # not the default split
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["few_shot"]["4way1shot"]["episodes"] == 20
+    assert siamkit.load_model(out / "model").threshold is not None
+
+
+def test_bad_train_classes_are_clear_errors(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["demo", "--train-classes", "0,x", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "comma-separated" in res.output
+    cfg = str(ROOT / "configs" / "digits-tiny.yaml")
+    res = CliRunner().invoke(
+        cli,
+        ["demo", "--config", cfg, "--train-classes", "0,1,2,3,4,5,6,7,8,9", "--out", str(tmp_path)],
+    )
+    assert res.exit_code == 1 and "leave at least one class out" in res.output
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_quick_fashion_mnist_demo(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "demo",
+            "--epochs",
+            "1",
+            "--limit",
+            "1500",
+            "--episodes",
+            "50",
+            "--train-classes",
+            "0,1,2,3,4,5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["n_items"] == 4000 and metrics["run"]["test_classes"] == [6, 7, 8, 9]
+    assert metrics["few_shot"]["4way1shot"]["accuracy"] > 0.4  # well above chance (0.25)
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_default_demo_reaches_the_target(tmp_path: Path) -> None:
+    """The full default recipe: 4-way 1-shot >= 0.80 and EER <= 0.15 on unseen classes 6-9."""
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(cli, ["demo", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "best PML peer" in res.output and f"{PEER_BEST['4-way 1-shot']:.3f}" in res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["few_shot"]["4way1shot"]["accuracy"] >= 0.80
+    assert metrics["verification"]["eer"] <= 0.15

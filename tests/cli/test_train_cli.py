@@ -1,0 +1,190 @@
+"""siamkit train / evaluate / embed on a tiny digits run: outputs, JSON keys, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import siamkit
+from siamkit.cli.main import cli
+from siamkit.data.builtin import load_digits_dataset
+from siamkit.data.fashion_mnist import fashion_mnist_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "configs" / "digits-tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(TINY),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--episodes",
+            "30",
+            "--set",
+            "train.epochs=2",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "model:" in res.output and "4-way 1-shot" in res.output
+    return out
+
+
+def test_train_writes_every_output(run_dir: Path) -> None:
+    for name in (
+        "config.yaml",
+        "checkpoint.pt",
+        "metrics.json",
+        "history.json",
+        "model/siamkit.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"roc_auc", "eer", "threshold", "tar_at_far"} <= set(metrics["verification"])
+    assert {"accuracy", "ci95"} <= set(metrics["few_shot"]["4way1shot"])
+    assert {"precision_at_1", "map_at_r"} <= set(metrics["retrieval"])
+    assert metrics["run"]["test_classes"] == [6, 7, 8, 9]
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert (
+        "epochs: 2" in (run_dir / "config.yaml").read_text()
+    )  # the resolved config, override applied
+
+
+def test_saved_threshold_is_the_validation_calibration(run_dir: Path) -> None:
+    net = siamkit.load_model(run_dir / "model")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert net.threshold == pytest.approx(metrics["calibration"]["threshold"])
+    assert net.threshold != pytest.approx(metrics["verification"]["threshold"])  # not fit on test
+
+
+def test_evaluate_json_reproduces_the_run_metrics(run_dir: Path) -> None:
+    res = CliRunner().invoke(
+        cli, ["evaluate", str(run_dir / "model"), "--data", "digits", "--episodes", "30", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    want = json.loads((run_dir / "metrics.json").read_text())
+    assert (
+        got["data"]["n_items"] == want["data"]["n_items"]
+    )  # the model's unseen classes by default
+    for section, key in [
+        ("verification", "roc_auc"),
+        ("verification", "eer"),
+        ("retrieval", "map_at_r"),
+    ]:
+        assert got[section][key] == pytest.approx(want[section][key], abs=1e-6)
+    assert got["few_shot"]["4way1shot"]["accuracy"] == pytest.approx(
+        want["few_shot"]["4way1shot"]["accuracy"]
+    )
+    assert 0.0 <= got["calibration"]["test"]["far"] <= 1.0
+
+
+def test_evaluate_other_classes_and_table_output(run_dir: Path) -> None:
+    res = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            str(run_dir / "model"),
+            "--data",
+            "digits",
+            "--classes",
+            "0,1,2",
+            "--episodes",
+            "10",
+            "--shots",
+            "1",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "classes [0, 1, 2]" in res.output and "3-way 1-shot" in res.output
+
+
+def test_embed_npy_and_parquet_match_the_model(run_dir: Path, tmp_path: Path) -> None:
+    net = siamkit.load_model(run_dir / "model")
+    x, _ = load_digits_dataset()
+    with torch.no_grad():
+        want = net.embed(x).numpy()
+    out = tmp_path / "z.npy"
+    res = CliRunner().invoke(
+        cli, ["embed", str(run_dir / "model"), "--data", "digits", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert np.allclose(np.load(out), want, atol=1e-5)
+    assert len((tmp_path / "z.ids.txt").read_text().splitlines()) == len(x)
+    pq = pytest.importorskip("pyarrow.parquet")
+    res = CliRunner().invoke(
+        cli,
+        ["embed", str(run_dir / "model"), "--data", "digits", "--out", str(tmp_path / "z.parquet")],
+    )
+    assert res.exit_code == 0, res.output
+    table = pq.read_table(tmp_path / "z.parquet")
+    assert np.allclose(
+        np.stack(table.column("embedding").to_numpy(zero_copy_only=False)), want, atol=1e-5
+    )
+
+
+def test_embed_image_files(run_dir: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray((np.random.rand(8, 8) * 255).astype("uint8")).save(
+                tmp_path / "imgs" / cls / f"{i}.png"
+            )
+    res = CliRunner().invoke(
+        cli,
+        ["embed", str(run_dir / "model"), str(tmp_path / "imgs"), "--out", str(tmp_path / "e.npy")],
+    )
+    assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "e.npy").shape == (4, 16)
+
+
+def test_bad_config_key_is_named(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("train:\n  epochz: 2\n")
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "Error:" in res.output and "'epochz'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["train", str(tmp_path / "nope.yaml")])
+    assert res.exit_code == 1 and "does not exist" in res.output
+    res = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "no-model"), "--data", "digits"])
+    assert res.exit_code == 1 and "not a model folder" in res.output
+    res = CliRunner().invoke(cli, ["evaluate", str(tmp_path), "--data", "digits"])
+    assert res.exit_code == 1 and "Error:" in res.output
+
+
+@pytest.mark.skipif(fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed")
+def test_wrong_image_size_is_a_clear_error(run_dir: Path, tmp_path: Path) -> None:
+    # the digits model takes 1x8x8 images; an image folder of 1x28x28 gets resized, but the
+    # Fashion-MNIST tensors cannot be
+    res = CliRunner().invoke(
+        cli, ["evaluate", str(run_dir / "model"), "--data", "fashion-mnist", "--episodes", "5"]
+    )
+    assert res.exit_code == 1
+    assert (
+        "(1, 8, 8)" in res.output and "(1, 28, 28)" in res.output and "Traceback" not in res.output
+    )
+
+
+def test_help_explains_the_commands() -> None:
+    for cmd in ("train", "evaluate", "embed", "demo"):
+        res = CliRunner().invoke(cli, [cmd, "--help"])
+        assert res.exit_code == 0 and "Usage:" in res.output
+    assert "--resume" in CliRunner().invoke(cli, ["train", "--help"]).output
