@@ -13,6 +13,8 @@ import siamkit
 from siamkit.cli import serve_cmd
 from siamkit.service import ServiceLimits, check_bind, is_loopback
 
+THREADS_SET: list[int] = []
+
 
 @pytest.fixture
 def model_dir(tmp_path):
@@ -21,11 +23,14 @@ def model_dir(tmp_path):
 
 @pytest.fixture
 def calls(monkeypatch):
+    """Replace uvicorn by a recorder; keep serve's torch.set_num_threads from leaking."""
     seen: list[tuple] = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: THREADS_SET.append(n))
     monkeypatch.setattr(
         serve_cmd, "run_server", lambda model, gallery, **kw: seen.append((model, gallery, kw))
     )
     monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
+    THREADS_SET.clear()
     return seen
 
 
@@ -75,6 +80,7 @@ def test_serve_loads_the_model_and_passes_the_options(model_dir, tmp_path, calls
     x = as_tensor(pattern("disc"))
     torch.testing.assert_close(model.embed(x), make_model().embed(x))
     assert model.threshold == 0.25
+    assert THREADS_SET == [1]  # torch threads per call, default 1
 
 
 def test_public_host_needs_a_key(model_dir, tmp_path, calls):
