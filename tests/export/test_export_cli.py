@@ -1,0 +1,96 @@
+"""``siamkit export``: files written, JSON output, and clear errors without half-written files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from siamkit.cli.export_cmd import export
+from siamkit.cli.main import cli
+from siamkit.distances import MahalanobisDistance
+from siamkit.export.runtime import OnnxEmbedder
+from siamkit.models import Preprocess
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(export, list(args), catch_exceptions=False)
+
+
+def test_export_is_a_siamkit_command():
+    res = CliRunner().invoke(cli, ["export", "--help"])
+    assert res.exit_code == 0 and "--int8-mode" in res.output
+
+
+def test_fp32_and_dynamic_int8_with_json(bundle, fmnist_images):
+    res = _invoke(str(bundle), "--format", "onnx", "--int8-mode", "dynamic", "--json")
+    assert res.exit_code == 0, res.output
+    files = json.loads(res.output)["files"]
+    assert [f["precision"] for f in files] == ["fp32", "int8"]
+    assert files[0]["path"] == str(bundle / "model.onnx") and files[0]["max_abs_diff"] <= 1e-4
+    assert (
+        files[1]["path"] == str(bundle / "model.int8.onnx") and files[1]["int8_mode"] == "dynamic"
+    )
+    assert OnnxEmbedder(bundle, precision="int8").info.int8_mode == "dynamic"
+    with torch.no_grad():
+        want = siamkit.load_model(bundle).embed(torch.from_numpy(fmnist_images[:8])).numpy()
+    assert np.abs(OnnxEmbedder(bundle).embed(fmnist_images[:8]) - want).max() <= 1e-4
+
+
+def test_static_int8_defaults_and_out_path(bundle, tmp_path):
+    out = tmp_path / "edge" / "shoes.onnx"
+    res = _invoke(str(bundle), "--int8", "--calib-size", "64", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and (tmp_path / "edge" / "shoes.int8.onnx").is_file()
+    assert "int8 (static)" in res.output
+    assert OnnxEmbedder(tmp_path / "edge" / "shoes.int8.onnx").info.int8_mode == "static"
+
+
+def test_static_int8_calibrates_on_an_image_folder(tmp_path):
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8, 16])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=8, preprocess=Preprocess(input_shape=(3, 16, 16))
+    )
+    model = siamkit.save_model(net, tmp_path / "model")
+    res = _invoke(str(model), "--int8")  # a 3-channel model: no built-in default
+    assert res.exit_code != 0 and "--calib-data FOLDER" in res.output
+    assert not (model / "model.onnx").exists()  # failed before writing anything
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    for i in range(6):
+        pixels = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "imgs" / "a" / f"{i}.png")
+    res = _invoke(str(model), "--int8", "--calib-data", str(tmp_path / "imgs"))
+    assert res.exit_code == 0, res.output
+    assert (model / "model.int8.onnx").is_file()
+
+
+def test_clear_errors(tmp_path, bundle):
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    net = siamkit.SiameseNetwork(
+        enc,
+        embedding_dim=4,
+        distance=MahalanobisDistance(4),
+        preprocess=Preprocess(input_shape=(6,)),
+    )
+    learned = siamkit.save_model(net, tmp_path / "learned")
+    res = _invoke(str(learned))
+    assert res.exit_code == 1 and "Error:" in res.output and "learned distance" in res.output
+    assert "Traceback" not in res.output and not (learned / "model.onnx").exists()
+    res = _invoke(str(bundle), "--calib-data", "fashion-mnist")
+    assert res.exit_code == 2 and "static int8" in res.output
+    res = _invoke(str(tmp_path))  # a folder that is not a model
+    assert res.exit_code == 1 and "siamkit.json" in res.output
+    res = _invoke(str(bundle), "--int8", "--calib-data", str(tmp_path / "nope"))
+    assert res.exit_code == 1 and "folder of images" in res.output
+
+
+@pytest.mark.parametrize("flag", ["--format", "--int8-mode"])
+def test_bad_choices_are_usage_errors(bundle, flag):
+    res = CliRunner().invoke(export, [str(bundle), flag, "tflite"])
+    assert res.exit_code == 2 and "tflite" in res.output
