@@ -83,6 +83,9 @@ class Trainer:
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         self.net = net.to(self.ctx.device)
+        self.channels_last = len(data.input_shape) == 3  # faster convolutions on CPU and GPU
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
         self.model = ddp.wrap_for_training(self.net, self.ctx)
         self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
         self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
@@ -108,6 +111,8 @@ class Trainer:
         x = to_float(self.data.train_x[idx])
         if self.augment is not None:
             x = self.augment(x, gen)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return x.to(self.ctx.device, non_blocking=True), self.data.train_y[idx].to(self.ctx.device)
 
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
@@ -264,4 +269,6 @@ class Trainer:
                 )
         if self.cfg.train.restore_best and self.best["state"] is not None:
             self.net.load_state_dict(self.best["state"])
+        if self.channels_last:
+            self.net.to(memory_format=torch.contiguous_format)
         return TrainResult(list(self.history), self.best["epoch"], self.best["metric"], stopped)

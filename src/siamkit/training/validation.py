@@ -20,8 +20,13 @@ def embed_all(net: nn.Module, x: Tensor, device: torch.device, batch_size: int =
     """Embed ``(N, ...)`` inputs (uint8 images are scaled to [0, 1]) in eval mode -> ``(N, D)`` on CPU."""
     was_training = net.training
     net.eval()
+    fmt = torch.channels_last if x.dim() == 4 else torch.contiguous_format
     out = [
-        net.embed(to_float(x[i : i + batch_size]).to(device), check=False).float().cpu()  # type: ignore[operator]
+        net.embed(
+            to_float(x[i : i + batch_size]).to(device).contiguous(memory_format=fmt), check=False
+        )  # type: ignore[operator]
+        .float()
+        .cpu()
         for i in range(0, x.shape[0], batch_size)
     ]
     net.train(was_training)

@@ -1,0 +1,207 @@
+"""Fashion-MNIST class-disjoint benchmark: pytorch-metric-learning peer recipes vs siamkit's demo.
+
+Protocol (DESIGN §4, "fmnist-disjoint"): train on train-split classes 0-5 (10% held out),
+test on all test-split images of the unseen classes 6-9. Every recipe is scored by the same code,
+``siamkit.evaluation.evaluate_embeddings`` (1,000 seeded 4-way K-shot episodes, all test pairs,
+leave-one-out retrieval).
+
+Peer recipes (pytorch-metric-learning 2.9, as in DESIGN §4): a 3-block CNN (conv-BN-ReLU blocks of
+32/64/128 channels, 2×2 max-pool, global average pool; the same backbone siamkit uses), a linear
+64-d head with L2 normalisation, Adam 1e-3, ``MPerClassSampler`` m=32, batches of 192, no
+augmentation:
+
+* ``pml-batch-hard``: ``TripletMarginLoss(margin=0.2)`` + ``BatchHardMiner``
+* ``pml-semihard``:   ``TripletMarginLoss(margin=0.2)`` + ``TripletMarginMiner(0.2, "semihard")``
+* ``pml-multisim``:   ``MultiSimilarityLoss()`` + ``MultiSimilarityMiner(epsilon=0.1)``
+
+``siamkit-demo`` is ``siamkit demo``'s recipe (``RunConfig()``), trained by siamkit's Trainer.
+
+Usage::
+
+    python benchmarks/bench_fmnist.py                       # all recipes, 5 epochs, seed 0
+    python benchmarks/bench_fmnist.py --epochs 1 --recipes siamkit-demo,pml-batch-hard
+    python benchmarks/bench_fmnist.py --seeds 0,1,2 --split 0,1,2,3,4,5 --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamkit.encoders import create_encoder
+from siamkit.evaluation import evaluate_embeddings
+from siamkit.models import Preprocess, SiameseNetwork
+from siamkit.training import RunConfig, Trainer, apply_overrides, build_model, load_run_data
+from siamkit.training.data import RunData, to_float
+from siamkit.training.trainer import seed_everything
+from siamkit.training.validation import embed_all
+
+PEERS = ("pml-batch-hard", "pml-semihard", "pml-multisim")
+RECIPES = ("siamkit-demo", *PEERS)
+COLUMNS = (
+    ("4-way 1-shot", "few_shot.4way1shot.accuracy"),
+    ("4-way 5-shot", "few_shot.4way5shot.accuracy"),
+    ("EER", "verification.eer"),
+    ("ROC AUC", "verification.roc_auc"),
+    ("P@1", "retrieval.precision_at_1"),
+    ("MAP@R", "retrieval.map_at_r"),
+)
+
+
+def _pml_parts(recipe: str) -> tuple[Any, Any]:
+    from pytorch_metric_learning import losses, miners
+
+    if recipe == "pml-batch-hard":
+        return losses.TripletMarginLoss(margin=0.2), miners.BatchHardMiner()
+    if recipe == "pml-semihard":
+        return losses.TripletMarginLoss(margin=0.2), miners.TripletMarginMiner(
+            margin=0.2, type_of_triplets="semihard"
+        )
+    return losses.MultiSimilarityLoss(), miners.MultiSimilarityMiner(epsilon=0.1)
+
+
+def train_peer(
+    recipe: str, data: RunData, epochs: int, seed: int, progress: bool
+) -> SiameseNetwork:
+    """A peer recipe with pytorch-metric-learning's loss, miner and sampler in a plain loop."""
+    from pytorch_metric_learning.samplers import MPerClassSampler
+    from tqdm.auto import tqdm
+
+    seed_everything(seed)
+    mean, std = data.channel_stats()
+    enc = create_encoder("convnet", in_channels=1, widths=(32, 64, 128))
+    net = SiameseNetwork(enc, embedding_dim=64, preprocess=Preprocess(mean, std, data.input_shape))
+    loss_fn, miner = _pml_parts(recipe)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    labels = data.train_y.numpy()
+    sampler = MPerClassSampler(labels, m=32, batch_size=192, length_before_new_iter=len(labels))
+    for epoch in range(epochs):
+        order = torch.tensor(list(iter(sampler)))
+        batches = order[: len(order) // 192 * 192].view(-1, 192)
+        net.train()
+        for idx in tqdm(
+            batches,
+            desc=f"{recipe} epoch {epoch + 1}/{epochs}",
+            leave=False,
+            disable=not progress,
+            mininterval=2,
+        ):
+            x, y = to_float(data.train_x[idx]), data.train_y[idx]
+            z = net.embed(x, check=False)
+            loss = loss_fn(z, y, miner(z, y))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return net.eval()
+
+
+def train_siamkit(data: RunData, epochs: int, seed: int, progress: bool) -> SiameseNetwork:
+    """The demo recipe through siamkit's Trainer."""
+    cfg = apply_overrides(
+        RunConfig(), [f"train.epochs={epochs}", f"train.seed={seed}", "train.device=cpu"]
+    )
+    seed_everything(seed)
+    mean, std = data.channel_stats()
+    net = build_model(cfg.model, data.input_shape, mean, std)
+    Trainer(net, cfg, data, progress=progress).fit()
+    return net.eval()
+
+
+def run_one(
+    recipe: str, data: RunData, epochs: int, seed: int, episodes: int, progress: bool
+) -> dict[str, float]:
+    """Train one recipe, then evaluate it on the unseen test classes."""
+    t0 = time.perf_counter()
+    if recipe == "siamkit-demo":
+        net = train_siamkit(data, epochs, seed, progress)
+    else:
+        net = train_peer(recipe, data, epochs, seed, progress)
+    train_s = time.perf_counter() - t0
+    z = embed_all(net, data.test_x, torch.device("cpu"))
+    report = evaluate_embeddings(
+        z, data.test_y, net.distance, few_shot=((4, 1), (4, 5)), episodes=episodes, seed=0
+    )
+    flat = report.flat()
+    row = {name: flat[key] for name, key in COLUMNS}
+    row["train s"] = train_s
+    return row
+
+
+def format_rows(rows: dict[str, list[dict[str, float]]]) -> str:
+    """Mean (± std over seeds when there are several) per recipe and metric."""
+    header = ["recipe", *(c for c, _ in COLUMNS), "train s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for recipe, runs in rows.items():
+        cells = [recipe]
+        for col in header[1:]:
+            vals = np.array([r[col] for r in runs])
+            fmt = "{:.0f}" if col == "train s" else "{:.3f}"
+            cell = fmt.format(vals.mean())
+            if len(vals) > 1 and col != "train s":
+                cell += f" ± {vals.std(ddof=1):.3f}"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    ap.add_argument(
+        "--split",
+        default="0,1,2,3,4,5",
+        help="train classes (the rest are the unseen test classes)",
+    )
+    ap.add_argument(
+        "--recipes",
+        default=",".join(RECIPES),
+        help=f"comma-separated subset of {', '.join(RECIPES)}",
+    )
+    ap.add_argument("--episodes", type=int, default=1000)
+    ap.add_argument("--limit", type=int, help="train on at most this many images (smoke runs only)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    ap.add_argument("--json", dest="json_path", help="also write the raw results here")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    unknown = sorted(set(recipes) - set(RECIPES))
+    if unknown:
+        ap.error(f"unknown recipe(s) {unknown}; choose from {', '.join(RECIPES)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    split = [int(c) for c in args.split.split(",")]
+    sets = [
+        f"data.train_classes={split}",
+        f"data.limit={'null' if args.limit is None else args.limit}",
+    ]
+    data = load_run_data(apply_overrides(RunConfig(), sets).data)
+    print(f"fmnist-disjoint: train classes {list(data.train_classes)} ({len(data.train_y)} images), "
+          f"test classes {list(data.test_classes)} ({len(data.test_y)} images); {args.epochs} epochs, seeds {seeds}",
+          flush=True)  # fmt: skip
+    rows: dict[str, list[dict[str, float]]] = {}
+    for recipe in recipes:
+        for seed in seeds:
+            row = run_one(recipe, data, args.epochs, seed, args.episodes, not args.no_progress)
+            rows.setdefault(recipe, []).append(row)
+            print(
+                f"{recipe} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()),
+                flush=True,
+            )
+    print()
+    print(format_rows(rows))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps({"args": vars(args), "results": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
