@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from siamkit.distances import MahalanobisDistance, get_distance
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
-from siamkit.miners import BatchHardMiner, SemiHardMiner, mine_triplets
+from siamkit.miners import BatchHardMiner, SemiHardMiner, mine_triplets, windows
 from siamkit.types import Triplets
 
 
@@ -61,7 +61,12 @@ def _value_and_grad(fn, z0: torch.Tensor):
 
 @pytest.mark.parametrize("strategy", ["hard", "semihard", "easy", "all"])
 @pytest.mark.parametrize("distance", ["euclidean", "sqeuclidean", "cosine", "manhattan"])
-def test_fused_loss_equals_triplet_loop(strategy: str, distance: str) -> None:
+@pytest.mark.parametrize("search", [False, True])
+def test_fused_loss_equals_triplet_loop(
+    strategy: str, distance: str, search: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if search:  # count positives by binary search instead of direct comparison
+        monkeypatch.setattr(windows, "COMPARE_MAX_WIDTH", 0)
     z0, y = _batch()
     margin = 0.2 if distance != "manhattan" else 0.6
     fused = TripletMarginLoss(margin, distance, mining=strategy)

@@ -14,8 +14,9 @@ from siamkit.miners import (
     make_miner,
     mine_triplets,
     mine_triplets_from_matrix,
+    windows,
 )
-from siamkit.miners.windows import _RowSearch
+from siamkit.miners.windows import PositiveSearch, SortedPositives
 from siamkit.types import Triplets
 
 WINDOW = ["hard", "semihard", "easy", "all"]
@@ -30,10 +31,20 @@ def _batch(b: int, seed: int, classes: int = 4, dim: int = 6, normalise: bool = 
     return z, y
 
 
+@pytest.fixture(params=["compare", "binary_search"])
+def count_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with both ways of counting positives (direct comparison / searchsorted)."""
+    if request.param == "binary_search":
+        monkeypatch.setattr(windows, "COMPARE_MAX_WIDTH", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("strategy", WINDOW)
 @pytest.mark.parametrize("distance", ["euclidean", "sqeuclidean", "cosine", "manhattan"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_window_strategies_match_naive_loop(strategy: str, distance: str, seed: int) -> None:
+def test_window_strategies_match_naive_loop(
+    strategy: str, distance: str, seed: int, count_path: str
+) -> None:
     z, y = _batch(30, seed)
     margin = 0.3 if distance != "manhattan" else 0.8
     got = mine_triplets(z, y, strategy, margin=margin, distance=distance)
@@ -45,7 +56,7 @@ def test_window_strategies_match_naive_loop(strategy: str, distance: str, seed: 
 
 
 @pytest.mark.parametrize("strategy", WINDOW)
-def test_ties_and_boundaries_follow_the_strict_inequalities(strategy: str) -> None:
+def test_ties_and_boundaries_follow_the_strict_inequalities(strategy: str, count_path: str) -> None:
     # integer points under the L1 distance: many m == 0 and m == margin ties
     g = torch.Generator().manual_seed(3)
     z = torch.randint(0, 3, (28, 3), generator=g).float()
@@ -66,23 +77,25 @@ def test_window_sets_partition_all_triplets() -> None:
 
 
 def test_boundary_search_is_exact_in_float32() -> None:
-    # s values within a few ulps of x + margin, where x + margin and s - x round differently
+    # positives within a few ulps of s - margin, where s - margin and s - x round differently
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(400, generator=g) * 3
+    s = torch.rand(300, 8, generator=g) * 3 + 0.3  # (A, R) query distances
     margin = 0.2
-    steps = torch.randint(-40, 41, (400, 64), generator=g).float()
-    s = (x + margin).unsqueeze(1) + steps * 2e-7 * (1 + x).unsqueeze(1)
-    s, _ = torch.sort(s, dim=1)
-    rows = torch.arange(400)
-    search = _RowSearch(s, rows, torch.ones(400, dtype=torch.long))
+    steps = torch.randint(-40, 41, (300, 64), generator=g).float()
+    x = (s[:, :1] - margin) + steps * 2e-7 * (1 + s[:, :1])  # positives near row's first query
+    x, _ = torch.sort(x, dim=1)
+    sp = SortedPositives(x, torch.zeros(300, 64, dtype=torch.long), torch.full((300,), 64))
+    search = PositiveSearch(sp)
+    t = torch.tensor(margin, dtype=torch.float32)
     for strict in (True, False):
-        got = search.count_diff_below(x, margin, strict)
-        t = torch.tensor(margin, dtype=torch.float32)
-        diff = s - x.unsqueeze(1)
-        want = (diff < t if strict else diff <= t).sum(1)
-        assert torch.equal(got, want)
-        naive_guess = torch.searchsorted(s, (x + t).unsqueeze(1), right=not strict).squeeze(1)
-    assert not torch.equal(naive_guess, want), "the test data should exercise the correction"
+        got = search.count_prefix(s, margin, strict)
+        diff = s.unsqueeze(2) - x.unsqueeze(1)  # (A, R, K)
+        want = (diff > t if strict else diff >= t).sum(2)
+        assert torch.equal(got.long(), want)
+        naive_guess = torch.searchsorted(x, s - t, right=not strict)
+        assert not torch.equal(naive_guess[:, 0], want[:, 0]), (
+            "the data should exercise the correction"
+        )
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])

@@ -2,11 +2,11 @@
 
 For the window strategies ("hard", "semihard", "easy", "all") the mean of
 ``relu(d_ap - d_an + margin)`` over the selected set is computed without listing triplets: per
-(anchor, positive) the selected negatives are a window of the anchor's sorted negative distances,
-so the window's loss sum is ``k * (d_ap + margin) - sum(d_an)`` over the ``k`` negatives where the
-hinge is active. Collecting those counts into one ``(B, B)`` weight matrix ``W`` gives
-``loss = (sum(W * D) + margin * sum(k)) / T``, whose value and gradient are those of the explicit
-triplet form; it costs ``O(B^2 log B)`` time and ``O(B^2)`` memory.
+(anchor, negative) the selected positives are a window of the anchor's sorted positive distances
+(:mod:`siamkit.miners.windows`), so each distance's total weight in the loss is a count: a
+positive enters with ``+1`` per active triplet it is in, a negative with ``-1``. Collecting those counts into one ``(B, B)`` weight matrix ``W`` gives
+``loss = (sum(W * D) + margin * A) / T`` (``A`` active and ``T`` selected triplets), whose value and gradient are those of the explicit
+triplet form; it costs ``O(B^2 log K)`` time (``K`` positives per anchor) and ``O(B^2)`` memory.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from siamkit.miners._common import (
 from siamkit.miners.distance_weighted import distance_weighted_triplets
 from siamkit.miners.functional import check_margin, mine_triplets_from_matrix
 from siamkit.miners.triplet_miners import TripletMiner, is_window_miner
-from siamkit.miners.windows import rank_coverage, triplet_windows, unsort
+from siamkit.miners.windows import hinge_active, positive_coverage, triplet_windows
 from siamkit.types import Triplets
 
 Mining = str | TripletMiner | None
@@ -54,20 +54,21 @@ def window_triplet_margin_loss(
     check_strategy(strategy, WINDOW_STRATEGIES)
     margin = check_margin(margin)
     select_margin = margin if select_margin is None else check_margin(select_margin)
-    b = labels.shape[0]
     with torch.no_grad():
         pos, neg = label_masks(labels, labels)
-        sn, w, search = triplet_windows(dist.detach(), pos, neg, strategy, select_margin)
-        total = int((w.hi - w.lo).sum())
+        d = dist.detach()
+        same_margin = strategy == "semihard" and select_margin == margin
+        sp, w, first = triplet_windows(
+            d, pos, neg, strategy, select_margin, None if same_margin else margin
+        )
+        total = int((w.hi - w.lo).sum(dtype=torch.int64))
     if total == 0:
         return dist.sum() * 0.0
     with torch.no_grad():
-        active = search.count_diff_below(w.d_ap, margin, strict=True)  # hinge > 0  <=>  m < margin
-        end = torch.maximum(torch.minimum(w.hi, active), w.lo)
-        k = end - w.lo  # active triplets per (anchor, positive)
-        weight = -unsort(sn, rank_coverage(w.anchor, w.lo, end, (b, b))).to(dist.dtype)
-        weight[w.anchor, w.positive] = k.to(dist.dtype)
-        const = margin * float(k.sum())
+        act = w if first is None else hinge_active(w, first)  # semihard: every triplet is active
+        k_neg = act.hi - act.lo  # active triplets per (anchor, negative)
+        weight = (positive_coverage(sp, act) - k_neg).to(dist.dtype)  # (B, B): +k_ap, -k_an
+        const = margin * float(k_neg.sum(dtype=torch.int64))
     summed = (weight * dist).sum(dtype=torch.float64) + const
     return (summed / total).to(dist.dtype)
 
@@ -109,15 +110,26 @@ class _TripletBase(nn.Module):
             )
         self.mining = mining
 
-    def _mine(self, embeddings: Tensor, labels: Tensor, dist: Tensor, margin: float) -> Triplets:
+    def _mine(self, embeddings: Tensor, labels: Tensor, margin: float) -> Triplets:
         m = self.mining
-        if m is None:
-            return mine_triplets_from_matrix(dist, labels, "all")
         if m == "distance_weighted":
             return distance_weighted_triplets(embeddings, labels, distance=self.distance)
-        if isinstance(m, str):
-            return mine_triplets_from_matrix(dist, labels, m, margin)
+        if m is None or isinstance(m, str):
+            with torch.no_grad():
+                z = embeddings.detach()
+                dist = self.distance.matrix(z, z)
+            return mine_triplets_from_matrix(dist, labels, m or "all", margin)
         return _check_triplets(m(embeddings, labels), labels.shape[0])
+
+    def _triplet_distances(self, z: Tensor, t: Triplets) -> tuple[Tensor, Tensor]:
+        """``(d_ap, d_an)``: from the pairs themselves for a short list (``T * D <= B^2``), else
+        from the ``(B, B)`` matrix."""
+        b, dim = z.shape
+        a, p, n = t
+        if a.shape[0] * dim <= b * b:
+            return self.distance.pairwise(z[a], z[p]), self.distance.pairwise(z[a], z[n])
+        dist = self.distance.matrix(z, z)  # (B, B)
+        return dist[a, p], dist[a, n]
 
     def _fused_strategy(self, margin: float) -> tuple[str, float] | None:
         """(strategy, selection margin) when the set is a window set on this loss's distance."""
@@ -163,14 +175,14 @@ class TripletMarginLoss(_TripletBase):
         self, embeddings: Tensor, labels: Tensor, triplets: Triplets | None = None
     ) -> Tensor:
         labels = check_batch(embeddings, labels)
-        dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
         if triplets is None:
             fused = self._fused_strategy(self.margin)
             if fused is not None:
+                dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
                 return window_triplet_margin_loss(dist, labels, fused[0], self.margin, fused[1])
-            triplets = self._mine(embeddings, labels, dist, self.margin)
-        a, p, n = _check_triplets(triplets, labels.shape[0])
-        return triplet_margin_loss(dist[a, p], dist[a, n], self.margin)
+            triplets = self._mine(embeddings, labels, self.margin)
+        d_ap, d_an = self._triplet_distances(embeddings, _check_triplets(triplets, labels.shape[0]))
+        return triplet_margin_loss(d_ap, d_an, self.margin)
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, distance={self.distance.name!r}, mining={self.mining!r}"
@@ -200,11 +212,10 @@ class SoftMarginTripletLoss(_TripletBase):
         self, embeddings: Tensor, labels: Tensor, triplets: Triplets | None = None
     ) -> Tensor:
         labels = check_batch(embeddings, labels)
-        dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
         if triplets is None:
-            triplets = self._mine(embeddings, labels, dist.detach(), self.mining_margin)
-        a, p, n = _check_triplets(triplets, labels.shape[0])
-        return soft_margin_triplet_loss(dist[a, p], dist[a, n])
+            triplets = self._mine(embeddings, labels, self.mining_margin)
+        d_ap, d_an = self._triplet_distances(embeddings, _check_triplets(triplets, labels.shape[0]))
+        return soft_margin_triplet_loss(d_ap, d_an)
 
     def extra_repr(self) -> str:
         return f"distance={self.distance.name!r}, mining={self.mining!r}"

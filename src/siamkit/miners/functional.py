@@ -16,7 +16,7 @@ different label), the strategies are (DESIGN.md §3):
                    (Wu et al., 2017); see :mod:`siamkit.miners.distance_weighted`
 =================  ==========================================================================
 
-No strategy builds a ``B x B x B`` tensor: the window strategies sort each anchor's negatives once
+No strategy builds a ``B x B x B`` tensor: the window strategies sort each anchor's positives once
 and read contiguous windows (:mod:`siamkit.miners.windows`); the output itself can still be large
 (``"all"`` returns every valid triplet).
 """
@@ -109,8 +109,8 @@ def mine_triplets_from_matrix(
         return batch_hard_triplets(dist, pos, neg)
     if strategy == "random":
         return random_triplets(pos, neg, per_anchor, generator)
-    sn, windows, _ = triplet_windows(dist, pos, neg, strategy, margin)
-    return Triplets(*emit_triplets(sn, windows))
+    sp, windows, _ = triplet_windows(dist, pos, neg, strategy, margin)
+    return Triplets(*emit_triplets(sp, windows))
 
 
 def mine_triplets(

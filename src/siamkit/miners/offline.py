@@ -29,7 +29,7 @@ from siamkit.miners._common import (
 )
 from siamkit.miners.functional import batch_hard_triplets, check_margin, random_triplets
 from siamkit.miners.pair_miners import PAIR_STRATEGIES, select_pairs
-from siamkit.miners.windows import Windows, emit_triplets, triplet_windows
+from siamkit.miners.windows import SortedPositives, Windows, emit_triplets, triplet_windows
 from siamkit.types import Pairs, Triplets
 
 OFFLINE_TRIPLET_STRATEGIES = (*WINDOW_STRATEGIES, "batch_hard", "random")
@@ -64,13 +64,12 @@ def _chunks(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:
 
 
 def _sample_from_windows(
-    w: Windows, order: Tensor, n_rows: int, per_anchor: int, generator: torch.Generator | None
+    sp: SortedPositives, w: Windows, per_anchor: int, generator: torch.Generator | None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``per_anchor`` triplets per row, uniform over the union of that row's windows."""
-    lens = w.hi - w.lo
-    per_row = torch.zeros(n_rows, dtype=torch.long, device=lens.device).index_add_(
-        0, w.anchor, lens
-    )
+    n_rows, width = w.lo.shape
+    lens = (w.hi - w.lo).reshape(-1).long()  # triplets per (anchor, negative) entry
+    per_row = lens.view(n_rows, width).sum(1)
     rows = per_row.nonzero(as_tuple=True)[0]
     if rows.numel() == 0:
         e = empty_long(lens.device)
@@ -80,12 +79,14 @@ def _sample_from_windows(
         (u * per_row[rows].unsqueeze(1).double()).long().clamp_max(per_row[rows].unsqueeze(1) - 1)
     )
     row_start = torch.cumsum(per_row, 0) - per_row
-    target = (row_start[rows].unsqueeze(1) + offset).reshape(-1)  # global position in the windows
+    target = (row_start[rows].unsqueeze(1) + offset).reshape(
+        -1
+    )  # global position among all triplets
     cum = torch.cumsum(lens, 0)
-    k = torch.searchsorted(cum, target, right=True)  # the window holding each target
-    rank = w.lo[k] + target - (cum[k] - lens[k])
-    a = w.anchor[k]
-    return a, w.positive[k], order[a, rank]
+    entry = torch.searchsorted(cum, target, right=True)  # the (anchor, negative) entry holding it
+    a, n = entry // width, entry % width
+    rank = w.lo.reshape(-1)[entry].long() + target - (cum[entry] - lens[entry])
+    return a, sp.order[a, rank], n
 
 
 def offline_mine_triplets(
@@ -134,11 +135,11 @@ def offline_mine_triplets(
             elif strategy == "random":
                 a, p, n = random_triplets(pos, neg, per_anchor or 1, generator)
             else:
-                sn, w, _ = triplet_windows(dist, pos, neg, strategy, margin)
+                sp, w, _ = triplet_windows(dist, pos, neg, strategy, margin)
                 if per_anchor is None:
-                    a, p, n = emit_triplets(sn, w)
+                    a, p, n = emit_triplets(sp, w)
                 else:
-                    a, p, n = _sample_from_windows(w, sn.order, end - start, per_anchor, generator)
+                    a, p, n = _sample_from_windows(sp, w, per_anchor, generator)
             parts.append((a + start, p, n))
     return Triplets(*(torch.cat([part[i] for part in parts]) for i in range(3)))
 

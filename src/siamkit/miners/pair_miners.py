@@ -27,7 +27,7 @@ from torch import Tensor
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, check_strategy, distance_matrix, label_masks
 from siamkit.miners.functional import check_margin
-from siamkit.miners.windows import rank_coverage, triplet_windows, unsort
+from siamkit.miners.windows import positive_coverage, triplet_windows
 from siamkit.types import Pairs
 
 PAIR_STRATEGIES = ("all", "hardest", "hard", "semihard", "easy")
@@ -51,19 +51,15 @@ def pair_selection(dist: Tensor, labels: Tensor, strategy: str, margin: float = 
 
 def select_pairs(dist: Tensor, pos: Tensor, neg: Tensor, strategy: str, margin: float) -> Tensor:
     """``(A, R)`` bool mask of the pairs a non-"all" strategy chooses, from label masks ``(A, R)``."""
-    rows = torch.arange(dist.shape[0], device=dist.device)
-    sel = torch.zeros_like(pos)
     if strategy == "hardest":
+        rows = torch.arange(dist.shape[0], device=dist.device)
+        sel = torch.zeros_like(pos)
         has_p, has_n = pos.any(1), neg.any(1)
         sel[rows[has_p], dist.masked_fill(~pos, float("-inf")).argmax(1)[has_p]] = True
         sel[rows[has_n], dist.masked_fill(~neg, float("inf")).argmin(1)[has_n]] = True
         return sel
-    sn, w, _ = triplet_windows(dist, pos, neg, strategy, margin)
-    used = w.hi > w.lo
-    sel[w.anchor[used], w.positive[used]] = True
-    return sel | (
-        unsort(sn, rank_coverage(w.anchor, w.lo, w.hi, (dist.shape[0], dist.shape[1]))) > 0
-    )
+    sp, w, _ = triplet_windows(dist, pos, neg, strategy, margin)
+    return (w.hi > w.lo) | (positive_coverage(sp, w) > 0)
 
 
 def mine_pairs(
