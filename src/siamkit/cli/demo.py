@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from siamkit.cli._inputs import format_table, friendly_errors, headline_rows, parse_classes
+
+if TYPE_CHECKING:
+    from siamkit.training import RunConfig
 
 # Best of the three pytorch-metric-learning 2.9 recipes per metric (DESIGN §4; rerun by
 # benchmarks/bench_fmnist.py). EER: lower is better.
@@ -36,7 +40,7 @@ def demo_config(
     device: str,
     data_dir: str | None,
     config: str | None,
-) -> object:
+) -> RunConfig:
     """The demo recipe (``RunConfig()`` defaults, or ``config``) with the command's options applied."""
     from siamkit.training import RunConfig, apply_overrides, load_config
 
@@ -57,8 +61,8 @@ def demo_config(
 
 def summary(metrics: dict[str, object], compare: bool) -> str:
     """The headline table: siamkit's value (and the peer's best on the default split)."""
-    rows = []
-    for name, value in headline_rows(metrics):  # type: ignore[arg-type]
+    rows: list[tuple[str, ...]] = []
+    for name, value in headline_rows(metrics):
         shown = "-" if value is None else f"{value:.3f}"
         if compare:
             peer = PEER_BEST.get(name)
@@ -145,7 +149,7 @@ def demo(
         episodes=episodes,
         title="siamkit demo: Fashion-MNIST, unseen classes",
         log=log,
-    )  # type: ignore[arg-type]
+    )
     if result is None:
         return
     if as_json:
@@ -155,7 +159,7 @@ def demo(
         "fashion-mnist",
         DEFAULT_TRAIN_CLASSES,
         None,
-    )  # type: ignore[attr-defined]
+    )
     click.echo("")
     click.echo(summary(result.metrics, compare=default_split))
     cal = result.metrics.get("calibration")

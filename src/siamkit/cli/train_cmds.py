@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from siamkit.cli._inputs import (
     parse_classes,
     write_embeddings,
 )
+
+if TYPE_CHECKING:
+    from siamkit.models import SiameseNetwork
 
 DEVICE = click.option(
     "--device",
@@ -150,13 +154,13 @@ def evaluate(
     With the model's calibrated threshold, also the TAR/FAR it reaches on these pairs.
     """
     from siamkit.cli._experiment import evaluate_model, rates_at, try_write_report
-    from siamkit.export.bundle import load_model, read_model_config
+    from siamkit.export.bundle import read_model_config
     from siamkit.training import EvalConfig, RunConfig
     from siamkit.training.ddp import resolve_device
 
     dev = resolve_device(device)
     meta = read_model_config(model).get("metadata", {})
-    net = load_model(model, map_location=dev)
+    net = load_siamese(model, dev)
     shape = net.input_shape or (1, 28, 28)
     x, y, names, chosen = load_eval_data(
         data, meta, parse_classes(classes), split, data_dir, shape[0], shape[-1]
@@ -218,12 +222,11 @@ def embed(
     name). .npy writes the float32 matrix plus OUT.ids.txt naming each row; .parquet writes
     columns id, label and embedding.
     """
-    from siamkit.export.bundle import load_model
     from siamkit.training.ddp import resolve_device
     from siamkit.training.validation import embed_all
 
     dev = resolve_device(device)
-    net = load_model(model, map_location=dev)
+    net = load_siamese(model, dev)
     shape = net.input_shape or (1, 28, 28)
     if data:
         x, labels, _, _ = load_eval_data(
@@ -244,6 +247,19 @@ def embed(
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
     )
+
+
+def load_siamese(path: str, device: object) -> SiameseNetwork:
+    """A saved Siamese model; a half-twin model (two different encoders) is a clear error here."""
+    from siamkit.export.bundle import load_model
+    from siamkit.models import SiameseNetwork
+
+    net = load_model(path, map_location=device)  # type: ignore[arg-type]
+    if not isinstance(net, SiameseNetwork):
+        raise ValueError(
+            f"{path} is a {type(net).__name__}; evaluate and embed take Siamese (shared-weight) models"
+        )
+    return net
 
 
 COMMANDS = [train, evaluate, embed]

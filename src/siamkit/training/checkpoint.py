@@ -22,7 +22,7 @@ import torch
 
 def rng_state() -> dict[str, Any]:
     """The states of Python's, NumPy's and torch's (CPU and CUDA) global generators."""
-    np_state = np.random.get_state()
+    np_state: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
     state: dict[str, Any] = {
         "python": list(random.getstate()[1]),
         "python_gauss": random.getstate()[2],

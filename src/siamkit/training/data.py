@@ -115,12 +115,12 @@ def load_run_data(cfg: DataConfig) -> RunData:
     x, y, xte, yte, names = _load_source(cfg)
     if cfg.train_classes is None:
         train_classes = test_classes = tuple(range(len(names)))
-        if xte is None:
+        if xte is None or yte is None:
             keep, held = _split_by_class(y, 0.3, SPLIT_SEED)
             xte, yte, x, y = x[held], y[held], x[keep], y[keep]
     else:
         train_classes, test_classes = validate_class_lists(cfg.train_classes, range(len(names)))
-        if xte is None:
+        if xte is None or yte is None:
             xte, yte = x, y
         xte, yte = _select(xte, yte, test_classes)
         x, y = _select(x, y, train_classes)

@@ -67,6 +67,8 @@ class Trainer:
         out_dir: where ``checkpoint.pt`` goes (``None``: no checkpoints).
         progress: show tqdm bars.
         validate: ``net -> metric`` (higher is better) replacing ``cfg.train.val_metric``.
+        log: receives one line per epoch (loss, validation metric); default: printed with the
+            progress bars, silent without them.
     """
 
     def __init__(
@@ -77,15 +79,17 @@ class Trainer:
         out_dir: str | Path | None = None,
         progress: bool = True,
         validate: Callable[[SiameseNetwork], float] | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg, self.data, self.progress = cfg, data, progress
+        self.log = log if log is not None else (tqdm.write if progress else None)
         self.ctx = ddp.setup_distributed(cfg.train.device)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         self.net = net.to(self.ctx.device)
         self.channels_last = len(data.input_shape) == 3  # faster convolutions on CPU and GPU
         if self.channels_last:
-            self.net.to(memory_format=torch.channels_last)
+            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model = ddp.wrap_for_training(self.net, self.ctx)
         self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
         self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
@@ -115,7 +119,7 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         return x.to(self.ctx.device, non_blocking=True), self.data.train_y[idx].to(self.ctx.device)
 
-    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    def _batches(self, epoch: int) -> Iterator[tuple[Any, ...]]:
         t, seed = self.cfg.train, self.cfg.train.seed
         gen = epoch_generator(seed, epoch, stream=2)
         if self.cfg.loss.offline_mining:
@@ -127,9 +131,7 @@ class Trainer:
         ):  # fmt: skip
             yield self._batch(idx, gen)
 
-    def _offline_batches(
-        self, epoch: int, gen: torch.Generator
-    ) -> Iterator[tuple[torch.Tensor, ...]]:
+    def _offline_batches(self, epoch: int, gen: torch.Generator) -> Iterator[tuple[Any, ...]]:
         from siamkit.miners import offline_mine_triplets
 
         t, lc = self.cfg.train, self.cfg.loss
@@ -262,13 +264,13 @@ class Trainer:
                 }
             )
             self._save(epoch + 1, stopped)
-            if self.progress and self.ctx.is_main:
+            if self.log is not None and self.ctx.is_main:
                 shown = "-" if metric is None else f"{metric:.4f}"
-                tqdm.write(
+                self.log(
                     f"epoch {epoch + 1}/{self.cfg.train.epochs}: loss {loss:.4f}, val {self.cfg.train.val_metric} {shown}"
                 )
         if self.cfg.train.restore_best and self.best["state"] is not None:
             self.net.load_state_dict(self.best["state"])
         if self.channels_last:
-            self.net.to(memory_format=torch.contiguous_format)
+            self.net.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
         return TrainResult(list(self.history), self.best["epoch"], self.best["metric"], stopped)
