@@ -1,0 +1,75 @@
+"""Run data: class-disjoint splits agree with siamkit.data.splits; image folders; clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamkit.data.builtin import load_digits_dataset
+from siamkit.data.fashion_mnist import fashion_mnist_dir
+from siamkit.data.splits import class_disjoint_split
+from siamkit.training import DataConfig, load_run_data
+
+
+def test_digits_split_matches_the_protocol_split() -> None:
+    data = load_run_data(
+        DataConfig(dataset="digits", train_classes=(0, 1, 2, 3, 4, 5), val_fraction=0.1)
+    )
+    x, y = load_digits_dataset()
+    ref = class_disjoint_split(y, [0, 1, 2, 3, 4, 5], val_fraction=0.1, seed=0)
+    train_mask = torch.isin(y, torch.arange(6))
+    xt, yt = x[train_mask], y[train_mask]
+    # the reference indexes the full set; ours indexes the train-class subset: compare contents
+    assert torch.equal(torch.sort(data.val_y).values, torch.sort(y[ref.val_idx]).values)
+    assert torch.equal(data.val_x, x[ref.val_idx])
+    assert len(data.train_y) + len(data.val_y) == len(yt) and data.test_classes == (6, 7, 8, 9)
+    assert torch.equal(data.test_y, y[~train_mask]) and data.train_x.shape[1:] == xt.shape[1:]
+
+
+@pytest.mark.skipif(fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed")
+def test_fashion_mnist_defaults_are_fmnist_disjoint() -> None:
+    from siamkit.data.splits import fmnist_disjoint
+
+    ours, ref = load_run_data(DataConfig()), fmnist_disjoint()
+    assert torch.equal(ours.train_x[:, 0], ref.train_images) and torch.equal(
+        ours.val_y, ref.val_labels
+    )
+    assert torch.equal(ours.test_x[:, 0], ref.test_images) and len(ours.test_y) == 4000
+
+
+def test_limit_and_all_classes() -> None:
+    data = load_run_data(DataConfig(dataset="digits", train_classes=None, limit=100))
+    assert len(data.train_y) == 100 and data.test_classes == data.train_classes == tuple(range(10))
+    assert set(data.test_y.tolist()) == set(range(10))  # a held-out 30% of every class
+
+
+def test_image_folder(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for c in ("ant", "bee", "cat", "dog"):
+        (tmp_path / c).mkdir()
+        for i in range(6):
+            Image.fromarray((rng.random((12, 10, 3)) * 255).astype("uint8")).save(
+                tmp_path / c / f"{i}.png"
+            )
+    cfg = DataConfig(
+        dataset="image-folder",
+        root=str(tmp_path),
+        train_classes=(0, 1),
+        image_size=8,
+        grayscale=True,
+    )
+    data = load_run_data(cfg)
+    assert data.input_shape == (1, 8, 8) and data.class_names == ("ant", "bee", "cat", "dog")
+    assert data.test_classes == (2, 3) and len(data.test_y) == 12
+    assert len(data.train_y) + len(data.val_y) == 12
+
+
+def test_bad_classes_and_missing_root() -> None:
+    with pytest.raises(ValueError, match="Unknown train class"):
+        load_run_data(DataConfig(dataset="digits", train_classes=(0, 12)))
+    with pytest.raises(ValueError, match=r"data\.root"):
+        load_run_data(DataConfig(dataset="image-folder"))
