@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
-from siamkit.training.augment import make_augmentation, random_hflip, random_shift
+from siamkit.training.augment import make_augmentation
 from siamkit.training.batches import compact_triplets, pk_batches, triplet_batches
 
 
@@ -67,29 +67,28 @@ def test_triplet_batches_and_compaction() -> None:
     assert torch.equal(items[local[2]], n) and items.tolist() == [2, 5, 7, 9]
 
 
-def test_shift_matches_a_naive_pad_and_crop() -> None:
-    x = torch.rand(3, 2, 6, 5)
-    gen = torch.Generator().manual_seed(3)
-    out = random_shift(x, 2, gen)
-    gen = torch.Generator().manual_seed(3)
-    oy = torch.randint(0, 5, (3,), generator=gen)
-    ox = torch.randint(0, 5, (3,), generator=gen)
-    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
-    for i in range(3):
-        want = padded[i, :, oy[i] : oy[i] + 6, ox[i] : ox[i] + 5]
-        assert torch.equal(out[i], want)
-
-
-def test_flip_and_augmentations_are_seeded() -> None:
-    x = torch.rand(64, 1, 4, 4)
-    out = random_hflip(x, torch.Generator().manual_seed(0))
-    flipped = [bool(torch.equal(o, xi.flip(-1))) for o, xi in zip(out, x)]
-    assert 10 < sum(flipped) < 54  # about half
-    aug = make_augmentation("strong")
+def test_shift_flip_shifts_by_at_most_two_pixels_and_flips_about_half() -> None:
+    x = torch.zeros(200, 1, 28, 28)
+    x[:, :, 13, 5] = 1.0  # one bright pixel left of centre
+    aug = make_augmentation("shift-flip")
     assert aug is not None
-    a = aug(x, torch.Generator().manual_seed(1))
-    b = aug(x, torch.Generator().manual_seed(1))
-    assert torch.equal(a, b) and a.shape == x.shape
+    out = aug(x, torch.Generator().manual_seed(0))
+    ys, xs = torch.nonzero(out[:, 0] == 1.0, as_tuple=True)[1:]
+    assert len(ys) == 200  # a shift of <= 2 px keeps the pixel inside
+    assert (ys - 13).abs().max() <= 2
+    mirrored = (xs > 13).float().mean()  # x = 5 -> 22 when flipped
+    assert 0.35 < float(mirrored) < 0.65
+    assert ((xs - 5).abs() <= 2).logical_or((xs - 22).abs() <= 2).all()
+
+
+def test_augmentations_are_seeded() -> None:
+    x = torch.rand(16, 1, 8, 8)
+    for name in ("shift-flip", "light", "standard"):
+        aug = make_augmentation(name)
+        assert aug is not None
+        a = aug(x, torch.Generator().manual_seed(1))
+        b = aug(x, torch.Generator().manual_seed(1))
+        assert torch.equal(a, b) and a.shape == x.shape
     assert make_augmentation("none") is None
     with pytest.raises(ValueError, match="unknown augmentation"):
         make_augmentation("heavy")

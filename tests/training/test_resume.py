@@ -36,7 +36,7 @@ def _assert_same(a: dict, b: dict) -> None:
 def test_interrupted_then_resumed_equals_uninterrupted(
     make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
 ) -> None:
-    cfg = apply_overrides(tiny_cfg, ["data.augmentation=light", "train.epochs=3"])
+    cfg = apply_overrides(tiny_cfg, ["data.augmentation=shift-flip", "train.epochs=3"])
     full = _train(make_net, cfg, tiny_data, tmp_path / "full")
 
     real_step, calls = trainer_mod.train_step, {"n": 0}

@@ -32,7 +32,7 @@ ONE_EPOCH = ["train.epochs=1", "train.steps_per_epoch=3"]
             "optim.optimizer=sgd",
             "optim.schedule=onecycle",
             "optim.grad_clip=1.0",
-            "data.augmentation=strong",
+            "data.augmentation=standard",
         ],
     ],
     ids=[
@@ -97,7 +97,7 @@ def test_early_stopping_and_restore_best(make_net, tiny_cfg, tiny_data, tmp_path
 
 
 def test_same_seed_same_weights_other_seed_differs(make_net, tiny_cfg, tiny_data) -> None:
-    cfg = apply_overrides(tiny_cfg, [*ONE_EPOCH, "data.augmentation=light"])
+    cfg = apply_overrides(tiny_cfg, [*ONE_EPOCH, "data.augmentation=shift-flip"])
 
     def run(c):
         torch.manual_seed(0)

@@ -36,7 +36,8 @@ class DataConfig:
         train_classes: labels used for training; the rest are the unseen test classes.
             ``None`` = every class (then the test split of the same classes is the test set).
         val_fraction: share of the training images held out for validation and calibration.
-        augmentation: ``"none"``, ``"light"`` (shift + horizontal flip) or ``"strong"``.
+        augmentation: ``"none"``, ``"shift-flip"`` (±2 px shift + horizontal flip), or the
+            ``"light"`` / ``"standard"`` recipes of :func:`siamkit.data.transforms.build_augmentation`.
         limit: keep at most this many training images (quick runs); ``None`` = all.
         image_size: resize image-folder images to this square size.
         grayscale: read image-folder images as one channel.
@@ -46,7 +47,7 @@ class DataConfig:
     root: str | None = None
     train_classes: tuple[int, ...] | None = (0, 1, 2, 3, 4, 5)
     val_fraction: float = 0.1
-    augmentation: str = "light"
+    augmentation: str = "shift-flip"
     limit: int | None = None
     image_size: int = 64
     grayscale: bool = False
@@ -171,7 +172,7 @@ class RunConfig:
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "dataset"): DATASETS,
-    ("data", "augmentation"): ("none", "light", "strong"),
+    ("data", "augmentation"): ("none", "shift-flip", "light", "standard"),
     ("model", "distance"): DISTANCES,
     ("loss", "kind"): LOSS_KINDS,
     ("optim", "optimizer"): OPTIMIZERS,
