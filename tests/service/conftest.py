@@ -28,7 +28,7 @@ def png() -> Callable[..., bytes]:
 def client_factory(tmp_path, model) -> Iterator[Callable[..., object]]:
     """``make(api_key=..., limits=...)`` -> a started TestClient over a fresh gallery."""
     with warnings.catch_warnings():  # starlette's notice about httpx2, raised on import
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*httpx2")
         from fastapi.testclient import TestClient
 
     from siamkit.service import create_app

@@ -31,6 +31,7 @@ from siamkit.index.embedding import embed_inputs
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
+from siamkit.service.uploads import Upload, decode_images, thumbnails_of
 
 T = TypeVar("T")
 
@@ -69,7 +70,7 @@ class ServiceEngine:
 
     Example:
         >>> engine = ServiceEngine(model, "staff.db")  # doctest: +SKIP
-        >>> engine.call_sync(engine.identify, image_batch, 5).label  # doctest: +SKIP
+        >>> engine.call_sync(engine.identify, image_batch, 5)[0].label  # doctest: +SKIP
         'alice'
     """
 
@@ -105,17 +106,32 @@ class ServiceEngine:
         """Run ``fn(*args)`` on the compute pool and wait (for callers outside an event loop)."""
         return self._pool.submit(fn, *args).result()
 
+    async def on_images(self, uploads: list[Upload], fn: Callable[..., T], *args: Any) -> T:
+        """Decode ``uploads`` and run ``fn(images, *args)``, both in one trip to the compute pool.
+
+        ``images`` is the ``(N, C, H, W)`` batch of the model's input size.
+        """
+
+        def work() -> T:
+            return fn(decode_images(uploads, self.input_shape, self.limits), *args)
+
+        return await self.call(work)
+
     # ------------------------------------------------------------ operations (compute thread)
-    def enroll(self, label: str, x: torch.Tensor, thumbnails: list[bytes]) -> tuple[list[int], int]:
-        """Enroll ``(N, C, H, W)`` images under ``label``; returns the new ids and the label's count."""
+    def enroll(self, x: torch.Tensor, label: str, uploads: list[Upload]) -> tuple[list[int], int]:
+        """Enroll ``(N, C, H, W)`` images under ``label`` and keep thumbnails of their ``uploads``.
+
+        Returns the new item ids and the label's item count.
+        """
+        thumbnails = thumbnails_of(uploads)
         ids = self.gallery.enroll(label, x)
         self.thumbnails.put(label, ids, thumbnails)
         count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
         return ids, count
 
-    def verify_pair(self, a: torch.Tensor, b: torch.Tensor) -> VerifyResult:
-        """1:1 verification of two ``(1, C, H, W)`` images."""
-        return verify_pair(self.model, a, b)
+    def verify_pair(self, x: torch.Tensor) -> VerifyResult:
+        """1:1 verification of the two ``(2, C, H, W)`` images."""
+        return verify_pair(self.model, x[:1], x[1:])
 
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
         """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""
@@ -124,9 +140,10 @@ class ServiceEngine:
         except UnknownLabelError as err:
             raise RequestError(404, str(err).strip("\"'")) from None
 
-    def identify(self, x: torch.Tensor, k: int) -> IdentifyResult:
-        """The ``k`` nearest labels of one ``(1, C, H, W)`` image."""
-        return self.gallery.identify(x, k=k)
+    def identify(self, x: torch.Tensor, k: int) -> tuple[IdentifyResult, dict[int, bytes]]:
+        """The ``k`` nearest labels of one ``(1, C, H, W)`` image, and the matches' thumbnails."""
+        result = self.gallery.identify(x, k=k)
+        return result, self.thumbnails.get([m.item_id for m in result.matches])
 
     def embed(self, x: torch.Tensor) -> np.ndarray:
         """``(N, C, H, W)`` images -> ``(N, D)`` float32 embeddings."""
@@ -148,10 +165,6 @@ class ServiceEngine:
 
     def stats(self) -> GalleryStats:
         return self.gallery.stats()
-
-    def match_thumbnails(self, result: IdentifyResult) -> dict[int, bytes]:
-        """``{item_id: png}`` for the matches of an identification."""
-        return self.thumbnails.get([m.item_id for m in result.matches])
 
     def close(self) -> None:
         """Finish running calls, then close the gallery and the thumbnail store."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-import torch
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from starlette.concurrency import run_in_threadpool
 
 from siamkit.index import IdentifyResult, VerifyResult
 from siamkit.service.engine import ServiceEngine
@@ -28,7 +26,7 @@ from siamkit.service.schemas import (
     VerifyResponse,
 )
 from siamkit.service.thumbnails import data_url
-from siamkit.service.uploads import Upload, decode_images, read_upload, read_uploads, thumbnails_of
+from siamkit.service.uploads import Upload, read_upload, read_uploads
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -100,16 +98,11 @@ router = APIRouter(responses=ERRORS)
 """Every endpoint that touches the model or the gallery (all behind the API key)."""
 
 
-async def _images(
-    engine: ServiceEngine, uploads: list[UploadFile], field: str
-) -> tuple[list[Upload], torch.Tensor]:
-    """Read ``uploads`` (named ``field[i]``, or ``field`` if there is one) and decode them."""
+async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) -> list[Upload]:
+    """Read ``uploads`` (named ``field[i]``, or ``field`` for a single-file field)."""
     if len(uploads) == 1 and not field.endswith("s"):
-        read = [await read_upload(uploads[0], field, engine.limits)]
-    else:
-        read = await read_uploads(uploads, field, engine.limits)
-    x = await run_in_threadpool(decode_images, read, engine.input_shape, engine.limits)
-    return read, x
+        return [await read_upload(uploads[0], field, engine.limits)]
+    return await read_uploads(uploads, field, engine.limits)
 
 
 @router.post("/enroll", response_model=EnrollResponse, status_code=201, tags=["gallery"])
@@ -120,9 +113,8 @@ async def enroll(
 ) -> EnrollResponse:
     """Enroll images under a label (new or existing); no retraining needed."""
     label = check_label(label, engine.limits.max_label_chars)
-    read, x = await _images(engine, files, "files")
-    thumbs = await run_in_threadpool(thumbnails_of, read)
-    ids, count = await engine.call(engine.enroll, label, x, thumbs)
+    uploads = await _read(engine, files, "files")
+    ids, count = await engine.on_images(uploads, engine.enroll, label, uploads)
     return EnrollResponse(label=label, item_ids=ids, count=count)
 
 
@@ -136,13 +128,12 @@ async def verify(
 ) -> VerifyResponse:
     """Same or not? Send `file_a` + `file_b` (1:1), or `file` + `label` (against the gallery)."""
     if file_a is not None and file_b is not None and file is None and label is None:
-        _, xa = await _images(engine, [file_a], "file_a")
-        _, xb = await _images(engine, [file_b], "file_b")
-        return _verify_out(await engine.call(engine.verify_pair, xa, xb))
+        pair = await _read(engine, [file_a], "file_a") + await _read(engine, [file_b], "file_b")
+        return _verify_out(await engine.on_images(pair, engine.verify_pair))
     if file is not None and label is not None and file_a is None and file_b is None:
         label = check_label(label, engine.limits.max_label_chars)
-        _, x = await _images(engine, [file], "file")
-        return _verify_out(await engine.call(engine.verify_label, x, label))
+        one = await _read(engine, [file], "file")
+        return _verify_out(await engine.on_images(one, engine.verify_label, label))
     raise RequestError(
         422,
         "Invalid request: send either file_a and file_b (two images to compare), "
@@ -159,17 +150,15 @@ async def identify(
     """Who is this? The `k` nearest enrolled labels with distances and thumbnails."""
     if not 1 <= k <= engine.limits.max_k:
         raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {k}.")
-    _, x = await _images(engine, [file], "file")
-    result = await engine.call(engine.identify, x, k)
-    thumbs = await engine.call(engine.match_thumbnails, result)
+    one = await _read(engine, [file], "file")
+    result, thumbs = await engine.on_images(one, engine.identify, k)
     return _identify_out(result, thumbs)
 
 
 @router.post("/embed", response_model=EmbedResponse, tags=["recognition"])
 async def embed(engine: Engine, files: ImageFiles) -> EmbedResponse:
     """The model's embeddings of the uploaded images, one row per file."""
-    _, x = await _images(engine, files, "files")
-    z = await engine.call(engine.embed, x)
+    z = await engine.on_images(await _read(engine, files, "files"), engine.embed)
     return EmbedResponse(embeddings=z.tolist(), dim=int(z.shape[1]), distance=engine.distance_name)
 
 
