@@ -94,3 +94,19 @@ def test_clear_errors(tmp_path, bundle):
 def test_bad_choices_are_usage_errors(bundle, flag):
     res = CliRunner().invoke(export, [str(bundle), flag, "tflite"])
     assert res.exit_code == 2 and "tflite" in res.output
+
+
+def test_input_shape_option_for_models_without_one(tmp_path):
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    model = siamkit.save_model(siamkit.SiameseNetwork(enc, embedding_dim=4), tmp_path / "vec")
+    res = _invoke(str(model))
+    assert res.exit_code == 1 and "--input-shape" in res.output
+    assert _invoke(str(model), "--input-shape", "6,a").exit_code == 2
+    res = _invoke(str(model), "--input-shape", "6")
+    assert res.exit_code == 0, res.output
+    z = OnnxEmbedder(model).embed(np.random.default_rng(0).random((3, 6)))
+    with torch.no_grad():
+        want = siamkit.load_model(model).embed(
+            torch.from_numpy(np.random.default_rng(0).random((3, 6))).float()
+        )
+    assert np.abs(z - want.numpy()).max() <= 1e-4

@@ -39,6 +39,18 @@ def _model_input_shape(model_doc: dict[str, Any]) -> tuple[int, ...]:
     return tuple(prep.get("input_shape") or ())
 
 
+def _parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        shape = ()
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise click.BadParameter(f"{text!r} is not C,H,W (e.g. 1,28,28) or F (e.g. 16)")
+    return shape
+
+
 def _run(
     model: str,
     out: str | None,
@@ -47,6 +59,7 @@ def _run(
     int8_mode: str | None,
     calib_data: str | None,
     calib_size: int,
+    input_shape: tuple[int, ...] | None = None,
 ) -> list[dict[str, Any]]:
     try:
         from siamkit.export.bundle import read_model_config
@@ -57,8 +70,9 @@ def _run(
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
         doc = read_model_config(model)
-        calib, source = _calibration(calib_data, doc, _model_input_shape(doc), calib_size)
-    fp32 = export_onnx(model, out, opset=opset, exporter=exporter)
+        shape = input_shape or _model_input_shape(doc)
+        calib, source = _calibration(calib_data, doc, shape, calib_size)
+    fp32 = export_onnx(model, out, opset=opset, exporter=exporter, input_shape=input_shape)
     rows = [{"precision": "fp32", "path": str(fp32.path), "bytes": fp32.size_bytes,
              "max_abs_diff": fp32.max_abs_diff}]  # fmt: skip
     if int8_mode is not None:
@@ -110,6 +124,11 @@ def _run(
     default=None,
     help="Where to write the fp32 .onnx file [default: MODEL/model.onnx]; the int8 file goes next to it.",
 )
+@click.option(
+    "--input-shape",
+    default=None,
+    help="Input shape C,H,W (or F) for a model that does not record one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def export(
     model: str,
@@ -121,6 +140,7 @@ def export(
     opset: int,
     exporter: str,
     out: str | None,
+    input_shape: str | None,
     as_json: bool,
 ) -> None:
     """Export MODEL's embedding network (preprocessing included) for ONNX Runtime.
@@ -139,7 +159,8 @@ def export(
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
     try:
-        rows = _run(model, out, opset, exporter, mode, calib_data, calib_size)
+        shape = _parse_shape(input_shape)
+        rows = _run(model, out, opset, exporter, mode, calib_data, calib_size, shape)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
     if as_json:

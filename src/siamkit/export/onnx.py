@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import warnings
@@ -37,6 +36,7 @@ from siamkit.export.runtime import (
     ONNX_FILE,
     import_onnxruntime,
 )
+from siamkit.export.sidecar import SIDECAR_FILE, read_sidecar, record_export
 from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork, model_fingerprint
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
     "record_export",
 ]
 
-SIDECAR_FILE = "onnx.json"
+Model = SiameseNetwork | HalfTwinNetwork
 INPUT_NAME, OUTPUT_NAME = "images", "embedding"
 EXPORTERS = ("torchscript", "dynamo")
 
@@ -73,7 +73,7 @@ class OnnxExport:
     size_bytes: int
 
 
-def _import_onnx() -> Any:
+def import_onnx() -> Any:
     try:
         import onnx
     except ImportError as err:
@@ -86,7 +86,7 @@ def _import_onnx() -> Any:
 class _EmbedGraph(nn.Module):
     """What gets traced: input checks off, preprocessing + encoder + head on."""
 
-    def __init__(self, model: nn.Module, branch: str) -> None:
+    def __init__(self, model: Model, branch: str) -> None:
         super().__init__()
         self.model, self.branch = model, branch
 
@@ -96,7 +96,7 @@ class _EmbedGraph(nn.Module):
         return self.model.embed(x, check=False)
 
 
-def _source(model: Any) -> tuple[nn.Module, Path | None, str]:
+def _source(model: Any) -> tuple[Model, Path | None, str]:
     """``(model, model folder or None, fingerprint)`` from a folder path or a model object."""
     if isinstance(model, (str, os.PathLike)):
         folder = Path(model)
@@ -110,7 +110,7 @@ def _source(model: Any) -> tuple[nn.Module, Path | None, str]:
     return model, None, model_fingerprint(model)
 
 
-def _preprocess(model: nn.Module, branch: str) -> Preprocess:
+def _preprocess(model: Model, branch: str) -> Preprocess:
     if branch not in ("f", "g"):
         raise ExportError(f"branch is 'f' or 'g', got {branch!r}")
     if isinstance(model, HalfTwinNetwork):
@@ -131,7 +131,7 @@ def _input_shape(prep: Preprocess, override: Any) -> tuple[int, ...]:
     return tuple(prep.input_shape)
 
 
-def _check_exportable(model: nn.Module) -> None:
+def _check_exportable(model: Model) -> None:
     if model.distance_name not in list_distances():
         raise ExportError(
             f"the model compares embeddings with a learned distance ({model.distance_name!r}) that "
@@ -141,7 +141,7 @@ def _check_exportable(model: nn.Module) -> None:
 
 
 def _metadata(
-    model: nn.Module, fingerprint: str, shape: tuple[int, ...], branch: str, prep: Preprocess
+    model: Model, fingerprint: str, shape: tuple[int, ...], branch: str, prep: Preprocess
 ) -> dict[str, str]:
     return {
         "format": METADATA_FORMAT,
@@ -157,6 +157,7 @@ def _metadata(
         "branch": branch,
         "precision": "fp32",
         "input": json.dumps({"name": INPUT_NAME, "dtype": "float32", "range": [0.0, 1.0]}),
+        "output": json.dumps({"name": OUTPUT_NAME, "dtype": "float32"}),
     }
 
 
@@ -201,24 +202,6 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
     return worst
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:
-    """Save an ONNX ``ModelProto`` to ``dest`` via a temporary file and a rename."""
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    try:
-        onnx_mod.save_model(proto, str(tmp))
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def export_onnx(
     model: str | os.PathLike[str] | SiameseNetwork | HalfTwinNetwork,
     out_path: str | os.PathLike[str] | None = None,
@@ -253,7 +236,7 @@ def export_onnx(
     >>> export_onnx(net, "edge/model.onnx").max_abs_diff < 1e-4  # doctest: +SKIP
     True
     """
-    onnx_mod = _import_onnx()
+    onnx_mod = import_onnx()
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter is one of {', '.join(EXPORTERS)}, got {exporter!r}")
     net, folder, fingerprint = _source(model)
@@ -286,38 +269,3 @@ def export_onnx(
     if folder is not None and dest.parent.resolve() == folder.resolve():
         record_export(dest, info, meta)
     return OnnxExport(dest, meta, diff, dest.stat().st_size)
-
-
-def read_sidecar(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``onnx.json`` of a model folder (an empty record if there is none)."""
-    path = Path(folder) / SIDECAR_FILE
-    empty: dict[str, Any] = {"format": "siamkit-onnx-exports", "format_version": 1, "exports": {}}
-    if not path.is_file():
-        return empty
-    try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return empty
-    return doc if isinstance(doc, dict) and isinstance(doc.get("exports"), dict) else empty
-
-
-def record_export(path: Path, info: dict[str, Any], meta: dict[str, str]) -> None:
-    """Add ``path`` (an export inside a model folder) to the folder's ``onnx.json``, atomically."""
-    folder = path.parent
-    doc = read_sidecar(folder)
-    if doc.get("fingerprint") != meta["fingerprint"]:
-        doc["exports"] = {}  # the model was replaced: older exports are stale
-    doc.update(fingerprint=meta["fingerprint"], embedding_dim=json.loads(meta["embedding_dim"]),
-               distance=meta["distance"], threshold=json.loads(meta["threshold"]),
-               preprocess=json.loads(meta["preprocess"]) | {"input_shape": json.loads(meta["input_shape"])},
-               input=json.loads(meta["input"]) | {"shape": ["N", *json.loads(meta["input_shape"])]},
-               output={"name": OUTPUT_NAME, "shape": ["N", json.loads(meta["embedding_dim"])]})  # fmt: skip
-    doc["exports"][path.name] = {
-        **info,
-        "siamkit_version": __version__,
-        "sha256": sha256_file(path),
-        "bytes": path.stat().st_size,
-    }
-    tmp = folder / f".{SIDECAR_FILE}.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True))
-    os.replace(tmp, folder / SIDECAR_FILE)

@@ -30,16 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from siamkit.export.onnx import (
-    INPUT_NAME,
-    ONNX_FILE,
-    OnnxExport,
-    _import_onnx,
-    read_sidecar,
-    record_export,
-    write_model_atomically,
-)
+from siamkit.export.onnx import INPUT_NAME, ONNX_FILE, OnnxExport, import_onnx
 from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
+from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
 
 __all__ = ["DEFAULT_INT8_MODE", "INT8_MODES", "quantize_onnx"]
 
@@ -108,7 +101,7 @@ def _quiet() -> Iterator[None]:
 def _run_quantizer(
     pre: Path, dest: Path, mode: str, calib: np.ndarray | None, per_channel: bool
 ) -> None:
-    onnx = _import_onnx()
+    onnx = import_onnx()
     from onnxruntime import quantization as q
 
     exclude = _float_tail(onnx.load(str(pre)))
@@ -158,7 +151,7 @@ def quantize_onnx(
     """
     if mode not in INT8_MODES:
         raise ValueError(f"int8 mode is one of {', '.join(INT8_MODES)}, got {mode!r}")
-    onnx = _import_onnx()
+    onnx = import_onnx()
     import_onnxruntime()
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

@@ -1,0 +1,79 @@
+"""``onnx.json``: the record of a model folder's ONNX exports, beside ``siamkit.json``.
+
+``siamkit.json`` stays as :func:`siamkit.save_model` wrote it; this sidecar lists each export
+(file name, precision, int8 mode and calibration, opset, exporter, SHA-256, size) and the
+preprocessing and input/output layout, so an ONNX-only consumer can check and use the files
+without torch. It is tied to the model's fingerprint: exports of an older model are dropped.
+
+Example:
+    >>> read_sidecar("runs/shoes/model")["exports"]["model.onnx"]["precision"]  # doctest: +SKIP
+    'fp32'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from siamkit._version import __version__
+
+__all__ = ["SIDECAR_FILE", "read_sidecar", "record_export", "sha256_file", "write_model_atomically"]
+
+SIDECAR_FILE = "onnx.json"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:
+    """Save an ONNX ``ModelProto`` to ``dest`` via a temporary file and a rename."""
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    try:
+        onnx_mod.save_model(proto, str(tmp))
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_sidecar(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``onnx.json`` of a model folder (an empty record if there is none)."""
+    path = Path(folder) / SIDECAR_FILE
+    empty: dict[str, Any] = {"format": "siamkit-onnx-exports", "format_version": 1, "exports": {}}
+    if not path.is_file():
+        return empty
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return empty
+    return doc if isinstance(doc, dict) and isinstance(doc.get("exports"), dict) else empty
+
+
+def record_export(path: Path, info: dict[str, Any], meta: dict[str, str]) -> None:
+    """Add ``path`` (an export inside a model folder) to the folder's ``onnx.json``, atomically."""
+    folder = path.parent
+    doc = read_sidecar(folder)
+    if doc.get("fingerprint") != meta["fingerprint"]:
+        doc["exports"] = {}  # the model was replaced: older exports are stale
+    doc.update(fingerprint=meta["fingerprint"], embedding_dim=json.loads(meta["embedding_dim"]),
+               distance=meta["distance"], threshold=json.loads(meta["threshold"]),
+               preprocess=json.loads(meta["preprocess"]) | {"input_shape": json.loads(meta["input_shape"])},
+               input=json.loads(meta["input"]) | {"shape": ["N", *json.loads(meta["input_shape"])]},
+               output=json.loads(meta["output"]) | {"shape": ["N", json.loads(meta["embedding_dim"])]})  # fmt: skip
+    doc["exports"][path.name] = {
+        **info,
+        "siamkit_version": __version__,
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+    }
+    tmp = folder / f".{SIDECAR_FILE}.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True))
+    os.replace(tmp, folder / SIDECAR_FILE)
