@@ -1,4 +1,4 @@
-"""P×K batches: structure, reproducibility per (seed, epoch), sharding across ranks; augmentation."""
+"""Batches: P×K from the sampler, replayed per (seed, epoch); offline triplet batches; augmentation."""
 
 from __future__ import annotations
 
@@ -7,55 +7,25 @@ from collections import Counter
 import pytest
 import torch
 
+from siamkit.training import Trainer, apply_overrides
 from siamkit.training.augment import make_augmentation
-from siamkit.training.batches import compact_triplets, pk_batches, triplet_batches
+from siamkit.training.batches import compact_triplets, triplet_batches
 
 
-def _labels() -> torch.Tensor:
-    return torch.tensor([c for c in range(6) for _ in range(20)])
+def test_trainer_batches_are_pk_and_replay_per_epoch(make_net, tiny_cfg, tiny_data) -> None:
+    cfg = apply_overrides(tiny_cfg, ["train.steps_per_epoch=null"])
 
+    def epoch_batches(epoch: int) -> list[torch.Tensor]:
+        trainer = Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False)
+        return [y.clone() for _, y in trainer._batches(epoch)]
 
-def test_each_batch_has_p_classes_of_k_distinct_items() -> None:
-    y = _labels()
-    batches = list(pk_batches(y, p=4, k=5, steps=10, seed=1, epoch=0))
-    assert len(batches) == 10
-    for idx in batches:
-        counts = Counter(y[idx].tolist())
-        assert len(counts) == 4 and set(counts.values()) == {5}
-        assert len(set(idx.tolist())) == 20  # no repeats inside a batch
-
-
-def test_a_class_is_used_without_replacement_until_exhausted() -> None:
-    y = torch.tensor([0] * 10 + [1] * 10)
-    seen = torch.cat(list(pk_batches(y, p=2, k=5, steps=2, seed=0, epoch=0)))
-    assert sorted(seen.tolist()) == list(range(20))  # 2 batches cover every item exactly once
-
-
-def test_same_seed_and_epoch_give_the_same_batches_others_differ() -> None:
-    y = _labels()
-    a = list(pk_batches(y, 3, 4, 5, seed=0, epoch=2))
-    b = list(pk_batches(y, 3, 4, 5, seed=0, epoch=2))
-    c = list(pk_batches(y, 3, 4, 5, seed=0, epoch=3))
+    a, b, c = epoch_batches(1), epoch_batches(1), epoch_batches(2)
+    assert len(a) == len(tiny_data.train_y) // (6 * 8)
     assert all(torch.equal(u, v) for u, v in zip(a, b))
     assert not all(torch.equal(u, v) for u, v in zip(a, c))
-
-
-def test_ranks_split_the_global_batches() -> None:
-    y = _labels()
-    full = list(pk_batches(y, 3, 4, 8, seed=0, epoch=0))
-    r0 = list(pk_batches(y, 3, 4, 8, seed=0, epoch=0, rank=0, world=2))
-    r1 = list(pk_batches(y, 3, 4, 8, seed=0, epoch=0, rank=1, world=2))
-    assert len(r0) == len(r1) == 4
-    assert all(torch.equal(u, v) for u, v in zip(full[0::2], r0))
-    assert all(torch.equal(u, v) for u, v in zip(full[1::2], r1))
-
-
-def test_small_classes_are_sampled_with_replacement_and_one_class_is_an_error() -> None:
-    y = torch.tensor([0, 0, 1, 1, 1, 1, 1, 1])
-    idx = next(pk_batches(y, 2, 4, 1, seed=0, epoch=0))
-    assert Counter(y[idx].tolist()) == {0: 4, 1: 4}
-    with pytest.raises(ValueError, match="two classes"):
-        next(pk_batches(torch.zeros(5, dtype=torch.long), 2, 2, 1, 0, 0))
+    for y in a:
+        counts = Counter(y.tolist())
+        assert len(counts) == 6 and all(7 <= n <= 8 for n in counts.values())
 
 
 def test_triplet_batches_and_compaction() -> None:

@@ -12,6 +12,7 @@ stopped), AMP on CUDA and DDP under torchrun.
 from __future__ import annotations
 
 import copy
+import itertools
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -23,10 +24,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from siamkit.data.samplers import PKSampler
 from siamkit.models import SiameseNetwork
 from siamkit.training import ddp
 from siamkit.training.augment import make_augmentation
-from siamkit.training.batches import compact_triplets, epoch_generator, pk_batches, triplet_batches
+from siamkit.training.batches import compact_triplets, epoch_generator, triplet_batches
 from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from siamkit.training.config import RunConfig, resolved_mining
@@ -93,14 +95,17 @@ class Trainer:
         self.model = ddp.wrap_for_training(self.net, self.ctx)
         self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
         self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
-        t = cfg.train
-        per_epoch = t.steps_per_epoch or max(
-            1, len(data.train_y) // (t.classes_per_batch * t.samples_per_class)
+        t, world = cfg.train, self.ctx.world
+        n_classes = int(torch.unique(data.train_y).numel())
+        self.sampler = PKSampler(
+            data.train_y, p=min(t.classes_per_batch, n_classes), k=t.samples_per_class, seed=t.seed,
+            drop_last=True, rank=self.ctx.rank, world_size=world,
+        )  # fmt: skip
+        planned = max(1, len(self.sampler))  # batches per rank and epoch
+        self.local_steps = (
+            min(planned, max(1, t.steps_per_epoch // world)) if t.steps_per_epoch else planned
         )
-        self.steps = max(self.ctx.world, per_epoch)
-        self.scheduler = build_scheduler(
-            cfg.optim, self.optimizer, t.epochs * (self.steps // self.ctx.world)
-        )
+        self.scheduler = build_scheduler(cfg.optim, self.optimizer, t.epochs * self.local_steps)
         self.amp = t.amp and self.ctx.device.type == "cuda"
         fp16 = self.amp and not torch.cuda.is_bf16_supported()
         self.scaler = torch.amp.GradScaler("cuda") if fp16 else None
@@ -120,16 +125,13 @@ class Trainer:
         return x.to(self.ctx.device, non_blocking=True), self.data.train_y[idx].to(self.ctx.device)
 
     def _batches(self, epoch: int) -> Iterator[tuple[Any, ...]]:
-        t, seed = self.cfg.train, self.cfg.train.seed
-        gen = epoch_generator(seed, epoch, stream=2)
+        gen = epoch_generator(self.cfg.train.seed, epoch, stream=2)
         if self.cfg.loss.offline_mining:
             yield from self._offline_batches(epoch, gen)
             return
-        for idx in pk_batches(
-            self.data.train_y, t.classes_per_batch, t.samples_per_class, self.steps, seed, epoch,
-            self.ctx.rank, self.ctx.world,
-        ):  # fmt: skip
-            yield self._batch(idx, gen)
+        self.sampler.set_epoch(epoch)  # the plan depends only on (seed, epoch): resumable
+        for idx in itertools.islice(self.sampler, self.local_steps):
+            yield self._batch(torch.as_tensor(idx), gen)
 
     def _offline_batches(self, epoch: int, gen: torch.Generator) -> Iterator[tuple[Any, ...]]:
         from siamkit.miners import offline_mine_triplets
@@ -146,7 +148,13 @@ class Trainer:
         a, p, n = pool[a], pool[p], pool[n]
         per_batch = max(1, t.classes_per_batch * t.samples_per_class // 3)
         for sel in triplet_batches(
-            len(a), per_batch, self.steps, t.seed, epoch, self.ctx.rank, self.ctx.world
+            len(a),
+            per_batch,
+            self.local_steps * self.ctx.world,
+            t.seed,
+            epoch,
+            self.ctx.rank,
+            self.ctx.world,
         ):
             items, local = compact_triplets(a[sel], p[sel], n[sel])
             x, y = self._batch(items, gen)
@@ -222,7 +230,7 @@ class Trainer:
     def _epoch(self, epoch: int) -> float:
         seed_everything(self.cfg.train.seed * 1000 + epoch)  # dropout etc. independent of resume
         bar = tqdm(
-            self._batches(epoch), total=self.steps // self.ctx.world, leave=False, dynamic_ncols=True, mininterval=1.0,
+            self._batches(epoch), total=self.local_steps, leave=False, dynamic_ncols=True, mininterval=1.0,
             desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", disable=not (self.progress and self.ctx.is_main),
         )  # fmt: skip
         losses = []
