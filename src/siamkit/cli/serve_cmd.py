@@ -12,7 +12,7 @@ from siamkit.service.server import check_bind
 INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
 
 
-def load_runtime(model_dir: str, runtime: str) -> Any:
+def load_runtime(model_dir: str, runtime: str, threads: int | None = None) -> Any:
     """The model to serve: the PyTorch bundle, or its ONNX Runtime export (same ``embed`` contract)."""
     if runtime == "torch":
         from siamkit.export.bundle import load_model
@@ -25,7 +25,7 @@ def load_runtime(model_dir: str, runtime: str) -> Any:
             f"--runtime onnx is not available: {err}. Install it with pip install "
             "'siamkit[onnx]' and export the model first (siamkit export MODEL --format onnx)."
         ) from None
-    return OnnxModel(model_dir)
+    return OnnxModel(model_dir, threads=threads)
 
 
 def run_server(model: Any, gallery: str, **kwargs: Any) -> None:
@@ -156,7 +156,7 @@ def serve(
 
     torch.set_num_threads(threads)
     try:
-        net = load_runtime(model, runtime)
+        net = load_runtime(model, runtime, threads)
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"Serving {model} with gallery {gallery} on http://{shown}:{port}/", err=True)
         run_server(
