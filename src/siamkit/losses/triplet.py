@@ -26,6 +26,7 @@ from siamkit.miners._common import (
 from siamkit.miners.distance_weighted import distance_weighted_triplets
 from siamkit.miners.functional import check_margin, mine_triplets_from_matrix
 from siamkit.miners.triplet_miners import TripletMiner, is_window_miner
+from siamkit.miners.weighted_sum import analytic_kind, weighted_distance_sum
 from siamkit.miners.windows import hinge_active, positive_coverage, triplet_windows
 from siamkit.types import Triplets
 
@@ -33,20 +34,22 @@ Mining = str | TripletMiner | None
 
 
 def window_triplet_margin_loss(
-    dist: Tensor,
+    embeddings: Tensor,
     labels: Tensor,
     strategy: str = "all",
     margin: float = 0.2,
     select_margin: float | None = None,
+    distance: str | Distance = "euclidean",
 ) -> Tensor:
     """Mean triplet margin loss over a window strategy's set, without building triplets.
 
     Args:
-        dist: ``(B, B)`` distances of the batch with itself (gradients flow through it).
+        embeddings: ``(B, D)`` embeddings.
         labels: ``(B,)`` integer class ids.
         strategy: "hard", "semihard", "easy" or "all".
         margin: the hinge margin of the loss.
         select_margin: the margin that defines "semihard" / "easy" (default: ``margin``).
+        distance: a distance name or object.
 
     Returns:
         A scalar; ``0.0`` with a gradient when the set is empty.
@@ -54,23 +57,35 @@ def window_triplet_margin_loss(
     check_strategy(strategy, WINDOW_STRATEGIES)
     margin = check_margin(margin)
     select_margin = margin if select_margin is None else check_margin(select_margin)
+    dist_fn = get_distance(distance)
+    kind = analytic_kind(dist_fn)
+    if kind is None:  # generic: autograd through the matrix
+        dist: Tensor | None = dist_fn.matrix(embeddings, embeddings)  # (B, B)
+        d = dist.detach()
+    else:  # stock Euclidean: no graph here, the gradient is written out in weighted_distance_sum
+        dist = None
+        with torch.no_grad():
+            zd = embeddings.detach()
+            d = dist_fn.matrix(zd, zd)
     with torch.no_grad():
         pos, neg = label_masks(labels, labels)
-        d = dist.detach()
         same_margin = strategy == "semihard" and select_margin == margin
         sp, w, first = triplet_windows(
             d, pos, neg, strategy, select_margin, None if same_margin else margin
         )
         total = int((w.hi - w.lo).sum(dtype=torch.int64))
     if total == 0:
-        return dist.sum() * 0.0
+        return (embeddings if dist is None else dist).sum() * 0.0
     with torch.no_grad():
         act = w if first is None else hinge_active(w, first)  # semihard: every triplet is active
         k_neg = act.hi - act.lo  # active triplets per (anchor, negative)
-        weight = (positive_coverage(sp, act) - k_neg).to(dist.dtype)  # (B, B): +k_ap, -k_an
+        weight = (positive_coverage(sp, act) - k_neg).to(d.dtype)  # (B, B): +k_ap, -k_an
         const = margin * float(k_neg.sum(dtype=torch.int64))
-    summed = (weight * dist).sum(dtype=torch.float64) + const
-    return (summed / total).to(dist.dtype)
+    if dist is None:
+        summed = weighted_distance_sum(embeddings, weight, d, kind)  # type: ignore[arg-type]
+    else:
+        summed = (weight * dist).sum(dtype=torch.float64)
+    return ((summed + const) / total).to(d.dtype)
 
 
 def _check_triplets(triplets: Triplets | tuple[Tensor, Tensor, Tensor], b: int) -> Triplets:
@@ -178,8 +193,10 @@ class TripletMarginLoss(_TripletBase):
         if triplets is None:
             fused = self._fused_strategy(self.margin)
             if fused is not None:
-                dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
-                return window_triplet_margin_loss(dist, labels, fused[0], self.margin, fused[1])
+                strategy, select = fused
+                return window_triplet_margin_loss(
+                    embeddings, labels, strategy, self.margin, select, self.distance
+                )
             triplets = self._mine(embeddings, labels, self.margin)
         d_ap, d_an = self._triplet_distances(embeddings, _check_triplets(triplets, labels.shape[0]))
         return triplet_margin_loss(d_ap, d_an, self.margin)
