@@ -166,6 +166,7 @@ def finish_run(
 ) -> RunOutputs:
     """Calibrate on validation, save the model, evaluate on the test classes and write outputs."""
     net.eval()
+    t0 = time.perf_counter()
     threshold = None
     if len(data.val_y) > 2:
         zv = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
@@ -180,8 +181,9 @@ def finish_run(
         "dataset": cfg.data.dataset,
         "train_classes": list(data.train_classes),
         "test_classes": list(data.test_classes),
-        "seconds": round(train_s, 1),
         "epochs_run": len(history),
+        "train_seconds": round(train_s, 1),
+        "eval_seconds": round(time.perf_counter() - t0, 1),
     }
     meta = {
         "run": metrics["run"],
@@ -192,10 +194,15 @@ def finish_run(
     write_json(out / "metrics.json", metrics)
     write_json(out / "history.json", history)
     names = list(data.class_names)
+    t1 = time.perf_counter()
     report_path = try_write_report(
         out / "report.html", report, z, data.test_y, images=to_float(data.test_x), class_names=names,
         history=history, config=config_to_dict(cfg), title=title,
     )  # fmt: skip
+    log(
+        f"trained in {train_s:.0f} s, evaluated in {metrics['run']['eval_seconds']:.0f} s, "
+        f"report in {time.perf_counter() - t1:.0f} s"
+    )
     return RunOutputs(
         out, model_dir, out / "metrics.json", report_path, out / "config.yaml", metrics
     )
