@@ -1,0 +1,30 @@
+"""Data-parallel training under torchrun (two gloo processes on the CPU); only rank 0 writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_and_rank0_writes(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+        "-m", "siamkit", "train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(tmp_path),
+        "--no-progress", "--episodes", "20", "--set", "train.epochs=2",
+    ]  # fmt: skip
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("model:") == 1  # one summary: rank 1 prints and writes nothing
+    history = json.loads((tmp_path / "history.json").read_text())
+    # 6 global batches per epoch over 2 ranks -> 3 steps per rank; both epochs ran
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert (tmp_path / "model" / "model.safetensors").is_file()
