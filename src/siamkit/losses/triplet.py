@@ -11,6 +11,8 @@ triplet form; it costs ``O(B^2 log K)`` time (``K`` positives per anchor) and ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -31,6 +33,20 @@ from siamkit.miners.windows import hinge_active, positive_coverage, triplet_wind
 from siamkit.types import Triplets
 
 Mining = str | TripletMiner | None
+
+
+def _matrix_and_weighted_sum(
+    embeddings: Tensor, dist_fn: Distance
+) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """The detached ``(B, B)`` matrix and ``W -> sum(W * D)`` (float64) carrying the gradient."""
+    kind = analytic_kind(dist_fn)
+    if kind is None:  # generic: autograd through the matrix
+        dist = dist_fn.matrix(embeddings, embeddings)  # (B, B)
+        return dist.detach(), lambda w: (w * dist).sum(dtype=torch.float64)
+    with torch.no_grad():  # stock Euclidean: no graph; weighted_distance_sum writes the gradient
+        zd = embeddings.detach()
+        d = dist_fn.matrix(zd, zd)
+    return d, lambda w: weighted_distance_sum(embeddings, w, d, kind)
 
 
 def window_triplet_margin_loss(
@@ -57,16 +73,7 @@ def window_triplet_margin_loss(
     check_strategy(strategy, WINDOW_STRATEGIES)
     margin = check_margin(margin)
     select_margin = margin if select_margin is None else check_margin(select_margin)
-    dist_fn = get_distance(distance)
-    kind = analytic_kind(dist_fn)
-    if kind is None:  # generic: autograd through the matrix
-        dist: Tensor | None = dist_fn.matrix(embeddings, embeddings)  # (B, B)
-        d = dist.detach()
-    else:  # stock Euclidean: no graph here, the gradient is written out in weighted_distance_sum
-        dist = None
-        with torch.no_grad():
-            zd = embeddings.detach()
-            d = dist_fn.matrix(zd, zd)
+    d, weighted_sum = _matrix_and_weighted_sum(embeddings, get_distance(distance))
     with torch.no_grad():
         pos, neg = label_masks(labels, labels)
         same_margin = strategy == "semihard" and select_margin == margin
@@ -75,16 +82,13 @@ def window_triplet_margin_loss(
         )
         total = int((w.hi - w.lo).sum(dtype=torch.int64))
     if total == 0:
-        return (embeddings if dist is None else dist).sum() * 0.0
+        return weighted_sum(torch.zeros_like(d)).to(d.dtype)
     with torch.no_grad():
         act = w if first is None else hinge_active(w, first)  # semihard: every triplet is active
         k_neg = act.hi - act.lo  # active triplets per (anchor, negative)
         weight = (positive_coverage(sp, act) - k_neg).to(d.dtype)  # (B, B): +k_ap, -k_an
         const = margin * float(k_neg.sum(dtype=torch.int64))
-    if dist is None:
-        summed = weighted_distance_sum(embeddings, weight, d, kind)  # type: ignore[arg-type]
-    else:
-        summed = (weight * dist).sum(dtype=torch.float64)
+    summed = weighted_sum(weight)
     return ((summed + const) / total).to(d.dtype)
 
 

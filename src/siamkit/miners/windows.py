@@ -31,7 +31,7 @@ class SortedPositives(NamedTuple):
 
     values: Tensor  # (A, K) float: sorted anchor-positive distances, +inf after the last one
     order: Tensor  # (A, K) long: column of each sorted entry (0 in the padding)
-    count: Tensor  # (A,) long: positives per anchor
+    n_pos: Tensor  # (A,) long: positives per anchor
 
 
 class Windows(NamedTuple):
@@ -189,7 +189,7 @@ def triplet_windows(
         raise ValueError(f"{strategy!r} is not a window strategy; use hard, semihard, easy or all")
     sp = sort_positives(dist, pos)
     search = PositiveSearch(sp)
-    n_pos = sp.count.to(torch.int32).unsqueeze(1).expand_as(dist)
+    n_pos = sp.n_pos.to(torch.int32).unsqueeze(1).expand_as(dist)
     zero = torch.zeros((), dtype=torch.int32, device=dist.device).expand_as(dist)
     specs = {
         "all": [],
