@@ -3,12 +3,71 @@
 >>> import siamkit
 >>> enc = siamkit.encoders.create_encoder("convnet", in_channels=1)
 >>> net = siamkit.SiameseNetwork(enc, embedding_dim=64)
+
+Names are imported lazily (PEP 562), so ``import siamkit.export.runtime`` works on a device that
+has ONNX Runtime and numpy but no torch.
 """
 
-from siamkit import distances, encoders, heads, losses, models
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from siamkit._version import __version__
-from siamkit.export.bundle import ModelFileError, load_model, model_fingerprint, save_model
-from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork
+
+_SUBMODULES = {
+    "data",
+    "distances",
+    "encoders",
+    "evaluation",
+    "export",
+    "heads",
+    "index",
+    "losses",
+    "miners",
+    "models",
+    "training",
+    "types",
+}
+_NAMES = {
+    "SiameseNetwork": "siamkit.models",
+    "HalfTwinNetwork": "siamkit.models",
+    "Preprocess": "siamkit.models",
+    "model_fingerprint": "siamkit.models",
+    "save_model": "siamkit.export.bundle",
+    "load_model": "siamkit.export.bundle",
+    "ModelFileError": "siamkit.export.bundle",
+}
+
+if TYPE_CHECKING:
+    from siamkit import (
+        data,
+        distances,
+        encoders,
+        evaluation,
+        export,
+        heads,
+        index,
+        losses,
+        miners,
+        models,
+        training,
+    )
+    from siamkit.export.bundle import ModelFileError, load_model, save_model
+    from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork, model_fingerprint
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"siamkit.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'siamkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*_SUBMODULES, *_NAMES, "__version__"])
+
 
 __all__ = [
     "HalfTwinNetwork",
@@ -16,12 +75,18 @@ __all__ = [
     "Preprocess",
     "SiameseNetwork",
     "__version__",
+    "data",
     "distances",
     "encoders",
+    "evaluation",
+    "export",
     "heads",
+    "index",
     "load_model",
     "losses",
+    "miners",
     "model_fingerprint",
     "models",
     "save_model",
+    "training",
 ]

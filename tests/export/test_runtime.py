@@ -53,10 +53,6 @@ def test_runtime_file_runs_without_torch(exported, fmnist_images, tmp_path):
     assert np.abs(np.load(tmp_path / "z.npy") - want.detach().numpy()).max() <= 1e-4
 
 
-@pytest.mark.xfail(
-    reason="siamkit/__init__.py and siamkit/export/__init__.py import torch eagerly (lead's files)",
-    strict=False,
-)
 def test_package_import_path_works_without_torch(exported):
     res = _run_blocked(
         f"from siamkit.export.runtime import OnnxEmbedder\nOnnxEmbedder({str(exported)!r})"
