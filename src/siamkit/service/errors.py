@@ -50,12 +50,14 @@ def validation_detail(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str,
     return f"Invalid request: {sentence}.", items
 
 
-async def _on_request_error(_: Request, exc: RequestError) -> JSONResponse:
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+async def _on_request_error(_: Request, exc: Exception) -> JSONResponse:
+    status = exc.status_code if isinstance(exc, RequestError) else 400
+    return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
-async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    detail, items = validation_detail(list(exc.errors()))
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    errors = list(exc.errors()) if isinstance(exc, RequestValidationError) else []
+    detail, items = validation_detail(errors)
     return JSONResponse({"detail": detail, "errors": items}, status_code=422)
 
 
