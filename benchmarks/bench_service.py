@@ -11,7 +11,8 @@ counts as an error.
 Before the load, one client sends ``--single-client-requests`` (this also warms the server up):
 its latency is the service's own overhead without queueing.
 
-The references are measured in this process with the same saved model:
+The references are measured in this process with the same saved model (``--runtime onnx``: its
+ONNX export run by ONNX Runtime, in the server and here alike):
 
 - ``verify_pair``: :func:`siamkit.index.verify_pair` on two decoded ``(1, 1, 28, 28)`` tensors,
   one call at a time — "the in-process call" of the DESIGN §5 target;
@@ -47,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import siamkit  # noqa: E402
+from siamkit.cli.serve_cmd import load_runtime  # noqa: E402
 from siamkit.data.image_io import read_image  # noqa: E402
 from siamkit.index import verify_pair  # noqa: E402
 
@@ -126,7 +128,7 @@ def free_port() -> int:
 
 
 def start_server(
-    model_dir: Path, gallery: Path, port: int, api_key: str, threads: int
+    model_dir: Path, gallery: Path, port: int, api_key: str, threads: int, runtime: str
 ) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SIAMKIT_API_KEY": api_key}
     cmd = [
@@ -145,6 +147,8 @@ def start_server(
         "warning",
         "--threads",
         str(threads),
+        "--runtime",
+        runtime,
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -266,6 +270,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--time-limit", type=float, default=900.0, help="seconds for the whole load")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p.add_argument("--threads", type=int, default=1, help="torch threads, server and in-process")
+    p.add_argument(
+        "--runtime", choices=("torch", "onnx"), default="torch", help="server and in-process model"
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     return p.parse_args()
 
@@ -297,6 +304,7 @@ def report(
         "reference": ref,
         "service_one_client": single["latency"],
         "service": load["latency"],
+        "runtime": args.runtime,
         "torch_threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
     }
@@ -324,7 +332,7 @@ def measure_service(
     """One client (also the warm-up), then the concurrent load; returns both and server CPU s."""
     api_key = secrets.token_urlsafe(16)
     port = free_port()
-    server = start_server(model_dir, tmp / "gallery.db", port, api_key, args.threads)
+    server = start_server(model_dir, tmp / "gallery.db", port, api_key, args.threads, args.runtime)
     try:
         requests = [verify_request(pngs[a], pngs[b], port, api_key) for a, b in pairs]
         n1 = args.single_client_requests
@@ -355,7 +363,11 @@ def main() -> None:
     pairs = rng.integers(0, args.images, (n, 2))
     with tempfile.TemporaryDirectory(prefix="bench_service_") as tmp:
         model_dir = make_model_dir(Path(tmp))
-        model = siamkit.load_model(model_dir)
+        if args.runtime == "onnx":
+            from siamkit.export.onnx import export_onnx
+
+            export_onnx(model_dir)
+        model = load_runtime(str(model_dir), args.runtime, args.threads)
         x = torch.cat([read_image(p, channels=1).unsqueeze(0) for p in pngs])
         with torch.inference_mode():
             z = model.embed(x)
