@@ -30,7 +30,7 @@ from siamkit.index.base import (
 )
 
 _MATMUL_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
-_SCORE_BUDGET = 1 << 23  # elements of the (Q, chunk) score buffer: 32 MiB of float32
+_SCORE_BUDGET = 1 << 18  # elements of the (Q, chunk) score buffer: 1 MiB, stays in cache
 
 
 class ExactIndex:
@@ -42,7 +42,7 @@ class ExactIndex:
             ``"manhattan"``) or a :class:`~siamkit.distances.Distance` object.
         device: where the embeddings live and the search runs (``"cpu"`` or ``"cuda"``).
         chunk_size: gallery rows per chunk; by default sized so that the ``(Q, chunk)`` score
-            buffer stays near 32 MiB.
+            buffer stays near 1 MiB (in cache).
 
     >>> index = ExactIndex(dim=2, distance="euclidean")
     >>> index.add(np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([10, 11]))
@@ -170,40 +170,51 @@ class ExactIndex:
     def _search_chunks(
         self, q: Tensor, data: Tensor, sqnorm: Tensor, k: int
     ) -> tuple[Tensor, Tensor]:
-        """Top-``k`` distances and row positions ``(Q, k)``, sorted, reading ``data`` chunk-wise."""
-        n = data.shape[0]
-        chunk = self.chunk_size or max(4096, _SCORE_BUDGET // max(q.shape[0], 1))
+        """Top-``k`` distances and row positions ``(Q, k)``, sorted, reading ``data`` chunk-wise.
+
+        Every chunk yields keys ``(Q, C)``, smaller = nearer: ``|g|^2 - 2 q.g`` (Euclidean, which
+        is ``|q - g|^2 - |q|^2``), ``-q.g`` (cosine, unit vectors) or the distance itself. The
+        scores stay in cache (``chunk ~ budget / Q``), and only the queries with a key below their
+        current k-th best pay for a top-k merge: after the first chunks that is a small minority.
+        """
+        n, nq = data.shape[0], q.shape[0]
+        chunk = self.chunk_size or max(256, _SCORE_BUDGET // max(nq, 1))
         name = self.distance_name if self._fast else ""
         if name == "cosine":
             q = torch.nn.functional.normalize(q, dim=1, eps=1e-12)
-        largest = name == "cosine"  # cosine ranks by inner product, the others by distance
-        buf = torch.empty(q.shape[0], min(chunk, n), device=q.device)
-        best_scores, best_pos = [], []
+        q_mm = -q if name == "cosine" else -2.0 * q  # fold the sign / factor into the queries
+        q_mm_t = q_mm.T.contiguous()  # (D, Q)
+        buf = torch.empty(min(chunk, n), nq, device=q.device)  # (C, Q): block @ q is BLAS-friendly
+        best = torch.full((nq, k), float("inf"), device=q.device)
+        best_pos = torch.zeros((nq, k), dtype=torch.long, device=q.device)
         for start in range(0, n, chunk):
             block = data[start : start + chunk]  # (C, D) view, no copy
-            scores = buf[:, : block.shape[0]]
-            if name == "cosine":
-                torch.mm(q, block.T, out=scores)
-            elif name:  # |g|^2 - 2 q.g  ==  |q - g|^2 - |q|^2
-                torch.addmm(sqnorm[start : start + chunk], q, block.T, beta=1, alpha=-2, out=scores)
+            keys_t = buf[: block.shape[0]]
+            if name:
+                torch.mm(block, q_mm_t, out=keys_t)
+                if name != "cosine":
+                    keys_t.add_(sqnorm[start : start + chunk, None])
             else:
-                scores.copy_(self.distance.matrix(q, block))
-            kk = min(k, block.shape[0])
-            vals, pos = torch.topk(scores, kk, dim=1, largest=largest, sorted=False)
-            best_scores.append(vals)
-            best_pos.append(pos + start)
-        scores_all, pos_all = torch.cat(best_scores, 1), torch.cat(best_pos, 1)
-        vals, sel = torch.topk(scores_all, k, dim=1, largest=largest, sorted=True)
-        return self._to_distance(vals, q, name), pos_all.gather(1, sel)
+                keys_t.copy_(self.distance.matrix(block, q))
+            # queries whose top-k changes in this chunk: their nearest key beats their k-th best
+            rows = (keys_t.amin(dim=0) < best[:, -1]).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            cand = torch.cat([best[rows], keys_t[:, rows].T], dim=1)  # (A, k + C)
+            vals, sel = torch.topk(cand, k, dim=1, largest=False, sorted=True)
+            arange = torch.arange(start, start + block.shape[0], device=q.device)
+            cand_pos = torch.cat([best_pos[rows], arange.expand(rows.numel(), -1)], dim=1)
+            best[rows], best_pos[rows] = vals, cand_pos.gather(1, sel)
+        return self._to_distance(best, q, name), best_pos
 
     @staticmethod
-    def _to_distance(scores: Tensor, q: Tensor, name: str) -> Tensor:
+    def _to_distance(keys: Tensor, q: Tensor, name: str) -> Tensor:
         if name == "cosine":
-            return (1.0 - scores).clamp_min(0)
+            return (1.0 + keys).clamp_min(0)
         if name in ("euclidean", "sqeuclidean"):
-            sq = (scores + q.pow(2).sum(1, keepdim=True)).clamp_min(0)
+            sq = (keys + q.pow(2).sum(1, keepdim=True)).clamp_min(0)
             return sq.sqrt() if name == "euclidean" else sq
-        return scores
+        return keys
 
     def save(self, path: str | Path) -> None:
         """Write ``index.json`` + ``vectors.safetensors`` into directory ``path``."""

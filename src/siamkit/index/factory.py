@@ -36,7 +36,10 @@ def create_index(
 def load_index(path: str | Path) -> SearchIndex:
     """Load any index saved with ``index.save(path)``; the type is read from ``index.json``."""
     kind = read_config(path).get("type")
-    loaders = {"exact": ExactIndex.load, "faiss": FaissIndex.load, "lsh": LSHIndex.load}
-    if kind not in loaders:
-        raise ValueError(f"{path} holds an unknown index type {kind!r}")
-    return loaders[kind](path)
+    if kind == "exact":
+        return ExactIndex.load(path)
+    if kind == "faiss":
+        return FaissIndex.load(path)
+    if kind == "lsh":
+        return LSHIndex.load(path)
+    raise ValueError(f"{path} holds an unknown index type {kind!r}")

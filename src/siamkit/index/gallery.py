@@ -118,6 +118,7 @@ class Gallery:
         """Embed ``inputs`` (``(N, C, H, W)`` in [0, 1], or one ``(C, H, W)``) and enroll them.
 
         One transaction: when this returns the items are durable and searchable. Returns their ids.
+        Enrolling a label that already exists adds items to it.
         """
         validate_label(label)
         return self.enroll_embeddings(label, self._embed(inputs), metadata)

@@ -7,6 +7,10 @@ vectors at angle ``theta`` agree on a bit with probability ``1 - theta / pi``, s
 share buckets. A query looks up its own bucket and, with ``probe_radius=1``, the buckets one bit
 away in every table, then re-ranks those candidates with the exact distance, so the distances it
 returns are exact and only recall is approximate.
+
+It is here for comparison (``benchmarks/bench_search.py``, ``Gallery.open(..., index="lsh")``):
+``add`` copies its arrays, so build large indexes in big batches; FAISS HNSW/IVF are faster at
+equal recall.
 """
 
 from __future__ import annotations
