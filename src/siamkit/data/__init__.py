@@ -27,7 +27,7 @@ from siamkit.data.image_io import (
 )
 from siamkit.data.pair_builders import PairDataset, TripletDataset, make_pairs, make_triplets
 from siamkit.data.pairs_csv import PairsCSVDataset, PathPair, read_pairs_csv
-from siamkit.data.samplers import PKSampler
+from siamkit.data.samplers import BalancedBatchSampler, PKSampler
 from siamkit.data.signatures import (
     SignatureDataset,
     SignaturePair,
@@ -64,6 +64,7 @@ __all__ = [
     "FMNIST_TEST_CLASSES",
     "FMNIST_TRAIN_CLASSES",
     "IMAGE_EXTENSIONS",
+    "BalancedBatchSampler",
     "ChecksumError",
     "Compose",
     "DownloadError",
