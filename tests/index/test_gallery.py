@@ -190,6 +190,9 @@ def test_empty_gallery_and_bad_input(tmp_path, model):
         assert len(g) == 0
     with pytest.raises(FileNotFoundError):
         Gallery.open(tmp_path / "none.db", model, create=False)
+    with pytest.raises(FileNotFoundError, match="with a model"):
+        Gallery.open(tmp_path / "none.db")
+    assert not (tmp_path / "none.db").exists()
 
 
 def test_verify_pair_against_the_model_distance(fmnist, model):

@@ -91,6 +91,10 @@ class Gallery:
             synchronous: ``"FULL"`` (default) syncs every enrollment to disk (survives power
                 loss, ~10 ms on a slow disk); ``"NORMAL"`` survives ``kill -9`` but not power loss.
         """
+        if model is None and embedding_dim is None and not Path(path).exists():
+            raise FileNotFoundError(
+                f"no gallery at {path}; open it with a model (or embedding_dim=...) to create it"
+            )
         store = GalleryStore(path, create=create, synchronous=synchronous)
         try:
             wanted = wanted_meta(model, embedding_dim, distance)
