@@ -287,8 +287,10 @@ def main() -> None:
     p.add_argument("--k", type=int, default=10, help="neighbours per query in the exact timing")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--nlist", type=int, default=1024)
-    p.add_argument("--nprobe", type=ints, default=[1, 2, 4, 8, 16, 32])
+    p.add_argument(
+        "--nlist", type=int, default=4096, help="IVF lists (FaissIndex default: 4 sqrt(n))"
+    )
+    p.add_argument("--nprobe", type=ints, default=[4, 8, 16, 32, 64])
     p.add_argument("--M", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=64)
     p.add_argument("--ef-search", type=ints, default=[16, 32, 64, 128])

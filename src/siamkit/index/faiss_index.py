@@ -65,7 +65,8 @@ class FaissIndex:
         kind: ``"flat"`` (exact), ``"ivf"`` (inverted lists) or ``"hnsw"`` (graph).
         distance: ``"euclidean"``, ``"sqeuclidean"`` or ``"cosine"``.
         nlist: IVF lists; default ``4 * sqrt(N)`` at training time (at most ``N / 39``).
-        nprobe: IVF lists visited per query; default ``max(1, nlist // 8)``.
+        nprobe: IVF lists visited per query; default ``max(8, nlist // 128)`` (at most nlist):
+            recall@1 0.991 at 1M items with nlist 4096 (``benchmarks/bench_search.py``).
         train_size: IVF trains once this many vectors were added (default 10,000).
         M: HNSW neighbours per node.
         ef_construction, ef_search: HNSW beam widths when building and searching.
@@ -170,7 +171,7 @@ class FaissIndex:
         ivf = self._new_index("ivf", nlist)
         ivf.cp.seed = self.seed
         ivf.train(sample)
-        ivf.nprobe = self.nprobe or max(1, nlist // 8)
+        ivf.nprobe = min(nlist, self.nprobe or max(8, nlist // 128))
         ivf.set_direct_map_type(self._faiss.DirectMap.Hashtable)  # remove + reconstruct by id
         self._index, self._trained, self.nlist = ivf, True, nlist
         self.nprobe = int(ivf.nprobe)
