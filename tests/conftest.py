@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
+# Idle OpenMP threads spin by default; on a small shared machine that makes torch calls many times slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("SIAMKIT_TEST", "1")
+
 import pytest
 import torch
 
-os.environ.setdefault("SIAMKIT_TEST", "1")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

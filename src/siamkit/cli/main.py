@@ -10,11 +10,15 @@ from siamkit._version import __version__
 
 # (module, attribute) of every command. Each module defines a click command or group.
 _COMMANDS: list[tuple[str, str]] = [
-    ("serve_cmd", "serve"),
     ("demo", "demo"),
     ("train_cmds", "train"),
     ("train_cmds", "evaluate"),
     ("train_cmds", "embed"),
+    ("gallery_cmds", "enroll"),
+    ("gallery_cmds", "identify"),
+    ("gallery_cmds", "verify"),
+    ("gallery_cmds", "gallery"),
+    ("serve_cmd", "serve"),
     ("export_cmd", "export"),
 ]
 
