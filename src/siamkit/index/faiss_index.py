@@ -213,7 +213,11 @@ class FaissIndex:
             if self._index.ntotal == 0 or q.shape[0] == 0:
                 return empty_result(q.shape[0], k)
             kk = min(k, int(self._index.ntotal))
-            raw_d, ids = self._index.search(q, kk, params=self._search_params())
+            # faiss.contrib.torch_utils (imported by e.g. pytorch-metric-learning) replaces
+            # Index.search with a torch-aware version that drops `params`; the numpy original
+            # is kept as `search_numpy`.
+            search = getattr(self._index, "search_numpy", self._index.search)
+            raw_d, ids = search(q, kk, params=self._search_params())
         ids = ids.astype(np.int64)
         missing = ids < 0
         if self.distance_name == "cosine":
