@@ -11,6 +11,7 @@ import torch
 import siamkit
 from siamkit.distances import MahalanobisDistance, MLPMetric
 from siamkit.export import ModelFileError, load_model, model_fingerprint, save_model
+from siamkit.heads import AppearanceSkip
 from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork
 
 
@@ -25,11 +26,20 @@ def trained_like(net: torch.nn.Module) -> torch.nn.Module:
     return net.eval()
 
 
-@pytest.mark.parametrize("distance", ["euclidean", "cosine", "mahalanobis", "mlp"])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine", "mahalanobis", "mlp", "appearance"])
 def test_round_trip_reproduces_embeddings_exactly(tmp_path: Path, distance: str) -> None:
     enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
-    dist = {"mahalanobis": MahalanobisDistance(16, rank=8), "mlp": MLPMetric(16, hidden=8)}.get(distance, distance)
-    net = trained_like(SiameseNetwork(enc, 16, distance=dist, head_hidden=[32], preprocess=Preprocess((0.3,), (0.4,), (1, 28, 28))))
+    dist = {"mahalanobis": MahalanobisDistance(16, rank=8), "mlp": MLPMetric(16, hidden=8)}.get(
+        distance, distance
+    )
+    skip = AppearanceSkip(0.7, 2) if distance == "appearance" else None
+    dist = "euclidean" if distance == "appearance" else dist
+    prep = Preprocess((0.3,), (0.4,), (1, 28, 28))
+    net = trained_like(
+        SiameseNetwork(
+            enc, 16, distance=dist, head_hidden=[32], preprocess=prep, appearance_skip=skip
+        )
+    )
     save_model(net, tmp_path / "m", threshold=0.42)
     back = load_model(tmp_path / "m")
     x, y = torch.rand(6, 1, 28, 28), torch.rand(6, 1, 28, 28)
@@ -38,15 +48,28 @@ def test_round_trip_reproduces_embeddings_exactly(tmp_path: Path, distance: str)
         assert torch.equal(back(x, y), net(x, y))
     assert back.threshold == 0.42 and back.distance_name == net.distance_name
     assert model_fingerprint(back) == model_fingerprint(net)
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.safetensors", "siamkit.json"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "model.safetensors",
+        "siamkit.json",
+    ]
     doc = json.loads((tmp_path / "m" / "siamkit.json").read_text())
-    assert doc["embedding_dim"] == 16 and doc["model"]["encoder"]["name"] == "convnet"
+    assert (
+        doc["embedding_dim"] == net.embedding_dim and doc["model"]["encoder"]["name"] == "convnet"
+    )
 
 
 def test_half_twin_round_trip(tmp_path: Path) -> None:
     f = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=[16])
     g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
-    net = trained_like(HalfTwinNetwork(f, g, 4, preprocess_f=Preprocess(input_shape=(8,)), preprocess_g=Preprocess(input_shape=(5,))))
+    net = trained_like(
+        HalfTwinNetwork(
+            f,
+            g,
+            4,
+            preprocess_f=Preprocess(input_shape=(8,)),
+            preprocess_g=Preprocess(input_shape=(5,)),
+        )
+    )
     save_model(net, tmp_path / "ht")
     back = load_model(tmp_path / "ht")
     x, y = torch.randn(3, 8), torch.randn(3, 5)
@@ -56,7 +79,13 @@ def test_half_twin_round_trip(tmp_path: Path) -> None:
 def test_saving_over_an_existing_model_replaces_it(tmp_path: Path) -> None:
     enc = siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[8])
     a = trained_like(SiameseNetwork(enc, 3, preprocess=Preprocess(input_shape=(4,))))
-    b = trained_like(SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[8]), 3, preprocess=Preprocess(input_shape=(4,))))
+    b = trained_like(
+        SiameseNetwork(
+            siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[8]),
+            3,
+            preprocess=Preprocess(input_shape=(4,)),
+        )
+    )
     save_model(a, tmp_path / "m")
     save_model(b, tmp_path / "m")
     assert model_fingerprint(load_model(tmp_path / "m")) == model_fingerprint(b)
@@ -85,7 +114,9 @@ def test_truncated_weights_are_refused(saved: Path) -> None:
         load_model(saved)
 
 
-def test_corrupted_json_newer_format_and_missing_files_are_refused(saved: Path, tmp_path: Path) -> None:
+def test_corrupted_json_newer_format_and_missing_files_are_refused(
+    saved: Path, tmp_path: Path
+) -> None:
     cfg = saved / "siamkit.json"
     doc = json.loads(cfg.read_text())
     cfg.write_text(json.dumps({**doc, "format_version": 99}))
@@ -97,7 +128,7 @@ def test_corrupted_json_newer_format_and_missing_files_are_refused(saved: Path, 
     with pytest.raises(ModelFileError, match="not a model folder"):
         load_model(tmp_path / "nowhere")
     (saved / "siamkit.json").unlink()
-    with pytest.raises(ModelFileError, match="no siamkit.json"):
+    with pytest.raises(ModelFileError, match=r"no siamkit\.json"):
         load_model(saved)
 
 

@@ -12,7 +12,9 @@ from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork
 
 def small_net(**kw) -> SiameseNetwork:
     enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
-    return SiameseNetwork(enc, embedding_dim=12, preprocess=Preprocess((0.5,), (0.25,), (1, 28, 28)), **kw).eval()
+    return SiameseNetwork(
+        enc, embedding_dim=12, preprocess=Preprocess((0.5,), (0.25,), (1, 28, 28)), **kw
+    ).eval()
 
 
 def test_twin_branches_are_one_parameter_set() -> None:
@@ -69,7 +71,9 @@ def test_learned_distances_train_with_the_network() -> None:
     net = SiameseNetwork(enc, embedding_dim=4, distance=MahalanobisDistance(4, rank=2))
     assert any(p is net.distance.L for p in net.parameters())
     head = MLPMetric(4)
-    net2 = SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8]), 4, distance=head)
+    net2 = SiameseNetwork(
+        siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8]), 4, distance=head
+    )
     x, y = torch.randn(3, 6), torch.randn(3, 6)
     logits = net2.pair_logits(x, y)
     torch.testing.assert_close(net2(x, y), torch.sigmoid(-logits))
@@ -88,3 +92,34 @@ def test_half_twin_uses_two_unshared_encoders_in_one_space() -> None:
     assert not set(map(id, net.encoder_f.parameters())) & set(map(id, net.encoder_g.parameters()))
     with pytest.raises(ValueError, match="branch"):
         net.embed(x, branch="h")
+
+
+def test_appearance_skip_joins_pooled_pixels_and_stays_unit_length() -> None:
+    from siamkit.heads import AppearanceSkip
+
+    net = small_net(appearance_skip=AppearanceSkip(weight=0.5, pool=4))
+    x = torch.rand(3, 1, 28, 28)
+    z = net.embed(x)
+    assert net.embedding_dim == 12 + 49 and z.shape == (3, 61)
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(3))
+    # the tail is the pooled image, by a naive loop over 4×4 windows
+    pooled = torch.tensor(
+        [
+            [
+                x[n, 0, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4].mean()
+                for i in range(7)
+                for j in range(7)
+            ]
+            for n in range(3)
+        ]
+    )
+    expected_tail = 0.5 * pooled / pooled.norm(dim=1, keepdim=True) / (1 + 0.25) ** 0.5
+    torch.testing.assert_close(z[:, 12:], expected_tail)
+    with pytest.raises(ValueError, match="input_shape"):
+        SiameseNetwork(
+            siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[4]),
+            2,
+            appearance_skip=AppearanceSkip(),
+        )
+    with pytest.raises(ValueError, match="positive"):
+        AppearanceSkip(weight=0)

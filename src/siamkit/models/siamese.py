@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from siamkit.distances import Distance, get_distance
 from siamkit.distances.learned import MLPMetric, learned_distance_from_config
 from siamkit.encoders import create_encoder, encoder_spec
-from siamkit.heads import EmbeddingHead
+from siamkit.heads import AppearanceSkip, EmbeddingHead
 from siamkit.models.preprocess import Preprocess
 
 
@@ -18,7 +18,9 @@ def num_features(encoder: nn.Module) -> int:
     """The encoder's output width; a clear error if it does not declare one."""
     n = getattr(encoder, "num_features", None)
     if not isinstance(n, int) or n < 1:
-        raise TypeError(f"the encoder {type(encoder).__name__} must expose a positive integer `num_features`")
+        raise TypeError(
+            f"the encoder {type(encoder).__name__} must expose a positive integer `num_features`"
+        )
     return n
 
 
@@ -45,6 +47,8 @@ class SiameseNetwork(nn.Module):
         head_hidden: hidden layer sizes of the projection head.
         normalize: L2-normalise embeddings.
         preprocess: input checks and normalisation kept inside the model.
+        appearance_skip: join low-resolution input pixels to the embedding (image models with a
+            known ``input_shape``); helps on classes never seen in training.
 
     >>> net = SiameseNetwork(siamkit.encoders.create_encoder("convnet", in_channels=1), embedding_dim=16)
     >>> net(torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28)).shape
@@ -61,17 +65,22 @@ class SiameseNetwork(nn.Module):
         head_hidden: Sequence[int] = (),
         normalize: bool = True,
         preprocess: Preprocess | None = None,
+        appearance_skip: AppearanceSkip | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = EmbeddingHead(num_features(encoder), embedding_dim, head_hidden, normalize)
         self.preprocess = preprocess if preprocess is not None else Preprocess()
+        self.appearance_skip = appearance_skip
+        extra = appearance_skip.extra_dim(self.preprocess.input_shape) if appearance_skip else 0
+        self._embedding_dim = embedding_dim + extra
         self.distance: Distance = get_distance(distance)
         self.threshold: float | None = None
 
     @property
     def embedding_dim(self) -> int:
-        return self.head.embedding_dim
+        """Size of the embeddings ``embed`` returns (the head's plus any appearance skip)."""
+        return self._embedding_dim
 
     @property
     def distance_name(self) -> str:
@@ -85,7 +94,8 @@ class SiameseNetwork(nn.Module):
         """``(N, C, H, W)`` images in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` embeddings."""
         if check:
             self.preprocess.check(x)
-        return self.head(self.encoder(self.preprocess(x)))
+        z = self.head(self.encoder(self.preprocess(x)))
+        return z if self.appearance_skip is None else self.appearance_skip(x, z)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
@@ -112,6 +122,7 @@ class SiameseNetwork(nn.Module):
             "head": self.head.config(),
             "distance": _distance_config(self.distance),
             "preprocess": self.preprocess.config(),
+            "appearance_skip": self.appearance_skip.config() if self.appearance_skip else None,
         }
 
     @classmethod
@@ -125,4 +136,7 @@ class SiameseNetwork(nn.Module):
             head_hidden=head["hidden"],
             normalize=head["normalize"],
             preprocess=Preprocess(**cfg["preprocess"]),
+            appearance_skip=AppearanceSkip(**skip)
+            if (skip := cfg.get("appearance_skip"))
+            else None,
         )
