@@ -14,7 +14,8 @@ augmentation:
 * ``pml-semihard``:   ``TripletMarginLoss(margin=0.2)`` + ``TripletMarginMiner(0.2, "semihard")``
 * ``pml-multisim``:   ``MultiSimilarityLoss()`` + ``MultiSimilarityMiner(epsilon=0.1)``
 
-``siamkit-demo`` is ``siamkit demo``'s recipe (``RunConfig()``), trained by siamkit's Trainer.
+``siamkit-demo`` is ``siamkit demo``'s recipe (``siamkit.training.demo_recipe()``, the same as
+``configs/demo.yaml``), trained by siamkit's Trainer.
 
 Usage::
 
@@ -38,7 +39,7 @@ import torch
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.models import Preprocess, SiameseNetwork
-from siamkit.training import RunConfig, Trainer, apply_overrides, build_model, load_run_data
+from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
 from siamkit.training.data import RunData, to_float
 from siamkit.training.trainer import seed_everything
 from siamkit.training.validation import embed_all
@@ -107,7 +108,7 @@ def train_siamkit(data: RunData, epochs: int | None, seed: int, progress: bool) 
     sets = [f"train.seed={seed}", "train.device=cpu"] + (
         [f"train.epochs={epochs}"] if epochs else []
     )
-    cfg = apply_overrides(RunConfig(), sets)
+    cfg = apply_overrides(demo_recipe(), sets)
     seed_everything(seed)
     mean, std = data.channel_stats()
     net = build_model(cfg.model, data.input_shape, mean, std)
@@ -188,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         f"data.train_classes={split}",
         f"data.limit={'null' if args.limit is None else args.limit}",
     ]
-    data = load_run_data(apply_overrides(RunConfig(), sets).data)
+    data = load_run_data(apply_overrides(demo_recipe(), sets).data)
     print(f"fmnist-disjoint: train classes {list(data.train_classes)} ({len(data.train_y)} images), "
           f"test classes {list(data.test_classes)} ({len(data.test_y)} images); peers {args.epochs} epochs, "
-          f"siamkit {args.siamkit_epochs or RunConfig().train.epochs}; seeds {seeds}",
+          f"siamkit {args.siamkit_epochs or demo_recipe().train.epochs}; seeds {seeds}",
           flush=True)  # fmt: skip
     rows: dict[str, list[dict[str, float]]] = {}
     for recipe in recipes:

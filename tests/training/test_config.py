@@ -12,6 +12,7 @@ from siamkit.training import (
     apply_overrides,
     config_from_dict,
     config_to_dict,
+    demo_recipe,
     dump_config,
     load_config,
 )
@@ -125,4 +126,4 @@ def test_shipped_configs_load(path: Path) -> None:
 
 
 def test_demo_yaml_is_the_builtin_demo_recipe() -> None:
-    assert load_config(CONFIGS / "demo.yaml") == RunConfig()
+    assert load_config(CONFIGS / "demo.yaml") == demo_recipe()

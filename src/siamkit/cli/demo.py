@@ -41,10 +41,10 @@ def demo_config(
     data_dir: str | None,
     config: str | None,
 ) -> RunConfig:
-    """The demo recipe (``RunConfig()`` defaults, or ``config``) with the command's options applied."""
-    from siamkit.training import RunConfig, apply_overrides, load_config
+    """The demo recipe (:func:`~siamkit.training.demo_recipe`, or ``config``) with the options applied."""
+    from siamkit.training import apply_overrides, demo_recipe, load_config
 
-    cfg = load_config(config) if config else RunConfig()
+    cfg = load_config(config) if config else demo_recipe()
     sets = [f"train.device={device}"]
     if train_classes is not None:
         sets.append(f"data.train_classes=[{', '.join(map(str, train_classes))}]")

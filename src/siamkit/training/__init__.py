@@ -12,6 +12,7 @@ from siamkit.training.config import (
     OptimConfig,
     RunConfig,
     TrainConfig,
+    demo_recipe,
 )
 from siamkit.training.config_io import (
     ConfigError,
@@ -45,6 +46,7 @@ __all__ = [
     "build_scheduler",
     "config_from_dict",
     "config_to_dict",
+    "demo_recipe",
     "dump_config",
     "load_config",
     "load_run_data",

@@ -16,6 +16,7 @@ from torch import nn
 
 from siamkit.distances import MahalanobisDistance, MLPMetric
 from siamkit.encoders import create_encoder
+from siamkit.heads import AppearanceSkip
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training.config import ModelConfig, OptimConfig
 
@@ -28,7 +29,8 @@ def build_model(
 ) -> SiameseNetwork:
     """A :class:`SiameseNetwork` for inputs of ``input_shape`` ``(C, H, W)`` or ``(F,)``.
 
-    The encoder gets ``in_channels`` (images) or ``in_features`` (vectors) from the data unless
+    ``mean`` / ``std`` (usually the training images' statistics) are used unless the config
+    fixes ``input_mean`` / ``input_std``. The encoder gets ``in_channels`` (images) or ``in_features`` (vectors) from the data unless
     ``encoder_kwargs`` sets it.
     """
     kwargs = dict(cfg.encoder_kwargs)
@@ -40,17 +42,26 @@ def build_model(
         encoder = create_encoder(cfg.encoder, **kwargs)
     except (TypeError, ValueError) as err:
         raise ValueError(f"model.encoder / model.encoder_kwargs: {err}") from None
+    skip = None
+    if cfg.appearance_skip_weight > 0:
+        if len(input_shape) != 3:
+            raise ValueError("model.appearance_skip_weight > 0 needs image inputs; set it to 0")
+        skip = AppearanceSkip(cfg.appearance_skip_weight, cfg.appearance_skip_pool)
+    dim = cfg.embedding_dim + (skip.extra_dim(input_shape) if skip is not None else 0)
     distance: object = cfg.distance
     if cfg.distance == "mahalanobis":
-        distance = MahalanobisDistance(cfg.embedding_dim)
+        distance = MahalanobisDistance(dim)
     elif cfg.distance == "mlp":
-        distance = MLPMetric(cfg.embedding_dim, hidden=cfg.metric_hidden)
+        distance = MLPMetric(dim, hidden=cfg.metric_hidden)
+    if cfg.input_mean is not None and cfg.input_std is not None:
+        mean, std = cfg.input_mean, cfg.input_std
     return SiameseNetwork(
         encoder,
         embedding_dim=cfg.embedding_dim,
         distance=distance,  # type: ignore[arg-type]
         head_hidden=cfg.head_hidden,
         preprocess=Preprocess(mean=mean, std=std, input_shape=input_shape),
+        appearance_skip=skip,
     )
 
 

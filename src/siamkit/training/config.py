@@ -56,10 +56,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The twin network: encoder, embedding head and distance.
+    """The twin network: encoder, embedding head, distance and input normalisation.
 
-    ``distance`` is a fixed distance name, or ``"mahalanobis"`` / ``"mlp"`` for a learned metric
-    (``"mlp"`` is needed by ``loss.kind: bce``).
+    Attributes:
+        distance: a fixed distance name, or ``"mahalanobis"`` / ``"mlp"`` for a learned metric
+            (``"mlp"`` is needed by ``loss.kind: bce``).
+        appearance_skip_weight: > 0 joins ``appearance_skip_pool``-pooled input pixels with this
+            weight to the embedding (:class:`siamkit.heads.AppearanceSkip`); 0 = off.
+        input_mean, input_std: per-channel normalisation kept in the model; ``None`` = computed
+            from the training images.
     """
 
     encoder: str = "convnet"
@@ -68,6 +73,10 @@ class ModelConfig:
     distance: str = "euclidean"
     head_hidden: tuple[int, ...] = ()
     metric_hidden: int = 64
+    appearance_skip_weight: float = 0.0
+    appearance_skip_pool: int = 4
+    input_mean: tuple[float, ...] | None = None
+    input_std: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,12 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("train.samples_per_class must be at least 2 so a batch has positive pairs")
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
+    if cfg.model.appearance_skip_weight < 0 or cfg.model.appearance_skip_pool < 1:
+        raise ValueError(
+            "model.appearance_skip_weight must be >= 0 and model.appearance_skip_pool >= 1"
+        )
+    if (cfg.model.input_mean is None) != (cfg.model.input_std is None):
+        raise ValueError("set both model.input_mean and model.input_std, or neither")
     if cfg.optim.lr <= 0:
         raise ValueError("optim.lr must be positive")
     if cfg.loss.kind == "bce" and cfg.model.distance != "mlp":
@@ -214,6 +229,18 @@ def check_config(cfg: RunConfig) -> RunConfig:
     if cfg.loss.offline_mining and cfg.loss.kind != "triplet":
         raise ValueError("loss.offline_mining works with loss.kind = triplet")
     return cfg
+
+
+def demo_recipe() -> RunConfig:
+    """The ``siamkit demo`` recipe (``configs/demo.yaml``): the defaults plus the appearance skip.
+
+    Multi-similarity loss with its miner on 6×32 batches, one epoch of AdamW + OneCycle, a
+    ConvNet (32, 64, 128) with a 128-d head joined to 4×4-pooled input pixels (weight 1),
+    Fashion-MNIST's normalisation. On fmnist-disjoint it reaches about 0.80 4-way 1-shot and
+    0.15 EER on the unseen classes (see BENCHMARKS.md).
+    """
+    model = ModelConfig(appearance_skip_weight=1.0, input_mean=(0.286,), input_std=(0.353,))
+    return RunConfig(model=model)
 
 
 def resolved_mining(cfg: LossConfig) -> str | None:

@@ -1,0 +1,58 @@
+"""Model / optimiser / schedule builders."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from siamkit.training import ModelConfig, OptimConfig, build_model, build_optimizer, build_scheduler
+from siamkit.training.builders import lr_factor
+
+
+def test_appearance_skip_widens_the_embedding_and_learned_metrics_follow() -> None:
+    cfg = ModelConfig(
+        embedding_dim=16, appearance_skip_weight=1.0, appearance_skip_pool=4, distance="mahalanobis"
+    )
+    net = build_model(cfg, (1, 28, 28))
+    z = net.embed(torch.rand(3, 1, 28, 28))
+    assert z.shape == (3, 16 + 49) and net.embedding_dim == 65
+    assert torch.allclose(z.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert net.distance.pairwise(z, z).shape == (3,)
+
+
+def test_fixed_normalisation_wins_over_data_statistics() -> None:
+    net = build_model(
+        ModelConfig(input_mean=(0.5,), input_std=(0.25,)), (1, 8, 8), mean=(0.1,), std=(0.9,)
+    )
+    assert net.preprocess.config()["mean"] == [0.5] and net.preprocess.config()["std"] == [0.25]
+    net = build_model(ModelConfig(), (1, 8, 8), mean=(0.1,), std=(0.9,))
+    assert net.preprocess.config()["mean"] == pytest.approx([0.1])
+
+
+def test_skip_on_vectors_and_bad_encoder_args_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="image inputs"):
+        build_model(
+            ModelConfig(encoder="mlp", encoder_kwargs={}, appearance_skip_weight=1.0), (16,)
+        )
+    with pytest.raises(ValueError, match="encoder_kwargs"):
+        build_model(ModelConfig(encoder_kwargs={"depth": 3}), (1, 28, 28))
+
+
+def test_cosine_schedule_follows_the_formula() -> None:
+    total, warm = 100, 0.1
+    for step in (0, 5, 9, 10, 50, 99):
+        want = (step + 1) / 10 if step < 10 else 0.5 * (1 + math.cos(math.pi * (step - 10) / 90))
+        assert lr_factor(step, total, "cosine", warm) == pytest.approx(want)
+    opt = build_optimizer(
+        OptimConfig(optimizer="sgd", lr=0.1, schedule="cosine", warmup_fraction=0.1),
+        [torch.nn.Parameter(torch.ones(1))],
+    )
+    sched = build_scheduler(OptimConfig(schedule="cosine", warmup_fraction=0.1, lr=0.1), opt, total)
+    lrs = []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.01) and lrs[10] == pytest.approx(0.1) and lrs[-1] < 0.001
