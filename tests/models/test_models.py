@@ -123,3 +123,26 @@ def test_appearance_skip_joins_pooled_pixels_and_stays_unit_length() -> None:
         )
     with pytest.raises(ValueError, match="positive"):
         AppearanceSkip(weight=0)
+
+
+def test_hog_appearance_features_match_a_naive_loop() -> None:
+    import math
+
+    from siamkit.heads.appearance import hog_features
+
+    x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
+    bins, cell = 4, 4
+    img = torch.nn.functional.pad(x[0, 0], (1, 1, 1, 1))
+    hist = torch.zeros(bins, 2, 2, dtype=torch.float64)
+    for i in range(8):
+        for j in range(8):
+            p = img[i : i + 3, j : j + 3]
+            gx = (p[:, 2] - p[:, 0]) @ torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
+            gy = (p[2, :] - p[0, :]) @ torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
+            mag = math.sqrt(gx**2 + gy**2 + 1e-12)
+            a = (math.atan2(gy, gx) % math.pi) * bins / math.pi
+            for b in range(bins):
+                d = min(abs(a - b), bins - abs(a - b))
+                hist[b, i // cell, j // cell] += mag * max(0.0, 1 - d) / cell**2
+    want = hist.flatten().sqrt()
+    torch.testing.assert_close(hog_features(x, bins, cell)[0], want / want.norm())

@@ -46,7 +46,12 @@ def build_model(
     if cfg.appearance_skip_weight > 0:
         if len(input_shape) != 3:
             raise ValueError("model.appearance_skip_weight > 0 needs image inputs; set it to 0")
-        skip = AppearanceSkip(cfg.appearance_skip_weight, cfg.appearance_skip_pool)
+        skip = AppearanceSkip(
+            cfg.appearance_skip_weight,
+            cfg.appearance_skip_pool,
+            features=cfg.appearance_skip_features,
+            bins=cfg.appearance_skip_bins,
+        )
     dim = cfg.embedding_dim + (skip.extra_dim(input_shape) if skip is not None else 0)
     distance: object = cfg.distance
     if cfg.distance == "mahalanobis":

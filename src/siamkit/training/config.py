@@ -61,8 +61,10 @@ class ModelConfig:
     Attributes:
         distance: a fixed distance name, or ``"mahalanobis"`` / ``"mlp"`` for a learned metric
             (``"mlp"`` is needed by ``loss.kind: bce``).
-        appearance_skip_weight: > 0 joins ``appearance_skip_pool``-pooled input pixels with this
-            weight to the embedding (:class:`siamkit.heads.AppearanceSkip`); 0 = off.
+        appearance_skip_weight: > 0 joins appearance features of the input with this weight to the
+            embedding (:class:`siamkit.heads.AppearanceSkip`); 0 = off.
+        appearance_skip_features: ``"pixels"`` (``pool``×``pool`` average-pooled pixels) or
+            ``"hog"`` (``bins`` gradient orientations per ``pool``×``pool`` cell).
         input_mean, input_std: per-channel normalisation kept in the model; ``None`` = computed
             from the training images.
     """
@@ -75,6 +77,8 @@ class ModelConfig:
     metric_hidden: int = 64
     appearance_skip_weight: float = 0.0
     appearance_skip_pool: int = 4
+    appearance_skip_features: str = "pixels"
+    appearance_skip_bins: int = 12
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
 
@@ -215,6 +219,13 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("train.samples_per_class must be at least 2 so a batch has positive pairs")
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
+    if (
+        cfg.model.appearance_skip_features not in ("pixels", "hog")
+        or cfg.model.appearance_skip_bins < 2
+    ):
+        raise ValueError(
+            "model.appearance_skip_features must be 'pixels' or 'hog' and model.appearance_skip_bins >= 2"
+        )
     if cfg.model.appearance_skip_weight < 0 or cfg.model.appearance_skip_pool < 1:
         raise ValueError(
             "model.appearance_skip_weight must be >= 0 and model.appearance_skip_pool >= 1"
@@ -235,11 +246,18 @@ def demo_recipe() -> RunConfig:
     """The ``siamkit demo`` recipe (``configs/demo.yaml``): the defaults plus the appearance skip.
 
     Multi-similarity loss with its miner on 6×32 batches, one epoch of AdamW + OneCycle, a
-    ConvNet (32, 64, 128) with a 128-d head joined to 4×4-pooled input pixels (weight 1),
-    Fashion-MNIST's normalisation. On fmnist-disjoint it reaches about 0.80 4-way 1-shot and
-    0.15 EER on the unseen classes (see BENCHMARKS.md).
+    ConvNet (32, 64, 128) with a 128-d head joined (weight 1) to HOG-like gradient-orientation
+    histograms of the input (12 bins per 7×7 cell), Fashion-MNIST's normalisation. See
+    BENCHMARKS.md for what it reaches on the unseen classes of fmnist-disjoint.
     """
-    model = ModelConfig(appearance_skip_weight=1.0, input_mean=(0.286,), input_std=(0.353,))
+    model = ModelConfig(
+        appearance_skip_weight=1.0,
+        appearance_skip_pool=7,
+        appearance_skip_features="hog",
+        appearance_skip_bins=12,
+        input_mean=(0.286,),
+        input_std=(0.353,),
+    )
     return RunConfig(model=model)
 
 
