@@ -38,6 +38,36 @@ def test_fp32_matches_torch_on_real_images(bundle, exported, fmnist_images):
     assert np.abs(np.linalg.norm(got, axis=1) - 1).max() < 1e-5  # L2 normalisation is in the graph
 
 
+@pytest.mark.parametrize(
+    "skip",
+    [
+        {"features": "hog", "pool": 7, "bins": 12},
+        {"features": "hog", "pool": 7, "bins": 12, "signed": True, "levels": 2},
+        {"features": "pixels", "pool": 4},
+    ],
+    ids=["hog", "signed-hog-pyramid", "pixels"],
+)
+def test_appearance_skip_is_in_the_graph(skip, tmp_path, fmnist_images):
+    """The demo recipe's parameter-free branch (atan2, soft binning, pooling) exports exactly."""
+    from siamkit.heads import AppearanceSkip
+
+    torch.manual_seed(2)
+    net = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[16, 32, 64]),
+        embedding_dim=32,
+        preprocess=Preprocess(mean=(0.286,), std=(0.353,), input_shape=(1, 28, 28)),
+        appearance_skip=AppearanceSkip(weight=1.0, **skip),
+    )
+    with torch.no_grad():  # real batch-norm statistics
+        net.train()(torch.from_numpy(fmnist_images[:64]), torch.from_numpy(fmnist_images[64:128]))
+    net.eval()
+    path = siamkit.save_model(net, tmp_path / "model")
+    want = _torch_embed(path, fmnist_images)
+    got = _ort_embed(export_onnx(path).path, fmnist_images)
+    assert got.shape == want.shape == (len(fmnist_images), net.embedding_dim)
+    assert np.abs(got - want).max() <= 1e-4
+
+
 @pytest.mark.parametrize("n", [1, 5, 64])
 def test_batch_dimension_is_dynamic(bundle, exported, fmnist_images, n):
     sess = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])

@@ -125,24 +125,67 @@ def test_appearance_skip_joins_pooled_pixels_and_stays_unit_length() -> None:
         AppearanceSkip(weight=0)
 
 
-def test_hog_appearance_features_match_a_naive_loop() -> None:
+def test_embed_parts_are_the_pieces_embed_joins() -> None:
+    from siamkit.heads import AppearanceSkip
+
+    w = 0.7
+    net = small_net(appearance_skip=AppearanceSkip(weight=w, pool=7, features="hog", bins=6)).eval()
+    x = torch.rand(3, 1, 28, 28)
+    parts = net.embed_parts(x)
+    assert set(parts) == {"learned", "appearance"} and parts["appearance"].shape == (3, 6 * 16)
+    joined = torch.cat([parts["learned"], w * parts["appearance"]], dim=1) / (1 + w * w) ** 0.5
+    torch.testing.assert_close(net.embed(x), joined)
+    plain = small_net().eval()
+    assert set(plain.embed_parts(x)) == {"learned"}
+    torch.testing.assert_close(plain.embed_parts(x)["learned"], plain.embed(x))
+
+
+def _naive_hog(x: torch.Tensor, bins: int, cell: int, signed: bool) -> torch.Tensor:
+    """One image's histograms ``(bins, H // cell, W // cell)`` by plain loops over pixels."""
     import math
 
-    from siamkit.heads.appearance import hog_features
-
-    x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
-    bins, cell = 4, 4
+    h, w = x.shape[-2:]
+    period = 2 * math.pi if signed else math.pi
     img = torch.nn.functional.pad(x[0, 0], (1, 1, 1, 1))
-    hist = torch.zeros(bins, 2, 2, dtype=torch.float64)
-    for i in range(8):
-        for j in range(8):
+    hist = torch.zeros(bins, h // cell, w // cell, dtype=torch.float64)
+    for i in range(h):
+        for j in range(w):
             p = img[i : i + 3, j : j + 3]
             gx = (p[:, 2] - p[:, 0]) @ torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
             gy = (p[2, :] - p[0, :]) @ torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
             mag = math.sqrt(gx**2 + gy**2 + 1e-12)
-            a = (math.atan2(gy, gx) % math.pi) * bins / math.pi
+            a = (math.atan2(gy, gx) % period) * bins / period
             for b in range(bins):
                 d = min(abs(a - b), bins - abs(a - b))
                 hist[b, i // cell, j // cell] += mag * max(0.0, 1 - d) / cell**2
-    want = hist.flatten().sqrt()
-    torch.testing.assert_close(hog_features(x, bins, cell)[0], want / want.norm())
+    return hist
+
+
+def test_hog_appearance_features_match_a_naive_loop() -> None:
+    from siamkit.heads.appearance import hog_features
+
+    x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
+    want = _naive_hog(x, 4, 4, signed=False).flatten().sqrt()
+    torch.testing.assert_close(hog_features(x, 4, 4)[0], want / want.norm())
+
+
+def test_signed_hog_pyramid_matches_a_naive_loop() -> None:
+    """Signed orientations over 360°; two levels (4- and 8-pixel cells), each unit length, joined
+    with equal weight."""
+    from siamkit.heads import AppearanceSkip
+    from siamkit.heads.appearance import hog_features
+
+    x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
+    fine = _naive_hog(x, 6, 4, signed=True).flatten().sqrt()
+    coarse = _naive_hog(x, 6, 8, signed=True).flatten().sqrt()
+    want = torch.cat([fine / fine.norm(), coarse / coarse.norm()]) / 2**0.5
+    got = hog_features(x, 6, 4, signed=True, levels=2)[0]
+    torch.testing.assert_close(got, want)
+    # signed differs from unsigned: a light-to-dark edge is not a dark-to-light one
+    assert not torch.allclose(hog_features(x, 6, 4, signed=True), hog_features(x, 6, 4))
+    skip = AppearanceSkip(1.0, 4, features="hog", bins=6, signed=True, levels=2)
+    assert skip.extra_dim((1, 8, 8)) == 6 * (4 + 1) == got.numel()
+    with pytest.raises(ValueError, match="smaller than the pooling window 8"):
+        skip.extra_dim((1, 6, 6))
+    with pytest.raises(ValueError, match="levels"):
+        AppearanceSkip(1.0, 4, features="pixels", levels=2)

@@ -192,12 +192,22 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    x = torch.rand(3, *shape, generator=torch.Generator().manual_seed(0))
+    # random inputs plus a blank and a flat one: real images have flat regions (zero gradients),
+    # where an op can differ between torch and ONNX (atan2(0, 0) is NaN in ONNX)
+    x = torch.cat(
+        [
+            torch.rand(3, *shape, generator=torch.Generator().manual_seed(0)),
+            torch.zeros(1, *shape),
+            torch.full((1, *shape), 0.5),
+        ]
+    )
     with torch.no_grad():
         want = graph(x).numpy()
     worst = 0.0
     for batch in (x[:1], x):  # batch 1 and a larger one: the batch dimension must be dynamic
         got = sess.run(None, {INPUT_NAME: batch.numpy()})[0]
+        if not np.isfinite(got).all():
+            return float("inf")
         worst = max(worst, float(np.abs(got - want[: len(batch)]).max()))
     return worst
 
@@ -257,6 +267,11 @@ def export_onnx(
         onnx_mod.checker.check_model(proto)
         onnx_mod.save_model(proto, str(tmp))
         diff = _parity(graph, tmp, shape)
+        if diff == float("inf"):
+            raise ExportError(
+                "the ONNX export gives NaN or infinite embeddings where the torch model does not "
+                "(checked on random, blank and flat images); nothing was written"
+            )
         if diff is not None and diff > atol:
             raise ExportError(
                 f"the ONNX export differs from the torch model by up to {diff:.2e} (allowed {atol:.0e}); "

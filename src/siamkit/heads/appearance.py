@@ -20,11 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def hog_features(x: Tensor, bins: int = 12, cell: int = 7) -> Tensor:
-    """Parameter-free HOG-like features: Sobel gradients, unsigned orientations softly assigned to
-    ``bins`` bins, gradient magnitude averaged per ``cell``×``cell`` cell, square-rooted and
-    L2-normalised. ``(N, C, H, W)`` in ``[0, 1]`` (channels averaged) -> ``(N, bins * (H // cell) * (W // cell))``.
-    """
+def _orientation_histograms(x: Tensor, bins: int, signed: bool) -> Tensor:
+    """Per-pixel gradient magnitude softly assigned to ``bins`` orientation bins: ``(N, bins, H, W)``."""
     g = x.mean(dim=1, keepdim=True)
     k = torch.tensor(
         [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device
@@ -32,21 +29,44 @@ def hog_features(x: Tensor, bins: int = 12, cell: int = 7) -> Tensor:
     gx = F.conv2d(g, k.view(1, 1, 3, 3), padding=1)
     gy = F.conv2d(g, k.t().contiguous().view(1, 1, 3, 3), padding=1)
     mag = torch.sqrt(gx * gx + gy * gy + 1e-12)
-    angle = torch.remainder(torch.atan2(gy, gx), math.pi) * (
-        bins / math.pi
-    )  # (N, 1, H, W) in [0, bins)
+    # atan2(0, 0) is 0 in torch but NaN in ONNX's atan2 (atan(y / x)): flat regions (a black
+    # background) would poison exported embeddings. x = 1 there gives the same angle, 0.
+    flat = (gx == 0) & (gy == 0)
+    gx = torch.where(flat, torch.ones_like(gx), gx)
+    period = 2 * math.pi if signed else math.pi
+    angle = torch.remainder(torch.atan2(gy, gx), period) * (bins / period)  # in [0, bins)
     centers = torch.arange(bins, dtype=x.dtype, device=x.device).view(1, bins, 1, 1)
     d = (angle - centers).abs()
     d = torch.minimum(d, bins - d)
-    hist = mag * F.relu(1 - d)  # (N, bins, H, W)
-    return F.normalize(F.avg_pool2d(hist, cell).flatten(1).clamp_min(0).sqrt(), dim=1)
+    return mag * F.relu(1 - d)
+
+
+def hog_features(
+    x: Tensor, bins: int = 12, cell: int = 7, signed: bool = False, levels: int = 1
+) -> Tensor:
+    """Parameter-free HOG-like features: Sobel gradients, orientations softly assigned to ``bins``
+    bins (over 180° unsigned, or 360° ``signed``: light-to-dark and dark-to-light edges apart),
+    gradient magnitude averaged per ``cell``×``cell`` cell, square-rooted and L2-normalised.
+
+    ``levels > 1`` is a spatial pyramid: level ``l`` uses cells of ``cell * 2**l`` pixels; each
+    level is L2-normalised on its own and the levels are joined with equal weight (unit length).
+    ``(N, C, H, W)`` in ``[0, 1]`` (channels averaged) -> ``(N, bins * sum_l (H // c_l) * (W // c_l))``.
+    """
+    hist = _orientation_histograms(x, bins, signed)
+    parts = [
+        F.normalize(F.avg_pool2d(hist, cell * 2**lvl).flatten(1).clamp_min(0).sqrt(), dim=1)
+        for lvl in range(levels)
+    ]
+    return parts[0] if levels == 1 else torch.cat(parts, dim=1) / math.sqrt(levels)
 
 
 class AppearanceSkip(nn.Module):
     """Join ``w``-weighted appearance features of the input to an embedding.
 
     ``features="pixels"``: ``pool``×``pool`` average-pooled pixels; ``features="hog"``: HOG-like
-    gradient-orientation histograms (``bins`` orientations per ``pool``×``pool`` cell).
+    gradient-orientation histograms (``bins`` orientations per ``pool``×``pool`` cell; ``signed``
+    orientations over 360°; ``levels`` > 1 adds coarser cells of ``2 * pool``, ``4 * pool``, ...
+    pixels, see :func:`hog_features`).
 
     >>> skip = AppearanceSkip(weight=1.0, pool=4)
     >>> skip.extra_dim((1, 28, 28))
@@ -56,14 +76,23 @@ class AppearanceSkip(nn.Module):
     """
 
     def __init__(
-        self, weight: float = 1.0, pool: int = 4, features: str = "pixels", bins: int = 12
+        self,
+        weight: float = 1.0,
+        pool: int = 4,
+        features: str = "pixels",
+        bins: int = 12,
+        signed: bool = False,
+        levels: int = 1,
     ) -> None:
         super().__init__()
         if features not in ("pixels", "hog"):
             raise ValueError(f"appearance features are 'pixels' or 'hog', got {features!r}")
         if bins < 2:
             raise ValueError(f"bins must be at least 2, got {bins}")
+        if levels < 1 or (levels > 1 and features != "hog"):
+            raise ValueError(f"levels must be at least 1 (and > 1 only with 'hog'), got {levels}")
         self.features, self.bins = features, int(bins)
+        self.signed, self.levels = bool(signed), int(levels)
         if not weight > 0 or not math.isfinite(weight):
             raise ValueError(f"the appearance weight must be a positive number, got {weight}")
         if pool < 1:
@@ -78,19 +107,27 @@ class AppearanceSkip(nn.Module):
                 f"got {input_shape}"
             )
         c, h, w = input_shape
-        if h < self.pool or w < self.pool:
+        coarsest = self.pool * 2 ** (self.levels - 1)
+        if h < coarsest or w < coarsest:
             raise ValueError(
-                f"images of {h}×{w} pixels are smaller than the pooling window {self.pool}"
+                f"images of {h}×{w} pixels are smaller than the pooling window {coarsest}"
             )
-        cells = (h // self.pool) * (w // self.pool)
-        return int(self.bins * cells if self.features == "hog" else c * cells)
+        if self.features == "pixels":
+            return int(c * (h // self.pool) * (w // self.pool))
+        cells = sum(
+            (h // (self.pool * 2**k)) * (w // (self.pool * 2**k)) for k in range(self.levels)
+        )
+        return int(self.bins * cells)
+
+    def appearance(self, x: Tensor) -> Tensor:
+        """The unit-length appearance features alone: ``(N, C, H, W)`` in ``[0, 1]`` -> ``(N, extra)``."""
+        if self.features == "hog":
+            return hog_features(x, self.bins, self.pool, self.signed, self.levels)
+        return F.normalize(F.avg_pool2d(x, self.pool).flatten(1), dim=1)
 
     def forward(self, x: Tensor, z: Tensor) -> Tensor:
         """``x``: ``(N, C, H, W)`` input in ``[0, 1]``; ``z``: ``(N, D)`` embeddings -> ``(N, D + extra)``."""
-        if self.features == "hog":
-            p = hog_features(x, self.bins, self.pool)
-        else:
-            p = F.normalize(F.avg_pool2d(x, self.pool).flatten(1), dim=1)
+        p = self.appearance(x)
         return torch.cat([z, self.weight * p], dim=1) / math.sqrt(1.0 + self.weight**2)
 
     def config(self) -> dict[str, Any]:
@@ -99,4 +136,6 @@ class AppearanceSkip(nn.Module):
             "pool": self.pool,
             "features": self.features,
             "bins": self.bins,
+            "signed": self.signed,
+            "levels": self.levels,
         }

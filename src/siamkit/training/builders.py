@@ -51,6 +51,8 @@ def build_model(
             cfg.appearance_skip_pool,
             features=cfg.appearance_skip_features,
             bins=cfg.appearance_skip_bins,
+            signed=cfg.appearance_skip_signed,
+            levels=cfg.appearance_skip_levels,
         )
     dim = cfg.embedding_dim + (skip.extra_dim(input_shape) if skip is not None else 0)
     distance: object = cfg.distance

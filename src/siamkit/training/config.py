@@ -65,6 +65,8 @@ class ModelConfig:
             embedding (:class:`siamkit.heads.AppearanceSkip`); 0 = off.
         appearance_skip_features: ``"pixels"`` (``pool``×``pool`` average-pooled pixels) or
             ``"hog"`` (``bins`` gradient orientations per ``pool``×``pool`` cell).
+        appearance_skip_signed: HOG orientations over 360° instead of 180°.
+        appearance_skip_levels: HOG spatial-pyramid levels (cells of pool, 2·pool, ... pixels).
         input_mean, input_std: per-channel normalisation kept in the model; ``None`` = computed
             from the training images.
     """
@@ -79,6 +81,8 @@ class ModelConfig:
     appearance_skip_pool: int = 4
     appearance_skip_features: str = "pixels"
     appearance_skip_bins: int = 12
+    appearance_skip_signed: bool = False
+    appearance_skip_levels: int = 1
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
 
@@ -226,9 +230,14 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError(
             "model.appearance_skip_features must be 'pixels' or 'hog' and model.appearance_skip_bins >= 2"
         )
-    if cfg.model.appearance_skip_weight < 0 or cfg.model.appearance_skip_pool < 1:
+    if (
+        cfg.model.appearance_skip_weight < 0
+        or cfg.model.appearance_skip_pool < 1
+        or cfg.model.appearance_skip_levels < 1
+    ):
         raise ValueError(
-            "model.appearance_skip_weight must be >= 0 and model.appearance_skip_pool >= 1"
+            "model.appearance_skip_weight must be >= 0, model.appearance_skip_pool >= 1 and "
+            "model.appearance_skip_levels >= 1"
         )
     if (cfg.model.input_mean is None) != (cfg.model.input_std is None):
         raise ValueError("set both model.input_mean and model.input_std, or neither")
