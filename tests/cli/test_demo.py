@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import siamkit
@@ -44,6 +45,50 @@ def test_demo_with_a_tiny_config_writes_report_metrics_and_model(tmp_path: Path)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["few_shot"]["4way1shot"]["episodes"] == 20
     assert siamkit.load_model(out / "model").threshold is not None
+
+
+def test_demo_with_an_appearance_skip_reports_each_part_alone(tmp_path: Path) -> None:
+    """The ablation in metrics.json, report.html and the printed summary; the appearance part is
+    checked against HOG features computed and evaluated independently of the run."""
+    import yaml
+
+    from siamkit.data.builtin import load_digits_dataset
+    from siamkit.evaluation import evaluate_embeddings
+    from siamkit.heads.appearance import hog_features
+
+    cfg = yaml.safe_load((ROOT / "configs" / "digits-tiny.yaml").read_text())
+    cfg["model"].update(
+        appearance_skip_weight=1.0,
+        appearance_skip_pool=4,
+        appearance_skip_features="hog",
+        appearance_skip_bins=8,
+    )
+    path = tmp_path / "skip.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(
+        cli, ["demo", "--config", str(path), "--out", str(out), "--episodes", "30", "--no-progress"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "appearance features alone (no training)" in res.output
+    assert "learned embedding alone" in res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["ablation"]) == {"learned", "appearance"}
+    html = (out / "report.html").read_text()
+    assert "id='ablation'" in html and "appearance features alone" in html
+
+    images, labels = load_digits_dataset()
+    test = torch.isin(labels, torch.tensor([6, 7, 8, 9]))
+    x, y = images[test], labels[test]
+    ref = evaluate_embeddings(
+        hog_features(x, bins=8, cell=4), y, "euclidean", few_shot=((4, 1), (4, 5)), episodes=30
+    ).to_dict()
+    got = metrics["ablation"]["appearance"]
+    assert got["data"]["n_items"] == len(y)
+    assert got["verification"]["eer"] == pytest.approx(ref["verification"]["eer"], abs=1e-6)
+    assert got["few_shot"]["4way1shot"]["accuracy"] == pytest.approx(
+        ref["few_shot"]["4way1shot"]["accuracy"], abs=1e-6
+    )
 
 
 def test_bad_train_classes_are_clear_errors(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, to_float
 from siamkit.training.ddp import teardown_distributed
 from siamkit.training.trainer import seed_everything
-from siamkit.training.validation import embed_all
+from siamkit.training.validation import embed_all, embed_parts_all
 
 CALIBRATION_PAIRS = 300_000
 
@@ -89,6 +89,41 @@ def evaluate_model(
         episodes=episodes or cfg.eval.episodes, seed=cfg.eval.seed, n_query=cfg.eval.queries,
     )  # fmt: skip
     return report, z
+
+
+ABLATION_PARTS = {
+    "learned": "learned embedding alone (CNN + head)",
+    "appearance": "appearance features alone (no training)",
+}
+
+
+def evaluate_parts(
+    net: SiameseNetwork,
+    x: Tensor,
+    y: Tensor,
+    cfg: RunConfig,
+    device: torch.device,
+    episodes: int | None = None,
+) -> dict[str, Any]:
+    """The same evaluation on each part of a model with an appearance skip (``{}`` without one).
+
+    Shows on the unseen classes what the trained network adds to the parameter-free features it
+    is joined with, and what those features give with no training at all. Both parts are unit
+    length, so they are compared with the Euclidean distance.
+    """
+    if getattr(net, "appearance_skip", None) is None:
+        return {}
+    parts = embed_parts_all(net, x, device, cfg.train.embed_batch_size)
+    n_classes = int(torch.unique(y).numel())
+    ways = min(cfg.eval.ways or n_classes, n_classes)
+    out = {}
+    for name, z in parts.items():
+        out[name] = evaluate_embeddings(
+            torch.nn.functional.normalize(z, dim=1), y, "euclidean",
+            few_shot=[(ways, k) for k in cfg.eval.shots],
+            episodes=episodes or cfg.eval.episodes, seed=cfg.eval.seed, n_query=cfg.eval.queries,
+        )  # fmt: skip
+    return out
 
 
 def try_write_report(path: Path, report: Any, z: Tensor, labels: Tensor, **kw: Any) -> Path | None:
@@ -173,7 +208,10 @@ def finish_run(
         threshold = calibrate(zv, data.val_y, net, cfg.eval.threshold_target, cfg.eval.seed)
     log(f"evaluating on {len(data.test_y)} images of unseen classes {list(data.test_classes)} ...")
     report, z = evaluate_model(net, data.test_x, data.test_y, cfg, device, episodes)
+    ablation = evaluate_parts(net, data.test_x, data.test_y, cfg, device, episodes)
     metrics = report.to_dict()
+    if ablation:
+        metrics["ablation"] = {k: r.to_dict() for k, r in ablation.items()}
     if threshold is not None:
         metrics["calibration"] = {"threshold": threshold, "target": cfg.eval.threshold_target}
         metrics["calibration"]["test"] = rates_at(z, data.test_y, net, threshold)
@@ -198,6 +236,7 @@ def finish_run(
     report_path = try_write_report(
         out / "report.html", report, z, data.test_y, images=to_float(data.test_x), class_names=names,
         history=history, config=config_to_dict(cfg), title=title,
+        ablation={ABLATION_PARTS[k]: r for k, r in ablation.items()} or None,
     )  # fmt: skip
     log(
         f"trained in {train_s:.0f} s, evaluated in {metrics['run']['eval_seconds']:.0f} s, "

@@ -77,6 +77,22 @@ def summary(metrics: dict[str, object], compare: bool) -> str:
     return format_table(rows, header)
 
 
+def ablation_lines(metrics: dict[str, object]) -> list[str]:
+    """One line per part of the embedding evaluated alone (models with an appearance skip)."""
+    from siamkit.cli._experiment import ABLATION_PARTS
+
+    parts = metrics.get("ablation")
+    if not isinstance(parts, dict) or not parts:
+        return []
+    lines = ["\nwhere the result comes from (same evaluation, each part alone):"]
+    for key, part in parts.items():
+        cells = [
+            f"{name} {value:.3f}" for name, value in headline_rows(part)[:3] if value is not None
+        ]
+        lines.append(f"  {ABLATION_PARTS.get(key, key)}: " + ", ".join(cells))
+    return lines
+
+
 @click.command("demo")
 @click.option(
     "--out",
@@ -162,6 +178,8 @@ def demo(
     )
     click.echo("")
     click.echo(summary(result.metrics, compare=default_split))
+    for line in ablation_lines(result.metrics):
+        click.echo(line)
     cal = result.metrics.get("calibration")
     if isinstance(cal, dict):
         test = cal["test"]

@@ -86,6 +86,41 @@ def metrics_tables(report: EvaluationReport) -> str:
     return "".join(parts)
 
 
+def _headline(report: EvaluationReport) -> list[tuple[str, str]]:
+    """(column, value) of the headline metrics of one report."""
+    cells = [
+        (f"{r.n_way}-way {r.k_shot}-shot", f"{r.accuracy:.3f}") for r in report.few_shot.values()
+    ]
+    if report.verification is not None:
+        cells += [
+            ("EER", f"{report.verification.eer:.3f}"),
+            ("ROC AUC", f"{report.verification.roc_auc:.3f}"),
+        ]
+    if report.retrieval is not None:
+        cells += [
+            ("P@1", f"{report.retrieval.precision_at_1:.3f}"),
+            ("MAP@R", f"{report.retrieval.map_at_r:.3f}"),
+        ]
+    return cells
+
+
+def ablation_table(report: EvaluationReport, parts: Mapping[str, EvaluationReport]) -> str:
+    """One row per embedding (the full model first, then each part on its own), same metrics."""
+    rows = [("full model", _headline(report))] + [(k, _headline(r)) for k, r in parts.items()]
+    header = "".join(f"<th>{html.escape(c)}</th>" for c, _ in rows[0][1])
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td>"
+        + "".join(f"<td class='num'>{html.escape(v)}</td>" for _, v in cells)
+        + "</tr>"
+        for name, cells in rows
+    )
+    note = (
+        "<p>The same evaluation on each part of the embedding. Where a part alone comes close to "
+        "the full model, most of the result on these classes comes from that part.</p>"
+    )
+    return f"{note}<table><tr><th>embedding</th>{header}</tr>{body}</table>"
+
+
 def config_text(config: Any) -> str:
     """A config (mapping, dataclass or string) as YAML text, or JSON if YAML cannot hold it."""
     if isinstance(config, str):
@@ -143,11 +178,16 @@ def render_report_html(
     n_queries: int = 6,
     k: int = 6,
     seed: int = 0,
+    ablation: Mapping[str, EvaluationReport] | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report` for the arguments)."""
     from siamkit.evaluation import plots
 
     sections: list[Section] = [("metrics", "Metrics", metrics_tables(report))]
+    if ablation:
+        sections.append(
+            ("ablation", "Where the result comes from", ablation_table(report, ablation))
+        )
     if report.verification is not None:
         sections.append(_verification_section(report.verification))
     fig = plots.plot_embedding_map(z, labels, class_names, method=projection, seed=seed)
@@ -235,7 +275,7 @@ def write_report(
 ) -> Path:
     """Write one self-contained HTML report and return its path.
 
-    Sections (element ids): ``metrics``, ``verification`` (ROC, DET, distance histograms),
+    Sections (element ids): ``metrics``, ``ablation`` (when given), ``verification`` (ROC, DET, distance histograms),
     ``embedding-map``, ``neighbours`` (when ``images`` are given), ``training`` (when
     ``history`` is given) and ``config`` (the config text and the metrics JSON).
 
@@ -250,7 +290,9 @@ def write_report(
         config: the run's config (mapping, dataclass or YAML text).
         title: page title.
         **kwargs: ``distance`` (for the neighbour search; default the report's),
-            ``projection`` (``"pca"`` or ``"tsne"``), ``n_queries``, ``k``, ``seed``.
+            ``projection`` (``"pca"`` or ``"tsne"``), ``n_queries``, ``k``, ``seed``, and
+            ``ablation``: ``{name: EvaluationReport}`` of parts of the embedding evaluated on
+            their own (an ``ablation`` section compares them with the full model).
 
     Example:
         >>> rep = evaluate_embeddings(z, y)                      # doctest: +SKIP

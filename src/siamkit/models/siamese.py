@@ -97,6 +97,18 @@ class SiameseNetwork(nn.Module):
         z = self.head(self.encoder(self.preprocess(x)))
         return z if self.appearance_skip is None else self.appearance_skip(x, z)
 
+    def embed_parts(self, x: Tensor, check: bool = True) -> dict[str, Tensor]:
+        """The parts ``embed`` joins, each on its own: ``{"learned": encoder + head}``, plus
+        ``"appearance"`` (the skip's parameter-free features) when the model has an appearance skip.
+        Used to show how much each part is worth on unseen classes (the report's ablation).
+        """
+        if check:
+            self.preprocess.check(x)
+        parts = {"learned": self.head(self.encoder(self.preprocess(x)))}
+        if self.appearance_skip is not None:
+            parts["appearance"] = self.appearance_skip.appearance(x)
+        return parts
+
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
         if a.shape[0] != b.shape[0]:
