@@ -18,7 +18,7 @@ augmentation:
 ``configs/demo.yaml``), trained by siamkit's Trainer. Two ablations show where its gain comes from:
 
 * ``siamkit-cnn-only``: the same recipe without the appearance skip (the learned CNN alone);
-* ``hog-only``: no training at all, the parameter-free HOG-like features of the skip alone.
+* ``hog-only``: no training at all, the parameter-free HOG-like features of the demo's skip alone.
 
 Few-shot episodes use all the unseen classes (N = 4 for the default split, 5 for a 5/5 split).
 
@@ -44,7 +44,7 @@ import torch
 
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
-from siamkit.heads.appearance import hog_features
+from siamkit.heads import AppearanceSkip
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
 from siamkit.training.data import RunData, to_float
@@ -136,16 +136,17 @@ def run_one(recipe: str, data: RunData, args: argparse.Namespace, seed: int) -> 
     progress = not args.no_progress
     distance = "euclidean"
     if recipe == "hog-only":
-        model = demo_recipe().model
-        x = to_float(data.test_x)
-        z = torch.cat(
-            [
-                hog_features(
-                    x[i : i + 1000], model.appearance_skip_bins, model.appearance_skip_pool
-                )
-                for i in range(0, len(x), 1000)
-            ]
+        m = demo_recipe().model
+        skip = AppearanceSkip(
+            1.0,
+            m.appearance_skip_pool,
+            features="hog",
+            bins=m.appearance_skip_bins,
+            signed=m.appearance_skip_signed,
+            levels=m.appearance_skip_levels,
         )
+        x = to_float(data.test_x)
+        z = torch.cat([skip.appearance(x[i : i + 1000]) for i in range(0, len(x), 1000)])
     else:
         if recipe in ("siamkit-demo", "siamkit-cnn-only"):
             net = train_siamkit(

@@ -255,15 +255,18 @@ def demo_recipe() -> RunConfig:
     """The ``siamkit demo`` recipe (``configs/demo.yaml``): the defaults plus the appearance skip.
 
     Multi-similarity loss with its miner on 6×32 batches, one epoch of AdamW + OneCycle, a
-    ConvNet (32, 64, 128) with a 128-d head joined (weight 1) to HOG-like gradient-orientation
-    histograms of the input (12 bins per 7×7 cell), Fashion-MNIST's normalisation. See
-    BENCHMARKS.md for what it reaches on the unseen classes of fmnist-disjoint.
+    ConvNet (32, 64, 128) with a 128-d head joined (weight 2 against the head's 1) to HOG-like
+    gradient-orientation histograms of the input (12 signed bins per 7×7 and per 14×14 cell),
+    Fashion-MNIST's normalisation. See BENCHMARKS.md for what it reaches on the unseen classes of
+    fmnist-disjoint, and for how much of that the HOG features give without any training.
     """
     model = ModelConfig(
-        appearance_skip_weight=1.0,
+        appearance_skip_weight=2.0,
         appearance_skip_pool=7,
         appearance_skip_features="hog",
         appearance_skip_bins=12,
+        appearance_skip_signed=True,
+        appearance_skip_levels=2,
         input_mean=(0.286,),
         input_std=(0.353,),
     )
