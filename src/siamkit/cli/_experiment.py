@@ -81,14 +81,18 @@ def evaluate_model(
 ) -> tuple[Any, Tensor]:
     """Embed ``x`` and run the full evaluation (few-shot, verification, retrieval)."""
     z = embed_all(net, x, device, cfg.train.embed_batch_size)
+    return _evaluate(z, y, net.distance, cfg, episodes), z
+
+
+def _evaluate(z: Tensor, y: Tensor, distance: Any, cfg: RunConfig, episodes: int | None) -> Any:
+    """The run's evaluation protocol (``cfg.eval``; N-way = all test classes unless set)."""
     n_classes = int(torch.unique(y).numel())
     ways = min(cfg.eval.ways or n_classes, n_classes)
-    report = evaluate_embeddings(
-        z, y, net.distance,
+    return evaluate_embeddings(
+        z, y, distance,
         few_shot=[(ways, k) for k in cfg.eval.shots],
         episodes=episodes or cfg.eval.episodes, seed=cfg.eval.seed, n_query=cfg.eval.queries,
     )  # fmt: skip
-    return report, z
 
 
 ABLATION_PARTS = {
@@ -114,16 +118,10 @@ def evaluate_parts(
     if getattr(net, "appearance_skip", None) is None:
         return {}
     parts = embed_parts_all(net, x, device, cfg.train.embed_batch_size)
-    n_classes = int(torch.unique(y).numel())
-    ways = min(cfg.eval.ways or n_classes, n_classes)
-    out = {}
-    for name, z in parts.items():
-        out[name] = evaluate_embeddings(
-            torch.nn.functional.normalize(z, dim=1), y, "euclidean",
-            few_shot=[(ways, k) for k in cfg.eval.shots],
-            episodes=episodes or cfg.eval.episodes, seed=cfg.eval.seed, n_query=cfg.eval.queries,
-        )  # fmt: skip
-    return out
+    return {
+        name: _evaluate(torch.nn.functional.normalize(z, dim=1), y, "euclidean", cfg, episodes)
+        for name, z in parts.items()
+    }
 
 
 def try_write_report(path: Path, report: Any, z: Tensor, labels: Tensor, **kw: Any) -> Path | None:
