@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from siamkit.evaluation import evaluate_embeddings
+from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.export.bundle import save_model
@@ -84,7 +84,9 @@ def evaluate_model(
     return _evaluate(z, y, net.distance, cfg, episodes), z
 
 
-def _evaluate(z: Tensor, y: Tensor, distance: Any, cfg: RunConfig, episodes: int | None) -> Any:
+def _evaluate(
+    z: Tensor, y: Tensor, distance: Any, cfg: RunConfig, episodes: int | None
+) -> EvaluationReport:
     """The run's evaluation protocol (``cfg.eval``; N-way = all test classes unless set)."""
     n_classes = int(torch.unique(y).numel())
     ways = min(cfg.eval.ways or n_classes, n_classes)
@@ -108,7 +110,7 @@ def evaluate_parts(
     cfg: RunConfig,
     device: torch.device,
     episodes: int | None = None,
-) -> dict[str, Any]:
+) -> dict[str, EvaluationReport]:
     """The same evaluation on each part of a model with an appearance skip (``{}`` without one).
 
     Shows on the unseen classes what the trained network adds to the parameter-free features it
