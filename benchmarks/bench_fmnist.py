@@ -44,9 +44,9 @@ import torch
 
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
-from siamkit.heads import AppearanceSkip
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
+from siamkit.training.builders import build_appearance_skip
 from siamkit.training.data import RunData, to_float
 from siamkit.training.trainer import seed_everything
 from siamkit.training.validation import embed_all
@@ -136,15 +136,8 @@ def run_one(recipe: str, data: RunData, args: argparse.Namespace, seed: int) -> 
     progress = not args.no_progress
     distance = "euclidean"
     if recipe == "hog-only":
-        m = demo_recipe().model
-        skip = AppearanceSkip(
-            1.0,
-            m.appearance_skip_pool,
-            features="hog",
-            bins=m.appearance_skip_bins,
-            signed=m.appearance_skip_signed,
-            levels=m.appearance_skip_levels,
-        )
+        skip = build_appearance_skip(demo_recipe().model)
+        assert skip is not None  # the demo recipe has one
         x = to_float(data.test_x)
         z = torch.cat([skip.appearance(x[i : i + 1000]) for i in range(0, len(x), 1000)])
     else:

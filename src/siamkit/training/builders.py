@@ -21,6 +21,20 @@ from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training.config import ModelConfig, OptimConfig
 
 
+def build_appearance_skip(cfg: ModelConfig) -> AppearanceSkip | None:
+    """The config's :class:`AppearanceSkip` (``None`` when ``appearance_skip_weight`` is 0)."""
+    if cfg.appearance_skip_weight <= 0:
+        return None
+    return AppearanceSkip(
+        cfg.appearance_skip_weight,
+        cfg.appearance_skip_pool,
+        features=cfg.appearance_skip_features,
+        bins=cfg.appearance_skip_bins,
+        signed=cfg.appearance_skip_signed,
+        levels=cfg.appearance_skip_levels,
+    )
+
+
 def build_model(
     cfg: ModelConfig,
     input_shape: Sequence[int],
@@ -42,18 +56,9 @@ def build_model(
         encoder = create_encoder(cfg.encoder, **kwargs)
     except (TypeError, ValueError) as err:
         raise ValueError(f"model.encoder / model.encoder_kwargs: {err}") from None
-    skip = None
-    if cfg.appearance_skip_weight > 0:
-        if len(input_shape) != 3:
-            raise ValueError("model.appearance_skip_weight > 0 needs image inputs; set it to 0")
-        skip = AppearanceSkip(
-            cfg.appearance_skip_weight,
-            cfg.appearance_skip_pool,
-            features=cfg.appearance_skip_features,
-            bins=cfg.appearance_skip_bins,
-            signed=cfg.appearance_skip_signed,
-            levels=cfg.appearance_skip_levels,
-        )
+    skip = build_appearance_skip(cfg)
+    if skip is not None and len(input_shape) != 3:
+        raise ValueError("model.appearance_skip_weight > 0 needs image inputs; set it to 0")
     dim = cfg.embedding_dim + (skip.extra_dim(input_shape) if skip is not None else 0)
     distance: object = cfg.distance
     if cfg.distance == "mahalanobis":
