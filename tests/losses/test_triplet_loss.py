@@ -29,8 +29,10 @@ def _loop_loss(
     margin: float,
     distance: str,
     sel: float | None = None,
+    nonzero: bool = False,
 ):
-    """Seed formula summed triplet by triplet over the definition's set (a Python triple loop)."""
+    """Seed formula summed triplet by triplet over the definition's set (a Python triple loop);
+    ``nonzero`` averages over the triplets with a positive hinge only."""
     sel = margin if sel is None else sel
     dist = get_distance(distance).matrix(z, z)
     d = dist.detach()
@@ -47,7 +49,7 @@ def _loop_loss(
                 keep = {"hard": m < 0, "semihard": 0 < m < sel, "easy": m > sel, "all": True}[
                     strategy
                 ]
-                if keep:
+                if keep and (not nonzero or float(d[a, p] - d[a, n] + margin) > 0):
                     terms.append(F.relu(dist[a, p] - dist[a, n] + margin))
     return torch.stack(terms).mean() if terms else dist.sum() * 0
 
@@ -190,6 +192,26 @@ def test_bad_triplets_and_settings_raise() -> None:
         TripletMarginLoss(margin=float("nan"))
 
 
+@pytest.mark.parametrize("strategy", ["hard", "semihard", "easy", "all"])
+def test_nonzero_reduction_averages_over_violating_triplets(strategy: str) -> None:
+    z0, y = _batch(24, seed=3)
+    fused = TripletMarginLoss(0.3, mining=strategy, reduction="nonzero")
+    v1, g1 = _value_and_grad(lambda z: fused(z, y), z0)
+    v2, g2 = _value_and_grad(lambda z: _loop_loss(z, y, strategy, 0.3, "euclidean", nonzero=True), z0)
+    assert torch.allclose(v1, v2, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(g1, g2, rtol=1e-4, atol=1e-7)
+    mean = TripletMarginLoss(0.3, mining=strategy)(z0, y)
+    if strategy == "all":  # some triplets are already satisfied, so the nonzero mean is larger
+        assert float(v1) > float(mean) > 0
+    # the listed form (mine first, then the loss) gives the same value
+    listed = TripletMarginLoss(0.3, reduction="nonzero")(
+        z0, y, mine_triplets(z0, y, strategy, margin=0.3)
+    )
+    assert torch.allclose(listed, v1, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="reduction must be one of mean, nonzero"):
+        TripletMarginLoss(reduction="sum")
+
+
 pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
 
 
@@ -211,5 +233,20 @@ def test_same_value_and_gradient_as_pml(strategy: str) -> None:
 
     v1, g1 = _value_and_grad(lambda z: TripletMarginLoss(0.2, mining=strategy)(z, y), z0)
     v2, g2 = _value_and_grad(theirs, z0)
+    assert torch.allclose(v1, v2, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(g1, g2, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", ["all", "batch_hard"])
+def test_nonzero_reduction_is_pmls_default_reducer(strategy: str) -> None:
+    from pytorch_metric_learning import distances, miners
+
+    z0, y = _batch(48, seed=1, classes=5)
+    lp = distances.LpDistance(normalize_embeddings=False)
+    pml_loss = pml_losses.TripletMarginLoss(margin=0.2, distance=lp)  # AvgNonZeroReducer
+    miner = miners.BatchHardMiner(distance=lp) if strategy == "batch_hard" else None
+    ours = TripletMarginLoss(0.2, mining=strategy, reduction="nonzero")
+    v1, g1 = _value_and_grad(lambda z: ours(z, y), z0)
+    v2, g2 = _value_and_grad(lambda z: pml_loss(z, y, miner(z, y) if miner else None), z0)
     assert torch.allclose(v1, v2, rtol=1e-5, atol=1e-6)
     assert torch.allclose(g1, g2, rtol=1e-3, atol=1e-5)

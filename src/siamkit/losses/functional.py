@@ -40,18 +40,38 @@ def contrastive_loss(d: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
     return _mean_or_zero(s * d.pow(2) + (1 - s) * F.relu(margin - d).pow(2))
 
 
-def triplet_margin_loss(d_ap: Tensor, d_an: Tensor, margin: float = 0.2) -> Tensor:
+REDUCTIONS = ("mean", "nonzero")
+
+
+def check_reduction(reduction: str) -> str:
+    """``reduction`` if it is one of :data:`REDUCTIONS`, else a ``ValueError`` naming the choices."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
+    return reduction
+
+
+def triplet_margin_loss(
+    d_ap: Tensor, d_an: Tensor, margin: float = 0.2, reduction: str = "mean"
+) -> Tensor:
     """Triplet loss (seed 000): ``mean(relu(d_ap - d_an + margin))``.
 
     Args:
         d_ap: ``(T,)`` anchor-positive distances.
         d_an: ``(T,)`` anchor-negative distances.
+        reduction: ``"mean"`` over all ``T`` triplets, or ``"nonzero"``: over the triplets whose
+            hinge is positive (pytorch-metric-learning's ``AvgNonZeroReducer``), which keeps the
+            gradient from fading as more triplets are satisfied.
 
     >>> triplet_margin_loss(torch.tensor([0.3, 0.1]), torch.tensor([0.4, 0.9]), margin=0.2)
     tensor(0.0500)
+    >>> triplet_margin_loss(torch.tensor([0.3, 0.1]), torch.tensor([0.4, 0.9]), 0.2, "nonzero")
+    tensor(0.1000)
     """
     _check_same_length("triplet_margin_loss", d_ap, d_an)
-    return _mean_or_zero(F.relu(d_ap - d_an + margin))
+    hinge = F.relu(d_ap - d_an + margin)
+    if check_reduction(reduction) == "nonzero":
+        hinge = hinge[hinge > 0]
+    return _mean_or_zero(hinge)
 
 
 def soft_margin_triplet_loss(d_ap: Tensor, d_an: Tensor) -> Tensor:

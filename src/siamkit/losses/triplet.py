@@ -17,7 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
-from siamkit.losses.functional import soft_margin_triplet_loss, triplet_margin_loss
+from siamkit.losses.functional import (
+    check_reduction,
+    soft_margin_triplet_loss,
+    triplet_margin_loss,
+)
 from siamkit.miners._common import (
     TRIPLET_STRATEGIES,
     WINDOW_STRATEGIES,
@@ -56,6 +60,7 @@ def window_triplet_margin_loss(
     margin: float = 0.2,
     select_margin: float | None = None,
     distance: str | Distance = "euclidean",
+    reduction: str = "mean",
 ) -> Tensor:
     """Mean triplet margin loss over a window strategy's set, without building triplets.
 
@@ -66,12 +71,15 @@ def window_triplet_margin_loss(
         margin: the hinge margin of the loss.
         select_margin: the margin that defines "semihard" / "easy" (default: ``margin``).
         distance: a distance name or object.
+        reduction: ``"mean"`` over the selected set, or ``"nonzero"`` over its triplets with a
+            positive hinge (see :func:`siamkit.losses.functional.triplet_margin_loss`).
 
     Returns:
         A scalar; ``0.0`` with a gradient when the set is empty.
     """
     check_strategy(strategy, WINDOW_STRATEGIES)
     margin = check_margin(margin)
+    nonzero = check_reduction(reduction) == "nonzero"
     select_margin = margin if select_margin is None else check_margin(select_margin)
     d, weighted_sum = _matrix_and_weighted_sum(embeddings, get_distance(distance))
     with torch.no_grad():
@@ -87,9 +95,10 @@ def window_triplet_margin_loss(
         act = w if first is None else hinge_active(w, first)  # semihard: every triplet is active
         k_neg = act.hi - act.lo  # active triplets per (anchor, negative)
         weight = (positive_coverage(sp, act) - k_neg).to(d.dtype)  # (B, B): +k_ap, -k_an
-        const = margin * float(k_neg.sum(dtype=torch.int64))
+        active = int(k_neg.sum(dtype=torch.int64))
+        const = margin * float(active)
     summed = weighted_sum(weight)
-    return ((summed + const) / total).to(d.dtype)
+    return ((summed + const) / (max(active, 1) if nonzero else total)).to(d.dtype)
 
 
 def _check_triplets(triplets: Triplets | tuple[Tensor, Tensor, Tensor], b: int) -> Triplets:
@@ -171,6 +180,8 @@ class TripletMarginLoss(_TripletBase):
         mining: ``None`` (all valid triplets), a strategy name of
             :func:`siamkit.miners.mine_triplets`, or a miner object such as
             ``SemiHardMiner(margin=0.1)``. Window strategies are computed fused (no triplet list).
+        reduction: ``"mean"`` over the triplets, or ``"nonzero"`` over those with a positive
+            hinge (pytorch-metric-learning's default ``AvgNonZeroReducer``).
 
     ``forward(embeddings (B, D), labels (B,), triplets=None) -> scalar``; given ``triplets`` win
     over ``mining``. The value and gradient are the same either way.
@@ -185,10 +196,15 @@ class TripletMarginLoss(_TripletBase):
     """
 
     def __init__(
-        self, margin: float = 0.2, distance: str | Distance = "euclidean", mining: Mining = None
+        self,
+        margin: float = 0.2,
+        distance: str | Distance = "euclidean",
+        mining: Mining = None,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(distance, mining)
         self.margin = check_margin(margin)
+        self.reduction = check_reduction(reduction)
 
     def forward(
         self, embeddings: Tensor, labels: Tensor, triplets: Triplets | None = None
@@ -199,14 +215,17 @@ class TripletMarginLoss(_TripletBase):
             if fused is not None:
                 strategy, select = fused
                 return window_triplet_margin_loss(
-                    embeddings, labels, strategy, self.margin, select, self.distance
+                    embeddings, labels, strategy, self.margin, select, self.distance, self.reduction
                 )
             triplets = self._mine(embeddings, labels, self.margin)
         d_ap, d_an = self._triplet_distances(embeddings, _check_triplets(triplets, labels.shape[0]))
-        return triplet_margin_loss(d_ap, d_an, self.margin)
+        return triplet_margin_loss(d_ap, d_an, self.margin, self.reduction)
 
     def extra_repr(self) -> str:
-        return f"margin={self.margin}, distance={self.distance.name!r}, mining={self.mining!r}"
+        return (
+            f"margin={self.margin}, distance={self.distance.name!r}, mining={self.mining!r}, "
+            f"reduction={self.reduction!r}"
+        )
 
 
 class SoftMarginTripletLoss(_TripletBase):
