@@ -73,6 +73,7 @@ def test_wrong_types_name_the_key(doc: dict, key: str) -> None:
         ({"loss": {"kind": "hinge"}}, "loss.kind"),
         ({"loss": {"kind": "triplet", "mining": "hardest"}}, "loss.mining"),
         ({"loss": {"kind": "bce"}}, "model.distance: mlp"),
+        ({"loss": {"reduction": "sum"}}, "loss.reduction"),
         ({"train": {"samples_per_class": 1}}, "samples_per_class"),
         ({"data": {"val_fraction": 1.5}}, "val_fraction"),
     ],

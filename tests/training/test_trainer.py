@@ -137,3 +137,29 @@ def test_one_shot_accuracy_extremes() -> None:
     assert one_shot_accuracy(separated, y, get_distance("euclidean"), n_way=5, episodes=50) == 1.0
     noise = torch.randn(50, 5)
     assert one_shot_accuracy(noise, y, get_distance("euclidean"), n_way=5, episodes=400) < 0.4
+
+
+def test_appearance_skip_out_of_the_loss_trains_the_learned_part_alone(
+    make_net, tiny_cfg, tiny_data
+) -> None:
+    """``appearance_skip_in_loss=false``: the learned weights are those of the same run without
+    the skip (same seed); with the skip in the loss they differ (the loss sees its features)."""
+    base = apply_overrides(tiny_cfg, ONE_EPOCH)
+    skip = ["model.appearance_skip_weight=1.0", "model.appearance_skip_pool=4"]
+
+    def run(sets):
+        c = apply_overrides(base, sets)
+        torch.manual_seed(0)
+        net = make_net(c, tiny_data)
+        Trainer(net, c, tiny_data, progress=False).fit()
+        return net
+
+    plain = run([])
+    out = run([*skip, "model.appearance_skip_in_loss=false"])
+    inside = run(skip)
+    assert out.appearance_skip is not None and out.embedding_dim == plain.embedding_dim + 4
+    a, b, c = plain.state_dict(), out.state_dict(), inside.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    with pytest.raises(ValueError, match="appearance_skip_in_loss = false needs a fixed distance"):
+        apply_overrides(base, [*skip, "model.appearance_skip_in_loss=false", "model.distance=mahalanobis"])

@@ -67,6 +67,9 @@ class ModelConfig:
             ``"hog"`` (``bins`` gradient orientations per ``pool``×``pool`` cell).
         appearance_skip_signed: HOG orientations over 360° instead of 180°.
         appearance_skip_levels: HOG spatial-pyramid levels (cells of pool, 2·pool, ... pixels).
+        appearance_skip_in_loss: the training loss sees the joined embedding (``True``), or the
+            learned part alone (``False``): the network then learns on its own, and the appearance
+            features are joined only when embedding (needs a fixed distance).
         input_mean, input_std: per-channel normalisation kept in the model; ``None`` = computed
             from the training images.
     """
@@ -83,6 +86,7 @@ class ModelConfig:
     appearance_skip_bins: int = 12
     appearance_skip_signed: bool = False
     appearance_skip_levels: int = 1
+    appearance_skip_in_loss: bool = True
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
 
@@ -95,6 +99,9 @@ class LossConfig:
         kind: ``"triplet"``, ``"contrastive"`` (all pairs of a batch), ``"bce"`` (pairs scored by
             a learned MLP metric), ``"multi_similarity"`` or ``"supcon"``.
         margin: triplet / contrastive margin.
+        reduction: how the triplet loss averages: ``"mean"`` over the mined triplets, or
+            ``"nonzero"`` over those still violating the margin (pytorch-metric-learning's
+            default; the gradient does not fade as the batch gets easier).
         mining: ``"auto"`` (triplet: ``batch_hard``; contrastive: all pairs; multi-similarity:
             its own miner), a triplet strategy (``batch_hard``, ``semihard``, ``hard``, ``all``,
             ``random``, ``distance_weighted``), a pair strategy for contrastive (``all``,
@@ -110,6 +117,7 @@ class LossConfig:
 
     kind: str = "multi_similarity"
     margin: float = 0.2
+    reduction: str = "mean"
     mining: str | None = "auto"
     offline_mining: bool = False
     offline_pool: int | None = None
@@ -193,6 +201,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "augmentation"): ("none", "shift-flip", "light", "standard"),
     ("model", "distance"): DISTANCES,
     ("loss", "kind"): LOSS_KINDS,
+    ("loss", "reduction"): ("mean", "nonzero"),
     ("optim", "optimizer"): OPTIMIZERS,
     ("optim", "schedule"): SCHEDULES,
     ("train", "val_metric"): VAL_METRICS,
@@ -238,6 +247,15 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError(
             "model.appearance_skip_weight must be >= 0, model.appearance_skip_pool >= 1 and "
             "model.appearance_skip_levels >= 1"
+        )
+    if (
+        not cfg.model.appearance_skip_in_loss
+        and cfg.model.appearance_skip_weight > 0
+        and cfg.model.distance in ("mahalanobis", "mlp")
+    ):
+        raise ValueError(
+            f"model.appearance_skip_in_loss = false needs a fixed distance, not the learned "
+            f"{cfg.model.distance!r} (it measures the joined embedding the loss would not see)"
         )
     if (cfg.model.input_mean is None) != (cfg.model.input_std is None):
         raise ValueError("set both model.input_mean and model.input_std, or neither")

@@ -77,22 +77,27 @@ def teardown_distributed() -> None:
 
 
 class Embedder(nn.Module):
-    """``forward(x) = net.embed(x)`` so that DistributedDataParallel can wrap the embedding pass."""
+    """``forward(x) = net.embed(x)`` so that DistributedDataParallel can wrap the embedding pass;
+    ``learned_only``: the learned part alone, without the appearance skip's features."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, learned_only: bool = False) -> None:
         super().__init__()
         self.net = net
+        self.learned_only = learned_only
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.learned_only:
+            return self.net.embed_parts(x, check=False)["learned"]  # type: ignore[operator]
         return self.net.embed(x, check=False)  # type: ignore[operator]
 
 
-def wrap_for_training(net: nn.Module, ctx: DistContext) -> nn.Module:
-    """The module the step calls: the network itself, or a DDP-wrapped :class:`Embedder`."""
+def wrap_for_training(net: nn.Module, ctx: DistContext, learned_only: bool = False) -> nn.Module:
+    """The module the step calls: the network itself, or an :class:`Embedder` (DDP-wrapped in a
+    distributed run) when the loss must see the learned part alone or DDP needs a forward."""
     if not ctx.enabled:
-        return net
+        return Embedder(net, learned_only=True) if learned_only else net
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(Embedder(net), device_ids=ids)
+    return nn.parallel.DistributedDataParallel(Embedder(net, learned_only), device_ids=ids)
 
 
 def make_gather(ctx: DistContext) -> Any:

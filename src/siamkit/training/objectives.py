@@ -127,7 +127,9 @@ def build_objective(cfg: LossConfig, distance: str | Distance) -> nn.Module:
     kind, mining = cfg.kind, resolved_mining(cfg)
     if kind == "triplet":
         mining = None if cfg.offline_mining else mining
-        return TripletMarginLoss(cfg.margin, distance=distance, mining=mining)
+        return TripletMarginLoss(
+            cfg.margin, distance=distance, mining=mining, reduction=cfg.reduction
+        )
     if kind == "contrastive":
         return _Contrastive(ContrastiveLoss(cfg.margin, distance=distance, mining=mining))
     if kind == "bce":

@@ -92,7 +92,8 @@ class Trainer:
         self.channels_last = len(data.input_shape) == 3  # faster convolutions on CPU and GPU
         if self.channels_last:
             self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.model = ddp.wrap_for_training(self.net, self.ctx)
+        learned_only = not cfg.model.appearance_skip_in_loss and net.appearance_skip is not None
+        self.model = ddp.wrap_for_training(self.net, self.ctx, learned_only)
         self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
         self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
         t, world = cfg.train, self.ctx.world
