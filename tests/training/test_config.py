@@ -104,6 +104,16 @@ def test_dump_then_load_round_trips(tmp_path: Path) -> None:
     assert not list(path.parent.glob(".*tmp"))  # the temporary file was renamed away
 
 
+def test_exponent_floats_without_a_dot_are_read_as_floats(tmp_path: Path) -> None:
+    """YAML 1.1 reads ``1e-3`` as a string; a float field takes it as the number it means."""
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 1e-3\n")
+    assert load_config(path).optim.lr == 0.001
+    assert apply_overrides(RunConfig(), ["optim.lr=5e-4"]).optim.lr == 0.0005
+    with pytest.raises(ConfigError, match=r"optim\.lr must be"):
+        apply_overrides(RunConfig(), ["optim.lr=fast"])
+
+
 def test_overrides_parse_yaml_values_and_reject_bad_keys() -> None:
     cfg = apply_overrides(
         RunConfig(), ["train.epochs=2", "data.train_classes=[0, 1]", "loss.mining=null"]
