@@ -9,7 +9,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from siamkit.distances import get_distance
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.checkpoint import load_checkpoint
-from siamkit.training.validation import one_shot_accuracy, precision_at_1
+from siamkit.training.validation import embedding_spread, one_shot_accuracy, precision_at_1
 
 ONE_EPOCH = ["train.epochs=1", "train.steps_per_epoch=3"]
 
@@ -162,4 +162,48 @@ def test_appearance_skip_out_of_the_loss_trains_the_learned_part_alone(
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
     with pytest.raises(ValueError, match="appearance_skip_in_loss = false needs a fixed distance"):
-        apply_overrides(base, [*skip, "model.appearance_skip_in_loss=false", "model.distance=mahalanobis"])
+        apply_overrides(
+            base, [*skip, "model.appearance_skip_in_loss=false", "model.distance=mahalanobis"]
+        )
+
+
+def test_embedding_spread_against_the_variance_formula() -> None:
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(500, 16, generator=g) + 3.0  # off-centre: spread well below 1
+    naive = sum(float(((z[i] - z.mean(0)) ** 2).sum()) for i in range(len(z))) / sum(
+        float((z[i] ** 2).sum()) for i in range(len(z))
+    )
+    assert embedding_spread(z) == pytest.approx(naive, rel=1e-6)
+    assert embedding_spread(5 * z) == pytest.approx(naive, rel=1e-6)  # scale-free
+    unit = torch.nn.functional.normalize(torch.randn(2000, 16, generator=g), dim=1)
+    assert embedding_spread(unit) > 0.95
+    assert embedding_spread(unit[:1].repeat(50, 1)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_collapsed_embedding_is_reported(
+    make_net, tiny_cfg, tiny_data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Learned embeddings spread out before training and all on one point after an epoch: the
+    history records both spreads' drop and the log says what to try; a normal run says nothing."""
+    import siamkit.training.trainer as trainer_mod
+
+    cfg = apply_overrides(tiny_cfg, ONE_EPOCH)
+    lines: list[str] = []
+    hist = Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append).fit()
+    assert hist.history[0]["spread"] > 0 and not any("collapsed" in line for line in lines)
+
+    calls: list[int] = []
+
+    def fake_parts(net, x, device, batch_size=512):
+        calls.append(len(x))
+        g = torch.Generator().manual_seed(0)
+        z = torch.nn.functional.normalize(torch.randn(len(x), 16, generator=g), dim=1)
+        return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1) + 1e-4 * z}
+
+    monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
+    hist = Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append).fit()
+    assert len(calls) == 2 and hist.history[0]["spread"] < 1e-6
+    assert any("collapsed" in line and "loss.mining=all" in line for line in lines)
+    calls.clear()
+    with pytest.warns(RuntimeWarning, match="collapsed"):
+        Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False).fit()

@@ -15,6 +15,7 @@ import copy
 import itertools
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,18 @@ from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, to_float
 from siamkit.training.objectives import build_objective
 from siamkit.training.step import train_step
-from siamkit.training.validation import embed_all, one_shot_accuracy, precision_at_1
+from siamkit.training.validation import (
+    embed_all,
+    embed_parts_all,
+    embedding_spread,
+    one_shot_accuracy,
+    precision_at_1,
+)
 from siamkit.types import Triplets
+
+#: An epoch whose learned-embedding spread fell below this share of the spread before training
+#: counts as a collapse (see :meth:`Trainer._spread`).
+COLLAPSE_FACTOR = 0.1
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -120,6 +131,7 @@ class Trainer:
         self.ckpt_path = Path(out_dir) / CHECKPOINT if out_dir is not None else None
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"metric": None, "epoch": None, "state": None, "bad": 0}
+        self.spread0: float | None = None  # learned-embedding spread before training
 
     # ------------------------------------------------------------------ batches
     def _batch(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,6 +186,34 @@ class Trainer:
             return one_shot_accuracy(z, self.data.val_y, net.distance, seed=self.cfg.train.seed)
         return precision_at_1(z, self.data.val_y, net.distance)
 
+    def _measure_spread(self) -> float | None:
+        """The learned embedding's :func:`embedding_spread` on up to 1,024 validation (else
+        training) images; ``None`` on ranks other than the main one."""
+        if not self.ctx.is_main:
+            return None
+        x = self.data.val_x if len(self.data.val_x) >= 2 else self.data.train_x
+        z = embed_parts_all(self.net, x[:1024], self.ctx.device, self.cfg.train.embed_batch_size)
+        return embedding_spread(z["learned"])
+
+    def _spread(self, epoch: int) -> float | None:
+        """Measure the spread after an epoch and say so when the embedding has collapsed: shrunk
+        to under :data:`COLLAPSE_FACTOR` of its spread before training (the loss then stops
+        teaching anything, typically batch-hard triplets at the margin)."""
+        spread = self._measure_spread()
+        if spread is None or self.spread0 is None or spread >= self.spread0 * COLLAPSE_FACTOR:
+            return spread
+        msg = (
+            f"epoch {epoch}: the learned embeddings have collapsed to almost one point (spread "
+            f"{spread:.2g}, {self.spread0:.2g} before training); only the appearance features, if "
+            "any, still tell images apart. Try a lower optim.lr, loss.mining=all or semihard, or "
+            "loss.kind=multi_similarity."
+        )
+        if self.log is not None:
+            self.log(msg)
+        else:
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        return spread
+
     def _track(self, epoch: int, metric: float | None) -> bool:
         """Record the metric; True when early stopping says stop."""
         if metric is None:
@@ -202,6 +242,7 @@ class Trainer:
             "rng": rng_state(),
             "history": self.history,
             "best": self.best,
+            "spread0": self.spread0,
             "config": config_to_dict(self.cfg),
         }
         save_checkpoint(state, self.ckpt_path)
@@ -225,6 +266,7 @@ class Trainer:
                 f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
             )
         self.net.load_state_dict(state["model"])
+        self.spread0 = state.get("spread0")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state["scaler"] is not None:
@@ -258,6 +300,8 @@ class Trainer:
         """Train for ``cfg.train.epochs`` (or until early stopping); ``resume`` continues a checkpoint."""
         seed_everything(self.cfg.train.seed)
         start, stopped = self._resume() if resume else (0, False)
+        if not resume:
+            self.spread0 = self._measure_spread()
         for epoch in range(start, self.cfg.train.epochs):
             if stopped:
                 break
@@ -274,6 +318,7 @@ class Trainer:
                     "epoch": epoch + 1,
                     "loss": loss,
                     "val_metric": metric,
+                    "spread": self._spread(epoch + 1),
                     "lr": lr,
                     "seconds": time.perf_counter() - t0,
                 }

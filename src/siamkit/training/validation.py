@@ -54,6 +54,21 @@ def embed_parts_all(
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+def embedding_spread(z: Tensor) -> float:
+    """How spread out ``(N, D)`` embeddings are: ``mean ||z_i - mean(z)||^2 / mean ||z_i||^2``.
+
+    1 (or close) when the embeddings point every which way, 0 when they all are one point, as
+    after a metric-learning collapse (every distance is 0 and the triplet loss sits at the margin).
+    An untrained ConvNet's normalised outputs already sit in a narrow cone (spread ~0.01-0.03),
+    so compare a trained spread with the one before training.
+    """
+    z = z.double()
+    power = float(z.pow(2).sum(dim=1).mean())
+    if z.shape[0] < 2 or power == 0.0:
+        return 0.0
+    return float((z - z.mean(dim=0)).pow(2).sum(dim=1).mean()) / power
+
+
 @torch.no_grad()
 def precision_at_1(z: Tensor, labels: Tensor, distance: Distance, chunk: int = 1024) -> float:
     """Leave-one-out share of items whose nearest other item has the same label."""
