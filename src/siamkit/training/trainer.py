@@ -197,16 +197,16 @@ class Trainer:
 
     def _spread(self, epoch: int) -> float | None:
         """Measure the spread after an epoch and say so when the embedding has collapsed: shrunk
-        to under :data:`COLLAPSE_FACTOR` of its spread before training (the loss then stops
-        teaching anything, typically batch-hard triplets at the margin)."""
+        to under :data:`COLLAPSE_FACTOR` of its spread before training (typically batch-hard
+        triplets with the loss stuck near the margin)."""
         spread = self._measure_spread()
         if spread is None or self.spread0 is None or spread >= self.spread0 * COLLAPSE_FACTOR:
             return spread
         msg = (
-            f"epoch {epoch}: the learned embeddings have collapsed to almost one point (spread "
-            f"{spread:.2g}, {self.spread0:.2g} before training); only the appearance features, if "
-            "any, still tell images apart. Try a lower optim.lr, loss.mining=all or semihard, or "
-            "loss.kind=multi_similarity."
+            f"epoch {epoch}: the learned embeddings have collapsed towards one point (spread "
+            f"{spread:.2g}, {self.spread0:.2g} before training): their distances are tiny, and "
+            "next to an appearance skip they hardly count. Try a lower optim.lr, "
+            "loss.mining=all or semihard, or loss.kind=multi_similarity."
         )
         if self.log is not None:
             self.log(msg)
