@@ -201,9 +201,11 @@ def test_a_collapsed_embedding_is_reported(
         return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1) + 1e-4 * z}
 
     monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
-    hist = Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append).fit()
-    assert len(calls) == 2 and hist.history[0]["spread"] < 1e-6
-    assert any("collapsed" in line and "loss.mining=all" in line for line in lines)
+    two = apply_overrides(tiny_cfg, ["train.epochs=2", "train.steps_per_epoch=3"])
+    hist = Trainer(make_net(two, tiny_data), two, tiny_data, progress=False, log=lines.append).fit()
+    assert len(calls) == 3 and all(h["spread"] < 1e-6 for h in hist.history)
+    said = [line for line in lines if "collapsed" in line]
+    assert len(said) == 1 and "epoch 1" in said[0] and "loss.mining=all" in said[0]  # said once
     calls.clear()
     with pytest.warns(RuntimeWarning, match="collapsed"):
         Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False).fit()

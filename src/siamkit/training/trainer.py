@@ -202,6 +202,11 @@ class Trainer:
         spread = self._measure_spread()
         if spread is None or self.spread0 is None or spread >= self.spread0 * COLLAPSE_FACTOR:
             return spread
+        if any(
+            h.get("spread") is not None and h["spread"] < self.spread0 * COLLAPSE_FACTOR
+            for h in self.history
+        ):
+            return spread  # said once per run; history.json has every epoch's spread
         msg = (
             f"epoch {epoch}: the learned embeddings have collapsed towards one point (spread "
             f"{spread:.2g}, {self.spread0:.2g} before training): their distances are tiny, and "
