@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
-from siamkit.training.batches import epoch_generator
+from siamkit.evaluation.few_shot import few_shot_episodes
 from siamkit.training.data import to_float
 
 if TYPE_CHECKING:
@@ -91,18 +91,10 @@ def one_shot_accuracy(
     episodes: int = 300,
     seed: int = 0,
 ) -> float:
-    """Mean N-way 1-shot accuracy (one support and one query per class) over seeded episodes."""
-    distance = get_distance(distance)
-    gen = epoch_generator(seed, 0, stream=5)
-    classes = torch.unique(labels)
-    n_way = min(n_way, int(classes.numel()))
-    members = [torch.nonzero(labels == c).flatten() for c in classes]
-    correct = 0
-    for _ in range(episodes):
-        picked = torch.randperm(len(members), generator=gen)[:n_way].tolist()
-        pairs = [members[c][torch.randperm(members[c].numel(), generator=gen)[:2]] for c in picked]
-        support = z[torch.stack([p[0] for p in pairs])]  # (N, D)
-        query = z[torch.stack([p[1] for p in pairs])]  # (N, D)
-        pred = distance.matrix(query, support).argmin(dim=1)
-        correct += int((pred == torch.arange(n_way)).sum())
-    return correct / (episodes * n_way)
+    """Mean N-way 1-shot accuracy (one support and one query per class) over seeded episodes:
+    :func:`siamkit.evaluation.few_shot_episodes` with ``n_way`` capped at the number of classes."""
+    n_way = min(n_way, int(torch.unique(labels).numel()))
+    report = few_shot_episodes(
+        z, labels, n_way, 1, n_query=1, episodes=episodes, seed=seed, distance=distance
+    )
+    return report.accuracy
