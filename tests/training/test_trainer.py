@@ -139,12 +139,14 @@ def test_one_shot_accuracy_extremes() -> None:
     assert one_shot_accuracy(noise, y, get_distance("euclidean"), n_way=5, episodes=400) < 0.4
 
 
+@pytest.mark.parametrize("offline", [False, True])
 def test_appearance_skip_out_of_the_loss_trains_the_learned_part_alone(
-    make_net, tiny_cfg, tiny_data
+    make_net, tiny_cfg, tiny_data, offline: bool
 ) -> None:
     """``appearance_skip_in_loss=false``: the learned weights are those of the same run without
-    the skip (same seed); with the skip in the loss they differ (the loss sees its features)."""
-    base = apply_overrides(tiny_cfg, ONE_EPOCH)
+    the skip (same seed), offline mining included (it mines on the learned part too); with the
+    skip in the loss they differ (the loss sees its features)."""
+    base = apply_overrides(tiny_cfg, ONE_EPOCH + ["loss.offline_mining=true"] * offline)
     skip = ["model.appearance_skip_weight=1.0", "model.appearance_skip_pool=4"]
 
     def run(sets):

@@ -103,8 +103,11 @@ class Trainer:
         self.channels_last = len(data.input_shape) == 3  # faster convolutions on CPU and GPU
         if self.channels_last:
             self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        learned_only = not cfg.model.appearance_skip_in_loss and net.appearance_skip is not None
-        self.model = ddp.wrap_for_training(self.net, self.ctx, learned_only)
+        # the loss sees the learned part alone: train and mine on it, join the skip when embedding
+        self.learned_only = (
+            not cfg.model.appearance_skip_in_loss and net.appearance_skip is not None
+        )
+        self.model = ddp.wrap_for_training(self.net, self.ctx, self.learned_only)
         self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
         self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
         t, world = cfg.train, self.ctx.world
@@ -159,7 +162,11 @@ class Trainer:
         pool = (
             torch.randperm(len(self.data.train_y), generator=gen)[: lc.offline_pool].sort().values
         )
-        z = embed_all(self.net, self.data.train_x[pool], self.ctx.device, t.embed_batch_size)
+        x = self.data.train_x[pool]
+        if self.learned_only:
+            z = embed_parts_all(self.net, x, self.ctx.device, t.embed_batch_size)["learned"]
+        else:
+            z = embed_all(self.net, x, self.ctx.device, t.embed_batch_size)
         a, p, n = offline_mine_triplets(
             z, self.data.train_y[pool], resolved_mining(lc) or "all", lc.margin, self.net.distance,
             per_anchor=1, generator=gen,
