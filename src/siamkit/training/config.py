@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from siamkit.losses.functional import REDUCTIONS
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
 
 LOSS_KINDS = ("triplet", "contrastive", "bce", "multi_similarity", "supcon")
@@ -202,7 +203,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "augmentation"): ("none", "shift-flip", "light", "standard"),
     ("model", "distance"): DISTANCES,
     ("loss", "kind"): LOSS_KINDS,
-    ("loss", "reduction"): ("mean", "nonzero"),
+    ("loss", "reduction"): REDUCTIONS,
     ("optim", "optimizer"): OPTIMIZERS,
     ("optim", "schedule"): SCHEDULES,
     ("train", "val_metric"): VAL_METRICS,
