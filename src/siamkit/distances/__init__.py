@@ -1,6 +1,7 @@
 """Distances: functional ``pairwise_*`` (N,) and ``*_matrix`` (N, M), named lookups, learned metrics."""
 
 from siamkit.distances.base import Distance, FixedDistance, get_distance, list_distances
+from siamkit.distances.cohort import SCORE_NORMS, CohortNormalized
 from siamkit.distances.functional import (
     cosine_matrix,
     euclidean_matrix,
@@ -15,6 +16,8 @@ from siamkit.distances.functional import (
 from siamkit.distances.learned import MahalanobisDistance, MLPMetric
 
 __all__ = [
+    "SCORE_NORMS",
+    "CohortNormalized",
     "Distance",
     "FixedDistance",
     "MLPMetric",

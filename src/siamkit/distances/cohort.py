@@ -1,0 +1,140 @@
+"""Cohort score normalisation: a distance judged against how each side compares with a cohort.
+
+Verification systems (speaker and face verification) do not trust a raw distance alone: some items
+sit in dense regions and are close to everything, others far from everything, so one global
+threshold is wrong for both. Adaptive S-norm compares the distance of a pair with the distances of
+each side to its ``k`` nearest items of a *cohort* (embeddings of other inputs, none of them the
+pair). With ``m_x`` and ``s_x`` the mean and standard deviation of ``x``'s ``k`` smallest cohort
+distances:
+
+- ``"snorm"`` (adaptive S-norm, Matějka et al., Interspeech 2017):
+  ``d'(x, y) = ½ [(d(x, y) − m_x) / s_x + (d(x, y) − m_y) / s_y]``
+- ``"csls"`` (cross-domain similarity local scaling, Conneau et al., ICLR 2018, the mean-only
+  form used against hubness): ``d'(x, y) = 2 d(x, y) − m_x − m_y``
+
+Smaller still means more similar, so ``CohortNormalized`` is a :class:`~siamkit.distances.Distance`
+that evaluation, verification and thresholds accept unchanged. It is symmetric but not a metric
+(values can be negative), and it is for scoring trained embeddings, not for training losses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from siamkit.distances.base import Distance, get_distance
+
+SCORE_NORMS = ("snorm", "csls")
+_CHUNK_ELEMENTS = 1 << 22  # rows x cohort distances held at once while taking the k nearest
+
+
+class CohortNormalized(nn.Module):
+    """A distance normalised by each side's distances to its ``k`` nearest cohort embeddings.
+
+    Args:
+        base: the raw distance (a name such as ``"euclidean"`` or a ``Distance`` object).
+        cohort: ``(C, D)`` embeddings of inputs unlike those to be compared (for example of the
+            training images); kept as a buffer, so it is saved with a model's weights.
+        k: nearest cohort items per side (``1 <= k <= C``; ``"snorm"`` needs ``k >= 2``).
+        method: ``"snorm"`` or ``"csls"`` (see the module docstring).
+
+    >>> cohort = torch.eye(3)
+    >>> d = CohortNormalized("euclidean", cohort, k=2, method="csls")
+    >>> float(d.pairwise(torch.eye(3)[:1], torch.eye(3)[1:2]))  # 2·√2 − √2/2 − √2/2 = √2
+    1.4142135381698608
+    """
+
+    def __init__(
+        self, base: str | Distance, cohort: Tensor, k: int = 300, method: str = "snorm"
+    ) -> None:
+        super().__init__()
+        if method not in SCORE_NORMS:
+            raise ValueError(
+                f"unknown score normalisation {method!r}; choose one of {', '.join(SCORE_NORMS)}"
+            )
+        if not isinstance(cohort, Tensor) or cohort.dim() != 2 or cohort.shape[0] == 0:
+            shape = tuple(cohort.shape) if isinstance(cohort, Tensor) else type(cohort).__name__
+            raise ValueError(
+                f"the cohort must be a non-empty (C, D) tensor of embeddings, got {shape}"
+            )
+        if not torch.isfinite(cohort).all():
+            raise ValueError("the cohort embeddings contain NaN or infinite values")
+        low = 2 if method == "snorm" else 1
+        if not isinstance(k, int) or not low <= k <= cohort.shape[0]:
+            raise ValueError(
+                f"k must be an integer from {low} to the cohort size {cohort.shape[0]} for "
+                f"{method}, got {k!r}"
+            )
+        # Held outside the module tree: a learned base distance is already the model's submodule,
+        # and registering it twice would save its weights twice.
+        self._base: tuple[Distance] = (get_distance(base),)
+        self.method, self.k = method, k
+        self.register_buffer("cohort", cohort.detach().float().clone())
+
+    @property
+    def base(self) -> Distance:
+        """The raw distance being normalised."""
+        return self._base[0]
+
+    @property
+    def name(self) -> str:
+        return f"{self.base.name}+{self.method}"
+
+    def cohort_stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and standard deviation of each row's ``k`` smallest cohort distances, ``(N,)`` each."""
+        if x.dim() != 2 or x.shape[1] != self.cohort.shape[1]:
+            raise ValueError(
+                f"embeddings of shape {tuple(x.shape)} do not match the cohort's dimension "
+                f"{self.cohort.shape[1]}"
+            )
+        cohort = self.cohort.to(device=x.device, dtype=x.dtype)
+        step = max(1, _CHUNK_ELEMENTS // cohort.shape[0])
+        means, stds = [], []
+        for s in range(0, x.shape[0], step):
+            near = (
+                self.base.matrix(x[s : s + step], cohort).topk(self.k, dim=1, largest=False).values
+            )
+            means.append(near.mean(1))
+            stds.append(near.std(1) if self.k > 1 else torch.zeros_like(near[:, 0]))
+        if not means:
+            empty = x.new_zeros(0)
+            return empty, empty
+        # A tiny spread (an item far from a cohort that is tightly packed) must not blow up a score.
+        return torch.cat(means), torch.cat(stds).clamp_min(1e-6)
+
+    def _normalise(self, d: Tensor, mx: Tensor, sx: Tensor, my: Tensor, sy: Tensor) -> Tensor:
+        if self.method == "csls":
+            return 2.0 * d - mx - my
+        return 0.5 * ((d - mx) / sx + (d - my) / sy)
+
+    def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
+        """``(N, D), (N, D) -> (N,)``."""
+        d = self.base.pairwise(x, y)
+        (mx, sx), (my, sy) = self.cohort_stats(x), self.cohort_stats(y)
+        return self._normalise(d, mx, sx, my, sy)
+
+    def matrix(self, x: Tensor, y: Tensor) -> Tensor:
+        """``(N, D), (M, D) -> (N, M)``."""
+        d = self.base.matrix(x, y)
+        (mx, sx), (my, sy) = self.cohort_stats(x), self.cohort_stats(y)
+        return self._normalise(d, mx[:, None], sx[:, None], my[None, :], sy[None, :])
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "k": self.k,
+            "cohort_size": int(self.cohort.shape[0]),
+            "dim": int(self.cohort.shape[1]),
+        }
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], base: str | Distance) -> CohortNormalized:
+        """An instance of the saved shape whose cohort the saved weights then fill in."""
+        return cls(
+            base, torch.zeros(cfg["cohort_size"], cfg["dim"]), k=cfg["k"], method=cfg["method"]
+        )
+
+    def extra_repr(self) -> str:
+        return f"base={self.base.name!r}, method={self.method!r}, k={self.k}, cohort={tuple(self.cohort.shape)}"
