@@ -161,6 +161,17 @@ def test_learned_distance_cannot_be_exported(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
+def test_score_normalised_model_cannot_be_exported(tmp_path):
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(6,)))
+    net.set_score_norm(torch.nn.functional.normalize(torch.randn(20, 4), dim=1), k=5)
+    with pytest.raises(ExportError, match="stored cohort"):
+        export_onnx(net, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+    net.set_score_norm(None)
+    assert export_onnx(net, tmp_path / "m.onnx").path.is_file()
+
+
 def test_model_without_input_shape(tmp_path):
     enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
     net = siamkit.SiameseNetwork(enc, embedding_dim=4)

@@ -205,3 +205,29 @@ def test_verify_pair_against_the_model_distance(fmnist, model):
     assert other.distance == pytest.approx(d, abs=1e-5) and other.same is None
     with pytest.raises(ValueError, match="one pair"):
         verify_pair(model, x[:2], x[:2])
+
+
+def test_a_score_normalised_model_identifies_with_its_normalised_distance(tmp_path, fmnist):
+    """Exact search ranks by the model's cohort-normalised distance; FAISS, which can only
+    compute raw distances, refuses such a model instead of ranking by something else."""
+    net = make_model(seed=3)
+    x, _ = fmnist
+    with torch.inference_mode():
+        net.set_score_norm(net.embed(x[200:300]), k=20)
+        z = net.embed(x[:60])
+    net.threshold = 0.0
+    with Gallery.open(tmp_path / "g.db", net) as gallery:
+        for i in range(40):
+            gallery.enroll(f"item-{i}", x[i : i + 1])
+        results = gallery.identify_batch(x[40:60], k=3)
+    d = net.score_norm.matrix(z[40:], z[:40]).numpy()
+    for q, res in enumerate(results):
+        best = np.argsort(d[q], kind="stable")[:3]
+        assert [m.label for m in res.matches] == [f"item-{j}" for j in best]
+        np.testing.assert_allclose([m.distance for m in res.matches], d[q, best], atol=1e-3)
+        assert all(m.accepted == (m.distance <= 0.0) for m in res.matches)
+    with pytest.raises(ValueError, match=r"'euclidean\+snorm'.*open it with that model"):
+        Gallery.open(tmp_path / "g.db")  # without the model its distance cannot be rebuilt
+    pytest.importorskip("faiss")
+    with pytest.raises(ValueError, match="FAISS indexes support"):
+        Gallery.open(tmp_path / "f.db", net, index="faiss-flat")

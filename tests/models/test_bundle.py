@@ -157,3 +157,39 @@ def test_hand_made_encoder_cannot_be_saved(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="register"):
         save_model(SiameseNetwork(Enc(), 2), tmp_path / "x")
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "mahalanobis"])
+def test_score_norm_cohort_is_saved_and_used_to_verify(tmp_path: Path, distance: str) -> None:
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    dist = MahalanobisDistance(16) if distance == "mahalanobis" else distance
+    prep = Preprocess((0.3,), (0.4,), (1, 28, 28))
+    net = trained_like(SiameseNetwork(enc, 16, distance=dist, preprocess=prep))
+    net.threshold = 0.5
+    with torch.no_grad():
+        cohort = net.embed(torch.rand(40, 1, 28, 28))
+    net.set_score_norm(cohort, k=10, method="snorm")
+    assert net.threshold is None  # a threshold of the raw distance does not fit normalised scores
+    assert net.scoring_distance is net.score_norm and net.distance is not net.score_norm
+    save_model(net, tmp_path / "m", threshold=-0.25)
+    back = load_model(tmp_path / "m")
+    assert back.score_norm is not None and back.score_norm.k == 10
+    assert torch.equal(back.score_norm.cohort, cohort)
+    a, b = torch.rand(1, 1, 28, 28), torch.rand(1, 1, 28, 28)
+    with torch.no_grad():
+        za, zb = back.embed(a), back.embed(b)
+        want = float(back.score_norm.pairwise(za, zb)[0])
+        raw = float(back.distance.pairwise(za, zb)[0])
+    result = siamkit.index.verify_pair(back, a[0], b[0])
+    assert result.distance == pytest.approx(want, abs=1e-5) and want != pytest.approx(raw)
+    assert result.threshold == -0.25 and result.same == (want <= -0.25)
+    assert model_fingerprint(back) == model_fingerprint(net)
+    back.set_score_norm(None)
+    assert back.scoring_distance is back.distance and back.threshold is None
+
+
+def test_score_norm_cohort_of_the_wrong_size_is_refused() -> None:
+    enc = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[8])
+    net = SiameseNetwork(enc, 4)
+    with pytest.raises(ValueError, match=r"cohort embeddings must be \(C, 4\)"):
+        net.set_score_norm(torch.randn(10, 5))

@@ -138,6 +138,13 @@ def _check_exportable(model: Model) -> None:
             "needs torch, so an ONNX-only device could not use it; export models with a fixed "
             f"distance ({', '.join(list_distances())})"
         )
+    if getattr(model, "score_norm", None) is not None:
+        raise ExportError(
+            "the model scores pairs against a stored cohort (eval.score_norm), and its threshold "
+            "fits those normalised scores, not the raw distances an ONNX device computes; export "
+            "a model trained with eval.score_norm: none (or call set_score_norm(None) and "
+            "calibrate a new threshold)"
+        )
 
 
 def _metadata(

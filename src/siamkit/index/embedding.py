@@ -11,8 +11,11 @@ from siamkit.distances import Distance, get_distance
 
 
 def model_distance(model: Any) -> Distance:
-    """The model's distance object (``model.distance`` may be a Distance or a name)."""
-    dist = getattr(model, "distance", None)
+    """The distance a model scores pairs with: its ``scoring_distance`` (the cohort-normalised one,
+    when it has a cohort), else ``model.distance`` (a Distance or a name)."""
+    dist = getattr(model, "scoring_distance", None)
+    if not isinstance(dist, (str, Distance)):
+        dist = getattr(model, "distance", None)
     if isinstance(dist, (str, Distance)):
         return get_distance(dist)
     name = getattr(model, "distance_name", None)

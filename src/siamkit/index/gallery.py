@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, list_distances
 from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
 from siamkit.index.embedding import embed_inputs, model_distance
 from siamkit.index.factory import create_index
@@ -106,6 +106,12 @@ class Gallery:
                     )
                 meta = store.init_meta(wanted)
             check_same_model(path, meta, wanted)
+            if model is None and meta["distance"] not in list_distances():
+                raise ValueError(
+                    f"{path} was made by a model that compares embeddings with "
+                    f"{meta['distance']!r} (a learned or cohort-normalised distance): open it "
+                    "with that model"
+                )
             dist = model_distance(model) if model is not None else get_distance(meta["distance"])
             if threshold is None and model is not None:
                 threshold = getattr(model, "threshold", None)

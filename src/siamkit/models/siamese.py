@@ -8,6 +8,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
+from siamkit.distances.cohort import CohortNormalized
 from siamkit.distances.learned import MLPMetric, learned_distance_from_config
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.heads import AppearanceSkip, EmbeddingHead
@@ -75,7 +76,32 @@ class SiameseNetwork(nn.Module):
         extra = appearance_skip.extra_dim(self.preprocess.input_shape) if appearance_skip else 0
         self._embedding_dim = embedding_dim + extra
         self.distance: Distance = get_distance(distance)
+        self.score_norm: CohortNormalized | None = None
         self.threshold: float | None = None
+
+    @property
+    def scoring_distance(self) -> Distance:
+        """The distance that verification and evaluation compare embeddings with: ``distance``
+        normalised against the stored cohort when :meth:`set_score_norm` gave one, else ``distance``
+        itself. Training always uses the raw ``distance``."""
+        return self.distance if self.score_norm is None else self.score_norm
+
+    def set_score_norm(self, cohort: Tensor | None, k: int = 300, method: str = "snorm") -> None:
+        """Score pairs against ``cohort`` (``(C, D)`` embeddings of this model), or stop (``None``).
+
+        See :class:`~siamkit.distances.cohort.CohortNormalized`. The cohort is saved with the
+        weights. A calibrated ``threshold`` belongs to one scoring, so it is cleared here: calibrate
+        again on the new scores.
+        """
+        if cohort is not None and (cohort.dim() != 2 or cohort.shape[1] != self.embedding_dim):
+            raise ValueError(
+                f"cohort embeddings must be (C, {self.embedding_dim}) for this model, "
+                f"got {tuple(cohort.shape)}"
+            )
+        self.score_norm = (
+            None if cohort is None else CohortNormalized(self.distance, cohort, k=k, method=method)
+        )
+        self.threshold = None
 
     @property
     def embedding_dim(self) -> int:
@@ -135,13 +161,14 @@ class SiameseNetwork(nn.Module):
             "distance": _distance_config(self.distance),
             "preprocess": self.preprocess.config(),
             "appearance_skip": self.appearance_skip.config() if self.appearance_skip else None,
+            "score_norm": self.score_norm.config() if self.score_norm is not None else None,
         }
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SiameseNetwork:
         enc = create_encoder(cfg["encoder"]["name"], **cfg["encoder"]["kwargs"])
         head = cfg["head"]
-        return cls(
+        net = cls(
             enc,
             embedding_dim=head["embedding_dim"],
             distance=distance_from_config(cfg["distance"]),
@@ -152,3 +179,6 @@ class SiameseNetwork(nn.Module):
             if (skip := cfg.get("appearance_skip"))
             else None,
         )
+        if norm := cfg.get("score_norm"):
+            net.score_norm = CohortNormalized.from_config(norm, net.distance)
+        return net
