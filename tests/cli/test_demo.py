@@ -91,6 +91,18 @@ def test_demo_with_an_appearance_skip_reports_each_part_alone(tmp_path: Path) ->
     )
 
 
+def test_demo_cohort_option_turns_on_snorm_against_that_cohort() -> None:
+    from siamkit.cli.demo import demo_config
+
+    plain = demo_config(None, None, None, None, "cpu", None, None)
+    assert plain.eval.score_norm == "none"
+    for cohort in ("train", "unlabeled"):
+        cfg = demo_config(None, None, None, None, "cpu", None, None, cohort)
+        assert (cfg.eval.score_norm, cfg.eval.cohort) == ("snorm", cohort)
+    res = CliRunner().invoke(cli, ["demo", "--cohort", "test"])
+    assert res.exit_code == 2 and "'test' is not one of" in res.output
+
+
 def test_bad_train_classes_are_clear_errors(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["demo", "--train-classes", "0,x", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "comma-separated" in res.output
@@ -127,6 +139,22 @@ def test_quick_fashion_mnist_demo(tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["n_items"] == 4000 and metrics["run"]["test_classes"] == [6, 7, 8, 9]
     assert metrics["few_shot"]["4way1shot"]["accuracy"] > 0.4  # well above chance (0.25)
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_quick_demo_with_an_unlabeled_cohort(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    args = ["demo", "--epochs", "1", "--limit", "1500", "--episodes", "50", "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--cohort", "unlabeled", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "pairs scored with snorm against 2000 unlabeled images of the test classes" in res.output
+    assert "same embedding, raw distance" in res.output  # the protocol as written, alongside
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["distance"] == "euclidean+snorm"
+    assert metrics["ablation"]["raw"]["data"]["distance"] == "euclidean"
+    net = siamkit.load_model(out / "model")
+    assert net.score_norm is not None and net.score_norm.cohort.shape[0] == 2000
 
 
 @needs_fmnist

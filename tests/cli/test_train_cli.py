@@ -188,3 +188,54 @@ def test_help_explains_the_commands() -> None:
         res = CliRunner().invoke(cli, [cmd, "--help"])
         assert res.exit_code == 0 and "Usage:" in res.output
     assert "--resume" in CliRunner().invoke(cli, ["train", "--help"]).output
+
+
+def test_score_norm_run_saves_its_cohort_and_evaluate_reproduces_both_scorings(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "cohort-run"
+    sets = ["eval.score_norm=csls", "eval.score_norm_k=10", "eval.cohort_size=150"]
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "30"]
+    res = CliRunner().invoke(cli, args + [a for s in sets for a in ("--set", s)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["score_norm"] == {
+        "method": "csls", "k": 10, "cohort": 150, "cohort_source": "training images"
+    }  # fmt: skip
+    assert metrics["data"]["distance"] == "euclidean+csls"
+    raw = metrics["ablation"]["raw"]
+    assert raw["data"]["distance"] == "euclidean"
+    assert raw["verification"]["eer"] != pytest.approx(metrics["verification"]["eer"])
+    net = siamkit.load_model(out / "model")
+    assert net.score_norm is not None and net.score_norm.cohort.shape == (150, 16)
+    assert net.threshold == pytest.approx(metrics["calibration"]["threshold"])
+    ev = ["evaluate", str(out / "model"), "--data", "digits", "--episodes", "30", "--json"]
+    got = json.loads(CliRunner().invoke(cli, ev).output)
+    assert got["verification"]["eer"] == pytest.approx(metrics["verification"]["eer"], abs=1e-6)
+    assert got["calibration"]["threshold"] == pytest.approx(net.threshold)
+    res = CliRunner().invoke(cli, [*ev, "--raw-distance"])
+    got = json.loads(res.output)
+    assert got["verification"]["eer"] == pytest.approx(raw["verification"]["eer"], abs=1e-6)
+    assert "calibration" not in got  # the saved threshold belongs to the normalised scores
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["eval.score_norm=snorm", "eval.cohort=unlabeled"], "'digits' has none"),
+        (["eval.score_norm=snorm", "eval.score_norm_k=1"], "eval.score_norm_k must be from 2"),
+        (["eval.score_norm=zscore"], "eval.score_norm = 'zscore' is not valid"),
+    ],
+)
+def test_bad_score_norm_settings_are_named(tmp_path: Path, sets: list[str], message: str) -> None:
+    args = ["train", str(TINY), "--out", str(tmp_path / "o"), "--no-progress", "--episodes", "5"]
+    res = CliRunner().invoke(cli, args + [a for s in sets for a in ("--set", s)])
+    assert res.exit_code != 0 and message in res.output, res.output
+
+
+def test_unusable_cohort_is_refused_before_training(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    sets = ["--set", "eval.score_norm=snorm", "--set", "eval.cohort=unlabeled"]
+    res = CliRunner().invoke(cli, ["train", str(TINY), "--out", str(out), *sets])
+    assert res.exit_code != 0 and "eval.cohort = unlabeled" in res.output
+    assert not out.exists()  # refused by the config check: nothing trained, nothing written

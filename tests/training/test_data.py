@@ -73,3 +73,24 @@ def test_bad_classes_and_missing_root() -> None:
         load_run_data(DataConfig(dataset="digits", train_classes=(0, 12)))
     with pytest.raises(ValueError, match=r"data\.root"):
         load_run_data(DataConfig(dataset="image-folder"))
+
+
+@pytest.mark.skipif(fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed")
+def test_unlabeled_pool_is_train_split_images_of_the_test_classes() -> None:
+    from siamkit.data.fashion_mnist import load_fashion_mnist
+    from siamkit.training.data import load_unlabeled_pool
+
+    cfg = DataConfig(train_classes=(1, 3, 5, 7, 9))
+    pool = load_unlabeled_pool(cfg, (0, 2, 4, 6, 8), 300, seed=0)
+    assert pool.shape == (300, 1, 28, 28) and pool.dtype == torch.uint8
+    assert torch.equal(pool, load_unlabeled_pool(cfg, (0, 2, 4, 6, 8), 300, seed=0))  # seeded
+    x, y = load_fashion_mnist("train")
+    rows = {bytes(img.numpy()): int(label) for img, label in zip(x, y)}
+    labels = [rows.get(bytes(img[0].numpy())) for img in pool]
+    assert None not in labels and set(labels) <= {0, 2, 4, 6, 8}  # each a train-split image
+    assert len(set(labels)) == 5  # all the test classes are in it
+    test_x, _ = load_fashion_mnist("test")
+    test_rows = {bytes(img.numpy()) for img in test_x}
+    assert not any(bytes(img[0].numpy()) in test_rows for img in pool)  # no test image
+    with pytest.raises(ValueError, match="'digits' has none"):
+        load_unlabeled_pool(DataConfig(dataset="digits"), (6, 7), 10, seed=0)

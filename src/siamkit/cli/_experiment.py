@@ -26,7 +26,7 @@ from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_run_data
 from siamkit.training.config_io import config_to_dict
-from siamkit.training.data import RunData, to_float
+from siamkit.training.data import RunData, load_unlabeled_pool, to_float
 from siamkit.training.ddp import teardown_distributed
 from siamkit.training.trainer import seed_everything
 from siamkit.training.validation import embed_all, embed_parts_all
@@ -57,7 +57,7 @@ def calibrate(z: Tensor, labels: Tensor, net: SiameseNetwork, target: str, seed:
     """Verification threshold fitted on validation pairs (a seeded sample when there are many)."""
     n = labels.numel()
     max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
-    pd = pair_distances(z, labels, net.distance, max_pairs=max_pairs, seed=seed)
+    pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=seed)
     return ThresholdCalibrator(target).fit(pd.genuine, pd.impostor).threshold_  # type: ignore[arg-type]
 
 
@@ -65,7 +65,7 @@ def rates_at(z: Tensor, labels: Tensor, net: SiameseNetwork, threshold: float) -
     """TAR, FAR and balanced accuracy of a fixed threshold on (a sample of) the pairs of ``z``."""
     n = labels.numel()
     max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
-    pd = pair_distances(z, labels, net.distance, max_pairs=max_pairs, seed=0)
+    pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=0)
     tar = float(np.mean(np.asarray(pd.genuine) <= threshold))
     far = float(np.mean(np.asarray(pd.impostor) <= threshold))
     return {"tar": tar, "far": far, "balanced_accuracy": (tar + 1 - far) / 2}
@@ -81,7 +81,7 @@ def evaluate_model(
 ) -> tuple[Any, Tensor]:
     """Embed ``x`` and run the full evaluation (few-shot, verification, retrieval)."""
     z = embed_all(net, x, device, cfg.train.embed_batch_size)
-    return _evaluate(z, y, net.distance, cfg, episodes), z
+    return _evaluate(z, y, net.scoring_distance, cfg, episodes), z
 
 
 def _evaluate(
@@ -98,9 +98,38 @@ def _evaluate(
 
 
 ABLATION_PARTS = {
+    "raw": "same embedding, raw distance (no cohort score normalisation)",
     "learned": "learned embedding alone (CNN + head)",
     "appearance": "appearance features alone (no training)",
 }
+
+
+COHORT_SOURCES = {
+    "train": "training images",
+    "unlabeled": "unlabeled images of the test classes, not test images (a protocol variant)",
+}
+
+
+def attach_cohort(net: SiameseNetwork, data: RunData, cfg: RunConfig, device: torch.device) -> int:
+    """Give ``net`` the cohort ``cfg.eval`` asks for (``score_norm``, ``cohort``, ``cohort_size``,
+    ``score_norm_k``). Returns the cohort size (0 when score normalisation is off)."""
+    e = cfg.eval
+    if e.score_norm == "none":
+        return 0
+    if e.cohort == "unlabeled":
+        images = load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
+    else:
+        gen = torch.Generator().manual_seed(e.seed)
+        pick = torch.randperm(len(data.train_y), generator=gen)[: e.cohort_size].sort().values
+        images = data.train_x[pick]
+    if images.shape[0] < e.score_norm_k:
+        raise ValueError(
+            f"eval.score_norm_k = {e.score_norm_k} nearest cohort items asked for, but the cohort "
+            f"({COHORT_SOURCES[e.cohort]}) has only {images.shape[0]} images"
+        )
+    cohort = embed_all(net, images, device, cfg.train.embed_batch_size)
+    net.set_score_norm(cohort.to(device), k=e.score_norm_k, method=e.score_norm)
+    return int(cohort.shape[0])
 
 
 def evaluate_parts(
@@ -202,6 +231,7 @@ def finish_run(
     """Calibrate on validation, save the model, evaluate on the test classes and write outputs."""
     net.eval()
     t0 = time.perf_counter()
+    cohort_n = attach_cohort(net, data, cfg, device)
     threshold = None
     if len(data.val_y) > 2:
         zv = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
@@ -209,7 +239,14 @@ def finish_run(
     log(f"evaluating on {len(data.test_y)} images of unseen classes {list(data.test_classes)} ...")
     report, z = evaluate_model(net, data.test_x, data.test_y, cfg, device, episodes)
     ablation = evaluate_parts(net, data.test_x, data.test_y, cfg, device, episodes)
+    if cohort_n:
+        ablation = {"raw": _evaluate(z, data.test_y, net.distance, cfg, episodes), **ablation}
     metrics = report.to_dict()
+    if cohort_n:
+        metrics["score_norm"] = {
+            "method": cfg.eval.score_norm, "k": net.score_norm.k, "cohort": cohort_n,  # type: ignore[union-attr]
+            "cohort_source": COHORT_SOURCES[cfg.eval.cohort],
+        }  # fmt: skip
     if ablation:
         metrics["ablation"] = {k: r.to_dict() for k, r in ablation.items()}
     if threshold is not None:
@@ -235,7 +272,7 @@ def finish_run(
     t1 = time.perf_counter()
     report_path = try_write_report(
         out / "report.html", report, z, data.test_y, images=to_float(data.test_x), class_names=names,
-        history=history, config=config_to_dict(cfg), title=title,
+        history=history, config=config_to_dict(cfg), title=title, distance=net.scoring_distance,
         ablation={ABLATION_PARTS[k]: r for k, r in ablation.items()} or None,
     )  # fmt: skip
     log(

@@ -134,6 +134,12 @@ def train(
 )
 @DEVICE
 @click.option(
+    "--raw-distance",
+    is_flag=True,
+    help="Ignore the model's cohort score normalisation (eval.score_norm) and its threshold: "
+    "compare embeddings with the raw distance.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the metrics as JSON (the metrics.json layout)."
 )
 @friendly_errors
@@ -147,6 +153,7 @@ def evaluate(
     shots: str,
     report: str | None,
     device: str,
+    raw_distance: bool,
     as_json: bool,
 ) -> None:
     """Evaluate a saved MODEL folder: N-way K-shot, verification (ROC AUC, EER, TAR@FAR) and retrieval.
@@ -161,6 +168,8 @@ def evaluate(
     dev = resolve_device(device)
     meta = read_model_config(model).get("metadata", {})
     net = load_siamese(model, dev)
+    if raw_distance and net.score_norm is not None:
+        net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
     shape = net.input_shape or (1, 28, 28)
     x, y, names, chosen = load_eval_data(
         data, meta, parse_classes(classes), split, data_dir, shape[0], shape[-1]

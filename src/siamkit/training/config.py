@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from siamkit.distances.cohort import SCORE_NORMS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
 
@@ -176,7 +177,21 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Evaluation on the unseen classes (DESIGN §4): N-way K-shot episodes, pairs, retrieval."""
+    """Evaluation on the unseen classes (DESIGN §4): N-way K-shot episodes, pairs, retrieval.
+
+    ``score_norm`` (``"none"``, ``"snorm"`` or ``"csls"``) scores pairs against a cohort of
+    ``cohort_size`` embeddings, each side's ``score_norm_k`` nearest ones
+    (:class:`~siamkit.distances.cohort.CohortNormalized`). ``cohort`` says whose embeddings:
+
+    - ``"train"``: a seeded sample of the training images. Nothing about the test classes is used,
+      so the fmnist-disjoint protocol holds as written.
+    - ``"unlabeled"``: images of the test classes that are not test images, labels unused
+      (Fashion-MNIST's train split). This is the in-domain unlabeled data a deployment usually
+      has, and a protocol *variant*: say so when reporting its figures.
+
+    The cohort is saved in the model. The calibrated threshold, ``verify`` and the evaluation all
+    use the normalised distance.
+    """
 
     episodes: int = 1000
     shots: tuple[int, ...] = (1, 5)
@@ -184,6 +199,10 @@ class EvalConfig:
     ways: int | None = None
     threshold_target: str = "eer"
     seed: int = 0
+    score_norm: str = "none"
+    score_norm_k: int = 300
+    cohort: str = "train"
+    cohort_size: int = 2000
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("optim", "schedule"): SCHEDULES,
     ("train", "val_metric"): VAL_METRICS,
     ("eval", "threshold_target"): ("eer", "far", "accuracy"),
+    ("eval", "score_norm"): ("none", *SCORE_NORMS),
+    ("eval", "cohort"): ("train", "unlabeled"),
 }
 
 
@@ -266,6 +287,22 @@ def check_config(cfg: RunConfig) -> RunConfig:
     if cfg.loss.kind == "bce" and cfg.model.distance != "mlp":
         raise ValueError("loss.kind = bce trains a learned pair head: set model.distance: mlp")
     _check_mining(cfg.loss)
+    low_k = 2 if cfg.eval.score_norm == "snorm" else 1
+    if cfg.eval.score_norm != "none" and not low_k <= cfg.eval.score_norm_k <= cfg.eval.cohort_size:
+        raise ValueError(
+            f"eval.score_norm_k must be from {low_k} to eval.cohort_size ({cfg.eval.cohort_size}) "
+            f"with eval.score_norm = {cfg.eval.score_norm}, got {cfg.eval.score_norm_k}"
+        )
+    if (
+        cfg.eval.score_norm != "none"
+        and cfg.eval.cohort == "unlabeled"
+        and cfg.data.dataset != "fashion-mnist"
+    ):
+        raise ValueError(
+            f"eval.cohort = unlabeled needs unlabeled images of the test classes that are not "
+            f"test images; {cfg.data.dataset!r} has none (Fashion-MNIST has: its train split). "
+            "Use eval.cohort = train"
+        )
     if cfg.loss.offline_mining and cfg.loss.kind != "triplet":
         raise ValueError("loss.offline_mining works with loss.kind = triplet")
     return cfg

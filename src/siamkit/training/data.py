@@ -136,3 +136,28 @@ def load_run_data(cfg: DataConfig) -> RunData:
 def _select(x: Tensor, y: Tensor, classes: tuple[int, ...]) -> tuple[Tensor, Tensor]:
     mask = torch.isin(y, torch.tensor(classes, dtype=y.dtype))
     return x[mask], y[mask]
+
+
+def load_unlabeled_pool(cfg: DataConfig, classes: tuple[int, ...], n: int, seed: int) -> Tensor:
+    """A seeded sample of ``n`` images of ``classes`` that are in neither the test set nor the
+    training set, without their labels: Fashion-MNIST's *train-split* images of the test classes.
+
+    This is the in-domain unlabeled data a deployment has (a gallery's own inputs, say), used as
+    a score-normalisation cohort (``eval.cohort: unlabeled``). Nothing is trained on it.
+
+    Raises:
+        ValueError: the dataset has no such images (only Fashion-MNIST has a separate train split
+            of the test classes).
+    """
+    if cfg.dataset != "fashion-mnist":
+        raise ValueError(
+            f"eval.cohort = unlabeled needs unlabeled images of the test classes that are not test "
+            f"images; {cfg.dataset!r} has none (Fashion-MNIST has: its train split). "
+            "Use eval.cohort = train"
+        )
+    from siamkit.data.fashion_mnist import load_fashion_mnist
+
+    x, y = load_fashion_mnist("train", root=cfg.root)
+    x, _ = _select(x.unsqueeze(1), y, classes)
+    pick = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    return x[pick.sort().values]
