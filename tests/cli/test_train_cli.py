@@ -239,3 +239,42 @@ def test_unusable_cohort_is_refused_before_training(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(TINY), "--out", str(out), *sets])
     assert res.exit_code != 0 and "eval.cohort = unlabeled" in res.output
     assert not out.exists()  # refused by the config check: nothing trained, nothing written
+
+
+def test_cohort_from_a_folder_of_unlabeled_images(tmp_path: Path) -> None:
+    from PIL import Image
+
+    images, labels = load_digits_dataset()
+    folder = tmp_path / "cohort"
+    unseen = torch.nonzero(labels >= 6).flatten()[:30]
+    for n, i in enumerate(unseen.tolist()):
+        sub = folder / ("a" if n % 2 else "b")  # sub-folder names are not labels here
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((images[i, 0] * 255).round().byte().numpy()).save(sub / f"{n:03d}.png")
+    out = tmp_path / "run"
+    sets = [
+        "eval.score_norm=snorm", "eval.cohort=unlabeled", f"eval.cohort_root={folder}",
+        "eval.score_norm_k=5", "eval.cohort_size=100", "train.epochs=1",
+    ]  # fmt: skip
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "20"]
+    res = CliRunner().invoke(cli, args + [a for s in sets for a in ("--set", s)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (
+        metrics["score_norm"]["cohort"] == 30
+        and str(folder) in metrics["score_norm"]["cohort_source"]
+    )
+    net = siamkit.load_model(out / "model")
+    files = sorted(folder.rglob("*.png"))
+    x = torch.stack(
+        [torch.from_numpy(np.array(Image.open(f), dtype=np.float32) / 255) for f in files]
+    )
+    with torch.no_grad():
+        want = net.embed(x.unsqueeze(1))
+    torch.testing.assert_close(net.score_norm.cohort, want, atol=1e-5, rtol=1e-4)
+
+    missing = ["--set", "eval.score_norm=snorm", "--set", "eval.cohort=unlabeled"]
+    missing += ["--set", f"eval.cohort_root={tmp_path / 'nope'}"]
+    res = CliRunner().invoke(cli, ["train", str(TINY), "--out", str(tmp_path / "o2"), *missing])
+    assert res.exit_code != 0 and "is not a folder of images" in res.output
+    assert not (tmp_path / "o2" / "checkpoint.pt").exists()  # refused before training

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from siamkit.data.image_io import load_images
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
@@ -26,7 +27,7 @@ from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_run_data
 from siamkit.training.config_io import config_to_dict
-from siamkit.training.data import RunData, load_unlabeled_pool, to_float
+from siamkit.training.data import RunData, cohort_folder_images, load_unlabeled_pool, to_float
 from siamkit.training.ddp import teardown_distributed
 from siamkit.training.trainer import seed_everything
 from siamkit.training.validation import embed_all, embed_parts_all
@@ -110,13 +111,23 @@ COHORT_SOURCES = {
 }
 
 
+def cohort_source(cfg: RunConfig) -> str:
+    """Where the cohort of ``cfg.eval`` comes from, in words (``metrics.json``, the demo's output)."""
+    if cfg.eval.cohort_root is not None:
+        return f"unlabeled images under {cfg.eval.cohort_root} (a protocol variant)"
+    return COHORT_SOURCES[cfg.eval.cohort]
+
+
 def attach_cohort(net: SiameseNetwork, data: RunData, cfg: RunConfig, device: torch.device) -> int:
     """Give ``net`` the cohort ``cfg.eval`` asks for (``score_norm``, ``cohort``, ``cohort_size``,
     ``score_norm_k``). Returns the cohort size (0 when score normalisation is off)."""
     e = cfg.eval
     if e.score_norm == "none":
         return 0
-    if e.cohort == "unlabeled":
+    if e.cohort_root is not None:
+        paths = cohort_folder_images(e.cohort_root, e.cohort_size, e.seed)
+        images = load_images(paths, data.input_shape)
+    elif e.cohort == "unlabeled":
         images = load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
     else:
         gen = torch.Generator().manual_seed(e.seed)
@@ -125,7 +136,7 @@ def attach_cohort(net: SiameseNetwork, data: RunData, cfg: RunConfig, device: to
     if images.shape[0] < e.score_norm_k:
         raise ValueError(
             f"eval.score_norm_k = {e.score_norm_k} nearest cohort items asked for, but the cohort "
-            f"({COHORT_SOURCES[e.cohort]}) has only {images.shape[0]} images"
+            f"({cohort_source(cfg)}) has only {images.shape[0]} images"
         )
     cohort = embed_all(net, images, device, cfg.train.embed_batch_size)
     net.set_score_norm(cohort.to(device), k=e.score_norm_k, method=e.score_norm)
@@ -191,6 +202,8 @@ def run_training(
         log = _quiet
     log(f"loading {cfg.data.dataset} ...")
     data = load_run_data(cfg.data)
+    if cfg.eval.score_norm != "none" and cfg.eval.cohort_root is not None:
+        cohort_folder_images(cfg.eval.cohort_root, 1, 0)  # a missing or empty folder: fail now
     mean, std = data.channel_stats()
     seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
     net = build_model(cfg.model, data.input_shape, mean, std)
@@ -245,7 +258,7 @@ def finish_run(
     if cohort_n:
         metrics["score_norm"] = {
             "method": cfg.eval.score_norm, "k": net.score_norm.k, "cohort": cohort_n,  # type: ignore[union-attr]
-            "cohort_source": COHORT_SOURCES[cfg.eval.cohort],
+            "cohort_source": cohort_source(cfg),
         }  # fmt: skip
     if ablation:
         metrics["ablation"] = {k: r.to_dict() for k, r in ablation.items()}

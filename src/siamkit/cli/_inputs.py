@@ -111,15 +111,13 @@ def _subset(x: Tensor, y: Tensor, classes: Sequence[int]) -> tuple[Tensor, Tenso
 
 def collect_images(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
     """Image files named directly or found (recursively, sorted) in folders; label = parent folder."""
-    from siamkit.data.folders import IMAGE_EXTENSIONS
+    from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
 
     paths: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            paths += sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
-            )
+            paths += find_images(p)
         elif p.is_file():
             paths.append(p)
         else:

@@ -55,6 +55,13 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
     )
 
 
+def find_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image files anywhere under ``folder`` (recursive, sorted)."""
+    return sorted(
+        f for f in Path(folder).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+    )
+
+
 def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 

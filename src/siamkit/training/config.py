@@ -187,7 +187,8 @@ class EvalConfig:
       so the fmnist-disjoint protocol holds as written.
     - ``"unlabeled"``: images of the test classes that are not test images, labels unused
       (Fashion-MNIST's train split). This is the in-domain unlabeled data a deployment usually
-      has, and a protocol *variant*: say so when reporting its figures.
+      has, and a protocol *variant*: say so when reporting its figures. With ``cohort_root``, the
+      images found under that folder instead (any dataset; sub-folder names are ignored).
 
     The cohort is saved in the model. The calibrated threshold, ``verify`` and the evaluation all
     use the normalised distance.
@@ -202,6 +203,7 @@ class EvalConfig:
     score_norm: str = "none"
     score_norm_k: int = 300
     cohort: str = "train"
+    cohort_root: str | None = None
     cohort_size: int = 2000
 
 
@@ -293,15 +295,18 @@ def check_config(cfg: RunConfig) -> RunConfig:
             f"eval.score_norm_k must be from {low_k} to eval.cohort_size ({cfg.eval.cohort_size}) "
             f"with eval.score_norm = {cfg.eval.score_norm}, got {cfg.eval.score_norm_k}"
         )
+    if cfg.eval.cohort_root is not None and cfg.eval.cohort != "unlabeled":
+        raise ValueError("eval.cohort_root is where eval.cohort = unlabeled takes its images from")
     if (
         cfg.eval.score_norm != "none"
         and cfg.eval.cohort == "unlabeled"
+        and cfg.eval.cohort_root is None
         and cfg.data.dataset != "fashion-mnist"
     ):
         raise ValueError(
             f"eval.cohort = unlabeled needs unlabeled images of the test classes that are not "
             f"test images; {cfg.data.dataset!r} has none (Fashion-MNIST has: its train split). "
-            "Use eval.cohort = train"
+            "Give a folder of such images as eval.cohort_root, or use eval.cohort = train"
         )
     if cfg.loss.offline_mining and cfg.loss.kind != "triplet":
         raise ValueError("loss.offline_mining works with loss.kind = triplet")

@@ -11,6 +11,7 @@ of the unseen classes 6-9 as the test set.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -136,6 +137,26 @@ def load_run_data(cfg: DataConfig) -> RunData:
 def _select(x: Tensor, y: Tensor, classes: tuple[int, ...]) -> tuple[Tensor, Tensor]:
     mask = torch.isin(y, torch.tensor(classes, dtype=y.dtype))
     return x[mask], y[mask]
+
+
+def cohort_folder_images(root: str, n: int, seed: int) -> list[Path]:
+    """A seeded sample of ``n`` image files found anywhere under ``root`` (``eval.cohort_root``).
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        ValueError: it holds no images.
+    """
+    from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
+
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"eval.cohort_root {root!r} is not a folder of images")
+    paths = find_images(root)
+    if not paths:
+        raise ValueError(
+            f"eval.cohort_root {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+        )
+    pick = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed))[:n]
+    return [paths[i] for i in pick.sort().values.tolist()]
 
 
 def load_unlabeled_pool(cfg: DataConfig, classes: tuple[int, ...], n: int, seed: int) -> Tensor:
