@@ -127,3 +127,44 @@ def test_wrong_embedding_size_is_refused() -> None:
     dist = CohortNormalized("euclidean", torch.randn(10, 4), k=3)
     with pytest.raises(ValueError, match="do not match the cohort's dimension 4"):
         dist.matrix(torch.randn(2, 5), torch.randn(2, 5))
+
+
+def test_memoized_statistics_equal_computed_ones_and_nest() -> None:
+    g = torch.Generator().manual_seed(1)
+    z, cohort, other = (
+        torch.randn(30, 5, generator=g),
+        torch.randn(25, 5, generator=g),
+        torch.randn(4, 5, generator=g),
+    )
+    dist = CohortNormalized("euclidean", cohort, k=6)
+    x = torch.cat([z[[3, 0, 7]], other, z[:2].mean(0, keepdim=True)])  # hits, misses, a mean
+    want = dist.cohort_stats(x)
+    with dist.memoized(z):
+        with dist.memoized(z.detach()):  # the same data: reused, and the outer memo survives
+            pass
+        assert dist._memo is not None
+        got = dist.cohort_stats(x)
+        with dist.memoized(other):  # another set inside: its own memo, then the outer one again
+            torch.testing.assert_close(dist.cohort_stats(other)[0], want[0][3:7])
+        torch.testing.assert_close(dist.cohort_stats(z[:3])[0], dist._stats(z[:3])[0])
+    assert dist._memo is None
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+
+
+def test_evaluation_with_the_memo_equals_a_plain_episode_loop() -> None:
+    from siamkit.evaluation.few_shot import sample_episodes
+
+    g = torch.Generator().manual_seed(2)
+    y = torch.arange(4).repeat_interleave(30)
+    z = torch.randn(4, 8, generator=g)[y] + torch.randn(120, 8, generator=g)
+    dist = CohortNormalized("euclidean", torch.randn(50, 8, generator=g), k=10)
+    rep = evaluate_embeddings(z, y, dist, few_shot=((4, 1), (4, 5)), episodes=40, retrieval=False)
+    for k in (1, 5):
+        eps = sample_episodes(y, 4, k, 15, 40, seed=0)
+        acc = []
+        for sup, qry in zip(eps.support, eps.query):
+            protos = z[sup].mean(1)  # (N, D)
+            pred = dist.matrix(z[qry.flatten()], protos).argmin(1)  # no memo here
+            acc.append((pred == torch.arange(4).repeat_interleave(15)).double().mean().item())
+        assert rep.few_shot[f"4way{k}shot"].accuracy == pytest.approx(np.mean(acc), abs=1e-12)

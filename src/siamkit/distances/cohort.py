@@ -19,6 +19,8 @@ that evaluation, verification and thresholds accept unchanged. It is symmetric b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -72,6 +74,8 @@ class CohortNormalized(nn.Module):
         self._base: tuple[Distance] = (get_distance(base),)
         self.method, self.k = method, k
         self.register_buffer("cohort", cohort.detach().float().clone())
+        self._memo: tuple[dict[bytes, int], Tensor, Tensor] | None = None
+        self._memo_of: tuple[Any, ...] | None = None
 
     @property
     def base(self) -> Distance:
@@ -89,6 +93,18 @@ class CohortNormalized(nn.Module):
                 f"embeddings of shape {tuple(x.shape)} do not match the cohort's dimension "
                 f"{self.cohort.shape[1]}"
             )
+        if self._memo is None or x.dtype != self._memo[1].dtype:
+            return self._stats(x)
+        index, means, stds = self._memo
+        rows = torch.tensor([index.get(key, -1) for key in _row_keys(x)], dtype=torch.long)
+        miss = rows < 0
+        mean, std = means[rows.clamp_min(0)].to(x.device), stds[rows.clamp_min(0)].to(x.device)
+        if miss.any():  # e.g. few-shot prototypes that are means of several embeddings
+            m, s = self._stats(x[miss.to(x.device)])
+            mean[miss.to(x.device)], std[miss.to(x.device)] = m, s
+        return mean, std
+
+    def _stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
         cohort = self.cohort.to(device=x.device, dtype=x.dtype)
         step = max(1, _CHUNK_ELEMENTS // cohort.shape[0])
         means, stds = [], []
@@ -103,6 +119,28 @@ class CohortNormalized(nn.Module):
             return empty, empty
         # A tiny spread (an item far from a cohort that is tightly packed) must not blow up a score.
         return torch.cat(means), torch.cat(stds).clamp_min(1e-6)
+
+    @contextmanager
+    def memoized(self, z: Tensor) -> Iterator[CohortNormalized]:
+        """Within the block, any row equal to a row of ``z`` reuses that row's cohort statistics,
+        computed once here. Evaluation compares the rows of one set many times (all pairs, every
+        few-shot episode); this makes that as fast as with the raw distance, with the same values.
+
+        >>> with dist.memoized(z):                       # doctest: +SKIP
+        ...     report = evaluate_embeddings(z, labels, dist)
+        """
+        if self._memo is not None and self._memo_of == _identity(z):  # nested: already memoised
+            yield self
+            return
+        outer = self._memo, self._memo_of
+        with torch.no_grad():
+            means, stds = self._stats(z.detach())
+        self._memo = ({key: i for i, key in enumerate(_row_keys(z))}, means, stds)
+        self._memo_of = _identity(z)
+        try:
+            yield self
+        finally:
+            self._memo, self._memo_of = outer
 
     def _normalise(self, d: Tensor, mx: Tensor, sx: Tensor, my: Tensor, sy: Tensor) -> Tensor:
         if self.method == "csls":
@@ -138,3 +176,13 @@ class CohortNormalized(nn.Module):
 
     def extra_repr(self) -> str:
         return f"base={self.base.name!r}, method={self.method!r}, k={self.k}, cohort={tuple(self.cohort.shape)}"
+
+
+def _row_keys(x: Tensor) -> list[bytes]:
+    rows = x.detach().cpu().contiguous().numpy()
+    return [row.tobytes() for row in rows]
+
+
+def _identity(z: Tensor) -> tuple[Any, ...]:
+    """The same data: views made by ``detach`` share storage, shape, strides and version."""
+    return (z.data_ptr(), tuple(z.shape), z.stride(), z.dtype, z.device, z._version)

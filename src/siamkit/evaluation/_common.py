@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -18,6 +19,13 @@ DistanceLike: TypeAlias = "str | Distance"
 
 #: Elements of a distance block computed at once (~16 MB of float32).
 BLOCK_ELEMENTS = 4_000_000
+
+
+def memoized(distance: Distance, z: Tensor) -> AbstractContextManager[Any]:
+    """``distance.memoized(z)`` when the distance keeps per-row statistics (cohort score
+    normalisation), so comparing the rows of ``z`` many times computes them once; else a no-op."""
+    memo = getattr(distance, "memoized", None)
+    return memo(z) if callable(memo) else nullcontext()
 
 
 def as_embeddings(z: ArrayLike, name: str = "embeddings") -> Tensor:

@@ -12,6 +12,8 @@ from siamkit.evaluation._common import (
     as_embeddings,
     distance_name,
     encode_labels,
+    memoized,
+    resolve_distance,
 )
 from siamkit.evaluation.few_shot import FewShotReport, few_shot_episodes
 from siamkit.evaluation.retrieval import RetrievalReport, retrieval_metrics
@@ -129,16 +131,18 @@ def evaluate_embeddings(
     """
     zt = as_embeddings(z)
     codes, classes = encode_labels(labels, zt.shape[0])
-    ver = (
-        verification_from_embeddings(zt, codes, distance, fars=fars, max_pairs=max_pairs, seed=seed)
-        if verification
-        else None
-    )
-    shots = {}
-    for n_way, k_shot in few_shot:
-        rep = few_shot_episodes(zt, codes, n_way, k_shot, n_query, episodes, seed, distance)
-        shots[rep.key] = rep
-    ret = retrieval_metrics(zt, codes, distance, ks=ks) if retrieval else None
+    dist = resolve_distance(distance)
+    with memoized(dist, zt):
+        ver = (
+            verification_from_embeddings(zt, codes, dist, fars=fars, max_pairs=max_pairs, seed=seed)
+            if verification
+            else None
+        )
+        shots = {}
+        for n_way, k_shot in few_shot:
+            rep = few_shot_episodes(zt, codes, n_way, k_shot, n_query, episodes, seed, dist)
+            shots[rep.key] = rep
+        ret = retrieval_metrics(zt, codes, dist, ks=ks) if retrieval else None
     return EvaluationReport(
         verification=ver,
         few_shot=shots,

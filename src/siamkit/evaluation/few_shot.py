@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from siamkit.distances import Distance, FixedDistance
+from siamkit.distances import CohortNormalized, Distance, FixedDistance
 from siamkit.evaluation._common import (
     BLOCK_ELEMENTS,
     ArrayLike,
@@ -150,6 +150,8 @@ def prototype_distances(dist: Distance, q: Tensor, protos: Tensor) -> Tensor:
         qn = q / q.norm(dim=2, keepdim=True).clamp_min(1e-8)
         pn = protos / protos.norm(dim=2, keepdim=True).clamp_min(1e-8)
         return 1.0 - torch.bmm(qn, pn.transpose(1, 2))
+    if isinstance(dist, CohortNormalized):  # per-row cohort statistics: once per row, not per pair
+        return torch.stack([dist.matrix(qi, pi) for qi, pi in zip(q, protos)])
     e, m, d = q.shape
     n = protos.shape[1]
     qe = q[:, :, None].expand(-1, -1, n, -1).reshape(-1, d)

@@ -14,6 +14,7 @@ from siamkit.evaluation._common import (
     as_embeddings,
     as_labels,
     distance_rows,
+    memoized,
     resolve_distance,
 )
 
@@ -52,12 +53,13 @@ def all_pair_distances(
     y = as_labels(labels, zt.shape[0]).to(zt.device)
     dist = resolve_distance(distance)
     genuine, impostor = [], []
-    for s, block in distance_rows(zt, dist, upper=True):  # block (rows, N - s)
-        rows = block.shape[0]
-        upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
-        same = (y[s : s + rows, None] == y[None, s:]).cpu()
-        genuine.append(block[upper & same].numpy())
-        impostor.append(block[upper & ~same].numpy())
+    with memoized(dist, zt):
+        for s, block in distance_rows(zt, dist, upper=True):  # block (rows, N - s)
+            rows = block.shape[0]
+            upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
+            same = (y[s : s + rows, None] == y[None, s:]).cpu()
+            genuine.append(block[upper & same].numpy())
+            impostor.append(block[upper & ~same].numpy())
     return PairDistances(np.concatenate(genuine), np.concatenate(impostor))
 
 
@@ -98,17 +100,18 @@ def sampled_pair_distances(
     flat = np.sort(np.random.default_rng(seed).choice(total, size=max_pairs, replace=False))
     i, j = pair_index(flat, zt.shape[0])
     step = max(1, BLOCK_ELEMENTS // zt.shape[1])
-    d = np.concatenate(
-        [
-            dist.pairwise(
-                zt[torch.from_numpy(i[s : s + step]).to(zt.device)],
-                zt[torch.from_numpy(j[s : s + step]).to(zt.device)],
-            )
-            .cpu()
-            .numpy()
-            for s in range(0, i.size, step)
-        ]
-    )
+    with memoized(dist, zt):
+        d = np.concatenate(
+            [
+                dist.pairwise(
+                    zt[torch.from_numpy(i[s : s + step]).to(zt.device)],
+                    zt[torch.from_numpy(j[s : s + step]).to(zt.device)],
+                )
+                .cpu()
+                .numpy()
+                for s in range(0, i.size, step)
+            ]
+        )
     same = y[i] == y[j]
     return PairDistances(d[same], d[~same])
 
