@@ -141,6 +141,11 @@ def test_quick_fashion_mnist_demo(tmp_path: Path) -> None:
     assert metrics["few_shot"]["4way1shot"]["accuracy"] > 0.4  # well above chance (0.25)
 
 
+def metrics_calibrated_on_training_images(out: Path) -> bool:
+    norm = json.loads((out / "metrics.json").read_text())["score_norm"]
+    return norm["calibration_cohort"] == "training images"
+
+
 @needs_fmnist
 @pytest.mark.slow
 def test_quick_demo_with_an_unlabeled_cohort(tmp_path: Path) -> None:
@@ -148,7 +153,8 @@ def test_quick_demo_with_an_unlabeled_cohort(tmp_path: Path) -> None:
     args = ["demo", "--epochs", "1", "--limit", "1500", "--episodes", "50", "--out", str(out)]
     res = CliRunner().invoke(cli, [*args, "--cohort", "unlabeled", "--no-progress"])
     assert res.exit_code == 0, res.output
-    assert "pairs scored with snorm against 2000 unlabeled images of the test classes" in res.output
+    assert "scored with snorm (k = 300) against 2000 unlabeled images of the test" in res.output
+    assert metrics_calibrated_on_training_images(out)
     assert "same embedding, raw distance" in res.output  # the protocol as written, alongside
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["distance"] == "euclidean+snorm"

@@ -200,7 +200,8 @@ def test_score_norm_run_saves_its_cohort_and_evaluate_reproduces_both_scorings(
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["score_norm"] == {
-        "method": "csls", "k": 10, "cohort": 150, "cohort_source": "training images"
+        "method": "csls", "k": 10, "cohort": 150, "cohort_source": "training images",
+        "calibration_cohort": "training images",
     }  # fmt: skip
     assert metrics["data"]["distance"] == "euclidean+csls"
     raw = metrics["ablation"]["raw"]
@@ -272,6 +273,24 @@ def test_cohort_from_a_folder_of_unlabeled_images(tmp_path: Path) -> None:
     with torch.no_grad():
         want = net.embed(x.unsqueeze(1))
     torch.testing.assert_close(net.score_norm.cohort, want, atol=1e-5, rtol=1e-4)
+
+    # The threshold is fit on validation pairs scored against training images (their own kind),
+    # not against the folder's images of other classes.
+    from siamkit.distances import CohortNormalized
+    from siamkit.evaluation.pairs import pair_distances
+    from siamkit.evaluation.threshold import ThresholdCalibrator
+    from siamkit.training import apply_overrides, load_config, load_run_data
+
+    data = load_run_data(apply_overrides(load_config(TINY), sets).data)
+    pick = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(0))[:100]
+    with torch.no_grad():
+        zv, own = net.embed(data.val_x), net.embed(data.train_x[pick.sort().values])
+    thresholds = [
+        ThresholdCalibrator("eer").fit(*pair_distances(zv, data.val_y, dist)).threshold_
+        for dist in (CohortNormalized("euclidean", own, k=5), net.score_norm)
+    ]
+    assert net.threshold == pytest.approx(thresholds[0], abs=1e-5)
+    assert net.threshold != pytest.approx(thresholds[1], abs=1e-3)
 
     missing = ["--set", "eval.score_norm=snorm", "--set", "eval.cohort=unlabeled"]
     missing += ["--set", f"eval.cohort_root={tmp_path / 'nope'}"]

@@ -118,29 +118,55 @@ def cohort_source(cfg: RunConfig) -> str:
     return COHORT_SOURCES[cfg.eval.cohort]
 
 
-def attach_cohort(net: SiameseNetwork, data: RunData, cfg: RunConfig, device: torch.device) -> int:
-    """Give ``net`` the cohort ``cfg.eval`` asks for (``score_norm``, ``cohort``, ``cohort_size``,
-    ``score_norm_k``). Returns the cohort size (0 when score normalisation is off)."""
+def attach_cohort(
+    net: SiameseNetwork,
+    data: RunData,
+    cfg: RunConfig,
+    device: torch.device,
+    training_images: bool = False,
+) -> int:
+    """Give ``net`` the cohort ``cfg.eval`` asks for (``score_norm``, ``cohort``, ``cohort_root``,
+    ``cohort_size``, ``score_norm_k``), or with ``training_images`` a cohort of training images
+    whatever ``cfg.eval.cohort`` says. Returns the cohort size (0 when score normalisation is off).
+    """
     e = cfg.eval
     if e.score_norm == "none":
         return 0
-    if e.cohort_root is not None:
+    if e.cohort_root is not None and not training_images:
         paths = cohort_folder_images(e.cohort_root, e.cohort_size, e.seed)
         images = load_images(paths, data.input_shape)
-    elif e.cohort == "unlabeled":
+    elif e.cohort == "unlabeled" and not training_images:
         images = load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
     else:
         gen = torch.Generator().manual_seed(e.seed)
         pick = torch.randperm(len(data.train_y), generator=gen)[: e.cohort_size].sort().values
         images = data.train_x[pick]
     if images.shape[0] < e.score_norm_k:
+        where = COHORT_SOURCES["train"] if training_images else cohort_source(cfg)
         raise ValueError(
             f"eval.score_norm_k = {e.score_norm_k} nearest cohort items asked for, but the cohort "
-            f"({cohort_source(cfg)}) has only {images.shape[0]} images"
+            f"({where}) has only {images.shape[0]} images"
         )
     cohort = embed_all(net, images, device, cfg.train.embed_batch_size)
     net.set_score_norm(cohort.to(device), k=e.score_norm_k, method=e.score_norm)
     return int(cohort.shape[0])
+
+
+def calibrate_run(
+    net: SiameseNetwork, data: RunData, cfg: RunConfig, device: torch.device
+) -> float:
+    """The threshold, fit on validation pairs. The validation images are of the training classes,
+    so with a cohort of other images (``eval.cohort: unlabeled``) they are scored against training
+    images instead: each side normalised against its own kind, as the test images are against
+    theirs, which is what lets one S-norm threshold carry over to the unseen classes."""
+    zv = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
+    deployed = net.score_norm
+    if deployed is not None and (cfg.eval.cohort != "train" or cfg.eval.cohort_root is not None):
+        attach_cohort(net, data, cfg, device, training_images=True)
+    try:
+        return calibrate(zv, data.val_y, net, cfg.eval.threshold_target, cfg.eval.seed)
+    finally:
+        net.score_norm = deployed
 
 
 def evaluate_parts(
@@ -245,10 +271,7 @@ def finish_run(
     net.eval()
     t0 = time.perf_counter()
     cohort_n = attach_cohort(net, data, cfg, device)
-    threshold = None
-    if len(data.val_y) > 2:
-        zv = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
-        threshold = calibrate(zv, data.val_y, net, cfg.eval.threshold_target, cfg.eval.seed)
+    threshold = calibrate_run(net, data, cfg, device) if len(data.val_y) > 2 else None
     log(f"evaluating on {len(data.test_y)} images of unseen classes {list(data.test_classes)} ...")
     report, z = evaluate_model(net, data.test_x, data.test_y, cfg, device, episodes)
     ablation = evaluate_parts(net, data.test_x, data.test_y, cfg, device, episodes)
@@ -259,6 +282,7 @@ def finish_run(
         metrics["score_norm"] = {
             "method": cfg.eval.score_norm, "k": net.score_norm.k, "cohort": cohort_n,  # type: ignore[union-attr]
             "cohort_source": cohort_source(cfg),
+            "calibration_cohort": COHORT_SOURCES["train"],
         }  # fmt: skip
     if ablation:
         metrics["ablation"] = {k: r.to_dict() for k, r in ablation.items()}

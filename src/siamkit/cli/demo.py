@@ -197,8 +197,8 @@ def demo(
     norm = result.metrics.get("score_norm")
     if isinstance(norm, dict):
         click.echo(
-            f"pairs scored with {norm['method']} against {norm['cohort']} {norm['cohort_source']} "
-            f"(k = {norm['k']}); the peer's figures use the raw distance"
+            f"pairs scored with {norm['method']} (k = {norm['k']}) against {norm['cohort']} "
+            f"{norm['cohort_source']}; the peer's figures use the raw distance"
         )
     click.echo(summary(result.metrics, compare=default_split))
     for line in ablation_lines(result.metrics):

@@ -191,7 +191,8 @@ class EvalConfig:
       images found under that folder instead (any dataset; sub-folder names are ignored).
 
     The cohort is saved in the model. The calibrated threshold, ``verify`` and the evaluation all
-    use the normalised distance.
+    use the normalised distance. The threshold is fit on validation pairs (training classes)
+    normalised against training images, so that each side is normalised against its own kind.
     """
 
     episodes: int = 1000
