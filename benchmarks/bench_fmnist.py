@@ -50,13 +50,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from siamkit.cli._experiment import cohort_images
 from siamkit.distances import CohortNormalized
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
 from siamkit.training.builders import build_appearance_skip
-from siamkit.training.data import RunData, load_unlabeled_pool, to_float
+from siamkit.training.data import RunData, to_float
 from siamkit.training.trainer import seed_everything
 from siamkit.training.validation import embed_all
 
@@ -139,16 +140,6 @@ def train_siamkit(
     return net.eval()
 
 
-def cohort_images(data: RunData, source: str) -> torch.Tensor:
-    """The images ``siamkit train`` would take for ``eval.cohort = source`` (same seed and size)."""
-    e = demo_recipe().eval
-    if source == "unlabeled":
-        cfg = apply_overrides(demo_recipe(), [f"data.train_classes={list(data.train_classes)}"])
-        return load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
-    pick = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(e.seed))
-    return data.train_x[pick[: e.cohort_size].sort().values]
-
-
 def run_one(
     recipe: str, data: RunData, args: argparse.Namespace, seed: int
 ) -> dict[str, dict[str, float]]:
@@ -181,9 +172,14 @@ def run_one(
     train_s = time.perf_counter() - t0
     scorings = {recipe: distance}
     if args.cohort != "none":
-        e = demo_recipe().eval
-        cohort = embed(cohort_images(data, args.cohort))
-        scorings[f"{recipe} +snorm"] = CohortNormalized(distance, cohort, e.score_norm_k, "snorm")
+        cfg = apply_overrides(
+            demo_recipe(),
+            [f"data.train_classes={list(data.train_classes)}", f"eval.cohort={args.cohort}"],
+        )  # the cohort `siamkit train` would take with eval.score_norm on
+        cohort = embed(cohort_images(data, cfg))
+        scorings[f"{recipe} +snorm"] = CohortNormalized(
+            distance, cohort, cfg.eval.score_norm_k, "snorm"
+        )
     n_way = len(data.test_classes)
     rows = {}
     for name, dist in scorings.items():

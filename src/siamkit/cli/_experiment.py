@@ -118,6 +118,20 @@ def cohort_source(cfg: RunConfig) -> str:
     return COHORT_SOURCES[cfg.eval.cohort]
 
 
+def cohort_images(data: RunData, cfg: RunConfig, training_images: bool = False) -> Tensor:
+    """The images ``cfg.eval`` takes its cohort from (seeded, at most ``cohort_size``); with
+    ``training_images``, a sample of the training images whatever ``cfg.eval.cohort`` says."""
+    e = cfg.eval
+    if e.cohort_root is not None and not training_images:
+        paths = cohort_folder_images(e.cohort_root, e.cohort_size, e.seed)
+        return load_images(paths, data.input_shape)
+    if e.cohort == "unlabeled" and not training_images:
+        return load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
+    gen = torch.Generator().manual_seed(e.seed)
+    pick = torch.randperm(len(data.train_y), generator=gen)[: e.cohort_size].sort().values
+    return data.train_x[pick]
+
+
 def attach_cohort(
     net: SiameseNetwork,
     data: RunData,
@@ -132,15 +146,7 @@ def attach_cohort(
     e = cfg.eval
     if e.score_norm == "none":
         return 0
-    if e.cohort_root is not None and not training_images:
-        paths = cohort_folder_images(e.cohort_root, e.cohort_size, e.seed)
-        images = load_images(paths, data.input_shape)
-    elif e.cohort == "unlabeled" and not training_images:
-        images = load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
-    else:
-        gen = torch.Generator().manual_seed(e.seed)
-        pick = torch.randperm(len(data.train_y), generator=gen)[: e.cohort_size].sort().values
-        images = data.train_x[pick]
+    images = cohort_images(data, cfg, training_images)
     if images.shape[0] < e.score_norm_k:
         where = COHORT_SOURCES["train"] if training_images else cohort_source(cfg)
         raise ValueError(
