@@ -125,3 +125,27 @@ def test_bad_ids_and_k():
         index.add(np.zeros((1, 2)), np.array([3]))
     with pytest.raises(ValueError, match="positive integer"):
         index.search(np.zeros((1, 2)), k=0)
+
+
+def test_cohort_normalised_distance_keeps_stored_statistics(monkeypatch):
+    """Search equals the distance's own matrix, with each stored item's cohort statistics
+    computed once when added (not at every search), also after growth and removal."""
+    from siamkit.distances import CohortNormalized
+
+    x = clustered(1500, 6, seed=3)
+    dist = CohortNormalized("euclidean", torch.from_numpy(clustered(200, 6, seed=4)), k=20)
+    index = ExactIndex(6, dist, chunk_size=256)
+    index.add(x[:700], np.arange(700))
+    index.add(x[700:], np.arange(700, 1500))  # grows the buffers past their first capacity
+    index.remove(np.arange(100, 300))
+    keep = np.r_[0:100, 300:1500]
+    seen = []
+    original = dist.cohort_stats
+    monkeypatch.setattr(dist, "cohort_stats", lambda z: seen.append(len(z)) or original(z))
+    q = clustered(9, 6, seed=5)
+    res = index.search(q, k=5)
+    assert seen == [9]  # only the queries'
+    want = dist.matrix(torch.from_numpy(q), torch.from_numpy(x[keep])).numpy()
+    order = np.argsort(want, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(res.ids, keep[order])
+    np.testing.assert_allclose(res.distances, np.take_along_axis(want, order, 1), atol=1e-4)

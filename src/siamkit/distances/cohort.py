@@ -141,7 +141,9 @@ class CohortNormalized(nn.Module):
         finally:
             self._memo, self._memo_of = outer
 
-    def _normalise(self, d: Tensor, mx: Tensor, sx: Tensor, my: Tensor, sy: Tensor) -> Tensor:
+    def normalise(self, d: Tensor, mx: Tensor, sx: Tensor, my: Tensor, sy: Tensor) -> Tensor:
+        """Raw distances ``d`` to normalised ones, given both sides' :meth:`cohort_stats`
+        (broadcast against ``d``). For callers that keep the statistics of stored items."""
         if self.method == "csls":
             return 2.0 * d - mx - my
         return 0.5 * ((d - mx) / sx + (d - my) / sy)
@@ -150,13 +152,13 @@ class CohortNormalized(nn.Module):
         """``(N, D), (N, D) -> (N,)``."""
         d = self.base.pairwise(x, y)
         (mx, sx), (my, sy) = self.cohort_stats(x), self.cohort_stats(y)
-        return self._normalise(d, mx, sx, my, sy)
+        return self.normalise(d, mx, sx, my, sy)
 
     def matrix(self, x: Tensor, y: Tensor) -> Tensor:
         """``(N, D), (M, D) -> (N, M)``."""
         d = self.base.matrix(x, y)
         (mx, sx), (my, sy) = self.cohort_stats(x), self.cohort_stats(y)
-        return self._normalise(d, mx[:, None], sx[:, None], my[None, :], sy[None, :])
+        return self.normalise(d, mx[:, None], sx[:, None], my[None, :], sy[None, :])
 
     def config(self) -> dict[str, Any]:
         return {

@@ -3,7 +3,9 @@
 Euclidean, squared Euclidean and cosine distances use one matrix product per gallery chunk
 (``|g|^2 - 2 q.g``, resp. ``q.g`` of unit vectors), so a batch of queries reads the gallery once
 at close to memory speed. Any other :class:`~siamkit.distances.Distance` (Manhattan, a learned
-metric) falls back to its ``matrix`` on the same chunks.
+metric) falls back to its ``matrix`` on the same chunks. With a cohort-normalised distance
+(:class:`~siamkit.distances.CohortNormalized`), each stored item's cohort statistics are computed
+once when it is added, so a search costs the queries' statistics plus the raw distances.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import CohortNormalized, Distance, get_distance
 from siamkit.index.base import (
     ArrayLike,
     SearchResult,
@@ -68,6 +70,8 @@ class ExactIndex:
         self.chunk_size = chunk_size
         self._data = torch.empty(0, dim, device=self.device)  # (capacity, D) stored vectors
         self._sqnorm = torch.empty(0, device=self.device)  # (capacity,) |g|^2 (euclidean)
+        self._cohort = self.distance if isinstance(self.distance, CohortNormalized) else None
+        self._norm = torch.empty(0, 2, device=self.device)  # (capacity, 2) cohort mean, std
         self._ids = np.empty(0, dtype=np.int64)  # (capacity,)
         self._n = 0
         self._max_id = -1
@@ -93,12 +97,18 @@ class ExactIndex:
         vectors = torch.from_numpy(x).to(self.device)
         if self.distance_name == "cosine" and self._fast:
             vectors = torch.nn.functional.normalize(vectors, dim=1, eps=1e-12)
+        norm = None
+        if self._cohort is not None:
+            with torch.inference_mode():
+                norm = torch.stack(self._cohort.cohort_stats(vectors), dim=1)
         with self._lock:
             self._check_new_ids(new_ids)
             self._reserve(self._n + x.shape[0])
             end = self._n + x.shape[0]
             self._data[self._n : end] = vectors
             self._sqnorm[self._n : end] = vectors.pow(2).sum(1)
+            if norm is not None:
+                self._norm[self._n : end] = norm
             self._ids[self._n : end] = new_ids
             self._n = end
             self._max_id = max(self._max_id, int(new_ids.max()))
@@ -122,6 +132,10 @@ class ExactIndex:
         sqnorm[: self._n] = self._sqnorm[: self._n]
         ids = np.empty(new_cap, dtype=np.int64)
         ids[: self._n] = self._ids[: self._n]
+        if self._cohort is not None:
+            norm = torch.empty(new_cap, 2, device=self.device)
+            norm[: self._n] = self._norm[: self._n]
+            self._norm = norm
         self._data, self._sqnorm, self._ids = data, sqnorm, ids
 
     def remove(self, ids: ArrayLike) -> int:
@@ -136,6 +150,8 @@ class ExactIndex:
             # new tensors, not in place: a search holding the old snapshot stays consistent
             self._data = self._data[: self._n].index_select(0, keep)
             self._sqnorm = self._sqnorm[: self._n].index_select(0, keep)
+            if self._cohort is not None:
+                self._norm = self._norm[: self._n].index_select(0, keep)
             self._ids = self._ids[: self._n][~mask].copy()
             self._n = self._ids.shape[0]
         return removed
@@ -158,17 +174,17 @@ class ExactIndex:
         q_np = as_float32_matrix(queries, self.dim, what="queries")
         k = check_k(k)
         with self._lock:  # a consistent snapshot; the work below runs without the lock
-            n, data, sqnorm, ids = self._n, self._data, self._sqnorm, self._ids
+            n, data, sqnorm, ids, norm = self._n, self._data, self._sqnorm, self._ids, self._norm
         if n == 0 or q_np.shape[0] == 0:
             return empty_result(q_np.shape[0], k)
         q = torch.from_numpy(q_np).to(self.device)
         with torch.inference_mode():
-            dist, pos = self._search_chunks(q, data[:n], sqnorm[:n], min(k, n))
+            dist, pos = self._search_chunks(q, data[:n], sqnorm[:n], min(k, n), norm[:n])
         found_ids = ids[:n][pos.cpu().numpy()]
         return pad_result(dist.cpu().numpy(), found_ids, k)
 
     def _search_chunks(
-        self, q: Tensor, data: Tensor, sqnorm: Tensor, k: int
+        self, q: Tensor, data: Tensor, sqnorm: Tensor, k: int, norm: Tensor
     ) -> tuple[Tensor, Tensor]:
         """Top-``k`` distances and row positions ``(Q, k)``, sorted, reading ``data`` chunk-wise.
 
@@ -187,6 +203,9 @@ class ExactIndex:
         buf = torch.empty(min(chunk, n), nq, device=q.device)  # (C, Q): block @ q is BLAS-friendly
         best = torch.full((nq, k), float("inf"), device=q.device)
         best_pos = torch.zeros((nq, k), dtype=torch.long, device=q.device)
+        cohort = self._cohort
+        if cohort is not None:
+            qm, qs = cohort.cohort_stats(q)  # once per search; stored items' at add time
         for start in range(0, n, chunk):
             block = data[start : start + chunk]  # (C, D) view, no copy
             keys_t = buf[: block.shape[0]]
@@ -194,6 +213,10 @@ class ExactIndex:
                 torch.mm(block, q_mm_t, out=keys_t)
                 if name != "cosine":
                     keys_t.add_(sqnorm[start : start + chunk, None])
+            elif cohort is not None:
+                bn = norm[start : start + chunk]
+                d = cohort.base.matrix(block, q)
+                keys_t.copy_(cohort.normalise(d, bn[:, :1], bn[:, 1:], qm[None], qs[None]))
             else:
                 keys_t.copy_(self.distance.matrix(block, q))
             # queries whose top-k changes in this chunk: their nearest key beats their k-th best
