@@ -27,7 +27,13 @@ from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_run_data
 from siamkit.training.config_io import config_to_dict
-from siamkit.training.data import RunData, cohort_folder_images, load_unlabeled_pool, to_float
+from siamkit.training.data import (
+    RunData,
+    cohort_folder_images,
+    load_unlabeled_pool,
+    seeded_sample,
+    to_float,
+)
 from siamkit.training.ddp import teardown_distributed
 from siamkit.training.trainer import seed_everything
 from siamkit.training.validation import embed_all, embed_parts_all
@@ -127,9 +133,7 @@ def cohort_images(data: RunData, cfg: RunConfig, training_images: bool = False) 
         return load_images(paths, data.input_shape)
     if e.cohort == "unlabeled" and not training_images:
         return load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
-    gen = torch.Generator().manual_seed(e.seed)
-    pick = torch.randperm(len(data.train_y), generator=gen)[: e.cohort_size].sort().values
-    return data.train_x[pick]
+    return data.train_x[seeded_sample(len(data.train_y), e.cohort_size, e.seed)]
 
 
 def attach_cohort(

@@ -52,6 +52,12 @@ class RunData(NamedTuple):
         return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
 
 
+def seeded_sample(total: int, n: int, seed: int) -> Tensor:
+    """``min(n, total)`` distinct indices of ``range(total)``, drawn with ``seed``, in ascending order."""
+    pick = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
+    return pick.sort().values
+
+
 def to_float(x: Tensor) -> Tensor:
     """uint8 images -> float32 in [0, 1]; float images are returned as they are."""
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x
@@ -128,8 +134,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
     keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
     xtr, ytr, xva, yva = x[keep], y[keep], x[held], y[held]
     if cfg.limit is not None and cfg.limit < ytr.numel():
-        pick = torch.randperm(ytr.numel(), generator=torch.Generator().manual_seed(SPLIT_SEED))
-        pick = pick[: cfg.limit].sort().values
+        pick = seeded_sample(ytr.numel(), cfg.limit, SPLIT_SEED)
         xtr, ytr = xtr[pick], ytr[pick]
     return RunData(xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes)
 
@@ -155,8 +160,7 @@ def cohort_folder_images(root: str, n: int, seed: int) -> list[Path]:
         raise ValueError(
             f"eval.cohort_root {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
         )
-    pick = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed))[:n]
-    return [paths[i] for i in pick.sort().values.tolist()]
+    return [paths[i] for i in seeded_sample(len(paths), n, seed).tolist()]
 
 
 def load_unlabeled_pool(cfg: DataConfig, classes: tuple[int, ...], n: int, seed: int) -> Tensor:
@@ -180,5 +184,4 @@ def load_unlabeled_pool(cfg: DataConfig, classes: tuple[int, ...], n: int, seed:
 
     x, y = load_fashion_mnist("train", root=cfg.root)
     x, _ = _select(x.unsqueeze(1), y, classes)
-    pick = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
-    return x[pick.sort().values]
+    return x[seeded_sample(x.shape[0], n, seed)]
