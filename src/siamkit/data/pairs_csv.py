@@ -15,7 +15,7 @@ import csv
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch.utils.data import Dataset
@@ -90,7 +90,41 @@ def read_pairs_csv(
     return pairs
 
 
-class PairsCSVDataset(Dataset):
+class FilePairDataset(Dataset):
+    """Base for datasets of labelled pairs of image files: items ``(image_a, image_b, same)``.
+
+    Subclasses set ``pairs`` (records with a ``same`` field), ``input_shape`` and ``transform``
+    (through :meth:`_set_pairs`) and say which two paths a record names (:meth:`_paths`).
+    """
+
+    pairs: Sequence[Any]
+    input_shape: tuple[int, ...]
+    transform: Transform | None
+
+    def _set_pairs(
+        self, pairs: Sequence[Any], input_shape: Sequence[int], transform: Transform | None
+    ) -> None:
+        self.pairs = pairs
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.same = torch.tensor([p.same for p in pairs], dtype=torch.int64)
+        self.transform = transform
+
+    @staticmethod
+    def _paths(pair: Any) -> tuple[Path, Path]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        pair = self.pairs[index]
+        a, b = load_images(list(self._paths(pair)), self.input_shape)
+        if self.transform is not None:
+            a, b = self.transform(a), self.transform(b)
+        return a, b, pair.same
+
+
+class PairsCSVDataset(FilePairDataset):
     """Image pairs from a CSV: items are ``(image_a (C, H, W), image_b (C, H, W), same)``.
 
     Args:
@@ -116,17 +150,8 @@ class PairsCSVDataset(Dataset):
         root: str | os.PathLike | None = None,
         transform: Transform | None = None,
     ) -> None:
-        self.pairs = read_pairs_csv(csv_path, root)
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.same = torch.tensor([p.same for p in self.pairs], dtype=torch.int64)
-        self.transform = transform
+        self._set_pairs(read_pairs_csv(csv_path, root), input_shape, transform)
 
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        pair = self.pairs[index]
-        a, b = load_images([pair.path_a, pair.path_b], self.input_shape)
-        if self.transform is not None:
-            a, b = self.transform(a), self.transform(b)
-        return a, b, pair.same
+    @staticmethod
+    def _paths(pair: PathPair) -> tuple[Path, Path]:
+        return pair.path_a, pair.path_b

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from torch.utils.data import Dataset
 
 from siamkit.data.folders import list_images
-from siamkit.data.image_io import load_images
+from siamkit.data.pairs_csv import FilePairDataset
 
 __all__ = ["SignatureDataset", "SignaturePair", "WriterSignatures", "scan_signatures"]
 
@@ -98,7 +97,7 @@ def _writer_pairs(
     return pos + neg
 
 
-class SignatureDataset(Dataset):
+class SignatureDataset(FilePairDataset):
     """Genuine-genuine and genuine-forged signature pairs; items ``(reference, questioned, same)``.
 
     Args:
@@ -132,22 +131,14 @@ class SignatureDataset(Dataset):
             raise ValueError(f"max_pairs_per_writer must be >= 1, got {max_pairs_per_writer}.")
         self.writers = scan_signatures(root)
         rng = random.Random(seed)
-        self.pairs = [p for w in self.writers for p in _writer_pairs(w, max_pairs_per_writer, rng)]
-        if not self.pairs:
+        pairs = [p for w in self.writers for p in _writer_pairs(w, max_pairs_per_writer, rng)]
+        if not pairs:
             raise ValueError(
                 f"No pairs can be formed under '{root}': every writer needs at least two genuine "
                 "signatures or one forgery."
             )
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.same = torch.tensor([p.same for p in self.pairs], dtype=torch.int64)
-        self.transform = transform
+        self._set_pairs(pairs, input_shape, transform)
 
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        pair = self.pairs[index]
-        a, b = load_images([pair.reference, pair.questioned], self.input_shape)
-        if self.transform is not None:
-            a, b = self.transform(a), self.transform(b)
-        return a, b, pair.same
+    @staticmethod
+    def _paths(pair: SignaturePair) -> tuple[Path, Path]:
+        return pair.reference, pair.questioned
