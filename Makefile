@@ -12,6 +12,8 @@ demo: setup data
 
 test: setup data
 	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/ruff format --check src tests benchmarks
+	.venv/bin/mypy
 	.venv/bin/python -m pytest
 
 test-all: setup data

@@ -35,7 +35,9 @@ def test_matrix_and_pairwise_match_naive_loops(name: str, dtype: torch.dtype) ->
     tol = 1e-5 if dtype == torch.float32 else 1e-10
     for i in range(7):
         for j in range(4):
-            assert mat[i, j].item() == pytest.approx(naive(name, x[i].tolist(), y[j].tolist()), abs=tol, rel=tol)
+            assert mat[i, j].item() == pytest.approx(
+                naive(name, x[i].tolist(), y[j].tolist()), abs=tol, rel=tol
+            )
     pw = dist.pairwise(x[:4], y)
     assert pw.shape == (4,)
     torch.testing.assert_close(pw, mat[torch.arange(4), torch.arange(4)], atol=tol, rtol=tol)

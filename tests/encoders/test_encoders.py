@@ -14,8 +14,16 @@ from siamkit.encoders import create_encoder, encoder_spec, list_encoders, regist
     [
         ("convnet", {"in_channels": 1}, torch.rand(2, 1, 28, 28)),
         ("convnet", {"in_channels": 3, "widths": [8, 16]}, torch.rand(2, 3, 50, 37)),
-        ("resnet", {"in_channels": 3, "layers": [1, 1], "widths": [8, 16]}, torch.rand(2, 3, 96, 96)),
-        ("resnet", {"in_channels": 1, "stem": "small", "layers": [1, 1], "widths": [8, 16]}, torch.rand(2, 1, 28, 28)),
+        (
+            "resnet",
+            {"in_channels": 3, "layers": [1, 1], "widths": [8, 16]},
+            torch.rand(2, 3, 96, 96),
+        ),
+        (
+            "resnet",
+            {"in_channels": 1, "stem": "small", "layers": [1, 1], "widths": [8, 16]},
+            torch.rand(2, 1, 28, 28),
+        ),
         ("mlp", {"in_features": 16, "hidden": [32, 24]}, torch.rand(3, 16)),
     ],
 )
@@ -29,7 +37,9 @@ def test_encoders_give_n_by_num_features(name: str, kwargs: dict, x: torch.Tenso
 def test_resnet18_has_the_resnet18_parameter_count() -> None:
     enc = create_encoder("resnet", in_channels=3)
     n_params = sum(p.numel() for p in enc.parameters())
-    assert n_params == 11_176_512  # torchvision resnet18 without its fc layer (11,689,512 - 513,000)
+    assert (
+        n_params == 11_176_512
+    )  # torchvision resnet18 without its fc layer (11,689,512 - 513,000)
 
 
 def test_registry_lists_and_rejects_clearly() -> None:

@@ -37,11 +37,17 @@ def test_contrastive_loss_matches_seed_formula_loop(dtype: torch.dtype) -> None:
     same = torch.randint(0, 2, (20,))
     m = 0.8
     # seed 001: L = (1 - Y) D^2 + Y max(0, m - D)^2 with Y = 1 for dissimilar
-    expected = sum(
-        (1 - (1 - s)) * di**2 + (1 - s) * max(0.0, m - di) ** 2 for di, s in zip(d.tolist(), same.tolist())
-    ) / 20
+    expected = (
+        sum(
+            (1 - (1 - s)) * di**2 + (1 - s) * max(0.0, m - di) ** 2
+            for di, s in zip(d.tolist(), same.tolist())
+        )
+        / 20
+    )
     assert contrastive_loss(d, same, margin=m).item() == pytest.approx(expected, abs=tol(dtype))
-    assert contrastive_loss(d, same.bool(), margin=m).item() == pytest.approx(expected, abs=tol(dtype))
+    assert contrastive_loss(d, same.bool(), margin=m).item() == pytest.approx(
+        expected, abs=tol(dtype)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -49,7 +55,9 @@ def test_triplet_losses_match_loops(dtype: torch.dtype) -> None:
     d_ap, d_an = torch.rand(30, dtype=dtype), torch.rand(30, dtype=dtype)
     hinge = sum(max(0.0, p - n + 0.2) for p, n in zip(d_ap.tolist(), d_an.tolist())) / 30
     soft = sum(math.log1p(math.exp(p - n)) for p, n in zip(d_ap.tolist(), d_an.tolist())) / 30
-    assert triplet_margin_loss(d_ap, d_an, margin=0.2).item() == pytest.approx(hinge, abs=tol(dtype))
+    assert triplet_margin_loss(d_ap, d_an, margin=0.2).item() == pytest.approx(
+        hinge, abs=tol(dtype)
+    )
     assert soft_margin_triplet_loss(d_ap, d_an).item() == pytest.approx(soft, abs=tol(dtype))
 
 
@@ -74,15 +82,20 @@ def test_mismatched_lengths_are_clear_errors() -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_pair_bce_matches_loop(dtype: torch.dtype) -> None:
     logits, same = torch.randn(15, dtype=dtype), torch.randint(0, 2, (15,))
-    expected = -sum(
-        s * math.log(1 / (1 + math.exp(-x))) + (1 - s) * math.log(1 - 1 / (1 + math.exp(-x)))
-        for x, s in zip(logits.tolist(), same.tolist())
-    ) / 15
+    expected = (
+        -sum(
+            s * math.log(1 / (1 + math.exp(-x))) + (1 - s) * math.log(1 - 1 / (1 + math.exp(-x)))
+            for x, s in zip(logits.tolist(), same.tolist())
+        )
+        / 15
+    )
     assert pair_bce_loss(logits, same).item() == pytest.approx(expected, abs=tol(dtype))
     assert PairBCELoss()(logits, same).item() == pytest.approx(expected, abs=tol(dtype))
 
 
-def naive_multi_similarity(sim: torch.Tensor, labels: list[int], alpha: float, beta: float, base: float) -> float:
+def naive_multi_similarity(
+    sim: torch.Tensor, labels: list[int], alpha: float, beta: float, base: float
+) -> float:
     total, b = 0.0, len(labels)
     for i in range(b):
         pos = [sim[i, j].item() for j in range(b) if j != i and labels[j] == labels[i]]
@@ -100,7 +113,9 @@ def test_multi_similarity_matches_loop_and_pml(dtype: torch.dtype) -> None:
     zn = F.normalize(z, dim=1)
     sim = zn @ zn.T
     expected = naive_multi_similarity(sim, labels.tolist(), 2.0, 50.0, 0.5)
-    assert multi_similarity_loss(sim, labels).item() == pytest.approx(expected, rel=1e-6, abs=tol(dtype))
+    assert multi_similarity_loss(sim, labels).item() == pytest.approx(
+        expected, rel=1e-6, abs=tol(dtype)
+    )
     ours = MultiSimilarityLoss()(z, labels)
     peer = pml_losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5)(z, labels)
     assert ours.item() == pytest.approx(peer.item(), rel=1e-5)
@@ -123,7 +138,9 @@ def test_supcon_matches_loop_and_pml(dtype: torch.dtype) -> None:
     z = torch.randn(12, 6, dtype=dtype)
     labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3, 4])  # class 4 has no positive
     expected = naive_supcon(F.normalize(z, dim=1), labels.tolist(), 0.1)
-    assert supcon_loss(F.normalize(z, dim=1), labels, 0.1).item() == pytest.approx(expected, rel=1e-6)
+    assert supcon_loss(F.normalize(z, dim=1), labels, 0.1).item() == pytest.approx(
+        expected, rel=1e-6
+    )
     peer = pml_losses.SupConLoss(temperature=0.1)(z, labels)
     assert SupConLoss(0.1)(z, labels).item() == pytest.approx(peer.item(), rel=1e-5)
 

@@ -197,7 +197,9 @@ def test_nonzero_reduction_averages_over_violating_triplets(strategy: str) -> No
     z0, y = _batch(24, seed=3)
     fused = TripletMarginLoss(0.3, mining=strategy, reduction="nonzero")
     v1, g1 = _value_and_grad(lambda z: fused(z, y), z0)
-    v2, g2 = _value_and_grad(lambda z: _loop_loss(z, y, strategy, 0.3, "euclidean", nonzero=True), z0)
+    v2, g2 = _value_and_grad(
+        lambda z: _loop_loss(z, y, strategy, 0.3, "euclidean", nonzero=True), z0
+    )
     assert torch.allclose(v1, v2, rtol=1e-5, atol=1e-7)
     assert torch.allclose(g1, g2, rtol=1e-4, atol=1e-7)
     mean = TripletMarginLoss(0.3, mining=strategy)(z0, y)

@@ -48,6 +48,8 @@ class CohortNormalized(nn.Module):
     1.4142
     """
 
+    cohort: Tensor  # a registered buffer
+
     def __init__(
         self, base: str | Distance, cohort: Tensor, k: int = 300, method: str = "snorm"
     ) -> None:
