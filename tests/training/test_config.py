@@ -76,6 +76,8 @@ def test_wrong_types_name_the_key(doc: dict, key: str) -> None:
         ({"loss": {"reduction": "sum"}}, "loss.reduction"),
         ({"train": {"samples_per_class": 1}}, "samples_per_class"),
         ({"data": {"val_fraction": 1.5}}, "val_fraction"),
+        ({"train": {"ema_decay": 1.0}}, r"train\.ema_decay"),
+        ({"train": {"ema_decay": 0.0}}, r"train\.ema_decay"),
     ],
 )
 def test_bad_values_and_combinations(doc: dict, fragment: str) -> None:

@@ -158,6 +158,9 @@ class TrainConfig:
             split each epoch, or ``"none"``.
         early_stopping: stop after this many epochs without a better validation metric.
         restore_best: end with the weights of the best validation epoch.
+        ema_decay: keep an exponential moving average of the weights, updated after every step
+            with this decay (e.g. 0.998, about the last 500 steps); validation, ``restore_best``
+            and the final model use the averaged weights. ``None``: the network's own.
         threads: torch CPU threads (``None`` = torch's default).
     """
 
@@ -171,6 +174,7 @@ class TrainConfig:
     val_metric: str = "precision_at_1"
     early_stopping: int | None = None
     restore_best: bool = False
+    ema_decay: float | None = None
     threads: int | None = None
     embed_batch_size: int = 512
 
@@ -256,6 +260,10 @@ def check_config(cfg: RunConfig) -> RunConfig:
             raise ValueError(f"{section}.{key} must be at least 1")
     if cfg.train.samples_per_class < 2:
         raise ValueError("train.samples_per_class must be at least 2 so a batch has positive pairs")
+    if cfg.train.ema_decay is not None and not 0.0 < cfg.train.ema_decay < 1.0:
+        raise ValueError(
+            f"train.ema_decay must be in (0, 1) (e.g. 0.998) or null, got {cfg.train.ema_decay}"
+        )
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
     if (

@@ -17,6 +17,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpo
 from siamkit.training.config import RunConfig, resolved_mining
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, to_float
+from siamkit.training.ema import WeightAverage
 from siamkit.training.objectives import build_objective
 from siamkit.training.step import train_step
 from siamkit.training.validation import (
@@ -108,6 +110,9 @@ class Trainer:
             not cfg.model.appearance_skip_in_loss and net.appearance_skip is not None
         )
         self.model = ddp.wrap_for_training(self.net, self.ctx, self.learned_only)
+        # validation, checkpoints' "best" and the final model use the averaged weights when on
+        decay = cfg.train.ema_decay
+        self.ema = WeightAverage(self.net, decay) if decay is not None else None
         self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
         self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
         t, world = cfg.train, self.ctx.world
@@ -251,6 +256,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "rng": rng_state(),
             "history": self.history,
             "best": self.best,
@@ -283,11 +289,18 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state["scaler"] is not None:
             self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         set_rng_state(state["rng"])
         self.history, self.best = list(state["history"]), dict(state["best"])
         return int(state["epoch"]), bool(state["stopped"])
 
     # ------------------------------------------------------------------ loop
+    def _averaged(self) -> AbstractContextManager[Any]:
+        """The weights that are validated and kept: the moving average with ``train.ema_decay``,
+        else the network's own."""
+        return self.ema.applied_to(self.net) if self.ema is not None else nullcontext()
+
     def _epoch(self, epoch: int) -> float:
         seed_everything(self.cfg.train.seed * 1000 + epoch)  # dropout etc. independent of resume
         bar = tqdm(
@@ -305,6 +318,8 @@ class Trainer:
                 gather=gather, loss_scale=scale,
             )  # fmt: skip
             losses.append(loss)
+            if self.ema is not None:
+                self.ema.update(self.net)
             bar.set_postfix(loss=f"{loss:.4f}")
         return float(np.mean(losses)) if losses else float("nan")
 
@@ -320,17 +335,19 @@ class Trainer:
             t0 = time.perf_counter()
             loss = self._epoch(epoch)
             metric = None
-            if self.cfg.train.val_metric != "none" and len(self.data.val_y) > 1:
-                metric = self.validate(self.net) if self.ctx.is_main else None
-                metric = ddp.broadcast_float(metric, self.ctx)
-            stopped = self._track(epoch + 1, metric)
+            with self._averaged():
+                if self.cfg.train.val_metric != "none" and len(self.data.val_y) > 1:
+                    metric = self.validate(self.net) if self.ctx.is_main else None
+                    metric = ddp.broadcast_float(metric, self.ctx)
+                stopped = self._track(epoch + 1, metric)
+                spread = self._spread(epoch + 1)
             lr = self.optimizer.param_groups[0]["lr"]
             self.history.append(
                 {
                     "epoch": epoch + 1,
                     "loss": loss,
                     "val_metric": metric,
-                    "spread": self._spread(epoch + 1),
+                    "spread": spread,
                     "lr": lr,
                     "seconds": time.perf_counter() - t0,
                 }
@@ -343,6 +360,8 @@ class Trainer:
                 )
         if self.cfg.train.restore_best and self.best["state"] is not None:
             self.net.load_state_dict(self.best["state"])
+        elif self.ema is not None:
+            self.ema.copy_to(self.net)
         if self.channels_last:
             self.net.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
         return TrainResult(list(self.history), self.best["epoch"], self.best["metric"], stopped)

@@ -1,0 +1,143 @@
+"""The weight average against a naive loop, alone and inside the Trainer (final weights, resume)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import siamkit.training.trainer as trainer_mod
+from siamkit.training import Trainer, apply_overrides
+from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.ema import WeightAverage
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(12, 2))
+
+
+def _naive_average(states: list[dict[str, torch.Tensor]], decay: float) -> dict[str, torch.Tensor]:
+    avg = {k: v.clone() for k, v in states[0].items()}
+    for state in states[1:]:
+        for k, v in state.items():
+            if v.is_floating_point():
+                avg[k] = decay * avg[k] + (1 - decay) * v
+            else:
+                avg[k] = v.clone()
+    return avg
+
+
+def test_update_is_the_moving_average_of_every_float_entry() -> None:
+    net = _net()
+    ema = WeightAverage(net, decay=0.9)
+    states = [{k: v.clone() for k, v in net.state_dict().items()}]
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(5):
+        net.train()
+        net(torch.randn(4, 1, 4, 4)).pow(2).mean().backward()  # also moves batch-norm statistics
+        opt.step()
+        opt.zero_grad()
+        ema.update(net)
+        states.append({k: v.clone() for k, v in net.state_dict().items()})
+    want = _naive_average(states, 0.9)
+    assert int(ema.state["1.num_batches_tracked"]) == 5  # integers are copied, not averaged
+    for k, v in want.items():
+        torch.testing.assert_close(ema.state[k], v, rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(ema.state["3.weight"], net.state_dict()["3.weight"])
+
+
+def test_applied_to_puts_the_network_s_own_weights_back() -> None:
+    net = _net()
+    ema = WeightAverage(net, decay=0.5)
+    own = {k: v.clone() for k, v in net.state_dict().items()}
+    ema.state["3.weight"].add_(1.0)
+    with ema.applied_to(net):
+        torch.testing.assert_close(net.state_dict()["3.weight"], own["3.weight"] + 1)
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, own[k]), k
+    with pytest.raises(RuntimeError), ema.applied_to(net):
+        raise RuntimeError("validation failed")
+    assert torch.equal(net.state_dict()["3.weight"], own["3.weight"])  # restored on error too
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, 2.0])
+def test_decay_outside_the_open_unit_interval_is_refused(decay: float) -> None:
+    with pytest.raises(ValueError, match=r"decay must be in \(0, 1\)"):
+        WeightAverage(_net(), decay)
+
+
+def test_load_state_dict_refuses_another_network() -> None:
+    ema = WeightAverage(_net(), 0.9)
+    with pytest.raises(ValueError, match="does not match"):
+        ema.load_state_dict({"weight": torch.zeros(1)})
+
+
+def test_trainer_ends_with_the_average_of_its_steps(
+    make_net, tiny_cfg, tiny_data, monkeypatch
+) -> None:
+    """The final model is the moving average of the weights after each step, computed here by a
+    naive loop over the states the steps left behind; validation saw the averaged weights."""
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=2", "train.ema_decay=0.8"])
+    torch.manual_seed(1)
+    net = make_net(cfg, tiny_data)
+    states = [{k: v.clone() for k, v in net.state_dict().items()}]
+    checked: list[int] = []
+    real_step = trainer_mod.train_step
+
+    def recording_step(*args, **kwargs):
+        loss = real_step(*args, **kwargs)
+        states.append({k: v.clone() for k, v in net.state_dict().items()})
+        return loss
+
+    monkeypatch.setattr(trainer_mod, "train_step", recording_step)
+    trainer = Trainer(net, cfg, tiny_data, progress=False)
+    own_validate = trainer.validate
+
+    def validate(n):  # each epoch's validation sees the average so far, not the last weights
+        want = _naive_average(states, 0.8)
+        for k, v in n.state_dict().items():
+            torch.testing.assert_close(v, want[k], rtol=1e-5, atol=1e-6, msg=k)
+        checked.append(len(states))
+        return own_validate(n)
+
+    trainer.validate = validate
+    trainer.fit()
+    assert checked == [7, 13]
+    assert len(states) == 1 + 2 * 6  # two epochs of six steps
+    want = _naive_average(states, 0.8)
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v, want[k], rtol=1e-5, atol=1e-6, msg=k)
+    last = states[-1]
+    assert any(not torch.allclose(last[k], want[k]) for k in last if last[k].is_floating_point())
+
+
+def test_resume_with_a_weight_average_equals_uninterrupted(
+    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+) -> None:
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=3", "train.ema_decay=0.9"])
+
+    def train(out, resume=False):
+        torch.manual_seed(123)
+        net = make_net(cfg, tiny_data)
+        Trainer(net, cfg, tiny_data, out_dir=out, progress=False).fit(resume=resume)
+        return net.state_dict()
+
+    full = train(tmp_path / "full")
+    real_step, calls = trainer_mod.train_step, {"n": 0}
+
+    def dying_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 9:  # the 3rd batch of epoch 2
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_mod, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "cut")
+    ck = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    assert ck["epoch"] == 1 and ck["ema"] is not None
+    monkeypatch.setattr(trainer_mod, "train_step", real_step)
+    resumed = train(tmp_path / "cut", resume=True)
+    for k in full:
+        assert torch.equal(full[k], resumed[k]), k
