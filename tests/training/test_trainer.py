@@ -211,3 +211,28 @@ def test_a_collapsed_embedding_is_reported(
     calls.clear()
     with pytest.warns(RuntimeWarning, match="collapsed"):
         Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False).fit()
+
+
+def test_a_collapse_that_recovers_is_reported_once_each_way(
+    make_net, tiny_cfg, tiny_data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spread, collapsed after epoch 1, spread again after epochs 2 and 3: one line for the
+    collapse, one for the recovery."""
+    import siamkit.training.trainer as trainer_mod
+
+    calls: list[int] = []
+
+    def fake_parts(net, x, device, batch_size=512):
+        calls.append(len(x))
+        g = torch.Generator().manual_seed(len(calls))
+        z = torch.nn.functional.normalize(torch.randn(len(x), 16, generator=g), dim=1)
+        return {"learned": z[:1].repeat(len(x), 1) + 1e-4 * z if len(calls) == 2 else z}
+
+    monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=3", "train.steps_per_epoch=2"])
+    lines: list[str] = []
+    Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append).fit()
+    said = [line for line in lines if "collapsed" in line or "spread out again" in line]
+    assert len(calls) == 4 and len(said) == 2
+    assert said[0].startswith("epoch 1: the learned embeddings have collapsed")
+    assert said[1].startswith("epoch 2: the learned embeddings have spread out again")

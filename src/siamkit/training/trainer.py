@@ -45,12 +45,9 @@ from siamkit.training.validation import (
     embedding_spread,
     one_shot_accuracy,
     precision_at_1,
+    spread_news,
 )
 from siamkit.types import Triplets
-
-#: An epoch whose learned-embedding spread fell below this share of the spread before training
-#: counts as a collapse (see :meth:`Trainer._spread`).
-COLLAPSE_FACTOR = 0.1
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -208,26 +205,16 @@ class Trainer:
         return embedding_spread(z["learned"])
 
     def _spread(self, epoch: int) -> float | None:
-        """Measure the spread after an epoch and say so when the embedding has collapsed: shrunk
-        to under :data:`COLLAPSE_FACTOR` of its spread before training (typically batch-hard
-        triplets with the loss stuck near the margin)."""
+        """Measure the spread after an epoch and say when it collapses or recovers
+        (:func:`~siamkit.training.validation.spread_news`); history.json has every epoch's."""
         spread = self._measure_spread()
-        if spread is None or self.spread0 is None or spread >= self.spread0 * COLLAPSE_FACTOR:
+        if spread is None or self.spread0 is None:
             return spread
-        if any(
-            h.get("spread") is not None and h["spread"] < self.spread0 * COLLAPSE_FACTOR
-            for h in self.history
-        ):
-            return spread  # said once per run; history.json has every epoch's spread
-        msg = (
-            f"epoch {epoch}: the learned embeddings have collapsed towards one point (spread "
-            f"{spread:.2g}, {self.spread0:.2g} before training): their distances are tiny, and "
-            "next to an appearance skip they hardly count. Try a lower optim.lr, "
-            "loss.mining=all or semihard, or loss.kind=multi_similarity."
-        )
-        if self.log is not None:
+        before = [h["spread"] for h in self.history if h.get("spread") is not None]
+        msg = spread_news(epoch, spread, self.spread0, before)
+        if msg is not None and self.log is not None:
             self.log(msg)
-        else:
+        elif msg is not None:
             warnings.warn(msg, RuntimeWarning, stacklevel=3)
         return spread
 

@@ -69,6 +69,39 @@ def embedding_spread(z: Tensor) -> float:
     return float((z - z.mean(dim=0)).pow(2).sum(dim=1).mean()) / power
 
 
+#: An epoch whose learned-embedding spread fell below this share of the spread before training
+#: counts as a collapse (see :func:`spread_news`).
+COLLAPSE_FACTOR = 0.1
+
+
+def spread_news(epoch: int, spread: float, spread0: float, before: list[float]) -> str | None:
+    """What to tell the user about the :func:`embedding_spread` after ``epoch``, given the spread
+    before training (``spread0``) and after the earlier epochs (``before``): that the embedding
+    has collapsed (the first time it falls under :data:`COLLAPSE_FACTOR` of ``spread0``,
+    typically batch-hard triplets with the loss stuck near the margin), that it has spread out
+    again (the epoch after a collapse that it is back above), or nothing (``None``).
+
+    >>> spread_news(1, 0.001, 0.02, [0.03]).startswith("epoch 1: the learned embeddings have collapsed")
+    True
+    >>> spread_news(2, 0.001, 0.02, [0.001]) is None
+    True
+    """
+    low = spread0 * COLLAPSE_FACTOR
+    if spread < low and all(s >= low for s in before):
+        return (
+            f"epoch {epoch}: the learned embeddings have collapsed towards one point (spread "
+            f"{spread:.2g}, {spread0:.2g} before training): their distances are tiny, and next "
+            "to an appearance skip they hardly count. Try a lower optim.lr, loss.mining=all or "
+            "semihard, or loss.kind=multi_similarity."
+        )
+    if spread >= low and before and before[-1] < low:
+        return (
+            f"epoch {epoch}: the learned embeddings have spread out again (spread {spread:.2g}, "
+            f"{spread0:.2g} before training)."
+        )
+    return None
+
+
 @torch.no_grad()
 def precision_at_1(z: Tensor, labels: Tensor, distance: Distance, chunk: int = 1024) -> float:
     """Leave-one-out share of items whose nearest other item has the same label."""
