@@ -15,9 +15,12 @@ augmentation:
 * ``pml-multisim``:   ``MultiSimilarityLoss()`` + ``MultiSimilarityMiner(epsilon=0.1)``
 
 ``siamkit-demo`` is ``siamkit demo``'s recipe (``siamkit.training.demo_recipe()``, the same as
-``configs/demo.yaml``), trained by siamkit's Trainer. Two ablations show where its gain comes from:
+``configs/demo.yaml``), trained by siamkit's Trainer. Ablations show where its gain comes from:
 
-* ``siamkit-cnn-only``: the same recipe without the appearance skip (the learned CNN alone);
+* ``siamkit-demo learned part``: a second row from the same trained weights, the learned
+  embedding without the appearance features the demo joins to it;
+* ``siamkit-cnn-only``: the same recipe trained without the appearance skip (the same learned
+  weights as the row above while the skip stays out of the loss, as in the demo recipe);
 * ``hog-only``: no training at all, the parameter-free HOG-like features of the demo's skip alone.
 
 Few-shot episodes use all the unseen classes (N = 4 for the default split, 5 for a 5/5 split).
@@ -59,7 +62,7 @@ from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe,
 from siamkit.training.builders import build_appearance_skip
 from siamkit.training.data import RunData, to_float
 from siamkit.training.trainer import seed_everything
-from siamkit.training.validation import embed_all
+from siamkit.training.validation import embed_all, embed_parts_all
 
 PEERS = ("pml-batch-hard", "pml-semihard", "pml-multisim")
 RECIPES = ("siamkit-demo", "siamkit-cnn-only", "hog-only", *PEERS)
@@ -144,7 +147,8 @@ def run_one(
     recipe: str, data: RunData, args: argparse.Namespace, seed: int
 ) -> dict[str, dict[str, float]]:
     """Train one recipe, then evaluate it on the unseen test classes: ``{row name: metrics}``,
-    a second row scored with adaptive S-norm when ``args.cohort`` names a cohort."""
+    with a row for the demo's learned part alone, and one scored with adaptive S-norm when
+    ``args.cohort`` names a cohort."""
     t0 = time.perf_counter()
     progress = not args.no_progress
     distance: Any = "euclidean"
@@ -170,21 +174,30 @@ def run_one(
         distance = net.distance
     z = embed(data.test_x)
     train_s = time.perf_counter() - t0
-    scorings = {recipe: distance}
+    scorings = {recipe: (z, distance)}
+    if recipe == "siamkit-demo":  # its learned part alone, from the same weights
+        learned = embed_parts_all(net, data.test_x, torch.device("cpu"))["learned"]
+        scorings[f"{recipe} learned part"] = (learned, distance)
     if args.cohort != "none":
         cfg = apply_overrides(
             demo_recipe(),
             [f"data.train_classes={list(data.train_classes)}", f"eval.cohort={args.cohort}"],
         )  # the cohort `siamkit train` would take with eval.score_norm on
         cohort = embed(cohort_images(data, cfg))
-        scorings[f"{recipe} +snorm"] = CohortNormalized(
-            distance, cohort, cfg.eval.score_norm_k, "snorm"
+        scorings[f"{recipe} +snorm"] = (
+            z,
+            CohortNormalized(distance, cohort, cfg.eval.score_norm_k, "snorm"),
         )
     n_way = len(data.test_classes)
     rows = {}
-    for name, dist in scorings.items():
+    for name, (emb, dist) in scorings.items():
         report = evaluate_embeddings(
-            z, data.test_y, dist, few_shot=((n_way, 1), (n_way, 5)), episodes=args.episodes, seed=0
+            emb,
+            data.test_y,
+            dist,
+            few_shot=((n_way, 1), (n_way, 5)),
+            episodes=args.episodes,
+            seed=0,
         )
         flat = report.flat()
         rows[name] = {
