@@ -3,7 +3,8 @@
 It only wires the parts together: batches from :mod:`~siamkit.training.batches`, one
 :func:`~siamkit.training.step.train_step` per batch, an atomic checkpoint after every epoch
 (``--resume`` continues from it and, on CPU, ends with the same weights as a run that was never
-stopped), AMP on CUDA and DDP under torchrun.
+stopped), an optional moving average of the weights (``train.ema_decay``), AMP on CUDA and DDP
+under torchrun.
 
 >>> trainer = Trainer(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
 >>> result = trainer.fit()  # doctest: +SKIP
