@@ -16,10 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_torchrun_two_processes_train_and_rank0_writes(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    # with a weight average (train.ema_decay), as the demo recipe has
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
         "-m", "siamkit", "train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(tmp_path),
-        "--no-progress", "--episodes", "20", "--set", "train.epochs=2",
+        "--no-progress", "--episodes", "20", "--set", "train.epochs=2", "--set", "train.ema_decay=0.9",
     ]  # fmt: skip
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
