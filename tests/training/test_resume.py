@@ -155,3 +155,19 @@ def test_kill_minus_nine_then_resume_equals_uninterrupted(tmp_path) -> None:
     a = load_file(str(tmp_path / "full" / "model" / "model.safetensors"))
     b = load_file(str(tmp_path / "cut" / "model" / "model.safetensors"))
     _assert_same(a, b)
+
+
+def test_a_checkpoint_from_before_a_new_config_key_resumes(
+    make_net, tiny_cfg, tiny_data, tmp_path
+) -> None:
+    """A checkpoint whose config lacks a key added later (here train.ema_decay) resumes: the
+    missing key takes its default, which is what the run that wrote it did."""
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=1"])
+    _train(make_net, cfg, tiny_data, tmp_path)
+    ck = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(ck)
+    del state["config"]["train"]["ema_decay"]
+    del state["ema"]
+    save_checkpoint(state, ck)
+    _train(make_net, apply_overrides(cfg, ["train.epochs=2"]), tiny_data, tmp_path, resume=True)
+    assert load_checkpoint(ck)["epoch"] == 2

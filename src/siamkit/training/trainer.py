@@ -35,7 +35,7 @@ from siamkit.training.batches import compact_triplets, epoch_generator, triplet_
 from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from siamkit.training.config import RunConfig, resolved_mining
-from siamkit.training.config_io import config_to_dict
+from siamkit.training.config_io import config_from_dict, config_to_dict
 from siamkit.training.data import RunData, to_float
 from siamkit.training.ema import WeightAverage
 from siamkit.training.objectives import build_objective
@@ -257,7 +257,8 @@ class Trainer:
         if self.ckpt_path is None:
             raise ValueError("resume needs an output folder holding checkpoint.pt")
         state = load_checkpoint(self.ckpt_path, map_location=self.ctx.device)
-        saved, now = dict(state["config"]), config_to_dict(self.cfg)
+        # through the config's own reader, so keys added since the checkpoint take their defaults
+        saved, now = config_to_dict(config_from_dict(state["config"])), config_to_dict(self.cfg)
         if (
             saved["train"]["epochs"] != now["train"]["epochs"]
             and self.cfg.optim.schedule == "onecycle"
