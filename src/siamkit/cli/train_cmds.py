@@ -78,6 +78,10 @@ def train(
     from siamkit.cli._experiment import run_training
     from siamkit.training import apply_overrides, load_config
 
+    task = _config_task(config)
+    if task is not None:
+        _run_task(task, config, out, resume, overrides, device, progress, as_json)
+        return
     cfg = load_config(config)
     cfg = apply_overrides(
         cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
@@ -103,6 +107,62 @@ def train(
     click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
     if result.report_path:
         click.echo(f"report:  {result.report_path}")
+
+
+def _config_task(config: str) -> str | None:
+    """The config's ``task:`` when it names an application's run (not the default embedding run)."""
+    import yaml
+
+    from siamkit.training.tasks import DEFAULT_TASK
+
+    path = Path(config)
+    if not path.is_file():
+        return None  # load_config says so
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return None  # load_config says so
+    task = doc.get("task") if isinstance(doc, dict) else None
+    if task is None or task == DEFAULT_TASK:
+        return None
+    if not isinstance(task, str):
+        raise click.UsageError(f"{config}: task must be a name, got {task!r}")
+    return task
+
+
+def _run_task(
+    task: str,
+    config: str,
+    out: str | None,
+    resume: bool,
+    overrides: tuple[str, ...],
+    device: str,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    import yaml
+
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    runner = get_task(task)
+    doc = yaml.safe_load(Path(config).read_text())
+    doc.pop("task")
+    out_dir = Path(out) if out else Path("runs") / Path(config).stem
+    log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+    options = TaskOptions(
+        resume=resume, overrides=overrides, device=device, progress=progress, log=log
+    )
+    summary = runner(doc, out_dir, options)
+    if as_json:
+        click.echo(json.dumps(summary.metrics, indent=2, default=str))
+        return
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in summary.metrics.items()]
+    if rows:
+        click.echo(format_table(rows, ("metric", "value")))
+    if summary.model_dir is not None:
+        click.echo(f"\nmodel:   {summary.model_dir}")
+    for name, path in summary.files.items():
+        click.echo(f"{name + ':':<8} {path}")
 
 
 @click.command("evaluate")

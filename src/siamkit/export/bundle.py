@@ -20,7 +20,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
-from siamkit.models import MODEL_KINDS, HalfTwinNetwork, SiameseNetwork, model_fingerprint
+from siamkit.models import (
+    HalfTwinNetwork,
+    SiameseNetwork,
+    is_model,
+    model_class,
+    model_fingerprint,
+    model_kinds,
+)
 
 FORMAT = "siamkit-model"
 FORMAT_VERSION = 1
@@ -51,15 +58,17 @@ def save_model(
     """Write ``model`` to the folder ``path`` (replaced atomically if it exists).
 
     Args:
-        model: a :class:`SiameseNetwork` or :class:`HalfTwinNetwork` built from registered encoders.
+        model: a :class:`SiameseNetwork`, :class:`HalfTwinNetwork` or another registered kind
+            (:func:`siamkit.models.register_model_kind`).
         threshold: calibrated distance threshold; defaults to ``model.threshold``.
         metadata: JSON-serialisable extras (training data, metrics, ...).
 
     >>> save_model(net, "out/model")  # doctest: +SKIP
     """
-    if not isinstance(model, (SiameseNetwork, HalfTwinNetwork)):
+    if not is_model(model):
         raise TypeError(
-            f"save_model takes a SiameseNetwork or HalfTwinNetwork, got {type(model).__name__}"
+            f"save_model takes a model of a registered kind ({', '.join(model_kinds())}), "
+            f"got {type(model).__name__}"
         )
     threshold = model.threshold if threshold is None else float(threshold)
     config = model.config()
@@ -124,7 +133,7 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{folder} was written in model format {version!r} by siamkit {doc.get('siamkit_version')}; this siamkit "
             f"({__version__}) reads format {FORMAT_VERSION} or older — upgrade siamkit"
         )
-    if doc.get("model", {}).get("kind") not in MODEL_KINDS:
+    if doc.get("model", {}).get("kind") not in model_kinds():
         raise ModelFileError(
             f"{cfg_path} names an unknown model kind {doc.get('model', {}).get('kind')!r}"
         )
@@ -149,7 +158,7 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     except (SafetensorError, OSError) as err:
         raise ModelFileError(f"{weights} cannot be read: {err}") from None
     try:
-        model = MODEL_KINDS[doc["model"]["kind"]].from_config(doc["model"])
+        model = model_class(doc["model"]["kind"]).from_config(doc["model"])
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(

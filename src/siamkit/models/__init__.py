@@ -2,19 +2,18 @@
 
 from siamkit.models.fingerprint import model_fingerprint
 from siamkit.models.half_twin import HalfTwinNetwork
+from siamkit.models.kinds import is_model, model_class, model_kinds, register_model_kind
 from siamkit.models.preprocess import Preprocess
 from siamkit.models.siamese import SiameseNetwork, distance_from_config
 
-MODEL_KINDS: dict[str, type[SiameseNetwork] | type[HalfTwinNetwork]] = {
-    "siamese": SiameseNetwork,
-    "half_twin": HalfTwinNetwork,
-}
-
 __all__ = [
-    "MODEL_KINDS",
     "HalfTwinNetwork",
     "Preprocess",
     "SiameseNetwork",
     "distance_from_config",
+    "is_model",
+    "model_class",
     "model_fingerprint",
+    "model_kinds",
+    "register_model_kind",
 ]

@@ -1,0 +1,62 @@
+"""The registry of saved-model kinds: ``siamkit.json``'s ``model.kind`` -> the class that rebuilds it.
+
+Built-in kinds are classes; application kinds (text, faces, tracking, ...) are registered as
+``"module:Class"`` strings and imported only when a bundle of that kind is saved or loaded, so
+``import siamkit`` stays light and importing an application has no registration side effect.
+
+A kind's class provides ``config() -> dict``, ``from_config(dict)``, ``state_dict`` /
+``load_state_dict``, ``embedding_dim``, ``distance_name`` and a settable ``threshold``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from siamkit.models.half_twin import HalfTwinNetwork
+from siamkit.models.siamese import SiameseNetwork
+
+_KINDS: dict[str, Any] = {
+    "siamese": SiameseNetwork,
+    "half_twin": HalfTwinNetwork,
+}
+
+
+def register_model_kind(name: str, target: type | str, overwrite: bool = False) -> None:
+    """Make ``load_model`` rebuild bundles whose ``model.kind`` is ``name``.
+
+    Args:
+        name: the kind written in ``siamkit.json``.
+        target: the class, or ``"package.module:Class"`` imported on first use.
+        overwrite: replace an existing registration.
+    """
+    if not name or not isinstance(name, str):
+        raise ValueError("a model kind must be a non-empty string")
+    if name in _KINDS and not overwrite:
+        raise ValueError(f"a model kind named {name!r} is already registered")
+    _KINDS[name] = target
+
+
+def model_kinds() -> list[str]:
+    """The registered kind names."""
+    return sorted(_KINDS)
+
+
+def model_class(name: str) -> type:
+    """The class registered as ``name`` (imported now if it was given as a string)."""
+    try:
+        target = _KINDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model kind {name!r}; known kinds: {', '.join(model_kinds())}"
+        ) from None
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+        _KINDS[name] = target
+    return target  # type: ignore[no-any-return]
+
+
+def is_model(obj: object) -> bool:
+    """Whether ``obj`` is an instance of a registered kind (only already-imported kinds count)."""
+    return any(isinstance(obj, t) for t in _KINDS.values() if isinstance(t, type))

@@ -1,0 +1,75 @@
+"""Run kinds that ``siamkit train`` dispatches on: a config's top-level ``task:`` key.
+
+A config without ``task`` (or with ``task: embedding``) is the metric-learning run of
+:mod:`siamkit.training`. Applications (text, self-supervised, tracking, signatures, ...) register a
+runner as a ``"module:function"`` string, imported only when a config asks for it, so the training
+layer never imports the applications above it.
+
+A runner is ``run(config: dict, out_dir: Path, options: TaskOptions) -> TaskSummary``; ``config``
+is the YAML document without its ``task`` key. It validates everything before writing anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TASK = "embedding"
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """What the command line adds to a config: resume, ``--set`` overrides, device, progress."""
+
+    resume: bool = False
+    overrides: tuple[str, ...] = ()
+    device: str = "auto"
+    progress: bool = True
+    init_from: str | None = None
+    log: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """What a run made: the saved model, headline metrics and the files it wrote."""
+
+    model_dir: Path | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+Runner = Callable[[dict[str, Any], Path, TaskOptions], TaskSummary]
+
+_TASKS: dict[str, Any] = {}
+
+
+def register_task(name: str, target: Runner | str, overwrite: bool = False) -> None:
+    """Let configs with ``task: name`` run ``target`` (a callable or ``"module:function"``)."""
+    if not name or not isinstance(name, str) or name == DEFAULT_TASK:
+        raise ValueError(f"a task name must be a non-empty string other than {DEFAULT_TASK!r}")
+    if name in _TASKS and not overwrite:
+        raise ValueError(f"a task named {name!r} is already registered")
+    _TASKS[name] = target
+
+
+def list_tasks() -> list[str]:
+    """Every value ``task:`` accepts."""
+    return sorted([DEFAULT_TASK, *_TASKS])
+
+
+def get_task(name: str) -> Runner:
+    """The runner for ``task: name``; a clear error naming the known tasks otherwise."""
+    try:
+        target = _TASKS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown task {name!r} in the config; choose one of {', '.join(list_tasks())}"
+        ) from None
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+        _TASKS[name] = target
+    return target  # type: ignore[no-any-return]

@@ -1,0 +1,57 @@
+"""`siamkit train` dispatches on a config's `task:` key to a registered runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+from siamkit.training import tasks
+from siamkit.training.tasks import TaskOptions, TaskSummary, get_task, list_tasks, register_task
+
+CALLS: list[tuple[dict[str, Any], Path, TaskOptions]] = []
+
+
+def fake_runner(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
+    CALLS.append((config, out_dir, options))
+    return TaskSummary(model_dir=out_dir / "model", metrics={"score": 0.5})
+
+
+def test_train_dispatches_on_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(tasks._TASKS, "fake", f"{__name__}:fake_runner")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task: fake\nmodel: {width: 3}\n")
+    CALLS.clear()
+    res = CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(tmp_path / "o"), "--set", "a.b=1", "--resume"]
+    )
+    assert res.exit_code == 0, res.output
+    config, out_dir, options = CALLS[0]
+    assert config == {"model": {"width": 3}}  # the task key is the dispatcher's
+    assert out_dir == tmp_path / "o"
+    assert options.resume and options.overrides == ("a.b=1",)
+    assert "0.5000" in res.output and "model" in res.output
+
+
+def test_unknown_task_names_the_known_ones(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task: nope\n")
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0
+    assert "unknown task 'nope'" in res.output and "embedding" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_registry_refuses_duplicates_and_the_default() -> None:
+    with pytest.raises(ValueError, match="other than"):
+        register_task("embedding", fake_runner)
+    register_task("dup-test", fake_runner)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_task("dup-test", fake_runner)
+        assert "dup-test" in list_tasks() and get_task("dup-test") is fake_runner
+    finally:
+        tasks._TASKS.pop("dup-test")
