@@ -53,10 +53,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from siamkit.cli._experiment import cohort_images
 from siamkit.distances import CohortNormalized
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
+from siamkit.experiment import cohort_images
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
 from siamkit.training.builders import build_appearance_skip
