@@ -15,7 +15,7 @@ TRAIN = (0, 1, 2, 3, 4, 5)
 
 def test_explicit_val_classes_are_held_out_whole() -> None:
     data = load_run_data(DataConfig(dataset="digits", train_classes=TRAIN, val_classes=(4, 1)))
-    x, y = load_digits_dataset()
+    _, y = load_digits_dataset()
     assert data.val_classes == (1, 4)
     assert data.train_classes == (0, 2, 3, 5)
     assert set(data.val_y.tolist()) == {1, 4}
