@@ -68,6 +68,8 @@ def normalized_softmax_loss(
 class _ProxyLoss(nn.Module):
     """Holds the proxies and the map from class ids to proxy rows."""
 
+    lookup: Tensor  # (max id + 1,) proxy row of each class id, -1 for none
+
     def __init__(self, classes: Sequence[int], embedding_dim: int) -> None:
         super().__init__()
         ids = sorted({int(c) for c in classes})
@@ -83,14 +85,14 @@ class _ProxyLoss(nn.Module):
 
     def targets(self, labels: Tensor) -> Tensor:
         """Class ids ``(B,)`` -> proxy rows; a clear error for a class without a proxy."""
-        lab = labels.long()
-        bad = (lab < 0) | (lab >= self.lookup.numel())
-        rows = self.lookup[lab.clamp(0, self.lookup.numel() - 1)]
+        lab, lookup = labels.long(), self.lookup
+        bad = (lab < 0) | (lab >= lookup.numel())
+        rows = lookup[lab.clamp(0, lookup.numel() - 1)]
         bad |= rows < 0
         if bool(bad.any()):
             raise ValueError(
                 f"label {int(lab[bad][0])} has no proxy; the loss was built for the training "
-                f"classes {torch.nonzero(self.lookup >= 0).flatten().tolist()}"
+                f"classes {torch.nonzero(lookup >= 0).flatten().tolist()}"
             )
         return rows
 
