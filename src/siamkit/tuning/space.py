@@ -44,9 +44,17 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "loss.margin": {"float": [0.05, 0.5]},
     "loss.temperature": {"float": [0.03, 0.3], "log": True},
     "optim.lr": {"float": [1.0e-4, 3.0e-3], "log": True},
-    "data.augmentation": {"choice": ["none", "shift-flip", "light"]},
-    "model.encoder_kwargs": {
-        "choice": [{"widths": [16, 32, 64]}, {"widths": [32, 64, 128]}, {"widths": [48, 96, 192]}]
+    "data.augmentation": {"choice": ["none", "shift-flip", "light", "standard"]},
+    "model": {
+        "choice": [
+            {"encoder": "convnet", "encoder_kwargs": {"widths": [16, 32, 64]}},
+            {"encoder": "convnet", "encoder_kwargs": {"widths": [32, 64, 128]}},
+            {"encoder": "convnet", "encoder_kwargs": {"widths": [48, 96, 192]}},
+            {
+                "encoder": "resnet",
+                "encoder_kwargs": {"layers": [1, 1, 1], "widths": [16, 32, 64], "stem": "small"},
+            },
+        ]
     },
     "model.embedding_dim": {"choice": [32, 64, 128]},
     "train.epochs": {"int": [2, 10]},
