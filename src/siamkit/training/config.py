@@ -39,7 +39,13 @@ class DataConfig:
         root: folder to look in (Fashion-MNIST files or the image folder).
         train_classes: labels used for training; the rest are the unseen test classes.
             ``None`` = every class (then the test split of the same classes is the test set).
-        val_fraction: share of the training images held out for validation and calibration.
+        val_fraction: share of the training images held out for validation and calibration
+            (a per-image hold-out of the training classes; ignored with ``val_classes``).
+        val_classes: hold out whole training classes instead, for validation, early stopping,
+            ``restore_best`` and threshold calibration: explicit class ids (a subset of
+            ``train_classes``), or a count drawn with a fixed seed. Open-set similarity should be
+            selected on classes the network did not train on: seen-class validation rewards
+            features that do not transfer.
         augmentation: ``"none"``, ``"shift-flip"`` (±2 px shift + horizontal flip), or the
             ``"light"`` / ``"standard"`` recipes of :func:`siamkit.data.transforms.build_augmentation`.
         limit: keep at most this many training images (quick runs); ``None`` = all.
@@ -51,6 +57,7 @@ class DataConfig:
     root: str | None = None
     train_classes: tuple[int, ...] | None = (0, 1, 2, 3, 4, 5)
     val_fraction: float = 0.1
+    val_classes: tuple[int, ...] | int | None = None
     augmentation: str = "none"
     limit: int | None = None
     image_size: int = 64
@@ -266,6 +273,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
         )
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
+    _check_val_classes(cfg.data)
     if (
         cfg.model.appearance_skip_features not in ("pixels", "hog")
         or cfg.model.appearance_skip_bins < 2
@@ -372,3 +380,42 @@ def _check_mining(cfg: LossConfig) -> None:
             f"loss.mining = {mining!r} does not work with loss.kind = {cfg.kind}; "
             f"choose auto, null or one of {', '.join(allowed)}"
         )
+
+
+def _check_val_classes(cfg: DataConfig) -> None:
+    """``data.val_classes``: at least two classes, all of them training classes, two left to train."""
+    vc = cfg.val_classes
+    if vc is None:
+        return
+    n_train = len(cfg.train_classes) if cfg.train_classes is not None else None
+    if isinstance(vc, int):
+        if vc < 2:
+            raise ValueError(
+                f"data.val_classes = {vc}: hold out at least 2 classes (validation compares classes)"
+            )
+        if n_train is not None and vc > n_train - 2:
+            raise ValueError(
+                f"data.val_classes = {vc} leaves fewer than 2 of the {n_train} train_classes to "
+                "train on"
+            )
+        return
+    if len(vc) == 0:
+        raise ValueError("data.val_classes is empty; name at least 2 classes, or give a count")
+    if len(set(vc)) != len(vc):
+        raise ValueError(f"data.val_classes = {list(vc)} contains duplicates")
+    if len(vc) < 2:
+        raise ValueError(
+            f"data.val_classes = {list(vc)}: hold out at least 2 classes (validation compares classes)"
+        )
+    if cfg.train_classes is not None:
+        outside = sorted(set(vc) - set(cfg.train_classes))
+        if outside:
+            raise ValueError(
+                f"data.val_classes = {list(vc)} includes {outside}, which are not in "
+                f"data.train_classes {list(cfg.train_classes)}: validation classes are held out "
+                "from the training classes and must never be test classes"
+            )
+        if len(cfg.train_classes) - len(vc) < 2:
+            raise ValueError(
+                f"data.val_classes = {list(vc)} leaves fewer than 2 training classes to train on"
+            )

@@ -38,6 +38,7 @@ class RunData(NamedTuple):
     class_names: tuple[str, ...]
     train_classes: tuple[int, ...]
     test_classes: tuple[int, ...]
+    val_classes: tuple[int, ...] = ()  # class-disjoint validation (``data.val_classes``), else ()
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -131,12 +132,43 @@ def load_run_data(cfg: DataConfig) -> RunData:
             xte, yte = x, y
         xte, yte = _select(xte, yte, test_classes)
         x, y = _select(x, y, train_classes)
-    keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
+    val_classes = _val_classes(cfg, train_classes)
+    if val_classes:
+        held_mask = torch.isin(y, torch.tensor(val_classes, dtype=y.dtype))
+        keep, held = torch.nonzero(~held_mask).flatten(), torch.nonzero(held_mask).flatten()
+        train_classes = tuple(c for c in train_classes if c not in val_classes)
+    else:
+        keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
     xtr, ytr, xva, yva = x[keep], y[keep], x[held], y[held]
     if cfg.limit is not None and cfg.limit < ytr.numel():
         pick = seeded_sample(ytr.numel(), cfg.limit, SPLIT_SEED)
         xtr, ytr = xtr[pick], ytr[pick]
-    return RunData(xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes)
+    return RunData(
+        xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes, val_classes
+    )
+
+
+def _val_classes(cfg: DataConfig, train_classes: tuple[int, ...]) -> tuple[int, ...]:
+    """The class-disjoint validation classes ``data.val_classes`` names, or draws (a count, with
+    :data:`SPLIT_SEED`), checked against the dataset's training classes; ``()`` when unset."""
+    vc = cfg.val_classes
+    if vc is None:
+        return ()
+    if isinstance(vc, int):
+        if vc > len(train_classes) - 2:
+            raise ValueError(
+                f"data.val_classes = {vc} leaves fewer than 2 of the {len(train_classes)} "
+                "training classes to train on"
+            )
+        pick = seeded_sample(len(train_classes), vc, SPLIT_SEED).tolist()
+        return tuple(train_classes[i] for i in pick)
+    outside = sorted(set(vc) - set(train_classes))
+    if outside:
+        raise ValueError(
+            f"data.val_classes includes {outside}, which are not training classes of this "
+            f"dataset ({list(train_classes)}); validation classes must never be test classes"
+        )
+    return tuple(sorted(vc))
 
 
 def _select(x: Tensor, y: Tensor, classes: tuple[int, ...]) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,75 @@
+"""``siamkit tune``: hyper-parameter search scored on validation classes only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from siamkit.cli._inputs import format_table, friendly_errors
+
+
+@click.command("tune")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--trials", type=int, default=20, show_default=True, help="Finished trials wanted.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    help="Study folder: study.db (resumable), trials.csv, best.yaml [default: runs/tune-<config name>].",
+)
+@click.option(
+    "--space",
+    type=click.Path(dir_okay=False),
+    help="Search-space YAML (section.key: {choice: [...]} | {float: [lo, hi], log: true} | "
+    "{int: [lo, hi]}) [default: loss, margin, temperature, lr, augmentation, encoder width, "
+    "embedding size, epochs].",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override a config value before searching, e.g. --set data.val_classes=2 (repeatable).",
+)
+@click.option("--timeout", type=float, help="Stop starting trials after this many seconds.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar over trials.")
+@friendly_errors
+def tune(
+    config: str,
+    trials: int,
+    out: str | None,
+    space: str | None,
+    overrides: tuple[str, ...],
+    timeout: float | None,
+    progress: bool,
+) -> None:
+    """Search hyper-parameters for CONFIG with Optuna (TPE, median pruning per epoch).
+
+    Every trial is scored by train.val_metric on data.val_classes: classes held out of the
+    training classes, never the test classes. Run it again with the same arguments to continue a
+    killed study. Then: siamkit train OUT/best.yaml.
+    """
+    from siamkit.training import apply_overrides, load_config
+    from siamkit.tuning import load_space, run_study
+    from siamkit.tuning.search import check_tunable
+
+    if trials < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--trials")
+    base = apply_overrides(load_config(config), list(overrides))
+    searched = load_space(space)
+    check_tunable(base, searched)  # before the study folder is made
+    out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
+    result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
+                       progress=progress, log=click.echo)  # fmt: skip
+    click.echo(
+        f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed "
+        f"in {result.seconds:.0f} s"
+    )
+    if result.best_config is None:
+        click.echo("no trial finished; nothing to recommend")
+        return
+    rows = [(k, str(v)) for k, v in result.best_params.items()]
+    click.echo(format_table(rows, ("best value (validation classes)", "")))
+    click.echo(f"\nvalidation {base.train.val_metric}: {result.best_value:.4f}")
+    click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")

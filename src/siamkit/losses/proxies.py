@@ -1,0 +1,145 @@
+"""Proxy-based losses: one learned vector per training class stands in for the class.
+
+Proxy losses compare each embedding with C proxies instead of with the other B - 1 items of the
+batch, so every step sees every class, whatever a CPU-sized batch holds, and there is no mining.
+
+- :func:`proxy_anchor_loss` (Kim et al., 2020): each proxy pulls its class's embeddings and pushes
+  the rest, with a log-sum-exp over the batch per proxy.
+- :func:`normalized_softmax_loss` (Zhai & Wu, 2019) with an additive angular margin (ArcFace,
+  Deng et al., 2019): cross-entropy over scaled cosines to the proxies, the true class's angle
+  widened by ``margin`` radians.
+
+Labels are the dataset's class ids; the modules map them onto their proxies (``classes``).
+
+>>> loss = ProxyAnchorLoss(classes=[3, 5, 7], embedding_dim=4)
+>>> float(loss(torch.nn.functional.normalize(torch.randn(6, 4), dim=1), torch.tensor([3, 3, 5, 5, 7, 7]))) > 0
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def proxy_anchor_loss(
+    embeddings: Tensor, targets: Tensor, proxies: Tensor, margin: float = 0.1, alpha: float = 32.0
+) -> Tensor:
+    """Proxy-Anchor loss of ``(B, D)`` embeddings with proxy indices ``targets`` ``(B,)`` against
+    ``(C, D)`` proxies (both L2-normalised inside).
+
+    ``mean over proxies with positives of log(1 + sum_pos exp(-alpha (s - margin)))`` plus
+    ``mean over all proxies of log(1 + sum_neg exp(alpha (s + margin)))``, s the cosine.
+    """
+    s = F.normalize(embeddings, dim=1) @ F.normalize(proxies, dim=1).T  # (B, C)
+    pos = F.one_hot(targets, proxies.shape[0]).bool()  # (B, C)
+    neg_inf = torch.finfo(s.dtype).min
+    pos_logits = torch.where(pos, -alpha * (s - margin), neg_inf)
+    neg_logits = torch.where(~pos, alpha * (s + margin), neg_inf)
+    zero = s.new_zeros(1, s.shape[1])
+    # log(1 + sum exp(x)) = logsumexp over [0, x...]; columns with no term give log(1) = 0
+    pos_term = torch.logsumexp(torch.cat([zero, pos_logits]), dim=0)  # (C,)
+    neg_term = torch.logsumexp(torch.cat([zero, neg_logits]), dim=0)  # (C,)
+    with_pos = pos.any(dim=0)
+    return pos_term[with_pos].sum() / with_pos.sum().clamp_min(1) + neg_term.mean()
+
+
+def normalized_softmax_loss(
+    embeddings: Tensor,
+    targets: Tensor,
+    proxies: Tensor,
+    scale: float = 16.0,
+    margin: float = 0.0,
+) -> Tensor:
+    """Cross-entropy over ``scale * cos`` to ``(C, D)`` proxies, the target's angle widened by an
+    additive angular ``margin`` (radians; 0 = plain normalised softmax, ~0.5 = ArcFace)."""
+    cos = F.normalize(embeddings, dim=1) @ F.normalize(proxies, dim=1).T  # (B, C)
+    if margin:
+        target_cos = cos.gather(1, targets[:, None]).clamp(-1 + 1e-7, 1 - 1e-7)
+        widened = torch.cos(torch.acos(target_cos) + margin)
+        cos = cos.scatter(1, targets[:, None], widened)
+    return F.cross_entropy(scale * cos, targets)
+
+
+class _ProxyLoss(nn.Module):
+    """Holds the proxies and the map from class ids to proxy rows."""
+
+    lookup: Tensor  # (max id + 1,) proxy row of each class id, -1 for none
+
+    def __init__(self, classes: Sequence[int], embedding_dim: int) -> None:
+        super().__init__()
+        ids = sorted({int(c) for c in classes})
+        if len(ids) < 2:
+            raise ValueError(f"a proxy loss needs at least 2 training classes, got {ids}")
+        if embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
+        self.proxies = nn.Parameter(torch.empty(len(ids), embedding_dim))
+        nn.init.kaiming_normal_(self.proxies, mode="fan_out")
+        lookup = torch.full((ids[-1] + 1,), -1, dtype=torch.long)
+        lookup[torch.tensor(ids)] = torch.arange(len(ids))
+        self.register_buffer("lookup", lookup, persistent=False)
+
+    def targets(self, labels: Tensor) -> Tensor:
+        """Class ids ``(B,)`` -> proxy rows; a clear error for a class without a proxy."""
+        lab, lookup = labels.long(), self.lookup
+        bad = (lab < 0) | (lab >= lookup.numel())
+        rows = lookup[lab.clamp(0, lookup.numel() - 1)]
+        bad |= rows < 0
+        if bool(bad.any()):
+            raise ValueError(
+                f"label {int(lab[bad][0])} has no proxy; the loss was built for the training "
+                f"classes {torch.nonzero(lookup >= 0).flatten().tolist()}"
+            )
+        return rows
+
+
+class ProxyAnchorLoss(_ProxyLoss):
+    """Proxy-Anchor (Kim et al., 2020) with one learned proxy per class in ``classes``.
+
+    The proxies are parameters of the loss: give them to the optimiser too (the trainer does), with
+    a learning rate about 100x the network's as the paper does, or the same one.
+    """
+
+    def __init__(
+        self, classes: Sequence[int], embedding_dim: int, margin: float = 0.1, alpha: float = 32.0
+    ) -> None:
+        super().__init__(classes, embedding_dim)
+        if alpha <= 0:
+            raise ValueError(f"alpha must be positive, got {alpha}")
+        self.margin, self.alpha = float(margin), float(alpha)
+
+    def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
+        """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss (``indices`` is unused:
+        proxies need no mining)."""
+        return proxy_anchor_loss(
+            embeddings, self.targets(labels), self.proxies, self.margin, self.alpha
+        )
+
+
+class NormalizedSoftmaxLoss(_ProxyLoss):
+    """Normalised softmax over class proxies, with an optional ArcFace angular ``margin``
+    (radians). ``scale`` is the inverse temperature."""
+
+    def __init__(
+        self,
+        classes: Sequence[int],
+        embedding_dim: int,
+        scale: float = 16.0,
+        margin: float = 0.0,
+    ) -> None:
+        super().__init__(classes, embedding_dim)
+        if scale <= 0 or not 0 <= margin < math.pi / 2:
+            raise ValueError(
+                f"scale must be positive and margin in [0, pi/2) radians, got {scale}, {margin}"
+            )
+        self.scale, self.margin = float(scale), float(margin)
+
+    def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
+        """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""
+        return normalized_softmax_loss(
+            embeddings, self.targets(labels), self.proxies, self.scale, self.margin
+        )

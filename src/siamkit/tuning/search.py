@@ -1,0 +1,266 @@
+"""``run_study``: an Optuna study (TPE sampler, median pruning) over a run config.
+
+Each trial trains the config with the trial's values and is scored by the validation metric
+(``train.val_metric``) on the **validation classes** (``data.val_classes``), which the network
+does not train on; the test classes are never loaded into a score. Every epoch's metric is
+reported to the pruner, so hopeless trials stop early. The study lives in ``DIR/study.db``
+(SQLite): a killed study continues where it stopped when run again with the same arguments.
+
+>>> result = run_study(load_config("configs/demo.yaml"), load_space(None), "runs/tune", n_trials=20)  # doctest: +SKIP
+>>> result.best_config  # doctest: +SKIP
+PosixPath('runs/tune/best.yaml')
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from tqdm.auto import tqdm
+
+from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
+from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
+from siamkit.training.validation import embed_all, one_shot_accuracy, precision_at_1
+from siamkit.tuning.space import Param, SearchSpace
+
+STUDY_FILE = "study.db"
+STUDY_NAME = "siamkit-tune"
+
+
+class RefusedCombination(ValueError):
+    """A trial's values together make a config that :func:`check_config` refuses."""
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What the study found: the best trial's validation score and values, and trial counts."""
+
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_config: Path | None
+    complete: int
+    pruned: int
+    failed: int
+    seconds: float
+
+
+def check_tunable(base: RunConfig, space: SearchSpace) -> None:
+    """Refuse, in one sentence, a config or space that cannot be tuned honestly."""
+    if base.data.val_classes is None:
+        raise ValueError(
+            "siamkit tune scores trials on validation classes the network does not train on: set "
+            "data.val_classes in the config (class ids held out of data.train_classes, or a count, "
+            "e.g. --set data.val_classes=2)"
+        )
+    if base.train.val_metric == "none":
+        raise ValueError("siamkit tune needs a validation metric: train.val_metric is none")
+    if any(p.key.startswith("data.val_classes") for p in space.params):
+        raise ValueError("data.val_classes cannot be searched: trials must be scored alike")
+    space.check(base)
+
+
+def _overrides(space: SearchSpace, values: dict[str, Any]) -> list[str]:
+    by_key = {p.key: p for p in space.params}
+    return [item for k, v in values.items() for item in by_key[k].overrides(v)]
+
+
+def _suggest(trial: Any, p: Param) -> Any:
+    if p.kind == "choice":
+        return p.value(trial.suggest_categorical(p.key, p.labels()))
+    if p.kind == "int":
+        return trial.suggest_int(p.key, int(p.low), int(p.high), log=p.log)
+    return trial.suggest_float(p.key, p.low, p.high, log=p.log)
+
+
+def _validator(
+    cfg: RunConfig, data: RunData, on_epoch: Callable[[int, float], None]
+) -> Callable[[nn.Module], float]:
+    """The run's validation metric on its validation classes, reported after every epoch."""
+    epoch = 0
+
+    def validate(net: nn.Module) -> float:
+        nonlocal epoch
+        device = next(net.parameters()).device
+        z = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
+        if cfg.train.val_metric == "few_shot":
+            metric = one_shot_accuracy(z, data.val_y, net.distance, seed=cfg.train.seed)  # type: ignore[arg-type]
+        else:
+            metric = precision_at_1(z, data.val_y, net.distance)  # type: ignore[arg-type]
+        epoch += 1
+        on_epoch(epoch, metric)
+        return metric
+
+    return validate
+
+
+def _data_key(cfg: RunConfig) -> str:
+    doc = config_to_dict(cfg)["data"]
+    doc.pop("augmentation", None)  # applied per batch: the loaded images do not depend on it
+    return json.dumps(doc, sort_keys=True)
+
+
+def _fail_stale(study: Any) -> None:
+    """Trials left RUNNING by a killed study can never finish: mark them failed."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+
+
+def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    signature = json.dumps(
+        {"config": config_to_dict(base), "space": [p.key for p in space.params]},
+        sort_keys=True,
+        default=str,
+    )
+    study = optuna.create_study(
+        study_name=STUDY_NAME,
+        storage=f"sqlite:///{out / STUDY_FILE}",
+        load_if_exists=True,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=base.train.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+    )
+    saved = study.user_attrs.get("signature")
+    if saved is None:
+        study.set_user_attr("signature", signature)
+    elif saved != signature:
+        raise ValueError(
+            f"{out / STUDY_FILE} holds a study of a different config or space; give a new --out "
+            "or run with the same ones to continue it"
+        )
+    _fail_stale(study)
+    return study
+
+
+def run_study(
+    base: RunConfig,
+    space: SearchSpace,
+    out_dir: str | Path,
+    n_trials: int = 20,
+    timeout: float | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> StudyResult:
+    """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials.
+
+    Writes ``out_dir/study.db`` (resumable), ``trials.csv`` and ``best.yaml`` (the base config with
+    the best trial's values, ready for ``siamkit train``).
+
+    Raises:
+        ValueError: the config has no validation classes, or the space names a key or value the
+            config refuses (before anything is written).
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    check_tunable(base, space)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    study = _open_study(base, space, out)
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
+    remaining = max(0, n_trials - len(study.get_trials(deepcopy=False, states=done)))
+    cache: dict[str, RunData] = {}
+    t0 = time.perf_counter()
+
+    def objective(trial: Any) -> float:
+        values = {p.key: _suggest(trial, p) for p in space.params}
+        try:
+            cfg = apply_overrides(base, _overrides(space, values))
+        except ValueError as err:  # a combination the config refuses: this trial fails, go on
+            trial.set_user_attr("refused", str(err))
+            raise RefusedCombination(str(err)) from None
+        key = _data_key(cfg)
+        data = cache.setdefault(key, load_run_data(cfg.data))
+        mean, std = data.channel_stats()
+        net = build_model(cfg.model, data.input_shape, mean, std)
+
+        def on_epoch(epoch: int, metric: float) -> None:
+            trial.report(metric, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        trainer = Trainer(net, cfg, data, out_dir=None, progress=False, log=lambda _s: None,
+                          validate=_validator(cfg, data, on_epoch))  # fmt: skip
+        result = trainer.fit()
+        scores = [h["val_metric"] for h in result.history if h["val_metric"] is not None]
+        if not scores:
+            raise ValueError("the trial reported no validation metric")
+        best = result.best_metric
+        return float(best if cfg.train.restore_best and best is not None else scores[-1])
+
+    bar = tqdm(total=remaining, desc="trials", disable=not progress, dynamic_ncols=True)
+
+    def tick(study: Any, trial: Any) -> None:
+        bar.update(1)
+        best = study.best_value if _any_complete(study) else None
+        bar.set_postfix(best="-" if best is None else f"{best:.4f}")
+        if log is not None:
+            shown = "-" if trial.value is None else f"{trial.value:.4f}"
+            log(f"trial {trial.number}: {trial.state.name.lower()}, validation {shown}")
+
+    if remaining:
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=timeout,
+            callbacks=[tick],
+            catch=(RefusedCombination,),
+        )
+    bar.close()
+    return _finish(study, base, space, out, time.perf_counter() - t0)
+
+
+def _any_complete(study: Any) -> bool:
+    from optuna.trial import TrialState
+
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def _finish(
+    study: Any, base: RunConfig, space: SearchSpace, out: Path, seconds: float
+) -> StudyResult:
+    from optuna.trial import TrialState
+
+    _write_trials(study, space, out / "trials.csv")
+    counts = {s: len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    best_params: dict[str, Any] = {}
+    best_value, best_path = None, None
+    if _any_complete(study):
+        by_key = {p.key: p for p in space.params}
+        best = study.best_trial
+        best_params = {k: by_key[k].value(v) for k, v in best.params.items()}
+        cfg = apply_overrides(base, _overrides(space, best_params))
+        best_path = dump_config(cfg, out / "best.yaml")
+        best_value = float(best.value)
+    return StudyResult(
+        best_value,
+        best_params,
+        best_path,
+        counts[TrialState.COMPLETE],
+        counts[TrialState.PRUNED],
+        counts[TrialState.FAIL],
+        seconds,
+    )
+
+
+def _write_trials(study: Any, space: SearchSpace, path: Path) -> None:
+    """One row per trial: number, state, validation score, epochs reached, values."""
+    keys = [p.key for p in space.params]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["trial", "state", "value", "epochs", *keys])
+        for t in study.get_trials(deepcopy=False):
+            w.writerow([t.number, t.state.name.lower(), t.value, len(t.intermediate_values),
+                        *(t.params.get(k) for k in keys)])  # fmt: skip
+    tmp.replace(path)

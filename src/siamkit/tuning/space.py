@@ -1,0 +1,174 @@
+"""A declared search space: ``section.key`` -> a choice, a float range or an int range.
+
+A space file is YAML, one entry per config key (or per section, choosing several of its keys
+together, e.g. a loss with the mining it needs)::
+
+    loss.margin: {float: [0.05, 0.5]}
+    optim.lr: {float: [1.0e-4, 3.0e-3], log: true}
+    loss.kind: {choice: [triplet, multi_similarity]}
+    train.epochs: {int: [2, 10]}
+    model.encoder_kwargs: {choice: [{widths: [16, 32, 64]}, {widths: [32, 64, 128]}]}
+    loss: {choice: [{kind: triplet, mining: batch_hard}, {kind: multi_similarity, mining: auto}]}
+
+Every key is checked against the run config before any trial runs: an unknown key or a value the
+config refuses is named in one sentence.
+
+>>> space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1e-2], "log": True}})
+>>> space.params[0].key
+'optim.lr'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from siamkit.training import RunConfig
+from siamkit.training.config_io import ConfigError, apply_overrides
+
+# The space `siamkit tune` searches when no --space is given (issue 20's declared space).
+DEFAULT_SPACE: dict[str, dict[str, Any]] = {
+    "loss": {
+        "choice": [
+            {"kind": "triplet", "mining": "batch_hard"},
+            {"kind": "triplet", "mining": "semihard"},
+            {"kind": "multi_similarity", "mining": "auto"},
+            {"kind": "supcon", "mining": "auto"},
+        ]
+    },
+    "loss.margin": {"float": [0.05, 0.5]},
+    "loss.temperature": {"float": [0.03, 0.3], "log": True},
+    "optim.lr": {"float": [1.0e-4, 3.0e-3], "log": True},
+    "data.augmentation": {"choice": ["none", "shift-flip", "light", "standard"]},
+    "model": {
+        "choice": [
+            {"encoder": "convnet", "encoder_kwargs": {"widths": [16, 32, 64]}},
+            {"encoder": "convnet", "encoder_kwargs": {"widths": [32, 64, 128]}},
+            {"encoder": "convnet", "encoder_kwargs": {"widths": [48, 96, 192]}},
+            {
+                "encoder": "resnet",
+                "encoder_kwargs": {"layers": [1, 1, 1], "widths": [16, 32, 64], "stem": "small"},
+            },
+        ]
+    },
+    "model.embedding_dim": {"choice": [32, 64, 128]},
+    "train.epochs": {"int": [2, 10]},
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched key: ``kind`` is ``"choice"``, ``"float"`` or ``"int"``."""
+
+    key: str
+    kind: str
+    choices: tuple[Any, ...] = ()
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+
+    def labels(self) -> list[str]:
+        """Choices as strings (Optuna stores only scalars; lists and maps go as JSON)."""
+        return [json.dumps(c, sort_keys=True) for c in self.choices]
+
+    def overrides(self, value: Any) -> list[str]:
+        """``section.key=value`` strings setting ``value`` (a whole-section choice sets each key)."""
+        if "." in self.key:
+            return [overrides_item(self.key, value)]
+        return [overrides_item(f"{self.key}.{k}", v) for k, v in value.items()]
+
+    def value(self, label_or_number: Any) -> Any:
+        """The config value of a sampled label (choices) or number (ranges)."""
+        if self.kind == "choice":
+            return json.loads(label_or_number)
+        return int(label_or_number) if self.kind == "int" else float(label_or_number)
+
+
+def _param(key: str, spec: Any) -> Param:
+    if not isinstance(key, str) or key.count(".") > 1 or not key.strip("."):
+        raise ValueError(
+            f"search-space key {key!r} must look like section.key (e.g. optim.lr), or be a "
+            "section whose choices are maps of its keys"
+        )
+    if not isinstance(spec, dict):
+        raise ValueError(f"search-space entry {key} must be a map such as {{float: [0.1, 1.0]}}")
+    kinds = [k for k in ("choice", "float", "int") if k in spec]
+    extra = sorted(set(spec) - {"choice", "float", "int", "log"})
+    if len(kinds) != 1 or extra:
+        raise ValueError(
+            f"search-space entry {key} needs exactly one of choice / float / int (and optionally "
+            f"log), got {sorted(spec)}"
+        )
+    kind, arg = kinds[0], spec[kinds[0]]
+    if kind == "choice":
+        if not isinstance(arg, list) or not arg:
+            raise ValueError(f"search-space entry {key}: choice must be a non-empty list")
+        if "." not in key and not all(isinstance(c, dict) and c for c in arg):
+            raise ValueError(
+                f"search-space entry {key} is a whole section: its choices must be maps of its "
+                "keys, e.g. {kind: triplet, mining: batch_hard}"
+            )
+        return Param(key, kind, tuple(arg))
+    if "." not in key:
+        raise ValueError(f"search-space entry {key}: a range needs a section.key, not a section")
+    ok = isinstance(arg, list) and len(arg) == 2
+    ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in arg)
+    if not ok or not arg[0] < arg[1]:
+        raise ValueError(f"search-space entry {key}: {kind} must be [low, high] with low < high")
+    log = bool(spec.get("log", False))
+    if log and arg[0] <= 0:
+        raise ValueError(f"search-space entry {key}: a log range must be positive")
+    return Param(key, kind, low=float(arg[0]), high=float(arg[1]), log=log)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The searched keys, in file order."""
+
+    params: tuple[Param, ...]
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> SearchSpace:
+        if not isinstance(doc, dict) or not doc:
+            raise ValueError("a search space must be a non-empty map of section.key entries")
+        return cls(tuple(_param(k, v) for k, v in doc.items()))
+
+    def check(self, base: RunConfig) -> None:
+        """Apply every choice and both ends of every range to ``base``; raise ``ValueError``
+        naming the key and value the config refuses (before any trial runs)."""
+        for p in self.params:
+            values = list(p.choices) if p.kind == "choice" else [p.low, p.high]
+            if p.kind == "int":
+                values = [int(v) for v in values]
+            for v in values:
+                try:
+                    apply_overrides(base, p.overrides(v))
+                except (ConfigError, ValueError) as err:
+                    raise ValueError(f"search space: {p.key} = {v!r} is refused: {err}") from None
+
+
+def overrides_item(key: str, value: Any) -> str:
+    """``section.key=value`` with the value written as YAML flow (lists and maps stay typed)."""
+    text = yaml.safe_dump(value, default_flow_style=True).strip()
+    if text.endswith("\n...") or text.endswith(" ..."):
+        text = text[: -len("...")].strip()
+    return f"{key}={text}"
+
+
+def load_space(path: str | os.PathLike[str] | None) -> SearchSpace:
+    """The space in a YAML file, or :data:`DEFAULT_SPACE` for ``None``."""
+    if path is None:
+        return SearchSpace.from_dict(DEFAULT_SPACE)
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"search-space file {p} does not exist")
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{p} is not valid YAML: {err}") from None
+    return SearchSpace.from_dict(doc)

@@ -1,0 +1,65 @@
+"""data.val_classes: validation on whole classes held out of the training classes (issue 20)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from siamkit.data.builtin import load_digits_dataset
+from siamkit.training import RunConfig, load_run_data
+from siamkit.training.config import DataConfig
+from siamkit.training.config_io import apply_overrides, config_from_dict
+
+TRAIN = (0, 1, 2, 3, 4, 5)
+
+
+def test_explicit_val_classes_are_held_out_whole() -> None:
+    data = load_run_data(DataConfig(dataset="digits", train_classes=TRAIN, val_classes=(4, 1)))
+    _, y = load_digits_dataset()
+    assert data.val_classes == (1, 4)
+    assert data.train_classes == (0, 2, 3, 5)
+    assert set(data.val_y.tolist()) == {1, 4}
+    assert set(data.train_y.tolist()) == {0, 2, 3, 5}
+    # every image of a validation class is in validation, none in training (a naive count)
+    for c in (1, 4):
+        assert int((data.val_y == c).sum()) == int((y == c).sum())
+    assert data.test_classes == (6, 7, 8, 9)
+    assert len(data.train_y) == sum(int((y == c).sum()) for c in (0, 2, 3, 5))
+
+
+def test_a_count_draws_the_same_classes_every_time() -> None:
+    cfg = DataConfig(dataset="digits", train_classes=TRAIN, val_classes=2)
+    a, b = load_run_data(cfg), load_run_data(cfg)
+    assert len(a.val_classes) == 2 and set(a.val_classes) <= set(TRAIN)
+    assert a.val_classes == b.val_classes
+    assert torch.equal(a.val_y, b.val_y)
+    assert not set(a.val_classes) & set(a.train_classes)
+
+
+def test_without_val_classes_the_per_image_hold_out_stays() -> None:
+    data = load_run_data(DataConfig(dataset="digits", train_classes=TRAIN))
+    assert data.val_classes == ()
+    assert set(data.val_y.tolist()) == set(TRAIN) == set(data.train_y.tolist())
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], "data.val_classes is empty"),
+        ([6, 7], "not in data.train_classes"),  # test classes
+        ([0], "at least 2 classes"),
+        ([0, 0], "duplicates"),
+        ([0, 1, 2, 3, 4], "fewer than 2 training classes"),
+        (1, "at least 2 classes"),
+        (5, "fewer than 2 of the 6"),
+    ],
+)
+def test_bad_val_classes_name_the_key(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as err:
+        config_from_dict({"data": {"dataset": "digits", "val_classes": value}})
+    assert "data.val_classes" in str(err.value)
+
+
+def test_override_reads_a_list() -> None:
+    cfg = apply_overrides(RunConfig(), ["data.val_classes=[2, 3]"])
+    assert cfg.data.val_classes == (2, 3)

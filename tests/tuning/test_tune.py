@@ -1,0 +1,161 @@
+"""siamkit tune: an Optuna study scored on validation classes, pruned per epoch, resumable."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+from siamkit.training import apply_overrides, load_config
+from siamkit.tuning import SearchSpace, load_space, run_study
+from siamkit.tuning import search as search_mod
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+SPACE = {
+    "optim.lr": {"float": [1e-3, 1e-2], "log": True},
+    "model.embedding_dim": {"choice": [8, 16]},
+}
+
+
+@pytest.fixture
+def base():
+    return apply_overrides(
+        load_config(TINY), ["data.val_classes=[4, 5]", "train.epochs=2", "train.steps_per_epoch=2"]
+    )
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_study_trains_scores_on_val_classes_and_resumes(base, tmp_path: Path) -> None:
+    space = SearchSpace.from_dict(SPACE)
+    first = run_study(base, space, tmp_path, n_trials=2, progress=False)
+    assert first.complete == 2 and first.best_config is not None
+    best = load_config(first.best_config)
+    assert best.data.val_classes == (4, 5)
+    assert best.optim.lr == pytest.approx(first.best_params["optim.lr"])
+    assert best.model.embedding_dim == first.best_params["model.embedding_dim"]
+    rows = _rows(tmp_path / "trials.csv")
+    assert [r["epochs"] for r in rows] == ["2", "2"]  # every epoch reported to the pruner
+    values = [float(r["value"]) for r in rows]
+    assert first.best_value == max(values) and all(0.0 <= v <= 1.0 for v in values)
+    # a second call with more trials continues the same study
+    again = run_study(base, space, tmp_path, n_trials=3, progress=False)
+    assert again.complete == 3 and len(_rows(tmp_path / "trials.csv")) == 3
+
+
+def test_a_different_config_does_not_continue_a_study(base, tmp_path: Path) -> None:
+    space = SearchSpace.from_dict(SPACE)
+    run_study(base, space, tmp_path, n_trials=1, progress=False)
+    other = apply_overrides(base, ["loss.margin=0.3"])
+    with pytest.raises(ValueError, match="different config or space"):
+        run_study(other, space, tmp_path, n_trials=2, progress=False)
+
+
+class Outcome:
+    def __init__(self, history: list[dict[str, Any]]) -> None:
+        self.history, self.best_metric = history, None
+
+
+class FakeTrainer:
+    """Reports a metric equal to the trial's learning rate each epoch (no training)."""
+
+    def __init__(self, net: Any, cfg: Any, data: Any, validate: Any, **_: Any) -> None:
+        self.cfg, self.validate, self.net = cfg, validate, net
+
+    def fit(self) -> Any:
+        history = []
+        for epoch in range(self.cfg.train.epochs):
+            self.validate(self.net)
+            history.append({"epoch": epoch + 1, "val_metric": self.cfg.optim.lr})
+        return Outcome(history)
+
+
+def test_median_pruning_stops_bad_trials(base, tmp_path: Path, monkeypatch) -> None:
+    calls: list[float] = []
+
+    def fake_validator(cfg, data, on_epoch):
+        epoch = 0
+
+        def validate(net):
+            nonlocal epoch
+            epoch += 1
+            calls.append(cfg.optim.lr)
+            on_epoch(epoch, cfg.optim.lr)  # may raise TrialPruned
+            return cfg.optim.lr
+
+        return validate
+
+    monkeypatch.setattr(search_mod, "_validator", fake_validator)
+    monkeypatch.setattr(search_mod, "Trainer", FakeTrainer)
+    cfg = apply_overrides(base, ["train.epochs=4"])
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
+    result = run_study(cfg, space, tmp_path, n_trials=16, progress=False)
+    assert result.pruned >= 1  # below-median learning rates stop before epoch 4
+    assert result.complete + result.pruned == 16
+    pruned = [r for r in _rows(tmp_path / "trials.csv") if r["state"] == "pruned"]
+    assert all(int(r["epochs"]) < 4 for r in pruned)
+    assert result.best_params["optim.lr"] == pytest.approx(result.best_value)
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"loss.nope": {"choice": [1]}}, "loss.nope"),
+        ({"optim.lr": {"float": [0.1, 0.01]}}, "low < high"),
+        ({"optim.lr": {"uniform": [0.1, 1]}}, "exactly one of"),
+        ({"loss.kind": {"choice": ["triplet", "bogus"]}}, "loss.kind = 'bogus'"),
+        ({"lr": {"float": [0.1, 1]}}, "section.key"),
+        ({"loss": {"choice": ["triplet"]}}, "must be maps"),
+        ({"loss": {"choice": [{"kind": "multi_similarity", "mining": "batch_hard"}]}}, "refused"),
+    ],
+)
+def test_bad_space_is_named_before_anything_is_written(
+    space: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "space.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(space))
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--space", str(path), "--out", str(out), "--set", "data.val_classes=2"],
+    )
+    assert res.exit_code != 0
+    assert message in res.output
+    assert not out.exists()
+
+
+def test_tune_refuses_a_config_without_val_classes(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    res = CliRunner().invoke(cli, ["tune", str(TINY), "--out", str(out)])
+    assert res.exit_code != 0 and "data.val_classes" in res.output
+    assert not out.exists()
+
+
+def test_default_space_fits_the_demo_config() -> None:
+    demo = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+    cfg = apply_overrides(load_config(demo), ["data.val_classes=2"])
+    load_space(None).check(cfg)  # every default value is accepted by the demo config
+
+
+def test_cli_runs_a_study(tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("optim.lr: {float: [0.001, 0.01], log: true}\n")
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "1", "--space", str(space), "--out", str(out),
+         "--set", "data.val_classes=[4, 5]", "--set", "train.epochs=1",
+         "--set", "train.steps_per_epoch=2", "--no-progress"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (out / "best.yaml").is_file() and (out / "study.db").is_file()
+    assert "siamkit train" in res.output
