@@ -38,6 +38,7 @@ from siamkit.training.config import RunConfig, resolved_mining
 from siamkit.training.config_io import config_from_dict, config_to_dict
 from siamkit.training.data import RunData, to_float
 from siamkit.training.ema import WeightAverage
+from siamkit.training.init_from import freeze_encoder
 from siamkit.training.objectives import build_objective
 from siamkit.training.step import train_step
 from siamkit.training.validation import (
@@ -322,6 +323,7 @@ class Trainer:
             if stopped:
                 break
             t0 = time.perf_counter()
+            freeze_encoder(self.net, epoch < self.cfg.model.freeze_encoder_epochs)
             loss = self._epoch(epoch)
             metric = None
             with self._averaged():
@@ -347,6 +349,7 @@ class Trainer:
                 self.log(
                     f"epoch {epoch + 1}/{self.cfg.train.epochs}: loss {loss:.4f}, val {self.cfg.train.val_metric} {shown}"
                 )
+        freeze_encoder(self.net, False)
         if self.cfg.train.restore_best and self.best["state"] is not None:
             self.net.load_state_dict(self.best["state"])
         elif self.ema is not None:

@@ -120,6 +120,8 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
             raise ConfigError(f"train.{key} must be at least 1")
     if cfg.ssl.temperature <= 0 or not 0 < cfg.ssl.momentum < 1:
         raise ConfigError("ssl.temperature must be positive and ssl.momentum in (0, 1)")
+    if cfg.model.freeze_encoder_epochs:
+        raise ConfigError("model.freeze_encoder_epochs is for supervised runs, not task: ssl")
     lo, hi = cfg.views.crop_scale
     if not 0 < lo <= hi <= 1:
         raise ConfigError(f"views.crop_scale must be (min, max) within (0, 1], got {lo, hi}")
