@@ -98,3 +98,7 @@ def test_against_lightly_losses(lightly: dict[str, object]) -> None:
     assert float(simsiam_loss(a, c, d, b)) == pytest.approx(float(ref), abs=1e-6)
     vic = lightly["VICRegLoss"]()  # type: ignore[operator]
     assert float(vicreg_loss(a, b)) == pytest.approx(float(vic(a, b)), rel=1e-5)
+
+
+def test_lightly_loader_can_be_called_twice(lightly: dict[str, object]) -> None:
+    assert lightly_modules()["NTXentLoss"] is lightly["NTXentLoss"]

@@ -47,12 +47,11 @@ def lightly_modules() -> dict[str, Any]:
     Raises:
         ImportError: lightly is not installed, or its files need more than torch.
     """
-    spec = importlib.util.find_spec("lightly")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("lightly is not installed (pip install --no-deps lightly)")
-    root = next(iter(spec.submodule_search_locations))
-    real = sys.modules.get("lightly")
-    if real is None or not getattr(real, "__siamkit_stub__", False):
+    if not getattr(sys.modules.get("lightly"), "__siamkit_stub__", False):
+        spec = importlib.util.find_spec("lightly")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("lightly is not installed (pip install --no-deps lightly)")
+        root = next(iter(spec.submodule_search_locations))
         for name, sub in _STUBS.items():
             mod = types.ModuleType(name)
             mod.__path__ = [root + sub]
