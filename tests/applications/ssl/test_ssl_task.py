@@ -54,6 +54,8 @@ def test_each_method_saves_a_plain_bundle(tmp_path: Path, method: str) -> None:
     history = json.loads((tmp_path / "o" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1, 2]
     assert all(h["knn"] is not None and h["collapse_std"] > 0 for h in history)
+    report = (tmp_path / "o" / "report.html").read_text()
+    assert "id='collapse'" in report and "data:image/png;base64" in report
 
 
 def test_resume_ends_with_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,3 +156,34 @@ def test_labels_other_than_none_are_refused() -> None:
     with pytest.raises(ValueError, match=r"data\.labels must be 'none'"):
         ssl_config_from_dict({"data": {"labels": "yes"}})
     assert math.isfinite(ssl_config_from_dict({}).ssl.temperature)
+
+
+def test_shipped_configs_load() -> None:
+    import yaml
+
+    from siamkit.training import load_config
+
+    root = Path(__file__).resolve().parents[3] / "configs"
+    doc = yaml.safe_load((root / "simclr.yaml").read_text())
+    assert doc.pop("task") == "ssl" and ssl_config_from_dict(doc).method == "simclr"
+    ft = load_config(root / "finetune.yaml")
+    assert ft.data.labels_per_class == 10 and ft.model.freeze_encoder_epochs == 2
+
+
+def test_user_flow_ssl_then_evaluate_then_finetune(tmp_path: Path) -> None:
+    doc = _cfg("simclr", epochs=1)
+    doc["data"]["train_classes"] = [0, 1, 2, 3, 4, 5, 6]
+    res = _cli(tmp_path, doc)
+    assert res.exit_code == 0, res.output
+    model = tmp_path / "o" / "model"
+    ev = CliRunner().invoke(
+        cli, ["evaluate", str(model), "--data", "digits", "--episodes", "20", "--json"]
+    )
+    assert ev.exit_code == 0, ev.output
+    assert json.loads(ev.output)["data"]["n_classes"] == 3  # 7-9: the classes SSL never saw
+    tiny = Path(__file__).resolve().parents[3] / "configs" / "digits-tiny.yaml"
+    ft = CliRunner().invoke(cli, [
+        "train", str(tiny), "--out", str(tmp_path / "ft"), "--no-progress", "--init-from", str(model),
+        "--set", "train.epochs=1", "--episodes", "20",
+    ])  # fmt: skip
+    assert ft.exit_code == 0, ft.output

@@ -33,6 +33,8 @@ class SSLData(NamedTuple):
     val_x: Tensor | None
     val_y: Tensor | None
     source: str
+    train_classes: tuple[int, ...] | None = None
+    test_classes: tuple[int, ...] | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -82,5 +84,6 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
     has_val = run.val_y.numel() > 1
     source = f"{len(run.train_y)} {cfg.dataset} images of classes {list(run.train_classes)}"
     return SSLData(
-        run.train_x, run.val_x if has_val else None, run.val_y if has_val else None, source
-    )
+        run.train_x, run.val_x if has_val else None, run.val_y if has_val else None, source,
+        run.train_classes, run.test_classes,
+    )  # fmt: skip

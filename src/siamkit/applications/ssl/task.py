@@ -1,7 +1,8 @@
 """``siamkit train`` for ``task: ssl``: self-supervised training, then a normal siamkit bundle.
 
 Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epoch),
-``history.json`` (loss, kNN monitor, collapse std, images/s per epoch), ``metrics.json`` and
+``history.json`` (loss, kNN monitor, collapse std, images/s per epoch), ``metrics.json``,
+``report.html`` (the training curves and the collapse monitor) and
 ``model/``: a :class:`~siamkit.models.SiameseNetwork` (backbone + L2-normalised embedding; the
 projection and prediction heads are dropped) whose metadata names the method. Everything is
 checked before anything is written.
@@ -68,7 +69,13 @@ def _metadata(
             "final_knn": last["knn"],
             "final_collapse_std": last["collapse_std"],
         },
-        "run": {"train_seconds": round(seconds, 1), "dataset": cfg.data.dataset},
+        "run": {
+            "train_seconds": round(seconds, 1),
+            "dataset": cfg.data.dataset,
+            "train_classes": list(data.train_classes) if data.train_classes else None,
+            "test_classes": list(data.test_classes) if data.test_classes else None,
+            "labels_used": False,
+        },
         "config": ssl_config_to_dict(cfg),
     }
 
@@ -105,4 +112,12 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
                "collapse_std": last["collapse_std"], "train_seconds": round(seconds, 1)}  # fmt: skip
     _write_json(out_dir / "metrics.json", metrics)
     files = {"history": out_dir / "history.json", "metrics": out_dir / "metrics.json"}
+    try:
+        from siamkit.applications.ssl.report import write_ssl_report
+
+        files["report"] = write_ssl_report(
+            out_dir / "report.html", history, metrics, cfg.ssl.collapse_std
+        )
+    except ImportError:  # plotting needs matplotlib (the [report] extra); the model is saved anyway
+        log("matplotlib is not installed: no report.html")
     return TaskSummary(model_dir=model_dir, metrics=metrics, files=files)
