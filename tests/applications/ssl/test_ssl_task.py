@@ -187,3 +187,11 @@ def test_user_flow_ssl_then_evaluate_then_finetune(tmp_path: Path) -> None:
         "--set", "train.epochs=1", "--episodes", "20",
     ])  # fmt: skip
     assert ft.exit_code == 0, ft.output
+
+
+def test_overrides_set_the_method_and_keys() -> None:
+    from siamkit.applications.ssl.config import apply_ssl_overrides
+
+    doc = apply_ssl_overrides({"train": {"epochs": 1}}, ["method=vicreg", "train.batch_size=8"])
+    cfg = ssl_config_from_dict(doc)
+    assert (cfg.method, cfg.train.epochs, cfg.train.batch_size) == ("vicreg", 1, 8)
