@@ -195,3 +195,22 @@ def test_overrides_set_the_method_and_keys() -> None:
     doc = apply_ssl_overrides({"train": {"epochs": 1}}, ["method=vicreg", "train.batch_size=8"])
     cfg = ssl_config_from_dict(doc)
     assert (cfg.method, cfg.train.epochs, cfg.train.batch_size) == ("vicreg", 1, 8)
+
+
+def test_ssl_can_start_from_a_model_that_fits_only(tmp_path: Path) -> None:
+    first = run(_cfg("simclr", epochs=1), tmp_path / "a", QUIET)
+    doc = _cfg("simclr", epochs=1)
+    doc["model"]["embedding_dim"] = 8
+    with pytest.raises(ValueError, match="embeds to 16 dimensions"):
+        run(
+            doc,
+            tmp_path / "b",
+            TaskOptions(progress=False, log=lambda s: None, init_from=str(first.model_dir)),
+        )
+    assert not (tmp_path / "b").exists()
+    again = run(
+        _cfg("byol", epochs=1),
+        tmp_path / "c",
+        TaskOptions(progress=False, log=lambda s: None, init_from=str(first.model_dir)),
+    )
+    assert again.metrics["epochs"] == 1
