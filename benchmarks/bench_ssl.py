@@ -182,7 +182,7 @@ def finetune(args: argparse.Namespace, seed: int, source: Path | None) -> Siames
     net = build_model(cfg.model, data.input_shape, *data.channel_stats())
     if source is not None:
         init_from_model(net, source)
-    Trainer(net, cfg, data, progress=False).fit()
+    Trainer.from_config(net, cfg, data, progress=False).fit()
     return net
 
 

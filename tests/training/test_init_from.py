@@ -113,7 +113,7 @@ def test_freeze_keeps_the_encoder_for_n_epochs(
         net = make_net(cfg, tiny_data)
         enc = {k: v.clone() for k, v in net.encoder.state_dict().items()}
         head = {k: v.clone() for k, v in net.head.state_dict().items()}
-        Trainer(net, cfg, tiny_data, progress=False).fit()
+        Trainer.from_config(net, cfg, tiny_data, progress=False).fit()
         return enc, head, net
 
     enc, head, net = train(epochs=1, frozen=1)

@@ -17,12 +17,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from siamkit.models import SiameseNetwork
+from siamkit.training.callbacks import Callback
+
+if TYPE_CHECKING:
+    from siamkit.training.trainer import Trainer
 
 
 def _describe(shape: Any) -> str:
@@ -101,6 +105,28 @@ def freeze_encoder(net: SiameseNetwork, frozen: bool) -> None:
         handle.remove()
         del net.encoder._siamkit_freeze_hook
         net.encoder.train(net.training)
+
+
+class FreezeEncoder(Callback):
+    """A :class:`~siamkit.training.trainer.Trainer` callback: :func:`freeze_encoder` for the
+    first ``epochs`` epochs (counted from the run's history, so a resumed run continues the count),
+    released after them and at the end."""
+
+    def __init__(self, net: nn.Module, epochs: int) -> None:
+        if not isinstance(net, SiameseNetwork):
+            raise TypeError(
+                f"model.freeze_encoder_epochs needs a SiameseNetwork, got {type(net).__name__}"
+            )
+        self.net, self.epochs = net, int(epochs)
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        freeze_encoder(self.net, len(trainer.history) < self.epochs)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        freeze_encoder(self.net, int(row["epoch"]) < self.epochs)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        freeze_encoder(self.net, False)
 
 
 def labels_per_class_subset(y: Tensor, k: int, seed: int) -> Tensor:
