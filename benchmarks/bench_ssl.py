@@ -19,8 +19,8 @@ Rows:
   0-5, the same supervised recipe (batch-hard triplets), started from the siamkit method with the
   best *validation* kNN, or from random weights.
 
-Throughput: images/s of the siamkit SimCLR epoch against a bare loop (same views, forward,
-backward and step, no monitor, no checkpoint).
+Throughput: images/s of a siamkit SimCLR epoch (the Trainer's epoch over ViewPairBatches)
+against a bare loop (same views, forward, backward and step). ``--rows ""`` measures only that.
 
 Usage (the full protocol; about 30 CPU-minutes a seed at these sizes on an idle 2-core machine)::
 
@@ -51,7 +51,7 @@ from siamkit.applications.ssl.data import SSLData, load_ssl_data
 from siamkit.applications.ssl.methods import METHODS
 from siamkit.applications.ssl.peer import lightly_modules
 from siamkit.applications.ssl.task import build_ssl_model
-from siamkit.applications.ssl.trainer import SSLTrainer
+from siamkit.applications.ssl.trainer import build_ssl_trainer
 from siamkit.applications.ssl.views import ViewMaker
 from siamkit.data.fashion_mnist import load_fashion_mnist
 from siamkit.evaluation import evaluate_embeddings
@@ -67,7 +67,7 @@ CPU = torch.device("cpu")
 
 
 class LightlyPeer(nn.Module):
-    """lightly's heads and losses around the same network; the interface SSLTrainer drives."""
+    """lightly's heads and losses around the same network; the interface build_ssl_trainer drives."""
 
     def __init__(self, net: SiameseNetwork, method: str, proj_dim: int, hidden: int) -> None:
         super().__init__()
@@ -87,12 +87,17 @@ class LightlyPeer(nn.Module):
     def net(self) -> SiameseNetwork:
         return self.online
 
-    def loss(self, v1: Tensor, v2: Tensor) -> Tensor:
-        z1 = self.projector(self.online.embed(v1, check=False))
-        z2 = self.projector(self.online.embed(v2, check=False))
+    def forward(self, x: Tensor) -> Tensor:
+        """Both views stacked ``(2N, ...)`` -> projections, or (projection, prediction) rows."""
+        z = self.projector(self.online.embed(x, check=False))
+        return z if self.predictor is None else torch.cat([z, self.predictor(z)], dim=1)
+
+    def objective(self, out: Tensor, labels: Tensor | None = None, indices: Any = None) -> Tensor:
+        n = out.shape[0] // 2
         if self.predictor is None:
-            return self.criterion(z1, z2)  # type: ignore[no-any-return]
-        p1, p2 = self.predictor(z1), self.predictor(z2)
+            return self.criterion(out[:n], out[n:])  # type: ignore[no-any-return]
+        d = out.shape[1] // 2
+        z1, z2, p1, p2 = out[:n, :d], out[n:, :d], out[:n, d:], out[n:, d:]
         return 0.5 * (self.criterion(p1, z2.detach()) + self.criterion(p2, z1.detach()))
 
     def after_step(self, step: int, total: int) -> None:
@@ -161,10 +166,9 @@ def train_ssl(
     model: Any = build_ssl_model(cfg, data)
     if peer is not None:
         model = LightlyPeer(model.net, peer, cfg.ssl.proj_dim, cfg.ssl.proj_hidden)
-    trainer = SSLTrainer(
-        model, cfg, data, progress=False, log=lambda s: print("   ", s, flush=True)
-    )
-    history = trainer.fit()
+    log = lambda s: print("   ", s, flush=True)  # noqa: E731
+    trainer, _ = build_ssl_trainer(model, cfg, data, progress=False, log=log)
+    history = trainer.fit().history
     return model.net, history
 
 
@@ -187,13 +191,15 @@ def finetune(args: argparse.Namespace, seed: int, source: Path | None) -> Siames
 
 
 def throughput(cfg: SSLConfig, data: SSLData, steps: int) -> tuple[float, float]:
-    """(images/s of SSLTrainer's epoch, images/s of a bare loop) over ``steps`` batches."""
+    """(images/s of siamkit's training epoch, images/s of a bare loop) over ``steps`` batches."""
     cfg = dataclasses.replace(
         cfg, train=dataclasses.replace(cfg.train, epochs=1, steps_per_epoch=steps)
     )
     model = build_ssl_model(cfg, data)
-    trainer = SSLTrainer(model, cfg, data, progress=False)
-    _, ours = trainer._epoch(0)
+    trainer, _ = build_ssl_trainer(model, cfg, data, progress=False)
+    t0 = time.perf_counter()
+    trainer._epoch(0)  # the Trainer's epoch: batches, views, steps, schedule, callbacks' step hooks
+    ours = steps * cfg.train.batch_size / (time.perf_counter() - t0)
     model = build_ssl_model(cfg, data)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr)
     views, gen, b = ViewMaker(cfg.views), torch.Generator().manual_seed(0), cfg.train.batch_size
@@ -268,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     args.widths = [int(w) for w in args.widths.split(",")]
-    args.rows = args.rows.split(",")
+    args.rows = [r for r in args.rows.split(",") if r]
     bench = Bench(args)
     results = [run_seed(args, bench, int(s)) for s in args.seeds.split(",")]
     print_table(results)

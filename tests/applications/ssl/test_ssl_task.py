@@ -18,12 +18,13 @@ from siamkit import load_model
 from siamkit.applications.ssl.config import ssl_config_from_dict
 from siamkit.applications.ssl.methods import SelfSupervised, SSLHeadConfig
 from siamkit.applications.ssl.task import run
-from siamkit.applications.ssl.trainer import CollapseError, SSLTrainer
+from siamkit.applications.ssl.trainer import CollapseError
 from siamkit.cli.main import cli
 from siamkit.encoders import create_encoder
 from siamkit.export.bundle import read_model_config
 from siamkit.models import SiameseNetwork
 from siamkit.training.tasks import TaskOptions
+from siamkit.training.trainer import Trainer
 
 SMALL: dict[str, Any] = {
     "data": {"dataset": "digits"},
@@ -60,17 +61,17 @@ def test_each_method_saves_a_plain_bundle(tmp_path: Path, method: str) -> None:
 
 def test_resume_ends_with_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     straight = run(_cfg("byol"), tmp_path / "a", QUIET)
-    real_epoch = SSLTrainer._epoch
+    real_epoch = Trainer._epoch
 
-    def stop_at_second(self: SSLTrainer, epoch: int) -> tuple[float, float]:
+    def stop_at_second(self: Trainer, epoch: int) -> float:
         if epoch == 1:
             raise KeyboardInterrupt
         return real_epoch(self, epoch)
 
-    monkeypatch.setattr(SSLTrainer, "_epoch", stop_at_second)
+    monkeypatch.setattr(Trainer, "_epoch", stop_at_second)
     with pytest.raises(KeyboardInterrupt):
         run(_cfg("byol"), tmp_path / "b", QUIET)
-    monkeypatch.setattr(SSLTrainer, "_epoch", real_epoch)
+    monkeypatch.setattr(Trainer, "_epoch", real_epoch)
     resumed = run(
         _cfg("byol"), tmp_path / "b", TaskOptions(resume=True, progress=False, log=lambda s: None)
     )

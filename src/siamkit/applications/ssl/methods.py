@@ -25,6 +25,7 @@ import copy
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -109,24 +110,37 @@ class SelfSupervised(nn.Module):
     def net(self) -> SiameseNetwork:
         return self.online.net
 
+    def forward(self, x: Tensor) -> Tensor:
+        """Both views stacked, ``(2N, C, H, W)`` (first views, then second views) -> what
+        :meth:`objective` needs, row by row: the projection (SimCLR, VICReg), the projection and
+        the prediction side by side (SimSiam), the prediction and the momentum target's
+        projection side by side (BYOL; no gradient reaches the target)."""
+        z = self.online(x)  # (2N, P): both views in one pass
+        if self.predictor is None:
+            return z
+        p = self.predictor(z)
+        if self.target is None:
+            return torch.cat([z, p], dim=1)  # (2N, 2P)
+        with torch.no_grad():
+            t = self.target(x)
+        return torch.cat([p, t], dim=1)  # (2N, 2P)
+
+    def objective(self, out: Tensor, labels: Tensor | None = None, indices: Any = None) -> Tensor:
+        """The method's loss on :meth:`forward`'s output (``labels`` are ignored: there are none)."""
+        n = out.shape[0] // 2
+        a, b = out[:n].float(), out[n:].float()
+        if self.method == "simclr":
+            return nt_xent_loss(a, b, self.cfg.temperature)
+        if self.method == "vicreg":
+            return vicreg_loss(a, b)
+        d = a.shape[1] // 2
+        if self.method == "simsiam":  # rows: (projection z, prediction p)
+            return simsiam_loss(a[:, d:], b[:, d:], a[:, :d], b[:, :d])
+        return byol_loss(a[:, :d], b[:, :d], a[:, d:], b[:, d:])  # rows: (prediction, target)
+
     def loss(self, v1: Tensor, v2: Tensor) -> Tensor:
         """The method's loss on two ``(N, C, H, W)`` views of the same ``N`` images."""
-        n = v1.shape[0]
-        z = self.online(torch.cat([v1, v2]))  # (2N, P): both views in one pass
-        z1, z2 = z[:n].float(), z[n:].float()
-        if self.method == "simclr":
-            return nt_xent_loss(z1, z2, self.cfg.temperature)
-        if self.method == "vicreg":
-            return vicreg_loss(z1, z2)
-        assert self.predictor is not None
-        p = self.predictor(z).float()
-        p1, p2 = p[:n], p[n:]
-        if self.method == "simsiam":
-            return simsiam_loss(p1, p2, z1, z2)
-        assert self.target is not None
-        with torch.no_grad():
-            t = self.target(torch.cat([v1, v2])).float()
-        return byol_loss(p1, p2, t[:n], t[n:])
+        return self.objective(self(torch.cat([v1, v2])))
 
     def after_step(self, step: int, total: int) -> None:
         """BYOL: move the target towards the online network with the scheduled momentum."""

@@ -28,7 +28,7 @@ from siamkit.applications.ssl.config import (
 )
 from siamkit.applications.ssl.data import SSLData, load_ssl_data
 from siamkit.applications.ssl.methods import SelfSupervised
-from siamkit.applications.ssl.trainer import SSLTrainer
+from siamkit.applications.ssl.trainer import CollapseError, build_ssl_trainer
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.training.builders import build_model
@@ -93,17 +93,19 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
             f"train.batch_size = {cfg.train.batch_size} is more than the {data.train_x.shape[0]} training images"
         )
     model = build_ssl_model(cfg, data, options.init_from)
-    trainer = SSLTrainer(model, cfg, data, out_dir=out_dir, progress=options.progress, log=log)
+    trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".config.yaml.tmp"
     tmp.write_text(yaml.safe_dump({"task": "ssl", **ssl_config_to_dict(cfg)}, sort_keys=False))
     os.replace(tmp, out_dir / "config.yaml")
-    log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {trainer.device}")
+    log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {trainer.ctx.device}")
     t0 = time.perf_counter()
     try:
-        history = trainer.fit(resume=options.resume)
+        history = trainer.fit(resume=options.resume).history
     finally:
         _write_json(out_dir / "history.json", trainer.history)
+    if monitor.collapsed is not None:
+        raise CollapseError(monitor.collapsed)
     seconds = time.perf_counter() - t0
     net: SiameseNetwork = model.net.cpu().eval()
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
