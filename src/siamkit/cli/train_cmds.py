@@ -48,6 +48,13 @@ DEVICE = click.option(
     metavar="SECTION.KEY=VALUE",
     help="Override a config value, e.g. --set train.epochs=2 (repeatable).",
 )
+@click.option(
+    "--init-from",
+    "init_from",
+    type=click.Path(exists=True),
+    help="Start from this saved model's encoder and head (model.init_from); the class list may "
+    "differ, the optimiser starts fresh.",
+)
 @DEVICE
 @click.option(
     "--episodes",
@@ -62,6 +69,7 @@ def train(
     out: str | None,
     resume: bool,
     overrides: tuple[str, ...],
+    init_from: str | None,
     device: str,
     episodes: int | None,
     progress: bool,
@@ -80,8 +88,10 @@ def train(
 
     task = _config_task(config)
     if task is not None:
-        _run_task(task, config, out, resume, overrides, device, progress, as_json)
+        _run_task(task, config, out, resume, overrides, device, progress, as_json, init_from)
         return
+    if init_from is not None:
+        overrides = (*overrides, f"model.init_from={json.dumps(init_from)}")
     cfg = load_config(config)
     cfg = apply_overrides(
         cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
@@ -140,6 +150,7 @@ def _run_task(
     device: str,
     progress: bool,
     as_json: bool,
+    init_from: str | None = None,
 ) -> None:
     import yaml
 
@@ -151,7 +162,12 @@ def _run_task(
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     options = TaskOptions(
-        resume=resume, overrides=overrides, device=device, progress=progress, log=log
+        resume=resume,
+        overrides=overrides,
+        device=device,
+        progress=progress,
+        init_from=init_from,
+        log=log,
     )
     summary = runner(doc, out_dir, options)
     if as_json:

@@ -90,6 +90,11 @@ def run_experiment(
     mean, std = data.channel_stats()
     seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
     net = build_model(cfg.model, data.input_shape, mean, std)
+    if cfg.model.init_from:  # the saved model's encoder + head; refused here if it does not fit
+        from siamkit.training.init_from import init_from_model
+
+        init_from_model(net, cfg.model.init_from)
+        log(f"starting from the weights of {cfg.model.init_from}")
     trainer = Trainer.from_config(net, cfg, data, out_dir=out, progress=progress, log=log)
     if trainer.ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,8 @@ class DataConfig:
         limit: keep at most this many training images (quick runs); ``None`` = all.
         image_size: resize image-folder images to this square size.
         grayscale: read image-folder images as one channel.
+        labels_per_class: keep a seeded K training images of each class ("K labels per class";
+            more than a class has is an error). Validation images are held out as before.
     """
 
     dataset: str = "fashion-mnist"
@@ -62,6 +64,7 @@ class DataConfig:
     limit: int | None = None
     image_size: int = 64
     grayscale: bool = False
+    labels_per_class: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class ModelConfig:
             features are joined only when embedding (needs a fixed distance).
         input_mean, input_std: per-channel normalisation kept in the model; ``None`` = computed
             from the training images.
+        init_from: start from this saved model's encoder, head and input normalisation
+            (:func:`siamkit.training.init_from.init_from_model`; ``--init-from``).
+        freeze_encoder_epochs: keep the encoder frozen (weights and batch-norm statistics) for
+            this many first epochs; only the head trains.
     """
 
     encoder: str = "convnet"
@@ -99,6 +106,8 @@ class ModelConfig:
     appearance_skip_in_loss: bool = True
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
+    init_from: str | None = None
+    freeze_encoder_epochs: int = 0
 
 
 @dataclass(frozen=True)
@@ -271,6 +280,10 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError(
             f"train.ema_decay must be in (0, 1) (e.g. 0.998) or null, got {cfg.train.ema_decay}"
         )
+    if cfg.model.freeze_encoder_epochs < 0:
+        raise ValueError("model.freeze_encoder_epochs must be >= 0")
+    if cfg.data.labels_per_class is not None and cfg.data.labels_per_class < 1:
+        raise ValueError("data.labels_per_class must be at least 1 (or null for every label)")
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
     _check_val_classes(cfg.data)

@@ -140,6 +140,11 @@ def load_run_data(cfg: DataConfig) -> RunData:
     else:
         keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
     xtr, ytr, xva, yva = x[keep], y[keep], x[held], y[held]
+    if cfg.labels_per_class is not None:
+        from siamkit.training.init_from import labels_per_class_subset
+
+        pick = labels_per_class_subset(ytr, cfg.labels_per_class, SPLIT_SEED)
+        xtr, ytr = xtr[pick], ytr[pick]
     if cfg.limit is not None and cfg.limit < ytr.numel():
         pick = seeded_sample(ytr.numel(), cfg.limit, SPLIT_SEED)
         xtr, ytr = xtr[pick], ytr[pick]

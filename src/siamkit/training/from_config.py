@@ -114,6 +114,10 @@ def build_trainer(
     forward = ddp.wrap_for_training(net, ctx, learned_only)
     if t.ema_decay is not None:
         callbacks.append(WeightAverageCallback(net, t.ema_decay))
+    if cfg.model.freeze_encoder_epochs:  # the encoder of an init_from model, for the first epochs
+        from siamkit.training.init_from import FreezeEncoder
+
+        callbacks.append(FreezeEncoder(net, cfg.model.freeze_encoder_epochs))
     objective = build_objective(cfg.loss, net.distance).to(ctx.device)  # type: ignore[arg-type]
     optimizer = build_optimizer(cfg.optim, list(net.parameters()))
     offline = (

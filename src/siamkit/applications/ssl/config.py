@@ -1,0 +1,179 @@
+"""The ``task: ssl`` config: method, data without labels, network, views, heads, optimiser, loop.
+
+Every key has a default; a YAML file names what it changes. ``model`` and ``optim`` are the
+embedding run's sections (:class:`~siamkit.training.config.ModelConfig`,
+:class:`~siamkit.training.config.OptimConfig`), so the saved network is the same kind of model.
+
+>>> cfg = ssl_config_from_dict({"method": "byol", "train": {"epochs": 2}})
+>>> cfg.method, cfg.train.epochs, cfg.data.labels
+('byol', 2, 'none')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from siamkit.applications.ssl.methods import METHODS, SSLHeadConfig
+from siamkit.applications.ssl.views import ViewConfig
+from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
+from siamkit.training.config import RunConfig as _RunConfig
+from siamkit.training.config_io import ConfigError, _section
+
+
+@dataclass(frozen=True)
+class SSLDataConfig:
+    """Images to learn from, without their labels.
+
+    Attributes:
+        dataset: ``"fashion-mnist"``, ``"digits"`` or ``"image-folder"``: every image found under
+            ``root`` (class sub-folders, if any, are ignored).
+        labels: ``"none"``: the only choice, said out loud; labels of a labeled dataset are never
+            seen by training (its validation split, when it has one, feeds the kNN monitor).
+        train_classes: the classes whose training images are used (labeled datasets); the rest
+            are kept unseen for evaluation.
+        val_fraction: labeled datasets: the share of the training images held out (seeded, per
+            class) as the kNN monitor's validation set; they are not trained on.
+        limit: keep at most this many training images (seeded); ``None`` = all.
+        image_size, grayscale: how image-folder images are read.
+    """
+
+    dataset: str = "fashion-mnist"
+    root: str | None = None
+    labels: str = "none"
+    train_classes: tuple[int, ...] | None = (0, 1, 2, 3, 4, 5)
+    val_fraction: float = 0.1
+    limit: int | None = None
+    image_size: int = 64
+    grayscale: bool = False
+
+
+@dataclass(frozen=True)
+class SSLTrainConfig:
+    """The loop.
+
+    Attributes:
+        batch_size: images per batch (two views each); at least 2.
+        steps_per_epoch: batches per epoch; ``None`` = training images // batch_size.
+        knn_k: neighbours of the kNN monitor (leave-one-out on the labeled validation images).
+        monitor_images: validation (else training) images embedded for the collapse monitor.
+    """
+
+    epochs: int = 10
+    batch_size: int = 256
+    steps_per_epoch: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    knn_k: int = 20
+    monitor_images: int = 2000
+    embed_batch_size: int = 512
+
+
+@dataclass(frozen=True)
+class SSLConfig:
+    """A whole ``task: ssl`` run."""
+
+    method: str = "simclr"
+    data: SSLDataConfig = field(default_factory=SSLDataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    views: ViewConfig = field(default_factory=ViewConfig)
+    ssl: SSLHeadConfig = field(default_factory=SSLHeadConfig)
+    optim: OptimConfig = field(
+        default_factory=lambda: OptimConfig(optimizer="adamw", lr=2e-3, schedule="cosine")
+    )
+    train: SSLTrainConfig = field(default_factory=SSLTrainConfig)
+
+
+_TYPES = {
+    "data": SSLDataConfig,
+    "model": ModelConfig,
+    "views": ViewConfig,
+    "ssl": SSLHeadConfig,
+    "optim": OptimConfig,
+    "train": SSLTrainConfig,
+}
+
+
+def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
+    """Values types cannot check; a ``ConfigError`` naming the key."""
+    if cfg.method not in METHODS:
+        raise ConfigError(
+            f"method = {cfg.method!r} is not valid; choose one of {', '.join(METHODS)}"
+        )
+    if cfg.data.labels != "none":
+        raise ConfigError("data.labels must be 'none' for task: ssl (training never sees labels)")
+    if cfg.data.dataset not in DATASETS:
+        raise ConfigError(f"data.dataset must be one of {', '.join(DATASETS)}")
+    if cfg.data.dataset == "image-folder" and cfg.data.root is None:
+        raise ConfigError("data.dataset = image-folder needs data.root: a folder of images")
+    if cfg.train.batch_size < 2:
+        raise ConfigError(
+            f"train.batch_size must be at least 2 (each image's view needs other images to be "
+            f"told apart from; NT-Xent has no negatives with 1), got {cfg.train.batch_size}"
+        )
+    for key in ("epochs", "knn_k", "monitor_images"):
+        if getattr(cfg.train, key) < 1:
+            raise ConfigError(f"train.{key} must be at least 1")
+    if cfg.ssl.temperature <= 0 or not 0 < cfg.ssl.momentum < 1:
+        raise ConfigError("ssl.temperature must be positive and ssl.momentum in (0, 1)")
+    if cfg.model.freeze_encoder_epochs:
+        raise ConfigError("model.freeze_encoder_epochs is for supervised runs, not task: ssl")
+    lo, hi = cfg.views.crop_scale
+    if not 0 < lo <= hi <= 1:
+        raise ConfigError(f"views.crop_scale must be (min, max) within (0, 1], got {lo, hi}")
+    try:  # the shared sections' own checks (model, optim)
+        check_config(_RunConfig(model=cfg.model, optim=cfg.optim))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return cfg
+
+
+def apply_ssl_overrides(
+    doc: dict[str, Any], overrides: tuple[str, ...] | list[str]
+) -> dict[str, Any]:
+    """``section.key=value`` (or ``method=value``) strings applied to a config mapping."""
+    doc = {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        value = yaml.safe_load(raw)
+        section, dot, name = key.strip().partition(".")
+        if not dot:
+            doc[section] = value
+        else:
+            doc.setdefault(section, {})[name] = value
+    return doc
+
+
+def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
+    """A checked :class:`SSLConfig` from a YAML mapping (without its ``task`` key)."""
+    doc = {} if doc is None else dict(doc)
+    unknown = [k for k in doc if k != "method" and k not in _TYPES]
+    if unknown:
+        raise ConfigError(
+            f"unknown section {', '.join(map(repr, unknown))} for task: ssl; valid: method, "
+            + ", ".join(_TYPES)
+        )
+    method = doc.get("method", "simclr")
+    if not isinstance(method, str):
+        raise ConfigError(f"method must be a name, got {method!r}")
+    parts = {name: _section(cls, doc.get(name), name) for name, cls in _TYPES.items()}
+    return check_ssl_config(SSLConfig(method=method, **parts))
+
+
+def ssl_config_to_dict(cfg: SSLConfig) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists) for YAML, JSON and the model's metadata."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return {k: plain(v) for k, v in dataclasses.asdict(cfg).items()}

@@ -1,0 +1,89 @@
+"""The images a self-supervised run learns from, with no labels, and an optional labeled monitor.
+
+* A labeled dataset (Fashion-MNIST, digits) with ``data.labels: none``: the training images of
+  ``train_classes`` without their labels; a seeded per-class share of them is held out as a small
+  labeled validation set for the kNN monitor (never trained on).
+* ``dataset: image-folder``: every image anywhere under ``root`` (sub-folder names ignored); no
+  labels, so no kNN monitor.
+
+>>> d = load_ssl_data(SSLDataConfig(dataset="digits"))
+>>> d.train_x.shape[1:], d.val_y is not None
+(torch.Size([1, 8, 8]), True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from torch import Tensor
+
+from siamkit.applications.ssl.config import SSLDataConfig
+from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
+from siamkit.data.image_io import load_images
+from siamkit.training.config import DataConfig
+from siamkit.training.data import SPLIT_SEED, load_run_data, seeded_sample, to_float
+
+
+class SSLData(NamedTuple):
+    """Training images ``(N, C, H, W)`` (uint8 or float in [0, 1]); labeled validation images
+    for the monitor (``None`` without labels)."""
+
+    train_x: Tensor
+    val_x: Tensor | None
+    val_y: Tensor | None
+    source: str
+    train_classes: tuple[int, ...] | None = None
+    test_classes: tuple[int, ...] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train_x.shape[1:]
+        return (int(c), int(h), int(w))
+
+    def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-channel mean and std of (up to 20,000) training images, rounded to 4 places."""
+        x = to_float(self.train_x[:20000])
+        mean, std = x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+        return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
+
+
+def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
+    """Every image under ``root``, resized to ``image_size`` squares: ``(N, C, S, S)`` float.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        ValueError: it holds no images.
+    """
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"data.root {root!r} is not a folder")
+    paths = find_images(root)
+    if not paths:
+        raise ValueError(
+            f"data.root {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
+            "a self-supervised run needs a folder of images"
+        )
+    return load_images(paths, (1 if grayscale else 3, image_size, image_size))
+
+
+def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
+    """Load the images of ``cfg`` (see the module docstring)."""
+    if cfg.dataset == "image-folder":
+        if cfg.root is None:
+            raise ValueError("data.dataset = image-folder needs data.root: a folder of images")
+        x = folder_images(cfg.root, cfg.image_size, cfg.grayscale)
+        if cfg.limit is not None and cfg.limit < x.shape[0]:
+            x = x[seeded_sample(x.shape[0], cfg.limit, SPLIT_SEED)]
+        return SSLData(x, None, None, f"{x.shape[0]} images under {cfg.root}")
+    run = load_run_data(
+        DataConfig(
+            dataset=cfg.dataset, root=cfg.root, train_classes=cfg.train_classes,
+            val_fraction=cfg.val_fraction, limit=cfg.limit,
+        )
+    )  # fmt: skip
+    has_val = run.val_y.numel() > 1
+    source = f"{len(run.train_y)} {cfg.dataset} images of classes {list(run.train_classes)}"
+    return SSLData(
+        run.train_x, run.val_x if has_val else None, run.val_y if has_val else None, source,
+        run.train_classes, run.test_classes,
+    )  # fmt: skip

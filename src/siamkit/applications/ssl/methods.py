@@ -1,0 +1,153 @@
+"""The four self-supervised methods as one module around a :class:`SiameseNetwork`.
+
+Both views go through the same network (shared weights); the projection and prediction heads
+sit on top of its L2-normalised embedding and exist only for training: the saved model is the
+network alone. ``loss(v1, v2)`` is the method's objective on a batch of view pairs and
+``after_step()`` moves BYOL's momentum target (a :class:`~siamkit.training.ema.WeightAverage`
+of the online network and projector).
+
+* ``simclr``: projector, NT-Xent with ``temperature``;
+* ``simsiam``: projector + predictor, negative cosine against the stop-gradient projection;
+* ``byol``: like SimSiam, but the targets come from the momentum network; the momentum goes from
+  ``momentum`` to 1 along a cosine over the run (the BYOL paper's schedule);
+* ``vicreg``: an expander, variance-invariance-covariance.
+
+>>> from siamkit.encoders import create_encoder
+>>> net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[8, 16]), 16)
+>>> m = SelfSupervised(net, "simsiam", SSLHeadConfig(proj_dim=16, proj_hidden=32, pred_hidden=8))
+>>> m.loss(torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)).dim()
+0
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from siamkit.losses.functional import nt_xent_loss
+from siamkit.losses.self_supervised import byol_loss, simsiam_loss, vicreg_loss
+from siamkit.models import SiameseNetwork
+from siamkit.training.ema import WeightAverage
+
+METHODS = ("simclr", "simsiam", "byol", "vicreg")
+
+
+@dataclass(frozen=True)
+class SSLHeadConfig:
+    """Training-only heads and the method's constants (config section ``ssl``).
+
+    Attributes:
+        proj_dim, proj_hidden: the projector's output and hidden sizes.
+        pred_hidden: the predictor's hidden size (SimSiam, BYOL: a bottleneck).
+        temperature: NT-Xent's (SimCLR).
+        momentum: BYOL's starting target momentum (goes to 1 along a cosine).
+        collapse_std: stop when the embedding's per-dimension std times sqrt(D) falls below this
+            (1 for a uniform spread on the sphere, 0 when every image embeds to one point).
+    """
+
+    proj_dim: int = 128
+    proj_hidden: int = 512
+    pred_hidden: int = 128
+    temperature: float = 0.2
+    momentum: float = 0.99
+    collapse_std: float = 0.02
+
+
+def mlp(sizes: list[int], last_bn: bool = False) -> nn.Sequential:
+    """Linear layers of ``sizes`` with BatchNorm + ReLU between them (and BN after the last).
+
+    >>> mlp([4, 8, 2])(torch.randn(3, 4)).shape
+    torch.Size([3, 2])
+    """
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        last = i == len(sizes) - 2
+        layers.append(nn.Linear(a, b, bias=not (last and last_bn)))
+        if not last:
+            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+        elif last_bn:
+            layers.append(nn.BatchNorm1d(b, affine=False))
+    return nn.Sequential(*layers)
+
+
+class _Online(nn.Module):
+    """The network and its projector: what BYOL's target averages."""
+
+    def __init__(self, net: SiameseNetwork, projector: nn.Module) -> None:
+        super().__init__()
+        self.net, self.projector = net, projector
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.projector(self.net.embed(x, check=False))  # type: ignore[no-any-return]
+
+
+class SelfSupervised(nn.Module):
+    """``net`` trained by ``method`` (one of :data:`METHODS`) with the heads of ``cfg``."""
+
+    def __init__(self, net: SiameseNetwork, method: str, cfg: SSLHeadConfig) -> None:
+        super().__init__()
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        self.method, self.cfg = method, cfg
+        d, h, p = net.embedding_dim, cfg.proj_hidden, cfg.proj_dim
+        sizes = [d, h, h, p] if method == "vicreg" else [d, h, p]
+        projector = mlp(sizes, last_bn=method == "simsiam")
+        self.online = _Online(net, projector)
+        self.predictor = mlp([p, cfg.pred_hidden, p]) if method in ("simsiam", "byol") else None
+        self.target: _Online | None = None
+        self.average: WeightAverage | None = None
+        if method == "byol":
+            self.target = copy.deepcopy(self.online).requires_grad_(False)
+            self.average = WeightAverage(self.online, cfg.momentum)
+
+    @property
+    def net(self) -> SiameseNetwork:
+        return self.online.net
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Both views stacked, ``(2N, C, H, W)`` (first views, then second views) -> what
+        :meth:`objective` needs, row by row: the projection (SimCLR, VICReg), the projection and
+        the prediction side by side (SimSiam), the prediction and the momentum target's
+        projection side by side (BYOL; no gradient reaches the target)."""
+        z = self.online(x)  # (2N, P): both views in one pass
+        if self.predictor is None:
+            return z
+        p = self.predictor(z)
+        if self.target is None:
+            return torch.cat([z, p], dim=1)  # (2N, 2P)
+        with torch.no_grad():
+            t = self.target(x)
+        return torch.cat([p, t], dim=1)  # (2N, 2P)
+
+    def objective(self, out: Tensor, labels: Tensor | None = None, indices: Any = None) -> Tensor:
+        """The method's loss on :meth:`forward`'s output (``labels`` are ignored: there are none)."""
+        n = out.shape[0] // 2
+        a, b = out[:n].float(), out[n:].float()
+        if self.method == "simclr":
+            return nt_xent_loss(a, b, self.cfg.temperature)
+        if self.method == "vicreg":
+            return vicreg_loss(a, b)
+        d = a.shape[1] // 2
+        if self.method == "simsiam":  # rows: (projection z, prediction p)
+            return simsiam_loss(a[:, d:], b[:, d:], a[:, :d], b[:, :d])
+        return byol_loss(a[:, :d], b[:, :d], a[:, d:], b[:, d:])  # rows: (prediction, target)
+
+    def loss(self, v1: Tensor, v2: Tensor) -> Tensor:
+        """The method's loss on two ``(N, C, H, W)`` views of the same ``N`` images."""
+        return self.objective(self(torch.cat([v1, v2])))
+
+    def after_step(self, step: int, total: int) -> None:
+        """BYOL: move the target towards the online network with the scheduled momentum."""
+        if self.average is None or self.target is None:
+            return
+        base = self.cfg.momentum
+        self.average.decay = 1 - (1 - base) * (math.cos(math.pi * step / max(1, total)) + 1) / 2
+        self.average.decay = min(self.average.decay, 1 - 1e-6)
+        self.average.update(self.online)
+        self.average.copy_to(self.target)

@@ -1,0 +1,125 @@
+"""``siamkit train`` for ``task: ssl``: self-supervised training, then a normal siamkit bundle.
+
+Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epoch),
+``history.json`` (loss, kNN monitor, collapse std, images/s per epoch), ``metrics.json``,
+``report.html`` (the training curves and the collapse monitor) and
+``model/``: a :class:`~siamkit.models.SiameseNetwork` (backbone + L2-normalised embedding; the
+projection and prediction heads are dropped) whose metadata names the method. Everything is
+checked before anything is written.
+
+>>> run({"method": "simclr", "data": {"dataset": "digits"}}, Path("runs/ssl"), TaskOptions())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from siamkit.applications.ssl.config import (
+    SSLConfig,
+    apply_ssl_overrides,
+    ssl_config_from_dict,
+    ssl_config_to_dict,
+)
+from siamkit.applications.ssl.data import SSLData, load_ssl_data
+from siamkit.applications.ssl.methods import SelfSupervised
+from siamkit.applications.ssl.trainer import CollapseError, build_ssl_trainer
+from siamkit.export.bundle import save_model
+from siamkit.models import SiameseNetwork
+from siamkit.training.builders import build_model
+from siamkit.training.tasks import TaskOptions, TaskSummary
+from siamkit.training.trainer import seed_everything
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    os.replace(tmp, path)
+
+
+def build_ssl_model(cfg: SSLConfig, data: SSLData, init_from: str | None = None) -> SelfSupervised:
+    """The network (seeded by ``train.seed``) with the method's training heads; ``init_from``
+    (or ``model.init_from``) starts the network from a saved model's weights."""
+    mean, std = data.channel_stats()
+    seed_everything(cfg.train.seed)
+    net = build_model(cfg.model, data.input_shape, mean, std)
+    source = init_from or getattr(cfg.model, "init_from", None)
+    if source:
+        from siamkit.training.init_from import init_from_model
+
+        init_from_model(net, source)
+    return SelfSupervised(net, cfg.method, cfg.ssl)
+
+
+def _metadata(
+    cfg: SSLConfig, data: SSLData, history: list[dict[str, Any]], seconds: float
+) -> dict[str, Any]:
+    last = history[-1]
+    return {
+        "self_supervised": {
+            "method": cfg.method,
+            "epochs": len(history) - 1,
+            "images": int(data.train_x.shape[0]),
+            "source": data.source,
+            "final_knn": last["knn"],
+            "final_collapse_std": last["collapse_std"],
+        },
+        "run": {
+            "train_seconds": round(seconds, 1),
+            "dataset": cfg.data.dataset,
+            "train_classes": list(data.train_classes) if data.train_classes else None,
+            "test_classes": list(data.test_classes) if data.test_classes else None,
+            "labels_used": False,
+        },
+        "config": ssl_config_to_dict(cfg),
+    }
+
+
+def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
+    """Train as ``config`` says and save the network (see the module docstring)."""
+    doc = apply_ssl_overrides(config, options.overrides)
+    if options.device != "auto":
+        doc.setdefault("train", {})["device"] = options.device
+    cfg = ssl_config_from_dict(doc)
+    log = options.log or print
+    data = load_ssl_data(cfg.data)
+    if data.train_x.shape[0] < cfg.train.batch_size:
+        raise ValueError(
+            f"train.batch_size = {cfg.train.batch_size} is more than the {data.train_x.shape[0]} training images"
+        )
+    model = build_ssl_model(cfg, data, options.init_from)
+    trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".config.yaml.tmp"
+    tmp.write_text(yaml.safe_dump({"task": "ssl", **ssl_config_to_dict(cfg)}, sort_keys=False))
+    os.replace(tmp, out_dir / "config.yaml")
+    log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {trainer.ctx.device}")
+    t0 = time.perf_counter()
+    try:
+        history = trainer.fit(resume=options.resume).history
+    finally:
+        _write_json(out_dir / "history.json", trainer.history)
+    if monitor.collapsed is not None:
+        raise CollapseError(monitor.collapsed)
+    seconds = time.perf_counter() - t0
+    net: SiameseNetwork = model.net.cpu().eval()
+    model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
+    last = history[-1]
+    metrics = {"method": cfg.method, "epochs": len(history) - 1, "knn": last["knn"],
+               "collapse_std": last["collapse_std"], "train_seconds": round(seconds, 1)}  # fmt: skip
+    _write_json(out_dir / "metrics.json", metrics)
+    files = {"history": out_dir / "history.json", "metrics": out_dir / "metrics.json"}
+    try:
+        from siamkit.applications.ssl.report import write_ssl_report
+
+        files["report"] = write_ssl_report(
+            out_dir / "report.html", history, metrics, cfg.ssl.collapse_std
+        )
+    except ImportError:  # plotting needs matplotlib (the [report] extra); the model is saved anyway
+        log("matplotlib is not installed: no report.html")
+    return TaskSummary(model_dir=model_dir, metrics=metrics, files=files)

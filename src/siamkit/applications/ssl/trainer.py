@@ -1,0 +1,220 @@
+"""A self-supervised run on siamkit's :class:`~siamkit.training.trainer.Trainer`.
+
+The Trainer is handed its parts: the :class:`SelfSupervised` module (both views in one forward
+pass) and its objective, an optimiser and per-batch schedule from the run's ``optim`` section,
+:class:`ViewPairBatches` (an epoch's order and views depend only on ``(seed, epoch)``, so a run
+resumed after any epoch ends with the same weights as one never stopped, on CPU), and callbacks:
+
+* :class:`MomentumTarget`: BYOL's target update after every step (its state is checkpointed);
+* :class:`SSLMonitor`: after each epoch, the collapse check and the kNN monitor, images/s; it
+  stops the run when the embedding collapses;
+* :class:`SSLConfigGuard`: a resumed run must have the same config;
+* an epoch log line.
+
+>>> trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir="runs/ssl")  # doctest: +SKIP
+>>> trainer.fit()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from siamkit.applications.ssl.config import SSLConfig, ssl_config_to_dict
+from siamkit.applications.ssl.data import SSLData
+from siamkit.applications.ssl.methods import SelfSupervised
+from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn
+from siamkit.applications.ssl.views import ViewMaker
+from siamkit.training.batches import epoch_generator
+from siamkit.training.builders import build_optimizer, build_scheduler
+from siamkit.training.callbacks import Callback
+from siamkit.training.data import to_float
+from siamkit.training.trainer import Trainer
+from siamkit.training.validation import embed_all
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class CollapseError(RuntimeError):
+    """The embedding collapsed to (nearly) one point: the model would be useless."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; other names as torch reads them."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class ViewPairBatches:
+    """Batches of ``batch_size`` images, each as two views stacked: ``(2B, C, H, W)`` and
+    ``(2B,)`` zero labels (unused). Images are reshuffled every epoch; the last partial batch
+    is dropped."""
+
+    def __init__(
+        self,
+        x: Tensor,
+        batch_size: int,
+        steps: int | None,
+        seed: int,
+        views: ViewMaker,
+        device: torch.device,
+    ) -> None:
+        n = x.shape[0]
+        if n < batch_size:
+            raise ValueError(
+                f"train.batch_size = {batch_size} is more than the {n} training images"
+            )
+        self.x, self.b, self.seed, self.views = x.to(device), batch_size, seed, views
+        self.steps = n // batch_size if steps is None else min(n // batch_size, steps)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        order = torch.randperm(self.x.shape[0], generator=epoch_generator(self.seed, epoch, 0))
+        gen = epoch_generator(self.seed, epoch, stream=2)
+        zeros = torch.zeros(2 * self.b, dtype=torch.int64, device=self.x.device)
+        for step in range(self.steps):
+            x = to_float(self.x[order[step * self.b : (step + 1) * self.b].to(self.x.device)])
+            v1, v2 = self.views.pair(x, gen)  # (B, C, H, W) twice
+            yield torch.cat([v1, v2]), zeros
+
+
+class MomentumTarget(Callback):
+    """BYOL's target: after every step, :meth:`SelfSupervised.after_step` at the global step."""
+
+    key = "momentum_target"
+
+    def __init__(self, model: SelfSupervised, total_steps: int) -> None:
+        self.model, self.total, self.step = model, total_steps, 0
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        self.step += 1
+        self.model.after_step(self.step, self.total)
+
+    def state_dict(self) -> Any:
+        avg = self.model.average
+        return {"step": self.step, "average": avg.state_dict() if avg is not None else None}
+
+    def load_state_dict(self, state: Any) -> None:
+        self.step = int(state["step"])
+        if self.model.average is not None:
+            self.model.average.load_state_dict(state["average"])
+
+
+class SSLMonitor(Callback):
+    """Collapse std and kNN accuracy per epoch (row ``0``: before training); stops on collapse."""
+
+    def __init__(
+        self,
+        model: SelfSupervised,
+        cfg: SSLConfig,
+        data: SSLData,
+        device: torch.device,
+        images_per_epoch: int,
+    ) -> None:
+        self.model, self.cfg, self.data, self.device = model, cfg, data, device
+        self.images, self.t0 = images_per_epoch, 0.0
+        self.collapsed: str | None = None
+
+    def measure(self) -> dict[str, float | None]:
+        t = self.cfg.train
+        x = self.data.val_x if self.data.val_x is not None else self.data.train_x
+        z = embed_all(self.model.net, x[: t.monitor_images], self.device, t.embed_batch_size)
+        out: dict[str, float | None] = {"collapse_std": collapse_std(z), "knn": None}
+        if self.data.val_x is not None and self.data.val_y is not None:
+            zv = embed_all(self.model.net, self.data.val_x, self.device, t.embed_batch_size)
+            out["knn"] = leave_one_out_knn(zv, self.data.val_y, min(t.knn_k, len(zv) - 1))
+        return out
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        if not resumed:
+            trainer.history.append(
+                {"epoch": 0, "loss": None, "images_per_s": None, **self.measure()}
+            )
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        row["images_per_s"] = self.images / max(time.perf_counter() - self.t0, 1e-9)
+        row.update(self.measure())
+        if float(row["collapse_std"]) < self.cfg.ssl.collapse_std:
+            trainer.stop = True
+            self.collapsed = (
+                f"epoch {row['epoch']}: the embedding collapsed (per-dimension std x sqrt(D) = "
+                f"{row['collapse_std']:.4f}, below ssl.collapse_std = {self.cfg.ssl.collapse_std}); "
+                "no model saved. Try a lower optim.lr, stronger views or method: simclr / vicreg"
+            )
+        self.t0 = time.perf_counter()
+
+
+class SSLConfigGuard(Callback):
+    """Save the SSL config in the checkpoint; on resume, refuse a different one (``train.epochs``
+    may change)."""
+
+    key = "config"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def state_dict(self) -> Any:
+        return self.config
+
+    def load_state_dict(self, state: Any) -> None:
+        saved = {**state, "train": {**state["train"], "epochs": self.config["train"]["epochs"]}}
+        if saved != self.config:
+            diff = [s for s in self.config if saved.get(s) != self.config[s]]
+            raise ValueError(
+                f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
+            )
+
+
+class SSLEpochLog(Callback):
+    def __init__(self, log: Callable[[str], None], cfg: SSLConfig) -> None:
+        self.log, self.cfg = log, cfg
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        knn = "-" if row.get("knn") is None else f"{row['knn']:.4f}"
+        self.log(
+            f"epoch {row['epoch']}/{self.cfg.train.epochs}: loss {row['loss']:.4f}, "
+            f"kNN@{self.cfg.train.knn_k} {knn}, collapse std {row['collapse_std']:.3f}, "
+            f"{row['images_per_s']:.0f} images/s"
+        )
+
+
+def build_ssl_trainer(
+    model: SelfSupervised,
+    cfg: SSLConfig,
+    data: SSLData,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Trainer, SSLMonitor]:
+    """The :class:`Trainer` of a ``task: ssl`` run and its monitor (``monitor.collapsed`` holds
+    the message when the run stopped on a collapse)."""
+    t = cfg.train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = resolve_device(t.device)
+    model = model.to(device)
+    batches = ViewPairBatches(
+        data.train_x, t.batch_size, t.steps_per_epoch, t.seed, ViewMaker(cfg.views), device
+    )
+    optimizer = build_optimizer(cfg.optim, [p for p in model.parameters() if p.requires_grad])
+    total = t.epochs * batches.steps
+    monitor = SSLMonitor(model, cfg, data, device, batches.steps * t.batch_size)
+    callbacks: list[Callback] = [
+        SSLConfigGuard(ssl_config_to_dict(cfg)),
+        MomentumTarget(model, total),
+        monitor,
+    ]
+    if log is not None:
+        callbacks.append(SSLEpochLog(log, cfg))
+    trainer = Trainer(
+        model, model.objective, optimizer, batches, scheduler=build_scheduler(cfg.optim, optimizer, total),
+        epochs=t.epochs, callbacks=callbacks, checkpoint=Path(out_dir) / CHECKPOINT if out_dir is not None else None,
+        grad_clip=cfg.optim.grad_clip, seed=t.seed, progress=progress,
+    )  # fmt: skip
+    return trainer, monitor

@@ -1,0 +1,150 @@
+"""Start a run from a saved model, freeze its encoder for a while, and keep K labels per class.
+
+* :func:`init_from_model` (``model.init_from`` / ``siamkit train --init-from MODEL``) copies a
+  saved siamkit model's encoder, embedding head and input normalisation into a freshly built
+  network. The class list may change (nothing in the network depends on it); the optimiser
+  starts fresh. A model whose input shape, embedding size or encoder does not fit is refused
+  with one sentence before anything is written.
+* :func:`freeze_encoder` (``model.freeze_encoder_epochs: N``): the encoder's weights and its
+  batch-norm statistics stay as loaded while only the head trains, e.g. for the first N epochs.
+* :func:`labels_per_class_subset` (``data.labels_per_class: K``): a seeded K images of each
+  class, to simulate "K labels per class".
+
+>>> labels_per_class_subset(torch.tensor([0, 0, 0, 1, 1]), 2, seed=0).tolist()
+[0, 2, 3, 4]
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from siamkit.models import SiameseNetwork
+from siamkit.training.callbacks import Callback
+
+if TYPE_CHECKING:
+    from siamkit.training.trainer import Trainer
+
+
+def _describe(shape: Any) -> str:
+    return "unknown" if shape is None else str(tuple(shape))
+
+
+def load_init_source(path: str | os.PathLike[str]) -> SiameseNetwork:
+    """The saved model at ``path`` if it is a Siamese network (a model folder or ``.siamkit``).
+
+    Raises:
+        FileNotFoundError, ValueError: not a readable siamkit model, or not one with an encoder.
+    """
+    from siamkit.export.bundle import load_model
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model.init_from: no saved model at {os.fspath(path)}")
+    source = load_model(path)
+    if not isinstance(source, SiameseNetwork):
+        raise ValueError(
+            f"model.init_from: {os.fspath(path)} is a {type(source).__name__}, not a Siamese "
+            "network with an encoder and embedding head"
+        )
+    return source
+
+
+def check_init_fits(source: SiameseNetwork, net: SiameseNetwork, where: str) -> None:
+    """One sentence naming what does not fit between ``source`` (saved) and ``net`` (this run)."""
+    if source.input_shape != net.input_shape:
+        raise ValueError(
+            f"model.init_from: {where} takes inputs of shape {_describe(source.input_shape)}, "
+            f"this run's data are {_describe(net.input_shape)}"
+        )
+    if source.head.embedding_dim != net.head.embedding_dim:
+        raise ValueError(
+            f"model.init_from: {where} embeds to {source.head.embedding_dim} dimensions, "
+            f"this run's model.embedding_dim is {net.head.embedding_dim}"
+        )
+    for part in ("encoder", "head"):
+        mine, theirs = getattr(net, part).state_dict(), getattr(source, part).state_dict()
+        shapes = {k: tuple(v.shape) for k, v in mine.items()}
+        if shapes != {k: tuple(v.shape) for k, v in theirs.items()}:
+            raise ValueError(
+                f"model.init_from: {where}'s {part} is built differently from this run's "
+                f"model.{'encoder / model.encoder_kwargs' if part == 'encoder' else 'head_hidden'}; "
+                "use the same ones as the saved model"
+            )
+
+
+def init_from_model(net: SiameseNetwork, path: str | os.PathLike[str]) -> SiameseNetwork:
+    """Copy the saved model's encoder, head and input normalisation into ``net`` (in place).
+
+    Before any training, ``net`` then embeds exactly as the saved model (its distance, cohort
+    and threshold are the run's own). Returns the loaded source model.
+    """
+    source = load_init_source(path)
+    check_init_fits(source, net, os.fspath(path))
+    with torch.no_grad():
+        net.encoder.load_state_dict(source.encoder.state_dict())
+        net.head.load_state_dict(source.head.state_dict())
+        net.preprocess.load_state_dict(source.preprocess.state_dict())
+    return source
+
+
+def _eval_hook(module: nn.Module, _inputs: Any) -> None:
+    module.eval()  # batch-norm uses (and keeps) its running statistics
+
+
+def freeze_encoder(net: SiameseNetwork, frozen: bool) -> None:
+    """Freeze (or release) ``net.encoder``: no gradients, and batch-norm statistics kept even
+    while the rest of the network is in training mode. Idempotent."""
+    net.encoder.requires_grad_(not frozen)
+    handle = getattr(net.encoder, "_siamkit_freeze_hook", None)
+    if frozen and handle is None:
+        net.encoder._siamkit_freeze_hook = net.encoder.register_forward_pre_hook(_eval_hook)  # type: ignore[assignment]
+    elif not frozen and handle is not None:
+        handle.remove()
+        del net.encoder._siamkit_freeze_hook
+        net.encoder.train(net.training)
+
+
+class FreezeEncoder(Callback):
+    """A :class:`~siamkit.training.trainer.Trainer` callback: :func:`freeze_encoder` for the
+    first ``epochs`` epochs (counted from the run's history, so a resumed run continues the count),
+    released after them and at the end."""
+
+    def __init__(self, net: nn.Module, epochs: int) -> None:
+        if not isinstance(net, SiameseNetwork):
+            raise TypeError(
+                f"model.freeze_encoder_epochs needs a SiameseNetwork, got {type(net).__name__}"
+            )
+        self.net, self.epochs = net, int(epochs)
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        freeze_encoder(self.net, len(trainer.history) < self.epochs)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        freeze_encoder(self.net, int(row["epoch"]) < self.epochs)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        freeze_encoder(self.net, False)
+
+
+def labels_per_class_subset(y: Tensor, k: int, seed: int) -> Tensor:
+    """Sorted indices of ``k`` items of each class of ``y`` ``(N,)``, drawn with ``seed``.
+
+    Raises:
+        ValueError: ``k`` < 1, or a class has fewer than ``k`` items (named).
+    """
+    if k < 1:
+        raise ValueError(f"data.labels_per_class must be at least 1, got {k}")
+    gen = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).flatten()
+        if idx.numel() < k:
+            raise ValueError(
+                f"data.labels_per_class = {k} is more than class {c} has ({idx.numel()} "
+                "training images)"
+            )
+        picks.append(idx[torch.randperm(idx.numel(), generator=gen)[:k]])
+    return torch.cat(picks).sort().values

@@ -1,0 +1,217 @@
+"""``task: ssl`` end to end on scikit-learn's digits: bundles, exact resume, BYOL's target,
+collapse, and bad input refused before anything is written."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from siamkit import load_model
+from siamkit.applications.ssl.config import ssl_config_from_dict
+from siamkit.applications.ssl.methods import SelfSupervised, SSLHeadConfig
+from siamkit.applications.ssl.task import run
+from siamkit.applications.ssl.trainer import CollapseError
+from siamkit.cli.main import cli
+from siamkit.encoders import create_encoder
+from siamkit.export.bundle import read_model_config
+from siamkit.models import SiameseNetwork
+from siamkit.training.tasks import TaskOptions
+from siamkit.training.trainer import Trainer
+
+SMALL: dict[str, Any] = {
+    "data": {"dataset": "digits"},
+    "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8, 16]}, "embedding_dim": 16},
+    "ssl": {"proj_dim": 16, "proj_hidden": 32, "pred_hidden": 8},
+    "train": {"epochs": 2, "batch_size": 32, "steps_per_epoch": 3, "knn_k": 5, "device": "cpu"},
+}
+QUIET = TaskOptions(progress=False, log=lambda s: None)
+
+
+def _cfg(method: str, **train: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(SMALL)
+    doc["method"] = method
+    doc["train"].update(train)
+    return doc
+
+
+@pytest.mark.parametrize("method", ["simclr", "simsiam", "byol", "vicreg"])
+def test_each_method_saves_a_plain_bundle(tmp_path: Path, method: str) -> None:
+    summary = run(_cfg(method), tmp_path / "o", QUIET)
+    assert summary.model_dir is not None
+    net = load_model(summary.model_dir)
+    assert isinstance(net, SiameseNetwork) and net.embedding_dim == 16
+    keys = read_model_config(summary.model_dir)
+    assert keys["metadata"]["self_supervised"]["method"] == method
+    z = net.embed(torch.rand(3, 1, 8, 8))
+    assert torch.allclose(z.norm(dim=1), torch.ones(3), atol=1e-5)
+    history = json.loads((tmp_path / "o" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert all(h["knn"] is not None and h["collapse_std"] > 0 for h in history)
+    report = (tmp_path / "o" / "report.html").read_text()
+    assert "id='collapse'" in report and "data:image/png;base64" in report
+
+
+def test_resume_ends_with_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    straight = run(_cfg("byol"), tmp_path / "a", QUIET)
+    real_epoch = Trainer._epoch
+
+    def stop_at_second(self: Trainer, epoch: int) -> float:
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_epoch", stop_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        run(_cfg("byol"), tmp_path / "b", QUIET)
+    monkeypatch.setattr(Trainer, "_epoch", real_epoch)
+    resumed = run(
+        _cfg("byol"), tmp_path / "b", TaskOptions(resume=True, progress=False, log=lambda s: None)
+    )
+    a, b = load_model(straight.model_dir), load_model(resumed.model_dir)  # type: ignore[arg-type]
+    for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), name
+
+
+def test_byol_target_is_the_moving_average() -> None:
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8)
+    m = SelfSupervised(
+        net, "byol", SSLHeadConfig(proj_dim=8, proj_hidden=16, pred_hidden=4, momentum=0.9)
+    )
+    assert m.target is not None
+    before = {k: v.clone() for k, v in m.target.state_dict().items()}
+    with torch.no_grad():
+        for p in m.online.parameters():
+            p.add_(1.0)
+    m.after_step(step=0, total=10)  # cosine schedule at step 0: the base momentum
+    online = m.online.state_dict()
+    for key, value in m.target.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(value, 0.9 * before[key] + 0.1 * online[key], atol=1e-6), key
+    m.after_step(step=10, total=10)  # at the end the momentum is (nearly) 1: the target stays
+    kept = {k: v.clone() for k, v in m.target.state_dict().items()}
+    with torch.no_grad():
+        for p in m.online.parameters():
+            p.add_(1.0)
+    m.after_step(step=10, total=10)
+    assert all(torch.allclose(kept[k], v, atol=1e-5) for k, v in m.target.state_dict().items())
+    assert not any(p.requires_grad for p in m.target.parameters())
+
+
+def test_collapse_stops_without_a_model(tmp_path: Path) -> None:
+    doc = _cfg("simsiam")
+    doc["ssl"]["collapse_std"] = 5.0  # above the largest possible value (~1): always "collapsed"
+    with pytest.raises(CollapseError, match="collapsed"):
+        run(doc, tmp_path / "o", QUIET)
+    assert not (tmp_path / "o" / "model").exists()
+    assert len(json.loads((tmp_path / "o" / "history.json").read_text())) == 2
+
+
+def test_image_folder_without_classes(tmp_path: Path) -> None:
+    root = tmp_path / "imgs"
+    root.mkdir()
+    gen = torch.Generator().manual_seed(0)
+    for i in range(40):
+        arr = (torch.rand(12, 12, 3, generator=gen) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(root / f"{i}.png")
+    doc = _cfg("vicreg", epochs=1)
+    doc["data"] = {"dataset": "image-folder", "root": str(root), "image_size": 16}
+    summary = run(doc, tmp_path / "o", QUIET)
+    net = load_model(summary.model_dir)  # type: ignore[arg-type]
+    assert net.input_shape == (3, 16, 16)
+    assert summary.metrics["knn"] is None  # no labels, no kNN monitor
+
+
+def _cli(tmp_path: Path, doc: dict[str, Any]) -> Any:
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"task": "ssl", **doc}))
+    return CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]
+    )
+
+
+def test_bad_input_is_one_sentence_and_writes_nothing(tmp_path: Path) -> None:
+    res = _cli(tmp_path, _cfg("simclr", batch_size=1))
+    assert res.exit_code != 0 and "train.batch_size must be at least 2" in res.output
+    (tmp_path / "empty").mkdir()
+    doc = _cfg("simclr")
+    doc["data"] = {"dataset": "image-folder", "root": str(tmp_path / "empty")}
+    res = _cli(tmp_path, doc)
+    assert res.exit_code != 0 and "holds no images" in res.output
+    res = _cli(tmp_path, {**_cfg("simclr"), "method": "moco"})
+    assert res.exit_code != 0 and "method = 'moco' is not valid" in res.output
+    assert not (tmp_path / "o").exists()
+    assert "Traceback" not in res.output
+
+
+def test_labels_other_than_none_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"data\.labels must be 'none'"):
+        ssl_config_from_dict({"data": {"labels": "yes"}})
+    assert math.isfinite(ssl_config_from_dict({}).ssl.temperature)
+
+
+def test_shipped_configs_load() -> None:
+    import yaml
+
+    from siamkit.training import load_config
+
+    root = Path(__file__).resolve().parents[3] / "configs"
+    doc = yaml.safe_load((root / "simclr.yaml").read_text())
+    assert doc.pop("task") == "ssl" and ssl_config_from_dict(doc).method == "simclr"
+    ft = load_config(root / "finetune.yaml")
+    assert ft.data.labels_per_class == 10 and ft.model.freeze_encoder_epochs == 2
+
+
+def test_user_flow_ssl_then_evaluate_then_finetune(tmp_path: Path) -> None:
+    doc = _cfg("simclr", epochs=1)
+    doc["data"]["train_classes"] = [0, 1, 2, 3, 4, 5, 6]
+    res = _cli(tmp_path, doc)
+    assert res.exit_code == 0, res.output
+    model = tmp_path / "o" / "model"
+    ev = CliRunner().invoke(
+        cli, ["evaluate", str(model), "--data", "digits", "--episodes", "20", "--json"]
+    )
+    assert ev.exit_code == 0, ev.output
+    assert json.loads(ev.output)["data"]["n_classes"] == 3  # 7-9: the classes SSL never saw
+    tiny = Path(__file__).resolve().parents[3] / "configs" / "digits-tiny.yaml"
+    ft = CliRunner().invoke(cli, [
+        "train", str(tiny), "--out", str(tmp_path / "ft"), "--no-progress", "--init-from", str(model),
+        "--set", "train.epochs=1", "--episodes", "20",
+    ])  # fmt: skip
+    assert ft.exit_code == 0, ft.output
+
+
+def test_overrides_set_the_method_and_keys() -> None:
+    from siamkit.applications.ssl.config import apply_ssl_overrides
+
+    doc = apply_ssl_overrides({"train": {"epochs": 1}}, ["method=vicreg", "train.batch_size=8"])
+    cfg = ssl_config_from_dict(doc)
+    assert (cfg.method, cfg.train.epochs, cfg.train.batch_size) == ("vicreg", 1, 8)
+
+
+def test_ssl_can_start_from_a_model_that_fits_only(tmp_path: Path) -> None:
+    first = run(_cfg("simclr", epochs=1), tmp_path / "a", QUIET)
+    doc = _cfg("simclr", epochs=1)
+    doc["model"]["embedding_dim"] = 8
+    with pytest.raises(ValueError, match="embeds to 16 dimensions"):
+        run(
+            doc,
+            tmp_path / "b",
+            TaskOptions(progress=False, log=lambda s: None, init_from=str(first.model_dir)),
+        )
+    assert not (tmp_path / "b").exists()
+    again = run(
+        _cfg("byol", epochs=1),
+        tmp_path / "c",
+        TaskOptions(progress=False, log=lambda s: None, init_from=str(first.model_dir)),
+    )
+    assert again.metrics["epochs"] == 1

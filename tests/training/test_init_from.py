@@ -1,0 +1,161 @@
+"""model.init_from / --init-from, model.freeze_encoder_epochs and data.labels_per_class."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from siamkit import load_model, save_model
+from siamkit.cli.main import cli
+from siamkit.training import RunConfig, RunData, Trainer, apply_overrides, load_run_data
+from siamkit.training.init_from import freeze_encoder, init_from_model, labels_per_class_subset
+from siamkit.training.trainer import seed_everything
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def source_model(
+    tmp_path_factory: pytest.TempPathFactory, tiny_cfg: RunConfig, tiny_data: RunData, make_net
+) -> Path:  # type: ignore[no-untyped-def]
+    seed_everything(123)
+    net = make_net(tiny_cfg, tiny_data)
+    with torch.no_grad():  # batch-norm statistics that differ from a fresh network's too
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+    return save_model(net, tmp_path_factory.mktemp("src") / "model")
+
+
+def test_init_from_embeds_exactly_as_the_source(
+    source_model: Path, tiny_cfg: RunConfig, tiny_data: RunData, make_net
+) -> None:  # type: ignore[no-untyped-def]
+    seed_everything(0)
+    net = make_net(tiny_cfg, tiny_data).eval()
+    x = torch.rand(5, 1, 8, 8)
+    src = load_model(source_model)
+    assert not torch.allclose(net.embed(x), src.embed(x))  # different weights to begin with
+    init_from_model(net, source_model)
+    assert torch.allclose(net.embed(x), src.embed(x), atol=1e-6)
+
+
+def test_a_model_that_does_not_fit_is_refused(
+    source_model: Path, tiny_cfg: RunConfig, tiny_data: RunData, make_net
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = apply_overrides(tiny_cfg, ["model.embedding_dim=8"])
+    with pytest.raises(
+        ValueError, match=r"embeds to 16 dimensions, this run's model\.embedding_dim is 8"
+    ):
+        init_from_model(make_net(cfg, tiny_data), source_model)
+    wide = apply_overrides(tiny_cfg, ["model.encoder_kwargs={widths: [8, 32]}"])
+    with pytest.raises(ValueError, match="encoder is built differently"):
+        init_from_model(make_net(wide, tiny_data), source_model)
+
+
+def _tiny_yaml(tmp_path: Path, extra: str = "") -> Path:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(TINY.read_text() + extra)
+    return cfg
+
+
+def test_cli_refuses_another_input_shape_before_writing(tmp_path: Path, source_model: Path) -> None:
+    # the source takes (1, 8, 8) digits; this run reads 3-channel 8x8 images from a folder
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    for c in range(2):
+        (root / str(c)).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8), (40 * i, 10 * c, 0)).save(root / str(c) / f"{i}.png")
+    cfg = _tiny_yaml(tmp_path)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, [
+        "train", str(cfg), "--out", str(out), "--no-progress", "--init-from", str(source_model),
+        "--set", f"data.root={root}", "--set", "data.dataset=image-folder", "--set", "data.image_size=8",
+        "--set", "data.train_classes=null",
+    ])  # fmt: skip
+    assert res.exit_code != 0
+    assert "takes inputs of shape (1, 8, 8), this run's data are (3, 8, 8)" in res.output
+    assert not out.exists() and "Traceback" not in res.output
+
+
+def test_cli_fine_tunes_from_a_model(tmp_path: Path, source_model: Path) -> None:
+    cfg = _tiny_yaml(tmp_path)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, [
+        "train", str(cfg), "--out", str(out), "--no-progress", "--init-from", str(source_model),
+        "--set", "train.epochs=1", "--set", "data.labels_per_class=10", "--episodes", "20",
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"starting from the weights of {source_model}" in res.output
+    assert "init_from" in (out / "config.yaml").read_text()
+
+
+def test_freeze_keeps_the_encoder_for_n_epochs(
+    tiny_cfg: RunConfig, tiny_data: RunData, make_net
+) -> None:  # type: ignore[no-untyped-def]
+    def train(
+        epochs: int, frozen: int
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.nn.Module]:
+        cfg = apply_overrides(
+            tiny_cfg,
+            [
+                f"train.epochs={epochs}",
+                f"model.freeze_encoder_epochs={frozen}",
+                "train.val_metric=none",
+            ],
+        )
+        seed_everything(0)
+        net = make_net(cfg, tiny_data)
+        enc = {k: v.clone() for k, v in net.encoder.state_dict().items()}
+        head = {k: v.clone() for k, v in net.head.state_dict().items()}
+        Trainer.from_config(net, cfg, tiny_data, progress=False).fit()
+        return enc, head, net
+
+    enc, head, net = train(epochs=1, frozen=1)
+    for k, v in net.encoder.state_dict().items():  # weights and batch-norm statistics
+        assert torch.equal(v, enc[k]), k
+    assert any(not torch.equal(v, head[k]) for k, v in net.head.state_dict().items())
+    assert all(p.requires_grad for p in net.encoder.parameters())  # released at the end
+    enc, _, net = train(epochs=2, frozen=1)
+    assert any(not torch.equal(v, enc[k]) for k, v in net.encoder.state_dict().items())
+
+
+def test_freeze_hook_is_removed() -> None:
+    from siamkit.encoders import create_encoder
+    from siamkit.models import SiameseNetwork
+
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4]), 4).train()
+    freeze_encoder(net, True)
+    freeze_encoder(net, True)
+    net.embed(torch.rand(2, 1, 8, 8))
+    assert not net.encoder.training and net.head.training
+    freeze_encoder(net, False)
+    net.embed(torch.rand(2, 1, 8, 8))
+    assert net.encoder.training and all(p.requires_grad for p in net.encoder.parameters())
+
+
+def test_labels_per_class_subset(tiny_cfg: RunConfig) -> None:
+    y = torch.tensor([0] * 10 + [1] * 4 + [2] * 7)
+    pick = labels_per_class_subset(y, 3, seed=0)
+    assert torch.bincount(y[pick]).tolist() == [3, 3, 3]
+    assert torch.equal(pick, labels_per_class_subset(y, 3, seed=0))
+    assert not torch.equal(pick, labels_per_class_subset(y, 3, seed=1))
+    with pytest.raises(ValueError, match="labels_per_class = 5 is more than class 1 has"):
+        labels_per_class_subset(y, 5, seed=0)
+    data = load_run_data(dataclasses.replace(tiny_cfg.data, labels_per_class=10))
+    assert torch.bincount(data.train_y).tolist() == [10] * 6
+    full = load_run_data(tiny_cfg.data)
+    assert torch.equal(data.val_y, full.val_y)  # the validation hold-out does not move
+
+
+def test_cli_refuses_too_many_labels_per_class(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["train", str(_tiny_yaml(tmp_path)), "--out", str(out), "--no-progress",
+                                   "--set", "data.labels_per_class=1000"])  # fmt: skip
+    assert res.exit_code != 0 and "data.labels_per_class = 1000 is more than class" in res.output
+    assert not out.exists()
