@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     "miners": 2, "models": 2,
     "losses": 3, "evaluation": 3, "index": 3, "export": 3,
     "training": 4,
-    "experiment": 5,
+    "experiment": 5, "tuning": 5,
     "applications": 6,
     "service": 7,
     "cli": 8,

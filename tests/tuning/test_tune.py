@@ -66,8 +66,12 @@ class Outcome:
 class FakeTrainer:
     """Reports a metric equal to the trial's learning rate each epoch (no training)."""
 
-    def __init__(self, net: Any, cfg: Any, data: Any, validate: Any, **_: Any) -> None:
+    def __init__(self, net: Any, cfg: Any, validate: Any) -> None:
         self.cfg, self.validate, self.net = cfg, validate, net
+
+    @classmethod
+    def from_config(cls, net: Any, cfg: Any, data: Any, validate: Any, **_: Any) -> FakeTrainer:
+        return cls(net, cfg, validate)
 
     def fit(self) -> Any:
         history = []

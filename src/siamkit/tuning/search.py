@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
-from siamkit.training.validation import embed_all, one_shot_accuracy, precision_at_1
+from siamkit.training.from_config import make_validator
 from siamkit.tuning.space import Param, SearchSpace
 
 STUDY_FILE = "study.db"
@@ -81,17 +81,16 @@ def _suggest(trial: Any, p: Param) -> Any:
 def _validator(
     cfg: RunConfig, data: RunData, on_epoch: Callable[[int, float], None]
 ) -> Callable[[nn.Module], float]:
-    """The run's validation metric on its validation classes, reported after every epoch."""
+    """The run's own validation metric (:func:`make_validator`) on its validation classes,
+    reported to ``on_epoch`` after every epoch (which may stop the trial)."""
     epoch = 0
+    metric_of: Callable[[nn.Module], float] | None = None
 
     def validate(net: nn.Module) -> float:
-        nonlocal epoch
-        device = next(net.parameters()).device
-        z = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
-        if cfg.train.val_metric == "few_shot":
-            metric = one_shot_accuracy(z, data.val_y, net.distance, seed=cfg.train.seed)  # type: ignore[arg-type]
-        else:
-            metric = precision_at_1(z, data.val_y, net.distance)  # type: ignore[arg-type]
+        nonlocal epoch, metric_of
+        if metric_of is None:
+            metric_of = make_validator(cfg, data, next(net.parameters()).device)
+        metric = metric_of(net)
         epoch += 1
         on_epoch(epoch, metric)
         return metric
@@ -189,8 +188,10 @@ def run_study(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        trainer = Trainer(net, cfg, data, out_dir=None, progress=False, log=lambda _s: None,
-                          validate=_validator(cfg, data, on_epoch))  # fmt: skip
+        trainer = Trainer.from_config(
+            net, cfg, data, out_dir=None, progress=False, log=lambda _s: None,
+            validate=_validator(cfg, data, on_epoch),
+        )  # fmt: skip
         result = trainer.fit()
         scores = [h["val_metric"] for h in result.history if h["val_metric"] is not None]
         if not scores:
