@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from siamkit.index import IdentifyResult, VerifyResult
+from siamkit.index.store import unprintable_char
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
 from siamkit.service.schemas import (
@@ -53,8 +54,9 @@ def check_label(label: str, max_chars: int) -> str:
     label = label.strip()
     if not label:
         raise RequestError(422, "The label is empty; give a name such as 'alice'.")
-    if not label.isprintable():
-        raise RequestError(422, "The label contains control characters; use printable text.")
+    problem = unprintable_char(label)
+    if problem is not None:
+        raise RequestError(422, f"The label contains {problem}; remove it.")
     return label
 
 

@@ -2,7 +2,7 @@
 
 A checkpoint holds only tensors and plain Python values, so it loads with
 ``torch.load(weights_only=True)`` (no code is unpickled). A process killed while writing leaves
-the previous checkpoint intact.
+the previous checkpoint intact, and its temporary file is removed by the next save or load.
 
 >>> save_checkpoint({"epoch": 1, "w": torch.ones(2)}, "/tmp/ck.pt")  # doctest: +SKIP
 >>> load_checkpoint("/tmp/ck.pt")["epoch"]  # doctest: +SKIP
@@ -12,7 +12,9 @@ the previous checkpoint intact.
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +47,33 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete ``.NAME.tmp-PID`` files of ``path`` left by writers that were killed; returns them."""
+    dest = Path(path)
+    removed = []
+    for tmp in dest.parent.glob(f".{dest.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``state`` atomically to ``path`` (tmp file + fsync + ``os.replace``)."""
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(dest)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
         with tmp.open("wb") as fh:
@@ -72,12 +97,24 @@ def load_checkpoint(
         ValueError: the file is not a readable checkpoint.
     """
     p = Path(path)
+    if p.parent.is_dir():
+        remove_stale_temps(p)
     if not p.is_file():
         raise FileNotFoundError(f"no checkpoint at {p}; start without --resume")
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"{p} is not a readable siamkit checkpoint: {err}") from None
+    except pickle.UnpicklingError as err:  # objects other than tensors: never load those
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f" ({found.group(1)})" if found else ""
+        raise ValueError(
+            f"{p} is not a readable siamkit checkpoint: it holds Python objects other than "
+            f"tensors{what}, and siamkit never runs code from a checkpoint"
+        ) from None
+    except Exception as err:  # a truncated or foreign file; torch's advice is not repeated
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if "weights_only" in first:
+            first = "it is not a tensor-only file"
+        raise ValueError(f"{p} is not a readable siamkit checkpoint ({first[:200]})") from None
     if not isinstance(state, dict) or "epoch" not in state:
         raise ValueError(f"{p} is not a siamkit training checkpoint")
     return state
