@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -41,6 +42,8 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
             max_upload_bytes=int(max_upload_mb * MiB),
             max_request_bytes=int(max_request_mb * MiB),
             max_pixels=max_pixels,
+            max_side=max(ServiceLimits.max_side, math.isqrt(max_pixels) + 1),
+            max_request_pixels=max(ServiceLimits.max_request_pixels, max_pixels),
         )
     except ValueError as err:
         raise click.BadParameter(str(err)) from None

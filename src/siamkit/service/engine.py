@@ -31,7 +31,7 @@ from siamkit.index.embedding import embed_inputs
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
-from siamkit.service.uploads import Upload, decode_images, thumbnails_of
+from siamkit.service.uploads import Upload, check_all_dimensions, decode_images, thumbnails_of
 
 T = TypeVar("T")
 
@@ -111,6 +111,8 @@ class ServiceEngine:
 
         ``images`` is the ``(N, C, H, W)`` batch of the model's input size.
         """
+
+        check_all_dimensions(uploads, self.limits)  # headers only: refused before queueing
 
         def work() -> T:
             return fn(decode_images(uploads, self.input_shape, self.limits), *args)

@@ -15,6 +15,9 @@ class ServiceLimits:
         max_upload_bytes: largest single uploaded file.
         max_request_bytes: largest request body (all files and fields together).
         max_pixels: largest image, width × height, checked before the pixels are decoded.
+        max_side: longest side of an image (a 1 × 16,000,000 strip passes a pixel cap alone).
+        max_aspect: largest ratio of the long side to the short side.
+        max_request_pixels: pixels of all images of one request together (the decode budget).
         max_files: most images in one ``/enroll`` or ``/embed`` request.
         max_label_chars: longest label.
         max_k: largest ``k`` for ``/identify``.
@@ -29,6 +32,9 @@ class ServiceLimits:
     max_upload_bytes: int = 8 * MiB
     max_request_bytes: int = 32 * MiB
     max_pixels: int = 4096 * 4096
+    max_side: int = 8192
+    max_aspect: int = 20
+    max_request_pixels: int = 4 * 4096 * 4096
     max_files: int = 32
     max_label_chars: int = 256
     max_k: int = 100
@@ -39,6 +45,9 @@ class ServiceLimits:
             "max_upload_bytes",
             "max_request_bytes",
             "max_pixels",
+            "max_side",
+            "max_aspect",
+            "max_request_pixels",
             "max_files",
             "max_label_chars",
             "max_k",
@@ -51,4 +60,9 @@ class ServiceLimits:
             raise ValueError(
                 f"ServiceLimits.max_upload_bytes ({self.max_upload_bytes}) cannot exceed "
                 f"max_request_bytes ({self.max_request_bytes}); raise the request limit too."
+            )
+        if self.max_pixels > self.max_request_pixels:
+            raise ValueError(
+                f"ServiceLimits.max_pixels ({self.max_pixels:,}) cannot exceed "
+                f"max_request_pixels ({self.max_request_pixels:,}); raise the request budget too."
             )
