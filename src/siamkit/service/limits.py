@@ -66,3 +66,29 @@ class ServiceLimits:
                 f"ServiceLimits.max_pixels ({self.max_pixels:,}) cannot exceed "
                 f"max_request_pixels ({self.max_request_pixels:,}); raise the request budget too."
             )
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Bounds on connections (see :mod:`siamkit.service.connections`).
+
+    Attributes:
+        header_timeout: seconds from a request's first byte (or a new connection) to the end
+            of its headers; slower connections are closed.
+        max_idle_per_client: idle connections kept per client address; the oldest go first.
+        max_connections: open connections in all; above it the oldest idle ones are closed.
+
+    Example:
+        >>> ConnectionLimits().max_idle_per_client
+        128
+    """
+
+    header_timeout: float = 10.0
+    max_idle_per_client: int = 128
+    max_connections: int = 2048
+
+    def __post_init__(self) -> None:
+        if not self.header_timeout > 0:
+            raise ValueError(f"header_timeout must be > 0 seconds, got {self.header_timeout}")
+        if self.max_idle_per_client < 1 or self.max_connections < 2:
+            raise ValueError("max_idle_per_client must be >= 1 and max_connections >= 2")
