@@ -1,13 +1,14 @@
 """The FastAPI application: JSON endpoints behind an optional API key, a web page, offline docs.
 
 Public without a key: ``GET /health``, the web page ``/`` with its ``/static`` files, ``/docs``
-(Swagger UI, served from the ``swagger-ui-bundle`` package: no CDN) and ``/openapi.json`` (they
+(Swagger UI, served from the files of the ``fastapi-offline`` package: no CDN) and ``/openapi.json`` (they
 hold no data). Every other endpoint needs ``X-API-Key`` when a key is set.
 """
 
 from __future__ import annotations
 
 import hmac
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,11 +64,12 @@ def _page(name: str) -> Any:
 
 
 def _swagger_ui_dir() -> Path | None:
-    try:
-        import swagger_ui_bundle
-    except ImportError:
+    """The Swagger UI 5 files installed with the ``fastapi-offline`` package (not imported)."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
 
 
 def _mount_docs(app: FastAPI) -> None:

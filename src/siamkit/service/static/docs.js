@@ -1,4 +1,4 @@
-// Starts Swagger UI (its files come from the swagger-ui-bundle package: nothing from a CDN).
+// Starts Swagger UI (its files come from the fastapi-offline package: nothing from a CDN).
 // A separate file, not an inline script, so the page keeps the service's strict CSP.
 "use strict";
 window.addEventListener("DOMContentLoaded", () => {
