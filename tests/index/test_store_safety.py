@@ -135,3 +135,15 @@ def test_an_emoji_label_round_trips_through_the_gallery(tmp_path: Path) -> None:
     with Gallery.open(tmp_path / "g.db", embedding_dim=2) as g:
         g.enroll_embeddings("👩\u200d💻", np.ones((1, 2)))
         assert [i.label for i in g.labels()] == ["👩\u200d💻"]
+
+
+def test_a_foreign_thumbnail_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "staff.db.thumbs"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes(text TEXT)")
+    conn.commit()
+    conn.close()
+    before = _snapshot(tmp_path)
+    with pytest.raises(ValueError, match=r"not a siamkit thumbnail file.*left unchanged"):
+        ThumbnailStore(path)
+    assert _snapshot(tmp_path) == before

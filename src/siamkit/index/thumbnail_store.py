@@ -46,13 +46,19 @@ class ThumbnailStore:
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
         try:
+            rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in rows}  # read-only first: a refused file is left untouched
+            if tables - {"thumbnails"}:
+                raise sqlite3.DatabaseError(f"it has other tables: {sorted(tables)}")
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
         except sqlite3.DatabaseError as err:
             self._conn.close()
-            raise ValueError(f"{self.path} is not a siamkit thumbnail file ({err})") from None
+            raise ValueError(
+                f"{self.path} is not a siamkit thumbnail file ({err}); it was left unchanged"
+            ) from None
 
     def put(self, label: str, item_ids: Sequence[int], pngs: Sequence[bytes]) -> None:
         """Store one thumbnail per item id, in one transaction."""
