@@ -38,10 +38,10 @@ for i in range(n):
 def race(folder: Path, store_file: str) -> list[str]:
     """Run the children; returns their failure lines."""
     t0 = time.time() + 1.5  # after every child has started
+    args = [store_file, str(folder), str(t0), str(FILES), str(STEP)]
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", RACE_CHILD, store_file, str(folder), str(t0), str(FILES)]
-            + [str(STEP)],
+            [sys.executable, "-c", RACE_CHILD, *args],
             stdout=subprocess.PIPE,
             text=True,
         )
