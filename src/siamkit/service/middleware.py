@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from siamkit.service.limits import human_bytes
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -132,7 +134,7 @@ class GuardMiddleware:
 
 
 def _too_large(limit: int) -> str:
-    return f"The request body is larger than the limit of {limit / (1 << 20):.1f} MiB; send smaller or fewer files."
+    return f"The request body is larger than the limit of {human_bytes(limit)}; send smaller or fewer files."
 
 
 def _too_slow(timeout: float) -> str:

@@ -15,8 +15,8 @@ from fastapi import UploadFile
 from PIL import Image, UnidentifiedImageError
 
 from siamkit.data.image_io import resize_images
-from siamkit.service.errors import RequestError
-from siamkit.service.limits import ServiceLimits
+from siamkit.service.errors import FIELD_WORDS, RequestError
+from siamkit.service.limits import ServiceLimits, human_bytes
 from siamkit.service.thumbnails import make_thumbnail
 
 
@@ -28,9 +28,17 @@ class Upload:
     data: bytes
 
 
+def field_words(field: str) -> str:
+    """A form field as a person says it: ``files[1]`` -> ``image 2``, ``file_a`` -> ``the first image``."""
+    if field.startswith("files[") and field.endswith("]") and field[6:-1].isdigit():
+        return f"image {int(field[6:-1]) + 1}"
+    return FIELD_WORDS.get(field, field)
+
+
 def _describe(field: str, upload: UploadFile) -> str:
     filename = (upload.filename or "").replace("\n", " ")[:80]
-    return f"{field} ({filename!r})" if filename else field
+    words = field_words(field)
+    return f"{filename!r} ({words})" if filename else words[0].upper() + words[1:]
 
 
 async def read_upload(upload: UploadFile, field: str, limits: ServiceLimits) -> Upload:
@@ -67,7 +75,7 @@ async def read_uploads(
 
 
 def _too_big(what: str, limit: int) -> str:
-    return f"{what} is larger than the limit of {limit / (1 << 20):.1f} MiB; send a smaller image."
+    return f"{what} is larger than the limit of {human_bytes(limit)}; send a smaller image."
 
 
 def _header_size(upload: Upload) -> tuple[int, int]:
