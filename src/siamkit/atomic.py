@@ -26,13 +26,38 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the ``.NAME.tmp-PID...`` files of ``path`` whose writer process is gone (a write
+    that was killed); a live writer's file is left alone. Returns what was removed."""
+    dest = Path(path)
+    removed = []
+    for tmp in dest.parent.glob(f".{dest.name}.tmp-*"):
+        pid = tmp.name[len(f".{dest.name}.tmp-") :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path``; when the block ends without an error, the file written
-    there is flushed to disk and renamed to ``path``. The folder is created if needed."""
+    there is flushed to disk and renamed to ``path``. The folder is created if needed, and
+    temporary files of earlier writes that were killed are removed."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    remove_stale_temps(target)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-{os.getpid()}-")
     os.close(fd)
     tmp = Path(name)
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import warnings
+from typing import Any
 
 import pytest
 import torch
@@ -12,7 +14,12 @@ from click.testing import CliRunner
 
 import siamkit
 from siamkit.cli import serve_cmd
+from siamkit.index import Gallery
 from siamkit.service import ServiceLimits, check_bind, is_loopback
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from fastapi.testclient import TestClient
 
 THREADS_SET: list[int] = []
 
@@ -22,17 +29,36 @@ def model_dir(tmp_path):
     return str(siamkit.save_model(make_model(threshold=0.25), tmp_path / "model"))
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _record(seen: list[tuple]) -> Any:
+    def run(app: Any, sock: socket.socket, log_level: str) -> None:
+        seen.append((app, sock.getsockname(), log_level))
+        sock.close()
+
+    return run
+
+
 @pytest.fixture
 def calls(monkeypatch):
-    """Replace uvicorn by a recorder; keep serve's torch.set_num_threads from leaking."""
+    """Replace uvicorn by a recorder of (app, bound address, log level); keep torch threads."""
     seen: list[tuple] = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: THREADS_SET.append(n))
-    monkeypatch.setattr(
-        serve_cmd, "run_server", lambda model, gallery, **kw: seen.append((model, gallery, kw))
-    )
+    monkeypatch.setattr(serve_cmd, "run_server", _record(seen))
     monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
     THREADS_SET.clear()
-    return seen
+    yield seen
+    for app, _, _ in seen:
+        app.state.engine.close()
+
+
+def _key_required(app: Any) -> bool:
+    with TestClient(app) as client:
+        return bool(client.get("/health").json()["auth_required"])
 
 
 @pytest.mark.parametrize(
@@ -61,27 +87,23 @@ def test_is_loopback(host, loopback):
 
 def test_serve_loads_the_model_and_passes_the_options(model_dir, tmp_path, calls):
     gallery = str(tmp_path / "staff.db")
-    args = [
-        model_dir,
-        "--gallery",
-        gallery,
-        "--port",
-        "8123",
-        "--max-upload-mb",
-        "2",
-        "--max-pixels",
-        "1000",
-    ]
-    result = CliRunner().invoke(serve_cmd.serve, args)
+    port = free_port()
+    args = [model_dir, "--gallery", gallery, "--port", str(port), "--max-upload-mb", "2"]
+    result = CliRunner().invoke(serve_cmd.serve, [*args, "--max-pixels", "1000"])
     assert result.exit_code == 0, result.output
-    model, got_gallery, kw = calls[0]
-    assert got_gallery == gallery
-    assert kw["host"] == "127.0.0.1" and kw["port"] == 8123 and kw["api_key"] is None
-    assert kw["limits"] == ServiceLimits(max_upload_bytes=2 << 20, max_pixels=1000)
+    app, address, log_level = calls[0]
+    assert address == ("127.0.0.1", port) and log_level == "info"
+    assert f"on http://127.0.0.1:{port}/" in result.output
+    engine = app.state.engine
+    assert engine.limits == ServiceLimits(
+        max_upload_bytes=2 << 20, max_pixels=1000, max_request_pixels=4 * 4096 * 4096
+    )
+    assert engine.gallery.stats().path == gallery
     x = as_tensor(pattern("disc"))
-    torch.testing.assert_close(model.embed(x), make_model().embed(x))
-    assert model.threshold == 0.25
+    torch.testing.assert_close(engine.model.embed(x), make_model().embed(x))
+    assert engine.model.threshold == 0.25
     assert THREADS_SET == [1]  # torch threads per call, default 1
+    assert not _key_required(app)
 
 
 def test_public_host_needs_a_key(model_dir, tmp_path, calls):
@@ -91,13 +113,10 @@ def test_public_host_needs_a_key(model_dir, tmp_path, calls):
     assert result.exit_code == 2 and "Refusing to listen on '0.0.0.0'" in result.output
     assert not calls
     env = {"SIAMKIT_API_KEY": "from-env"}
-    result = CliRunner().invoke(
-        serve_cmd.serve,
-        [model_dir, "--gallery", str(tmp_path / "g.db"), "--host", "0.0.0.0"],
-        env=env,
-    )
+    args = [model_dir, "--gallery", str(tmp_path / "g.db"), "--host", "0.0.0.0"]
+    result = CliRunner().invoke(serve_cmd.serve, [*args, "--port", str(free_port())], env=env)
     assert result.exit_code == 0, result.output
-    assert calls[0][2]["api_key"] == "from-env" and "from-env" not in result.output
+    assert _key_required(calls[0][0]) and "from-env" not in result.output
 
 
 def test_bad_options_are_usage_errors(model_dir, tmp_path, calls):
@@ -190,3 +209,61 @@ def test_onnx_runtime_serves_a_gallery_built_with_torch(model_dir, tmp_path):
         want = float(torch_model(as_tensor(pattern("stripes")), as_tensor(pattern("disc")))[0])
     assert pair.json()["distance"] == pytest.approx(want, abs=1e-4)
     assert match["label"] == "a" and match["distance"] == pytest.approx(want, abs=1e-4)
+
+
+def test_a_busy_port_fails_before_serving_is_announced_and_creates_no_gallery(
+    model_dir, tmp_path, calls
+):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        result = CliRunner().invoke(
+            serve_cmd.serve, [model_dir, "--gallery", str(tmp_path / "g.db"), "--port", str(port)]
+        )
+    finally:
+        busy.close()
+    assert result.exit_code == 1 and f"Port {port} on 127.0.0.1 is already in use" in result.output
+    assert "Serving" not in result.output and not calls
+    assert list(tmp_path.iterdir()) == [tmp_path / "model"]  # no g.db, g.db.thumbs
+
+
+def test_a_gallery_of_another_model_fails_before_serving_is_announced(model_dir, tmp_path, calls):
+    other = Gallery.open(tmp_path / "other.db", embedding_dim=3)
+    other.close()
+    before = (tmp_path / "other.db").read_bytes()
+    result = CliRunner().invoke(
+        serve_cmd.serve,
+        [model_dir, "--gallery", str(tmp_path / "other.db"), "--port", str(free_port())],
+    )
+    assert result.exit_code == 1 and "Serving" not in result.output and not calls
+    assert "Error:" in result.output and "Traceback" not in result.output
+    assert (tmp_path / "other.db").read_bytes() == before
+    assert not (tmp_path / "other.db.thumbs").exists()
+
+
+@pytest.mark.parametrize("key", ["   ", " padded "])
+def test_a_whitespace_api_key_is_refused_before_anything(model_dir, tmp_path, calls, key):
+    args = [model_dir, "--gallery", str(tmp_path / "g.db"), "--api-key", key]
+    result = CliRunner().invoke(serve_cmd.serve, args)
+    assert result.exit_code == 2 and "API key" in result.output and "Serving" not in result.output
+    assert not calls and not (tmp_path / "g.db").exists()
+
+
+def test_without_a_gallery_only_verify_and_embed_are_served(model_dir, tmp_path, calls):
+    result = CliRunner().invoke(serve_cmd.serve, [model_dir, "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert "without a gallery" in result.output
+    app = calls[0][0]
+    pair = [
+        ("file_a", ("a.png", png_bytes(pattern("stripes")), "image/png")),
+        ("file_b", ("b.png", png_bytes(pattern("disc")), "image/png")),
+    ]
+    with TestClient(app) as client:
+        assert client.post("/verify", files=pair).status_code == 200
+        assert client.post("/embed", files=[("files", pair[0][1])]).status_code == 200
+        r = client.post("/identify", files=[("file", pair[0][1])])
+        assert r.status_code == 409 and "--gallery" in r.json()["detail"]
+        assert client.get("/info").json()["gallery"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

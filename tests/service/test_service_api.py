@@ -66,7 +66,7 @@ def test_right_key_passes_and_no_key_configured_means_open(client_factory):
 def test_create_app_refuses_a_blank_key(model, tmp_path):
     from siamkit.service import create_app
 
-    with pytest.raises(ValueError, match="api_key"):
+    with pytest.raises(ValueError, match="API key"):
         create_app(model, tmp_path / "g.db", api_key="  ")
 
 
@@ -119,7 +119,7 @@ def test_enroll_then_identify_and_verify_against_naive_search(client, model):
 
 def test_identify_k_limits_the_labels_and_empty_gallery_has_no_matches(client):
     r = client.post("/identify", files=_files("file", "disc"))
-    assert r.status_code == 200 and r.json() == {"label": None, "matches": []}
+    assert r.status_code == 200 and r.json() == {"threshold": 0.5, "label": None, "matches": []}
     for label, kind in (("a", "stripes"), ("b", "checker"), ("c", "disc")):
         client.post("/enroll", data={"label": label}, files=_files("files", kind))
     r = client.post("/identify", data={"k": "2"}, files=_files("file", "disc"))

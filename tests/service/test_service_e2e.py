@@ -151,6 +151,12 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
     assert rows.nth(1).inner_text().startswith("2. bob")
     assert f"{d['stripes', 'checker']:.4f}" in rows.nth(1).inner_text()
     assert "too far" in rows.nth(1).inner_text()
+    # only the match within the threshold is coloured as accepted; bob's margin is shown
+    assert rows.nth(0).get_attribute("class") == "match accepted"
+    assert rows.nth(1).get_attribute("class") == "match rejected"
+    over = d["stripes", "checker"] - net.threshold
+    assert f"{over:.4f} over the threshold {net.threshold:.4f}" in rows.nth(1).inner_text()
+    assert f"{net.threshold:.4f}" in page.inner_text("#identify-legend")
     thumbs = rows.locator("img.thumb")
     assert thumbs.count() == 2
     assert thumbs.nth(0).evaluate("e => e.complete && e.naturalWidth") == 28  # a real PNG
@@ -163,12 +169,37 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
     text = page.inner_text("#verify-result")
     assert text.startswith("Different"), text
     assert f"{d['stripes', 'disc']:.4f}" in text
-    assert f"{net.threshold:.4f}" in text
+    over = d["stripes", "disc"] - net.threshold
+    assert (
+        f"{over:.4f} over the threshold {net.threshold:.4f}" in text
+    )  # the margin, not a bare verdict
 
     page.set_input_files("#verify-b", str(images["stripes"]))
     page.click("#verify-submit")
     page.wait_for_selector("#verify-result.ok")
-    assert page.inner_text("#verify-result").startswith("Same")
+    text = page.inner_text("#verify-result")
+    assert text.startswith("Same") and f"{net.threshold:.4f} under the threshold" in text
+
+    # verify against an enrolled label: the checker image is bob, not alice
+    page.check("#verify-mode-label")
+    assert page.is_hidden("#verify-b") and page.is_visible("#verify-label")
+    page.set_input_files("#verify-a", str(images["checker"]))
+    page.select_option("#verify-label", "bob")
+    page.click("#verify-submit")
+    page.wait_for_selector("#verify-result.ok:has-text('bob')")
+    assert page.inner_text("#verify-result").startswith("Same as \u201cbob\u201d")
+    page.select_option("#verify-label", "alice")
+    page.click("#verify-submit")
+    page.wait_for_selector("#verify-result.bad:has-text('alice')")
+    assert f"{d['checker', 'stripes']:.4f}" in page.inner_text("#verify-result")
+
+    # a label's images, and what the embedding is made of
+    page.locator("#gallery-list li", has_text="alice").locator("button.show").click()
+    page.wait_for_selector("#label-images-list img.thumb")
+    assert page.locator("#label-images-list img.thumb").count() == 1
+    assert "1 image(s) enrolled" in page.inner_text("#label-images-note")
+    assert "16-value embeddings" in page.inner_text("#model-info")
+    assert page.inner_text("#embedding-summary") == "Why 16 values?"
 
     shot = Path(os.environ.get("SIAMKIT_SCREENSHOT_DIR", tmp_path)) / "service_page.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -186,7 +217,7 @@ def test_page_shows_server_errors(page, tmp_path):
     page.click("#enroll-submit")
     page.wait_for_selector("#enroll-result.error")
     assert "not a readable image" in page.inner_text("#enroll-result")
-    assert "HTTP 400" in page.inner_text("#enroll-result")
+    assert "HTTP" not in page.inner_text("#enroll-result")
 
 
 def test_page_without_key_reports_401(page, images):
@@ -198,3 +229,32 @@ def test_page_without_key_reports_401(page, images):
     page.wait_for_selector("#identify-result.error")
     assert "API key" in page.inner_text("#identify-result")
     assert page.locator("#identify-matches li").count() == 0
+
+
+def test_docs_are_swagger_ui_from_local_assets(browser, server_url):
+    """/docs is Swagger UI with Try it out, every operation listed, and nothing from a CDN."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda req: None if req.url.startswith(server_url) else outside.append(req.url),
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server_url + "/docs")
+    page.wait_for_selector(".opblock-summary-path >> nth=0")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    for path in ("/enroll", "/verify", "/identify", "/embed", "/gallery", "/info", "/health"):
+        assert any(p.strip().replace("\u200b", "") == path for p in paths), (path, paths)
+    page.locator(".opblock-summary", has_text="/identify").first.click()
+    page.wait_for_selector(".try-out__btn")
+    assert page.locator(".try-out__btn").first.is_visible()
+    # /identify documents its own errors: no 404 (that is /verify's unknown label)
+    codes = page.locator(".opblock.is-open .responses-table .response-col_status")
+    shown = [c.strip() for c in codes.all_inner_texts()]
+    assert "409" in shown and "413" in shown and "404" not in shown, shown
+    context.close()
+    assert not outside, f"requests outside the service: {outside}"
+    assert not errors, errors

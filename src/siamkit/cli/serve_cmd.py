@@ -1,13 +1,19 @@
-"""``siamkit serve MODEL --gallery PATH``: the REST API and web page (extra ``siamkit[serve]``)."""
+"""``siamkit serve MODEL [--gallery PATH]``: the REST API and web page (extra ``siamkit[serve]``).
+
+Everything that can fail is done before "Serving on ..." is printed: the key is checked, the
+model loaded, the port bound and the gallery opened (and a gallery file created by a failed
+start is removed again).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
 
 from siamkit.service.limits import MiB, ServiceLimits
-from siamkit.service.server import check_bind
+from siamkit.service.server import check_api_key, check_bind
 
 INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
 
@@ -28,11 +34,11 @@ def load_runtime(model_dir: str, runtime: str, threads: int | None = None) -> An
     return OnnxModel(model_dir, threads=threads)
 
 
-def run_server(model: Any, gallery: str, **kwargs: Any) -> None:
-    """Start uvicorn (a separate function so tests can replace it)."""
-    from siamkit.service.server import serve as serve_forever
+def run_server(app: Any, sock: Any, log_level: str) -> None:
+    """Run uvicorn on the bound socket until interrupted (a separate function so tests replace it)."""
+    from siamkit.service.server import build_server
 
-    serve_forever(model, gallery, **kwargs)
+    build_server(app, log_level).run(sockets=[sock])
 
 
 def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> ServiceLimits:
@@ -41,6 +47,8 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
             max_upload_bytes=int(max_upload_mb * MiB),
             max_request_bytes=int(max_request_mb * MiB),
             max_pixels=max_pixels,
+            max_side=max(ServiceLimits.max_side, math.isqrt(max_pixels) + 1),
+            max_request_pixels=max(ServiceLimits.max_request_pixels, max_pixels),
         )
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
@@ -50,9 +58,10 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
 @click.argument("model", type=click.Path(exists=True, file_okay=False))
 @click.option(
     "--gallery",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False),
-    help="Gallery file (SQLite); created if missing, e.g. staff.db.",
+    help="Gallery file (SQLite); created if missing, e.g. staff.db. Without it the service "
+    "only compares two images (/verify) and embeds (/embed).",
 )
 @click.option(
     "--host",
@@ -120,7 +129,7 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
 )
 def serve(
     model: str,
-    gallery: str,
+    gallery: str | None,
     host: str,
     port: int,
     api_key: str | None,
@@ -138,9 +147,14 @@ def serve(
     Example:
         siamkit serve runs/demo/model --gallery staff.db
         # open http://127.0.0.1:8000/  (API reference at /docs)
+        siamkit serve runs/demo/model   # no gallery: compare two images and embed only
+
+    Behind a reverse proxy (nginx, Caddy), keep --host 127.0.0.1 and let the proxy face
+    the network; see README "Running behind a reverse proxy".
     """
-    api_key = api_key or None
+    api_key = api_key or None  # an empty SIAMKIT_API_KEY means no key
     try:
+        check_api_key(api_key)
         check_bind(host, api_key)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
@@ -154,23 +168,17 @@ def serve(
         ) from None
     import torch
 
+    from siamkit.service.server import prepare, url_of
+
     torch.set_num_threads(threads)
     try:
         net = load_runtime(model, runtime, threads)
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(f"Serving {model} with gallery {gallery} on http://{shown}:{port}/", err=True)
-        run_server(
-            net,
-            gallery,
-            host=host,
-            port=port,
-            api_key=api_key,
-            limits=limits,
-            index=index_kind,
-            log_level=log_level,
-        )
+        app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err)) from None
+    what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"
+    click.echo(f"Serving {model} {what} on {url_of(host, sock)}", err=True)
+    run_server(app, sock, log_level)
 
 
 COMMANDS = [serve]

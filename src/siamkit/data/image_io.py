@@ -117,7 +117,12 @@ def read_image(
                 array = np.asarray(img.convert(mode), dtype=np.uint8)
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(
+            f"Image {_describe(source)} has too many pixels (far more than the limit of "
+            f"{max_pixels}); resize it first."
+        ) from exc
+    except UnidentifiedImageError as exc:
         raise ImageReadError(
             f"{_describe(source)} is not a readable image (PNG, JPEG, BMP, ... expected)."
         ) from exc

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,13 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "siamkit.json"
 
 Model = SiameseNetwork | HalfTwinNetwork
+MAX_INPUT_SIDE = 16384
+MAX_INPUT_PIXELS = 8192 * 8192
+"""Largest ``input_shape`` a model folder may declare (a larger one is refused at load)."""
+STALE_TEMP_S = 600.0
+"""A ``.model.*`` temp folder older than this belongs to a killed save and is removed."""
+DRY_RUN_PIXELS = 1024 * 1024
+"""Models whose input is at most this large run one zero image at load, to check the shape."""
 
 
 class ModelFileError(ValueError):
@@ -94,11 +103,17 @@ def save_model(
             "metadata": metadata or {},
         }
         (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
+        for file in (WEIGHTS_FILE, CONFIG_FILE):  # safetensors writes 0600: follow the umask
+            (tmp / file).chmod(0o666 & ~umask)
+        if not recover_model_folder(dest):
+            _remove_stale_temps(dest)
         if dest.exists():
-            old = dest.with_name(f".{dest.name}.old")
+            old = _old_path(dest)
             shutil.rmtree(old, ignore_errors=True)
             dest.rename(old)
-            tmp.rename(dest)
+            tmp.rename(
+                dest
+            )  # a kill before this line leaves only ``old``: see recover_model_folder
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(dest)
@@ -107,6 +122,86 @@ def save_model(
         raise
     model.threshold = threshold
     return dest
+
+
+def _old_path(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.old")
+
+
+def recover_model_folder(path: str | os.PathLike[str]) -> bool:
+    """Undo a :func:`save_model` killed between its two renames; True if something was restored.
+
+    Replacing a folder takes two renames (``model`` -> ``.model.old``, new -> ``model``). A kill
+    between them leaves no ``model`` but a complete ``.model.old``: it is renamed back, so the
+    interrupted save is as if it never started (the new copy is discarded with the temp folders).
+
+    >>> recover_model_folder("out/model")  # doctest: +SKIP
+    False
+    """
+    dest = Path(path)
+    old = _old_path(dest)
+    if dest.exists() or not (old / CONFIG_FILE).is_file() or not (old / WEIGHTS_FILE).is_file():
+        return False
+    try:
+        old.rename(dest)
+    except FileNotFoundError:  # another process restored it first
+        return dest.exists()
+    _remove_stale_temps(dest)
+    return True
+
+
+def _remove_stale_temps(dest: Path, age_s: float = STALE_TEMP_S) -> None:
+    """Delete ``.dest.*`` temp folders of saves killed long ago (a running save's is recent)."""
+    now = time.time()
+    for stale in dest.parent.glob(f".{dest.name}.*"):
+        try:
+            if stale.is_dir() and stale != _old_path(dest) and now - stale.stat().st_mtime > age_s:
+                shutil.rmtree(stale, ignore_errors=True)
+        except FileNotFoundError:
+            continue
+
+
+def _check_threshold(value: Any, cfg_path: Path, signed: bool) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ModelFileError(
+            f"{cfg_path} has threshold {value!r}; it must be a finite number (or null)"
+        )
+    if value < 0 and not signed:
+        raise ModelFileError(
+            f"{cfg_path} has a negative threshold {value!r}; this model's distances are >= 0"
+        )
+
+
+def _input_shapes(node: Any) -> list[Any]:
+    """Every ``input_shape`` value inside the model description (both towers of a half-twin)."""
+    if isinstance(node, dict):
+        found = [node["input_shape"]] if node.get("input_shape") is not None else []
+        return found + [s for k, v in node.items() if k != "input_shape" for s in _input_shapes(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _input_shapes(v)]
+    return []
+
+
+def _check_input_shape(shape: Any, cfg_path: Path) -> None:
+    ok = (
+        isinstance(shape, list)
+        and len(shape) in (1, 3)
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)
+    )
+    if not ok:
+        raise ModelFileError(
+            f"{cfg_path} has input_shape {shape!r}; expected [C, H, W] or [F] of positive integers"
+        )
+    if len(shape) == 3:
+        c, h, w = shape
+        if c > 4 or max(h, w) > MAX_INPUT_SIDE or h * w > MAX_INPUT_PIXELS:
+            raise ModelFileError(
+                f"{cfg_path} has input_shape {shape}: at most 4 channels, {MAX_INPUT_SIDE} pixels "
+                f"a side and {MAX_INPUT_PIXELS:,} pixels are accepted; the file is corrupted or "
+                "was edited by hand"
+            )
 
 
 def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -133,10 +228,18 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{folder} was written in model format {version!r} by siamkit {doc.get('siamkit_version')}; this siamkit "
             f"({__version__}) reads format {FORMAT_VERSION} or older — upgrade siamkit"
         )
-    if doc.get("model", {}).get("kind") not in model_kinds():
+    model = doc.get("model")
+    if not isinstance(model, dict):
         raise ModelFileError(
-            f"{cfg_path} names an unknown model kind {doc.get('model', {}).get('kind')!r}"
+            f"{cfg_path} has no model description ('model' is {model!r}, expected an object "
+            "with a 'kind'); the file is corrupted or was edited by hand"
         )
+    if model.get("kind") not in model_kinds():
+        raise ModelFileError(f"{cfg_path} names an unknown model kind {model.get('kind')!r}")
+    # score-normalised distances (z-scores against a cohort) may be negative; raw distances not
+    _check_threshold(doc.get("threshold"), cfg_path, signed=model.get("score_norm") is not None)
+    for shape in _input_shapes(model):
+        _check_input_shape(shape, cfg_path)
     return doc
 
 
@@ -145,6 +248,7 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
 
     >>> net = load_model("out/model")  # doctest: +SKIP
     """
+    recover_model_folder(path)
     doc = read_model_config(path)
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
@@ -165,4 +269,25 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
             f"{Path(path)} describes a model that cannot be rebuilt: {err}"
         ) from None
     model.threshold = doc.get("threshold")
-    return model.to(map_location).eval()
+    model = model.to(map_location).eval()
+    _dry_run(model, Path(path))
+    return model
+
+
+def _dry_run(model: Any, folder: Path) -> None:
+    """Embed one zero image of ``input_shape``, so a shape that the encoder cannot take fails now."""
+    shape = getattr(model, "input_shape", None)
+    if not hasattr(model, "embed") or shape is None or len(shape) != 3:
+        return
+    if math.prod(shape[1:]) > DRY_RUN_PIXELS:
+        return
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    try:
+        with torch.inference_mode():
+            model.embed(torch.zeros(1, *shape, device=device))
+    except (RuntimeError, ValueError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelFileError(
+            f"{folder}: its input_shape {list(shape)} does not fit its encoder ({first}); "
+            f"the {CONFIG_FILE} is corrupted or was edited by hand"
+        ) from None

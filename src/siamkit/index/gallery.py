@@ -28,6 +28,7 @@ from siamkit.index.results import (
     VerifyResult,
 )
 from siamkit.index.store import GalleryStore, LabelInfo, validate_label
+from siamkit.index.thumbnail_store import remove_thumbnails
 
 
 class Gallery:
@@ -95,9 +96,11 @@ class Gallery:
             raise FileNotFoundError(
                 f"no gallery at {path}; open it with a model (or embedding_dim=...) to create it"
             )
-        store = GalleryStore(path, create=create, synchronous=synchronous)
+        wanted = wanted_meta(model, embedding_dim, distance)
+        store = GalleryStore(
+            path, create=create, synchronous=synchronous, create_schema=wanted is not None
+        )
         try:
-            wanted = wanted_meta(model, embedding_dim, distance)
             meta = store.meta()
             if "embedding_dim" not in meta:
                 if wanted is None:
@@ -148,9 +151,15 @@ class Gallery:
         return ids
 
     def remove(self, label: str) -> int:
-        """Remove every item of ``label``; returns how many. :class:`UnknownLabelError` if absent."""
+        """Remove every item of ``label`` and its thumbnails; returns how many items.
+
+        The thumbnails beside the gallery (``staff.db.thumbs``, kept by the service) go first,
+        so an interrupted removal never leaves a picture of a label that is gone.
+        :class:`UnknownLabelError` if the label is absent.
+        """
         validate_label(label)
         with self._lock:
+            remove_thumbnails(self._store.path, label)
             ids = self._store.remove_label(label)
             if not ids:
                 raise self._unknown(label)

@@ -18,9 +18,11 @@ This module needs only the standard library and numpy (the crash test runs it in
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,14 +60,42 @@ class StoredItems(NamedTuple):
     embeddings: np.ndarray
 
 
+_JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiner: part of emoji and Indic words
+
+
+def unprintable_char(label: str) -> str | None:
+    """Name the first character of ``label`` that cannot be shown, or None if all can.
+
+    Emoji sequences joined by U+200D (ZWJ, e.g. 👩‍💻) and U+200C are text, not control characters;
+    control characters, bidi overrides and other invisible format characters are named.
+
+    >>> unprintable_char("👩\u200d💻"), unprintable_char("a\u202eb")
+    (None, 'U+202E (RIGHT-TO-LEFT OVERRIDE), an invisible formatting character')
+    """
+    for ch in label:
+        if ch.isprintable() or ch in _JOINERS:
+            continue
+        name = unicodedata.name(ch, "unnamed")
+        kind = {
+            "Cc": "a control character",
+            "Cf": "an invisible formatting character",
+            "Zl": "a line separator",
+            "Zp": "a paragraph separator",
+            "Zs": "a space other than ' '",
+        }.get(unicodedata.category(ch), "a character that cannot be shown")
+        return f"U+{ord(ch):04X} ({name}), {kind}"
+    return None
+
+
 def validate_label(label: object) -> str:
-    """A label is a printable string of 1 to 256 characters without surrounding whitespace."""
+    """A label is printable text of 1 to 256 characters without surrounding whitespace."""
     if not isinstance(label, str):
         raise TypeError(f"a label must be a string, got {type(label).__name__}")
     if not label or len(label) > MAX_LABEL_LENGTH:
         raise ValueError(f"a label must have 1 to {MAX_LABEL_LENGTH} characters, got {len(label)}")
-    if not label.isprintable():
-        raise ValueError(f"label {label!r} contains control characters; use printable text")
+    problem = unprintable_char(label)
+    if problem is not None:
+        raise ValueError(f"label {label!r} contains {problem}; remove it")
     if label != label.strip():
         raise ValueError(f"label {label!r} starts or ends with whitespace; strip it first")
     return label
@@ -97,7 +127,8 @@ class GalleryStore:
         path: the gallery file (``":memory:"`` for a throw-away store).
         create: create the file if it does not exist; otherwise a missing file is an error.
         synchronous: SQLite ``synchronous`` level, ``"FULL"`` (default) or ``"NORMAL"``.
-        timeout: seconds to wait for another process's write lock.
+        timeout: seconds to wait for another process's lock (also while two create one file).
+        create_schema: give an empty file the gallery tables; False refuses it untouched.
 
     >>> store = GalleryStore(":memory:")
     >>> store.init_meta({"embedding_dim": "2"})["embedding_dim"]
@@ -113,6 +144,7 @@ class GalleryStore:
         create: bool = True,
         synchronous: str = "FULL",
         timeout: float = 30.0,
+        create_schema: bool = True,
     ) -> None:
         self.path = str(path)
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
@@ -134,7 +166,7 @@ class GalleryStore:
             self.path, isolation_level=None, check_same_thread=False, timeout=timeout
         )
         try:
-            self._setup(synchronous.upper())
+            self._setup_within(synchronous.upper(), timeout, create_schema)
         except sqlite3.DatabaseError as err:
             self._conn.close()
             raise ValueError(f"{self.path} is not a siamkit gallery ({err})") from None
@@ -142,24 +174,66 @@ class GalleryStore:
             self._conn.close()
             raise
 
-    def _setup(self, synchronous: str) -> None:
+    def _setup_within(self, synchronous: str, timeout: float, create_schema: bool) -> None:
+        """:meth:`_setup`, retried while another process holds the file (two creating it at once).
+
+        SQLite answers "database is locked" at once, without waiting, in some of the moments
+        when two connections switch a new file to WAL together; those are retried until
+        ``timeout`` and then reported as locked, not as a foreign file.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._setup(synchronous, create_schema)
+                return
+            except sqlite3.OperationalError as err:
+                text = str(err).lower()
+                if "locked" not in text and "busy" not in text:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise ValueError(
+                        f"{self.path} is locked by another process (waited {timeout:g} s); "
+                        "try again when it has finished"
+                    ) from None
+                time.sleep(random.uniform(0.005, 0.05))
+
+    def _tables(self) -> set[str]:
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        return {r[0] for r in rows}
+
+    def _check_tables(self, tables: set[str]) -> None:
+        foreign = tables - {"meta", "items", "sqlite_sequence"}
+        if foreign or (tables and "meta" not in tables):
+            raise ValueError(
+                f"{self.path} is an SQLite database but not a siamkit gallery "
+                f"(it has tables {sorted(tables)}); it was left unchanged"
+            )
+
+    def _setup(self, synchronous: str, create_schema: bool) -> None:
+        """Check the file read-only first, so a refused file is left exactly as it was."""
         c = self._conn
+        tables = self._tables()  # raises DatabaseError for a file that is not SQLite
+        self._check_tables(tables)
+        if not tables and not create_schema:
+            raise ValueError(
+                f"{self.path} is not a gallery yet (empty); open it with a model "
+                "(or embedding_dim=...) to create it"
+            )
+        if tables:
+            self._check_version()
         c.execute("PRAGMA journal_mode=WAL")
         c.execute(f"PRAGMA synchronous={synchronous}")  # validated against a fixed list above
         with self.transaction():
-            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            foreign = tables - {"meta", "items", "sqlite_sequence"}
-            if foreign or (tables and "meta" not in tables):
-                raise ValueError(
-                    f"{self.path} is an SQLite database but not a siamkit gallery "
-                    f"(it has tables {sorted(tables)})"
-                )
+            self._check_tables(self._tables())  # another process may have created it meanwhile
             for statement in _SCHEMA:
                 c.execute(statement)
             c.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
             )
+        self._check_version()
+
+    def _check_version(self) -> None:
         version = self.meta().get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from siamkit.service.limits import ServiceLimits
+from siamkit.service.limits import ConnectionLimits, ServiceLimits
 from siamkit.service.server import check_bind, is_loopback, serve
 
-__all__ = ["ServiceLimits", "check_bind", "create_app", "is_loopback", "serve"]
+__all__ = ["ConnectionLimits", "ServiceLimits", "check_bind", "create_app", "is_loopback", "serve"]
 
 
 def __getattr__(name: str) -> Any:

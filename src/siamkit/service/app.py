@@ -1,13 +1,14 @@
 """The FastAPI application: JSON endpoints behind an optional API key, a web page, offline docs.
 
 Public without a key: ``GET /health``, the web page ``/`` with its ``/static`` files, ``/docs``
-and ``/openapi.json`` (they hold no data). Every other endpoint needs ``X-API-Key`` when a key
-is set.
+(Swagger UI, served from the files of the ``fastapi-offline`` package: no CDN) and ``/openapi.json`` (they
+hold no data). Every other endpoint needs ``X-API-Key`` when a key is set.
 """
 
 from __future__ import annotations
 
 import hmac
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,8 +24,9 @@ from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError, install_error_handlers
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.middleware import GuardMiddleware
-from siamkit.service.routes import ERRORS, router
+from siamkit.service.routes import router
 from siamkit.service.schemas import HealthResponse
+from siamkit.service.server import check_api_key
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_KEY_HEADER = "X-API-Key"
@@ -61,21 +63,43 @@ def _page(name: str) -> Any:
     return page
 
 
+def _swagger_ui_dir() -> Path | None:
+    """The Swagger UI 5 files installed with the ``fastapi-offline`` package (not imported)."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` from the installed assets; its start script is a static file (CSP)."""
+    assets = _swagger_ui_dir()
+    if assets is None:
+        app.add_api_route("/docs", _page("docs-missing.html"), include_in_schema=False)
+        return
+    app.mount("/docs/assets", StaticFiles(directory=assets), name="swagger-ui")
+    app.add_api_route("/docs", _page("docs.html"), include_in_schema=False)
+
+
 def create_app(
     model: Any,
-    gallery_path: str | Path,
+    gallery_path: str | Path | None,
     api_key: str | None = None,
     limits: ServiceLimits | None = None,
     index: str = "exact",
+    body_timeout: float = 30.0,
 ) -> FastAPI:
     """Build the service for ``model`` and the gallery file ``gallery_path``.
 
     Args:
         model: a loaded siamkit image model (see :class:`ServiceEngine`).
         gallery_path: the gallery file; created if missing, refused if made by another model.
+            None serves ``/verify`` of two images and ``/embed`` only.
         api_key: when set, every endpoint but ``/health`` (and the static page) needs it in ``X-API-Key``.
         limits: request limits (:class:`ServiceLimits`).
         index: the gallery's search index kind (``"exact"``, ``"faiss-hnsw"``, ...).
+        body_timeout: seconds a request body may stall before it is answered 408.
 
     Example:
         >>> from fastapi.testclient import TestClient
@@ -83,8 +107,7 @@ def create_app(
         >>> TestClient(app).get("/health").json()["status"]  # doctest: +SKIP
         'ok'
     """
-    if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
-        raise ValueError("api_key must be a non-empty string (or None for no key).")
+    check_api_key(api_key)
     limits = limits or ServiceLimits()
     engine = ServiceEngine(model, gallery_path, limits, index=index)
 
@@ -97,23 +120,23 @@ def create_app(
         title="siamkit",
         version=__version__,
         description=_DESCRIPTION,
-        docs_url=None,  # the stock docs page loads its scripts from a CDN; /docs below is offline
+        docs_url=None,  # the stock page loads Swagger UI from a CDN; _mount_docs serves it locally
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.engine = engine
     install_error_handlers(app)
-    app.add_middleware(GuardMiddleware, max_body_bytes=limits.max_request_bytes)
+    app.add_middleware(
+        GuardMiddleware, max_body_bytes=limits.max_request_bytes, body_timeout=body_timeout
+    )
 
     @app.get("/health", response_model=HealthResponse, tags=["service"])
     async def health() -> HealthResponse:
         """Liveness; needs no API key and tells whether the others do."""
         return HealthResponse(status="ok", version=__version__, auth_required=api_key is not None)
 
-    app.include_router(
-        router, dependencies=[Depends(_api_key_dependency(api_key))], responses=ERRORS
-    )
+    app.include_router(router, dependencies=[Depends(_api_key_dependency(api_key))])
     app.add_api_route("/", _page("index.html"), include_in_schema=False)
-    app.add_api_route("/docs", _page("docs.html"), include_in_schema=False)
+    _mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -27,11 +27,12 @@ from siamkit.index import (
     VerifyResult,
     verify_pair,
 )
-from siamkit.index.embedding import embed_inputs
+from siamkit.index.embedding import embed_inputs, model_distance, model_embedding_dim
+from siamkit.models import model_fingerprint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
-from siamkit.service.uploads import Upload, decode_images, thumbnails_of
+from siamkit.service.uploads import Upload, check_all_dimensions, decode_images, thumbnails_of
 
 T = TypeVar("T")
 
@@ -43,6 +44,14 @@ class LabelSummary:
     label: str
     count: int
     thumbnail: bytes | None
+
+
+def _no_gallery() -> RequestError:
+    return RequestError(
+        409,
+        "This service was started without a gallery, so it can only compare two images and "
+        "embed them; restart it with --gallery FILE to enroll, identify and verify a label.",
+    )
 
 
 def model_input_shape(model: Any) -> tuple[int, int, int]:
@@ -58,13 +67,43 @@ def model_input_shape(model: Any) -> tuple[int, int, int]:
     return c, h, w
 
 
+def embedding_parts(model: Any) -> list[dict[str, Any]]:
+    """What a model's embedding is made of: ``[{"name", "dim", "description"}]``, summing to D.
+
+    A model with an appearance skip joins fixed image features (HOG gradients or pooled pixels)
+    to the learned embedding, e.g. 64 learned + 240 HOG values = 304.
+    """
+    dim = model_embedding_dim(model)
+    skip = getattr(model, "appearance_skip", None)
+    shape = getattr(model, "input_shape", None)
+    extra = int(skip.extra_dim(shape)) if skip is not None and shape is not None else 0
+    learned = {
+        "name": "learned",
+        "dim": dim - extra,
+        "description": "Values the network learned in training (encoder and projection head).",
+    }
+    if not 0 < extra < dim:
+        return [{**learned, "dim": dim}]
+    kind = (
+        "HOG (gradient histograms)" if getattr(skip, "features", "") == "hog" else "pooled pixels"
+    )
+    appearance = {
+        "name": "appearance",
+        "dim": extra,
+        "description": f"Fixed {kind} of the image, not learned, joined to the learned values "
+        "so that classes never seen in training are still told apart by their look.",
+    }
+    return [learned, appearance]
+
+
 class ServiceEngine:
     """Model + gallery + thumbnails, with the compute pool that serialises model calls.
 
     Args:
         model: a siamkit model (``embed``, ``distance``, ``input_shape``, ``threshold``), e.g.
             from :func:`siamkit.load_model`, or an ONNX Runtime adapter with the same contract.
-        gallery_path: the gallery file; created on first use.
+        gallery_path: the gallery file, created on first use; None serves ``/verify`` of two
+            images and ``/embed`` only (the gallery endpoints answer 409).
         limits: request limits; ``compute_threads`` sizes the pool.
         index: the gallery's search index kind.
 
@@ -77,7 +116,7 @@ class ServiceEngine:
     def __init__(
         self,
         model: Any,
-        gallery_path: str | Path,
+        gallery_path: str | Path | None,
         limits: ServiceLimits | None = None,
         index: str = "exact",
     ) -> None:
@@ -86,16 +125,41 @@ class ServiceEngine:
         self.input_shape = model_input_shape(model)
         if isinstance(model, torch.nn.Module):
             model.eval()
-        self.gallery = Gallery.open(gallery_path, model, index=index)
-        self.distance_name = self.gallery.distance.name
-        try:
-            self.thumbnails = ThumbnailStore(thumbnails_path_for(gallery_path))
-        except BaseException:
-            self.gallery.close()
-            raise
+        self._gallery: Gallery | None = None
+        self._thumbnails: ThumbnailStore | None = None
+        self.distance_name = model_distance(model).name
+        self.threshold: float | None = getattr(model, "threshold", None)
+        self.embedding_dim = model_embedding_dim(model)
+        self.embedding_parts = embedding_parts(model)
+        self.fingerprint = model_fingerprint(model)
+        if gallery_path is not None:
+            self._gallery = Gallery.open(gallery_path, model, index=index)
+            try:
+                self._thumbnails = ThumbnailStore(thumbnails_path_for(gallery_path))
+            except BaseException:
+                self._gallery.close()
+                raise
         self._pool = ThreadPoolExecutor(
             self.limits.compute_threads, thread_name_prefix="siamkit-compute"
         )
+
+    @property
+    def has_gallery(self) -> bool:
+        return self._gallery is not None
+
+    @property
+    def gallery(self) -> Gallery:
+        """The gallery; 409 when the service was started without one."""
+        if self._gallery is None:
+            raise _no_gallery()
+        return self._gallery
+
+    @property
+    def thumbnails(self) -> ThumbnailStore:
+        """The gallery's thumbnails; 409 when the service was started without a gallery."""
+        if self._thumbnails is None:
+            raise _no_gallery()
+        return self._thumbnails
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the compute pool and await its result."""
@@ -111,6 +175,8 @@ class ServiceEngine:
 
         ``images`` is the ``(N, C, H, W)`` batch of the model's input size.
         """
+
+        check_all_dimensions(uploads, self.limits)  # headers only: refused before queueing
 
         def work() -> T:
             return fn(decode_images(uploads, self.input_shape, self.limits), *args)
@@ -158,16 +224,24 @@ class ServiceEngine:
         self.thumbnails.remove_label(label)
         return removed
 
+    def label_images(self, label: str) -> list[tuple[int, bytes]]:
+        """``[(item_id, png)]`` thumbnails of one enrolled label; 404 if it is not enrolled."""
+        if label not in self.gallery:
+            raise RequestError(404, f"Label {label!r} is not in the gallery.")
+        return self.thumbnails.of_label(label)
+
     def labels(self) -> list[LabelSummary]:
         """Every enrolled label with its count and first thumbnail, sorted by label."""
         thumbs = self.thumbnails.first_per_label()
         return [LabelSummary(i.label, i.count, thumbs.get(i.label)) for i in self.gallery.labels()]
 
-    def stats(self) -> GalleryStats:
-        return self.gallery.stats()
+    def stats(self) -> GalleryStats | None:
+        return self._gallery.stats() if self._gallery is not None else None
 
     def close(self) -> None:
         """Finish running calls, then close the gallery and the thumbnail store."""
         self._pool.shutdown(wait=True)
-        self.gallery.close()
-        self.thumbnails.close()
+        if self._gallery is not None:
+            self._gallery.close()
+        if self._thumbnails is not None:
+            self._thumbnails.close()

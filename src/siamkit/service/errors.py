@@ -2,7 +2,8 @@
 
 * :class:`RequestError` — raised by the service's own checks, carries its status code.
 * FastAPI's validation errors (missing field, ``k="abc"``, text where a file is expected) become
-  a 422 whose ``detail`` names each field and the problem.
+  a 422 whose ``detail`` says in words what to fix ("Choose the first image (file_a)."), with
+  the field names in ``errors`` for programs.
 * ``ValueError`` / ``TypeError`` escaping from the library are bad input by the library's own
   contract (DESIGN §6), hence 400 with the library's message (an unknown label is turned into a
   404 by the engine before it gets here).
@@ -29,25 +30,48 @@ class RequestError(Exception):
         self.detail = detail
 
 
+FIELD_WORDS = {
+    "file": "the image",
+    "file_a": "the first image",
+    "file_b": "the second image",
+    "files": "the images",
+    "label": "the label",
+    "k": "the number of matches",
+}
+"""How the messages name each form field (a new field adds its words here)."""
+
+
 def _field(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or "request"
 
 
 def _message(err: dict[str, Any]) -> str:
-    if err.get("type") == "missing":
-        return "is required"
+    kind = str(err.get("type", ""))
     msg = str(err.get("msg") or "has an invalid value")
-    if "UploadFile" in msg:
+    if kind == "missing":
+        return "is required"
+    if "UploadFile" in msg or "upload" in kind:
         return "must be an uploaded file (multipart/form-data with a filename)"
+    if kind.startswith("int_"):
+        return "must be a whole number (integer), such as 5"
     return msg[0].lower() + msg[1:]
 
 
+def _sentence(field: str, message: str) -> str:
+    words = FIELD_WORDS.get(field.split(".")[0])
+    name = f"{words} ({field})" if words else field
+    if message == "is required":
+        verb = "Choose" if "image" in name else "Give"
+        return f"{verb} {name}: it is required."
+    return f"{name[0].upper()}{name[1:]} {message}."
+
+
 def validation_detail(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
-    """One sentence naming every bad field, plus ``[{"field", "message"}]``."""
+    """Sentences saying what to fix, plus ``[{"field", "message"}]`` for programs."""
     items = [{"field": _field(e.get("loc", ())), "message": _message(e)} for e in errors]
-    sentence = "; ".join(f"{i['field']} {i['message']}" for i in items) or "invalid request"
-    return f"Invalid request: {sentence}.", items
+    text = " ".join(_sentence(i["field"], i["message"]) for i in items)
+    return text or "The request is not a valid form.", items
 
 
 async def _on_request_error(_: Request, exc: Exception) -> JSONResponse:

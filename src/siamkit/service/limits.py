@@ -7,6 +7,18 @@ from dataclasses import dataclass
 MiB = 1 << 20
 
 
+def human_bytes(n: int) -> str:
+    """``8388608`` -> ``'8 MiB'``, ``4000`` -> ``'3.9 KiB'``, ``500`` -> ``'500 bytes'``.
+
+    >>> human_bytes(8 * MiB), human_bytes(4000), human_bytes(500)
+    ('8 MiB', '3.9 KiB', '500 bytes')
+    """
+    for unit, size in (("MiB", MiB), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
 @dataclass(frozen=True)
 class ServiceLimits:
     """Upper bounds on every request; anything above is refused with a 4xx and a message.
@@ -15,6 +27,9 @@ class ServiceLimits:
         max_upload_bytes: largest single uploaded file.
         max_request_bytes: largest request body (all files and fields together).
         max_pixels: largest image, width × height, checked before the pixels are decoded.
+        max_side: longest side of an image (a 1 × 16,000,000 strip passes a pixel cap alone).
+        max_aspect: largest ratio of the long side to the short side.
+        max_request_pixels: pixels of all images of one request together (the decode budget).
         max_files: most images in one ``/enroll`` or ``/embed`` request.
         max_label_chars: longest label.
         max_k: largest ``k`` for ``/identify``.
@@ -29,6 +44,9 @@ class ServiceLimits:
     max_upload_bytes: int = 8 * MiB
     max_request_bytes: int = 32 * MiB
     max_pixels: int = 4096 * 4096
+    max_side: int = 8192
+    max_aspect: int = 20
+    max_request_pixels: int = 4 * 4096 * 4096
     max_files: int = 32
     max_label_chars: int = 256
     max_k: int = 100
@@ -39,6 +57,9 @@ class ServiceLimits:
             "max_upload_bytes",
             "max_request_bytes",
             "max_pixels",
+            "max_side",
+            "max_aspect",
+            "max_request_pixels",
             "max_files",
             "max_label_chars",
             "max_k",
@@ -52,3 +73,34 @@ class ServiceLimits:
                 f"ServiceLimits.max_upload_bytes ({self.max_upload_bytes}) cannot exceed "
                 f"max_request_bytes ({self.max_request_bytes}); raise the request limit too."
             )
+        if self.max_pixels > self.max_request_pixels:
+            raise ValueError(
+                f"ServiceLimits.max_pixels ({self.max_pixels:,}) cannot exceed "
+                f"max_request_pixels ({self.max_request_pixels:,}); raise the request budget too."
+            )
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Bounds on connections (see :mod:`siamkit.service.connections`).
+
+    Attributes:
+        header_timeout: seconds from a request's first byte (or a new connection) to the end
+            of its headers; slower connections are closed.
+        max_idle_per_client: idle connections kept per client address; the oldest go first.
+        max_connections: open connections in all; above it the oldest idle ones are closed.
+
+    Example:
+        >>> ConnectionLimits().max_idle_per_client
+        128
+    """
+
+    header_timeout: float = 10.0
+    max_idle_per_client: int = 128
+    max_connections: int = 2048
+
+    def __post_init__(self) -> None:
+        if not self.header_timeout > 0:
+            raise ValueError(f"header_timeout must be > 0 seconds, got {self.header_timeout}")
+        if self.max_idle_per_client < 1 or self.max_connections < 2:
+            raise ValueError("max_idle_per_client must be >= 1 and max_connections >= 2")

@@ -6,10 +6,14 @@ can stop an oversized upload while it streams, before it is parsed or spooled to
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from siamkit.service.limits import human_bytes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,6 +48,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+@dataclass
+class _RequestState:
+    received: int = 0
+    started: bool = False
+    body_done: bool = False
+    refusal: tuple[int, str] | None = None
+
+
 class GuardMiddleware:
     """Refuse oversized bodies (413), cross-site writes (403); add security headers to answers.
 
@@ -51,11 +63,14 @@ class GuardMiddleware:
         app: the wrapped ASGI app.
         max_body_bytes: largest request body; a larger ``Content-Length`` is refused at once,
             and a streamed body is cut off as soon as it passes the limit.
+        body_timeout: longest wait, in seconds, for the next piece of a request body; a body
+            that stalls longer is answered 408 and its connection closed.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout: float = 30.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,36 +80,43 @@ class GuardMiddleware:
         if refusal is not None:
             await _send_json(send, *refusal)
             return
-        state = {"received": 0, "too_large": False, "started": False}
+        state = _RequestState()
         limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
-            message = await receive()
+            if state.body_done:
+                return await receive()  # e.g. waiting for a disconnect after the body
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except asyncio.TimeoutError:
+                state.refusal = (408, _too_slow(self.body_timeout))
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
-                state["received"] += len(message.get("body", b""))
-                if state["received"] > limit:
-                    state["too_large"] = True
+                state.body_done = not message.get("more_body", False)
+                state.received += len(message.get("body", b""))
+                if state.received > limit:
+                    state.refusal = (413, _too_large(limit))
                     return {"type": "http.disconnect"}
             return message
 
         async def guarded_send(message: Message) -> None:
-            if state["too_large"]:  # replace whatever the app answers to a cut-off body
-                if message["type"] == "http.response.start" and not state["started"]:
-                    state["started"] = True
-                    await _send_json(send, 413, _too_large(limit))
+            if state.refusal is not None:  # replace whatever the app answers to a cut-off body
+                if message["type"] == "http.response.start" and not state.started:
+                    state.started = True
+                    await _send_json(send, *state.refusal)
                 return
             if message["type"] == "http.response.start":
-                state["started"] = True
+                state.started = True
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
         try:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
-            if not state["too_large"]:
+            if state.refusal is None:
                 raise
-            if not state["started"]:
-                await _send_json(send, 413, _too_large(limit))
+            if not state.started:
+                await _send_json(send, *state.refusal)
 
     def _refuse(self, scope: Scope) -> tuple[int, str] | None:
         length = _header(scope, b"content-length")
@@ -112,7 +134,11 @@ class GuardMiddleware:
 
 
 def _too_large(limit: int) -> str:
-    return f"The request body is larger than the limit of {limit / (1 << 20):.1f} MiB; send smaller or fewer files."
+    return f"The request body is larger than the limit of {human_bytes(limit)}; send smaller or fewer files."
+
+
+def _too_slow(timeout: float) -> str:
+    return f"The request body stalled for more than {timeout:g} s; send it again without pauses."
 
 
 def _same_origin(scope: Scope) -> bool:

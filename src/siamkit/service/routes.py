@@ -5,19 +5,23 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from siamkit.index import IdentifyResult, VerifyResult
+from siamkit.index.store import unprintable_char
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
+from siamkit.service.responses import UPLOAD, errors
 from siamkit.service.schemas import (
+    EmbeddingPart,
     EmbedResponse,
     EnrollResponse,
-    ErrorResponse,
     GalleryInfo,
     GalleryResponse,
     IdentifyResponse,
     InfoResponse,
+    LabelImage,
+    LabelImagesResponse,
     LabelOut,
     LimitsInfo,
     MatchOut,
@@ -27,17 +31,6 @@ from siamkit.service.schemas import (
 )
 from siamkit.service.thumbnails import data_url
 from siamkit.service.uploads import Upload, read_upload, read_uploads
-
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse, "description": text}
-    for code, text in (
-        (400, "Not an image, an empty file, or another bad value."),
-        (401, "Missing or wrong X-API-Key."),
-        (404, "Unknown label."),
-        (413, "A file, the request or an image is larger than the service's limits."),
-        (422, "A missing field or a field of the wrong type."),
-    )
-}
 
 ImageFile = Annotated[UploadFile, File(description="An image file (PNG, JPEG, ...).")]
 ImageFiles = Annotated[list[UploadFile], File(description="One or more image files.")]
@@ -53,8 +46,9 @@ def check_label(label: str, max_chars: int) -> str:
     label = label.strip()
     if not label:
         raise RequestError(422, "The label is empty; give a name such as 'alice'.")
-    if not label.isprintable():
-        raise RequestError(422, "The label contains control characters; use printable text.")
+    problem = unprintable_char(label)
+    if problem is not None:
+        raise RequestError(422, f"The label contains {problem}; remove it.")
     return label
 
 
@@ -64,27 +58,38 @@ def _finite(value: float, what: str) -> float:
     return float(value)
 
 
+def _margin(threshold: float | None, distance: float) -> float | None:
+    return None if threshold is None else float(threshold) - distance
+
+
 def _verify_out(result: VerifyResult) -> VerifyResponse:
+    distance = _finite(result.distance, "distance")
     return VerifyResponse(
         same=result.same,
-        distance=_finite(result.distance, "distance"),
+        distance=distance,
         threshold=result.threshold,
+        margin=_margin(result.threshold, distance),
         label=result.label,
     )
 
 
-def _identify_out(result: IdentifyResult, thumbs: dict[int, bytes]) -> IdentifyResponse:
-    matches = [
-        MatchOut(
-            label=m.label,
-            distance=_finite(m.distance, "distance"),
-            item_id=m.item_id,
-            accepted=m.accepted,
-            thumbnail=data_url(thumbs[m.item_id]) if m.item_id in thumbs else None,
+def _identify_out(
+    result: IdentifyResult, thumbs: dict[int, bytes], threshold: float | None
+) -> IdentifyResponse:
+    matches = []
+    for m in result.matches:
+        distance = _finite(m.distance, "distance")
+        matches.append(
+            MatchOut(
+                label=m.label,
+                distance=distance,
+                item_id=m.item_id,
+                accepted=m.accepted,
+                margin=_margin(threshold, distance),
+                thumbnail=data_url(thumbs[m.item_id]) if m.item_id in thumbs else None,
+            )
         )
-        for m in result.matches
-    ]
-    return IdentifyResponse(label=result.label, matches=matches)
+    return IdentifyResponse(threshold=threshold, label=result.label, matches=matches)
 
 
 def get_engine(request: Request) -> ServiceEngine:
@@ -94,7 +99,7 @@ def get_engine(request: Request) -> ServiceEngine:
 
 
 Engine = Annotated[ServiceEngine, Depends(get_engine)]
-router = APIRouter(responses=ERRORS)
+router = APIRouter()
 """Every endpoint that touches the model or the gallery (all behind the API key)."""
 
 
@@ -105,7 +110,15 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
     return await read_uploads(uploads, field, engine.limits)
 
 
-@router.post("/enroll", response_model=EnrollResponse, status_code=201, tags=["gallery"])
+@router.post(
+    "/enroll",
+    response_model=EnrollResponse,
+    status_code=201,
+    tags=["gallery"],
+    responses=errors(
+        *UPLOAD, 409, field="The label or the files are missing, or the label is unusable."
+    ),
+)
 async def enroll(
     engine: Engine,
     label: Annotated[str, Form(description="Who or what the images show.")],
@@ -118,7 +131,19 @@ async def enroll(
     return EnrollResponse(label=label, item_ids=ids, count=count)
 
 
-@router.post("/verify", response_model=VerifyResponse, tags=["recognition"])
+@router.post(
+    "/verify",
+    response_model=VerifyResponse,
+    tags=["recognition"],
+    responses=errors(
+        *UPLOAD,
+        404,
+        409,
+        label="The claimed label is not enrolled.",
+        nogallery="A label was sent but the service has no gallery.",
+        field="Neither file_a + file_b nor file + label was sent, or the label is unusable.",
+    ),
+)
 async def verify(
     engine: Engine,
     file_a: OptionalImage = None,
@@ -141,7 +166,12 @@ async def verify(
     )
 
 
-@router.post("/identify", response_model=IdentifyResponse, tags=["recognition"])
+@router.post(
+    "/identify",
+    response_model=IdentifyResponse,
+    tags=["recognition"],
+    responses=errors(*UPLOAD, 409, field="The file is missing, or k is not 1 to the limit."),
+)
 async def identify(
     engine: Engine,
     file: ImageFile,
@@ -152,17 +182,22 @@ async def identify(
         raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {k}.")
     one = await _read(engine, [file], "file")
     result, thumbs = await engine.on_images(one, engine.identify, k)
-    return _identify_out(result, thumbs)
+    return _identify_out(result, thumbs, engine.gallery.threshold)
 
 
-@router.post("/embed", response_model=EmbedResponse, tags=["recognition"])
+@router.post(
+    "/embed",
+    response_model=EmbedResponse,
+    tags=["recognition"],
+    responses=errors(*UPLOAD, large="Too many files, or a file or image over the limits."),
+)
 async def embed(engine: Engine, files: ImageFiles) -> EmbedResponse:
     """The model's embeddings of the uploaded images, one row per file."""
     z = await engine.on_images(await _read(engine, files, "files"), engine.embed)
     return EmbedResponse(embeddings=z.tolist(), dim=int(z.shape[1]), distance=engine.distance_name)
 
 
-@router.get("/gallery", response_model=GalleryResponse, tags=["gallery"])
+@router.get("/gallery", response_model=GalleryResponse, tags=["gallery"], responses=errors(409))
 async def gallery(engine: Engine) -> GalleryResponse:
     """Every enrolled label with its image count and a thumbnail."""
     labels = await engine.call(engine.labels)
@@ -177,25 +212,52 @@ async def gallery(engine: Engine) -> GalleryResponse:
     return GalleryResponse(labels=out, num_items=sum(i.count for i in out), num_labels=len(out))
 
 
-@router.delete("/gallery/{label:path}", response_model=RemoveResponse, tags=["gallery"])
+@router.get(
+    "/gallery/images",
+    response_model=LabelImagesResponse,
+    tags=["gallery"],
+    responses=errors(404, 409, 422, field="The label query parameter is missing or unusable."),
+)
+async def label_images(
+    engine: Engine, label: Annotated[str, Query(description="An enrolled label.")]
+) -> LabelImagesResponse:
+    """The enrolled images of one label, as thumbnails (those enrolled through the service)."""
+    label = check_label(label, engine.limits.max_label_chars)
+    images = await engine.call(engine.label_images, label)
+    count = next((i.count for i in await engine.call(engine.labels) if i.label == label), 0)
+    out = [LabelImage(item_id=i, thumbnail=data_url(png)) for i, png in images]
+    return LabelImagesResponse(label=label, count=count, images=out)
+
+
+@router.delete(
+    "/gallery/{label:path}",
+    response_model=RemoveResponse,
+    tags=["gallery"],
+    responses=errors(403, 404, 409, 422, field="The label is too long or unusable."),
+)
 async def remove(engine: Engine, label: str) -> RemoveResponse:
-    """Remove a label and all its images."""
+    """Remove a label, all its images and their thumbnails."""
     label = check_label(label, engine.limits.max_label_chars)
     removed = await engine.call(engine.remove, label)
     return RemoveResponse(label=label, removed=removed)
 
 
-@router.get("/info", response_model=InfoResponse, tags=["service"])
+@router.get("/info", response_model=InfoResponse, tags=["service"], responses=errors())
 async def info(engine: Engine) -> InfoResponse:
-    """The model, the gallery and the request limits."""
+    """The model (with what its embedding is made of), the gallery and the request limits."""
     stats = await engine.call(engine.stats)
     model = ModelInfo(
-        embedding_dim=stats.embedding_dim,
-        distance=stats.distance,
-        threshold=stats.threshold,
+        embedding_dim=engine.embedding_dim,
+        embedding_parts=[EmbeddingPart(**p) for p in engine.embedding_parts],
+        distance=engine.distance_name,
+        threshold=engine.threshold,
         input_shape=list(engine.input_shape),
-        fingerprint=stats.model_fingerprint,
+        fingerprint=engine.fingerprint,
     )
-    gallery = GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
+    gallery = (
+        None
+        if stats is None
+        else GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
+    )
     limits = LimitsInfo(**{f: getattr(engine.limits, f) for f in LimitsInfo.model_fields})
     return InfoResponse(model=model, gallery=gallery, limits=limits)

@@ -17,8 +17,17 @@ class HealthResponse(BaseModel):
     auth_required: bool = Field(description="Whether the other endpoints need an X-API-Key header.")
 
 
+class EmbeddingPart(BaseModel):
+    name: str = Field(examples=["learned"])
+    dim: int = Field(examples=[64])
+    description: str
+
+
 class ModelInfo(BaseModel):
     embedding_dim: int
+    embedding_parts: list[EmbeddingPart] = Field(
+        description="What the embedding is made of, e.g. 64 learned + 240 HOG appearance values."
+    )
     distance: str
     threshold: float | None = Field(
         description="Decision threshold on the distance, if calibrated."
@@ -37,6 +46,9 @@ class LimitsInfo(BaseModel):
     max_upload_bytes: int
     max_request_bytes: int
     max_pixels: int
+    max_side: int
+    max_aspect: int
+    max_request_pixels: int
     max_files: int
     max_label_chars: int
     max_k: int
@@ -44,7 +56,7 @@ class LimitsInfo(BaseModel):
 
 class InfoResponse(BaseModel):
     model: ModelInfo
-    gallery: GalleryInfo
+    gallery: GalleryInfo | None = Field(description="null when the service runs without a gallery.")
     limits: LimitsInfo
 
 
@@ -58,6 +70,9 @@ class VerifyResponse(BaseModel):
     same: bool | None = Field(description="distance <= threshold; null without a threshold.")
     distance: float = Field(description="Smaller is more similar.")
     threshold: float | None
+    margin: float | None = Field(
+        description="threshold - distance: how far inside (> 0) or outside (< 0) the threshold."
+    )
     label: str | None = Field(description="The claimed label, or null for two uploaded images.")
 
 
@@ -66,10 +81,12 @@ class MatchOut(BaseModel):
     distance: float
     item_id: int
     accepted: bool | None = Field(description="distance <= threshold; null without a threshold.")
+    margin: float | None = Field(description="threshold - distance; > 0 inside the threshold.")
     thumbnail: str | None = Field(description="data:image/png;base64 URL of the matched image.")
 
 
 class IdentifyResponse(BaseModel):
+    threshold: float | None = Field(description="Matches at or under it are accepted.")
     label: str | None = Field(
         description="The accepted best label; null for an unknown face/object."
     )
@@ -97,3 +114,16 @@ class GalleryResponse(BaseModel):
 class RemoveResponse(BaseModel):
     label: str
     removed: int = Field(description="How many images of the label were removed.")
+
+
+class LabelImage(BaseModel):
+    item_id: int
+    thumbnail: str = Field(description="data:image/png;base64 URL of the enrolled image.")
+
+
+class LabelImagesResponse(BaseModel):
+    label: str
+    count: int = Field(description="Images the label has in the gallery.")
+    images: list[LabelImage] = Field(
+        description="Thumbnails of its images enrolled through the service (first 48)."
+    )

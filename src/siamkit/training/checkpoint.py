@@ -2,7 +2,7 @@
 
 A checkpoint holds only tensors and plain Python values, so it loads with
 ``torch.load(weights_only=True)`` (no code is unpickled). A process killed while writing leaves
-the previous checkpoint intact.
+the previous checkpoint intact, and its temporary file is removed by the next save or load.
 
 >>> save_checkpoint({"epoch": 1, "w": torch.ones(2)}, "/tmp/ck.pt")  # doctest: +SKIP
 >>> load_checkpoint("/tmp/ck.pt")["epoch"]  # doctest: +SKIP
@@ -12,14 +12,16 @@ the previous checkpoint intact.
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from siamkit.atomic import atomic_path
+from siamkit.atomic import atomic_path, remove_stale_temps
 
 
 def rng_state() -> dict[str, Any]:
@@ -64,12 +66,24 @@ def load_checkpoint(
         ValueError: the file is not a readable checkpoint.
     """
     p = Path(path)
+    if p.parent.is_dir():
+        remove_stale_temps(p)
     if not p.is_file():
         raise FileNotFoundError(f"no checkpoint at {p}; start without --resume")
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"{p} is not a readable siamkit checkpoint: {err}") from None
+    except pickle.UnpicklingError as err:  # objects other than tensors: never load those
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f" ({found.group(1)})" if found else ""
+        raise ValueError(
+            f"{p} is not a readable siamkit checkpoint: it holds Python objects other than "
+            f"tensors{what}, and siamkit never runs code from a checkpoint"
+        ) from None
+    except Exception as err:  # a truncated or foreign file; torch's advice is not repeated
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if "weights_only" in first:
+            first = "it is not a tensor-only file"
+        raise ValueError(f"{p} is not a readable siamkit checkpoint ({first[:200]})") from None
     if not isinstance(state, dict) or "epoch" not in state:
         raise ValueError(f"{p} is not a siamkit training checkpoint")
     return state

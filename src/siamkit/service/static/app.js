@@ -4,6 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const KEY_STORE = "siamkit-api-key";
+let hasGallery = true;
 
 function apiKey() {
   return $("api-key").value || "";
@@ -21,8 +22,12 @@ async function api(method, path, body) {
   let data = null;
   try { data = await response.json(); } catch (_) { data = null; }
   if (!response.ok) {
-    const detail = data && typeof data.detail === "string" ? data.detail : response.statusText;
-    throw new Error(detail + " (HTTP " + response.status + ")");
+    if (response.status === 401) {
+      throw new Error("The API key is missing or wrong: enter the service's key at the top right.");
+    }
+    const detail = data && typeof data.detail === "string" ? data.detail
+      : "The service refused the request (" + response.statusText + ").";
+    throw new Error(detail);
   }
   return data;
 }
@@ -50,6 +55,13 @@ function show(id, text, kind) {
 
 function fmt(x) {
   return x === null || x === undefined ? "none" : Number(x).toFixed(4);
+}
+
+// "0.0400 under the threshold 0.2500" (accepted side) or "0.0600 over ..." (rejected side)
+function marginText(margin, threshold) {
+  if (margin === null || margin === undefined) return "";
+  const side = margin >= 0 ? "under" : "over";
+  return fmt(Math.abs(margin)) + " " + side + " the threshold " + fmt(threshold);
 }
 
 function previewFiles(input, target) {
@@ -88,33 +100,60 @@ async function onEnroll(event) {
 }
 
 // ---------------------------------------------------------------- verify
+function verifyMode() {
+  return $("verify-mode-label").checked ? "label" : "image";
+}
+
+function onVerifyMode() {
+  const byLabel = verifyMode() === "label";
+  $("verify-b-box").hidden = byLabel;
+  $("verify-label-box").hidden = !byLabel;
+}
+
+function verdictText(r) {
+  const against = r.label === null ? "" : " as \u201c" + r.label + "\u201d";
+  if (r.same === null) {
+    return "Distance " + fmt(r.distance) + against + " (the model has no threshold to decide " +
+      "same or different: calibrate it first)";
+  }
+  return (r.same ? "Same" : "Different") + against + " \u2014 distance " + fmt(r.distance) +
+    ", " + marginText(r.margin, r.threshold);
+}
+
 async function onVerify(event) {
   event.preventDefault();
-  const a = $("verify-a").files[0], b = $("verify-b").files[0];
-  if (!a || !b) { show("verify-result", "Choose two images.", "error"); return; }
+  const a = $("verify-a").files[0];
   const form = new FormData();
-  form.append("file_a", a, a.name);
-  form.append("file_b", b, b.name);
+  if (verifyMode() === "label") {
+    const label = $("verify-label").value;
+    if (!a || !label) { show("verify-result", "Choose an image and an enrolled label.", "error"); return; }
+    form.append("file", a, a.name);
+    form.append("label", label);
+  } else {
+    const b = $("verify-b").files[0];
+    if (!a || !b) { show("verify-result", "Choose two images.", "error"); return; }
+    form.append("file_a", a, a.name);
+    form.append("file_b", b, b.name);
+  }
   await busy($("verify-submit"), async () => {
     try {
       const r = await api("POST", "/verify", form);
-      const verdict = r.same === null ? "Distance only (no threshold)"
-        : r.same ? "Same" : "Different";
-      show("verify-result", verdict + " \u2014 distance " + fmt(r.distance) +
-        (r.threshold === null ? "" : ", threshold " + fmt(r.threshold)),
-        r.same === null ? "" : r.same ? "ok" : "bad");
+      show("verify-result", verdictText(r), r.same === null ? "" : r.same ? "ok" : "bad");
     } catch (err) { show("verify-result", err.message, "error"); }
   });
 }
 
 // ---------------------------------------------------------------- identify
-function matchRow(m, rank) {
-  const li = el("li", "match" + (m.accepted ? " accepted" : ""));
+function matchRow(m, rank, threshold) {
+  // only a match within the threshold is coloured as accepted
+  const state = m.accepted === true ? " accepted" : m.accepted === false ? " rejected" : "";
+  const li = el("li", "match" + state);
   li.append(thumb(m.thumbnail, m.label));
   const text = el("div");
   text.append(el("div", "name", rank + ". " + m.label));
-  const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted" : " \u2014 too far";
-  text.append(el("div", "dist", "distance " + fmt(m.distance) + verdict));
+  const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
+  text.append(el("div", "dist", "distance " + fmt(m.distance) + verdict +
+    marginText(m.margin, threshold)));
   li.append(text);
   return li;
 }
@@ -136,7 +175,12 @@ async function onIdentify(event) {
       }
       if (r.label === null) show("identify-result", "Unknown: no enrolled label is close enough.", "bad");
       else show("identify-result", "Identified as \u201c" + r.label + "\u201d.", "ok");
-      $("identify-matches").replaceChildren(...r.matches.map((m, i) => matchRow(m, i + 1)));
+      $("identify-legend").hidden = false;
+      $("identify-legend").textContent = r.threshold === null
+        ? "The model has no threshold: these are the nearest labels, none is accepted or refused."
+        : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
+      $("identify-matches").replaceChildren(
+        ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
     } catch (err) { show("identify-result", err.message, "error"); }
   });
 }
@@ -148,6 +192,10 @@ function galleryItem(entry) {
   const text = el("div");
   text.append(el("div", "name", entry.label));
   text.append(el("div", "count", entry.count + " image" + (entry.count === 1 ? "" : "s")));
+  const showImages = el("button", "link show", "images");
+  showImages.type = "button";
+  showImages.addEventListener("click", () => showLabel(entry.label));
+  text.append(showImages);
   const remove = el("button", "link", "remove");
   remove.type = "button";
   remove.addEventListener("click", async () => {
@@ -162,17 +210,59 @@ function galleryItem(entry) {
   return li;
 }
 
+async function showLabel(label) {
+  $("label-images").hidden = false;
+  $("label-images-title").textContent = "Images of \u201c" + label + "\u201d";
+  $("label-images-list").replaceChildren();
+  try {
+    const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));
+    $("label-images-list").replaceChildren(
+      ...r.images.map((im) => thumb(im.thumbnail, label + " #" + im.item_id)));
+    const missing = r.count - r.images.length;
+    $("label-images-note").textContent = r.count + " image(s) enrolled" + (missing > 0
+      ? "; " + missing + " without a picture (enrolled from the command line, or beyond the first 48)"
+      : "") + ".";
+  } catch (err) { $("label-images-note").textContent = err.message; }
+}
+
+function describeModel(m) {
+  const parts = m.embedding_parts || [];
+  const sizes = parts.length > 1
+    ? " (" + parts.map((p) => p.dim + " " + p.name).join(" + ") + ")" : "";
+  $("model-info").textContent = m.embedding_dim + "-value embeddings" + sizes + ", " + m.distance +
+    " distance, threshold " + fmt(m.threshold) + ", images resized to " +
+    m.input_shape.slice(1).join("\u00d7") + " (" + (m.input_shape[0] === 1 ? "grey" : "colour") + ")";
+  $("embedding-info").hidden = parts.length === 0;
+  $("embedding-summary").textContent = "Why " + m.embedding_dim + " values?";
+  $("embedding-parts").replaceChildren(
+    ...parts.map((p) => el("li", "", p.dim + " " + p.name + ": " + p.description)));
+}
+
+function showGalleryCards(present) {
+  hasGallery = present;
+  for (const id of ["enroll-card", "identify-card", "gallery-card"]) $(id).hidden = !present;
+  $("verify-mode").hidden = !present;
+  if (!present) { $("verify-mode-image").checked = true; onVerifyMode(); }
+}
+
 async function refresh() {
   try {
-    const [info, gallery] = await Promise.all([api("GET", "/info"), api("GET", "/gallery")]);
-    const m = info.model;
-    $("model-info").textContent = m.embedding_dim + "-d embeddings, " + m.distance +
-      " distance, threshold " + fmt(m.threshold) + ", images resized to " +
-      m.input_shape.slice(1).join("\u00d7") + " (" + (m.input_shape[0] === 1 ? "grey" : "colour") + ")";
+    const info = await api("GET", "/info");
+    describeModel(info.model);
+    showGalleryCards(info.gallery !== null);
+    if (!hasGallery) return;
+    const gallery = await api("GET", "/gallery");
     $("gallery-count").textContent = "\u2014 " + gallery.num_labels + " label(s), " +
       gallery.num_items + " image(s)";
     $("gallery-list").replaceChildren(...gallery.labels.map(galleryItem));
     $("gallery-empty").hidden = gallery.labels.length > 0;
+    const chosen = $("verify-label").value;
+    $("verify-label").replaceChildren(...gallery.labels.map((g) => {
+      const option = el("option", "", g.label);
+      option.value = g.label;
+      return option;
+    }));
+    if (gallery.labels.some((g) => g.label === chosen)) $("verify-label").value = chosen;
   } catch (err) {
     $("model-info").textContent = err.message;
   }
@@ -193,6 +283,8 @@ async function start() {
   $("enroll-form").addEventListener("submit", onEnroll);
   $("verify-form").addEventListener("submit", onVerify);
   $("identify-form").addEventListener("submit", onIdentify);
+  $("verify-mode-image").addEventListener("change", onVerifyMode);
+  $("verify-mode-label").addEventListener("change", onVerifyMode);
   $("enroll-files").addEventListener("change", (e) => previewFiles(e.target, "enroll-previews"));
   $("verify-a").addEventListener("change", (e) => previewFiles(e.target, "verify-a-preview"));
   $("verify-b").addEventListener("change", (e) => previewFiles(e.target, "verify-b-preview"));

@@ -1,0 +1,140 @@
+"""The thumbnail side file of a gallery: ``staff.db`` -> ``staff.db.thumbs`` (SQLite, PNG bytes).
+
+The gallery stores embeddings, not images; the service keeps a small PNG of each enrolled image
+here, keyed by the gallery's item id (ids are never reused, so a stale thumbnail can never show
+the wrong item). :meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same
+call that removes its items, whoever removes it (the service, the CLI or the library), so no
+picture of a removed person is left behind.
+
+Only the standard library: the library layer reads and deletes thumbnails, the service makes them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS thumbnails ("
+    " item_id INTEGER PRIMARY KEY, label TEXT NOT NULL, png BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS thumbnails_label ON thumbnails(label)",
+)
+
+
+def thumbnails_path_for(gallery_path: str | Path) -> str:
+    """Where the thumbnails of a gallery live: beside it, or in memory for ``":memory:"``."""
+    text = str(gallery_path)
+    return ":memory:" if text == ":memory:" else text + ".thumbs"
+
+
+class ThumbnailStore:
+    """``item_id -> PNG`` in one SQLite file; every statement parameterised, one lock.
+
+    Example:
+        >>> store = ThumbnailStore(":memory:")
+        >>> store.put("alice", [7], [b"png"])
+        >>> store.get([7, 8])
+        {7: b'png'}
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        try:
+            rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in rows}  # read-only first: a refused file is left untouched
+            if tables - {"thumbnails"}:
+                raise sqlite3.DatabaseError(f"it has other tables: {sorted(tables)}")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+        except sqlite3.DatabaseError as err:
+            self._conn.close()
+            raise ValueError(
+                f"{self.path} is not a siamkit thumbnail file ({err}); it was left unchanged"
+            ) from None
+
+    def put(self, label: str, item_ids: Sequence[int], pngs: Sequence[bytes]) -> None:
+        """Store one thumbnail per item id, in one transaction."""
+        if len(item_ids) != len(pngs):
+            raise ValueError(f"got {len(item_ids)} item ids but {len(pngs)} thumbnails")
+        rows = [(int(i), label, sqlite3.Binary(p)) for i, p in zip(item_ids, pngs)]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO thumbnails(item_id, label, png) VALUES (?, ?, ?)", rows
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def get(self, item_ids: Sequence[int]) -> dict[int, bytes]:
+        """``{item_id: png}`` for those ids that have a thumbnail."""
+        ids = [int(i) for i in item_ids][:1000]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))  # only '?' placeholders go into the SQL text
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT item_id, png FROM thumbnails WHERE item_id IN ({marks})", ids
+            ).fetchall()
+        return {int(r[0]): bytes(r[1]) for r in rows}
+
+    def first_per_label(self) -> dict[str, bytes]:
+        """``{label: png}`` of the earliest thumbnail of every label."""
+        sql = (
+            "SELECT label, png FROM thumbnails WHERE item_id IN"
+            " (SELECT MIN(item_id) FROM thumbnails GROUP BY label)"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql).fetchall()
+        return {str(r[0]): bytes(r[1]) for r in rows}
+
+    def of_label(self, label: str, limit: int = 48) -> list[tuple[int, bytes]]:
+        """``[(item_id, png)]`` of ``label``'s first ``limit`` thumbnails, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT item_id, png FROM thumbnails WHERE label = ? ORDER BY item_id LIMIT ?",
+                (label, int(limit)),
+            ).fetchall()
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    def remove_label(self, label: str) -> None:
+        """Forget the thumbnails of ``label``."""
+        with self._lock:
+            self._conn.execute("DELETE FROM thumbnails WHERE label = ?", (label,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def remove_thumbnails(gallery_path: str | Path, label: str, timeout: float = 30.0) -> int:
+    """Delete every thumbnail of ``label`` beside the gallery file; returns how many.
+
+    Nothing to do (0) for an in-memory gallery or one without a thumbnail file.
+
+    >>> remove_thumbnails("staff.db", "alice")  # doctest: +SKIP
+    3
+    """
+    path = thumbnails_path_for(gallery_path)
+    if path == ":memory:" or not Path(path).is_file():
+        return 0
+    conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "thumbnails" not in tables:
+            return 0
+        return int(conn.execute("DELETE FROM thumbnails WHERE label = ?", (label,)).rowcount)
+    except sqlite3.DatabaseError as err:
+        raise ValueError(f"{path} is not a siamkit thumbnail file ({err})") from None
+    finally:
+        conn.close()

@@ -1,0 +1,50 @@
+"""The errors each endpoint can answer, for its OpenAPI entry (``responses=errors(...)``).
+
+Each route lists only the statuses it can really return, with a description in its own words;
+a new route (``/recommend``, text input) picks its codes here and adds a wording if needed.
+
+>>> sorted(errors(404, label="an unknown label"))
+[401, 404]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from siamkit.service.schemas import ErrorResponse
+
+GENERIC = {
+    400: "An upload that is not a readable image, an empty file, or another bad value.",
+    401: "The X-API-Key header is missing or wrong (only when the service has a key).",
+    403: "A write sent by another web site (cross-origin).",
+    404: "The label is not enrolled.",
+    408: "The upload stalled for longer than the service waits.",
+    409: "The service was started without a gallery (--gallery FILE).",
+    413: "A file, the request, or an image's size or pixel count is over the service's limits.",
+    422: "A field is missing or has the wrong type (the message names it).",
+}
+UPLOAD = (400, 403, 408, 413, 422)
+"""What any endpoint that takes images can answer."""
+
+
+def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: 401 plus ``codes``; ``wording`` overrides a description.
+
+    ``wording`` keys are words naming the status: ``bad``, ``cross``, ``label``, ``slow``,
+    ``nogallery``, ``large``, ``field`` (for 400, 403, 404, 408, 409, 413, 422).
+    """
+    names = {
+        "bad": 400,
+        "cross": 403,
+        "label": 404,
+        "slow": 408,
+        "nogallery": 409,
+        "large": 413,
+        "field": 422,
+    }
+    text = dict(GENERIC)
+    for key, value in wording.items():
+        text[names[key]] = value
+    return {
+        code: {"model": ErrorResponse, "description": text[code]} for code in sorted({401, *codes})
+    }

@@ -1,0 +1,149 @@
+"""Gallery files: refused files left untouched, lock retries, thumbnails removed with a label, labels."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from siamkit.index import Gallery
+from siamkit.index import store as store_module
+from siamkit.index.store import GalleryStore, validate_label
+from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_exactly_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users(name TEXT)")
+    conn.execute("INSERT INTO users VALUES ('x')")
+    conn.commit()
+    conn.close()
+    before = _snapshot(tmp_path)
+    with pytest.raises(ValueError, match=r"not a siamkit gallery.*left unchanged"):
+        Gallery.open(path, embedding_dim=4)
+    assert _snapshot(tmp_path) == before  # no -wal/-shm files, same bytes
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "delete"  # never switched to WAL
+
+
+@pytest.mark.parametrize("content", [b"", b"name,age\nbob,3\n"])
+def test_an_empty_or_text_file_opened_without_a_model_is_left_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "staff.db"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"not a gallery yet|not a siamkit gallery"):
+        Gallery.open(path)
+    assert _snapshot(tmp_path) == {"staff.db": content}
+
+
+class _LockedAtFirst:
+    """A connection whose first ``n`` WAL switches fail at once, as SQLite does in a creation race."""
+
+    def __init__(self, conn: sqlite3.Connection, n: int) -> None:
+        self._conn, self.left = conn, n
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if "journal_mode=WAL" in sql and self.left:
+            self.left -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def _patch_connect(monkeypatch: pytest.MonkeyPatch, failures: int) -> None:
+    real = sqlite3.connect
+    monkeypatch.setattr(
+        store_module.sqlite3, "connect", lambda *a, **k: _LockedAtFirst(real(*a, **k), failures)
+    )
+
+
+def test_a_lock_met_while_another_process_creates_the_file_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _patch_connect(monkeypatch, failures=5)
+    with GalleryStore(tmp_path / "g.db", timeout=5) as store:
+        assert store.meta()["schema_version"] == "1"
+
+
+def test_a_lock_that_outlasts_the_timeout_is_called_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _patch_connect(monkeypatch, failures=10**9)
+    with pytest.raises(ValueError, match="locked by another process") as info:
+        GalleryStore(tmp_path / "g.db", timeout=0.2)
+    assert "not a siamkit gallery" not in str(info.value)
+
+
+def _gallery_with_thumbnails(path: Path) -> Gallery:
+    g = Gallery.open(path, embedding_dim=3)
+    rng = np.random.default_rng(0)
+    thumbs = ThumbnailStore(thumbnails_path_for(path))
+    for label in ("alice", "bob"):
+        ids = g.enroll_embeddings(label, rng.standard_normal((2, 3)))
+        thumbs.put(label, ids, [b"png-" + label.encode()] * 2)
+    thumbs.close()
+    return g
+
+
+def _thumb_labels(path: Path) -> list[str]:
+    conn = sqlite3.connect(thumbnails_path_for(path))
+    try:
+        return sorted(r[0] for r in conn.execute("SELECT label FROM thumbnails"))
+    finally:
+        conn.close()
+
+
+def test_removing_a_label_in_the_library_removes_its_thumbnails(tmp_path: Path) -> None:
+    path = tmp_path / "staff.db"
+    with _gallery_with_thumbnails(path) as g:
+        assert g.remove("alice") == 2
+    assert _thumb_labels(path) == ["bob", "bob"]
+
+
+def test_removing_a_label_from_the_command_line_removes_its_thumbnails(tmp_path: Path) -> None:
+    from siamkit.cli.main import cli
+
+    path = tmp_path / "staff.db"
+    _gallery_with_thumbnails(path).close()
+    result = CliRunner().invoke(cli, ["gallery", str(path), "remove", "bob"])
+    assert result.exit_code == 0, result.output
+    assert _thumb_labels(path) == ["alice", "alice"]
+
+
+def test_an_emoji_label_joined_by_zwj_is_text_not_control_characters() -> None:
+    for label in ("👩\u200d💻", "👨\u200d👩\u200d👧", "क्\u200dष"):
+        assert validate_label(label) == label
+    with pytest.raises(ValueError, match="U\\+202E \\(RIGHT-TO-LEFT OVERRIDE\\)"):
+        validate_label("evil\u202etxt")
+    with pytest.raises(ValueError, match="U\\+0007 \\(unnamed\\), a control character"):
+        validate_label("bell\x07")
+
+
+def test_an_emoji_label_round_trips_through_the_gallery(tmp_path: Path) -> None:
+    with Gallery.open(tmp_path / "g.db", embedding_dim=2) as g:
+        g.enroll_embeddings("👩\u200d💻", np.ones((1, 2)))
+        assert [i.label for i in g.labels()] == ["👩\u200d💻"]
+
+
+def test_a_foreign_thumbnail_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "staff.db.thumbs"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes(text TEXT)")
+    conn.commit()
+    conn.close()
+    before = _snapshot(tmp_path)
+    with pytest.raises(ValueError, match=r"not a siamkit thumbnail file.*left unchanged"):
+        ThumbnailStore(path)
+    assert _snapshot(tmp_path) == before
