@@ -108,7 +108,7 @@ def test_evaluate_other_classes_and_table_output(run_dir: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "classes [0, 1, 2]" in res.output and "3-way 1-shot" in res.output
+    assert "3 classes (0, 1, 2) from digits" in res.output and "3-way 1-shot" in res.output
 
 
 def test_embed_npy_and_parquet_match_the_model(run_dir: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
 from siamkit.evaluation.few_shot import few_shot_episodes
+from siamkit.progress import track
 from siamkit.training.data import to_float
 
 if TYPE_CHECKING:
@@ -26,13 +27,14 @@ def embed_all(net: nn.Module, x: Tensor, device: torch.device, batch_size: int =
     was_training = net.training
     net.eval()
     fmt = torch.channels_last if x.dim() == 4 else torch.contiguous_format
+    step = lambda i: min(batch_size, x.shape[0] - i)  # noqa: E731  images in the batch at i
     out = [
         net.embed(
             to_float(x[i : i + batch_size]).to(device).contiguous(memory_format=fmt), check=False
         )  # type: ignore[operator]
         .float()
         .cpu()
-        for i in range(0, x.shape[0], batch_size)
+        for i in track(range(0, x.shape[0], batch_size), "embedding", x.shape[0], "images", step)
     ]
     net.train(was_training)
     return torch.cat(out)
