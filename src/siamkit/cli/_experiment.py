@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from siamkit.cli._report_inputs import report_inputs
 from siamkit.data.image_io import load_images
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.pairs import pair_distances
@@ -303,6 +304,7 @@ def finish_run(
         "dataset": cfg.data.dataset,
         "train_classes": list(data.train_classes),
         "test_classes": list(data.test_classes),
+        "train_images": len(data.train_y),
         "epochs_run": len(history),
         "train_seconds": round(train_s, 1),
         "eval_seconds": round(time.perf_counter() - t0, 1),
@@ -319,7 +321,8 @@ def finish_run(
     t1 = time.perf_counter()
     report_path = try_write_report(
         out / "report.html", report, z, data.test_y, images=to_float(data.test_x), class_names=names,
-        history=history, config=config_to_dict(cfg), title=title, distance=net.scoring_distance,
+        history=history, title=title, distance=net.scoring_distance,
+        **report_inputs(cfg, data, metrics, episodes, device),
         ablation={ABLATION_PARTS[k]: r for k, r in ablation.items()} or None,
     )  # fmt: skip
     log(

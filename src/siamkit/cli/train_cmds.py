@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -254,7 +254,7 @@ def evaluate(
         try_write_report(
             Path(report), rep, z, ev.y, images=ev.x, class_names=list(ev.names),
             title=f"siamkit evaluate {model}", distance=net.scoring_distance,
-            calibration=metrics.get("calibration"),
+            calibration=metrics.get("calibration"), run_info=_run_info(meta, dev),
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
@@ -325,6 +325,13 @@ def embed(
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
     )
+
+
+def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:
+    """The report header's facts about how the model was trained (from its metadata)."""
+    run = meta.get("run") or {}
+    keys = ("train_images", "train_classes", "train_seconds")
+    return {**{k: run[k] for k in keys if k in run}, "device": str(device)}
 
 
 def load_siamese(path: str, device: object) -> SiameseNetwork:
