@@ -83,3 +83,31 @@ def test_evaluation_reports_pairs_episodes_and_retrieval(enabled, monkeypatch, c
     for what in ("verification pairs: 100%", "4-way episodes: 100%", "retrieval: 100%"):
         assert what in err, err
     assert len(err.splitlines()) <= 40
+
+
+def test_the_cli_logs_a_few_lines_for_a_long_evaluation(tmp_path, monkeypatch):
+    """`siamkit evaluate` and `siamkit embed` with stderr not a terminal: plain lines, not bars."""
+    from click.testing import CliRunner
+
+    import siamkit
+    from siamkit.cli.main import cli
+
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
+    pre = siamkit.Preprocess(input_shape=(1, 8, 8))
+    siamkit.save_model(siamkit.SiameseNetwork(enc, embedding_dim=8, preprocess=pre), tmp_path / "m")
+    monkeypatch.setattr("siamkit.evaluation._common.BLOCK_ELEMENTS", 2000)  # many blocks
+    defaults = ("it", None, None, 0.0, 30.0, Clock(1))  # no delay, a second per update
+    monkeypatch.setattr(prog.Progress.__init__, "__defaults__", defaults)
+    runs = {
+        "verification pairs: 100%": ["evaluate", "--data", "digits", "--episodes", "50", "--json"],
+        "embedding: 100%": ["embed", "--data", "digits", "--out", tmp_path / "z.npy"],
+    }
+    try:
+        for want, (command, *args) in runs.items():
+            res = CliRunner().invoke(cli, [str(a) for a in [command, tmp_path / "m", *args]])
+            assert res.exit_code == 0, res.output
+            lines = res.stderr.splitlines()
+            assert want in res.stderr and "\r" not in res.stderr
+            assert 3 <= len(lines) <= 60, lines
+    finally:
+        prog.set_enabled(False)  # the command turned it on for this process
