@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import partial
 
 import pytest
 import torch
@@ -76,7 +77,9 @@ def test_off_by_default_in_the_library(capsys):
 
 def test_evaluation_reports_pairs_episodes_and_retrieval(enabled, monkeypatch, capsys):
     monkeypatch.setattr("siamkit.evaluation._common.BLOCK_ELEMENTS", 400)  # many small blocks
-    monkeypatch.setattr(prog.Progress.__init__, "__defaults__", (None, False, 0.0, 30.0, Clock(1)))
+    monkeypatch.setattr(
+        prog, "Progress", partial(prog.Progress, tty=False, delay=0.0, clock=Clock(1))
+    )
     z = torch.cat([torch.randn(30, 4) + 3 * c for c in range(4)])
     evaluate_embeddings(z, [c for c in range(4) for _ in range(30)], episodes=20)
     err = capsys.readouterr().err
@@ -96,8 +99,8 @@ def test_the_cli_logs_a_few_lines_for_a_long_evaluation(tmp_path, monkeypatch):
     pre = siamkit.Preprocess(input_shape=(1, 8, 8))
     siamkit.save_model(siamkit.SiameseNetwork(enc, embedding_dim=8, preprocess=pre), tmp_path / "m")
     monkeypatch.setattr("siamkit.evaluation._common.BLOCK_ELEMENTS", 2000)  # many blocks
-    defaults = ("it", None, None, 0.0, 30.0, Clock(1))  # no delay, a second per update
-    monkeypatch.setattr(prog.Progress.__init__, "__defaults__", defaults)
+    quick = partial(prog.Progress, delay=0.0, clock=Clock(1))  # no delay, a second per update
+    monkeypatch.setattr(prog, "Progress", quick)
     runs = {
         "verification pairs: 100%": ["evaluate", "--data", "digits", "--episodes", "50", "--json"],
         "embedding: 100%": ["embed", "--data", "digits", "--out", tmp_path / "z.npy"],
@@ -111,3 +114,22 @@ def test_the_cli_logs_a_few_lines_for_a_long_evaluation(tmp_path, monkeypatch):
             assert 3 <= len(lines) <= 60, lines
     finally:
         prog.set_enabled(False)  # the command turned it on for this process
+
+
+def test_training_bars_write_a_line_per_quarter_to_a_log(monkeypatch):
+    monkeypatch.setattr(
+        prog.Progress.__init__, "__defaults__", ("it", None, None, 2.0, 30.0, Clock(0.5), 10)
+    )
+    log = io.StringIO()
+    bar = prog.progress_bar(range(100), "epoch 1/3", unit="steps", stream=log)
+    for step in bar:
+        bar.set_postfix(loss=f"{1 / (step + 1):.4f}")
+    lines = log.getvalue().splitlines()
+    assert 3 <= len(lines) <= 5 and "\r" not in log.getvalue(), lines
+    assert lines[-1] == "epoch 1/3: 100% (100/100 steps), 50 s, loss 0.0100"
+    quiet = io.StringIO()
+    assert list(prog.progress_bar(range(5), "x", stream=quiet, enabled=False)) == list(range(5))
+    assert quiet.getvalue() == ""
+    term = Terminal()
+    list(prog.progress_bar(range(5), "epoch", stream=term))
+    assert "\r" in term.getvalue()

@@ -48,6 +48,7 @@ class Progress:
         delay: seconds before anything is shown, so quick steps stay silent.
         interval: at most this many seconds between plain lines.
         clock: seconds, monotonic (injectable for tests).
+        parts: plain lines per run of the work (10: one per tenth).
     """
 
     def __init__(
@@ -60,8 +61,10 @@ class Progress:
         delay: float = 2.0,
         interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        parts: int = 10,
     ) -> None:
-        self.total, self.desc, self.unit = total, desc, unit
+        self.total, self.desc, self.unit, self.parts = total, desc, unit, max(1, parts)
+        self.suffix = ""
         self.stream = stream if stream is not None else sys.stderr
         self.delay, self.interval, self.clock = delay, interval, clock
         self.done = 0
@@ -92,14 +95,14 @@ class Progress:
         if elapsed < self.delay:
             self._catch_up()
             return
-        crossed = self.total and self.done * 10 >= self._next_tenth * self.total
+        crossed = self.total and self.done * self.parts >= self._next_tenth * self.total
         if crossed or now - self._last_line >= self.interval:
             self._catch_up()
             self._line(now)
 
     def _catch_up(self) -> None:
         if self.total:
-            self._next_tenth = max(self._next_tenth, self.done * 10 // self.total + 1)
+            self._next_tenth = max(self._next_tenth, self.done * self.parts // self.total + 1)
 
     def _line(self, now: float) -> None:
         if self.total:
@@ -107,7 +110,8 @@ class Progress:
             what = f"{pct}% ({self.done:,}/{self.total:,} {self.unit})"
         else:
             what = f"{self.done:,} {self.unit}"
-        self.stream.write(f"{self.desc}: {what}, {now - self._start:.0f} s\n")
+        suffix = f", {self.suffix}" if self.suffix else ""
+        self.stream.write(f"{self.desc}: {what}, {now - self._start:.0f} s{suffix}\n")
         self.stream.flush()
         self.lines += 1
         self._last_line, self._last_done = now, self.done
@@ -173,3 +177,49 @@ def track(
         for item in items:
             yield item
             bar.update(1 if weight is None else weight(item))
+
+
+class _Bar:
+    """Iterate ``items`` with plain progress lines (or none); tqdm-like ``set_postfix``."""
+
+    def __init__(self, items: Iterable[Any], progress: Progress | None) -> None:
+        self._items, self._progress = items, progress
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            for item in self._items:
+                yield item
+                if self._progress is not None:
+                    self._progress.update(1)
+        finally:
+            if self._progress is not None:
+                self._progress.close()
+
+    def set_postfix(self, **values: Any) -> None:
+        if self._progress is not None:
+            self._progress.suffix = ", ".join(f"{k} {v}" for k, v in values.items())
+
+
+def progress_bar(
+    items: Iterable[T],
+    desc: str,
+    total: int | None = None,
+    unit: str = "it",
+    enabled: bool = True,
+    stream: TextIO | None = None,
+    parts: int = 4,
+) -> Any:
+    """A loop's progress whatever :func:`set_enabled` says (the caller decides, e.g. training's
+    ``progress`` option): a tqdm bar on a terminal, else a plain line per ``1/parts`` of the work.
+    The result iterates ``items`` and has tqdm's ``set_postfix``.
+    """
+    out = stream if stream is not None else sys.stderr
+    isatty = getattr(out, "isatty", None)
+    if enabled and callable(isatty) and isatty():
+        from tqdm.auto import tqdm
+
+        return tqdm(items, total=total, desc=desc, unit=unit, file=out, leave=False,
+                    dynamic_ncols=True, mininterval=1.0)  # fmt: skip
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    return _Bar(items, Progress(total, desc, unit, out, False, parts=parts) if enabled else None)

@@ -10,7 +10,8 @@ def report_inputs(
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`siamkit.evaluation.write_report` for a finished run.
 
-    ``config`` is the resolved config with the evaluation settings that actually ran (e.g.
+    ``metrics`` is the run's ``metrics.json`` dict (:meth:`RunResult.to_dict`). ``config`` is the
+    resolved config with the evaluation settings that actually ran (e.g.
     ``--episodes 100`` replaces ``eval.episodes``); ``calibration`` the threshold saved with the
     model and its rates on the test classes; ``run_info`` the training set size, wall times and
     device; ``peers`` the peer's figures on this split when ``peers.json`` has them (full data
