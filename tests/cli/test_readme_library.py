@@ -128,6 +128,20 @@ def test_every_command_works_on_the_readme_model(readme_run, tmp_path):
     run(["export", model, "--format", "onnx", "--out", tmp_path / "m.onnx"])
     assert (tmp_path / "m.onnx").stat().st_size > 0
 
+    # serve: the web service built for the same model answers /verify on image files
+    from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    with TestClient(create_app(siamkit.load_model(model), tmp_path / "s.db")) as client:
+        files = [
+            ("file_a", query.read_bytes()),
+            ("file_b", (unseen / "Bag" / "1.png").read_bytes()),
+        ]
+        r = client.post("/verify", files=[(k, (f"{k}.png", v, "image/png")) for k, v in files])
+        assert r.status_code == 200, r.text
+        assert r.json()["threshold"] == pytest.approx(cal["threshold"])
+
     out = run(["evaluate", model, "--data", unseen, "--episodes", "20", "--shots", "1", "--json"])
     metrics = json.loads(out.stdout)
     assert metrics["data"]["classes"] == names
