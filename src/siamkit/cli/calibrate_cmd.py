@@ -67,7 +67,13 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
     show_default=True,
     help="eer: FAR = FRR; accuracy: best balanced accuracy; far: highest TAR with FAR <= --far.",
 )
-@click.option("--far", type=click.FloatRange(0, 1), default=1e-3, show_default=True)
+@click.option(
+    "--far",
+    type=click.FloatRange(0, 1),
+    default=1e-3,
+    show_default=True,
+    help="The false accept rate allowed with --target far.",
+)
 @click.option(
     "--max-pairs",
     type=click.IntRange(min=1),
@@ -94,7 +100,13 @@ def calibrate(
 
     verify, identify, enroll's galleries, serve and export then decide "same" / "not the same"
     with it. Only MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
-    with the model, stay valid.
+    with the model, stay valid. Classes the model's run kept for testing are refused.
+
+    \b
+    Examples:
+      siamkit calibrate out/model --data val_images/
+      siamkit calibrate out/model --data fashion-mnist --classes 0,1,2,3,4,5
+      siamkit calibrate out/model --data val_images/ --target far --far 0.001
     """
     from pathlib import Path
 
