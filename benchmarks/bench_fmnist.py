@@ -255,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="train on at most this many images (smoke runs only)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     ap.add_argument("--json", dest="json_path", help="also write the raw results here")
+    ap.add_argument(
+        "--write-peers",
+        action="store_true",
+        help="record the peer recipes' rows in src/siamkit/evaluation/peers.json, which siamkit "
+        "demo and its report read (full runs only: every seed, no --limit)",
+    )
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
@@ -287,7 +293,31 @@ def main(argv: list[str] | None = None) -> int:
     print(format_rows(rows, len(data.test_classes)))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps({"args": vars(args), "results": rows}, indent=2))
+    if args.write_peers:
+        write_peers(rows, data, seeds, args)
     return 0
+
+
+def write_peers(
+    rows: dict[str, list[dict[str, float]]], data: RunData, seeds: list[int], args: Any
+) -> None:
+    """Store the peers' raw rows (not the +snorm variant) where the demo and report read them."""
+    from datetime import date
+
+    from siamkit.evaluation.peers import record_peers
+
+    if args.limit is not None or args.episodes != 1000:
+        raise SystemExit(
+            "--write-peers records full protocol runs only (no --limit, 1000 episodes)"
+        )
+    peers = {name: runs for name, runs in rows.items() if name in PEERS}
+    if not peers:
+        raise SystemExit("--write-peers: no peer recipe ran (add one of " + ", ".join(PEERS) + ")")
+    command = "python benchmarks/bench_fmnist.py " + " ".join(sys.argv[1:])
+    path = record_peers(
+        peers, "fashion-mnist", data.train_classes, seeds, command, date.today().isoformat()
+    )
+    print(f"peers recorded in {path}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_file(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the file gets its siblings' mode
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

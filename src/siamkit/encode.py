@@ -21,6 +21,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from siamkit.model_protocol import EmbeddingModel
+from siamkit.progress import track
 
 
 def _embed_fn(
@@ -87,7 +88,12 @@ def encode(
         model.eval()  # type: ignore[union-attr]
     try:
         out = []
-        for x in tqdm(batches, total=total, desc="embedding", leave=False, disable=not progress):
+        shown = (
+            tqdm(batches, total=total, desc="embedding", leave=False)
+            if progress
+            else track(batches, "embedding", total, "batches")  # silent unless turned on
+        )
+        for x in shown:
             x = x.float().div_(255.0) if x.dtype == torch.uint8 else x
             x = x.to(dev) if dev is not None else x
             if x.dim() == 4:

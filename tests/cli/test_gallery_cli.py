@@ -82,7 +82,7 @@ def test_enroll_identify_verify_and_manage(cli, files, tmp_path):
             "--json",
         ],
     )
-    doc = json.loads(out.output)
+    doc = json.loads(out.stdout)
     assert doc["label"] == "alice" and len(doc["item_ids"]) == 2 and doc["num_items"] == 2
     run(cli, ["enroll", files["model"], "--gallery", db, "--label", "bob", files["c1_0"]])
 
@@ -100,7 +100,7 @@ def test_enroll_identify_verify_and_manage(cli, files, tmp_path):
             "--json",
         ],
     )
-    doc = json.loads(out.output)
+    doc = json.loads(out.stdout)
     assert doc["threshold"] == THRESHOLD
     first, second = doc["queries"]
     assert first["label"] == "bob" and first["matches"][0]["distance"] < 1e-3
@@ -116,7 +116,7 @@ def test_enroll_identify_verify_and_manage(cli, files, tmp_path):
     assert [m["item_id"] for m in first["matches"]] == [m.item_id for m in ref.matches]
 
     out = run(cli, ["gallery", db, "list", "--json"])
-    labels = json.loads(out.output)["labels"]
+    labels = json.loads(out.stdout)["labels"]
     assert labels == [
         {"label": "alice", "count": 2, "metadata": {"team": "ops"}},
         {"label": "bob", "count": 1, "metadata": None},
@@ -127,7 +127,7 @@ def test_enroll_identify_verify_and_manage(cli, files, tmp_path):
     out = run(
         cli, ["verify", files["model"], files["c1_0"], "--gallery", db, "--label", "bob", "--json"]
     )
-    assert json.loads(out.output)["same"] is True
+    assert json.loads(out.stdout)["same"] is True
     assert json.loads(run(cli, ["gallery", db, "remove", "bob", "--json"]).output)["removed"] == 1
     out = run(cli, ["gallery", db, "remove", "bob"], code=1)
     assert "'bob' is not in the gallery" in out.output
@@ -159,7 +159,7 @@ def test_unknown_query_is_reported_as_unknown(cli, files, tmp_path):
         cli,
         ["identify", files["model"], "--gallery", db, files["c3_1"], "--threshold", "0", "--json"],
     )
-    query = json.loads(out.output)["queries"][0]
+    query = json.loads(out.stdout)["queries"][0]
     assert query["unknown"] is True and query["label"] is None
     assert query["matches"][0]["accepted"] is False
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,20 @@ def test_train_writes_every_output(run_dir: Path) -> None:
     )  # the resolved config, override applied
 
 
+def test_report_shows_what_ran_and_the_operating_point(run_dir: Path) -> None:
+    page = (run_dir / "report.html").read_text()
+    config = re.search(r"<section id='config'>.*?<pre>(.*?)</pre>", page, re.S)
+    assert config is not None
+    assert "episodes: 30" in config.group(1)  # --episodes 30, not the config's 100
+    assert "cohort_size" not in config.group(1) and "momentum" not in config.group(1)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "Operating point the model ships with" in page
+    assert f"{metrics['calibration']['threshold']:.4f}" in page
+    assert f"{metrics['calibration']['test']['far']:.4f}" in page
+    assert re.search(r"trained on [\d,]+ images", page) and "CPU cores" in page
+    assert "<section id='per-class'>" in page and "<section id='failures'>" in page
+
+
 def test_saved_threshold_is_the_validation_calibration(run_dir: Path) -> None:
     net = siamkit.load_model(run_dir / "model")
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -74,7 +89,7 @@ def test_evaluate_json_reproduces_the_run_metrics(run_dir: Path) -> None:
         cli, ["evaluate", str(run_dir / "model"), "--data", "digits", "--episodes", "30", "--json"]
     )
     assert res.exit_code == 0, res.output
-    got = json.loads(res.output)
+    got = json.loads(res.stdout)
     want = json.loads((run_dir / "metrics.json").read_text())
     assert (
         got["data"]["n_items"] == want["data"]["n_items"]
@@ -108,7 +123,7 @@ def test_evaluate_other_classes_and_table_output(run_dir: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "classes [0, 1, 2]" in res.output and "3-way 1-shot" in res.output
+    assert "3 classes (0, 1, 2) from digits" in res.output and "3-way 1-shot" in res.output
 
 
 def test_embed_npy_and_parquet_match_the_model(run_dir: Path, tmp_path: Path) -> None:
@@ -215,7 +230,7 @@ def test_score_norm_run_saves_its_cohort_and_evaluate_reproduces_both_scorings(
     assert got["verification"]["eer"] == pytest.approx(metrics["verification"]["eer"], abs=1e-6)
     assert got["calibration"]["threshold"] == pytest.approx(net.threshold)
     res = CliRunner().invoke(cli, [*ev, "--raw-distance"])
-    got = json.loads(res.output)
+    got = json.loads(res.stdout)
     assert got["verification"]["eer"] == pytest.approx(raw["verification"]["eer"], abs=1e-6)
     assert "calibration" not in got  # the saved threshold belongs to the normalised scores
 

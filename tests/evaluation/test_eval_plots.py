@@ -132,15 +132,14 @@ def test_queries_cover_classes_first():
     assert len(pick_queries(codes, 10)) == 6
 
 
-def test_training_curves_split_losses_and_metrics():
+def test_training_curves_one_panel_per_quantity():
     hist = [
         {"epoch": e, "loss": 1 / e, "val_loss": 1.2 / e, "val": {"map_at_r": 0.1 * e}, "lr": 0.1}
         for e in (1, 2, 3)
     ]
-    left, right = plot_training_curves(hist).axes
-    assert sorted(line.get_label() for line in left.lines) == ["loss", "val_loss"]
-    assert [line.get_label() for line in right.lines] == ["val.map_at_r"]
-    np.testing.assert_allclose(right.lines[0].get_ydata(), [0.1, 0.2, 0.3])
+    panels = [ax for ax in plot_training_curves(hist).axes if ax.lines]
+    assert [ax.get_title() for ax in panels] == ["training loss", "validation loss", "val map at r"]
+    np.testing.assert_allclose(panels[2].lines[0].get_ydata(), [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="empty"):
         plot_training_curves([])
 

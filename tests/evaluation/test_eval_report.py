@@ -39,10 +39,12 @@ def page(inputs, tmp_path_factory):
 
 
 def test_sections_and_embedded_images(page):
-    for sec in ("metrics", "verification", "embedding-map", "neighbours", "training", "config"):
+    for sec in ("metrics", "verification", "per-class", "failures", "embedding-map", "neighbours",
+                "training", "config"):  # fmt: skip
         assert f"<section id='{sec}'>" in page
     pngs = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
-    assert len(pngs) == 6  # ROC, DET, histograms, map, neighbours, training
+    # ROC + DET, histograms, confusion matrices, impostor and genuine pairs, map, neighbours, training
+    assert len(pngs) == 8
     for data in pngs:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -84,9 +86,21 @@ def test_an_error_leaves_no_half_written_file(inputs, tmp_path, monkeypatch):
 
     monkeypatch.setattr(plots, "plot_neighbor_grid", boom)
     with pytest.raises(RuntimeError, match="plotting failed"):
-        write_report(target, rep, z, y, images=images)
+        write_report(target, rep, z, y, images=images, analysis=False)
     assert target.read_text() == "old report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_the_report_gets_the_usual_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "r.html", "x")
+        (tmp_path / "sibling.txt").write_text("y")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == (tmp_path / "sibling.txt").stat().st_mode & 0o777 == 0o644
 
 
 def test_atomic_write_cleans_up_when_writing_fails(tmp_path, monkeypatch):

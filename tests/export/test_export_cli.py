@@ -30,7 +30,7 @@ def test_export_is_a_siamkit_command():
 def test_fp32_and_dynamic_int8_with_json(bundle, fmnist_images):
     res = _invoke(str(bundle), "--format", "onnx", "--int8-mode", "dynamic", "--json")
     assert res.exit_code == 0, res.output
-    files = json.loads(res.output)["files"]
+    files = json.loads(res.stdout)["files"]
     assert [f["precision"] for f in files] == ["fp32", "int8"]
     assert files[0]["path"] == str(bundle / "model.onnx") and files[0]["max_abs_diff"] <= 1e-4
     assert (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,52 +55,140 @@ def parse_classes(text: str | None) -> tuple[int, ...] | None:
     return values
 
 
+def class_tokens(text: str | None) -> tuple[str, ...] | None:
+    """``"0, shirt,2"`` -> ``("0", "shirt", "2")``: class names or numbers, resolved later."""
+    if text is None:
+        return None
+    tokens = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not tokens:
+        raise click.BadParameter("give at least one class name or number, e.g. 0,1,2")
+    return tokens
+
+
+def resolve_classes(tokens: Sequence[str], names: Sequence[str], option: str) -> tuple[int, ...]:
+    """Class indices of ``tokens``: each a class name of ``names`` or an index into it."""
+    out: list[int] = []
+    for t in tokens:
+        if t in names:
+            out.append(list(names).index(t))
+        elif t.isdigit() and int(t) < len(names):
+            out.append(int(t))
+        else:
+            listed = ", ".join(f"{i} {n}" for i, n in enumerate(names))
+            raise ValueError(f"{option} {t!r} is not one of the classes here: {listed}")
+    return tuple(dict.fromkeys(out))
+
+
+def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
+    """The ``(C, H, W)`` images the model takes; a message with the line to write if unknown."""
+    from siamkit.models.preprocess import missing_input_shape_message
+
+    shape = getattr(net, "input_shape", None)
+    if shape is None:
+        raise ValueError(missing_input_shape_message(where))
+    if len(shape) != 3:
+        raise ValueError(
+            f"{where} takes feature vectors of {shape[0]} values, not images; embed and enroll "
+            "them with the Python API (net.embed, Gallery.enroll_embeddings)"
+        )
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Images ``(N, C, H, W)``, labels ``(N,)`` (indices into ``names``) and where they came from."""
+
+    x: Tensor
+    y: Tensor
+    names: tuple[str, ...]
+    chosen: tuple[int, ...]
+    source: str
+
+    def describe(self) -> str:
+        """``"400 images of 4 classes (shirt, sneaker, bag, ankle boot) from ..."``."""
+        shown = ", ".join(self.names[c] for c in self.chosen)
+        return f"{len(self.y):,} images of {len(self.chosen)} classes ({shown}) from {self.source}"
+
+
 def load_eval_data(
     data: str,
     model_meta: dict[str, Any],
-    classes: tuple[int, ...] | None,
+    classes: Sequence[str] | None,
     split: str,
     data_dir: str | None,
-    channels: int,
-    size: int,
-) -> tuple[Tensor, Tensor, tuple[str, ...], tuple[int, ...]]:
-    """Images ``(N, C, H, W)`` and labels to evaluate a model on.
+    shape: tuple[int, int, int],
+    default: str = "test",
+) -> EvalData:
+    """Images and labels to evaluate (or calibrate) a model on.
 
-    ``data`` is a built-in name or an image folder (one sub-folder per class). For built-in data
-    the default classes are those the model did not train on (from its metadata), else 6-9.
+    ``data`` is a built-in name or an image folder (one sub-folder per class). ``classes`` are
+    names or numbers. For built-in data the default classes are the model's ``default`` classes
+    from its metadata (``"test"``: those it did not train on; ``"train"``: those it did), else
+    6-9 for ``"test"``; a folder gives all its sub-folders.
     """
     if data not in DATASET_NAMES:
         from siamkit.data.folders import ImageFolderDataset
 
         folder = Path(data)
-        if not folder.exists():
+        if not folder.is_dir():
             raise FileNotFoundError(
                 f"--data {data}: no such dataset name or folder (names: {', '.join(DATASET_NAMES)})"
             )
-        ds = ImageFolderDataset(folder, (channels, size, size))
-        x, y = ds.load_all()
+        ds = ImageFolderDataset(folder, shape)
         names = tuple(ds.classes)
-        chosen = classes or tuple(range(len(names)))
-        return *_subset(x, y, chosen), names, chosen
+        chosen = (
+            resolve_classes(classes, names, "--classes") if classes else tuple(range(len(names)))
+        )
+        x, y = read_image_files([p for p, _ in ds.samples], shape), torch_labels(ds.samples)
+        return EvalData(*_subset(x, y, chosen), names, chosen, f"the folder {folder}")
     run = model_meta.get("run", {})
-    if classes is None and run.get("dataset") == data and run.get("test_classes"):
-        classes = tuple(run["test_classes"])
     if data == "fashion-mnist":
         from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
         x, y = load_fashion_mnist(split, root=data_dir)
-        x, names = x.unsqueeze(1), FASHION_MNIST_CLASSES
-        classes = classes or (6, 7, 8, 9)
+        x, names = x.unsqueeze(1), tuple(FASHION_MNIST_CLASSES)
     else:
         from siamkit.data.builtin import load_digits_dataset
 
         x, y = load_digits_dataset()
         names = tuple(str(i) for i in range(10))
-        classes = classes or (6, 7, 8, 9)
-    bad = [c for c in classes if not 0 <= c < len(names)]
-    if bad:
-        raise ValueError(f"--classes {bad}: {data} has classes 0..{len(names) - 1}")
-    return *_subset(x, y, classes), tuple(names), classes
+    if classes:
+        chosen = resolve_classes(classes, names, "--classes")
+    elif run.get("dataset") == data and run.get(f"{default}_classes"):
+        chosen = tuple(run[f"{default}_classes"])
+    elif default == "test":
+        chosen = (6, 7, 8, 9)
+    else:
+        raise ValueError(
+            f"name the classes the model trained on with --classes (e.g. 0,1,2,3,4,5): this model "
+            f"does not record its {data} training classes"
+        )
+    return EvalData(*_subset(x, y, chosen), names, chosen, f"{data} ({split} split)")
+
+
+def torch_labels(samples: Sequence[tuple[Any, int]]) -> Tensor:
+    """``(N,)`` int64 labels of ``(path, label)`` samples."""
+    import torch
+
+    return torch.tensor([label for _, label in samples], dtype=torch.int64)
+
+
+def read_image_files(paths: Sequence[Any], shape: Sequence[int], chunk: int = 256) -> Tensor:
+    """``(N, C, H, W)`` images in ``[0, 1]`` read from files, with progress for long lists."""
+    import torch
+
+    from siamkit.data.image_io import load_images
+    from siamkit.progress import track
+
+    if not paths:
+        raise ValueError("no image files to read")
+    starts = range(0, len(paths), chunk)
+    weight = lambda s: min(chunk, len(paths) - s)  # noqa: E731
+    parts = [
+        load_images(list(paths[s : s + chunk]), shape)
+        for s in track(starts, "reading images", len(paths), "images", weight)
+    ]
+    return torch.cat(parts)
 
 
 def _subset(x: Tensor, y: Tensor, classes: Sequence[int]) -> tuple[Tensor, Tensor]:

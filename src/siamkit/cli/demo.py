@@ -19,17 +19,19 @@ from siamkit.cli._inputs import format_table, friendly_errors, headline_rows, pa
 if TYPE_CHECKING:
     from siamkit.training import RunConfig
 
-# Best of the three pytorch-metric-learning 2.9 recipes per metric (DESIGN §4; rerun by
-# benchmarks/bench_fmnist.py). EER: lower is better.
-PEER_BEST: dict[str, float] = {
-    "4-way 1-shot": 0.713,
-    "4-way 5-shot": 0.802,
-    "EER": 0.211,
-    "ROC AUC": 0.889,
-    "P@1": 0.946,
-    "MAP@R": 0.574,
-}
 DEFAULT_TRAIN_CLASSES = (0, 1, 2, 3, 4, 5)
+
+
+def peer_best(dataset: str, train_classes: tuple[int, ...]) -> dict[str, float]:
+    """The best pytorch-metric-learning recipe per metric on this split (``{"1-shot": ..,
+    "EER": ..}``), from the file benchmarks/bench_fmnist.py writes; ``{}`` when it has none."""
+    from siamkit.evaluation.peers import peer_figures
+
+    figures = peer_figures(dataset, train_classes)
+    return {} if figures is None else dict(figures["metrics"])
+
+
+PEER_BEST = peer_best("fashion-mnist", DEFAULT_TRAIN_CLASSES)  # the default split
 
 
 def demo_config(
@@ -66,13 +68,14 @@ def demo_config(
     return apply_overrides(cfg, sets)
 
 
-def summary(metrics: dict[str, object], compare: bool) -> str:
-    """The headline table: siamkit's value (and the peer's best on the default split)."""
+def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
+    """The headline table: siamkit's value (and the peer's best on this split, when known)."""
     rows: list[tuple[str, ...]] = []
+    compare = bool(peers)
     for name, value in headline_rows(metrics):
         shown = "-" if value is None else f"{value:.3f}"
         if compare:
-            peer = PEER_BEST.get(name)
+            peer = peers.get(name.split(" ", 1)[1] if name.endswith("-shot") else name)
             rows.append((name, shown, "-" if peer is None else f"{peer:.3f}"))
         else:
             rows.append((name, shown))
@@ -189,11 +192,7 @@ def demo(
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return
-    default_split = (cfg.data.dataset, cfg.data.train_classes, cfg.data.limit) == (
-        "fashion-mnist",
-        DEFAULT_TRAIN_CLASSES,
-        None,
-    )
+    peers = peer_best(result.dataset, result.train_classes) if cfg.data.limit is None else {}
     click.echo("")
     norm = metrics.get("score_norm")
     if isinstance(norm, dict):
@@ -201,7 +200,7 @@ def demo(
             f"pairs scored with {norm['method']} (k = {norm['k']}) against {norm['cohort']} "
             f"{norm['cohort_source']}; the peer's figures use the raw distance"
         )
-    click.echo(summary(metrics, compare=default_split))
+    click.echo(summary(metrics, peers))
     for line in ablation_lines(metrics):
         click.echo(line)
     cal = metrics.get("calibration")

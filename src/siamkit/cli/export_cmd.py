@@ -51,6 +51,17 @@ def _parse_shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
+def _targets(model: str, out: str | None, int8: bool) -> list[Path]:
+    """The files an export writes: the fp32 ``.onnx`` and, with int8, the file next to it."""
+    from siamkit.export.runtime import INT8_FILE, ONNX_FILE
+
+    fp32 = Path(out) if out else Path(model) / ONNX_FILE
+    if not int8:
+        return [fp32]
+    name = INT8_FILE if fp32.name == ONNX_FILE else fp32.name.removesuffix(".onnx") + ".int8.onnx"
+    return [fp32, fp32.with_name(name)]
+
+
 def _run(
     model: str,
     out: str | None,
@@ -60,26 +71,46 @@ def _run(
     calib_data: str | None,
     calib_size: int,
     input_shape: tuple[int, ...] | None = None,
-) -> list[dict[str, Any]]:
+    force: bool = False,
+    check_data: str | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | str | None]:
     try:
         from siamkit.export.bundle import read_model_config
         from siamkit.export.onnx import export_onnx
         from siamkit.export.quantize import quantize_onnx
     except ImportError as err:
         raise click.ClickException(f"{err}; pip install 'siamkit[onnx]'") from None
+    doc = read_model_config(model)
+    shape = input_shape or _model_input_shape(doc)
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
-        doc = read_model_config(model)
-        shape = input_shape or _model_input_shape(doc)
         calib, source = _calibration(calib_data, doc, shape, calib_size)
+    existing = [str(p) for p in _targets(model, out, int8_mode is not None) if p.exists()]
+    if existing and not force:
+        raise click.UsageError(
+            f"{' and '.join(existing)} already exist(s); pass --force to replace, or --out elsewhere"
+        )
     fp32 = export_onnx(model, out, opset=opset, exporter=exporter, input_shape=input_shape)
     rows = [{"precision": "fp32", "path": str(fp32.path), "bytes": fp32.size_bytes,
              "max_abs_diff": fp32.max_abs_diff}]  # fmt: skip
-    if int8_mode is not None:
-        q = quantize_onnx(fp32.path, mode=int8_mode, calibration=calib, calibration_source=source)
-        rows.append({"precision": "int8", "int8_mode": int8_mode, "path": str(q.path),
-                     "bytes": q.size_bytes, "calibration": source})  # fmt: skip
-    return rows
+    if int8_mode is None:
+        return rows, None
+    q = quantize_onnx(fp32.path, mode=int8_mode, calibration=calib, calibration_source=source)
+    rows.append({"precision": "int8", "int8_mode": int8_mode, "path": str(q.path),
+                 "bytes": q.size_bytes, "calibration": source})  # fmt: skip
+    return rows, _int8_check(model, doc, shape, check_data, str(fp32.path), str(q.path))
+
+
+def _int8_check(
+    model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None, fp32: str, q: str
+) -> dict[str, Any] | str:
+    """The int8 file's accuracy change on held-out images, or why it was not measured."""
+    from siamkit.cli._int8_check import held_out_images, int8_accuracy_change
+
+    images = held_out_images(model, doc, shape, data)
+    if images is None:
+        return "accuracy change not measured: pass --check-data FOLDER (held-out images by class)"
+    return int8_accuracy_change(fp32, q, images)
 
 
 @click.command("export")
@@ -129,6 +160,14 @@ def _run(
     default=None,
     help="Input shape C,H,W (or F) for a model that does not record one.",
 )
+@click.option(
+    "--check-data",
+    default=None,
+    help="Held-out images (a folder with one sub-folder per class, or fashion-mnist / digits) on "
+    "which --int8 reports the int8 model's EER and 1-shot change [default: the test split of the "
+    "model's built-in data, its test classes].",
+)
+@click.option("--force", is_flag=True, help="Replace existing .onnx files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def export(
     model: str,
@@ -141,6 +180,8 @@ def export(
     exporter: str,
     out: str | None,
     input_shape: str | None,
+    check_data: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Export MODEL's embedding network (preprocessing included) for ONNX Runtime.
@@ -150,21 +191,29 @@ def export(
     metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit serve MODEL --runtime
     onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime only, no torch).
 
+    With --int8, also reports how much the int8 file changes EER and 1-shot accuracy on
+    held-out images (--check-data). Existing files are only replaced with --force.
+
     \b
     Example:
         siamkit export runs/shoes/model --format onnx
-        siamkit export runs/shoes/model --format onnx --int8
+        siamkit export runs/shoes/model --format onnx --int8 --force
     """
     mode = int8_mode or ("static" if int8 else None)
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
     try:
         shape = _parse_shape(input_shape)
-        rows = _run(model, out, opset, exporter, mode, calib_data, calib_size, shape)
+        rows, check = _run(
+            model, out, opset, exporter, mode, calib_data, calib_size, shape, force, check_data
+        )
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
     if as_json:
-        click.echo(json.dumps({"format": fmt, "files": rows}, indent=2))
+        doc: dict[str, Any] = {"format": fmt, "files": rows}
+        if check is not None:
+            doc["int8_check"] = check
+        click.echo(json.dumps(doc, indent=2))
         return
     for row in rows:
         what = row["precision"] + (f" ({row['int8_mode']})" if "int8_mode" in row else "")
@@ -174,6 +223,10 @@ def export(
             else ""
         )
         click.echo(f"{what:15s} {row['path']}  {row['bytes'] / 1024:.0f} KiB{extra}")
+    if check is not None:
+        from siamkit.cli._int8_check import describe
+
+        click.echo(check if isinstance(check, str) else describe(check))
     if out is None:
         click.echo(f"Recorded in {Path(rows[0]['path']).parent / 'onnx.json'}")
 

@@ -61,17 +61,21 @@ def _load_model(path: str) -> Any:
     return siamkit.load_model(path)
 
 
-def _read_images(model: Any, paths: Sequence[str]) -> Any:
+def _read_images(model: Any, paths: Sequence[Any], where: str = "this model") -> Any:
     """``(N, C, H, W)`` images in [0, 1], resized to the model's input shape."""
-    from siamkit.data.image_io import load_images
+    from siamkit.cli._inputs import model_image_shape, read_image_files
 
-    shape = getattr(model, "input_shape", None)
-    if shape is None or len(shape) != 3:
-        raise click.ClickException(
-            "this model takes vectors, not images; enroll its embeddings with the Python API "
-            "(Gallery.enroll_embeddings)"
-        )
-    return load_images(list(paths), shape)
+    try:
+        shape = model_image_shape(model, where)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    return read_image_files(list(paths), shape)
+
+
+NO_THRESHOLD = (
+    "no threshold to decide: the model has none. Fit one on held-out images of its training "
+    "classes with `siamkit calibrate MODEL --data FOLDER` (or pass --threshold)"
+)
 
 
 def _open(gallery_path: str, model: Any = None, create: bool = False, **kw: Any) -> Any:
@@ -91,44 +95,58 @@ def _fmt(value: float | None) -> str:
 @click.command()
 @_MODEL
 @_GALLERY
-@click.option("--label", required=True, help="Who or what the images show, e.g. alice.")
+@click.option(
+    "--label",
+    default=None,
+    help="Who or what the images show, e.g. alice [default: one label per sub-folder of each "
+    "folder given].",
+)
 @click.option(
     "--metadata", default=None, help='JSON object stored with the items, e.g. \'{"team": "ops"}\'.'
 )
-@click.argument("images", nargs=-1, required=True, type=_IMAGE)
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True))
 @_JSON
 @_friendly
 def enroll(
     model: str,
     gallery_path: str,
-    label: str,
+    label: str | None,
     metadata: str | None,
     images: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Add IMAGES of LABEL to a gallery (created if missing), no retraining.
+    """Add IMAGES (files or folders) to a gallery (created if missing), no retraining.
 
-    The enrollment is one transaction: once this command prints, the images are stored durably.
+    With --label, every image given (folders are searched recursively) is of that label.
+    Without it, give folders with one sub-folder per label (e.g. staff/alice/*.png,
+    staff/bob/*.png). Each label's enrollment is one transaction: once this command prints,
+    the images are stored durably.
 
     \b
-    Example:
+    Examples:
       siamkit enroll out/model --gallery staff.db --label alice a1.png a2.png
+      siamkit enroll out/model --gallery staff.db staff/
     """
+    from siamkit.cli._enroll import enroll_groups, enrollment_summary, group_images
+
     meta = None
     if metadata is not None:
         try:
             meta = json.loads(metadata)
         except json.JSONDecodeError as err:
             raise click.BadParameter(f"not valid JSON: {err}", param_hint="--metadata") from None
+    groups = group_images(images, label)
     net = _load_model(model)
-    x = _read_images(net, images)
+    x = _read_images(net, [p for paths in groups.values() for p in paths], model)
     with _open(gallery_path, net, create=True) as gallery:
-        ids = gallery.enroll(label, x, metadata=meta)
+        ids = enroll_groups(gallery, net, groups, x, meta)
         total = len(gallery)
-    doc = {"label": label, "item_ids": ids, "gallery": gallery_path, "num_items": total}
-    _emit(
-        as_json, doc, f"enrolled {len(ids)} image(s) of {label!r} into {gallery_path} (items {ids})"
-    )
+    if label is not None:
+        doc: dict[str, Any] = {"label": label, "item_ids": ids[label]}
+    else:
+        doc = {"labels": [{"label": k, "item_ids": v} for k, v in ids.items()]}
+    doc.update(gallery=gallery_path, num_items=total)
+    _emit(as_json, doc, enrollment_summary(ids, gallery_path, total))
 
 
 def _match_doc(m: Any) -> dict[str, Any]:
@@ -175,7 +193,7 @@ def identify(
       siamkit identify out/model --gallery staff.db query.png --k 5 --json
     """
     net = _load_model(model)
-    x = _read_images(net, queries)
+    x = _read_images(net, queries, model)
     with _open(gallery_path, net, threshold=threshold, index=index) as gallery:
         results = gallery.identify_batch(x, k=k)
         used = gallery.threshold
@@ -196,6 +214,8 @@ def identify(
             lines.append(
                 f"  {m['label']:<24} distance {m['distance']:.4f}  item {m['item_id']}  {flag}"
             )
+    if used is None:
+        lines.append(NO_THRESHOLD.replace("no threshold to decide", "no threshold to accept"))
     _emit(as_json, {"threshold": used, "queries": docs}, "\n".join(lines))
 
 
@@ -235,18 +255,18 @@ def verify(
     if other is not None:
         from siamkit.index import verify_pair
 
-        x = _read_images(net, [image, other])
+        x = _read_images(net, [image, other], model)
         result = verify_pair(net, x[0], x[1], threshold=threshold)
     else:
         with _open(gallery_path, net, threshold=threshold) as gallery:  # type: ignore[arg-type]
-            result = gallery.verify(_read_images(net, [image]), label)  # type: ignore[arg-type]
+            result = gallery.verify(_read_images(net, [image], model), label)  # type: ignore[arg-type]
     doc = {**dataclasses.asdict(result), "image": image, "other": other}
-    verdict = {True: "same", False: "not the same", None: "no threshold to decide"}[result.same]
-    _emit(
-        as_json,
-        doc,
-        f"{verdict} (distance {result.distance:.4f}, threshold {_fmt(result.threshold)})",
-    )
+    if result.same is None:
+        text = f"distance {result.distance:.4f}; {NO_THRESHOLD}"
+    else:
+        verdict = "same" if result.same else "not the same"
+        text = f"{verdict} (distance {result.distance:.4f}, threshold {_fmt(result.threshold)})"
+    _emit(as_json, doc, text)
 
 
 @click.group()

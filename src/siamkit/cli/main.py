@@ -14,6 +14,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("train_cmds", "train"),
     ("train_cmds", "evaluate"),
     ("train_cmds", "embed"),
+    ("calibrate_cmd", "calibrate"),
     ("gallery_cmds", "enroll"),
     ("gallery_cmds", "identify"),
     ("gallery_cmds", "verify"),
@@ -35,6 +36,9 @@ def cli() -> None:
 
     Start with `siamkit demo`.
     """
+    from siamkit.progress import set_enabled
+
+    set_enabled(True)  # long steps show a bar on a terminal, a few lines in a log
 
 
 for _module, _attr in _COMMANDS:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from siamkit.cli._inputs import (
     check_input,
+    class_tokens,
     collect_images,
     format_table,
     friendly_errors,
     headline_rows,
     load_eval_data,
+    model_image_shape,
     parse_classes,
+    read_image_files,
     write_embeddings,
 )
 from siamkit.cli._registry_help import RegistryHelpCommand
@@ -193,14 +196,16 @@ def _run_task(
 )
 @click.option(
     "--classes",
-    help="Comma-separated classes to test on [default: those the model did not train on, else 6,7,8,9].",
+    help="Comma-separated class names or numbers to test on (e.g. shirt,sneaker,bag) "
+    "[default: a folder's sub-folders; for built-in data those the model did not train on, "
+    "else 6,7,8,9].",
 )
 @click.option(
     "--split",
     type=click.Choice(["test", "train"]),
     default="test",
     show_default=True,
-    help="Split of a built-in dataset.",
+    help="Split of a built-in dataset (not used with a folder).",
 )
 @click.option(
     "--data-dir", type=click.Path(file_okay=False), help="Folder with the Fashion-MNIST files."
@@ -250,31 +255,39 @@ def evaluate(
     net = load_siamese(model, dev)
     if raw_distance and net.score_norm is not None:
         net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
-    shape = net.input_shape or (1, 28, 28)
-    x, y, names, chosen = load_eval_data(
-        data, meta, parse_classes(classes), split, data_dir, shape[0], shape[-1]
-    )
-    if len(chosen) < 2:
+    shape = model_image_shape(net, model)
+    ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
+    if len(ev.chosen) < 2:
         raise ValueError("evaluate needs at least two classes")
-    check_input(net, x)
+    check_input(net, ev.x)
     protocol = EvalConfig(shots=parse_classes(shots) or (1,))
-    rep, z = evaluate_model(net, x, y, protocol, dev, episodes)
+    rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
     metrics = rep.to_dict()
+    metrics["data"]["classes"] = [ev.names[c] for c in ev.chosen]
+    metrics["data"]["source"] = ev.source
     if net.threshold is not None:
         metrics["calibration"] = {
             "threshold": net.threshold,
-            "test": asdict(rates_at(z, y, net, net.threshold)),
+            "test": asdict(rates_at(z, ev.y, net, net.threshold)),
         }
     if report:
         try_write_report(
-            Path(report), rep, z, y, class_names=list(names), title=f"siamkit evaluate {model}"
-        )
+            Path(report), rep, z, ev.y, images=ev.x, class_names=list(ev.names),
+            title=f"siamkit evaluate {model}", distance=net.scoring_distance,
+            calibration=metrics.get("calibration"), run_info=_run_info(meta, dev),
+        )  # fmt: skip
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return
-    click.echo(f"{len(y)} images of classes {list(chosen)} ({data}, {split} split)")
+    click.echo(ev.describe())
     rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
     click.echo(format_table(rows, ("metric", "value")))
+    if "calibration" in metrics:
+        cal = metrics["calibration"]
+        click.echo(
+            f"\nthe model's threshold {cal['threshold']:.4f}: TAR {cal['test']['tar']:.3f}, "
+            f"FAR {cal['test']['far']:.3f} on these classes"
+        )
 
 
 @click.command("embed")
@@ -316,18 +329,14 @@ def embed(
 
     dev = resolve_device(device)
     net = load_siamese(model, dev)
-    shape = net.input_shape or (1, 28, 28)
+    shape = model_image_shape(net, model)
     if data:
-        x, labels, _, _ = load_eval_data(
-            data, {}, tuple(range(10)), split, None, shape[0], shape[-1]
-        )
-        ids = [f"{data}:{split}:{i}" for i in range(len(labels))]
-        label_list = labels.tolist()
+        ev = load_eval_data(data, {}, [str(c) for c in range(10)], split, None, shape)
+        x, label_list = ev.x, [ev.names[int(c)] for c in ev.y]
+        ids = [f"{data}:{split}:{i}" for i in range(len(label_list))]
     elif inputs:
-        from siamkit.data.image_io import load_images
-
         paths, label_list = collect_images(inputs)
-        x, ids = load_images(paths, shape), [str(p) for p in paths]
+        x, ids = read_image_files(paths, shape), [str(p) for p in paths]
     else:
         raise click.UsageError("give image files / folders, or --data NAME")
     check_input(net, x)
@@ -336,6 +345,13 @@ def embed(
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
     )
+
+
+def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:
+    """The report header's facts about how the model was trained (from its metadata)."""
+    run = meta.get("run") or {}
+    keys = ("train_images", "train_classes", "train_seconds")
+    return {**{k: run[k] for k in keys if k in run}, "device": str(device)}
 
 
 def load_siamese(path: str, device: object) -> SiameseNetwork:

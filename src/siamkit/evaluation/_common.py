@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from siamkit.distances import Distance, get_distance
+from siamkit.progress import progress
 
 #: A torch tensor, numpy array or nested sequence of numbers.
 ArrayLike: TypeAlias = Any
@@ -106,17 +107,21 @@ def row_chunk(n_cols: int, per_col: int = 1) -> int:
 
 @torch.no_grad()
 def distance_rows(
-    z: Tensor, distance: Distance, upper: bool = False
+    z: Tensor, distance: Distance, upper: bool = False, desc: str | None = None
 ) -> Iterator[tuple[int, Tensor]]:
     """Yield ``(row_start, block)`` where ``block = distance.matrix(z[rows], z[cols])``, on the CPU.
 
     ``cols`` is all of ``z``; with ``upper=True`` it is ``z[row_start:]`` (the block's column
     ``c`` is item ``row_start + c``), which halves the work for upper-triangle uses.
     Blocks hold about ``BLOCK_ELEMENTS`` values, so memory stays bounded for any ``N``.
+    With ``desc``, long runs report progress (:mod:`siamkit.progress`) in rows of ``z``.
     """
     n = z.shape[0]
     step = row_chunk(n)
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        cols = z[s:] if upper else z
-        yield s, distance.matrix(z[s:e], cols).cpu()
+    with progress(n if desc else None, desc or "", "items") as bar:
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            cols = z[s:] if upper else z
+            yield s, distance.matrix(z[s:e], cols).cpu()
+            if desc:
+                bar.update(e - s)

@@ -24,6 +24,7 @@ from siamkit.evaluation._common import (
     as_labels,
     resolve_distance,
 )
+from siamkit.progress import track
 
 
 class Episodes(NamedTuple):
@@ -176,7 +177,9 @@ def episode_accuracies(
     truth = torch.arange(n_way, device=zt.device).repeat_interleave(n_query)  # (N*Q,)
     step = max(1, BLOCK_ELEMENTS // (n_way * n_way * n_query * zt.shape[1]))
     out = []
-    for s in range(0, n_ep, step):
+    desc = f"{n_way}-way episodes"
+    starts = track(range(0, n_ep, step), desc, n_ep, "episodes", lambda s: min(step, n_ep - s))
+    for s in starts:
         sup = episodes.support[s : s + step].to(zt.device)
         qry = episodes.query[s : s + step].to(zt.device)
         e, d = sup.shape[0], zt.shape[1]

@@ -17,6 +17,7 @@ from siamkit.evaluation._common import (
     memoized,
     resolve_distance,
 )
+from siamkit.progress import track
 
 
 class PairDistances(NamedTuple):
@@ -54,7 +55,7 @@ def all_pair_distances(
     dist = resolve_distance(distance)
     genuine, impostor = [], []
     with memoized(dist, zt):
-        for s, block in distance_rows(zt, dist, upper=True):  # block (rows, N - s)
+        for s, block in distance_rows(zt, dist, upper=True, desc="verification pairs"):
             rows = block.shape[0]
             upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
             same = (y[s : s + rows, None] == y[None, s:]).cpu()
@@ -100,6 +101,7 @@ def sampled_pair_distances(
     flat = np.sort(np.random.default_rng(seed).choice(total, size=max_pairs, replace=False))
     i, j = pair_index(flat, zt.shape[0])
     step = max(1, BLOCK_ELEMENTS // zt.shape[1])
+    starts = range(0, i.size, step)
     with memoized(dist, zt):
         d = np.concatenate(
             [
@@ -109,7 +111,7 @@ def sampled_pair_distances(
                 )
                 .cpu()
                 .numpy()
-                for s in range(0, i.size, step)
+                for s in track(starts, "verification pairs", unit="blocks")
             ]
         )
     same = y[i] == y[j]

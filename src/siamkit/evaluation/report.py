@@ -148,21 +148,6 @@ def _figure_html(fig: Any, caption: str, fig_id: str) -> str:
 Section = tuple[str, str, str]  # (element id, heading, inner HTML)
 
 
-def _verification_section(v: Any) -> Section:
-    from siamkit.evaluation import plots
-
-    figs = [
-        _figure_html(plots.plot_roc(v), "ROC curve with EER and TAR@FAR points", "fig-roc"),
-        _figure_html(plots.plot_det(v), "DET curve (normal-deviate axes)", "fig-det"),
-        _figure_html(
-            plots.plot_distance_histograms(v),
-            "Genuine vs impostor distance distributions with the EER threshold",
-            "fig-hist",
-        ),
-    ]
-    return ("verification", "Verification", f"<div class='figs'>{''.join(figs)}</div>")
-
-
 def render_report_html(
     report: EvaluationReport,
     z: ArrayLike,
@@ -178,26 +163,42 @@ def render_report_html(
     k: int = 6,
     seed: int = 0,
     ablation: Mapping[str, EvaluationReport] | None = None,
+    calibration: Mapping[str, Any] | None = None,
+    run_info: Mapping[str, Any] | None = None,
+    peers: Mapping[str, Any] | None = None,
+    analysis: bool = True,
 ) -> str:
     """The report as one HTML string (see :func:`write_report` for the arguments)."""
     from siamkit.evaluation import plots
+    from siamkit.evaluation import report_sections as rs
 
-    sections: list[Section] = [("metrics", "Metrics", metrics_tables(report))]
+    tables = metrics_tables(report)
+    if calibration is not None:
+        tables += rs.operating_point_html(calibration)
+    if peers:
+        tables += rs.peers_html(report, peers)
+    sections: list[Section] = [("metrics", "Metrics", tables)]
+    named = distance is not None or report.distance in list_distances()
+    if images is not None and not named:
+        raise ValueError(
+            f"the report used the distance {report.distance!r}, which is not a named distance; "
+            "pass distance=<the Distance object> to write_report for the neighbour grid"
+        )
     if ablation:
         sections.append(
             ("ablation", "Where the result comes from", ablation_table(report, ablation))
         )
     if report.verification is not None:
-        sections.append(_verification_section(report.verification))
+        sections.append(rs.verification_section(report.verification, calibration))
+    threshold = None if calibration is None else float(calibration["threshold"])
+    if analysis and named:
+        sections += rs.analysis_sections(
+            report, z, labels, images, class_names, distance, threshold
+        )
     fig = plots.plot_embedding_map(z, labels, class_names, method=projection, seed=seed)
     caption = "Test embeddings in 2-D, coloured by class"
     sections.append(("embedding-map", "Embedding map", _figure_html(fig, caption, "fig-map")))
     if images is not None:
-        if distance is None and report.distance not in list_distances():
-            raise ValueError(
-                f"the report used the distance {report.distance!r}, which is not a named distance; "
-                "pass distance=<the Distance object> to write_report for the neighbour grid"
-            )
         fig = plots.plot_neighbor_grid(
             z,
             labels,
@@ -213,18 +214,21 @@ def render_report_html(
             ("neighbours", "Nearest neighbours", _figure_html(fig, caption, "fig-neighbours"))
         )
     if history:
-        fig = plots.plot_training_curves(history)
-        caption = "Loss and validation metrics per epoch"
+        train_cfg = config.get("train") if isinstance(config, Mapping) else None
+        val = train_cfg.get("val_metric") if isinstance(train_cfg, Mapping) else None
+        names = {"val_metric": f"validation {val}".replace("_", " ")} if val else None
+        fig = plots.plot_training_curves(history, names)
+        caption = "Loss and validation metrics per epoch, each on its own axis"
         sections.append(("training", "Training curves", _figure_html(fig, caption, "fig-training")))
     metrics_json = html.escape(json.dumps(report.to_dict(), indent=2))
     raw = f"<details><summary>metrics.json</summary><pre>{metrics_json}</pre></details>"
     if config is not None:
-        raw = f"<pre>{html.escape(config_text(config))}</pre>" + raw
+        raw = f"<pre>{html.escape(config_text(rs.prune_config(config)))}</pre>" + raw
     sections.append(("config", "Configuration", raw))
-    return _page(title, report, sections)
+    return _page(title, report, sections, rs.run_line(run_info))
 
 
-def _page(title: str, report: EvaluationReport, sections: list[Section]) -> str:
+def _page(title: str, report: EvaluationReport, sections: list[Section], run: str = "") -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     meta = (
         f"siamkit {html.escape(__version__)} · {when} · {report.n_items:,} items, "
@@ -239,7 +243,7 @@ def _page(title: str, report: EvaluationReport, sections: list[Section]) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>{t}</title><style>{_CSS}</style></head><body><h1>{t}</h1>"
-        f"<p class='meta'>{meta}</p><nav>{nav}</nav>{body}</body></html>\n"
+        f"<p class='meta'>{meta}</p><p class='meta'>{run}</p><nav>{nav}</nav>{body}</body></html>\n"
     )
 
 
@@ -264,9 +268,14 @@ def write_report(
 ) -> Path:
     """Write one self-contained HTML report and return its path.
 
-    Sections (element ids): ``metrics``, ``ablation`` (when given), ``verification`` (ROC, DET, distance histograms),
-    ``embedding-map``, ``neighbours`` (when ``images`` are given), ``training`` (when
-    ``history`` is given) and ``config`` (the config text and the metrics JSON).
+    Sections (element ids): ``metrics`` (with the model's operating point and the peer's figures
+    when given), ``ablation`` (when given), ``verification`` (ROC with a log FAR axis and DET side
+    by side, distance histograms), ``per-class`` (k-NN and nearest-prototype precision / recall /
+    F1 and confusion matrices), ``failures`` (closest impostor and farthest genuine pairs, when
+    ``images`` are given), ``embedding-map``, ``neighbours`` (when ``images`` are given),
+    ``training`` (when ``history`` is given) and ``config`` (the config without keys that did not
+    matter, and the metrics JSON). The header names the training set size, wall times and
+    hardware when ``run_info`` gives them.
 
     Args:
         path: the ``.html`` file to write (a folder means ``folder/report.html``).
@@ -281,7 +290,13 @@ def write_report(
         **kwargs: ``distance`` (for the neighbour search; default the report's),
             ``projection`` (``"pca"`` or ``"tsne"``), ``n_queries``, ``k``, ``seed``, and
             ``ablation``: ``{name: EvaluationReport}`` of parts of the embedding evaluated on
-            their own (an ``ablation`` section compares them with the full model).
+            their own (an ``ablation`` section compares them with the full model);
+            ``calibration``: ``{"threshold", "target", "test": {"tar", "far", ...}}``, the
+            threshold the model ships with and its rates on these classes; ``run_info``:
+            ``{"train_images", "train_classes", "train_seconds", "eval_seconds", "device",
+            "hardware"}`` for the header; ``peers``: ``{"label", "source", "metrics": {"1-shot":
+            ..., "EER": ...}}`` (see :func:`siamkit.evaluation.peers.peer_figures`);
+            ``analysis=False`` leaves out the per-class and failure sections.
 
     Example:
         >>> rep = evaluate_embeddings(z, y)                      # doctest: +SKIP

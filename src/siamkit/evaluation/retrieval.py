@@ -99,7 +99,7 @@ def retrieval_metrics(
     p1: list[Tensor] = []
     ap: list[Tensor] = []
     recall: dict[int, list[Tensor]] = {k: [] for k in ks}
-    for s, block in distance_rows(zt, dist):  # block (rows, N)
+    for s, block in distance_rows(zt, dist, desc="retrieval"):  # block (rows, N)
         rows = block.shape[0]
         block = block.float()
         block[torch.arange(rows), torch.arange(s, s + rows)] = torch.inf  # leave self out

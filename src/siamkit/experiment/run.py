@@ -32,6 +32,7 @@ from siamkit.experiment.protocol import (
     rates_at,
     try_write_report,
 )
+from siamkit.experiment.report_inputs import report_inputs
 from siamkit.experiment.result import Calibration, RunResult, ScoreNorm, Timings
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
@@ -131,8 +132,8 @@ def evaluate_run(
     net.eval()
     run = {
         "dataset": cfg.data.dataset, "train_classes": list(data.train_classes),
-        "test_classes": list(data.test_classes), "epochs_run": len(history),
-        "train_seconds": round(train_s, 1),
+        "test_classes": list(data.test_classes), "train_images": len(data.train_y),
+        "epochs_run": len(history), "train_seconds": round(train_s, 1),
     }  # fmt: skip
     atomic_write(out / "history.json", json.dumps(history, indent=2))
     _save(net, out, cfg, data, run)  # the trained model, whatever happens next
@@ -164,8 +165,9 @@ def evaluate_run(
     t1 = time.perf_counter()
     report_path = try_write_report(
         out / "report.html", report, z, data.test_y, images=to_float(data.test_x),
-        class_names=list(data.class_names), history=history, config=config_to_dict(cfg),
-        title=title, distance=net.scoring_distance,
+        class_names=list(data.class_names), history=history, title=title,
+        distance=net.scoring_distance,
+        **report_inputs(cfg, data, result.to_dict(), episodes, device),
         ablation={ABLATION_PARTS[k]: r for k, r in ablations.items()} or None,
     )  # fmt: skip
     log(

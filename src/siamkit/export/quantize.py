@@ -33,6 +33,7 @@ import numpy as np
 from siamkit.export.onnx import INPUT_NAME, ONNX_FILE, OnnxExport, import_onnx
 from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
 from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
+from siamkit.progress import progress
 
 __all__ = ["DEFAULT_INT8_MODE", "INT8_MODES", "quantize_onnx"]
 
@@ -48,9 +49,15 @@ class _Calibration:
         self._batches: Iterator[dict[str, np.ndarray]] = iter(
             {input_name: images[i : i + batch_size]} for i in range(0, len(images), batch_size)
         )
+        self._bar = progress(len(images), "int8 calibration", "images")
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._batches, None)
+        batch = next(self._batches, None)
+        if batch is None:
+            self._bar.close()
+        else:
+            self._bar.update(len(next(iter(batch.values()))))
+        return batch
 
     def rewind(self) -> None:  # pragma: no cover - only called by some calibrators
         raise NotImplementedError

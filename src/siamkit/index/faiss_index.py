@@ -33,8 +33,10 @@ from siamkit.index.base import (
     read_config,
     write_config,
 )
+from siamkit.progress import track
 
 FAISS_KINDS = ("flat", "ivf", "hnsw")
+ADD_CHUNK = 20_000  # vectors added at once (progress of long builds)
 _FAISS_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 
 
@@ -159,7 +161,11 @@ class FaissIndex:
                 x = np.concatenate([staged_x, x]) if staged_ids.size else x
                 new_ids = np.concatenate([staged_ids, new_ids]) if staged_ids.size else new_ids
                 self._train_ivf(x)
-            self._index.add_with_ids(x, new_ids)
+            step = ADD_CHUNK
+            chunks = range(0, x.shape[0], step)
+            weight = lambda s: min(step, x.shape[0] - s)  # noqa: E731
+            for s in track(chunks, f"FAISS {self.kind} index", x.shape[0], "vectors", weight):
+                self._index.add_with_ids(x[s : s + step], new_ids[s : s + step])
 
     def _train_ivf(self, x: np.ndarray) -> None:
         """Train the IVF quantiser on (a sample of) ``x`` and switch to it (empty)."""

@@ -14,6 +14,9 @@ class Preprocess(nn.Module):
 
     ``input_shape`` is ``(C, H, W)`` for images, whose values are floats in ``[0, 1]``, or
     ``(F,)`` for feature vectors. ``mean`` / ``std`` have one value per channel (or one for all).
+    When it is not given, the first ``(N, C, H, W)`` or ``(N, F)`` batch the model sees sets it
+    (and :func:`siamkit.save_model` saves it), so a model built and trained in Python works with
+    every command that reads image files.
 
     >>> p = Preprocess(mean=(0.5,), std=(0.5,), input_shape=(1, 4, 4))
     >>> p(torch.ones(2, 1, 4, 4)).max()
@@ -84,6 +87,8 @@ class Preprocess(nn.Module):
             raise ValueError("the input contains NaN or infinite values")
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.input_shape is None and x.dim() in (2, 4) and x.shape[0] > 0:
+            self.input_shape = tuple(int(s) for s in x.shape[1:])  # learned from the first batch
         if x.dim() == 4:
             return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
         return (x - self.mean) / self.std
@@ -94,3 +99,14 @@ class Preprocess(nn.Module):
             "std": [float(v) for v in self.std],
             "input_shape": list(self.input_shape) if self.input_shape is not None else None,
         }
+
+
+def missing_input_shape_message(where: str = "this model") -> str:
+    """What to do when a model never recorded the shape of its inputs (the line to write)."""
+    return (
+        f"{where} does not record the shape of the images it takes: it was saved before it saw "
+        "any. Run one batch through it before saving (`net.embed(images)`, as training does), or "
+        "build it with the shape, e.g. `siamkit.SiameseNetwork(enc, embedding_dim=64, "
+        "preprocess=siamkit.Preprocess(input_shape=(1, 28, 28)))`, then `siamkit.save_model(net, "
+        "PATH)` again"
+    )

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from siamkit.progress import progress_bar
 from siamkit.training.batch_source import BatchSource
 from siamkit.training.callbacks import Callback
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -78,7 +78,7 @@ class Trainer:
         forward: the module each step embeds with (e.g. DDP's wrapper); default ``net``.
         amp, scaler, grad_clip, gather, loss_scale: passed to each :func:`train_step`.
         seed: seeds the run, and each epoch with ``seed * 1000 + epoch`` (resumable dropout).
-        progress: show a tqdm bar per epoch.
+        progress: show each epoch's progress (a tqdm bar on a terminal, a few lines in a log).
     """
 
     def __init__(
@@ -139,10 +139,9 @@ class Trainer:
 
     def _epoch(self, epoch: int) -> float:
         seed_everything(self.seed * 1000 + epoch)  # dropout etc. independent of resume
-        bar = tqdm(
-            self.batches.epoch(epoch), total=self.batches.steps, leave=False, dynamic_ncols=True,
-            mininterval=1.0, desc=f"epoch {epoch + 1}/{self.epochs}",
-            disable=not (self.progress and self.ctx.is_main),
+        bar = progress_bar(  # tqdm on a terminal, a few plain lines in a log
+            self.batches.epoch(epoch), f"epoch {epoch + 1}/{self.epochs}", self.batches.steps,
+            "steps", enabled=self.progress and self.ctx.is_main,
         )  # fmt: skip
         losses = []
         for batch in bar:

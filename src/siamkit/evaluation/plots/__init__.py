@@ -12,10 +12,12 @@ Example:
 """
 
 from siamkit.evaluation.plots._figure import figure_to_png, new_figure
+from siamkit.evaluation.plots.analysis import plot_confusions, plot_failure_pairs
 from siamkit.evaluation.plots.curves import (
     plot_det,
     plot_distance_histograms,
     plot_roc,
+    plot_roc_det,
     plot_training_curves,
 )
 from siamkit.evaluation.plots.embeddings import (
@@ -31,11 +33,14 @@ __all__ = [
     "figure_to_png",
     "new_figure",
     "pick_queries",
+    "plot_confusions",
     "plot_det",
     "plot_distance_histograms",
     "plot_embedding_map",
+    "plot_failure_pairs",
     "plot_neighbor_grid",
     "plot_roc",
+    "plot_roc_det",
     "plot_training_curves",
     "project_2d",
 ]

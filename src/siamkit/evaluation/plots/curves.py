@@ -17,15 +17,28 @@ if TYPE_CHECKING:
 _DET_TICKS = (1e-4, 1e-3, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9)
 
 
-def plot_roc(report: VerificationReport, log_far: bool = False) -> Figure:
+OperatingMark = tuple[float, float, str]  # (FAR, TAR, legend text)
+
+
+def plot_roc(
+    report: VerificationReport, log_far: bool = False, mark: OperatingMark | None = None
+) -> Figure:
     """ROC curve (TAR against FAR) with the EER point and the TAR@FAR operating points.
 
     Args:
         report: from :func:`~siamkit.evaluation.verification_from_embeddings`.
         log_far: put FAR on a log axis (shows the low-FAR region).
+        mark: one more operating point, e.g. the model's calibrated threshold.
     """
     fig = new_figure(6.0, 4.8)
-    ax = fig.add_subplot()
+    draw_roc(fig.add_subplot(), report, log_far, mark)
+    return fig
+
+
+def draw_roc(
+    ax: Any, report: VerificationReport, log_far: bool = False, mark: OperatingMark | None = None
+) -> None:
+    """Draw :func:`plot_roc`'s curve and points on ``ax``."""
     c = report.curve
     ax.plot(c.far, c.tar, lw=2, color="C0", label=f"ROC (AUC = {report.roc_auc:.4f})")
     if not log_far:
@@ -34,6 +47,8 @@ def plot_roc(report: VerificationReport, log_far: bool = False) -> Figure:
     for far, tar in report.tar_at_far.items():
         if far > 0:
             ax.plot(far, tar, "s", ms=6, label=f"TAR = {tar:.3f} @ FAR = {far:g}")
+    if mark is not None:
+        ax.plot(mark[0], mark[1], "*", ms=12, color="black", label=mark[2])
     if log_far:
         low = max(1.0 / max(report.n_impostor, 1), 1e-6)
         ax.set_xscale("log")
@@ -43,10 +58,9 @@ def plot_roc(report: VerificationReport, log_far: bool = False) -> Figure:
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("False accept rate (impostor pairs accepted)")
     ax.set_ylabel("True accept rate (genuine pairs accepted)")
-    ax.set_title("ROC curve")
+    ax.set_title("ROC curve" + (" (log FAR)" if log_far else ""))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return fig
 
 
 def _ndtri(p: np.ndarray) -> np.ndarray:
@@ -56,7 +70,21 @@ def _ndtri(p: np.ndarray) -> np.ndarray:
 def plot_det(report: VerificationReport) -> Figure:
     """DET curve: FRR against FAR on normal-deviate axes, where Gaussian scores give lines."""
     fig = new_figure(5.6, 5.0)
-    ax = fig.add_subplot()
+    draw_det(fig.add_subplot(), report)
+    return fig
+
+
+def plot_roc_det(report: VerificationReport, mark: OperatingMark | None = None) -> Figure:
+    """ROC (FAR on a log axis, so the TAR@FAR points show) and DET side by side in one figure."""
+    fig = new_figure(11.0, 4.6)
+    left, right = fig.subplots(1, 2)
+    draw_roc(left, report, log_far=True, mark=mark)
+    draw_det(right, report)
+    return fig
+
+
+def draw_det(ax: Any, report: VerificationReport) -> None:
+    """Draw :func:`plot_det`'s curve on ``ax``."""
     c = report.curve
     floor = 0.5 / max(min(report.n_impostor, report.n_genuine), 1)  # below the smallest step
     lo = max(floor, 1e-4)
@@ -81,7 +109,6 @@ def plot_det(report: VerificationReport) -> Figure:
     ax.set_title("DET curve (normal-deviate scale)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
-    return fig
 
 
 def plot_distance_histograms(
@@ -129,38 +156,68 @@ def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     return out
 
 
-def plot_training_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
-    """Loss (left) and validation metrics (right) per epoch from a list of per-epoch dicts.
+_LABELS = {
+    "loss": "training loss",
+    "val_map_at_r": "validation MAP@R",
+    "val_precision_at_1": "validation P@1",
+    "val_one_shot": "validation 1-shot accuracy",
+    "spread": "embedding spread",
+    "val_metric": "validation metric",
+}
 
-    Keys containing ``"loss"`` go left, every other number right; ``epoch`` (or the position)
-    is the x axis; nested dicts become dotted keys; ``lr``, ``step`` and ``time`` keys are skipped.
+
+def _label(key: str, names: Mapping[str, str] | None = None) -> str:
+    """A readable axis label for a history key (``val_map_at_r`` -> ``validation MAP@R``)."""
+    if names and key in names:
+        return names[key]
+    if key in _LABELS:
+        return _LABELS[key]
+    return key.replace("val_", "validation ").replace("_", " ").replace(".", " ")
+
+
+def plot_training_curves(
+    history: Sequence[Mapping[str, Any]], labels: Mapping[str, str] | None = None
+) -> Figure:
+    """One panel per recorded quantity (loss, each validation metric, ...) against the epoch.
+
+    Each quantity gets its own y axis and label, so a loss of 0.05 and a MAP@R of 0.6 are both
+    readable. ``epoch`` (or the position) is the x axis; nested dicts become dotted keys;
+    ``lr``, ``step`` and time keys are skipped. ``labels`` names keys, e.g.
+    ``{"val_metric": "validation P@1"}``.
 
     Example:
         >>> fig = plot_training_curves([{"epoch": 1, "loss": 0.9, "val_map_at_r": 0.3},
         ...                             {"epoch": 2, "loss": 0.5, "val_map_at_r": 0.4}])
+        >>> len(fig.axes)
+        2
     """
     if not history:
         raise ValueError("the training history is empty; pass one dict per epoch")
     rows = [_flatten(r) for r in history]
     x = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
     skip = {"epoch", "lr", "step", "time", "seconds", "elapsed"}
-    keys = sorted({k for r in rows for k in r if k.split(".")[-1] not in skip})
+    keys = sorted(
+        {k for r in rows for k in r if k.split(".")[-1] not in skip},
+        key=lambda k: ("loss" not in k.lower(), k),
+    )
     from matplotlib.ticker import MaxNLocator
 
-    fig = new_figure(10.0, 4.0)
-    left, right = fig.subplots(1, 2)
-    for ax, want_loss, title in ((left, True, "Loss"), (right, False, "Validation metrics")):
-        chosen = [k for k in keys if ("loss" in k.lower()) == want_loss]
-        for k in chosen:
-            pts = [(xi, r[k]) for xi, r in zip(x, rows) if k in r and np.isfinite(r[k])]
-            if pts:
-                ax.plot(*zip(*pts), marker="o", ms=3, label=k)
-        ax.set_title(title)
+    cols = min(3, max(1, len(keys)))
+    n_rows = -(-max(1, len(keys)) // cols)
+    fig = new_figure(3.6 * cols, 2.8 * n_rows)
+    axes = np.atleast_1d(fig.subplots(n_rows, cols, squeeze=False)).ravel()
+    for ax, k in zip(axes, keys):
+        pts = [(xi, r[k]) for xi, r in zip(x, rows) if k in r and np.isfinite(r[k])]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, color="C3" if "loss" in k.lower() else "C0")
+        ax.set_title(_label(k, labels), fontsize=10)
+        ax.set_ylabel(_label(k, labels), fontsize=8)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        if chosen:
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, "nothing recorded", ha="center", va="center", transform=ax.transAxes)
+    for ax in axes[len(keys) :]:
+        ax.set_axis_off()
+    if not keys:
+        axes[0].set_axis_on()
+        axes[0].text(0.5, 0.5, "nothing recorded", ha="center", va="center")
     return fig

@@ -1,0 +1,96 @@
+"""Enrollment of many images from the shell: labels from folders, progress, a short summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Path]]:
+    """``{label: image files}``: everything under ``label`` when given, else one label per
+    sub-folder of each folder in ``inputs`` (images found recursively under it).
+
+    >>> group_images(["staff/"], None)  # doctest: +SKIP
+    {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
+    """
+    from siamkit.cli._inputs import collect_images
+    from siamkit.data.folders import find_images
+
+    if label is not None:
+        return {label: collect_images(inputs)[0]}
+    groups: dict[str, list[Path]] = {}
+    for item in map(Path, inputs):
+        if not item.is_dir():
+            raise click.UsageError(
+                f"{item} is a file: name its label with --label, or give a folder with one "
+                "sub-folder per label"
+            )
+        loose = [p for p in find_images(item) if p.parent == item]
+        if loose:
+            raise click.UsageError(
+                f"{item} holds images directly ({loose[0].name}, ...): give --label for them, or "
+                "move them into one sub-folder per label"
+            )
+        for sub in sorted(p for p in item.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            files = find_images(sub)
+            if files:
+                groups.setdefault(sub.name, []).extend(files)
+    if not groups:
+        raise click.UsageError(
+            f"no labelled images found in {', '.join(inputs)}: expected one sub-folder of "
+            "images per label"
+        )
+    return groups
+
+
+def enroll_groups(
+    gallery: Any,
+    model: Any,
+    groups: Mapping[str, Sequence[Path]],
+    x: Any,
+    metadata: Mapping[str, Any] | None,
+    chunk: int = 256,
+) -> dict[str, list[int]]:
+    """Embed ``x`` (the images of ``groups``, in order) with progress, then enroll each label in
+    one transaction. Returns ``{label: item ids}``. Every label is checked before anything is
+    written, so a bad label leaves the gallery untouched."""
+    import numpy as np
+
+    from siamkit.index.embedding import embed_inputs
+    from siamkit.index.store import validate_label
+    from siamkit.progress import track
+
+    for label in groups:
+        validate_label(label)
+    n = x.shape[0]
+    starts = range(0, n, chunk)
+    weight = lambda s: min(chunk, n - s)  # noqa: E731
+    z = np.concatenate(
+        [
+            embed_inputs(model, x[s : s + chunk])
+            for s in track(starts, "embedding", n, "images", weight)
+        ]
+    )
+    ids: dict[str, list[int]] = {}
+    start = 0
+    for label, paths in groups.items():
+        ids[label] = gallery.enroll_embeddings(label, z[start : start + len(paths)], metadata)
+        start += len(paths)
+    return ids
+
+
+def enrollment_summary(
+    ids: Mapping[str, Sequence[int]], gallery_path: str, total: int, shown: int = 10
+) -> str:
+    """``enrolled 12 images of 3 labels into g.db (now 40 items): alice 4, bob 4, carol 4``."""
+    n = sum(len(v) for v in ids.values())
+    parts = [f"{label} {len(v)}" for label, v in list(ids.items())[:shown]]
+    if len(ids) > shown:
+        parts.append(f"... and {len(ids) - shown} more labels")
+    what = "1 label" if len(ids) == 1 else f"{len(ids)} labels"
+    return f"enrolled {n} image(s) of {what} into {gallery_path} (now {total} items): " + ", ".join(
+        parts
+    )

@@ -1,0 +1,51 @@
+"""Rewrite the calibrated threshold of a saved model folder, atomically (``siamkit calibrate``).
+
+Only ``siamkit.json`` changes: the weights, and so the model's fingerprint (which galleries
+remember), stay the same.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from siamkit.export.bundle import CONFIG_FILE, read_model_config
+
+
+def write_threshold(
+    path: str | os.PathLike[str], threshold: float, calibration: Mapping[str, Any] | None = None
+) -> Path:
+    """Set the model folder's threshold (and record how it was fit under ``metadata.calibration``).
+
+    The new ``siamkit.json`` is written to a temporary file in the folder and renamed over the
+    old one, so a reader sees either the old or the new file, never half of one.
+
+    >>> write_threshold("out/model", 0.42, {"target": "eer"})  # doctest: +SKIP
+    PosixPath('out/model/siamkit.json')
+    """
+    value = float(threshold)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"a threshold is a finite distance >= 0, got {threshold!r}")
+    doc = read_model_config(path)
+    doc["threshold"] = value
+    if calibration is not None:
+        doc["metadata"] = {**(doc.get("metadata") or {}), "calibration": dict(calibration)}
+    target = Path(path) / CONFIG_FILE
+    mode = target.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{CONFIG_FILE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, indent=2, sort_keys=True))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

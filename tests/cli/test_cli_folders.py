@@ -1,0 +1,138 @@
+"""Folders and the CLI: class names, enrollment of folders, calibrate's data rules, export --int8."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from siamkit.cli.main import cli
+from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+from siamkit.index import Gallery
+
+
+def run(args, code=0):
+    res = CliRunner().invoke(cli, [str(a) for a in args])
+    assert res.exit_code == code, res.output
+    assert "Traceback" not in res.output
+    return res
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    """An untrained 1×28×28 model whose metadata says it trained on Fashion-MNIST 0-5."""
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    pre = siamkit.Preprocess(mean=(0.286,), std=(0.353,), input_shape=(1, 28, 28))
+    net = siamkit.SiameseNetwork(enc, embedding_dim=16, preprocess=pre)
+    meta = {
+        "run": {"dataset": "fashion-mnist", "train_classes": [0, 1, 2, 3, 4, 5],
+                "test_classes": [6, 7, 8, 9]},
+        "class_names": list(FASHION_MNIST_CLASSES),
+    }  # fmt: skip
+    return siamkit.save_model(net, tmp_path_factory.mktemp("m") / "model", metadata=meta)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """people/<name>/*.png: 4 labels × 20 real Fashion-MNIST test images (classes 6-9)."""
+    root = tmp_path_factory.mktemp("people") / "people"
+    x, y = load_fashion_mnist("test")
+    for name, c in zip(["ann", "bob", "cy", "dee"], range(6, 10)):
+        (root / name).mkdir(parents=True)
+        for j, row in enumerate(np.flatnonzero(y.numpy() == c)[:20]):
+            Image.fromarray(x[row].numpy()).save(root / name / f"{j:02d}.png")
+    return root
+
+
+def test_evaluate_a_folder_prints_class_names_and_no_split(model, folder):
+    out = run(["evaluate", model, "--data", folder, "--episodes", "10", "--shots", "1"])
+    first = out.output.splitlines()[0]
+    assert first == f"80 images of 4 classes (ann, bob, cy, dee) from the folder {folder}"
+    assert "split" not in out.output
+
+
+def test_classes_accept_names(model, folder):
+    out = run(["evaluate", model, "--data", folder, "--classes", "bob,dee", "--episodes", "10",
+               "--shots", "1", "--json"])  # fmt: skip
+    assert json.loads(out.stdout)["data"]["classes"] == ["bob", "dee"]
+    out = run(["evaluate", model, "--data", "fashion-mnist", "--classes", "Sneaker,Bag",
+               "--episodes", "5", "--shots", "1"])  # fmt: skip
+    assert "2,000 images of 2 classes (Sneaker, Bag)" in out.output
+    out = run(["evaluate", model, "--data", folder, "--classes", "eve"], code=1)
+    assert "'eve' is not one of the classes here: 0 ann, 1 bob, 2 cy, 3 dee" in out.output
+
+
+def test_enroll_a_folder_one_label_per_subfolder_with_a_summary(model, folder, tmp_path):
+    db = tmp_path / "g.db"
+    out = run(["enroll", model, "--gallery", db, folder])
+    assert out.output.strip() == (
+        f"enrolled 80 image(s) of 4 labels into {db} (now 80 items): ann 20, bob 20, cy 20, dee 20"
+    )
+    with Gallery.open(db) as g:
+        assert {i.label: i.count for i in g.labels()} == {"ann": 20, "bob": 20, "cy": 20, "dee": 20}
+    out = run(["enroll", model, "--gallery", db, "--label", "team", folder / "ann", "--json"])
+    assert len(json.loads(out.stdout)["item_ids"]) == 20
+    # each stored item is the model's own embedding of its file
+    net = siamkit.load_model(model)
+    files = sorted((folder / "dee").glob("*.png"))
+    with torch.no_grad():
+        z = net.embed(siamkit.data.load_images(files, (1, 28, 28))).numpy()
+    with Gallery.open(db, net) as g:
+        hits = g.identify_embeddings(z, k=1)
+    assert all(h.matches[0].label == "dee" for h in hits)
+    assert max(h.matches[0].distance for h in hits) < 2e-3  # same vector, up to float rounding
+
+
+def test_enroll_refuses_loose_files_without_a_label(model, folder, tmp_path):
+    out = run(["enroll", model, "--gallery", tmp_path / "g.db", folder / "ann"], code=2)
+    assert "give --label" in out.output
+    out = run(["enroll", model, "--gallery", tmp_path / "g.db", folder / "ann" / "00.png"], code=2)
+    assert "--label" in out.output
+    assert not (tmp_path / "g.db").exists()
+
+
+def test_calibrate_refuses_the_test_classes_and_rewrites_only_the_threshold(model, folder):
+    before = json.loads((model / "siamkit.json").read_text())
+    out = run(["calibrate", model, "--data", "fashion-mnist", "--classes", "6,7"], code=1)
+    assert "never on test classes" in out.output
+    out = run(["calibrate", model, "--data", "fashion-mnist", "--max-pairs", "20000", "--json"])
+    doc = json.loads(out.stdout)
+    assert doc["classes"] == list(FASHION_MNIST_CLASSES[:6]) and doc["images"] == 6000
+    after = json.loads((model / "siamkit.json").read_text())
+    assert after["threshold"] == doc["threshold"] and after["fingerprint"] == before["fingerprint"]
+    assert after["weights_sha256"] == before["weights_sha256"]
+    assert siamkit.load_model(model).threshold == pytest.approx(doc["threshold"])
+    # the threshold reproduces the calibrator's own choice on the same embeddings
+    assert doc["tar"] > 0.3 and doc["far"] < 0.7
+
+
+def test_verify_without_a_threshold_names_calibrate(tmp_path, folder):
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    net = siamkit.SiameseNetwork(enc, embedding_dim=8)
+    net.embed(torch.rand(2, 1, 28, 28))  # records the input shape
+    m = siamkit.save_model(net, tmp_path / "m")
+    out = run(["verify", m, folder / "ann" / "00.png", folder / "ann" / "01.png"])
+    assert "siamkit calibrate MODEL --data" in out.output
+
+
+def test_export_int8_reports_the_accuracy_change_and_needs_force(model, tmp_path, monkeypatch):
+    monkeypatch.setattr("siamkit.cli._int8_check.CHECK_IMAGES", 300)
+    out_file = tmp_path / "e" / "m.onnx"
+    res = run(["export", model, "--int8", "--calib-size", "64", "--out", out_file, "--json"])
+    check = json.loads(res.stdout)["int8_check"]
+    assert check["images"].startswith("300 images of 4 classes (Shirt, Sneaker, Bag, Ankle boot)")
+    for key in ("eer", "one_shot"):
+        assert check["change"][key] == pytest.approx(check["int8"][key] - check["fp32"][key])
+        assert abs(check["change"][key]) < 0.1
+    stamp = out_file.stat().st_mtime_ns
+    res = run(["export", model, "--int8", "--out", out_file], code=2)
+    assert "--force" in res.output and out_file.stat().st_mtime_ns == stamp
+    res = run(["export", model, "--out", out_file, "--force"])
+    assert out_file.stat().st_mtime_ns != stamp

@@ -1,0 +1,180 @@
+"""README's "library in a few lines", run as written, then every command on the model it saves.
+
+The README trains on Fashion-MNIST; here ``load_fashion_mnist`` returns 40 images per class of
+the real files (60 of the train split; the code under test runs unchanged), so the run takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+import siamkit.data
+import siamkit.data.fashion_mnist as fm
+from siamkit.cli.main import cli
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = "## The library in a few lines"
+PER_CLASS = 40  # test split; the train split gets 60 (a cohort of 300 needs 300 images)
+
+
+def readme_blocks() -> list[tuple[str, str]]:
+    """``(language, code)`` of the fenced blocks of the README section, in order."""
+    text = README.read_text()
+    start = text.index(SECTION)
+    end = text.index("\n## ", start + len(SECTION))
+    return re.findall(r"```(\w+)\n(.*?)```", text[start:end], flags=re.S)
+
+
+def small_fashion_mnist(real):
+    def load(split="train", root=None, download=False, verify=True):
+        x, y = real(split, root=root)
+        n = PER_CLASS if split == "test" else 60
+        keep = np.concatenate([np.flatnonzero(y.numpy() == c)[:n] for c in range(10)])
+        keep.sort()
+        return x[keep], y[keep]
+
+    return load
+
+
+def run(args, code=0):
+    res = CliRunner().invoke(cli, [str(a) for a in args])
+    assert res.exit_code == code, res.output
+    assert "Traceback" not in res.output
+    return res
+
+
+@pytest.fixture(scope="module")
+def readme_run(tmp_path_factory):
+    """Runs the README's Python and shell blocks in a fresh folder; yields that folder."""
+    root = tmp_path_factory.mktemp("readme")
+    with pytest.MonkeyPatch.context() as mp:
+        small = small_fashion_mnist(fm.load_fashion_mnist)
+        mp.setattr(siamkit.data, "load_fashion_mnist", small)
+        mp.setattr(fm, "load_fashion_mnist", small)
+        mp.chdir(root)
+        namespace: dict[str, object] = {}
+        shell = []
+        for lang, code in readme_blocks():
+            if lang == "python":
+                exec(compile(code, str(README), "exec"), namespace)
+            else:
+                shell += [line.split("#")[0].strip() for line in code.splitlines()]
+        outputs = [run(shlex.split(line)[1:]) for line in shell if line.startswith("siamkit ")]
+        yield root, namespace, outputs
+
+
+def write_folder(root: Path, classes, per_class=12, split="test") -> Path:
+    """PNG files of Fashion-MNIST ``classes``, one sub-folder per class name."""
+    x, y = fm.load_fashion_mnist(split)
+    for c in classes:
+        sub = root / fm.FASHION_MNIST_CLASSES[c].replace("/", "-")
+        sub.mkdir(parents=True)
+        for j, row in enumerate(np.flatnonzero(y.numpy() == c)[:per_class]):
+            Image.fromarray(x[row].numpy()).save(sub / f"{j}.png")
+    return root
+
+
+def test_readme_blocks_run_and_the_model_records_its_input_shape(readme_run):
+    root, ns, outputs = readme_run
+    assert len(outputs) == 2  # calibrate, then evaluate, as the README shows
+    net = siamkit.load_model(root / "out" / "model")
+    assert net.input_shape == (1, 28, 28)
+    doc = json.loads((root / "out" / "model" / "siamkit.json").read_text())
+    assert doc["model"]["preprocess"]["input_shape"] == [1, 28, 28]
+    assert doc["threshold"] is not None and doc["metadata"]["calibration"]["classes"][0] == (
+        "T-shirt/top"
+    )
+    assert "shirt, sneaker, bag, ankle boot" in outputs[1].output.lower()
+    assert ns["z"].shape == (4 * PER_CLASS, 64)  # type: ignore[attr-defined]
+
+
+def test_every_command_works_on_the_readme_model(readme_run, tmp_path):
+    root, _, _ = readme_run
+    model = root / "out" / "model"
+    val = write_folder(tmp_path / "val", range(6))  # held-out images of the training classes
+    unseen = write_folder(tmp_path / "unseen", range(6, 10), per_class=20)
+    db = tmp_path / "g.db"
+
+    out = run(["calibrate", model, "--data", val, "--json"])
+    cal = json.loads(out.stdout)
+    assert cal["images"] == 72 and 0 <= cal["far"] <= 1
+    assert siamkit.load_model(model).threshold == pytest.approx(cal["threshold"])
+
+    run(["embed", model, unseen, "--out", tmp_path / "z.npy"])
+    assert np.load(tmp_path / "z.npy").shape == (80, 64)
+
+    out = run(["enroll", model, "--gallery", db, unseen])
+    assert "enrolled 80 image(s) of 4 labels" in out.output and "[" not in out.output
+    out = run(["gallery", db, "list", "--json"])
+    names = ["Ankle boot", "Bag", "Shirt", "Sneaker"]
+    assert sorted(d["label"] for d in json.loads(out.stdout)["labels"]) == names
+    query = unseen / "Bag" / "0.png"
+    out = run(["identify", model, "--gallery", db, query, "--json"])
+    assert json.loads(out.stdout)["queries"][0]["matches"][0]["label"] == "Bag"
+    out = run(["verify", model, query, unseen / "Bag" / "1.png", "--json"])
+    assert json.loads(out.stdout)["threshold"] == pytest.approx(cal["threshold"])
+    run(["verify", model, query, "--gallery", db, "--label", "Bag"])
+
+    run(["export", model, "--format", "onnx", "--out", tmp_path / "m.onnx"])
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+
+    # serve: the web service built for the same model answers /verify on image files
+    from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    with TestClient(create_app(siamkit.load_model(model), tmp_path / "s.db")) as client:
+        files = [
+            ("file_a", query.read_bytes()),
+            ("file_b", (unseen / "Bag" / "1.png").read_bytes()),
+        ]
+        r = client.post("/verify", files=[(k, (f"{k}.png", v, "image/png")) for k, v in files])
+        assert r.status_code == 200, r.text
+        assert r.json()["threshold"] == pytest.approx(cal["threshold"])
+
+    out = run(["evaluate", model, "--data", unseen, "--episodes", "20", "--shots", "1", "--json"])
+    metrics = json.loads(out.stdout)
+    assert metrics["data"]["classes"] == names
+    assert 0 <= metrics["verification"]["eer"] <= 1
+
+
+def test_a_model_saved_before_it_saw_an_image_says_which_line_to_write(tmp_path):
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1)
+    siamkit.save_model(siamkit.SiameseNetwork(enc, embedding_dim=8), tmp_path / "m")
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
+    for args in (
+        ["verify", tmp_path / "m", tmp_path / "a.png", tmp_path / "a.png"],
+        [
+            "enroll",
+            tmp_path / "m",
+            "--gallery",
+            tmp_path / "g.db",
+            "--label",
+            "x",
+            tmp_path / "a.png",
+        ],
+        ["embed", tmp_path / "m", tmp_path / "a.png", "--out", tmp_path / "z.npy"],
+    ):
+        out = run(args, code=1)
+        assert "preprocess=siamkit.Preprocess(input_shape=(1, 28, 28))" in out.output
+        assert "net.embed(images)" in out.output
+    assert not (tmp_path / "g.db").exists()
+
+
+def test_preprocess_learns_the_shape_of_the_first_batch_only():
+    pre = siamkit.Preprocess()
+    pre(torch.rand(2, 3, 8, 8))
+    pre(torch.rand(2, 3, 9, 9))
+    assert pre.input_shape == (3, 8, 8)
+    with pytest.raises(ValueError, match=r"\(3, 8, 8\)"):
+        pre.check(torch.rand(2, 3, 9, 9))
