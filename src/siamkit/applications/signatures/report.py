@@ -29,7 +29,9 @@ def _histogram_png(scores: Mapping[str, np.ndarray], threshold: float) -> str:
     bins = np.linspace(min(v.min() for v in values), max(v.max() for v in values), 40)
     for name, color in (("genuine", "tab:green"), ("skilled", "tab:red"), ("random", "tab:blue")):
         if len(scores.get(name, [])):
-            ax.hist(scores[name], bins=bins, alpha=0.5, density=True, color=color, label=name)
+            ax.hist(
+                scores[name], bins=bins.tolist(), alpha=0.5, density=True, color=color, label=name
+            )
     ax.axvline(threshold, color="black", linestyle="--", label="threshold")
     ax.set_xlabel("score: distance to the writer's references (smaller = more alike)")
     ax.set_ylabel("density")
