@@ -139,7 +139,7 @@ def train_siamkit(
     seed_everything(seed)
     mean, std = data.channel_stats()
     net = build_model(cfg.model, data.input_shape, mean, std)
-    Trainer(net, cfg, data, progress=progress).fit()
+    Trainer.from_config(net, cfg, data, progress=progress).fit()
     return net.eval()
 
 

@@ -243,7 +243,7 @@ def run_training(
     mean, std = data.channel_stats()
     seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
     net = build_model(cfg.model, data.input_shape, mean, std)
-    trainer = Trainer(net, cfg, data, out_dir=out, progress=progress, log=log)
+    trainer = Trainer.from_config(net, cfg, data, out_dir=out, progress=progress, log=log)
     if trainer.ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, out / "config.yaml")
