@@ -82,3 +82,18 @@ def test_bad_settings_are_refused() -> None:
         PKSampler(SKEWED, p=2, k=4, class_power=float("nan"))
     with pytest.raises(ValueError, match="batches_per_epoch"):
         PKSampler(SKEWED, p=2, k=4, class_power=1.0, batches_per_epoch=0)
+
+
+def test_training_config_key_reaches_the_sampler() -> None:
+    import torch
+
+    from siamkit.training.batch_source import PKBatches
+    from siamkit.training.config_io import config_from_dict
+
+    cfg = config_from_dict({"train": {"class_power": 0.5}})
+    assert cfg.train.class_power == 0.5
+    y = torch.from_numpy(SKEWED)
+    source = PKBatches(torch.zeros(len(y), 4), y, 2, 4, class_power=cfg.train.class_power)
+    assert source.sampler.class_power == 0.5
+    _, labels = next(iter(source.epoch(0)))[:2]
+    assert sorted(Counter(labels.tolist()).values()) == [4, 4]

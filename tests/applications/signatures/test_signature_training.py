@@ -93,3 +93,12 @@ def test_train_task_end_to_end(tmp_path: Path) -> None:
     assert metrics["test"]["threshold_source"] == "given"
     assert model.embed(torch.zeros(1, 1, 40, 56)).shape == (1, 16)
     assert [h["step"] for h in metrics["history"]] == [3, 6]
+
+
+def test_shipped_config_parses() -> None:
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).parents[3] / "configs" / "signatures.yaml").read_text())
+    assert doc.pop("task") == "signatures"
+    cfg = signature_config_from_dict(doc)
+    assert cfg.data.root is None and cfg.eval.references == 5
