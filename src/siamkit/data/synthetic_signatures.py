@@ -86,22 +86,19 @@ def _spline(points: np.ndarray, per_unit: float) -> np.ndarray:
     if len(points) < 2:
         return points.copy()
     p = np.concatenate([points[:1], points, points[-1:]])
-    out = []
-    for i in range(1, len(p) - 2):
-        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-        n = max(2, int(np.linalg.norm(p2 - p1) * per_unit))
-        t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
-        out.append(
-            0.5
-            * (
-                2 * p1
-                + (-p0 + p2) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
-            )
-        )
-    out.append(points[-1:])
-    return np.concatenate(out)
+    seg = np.arange(1, len(p) - 2)  # segment i runs from p[i] to p[i + 1]
+    n = np.maximum(2, (np.linalg.norm(p[seg + 1] - p[seg], axis=1) * per_unit).astype(int))
+    i = np.repeat(seg, n)  # (T,) segment of each sample
+    t = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
+    t = t[:, None]
+    p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+    curve = 0.5 * (
+        2 * p1
+        + (-p0 + p2) * t
+        + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+        + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
+    )
+    return np.concatenate([curve, points[-1:]])
 
 
 @dataclass(frozen=True)
@@ -174,8 +171,11 @@ def _render(
     ink = np.zeros((h * _SUPER, w * _SUPER), np.uint8)
     for p in paths:
         pts = np.round(p[:, :2] * _SUPER).astype(np.int32)
-        for a, b, width in zip(pts[:-1], pts[1:], p[1:, 2]):
-            cv2.line(ink, tuple(map(int, a)), tuple(map(int, b)), 255, max(1, int(width * _SUPER)))
+        thick = np.maximum(1, (p[1:, 2] * _SUPER).astype(int))  # per segment
+        cuts = np.flatnonzero(np.diff(thick)) + 1  # draw runs of equal thickness at once
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(thick)]):
+            run = pts[a : b + 1].reshape(-1, 1, 2)
+            cv2.polylines(ink, [run], False, 255, int(thick[a]), cv2.LINE_8)
     all_pts = np.concatenate(paths)
     for _ in range(hand.blobs):
         x, y, width = all_pts[int(rng.integers(len(all_pts)))]

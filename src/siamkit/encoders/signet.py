@@ -2,8 +2,9 @@
 
 SigNet: conv 11×11/96 (stride 1), LRN, pool; conv 5×5/256, LRN, pool; conv 3×3/384; conv 3×3/256,
 pool; fully connected 1024 and 128. Here batch norm replaces LRN, the first convolution has a
-stride (``stem_stride``) so that 155×220 inputs are affordable, and a global average pool before
-the fully connected layer makes any input size work. ``SigNet(widths=(96, 256, 384, 256),
+stride (``stem_stride``) so that 155×220 inputs are affordable, and an adaptive average pool to a
+small ``grid`` before the fully connected layer makes any input size work while keeping where the
+strokes are (a global pool would keep only which strokes there are). ``SigNet(widths=(96, 256, 384, 256),
 fc=1024, stem_stride=1)`` is the published shape; the default is about 80× cheaper.
 
 >>> SigNet()(torch.zeros(2, 1, 155, 220)).shape
@@ -34,6 +35,7 @@ class SigNet(nn.Module):
         fc: width of the fully connected layer (``num_features``).
         stem_stride: stride of the 11×11 convolution (SigNet: 1).
         dropout: dropout before the fully connected layer (SigNet: 0.5).
+        grid: ``(rows, columns)`` of the pooled feature map the fully connected layer reads.
     """
 
     def __init__(
@@ -43,12 +45,15 @@ class SigNet(nn.Module):
         fc: int = 128,
         stem_stride: int = 2,
         dropout: float = 0.0,
+        grid: Sequence[int] = (3, 4),
     ) -> None:
         super().__init__()
         if in_channels < 1 or len(widths) != 4 or min(widths) < 1 or fc < 1 or stem_stride < 1:
             raise ValueError(
                 "SigNet needs in_channels >= 1, four positive widths, fc >= 1 and stem_stride >= 1"
             )
+        if len(grid) != 2 or min(grid) < 1:
+            raise ValueError(f"grid must be two positive integers, got {list(grid)}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         c1, c2, c3, c4 = (int(w) for w in widths)
@@ -60,10 +65,11 @@ class SigNet(nn.Module):
             *_conv(c2, c3, 3),
             *_conv(c3, c4, 3),
             nn.MaxPool2d(3, 2),
-            nn.AdaptiveAvgPool2d(1),
+            nn.AdaptiveAvgPool2d((int(grid[0]), int(grid[1]))),
             nn.Flatten(),
         )
-        self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(c4, fc), nn.ReLU(inplace=True))
+        flat = c4 * int(grid[0]) * int(grid[1])
+        self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(flat, fc), nn.ReLU(inplace=True))
         self.in_channels = in_channels
         self.num_features = int(fc)
 
