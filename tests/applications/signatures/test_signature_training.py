@@ -102,3 +102,19 @@ def test_shipped_config_parses() -> None:
     assert doc.pop("task") == "signatures"
     cfg = signature_config_from_dict(doc)
     assert cfg.data.root is None and cfg.eval.references == 5
+
+
+def test_auto_reduce_picks_the_best_on_the_given_writers() -> None:
+    from siamkit.applications.signatures import build_signature_model
+    from siamkit.applications.signatures.config import SignatureEvalConfig
+    from siamkit.applications.signatures.train import validate
+
+    s = synthetic_signature_set(5, n_genuine=5, n_forged=3, seed=2, size=(40, 56))
+    model = build_signature_model((1, 40, 56), 8, {"widths": [4, 4, 4, 4], "fc": 8})
+    each = {
+        r: validate(model, s, SignatureEvalConfig(references=2, reduce=r))
+        for r in ("mean", "min", "max")
+    }
+    auto = validate(model, s, SignatureEvalConfig(references=2, reduce="auto"))
+    best = min(each.values(), key=lambda e: e.skilled.eer + e.random.eer)
+    assert auto == best and auto.reduce in each

@@ -61,7 +61,7 @@ class SignatureTrainConfig:
 @dataclass(frozen=True)
 class SignatureEvalConfig:
     references: int = 5
-    reduce: str = "mean"
+    reduce: str = "mean"  # mean | min | max | auto (the best on the validation writers)
     seed: int = 0
 
 
@@ -140,5 +140,5 @@ def _check(cfg: SignatureRunConfig) -> None:
         raise ValueError(
             f"data.image_size must be [height, width] >= 32, got {list(d.image_size)}."
         )
-    if cfg.eval.reduce not in ("mean", "min", "max"):
-        raise ValueError(f"eval.reduce must be mean, min or max, got {cfg.eval.reduce!r}.")
+    if cfg.eval.reduce not in ("mean", "min", "max", "auto"):
+        raise ValueError(f"eval.reduce must be mean, min, max or auto, got {cfg.eval.reduce!r}.")

@@ -72,11 +72,11 @@ def run_signatures(
         f"validation, {len(test_w)} test writers"
     )
     model, history = train_signatures(model, train_set, val_set, cfg.train, cfg.eval, log)
-    val = validate(model, val_set, cfg.eval)
-    model.threshold = val.skilled.eer_threshold  # chosen on validation writers only
+    val = validate(model, val_set, cfg.eval)  # reduce and threshold: validation writers only
+    model.threshold = val.skilled.eer_threshold
     z = embed_signatures(model, test_set.images)
     test = evaluate_signatures(
-        z, test_set.writer, test_set.forged, cfg.eval.references, cfg.eval.reduce,
+        z, test_set.writer, test_set.forged, cfg.eval.references, val.reduce,
         model.distance, threshold=model.threshold, seed=cfg.eval.seed,
     )  # fmt: skip
     metrics = {
@@ -90,7 +90,7 @@ def run_signatures(
         out_dir.mkdir(parents=True, exist_ok=True)
         meta = {
             "signatures": {
-                "reduce": cfg.eval.reduce,
+                "reduce": val.reduce,
                 "references": cfg.eval.references,
                 "image_size": list(cfg.data.image_size),
                 "synthetic_training_data": synthetic,

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from siamkit.applications.signatures.config import SignatureEvalConfig, SignatureTrainConfig
+from siamkit.applications.signatures.decision import REDUCTIONS
 from siamkit.applications.signatures.evaluate import SignatureEvaluation, evaluate_signatures
 from siamkit.data.signature_set import SignatureSet
 from siamkit.losses import contrastive_loss
@@ -122,11 +123,20 @@ def embed_signatures(model: SiameseNetwork, images: Tensor, batch_size: int = 25
 def validate(
     model: SiameseNetwork, data: SignatureSet, cfg: SignatureEvalConfig
 ) -> SignatureEvaluation:
-    """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER)."""
+    """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER).
+
+    With ``cfg.reduce == "auto"`` every reduction is tried and the one with the lowest skilled
+    + random EER on ``data`` is returned (use validation writers only).
+    """
     z = embed_signatures(model, data.images)
-    return evaluate_signatures(
-        z, data.writer, data.forged, cfg.references, cfg.reduce, model.distance, seed=cfg.seed
-    )
+    options = REDUCTIONS if cfg.reduce == "auto" else (cfg.reduce,)
+    evs = [
+        evaluate_signatures(
+            z, data.writer, data.forged, cfg.references, r, model.distance, seed=cfg.seed
+        )
+        for r in options
+    ]
+    return min(evs, key=lambda e: e.skilled.eer + e.random.eer)
 
 
 def train_signatures(
