@@ -98,3 +98,13 @@ def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> Non
     assert "random forgeries" in report.read_text()
     code, out = _run("evaluate", str(root / "model"), "--data", "synthetic:3", "--references", "3")
     assert code == 0 and "synthetic" in out
+
+
+def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> None:
+    root, sigs = setup
+    res = CliRunner().invoke(
+        cli, ["evaluate", str(root / "model"), "--data", f"signatures:{sigs}", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["n_references"] == 5 and set(doc) >= {"skilled", "random", "threshold"}

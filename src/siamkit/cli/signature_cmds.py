@@ -228,6 +228,23 @@ def evaluate_cmd(
     as_json: bool,
 ) -> None:
     """FAR, FRR and EER of MODEL on skilled and on random forgeries of the writers in --data."""
+    evaluate_signature_data(
+        model_path, data, layout, references, reduce, threshold, report, seed, as_json
+    )
+
+
+def evaluate_signature_data(
+    model_path: str,
+    data: str,
+    layout: str = "auto",
+    references: int = 5,
+    reduce: str | None = None,
+    threshold: float | None = None,
+    report: str | None = None,
+    seed: int = 0,
+    as_json: bool = False,
+) -> None:
+    """The body of ``siamkit signature evaluate`` (also ``siamkit evaluate --data signatures:DIR``)."""
     from siamkit.applications.signatures.evaluate import evaluate_signatures, signature_scores
     from siamkit.applications.signatures.train import embed_signatures
 
