@@ -118,3 +118,18 @@ def test_auto_reduce_picks_the_best_on_the_given_writers() -> None:
     auto = validate(model, s, SignatureEvalConfig(references=2, reduce="auto"))
     best = min(each.values(), key=lambda e: e.skilled.eer + e.random.eer)
     assert auto == best and auto.reduce in each
+
+
+def test_train_with_appearance_skip_saves_the_joined_model(tmp_path: Path) -> None:
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    args = ["--set", "model.appearance_weight=1.0", "--set", "train.steps=2"]
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "r"), *args])
+    assert res.exit_code == 0, res.output
+    model = siamkit.load_model(tmp_path / "r" / "model")
+    assert model.appearance_skip is not None
+    hog_dim = 12 * (40 // 4) * (56 // 4)
+    assert model.embedding_dim == 16 + hog_dim
+    x = torch.rand(2, 1, 40, 56)
+    assert model.embed_parts(x)["learned"].shape == (2, 16)
+    assert model.embed(x).shape == (2, 16 + hog_dim)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from siamkit.encoders import create_encoder
+from siamkit.heads import AppearanceSkip
 from siamkit.models import SiameseNetwork
 from siamkit.models.preprocess import Preprocess
 
@@ -27,6 +28,8 @@ def build_signature_model(
     embedding_dim: int = 64,
     encoder_kwargs: Mapping[str, Any] | None = None,
     distance: str = "euclidean",
+    appearance_weight: float = 0.0,
+    appearance_pool: int = 4,
 ) -> SiameseNetwork:
     """A :class:`SiameseNetwork` with the ``signet`` encoder for ``(1, H, W)`` signatures.
 
@@ -35,6 +38,9 @@ def build_signature_model(
         embedding_dim: size of the L2-normalised embedding.
         encoder_kwargs: arguments of :class:`siamkit.encoders.signet.SigNet` (widths, fc, ...).
         distance: the distance the model compares embeddings with.
+        appearance_weight: > 0 joins parameter-free HOG-like features of the signature
+            (``appearance_pool``-pixel cells; :class:`~siamkit.heads.AppearanceSkip`) to the
+            learned embedding with this weight; training then sees the learned part alone.
     """
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or shape[0] != 1 or min(shape) < 1:
@@ -46,4 +52,7 @@ def build_signature_model(
         embedding_dim=embedding_dim,
         distance=distance,
         preprocess=Preprocess(mean=(0.05,), std=(0.15,), input_shape=shape),
+        appearance_skip=AppearanceSkip(appearance_weight, appearance_pool, "hog")
+        if appearance_weight > 0
+        else None,
     )

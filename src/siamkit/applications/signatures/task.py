@@ -62,9 +62,11 @@ def run_signatures(
     data, synthetic = load_run_data(cfg)
     train_w, val_w, test_w = writer_disjoint_split(len(data.names), cfg.data.split, cfg.data.seed)
     train_set, val_set, test_set = (data.subset(g) for g in (train_w, val_w, test_w))
+    m = cfg.model
     model = build_signature_model(
-        (1, *cfg.data.image_size), cfg.model.embedding_dim, cfg.model.encoder_kwargs
-    )
+        (1, *cfg.data.image_size), m.embedding_dim, m.encoder_kwargs,
+        appearance_weight=m.appearance_weight, appearance_pool=m.appearance_pool,
+    )  # fmt: skip
     if options.init_from:
         _init_from(model, options.init_from)
     log(

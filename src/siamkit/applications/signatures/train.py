@@ -163,7 +163,9 @@ def train_signatures(
         i, j, same = batch_pairs(
             train_set.writer[idx], train_set.forged[idx], cfg.random_fraction, rng
         )
-        z = model.embed(train_set.images[idx], check=False)  # (B, D)
+        x = train_set.images[idx]
+        # with an appearance skip, the loss sees the learned part alone (the skip has no weights)
+        z = model.embed_parts(x, check=False)["learned"]  # (B, D)
         loss = loss_fn(z, i, j, same)
         opt.zero_grad(set_to_none=True)
         loss.backward()
