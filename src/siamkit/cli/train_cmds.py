@@ -18,6 +18,7 @@ from siamkit.cli._inputs import (
     parse_classes,
     write_embeddings,
 )
+from siamkit.cli._registry_help import RegistryHelpCommand
 
 if TYPE_CHECKING:
     from siamkit.models import SiameseNetwork
@@ -30,7 +31,7 @@ DEVICE = click.option(
 )
 
 
-@click.command("train")
+@click.command("train", cls=RegistryHelpCommand)
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option(
     "--out",
@@ -75,7 +76,7 @@ def train(
     OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for
     data-parallel training.
     """
-    from siamkit.cli._experiment import run_training
+    from siamkit.experiment import run_experiment
     from siamkit.training import apply_overrides, load_config
 
     task = _config_task(config)
@@ -88,7 +89,7 @@ def train(
     )
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
-    result = run_training(
+    result = run_experiment(
         cfg,
         out_dir,
         resume=resume,
@@ -99,10 +100,11 @@ def train(
     )
     if result is None:  # a non-zero rank of a distributed run
         return
+    metrics = result.to_dict()
     if as_json:
-        click.echo(json.dumps(result.metrics, indent=2))
+        click.echo(json.dumps(metrics, indent=2))
         return
-    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(result.metrics)]
+    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
     click.echo(format_table(rows, ("metric (unseen classes)", "value")))
     click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
     if result.report_path:
@@ -226,9 +228,11 @@ def evaluate(
         return evaluate_signature_data(
             model, data[len("signatures:") :], report=report, as_json=as_json
         )
-    from siamkit.cli._experiment import evaluate_model, rates_at, try_write_report
+    from dataclasses import asdict
+
+    from siamkit.experiment import evaluate_model, rates_at, try_write_report
     from siamkit.export.bundle import read_model_config
-    from siamkit.training import EvalConfig, RunConfig
+    from siamkit.training import EvalConfig
     from siamkit.training.ddp import resolve_device
 
     dev = resolve_device(device)
@@ -243,13 +247,13 @@ def evaluate(
     if len(chosen) < 2:
         raise ValueError("evaluate needs at least two classes")
     check_input(net, x)
-    cfg = RunConfig(eval=EvalConfig(shots=parse_classes(shots) or (1,)))
-    rep, z = evaluate_model(net, x, y, cfg, dev, episodes)
+    protocol = EvalConfig(shots=parse_classes(shots) or (1,))
+    rep, z = evaluate_model(net, x, y, protocol, dev, episodes)
     metrics = rep.to_dict()
     if net.threshold is not None:
         metrics["calibration"] = {
             "threshold": net.threshold,
-            "test": rates_at(z, y, net, net.threshold),
+            "test": asdict(rates_at(z, y, net, net.threshold)),
         }
     if report:
         try_write_report(
@@ -297,8 +301,8 @@ def embed(
     name). .npy writes the float32 matrix plus OUT.ids.txt naming each row; .parquet writes
     columns id, label and embedding.
     """
+    from siamkit.encode import encode
     from siamkit.training.ddp import resolve_device
-    from siamkit.training.validation import embed_all
 
     dev = resolve_device(device)
     net = load_siamese(model, dev)
@@ -317,7 +321,7 @@ def embed(
     else:
         raise click.UsageError("give image files / folders, or --data NAME")
     check_input(net, x)
-    z = embed_all(net, x, dev, batch_size).numpy()
+    z = encode(net, x, batch_size, dev).numpy()
     written = write_embeddings(Path(out), z, ids, label_list)
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"

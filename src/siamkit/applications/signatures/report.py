@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from siamkit.applications.signatures.evaluate import SignatureEvaluation
-from siamkit.evaluation.plots import figure_to_png
-from siamkit.evaluation.plots._figure import new_figure
-from siamkit.evaluation.report import atomic_write_text
+from siamkit.atomic import atomic_write
+from siamkit.evaluation.plots import figure_to_png, new_figure
 
 __all__ = ["render_signature_report", "write_signature_report"]
 
@@ -72,4 +71,4 @@ def write_signature_report(
     title: str = "Signature verification",
 ) -> Path:
     """Write the report to ``path`` atomically; returns the path."""
-    return atomic_write_text(path, render_signature_report(ev, scores, title))
+    return atomic_write(path, render_signature_report(ev, scores, title))

@@ -9,8 +9,6 @@ validation writers' skilled-forgery EER, then evaluates the test writers once wi
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from siamkit.applications.signatures.config import SignatureRunConfig, signature
 from siamkit.applications.signatures.evaluate import evaluate_signatures
 from siamkit.applications.signatures.model import build_signature_model
 from siamkit.applications.signatures.train import embed_signatures, train_signatures, validate
+from siamkit.atomic import atomic_write
 from siamkit.data.signature_set import (
     SignatureSet,
     load_signature_set,
@@ -42,13 +41,6 @@ def load_run_data(cfg: SignatureRunConfig) -> tuple[SignatureSet, bool]:
         )
         return data, True
     return load_signature_set(d.root, d.layout, d.image_size), False
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def run_signatures(
@@ -99,8 +91,8 @@ def run_signatures(
             }
         }
         save_model(model, out_dir / "model", metadata=meta)
-        _write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
-        _write_text(
+        atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+        atomic_write(
             out_dir / "config.yaml", yaml.safe_dump({"task": "signatures", **cfg.to_dict()})
         )
     return metrics
