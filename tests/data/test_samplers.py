@@ -17,14 +17,17 @@ LABELS = np.concatenate([np.full(n, c) for c, n in SIZES.items()])
 np.random.default_rng(0).shuffle(LABELS)
 
 
-def test_every_sample_exactly_once_and_batches_are_pxk_shaped() -> None:
+def test_every_sample_once_and_batches_are_pxk_shaped() -> None:
     s = PKSampler(LABELS, p=3, k=4, seed=1)
     batches = list(s)
     assert len(batches) == len(s)
     seen = Counter(i for b in batches for i in b)
-    assert sorted(seen) == list(range(len(LABELS))) and set(seen.values()) == {1}
+    assert sorted(seen) == list(range(len(LABELS)))
+    # a sample is seen twice only as the top-up of a batch that would hold one class
+    last_class = {int(LABELS[i]) for i in batches[-1]}
+    assert all(n == 1 or len(last_class) == 2 for n in seen.values())
     for counts in pk_class_counts(batches, LABELS):
-        assert len(counts) <= 3 and max(counts.values()) <= 4
+        assert 2 <= len(counts) <= 3 and max(counts.values()) <= 4
     full = [c for c in pk_class_counts(batches, LABELS) if len(c) == 3]
     assert len(full) >= len(batches) - 2  # only the tail can have fewer classes
 

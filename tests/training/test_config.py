@@ -146,6 +146,14 @@ def _embedding_configs() -> list[Path]:
 
 @pytest.mark.parametrize("path", _embedding_configs(), ids=lambda p: p.name)
 def test_shipped_configs_load(path: Path) -> None:
+    import yaml
+
+    from siamkit.training.tasks import get_task
+
+    task = (yaml.safe_load(path.read_text()) or {}).get("task", "embedding")
+    if task != "embedding":  # an application's run: its registered runner reads it
+        assert callable(get_task(task))
+        return
     load_config(path)
 
 

@@ -22,6 +22,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("serve_cmd", "serve"),
     ("export_cmd", "export"),
     ("tune_cmd", "tune"),
+    ("signature_cmds", "signature"),
 ]
 
 

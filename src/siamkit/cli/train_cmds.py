@@ -192,7 +192,7 @@ def _run_task(
     "--data",
     default="fashion-mnist",
     show_default=True,
-    help="fashion-mnist, digits, or an image folder (one sub-folder per class).",
+    help="fashion-mnist, digits, an image folder (one sub-folder per class), or signatures:DIR.",
 )
 @click.option(
     "--classes",
@@ -243,6 +243,12 @@ def evaluate(
 
     With the model's calibrated threshold, also the TAR/FAR it reaches on these pairs.
     """
+    if data.startswith("signatures:"):  # FAR/FRR/EER on skilled and random forgeries
+        from siamkit.cli.signature_cmds import evaluate_signature_data
+
+        return evaluate_signature_data(
+            model, data[len("signatures:") :], report=report, as_json=as_json
+        )
     from dataclasses import asdict
 
     from siamkit.experiment import evaluate_model, rates_at, try_write_report

@@ -6,7 +6,16 @@ take one chunk from each of ``p`` different classes, drawing classes in proporti
 chunks they have left, which keeps the last batches mixed. A class with fewer than ``k`` samples
 gives a short chunk; ``fill=True`` tops short chunks up to ``k`` by repeating samples of the same
 class (then those repeats are seen twice). When fewer than ``p`` classes have chunks left, the
-final batches hold fewer classes (``drop_last=True`` drops them instead).
+final batches hold fewer classes (``drop_last=True`` drops them instead). A batch is never left
+with one class: when only one class has chunks left, its batches are topped up with a chunk of
+another class (drawn again, so those samples are seen twice).
+
+Class-imbalanced data: with ``class_power`` set, an epoch is instead ``batches_per_epoch`` batches
+of exactly ``p`` distinct classes × ``k`` samples, the classes drawn with probability proportional
+to ``count ** class_power`` (``1``: as often as their images, ``0``: uniformly, ``0.5``: between).
+A class with fewer than ``k`` images gives all of them plus repeats drawn with replacement (the
+augmentation makes the repeats differ); a larger class gives ``k`` distinct images, cycling
+through a shuffled order so every image is used before any repeats.
 
 The order depends only on ``(seed, epoch)``: call :meth:`PKSampler.set_epoch` each epoch, as with
 ``DistributedSampler``. With ``world_size > 1`` each rank takes every ``world_size``-th batch of
@@ -64,6 +73,10 @@ class PKSampler:
         fill: top short class chunks up to ``k`` by repeating samples of that class.
         drop_last: drop final batches with fewer than ``p`` classes.
         rank, world_size: take every ``world_size``-th batch starting at ``rank`` (DDP).
+        class_power: draw classes with probability ``count ** class_power`` (imbalanced data);
+            ``None`` keeps "every sample once per epoch".
+        batches_per_epoch: batches of an epoch when ``class_power`` is set (default: samples
+            // (p × k), at least 1).
 
     Use as ``DataLoader(dataset, batch_sampler=PKSampler(labels, p=8, k=4))``.
     """
@@ -78,6 +91,8 @@ class PKSampler:
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        class_power: float | None = None,
+        batches_per_epoch: int | None = None,
     ) -> None:
         self.labels = labels_as_array(labels)
         self.p, self.k = _positive_int("p", p), _positive_int("k", k)
@@ -92,7 +107,18 @@ class PKSampler:
             raise ValueError(
                 f"p={self.p} classes per batch, but the labels have only {len(self.classes)} classes"
             )
+        if self.p < 2:
+            raise ValueError(f"p must be at least 2 so that no batch holds a single class, got {p}")
         self._members = [np.flatnonzero(inverse == c) for c in range(len(self.classes))]
+        self.class_power = None if class_power is None else float(class_power)
+        if self.class_power is not None and not np.isfinite(self.class_power):
+            raise ValueError(f"class_power must be a finite number, got {class_power!r}")
+        default_batches = max(1, len(self.labels) // (self.p * self.k))
+        self.batches_per_epoch = (
+            default_batches
+            if batches_per_epoch is None
+            else _positive_int("batches_per_epoch", batches_per_epoch)
+        )
         self.epoch = 0
         self._cache: tuple[int, list[list[int]]] | None = None
 
@@ -118,6 +144,14 @@ class PKSampler:
         if self._cache is not None and self._cache[0] == epoch:
             return self._cache[1]
         rng = np.random.default_rng([self.seed, epoch])
+        batches = self._weighted_plan(rng) if self.class_power is not None else self._plan(rng)
+        if self.world_size > 1:
+            batches = batches[: len(batches) - len(batches) % self.world_size]
+        self._cache = (epoch, batches)
+        return batches
+
+    def _plan(self, rng: np.random.Generator) -> list[list[int]]:
+        """Every sample once: class chunks drawn in proportion to the chunks left."""
         queues = self._chunks(rng)
         left = np.array([len(q) for q in queues], dtype=np.float64)
         batches: list[list[int]] = []
@@ -132,10 +166,46 @@ class PKSampler:
             for c in picked:
                 batch.extend(queues[c][int(len(queues[c]) - left[c])])
                 left[c] -= 1
+            if n_avail == 1:  # one class left: never a one-class batch
+                other = int(rng.choice([c for c in range(len(queues)) if c != picked[0]]))
+                batch.extend(self._draw(other, rng))
             batches.append(batch)
-        if self.world_size > 1:
-            batches = batches[: len(batches) - len(batches) % self.world_size]
-        self._cache = (epoch, batches)
+        return batches
+
+    def _draw(self, c: int, rng: np.random.Generator) -> list[int]:
+        """``k`` samples of class ``c``: distinct if it has ``k``, else all plus repeats."""
+        members = self._members[c]
+        if len(members) >= self.k:
+            return list(map(int, rng.choice(members, self.k, replace=False)))
+        extra = rng.choice(members, self.k - len(members), replace=True)
+        return list(map(int, rng.permutation(np.concatenate([members, extra]))))
+
+    def class_probabilities(self) -> np.ndarray:
+        """``(C,)`` probability of drawing each class (in ``classes`` order) under ``class_power``."""
+        counts = np.array([len(m) for m in self._members], dtype=np.float64)
+        w = counts ** (self.class_power if self.class_power is not None else 1.0)
+        return w / w.sum()  # type: ignore[no-any-return]
+
+    def _weighted_plan(self, rng: np.random.Generator) -> list[list[int]]:
+        """``batches_per_epoch`` batches of ``p`` distinct classes drawn by ``count ** power``."""
+        probs = self.class_probabilities()
+        orders = [rng.permutation(m) for m in self._members]  # cycle through each class
+        pos = [0] * len(self._members)
+        batches: list[list[int]] = []
+        for _ in range(self.batches_per_epoch):
+            batch: list[int] = []
+            for c in rng.choice(len(probs), size=self.p, replace=False, p=probs):
+                c = int(c)
+                if len(orders[c]) < self.k:
+                    batch.extend(self._draw(c, rng))
+                    continue
+                if pos[c] + self.k > len(orders[c]):  # start a new round, no repeat in a batch
+                    rest = orders[c][pos[c] :]
+                    fresh = rng.permutation(np.setdiff1d(self._members[c], rest))
+                    orders[c], pos[c] = np.concatenate([rest, fresh]), 0
+                batch.extend(map(int, orders[c][pos[c] : pos[c] + self.k]))
+                pos[c] += self.k
+            batches.append(batch)
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:

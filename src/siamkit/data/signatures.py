@@ -87,10 +87,13 @@ def scan_signatures(root: str | os.PathLike) -> list[WriterSignatures]:
 
 
 def _writer_pairs(
-    w: WriterSignatures, max_pairs: int | None, rng: random.Random
+    w: WriterSignatures, max_pairs: int | None, rng: random.Random, balanced: bool = False
 ) -> list[SignaturePair]:
     pos = [SignaturePair(a, b, 1, w.writer) for a, b in itertools.combinations(w.genuine, 2)]
     neg = [SignaturePair(a, b, 0, w.writer) for a, b in itertools.product(w.genuine, w.forged)]
+    if balanced:
+        n = min(len(pos), len(neg))
+        max_pairs = n if max_pairs is None else min(n, max_pairs)
     if max_pairs is not None:
         pos = sorted(rng.sample(pos, min(max_pairs, len(pos))))
         neg = sorted(rng.sample(neg, min(max_pairs, len(neg))))
@@ -101,12 +104,15 @@ class SignatureDataset(FilePairDataset):
     """Genuine-genuine and genuine-forged signature pairs; items ``(reference, questioned, same)``.
 
     Args:
-        root: folder with one sub-folder per writer, each with ``genuine/`` and ``forged/``.
+        root: folder with one sub-folder per writer, each with ``genuine/`` and ``forged/``, or
+            a CEDAR / GPDS / BHSig folder (see :mod:`siamkit.data.signature_layouts`).
         input_shape: ``(C, H, W)`` the scans are converted and resized to.
         max_pairs_per_writer: keep at most this many positive and this many negative pairs per
             writer (random but reproducible with ``seed``); ``None`` keeps all.
         seed: seed for that subsampling.
         transform: optional callable on each float ``(C, H, W)`` image.
+        layout: ``"auto"`` (detect), ``"folders"``, ``"cedar"``, ``"gpds"`` or ``"bhsig"``.
+        balanced: per writer, as many genuine-forged pairs as genuine-genuine pairs.
 
     Attributes:
         writers: the :class:`WriterSignatures` found.
@@ -126,12 +132,18 @@ class SignatureDataset(FilePairDataset):
         max_pairs_per_writer: int | None = None,
         seed: int = 0,
         transform: Transform | None = None,
+        layout: str = "auto",
+        balanced: bool = False,
     ) -> None:
+        from siamkit.data.signature_layouts import scan_signature_layout  # imports this module
+
         if max_pairs_per_writer is not None and max_pairs_per_writer < 1:
             raise ValueError(f"max_pairs_per_writer must be >= 1, got {max_pairs_per_writer}.")
-        self.writers = scan_signatures(root)
+        self.writers = scan_signature_layout(root, layout)
         rng = random.Random(seed)
-        pairs = [p for w in self.writers for p in _writer_pairs(w, max_pairs_per_writer, rng)]
+        pairs = [
+            p for w in self.writers for p in _writer_pairs(w, max_pairs_per_writer, rng, balanced)
+        ]
         if not pairs:
             raise ValueError(
                 f"No pairs can be formed under '{root}': every writer needs at least two genuine "

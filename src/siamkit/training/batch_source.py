@@ -50,6 +50,7 @@ class PKBatches:
         offline: ``(x_pool, y_pool, generator) -> Triplets`` mining a pool with the frozen model;
             when given, batches are the mined triplets' items, ``offline_pool`` at a time.
         offline_pool: items embedded per offline-mining round (``None``: the whole set).
+        class_power: draw classes by ``count ** class_power`` (imbalanced data; see PKSampler).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class PKBatches:
         channels_last: bool = False,
         offline: OfflineMiner | None = None,
         offline_pool: int | None = None,
+        class_power: float | None = None,
     ) -> None:
         self.cpu_x, self.cpu_y = x, y
         self.x, self.y = x.to(device), y.to(device)  # uint8 Fashion-MNIST is 25 MB: no copies
@@ -76,8 +78,9 @@ class PKBatches:
         self.offline, self.offline_pool = offline, offline_pool
         n_classes = int(torch.unique(y).numel())
         self.sampler = PKSampler(
-            y, p=min(p, n_classes), k=k, seed=seed, drop_last=True, rank=rank, world_size=world
-        )
+            y, p=min(p, n_classes), k=k, seed=seed, drop_last=True, rank=rank, world_size=world,
+            class_power=class_power,
+        )  # fmt: skip
         planned = max(1, len(self.sampler))  # batches per rank and epoch
         self.steps = min(planned, max(1, steps_per_epoch // world)) if steps_per_epoch else planned
 

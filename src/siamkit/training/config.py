@@ -189,6 +189,10 @@ class TrainConfig:
             with this decay (e.g. 0.998, about the last 500 steps); validation, ``restore_best``
             and the final model use the averaged weights. ``None``: the network's own.
         threads: torch CPU threads (``None`` = torch's default).
+        class_power: for class-imbalanced data, draw a batch's classes with probability
+            ``count ** class_power`` (0 uniform, 1 by frequency), small classes with
+            replacement (:class:`~siamkit.data.samplers.PKSampler`); ``None``: every image once
+            per epoch.
     """
 
     epochs: int = 1
@@ -204,6 +208,7 @@ class TrainConfig:
     ema_decay: float | None = None
     threads: int | None = None
     embed_batch_size: int = 512
+    class_power: float | None = None
 
 
 @dataclass(frozen=True)

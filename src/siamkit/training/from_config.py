@@ -127,7 +127,7 @@ def build_trainer(
         data.train_x, data.train_y, t.classes_per_batch, t.samples_per_class,
         steps_per_epoch=t.steps_per_epoch, seed=t.seed, augment=make_augmentation(cfg.data.augmentation),
         device=ctx.device, rank=ctx.rank, world=ctx.world, channels_last=image,
-        offline=offline, offline_pool=cfg.loss.offline_pool,
+        offline=offline, offline_pool=cfg.loss.offline_pool, class_power=t.class_power,
     )  # fmt: skip
     scheduler = build_scheduler(cfg.optim, optimizer, t.epochs * batches.steps)
     amp = t.amp and ctx.device.type == "cuda"

@@ -43,7 +43,10 @@ class TaskSummary:
 
 Runner = Callable[[dict[str, Any], Path, TaskOptions], TaskSummary]
 
-_TASKS: dict[str, Any] = {"ssl": "siamkit.applications.ssl.task:run"}
+_TASKS: dict[str, Any] = {
+    "ssl": "siamkit.applications.ssl.task:run",
+    "signatures": "siamkit.applications.signatures.task:run",
+}
 
 
 def register_task(name: str, target: Runner | str, overwrite: bool = False) -> None:

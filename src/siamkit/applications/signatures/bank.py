@@ -1,0 +1,104 @@
+"""A bank of enrolled reference signatures: enroll a writer's references, verify a cheque.
+
+The references live in a :class:`~siamkit.index.Gallery` (SQLite, durable, tied to the model
+that made it) under the writer's id as label. Scans are SigNet-preprocessed to the model's input
+size before embedding. A questioned signature is genuine when its mean / min / max distance to
+the writer's references is at most the threshold (the model's, chosen on validation writers).
+
+>>> bank = SignatureBank.open("bank.db", load_model("runs/sig/model"))  # doctest: +SKIP
+>>> bank.enroll("0042", [read_image("r1.png", 1), read_image("r2.png", 1)])  # doctest: +SKIP
+>>> bank.verify("0042", read_image("cheque.png", 1)).genuine  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamkit.applications.signatures.decision import check_reduce, reference_scores
+from siamkit.data.signature_preprocess import preprocess_batch
+from siamkit.index import Gallery
+from siamkit.index.results import UnknownLabelError
+
+__all__ = ["SignatureBank", "SignatureDecision"]
+
+
+@dataclass(frozen=True)
+class SignatureDecision:
+    """The verdict on one questioned signature."""
+
+    writer: str
+    genuine: bool | None  # None when there is no threshold
+    score: float  # reduced distance to the references (smaller = more alike)
+    threshold: float | None
+    reduce: str
+    distances: list[float]  # to each reference
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SignatureBank:
+    """Enrolled writers' reference signatures, and the decision against them."""
+
+    def __init__(
+        self, gallery: Gallery, model: Any, reduce: str = "mean", threshold: float | None = None
+    ) -> None:
+        shape = getattr(model, "input_shape", None)
+        if shape is None or len(shape) != 3 or shape[0] != 1:
+            raise ValueError("a signature bank needs a model of 1-channel (1, H, W) images.")
+        self.gallery, self.model = gallery, model
+        self.reduce = check_reduce(reduce)
+        self.threshold = threshold if threshold is not None else getattr(model, "threshold", None)
+        self.size = (int(shape[1]), int(shape[2]))
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        model: Any,
+        reduce: str = "mean",
+        threshold: float | None = None,
+        create: bool = True,
+    ) -> SignatureBank:
+        """Open (or create) the bank file ``path`` for ``model``."""
+        return cls(Gallery.open(path, model, create=create), model, reduce, threshold)
+
+    def _embed(self, scans: Sequence[Any]) -> torch.Tensor:
+        x = preprocess_batch(list(scans), self.size)  # (N, 1, H, W), raises on a blank scan
+        self.model.eval()
+        with torch.no_grad():
+            return self.model.embed(x)  # type: ignore[no-any-return]
+
+    def enroll(self, writer: str, scans: Sequence[Any]) -> list[int]:
+        """Add reference scans (``(H, W)``/``(C, H, W)`` arrays or tensors) for ``writer``."""
+        if not scans:
+            raise ValueError("enroll needs at least one reference signature.")
+        return self.gallery.enroll_embeddings(writer, self._embed(scans).numpy())
+
+    def references(self, writer: str) -> np.ndarray:
+        """``(K, D)`` enrolled reference embeddings of ``writer``."""
+        if writer not in self.gallery:
+            raise UnknownLabelError(f"writer {writer!r} is not enrolled in this signature bank.")
+        # the gallery has no public per-label read; its store is the source of truth
+        return self.gallery._store.load(label=writer).embeddings
+
+    def verify(self, writer: str, scan: Any) -> SignatureDecision:
+        """Is ``scan`` a genuine signature of ``writer``?"""
+        refs = torch.from_numpy(self.references(writer))  # (K, D)
+        z = self._embed([scan])  # (1, D)
+        dist = self.model.distance.matrix(z, refs)[0]  # (K,)
+        score = float(reference_scores(z, refs, self.model.distance, self.reduce)[0])
+        genuine = None if self.threshold is None else bool(score <= self.threshold)
+        return SignatureDecision(
+            writer, genuine, score, self.threshold, self.reduce, [float(d) for d in dist]
+        )
+
+    def close(self) -> None:
+        self.gallery.close()

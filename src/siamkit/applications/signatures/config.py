@@ -1,0 +1,146 @@
+"""The ``task: signatures`` config: frozen dataclasses read from the YAML sections.
+
+```yaml
+task: signatures
+data: {root: null, layout: auto, synthetic_writers: 60, genuine: 12, forged: 12, seed: 0,
+       image_size: [78, 110], split: [0.6, 0.2, 0.2]}
+model: {embedding_dim: 64, encoder_kwargs: {stem_stride: 3}}
+train: {steps: 600, writers_per_batch: 8, genuine_per_writer: 4, forged_per_writer: 4,
+        random_fraction: 0.3, lr: 0.001, margin: 1.0, loss: contrastive, eval_every: 100, seed: 0}
+eval: {references: 5, reduce: mean, seed: 0}
+```
+
+``data.root: null`` uses the synthetic generator (``synthetic_writers`` writers); a folder uses
+its CEDAR / GPDS / BHSig / ``writer/genuine|forged`` layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
+
+
+@dataclass(frozen=True)
+class SignatureDataConfig:
+    root: str | None = None  # None = synthetic
+    layout: str = "auto"
+    synthetic_writers: int = 60
+    genuine: int = 12
+    forged: int = 12
+    seed: int = 0
+    image_size: tuple[int, int] = (78, 110)
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+
+
+@dataclass(frozen=True)
+class SignatureModelConfig:
+    embedding_dim: int = 64
+    encoder_kwargs: dict[str, Any] = field(default_factory=lambda: {"stem_stride": 3})
+    appearance_weight: float = 0.0  # > 0: join HOG-like features of the input (AppearanceSkip)
+    appearance_pool: int = 4
+
+
+@dataclass(frozen=True)
+class SignatureTrainConfig:
+    steps: int = 600
+    writers_per_batch: int = 8
+    genuine_per_writer: int = 4
+    forged_per_writer: int = 4
+    random_fraction: float = 0.3  # share of the negatives that are other writers' genuines
+    lr: float = 1e-3
+    margin: float = 1.0
+    loss: str = "contrastive"  # or "pml" (pytorch-metric-learning ContrastiveLoss: the peer)
+    eval_every: int = 100
+    seed: int = 0
+    threads: int = 0  # 0 = torch's default
+
+
+@dataclass(frozen=True)
+class SignatureEvalConfig:
+    references: int = 5
+    reduce: str = "mean"  # mean | min | max | auto (the best on the validation writers)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SignatureRunConfig:
+    data: SignatureDataConfig = field(default_factory=SignatureDataConfig)
+    model: SignatureModelConfig = field(default_factory=SignatureModelConfig)
+    train: SignatureTrainConfig = field(default_factory=SignatureTrainConfig)
+    eval: SignatureEvalConfig = field(default_factory=SignatureEvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {
+    "data": SignatureDataConfig,
+    "model": SignatureModelConfig,
+    "train": SignatureTrainConfig,
+    "eval": SignatureEvalConfig,
+}
+
+
+def _section(name: str, values: Any) -> Any:
+    cls = _SECTIONS[name]
+    if not isinstance(values, dict):
+        raise ValueError(f"config section {name!r} must be a mapping, got {values!r}.")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {', '.join(unknown)} in section {name!r}; valid: {', '.join(known)}."
+        )
+    kw = {
+        k: tuple(v) if isinstance(v, list) and k != "encoder_kwargs" else v
+        for k, v in values.items()
+    }
+    return cls(**kw)
+
+
+def signature_config_from_dict(
+    doc: dict[str, Any], overrides: tuple[str, ...] = ()
+) -> SignatureRunConfig:
+    """Build and check the config from a YAML document (without ``task``) and ``a.b=v`` overrides.
+
+    Raises:
+        ValueError: an unknown section or key, or a value out of range, named in one sentence.
+    """
+    doc = {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not eq or not dot or section not in _SECTIONS:
+            raise ValueError(f"override {item!r} must look like section.key=value.")
+        doc.setdefault(section, {})[name] = yaml.safe_load(value)
+    unknown = sorted(set(doc) - set(_SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown config section(s) {', '.join(unknown)} for task signatures.")
+    cfg = SignatureRunConfig(**{k: _section(k, v or {}) for k, v in doc.items()})
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: SignatureRunConfig) -> None:
+    t, d = cfg.train, cfg.data
+    if t.loss not in ("contrastive", "pml"):
+        raise ValueError(f"train.loss must be 'contrastive' or 'pml', got {t.loss!r}.")
+    if min(t.steps, t.writers_per_batch, t.genuine_per_writer, t.eval_every) < 1:
+        raise ValueError(
+            "train.steps, writers_per_batch, genuine_per_writer, eval_every must be >= 1."
+        )
+    if t.writers_per_batch < 2 or t.genuine_per_writer < 2:
+        raise ValueError("train.writers_per_batch and train.genuine_per_writer must be at least 2.")
+    if not 0.0 <= t.random_fraction <= 1.0:
+        raise ValueError(f"train.random_fraction must be in [0, 1], got {t.random_fraction}.")
+    if len(d.image_size) != 2 or min(d.image_size) < 32:
+        raise ValueError(
+            f"data.image_size must be [height, width] >= 32, got {list(d.image_size)}."
+        )
+    if cfg.eval.reduce not in ("mean", "min", "max", "auto"):
+        raise ValueError(f"eval.reduce must be mean, min, max or auto, got {cfg.eval.reduce!r}.")

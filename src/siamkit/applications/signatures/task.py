@@ -1,0 +1,130 @@
+"""``siamkit train configs/signatures.yaml --out runs/sig``: the ``task: signatures`` runner.
+
+Loads the signatures (a corpus folder, or the synthetic generator), splits the *writers* into
+train / validation / test, trains (:func:`train_signatures`), fixes the decision threshold at the
+validation writers' skilled-forgery EER, then evaluates the test writers once with it. Writes
+``OUT/model/`` (a siamkit bundle), ``OUT/metrics.json`` and ``OUT/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from siamkit.applications.signatures.config import SignatureRunConfig, signature_config_from_dict
+from siamkit.applications.signatures.evaluate import evaluate_signatures
+from siamkit.applications.signatures.model import build_signature_model
+from siamkit.applications.signatures.train import embed_signatures, train_signatures, validate
+from siamkit.atomic import atomic_write
+from siamkit.data.signature_set import (
+    SignatureSet,
+    load_signature_set,
+    synthetic_signature_set,
+    writer_disjoint_split,
+)
+from siamkit.export.bundle import save_model
+from siamkit.training.tasks import TaskOptions, TaskSummary
+
+__all__ = ["load_run_data", "run", "run_signatures"]
+
+
+def load_run_data(cfg: SignatureRunConfig) -> tuple[SignatureSet, bool]:
+    """The configured signatures, preprocessed; and whether they are synthetic."""
+    d = cfg.data
+    if d.root is None:
+        data = synthetic_signature_set(
+            d.synthetic_writers, d.genuine, d.forged, d.seed, d.image_size
+        )
+        return data, True
+    return load_signature_set(d.root, d.layout, d.image_size), False
+
+
+def run_signatures(
+    cfg: SignatureRunConfig, out_dir: Path | None, options: TaskOptions | None = None
+) -> dict[str, Any]:
+    """Train and evaluate as configured; save to ``out_dir`` when given. Returns the metrics."""
+    options = options or TaskOptions()
+    log = options.log or (lambda _msg: None)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    data, synthetic = load_run_data(cfg)
+    train_w, val_w, test_w = writer_disjoint_split(len(data.names), cfg.data.split, cfg.data.seed)
+    train_set, val_set, test_set = (data.subset(g) for g in (train_w, val_w, test_w))
+    m = cfg.model
+    model = build_signature_model(
+        (1, *cfg.data.image_size), m.embedding_dim, m.encoder_kwargs,
+        appearance_weight=m.appearance_weight, appearance_pool=m.appearance_pool,
+    )  # fmt: skip
+    if options.init_from:
+        _init_from(model, options.init_from)
+    log(
+        f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
+        f"validation, {len(test_w)} test writers"
+    )
+    model, history = train_signatures(model, train_set, val_set, cfg.train, cfg.eval, log)
+    val = validate(model, val_set, cfg.eval)  # reduce and threshold: validation writers only
+    model.threshold = val.skilled.eer_threshold
+    z = embed_signatures(model, test_set.images)
+    test = evaluate_signatures(
+        z, test_set.writer, test_set.forged, cfg.eval.references, val.reduce,
+        model.distance, threshold=model.threshold, seed=cfg.eval.seed,
+    )  # fmt: skip
+    metrics = {
+        "synthetic": synthetic,
+        "validation": val.to_dict(),
+        "test": test.to_dict(),
+        "history": history,
+        "writers": {"train": len(train_w), "validation": len(val_w), "test": len(test_w)},
+    }
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "signatures": {
+                "reduce": val.reduce,
+                "references": cfg.eval.references,
+                "image_size": list(cfg.data.image_size),
+                "synthetic_training_data": synthetic,
+            }
+        }
+        save_model(model, out_dir / "model", metadata=meta)
+        atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+        atomic_write(
+            out_dir / "config.yaml", yaml.safe_dump({"task": "signatures", **cfg.to_dict()})
+        )
+    return metrics
+
+
+def _init_from(model: torch.nn.Module, path: str) -> None:
+    from siamkit.export.bundle import load_model
+
+    source = load_model(path)
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError:
+        raise ValueError(
+            f"--init-from {path}: that model's layers or sizes do not fit this signature config."
+        ) from None
+
+
+def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
+    """The runner ``siamkit train`` calls for ``task: signatures``."""
+    if options.resume:
+        raise ValueError("task signatures cannot --resume yet; run it again without --resume.")
+    cfg = signature_config_from_dict(config, tuple(options.overrides))
+    metrics = run_signatures(cfg, out_dir, options)
+    test = metrics["test"]
+    headline = {
+        "test_eer_skilled": test["skilled"]["eer"],
+        "test_eer_random": test["random"]["eer"],
+        "test_far_skilled": test["skilled"]["far"],
+        "test_frr": test["skilled"]["frr"],
+    }
+    return TaskSummary(
+        model_dir=out_dir / "model",
+        metrics=headline,
+        files={"metrics": out_dir / "metrics.json", "config": out_dir / "config.yaml"},
+    )

@@ -1,0 +1,196 @@
+"""Writer-independent training on genuine / forged pairs with a contrastive loss.
+
+Each step draws ``P`` training writers, ``G`` of their genuine signatures and ``F`` of their
+skilled forgeries, embeds the batch once and forms its pairs: every genuine-genuine pair of a
+writer (similar) against as many dissimilar pairs, of which ``1 - random_fraction`` are genuine
+× skilled forgery of the same writer and the rest genuine × another writer's genuine (a random
+forgery). The loss is siamkit's :func:`~siamkit.losses.contrastive_loss` (``loss:
+contrastive``) or, as the peer recipe, pytorch-metric-learning's ``ContrastiveLoss`` on the
+very same pairs (``loss: pml``). Every ``eval_every`` steps the skilled-forgery EER on the
+*validation* writers is measured; the best weights are kept (model selection never sees test
+writers).
+
+>>> model, history = train_signatures(train_set, val_set, SignatureTrainConfig())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from siamkit.applications.signatures.config import SignatureEvalConfig, SignatureTrainConfig
+from siamkit.applications.signatures.decision import REDUCTIONS
+from siamkit.applications.signatures.evaluate import SignatureEvaluation, evaluate_signatures
+from siamkit.data.signature_set import SignatureSet
+from siamkit.losses import contrastive_loss
+from siamkit.models import SiameseNetwork
+
+__all__ = ["batch_pairs", "embed_signatures", "sample_batch", "train_signatures"]
+
+LossFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+def sample_batch(data: SignatureSet, cfg: SignatureTrainConfig, rng: np.random.Generator) -> Tensor:
+    """Indices ``(B,)`` of one batch: ``P`` writers × (``G`` genuine + up to ``F`` forged)."""
+    w_np, f_np = data.writer.numpy(), data.forged.numpy().astype(bool)
+    writers = rng.choice(
+        len(data.names), size=min(cfg.writers_per_batch, len(data.names)), replace=False
+    )
+    idx: list[int] = []
+    for w in writers:
+        gen = np.flatnonzero((w_np == w) & ~f_np)
+        forg = np.flatnonzero((w_np == w) & f_np)
+        idx += rng.choice(
+            gen, size=cfg.genuine_per_writer, replace=len(gen) < cfg.genuine_per_writer
+        ).tolist()
+        if len(forg):
+            idx += rng.choice(
+                forg, size=min(cfg.forged_per_writer, len(forg)), replace=False
+            ).tolist()
+    return torch.tensor(idx, dtype=torch.int64)
+
+
+def batch_pairs(
+    writer: Tensor, forged: Tensor, random_fraction: float, rng: np.random.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Balanced pairs inside a batch: ``(i, j, same)`` each ``(P,)`` (positions in the batch).
+
+    Positives: every genuine-genuine pair of a writer. Negatives: as many, ``1 - random_fraction``
+    of them genuine × same-writer forgery, the rest genuine × other-writer genuine.
+    """
+    w = writer.numpy()
+    f = forged.numpy().astype(bool)
+    same_w = w[:, None] == w[None, :]
+    gen = ~f
+    upper = np.triu(np.ones_like(same_w), k=1)
+    pos = np.argwhere(same_w & gen[:, None] & gen[None, :] & upper)
+    skilled = np.argwhere(same_w & gen[:, None] & f[None, :])
+    rand = np.argwhere(~same_w & gen[:, None] & gen[None, :] & upper)
+    n_rand = min(len(rand), round(len(pos) * random_fraction))
+    n_sk = min(len(skilled), len(pos) - n_rand)
+    if n_sk < len(pos) - n_rand:  # too few forgeries: fill with random forgeries
+        n_rand = min(len(rand), len(pos) - n_sk)
+    neg = np.concatenate(
+        [
+            skilled[rng.choice(len(skilled), n_sk, replace=False)] if n_sk else skilled[:0],
+            rand[rng.choice(len(rand), n_rand, replace=False)] if n_rand else rand[:0],
+        ]
+    )
+    pairs = np.concatenate([pos, neg]).reshape(-1, 2)
+    same = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    return (
+        torch.from_numpy(pairs[:, 0]).long(),
+        torch.from_numpy(pairs[:, 1]).long(),
+        torch.from_numpy(same).long(),
+    )
+
+
+def _loss_fn(cfg: SignatureTrainConfig) -> LossFn:
+    if cfg.loss == "pml":
+        from pytorch_metric_learning.losses import ContrastiveLoss
+
+        pml = ContrastiveLoss(pos_margin=0.0, neg_margin=cfg.margin)
+
+        def peer(z: Tensor, i: Tensor, j: Tensor, same: Tensor) -> Tensor:
+            s = same.bool()
+            labels = torch.arange(len(z))  # unused when indices are given
+            return pml(z, labels, indices_tuple=(i[s], j[s], i[~s], j[~s]))  # type: ignore[no-any-return]
+
+        return peer
+
+    def ours(z: Tensor, i: Tensor, j: Tensor, same: Tensor) -> Tensor:
+        d = (z[i] - z[j]).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()  # (P,) euclidean
+        return contrastive_loss(d, same, margin=cfg.margin)
+
+    return ours
+
+
+def embed_signatures(model: SiameseNetwork, images: Tensor, batch_size: int = 256) -> Tensor:
+    """``(N, 1, H, W)`` -> ``(N, D)`` embeddings in eval mode, without gradients."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = [model.embed(images[k : k + batch_size]) for k in range(0, len(images), batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros((0, model.embedding_dim))
+
+
+def validate(
+    model: SiameseNetwork, data: SignatureSet, cfg: SignatureEvalConfig
+) -> SignatureEvaluation:
+    """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER).
+
+    With ``cfg.reduce == "auto"`` every reduction is tried and the one with the lowest skilled
+    + random EER on ``data`` is returned (use validation writers only).
+    """
+    z = embed_signatures(model, data.images)
+    options = REDUCTIONS if cfg.reduce == "auto" else (cfg.reduce,)
+    evs = [
+        evaluate_signatures(
+            z, data.writer, data.forged, cfg.references, r, model.distance, seed=cfg.seed
+        )
+        for r in options
+    ]
+    return min(evs, key=lambda e: e.skilled.eer + e.random.eer)
+
+
+def train_signatures(
+    model: SiameseNetwork,
+    train_set: SignatureSet,
+    val_set: SignatureSet,
+    cfg: SignatureTrainConfig,
+    eval_cfg: SignatureEvalConfig,
+    log: Callable[[str], None] | None = None,
+) -> tuple[SiameseNetwork, list[dict[str, Any]]]:
+    """Train ``model`` in place for ``cfg.steps`` steps; returns it with the best validation
+    weights loaded, and the history of validation checks."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    loss_fn = _loss_fn(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps)
+    best: tuple[float, dict[str, Tensor]] | None = None
+    history: list[dict[str, Any]] = []
+    model.train()
+    running = 0.0
+    for step in range(1, cfg.steps + 1):
+        idx = sample_batch(train_set, cfg, rng)
+        i, j, same = batch_pairs(
+            train_set.writer[idx], train_set.forged[idx], cfg.random_fraction, rng
+        )
+        x = train_set.images[idx]
+        # with an appearance skip, the loss sees the learned part alone (the skip has no weights)
+        z = model.embed_parts(x, check=False)["learned"]  # (B, D)
+        loss = loss_fn(z, i, j, same)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        running += loss.item()
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            ev = validate(model, val_set, eval_cfg)
+            row = {
+                "step": step,
+                "loss": running / (step - (history[-1]["step"] if history else 0)),
+                "val_eer_skilled": ev.skilled.eer,
+                "val_eer_random": ev.random.eer,
+            }
+            history.append(row)
+            running = 0.0
+            if log is not None:
+                log(
+                    f"step {step}: loss {row['loss']:.4f}, validation EER skilled "
+                    f"{ev.skilled.eer:.3f}, random {ev.random.eer:.3f}"
+                )
+            score = ev.skilled.eer + ev.random.eer
+            if best is None or score < best[0]:
+                best = (score, copy.deepcopy(model.state_dict()))
+    if best is not None:
+        model.load_state_dict(best[1])
+    model.eval()
+    return model, history

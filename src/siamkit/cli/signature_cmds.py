@@ -1,0 +1,273 @@
+"""``siamkit signature ...``: offline signature verification from the shell.
+
+    siamkit signature synth sigs/ --writers 40                 # synthetic writer/genuine|forged folders
+    siamkit train configs/signatures.yaml --out runs/sig        # writer-independent training
+    siamkit signature evaluate runs/sig/model --data sigs/ --report report.html
+    siamkit signature enroll --gallery bank.db --writer 0042 r1.png r2.png r3.png
+    siamkit signature verify --gallery bank.db --writer 0042 cheque.png --json
+
+Thin shell over :mod:`siamkit.applications.signatures`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_MODEL = "runs/sig/model"
+
+_MODEL_OPT = click.option(
+    "--model",
+    "model_path",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    type=click.Path(),
+    help="The trained signature model (siamkit train configs/signatures.yaml --out runs/sig).",
+)
+_GALLERY = click.option(
+    "--gallery",
+    "gallery_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The bank's reference file (SQLite), e.g. bank.db.",
+)
+_WRITER = click.option("--writer", required=True, help="The writer's id, e.g. 0042.")
+_REDUCE = click.option(
+    "--reduce",
+    type=click.Choice(["mean", "min", "max"]),
+    default=None,
+    help="Distance to the K references that decides (default: the one the model was trained for).",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+_IMAGE = click.Path(exists=True, dir_okay=False)
+
+
+def _friendly(fn: F) -> F:
+    """A user's mistake -> one ``Error: ...`` sentence, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (FileNotFoundError, ValueError, LookupError, TypeError, ImportError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            raise click.ClickException(str(message).strip() or type(err).__name__) from None
+        except (sqlite3.Error, PermissionError) as err:
+            raise click.ClickException(f"the bank file cannot be used: {err}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(model_path: str) -> tuple[Any, dict[str, Any]]:
+    import siamkit
+    from siamkit.export.bundle import read_model_config
+
+    if not Path(model_path).is_dir():
+        raise FileNotFoundError(
+            f"no signature model at {model_path}; train one with "
+            "`siamkit train configs/signatures.yaml --out runs/sig` or pass --model."
+        )
+    meta = read_model_config(model_path).get("metadata", {}).get("signatures", {})
+    return siamkit.load_model(model_path), meta
+
+
+def _scans(paths: tuple[str, ...]) -> list[Any]:
+    """Read each scan as grayscale; a blank one is named before anything is written."""
+    from siamkit.data.image_io import read_image
+    from siamkit.data.signature_preprocess import BlankSignatureError, signet_preprocess
+
+    scans = [read_image(p, channels=1) for p in paths]
+    for path, scan in zip(paths, scans):
+        try:
+            signet_preprocess(scan, size=(32, 32))
+        except BlankSignatureError:
+            raise ValueError(f"the signature image {path} is blank (no ink on the page).") from None
+    return scans
+
+
+@click.group("signature")
+def signature() -> None:
+    """Offline signature verification: genuine or forged, against a writer's references."""
+
+
+@signature.command()
+@_MODEL_OPT
+@_GALLERY
+@_WRITER
+@click.argument("images", nargs=-1, required=True, type=_IMAGE)
+@_JSON
+@_friendly
+def enroll(
+    model_path: str, gallery_path: str, writer: str, images: tuple[str, ...], as_json: bool
+) -> None:
+    """Store IMAGES as WRITER's genuine reference signatures (no retraining)."""
+    from siamkit.applications.signatures.bank import SignatureBank
+
+    model, _ = _load(model_path)
+    scans = _scans(images)
+    bank = SignatureBank.open(gallery_path, model)
+    try:
+        ids = bank.enroll(writer, scans)
+        total = len(bank.references(writer))
+    finally:
+        bank.close()
+    doc = {"writer": writer, "enrolled": len(ids), "references": total}
+    text = f"enrolled {len(ids)} reference(s) for writer {writer} ({total} in all)"
+    click.echo(json.dumps(doc, indent=2) if as_json else text)
+
+
+@signature.command()
+@_MODEL_OPT
+@_GALLERY
+@_WRITER
+@click.argument("image", type=_IMAGE)
+@_REDUCE
+@click.option("--threshold", type=float, default=None, help="Override the model's threshold.")
+@_JSON
+@_friendly
+def verify(
+    model_path: str,
+    gallery_path: str,
+    writer: str,
+    image: str,
+    reduce: str | None,
+    threshold: float | None,
+    as_json: bool,
+) -> None:
+    """Is IMAGE a genuine signature of WRITER? Score against the enrolled references."""
+    from siamkit.applications.signatures.bank import SignatureBank
+
+    if not Path(gallery_path).exists():
+        raise click.ClickException(f"no signature bank at {gallery_path}; enroll a writer first.")
+    model, meta = _load(model_path)
+    scan = _scans((image,))[0]
+    bank = SignatureBank.open(
+        gallery_path, model, reduce or meta.get("reduce", "mean"), threshold, create=False
+    )
+    try:
+        decision = bank.verify(writer, scan)
+    finally:
+        bank.close()
+    if as_json:
+        click.echo(json.dumps(decision.to_dict(), indent=2))
+        return
+    verdict = {True: "GENUINE", False: "FORGED", None: "no threshold"}[decision.genuine]
+    click.echo(
+        f"{verdict}: score {decision.score:.4f} ({decision.reduce} distance to "
+        f"{len(decision.distances)} references), threshold {decision.threshold}"
+    )
+
+
+@signature.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--writers", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--genuine", default=12, show_default=True, type=click.IntRange(1))
+@click.option("--forged", default=12, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=0, show_default=True, type=int)
+@_friendly
+def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
+    """Write SYNTHETIC signatures to OUT/<writer>/genuine/*.png and OUT/<writer>/forged/*.png."""
+    from siamkit.data.synthetic_signatures import write_signature_folders
+
+    write_signature_folders(out, writers, genuine, forged, seed)
+    click.echo(f"wrote {writers} synthetic writers to {out}")
+
+
+def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool]:
+    """A signature folder, or ``synthetic:WRITERS[:SEED]`` for generated writers."""
+    from siamkit.data.signature_set import load_signature_set, synthetic_signature_set
+
+    if data.startswith("synthetic:"):
+        parts = data.split(":")[1:]
+        try:
+            writers, seed = int(parts[0]), int(parts[1]) if len(parts) > 1 else 1000
+        except (ValueError, IndexError):
+            raise ValueError(
+                f"--data {data}: write synthetic:WRITERS or synthetic:WRITERS:SEED."
+            ) from None
+        return synthetic_signature_set(writers, 12, 12, seed, size), True
+    return load_signature_set(data, layout, size), False
+
+
+@signature.command("evaluate")
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.option(
+    "--data",
+    required=True,
+    help="A signature folder (CEDAR, GPDS, BHSig or writer/genuine|forged), or synthetic:WRITERS.",
+)
+@click.option(
+    "--layout", default="auto", show_default=True, help="auto, folders, cedar, gpds, bhsig."
+)
+@click.option("--references", default=5, show_default=True, type=click.IntRange(1))
+@_REDUCE
+@click.option("--threshold", type=float, default=None, help="Override the model's threshold.")
+@click.option(
+    "--report", type=click.Path(dir_okay=False), default=None, help="Write an HTML report."
+)
+@click.option("--seed", default=0, show_default=True, help="Which genuines are the references.")
+@_JSON
+@_friendly
+def evaluate_cmd(
+    model_path: str,
+    data: str,
+    layout: str,
+    references: int,
+    reduce: str | None,
+    threshold: float | None,
+    report: str | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """FAR, FRR and EER of MODEL on skilled and on random forgeries of the writers in --data."""
+    evaluate_signature_data(
+        model_path, data, layout, references, reduce, threshold, report, seed, as_json
+    )
+
+
+def evaluate_signature_data(
+    model_path: str,
+    data: str,
+    layout: str = "auto",
+    references: int = 5,
+    reduce: str | None = None,
+    threshold: float | None = None,
+    report: str | None = None,
+    seed: int = 0,
+    as_json: bool = False,
+) -> None:
+    """The body of ``siamkit signature evaluate`` (also ``siamkit evaluate --data signatures:DIR``)."""
+    from siamkit.applications.signatures.evaluate import evaluate_signatures, signature_scores
+    from siamkit.applications.signatures.train import embed_signatures
+
+    model, meta = _load(model_path)
+    reduce = reduce or meta.get("reduce", "mean")
+    threshold = threshold if threshold is not None else model.threshold
+    sigs, synthetic = _eval_data(data, layout, (model.input_shape[1], model.input_shape[2]))
+    z = embed_signatures(model, sigs.images)
+    args = (z, sigs.writer, sigs.forged, references, reduce, model.distance)
+    ev = evaluate_signatures(*args, threshold=threshold, seed=seed)
+    doc = {"data": data, "synthetic": synthetic, **ev.to_dict()}
+    if report:
+        from siamkit.applications.signatures.report import write_signature_report
+
+        title = f"Signature verification on {'SYNTHETIC ' if synthetic else ''}{data}"
+        write_signature_report(report, ev, signature_scores(*args, seed=seed), title)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    label = " (synthetic data)" if synthetic else ""
+    click.echo(f"{ev.n_writers} writers, {references} references, {reduce} distance{label}")
+    click.echo(f"threshold {ev.threshold:.4f} ({ev.threshold_source})")
+    for name, r in (("skilled", ev.skilled), ("random", ev.random)):
+        click.echo(f"{name:8s} EER {r.eer:.4f}  FAR {r.far:.4f}  FRR {r.frr:.4f}")
+    if report:
+        click.echo(f"report: {report}")

@@ -1,0 +1,135 @@
+"""Batch pairs against a naive enumeration; the peer loss sees the same pairs; training lowers
+the loss; the task writes a loadable model whose threshold came from validation writers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from pytorch_metric_learning.losses import ContrastiveLoss
+
+import siamkit
+from siamkit.applications.signatures.config import (
+    SignatureTrainConfig,
+    signature_config_from_dict,
+)
+from siamkit.applications.signatures.train import _loss_fn, batch_pairs, sample_batch
+from siamkit.cli.main import cli
+from siamkit.data.signature_set import synthetic_signature_set
+
+TINY = """task: signatures
+data: {synthetic_writers: 12, genuine: 7, forged: 4, image_size: [40, 56], split: [0.5, 0.25, 0.25]}
+model: {embedding_dim: 16, encoder_kwargs: {widths: [4, 8, 8, 8], fc: 16, stem_stride: 1}}
+train: {steps: 6, writers_per_batch: 4, genuine_per_writer: 3, forged_per_writer: 2, eval_every: 3}
+eval: {references: 3}
+"""
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_batch_pairs_are_balanced_and_of_the_right_kind(fraction: float) -> None:
+    writer = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    forged = torch.tensor([0, 0, 0, 1] * 3).bool()
+    i, j, same = batch_pairs(writer, forged, fraction, np.random.default_rng(0))
+    pos = {(a, b) for a in range(12) for b in range(a + 1, 12) if writer[a] == writer[b]}
+    pos = {(a, b) for a, b in pos if not forged[a] and not forged[b]}
+    rows = list(zip(i.tolist(), j.tolist(), same.tolist()))
+    assert {(a, b) for a, b, s in rows if s == 1} == pos  # every genuine pair, once
+    neg = [(a, b) for a, b, s in rows if s == 0]
+    assert len(neg) == len(pos) and len(set(neg)) == len(neg)
+    skilled = [p for p in neg if writer[p[0]] == writer[p[1]]]
+    assert all(not forged[a] and forged[b] for a, b in skilled)
+    assert all(not forged[a] and not forged[b] for a, b in set(neg) - set(skilled))
+    assert len(neg) - len(skilled) == round(len(pos) * fraction) or len(skilled) == 3
+
+
+def test_sample_batch_takes_whole_writers() -> None:
+    s = synthetic_signature_set(5, n_genuine=4, n_forged=3, seed=0, size=(40, 56))
+    cfg = SignatureTrainConfig(writers_per_batch=3, genuine_per_writer=2, forged_per_writer=2)
+    idx = sample_batch(s, cfg, np.random.default_rng(0))
+    assert len(idx) == 12 and len(set(s.writer[idx].tolist())) == 3
+    assert int(s.forged[idx].sum()) == 6
+
+
+def test_peer_loss_is_pml_on_the_same_pairs() -> None:
+    z = torch.nn.functional.normalize(torch.randn(8, 4), dim=1)
+    i, j = torch.tensor([0, 1, 2, 3]), torch.tensor([4, 5, 6, 7])
+    same = torch.tensor([1, 1, 0, 0])
+    cfg = SignatureTrainConfig(loss="pml", margin=0.7)
+    want = ContrastiveLoss(pos_margin=0.0, neg_margin=0.7)(
+        z, torch.arange(8), indices_tuple=(i[:2], j[:2], i[2:], j[2:])
+    )
+    assert float(_loss_fn(cfg)(z, i, j, same)) == pytest.approx(float(want))
+    d = (z[i] - z[j]).norm(dim=1)
+    ours = (same * d**2 + (1 - same) * torch.relu(0.7 - d) ** 2).mean()
+    got = _loss_fn(SignatureTrainConfig(margin=0.7))(z, i, j, same)
+    assert float(got) == pytest.approx(float(ours), rel=1e-5)
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ValueError, match="bogus"):
+        signature_config_from_dict({"train": {"bogus": 1}})
+    with pytest.raises(ValueError, match=r"train\.loss"):
+        signature_config_from_dict({}, ("train.loss=hinge",))
+    with pytest.raises(ValueError, match="section"):
+        signature_config_from_dict({"nope": {}})
+    assert signature_config_from_dict({}, ("train.steps=3",)).train.steps == 3
+
+
+def test_train_task_end_to_end(tmp_path: Path) -> None:
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert "test_eer_skilled" in res.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["synthetic"] is True
+    assert metrics["writers"] == {"train": 6, "validation": 3, "test": 3}
+    model = siamkit.load_model(tmp_path / "run" / "model")
+    assert model.threshold == pytest.approx(metrics["validation"]["skilled"]["eer_threshold"])
+    assert metrics["test"]["threshold_source"] == "given"
+    assert model.embed(torch.zeros(1, 1, 40, 56)).shape == (1, 16)
+    assert [h["step"] for h in metrics["history"]] == [3, 6]
+
+
+def test_shipped_config_parses() -> None:
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).parents[3] / "configs" / "signatures.yaml").read_text())
+    assert doc.pop("task") == "signatures"
+    cfg = signature_config_from_dict(doc)
+    assert cfg.data.root is None and cfg.eval.references == 5
+
+
+def test_auto_reduce_picks_the_best_on_the_given_writers() -> None:
+    from siamkit.applications.signatures import build_signature_model
+    from siamkit.applications.signatures.config import SignatureEvalConfig
+    from siamkit.applications.signatures.train import validate
+
+    s = synthetic_signature_set(5, n_genuine=5, n_forged=3, seed=2, size=(40, 56))
+    model = build_signature_model((1, 40, 56), 8, {"widths": [4, 4, 4, 4], "fc": 8})
+    each = {
+        r: validate(model, s, SignatureEvalConfig(references=2, reduce=r))
+        for r in ("mean", "min", "max")
+    }
+    auto = validate(model, s, SignatureEvalConfig(references=2, reduce="auto"))
+    best = min(each.values(), key=lambda e: e.skilled.eer + e.random.eer)
+    assert auto == best and auto.reduce in each
+
+
+def test_train_with_appearance_skip_saves_the_joined_model(tmp_path: Path) -> None:
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    args = ["--set", "model.appearance_weight=1.0", "--set", "train.steps=2"]
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "r"), *args])
+    assert res.exit_code == 0, res.output
+    model = siamkit.load_model(tmp_path / "r" / "model")
+    assert model.appearance_skip is not None
+    hog_dim = 12 * (40 // 4) * (56 // 4)
+    assert model.embedding_dim == 16 + hog_dim
+    x = torch.rand(2, 1, 40, 56)
+    assert model.embed_parts(x)["learned"].shape == (2, 16)
+    assert model.embed(x).shape == (2, 16 + hog_dim)

@@ -1,0 +1,110 @@
+"""`siamkit signature synth / enroll / verify / evaluate` on synthetic folders and a small model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from siamkit import save_model
+from siamkit.applications.signatures import build_signature_model
+from siamkit.cli.main import cli
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("sig")
+    model = build_signature_model(
+        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    )
+    model.eval()
+    save_model(model, root / "model", threshold=0.05, metadata={"signatures": {"reduce": "min"}})
+    res = CliRunner().invoke(
+        cli, ["signature", "synth", str(root / "sigs"), "--writers", "3", "--genuine", "6"]
+    )
+    assert res.exit_code == 0, res.output
+    return root, root / "sigs"
+
+
+def _run(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(cli, ["signature", *args])
+    return res.exit_code, res.output
+
+
+def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    root, sigs = setup
+    bank, model = str(tmp_path / "bank.db"), str(root / "model")
+    refs = [str(sigs / "w0001" / "genuine" / f"00{n}.png") for n in (1, 2, 3)]
+    code, out = _run(
+        "enroll", "--model", model, "--gallery", bank, "--writer", "0042", *refs, "--json"
+    )
+    assert code == 0, out
+    assert json.loads(out) == {"writer": "0042", "enrolled": 3, "references": 3}
+    # an enrolled reference itself: min distance 0 -> genuine under the model's reduce (min)
+    code, out = _run(
+        "verify", "--model", model, "--gallery", bank, "--writer", "0042", refs[1], "--json"
+    )
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["reduce"] == "min" and doc["score"] == pytest.approx(0.0, abs=1e-5)
+    assert doc["genuine"] is True and doc["threshold"] == pytest.approx(0.05)
+    assert len(doc["distances"]) == 3 and doc["distances"][1] == pytest.approx(0.0, abs=1e-5)
+    code, out = _run(
+        "verify", "--model", model, "--gallery", bank, "--writer", "0042", refs[1],
+        "--reduce", "max", "--json",
+    )  # fmt: skip
+    assert json.loads(out)["score"] == pytest.approx(max(doc["distances"]), rel=1e-5)
+
+
+def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    root, sigs = setup
+    bank, model = str(tmp_path / "bank.db"), str(root / "model")
+    ref = str(sigs / "w0000" / "genuine" / "001.png")
+    assert _run("enroll", "--model", model, "--gallery", bank, "--writer", "a", ref)[0] == 0
+    code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "zz", ref)
+    assert code != 0 and "writer 'zz' is not enrolled" in out and "Traceback" not in out
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((40, 60), 235, np.uint8)).save(blank)
+    code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "a", str(blank))
+    assert code != 0 and "blank.png is blank" in out
+    code, out = _run(
+        "enroll", "--model", model, "--gallery", bank, "--writer", "b", ref, str(blank)
+    )
+    assert code != 0 and "is blank" in out
+    code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "b", ref)
+    assert code != 0 and "not enrolled" in out  # nothing half-written for b
+    code, out = _run(
+        "verify", "--model", str(tmp_path / "none"), "--gallery", bank, "--writer", "a", ref
+    )
+    assert code != 0 and "no signature model" in out
+
+
+def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    root, sigs = setup
+    report = tmp_path / "r.html"
+    code, out = _run(
+        "evaluate", str(root / "model"), "--data", str(sigs), "--references", "3",
+        "--report", str(report), "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["synthetic"] is False and doc["n_writers"] == 3 and doc["reduce"] == "min"
+    assert doc["skilled"]["n_genuine"] == 9 and doc["skilled"]["n_forged"] == 36
+    assert doc["random"]["n_forged"] == 6 and 0.0 <= doc["random"]["eer"] <= 1.0
+    assert "random forgeries" in report.read_text()
+    code, out = _run("evaluate", str(root / "model"), "--data", "synthetic:3", "--references", "3")
+    assert code == 0 and "synthetic" in out
+
+
+def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> None:
+    root, sigs = setup
+    res = CliRunner().invoke(
+        cli, ["evaluate", str(root / "model"), "--data", f"signatures:{sigs}", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["n_references"] == 5 and set(doc) >= {"skilled", "random", "threshold"}

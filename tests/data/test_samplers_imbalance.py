@@ -1,0 +1,99 @@
+"""PKSampler on a skewed label set (200/20/10/10): class weights by a power of their frequency,
+small classes drawn with replacement, never a one-class batch, seeded and rank-split."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from siamkit.data.samplers import PKSampler, pk_class_counts
+
+COUNTS = {0: 200, 1: 20, 2: 10, 3: 10}
+SKEWED = np.concatenate([np.full(n, c) for c, n in COUNTS.items()])
+np.random.default_rng(1).shuffle(SKEWED)
+
+
+def test_every_sample_once_mode_never_makes_one_class_batches() -> None:
+    for seed in range(5):
+        batches = list(PKSampler(SKEWED, p=2, k=4, seed=seed))
+        assert {i for b in batches for i in b} == set(range(len(SKEWED)))
+        assert all(len(c) >= 2 for c in pk_class_counts(batches, SKEWED))
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_classes_are_drawn_by_a_power_of_their_frequency(power: float) -> None:
+    s = PKSampler(SKEWED, p=2, k=4, seed=0, class_power=power, batches_per_epoch=500)
+    weights = np.array([COUNTS[c] ** power for c in range(4)])
+    want = weights / weights.sum()
+    np.testing.assert_allclose(s.class_probabilities(), want)
+    first = Counter()  # the first class of a batch is a plain weighted draw
+    for epoch in range(4):
+        s.set_epoch(epoch)
+        for batch in s:
+            first[int(SKEWED[batch[0]])] += 1
+    got = np.array([first[c] for c in range(4)]) / 2000
+    assert np.abs(got - want).max() < 0.035
+
+
+def test_batches_are_exactly_p_classes_by_k() -> None:
+    s = PKSampler(SKEWED, p=3, k=16, seed=3, class_power=0.5)
+    batches = list(s)
+    assert len(batches) == len(SKEWED) // 48
+    for batch, counts in zip(batches, pk_class_counts(batches, SKEWED)):
+        assert len(counts) == 3 and set(counts.values()) == {16}
+        for c in counts:
+            members = [i for i in batch if SKEWED[i] == c]
+            if COUNTS[c] >= 16:  # enough images: all distinct
+                assert len(set(members)) == 16
+            else:  # too few: every image, then repeats
+                assert set(members) == set(np.flatnonzero(c == SKEWED))
+
+
+def test_a_large_class_is_used_up_before_repeating() -> None:
+    s = PKSampler(SKEWED, p=2, k=10, seed=0, class_power=1.0, batches_per_epoch=60)
+    seen: list[int] = []
+    for batch in s:
+        seen += [i for i in batch if SKEWED[i] == 0]
+    first_round = seen[:200]
+    assert len(seen) >= 200 and len(set(first_round)) == 200
+
+
+def test_seeded_resumable_and_split_across_ranks() -> None:
+    kw = {"p": 2, "k": 4, "class_power": 0.5, "batches_per_epoch": 11}
+    a, b = PKSampler(SKEWED, seed=4, **kw), PKSampler(SKEWED, seed=4, **kw)
+    assert list(a) == list(b)
+    a.set_epoch(3)
+    third = list(a)
+    assert third != list(b) and third == PKSampler(SKEWED, seed=4, **kw).plan(3)
+    assert list(PKSampler(SKEWED, seed=5, **kw)) != list(b)
+    r0 = PKSampler(SKEWED, seed=4, rank=0, world_size=2, **kw)
+    r1 = PKSampler(SKEWED, seed=4, rank=1, world_size=2, **kw)
+    plan = r0.plan()
+    assert len(plan) == 10  # cut to a multiple of the world size
+    assert list(r0) == plan[0::2] and list(r1) == plan[1::2] and len(r0) == len(r1) == 5
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="single class"):
+        PKSampler(SKEWED, p=1, k=4)
+    with pytest.raises(ValueError, match="class_power"):
+        PKSampler(SKEWED, p=2, k=4, class_power=float("nan"))
+    with pytest.raises(ValueError, match="batches_per_epoch"):
+        PKSampler(SKEWED, p=2, k=4, class_power=1.0, batches_per_epoch=0)
+
+
+def test_training_config_key_reaches_the_sampler() -> None:
+    import torch
+
+    from siamkit.training.batch_source import PKBatches
+    from siamkit.training.config_io import config_from_dict
+
+    cfg = config_from_dict({"train": {"class_power": 0.5}})
+    assert cfg.train.class_power == 0.5
+    y = torch.from_numpy(SKEWED)
+    source = PKBatches(torch.zeros(len(y), 4), y, 2, 4, class_power=cfg.train.class_power)
+    assert source.sampler.class_power == 0.5
+    _, labels = next(iter(source.epoch(0)))[:2]
+    assert sorted(Counter(labels.tolist()).values()) == [4, 4]

@@ -1,0 +1,161 @@
+"""CEDAR, GPDS, BHSig and writer/genuine|forged layouts on small generated fixtures; pairs and
+the writer-disjoint split against naive enumerations."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamkit.data.signature_layouts import detect_layout, scan_signature_layout
+from siamkit.data.signature_preprocess import BlankSignatureError
+from siamkit.data.signature_set import load_signature_set, signature_pairs, writer_disjoint_split
+from siamkit.data.signatures import SignatureDataset
+
+
+def _png(path: Path, value: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.full((30, 50), 240, np.uint8)
+    img[10:20, 5 + value % 20 : 30 + value % 20] = 10
+    Image.fromarray(img).save(path)
+
+
+@pytest.fixture
+def cedar(tmp_path: Path) -> Path:
+    for w in (1, 2, 10):
+        for n in (1, 2, 3):
+            _png(tmp_path / "full_org" / f"original_{w}_{n}.png", n)
+        for n in (1, 2):
+            _png(tmp_path / "full_forg" / f"forgeries_{w}_{n}.png", n)
+    (tmp_path / "full_org" / "Thumbs.db").write_text("not an image")
+    return tmp_path
+
+
+@pytest.fixture
+def gpds(tmp_path: Path) -> Path:
+    for w in ("001", "002"):
+        for n in (1, 2, 3):
+            _png(tmp_path / w / f"c-{w}-{n:02d}.jpg", n)
+        _png(tmp_path / w / f"cf-{w}-01.jpg")
+    return tmp_path
+
+
+@pytest.fixture
+def bhsig(tmp_path: Path) -> Path:
+    for lang, prefix in (("Bengali", "B"), ("Hindi", "H")):
+        for w in (1, 2):
+            for n in (1, 2):
+                _png(tmp_path / lang / str(w) / f"{prefix}-S-{w}-G-{n:02d}.tif", n)
+            _png(tmp_path / lang / str(w) / f"{prefix}-S-{w}-F-01.tif")
+    return tmp_path
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> Path:
+    for w in ("alice", "bob"):
+        for n in (1, 2, 3):
+            _png(tmp_path / w / "genuine" / f"{n}.png", n)
+        _png(tmp_path / w / "forged" / "1.png")
+    return tmp_path
+
+
+def test_cedar(cedar: Path) -> None:
+    writers = scan_signature_layout(cedar)
+    assert detect_layout(cedar) == "cedar"
+    assert [w.writer for w in writers] == ["1", "2", "10"]  # numeric order
+    assert [p.name for p in writers[2].genuine] == [f"original_10_{n}.png" for n in (1, 2, 3)]
+    assert [p.name for p in writers[2].forged] == ["forgeries_10_1.png", "forgeries_10_2.png"]
+
+
+def test_gpds(gpds: Path) -> None:
+    writers = scan_signature_layout(gpds)
+    assert detect_layout(gpds) == "gpds"
+    assert [(w.writer, len(w.genuine), len(w.forged)) for w in writers] == [
+        ("001", 3, 1),
+        ("002", 3, 1),
+    ]
+    assert all(p.name.startswith("cf-") for w in writers for p in w.forged)
+
+
+def test_bhsig_with_language_folders(bhsig: Path) -> None:
+    writers = scan_signature_layout(bhsig)
+    assert detect_layout(bhsig) == "bhsig"
+    assert [w.writer for w in writers] == ["Bengali/1", "Bengali/2", "Hindi/1", "Hindi/2"]
+    assert all(len(w.genuine) == 2 and len(w.forged) == 1 for w in writers)
+    assert all("-F-" in p.name for w in writers for p in w.forged)
+
+
+def test_folders_layout(folders: Path) -> None:
+    assert detect_layout(folders) == "folders"
+    assert [w.writer for w in scan_signature_layout(folders)] == ["alice", "bob"]
+
+
+def test_balanced_dataset_on_cedar(cedar: Path) -> None:
+    ds = SignatureDataset(cedar, input_shape=(1, 8, 8), balanced=True)
+    per_writer = {(p.writer, p.same) for p in ds.pairs}
+    assert len(per_writer) == 6
+    for w in ("1", "2", "10"):  # C(3,2) = 3 genuine pairs, 3 of the 6 genuine x forged pairs
+        assert sum(p.writer == w and p.same == 1 for p in ds.pairs) == 3
+        assert sum(p.writer == w and p.same == 0 for p in ds.pairs) == 3
+
+
+def test_load_signature_set(gpds: Path) -> None:
+    s = load_signature_set(gpds, size=(20, 30))
+    assert s.images.shape == (8, 1, 20, 30)
+    assert s.names == ["001", "002"]
+    assert s.writer.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert s.forged.tolist() == [False, False, False, True] * 2
+    assert float(s.images[:, :, 0, 0].abs().max()) == 0.0  # paper is 0 after inversion
+
+
+def test_blank_file_is_named(folders: Path) -> None:
+    Image.fromarray(np.full((30, 50), 240, np.uint8)).save(folders / "bob" / "genuine" / "4.png")
+    with pytest.raises(BlankSignatureError, match=r"4\.png"):
+        load_signature_set(folders, size=(20, 30))
+
+
+def test_unknown_layouts_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    with pytest.raises(ValueError, match="no known signature layout"):
+        scan_signature_layout(tmp_path)
+    with pytest.raises(ValueError, match="unknown signature layout"):
+        scan_signature_layout(tmp_path, layout="nope")
+    with pytest.raises(FileNotFoundError):
+        scan_signature_layout(tmp_path / "missing")
+
+
+def test_pairs_are_balanced_subsets_of_the_naive_enumeration() -> None:
+    writer = torch.tensor([0] * 7 + [1] * 4 + [2] * 3)
+    forged = torch.tensor([0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0]).bool()
+    i, j, same = signature_pairs(writer, forged, seed=1)
+    naive_pos, naive_neg = set(), set()
+    for w in range(3):
+        idx = [k for k in range(len(writer)) if writer[k] == w]
+        gen = [k for k in idx if not forged[k]]
+        naive_pos |= set(itertools.combinations(gen, 2))
+        naive_neg |= {(g, f) for g in gen for f in idx if forged[f]}
+    got = list(zip(i.tolist(), j.tolist(), same.tolist()))
+    assert {(a, b) for a, b, s in got if s == 1} <= naive_pos
+    assert {(a, b) for a, b, s in got if s == 0} <= naive_neg
+    for w, n in ((0, 10), (1, 1), (2, 0)):  # writer 0: C(5,2)=10 pos, 5*2=10 neg; writer 2: none
+        rows = [r for r in got if writer[r[0]] == w]
+        assert sum(r[2] for r in rows) == n and len(rows) == 2 * n
+    assert signature_pairs(writer, forged, seed=1)[0].tolist() == i.tolist()
+    i2, _, s2 = signature_pairs(writer, forged, max_pairs_per_writer=2)
+    assert int(s2.sum()) == 3 and len(i2) == 6
+
+
+def test_writer_disjoint_split() -> None:
+    groups = writer_disjoint_split(25, (0.6, 0.2, 0.2), seed=3)
+    assert [len(g) for g in groups] == [15, 5, 5]
+    assert sorted(itertools.chain(*groups)) == list(range(25))
+    assert groups == writer_disjoint_split(25, (0.6, 0.2, 0.2), seed=3)
+    assert groups != writer_disjoint_split(25, (0.6, 0.2, 0.2), seed=4)
+    with pytest.raises(ValueError, match="empty"):
+        writer_disjoint_split(2, (0.6, 0.2, 0.2))
+    with pytest.raises(ValueError, match="sum to 1"):
+        writer_disjoint_split(10, (0.5, 0.2))
