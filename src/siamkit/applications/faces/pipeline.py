@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -41,10 +42,16 @@ def read_rgb(
     return np.ascontiguousarray((x * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy())
 
 
+@functools.lru_cache(maxsize=1)
+def _default_encoder() -> DlibFaceEncoder:
+    """One dlib encoder per process (loading its networks takes about a second)."""
+    return DlibFaceEncoder()
+
+
 def load_embedder(model: str | os.PathLike[str] | None = None) -> Any:
     """``None`` or ``"dlib"``: dlib's pretrained encoder; otherwise a saved siamkit model folder."""
     if model is None or str(model) == "dlib":
-        return DlibFaceEncoder()
+        return _default_encoder()
     import siamkit
 
     return siamkit.load_model(model)
