@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+from PIL import Image
 
 from siamkit.applications.faces import DlibFaceEncoder
 
@@ -60,3 +61,15 @@ def three_faces(astronaut, messi, megamind) -> tuple[np.ndarray, list[tuple[int,
         canvas[50:250, left : left + 200] = crop
         tiles.append((left, 50, left + 199, 249))
     return canvas, tiles
+
+
+@pytest.fixture(scope="session")
+def face_folder(tmp_path_factory, astronaut, messi, megamind):
+    """An LFW-style folder: three 'people' with two images each (the second one mirrored)."""
+    root = tmp_path_factory.mktemp("lfw")
+    people = {"Eileen_Collins": astronaut, "Lionel_Messi": messi, "Mega_Mind": megamind[110]}
+    for name, img in people.items():
+        (root / name).mkdir()
+        Image.fromarray(img).save(root / name / f"{name}_0001.jpg")
+        Image.fromarray(np.ascontiguousarray(img[:, ::-1])).save(root / name / f"{name}_0002.jpg")
+    return root

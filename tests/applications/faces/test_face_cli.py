@@ -111,3 +111,22 @@ def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
         p.relative_to(tmp_path / "chips").as_posix() for p in (tmp_path / "chips").rglob("*.png")
     )
     assert chips == ["eileen/astronaut.png", "eileen/astronaut_flip.png", "mega/mega110.png"]
+
+
+def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "2 1\nEileen_Collins 1 2\nEileen_Collins 1 Lionel_Messi 2\n"
+        "Lionel_Messi 1 2\nMega_Mind 2 Eileen_Collins 2\n"
+    )
+    res = run("evaluate", "--lfw-pairs", pairs, "--images", face_folder, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["lfw"]["accuracy"] == 1.0 and len(doc["lfw"]["fold_accuracy"]) == 2
+    res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.34", "--far", "0.5")
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("rank-1 1.0000")
+    res = run("evaluate", "--identities", face_folder, "--images", face_folder)
+    assert (
+        res.exit_code == 2 and "give either --lfw-pairs and --images, or --identities" in res.output
+    )

@@ -10,12 +10,14 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from siamkit.applications.faces.detect import FaceBox
 from siamkit.applications.faces.lfw import KFoldAccuracy, LfwPairs, kfold_accuracy
@@ -44,12 +46,18 @@ def centred_box(height: int, width: int, fraction: float = 0.5) -> FaceBox:
     return FaceBox(left, top, left + side - 1, top + side - 1, 0.0)
 
 
-def embed_files(pipe: FacePipeline, paths: Sequence[Path]) -> EmbeddedImages:
-    """The largest face of each file (each distinct file embedded once)."""
+def embed_files(
+    pipe: FacePipeline, paths: Sequence[Path], progress: bool | None = None
+) -> EmbeddedImages:
+    """The largest face of each file (each distinct file embedded once).
+
+    ``progress``: a tqdm bar; default: when stderr is a terminal.
+    """
     unique = sorted(set(paths))
     cache: dict[Path, np.ndarray] = {}
     no_face = []
-    for path in unique:
+    show = sys.stderr.isatty() if progress is None else progress
+    for path in tqdm(unique, desc="faces", unit="image", disable=not show):
         image = read_rgb(path)
         boxes = pipe.detect(image)
         if not boxes:
