@@ -22,6 +22,9 @@ from siamkit.service.schemas import (
     LimitsInfo,
     MatchOut,
     ModelInfo,
+    RecommendedItem,
+    RecommendRequest,
+    RecommendResponse,
     RemoveResponse,
     VerifyResponse,
 )
@@ -199,3 +202,25 @@ async def info(engine: Engine) -> InfoResponse:
     gallery = GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
     limits = LimitsInfo(**{f: getattr(engine.limits, f) for f in LimitsInfo.model_fields})
     return InfoResponse(model=model, gallery=gallery, limits=limits)
+
+
+@router.post("/recommend", response_model=RecommendResponse, tags=["recognition"])
+async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
+    """More like these: the `k` gallery items nearest to any liked item (liked ones excluded)."""
+    from siamkit.index import UnknownLabelError
+    from siamkit.index.recommend import recommend_like
+
+    if body.k > engine.limits.max_k:
+        raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {body.k}.")
+    likes = [check_label(like, engine.limits.max_label_chars) for like in body.like]
+    try:
+        matches = await engine.call(recommend_like, engine.gallery, likes, body.k)
+    except UnknownLabelError as err:
+        raise RequestError(404, str(err).strip("\"'")) from None
+    except ValueError as err:
+        raise RequestError(422, str(err)) from None
+    items = [
+        RecommendedItem(label=m.label, item_id=m.item_id, distance=_finite(m.distance, "distance"))
+        for m in matches
+    ]
+    return RecommendResponse(items=items)
