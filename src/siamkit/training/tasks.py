@@ -43,7 +43,9 @@ class TaskSummary:
 
 Runner = Callable[[dict[str, Any], Path, TaskOptions], TaskSummary]
 
-_TASKS: dict[str, Any] = {}
+_TASKS: dict[str, Any] = {
+    "half_twin": "siamkit.applications.half_twin.task:run",
+}
 
 
 def register_task(name: str, target: Runner | str, overwrite: bool = False) -> None:
