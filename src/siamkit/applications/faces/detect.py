@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,6 +57,15 @@ def check_rgb(image: Any) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+@functools.lru_cache(maxsize=2)
+def _load_detector(method: str, path: str) -> Any:
+    """dlib's detector, built once per process (the HOG one takes about a second to build)."""
+    dlib = import_dlib()
+    if method == "hog":
+        return dlib.get_frontal_face_detector()
+    return dlib.cnn_face_detection_model_v1(path)
+
+
 class FaceDetector:
     """Find every face in an RGB image; boxes largest first.
 
@@ -74,11 +84,9 @@ class FaceDetector:
         if not isinstance(upsample, int) or not 0 <= upsample <= 4:
             raise ValueError(f"upsample is an integer 0..4, got {upsample!r}")
         self.method, self.upsample, self.min_score = method, upsample, float(min_score)
-        dlib = import_dlib()
-        if method == "hog":
-            self._detector = dlib.get_frontal_face_detector()
-        else:
-            self._detector = dlib.cnn_face_detection_model_v1(str(model_file("cnn_detector")))
+        self._detector = _load_detector(
+            method, str(model_file("cnn_detector")) if method == "cnn" else ""
+        )
 
     def config(self) -> dict[str, Any]:
         return {"method": self.method, "upsample": self.upsample, "min_score": self.min_score}
