@@ -12,80 +12,27 @@ takes a siamkit model trained on face chips instead. Thin shell over
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from siamkit.cli._face_common import (
+    _GALLERY,
+    _IMAGE,
+    _JSON,
+    _THRESHOLD,
+    _emit,
+    _largest,
+    _model_options,
+    _pipeline,
+)
 from siamkit.cli.gallery_cmds import _friendly
-
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-_IMAGE = click.Path(exists=True, dir_okay=False)
-_GALLERY = click.option(
-    "--gallery",
-    "gallery_path",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="Gallery file (SQLite), e.g. staff.db.",
-)
-_THRESHOLD = click.option(
-    "--threshold",
-    type=float,
-    default=None,
-    help="Decision threshold on the distance (default: the model's; dlib's published 0.6 for dlib).",
-)
-
-
-def _model_options(fn: Any) -> Any:
-    fn = click.option(
-        "--upsample",
-        type=click.IntRange(0, 4),
-        default=1,
-        show_default=True,
-        help="Detector upsampling: 1 finds faces down to ~40 px, 0 only from ~80 px (4x faster).",
-    )(fn)
-    fn = click.option(
-        "--detector",
-        type=click.Choice(["hog", "cnn"]),
-        default="hog",
-        show_default=True,
-        help="dlib's HOG detector (fast) or its CNN detector (more faces, ~20x slower on CPU).",
-    )(fn)
-    return click.option(
-        "--model",
-        default="dlib",
-        show_default=True,
-        help="'dlib' (pretrained) or a siamkit model folder trained on face chips.",
-    )(fn)
-
-
-def _pipeline(model: str, detector: str, upsample: int) -> Any:
-    from siamkit.applications.faces import FaceDetector, FacePipeline, load_embedder
-
-    return FacePipeline(load_embedder(model), FaceDetector(detector, upsample))
-
-
-def _emit(as_json: bool, doc: Any, text: str) -> None:
-    click.echo(json.dumps(doc, indent=2) if as_json else text)
-
-
-def _largest(pipe: Any, path: str) -> tuple[Any, dict[str, Any]]:
-    """The largest face of one image, and a JSON record (box, faces found, note)."""
-    from siamkit.applications.faces import read_rgb
-
-    face, n = pipe.largest_face(read_rgb(path))
-    if face is None:
-        raise click.ClickException(f"no face found in {path}")
-    doc: dict[str, Any] = {"image": path, "box": face.box.as_dict(), "faces_found": n}
-    if n > 1:
-        doc["note"] = f"{n} faces found in {path}; using the largest"
-    return face, doc
 
 
 @click.group()
 def face() -> None:
-    """Faces in photos: enroll, verify 1:1, identify every face 1:N.
+    """Faces in photos: enroll, verify 1:1, identify every face 1:N; evaluate, crop chips.
 
     Faces are found (dlib HOG or CNN detector), aligned on 5 landmarks to 150x150 chips and
     embedded with dlib's pretrained 128-d ResNet (or --model). Needs `pip install 'siamkit[face]'`.
@@ -258,113 +205,8 @@ def _face_doc(face: Any, result: Any) -> dict[str, Any]:
     }
 
 
-@face.command()
-@click.argument("source", type=click.Path(exists=True, file_okay=False))
-@click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--detector", type=click.Choice(["hog", "cnn"]), default="hog", show_default=True)
-@click.option("--upsample", type=click.IntRange(0, 4), default=1, show_default=True)
-@_JSON
-@_friendly
-def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) -> None:
-    """Aligned 150x150 chips of the largest face of every image in SOURCE (a folder per person)
-    into DEST (same folders), to train a siamkit face model with `siamkit train`.
+# evaluate and crop live in face_tools_cmds (this file would pass 300 lines); they join the group here
+from siamkit.cli.face_tools_cmds import crop, evaluate  # noqa: E402
 
-    Images without a face are skipped and listed.
-
-    \b
-    Example:
-      siamkit face crop people/ chips/
-    """
-    from siamkit.applications.faces.crop import crop_folder
-
-    written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
-    doc = {"written": written, "skipped": [str(p) for p in skipped], "dest": dest}
-    text = f"wrote {written} chip(s) into {dest}" + "".join(
-        f"\nskipped (no face): {p}" for p in skipped
-    )
-    _emit(as_json, doc, text)
-
-
-@face.command()
-@click.option("--lfw-pairs", type=_IMAGE, default=None, help="LFW-style pairs.txt (10 folds).")
-@click.option(
-    "--images",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    help="The folder pairs.txt names images in (<name>/<name>_0001.jpg).",
-)
-@click.option(
-    "--identities",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    help="A folder per identity, for open-set 1:N (rank-1, DIR@FAR).",
-)
-@click.option(
-    "--unknown-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True
-)
-@click.option("--far", "fars", type=float, multiple=True, default=(0.01, 0.1), show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@_model_options
-@_JSON
-@_friendly
-def evaluate(
-    lfw_pairs: str | None,
-    images: str | None,
-    identities: str | None,
-    unknown_fraction: float,
-    fars: tuple[float, ...],
-    seed: int,
-    model: str,
-    detector: str,
-    upsample: int,
-    as_json: bool,
-) -> None:
-    """Score a face model on LFW-style pairs (10-fold accuracy, each fold's threshold chosen on
-    the other nine) or on an identities folder (open-set 1:N: a seeded --unknown-fraction of the
-    identities is not enrolled; the others enroll their first image and probe with the rest).
-
-    \b
-    Examples:
-      siamkit face evaluate --lfw-pairs lfw/pairs.txt --images lfw/ --json
-      siamkit face evaluate --identities staff_photos/ --far 0.01
-    """
-    if (lfw_pairs is None) == (identities is None) or (lfw_pairs is None) != (images is None):
-        raise click.UsageError("give either --lfw-pairs and --images, or --identities")
-    from siamkit.applications.faces.evaluate import evaluate_identities, evaluate_lfw
-    from siamkit.applications.faces.lfw import read_lfw_pairs
-
-    pipe = _pipeline(model, detector, upsample)
-    if lfw_pairs is not None:
-        res = evaluate_lfw(pipe, read_lfw_pairs(lfw_pairs, images))  # type: ignore[arg-type]
-        acc = res.accuracy
-        doc: dict[str, Any] = {
-            "lfw": {
-                "accuracy": acc.mean,
-                "std": acc.std,
-                "fold_accuracy": acc.fold_accuracy.tolist(),
-                "fold_threshold": acc.fold_threshold.tolist(),
-            },
-            "no_face": [str(p) for p in res.no_face],
-        }
-        text = (
-            f"LFW 10-fold accuracy {acc.mean:.4f} ± {acc.std:.4f} ({len(acc.fold_accuracy)} folds)"
-        )
-    else:
-        out, no_face = evaluate_identities(pipe, identities, unknown_fraction, 1, fars, seed)  # type: ignore[arg-type]
-        doc = {
-            "identification": {
-                "rank1": out.rank1,
-                "dir_at_far": {str(k): v for k, v in out.dir_at_far.items()},
-                "threshold_at_far": {str(k): v for k, v in out.thresholds.items()},
-                "num_known_probes": out.num_known,
-                "num_unknown_probes": out.num_unknown,
-            },
-            "no_face": [str(p) for p in no_face],
-        }
-        dirs = ", ".join(f"DIR@FAR={k:g} {v:.4f}" for k, v in out.dir_at_far.items())
-        text = f"rank-1 {out.rank1:.4f}" + (f", {dirs}" if dirs else "")
-    if doc["no_face"]:
-        text += (
-            f"\nnote: no face detected in {len(doc['no_face'])} image(s); embedded a centred box"
-        )
-    _emit(as_json, doc, text)
+face.add_command(crop)
+face.add_command(evaluate)
