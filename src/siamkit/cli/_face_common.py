@@ -55,16 +55,3 @@ def _pipeline(model: str, detector: str, upsample: int) -> Any:
 
 def _emit(as_json: bool, doc: Any, text: str) -> None:
     click.echo(json.dumps(doc, indent=2) if as_json else text)
-
-
-def _largest(pipe: Any, path: str) -> tuple[Any, dict[str, Any]]:
-    """The largest face of one image, and a JSON record (box, faces found, note)."""
-    from siamkit.applications.faces import read_rgb
-
-    face, n = pipe.largest_face(read_rgb(path))
-    if face is None:
-        raise click.ClickException(f"no face found in {path}")
-    doc: dict[str, Any] = {"image": path, "box": face.box.as_dict(), "faces_found": n}
-    if n > 1:
-        doc["note"] = f"{n} faces found in {path}; using the largest"
-    return face, doc

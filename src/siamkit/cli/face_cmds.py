@@ -23,7 +23,6 @@ from siamkit.cli._face_common import (
     _JSON,
     _THRESHOLD,
     _emit,
-    _largest,
     _model_options,
     _pipeline,
 )
@@ -65,15 +64,17 @@ def enroll(
     """
     import numpy as np
 
+    from siamkit.applications.faces import read_rgb
+    from siamkit.applications.faces.recognize import face_record, largest_face_of
     from siamkit.index import Gallery
 
     pipe = _pipeline(model, detector, upsample)
-    pairs = [_largest(pipe, p) for p in images]
-    z = np.stack([f.embedding for f, _ in pairs])  # (N, D)
+    chosen = [largest_face_of(pipe, read_rgb(p), p) for p in images]  # all before any write
+    z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z)
         total = len(gallery)
-    docs = [d for _, d in pairs]
+    docs = [face_record(c) for c in chosen]
     doc = {
         "label": label,
         "item_ids": ids,
@@ -107,27 +108,22 @@ def verify(
     Example:
       siamkit face verify id_photo.jpg selfie.jpg --json
     """
-    import torch
-
-    from siamkit.index.embedding import model_distance
+    from siamkit.applications.faces import read_rgb
+    from siamkit.applications.faces.recognize import face_record, verify_faces
 
     pipe = _pipeline(model, detector, upsample)
-    (fa, da), (fb, db) = _largest(pipe, image), _largest(pipe, other)
-    za, zb = (torch.from_numpy(f.embedding[None]) for f in (fa, fb))  # (1, D) each
-    distance = float(model_distance(pipe.embedder).pairwise(za, zb)[0])
-    used = threshold if threshold is not None else pipe.threshold
-    same = None if used is None else bool(distance <= used)
+    r = verify_faces(pipe, read_rgb(image), read_rgb(other), threshold, names=(image, other))
     doc = {
-        "same": same,
-        "distance": distance,
-        "threshold": used,
-        "distance_name": pipe.embedder.distance_name,
-        "faces": [da, db],
+        "same": r.same,
+        "distance": r.distance,
+        "threshold": r.threshold,
+        "distance_name": r.distance_name,
+        "faces": [face_record(r.a), face_record(r.b)],
     }
     verdict = {True: "same person", False: "different people", None: "no threshold to decide"}
-    notes = "".join(f"\nnote: {d['note']}" for d in (da, db) if "note" in d)
-    th = "-" if used is None else f"{used:.4f}"
-    _emit(as_json, doc, f"{verdict[same]} (distance {distance:.4f}, threshold {th}){notes}")
+    notes = "".join(f"\nnote: {c.note}" for c in (r.a, r.b) if c.note)
+    th = "-" if r.threshold is None else f"{r.threshold:.4f}"
+    _emit(as_json, doc, f"{verdict[r.same]} (distance {r.distance:.4f}, threshold {th}){notes}")
 
 
 def _identify_text(docs: list[dict[str, Any]]) -> str:
@@ -173,9 +169,8 @@ def identify(
     Example:
       siamkit face identify --gallery staff.db turnstile.jpg --json
     """
-    import numpy as np
-
     from siamkit.applications.faces import read_rgb
+    from siamkit.applications.faces.recognize import identify_faces
     from siamkit.index import Gallery
 
     pipe = _pipeline(model, detector, upsample)
@@ -184,10 +179,8 @@ def identify(
     docs = []
     with Gallery.open(gallery_path, pipe.embedder, create=False, threshold=threshold) as gallery:
         for path in images:
-            faces = pipe.faces(read_rgb(path))
-            z = np.stack([f.embedding for f in faces]) if faces else None
-            results = gallery.identify_embeddings(z, k=k) if z is not None else []
-            docs.append({"image": path, "faces": [_face_doc(f, r) for f, r in zip(faces, results)]})
+            found = identify_faces(pipe, gallery, read_rgb(path), k=k)
+            docs.append({"image": path, "faces": [_face_doc(f, r) for f, r in found]})
         used = gallery.threshold
     _emit(as_json, {"threshold": used, "images": docs}, _identify_text(docs))
 

@@ -19,6 +19,7 @@ from siamkit.applications.faces import (
     FaceDetector,
     FacePipeline,
     NoFaceError,
+    verify_faces,
 )
 from siamkit.applications.faces.resources import file_sha256, model_file
 from siamkit.index import Gallery
@@ -161,3 +162,16 @@ def test_bad_inputs_say_what_is_wrong(encoder):
         FaceDetector("haar")
     with pytest.raises(ValueError, match="chips are"):
         encoder.embed_chips(np.zeros((1, 64, 64, 3), dtype=np.uint8))
+
+
+def test_verify_faces_uses_the_largest_face_and_says_so(encoder, astronaut, messi, megamind):
+    pipe = FacePipeline(encoder)
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    r = verify_faces(pipe, astronaut, flipped, names=("a.png", "b.png"))
+    assert r.same is True and r.threshold == DLIB_THRESHOLD and r.distance_name == "euclidean"
+    assert r.a.faces_found == 2 and r.a.note == "2 faces found in a.png; using the largest"
+    expected = np.linalg.norm(r.a.face.embedding - r.b.face.embedding)
+    assert r.distance == pytest.approx(float(expected), abs=1e-6)
+    assert verify_faces(pipe, astronaut, messi, threshold=2.0).same is True  # caller's threshold
+    with pytest.raises(NoFaceError, match="no face found in frame0"):
+        verify_faces(pipe, astronaut, megamind[0], names=("a", "frame0"))

@@ -10,18 +10,30 @@ from siamkit.applications.faces.align import CHIP_PADDING, CHIP_SIZE, FaceAligne
 from siamkit.applications.faces.detect import FaceBox, FaceDetector
 from siamkit.applications.faces.model import DLIB_THRESHOLD, DlibFaceEncoder, NoFaceError
 from siamkit.applications.faces.pipeline import Face, FacePipeline, load_embedder, read_rgb
+from siamkit.applications.faces.recognize import (
+    ChosenFace,
+    FaceVerification,
+    identify_faces,
+    largest_face_of,
+    verify_faces,
+)
 
 __all__ = [
     "CHIP_PADDING",
     "CHIP_SIZE",
     "DLIB_THRESHOLD",
+    "ChosenFace",
     "DlibFaceEncoder",
     "Face",
     "FaceAligner",
     "FaceBox",
     "FaceDetector",
     "FacePipeline",
+    "FaceVerification",
     "NoFaceError",
+    "identify_faces",
+    "largest_face_of",
     "load_embedder",
     "read_rgb",
+    "verify_faces",
 ]
