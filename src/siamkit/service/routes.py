@@ -22,9 +22,6 @@ from siamkit.service.schemas import (
     LimitsInfo,
     MatchOut,
     ModelInfo,
-    RecommendedItem,
-    RecommendRequest,
-    RecommendResponse,
     RemoveResponse,
     VerifyResponse,
 )
@@ -204,11 +201,15 @@ async def info(engine: Engine) -> InfoResponse:
     return InfoResponse(model=model, gallery=gallery, limits=limits)
 
 
+from siamkit.service.recommend_schemas import RecommendRequest, RecommendResponse  # noqa: E402
+
+
 @router.post("/recommend", response_model=RecommendResponse, tags=["recognition"])
 async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
     """More like these: the `k` gallery items nearest to any liked item (liked ones excluded)."""
     from siamkit.index import UnknownLabelError
     from siamkit.index.recommend import recommend_like
+    from siamkit.service.recommend_schemas import RecommendedItem
 
     if body.k > engine.limits.max_k:
         raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {body.k}.")
