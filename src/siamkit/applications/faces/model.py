@@ -157,7 +157,10 @@ class DlibFaceEncoder(nn.Module):
             img = to_uint8_hwc(x[i])
             boxes = self.detector(img)
             if not boxes:
-                raise NoFaceError(f"no face found in image {i} of {x.shape[0]}")
+                raise NoFaceError(
+                    f"no face found in image {i} of {x.shape[0]} ({x.shape[3]}x{x.shape[2]} pixels; "
+                    "`siamkit face` commands read photos at full size and find smaller faces)"
+                )
             chips.append(self.aligner.chip(img, boxes[0]))
         return torch.from_numpy(self.embed_chips(np.stack(chips)))
 
