@@ -53,3 +53,9 @@ def test_env_override_and_bad_role(monkeypatch, tmp_path):
 def test_sha256_matches_hashlib():
     path = model_file("cnn_detector")
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_missing_dlib_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` now raises ImportError
+    with pytest.raises(ImportError, match=r"needs dlib: pip install 'siamkit\[face\]'"):
+        resources.import_dlib()
