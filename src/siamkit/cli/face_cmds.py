@@ -12,6 +12,7 @@ takes a siamkit model trained on face chips instead. Thin shell over
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ def face() -> None:
 @face.command()
 @_GALLERY
 @click.option("--label", required=True, help="Who the photos show, e.g. alice.")
+@click.option(
+    "--metadata", default=None, help='JSON object stored with the faces, e.g. \'{"team": "ops"}\'.'
+)
 @click.argument("images", nargs=-1, required=True, type=_IMAGE)
 @_model_options
 @_JSON
@@ -48,6 +52,7 @@ def face() -> None:
 def enroll(
     gallery_path: str,
     label: str,
+    metadata: str | None,
     images: tuple[str, ...],
     model: str,
     detector: str,
@@ -68,11 +73,15 @@ def enroll(
     from siamkit.applications.faces.recognize import face_record, largest_face_of
     from siamkit.index import Gallery
 
+    try:
+        meta = None if metadata is None else json.loads(metadata)
+    except json.JSONDecodeError as err:
+        raise click.BadParameter(f"not valid JSON: {err}", param_hint="--metadata") from None
     pipe = _pipeline(model, detector, upsample)
     chosen = [largest_face_of(pipe, read_rgb(p), p) for p in images]  # all before any write
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
-        ids = gallery.enroll_embeddings(label, z)
+        ids = gallery.enroll_embeddings(label, z, metadata=meta)
         total = len(gallery)
     docs = [face_record(c) for c in chosen]
     doc = {

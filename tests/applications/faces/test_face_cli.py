@@ -64,9 +64,24 @@ def test_verify_bad_inputs_one_sentence(photos):
 def test_enroll_then_identify_every_face(tmp_path, photos):
     db = tmp_path / "staff.db"
     assert run("enroll", "--gallery", db, "--label", "eileen", photos["astronaut"]).exit_code == 0
-    res = run("enroll", "--gallery", db, "--label", "mega", photos["mega110"], "--json")
+    res = run("enroll", "--gallery", db, "--label", "mega", "--metadata", "{bad", photos["mega110"])
+    assert res.exit_code == 2 and "not valid JSON" in res.output
+    meta = '{"team": "cartoons"}'
+    res = run(
+        "enroll",
+        "--gallery",
+        db,
+        "--label",
+        "mega",
+        "--metadata",
+        meta,
+        photos["mega110"],
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["num_items"] == 2
+    with Gallery.open(db) as g:
+        assert {i.label: i.metadata for i in g.labels()}["mega"] == {"team": "cartoons"}
     res = run("identify", "--gallery", db, photos["three"], photos["noface"], "--json")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
