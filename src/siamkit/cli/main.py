@@ -23,6 +23,8 @@ _COMMANDS: list[tuple[str, str]] = [
     ("export_cmd", "export"),
     ("tune_cmd", "tune"),
     ("signature_cmds", "signature"),
+    ("face_cmds", "face"),
+    ("recommend_cmd", "recommend"),
 ]
 
 

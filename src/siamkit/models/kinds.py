@@ -11,6 +11,7 @@ A kind's class provides ``config() -> dict``, ``from_config(dict)``, ``state_dic
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 from siamkit.models.half_twin import HalfTwinNetwork
@@ -19,6 +20,7 @@ from siamkit.models.siamese import SiameseNetwork
 _KINDS: dict[str, Any] = {
     "siamese": SiameseNetwork,
     "half_twin": HalfTwinNetwork,
+    "dlib_face": "siamkit.applications.faces.model:DlibFaceEncoder",
 }
 
 
@@ -59,4 +61,9 @@ def model_class(name: str) -> type:
 
 def is_model(obj: object) -> bool:
     """Whether ``obj`` is an instance of a registered kind (only already-imported kinds count)."""
-    return any(isinstance(obj, t) for t in _KINDS.values() if isinstance(t, type))
+    for name, target in list(_KINDS.items()):
+        if isinstance(target, str) and target.partition(":")[0] in sys.modules:
+            target = model_class(name)  # a lazily registered kind whose module is loaded
+        if isinstance(target, type) and isinstance(obj, target):
+            return True
+    return False

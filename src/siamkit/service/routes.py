@@ -261,3 +261,29 @@ async def info(engine: Engine) -> InfoResponse:
     )
     limits = LimitsInfo(**{f: getattr(engine.limits, f) for f in LimitsInfo.model_fields})
     return InfoResponse(model=model, gallery=gallery, limits=limits)
+
+
+from siamkit.service.recommend_schemas import RecommendRequest, RecommendResponse  # noqa: E402
+
+
+@router.post("/recommend", response_model=RecommendResponse, tags=["recognition"])
+async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
+    """More like these: the `k` gallery items nearest to any liked item (liked ones excluded)."""
+    from siamkit.index import UnknownLabelError
+    from siamkit.index.recommend import recommend_like
+    from siamkit.service.recommend_schemas import RecommendedItem
+
+    if body.k > engine.limits.max_k:
+        raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {body.k}.")
+    likes = [check_label(like, engine.limits.max_label_chars) for like in body.like]
+    try:
+        matches = await engine.call(recommend_like, engine.gallery, likes, body.k)
+    except UnknownLabelError as err:
+        raise RequestError(404, str(err).strip("\"'")) from None
+    except ValueError as err:
+        raise RequestError(422, str(err)) from None
+    items = [
+        RecommendedItem(label=m.label, item_id=m.item_id, distance=_finite(m.distance, "distance"))
+        for m in matches
+    ]
+    return RecommendResponse(items=items)

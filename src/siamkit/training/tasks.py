@@ -46,6 +46,7 @@ Runner = Callable[[dict[str, Any], Path, TaskOptions], TaskSummary]
 _TASKS: dict[str, Any] = {
     "ssl": "siamkit.applications.ssl.task:run",
     "signatures": "siamkit.applications.signatures.task:run",
+    "half_twin": "siamkit.applications.half_twin.task:run",
 }
 
 

@@ -1,0 +1,113 @@
+"""Closed- and open-set 1:N identification: rank-1 and DIR@FAR (detection and identification
+rate at a false alarm rate), and the identities-folder protocol that feeds them.
+
+Probes whose identity is enrolled are "known"; the others are "unknown" and must be rejected.
+At a FAR, the threshold lets that fraction of unknown probes' best distances through; DIR is the
+fraction of known probes identified correctly at rank 1 within that threshold.
+
+Example:
+    >>> r = open_set_identification(gal_z, gal_y, probe_z, probe_y, fars=(0.01, 0.1))  # doctest: +SKIP
+    >>> r.rank1, r.dir_at_far[0.01]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from siamkit.distances import Distance, get_distance
+
+
+@dataclass(frozen=True)
+class OpenSetResult:
+    """``rank1`` over known probes; ``dir_at_far`` and the ``thresholds`` used, per FAR."""
+
+    rank1: float
+    dir_at_far: dict[float, float] = field(default_factory=dict)
+    thresholds: dict[float, float] = field(default_factory=dict)
+    num_known: int = 0
+    num_unknown: int = 0
+
+
+def _best_per_identity(
+    gallery: np.ndarray, gallery_labels: Sequence[str], probes: np.ndarray, distance: Distance
+) -> tuple[np.ndarray, np.ndarray]:
+    """Closest gallery identity of each probe and its distance (min over that identity's items)."""
+    with torch.inference_mode():
+        d = distance.matrix(torch.from_numpy(probes), torch.from_numpy(gallery)).numpy()  # (Q, G)
+    labels = np.asarray(gallery_labels)
+    best = d.argmin(axis=1)
+    return labels[best], d[np.arange(len(d)), best]
+
+
+def open_set_identification(
+    gallery: np.ndarray,
+    gallery_labels: Sequence[str],
+    probes: np.ndarray,
+    probe_labels: Sequence[str],
+    fars: Sequence[float] = (0.01, 0.1),
+    distance: str | Distance = "euclidean",
+) -> OpenSetResult:
+    """Rank-1 of the known probes and DIR at each FAR (FAR needs unknown probes).
+
+    Args:
+        gallery: ``(G, D)`` enrolled embeddings; ``gallery_labels`` their identities.
+        probes: ``(Q, D)`` query embeddings; ``probe_labels`` their true identities.
+        fars: false alarm rates at which to report DIR.
+    """
+    gallery, probes = np.asarray(gallery, np.float32), np.asarray(probes, np.float32)
+    if gallery.ndim != 2 or probes.ndim != 2 or gallery.shape[1] != probes.shape[1]:
+        raise ValueError(
+            f"gallery (G, D) and probes (Q, D) differ: {gallery.shape}, {probes.shape}"
+        )
+    if len(gallery_labels) != len(gallery) or len(probe_labels) != len(probes):
+        raise ValueError("one label per gallery row and per probe row is needed")
+    enrolled = set(gallery_labels)
+    known = np.asarray([y in enrolled for y in probe_labels])
+    if not known.any():
+        raise ValueError("no probe belongs to an enrolled identity")
+    pred, dist = _best_per_identity(gallery, gallery_labels, probes, get_distance(distance))
+    correct = known & (pred == np.asarray(probe_labels))
+    out = OpenSetResult(
+        float(correct[known].mean()), num_known=int(known.sum()), num_unknown=int((~known).sum())
+    )
+    impostor = np.sort(dist[~known])
+    for far in fars:
+        if not 0 < far < 1:
+            raise ValueError(f"a FAR is between 0 and 1, got {far}")
+        if impostor.size == 0:
+            continue
+        # the largest threshold letting at most floor(far * n) unknown probes through: just
+        # below the first unknown distance that would exceed that count
+        t = float(np.nextafter(impostor[int(np.floor(far * impostor.size))], -np.inf))
+        out.thresholds[far] = t
+        out.dir_at_far[far] = float((correct & (dist <= t))[known].mean())
+    return out
+
+
+def split_identities(
+    labels: Sequence[str], unknown_fraction: float = 0.5, per_identity: int = 1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gallery and probe row indices for the identities-folder protocol.
+
+    A seeded ``unknown_fraction`` of the identities is left out of the gallery (all their images
+    are unknown probes); each other identity enrolls its first ``per_identity`` images (in the
+    given order) and probes with the rest.
+    """
+    if not 0 <= unknown_fraction < 1:
+        raise ValueError(f"unknown_fraction is in [0, 1), got {unknown_fraction}")
+    ids = sorted(set(labels))
+    rng = np.random.default_rng(seed)
+    unknown = set(rng.permutation(ids)[: round(unknown_fraction * len(ids))].tolist())
+    seen: dict[str, int] = {}
+    gallery, probes = [], []
+    for i, y in enumerate(labels):
+        if y not in unknown and seen.get(y, 0) < per_identity:
+            gallery.append(i)
+            seen[y] = seen.get(y, 0) + 1
+        else:
+            probes.append(i)
+    return np.asarray(gallery, dtype=np.int64), np.asarray(probes, dtype=np.int64)

@@ -1,0 +1,115 @@
+"""Every face in an image, with its box and embedding: detector -> aligner -> embedder.
+
+The embedder is dlib's pretrained encoder (:class:`DlibFaceEncoder`, the default) or any siamkit
+image model trained on face chips (e.g. ``siamkit train`` on a folder per person, cropped with
+``siamkit face crop``): chips are resized to its input shape and embedded with ``model.embed``.
+
+Example:
+    >>> pipe = FacePipeline()  # doctest: +SKIP
+    >>> [f.box.as_dict() for f in pipe.faces(read_rgb("team.jpg"))]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamkit.applications.faces.align import FaceAligner
+from siamkit.applications.faces.detect import FaceBox, FaceDetector
+from siamkit.applications.faces.model import DlibFaceEncoder
+from siamkit.data.image_io import DEFAULT_MAX_PIXELS, read_image, resize_images
+from siamkit.index.embedding import embed_inputs
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: its box and its ``(D,)`` float32 embedding."""
+
+    box: FaceBox
+    embedding: np.ndarray
+
+
+def read_rgb(
+    source: str | os.PathLike[str] | bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """An image file (or its bytes) as ``(H, W, 3)`` uint8 RGB; :class:`ImageReadError` if unreadable."""
+    x = read_image(source, channels=3, max_pixels=max_pixels)  # (3, H, W) in [0, 1]
+    return np.ascontiguousarray((x * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy())
+
+
+@functools.lru_cache(maxsize=1)
+def _default_encoder() -> DlibFaceEncoder:
+    """One dlib encoder per process (loading its networks takes about a second)."""
+    return DlibFaceEncoder()
+
+
+def load_embedder(model: str | os.PathLike[str] | None = None) -> Any:
+    """``None`` or ``"dlib"``: dlib's pretrained encoder; otherwise a saved siamkit model folder."""
+    if model is None or str(model) == "dlib":
+        return _default_encoder()
+    import siamkit
+
+    return siamkit.load_model(model)
+
+
+class FacePipeline:
+    """Detect, align and embed faces.
+
+    Args:
+        embedder: a :class:`DlibFaceEncoder` (default: a new one) or a siamkit image model with
+            ``input_shape = (C, H, W)``.
+        detector: default: the embedder's own detector for dlib, else HOG with upsample 1.
+    """
+
+    def __init__(self, embedder: Any | None = None, detector: FaceDetector | None = None) -> None:
+        self.embedder = embedder if embedder is not None else DlibFaceEncoder()
+        is_dlib = isinstance(self.embedder, DlibFaceEncoder)
+        if not is_dlib:
+            shape = getattr(self.embedder, "input_shape", None)
+            if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
+                raise ValueError(
+                    "a face model must take 1- or 3-channel images (input_shape (C, H, W)); "
+                    f"this one's input shape is {shape!r}"
+                )
+        self.detector = detector or (self.embedder.detector if is_dlib else FaceDetector())
+        self.aligner: FaceAligner = self.embedder.aligner if is_dlib else FaceAligner()
+
+    @property
+    def threshold(self) -> float | None:
+        return getattr(self.embedder, "threshold", None)
+
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+        """``(F, S, S, 3)`` uint8 aligned chips -> ``(F, D)`` float32 embeddings."""
+        if isinstance(self.embedder, DlibFaceEncoder):
+            return self.embedder.embed_chips(chips)
+        c, h, w = self.embedder.input_shape
+        x = torch.from_numpy(chips).permute(0, 3, 1, 2).float().div(255.0)  # (F, 3, S, S)
+        if c == 1:
+            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x * weights).sum(1, keepdim=True)
+        return embed_inputs(self.embedder, resize_images(x, (h, w)))
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """Every face box, largest first."""
+        return self.detector(image)
+
+    def faces(self, image: np.ndarray) -> list[Face]:
+        """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding."""
+        boxes = self.detector(image)
+        if not boxes:
+            return []
+        z = self.embed_chips(self.aligner.chips(image, boxes))
+        return [Face(b, z[i]) for i, b in enumerate(boxes)]
+
+    def largest_face(self, image: np.ndarray) -> tuple[Face | None, int]:
+        """The largest face (``None`` if there is none) and how many faces were found."""
+        boxes = self.detector(image)
+        if not boxes:
+            return None, 0
+        z = self.embed_chips(self.aligner.chips(image, boxes[:1]))
+        return Face(boxes[0], z[0]), len(boxes)

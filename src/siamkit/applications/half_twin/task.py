@@ -1,0 +1,195 @@
+"""``siamkit train`` with ``task: half_twin``: a :class:`HalfTwinNetwork` on paired vectors.
+
+The data is an ``.npz`` with ``x`` ``(N, F)`` (first kind, branch f), ``y`` ``(N, G)`` (second
+kind, branch g) and ``labels`` ``(N,)``: ``x_i`` and ``y_j`` match when their labels are equal
+(e.g. a query's text vector and the item it is about). Every (f(x_i), g(y_j)) in a batch is a
+pair for the contrastive loss (positive if the labels match). Validation rows are a seeded
+``val_fraction`` of the rows; the score is cross-modal P@1 (the nearest g(y) of each f(x) has its
+label), reported for the untrained network too.
+
+Example config::
+
+    task: half_twin
+    data: {path: pairs.npz, val_fraction: 0.2}
+    model: {encoder_f: {name: mlp, kwargs: {hidden: [64]}}, encoder_g: {name: mlp, kwargs: {hidden: [64]}},
+            embedding_dim: 32, distance: euclidean}
+    loss: {margin: 1.0}
+    train: {epochs: 20, batch_size: 64, lr: 0.001, seed: 0}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from siamkit.encoders import create_encoder
+from siamkit.export.bundle import save_model
+from siamkit.losses import contrastive_loss
+from siamkit.models import HalfTwinNetwork, Preprocess
+from siamkit.training.tasks import TaskOptions, TaskSummary
+
+_SECTIONS = {"data", "model", "loss", "train"}
+
+
+@dataclass(frozen=True)
+class HalfTwinData:
+    x: torch.Tensor  # (N, F)
+    y: torch.Tensor  # (N, G)
+    labels: torch.Tensor  # (N,)
+
+
+def load_pairs(path: str | os.PathLike[str]) -> HalfTwinData:
+    """Read ``x``, ``y``, ``labels`` from an ``.npz``; one sentence naming what is wrong."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in ("x", "y", "labels") if k in f}
+    except (OSError, ValueError) as err:
+        raise ValueError(f"data.path {path}: not a readable .npz file ({err})") from None
+    missing = {"x", "y", "labels"} - set(arrays)
+    if missing:
+        raise ValueError(f"data.path {path}: missing array(s) {sorted(missing)}; need x, y, labels")
+    x, y, labels = arrays["x"], arrays["y"], arrays["labels"]
+    if x.ndim != 2 or y.ndim != 2 or labels.ndim != 1 or not (len(x) == len(y) == len(labels)):
+        raise ValueError(
+            f"data.path {path}: need x (N, F), y (N, G), labels (N,), got {x.shape}, {y.shape}, {labels.shape}"
+        )
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError(f"data.path {path}: x or y contains NaN or infinite values")
+    return HalfTwinData(
+        torch.from_numpy(x.astype(np.float32)),
+        torch.from_numpy(y.astype(np.float32)),
+        torch.from_numpy(np.unique(labels, return_inverse=True)[1].astype(np.int64)),
+    )
+
+
+def _apply_overrides(cfg: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. train.epochs=5")
+        *parents, leaf = key.split(".")
+        node = cfg
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(value)
+    return cfg
+
+
+def build_half_twin(model: dict[str, Any], dims: tuple[int, int]) -> HalfTwinNetwork:
+    """The network of the ``model`` section for inputs of ``dims = (F, G)`` features."""
+    encoders = []
+    for branch, n in zip(("encoder_f", "encoder_g"), dims):
+        spec = dict(model.get(branch) or {"name": "mlp", "kwargs": {"hidden": [64]}})
+        kwargs = dict(spec.get("kwargs") or {})
+        if spec.get("name", "mlp") == "mlp":
+            kwargs.setdefault("in_features", n)
+        try:
+            encoders.append(create_encoder(spec.get("name", "mlp"), **kwargs))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"model.{branch}: {err}") from None
+    return HalfTwinNetwork(
+        encoders[0],
+        encoders[1],
+        embedding_dim=int(model.get("embedding_dim", 32)),
+        distance=str(model.get("distance", "euclidean")),
+        preprocess_f=Preprocess(input_shape=(dims[0],)),
+        preprocess_g=Preprocess(input_shape=(dims[1],)),
+    )
+
+
+def cross_modal_p_at_1(net: HalfTwinNetwork, data: HalfTwinData) -> float:
+    """Share of f(x_i) whose nearest g(y_j) has the same label."""
+    net.eval()
+    with torch.inference_mode():
+        d = net.distance.matrix(net.embed_f(data.x), net.embed_g(data.y))  # (N, N)
+    return float((data.labels[d.argmin(1)] == data.labels).float().mean())
+
+
+def train_half_twin(
+    net: HalfTwinNetwork, data: HalfTwinData, train: dict[str, Any], margin: float
+) -> list[float]:
+    """Adam on the cross-modal contrastive loss; returns each epoch's mean loss."""
+    gen = torch.Generator().manual_seed(int(train.get("seed", 0)))
+    opt = torch.optim.Adam(net.parameters(), lr=float(train.get("lr", 1e-3)))
+    bs, history = int(train.get("batch_size", 64)), []
+    for _ in range(int(train.get("epochs", 20))):
+        net.train()
+        order, losses = torch.randperm(len(data.labels), generator=gen), []
+        for s in range(0, len(order), bs):
+            i = order[s : s + bs]
+            d = net.distance.matrix(net.embed_f(data.x[i]), net.embed_g(data.y[i]))  # (B, B)
+            same = (data.labels[i, None] == data.labels[None, i]).float()
+            loss = contrastive_loss(d.reshape(-1), same.reshape(-1), margin)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        history.append(float(np.mean(losses)))
+    return history
+
+
+def _split(
+    data: HalfTwinData, val_fraction: Any, train: dict[str, Any]
+) -> tuple[HalfTwinData, HalfTwinData]:
+    """Seeded training / validation rows."""
+    frac = float(val_fraction)
+    if not 0 <= frac < 1:
+        raise ValueError(f"data.val_fraction is in [0, 1), got {val_fraction}")
+    seed = int(train.get("seed", 0))
+    torch.manual_seed(seed)  # the encoders' initial weights
+    perm = torch.randperm(len(data.labels), generator=torch.Generator().manual_seed(seed))
+    n_val = round(frac * len(data.labels))
+
+    def pick(idx: torch.Tensor) -> HalfTwinData:
+        return HalfTwinData(data.x[idx], data.y[idx], data.labels[idx])
+
+    return pick(perm[n_val:]), pick(perm[:n_val])
+
+
+def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
+    """The ``task: half_twin`` runner (see the module docstring)."""
+    if options.resume or options.init_from:
+        raise ValueError(
+            "task half_twin trains from scratch: --resume and --init-from are not supported"
+        )
+    cfg = _apply_overrides(json.loads(json.dumps(config)), options.overrides)
+    unknown = set(cfg) - _SECTIONS
+    if unknown:
+        raise ValueError(
+            f"unknown section(s) {sorted(unknown)} for task half_twin; use {sorted(_SECTIONS)}"
+        )
+    data_cfg, train = cfg.get("data") or {}, cfg.get("train") or {}
+    if "path" not in data_cfg:
+        raise ValueError("data.path is required: an .npz with x, y and labels")
+    tr, val = _split(load_pairs(data_cfg["path"]), data_cfg.get("val_fraction", 0.2), train)
+    net = build_half_twin(cfg.get("model") or {}, (tr.x.shape[1], tr.y.shape[1]))
+    before = cross_modal_p_at_1(net, val) if len(val.labels) else None
+    history = train_half_twin(net, tr, train, float((cfg.get("loss") or {}).get("margin", 1.0)))
+    metrics = {
+        "half_twin": {
+            "val_p_at_1": cross_modal_p_at_1(net, val) if len(val.labels) else None,
+            "val_p_at_1_untrained": before,
+            "train_loss": history,
+        }
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_dir = save_model(
+        net.eval(), out_dir / "model", metadata={"task": "half_twin", "config": cfg}
+    )
+    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(metrics, f, indent=2)
+    os.replace(tmp, out_dir / "metrics.json")
+    return TaskSummary(
+        model_dir,
+        {"val_p_at_1": metrics["half_twin"]["val_p_at_1"]},
+        {"metrics": out_dir / "metrics.json"},
+    )

@@ -1,0 +1,53 @@
+"""``siamkit recommend``: more items like the ones a user liked, from a gallery of items.
+
+    siamkit recommend MODEL --gallery shop.db --like item-12 --like item-40 --k 10
+
+Thin shell over :func:`siamkit.index.recommend.recommend_like`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from siamkit.cli.gallery_cmds import _friendly
+
+
+@click.command()
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--gallery",
+    "gallery_path",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="Gallery of enrolled items (SQLite), e.g. shop.db.",
+)
+@click.option(
+    "--like",
+    "likes",
+    multiple=True,
+    required=True,
+    help="A liked item: its label, or '#ID' for one gallery item id. Repeat for several.",
+)
+@click.option("--k", "k", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_friendly
+def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_json: bool) -> None:
+    """The K gallery items nearest to any liked item (liked ones excluded), nearest first.
+
+    \b
+    Example:
+      siamkit recommend out/model --gallery shop.db --like item-12 --like item-40 --k 10
+    """
+    import siamkit
+    from siamkit.index import Gallery
+    from siamkit.index.recommend import recommend_like
+
+    net = siamkit.load_model(model)
+    with Gallery.open(gallery_path, net, create=False) as gallery:
+        matches = recommend_like(gallery, list(likes), k=k)
+    docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
+    lines = [f"{m.label:<32} item {m.item_id:<8} distance {m.distance:.4f}" for m in matches]
+    text = "\n".join(lines) if lines else "(no other items in the gallery)"
+    click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)

@@ -1,0 +1,42 @@
+"""Recommendation by liked items: labels or ``#id`` references -> :meth:`Gallery.recommend`.
+
+Example:
+    >>> recommend_like(gallery, ["item-12", "item-40", "#7"], k=10)  # doctest: +SKIP
+    [Match(label='item-13', distance=0.21, item_id=14, accepted=None), ...]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from siamkit.index.gallery import Gallery
+from siamkit.index.results import Match, UnknownLabelError
+
+
+def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
+    """Gallery item ids of ``likes``: every item of a label, or one item written ``#ID``.
+
+    Raises:
+        UnknownLabelError: a label that is not enrolled (an ``#ID`` not in the gallery is refused
+            by :meth:`Gallery.recommend`).
+        ValueError: no likes, or an ``#`` reference that is not a number.
+    """
+    if not likes:
+        raise ValueError("give at least one liked item (a label, or #ID for one item)")
+    ids: list[int] = []
+    for like in likes:
+        if like.startswith("#") and like not in gallery:
+            try:
+                ids.append(int(like[1:]))
+            except ValueError:
+                raise ValueError(f"{like!r}: an item id is written #ID, e.g. #12") from None
+            continue
+        if like not in gallery:
+            raise UnknownLabelError(f"{like!r} is not a label in the gallery")
+        ids += gallery._store.load(label=like).ids.tolist()  # the label's items (same package)
+    return ids
+
+
+def recommend_like(gallery: Gallery, likes: Sequence[str], k: int = 10) -> list[Match]:
+    """The ``k`` items nearest to any liked item, liked items (all of a liked label) excluded."""
+    return gallery.recommend(liked_item_ids(gallery, likes), k=k)

@@ -1,0 +1,147 @@
+"""``siamkit face enroll / verify / identify / crop`` on offline photos, through click."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from siamkit.cli.main import cli
+from siamkit.index import Gallery
+
+
+def save(path, rgb):
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, astronaut, messi, megamind, three_faces):
+    d = tmp_path_factory.mktemp("photos")
+    (d / "notes.jpg").write_text("not an image")
+    return {
+        "astronaut": save(d / "astronaut.png", astronaut),
+        "astronaut_flip": save(d / "astronaut_flip.jpg", np.ascontiguousarray(astronaut[:, ::-1])),
+        "messi": save(d / "messi.jpg", messi),
+        "mega110": save(d / "mega110.png", megamind[110]),
+        "mega120": save(d / "mega120.png", megamind[120]),
+        "noface": save(d / "mega0.png", megamind[0]),
+        "three": save(d / "three.png", three_faces[0]),
+        "text": d / "notes.jpg",
+    }
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["face", *map(str, args)])
+
+
+def test_verify_json_same_and_different(photos):
+    res = run("verify", photos["astronaut"], photos["astronaut_flip"], "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["same"] is True and doc["threshold"] == 0.6 and doc["distance"] < 0.6
+    assert doc["faces"][0]["faces_found"] == 2 and "using the largest" in doc["faces"][0]["note"]
+    box = doc["faces"][0]["box"]
+    assert (box["left"], box["top"], box["right"], box["bottom"]) == (175, 76, 265, 166)
+    res = run("verify", photos["astronaut"], photos["messi"], "--json")
+    doc = json.loads(res.output)
+    assert doc["same"] is False and doc["distance"] > 0.6
+
+
+def test_verify_bad_inputs_one_sentence(photos):
+    res = run("verify", photos["noface"], photos["messi"])
+    assert (
+        res.exit_code == 1 and res.output.strip() == f"Error: no face found in {photos['noface']}"
+    )
+    res = run("verify", photos["text"], photos["messi"])
+    assert res.exit_code == 1 and "is not a readable image" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_enroll_then_identify_every_face(tmp_path, photos):
+    db = tmp_path / "staff.db"
+    assert run("enroll", "--gallery", db, "--label", "eileen", photos["astronaut"]).exit_code == 0
+    res = run("enroll", "--gallery", db, "--label", "mega", "--metadata", "{bad", photos["mega110"])
+    assert res.exit_code == 2 and "not valid JSON" in res.output
+    meta = '{"team": "cartoons"}'
+    res = run(
+        "enroll",
+        "--gallery",
+        db,
+        "--label",
+        "mega",
+        "--metadata",
+        meta,
+        photos["mega110"],
+        "--json",
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["num_items"] == 2
+    with Gallery.open(db) as g:
+        assert {i.label: i.metadata for i in g.labels()}["mega"] == {"team": "cartoons"}
+    res = run("identify", "--gallery", db, photos["three"], photos["noface"], "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    three, empty = doc["images"]
+    assert empty["faces"] == []
+    labels = sorted(str(f["label"]) for f in three["faces"])
+    assert labels == ["None", "eileen", "mega"]  # messi is not enrolled: unknown
+    assert all(set(f["box"]) >= {"left", "top", "right", "bottom"} for f in three["faces"])
+    text = run("identify", "--gallery", db, photos["noface"], photos["messi"]).output
+    assert "mega0.png: no face found" in text and "unknown" in text
+
+
+def test_enroll_with_a_faceless_image_enrolls_nothing(tmp_path, photos):
+    db = tmp_path / "staff.db"
+    run("enroll", "--gallery", db, "--label", "eileen", photos["astronaut"])
+    res = run("enroll", "--gallery", db, "--label", "mega", photos["mega110"], photos["noface"])
+    assert res.exit_code == 1 and "no face found in" in res.output
+    with Gallery.open(db) as g:
+        assert [i.label for i in g.labels()] == ["eileen"]
+
+
+def test_identify_needs_an_existing_gallery(tmp_path, photos):
+    res = run("identify", "--gallery", tmp_path / "none.db", photos["messi"])
+    assert res.exit_code == 1 and "no gallery at" in res.output
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
+    src = tmp_path / "people"
+    for person, keys in {
+        "eileen": ["astronaut", "astronaut_flip"],
+        "mega": ["mega110", "noface"],
+    }.items():
+        (src / person).mkdir(parents=True)
+        for k in keys:
+            (src / person / photos[k].name).write_bytes(photos[k].read_bytes())
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(tmp_path / "chips"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["written"] == 3 and doc["skipped"] == [str(src / "mega" / "mega0.png")]
+    chips = sorted(
+        p.relative_to(tmp_path / "chips").as_posix() for p in (tmp_path / "chips").rglob("*.png")
+    )
+    assert chips == ["eileen/astronaut.png", "eileen/astronaut_flip.png", "mega/mega110.png"]
+
+
+def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "2 1\nEileen_Collins 1 2\nEileen_Collins 1 Lionel_Messi 2\n"
+        "Lionel_Messi 1 2\nMega_Mind 2 Eileen_Collins 2\n"
+    )
+    res = run("evaluate", "--lfw-pairs", pairs, "--images", face_folder, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["lfw"]["accuracy"] == 1.0 and len(doc["lfw"]["fold_accuracy"]) == 2
+    res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.34", "--far", "0.5")
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("rank-1 1.0000")
+    res = run("evaluate", "--identities", face_folder, "--images", face_folder)
+    assert (
+        res.exit_code == 2 and "give either --lfw-pairs and --images, or --identities" in res.output
+    )

@@ -1,0 +1,98 @@
+"""A siamkit model trained on face chips plugs into `siamkit face`; the dlib model into serve."""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from siamkit.applications.faces import FacePipeline
+from siamkit.cli.main import cli
+from siamkit.data.image_io import resize_images
+from siamkit.index import Gallery
+
+
+def _chip_model(tmp_path):
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
+    pre = siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 32, 32))
+    net = siamkit.SiameseNetwork(enc, embedding_dim=16, preprocess=pre).eval()
+    return siamkit.save_model(net, tmp_path / "chips-model")
+
+
+def test_a_trained_chip_model_plugs_into_the_face_commands(tmp_path, astronaut, messi):
+    model_dir = _chip_model(tmp_path)
+    net = siamkit.load_model(model_dir)
+    pipe = FacePipeline(net)
+    face, _ = pipe.largest_face(astronaut)
+    chip = pipe.aligner.chip(astronaut, face.box)  # (150, 150, 3)
+    grey = torch.from_numpy(chip).permute(2, 0, 1).float().div(255)
+    grey = (grey * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
+    with torch.inference_mode():
+        ref = net.embed(resize_images(grey[None], (32, 32)))[0].numpy()
+    np.testing.assert_allclose(face.embedding, ref, atol=1e-5)
+    for name, img in (("a.png", astronaut), ("m.png", messi)):
+        Image.fromarray(img).save(tmp_path / name)
+    db = tmp_path / "staff.db"
+    args = ["face", "enroll", "--gallery", str(db), "--model", str(model_dir)]
+    res = CliRunner().invoke(cli, [*args, "--label", "eileen", str(tmp_path / "a.png")])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(
+        cli,
+        [
+            "face",
+            "identify",
+            "--gallery",
+            str(db),
+            "--model",
+            str(model_dir),
+            str(tmp_path / "a.png"),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    faces = json.loads(res.output)["images"][0]["faces"]
+    assert faces[0]["matches"][0]["label"] == "eileen" and faces[0]["matches"][0]["distance"] < 1e-4
+    with Gallery.open(db) as g:
+        assert g.stats().model_fingerprint == siamkit.models.model_fingerprint(net)
+    res = CliRunner().invoke(
+        cli, ["face", "identify", "--gallery", str(db), str(tmp_path / "a.png")]
+    )
+    assert res.exit_code == 1 and "use the model that built the gallery" in res.output  # not dlib
+
+
+def test_serve_with_the_dlib_face_model(tmp_path, encoder, astronaut):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    def png(img):
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        return buf.getvalue()
+
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    app = create_app(encoder, tmp_path / "g.db", api_key=None)
+    with TestClient(app) as client:
+        res = client.post(
+            "/verify",
+            files={"file_a": ("a.png", png(astronaut)), "file_b": ("b.png", png(flipped))},
+        )
+        assert res.status_code == 200, res.text
+        assert res.json()["same"] is True and res.json()["threshold"] == 0.6
+        res = client.post(
+            "/verify",
+            files={
+                "file_a": ("a.png", png(astronaut)),
+                "file_b": ("b.png", png(np.zeros((64, 64, 3), np.uint8))),
+            },
+        )
+        assert res.status_code == 400 and "no face found" in res.json()["detail"]

@@ -1,0 +1,139 @@
+"""LFW pairs.txt 10-fold accuracy and open-set 1:N, against naive loops, on generated fixtures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siamkit.applications.faces import FacePipeline
+from siamkit.applications.faces.evaluate import evaluate_identities, evaluate_lfw
+from siamkit.applications.faces.lfw import best_threshold, kfold_accuracy, read_lfw_pairs
+from siamkit.applications.faces.open_set import open_set_identification, split_identities
+
+
+def _naive_kfold(d, same, fold):
+    accs = []
+    for k in sorted(set(fold.tolist())):
+        train = [i for i in range(len(d)) if fold[i] != k]
+        best_t, best_correct = None, -1
+        for t in sorted({-1e9, *(d[i] for i in train)}):  # accept d <= t
+            correct = sum((d[i] <= t) == same[i] for i in train)
+            if correct > best_correct:
+                best_t, best_correct = t, correct
+        test = [i for i in range(len(d)) if fold[i] == k]
+        accs.append(np.mean([(d[i] <= best_t) == same[i] for i in test]))
+    return np.asarray(accs)
+
+
+def test_kfold_accuracy_matches_a_naive_loop():
+    rng = np.random.default_rng(0)
+    same = rng.random(200) < 0.5
+    d = np.where(same, rng.normal(0.5, 0.2, 200), rng.normal(0.9, 0.2, 200)).round(2)  # ties
+    fold = np.repeat(np.arange(10), 20)
+    got = kfold_accuracy(d, same, fold)
+    np.testing.assert_allclose(got.fold_accuracy, _naive_kfold(d, same, fold))
+    assert 0.7 < got.mean < 0.95 and got.std > 0
+
+
+def test_best_threshold_beats_every_other_threshold():
+    rng = np.random.default_rng(1)
+    same = rng.random(300) < 0.4
+    d = np.where(same, rng.random(300), rng.random(300) + 0.3)
+    t = best_threshold(d, same)
+    acc = lambda th: ((d <= th) == same).mean()  # noqa: E731
+    assert all(acc(t) >= acc(v) for v in np.linspace(-0.1, 1.4, 500))
+
+
+def _write_pairs(tmp_path, lines):
+    p = tmp_path / "pairs.txt"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_read_pairs_folds_and_paths(tmp_path):
+    p = _write_pairs(
+        tmp_path,
+        ["2\t1", "Ann\t1\t2", "Ann\t1\tBob\t1", "Bob\t1\t2", "Bob\t2\tCid_X\t3"],
+    )
+    pairs = read_lfw_pairs(p, tmp_path / "lfw")
+    assert pairs.same.tolist() == [True, False, True, False]
+    assert pairs.fold.tolist() == [0, 0, 1, 1]
+    assert pairs.a[0] == tmp_path / "lfw" / "Ann" / "Ann_0001.jpg"
+    assert pairs.b[3] == tmp_path / "lfw" / "Cid_X" / "Cid_X_0003.jpg"
+    single = read_lfw_pairs(_write_pairs(tmp_path, ["1", "Ann 1 2", "Ann 1 Bob 1"]), tmp_path)
+    assert single.fold.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["2 1", "Ann 1 2"], "announces 2 fold"),
+        (["1 1", "Ann 1 Bob 1", "Ann 1 2"], r":2: expected 'name i j'"),
+        (["1 1", "Ann 1 x", "Ann 1 Bob 1"], "is not an integer"),
+        (["ten"], "first line"),
+    ],
+)
+def test_bad_pairs_files_name_the_line(tmp_path, lines, message):
+    with pytest.raises(ValueError, match=message):
+        read_lfw_pairs(_write_pairs(tmp_path, lines), tmp_path)
+
+
+def _naive_open_set(gz, gy, pz, py, far):
+    best = []
+    for z in pz:
+        d = [np.linalg.norm(z - g) for g in gz]
+        best.append((gy[int(np.argmin(d))], min(d)))
+    known = [y in set(gy) for y in py]
+    correct = [k and b[0] == y for k, b, y in zip(known, best, py)]
+    rank1 = sum(correct) / sum(known)
+    imp = sorted(b[1] for k, b in zip(known, best) if not k)
+    # the largest threshold (among candidate distances) letting <= far of the unknowns through
+    allowed = int(np.floor(far * len(imp)))
+    cands = sorted({b[1] for b in best} | set(imp))
+    t = max([c for c in cands if sum(v <= c for v in imp) <= allowed], default=-np.inf)
+    dir_ = sum(c and b[1] <= t for c, b in zip(correct, best)) / sum(known)
+    return rank1, dir_
+
+
+def test_open_set_matches_naive_loops():
+    rng = np.random.default_rng(2)
+    centers = rng.normal(size=(12, 8))
+    gy = [f"id{i}" for i in range(8)]  # ids 8..11 are unknown
+    gz = centers[:8] + 0.3 * rng.normal(size=(8, 8))
+    py = [f"id{i}" for i in rng.integers(0, 12, 300)]
+    pz = centers[[int(y[2:]) for y in py]] + 0.6 * rng.normal(size=(300, 8))
+    got = open_set_identification(gz, gy, pz, py, fars=(0.05, 0.2))
+    for far in (0.05, 0.2):
+        rank1, dir_ = _naive_open_set(gz, gy, pz, py, far)
+        assert got.rank1 == pytest.approx(rank1)
+        assert got.dir_at_far[far] == pytest.approx(dir_)
+    assert got.num_known + got.num_unknown == 300
+    assert got.dir_at_far[0.05] <= got.dir_at_far[0.2] <= got.rank1
+
+
+def test_split_identities_is_seeded_and_disjoint():
+    labels = [f"p{i // 3}" for i in range(30)]  # 10 identities x 3 images
+    g, p = split_identities(labels, unknown_fraction=0.4, per_identity=1, seed=3)
+    assert sorted([*g.tolist(), *p.tolist()]) == list(range(30))
+    enrolled = {labels[i] for i in g}
+    assert len(g) == len(enrolled) == 6
+    g2, _ = split_identities(labels, unknown_fraction=0.4, per_identity=1, seed=3)
+    assert g.tolist() == g2.tolist()
+
+
+def test_lfw_evaluation_end_to_end(tmp_path, encoder, face_folder):
+    lines = ["2 1", "Eileen_Collins 1 2", "Eileen_Collins 1 Lionel_Messi 2"]
+    lines += ["Lionel_Messi 1 2", "Mega_Mind 2 Eileen_Collins 2"]
+    pairs = read_lfw_pairs(_write_pairs(tmp_path, lines), face_folder)
+    result = evaluate_lfw(FacePipeline(encoder), pairs)
+    assert result.no_face == []
+    assert result.distances[[0, 2]].max() < 0.6 < result.distances[[1, 3]].min()
+    assert result.accuracy.mean == 1.0
+
+
+def test_identities_evaluation_end_to_end(encoder, face_folder):
+    result, no_face = evaluate_identities(
+        FacePipeline(encoder), face_folder, unknown_fraction=0.34, fars=(0.5,)
+    )
+    assert no_face == [] and result.num_known == 2 and result.num_unknown == 2
+    assert result.rank1 == 1.0

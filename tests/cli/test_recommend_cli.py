@@ -1,0 +1,51 @@
+"""``siamkit recommend MODEL --gallery shop.db --like ... --k`` against a naive loop."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+
+import siamkit
+from siamkit.cli.main import cli
+from siamkit.index import Gallery
+
+
+def _shop(tmp_path):
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=(8,))
+    pre = siamkit.models.Preprocess(input_shape=(6,))
+    net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=pre).eval()
+    model = siamkit.save_model(net, tmp_path / "model")
+    z = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    with Gallery.open(tmp_path / "shop.db", net) as g:
+        ids = [g.enroll_embeddings(f"item-{i}", z[i : i + 1])[0] for i in range(10)]
+    return model, z, ids
+
+
+def test_recommend_like_labels_matches_naive(tmp_path):
+    model, z, ids = _shop(tmp_path)
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--json"]
+    res = CliRunner().invoke(cli, [*args, "--like", "item-2", "--like", "item-7", "--k", "4"])
+    assert res.exit_code == 0, res.output
+    got = [it["label"] for it in json.loads(res.output)["items"]]
+    score = {
+        i: min(np.linalg.norm(z[i] - z[2]), np.linalg.norm(z[i] - z[7]))
+        for i in range(10)
+        if i not in (2, 7)
+    }
+    assert got == [f"item-{i}" for i in sorted(score, key=score.get)[:4]]
+    res = CliRunner().invoke(cli, [*args, "--like", f"#{ids[3]}", "--k", "1"])
+    nearest = min((i for i in range(10) if i != 3), key=lambda i: np.linalg.norm(z[i] - z[3]))
+    assert json.loads(res.output)["items"][0]["label"] == f"item-{nearest}"
+
+
+def test_recommend_unknown_label_is_one_sentence(tmp_path):
+    model, _, _ = _shop(tmp_path)
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "shoe"]
+    res = CliRunner().invoke(cli, args)
+    assert (
+        res.exit_code == 1 and res.output.strip() == "Error: 'shoe' is not a label in the gallery"
+    )

@@ -1,0 +1,44 @@
+"""POST /recommend against a naive nearest-to-any-liked-item loop."""
+
+from __future__ import annotations
+
+import numpy as np
+from _service_helpers import as_tensor, pattern, png_bytes
+
+
+def _enroll(client, label, array):
+    res = client.post(
+        "/enroll", data={"label": label}, files=[("files", ("a.png", png_bytes(array)))]
+    )
+    assert res.status_code == 201, res.text
+    return res.json()["item_ids"][0]
+
+
+def test_recommend_matches_a_naive_loop(client, model):
+    arrays = {f"item-{i}": pattern("noise", seed=i) for i in range(8)}
+    ids = {label: _enroll(client, label, a) for label, a in arrays.items()}
+    z = {label: model.embed(as_tensor(a)).detach().numpy()[0] for label, a in arrays.items()}
+    liked = ["item-1", "#" + str(ids["item-5"])]
+    res = client.post("/recommend", json={"like": liked, "k": 3})
+    assert res.status_code == 200, res.text
+    got = [(it["label"], it["item_id"]) for it in res.json()["items"]]
+    score = {
+        label: min(np.linalg.norm(v - z["item-1"]), np.linalg.norm(v - z["item-5"]))
+        for label, v in z.items()
+        if label not in ("item-1", "item-5")
+    }
+    expected = sorted(score, key=score.get)[:3]
+    assert got == [(label, ids[label]) for label in expected]
+    dists = [it["distance"] for it in res.json()["items"]]
+    np.testing.assert_allclose(dists, [score[label] for label in expected], rtol=1e-4, atol=1e-5)
+
+
+def test_recommend_bad_input(client):
+    _enroll(client, "item-0", pattern("stripes"))
+    assert client.post("/recommend", json={"like": ["nobody"]}).status_code == 404
+    assert client.post("/recommend", json={"like": []}).status_code == 422
+    assert client.post("/recommend", json={"like": ["item-0"], "k": 0}).status_code == 422
+    res = client.post("/recommend", json={"like": ["#x"]})
+    assert res.status_code == 422 and "#ID" in res.json()["detail"]
+    res = client.post("/recommend", json={"like": ["#999"]})
+    assert res.status_code == 404 and "999" in res.json()["detail"]
