@@ -15,6 +15,7 @@ from torch import nn
 from siamkit.encoders.convnet import ConvNet
 from siamkit.encoders.mlp import MLPEncoder
 from siamkit.encoders.resnet import ResNet
+from siamkit.encoders.text import text_encoder
 
 EncoderFactory = Callable[..., nn.Module]
 
@@ -22,6 +23,7 @@ _REGISTRY: dict[str, EncoderFactory] = {
     "convnet": ConvNet,
     "resnet": ResNet,
     "mlp": MLPEncoder,
+    "text": text_encoder,
 }
 
 

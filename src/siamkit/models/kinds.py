@@ -19,6 +19,7 @@ from siamkit.models.siamese import SiameseNetwork
 _KINDS: dict[str, Any] = {
     "siamese": SiameseNetwork,
     "half_twin": HalfTwinNetwork,
+    "text": "siamkit.applications.text.model:TextSiameseNetwork",
 }
 
 
@@ -58,5 +59,8 @@ def model_class(name: str) -> type:
 
 
 def is_model(obj: object) -> bool:
-    """Whether ``obj`` is an instance of a registered kind (only already-imported kinds count)."""
+    """Whether ``obj`` is an instance of a registered kind (a lazy kind counts once its class exists)."""
+    kind = getattr(type(obj), "kind", None)
+    if isinstance(kind, str) and isinstance(_KINDS.get(kind), str):
+        return isinstance(obj, model_class(kind))
     return any(isinstance(obj, t) for t in _KINDS.values() if isinstance(t, type))
