@@ -20,6 +20,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("gallery_cmds", "gallery"),
     ("serve_cmd", "serve"),
     ("export_cmd", "export"),
+    ("text_cmds", "text"),
 ]
 
 
