@@ -25,7 +25,8 @@ def gensim_test_data() -> Path:
 
 def lee_documents() -> list[str]:
     """The 50 Lee documents (one per line of lee.cor)."""
-    return [ln.strip() for ln in (gensim_test_data() / "lee.cor").read_text().splitlines()]
+    raw = (gensim_test_data() / "lee.cor").read_bytes().decode("latin-1")  # not UTF-8 (a £ sign)
+    return [ln.strip() for ln in raw.splitlines()]
 
 
 def lee_background() -> list[str]:

@@ -86,3 +86,20 @@ def test_image_model_given_text_says_so() -> None:
     net = siamkit.SiameseNetwork(create_encoder("mlp", in_features=4, hidden=(8,)), embedding_dim=2)
     with pytest.raises(TypeError, match="got text; use a text model"):
         net.embed(["a text"])  # type: ignore[arg-type]
+
+
+def test_gallery_enrolls_and_identifies_texts(text_model, tmp_path) -> None:
+    from siamkit.index import Gallery
+
+    with Gallery.open(tmp_path / "g.db", text_model, create=True) as g:
+        g.enroll("printer", ["The printer is out of toner.", "Printer toner is empty."])
+        g.enroll("vpn", ["I cannot connect to the VPN."])
+        top = g.identify("The printer needs new toner.", k=1).matches[0]
+        assert top.label == "printer"
+        expected = 1 - float(
+            (
+                text_model.embed(["The printer needs new toner."])
+                @ text_model.embed(["Printer toner is empty.", "The printer is out of toner."]).T
+            ).max()
+        )
+        assert top.distance == pytest.approx(expected, abs=1e-5)

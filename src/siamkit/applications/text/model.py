@@ -62,6 +62,7 @@ class TextSiameseNetwork(nn.Module):
     """
 
     kind = "text"
+    input_kind = "text"  # galleries pass strings, not tensors, to embed
 
     def __init__(
         self, encoder: TextEncoder, share_weights: bool = True, distance: str = "cosine"

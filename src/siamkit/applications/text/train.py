@@ -190,6 +190,8 @@ def _loop(
                 loss = batch_loss(model, cfg, ex.subset(batches[step]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.train.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.max_grad_norm)
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))

@@ -45,6 +45,7 @@ class TrainSection:
     lr: float = 2e-5
     warmup: float = 0.1  # fraction of steps with a linear warm-up
     weight_decay: float = 0.01
+    max_grad_norm: float = 1.0  # gradient clipping (0 = off), as sentence-transformers' fit
     seed: int = 0
     amp: bool = True  # bf16/fp16 autocast on CUDA only
     gradient_checkpointing: bool = False
