@@ -250,3 +250,21 @@ def plagiarism(
     click.echo(_chunk_note(report.chunked), nl=False)
     if out:
         click.echo(f"report -> {out}")
+
+
+@text.command("export")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
+@_MODEL
+@click.option("--int8", is_flag=True, help="Also write a dynamically quantised int8 graph.")
+@friendly_errors
+def export(out: str, model_path: str | None, int8: bool) -> None:
+    """Export the text encoder to ONNX with its tokenizer (for the torch-free runtime)."""
+    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+
+    model = _model(model_path)
+    folder = export_text_onnx(model, out, int8=int8)
+    probe = ["A man is playing guitar.", "Someone plays a guitar."]
+    gap = float(abs(TextOnnxEmbedder(folder).embed(probe) - model.embed(probe).numpy()).max())
+    click.echo(
+        f"ONNX text encoder + tokenizer -> {folder} (max |onnx - torch| on a probe: {gap:.1e})"
+    )

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -140,3 +141,18 @@ def test_bad_training_data_is_one_sentence(tmp_path: Path) -> None:
         read_examples(bad, columns={"label": "score"}, score_range=(0, 5))
     with pytest.raises(ValueError, match=r"loss 'cosent' trains on data\.format 'pairs'"):
         parse_config({"data": {"train": "x.csv", "format": "triplets"}, "loss": {"name": "cosent"}})
+
+
+def test_onnx_export_matches_torch_with_long_texts(tiny_hf: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+
+    model = TextSiameseNetwork.pretrained(tiny_hf, max_length=32, overlap=8)
+    folder = export_text_onnx(model, tmp_path / "edge", int8=True)
+    texts = ["the printer is out of toner", " ".join(f"word{i} is here." for i in range(40))]
+    ref = model.embed(texts).numpy()
+    assert model.last_chunked == 1  # the second text spans several 32-token windows
+    np_out = TextOnnxEmbedder(folder).embed(texts)
+    assert np.abs(np_out - ref).max() < 1e-5
+    q = TextOnnxEmbedder(folder, int8=True).embed(texts)
+    assert q.shape == ref.shape and np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-5)

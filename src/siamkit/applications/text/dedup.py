@@ -60,14 +60,15 @@ def similar_pairs(
     min_similarity: float,
     faiss_above: int = 50_000,
     k: int = 32,
-    block: int = 2048,
+    block: int | None = None,
     tick: Callable[[int], None] = lambda n: None,
 ) -> np.ndarray:
     """``(P, 2)`` index pairs ``i < j`` with ``z_i · z_j >= min_similarity``; ``z``: ``(N, D)`` unit rows."""
     z = np.ascontiguousarray(z, dtype=np.float32)
     if len(z) > faiss_above:
         return _faiss_pairs(z, min_similarity, k, tick)
-    return _exact_pairs(z, min_similarity, block, tick)
+    rows = block or max(64, 25_000_000 // max(len(z), 1))  # a (B, N) block stays near 100 MB
+    return _exact_pairs(z, min_similarity, rows, tick)
 
 
 def _components(n: int, pairs: np.ndarray) -> list[list[int]]:
