@@ -25,6 +25,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("signature_cmds", "signature"),
     ("face_cmds", "face"),
     ("recommend_cmd", "recommend"),
+    ("text_cmds", "text"),
 ]
 
 

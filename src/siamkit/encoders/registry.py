@@ -16,6 +16,7 @@ from siamkit.encoders.convnet import ConvNet
 from siamkit.encoders.mlp import MLPEncoder
 from siamkit.encoders.resnet import ResNet
 from siamkit.encoders.signet import SigNet
+from siamkit.encoders.text import text_encoder
 
 EncoderFactory = Callable[..., nn.Module]
 
@@ -24,6 +25,7 @@ _REGISTRY: dict[str, EncoderFactory] = {
     "resnet": ResNet,
     "mlp": MLPEncoder,
     "signet": SigNet,
+    "text": text_encoder,
 }
 
 

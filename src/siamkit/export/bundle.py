@@ -90,6 +90,8 @@ def save_model(
     try:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_FILE))
+        if callable(extra := getattr(model, "save_extra_files", None)):
+            extra(tmp)  # files a kind needs beside its weights (a text model's tokenizer)
         doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -262,7 +264,9 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     except (SafetensorError, OSError) as err:
         raise ModelFileError(f"{weights} cannot be read: {err}") from None
     try:
-        model = model_class(doc["model"]["kind"]).from_config(doc["model"])
+        cls = model_class(doc["model"]["kind"])
+        rebuild = getattr(cls, "from_bundle", None)  # kinds that read extra files of the folder
+        model = rebuild(doc["model"], Path(path)) if rebuild else cls.from_config(doc["model"])
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(

