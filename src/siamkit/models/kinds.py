@@ -19,6 +19,7 @@ from siamkit.models.siamese import SiameseNetwork
 _KINDS: dict[str, Any] = {
     "siamese": SiameseNetwork,
     "half_twin": HalfTwinNetwork,
+    "siamfc": "siamkit.applications.tracking.model:SiamFCNet",
 }
 
 

@@ -43,7 +43,9 @@ class TaskSummary:
 
 Runner = Callable[[dict[str, Any], Path, TaskOptions], TaskSummary]
 
-_TASKS: dict[str, Any] = {}
+_TASKS: dict[str, Any] = {
+    "siamfc": "siamkit.applications.tracking.task:run",
+}
 
 
 def register_task(name: str, target: Runner | str, overwrite: bool = False) -> None:
