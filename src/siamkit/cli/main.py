@@ -20,6 +20,8 @@ _COMMANDS: list[tuple[str, str]] = [
     ("gallery_cmds", "gallery"),
     ("serve_cmd", "serve"),
     ("export_cmd", "export"),
+    ("track_cmds", "track"),
+    ("track_cmds", "evaluate_tracking"),
 ]
 
 

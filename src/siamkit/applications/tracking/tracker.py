@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from siamkit.applications.tracking.crops import (
+    Vec,
     box_center,
     context_side,
     crop_square,
@@ -38,7 +39,7 @@ class TrackResult:
     response_box: np.ndarray | None = None
 
 
-def check_box(box: Sequence[float], frame_shape: tuple[int, ...]) -> np.ndarray:
+def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
     """Validate an initial ``(x, y, w, h)`` box against a frame; one clear sentence if it is bad."""
     b = np.asarray(box, dtype=np.float64).reshape(-1)
     if b.shape != (4,) or not np.isfinite(b).all():
@@ -76,7 +77,7 @@ class SiamFCTracker:
         with torch.no_grad():
             return self.net.embed(x)
 
-    def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
+    def init(self, frame: np.ndarray, box: Vec) -> None:
         """Take the exemplar around ``box`` = ``(x, y, w, h)`` in ``frame`` (RGB ``(H, W, 3)`` uint8)."""
         b = check_box(box, frame.shape)
         self.center = box_center(b)
@@ -141,7 +142,7 @@ class SiamFCTracker:
         resp_box = np.r_[self.center - disp - side / 2, side, side]
         return TrackResult(box, score, r, resp_box)
 
-    def track(self, frames: Iterable[np.ndarray], box: Sequence[float]) -> Iterator[TrackResult]:
+    def track(self, frames: Iterable[np.ndarray], box: Vec) -> Iterator[TrackResult]:
         """Yield a result per frame; the first is the given box with score 1."""
         it = iter(frames)
         first = next(it)
