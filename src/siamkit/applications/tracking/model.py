@@ -13,49 +13,19 @@ torch.Size([2, 1, 17, 17])
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from siamkit.applications.tracking.backbones import TOTAL_STRIDE, create_backbone
+from siamkit.applications.tracking.params import TrackerParams
 
-
-@dataclass(frozen=True)
-class TrackerParams:
-    """SiamFC's tracking hyper-parameters (the paper's values for 3 scales by default)."""
-
-    exemplar_size: int = 127
-    instance_size: int = 255
-    context: float = 0.5  # padding p = context * (w + h), exemplar side sqrt((w + p)(h + p))
-    scale_num: int = 3
-    scale_step: float = 1.0375
-    scale_penalty: float = 0.9745
-    scale_lr: float = 0.59
-    window_influence: float = 0.176
-    response_up: int = 16
-    template_lr: float = 0.0  # 0: exemplar from the first frame only; else a slow running average
-
-    def __post_init__(self) -> None:
-        if self.scale_num < 1 or self.scale_num % 2 == 0:
-            raise ValueError(f"scale_num must be odd and >= 1, got {self.scale_num}")
-        if not 0 <= self.window_influence <= 1 or not 0 <= self.template_lr <= 1:
-            raise ValueError("window_influence and template_lr must be in [0, 1]")
-        if self.instance_size <= self.exemplar_size:
-            raise ValueError("instance_size must be larger than exemplar_size")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrackerParams:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(
-                f"unknown tracker parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
-            )
-        return cls(**d)
+__all__ = ["SiamFCNet", "TrackerParams", "cross_correlation", "save_tracker"]
 
 
 def cross_correlation(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -115,6 +85,17 @@ class SiamFCNet(nn.Module):
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Exemplar crops ``(B, 3, 127, 127)`` and search crops ``(B, 3, 255, 255)`` -> logits ``(B, 1, 17, 17)``."""
         return self.response(self.embed(z), self.embed(x))
+
+    def embed_numpy(self, crops: np.ndarray) -> torch.Tensor:
+        """The tracker's entry: crops ``(N, 3, H, W)`` float32 in [0, 1] -> feature maps (no gradients)."""
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            return self.embed(torch.from_numpy(crops).to(device))
+
+    def response_numpy(self, kernel: torch.Tensor, feats: torch.Tensor) -> np.ndarray:
+        """The tracker's entry: response logits ``(S, n, n)`` as a NumPy array."""
+        with torch.no_grad():
+            return self.response(kernel, feats)[:, 0].cpu().numpy()  # type: ignore[no-any-return]
 
     def config(self) -> dict[str, Any]:
         return {

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from siamkit.applications.tracking.crops import (
     Vec,
@@ -22,7 +22,11 @@ from siamkit.applications.tracking.crops import (
     crop_square,
     to_tensor_batch,
 )
-from siamkit.applications.tracking.model import SiamFCNet, TrackerParams
+from siamkit.applications.tracking.params import TrackerParams
+
+if TYPE_CHECKING:
+    from siamkit.applications.tracking.model import SiamFCNet
+    from siamkit.applications.tracking.onnx import OnnxSiamFC
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,14 @@ class SiamFCTracker:
     """Track one object with a :class:`SiamFCNet` (Bertinetto et al. 2016, Section 2.4)."""
 
     def __init__(
-        self, net: SiamFCNet, params: TrackerParams | None = None, keep_response: bool = False
+        self,
+        net: SiamFCNet | OnnxSiamFC,
+        params: TrackerParams | None = None,
+        keep_response: bool = False,
     ) -> None:
-        self.net = net.eval()
+        self.net = net
+        if hasattr(net, "eval"):
+            net.eval()
         self.p = params or net.params
         self.keep_response = keep_response
         n_resp = (self.p.instance_size - self.p.exemplar_size) // net.total_stride + 1
@@ -70,12 +79,9 @@ class SiamFCTracker:
         self.window = window / window.sum()
         k = np.arange(self.p.scale_num) - (self.p.scale_num - 1) / 2
         self.scales = self.p.scale_step**k  # (S,)
-        self.device = next(net.parameters()).device
 
-    def _embed(self, crops: list[np.ndarray]) -> torch.Tensor:
-        x = torch.from_numpy(to_tensor_batch(crops)).to(self.device)
-        with torch.no_grad():
-            return self.net.embed(x)
+    def _embed(self, crops: list[np.ndarray]) -> Any:
+        return self.net.embed_numpy(to_tensor_batch(crops))  # (K, C, h, w)
 
     def init(self, frame: np.ndarray, box: Vec) -> None:
         """Take the exemplar around ``box`` = ``(x, y, w, h)`` in ``frame`` (RGB ``(H, W, 3)`` uint8)."""
@@ -96,10 +102,7 @@ class SiamFCTracker:
             crop_square(frame, self.center, self.x_side * s, p.instance_size, self.fill)
             for s in self.scales
         ]
-        with torch.no_grad():
-            logits = (
-                self.net.response(self.kernel, self._embed(crops))[:, 0].cpu().numpy()
-            )  # (S, 17, 17)
+        logits = self.net.response_numpy(self.kernel, self._embed(crops))  # (S, 17, 17)
         up = np.stack(
             [
                 cv2.resize(r, (self.upsize, self.upsize), interpolation=cv2.INTER_CUBIC)
