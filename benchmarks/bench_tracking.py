@@ -5,7 +5,8 @@ from held-out sources (Fashion-MNIST classes 6-9 test images, crops of Megamind.
 pasted into ``Megamind.avi`` (a video never used for training or validation), 640×480, with scale
 change, rotation, illumination change, motion blur, occluders and distractors. Each sequence is
 rendered once and every tracker runs on the same frames, initialised on the first ground-truth
-box (OTB one-pass evaluation). Scores pool the frames after the first: success AUC (21 IoU
+box (OTB one-pass evaluation). The siamkit model also runs with its backbone exported to ONNX
+(ONNX Runtime + NumPy correlation). Scores pool the frames after the first: success AUC (21 IoU
 thresholds), precision at 20 px, frames lost (IoU 0), and fps of the tracker's update calls alone.
 
 OpenCV's trackers get BGR frames (their convention) and, when ``update`` reports failure, keep
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +33,7 @@ import siamkit
 from siamkit.applications.tracking.evaluate import run_sequence
 from siamkit.applications.tracking.metrics import TrackingScores, score_tracking
 from siamkit.applications.tracking.model import SiamFCNet
+from siamkit.applications.tracking.onnx import OnnxSiamFC, export_tracker_onnx
 from siamkit.applications.tracking.pretrained import PRETRAINED_DIR, load_pretrained_tracker
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.data.synthetic_tracking import synthetic_sequences
@@ -74,8 +77,12 @@ def main() -> None:
     net = siamkit.load_model(args.model) if args.model else load_pretrained_tracker()
     assert isinstance(net, SiamFCNet)
     print(f"siamkit model: {args.model or PRETRAINED_DIR} (backbone {net.backbone_name})")
+    onnx_dir = tempfile.mkdtemp(prefix="siamfc-onnx-")
+    export_tracker_onnx(net, onnx_dir)
+    onnx_net = OnnxSiamFC(onnx_dir, threads=args.threads)
     trackers: dict[str, Callable[[], object]] = {
         f"siamkit SiamFC-{net.backbone_name}": lambda: SiamFCTracker(net),
+        f"siamkit SiamFC-{net.backbone_name} (ONNX Runtime)": lambda: SiamFCTracker(onnx_net),
         "OpenCV MIL": lambda: OpenCVTracker(cv2.TrackerMIL.create),
         "OpenCV KCF": lambda: OpenCVTracker(cv2.TrackerKCF.create),
         "OpenCV CSRT": lambda: OpenCVTracker(cv2.TrackerCSRT.create),
@@ -91,7 +98,9 @@ def main() -> None:
             run = run_sequence(make(), seq)  # type: ignore[arg-type]
             pred[name].append(run.boxes[1:])
             secs[name] += run.seconds
-            line.append(f"{name.split()[-1]} {run.scores.success_auc:.2f}")
+            line.append(
+                f"{name.removeprefix('siamkit ').removeprefix('OpenCV ')} {run.scores.success_auc:.2f}"
+            )
         print(f"{seq.name}: " + ", ".join(line), flush=True)
     gt = np.concatenate(truth)
     rows: dict[str, TrackingScores] = {

@@ -26,8 +26,12 @@ N = 8
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("track")
     torch.manual_seed(0)
-    save_tracker(SiamFCNet("tiny"), root / "tracker")
     seq = linear_square_sequence(n_frames=N, frame_size=(160, 120), size=24).to_sequence()
+    net = SiamFCNet("tiny").train()
+    with torch.no_grad():  # batch-norm statistics from the frames, so responses are not flat
+        net.embed(torch.from_numpy(np.stack(seq.frames).transpose(0, 3, 1, 2) / 255.0).float())
+        net.gain.fill_(0.05)
+    save_tracker(net.eval(), root / "tracker")
     video = root / "clip.avi"
     w = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 10, (160, 120))
     for f in seq.frames:
@@ -153,3 +157,22 @@ def test_box_csv_is_the_tracker_output(files: dict[str, Path], tmp_path: Path) -
         for r in SiamFCTracker(siamkit.load_model(files["tracker"])).track(frames, (28, 24, 24, 24))
     ]  # type: ignore[arg-type]
     np.testing.assert_allclose(got, np.stack(want), atol=0.01)
+
+
+def test_export_tracker_then_track_with_onnx(files: dict[str, Path], tmp_path: Path) -> None:
+    """The built-in tracker (no MODEL / --model), exported and run on ONNX Runtime, gives the same boxes."""
+    res = CliRunner().invoke(cli, ["export-tracker", "--out", str(tmp_path / "onnx")])
+    assert res.exit_code == 0, res.output
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    box = ["--box", "28,24,24,24"]
+    res = CliRunner().invoke(cli, ["track", str(files["video"]), *box, "--boxes", str(a)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(
+        cli,
+        ["track", str(files["video"]), "--onnx", str(tmp_path / "onnx"), *box, "--boxes", str(b)],
+    )
+    assert res.exit_code == 0, res.output
+    rows_a = np.array([[float(r[k]) for k in "xywh"] for r in csv.DictReader(a.open())])
+    rows_b = np.array([[float(r[k]) for k in "xywh"] for r in csv.DictReader(b.open())])
+    assert len(rows_b) == N
+    np.testing.assert_allclose(rows_b, rows_a, atol=1.0)

@@ -22,6 +22,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("export_cmd", "export"),
     ("track_cmds", "track"),
     ("track_cmds", "evaluate_tracking"),
+    ("track_cmds", "export_tracker"),
 ]
 
 

@@ -62,6 +62,12 @@ def load_tracker_model(path: str | None) -> Any:
     help="A tracker saved by 'siamkit train' (task: siamfc); default: the built-in one.",
 )
 @click.option(
+    "--onnx",
+    "onnx_dir",
+    type=click.Path(file_okay=False),
+    help="Track with a folder written by 'siamkit export-tracker' (ONNX Runtime backbone).",
+)
+@click.option(
     "--show-response", is_flag=True, help="Overlay the response map, to see why the tracker drifts."
 )
 @click.option("--threads", type=int, default=1, show_default=True, help="CPU threads for torch.")
@@ -73,6 +79,7 @@ def track(
     out_video: str | None,
     boxes_csv: str | None,
     model_path: str | None,
+    onnx_dir: str | None,
     show_response: bool,
     threads: int,
     as_json: bool,
@@ -89,7 +96,14 @@ def track(
     from siamkit.applications.tracking.video import track_video
 
     xywh = parse_box(box)
-    net = load_tracker_model(model_path)
+    if onnx_dir and model_path:
+        raise click.UsageError("give --model or --onnx, not both")
+    if onnx_dir:
+        from siamkit.applications.tracking.onnx import OnnxSiamFC
+
+        net: Any = OnnxSiamFC(onnx_dir, threads=max(threads, 1))
+    else:
+        net = load_tracker_model(model_path)
     torch.set_num_threads(max(threads, 1))
     summary = track_video(
         SiamFCTracker(net), video, xywh, out_video, boxes_csv, show_response, progress=not as_json
@@ -202,3 +216,25 @@ def evaluate_tracking(
         )
         if report:
             click.echo(f"report: {report}")
+
+
+@click.command("export-tracker")
+@click.argument("model_path", metavar="MODEL", required=False)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for backbone.onnx + tracker.json.",
+)
+@friendly_errors
+def export_tracker(model_path: str | None, out: str) -> None:
+    """Export a tracker MODEL (default: the built-in one) for ONNX Runtime: `siamkit track --onnx OUT`.
+
+    \b
+    siamkit export-tracker runs/siamfc/model --out tracker-onnx
+    siamkit track video.mp4 --box 310,120,60,140 --onnx tracker-onnx --out tracked.mp4
+    """
+    from siamkit.applications.tracking.onnx import export_tracker_onnx
+
+    dest = export_tracker_onnx(load_tracker_model(model_path), out)
+    click.echo(f"ONNX tracker: {dest}")
