@@ -53,10 +53,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from siamkit.cli._experiment import cohort_images
 from siamkit.distances import CohortNormalized
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
+from siamkit.experiment import cohort_images
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
 from siamkit.training.builders import build_appearance_skip
@@ -139,7 +139,7 @@ def train_siamkit(
     seed_everything(seed)
     mean, std = data.channel_stats()
     net = build_model(cfg.model, data.input_shape, mean, std)
-    Trainer(net, cfg, data, progress=progress).fit()
+    Trainer.from_config(net, cfg, data, progress=progress).fit()
     return net.eval()
 
 

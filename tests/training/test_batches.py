@@ -16,8 +16,8 @@ def test_trainer_batches_are_pk_and_replay_per_epoch(make_net, tiny_cfg, tiny_da
     cfg = apply_overrides(tiny_cfg, ["train.steps_per_epoch=null"])
 
     def epoch_batches(epoch: int) -> list[torch.Tensor]:
-        trainer = Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False)
-        return [y.clone() for _, y in trainer._batches(epoch)]
+        trainer = Trainer.from_config(make_net(cfg, tiny_data), cfg, tiny_data, progress=False)
+        return [y.clone() for _, y in trainer.batches.epoch(epoch)]
 
     a, b, c = epoch_batches(1), epoch_batches(1), epoch_batches(2)
     assert len(a) == len(tiny_data.train_y) // (6 * 8)

@@ -10,6 +10,7 @@ import siamkit.training.trainer as trainer_mod
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.ema import WeightAverage
+from siamkit.training.from_config import make_validator
 
 
 def _net() -> nn.Module:
@@ -91,8 +92,7 @@ def test_trainer_ends_with_the_average_of_its_steps(
         return loss
 
     monkeypatch.setattr(trainer_mod, "train_step", recording_step)
-    trainer = Trainer(net, cfg, tiny_data, progress=False)
-    own_validate = trainer.validate
+    own_validate = make_validator(cfg, tiny_data, torch.device("cpu"))
 
     def validate(n):  # each epoch's validation sees the average so far, not the last weights
         want = _naive_average(states, 0.8)
@@ -101,7 +101,7 @@ def test_trainer_ends_with_the_average_of_its_steps(
         checked.append(len(states))
         return own_validate(n)
 
-    trainer.validate = validate
+    trainer = Trainer.from_config(net, cfg, tiny_data, progress=False, validate=validate)
     trainer.fit()
     assert checked == [7, 13]
     assert len(states) == 1 + 2 * 6  # two epochs of six steps
@@ -120,7 +120,7 @@ def test_resume_with_a_weight_average_equals_uninterrupted(
     def train(out, resume=False):
         torch.manual_seed(123)
         net = make_net(cfg, tiny_data)
-        Trainer(net, cfg, tiny_data, out_dir=out, progress=False).fit(resume=resume)
+        Trainer.from_config(net, cfg, tiny_data, out_dir=out, progress=False).fit(resume=resume)
         return net.state_dict()
 
     full = train(tmp_path / "full")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier
@@ -12,6 +14,35 @@ from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.validation import embedding_spread, one_shot_accuracy, precision_at_1
 
 ONE_EPOCH = ["train.epochs=1", "train.steps_per_epoch=3"]
+
+
+def _parameters(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The trainable weights alone: batch-norm statistics move without any optimiser step."""
+    return {k: v.detach().clone() for k, v in net.named_parameters()}
+
+
+def _changed(net: torch.nn.Module, before: dict[str, torch.Tensor]) -> list[str]:
+    return [k for k, v in net.named_parameters() if not torch.equal(v.detach(), before[k])]
+
+
+def test_a_missing_optimizer_step_is_caught(make_net, tiny_cfg, tiny_data, monkeypatch) -> None:
+    """With the optimiser's step a no-op, the batch-norm statistics still move (the forward
+    passes ran), but no weight does: the check the loss-kind test uses sees that."""
+    cfg = apply_overrides(tiny_cfg, ONE_EPOCH)
+    net = make_net(cfg, tiny_data)
+    weights, buffers = _parameters(net), {k: v.clone() for k, v in net.named_buffers()}
+    trainer = Trainer.from_config(net, cfg, tiny_data, progress=False)
+    monkeypatch.setattr(trainer.optimizer, "step", lambda *a, **k: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler stepped before the optimizer"
+        trainer.fit()
+    moved = [
+        k
+        for k, v in net.named_buffers()
+        if v.is_floating_point() and not torch.equal(v, buffers[k])
+    ]
+    assert any("running_mean" in k for k in moved)
+    assert _changed(net, weights) == []
 
 
 @pytest.mark.parametrize(
@@ -50,12 +81,12 @@ def test_every_objective_trains_and_changes_the_weights(
 ) -> None:
     cfg = apply_overrides(tiny_cfg, [*ONE_EPOCH, *sets])
     net = make_net(cfg, tiny_data)
-    before = {k: v.clone() for k, v in net.state_dict().items()}
-    result = Trainer(net, cfg, tiny_data, progress=False).fit()
+    before = _parameters(net)
+    result = Trainer.from_config(net, cfg, tiny_data, progress=False).fit()
     (row,) = result.history
     assert row["loss"] == row["loss"]  # finite, not NaN
     assert 0.0 <= row["val_metric"] <= 1.0
-    changed = [k for k, v in net.state_dict().items() if not torch.equal(v, before[k])]
+    changed = _changed(net, before)
     assert any("encoder" in k for k in changed)
     if cfg.model.distance in ("mlp", "mahalanobis"):
         assert any(k.startswith("distance.") for k in changed)  # the learned metric trains too
@@ -78,14 +109,16 @@ def test_early_stopping_and_restore_best(make_net, tiny_cfg, tiny_data, tmp_path
         snapshots.append({k: v.clone() for k, v in n.state_dict().items()})
         return next(scores)
 
-    result = Trainer(net, cfg, tiny_data, out_dir=tmp_path, progress=False, validate=validate).fit()
+    result = Trainer.from_config(
+        net, cfg, tiny_data, out_dir=tmp_path, progress=False, validate=validate
+    ).fit()
     assert result.stopped_early and len(result.history) == 4  # 0.8 and 0.7 did not beat 0.9
     assert result.best_epoch == 2 and result.best_metric == 0.9
     for k, v in net.state_dict().items():
         assert torch.equal(v, snapshots[1][k]), k
     assert load_checkpoint(tmp_path / "checkpoint.pt")["stopped"] is True
     # resuming a stopped run does not train further
-    again = Trainer(
+    again = Trainer.from_config(
         make_net(cfg, tiny_data),
         cfg,
         tiny_data,
@@ -102,7 +135,7 @@ def test_same_seed_same_weights_other_seed_differs(make_net, tiny_cfg, tiny_data
     def run(c):
         torch.manual_seed(0)
         net = make_net(c, tiny_data)
-        Trainer(net, c, tiny_data, progress=False).fit()
+        Trainer.from_config(net, c, tiny_data, progress=False).fit()
         return net.state_dict()
 
     a, b = run(cfg), run(cfg)
@@ -116,7 +149,7 @@ def test_cuda_request_without_gpu_is_a_clear_error(make_net, tiny_cfg, tiny_data
         pytest.skip("a GPU is present")
     cfg = apply_overrides(tiny_cfg, ["train.device=cuda"])
     with pytest.raises(ValueError, match="--device cpu"):
-        Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False)
+        Trainer.from_config(make_net(cfg, tiny_data), cfg, tiny_data, progress=False)
 
 
 def test_precision_at_1_matches_sklearn_1nn() -> None:
@@ -153,7 +186,7 @@ def test_appearance_skip_out_of_the_loss_trains_the_learned_part_alone(
         c = apply_overrides(base, sets)
         torch.manual_seed(0)
         net = make_net(c, tiny_data)
-        Trainer(net, c, tiny_data, progress=False).fit()
+        Trainer.from_config(net, c, tiny_data, progress=False).fit()
         return net
 
     plain = run([])
@@ -187,11 +220,13 @@ def test_a_collapsed_embedding_is_reported(
 ) -> None:
     """Learned embeddings spread out before training and all on one point after an epoch: the
     history records both spreads' drop and the log says what to try; a normal run says nothing."""
-    import siamkit.training.trainer as trainer_mod
+    import siamkit.training.from_config as trainer_mod
 
     cfg = apply_overrides(tiny_cfg, ONE_EPOCH)
     lines: list[str] = []
-    hist = Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append).fit()
+    hist = Trainer.from_config(
+        make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append
+    ).fit()
     assert hist.history[0]["spread"] > 0 and not any("collapsed" in line for line in lines)
 
     calls: list[int] = []
@@ -204,13 +239,15 @@ def test_a_collapsed_embedding_is_reported(
 
     monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
     two = apply_overrides(tiny_cfg, ["train.epochs=2", "train.steps_per_epoch=3"])
-    hist = Trainer(make_net(two, tiny_data), two, tiny_data, progress=False, log=lines.append).fit()
+    hist = Trainer.from_config(
+        make_net(two, tiny_data), two, tiny_data, progress=False, log=lines.append
+    ).fit()
     assert len(calls) == 3 and all(h["spread"] < 1e-6 for h in hist.history)
     said = [line for line in lines if "collapsed" in line]
     assert len(said) == 1 and "epoch 1" in said[0] and "loss.mining=all" in said[0]  # said once
     calls.clear()
     with pytest.warns(RuntimeWarning, match="collapsed"):
-        Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False).fit()
+        Trainer.from_config(make_net(cfg, tiny_data), cfg, tiny_data, progress=False).fit()
 
 
 def test_a_collapse_that_recovers_is_reported_once_each_way(
@@ -218,7 +255,7 @@ def test_a_collapse_that_recovers_is_reported_once_each_way(
 ) -> None:
     """Spread, collapsed after epoch 1, spread again after epochs 2 and 3: one line for the
     collapse, one for the recovery."""
-    import siamkit.training.trainer as trainer_mod
+    import siamkit.training.from_config as trainer_mod
 
     calls: list[int] = []
 
@@ -231,7 +268,9 @@ def test_a_collapse_that_recovers_is_reported_once_each_way(
     monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
     cfg = apply_overrides(tiny_cfg, ["train.epochs=3", "train.steps_per_epoch=2"])
     lines: list[str] = []
-    Trainer(make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append).fit()
+    Trainer.from_config(
+        make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append
+    ).fit()
     said = [line for line in lines if "collapsed" in line or "spread out again" in line]
     assert len(calls) == 4 and len(said) == 2
     assert said[0].startswith("epoch 1: the learned embeddings have collapsed")

@@ -86,7 +86,7 @@ def summary(metrics: dict[str, object], compare: bool) -> str:
 
 def ablation_lines(metrics: dict[str, object]) -> list[str]:
     """One line per part of the embedding evaluated alone (models with an appearance skip)."""
-    from siamkit.cli._experiment import ABLATION_PARTS
+    from siamkit.experiment import ABLATION_PARTS
 
     parts = metrics.get("ablation")
     if not isinstance(parts, dict) or not parts:
@@ -169,13 +169,13 @@ def demo(
     it never saw, calibrates a verification threshold on held-out pairs, and writes
     OUT/report.html, OUT/metrics.json and OUT/model/ (load it with siamkit.load_model).
     """
-    from siamkit.cli._experiment import run_training
+    from siamkit.experiment import run_experiment
 
     classes = parse_classes(train_classes)
     cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config, cohort)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     t0 = time.perf_counter()
-    result = run_training(
+    result = run_experiment(
         cfg,
         Path(out),
         progress=progress,
@@ -185,8 +185,9 @@ def demo(
     )
     if result is None:
         return
+    metrics = result.to_dict()
     if as_json:
-        click.echo(json.dumps(result.metrics, indent=2))
+        click.echo(json.dumps(metrics, indent=2))
         return
     default_split = (cfg.data.dataset, cfg.data.train_classes, cfg.data.limit) == (
         "fashion-mnist",
@@ -194,16 +195,16 @@ def demo(
         None,
     )
     click.echo("")
-    norm = result.metrics.get("score_norm")
+    norm = metrics.get("score_norm")
     if isinstance(norm, dict):
         click.echo(
             f"pairs scored with {norm['method']} (k = {norm['k']}) against {norm['cohort']} "
             f"{norm['cohort_source']}; the peer's figures use the raw distance"
         )
-    click.echo(summary(result.metrics, compare=default_split))
-    for line in ablation_lines(result.metrics):
+    click.echo(summary(metrics, compare=default_split))
+    for line in ablation_lines(metrics):
         click.echo(line)
-    cal = result.metrics.get("calibration")
+    cal = metrics.get("calibration")
     if isinstance(cal, dict):
         test = cal["test"]
         click.echo(

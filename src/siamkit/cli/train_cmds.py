@@ -75,7 +75,7 @@ def train(
     OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for
     data-parallel training.
     """
-    from siamkit.cli._experiment import run_training
+    from siamkit.experiment import run_experiment
     from siamkit.training import apply_overrides, load_config
 
     task = _config_task(config)
@@ -88,7 +88,7 @@ def train(
     )
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
-    result = run_training(
+    result = run_experiment(
         cfg,
         out_dir,
         resume=resume,
@@ -99,10 +99,11 @@ def train(
     )
     if result is None:  # a non-zero rank of a distributed run
         return
+    metrics = result.to_dict()
     if as_json:
-        click.echo(json.dumps(result.metrics, indent=2))
+        click.echo(json.dumps(metrics, indent=2))
         return
-    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(result.metrics)]
+    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
     click.echo(format_table(rows, ("metric (unseen classes)", "value")))
     click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
     if result.report_path:
@@ -220,9 +221,11 @@ def evaluate(
 
     With the model's calibrated threshold, also the TAR/FAR it reaches on these pairs.
     """
-    from siamkit.cli._experiment import evaluate_model, rates_at, try_write_report
+    from dataclasses import asdict
+
+    from siamkit.experiment import evaluate_model, rates_at, try_write_report
     from siamkit.export.bundle import read_model_config
-    from siamkit.training import EvalConfig, RunConfig
+    from siamkit.training import EvalConfig
     from siamkit.training.ddp import resolve_device
 
     dev = resolve_device(device)
@@ -237,13 +240,13 @@ def evaluate(
     if len(chosen) < 2:
         raise ValueError("evaluate needs at least two classes")
     check_input(net, x)
-    cfg = RunConfig(eval=EvalConfig(shots=parse_classes(shots) or (1,)))
-    rep, z = evaluate_model(net, x, y, cfg, dev, episodes)
+    protocol = EvalConfig(shots=parse_classes(shots) or (1,))
+    rep, z = evaluate_model(net, x, y, protocol, dev, episodes)
     metrics = rep.to_dict()
     if net.threshold is not None:
         metrics["calibration"] = {
             "threshold": net.threshold,
-            "test": rates_at(z, y, net, net.threshold),
+            "test": asdict(rates_at(z, y, net, net.threshold)),
         }
     if report:
         try_write_report(

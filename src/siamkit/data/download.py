@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from siamkit.atomic import atomic_path
 
 __all__ = [
     "ChecksumError",
@@ -102,17 +103,12 @@ def download_file(
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
         try:
-            got = _fetch(url, tmp, timeout)
-            if got != md5:
-                raise ChecksumError(f"MD5 {got} does not match the published {md5}")
-            os.replace(tmp, dest)
+            with atomic_path(dest) as tmp:
+                got = _fetch(url, tmp, timeout)
+                if got != md5:
+                    raise ChecksumError(f"MD5 {got} does not match the published {md5}")
             return dest
         except (OSError, urllib.error.URLError, ChecksumError) as exc:
             failures.append(f"{url}: {exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
     raise DownloadError(f"Could not download '{dest.name}':\n  " + "\n  ".join(failures))

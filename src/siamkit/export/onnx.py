@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from siamkit._version import __version__
+from siamkit.atomic import atomic_path
 from siamkit.distances import list_distances
 from siamkit.export.bundle import load_model, read_model_config
 from siamkit.export.runtime import (
@@ -266,8 +267,7 @@ def export_onnx(
     dest.parent.mkdir(parents=True, exist_ok=True)
     graph = _EmbedGraph(copy.deepcopy(net).cpu().eval(), branch).eval()
     meta = _metadata(net, fingerprint, shape, branch, prep)
-    tmp = dest.with_name(f".{dest.name}.export{os.getpid()}")
-    try:
+    with atomic_path(dest) as tmp:
         _torch_export(graph, shape, tmp, opset, exporter)
         proto = onnx_mod.load(str(tmp))
         onnx_mod.helper.set_model_props(proto, meta)
@@ -284,9 +284,6 @@ def export_onnx(
                 f"the ONNX export differs from the torch model by up to {diff:.2e} (allowed {atol:.0e}); "
                 "nothing was written — try exporter='dynamo' or another opset"
             )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     info = {"precision": "fp32", "opset": opset, "exporter": exporter, "max_abs_diff": diff}
     if folder is not None and dest.parent.resolve() == folder.resolve():
         record_export(dest, info, meta)

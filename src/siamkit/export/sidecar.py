@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit._version import __version__
+from siamkit.atomic import atomic_path, atomic_write
 
 __all__ = ["SIDECAR_FILE", "read_sidecar", "record_export", "sha256_file", "write_model_atomically"]
 
@@ -36,12 +37,8 @@ def sha256_file(path: Path) -> str:
 
 def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:
     """Save an ONNX ``ModelProto`` to ``dest`` via a temporary file and a rename."""
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(dest) as tmp:
         onnx_mod.save_model(proto, str(tmp))
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_sidecar(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -74,6 +71,4 @@ def record_export(path: Path, info: dict[str, Any], meta: dict[str, str]) -> Non
         "sha256": sha256_file(path),
         "bytes": path.stat().st_size,
     }
-    tmp = folder / f".{SIDECAR_FILE}.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True))
-    os.replace(tmp, folder / SIDECAR_FILE)
+    atomic_write(folder / SIDECAR_FILE, json.dumps(doc, indent=2, sort_keys=True))

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import siamkit
+from siamkit._version import __version__
 from siamkit.distances import Distance, get_distance
 from siamkit.index.embedding import model_distance, model_embedding_dim
 from siamkit.index.results import GalleryMismatchError
+from siamkit.models.fingerprint import model_fingerprint
 
 NO_MODEL = "none"
 """Fingerprint of a gallery created from raw embeddings, without a model."""
@@ -22,7 +23,7 @@ def wanted_meta(
     """The meta a gallery made by this model (or these raw-embedding settings) must have."""
     if model is not None:
         dim, name = model_embedding_dim(model), model_distance(model).name
-        fingerprint = siamkit.models.model_fingerprint(model)
+        fingerprint = model_fingerprint(model)
     elif dim is not None:
         name, fingerprint = get_distance(distance or "euclidean").name, NO_MODEL
     else:
@@ -32,7 +33,7 @@ def wanted_meta(
         "distance": name,
         "model_fingerprint": fingerprint,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "siamkit_version": siamkit.__version__,
+        "siamkit_version": __version__,
     }
 
 

@@ -1,4 +1,18 @@
-"""Losses: pure functions in :mod:`siamkit.losses.functional`, thin ``nn.Module`` wrappers here."""
+"""Losses: pure functions in :mod:`siamkit.losses.functional`, thin ``nn.Module`` wrappers here.
+
+Three call contracts, one per kind of input:
+
+- **label-based** (pytorch-metric-learning's): ``loss(embeddings (B, D), labels (B,), indices=None)``
+  for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
+  :class:`MultiSimilarityLoss`, :class:`SupConLoss` and :class:`PairHeadLoss`. ``indices`` are a
+  miner's output (:mod:`siamkit.miners`: ``Triplets`` or ``Pairs``); each also takes a miner or a
+  strategy name as ``mining=`` where that makes sense. These are the ones in
+  :data:`siamkit.losses.registry.LOSSES`, which a run config names as ``loss.kind``.
+- **pair-input**: ``PairBCELoss(logits (N,), same (N,))`` on pairs you built and scored, and
+  ``ContrastiveLoss.from_pairs(z1, z2, same)``.
+- **two views** (self-supervision): ``NTXentLoss(z1 (N, D), z2 (N, D))``, row ``i`` of each a view
+  of the same item.
+"""
 
 from siamkit.losses.contrastive import ContrastiveLoss
 from siamkit.losses.functional import (
@@ -13,6 +27,7 @@ from siamkit.losses.functional import (
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.ntxent import NTXentLoss
 from siamkit.losses.pair_bce import PairBCELoss
+from siamkit.losses.pair_head import PairHeadLoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 
@@ -21,6 +36,7 @@ __all__ = [
     "MultiSimilarityLoss",
     "NTXentLoss",
     "PairBCELoss",
+    "PairHeadLoss",
     "SoftMarginTripletLoss",
     "SupConLoss",
     "TripletMarginLoss",

@@ -13,28 +13,11 @@ from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
 from siamkit.losses.functional import contrastive_loss
+from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch, check_strategy
 from siamkit.miners.functional import check_margin
 from siamkit.miners.pair_miners import PAIR_STRATEGIES, PairMiner, pair_selection
 from siamkit.types import Pairs
-
-
-def _check_pairs(pairs: Pairs | tuple[Tensor, Tensor, Tensor], b: int) -> Pairs:
-    if not isinstance(pairs, tuple) or len(pairs) != 3:
-        raise TypeError("pairs must be a Pairs (first, second, same) tuple of tensors")
-    first, second, same = pairs
-    if not all(isinstance(t, Tensor) and t.dim() == 1 for t in (first, second, same)):
-        raise TypeError("pair indices and 'same' must be 1-D tensors")
-    if first.is_floating_point() or second.is_floating_point():
-        raise TypeError("pair indices must be integer tensors")
-    if not first.shape == second.shape == same.shape:
-        raise ValueError(
-            f"first, second, same differ in length: {first.shape[0]}, {second.shape[0]}, {same.shape[0]}"
-        )
-    for t in (first, second):
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= b):
-            raise ValueError(f"pair indices must lie in [0, {b}) for a batch of {b} embeddings")
-    return Pairs(first.long(), second.long(), same)
 
 
 def masked_contrastive_loss(
@@ -65,7 +48,8 @@ class ContrastiveLoss(nn.Module):
         mining: ``None`` (all pairs ``i < j``), a pair strategy name of
             :func:`siamkit.miners.mine_pairs` (triplet margin 0.2), or a ``PairMiner``.
 
-    ``forward(embeddings (B, D), labels (B,), pairs=None)``; :meth:`from_pairs` takes the classic
+    ``forward(embeddings (B, D), labels (B,), indices=None)`` with mined ``indices``
+    (:class:`~siamkit.types.Pairs`, or ``Triplets`` read as their pairs); :meth:`from_pairs` takes the classic
     two-branch batch ``(z1, z2, same)``.
 
     >>> z, y = torch.randn(8, 4), torch.arange(8) % 2
@@ -100,14 +84,14 @@ class ContrastiveLoss(nn.Module):
             m.distance is self.distance or m.distance == self.distance.name
         ):
             return m.selection(dist, labels)
-        return _check_pairs(m(embeddings, labels), labels.shape[0])
+        return as_pairs(m(embeddings, labels), labels)
 
-    def forward(self, embeddings: Tensor, labels: Tensor, pairs: Pairs | None = None) -> Tensor:
+    def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         labels = check_batch(embeddings, labels)
         dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
         chosen = (
-            _check_pairs(pairs, labels.shape[0])
-            if pairs is not None
+            as_pairs(indices, labels)
+            if indices is not None
             else self._selection(embeddings, labels, dist)
         )
         if isinstance(chosen, Pairs):

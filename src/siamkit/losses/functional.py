@@ -116,37 +116,55 @@ def _masked_logsumexp_plus_one(x: Tensor, mask: Tensor) -> Tensor:
 
 
 def multi_similarity_loss(
-    sim: Tensor, labels: Tensor, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5
+    sim: Tensor,
+    labels: Tensor,
+    alpha: float = 2.0,
+    beta: float = 50.0,
+    base: float = 0.5,
+    pos_mask: Tensor | None = None,
+    neg_mask: Tensor | None = None,
 ) -> Tensor:
     """Multi-similarity loss (Wang et al., 2019) on a ``(B, B)`` *similarity* matrix (e.g. ``1 - cosine``).
 
     Per anchor: ``1/alpha log(1 + sum_pos exp(-alpha (s - base))) + 1/beta log(1 + sum_neg exp(beta (s - base)))``,
-    averaged over anchors (pytorch-metric-learning's ``MultiSimilarityLoss`` without a miner).
+    averaged over anchors (pytorch-metric-learning's ``MultiSimilarityLoss``). ``pos_mask`` /
+    ``neg_mask`` (``(B, B)`` bool, e.g. mined pairs) restrict the sums; default: every pair.
     """
     if sim.dim() != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] != labels.shape[0]:
         raise ValueError(
             f"sim must be (B, B) with B = len(labels), got {tuple(sim.shape)} and {tuple(labels.shape)}"
         )
     pos, neg = _label_masks(labels)
+    pos = pos if pos_mask is None else pos & pos_mask
+    neg = neg if neg_mask is None else neg & neg_mask
     pos_loss = _masked_logsumexp_plus_one(-alpha * (sim - base), pos) / alpha
     neg_loss = _masked_logsumexp_plus_one(beta * (sim - base), neg) / beta
     return _mean_or_zero(pos_loss + neg_loss)
 
 
-def supcon_loss(z: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
+def supcon_loss(
+    z: Tensor,
+    labels: Tensor,
+    temperature: float = 0.1,
+    pos_mask: Tensor | None = None,
+    neg_mask: Tensor | None = None,
+) -> Tensor:
     """Supervised contrastive loss (Khosla et al., 2020) on L2-normalised ``(B, D)`` embeddings.
 
     For each anchor with at least one positive: the mean over its positives of
-    ``-log(exp(s_ap / t) / sum_{k != a} exp(s_ak / t))``; averaged over those anchors.
+    ``-log(exp(s_ap / t) / sum_k exp(s_ak / t))`` with ``k`` over its positives and negatives;
+    averaged over those anchors. ``pos_mask`` / ``neg_mask`` (``(B, B)`` bool, e.g. mined pairs)
+    restrict both; default: every other item of the batch (pytorch-metric-learning's ``SupConLoss``).
     """
     if z.dim() != 2 or z.shape[0] != labels.shape[0]:
         raise ValueError(
             f"z must be (B, D) with B = len(labels), got {tuple(z.shape)} and {tuple(labels.shape)}"
         )
-    pos, _ = _label_masks(labels)
-    eye = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
+    pos, neg = _label_masks(labels)
+    pos = pos if pos_mask is None else pos & pos_mask
+    neg = neg if neg_mask is None else neg & neg_mask
     logits = (z @ z.T) / temperature
-    logits = logits.masked_fill(eye, torch.finfo(logits.dtype).min)
+    logits = logits.masked_fill(~(pos | neg), torch.finfo(logits.dtype).min)
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # (B, B)
     n_pos = pos.sum(1)
     has_pos = n_pos > 0

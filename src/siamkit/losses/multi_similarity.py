@@ -1,19 +1,34 @@
-"""Multi-similarity loss module (Wang et al., 2019)."""
+"""Multi-similarity loss module (Wang et al., 2019), with or without its pair miner."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
 from siamkit.losses.functional import multi_similarity_loss
+from siamkit.losses.indices import Indices, pair_masks
+from siamkit.miners._common import check_batch
+from siamkit.miners.multi_similarity import MultiSimilarityMiner
 
 
 class MultiSimilarityLoss(nn.Module):
-    """Multi-similarity loss over all pairs of a batch; similarity is ``1 - distance``.
+    """Multi-similarity loss over the pairs of a batch; similarity is ``1 - distance``.
 
     With the default cosine distance the similarity is the cosine similarity, as in the paper.
 
-    >>> loss = MultiSimilarityLoss()
+    Args:
+        alpha, beta, base: the loss's scales for positive and negative pairs and its offset.
+        distance: a distance name or ``Distance`` object.
+        mining: ``None`` (every pair), ``"multi_similarity"`` (its own miner,
+            :class:`~siamkit.miners.MultiSimilarityMiner` with ``epsilon=0.1``) or any miner
+            ``(embeddings, labels) -> Pairs | Triplets``.
+
+    ``forward(embeddings (B, D), labels (B,), indices=None) -> scalar``; given ``indices`` win
+    over ``mining``.
+
+    >>> loss = MultiSimilarityLoss(mining="multi_similarity")
     >>> loss(torch.nn.functional.normalize(torch.randn(8, 4)), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])).dim()
     0
     """
@@ -24,12 +39,26 @@ class MultiSimilarityLoss(nn.Module):
         beta: float = 50.0,
         base: float = 0.5,
         distance: str | Distance = "cosine",
+        mining: str | Callable[[Tensor, Tensor], Indices] | None = None,
     ) -> None:
         super().__init__()
         self.alpha, self.beta, self.base = alpha, beta, base
         self.distance = get_distance(distance)
+        if mining == "multi_similarity":
+            mining = MultiSimilarityMiner(0.1, self.distance)
+        elif isinstance(mining, str) or (mining is not None and not callable(mining)):
+            raise ValueError(
+                f"mining must be None, 'multi_similarity' or a miner object, got {mining!r}"
+            )
+        self.mining = mining
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""
-        sim = 1.0 - self.distance.matrix(embeddings, embeddings)
-        return multi_similarity_loss(sim, labels, self.alpha, self.beta, self.base)
+    def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
+        labels = check_batch(embeddings, labels)
+        if indices is None and self.mining is not None:
+            indices = self.mining(embeddings, labels)
+        pos, neg = pair_masks(indices, labels)
+        sim = 1.0 - self.distance.matrix(embeddings, embeddings)  # (B, B)
+        return multi_similarity_loss(sim, labels, self.alpha, self.beta, self.base, pos, neg)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, beta={self.beta}, base={self.base}, mining={self.mining!r}"

@@ -6,10 +6,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamkit.losses.functional import supcon_loss
+from siamkit.losses.indices import Indices, pair_masks
+from siamkit.miners._common import check_batch
 
 
 class SupConLoss(nn.Module):
     """Supervised contrastive loss; embeddings are L2-normalised inside.
+
+    ``forward(embeddings (B, D), labels (B,), indices=None)``: mined ``indices`` (pairs or
+    triplets) restrict each anchor's positives and denominator to the mined pairs.
 
     >>> SupConLoss(0.1)(torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 2, 2])).dim()
     0
@@ -21,6 +26,8 @@ class SupConLoss(nn.Module):
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.temperature = temperature
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""
-        return supcon_loss(F.normalize(embeddings, dim=1), labels, self.temperature)
+        labels = check_batch(embeddings, labels)
+        pos, neg = (None, None) if indices is None else pair_masks(indices, labels)
+        return supcon_loss(F.normalize(embeddings, dim=1), labels, self.temperature, pos, neg)

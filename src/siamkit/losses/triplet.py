@@ -34,7 +34,7 @@ from siamkit.miners.functional import check_margin, mine_triplets_from_matrix
 from siamkit.miners.triplet_miners import TripletMiner, is_window_miner
 from siamkit.miners.weighted_sum import analytic_kind, weighted_distance_sum
 from siamkit.miners.windows import hinge_active, positive_coverage, triplet_windows
-from siamkit.types import Triplets
+from siamkit.types import Pairs, Triplets
 
 Mining = str | TripletMiner | None
 
@@ -102,6 +102,8 @@ def window_triplet_margin_loss(
 
 
 def _check_triplets(triplets: Triplets | tuple[Tensor, Tensor, Tensor], b: int) -> Triplets:
+    if isinstance(triplets, Pairs):
+        raise TypeError("a triplet loss needs Triplets (anchor, positive, negative), got Pairs")
     if not isinstance(triplets, tuple) or len(triplets) != 3:
         raise TypeError(
             "triplets must be a Triplets (anchor, positive, negative) tuple of index tensors"
@@ -183,8 +185,8 @@ class TripletMarginLoss(_TripletBase):
         reduction: ``"mean"`` over the triplets, or ``"nonzero"`` over those with a positive
             hinge (pytorch-metric-learning's default ``AvgNonZeroReducer``).
 
-    ``forward(embeddings (B, D), labels (B,), triplets=None) -> scalar``; given ``triplets`` win
-    over ``mining``. The value and gradient are the same either way.
+    ``forward(embeddings (B, D), labels (B,), indices=None) -> scalar``; given ``indices``
+    (:class:`~siamkit.types.Triplets` from a miner) win over ``mining``. The value and gradient are the same either way.
 
     >>> from siamkit.miners import mine_triplets
     >>> z = torch.randn(16, 8, requires_grad=True)
@@ -207,9 +209,10 @@ class TripletMarginLoss(_TripletBase):
         self.reduction = check_reduction(reduction)
 
     def forward(
-        self, embeddings: Tensor, labels: Tensor, triplets: Triplets | None = None
+        self, embeddings: Tensor, labels: Tensor, indices: Triplets | None = None
     ) -> Tensor:
         labels = check_batch(embeddings, labels)
+        triplets = indices
         if triplets is None:
             fused = self._fused_strategy(self.margin)
             if fused is not None:
@@ -249,9 +252,10 @@ class SoftMarginTripletLoss(_TripletBase):
         self.mining_margin = check_margin(mining_margin)
 
     def forward(
-        self, embeddings: Tensor, labels: Tensor, triplets: Triplets | None = None
+        self, embeddings: Tensor, labels: Tensor, indices: Triplets | None = None
     ) -> Tensor:
         labels = check_batch(embeddings, labels)
+        triplets = indices
         if triplets is None:
             triplets = self._mine(embeddings, labels, self.mining_margin)
         d_ap, d_an = self._triplet_distances(embeddings, _check_triplets(triplets, labels.shape[0]))

@@ -14,6 +14,7 @@ from siamkit.miners.functional import (
     mine_triplets_from_matrix,
     random_triplets,
 )
+from siamkit.miners.multi_similarity import MultiSimilarityMiner
 from siamkit.miners.offline import (
     embed_dataset,
     mine_epoch,
@@ -42,6 +43,7 @@ __all__ = [
     "DistanceWeightedMiner",
     "EasyMiner",
     "HardMiner",
+    "MultiSimilarityMiner",
     "PairMiner",
     "RandomTripletMiner",
     "SemiHardMiner",

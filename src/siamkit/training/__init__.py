@@ -1,9 +1,19 @@
 """Training: config dataclasses, one train step for your own loop, and a thin Trainer.
 
 >>> from siamkit.training import RunConfig, load_config, train_step, Trainer
+>>> trainer = Trainer(net, objective, optimizer, PKBatches(x, y, p=6, k=8), epochs=3)  # doctest: +SKIP
+>>> trainer = Trainer.from_config(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
 """
 
+from siamkit.training.batch_source import BatchSource, PKBatches
 from siamkit.training.builders import build_model, build_optimizer, build_scheduler
+from siamkit.training.callbacks import (
+    Callback,
+    CollapseMonitor,
+    EpochLog,
+    Validation,
+    WeightAverageCallback,
+)
 from siamkit.training.config import (
     DataConfig,
     EvalConfig,
@@ -28,17 +38,24 @@ from siamkit.training.step import train_step
 from siamkit.training.trainer import Trainer, TrainResult
 
 __all__ = [
+    "BatchSource",
+    "Callback",
+    "CollapseMonitor",
     "ConfigError",
     "DataConfig",
+    "EpochLog",
     "EvalConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
+    "PKBatches",
     "RunConfig",
     "RunData",
     "TrainConfig",
     "TrainResult",
     "Trainer",
+    "Validation",
+    "WeightAverageCallback",
     "apply_overrides",
     "build_model",
     "build_objective",

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from siamkit.atomic import atomic_path
+
 
 def rng_state() -> dict[str, Any]:
     """The states of Python's, NumPy's and torch's (CPU and CUDA) global generators."""
@@ -47,19 +49,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``state`` atomically to ``path`` (tmp file + fsync + ``os.replace``)."""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return dest
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        torch.save(state, fh)
+    return Path(path)
 
 
 def load_checkpoint(

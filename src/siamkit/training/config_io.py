@@ -19,6 +19,7 @@ from typing import Any, Union
 
 import yaml
 
+from siamkit.atomic import atomic_write
 from siamkit.training.config import RunConfig, check_config
 
 
@@ -159,12 +160,7 @@ def load_config(path: str | os.PathLike[str]) -> RunConfig:
 
 def dump_config(cfg: RunConfig, path: str | os.PathLike[str]) -> Path:
     """Write the fully resolved config as YAML (atomically) and return the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    os.replace(tmp, p)
-    return p
+    return atomic_write(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> RunConfig:

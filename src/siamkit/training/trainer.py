@@ -1,54 +1,46 @@
-"""A thin trainer (minGPT-sized): epochs of P×K batches, validation, early stopping, checkpoints.
+"""A trainer you can hold in your head: epochs of steps over a batch source, plus callbacks.
 
-It only wires the parts together: batches from :mod:`~siamkit.training.batches`, one
-:func:`~siamkit.training.step.train_step` per batch, an atomic checkpoint after every epoch
-(``--resume`` continues from it and, on CPU, ends with the same weights as a run that was never
-stopped), an optional moving average of the weights (``train.ema_decay``), AMP on CUDA and DDP
-under torchrun.
+It is handed everything: the network, an objective (``objective(z, labels, indices=None)``,
+see :mod:`siamkit.losses`), an optimizer and per-step scheduler, and a batch source
+(``steps``, ``epoch(e) -> batches``; :class:`~siamkit.training.batch_source.PKBatches`). Each
+batch is one :func:`~siamkit.training.step.train_step`. Everything else is a callback
+(:mod:`siamkit.training.callbacks`): the weight average, validation and early stopping, the
+collapse monitor, the epoch log. With ``checkpoint`` set, the state (and every callback's
+``state_dict``) is written atomically after each epoch, and ``fit(resume=True)`` continues it;
+on CPU a resumed run ends with the same weights as one that was never stopped.
 
->>> trainer = Trainer(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
+:meth:`Trainer.from_config` builds all of it from a :class:`~siamkit.training.config.RunConfig`
+(:mod:`siamkit.training.from_config`), AMP on CUDA and DDP under torchrun included.
+
+>>> trainer = Trainer(net, objective, optimizer, PKBatches(x, y, p=6, k=8), epochs=3)  # doctest: +SKIP
+>>> trainer = Trainer.from_config(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
 >>> result = trainer.fit()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
 import random
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from siamkit.data.samplers import PKSampler
-from siamkit.models import SiameseNetwork
-from siamkit.training import ddp
-from siamkit.training.augment import make_augmentation
-from siamkit.training.batches import compact_triplets, epoch_generator, triplet_batches
-from siamkit.training.builders import build_optimizer, build_scheduler
+from siamkit.training.batch_source import BatchSource
+from siamkit.training.callbacks import Callback
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from siamkit.training.config import RunConfig, resolved_mining
-from siamkit.training.config_io import config_from_dict, config_to_dict
-from siamkit.training.data import RunData, to_float
-from siamkit.training.ema import WeightAverage
-from siamkit.training.objectives import build_objective
-from siamkit.training.step import train_step
-from siamkit.training.validation import (
-    embed_all,
-    embed_parts_all,
-    embedding_spread,
-    one_shot_accuracy,
-    precision_at_1,
-    spread_news,
-)
-from siamkit.types import Triplets
+from siamkit.training.ddp import DistContext
+from siamkit.training.step import Gather, train_step
+
+if TYPE_CHECKING:
+    from siamkit.training.config import RunConfig
+    from siamkit.training.data import RunData
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -71,286 +63,156 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    """Train ``net`` on ``data.train_*`` as ``cfg`` says; validate on ``data.val_*`` each epoch.
+    """Train ``net`` with ``objective`` on ``batches`` for ``epochs``.
 
     Args:
-        net: the network (moved to the run's device).
-        cfg: the run config.
-        data: from :func:`~siamkit.training.data.load_run_data`.
-        out_dir: where ``checkpoint.pt`` goes (``None``: no checkpoints).
-        progress: show tqdm bars.
-        validate: ``net -> metric`` (higher is better) replacing ``cfg.train.val_metric``.
-        log: receives one line per epoch (loss, validation metric); default: printed with the
-            progress bars, silent without them.
+        net: the network (its ``embed`` is trained; callbacks see it as ``trainer.net``).
+        objective: ``objective(z (B, D), labels (B,), indices=None) -> scalar``.
+        optimizer: over the network's (and the objective's) parameters.
+        batches: a :class:`~siamkit.training.batch_source.BatchSource`.
+        scheduler: stepped after every optimiser step, or ``None``.
+        epochs: passes over ``batches``.
+        callbacks: run in order at each hook (see :mod:`siamkit.training.callbacks`).
+        checkpoint: file written after each epoch (``None``: none).
+        ctx: this process's rank and device (``None``: one process on the network's device).
+        forward: the module each step embeds with (e.g. DDP's wrapper); default ``net``.
+        amp, scaler, grad_clip, gather, loss_scale: passed to each :func:`train_step`.
+        seed: seeds the run, and each epoch with ``seed * 1000 + epoch`` (resumable dropout).
+        progress: show a tqdm bar per epoch.
     """
 
     def __init__(
         self,
-        net: SiameseNetwork,
+        net: nn.Module,
+        objective: Callable[..., Tensor],
+        optimizer: torch.optim.Optimizer,
+        batches: BatchSource,
+        *,
+        scheduler: Any | None = None,
+        epochs: int = 1,
+        callbacks: Sequence[Callback] = (),
+        checkpoint: str | Path | None = None,
+        ctx: DistContext | None = None,
+        forward: nn.Module | None = None,
+        amp: bool = False,
+        scaler: torch.amp.GradScaler | None = None,
+        grad_clip: float | None = None,
+        gather: Gather | None = None,
+        loss_scale: float = 1.0,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        if not callable(objective) or not hasattr(batches, "epoch"):
+            raise TypeError(
+                "Trainer(net, objective, optimizer, batches, ...) is handed its parts; to build "
+                "them from a run config use Trainer.from_config(net, cfg, data, ...)"
+            )
+        self.net, self.objective, self.optimizer, self.batches = net, objective, optimizer, batches
+        self.scheduler, self.epochs, self.callbacks = scheduler, epochs, list(callbacks)
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        device = next(iter(net.parameters())).device
+        self.ctx = ctx if ctx is not None else DistContext(0, 1, device)
+        self.forward = forward if forward is not None else net
+        self.step_kwargs: dict[str, Any] = {
+            "scheduler": scheduler, "scaler": scaler, "amp": amp, "grad_clip": grad_clip,
+            "gather": gather, "loss_scale": loss_scale,
+        }  # fmt: skip
+        self.seed, self.progress = seed, progress
+        self.history: list[dict[str, Any]] = []
+        self.stop = False  # a callback sets it to end the run after this epoch
+
+    @classmethod
+    def from_config(
+        cls,
+        net: nn.Module,
         cfg: RunConfig,
         data: RunData,
         out_dir: str | Path | None = None,
         progress: bool = True,
-        validate: Callable[[SiameseNetwork], float] | None = None,
+        validate: Callable[[nn.Module], float] | None = None,
         log: Callable[[str], None] | None = None,
-    ) -> None:
-        self.cfg, self.data, self.progress = cfg, data, progress
-        self.log = log if log is not None else (tqdm.write if progress else None)
-        self.ctx = ddp.setup_distributed(cfg.train.device)
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
-        self.net = net.to(self.ctx.device)
-        self.channels_last = len(data.input_shape) == 3  # faster convolutions on CPU and GPU
-        if self.channels_last:
-            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        # the loss sees the learned part alone: train and mine on it, join the skip when embedding
-        self.learned_only = (
-            not cfg.model.appearance_skip_in_loss and net.appearance_skip is not None
-        )
-        self.model = ddp.wrap_for_training(self.net, self.ctx, self.learned_only)
-        # validation, checkpoints' "best" and the final model use the averaged weights when on
-        decay = cfg.train.ema_decay
-        self.ema = WeightAverage(self.net, decay) if decay is not None else None
-        self.objective = build_objective(cfg.loss, self.net.distance).to(self.ctx.device)
-        self.optimizer = build_optimizer(cfg.optim, list(self.net.parameters()))
-        t, world = cfg.train, self.ctx.world
-        n_classes = int(torch.unique(data.train_y).numel())
-        self.sampler = PKSampler(
-            data.train_y, p=min(t.classes_per_batch, n_classes), k=t.samples_per_class, seed=t.seed,
-            drop_last=True, rank=self.ctx.rank, world_size=world,
-        )  # fmt: skip
-        planned = max(1, len(self.sampler))  # batches per rank and epoch
-        self.local_steps = (
-            min(planned, max(1, t.steps_per_epoch // world)) if t.steps_per_epoch else planned
-        )
-        self.scheduler = build_scheduler(cfg.optim, self.optimizer, t.epochs * self.local_steps)
-        self.amp = t.amp and self.ctx.device.type == "cuda"
-        fp16 = self.amp and not torch.cuda.is_bf16_supported()
-        self.scaler = torch.amp.GradScaler("cuda") if fp16 else None
-        self.augment = make_augmentation(cfg.data.augmentation)
-        # the training images live on the device (uint8 Fashion-MNIST is 25 MB): no per-batch copy
-        self.train_x, self.train_y = (
-            data.train_x.to(self.ctx.device),
-            data.train_y.to(self.ctx.device),
-        )
-        self.validate = validate or self._default_validate
-        self.ckpt_path = Path(out_dir) / CHECKPOINT if out_dir is not None else None
-        self.history: list[dict[str, Any]] = []
-        self.best: dict[str, Any] = {"metric": None, "epoch": None, "state": None, "bad": 0}
-        self.spread0: float | None = None  # learned-embedding spread before training
+    ) -> Trainer:
+        """Everything ``cfg`` says, built (:func:`siamkit.training.from_config.build_trainer`)."""
+        from siamkit.training.from_config import build_trainer
 
-    # ------------------------------------------------------------------ batches
-    def _batch(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = idx.to(self.train_x.device)
-        x = to_float(self.train_x[idx])  # (B, C, H, W) in [0, 1], on the run's device
-        if self.augment is not None:
-            x = self.augment(x, gen)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, self.train_y[idx]
-
-    def _batches(self, epoch: int) -> Iterator[tuple[Any, ...]]:
-        gen = epoch_generator(self.cfg.train.seed, epoch, stream=2)
-        if self.cfg.loss.offline_mining:
-            yield from self._offline_batches(epoch, gen)
-            return
-        self.sampler.set_epoch(epoch)  # the plan depends only on (seed, epoch): resumable
-        for idx in itertools.islice(self.sampler, self.local_steps):
-            yield self._batch(torch.as_tensor(idx), gen)
-
-    def _offline_batches(self, epoch: int, gen: torch.Generator) -> Iterator[tuple[Any, ...]]:
-        from siamkit.miners import offline_mine_triplets
-
-        t, lc = self.cfg.train, self.cfg.loss
-        pool = (
-            torch.randperm(len(self.data.train_y), generator=gen)[: lc.offline_pool].sort().values
-        )
-        x = self.data.train_x[pool]
-        if self.learned_only:
-            z = embed_parts_all(self.net, x, self.ctx.device, t.embed_batch_size)["learned"]
-        else:
-            z = embed_all(self.net, x, self.ctx.device, t.embed_batch_size)
-        a, p, n = offline_mine_triplets(
-            z, self.data.train_y[pool], resolved_mining(lc) or "all", lc.margin, self.net.distance,
-            per_anchor=1, generator=gen,
-        )  # fmt: skip
-        a, p, n = pool[a], pool[p], pool[n]
-        per_batch = max(1, t.classes_per_batch * t.samples_per_class // 3)
-        for sel in triplet_batches(
-            len(a),
-            per_batch,
-            self.local_steps * self.ctx.world,
-            t.seed,
-            epoch,
-            self.ctx.rank,
-            self.ctx.world,
-        ):
-            items, local = compact_triplets(a[sel], p[sel], n[sel])
-            x, y = self._batch(items, gen)
-            yield x, y, Triplets(*(v.to(self.ctx.device) for v in local))
-
-    # ------------------------------------------------------------------ validation
-    def _default_validate(self, net: SiameseNetwork) -> float:
-        z = embed_all(net, self.data.val_x, self.ctx.device, self.cfg.train.embed_batch_size)
-        if self.cfg.train.val_metric == "few_shot":
-            return one_shot_accuracy(z, self.data.val_y, net.distance, seed=self.cfg.train.seed)
-        return precision_at_1(z, self.data.val_y, net.distance)
-
-    def _measure_spread(self) -> float | None:
-        """The learned embedding's :func:`embedding_spread` on up to 1,024 validation (else
-        training) images; ``None`` on ranks other than the main one."""
-        if not self.ctx.is_main:
-            return None
-        x = self.data.val_x if len(self.data.val_x) >= 2 else self.data.train_x
-        z = embed_parts_all(self.net, x[:1024], self.ctx.device, self.cfg.train.embed_batch_size)
-        return embedding_spread(z["learned"])
-
-    def _spread(self, epoch: int) -> float | None:
-        """Measure the spread after an epoch and say when it collapses or recovers
-        (:func:`~siamkit.training.validation.spread_news`); history.json has every epoch's."""
-        spread = self._measure_spread()
-        if spread is None or self.spread0 is None:
-            return spread
-        before = [h["spread"] for h in self.history if h.get("spread") is not None]
-        msg = spread_news(epoch, spread, self.spread0, before)
-        if msg is not None and self.log is not None:
-            self.log(msg)
-        elif msg is not None:
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
-        return spread
-
-    def _track(self, epoch: int, metric: float | None) -> bool:
-        """Record the metric; True when early stopping says stop."""
-        if metric is None:
-            return False
-        b = self.best
-        if b["metric"] is None or metric > b["metric"]:
-            b.update(metric=metric, epoch=epoch, bad=0)
-            if self.cfg.train.restore_best:
-                b["state"] = copy.deepcopy(self.net.state_dict())
-            return False
-        b["bad"] += 1
-        patience = self.cfg.train.early_stopping
-        return patience is not None and b["bad"] >= patience
-
-    # ------------------------------------------------------------------ checkpoints
-    def _save(self, epoch: int, stopped: bool) -> None:
-        if self.ckpt_path is None or not self.ctx.is_main:
-            return
-        state = {
-            "epoch": epoch,
-            "stopped": stopped,
-            "model": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "rng": rng_state(),
-            "history": self.history,
-            "best": self.best,
-            "spread0": self.spread0,
-            "config": config_to_dict(self.cfg),
-        }
-        save_checkpoint(state, self.ckpt_path)
-
-    def _resume(self) -> tuple[int, bool]:
-        if self.ckpt_path is None:
-            raise ValueError("resume needs an output folder holding checkpoint.pt")
-        state = load_checkpoint(self.ckpt_path, map_location=self.ctx.device)
-        # through the config's own reader, so keys added since the checkpoint take their defaults
-        saved, now = config_to_dict(config_from_dict(state["config"])), config_to_dict(self.cfg)
-        if (
-            saved["train"]["epochs"] != now["train"]["epochs"]
-            and self.cfg.optim.schedule == "onecycle"
-        ):
-            raise ValueError(
-                "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"
-            )
-        saved["train"] = {**saved["train"], "epochs": now["train"]["epochs"]}
-        if saved != now:
-            diff = [f"{s}.{k}" for s in now for k in now[s] if saved.get(s, {}).get(k) != now[s][k]]
-            raise ValueError(
-                f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
-            )
-        self.net.load_state_dict(state["model"])
-        self.spread0 = state.get("spread0")
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state["scaler"] is not None:
-            self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
-        set_rng_state(state["rng"])
-        self.history, self.best = list(state["history"]), dict(state["best"])
-        return int(state["epoch"]), bool(state["stopped"])
-
-    # ------------------------------------------------------------------ loop
-    def _averaged(self) -> AbstractContextManager[Any]:
-        """The weights that are validated and kept: the moving average with ``train.ema_decay``,
-        else the network's own."""
-        return self.ema.applied_to(self.net) if self.ema is not None else nullcontext()
+        return build_trainer(net, cfg, data, out_dir, progress, validate, log)
 
     def _epoch(self, epoch: int) -> float:
-        seed_everything(self.cfg.train.seed * 1000 + epoch)  # dropout etc. independent of resume
+        seed_everything(self.seed * 1000 + epoch)  # dropout etc. independent of resume
         bar = tqdm(
-            self._batches(epoch), total=self.local_steps, leave=False, dynamic_ncols=True, mininterval=1.0,
-            desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", disable=not (self.progress and self.ctx.is_main),
+            self.batches.epoch(epoch), total=self.batches.steps, leave=False, dynamic_ncols=True,
+            mininterval=1.0, desc=f"epoch {epoch + 1}/{self.epochs}",
+            disable=not (self.progress and self.ctx.is_main),
         )  # fmt: skip
         losses = []
-        # Online losses see the batch gathered from every rank; offline triplets index the local one.
-        gather = None if self.cfg.loss.offline_mining else ddp.make_gather(self.ctx)
-        scale = float(self.ctx.world) if gather is not None else 1.0
         for batch in bar:
             loss = train_step(
-                self.model, batch, self.objective, self.optimizer, scheduler=self.scheduler,
-                scaler=self.scaler, amp=self.amp, grad_clip=self.cfg.optim.grad_clip,
-                gather=gather, loss_scale=scale,
-            )  # fmt: skip
+                self.forward, batch, self.objective, self.optimizer, **self.step_kwargs
+            )
             losses.append(loss)
-            if self.ema is not None:
-                self.ema.update(self.net)
+            for cb in self.callbacks:
+                cb.on_step_end(self)
             bar.set_postfix(loss=f"{loss:.4f}")
         return float(np.mean(losses)) if losses else float("nan")
 
+    def _save(self, epoch: int) -> None:
+        if self.checkpoint is None or not self.ctx.is_main:
+            return
+        scheduler, scaler = self.step_kwargs["scheduler"], self.step_kwargs["scaler"]
+        state = {
+            "epoch": epoch, "stopped": self.stop, "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": rng_state(), "history": self.history,
+        }  # fmt: skip
+        state.update({cb.key: cb.state_dict() for cb in self.callbacks if cb.key is not None})
+        save_checkpoint(state, self.checkpoint)
+
+    def _resume(self) -> int:
+        if self.checkpoint is None:
+            raise ValueError("resume needs an output folder holding checkpoint.pt")
+        state = load_checkpoint(self.checkpoint, map_location=self.ctx.device)
+        for cb in self.callbacks:  # the config guard first refuses a different run
+            if cb.key is not None and state.get(cb.key) is not None:
+                cb.load_state_dict(state[cb.key])
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        scheduler, scaler = self.step_kwargs["scheduler"], self.step_kwargs["scaler"]
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state["scaler"] is not None:
+            scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.history, self.stop = list(state["history"]), bool(state["stopped"])
+        return int(state["epoch"])
+
     def fit(self, resume: bool = False) -> TrainResult:
-        """Train for ``cfg.train.epochs`` (or until early stopping); ``resume`` continues a checkpoint."""
-        seed_everything(self.cfg.train.seed)
-        start, stopped = self._resume() if resume else (0, False)
-        if not resume:
-            self.spread0 = self._measure_spread()
-        for epoch in range(start, self.cfg.train.epochs):
-            if stopped:
+        """Train for ``epochs`` (or until a callback stops it); ``resume`` continues the checkpoint."""
+        seed_everything(self.seed)
+        start = self._resume() if resume else 0
+        for cb in self.callbacks:
+            cb.on_fit_start(self, resume)
+        for epoch in range(start, self.epochs):
+            if self.stop:
                 break
             t0 = time.perf_counter()
-            loss = self._epoch(epoch)
-            metric = None
-            with self._averaged():
-                if self.cfg.train.val_metric != "none" and len(self.data.val_y) > 1:
-                    metric = self.validate(self.net) if self.ctx.is_main else None
-                    metric = ddp.broadcast_float(metric, self.ctx)
-                stopped = self._track(epoch + 1, metric)
-                spread = self._spread(epoch + 1)
-            lr = self.optimizer.param_groups[0]["lr"]
-            self.history.append(
-                {
-                    "epoch": epoch + 1,
-                    "loss": loss,
-                    "val_metric": metric,
-                    "spread": spread,
-                    "lr": lr,
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-            self._save(epoch + 1, stopped)
-            if self.log is not None and self.ctx.is_main:
-                shown = "-" if metric is None else f"{metric:.4f}"
-                self.log(
-                    f"epoch {epoch + 1}/{self.cfg.train.epochs}: loss {loss:.4f}, val {self.cfg.train.val_metric} {shown}"
-                )
-        if self.cfg.train.restore_best and self.best["state"] is not None:
-            self.net.load_state_dict(self.best["state"])
-        elif self.ema is not None:
-            self.ema.copy_to(self.net)
-        if self.channels_last:
-            self.net.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
-        return TrainResult(list(self.history), self.best["epoch"], self.best["metric"], stopped)
+            row: dict[str, Any] = {"epoch": epoch + 1, "loss": self._epoch(epoch)}
+            with ExitStack() as weights:  # e.g. the weight average, for validation
+                for cb in self.callbacks:
+                    weights.enter_context(cb.weights(self.net))
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, row)
+            row.update(lr=self.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
+            self.history.append(row)
+            self._save(epoch + 1)
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        scored = [h for h in self.history if h.get("val_metric") is not None]
+        best = max(scored, key=lambda h: h["val_metric"], default=None)  # the first of equals
+        return TrainResult(
+            list(self.history),
+            best["epoch"] if best else None,
+            best["val_metric"] if best else None,
+            self.stop,
+        )

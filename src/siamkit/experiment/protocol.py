@@ -1,0 +1,195 @@
+"""The steps of the evaluation protocol (DESIGN §4) a run takes after training.
+
+Attach the cohort for score normalisation, calibrate the verification threshold on validation
+pairs, evaluate on the test classes (few-shot, verification, retrieval), and evaluate each part
+of a joined embedding alone. :func:`~siamkit.experiment.run.run_experiment` calls them in order;
+``siamkit evaluate`` and the benchmarks call them directly.
+
+>>> report, z = evaluate_model(net, x, y, RunConfig().eval, torch.device("cpu"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from siamkit.data.image_io import load_images
+from siamkit.evaluation import EvaluationReport, evaluate_embeddings
+from siamkit.evaluation.pairs import pair_distances
+from siamkit.evaluation.threshold import ThresholdCalibrator
+from siamkit.experiment.result import Rates
+from siamkit.models import SiameseNetwork
+from siamkit.training.config import EvalConfig, RunConfig
+from siamkit.training.data import (
+    RunData,
+    cohort_folder_images,
+    load_unlabeled_pool,
+    seeded_sample,
+)
+from siamkit.training.validation import embed_all, embed_parts_all
+
+CALIBRATION_PAIRS = 300_000
+
+
+def calibrate(z: Tensor, labels: Tensor, net: SiameseNetwork, target: str, seed: int) -> float:
+    """Verification threshold fitted on validation pairs (a seeded sample when there are many)."""
+    n = labels.numel()
+    max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
+    pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=seed)
+    return ThresholdCalibrator(target).fit(pd.genuine, pd.impostor).threshold_  # type: ignore[arg-type]
+
+
+def rates_at(z: Tensor, labels: Tensor, net: SiameseNetwork, threshold: float) -> Rates:
+    """TAR, FAR and balanced accuracy of a fixed threshold on (a sample of) the pairs of ``z``."""
+    n = labels.numel()
+    max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
+    pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=0)
+    tar = float(np.mean(np.asarray(pd.genuine) <= threshold))
+    far = float(np.mean(np.asarray(pd.impostor) <= threshold))
+    return Rates(tar, far, (tar + 1 - far) / 2)
+
+
+def evaluate_model(
+    net: SiameseNetwork,
+    x: Tensor,
+    y: Tensor,
+    protocol: EvalConfig,
+    device: torch.device,
+    episodes: int | None = None,
+    batch_size: int = 512,
+) -> tuple[EvaluationReport, Tensor]:
+    """Embed ``x`` and run the full evaluation (few-shot, verification, retrieval) of
+    ``protocol`` (the ``eval`` section of a run config); returns the report and ``(N, D)``."""
+    z = embed_all(net, x, device, batch_size)
+    return evaluate_protocol(z, y, net.scoring_distance, protocol, episodes), z
+
+
+def evaluate_protocol(
+    z: Tensor, y: Tensor, distance: Any, protocol: EvalConfig, episodes: int | None = None
+) -> EvaluationReport:
+    """The run's evaluation protocol (``cfg.eval``; N-way = all test classes unless set)."""
+    n_classes = int(torch.unique(y).numel())
+    ways = min(protocol.ways or n_classes, n_classes)
+    return evaluate_embeddings(
+        z, y, distance,
+        few_shot=[(ways, k) for k in protocol.shots],
+        episodes=episodes or protocol.episodes, seed=protocol.seed, n_query=protocol.queries,
+    )  # fmt: skip
+
+
+ABLATION_PARTS = {
+    "raw": "same embedding, raw distance (no cohort score normalisation)",
+    "learned": "learned embedding alone (CNN + head)",
+    "appearance": "appearance features alone (no training)",
+}
+
+
+COHORT_SOURCES = {
+    "train": "training images",
+    "unlabeled": "unlabeled images of the test classes, not test images (a protocol variant)",
+}
+
+
+def cohort_source(cfg: RunConfig) -> str:
+    """Where the cohort of ``cfg.eval`` comes from, in words (``metrics.json``, the demo's output)."""
+    if cfg.eval.cohort_root is not None:
+        return f"unlabeled images under {cfg.eval.cohort_root} (a protocol variant)"
+    return COHORT_SOURCES[cfg.eval.cohort]
+
+
+def cohort_images(data: RunData, cfg: RunConfig, training_images: bool = False) -> Tensor:
+    """The images ``cfg.eval`` takes its cohort from (seeded, at most ``cohort_size``); with
+    ``training_images``, a sample of the training images whatever ``cfg.eval.cohort`` says."""
+    e = cfg.eval
+    if e.cohort_root is not None and not training_images:
+        paths = cohort_folder_images(e.cohort_root, e.cohort_size, e.seed)
+        return load_images(paths, data.input_shape)
+    if e.cohort == "unlabeled" and not training_images:
+        return load_unlabeled_pool(cfg.data, data.test_classes, e.cohort_size, e.seed)
+    return data.train_x[seeded_sample(len(data.train_y), e.cohort_size, e.seed)]
+
+
+def attach_cohort(
+    net: SiameseNetwork,
+    data: RunData,
+    cfg: RunConfig,
+    device: torch.device,
+    training_images: bool = False,
+) -> int:
+    """Give ``net`` the cohort ``cfg.eval`` asks for (``score_norm``, ``cohort``, ``cohort_root``,
+    ``cohort_size``, ``score_norm_k``), or with ``training_images`` a cohort of training images
+    whatever ``cfg.eval.cohort`` says. Returns the cohort size (0 when score normalisation is off).
+    """
+    e = cfg.eval
+    if e.score_norm == "none":
+        return 0
+    images = cohort_images(data, cfg, training_images)
+    if images.shape[0] < e.score_norm_k:
+        where = COHORT_SOURCES["train"] if training_images else cohort_source(cfg)
+        raise ValueError(
+            f"eval.score_norm_k = {e.score_norm_k} nearest cohort items asked for, but the cohort "
+            f"({where}) has only {images.shape[0]} images"
+        )
+    cohort = embed_all(net, images, device, cfg.train.embed_batch_size)
+    net.set_score_norm(cohort.to(device), k=e.score_norm_k, method=e.score_norm)
+    return int(cohort.shape[0])
+
+
+def calibrate_run(
+    net: SiameseNetwork, data: RunData, cfg: RunConfig, device: torch.device
+) -> float:
+    """The threshold, fit on validation pairs. The validation images are of the training classes,
+    so with a cohort of other images (``eval.cohort: unlabeled``) they are scored against training
+    images instead: each side normalised against its own kind, as the test images are against
+    theirs, which is what lets one S-norm threshold carry over to the unseen classes."""
+    zv = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
+    deployed = net.score_norm
+    if deployed is not None and (cfg.eval.cohort != "train" or cfg.eval.cohort_root is not None):
+        attach_cohort(net, data, cfg, device, training_images=True)
+    try:
+        return calibrate(zv, data.val_y, net, cfg.eval.threshold_target, cfg.eval.seed)
+    finally:
+        net.score_norm = deployed
+
+
+def evaluate_parts(
+    net: SiameseNetwork,
+    x: Tensor,
+    y: Tensor,
+    cfg: RunConfig,
+    device: torch.device,
+    episodes: int | None = None,
+) -> dict[str, EvaluationReport]:
+    """The same evaluation on each part of a model with an appearance skip (``{}`` without one).
+
+    Shows on the unseen classes what the trained network adds to the parameter-free features it
+    is joined with, and what those features give with no training at all. Both parts are unit
+    length, so they are compared with the Euclidean distance.
+    """
+    if getattr(net, "appearance_skip", None) is None:
+        return {}
+    parts = embed_parts_all(net, x, device, cfg.train.embed_batch_size)
+    return {
+        name: evaluate_protocol(
+            torch.nn.functional.normalize(z, dim=1), y, "euclidean", cfg.eval, episodes
+        )
+        for name, z in parts.items()
+    }
+
+
+def try_write_report(path: Path, report: Any, z: Tensor, labels: Tensor, **kw: Any) -> Path | None:
+    """The HTML report (plots); a failure there never loses the trained model or metrics."""
+    try:
+        from siamkit.evaluation.report import write_report
+    except ImportError:
+        warnings.warn(
+            "siamkit.evaluation.report is not available; no report.html written", stacklevel=2
+        )
+        return None
+    write_report(path, report, z, labels, **kw)
+    return path

@@ -1,0 +1,96 @@
+"""What a run produced, typed: :class:`RunResult` (``to_dict()`` is the ``metrics.json`` layout).
+
+>>> result = run_experiment(cfg, "runs/x")  # doctest: +SKIP
+>>> result.evaluation.verification.eer, result.calibration.threshold  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from siamkit.evaluation import EvaluationReport
+from siamkit.training.config import RunConfig
+
+
+@dataclass(frozen=True)
+class Rates:
+    """TAR, FAR and balanced accuracy of a fixed threshold on a set of pairs."""
+
+    tar: float
+    far: float
+    balanced_accuracy: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The verification threshold fit on validation pairs, and what it gives on the test pairs."""
+
+    threshold: float
+    target: str
+    test: Rates
+
+
+@dataclass(frozen=True)
+class ScoreNorm:
+    """The cohort score normalisation saved in the model (``eval.score_norm``)."""
+
+    method: str
+    k: int
+    cohort: int
+    cohort_source: str
+    calibration_cohort: str
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds spent training (data loading included) and evaluating (calibration included)."""
+
+    train_seconds: float
+    eval_seconds: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its history, calibration, evaluation on the test classes, ablations,
+    timings, and where it wrote its files."""
+
+    config: RunConfig
+    history: list[dict[str, Any]]
+    evaluation: EvaluationReport
+    calibration: Calibration | None
+    score_norm: ScoreNorm | None
+    ablations: dict[str, EvaluationReport]
+    timings: Timings
+    dataset: str
+    train_classes: tuple[int, ...]
+    test_classes: tuple[int, ...]
+    out_dir: Path
+    model_dir: Path
+    report_path: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.out_dir / "metrics.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``metrics.json`` document: the evaluation's keys, then ``score_norm``,
+        ``ablation``, ``calibration`` and ``run`` where they apply."""
+        doc = self.evaluation.to_dict()
+        if self.score_norm is not None:
+            doc["score_norm"] = asdict(self.score_norm)
+        if self.ablations:
+            doc["ablation"] = {k: r.to_dict() for k, r in self.ablations.items()}
+        if self.calibration is not None:
+            doc["calibration"] = asdict(self.calibration)
+        doc["run"] = {
+            "dataset": self.dataset,
+            "train_classes": list(self.train_classes),
+            "test_classes": list(self.test_classes),
+            "epochs_run": len(self.history),
+            "train_seconds": round(self.timings.train_seconds, 1),
+            "eval_seconds": round(self.timings.eval_seconds, 1),
+        }
+        return doc

@@ -1,0 +1,171 @@
+"""One run, end to end, as a library call: train, save, calibrate, evaluate, report.
+
+Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epoch),
+``model/`` (written as soon as training ends, then again with the cohort and the threshold
+calibrated on validation pairs, before the evaluation), ``metrics.json``, ``history.json`` and
+``report.html``. A failed or killed evaluation leaves the trained model behind.
+
+>>> result = run_experiment(load_config("configs/demo.yaml"), "runs/demo")  # doctest: +SKIP
+>>> result.evaluation.verification.eer  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from siamkit.atomic import atomic_write
+from siamkit.experiment.protocol import (
+    ABLATION_PARTS,
+    COHORT_SOURCES,
+    attach_cohort,
+    calibrate_run,
+    cohort_source,
+    evaluate_model,
+    evaluate_parts,
+    evaluate_protocol,
+    rates_at,
+    try_write_report,
+)
+from siamkit.experiment.result import Calibration, RunResult, ScoreNorm, Timings
+from siamkit.export.bundle import save_model
+from siamkit.models import SiameseNetwork
+from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_run_data
+from siamkit.training.config_io import config_to_dict
+from siamkit.training.data import RunData, cohort_folder_images, to_float
+from siamkit.training.ddp import teardown_distributed
+from siamkit.training.trainer import seed_everything
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _save(net: SiameseNetwork, out: Path, cfg: RunConfig, data: RunData, run: dict[str, Any],
+          threshold: float | None = None) -> Path:  # fmt: skip
+    device = next(net.parameters()).device
+    meta = {"run": run, "config": config_to_dict(cfg), "class_names": list(data.class_names)}
+    path = save_model(net.cpu(), out / "model", threshold=threshold, metadata=meta)
+    net.to(device)
+    return path
+
+
+def run_experiment(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike[str],
+    resume: bool = False,
+    progress: bool = True,
+    episodes: int | None = None,
+    title: str = "siamkit training run",
+    log: Callable[[str], None] = print,
+) -> RunResult | None:
+    """Train as ``cfg`` says, save the model, calibrate, evaluate on the test classes and report.
+
+    Args:
+        cfg: the run config.
+        out_dir: the run's folder (see the module docstring).
+        resume: continue ``out_dir/checkpoint.pt``.
+        progress: tqdm bars.
+        episodes: few-shot episodes of the evaluation (default ``cfg.eval.episodes``).
+        title: the report's title.
+        log: receives progress lines.
+
+    Returns:
+        The :class:`RunResult`, or ``None`` on ranks other than 0 of a distributed run (they
+        write nothing).
+    """
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    if os.environ.get("RANK", "0") != "0":
+        log = _quiet
+    log(f"loading {cfg.data.dataset} ...")
+    data = load_run_data(cfg.data)
+    if cfg.eval.score_norm != "none" and cfg.eval.cohort_root is not None:
+        cohort_folder_images(cfg.eval.cohort_root, 1, 0)  # a missing or empty folder: fail now
+    mean, std = data.channel_stats()
+    seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
+    net = build_model(cfg.model, data.input_shape, mean, std)
+    trainer = Trainer.from_config(net, cfg, data, out_dir=out, progress=progress, log=log)
+    if trainer.ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, out / "config.yaml")
+        log(
+            f"training on {len(data.train_y)} images of classes {list(data.train_classes)} "
+            f"({len(data.val_y)} held out for validation) on {trainer.ctx.device}"
+        )
+    try:
+        history = trainer.fit(resume=resume).history
+    finally:
+        if not trainer.ctx.is_main:
+            teardown_distributed()
+    if not trainer.ctx.is_main:
+        return None
+    train_s = time.perf_counter() - t0
+    teardown_distributed()
+    return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log)
+
+
+def evaluate_run(
+    cfg: RunConfig,
+    out: Path,
+    net: SiameseNetwork,
+    data: RunData,
+    history: list[dict[str, Any]],
+    train_s: float,
+    episodes: int | None = None,
+    title: str = "siamkit training run",
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """After training: save, calibrate on validation, save again, evaluate, write the outputs."""
+    device = next(net.parameters()).device
+    net.eval()
+    run = {
+        "dataset": cfg.data.dataset, "train_classes": list(data.train_classes),
+        "test_classes": list(data.test_classes), "epochs_run": len(history),
+        "train_seconds": round(train_s, 1),
+    }  # fmt: skip
+    atomic_write(out / "history.json", json.dumps(history, indent=2))
+    _save(net, out, cfg, data, run)  # the trained model, whatever happens next
+    t0 = time.perf_counter()
+    cohort_n = attach_cohort(net, data, cfg, device)
+    threshold = calibrate_run(net, data, cfg, device) if len(data.val_y) > 2 else None
+    model_dir = _save(net, out, cfg, data, run, threshold)
+    log(f"evaluating on {len(data.test_y)} images of unseen classes {list(data.test_classes)} ...")
+    bs = cfg.train.embed_batch_size
+    report, z = evaluate_model(net, data.test_x, data.test_y, cfg.eval, device, episodes, bs)
+    ablations = evaluate_parts(net, data.test_x, data.test_y, cfg, device, episodes)
+    if cohort_n:
+        raw = evaluate_protocol(z, data.test_y, net.distance, cfg.eval, episodes)
+        ablations = {"raw": raw, **ablations}
+    norm = None
+    if cohort_n and net.score_norm is not None:
+        norm = ScoreNorm(cfg.eval.score_norm, net.score_norm.k, cohort_n, cohort_source(cfg),
+                         COHORT_SOURCES["train"])  # fmt: skip
+    calibration = None
+    if threshold is not None:
+        test = rates_at(z, data.test_y, net, threshold)
+        calibration = Calibration(threshold, cfg.eval.threshold_target, test)
+    result = RunResult(
+        cfg, history, report, calibration, norm, ablations,
+        Timings(train_s, time.perf_counter() - t0), cfg.data.dataset,
+        tuple(data.train_classes), tuple(data.test_classes), out, model_dir,
+    )  # fmt: skip
+    atomic_write(out / "metrics.json", json.dumps(result.to_dict(), indent=2))
+    t1 = time.perf_counter()
+    report_path = try_write_report(
+        out / "report.html", report, z, data.test_y, images=to_float(data.test_x),
+        class_names=list(data.class_names), history=history, config=config_to_dict(cfg),
+        title=title, distance=net.scoring_distance,
+        ablation={ABLATION_PARTS[k]: r for k, r in ablations.items()} or None,
+    )  # fmt: skip
+    log(
+        f"trained in {train_s:.0f} s, evaluated in {result.timings.eval_seconds:.0f} s, "
+        f"report in {time.perf_counter() - t1:.0f} s"
+    )
+    net.cpu()
+    return dataclasses.replace(result, report_path=report_path)

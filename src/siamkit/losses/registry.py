@@ -1,0 +1,27 @@
+"""The losses a run config can name (``loss.kind``), as a :class:`~siamkit.registry.Registry`.
+
+Every label-based loss here is called ``loss(embeddings (B, D), labels (B,), indices=None)``.
+Adding one is one file in ``losses/`` plus one line below.
+
+>>> LOSSES.build("triplet", margin=0.3, mining="batch_hard").margin
+0.3
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from siamkit.losses.contrastive import ContrastiveLoss
+from siamkit.losses.multi_similarity import MultiSimilarityLoss
+from siamkit.losses.pair_head import PairHeadLoss
+from siamkit.losses.supcon import SupConLoss
+from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
+from siamkit.registry import Registry
+
+LOSSES: Registry[nn.Module] = Registry("loss")
+LOSSES.register("triplet", TripletMarginLoss)
+LOSSES.register("soft_margin_triplet", SoftMarginTripletLoss)
+LOSSES.register("contrastive", ContrastiveLoss)
+LOSSES.register("multi_similarity", MultiSimilarityLoss)
+LOSSES.register("supcon", SupConLoss)
+LOSSES.register("pair_head", PairHeadLoss)

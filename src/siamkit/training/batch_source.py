@@ -1,0 +1,115 @@
+"""Where a run's batches come from: P×K batches of a labelled image (or vector) set.
+
+A batch source is anything with ``steps`` (batches per epoch on this process) and
+``epoch(e) -> Iterator[batch]``; a batch is ``(x (B, ...), labels (B,))`` or, with offline
+mining, ``(x, labels, Triplets)`` indexing into it. The plan of every epoch depends only on
+``(seed, epoch)``, so a resumed run sees the batches an uninterrupted one would.
+
+>>> source = PKBatches(data.train_x, data.train_y, p=6, k=8)  # doctest: +SKIP
+>>> x, y = next(iter(source.epoch(0)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from siamkit.data.samplers import PKSampler
+from siamkit.training.batches import compact_triplets, epoch_generator, triplet_batches
+from siamkit.training.data import to_float
+from siamkit.types import Triplets
+
+#: ``(embed(x) -> z, x, labels, generator) -> Triplets`` over a pool (offline mining).
+OfflineMiner = Callable[[Tensor, Tensor, torch.Generator], Triplets]
+
+
+class BatchSource(Protocol):
+    """What the :class:`~siamkit.training.trainer.Trainer` iterates over."""
+
+    steps: int
+
+    def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]: ...
+
+
+class PKBatches:
+    """P classes × K items per batch from ``(x (N, ...), y (N,))``, on ``device``.
+
+    Args:
+        x, y: the training items (uint8 images are scaled to [0, 1] per batch) and labels.
+        p, k: classes per batch (capped at the number of classes) and items per class.
+        steps_per_epoch: batches per epoch over all processes; ``None`` = one pass.
+        seed: seeds the sampler and augmentation, per epoch.
+        augment: ``(x, generator) -> x`` applied to each batch, or ``None``.
+        device: where batches go (the items are moved there once).
+        rank, world: this process and how many train together (DDP).
+        channels_last: lay image batches out as channels-last (faster convolutions).
+        offline: ``(x_pool, y_pool, generator) -> Triplets`` mining a pool with the frozen model;
+            when given, batches are the mined triplets' items, ``offline_pool`` at a time.
+        offline_pool: items embedded per offline-mining round (``None``: the whole set).
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        p: int,
+        k: int,
+        *,
+        steps_per_epoch: int | None = None,
+        seed: int = 0,
+        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+        device: torch.device | str = "cpu",
+        rank: int = 0,
+        world: int = 1,
+        channels_last: bool = False,
+        offline: OfflineMiner | None = None,
+        offline_pool: int | None = None,
+    ) -> None:
+        self.cpu_x, self.cpu_y = x, y
+        self.x, self.y = x.to(device), y.to(device)  # uint8 Fashion-MNIST is 25 MB: no copies
+        self.p, self.k, self.seed, self.augment = p, k, seed, augment
+        self.rank, self.world, self.channels_last = rank, world, channels_last
+        self.offline, self.offline_pool = offline, offline_pool
+        n_classes = int(torch.unique(y).numel())
+        self.sampler = PKSampler(
+            y, p=min(p, n_classes), k=k, seed=seed, drop_last=True, rank=rank, world_size=world
+        )
+        planned = max(1, len(self.sampler))  # batches per rank and epoch
+        self.steps = min(planned, max(1, steps_per_epoch // world)) if steps_per_epoch else planned
+
+    def _batch(self, idx: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        idx = idx.to(self.x.device)
+        x = to_float(self.x[idx])  # (B, C, H, W) in [0, 1], on the run's device
+        if self.augment is not None:
+            x = self.augment(x, gen)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, self.y[idx]
+
+    def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]:
+        """The batches of ``epoch`` on this process (``steps`` of them)."""
+        gen = epoch_generator(self.seed, epoch, stream=2)
+        if self.offline is not None:
+            yield from self._offline_epoch(epoch, gen)
+            return
+        self.sampler.set_epoch(epoch)  # the plan depends only on (seed, epoch): resumable
+        for idx in itertools.islice(self.sampler, self.steps):
+            yield self._batch(torch.as_tensor(idx), gen)
+
+    def _offline_epoch(self, epoch: int, gen: torch.Generator) -> Iterator[tuple[Any, ...]]:
+        assert self.offline is not None
+        pool = torch.randperm(len(self.cpu_y), generator=gen)[: self.offline_pool].sort().values
+        a, p, n = self.offline(self.cpu_x[pool], self.cpu_y[pool], gen)
+        a, p, n = pool[a], pool[p], pool[n]
+        per_batch = max(1, self.p * self.k // 3)
+        total = self.steps * self.world
+        for sel in triplet_batches(
+            len(a), per_batch, total, self.seed, epoch, self.rank, self.world
+        ):
+            items, local = compact_triplets(a[sel], p[sel], n[sel])
+            x, y = self._batch(items, gen)
+            yield x, y, Triplets(*(v.to(self.x.device) for v in local))

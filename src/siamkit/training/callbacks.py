@@ -1,0 +1,228 @@
+"""Callbacks: what the :class:`~siamkit.training.trainer.Trainer` does besides stepping.
+
+A callback overrides any of the hooks below (all no-ops by default). One with a ``key`` is
+saved in the checkpoint under that key (``state_dict``) and restored on resume
+(``load_state_dict``); the keys are those of checkpoints written before callbacks existed
+(``ema``, ``best``, ``spread0``, ``config``), so those still resume.
+
+========================  =====================================================================
+``on_fit_start(t, r)``    before the first epoch; ``r``: the run resumes a checkpoint
+``on_step_end(t)``        after every optimiser step
+``weights(net)``          a context the epoch-end hooks run in (the weight average applies itself)
+``on_epoch_end(t, row)``  after an epoch; add to ``row`` (its history entry), set ``t.stop``
+``on_fit_end(t)``         after the last epoch (the weights the run ends with)
+========================  =====================================================================
+
+>>> t = Trainer(net, objective, opt, batches, callbacks=[WeightAverageCallback(net, 0.998)])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from siamkit.training.ema import WeightAverage
+from siamkit.training.validation import embedding_spread, spread_news
+
+if TYPE_CHECKING:
+    from siamkit.training.trainer import Trainer
+
+
+class Callback:
+    """Base class: every hook does nothing. ``key``: the checkpoint entry of its state."""
+
+    key: str | None = None
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        pass
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        pass
+
+    def weights(self, net: nn.Module) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        pass
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        pass
+
+    def state_dict(self) -> Any:
+        return None
+
+    def load_state_dict(self, state: Any) -> None:
+        pass
+
+
+class WeightAverageCallback(Callback):
+    """Keep a moving average of the weights (:class:`~siamkit.training.ema.WeightAverage`); the
+    epoch-end hooks (validation, checkpoints' best) see it, and the run ends with it."""
+
+    key = "ema"
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        self.average = WeightAverage(net, decay)
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        self.average.update(trainer.net)
+
+    def weights(self, net: nn.Module) -> AbstractContextManager[Any]:
+        return self.average.applied_to(net)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self.average.copy_to(trainer.net)
+
+    def state_dict(self) -> Any:
+        return self.average.state_dict()
+
+    def load_state_dict(self, state: Any) -> None:
+        self.average.load_state_dict(state)
+
+
+class Validation(Callback):
+    """``row["val_metric"] = validate(net)`` (higher is better) each epoch, on the main process,
+    shared with the others; early stopping after ``patience`` epochs without a better one;
+    ``restore_best``: end with the best epoch's weights. Put it after a weight average."""
+
+    key = "best"
+
+    def __init__(
+        self,
+        validate: Callable[[nn.Module], float] | None,
+        patience: int | None = None,
+        restore_best: bool = False,
+        share: Callable[[float | None], float | None] = lambda v: v,
+        is_main: bool = True,
+    ) -> None:
+        self.validate, self.patience, self.restore_best = validate, patience, restore_best
+        self.share, self.is_main = share, is_main
+        self.best: dict[str, Any] = {"metric": None, "epoch": None, "state": None, "bad": 0}
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        metric = None
+        if self.validate is not None:
+            metric = self.share(self.validate(trainer.net) if self.is_main else None)
+        row["val_metric"] = metric
+        if metric is None:
+            return
+        b = self.best
+        if b["metric"] is None or metric > b["metric"]:
+            b.update(metric=metric, epoch=row["epoch"], bad=0)
+            if self.restore_best:
+                b["state"] = copy.deepcopy(trainer.net.state_dict())
+            return
+        b["bad"] += 1
+        if self.patience is not None and b["bad"] >= self.patience:
+            trainer.stop = True
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.restore_best and self.best["state"] is not None:
+            trainer.net.load_state_dict(self.best["state"])
+
+    def state_dict(self) -> Any:
+        return self.best
+
+    def load_state_dict(self, state: Any) -> None:
+        self.best = dict(state)
+
+
+class CollapseMonitor(Callback):
+    """``row["spread"]``: the :func:`~siamkit.training.validation.embedding_spread` of
+    ``measure(net)`` (``None`` on other processes) after each epoch; says when it collapses
+    below a tenth of the spread before training, or recovers (:func:`spread_news`)."""
+
+    key = "spread0"
+
+    def __init__(
+        self,
+        measure: Callable[[nn.Module], torch.Tensor | None],
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.measure, self.log = measure, log
+        self.spread0: float | None = None
+
+    def _spread(self, net: nn.Module) -> float | None:
+        z = self.measure(net)
+        return None if z is None else embedding_spread(z)
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        if not resumed:
+            self.spread0 = self._spread(trainer.net)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        spread = row["spread"] = self._spread(trainer.net)
+        if spread is None or self.spread0 is None:
+            return
+        before = [h["spread"] for h in trainer.history if h.get("spread") is not None]
+        msg = spread_news(row["epoch"], spread, self.spread0, before)
+        if msg is not None and self.log is not None:
+            self.log(msg)
+        elif msg is not None:
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+
+    def state_dict(self) -> Any:
+        return self.spread0
+
+    def load_state_dict(self, state: Any) -> None:
+        self.spread0 = state
+
+
+class EpochLog(Callback):
+    """One line per epoch: ``epoch 2/10: loss 0.1234, val precision_at_1 0.8765``."""
+
+    def __init__(self, log: Callable[[str], None], epochs: int, metric_name: str) -> None:
+        self.log, self.epochs, self.metric_name = log, epochs, metric_name
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        metric = row.get("val_metric")
+        shown = "-" if metric is None else f"{metric:.4f}"
+        self.log(
+            f"epoch {row['epoch']}/{self.epochs}: loss {row['loss']:.4f}, val {self.metric_name} {shown}"
+        )
+
+
+class ConfigGuard(Callback):
+    """Save the run's config in the checkpoint; on resume, refuse a different one (a changed
+    ``train.epochs`` is allowed unless the schedule's length depends on it)."""
+
+    key = "config"
+
+    def __init__(self, config: dict[str, Any], epochs_fixed: bool = False) -> None:
+        self.config, self.epochs_fixed = config, epochs_fixed
+
+    def state_dict(self) -> Any:
+        return self.config
+
+    def load_state_dict(self, state: Any) -> None:
+        from siamkit.training.config_io import config_from_dict, config_to_dict
+
+        # through the config's own reader, so keys added since the checkpoint take their defaults
+        saved, now = config_to_dict(config_from_dict(state)), self.config
+        if saved["train"]["epochs"] != now["train"]["epochs"] and self.epochs_fixed:
+            raise ValueError(
+                "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"
+            )
+        saved["train"] = {**saved["train"], "epochs": now["train"]["epochs"]}
+        if saved != now:
+            diff = [f"{s}.{k}" for s in now for k in now[s] if saved.get(s, {}).get(k) != now[s][k]]
+            raise ValueError(
+                f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
+            )
+
+
+class ChannelsLast(Callback):
+    """Lay an image network out channels-last now (before any DDP wrapping; faster
+    convolutions on CPU and GPU); the run ends contiguous."""
+
+    def __init__(self, net: nn.Module) -> None:
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        trainer.net.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]

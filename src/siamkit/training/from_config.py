@@ -1,0 +1,153 @@
+"""Build a :class:`~siamkit.training.trainer.Trainer` from a run config: :meth:`Trainer.from_config`.
+
+This is where the config's sections meet: the device and DDP context, the objective
+(:func:`~siamkit.training.objectives.build_objective`), the optimizer and schedule, the P×K (or
+offline-mined) batches, AMP, and the callbacks: weight average, validation with early stopping,
+collapse monitor, epoch log, and the config kept in the checkpoint.
+
+>>> trainer = build_trainer(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from siamkit.training import ddp
+from siamkit.training.augment import make_augmentation
+from siamkit.training.batch_source import PKBatches
+from siamkit.training.builders import build_optimizer, build_scheduler
+from siamkit.training.callbacks import (
+    Callback,
+    ChannelsLast,
+    CollapseMonitor,
+    ConfigGuard,
+    EpochLog,
+    Validation,
+    WeightAverageCallback,
+)
+from siamkit.training.config import RunConfig, resolved_mining
+from siamkit.training.config_io import config_to_dict
+from siamkit.training.data import RunData
+from siamkit.training.objectives import build_objective
+from siamkit.training.trainer import CHECKPOINT, Trainer
+from siamkit.training.validation import (
+    embed_all,
+    embed_parts_all,
+    one_shot_accuracy,
+    precision_at_1,
+)
+from siamkit.types import Triplets
+
+
+def make_validator(
+    cfg: RunConfig, data: RunData, device: torch.device
+) -> Callable[[nn.Module], float]:
+    """``net -> cfg.train.val_metric`` on the validation split (higher is better)."""
+
+    def validate(net: nn.Module) -> float:
+        z = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
+        if cfg.train.val_metric == "few_shot":
+            return one_shot_accuracy(z, data.val_y, net.distance, seed=cfg.train.seed)  # type: ignore[arg-type]
+        return precision_at_1(z, data.val_y, net.distance)  # type: ignore[arg-type]
+
+    return validate
+
+
+def _offline_miner(
+    net: nn.Module, cfg: RunConfig, device: torch.device, learned_only: bool
+) -> Callable[[Tensor, Tensor, torch.Generator], Triplets]:
+    from siamkit.miners import offline_mine_triplets
+
+    bs, lc = cfg.train.embed_batch_size, cfg.loss
+
+    def mine(x: Tensor, y: Tensor, gen: torch.Generator) -> Triplets:
+        if learned_only:
+            z = embed_parts_all(net, x, device, bs)["learned"]  # type: ignore[arg-type]
+        else:
+            z = embed_all(net, x, device, bs)
+        return offline_mine_triplets(
+            z, y, resolved_mining(lc) or "all", lc.margin, net.distance,  # type: ignore[arg-type]
+            per_anchor=1, generator=gen,
+        )  # fmt: skip
+
+    return mine
+
+
+def build_trainer(
+    net: nn.Module,
+    cfg: RunConfig,
+    data: RunData,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    validate: Callable[[nn.Module], float] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Trainer:
+    """A :class:`Trainer` for ``net`` on ``data.train_*`` as ``cfg`` says, validating on ``data.val_*``.
+
+    Args:
+        net: the network (moved to the run's device).
+        cfg: the run config.
+        data: from :func:`~siamkit.training.data.load_run_data`.
+        out_dir: where ``checkpoint.pt`` goes (``None``: no checkpoints).
+        progress: show tqdm bars.
+        validate: ``net -> metric`` (higher is better) replacing ``cfg.train.val_metric``.
+        log: receives one line per epoch (loss, validation metric); default: printed with the
+            progress bars, silent without them.
+    """
+    log = log if log is not None else (tqdm.write if progress else None)
+    t = cfg.train
+    ctx = ddp.setup_distributed(t.device)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    net = net.to(ctx.device)
+    image = len(data.input_shape) == 3
+    callbacks: list[Callback] = [ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")]
+    if image:
+        callbacks.append(ChannelsLast(net))  # before DDP wraps it
+    # the loss sees the learned part alone: train and mine on it, join the skip when embedding
+    learned_only = not cfg.model.appearance_skip_in_loss and net.appearance_skip is not None
+    forward = ddp.wrap_for_training(net, ctx, learned_only)
+    if t.ema_decay is not None:
+        callbacks.append(WeightAverageCallback(net, t.ema_decay))
+    objective = build_objective(cfg.loss, net.distance).to(ctx.device)  # type: ignore[arg-type]
+    optimizer = build_optimizer(cfg.optim, list(net.parameters()))
+    offline = (
+        _offline_miner(net, cfg, ctx.device, learned_only) if cfg.loss.offline_mining else None
+    )
+    batches = PKBatches(
+        data.train_x, data.train_y, t.classes_per_batch, t.samples_per_class,
+        steps_per_epoch=t.steps_per_epoch, seed=t.seed, augment=make_augmentation(cfg.data.augmentation),
+        device=ctx.device, rank=ctx.rank, world=ctx.world, channels_last=image,
+        offline=offline, offline_pool=cfg.loss.offline_pool,
+    )  # fmt: skip
+    scheduler = build_scheduler(cfg.optim, optimizer, t.epochs * batches.steps)
+    amp = t.amp and ctx.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
+    validating = t.val_metric != "none" and len(data.val_y) > 1
+    validator = (validate or make_validator(cfg, data, ctx.device)) if validating else None
+    share = lambda v: ddp.broadcast_float(v, ctx)  # noqa: E731 - rank 0's metric on every rank
+    callbacks.append(Validation(validator, t.early_stopping, t.restore_best, share, ctx.is_main))
+    spread_x = (data.val_x if len(data.val_x) >= 2 else data.train_x)[:1024]
+
+    def learned(n: nn.Module) -> Tensor | None:  # the learned embedding, on the main rank
+        if not ctx.is_main:
+            return None
+        return embed_parts_all(n, spread_x, ctx.device, t.embed_batch_size)["learned"]  # type: ignore[arg-type]
+
+    callbacks.append(CollapseMonitor(learned, log))
+    if log is not None and ctx.is_main:
+        callbacks.append(EpochLog(log, t.epochs, t.val_metric))
+    # online losses see the batch gathered from every rank; offline triplets index the local one
+    gather = None if cfg.loss.offline_mining else ddp.make_gather(ctx)
+    return Trainer(
+        net, objective, optimizer, batches, scheduler=scheduler, epochs=t.epochs,
+        callbacks=callbacks, checkpoint=Path(out_dir) / CHECKPOINT if out_dir is not None else None,
+        ctx=ctx, forward=forward, amp=amp, scaler=scaler, grad_clip=cfg.optim.grad_clip,
+        gather=gather, loss_scale=float(ctx.world) if gather is not None else 1.0,
+        seed=t.seed, progress=progress,
+    )  # fmt: skip

@@ -1,0 +1,74 @@
+"""The Trainer handed its parts (no run config): hooks in order, checkpoints, a clear misuse error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from siamkit import SiameseNetwork
+from siamkit.encoders import create_encoder
+from siamkit.losses import TripletMarginLoss
+from siamkit.training import Callback, PKBatches, Trainer
+from siamkit.training.checkpoint import load_checkpoint
+
+
+class _Recorder(Callback):
+    key = "recorder"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        self.calls.append(f"start resumed={resumed}")
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        self.calls.append("step")
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        self.calls.append(f"epoch {row['epoch']}")
+        row["steps_seen"] = self.calls.count("step")
+        trainer.stop = row["epoch"] == 2
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self.calls.append("end")
+
+    def state_dict(self) -> Any:
+        return {"calls": len(self.calls)}
+
+
+def _parts(seed: int = 0) -> tuple[SiameseNetwork, PKBatches]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(8).repeat_interleave(12)  # (96,)
+    x = torch.randn(8, 6, generator=g)[y] + 0.3 * torch.randn(96, 6, generator=g)  # (96, 6)
+    torch.manual_seed(seed)
+    net = SiameseNetwork(create_encoder("mlp", in_features=6, hidden=(16,)), 4)
+    return net, PKBatches(x, y, p=4, k=4, seed=seed)
+
+
+def test_trainer_from_parts_runs_hooks_in_order_and_stops(tmp_path) -> None:
+    net, batches = _parts()
+    before = [p.detach().clone() for p in net.parameters()]
+    rec = _Recorder()
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    trainer = Trainer(
+        net, TripletMarginLoss(0.2, mining="batch_hard"), opt, batches, epochs=5,
+        callbacks=[rec], checkpoint=tmp_path / "ck.pt",
+    )  # fmt: skip
+    result = trainer.fit()
+    assert batches.steps == 6  # at most 96 items // (4 x 4) batches an epoch
+    first, second = rec.calls.index("epoch 1"), rec.calls.index("epoch 2")
+    assert rec.calls[0] == "start resumed=False" and rec.calls[second + 1 :] == ["end"]
+    assert set(rec.calls[1:first]) == set(rec.calls[first + 1 : second]) == {"step"}
+    assert result.stopped_early and len(result.history) == 2
+    assert [h["steps_seen"] for h in result.history] == [first - 1, second - 2]
+    assert all(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+    state = load_checkpoint(tmp_path / "ck.pt")
+    assert state["epoch"] == 2 and state["stopped"] and state["recorder"] == {"calls": second + 1}
+
+
+def test_an_old_style_call_says_to_use_from_config() -> None:
+    net, _ = _parts()
+    with pytest.raises(TypeError, match=r"Trainer\.from_config\(net, cfg, data"):
+        Trainer(net, object(), None, None)  # type: ignore[arg-type]
