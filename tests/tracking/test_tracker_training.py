@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +19,15 @@ from siamkit.applications.tracking.train import TrainSettings, train_siamfc
 from siamkit.cli.main import cli
 from siamkit.data.synthetic_tracking import linear_square_sequence
 
-FAST = TrainSettings(steps=30, batch_size=4, lr=3e-3, final_lr=1e-3, threads=1)
+FAST = TrainSettings(steps=30, batch_size=4, lr=3e-3, final_lr=1e-3, threads=1, checkpoint_every=10)
 
 
 def test_tiny_tracker_follows_a_square_in_a_straight_line() -> None:
     torch.manual_seed(0)
     synthetic = linear_square_sequence(n_frames=20, velocity=(5.0, 2.0))
     net = SiamFCNet("tiny")
-    losses = train_siamfc(net, SequencePairs([synthetic], max_gap=19), FAST)
-    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    result = train_siamfc(net, SequencePairs([synthetic], max_gap=19), FAST)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
     seq = synthetic.to_sequence()
     boxes = np.stack([r.box for r in SiamFCTracker(net).track(seq.frames, seq.boxes[0])])  # type: ignore[arg-type]
     overlaps = iou(boxes, seq.boxes)
@@ -40,18 +41,14 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     s4 = TrainSettings(steps=4, batch_size=2, threads=1, checkpoint_every=2)
     torch.manual_seed(0)
     a = SiamFCNet("tiny")
-    la = train_siamfc(a, source, s4)
+    ra = train_siamfc(a, source, s4)
     torch.manual_seed(0)
     b = SiamFCNet("tiny")
-    train_siamfc(
-        b,
-        source,
-        TrainSettings(steps=4, batch_size=2, threads=1, checkpoint_every=2, max_minutes=1e-9),
-        tmp_path / "ck.pt",
-    )
+    stopped = train_siamfc(b, source, replace(s4, max_minutes=1e-9), tmp_path / "ck.pt")
+    assert len(stopped.history) == 1 and stopped.stopped_early  # stopped after the first epoch
     c = SiamFCNet("tiny")
-    lc = train_siamfc(c, source, s4, tmp_path / "ck.pt", resume=True)
-    assert lc == pytest.approx(la)
+    rc = train_siamfc(c, source, s4, tmp_path / "ck.pt", resume=True)
+    assert [h["loss"] for h in rc.history] == pytest.approx([h["loss"] for h in ra.history])
     for (k, va), vc in zip(a.state_dict().items(), c.state_dict().values()):
         torch.testing.assert_close(va, vc, msg=k)
 

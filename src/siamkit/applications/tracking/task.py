@@ -2,7 +2,7 @@
 
 Config sections (``configs/siamfc.yaml``): ``model`` (backbone, backbone_kwargs), ``tracker``
 (:class:`TrackerParams` overrides), ``data`` (``root``: a folder of GOT-10k / OTB sequences, or
-synthetic pairs of ``split``), ``train`` (:class:`TrainSettings`, plus ``max_minutes``) and
+synthetic pairs of ``split``), ``train`` (:class:`TrainSettings`; trained by siamkit's Trainer) and
 ``eval`` (synthetic validation sequences). Writes ``OUT/checkpoint.pt``, ``OUT/model/``,
 ``OUT/metrics.json`` and ``OUT/config.yaml``.
 """
@@ -106,7 +106,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     log = options.log or (lambda _msg: None)
     t0 = time.time()
-    losses = train_siamfc(
+    result = train_siamfc(
         net, source, settings, out_dir / "checkpoint.pt", options.resume, options.progress, log
     )
     train_seconds = time.time() - t0
@@ -117,9 +117,9 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     scores, _ = evaluate_tracker(lambda: SiamFCTracker(net), val)
     metrics = {
         **{f"val.{k}": v for k, v in scores.as_dict().items()},
-        "train.final_loss": sum(losses[-50:]) / max(len(losses[-50:]), 1),
+        "train.final_loss": result.history[-1]["loss"] if result.history else float("nan"),
         "train.seconds_this_session": train_seconds,
-        "train.steps": len(losses),
+        "train.steps": len(result.history) * settings.checkpoint_every,
     }
     model_dir = save_tracker(
         net,

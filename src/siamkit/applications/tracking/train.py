@@ -1,29 +1,34 @@
-"""Training a SiamFC network on frame pairs: a compact loop with progress, checkpoints and resume.
+"""Training a SiamFC network on frame pairs with siamkit's shared :class:`~siamkit.training.trainer.Trainer`.
 
-siamkit's Trainer is built around embedding batches and labels; this loop reuses its atomic
-checkpoints (:mod:`siamkit.training.checkpoint`) and adds the pair sampling SiamFC needs.
+The Trainer is handed its parts: the network, the balanced logistic loss as the objective, AdamW,
+a per-step geometric learning-rate decay, and :class:`SiamFCPairBatches` as the batch source.
+Each batch packs the exemplar (top-left 127×127) and the search crop into one
+``(B, 2, 3, 255, 255)`` tensor; :class:`PairResponse` turns it into response logits
+``(B, n*n)`` that the objective compares with the label maps ``(B, n*n)``. Progress bars,
+atomic per-epoch checkpoints and exact resume come from the Trainer.
 
 >>> net = SiamFCNet("tiny")
->>> losses = train_siamfc(net, SequencePairs([seq]), steps=20)  # doctest: +SKIP
+>>> result = train_siamfc(net, SequencePairs([seq]), TrainSettings(steps=20))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from torch import Tensor, nn
 
 from siamkit.applications.tracking.loss import balanced_logistic_loss
 from siamkit.applications.tracking.model import SiamFCNet
 from siamkit.applications.tracking.pairs import PairSource, make_batch
-from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
+from siamkit.training.callbacks import Callback
+from siamkit.training.trainer import Trainer, TrainResult
 
 
 @dataclass(frozen=True)
@@ -38,35 +43,78 @@ class TrainSettings:
     max_shift: float = 48.0
     scale_jitter: float = 0.1
     seed: int = 0
-    checkpoint_every: int = 100
+    checkpoint_every: int = 100  # steps per epoch: the Trainer checkpoints after each epoch
     threads: int = 0  # 0: torch's default
-    max_minutes: float = 0.0  # > 0: stop (checkpoint saved) once this session has run this long
+    max_minutes: float = (
+        0.0  # > 0: stop after the epoch that passes this (checkpointed; --resume continues)
+    )
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError("train.steps and train.batch_size must be positive")
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError(
+                "train.steps, train.batch_size and train.checkpoint_every must be positive"
+            )
 
 
-def _lr_at(step: int, s: TrainSettings) -> float:
-    """Geometric decay from ``lr`` to ``final_lr`` over the run (as the paper's schedule)."""
-    return s.lr * math.exp(math.log(s.final_lr / s.lr) * step / max(s.steps - 1, 1))
+class SiamFCPairBatches:
+    """A Trainer batch source: ``steps`` packed pair batches per epoch, seeded by ``(seed, epoch)``."""
+
+    def __init__(self, source: PairSource, net: SiamFCNet, settings: TrainSettings) -> None:
+        self.source, self.params, self.s = source, net.params, settings
+        self.steps = settings.checkpoint_every
+
+    def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        rng = np.random.default_rng([self.s.seed, epoch])
+        p = self.params
+        for _ in range(self.steps):
+            z, x, labels = make_batch(source=self.source, rng=rng, batch_size=self.s.batch_size, params=p,
+                                      max_shift=self.s.max_shift, scale_jitter=self.s.scale_jitter)  # fmt: skip
+            packed = np.zeros((len(x), 2, *x.shape[1:]), dtype=np.float32)  # (B, 2, 3, 255, 255)
+            packed[:, 0, :, : p.exemplar_size, : p.exemplar_size] = z
+            packed[:, 1] = x
+            yield torch.from_numpy(packed), torch.from_numpy(labels.reshape(len(labels), -1))
 
 
-def _state(
-    net: SiamFCNet,
-    opt: torch.optim.Optimizer,
-    step: int,
-    rng: np.random.Generator,
-    losses: list[float],
-) -> dict[str, Any]:
-    return {
-        "model": net.state_dict(),
-        "optimizer": opt.state_dict(),
-        "step": step,
-        "epoch": step,  # load_checkpoint's marker of a training checkpoint
-        "rng": rng.bit_generator.state["state"],
-        "losses": torch.tensor(losses),
-    }
+class PairResponse(nn.Module):
+    """The module each training step runs: packed pairs ``(B, 2, 3, S, S)`` -> logits ``(B, n*n)``."""
+
+    def __init__(self, net: SiamFCNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, packed: Tensor) -> Tensor:
+        e = self.net.params.exemplar_size
+        return self.net(packed[:, 0, :, :e, :e], packed[:, 1]).flatten(1)  # type: ignore[no-any-return]
+
+
+class TimeLimit(Callback):
+    """Stop after the epoch in which this session has run ``minutes``."""
+
+    def __init__(self, minutes: float, log: Callable[[str], None] | None = None) -> None:
+        self.minutes, self.log, self.t0 = minutes, log, time.monotonic()
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        trainer.stop = False  # a time-limited stop is not the end of the run: resume continues it
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        if (
+            self.minutes
+            and time.monotonic() - self.t0 > 60 * self.minutes
+            and row["epoch"] < trainer.epochs
+        ):
+            trainer.stop = True
+            if self.log:
+                self.log(
+                    f"stopped after epoch {row['epoch']} (train.max_minutes={self.minutes}); --resume continues"
+                )
+
+
+class EpochLog(Callback):
+    def __init__(self, log: Callable[[str], None], steps: int) -> None:
+        self.log, self.steps = log, steps
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        self.log(f"step {row['epoch'] * self.steps}: loss {row['loss']:.4f}")
 
 
 def train_siamfc(
@@ -77,63 +125,27 @@ def train_siamfc(
     resume: bool = False,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
-) -> list[float]:
-    """Train ``net`` in place on pairs from ``source``; returns the loss of every step.
-
-    With ``checkpoint``, the run state is saved there every ``checkpoint_every`` steps and at the
-    end; ``resume`` continues from it exactly (weights, optimiser, step, pair sampler).
-    """
+) -> TrainResult:
+    """Train ``net`` in place on pairs from ``source`` for ``ceil(steps / checkpoint_every)`` epochs."""
     s = settings or TrainSettings()
     if s.threads:
         torch.set_num_threads(s.threads)
     torch.manual_seed(s.seed)
-    rng = np.random.default_rng(s.seed)
+    epochs = math.ceil(s.steps / s.checkpoint_every)
+    total = epochs * s.checkpoint_every
     opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    losses: list[float] = []
-    start = 0
-    if resume:
-        if checkpoint is None:
-            raise ValueError("resume needs a checkpoint path")
-        state = load_checkpoint(checkpoint)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, losses = int(state["step"]), [float(v) for v in state["losses"]]
-        st = dict(rng.bit_generator.state)
-        st["state"] = {k: int(v) for k, v in state["rng"].items()}
-        rng.bit_generator.state = st
-        if log:
-            log(f"resumed from {checkpoint} at step {start}")
-    net.train()
-    t_start = time.monotonic()
-    bar = tqdm(
-        range(start, s.steps), initial=start, total=s.steps, disable=not progress, desc="siamfc"
+    decay = math.log(s.final_lr / s.lr) / max(total - 1, 1)  # geometric, as the paper's schedule
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: math.exp(decay * min(step, total - 1))
     )
-    for step in bar:
-        z, x, labels = make_batch(
-            source, rng, s.batch_size, net.params, s.max_shift, s.scale_jitter
-        )
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(step, s)
-        loss = balanced_logistic_loss(
-            net(torch.from_numpy(z), torch.from_numpy(x)), torch.from_numpy(labels)
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        opt.step()
-        losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-        done = step + 1
-        if checkpoint is not None and (done % s.checkpoint_every == 0 or done == s.steps):
-            save_checkpoint(_state(net, opt, done, rng, losses), checkpoint)
-        if log and done % max(s.steps // 10, 1) == 0:
-            log(f"step {done}/{s.steps} loss {np.mean(losses[-50:]):.4f}")
-        if s.max_minutes and time.monotonic() - t_start > 60 * s.max_minutes and done < s.steps:
-            if checkpoint is not None:
-                save_checkpoint(_state(net, opt, done, rng, losses), checkpoint)
-            if log:
-                log(
-                    f"stopped at step {done} after train.max_minutes={s.max_minutes}; --resume continues"
-                )
-            break
+    callbacks: list[Callback] = [TimeLimit(s.max_minutes, log)]
+    if log:
+        callbacks.append(EpochLog(log, s.checkpoint_every))
+    trainer = Trainer(
+        net, balanced_logistic_loss, opt, SiamFCPairBatches(source, net, s), scheduler=scheduler,
+        epochs=epochs, callbacks=callbacks, checkpoint=checkpoint, forward=PairResponse(net),
+        seed=s.seed, progress=progress,
+    )  # fmt: skip
+    result = trainer.fit(resume=resume)
     net.eval()
-    return losses
+    return result
