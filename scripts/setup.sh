@@ -13,5 +13,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q -c constraints.txt "torch==2.13.0"
   .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,face]"
   .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,text]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,video]"
   echo "$want" > "$stamp"
 fi

@@ -26,6 +26,9 @@ _COMMANDS: list[tuple[str, str]] = [
     ("face_cmds", "face"),
     ("recommend_cmd", "recommend"),
     ("text_cmds", "text"),
+    ("track_cmds", "track"),
+    ("track_cmds", "evaluate_tracking"),
+    ("track_cmds", "export_tracker"),
 ]
 
 

@@ -22,6 +22,7 @@ _KINDS: dict[str, Any] = {
     "half_twin": HalfTwinNetwork,
     "dlib_face": "siamkit.applications.faces.model:DlibFaceEncoder",
     "text": "siamkit.applications.text.model:TextSiameseNetwork",
+    "siamfc": "siamkit.applications.tracking.model:SiamFCNet",
 }
 
 

@@ -48,6 +48,7 @@ _TASKS: dict[str, Any] = {
     "signatures": "siamkit.applications.signatures.task:run",
     "half_twin": "siamkit.applications.half_twin.task:run",
     "text": "siamkit.applications.text.train:run",
+    "siamfc": "siamkit.applications.tracking.task:run",
 }
 
 

@@ -1,0 +1,140 @@
+"""OTB-style tracking metrics on ``(x, y, w, h)`` boxes: pure NumPy functions.
+
+Success plot: the fraction of frames whose IoU with the ground truth exceeds each threshold in
+``[0, 1]``; its area under the curve (AUC, the mean over 21 evenly spaced thresholds as OTB
+computes it). Precision plot: the fraction of frames whose centre error is within each distance
+in pixels; precision at 20 px. Robustness: frames lost (no overlap with the ground truth).
+
+>>> gt = np.array([[0, 0, 10, 10]], float)
+>>> float(iou(gt, np.array([[5, 0, 10, 10]], float))[0])
+0.3333333333333333
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)  # OTB's overlap thresholds
+PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)  # OTB's centre-error thresholds (px)
+
+
+def _boxes(b: np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(b, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must be (N, 4) boxes as x, y, w, h; got shape {arr.shape}")
+    return arr
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of matching rows of ``a`` and ``b``, each ``(N, 4)`` x, y, w, h.
+
+    Boxes with zero or negative size have IoU 0 with everything.
+
+    Returns:
+        ``(N,)`` IoU in ``[0, 1]``.
+    """
+    a, b = _boxes(a, "a"), _boxes(b, "b")
+    if len(a) != len(b):
+        raise ValueError(
+            f"IoU needs as many predicted boxes as ground-truth boxes ({len(a)} vs {len(b)})"
+        )
+    x1 = np.maximum(a[:, 0], b[:, 0])
+    y1 = np.maximum(a[:, 1], b[:, 1])
+    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
+    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = np.clip(a[:, 2], 0, None) * np.clip(a[:, 3], 0, None)
+    area_b = np.clip(b[:, 2], 0, None) * np.clip(b[:, 3], 0, None)
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def center_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance in pixels between the centres of matching boxes: ``(N,)``."""
+    a, b = _boxes(a, "a"), _boxes(b, "b")
+    if len(a) != len(b):
+        raise ValueError(
+            f"centre error needs as many predicted boxes as ground-truth boxes ({len(a)} vs {len(b)})"
+        )
+    ca = a[:, :2] + a[:, 2:] / 2
+    cb = b[:, :2] + b[:, 2:] / 2
+    return np.sqrt(((ca - cb) ** 2).sum(axis=1))
+
+
+def success_curve(ious: np.ndarray, thresholds: np.ndarray = SUCCESS_THRESHOLDS) -> np.ndarray:
+    """Fraction of frames with IoU strictly above each threshold: ``(T,)``."""
+    ious = np.asarray(ious, dtype=np.float64)
+    return (ious[None, :] > np.asarray(thresholds)[:, None]).mean(axis=1)
+
+
+def precision_curve(
+    errors: np.ndarray, thresholds: np.ndarray = PRECISION_THRESHOLDS
+) -> np.ndarray:
+    """Fraction of frames with centre error at most each threshold (pixels): ``(T,)``."""
+    errors = np.asarray(errors, dtype=np.float64)
+    return (errors[None, :] <= np.asarray(thresholds)[:, None]).mean(axis=1)
+
+
+def success_auc(ious: np.ndarray) -> float:
+    """Area under the success plot: the mean success rate over OTB's 21 thresholds."""
+    return float(success_curve(ious).mean())
+
+
+def precision_at(errors: np.ndarray, pixels: float = 20.0) -> float:
+    """Fraction of frames whose centre error is at most ``pixels``."""
+    return float((np.asarray(errors, dtype=np.float64) <= pixels).mean())
+
+
+@dataclass(frozen=True)
+class TrackingScores:
+    """OTB scores of one or more sequences (frames pooled, as OTB's overall plots do)."""
+
+    success_auc: float
+    precision_20: float
+    frames_lost: int
+    n_frames: int
+    fps: float
+    success: np.ndarray  # (21,) success rate per SUCCESS_THRESHOLDS
+    precision: np.ndarray  # (51,) precision per PRECISION_THRESHOLDS
+
+    def as_dict(self) -> dict[str, float]:
+        """The headline numbers as plain floats (for JSON and tables)."""
+        return {
+            "success_auc": self.success_auc,
+            "precision_20": self.precision_20,
+            "frames_lost": float(self.frames_lost),
+            "n_frames": float(self.n_frames),
+            "fps": self.fps,
+        }
+
+
+def score_tracking(
+    predicted: np.ndarray, ground_truth: np.ndarray, seconds: float | None = None
+) -> TrackingScores:
+    """Score predicted boxes ``(N, 4)`` against ground truth ``(N, 4)``.
+
+    Every row is scored (OTB's one-pass evaluation counts the initial frame too; drop it
+    before calling to leave it out). ``frames_lost`` is
+    the number of frames with no overlap at all. ``fps`` is ``N / seconds`` (0 when not timed).
+
+    >>> s = score_tracking(np.array([[0, 0, 4, 4]]), np.array([[0, 0, 4, 4]]))
+    >>> s.success_auc, s.precision_20, s.frames_lost
+    (0.9523809523809523, 1.0, 0)
+    """
+    ious = iou(predicted, ground_truth)
+    errors = center_error(predicted, ground_truth)
+    n = len(ious)
+    fps = n / seconds if seconds else 0.0
+    return TrackingScores(
+        success_auc=success_auc(ious),
+        precision_20=precision_at(errors, 20.0),
+        frames_lost=int((ious <= 0).sum()),
+        n_frames=n,
+        fps=float(fps),
+        success=success_curve(ious),
+        precision=precision_curve(errors),
+    )

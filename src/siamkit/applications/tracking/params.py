@@ -1,0 +1,44 @@
+"""SiamFC's tracking hyper-parameters (no torch needed, so the ONNX runtime path stays torch-free).
+
+>>> TrackerParams(scale_num=5).scale_num
+5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    """SiamFC's tracking hyper-parameters (the paper's values for 3 scales by default)."""
+
+    exemplar_size: int = 127
+    instance_size: int = 255
+    context: float = 0.5  # padding p = context * (w + h), exemplar side sqrt((w + p)(h + p))
+    scale_num: int = 3
+    scale_step: float = 1.0375
+    scale_penalty: float = 0.9745
+    scale_lr: float = 0.59
+    window_influence: float = 0.176
+    response_up: int = 16
+    template_lr: float = 0.0  # 0: exemplar from the first frame only; else a slow running average
+
+    def __post_init__(self) -> None:
+        if self.scale_num < 1 or self.scale_num % 2 == 0:
+            raise ValueError(f"scale_num must be odd and >= 1, got {self.scale_num}")
+        if not 0 <= self.window_influence <= 1 or not 0 <= self.template_lr <= 1:
+            raise ValueError("window_influence and template_lr must be in [0, 1]")
+        if self.instance_size <= self.exemplar_size:
+            raise ValueError("instance_size must be larger than exemplar_size")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrackerParams:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(
+                f"unknown tracker parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**d)

@@ -1,0 +1,126 @@
+"""An HTML report of a tracking evaluation: success and precision plots, a table, annotated frames.
+
+>>> write_tracking_report("report.html", "siamfc-small", scores, runs, sequences)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from siamkit.applications.tracking.metrics import (
+    PRECISION_THRESHOLDS,
+    SUCCESS_THRESHOLDS,
+    TrackingScores,
+)
+from siamkit.data.tracking_sequences import TrackingSequence
+from siamkit.evaluation.plots._figure import figure_to_png, new_figure
+
+
+def _img(data: bytes, mime: str, alt: str) -> str:
+    return (
+        f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{base64.b64encode(data).decode()}">'
+    )
+
+
+def plots_png(curves: dict[str, TrackingScores]) -> tuple[bytes, bytes]:
+    """PNG success and precision plots with one line per tracker (AUC / P@20 in the legend)."""
+    fig = new_figure(5.5, 4.2)
+    ax = fig.add_subplot()
+    for name, s in curves.items():
+        ax.plot(SUCCESS_THRESHOLDS, s.success, label=f"{name} [AUC {s.success_auc:.3f}]")
+    ax.set(
+        xlabel="overlap threshold (IoU)",
+        ylabel="success rate",
+        title="Success plot",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
+    ax.legend(loc="lower left", fontsize=8)
+    success = figure_to_png(fig)
+    fig = new_figure(5.5, 4.2)
+    ax = fig.add_subplot()
+    for name, s in curves.items():
+        ax.plot(PRECISION_THRESHOLDS, s.precision, label=f"{name} [P@20 {s.precision_20:.3f}]")
+    ax.axvline(20, color="grey", lw=0.5)
+    ax.set(
+        xlabel="centre error threshold (px)",
+        ylabel="precision",
+        title="Precision plot",
+        xlim=(0, 50),
+        ylim=(0, 1.02),
+    )
+    ax.legend(loc="lower right", fontsize=8)
+    return success, figure_to_png(fig)
+
+
+def annotated_frames(
+    seq: TrackingSequence, predicted: np.ndarray, count: int = 3, width: int = 320
+) -> list[bytes]:
+    """JPEGs of ``count`` evenly spaced frames: ground truth green, prediction red."""
+    out = []
+    for i in np.linspace(0, len(seq) - 1, count).round().astype(int):
+        frame = seq.frame(int(i)).copy()
+        for box, colour in ((seq.boxes[i], (40, 220, 40)), (predicted[i], (230, 30, 30))):
+            x, y, w, h = (round(float(v)) for v in box)
+            cv2.rectangle(frame, (x, y), (x + w, y + h), colour, 2)
+        scale = width / frame.shape[1]
+        small = cv2.resize(
+            frame, (width, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+        )
+        if ok:
+            out.append(buf.tobytes())
+    return out
+
+
+def write_tracking_report(
+    path: str | os.PathLike[str],
+    title: str,
+    overall: dict[str, TrackingScores],
+    rows: Sequence[tuple[str, TrackingScores]],
+    frames: Sequence[tuple[str, list[bytes]]],
+    note: str = "",
+) -> Path:
+    """Write the report atomically (temp file + rename). ``rows``: per-sequence scores of the main tracker."""
+    success, precision = plots_png(overall)
+    table = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{s.success_auc:.3f}</td><td>{s.precision_20:.3f}</td>"
+        f"<td>{s.frames_lost}</td><td>{s.n_frames}</td><td>{s.fps:.1f}</td></tr>"
+        for n, s in rows
+    )
+    heads = "".join(
+        f"<tr><th>{html.escape(n)}</th><td>{s.success_auc:.3f}</td><td>{s.precision_20:.3f}</td>"
+        f"<td>{s.frames_lost}</td><td>{s.n_frames}</td><td>{s.fps:.1f}</td></tr>"
+        for n, s in overall.items()
+    )
+    gallery = "".join(
+        f"<h3>{html.escape(n)}</h3><p>{''.join(_img(j, 'image/jpeg', n) for j in jpgs)}</p>"
+        for n, jpgs in frames
+    )
+    cols = "<tr><th></th><th>success AUC</th><th>precision@20px</th><th>frames lost</th><th>frames</th><th>fps</th></tr>"
+    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}td,th{{padding:2px 10px;text-align:right}}
+img{{margin:2px}}</style></head><body>
+<h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>
+<h2>Overall (frames pooled, first frame excluded)</h2><table>{cols}{heads}</table>
+<p>{_img(success, "image/png", "success plot")}{_img(precision, "image/png", "precision plot")}</p>
+<h2>Per sequence</h2><table>{cols.replace("<th></th>", "<th>sequence</th>")}{table}</table>
+<h2>Frames (green: ground truth, red: tracker)</h2>{gallery}</body></html>"""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(doc)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest

@@ -1,0 +1,155 @@
+"""The SiamFC tracking loop: exemplar from the first frame, scale pyramid, Hann window, damping.
+
+>>> tracker = SiamFCTracker(SiamFCNet("tiny"))
+>>> tracker.init(frame0, (310, 120, 60, 140))  # doctest: +SKIP
+>>> result = tracker.update(frame1)  # doctest: +SKIP
+>>> result.box, result.score  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from siamkit.applications.tracking.crops import (
+    Vec,
+    box_center,
+    context_side,
+    crop_square,
+    to_tensor_batch,
+)
+from siamkit.applications.tracking.params import TrackerParams
+
+if TYPE_CHECKING:
+    from siamkit.applications.tracking.model import SiamFCNet
+    from siamkit.applications.tracking.onnx import OnnxSiamFC
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One frame's output: ``box`` ``(4,)`` x, y, w, h; ``score`` (sigmoid of the peak logit).
+
+    ``response`` is the chosen scale's upsampled, window-penalised response ``(U, U)`` and
+    ``response_box`` the image square ``(x, y, side, side)`` it covers (for overlays).
+    """
+
+    box: np.ndarray
+    score: float
+    response: np.ndarray | None = None
+    response_box: np.ndarray | None = None
+
+
+def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
+    """Validate an initial ``(x, y, w, h)`` box against a frame; one clear sentence if it is bad."""
+    b = np.asarray(box, dtype=np.float64).reshape(-1)
+    if b.shape != (4,) or not np.isfinite(b).all():
+        raise ValueError(
+            f"a box is four finite numbers x, y, w, h; got {list(np.asarray(box).reshape(-1))}"
+        )
+    h, w = frame_shape[:2]
+    if b[2] <= 0 or b[3] <= 0:
+        raise ValueError(f"the box {b.tolist()} has zero area: width and height must be positive")
+    if b[0] >= w or b[1] >= h or b[0] + b[2] <= 0 or b[1] + b[3] <= 0:
+        raise ValueError(f"the box {b.tolist()} lies outside the {w}x{h} frame")
+    return b
+
+
+class SiamFCTracker:
+    """Track one object with a :class:`SiamFCNet` (Bertinetto et al. 2016, Section 2.4)."""
+
+    def __init__(
+        self,
+        net: SiamFCNet | OnnxSiamFC,
+        params: TrackerParams | None = None,
+        keep_response: bool = False,
+    ) -> None:
+        self.net = net
+        if hasattr(net, "eval"):
+            net.eval()
+        self.p = params or net.params
+        self.keep_response = keep_response
+        n_resp = (self.p.instance_size - self.p.exemplar_size) // net.total_stride + 1
+        self.upsize = n_resp * self.p.response_up
+        hann = np.hanning(self.upsize)
+        window = np.outer(hann, hann)
+        self.window = window / window.sum()
+        k = np.arange(self.p.scale_num) - (self.p.scale_num - 1) / 2
+        self.scales = self.p.scale_step**k  # (S,)
+
+    def _embed(self, crops: list[np.ndarray]) -> Any:
+        return self.net.embed_numpy(to_tensor_batch(crops))  # (K, C, h, w)
+
+    def init(self, frame: np.ndarray, box: Vec) -> None:
+        """Take the exemplar around ``box`` = ``(x, y, w, h)`` in ``frame`` (RGB ``(H, W, 3)`` uint8)."""
+        b = check_box(box, frame.shape)
+        self.center = box_center(b)
+        self.size = b[2:].copy()
+        self.min_size, self.max_size = np.maximum(self.size * 0.1, 4.0), self.size * 10
+        self.z_side = context_side(b, self.p.context)
+        self.x_side = self.z_side * self.p.instance_size / self.p.exemplar_size
+        self.fill = frame.reshape(-1, 3).mean(axis=0)
+        z = crop_square(frame, self.center, self.z_side, self.p.exemplar_size, self.fill)
+        self.kernel = self._embed([z])  # (1, C, 6, 6)
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        """Locate the target in the next frame."""
+        p = self.p
+        crops = [
+            crop_square(frame, self.center, self.x_side * s, p.instance_size, self.fill)
+            for s in self.scales
+        ]
+        logits = self.net.response_numpy(self.kernel, self._embed(crops))  # (S, 17, 17)
+        up = np.stack(
+            [
+                cv2.resize(r, (self.upsize, self.upsize), interpolation=cv2.INTER_CUBIC)
+                for r in logits
+            ]
+        )
+        peaks = up.reshape(len(up), -1).max(axis=1)
+        mid = (p.scale_num - 1) // 2
+        peaks = np.where(np.arange(len(up)) == mid, peaks, peaks * p.scale_penalty)
+        best = int(np.argmax(peaks))
+        r = up[best] - up[best].min()
+        r = r / (r.sum() + 1e-12)
+        r = (1 - p.window_influence) * r + p.window_influence * self.window
+        row, col = np.unravel_index(int(np.argmax(r)), r.shape)
+        disp = (
+            np.array([col, row], dtype=np.float64) - (self.upsize - 1) / 2
+        )  # in the upsampled map
+        disp *= self.net.total_stride / p.response_up  # in the search crop
+        disp *= self.x_side * self.scales[best] / p.instance_size  # in the image
+        self.center = np.clip(self.center + disp, 0, [frame.shape[1], frame.shape[0]])
+        scale = (1 - p.scale_lr) + p.scale_lr * self.scales[best]
+        self.size = np.clip(self.size * scale, self.min_size, self.max_size)
+        self.z_side *= scale
+        self.x_side *= scale
+        if p.template_lr > 0:
+            z = crop_square(frame, self.center, self.z_side, p.exemplar_size, self.fill)
+            self.kernel = (1 - p.template_lr) * self.kernel + p.template_lr * self._embed([z])
+        box = np.r_[self.center - self.size / 2, self.size]
+        score = float(1 / (1 + np.exp(-float(logits[best].max()))))
+        if not self.keep_response:
+            return TrackResult(box, score)
+        side = (
+            self.x_side
+            / scale
+            * self.scales[best]
+            * (self.upsize / p.response_up - 1)
+            * self.net.total_stride
+            / p.instance_size
+        )
+        resp_box = np.r_[self.center - disp - side / 2, side, side]
+        return TrackResult(box, score, r, resp_box)
+
+    def track(self, frames: Iterable[np.ndarray], box: Vec) -> Iterator[TrackResult]:
+        """Yield a result per frame; the first is the given box with score 1."""
+        it = iter(frames)
+        first = next(it)
+        self.init(first, box)
+        yield TrackResult(check_box(box, first.shape), 1.0)
+        for frame in it:
+            yield self.update(frame)

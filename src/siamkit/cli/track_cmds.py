@@ -1,0 +1,240 @@
+"""``siamkit track`` and ``siamkit evaluate-tracking``: follow an object through a video with SiamFC."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from siamkit.cli._inputs import friendly_errors
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """``"310,120,60,140"`` -> ``(310.0, 120.0, 60.0, 140.0)``; a click error otherwise."""
+    parts = [p for p in text.replace(" ", "").split(",") if p != ""]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise click.BadParameter(
+            f"{text!r} is not four numbers x,y,w,h (e.g. 310,120,60,140)", param_hint="--box"
+        )
+    return values  # type: ignore[return-value]
+
+
+def load_tracker_model(path: str | None) -> Any:
+    """The SiamFC network at ``path`` (or the built-in one); a clear error for any other model kind."""
+    from siamkit.applications.tracking.model import SiamFCNet
+    from siamkit.applications.tracking.pretrained import load_pretrained_tracker
+
+    if path is None:
+        return load_pretrained_tracker()
+    from siamkit.export.bundle import load_model, read_model_config
+
+    kind = read_model_config(path).get("model", {}).get("kind")
+    if kind != SiamFCNet.kind:
+        raise click.ClickException(
+            f"{path} is a {kind!r} model, not a tracker; track needs a model trained with "
+            "'task: siamfc' (or leave out --model to use the built-in tracker)"
+        )
+    return load_model(path)
+
+
+@click.command("track")
+@click.argument("video", type=click.Path(dir_okay=False))
+@click.option("--box", required=True, help="The object in the first frame: x,y,w,h in pixels.")
+@click.option(
+    "--out",
+    "out_video",
+    type=click.Path(dir_okay=False),
+    help="Annotated video to write (.mp4 or .avi).",
+)
+@click.option(
+    "--boxes", "boxes_csv", type=click.Path(dir_okay=False), help="CSV of frame,x,y,w,h,score."
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(file_okay=False),
+    help="A tracker saved by 'siamkit train' (task: siamfc); default: the built-in one.",
+)
+@click.option(
+    "--onnx",
+    "onnx_dir",
+    type=click.Path(file_okay=False),
+    help="Track with a folder written by 'siamkit export-tracker' (ONNX Runtime backbone).",
+)
+@click.option(
+    "--show-response", is_flag=True, help="Overlay the response map, to see why the tracker drifts."
+)
+@click.option("--threads", type=int, default=1, show_default=True, help="CPU threads for torch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@friendly_errors
+def track(
+    video: str,
+    box: str,
+    out_video: str | None,
+    boxes_csv: str | None,
+    model_path: str | None,
+    onnx_dir: str | None,
+    show_response: bool,
+    threads: int,
+    as_json: bool,
+) -> None:
+    """Follow the object in BOX through VIDEO with a Siamese tracker (SiamFC).
+
+    \b
+    siamkit track video.mp4 --box 310,120,60,140 --out tracked.mp4 --boxes boxes.csv
+    siamkit track video.mp4 --box 310,120,60,140 --model runs/siamfc/model --show-response --out r.mp4
+    """
+    import torch
+
+    from siamkit.applications.tracking.tracker import SiamFCTracker
+    from siamkit.applications.tracking.video import track_video
+
+    xywh = parse_box(box)
+    if onnx_dir and model_path:
+        raise click.UsageError("give --model or --onnx, not both")
+    if onnx_dir:
+        from siamkit.applications.tracking.onnx import OnnxSiamFC
+
+        net: Any = OnnxSiamFC(onnx_dir, threads=max(threads, 1))
+    else:
+        net = load_tracker_model(model_path)
+    torch.set_num_threads(max(threads, 1))
+    summary = track_video(
+        SiamFCTracker(net), video, xywh, out_video, boxes_csv, show_response, progress=not as_json
+    )
+    doc = {
+        "frames": summary.n_frames,
+        "fps": round(summary.fps, 2),
+        "out": out_video,
+        "boxes": boxes_csv,
+        "last_box": [round(float(v), 2) for v in summary.boxes[-1]],
+        "mean_score": float(summary.scores.mean()),
+    }
+    if as_json:
+        click.echo(json.dumps(doc))
+        return
+    click.echo(f"tracked {summary.n_frames} frames at {summary.fps:.1f} fps (tracking only)")
+    for label, p in (("video", out_video), ("boxes", boxes_csv)):
+        if p:
+            click.echo(f"{label}: {p}")
+
+
+@click.command("evaluate-tracking")
+@click.argument("model_path", metavar="MODEL", required=False)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False),
+    help="A folder of GOT-10k / OTB sequences (or one sequence).",
+)
+@click.option(
+    "--synthetic",
+    type=click.Choice(["train", "val", "test"]),
+    help="Instead of --data: synthetic sequences of this split.",
+)
+@click.option(
+    "--n-sequences", type=int, default=8, show_default=True, help="How many synthetic sequences."
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="Write an HTML report with the plots and annotated frames.",
+)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@friendly_errors
+def evaluate_tracking(
+    model_path: str | None,
+    data: str | None,
+    synthetic: str | None,
+    n_sequences: int,
+    report: str | None,
+    threads: int,
+    as_json: bool,
+) -> None:
+    """OTB-style evaluation of a tracker MODEL (default: the built-in one): success AUC, precision@20px.
+
+    \b
+    siamkit evaluate-tracking runs/siamfc/model --data SEQUENCES_DIR --report report.html
+    siamkit evaluate-tracking --synthetic test --report report.html
+    """
+    import torch
+
+    from siamkit.applications.tracking.evaluate import evaluate_tracker
+    from siamkit.applications.tracking.report import annotated_frames, write_tracking_report
+    from siamkit.applications.tracking.tracker import SiamFCTracker
+    from siamkit.data.synthetic_tracking import synthetic_sequences
+    from siamkit.data.tracking_sequences import read_sequences
+
+    if (data is None) == (synthetic is None):
+        raise click.UsageError("give exactly one of --data DIR or --synthetic SPLIT")
+    net = load_tracker_model(model_path)
+    torch.set_num_threads(max(threads, 1))
+    seqs: Any = (
+        read_sequences(data)
+        if data
+        else synthetic_sequences(synthetic or "test", n_sequences, 100, (640, 480))
+    )
+    frames: list[tuple[str, list[bytes]]] = []
+
+    def keep(run: Any, seq: Any) -> None:
+        if report:
+            frames.append((run.name, annotated_frames(seq, run.boxes)))
+        if not as_json:
+            click.echo(
+                f"{run.name}: success AUC {run.scores.success_auc:.3f}, precision@20 {run.scores.precision_20:.3f}"
+            )
+
+    scores, runs = evaluate_tracker(lambda: SiamFCTracker(net), seqs, keep)
+    name = Path(model_path).name if model_path else "built-in siamfc-small"
+    if report:
+        note = (
+            f"data: {data}"
+            if data
+            else f"synthetic {synthetic} split ({n_sequences} sequences, 640x480)"
+        )
+        write_tracking_report(
+            report,
+            f"Tracking evaluation: {name}",
+            {name: scores},
+            [(r.name, r.scores) for r in runs],
+            frames,
+            note,
+        )
+    doc = {k: round(v, 4) for k, v in scores.as_dict().items()}
+    if as_json:
+        click.echo(json.dumps(doc))
+    else:
+        click.echo(
+            f"overall: success AUC {scores.success_auc:.3f}, precision@20 {scores.precision_20:.3f}, "
+            f"frames lost {scores.frames_lost}/{scores.n_frames}, {scores.fps:.1f} fps"
+        )
+        if report:
+            click.echo(f"report: {report}")
+
+
+@click.command("export-tracker")
+@click.argument("model_path", metavar="MODEL", required=False)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for backbone.onnx + tracker.json.",
+)
+@friendly_errors
+def export_tracker(model_path: str | None, out: str) -> None:
+    """Export a tracker MODEL (default: the built-in one) for ONNX Runtime: `siamkit track --onnx OUT`.
+
+    \b
+    siamkit export-tracker runs/siamfc/model --out tracker-onnx
+    siamkit track video.mp4 --box 310,120,60,140 --onnx tracker-onnx --out tracked.mp4
+    """
+    from siamkit.applications.tracking.onnx import export_tracker_onnx
+
+    dest = export_tracker_onnx(load_tracker_model(model_path), out)
+    click.echo(f"ONNX tracker: {dest}")

@@ -1,0 +1,144 @@
+"""Tracking sequences on disk in the two standard layouts, and in memory.
+
+GOT-10k: ``seq/00000001.jpg ...`` + ``seq/groundtruth.txt`` (one ``x,y,w,h`` line per frame).
+OTB: ``seq/img/0001.jpg ...`` + ``seq/groundtruth_rect.txt`` (commas, tabs or spaces).
+A ground truth with a different number of lines than frames is refused with one sentence.
+
+>>> seq = read_sequence("data/Basketball")  # doctest: +SKIP
+>>> seq.boxes.shape, seq.frame(0).shape  # doctest: +SKIP
+((725, 4), (576, 432, 3))
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+_FRAME_EXT = (".jpg", ".jpeg", ".png", ".bmp")
+LAYOUTS = ("got10k", "otb")
+
+
+@dataclass
+class TrackingSequence:
+    """Frames (arrays or image paths) and one ``(x, y, w, h)`` box per frame: ``boxes`` ``(N, 4)``."""
+
+    name: str
+    frames: list[np.ndarray] | list[Path]
+    boxes: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        if len(self.boxes) != len(self.frames):
+            raise ValueError(
+                f"sequence {self.name!r} has {len(self.frames)} frames but {len(self.boxes)} boxes"
+            )
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` as an RGB ``(H, W, 3)`` uint8 array."""
+        f = self.frames[i]
+        if isinstance(f, np.ndarray):
+            return f
+        with Image.open(f) as im:
+            return np.asarray(im.convert("RGB"))
+
+
+def _parse_boxes(path: Path) -> np.ndarray:
+    rows = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [p for p in re.split(r"[,\s]+", line.strip()) if p]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(
+                f"{path} line {lineno} is not four numbers: {line.strip()!r}"
+            ) from None
+        if len(values) != 4:
+            raise ValueError(f"{path} line {lineno} has {len(values)} numbers; expected x, y, w, h")
+        rows.append(values)
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def _frames_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _FRAME_EXT)
+
+
+def sequence_layout(folder: str | os.PathLike[str]) -> str | None:
+    """``"got10k"``, ``"otb"`` or None when ``folder`` is not a sequence folder."""
+    d = Path(folder)
+    if (d / "groundtruth_rect.txt").is_file() and (d / "img").is_dir():
+        return "otb"
+    if (d / "groundtruth.txt").is_file():
+        return "got10k"
+    return None
+
+
+def read_sequence(folder: str | os.PathLike[str]) -> TrackingSequence:
+    """Read a GOT-10k or OTB sequence folder (frames stay on disk until :meth:`frame`)."""
+    d = Path(folder)
+    layout = sequence_layout(d)
+    if layout is None:
+        raise ValueError(
+            f"{d} is not a tracking sequence: expected groundtruth.txt beside the frames (GOT-10k) "
+            "or img/ with groundtruth_rect.txt (OTB)"
+        )
+    gt = d / ("groundtruth_rect.txt" if layout == "otb" else "groundtruth.txt")
+    frames = _frames_in(d / "img" if layout == "otb" else d)
+    boxes = _parse_boxes(gt)
+    if len(boxes) != len(frames):
+        raise ValueError(
+            f"{gt} has {len(boxes)} ground-truth lines but {d} has {len(frames)} frames"
+        )
+    if not frames:
+        raise ValueError(f"{d} has no frames")
+    return TrackingSequence(d.name, frames, boxes)
+
+
+def read_sequences(root: str | os.PathLike[str]) -> list[TrackingSequence]:
+    """Every sequence folder directly under ``root`` (or ``root`` itself if it is one), by name."""
+    r = Path(root)
+    if not r.is_dir():
+        raise FileNotFoundError(f"no sequence folder at {r}")
+    if sequence_layout(r):
+        return [read_sequence(r)]
+    seqs = [read_sequence(d) for d in sorted(r.iterdir()) if d.is_dir() and sequence_layout(d)]
+    if not seqs:
+        raise ValueError(f"{r} holds no GOT-10k or OTB sequence folders")
+    return seqs
+
+
+def write_sequence(
+    seq: TrackingSequence, folder: str | os.PathLike[str], layout: str = "got10k"
+) -> Path:
+    """Write ``seq`` as a sequence folder (JPEG frames), atomically: a temp folder renamed at the end."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    dest = Path(folder)
+    if dest.exists():
+        raise FileExistsError(f"{dest} already exists; choose another folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        img_dir = tmp / "img" if layout == "otb" else tmp
+        img_dir.mkdir(exist_ok=True)
+        digits = 4 if layout == "otb" else 8
+        for i in range(len(seq)):
+            Image.fromarray(seq.frame(i)).save(img_dir / f"{i + 1:0{digits}d}.jpg", quality=92)
+        gt = tmp / ("groundtruth_rect.txt" if layout == "otb" else "groundtruth.txt")
+        gt.write_text("".join(",".join(f"{v:.2f}" for v in b) + "\n" for b in seq.boxes))
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

@@ -1,0 +1,121 @@
+"""Reading video files with OpenCV (``opencv-python-headless``, the ``video`` extra).
+
+Frames come out as RGB ``uint8`` arrays ``(H, W, 3)``. A file that cannot be opened or decoded
+raises a ``ValueError`` naming the file and the codec.
+
+>>> frames = read_video("/usr/share/doc/opencv-doc/examples/data/tree.avi", max_frames=2)  # doctest: +SKIP
+>>> frames.shape  # doctest: +SKIP
+(2, 240, 320, 3)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _cv2() -> Any:
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "video needs OpenCV: pip install 'siamkit[video]' (opencv-contrib-python-headless)"
+        ) from None
+    return cv2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What OpenCV reports about a video: size, frame rate, frame count (may be 0) and codec."""
+
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    codec: str
+
+
+def _fourcc(code: float) -> str:
+    value = int(code)
+    text = "".join(chr((value >> (8 * i)) & 0xFF) for i in range(4))
+    return text if text.isprintable() and text.strip() else f"0x{value:08x}"
+
+
+def open_video(path: str | os.PathLike[str]) -> tuple[Any, VideoInfo]:
+    """Open ``path`` and read its properties; the capture is positioned at the first frame.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: OpenCV cannot open it or cannot decode its first frame (the codec is named).
+    """
+    cv2 = _cv2()
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no video file at {p}")
+    cap = cv2.VideoCapture(str(p))
+    if not cap.isOpened():
+        raise ValueError(
+            f"cannot open video {p}: OpenCV found no backend that reads this container or codec"
+        )
+    codec = _fourcc(cap.get(cv2.CAP_PROP_FOURCC))
+    ok, _ = cap.read()
+    if not ok:
+        cap.release()
+        raise ValueError(f"cannot decode video {p}: no frame could be read with codec {codec!r}")
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    info = VideoInfo(
+        width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        fps=float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
+        n_frames=max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
+        codec=codec,
+    )
+    return cap, info
+
+
+def iter_video(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """Yield the frames of ``path`` one by one as RGB ``(H, W, 3)`` uint8 arrays."""
+    cv2 = _cv2()
+    cap, _ = open_video(path)
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+
+
+def read_video(
+    path: str | os.PathLike[str],
+    max_frames: int | None = None,
+    step: int = 1,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Read frames ``0, step, 2*step, ...`` (at most ``max_frames``) as ``(T, H, W, 3)`` RGB uint8.
+
+    Args:
+        path: the video file.
+        max_frames: stop after this many frames (all when None).
+        step: keep every ``step``-th frame.
+        size: resize every frame to ``(width, height)``.
+    """
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
+    cv2 = _cv2()
+    out: list[np.ndarray] = []
+    for i, frame in enumerate(iter_video(path)):
+        if i % step:
+            continue
+        if size is not None:
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        out.append(frame)
+        if max_frames is not None and len(out) >= max_frames:
+            break
+    return np.stack(out)

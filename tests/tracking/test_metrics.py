@@ -1,0 +1,82 @@
+"""OTB metrics against hand-computed cases and naive loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siamkit.applications.tracking.metrics import (
+    center_error,
+    iou,
+    precision_at,
+    precision_curve,
+    score_tracking,
+    success_auc,
+    success_curve,
+)
+
+
+def naive_iou(a: list[float], b: list[float]) -> float:
+    ax1, ay1, ax2, ay2 = a[0], a[1], a[0] + a[2], a[1] + a[3]
+    bx1, by1, bx2, by2 = b[0], b[1], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax2, bx2) - max(ax1, bx1))
+    ih = max(0.0, min(ay2, by2) - max(ay1, by1))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def test_iou_hand_cases() -> None:
+    gt = np.array(
+        [[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [10, 10, 4, 2], [0, 0, 0, 5]], float
+    )
+    pr = np.array(
+        [[0, 0, 10, 10], [5, 0, 10, 10], [20, 20, 5, 5], [11, 10, 2, 2], [0, 0, 0, 5]], float
+    )
+    # identical; half shift: 50 / 150; disjoint; contained: 4 / 8; zero area
+    np.testing.assert_allclose(iou(pr, gt), [1.0, 1 / 3, 0.0, 0.5, 0.0])
+
+
+def test_iou_matches_naive_loop() -> None:
+    rng = np.random.default_rng(0)
+    a = np.c_[rng.uniform(0, 50, (200, 2)), rng.uniform(1, 30, (200, 2))]
+    b = np.c_[rng.uniform(0, 50, (200, 2)), rng.uniform(1, 30, (200, 2))]
+    want = [naive_iou(list(x), list(y)) for x, y in zip(a, b)]
+    np.testing.assert_allclose(iou(a, b), want)
+
+
+def test_center_error_hand_case() -> None:
+    # centres (5, 5) and (8, 9): 3-4-5 triangle
+    np.testing.assert_allclose(center_error([[0, 0, 10, 10]], [[3, 4, 10, 10]]), [5.0])
+
+
+def test_success_curve_and_auc_by_hand() -> None:
+    ious = np.array([0.0, 0.5, 1.0, 0.25])
+    curve = success_curve(ious, np.array([0.0, 0.25, 0.5, 0.99]))
+    # > 0: 3 of 4; > 0.25: 2; > 0.5: 1; > 0.99: 1
+    np.testing.assert_allclose(curve, [0.75, 0.5, 0.25, 0.25])
+    # naive AUC over 21 thresholds
+    want = np.mean([np.mean([v > t for v in ious]) for t in np.linspace(0, 1, 21)])
+    assert success_auc(ious) == pytest.approx(want)
+
+
+def test_precision_by_hand() -> None:
+    errors = np.array([0.0, 19.9, 20.0, 20.1, 100.0])
+    assert precision_at(errors, 20) == pytest.approx(3 / 5)
+    np.testing.assert_allclose(precision_curve(errors, np.array([0, 20, 50])), [0.2, 0.6, 0.8])
+
+
+def test_score_tracking_counts_lost_frames_and_fps() -> None:
+    gt = np.array([[0, 0, 10, 10]] * 4, float)
+    pr = np.array([[0, 0, 10, 10], [100, 100, 10, 10], [5, 0, 10, 10], [50, 0, 5, 5]], float)
+    s = score_tracking(pr, gt, seconds=2.0)
+    assert s.frames_lost == 2 and s.n_frames == 4 and s.fps == pytest.approx(2.0)
+    assert s.precision_20 == pytest.approx(2 / 4)  # errors 0, 134, 5, 47.6
+    assert s.success.shape == (21,) and s.precision.shape == (51,)
+
+
+def test_bad_shapes_say_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+        iou(np.zeros((3, 3)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="as many"):
+        iou(np.zeros((3, 4)), np.zeros((2, 4)))

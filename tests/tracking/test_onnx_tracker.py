@@ -1,0 +1,43 @@
+"""The ONNX Runtime backbone + NumPy correlation track like the torch network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from siamkit.applications.tracking.model import SiamFCNet, cross_correlation
+from siamkit.applications.tracking.onnx import OnnxSiamFC, correlate_numpy, export_tracker_onnx
+from siamkit.applications.tracking.tracker import SiamFCTracker
+from siamkit.data.synthetic_tracking import linear_square_sequence
+
+
+def test_numpy_correlation_matches_torch() -> None:
+    rng = np.random.default_rng(0)
+    k = rng.normal(size=(1, 4, 6, 6)).astype(np.float32)
+    x = rng.normal(size=(3, 4, 22, 22)).astype(np.float32)
+    want = cross_correlation(torch.from_numpy(k), torch.from_numpy(x))[:, 0].numpy()
+    np.testing.assert_allclose(correlate_numpy(k, x), want, rtol=1e-4, atol=1e-4)
+
+
+def test_onnx_tracker_gives_the_torch_boxes(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    seq = linear_square_sequence(n_frames=6).to_sequence()
+    net = SiamFCNet("tiny").train()
+    with torch.no_grad():  # batch-norm statistics from real frames, so responses are not flat
+        for _ in range(5):
+            net.embed(torch.from_numpy(np.stack(seq.frames).transpose(0, 3, 1, 2) / 255.0).float())
+        net.gain.fill_(0.05)
+    net.eval()
+    export_tracker_onnx(net, tmp_path / "onnx")
+    onnx_net = OnnxSiamFC(tmp_path / "onnx")
+    crops = np.random.default_rng(1).random((2, 3, 255, 255), dtype=np.float32)
+    np.testing.assert_allclose(
+        onnx_net.embed_numpy(crops), net.embed_numpy(crops).numpy(), rtol=1e-3, atol=1e-4
+    )
+    a = np.stack([r.box for r in SiamFCTracker(net).track(seq.frames, seq.boxes[0])])  # type: ignore[arg-type]
+    b = np.stack([r.box for r in SiamFCTracker(onnx_net).track(seq.frames, seq.boxes[0])])  # type: ignore[arg-type]
+    np.testing.assert_allclose(a, b, atol=0.5)
+    assert np.abs(np.diff(a[:, 0])).max() > 0  # it moved: the comparison is not of two still boxes
+    assert onnx_net.params == net.params
