@@ -11,8 +11,9 @@ stamp=.venv/.siamkit-installed
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q -c constraints.txt "torch==2.13.0"
-  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,face]"
-  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,text]"
-  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,video]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,face,text,tune]"
+  # opencv-contrib (KCF, CSRT for the tracking peers) ships cv2 like opencv-python-headless: install
+  # it last, in its own step, so its cv2 is the one left
+  .venv/bin/pip install -q -c constraints.txt -e ".[video]"
   echo "$want" > "$stamp"
 fi
