@@ -59,8 +59,8 @@ def enrolled(client):
         # wrong field types
         ("/identify", {"k": "abc"}, _file("file", PNG), 422, ["k", "integer"]),
         ("/identify", {"k": "2.5"}, _file("file", PNG), 422, ["k"]),
-        ("/identify", {"k": "0"}, _file("file", PNG), 422, ["k must be between 1 and 100"]),
-        ("/identify", {"k": "100000"}, _file("file", PNG), 422, ["k must be between"]),
+        ("/identify", {"k": "0"}, _file("file", PNG), 422, ["(k) must be between 1 and 100"]),
+        ("/identify", {"k": "100000"}, _file("file", PNG), 422, ["(k) must be between"]),
         ("/identify", {"file": "not-a-file"}, [], 422, ["file", "uploaded file"]),
         ("/verify", {"file_a": "a", "file_b": "b"}, [], 422, ["file_a", "uploaded file"]),
         ("/enroll", {"label": "bob", "files": "x"}, [], 422, ["files"]),

@@ -258,3 +258,38 @@ def test_docs_are_swagger_ui_from_local_assets(browser, server_url):
     context.close()
     assert not outside, f"requests outside the service: {outside}"
     assert not errors, errors
+
+
+def test_page_without_a_gallery_offers_only_verify_of_two_images(
+    browser, model_and_distances, images
+):
+    import uvicorn
+
+    from siamkit.service import create_app
+
+    net, d = model_and_distances
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(net, None), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#model-info:has-text('euclidean')")
+        for card in ("#enroll-card", "#identify-card", "#gallery-card", "#verify-mode"):
+            assert page.is_hidden(card), card
+        page.set_input_files("#verify-a", str(images["stripes"]))
+        page.set_input_files("#verify-b", str(images["checker"]))
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result.bad")
+        assert f"{d['stripes', 'checker']:.4f}" in page.inner_text("#verify-result")
+    finally:
+        context.close()
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -161,8 +161,8 @@ async def verify(
         return _verify_out(await engine.on_images(one, engine.verify_label, label))
     raise RequestError(
         422,
-        "Invalid request: send either file_a and file_b (two images to compare), "
-        "or file and label (an image and an enrolled label).",
+        "Send either two images to compare (file_a and file_b), or one image and an "
+        "enrolled label to check it against (file and label).",
     )
 
 
@@ -179,7 +179,10 @@ async def identify(
 ) -> IdentifyResponse:
     """Who is this? The `k` nearest enrolled labels with distances and thumbnails."""
     if not 1 <= k <= engine.limits.max_k:
-        raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {k}.")
+        raise RequestError(
+            422,
+            f"The number of matches (k) must be between 1 and {engine.limits.max_k}, got {k}.",
+        )
     one = await _read(engine, [file], "file")
     result, thumbs = await engine.on_images(one, engine.identify, k)
     return _identify_out(result, thumbs, engine.gallery.threshold)

@@ -64,7 +64,7 @@ async def read_uploads(
 ) -> list[Upload]:
     """Read a list of files (``files`` of ``/enroll``, ``/embed``): 1 to ``max_files`` of them."""
     if not uploads:
-        raise RequestError(422, f"Invalid request: {field} needs at least one image file.")
+        raise RequestError(422, f"Choose at least one image ({field}).")
     if len(uploads) > limits.max_files:
         raise RequestError(
             413,
