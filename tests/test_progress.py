@@ -133,3 +133,24 @@ def test_training_bars_write_a_line_per_quarter_to_a_log(monkeypatch):
     term = Terminal()
     list(prog.progress_bar(range(5), "epoch", stream=term))
     assert "\r" in term.getvalue()
+
+
+def test_faiss_builds_and_int8_calibration_report_progress(enabled, monkeypatch, capsys):
+    import numpy as np
+
+    pytest.importorskip("faiss")
+    from siamkit.export.quantize import _Calibration
+    from siamkit.index.faiss_index import FaissIndex
+
+    monkeypatch.setattr(prog, "Progress", partial(prog.Progress, delay=0.0, clock=Clock(1)))
+    monkeypatch.setattr("siamkit.index.faiss_index.ADD_CHUNK", 10)
+    index = FaissIndex(dim=4, kind="hnsw")
+    index.add(np.random.default_rng(0).random((100, 4)), np.arange(100))
+    assert len(index) == 100
+    reader = _Calibration(np.zeros((64, 1, 4, 4), np.float32), "input", batch_size=8)
+    while reader.get_next() is not None:
+        pass
+    err = capsys.readouterr().err
+    assert "FAISS hnsw index: 100% (100/100 vectors)" in err
+    assert "int8 calibration: 100% (64/64 images)" in err
+    assert len(err.splitlines()) <= 25
