@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from siamkit.distances import CohortNormalized
+from siamkit.encode import encode
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.experiment import cohort_images
@@ -62,7 +63,7 @@ from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe,
 from siamkit.training.builders import build_appearance_skip
 from siamkit.training.data import RunData, to_float
 from siamkit.training.trainer import seed_everything
-from siamkit.training.validation import embed_all, embed_parts_all
+from siamkit.training.validation import embed_parts_all
 
 PEERS = ("pml-batch-hard", "pml-semihard", "pml-multisim")
 RECIPES = ("siamkit-demo", "siamkit-cnn-only", "hog-only", *PEERS)
@@ -169,7 +170,7 @@ def run_one(
             net = train_peer(recipe, data, args.epochs, seed, progress)
 
         def embed(images: torch.Tensor) -> torch.Tensor:
-            return embed_all(net, images, torch.device("cpu"))
+            return encode(net, images, device="cpu")
 
         distance = net.distance
     z = embed(data.test_x)

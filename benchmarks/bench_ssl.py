@@ -54,6 +54,7 @@ from siamkit.applications.ssl.task import build_ssl_model
 from siamkit.applications.ssl.trainer import build_ssl_trainer
 from siamkit.applications.ssl.views import ViewMaker
 from siamkit.data.fashion_mnist import load_fashion_mnist
+from siamkit.encode import encode
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.evaluation.retrieval import knn_accuracy
 from siamkit.models import SiameseNetwork
@@ -61,7 +62,6 @@ from siamkit.training import RunConfig, Trainer, apply_overrides, build_model, l
 from siamkit.training.config import ModelConfig
 from siamkit.training.init_from import init_from_model
 from siamkit.training.trainer import seed_everything
-from siamkit.training.validation import embed_all
 
 CPU = torch.device("cpu")
 
@@ -129,7 +129,7 @@ class Bench:
         self.knn_m, self.knn_my = xtr[pick].unsqueeze(1), ytr[pick]
 
     def embed(self, net: SiameseNetwork, x: Tensor) -> Tensor:
-        return embed_all(net, x, CPU, 1024)
+        return encode(net, x, batch_size=1024, device=CPU)
 
     def row(self, z_test: Tensor, z_mem: Tensor, z_q: Tensor, seed: int) -> dict[str, float]:
         out = scores(z_test, self.test_y, self.args.episodes, seed)

@@ -18,6 +18,7 @@ from siamkit.cli._inputs import (
     parse_classes,
     write_embeddings,
 )
+from siamkit.cli._registry_help import RegistryHelpCommand
 
 if TYPE_CHECKING:
     from siamkit.models import SiameseNetwork
@@ -30,7 +31,7 @@ DEVICE = click.option(
 )
 
 
-@click.command("train")
+@click.command("train", cls=RegistryHelpCommand)
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option(
     "--out",
@@ -310,8 +311,8 @@ def embed(
     name). .npy writes the float32 matrix plus OUT.ids.txt naming each row; .parquet writes
     columns id, label and embedding.
     """
+    from siamkit.encode import encode
     from siamkit.training.ddp import resolve_device
-    from siamkit.training.validation import embed_all
 
     dev = resolve_device(device)
     net = load_siamese(model, dev)
@@ -330,7 +331,7 @@ def embed(
     else:
         raise click.UsageError("give image files / folders, or --data NAME")
     check_input(net, x)
-    z = embed_all(net, x, dev, batch_size).numpy()
+    z = encode(net, x, batch_size, dev).numpy()
     written = write_embeddings(Path(out), z, ids, label_list)
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from siamkit.data.image_io import load_images
+from siamkit.encode import encode
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
@@ -31,7 +32,7 @@ from siamkit.training.data import (
     load_unlabeled_pool,
     seeded_sample,
 )
-from siamkit.training.validation import embed_all, embed_parts_all
+from siamkit.training.validation import embed_parts_all
 
 CALIBRATION_PAIRS = 300_000
 
@@ -65,7 +66,7 @@ def evaluate_model(
 ) -> tuple[EvaluationReport, Tensor]:
     """Embed ``x`` and run the full evaluation (few-shot, verification, retrieval) of
     ``protocol`` (the ``eval`` section of a run config); returns the report and ``(N, D)``."""
-    z = embed_all(net, x, device, batch_size)
+    z = encode(net, x, batch_size, device)
     return evaluate_protocol(z, y, net.scoring_distance, protocol, episodes), z
 
 
@@ -135,7 +136,7 @@ def attach_cohort(
             f"eval.score_norm_k = {e.score_norm_k} nearest cohort items asked for, but the cohort "
             f"({where}) has only {images.shape[0]} images"
         )
-    cohort = embed_all(net, images, device, cfg.train.embed_batch_size)
+    cohort = encode(net, images, cfg.train.embed_batch_size, device)
     net.set_score_norm(cohort.to(device), k=e.score_norm_k, method=e.score_norm)
     return int(cohort.shape[0])
 
@@ -147,7 +148,7 @@ def calibrate_run(
     so with a cohort of other images (``eval.cohort: unlabeled``) they are scored against training
     images instead: each side normalised against its own kind, as the test images are against
     theirs, which is what lets one S-norm threshold carry over to the unseen classes."""
-    zv = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
+    zv = encode(net, data.val_x, cfg.train.embed_batch_size, device)
     deployed = net.score_norm
     if deployed is not None and (cfg.eval.cohort != "train" or cfg.eval.cohort_root is not None):
         attach_cohort(net, data, cfg, device, training_images=True)

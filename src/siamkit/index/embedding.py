@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from siamkit.distances import Distance, get_distance
+from siamkit.encode import encode
 
 
 def model_distance(model: Any) -> Distance:
@@ -56,19 +57,7 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
     (1, 64)
     """
     x = as_input_batch(model, inputs)
-    params = list(model.parameters()) if hasattr(model, "parameters") else []
-    if params:
-        x = x.to(params[0].device)
-    was_training = bool(getattr(model, "training", False))
-    if was_training:
-        model.eval()
-    try:
-        with torch.inference_mode():
-            parts = [model.embed(x[s : s + batch_size]) for s in range(0, x.shape[0], batch_size)]
-    finally:
-        if was_training:
-            model.train()
-    z = torch.cat(parts).detach().to("cpu", torch.float32).numpy()
+    z = encode(model, x, batch_size, check=True).numpy()
     if not np.isfinite(z).all():
         raise ValueError("the model produced NaN or infinite embeddings for these inputs")
     return z

@@ -25,3 +25,4 @@ LOSSES.register("contrastive", ContrastiveLoss)
 LOSSES.register("multi_similarity", MultiSimilarityLoss)
 LOSSES.register("supcon", SupConLoss)
 LOSSES.register("pair_head", PairHeadLoss)
+LOSSES.register("bce", PairHeadLoss)  # the run config's name for the pair head's loss

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from siamkit.distances import Distance, get_distance
+from siamkit.encode import encode
 from siamkit.miners._common import (
     WINDOW_STRATEGIES,
     check_batch,
@@ -40,20 +41,9 @@ def embed_dataset(
 ) -> Tensor:
     """Embed ``inputs`` (an ``(N, ...)`` tensor, or an iterable of input batches) without gradients.
 
-    Returns the ``(N, D)`` embeddings on the CPU.
+    Returns the ``(N, D)`` float32 embeddings on the CPU (:func:`siamkit.encode.encode`).
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    batches: Iterable[Tensor]
-    if isinstance(inputs, Tensor):
-        batches = (inputs[i : i + batch_size] for i in range(0, inputs.shape[0], batch_size))
-    else:
-        batches = inputs
-    with torch.no_grad():
-        out = [embed_fn(x).detach().cpu() for x in batches]
-    if not out:
-        raise ValueError("there is nothing to embed: inputs is empty")
-    return torch.cat(out)
+    return encode(embed_fn, inputs, batch_size)
 
 
 def _chunks(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:

@@ -123,14 +123,19 @@ class SiameseNetwork(nn.Module):
         z = self.head(self.encoder(self.preprocess(x)))
         return z if self.appearance_skip is None else self.appearance_skip(x, z)
 
+    def embed_learned(self, x: Tensor, check: bool = True) -> Tensor:
+        """The learned part alone (encoder + head), without computing any appearance features:
+        what a run with the appearance skip outside the loss trains. ``(N, ...) -> (N, D_learned)``."""
+        if check:
+            self.preprocess.check(x)
+        return self.head(self.encoder(self.preprocess(x)))  # type: ignore[no-any-return]
+
     def embed_parts(self, x: Tensor, check: bool = True) -> dict[str, Tensor]:
         """The parts ``embed`` joins, each on its own: ``{"learned": encoder + head}``, plus
         ``"appearance"`` (the skip's parameter-free features) when the model has an appearance skip.
         Used to show how much each part is worth on unseen classes (the report's ablation).
         """
-        if check:
-            self.preprocess.check(x)
-        parts = {"learned": self.head(self.encoder(self.preprocess(x)))}
+        parts = {"learned": self.embed_learned(x, check)}
         if self.appearance_skip is not None:
             parts["appearance"] = self.appearance_skip.appearance(x)
         return parts

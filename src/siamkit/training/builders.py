@@ -8,17 +8,17 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from siamkit.distances import MahalanobisDistance, MLPMetric
+from siamkit.distances.registry import DISTANCES
 from siamkit.encoders import create_encoder
 from siamkit.heads import AppearanceSkip
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training.config import ModelConfig, OptimConfig
+from siamkit.training.optim import OPTIMIZERS, SCHEDULES, lr_factor
 
 
 def build_appearance_skip(cfg: ModelConfig) -> AppearanceSkip | None:
@@ -60,11 +60,7 @@ def build_model(
     if skip is not None and len(input_shape) != 3:
         raise ValueError("model.appearance_skip_weight > 0 needs image inputs; set it to 0")
     dim = cfg.embedding_dim + (skip.extra_dim(input_shape) if skip is not None else 0)
-    distance: object = cfg.distance
-    if cfg.distance == "mahalanobis":
-        distance = MahalanobisDistance(dim)
-    elif cfg.distance == "mlp":
-        distance = MLPMetric(dim, hidden=cfg.metric_hidden)
+    distance = DISTANCES.build(cfg.distance, dim=dim, hidden=cfg.metric_hidden)
     if cfg.input_mean is not None and cfg.input_std is not None:
         mean, std = cfg.input_mean, cfg.input_std
     return SiameseNetwork(
@@ -78,52 +74,33 @@ def build_model(
 
 
 def build_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (Nesterov momentum) over ``params``."""
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
-        )
-    raise ValueError(f"unknown optim.optimizer {cfg.optimizer!r}")
-
-
-def lr_factor(step: int, total: int, schedule: str, warmup_fraction: float) -> float:
-    """Multiplier of the base learning rate at ``step`` of ``total`` (linear warm-up, then the schedule).
-
-    >>> lr_factor(0, 100, "constant", 0.0)
-    1.0
-    """
-    warm = int(warmup_fraction * total) if schedule != "constant" else 0
-    if step < warm:
-        return (step + 1) / warm
-    if schedule == "constant":
-        return 1.0
-    t = min(1.0, (step - warm) / max(1, total - warm))
-    return 0.5 * (1.0 + math.cos(math.pi * t))
+    """The registered optimiser ``cfg.optimizer`` (:data:`~siamkit.training.optim.OPTIMIZERS`) over ``params``."""
+    return OPTIMIZERS.build(
+        cfg.optimizer, params=params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        momentum=cfg.momentum,
+    )  # fmt: skip
 
 
 def build_scheduler(
     cfg: OptimConfig, optimizer: torch.optim.Optimizer, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """A per-batch schedule over ``total_steps``.
+    """A per-batch schedule over ``total_steps`` (:data:`~siamkit.training.optim.SCHEDULES`).
 
     ``onecycle`` is torch's ``OneCycleLR`` (warm-up share ``warmup_fraction``, cosine annealing,
     momentum cycling); ``cosine`` is a linear warm-up then cosine decay; ``constant`` keeps the
     rate. The schedule is rebuilt from the config on resume, then its state is restored.
     """
-    total_steps = max(1, total_steps)
-    if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=cfg.lr,
-            total_steps=total_steps,
-            pct_start=cfg.warmup_fraction,
-            cycle_momentum=cfg.optimizer != "sgd" or cfg.momentum > 0,
-        )
-    schedule, warm = cfg.schedule, cfg.warmup_fraction
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, total_steps, schedule, warm)
-    )
+    return SCHEDULES.build(  # type: ignore[no-any-return]
+        cfg.schedule, optimizer=optimizer, total_steps=max(1, total_steps), lr=cfg.lr,
+        warmup_fraction=cfg.warmup_fraction,
+        cycle_momentum=cfg.optimizer != "sgd" or cfg.momentum > 0,
+    )  # fmt: skip
+
+
+__all__ = [
+    "build_appearance_skip",
+    "build_model",
+    "build_optimizer",
+    "build_scheduler",
+    "lr_factor",
+]

@@ -17,16 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from siamkit.data.sources import DATA_SOURCES
 from siamkit.distances.cohort import SCORE_NORMS
+from siamkit.distances.registry import DISTANCES as DISTANCE_REGISTRY
 from siamkit.losses.functional import REDUCTIONS
+from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
+from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
+from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
 
-LOSS_KINDS = ("triplet", "contrastive", "bce", "multi_similarity", "supcon")
-DATASETS = ("fashion-mnist", "digits", "image-folder")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine", "onecycle")
+# The names each choice accepts come from the registries (registering a part makes it valid).
+LOSS_KINDS = tuple(LOSSES.names())
+DATASETS = tuple(DATA_SOURCES.names())
+OPTIMIZERS = tuple(OPTIMIZER_REGISTRY.names())
+SCHEDULES = tuple(SCHEDULE_REGISTRY.names())
 VAL_METRICS = ("precision_at_1", "few_shot", "none")
-DISTANCES = ("euclidean", "sqeuclidean", "cosine", "manhattan", "mahalanobis", "mlp")
+DISTANCES = tuple(DISTANCE_REGISTRY.names())
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,10 @@ class LossConfig:
         temperature: SupCon temperature.
         ms_alpha, ms_beta, ms_base: multi-similarity parameters.
         pos_weight: weight of similar pairs in BCE (``None`` = balance by counts).
+        params: further keyword arguments of the registered loss ``kind``
+            (:data:`siamkit.losses.registry.LOSSES`), checked against its signature; they win
+            over the keys above. A kind without keys here (e.g. ``soft_margin_triplet``) takes
+            all its settings from ``params``.
     """
 
     kind: str = "multi_similarity"
@@ -138,6 +148,7 @@ class LossConfig:
     ms_beta: float = 50.0
     ms_base: float = 0.5
     pos_weight: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,6 +259,24 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+def registered_choices() -> dict[str, list[str]]:
+    """The names each registry-backed config key accepts, read from the registries themselves.
+
+    >>> registered_choices()["optim.schedule"]
+    ['constant', 'cosine', 'onecycle']
+    """
+    from siamkit.encoders.registry import list_encoders
+
+    return {
+        "data.dataset": DATA_SOURCES.names(),
+        "model.encoder": list_encoders(),
+        "model.distance": DISTANCE_REGISTRY.names(),
+        "loss.kind": LOSSES.names(),
+        "optim.optimizer": OPTIMIZER_REGISTRY.names(),
+        "optim.schedule": SCHEDULE_REGISTRY.names(),
+    }
+
+
 def check_config(cfg: RunConfig) -> RunConfig:
     """Check values and combinations that types alone cannot; raise ``ValueError`` naming the key."""
     for (section, key), allowed in _CHOICES.items():
@@ -308,9 +337,10 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("set both model.input_mean and model.input_std, or neither")
     if cfg.optim.lr <= 0:
         raise ValueError("optim.lr must be positive")
-    if cfg.loss.kind == "bce" and cfg.model.distance != "mlp":
+    if cfg.loss.kind in ("bce", "pair_head") and cfg.model.distance != "mlp":
         raise ValueError("loss.kind = bce trains a learned pair head: set model.distance: mlp")
     _check_mining(cfg.loss)
+    _check_loss_params(cfg)
     low_k = 2 if cfg.eval.score_norm == "snorm" else 1
     if cfg.eval.score_norm != "none" and not low_k <= cfg.eval.score_norm_k <= cfg.eval.cohort_size:
         raise ValueError(
@@ -371,6 +401,16 @@ def resolved_mining(cfg: LossConfig) -> str | None:
     if cfg.mining != "auto":
         return cfg.mining
     return {"triplet": "batch_hard", "multi_similarity": "multi_similarity"}.get(cfg.kind)
+
+
+def _check_loss_params(cfg: RunConfig) -> None:
+    from siamkit.training.objectives import loss_params
+
+    name, params = loss_params(cfg.loss, cfg.model.distance)
+    try:
+        LOSSES.check_params(name, params)
+    except TypeError as err:
+        raise ValueError(f"loss.params: {err}") from None
 
 
 def _check_mining(cfg: LossConfig) -> None:

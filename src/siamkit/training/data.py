@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from siamkit.data.sources import DATA_SOURCES
 from siamkit.data.splits import validate_class_lists
 from siamkit.training.config import DataConfig
 
@@ -84,29 +85,8 @@ def _load_source(
     cfg: DataConfig,
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, tuple[str, ...]]:
     """(train images, train labels, test images or None, test labels or None, class names)."""
-    if cfg.dataset == "fashion-mnist":
-        from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
-
-        xtr, ytr = load_fashion_mnist("train", root=cfg.root)
-        xte, yte = load_fashion_mnist("test", root=cfg.root)
-        return xtr.unsqueeze(1), ytr, xte.unsqueeze(1), yte, FASHION_MNIST_CLASSES
-    if cfg.dataset == "digits":
-        from siamkit.data.builtin import load_digits_dataset
-
-        x, y = load_digits_dataset()
-        return x, y, None, None, tuple(str(i) for i in range(10))
-    if cfg.dataset == "image-folder":
-        from siamkit.data.folders import ImageFolderDataset
-
-        if cfg.root is None:
-            raise ValueError(
-                "data.dataset = image-folder needs data.root: a folder with one sub-folder per class"
-            )
-        channels = 1 if cfg.grayscale else 3
-        ds = ImageFolderDataset(cfg.root, (channels, cfg.image_size, cfg.image_size))
-        x, y = ds.load_all()
-        return x, y, None, None, tuple(ds.classes)
-    raise ValueError(f"unknown data.dataset {cfg.dataset!r}")
+    load = DATA_SOURCES.get(cfg.dataset)
+    return tuple(load(root=cfg.root, image_size=cfg.image_size, grayscale=cfg.grayscale))  # type: ignore[return-value]
 
 
 def load_run_data(cfg: DataConfig) -> RunData:

@@ -78,7 +78,7 @@ def teardown_distributed() -> None:
 
 class Embedder(nn.Module):
     """``forward(x) = net.embed(x)`` so that DistributedDataParallel can wrap the embedding pass;
-    ``learned_only``: the learned part alone, without the appearance skip's features."""
+    ``learned_only``: the learned part alone; the appearance skip's features are not computed."""
 
     def __init__(self, net: nn.Module, learned_only: bool = False) -> None:
         super().__init__()
@@ -87,7 +87,7 @@ class Embedder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.learned_only:
-            return self.net.embed_parts(x, check=False)["learned"]  # type: ignore[operator]
+            return self.net.embed_learned(x, check=False)  # type: ignore[operator]
         return self.net.embed(x, check=False)  # type: ignore[operator]
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from siamkit.encode import encode
 from siamkit.training import ddp
 from siamkit.training.augment import make_augmentation
 from siamkit.training.batch_source import PKBatches
@@ -36,7 +37,6 @@ from siamkit.training.data import RunData
 from siamkit.training.objectives import build_objective
 from siamkit.training.trainer import CHECKPOINT, Trainer
 from siamkit.training.validation import (
-    embed_all,
     embed_parts_all,
     one_shot_accuracy,
     precision_at_1,
@@ -50,7 +50,7 @@ def make_validator(
     """``net -> cfg.train.val_metric`` on the validation split (higher is better)."""
 
     def validate(net: nn.Module) -> float:
-        z = embed_all(net, data.val_x, device, cfg.train.embed_batch_size)
+        z = encode(net, data.val_x, cfg.train.embed_batch_size, device)
         if cfg.train.val_metric == "few_shot":
             return one_shot_accuracy(z, data.val_y, net.distance, seed=cfg.train.seed)  # type: ignore[arg-type]
         return precision_at_1(z, data.val_y, net.distance)  # type: ignore[arg-type]
@@ -69,7 +69,7 @@ def _offline_miner(
         if learned_only:
             z = embed_parts_all(net, x, device, bs)["learned"]  # type: ignore[arg-type]
         else:
-            z = embed_all(net, x, device, bs)
+            z = encode(net, x, bs, device)
         return offline_mine_triplets(
             z, y, resolved_mining(lc) or "all", lc.margin, net.distance,  # type: ignore[arg-type]
             per_anchor=1, generator=gen,

@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from torch import nn
@@ -28,6 +29,12 @@ def loss_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[st
 
     ``distance`` is the model's (``model.distance``); a learned one trains with the loss.
     """
+    name, params = _flat_params(cfg, distance)
+    params.update(cfg.params)
+    return name, params
+
+
+def _flat_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[str, Any]]:
     kind, mining = cfg.kind, resolved_mining(cfg)
     if kind == "triplet":
         mining = None if cfg.offline_mining else mining  # offline: the batch brings its triplets
@@ -39,8 +46,8 @@ def loss_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[st
         }
     if kind == "contrastive":
         return kind, {"margin": cfg.margin, "distance": distance, "mining": mining}
-    if kind == "bce":
-        return "pair_head", {"head": distance, "pos_weight": cfg.pos_weight}
+    if kind in ("bce", "pair_head"):
+        return kind, {"head": distance, "pos_weight": cfg.pos_weight}
     if kind == "multi_similarity":
         return kind, {
             "alpha": cfg.ms_alpha,
@@ -51,7 +58,9 @@ def loss_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[st
         }
     if kind == "supcon":
         return kind, {"temperature": cfg.temperature}
-    return kind, {}  # LOSSES.build names the registered losses
+    # any other registered loss: its settings come from loss.params; the model's distance if it takes one
+    takes_distance = kind in LOSSES and "distance" in inspect.signature(LOSSES.get(kind)).parameters
+    return kind, {"distance": distance} if takes_distance else {}
 
 
 def build_objective(cfg: LossConfig, distance: str | Distance) -> nn.Module:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from siamkit.distances import Distance, get_distance
 from siamkit.evaluation.few_shot import few_shot_episodes
@@ -18,24 +18,6 @@ from siamkit.training.data import to_float
 
 if TYPE_CHECKING:
     from siamkit.models import SiameseNetwork
-
-
-@torch.no_grad()
-def embed_all(net: nn.Module, x: Tensor, device: torch.device, batch_size: int = 512) -> Tensor:
-    """Embed ``(N, ...)`` inputs (uint8 images are scaled to [0, 1]) in eval mode -> ``(N, D)`` on CPU."""
-    was_training = net.training
-    net.eval()
-    fmt = torch.channels_last if x.dim() == 4 else torch.contiguous_format
-    out = [
-        net.embed(
-            to_float(x[i : i + batch_size]).to(device).contiguous(memory_format=fmt), check=False
-        )  # type: ignore[operator]
-        .float()
-        .cpu()
-        for i in range(0, x.shape[0], batch_size)
-    ]
-    net.train(was_training)
-    return torch.cat(out)
 
 
 @torch.no_grad()

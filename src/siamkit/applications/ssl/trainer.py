@@ -30,12 +30,12 @@ from siamkit.applications.ssl.data import SSLData
 from siamkit.applications.ssl.methods import SelfSupervised
 from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn
 from siamkit.applications.ssl.views import ViewMaker
+from siamkit.encode import encode
 from siamkit.training.batches import epoch_generator
 from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.callbacks import Callback
 from siamkit.training.data import to_float
 from siamkit.training.trainer import Trainer
-from siamkit.training.validation import embed_all
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -123,10 +123,14 @@ class SSLMonitor(Callback):
     def measure(self) -> dict[str, float | None]:
         t = self.cfg.train
         x = self.data.val_x if self.data.val_x is not None else self.data.train_x
-        z = embed_all(self.model.net, x[: t.monitor_images], self.device, t.embed_batch_size)
+        z = encode(
+            self.model.net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
+        )
         out: dict[str, float | None] = {"collapse_std": collapse_std(z), "knn": None}
         if self.data.val_x is not None and self.data.val_y is not None:
-            zv = embed_all(self.model.net, self.data.val_x, self.device, t.embed_batch_size)
+            zv = encode(
+                self.model.net, self.data.val_x, batch_size=t.embed_batch_size, device=self.device
+            )
             out["knn"] = leave_one_out_knn(zv, self.data.val_y, min(t.knn_k, len(zv) - 1))
         return out
 

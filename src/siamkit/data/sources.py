@@ -1,0 +1,66 @@
+"""Labelled data sets a run can train on (``data.dataset``), as a :class:`~siamkit.registry.Registry`.
+
+A source factory takes ``root``, ``image_size`` and ``grayscale`` (each uses what applies to it)
+and returns a :class:`Source`: training items and labels, test items and labels when the data
+set has its own test split (else ``None``: the run splits by class), and the class names.
+Adding a data set is one function here (or in its own module) and one registration.
+
+>>> DATA_SOURCES.build("digits").x.shape
+torch.Size([1797, 1, 8, 8])
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import Tensor
+
+from siamkit.registry import Registry
+
+
+class Source(NamedTuple):
+    """A loaded data set: ``x (N, ...)``, ``y (N,)``, an optional test split, the class names."""
+
+    x: Tensor
+    y: Tensor
+    test_x: Tensor | None
+    test_y: Tensor | None
+    class_names: tuple[str, ...]
+
+
+DATA_SOURCES: Registry[Source] = Registry("data source")
+
+
+def fashion_mnist(root: str | None = None, image_size: int = 28, grayscale: bool = True) -> Source:
+    """Fashion-MNIST's train and test splits, ``(N, 1, 28, 28)`` uint8 (found on this system or ``root``)."""
+    from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+
+    xtr, ytr = load_fashion_mnist("train", root=root)
+    xte, yte = load_fashion_mnist("test", root=root)
+    return Source(xtr.unsqueeze(1), ytr, xte.unsqueeze(1), yte, FASHION_MNIST_CLASSES)
+
+
+def digits(root: str | None = None, image_size: int = 8, grayscale: bool = True) -> Source:
+    """scikit-learn's 8×8 digits (no test split; quick tests)."""
+    from siamkit.data.builtin import load_digits_dataset
+
+    x, y = load_digits_dataset()
+    return Source(x, y, None, None, tuple(str(i) for i in range(10)))
+
+
+def image_folder(root: str | None = None, image_size: int = 64, grayscale: bool = False) -> Source:
+    """``root/<class>/<image>``, resized to ``image_size`` squares (no test split)."""
+    from siamkit.data.folders import ImageFolderDataset
+
+    if root is None:
+        raise ValueError(
+            "data.dataset = image-folder needs data.root: a folder with one sub-folder per class"
+        )
+    ds = ImageFolderDataset(root, (1 if grayscale else 3, image_size, image_size))
+    x, y = ds.load_all()
+    return Source(x, y, None, None, tuple(ds.classes))
+
+
+DATA_SOURCES.register("fashion-mnist", fashion_mnist)
+DATA_SOURCES.register("digits", digits)
+DATA_SOURCES.register("image-folder", image_folder)
