@@ -129,7 +129,7 @@ class Bench:
         self.knn_m, self.knn_my = xtr[pick].unsqueeze(1), ytr[pick]
 
     def embed(self, net: SiameseNetwork, x: Tensor) -> Tensor:
-        return encode(net, x, 1024, CPU)
+        return encode(net, x, batch_size=1024, device=CPU)
 
     def row(self, z_test: Tensor, z_mem: Tensor, z_q: Tensor, seed: int) -> dict[str, float]:
         out = scores(z_test, self.test_y, self.args.episodes, seed)

@@ -11,7 +11,14 @@ from click.testing import CliRunner
 
 from siamkit import load_model, save_model
 from siamkit.cli.main import cli
-from siamkit.training import RunConfig, RunData, Trainer, apply_overrides, load_run_data
+from siamkit.training import (
+    RunConfig,
+    RunData,
+    Trainer,
+    apply_overrides,
+    build_model,
+    load_run_data,
+)
 from siamkit.training.init_from import freeze_encoder, init_from_model, labels_per_class_subset
 from siamkit.training.trainer import seed_everything
 
@@ -23,7 +30,8 @@ def source_model(
     tmp_path_factory: pytest.TempPathFactory, tiny_cfg: RunConfig, tiny_data: RunData, make_net
 ) -> Path:  # type: ignore[no-untyped-def]
     seed_everything(123)
-    net = make_net(tiny_cfg, tiny_data)
+    # input normalisation unlike the data's, so a copy that forgets it shows
+    net = build_model(tiny_cfg.model, tiny_data.input_shape, mean=(0.7,), std=(0.2,))
     with torch.no_grad():  # batch-norm statistics that differ from a fresh network's too
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):

@@ -49,23 +49,23 @@ def demo_config(
     ``cohort`` other than ``"none"`` turns on adaptive S-norm against that cohort
     (``eval.score_norm = snorm``, ``eval.cohort``).
     """
-    from siamkit.training import apply_overrides, demo_recipe, load_config
+    from dataclasses import replace
+
+    from siamkit.training import demo_recipe, load_config
+    from siamkit.training.config import check_config
 
     cfg = load_config(config) if config else demo_recipe()
-    sets = [f"train.device={device}"]
-    if train_classes is not None:
-        sets.append(f"data.train_classes=[{', '.join(map(str, train_classes))}]")
-    if epochs is not None:
-        sets.append(f"train.epochs={epochs}")
-    if limit is not None:
-        sets.append(f"data.limit={limit}")
-    if seed is not None:
-        sets.append(f"train.seed={seed}")
-    if data_dir is not None:
-        sets.append(f"data.root={json.dumps(data_dir)}")
-    if cohort != "none":
-        sets += ["eval.score_norm=snorm", f"eval.cohort={cohort}"]
-    return apply_overrides(cfg, sets)
+    data = {"train_classes": train_classes, "limit": limit, "root": data_dir}
+    train = {"epochs": epochs, "seed": seed, "device": device}
+    ev = {"score_norm": "snorm", "cohort": cohort} if cohort != "none" else {}
+    return check_config(
+        replace(
+            cfg,
+            data=replace(cfg.data, **{k: v for k, v in data.items() if v is not None}),
+            train=replace(cfg.train, **{k: v for k, v in train.items() if v is not None}),
+            eval=replace(cfg.eval, **ev),
+        )
+    )
 
 
 def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:

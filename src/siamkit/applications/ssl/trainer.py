@@ -123,10 +123,14 @@ class SSLMonitor(Callback):
     def measure(self) -> dict[str, float | None]:
         t = self.cfg.train
         x = self.data.val_x if self.data.val_x is not None else self.data.train_x
-        z = encode(self.model.net, x[: t.monitor_images], t.embed_batch_size, self.device)
+        z = encode(
+            self.model.net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
+        )
         out: dict[str, float | None] = {"collapse_std": collapse_std(z), "knn": None}
         if self.data.val_x is not None and self.data.val_y is not None:
-            zv = encode(self.model.net, self.data.val_x, t.embed_batch_size, self.device)
+            zv = encode(
+                self.model.net, self.data.val_x, batch_size=t.embed_batch_size, device=self.device
+            )
             out["knn"] = leave_one_out_knn(zv, self.data.val_y, min(t.knn_k, len(zv) - 1))
         return out
 
