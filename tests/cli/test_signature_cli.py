@@ -50,9 +50,11 @@ def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
     )
     assert code == 0, out
     doc = json.loads(out)
-    assert doc["reduce"] == "min" and doc["score"] == pytest.approx(0.0, abs=1e-5)
+    # float32 distances of equal unit vectors through |a|²+|b|²-2ab are ~sqrt(eps) = 3e-4, not 0
+    # (how far from 0 depends on the BLAS path, e.g. the thread count other tests left set)
+    assert doc["reduce"] == "min" and doc["score"] == pytest.approx(0.0, abs=1e-3)
     assert doc["genuine"] is True and doc["threshold"] == pytest.approx(0.05)
-    assert len(doc["distances"]) == 3 and doc["distances"][1] == pytest.approx(0.0, abs=1e-5)
+    assert len(doc["distances"]) == 3 and doc["distances"][1] == pytest.approx(0.0, abs=1e-3)
     code, out = _run(
         "verify", "--model", model, "--gallery", bank, "--writer", "0042", refs[1],
         "--reduce", "max", "--json",
