@@ -295,22 +295,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
         )
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
-    if (
-        cfg.model.appearance_skip_features not in ("pixels", "hog")
-        or cfg.model.appearance_skip_bins < 2
-    ):
-        raise ValueError(
-            "model.appearance_skip_features must be 'pixels' or 'hog' and model.appearance_skip_bins >= 2"
-        )
-    if (
-        cfg.model.appearance_skip_weight < 0
-        or cfg.model.appearance_skip_pool < 1
-        or cfg.model.appearance_skip_levels < 1
-    ):
-        raise ValueError(
-            "model.appearance_skip_weight must be >= 0, model.appearance_skip_pool >= 1 and "
-            "model.appearance_skip_levels >= 1"
-        )
+    _check_appearance(cfg.model)
     if (
         not cfg.model.appearance_skip_in_loss
         and cfg.model.appearance_skip_weight > 0
@@ -388,6 +373,18 @@ def resolved_mining(cfg: LossConfig) -> str | None:
     if cfg.mining != "auto":
         return cfg.mining
     return {"triplet": "batch_hard", "multi_similarity": "multi_similarity"}.get(cfg.kind)
+
+
+def _check_appearance(cfg: ModelConfig) -> None:
+    """The appearance features' own checks (:class:`siamkit.heads.AppearanceSkip`), named by key."""
+    if cfg.appearance_skip_weight < 0:
+        raise ValueError("model.appearance_skip_weight must be >= 0 (0 = no appearance features)")
+    from siamkit.training.builders import build_appearance_skip
+
+    try:
+        build_appearance_skip(cfg)
+    except ValueError as err:
+        raise ValueError(f"model.appearance_skip_*: {err}") from None
 
 
 def _check_loss_params(cfg: RunConfig) -> None:
