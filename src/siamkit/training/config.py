@@ -72,6 +72,9 @@ class ModelConfig:
             (``"mlp"`` is needed by ``loss.kind: bce``).
         appearance_skip_weight: > 0 joins appearance features of the input with this weight to the
             embedding (:class:`siamkit.heads.AppearanceSkip`); 0 = off.
+            In YAML the ``appearance_skip_*`` keys can be written as one nested section,
+            ``appearance: {weight, pool, features, bins, signed, levels, in_loss}``
+            (``configs/demo.yaml``); the flat keys still work.
         appearance_skip_features: ``"pixels"`` (``pool``×``pool`` average-pooled pixels) or
             ``"hog"`` (``bins`` gradient orientations per ``pool``×``pool`` cell).
         appearance_skip_signed: HOG orientations over 360° instead of 180°.
