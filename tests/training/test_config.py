@@ -159,3 +159,25 @@ def test_shipped_configs_load(path: Path) -> None:
 
 def test_demo_yaml_is_the_builtin_demo_recipe() -> None:
     assert load_config(CONFIGS / "demo.yaml") == demo_recipe()
+
+
+def test_the_nested_appearance_section_is_the_flat_keys() -> None:
+    from siamkit.training import config_from_dict
+
+    nested = config_from_dict(
+        {"model": {"appearance": {"weight": 0.5, "features": "hog", "in_loss": False}}}
+    )
+    flat = config_from_dict(
+        {
+            "model": {
+                "appearance_skip_weight": 0.5,
+                "appearance_skip_features": "hog",
+                "appearance_skip_in_loss": False,
+            }
+        }
+    )
+    assert nested == flat and nested.model.appearance_skip_weight == 0.5
+    with pytest.raises(ConfigError, match=r"unknown key.*pol in model\.appearance"):
+        config_from_dict({"model": {"appearance": {"pol": 3}}})
+    with pytest.raises(ConfigError, match="both set the same thing"):
+        config_from_dict({"model": {"appearance": {"weight": 1}, "appearance_skip_weight": 2}})

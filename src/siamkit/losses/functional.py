@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from siamkit.miners._common import label_masks
+
 
 def _mean_or_zero(x: Tensor) -> Tensor:
     return x.mean() if x.numel() > 0 else x.sum() * 0.0
@@ -101,9 +103,7 @@ def _label_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
     """``(B,)`` labels -> positive mask (same label, not self) and negative mask, both ``(B, B)``."""
     if labels.dim() != 1:
         raise ValueError(f"labels must be 1-D (B,), got shape {tuple(labels.shape)}")
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
-    return same & ~eye, ~same
+    return label_masks(labels, labels)
 
 
 def _masked_logsumexp_plus_one(x: Tensor, mask: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from siamkit.miners._common import label_masks
 from siamkit.types import Pairs, Triplets
 
 #: What a miner returns and a label-based loss accepts as ``indices``.
@@ -68,12 +69,10 @@ def pair_masks(indices: Indices | None, labels: Tensor) -> tuple[Tensor, Tensor]
     ``None``: every pair of distinct items, positive when the labels match.
     """
     b = labels.shape[0]
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)  # (B, B)
+    pos, neg = label_masks(labels, labels)  # (B, B) each
     if indices is None:
-        eye = torch.eye(b, dtype=torch.bool, device=labels.device)
-        return same & ~eye, ~same
+        return pos, neg
     first, second, _ = as_pairs(indices, labels)
     chosen = torch.zeros(b, b, dtype=torch.bool, device=labels.device)
     chosen[first.to(labels.device), second.to(labels.device)] = True
-    chosen.fill_diagonal_(False)
-    return chosen & same, chosen & ~same
+    return chosen & pos, chosen & neg

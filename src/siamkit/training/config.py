@@ -82,6 +82,9 @@ class ModelConfig:
             (``"mlp"`` is needed by ``loss.kind: bce``).
         appearance_skip_weight: > 0 joins appearance features of the input with this weight to the
             embedding (:class:`siamkit.heads.AppearanceSkip`); 0 = off.
+            In YAML the ``appearance_skip_*`` keys can be written as one nested section,
+            ``appearance: {weight, pool, features, bins, signed, levels, in_loss}``
+            (``configs/demo.yaml``); the flat keys still work.
         appearance_skip_features: ``"pixels"`` (``pool``×``pool`` average-pooled pixels) or
             ``"hog"`` (``bins`` gradient orientations per ``pool``×``pool`` cell).
         appearance_skip_signed: HOG orientations over 360° instead of 180°.
@@ -321,22 +324,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
     _check_val_classes(cfg.data)
-    if (
-        cfg.model.appearance_skip_features not in ("pixels", "hog")
-        or cfg.model.appearance_skip_bins < 2
-    ):
-        raise ValueError(
-            "model.appearance_skip_features must be 'pixels' or 'hog' and model.appearance_skip_bins >= 2"
-        )
-    if (
-        cfg.model.appearance_skip_weight < 0
-        or cfg.model.appearance_skip_pool < 1
-        or cfg.model.appearance_skip_levels < 1
-    ):
-        raise ValueError(
-            "model.appearance_skip_weight must be >= 0, model.appearance_skip_pool >= 1 and "
-            "model.appearance_skip_levels >= 1"
-        )
+    _check_appearance(cfg.model)
     if (
         not cfg.model.appearance_skip_in_loss
         and cfg.model.appearance_skip_weight > 0
@@ -414,6 +402,18 @@ def resolved_mining(cfg: LossConfig) -> str | None:
     if cfg.mining != "auto":
         return cfg.mining
     return {"triplet": "batch_hard", "multi_similarity": "multi_similarity"}.get(cfg.kind)
+
+
+def _check_appearance(cfg: ModelConfig) -> None:
+    """The appearance features' own checks (:class:`siamkit.heads.AppearanceSkip`), named by key."""
+    if cfg.appearance_skip_weight < 0:
+        raise ValueError("model.appearance_skip_weight must be >= 0 (0 = no appearance features)")
+    from siamkit.training.builders import build_appearance_skip
+
+    try:
+        build_appearance_skip(cfg)
+    except ValueError as err:
+        raise ValueError(f"model.appearance_skip_*: {err}") from None
 
 
 def _check_loss_params(cfg: RunConfig) -> None:

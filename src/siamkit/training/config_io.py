@@ -102,6 +102,38 @@ def _section(cls: type, values: Any, name: str) -> Any:
     return cls(**kwargs)
 
 
+#: ``model.appearance.<key>`` -> the flat ``model.appearance_skip_<key>`` it stands for.
+APPEARANCE_KEYS = ("weight", "pool", "features", "bins", "signed", "levels", "in_loss")
+
+
+def _nested_appearance(doc: dict[str, Any]) -> dict[str, Any]:
+    """Read a nested ``model: {appearance: {weight: .., pool: .., ...}}`` section as the flat
+    ``model.appearance_skip_*`` keys (which older configs and checkpoints use, and which still work).
+
+    >>> _nested_appearance({"model": {"appearance": {"weight": 0.5}}})
+    {'model': {'appearance_skip_weight': 0.5}}
+    """
+    model = doc.get("model")
+    if not isinstance(model, dict) or "appearance" not in model:
+        return doc
+    nested = model["appearance"]
+    if not isinstance(nested, dict):
+        raise ConfigError("model.appearance must be a mapping, e.g. {weight: 0.5, features: hog}")
+    unknown = sorted(set(nested) - set(APPEARANCE_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(unknown)} in model.appearance; valid keys: {', '.join(APPEARANCE_KEYS)}"
+        )
+    flat = {f"appearance_skip_{k}": v for k, v in nested.items()}
+    both = sorted(k for k in flat if k in model)
+    if both:
+        raise ConfigError(
+            f"model.appearance and the flat key(s) {', '.join(both)} both set the same thing; keep one"
+        )
+    rest = {k: v for k, v in model.items() if k != "appearance"}
+    return {**doc, "model": {**rest, **flat}}
+
+
 def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
     """Build a checked :class:`RunConfig` from nested mappings (sections -> keys -> values)."""
     doc = {} if doc is None else doc
@@ -113,6 +145,7 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
         raise ConfigError(
             f"unknown section {', '.join(map(repr, unknown))}; valid sections: {', '.join(sections)}"
         )
+    doc = _nested_appearance(doc)
     hints = typing.get_type_hints(RunConfig)
     parts = {name: _section(hints[name], doc.get(name), name) for name in sections}
     try:
