@@ -83,3 +83,19 @@ def test_train_task_writes_a_loadable_tracker(tmp_path: Path) -> None:
     bad.write_text("task: siamfc\ndata: {frames: 3}\n")
     res = CliRunner().invoke(cli, ["train", str(bad), "--out", str(tmp_path / "r2")])
     assert res.exit_code != 0 and "unknown key(s) frames in section 'data'" in res.output
+
+
+def test_shipped_siamfc_config_resolves() -> None:
+    import yaml
+
+    from siamkit.applications.tracking.model import TrackerParams
+    from siamkit.applications.tracking.task import resolve_config
+
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "configs" / "siamfc.yaml").read_text()
+    )
+    assert doc.pop("task") == "siamfc"
+    cfg = resolve_config(doc)
+    assert cfg["model"]["backbone"] == "small"
+    assert TrackerParams.from_dict(cfg["tracker"]).window_influence == 0.40
+    assert TrainSettings(**cfg["train"]).steps == 1200

@@ -1,0 +1,82 @@
+"""Choose SiamFC's tracking hyper-parameters on the *validation* split (synthetic, tree.avi, held-out
+object sources), never on the test split that bench_tracking.py scores.
+
+Each validation sequence is rendered once and tracked with every candidate; prints success AUC and
+precision@20 per candidate, pooled over frames.
+
+Run:  nice python benchmarks/tune_tracking_val.py [--model runs/siamfc-small/model] [--sequences 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+import siamkit
+from siamkit.applications.tracking.evaluate import run_sequence
+from siamkit.applications.tracking.metrics import score_tracking
+from siamkit.applications.tracking.model import SiamFCNet
+from siamkit.applications.tracking.pretrained import load_pretrained_tracker
+from siamkit.applications.tracking.tracker import SiamFCTracker
+from siamkit.data.synthetic_tracking import synthetic_sequences
+
+CANDIDATES: dict[str, dict[str, float]] = {
+    "paper (wi 0.176, scale_lr 0.59)": {},
+    "window 0.10": {"window_influence": 0.10},
+    "window 0.30": {"window_influence": 0.30},
+    "window 0.40": {"window_influence": 0.40},
+    "template_lr 0.01": {"template_lr": 0.01},
+    "scale_lr 0.30": {"scale_lr": 0.30},
+}
+# round 2, after round 1 put window 0.40 first and scale_lr 0.30 / template_lr 0.01 above the paper
+ROUND2: dict[str, dict[str, float]] = {
+    "window 0.40": {"window_influence": 0.40},
+    "window 0.50": {"window_influence": 0.50},
+    "window 0.60": {"window_influence": 0.60},
+    "window 0.40, scale_lr 0.30": {"window_influence": 0.40, "scale_lr": 0.30},
+    "window 0.50, scale_lr 0.30, tlr 0.01": {
+        "window_influence": 0.50,
+        "scale_lr": 0.30,
+        "template_lr": 0.01,
+    },
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--model")
+    ap.add_argument("--sequences", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--round", type=int, default=1, choices=[1, 2])
+    args = ap.parse_args()
+    candidates = CANDIDATES if args.round == 1 else ROUND2
+    torch.set_num_threads(1)
+    net = siamkit.load_model(args.model) if args.model else load_pretrained_tracker()
+    assert isinstance(net, SiamFCNet)
+    pred: dict[str, list[np.ndarray]] = {k: [] for k in candidates}
+    truth = []
+    for spec in synthetic_sequences("val", args.sequences, args.frames, (640, 480), args.seed):
+        seq = spec.to_sequence()
+        truth.append(seq.boxes[1:])
+        for name, change in candidates.items():
+            pred[name].append(
+                run_sequence(SiamFCTracker(net, replace(net.params, **change)), seq).boxes[1:]
+            )
+        print(seq.name, flush=True)
+    gt = np.concatenate(truth)
+    print(f"\nsynthetic val split, {args.sequences} sequences x {args.frames} frames, 640x480")
+    for name, boxes in pred.items():
+        s = score_tracking(np.concatenate(boxes), gt)
+        print(
+            f"{name:34s} success AUC {s.success_auc:.3f}  P@20 {s.precision_20:.3f}  lost {s.frames_lost}"
+        )
+
+
+if __name__ == "__main__":
+    main()
