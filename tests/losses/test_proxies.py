@@ -107,3 +107,41 @@ def test_training_on_proxies_separates_classes() -> None:
     assert float(loss) < 0.5 * first
     nearest = (F.normalize(z, dim=1) @ F.normalize(loss_fn.proxies, dim=1).T).argmax(dim=1)
     assert bool((nearest == labels).all())
+
+
+def test_a_run_config_trains_proxies_and_resumes_them(tmp_path) -> None:
+    """loss.kind: proxy_anchor through Trainer.from_config: the proxies are optimised with the
+    network (they move) and saved in the checkpoint (a resumed run ends equal)."""
+    from pathlib import Path
+
+    from siamkit.training import Trainer, apply_overrides, build_model, load_config, load_run_data
+
+    tiny = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+    cfg = apply_overrides(
+        load_config(tiny),
+        ["loss.kind=proxy_anchor", "loss.mining=null", "loss.params={alpha: 16}",
+         "train.epochs=2", "train.steps_per_epoch=3", "train.val_metric=none",
+         "optim.schedule=constant"],  # a schedule would differ between 1 and 2 planned epochs
+    )  # fmt: skip
+    data = load_run_data(cfg.data)
+
+    def run(out: Path, stop_after: int | None = None):
+        torch.manual_seed(0)
+        mean, std = data.channel_stats()
+        net = build_model(cfg.model, data.input_shape, mean, std)
+        c = cfg if stop_after is None else apply_overrides(cfg, [f"train.epochs={stop_after}"])
+        trainer = Trainer.from_config(net, c, data, out_dir=out, progress=False)
+        return trainer
+
+    first = run(tmp_path / "a")
+    before = first.objective.proxies.detach().clone()
+    first.fit()
+    assert not torch.allclose(first.objective.proxies, before)  # optimised with the network
+    assert first.objective.proxies.shape == (6, cfg.model.embedding_dim)
+    # stop after one epoch, resume to two: the same proxies and weights as the straight run
+    run(tmp_path / "b", stop_after=1).fit()
+    resumed = run(tmp_path / "b")
+    resumed.fit(resume=True)
+    assert torch.equal(resumed.objective.proxies, first.objective.proxies)
+    for p, q in zip(resumed.net.parameters(), first.net.parameters(), strict=True):
+        assert torch.equal(p, q)

@@ -4,7 +4,9 @@ Three call contracts, one per kind of input:
 
 - **label-based** (pytorch-metric-learning's): ``loss(embeddings (B, D), labels (B,), indices=None)``
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
-  :class:`MultiSimilarityLoss`, :class:`SupConLoss` and :class:`PairHeadLoss`. ``indices`` are a
+  :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`PairHeadLoss`, and the proxy
+  losses :class:`ProxyAnchorLoss` and :class:`NormalizedSoftmaxLoss` (ArcFace with a margin),
+  which learn one vector per training class (give their parameters to the optimiser). ``indices`` are a
   miner's output (:mod:`siamkit.miners`: ``Triplets`` or ``Pairs``); each also takes a miner or a
   strategy name as ``mining=`` where that makes sense. These are the ones in
   :data:`siamkit.losses.registry.LOSSES`, which a run config names as ``loss.kind``.
@@ -28,6 +30,7 @@ from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.ntxent import NTXentLoss
 from siamkit.losses.pair_bce import PairBCELoss
 from siamkit.losses.pair_head import PairHeadLoss
+from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 
@@ -35,8 +38,10 @@ __all__ = [
     "ContrastiveLoss",
     "MultiSimilarityLoss",
     "NTXentLoss",
+    "NormalizedSoftmaxLoss",
     "PairBCELoss",
     "PairHeadLoss",
+    "ProxyAnchorLoss",
     "SoftMarginTripletLoss",
     "SupConLoss",
     "TripletMarginLoss",

@@ -14,6 +14,7 @@ from torch import nn
 from siamkit.losses.contrastive import ContrastiveLoss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.pair_head import PairHeadLoss
+from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.registry import Registry
@@ -25,4 +26,8 @@ LOSSES.register("contrastive", ContrastiveLoss)
 LOSSES.register("multi_similarity", MultiSimilarityLoss)
 LOSSES.register("supcon", SupConLoss)
 LOSSES.register("pair_head", PairHeadLoss)
-LOSSES.register("bce", PairHeadLoss)  # the run config's name for the pair head's loss
+LOSSES.register("bce", PairHeadLoss)
+LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
+LOSSES.register(
+    "normalized_softmax", NormalizedSoftmaxLoss
+)  # with margin > 0: ArcFace  # the run config's name for the pair head's loss

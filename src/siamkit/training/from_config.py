@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -118,8 +119,14 @@ def build_trainer(
         from siamkit.training.init_from import FreezeEncoder
 
         callbacks.append(FreezeEncoder(net, cfg.model.freeze_encoder_epochs))
-    objective = build_objective(cfg.loss, net.distance).to(ctx.device)  # type: ignore[arg-type]
-    optimizer = build_optimizer(cfg.optim, list(net.parameters()))
+    distance: Any = net.distance
+    loss_dim = cfg.model.embedding_dim if learned_only else int(net.embedding_dim)  # type: ignore[arg-type]
+    objective = build_objective(
+        cfg.loss, distance, classes=data.train_classes, embedding_dim=loss_dim
+    ).to(ctx.device)
+    # the network's parameters, then any the loss learns itself (class proxies), each once
+    params = {id(p): p for p in [*net.parameters(), *objective.parameters()]}
+    optimizer = build_optimizer(cfg.optim, list(params.values()))
     offline = (
         _offline_miner(net, cfg, ctx.device, learned_only) if cfg.loss.offline_mining else None
     )

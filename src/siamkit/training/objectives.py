@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
@@ -63,17 +64,31 @@ def _flat_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[s
     return kind, {"distance": distance} if takes_distance else {}
 
 
-def build_objective(cfg: LossConfig, distance: str | Distance) -> nn.Module:
+def build_objective(
+    cfg: LossConfig,
+    distance: str | Distance,
+    classes: Sequence[int] | None = None,
+    embedding_dim: int | None = None,
+) -> nn.Module:
     """The loss module for ``cfg``, using the model's ``distance`` (a learned one trains with it).
 
     Args:
         cfg: the loss section of a run config.
         distance: the model's distance (``model.distance``); ``"bce"`` needs an ``MLPMetric``.
+        classes, embedding_dim: the training classes and the size of the embeddings the loss
+            sees, for losses that learn a proxy per class (``proxy_anchor``,
+            ``normalized_softmax``); their parameters must then be given to the optimiser.
 
     Returns:
         A module called as ``objective(z, labels, indices=None)``.
     """
     name, params = loss_params(cfg, distance)
+    takes = inspect.signature(LOSSES.get(name)).parameters if name in LOSSES else {}
+    for key, value in (("classes", classes), ("embedding_dim", embedding_dim)):
+        if key in takes and key not in params:
+            if value is None:
+                raise ValueError(f"loss.kind = {name} needs the run's {key} to build its proxies")
+            params[key] = value
     return LOSSES.build(name, **params)
 
 

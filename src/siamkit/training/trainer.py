@@ -164,6 +164,8 @@ class Trainer:
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "scaler": scaler.state_dict() if scaler is not None else None,
             "rng": rng_state(), "history": self.history,
+            # a loss with learned state (class proxies) resumes with it
+            "objective": self.objective.state_dict() if isinstance(self.objective, nn.Module) else None,
         }  # fmt: skip
         state.update({cb.key: cb.state_dict() for cb in self.callbacks if cb.key is not None})
         save_checkpoint(state, self.checkpoint)
@@ -176,6 +178,8 @@ class Trainer:
             if cb.key is not None and state.get(cb.key) is not None:
                 cb.load_state_dict(state[cb.key])
         self.net.load_state_dict(state["model"])
+        if isinstance(self.objective, nn.Module) and state.get("objective") is not None:
+            self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
         scheduler, scaler = self.step_kwargs["scheduler"], self.step_kwargs["scaler"]
         if scheduler is not None:

@@ -39,6 +39,7 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
             {"kind": "triplet", "mining": "semihard"},
             {"kind": "multi_similarity", "mining": "auto"},
             {"kind": "supcon", "mining": "auto"},
+            {"kind": "proxy_anchor", "mining": None},
         ]
     },
     "loss.margin": {"float": [0.05, 0.5]},
