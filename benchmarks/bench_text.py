@@ -319,6 +319,43 @@ def lee_finetune(args: argparse.Namespace) -> None:
             )
 
 
+def speed_onnx(args: argparse.Namespace) -> None:
+    """texts/s of ONNX Runtime fp32 / int8 (tokenizers, no torch) vs PyTorch embed, and the Lee r
+    of each (int8 must lose <= 0.01)."""
+    import tempfile
+
+    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+    from text_bench_data import lee_documents, lee_pairs
+
+    sents = [p.text for d in lee_background() for p in split_sentences(d)][: args.n]
+    docs, (i, j, y) = lee_documents(), lee_pairs()
+    model = load_text_model(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_text_onnx(model, tmp, int8=True)
+        runs = {
+            "siamkit embed (PyTorch)": lambda t: embed_texts(model, t).vectors,
+            "ONNX Runtime fp32": TextOnnxEmbedder(tmp, threads=args.threads).embed,
+            "ONNX Runtime int8 (dynamic)": TextOnnxEmbedder(
+                tmp, int8=True, threads=args.threads
+            ).embed,
+        }
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        for _ in range(args.rounds):
+            for name, fn in runs.items():
+                t = time.perf_counter()
+                fn(sents)
+                times[name].append(time.perf_counter() - t)
+        r = {name: _pearson(fn(docs), i, j, y) for name, fn in runs.items()}
+    base = len(sents) / float(np.median(times["siamkit embed (PyTorch)"]))
+    print(
+        f"{len(sents)} Lee background sentences, batch 64, median of {args.rounds} interleaved rounds\n"
+    )
+    print("| runtime | texts/s | vs PyTorch | Lee r |\n| --- | --- | --- | --- |")
+    for name in runs:
+        rate = len(sents) / float(np.median(times[name]))
+        print(f"| {name} | {rate:.1f} | {rate / base:.2f}x | {r[name]:.3f} |")
+
+
 PASSAGE_OR_DOC = {"document": DOCUMENT_THRESHOLD, "passage": PASSAGE_THRESHOLD}
 _COMMANDS = {
     "calibrate": calibrate,
@@ -326,6 +363,7 @@ _COMMANDS = {
     "lee-finetune": lee_finetune,
     "duplicates": duplicates,
     "speed": speed,
+    "speed-onnx": speed_onnx,
 }
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -64,6 +66,9 @@ def test_bundle_round_trip_carries_the_tokenizer(text_model, tmp_path) -> None:
     back = siamkit.load_model(tmp_path / "m")
     assert isinstance(back, TextSiameseNetwork) and back.threshold == 0.3
     torch.testing.assert_close(back.embed(TEXTS), text_model.embed(TEXTS))
+    shutil.rmtree(tmp_path / "m" / "tokenizer")
+    with pytest.raises(ValueError, match="has no tokenizer/ folder"):
+        siamkit.load_model(tmp_path / "m")
 
 
 def test_encoder_is_registered() -> None:

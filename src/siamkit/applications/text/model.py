@@ -152,6 +152,10 @@ class TextSiameseNetwork(nn.Module):
         """Rebuild the architecture from ``cfg`` and the tokenizer saved beside the weights."""
         from siamkit.encoders.text import _transformers
 
+        if not (folder / TOKENIZER_DIR).is_dir():
+            raise ValueError(
+                f"{folder} has no {TOKENIZER_DIR}/ folder; a text model needs its tokenizer"
+            )
         tf = _transformers()
         tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
         hf_cfg = dict(cfg["transformer"])
