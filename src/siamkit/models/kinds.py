@@ -69,8 +69,3 @@ def is_model(obj: object) -> bool:
         if isinstance(target, type) and isinstance(obj, target):
             return True
     return False
-    """Whether ``obj`` is an instance of a registered kind (a lazy kind counts once its class exists)."""
-    kind = getattr(type(obj), "kind", None)
-    if isinstance(kind, str) and isinstance(_KINDS.get(kind), str):
-        return isinstance(obj, model_class(kind))
-    return any(isinstance(obj, t) for t in _KINDS.values() if isinstance(t, type))
