@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -231,3 +233,20 @@ def test_a_score_normalised_model_identifies_with_its_normalised_distance(tmp_pa
     pytest.importorskip("faiss")
     with pytest.raises(ValueError, match="FAISS indexes support"):
         Gallery.open(tmp_path / "f.db", net, index="faiss-flat")
+
+
+def test_verify_without_a_threshold_says_how_to_get_one(tmp_path, fmnist, model):
+    """same=None alone leaves a library user guessing: a warning names siamkit calibrate, once."""
+    x, _ = fmnist
+    with Gallery.open(tmp_path / "g.db", model) as g:
+        assert g.threshold is None
+        g.enroll("a", x[:2])
+        with pytest.warns(UserWarning, match="siamkit calibrate MODEL"):
+            first = g.verify(x[2], "a")
+        assert first.same is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the second answer does not warn again
+            assert g.verify(x[3], "a").same is None
+    with Gallery.open(tmp_path / "g.db", model, threshold=10.0) as g, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert g.verify(x[2], "a").same is True

@@ -8,6 +8,7 @@ commit to the same file). A new label is searchable as soon as :meth:`Gallery.en
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,13 @@ from siamkit.index.results import (
 )
 from siamkit.index.store import GalleryStore, LabelInfo, validate_label
 from siamkit.index.thumbnail_store import remove_thumbnails
+
+NO_THRESHOLD = (
+    "the model has no calibrated threshold, so the gallery cannot decide same or unknown (it "
+    "answers None): fit one "
+    "with `siamkit calibrate MODEL --data DATA` (validation images of its training classes), or "
+    "pass threshold=... to Gallery.open"
+)
 
 
 class Gallery:
@@ -61,6 +69,7 @@ class Gallery:
         self._loaded = False
         self._version = -1
         self._lock = threading.RLock()
+        self._warned_no_threshold = False
 
     @classmethod
     def open(
@@ -220,7 +229,12 @@ class Gallery:
         return matches[0].label
 
     def _accept(self, distance: float) -> bool | None:
-        return None if self.threshold is None else bool(distance <= self.threshold)
+        if self.threshold is None:
+            if not self._warned_no_threshold:  # once per gallery: the answer is None, say why
+                self._warned_no_threshold = True
+                warnings.warn(NO_THRESHOLD, UserWarning, stacklevel=4)
+            return None
+        return bool(distance <= self.threshold)
 
     def verify(self, x: Any, label: str) -> VerifyResult:
         """Is this ``label``? Distance to the label's closest enrolled item, against the threshold."""
