@@ -11,6 +11,6 @@ stamp=.venv/.siamkit-installed
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q -c constraints.txt "torch==2.13.0"
-  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,signatures]"
   echo "$want" > "$stamp"
 fi
