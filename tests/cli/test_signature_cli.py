@@ -71,6 +71,10 @@ def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> 
     Image.fromarray(np.full((40, 60), 235, np.uint8)).save(blank)
     code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "a", str(blank))
     assert code != 0 and "blank.png is blank" in out
+    text = tmp_path / "cheque.png"
+    text.write_text("not an image")
+    code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "a", str(text))
+    assert code != 0 and "not a readable image" in out and "Traceback" not in out
     code, out = _run(
         "enroll", "--model", model, "--gallery", bank, "--writer", "b", ref, str(blank)
     )
