@@ -50,9 +50,10 @@ def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
     )
     assert code == 0, out
     doc = json.loads(out)
-    assert doc["reduce"] == "min" and doc["score"] == pytest.approx(0.0, abs=1e-5)
+    # (batch 3 vs batch 1 and the (N, M) distance's cancellation: about 1e-3, not 0)
+    assert doc["reduce"] == "min" and doc["score"] == pytest.approx(0.0, abs=3e-3)
     assert doc["genuine"] is True and doc["threshold"] == pytest.approx(0.05)
-    assert len(doc["distances"]) == 3 and doc["distances"][1] == pytest.approx(0.0, abs=1e-5)
+    assert len(doc["distances"]) == 3 and doc["distances"][1] == pytest.approx(0.0, abs=3e-3)
     code, out = _run(
         "verify", "--model", model, "--gallery", bank, "--writer", "0042", refs[1],
         "--reduce", "max", "--json",
