@@ -11,7 +11,7 @@ stamp=.venv/.siamkit-installed
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q -c constraints.txt "torch==2.13.0"
-  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,face,text,tune]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[dev,faiss,serve,onnx,face,text,tune,signatures]"
   # opencv-contrib (KCF, CSRT for the tracking peers) ships cv2 like opencv-python-headless: install
   # it last, in its own step, so its cv2 is the one left
   .venv/bin/pip install -q -c constraints.txt -e ".[video]"

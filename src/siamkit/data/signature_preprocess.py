@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
+
+try:
+    import cv2
+except ImportError as err:  # pragma: no cover - the extra is missing
+    raise ImportError(
+        "signature images need OpenCV: pip install 'siamkit[signatures]' (opencv-python-headless)"
+    ) from err
 import torch
 
 __all__ = ["BlankSignatureError", "otsu_threshold", "preprocess_batch", "signet_preprocess"]

@@ -24,8 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
 import numpy as np
+
+try:
+    import cv2
+except ImportError as err:  # pragma: no cover - the extra is missing
+    raise ImportError(
+        "signature images need OpenCV: pip install 'siamkit[signatures]' (opencv-python-headless)"
+    ) from err
 
 __all__ = ["SyntheticSignatures", "WriterStyle", "generate_signatures", "write_signature_folders"]
 
