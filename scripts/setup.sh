@@ -15,5 +15,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # opencv-contrib (KCF, CSRT for the tracking peers) ships cv2 like opencv-python-headless: install
   # it last, in its own step, so its cv2 is the one left
   .venv/bin/pip install -q -c constraints.txt -e ".[video]"
+  # lightly (the self-supervised peer's heads and losses) requires torchvision, which cannot sit
+  # beside this torch: its files are loaded without it, so install it without dependencies
+  .venv/bin/pip install -q -c constraints.txt --no-deps "lightly==1.6.0"
   echo "$want" > "$stamp"
 fi
