@@ -52,6 +52,9 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
             {"z_all": z_all.detach(), "y_all": y_all, "grad": xl.grad, "w": w, "b": b},
             str(Path(out) / f"rank{rank}.safetensors"),
         )
+        # both ranks done before either tears gloo down: a rank that destroyed its group while the
+        # other still had work in flight aborted ("terminate called without an active exception")
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
