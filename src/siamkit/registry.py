@@ -17,6 +17,7 @@ ValueError: unknown activation 'gelu'; choose one of relu
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -84,3 +85,12 @@ class Registry(Generic[T]):
             return self.get(name)(**params)
         except TypeError as err:  # a missing required argument
             raise TypeError(f"cannot build {self.kind} {name!r}: {err}") from None
+
+
+def load_target(spec: str) -> Any:
+    """``"package.module:attr"`` -> that attribute, imported now: how plug-ins registered by name
+    (model kinds, ``task:`` runners) are found only when first used."""
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"a plug-in target must look like 'package.module:attr', got {spec!r}")
+    return getattr(importlib.import_module(module), attr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,27 @@ def friendly_errors(fn: F) -> F:
             raise click.ClickException(str(err).strip() or type(err).__name__) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def store_errors(what: str) -> Callable[[F], F]:
+    """Like :func:`friendly_errors` for commands that open a store: a user's mistake (missing
+    file, unreadable image, unknown label, another model) or a store SQLite cannot use becomes one
+    ``Error: ...`` sentence naming ``what`` ("gallery", "bank"), never a traceback."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (FileNotFoundError, ValueError, LookupError, TypeError, ImportError) as err:
+                message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+                raise click.ClickException(str(message).strip() or type(err).__name__) from None
+            except (sqlite3.Error, PermissionError) as err:
+                raise click.ClickException(f"the {what} file cannot be used: {err}") from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def check_input(net: Any, x: Tensor) -> None:

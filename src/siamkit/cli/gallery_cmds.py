@@ -11,13 +11,13 @@ Thin shell over :class:`siamkit.index.Gallery`: parse, call the library, print t
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
+
+from siamkit.cli._inputs import store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,20 +39,7 @@ _THRESHOLD = click.option(
 _IMAGE = click.Path(exists=True, dir_okay=False)
 
 
-def _friendly(fn: F) -> F:
-    """A user's mistake (missing file, unreadable image, unknown label, other model) -> ``Error: ...``."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (FileNotFoundError, ValueError, LookupError, TypeError, ImportError) as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-            raise click.ClickException(str(message).strip() or type(err).__name__) from None
-        except (sqlite3.Error, PermissionError) as err:
-            raise click.ClickException(f"the gallery file cannot be used: {err}") from None
-
-    return wrapper  # type: ignore[return-value]
+_friendly = store_errors("gallery")
 
 
 def _load_model(path: str) -> Any:

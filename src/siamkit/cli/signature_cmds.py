@@ -11,14 +11,14 @@ Thin shell over :mod:`siamkit.applications.signatures`.
 
 from __future__ import annotations
 
-import functools
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from siamkit.cli._inputs import store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,20 +50,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-read
 _IMAGE = click.Path(exists=True, dir_okay=False)
 
 
-def _friendly(fn: F) -> F:
-    """A user's mistake -> one ``Error: ...`` sentence, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (FileNotFoundError, ValueError, LookupError, TypeError, ImportError) as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-            raise click.ClickException(str(message).strip() or type(err).__name__) from None
-        except (sqlite3.Error, PermissionError) as err:
-            raise click.ClickException(f"the bank file cannot be used: {err}") from None
-
-    return wrapper  # type: ignore[return-value]
+_friendly = store_errors("bank")
 
 
 def _load(model_path: str) -> tuple[Any, dict[str, Any]]:

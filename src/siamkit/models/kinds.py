@@ -10,12 +10,12 @@ A kind's class provides ``config() -> dict``, ``from_config(dict)``, ``state_dic
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
 from siamkit.models.half_twin import HalfTwinNetwork
 from siamkit.models.siamese import SiameseNetwork
+from siamkit.registry import load_target
 
 _KINDS: dict[str, Any] = {
     "siamese": SiameseNetwork,
@@ -55,8 +55,7 @@ def model_class(name: str) -> type:
             f"unknown model kind {name!r}; known kinds: {', '.join(model_kinds())}"
         ) from None
     if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
+        target = load_target(target)
         _KINDS[name] = target
     return target  # type: ignore[no-any-return]
 

@@ -11,11 +11,12 @@ is the YAML document without its ``task`` key. It validates everything before wr
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from siamkit.registry import load_target
 
 DEFAULT_TASK = "embedding"
 
@@ -75,7 +76,6 @@ def get_task(name: str) -> Runner:
             f"unknown task {name!r} in the config; choose one of {', '.join(list_tasks())}"
         ) from None
     if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
+        target = load_target(target)
         _TASKS[name] = target
     return target  # type: ignore[no-any-return]
