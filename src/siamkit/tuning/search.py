@@ -24,6 +24,7 @@ from typing import Any
 from torch import nn
 from tqdm.auto import tqdm
 
+from siamkit.progress import is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
 from siamkit.training.from_config import make_validator
@@ -209,15 +210,20 @@ def run_study(
             shown = "-" if trial.value is None else f"{trial.value:.4f}"
             log(f"trial {trial.number}: {trial.state.name.lower()}, validation {shown}")
 
-    if remaining:
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=timeout,
-            callbacks=[tick],
-            catch=(RefusedCombination,),
-        )
-    bar.close()
+    was_on = is_enabled()
+    set_enabled(False)  # one line per trial, not every epoch's validation embedding
+    try:
+        if remaining:
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                callbacks=[tick],
+                catch=(RefusedCombination,),
+            )
+    finally:
+        set_enabled(was_on)
+        bar.close()
     return _finish(study, base, space, out, time.perf_counter() - t0)
 
 
