@@ -62,6 +62,24 @@ def find_images(folder: str | os.PathLike[str]) -> list[Path]:
     )
 
 
+def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[Path]:
+    """:func:`find_images` of a folder a config names as ``key``, or one sentence saying what is
+    wrong (``why`` is added to the no-images one).
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        ValueError: it holds no images.
+    """
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"{key} {str(root)!r} is not a folder of images")
+    paths = find_images(root)
+    if not paths:
+        raise ValueError(
+            f"{key} {str(root)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}){why}"
+        )
+    return paths
+
+
 def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 

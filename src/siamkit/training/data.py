@@ -168,15 +168,9 @@ def cohort_folder_images(root: str, n: int, seed: int) -> list[Path]:
         FileNotFoundError: ``root`` is not a folder.
         ValueError: it holds no images.
     """
-    from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
+    from siamkit.data.folders import images_under
 
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"eval.cohort_root {root!r} is not a folder of images")
-    paths = find_images(root)
-    if not paths:
-        raise ValueError(
-            f"eval.cohort_root {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
-        )
+    paths = images_under(root, "eval.cohort_root")
     return [paths[i] for i in seeded_sample(len(paths), n, seed).tolist()]
 
 

@@ -13,13 +13,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLDataConfig
-from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
+from siamkit.data.folders import images_under
 from siamkit.data.image_io import load_images
 from siamkit.training.config import DataConfig
 from siamkit.training.data import SPLIT_SEED, load_run_data, seeded_sample, to_float
@@ -55,14 +54,7 @@ def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
         FileNotFoundError: ``root`` is not a folder.
         ValueError: it holds no images.
     """
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"data.root {root!r} is not a folder")
-    paths = find_images(root)
-    if not paths:
-        raise ValueError(
-            f"data.root {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
-            "a self-supervised run needs a folder of images"
-        )
+    paths = images_under(root, "data.root", "; a self-supervised run needs a folder of images")
     return load_images(paths, (1 if grayscale else 3, image_size, image_size))
 
 
