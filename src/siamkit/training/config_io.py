@@ -156,8 +156,8 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
         raise ConfigError(str(err)) from None
 
 
-def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
-    """Plain nested dict (tuples as lists) of a config, ready for YAML or JSON."""
+def plain_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists) of any config dataclass, ready for YAML or JSON."""
 
     def plain(v: Any) -> Any:
         if isinstance(v, (list, tuple)):
@@ -167,6 +167,11 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
         return v
 
     return {k: plain(v) for k, v in dataclasses.asdict(cfg).items()}
+
+
+def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists) of a config, ready for YAML or JSON."""
+    return plain_dict(cfg)
 
 
 def load_config(path: str | os.PathLike[str]) -> RunConfig:

@@ -11,7 +11,6 @@ embedding run's sections (:class:`~siamkit.training.config.ModelConfig`,
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ from siamkit.applications.ssl.methods import METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
 from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
 from siamkit.training.config import RunConfig as _RunConfig
-from siamkit.training.config_io import ConfigError, _section
+from siamkit.training.config_io import ConfigError, _section, plain_dict
 
 
 @dataclass(frozen=True)
@@ -168,12 +167,4 @@ def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
 
 def ssl_config_to_dict(cfg: SSLConfig) -> dict[str, Any]:
     """Plain nested dict (tuples as lists) for YAML, JSON and the model's metadata."""
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-
-    return {k: plain(v) for k, v in dataclasses.asdict(cfg).items()}
+    return plain_dict(cfg)
