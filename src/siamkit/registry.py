@@ -46,6 +46,11 @@ class Registry(Generic[T]):
             )
         self._factories[name] = factory
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a plug-in's or a test's own part); an unknown name lists the names."""
+        self.get(name)
+        del self._factories[name]
+
     def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(self._factories)
@@ -65,15 +70,18 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}"
             ) from None
 
-    def check_params(self, name: str, params: dict[str, Any]) -> None:
-        """Raise a ``TypeError`` naming any key of ``params`` the factory does not accept."""
+    def check_params(
+        self, name: str, params: dict[str, Any], supplied: tuple[str, ...] = ()
+    ) -> None:
+        """Raise a ``TypeError`` naming any key of ``params`` the factory does not accept (and
+        the ones it does, less ``supplied``: those its caller passes itself)."""
         sig = inspect.signature(self.get(name))
         accepted = sig.parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
             return
         unknown = sorted(set(params) - set(accepted))
         if unknown:
-            valid = ", ".join(p for p in accepted if p != "self") or "nothing"
+            valid = ", ".join(p for p in accepted if p != "self" and p not in supplied) or "nothing"
             raise TypeError(
                 f"{self.kind} {name!r} has no parameter(s) {', '.join(unknown)}; it accepts: {valid}"
             )

@@ -46,7 +46,7 @@ def test_registry_lists_and_rejects_clearly() -> None:
     assert {"convnet", "resnet", "mlp"} <= set(list_encoders())
     with pytest.raises(ValueError, match="unknown encoder 'vgg'"):
         create_encoder("vgg")
-    with pytest.raises(TypeError, match=r"no argument.*widthz"):
+    with pytest.raises(TypeError, match=r"no parameter.*widthz"):
         create_encoder("convnet", widthz=[1])
     with pytest.raises(TypeError, match="cannot build encoder 'mlp'"):
         create_encoder("mlp")  # in_features is required

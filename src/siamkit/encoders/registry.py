@@ -1,4 +1,4 @@
-"""A plain registry of encoders: ``create_encoder(name, **kw)``, ``list_encoders()``.
+"""The encoder registry (:data:`ENCODERS`): ``create_encoder(name, **kw)``, ``list_encoders()``.
 
 Registration is explicit (``register_encoder``), never a side effect of importing a module.
 Each encoder created here remembers its name and arguments, so a saved model can rebuild it.
@@ -6,7 +6,6 @@ Each encoder created here remembers its name and arguments, so a saved model can
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -17,16 +16,17 @@ from siamkit.encoders.mlp import MLPEncoder
 from siamkit.encoders.resnet import ResNet
 from siamkit.encoders.signet import SigNet
 from siamkit.encoders.text import text_encoder
+from siamkit.registry import Registry
 
 EncoderFactory = Callable[..., nn.Module]
 
-_REGISTRY: dict[str, EncoderFactory] = {
-    "convnet": ConvNet,
-    "resnet": ResNet,
-    "mlp": MLPEncoder,
-    "signet": SigNet,
-    "text": text_encoder,
-}
+#: The encoders by name (``model.encoder``), a :class:`~siamkit.registry.Registry` like the others.
+ENCODERS: Registry[nn.Module] = Registry("encoder")
+ENCODERS.register("convnet", ConvNet)
+ENCODERS.register("resnet", ResNet)
+ENCODERS.register("mlp", MLPEncoder)
+ENCODERS.register("signet", SigNet)
+ENCODERS.register("text", text_encoder)
 
 
 def register_encoder(name: str, factory: EncoderFactory, overwrite: bool = False) -> None:
@@ -34,45 +34,22 @@ def register_encoder(name: str, factory: EncoderFactory, overwrite: bool = False
 
     The factory must return an ``nn.Module`` with ``num_features`` and ``forward(x) -> (N, F)``.
     """
-    if not name or not isinstance(name, str):
-        raise ValueError("an encoder name must be a non-empty string")
-    if name in _REGISTRY and not overwrite:
-        raise ValueError(
-            f"an encoder named {name!r} is already registered; pass overwrite=True to replace it"
-        )
-    _REGISTRY[name] = factory
+    ENCODERS.register(name, factory, overwrite=overwrite)
 
 
 def list_encoders() -> list[str]:
     """Names accepted by :func:`create_encoder`."""
-    return sorted(_REGISTRY)
+    return ENCODERS.names()
 
 
 def create_encoder(name: str, **kwargs: Any) -> nn.Module:
-    """Build a registered encoder by name.
+    """Build a registered encoder by name (its keyword arguments checked against its signature).
 
     >>> enc = create_encoder("convnet", in_channels=1)
     >>> enc.num_features
     128
     """
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown encoder {name!r}; choose one of {', '.join(list_encoders())}"
-        ) from None
-    params = inspect.signature(factory).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(kwargs) - set(params))
-        if unknown:
-            valid = ", ".join(p for p in params if p != "self")
-            raise TypeError(
-                f"encoder {name!r} has no argument(s) {', '.join(unknown)}; it accepts: {valid}"
-            )
-    try:
-        encoder = factory(**kwargs)
-    except TypeError as err:  # a missing required argument
-        raise TypeError(f"cannot build encoder {name!r}: {err}") from None
+    encoder = ENCODERS.build(name, **kwargs)
     if not isinstance(getattr(encoder, "num_features", None), int):
         raise TypeError(f"encoder {name!r} must expose an integer `num_features`")
     encoder.siamkit_spec = {"name": name, "kwargs": _jsonable(kwargs)}  # type: ignore[assignment]
