@@ -117,7 +117,8 @@ def test_median_pruning_stops_bad_trials(base, tmp_path: Path, monkeypatch) -> N
         ({"loss.kind": {"choice": ["triplet", "bogus"]}}, "loss.kind = 'bogus'"),
         ({"lr": {"float": [0.1, 1]}}, "section.key"),
         ({"loss": {"choice": ["triplet"]}}, "must be maps"),
-        ({"loss": {"choice": [{"kind": "multi_similarity", "mining": "batch_hard"}]}}, "refused"),
+        # a pair miner cannot feed the triplet loss (any registered miner feeds multi_similarity)
+        ({"loss": {"choice": [{"kind": "triplet", "mining": "pairs"}]}}, "refused"),
     ],
 )
 def test_bad_space_is_named_before_anything_is_written(

@@ -19,6 +19,7 @@ from siamkit.heads import AppearanceSkip
 from siamkit.models import Preprocess, SiameseNetwork
 from siamkit.training.config import ModelConfig, OptimConfig
 from siamkit.training.optim import OPTIMIZERS, SCHEDULES, lr_factor
+from siamkit.training.parts import distance_part, encoder_part, optimizer_part, schedule_part
 
 
 def build_appearance_skip(cfg: ModelConfig) -> AppearanceSkip | None:
@@ -47,20 +48,17 @@ def build_model(
     fixes ``input_mean`` / ``input_std``. The encoder gets ``in_channels`` (images) or ``in_features`` (vectors) from the data unless
     ``encoder_kwargs`` sets it.
     """
-    kwargs = dict(cfg.encoder_kwargs)
-    if len(input_shape) == 3 and cfg.encoder in ("convnet", "resnet"):
-        kwargs.setdefault("in_channels", int(input_shape[0]))
-    elif len(input_shape) == 1 and cfg.encoder == "mlp":
-        kwargs.setdefault("in_features", int(input_shape[0]))
+    name, kwargs = encoder_part(cfg, tuple(input_shape))
     try:
-        encoder = create_encoder(cfg.encoder, **kwargs)
+        encoder = create_encoder(name, **kwargs)
     except (TypeError, ValueError) as err:
         raise ValueError(f"model.encoder / model.encoder_kwargs: {err}") from None
     skip = build_appearance_skip(cfg)
     if skip is not None and len(input_shape) != 3:
         raise ValueError("model.appearance_skip_weight > 0 needs image inputs; set it to 0")
     dim = cfg.embedding_dim + (skip.extra_dim(input_shape) if skip is not None else 0)
-    distance = DISTANCES.build(cfg.distance, dim=dim, hidden=cfg.metric_hidden)
+    kind, params = distance_part(cfg)
+    distance = DISTANCES.build(kind, dim=dim, **params)
     if cfg.input_mean is not None and cfg.input_std is not None:
         mean, std = cfg.input_mean, cfg.input_std
     return SiameseNetwork(
@@ -75,10 +73,8 @@ def build_model(
 
 def build_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
     """The registered optimiser ``cfg.optimizer`` (:data:`~siamkit.training.optim.OPTIMIZERS`) over ``params``."""
-    return OPTIMIZERS.build(
-        cfg.optimizer, params=params, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        momentum=cfg.momentum,
-    )  # fmt: skip
+    kind, kwargs = optimizer_part(cfg)
+    return OPTIMIZERS.build(kind, params=params, **kwargs)
 
 
 def build_scheduler(
@@ -90,11 +86,10 @@ def build_scheduler(
     momentum cycling); ``cosine`` is a linear warm-up then cosine decay; ``constant`` keeps the
     rate. The schedule is rebuilt from the config on resume, then its state is restored.
     """
+    kind, kwargs = schedule_part(cfg)
     return SCHEDULES.build(  # type: ignore[no-any-return]
-        cfg.schedule, optimizer=optimizer, total_steps=max(1, total_steps), lr=cfg.lr,
-        warmup_fraction=cfg.warmup_fraction,
-        cycle_momentum=cfg.optimizer != "sgd" or cfg.momentum > 0,
-    )  # fmt: skip
+        kind, optimizer=optimizer, total_steps=max(1, total_steps), **kwargs
+    )
 
 
 __all__ = [

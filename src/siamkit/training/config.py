@@ -14,19 +14,23 @@ with batch-hard triplets.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 from siamkit.data.sources import DATA_SOURCES
 from siamkit.distances.cohort import SCORE_NORMS
 from siamkit.distances.registry import DISTANCES as DISTANCE_REGISTRY
+from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
+from siamkit.registry import Registry
 from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
 from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
 
-# The names each choice accepts come from the registries (registering a part makes it valid).
+# The names each choice accepts come from the registries (registering a part makes it valid);
+# these tuples are the names registered when this module was imported.
 LOSS_KINDS = tuple(LOSSES.names())
 DATASETS = tuple(DATA_SOURCES.names())
 OPTIMIZERS = tuple(OPTIMIZER_REGISTRY.names())
@@ -59,6 +63,10 @@ class DataConfig:
         grayscale: read image-folder images as one channel.
         labels_per_class: keep a seeded K training images of each class ("K labels per class";
             more than a class has is an error). Validation images are held out as before.
+        dataset_params: further parameters of the registered data source ``dataset``
+            (:data:`siamkit.data.sources.DATA_SOURCES`) beyond ``root``, ``image_size`` and
+            ``grayscale``, checked against its signature. In YAML the source can be written
+            ``dataset: {kind: NAME, params: {root: .., ...}}`` (:mod:`siamkit.training.parts`).
     """
 
     dataset: str = "fashion-mnist"
@@ -71,6 +79,7 @@ class DataConfig:
     image_size: int = 64
     grayscale: bool = False
     labels_per_class: int | None = None
+    dataset_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,12 @@ class ModelConfig:
             (:func:`siamkit.training.init_from.init_from_model`; ``--init-from``).
         freeze_encoder_epochs: keep the encoder frozen (weights and batch-norm statistics) for
             this many first epochs; only the head trains.
+        encoder, encoder_kwargs: a registered encoder (:data:`siamkit.encoders.registry.ENCODERS`)
+            and its keyword arguments, checked against its signature. In YAML also
+            ``encoder: {kind: resnet, params: {...}}``.
+        distance_params: further parameters of the registered ``distance``
+            (:data:`siamkit.distances.registry.DISTANCES`) beyond ``hidden`` (``metric_hidden``).
+            In YAML also ``distance: {kind: mlp, params: {hidden: 32}}``.
     """
 
     encoder: str = "convnet"
@@ -106,6 +121,7 @@ class ModelConfig:
     distance: str = "euclidean"
     head_hidden: tuple[int, ...] = ()
     metric_hidden: int = 64
+    distance_params: dict[str, Any] = field(default_factory=dict)
     appearance_skip_weight: float = 0.0
     appearance_skip_pool: int = 4
     appearance_skip_features: str = "pixels"
@@ -145,6 +161,10 @@ class LossConfig:
             (:data:`siamkit.losses.registry.LOSSES`), checked against its signature; they win
             over the keys above. A kind without keys here (e.g. ``soft_margin_triplet``) takes
             all its settings from ``params``.
+        miner_params: parameters of the miner ``mining`` names; with them (or with a miner the
+            loss does not know as a strategy) the miner is built from
+            :data:`siamkit.miners.registry.MINERS` and handed to the loss. In YAML also
+            ``miner: {kind: semihard, params: {margin: 0.3}}`` (it sets ``mining``).
     """
 
     kind: str = "multi_similarity"
@@ -159,11 +179,22 @@ class LossConfig:
     ms_base: float = 0.5
     pos_weight: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    miner_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimiser and learning-rate schedule (stepped every batch)."""
+    """Optimiser and learning-rate schedule (stepped every batch).
+
+    Attributes:
+        optimizer: a registered optimiser (:data:`siamkit.training.optim.OPTIMIZERS`), given
+            ``lr``, ``weight_decay``, ``momentum`` and ``optimizer_params``, checked against its
+            signature. In YAML also ``optimizer: {kind: adamw, params: {lr: 0.001, ...}}``.
+        schedule: a registered schedule (:data:`siamkit.training.optim.SCHEDULES`), given
+            ``lr``, ``warmup_fraction`` and ``schedule_params``. In YAML also
+            ``schedule: {kind: cosine, params: {warmup_fraction: 0.1}}``.
+        grad_clip: clip the gradient norm to this (``None`` = off).
+    """
 
     optimizer: str = "adamw"
     lr: float = 3e-3
@@ -172,6 +203,8 @@ class OptimConfig:
     schedule: str = "onecycle"
     warmup_fraction: float = 0.15
     grad_clip: float | None = None
+    optimizer_params: dict[str, Any] = field(default_factory=dict)
+    schedule_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -259,14 +292,17 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
-_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("data", "dataset"): DATASETS,
+# Registry-backed keys are read from the registry when checked, so a part registered after this
+# module was imported is a valid choice.
+_CHOICES: dict[tuple[str, str], tuple[str, ...] | Registry[Any]] = {
+    ("data", "dataset"): DATA_SOURCES,
     ("data", "augmentation"): ("none", "shift-flip", "light", "standard"),
-    ("model", "distance"): DISTANCES,
-    ("loss", "kind"): LOSS_KINDS,
+    ("model", "encoder"): ENCODERS,
+    ("model", "distance"): DISTANCE_REGISTRY,
+    ("loss", "kind"): LOSSES,
     ("loss", "reduction"): REDUCTIONS,
-    ("optim", "optimizer"): OPTIMIZERS,
-    ("optim", "schedule"): SCHEDULES,
+    ("optim", "optimizer"): OPTIMIZER_REGISTRY,
+    ("optim", "schedule"): SCHEDULE_REGISTRY,
     ("train", "val_metric"): VAL_METRICS,
     ("eval", "threshold_target"): ("eer", "far", "accuracy"),
     ("eval", "score_norm"): ("none", *SCORE_NORMS),
@@ -277,25 +313,32 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 def registered_choices() -> dict[str, list[str]]:
     """The names each registry-backed config key accepts, read from the registries themselves.
 
+    Every key but ``index`` (a gallery's search structure, ``--index``) takes ``{kind, params}``.
+
     >>> registered_choices()["optim.schedule"]
     ['constant', 'cosine', 'onecycle']
     """
-    from siamkit.encoders.registry import list_encoders
+    from siamkit.index.factory import INDEXES
+    from siamkit.training.parts import PARTS
 
-    return {
-        "data.dataset": DATA_SOURCES.names(),
-        "model.encoder": list_encoders(),
-        "model.distance": DISTANCE_REGISTRY.names(),
-        "loss.kind": LOSSES.names(),
-        "optim.optimizer": OPTIMIZER_REGISTRY.names(),
-        "optim.schedule": SCHEDULE_REGISTRY.names(),
-    }
+    names: dict[str, list[str]] = {}
+    for part in PARTS:
+        if part.key == "miner":
+            names["loss.kind"] = LOSSES.names()
+            names["loss.miner"] = sorted(
+                {*part.registry.names(), *TRIPLET_STRATEGIES, *PAIR_STRATEGIES}
+            )
+        else:
+            names[part.where] = part.registry.names()
+    names["index"] = INDEXES.names()
+    return names
 
 
 def check_config(cfg: RunConfig) -> RunConfig:
     """Check values and combinations that types alone cannot; raise ``ValueError`` naming the key."""
-    for (section, key), allowed in _CHOICES.items():
+    for (section, key), choices in _CHOICES.items():
         value = getattr(getattr(cfg, section), key)
+        allowed = choices.names() if isinstance(choices, Registry) else choices
         if value is not None and value not in allowed:
             raise ValueError(
                 f"{section}.{key} = {value!r} is not valid; choose one of {', '.join(allowed)}"
@@ -340,6 +383,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("optim.lr must be positive")
     if cfg.loss.kind in ("bce", "pair_head") and cfg.model.distance != "mlp":
         raise ValueError("loss.kind = bce trains a learned pair head: set model.distance: mlp")
+    _check_parts(cfg)
     _check_mining(cfg.loss)
     _check_loss_params(cfg)
     low_k = 2 if cfg.eval.score_norm == "snorm" else 1
@@ -426,18 +470,70 @@ def _check_loss_params(cfg: RunConfig) -> None:
         raise ValueError(f"loss.params: {err}") from None
 
 
-def _check_mining(cfg: LossConfig) -> None:
-    mining = resolved_mining(cfg)
-    allowed = {"triplet": TRIPLET_STRATEGIES, "contrastive": PAIR_STRATEGIES}.get(cfg.kind)
-    if cfg.kind == "multi_similarity":
-        allowed = ("multi_similarity",)
-    if mining is None or allowed is None:
-        return
-    if mining not in allowed:
-        raise ValueError(
-            f"loss.mining = {mining!r} does not work with loss.kind = {cfg.kind}; "
-            f"choose auto, null or one of {', '.join(allowed)}"
+def _check_parts(cfg: RunConfig) -> None:
+    """Each registered part's parameters against its factory's signature, named by key."""
+    from siamkit.training import parts
+
+    checks = [
+        (parts.PART_BY_KEY["data", "dataset"], parts.data_part(cfg.data)),
+        (parts.PART_BY_KEY["model", "encoder"], parts.encoder_part(cfg.model)),
+        (parts.PART_BY_KEY["model", "distance"], parts.distance_part(cfg.model)),
+        (parts.PART_BY_KEY["optim", "optimizer"], parts.optimizer_part(cfg.optim)),
+        (parts.PART_BY_KEY["optim", "schedule"], parts.schedule_part(cfg.optim)),
+    ]
+    for part, (kind, params) in checks:
+        given = {k: v for k, v in params.items() if k not in part.supplied}
+        part.check(kind, given)
+        supplied = sorted(
+            set(getattr(getattr(cfg, part.section), part.params_field)) & set(part.supplied)
         )
+        if supplied:
+            raise ValueError(
+                f"{part.section}.{part.params_field}: {', '.join(supplied)} is set by the run, "
+                "not the config"
+            )
+
+
+_PAIR_MINERS = ("pairs", "multi_similarity")  # miners returning Pairs, not Triplets
+
+
+def _check_mining(cfg: LossConfig) -> None:
+    from siamkit.miners.registry import MINERS
+    from siamkit.training.parts import PART_BY_KEY, native_mining
+
+    mining = resolved_mining(cfg)
+    if mining is None:
+        if cfg.miner_params:
+            raise ValueError("loss.miner_params are set but loss.mining names no miner")
+        return
+    takes = "mining" in inspect.signature(LOSSES.get(cfg.kind)).parameters
+    native = native_mining(cfg.kind)
+    if not takes:  # a loss without a miner ignores loss.mining, as before; parameters are refused
+        if cfg.miner_params:
+            raise ValueError(f"loss.kind = {cfg.kind} takes no miner; remove loss.miner_params")
+        return
+    if not cfg.miner_params and mining in native:
+        return
+    if cfg.offline_mining:
+        raise ValueError(
+            "loss.offline_mining mines with a strategy name; a built miner (loss.miner_params, "
+            f"or {mining!r}) is for online mining"
+        )
+    triplets_only = cfg.kind in ("triplet", "soft_margin_triplet")
+    if mining not in MINERS:
+        built = [m for m in MINERS.names() if not (triplets_only and m in _PAIR_MINERS)]
+        choices = sorted({*native, *built})
+        raise ValueError(
+            f"loss.mining = {mining!r} does not work with loss.kind = {cfg.kind}"
+            + (" when given parameters" if mining in native else "")
+            + f"; choose auto, null or one of {', '.join(choices)}"
+        )
+    if triplets_only and mining in _PAIR_MINERS:
+        raise ValueError(
+            f"loss.mining = {mining!r} mines pairs; loss.kind = {cfg.kind} needs triplets "
+            f"(choose one of {', '.join(TRIPLET_STRATEGIES)})"
+        )
+    PART_BY_KEY["loss", "miner"].check(mining, cfg.miner_params, "loss.miner_params")
 
 
 def _check_val_classes(cfg: DataConfig) -> None:

@@ -20,7 +20,14 @@ from typing import Any, Union
 import yaml
 
 from siamkit.atomic import atomic_write
-from siamkit.training.config import RunConfig, check_config
+from siamkit.training.config import (
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    check_config,
+)
 
 
 class ConfigError(ValueError):
@@ -90,6 +97,8 @@ def _section(cls: type, values: Any, name: str) -> Any:
         values = {}
     if not isinstance(values, dict):
         raise ConfigError(f"section '{name}' must be a mapping of keys to values, got {values!r}")
+    if cls in _PART_SECTIONS:
+        values = _parts_form(values, _PART_SECTIONS[cls])
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in values if k not in fields]
@@ -100,6 +109,104 @@ def _section(cls: type, values: Any, name: str) -> Any:
         )
     kwargs = {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in values.items()}
     return cls(**kwargs)
+
+
+#: The run-config sections whose registered parts may be written as ``{kind, params}``.
+_PART_SECTIONS: dict[type, str] = {
+    DataConfig: "data",
+    ModelConfig: "model",
+    LossConfig: "loss",
+    OptimConfig: "optim",
+}
+
+
+def _parts_form(values: dict[str, Any], section: str) -> dict[str, Any]:
+    """Read each registered part written as ``key: {kind: NAME, params: {...}}`` into the
+    canonical keys (:mod:`siamkit.training.parts`): the name in its field, the parameters with a
+    config key of their own in those keys, the rest in the part's params mapping.
+
+    >>> _parts_form({"optimizer": {"kind": "sgd", "params": {"lr": 0.1}}}, "optim")
+    {'optimizer': 'sgd', 'lr': 0.1, 'optimizer_params': {}}
+    >>> _parts_form({"encoder": {"kind": "resnet", "params": {"layers": [1, 1]}}}, "model")
+    {'encoder': 'resnet', 'encoder_kwargs': {'layers': [1, 1]}}
+    """
+    from siamkit.training.parts import PARTS
+
+    out = dict(values)
+    for part in PARTS:
+        if part.section != section or part.key not in values:
+            continue
+        raw, where = values[part.key], part.where
+        if not isinstance(raw, dict):
+            if part.key == part.kind_field:
+                continue  # the flat form: the name alone
+            if part.kind_field in values:
+                raise ConfigError(
+                    f"{where} and {section}.{part.kind_field} both name the {part.registry.kind}; keep one"
+                )
+            out.pop(part.key)
+            out[part.kind_field] = raw  # loss.miner: NAME is loss.mining: NAME
+            continue
+        unknown = sorted(set(raw) - {"kind", "params"})
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {', '.join(unknown)} in {where}; it takes kind and params"
+            )
+        kind, params = raw.get("kind"), raw.get("params")
+        params = {} if params is None else params
+        if not isinstance(kind, str) or not kind:
+            raise ConfigError(
+                f"{where}.kind must name a registered {part.registry.kind}, one of "
+                f"{', '.join(part.registry.names())}; got {kind!r}"
+            )
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise ConfigError(
+                f"{where}.params must be a mapping of parameter names to values, got {params!r}"
+            )
+        if part.key != part.kind_field and part.kind_field in values:
+            raise ConfigError(
+                f"{where} and {section}.{part.kind_field} both name the {part.registry.kind}; keep one"
+            )
+        if "params" in raw and part.params_field in values:
+            raise ConfigError(
+                f"{where}.params and {section}.{part.params_field} both set its parameters; keep one"
+            )
+        both = sorted(part.flat[k] for k in params if k in part.flat and part.flat[k] in values)
+        if both:
+            raise ConfigError(
+                f"{where}.params and {', '.join(f'{section}.{k}' for k in both)} set the same thing; keep one"
+            )
+        if (
+            kind in part.registry or part.key != "miner"
+        ):  # a miner may be a loss's own strategy name
+            try:
+                part.check(kind, params, f"{where}.params")
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+        out.pop(part.key)
+        out[part.kind_field] = kind
+        out.update({part.flat[k]: v for k, v in params.items() if k in part.flat})
+        if part.params_field not in values:  # the part's own defaults, not another kind's
+            out[part.params_field] = {k: v for k, v in params.items() if k not in part.flat}
+    return out
+
+
+def _replace_part(section: dict[str, Any], section_name: str, key: str, value: Any) -> None:
+    """An override ``section.key={kind, params}`` replaces the part: its canonical params and the
+    config keys its new params name are dropped first (``optim.optimizer={kind: sgd}`` keeps
+    ``optim.lr``; ``model.encoder={kind: resnet}`` drops the ConvNet's ``encoder_kwargs``)."""
+    from siamkit.training.parts import PART_BY_KEY
+
+    part = PART_BY_KEY.get((section_name, key))
+    if part is None or (part.key == part.kind_field and not isinstance(value, dict)):
+        return
+    section.pop(part.params_field, None)
+    if part.key != part.kind_field:
+        section.pop(part.kind_field, None)
+    params = value.get("params") if isinstance(value, dict) else None
+    for name in params if isinstance(params, dict) else ():
+        if name in part.flat:
+            section.pop(part.flat[name], None)
 
 
 #: ``model.appearance.<key>`` -> the flat ``model.appearance_skip_<key>`` it stands for.
@@ -156,6 +263,14 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
         raise ConfigError(str(err)) from None
 
 
+#: The parts' params fields added with the ``{kind, params}`` form: left out of a plain dict while
+#: empty, so a config that does not use them is written, and compared with the config saved in an
+#: older checkpoint or study, exactly as before.
+_OPTIONAL_PARAMS = frozenset(
+    {"dataset_params", "distance_params", "miner_params", "optimizer_params", "schedule_params"}
+)
+
+
 def plain_dict(cfg: Any) -> dict[str, Any]:
     """Plain nested dict (tuples as lists) of any config dataclass, ready for YAML or JSON."""
 
@@ -166,7 +281,14 @@ def plain_dict(cfg: Any) -> dict[str, Any]:
             return {k: plain(x) for k, x in v.items()}
         return v
 
-    return {k: plain(v) for k, v in dataclasses.asdict(cfg).items()}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out[f.name] = plain_dict(value)
+        elif not (type(cfg) in _PART_SECTIONS and f.name in _OPTIONAL_PARAMS and not value):
+            out[f.name] = plain(value)
+    return out
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
@@ -204,6 +326,8 @@ def dump_config(cfg: RunConfig, path: str | os.PathLike[str]) -> Path:
 def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> RunConfig:
     """Apply ``section.key=value`` strings (values parsed as YAML), e.g. ``train.epochs=1``.
 
+    A registered part may be set whole: ``optim.optimizer={kind: sgd, params: {lr: 0.1}}``.
+
     >>> apply_overrides(RunConfig(), ["train.epochs=1", "data.train_classes=[0, 1]"]).train.epochs
     1
     """
@@ -221,5 +345,6 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> R
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise ConfigError(f"cannot read the value in override {item!r}") from None
+        _replace_part(doc[section], section, name, value)
         doc[section][name] = value
     return config_from_dict(doc)

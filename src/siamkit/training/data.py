@@ -86,8 +86,10 @@ def _load_source(
     cfg: DataConfig,
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, tuple[str, ...]]:
     """(train images, train labels, test images or None, test labels or None, class names)."""
-    load = DATA_SOURCES.get(cfg.dataset)
-    return tuple(load(root=cfg.root, image_size=cfg.image_size, grayscale=cfg.grayscale))  # type: ignore[return-value]
+    from siamkit.training.parts import data_part
+
+    name, params = data_part(cfg)
+    return tuple(DATA_SOURCES.build(name, **params))  # type: ignore[return-value]
 
 
 def load_run_data(cfg: DataConfig) -> RunData:

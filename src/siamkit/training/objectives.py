@@ -23,6 +23,7 @@ from torch import nn
 from siamkit.distances import Distance
 from siamkit.losses.registry import LOSSES
 from siamkit.training.config import LossConfig, resolved_mining
+from siamkit.training.parts import build_miner
 
 
 def loss_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[str, Any]]:
@@ -59,9 +60,13 @@ def _flat_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[s
         }
     if kind == "supcon":
         return kind, {"temperature": cfg.temperature}
-    # any other registered loss: its settings come from loss.params; the model's distance if it takes one
-    takes_distance = kind in LOSSES and "distance" in inspect.signature(LOSSES.get(kind)).parameters
-    return kind, {"distance": distance} if takes_distance else {}
+    # any other registered loss: its settings come from loss.params; the model's distance and
+    # the config's miner if it takes them
+    takes = inspect.signature(LOSSES.get(kind)).parameters if kind in LOSSES else {}
+    params: dict[str, Any] = {"distance": distance} if "distance" in takes else {}
+    if "mining" in takes and mining is not None:
+        params["mining"] = mining
+    return kind, params
 
 
 def build_objective(
@@ -83,6 +88,9 @@ def build_objective(
         A module called as ``objective(z, labels, indices=None)``.
     """
     name, params = loss_params(cfg, distance)
+    if isinstance(params.get("mining"), str) and "mining" not in cfg.params:
+        # the config's miner: a strategy name the loss knows, or one built by name (MINERS)
+        params["mining"] = build_miner(cfg, params["mining"], params.get("distance", distance))
     takes = inspect.signature(LOSSES.get(name)).parameters if name in LOSSES else {}
     for key, value in (("classes", classes), ("embedding_dim", embedding_dim)):
         if key in takes and key not in params:
