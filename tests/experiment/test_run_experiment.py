@@ -43,3 +43,31 @@ def test_the_model_is_saved_before_the_evaluation(tmp_path: Path, monkeypatch) -
     assert model.threshold is not None  # calibrated on validation pairs, before the test classes
     assert not (tmp_path / "metrics.json").exists()
     assert json.loads((tmp_path / "history.json").read_text())[0]["epoch"] == 1
+
+
+def test_the_saved_model_states_the_kind_and_params_of_each_part(tmp_path: Path) -> None:
+    """A run written in the kind + params form saves its parts' specs in the model's metadata,
+    and the saved config (flat form) loads back to the same run config."""
+    import yaml
+
+    doc = yaml.safe_load(TINY.read_text())
+    doc["loss"] = {"kind": "triplet", "margin": 0.3,
+                   "miner": {"kind": "semihard", "params": {"margin": 0.5}}}  # fmt: skip
+    doc["optim"] = {"optimizer": {"kind": "adamw", "params": {"lr": 0.002, "weight_decay": 0.01}},
+                    "schedule": {"kind": "cosine", "params": {"warmup_fraction": 0.1}}}  # fmt: skip
+    path = tmp_path / "nested.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cfg = apply_overrides(load_config(path), QUICK)
+    result = run_experiment(cfg, tmp_path / "run", progress=False, log=lambda _: None)
+    assert result is not None
+    saved = json.loads((result.model_dir / "siamkit.json").read_text())
+    spec = saved["metadata"]["spec"]
+    assert spec["optimizer"] == {
+        "kind": "adamw", "params": {"lr": 0.002, "weight_decay": 0.01, "momentum": 0.9}
+    }  # fmt: skip
+    assert spec["miner"] == {"kind": "semihard", "params": {"margin": 0.5}}
+    assert spec["loss"]["kind"] == "triplet" and spec["loss"]["params"]["margin"] == 0.3
+    assert spec["encoder"] == {"kind": "convnet", "params": {"widths": [8, 16]}}
+    assert spec["schedule"]["kind"] == "cosine" and spec["data"]["kind"] == "digits"
+    assert saved["model"]["encoder"]["name"] == "convnet"  # the model's own encoder spec
+    assert load_config(tmp_path / "run" / "config.yaml") == cfg

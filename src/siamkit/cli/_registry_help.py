@@ -13,6 +13,12 @@ class RegistryHelpCommand(click.Command):
         from siamkit.training.config import registered_choices
 
         with formatter.section("Registered names (config keys)"):
+            formatter.write_text(
+                "Each key but loss.kind and index takes a name or {kind: NAME, params: {...}}, "
+                "e.g. model.encoder: {kind: resnet, params: {layers: [1, 1, 1]}}; params are "
+                "checked against the part's signature. loss.kind's parameters go in loss.params; "
+                "index is a gallery's --index."
+            )
             formatter.write_dl(
                 [(key, ", ".join(names)) for key, names in registered_choices().items()]
             )

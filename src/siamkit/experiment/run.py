@@ -40,6 +40,7 @@ from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import teardown_distributed
+from siamkit.training.parts import run_spec
 from siamkit.training.trainer import seed_everything
 
 
@@ -50,7 +51,10 @@ def _quiet(_: str) -> None:
 def _save(net: SiameseNetwork, out: Path, cfg: RunConfig, data: RunData, run: dict[str, Any],
           threshold: float | None = None) -> Path:  # fmt: skip
     device = next(net.parameters()).device
-    meta = {"run": run, "config": config_to_dict(cfg), "class_names": list(data.class_names)}
+    meta = {
+        "run": run, "config": config_to_dict(cfg), "class_names": list(data.class_names),
+        "spec": run_spec(cfg),  # kind + params of each registered part the run built
+    }  # fmt: skip
     path = save_model(net.cpu(), out / "model", threshold=threshold, metadata=meta)
     net.to(device)
     return path
