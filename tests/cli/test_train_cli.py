@@ -176,6 +176,40 @@ def test_bad_config_key_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("part", "named"),
+    [
+        ("model:\n  encoder: {kind: vgg}\n", ["model.encoder = 'vgg'", "convnet, mlp, resnet"]),
+        (
+            "optim:\n  optimizer: {kind: sgd, params: {lr: 0.1, betas: [0.9, 0.9]}}\n",
+            ["optim.optimizer.params", "betas", "lr, weight_decay, momentum"],
+        ),
+        ("loss:\n  kind: triplet\n  miner: {kind: semihard, params: {margn: 1}}\n", ["margn"]),
+    ],
+)
+def test_a_bad_kind_or_param_is_named_before_anything_is_written(
+    tmp_path: Path, part: str, named: list[str]
+) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(part)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert all(n in res.output for n in named), res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_help_lists_every_registry_and_the_kind_params_form() -> None:
+    from siamkit.index.factory import INDEXES
+    from siamkit.miners.registry import MINERS
+
+    out = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
+    assert "{kind: NAME, params: {...}}" in out
+    for key in ("data.dataset", "model.encoder", "model.distance", "loss.kind", "loss.miner",
+                "optim.optimizer", "optim.schedule", "index"):  # fmt: skip
+        assert re.search(rf"\b{re.escape(key)}\b", out), key
+    assert all(name in out for name in [*MINERS.names(), *INDEXES.names()])
+
+
 def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(tmp_path / "nope.yaml")])
     assert res.exit_code == 1 and "does not exist" in res.output

@@ -371,3 +371,56 @@ def test_run_spec_states_what_was_built() -> None:
     )
     assert triplet["miner"] == {"kind": "semihard", "params": {"margin": 0.4}}
     assert triplet["loss"]["params"]["margin"] == 0.2 and MINERS.get("semihard") is not None
+
+
+def _blobs(
+    root: str | None = None, image_size: int = 4, grayscale: bool = True, per_class: int = 5
+) -> Any:
+    """A user's data source with a parameter of its own: ``per_class`` images of 8 classes."""
+    from siamkit.data.sources import Source
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(8).repeat_interleave(per_class)
+    x = (torch.rand(len(y), 1, image_size, image_size, generator=g) * 255).to(torch.uint8)
+    return Source(x, y, None, None, tuple(str(c) for c in range(8)))
+
+
+def test_a_registered_data_source_gets_its_own_params() -> None:
+    from siamkit.data.sources import DATA_SOURCES
+    from siamkit.training import load_run_data
+
+    DATA_SOURCES.register("blobs", _blobs)
+    try:
+        cfg = config_from_dict(
+            {"data": {"dataset": {"kind": "blobs", "params": {"per_class": 7, "image_size": 6}},
+                      "train_classes": [0, 1, 2, 3, 4, 5], "val_fraction": 0.0}}
+        )  # fmt: skip
+        assert (cfg.data.image_size, cfg.data.dataset_params) == (6, {"per_class": 7})
+        data = load_run_data(cfg.data)
+        assert len(data.train_y) == 6 * 7 and len(data.test_y) == 2 * 7
+        assert tuple(data.input_shape) == (1, 6, 6)
+        with pytest.raises(
+            ConfigError, match=r"data source 'blobs' has no parameter\(s\) per_klass"
+        ):
+            config_from_dict({"data": {"dataset": {"kind": "blobs", "params": {"per_klass": 7}}}})
+    finally:
+        DATA_SOURCES.unregister("blobs")
+
+
+def test_the_readme_kind_params_example_loads_and_builds() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("## A run as a library call")
+    (block,) = re.findall(
+        r"```yaml\n(.*?)```", readme[start : readme.index("\n## ", start + 5)], re.S
+    )
+    cfg = config_from_dict(yaml.safe_load(block))
+    assert (cfg.model.encoder, cfg.model.metric_hidden, cfg.loss.miner_params) == (
+        "resnet",
+        32,
+        {"margin": 0.5},
+    )
+    assert (cfg.optim.optimizer, cfg.optim.lr, cfg.optim.schedule) == ("adamw", 0.001, "cosine")
+    loss = build_objective(cfg.loss, "euclidean")
+    assert loss.margin == 0.3 and loss.mining.margin == 0.5
