@@ -218,8 +218,17 @@ def test_a_miner_with_params_is_built_and_its_triplets_match_a_loop() -> None:
 
 def test_a_registered_miner_feeds_multi_similarity_with_its_distance() -> None:
     cfg = config_from_dict({"loss": {"kind": "multi_similarity", "miner": {"kind": "batch_hard"}}})
-    miner = build_objective(cfg.loss, "euclidean").mining
+    loss = build_objective(cfg.loss, "euclidean")
+    miner = loss.mining
     assert type(miner).__name__ == "BatchHardMiner" and miner.distance == "cosine"
+    from siamkit.losses import MultiSimilarityLoss
+    from siamkit.miners import BatchHardMiner
+
+    z, y = torch.randn(10, 4, generator=torch.Generator().manual_seed(2)), torch.arange(10) % 3
+    by_hand = MultiSimilarityLoss(mining=None)(z, y, BatchHardMiner("cosine")(z, y))
+    assert torch.allclose(loss(z, y), by_hand) and not torch.allclose(
+        loss(z, y), MultiSimilarityLoss()(z, y)
+    )
     with pytest.raises(ConfigError, match=r"mines pairs; loss\.kind = triplet needs triplets"):
         config_from_dict({"loss": {"kind": "triplet", "miner": {"kind": "pairs"}}})
     with pytest.raises(ConfigError, match="offline_mining"):
