@@ -121,7 +121,6 @@ class ModelConfig:
     distance: str = "euclidean"
     head_hidden: tuple[int, ...] = ()
     metric_hidden: int = 64
-    distance_params: dict[str, Any] = field(default_factory=dict)
     appearance_skip_weight: float = 0.0
     appearance_skip_pool: int = 4
     appearance_skip_features: str = "pixels"
@@ -133,6 +132,7 @@ class ModelConfig:
     input_std: tuple[float, ...] | None = None
     init_from: str | None = None
     freeze_encoder_epochs: int = 0
+    distance_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -92,25 +92,6 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r}")
 
 
-def _section(cls: type, values: Any, name: str) -> Any:
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"section '{name}' must be a mapping of keys to values, got {values!r}")
-    if cls in _PART_SECTIONS:
-        values = _parts_form(values, _PART_SECTIONS[cls])
-    hints = typing.get_type_hints(cls)
-    fields = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in values if k not in fields]
-    if unknown:
-        raise ConfigError(
-            f"unknown key {', '.join(map(repr, unknown))} in section '{name}'; "
-            f"valid keys: {', '.join(fields)}"
-        )
-    kwargs = {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in values.items()}
-    return cls(**kwargs)
-
-
 #: The run-config sections whose registered parts may be written as ``{kind, params}``.
 _PART_SECTIONS: dict[type, str] = {
     DataConfig: "data",
@@ -207,6 +188,25 @@ def _replace_part(section: dict[str, Any], section_name: str, key: str, value: A
     for name in params if isinstance(params, dict) else ():
         if name in part.flat:
             section.pop(part.flat[name], None)
+
+
+def _section(cls: type, values: Any, name: str) -> Any:
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"section '{name}' must be a mapping of keys to values, got {values!r}")
+    if cls in _PART_SECTIONS:
+        values = _parts_form(values, _PART_SECTIONS[cls])
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in values if k not in fields]
+    if unknown:
+        raise ConfigError(
+            f"unknown key {', '.join(map(repr, unknown))} in section '{name}'; "
+            f"valid keys: {', '.join(fields)}"
+        )
+    kwargs = {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in values.items()}
+    return cls(**kwargs)
 
 
 #: ``model.appearance.<key>`` -> the flat ``model.appearance_skip_<key>`` it stands for.
