@@ -141,6 +141,12 @@ class LossConfig:
         temperature: SupCon temperature.
         ms_alpha, ms_beta, ms_base: multi-similarity parameters.
         pos_weight: weight of similar pairs in BCE (``None`` = balance by counts).
+        xbm_memory_size: > 0 keeps a cross-batch memory of this many earlier embeddings
+            (:class:`~siamkit.losses.xbm.CrossBatchMemory`, Wang et al. 2020): each batch is
+            mined against itself plus the memory, so batch-hard mining sees far more negatives
+            than a CPU-sized batch holds (triplet, soft_margin_triplet, contrastive and
+            multi_similarity); 0 = off.
+        xbm_warmup_steps: steps with the plain in-batch loss before the memory starts filling.
         params: further keyword arguments of the registered loss ``kind``
             (:data:`siamkit.losses.registry.LOSSES`), checked against its signature; they win
             over the keys above. A kind without keys here (e.g. ``soft_margin_triplet``) takes
@@ -158,6 +164,8 @@ class LossConfig:
     ms_beta: float = 50.0
     ms_base: float = 0.5
     pos_weight: float | None = None
+    xbm_memory_size: int = 0
+    xbm_warmup_steps: int = 0
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -363,7 +371,27 @@ def check_config(cfg: RunConfig) -> RunConfig:
         )
     if cfg.loss.offline_mining and cfg.loss.kind != "triplet":
         raise ValueError("loss.offline_mining works with loss.kind = triplet")
+    _check_xbm(cfg.loss)
     return cfg
+
+
+def _check_xbm(cfg: LossConfig) -> None:
+    """``loss.xbm_*``: sizes, and a loss and mining the cross-batch memory can use."""
+    if cfg.xbm_memory_size < 0 or cfg.xbm_warmup_steps < 0:
+        raise ValueError("loss.xbm_memory_size and loss.xbm_warmup_steps must be >= 0 (0 = off)")
+    if cfg.xbm_memory_size == 0:
+        return
+    kinds = ("triplet", "soft_margin_triplet", "contrastive", "multi_similarity")
+    if cfg.kind not in kinds:
+        raise ValueError(
+            f"loss.xbm_memory_size > 0 needs loss.kind = {', '.join(kinds)}, not {cfg.kind}"
+        )
+    if cfg.offline_mining:
+        raise ValueError(
+            "loss.xbm_memory_size > 0 mines in each step; turn loss.offline_mining off"
+        )
+    if resolved_mining(cfg) == "distance_weighted":
+        raise ValueError("loss.xbm_memory_size > 0 cannot use loss.mining = distance_weighted")
 
 
 def demo_recipe() -> RunConfig:
