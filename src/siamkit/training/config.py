@@ -200,6 +200,11 @@ class TrainConfig:
             with this decay (e.g. 0.998, about the last 500 steps); validation, ``restore_best``
             and the final model use the averaged weights. ``None``: the network's own.
         threads: torch CPU threads (``None`` = torch's default).
+        on_collapse: what to do when the learned embedding collapses after an epoch (its
+            spread falls under a tenth of the spread before training): ``"restart"`` the next
+            epoch from the last good weights with a tenth of the learning rate and batch-hard
+            mining switched to semihard, at most twice, then stop with the last good weights
+            (:class:`~siamkit.training.callbacks.CollapseRecovery`); ``"warn"``: only say so.
         class_power: for class-imbalanced data, draw a batch's classes with probability
             ``count ** class_power`` (0 uniform, 1 by frequency), small classes with
             replacement (:class:`~siamkit.data.samplers.PKSampler`); ``None``: every image once
@@ -220,6 +225,7 @@ class TrainConfig:
     threads: int | None = None
     embed_batch_size: int = 512
     class_power: float | None = None
+    on_collapse: str = "restart"
 
 
 @dataclass(frozen=True)
@@ -276,6 +282,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("optim", "optimizer"): OPTIMIZERS,
     ("optim", "schedule"): SCHEDULES,
     ("train", "val_metric"): VAL_METRICS,
+    ("train", "on_collapse"): ("restart", "warn"),
     ("eval", "threshold_target"): ("eer", "far", "accuracy"),
     ("eval", "score_norm"): ("none", *SCORE_NORMS),
     ("eval", "cohort"): ("train", "unlabeled"),
