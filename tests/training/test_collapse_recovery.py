@@ -101,3 +101,29 @@ def test_a_run_that_keeps_collapsing_ends_with_the_last_good_weights(
     assert "collapsed after 2 restart(s)" in said[2] and "after initialisation" in said[2]
     for k, v in net.state_dict().items():
         assert torch.equal(v, start[k]), k
+
+
+def test_a_restart_switches_the_mining_inside_a_memory_and_empties_it(
+    make_net, tiny_cfg, tiny_data, monkeypatch
+) -> None:
+    """With a cross-batch memory, the restart switches the wrapped loss's mining and empties the
+    memory (it holds collapsed embeddings): after the last restart only its epoch's steps count."""
+    import siamkit.training.from_config as fc
+
+    calls: list[int] = []
+
+    def fake_parts(net, x, device, batch_size=512):
+        calls.append(len(x))
+        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
+        return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1)}
+
+    monkeypatch.setattr(fc, "embed_parts_all", fake_parts)
+    sets = ["train.epochs=6", "train.steps_per_epoch=2", "loss.xbm_memory_size=500"]
+    cfg = apply_overrides(tiny_cfg, sets)
+    lines: list[str] = []
+    net = make_net(cfg, tiny_data)
+    trainer = Trainer.from_config(net, cfg, tiny_data, progress=False, log=lines.append)
+    trainer.fit()
+    assert sum(line.startswith("collapse recovery") for line in lines) == 3
+    assert trainer.objective.loss.mining == "semihard"
+    assert trainer.objective.steps == 2 and trainer.objective.filled == 2 * 48
