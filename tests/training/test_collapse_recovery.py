@@ -74,11 +74,13 @@ def test_resume_restarts_exactly_like_the_uninterrupted_run(
         assert torch.equal(v, resumed.state_dict()[k]), k
 
 
+@pytest.mark.parametrize("ema", ["null", "0.9"])
 def test_a_run_that_keeps_collapsing_ends_with_the_last_good_weights(
-    make_net, tiny_cfg, tiny_data, monkeypatch
+    make_net, tiny_cfg, tiny_data, monkeypatch, ema
 ) -> None:
     """Every epoch 'collapses' (a patched measure): two restarts from the initial weights, then the
-    run stops and the model is the initial one, not a collapsed one, with one line saying so."""
+    run stops and the model is the initial one, not a collapsed one, with one line saying so
+    (with a weight average too: its average is rolled back with the weights)."""
     import siamkit.training.from_config as fc
 
     calls: list[int] = []
@@ -89,7 +91,8 @@ def test_a_run_that_keeps_collapsing_ends_with_the_last_good_weights(
         return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1)}
 
     monkeypatch.setattr(fc, "embed_parts_all", fake_parts)
-    cfg = apply_overrides(tiny_cfg, ["train.epochs=6", "train.steps_per_epoch=2"])
+    sets = ["train.epochs=6", "train.steps_per_epoch=2", f"train.ema_decay={ema}"]
+    cfg = apply_overrides(tiny_cfg, sets)
     torch.manual_seed(0)
     net = make_net(cfg, tiny_data)
     start = {k: v.clone() for k, v in net.state_dict().items()}
@@ -127,3 +130,42 @@ def test_a_restart_switches_the_mining_inside_a_memory_and_empties_it(
     assert sum(line.startswith("collapse recovery") for line in lines) == 3
     assert trainer.objective.loss.mining == "semihard"
     assert trainer.objective.steps == 2 and trainer.objective.filled == 2 * 48
+
+
+def test_a_restart_rolls_back_the_weight_average_too(
+    make_net, tiny_cfg, tiny_data, monkeypatch
+) -> None:
+    """Epoch 1 'collapses': epoch 2 starts with the initial weights and the initial average (the
+    average of collapsing weights would otherwise carry the collapse into the final model)."""
+    import siamkit.training.from_config as fc
+    from siamkit.training.callbacks import Callback, WeightAverageCallback
+
+    calls: list[int] = []
+
+    def fake_parts(net, x, device, batch_size=512):
+        calls.append(len(x))
+        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
+        return {"learned": z[:1].repeat(len(x), 1) if len(calls) == 2 else z}
+
+    seen: dict[int, tuple[dict, dict]] = {}
+
+    class Spy(Callback):
+        def on_epoch_start(self, trainer, epoch):
+            avg = next(c for c in trainer.callbacks if isinstance(c, WeightAverageCallback))
+            seen[epoch] = (
+                {k: v.clone() for k, v in trainer.net.state_dict().items()},
+                {k: v.clone() for k, v in avg.state_dict().items()},
+            )
+
+    monkeypatch.setattr(fc, "embed_parts_all", fake_parts)
+    sets = ["train.epochs=2", "train.steps_per_epoch=3", "train.ema_decay=0.9"]
+    cfg = apply_overrides(tiny_cfg, sets)
+    trainer = Trainer.from_config(
+        make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lambda s: None
+    )
+    trainer.callbacks.append(Spy())
+    trainer.fit()
+    (net0, avg0), (net1, avg1) = seen[0], seen[1]
+    assert all(torch.equal(net0[k], net1[k]) for k in net0)
+    assert all(torch.equal(avg0[k], avg1[k]) for k in avg0)
+    assert not all(torch.equal(net0[k], v) for k, v in trainer.net.state_dict().items())

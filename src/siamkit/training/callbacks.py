@@ -178,6 +178,10 @@ class CollapseMonitor(Callback):
         self.spread0 = state
 
 
+def _cpu_copy(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
 class CollapseRecovery(Callback):
     """Avoid ending with a collapsed embedding: when the :class:`CollapseMonitor` before it in
     the callbacks finds the spread collapsed after an epoch, start the next epoch again from the
@@ -188,7 +192,8 @@ class CollapseRecovery(Callback):
     stops and ends with the last good weights. Each restart logs one line.
 
     The state (the last good weights, restarts, the learning-rate scale, the switched mining)
-    is kept in the checkpoint, so a resumed run restarts exactly as an uninterrupted one.
+    is kept in the checkpoint, so a resumed run restarts exactly as an uninterrupted one; the
+    last good weights (and their average) make a checkpoint about twice (three times) as large.
     """
 
     key = "collapse_recovery"
@@ -242,10 +247,10 @@ class CollapseRecovery(Callback):
         s = self.state
         if not s["pending"]:  # the weights after an epoch that did not collapse (or the start)
             avg = self._average(trainer)
-            s.update(
+            s.update(  # on the CPU: no second copy of the weights in GPU memory
                 good_epoch=epoch,
-                good_model=copy.deepcopy(trainer.net.state_dict()),
-                good_ema=copy.deepcopy(avg.state_dict()) if avg is not None else None,
+                good_model=_cpu_copy(trainer.net.state_dict()),
+                good_ema=_cpu_copy(avg.state_dict()) if avg is not None else None,
             )
             return
         self._restore(trainer)
