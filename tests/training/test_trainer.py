@@ -238,7 +238,9 @@ def test_a_collapsed_embedding_is_reported(
         return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1) + 1e-4 * z}
 
     monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
-    two = apply_overrides(tiny_cfg, ["train.epochs=2", "train.steps_per_epoch=3"])
+    two = apply_overrides(  # warn only: CollapseRecovery's own test is test_collapse_recovery.py
+        tiny_cfg, ["train.epochs=2", "train.steps_per_epoch=3", "train.on_collapse=warn"]
+    )
     hist = Trainer.from_config(
         make_net(two, tiny_data), two, tiny_data, progress=False, log=lines.append
     ).fit()

@@ -12,6 +12,9 @@ Three call contracts, one per kind of input:
   :data:`siamkit.losses.registry.LOSSES`, which a run config names as ``loss.kind``.
 - **pair-input**: ``PairBCELoss(logits (N,), same (N,))`` on pairs you built and scored, and
   ``ContrastiveLoss.from_pairs(z1, z2, same)``.
+- **cross-batch memory**: :class:`CrossBatchMemory` wraps a triplet, contrastive or
+  multi-similarity loss so each batch is mined against the last ``memory_size`` embeddings too
+  (``loss.xbm_memory_size`` in a run config).
 - **two views** (self-supervision): ``NTXentLoss(z1 (N, D), z2 (N, D))``, row ``i`` of each a view
   of the same item.
 """
@@ -33,9 +36,11 @@ from siamkit.losses.pair_head import PairHeadLoss
 from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
+from siamkit.losses.xbm import CrossBatchMemory
 
 __all__ = [
     "ContrastiveLoss",
+    "CrossBatchMemory",
     "MultiSimilarityLoss",
     "NTXentLoss",
     "NormalizedSoftmaxLoss",

@@ -157,6 +157,12 @@ class LossConfig:
         temperature: SupCon temperature.
         ms_alpha, ms_beta, ms_base: multi-similarity parameters.
         pos_weight: weight of similar pairs in BCE (``None`` = balance by counts).
+        xbm_memory_size: > 0 keeps a cross-batch memory of this many earlier embeddings
+            (:class:`~siamkit.losses.xbm.CrossBatchMemory`, Wang et al. 2020): each batch is
+            mined against itself plus the memory, so batch-hard mining sees far more negatives
+            than a CPU-sized batch holds (triplet, soft_margin_triplet, contrastive and
+            multi_similarity); 0 = off.
+        xbm_warmup_steps: steps with the plain in-batch loss before the memory starts filling.
         params: further keyword arguments of the registered loss ``kind``
             (:data:`siamkit.losses.registry.LOSSES`), checked against its signature; they win
             over the keys above. A kind without keys here (e.g. ``soft_margin_triplet``) takes
@@ -178,6 +184,8 @@ class LossConfig:
     ms_beta: float = 50.0
     ms_base: float = 0.5
     pos_weight: float | None = None
+    xbm_memory_size: int = 0
+    xbm_warmup_steps: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     miner_params: dict[str, Any] = field(default_factory=dict)
 
@@ -225,6 +233,11 @@ class TrainConfig:
             with this decay (e.g. 0.998, about the last 500 steps); validation, ``restore_best``
             and the final model use the averaged weights. ``None``: the network's own.
         threads: torch CPU threads (``None`` = torch's default).
+        on_collapse: what to do when the learned embedding collapses after an epoch (its
+            spread falls under a tenth of the spread before training): ``"restart"`` the next
+            epoch from the last good weights with a tenth of the learning rate and batch-hard
+            mining switched to semihard, at most twice, then stop with the last good weights
+            (:class:`~siamkit.training.callbacks.CollapseRecovery`); ``"warn"``: only say so.
         class_power: for class-imbalanced data, draw a batch's classes with probability
             ``count ** class_power`` (0 uniform, 1 by frequency), small classes with
             replacement (:class:`~siamkit.data.samplers.PKSampler`); ``None``: every image once
@@ -245,6 +258,7 @@ class TrainConfig:
     threads: int | None = None
     embed_batch_size: int = 512
     class_power: float | None = None
+    on_collapse: str = "restart"
 
 
 @dataclass(frozen=True)
@@ -304,6 +318,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...] | Registry[Any]] = {
     ("optim", "optimizer"): OPTIMIZER_REGISTRY,
     ("optim", "schedule"): SCHEDULE_REGISTRY,
     ("train", "val_metric"): VAL_METRICS,
+    ("train", "on_collapse"): ("restart", "warn"),
     ("eval", "threshold_target"): ("eer", "far", "accuracy"),
     ("eval", "score_norm"): ("none", *SCORE_NORMS),
     ("eval", "cohort"): ("train", "unlabeled"),
@@ -407,7 +422,27 @@ def check_config(cfg: RunConfig) -> RunConfig:
         )
     if cfg.loss.offline_mining and cfg.loss.kind != "triplet":
         raise ValueError("loss.offline_mining works with loss.kind = triplet")
+    _check_xbm(cfg.loss)
     return cfg
+
+
+def _check_xbm(cfg: LossConfig) -> None:
+    """``loss.xbm_*``: sizes, and a loss and mining the cross-batch memory can use."""
+    if cfg.xbm_memory_size < 0 or cfg.xbm_warmup_steps < 0:
+        raise ValueError("loss.xbm_memory_size and loss.xbm_warmup_steps must be >= 0 (0 = off)")
+    if cfg.xbm_memory_size == 0:
+        return
+    kinds = ("triplet", "soft_margin_triplet", "contrastive", "multi_similarity")
+    if cfg.kind not in kinds:
+        raise ValueError(
+            f"loss.xbm_memory_size > 0 needs loss.kind = {', '.join(kinds)}, not {cfg.kind}"
+        )
+    if cfg.offline_mining:
+        raise ValueError(
+            "loss.xbm_memory_size > 0 mines in each step; turn loss.offline_mining off"
+        )
+    if resolved_mining(cfg) == "distance_weighted":
+        raise ValueError("loss.xbm_memory_size > 0 cannot use loss.mining = distance_weighted")
 
 
 def demo_recipe() -> RunConfig:

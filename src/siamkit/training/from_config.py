@@ -3,7 +3,7 @@
 This is where the config's sections meet: the device and DDP context, the objective
 (:func:`~siamkit.training.objectives.build_objective`), the optimizer and schedule, the P×K (or
 offline-mined) batches, AMP, and the callbacks: weight average, validation with early stopping,
-collapse monitor, epoch log, and the config kept in the checkpoint.
+collapse monitor and recovery, epoch log, and the config kept in the checkpoint.
 
 >>> trainer = build_trainer(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
 """
@@ -27,6 +27,7 @@ from siamkit.training.callbacks import (
     Callback,
     ChannelsLast,
     CollapseMonitor,
+    CollapseRecovery,
     ConfigGuard,
     EpochLog,
     Validation,
@@ -150,7 +151,10 @@ def build_trainer(
             return None
         return embed_parts_all(n, spread_x, ctx.device, t.embed_batch_size)["learned"]  # type: ignore[arg-type]
 
-    callbacks.append(CollapseMonitor(learned, log))
+    monitor = CollapseMonitor(learned, log)
+    callbacks.append(monitor)
+    if t.on_collapse == "restart":  # after the monitor: it reads the spread the monitor measured
+        callbacks.append(CollapseRecovery(monitor, log, share=share))
     if log is not None and ctx.is_main:
         callbacks.append(EpochLog(log, t.epochs, t.val_metric))
     # online losses see the batch gathered from every rank; offline triplets index the local one

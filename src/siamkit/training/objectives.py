@@ -22,6 +22,7 @@ from torch import nn
 
 from siamkit.distances import Distance
 from siamkit.losses.registry import LOSSES
+from siamkit.losses.xbm import CrossBatchMemory
 from siamkit.training.config import LossConfig, resolved_mining
 from siamkit.training.parts import build_miner
 
@@ -83,6 +84,7 @@ def build_objective(
         classes, embedding_dim: the training classes and the size of the embeddings the loss
             sees, for losses that learn a proxy per class (``proxy_anchor``,
             ``normalized_softmax``); their parameters must then be given to the optimiser.
+            ``embedding_dim`` also sizes the cross-batch memory (``loss.xbm_memory_size``).
 
     Returns:
         A module called as ``objective(z, labels, indices=None)``.
@@ -97,7 +99,12 @@ def build_objective(
             if value is None:
                 raise ValueError(f"loss.kind = {name} needs the run's {key} to build its proxies")
             params[key] = value
-    return LOSSES.build(name, **params)
+    loss = LOSSES.build(name, **params)
+    if cfg.xbm_memory_size > 0:  # mine each batch against a memory of earlier ones
+        if embedding_dim is None:
+            raise ValueError("loss.xbm_memory_size > 0 needs the run's embedding_dim")
+        loss = CrossBatchMemory(loss, embedding_dim, cfg.xbm_memory_size, cfg.xbm_warmup_steps)
+    return loss
 
 
 __all__ = ["build_objective", "loss_params"]

@@ -199,6 +199,8 @@ class Trainer:
         for epoch in range(start, self.epochs):
             if self.stop:
                 break
+            for cb in self.callbacks:
+                cb.on_epoch_start(self, epoch)
             t0 = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch + 1, "loss": self._epoch(epoch)}
             with ExitStack() as weights:  # e.g. the weight average, for validation
