@@ -190,3 +190,19 @@ def test_rest_verify_finds_the_small_face(client, messi):
     )
     assert res.status_code == 200, res.text
     assert res.json()["same"] is True
+
+
+def test_bad_photo_inputs_say_what_is_wrong(encoder, astronaut):
+    import torch
+
+    from siamkit.index.embedding import embed_inputs
+
+    with pytest.raises(ValueError, match="max_pixels is at least 4096"):
+        FaceDetector(max_pixels=100)
+    with pytest.raises(ValueError, match=r"photos are \(C, H, W\) images"):
+        embed_inputs(encoder, torch.rand(64, 64))
+    with pytest.raises(ValueError, match=r"a face photo is a \(3, H, W\) RGB image"):
+        embed_inputs(encoder, [torch.rand(1, 64, 64)])
+    photo = torch.from_numpy(astronaut).permute(2, 0, 1).float() / 255  # (3, 512, 512)
+    with pytest.raises(ValueError, match=r"no face found in image 1 of 2 \(90x80 pixels\)"):
+        embed_inputs(encoder, [photo, torch.zeros(3, 80, 90)])
