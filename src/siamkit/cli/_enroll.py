@@ -65,7 +65,7 @@ def enroll_groups(
 
     for label in groups:
         validate_label(label)
-    n = x.shape[0]
+    n = len(x)  # a batch, or a list of photos of their own sizes (a face model)
     starts = range(0, n, chunk)
     weight = lambda s: min(chunk, n - s)  # noqa: E731
     z = np.concatenate(

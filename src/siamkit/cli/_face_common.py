@@ -47,10 +47,13 @@ def _model_options(fn: Any) -> Any:
     )(fn)
 
 
-def _pipeline(model: str, detector: str, upsample: int) -> Any:
-    from siamkit.applications.faces import FaceDetector, FacePipeline, load_embedder
+def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> Any:
+    """The face pipeline of the command's options; ``store=False`` for commands that use no
+    gallery (dlib's encoder without torch: a new process starts several times faster)."""
+    from siamkit.applications.faces.detect import FaceDetector
+    from siamkit.applications.faces.pipeline import FacePipeline, load_embedder
 
-    return FacePipeline(load_embedder(model), FaceDetector(detector, upsample))
+    return FacePipeline(load_embedder(model, store=store), FaceDetector(detector, upsample))
 
 
 def _emit(as_json: bool, doc: Any, text: str) -> None:

@@ -117,10 +117,10 @@ def verify(
     Example:
       siamkit face verify id_photo.jpg selfie.jpg --json
     """
-    from siamkit.applications.faces import read_rgb
+    from siamkit.applications.faces.pipeline import read_rgb
     from siamkit.applications.faces.recognize import face_record, verify_faces
 
-    pipe = _pipeline(model, detector, upsample)
+    pipe = _pipeline(model, detector, upsample, store=False)
     r = verify_faces(pipe, read_rgb(image), read_rgb(other), threshold, names=(image, other))
     doc = {
         "same": r.same,

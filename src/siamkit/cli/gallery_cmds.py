@@ -49,8 +49,15 @@ def _load_model(path: str) -> Any:
 
 
 def _read_images(model: Any, paths: Sequence[Any], where: str = "this model") -> Any:
-    """``(N, C, H, W)`` images in [0, 1], resized to the model's input shape."""
+    """``(N, C, H, W)`` images in [0, 1], resized to the model's input shape; for a model that
+    takes whole photos (``input_kind == "photo"``, a face model), a list of ``(C, H, W)`` images
+    at their own sizes, so that its detector still finds small faces."""
     from siamkit.cli._inputs import model_image_shape, read_image_files
+
+    if getattr(model, "input_kind", None) == "photo":
+        from siamkit.data.image_io import read_image
+
+        return [read_image(p, channels=3) for p in paths]
 
     try:
         shape = model_image_shape(model, where)

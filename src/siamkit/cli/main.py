@@ -1,4 +1,8 @@
-"""The ``siamkit`` command: one click group; each command lives in its own module."""
+"""The ``siamkit`` command: one click group; each command lives in its own module.
+
+A command's module is imported only when that command runs (or ``--help`` lists them all), so
+``siamkit face verify`` never pays for importing what ``siamkit demo`` or ``train`` need.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import click
 
 from siamkit._version import __version__
 
-# (module, attribute) of every command. Each module defines a click command or group.
+# (module, attribute) of every command. Each module defines a click command or group, named as
+# its attribute with "_" written "-" (tests/cli/test_lazy_commands.py checks it).
 _COMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
     ("train_cmds", "train"),
@@ -32,7 +37,28 @@ _COMMANDS: list[tuple[str, str]] = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def command_name(attr: str) -> str:
+    """The command line name of the command defined as ``attr``."""
+    return attr.replace("_", "-")
+
+
+_WHERE = {command_name(attr): (module, attr) for module, attr in _COMMANDS}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*_WHERE, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _WHERE:
+            module, attr = _WHERE[cmd_name]
+            self.add_command(getattr(importlib.import_module(f"siamkit.cli.{module}"), attr))
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="siamkit")
 def cli() -> None:
     """siamkit: similarity learning with Siamese networks.
@@ -46,10 +72,6 @@ def cli() -> None:
     from siamkit.progress import set_enabled
 
     set_enabled(True)  # long steps show a bar on a terminal, a few lines in a log
-
-
-for _module, _attr in _COMMANDS:
-    cli.add_command(getattr(importlib.import_module(f"siamkit.cli.{_module}"), _attr))
 
 
 def main() -> None:

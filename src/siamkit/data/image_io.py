@@ -13,17 +13,21 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+
+from siamkit.image_decode import (
+    DEFAULT_MAX_PIXELS,
+    ImageReadError,
+    ImageSource,
+    decode_image,
+    image_mode,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -35,49 +39,9 @@ __all__ = [
     "to_image_batch",
 ]
 
-ImageSource = str | os.PathLike | bytes | bytearray | memoryview
-"""A path to an image file, or the raw bytes of an encoded image (PNG, JPEG, ...)."""
-
-DEFAULT_MAX_PIXELS = 40_000_000
-"""Largest image (width × height) that :func:`read_image` decodes; guards against decompression bombs."""
-
-_MODES = {1: "L", 3: "RGB"}
-
-
-class ImageReadError(ValueError):
-    """An image could not be read: missing, empty, not an image, corrupt, or too large."""
-
-
-def _describe(source: ImageSource) -> str:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return f"<{len(source)} bytes>"
-    return f"'{os.fspath(source)}'"
-
 
 def _check_channels(channels: int) -> str:
-    if channels not in _MODES:
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}.")
-    return _MODES[channels]
-
-
-def _open_bytes(source: ImageSource) -> bytes:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ImageReadError(f"Image file {_describe(source)} does not exist or is not a file.")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ImageReadError(f"Cannot read image file {_describe(source)}: {exc}.") from exc
-    else:
-        raise TypeError(
-            f"An image must be given as a file path or bytes, got {type(source).__name__}."
-        )
-    if not data:
-        raise ImageReadError(f"Image {_describe(source)} is empty (0 bytes).")
-    return data
+    return image_mode(channels)
 
 
 def read_image(
@@ -101,36 +65,8 @@ def read_image(
         >>> img.shape, img.dtype  # doctest: +SKIP
         (torch.Size([3, 64, 48]), torch.float32)
     """
-    mode = _check_channels(channels)
-    data = _open_bytes(source)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise ImageReadError(
-                        f"Image {_describe(source)} is {width}x{height} = {width * height} pixels, "
-                        f"more than the limit of {max_pixels}; resize it first."
-                    )
-                img.load()
-                array = np.asarray(img.convert(mode), dtype=np.uint8)
-    except ImageReadError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(
-            f"Image {_describe(source)} has too many pixels (far more than the limit of "
-            f"{max_pixels}); resize it first."
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise ImageReadError(
-            f"{_describe(source)} is not a readable image (PNG, JPEG, BMP, ... expected)."
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"Image {_describe(source)} is corrupt or truncated: {exc}.") from exc
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32).div_(255.0)
+    array = decode_image(source, channels, max_pixels)  # (H, W, C) uint8
+    return torch.from_numpy(array).permute(2, 0, 1).to(torch.float32).div_(255.0)
 
 
 def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -56,12 +56,44 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
     >>> embed_inputs(net, torch.rand(1, 28, 28)).shape  # doctest: +SKIP
     (1, 64)
     """
-    if getattr(model, "input_kind", "tensor") == "text":  # a text model embeds strings
+    kind = getattr(model, "input_kind", "tensor")
+    if kind == "text":  # a text model embeds strings
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         with torch.inference_mode():
             return np.asarray(model.embed(texts).float().cpu().numpy(), dtype=np.float32)
+    if kind == "photo":  # a face model: whole photos, each at its own size
+        return _embed_photos(model, inputs)
     x = as_input_batch(model, inputs)
     z = encode(model, x, batch_size, check=True).numpy()
+    if not np.isfinite(z).all():
+        raise ValueError("the model produced NaN or infinite embeddings for these inputs")
+    return z
+
+
+def as_photo_list(inputs: Any) -> list[Any]:
+    """Photos for a model whose ``input_kind`` is ``"photo"``: one ``(C, H, W)`` image, an
+    ``(N, C, H, W)`` batch, or a list of images of any sizes -> a list of ``(C, H, W)`` images."""
+    if isinstance(inputs, np.ndarray):
+        inputs = torch.from_numpy(inputs)
+    if isinstance(inputs, torch.Tensor):
+        if inputs.dim() == 3:
+            return [inputs]
+        if inputs.dim() == 4:
+            return list(inputs)
+        raise ValueError(
+            f"photos are (C, H, W) images or an (N, C, H, W) batch, got {tuple(inputs.shape)}"
+        )
+    if isinstance(inputs, (list, tuple)):
+        return [torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in inputs]
+    raise TypeError(f"photos are image tensors or a list of them, got {type(inputs).__name__}")
+
+
+def _embed_photos(model: Any, inputs: Any) -> np.ndarray:
+    photos = as_photo_list(inputs)
+    if not photos:
+        raise ValueError("inputs hold no photos")
+    with torch.inference_mode():
+        z = np.asarray(model.embed_photos(photos), dtype=np.float32)
     if not np.isfinite(z).all():
         raise ValueError("the model produced NaN or infinite embeddings for these inputs")
     return z

@@ -32,9 +32,24 @@ from siamkit.models import model_fingerprint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
-from siamkit.service.uploads import Upload, check_all_dimensions, decode_images, thumbnails_of
+from siamkit.service.uploads import (
+    Upload,
+    check_all_dimensions,
+    decode_images,
+    decode_photos,
+    thumbnails_of,
+)
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """One face of an identified photo: its pixel box (``left, top, right, bottom`` inclusive,
+    ``score``) and who it is."""
+
+    box: dict[str, Any]
+    result: IdentifyResult
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,8 @@ class ServiceEngine:
         self.embedding_dim = model_embedding_dim(model)
         self.embedding_parts = embedding_parts(model)
         self.fingerprint = model_fingerprint(model)
+        self.takes_photos = getattr(model, "input_kind", None) == "photo"
+        self.finds_faces = callable(getattr(model, "faces_in", None))
         if gallery_path is not None:
             self._gallery = Gallery.open(gallery_path, model, index=index)
             try:
@@ -173,12 +190,16 @@ class ServiceEngine:
     async def on_images(self, uploads: list[Upload], fn: Callable[..., T], *args: Any) -> T:
         """Decode ``uploads`` and run ``fn(images, *args)``, both in one trip to the compute pool.
 
-        ``images`` is the ``(N, C, H, W)`` batch of the model's input size.
+        ``images`` is the ``(N, C, H, W)`` batch of the model's input size, or for a model that
+        takes whole photos (a face model: ``input_kind == "photo"``) the list of ``(3, H, W)``
+        photos at their own sizes, so that its detector sees every face at full resolution.
         """
 
         check_all_dimensions(uploads, self.limits)  # headers only: refused before queueing
 
         def work() -> T:
+            if self.takes_photos:
+                return fn(decode_photos(uploads, self.limits), *args)
             return fn(decode_images(uploads, self.input_shape, self.limits), *args)
 
         return await self.call(work)
@@ -210,6 +231,20 @@ class ServiceEngine:
         """The ``k`` nearest labels of one ``(1, C, H, W)`` image, and the matches' thumbnails."""
         result = self.gallery.identify(x, k=k)
         return result, self.thumbnails.get([m.item_id for m in result.matches])
+
+    def identify_faces(
+        self, x: list[torch.Tensor], k: int
+    ) -> tuple[IdentifyResult, dict[int, bytes], list[FoundFace]]:
+        """Every face of one photo (a face model's ``faces_in``), largest first, with its ``k``
+        nearest labels; the first (largest) face's result; the matches' thumbnails. No face:
+        an empty result and no faces."""
+        boxes, z = self.model.faces_in(x[0])
+        if not boxes:
+            return IdentifyResult([], None), {}, []
+        results = self.gallery.identify_embeddings(z, k=k)
+        thumbs = self.thumbnails.get([m.item_id for r in results for m in r.matches])
+        faces = [FoundFace(b.as_dict(), r) for b, r in zip(boxes, results)]
+        return results[0], thumbs, faces
 
     def embed(self, x: torch.Tensor) -> np.ndarray:
         """``(N, C, H, W)`` images -> ``(N, D)`` float32 embeddings."""

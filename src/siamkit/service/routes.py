@@ -16,6 +16,8 @@ from siamkit.service.schemas import (
     EmbeddingPart,
     EmbedResponse,
     EnrollResponse,
+    FaceBoxOut,
+    FaceOut,
     GalleryInfo,
     GalleryResponse,
     IdentifyResponse,
@@ -169,6 +171,7 @@ async def verify(
 @router.post(
     "/identify",
     response_model=IdentifyResponse,
+    response_model_exclude_unset=True,  # `faces` only for a face model: other answers unchanged
     tags=["recognition"],
     responses=errors(*UPLOAD, 409, field="The file is missing, or k is not 1 to the limit."),
 )
@@ -177,15 +180,32 @@ async def identify(
     file: ImageFile,
     k: Annotated[int, Form(description="How many labels to return.")] = 5,
 ) -> IdentifyResponse:
-    """Who is this? The `k` nearest enrolled labels with distances and thumbnails."""
+    """Who is this? The `k` nearest enrolled labels with distances and thumbnails. With a face
+    model, every face in the image (`faces`, largest first, each with its box); `label` and
+    `matches` are the largest face's."""
     if not 1 <= k <= engine.limits.max_k:
         raise RequestError(
             422,
             f"The number of matches (k) must be between 1 and {engine.limits.max_k}, got {k}.",
         )
     one = await _read(engine, [file], "file")
-    result, thumbs = await engine.on_images(one, engine.identify, k)
-    return _identify_out(result, thumbs, engine.gallery.threshold)
+    threshold = engine.gallery.threshold
+    if not engine.finds_faces:
+        result, thumbs = await engine.on_images(one, engine.identify, k)
+        return _identify_out(result, thumbs, threshold)
+    result, thumbs, found = await engine.on_images(one, engine.identify_faces, k)
+    out = _identify_out(result, thumbs, threshold)
+    faces = [
+        FaceOut(
+            box=FaceBoxOut(**f.box),
+            label=f.result.label,
+            matches=_identify_out(f.result, thumbs, threshold).matches,
+        )
+        for f in found
+    ]
+    return IdentifyResponse(
+        threshold=out.threshold, label=out.label, matches=out.matches, faces=faces
+    )
 
 
 @router.post(

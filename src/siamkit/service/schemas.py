@@ -85,12 +85,35 @@ class MatchOut(BaseModel):
     thumbnail: str | None = Field(description="data:image/png;base64 URL of the matched image.")
 
 
+class FaceBoxOut(BaseModel):
+    left: int
+    top: int
+    right: int = Field(description="Inclusive, in pixels of the uploaded image.")
+    bottom: int = Field(description="Inclusive, in pixels of the uploaded image.")
+    score: float = Field(description="The detector's score (HOG: SVM margin; CNN: confidence).")
+
+
+class FaceOut(BaseModel):
+    box: FaceBoxOut
+    label: str | None = Field(description="The accepted best label; null for an unknown face.")
+    matches: list[MatchOut] = Field(description="Nearest labels, best first, one item each.")
+
+
 class IdentifyResponse(BaseModel):
     threshold: float | None = Field(description="Matches at or under it are accepted.")
     label: str | None = Field(
-        description="The accepted best label; null for an unknown face/object."
+        description="The accepted best label; null for an unknown face/object. For a face "
+        "model: the largest face's."
     )
-    matches: list[MatchOut] = Field(description="Nearest labels, best first, one item each.")
+    matches: list[MatchOut] = Field(
+        description="Nearest labels, best first, one item each (a face model: the largest face's)."
+    )
+    faces: list[FaceOut] | None = Field(
+        default=None,
+        description="A face model only (absent otherwise): every face found in the image, "
+        "largest first, each with its box and its own label and matches; [] when there is no "
+        "face (label is then null and matches empty).",
+    )
 
 
 class EmbedResponse(BaseModel):

@@ -136,17 +136,18 @@ def check_all_dimensions(uploads: list[Upload], limits: ServiceLimits) -> None:
         )
 
 
-def _decode(upload: Upload, channels: int, size: tuple[int, int]) -> torch.Tensor:
+def _decode(upload: Upload, channels: int, size: tuple[int, int] | None) -> torch.Tensor:
     """Decode one checked upload to ``(C, H, W)`` floats; JPEGs decode at a reduced scale.
 
     The JPEG decoder can skip detail at 1/2, 1/4 or 1/8 scale; it is asked for at least twice
     the model's input size, so the final antialiased resize still sees more pixels than it keeps.
+    ``size=None`` decodes at full size.
     """
     mode = "L" if channels == 1 else "RGB"
-    h, w = size
     try:
         with Image.open(io.BytesIO(upload.data)) as img:
-            img.draft(mode, (2 * w, 2 * h))
+            if size is not None:
+                img.draft(mode, (2 * size[1], 2 * size[0]))
             img.load()
             array = np.asarray(img.convert(mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as err:
@@ -167,6 +168,13 @@ def decode_images(
         img = _decode(upload, c, (h, w))
         out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
     return out
+
+
+def decode_photos(uploads: list[Upload], limits: ServiceLimits) -> list[torch.Tensor]:
+    """Decode uploads at their own sizes, for a model that takes whole photos (a face model):
+    ``[(3, H, W)]`` float32 in ``[0, 1]``; the sizes were checked against ``limits``."""
+    check_all_dimensions(uploads, limits)
+    return [_decode(upload, 3, None) for upload in uploads]
 
 
 def thumbnails_of(uploads: list[Upload]) -> list[bytes]:

@@ -133,3 +133,41 @@ def test_train_with_appearance_skip_saves_the_joined_model(tmp_path: Path) -> No
     x = torch.rand(2, 1, 40, 56)
     assert model.embed_parts(x)["learned"].shape == (2, 16)
     assert model.embed(x).shape == (2, 16 + hog_dim)
+
+
+def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, monkeypatch) -> None:
+    """Stopped after the step-4 checkpoint of 8 and resumed: the same weights, history and
+    metrics as a run that was never stopped (CPU, bit for bit)."""
+    import siamkit.applications.signatures.train as train_mod
+
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("steps: 6", "steps: 8").replace("eval_every: 3", "eval_every: 2"))
+    straight, cut = tmp_path / "straight", tmp_path / "cut"
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(straight)])
+    assert res.exit_code == 0, res.output
+    calls = {"n": 0}
+    real = train_mod.sample_batch
+
+    def stop_at_step_5(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt  # as if killed after the step-4 checkpoint
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_5)
+    CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut)])
+    assert calls["n"] == 5 and (cut / "checkpoint.pt").is_file()
+    assert not (cut / "model").exists()
+    monkeypatch.setattr(train_mod, "sample_batch", real)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), "--resume"])
+    assert res.exit_code == 0, res.output
+    a, b = (siamkit.load_model(d / "model").state_dict() for d in (straight, cut))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (straight, cut))
+    assert ma == mb and [h["step"] for h in mb["history"]] == [2, 4, 6, 8]
+    res = CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(cut), "--resume", "--set", "train.lr=0.01"]
+    )
+    assert res.exit_code == 1 and "different config (train.lr)" in res.output
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "none"), "--resume"])
+    assert res.exit_code == 1 and "no checkpoint.pt" in res.output

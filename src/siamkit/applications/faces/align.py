@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,12 @@ CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 
 
+@functools.lru_cache(maxsize=2)
+def _load_predictor(path: str) -> Any:
+    """dlib's shape predictor, read once per process."""
+    return import_dlib().shape_predictor(path)
+
+
 class FaceAligner:
     """Landmarks with dlib's 5-point shape predictor; aligned, cropped chips of ``size`` pixels."""
 
@@ -30,7 +37,7 @@ class FaceAligner:
             raise ValueError(f"chip size must be at least 16 pixels, got {size}")
         self.size, self.padding = int(size), float(padding)
         self._dlib = import_dlib()
-        self._predictor = self._dlib.shape_predictor(str(model_file("landmarks5")))
+        self._predictor = _load_predictor(str(model_file("landmarks5")))
 
     def landmarks(self, image: np.ndarray, box: FaceBox) -> Any:
         """dlib's ``full_object_detection`` (5 points) of the face in ``box``."""

@@ -9,14 +9,19 @@ Example:
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from siamkit.applications.faces.resources import import_dlib, model_file
+from siamkit.applications.faces.resources import frontal_face_detector, import_dlib, model_file
 
 DETECTORS = ("hog", "cnn")
+DETECT_MAX_PIXELS = 1_000_000
+"""Larger images are shrunk to this many pixels for detection only (boxes are mapped back, and
+landmarks, chips and embeddings use the full image): a 12-megapixel photo is searched at about
+1000x1000, where upsample 1 still finds faces of about 40 px, i.e. 140 px in the original."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +64,23 @@ def check_rgb(image: Any) -> np.ndarray:
 
 @functools.lru_cache(maxsize=2)
 def _load_detector(method: str, path: str) -> Any:
-    """dlib's detector, built once per process (the HOG one takes about a second to build)."""
-    dlib = import_dlib()
+    """dlib's detector, loaded once per process."""
     if method == "hog":
-        return dlib.get_frontal_face_detector()
-    return dlib.cnn_face_detection_model_v1(path)
+        return frontal_face_detector()
+    return import_dlib().cnn_face_detection_model_v1(path)
+
+
+def _shrink(image: np.ndarray, max_pixels: int | None) -> tuple[np.ndarray, float, float]:
+    """``image`` resized (antialiased) to at most ``max_pixels``, with its x and y scales."""
+    h, w = image.shape[:2]
+    if max_pixels is None or h * w <= max_pixels:
+        return image, 1.0, 1.0
+    from PIL import Image
+
+    s = math.sqrt(max_pixels / (h * w))
+    nw, nh = max(1, int(w * s)), max(1, int(h * s))
+    small = np.asarray(Image.fromarray(image).resize((nw, nh), Image.Resampling.BILINEAR))
+    return np.ascontiguousarray(small), nw / w, nh / h
 
 
 class FaceDetector:
@@ -76,14 +93,26 @@ class FaceDetector:
         upsample: times the image is doubled before detection; 1 finds faces down to about
             40 px (0: about 80 px). Upsampling costs about 4x per step.
         min_score: drop detections scoring below this (dlib's default is 0).
+        max_pixels: images with more pixels are shrunk to this many for detection, and the boxes
+            mapped back to the full image (``None``: never shrink). Detection time grows with
+            pixels x 4^upsample; a run-time limit, not part of a saved model.
     """
 
-    def __init__(self, method: str = "hog", upsample: int = 1, min_score: float = 0.0) -> None:
+    def __init__(
+        self,
+        method: str = "hog",
+        upsample: int = 1,
+        min_score: float = 0.0,
+        max_pixels: int | None = DETECT_MAX_PIXELS,
+    ) -> None:
         if method not in DETECTORS:
             raise ValueError(f"face detector is one of {', '.join(DETECTORS)}, got {method!r}")
         if not isinstance(upsample, int) or not 0 <= upsample <= 4:
             raise ValueError(f"upsample is an integer 0..4, got {upsample!r}")
+        if max_pixels is not None and max_pixels < 4096:
+            raise ValueError(f"max_pixels is at least 4096 (64x64) or None, got {max_pixels!r}")
         self.method, self.upsample, self.min_score = method, upsample, float(min_score)
+        self.max_pixels = max_pixels
         self._detector = _load_detector(
             method, str(model_file("cnn_detector")) if method == "cnn" else ""
         )
@@ -95,18 +124,19 @@ class FaceDetector:
         """All faces in an ``(H, W, 3)`` uint8 RGB image, largest first (ties: higher score)."""
         img = check_rgb(image)
         h, w = img.shape[:2]
+        small, sx, sy = _shrink(img, self.max_pixels)
         if self.method == "hog":
-            rects, scores, _ = self._detector.run(img, self.upsample, self.min_score)
+            rects, scores, _ = self._detector.run(small, self.upsample, self.min_score)
             found = list(zip(rects, scores))
         else:
-            found = [(d.rect, d.confidence) for d in self._detector(img, self.upsample)]
+            found = [(d.rect, d.confidence) for d in self._detector(small, self.upsample)]
             found = [(r, s) for r, s in found if s >= self.min_score]
-        boxes = [
+        boxes = [  # pixel (left, top) .. (right, bottom) inclusive, mapped back to the full image
             FaceBox(
-                max(0, r.left()),
-                max(0, r.top()),
-                min(w - 1, r.right()),
-                min(h - 1, r.bottom()),
+                max(0, math.floor(r.left() / sx)),
+                max(0, math.floor(r.top() / sy)),
+                min(w - 1, math.ceil((r.right() + 1) / sx) - 1),
+                min(h - 1, math.ceil((r.bottom() + 1) / sy) - 1),
                 float(s),
             )
             for r, s in found

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,25 +26,15 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.applications.faces.align import CHIP_PADDING, CHIP_SIZE, FaceAligner
-from siamkit.applications.faces.detect import FaceDetector
-from siamkit.applications.faces.resources import (
-    MODEL_FILES,
-    file_sha256,
-    import_dlib,
-    model_file,
-    versions,
-)
+from siamkit.applications.faces.descriptor import DLIB_THRESHOLD, EMBEDDING_DIM, DlibDescriptor
+from siamkit.applications.faces.detect import FaceBox, FaceDetector
+from siamkit.applications.faces.errors import NoFaceError
+from siamkit.applications.faces.resources import MODEL_FILES, file_sha256, model_file, versions
 from siamkit.distances import Distance, get_distance
 
-DLIB_THRESHOLD = 0.6
-"""dlib's published same-person threshold on the Euclidean distance of its 128-d descriptors."""
+__all__ = ["DLIB_THRESHOLD", "EMBEDDING_DIM", "DlibFaceEncoder", "NoFaceError", "to_uint8_hwc"]
 
-EMBEDDING_DIM = 128
 _ROLES = ("recognition", "landmarks5", "cnn_detector")
-
-
-class NoFaceError(ValueError):
-    """An image in which no face was found."""
 
 
 def _record_files(expected: dict[str, Any] | None) -> dict[str, dict[str, str]]:
@@ -79,18 +70,24 @@ class DlibFaceEncoder(nn.Module):
 
     ``embed`` takes whole images ``(N, 3, H, W)`` in [0, 1] and embeds the largest face of each
     (:class:`NoFaceError` if an image has none); :meth:`embed_chips` takes aligned chips. For every
-    face of an image with its box use :class:`~siamkit.applications.faces.FacePipeline`.
+    face of an image with its box use :meth:`faces_in` or
+    :class:`~siamkit.applications.faces.FacePipeline`.
+
+    Its ``input_kind`` is ``"photo"``: siamkit's shells (``siamkit enroll / identify / verify``,
+    ``siamkit serve``) hand it each photo at its own size (:meth:`embed_photos`), never resized to
+    ``input_shape``, so small faces in large photos are still found.
 
     Args:
         detector: ``"hog"`` (default) or ``"cnn"``; see :class:`FaceDetector`.
         upsample: detector upsampling steps.
         min_score: detections scoring below are dropped.
-        input_size: the square size generic shells (``siamkit verify``, ``serve``) resize
-            uploads to before detection; ``siamkit face`` commands use full-size images.
+        input_size: the square ``input_shape`` this model reports to callers that need one
+            fixed size; siamkit's own shells pass whole photos (see ``input_kind``).
         files, recorded_versions: from a saved bundle; ``files`` is checked against the install.
     """
 
     kind = "dlib_face"
+    input_kind = "photo"
 
     def __init__(
         self,
@@ -116,7 +113,7 @@ class DlibFaceEncoder(nn.Module):
         self.input_size = int(input_size)
         self.detector = FaceDetector(detector, upsample, min_score)
         self.aligner = FaceAligner(CHIP_SIZE, CHIP_PADDING)
-        self._net = import_dlib().face_recognition_model_v1(str(model_file("recognition")))
+        self.descriptor = DlibDescriptor()
         self.distance: Distance = get_distance("euclidean")
         self.threshold: float | None = DLIB_THRESHOLD
 
@@ -134,35 +131,41 @@ class DlibFaceEncoder(nn.Module):
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
         """Aligned ``(F, 150, 150, 3)`` uint8 chips -> ``(F, 128)`` float32 descriptors."""
-        if (
-            chips.ndim != 4
-            or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3)
-            or chips.dtype != np.uint8
-        ):
-            raise ValueError(
-                f"chips are (F, {CHIP_SIZE}, {CHIP_SIZE}, 3) uint8, got {chips.shape} {chips.dtype}"
-            )
-        if chips.shape[0] == 0:
-            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        z = self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
-        return np.asarray([list(v) for v in z], dtype=np.float32)
+        return self.descriptor.embed_chips(chips)
+
+    def faces_in(self, image: np.ndarray | Tensor) -> tuple[list[FaceBox], np.ndarray]:
+        """Every face of one photo (``(H, W, 3)`` uint8, or ``(3, H, W)`` in [0, 1]) at its own
+        size: the boxes, largest first, and their ``(F, 128)`` descriptors."""
+        img = to_uint8_hwc(image) if isinstance(image, Tensor) else image
+        boxes = self.detector(img)
+        return boxes, self.embed_chips(self.aligner.chips(img, boxes))
+
+    def embed_photos(self, images: Sequence[np.ndarray | Tensor]) -> np.ndarray:
+        """The largest face of each photo, each at its own size -> ``(N, 128)``.
+
+        A photo is ``(3, H, W)`` in [0, 1] or ``(H, W, 3)`` uint8; :class:`NoFaceError` names the
+        first photo without a face.
+        """
+        chips = []
+        for i, image in enumerate(images):
+            if isinstance(image, Tensor) and (image.dim() != 3 or image.shape[0] != 3):
+                raise ValueError(f"a face photo is a (3, H, W) RGB image, got {tuple(image.shape)}")
+            img = to_uint8_hwc(image) if isinstance(image, Tensor) else image
+            boxes = self.detector(img)
+            if not boxes:
+                h, w = img.shape[:2]
+                raise NoFaceError(f"no face found in image {i} of {len(images)} ({w}x{h} pixels)")
+            chips.append(self.aligner.chip(img, boxes[0]))
+        if not chips:
+            raise ValueError("no photos to embed")
+        return self.embed_chips(np.stack(chips))
 
     def embed(self, x: Tensor, check: bool = True) -> Tensor:
         """The largest face of each ``(N, 3, H, W)`` image in [0, 1] -> ``(N, 128)``."""
         if check and (not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 3):
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"face images are an (N, 3, H, W) RGB batch, got {shape}")
-        chips = []
-        for i in range(x.shape[0]):
-            img = to_uint8_hwc(x[i])
-            boxes = self.detector(img)
-            if not boxes:
-                raise NoFaceError(
-                    f"no face found in image {i} of {x.shape[0]} ({x.shape[3]}x{x.shape[2]} pixels; "
-                    "`siamkit face` commands read photos at full size and find smaller faces)"
-                )
-            chips.append(self.aligner.chip(img, boxes[0]))
-        return torch.from_numpy(self.embed_chips(np.stack(chips)))
+        return torch.from_numpy(self.embed_photos(list(x)))
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """Distances between the largest faces of image pairs: ``(N, 3, H, W)`` x 2 -> ``(N,)``."""

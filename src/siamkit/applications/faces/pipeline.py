@@ -1,8 +1,10 @@
 """Every face in an image, with its box and embedding: detector -> aligner -> embedder.
 
-The embedder is dlib's pretrained encoder (:class:`DlibFaceEncoder`, the default) or any siamkit
-image model trained on face chips (e.g. ``siamkit train`` on a folder per person, cropped with
-``siamkit face crop``): chips are resized to its input shape and embedded with ``model.embed``.
+The embedder is dlib's pretrained encoder (:class:`DlibFaceEncoder`, the default, or the torch-free
+:class:`DlibDescriptor` for commands that store nothing) or any siamkit image model trained on face
+chips (e.g. ``siamkit train`` on a folder per person, cropped with ``siamkit face crop``): chips
+are resized to its input shape and embedded with ``model.embed``. This module imports torch only
+for the latter, so ``siamkit face verify`` with dlib starts without it.
 
 Example:
     >>> pipe = FacePipeline()  # doctest: +SKIP
@@ -14,16 +16,17 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from siamkit.applications.faces.align import FaceAligner
+from siamkit.applications.faces.descriptor import DlibDescriptor
 from siamkit.applications.faces.detect import FaceBox, FaceDetector
-from siamkit.applications.faces.model import DlibFaceEncoder
-from siamkit.data.image_io import DEFAULT_MAX_PIXELS, read_image, resize_images
-from siamkit.index.embedding import embed_inputs
+from siamkit.image_decode import DEFAULT_MAX_PIXELS, decode_image
+
+if TYPE_CHECKING:
+    from siamkit.applications.faces.model import DlibFaceEncoder
 
 
 @dataclass(frozen=True)
@@ -38,46 +41,63 @@ def read_rgb(
     source: str | os.PathLike[str] | bytes, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> np.ndarray:
     """An image file (or its bytes) as ``(H, W, 3)`` uint8 RGB; :class:`ImageReadError` if unreadable."""
-    x = read_image(source, channels=3, max_pixels=max_pixels)  # (3, H, W) in [0, 1]
-    return np.ascontiguousarray((x * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy())
+    return decode_image(source, channels=3, max_pixels=max_pixels)
 
 
 @functools.lru_cache(maxsize=1)
 def _default_encoder() -> DlibFaceEncoder:
-    """One dlib encoder per process (loading its networks takes about a second)."""
+    """One dlib encoder per process (it checksums its 30 MB of network files)."""
+    from siamkit.applications.faces.model import DlibFaceEncoder
+
     return DlibFaceEncoder()
 
 
-def load_embedder(model: str | os.PathLike[str] | None = None) -> Any:
-    """``None`` or ``"dlib"``: dlib's pretrained encoder; otherwise a saved siamkit model folder."""
+def load_embedder(model: str | os.PathLike[str] | None = None, store: bool = True) -> Any:
+    """``None`` or ``"dlib"``: dlib's pretrained encoder; otherwise a saved siamkit model folder.
+
+    ``store=False`` (nothing will be enrolled or looked up in a gallery) gives dlib's encoder as
+    the torch-free :class:`DlibDescriptor`, which starts several times faster.
+    """
     if model is None or str(model) == "dlib":
-        return _default_encoder()
+        return _default_encoder() if store else DlibDescriptor()
     import siamkit
 
     return siamkit.load_model(model)
+
+
+def _embeds_chips(embedder: Any) -> bool:
+    """dlib's encoder in either form (:class:`DlibFaceEncoder`, :class:`DlibDescriptor`): it
+    embeds aligned chips itself; a siamkit model embeds resized image batches."""
+    return callable(getattr(embedder, "embed_chips", None))
 
 
 class FacePipeline:
     """Detect, align and embed faces.
 
     Args:
-        embedder: a :class:`DlibFaceEncoder` (default: a new one) or a siamkit image model with
-            ``input_shape = (C, H, W)``.
-        detector: default: the embedder's own detector for dlib, else HOG with upsample 1.
+        embedder: a :class:`DlibFaceEncoder` (default: a new one), a :class:`DlibDescriptor`, or
+            a siamkit image model with ``input_shape = (C, H, W)``.
+        detector: default: the embedder's own detector for a :class:`DlibFaceEncoder`, else HOG
+            with upsample 1.
     """
 
     def __init__(self, embedder: Any | None = None, detector: FaceDetector | None = None) -> None:
-        self.embedder = embedder if embedder is not None else DlibFaceEncoder()
-        is_dlib = isinstance(self.embedder, DlibFaceEncoder)
-        if not is_dlib:
+        if embedder is None:
+            from siamkit.applications.faces.model import DlibFaceEncoder
+
+            embedder = DlibFaceEncoder()
+        self.embedder = embedder
+        self._chips = _embeds_chips(embedder)
+        own = getattr(embedder, "detector", None) if self._chips else None
+        if not self._chips:
             shape = getattr(self.embedder, "input_shape", None)
             if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
                 raise ValueError(
                     "a face model must take 1- or 3-channel images (input_shape (C, H, W)); "
                     f"this one's input shape is {shape!r}"
                 )
-        self.detector = detector or (self.embedder.detector if is_dlib else FaceDetector())
-        self.aligner: FaceAligner = self.embedder.aligner if is_dlib else FaceAligner()
+        self.detector = detector or own or FaceDetector()
+        self.aligner: FaceAligner = getattr(embedder, "aligner", None) or FaceAligner()
 
     @property
     def threshold(self) -> float | None:
@@ -85,14 +105,32 @@ class FacePipeline:
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
         """``(F, S, S, 3)`` uint8 aligned chips -> ``(F, D)`` float32 embeddings."""
-        if isinstance(self.embedder, DlibFaceEncoder):
-            return self.embedder.embed_chips(chips)
+        if self._chips:
+            return np.asarray(self.embedder.embed_chips(chips))
+        import torch
+
+        from siamkit.data.image_io import resize_images
+        from siamkit.index.embedding import embed_inputs
+
         c, h, w = self.embedder.input_shape
         x = torch.from_numpy(chips).permute(0, 3, 1, 2).float().div(255.0)  # (F, 3, S, S)
         if c == 1:
             weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
             x = (x * weights).sum(1, keepdim=True)
         return embed_inputs(self.embedder, resize_images(x, (h, w)))
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
+        """The embedder's distance between two ``(D,)`` embeddings, and the distance's name."""
+        if isinstance(self.embedder, DlibDescriptor):
+            return self.embedder.distance(a, b), self.embedder.distance_name
+        import torch
+
+        from siamkit.index.embedding import model_distance
+
+        dist = model_distance(self.embedder)
+        with torch.inference_mode():
+            d = dist.pairwise(torch.from_numpy(a[None]), torch.from_numpy(b[None]))
+        return float(d[0]), dist.name
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """Every face box, largest first."""

@@ -9,15 +9,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from siamkit.applications.faces.model import NoFaceError
+from siamkit.applications.faces.errors import NoFaceError
 from siamkit.applications.faces.pipeline import Face, FacePipeline
-from siamkit.index import Gallery, IdentifyResult
-from siamkit.index.embedding import model_distance
+
+if TYPE_CHECKING:
+    from siamkit.index import Gallery, IdentifyResult
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,10 @@ def verify_faces(
     """Do two ``(H, W, 3)`` uint8 RGB photos show the same person? Their largest faces compared
     with the model's distance against ``threshold`` (default: the model's, 0.6 for dlib)."""
     a, b = largest_face_of(pipe, image_a, names[0]), largest_face_of(pipe, image_b, names[1])
-    za, zb = (torch.from_numpy(c.face.embedding[None]) for c in (a, b))  # (1, D) each
-    dist = model_distance(pipe.embedder)
-    with torch.inference_mode():
-        distance = float(dist.pairwise(za, zb)[0])
+    distance, name = pipe.distance(a.face.embedding, b.face.embedding)
     used = threshold if threshold is not None else pipe.threshold
     same = None if used is None else bool(distance <= used)
-    return FaceVerification(same, distance, used, dist.name, a, b)
+    return FaceVerification(same, distance, used, name, a, b)
 
 
 def identify_faces(

@@ -28,6 +28,7 @@ from siamkit.data.signature_set import (
 )
 from siamkit.export.bundle import save_model
 from siamkit.training.tasks import TaskOptions, TaskSummary
+from siamkit.training.trainer import CHECKPOINT
 
 __all__ = ["load_run_data", "run", "run_signatures"]
 
@@ -65,7 +66,13 @@ def run_signatures(
         f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
         f"validation, {len(test_w)} test writers"
     )
-    model, history = train_signatures(model, train_set, val_set, cfg.train, cfg.eval, log)
+    ckpt = None if out_dir is None else out_dir / CHECKPOINT
+    if options.resume and (ckpt is None or not ckpt.is_file()):
+        raise ValueError(f"--resume: there is no {CHECKPOINT} in {out_dir}; start without --resume")
+    model, history = train_signatures(
+        model, train_set, val_set, cfg.train, cfg.eval, log,
+        checkpoint=ckpt, resume=options.resume, run_config=_resumable(cfg),
+    )  # fmt: skip
     val = validate(model, val_set, cfg.eval)  # reduce and threshold: validation writers only
     model.threshold = val.skilled.eer_threshold
     z = embed_signatures(model, test_set.images)
@@ -98,6 +105,13 @@ def run_signatures(
     return metrics
 
 
+def _resumable(cfg: SignatureRunConfig) -> dict[str, Any]:
+    """What a resumed run must share with the checkpoint: everything but ``train.threads``."""
+    doc = cfg.to_dict()
+    doc["train"] = {k: v for k, v in doc["train"].items() if k != "threads"}
+    return json.loads(json.dumps(doc))  # tuples as lists, as the checkpoint stores them
+
+
 def _init_from(model: torch.nn.Module, path: str) -> None:
     from siamkit.export.bundle import load_model
 
@@ -112,8 +126,6 @@ def _init_from(model: torch.nn.Module, path: str) -> None:
 
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """The runner ``siamkit train`` calls for ``task: signatures``."""
-    if options.resume:
-        raise ValueError("task signatures cannot --resume yet; run it again without --resume.")
     cfg = signature_config_from_dict(config, tuple(options.overrides))
     metrics = run_signatures(cfg, out_dir, options)
     test = metrics["test"]

@@ -10,13 +10,22 @@ very same pairs (``loss: pml``). Every ``eval_every`` steps the skilled-forgery 
 *validation* writers is measured; the best weights are kept (model selection never sees test
 writers).
 
+With ``checkpoint`` set, the whole state (weights, optimizer, schedule, the batch sampler's and
+torch's random generators, the best weights so far, the history and the config) is written
+atomically after every validation check with the image path's tensor-only checkpoint files
+(:mod:`siamkit.training.checkpoint`); ``resume=True`` continues it and ends with the same weights
+as a run that was never stopped. A checkpoint of another config is refused.
+
 >>> model, history = train_signatures(train_set, val_set, SignatureTrainConfig())  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +38,12 @@ from siamkit.applications.signatures.evaluate import SignatureEvaluation, evalua
 from siamkit.data.signature_set import SignatureSet
 from siamkit.losses import contrastive_loss
 from siamkit.models import SiameseNetwork
+from siamkit.training.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 
 __all__ = ["batch_pairs", "embed_signatures", "sample_batch", "train_signatures"]
 
@@ -139,6 +154,35 @@ def validate(
     return min(evs, key=lambda e: e.skilled.eer + e.random.eer)
 
 
+def _generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A numpy Generator's state with its 128-bit integers as text (checkpoints hold plain values)."""
+    return json.loads(json.dumps(rng.bit_generator.state, default=str), parse_int=str)
+
+
+def _set_generator_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = json.loads(json.dumps(state), object_hook=_ints)
+
+
+def _ints(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: int(v) if isinstance(v, str) and v.lstrip("-").isdigit() else v for k, v in d.items()
+    }
+
+
+def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:
+    if saved != now:
+        diff = sorted(
+            f"{sec}.{k}"
+            for sec in now
+            for k in now[sec]
+            if not isinstance(saved.get(sec), dict) or saved[sec].get(k) != now[sec][k]
+        )
+        raise ValueError(
+            f"{path} was made with a different config ({', '.join(diff) or 'sections'}); "
+            "resume with the same one, or start without --resume"
+        )
+
+
 def train_signatures(
     model: SiameseNetwork,
     train_set: SignatureSet,
@@ -146,9 +190,17 @@ def train_signatures(
     cfg: SignatureTrainConfig,
     eval_cfg: SignatureEvalConfig,
     log: Callable[[str], None] | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    run_config: dict[str, Any] | None = None,
 ) -> tuple[SiameseNetwork, list[dict[str, Any]]]:
     """Train ``model`` in place for ``cfg.steps`` steps; returns it with the best validation
-    weights loaded, and the history of validation checks."""
+    weights loaded, and the history of validation checks.
+
+    ``checkpoint``: the file written after every validation check; ``resume`` continues it.
+    ``run_config``: what the checkpoint records and a resume must match (default: ``cfg`` and
+    ``eval_cfg``).
+    """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     loss_fn = _loss_fn(cfg)
@@ -156,9 +208,29 @@ def train_signatures(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps)
     best: tuple[float, dict[str, Tensor]] | None = None
     history: list[dict[str, Any]] = []
+    running, start = 0.0, 0
+    config = run_config or {"train": asdict(cfg), "eval": asdict(eval_cfg)}
+    if resume:
+        if checkpoint is None:
+            raise ValueError("resume needs an output folder holding checkpoint.pt")
+        state = load_checkpoint(checkpoint)
+        _check_same_run(state.get("config") or {}, config, Path(checkpoint))
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        _set_generator_state(rng, state["sampler"])
+        if state["best"] is not None:
+            best = (float(state["best_score"]), state["best"])
+        history, running, start = (
+            list(state["history"]),
+            float(state["running"]),
+            int(state["epoch"]),
+        )
+        if log is not None:
+            log(f"resumed from {checkpoint} after step {start} of {cfg.steps}")
     model.train()
-    running = 0.0
-    for step in range(1, cfg.steps + 1):
+    for step in range(start + 1, cfg.steps + 1):
         idx = sample_batch(train_set, cfg, rng)
         i, j, same = batch_pairs(
             train_set.writer[idx], train_set.forged[idx], cfg.random_fraction, rng
@@ -190,6 +262,23 @@ def train_signatures(
             score = ev.skilled.eer + ev.random.eer
             if best is None or score < best[0]:
                 best = (score, copy.deepcopy(model.state_dict()))
+            if checkpoint is not None:
+                save_checkpoint(
+                    {
+                        "epoch": step,  # the checkpoint format's position: steps done
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "rng": rng_state(),
+                        "sampler": _generator_state(rng),
+                        "best_score": None if best is None else best[0],
+                        "best": None if best is None else best[1],
+                        "history": history,
+                        "running": running,
+                        "config": config,
+                    },
+                    checkpoint,
+                )
     if best is not None:
         model.load_state_dict(best[1])
     model.eval()
