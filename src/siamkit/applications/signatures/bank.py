@@ -86,8 +86,7 @@ class SignatureBank:
         """``(K, D)`` enrolled reference embeddings of ``writer``."""
         if writer not in self.gallery:
             raise UnknownLabelError(f"writer {writer!r} is not enrolled in this signature bank.")
-        # the gallery has no public per-label read; its store is the source of truth
-        return self.gallery._store.load(label=writer).embeddings
+        return self.gallery.items(writer).embeddings
 
     def verify(self, writer: str, scan: Any) -> SignatureDecision:
         """Is ``scan`` a genuine signature of ``writer``?"""
