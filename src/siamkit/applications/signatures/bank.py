@@ -25,6 +25,7 @@ from siamkit.applications.signatures.decision import check_reduce, reference_sco
 from siamkit.data.signature_preprocess import preprocess_batch
 from siamkit.index import Gallery
 from siamkit.index.results import UnknownLabelError
+from siamkit.model_protocol import as_embedding_model
 
 __all__ = ["SignatureBank", "SignatureDecision"]
 
@@ -50,7 +51,7 @@ class SignatureBank:
     def __init__(
         self, gallery: Gallery, model: Any, reduce: str = "mean", threshold: float | None = None
     ) -> None:
-        shape = getattr(model, "input_shape", None)
+        shape = as_embedding_model(model).input_shape
         if shape is None or len(shape) != 3 or shape[0] != 1:
             raise ValueError("a signature bank needs a model of 1-channel (1, H, W) images.")
         self.gallery, self.model = gallery, model
