@@ -43,3 +43,20 @@ def test_references_are_the_enrolled_embeddings_and_verify_scores_them(tmp_path)
             bank.references("0003")
     finally:
         bank.close()
+
+
+def test_embed_signatures_equals_each_scan_embedded_alone_and_restores_the_mode() -> None:
+    from siamkit.applications.signatures.train import embed_signatures
+
+    torch.manual_seed(1)
+    model = build_signature_model((1, 40, 56), 8, {"widths": [4, 4, 8, 8], "fc": 8}).train()
+    images = torch.rand(7, 1, 40, 56)
+    z = embed_signatures(model, images, batch_size=3)
+    assert model.training and z.dtype == torch.float32 and z.device.type == "cpu"
+    model.eval()
+    with torch.no_grad():
+        alone = torch.cat([model.embed(images[i : i + 1]) for i in range(7)])
+    torch.testing.assert_close(z, alone, rtol=1e-5, atol=1e-5)
+    assert embed_signatures(model, images[:0]).shape == (0, 8)
+    with pytest.raises(ValueError):  # the model's own input check stays on
+        embed_signatures(model, torch.rand(2, 3, 40, 56))

@@ -23,6 +23,7 @@ import torch
 
 from siamkit.applications.signatures.decision import check_reduce, reference_scores
 from siamkit.data.signature_preprocess import preprocess_batch
+from siamkit.encode import encode
 from siamkit.index import Gallery
 from siamkit.index.results import UnknownLabelError
 from siamkit.model_protocol import as_embedding_model
@@ -73,9 +74,7 @@ class SignatureBank:
 
     def _embed(self, scans: Sequence[Any]) -> torch.Tensor:
         x = preprocess_batch(list(scans), self.size)  # (N, 1, H, W), raises on a blank scan
-        self.model.eval()
-        with torch.no_grad():
-            return self.model.embed(x)  # type: ignore[no-any-return]
+        return encode(self.model, x, check=True)  # (N, D) float32 on the CPU
 
     def enroll(self, writer: str, scans: Sequence[Any]) -> list[int]:
         """Add reference scans (``(H, W)``/``(C, H, W)`` arrays or tensors) for ``writer``."""
