@@ -33,3 +33,38 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
         raise RuntimeError("disk full")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def test_suffix_keeps_the_format_ending_and_durable_false_skips_only_the_flush(
+    tmp_path: Path, monkeypatch
+) -> None:
+    seen: list[str] = []
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    with atomic_path(tmp_path / "a.png", suffix=".png", durable=False) as tmp:
+        seen.append(tmp.name)
+        tmp.write_bytes(b"png")
+    assert seen[0].startswith(".a.png.tmp-") and seen[0].endswith(".png")
+    assert (tmp_path / "a.png").read_bytes() == b"png" and fsyncs == []
+    with pytest.raises(ValueError), atomic_path(tmp_path / "a.png", durable=False) as tmp:
+        tmp.write_bytes(b"half")
+        raise ValueError("interrupted")
+    assert (tmp_path / "a.png").read_bytes() == b"png"  # still all or nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+    atomic_write(tmp_path / "a.png", b"new")
+    assert len(fsyncs) == 1
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "siamkit.json"
+    atomic_write(target, "{}")
+    target.chmod(0o640)
+    atomic_write(target, '{"threshold": 0.4}')
+    assert target.stat().st_mode & 0o777 == 0o640
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "new.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644

@@ -49,23 +49,46 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
+def _mode_for(target: Path) -> int:
+    """The permissions a new ``target`` gets: those of the file it replaces, else what the umask
+    gives a new file (``mkstemp`` makes 0600)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike[str], suffix: str = "", durable: bool = True
+) -> Iterator[Path]:
     """A temporary path beside ``path``; when the block ends without an error, the file written
     there is flushed to disk and renamed to ``path``. The folder is created if needed, and
-    temporary files of earlier writes that were killed are removed."""
+    temporary files of earlier writes that were killed are removed.
+
+    Args:
+        path: the file to write.
+        suffix: the temporary file's ending, for writers that pick a format by the file name
+            (``".png"`` for ``cv2.imwrite``, ``".mp4"`` for a video writer).
+        durable: flush the file to disk before the rename (``fsync``, ~10 ms on a slow disk).
+            ``False`` keeps the all-or-nothing rename but not the flush, for many small files
+            that can be made again (a generated data set).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(target)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-{os.getpid()}-")
+    fd, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.tmp-{os.getpid()}-", suffix=suffix
+    )
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
-        _fsync_file(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the file gets its siblings' mode
+        if durable:
+            _fsync_file(tmp)
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 Any object with these members can be encoded, indexed, evaluated and served, whatever its class
 (:class:`~siamkit.models.SiameseNetwork`, a half-twin branch, an ONNX embedder, an application's
-model). Code asks ``isinstance(model, EmbeddingModel)`` instead of probing attributes one by one.
+model). Code asks ``isinstance(model, EmbeddingModel)`` instead of probing attributes one by one,
+or calls :func:`as_embedding_model`, whose ``TypeError`` names the members an object lacks.
 
 >>> isinstance(siamkit.SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=4), 8), EmbeddingModel)  # doctest: +SKIP
 True
@@ -35,3 +36,33 @@ class EmbeddingModel(Protocol):
     def input_shape(self) -> tuple[int, ...] | None: ...
 
     def embed(self, x: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class ScoringModel(EmbeddingModel, Protocol):
+    """An :class:`EmbeddingModel` that scores pairs with another distance than it trains with:
+    ``scoring_distance`` (e.g. a cohort-normalised one); galleries and verification use it."""
+
+    @property
+    def scoring_distance(self) -> Any: ...
+
+
+#: The members of :class:`EmbeddingModel`, in the order an error names them.
+MEMBERS = ("embed", "embedding_dim", "distance", "input_shape")
+
+
+def as_embedding_model(obj: object) -> EmbeddingModel:
+    """``obj`` itself if it is an :class:`EmbeddingModel`; else a ``TypeError`` naming what it lacks.
+
+    >>> as_embedding_model(object())
+    Traceback (most recent call last):
+    ...
+    TypeError: object is not a siamkit model: it has no embed, embedding_dim, distance, input_shape (the EmbeddingModel protocol: embed, embedding_dim, distance, input_shape)
+    """
+    if isinstance(obj, EmbeddingModel):
+        return obj
+    missing = [m for m in MEMBERS if not hasattr(obj, m)]
+    raise TypeError(
+        f"{type(obj).__name__} is not a siamkit model: it has no {', '.join(missing)} "
+        f"(the EmbeddingModel protocol: {', '.join(MEMBERS)})"
+    )

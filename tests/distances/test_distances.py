@@ -71,6 +71,23 @@ def test_safe_sqrt_is_exact_and_finite_at_zero() -> None:
     assert sq.grad.tolist() == [0.0, 0.25, 0.0]
 
 
+def test_safe_sqrt_without_gradient_gives_the_same_values_bitwise() -> None:
+    g = torch.Generator().manual_seed(0)
+    sq = torch.randn(200, 50, generator=g, dtype=torch.float64).mul(3).clamp_min(-0.5)
+    sq[0, :5] = torch.tensor([0.0, -0.0, float("nan"), float("inf"), 1e-300], dtype=sq.dtype)
+    for t in (sq, sq.float()):
+        fast = safe_sqrt(t)  # no gradient: the short path
+        guarded = safe_sqrt(t.clone().requires_grad_()).detach()
+        assert torch.equal(fast.isnan(), guarded.isnan())
+        ok = ~fast.isnan()
+        bits = torch.int64 if t.dtype == torch.float64 else torch.int32
+        assert torch.equal(fast[ok].view(bits), guarded[ok].view(bits))  # -0.0 and all
+        assert (t < 0).any()  # the input itself is left alone (not clamped in place)
+    x, y = torch.randn(30, 8, generator=g), torch.randn(40, 8, generator=g)
+    naive = ((x[:, None] - y[None]) ** 2).sum(-1).sqrt()
+    torch.testing.assert_close(get_distance("euclidean").matrix(x, y), naive)
+
+
 def test_unknown_name_and_bad_shapes_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="unknown distance 'hamming'"):
         get_distance("hamming")

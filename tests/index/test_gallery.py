@@ -97,7 +97,7 @@ def test_remove_forgets_a_label_everywhere(enrolled, fmnist):
 
 def test_recommend_returns_nearest_items_excluding_the_liked(enrolled):
     gallery, _ = enrolled
-    items = gallery._store.load()
+    items = gallery.items()
     liked = [int(items.ids[0]), int(items.ids[4])]
     recs = gallery.recommend(liked, k=4)
     d = euclid(items.embeddings, items.embeddings[[0, 4]]).min(axis=1)
@@ -107,6 +107,34 @@ def test_recommend_returns_nearest_items_excluding_the_liked(enrolled):
     assert all(m.item_id not in liked for m in recs)
     with pytest.raises(UnknownLabelError, match="999"):
         gallery.recommend([999])
+
+
+def test_items_returns_what_was_enrolled_by_label(tmp_path, fmnist, fmnist_embeddings, model):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 32)), rng.standard_normal((2, 32))
+    with Gallery.open(tmp_path / "g.db", model) as gallery:
+        ids_a = gallery.enroll_embeddings("a", a)
+        ids_b = gallery.enroll_embeddings("b", b)
+        ids_a += gallery.enroll_embeddings("a", a[:1] + 1)  # a label grows
+        ids_img = gallery.enroll("img", fmnist[0][[5, 9]])
+        every = gallery.items()
+        assert every.ids.dtype == np.int64 and every.embeddings.dtype == np.float32
+        assert every.ids.tolist() == sorted(ids_a + ids_b + ids_img)
+        assert every.labels == ["a"] * 3 + ["b"] * 2 + ["a"] + ["img"] * 2
+        got = gallery.items("a")
+        assert got.ids.tolist() == ids_a and got.labels == ["a"] * 4
+        np.testing.assert_array_equal(got.embeddings, np.vstack([a, a[:1] + 1]).astype(np.float32))
+        np.testing.assert_array_equal(gallery.items("b").embeddings, b.astype(np.float32))
+        img = gallery.items("img").embeddings  # what the model embeds, read back
+        np.testing.assert_allclose(img, fmnist_embeddings[[5, 9]], rtol=1e-4, atol=1e-5)
+        with pytest.raises(UnknownLabelError, match=r"'c' is not in the gallery.*'a', 'b'"):
+            gallery.items("c")
+        with pytest.raises(ValueError, match="label"):
+            gallery.items("")
+        gallery.remove("b")
+        with pytest.raises(UnknownLabelError, match="'b'"):
+            gallery.items("b")
+        assert gallery.items().ids.tolist() == sorted(ids_a + ids_img)
 
 
 def test_labels_and_stats(enrolled, model):

@@ -9,9 +9,10 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from siamkit.distances import get_distance
+from siamkit.evaluation import precision_at_1
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.checkpoint import load_checkpoint
-from siamkit.training.validation import embedding_spread, one_shot_accuracy, precision_at_1
+from siamkit.training.validation import embedding_spread, one_shot_accuracy
 
 ONE_EPOCH = ["train.epochs=1", "train.steps_per_epoch=3"]
 

@@ -103,9 +103,10 @@ def resolve_classes(tokens: Sequence[str], names: Sequence[str], option: str) ->
 
 def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
     """The ``(C, H, W)`` images the model takes; a message with the line to write if unknown."""
+    from siamkit.model_protocol import as_embedding_model
     from siamkit.models.preprocess import missing_input_shape_message
 
-    shape = getattr(net, "input_shape", None)
+    shape = as_embedding_model(net).input_shape
     if shape is None:
         raise ValueError(missing_input_shape_message(where))
     if len(shape) != 3:

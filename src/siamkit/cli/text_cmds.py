@@ -10,8 +10,6 @@ Thin shell over :mod:`siamkit.applications.text`: parse, call the library, print
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +51,9 @@ def _model(path: str | None) -> Any:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from siamkit.atomic import atomic_write
+
+    atomic_write(path, text)
 
 
 def _chunk_note(n: int) -> str:

@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from siamkit.atomic import atomic_path
+
 try:
     import cv2
 except ImportError as err:  # pragma: no cover - the extra is missing
@@ -291,7 +293,8 @@ def write_signature_folders(
         folder = root / f"w{w:04d}" / ("forged" if f else "genuine")
         folder.mkdir(parents=True, exist_ok=True)
         n = counter[(w, f)] = counter.get((w, f), 0) + 1
-        tmp = folder / f".{n:03d}.tmp.png"
-        cv2.imwrite(str(tmp), img)
-        tmp.replace(folder / f"{n:03d}.png")
+        dest = folder / f"{n:03d}.png"
+        with atomic_path(dest, suffix=".png", durable=False) as tmp:  # regenerable: no fsync each
+            if not cv2.imwrite(str(tmp), img):
+                raise OSError(f"OpenCV could not write {dest}")
     return root

@@ -34,6 +34,8 @@ def _check_pair(x: Tensor, y: Tensor, same_rows: bool) -> None:
 
 def safe_sqrt(sq: Tensor) -> Tensor:
     """``sqrt`` that is exactly 0 at 0 with a zero (finite) gradient there, instead of NaN/inf."""
+    if not sq.requires_grad:  # no gradient to guard: the same values in two passes, not five
+        return sq.clamp_min(0).sqrt_()
     sq = sq.clamp_min(0)
     positive = sq > 0
     return torch.where(positive, torch.sqrt(torch.where(positive, sq, torch.ones_like(sq))), sq * 0)

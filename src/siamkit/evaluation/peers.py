@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from siamkit.atomic import atomic_write
+
 PEERS_FILE = Path(__file__).with_name("peers.json")
 LOWER_IS_BETTER = ("EER",)
 
@@ -104,10 +106,7 @@ def record_peers(
         "command": command,
         "date": date,
     }
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, p)
-    return p
+    return atomic_write(p, json.dumps(doc, indent=2) + "\n")
 
 
 def _metrics(runs: Sequence[Mapping[str, float]]) -> list[str]:

@@ -4,7 +4,9 @@ Every item queries all the others (itself excluded). A query whose class has no 
 cannot retrieve anything relevant and is left out, as pytorch-metric-learning does. MAP@R
 follows Musgrave et al., "A Metric Learning Reality Check" (2020): with ``R`` the number of
 other items of the query's class, ``MAP@R = 1/R * sum_{i<=R} P(i) * rel(i)``.
-Work runs in blocks of queries, so memory stays bounded.
+Work runs in blocks of queries, so memory stays bounded. A query's nearest item among items at
+the same distance is the one with the smallest index (``argmin``'s rule), so P@1 is exact and
+deterministic even with ties (duplicated or collapsed embeddings).
 """
 
 from __future__ import annotations
@@ -58,6 +60,24 @@ def _check_ks(ks: Iterable[int]) -> tuple[int, ...]:
     return tuple(int(k) for k in out)
 
 
+def _leave_self_out(block: Tensor, start: int) -> Tensor:
+    """A float ``(rows, N)`` distance block of queries ``start..`` with each query's own column at
+    ``inf`` (in place where the block is already floating point)."""
+    block = block if block.is_floating_point() else block.double()
+    rows = block.shape[0]
+    block[torch.arange(rows), torch.arange(start, start + rows)] = torch.inf
+    return block
+
+
+def _nearest_hits(block: Tensor, start: int, y: Tensor) -> Tensor:
+    """``(rows,)`` bool: whether each query's nearest other item has its class.
+
+    ``block`` is ``(rows, N)`` distances from queries ``start..start+rows`` to every item, self
+    already at ``inf``; among equally near items the smallest index wins (``argmin``'s rule).
+    """
+    return y[block.argmin(dim=1)] == y[start : start + block.shape[0]]
+
+
 def _average_precision_at_r(hits: Tensor, r: Tensor) -> Tensor:
     """``(Q, K)`` bool hits in rank order and ``(Q,)`` R per query -> ``(Q,)`` AP@R."""
     ranks = torch.arange(1, hits.shape[1] + 1)
@@ -91,9 +111,8 @@ def retrieval_metrics(
     ks = _check_ks(ks)
     n = zt.shape[0]
     y = as_labels(labels, n)
+    _queries(y)
     r_all = torch.bincount(y)[y] - 1  # (N,) other items of the same class
-    if int(r_all.max()) < 1:
-        raise ValueError("retrieval needs a class with at least two items; every label is unique")
     kmax = min(n - 1, max(int(r_all.max()), *ks))
     dist = resolve_distance(distance)
     p1: list[Tensor] = []
@@ -101,15 +120,15 @@ def retrieval_metrics(
     recall: dict[int, list[Tensor]] = {k: [] for k in ks}
     for s, block in distance_rows(zt, dist, desc="retrieval"):  # block (rows, N)
         rows = block.shape[0]
-        block = block.float()
-        block[torch.arange(rows), torch.arange(s, s + rows)] = torch.inf  # leave self out
-        nn = block.topk(kmax, dim=1, largest=False, sorted=True).indices  # (rows, kmax)
+        block = _leave_self_out(block, s)
         r = r_all[s : s + rows]
         keep = r > 0
+        first = _nearest_hits(block, s, y)[keep]  # in the block's own precision
+        nn = block.float().topk(kmax, dim=1, largest=False, sorted=True).indices  # (rows, kmax)
         hits = (y[nn] == y[s : s + rows, None])[keep]
-        p1.append(hits[:, 0])
-        for k in ks:
-            recall[k].append(hits[:, :k].any(dim=1))
+        p1.append(first)
+        for k in ks:  # k = 1 is P@1, so both break ties alike
+            recall[k].append(first if k == 1 else hits[:, :k].any(dim=1))
         ap.append(_average_precision_at_r(hits, r[keep]))
     first = torch.cat(p1)
     return RetrievalReport(
@@ -120,9 +139,42 @@ def retrieval_metrics(
     )
 
 
+def _queries(y: Tensor) -> Tensor:
+    """``(N,)`` bool: items whose class has another item (the others cannot retrieve a match)."""
+    keep = torch.bincount(y)[y] > 1
+    if not bool(keep.any()):
+        raise ValueError("retrieval needs a class with at least two items; every label is unique")
+    return keep
+
+
+@torch.no_grad()
 def precision_at_1(z: ArrayLike, labels: ArrayLike, distance: DistanceLike = "euclidean") -> float:
-    """Leave-one-out share of items whose nearest other item has the same class."""
-    return retrieval_metrics(z, labels, distance, ks=(1,)).precision_at_1
+    """Leave-one-out share of items whose nearest other item has the same class.
+
+    Exact (every pair's distance, in the embeddings' precision) and memory-bounded: queries go in
+    blocks of about ``BLOCK_ELEMENTS`` distances. Among equally near items the one with the
+    smallest index counts; items alone in their class are left out, as in
+    :func:`retrieval_metrics` (whose ``precision_at_1`` this equals) and pytorch-metric-learning.
+    This is the validation metric of training too.
+
+    Args:
+        z: ``(N, D)`` embeddings.
+        labels: ``(N,)`` class labels.
+        distance: a distance name or ``Distance`` object.
+
+    Example:
+        >>> precision_at_1(torch.tensor([[0.0], [0.1], [0.5], [1.0], [1.1]]), [0, 0, 1, 1, 1])
+        0.8
+    """
+    zt = as_embeddings(z)
+    y = as_labels(labels, zt.shape[0])
+    keep = _queries(y)
+    dist = resolve_distance(distance)
+    hits = [
+        _nearest_hits(_leave_self_out(block, s), s, y)[keep[s : s + block.shape[0]]]
+        for s, block in distance_rows(zt, dist)  # block (rows, N)
+    ]
+    return float(torch.cat(hits).double().mean())
 
 
 def recall_at_k(

@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
+from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
     HalfTwinNetwork,
     SiameseNetwork,
@@ -284,8 +285,8 @@ def _dry_run(model: Any, folder: Path) -> None:
     Only torch's own errors (a shape the layers cannot take) count: a kind may refuse a blank
     image for what it shows (a face model finds no face in it), which says nothing of the shape.
     """
-    shape = getattr(model, "input_shape", None)
-    if not hasattr(model, "embed") or shape is None or len(shape) != 3:
+    shape = model.input_shape if isinstance(model, EmbeddingModel) else None
+    if shape is None or len(shape) != 3:
         return
     if math.prod(shape[1:]) > DRY_RUN_PIXELS:
         return

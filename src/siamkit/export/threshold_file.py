@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from siamkit.atomic import atomic_write
 from siamkit.export.bundle import CONFIG_FILE, read_model_config
 
 
@@ -35,17 +35,4 @@ def write_threshold(
     doc["threshold"] = value
     if calibration is not None:
         doc["metadata"] = {**(doc.get("metadata") or {}), "calibration": dict(calibration)}
-    target = Path(path) / CONFIG_FILE
-    mode = target.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{CONFIG_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(doc, indent=2, sort_keys=True))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(Path(path) / CONFIG_FILE, json.dumps(doc, indent=2, sort_keys=True))

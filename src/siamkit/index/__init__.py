@@ -21,7 +21,7 @@ from siamkit.index.results import (
     UnknownLabelError,
     VerifyResult,
 )
-from siamkit.index.store import GalleryStore, LabelInfo
+from siamkit.index.store import GalleryStore, LabelInfo, StoredItems
 from siamkit.index.verify import verify_pair
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "Match",
     "SearchIndex",
     "SearchResult",
+    "StoredItems",
     "UnknownLabelError",
     "VerifyResult",
     "create_index",

@@ -9,39 +9,41 @@ import torch
 
 from siamkit.distances import Distance, get_distance
 from siamkit.encode import encode
+from siamkit.model_protocol import ScoringModel, as_embedding_model
 
 
-def model_distance(model: Any) -> Distance:
+def model_distance(model: object) -> Distance:
     """The distance a model scores pairs with: its ``scoring_distance`` (the cohort-normalised one,
-    when it has a cohort), else ``model.distance`` (a Distance or a name)."""
-    dist = getattr(model, "scoring_distance", None)
-    if not isinstance(dist, (str, Distance)):
-        dist = getattr(model, "distance", None)
-    if isinstance(dist, (str, Distance)):
-        return get_distance(dist)
-    name = getattr(model, "distance_name", None)
-    if isinstance(name, str):
-        return get_distance(name)
-    raise TypeError(f"{type(model).__name__} has no distance; expected a siamkit model")
+    when it has a cohort), else ``model.distance`` (a Distance or a name).
+
+    Raises:
+        TypeError: ``model`` is not an :class:`~siamkit.model_protocol.EmbeddingModel` (the
+            message names the members it lacks), or its distance is neither a name nor a Distance.
+        ValueError: the distance is a name that no distance is registered under.
+    """
+    m = as_embedding_model(model)
+    return get_distance(m.scoring_distance if isinstance(m, ScoringModel) else m.distance)
 
 
-def model_embedding_dim(model: Any) -> int:
+def model_embedding_dim(model: object) -> int:
     """``model.embedding_dim`` as an int, with a clear error for objects that are not models."""
-    dim = getattr(model, "embedding_dim", None)
+    dim = as_embedding_model(model).embedding_dim
     if not isinstance(dim, int) or dim < 1:
-        raise TypeError(f"{type(model).__name__} has no embedding_dim; expected a siamkit model")
+        raise TypeError(
+            f"{type(model).__name__}.embedding_dim must be a positive integer, got {dim!r}"
+        )
     return dim
 
 
-def as_input_batch(model: Any, inputs: Any) -> torch.Tensor:
+def as_input_batch(model: object, inputs: Any) -> torch.Tensor:
     """A float tensor batch: one input (``(C, H, W)`` image or ``(F,)`` vector) gets a batch axis."""
+    shape = as_embedding_model(model).input_shape
     if isinstance(inputs, np.ndarray):
         inputs = torch.from_numpy(inputs)
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(
             f"inputs must be a torch tensor or numpy array of images in [0, 1], got {type(inputs).__name__}"
         )
-    shape = getattr(model, "input_shape", None)
     single_dims = len(shape) if shape is not None else 3
     if inputs.dim() == single_dims:
         inputs = inputs.unsqueeze(0)

@@ -28,7 +28,7 @@ from siamkit.index.results import (
     UnknownLabelError,
     VerifyResult,
 )
-from siamkit.index.store import GalleryStore, LabelInfo, validate_label
+from siamkit.index.store import GalleryStore, LabelInfo, StoredItems, validate_label
 from siamkit.index.thumbnail_store import remove_thumbnails
 
 NO_THRESHOLD = (
@@ -245,10 +245,7 @@ class Gallery:
         z = as_float32_matrix(embedding, self.embedding_dim, what="the query embedding")
         if z.shape[0] != 1:
             raise ValueError(f"verify takes one input, got {z.shape[0]}")
-        validate_label(label)
-        enrolled = self._store.load(label=label).embeddings
-        if enrolled.shape[0] == 0:
-            raise self._unknown(label)
+        enrolled = self.items(label).embeddings
         with torch.inference_mode():
             d = self.distance.matrix(torch.from_numpy(z), torch.from_numpy(enrolled))
         distance = float(d.min())
@@ -282,6 +279,25 @@ class Gallery:
     def labels(self) -> list[LabelInfo]:
         """Every enrolled label with its item count and latest metadata, sorted by label."""
         return self._store.labels()
+
+    def items(self, label: str | None = None) -> StoredItems:
+        """The enrolled items, ordered by id: ``ids (N,)`` int64, ``labels`` (N strings) and
+        ``embeddings (N, D)`` float32, read from the store (the source of truth).
+
+        Args:
+            label: only this label's items; :class:`UnknownLabelError` if it has none.
+
+        Example:
+            >>> g.items("alice").embeddings.shape  # doctest: +SKIP
+            (3, 64)
+        """
+        if label is None:
+            return self._store.load()
+        validate_label(label)
+        found = self._store.load(label=label)
+        if found.ids.size == 0:
+            raise self._unknown(label)
+        return found
 
     def __contains__(self, label: object) -> bool:
         return isinstance(label, str) and self._store.has_label(label)

@@ -33,7 +33,7 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
             continue
         if like not in gallery:
             raise UnknownLabelError(f"{like!r} is not a label in the gallery")
-        ids += gallery._store.load(label=like).ids.tolist()  # the label's items (same package)
+        ids += gallery.items(like).ids.tolist()  # every item of the label
     return ids
 
 

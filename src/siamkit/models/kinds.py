@@ -5,7 +5,9 @@ Built-in kinds are classes; application kinds (text, faces, tracking, ...) are r
 ``import siamkit`` stays light and importing an application has no registration side effect.
 
 A kind's class provides ``config() -> dict``, ``from_config(dict)``, ``state_dict`` /
-``load_state_dict``, ``embedding_dim``, ``distance_name`` and a settable ``threshold``.
+``load_state_dict``, ``distance_name`` and a settable ``threshold``, and is a
+:class:`~siamkit.model_protocol.EmbeddingModel` (``embed``, ``embedding_dim``, ``distance``,
+``input_shape``; tests/models/test_model_protocol.py checks every registered kind).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def model_kinds() -> list[str]:
     return sorted(_KINDS)
 
 
-def model_class(name: str) -> type:
+def model_class(name: str) -> type[Any]:
     """The class registered as ``name`` (imported now if it was given as a string)."""
     try:
         target = _KINDS[name]

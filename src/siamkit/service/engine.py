@@ -28,6 +28,7 @@ from siamkit.index import (
     verify_pair,
 )
 from siamkit.index.embedding import embed_inputs, model_distance, model_embedding_dim
+from siamkit.model_protocol import as_embedding_model
 from siamkit.models import model_fingerprint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
@@ -71,7 +72,7 @@ def _no_gallery() -> RequestError:
 
 def model_input_shape(model: Any) -> tuple[int, int, int]:
     """The ``(C, H, W)`` images the model takes; refuses vector models and unknown shapes."""
-    shape = getattr(model, "input_shape", None)
+    shape = as_embedding_model(model).input_shape
     if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
         raise ValueError(
             f"the service serves image models with a known input shape (C, H, W) and 1 or 3 "
@@ -89,8 +90,8 @@ def embedding_parts(model: Any) -> list[dict[str, Any]]:
     to the learned embedding, e.g. 64 learned + 240 HOG values = 304.
     """
     dim = model_embedding_dim(model)
-    skip = getattr(model, "appearance_skip", None)
-    shape = getattr(model, "input_shape", None)
+    skip = getattr(model, "appearance_skip", None)  # a SiameseNetwork's, not in the protocol
+    shape = as_embedding_model(model).input_shape
     extra = int(skip.extra_dim(shape)) if skip is not None and shape is not None else 0
     learned = {
         "name": "learned",

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from siamkit.encode import encode
+from siamkit.evaluation import precision_at_1
 from siamkit.training import ddp
 from siamkit.training.augment import make_augmentation
 from siamkit.training.batch_source import PKBatches
@@ -41,7 +42,6 @@ from siamkit.training.trainer import CHECKPOINT, Trainer
 from siamkit.training.validation import (
     embed_parts_all,
     one_shot_accuracy,
-    precision_at_1,
 )
 from siamkit.types import Triplets
 

@@ -1,8 +1,7 @@
 """Cheap validation metrics for early stopping (the full evaluation is :mod:`siamkit.evaluation`).
 
->>> z = torch.tensor([[0.0], [0.1], [1.0], [1.1]])
->>> precision_at_1(z, torch.tensor([0, 0, 1, 1]), get_distance("euclidean"))
-1.0
+The default validation metric, P@1, is :func:`siamkit.evaluation.precision_at_1` (one
+implementation for training and evaluation).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance
 from siamkit.evaluation.few_shot import few_shot_episodes
 from siamkit.training.data import to_float
 
@@ -82,19 +81,6 @@ def spread_news(epoch: int, spread: float, spread0: float, before: list[float]) 
             f"{spread0:.2g} before training)."
         )
     return None
-
-
-@torch.no_grad()
-def precision_at_1(z: Tensor, labels: Tensor, distance: Distance, chunk: int = 1024) -> float:
-    """Leave-one-out share of items whose nearest other item has the same label."""
-    distance = get_distance(distance)
-    hits = []
-    for s in range(0, z.shape[0], chunk):
-        d = distance.matrix(z[s : s + chunk], z)  # (c, N)
-        rows = torch.arange(d.shape[0])
-        d[rows, rows + s] = float("inf")
-        hits.append(labels[d.argmin(dim=1)] == labels[s : s + chunk])
-    return float(torch.cat(hits).double().mean())
 
 
 @torch.no_grad()

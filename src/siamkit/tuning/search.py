@@ -24,6 +24,7 @@ from typing import Any
 from torch import nn
 from tqdm.auto import tqdm
 
+from siamkit.atomic import atomic_path
 from siamkit.progress import is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
@@ -263,11 +264,9 @@ def _finish(
 def _write_trials(study: Any, space: SearchSpace, path: Path) -> None:
     """One row per trial: number, state, validation score, epochs reached, values."""
     keys = [p.key for p in space.params]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["trial", "state", "value", "epochs", *keys])
         for t in study.get_trials(deepcopy=False):
             w.writerow([t.number, t.state.name.lower(), t.value, len(t.intermediate_values),
                         *(t.params.get(k) for k in keys)])  # fmt: skip
-    tmp.replace(path)

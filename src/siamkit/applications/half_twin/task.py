@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 import yaml
 
+from siamkit.atomic import atomic_write
 from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
 from siamkit.losses import contrastive_loss
@@ -184,10 +184,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     model_dir = save_model(
         net.eval(), out_dir / "model", metadata={"task": "half_twin", "config": cfg}
     )
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(metrics, f, indent=2)
-    os.replace(tmp, out_dir / "metrics.json")
+    atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return TaskSummary(
         model_dir,
         {"val_p_at_1": metrics["half_twin"]["val_p_at_1"]},

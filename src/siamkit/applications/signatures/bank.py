@@ -23,8 +23,10 @@ import torch
 
 from siamkit.applications.signatures.decision import check_reduce, reference_scores
 from siamkit.data.signature_preprocess import preprocess_batch
+from siamkit.encode import encode
 from siamkit.index import Gallery
 from siamkit.index.results import UnknownLabelError
+from siamkit.model_protocol import as_embedding_model
 
 __all__ = ["SignatureBank", "SignatureDecision"]
 
@@ -50,7 +52,7 @@ class SignatureBank:
     def __init__(
         self, gallery: Gallery, model: Any, reduce: str = "mean", threshold: float | None = None
     ) -> None:
-        shape = getattr(model, "input_shape", None)
+        shape = as_embedding_model(model).input_shape
         if shape is None or len(shape) != 3 or shape[0] != 1:
             raise ValueError("a signature bank needs a model of 1-channel (1, H, W) images.")
         self.gallery, self.model = gallery, model
@@ -72,9 +74,7 @@ class SignatureBank:
 
     def _embed(self, scans: Sequence[Any]) -> torch.Tensor:
         x = preprocess_batch(list(scans), self.size)  # (N, 1, H, W), raises on a blank scan
-        self.model.eval()
-        with torch.no_grad():
-            return self.model.embed(x)  # type: ignore[no-any-return]
+        return encode(self.model, x, check=True)  # (N, D) float32 on the CPU
 
     def enroll(self, writer: str, scans: Sequence[Any]) -> list[int]:
         """Add reference scans (``(H, W)``/``(C, H, W)`` arrays or tensors) for ``writer``."""
@@ -86,8 +86,7 @@ class SignatureBank:
         """``(K, D)`` enrolled reference embeddings of ``writer``."""
         if writer not in self.gallery:
             raise UnknownLabelError(f"writer {writer!r} is not enrolled in this signature bank.")
-        # the gallery has no public per-label read; its store is the source of truth
-        return self.gallery._store.load(label=writer).embeddings
+        return self.gallery.items(writer).embeddings
 
     def verify(self, writer: str, scan: Any) -> SignatureDecision:
         """Is ``scan`` a genuine signature of ``writer``?"""

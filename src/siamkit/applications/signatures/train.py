@@ -36,6 +36,7 @@ from siamkit.applications.signatures.config import SignatureEvalConfig, Signatur
 from siamkit.applications.signatures.decision import REDUCTIONS
 from siamkit.applications.signatures.evaluate import SignatureEvaluation, evaluate_signatures
 from siamkit.data.signature_set import SignatureSet
+from siamkit.encode import encode
 from siamkit.losses import contrastive_loss
 from siamkit.models import SiameseNetwork
 from siamkit.training.checkpoint import (
@@ -126,13 +127,11 @@ def _loss_fn(cfg: SignatureTrainConfig) -> LossFn:
 
 
 def embed_signatures(model: SiameseNetwork, images: Tensor, batch_size: int = 256) -> Tensor:
-    """``(N, 1, H, W)`` -> ``(N, D)`` embeddings in eval mode, without gradients."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        out = [model.embed(images[k : k + batch_size]) for k in range(0, len(images), batch_size)]
-    model.train(was_training)
-    return torch.cat(out) if out else torch.zeros((0, model.embedding_dim))
+    """``(N, 1, H, W)`` -> ``(N, D)`` float32 embeddings on the CPU: :func:`siamkit.encode.encode`
+    (eval mode, no gradients, the model's mode restored) with the model's input checks on."""
+    if len(images) == 0:
+        return torch.zeros((0, model.embedding_dim))
+    return encode(model, images, batch_size, check=True)
 
 
 def validate(

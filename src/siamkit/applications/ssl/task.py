@@ -13,7 +13,6 @@ checked before anything is written.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from siamkit.applications.ssl.config import (
 from siamkit.applications.ssl.data import SSLData, load_ssl_data
 from siamkit.applications.ssl.methods import SelfSupervised
 from siamkit.applications.ssl.trainer import CollapseError, build_ssl_trainer
+from siamkit.atomic import atomic_write
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.training.builders import build_model
@@ -37,9 +37,7 @@ from siamkit.training.trainer import seed_everything
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(doc, indent=2))
 
 
 def build_ssl_model(cfg: SSLConfig, data: SSLData, init_from: str | None = None) -> SelfSupervised:
@@ -95,9 +93,8 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     model = build_ssl_model(cfg, data, options.init_from)
     trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".config.yaml.tmp"
-    tmp.write_text(yaml.safe_dump({"task": "ssl", **ssl_config_to_dict(cfg)}, sort_keys=False))
-    os.replace(tmp, out_dir / "config.yaml")
+    resolved = yaml.safe_dump({"task": "ssl", **ssl_config_to_dict(cfg)}, sort_keys=False)
+    atomic_write(out_dir / "config.yaml", resolved)
     log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {trainer.ctx.device}")
     t0 = time.perf_counter()
     try:

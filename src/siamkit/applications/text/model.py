@@ -101,6 +101,11 @@ class TextSiameseNetwork(nn.Module):
         return self.distance.name
 
     @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """``None``: the model embeds strings (``input_kind == "text"``), not tensors of one shape."""
+        return None
+
+    @property
     def tokenizer(self) -> Any:
         return self.encoder.tokenizer
 

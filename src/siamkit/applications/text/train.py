@@ -9,7 +9,6 @@ metrics and, for labelled pairs, the calibrated threshold saved with the model.
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
 from siamkit.applications.text.pairs import NoDuplicatesBatchSampler, TextExamples, read_examples
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
+from siamkit.atomic import atomic_path
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 CHECKPOINT = "checkpoint.pt"
@@ -86,9 +86,8 @@ def _batches(ex: TextExamples, cfg: TextTrainConfig, epoch: int) -> list[list[in
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        torch.save(state, fh)
 
 
 def _setup(cfg: TextTrainConfig, device: torch.device) -> TextSiameseNetwork:

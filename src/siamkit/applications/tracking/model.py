@@ -67,8 +67,19 @@ class SiamFCNet(nn.Module):
         return self.backbone.num_features
 
     @property
-    def distance_name(self) -> str:
+    def distance(self) -> str:
+        """``"cross_correlation"``: an exemplar's feature map is slid over a search region's
+        (:meth:`response`); it is not a siamkit ``Distance`` between two embedding vectors."""
         return "cross_correlation"
+
+    @property
+    def distance_name(self) -> str:
+        return self.distance
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """``None``: exemplar (127 x 127) and search (255 x 255) crops differ in size."""
+        return None
 
     @property
     def total_stride(self) -> int:

@@ -19,6 +19,7 @@ from siamkit.applications.tracking.metrics import (
     SUCCESS_THRESHOLDS,
     TrackingScores,
 )
+from siamkit.atomic import atomic_write
 from siamkit.data.tracking_sequences import TrackingSequence
 from siamkit.evaluation.plots._figure import figure_to_png, new_figure
 
@@ -115,12 +116,4 @@ img{{margin:2px}}</style></head><body>
 <p>{_img(success, "image/png", "success plot")}{_img(precision, "image/png", "precision plot")}</p>
 <h2>Per sequence</h2><table>{cols.replace("<th></th>", "<th>sequence</th>")}{table}</table>
 <h2>Frames (green: ground truth, red: tracker)</h2>{gallery}</body></html>"""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(doc)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
+    return atomic_write(path, doc)

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from siamkit.applications.tracking.tracker import SiamFCTracker, TrackResult, check_box
+from siamkit.atomic import atomic_path
 from siamkit.data.video import iter_video, open_video
 
 _FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
@@ -66,10 +67,6 @@ def draw_result(frame: np.ndarray, result: TrackResult, show_response: bool = Fa
     return out
 
 
-def _temp_beside(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
-
-
 def _writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
     code = _FOURCC.get(path.suffix.lower())
     if code is None:
@@ -93,10 +90,10 @@ def track_video(
     """Track from ``box`` in the first frame to the end; outputs appear only when complete."""
     _, info = open_video(video)  # fails early with a sentence naming the file and codec
     targets = [Path(p) for p in (out_video, boxes_csv) if p is not None]
-    temps = {p: _temp_beside(p) for p in targets}
     tracker.keep_response = show_response
     boxes, scores, seconds = [], [], 0.0
-    try:
+    with ExitStack() as outputs:  # each output is renamed over its path only when complete
+        temps = {p: outputs.enter_context(atomic_path(p, suffix=p.suffix)) for p in targets}
         with ExitStack() as stack:
             writer = None
             frames = iter_video(video)
@@ -134,11 +131,6 @@ def track_video(
                 w.writerow(["frame", "x", "y", "w", "h", "score"])
                 for i, (b, s) in enumerate(zip(boxes, scores)):
                     w.writerow([i, *(f"{v:.2f}" for v in b), f"{s:.4f}"])
-        for final, tmp in temps.items():
-            os.replace(tmp, final)
-    finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
     n = len(boxes)
     return VideoTrackSummary(
         n,

@@ -1,0 +1,62 @@
+"""SignatureBank reads a writer's references through Gallery.items: what it enrolled, and the
+verdict's distances against a numpy loop over them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from siamkit.applications.signatures import build_signature_model
+from siamkit.applications.signatures.bank import SignatureBank
+from siamkit.data.signature_preprocess import preprocess_batch
+from siamkit.data.synthetic_signatures import generate_signatures
+from siamkit.index.results import UnknownLabelError
+
+
+def test_references_are_the_enrolled_embeddings_and_verify_scores_them(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = build_signature_model(
+        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    ).eval()
+    sigs = generate_signatures(2, n_genuine=4, n_forged=1, seed=0, size=(60, 90))
+    a, b = list(sigs.images[:3]), list(sigs.images[5:8])  # writer 0's and writer 1's genuine
+    with torch.no_grad():
+        want_a = model.embed(preprocess_batch(a, (40, 56))).numpy()
+    bank = SignatureBank.open(tmp_path / "bank.db", model, reduce="min", threshold=0.5)
+    try:
+        ids = bank.enroll("0001", a)
+        bank.enroll("0002", b)
+        refs = bank.references("0001")
+        assert refs.shape == (3, 16) and len(ids) == 3
+        np.testing.assert_allclose(refs, want_a, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(bank.references("0002"), refs[:3])
+        question = sigs.images[3]  # writer 0's fourth genuine signature
+        with torch.no_grad():
+            q = model.embed(preprocess_batch([question], (40, 56))).numpy()[0]
+        decision = bank.verify("0001", question)
+        naive = [float(np.sqrt(((q.astype(float) - r) ** 2).sum())) for r in refs]
+        assert decision.distances == pytest.approx(naive, abs=1e-4)
+        assert decision.score == pytest.approx(min(naive), abs=1e-4)
+        assert decision.genuine is (decision.score <= 0.5)
+        with pytest.raises(UnknownLabelError, match="writer '0003' is not enrolled"):
+            bank.references("0003")
+    finally:
+        bank.close()
+
+
+def test_embed_signatures_equals_each_scan_embedded_alone_and_restores_the_mode() -> None:
+    from siamkit.applications.signatures.train import embed_signatures
+
+    torch.manual_seed(1)
+    model = build_signature_model((1, 40, 56), 8, {"widths": [4, 4, 8, 8], "fc": 8}).train()
+    images = torch.rand(7, 1, 40, 56)
+    z = embed_signatures(model, images, batch_size=3)
+    assert model.training and z.dtype == torch.float32 and z.device.type == "cpu"
+    model.eval()
+    with torch.no_grad():
+        alone = torch.cat([model.embed(images[i : i + 1]) for i in range(7)])
+    torch.testing.assert_close(z, alone, rtol=1e-5, atol=1e-5)
+    assert embed_signatures(model, images[:0]).shape == (0, 8)
+    with pytest.raises(ValueError):  # the model's own input check stays on
+        embed_signatures(model, torch.rand(2, 3, 40, 56))

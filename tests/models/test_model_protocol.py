@@ -1,0 +1,140 @@
+"""Every registered model kind is an EmbeddingModel, and the library asks the protocol (not
+attribute probes): a non-model gets one TypeError naming what it lacks."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import siamkit
+from siamkit.index import Gallery
+from siamkit.index.embedding import as_input_batch, model_distance, model_embedding_dim
+from siamkit.model_protocol import EmbeddingModel, ScoringModel, as_embedding_model
+from siamkit.models import HalfTwinNetwork, kinds
+
+
+def _siamese(_: Path) -> Any:
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=(8,))
+    return siamkit.SiameseNetwork(enc, 3, preprocess=siamkit.models.Preprocess(input_shape=(5,)))
+
+
+def _half_twin(_: Path) -> Any:
+    torch.manual_seed(0)
+    f = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=(8,))
+    g = siamkit.encoders.create_encoder("mlp", in_features=7, hidden=(8,))
+    pre = siamkit.models.Preprocess
+    return HalfTwinNetwork(
+        f, g, 3, "cosine", preprocess_f=pre(input_shape=(5,)), preprocess_g=pre(input_shape=(7,))
+    )
+
+
+def _dlib_face(_: Path) -> Any:
+    from siamkit.applications.faces import DlibFaceEncoder
+
+    return DlibFaceEncoder()
+
+
+def _text(tmp: Path) -> Any:
+    """A tiny random BERT with the shipped tokenizer (what the text tests use)."""
+    from transformers import BertConfig, BertModel
+
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.encoders.text import default_text_model_path
+
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(cfg).save_pretrained(str(tmp))
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(default_text_model_path() / name, tmp / name)
+    return TextSiameseNetwork.pretrained(tmp, max_length=16, overlap=4)
+
+
+def _siamfc(_: Path) -> Any:
+    from siamkit.applications.tracking.model import SiamFCNet
+
+    return SiamFCNet("tiny")
+
+
+BUILDERS: dict[str, Callable[[Path], Any]] = {
+    "siamese": _siamese,
+    "half_twin": _half_twin,
+    "dlib_face": _dlib_face,
+    "text": _text,
+    "siamfc": _siamfc,
+}
+
+
+def test_every_registered_kind_has_a_builder_here() -> None:
+    assert set(BUILDERS) == set(kinds._KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_each_kind_satisfies_the_protocol(kind: str, tmp_path: Path) -> None:
+    model = BUILDERS[kind](tmp_path)
+    assert type(model) is kinds.model_class(kind)
+    assert isinstance(model, EmbeddingModel) and as_embedding_model(model) is model
+    assert model_embedding_dim(model) == model.embedding_dim >= 1
+    shape = model.input_shape
+    assert shape is None or all(isinstance(s, int) and s > 0 for s in shape)
+    if kind == "siamfc":  # feature maps compared by cross-correlation, not a siamkit Distance
+        assert model.distance == model.distance_name == "cross_correlation"
+        with pytest.raises(ValueError, match="cross_correlation"):
+            model_distance(model)
+        z = model.eval().embed(torch.rand(1, 3, 127, 127))
+        assert z.shape[:2] == (1, model.embedding_dim)
+        return
+    assert model_distance(model).name == model.distance_name
+    if kind == "text":
+        z = model.eval().embed(["a short text", "another one"])
+    elif kind == "dlib_face":
+        return  # embedding needs a face; the face tests embed real ones
+    else:
+        z = model.eval().embed(torch.rand(2, *shape))
+    assert z.shape == (2, model.embedding_dim)
+
+
+def test_a_cohort_scored_model_is_scored_with_its_scoring_distance() -> None:
+    net = _siamese(Path())
+    assert isinstance(net, ScoringModel)
+    assert model_distance(net) is net.distance  # no cohort yet
+    net.set_score_norm(torch.randn(20, 3), k=5)
+    assert model_distance(net) is net.scoring_distance is not net.distance
+    assert not isinstance(_siamfc(Path()), ScoringModel)
+
+
+class _EmbedOnly:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        model_distance,
+        model_embedding_dim,
+        lambda m: as_input_batch(m, np.zeros((1, 5), np.float32)),
+    ],
+)
+def test_a_non_model_gets_one_type_error_naming_what_it_lacks(call: Any) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^_EmbedOnly is not a siamkit model: it has no embedding_dim, distance, input_shape ",
+    ):
+        call(_EmbedOnly())
+    with pytest.raises(TypeError, match="Linear is not a siamkit model: it has no embed, "):
+        call(torch.nn.Linear(2, 2))
+
+
+def test_gallery_open_refuses_a_non_model_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="has no embedding_dim"):
+        Gallery.open(tmp_path / "g.db", _EmbedOnly())
+    assert not (tmp_path / "g.db").exists()
