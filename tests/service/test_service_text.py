@@ -7,6 +7,7 @@ checked to keep their upload endpoints and page.
 
 from __future__ import annotations
 
+import socket
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -214,3 +215,37 @@ def test_an_image_service_keeps_its_upload_endpoints_and_page(make_client):
     assert list(body) == ["multipart/form-data"]
     r = c.post("/enroll", json={"label": "x", "texts": ["a"]})
     assert r.status_code == 422 and "images" in r.json()["detail"]
+
+
+def test_siamkit_serve_starts_a_text_bundle_with_its_gallery(text_model, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    import siamkit
+    from siamkit.cli import serve_cmd
+
+    monkeypatch.setattr(text_model, "threshold", None)  # restored: save_model sets it
+    bundle = siamkit.save_model(text_model, tmp_path / "model", threshold=0.3)
+    seen: list[Any] = []
+
+    def run(app: Any, sock: Any, log_level: str) -> None:
+        seen.append(app)
+        sock.close()
+
+    monkeypatch.setattr(serve_cmd, "run_server", run)
+    monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    gallery = str(tmp_path / "tickets.db")
+    result = CliRunner().invoke(
+        serve_cmd.serve, [str(bundle), "--gallery", gallery, "--port", port]
+    )
+    assert result.exit_code == 0, result.output
+    with TestClient(seen[0]) as c:
+        c.post("/enroll", json={"label": "vpn", "texts": VPN})
+        r = c.post("/identify", json={"text": "The VPN does not connect.", "k": 1}).json()
+    assert r["threshold"] == 0.3 and r["matches"][0]["label"] == "vpn"
+    assert r["matches"][0]["distance"] == pytest.approx(
+        float(_distances(text_model, "The VPN does not connect.", VPN)[0]), abs=1e-5
+    )
