@@ -246,6 +246,8 @@ def test_siamkit_serve_starts_a_text_bundle_with_its_gallery(text_model, tmp_pat
         c.post("/enroll", json={"label": "vpn", "texts": VPN})
         r = c.post("/identify", json={"text": "The VPN does not connect.", "k": 1}).json()
     assert r["threshold"] == 0.3 and r["matches"][0]["label"] == "vpn"
+    onnx = CliRunner().invoke(serve_cmd.serve, [str(bundle), "--runtime", "onnx"])
+    assert onnx.exit_code == 1 and "serves image models only" in onnx.output
     assert r["matches"][0]["distance"] == pytest.approx(
         float(_distances(text_model, "The VPN does not connect.", VPN)[0]), abs=1e-5
     )

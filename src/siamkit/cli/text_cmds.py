@@ -256,15 +256,23 @@ def plagiarism(
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
 @_MODEL
 @click.option("--int8", is_flag=True, help="Also write a dynamically quantised int8 graph.")
+@click.option("--force", is_flag=True, help="Replace an existing export in --out.")
 @friendly_errors
-def export(out: str, model_path: str | None, int8: bool) -> None:
-    """Export the text encoder to ONNX with its tokenizer (for the torch-free runtime)."""
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
+    """Export the text encoder to ONNX with its tokenizer (for the torch-free runtime).
 
-    model = _model(model_path)
-    folder = export_text_onnx(model, out, int8=int8)
-    probe = ["A man is playing guitar.", "Someone plays a guitar."]
-    gap = float(abs(TextOnnxEmbedder(folder).embed(probe) - model.embed(probe).numpy()).max())
-    click.echo(
-        f"ONNX text encoder + tokenizer -> {folder} (max |onnx - torch| on a probe: {gap:.1e})"
-    )
+    The same as `siamkit export MODEL --format onnx [--int8]` of a saved text bundle, also for
+    a Hugging Face folder or the default model.
+    """
+    from siamkit.applications.text.onnx import export_text_bundle
+
+    try:
+        rows = export_text_bundle(_model(model_path), out, int8=int8, force=force)
+    except FileExistsError:
+        raise click.UsageError(f"{out} already exists; pass --force to replace it") from None
+    for r in rows:
+        click.echo(
+            f"{r.precision}: {r.path} ({r.size_bytes / 2**20:.1f} MiB); on probe texts max "
+            f"|onnx - torch| {r.max_abs_diff:.1e}, min cosine {r.min_cosine:.6f}"
+        )
+    click.echo(f"tokenizer: {Path(out) / 'tokenizer'}")
