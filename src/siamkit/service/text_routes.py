@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, text_preview
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs
 from siamkit.service.engine import ServiceEngine
@@ -45,7 +46,7 @@ from siamkit.service.text_schemas import (
     TextVerifyResponse,
 )
 
-TEXT_PREVIEW_CHARS = 1000
+__all__ = ["TEXT_PREVIEW_CHARS", "is_text_model", "text_router", "text_threshold"]
 TEXT_ERRORS = (400, 403, 408, 413, 415, 422)
 """What any endpoint that takes texts can answer."""
 
@@ -100,11 +101,6 @@ def check_texts(texts: Sequence[str], field: str, limits: ServiceLimits) -> list
     return list(texts)
 
 
-def _preview(text: str) -> bytes:
-    cut = text if len(text) <= TEXT_PREVIEW_CHARS else text[: TEXT_PREVIEW_CHARS - 1] + "\u2026"
-    return cut.encode("utf-8")
-
-
 def token_stats(model: Any, texts: Sequence[str]) -> tuple[list[int], int]:
     """Tokens of each text (special tokens not counted) and how many texts exceed the model's
     window, i.e. are embedded as overlapping windows averaged."""
@@ -124,7 +120,7 @@ def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[l
     """Enroll ``texts`` under ``label`` and keep their previews; the ids and the label's count."""
     z = embed_inputs(engine.model, texts)
     ids = engine.gallery.enroll_embeddings(label, z)
-    engine.thumbnails.put(label, ids, [_preview(t) for t in texts])
+    engine.thumbnails.put(label, ids, [text_preview(t) for t in texts])
     count = next((i.count for i in engine.gallery.labels() if i.label == label), len(ids))
     return ids, count
 
