@@ -193,6 +193,7 @@ def test_info_page_and_openapi_say_text(make_client, text_model):
     assert c.get("/static/text.js").status_code == 200
     assert c.get("/static/text.css").status_code == 200
     schema = c.get("/openapi.json").json()
+    assert "texts" in schema["info"]["description"]
     body = schema["paths"]["/identify"]["post"]["requestBody"]["content"]
     assert list(body) == ["application/json"]  # the text endpoint, not the upload form
     assert "415" in schema["paths"]["/enroll"]["post"]["responses"]

@@ -38,6 +38,14 @@ status. When the service has an API key, send it in the `X-API-Key` header.
 """
 
 
+_TEXT_DESCRIPTION = """Verify (1:1), identify (1:N) and enroll texts with a siamkit Siamese transformer.
+
+Send JSON with text fields (`{"text": ...}`, `{"texts": [...]}`). Answers are JSON; errors are
+`{"detail": "..."}` with a 4xx status. When the service has an API key, send it in the `X-API-Key`
+header.
+"""
+
+
 def _api_key_dependency(api_key: str | None) -> Any:
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
     expected = api_key.encode() if api_key else None
@@ -145,7 +153,7 @@ def create_app(
     app = FastAPI(
         title="siamkit",
         version=__version__,
-        description=_DESCRIPTION,
+        description=_DESCRIPTION if text_routes is None else _TEXT_DESCRIPTION,
         docs_url=None,  # the stock page loads Swagger UI from a CDN; _mount_docs serves it locally
         redoc_url=None,
         lifespan=lifespan,
