@@ -5,6 +5,7 @@
     nice python benchmarks/bench_text.py lee-finetune   # document-disjoint halves, siamkit vs the peer
     nice python benchmarks/bench_text.py duplicates     # P/R/F1 of groups vs TF-IDF and MinHash LSH
     nice python benchmarks/bench_text.py speed          # texts/s of embed vs sentence-transformers
+    nice python benchmarks/bench_text.py dedup-scale --n 5000   # dedup time, 200,000 extrapolated
 
 Validation vs test: the default thresholds are chosen on Lee background documents 0-149 only;
 the duplicate and plagiarism tests use documents 150-299.
@@ -99,6 +100,9 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="lee-finetune: skip the peer's fit")
     parser.add_argument("--n", type=int, default=512, help="speed: number of sentences")
     parser.add_argument("--rounds", type=int, default=3, help="speed: interleaved rounds")
+    parser.add_argument(
+        "--scale", type=int, default=200_000, help="dedup-scale: vectors searched (synthetic)"
+    )
     args = parser.parse_args()
     import torch
 
@@ -320,44 +324,148 @@ def lee_finetune(args: argparse.Namespace) -> None:
 
 
 def speed_onnx(args: argparse.Namespace) -> None:
-    """texts/s of ONNX Runtime fp32 / int8 (tokenizers, no torch) vs PyTorch embed, and the Lee r
-    of each (int8 must lose <= 0.01)."""
+    """texts/s of ONNX Runtime fp32 / int8 (tokenizers, no torch) vs PyTorch embed, the Lee r
+    of each (int8 must lose <= 0.01), and the lowest cosine of each to PyTorch's embeddings;
+    int8 with per-channel weight scales (the export) and per-tensor (the earlier export)."""
+    import shutil
     import tempfile
 
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from siamkit.applications.text.onnx import (
+        INT8_NAME,
+        ONNX_NAME,
+        TextOnnxEmbedder,
+        export_text_onnx,
+    )
     from text_bench_data import lee_documents, lee_pairs
 
     sents = [p.text for d in lee_background() for p in split_sentences(d)][: args.n]
     docs, (i, j, y) = lee_documents(), lee_pairs()
     model = load_text_model(args.model)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as old:
         export_text_onnx(model, tmp, int8=True)
+        shutil.copytree(tmp, old, dirs_exist_ok=True)
+        quantize_dynamic(f"{tmp}/{ONNX_NAME}", f"{old}/{INT8_NAME}", weight_type=QuantType.QInt8)
         runs = {
             "siamkit embed (PyTorch)": lambda t: embed_texts(model, t).vectors,
             "ONNX Runtime fp32": TextOnnxEmbedder(tmp, threads=args.threads).embed,
-            "ONNX Runtime int8 (dynamic)": TextOnnxEmbedder(
+            "ONNX Runtime int8 (dynamic, per-channel: the export)": TextOnnxEmbedder(
                 tmp, int8=True, threads=args.threads
+            ).embed,
+            "ONNX Runtime int8 (dynamic, per-tensor)": TextOnnxEmbedder(
+                old, int8=True, threads=args.threads
             ).embed,
         }
         times: dict[str, list[float]] = {k: [] for k in runs}
+        out: dict[str, np.ndarray] = {}
         for _ in range(args.rounds):
             for name, fn in runs.items():
                 t = time.perf_counter()
-                fn(sents)
+                out[name] = fn(sents)
                 times[name].append(time.perf_counter() - t)
         r = {name: _pearson(fn(docs), i, j, y) for name, fn in runs.items()}
+    ref = out["siamkit embed (PyTorch)"]
     base = len(sents) / float(np.median(times["siamkit embed (PyTorch)"]))
     print(
         f"{len(sents)} Lee background sentences, batch 64, median of {args.rounds} interleaved rounds\n"
     )
-    print("| runtime | texts/s | vs PyTorch | Lee r |\n| --- | --- | --- | --- |")
+    print(
+        "| runtime | texts/s | vs PyTorch | Lee r | cosine to PyTorch, min / median |\n"
+        "| --- | --- | --- | --- | --- |"
+    )
     for name in runs:
         rate = len(sents) / float(np.median(times[name]))
-        print(f"| {name} | {rate:.1f} | {rate / base:.2f}x | {r[name]:.3f} |")
+        cos = (out[name] * ref).sum(axis=1)
+        print(
+            f"| {name} | {rate:.1f} | {rate / base:.2f}x | {r[name]:.3f} | "
+            f"{cos.min():.4f} / {np.median(cos):.4f} |"
+        )
+
+
+def dedup_scale(args: argparse.Namespace) -> None:
+    """Dedup of ``--n`` short texts end to end (read, embed, search, group, as `siamkit text
+    dedup` does), then the search + grouping of ``--scale`` texts on synthetic vectors, and the
+    200,000-text time extrapolated from the two (embedding is linear in the number of texts)."""
+    import json
+    import random
+    import resource
+    import tempfile
+
+    from siamkit.applications.text.corpus import read_corpus
+    from text_bench_data import edit_sentence
+
+    rng = random.Random(0)
+    sents = [p.text for d in lee_background() for p in split_sentences(d)]
+    texts, truth = [], []
+    while len(texts) < args.n:  # originals with 0-2 lightly edited copies each (synthetic)
+        g = len(set(truth))
+        base = (
+            sents[g % len(sents)] if g < len(sents) else edit_sentence(sents[g % len(sents)], rng)
+        )
+        for k in range(1 + rng.choice([0, 0, 1, 2])):
+            texts.append(base if k == 0 else edit_sentence(base, rng))
+            truth.append(g)
+    texts, truth = texts[: args.n], truth[: args.n]
+    model = load_text_model(args.model)
+    sim = 1.0 - DOCUMENT_THRESHOLD
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.jsonl"
+        corpus.write_text(
+            "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts))
+        )
+        t0 = time.perf_counter()
+        docs = read_corpus(str(corpus))
+        t1, c1 = time.perf_counter(), time.process_time()
+        z = embed_texts(model, [d.text for d in docs], batch_size=64).vectors
+        t2, c2 = time.perf_counter(), time.process_time()
+        pairs = similar_pairs(z, sim)
+        groups = group_duplicates(z, pairs)
+        t3 = time.perf_counter()
+    p, r, f = pair_f1([list(g.members) for g in groups], truth)
+    rate = len(texts) / (t2 - t1)
+    print(
+        f"{len(texts)} short texts (Lee background sentences + synthetic edited copies), "
+        f"threshold similarity {sim:.2f}, components\n"
+    )
+    print("| step | seconds | note |\n| --- | --- | --- |")
+    print(f"| read corpus.jsonl | {t1 - t0:.1f} | |")
+    print(
+        f"| embed (PyTorch, batch 64) | {t2 - t1:.1f} | {rate:.1f} texts/s; "
+        f"{len(texts) / (c2 - c1):.1f} texts per CPU-second of this process |"
+    )
+    print(
+        f"| exact search + groups | {t3 - t2:.1f} | {len(pairs)} pairs, {len(groups)} groups; "
+        f"pair P/R/F1 {p:.3f}/{r:.3f}/{f:.3f} |"
+    )
+    # search + grouping at --scale: the real embeddings tiled, each copy moved off by noise of
+    # norm ~0.8 (cosine ~0.6 between copies: not duplicates), as a FAISS HNSW graph would see
+    zr = np.random.default_rng(0)
+    big = np.tile(z, (int(np.ceil(args.scale / len(z))), 1))[: args.scale]
+    big = big + zr.normal(0, 0.8 / np.sqrt(z.shape[1]), big.shape).astype(np.float32)
+    big /= np.linalg.norm(big, axis=1, keepdims=True)
+    big[: len(z)] = z
+    t4 = time.perf_counter()
+    big_pairs = similar_pairs(big, sim)  # FAISS HNSW above 50,000 texts, as the command does
+    big_groups = group_duplicates(big, big_pairs)
+    t5 = time.perf_counter()
+    print(
+        f"| search + groups, {args.scale} vectors (synthetic) | {t5 - t4:.1f} | FAISS HNSW; "
+        f"{len(big_pairs)} pairs, {len(big_groups)} groups |"
+    )
+    total = 200_000 / rate + (t5 - t4) + (t1 - t0) * 200_000 / len(texts)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"\n200,000 texts extrapolated: {200_000 / rate / 60:.1f} min embedding + "
+        f"{(t5 - t4) / 60:.1f} min search and groups = {total / 60:.1f} min at this load; "
+        f"embedding alone on 2 idle cores, if both were ours: "
+        f"{200_000 / (len(texts) / (c2 - c1)) / 2 / 60:.1f} min; peak RSS {peak:.0f} MiB"
+    )
 
 
 PASSAGE_OR_DOC = {"document": DOCUMENT_THRESHOLD, "passage": PASSAGE_THRESHOLD}
 _COMMANDS = {
+    "dedup-scale": dedup_scale,
     "calibrate": calibrate,
     "lee": lee,
     "lee-finetune": lee_finetune,

@@ -101,6 +101,53 @@ def _run(
     return rows, _int8_check(model, doc, shape, check_data, str(fp32.path), str(q.path))
 
 
+def _folder_export(model: str) -> Any:
+    """The model kind's ``export_onnx_folder`` (text: graph + tokenizer), or None (one graph)."""
+    from siamkit.export.bundle import read_model_config
+    from siamkit.models.kinds import onnx_folder_exporter
+
+    return onnx_folder_exporter(read_model_config(model)["model"]["kind"])
+
+
+def _run_folder(
+    model: str, out: str | None, int8_mode: str | None, refused: dict[str, bool], force: bool
+) -> list[dict[str, Any]]:
+    """Export a kind that writes a folder (a text bundle: ``MODEL/onnx/`` by default)."""
+    for option, given in refused.items():
+        if given:
+            raise click.UsageError(
+                f"{option} is for image models; a text model exports its encoder (opset 17) and "
+                "tokenizer (int8: dynamic quantisation of the weights, no calibration data)"
+            )
+    if int8_mode == "static":
+        raise click.UsageError(
+            "a text model's int8 export is dynamic (weights only): use --int8 or "
+            "--int8-mode dynamic"
+        )
+    from siamkit.export.bundle import load_model
+
+    folder = Path(out) if out else Path(model) / "onnx"
+    net = load_model(model)
+    try:
+        rows = net.export_onnx_folder(folder, int8=int8_mode is not None, force=force)
+    except FileExistsError:
+        raise click.UsageError(
+            f"{folder} already exists; pass --force to replace it, or --out elsewhere"
+        ) from None
+    return [
+        {
+            "precision": r.precision,
+            **({"int8_mode": "dynamic"} if r.precision == "int8" else {}),
+            "path": str(r.path),
+            "bytes": r.size_bytes,
+            "max_abs_diff": r.max_abs_diff,
+            "min_cosine": r.min_cosine,
+            "tokenizer": str(folder / "tokenizer"),
+        }
+        for r in rows
+    ]
+
+
 def _int8_check(
     model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None, fp32: str, q: str
 ) -> dict[str, Any] | str:
@@ -186,6 +233,12 @@ def export(
 ) -> None:
     """Export MODEL's embedding network (preprocessing included) for ONNX Runtime.
 
+    A text model (siamkit text, siamkit train of a text config) exports its encoder graph, the
+    int8 one with --int8 (dynamic quantisation), and its tokenizer into the folder MODEL/onnx/
+    (or --out FOLDER), for siamkit.applications.text.onnx.TextOnnxEmbedder (ONNX Runtime and
+    the tokenizers library, no torch); it reports each graph's lowest cosine to the PyTorch
+    embeddings on probe texts and writes nothing if the fp32 graph is below 0.9999.
+
     The ONNX file takes the same (N, C, H, W) float batch in [0, 1] as the model and returns its
     (N, D) embeddings; the embedding size, distance, threshold and input shape are stored in its
     metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit serve MODEL --runtime
@@ -199,6 +252,26 @@ def export(
         siamkit export runs/shoes/model --format onnx
         siamkit export runs/shoes/model --format onnx --int8 --force
     """
+    try:
+        folder_export = _folder_export(model)
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
+        raise click.ClickException(str(err).strip() or type(err).__name__) from None
+    if folder_export is not None:
+        refused = {
+            "--calib-data": calib_data is not None,
+            "--input-shape": input_shape is not None,
+            "--check-data": check_data is not None,
+            "--exporter dynamo": exporter == "dynamo",
+            f"--opset {opset}": opset != 17,
+        }
+        try:
+            rows = _run_folder(
+                model, out, int8_mode or ("dynamic" if int8 else None), refused, force
+            )
+        except (ValueError, TypeError, ImportError) as err:
+            raise click.ClickException(str(err).strip() or type(err).__name__) from None
+        _print(rows, None, fmt, as_json)
+        return
     mode = int8_mode or ("static" if int8 else None)
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
@@ -209,6 +282,14 @@ def export(
         )
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
+    _print(rows, check, fmt, as_json)
+    if out is None and not as_json:
+        click.echo(f"Recorded in {Path(rows[0]['path']).parent / 'onnx.json'}")
+
+
+def _print(
+    rows: list[dict[str, Any]], check: dict[str, Any] | str | None, fmt: str, as_json: bool
+) -> None:
     if as_json:
         doc: dict[str, Any] = {"format": fmt, "files": rows}
         if check is not None:
@@ -222,13 +303,15 @@ def export(
             if row.get("max_abs_diff") is not None
             else ""
         )
+        if row.get("min_cosine") is not None:
+            extra += f", min cosine to torch = {row['min_cosine']:.6f}"
         click.echo(f"{what:15s} {row['path']}  {row['bytes'] / 1024:.0f} KiB{extra}")
+    if rows and "tokenizer" in rows[0]:
+        click.echo(f"tokenizer      {rows[0]['tokenizer']}")
     if check is not None:
         from siamkit.cli._int8_check import describe
 
         click.echo(check if isinstance(check, str) else describe(check))
-    if out is None:
-        click.echo(f"Recorded in {Path(rows[0]['path']).parent / 'onnx.json'}")
 
 
 COMMANDS = [export]

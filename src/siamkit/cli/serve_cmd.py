@@ -31,7 +31,22 @@ def load_runtime(model_dir: str, runtime: str, threads: int | None = None) -> An
             f"--runtime onnx is not available: {err}. Install it with pip install "
             "'siamkit[onnx]' and export the model first (siamkit export MODEL --format onnx)."
         ) from None
+    _refuse_folder_exports(model_dir)
     return OnnxModel(model_dir, threads=threads)
+
+
+def _refuse_folder_exports(model_dir: str) -> None:
+    """A kind exported as a folder (a text model: encoder + tokenizer) has no model.onnx."""
+    from siamkit.export.bundle import read_model_config
+    from siamkit.models.kinds import onnx_folder_exporter
+
+    kind = read_model_config(model_dir)["model"]["kind"]
+    if onnx_folder_exporter(kind) is not None:
+        raise click.ClickException(
+            f"{model_dir} is a {kind} model: --runtime onnx serves image models only; serve it "
+            "with --runtime torch (its ONNX export runs with "
+            "siamkit.applications.text.onnx.TextOnnxEmbedder)"
+        )
 
 
 def run_server(app: Any, sock: Any, log_level: str) -> None:

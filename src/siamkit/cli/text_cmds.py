@@ -3,6 +3,7 @@
     siamkit text similarity "A man is playing guitar." "Someone plays a guitar."
     siamkit text dedup corpus.jsonl --out groups.jsonl --threshold auto
     siamkit text plagiarism essay.txt --corpus sources/ --out report.html
+    siamkit text enroll tickets.jsonl --gallery tickets.db --model runs/tickets/model
 
 Thin shell over :mod:`siamkit.applications.text`: parse, call the library, print text or JSON.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import friendly_errors
+from siamkit.cli._inputs import friendly_errors, store_errors
 
 _MODEL = click.option(
     "--model",
@@ -244,19 +245,91 @@ def plagiarism(
         click.echo(f"report -> {out}")
 
 
+@text.command("enroll")
+@click.argument("corpus", type=click.Path(exists=True))
+@click.option(
+    "--gallery",
+    "gallery_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Gallery file (SQLite), created if missing, e.g. tickets.db.",
+)
+@_MODEL
+@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@click.option(
+    "--id-field",
+    default="id",
+    show_default=True,
+    help="JSONL key / CSV column whose value is each text's label (texts sharing it are one label).",
+)
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@_JSON
+@store_errors("gallery")
+def enroll(
+    corpus: str,
+    gallery_path: str,
+    model_path: str | None,
+    text_field: str,
+    id_field: str,
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    """Enroll the texts of CORPUS (.jsonl, .csv, a text file or a folder) into a gallery, each
+    under its id (a folder: the file name), for `siamkit serve MODEL --gallery FILE`.
+
+    Use the model the service will serve (--model runs/tickets/model): a gallery refuses
+    embeddings of another model. Each text's first 1,000 characters are kept beside the gallery
+    so the service can show what matched.
+    """
+    from siamkit.applications.text.corpus import read_corpus
+    from siamkit.applications.text.embedding import embed_texts
+    from siamkit.applications.text.gallery import enroll_documents
+    from siamkit.index import Gallery
+
+    docs = read_corpus(corpus, text_field, id_field)
+    model = _model(model_path)
+    with Gallery.open(gallery_path, model, create=True) as gallery:
+        emb = embed_texts(model, [d.text for d in docs], batch_size=batch_size)
+        ids = enroll_documents(gallery, gallery_path, docs, emb.vectors)
+        total = len(gallery)
+    doc = {
+        "texts": len(docs),
+        "labels": len(ids),
+        "gallery": gallery_path,
+        "num_items": total,
+        "chunked_texts": emb.chunked,
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(
+        f"enrolled {len(docs)} text(s) under {len(ids)} label(s) into {gallery_path} "
+        f"(now {total} items)"
+    )
+    click.echo(_chunk_note(emb.chunked), nl=False)
+
+
 @text.command("export")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
 @_MODEL
 @click.option("--int8", is_flag=True, help="Also write a dynamically quantised int8 graph.")
+@click.option("--force", is_flag=True, help="Replace an existing export in --out.")
 @friendly_errors
-def export(out: str, model_path: str | None, int8: bool) -> None:
-    """Export the text encoder to ONNX with its tokenizer (for the torch-free runtime)."""
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
+    """Export the text encoder to ONNX with its tokenizer (for the torch-free runtime).
 
-    model = _model(model_path)
-    folder = export_text_onnx(model, out, int8=int8)
-    probe = ["A man is playing guitar.", "Someone plays a guitar."]
-    gap = float(abs(TextOnnxEmbedder(folder).embed(probe) - model.embed(probe).numpy()).max())
-    click.echo(
-        f"ONNX text encoder + tokenizer -> {folder} (max |onnx - torch| on a probe: {gap:.1e})"
-    )
+    The same as `siamkit export MODEL --format onnx [--int8]` of a saved text bundle, also for
+    a Hugging Face folder or the default model.
+    """
+    from siamkit.applications.text.onnx import export_text_bundle
+
+    try:
+        rows = export_text_bundle(_model(model_path), out, int8=int8, force=force)
+    except FileExistsError:
+        raise click.UsageError(f"{out} already exists; pass --force to replace it") from None
+    for r in rows:
+        click.echo(
+            f"{r.precision}: {r.path} ({r.size_bytes / 2**20:.1f} MiB); on probe texts max "
+            f"|onnx - torch| {r.max_abs_diff:.1e}, min cosine {r.min_cosine:.6f}"
+        )
+    click.echo(f"tokenizer: {Path(out) / 'tokenizer'}")

@@ -8,6 +8,11 @@ A kind's class provides ``config() -> dict``, ``from_config(dict)``, ``state_dic
 ``load_state_dict``, ``distance_name`` and a settable ``threshold``, and is a
 :class:`~siamkit.model_protocol.EmbeddingModel` (``embed``, ``embedding_dim``, ``distance``,
 ``input_shape``; tests/models/test_model_protocol.py checks every registered kind).
+
+A kind whose edge export is more than one image graph (text: the encoder and its tokenizer) gives
+its class ``export_onnx_folder(folder, int8=False, force=False)``, returning one row per graph
+with ``precision``, ``path``, ``size_bytes``, ``max_abs_diff`` and ``min_cosine`` against
+PyTorch; ``siamkit export`` dispatches to it (see :func:`onnx_folder_exporter`).
 """
 
 from __future__ import annotations
@@ -70,3 +75,9 @@ def is_model(obj: object) -> bool:
         if isinstance(target, type) and isinstance(obj, target):
             return True
     return False
+
+
+def onnx_folder_exporter(name: str) -> Any:
+    """The kind's ``export_onnx_folder`` method (unbound), or None for kinds that export one
+    image graph with :func:`siamkit.export.export_onnx`."""
+    return getattr(model_class(name), "export_onnx_folder", None)

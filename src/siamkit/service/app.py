@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Security
+from fastapi import APIRouter, Depends, FastAPI, Security
 from fastapi.responses import FileResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
@@ -35,6 +35,14 @@ _DESCRIPTION = """Verify (1:1), identify (1:N) and enroll images with a siamkit 
 
 Send images as `multipart/form-data`. Answers are JSON; errors are `{"detail": "..."}` with a 4xx
 status. When the service has an API key, send it in the `X-API-Key` header.
+"""
+
+
+_TEXT_DESCRIPTION = """Verify (1:1), identify (1:N) and enroll texts with a siamkit Siamese transformer.
+
+Send JSON with text fields (`{"text": ...}`, `{"texts": [...]}`). Answers are JSON; errors are
+`{"detail": "..."}` with a 4xx status. When the service has an API key, send it in the `X-API-Key`
+header.
 """
 
 
@@ -82,6 +90,29 @@ def _mount_docs(app: FastAPI) -> None:
     app.add_api_route("/docs", _page("docs.html"), include_in_schema=False)
 
 
+def _routes_except(base: APIRouter, taken: APIRouter) -> APIRouter:
+    """``base``'s routes whose path and methods ``taken`` does not serve."""
+    served = {
+        (r.path, m) for r in taken.routes for m in getattr(r, "methods", ()) if hasattr(r, "path")
+    }
+    rest = APIRouter()
+    rest.routes.extend(
+        r
+        for r in base.routes
+        if not any((getattr(r, "path", None), m) in served for m in getattr(r, "methods", ()))
+    )
+    return rest
+
+
+def _text_service(model: Any) -> tuple[APIRouter | None, float | None]:
+    """For a text model: its endpoints (JSON with text) and its threshold; else ``(None, None)``."""
+    from siamkit.service.text_routes import is_text_model, text_router, text_threshold
+
+    if not is_text_model(model):
+        return None, None
+    return text_router, text_threshold(model)[0]
+
+
 def create_app(
     model: Any,
     gallery_path: str | Path | None,
@@ -93,7 +124,9 @@ def create_app(
     """Build the service for ``model`` and the gallery file ``gallery_path``.
 
     Args:
-        model: a loaded siamkit image model (see :class:`ServiceEngine`).
+        model: a loaded siamkit image model (see :class:`ServiceEngine`), or a text model
+            (``input_kind == "text"``): then ``/enroll``, ``/verify``, ``/identify``, ``/embed``
+            take JSON with text (:mod:`siamkit.service.text_routes`) and the page has text boxes.
         gallery_path: the gallery file; created if missing, refused if made by another model.
             None serves ``/verify`` of two images and ``/embed`` only.
         api_key: when set, every endpoint but ``/health`` (and the static page) needs it in ``X-API-Key``.
@@ -109,7 +142,8 @@ def create_app(
     """
     check_api_key(api_key)
     limits = limits or ServiceLimits()
-    engine = ServiceEngine(model, gallery_path, limits, index=index)
+    text_routes, threshold = _text_service(model)
+    engine = ServiceEngine(model, gallery_path, limits, index=index, threshold=threshold)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -119,7 +153,7 @@ def create_app(
     app = FastAPI(
         title="siamkit",
         version=__version__,
-        description=_DESCRIPTION,
+        description=_DESCRIPTION if text_routes is None else _TEXT_DESCRIPTION,
         docs_url=None,  # the stock page loads Swagger UI from a CDN; _mount_docs serves it locally
         redoc_url=None,
         lifespan=lifespan,
@@ -135,8 +169,14 @@ def create_app(
         """Liveness; needs no API key and tells whether the others do."""
         return HealthResponse(status="ok", version=__version__, auth_required=api_key is not None)
 
-    app.include_router(router, dependencies=[Depends(_api_key_dependency(api_key))])
-    app.add_api_route("/", _page("index.html"), include_in_schema=False)
+    needs_key = [Depends(_api_key_dependency(api_key))]
+    if text_routes is None:
+        app.include_router(router, dependencies=needs_key)
+    else:  # the text endpoints replace the image ones of the same path; the rest are shared
+        app.include_router(text_routes, dependencies=needs_key)
+        app.include_router(_routes_except(router, text_routes), dependencies=needs_key)
+    page = "index.html" if text_routes is None else "text.html"
+    app.add_api_route("/", _page(page), include_in_schema=False)
     _mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

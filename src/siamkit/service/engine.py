@@ -122,6 +122,7 @@ class ServiceEngine:
             images and ``/embed`` only (the gallery endpoints answer 409).
         limits: request limits; ``compute_threads`` sizes the pool.
         index: the gallery's search index kind.
+        threshold: the decision threshold on the distance; default ``model.threshold``.
 
     Example:
         >>> engine = ServiceEngine(model, "staff.db")  # doctest: +SKIP
@@ -135,23 +136,30 @@ class ServiceEngine:
         gallery_path: str | Path | None,
         limits: ServiceLimits | None = None,
         index: str = "exact",
+        threshold: float | None = None,
     ) -> None:
         self.limits = limits or ServiceLimits()
         self.model = model
-        self.input_shape = model_input_shape(model)
+        self.input_kind: str = getattr(model, "input_kind", "image")
+        # a text model takes strings (siamkit.service.text_routes): it has no image size
+        self.input_shape: tuple[int, int, int] = (
+            (0, 0, 0) if self.input_kind == "text" else model_input_shape(model)
+        )
         if isinstance(model, torch.nn.Module):
             model.eval()
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailStore | None = None
         self.distance_name = model_distance(model).name
-        self.threshold: float | None = getattr(model, "threshold", None)
+        if threshold is None:
+            threshold = getattr(model, "threshold", None)
+        self.threshold: float | None = threshold
         self.embedding_dim = model_embedding_dim(model)
         self.embedding_parts = embedding_parts(model)
         self.fingerprint = model_fingerprint(model)
         self.takes_photos = getattr(model, "input_kind", None) == "photo"
         self.finds_faces = callable(getattr(model, "faces_in", None))
         if gallery_path is not None:
-            self._gallery = Gallery.open(gallery_path, model, index=index)
+            self._gallery = Gallery.open(gallery_path, model, index=index, threshold=threshold)
             try:
                 self._thumbnails = ThumbnailStore(thumbnails_path_for(gallery_path))
             except BaseException:
@@ -196,6 +204,10 @@ class ServiceEngine:
         photos at their own sizes, so that its detector sees every face at full resolution.
         """
 
+        if self.input_kind == "text":
+            raise RequestError(
+                415, "This service's model is a text model: send JSON with text, not images."
+            )
         check_all_dimensions(uploads, self.limits)  # headers only: refused before queueing
 
         def work() -> T:

@@ -37,6 +37,10 @@ FIELD_WORDS = {
     "files": "the images",
     "label": "the label",
     "k": "the number of matches",
+    "text": "the text",
+    "text_a": "the first text",
+    "text_b": "the second text",
+    "texts": "the texts",
 }
 """How the messages name each form field (a new field adds its words here)."""
 

@@ -33,6 +33,8 @@ class ServiceLimits:
         max_files: most images in one ``/enroll`` or ``/embed`` request.
         max_label_chars: longest label.
         max_k: largest ``k`` for ``/identify``.
+        max_text_chars: longest text a text model's service takes (longer texts are refused;
+            texts over the model's token window are embedded as overlapping windows).
         compute_threads: threads that run the model and the gallery (1 serialises them, which
             is fastest on a small CPU: torch already uses every core inside one call).
 
@@ -50,6 +52,7 @@ class ServiceLimits:
     max_files: int = 32
     max_label_chars: int = 256
     max_k: int = 100
+    max_text_chars: int = 50_000
     compute_threads: int = 1
 
     def __post_init__(self) -> None:
@@ -63,6 +66,7 @@ class ServiceLimits:
             "max_files",
             "max_label_chars",
             "max_k",
+            "max_text_chars",
             "compute_threads",
         ):
             value = getattr(self, name)

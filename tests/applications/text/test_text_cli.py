@@ -101,3 +101,54 @@ def test_not_utf8_suspect_names_file_and_byte(run, tmp_path) -> None:
     (tmp_path / "e.txt").write_bytes(b"abc\x80")
     res = run("plagiarism", str(tmp_path / "e.txt"), "--corpus", str(tmp_path / "e.txt"))
     assert res.exit_code != 0 and "e.txt is not UTF-8 text: byte 3" in res.output
+
+
+def test_enroll_puts_a_corpus_in_a_gallery_the_service_shows(run, text_model, tmp_path) -> None:
+    from siamkit.index import Gallery
+    from siamkit.index.thumbnail_store import ThumbnailStore
+
+    rows = [
+        {"id": "T-1", "text": "The printer on floor two is out of toner."},
+        {"id": "T-2", "text": "I cannot connect to the VPN from home."},
+        {"id": "T-1", "text": "Printer toner is empty again."},  # a second text of T-1
+    ]
+    corpus = tmp_path / "tickets.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = tmp_path / "tickets.db"
+    res = run("enroll", str(corpus), "--gallery", str(db), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) | {"gallery": None} == {
+        "texts": 3, "labels": 2, "gallery": None, "num_items": 3, "chunked_texts": 0,
+    }  # fmt: skip
+    query = "The VPN will not connect."
+    with Gallery.open(db, text_model, threshold=0.3) as g:
+        assert {i.label: i.count for i in g.labels()} == {"T-1": 2, "T-2": 1}
+        top = g.identify(query, k=2).matches
+    z = text_model.embed([query, rows[1]["text"]])
+    assert top[0].label == "T-2" and top[0].distance == pytest.approx(
+        1 - float(z[0] @ z[1]), abs=1e-5
+    )
+    store = ThumbnailStore(str(db) + ".thumbs")
+    texts = {i: b.decode() for i, b in store.of_label("T-1")}
+    store.close()
+    assert sorted(texts.values()) == sorted([rows[0]["text"], rows[2]["text"]])
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    with TestClient(create_app(text_model, db)) as client:
+        r = client.post("/identify", json={"text": query, "k": 1}).json()
+    assert r["matches"][0]["label"] == "T-2" and r["matches"][0]["text"] == rows[1]["text"]
+
+
+def test_enroll_with_a_bad_id_writes_nothing(run, tmp_path) -> None:
+    corpus = tmp_path / "c.csv"
+    corpus.write_text('id,text\nok,"fine text"\n" ","a text with a blank id"\n')
+    res = run("enroll", str(corpus), "--gallery", str(tmp_path / "g.db"))
+    assert res.exit_code == 1 and "label" in res.output.lower()
+    assert res.output.count("\n") <= 2  # one sentence, no traceback
+    from siamkit.index import Gallery
+
+    with Gallery.open(tmp_path / "g.db", create=False) as g:
+        assert len(g) == 0

@@ -156,3 +156,23 @@ def test_onnx_export_matches_torch_with_long_texts(tiny_hf: Path, tmp_path: Path
     assert np.abs(np_out - ref).max() < 1e-5
     q = TextOnnxEmbedder(folder, int8=True).embed(texts)
     assert q.shape == ref.shape and np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-5)
+
+
+def test_text_export_command_reports_parity_and_keeps_an_export(tiny_hf: Path, tmp_path: Path):
+    pytest.importorskip("onnxruntime")
+    from click.testing import CliRunner
+
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.cli.main import cli
+
+    out = tmp_path / "edge"
+    args = ["text", "export", "--model", str(tiny_hf), "--out", str(out), "--int8"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "fp32:" in res.output and "int8:" in res.output and "min cosine" in res.output
+    texts = ["a tiny model", "another short text"]
+    want = TextSiameseNetwork.pretrained(tiny_hf).embed(texts).numpy()
+    assert np.abs(TextOnnxEmbedder(out).embed(texts) - want).max() < 1e-5
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 2 and "already exists; pass --force" in again.output
+    assert CliRunner().invoke(cli, [*args, "--force"]).exit_code == 0

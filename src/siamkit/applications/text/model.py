@@ -170,6 +170,15 @@ class TextSiameseNetwork(nn.Module):
         )
         return cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
 
+    def export_onnx_folder(
+        self, folder: str | os.PathLike[str], int8: bool = False, force: bool = False
+    ) -> list[Any]:
+        """``siamkit export`` of a text bundle: encoder ONNX (and int8) with the tokenizer, in
+        ``folder``, checked against PyTorch (:func:`~siamkit.applications.text.onnx.export_text_bundle`)."""
+        from siamkit.applications.text.onnx import export_text_bundle
+
+        return list(export_text_bundle(self, folder, int8=int8, force=force))
+
     def save_extra_files(self, folder: Path) -> None:
         """Write the tokenizer next to the weights (called by ``save_model`` in its temp folder)."""
         self.tokenizer.save_pretrained(str(folder / TOKENIZER_DIR))

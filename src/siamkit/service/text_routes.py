@@ -1,0 +1,327 @@
+"""The endpoints of a text model's service: the image service's paths, JSON with text in.
+
+``create_app`` mounts this router instead of the image endpoints of the same paths when the
+model takes text (``model.input_kind == "text"``); ``DELETE /gallery/{label}`` and
+``/recommend`` are shared. The service keeps each enrolled text's first
+:data:`TEXT_PREVIEW_CHARS` characters in the gallery's side file (where an image service keeps
+thumbnails; removed with the label), so ``/identify`` can show what matched.
+
+    POST /enroll    {"label": "T-17", "texts": ["The printer is out of toner."]}
+    POST /verify    {"text_a": "...", "text_b": "..."}  or  {"text": "...", "label": "T-17"}
+    POST /identify  {"text": "...", "k": 5}
+    POST /embed     {"texts": ["...", "..."]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, text_preview
+from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
+from siamkit.index.embedding import embed_inputs
+from siamkit.service.engine import ServiceEngine
+from siamkit.service.errors import RequestError
+from siamkit.service.limits import ServiceLimits
+from siamkit.service.responses import errors
+from siamkit.service.routes import Engine, _finite, _margin, _verify_out, check_label
+from siamkit.service.schemas import EnrollResponse, GalleryInfo
+from siamkit.service.text_schemas import (
+    TextEmbedRequest,
+    TextEmbedResponse,
+    TextEnrollRequest,
+    TextGalleryResponse,
+    TextIdentifyRequest,
+    TextIdentifyResponse,
+    TextInfoResponse,
+    TextItem,
+    TextLabelItemsResponse,
+    TextLabelOut,
+    TextLimitsInfo,
+    TextMatchOut,
+    TextModelInfo,
+    TextVerifyRequest,
+    TextVerifyResponse,
+)
+
+__all__ = ["TEXT_PREVIEW_CHARS", "is_text_model", "text_router", "text_threshold"]
+TEXT_ERRORS = (400, 403, 408, 413, 415, 422)
+"""What any endpoint that takes texts can answer."""
+
+
+async def _json_only(request: Request) -> None:
+    """A POST with uploads (an image service's form) gets a sentence, not a parse error."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method == "POST" and kind != "application/json":
+        raise RequestError(
+            415,
+            "This service's model is a text model: send JSON (Content-Type: application/json) "
+            'with text fields, e.g. {"text": "..."}, not images or a form.',
+        )
+
+
+text_router = APIRouter(dependencies=[Depends(_json_only)])
+
+
+def is_text_model(model: Any) -> bool:
+    """Whether ``model`` embeds strings (a text bundle) rather than images."""
+    return getattr(model, "input_kind", "image") == "text"
+
+
+def text_threshold(model: Any) -> tuple[float, str]:
+    """The service's decision threshold on the distance and where it comes from: the model's
+    calibrated one, else all-MiniLM-L6-v2's passage default (as ``siamkit text similarity``)."""
+    from siamkit.applications.text.similarity import resolve_threshold
+
+    return resolve_threshold(model, None, level="passage")
+
+
+def check_texts(texts: Sequence[str], field: str, limits: ServiceLimits) -> list[str]:
+    """1 to ``max_files`` non-blank texts of at most ``max_text_chars`` characters each."""
+    if not texts:
+        raise RequestError(422, f"Give at least one text in {field}.")
+    if len(texts) > limits.max_files:
+        raise RequestError(
+            413, f"{field} holds {len(texts)} texts; at most {limits.max_files} per request."
+        )
+    for i, t in enumerate(texts):
+        name = field if len(texts) == 1 and not field.endswith("s") else f"{field}[{i}]"
+        if len(t) > limits.max_text_chars:
+            raise RequestError(
+                413,
+                f"The text {name} has {len(t):,} characters; at most "
+                f"{limits.max_text_chars:,} are allowed.",
+            )
+        if not t.strip():
+            raise RequestError(
+                422, f"The text {name} is empty; give at least one non-space character."
+            )
+    return list(texts)
+
+
+def token_stats(model: Any, texts: Sequence[str]) -> tuple[list[int], int]:
+    """Tokens of each text (special tokens not counted) and how many texts exceed the model's
+    window, i.e. are embedded as overlapping windows averaged."""
+    ids = model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    _, owner = model.encoder.chunk(texts)
+    return [len(i) for i in ids], sum(owner.count(i) > 1 for i in range(len(texts)))
+
+
+def _need_gallery(engine: ServiceEngine) -> None:
+    """409 before any model work when the service has no gallery."""
+    if not engine.has_gallery:
+        engine.gallery  # noqa: B018 - raises the service's 409 with its message
+
+
+# ---------------------------------------------------------------- operations (compute thread)
+def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[list[int], int]:
+    """Enroll ``texts`` under ``label`` and keep their previews; the ids and the label's count."""
+    z = embed_inputs(engine.model, texts)
+    ids = engine.gallery.enroll_embeddings(label, z)
+    engine.thumbnails.put(label, ids, [text_preview(t) for t in texts])
+    count = next((i.count for i in engine.gallery.labels() if i.label == label), len(ids))
+    return ids, count
+
+
+def verify_texts(engine: ServiceEngine, a: str, b: str) -> tuple[VerifyResult, int]:
+    """1:1: are ``a`` and ``b`` the same at the service's threshold?"""
+    result = verify_pair(engine.model, a, b, threshold=engine.threshold)
+    return result, token_stats(engine.model, [a, b])[1]
+
+
+def verify_text_label(engine: ServiceEngine, text: str, label: str) -> tuple[VerifyResult, int]:
+    """Is ``text`` the enrolled ``label``? 404 if the label is not enrolled."""
+    try:
+        result = engine.gallery.verify(text, label)
+    except UnknownLabelError as err:
+        raise RequestError(404, str(err).strip("\"'")) from None
+    return result, token_stats(engine.model, [text])[1]
+
+
+def identify_text(
+    engine: ServiceEngine, text: str, k: int
+) -> tuple[IdentifyResult, dict[int, str], int]:
+    """The ``k`` nearest labels of ``text``, the matched items' texts, and whether it was windowed."""
+    result = engine.gallery.identify(text, k=k)
+    found = engine.thumbnails.get([m.item_id for m in result.matches])
+    texts = {i: b.decode("utf-8", "replace") for i, b in found.items()}
+    return result, texts, token_stats(engine.model, [text])[1]
+
+
+def embed_text_batch(engine: ServiceEngine, texts: list[str]) -> tuple[Any, list[int], int]:
+    """``(N, D)`` embeddings, the token count of each text, and how many were windowed."""
+    tokens, chunked = token_stats(engine.model, texts)
+    return embed_inputs(engine.model, texts), tokens, chunked
+
+
+# ---------------------------------------------------------------- endpoints
+@text_router.post(
+    "/enroll",
+    response_model=EnrollResponse,
+    status_code=201,
+    tags=["gallery"],
+    responses=errors(*TEXT_ERRORS, 409, field="The label or the texts are missing or unusable."),
+)
+async def enroll(engine: Engine, body: TextEnrollRequest) -> EnrollResponse:
+    """Enroll texts under a label (new or existing); no retraining needed."""
+    label = check_label(body.label, engine.limits.max_label_chars)
+    texts = check_texts(body.texts, "texts", engine.limits)
+    _need_gallery(engine)
+    ids, count = await engine.call(enroll_texts, engine, label, texts)
+    return EnrollResponse(label=label, item_ids=ids, count=count)
+
+
+@text_router.post(
+    "/verify",
+    response_model=TextVerifyResponse,
+    tags=["recognition"],
+    responses=errors(
+        *TEXT_ERRORS,
+        404,
+        409,
+        label="The claimed label is not enrolled.",
+        nogallery="A label was sent but the service has no gallery.",
+        field="Neither text_a + text_b nor text + label was sent, or one is unusable.",
+    ),
+)
+async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
+    """Same or not? Send `text_a` + `text_b` (1:1), or `text` + `label` (against the gallery)."""
+    lim = engine.limits
+    pair = body.text_a is not None and body.text_b is not None
+    claim = body.text is not None and body.label is not None
+    if pair and body.text is None and body.label is None:
+        a = check_texts([body.text_a or ""], "text_a", lim)[0]
+        b = check_texts([body.text_b or ""], "text_b", lim)[0]
+        result, chunked = await engine.call(verify_texts, engine, a, b)
+        return TextVerifyResponse(**_verify_out(result).model_dump(), chunked=chunked)
+    if claim and body.text_a is None and body.text_b is None:
+        label = check_label(body.label or "", lim.max_label_chars)
+        text = check_texts([body.text or ""], "text", lim)[0]
+        _need_gallery(engine)
+        result, chunked = await engine.call(verify_text_label, engine, text, label)
+        return TextVerifyResponse(**_verify_out(result).model_dump(), chunked=chunked)
+    raise RequestError(
+        422,
+        "Send either two texts to compare (text_a and text_b), or one text and an enrolled "
+        "label to check it against (text and label).",
+    )
+
+
+@text_router.post(
+    "/identify",
+    response_model=TextIdentifyResponse,
+    tags=["recognition"],
+    responses=errors(*TEXT_ERRORS, 409, field="The text is missing, or k is not 1 to the limit."),
+)
+async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyResponse:
+    """Which enrolled texts is this like? The `k` nearest labels with distances and texts."""
+    if not 1 <= body.k <= engine.limits.max_k:
+        raise RequestError(
+            422,
+            f"The number of matches (k) must be between 1 and {engine.limits.max_k}, got {body.k}.",
+        )
+    text = check_texts([body.text], "text", engine.limits)[0]
+    threshold = engine.gallery.threshold  # 409 without a gallery
+    result, texts, chunked = await engine.call(identify_text, engine, text, body.k)
+    matches = []
+    for m in result.matches:
+        distance = _finite(m.distance, "distance")
+        matches.append(
+            TextMatchOut(
+                label=m.label,
+                distance=distance,
+                item_id=m.item_id,
+                accepted=m.accepted,
+                margin=_margin(threshold, distance),
+                thumbnail=None,
+                text=texts.get(m.item_id),
+            )
+        )
+    return TextIdentifyResponse(
+        threshold=threshold, label=result.label, matches=matches, chunked=chunked
+    )
+
+
+@text_router.post(
+    "/embed",
+    response_model=TextEmbedResponse,
+    tags=["recognition"],
+    responses=errors(*TEXT_ERRORS, large="Too many texts, or a text over the length limit."),
+)
+async def embed(engine: Engine, body: TextEmbedRequest) -> TextEmbedResponse:
+    """The model's embeddings of the texts, one row per text, with their token counts."""
+    texts = check_texts(body.texts, "texts", engine.limits)
+    z, tokens, chunked = await engine.call(embed_text_batch, engine, texts)
+    return TextEmbedResponse(
+        embeddings=z.tolist(),
+        dim=int(z.shape[1]),
+        distance=engine.distance_name,
+        tokens=tokens,
+        chunked=chunked,
+    )
+
+
+def _labels(engine: ServiceEngine) -> list[TextLabelOut]:
+    first = engine.thumbnails.first_per_label()
+    return [
+        TextLabelOut(
+            label=i.label,
+            count=i.count,
+            text=first[i.label].decode("utf-8", "replace") if i.label in first else None,
+        )
+        for i in engine.gallery.labels()
+    ]
+
+
+@text_router.get(
+    "/gallery", response_model=TextGalleryResponse, tags=["gallery"], responses=errors(409)
+)
+async def gallery(engine: Engine) -> TextGalleryResponse:
+    """Every enrolled label with its item count and its first text."""
+    labels = await engine.call(_labels, engine)
+    return TextGalleryResponse(
+        labels=labels, num_items=sum(i.count for i in labels), num_labels=len(labels)
+    )
+
+
+@text_router.get(
+    "/gallery/images",
+    response_model=TextLabelItemsResponse,
+    tags=["gallery"],
+    responses=errors(404, 409, 422, field="The label query parameter is missing or unusable."),
+)
+async def label_texts(
+    engine: Engine, label: str = Query(description="An enrolled label.")
+) -> TextLabelItemsResponse:
+    """The enrolled texts of one label (those enrolled through the service)."""
+    label = check_label(label, engine.limits.max_label_chars)
+    items = await engine.call(engine.label_images, label)
+    count = next((i.count for i in await engine.call(engine.labels) if i.label == label), 0)
+    out = [TextItem(item_id=i, text=b.decode("utf-8", "replace")) for i, b in items]
+    return TextLabelItemsResponse(label=label, count=count, items=out)
+
+
+@text_router.get("/info", response_model=TextInfoResponse, tags=["service"], responses=errors())
+async def info(engine: Engine) -> TextInfoResponse:
+    """The text model (threshold, token window), the gallery and the request limits."""
+    stats = await engine.call(engine.stats)
+    enc = getattr(engine.model, "encoder", None)
+    _, source = text_threshold(engine.model)
+    model = TextModelInfo(
+        embedding_dim=engine.embedding_dim,
+        distance=engine.distance_name,
+        threshold=engine.threshold,
+        threshold_source=source,
+        window_tokens=int(getattr(enc, "max_length", 0)),
+        overlap_tokens=int(getattr(enc, "overlap", 0)),
+        fingerprint=engine.fingerprint,
+    )
+    gallery = (
+        None
+        if stats is None
+        else GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
+    )
+    limits = TextLimitsInfo(**{f: getattr(engine.limits, f) for f in TextLimitsInfo.model_fields})
+    return TextInfoResponse(model=model, gallery=gallery, limits=limits)

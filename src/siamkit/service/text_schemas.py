@@ -1,0 +1,109 @@
+"""JSON bodies and answers of a text model's service (``siamkit serve`` of a text bundle).
+
+The paths are the image service's (``/enroll``, ``/verify``, ``/identify``, ``/embed``,
+``/gallery``, ``/info``); the requests are JSON with ``text`` fields instead of uploads.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from siamkit.service.schemas import (
+    EmbedResponse,
+    GalleryInfo,
+    LimitsInfo,
+    MatchOut,
+    VerifyResponse,
+)
+
+
+class TextEnrollRequest(BaseModel):
+    label: str = Field(description="Who or what the texts are, e.g. a ticket id.")
+    texts: list[str] = Field(description="One or more texts to enroll under the label.")
+
+
+class TextVerifyRequest(BaseModel):
+    text_a: str | None = Field(default=None, description="First text of a 1:1 comparison.")
+    text_b: str | None = Field(default=None, description="Second text of a 1:1 comparison.")
+    text: str | None = Field(default=None, description="A text to check against `label`.")
+    label: str | None = Field(default=None, description="An enrolled label (with `text`).")
+
+
+class TextIdentifyRequest(BaseModel):
+    text: str = Field(description="The query text.")
+    k: int = Field(default=5, description="How many labels to return.")
+
+
+class TextEmbedRequest(BaseModel):
+    texts: list[str] = Field(description="Texts to embed, one row each.")
+
+
+class TextVerifyResponse(VerifyResponse):
+    chunked: int = Field(description="Texts longer than the model's window, embedded as windows.")
+
+
+class TextMatchOut(MatchOut):
+    text: str | None = Field(
+        description="The matched item's text (its first characters) when enrolled through the "
+        "service; null for items enrolled otherwise."
+    )
+
+
+class TextIdentifyResponse(BaseModel):
+    threshold: float | None = Field(description="Matches at or under it are accepted.")
+    label: str | None = Field(description="The accepted best label; null when none is close.")
+    matches: list[TextMatchOut] = Field(description="Nearest labels, best first, one item each.")
+    chunked: int = Field(description="1 if the query was longer than the model's window.")
+
+
+class TextEmbedResponse(EmbedResponse):
+    tokens: list[int] = Field(description="Tokens of each text (special tokens not counted).")
+    chunked: int = Field(
+        description="Texts over the model's window, embedded as overlapping windows averaged."
+    )
+
+
+class TextLabelOut(BaseModel):
+    label: str
+    count: int
+    text: str | None = Field(description="The label's first text enrolled through the service.")
+
+
+class TextGalleryResponse(BaseModel):
+    labels: list[TextLabelOut]
+    num_items: int
+    num_labels: int
+
+
+class TextItem(BaseModel):
+    item_id: int
+    text: str
+
+
+class TextLabelItemsResponse(BaseModel):
+    label: str
+    count: int = Field(description="Items the label has in the gallery.")
+    items: list[TextItem] = Field(
+        description="Its texts enrolled through the service (first 48, first characters each)."
+    )
+
+
+class TextModelInfo(BaseModel):
+    input_kind: str = Field(default="text", description="What the model takes: text.")
+    embedding_dim: int
+    distance: str
+    threshold: float | None = Field(description="Decision threshold on the distance.")
+    threshold_source: str = Field(description="Where the threshold comes from.")
+    window_tokens: int = Field(description="Tokens per window; longer texts are windowed.")
+    overlap_tokens: int = Field(description="Tokens shared by consecutive windows.")
+    fingerprint: str
+
+
+class TextLimitsInfo(LimitsInfo):
+    max_text_chars: int
+
+
+class TextInfoResponse(BaseModel):
+    model: TextModelInfo
+    gallery: GalleryInfo | None = Field(description="null when the service runs without a gallery.")
+    limits: TextLimitsInfo

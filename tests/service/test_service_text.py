@@ -1,0 +1,254 @@
+"""The service with a text model (all-MiniLM-L6-v2): JSON with text in, the same paths out.
+
+Every distance is checked against the model's own embeddings (1 - cosine) computed here, token
+counts against the ``tokenizers`` library reading the tokenizer file, and image services are
+checked to keep their upload endpoints and page.
+"""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _service_helpers import API_KEY, make_model
+
+pytest.importorskip("transformers", reason="the text extra is not installed")
+pytest.importorskip("fastapi")
+
+PRINTER = ["The printer on floor two is out of toner.", "Printer toner is empty again."]
+VPN = ["I cannot connect to the VPN from home."]
+LONG = " ".join(f"Sentence number {i} talks about the quarterly budget review." for i in range(60))
+
+
+@pytest.fixture(scope="module")
+def text_model() -> Any:
+    from siamkit.applications.text import load_text_model
+
+    return load_text_model()
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, text_model: Any) -> Iterator[Callable[..., Any]]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from siamkit.service import ServiceLimits, create_app
+
+    clients: list[Any] = []
+
+    def make(gallery: Any = "g.db", model: Any = None, **limits: int) -> Any:
+        path = None if gallery is None else tmp_path / gallery
+        app = create_app(model or text_model, path, api_key=API_KEY, limits=ServiceLimits(**limits))
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        client.headers["X-API-Key"] = API_KEY
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def _distances(model: Any, query: str, texts: list[str]) -> np.ndarray:
+    z = model.embed([query, *texts]).numpy()
+    return 1.0 - z[1:] @ z[0]
+
+
+def test_enroll_then_identify_ranks_by_cosine_and_shows_the_texts(make_client, text_model):
+    from siamkit.applications.text.model import PASSAGE_THRESHOLD
+
+    c = make_client()
+    r = c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    assert r.status_code == 201 and r.json()["count"] == 2
+    assert c.post("/enroll", json={"label": "vpn", "texts": VPN}).json()["item_ids"] == [3]
+    query = "The printer needs a new toner cartridge."
+    body = c.post("/identify", json={"text": query, "k": 2}).json()
+    want = _distances(text_model, query, PRINTER + VPN)
+    top, second = body["matches"]
+    assert top["label"] == "printer" and second["label"] == "vpn"
+    assert top["distance"] == pytest.approx(want[:2].min(), abs=1e-5)
+    assert second["distance"] == pytest.approx(want[2], abs=1e-5)
+    assert top["text"] == PRINTER[int(np.argmin(want[:2]))] and second["text"] == VPN[0]
+    assert body["threshold"] == PASSAGE_THRESHOLD  # the model has no calibrated threshold
+    for m in body["matches"]:
+        assert m["accepted"] is (m["distance"] <= PASSAGE_THRESHOLD)
+        assert m["margin"] == pytest.approx(PASSAGE_THRESHOLD - m["distance"])
+    assert body["label"] == ("printer" if top["accepted"] else None)
+
+
+def test_verify_two_texts_and_a_text_against_a_label(make_client, text_model):
+    c = make_client()
+    a, b = "A man is playing guitar.", "Someone plays a guitar."
+    r = c.post("/verify", json={"text_a": a, "text_b": b}).json()
+    want = float(_distances(text_model, a, [b])[0])
+    assert r["distance"] == pytest.approx(want, abs=1e-5)
+    assert r["same"] is (want <= r["threshold"]) and r["label"] is None and r["chunked"] == 0
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    query = "Toner for the printer has run out."
+    r = c.post("/verify", json={"text": query, "label": "printer"}).json()
+    assert r["label"] == "printer"
+    assert r["distance"] == pytest.approx(_distances(text_model, query, PRINTER).min(), abs=1e-5)
+    unknown = c.post("/verify", json={"text": query, "label": "nobody"})
+    assert unknown.status_code == 404 and "nobody" in unknown.json()["detail"]
+
+
+def test_embed_returns_the_models_vectors_and_token_counts(make_client, text_model):
+    from tokenizers import Tokenizer
+
+    c = make_client(gallery=None)
+    texts = ["hello world", LONG]
+    r = c.post("/embed", json={"texts": texts}).json()
+    np.testing.assert_allclose(
+        np.array(r["embeddings"]), text_model.embed(texts).numpy(), atol=1e-5
+    )
+    tok_file = Path(text_model.tokenizer.name_or_path) / "tokenizer.json"
+    reference = Tokenizer.from_file(str(tok_file))
+    reference.no_padding()
+    reference.no_truncation()
+    want = [len(reference.encode(t, add_special_tokens=False).ids) for t in texts]
+    assert r["tokens"] == want and want[1] > 256  # the long text is over the window
+    assert r["chunked"] == 1 and r["dim"] == 384 and r["distance"] == "cosine"
+    long_pair = c.post("/verify", json={"text_a": LONG, "text_b": "budget review"}).json()
+    assert long_pair["chunked"] == 1
+
+
+def test_gallery_lists_texts_and_removal_forgets_them(make_client, tmp_path):
+    c = make_client()
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    c.post("/enroll", json={"label": "vpn", "texts": VPN})
+    g = c.get("/gallery").json()
+    assert (g["num_labels"], g["num_items"]) == (2, 3)
+    assert {x["label"]: x["text"] for x in g["labels"]} == {"printer": PRINTER[0], "vpn": VPN[0]}
+    items = c.get("/gallery/images", params={"label": "printer"}).json()
+    assert [i["text"] for i in items["items"]] == PRINTER and items["count"] == 2
+    assert c.delete("/gallery/printer").json()["removed"] == 2
+    assert c.get("/gallery/images", params={"label": "printer"}).status_code == 404
+    again = make_client(gallery="g.db")  # a restarted service keeps the rest
+    r = again.post("/identify", json={"text": "VPN will not connect", "k": 5}).json()
+    assert [m["label"] for m in r["matches"]] == ["vpn"] and r["matches"][0]["text"] == VPN[0]
+
+
+def test_a_long_text_is_previewed_not_stored_whole(make_client):
+    from siamkit.service.text_routes import TEXT_PREVIEW_CHARS
+
+    c = make_client()
+    c.post("/enroll", json={"label": "long", "texts": [LONG]})
+    shown = c.get("/gallery").json()["labels"][0]["text"]
+    assert len(LONG) > TEXT_PREVIEW_CHARS and len(shown) == TEXT_PREVIEW_CHARS
+    assert shown[:-1] == LONG[: TEXT_PREVIEW_CHARS - 1] and shown.endswith("\u2026")
+
+
+def test_bad_text_requests_get_one_sentence(make_client):
+    c = make_client(max_text_chars=200, max_files=2)
+    cases = [
+        (c.post("/enroll", json={"label": "x", "texts": ["ok", "  "]}), 422, "texts[1] is empty"),
+        (c.post("/enroll", json={"label": "x"}), 422, "Give the texts (texts)"),
+        (c.post("/enroll", json={"label": "x", "texts": []}), 422, "at least one text"),
+        (c.post("/enroll", json={"label": "x", "texts": ["a"] * 3}), 413, "at most 2"),
+        (c.post("/embed", json={"texts": ["a" * 201]}), 413, "201 characters; at most 200"),
+        (c.post("/identify", json={"text": "a", "k": 0}), 422, "between 1 and"),
+        (c.post("/identify", json={"text": "a", "k": "many"}), 422, "whole number"),
+        (c.post("/verify", json={"text_a": "a"}), 422, "text_a and text_b"),
+        (c.post("/verify", json={"text_a": "a", "text_b": "b", "label": "x"}), 422, "text_a"),
+        (c.post("/enroll", json={"label": " ", "texts": ["a"]}), 422, "label is empty"),
+        (
+            c.post(
+                "/enroll", data={"label": "x"}, files=[("files", ("a.png", b"png", "image/png"))]
+            ),
+            415,
+            "text model",
+        ),
+    ]
+    for r, status, words in cases:
+        assert r.status_code == status, r.json()
+        assert words in r.json()["detail"]
+    assert c.get("/gallery").json()["num_items"] == 0  # nothing half-written
+
+
+def test_without_a_gallery_only_verify_and_embed_work(make_client):
+    c = make_client(gallery=None)
+    assert c.post("/verify", json={"text_a": "a cat", "text_b": "a dog"}).status_code == 200
+    for path, body in (("/enroll", {"label": "x", "texts": ["t"]}), ("/identify", {"text": "t"})):
+        r = c.post(path, json=body)
+        assert r.status_code == 409 and "--gallery" in r.json()["detail"]
+    assert c.get("/info").json()["gallery"] is None
+
+
+def test_info_page_and_openapi_say_text(make_client, text_model):
+    c = make_client()
+    info = c.get("/info").json()
+    assert info["model"]["input_kind"] == "text" and info["model"]["window_tokens"] == 256
+    assert info["model"]["embedding_dim"] == text_model.embedding_dim
+    assert "default" in info["model"]["threshold_source"]
+    assert info["limits"]["max_text_chars"] == 50_000
+    page = c.get("/")
+    assert page.status_code == 200 and "<textarea" in page.text and "text.js" in page.text
+    assert c.get("/static/text.js").status_code == 200
+    assert c.get("/static/text.css").status_code == 200
+    schema = c.get("/openapi.json").json()
+    assert "texts" in schema["info"]["description"]
+    body = schema["paths"]["/identify"]["post"]["requestBody"]["content"]
+    assert list(body) == ["application/json"]  # the text endpoint, not the upload form
+    assert "415" in schema["paths"]["/enroll"]["post"]["responses"]
+    assert "/gallery/{label}" in schema["paths"] and "/recommend" in schema["paths"]
+
+
+def test_a_calibrated_threshold_is_used(make_client, text_model, monkeypatch):
+    monkeypatch.setattr(text_model, "threshold", 0.05)
+    c = make_client()
+    r = c.post("/verify", json={"text_a": "A man plays guitar.", "text_b": "A man plays a guitar."})
+    assert r.json()["threshold"] == 0.05
+    assert c.get("/info").json()["model"]["threshold_source"] == "the model's calibrated threshold"
+
+
+def test_an_image_service_keeps_its_upload_endpoints_and_page(make_client):
+    c = make_client(model=make_model())
+    assert "<textarea" not in c.get("/").text and "app.js" in c.get("/").text
+    schema = c.get("/openapi.json").json()
+    body = schema["paths"]["/identify"]["post"]["requestBody"]["content"]
+    assert list(body) == ["multipart/form-data"]
+    r = c.post("/enroll", json={"label": "x", "texts": ["a"]})
+    assert r.status_code == 422 and "images" in r.json()["detail"]
+
+
+def test_siamkit_serve_starts_a_text_bundle_with_its_gallery(text_model, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    import siamkit
+    from siamkit.cli import serve_cmd
+
+    monkeypatch.setattr(text_model, "threshold", None)  # restored: save_model sets it
+    bundle = siamkit.save_model(text_model, tmp_path / "model", threshold=0.3)
+    seen: list[Any] = []
+
+    def run(app: Any, sock: Any, log_level: str) -> None:
+        seen.append(app)
+        sock.close()
+
+    monkeypatch.setattr(serve_cmd, "run_server", run)
+    monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    gallery = str(tmp_path / "tickets.db")
+    result = CliRunner().invoke(
+        serve_cmd.serve, [str(bundle), "--gallery", gallery, "--port", port]
+    )
+    assert result.exit_code == 0, result.output
+    with TestClient(seen[0]) as c:
+        c.post("/enroll", json={"label": "vpn", "texts": VPN})
+        r = c.post("/identify", json={"text": "The VPN does not connect.", "k": 1}).json()
+    assert r["threshold"] == 0.3 and r["matches"][0]["label"] == "vpn"
+    onnx = CliRunner().invoke(serve_cmd.serve, [str(bundle), "--runtime", "onnx"])
+    assert onnx.exit_code == 1 and "serves image models only" in onnx.output
+    assert r["matches"][0]["distance"] == pytest.approx(
+        float(_distances(text_model, "The VPN does not connect.", VPN)[0]), abs=1e-5
+    )

@@ -1,0 +1,131 @@
+"""End to end: a text model's web page in headless Chromium against uvicorn on a free port.
+
+The page enrolls two texts, identifies and verifies, and the test checks the similarities it
+shows against the model's own embeddings computed in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _service_helpers import API_KEY
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not os.environ.get("CI") and not CHROMIUM.exists():
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
+if not os.environ.get("CI"):
+    pytest.importorskip("playwright.sync_api")
+pytest.importorskip("uvicorn")
+pytest.importorskip("transformers", reason="the text extra is not installed")
+
+PRINTER = "The printer on floor two is out of toner."
+VPN = "I cannot connect to the VPN from home."
+QUERY = "The printer needs a new toner cartridge."
+
+
+@pytest.fixture(scope="module")
+def text_model() -> Any:
+    from siamkit.applications.text import load_text_model
+
+    return load_text_model()
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory, text_model: Any) -> Iterator[str]:
+    import uvicorn
+
+    from siamkit.service import create_app
+
+    app = create_app(text_model, tmp_path_factory.mktemp("g") / "tickets.db", api_key=API_KEY)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def _similarity(model: Any, a: str, b: str) -> float:
+    z = model.embed([a, b]).numpy()
+    return float(z[0] @ z[1])
+
+
+def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from siamkit.applications.text.model import PASSAGE_THRESHOLD
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server_url + "/")
+        page.wait_for_selector("#key-box:not([hidden])")
+        page.fill("#api-key", API_KEY)
+        page.dispatch_event("#api-key", "change")
+        page.wait_for_selector("#model-info:has-text('Text model')")
+        assert f"{1 - PASSAGE_THRESHOLD:.4f}" in page.inner_text("#model-info")
+        assert page.locator("input[type=file]").count() == 0  # text boxes, no uploads
+
+        for label, text in (("printer", PRINTER), ("vpn", VPN)):
+            page.fill("#enroll-label", label)
+            page.fill("#enroll-text", text)
+            page.click("#enroll-submit")
+            page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
+        page.wait_for_selector("#gallery-list li >> nth=1")
+        assert PRINTER in page.inner_text("#gallery-list")
+
+        page.fill("#identify-text", QUERY)
+        page.click("#identify-submit")
+        page.wait_for_selector("#identify-matches li >> nth=1")
+        rows = page.locator("#identify-matches li")
+        first = rows.nth(0).inner_text()
+        assert first.startswith("1. printer") and PRINTER in first
+        assert f"similarity {_similarity(text_model, QUERY, PRINTER):.4f}" in first
+        assert f"similarity {_similarity(text_model, QUERY, VPN):.4f}" in rows.nth(1).inner_text()
+        assert rows.nth(1).get_attribute("class") == "match rejected"
+
+        a, b = "A man is playing guitar.", "Someone plays a guitar."
+        page.fill("#verify-a", a)
+        page.fill("#verify-b", b)
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result:has-text('similarity')")
+        text = page.inner_text("#verify-result")
+        sim = _similarity(text_model, a, b)
+        assert text.startswith("Same" if 1 - sim <= PASSAGE_THRESHOLD else "Different")
+        assert f"{sim:.4f}" in text
+
+        page.check("#verify-mode-label")
+        page.fill("#verify-a", "My VPN connection keeps failing.")
+        page.select_option("#verify-label", "printer")
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result.bad:has-text('printer')")
+
+        page.fill("#enroll-label", "blank")
+        page.fill("#enroll-text", "   ")
+        page.click("#enroll-submit")
+        page.wait_for_selector("#enroll-result.error")
+        page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
+        browser.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
