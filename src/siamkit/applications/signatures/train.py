@@ -28,7 +28,9 @@ from siamkit.applications.signatures.decision import REDUCTIONS
 from siamkit.applications.signatures.evaluate import SignatureEvaluation, evaluate_signatures
 from siamkit.data.signature_set import SignatureSet
 from siamkit.losses import contrastive_loss
-from siamkit.models import SiameseNetwork
+from siamkit.models import JoinedEmbedding, SiameseNetwork
+
+SignatureModel = SiameseNetwork | JoinedEmbedding
 
 __all__ = ["batch_pairs", "embed_signatures", "sample_batch", "train_signatures"]
 
@@ -110,7 +112,7 @@ def _loss_fn(cfg: SignatureTrainConfig) -> LossFn:
     return ours
 
 
-def embed_signatures(model: SiameseNetwork, images: Tensor, batch_size: int = 256) -> Tensor:
+def embed_signatures(model: SignatureModel, images: Tensor, batch_size: int = 256) -> Tensor:
     """``(N, 1, H, W)`` -> ``(N, D)`` embeddings in eval mode, without gradients."""
     was_training = model.training
     model.eval()
@@ -121,7 +123,7 @@ def embed_signatures(model: SiameseNetwork, images: Tensor, batch_size: int = 25
 
 
 def validate(
-    model: SiameseNetwork, data: SignatureSet, cfg: SignatureEvalConfig
+    model: SignatureModel, data: SignatureSet, cfg: SignatureEvalConfig
 ) -> SignatureEvaluation:
     """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER).
 
@@ -140,13 +142,13 @@ def validate(
 
 
 def train_signatures(
-    model: SiameseNetwork,
+    model: SignatureModel,
     train_set: SignatureSet,
     val_set: SignatureSet,
     cfg: SignatureTrainConfig,
     eval_cfg: SignatureEvalConfig,
     log: Callable[[str], None] | None = None,
-) -> tuple[SiameseNetwork, list[dict[str, Any]]]:
+) -> tuple[SignatureModel, list[dict[str, Any]]]:
     """Train ``model`` in place for ``cfg.steps`` steps; returns it with the best validation
     weights loaded, and the history of validation checks."""
     torch.manual_seed(cfg.seed)
@@ -156,6 +158,8 @@ def train_signatures(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps)
     best: tuple[float, dict[str, Tensor]] | None = None
     history: list[dict[str, Any]] = []
+    # with appearance features joined, the loss sees the network alone (they have no weights)
+    network = model.net if isinstance(model, JoinedEmbedding) else model
     model.train()
     running = 0.0
     for step in range(1, cfg.steps + 1):
@@ -164,8 +168,7 @@ def train_signatures(
             train_set.writer[idx], train_set.forged[idx], cfg.random_fraction, rng
         )
         x = train_set.images[idx]
-        # with an appearance skip, the loss sees the learned part alone (the skip has no weights)
-        z = model.embed_parts(x, check=False)["learned"]  # (B, D)
+        z = network.embed(x, check=False)  # (B, D)
         loss = loss_fn(z, i, j, same)
         opt.zero_grad(set_to_none=True)
         loss.backward()
