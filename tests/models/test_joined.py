@@ -166,3 +166,17 @@ def test_a_legacy_folder_with_a_broken_appearance_section_is_refused_clearly(
     (folder / "siamkit.json").write_text(json.dumps(doc))
     with pytest.raises(ModelFileError, match=r"cannot be rebuilt.*'pixels' or 'hog'"):
         load_model(folder)
+
+
+def test_init_from_a_joined_model_takes_its_network() -> None:
+    """``model.init_from`` copies encoder, head and normalisation: of the joined model's network."""
+    from siamkit.training.init_from import init_from_model
+
+    source = load_model(LEGACY / "hog_snorm")
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
+    net = SiameseNetwork(enc, 8, preprocess=Preprocess(input_shape=(1, 28, 28))).eval()
+    joined = JoinedEmbedding(net, AppearanceFeatures(7, "hog", bins=6, signed=True, levels=2), 0.5)
+    init_from_model(joined, LEGACY / "hog_snorm")
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(net.embed(x), source.net.embed(x))
