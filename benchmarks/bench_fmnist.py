@@ -58,12 +58,11 @@ from siamkit.encode import encode
 from siamkit.encoders import create_encoder
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.experiment import cohort_images
-from siamkit.models import Preprocess, SiameseNetwork
+from siamkit.models import JoinedEmbedding, Preprocess, SiameseNetwork
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
-from siamkit.training.builders import build_appearance_skip
+from siamkit.training.builders import build_appearance_features, embedding_model
 from siamkit.training.data import RunData, to_float
 from siamkit.training.trainer import seed_everything
-from siamkit.training.validation import embed_parts_all
 
 PEERS = ("pml-batch-hard", "pml-semihard", "pml-multisim")
 RECIPES = ("siamkit-demo", "siamkit-cnn-only", "hog-only", *PEERS)
@@ -128,20 +127,20 @@ def train_peer(
 
 def train_siamkit(
     data: RunData, epochs: int | None, seed: int, progress: bool, skip: bool = True
-) -> SiameseNetwork:
-    """The demo recipe through siamkit's Trainer (its own epochs unless ``epochs`` is given);
-    ``skip=False`` drops the appearance skip (the CNN-only ablation)."""
+) -> SiameseNetwork | JoinedEmbedding:
+    """The demo recipe through siamkit's Trainer (its own epochs unless ``epochs`` is given),
+    joined with its appearance features; ``skip=False`` drops them (the CNN-only ablation)."""
     sets = [f"train.seed={seed}", "train.device=cpu"] + (
         [f"train.epochs={epochs}"] if epochs else []
     )
     if not skip:
-        sets.append("model.appearance_skip_weight=0")
+        sets.append("model.appearance=null")
     cfg = apply_overrides(demo_recipe(), sets)
     seed_everything(seed)
     mean, std = data.channel_stats()
     net = build_model(cfg.model, data.input_shape, mean, std)
     Trainer.from_config(net, cfg, data, progress=progress).fit()
-    return net.eval()
+    return embedding_model(net, cfg.model).eval()
 
 
 def run_one(
@@ -154,12 +153,12 @@ def run_one(
     progress = not args.no_progress
     distance: Any = "euclidean"
     if recipe == "hog-only":
-        skip = build_appearance_skip(demo_recipe().model)
-        assert skip is not None  # the demo recipe has one
+        features = build_appearance_features(demo_recipe().model)
+        assert features is not None  # the demo recipe has them
 
         def embed(images: torch.Tensor) -> torch.Tensor:
             x = to_float(images)
-            return torch.cat([skip.appearance(x[i : i + 1000]) for i in range(0, len(x), 1000)])
+            return torch.cat([features(x[i : i + 1000]) for i in range(0, len(x), 1000)])
 
     else:
         if recipe in ("siamkit-demo", "siamkit-cnn-only"):
@@ -176,8 +175,8 @@ def run_one(
     z = embed(data.test_x)
     train_s = time.perf_counter() - t0
     scorings = {recipe: (z, distance)}
-    if recipe == "siamkit-demo":  # its learned part alone, from the same weights
-        learned = embed_parts_all(net, data.test_x, torch.device("cpu"))["learned"]
+    if recipe == "siamkit-demo" and isinstance(net, JoinedEmbedding):  # its network alone
+        learned = encode(net.net, data.test_x, device="cpu")
         scorings[f"{recipe} learned part"] = (learned, distance)
     if args.cohort != "none":
         cfg = apply_overrides(

@@ -17,7 +17,7 @@ The reduction (mean / min / max distance to the references) is chosen per model 
 validation writers (``--reduce auto``) and shown in brackets.
 
 The network is the signature model ``siamkit train configs/signatures.yaml`` builds: the
-SigNet-like CNN with siamkit's appearance skip (parameter-free HOG-like features joined to the
+SigNet-like CNN joined with HOG-like appearance features (parameter-free, joined to the
 learned embedding, weight 1; the loss sees the learned part alone). Each recipe also gets a row
 for its learned part alone, and two untrained rows show what the parameter-free features do by
 themselves, so it is visible where the figures come from. Seeds 1-3: the recipe (appearance
@@ -49,7 +49,8 @@ from siamkit.applications.signatures import (
 from siamkit.applications.signatures.config import signature_config_from_dict
 from siamkit.applications.signatures.train import embed_signatures, train_signatures, validate
 from siamkit.data.signature_set import SignatureSet, synthetic_signature_set, writer_disjoint_split
-from siamkit.heads import AppearanceSkip
+from siamkit.heads import AppearanceFeatures
+from siamkit.models import JoinedEmbedding
 
 RECIPES = {"siamkit": "contrastive", "pml-contrastive": "pml"}
 
@@ -97,7 +98,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
     data = synthetic_signature_set(args.writers, args.genuine, args.forged, seed, size)
     groups = writer_disjoint_split(args.writers, (0.6, 0.2, 0.2), seed)
     train, val, test = (data.subset(g) for g in groups)
-    hog = AppearanceSkip(1.0, args.appearance_pool, "hog").appearance
+    hog = AppearanceFeatures(args.appearance_pool, "hog")
     rows = [
         untrained_row("raw pixels", _pixels, val, test, seed, args.references),
         untrained_row("HOG features", hog, val, test, seed, args.references),
@@ -125,19 +126,19 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
         )  # fmt: skip
         model, _ = train_signatures(model, train, val, cfg.train, cfg.eval)
         seconds = time.perf_counter() - t
-        skip = model.appearance_skip
-        for part in ("joined", "learned") if skip is not None else ("joined",):
-            model.appearance_skip = skip if part == "joined" else None
-            chosen = validate(model, val, cfg.eval)  # reduce and threshold: validation writers
-            z = embed_signatures(model, test.images)
+        parts = {"joined": model}
+        if isinstance(model, JoinedEmbedding):
+            parts["learned"] = model.net
+        for part, m in parts.items():
+            chosen = validate(m, val, cfg.eval)  # reduce and threshold: validation writers
+            z = embed_signatures(m, test.images)
             ev = evaluate_signatures(
-                z, test.writer, test.forged, args.references, chosen.reduce, model.distance,
+                z, test.writer, test.forged, args.references, chosen.reduce, m.distance,
                 chosen.skilled.eer_threshold,
             )  # fmt: skip
             label = name if part == "joined" else f"{name}, learned part alone"
             rows.append(_row(f"{label} ({chosen.reduce})", seed, ev, seconds))
             _print(rows[-1])
-        model.appearance_skip = skip
     return rows
 
 

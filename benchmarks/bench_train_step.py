@@ -1,9 +1,10 @@
 """One training step of the demo recipe: the learned part alone vs the old path that also
 computed the appearance (HOG) features at every step and threw them away.
 
-The demo recipe trains the network on its own (``appearance_skip_in_loss: false``); its
-appearance features only join the embedding when embedding. Before, each step embedded through
-``embed_parts(x)["learned"]``, computing the HOG features too; now through ``embed_learned(x)``.
+The demo recipe trains the network on its own (``model.appearance.in_loss: false``); its
+appearance features only join the embedding when embedding (a ``JoinedEmbedding`` made after
+training). The old path is reproduced as ``JoinedEmbedding.parts(x)["learned"]`` (the HOG
+features computed too); the training step now embeds with the network alone, ``net.embed(x)``.
 Both give the same loss and gradient (checked here); the rows are the seconds per step
 (forward + backward + Adam step, median of ``--steps`` after 3 warm-up steps) on a batch of
 ``--batch`` real Fashion-MNIST training images.
@@ -24,7 +25,7 @@ from collections.abc import Callable
 import torch
 
 from siamkit.data.fashion_mnist import load_fashion_mnist
-from siamkit.training import build_model, build_objective
+from siamkit.training import build_model, build_objective, embedding_model
 from siamkit.training.config import demo_recipe
 
 
@@ -53,16 +54,17 @@ def main() -> None:
     y = y[keep][: args.batch]
     paths = []
     for name, how in [
-        ("old: embed_parts(x)['learned'] (HOG computed, unused)", "parts"),
-        ("new: embed_learned(x)", "learned"),
+        ("old: joined.parts(x)['learned'] (HOG computed, unused)", "parts"),
+        ("new: net.embed(x)", "learned"),
     ]:
         torch.manual_seed(0)
         net = build_model(cfg.model, (1, 28, 28), (0.286,), (0.353,)).train()
+        joined = embedding_model(net, cfg.model)
 
-        def embed(t: torch.Tensor, net=net, how=how) -> torch.Tensor:
+        def embed(t: torch.Tensor, net=net, joined=joined, how=how) -> torch.Tensor:
             if how == "parts":
-                return net.embed_parts(t, check=False)["learned"]
-            return net.embed_learned(t, check=False)
+                return joined.parts(t, check=False)["learned"]
+            return net.embed(t, check=False)
 
         with torch.no_grad():
             check = embed(x)

@@ -32,6 +32,7 @@ _SUBMODULES = {
 _NAMES = {
     "SiameseNetwork": "siamkit.models",
     "HalfTwinNetwork": "siamkit.models",
+    "JoinedEmbedding": "siamkit.models",
     "Preprocess": "siamkit.models",
     "model_fingerprint": "siamkit.models",
     "save_model": "siamkit.export.bundle",
@@ -54,7 +55,13 @@ if TYPE_CHECKING:
         training,
     )
     from siamkit.export.bundle import ModelFileError, load_model, save_model
-    from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork, model_fingerprint
+    from siamkit.models import (
+        HalfTwinNetwork,
+        JoinedEmbedding,
+        Preprocess,
+        SiameseNetwork,
+        model_fingerprint,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -71,6 +78,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "HalfTwinNetwork",
+    "JoinedEmbedding",
     "ModelFileError",
     "Preprocess",
     "SiameseNetwork",

@@ -47,7 +47,7 @@ def test_demo_with_a_tiny_config_writes_report_metrics_and_model(tmp_path: Path)
     assert siamkit.load_model(out / "model").threshold is not None
 
 
-def test_demo_with_an_appearance_skip_reports_each_part_alone(tmp_path: Path) -> None:
+def test_demo_with_appearance_features_reports_each_part_alone(tmp_path: Path) -> None:
     """The ablation in metrics.json, report.html and the printed summary; the appearance part is
     checked against HOG features computed and evaluated independently of the run."""
     import yaml
@@ -57,12 +57,7 @@ def test_demo_with_an_appearance_skip_reports_each_part_alone(tmp_path: Path) ->
     from siamkit.heads.appearance import hog_features
 
     cfg = yaml.safe_load((ROOT / "configs" / "digits-tiny.yaml").read_text())
-    cfg["model"].update(
-        appearance_skip_weight=1.0,
-        appearance_skip_pool=4,
-        appearance_skip_features="hog",
-        appearance_skip_bins=8,
-    )
+    cfg["model"]["appearance"] = {"weight": 1.0, "pool": 4, "features": "hog", "bins": 8}
     path = tmp_path / "skip.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "demo"

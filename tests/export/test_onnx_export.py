@@ -47,23 +47,26 @@ def test_fp32_matches_torch_on_real_images(bundle, exported, fmnist_images):
     ],
     ids=["hog", "signed-hog-pyramid", "pixels"],
 )
-def test_appearance_skip_is_in_the_graph(skip, tmp_path, fmnist_images):
-    """The demo recipe's parameter-free branch (atan2, soft binning, pooling) exports exactly."""
-    from siamkit.heads import AppearanceSkip
+def test_appearance_features_are_in_the_graph(skip, tmp_path, fmnist_images):
+    """The demo recipe's parameter-free branch (atan2, soft binning, pooling) of a joined model
+    exports exactly."""
+    from siamkit.heads import AppearanceFeatures
 
     torch.manual_seed(2)
-    net = siamkit.SiameseNetwork(
+    learned = siamkit.SiameseNetwork(
         siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[16, 32, 64]),
         embedding_dim=32,
         preprocess=Preprocess(mean=(0.286,), std=(0.353,), input_shape=(1, 28, 28)),
-        appearance_skip=AppearanceSkip(weight=1.0, **skip),
     )
     with torch.no_grad():  # real batch-norm statistics
-        net.train()(torch.from_numpy(fmnist_images[:64]), torch.from_numpy(fmnist_images[64:128]))
-    net.eval()
+        x = torch.from_numpy(fmnist_images[:64])
+        learned.train()(x, torch.from_numpy(fmnist_images[64:128]))
+    net = siamkit.JoinedEmbedding(learned, AppearanceFeatures(**skip), weight=1.0).eval()
     path = siamkit.save_model(net, tmp_path / "model")
     want = _torch_embed(path, fmnist_images)
-    got = _ort_embed(export_onnx(path).path, fmnist_images)
+    done = export_onnx(path)
+    got = _ort_embed(done.path, fmnist_images)
+    assert done.metadata["model_kind"] == "joined"
     assert got.shape == want.shape == (len(fmnist_images), net.embedding_dim)
     assert np.abs(got - want).max() <= 1e-4
 

@@ -94,15 +94,18 @@ def test_half_twin_uses_two_unshared_encoders_in_one_space() -> None:
         net.embed(x, branch="h")
 
 
-def test_appearance_skip_joins_pooled_pixels_and_stays_unit_length() -> None:
-    from siamkit.heads import AppearanceSkip
+def test_joined_pooled_pixels_are_the_naive_join_and_stay_unit_length() -> None:
+    from siamkit.heads import AppearanceFeatures
+    from siamkit.models import JoinedEmbedding
 
-    net = small_net(appearance_skip=AppearanceSkip(weight=0.5, pool=4))
+    net = small_net()
+    joined = JoinedEmbedding(net, AppearanceFeatures(pool=4), weight=0.5).eval()
     x = torch.rand(3, 1, 28, 28)
-    z = net.embed(x)
-    assert net.embedding_dim == 12 + 49 and z.shape == (3, 61)
+    z = joined.embed(x)
+    assert joined.embedding_dim == 12 + 49 and z.shape == (3, 61)
     torch.testing.assert_close(z.norm(dim=1), torch.ones(3))
-    # the tail is the pooled image, by a naive loop over 4×4 windows
+    # the head is the network's embedding, the tail the pooled image by a naive loop over 4×4
+    # windows, both scaled by hand: [e ; 0.5 * p / |p|] / sqrt(1 + 0.5²)
     pooled = torch.tensor(
         [
             [
@@ -115,29 +118,30 @@ def test_appearance_skip_joins_pooled_pixels_and_stays_unit_length() -> None:
     )
     expected_tail = 0.5 * pooled / pooled.norm(dim=1, keepdim=True) / (1 + 0.25) ** 0.5
     torch.testing.assert_close(z[:, 12:], expected_tail)
+    torch.testing.assert_close(z[:, :12], net.embed(x) / (1 + 0.25) ** 0.5)
     with pytest.raises(ValueError, match="input_shape"):
-        SiameseNetwork(
-            siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[4]),
-            2,
-            appearance_skip=AppearanceSkip(),
+        vectors = SiameseNetwork(
+            siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[4]), 2
         )
+        JoinedEmbedding(vectors, AppearanceFeatures())
     with pytest.raises(ValueError, match="positive"):
-        AppearanceSkip(weight=0)
+        JoinedEmbedding(net, AppearanceFeatures(), weight=0)
 
 
-def test_embed_parts_are_the_pieces_embed_joins() -> None:
-    from siamkit.heads import AppearanceSkip
+def test_joined_parts_are_the_pieces_embed_joins() -> None:
+    from siamkit.heads import AppearanceFeatures
+    from siamkit.models import JoinedEmbedding
 
     w = 0.7
-    net = small_net(appearance_skip=AppearanceSkip(weight=w, pool=7, features="hog", bins=6)).eval()
+    net = small_net()
+    joined = JoinedEmbedding(net, AppearanceFeatures(pool=7, features="hog", bins=6), w).eval()
     x = torch.rand(3, 1, 28, 28)
-    parts = net.embed_parts(x)
+    parts = joined.parts(x)
     assert set(parts) == {"learned", "appearance"} and parts["appearance"].shape == (3, 6 * 16)
-    joined = torch.cat([parts["learned"], w * parts["appearance"]], dim=1) / (1 + w * w) ** 0.5
-    torch.testing.assert_close(net.embed(x), joined)
-    plain = small_net().eval()
-    assert set(plain.embed_parts(x)) == {"learned"}
-    torch.testing.assert_close(plain.embed_parts(x)["learned"], plain.embed(x))
+    torch.testing.assert_close(parts["learned"], net.embed(x))
+    by_hand = torch.cat([parts["learned"], w * parts["appearance"]], dim=1) / (1 + w * w) ** 0.5
+    torch.testing.assert_close(joined.embed(x), by_hand)
+    torch.testing.assert_close(joined(x, x.flip(0)), (by_hand - by_hand.flip(0)).norm(dim=1))
 
 
 def _naive_hog(x: torch.Tensor, bins: int, cell: int, signed: bool) -> torch.Tensor:
@@ -172,7 +176,7 @@ def test_hog_appearance_features_match_a_naive_loop() -> None:
 def test_signed_hog_pyramid_matches_a_naive_loop() -> None:
     """Signed orientations over 360°; two levels (4- and 8-pixel cells), each unit length, joined
     with equal weight."""
-    from siamkit.heads import AppearanceSkip
+    from siamkit.heads import AppearanceFeatures
     from siamkit.heads.appearance import hog_features
 
     x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
@@ -183,9 +187,10 @@ def test_signed_hog_pyramid_matches_a_naive_loop() -> None:
     torch.testing.assert_close(got, want)
     # signed differs from unsigned: a light-to-dark edge is not a dark-to-light one
     assert not torch.allclose(hog_features(x, 6, 4, signed=True), hog_features(x, 6, 4))
-    skip = AppearanceSkip(1.0, 4, features="hog", bins=6, signed=True, levels=2)
-    assert skip.extra_dim((1, 8, 8)) == 6 * (4 + 1) == got.numel()
+    features = AppearanceFeatures(4, features="hog", bins=6, signed=True, levels=2)
+    assert features.extra_dim((1, 8, 8)) == 6 * (4 + 1) == got.numel()
+    torch.testing.assert_close(features(x)[0], want)
     with pytest.raises(ValueError, match="smaller than the pooling window 8"):
-        skip.extra_dim((1, 6, 6))
+        features.extra_dim((1, 6, 6))
     with pytest.raises(ValueError, match="levels"):
-        AppearanceSkip(1.0, 4, features="pixels", levels=2)
+        AppearanceFeatures(4, features="pixels", levels=2)

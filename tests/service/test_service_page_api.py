@@ -7,7 +7,7 @@ import torch
 from _service_helpers import as_tensor, pattern, png_bytes
 
 import siamkit
-from siamkit.heads import AppearanceSkip
+from siamkit.heads import AppearanceFeatures
 
 
 def _file(field: str, kind: str) -> list[tuple[str, tuple[str, bytes, str]]]:
@@ -56,9 +56,10 @@ def test_info_explains_what_the_embedding_is_made_of(client_factory, tmp_path):
     torch.manual_seed(0)
     enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
     pre = siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 28, 28))
-    skip = AppearanceSkip(0.5, features="hog", pool=4)
-    net = siamkit.SiameseNetwork(enc, 16, preprocess=pre, appearance_skip=skip).eval()
-    extra = skip.extra_dim((1, 28, 28))
+    features = AppearanceFeatures(pool=4, features="hog")
+    learned = siamkit.SiameseNetwork(enc, 16, preprocess=pre)
+    net = siamkit.JoinedEmbedding(learned, features, 0.5).eval()
+    extra = features.extra_dim((1, 28, 28))
     from fastapi.testclient import TestClient
 
     from siamkit.service import create_app

@@ -7,19 +7,51 @@ import math
 import pytest
 import torch
 
-from siamkit.training import ModelConfig, OptimConfig, build_model, build_optimizer, build_scheduler
+from siamkit.models import JoinedEmbedding, SiameseNetwork
+from siamkit.training import (
+    AppearanceConfig,
+    ModelConfig,
+    OptimConfig,
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    embedding_model,
+)
 from siamkit.training.builders import lr_factor
 
 
-def test_appearance_skip_widens_the_embedding_and_learned_metrics_follow() -> None:
+def test_appearance_in_the_loss_widens_the_embedding_and_learned_metrics_follow() -> None:
     cfg = ModelConfig(
-        embedding_dim=16, appearance_skip_weight=1.0, appearance_skip_pool=4, distance="mahalanobis"
+        embedding_dim=16, appearance=AppearanceConfig(weight=1.0, pool=4), distance="mahalanobis"
     )
     net = build_model(cfg, (1, 28, 28))
+    assert isinstance(net, JoinedEmbedding) and embedding_model(net, cfg) is net
     z = net.embed(torch.rand(3, 1, 28, 28))
     assert z.shape == (3, 16 + 49) and net.embedding_dim == 65
     assert torch.allclose(z.norm(dim=1), torch.ones(3), atol=1e-5)
     assert net.distance.pairwise(z, z).shape == (3,)
+    assert net.distance.name == "mahalanobis" and net.net.distance.name == "euclidean"
+    # the learned metric (of the joined embedding) is trained with the network
+    n_params = sum(p.numel() for p in net.parameters())
+    assert n_params == sum(p.numel() for p in net.net.parameters()) + sum(
+        p.numel() for p in net.distance.parameters()
+    )
+
+
+def test_appearance_out_of_the_loss_trains_the_network_alone_and_joins_after() -> None:
+    cfg = ModelConfig(embedding_dim=16, appearance=AppearanceConfig(pool=4, in_loss=False))
+    torch.manual_seed(0)
+    net = build_model(cfg, (1, 28, 28))
+    torch.manual_seed(0)
+    plain = build_model(ModelConfig(embedding_dim=16), (1, 28, 28))
+    assert type(net) is SiameseNetwork and net.embedding_dim == 16
+    # the same weights as the run without appearance features: they take no random draws
+    assert all(
+        torch.equal(a, b) for a, b in zip(net.state_dict().values(), plain.state_dict().values())
+    )
+    joined = embedding_model(net, cfg)
+    assert isinstance(joined, JoinedEmbedding) and joined.net is net
+    assert joined.embedding_dim == 16 + 49 and embedding_model(plain, ModelConfig()) is plain
 
 
 def test_fixed_normalisation_wins_over_data_statistics() -> None:
@@ -34,7 +66,7 @@ def test_fixed_normalisation_wins_over_data_statistics() -> None:
 def test_skip_on_vectors_and_bad_encoder_args_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="image inputs"):
         build_model(
-            ModelConfig(encoder="mlp", encoder_kwargs={}, appearance_skip_weight=1.0), (16,)
+            ModelConfig(encoder="mlp", encoder_kwargs={}, appearance=AppearanceConfig()), (16,)
         )
     with pytest.raises(ValueError, match="encoder_kwargs"):
         build_model(ModelConfig(encoder_kwargs={"depth": 3}), (1, 28, 28))

@@ -88,9 +88,9 @@ def test_a_run_that_keeps_collapsing_ends_with_the_last_good_weights(
     def fake_parts(net, x, device, batch_size=512):
         calls.append(len(x))
         z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1)}
+        return z if len(calls) == 1 else z[:1].repeat(len(x), 1)
 
-    monkeypatch.setattr(fc, "embed_parts_all", fake_parts)
+    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
     sets = ["train.epochs=6", "train.steps_per_epoch=2", f"train.ema_decay={ema}"]
     cfg = apply_overrides(tiny_cfg, sets)
     torch.manual_seed(0)
@@ -118,9 +118,9 @@ def test_a_restart_switches_the_mining_inside_a_memory_and_empties_it(
     def fake_parts(net, x, device, batch_size=512):
         calls.append(len(x))
         z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1)}
+        return z if len(calls) == 1 else z[:1].repeat(len(x), 1)
 
-    monkeypatch.setattr(fc, "embed_parts_all", fake_parts)
+    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
     sets = ["train.epochs=6", "train.steps_per_epoch=2", "loss.xbm_memory_size=500"]
     cfg = apply_overrides(tiny_cfg, sets)
     lines: list[str] = []
@@ -157,7 +157,7 @@ def test_a_restart_rolls_back_the_weight_average_too(
                 {k: v.clone() for k, v in avg.state_dict().items()},
             )
 
-    monkeypatch.setattr(fc, "embed_parts_all", fake_parts)
+    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
     sets = ["train.epochs=2", "train.steps_per_epoch=3", "train.ema_decay=0.9"]
     cfg = apply_overrides(tiny_cfg, sets)
     trainer = Trainer.from_config(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from siamkit.training import (
+    AppearanceConfig,
     ConfigError,
     RunConfig,
     apply_overrides,
@@ -161,23 +164,67 @@ def test_demo_yaml_is_the_builtin_demo_recipe() -> None:
     assert load_config(CONFIGS / "demo.yaml") == demo_recipe()
 
 
-def test_the_nested_appearance_section_is_the_flat_keys() -> None:
-    from siamkit.training import config_from_dict
-
+def test_the_flat_appearance_keys_of_older_configs_read_as_the_nested_section() -> None:
     nested = config_from_dict(
         {"model": {"appearance": {"weight": 0.5, "features": "hog", "in_loss": False}}}
     )
-    flat = config_from_dict(
-        {
-            "model": {
-                "appearance_skip_weight": 0.5,
-                "appearance_skip_features": "hog",
-                "appearance_skip_in_loss": False,
+    with pytest.warns(DeprecationWarning, match="model.appearance"):
+        flat = config_from_dict(
+            {
+                "model": {
+                    "appearance_skip_weight": 0.5,
+                    "appearance_skip_features": "hog",
+                    "appearance_skip_in_loss": False,
+                }
             }
-        }
-    )
-    assert nested == flat and nested.model.appearance_skip_weight == 0.5
-    with pytest.raises(ConfigError, match=r"unknown key.*pol in model\.appearance"):
+        )
+    want = AppearanceConfig(weight=0.5, features="hog", in_loss=False)
+    assert nested == flat and nested.model.appearance == want
+    # an old config's defaults (weight 0) and an explicit weight 0 are off, whatever else is set
+    with pytest.warns(DeprecationWarning):
+        old_off = config_from_dict({"model": {"appearance_skip_pool": 7}})
+    assert old_off.model.appearance is None
+    off = config_from_dict({"model": {"appearance": {"weight": 0, "pool": 7}}})
+    assert off.model.appearance is None and config_from_dict({}).model.appearance is None
+    with pytest.raises(ConfigError, match=r"unknown key 'pol' in section 'model\.appearance'"):
         config_from_dict({"model": {"appearance": {"pol": 3}}})
+    with pytest.raises(ConfigError, match=r"model\.appearance must be a mapping of weight"):
+        config_from_dict({"model": {"appearance": 3}})
+    with pytest.raises(ConfigError, match=r"model\.appearance\.weight must be a positive number"):
+        config_from_dict({"model": {"appearance": {"weight": -1}}})
+    with pytest.raises(ConfigError, match=r"unknown key.*appearance_skip_pol"):
+        config_from_dict({"model": {"appearance_skip_pol": 3}})
     with pytest.raises(ConfigError, match="both set the same thing"):
         config_from_dict({"model": {"appearance": {"weight": 1}, "appearance_skip_weight": 2}})
+
+
+def test_appearance_overrides_nested_and_flat() -> None:
+    demo = demo_recipe()
+    assert demo.model.appearance is not None
+    lighter = apply_overrides(demo, ["model.appearance.weight=0.25"])
+    assert lighter.model.appearance == replace(demo.model.appearance, weight=0.25)
+    assert apply_overrides(demo, ["model.appearance=null"]).model.appearance is None
+    assert apply_overrides(demo, ["model.appearance.weight=0"]).model.appearance is None
+    with pytest.warns(DeprecationWarning):
+        assert apply_overrides(demo, ["model.appearance_skip_weight=0.25"]) == lighter
+    with pytest.warns(DeprecationWarning):
+        assert apply_overrides(demo, ["model.appearance_skip_weight=0"]).model.appearance is None
+    # a flat key alone on a config without the features leaves them off (weight 0, as before)
+    with pytest.warns(DeprecationWarning):
+        plain = apply_overrides(RunConfig(), ["model.appearance_skip_pool=7"])
+    assert plain.model.appearance is None
+    # a nested key turns them on, with the section's defaults
+    on = apply_overrides(RunConfig(), ["model.appearance.features=hog"])
+    assert on.model.appearance == AppearanceConfig(features="hog")
+
+
+def test_an_old_run_config_with_flat_keys_round_trips_to_the_nested_section(tmp_path) -> None:
+    old = config_to_dict(demo_recipe())
+    section = old["model"].pop("appearance")
+    old["model"].update({f"appearance_skip_{k}": v for k, v in section.items()})
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(old))
+    with pytest.warns(DeprecationWarning):
+        assert load_config(path) == demo_recipe()
+    dump_config(demo_recipe(), path)
+    assert "appearance_skip" not in path.read_text() and load_config(path) == demo_recipe()

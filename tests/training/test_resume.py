@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,6 +57,31 @@ def test_interrupted_then_resumed_equals_uninterrupted(
     _assert_same(full, resumed)
     history = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_a_checkpoint_of_the_old_layout_resumes_to_the_uninterrupted_run(
+    make_net, tiny_cfg, tiny_data, tmp_path
+) -> None:
+    """``legacy/skip_in_loss.pt`` was written after epoch 1 by siamkit before JoinedEmbedding (its
+    config has the flat ``model.appearance_skip_*`` keys, its weights, weight average and optimiser
+    state are those of a SiameseNetwork with an appearance skip). Resumed now by the same run
+    written with ``model.appearance``, it ends with exactly the uninterrupted run's weights."""
+    sets = ["train.epochs=2", "train.ema_decay=0.9", "model.appearance={weight: 1.0, pool: 4}"]
+    cfg = apply_overrides(tiny_cfg, sets)
+    full = _train(make_net, cfg, tiny_data, tmp_path / "full")
+    (tmp_path / "cut").mkdir()
+    shutil.copy(
+        ROOT / "tests" / "training" / "legacy" / "skip_in_loss.pt",
+        tmp_path / "cut" / "checkpoint.pt",
+    )
+    old = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    assert old["epoch"] == 1 and old["config"]["model"]["appearance_skip_weight"] == 1.0
+    with pytest.warns(DeprecationWarning, match="appearance_skip"):
+        resumed = _train(make_net, cfg, tiny_data, tmp_path / "cut", resume=True)
+    _assert_same(full, resumed)
+    other = apply_overrides(cfg, ["model.appearance.pool=2"])  # a different run is refused
+    with pytest.raises(ValueError, match=r"different config \(model\.appearance\)"):
+        _train(make_net, other, tiny_data, tmp_path / "cut", resume=True)
 
 
 def test_resume_refuses_a_different_config(make_net, tiny_cfg, tiny_data, tmp_path) -> None:

@@ -10,7 +10,9 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from siamkit.distances import get_distance
 from siamkit.evaluation import precision_at_1
-from siamkit.training import Trainer, apply_overrides
+from siamkit.heads import AppearanceFeatures
+from siamkit.models import JoinedEmbedding, SiameseNetwork
+from siamkit.training import Trainer, apply_overrides, embedding_model
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.validation import embedding_spread, one_shot_accuracy
 
@@ -174,33 +176,44 @@ def test_one_shot_accuracy_extremes() -> None:
 
 
 @pytest.mark.parametrize("offline", [False, True])
-def test_appearance_skip_out_of_the_loss_trains_the_learned_part_alone(
-    make_net, tiny_cfg, tiny_data, offline: bool
+def test_appearance_out_of_the_loss_trains_the_network_alone(
+    make_net, tiny_cfg, tiny_data, offline: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``appearance_skip_in_loss=false``: the learned weights are those of the same run without
-    the skip (same seed), offline mining included (it mines on the learned part too); with the
-    skip in the loss they differ (the loss sees its features)."""
+    """``model.appearance.in_loss: false``: the trained weights are those of the same run without
+    appearance features (same seed), offline mining included (it mines on the network too), and
+    the features are never computed at a training step; the run's model is the network joined
+    with them. With the features in the loss the weights differ (the loss sees them)."""
     base = apply_overrides(tiny_cfg, ONE_EPOCH + ["loss.offline_mining=true"] * offline)
-    skip = ["model.appearance_skip_weight=1.0", "model.appearance_skip_pool=4"]
+    on = ["model.appearance={weight: 1.0, pool: 4}"]
 
     def run(sets):
         c = apply_overrides(base, sets)
         torch.manual_seed(0)
         net = make_net(c, tiny_data)
         Trainer.from_config(net, c, tiny_data, progress=False).fit()
-        return net
+        return net, c
 
-    plain = run([])
-    out = run([*skip, "model.appearance_skip_in_loss=false"])
-    inside = run(skip)
-    assert out.appearance_skip is not None and out.embedding_dim == plain.embedding_dim + 4
+    plain, _ = run([])
+    out, out_cfg = run([*on, "model.appearance.in_loss=false"])
+    inside, _ = run(on)
+    assert isinstance(out, SiameseNetwork) and isinstance(inside, JoinedEmbedding)
+    joined = embedding_model(out, out_cfg.model)
+    assert isinstance(joined, JoinedEmbedding) and joined.net is out
+    assert joined.embedding_dim == plain.embedding_dim + 4
     a, b, c = plain.state_dict(), out.state_dict(), inside.state_dict()
+    assert a.keys() == b.keys() == c.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
-    with pytest.raises(ValueError, match="appearance_skip_in_loss = false needs a fixed distance"):
-        apply_overrides(
-            base, [*skip, "model.appearance_skip_in_loss=false", "model.distance=mahalanobis"]
-        )
+
+    def no_features(self, x):
+        raise AssertionError("appearance features computed during training")
+
+    monkeypatch.setattr(AppearanceFeatures, "forward", no_features)
+    run([*on, "model.appearance.in_loss=false", "train.val_metric=none"])  # completes
+    with pytest.raises(AssertionError, match="during training"):
+        run(on)  # the loss sees them: computed at every step
+    with pytest.raises(ValueError, match="in_loss = false needs a fixed distance"):
+        apply_overrides(base, [*on, "model.appearance.in_loss=false", "model.distance=mahalanobis"])
 
 
 def test_embedding_spread_against_the_variance_formula() -> None:
@@ -232,13 +245,13 @@ def test_a_collapsed_embedding_is_reported(
 
     calls: list[int] = []
 
-    def fake_parts(net, x, device, batch_size=512):
+    def fake_embeddings(net, x, device, batch_size=512):
         calls.append(len(x))
         g = torch.Generator().manual_seed(0)
         z = torch.nn.functional.normalize(torch.randn(len(x), 16, generator=g), dim=1)
-        return {"learned": z if len(calls) == 1 else z[:1].repeat(len(x), 1) + 1e-4 * z}
+        return z if len(calls) == 1 else z[:1].repeat(len(x), 1) + 1e-4 * z
 
-    monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
+    monkeypatch.setattr(trainer_mod, "network_embeddings", fake_embeddings)
     two = apply_overrides(  # warn only: CollapseRecovery's own test is test_collapse_recovery.py
         tiny_cfg, ["train.epochs=2", "train.steps_per_epoch=3", "train.on_collapse=warn"]
     )
@@ -262,13 +275,13 @@ def test_a_collapse_that_recovers_is_reported_once_each_way(
 
     calls: list[int] = []
 
-    def fake_parts(net, x, device, batch_size=512):
+    def fake_embeddings(net, x, device, batch_size=512):
         calls.append(len(x))
         g = torch.Generator().manual_seed(len(calls))
         z = torch.nn.functional.normalize(torch.randn(len(x), 16, generator=g), dim=1)
-        return {"learned": z[:1].repeat(len(x), 1) + 1e-4 * z if len(calls) == 2 else z}
+        return z[:1].repeat(len(x), 1) + 1e-4 * z if len(calls) == 2 else z
 
-    monkeypatch.setattr(trainer_mod, "embed_parts_all", fake_parts)
+    monkeypatch.setattr(trainer_mod, "network_embeddings", fake_embeddings)
     cfg = apply_overrides(tiny_cfg, ["train.epochs=3", "train.steps_per_epoch=2"])
     lines: list[str] = []
     Trainer.from_config(

@@ -116,6 +116,9 @@ def test_median_pruning_stops_bad_trials(base, tmp_path: Path, monkeypatch) -> N
         ({"optim.lr": {"uniform": [0.1, 1]}}, "exactly one of"),
         ({"loss.kind": {"choice": ["triplet", "bogus"]}}, "loss.kind = 'bogus'"),
         ({"lr": {"float": [0.1, 1]}}, "section.key"),
+        ({"optim.lr.x": {"float": [0.1, 1]}}, "section.key"),
+        ({"model.appearance.pol": {"int": [2, 4]}}, "unknown key 'pol'"),
+        ({"model.appearance.weight": {"float": [-1, 1]}}, "refused"),
         ({"loss": {"choice": ["triplet"]}}, "must be maps"),
         # a pair miner cannot feed the triplet loss (any registered miner feeds multi_similarity)
         ({"loss": {"choice": [{"kind": "triplet", "mining": "pairs"}]}}, "refused"),
@@ -143,6 +146,19 @@ def test_tune_refuses_a_config_without_val_classes(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["tune", str(TINY), "--out", str(out)])
     assert res.exit_code != 0 and "data.val_classes" in res.output
     assert not out.exists()
+
+
+def test_a_key_of_the_appearance_section_is_searched_as_that_key(base) -> None:
+    """``model.appearance.<key>`` (nested) and the flat ``model.appearance_skip_<key>`` of older
+    spaces set the same value."""
+    demo = apply_overrides(base, ["model.appearance={weight: 0.5, pool: 4}"])
+    nested = SearchSpace.from_dict({"model.appearance.weight": {"float": [0.25, 1.0]}})
+    nested.check(demo)
+    got = apply_overrides(demo, nested.params[0].overrides(0.75)).model.appearance
+    flat = SearchSpace.from_dict({"model.appearance_skip_weight": {"float": [0.25, 1.0]}})
+    with pytest.warns(DeprecationWarning):
+        old = apply_overrides(demo, flat.params[0].overrides(0.75)).model.appearance
+    assert got == old and got is not None and (got.weight, got.pool) == (0.75, 4)
 
 
 def test_default_space_fits_the_demo_config() -> None:

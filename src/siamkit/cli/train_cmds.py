@@ -24,7 +24,7 @@ from siamkit.cli._inputs import (
 from siamkit.cli._registry_help import RegistryHelpCommand
 
 if TYPE_CHECKING:
-    from siamkit.models import SiameseNetwork
+    from siamkit.models import JoinedEmbedding, SiameseNetwork
 
 DEVICE = click.option(
     "--device",
@@ -360,13 +360,14 @@ def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:
     return {**{k: run[k] for k in keys if k in run}, "device": str(device)}
 
 
-def load_siamese(path: str, device: object) -> SiameseNetwork:
-    """A saved Siamese model; a half-twin model (two different encoders) is a clear error here."""
+def load_siamese(path: str, device: object) -> SiameseNetwork | JoinedEmbedding:
+    """A saved Siamese model (or one joined with appearance features); a half-twin model (two
+    different encoders) is a clear error here."""
     from siamkit.export.bundle import load_model
-    from siamkit.models import SiameseNetwork
+    from siamkit.models import JoinedEmbedding, SiameseNetwork
 
     net = load_model(path, map_location=device)  # type: ignore[arg-type]
-    if not isinstance(net, SiameseNetwork):
+    if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
         raise ValueError(
             f"{path} is a {type(net).__name__}; evaluate and embed take Siamese (shared-weight) models"
         )

@@ -29,6 +29,7 @@ _CONDITIONAL_KEYS: tuple[tuple[str, str, tuple[Any, ...] | None, tuple[str, ...]
     ("optim", "optimizer", ("sgd",), ("momentum",)),
     ("optim", "schedule", ("cosine", "onecycle"), ("warmup_fraction",)),
 )  # fmt: skip
+#: the flat appearance keys of configs saved before ``model.appearance`` (off: that section is null)
 _SKIP_PREFIX = (("model", "appearance_skip_", "appearance_skip_weight"),)
 
 

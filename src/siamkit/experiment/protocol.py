@@ -24,7 +24,7 @@ from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.experiment.result import Rates
-from siamkit.models import SiameseNetwork
+from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.training.config import EvalConfig, RunConfig
 from siamkit.training.data import (
     RunData,
@@ -32,12 +32,13 @@ from siamkit.training.data import (
     load_unlabeled_pool,
     seeded_sample,
 )
-from siamkit.training.validation import embed_parts_all
 
 CALIBRATION_PAIRS = 300_000
 
+Model = SiameseNetwork | JoinedEmbedding
 
-def calibrate(z: Tensor, labels: Tensor, net: SiameseNetwork, target: str, seed: int) -> float:
+
+def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> float:
     """Verification threshold fitted on validation pairs (a seeded sample when there are many)."""
     n = labels.numel()
     max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
@@ -45,7 +46,7 @@ def calibrate(z: Tensor, labels: Tensor, net: SiameseNetwork, target: str, seed:
     return ThresholdCalibrator(target).fit(pd.genuine, pd.impostor).threshold_  # type: ignore[arg-type]
 
 
-def rates_at(z: Tensor, labels: Tensor, net: SiameseNetwork, threshold: float) -> Rates:
+def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
     """TAR, FAR and balanced accuracy of a fixed threshold on (a sample of) the pairs of ``z``."""
     n = labels.numel()
     max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
@@ -56,7 +57,7 @@ def rates_at(z: Tensor, labels: Tensor, net: SiameseNetwork, threshold: float) -
 
 
 def evaluate_model(
-    net: SiameseNetwork,
+    net: Model,
     x: Tensor,
     y: Tensor,
     protocol: EvalConfig,
@@ -116,7 +117,7 @@ def cohort_images(data: RunData, cfg: RunConfig, training_images: bool = False) 
 
 
 def attach_cohort(
-    net: SiameseNetwork,
+    net: Model,
     data: RunData,
     cfg: RunConfig,
     device: torch.device,
@@ -141,9 +142,7 @@ def attach_cohort(
     return int(cohort.shape[0])
 
 
-def calibrate_run(
-    net: SiameseNetwork, data: RunData, cfg: RunConfig, device: torch.device
-) -> float:
+def calibrate_run(net: Model, data: RunData, cfg: RunConfig, device: torch.device) -> float:
     """The threshold, fit on validation pairs. The validation images are of the training classes,
     so with a cohort of other images (``eval.cohort: unlabeled``) they are scored against training
     images instead: each side normalised against its own kind, as the test images are against
@@ -159,22 +158,26 @@ def calibrate_run(
 
 
 def evaluate_parts(
-    net: SiameseNetwork,
+    net: Model,
     x: Tensor,
     y: Tensor,
     cfg: RunConfig,
     device: torch.device,
     episodes: int | None = None,
 ) -> dict[str, EvaluationReport]:
-    """The same evaluation on each part of a model with an appearance skip (``{}`` without one).
+    """The same evaluation on each part of a :class:`JoinedEmbedding` (``{}`` for another model).
 
     Shows on the unseen classes what the trained network adds to the parameter-free features it
     is joined with, and what those features give with no training at all. Both parts are unit
     length, so they are compared with the Euclidean distance.
     """
-    if getattr(net, "appearance_skip", None) is None:
+    if not isinstance(net, JoinedEmbedding):
         return {}
-    parts = embed_parts_all(net, x, device, cfg.train.embed_batch_size)
+    bs = cfg.train.embed_batch_size
+    parts = {
+        "learned": encode(net.net, x, bs, device),
+        "appearance": encode(net.features, x, bs, device),
+    }
     return {
         name: evaluate_protocol(
             torch.nn.functional.normalize(z, dim=1), y, "euclidean", cfg.eval, episodes

@@ -35,8 +35,15 @@ from siamkit.experiment.protocol import (
 from siamkit.experiment.report_inputs import report_inputs
 from siamkit.experiment.result import Calibration, RunResult, ScoreNorm, Timings
 from siamkit.export.bundle import save_model
-from siamkit.models import SiameseNetwork
-from siamkit.training import RunConfig, Trainer, build_model, dump_config, load_run_data
+from siamkit.models import JoinedEmbedding, SiameseNetwork
+from siamkit.training import (
+    RunConfig,
+    Trainer,
+    build_model,
+    dump_config,
+    embedding_model,
+    load_run_data,
+)
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import teardown_distributed
@@ -48,7 +55,7 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _save(net: SiameseNetwork, out: Path, cfg: RunConfig, data: RunData, run: dict[str, Any],
+def _save(net: SiameseNetwork | JoinedEmbedding, out: Path, cfg: RunConfig, data: RunData, run: dict[str, Any],
           threshold: float | None = None) -> Path:  # fmt: skip
     device = next(net.parameters()).device
     meta = {
@@ -123,7 +130,7 @@ def run_experiment(
 def evaluate_run(
     cfg: RunConfig,
     out: Path,
-    net: SiameseNetwork,
+    net: SiameseNetwork | JoinedEmbedding,
     data: RunData,
     history: list[dict[str, Any]],
     train_s: float,
@@ -131,7 +138,11 @@ def evaluate_run(
     title: str = "siamkit training run",
     log: Callable[[str], None] = print,
 ) -> RunResult:
-    """After training: save, calibrate on validation, save again, evaluate, write the outputs."""
+    """After training: save, calibrate on validation, save again, evaluate, write the outputs.
+
+    ``net`` is the trained network; what is saved and evaluated is the config's
+    :func:`~siamkit.training.embedding_model` of it (joined with the appearance features)."""
+    net = embedding_model(net, cfg.model)
     device = next(net.parameters()).device
     net.eval()
     run = {

@@ -25,6 +25,7 @@ from siamkit._version import __version__
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
     HalfTwinNetwork,
+    JoinedEmbedding,
     SiameseNetwork,
     is_model,
     model_class,
@@ -37,7 +38,7 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "siamkit.json"
 
-Model = SiameseNetwork | HalfTwinNetwork
+Model = SiameseNetwork | HalfTwinNetwork | JoinedEmbedding
 MAX_INPUT_SIDE = 16384
 MAX_INPUT_PIXELS = 8192 * 8192
 """Largest ``input_shape`` a model folder may declare (a larger one is refused at load)."""
@@ -68,7 +69,8 @@ def save_model(
     """Write ``model`` to the folder ``path`` (replaced atomically if it exists).
 
     Args:
-        model: a :class:`SiameseNetwork`, :class:`HalfTwinNetwork` or another registered kind
+        model: a :class:`SiameseNetwork`, :class:`HalfTwinNetwork`, :class:`JoinedEmbedding` or
+            another registered kind
             (:func:`siamkit.models.register_model_kind`).
         threshold: calibrated distance threshold; defaults to ``model.threshold``.
         metadata: JSON-serialisable extras (training data, metrics, ...).
@@ -265,7 +267,7 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     except (SafetensorError, OSError) as err:
         raise ModelFileError(f"{weights} cannot be read: {err}") from None
     try:
-        cls = model_class(doc["model"]["kind"])
+        cls: Any = model_class(doc["model"]["kind"])
         rebuild = getattr(cls, "from_bundle", None)  # kinds that read extra files of the folder
         model = rebuild(doc["model"], Path(path)) if rebuild else cls.from_config(doc["model"])
         model.load_state_dict(state, strict=True)

@@ -38,7 +38,13 @@ from siamkit.export.runtime import (
     import_onnxruntime,
 )
 from siamkit.export.sidecar import SIDECAR_FILE, read_sidecar, record_export
-from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork, model_fingerprint
+from siamkit.models import (
+    HalfTwinNetwork,
+    JoinedEmbedding,
+    Preprocess,
+    SiameseNetwork,
+    model_fingerprint,
+)
 
 __all__ = [
     "INT8_FILE",
@@ -51,7 +57,7 @@ __all__ = [
     "record_export",
 ]
 
-Model = SiameseNetwork | HalfTwinNetwork
+Model = SiameseNetwork | HalfTwinNetwork | JoinedEmbedding
 INPUT_NAME, OUTPUT_NAME = "images", "embedding"
 EXPORTERS = ("torchscript", "dynamo")
 
@@ -85,7 +91,8 @@ def import_onnx() -> Any:
 
 
 class _EmbedGraph(nn.Module):
-    """What gets traced: input checks off, preprocessing + encoder + head on."""
+    """What gets traced: input checks off, preprocessing + encoder + head on (and the appearance
+    features of a :class:`JoinedEmbedding`, joined in the graph)."""
 
     def __init__(self, model: Model, branch: str) -> None:
         super().__init__()
@@ -104,9 +111,10 @@ def _source(model: Any) -> tuple[Model, Path | None, str]:
         doc = read_model_config(folder)
         net = load_model(folder)
         return net, folder, str(doc.get("fingerprint") or model_fingerprint(net))
-    if not isinstance(model, (SiameseNetwork, HalfTwinNetwork)):
+    if not isinstance(model, (SiameseNetwork, HalfTwinNetwork, JoinedEmbedding)):
         raise ExportError(
-            f"export_onnx takes a model folder or a SiameseNetwork/HalfTwinNetwork, got {type(model).__name__}"
+            "export_onnx takes a model folder or a SiameseNetwork/HalfTwinNetwork/JoinedEmbedding, "
+            f"got {type(model).__name__}"
         )
     return model, None, model_fingerprint(model)
 
@@ -118,7 +126,7 @@ def _preprocess(model: Model, branch: str) -> Preprocess:
         return model.preprocess_g if branch == "g" else model.preprocess_f
     if branch == "g":
         raise ExportError("branch='g' is for half-twin networks; a Siamese network has one branch")
-    return model.preprocess  # type: ignore[return-value]
+    return model.preprocess
 
 
 def _input_shape(prep: Preprocess, override: Any) -> tuple[int, ...]:
@@ -221,7 +229,7 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
 
 
 def export_onnx(
-    model: str | os.PathLike[str] | SiameseNetwork | HalfTwinNetwork,
+    model: str | os.PathLike[str] | Model,
     out_path: str | os.PathLike[str] | None = None,
     opset: int = 17,
     exporter: str = "torchscript",

@@ -1,6 +1,6 @@
-"""Embedding heads and the appearance skip."""
+"""Embedding heads and the parameter-free appearance features."""
 
-from siamkit.heads.appearance import AppearanceSkip
+from siamkit.heads.appearance import AppearanceFeatures, join_features
 from siamkit.heads.embedding import EmbeddingHead
 
-__all__ = ["AppearanceSkip", "EmbeddingHead"]
+__all__ = ["AppearanceFeatures", "EmbeddingHead", "join_features"]

@@ -1,8 +1,10 @@
-"""An appearance skip: low-resolution input pixels joined to the learned embedding.
+"""Appearance features: low-resolution input pixels or gradient histograms, joined to a learned
+embedding by :class:`siamkit.models.JoinedEmbedding`.
 
 Classes never seen in training often differ in coarse shape (an ankle boot vs a sneaker) that a
 network trained to separate other classes learns to ignore. Joining an L2-normalised,
-average-pooled copy of the input to the learned embedding keeps that information:
+average-pooled copy of the input (or its HOG-like histograms) to the learned embedding keeps
+that information:
 
 ``z = [e ; w * normalize(avg_pool(x, pool))] / sqrt(1 + w**2)``
 
@@ -60,24 +62,24 @@ def hog_features(
     return parts[0] if levels == 1 else torch.cat(parts, dim=1) / math.sqrt(levels)
 
 
-class AppearanceSkip(nn.Module):
-    """Join ``w``-weighted appearance features of the input to an embedding.
+class AppearanceFeatures(nn.Module):
+    """Parameter-free, unit-length appearance features of ``(N, C, H, W)`` images in ``[0, 1]``.
 
     ``features="pixels"``: ``pool``×``pool`` average-pooled pixels; ``features="hog"``: HOG-like
     gradient-orientation histograms (``bins`` orientations per ``pool``×``pool`` cell; ``signed``
     orientations over 360°; ``levels`` > 1 adds coarser cells of ``2 * pool``, ``4 * pool``, ...
-    pixels, see :func:`hog_features`).
+    pixels, see :func:`hog_features`). :class:`siamkit.models.JoinedEmbedding` joins them to a
+    network's embedding.
 
-    >>> skip = AppearanceSkip(weight=1.0, pool=4)
-    >>> skip.extra_dim((1, 28, 28))
+    >>> features = AppearanceFeatures(pool=4)
+    >>> features.extra_dim((1, 28, 28))
     49
-    >>> skip(torch.rand(2, 1, 28, 28), torch.nn.functional.normalize(torch.randn(2, 8))).norm(dim=1)
+    >>> features(torch.rand(2, 1, 28, 28)).norm(dim=1)
     tensor([1.0000, 1.0000])
     """
 
     def __init__(
         self,
-        weight: float = 1.0,
         pool: int = 4,
         features: str = "pixels",
         bins: int = 12,
@@ -91,19 +93,16 @@ class AppearanceSkip(nn.Module):
             raise ValueError(f"bins must be at least 2, got {bins}")
         if levels < 1 or (levels > 1 and features != "hog"):
             raise ValueError(f"levels must be at least 1 (and > 1 only with 'hog'), got {levels}")
-        self.features, self.bins = features, int(bins)
-        self.signed, self.levels = bool(signed), int(levels)
-        if not weight > 0 or not math.isfinite(weight):
-            raise ValueError(f"the appearance weight must be a positive number, got {weight}")
         if pool < 1:
             raise ValueError(f"pool must be at least 1, got {pool}")
-        self.weight, self.pool = float(weight), int(pool)
+        self.features, self.bins = features, int(bins)
+        self.signed, self.levels, self.pool = bool(signed), int(levels), int(pool)
 
     def extra_dim(self, input_shape: Sequence[int] | None) -> int:
-        """How many values the skip adds for inputs of ``input_shape`` = ``(C, H, W)``."""
+        """How many values the features have for inputs of ``input_shape`` = ``(C, H, W)``."""
         if input_shape is None or len(input_shape) != 3:
             raise ValueError(
-                "an appearance skip needs image inputs with a known input_shape (C, H, W); "
+                "appearance features need image inputs with a known input_shape (C, H, W); "
                 f"got {input_shape}"
             )
         c, h, w = input_shape
@@ -119,23 +118,23 @@ class AppearanceSkip(nn.Module):
         )
         return int(self.bins * cells)
 
-    def appearance(self, x: Tensor) -> Tensor:
-        """The unit-length appearance features alone: ``(N, C, H, W)`` in ``[0, 1]`` -> ``(N, extra)``."""
+    def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, H, W)`` in ``[0, 1]`` -> ``(N, extra)`` unit-length features."""
         if self.features == "hog":
             return hog_features(x, self.bins, self.pool, self.signed, self.levels)
         return F.normalize(F.avg_pool2d(x, self.pool).flatten(1), dim=1)
 
-    def forward(self, x: Tensor, z: Tensor) -> Tensor:
-        """``x``: ``(N, C, H, W)`` input in ``[0, 1]``; ``z``: ``(N, D)`` embeddings -> ``(N, D + extra)``."""
-        p = self.appearance(x)
-        return torch.cat([z, self.weight * p], dim=1) / math.sqrt(1.0 + self.weight**2)
-
     def config(self) -> dict[str, Any]:
         return {
-            "weight": self.weight,
             "pool": self.pool,
             "features": self.features,
             "bins": self.bins,
             "signed": self.signed,
             "levels": self.levels,
         }
+
+
+def join_features(z: Tensor, features: Tensor, weight: float) -> Tensor:
+    """``[z ; weight * features] / sqrt(1 + weight**2)``: ``(N, D), (N, E) -> (N, D + E)``,
+    unit length when both parts are."""
+    return torch.cat([z, weight * features], dim=1) / math.sqrt(1.0 + weight**2)

@@ -15,6 +15,7 @@ def model_fingerprint(model: Any) -> str:
     Galleries store it so they can refuse embeddings from a different model. A runtime wrapper
     that is not a torch module (e.g. :class:`siamkit.export.OnnxModel`) carries the fingerprint of
     the torch model it was exported from in a ``fingerprint`` attribute, which is returned as is.
+    A kind with a ``fingerprint_config()`` is hashed by that description instead of ``config()``.
     """
     if not isinstance(model, nn.Module):
         fp = getattr(model, "fingerprint", None)
@@ -23,7 +24,9 @@ def model_fingerprint(model: Any) -> str:
         raise TypeError(
             f"cannot fingerprint a {type(model).__name__}: it is neither a siamkit model nor carries a fingerprint"
         )
-    h = hashlib.sha256(json.dumps(model.config(), sort_keys=True).encode())  # type: ignore[operator]
+    # a kind may describe itself as an equivalent model was described before (JoinedEmbedding)
+    describe: Any = getattr(model, "fingerprint_config", None) or model.config
+    h = hashlib.sha256(json.dumps(describe(), sort_keys=True).encode())
     for name, tensor in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())

@@ -11,7 +11,7 @@ from siamkit.distances import Distance, get_distance
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess
-from siamkit.models.siamese import _distance_config, distance_from_config, num_features
+from siamkit.models.siamese import distance_config, distance_from_config, num_features
 
 
 class HalfTwinNetwork(nn.Module):
@@ -88,7 +88,7 @@ class HalfTwinNetwork(nn.Module):
             "encoder_f": encoder_spec(self.encoder_f),
             "encoder_g": encoder_spec(self.encoder_g),
             "head": self.head_f.config(),
-            "distance": _distance_config(self.distance),
+            "distance": distance_config(self.distance),
             "preprocess_f": self.preprocess_f.config(),
             "preprocess_g": self.preprocess_g.config(),
         }

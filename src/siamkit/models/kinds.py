@@ -21,12 +21,14 @@ import sys
 from typing import Any
 
 from siamkit.models.half_twin import HalfTwinNetwork
+from siamkit.models.joined import JoinedEmbedding
 from siamkit.models.siamese import SiameseNetwork
 from siamkit.registry import load_target
 
 _KINDS: dict[str, Any] = {
     "siamese": SiameseNetwork,
     "half_twin": HalfTwinNetwork,
+    "joined": JoinedEmbedding,
     "dlib_face": "siamkit.applications.faces.model:DlibFaceEncoder",
     "text": "siamkit.applications.text.model:TextSiameseNetwork",
     "siamfc": "siamkit.applications.tracking.model:SiamFCNet",

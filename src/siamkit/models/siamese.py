@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
@@ -11,8 +11,11 @@ from siamkit.distances import Distance, get_distance
 from siamkit.distances.cohort import CohortNormalized
 from siamkit.distances.learned import MLPMetric, learned_distance_from_config
 from siamkit.encoders import create_encoder, encoder_spec
-from siamkit.heads import AppearanceSkip, EmbeddingHead
+from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess
+
+if TYPE_CHECKING:
+    from siamkit.models.joined import JoinedEmbedding
 
 
 def num_features(encoder: nn.Module) -> int:
@@ -25,17 +28,29 @@ def num_features(encoder: nn.Module) -> int:
     return n
 
 
-def _distance_config(distance: Distance) -> dict[str, Any]:
+def distance_config(distance: Distance) -> dict[str, Any]:
+    """How a model folder describes ``distance`` (:func:`distance_from_config` reads it back)."""
     if isinstance(distance, nn.Module):
         return distance.config()  # type: ignore[operator]
     return {"type": "fixed", "name": distance.name}
 
 
 def distance_from_config(cfg: dict[str, Any]) -> Distance:
-    """Rebuild a distance saved by :func:`_distance_config`."""
+    """Rebuild a distance saved by :func:`distance_config`."""
     if cfg.get("type") == "fixed":
         return get_distance(cfg["name"])
     return learned_distance_from_config(cfg)  # type: ignore[return-value]
+
+
+def score_normalized(
+    distance: Distance, dim: int, cohort: Tensor | None, k: int, method: str
+) -> CohortNormalized | None:
+    """``distance`` normalised against ``cohort`` (``(C, dim)`` embeddings), or ``None``."""
+    if cohort is not None and (cohort.dim() != 2 or cohort.shape[1] != dim):
+        raise ValueError(
+            f"cohort embeddings must be (C, {dim}) for this model, got {tuple(cohort.shape)}"
+        )
+    return None if cohort is None else CohortNormalized(distance, cohort, k=k, method=method)
 
 
 class SiameseNetwork(nn.Module):
@@ -48,8 +63,9 @@ class SiameseNetwork(nn.Module):
         head_hidden: hidden layer sizes of the projection head.
         normalize: L2-normalise embeddings.
         preprocess: input checks and normalisation kept inside the model.
-        appearance_skip: join low-resolution input pixels to the embedding (image models with a
-            known ``input_shape``); helps on classes never seen in training.
+
+    Appearance features joined to the embedding (helpful on classes never seen in training) are a
+    composition around the network: :class:`~siamkit.models.JoinedEmbedding`.
 
     >>> net = SiameseNetwork(siamkit.encoders.create_encoder("convnet", in_channels=1), embedding_dim=16)
     >>> net(torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28)).shape
@@ -66,15 +82,12 @@ class SiameseNetwork(nn.Module):
         head_hidden: Sequence[int] = (),
         normalize: bool = True,
         preprocess: Preprocess | None = None,
-        appearance_skip: AppearanceSkip | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = EmbeddingHead(num_features(encoder), embedding_dim, head_hidden, normalize)
         self.preprocess = preprocess if preprocess is not None else Preprocess()
-        self.appearance_skip = appearance_skip
-        extra = appearance_skip.extra_dim(self.preprocess.input_shape) if appearance_skip else 0
-        self._embedding_dim = embedding_dim + extra
+        self._embedding_dim = embedding_dim
         self.distance: Distance = get_distance(distance)
         self.score_norm: CohortNormalized | None = None
         self.threshold: float | None = None
@@ -93,19 +106,12 @@ class SiameseNetwork(nn.Module):
         weights. A calibrated ``threshold`` belongs to one scoring, so it is cleared here: calibrate
         again on the new scores.
         """
-        if cohort is not None and (cohort.dim() != 2 or cohort.shape[1] != self.embedding_dim):
-            raise ValueError(
-                f"cohort embeddings must be (C, {self.embedding_dim}) for this model, "
-                f"got {tuple(cohort.shape)}"
-            )
-        self.score_norm = (
-            None if cohort is None else CohortNormalized(self.distance, cohort, k=k, method=method)
-        )
+        self.score_norm = score_normalized(self.distance, self.embedding_dim, cohort, k, method)
         self.threshold = None
 
     @property
     def embedding_dim(self) -> int:
-        """Size of the embeddings ``embed`` returns (the head's plus any appearance skip)."""
+        """Size of the embeddings ``embed`` returns (the head's)."""
         return self._embedding_dim
 
     @property
@@ -120,25 +126,7 @@ class SiameseNetwork(nn.Module):
         """``(N, C, H, W)`` images in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` embeddings."""
         if check:
             self.preprocess.check(x)
-        z = self.head(self.encoder(self.preprocess(x)))
-        return z if self.appearance_skip is None else self.appearance_skip(x, z)
-
-    def embed_learned(self, x: Tensor, check: bool = True) -> Tensor:
-        """The learned part alone (encoder + head), without computing any appearance features:
-        what a run with the appearance skip outside the loss trains. ``(N, ...) -> (N, D_learned)``."""
-        if check:
-            self.preprocess.check(x)
         return self.head(self.encoder(self.preprocess(x)))  # type: ignore[no-any-return]
-
-    def embed_parts(self, x: Tensor, check: bool = True) -> dict[str, Tensor]:
-        """The parts ``embed`` joins, each on its own: ``{"learned": encoder + head}``, plus
-        ``"appearance"`` (the skip's parameter-free features) when the model has an appearance skip.
-        Used to show how much each part is worth on unseen classes (the report's ablation).
-        """
-        parts = {"learned": self.embed_learned(x, check)}
-        if self.appearance_skip is not None:
-            parts["appearance"] = self.appearance_skip.appearance(x)
-        return parts
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
@@ -163,14 +151,22 @@ class SiameseNetwork(nn.Module):
             "kind": self.kind,
             "encoder": encoder_spec(self.encoder),
             "head": self.head.config(),
-            "distance": _distance_config(self.distance),
+            "distance": distance_config(self.distance),
             "preprocess": self.preprocess.config(),
-            "appearance_skip": self.appearance_skip.config() if self.appearance_skip else None,
+            # always null now (a JoinedEmbedding holds appearance features); kept because
+            # model_fingerprint hashes this description, and galleries check the fingerprint
+            "appearance_skip": None,
             "score_norm": self.score_norm.config() if self.score_norm is not None else None,
         }
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> SiameseNetwork:
+    def from_config(cls, cfg: dict[str, Any]) -> SiameseNetwork | JoinedEmbedding:
+        """Rebuild from :meth:`config`. A description with an ``appearance_skip`` (model folders
+        saved before the join was a composition) gives the :class:`JoinedEmbedding` it describes."""
+        if cfg.get("appearance_skip"):
+            from siamkit.models.joined import JoinedEmbedding
+
+            return JoinedEmbedding.from_legacy_config(cfg)
         enc = create_encoder(cfg["encoder"]["name"], **cfg["encoder"]["kwargs"])
         head = cfg["head"]
         net = cls(
@@ -180,9 +176,6 @@ class SiameseNetwork(nn.Module):
             head_hidden=head["hidden"],
             normalize=head["normalize"],
             preprocess=Preprocess(**cfg["preprocess"]),
-            appearance_skip=AppearanceSkip(**skip)
-            if (skip := cfg.get("appearance_skip"))
-            else None,
         )
         if norm := cfg.get("score_norm"):
             net.score_norm = CohortNormalized.from_config(norm, net.distance)

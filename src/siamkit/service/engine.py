@@ -29,7 +29,7 @@ from siamkit.index import (
 )
 from siamkit.index.embedding import embed_inputs, model_distance, model_embedding_dim
 from siamkit.model_protocol import as_embedding_model
-from siamkit.models import model_fingerprint
+from siamkit.models import JoinedEmbedding, model_fingerprint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
@@ -86,13 +86,12 @@ def model_input_shape(model: Any) -> tuple[int, int, int]:
 def embedding_parts(model: Any) -> list[dict[str, Any]]:
     """What a model's embedding is made of: ``[{"name", "dim", "description"}]``, summing to D.
 
-    A model with an appearance skip joins fixed image features (HOG gradients or pooled pixels)
-    to the learned embedding, e.g. 64 learned + 240 HOG values = 304.
+    A :class:`~siamkit.models.JoinedEmbedding` joins fixed image features (HOG gradients or
+    pooled pixels) to the learned embedding, e.g. 64 learned + 240 HOG values = 304.
     """
     dim = model_embedding_dim(model)
-    skip = getattr(model, "appearance_skip", None)  # a SiameseNetwork's, not in the protocol
-    shape = as_embedding_model(model).input_shape
-    extra = int(skip.extra_dim(shape)) if skip is not None and shape is not None else 0
+    joined = isinstance(model, JoinedEmbedding)
+    extra = dim - int(model.net.embedding_dim) if joined else 0
     learned = {
         "name": "learned",
         "dim": dim - extra,
@@ -100,9 +99,8 @@ def embedding_parts(model: Any) -> list[dict[str, Any]]:
     }
     if not 0 < extra < dim:
         return [{**learned, "dim": dim}]
-    kind = (
-        "HOG (gradient histograms)" if getattr(skip, "features", "") == "hog" else "pooled pixels"
-    )
+    hog = joined and model.features.features == "hog"
+    kind = "HOG (gradient histograms)" if hog else "pooled pixels"
     appearance = {
         "name": "appearance",
         "dim": extra,

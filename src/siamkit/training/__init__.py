@@ -6,7 +6,12 @@
 """
 
 from siamkit.training.batch_source import BatchSource, PKBatches
-from siamkit.training.builders import build_model, build_optimizer, build_scheduler
+from siamkit.training.builders import (
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    embedding_model,
+)
 from siamkit.training.callbacks import (
     Callback,
     CollapseMonitor,
@@ -15,6 +20,7 @@ from siamkit.training.callbacks import (
     WeightAverageCallback,
 )
 from siamkit.training.config import (
+    AppearanceConfig,
     DataConfig,
     EvalConfig,
     LossConfig,
@@ -38,6 +44,7 @@ from siamkit.training.step import train_step
 from siamkit.training.trainer import Trainer, TrainResult
 
 __all__ = [
+    "AppearanceConfig",
     "BatchSource",
     "Callback",
     "CollapseMonitor",
@@ -65,6 +72,7 @@ __all__ = [
     "config_to_dict",
     "demo_recipe",
     "dump_config",
+    "embedding_model",
     "load_config",
     "load_run_data",
     "train_step",

@@ -15,24 +15,20 @@ from torch import nn
 
 from siamkit.distances.registry import DISTANCES
 from siamkit.encoders import create_encoder
-from siamkit.heads import AppearanceSkip
-from siamkit.models import Preprocess, SiameseNetwork
+from siamkit.heads import AppearanceFeatures
+from siamkit.models import JoinedEmbedding, Preprocess, SiameseNetwork
 from siamkit.training.config import ModelConfig, OptimConfig
 from siamkit.training.optim import OPTIMIZERS, SCHEDULES, lr_factor
 from siamkit.training.parts import distance_part, encoder_part, optimizer_part, schedule_part
 
 
-def build_appearance_skip(cfg: ModelConfig) -> AppearanceSkip | None:
-    """The config's :class:`AppearanceSkip` (``None`` when ``appearance_skip_weight`` is 0)."""
-    if cfg.appearance_skip_weight <= 0:
+def build_appearance_features(cfg: ModelConfig) -> AppearanceFeatures | None:
+    """The config's :class:`AppearanceFeatures` (``None`` without ``model.appearance``)."""
+    a = cfg.appearance
+    if a is None:
         return None
-    return AppearanceSkip(
-        cfg.appearance_skip_weight,
-        cfg.appearance_skip_pool,
-        features=cfg.appearance_skip_features,
-        bins=cfg.appearance_skip_bins,
-        signed=cfg.appearance_skip_signed,
-        levels=cfg.appearance_skip_levels,
+    return AppearanceFeatures(
+        a.pool, features=a.features, bins=a.bins, signed=a.signed, levels=a.levels
     )
 
 
@@ -41,8 +37,11 @@ def build_model(
     input_shape: Sequence[int],
     mean: Sequence[float] = (0.0,),
     std: Sequence[float] = (1.0,),
-) -> SiameseNetwork:
-    """A :class:`SiameseNetwork` for inputs of ``input_shape`` ``(C, H, W)`` or ``(F,)``.
+) -> SiameseNetwork | JoinedEmbedding:
+    """The model a run trains, for inputs of ``input_shape`` ``(C, H, W)`` or ``(F,)``: a
+    :class:`SiameseNetwork`, or the :class:`JoinedEmbedding` of one when the loss sees the
+    appearance features (``model.appearance.in_loss``). :func:`embedding_model` gives the model
+    a run saves and evaluates.
 
     ``mean`` / ``std`` (usually the training images' statistics) are used unless the config
     fixes ``input_mean`` / ``input_std``. The encoder gets ``in_channels`` (images) or ``in_features`` (vectors) from the data unless
@@ -53,22 +52,40 @@ def build_model(
         encoder = create_encoder(name, **kwargs)
     except (TypeError, ValueError) as err:
         raise ValueError(f"model.encoder / model.encoder_kwargs: {err}") from None
-    skip = build_appearance_skip(cfg)
-    if skip is not None and len(input_shape) != 3:
-        raise ValueError("model.appearance_skip_weight > 0 needs image inputs; set it to 0")
-    dim = cfg.embedding_dim + (skip.extra_dim(input_shape) if skip is not None else 0)
+    features = build_appearance_features(cfg)
+    if features is not None and len(input_shape) != 3:
+        raise ValueError("model.appearance needs image inputs; set it to null")
+    joined = features is not None and cfg.appearance is not None and cfg.appearance.in_loss
+    dim = cfg.embedding_dim + (features.extra_dim(input_shape) if joined and features else 0)
     kind, params = distance_part(cfg)
     distance = DISTANCES.build(kind, dim=dim, **params)
     if cfg.input_mean is not None and cfg.input_std is not None:
         mean, std = cfg.input_mean, cfg.input_std
-    return SiameseNetwork(
+    fixed = not isinstance(distance, nn.Module) or not any(True for _ in distance.parameters())
+    net = SiameseNetwork(
         encoder,
         embedding_dim=cfg.embedding_dim,
-        distance=distance,  # type: ignore[arg-type]
+        # a learned distance of the joined embedding is the joined model's, not the network's
+        distance=distance if fixed or not joined else "euclidean",  # type: ignore[arg-type]
         head_hidden=cfg.head_hidden,
         preprocess=Preprocess(mean=mean, std=std, input_shape=input_shape),
-        appearance_skip=skip,
     )
+    if not joined or features is None or cfg.appearance is None:
+        return net
+    return JoinedEmbedding(net, features, cfg.appearance.weight, distance=distance)  # type: ignore[arg-type]
+
+
+def embedding_model(
+    net: SiameseNetwork | JoinedEmbedding, cfg: ModelConfig
+) -> SiameseNetwork | JoinedEmbedding:
+    """The model a run saves, calibrates and evaluates: the trained ``net`` joined with the
+    config's appearance features (:class:`JoinedEmbedding`), or ``net`` itself when it has them
+    already (``in_loss``) or the config has none. No copy: the result embeds with ``net``'s
+    current weights."""
+    features = build_appearance_features(cfg)
+    if features is None or cfg.appearance is None or isinstance(net, JoinedEmbedding):
+        return net
+    return JoinedEmbedding(net, features, cfg.appearance.weight)
 
 
 def build_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -93,9 +110,10 @@ def build_scheduler(
 
 
 __all__ = [
-    "build_appearance_skip",
+    "build_appearance_features",
     "build_model",
     "build_optimizer",
     "build_scheduler",
+    "embedding_model",
     "lr_factor",
 ]

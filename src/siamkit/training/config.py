@@ -83,24 +83,44 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class AppearanceConfig:
+    """Parameter-free appearance features joined to the network's embedding
+    (:class:`siamkit.models.JoinedEmbedding`, :class:`siamkit.heads.AppearanceFeatures`).
+
+    Attributes:
+        weight: how much the features count against the unit-length learned embedding (> 0).
+        pool: ``features: pixels``: ``pool``×``pool`` average-pooled pixels; ``hog``: the cell size.
+        features: ``"pixels"`` or ``"hog"`` (``bins`` gradient orientations per ``pool``×``pool``
+            cell).
+        bins: HOG orientation bins.
+        signed: HOG orientations over 360° instead of 180°.
+        levels: HOG spatial-pyramid levels (cells of pool, 2·pool, ... pixels).
+        in_loss: the training loss sees the joined embedding (``True``), or the network trains on
+            its own (``False``; the features are then not computed at training steps, and are
+            joined after training; needs a fixed distance).
+    """
+
+    weight: float = 1.0
+    pool: int = 4
+    features: str = "pixels"
+    bins: int = 12
+    signed: bool = False
+    levels: int = 1
+    in_loss: bool = True
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """The twin network: encoder, embedding head, distance and input normalisation.
 
     Attributes:
         distance: a fixed distance name, or ``"mahalanobis"`` / ``"mlp"`` for a learned metric
             (``"mlp"`` is needed by ``loss.kind: bce``).
-        appearance_skip_weight: > 0 joins appearance features of the input with this weight to the
-            embedding (:class:`siamkit.heads.AppearanceSkip`); 0 = off.
-            In YAML the ``appearance_skip_*`` keys can be written as one nested section,
-            ``appearance: {weight, pool, features, bins, signed, levels, in_loss}``
-            (``configs/demo.yaml``); the flat keys still work.
-        appearance_skip_features: ``"pixels"`` (``pool``×``pool`` average-pooled pixels) or
-            ``"hog"`` (``bins`` gradient orientations per ``pool``×``pool`` cell).
-        appearance_skip_signed: HOG orientations over 360° instead of 180°.
-        appearance_skip_levels: HOG spatial-pyramid levels (cells of pool, 2·pool, ... pixels).
-        appearance_skip_in_loss: the training loss sees the joined embedding (``True``), or the
-            learned part alone (``False``): the network then learns on its own, and the appearance
-            features are joined only when embedding (needs a fixed distance).
+        appearance: appearance features of the input joined to the network's embedding
+            (:class:`AppearanceConfig`; ``configs/demo.yaml``), or ``None`` (off). In YAML a
+            nested section ``appearance: {weight, pool, features, bins, signed, levels,
+            in_loss}``; ``weight: 0`` or ``null`` turns it off. The flat ``appearance_skip_*`` keys
+            of older configs and checkpoints are still read (with a ``DeprecationWarning``).
         input_mean, input_std: per-channel normalisation kept in the model; ``None`` = computed
             from the training images.
         init_from: start from this saved model's encoder, head and input normalisation
@@ -121,13 +141,7 @@ class ModelConfig:
     distance: str = "euclidean"
     head_hidden: tuple[int, ...] = ()
     metric_hidden: int = 64
-    appearance_skip_weight: float = 0.0
-    appearance_skip_pool: int = 4
-    appearance_skip_features: str = "pixels"
-    appearance_skip_bins: int = 12
-    appearance_skip_signed: bool = False
-    appearance_skip_levels: int = 1
-    appearance_skip_in_loss: bool = True
+    appearance: AppearanceConfig | None = None
     input_mean: tuple[float, ...] | None = None
     input_std: tuple[float, ...] | None = None
     init_from: str | None = None
@@ -383,15 +397,6 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("data.val_fraction must be in [0, 1)")
     _check_val_classes(cfg.data)
     _check_appearance(cfg.model)
-    if (
-        not cfg.model.appearance_skip_in_loss
-        and cfg.model.appearance_skip_weight > 0
-        and cfg.model.distance in ("mahalanobis", "mlp")
-    ):
-        raise ValueError(
-            f"model.appearance_skip_in_loss = false needs a fixed distance, not the learned "
-            f"{cfg.model.distance!r} (it measures the joined embedding the loss would not see)"
-        )
     if (cfg.model.input_mean is None) != (cfg.model.input_std is None):
         raise ValueError("set both model.input_mean and model.input_std, or neither")
     if cfg.optim.lr <= 0:
@@ -460,13 +465,9 @@ def demo_recipe() -> RunConfig:
     """
     model = ModelConfig(
         embedding_dim=64,
-        appearance_skip_weight=0.5,
-        appearance_skip_pool=7,
-        appearance_skip_features="hog",
-        appearance_skip_bins=12,
-        appearance_skip_signed=True,
-        appearance_skip_levels=2,
-        appearance_skip_in_loss=False,
+        appearance=AppearanceConfig(
+            weight=0.5, pool=7, features="hog", bins=12, signed=True, levels=2, in_loss=False
+        ),
         input_mean=(0.286,),
         input_std=(0.353,),
     )
@@ -484,15 +485,26 @@ def resolved_mining(cfg: LossConfig) -> str | None:
 
 
 def _check_appearance(cfg: ModelConfig) -> None:
-    """The appearance features' own checks (:class:`siamkit.heads.AppearanceSkip`), named by key."""
-    if cfg.appearance_skip_weight < 0:
-        raise ValueError("model.appearance_skip_weight must be >= 0 (0 = no appearance features)")
-    from siamkit.training.builders import build_appearance_skip
+    """The appearance features' own checks (:class:`siamkit.heads.AppearanceFeatures`), named by key."""
+    a = cfg.appearance
+    if a is None:
+        return
+    if not a.weight > 0 or a.weight == float("inf"):
+        raise ValueError(
+            f"model.appearance.weight must be a positive number, got {a.weight} "
+            "(model.appearance: null turns the features off)"
+        )
+    from siamkit.training.builders import build_appearance_features
 
     try:
-        build_appearance_skip(cfg)
+        build_appearance_features(cfg)
     except ValueError as err:
-        raise ValueError(f"model.appearance_skip_*: {err}") from None
+        raise ValueError(f"model.appearance: {err}") from None
+    if not a.in_loss and cfg.distance in ("mahalanobis", "mlp"):
+        raise ValueError(
+            f"model.appearance.in_loss = false needs a fixed distance, not the learned "
+            f"{cfg.distance!r} (it measures the joined embedding the loss would not see)"
+        )
 
 
 def _check_loss_params(cfg: RunConfig) -> None:

@@ -14,6 +14,7 @@ import dataclasses
 import os
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Union
 
@@ -21,6 +22,7 @@ import yaml
 
 from siamkit.atomic import atomic_write
 from siamkit.training.config import (
+    AppearanceConfig,
     DataConfig,
     LossConfig,
     ModelConfig,
@@ -44,6 +46,8 @@ def _type_name(tp: Any) -> str:
         return "a mapping"
     if tp is type(None):
         return "null"
+    if dataclasses.is_dataclass(tp):
+        return f"a mapping of {', '.join(f.name for f in dataclasses.fields(tp))}"
     return getattr(tp, "__name__", str(tp))
 
 
@@ -89,6 +93,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 pass
     elif tp is str and isinstance(value, str):
         return value
+    elif dataclasses.is_dataclass(tp) and isinstance(tp, type) and isinstance(value, dict):
+        return _section(tp, value, where)  # a nested section (model.appearance)
     raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r}")
 
 
@@ -209,36 +215,56 @@ def _section(cls: type, values: Any, name: str) -> Any:
     return cls(**kwargs)
 
 
-#: ``model.appearance.<key>`` -> the flat ``model.appearance_skip_<key>`` it stands for.
-APPEARANCE_KEYS = ("weight", "pool", "features", "bins", "signed", "levels", "in_loss")
+#: The flat ``model.appearance_skip_<key>`` keys of older configs and checkpoints stand for
+#: ``model.appearance.<key>``.
+LEGACY_APPEARANCE_PREFIX = "appearance_skip_"
+APPEARANCE_KEYS = tuple(f.name for f in dataclasses.fields(AppearanceConfig))
 
 
-def _nested_appearance(doc: dict[str, Any]) -> dict[str, Any]:
-    """Read a nested ``model: {appearance: {weight: .., pool: .., ...}}`` section as the flat
-    ``model.appearance_skip_*`` keys (which older configs and checkpoints use, and which still work).
+def _off(weight: Any) -> bool:
+    return isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight == 0
 
-    >>> _nested_appearance({"model": {"appearance": {"weight": 0.5}}})
-    {'model': {'appearance_skip_weight': 0.5}}
+
+def _read_appearance(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with its ``model.appearance`` section as :class:`AppearanceConfig` reads it:
+    ``weight: 0`` means off (``null``), and the flat ``model.appearance_skip_*`` keys of older
+    configs and checkpoints become the section (a ``DeprecationWarning``; weight 0, their default,
+    is off).
+
+    >>> _read_appearance({"model": {"appearance": {"weight": 0, "pool": 7}}})
+    {'model': {'appearance': None}}
     """
     model = doc.get("model")
-    if not isinstance(model, dict) or "appearance" not in model:
+    if not isinstance(model, dict):
         return doc
-    nested = model["appearance"]
-    if not isinstance(nested, dict):
-        raise ConfigError("model.appearance must be a mapping, e.g. {weight: 0.5, features: hog}")
-    unknown = sorted(set(nested) - set(APPEARANCE_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(unknown)} in model.appearance; valid keys: {', '.join(APPEARANCE_KEYS)}"
+    n = len(LEGACY_APPEARANCE_PREFIX)
+    flat = {k[n:]: v for k, v in model.items() if k.startswith(LEGACY_APPEARANCE_PREFIX)}
+    rest = {k: v for k, v in model.items() if not k.startswith(LEGACY_APPEARANCE_PREFIX)}
+    if flat:
+        unknown = sorted(set(flat) - set(APPEARANCE_KEYS))
+        if unknown:
+            names = ", ".join(LEGACY_APPEARANCE_PREFIX + k for k in unknown)
+            raise ConfigError(
+                f"unknown key(s) {names} in section 'model'; the appearance features are "
+                f"model.appearance: {{{', '.join(APPEARANCE_KEYS)}}}"
+            )
+        if "appearance" in model:
+            both = ", ".join(f"model.{LEGACY_APPEARANCE_PREFIX}{k}" for k in flat)
+            raise ConfigError(
+                f"model.appearance and the flat key(s) {both} both set the same thing; keep "
+                "model.appearance"
+            )
+        warnings.warn(
+            f"the flat model.{LEGACY_APPEARANCE_PREFIX}* keys are deprecated; write them as one "
+            f"section, model.appearance: {{{', '.join(f'{k}: ...' for k in flat)}}}",
+            DeprecationWarning,
+            stacklevel=3,
         )
-    flat = {f"appearance_skip_{k}": v for k, v in nested.items()}
-    both = sorted(k for k in flat if k in model)
-    if both:
-        raise ConfigError(
-            f"model.appearance and the flat key(s) {', '.join(both)} both set the same thing; keep one"
-        )
-    rest = {k: v for k, v in model.items() if k != "appearance"}
-    return {**doc, "model": {**rest, **flat}}
+        rest["appearance"] = {"weight": 0.0, **flat}
+    section = rest.get("appearance")
+    if isinstance(section, dict) and _off(section.get("weight")):
+        rest["appearance"] = None
+    return {**doc, "model": rest}
 
 
 def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
@@ -252,7 +278,7 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
         raise ConfigError(
             f"unknown section {', '.join(map(repr, unknown))}; valid sections: {', '.join(sections)}"
         )
-    doc = _nested_appearance(doc)
+    doc = _read_appearance(doc)
     hints = typing.get_type_hints(RunConfig)
     parts = {name: _section(hints[name], doc.get(name), name) for name in sections}
     try:
@@ -327,6 +353,9 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> R
     """Apply ``section.key=value`` strings (values parsed as YAML), e.g. ``train.epochs=1``.
 
     A registered part may be set whole: ``optim.optimizer={kind: sgd, params: {lr: 0.1}}``.
+    A key of the nested ``model.appearance`` section is ``model.appearance.weight=0.5`` (setting
+    one turns the features on; ``model.appearance=null`` or ``.weight=0`` off); the flat
+    ``model.appearance_skip_*`` keys of older configs still work.
 
     >>> apply_overrides(RunConfig(), ["train.epochs=1", "data.train_classes=[0, 1]"]).train.epochs
     1
@@ -345,6 +374,25 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> R
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise ConfigError(f"cannot read the value in override {item!r}") from None
-        _replace_part(doc[section], section, name, value)
-        doc[section][name] = value
+        _replace_part(doc[section], section, name.strip(), value)
+        _set_override(doc[section], section, name.strip(), value)
     return config_from_dict(doc)
+
+
+def _set_override(sec: dict[str, Any], section: str, name: str, value: Any) -> None:
+    """``sec[name] = value``, into the nested appearance section for its keys."""
+    legacy = name.startswith(LEGACY_APPEARANCE_PREFIX)
+    if section != "model" or not (legacy or name.startswith("appearance.")):
+        sec[name] = value
+        return
+    current = sec.get("appearance")
+    if legacy:  # read as the flat keys were: weight 0 (off) unless set
+        sec[name] = value
+        sec.pop("appearance", None)
+        if isinstance(current, dict):
+            for k, v in current.items():
+                sec.setdefault(LEGACY_APPEARANCE_PREFIX + k, v)
+        return
+    nested = dict(current) if isinstance(current, dict) else {}
+    nested[name.partition(".")[2]] = value
+    sec["appearance"] = nested

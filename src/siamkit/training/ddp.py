@@ -77,27 +77,23 @@ def teardown_distributed() -> None:
 
 
 class Embedder(nn.Module):
-    """``forward(x) = net.embed(x)`` so that DistributedDataParallel can wrap the embedding pass;
-    ``learned_only``: the learned part alone; the appearance skip's features are not computed."""
+    """``forward(x) = net.embed(x)`` so that DistributedDataParallel can wrap the embedding pass."""
 
-    def __init__(self, net: nn.Module, learned_only: bool = False) -> None:
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.learned_only = learned_only
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.learned_only:
-            return self.net.embed_learned(x, check=False)  # type: ignore[operator]
         return self.net.embed(x, check=False)  # type: ignore[operator]
 
 
-def wrap_for_training(net: nn.Module, ctx: DistContext, learned_only: bool = False) -> nn.Module:
-    """The module the step calls: the network itself, or an :class:`Embedder` (DDP-wrapped in a
-    distributed run) when the loss must see the learned part alone or DDP needs a forward."""
+def wrap_for_training(net: nn.Module, ctx: DistContext) -> nn.Module:
+    """The module the step calls: the network itself, or in a distributed run an
+    :class:`Embedder` wrapped in DistributedDataParallel."""
     if not ctx.enabled:
-        return Embedder(net, learned_only=True) if learned_only else net
+        return net
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(Embedder(net, learned_only), device_ids=ids)
+    return nn.parallel.DistributedDataParallel(Embedder(net), device_ids=ids)
 
 
 def make_gather(ctx: DistContext) -> Any:

@@ -20,10 +20,11 @@ from tqdm.auto import tqdm
 
 from siamkit.encode import encode
 from siamkit.evaluation import precision_at_1
+from siamkit.models import JoinedEmbedding
 from siamkit.training import ddp
 from siamkit.training.augment import make_augmentation
 from siamkit.training.batch_source import PKBatches
-from siamkit.training.builders import build_optimizer, build_scheduler
+from siamkit.training.builders import build_optimizer, build_scheduler, embedding_model
 from siamkit.training.callbacks import (
     Callback,
     ChannelsLast,
@@ -39,39 +40,44 @@ from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData
 from siamkit.training.objectives import build_objective
 from siamkit.training.trainer import CHECKPOINT, Trainer
-from siamkit.training.validation import (
-    embed_parts_all,
-    one_shot_accuracy,
-)
+from siamkit.training.validation import one_shot_accuracy
 from siamkit.types import Triplets
 
 
 def make_validator(
     cfg: RunConfig, data: RunData, device: torch.device
 ) -> Callable[[nn.Module], float]:
-    """``net -> cfg.train.val_metric`` on the validation split (higher is better)."""
+    """``net -> cfg.train.val_metric`` on the validation split (higher is better), measured on
+    the embedding the run saves (:func:`~siamkit.training.builders.embedding_model`: with the
+    config's appearance features joined, whether or not the loss sees them)."""
 
     def validate(net: nn.Module) -> float:
-        z = encode(net, data.val_x, cfg.train.embed_batch_size, device)
+        model = embedding_model(net, cfg.model)  # type: ignore[arg-type]
+        z = encode(model, data.val_x, cfg.train.embed_batch_size, device)
         if cfg.train.val_metric == "few_shot":
-            return one_shot_accuracy(z, data.val_y, net.distance, seed=cfg.train.seed)  # type: ignore[arg-type]
-        return precision_at_1(z, data.val_y, net.distance)  # type: ignore[arg-type]
+            return one_shot_accuracy(z, data.val_y, model.distance, seed=cfg.train.seed)
+        return precision_at_1(z, data.val_y, model.distance)
 
     return validate
 
 
+def network_embeddings(
+    net: nn.Module, x: Tensor, device: torch.device, batch_size: int = 512
+) -> Tensor:
+    """``(N, D_net)`` embeddings of the trained network alone: without the appearance features
+    a :class:`JoinedEmbedding` joins (what the collapse monitor watches)."""
+    return encode(net.net if isinstance(net, JoinedEmbedding) else net, x, batch_size, device)
+
+
 def _offline_miner(
-    net: nn.Module, cfg: RunConfig, device: torch.device, learned_only: bool
+    net: nn.Module, cfg: RunConfig, device: torch.device
 ) -> Callable[[Tensor, Tensor, torch.Generator], Triplets]:
     from siamkit.miners import offline_mine_triplets
 
     bs, lc = cfg.train.embed_batch_size, cfg.loss
 
     def mine(x: Tensor, y: Tensor, gen: torch.Generator) -> Triplets:
-        if learned_only:
-            z = embed_parts_all(net, x, device, bs)["learned"]  # type: ignore[arg-type]
-        else:
-            z = encode(net, x, bs, device)
+        z = encode(net, x, bs, device)  # the embedding the loss sees
         return offline_mine_triplets(
             z, y, resolved_mining(lc) or "all", lc.margin, net.distance,  # type: ignore[arg-type]
             per_anchor=1, generator=gen,
@@ -111,9 +117,9 @@ def build_trainer(
     callbacks: list[Callback] = [ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")]
     if image:
         callbacks.append(ChannelsLast(net))  # before DDP wraps it
-    # the loss sees the learned part alone: train and mine on it, join the skip when embedding
-    learned_only = not cfg.model.appearance_skip_in_loss and net.appearance_skip is not None
-    forward = ddp.wrap_for_training(net, ctx, learned_only)
+    # ``net`` is what the loss sees: the network alone, or joined with the appearance features
+    # (model.appearance.in_loss); the saved model joins them after training either way
+    forward = ddp.wrap_for_training(net, ctx)
     if t.ema_decay is not None:
         callbacks.append(WeightAverageCallback(net, t.ema_decay))
     if cfg.model.freeze_encoder_epochs:  # the encoder of an init_from model, for the first epochs
@@ -121,16 +127,14 @@ def build_trainer(
 
         callbacks.append(FreezeEncoder(net, cfg.model.freeze_encoder_epochs))
     distance: Any = net.distance
-    loss_dim = cfg.model.embedding_dim if learned_only else int(net.embedding_dim)  # type: ignore[arg-type]
+    loss_dim = int(net.embedding_dim)  # type: ignore[arg-type]
     objective = build_objective(
         cfg.loss, distance, classes=data.train_classes, embedding_dim=loss_dim
     ).to(ctx.device)
     # the network's parameters, then any the loss learns itself (class proxies), each once
     params = {id(p): p for p in [*net.parameters(), *objective.parameters()]}
     optimizer = build_optimizer(cfg.optim, list(params.values()))
-    offline = (
-        _offline_miner(net, cfg, ctx.device, learned_only) if cfg.loss.offline_mining else None
-    )
+    offline = _offline_miner(net, cfg, ctx.device) if cfg.loss.offline_mining else None
     batches = PKBatches(
         data.train_x, data.train_y, t.classes_per_batch, t.samples_per_class,
         steps_per_epoch=t.steps_per_epoch, seed=t.seed, augment=make_augmentation(cfg.data.augmentation),
@@ -146,10 +150,10 @@ def build_trainer(
     callbacks.append(Validation(validator, t.early_stopping, t.restore_best, share, ctx.is_main))
     spread_x = (data.val_x if len(data.val_x) >= 2 else data.train_x)[:1024]
 
-    def learned(n: nn.Module) -> Tensor | None:  # the learned embedding, on the main rank
+    def learned(n: nn.Module) -> Tensor | None:  # the network's own embedding, on the main rank
         if not ctx.is_main:
             return None
-        return embed_parts_all(n, spread_x, ctx.device, t.embed_batch_size)["learned"]  # type: ignore[arg-type]
+        return network_embeddings(n, spread_x, ctx.device, t.embed_batch_size)
 
     monitor = CollapseMonitor(learned, log)
     callbacks.append(monitor)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from siamkit.models import SiameseNetwork
+from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -33,8 +33,14 @@ def _describe(shape: Any) -> str:
     return "unknown" if shape is None else str(tuple(shape))
 
 
+def network_of(model: nn.Module) -> nn.Module:
+    """The trained network of ``model``: the network of a :class:`JoinedEmbedding`, else itself."""
+    return model.net if isinstance(model, JoinedEmbedding) else model
+
+
 def load_init_source(path: str | os.PathLike[str]) -> SiameseNetwork:
-    """The saved model at ``path`` if it is a Siamese network (a model folder or ``.siamkit``).
+    """The saved model at ``path`` if it is a Siamese network, or one joined with appearance
+    features (then its network), from a model folder or ``.siamkit``.
 
     Raises:
         FileNotFoundError, ValueError: not a readable siamkit model, or not one with an encoder.
@@ -43,7 +49,7 @@ def load_init_source(path: str | os.PathLike[str]) -> SiameseNetwork:
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"model.init_from: no saved model at {os.fspath(path)}")
-    source = load_model(path)
+    source = network_of(load_model(path))
     if not isinstance(source, SiameseNetwork):
         raise ValueError(
             f"model.init_from: {os.fspath(path)} is a {type(source).__name__}, not a Siamese "
@@ -75,18 +81,23 @@ def check_init_fits(source: SiameseNetwork, net: SiameseNetwork, where: str) -> 
             )
 
 
-def init_from_model(net: SiameseNetwork, path: str | os.PathLike[str]) -> SiameseNetwork:
+def init_from_model(
+    net: SiameseNetwork | JoinedEmbedding, path: str | os.PathLike[str]
+) -> SiameseNetwork:
     """Copy the saved model's encoder, head and input normalisation into ``net`` (in place).
 
     Before any training, ``net`` then embeds exactly as the saved model (its distance, cohort
     and threshold are the run's own). Returns the loaded source model.
     """
     source = load_init_source(path)
-    check_init_fits(source, net, os.fspath(path))
+    target = network_of(net)
+    if not isinstance(target, SiameseNetwork):
+        raise TypeError(f"model.init_from needs a SiameseNetwork, got {type(target).__name__}")
+    check_init_fits(source, target, os.fspath(path))
     with torch.no_grad():
-        net.encoder.load_state_dict(source.encoder.state_dict())
-        net.head.load_state_dict(source.head.state_dict())
-        net.preprocess.load_state_dict(source.preprocess.state_dict())
+        target.encoder.load_state_dict(source.encoder.state_dict())
+        target.head.load_state_dict(source.head.state_dict())
+        target.preprocess.load_state_dict(source.preprocess.state_dict())
     return source
 
 
@@ -113,6 +124,7 @@ class FreezeEncoder(Callback):
     released after them and at the end."""
 
     def __init__(self, net: nn.Module, epochs: int) -> None:
+        net = network_of(net)
         if not isinstance(net, SiameseNetwork):
             raise TypeError(
                 f"model.freeze_encoder_epochs needs a SiameseNetwork, got {type(net).__name__}"

@@ -6,33 +6,11 @@ implementation for training and evaluation).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.evaluation.few_shot import few_shot_episodes
-from siamkit.training.data import to_float
-
-if TYPE_CHECKING:
-    from siamkit.models import SiameseNetwork
-
-
-@torch.no_grad()
-def embed_parts_all(
-    net: SiameseNetwork, x: Tensor, device: torch.device, batch_size: int = 512
-) -> dict[str, Tensor]:
-    """:meth:`SiameseNetwork.embed_parts` over ``(N, ...)`` inputs in eval mode -> ``{part: (N, D_part)}`` on CPU."""
-    was_training = net.training
-    net.eval()
-    out: dict[str, list[Tensor]] = {}
-    for i in range(0, x.shape[0], batch_size):
-        parts = net.embed_parts(to_float(x[i : i + batch_size]).to(device), check=False)
-        for k, v in parts.items():
-            out.setdefault(k, []).append(v.float().cpu())
-    net.train(was_training)
-    return {k: torch.cat(v) for k, v in out.items()}
 
 
 def embedding_spread(z: Tensor) -> float:

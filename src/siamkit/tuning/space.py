@@ -6,6 +6,7 @@ together, e.g. a loss with the mining it needs)::
     loss.margin: {float: [0.05, 0.5]}
     optim.lr: {float: [1.0e-4, 3.0e-3], log: true}
     loss.kind: {choice: [triplet, multi_similarity]}
+    model.appearance.weight: {float: [0.25, 1.0]}
     train.epochs: {int: [2, 10]}
     model.encoder_kwargs: {choice: [{widths: [16, 32, 64]}, {widths: [32, 64, 128]}]}
     loss: {choice: [{kind: triplet, mining: batch_hard}, {kind: multi_similarity, mining: auto}]}
@@ -91,10 +92,11 @@ class Param:
 
 
 def _param(key: str, spec: Any) -> Param:
-    if not isinstance(key, str) or key.count(".") > 1 or not key.strip("."):
+    nested = isinstance(key, str) and key.startswith("model.appearance.")  # a nested section
+    if not isinstance(key, str) or key.count(".") > 1 + nested or not key.strip("."):
         raise ValueError(
-            f"search-space key {key!r} must look like section.key (e.g. optim.lr), or be a "
-            "section whose choices are maps of its keys"
+            f"search-space key {key!r} must look like section.key (e.g. optim.lr, or "
+            "model.appearance.weight), or be a section whose choices are maps of its keys"
         )
     if not isinstance(spec, dict):
         raise ValueError(f"search-space entry {key} must be a map such as {{float: [0.1, 1.0]}}")

@@ -127,11 +127,11 @@ def test_train_with_appearance_skip_saves_the_joined_model(tmp_path: Path) -> No
     res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "r"), *args])
     assert res.exit_code == 0, res.output
     model = siamkit.load_model(tmp_path / "r" / "model")
-    assert model.appearance_skip is not None
+    assert isinstance(model, siamkit.JoinedEmbedding)
     hog_dim = 12 * (40 // 4) * (56 // 4)
     assert model.embedding_dim == 16 + hog_dim
     x = torch.rand(2, 1, 40, 56)
-    assert model.embed_parts(x)["learned"].shape == (2, 16)
+    assert model.parts(x)["learned"].shape == model.net.embed(x).shape == (2, 16)
     assert model.embed(x).shape == (2, 16 + hog_dim)
 
 

@@ -41,7 +41,7 @@ class SignatureDataConfig:
 class SignatureModelConfig:
     embedding_dim: int = 64
     encoder_kwargs: dict[str, Any] = field(default_factory=lambda: {"stem_stride": 3})
-    appearance_weight: float = 0.0  # > 0: join HOG-like features of the input (AppearanceSkip)
+    appearance_weight: float = 0.0  # > 0: join HOG-like features of the input (JoinedEmbedding)
     appearance_pool: int = 4
 
 

@@ -2,7 +2,8 @@
 
 Inputs are SigNet-preprocessed signatures (:func:`siamkit.data.signature_preprocess.
 signet_preprocess`): ``(N, 1, H, W)`` in ``[0, 1]``, paper 0 and ink bright. The model is a plain
-:class:`~siamkit.models.SiameseNetwork` (kind ``siamese``), so ``save_model`` / ``load_model``,
+:class:`~siamkit.models.SiameseNetwork` (kind ``siamese``), or one joined with HOG-like features
+(:class:`~siamkit.models.JoinedEmbedding`, kind ``joined``), so ``save_model`` / ``load_model``,
 the gallery, ``siamkit verify`` and ``siamkit serve`` take it as they are.
 
 >>> net = build_signature_model((1, 78, 110), embedding_dim=32)
@@ -16,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from siamkit.encoders import create_encoder
-from siamkit.heads import AppearanceSkip
-from siamkit.models import SiameseNetwork
+from siamkit.heads import AppearanceFeatures
+from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.models.preprocess import Preprocess
 
 __all__ = ["build_signature_model"]
@@ -30,7 +31,7 @@ def build_signature_model(
     distance: str = "euclidean",
     appearance_weight: float = 0.0,
     appearance_pool: int = 4,
-) -> SiameseNetwork:
+) -> SiameseNetwork | JoinedEmbedding:
     """A :class:`SiameseNetwork` with the ``signet`` encoder for ``(1, H, W)`` signatures.
 
     Args:
@@ -39,20 +40,21 @@ def build_signature_model(
         encoder_kwargs: arguments of :class:`siamkit.encoders.signet.SigNet` (widths, fc, ...).
         distance: the distance the model compares embeddings with.
         appearance_weight: > 0 joins parameter-free HOG-like features of the signature
-            (``appearance_pool``-pixel cells; :class:`~siamkit.heads.AppearanceSkip`) to the
-            learned embedding with this weight; training then sees the learned part alone.
+            (``appearance_pool``-pixel cells; :class:`~siamkit.heads.AppearanceFeatures`) to the
+            learned embedding with this weight (a :class:`JoinedEmbedding` of the network);
+            training then sees the network alone.
     """
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or shape[0] != 1 or min(shape) < 1:
         raise ValueError(f"signature input_shape must be (1, H, W), got {tuple(input_shape)}.")
     encoder = create_encoder("signet", in_channels=1, **dict(encoder_kwargs or {}))
     # preprocessed signatures are mostly paper (0); centre and scale them roughly
-    return SiameseNetwork(
+    net = SiameseNetwork(
         encoder,
         embedding_dim=embedding_dim,
         distance=distance,
         preprocess=Preprocess(mean=(0.05,), std=(0.15,), input_shape=shape),
-        appearance_skip=AppearanceSkip(appearance_weight, appearance_pool, "hog")
-        if appearance_weight > 0
-        else None,
     )
+    if appearance_weight <= 0:
+        return net
+    return JoinedEmbedding(net, AppearanceFeatures(appearance_pool, "hog"), appearance_weight)

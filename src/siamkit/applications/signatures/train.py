@@ -38,13 +38,15 @@ from siamkit.applications.signatures.evaluate import SignatureEvaluation, evalua
 from siamkit.data.signature_set import SignatureSet
 from siamkit.encode import encode
 from siamkit.losses import contrastive_loss
-from siamkit.models import SiameseNetwork
+from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.training.checkpoint import (
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
+
+SignatureModel = SiameseNetwork | JoinedEmbedding
 
 __all__ = ["batch_pairs", "embed_signatures", "sample_batch", "train_signatures"]
 
@@ -126,7 +128,7 @@ def _loss_fn(cfg: SignatureTrainConfig) -> LossFn:
     return ours
 
 
-def embed_signatures(model: SiameseNetwork, images: Tensor, batch_size: int = 256) -> Tensor:
+def embed_signatures(model: SignatureModel, images: Tensor, batch_size: int = 256) -> Tensor:
     """``(N, 1, H, W)`` -> ``(N, D)`` float32 embeddings on the CPU: :func:`siamkit.encode.encode`
     (eval mode, no gradients, the model's mode restored) with the model's input checks on."""
     if len(images) == 0:
@@ -135,7 +137,7 @@ def embed_signatures(model: SiameseNetwork, images: Tensor, batch_size: int = 25
 
 
 def validate(
-    model: SiameseNetwork, data: SignatureSet, cfg: SignatureEvalConfig
+    model: SignatureModel, data: SignatureSet, cfg: SignatureEvalConfig
 ) -> SignatureEvaluation:
     """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER).
 
@@ -183,7 +185,7 @@ def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> N
 
 
 def train_signatures(
-    model: SiameseNetwork,
+    model: SignatureModel,
     train_set: SignatureSet,
     val_set: SignatureSet,
     cfg: SignatureTrainConfig,
@@ -192,7 +194,7 @@ def train_signatures(
     checkpoint: str | Path | None = None,
     resume: bool = False,
     run_config: dict[str, Any] | None = None,
-) -> tuple[SiameseNetwork, list[dict[str, Any]]]:
+) -> tuple[SignatureModel, list[dict[str, Any]]]:
     """Train ``model`` in place for ``cfg.steps`` steps; returns it with the best validation
     weights loaded, and the history of validation checks.
 
@@ -228,6 +230,8 @@ def train_signatures(
         )
         if log is not None:
             log(f"resumed from {checkpoint} after step {start} of {cfg.steps}")
+    # with appearance features joined, the loss sees the network alone (they have no weights)
+    network = model.net if isinstance(model, JoinedEmbedding) else model
     model.train()
     for step in range(start + 1, cfg.steps + 1):
         idx = sample_batch(train_set, cfg, rng)
@@ -235,8 +239,7 @@ def train_signatures(
             train_set.writer[idx], train_set.forged[idx], cfg.random_fraction, rng
         )
         x = train_set.images[idx]
-        # with an appearance skip, the loss sees the learned part alone (the skip has no weights)
-        z = model.embed_parts(x, check=False)["learned"]  # (B, D)
+        z = network.embed(x, check=False)  # (B, D)
         loss = loss_fn(z, i, j, same)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -46,6 +46,11 @@ def build_ssl_model(cfg: SSLConfig, data: SSLData, init_from: str | None = None)
     mean, std = data.channel_stats()
     seed_everything(cfg.train.seed)
     net = build_model(cfg.model, data.input_shape, mean, std)
+    if not isinstance(net, SiameseNetwork):
+        raise ValueError(
+            "self-supervised training takes a network alone: remove model.appearance (its "
+            "features can be joined to the trained model with siamkit.models.JoinedEmbedding)"
+        )
     source = init_from or getattr(cfg.model, "init_from", None)
     if source:
         from siamkit.training.init_from import init_from_model

@@ -1,0 +1,229 @@
+"""A network's embedding joined with parameter-free appearance features: :class:`JoinedEmbedding`.
+
+The network trains on its own (or, with ``model.appearance.in_loss``, with the loss seeing the
+joined embedding); the features are joined when embedding, evaluating and exporting:
+
+``embed(x) = [net.embed(x) ; w * features(x)] / sqrt(1 + w**2)``
+
+The joined model's state is its network's state under the network's own keys, plus its own
+distance and cohort: the layout of the ``SiameseNetwork`` with an ``appearance_skip`` that siamkit
+saved before the join was a composition, so those model folders and checkpoints load unchanged
+(:meth:`JoinedEmbedding.from_legacy_config`), and keep their fingerprints.
+
+>>> net = SiameseNetwork(create_encoder("convnet", in_channels=1), 16,
+...                      preprocess=Preprocess(input_shape=(1, 28, 28)))  # doctest: +SKIP
+>>> JoinedEmbedding(net, AppearanceFeatures(pool=7), weight=0.5).embedding_dim  # doctest: +SKIP
+32
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from siamkit.distances import Distance, get_distance
+from siamkit.distances.cohort import CohortNormalized
+from siamkit.heads import AppearanceFeatures, join_features
+from siamkit.models.preprocess import Preprocess
+from siamkit.models.siamese import (
+    SiameseNetwork,
+    distance_config,
+    distance_from_config,
+    score_normalized,
+)
+
+_NET = "net."
+
+
+def _unprefix_net(module: nn.Module, state: dict[str, Any], prefix: str, _meta: Any) -> None:
+    """State-dict hook: the network's entries under its own keys (``encoder.*``, not ``net.encoder.*``)."""
+    inner = prefix + _NET
+    for key in [k for k in state if k.startswith(inner)]:
+        state[prefix + key[len(inner) :]] = state.pop(key)
+    meta = getattr(state, "_metadata", None)
+    if isinstance(meta, dict):
+        for key in [k for k in meta if k == inner[:-1] or k.startswith(inner)]:
+            meta[prefix + key[len(inner) :]] = meta.pop(key)
+
+
+def _prefix_net(module: nn.Module, state: dict[str, Any], prefix: str, *_: Any) -> None:
+    """Load pre-hook: the inverse of :func:`_unprefix_net` (every key that is not the joined
+    model's own distance or cohort belongs to the network)."""
+    own = ("distance", "score_norm")
+    for key in [k for k in state if k.startswith(prefix)]:
+        if key[len(prefix) :].split(".", 1)[0] not in own:
+            state[prefix + _NET + key[len(prefix) :]] = state.pop(key)
+
+
+class JoinedEmbedding(nn.Module):
+    """``net``'s embedding joined with ``weight``-weighted appearance ``features`` of the input.
+
+    Args:
+        net: the trained network (a :class:`SiameseNetwork` or any model with ``embed(x,
+            check=)``, ``embedding_dim``, ``input_shape`` (C, H, W) and a ``preprocess``), with a
+            fixed distance and no cohort of its own.
+        features: the parameter-free features (:class:`~siamkit.heads.AppearanceFeatures`).
+        weight: how much the features count against the unit-length learned embedding (> 0).
+        distance: the distance of the joined embeddings (default: the network's fixed one); a
+            learned distance must be built for :attr:`embedding_dim`.
+
+    Both parts are unit length, so the joined embedding is too.
+    """
+
+    kind = "joined"
+    net: (
+        Any  # a SiameseNetwork, or any module with embed / embedding_dim / input_shape / preprocess
+    )
+
+    def __init__(
+        self,
+        net: Any,
+        features: AppearanceFeatures,
+        weight: float = 1.0,
+        distance: str | Distance | None = None,
+    ) -> None:
+        super().__init__()
+        if not weight > 0 or not torch.isfinite(torch.tensor(float(weight))):
+            raise ValueError(f"the appearance weight must be a positive number, got {weight}")
+        if isinstance(net.distance, nn.Module) and any(True for _ in net.distance.parameters()):
+            raise ValueError(
+                "the network of a joined embedding must use a fixed distance; give the learned "
+                "distance to JoinedEmbedding(..., distance=) instead (it measures the joined embedding)"
+            )
+        if getattr(net, "score_norm", None) is not None:
+            raise ValueError(
+                "the network of a joined embedding must have no cohort (set_score_norm(None)); "
+                "give the joined model its cohort of joined embeddings"
+            )
+        self.net = net
+        self.features = features
+        self.weight = float(weight)
+        self._embedding_dim = int(net.embedding_dim) + features.extra_dim(net.input_shape)
+        self.distance: Distance = get_distance(net.distance if distance is None else distance)
+        self.score_norm: CohortNormalized | None = None
+        self.threshold: float | None = None
+        self.register_state_dict_post_hook(_unprefix_net)  # type: ignore[arg-type]
+        self.register_load_state_dict_pre_hook(_prefix_net)
+
+    @property
+    def embedding_dim(self) -> int:
+        """The network's embedding size plus the number of appearance features."""
+        return self._embedding_dim
+
+    @property
+    def distance_name(self) -> str:
+        return self.distance.name
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        return self.net.input_shape  # type: ignore[no-any-return]
+
+    @property
+    def preprocess(self) -> Preprocess:
+        """The network's input checks and normalisation (the features see the raw ``[0, 1]`` input)."""
+        return self.net.preprocess  # type: ignore[no-any-return]
+
+    @property
+    def scoring_distance(self) -> Distance:
+        """``distance``, normalised against the stored cohort when :meth:`set_score_norm` gave one."""
+        return self.distance if self.score_norm is None else self.score_norm
+
+    def set_score_norm(self, cohort: Tensor | None, k: int = 300, method: str = "snorm") -> None:
+        """Score pairs against ``cohort`` (``(C, D)`` joined embeddings), or stop (``None``); clears
+        the threshold (see :meth:`SiameseNetwork.set_score_norm`)."""
+        self.score_norm = score_normalized(self.distance, self.embedding_dim, cohort, k, method)
+        self.threshold = None
+
+    def embed(self, x: Tensor, check: bool = True) -> Tensor:
+        """``(N, C, H, W)`` images in ``[0, 1]`` -> ``(N, D_net + D_features)`` joined embeddings."""
+        z = self.net.embed(x, check=check)
+        return join_features(z, self.features(x), self.weight)
+
+    def parts(self, x: Tensor, check: bool = True) -> dict[str, Tensor]:
+        """The parts :meth:`embed` joins, each alone and unweighted: ``{"learned": (N, D_net),
+        "appearance": (N, D_features)}`` (the report's ablation)."""
+        return {"learned": self.net.embed(x, check=check), "appearance": self.features(x)}
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
+        return self.distance.pairwise(self.embed(a), self.embed(b))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "net": self.net.config(),  # type: ignore[operator]
+            "features": self.features.config(),
+            "weight": self.weight,
+            "distance": distance_config(self.distance),
+            "score_norm": self.score_norm.config() if self.score_norm is not None else None,
+        }
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        """What :func:`~siamkit.models.model_fingerprint` hashes: for a Siamese network, the
+        description siamkit wrote for the same model before the join was a composition (a
+        ``SiameseNetwork`` with an ``appearance_skip``), so galleries and exports made with such
+        a model still recognise it; else :meth:`config`."""
+        if not isinstance(self.net, SiameseNetwork):
+            return self.config()
+        return {
+            **self.net.config(),
+            "distance": distance_config(self.distance),
+            "appearance_skip": {"weight": self.weight, **self.features.config()},
+            "score_norm": self.score_norm.config() if self.score_norm is not None else None,
+        }
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> JoinedEmbedding:
+        from siamkit.models.kinds import model_class
+
+        inner: Any = model_class(cfg["net"]["kind"])
+        net = inner.from_config(cfg["net"])
+        return cls._with_parts(net, cfg)
+
+    @classmethod
+    def from_bundle(cls, cfg: dict[str, Any], folder: Path) -> JoinedEmbedding:
+        """Rebuild from a model folder (a network kind that reads files of its own, e.g. a
+        tokenizer, gets the folder too)."""
+        from siamkit.models.kinds import model_class
+
+        inner: Any = model_class(cfg["net"]["kind"])
+        rebuild = getattr(inner, "from_bundle", None)
+        net = rebuild(cfg["net"], folder) if rebuild else inner.from_config(cfg["net"])
+        return cls._with_parts(net, cfg)
+
+    def save_extra_files(self, folder: Path) -> None:
+        """The network's own files beside the weights, if it has any."""
+        if callable(extra := getattr(self.net, "save_extra_files", None)):
+            extra(folder)
+
+    @classmethod
+    def _with_parts(cls, net: nn.Module, cfg: dict[str, Any]) -> JoinedEmbedding:
+        model = cls(
+            net,
+            AppearanceFeatures(**cfg["features"]),
+            weight=cfg["weight"],
+            distance=distance_from_config(cfg["distance"]),
+        )
+        if norm := cfg.get("score_norm"):
+            model.score_norm = CohortNormalized.from_config(norm, model.distance)
+        return model
+
+    @classmethod
+    def from_legacy_config(cls, cfg: dict[str, Any]) -> JoinedEmbedding:
+        """A ``kind: siamese`` description with an ``appearance_skip`` (model folders saved before
+        the join was a composition) as the joined model it describes; its weights load as saved."""
+        skip = dict(cfg["appearance_skip"])
+        net_cfg = {**cfg, "appearance_skip": None, "score_norm": None}
+        if (
+            cfg["distance"].get("type") != "fixed"
+        ):  # a learned distance measured the joined embedding
+            net_cfg["distance"] = {"type": "fixed", "name": "euclidean"}
+        net = SiameseNetwork.from_config(net_cfg)
+        weight = skip.pop("weight")
+        new = {"features": skip, "weight": weight, "distance": cfg["distance"]}
+        return cls._with_parts(net, {**new, "score_norm": cfg.get("score_norm")})
