@@ -124,7 +124,10 @@ def test_a_model_folder_saved_before_loads_as_the_joined_model_it_was(
         )
         if "scores" in want:
             got = model.scoring_distance.pairwise(z, z.flip(0))
-            torch.testing.assert_close(got, want["scores"], rtol=0, atol=1e-5)
+            # the cohort normalisation amplifies float noise of the thread count's summation
+            # order (measured: 2e-4 with 1 or 4 threads against a fixture made with 2); a wrong
+            # cohort, k or method moves scores by far more than 1e-3
+            torch.testing.assert_close(got, want["scores"], rtol=0, atol=1e-3)
     assert model_fingerprint(model) == doc["fingerprint"]
     save_model(model, tmp_path / "again")
     again = json.loads((tmp_path / "again" / "siamkit.json").read_text())

@@ -35,6 +35,14 @@ def _half_twin(_: Path) -> Any:
     )
 
 
+def _joined(_: Path) -> Any:
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4])
+    pre = siamkit.models.Preprocess(input_shape=(1, 14, 14))
+    net = siamkit.SiameseNetwork(enc, 3, preprocess=pre)
+    return siamkit.JoinedEmbedding(net, siamkit.heads.AppearanceFeatures(7, features="hog"), 0.5)
+
+
 def _dlib_face(_: Path) -> Any:
     from siamkit.applications.faces import DlibFaceEncoder
 
@@ -67,6 +75,7 @@ def _siamfc(_: Path) -> Any:
 BUILDERS: dict[str, Callable[[Path], Any]] = {
     "siamese": _siamese,
     "half_twin": _half_twin,
+    "joined": _joined,
     "dlib_face": _dlib_face,
     "text": _text,
     "siamfc": _siamfc,
