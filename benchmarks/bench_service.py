@@ -48,8 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import siamkit  # noqa: E402
-from siamkit.cli.serve_cmd import load_runtime  # noqa: E402
 from siamkit.data.image_io import read_image  # noqa: E402
+from siamkit.export.serving import load_for_serving  # noqa: E402
 from siamkit.index import verify_pair  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -367,7 +367,7 @@ def main() -> None:
             from siamkit.export.onnx import export_onnx
 
             export_onnx(model_dir)
-        model = load_runtime(str(model_dir), args.runtime, args.threads)
+        model = load_for_serving(str(model_dir), args.runtime, args.threads)
         x = torch.cat([read_image(p, channels=1).unsqueeze(0) for p in pngs])
         with torch.inference_mode():
             z = model.embed(x)

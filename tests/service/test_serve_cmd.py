@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import siamkit
 from siamkit.cli import serve_cmd
+from siamkit.export.serving import load_for_serving
 from siamkit.index import Gallery
 from siamkit.service import ServiceLimits, check_bind, is_loopback
 
@@ -201,7 +202,7 @@ def test_onnx_runtime_serves_a_gallery_built_with_torch(model_dir, tmp_path):
             == 201
         )
     export_onnx(model_dir)
-    onnx_model = serve_cmd.load_runtime(model_dir, "onnx", threads=1)
+    onnx_model = load_for_serving(model_dir, "onnx", threads=1)
     with TestClient(create_app(onnx_model, tmp_path / "g.db")) as client:
         pair = client.post("/verify", files=[upload("file_a", "stripes"), upload("file_b", "disc")])
         match = client.post("/identify", files=[upload("file", "disc")]).json()["matches"][0]

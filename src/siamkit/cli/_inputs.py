@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 DATASET_NAMES = ("fashion-mnist", "digits")
+#: ``--index`` of ``siamkit gallery`` and ``siamkit serve``: the index registry's names
+#: (:data:`siamkit.index.factory.INDEXES`), written out so ``--help`` needs no torch import;
+#: tests/cli/test_registry_names.py checks they are the registry's.
+INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
 
 
 def friendly_errors(fn: F) -> F:

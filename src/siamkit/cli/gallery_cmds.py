@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from siamkit.cli._inputs import store_errors
+from siamkit.cli._inputs import INDEX_CHOICES, store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,7 +164,7 @@ def _match_doc(m: Any) -> dict[str, Any]:
     "--index",
     default="exact",
     show_default=True,
-    type=click.Choice(["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh"]),
+    type=click.Choice(INDEX_CHOICES),
     help="Search structure.",
 )
 @_JSON

@@ -12,41 +12,9 @@ from typing import Any
 
 import click
 
+from siamkit.cli._inputs import INDEX_CHOICES
 from siamkit.service.limits import MiB, ServiceLimits
 from siamkit.service.server import check_api_key, check_bind
-
-INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
-
-
-def load_runtime(model_dir: str, runtime: str, threads: int | None = None) -> Any:
-    """The model to serve: the PyTorch bundle, or its ONNX Runtime export (same ``embed`` contract)."""
-    if runtime == "torch":
-        from siamkit.export.bundle import load_model
-
-        return load_model(model_dir)
-    try:
-        from siamkit.export.onnx_model import OnnxModel
-    except ImportError as err:
-        raise click.ClickException(
-            f"--runtime onnx is not available: {err}. Install it with pip install "
-            "'siamkit[onnx]' and export the model first (siamkit export MODEL --format onnx)."
-        ) from None
-    _refuse_folder_exports(model_dir)
-    return OnnxModel(model_dir, threads=threads)
-
-
-def _refuse_folder_exports(model_dir: str) -> None:
-    """A kind exported as a folder (a text model: encoder + tokenizer) has no model.onnx."""
-    from siamkit.export.bundle import read_model_config
-    from siamkit.models.kinds import onnx_folder_exporter
-
-    kind = read_model_config(model_dir)["model"]["kind"]
-    if onnx_folder_exporter(kind) is not None:
-        raise click.ClickException(
-            f"{model_dir} is a {kind} model: --runtime onnx serves image models only; serve it "
-            "with --runtime torch (its ONNX export runs with "
-            "siamkit.applications.text.onnx.TextOnnxEmbedder)"
-        )
 
 
 def run_server(app: Any, sock: Any, log_level: str) -> None:
@@ -183,11 +151,12 @@ def serve(
         ) from None
     import torch
 
+    from siamkit.export.serving import load_for_serving
     from siamkit.service.server import prepare, url_of
 
     torch.set_num_threads(threads)
     try:
-        net = load_runtime(model, runtime, threads)
+        net = load_for_serving(model, runtime, threads)
         app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err)) from None
