@@ -66,8 +66,8 @@ def load(root: Path, n_train: int, n_val: int, n_test: int) -> RunData:
     return data
 
 
-def siamkit_config(epochs: int, seed: int, data: RunData) -> RunConfig:
-    """The demo recipe's learned part, unchanged otherwise."""
+def siamkit_config(epochs: int, seed: int, data: RunData, sets: list[str]) -> RunConfig:
+    """The demo recipe's learned part, unchanged otherwise (``sets``: a variant's overrides)."""
     return apply_overrides(
         demo_recipe(),
         [
@@ -79,12 +79,15 @@ def siamkit_config(epochs: int, seed: int, data: RunData) -> RunConfig:
             "train.device=cpu",
             f"data.train_classes={list(data.train_classes) + list(data.val_classes)}",
             f"data.val_classes={list(data.val_classes)}",
+            *sets,
         ],
     )
 
 
-def train_siamkit(data: RunData, epochs: int, seed: int, progress: bool) -> SiameseNetwork:
-    cfg = siamkit_config(epochs, seed, data)
+def train_siamkit(
+    data: RunData, epochs: int, seed: int, progress: bool, sets: list[str]
+) -> SiameseNetwork:
+    cfg = siamkit_config(epochs, seed, data, sets)
     seed_everything(seed)
     mean, std = data.channel_stats()
     net = build_model(cfg.model, data.input_shape, mean, std)
@@ -130,7 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             distance: Any = "euclidean"
         else:
             if recipe == "siamkit-demo-learned":
-                net = train_siamkit(data, args.epochs, args.seed, not args.no_progress)
+                net = train_siamkit(data, args.epochs, args.seed, not args.no_progress, args.set)
             elif recipe == "pml-batch-hard":
                 net = train_peer(recipe, data, args.epochs, args.seed, not args.no_progress)
             else:
@@ -143,11 +146,12 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         train_s = time.perf_counter() - t0
         val = score(embed(data.val_x), data.val_y, distance, args.episodes)
         test = score(embed(data.test_x), data.test_y, distance, args.episodes)
-        rows[recipe] = {**{f"test {k}": v for k, v in test.items()},
+        name = recipe
+        if args.set and recipe.startswith("siamkit"):
+            name = f"{recipe} ({', '.join(args.set)})"
+        rows[name] = {**{f"test {k}": v for k, v in test.items()},
                         "val 20w1s": val["20w1s"], "val EER": val["EER"], "train s": train_s}  # fmt: skip
-        print(
-            f"{recipe}: {json.dumps({k: round(v, 4) for k, v in rows[recipe].items()})}", flush=True
-        )
+        print(f"{name}: {json.dumps({k: round(v, 4) for k, v in rows[name].items()})}", flush=True)
     return rows
 
 
@@ -157,8 +161,9 @@ def format_rows(rows: dict[str, dict[str, float]]) -> str:
     for name, r in rows.items():
         cells = [f"{r[c]:.0f}" if c == "train s" else f"{r[c]:.3f}" for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if "siamkit-demo-learned" in rows and "pml-batch-hard" in rows:
-        ours, peer = rows["siamkit-demo-learned"], rows["pml-batch-hard"]
+    ours_name = next((k for k in rows if k.startswith("siamkit")), None)
+    if ours_name is not None and "pml-batch-hard" in rows:
+        ours, peer = rows[ours_name], rows["pml-batch-hard"]
         ratio = [f"{ours[c] / peer[c]:.2f}" if peer[c] else "-" for c in cols if c != "train s"]
         lines.append("| ratio siamkit / peer | " + " | ".join(ratio) + " | |")
     return "\n".join(lines)
@@ -175,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=int, default=1000)
     ap.add_argument("--recipes", default="siamkit-demo-learned,pml-batch-hard,pixels")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override siamkit's recipe (a variant to compare on the validation classes)",
+    )  # fmt: skip
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args(argv)

@@ -103,15 +103,19 @@ def _pen_path(
     return np.concatenate(curves), width
 
 
-def _render(path: np.ndarray, width: float, size: int) -> np.ndarray:
-    """Anti-aliased ink: each pixel's coverage by a pen of ``width`` along ``path``; ``(H, W) uint8``."""
+def _render(paths: list[np.ndarray], widths: np.ndarray, size: int) -> np.ndarray:
+    """Anti-aliased ink: each pixel's coverage by a pen of ``widths[i]`` along ``paths[i]``;
+    ``(B, H, W) uint8``. One batched distance computation for all the drawings."""
     import torch
 
+    t_max = max(len(p) for p in paths)
+    padded = np.stack([np.concatenate([p, np.repeat(p[-1:], t_max - len(p), 0)]) for p in paths])
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     grid = torch.stack([xx.ravel(), yy.ravel()], dim=1).double()  # (H*W, 2) as (x, y)
-    d = torch.cdist(grid, torch.from_numpy(path)).min(dim=1).values.numpy()  # (H*W,)
-    coverage = np.clip(width / 2 + 0.5 - d, 0.0, 1.0)
-    return np.round(255.0 * coverage).astype(np.uint8).reshape(size, size)
+    pts = torch.from_numpy(padded)  # (B, T, 2)
+    d = torch.cdist(grid.expand(len(paths), -1, -1), pts).min(dim=2).values.numpy()  # (B, H*W)
+    coverage = np.clip(widths[:, None] / 2 + 0.5 - d, 0.0, 1.0)
+    return np.round(255.0 * coverage).astype(np.uint8).reshape(len(paths), size, size)
 
 
 def generate_glyphs(
@@ -148,9 +152,14 @@ def generate_glyphs(
     labels = np.repeat(np.arange(first_class, first_class + n_classes), per_class).astype(np.int64)
     for row, c in enumerate(range(first_class, first_class + n_classes)):
         glyph = random_glyph(np.random.default_rng([seed, 0, c]))
-        for i in range(per_class):
-            path, width = _pen_path(glyph, jitter, size, np.random.default_rng([seed, 1, c, i]))
-            images[row * per_class + i] = _render(path, width, size)
+        drawn = [
+            _pen_path(glyph, jitter, size, np.random.default_rng([seed, 1, c, i]))
+            for i in range(per_class)
+        ]
+        widths = np.array([w for _, w in drawn])
+        images[row * per_class : (row + 1) * per_class] = _render(
+            [p for p, _ in drawn], widths, size
+        )
     return SyntheticGlyphs(images, labels)
 
 
