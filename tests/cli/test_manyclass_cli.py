@@ -49,6 +49,16 @@ def test_demo_config_on_a_glyph_folder_trains_validates_calibrates_and_evaluates
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert all(0.0 <= h["val_metric"] <= 1.0 for h in history)  # validation EER every epoch
     assert "20-way 1-shot" in res.output  # type: ignore[attr-defined]
+    ev = CliRunner().invoke(
+        cli,
+        ["evaluate", str(tmp_path / "run" / "model"), "--data", str(glyphs), "--ways", "3,7",
+         "--shots", "1", "--episodes", "10", "--json"],
+    )  # fmt: skip
+    assert ev.exit_code == 0, ev.output
+    assert set(json.loads(ev.output)["few_shot"]) == {"3way1shot", "7way1shot"}
+    bad = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run" / "model"), "--data",
+                                   str(glyphs), "--ways", "1"])  # fmt: skip
+    assert bad.exit_code != 0 and "--ways" in bad.output
 
 
 @pytest.mark.parametrize(
