@@ -44,8 +44,9 @@ class DataConfig:
     """Which images to train on and how to hold some out.
 
     Attributes:
-        dataset: ``"fashion-mnist"``, ``"digits"`` (scikit-learn 8×8, for quick tests) or
-            ``"image-folder"`` (``root/<class>/<image>``).
+        dataset: ``"fashion-mnist"``, ``"digits"`` (scikit-learn 8×8, for quick tests),
+            ``"image-folder"`` (``root/<class>/<image>``) or ``"synthetic-glyphs"`` (700
+            synthetic handwritten-glyph classes × 20, Omniglot's shape).
         root: folder to look in (Fashion-MNIST files or the image folder).
         train_classes: labels used for training; the rest are the unseen test classes.
             ``None`` = every class (then the test split of the same classes is the test set).
