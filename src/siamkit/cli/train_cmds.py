@@ -213,6 +213,11 @@ def _run_task(
 @click.option("--episodes", type=int, default=1000, show_default=True, help="Few-shot episodes.")
 @click.option("--shots", default="1,5", show_default=True, help="K values of N-way K-shot.")
 @click.option(
+    "--ways",
+    help="N values of N-way K-shot, e.g. 5,20 (each episode draws N of the classes) "
+    "[default: all classes up to 20, else 5,20].",
+)
+@click.option(
     "--report", "report", type=click.Path(dir_okay=False), help="Also write an HTML report here."
 )
 @DEVICE
@@ -234,6 +239,7 @@ def evaluate(
     data_dir: str | None,
     episodes: int,
     shots: str,
+    ways: str | None,
     report: str | None,
     device: str,
     raw_distance: bool,
@@ -266,7 +272,10 @@ def evaluate(
     if len(ev.chosen) < 2:
         raise ValueError("evaluate needs at least two classes")
     check_input(net, ev.x)
-    protocol = EvalConfig(shots=parse_classes(shots) or (1,))
+    n_ways = parse_classes(ways)
+    if any(n < 2 for n in n_ways or ()):
+        raise click.BadParameter(f"--ways {ways}: each N of N-way K-shot must be at least 2")
+    protocol = EvalConfig(shots=parse_classes(shots) or (1,), ways=n_ways)
     rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
     metrics = rep.to_dict()
     metrics["data"]["classes"] = [ev.names[c] for c in ev.chosen]

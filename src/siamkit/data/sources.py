@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 from siamkit.registry import Registry
@@ -61,6 +62,26 @@ def image_folder(root: str | None = None, image_size: int = 64, grayscale: bool 
     return Source(x, y, None, None, tuple(ds.classes))
 
 
+def synthetic_glyphs(
+    root: str | None = None, image_size: int = 28, grayscale: bool = True
+) -> Source:
+    """Synthetic handwritten glyphs, Omniglot's shape: 700 classes × 20 drawings, ``(N, 1, 28, 28)``
+    uint8, seed 0 (:mod:`siamkit.data.synthetic_glyphs`; no test split: the run splits by class)."""
+    from siamkit.data.synthetic_glyphs import (
+        GLYPH_CLASSES,
+        GLYPH_SIZE,
+        generate_glyphs,
+        glyph_class_name,
+    )
+
+    g = generate_glyphs(GLYPH_CLASSES, 20, GLYPH_SIZE, seed=0)
+    names = tuple(glyph_class_name(c) for c in range(GLYPH_CLASSES))
+    return Source(
+        torch.from_numpy(g.images).unsqueeze(1), torch.from_numpy(g.labels), None, None, names
+    )
+
+
 DATA_SOURCES.register("fashion-mnist", fashion_mnist)
 DATA_SOURCES.register("digits", digits)
 DATA_SOURCES.register("image-folder", image_folder)
+DATA_SOURCES.register("synthetic-glyphs", synthetic_glyphs)

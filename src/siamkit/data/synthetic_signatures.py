@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from siamkit.atomic import atomic_path
+from siamkit.data.pen import catmull_rom
 
 try:
     import cv2
@@ -89,26 +90,6 @@ def random_style(rng: np.random.Generator) -> WriterStyle:
     )
 
 
-def _spline(points: np.ndarray, per_unit: float) -> np.ndarray:
-    """Catmull-Rom curve through ``points (P, 2)``, sampled about ``per_unit`` times per unit."""
-    if len(points) < 2:
-        return points.copy()
-    p = np.concatenate([points[:1], points, points[-1:]])
-    seg = np.arange(1, len(p) - 2)  # segment i runs from p[i] to p[i + 1]
-    n = np.maximum(2, (np.linalg.norm(p[seg + 1] - p[seg], axis=1) * per_unit).astype(int))
-    i = np.repeat(seg, n)  # (T,) segment of each sample
-    t = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
-    t = t[:, None]
-    p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-    curve = 0.5 * (
-        2 * p1
-        + (-p0 + p2) * t
-        + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-        + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
-    )
-    return np.concatenate([curve, points[-1:]])
-
-
 @dataclass(frozen=True)
 class _Hand:
     """One act of writing: how far it departs from the writer's model of the name."""
@@ -133,7 +114,7 @@ def _trajectory(style: WriterStyle, hand: _Hand, rng: np.random.Generator) -> li
             dx = np.diff(pts[:, 0]) * np.exp(rng.normal(0.0, hand.proportion, len(pts) - 1))
             pts[1:, 0] = pts[0, 0] + dx.cumsum()
             pts[:, 1] *= np.exp(rng.normal(0.0, hand.proportion, len(pts)))
-        curve = _spline(pts, per_unit=40.0)
+        curve = catmull_rom(pts, per_unit=40.0)
         step = np.linalg.norm(np.diff(curve, axis=0, prepend=curve[:1]), axis=1)
         turn = np.abs(np.gradient(np.unwrap(np.arctan2(*np.gradient(curve, axis=0).T[::-1]))))
         velocity = hand.speed / (1.0 + 3.0 * turn) * (0.5 + step / (step.mean() + 1e-9))

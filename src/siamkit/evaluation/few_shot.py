@@ -134,6 +134,19 @@ def _sample_chunk(
     return cls, members[cls[..., None], pos]
 
 
+def max_queries(labels: ArrayLike, n_way: int, k_shot: int) -> int:
+    """The most queries per class that still lets ``n_way`` classes give ``k_shot`` support items
+    and that many queries each (0 or less: no such episode exists).
+
+    >>> max_queries([0] * 20 + [1] * 18 + [2] * 5, n_way=2, k_shot=5)
+    13
+    """
+    counts = torch.bincount(as_labels(labels, len(labels)))
+    if counts.numel() < n_way:
+        return 0
+    return int(counts.sort(descending=True).values[n_way - 1]) - k_shot
+
+
 _CDIST_P = {"euclidean": 2.0, "sqeuclidean": 2.0, "manhattan": 1.0}
 
 

@@ -21,11 +21,12 @@ from torch import Tensor
 from siamkit.data.image_io import load_images
 from siamkit.encode import encode
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
+from siamkit.evaluation.few_shot import max_queries
 from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.experiment.result import Rates
 from siamkit.models import JoinedEmbedding, SiameseNetwork
-from siamkit.training.config import EvalConfig, RunConfig
+from siamkit.training.config import EvalConfig, RunConfig, resolved_ways
 from siamkit.training.data import (
     RunData,
     cohort_folder_images,
@@ -71,16 +72,23 @@ def evaluate_model(
     return evaluate_protocol(z, y, net.scoring_distance, protocol, episodes), z
 
 
+def protocol_settings(protocol: EvalConfig, y: Tensor) -> tuple[list[tuple[int, int]], int]:
+    """``(n_way, k_shot)`` settings of ``protocol`` on labels ``y``, and the queries per class:
+    ``eval.queries``, lowered to what every setting allows when the classes are small."""
+    ways = resolved_ways(protocol, int(torch.unique(y).numel()))
+    settings = [(n, k) for n in ways for k in protocol.shots]
+    allowed = min(max_queries(y, n, k) for n, k in settings)
+    return settings, protocol.queries if allowed < 1 else min(protocol.queries, allowed)
+
+
 def evaluate_protocol(
     z: Tensor, y: Tensor, distance: Any, protocol: EvalConfig, episodes: int | None = None
 ) -> EvaluationReport:
-    """The run's evaluation protocol (``cfg.eval``; N-way = all test classes unless set)."""
-    n_classes = int(torch.unique(y).numel())
-    ways = min(protocol.ways or n_classes, n_classes)
+    """The run's evaluation protocol (``cfg.eval``; :func:`protocol_settings`)."""
+    settings, n_query = protocol_settings(protocol, y)
     return evaluate_embeddings(
-        z, y, distance,
-        few_shot=[(ways, k) for k in protocol.shots],
-        episodes=episodes or protocol.episodes, seed=protocol.seed, n_query=protocol.queries,
+        z, y, distance, few_shot=settings,
+        episodes=episodes or protocol.episodes, seed=protocol.seed, n_query=n_query,
     )  # fmt: skip
 
 

@@ -91,9 +91,10 @@ class WeightAverageCallback(Callback):
 
 
 class Validation(Callback):
-    """``row["val_metric"] = validate(net)`` (higher is better) each epoch, on the main process,
-    shared with the others; early stopping after ``patience`` epochs without a better one;
-    ``restore_best``: end with the best epoch's weights. Put it after a weight average."""
+    """``row["val_metric"] = validate(net)`` each epoch, on the main process, shared with the
+    others; early stopping after ``patience`` epochs without a better one; ``restore_best``: end
+    with the best epoch's weights. Better is higher, or lower with ``lower_is_better`` (an
+    error rate such as the validation EER). Put it after a weight average."""
 
     key = "best"
 
@@ -104,8 +105,10 @@ class Validation(Callback):
         restore_best: bool = False,
         share: Callable[[float | None], float | None] = lambda v: v,
         is_main: bool = True,
+        lower_is_better: bool = False,
     ) -> None:
         self.validate, self.patience, self.restore_best = validate, patience, restore_best
+        self.lower_is_better = lower_is_better
         self.share, self.is_main = share, is_main
         self.best: dict[str, Any] = {"metric": None, "epoch": None, "state": None, "bad": 0}
 
@@ -117,7 +120,7 @@ class Validation(Callback):
         if metric is None:
             return
         b = self.best
-        if b["metric"] is None or metric > b["metric"]:
+        if b["metric"] is None or self.better(metric, b["metric"]):
             b.update(metric=metric, epoch=row["epoch"], bad=0)
             if self.restore_best:
                 b["state"] = copy.deepcopy(trainer.net.state_dict())
@@ -125,6 +128,10 @@ class Validation(Callback):
         b["bad"] += 1
         if self.patience is not None and b["bad"] >= self.patience:
             trainer.stop = True
+
+    def better(self, new: float, old: float) -> bool:
+        """Whether ``new`` beats ``old`` in this metric's direction."""
+        return new < old if self.lower_is_better else new > old
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.restore_best and self.best["state"] is not None:

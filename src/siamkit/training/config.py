@@ -35,7 +35,11 @@ LOSS_KINDS = tuple(LOSSES.names())
 DATASETS = tuple(DATA_SOURCES.names())
 OPTIMIZERS = tuple(OPTIMIZER_REGISTRY.names())
 SCHEDULES = tuple(SCHEDULE_REGISTRY.names())
-VAL_METRICS = ("precision_at_1", "few_shot", "none")
+VAL_METRICS = ("precision_at_1", "few_shot", "eer", "none")
+#: Validation metrics where lower is better; every other one is "higher is better".
+VAL_METRICS_LOWER_BETTER = frozenset({"eer"})
+#: ``eval.ways: null`` with more unseen classes than this: 5-way and 20-way (Omniglot's protocol).
+ALL_CLASS_WAYS_UP_TO = 20
 DISTANCES = tuple(DISTANCE_REGISTRY.names())
 
 
@@ -44,13 +48,17 @@ class DataConfig:
     """Which images to train on and how to hold some out.
 
     Attributes:
-        dataset: ``"fashion-mnist"``, ``"digits"`` (scikit-learn 8×8, for quick tests) or
-            ``"image-folder"`` (``root/<class>/<image>``).
+        dataset: ``"fashion-mnist"``, ``"digits"`` (scikit-learn 8×8, for quick tests),
+            ``"image-folder"`` (``root/<class>/<image>``) or ``"synthetic-glyphs"`` (700
+            synthetic handwritten-glyph classes × 20, Omniglot's shape).
         root: folder to look in (Fashion-MNIST files or the image folder).
         train_classes: labels used for training; the rest are the unseen test classes.
             ``None`` = every class (then the test split of the same classes is the test set).
+            A count draws that many classes with a fixed seed (many-class data such as an
+            image folder of 700 characters: ``train_classes: 500``).
         val_fraction: share of the training images held out for validation and calibration
-            (a per-image hold-out of the training classes; ignored with ``val_classes``).
+            (a per-image hold-out of the training classes; ignored with ``val_classes``); at
+            least 2 images of a class with 4 or more, so that validation has same-class pairs.
         val_classes: hold out whole training classes instead, for validation, early stopping,
             ``restore_best`` and threshold calibration: explicit class ids (a subset of
             ``train_classes``), or a count drawn with a fixed seed. Open-set similarity should be
@@ -71,7 +79,7 @@ class DataConfig:
 
     dataset: str = "fashion-mnist"
     root: str | None = None
-    train_classes: tuple[int, ...] | None = (0, 1, 2, 3, 4, 5)
+    train_classes: tuple[int, ...] | int | None = (0, 1, 2, 3, 4, 5)
     val_fraction: float = 0.1
     val_classes: tuple[int, ...] | int | None = None
     augmentation: str = "none"
@@ -239,8 +247,10 @@ class TrainConfig:
         steps_per_epoch: batches per epoch; ``None`` = training images // (P × K).
         amp: mixed precision (``torch.autocast``) when training on CUDA.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        val_metric: ``"precision_at_1"`` or ``"few_shot"`` (N-way 1-shot) on the validation
-            split each epoch, or ``"none"``.
+        val_metric: on the validation split each epoch: ``"precision_at_1"``, ``"few_shot"``
+            (N-way 1-shot, N the largest of ``eval.ways``, capped at the validation classes),
+            ``"eer"`` (verification equal error rate on validation pairs; lower is better:
+            early stopping, ``restore_best`` and ``siamkit tune`` minimise it), or ``"none"``.
         early_stopping: stop after this many epochs without a better validation metric.
         restore_best: end with the weights of the best validation epoch.
         ema_decay: keep an exponential moving average of the weights, updated after every step
@@ -279,6 +289,12 @@ class TrainConfig:
 class EvalConfig:
     """Evaluation on the unseen classes (DESIGN §4): N-way K-shot episodes, pairs, retrieval.
 
+    ``ways``: N of the N-way K-shot episodes, one or a list (``[5, 20]``, reported side by side);
+    each episode draws N of the unseen classes. ``None``: all unseen classes when there are at
+    most :data:`ALL_CLASS_WAYS_UP_TO`, else 5-way and 20-way (Omniglot's protocol). A class
+    needs ``K + queries`` images to be drawn; when fewer than N classes have that many, the
+    queries are lowered to what N classes allow (the report says how many).
+
     ``score_norm`` (``"none"``, ``"snorm"`` or ``"csls"``) scores pairs against a cohort of
     ``cohort_size`` embeddings, each side's ``score_norm_k`` nearest ones
     (:class:`~siamkit.distances.cohort.CohortNormalized`). ``cohort`` says whose embeddings:
@@ -298,7 +314,7 @@ class EvalConfig:
     episodes: int = 1000
     shots: tuple[int, ...] = (1, 5)
     queries: int = 15
-    ways: int | None = None
+    ways: tuple[int, ...] | int | None = None
     threshold_target: str = "eer"
     seed: int = 0
     score_norm: str = "none"
@@ -395,6 +411,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("data.labels_per_class must be at least 1 (or null for every label)")
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
+    _check_class_lists(cfg)
     _check_val_classes(cfg.data)
     _check_appearance(cfg.model)
     if (cfg.model.input_mean is None) != (cfg.model.input_std is None):
@@ -583,12 +600,62 @@ def _check_mining(cfg: LossConfig) -> None:
     PART_BY_KEY["loss", "miner"].check(mining, cfg.miner_params, "loss.miner_params")
 
 
+def eval_ways(cfg: EvalConfig) -> tuple[int, ...]:
+    """``eval.ways`` as a tuple (``()``: not set, the number of unseen classes decides)."""
+    if cfg.ways is None:
+        return ()
+    return (cfg.ways,) if isinstance(cfg.ways, int) else tuple(cfg.ways)
+
+
+def resolved_ways(cfg: EvalConfig, n_classes: int) -> tuple[int, ...]:
+    """The N of N-way episodes ``cfg`` asks for among ``n_classes`` (each capped at it):
+    ``eval.ways``, or when unset all classes up to :data:`ALL_CLASS_WAYS_UP_TO`, else 5 and 20.
+
+    >>> resolved_ways(EvalConfig(), 4), resolved_ways(EvalConfig(), 200)
+    ((4,), (5, 20))
+    >>> resolved_ways(EvalConfig(ways=(5, 20, 50)), 12)
+    (5, 12)
+    """
+    ways = eval_ways(cfg)
+    if not ways:
+        ways = (n_classes,) if n_classes <= ALL_CLASS_WAYS_UP_TO else (5, ALL_CLASS_WAYS_UP_TO)
+    return tuple(dict.fromkeys(min(n, n_classes) for n in ways))
+
+
+def _check_class_lists(cfg: RunConfig) -> None:
+    """Empty lists and counts that cannot work, named by key, before anything loads or trains."""
+    tc = cfg.data.train_classes
+    if isinstance(tc, int) and tc < 2:
+        raise ValueError(f"data.train_classes = {tc}: draw at least 2 classes to train on")
+    if isinstance(tc, tuple) and not tc:
+        raise ValueError(
+            "data.train_classes is empty; name the classes to train on, or give a count"
+        )
+    if not cfg.eval.shots or any(k < 1 for k in cfg.eval.shots):
+        raise ValueError(
+            f"eval.shots = {list(cfg.eval.shots)}: give one or more K of N-way K-shot, each >= 1"
+        )
+    ways = eval_ways(cfg.eval)
+    if cfg.eval.ways is not None and (not ways or any(n < 2 for n in ways)):
+        raise ValueError(
+            f"eval.ways = {cfg.eval.ways!r}: give one or more N of N-way K-shot, each >= 2 "
+            "(or null for all unseen classes)"
+        )
+    if tc is None and cfg.data.val_classes is not None:
+        raise ValueError(
+            f"data.val_classes = {cfg.data.val_classes!r} with data.train_classes = null: every "
+            "class is then also a test class, so validation classes would be test classes; name "
+            "data.train_classes (a list or a count) to hold validation classes out of them"
+        )
+
+
 def _check_val_classes(cfg: DataConfig) -> None:
     """``data.val_classes``: at least two classes, all of them training classes, two left to train."""
     vc = cfg.val_classes
     if vc is None:
         return
-    n_train = len(cfg.train_classes) if cfg.train_classes is not None else None
+    tc = cfg.train_classes
+    n_train = tc if isinstance(tc, int) else len(tc) if tc is not None else None
     if isinstance(vc, int):
         if vc < 2:
             raise ValueError(
@@ -608,7 +675,7 @@ def _check_val_classes(cfg: DataConfig) -> None:
         raise ValueError(
             f"data.val_classes = {list(vc)}: hold out at least 2 classes (validation compares classes)"
         )
-    if cfg.train_classes is not None:
+    if isinstance(cfg.train_classes, tuple):
         outside = sorted(set(vc) - set(cfg.train_classes))
         if outside:
             raise ValueError(

@@ -64,6 +64,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             try:
                 return _coerce(value, arg, where)
             except ConfigError:
+                if typing.get_origin(arg) is tuple and isinstance(value, (list, tuple)):
+                    raise  # a list with a wrong item: its message names the item
                 continue
     elif tp is type(None):
         if value is None:

@@ -69,7 +69,9 @@ def _split_by_class(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tens
     """Seeded per-class hold-out: ``(keep indices, held-out indices)``, each sorted.
 
     The same draws as :func:`siamkit.data.splits.class_disjoint_split` (classes in sorted order,
-    one generator), so the validation part matches the fmnist-disjoint protocol.
+    one generator), so the validation part matches the fmnist-disjoint protocol. A class of 4
+    or more items gives at least 2 when ``fraction > 0`` (one held-out item has no same-class
+    neighbour: validation P@1 and the threshold need pairs), and keeps at least 2.
     """
     gen = torch.Generator().manual_seed(seed)
     keep, held = [], []
@@ -77,6 +79,8 @@ def _split_by_class(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tens
         idx = torch.nonzero(y == c).flatten()
         idx = idx[torch.randperm(idx.numel(), generator=gen)]
         n_held = round(fraction * idx.numel())
+        if fraction > 0 and idx.numel() >= 4:
+            n_held = min(max(n_held, 2), idx.numel() - 2)
         held.append(idx[:n_held])
         keep.append(idx[n_held:])
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
@@ -109,7 +113,10 @@ def load_run_data(cfg: DataConfig) -> RunData:
             keep, held = _split_by_class(y, 0.3, SPLIT_SEED)
             xte, yte, x, y = x[held], y[held], x[keep], y[keep]
     else:
-        train_classes, test_classes = validate_class_lists(cfg.train_classes, range(len(names)))
+        chosen = cfg.train_classes
+        if isinstance(chosen, int):
+            chosen = _drawn_classes(chosen, len(names))
+        train_classes, test_classes = validate_class_lists(chosen, range(len(names)))
         if xte is None or yte is None:
             xte, yte = x, y
         xte, yte = _select(xte, yte, test_classes)
@@ -122,6 +129,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
     else:
         keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
     xtr, ytr, xva, yva = x[keep], y[keep], x[held], y[held]
+    _check_split_sizes(cfg, ytr, yva)
     if cfg.labels_per_class is not None:
         from siamkit.training.init_from import labels_per_class_subset
 
@@ -133,6 +141,38 @@ def load_run_data(cfg: DataConfig) -> RunData:
     return RunData(
         xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes, val_classes
     )
+
+
+def _drawn_classes(n: int, n_classes: int) -> tuple[int, ...]:
+    """``data.train_classes: n``: ``n`` of the dataset's classes drawn with :data:`SPLIT_SEED`."""
+    if n > n_classes - 1:
+        raise ValueError(
+            f"data.train_classes = {n} leaves none of the dataset's {n_classes} classes to test "
+            "on; draw fewer"
+        )
+    return tuple(seeded_sample(n_classes, n, SPLIT_SEED).tolist())
+
+
+def _check_split_sizes(cfg: DataConfig, ytr: Tensor, yva: Tensor) -> None:
+    """Refuse, before any training, a split whose training part cannot fill a P×K batch (no
+    class with 2 images) or whose validation part has no same-class pair to validate on."""
+    if ytr.numel() == 0 or int(torch.bincount(ytr).max()) < 2:
+        raise ValueError(
+            f"the training split of data.train_classes has no class with 2 images "
+            f"({ytr.numel()} images): P×K batches need same-class pairs; "
+            "lower data.val_fraction or give more images per class"
+        )
+    if yva.numel() and int(torch.bincount(yva).max()) < 2:
+        key = (
+            f"data.val_classes = {cfg.val_classes!r}"
+            if cfg.val_classes is not None
+            else f"data.val_fraction = {cfg.val_fraction}"
+        )
+        raise ValueError(
+            f"{key} leaves no validation class with 2 images ({yva.numel()} images): validation "
+            "and the threshold need same-class pairs; hold out more images, or whole classes "
+            "with data.val_classes"
+        )
 
 
 def _val_classes(cfg: DataConfig, train_classes: tuple[int, ...]) -> tuple[int, ...]:

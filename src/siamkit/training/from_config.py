@@ -35,28 +35,48 @@ from siamkit.training.callbacks import (
     Validation,
     WeightAverageCallback,
 )
-from siamkit.training.config import RunConfig, resolved_mining
+from siamkit.training.config import (
+    VAL_METRICS_LOWER_BETTER,
+    RunConfig,
+    resolved_mining,
+    resolved_ways,
+)
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData
 from siamkit.training.objectives import build_objective
 from siamkit.training.trainer import CHECKPOINT, Trainer
-from siamkit.training.validation import one_shot_accuracy
+from siamkit.training.validation import one_shot_accuracy, validation_eer
 from siamkit.types import Triplets
 
 
 def make_validator(
     cfg: RunConfig, data: RunData, device: torch.device
 ) -> Callable[[nn.Module], float]:
-    """``net -> cfg.train.val_metric`` on the validation split (higher is better), measured on
+    """``net -> cfg.train.val_metric`` on the validation split (higher is better, except the
+    metrics in :data:`~siamkit.training.config.VAL_METRICS_LOWER_BETTER`: ``eer``), measured on
     the embedding the run saves (:func:`~siamkit.training.builders.embedding_model`: with the
-    config's appearance features joined, whether or not the loss sees them)."""
+    config's appearance features joined, whether or not the loss sees them).
+
+    ``few_shot`` is N-way 1-shot with N the largest of ``eval.ways`` (when unset, as the
+    evaluation would choose for this many classes), capped at the validation classes, with up
+    to ``eval.queries`` queries per class: more ways and queries than a 5-way 1-query episode
+    keep it from saturating.
+    """
+    n_val = int(torch.unique(data.val_y).numel()) if len(data.val_y) else 0
+    n_way = max(resolved_ways(cfg.eval, n_val)) if n_val >= 2 else 2
 
     def validate(net: nn.Module) -> float:
         model = embedding_model(net, cfg.model)  # type: ignore[arg-type]
         z = encode(model, data.val_x, cfg.train.embed_batch_size, device)
+        dist = model.distance
         if cfg.train.val_metric == "few_shot":
-            return one_shot_accuracy(z, data.val_y, model.distance, seed=cfg.train.seed)
-        return precision_at_1(z, data.val_y, model.distance)
+            return one_shot_accuracy(
+                z, data.val_y, dist, n_way, episodes=300, seed=cfg.train.seed,  # type: ignore[arg-type]
+                n_query=cfg.eval.queries,
+            )  # fmt: skip
+        if cfg.train.val_metric == "eer":
+            return validation_eer(z, data.val_y, dist, seed=cfg.train.seed)  # type: ignore[arg-type]
+        return precision_at_1(z, data.val_y, dist)  # type: ignore[arg-type]
 
     return validate
 
@@ -103,7 +123,7 @@ def build_trainer(
         data: from :func:`~siamkit.training.data.load_run_data`.
         out_dir: where ``checkpoint.pt`` goes (``None``: no checkpoints).
         progress: show tqdm bars.
-        validate: ``net -> metric`` (higher is better) replacing ``cfg.train.val_metric``.
+        validate: ``net -> metric`` replacing ``cfg.train.val_metric`` (in its direction).
         log: receives one line per epoch (loss, validation metric); default: printed with the
             progress bars, silent without them.
     """
@@ -147,7 +167,10 @@ def build_trainer(
     validating = t.val_metric != "none" and len(data.val_y) > 1
     validator = (validate or make_validator(cfg, data, ctx.device)) if validating else None
     share = lambda v: ddp.broadcast_float(v, ctx)  # noqa: E731 - rank 0's metric on every rank
-    callbacks.append(Validation(validator, t.early_stopping, t.restore_best, share, ctx.is_main))
+    lower = t.val_metric in VAL_METRICS_LOWER_BETTER
+    callbacks.append(
+        Validation(validator, t.early_stopping, t.restore_best, share, ctx.is_main, lower)
+    )
     spread_x = (data.val_x if len(data.val_x) >= 2 else data.train_x)[:1024]
 
     def learned(n: nn.Module) -> Tensor | None:  # the network's own embedding, on the main rank

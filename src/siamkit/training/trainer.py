@@ -214,7 +214,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_fit_end(self)
         scored = [h for h in self.history if h.get("val_metric") is not None]
-        best = max(scored, key=lambda h: h["val_metric"], default=None)  # the first of equals
+        sign = -1.0 if any(getattr(cb, "lower_is_better", False) for cb in self.callbacks) else 1.0
+        best = max(scored, key=lambda h: sign * h["val_metric"], default=None)  # first of equals
         return TrainResult(
             list(self.history),
             best["epoch"] if best else None,

@@ -10,7 +10,9 @@ import torch
 from torch import Tensor
 
 from siamkit.distances import Distance
-from siamkit.evaluation.few_shot import few_shot_episodes
+from siamkit.evaluation.few_shot import few_shot_episodes, max_queries
+from siamkit.evaluation.pairs import pair_distances
+from siamkit.evaluation.roc import eer
 
 
 def embedding_spread(z: Tensor) -> float:
@@ -69,11 +71,33 @@ def one_shot_accuracy(
     n_way: int = 5,
     episodes: int = 300,
     seed: int = 0,
+    n_query: int = 1,
 ) -> float:
-    """Mean N-way 1-shot accuracy (one support and one query per class) over seeded episodes:
-    :func:`siamkit.evaluation.few_shot_episodes` with ``n_way`` capped at the number of classes."""
+    """Mean N-way 1-shot accuracy over seeded episodes: :func:`siamkit.evaluation.few_shot_episodes`
+    with ``n_way`` capped at the number of classes and ``n_query`` queries per class, lowered
+    to what ``n_way`` classes allow."""
     n_way = min(n_way, int(torch.unique(labels).numel()))
+    n_query = max(1, min(n_query, max_queries(labels, n_way, 1)))
     report = few_shot_episodes(
-        z, labels, n_way, 1, n_query=1, episodes=episodes, seed=seed, distance=distance
+        z, labels, n_way, 1, n_query=n_query, episodes=episodes, seed=seed, distance=distance
     )
     return report.accuracy
+
+
+#: Validation pairs scored by :func:`validation_eer` (a fixed seeded sample when there are more).
+VAL_PAIRS = 300_000
+
+
+@torch.no_grad()
+def validation_eer(z: Tensor, labels: Tensor, distance: Distance, seed: int = 0) -> float:
+    """Verification equal error rate over the pairs of ``z`` (lower is better): all pairs, or the
+    same seeded sample of :data:`VAL_PAIRS` every epoch. It ranks every pair, so it keeps
+    telling models apart after P@1 saturates on a few validation classes.
+
+    Raises:
+        ValueError: no genuine or no impostor pair (one image per class, or one class).
+    """
+    n = labels.numel()
+    max_pairs = VAL_PAIRS if n * (n - 1) // 2 > VAL_PAIRS else None
+    pd = pair_distances(z, labels, distance, max_pairs=max_pairs, seed=seed)
+    return eer(pd.genuine, pd.impostor).value

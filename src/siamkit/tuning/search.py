@@ -2,7 +2,8 @@
 
 Each trial trains the config with the trial's values and is scored by the validation metric
 (``train.val_metric``) on the **validation classes** (``data.val_classes``), which the network
-does not train on; the test classes are never loaded into a score. Every epoch's metric is
+does not train on; the test classes are never loaded into a score. The study maximises the
+metric, or minimises it when lower is better (``eer``). Every epoch's metric is
 reported to the pruner, so hopeless trials stop early. The study lives in ``DIR/study.db``
 (SQLite): a killed study continues where it stopped when run again with the same arguments.
 
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 from siamkit.atomic import atomic_path
 from siamkit.progress import is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
+from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
 from siamkit.training.from_config import make_validator
 from siamkit.tuning.space import Param, SearchSpace
@@ -127,7 +129,7 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
         study_name=STUDY_NAME,
         storage=f"sqlite:///{out / STUDY_FILE}",
         load_if_exists=True,
-        direction="maximize",
+        direction="minimize" if base.train.val_metric in VAL_METRICS_LOWER_BETTER else "maximize",
         sampler=optuna.samplers.TPESampler(seed=base.train.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
     )

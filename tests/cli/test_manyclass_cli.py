@@ -1,0 +1,79 @@
+"""siamkit train on a many-class few-image folder (Omniglot's shape) with the demo config, only
+the data changed: it trains, validates on held-out classes, calibrates, and evaluates 5- and
+20-way episodes on the unseen classes (issue 20); bad class lists stop it before any output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+from siamkit.data.synthetic_glyphs import write_glyph_folder
+
+DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def glyphs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_glyph_folder(tmp_path_factory.mktemp("g") / "glyphs", 32, per_class=10)
+
+
+def _train(glyphs: Path, out: Path, *sets: str) -> object:
+    data = ["data.dataset=image-folder", f"data.root={glyphs}", "data.image_size=28",
+            "data.grayscale=true"]  # fmt: skip
+    quick = ["train.epochs=2", "train.steps_per_epoch=2", "train.device=cpu"]
+    args = ["train", str(DEMO), "--out", str(out), "--no-progress", "--episodes", "20"]
+    for s in [*data, *quick, *sets]:
+        args += ["--set", s]
+    return CliRunner().invoke(cli, args)
+
+
+def test_demo_config_on_a_glyph_folder_trains_validates_calibrates_and_evaluates(
+    glyphs: Path, tmp_path: Path
+) -> None:
+    res = _train(glyphs, tmp_path / "run", "data.train_classes=10", "data.val_classes=4",
+                 "train.val_metric=eer")  # fmt: skip
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    fs = metrics["few_shot"]
+    # 22 unseen classes: 5-way and 20-way; 10 images a class leave 5 queries after 5 shots
+    assert set(fs) == {"5way1shot", "5way5shot", "20way1shot", "20way5shot"}
+    assert {v["n_query"] for v in fs.values()} == {5}
+    assert 0.05 < fs["20way1shot"]["accuracy"] < fs["5way1shot"]["accuracy"] <= 1.0
+    assert metrics["calibration"]["threshold"] > 0
+    assert len(metrics["run"]["test_classes"]) == 22
+    assert (tmp_path / "run" / "model" / "model.safetensors").exists()
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert all(0.0 <= h["val_metric"] <= 1.0 for h in history)  # validation EER every epoch
+    assert "20-way 1-shot" in res.output  # type: ignore[attr-defined]
+    ev = CliRunner().invoke(
+        cli,
+        ["evaluate", str(tmp_path / "run" / "model"), "--data", str(glyphs), "--ways", "3,7",
+         "--shots", "1", "--episodes", "10", "--json"],
+    )  # fmt: skip
+    assert ev.exit_code == 0, ev.output
+    assert set(json.loads(ev.output)["few_shot"]) == {"3way1shot", "7way1shot"}
+    bad = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run" / "model"), "--data",
+                                   str(glyphs), "--ways", "1"])  # fmt: skip
+    assert bad.exit_code != 0 and "--ways" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["data.train_classes=[]"], "data.train_classes is empty"),
+        (["data.train_classes=[0, 1, 2, 3]", "data.val_classes=[3, 4]"], "data.val_classes"),
+    ],
+)
+def test_bad_class_lists_write_nothing(
+    glyphs: Path, tmp_path: Path, sets: list[str], message: str
+) -> None:
+    out = tmp_path / "run"
+    res = _train(glyphs, out, *sets)
+    assert res.exit_code != 0
+    assert message in res.output  # type: ignore[attr-defined]
+    assert len(res.output.strip().splitlines()) <= 2  # type: ignore[attr-defined]
+    assert not out.exists()
