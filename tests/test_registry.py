@@ -70,7 +70,9 @@ def test_loss_params_override_flat_keys_and_bad_ones_are_named() -> None:
 def test_config_choices_come_from_the_registries() -> None:
     names = registered_choices()
     assert {"triplet", "multi_similarity", "soft_margin_triplet"} <= set(names["loss.kind"])
-    assert {"fashion-mnist", "digits", "image-folder"} == set(names["data.dataset"])
+    assert {"fashion-mnist", "digits", "image-folder", "synthetic-glyphs"} == set(
+        names["data.dataset"]
+    )
     with pytest.raises(
         ValueError, match=r"loss.kind = 'arcface' is not valid; choose one of .*soft_margin_triplet"
     ):

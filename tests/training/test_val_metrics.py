@@ -47,7 +47,7 @@ def test_validation_eer_matches_scikit_learn() -> None:
 
 def test_validation_eer_orders_models_that_p_at_1_cannot() -> None:
     """Two validation classes far apart: P@1 is 1.0 for both, the EER still tells them apart."""
-    from siamkit.training.validation import precision_at_1
+    from siamkit.evaluation import precision_at_1
 
     dist = get_distance("euclidean")
     y = torch.arange(2).repeat_interleave(100)
