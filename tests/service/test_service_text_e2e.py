@@ -62,6 +62,16 @@ def server_url(tmp_path_factory: pytest.TempPathFactory, text_model: Any) -> Ite
     thread.join(timeout=30)
 
 
+def _gallery_labels(server_url: str) -> list[dict[str, Any]]:
+    """The server's own gallery listing (not the page's), to check what the page did."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(server_url + "/gallery", headers={"X-API-Key": API_KEY})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return list(json.loads(answer.read())["labels"])
+
+
 def _similarity(model: Any, a: str, b: str) -> float:
     z = model.embed([a, b]).numpy()
     return float(z[0] @ z[1])
@@ -126,6 +136,20 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.fill("#enroll-text", "   ")
         page.click("#enroll-submit")
         page.wait_for_selector("#enroll-result.error")
+
+        # the gallery entry's buttons (common.js): list a label's texts, then remove a label
+        printer = page.locator("#gallery-list li", has_text="printer")
+        printer.locator("button.show").click()
+        page.wait_for_selector("#label-texts-list li")
+        assert page.inner_text("#label-texts-list") == PRINTER
+        confirms: list[str] = []
+        page.on("dialog", lambda d: (confirms.append(d.message), d.accept()))
+        page.locator("#gallery-list li", has_text="vpn").locator(
+            "button", has_text="remove"
+        ).click()
+        page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 text(s)')")
+        assert confirms == ["Remove \u201cvpn\u201d and all its texts?"]
+        assert [i["label"] for i in _gallery_labels(server_url)] == ["printer"]
         page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
