@@ -29,6 +29,21 @@ def _fit(make_net, cfg, data, out=None, resume=False):
     return net, trainer, result, lines
 
 
+def _patch_collapse(monkeypatch, collapsed_at) -> None:
+    """Replace the validation's embeddings (what the collapse measure reads): measurement ``n``
+    (1 = before training) is spread-out random points, or one point when ``collapsed_at(n)``."""
+    import siamkit.training.from_config as fc
+
+    calls: list[int] = []
+
+    def fake_parts(net, x, device, batch_size=512):
+        calls.append(len(x))
+        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
+        return z[:1].repeat(len(x), 1) if collapsed_at(len(calls)) else z
+
+    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
+
+
 def test_a_collapsing_run_recovers(make_net, tiny_cfg, tiny_data) -> None:
     warn = apply_overrides(tiny_cfg, [*COLLAPSING, "train.on_collapse=warn"])
     _, t_warn, r_warn, _ = _fit(make_net, warn, tiny_data)
@@ -81,16 +96,7 @@ def test_a_run_that_keeps_collapsing_ends_with_the_last_good_weights(
     """Every epoch 'collapses' (a patched measure): two restarts from the initial weights, then the
     run stops and the model is the initial one, not a collapsed one, with one line saying so
     (with a weight average too: its average is rolled back with the weights)."""
-    import siamkit.training.from_config as fc
-
-    calls: list[int] = []
-
-    def fake_parts(net, x, device, batch_size=512):
-        calls.append(len(x))
-        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return z if len(calls) == 1 else z[:1].repeat(len(x), 1)
-
-    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
+    _patch_collapse(monkeypatch, lambda n: n > 1)  # every epoch collapses
     sets = ["train.epochs=6", "train.steps_per_epoch=2", f"train.ema_decay={ema}"]
     cfg = apply_overrides(tiny_cfg, sets)
     torch.manual_seed(0)
@@ -111,16 +117,7 @@ def test_a_restart_switches_the_mining_inside_a_memory_and_empties_it(
 ) -> None:
     """With a cross-batch memory, the restart switches the wrapped loss's mining and empties the
     memory (it holds collapsed embeddings): after the last restart only its epoch's steps count."""
-    import siamkit.training.from_config as fc
-
-    calls: list[int] = []
-
-    def fake_parts(net, x, device, batch_size=512):
-        calls.append(len(x))
-        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return z if len(calls) == 1 else z[:1].repeat(len(x), 1)
-
-    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
+    _patch_collapse(monkeypatch, lambda n: n > 1)  # every epoch collapses
     sets = ["train.epochs=6", "train.steps_per_epoch=2", "loss.xbm_memory_size=500"]
     cfg = apply_overrides(tiny_cfg, sets)
     lines: list[str] = []
@@ -137,15 +134,7 @@ def test_a_restart_rolls_back_the_weight_average_too(
 ) -> None:
     """Epoch 1 'collapses': epoch 2 starts with the initial weights and the initial average (the
     average of collapsing weights would otherwise carry the collapse into the final model)."""
-    import siamkit.training.from_config as fc
     from siamkit.training.callbacks import Callback, WeightAverageCallback
-
-    calls: list[int] = []
-
-    def fake_parts(net, x, device, batch_size=512):
-        calls.append(len(x))
-        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return z[:1].repeat(len(x), 1) if len(calls) == 2 else z
 
     seen: dict[int, tuple[dict, dict]] = {}
 
@@ -157,7 +146,7 @@ def test_a_restart_rolls_back_the_weight_average_too(
                 {k: v.clone() for k, v in avg.state_dict().items()},
             )
 
-    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
+    _patch_collapse(monkeypatch, lambda n: n == 2)  # only epoch 1 collapses
     sets = ["train.epochs=2", "train.steps_per_epoch=3", "train.ema_decay=0.9"]
     cfg = apply_overrides(tiny_cfg, sets)
     trainer = Trainer.from_config(
