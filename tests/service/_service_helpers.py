@@ -1,10 +1,17 @@
-"""Helpers shared by the service tests: a tiny image model and generated PNGs."""
+"""Helpers shared by the service tests: a tiny image model, generated PNGs, a live server."""
 
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -48,3 +55,26 @@ def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
 def as_tensor(array: np.ndarray) -> torch.Tensor:
     """The ``(1, 1, H, W)`` float tensor in [0, 1] that the service should make of ``array``."""
     return torch.from_numpy(array.astype(np.float32) / 255.0)[None, None]
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port (the browser tests); yields its URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -7,15 +7,12 @@ shows against the model's own embeddings computed in-process.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _service_helpers import API_KEY
+from _service_helpers import API_KEY, serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not os.environ.get("CI") and not CHROMIUM.exists():
@@ -41,25 +38,11 @@ def text_model() -> Any:
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory, text_model: Any) -> Iterator[str]:
-    import uvicorn
-
     from siamkit.service import create_app
 
     app = create_app(text_model, tmp_path_factory.mktemp("g") / "tickets.db", api_key=API_KEY)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def _gallery_labels(server_url: str) -> list[dict[str, Any]]:
