@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,19 @@ from PIL import Image
 import siamkit
 
 API_KEY = "test-key-0123"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def require_browser() -> None:
+    """Skip the calling (browser) test module where Debian's chromium or playwright is missing,
+    unless the CI variable is set: there a missing browser fails the tests."""
+    if not os.environ.get("CI") and not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+        )
+    if not os.environ.get("CI"):
+        pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("uvicorn")
 
 
 def make_model(threshold: float | None = 0.5) -> siamkit.SiameseNetwork:

@@ -17,14 +17,15 @@ import pytest
 import torch
 from _service_helpers import (
     API_KEY,
+    CHROMIUM,
     as_tensor,
     make_model,
     pattern,
     png_bytes,
+    require_browser,
     serve_in_thread,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -36,13 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-if not os.environ.get("CI") and not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-if not os.environ.get("CI"):
-    pytest.importorskip("playwright.sync_api")
-pytest.importorskip("uvicorn")
+require_browser()
 
 
 @pytest.fixture(scope="module")

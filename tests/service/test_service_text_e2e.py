@@ -6,22 +6,13 @@ shows against the model's own embeddings computed in-process.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from _service_helpers import API_KEY, serve_in_thread
+from _service_helpers import API_KEY, CHROMIUM, require_browser, serve_in_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not os.environ.get("CI") and not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-if not os.environ.get("CI"):
-    pytest.importorskip("playwright.sync_api")
-pytest.importorskip("uvicorn")
+require_browser()
 pytest.importorskip("transformers", reason="the text extra is not installed")
 
 PRINTER = "The printer on floor two is out of toner."

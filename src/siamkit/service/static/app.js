@@ -107,12 +107,7 @@ async function onIdentify(event) {
       }
       if (r.label === null) show("identify-result", "Unknown: no enrolled label is close enough.", "bad");
       else show("identify-result", "Identified as \u201c" + r.label + "\u201d.", "ok");
-      $("identify-legend").hidden = false;
-      $("identify-legend").textContent = r.threshold === null
-        ? "The model has no threshold: these are the nearest labels, none is accepted or refused."
-        : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
-      $("identify-matches").replaceChildren(
-        ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
+      showMatches(r, "The model has no threshold: these are the nearest labels, none is accepted or refused.", matchRow);
     } catch (err) { show("identify-result", err.message, "error"); }
   });
 }

@@ -75,6 +75,16 @@ function onVerifyMode() {
   $("verify-label-box").hidden = !byLabel();
 }
 
+// /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row.
+function showMatches(r, noThresholdLegend, matchRow) {
+  $("identify-legend").hidden = false;
+  $("identify-legend").textContent = r.threshold === null
+    ? noThresholdLegend
+    : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
+  $("identify-matches").replaceChildren(
+    ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
+}
+
 // A gallery entry's two buttons: list the label's items (units: "images" / "texts"), remove it.
 function galleryButtons(label, units, showLabel) {
   const showItems = el("button", "link show", units);

@@ -84,12 +84,7 @@ async function onIdentify(event) {
       }
       if (r.label === null) show("identify-result", "No enrolled label is close enough." + windowNote(r.chunked), "bad");
       else show("identify-result", "Most like \u201c" + r.label + "\u201d." + windowNote(r.chunked), "ok");
-      $("identify-legend").hidden = false;
-      $("identify-legend").textContent = r.threshold === null
-        ? "No threshold: these are the nearest labels, none is accepted or refused."
-        : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
-      $("identify-matches").replaceChildren(
-        ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
+      showMatches(r, "No threshold: these are the nearest labels, none is accepted or refused.", matchRow);
     } catch (err) { show("identify-result", err.message, "error"); }
   });
 }
