@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import siamkit.training.trainer as trainer_mod
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.validation import COLLAPSE_FACTOR
 
@@ -66,22 +65,12 @@ def test_a_collapsing_run_recovers(make_net, tiny_cfg, tiny_data) -> None:
 
 
 def test_resume_restarts_exactly_like_the_uninterrupted_run(
-    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+    make_net, tiny_cfg, tiny_data, tmp_path, interrupted_at
 ) -> None:
     cfg = apply_overrides(tiny_cfg, [*COLLAPSING, "train.epochs=3"])
     full, *_ = _fit(make_net, cfg, tiny_data, tmp_path / "full")
-    real_step, calls = trainer_mod.train_step, {"n": 0}
-
-    def dying_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 8:  # inside epoch 2, the restarted one (6 steps per epoch)
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(trainer_mod, "train_step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at(8):  # inside epoch 2, the restarted one (6 steps per epoch)
         _fit(make_net, cfg, tiny_data, tmp_path / "cut")
-    monkeypatch.setattr(trainer_mod, "train_step", real_step)
     resumed, trainer, _, lines = _fit(make_net, cfg, tiny_data, tmp_path / "cut", resume=True)
     assert any(line.startswith("collapse recovery: epoch 2 restarts") for line in lines)
     assert trainer.objective.mining == "semihard"
