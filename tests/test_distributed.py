@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from _gloo import run_ranks
 from siamkit.distributed import all_gather_with_grad, gather_embeddings, world_size
 from siamkit.losses.triplet import TripletMarginLoss
 
@@ -28,45 +28,27 @@ def _model() -> torch.nn.Linear:
     return torch.nn.Linear(D, 4)
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+def _work(rank: int, world: int, out: str) -> None:
+    x, y = _data()
+    rows = SPLIT[rank]
+    # 1) the gathered batch and the gradient on the local embeddings
+    xl = x[rows].clone().requires_grad_(True)
+    z_all, y_all = gather_embeddings(xl, y[rows])
+    TripletMarginLoss(0.2, mining="semihard")(z_all, y_all).backward()
+    # 2) DDP: parameter gradients with the loss scaled by the world size
+    ddp = torch.nn.parallel.DistributedDataParallel(_model())
+    z = F.normalize(ddp(x[rows]), dim=1)
+    z_all2, y_all2 = gather_embeddings(z, y[rows])
+    (TripletMarginLoss(0.2, mining="all")(z_all2, y_all2) * world_size()).backward()
+    w, b = ddp.module.weight.grad, ddp.module.bias.grad
+    safetensors_torch.save_file(
+        {"z_all": z_all.detach(), "y_all": y_all, "grad": xl.grad, "w": w, "b": b},
+        str(Path(out) / f"rank{rank}.safetensors"),
     )
-    try:
-        x, y = _data()
-        rows = SPLIT[rank]
-        # 1) the gathered batch and the gradient on the local embeddings
-        xl = x[rows].clone().requires_grad_(True)
-        z_all, y_all = gather_embeddings(xl, y[rows])
-        TripletMarginLoss(0.2, mining="semihard")(z_all, y_all).backward()
-        # 2) DDP: parameter gradients with the loss scaled by the world size
-        ddp = torch.nn.parallel.DistributedDataParallel(_model())
-        z = F.normalize(ddp(x[rows]), dim=1)
-        z_all2, y_all2 = gather_embeddings(z, y[rows])
-        (TripletMarginLoss(0.2, mining="all")(z_all2, y_all2) * world_size()).backward()
-        w, b = ddp.module.weight.grad, ddp.module.bias.grad
-        safetensors_torch.save_file(
-            {"z_all": z_all.detach(), "y_all": y_all, "grad": xl.grad, "w": w, "b": b},
-            str(Path(out) / f"rank{rank}.safetensors"),
-        )
-        # both ranks done before either tears gloo down: a rank that destroyed its group while the
-        # other still had work in flight aborted ("terminate called without an active exception")
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
-    torch.multiprocessing.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    run_ranks(_work, tmp_path)
     got = [safetensors_torch.load_file(str(tmp_path / f"rank{r}.safetensors")) for r in range(2)]
     x, y = _data()
     # one process, whole batch

@@ -3,13 +3,13 @@ memory holds the global embeddings and the local gradients equal one process's o
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from _gloo import run_ranks
 from siamkit.distributed import gather_embeddings
 from siamkit.losses import TripletMarginLoss
 from siamkit.losses.xbm import CrossBatchMemory
@@ -32,36 +32,20 @@ def _xbm() -> CrossBatchMemory:
     return CrossBatchMemory(TripletMarginLoss(0.2, mining="batch_hard"), D, M, warmup_steps=1)
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+def _work(rank: int, world: int, out: str) -> None:
+    xbm, grads = _xbm(), {}
+    for i, (x, y) in enumerate(_batches()):
+        xl = x[SPLIT[rank]].clone().requires_grad_(True)
+        xbm(*gather_embeddings(xl, y[SPLIT[rank]])).backward()
+        grads[f"grad{i}"] = xl.grad
+    mem_z, mem_y = xbm.contents()
+    safetensors_torch.save_file(
+        {"mem_z": mem_z, "mem_y": mem_y, **grads}, str(Path(out) / f"rank{rank}.safetensors")
     )
-    try:
-        xbm, grads = _xbm(), {}
-        for i, (x, y) in enumerate(_batches()):
-            xl = x[SPLIT[rank]].clone().requires_grad_(True)
-            xbm(*gather_embeddings(xl, y[SPLIT[rank]])).backward()
-            grads[f"grad{i}"] = xl.grad
-        mem_z, mem_y = xbm.contents()
-        safetensors_torch.save_file(
-            {"mem_z": mem_z, "mem_y": mem_y, **grads}, str(Path(out) / f"rank{rank}.safetensors")
-        )
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_two_processes_hold_the_global_memory(tmp_path: Path) -> None:
-    torch.multiprocessing.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    run_ranks(_work, tmp_path)
     got = [safetensors_torch.load_file(str(tmp_path / f"rank{r}.safetensors")) for r in range(2)]
     one = _xbm()
     for i, (x, y) in enumerate(_batches()):

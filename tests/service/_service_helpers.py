@@ -1,16 +1,38 @@
-"""Helpers shared by the service tests: a tiny image model and generated PNGs."""
+"""Helpers shared by the service tests: a tiny image model, generated PNGs, a live server."""
 
 from __future__ import annotations
 
 import io
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 import siamkit
 
 API_KEY = "test-key-0123"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def require_browser() -> None:
+    """Skip the calling (browser) test module where Debian's chromium or playwright is missing,
+    unless the CI variable is set: there a missing browser fails the tests."""
+    if not os.environ.get("CI") and not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+        )
+    if not os.environ.get("CI"):
+        pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("uvicorn")
 
 
 def make_model(threshold: float | None = 0.5) -> siamkit.SiameseNetwork:
@@ -48,3 +70,26 @@ def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
 def as_tensor(array: np.ndarray) -> torch.Tensor:
     """The ``(1, 1, H, W)`` float tensor in [0, 1] that the service should make of ``array``."""
     return torch.from_numpy(array.astype(np.float32) / 255.0)[None, None]
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port (the browser tests); yields its URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -205,12 +205,20 @@ def test_vector_models_are_refused(tmp_path):
 
 def test_page_docs_and_static_files_are_served_with_security_headers(client):
     client.headers.pop("X-API-Key")
-    for path in ("/", "/docs", "/static/app.js", "/static/app.css", "/openapi.json"):
+    for path in (
+        "/",
+        "/docs",
+        "/static/common.js",
+        "/static/app.js",
+        "/static/app.css",
+        "/openapi.json",
+    ):
         r = client.get(path)
         assert r.status_code == 200, path
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "default-src 'self'" in r.headers["content-security-policy"]
     page = client.get("/").text
+    assert page.index("/static/common.js") < page.index("/static/app.js")  # helpers load first
     assert "http://" not in page and "https://" not in page  # nothing from a CDN
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/enroll", "/verify", "/identify", "/embed", "/gallery", "/health"} <= set(paths)

@@ -10,17 +10,22 @@ missing browser fails the test.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from _service_helpers import API_KEY, as_tensor, make_model, pattern, png_bytes
+from _service_helpers import (
+    API_KEY,
+    CHROMIUM,
+    as_tensor,
+    make_model,
+    pattern,
+    png_bytes,
+    require_browser,
+    serve_in_thread,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -32,19 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-if not os.environ.get("CI") and not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-if not os.environ.get("CI"):
-    pytest.importorskip("playwright.sync_api")
-pytest.importorskip("uvicorn")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -73,24 +66,11 @@ def model_and_distances():
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory, model_and_distances) -> Iterator[str]:
     """One uvicorn server for the module (the gallery is shared: only one test enrolls)."""
-    import uvicorn
-
     from siamkit.service import create_app
 
     gallery = tmp_path_factory.mktemp("gallery") / "gallery.db"
-    app = create_app(model_and_distances[0], gallery, api_key=API_KEY)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread(create_app(model_and_distances[0], gallery, api_key=API_KEY)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -263,33 +243,22 @@ def test_docs_are_swagger_ui_from_local_assets(browser, server_url):
 def test_page_without_a_gallery_offers_only_verify_of_two_images(
     browser, model_and_distances, images
 ):
-    import uvicorn
-
     from siamkit.service import create_app
 
     net, d = model_and_distances
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(net, None), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(f"http://127.0.0.1:{port}/")
-        page.wait_for_selector("#model-info:has-text('euclidean')")
-        for card in ("#enroll-card", "#identify-card", "#gallery-card", "#verify-mode"):
-            assert page.is_hidden(card), card
-        page.set_input_files("#verify-a", str(images["stripes"]))
-        page.set_input_files("#verify-b", str(images["checker"]))
-        page.click("#verify-submit")
-        page.wait_for_selector("#verify-result.bad")
-        assert f"{d['stripes', 'checker']:.4f}" in page.inner_text("#verify-result")
-    finally:
-        context.close()
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve_in_thread(create_app(net, None)) as url:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(url + "/")
+            page.wait_for_selector("#model-info:has-text('euclidean')")
+            for card in ("#enroll-card", "#identify-card", "#gallery-card", "#verify-mode"):
+                assert page.is_hidden(card), card
+            page.set_input_files("#verify-a", str(images["stripes"]))
+            page.set_input_files("#verify-b", str(images["checker"]))
+            page.click("#verify-submit")
+            page.wait_for_selector("#verify-result.bad")
+            assert f"{d['stripes', 'checker']:.4f}" in page.inner_text("#verify-result")
+        finally:
+            context.close()

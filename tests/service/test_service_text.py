@@ -191,6 +191,8 @@ def test_info_page_and_openapi_say_text(make_client, text_model):
     page = c.get("/")
     assert page.status_code == 200 and "<textarea" in page.text and "text.js" in page.text
     assert c.get("/static/text.js").status_code == 200
+    assert page.text.index("/static/common.js") < page.text.index("/static/text.js")
+    assert c.get("/static/common.js").status_code == 200
     assert c.get("/static/text.css").status_code == 200
     schema = c.get("/openapi.json").json()
     assert "texts" in schema["info"]["description"]

@@ -6,25 +6,13 @@ shows against the model's own embeddings computed in-process.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from _service_helpers import API_KEY
+from _service_helpers import API_KEY, CHROMIUM, require_browser, serve_in_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not os.environ.get("CI") and not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-if not os.environ.get("CI"):
-    pytest.importorskip("playwright.sync_api")
-pytest.importorskip("uvicorn")
+require_browser()
 pytest.importorskip("transformers", reason="the text extra is not installed")
 
 PRINTER = "The printer on floor two is out of toner."
@@ -41,25 +29,21 @@ def text_model() -> Any:
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory, text_model: Any) -> Iterator[str]:
-    import uvicorn
-
     from siamkit.service import create_app
 
     app = create_app(text_model, tmp_path_factory.mktemp("g") / "tickets.db", api_key=API_KEY)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread(app) as url:
+        yield url
+
+
+def _gallery_labels(server_url: str) -> list[dict[str, Any]]:
+    """The server's own gallery listing (not the page's), to check what the page did."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(server_url + "/gallery", headers={"X-API-Key": API_KEY})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return list(json.loads(answer.read())["labels"])
 
 
 def _similarity(model: Any, a: str, b: str) -> float:
@@ -126,6 +110,20 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.fill("#enroll-text", "   ")
         page.click("#enroll-submit")
         page.wait_for_selector("#enroll-result.error")
+
+        # the gallery entry's buttons (common.js): list a label's texts, then remove a label
+        printer = page.locator("#gallery-list li", has_text="printer")
+        printer.locator("button.show").click()
+        page.wait_for_selector("#label-texts-list li")
+        assert page.inner_text("#label-texts-list") == PRINTER
+        confirms: list[str] = []
+        page.on("dialog", lambda d: (confirms.append(d.message), d.accept()))
+        page.locator("#gallery-list li", has_text="vpn").locator(
+            "button", has_text="remove"
+        ).click()
+        page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 text(s)')")
+        assert confirms == ["Remove \u201cvpn\u201d and all its texts?"]
+        assert [i["label"] for i in _gallery_labels(server_url)] == ["printer"]
         page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

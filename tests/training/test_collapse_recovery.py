@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import siamkit.training.trainer as trainer_mod
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.validation import COLLAPSE_FACTOR
 
@@ -27,6 +26,21 @@ def _fit(make_net, cfg, data, out=None, resume=False):
     trainer = Trainer.from_config(net, cfg, data, out_dir=out, progress=False, log=lines.append)
     result = trainer.fit(resume=resume)
     return net, trainer, result, lines
+
+
+def _patch_collapse(monkeypatch, collapsed_at) -> None:
+    """Replace the validation's embeddings (what the collapse measure reads): measurement ``n``
+    (1 = before training) is spread-out random points, or one point when ``collapsed_at(n)``."""
+    import siamkit.training.from_config as fc
+
+    calls: list[int] = []
+
+    def fake_parts(net, x, device, batch_size=512):
+        calls.append(len(x))
+        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
+        return z[:1].repeat(len(x), 1) if collapsed_at(len(calls)) else z
+
+    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
 
 
 def test_a_collapsing_run_recovers(make_net, tiny_cfg, tiny_data) -> None:
@@ -51,22 +65,12 @@ def test_a_collapsing_run_recovers(make_net, tiny_cfg, tiny_data) -> None:
 
 
 def test_resume_restarts_exactly_like_the_uninterrupted_run(
-    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+    make_net, tiny_cfg, tiny_data, tmp_path, interrupted_at
 ) -> None:
     cfg = apply_overrides(tiny_cfg, [*COLLAPSING, "train.epochs=3"])
     full, *_ = _fit(make_net, cfg, tiny_data, tmp_path / "full")
-    real_step, calls = trainer_mod.train_step, {"n": 0}
-
-    def dying_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 8:  # inside epoch 2, the restarted one (6 steps per epoch)
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(trainer_mod, "train_step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at(8):  # inside epoch 2, the restarted one (6 steps per epoch)
         _fit(make_net, cfg, tiny_data, tmp_path / "cut")
-    monkeypatch.setattr(trainer_mod, "train_step", real_step)
     resumed, trainer, _, lines = _fit(make_net, cfg, tiny_data, tmp_path / "cut", resume=True)
     assert any(line.startswith("collapse recovery: epoch 2 restarts") for line in lines)
     assert trainer.objective.mining == "semihard"
@@ -81,16 +85,7 @@ def test_a_run_that_keeps_collapsing_ends_with_the_last_good_weights(
     """Every epoch 'collapses' (a patched measure): two restarts from the initial weights, then the
     run stops and the model is the initial one, not a collapsed one, with one line saying so
     (with a weight average too: its average is rolled back with the weights)."""
-    import siamkit.training.from_config as fc
-
-    calls: list[int] = []
-
-    def fake_parts(net, x, device, batch_size=512):
-        calls.append(len(x))
-        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return z if len(calls) == 1 else z[:1].repeat(len(x), 1)
-
-    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
+    _patch_collapse(monkeypatch, lambda n: n > 1)  # every epoch collapses
     sets = ["train.epochs=6", "train.steps_per_epoch=2", f"train.ema_decay={ema}"]
     cfg = apply_overrides(tiny_cfg, sets)
     torch.manual_seed(0)
@@ -111,16 +106,7 @@ def test_a_restart_switches_the_mining_inside_a_memory_and_empties_it(
 ) -> None:
     """With a cross-batch memory, the restart switches the wrapped loss's mining and empties the
     memory (it holds collapsed embeddings): after the last restart only its epoch's steps count."""
-    import siamkit.training.from_config as fc
-
-    calls: list[int] = []
-
-    def fake_parts(net, x, device, batch_size=512):
-        calls.append(len(x))
-        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return z if len(calls) == 1 else z[:1].repeat(len(x), 1)
-
-    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
+    _patch_collapse(monkeypatch, lambda n: n > 1)  # every epoch collapses
     sets = ["train.epochs=6", "train.steps_per_epoch=2", "loss.xbm_memory_size=500"]
     cfg = apply_overrides(tiny_cfg, sets)
     lines: list[str] = []
@@ -137,15 +123,7 @@ def test_a_restart_rolls_back_the_weight_average_too(
 ) -> None:
     """Epoch 1 'collapses': epoch 2 starts with the initial weights and the initial average (the
     average of collapsing weights would otherwise carry the collapse into the final model)."""
-    import siamkit.training.from_config as fc
     from siamkit.training.callbacks import Callback, WeightAverageCallback
-
-    calls: list[int] = []
-
-    def fake_parts(net, x, device, batch_size=512):
-        calls.append(len(x))
-        z = torch.nn.functional.normalize(torch.randn(len(x), 8), dim=1)
-        return z[:1].repeat(len(x), 1) if len(calls) == 2 else z
 
     seen: dict[int, tuple[dict, dict]] = {}
 
@@ -157,7 +135,7 @@ def test_a_restart_rolls_back_the_weight_average_too(
                 {k: v.clone() for k, v in avg.state_dict().items()},
             )
 
-    monkeypatch.setattr(fc, "network_embeddings", fake_parts)
+    _patch_collapse(monkeypatch, lambda n: n == 2)  # only epoch 1 collapses
     sets = ["train.epochs=2", "train.steps_per_epoch=3", "train.ema_decay=0.9"]
     cfg = apply_overrides(tiny_cfg, sets)
     trainer = Trainer.from_config(

@@ -178,7 +178,7 @@ def test_trainer_ends_with_the_average_of_its_steps(
 
 
 def test_resume_with_a_weight_average_equals_uninterrupted(
-    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+    make_net, tiny_cfg, tiny_data, tmp_path, interrupted_at
 ) -> None:
     cfg = apply_overrides(tiny_cfg, ["train.epochs=3", "train.ema_decay=0.9"])
 
@@ -189,20 +189,10 @@ def test_resume_with_a_weight_average_equals_uninterrupted(
         return net.state_dict()
 
     full = train(tmp_path / "full")
-    real_step, calls = trainer_mod.train_step, {"n": 0}
-
-    def dying_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 9:  # the 3rd batch of epoch 2
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(trainer_mod, "train_step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at(9):  # the 3rd batch of epoch 2
         train(tmp_path / "cut")
     ck = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
     assert ck["epoch"] == 1 and ck["ema"] is not None
-    monkeypatch.setattr(trainer_mod, "train_step", real_step)
     resumed = train(tmp_path / "cut", resume=True)
     for k in full:
         assert torch.equal(full[k], resumed[k]), k

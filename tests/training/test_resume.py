@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import siamkit.training.trainer as trainer_mod
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
@@ -35,24 +34,14 @@ def _assert_same(a: dict, b: dict) -> None:
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(
-    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+    make_net, tiny_cfg, tiny_data, tmp_path, interrupted_at
 ) -> None:
     cfg = apply_overrides(tiny_cfg, ["data.augmentation=shift-flip", "train.epochs=3"])
     full = _train(make_net, cfg, tiny_data, tmp_path / "full")
 
-    real_step, calls = trainer_mod.train_step, {"n": 0}
-
-    def dying_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 9:  # the 3rd batch of epoch 2 (6 batches per epoch)
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(trainer_mod, "train_step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at(9):  # the 3rd batch of epoch 2 (6 batches per epoch)
         _train(make_net, cfg, tiny_data, tmp_path / "cut")
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
-    monkeypatch.setattr(trainer_mod, "train_step", real_step)
     resumed = _train(make_net, cfg, tiny_data, tmp_path / "cut", resume=True)
     _assert_same(full, resumed)
     history = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["history"]

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import siamkit.training.trainer as trainer_mod
 from siamkit.losses.xbm import CrossBatchMemory
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.checkpoint import load_checkpoint
@@ -33,22 +32,12 @@ def test_config_builds_a_memory_that_trains(make_net, tiny_cfg, tiny_data, tmp_p
 
 
 def test_resume_reproduces_the_memory_and_the_weights(
-    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+    make_net, tiny_cfg, tiny_data, tmp_path, interrupted_at
 ) -> None:
     cfg = apply_overrides(tiny_cfg, XBM)
     full, full_obj = _train(make_net, cfg, tiny_data, tmp_path / "full")
-    real_step, calls = trainer_mod.train_step, {"n": 0}
-
-    def dying_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 10:  # inside epoch 2
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(trainer_mod, "train_step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at(10):  # inside epoch 2
         _train(make_net, cfg, tiny_data, tmp_path / "cut")
-    monkeypatch.setattr(trainer_mod, "train_step", real_step)
     resumed, resumed_obj = _train(make_net, cfg, tiny_data, tmp_path / "cut", resume=True)
     for k in full:
         assert torch.equal(full[k], resumed[k]), k

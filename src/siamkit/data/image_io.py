@@ -40,10 +40,6 @@ __all__ = [
 ]
 
 
-def _check_channels(channels: int) -> str:
-    return image_mode(channels)
-
-
 def read_image(
     source: ImageSource, channels: int = 3, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> torch.Tensor:
@@ -89,7 +85,7 @@ def _check_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or any(s <= 0 for s in shape):
         raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {input_shape!r}.")
-    _check_channels(shape[0])
+    image_mode(shape[0])  # ValueError unless 1 or 3 channels
     return shape  # type: ignore[return-value]
 
 

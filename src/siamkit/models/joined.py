@@ -29,10 +29,10 @@ from siamkit.distances.cohort import CohortNormalized
 from siamkit.heads import AppearanceFeatures, join_features
 from siamkit.models.preprocess import Preprocess
 from siamkit.models.siamese import (
+    PairScoring,
     SiameseNetwork,
     distance_config,
     distance_from_config,
-    score_normalized,
 )
 
 _NET = "net."
@@ -58,7 +58,7 @@ def _prefix_net(module: nn.Module, state: dict[str, Any], prefix: str, *_: Any) 
             state[prefix + _NET + key[len(prefix) :]] = state.pop(key)
 
 
-class JoinedEmbedding(nn.Module):
+class JoinedEmbedding(PairScoring, nn.Module):
     """``net``'s embedding joined with ``weight``-weighted appearance ``features`` of the input.
 
     Args:
@@ -114,10 +114,6 @@ class JoinedEmbedding(nn.Module):
         return self._embedding_dim
 
     @property
-    def distance_name(self) -> str:
-        return self.distance.name
-
-    @property
     def input_shape(self) -> tuple[int, ...] | None:
         return self.net.input_shape  # type: ignore[no-any-return]
 
@@ -125,17 +121,6 @@ class JoinedEmbedding(nn.Module):
     def preprocess(self) -> Preprocess:
         """The network's input checks and normalisation (the features see the raw ``[0, 1]`` input)."""
         return self.net.preprocess  # type: ignore[no-any-return]
-
-    @property
-    def scoring_distance(self) -> Distance:
-        """``distance``, normalised against the stored cohort when :meth:`set_score_norm` gave one."""
-        return self.distance if self.score_norm is None else self.score_norm
-
-    def set_score_norm(self, cohort: Tensor | None, k: int = 300, method: str = "snorm") -> None:
-        """Score pairs against ``cohort`` (``(C, D)`` joined embeddings), or stop (``None``); clears
-        the threshold (see :meth:`SiameseNetwork.set_score_norm`)."""
-        self.score_norm = score_normalized(self.distance, self.embedding_dim, cohort, k, method)
-        self.threshold = None
 
     def embed(self, x: Tensor, check: bool = True) -> Tensor:
         """``(N, C, H, W)`` images in ``[0, 1]`` -> ``(N, D_net + D_features)`` joined embeddings."""
@@ -146,12 +131,6 @@ class JoinedEmbedding(nn.Module):
         """The parts :meth:`embed` joins, each alone and unweighted: ``{"learned": (N, D_net),
         "appearance": (N, D_features)}`` (the report's ablation)."""
         return {"learned": self.net.embed(x, check=check), "appearance": self.features(x)}
-
-    def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
-        if a.shape[0] != b.shape[0]:
-            raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
-        return self.distance.pairwise(self.embed(a), self.embed(b))
 
     def config(self) -> dict[str, Any]:
         return {

@@ -53,7 +53,54 @@ def score_normalized(
     return None if cohort is None else CohortNormalized(distance, cohort, k=k, method=method)
 
 
-class SiameseNetwork(nn.Module):
+class PairScoring:
+    """What :class:`SiameseNetwork` and :class:`~siamkit.models.JoinedEmbedding` score pairs with:
+    one ``distance`` between embeddings of the same model, optionally normalised against a cohort
+    (:meth:`set_score_norm`), and ``forward`` = the distances of pairs. The model (an
+    ``nn.Module``) sets ``distance``, ``score_norm`` and ``threshold`` and gives ``embedding_dim``
+    and ``embed``.
+    """
+
+    distance: Distance
+    score_norm: CohortNormalized | None
+    threshold: float | None
+
+    @property
+    def embedding_dim(self) -> int:
+        raise NotImplementedError
+
+    def embed(self, x: Tensor, check: bool = True) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def distance_name(self) -> str:
+        return self.distance.name
+
+    @property
+    def scoring_distance(self) -> Distance:
+        """The distance that verification and evaluation compare embeddings with: ``distance``
+        normalised against the stored cohort when :meth:`set_score_norm` gave one, else ``distance``
+        itself. Training always uses the raw ``distance``."""
+        return self.distance if self.score_norm is None else self.score_norm
+
+    def set_score_norm(self, cohort: Tensor | None, k: int = 300, method: str = "snorm") -> None:
+        """Score pairs against ``cohort`` (``(C, D)`` embeddings of this model), or stop (``None``).
+
+        See :class:`~siamkit.distances.cohort.CohortNormalized`. The cohort is saved with the
+        weights. A calibrated ``threshold`` belongs to one scoring, so it is cleared here: calibrate
+        again on the new scores.
+        """
+        self.score_norm = score_normalized(self.distance, self.embedding_dim, cohort, k, method)
+        self.threshold = None
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
+        return self.distance.pairwise(self.embed(a), self.embed(b))
+
+
+class SiameseNetwork(PairScoring, nn.Module):
     """Twin branches that are one module: every input goes through the same encoder and head.
 
     Args:
@@ -93,30 +140,9 @@ class SiameseNetwork(nn.Module):
         self.threshold: float | None = None
 
     @property
-    def scoring_distance(self) -> Distance:
-        """The distance that verification and evaluation compare embeddings with: ``distance``
-        normalised against the stored cohort when :meth:`set_score_norm` gave one, else ``distance``
-        itself. Training always uses the raw ``distance``."""
-        return self.distance if self.score_norm is None else self.score_norm
-
-    def set_score_norm(self, cohort: Tensor | None, k: int = 300, method: str = "snorm") -> None:
-        """Score pairs against ``cohort`` (``(C, D)`` embeddings of this model), or stop (``None``).
-
-        See :class:`~siamkit.distances.cohort.CohortNormalized`. The cohort is saved with the
-        weights. A calibrated ``threshold`` belongs to one scoring, so it is cleared here: calibrate
-        again on the new scores.
-        """
-        self.score_norm = score_normalized(self.distance, self.embedding_dim, cohort, k, method)
-        self.threshold = None
-
-    @property
     def embedding_dim(self) -> int:
         """Size of the embeddings ``embed`` returns (the head's)."""
         return self._embedding_dim
-
-    @property
-    def distance_name(self) -> str:
-        return self.distance.name
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -127,12 +153,6 @@ class SiameseNetwork(nn.Module):
         if check:
             self.preprocess.check(x)
         return self.head(self.encoder(self.preprocess(x)))  # type: ignore[no-any-return]
-
-    def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
-        if a.shape[0] != b.shape[0]:
-            raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
-        return self.distance.pairwise(self.embed(a), self.embed(b))
 
     def branches(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         """Embed any number of inputs with the shared weights, e.g. ``z_a, z_p, z_n = net.branches(a, p, n)``."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
-from siamkit.index import IdentifyResult, VerifyResult
+from siamkit.index import GalleryStats, IdentifyResult, VerifyResult
 from siamkit.index.store import unprintable_char
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
@@ -52,6 +52,26 @@ def check_label(label: str, max_chars: int) -> str:
     if problem is not None:
         raise RequestError(422, f"The label contains {problem}; remove it.")
     return label
+
+
+def check_k(k: int, max_k: int) -> None:
+    """``/identify``'s ``k``: 1 to ``max_k`` matches (the image and the text endpoint)."""
+    if not 1 <= k <= max_k:
+        raise RequestError(
+            422, f"The number of matches (k) must be between 1 and {max_k}, got {k}."
+        )
+
+
+async def label_count(engine: ServiceEngine, label: str) -> int:
+    """How many items ``label`` has in the gallery (0 when it is not enrolled)."""
+    return next((i.count for i in await engine.call(engine.labels) if i.label == label), 0)
+
+
+def gallery_info(stats: GalleryStats | None) -> GalleryInfo | None:
+    """``/info``'s gallery part; ``None`` for a service without a gallery."""
+    if stats is None:
+        return None
+    return GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
 
 
 def _finite(value: float, what: str) -> float:
@@ -183,11 +203,7 @@ async def identify(
     """Who is this? The `k` nearest enrolled labels with distances and thumbnails. With a face
     model, every face in the image (`faces`, largest first, each with its box); `label` and
     `matches` are the largest face's."""
-    if not 1 <= k <= engine.limits.max_k:
-        raise RequestError(
-            422,
-            f"The number of matches (k) must be between 1 and {engine.limits.max_k}, got {k}.",
-        )
+    check_k(k, engine.limits.max_k)
     one = await _read(engine, [file], "file")
     threshold = engine.gallery.threshold
     if not engine.finds_faces:
@@ -247,7 +263,7 @@ async def label_images(
     """The enrolled images of one label, as thumbnails (those enrolled through the service)."""
     label = check_label(label, engine.limits.max_label_chars)
     images = await engine.call(engine.label_images, label)
-    count = next((i.count for i in await engine.call(engine.labels) if i.label == label), 0)
+    count = await label_count(engine, label)
     out = [LabelImage(item_id=i, thumbnail=data_url(png)) for i, png in images]
     return LabelImagesResponse(label=label, count=count, images=out)
 
@@ -277,11 +293,7 @@ async def info(engine: Engine) -> InfoResponse:
         input_shape=list(engine.input_shape),
         fingerprint=engine.fingerprint,
     )
-    gallery = (
-        None
-        if stats is None
-        else GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
-    )
+    gallery = gallery_info(stats)
     limits = LimitsInfo(**{f: getattr(engine.limits, f) for f in LimitsInfo.model_fields})
     return InfoResponse(model=model, gallery=gallery, limits=limits)
 

@@ -26,8 +26,17 @@ from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.responses import errors
-from siamkit.service.routes import Engine, _finite, _margin, _verify_out, check_label
-from siamkit.service.schemas import EnrollResponse, GalleryInfo
+from siamkit.service.routes import (
+    Engine,
+    _finite,
+    _margin,
+    _verify_out,
+    check_k,
+    check_label,
+    gallery_info,
+    label_count,
+)
+from siamkit.service.schemas import EnrollResponse
 from siamkit.service.text_schemas import (
     TextEmbedRequest,
     TextEmbedResponse,
@@ -217,11 +226,7 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
 )
 async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyResponse:
     """Which enrolled texts is this like? The `k` nearest labels with distances and texts."""
-    if not 1 <= body.k <= engine.limits.max_k:
-        raise RequestError(
-            422,
-            f"The number of matches (k) must be between 1 and {engine.limits.max_k}, got {body.k}.",
-        )
+    check_k(body.k, engine.limits.max_k)
     text = check_texts([body.text], "text", engine.limits)[0]
     threshold = engine.gallery.threshold  # 409 without a gallery
     result, texts, chunked = await engine.call(identify_text, engine, text, body.k)
@@ -298,7 +303,7 @@ async def label_texts(
     """The enrolled texts of one label (those enrolled through the service)."""
     label = check_label(label, engine.limits.max_label_chars)
     items = await engine.call(engine.label_images, label)
-    count = next((i.count for i in await engine.call(engine.labels) if i.label == label), 0)
+    count = await label_count(engine, label)
     out = [TextItem(item_id=i, text=b.decode("utf-8", "replace")) for i, b in items]
     return TextLabelItemsResponse(label=label, count=count, items=out)
 
@@ -318,10 +323,6 @@ async def info(engine: Engine) -> TextInfoResponse:
         overlap_tokens=int(getattr(enc, "overlap", 0)),
         fingerprint=engine.fingerprint,
     )
-    gallery = (
-        None
-        if stats is None
-        else GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
-    )
+    gallery = gallery_info(stats)
     limits = TextLimitsInfo(**{f: getattr(engine.limits, f) for f in TextLimitsInfo.model_fields})
     return TextInfoResponse(model=model, gallery=gallery, limits=limits)

@@ -1,43 +1,7 @@
 // siamkit web page: enroll, verify, identify against the service's JSON API.
+// The shared helpers ($, api, el, show, fmt, refresh, startPage...) are in common.js, loaded first.
 // Everything the server or the user sends is shown with textContent (never innerHTML).
 "use strict";
-
-const $ = (id) => document.getElementById(id);
-const KEY_STORE = "siamkit-api-key";
-let hasGallery = true;
-
-function apiKey() {
-  return $("api-key").value || "";
-}
-
-async function api(method, path, body) {
-  const headers = {};
-  if (apiKey()) headers["X-API-Key"] = apiKey();
-  let response;
-  try {
-    response = await fetch(path, { method, headers, body });
-  } catch (err) {
-    throw new Error("The service cannot be reached: " + err.message);
-  }
-  let data = null;
-  try { data = await response.json(); } catch (_) { data = null; }
-  if (!response.ok) {
-    if (response.status === 401) {
-      throw new Error("The API key is missing or wrong: enter the service's key at the top right.");
-    }
-    const detail = data && typeof data.detail === "string" ? data.detail
-      : "The service refused the request (" + response.statusText + ").";
-    throw new Error(detail);
-  }
-  return data;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function thumb(src, alt) {
   if (!src) return el("span", "thumb placeholder", "no image");
@@ -47,32 +11,10 @@ function thumb(src, alt) {
   return img;
 }
 
-function show(id, text, kind) {
-  const box = $(id);
-  box.textContent = text;
-  box.className = "result" + (kind ? " " + kind : "");
-}
-
-function fmt(x) {
-  return x === null || x === undefined ? "none" : Number(x).toFixed(4);
-}
-
-// "0.0400 under the threshold 0.2500" (accepted side) or "0.0600 over ..." (rejected side)
-function marginText(margin, threshold) {
-  if (margin === null || margin === undefined) return "";
-  const side = margin >= 0 ? "under" : "over";
-  return fmt(Math.abs(margin)) + " " + side + " the threshold " + fmt(threshold);
-}
-
 function previewFiles(input, target) {
   const box = $(target);
   box.replaceChildren(...Array.from(input.files).slice(0, 12).map(
     (f) => thumb(URL.createObjectURL(f), f.name)));
-}
-
-async function busy(button, work) {
-  button.disabled = true;
-  try { await work(); } finally { button.disabled = false; }
 }
 
 // ---------------------------------------------------------------- enroll
@@ -100,16 +42,6 @@ async function onEnroll(event) {
 }
 
 // ---------------------------------------------------------------- verify
-function verifyMode() {
-  return $("verify-mode-label").checked ? "label" : "image";
-}
-
-function onVerifyMode() {
-  const byLabel = verifyMode() === "label";
-  $("verify-b-box").hidden = byLabel;
-  $("verify-label-box").hidden = !byLabel;
-}
-
 function verdictText(r) {
   const against = r.label === null ? "" : " as \u201c" + r.label + "\u201d";
   if (r.same === null) {
@@ -124,7 +56,7 @@ async function onVerify(event) {
   event.preventDefault();
   const a = $("verify-a").files[0];
   const form = new FormData();
-  if (verifyMode() === "label") {
+  if (byLabel()) {
     const label = $("verify-label").value;
     if (!a || !label) { show("verify-result", "Choose an image and an enrolled label.", "error"); return; }
     form.append("file", a, a.name);
@@ -175,12 +107,7 @@ async function onIdentify(event) {
       }
       if (r.label === null) show("identify-result", "Unknown: no enrolled label is close enough.", "bad");
       else show("identify-result", "Identified as \u201c" + r.label + "\u201d.", "ok");
-      $("identify-legend").hidden = false;
-      $("identify-legend").textContent = r.threshold === null
-        ? "The model has no threshold: these are the nearest labels, none is accepted or refused."
-        : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
-      $("identify-matches").replaceChildren(
-        ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
+      showMatches(r, "The model has no threshold: these are the nearest labels, none is accepted or refused.", matchRow);
     } catch (err) { show("identify-result", err.message, "error"); }
   });
 }
@@ -192,20 +119,7 @@ function galleryItem(entry) {
   const text = el("div");
   text.append(el("div", "name", entry.label));
   text.append(el("div", "count", entry.count + " image" + (entry.count === 1 ? "" : "s")));
-  const showImages = el("button", "link show", "images");
-  showImages.type = "button";
-  showImages.addEventListener("click", () => showLabel(entry.label));
-  text.append(showImages);
-  const remove = el("button", "link", "remove");
-  remove.type = "button";
-  remove.addEventListener("click", async () => {
-    if (!window.confirm("Remove \u201c" + entry.label + "\u201d and all its images?")) return;
-    try {
-      await api("DELETE", "/gallery/" + encodeURIComponent(entry.label));
-      await refresh();
-    } catch (err) { show("enroll-result", err.message, "error"); }
-  });
-  text.append(remove);
+  text.append(...galleryButtons(entry.label, "images", showLabel));
   li.append(text);
   return li;
 }
@@ -238,63 +152,18 @@ function describeModel(m) {
     ...parts.map((p) => el("li", "", p.dim + " " + p.name + ": " + p.description)));
 }
 
-function showGalleryCards(present) {
-  hasGallery = present;
-  for (const id of ["enroll-card", "identify-card", "gallery-card"]) $(id).hidden = !present;
-  $("verify-mode").hidden = !present;
-  if (!present) { $("verify-mode-image").checked = true; onVerifyMode(); }
-}
-
-async function refresh() {
-  try {
-    const info = await api("GET", "/info");
-    describeModel(info.model);
-    showGalleryCards(info.gallery !== null);
-    if (!hasGallery) return;
-    const gallery = await api("GET", "/gallery");
-    $("gallery-count").textContent = "\u2014 " + gallery.num_labels + " label(s), " +
-      gallery.num_items + " image(s)";
-    $("gallery-list").replaceChildren(...gallery.labels.map(galleryItem));
-    $("gallery-empty").hidden = gallery.labels.length > 0;
-    const chosen = $("verify-label").value;
-    $("verify-label").replaceChildren(...gallery.labels.map((g) => {
-      const option = el("option", "", g.label);
-      option.value = g.label;
-      return option;
-    }));
-    if (gallery.labels.some((g) => g.label === chosen)) $("verify-label").value = chosen;
-  } catch (err) {
-    $("model-info").textContent = err.message;
-  }
-}
-
-async function start() {
-  const health = await api("GET", "/health").catch(() => null);
-  const needsKey = Boolean(health && health.auth_required);
-  if (needsKey) {
-    $("key-box").hidden = false;
-    $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
-    $("key-box").addEventListener("submit", (e) => e.preventDefault());
-    $("api-key").addEventListener("change", () => {
-      sessionStorage.setItem(KEY_STORE, apiKey());
-      refresh();
-    });
-  }
-  $("enroll-form").addEventListener("submit", onEnroll);
-  $("verify-form").addEventListener("submit", onVerify);
-  $("identify-form").addEventListener("submit", onIdentify);
-  $("verify-mode-image").addEventListener("change", onVerifyMode);
-  $("verify-mode-label").addEventListener("change", onVerifyMode);
-  $("enroll-files").addEventListener("change", (e) => previewFiles(e.target, "enroll-previews"));
-  $("verify-a").addEventListener("change", (e) => previewFiles(e.target, "verify-a-preview"));
-  $("verify-b").addEventListener("change", (e) => previewFiles(e.target, "verify-b-preview"));
-  $("identify-file").addEventListener("change", (e) => previewFiles(e.target, "identify-preview"));
-  document.body.dataset.ready = "1";
-  if (needsKey && !apiKey()) {
-    $("model-info").textContent = "This service needs an API key: enter it at the top right.";
-  } else {
-    await refresh();
-  }
-}
-
-document.addEventListener("DOMContentLoaded", start);
+document.addEventListener("DOMContentLoaded", () => startPage({
+  unit: "image",
+  pairModeId: "verify-mode-image",
+  describeModel,
+  galleryItem,
+  onEnroll,
+  onVerify,
+  onIdentify,
+  bind() {
+    $("enroll-files").addEventListener("change", (e) => previewFiles(e.target, "enroll-previews"));
+    $("verify-a").addEventListener("change", (e) => previewFiles(e.target, "verify-a-preview"));
+    $("verify-b").addEventListener("change", (e) => previewFiles(e.target, "verify-b-preview"));
+    $("identify-file").addEventListener("change", (e) => previewFiles(e.target, "identify-preview"));
+  },
+}));

@@ -1,71 +1,11 @@
 // siamkit web page for a text model: enroll, verify, identify texts against the JSON API.
 // Served at / instead of app.js's page when the model takes text (/info: input_kind "text").
+// The shared helpers ($, api, el, show, fmt, refresh, startPage...) are in common.js, loaded first.
 // Everything the server or the user sends is shown with textContent (never innerHTML).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const KEY_STORE = "siamkit-api-key";
-let hasGallery = true;
-
-function apiKey() {
-  return $("api-key").value || "";
-}
-
-async function api(method, path, body) {
-  const headers = {};
-  if (apiKey()) headers["X-API-Key"] = apiKey();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new Error("The service cannot be reached: " + err.message);
-  }
-  let data = null;
-  try { data = await response.json(); } catch (_) { data = null; }
-  if (!response.ok) {
-    if (response.status === 401) {
-      throw new Error("The API key is missing or wrong: enter the service's key at the top right.");
-    }
-    const detail = data && typeof data.detail === "string" ? data.detail
-      : "The service refused the request (" + response.statusText + ").";
-    throw new Error(detail);
-  }
-  return data;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
-function show(id, text, kind) {
-  const box = $(id);
-  box.textContent = text;
-  box.className = "result" + (kind ? " " + kind : "");
-}
-
-function fmt(x) {
-  return x === null || x === undefined ? "none" : Number(x).toFixed(4);
-}
-
-function marginText(margin, threshold) {
-  if (margin === null || margin === undefined) return "";
-  const side = margin >= 0 ? "under" : "over";
-  return fmt(Math.abs(margin)) + " " + side + " the threshold " + fmt(threshold);
-}
-
 function windowNote(chunked) {
   return chunked ? " (long text: embedded as overlapping windows, averaged)" : "";
-}
-
-async function busy(button, work) {
-  button.disabled = true;
-  try { await work(); } finally { button.disabled = false; }
 }
 
 // ---------------------------------------------------------------- enroll
@@ -89,15 +29,6 @@ async function onEnroll(event) {
 }
 
 // ---------------------------------------------------------------- verify
-function byLabel() {
-  return $("verify-mode-label").checked;
-}
-
-function onVerifyMode() {
-  $("verify-b-box").hidden = byLabel();
-  $("verify-label-box").hidden = !byLabel();
-}
-
 async function onVerify(event) {
   event.preventDefault();
   const a = $("verify-a").value;
@@ -153,12 +84,7 @@ async function onIdentify(event) {
       }
       if (r.label === null) show("identify-result", "No enrolled label is close enough." + windowNote(r.chunked), "bad");
       else show("identify-result", "Most like \u201c" + r.label + "\u201d." + windowNote(r.chunked), "ok");
-      $("identify-legend").hidden = false;
-      $("identify-legend").textContent = r.threshold === null
-        ? "No threshold: these are the nearest labels, none is accepted or refused."
-        : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
-      $("identify-matches").replaceChildren(
-        ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
+      showMatches(r, "No threshold: these are the nearest labels, none is accepted or refused.", matchRow);
     } catch (err) { show("identify-result", err.message, "error"); }
   });
 }
@@ -169,20 +95,7 @@ function galleryItem(entry) {
   li.append(el("div", "name", entry.label));
   li.append(el("div", "count", entry.count + " text" + (entry.count === 1 ? "" : "s")));
   if (entry.text !== null) li.append(el("div", "snippet", entry.text));
-  const showTexts = el("button", "link show", "texts");
-  showTexts.type = "button";
-  showTexts.addEventListener("click", () => showLabel(entry.label));
-  li.append(showTexts);
-  const remove = el("button", "link", "remove");
-  remove.type = "button";
-  remove.addEventListener("click", async () => {
-    if (!window.confirm("Remove \u201c" + entry.label + "\u201d and all its texts?")) return;
-    try {
-      await api("DELETE", "/gallery/" + encodeURIComponent(entry.label));
-      await refresh();
-    } catch (err) { show("enroll-result", err.message, "error"); }
-  });
-  li.append(remove);
+  li.append(...galleryButtons(entry.label, "texts", showLabel));
   return li;
 }
 
@@ -207,59 +120,12 @@ function describeModel(m) {
     m.distance + " distance, " + threshold + "; windows of " + m.window_tokens + " tokens.";
 }
 
-function showGalleryCards(present) {
-  hasGallery = present;
-  for (const id of ["enroll-card", "identify-card", "gallery-card"]) $(id).hidden = !present;
-  $("verify-mode").hidden = !present;
-  if (!present) { $("verify-mode-text").checked = true; onVerifyMode(); }
-}
-
-async function refresh() {
-  try {
-    const info = await api("GET", "/info");
-    describeModel(info.model);
-    showGalleryCards(info.gallery !== null);
-    if (!hasGallery) return;
-    const gallery = await api("GET", "/gallery");
-    $("gallery-count").textContent = "\u2014 " + gallery.num_labels + " label(s), " +
-      gallery.num_items + " text(s)";
-    $("gallery-list").replaceChildren(...gallery.labels.map(galleryItem));
-    $("gallery-empty").hidden = gallery.labels.length > 0;
-    const chosen = $("verify-label").value;
-    $("verify-label").replaceChildren(...gallery.labels.map((g) => {
-      const option = el("option", "", g.label);
-      option.value = g.label;
-      return option;
-    }));
-    if (gallery.labels.some((g) => g.label === chosen)) $("verify-label").value = chosen;
-  } catch (err) {
-    $("model-info").textContent = err.message;
-  }
-}
-
-async function start() {
-  const health = await api("GET", "/health").catch(() => null);
-  const needsKey = Boolean(health && health.auth_required);
-  if (needsKey) {
-    $("key-box").hidden = false;
-    $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
-    $("key-box").addEventListener("submit", (e) => e.preventDefault());
-    $("api-key").addEventListener("change", () => {
-      sessionStorage.setItem(KEY_STORE, apiKey());
-      refresh();
-    });
-  }
-  $("enroll-form").addEventListener("submit", onEnroll);
-  $("verify-form").addEventListener("submit", onVerify);
-  $("identify-form").addEventListener("submit", onIdentify);
-  $("verify-mode-text").addEventListener("change", onVerifyMode);
-  $("verify-mode-label").addEventListener("change", onVerifyMode);
-  document.body.dataset.ready = "1";
-  if (needsKey && !apiKey()) {
-    $("model-info").textContent = "This service needs an API key: enter it at the top right.";
-  } else {
-    await refresh();
-  }
-}
-
-document.addEventListener("DOMContentLoaded", start);
+document.addEventListener("DOMContentLoaded", () => startPage({
+  unit: "text",
+  pairModeId: "verify-mode-text",
+  describeModel,
+  galleryItem,
+  onEnroll,
+  onVerify,
+  onIdentify,
+}));

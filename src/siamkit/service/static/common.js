@@ -1,0 +1,163 @@
+// Helpers shared by the two web pages: app.js (image models) and text.js (text models).
+// Loaded before the page's own script (index.html, text.html); the page calls startPage().
+// Everything the server or the user sends is shown with textContent (never innerHTML).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORE = "siamkit-api-key";
+let hasGallery = true;
+let currentPage = null;  // the page's description given to startPage()
+
+function apiKey() {
+  return $("api-key").value || "";
+}
+
+// A FormData body (image uploads) is sent as is; any other body as JSON.
+async function api(method, path, body) {
+  const headers = {};
+  if (apiKey()) headers["X-API-Key"] = apiKey();
+  const json = body !== undefined && !(body instanceof FormData);
+  if (json) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: json ? JSON.stringify(body) : body });
+  } catch (err) {
+    throw new Error("The service cannot be reached: " + err.message);
+  }
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (!response.ok) {
+    if (response.status === 401) {
+      throw new Error("The API key is missing or wrong: enter the service's key at the top right.");
+    }
+    const detail = data && typeof data.detail === "string" ? data.detail
+      : "The service refused the request (" + response.statusText + ").";
+    throw new Error(detail);
+  }
+  return data;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+function show(id, text, kind) {
+  const box = $(id);
+  box.textContent = text;
+  box.className = "result" + (kind ? " " + kind : "");
+}
+
+function fmt(x) {
+  return x === null || x === undefined ? "none" : Number(x).toFixed(4);
+}
+
+// "0.0400 under the threshold 0.2500" (accepted side) or "0.0600 over ..." (rejected side)
+function marginText(margin, threshold) {
+  if (margin === null || margin === undefined) return "";
+  const side = margin >= 0 ? "under" : "over";
+  return fmt(Math.abs(margin)) + " " + side + " the threshold " + fmt(threshold);
+}
+
+async function busy(button, work) {
+  button.disabled = true;
+  try { await work(); } finally { button.disabled = false; }
+}
+
+function byLabel() {
+  return $("verify-mode-label").checked;
+}
+
+function onVerifyMode() {
+  $("verify-b-box").hidden = byLabel();
+  $("verify-label-box").hidden = !byLabel();
+}
+
+// /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row.
+function showMatches(r, noThresholdLegend, matchRow) {
+  $("identify-legend").hidden = false;
+  $("identify-legend").textContent = r.threshold === null
+    ? noThresholdLegend
+    : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
+  $("identify-matches").replaceChildren(
+    ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
+}
+
+// A gallery entry's two buttons: list the label's items (units: "images" / "texts"), remove it.
+function galleryButtons(label, units, showLabel) {
+  const showItems = el("button", "link show", units);
+  showItems.type = "button";
+  showItems.addEventListener("click", () => showLabel(label));
+  const remove = el("button", "link", "remove");
+  remove.type = "button";
+  remove.addEventListener("click", async () => {
+    if (!window.confirm("Remove \u201c" + label + "\u201d and all its " + units + "?")) return;
+    try {
+      await api("DELETE", "/gallery/" + encodeURIComponent(label));
+      await refresh();
+    } catch (err) { show("enroll-result", err.message, "error"); }
+  });
+  return [showItems, remove];
+}
+
+function showGalleryCards(present) {
+  hasGallery = present;
+  for (const id of ["enroll-card", "identify-card", "gallery-card"]) $(id).hidden = !present;
+  $("verify-mode").hidden = !present;
+  if (!present) { $(currentPage.pairModeId).checked = true; onVerifyMode(); }
+}
+
+async function refresh() {
+  try {
+    const info = await api("GET", "/info");
+    currentPage.describeModel(info.model);
+    showGalleryCards(info.gallery !== null);
+    if (!hasGallery) return;
+    const gallery = await api("GET", "/gallery");
+    $("gallery-count").textContent = "\u2014 " + gallery.num_labels + " label(s), " +
+      gallery.num_items + " " + currentPage.unit + "(s)";
+    $("gallery-list").replaceChildren(...gallery.labels.map(currentPage.galleryItem));
+    $("gallery-empty").hidden = gallery.labels.length > 0;
+    const chosen = $("verify-label").value;
+    $("verify-label").replaceChildren(...gallery.labels.map((g) => {
+      const option = el("option", "", g.label);
+      option.value = g.label;
+      return option;
+    }));
+    if (gallery.labels.some((g) => g.label === chosen)) $("verify-label").value = chosen;
+  } catch (err) {
+    $("model-info").textContent = err.message;
+  }
+}
+
+// page: { unit ("image" / "text"), pairModeId (the radio for "a second image/text"),
+//         describeModel(model), galleryItem(entry), onEnroll, onVerify, onIdentify,
+//         bind() (the page's other listeners, optional) }
+async function startPage(page) {
+  currentPage = page;
+  const health = await api("GET", "/health").catch(() => null);
+  const needsKey = Boolean(health && health.auth_required);
+  if (needsKey) {
+    $("key-box").hidden = false;
+    $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
+    $("key-box").addEventListener("submit", (e) => e.preventDefault());
+    $("api-key").addEventListener("change", () => {
+      sessionStorage.setItem(KEY_STORE, apiKey());
+      refresh();
+    });
+  }
+  $("enroll-form").addEventListener("submit", page.onEnroll);
+  $("verify-form").addEventListener("submit", page.onVerify);
+  $("identify-form").addEventListener("submit", page.onIdentify);
+  $(page.pairModeId).addEventListener("change", onVerifyMode);
+  $("verify-mode-label").addEventListener("change", onVerifyMode);
+  if (page.bind) page.bind();
+  document.body.dataset.ready = "1";
+  if (needsKey && !apiKey()) {
+    $("model-info").textContent = "This service needs an API key: enter it at the top right.";
+  } else {
+    await refresh();
+  }
+}

@@ -1,0 +1,44 @@
+"""Running a test's work on two CPU processes joined by gloo (the distributed tests).
+
+``run_ranks(work, out_dir)`` spawns the ranks; each calls ``work(rank, world, out_dir)`` inside an
+initialised process group, then waits for the other before tearing gloo down: a rank that destroyed
+its group while the other still had work in flight aborted ("terminate called without an active
+exception"). ``work`` must be a module-level function (it is pickled into the new processes).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rank(
+    rank: int, work: Callable[[int, int, str], None], world: int, port: int, out: str
+) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+    )
+    try:
+        work(rank, world, out)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def run_ranks(work: Callable[[int, int, str], None], out: Path, world: int = 2) -> None:
+    """Run ``work(rank, world, str(out))`` on ``world`` gloo processes; raises if any rank fails."""
+    torch.multiprocessing.spawn(
+        _rank, args=(work, world, _free_port(), str(out)), nprocs=world, join=True
+    )
