@@ -29,6 +29,67 @@ def _naive_average(states: list[dict[str, torch.Tensor]], decay: float) -> dict[
     return avg
 
 
+def _naive_corrected(
+    states: list[dict[str, torch.Tensor]], decay: float
+) -> dict[str, torch.Tensor]:
+    """The bias-corrected average written as its sum: the weights after each of the n steps
+    (``states[1:]``; ``states[0]``, the initial weights, do not count), weighted
+    ``decay**(n-i) (1 - decay) / (1 - decay**n)``; integer entries are the last step's."""
+    steps = states[1:]
+    n = len(steps)
+    out = {}
+    for k, last in steps[-1].items():
+        if not last.is_floating_point():
+            out[k] = last.clone()
+            continue
+        w = [decay ** (n - i) * (1 - decay) / (1 - decay**n) for i in range(1, n + 1)]
+        out[k] = sum(wi * s[k].double() for wi, s in zip(w, steps, strict=True)).float()
+    return out
+
+
+def _train_states(ema: WeightAverage, net: nn.Module, steps: int) -> list[dict[str, torch.Tensor]]:
+    states = [{k: v.clone() for k, v in net.state_dict().items()}]
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(steps):
+        net.train()
+        net(torch.randn(4, 1, 4, 4)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+        ema.update(net)
+        states.append({k: v.clone() for k, v in net.state_dict().items()})
+    return states
+
+
+def test_exclude_initial_is_the_bias_corrected_sum_without_the_initial_weights() -> None:
+    net = _net()
+    ema = WeightAverage(net, decay=0.9, exclude_initial=True)
+    states = _train_states(ema, net, 1)
+    for k, v in states[1].items():  # one update: the network's weights, none of the initial ones
+        assert torch.equal(ema.state[k], v), k
+    states += _train_states(ema, net, 6)[1:]
+    want = _naive_corrected(states, 0.9)
+    for k, v in want.items():
+        torch.testing.assert_close(ema.state[k], v, rtol=1e-5, atol=1e-6, msg=k)
+    classic = _naive_average(states, 0.9)  # the classic average differs: it holds 0.9**7 = 48%
+    assert not torch.allclose(classic["3.weight"], want["3.weight"], atol=1e-4)
+
+
+def test_the_update_count_travels_with_the_state_and_an_old_state_stays_classic() -> None:
+    net = _net()
+    ema = WeightAverage(net, decay=0.8, exclude_initial=True)
+    _train_states(ema, net, 3)
+    again = WeightAverage(_net(), decay=0.8, exclude_initial=True)
+    again.load_state_dict(ema.state_dict())
+    assert again.steps == 3
+    for k, v in ema.state.items():
+        assert torch.equal(again.state[k], v), k
+    # saved before the count was kept (an older checkpoint): it goes on with the plain decay
+    old = {k: v.clone() for k, v in ema.state.items()}
+    legacy = WeightAverage(_net(), decay=0.8, exclude_initial=True)
+    legacy.load_state_dict(old)
+    assert legacy.steps is None and legacy._step_decay() == 0.8
+
+
 def test_update_is_the_moving_average_of_every_float_entry() -> None:
     net = _net()
     ema = WeightAverage(net, decay=0.9)
@@ -74,12 +135,16 @@ def test_load_state_dict_refuses_another_network() -> None:
         ema.load_state_dict({"weight": torch.zeros(1)})
 
 
+@pytest.mark.parametrize("exclude_initial", [True, False])
 def test_trainer_ends_with_the_average_of_its_steps(
-    make_net, tiny_cfg, tiny_data, monkeypatch
+    make_net, tiny_cfg, tiny_data, monkeypatch, exclude_initial: bool
 ) -> None:
     """The final model is the moving average of the weights after each step, computed here by a
-    naive loop over the states the steps left behind; validation saw the averaged weights."""
-    cfg = apply_overrides(tiny_cfg, ["train.epochs=2", "train.ema_decay=0.8"])
+    naive loop over the states the steps left behind (bias-corrected without the initial
+    weights, siamkit train's default, or the classic one); validation saw the averaged weights."""
+    sets = ["train.epochs=2", "train.ema_decay=0.8", f"train.ema_exclude_initial={exclude_initial}"]
+    cfg = apply_overrides(tiny_cfg, sets)
+    naive = _naive_corrected if exclude_initial else _naive_average
     torch.manual_seed(1)
     net = make_net(cfg, tiny_data)
     states = [{k: v.clone() for k, v in net.state_dict().items()}]
@@ -95,7 +160,7 @@ def test_trainer_ends_with_the_average_of_its_steps(
     own_validate = make_validator(cfg, tiny_data, torch.device("cpu"))
 
     def validate(n):  # each epoch's validation sees the average so far, not the last weights
-        want = _naive_average(states, 0.8)
+        want = naive(states, 0.8)
         for k, v in n.state_dict().items():
             torch.testing.assert_close(v, want[k], rtol=1e-5, atol=1e-6, msg=k)
         checked.append(len(states))
@@ -105,7 +170,7 @@ def test_trainer_ends_with_the_average_of_its_steps(
     trainer.fit()
     assert checked == [7, 13]
     assert len(states) == 1 + 2 * 6  # two epochs of six steps
-    want = _naive_average(states, 0.8)
+    want = naive(states, 0.8)
     for k, v in net.state_dict().items():
         torch.testing.assert_close(v, want[k], rtol=1e-5, atol=1e-6, msg=k)
     last = states[-1]

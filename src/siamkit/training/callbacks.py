@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from siamkit.training.ema import WeightAverage
+from siamkit.training.ema import WeightAverage, network_state
 from siamkit.training.validation import COLLAPSE_FACTOR, embedding_spread, spread_news
 
 if TYPE_CHECKING:
@@ -71,8 +71,8 @@ class WeightAverageCallback(Callback):
 
     key = "ema"
 
-    def __init__(self, net: nn.Module, decay: float) -> None:
-        self.average = WeightAverage(net, decay)
+    def __init__(self, net: nn.Module, decay: float, exclude_initial: bool = True) -> None:
+        self.average = WeightAverage(net, decay, exclude_initial)
 
     def on_step_end(self, trainer: Trainer) -> None:
         self.average.update(trainer.net)
@@ -315,7 +315,9 @@ class CollapseRecovery(Callback):
             return
         avg = self._average(trainer)  # its on_fit_end already ran: the run ends with its weights
         trainer.net.load_state_dict(
-            s["good_ema"] if avg is not None and s["good_ema"] is not None else s["good_model"]
+            network_state(s["good_ema"])
+            if avg is not None and s["good_ema"] is not None
+            else s["good_model"]
         )
         where = f"epoch {s['good_epoch']}" if s["good_epoch"] else "initialisation"
         why = f"after {s['restarts']} restart(s)" if s["gave_up"] else "in the last epoch"

@@ -256,6 +256,10 @@ class TrainConfig:
         ema_decay: keep an exponential moving average of the weights, updated after every step
             with this decay (e.g. 0.998, about the last 500 steps); validation, ``restore_best``
             and the final model use the averaged weights. ``None``: the network's own.
+        ema_exclude_initial: the average leaves the random initial weights out (bias-corrected,
+            :class:`~siamkit.training.ema.WeightAverage`); ``False``: the classic average, which
+            still holds ``ema_decay ** steps`` of them when training ends (44% after 410 steps at
+            0.998).
         threads: torch CPU threads (``None`` = torch's default).
         on_collapse: what to do when the learned embedding collapses after an epoch (its
             spread falls under a tenth of the spread before training): ``"restart"`` the next
@@ -279,6 +283,7 @@ class TrainConfig:
     early_stopping: int | None = None
     restore_best: bool = False
     ema_decay: float | None = None
+    ema_exclude_initial: bool = True
     threads: int | None = None
     embed_batch_size: int = 512
     class_power: float | None = None

@@ -141,7 +141,7 @@ def build_trainer(
     # (model.appearance.in_loss); the saved model joins them after training either way
     forward = ddp.wrap_for_training(net, ctx)
     if t.ema_decay is not None:
-        callbacks.append(WeightAverageCallback(net, t.ema_decay))
+        callbacks.append(WeightAverageCallback(net, t.ema_decay, t.ema_exclude_initial))
     if cfg.model.freeze_encoder_epochs:  # the encoder of an init_from model, for the first epochs
         from siamkit.training.init_from import FreezeEncoder
 
