@@ -40,7 +40,12 @@ def test_onnx_tracker_gives_the_torch_boxes(tmp_path: Path) -> None:
     b = np.stack([r.box for r in SiamFCTracker(onnx_net).track(seq.frames, seq.boxes[0])])  # type: ignore[arg-type]
     # The features agree to 1e-4 (above); the boxes follow the response's arg-max, which on this
     # untrained network's nearly flat response can move by a cell or two of the upsampled map
-    # (0.63 px each at this scale) when float rounding differs, e.g. with another thread count.
-    np.testing.assert_allclose(a, b, atol=2.0)
+    # (0.63 px each at this scale) when float rounding differs, e.g. with another thread count,
+    # and a frame's shift carries into the next search region: a fresh CI machine saw one
+    # coordinate of 24 move 2.8 px. The boxes must agree on average to well under a pixel-cell
+    # pair and never by more than 5 px (a wrong backbone or correlation is caught above; a wrong
+    # scale or window moves the 40-px square by far more).
+    np.testing.assert_allclose(a, b, atol=5.0)
+    assert np.abs(a - b).mean() < 1.0
     assert np.abs(np.diff(a[:, 0])).max() > 0  # it moved: the comparison is not of two still boxes
     assert onnx_net.params == net.params
