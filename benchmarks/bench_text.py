@@ -6,6 +6,7 @@
     nice python benchmarks/bench_text.py duplicates     # P/R/F1 of groups vs TF-IDF and MinHash LSH
     nice python benchmarks/bench_text.py speed          # texts/s of embed vs sentence-transformers
     nice python benchmarks/bench_text.py dedup-scale --n 5000   # dedup time, 200,000 extrapolated
+    nice python benchmarks/bench_text.py dedup-scale --n 5000 --runtimes torch onnx-int8 --scale 0
 
 Validation vs test: the default thresholds are chosen on Lee background documents 0-149 only;
 the duplicate and plagiarism tests use documents 150-299.
@@ -18,6 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,6 +104,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="speed: interleaved rounds")
     parser.add_argument(
         "--scale", type=int, default=200_000, help="dedup-scale: vectors searched (synthetic)"
+    )
+    parser.add_argument(
+        "--runtimes",
+        nargs="+",
+        default=["torch"],
+        choices=["torch", "onnx", "onnx-int8"],
+        help="dedup-scale: embed with PyTorch and/or the fp32 / int8 ONNX export, side by side",
     )
     args = parser.parse_args()
     import torch
@@ -385,14 +394,16 @@ def speed_onnx(args: argparse.Namespace) -> None:
 
 def dedup_scale(args: argparse.Namespace) -> None:
     """Dedup of ``--n`` short texts end to end (read, embed, search, group, as `siamkit text
-    dedup` does), then the search + grouping of ``--scale`` texts on synthetic vectors, and the
-    200,000-text time extrapolated from the two (embedding is linear in the number of texts)."""
+    dedup` does) with each of ``--runtimes`` (PyTorch, the fp32 / int8 ONNX export), then the
+    search + grouping of ``--scale`` texts on synthetic vectors (skipped with ``--scale 0``), and
+    the 200,000-text time extrapolated from the two (embedding is linear in the number of texts)."""
     import json
     import random
     import resource
     import tempfile
 
     from siamkit.applications.text.corpus import read_corpus
+    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
     from text_bench_data import edit_sentence
 
     rng = random.Random(0)
@@ -409,58 +420,75 @@ def dedup_scale(args: argparse.Namespace) -> None:
     texts, truth = texts[: args.n], truth[: args.n]
     model = load_text_model(args.model)
     sim = 1.0 - DOCUMENT_THRESHOLD
+    print(
+        f"{len(texts)} short texts (Lee background sentences + synthetic edited copies), "
+        f"threshold similarity {sim:.2f}, components; runtimes {', '.join(args.runtimes)}\n"
+    )
+    print("| runtime | step | seconds | note |\n| --- | --- | --- | --- |")
+    rates: dict[str, tuple[float, float]] = {}
+    found: dict[str, set[tuple[int, int]]] = {}
+    z = np.empty(0)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.jsonl"
         corpus.write_text(
             "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts))
         )
-        t0 = time.perf_counter()
-        docs = read_corpus(str(corpus))
-        t1, c1 = time.perf_counter(), time.process_time()
-        z = embed_texts(model, [d.text for d in docs], batch_size=64).vectors
-        t2, c2 = time.perf_counter(), time.process_time()
-        pairs = similar_pairs(z, sim)
-        groups = group_duplicates(z, pairs)
-        t3 = time.perf_counter()
-    p, r, f = pair_f1([list(g.members) for g in groups], truth)
-    rate = len(texts) / (t2 - t1)
-    print(
-        f"{len(texts)} short texts (Lee background sentences + synthetic edited copies), "
-        f"threshold similarity {sim:.2f}, components\n"
-    )
-    print("| step | seconds | note |\n| --- | --- | --- |")
-    print(f"| read corpus.jsonl | {t1 - t0:.1f} | |")
-    print(
-        f"| embed (PyTorch, batch 64) | {t2 - t1:.1f} | {rate:.1f} texts/s; "
-        f"{len(texts) / (c2 - c1):.1f} texts per CPU-second of this process |"
-    )
-    print(
-        f"| exact search + groups | {t3 - t2:.1f} | {len(pairs)} pairs, {len(groups)} groups; "
-        f"pair P/R/F1 {p:.3f}/{r:.3f}/{f:.3f} |"
-    )
-    # search + grouping at --scale: the real embeddings tiled, each copy moved off by noise of
-    # norm ~0.8 (cosine ~0.6 between copies: not duplicates), as a FAISS HNSW graph would see
-    zr = np.random.default_rng(0)
-    big = np.tile(z, (int(np.ceil(args.scale / len(z))), 1))[: args.scale]
-    big = big + zr.normal(0, 0.8 / np.sqrt(z.shape[1]), big.shape).astype(np.float32)
-    big /= np.linalg.norm(big, axis=1, keepdims=True)
-    big[: len(z)] = z
-    t4 = time.perf_counter()
-    big_pairs = similar_pairs(big, sim)  # FAISS HNSW above 50,000 texts, as the command does
-    big_groups = group_duplicates(big, big_pairs)
-    t5 = time.perf_counter()
-    print(
-        f"| search + groups, {args.scale} vectors (synthetic) | {t5 - t4:.1f} | FAISS HNSW; "
-        f"{len(big_pairs)} pairs, {len(big_groups)} groups |"
-    )
-    total = 200_000 / rate + (t5 - t4) + (t1 - t0) * 200_000 / len(texts)
+        if any(r != "torch" for r in args.runtimes):  # what `siamkit export --int8` writes
+            export_text_onnx(model, Path(tmp) / "onnx", int8=True)
+        for runtime in args.runtimes:
+            net: Any = model
+            if runtime != "torch":
+                net = TextOnnxEmbedder(
+                    Path(tmp) / "onnx", int8=runtime == "onnx-int8", threads=args.threads
+                )
+            t0 = time.perf_counter()
+            docs = read_corpus(str(corpus))
+            t1, c1 = time.perf_counter(), time.process_time()
+            z = embed_texts(net, [d.text for d in docs], batch_size=64).vectors
+            t2, c2 = time.perf_counter(), time.process_time()
+            pairs = similar_pairs(z, sim)
+            groups = group_duplicates(z, pairs)
+            t3 = time.perf_counter()
+            p, r, f = pair_f1([list(g.members) for g in groups], truth)
+            rates[runtime] = (len(texts) / (t2 - t1), len(texts) / (c2 - c1))
+            found[runtime] = {(int(i), int(j)) for i, j in pairs}
+            ref = found[args.runtimes[0]]
+            print(f"| {runtime} | read corpus.jsonl | {t1 - t0:.1f} | |")
+            print(
+                f"| {runtime} | embed (batch 64) | {t2 - t1:.1f} | "
+                f"{rates[runtime][0]:.1f} texts/s wall; {rates[runtime][1]:.1f} texts per "
+                f"CPU-second of this process ({(c2 - c1) / len(texts) * 1000:.1f} CPU-ms/text) |"
+            )
+            print(
+                f"| {runtime} | exact search + groups | {t3 - t2:.1f} | {len(pairs)} pairs, "
+                f"{len(groups)} groups; pair P/R/F1 {p:.3f}/{r:.3f}/{f:.3f}; "
+                f"{len(found[runtime] & ref)} of {args.runtimes[0]}'s {len(ref)} pairs |"
+            )
+    search = 0.0
+    if args.scale > 0:
+        # search + grouping at --scale: the real embeddings tiled, each copy moved off by noise
+        # of norm ~0.8 (cosine ~0.6 between copies: not duplicates), as FAISS HNSW would see
+        zr = np.random.default_rng(0)
+        big = np.tile(z, (int(np.ceil(args.scale / len(z))), 1))[: args.scale]
+        big = big + zr.normal(0, 0.8 / np.sqrt(z.shape[1]), big.shape).astype(np.float32)
+        big /= np.linalg.norm(big, axis=1, keepdims=True)
+        big[: len(z)] = z
+        t4 = time.perf_counter()
+        big_pairs = similar_pairs(big, sim)  # FAISS HNSW above 50,000 texts, as the command does
+        big_groups = group_duplicates(big, big_pairs)
+        search = time.perf_counter() - t4
+        print(
+            f"| | search + groups, {args.scale} vectors (synthetic) | {search:.1f} | FAISS HNSW; "
+            f"{len(big_pairs)} pairs, {len(big_groups)} groups |"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"\n200,000 texts extrapolated: {200_000 / rate / 60:.1f} min embedding + "
-        f"{(t5 - t4) / 60:.1f} min search and groups = {total / 60:.1f} min at this load; "
-        f"embedding alone on 2 idle cores, if both were ours: "
-        f"{200_000 / (len(texts) / (c2 - c1)) / 2 / 60:.1f} min; peak RSS {peak:.0f} MiB"
-    )
+    for runtime, (wall, cpu) in rates.items():
+        print(
+            f"\n{runtime}: 200,000 texts: {200_000 / wall / 60:.1f} min embedding at this load; "
+            f"{200_000 / cpu / 2 / 60:.1f} min on 2 idle cores (CPU time / 2)"
+            + (f"; + {search / 60:.1f} min search and groups" if args.scale > 0 else "")
+        )
+    print(f"peak RSS {peak:.0f} MiB")
 
 
 PASSAGE_OR_DOC = {"document": DOCUMENT_THRESHOLD, "passage": PASSAGE_THRESHOLD}

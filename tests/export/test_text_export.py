@@ -108,3 +108,22 @@ def test_a_failed_parity_check_writes_nothing(saved, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="nothing was written"):
         onnx.export_text_bundle(model, tmp_path / "edge")
     assert list(tmp_path.iterdir()) == []  # no folder, no temporary left behind
+
+
+def test_text_dedup_runs_on_the_bundles_own_export(exported, tmp_path):
+    """`siamkit text dedup --model BUNDLE --runtime onnx-int8` finds BUNDLE/onnx/ by itself and
+    uses the bundle's saved threshold (0.2 as a distance: similarity >= 0.8)."""
+    _, bundle, _ = exported
+    rows = [{"id": f"t{i}", "text": t} for i, t in enumerate(TEXTS)]
+    rows.append({"id": "copy", "text": TEXTS[0].replace("holidays", "holiday")})
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "g.jsonl"
+    args = ["text", "dedup", str(corpus), "--out", str(out), "--model", str(bundle), "--json"]
+    res = CliRunner().invoke(cli, [*args, "--runtime", "onnx-int8"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["runtime"] == "onnx-int8" and doc["min_similarity"] == pytest.approx(0.8)
+    assert doc["threshold_source"] == "the model's calibrated threshold"
+    groups = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [sorted(m["id"] for m in g["members"]) for g in groups] == [["copy", "t0"]]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from siamkit.applications.text.model import TextSiameseNetwork, check_texts
+
+if TYPE_CHECKING:
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class Embedded:
 
 
 def embed_texts(
-    model: TextSiameseNetwork,
+    model: TextSiameseNetwork | TextOnnxEmbedder,
     texts: Sequence[str],
     role: str = "query",
     batch_size: int = 64,
@@ -31,6 +35,10 @@ def embed_texts(
     desc: str = "embedding",
 ) -> Embedded:
     """Embed ``texts`` in batches of ``batch_size`` (longest first, so padding stays small).
+
+    ``model`` is a text model or its exported ONNX runtime
+    (:func:`~siamkit.applications.text.onnx.open_text_runtime`, shared-weight models only, so
+    ``role`` does not matter there); both split long texts into the same windows.
 
     >>> embed_texts(load_text_model(), ["a", "b"]).vectors.shape  # doctest: +SKIP
     (2, 384)
@@ -40,6 +48,14 @@ def embed_texts(
     order = np.argsort([-len(t) for t in items], kind="stable")
     out = np.empty((len(items), model.embedding_dim), dtype=np.float32)
     chunked = 0
+    if not isinstance(model, TextSiameseNetwork):
+        with tqdm(total=len(items), desc=desc, disable=not show) as bar:
+            for s in range(0, len(items), batch_size):
+                idx = order[s : s + batch_size]
+                out[idx] = model.embed([items[i] for i in idx], batch_size=batch_size)
+                chunked += model.last_chunked
+                bar.update(len(idx))
+        return Embedded(out, chunked)
     was_training = model.training
     model.eval()
     try:

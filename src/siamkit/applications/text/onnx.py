@@ -147,6 +147,8 @@ class TextOnnxEmbedder:
         )
         self.fingerprint = self.meta["fingerprint"]
         self.threshold = self.meta["threshold"]
+        self.embedding_dim = int(self.meta["embedding_dim"])
+        self.last_chunked = 0  # how many texts of the last ``embed`` were split into windows
 
     def _windows(self, ids: list[int]) -> list[list[int]]:
         m = self.meta
@@ -164,10 +166,14 @@ class TextOnnxEmbedder:
         items = check_texts(texts)
         encs = self.tokenizer.encode_batch(items, add_special_tokens=False)
         windows, owner = [], []
+        chunked = 0
         for i, e in enumerate(encs):
-            for w in self._windows(list(e.ids)):
+            ws = self._windows(list(e.ids))
+            chunked += len(ws) > 1
+            for w in ws:
                 windows.append(w)
                 owner.append(i)
+        self.last_chunked = chunked
         order = sorted(range(len(windows)), key=lambda j: -len(windows[j]))
         pooled = np.empty((len(windows), self.meta["embedding_dim"]), dtype=np.float32)
         for s in range(0, len(order), batch_size):
@@ -183,6 +189,34 @@ class TextOnnxEmbedder:
         out = np.zeros((len(items), pooled.shape[1]), dtype=np.float32)
         np.add.at(out, np.array(owner), pooled * weights[:, None])
         return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+"""How ``siamkit text dedup / plagiarism`` embed: PyTorch, or the exported fp32 / int8 graph."""
+
+
+def open_text_runtime(model: Any, folder: str | os.PathLike[str], int8: bool) -> TextOnnxEmbedder:
+    """The ONNX runtime of ``model``'s export in ``folder``, refused unless it exists and was
+    exported from this very model (same fingerprint): embeddings of another model would group
+    texts at a threshold that is not theirs.
+
+    >>> emb = open_text_runtime(model, "runs/tickets/model/onnx", int8=True)  # doctest: +SKIP
+    """
+    from siamkit.models import model_fingerprint
+
+    path, name = Path(folder), INT8_NAME if int8 else ONNX_NAME
+    if not (path / META_NAME).is_file() or not (path / name).is_file():
+        raise ValueError(
+            f"{path} holds no exported {name}; export the model first with `siamkit export MODEL "
+            f"--format onnx --int8` (or `siamkit text export --out {path} --int8`)"
+        )
+    runtime = TextOnnxEmbedder(path, int8=int8)
+    if runtime.fingerprint != model_fingerprint(model):
+        raise ValueError(
+            f"{path} was exported from another model (its fingerprint differs); export this "
+            "model again with `siamkit export MODEL --format onnx --int8 --force`"
+        )
+    return runtime
 
 
 @dataclass(frozen=True)

@@ -121,10 +121,14 @@ def find_plagiarism(
     min_similarity: float,
     max_gap: int = 2,
     progress: bool | None = None,
+    runtime: Any = None,
 ) -> PlagiarismReport:
     """Spans of ``suspect`` whose sentences match sentences of ``sources`` at ``min_similarity``.
 
     >>> report = find_plagiarism(model, Document("essay", text), docs, 0.75)  # doctest: +SKIP
+
+    ``runtime``: the model's ONNX export (:func:`~siamkit.applications.text.onnx.open_text_runtime`)
+    to embed with instead of PyTorch.
     """
     if not -1.0 <= min_similarity <= 1.0:
         raise ValueError(f"a cosine similarity threshold lies in [-1, 1], got {min_similarity}")
@@ -134,9 +138,10 @@ def find_plagiarism(
         raise ValueError(f"{suspect.id} has no sentence to check")
     if not src:
         raise ValueError("the sources hold no sentence to compare with")
-    a = embed_texts(model, [p.text for p in sus], progress=progress, desc="suspect")
+    net = model if runtime is None else runtime
+    a = embed_texts(net, [p.text for p in sus], progress=progress, desc="suspect")
     b = embed_texts(
-        model, [p.text for _, p, _ in src], role="document", progress=progress, desc="sources"
+        net, [p.text for _, p, _ in src], role="document", progress=progress, desc="sources"
     )
     sims = a.vectors @ b.vectors.T  # (S, M)
     best = sims.argmax(1)

@@ -1,0 +1,150 @@
+"""``siamkit text dedup / plagiarism --runtime onnx|onnx-int8``: the exported encoder embeds the
+corpus; the groups must be the ones PyTorch finds, and a missing or foreign export is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("tokenizers")
+
+from siamkit.cli import text_cmds
+from siamkit.cli.main import cli
+
+BASE = [
+    "The national executive appointed a little-known senator as interim leader last night.",
+    "Financial markets rallied strongly after the central bank cut interest rates on Tuesday.",
+    "Bushfires burned through thousands of hectares of forest west of Sydney over the weekend.",
+    "My printer on the second floor keeps jamming whenever I print double-sided pages.",
+    "The football club announced a new coach after a disappointing season.",
+    "Researchers found that the vaccine protected most volunteers for at least a year.",
+    "Heavy rain flooded several streets in the city centre and closed two schools.",
+    "I cannot log in to the VPN from home since this morning's software update.",
+]
+LONG = " ".join(
+    f"Section {i} of the annual report reviews the budget, the staff changes and the risks."
+    for i in range(45)
+)  # about 800 tokens: three overlapping windows
+# planted near-duplicates: (original index, edited copy)
+PLANTED = [
+    (0, "The national executive last night appointed a little known senator as interim leader."),
+    (1, "Financial markets rallied strongly after the central bank cut rates on Tuesday."),
+    (7, "Since this morning's software update I cannot log in to the VPN from home."),
+    (8, LONG.replace("the staff changes", "staff changes")),
+]
+
+
+def _corpus(tmp_path: Path) -> Path:
+    texts = [*BASE, LONG] + [t for _, t in PLANTED]
+    path = tmp_path / "c.jsonl"
+    path.write_text(
+        "".join(json.dumps({"id": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def export_dir(text_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from siamkit.applications.text.onnx import export_text_bundle
+
+    folder = tmp_path_factory.mktemp("edge") / "onnx"
+    export_text_bundle(text_model, folder, int8=True)
+    return folder
+
+
+@pytest.fixture
+def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(text_cmds, "_model", lambda path: text_model)
+    return lambda *args: CliRunner().invoke(cli, ["text", *args])
+
+
+def _groups(run: Any, corpus: Path, out: Path, *extra: str) -> tuple[list[list[str]], dict]:
+    res = run("dedup", str(corpus), "--out", str(out), "--threshold", "0.85", "--json", *extra)
+    assert res.exit_code == 0, res.output
+    groups = [json.loads(x) for x in out.read_text().splitlines()]
+    return sorted(sorted(m["id"] for m in g["members"]) for g in groups), json.loads(res.stdout)
+
+
+def test_onnx_embeddings_and_windows_match_pytorch(text_model, export_dir) -> None:
+    from siamkit.applications.text.embedding import embed_texts
+    from siamkit.applications.text.onnx import open_text_runtime
+
+    texts = [*BASE, LONG]
+    want = embed_texts(text_model, texts, batch_size=4)
+    got = embed_texts(open_text_runtime(text_model, export_dir, int8=False), texts, batch_size=4)
+    assert want.chunked == got.chunked == 1  # the long text, in the same windows
+    cos = (want.vectors * got.vectors).sum(1)
+    assert cos.min() > 0.9999, cos
+    assert np.allclose(np.linalg.norm(got.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_dedup_groups_of_onnx_equal_pytorch_and_int8_keeps_the_planted(
+    run, export_dir, tmp_path
+) -> None:
+    corpus = _corpus(tmp_path)
+    planted = sorted(sorted([f"t{i}", f"t{len(BASE) + 1 + k}"]) for k, (i, _) in enumerate(PLANTED))
+    torch_groups, torch_doc = _groups(run, corpus, tmp_path / "torch.jsonl")
+    assert torch_doc["runtime"] == "torch" and torch_doc["chunked_texts"] == 2
+    assert all(p in torch_groups for p in planted), torch_groups  # the corpus tests something
+    onnx_groups, onnx_doc = _groups(
+        run, corpus, tmp_path / "onnx.jsonl", "--runtime", "onnx", "--onnx-dir", str(export_dir)
+    )
+    assert onnx_groups == torch_groups
+    assert onnx_doc["runtime"] == "onnx" and onnx_doc["chunked_texts"] == 2
+    int8_groups, _ = _groups(
+        run,
+        corpus,
+        tmp_path / "int8.jsonl",
+        "--runtime",
+        "onnx-int8",
+        "--onnx-dir",
+        str(export_dir),
+    )
+    assert all(p in int8_groups for p in planted), int8_groups
+
+
+def test_plagiarism_with_onnx_finds_the_same_spans(run, export_dir, tmp_path) -> None:
+    suspect = tmp_path / "essay.txt"
+    suspect.write_text(f"I like tomatoes in spring. {PLANTED[0][1]} {PLANTED[1][1]} The end of it.")
+    corpus = _corpus(tmp_path)
+    outs = []
+    for extra in ([], ["--runtime", "onnx", "--onnx-dir", str(export_dir)]):
+        res = run("plagiarism", str(suspect), "--corpus", str(corpus), "--json", *extra)
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        outs.append([(s["source"], s["suspect_start"], s["source_start"]) for s in doc["spans"]])
+    assert outs[0] == outs[1] and outs[0], outs
+
+
+def test_missing_or_foreign_export_is_one_sentence_and_writes_nothing(
+    run, export_dir, tmp_path
+) -> None:
+    corpus, out = _corpus(tmp_path), tmp_path / "g.jsonl"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = run(
+        "dedup", str(corpus), "--out", str(out), "--runtime", "onnx-int8", "--onnx-dir", str(empty)
+    )
+    assert res.exit_code != 0 and "holds no exported text.int8.onnx" in res.output
+    assert (
+        "siamkit export MODEL --format onnx --int8" in res.output and "Traceback" not in res.output
+    )
+    res = run("dedup", str(corpus), "--out", str(out), "--runtime", "onnx")
+    assert res.exit_code != 0 and "siamkit text export --out DIR --int8" in res.output
+    foreign = tmp_path / "foreign"
+    shutil.copytree(export_dir / "tokenizer", foreign / "tokenizer")
+    (foreign / "text.onnx").symlink_to(export_dir / "text.onnx")
+    meta = json.loads((export_dir / "text_onnx.json").read_text())
+    (foreign / "text_onnx.json").write_text(json.dumps({**meta, "fingerprint": "0" * 64}))
+    res = run(
+        "dedup", str(corpus), "--out", str(out), "--runtime", "onnx", "--onnx-dir", str(foreign)
+    )
+    assert res.exit_code != 0 and "exported from another model" in res.output
+    assert not out.exists()
