@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from siamkit.cli._inputs import INDEX_CHOICES
+from siamkit.export.serving import RUNTIMES, load_for_serving
 from siamkit.service.limits import MiB, ServiceLimits
 from siamkit.service.server import check_api_key, check_bind
 
@@ -62,7 +63,7 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
 )
 @click.option(
     "--runtime",
-    type=click.Choice(["torch", "onnx"]),
+    type=click.Choice(RUNTIMES),
     default="torch",
     show_default=True,
     help="Run the model with PyTorch or with its ONNX Runtime export.",
@@ -151,7 +152,6 @@ def serve(
         ) from None
     import torch
 
-    from siamkit.export.serving import load_for_serving
     from siamkit.service.server import prepare, url_of
 
     torch.set_num_threads(threads)

@@ -191,10 +191,6 @@ class TextOnnxEmbedder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
-"""How ``siamkit text dedup / plagiarism`` embed: PyTorch, or the exported fp32 / int8 graph."""
-
-
 def open_text_runtime(model: Any, folder: str | os.PathLike[str], int8: bool) -> TextOnnxEmbedder:
     """The ONNX runtime of ``model``'s export in ``folder``, refused unless it exists and was
     exported from this very model (same fingerprint): embeddings of another model would group
