@@ -206,3 +206,9 @@ class JoinedEmbedding(PairScoring, nn.Module):
         weight = skip.pop("weight")
         new = {"features": skip, "weight": weight, "distance": cfg["distance"]}
         return cls._with_parts(net, {**new, "score_norm": cfg.get("score_norm")})
+
+
+def network_of(model: nn.Module) -> Any:
+    """The trained network of ``model``: the network of a :class:`JoinedEmbedding` (the
+    appearance features have no weights), else ``model`` itself."""
+    return model.net if isinstance(model, JoinedEmbedding) else model

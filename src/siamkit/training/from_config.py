@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from siamkit.encode import encode
 from siamkit.evaluation import precision_at_1
-from siamkit.models import JoinedEmbedding
+from siamkit.models import network_of
 from siamkit.training import ddp
 from siamkit.training.augment import make_augmentation
 from siamkit.training.batch_source import PKBatches
@@ -86,7 +86,7 @@ def network_embeddings(
 ) -> Tensor:
     """``(N, D_net)`` embeddings of the trained network alone: without the appearance features
     a :class:`JoinedEmbedding` joins (what the collapse monitor watches)."""
-    return encode(net.net if isinstance(net, JoinedEmbedding) else net, x, batch_size, device)
+    return encode(network_of(net), x, batch_size, device)
 
 
 def _offline_miner(

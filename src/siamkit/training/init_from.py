@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from siamkit.models import JoinedEmbedding, SiameseNetwork
+from siamkit.models import JoinedEmbedding, SiameseNetwork, network_of
 from siamkit.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 
 def _describe(shape: Any) -> str:
     return "unknown" if shape is None else str(tuple(shape))
-
-
-def network_of(model: nn.Module) -> nn.Module:
-    """The trained network of ``model``: the network of a :class:`JoinedEmbedding`, else itself."""
-    return model.net if isinstance(model, JoinedEmbedding) else model
 
 
 def load_init_source(path: str | os.PathLike[str]) -> SiameseNetwork:

@@ -38,7 +38,7 @@ from siamkit.applications.signatures.evaluate import SignatureEvaluation, evalua
 from siamkit.data.signature_set import SignatureSet
 from siamkit.encode import encode
 from siamkit.losses import contrastive_loss
-from siamkit.models import JoinedEmbedding, SiameseNetwork
+from siamkit.models import JoinedEmbedding, SiameseNetwork, network_of
 from siamkit.training.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -231,7 +231,7 @@ def train_signatures(
         if log is not None:
             log(f"resumed from {checkpoint} after step {start} of {cfg.steps}")
     # with appearance features joined, the loss sees the network alone (they have no weights)
-    network = model.net if isinstance(model, JoinedEmbedding) else model
+    network = network_of(model)
     model.train()
     for step in range(start + 1, cfg.steps + 1):
         idx = sample_batch(train_set, cfg, rng)
