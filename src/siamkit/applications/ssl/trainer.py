@@ -61,13 +61,6 @@ class CollapseError(RuntimeError):
     """The embedding collapsed to (nearly) one point: the model would be useless."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other names as torch reads them."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def rank_generator(seed: int, epoch: int, rank: int, world: int) -> torch.Generator:
     """The views' generator of process ``rank`` of ``world`` in ``epoch`` (one process: the
     epoch's stream 2, as a run on one process always drew them)."""

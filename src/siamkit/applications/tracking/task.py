@@ -137,7 +137,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         out_dir / "model",
         metadata={"training_data": described, "train": asdict(settings), "metrics": metrics},
     )
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     log(
         f"validation (synthetic {ev['split']}): success AUC {scores.success_auc:.3f}, precision@20 {scores.precision_20:.3f}"
     )
