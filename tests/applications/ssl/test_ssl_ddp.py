@@ -19,6 +19,7 @@ from siamkit.applications.ssl.config import ssl_config_from_dict
 from siamkit.applications.ssl.data import load_ssl_data
 from siamkit.applications.ssl.task import build_ssl_model
 from siamkit.applications.ssl.trainer import build_ssl_trainer, gather_views
+from siamkit.applications.ssl.views import ViewConfig
 from siamkit.losses.functional import nt_xent_loss
 
 DOC: dict[str, Any] = {
@@ -39,15 +40,16 @@ DOC: dict[str, Any] = {
 TOL = 2e-5
 
 
-def _cfg(method: str = "simclr") -> Any:
+def _cfg(method: str = "simclr", **ssl: Any) -> Any:
     doc = copy.deepcopy(DOC)
     doc["method"] = method
+    doc["ssl"].update(ssl)
     return ssl_config_from_dict(doc)
 
 
 def _train(out_dir: Path | None, method: str = "simclr", epochs: int | None = None,
-           resume: bool = False) -> tuple[dict[str, Tensor], list[dict[str, Any]]]:  # fmt: skip
-    cfg = _cfg(method)
+           resume: bool = False, **ssl: Any) -> tuple[dict[str, Tensor], list[dict[str, Any]]]:  # fmt: skip
+    cfg = _cfg(method, **ssl)
     data = load_ssl_data(cfg.data)
     model = build_ssl_model(cfg, data)
     trainer, _ = build_ssl_trainer(model, cfg, data, out_dir, progress=False)
@@ -64,9 +66,12 @@ def _work(rank: int, world: int, out: str) -> None:
     _train(root / "resumed", epochs=1)  # one folder, as under torchrun: rank 0 writes it
     resumed, resumed_history = _train(root / "resumed", resume=True)
     byol, byol_history = _train(None, "byol")
+    # a threshold above any spread: rank 0's monitor sees a collapse after epoch 1
+    _, collapsed_history = _train(None, "simsiam", collapse_std=5.0)
     torch.save(
         {"straight": straight, "history": history, "resumed": resumed,
-         "resumed_history": resumed_history, "byol": byol, "byol_history": byol_history},
+         "resumed_history": resumed_history, "byol": byol, "byol_history": byol_history,
+         "collapsed_history": collapsed_history},
         root / f"rank{rank}.pt",
     )  # fmt: skip
 
@@ -113,6 +118,7 @@ def test_two_processes_train_as_one_on_the_global_batch(
     rows = [[{k: h.get(k) for k in keys} for h in got[r]["byol_history"]] for r in range(2)]
     assert rows[0] == rows[1] and len(rows[0]) == 3
     assert any(k.startswith("target.") for k in got[0]["byol"])
+    assert [len(got[r]["collapsed_history"]) for r in range(2)] == [2, 2]  # both stopped
     # rank 0 alone wrote its checkpoint; resume after a stop continues exactly
     assert (tmp_path / "straight0" / "checkpoint.pt").is_file()
     assert not (tmp_path / "straight1").exists()
@@ -136,3 +142,21 @@ def test_batch_size_must_split_evenly() -> None:
             torch.rand(40, 1, 8, 8), 16, None, 0, ssl_trainer.ViewMaker(cfg.views),
             torch.device("cpu"), rank=0, world=3,
         )  # fmt: skip
+
+
+def test_ranks_draw_disjoint_shares_of_each_batch() -> None:
+    # constant images i * 5 under identity views: a view's mean names its image
+    x = (torch.arange(40, dtype=torch.uint8) * 5).view(40, 1, 1, 1).expand(40, 1, 8, 8).contiguous()
+    cfg = ViewConfig(crop_scale=(1.0, 1.0), flip=False, jitter_p=0, gray_p=0,
+                                 blur_p=0, erase_p=0)  # fmt: skip
+    views, cpu = ssl_trainer.ViewMaker(cfg), torch.device("cpu")
+    one = ssl_trainer.ViewPairBatches(x, 8, None, 0, views, cpu)
+    shares = [
+        ssl_trainer.ViewPairBatches(x, 8, None, 0, views, cpu, rank=r, world=2) for r in range(2)
+    ]
+    assert one.steps == shares[0].steps == 5
+    ids = lambda b: (b[0].mean(dim=(1, 2, 3)) * 255 / 5).round().long().tolist()  # noqa: E731
+    for a, b0, b1 in zip(one.epoch(3), shares[0].epoch(3), shares[1].epoch(3), strict=True):
+        whole, r0, r1 = ids(a), ids(b0), ids(b1)
+        assert r0[:4] == r0[4:] and r1[:4] == r1[4:]  # two views of the same 4 images
+        assert not set(r0) & set(r1) and r0[:4] + r1[:4] == whole[:8]
