@@ -99,10 +99,9 @@ def _global_batch_norm(bn: _BatchNorm, x: Tensor) -> Tensor:
     world, rank = dist.get_world_size(), dist.get_rank()
     # every process's (count, mean, M2) in its own row; a summing all-reduce gathers them with
     # gradient (the backward all-reduces the gradients, so each process gets its rows' share)
-    rows = xf.new_zeros(world, 3, c)
-    mine = torch.stack([mean.new_full((c,), n_local), mean, m2])
-    rows = rows.index_put((torch.tensor([rank], device=x.device),), mine.unsqueeze(0))
-    rows = all_reduce_with_grad(rows)
+    mine = torch.stack([mean.new_full((c,), n_local), mean, m2]).unsqueeze(0)  # (1, 3, C)
+    rows = torch.cat([mine.new_zeros(rank, 3, c), mine, mine.new_zeros(world - rank - 1, 3, c)])
+    rows = all_reduce_with_grad(rows)  # (W, 3, C)
     counts, means, m2s = rows[:, 0, :1], rows[:, 1], rows[:, 2]  # (W, 1), (W, C), (W, C)
     total = counts.sum()
     g_mean = (counts * means).sum(dim=0) / total
