@@ -78,3 +78,17 @@ def test_amp_autocasts_on_cuda() -> None:
     assert off.step_kwargs["amp"] is False and set(seen_off) == {torch.float32}
     assert {d for d in _tracker_dtypes("cuda", amp=True) if d != torch.float32} <= set(HALF)
     assert set(_tracker_dtypes("cuda", amp=True)) & set(HALF)
+
+
+def test_a_checkpoint_from_before_train_amp_resumes() -> None:
+    from siamkit.applications.ssl.config import ssl_config_to_dict
+    from siamkit.applications.ssl.trainer import SSLConfigGuard
+
+    doc = ssl_config_to_dict(ssl_config_from_dict(copy.deepcopy(DOC)))
+    guard = SSLConfigGuard(doc)
+    old = copy.deepcopy(doc)
+    del old["train"]["amp"]  # a checkpoint written before the key existed
+    guard.load_state_dict(old)
+    old["train"]["batch_size"] = 8
+    with pytest.raises(ValueError, match=r"different config \(train\)"):
+        guard.load_state_dict(old)
