@@ -174,6 +174,10 @@ def _run_task(
         log=log,
     )
     summary = runner(doc, out_dir, options)
+    from siamkit.training.ddp import is_main_process
+
+    if not is_main_process():  # another process of a torchrun launch prints nothing
+        return
     if as_json:
         click.echo(json.dumps(summary.metrics, indent=2, default=str))
         return

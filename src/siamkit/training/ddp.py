@@ -70,6 +70,21 @@ def setup_distributed(device: str = "auto") -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), dev)
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a process group or a torchrun launch, or a process outside any (before
+    :func:`setup_distributed`, torchrun's ``RANK`` says)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return os.environ.get("RANK", "0") == "0"
+
+
+def finish_distributed() -> None:
+    """Wait for every process, then leave the process group (none in flight when one leaves)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+    teardown_distributed()
+
+
 def teardown_distributed() -> None:
     """Leave the process group (if one was joined)."""
     if dist.is_available() and dist.is_initialized():
@@ -94,6 +109,15 @@ def wrap_for_training(net: nn.Module, ctx: DistContext) -> nn.Module:
         return net
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(Embedder(net), device_ids=ids)
+
+
+def data_parallel(module: nn.Module, ctx: DistContext) -> nn.Module:
+    """``module`` itself, or in a distributed run ``module`` wrapped in DistributedDataParallel
+    (for modules whose ``forward`` is the training pass, e.g. the applications' trainers)."""
+    if not ctx.enabled:
+        return module
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
 def make_gather(ctx: DistContext) -> Any:

@@ -59,6 +59,10 @@ class SSLTrainConfig:
         steps_per_epoch: batches per epoch; ``None`` = training images // batch_size.
         knn_k: neighbours of the kNN monitor (leave-one-out on the labeled validation images).
         monitor_images: validation (else training) images embedded for the collapse monitor.
+        amp: mixed precision (``torch.autocast``, bfloat16 where supported, else float16 with a
+            ``GradScaler``) when training on CUDA; nothing on the CPU.
+
+    Under ``torchrun --nproc_per_node=N``, ``batch_size`` is the global batch (a multiple of N).
     """
 
     epochs: int = 10
@@ -70,6 +74,7 @@ class SSLTrainConfig:
     knn_k: int = 20
     monitor_images: int = 2000
     embed_batch_size: int = 512
+    amp: bool = True
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epo
 ``report.html`` (the training curves and the collapse monitor) and
 ``model/``: a :class:`~siamkit.models.SiameseNetwork` (backbone + L2-normalised embedding; the
 projection and prediction heads are dropped) whose metadata names the method. Everything is
-checked before anything is written.
+checked before anything is written. Under ``torchrun`` only rank 0 writes (and logs); the other
+processes train and return a summary without a model.
 
 >>> run({"method": "simclr", "data": {"dataset": "digits"}}, Path("runs/ssl"), TaskOptions())  # doctest: +SKIP
 """
@@ -32,6 +33,7 @@ from siamkit.atomic import atomic_write
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.training.builders import build_model
+from siamkit.training.ddp import finish_distributed
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import seed_everything
 
@@ -97,15 +99,22 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         )
     model = build_ssl_model(cfg, data, options.init_from)
     trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
+    ctx = trainer.ctx
+    if not ctx.is_main:  # another process of a torchrun launch: trains, writes and says nothing
+        trainer.fit(resume=options.resume)
+        finish_distributed()  # (after an error torchrun ends every process)
+        return TaskSummary(model_dir=None)
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = yaml.safe_dump({"task": "ssl", **ssl_config_to_dict(cfg)}, sort_keys=False)
     atomic_write(out_dir / "config.yaml", resolved)
-    log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {trainer.ctx.device}")
+    where = f"{ctx.world} processes on {ctx.device.type}" if ctx.enabled else str(ctx.device)
+    log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {where}")
     t0 = time.perf_counter()
     try:
         history = trainer.fit(resume=options.resume).history
     finally:
         _write_json(out_dir / "history.json", trainer.history)
+    finish_distributed()
     if monitor.collapsed is not None:
         raise CollapseError(monitor.collapsed)
     seconds = time.perf_counter() - t0

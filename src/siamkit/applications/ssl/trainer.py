@@ -11,6 +11,19 @@ resumed after any epoch ends with the same weights as one never stopped, on CPU)
 * :class:`SSLConfigGuard`: a resumed run must have the same config;
 * an epoch log line.
 
+Under ``torchrun --nproc_per_node=N`` the run is data-parallel: each process draws a disjoint
+share (``batch_size / N`` images) of every step's batch, with views from its own seeded stream
+(so ``--resume`` stays exact for the same N); the module is wrapped in DistributedDataParallel,
+its batch norms normalise over the global batch (:mod:`siamkit.training.global_bn`), and the
+projections of every process are gathered before the loss (:func:`gather_views`): SimCLR's
+NT-Xent sees the negatives of the whole global batch, VICReg's variance and covariance are the
+global batch's, and each process's gradient, scaled by N against DDP's average, is the one
+process's gradient on the global batch. BYOL's momentum target moves by the same rule from the
+same weights on every process. Only rank 0 measures the collapse and kNN monitors (and shares
+them, so every process stops together), logs, and writes the checkpoint. With ``train.amp`` on
+CUDA the forward pass runs under autocast (a ``GradScaler`` where float16), as in
+:mod:`siamkit.training.from_config`.
+
 >>> trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir="runs/ssl")  # doctest: +SKIP
 >>> trainer.fit()  # doctest: +SKIP
 """
@@ -22,6 +35,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,11 +44,14 @@ from siamkit.applications.ssl.data import SSLData
 from siamkit.applications.ssl.methods import SelfSupervised
 from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn
 from siamkit.applications.ssl.views import ViewMaker
+from siamkit.distributed import all_gather_with_grad
 from siamkit.encode import encode
+from siamkit.training import ddp
 from siamkit.training.batches import epoch_generator
 from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.callbacks import Callback
 from siamkit.training.data import to_float
+from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.trainer import Trainer
 
 CHECKPOINT = "checkpoint.pt"
@@ -44,17 +61,24 @@ class CollapseError(RuntimeError):
     """The embedding collapsed to (nearly) one point: the model would be useless."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other names as torch reads them."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+def rank_generator(seed: int, epoch: int, rank: int, world: int) -> torch.Generator:
+    """The views' generator of process ``rank`` of ``world`` in ``epoch`` (one process: the
+    epoch's stream 2, as a run on one process always drew them)."""
+    if world == 1:
+        return epoch_generator(seed, epoch, stream=2)
+    state = np.random.SeedSequence([seed, epoch, 2, rank, world]).generate_state(2)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 class ViewPairBatches:
     """Batches of ``batch_size`` images, each as two views stacked: ``(2B, C, H, W)`` and
     ``(2B,)`` zero labels (unused). Images are reshuffled every epoch; the last partial batch
-    is dropped."""
+    is dropped.
+
+    With ``world`` processes, ``batch_size`` is the global batch: process ``rank`` gets the
+    ``rank``-th of ``world`` equal shares of each step's images (the epoch's order is the same
+    on every process), with views from its own generator (:func:`rank_generator`).
+    """
 
     def __init__(
         self,
@@ -64,23 +88,41 @@ class ViewPairBatches:
         seed: int,
         views: ViewMaker,
         device: torch.device,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
         n = x.shape[0]
         if n < batch_size:
             raise ValueError(
                 f"train.batch_size = {batch_size} is more than the {n} training images"
             )
+        if batch_size % world or batch_size // world < 1:
+            raise ValueError(
+                f"train.batch_size = {batch_size} must be a multiple of the {world} processes "
+                "(each draws an equal share of every batch)"
+            )
         self.x, self.b, self.seed, self.views = x.to(device), batch_size, seed, views
+        self.rank, self.world, self.local = rank, world, batch_size // world
         self.steps = n // batch_size if steps is None else min(n // batch_size, steps)
 
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
         order = torch.randperm(self.x.shape[0], generator=epoch_generator(self.seed, epoch, 0))
-        gen = epoch_generator(self.seed, epoch, stream=2)
-        zeros = torch.zeros(2 * self.b, dtype=torch.int64, device=self.x.device)
+        gen = rank_generator(self.seed, epoch, self.rank, self.world)
+        zeros = torch.zeros(2 * self.local, dtype=torch.int64, device=self.x.device)
         for step in range(self.steps):
-            x = to_float(self.x[order[step * self.b : (step + 1) * self.b].to(self.x.device)])
+            first = step * self.b + self.rank * self.local
+            x = to_float(self.x[order[first : first + self.local].to(self.x.device)])
             v1, v2 = self.views.pair(x, gen)  # (B, C, H, W) twice
             yield torch.cat([v1, v2]), zeros
+
+
+def gather_views(out: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Every process's ``(2n, P)`` output (first views, then second views) joined into the
+    global batch's, first views of all processes then second views, in rank order; gradients
+    flow to this process's rows (:func:`~siamkit.distributed.all_gather_with_grad`)."""
+    n = out.shape[0] // 2
+    first, second = all_gather_with_grad(out[:n]), all_gather_with_grad(out[n:])
+    return torch.cat([first, second]), labels.new_zeros(2 * first.shape[0])
 
 
 class MomentumTarget(Callback):
@@ -115,12 +157,19 @@ class SSLMonitor(Callback):
         data: SSLData,
         device: torch.device,
         images_per_epoch: int,
+        ctx: ddp.DistContext | None = None,
     ) -> None:
         self.model, self.cfg, self.data, self.device = model, cfg, data, device
         self.images, self.t0 = images_per_epoch, 0.0
+        self.ctx = ctx if ctx is not None else ddp.DistContext(0, 1, device)
         self.collapsed: str | None = None
 
     def measure(self) -> dict[str, float | None]:
+        """Rank 0's monitors, on every process (the others do not measure: they wait)."""
+        out = self._measure() if self.ctx.is_main else {"collapse_std": None, "knn": None}
+        return {k: ddp.broadcast_float(v, self.ctx) for k, v in out.items()}
+
+    def _measure(self) -> dict[str, float | None]:
         t = self.cfg.train
         x = self.data.val_x if self.data.val_x is not None else self.data.train_x
         z = encode(
@@ -167,7 +216,10 @@ class SSLConfigGuard(Callback):
         return self.config
 
     def load_state_dict(self, state: Any) -> None:
-        saved = {**state, "train": {**state["train"], "epochs": self.config["train"]["epochs"]}}
+        # train.epochs may change; a train key the checkpoint's version did not have (amp) is
+        # taken as the one asked for now
+        train = {**self.config["train"], **state["train"], "epochs": self.config["train"]["epochs"]}
+        saved = {**state, "train": train}
         if saved != self.config:
             diff = [s for s in self.config if saved.get(s) != self.config[s]]
             raise ValueError(
@@ -201,24 +253,31 @@ def build_ssl_trainer(
     t = cfg.train
     if t.threads:
         torch.set_num_threads(t.threads)
-    device = resolve_device(t.device)
+    ctx = ddp.setup_distributed(t.device)  # one process, or this rank of a torchrun launch
+    device = ctx.device
     model = model.to(device)
     batches = ViewPairBatches(
-        data.train_x, t.batch_size, t.steps_per_epoch, t.seed, ViewMaker(cfg.views), device
-    )
+        data.train_x, t.batch_size, t.steps_per_epoch, t.seed, ViewMaker(cfg.views), device,
+        rank=ctx.rank, world=ctx.world,
+    )  # fmt: skip
     optimizer = build_optimizer(cfg.optim, [p for p in model.parameters() if p.requires_grad])
     total = t.epochs * batches.steps
-    monitor = SSLMonitor(model, cfg, data, device, batches.steps * t.batch_size)
+    monitor = SSLMonitor(model, cfg, data, device, batches.steps * t.batch_size, ctx)
     callbacks: list[Callback] = [
         SSLConfigGuard(ssl_config_to_dict(cfg)),
+        UseGlobalBatchNorm(model),
         MomentumTarget(model, total),
         monitor,
     ]
-    if log is not None:
+    if log is not None and ctx.is_main:
         callbacks.append(SSLEpochLog(log, cfg))
+    amp = t.amp and device.type == "cuda"  # as the supervised path (from_config)
+    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
     trainer = Trainer(
         model, model.objective, optimizer, batches, scheduler=build_scheduler(cfg.optim, optimizer, total),
         epochs=t.epochs, callbacks=callbacks, checkpoint=Path(out_dir) / CHECKPOINT if out_dir is not None else None,
-        grad_clip=cfg.optim.grad_clip, seed=t.seed, progress=progress,
+        ctx=ctx, forward=ddp.data_parallel(model, ctx), amp=amp, scaler=scaler,
+        grad_clip=cfg.optim.grad_clip, gather=gather_views if ctx.enabled else None,
+        loss_scale=float(ctx.world), seed=t.seed, progress=progress,
     )  # fmt: skip
     return trainer, monitor

@@ -4,7 +4,9 @@ Config sections (``configs/siamfc.yaml``): ``model`` (backbone, backbone_kwargs)
 (:class:`TrackerParams` overrides), ``data`` (``root``: a folder of GOT-10k / OTB sequences, or
 synthetic pairs of ``split``), ``train`` (:class:`TrainSettings`; trained by siamkit's Trainer) and
 ``eval`` (synthetic validation sequences). Writes ``OUT/checkpoint.pt``, ``OUT/model/``,
-``OUT/metrics.json`` and ``OUT/config.yaml``.
+``OUT/metrics.json`` and ``OUT/config.yaml``. Under ``torchrun --nproc_per_node=N`` the training is
+data-parallel (:func:`~siamkit.applications.tracking.train.train_siamfc`); only rank 0 writes,
+logs and validates.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from siamkit.applications.tracking.model import SiamFCNet, TrackerParams, save_t
 from siamkit.applications.tracking.pairs import PairSource, SequencePairs, SyntheticPairs
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.applications.tracking.train import TrainSettings, train_siamfc
+from siamkit.atomic import atomic_write
 from siamkit.data.synthetic_tracking import synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
+from siamkit.training.ddp import finish_distributed, is_main_process
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -98,17 +102,24 @@ def _source(data: dict[str, Any]) -> tuple[PairSource, str]:
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """Train, validate on synthetic ``eval.split`` sequences, save ``out_dir/model``."""
     cfg = resolve_config(config, options.overrides)
+    if options.device != "auto":
+        cfg["train"]["device"] = options.device
     settings = _settings(cfg["train"])
     params = TrackerParams.from_dict(cfg["tracker"])
     source, described = _source(cfg["data"])
     net = SiamFCNet(cfg["model"]["backbone"], cfg["model"]["backbone_kwargs"], params)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    log = options.log or (lambda _msg: None)
+    main = is_main_process()  # under torchrun only rank 0 writes, logs and validates
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(out_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    log = (options.log or (lambda _msg: None)) if main else (lambda _msg: None)
     t0 = time.time()
     result = train_siamfc(
         net, source, settings, out_dir / "checkpoint.pt", options.resume, options.progress, log
     )
+    finish_distributed()
+    if not main:
+        return TaskSummary(None)
     train_seconds = time.time() - t0
     ev = cfg["eval"]
     val = synthetic_sequences(
@@ -126,7 +137,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         out_dir / "model",
         metadata={"training_data": described, "train": asdict(settings), "metrics": metrics},
     )
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     log(
         f"validation (synthetic {ev['split']}): success AUC {scores.success_auc:.3f}, precision@20 {scores.precision_20:.3f}"
     )

@@ -7,6 +7,15 @@ Each batch packs the exemplar (top-left 127×127) and the search crop into one
 ``(B, n*n)`` that the objective compares with the label maps ``(B, n*n)``. Progress bars,
 atomic per-epoch checkpoints and exact resume come from the Trainer.
 
+Under ``torchrun --nproc_per_node=N`` the run is data-parallel: ``batch_size`` is the global
+batch, each process makes its own ``batch_size / N`` pairs from its own seeded stream (so
+``--resume`` stays exact for the same N), :class:`PairResponse` is wrapped in
+DistributedDataParallel with batch norms over the global batch
+(:mod:`siamkit.training.global_bn`), and the logits and labels of every process are gathered
+before the loss, so the loss (and, scaled by N against DDP's average, the gradient) is the
+global batch's. Only rank 0 logs and writes the checkpoint; the time limit is rank 0's decision.
+With ``amp`` on CUDA the forward pass runs under autocast (a ``GradScaler`` where float16).
+
 >>> net = SiamFCNet("tiny")
 >>> result = train_siamfc(net, SequencePairs([seq]), TrainSettings(steps=20))  # doctest: +SKIP
 """
@@ -27,7 +36,10 @@ from torch import Tensor, nn
 from siamkit.applications.tracking.loss import balanced_logistic_loss
 from siamkit.applications.tracking.model import SiamFCNet
 from siamkit.applications.tracking.pairs import PairSource, make_batch
+from siamkit.distributed import all_gather_with_grad
+from siamkit.training import ddp
 from siamkit.training.callbacks import Callback
+from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.trainer import Trainer, TrainResult
 
 
@@ -48,6 +60,8 @@ class TrainSettings:
     max_minutes: float = (
         0.0  # > 0: stop after the epoch that passes this (checkpointed; --resume continues)
     )
+    device: str = "auto"  # auto: CUDA when available; under torchrun, each process's GPU
+    amp: bool = True  # mixed precision on CUDA (nothing on the CPU)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -57,22 +71,53 @@ class TrainSettings:
 
 
 class SiamFCPairBatches:
-    """A Trainer batch source: ``steps`` packed pair batches per epoch, seeded by ``(seed, epoch)``."""
+    """A Trainer batch source: ``steps`` packed pair batches per epoch, seeded by ``(seed, epoch)``.
 
-    def __init__(self, source: PairSource, net: SiamFCNet, settings: TrainSettings) -> None:
+    With ``world`` processes, ``settings.batch_size`` is the global batch: process ``rank``
+    makes ``batch_size / world`` pairs a step from the stream ``(seed, epoch, rank, world)``.
+    """
+
+    def __init__(
+        self,
+        source: PairSource,
+        net: SiamFCNet,
+        settings: TrainSettings,
+        rank: int = 0,
+        world: int = 1,
+        device: torch.device | None = None,
+    ) -> None:
+        if settings.batch_size % world:
+            raise ValueError(
+                f"train.batch_size = {settings.batch_size} must be a multiple of the {world} "
+                "processes (each makes an equal share of every batch)"
+            )
         self.source, self.params, self.s = source, net.params, settings
         self.steps = settings.checkpoint_every
+        self.rank, self.world, self.local = rank, world, settings.batch_size // world
+        self.device = device if device is not None else torch.device("cpu")
 
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
-        rng = np.random.default_rng([self.s.seed, epoch])
+        seed = (
+            [self.s.seed, epoch] if self.world == 1 else [self.s.seed, epoch, self.rank, self.world]
+        )
+        rng = np.random.default_rng(seed)
         p = self.params
         for _ in range(self.steps):
-            z, x, labels = make_batch(source=self.source, rng=rng, batch_size=self.s.batch_size, params=p,
+            z, x, labels = make_batch(source=self.source, rng=rng, batch_size=self.local, params=p,
                                       max_shift=self.s.max_shift, scale_jitter=self.s.scale_jitter)  # fmt: skip
             packed = np.zeros((len(x), 2, *x.shape[1:]), dtype=np.float32)  # (B, 2, 3, 255, 255)
             packed[:, 0, :, : p.exemplar_size, : p.exemplar_size] = z
             packed[:, 1] = x
-            yield torch.from_numpy(packed), torch.from_numpy(labels.reshape(len(labels), -1))
+            yield (
+                torch.from_numpy(packed).to(self.device),
+                torch.from_numpy(labels.reshape(len(labels), -1)).to(self.device),
+            )
+
+
+def gather_pairs(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Every process's logits and label maps ``(B_r, n*n)``, joined in rank order; gradients
+    flow to this process's logits."""
+    return all_gather_with_grad(logits), all_gather_with_grad(labels)
 
 
 class PairResponse(nn.Module):
@@ -88,7 +133,8 @@ class PairResponse(nn.Module):
 
 
 class TimeLimit(Callback):
-    """Stop after the epoch in which this session has run ``minutes``."""
+    """Stop after the epoch in which this session has run ``minutes`` (rank 0's clock decides
+    for every process)."""
 
     def __init__(self, minutes: float, log: Callable[[str], None] | None = None) -> None:
         self.minutes, self.log, self.t0 = minutes, log, time.monotonic()
@@ -103,10 +149,11 @@ class TimeLimit(Callback):
             and row["epoch"] < trainer.epochs
         ):
             trainer.stop = True
-            if self.log:
-                self.log(
-                    f"stopped after epoch {row['epoch']} (train.max_minutes={self.minutes}); --resume continues"
-                )
+        trainer.stop = bool(ddp.broadcast_float(float(trainer.stop), trainer.ctx))
+        if trainer.stop and self.log and trainer.ctx.is_main:
+            self.log(
+                f"stopped after epoch {row['epoch']} (train.max_minutes={self.minutes}); --resume continues"
+            )
 
 
 class EpochLog(Callback):
@@ -126,10 +173,16 @@ def train_siamfc(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train ``net`` in place on pairs from ``source`` for ``ceil(steps / checkpoint_every)`` epochs."""
+    """Train ``net`` in place on pairs from ``source`` for ``ceil(steps / checkpoint_every)`` epochs.
+
+    It trains on ``settings.device`` (this process's GPU under torchrun) and is handed back on
+    the device it came on."""
     s = settings or TrainSettings()
     if s.threads:
         torch.set_num_threads(s.threads)
+    ctx = ddp.setup_distributed(s.device)
+    home = next(net.parameters()).device
+    net.to(ctx.device)
     torch.manual_seed(s.seed)
     epochs = math.ceil(s.steps / s.checkpoint_every)
     total = epochs * s.checkpoint_every
@@ -138,14 +191,19 @@ def train_siamfc(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: math.exp(decay * min(step, total - 1))
     )
-    callbacks: list[Callback] = [TimeLimit(s.max_minutes, log)]
-    if log:
+    batches = SiamFCPairBatches(source, net, s, ctx.rank, ctx.world, ctx.device)
+    callbacks: list[Callback] = [UseGlobalBatchNorm(net), TimeLimit(s.max_minutes, log)]
+    if log and ctx.is_main:
         callbacks.append(EpochLog(log, s.checkpoint_every))
+    amp = s.amp and ctx.device.type == "cuda"  # as the supervised path (from_config)
+    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
     trainer = Trainer(
-        net, balanced_logistic_loss, opt, SiamFCPairBatches(source, net, s), scheduler=scheduler,
-        epochs=epochs, callbacks=callbacks, checkpoint=checkpoint, forward=PairResponse(net),
+        net, balanced_logistic_loss, opt, batches, scheduler=scheduler, epochs=epochs,
+        callbacks=callbacks, checkpoint=checkpoint, ctx=ctx,
+        forward=ddp.data_parallel(PairResponse(net), ctx), amp=amp, scaler=scaler,
+        gather=gather_pairs if ctx.enabled else None, loss_scale=float(ctx.world),
         seed=s.seed, progress=progress,
     )  # fmt: skip
     result = trainer.fit(resume=resume)
-    net.eval()
+    net.eval().to(home)
     return result
