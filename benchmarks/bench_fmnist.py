@@ -39,6 +39,7 @@ Usage::
     python benchmarks/bench_fmnist.py --seeds 0,1,2 --split 0,1,2,3,4,5 --json results.json
     python benchmarks/bench_fmnist.py --split 1,3,5,7,9     # another class split: unseen 0,2,4,6,8
     python benchmarks/bench_fmnist.py --recipes siamkit-demo,pml-batch-hard --cohort unlabeled
+    python benchmarks/bench_fmnist.py --recipes siamkit-cnn-only --set 'model.encoder_kwargs={...}'
 """
 
 from __future__ import annotations
@@ -126,15 +127,23 @@ def train_peer(
 
 
 def train_siamkit(
-    data: RunData, epochs: int | None, seed: int, progress: bool, skip: bool = True
+    data: RunData,
+    epochs: int | None,
+    seed: int,
+    progress: bool,
+    skip: bool = True,
+    overrides: tuple[str, ...] = (),
 ) -> SiameseNetwork | JoinedEmbedding:
     """The demo recipe through siamkit's Trainer (its own epochs unless ``epochs`` is given),
-    joined with its appearance features; ``skip=False`` drops them (the CNN-only ablation)."""
+    joined with its appearance features; ``skip=False`` drops them (the CNN-only ablation).
+    ``overrides`` (``--set KEY=VALUE``) change the recipe after that, e.g. a recipe chosen on
+    validation classes."""
     sets = [f"train.seed={seed}", "train.device=cpu"] + (
         [f"train.epochs={epochs}"] if epochs else []
     )
     if not skip:
         sets.append("model.appearance=null")
+    sets += list(overrides)
     cfg = apply_overrides(demo_recipe(), sets)
     seed_everything(seed)
     mean, std = data.channel_stats()
@@ -163,7 +172,12 @@ def run_one(
     else:
         if recipe in ("siamkit-demo", "siamkit-cnn-only"):
             net = train_siamkit(
-                data, args.siamkit_epochs, seed, progress, skip=recipe == "siamkit-demo"
+                data,
+                args.siamkit_epochs,
+                seed,
+                progress,
+                skip=recipe == "siamkit-demo",
+                overrides=tuple(args.sets),
             )
         else:
             net = train_peer(recipe, data, args.epochs, seed, progress)
@@ -234,6 +248,15 @@ def main(argv: list[str] | None = None) -> int:
         "--siamkit-epochs", type=int, help="epochs of siamkit's recipe [default: its own]"
     )
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="sets",
+        metavar="KEY=VALUE",
+        help="override the siamkit recipes' config (repeatable), e.g. a recipe chosen on "
+        "validation classes with benchmarks/val_folds.py",
+    )
     ap.add_argument(
         "--split",
         default="0,1,2,3,4,5",
