@@ -56,10 +56,10 @@ import torch
 
 from siamkit.distances import CohortNormalized
 from siamkit.encode import encode
-from siamkit.encoders import create_encoder
+from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.experiment import cohort_images
-from siamkit.models import JoinedEmbedding, Preprocess, SiameseNetwork
+from siamkit.models import JoinedEmbedding, Preprocess, SiameseNetwork, network_of
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
 from siamkit.training.builders import build_appearance_features, embedding_model
 from siamkit.training.data import RunData, to_float
@@ -152,6 +152,21 @@ def train_siamkit(
     return embedding_model(net, cfg.model).eval()
 
 
+def without_taps(net: SiameseNetwork) -> SiameseNetwork:
+    """``net``'s trained weights in the same network with its ConvNet taps off (they have no
+    weights): the embedding of the projection head alone."""
+    spec = encoder_spec(net.encoder)
+    kwargs = {k: v for k, v in spec["kwargs"].items() if not k.startswith("tap")}
+    plain = SiameseNetwork(
+        create_encoder(spec["name"], **kwargs),
+        net.head.embedding_dim,
+        head_hidden=net.head.hidden,
+        preprocess=net.preprocess,
+    )
+    plain.load_state_dict(net.state_dict())
+    return plain.eval()
+
+
 def run_one(
     recipe: str, data: RunData, args: argparse.Namespace, seed: int
 ) -> dict[str, dict[str, float]]:
@@ -192,6 +207,10 @@ def run_one(
     if recipe == "siamkit-demo" and isinstance(net, JoinedEmbedding):  # its network alone
         learned = encode(net.net, data.test_x, device="cpu")
         scorings[f"{recipe} learned part"] = (learned, distance)
+    if recipe != "hog-only" and getattr(network_of(net).encoder, "taps", ()):
+        # the same trained weights without the ConvNet taps: the deep head's embedding alone
+        plain = without_taps(network_of(net))
+        scorings[f"{recipe} without taps"] = (encode(plain, data.test_x, device="cpu"), distance)
     if args.cohort != "none":
         cfg = apply_overrides(
             demo_recipe(),

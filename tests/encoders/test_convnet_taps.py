@@ -132,3 +132,28 @@ def test_taps_are_selectable_in_the_config() -> None:
     assert net.embedding_dim == 64 + 64 * (16 + 4)
     cfg = load_config("configs/hypercolumn.yaml")
     assert cfg.model.appearance is None and cfg.model.encoder_kwargs["taps"]
+
+
+def test_taps_kept_out_of_training_train_exactly_as_without_them() -> None:
+    """tap_train=False: in training mode the embedding, and so the loss's gradient, is the plain
+    network's; in eval mode the taps join."""
+    torch.manual_seed(0)
+    kw = {"in_channels": 1, "widths": [4, 6, 8]}
+    plain = SiameseNetwork(create_encoder("convnet", **kw), embedding_dim=5)
+    tapped = SiameseNetwork(
+        create_encoder("convnet", **kw, taps=[1], tap_grids=[2], tap_train=False), embedding_dim=5
+    )
+    tapped.load_state_dict(plain.state_dict())
+    x = torch.rand(6, 1, 16, 16)
+    plain.train(), tapped.train()
+    z_plain, z_tapped = plain.embed(x), tapped.embed(x)
+    torch.testing.assert_close(z_tapped[:, :5], z_plain)
+    assert z_tapped[:, 5:].abs().max() == 0
+    w = torch.randn(z_tapped.shape[1])
+    (z_tapped * w).sum().backward()
+    (z_plain * w[:5]).sum().backward()
+    for p, q in zip(plain.parameters(), tapped.parameters(), strict=True):
+        assert p.grad is not None and p.grad.abs().max() > 0
+        torch.testing.assert_close(p.grad, q.grad)
+    tapped.eval()
+    assert tapped.embed(x)[:, 5:].abs().max() > 0

@@ -39,6 +39,10 @@ class ConvNet(nn.Module):
     pooling them in cells keeps *where* the edges are, which the global pool throws away. The
     taps add no weights, so a network trained without them loads into one with them.
 
+    ``tap_train=False`` keeps the taps out of training: in training mode they are zeros, so the
+    head's output, the loss and the mining are exactly those of the network without taps, and
+    the taps (of the early layers the deep loss trained) join only in eval mode, when embedding.
+
     >>> net = ConvNet(in_channels=1, taps=(0,), tap_grids=(4,))
     >>> net.num_passthrough, net(torch.zeros(2, 1, 28, 28)).shape
     (512, torch.Size([2, 640]))
@@ -54,6 +58,7 @@ class ConvNet(nn.Module):
         tap_grids: Sequence[int] = (4,),
         tap_weight: float = 1.0,
         tap_power: float = 1.0,
+        tap_train: bool = True,
     ) -> None:
         super().__init__()
         if in_channels < 1 or not widths or convs_per_block < 1 or not 0 <= dropout < 1:
@@ -93,6 +98,7 @@ class ConvNet(nn.Module):
         self.taps = tuple(sorted(int(t) for t in taps))
         self.tap_grids = tuple(int(g) for g in tap_grids)
         self.tap_weight, self.tap_power = float(tap_weight), float(tap_power)
+        self.tap_train = bool(tap_train)
         self._tap_at = {block_ends[t]: widths[t] for t in self.taps}
         self.num_passthrough = sum(
             int(w) * g * g for w in self._tap_at.values() for g in self.tap_grids
@@ -115,6 +121,9 @@ class ConvNet(nn.Module):
         """``(N, C, H, W) -> (N, num_features)``: the deep features, then the taps (if any)."""
         if not self.taps:
             return self.features(x)  # type: ignore[no-any-return]
+        if self.training and not self.tap_train:  # taps only when embedding: zeros in training
+            deep = self.features(x)
+            return torch.cat([deep, deep.new_zeros(deep.shape[0], self.num_passthrough)], dim=1)
         parts: list[Tensor] = []
         for i, layer in enumerate(self.features):
             x = layer(x)
