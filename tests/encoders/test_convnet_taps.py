@@ -4,6 +4,7 @@ passes them through unprojected."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -157,3 +158,23 @@ def test_taps_kept_out_of_training_train_exactly_as_without_them() -> None:
         torch.testing.assert_close(p.grad, q.grad)
     tapped.eval()
     assert tapped.embed(x)[:, 5:].abs().max() > 0
+
+
+@pytest.mark.parametrize(("rows", "cols", "g"), [(14, 14, 4), (7, 9, 2), (28, 28, 4), (5, 5, 3)])
+def test_cell_means_are_torch_adaptive_average_pooling(rows: int, cols: int, g: int) -> None:
+    from siamkit.encoders.convnet import _cell_means
+
+    h = torch.rand(2, 3, rows, cols)
+    torch.testing.assert_close(_cell_means(h, g), torch.nn.functional.adaptive_avg_pool2d(h, g))
+
+
+def test_a_tapped_network_exports_to_onnx(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from siamkit.export.onnx import export_onnx
+
+    enc = create_encoder(
+        "convnet", in_channels=1, widths=[8, 16, 32], taps=[1], tap_grids=[4, 2], tap_power=0.5
+    )
+    net = SiameseNetwork(enc, 16, preprocess=Preprocess(input_shape=(1, 28, 28))).eval()
+    out = export_onnx(net, tmp_path / "taps.onnx")  # checks ONNX Runtime against torch (atol 1e-4)
+    assert out.metadata["embedding_dim"] == str(16 + 16 * 20)

@@ -18,6 +18,19 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     ]
 
 
+def _cell_means(h: Tensor, g: int) -> Tensor:
+    """``F.adaptive_avg_pool2d(h, g)`` (cell i spans rows floor(i H / g) .. ceil((i + 1) H / g)),
+    written with average pooling or slices so that the ONNX exporter takes it when ``g`` does not
+    divide the map (14 x 14 in 4 x 4 cells)."""
+    rows, cols = int(h.shape[-2]), int(h.shape[-1])
+    if rows % g == 0 and cols % g == 0:
+        return F.avg_pool2d(h, (rows // g, cols // g))
+    r = [((i * rows) // g, -(-(i + 1) * rows // g)) for i in range(g)]
+    c = [((j * cols) // g, -(-(j + 1) * cols // g)) for j in range(g)]
+    cells = [h[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1 in r for c0, c1 in c]
+    return torch.stack(cells, dim=2).unflatten(2, (g, g))
+
+
 class ConvNet(nn.Module):
     """Blocks of ``convs_per_block`` × (3×3 conv, batch norm, ReLU) then 2×2 max-pool; global average pool.
 
@@ -109,7 +122,7 @@ class ConvNet(nn.Module):
         """One tapped block output ``(N, C, H, W)`` -> its L2-normalised cell features per grid."""
         out = []
         for g in self.tap_grids:
-            cells = F.adaptive_avg_pool2d(h, g)
+            cells = _cell_means(h, g)
             if (
                 self.tap_power != 1.0
             ):  # ReLU outputs are >= 0; the epsilon keeps the gradient finite
