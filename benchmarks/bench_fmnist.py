@@ -39,6 +39,7 @@ Usage::
     python benchmarks/bench_fmnist.py --seeds 0,1,2 --split 0,1,2,3,4,5 --json results.json
     python benchmarks/bench_fmnist.py --split 1,3,5,7,9     # another class split: unseen 0,2,4,6,8
     python benchmarks/bench_fmnist.py --recipes siamkit-demo,pml-batch-hard --cohort unlabeled
+    python benchmarks/bench_fmnist.py --recipes siamkit-cnn-only --set 'model.encoder_kwargs={...}'
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ import torch
 
 from siamkit.distances import CohortNormalized
 from siamkit.encode import encode
-from siamkit.encoders import create_encoder
+from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.experiment import cohort_images
-from siamkit.models import JoinedEmbedding, Preprocess, SiameseNetwork
+from siamkit.models import JoinedEmbedding, Preprocess, SiameseNetwork, network_of
 from siamkit.training import Trainer, apply_overrides, build_model, demo_recipe, load_run_data
 from siamkit.training.builders import build_appearance_features, embedding_model
 from siamkit.training.data import RunData, to_float
@@ -126,21 +127,44 @@ def train_peer(
 
 
 def train_siamkit(
-    data: RunData, epochs: int | None, seed: int, progress: bool, skip: bool = True
+    data: RunData,
+    epochs: int | None,
+    seed: int,
+    progress: bool,
+    skip: bool = True,
+    overrides: tuple[str, ...] = (),
 ) -> SiameseNetwork | JoinedEmbedding:
     """The demo recipe through siamkit's Trainer (its own epochs unless ``epochs`` is given),
-    joined with its appearance features; ``skip=False`` drops them (the CNN-only ablation)."""
+    joined with its appearance features; ``skip=False`` drops them (the CNN-only ablation).
+    ``overrides`` (``--set KEY=VALUE``) change the recipe after that, e.g. a recipe chosen on
+    validation classes."""
     sets = [f"train.seed={seed}", "train.device=cpu"] + (
         [f"train.epochs={epochs}"] if epochs else []
     )
     if not skip:
         sets.append("model.appearance=null")
+    sets += list(overrides)
     cfg = apply_overrides(demo_recipe(), sets)
     seed_everything(seed)
     mean, std = data.channel_stats()
     net = build_model(cfg.model, data.input_shape, mean, std)
     Trainer.from_config(net, cfg, data, progress=progress).fit()
     return embedding_model(net, cfg.model).eval()
+
+
+def without_taps(net: SiameseNetwork) -> SiameseNetwork:
+    """``net``'s trained weights in the same network with its ConvNet taps off (they have no
+    weights): the embedding of the projection head alone."""
+    spec = encoder_spec(net.encoder)
+    kwargs = {k: v for k, v in spec["kwargs"].items() if not k.startswith("tap")}
+    plain = SiameseNetwork(
+        create_encoder(spec["name"], **kwargs),
+        net.head.embedding_dim,
+        head_hidden=net.head.hidden,
+        preprocess=net.preprocess,
+    )
+    plain.load_state_dict(net.state_dict())
+    return plain.eval()
 
 
 def run_one(
@@ -163,7 +187,12 @@ def run_one(
     else:
         if recipe in ("siamkit-demo", "siamkit-cnn-only"):
             net = train_siamkit(
-                data, args.siamkit_epochs, seed, progress, skip=recipe == "siamkit-demo"
+                data,
+                args.siamkit_epochs,
+                seed,
+                progress,
+                skip=recipe == "siamkit-demo",
+                overrides=tuple(args.sets),
             )
         else:
             net = train_peer(recipe, data, args.epochs, seed, progress)
@@ -178,6 +207,10 @@ def run_one(
     if recipe == "siamkit-demo" and isinstance(net, JoinedEmbedding):  # its network alone
         learned = encode(net.net, data.test_x, device="cpu")
         scorings[f"{recipe} learned part"] = (learned, distance)
+    if recipe != "hog-only" and getattr(network_of(net).encoder, "taps", ()):
+        # the same trained weights without the ConvNet taps: the deep head's embedding alone
+        plain = without_taps(network_of(net))
+        scorings[f"{recipe} without taps"] = (encode(plain, data.test_x, device="cpu"), distance)
     if args.cohort != "none":
         cfg = apply_overrides(
             demo_recipe(),
@@ -234,6 +267,15 @@ def main(argv: list[str] | None = None) -> int:
         "--siamkit-epochs", type=int, help="epochs of siamkit's recipe [default: its own]"
     )
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="sets",
+        metavar="KEY=VALUE",
+        help="override the siamkit recipes' config (repeatable), e.g. a recipe chosen on "
+        "validation classes with benchmarks/val_folds.py",
+    )
     ap.add_argument(
         "--split",
         default="0,1,2,3,4,5",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -14,6 +15,11 @@ class EmbeddingHead(nn.Module):
 
     >>> EmbeddingHead(128, 64)(torch.randn(3, 128)).norm(dim=1)
     tensor([1.0000, 1.0000, 1.0000], grad_fn=<LinalgVectorNormBackward0>)
+
+    ``passthrough`` > 0: the last ``passthrough`` input features (an encoder's multi-level taps,
+    e.g. :class:`~siamkit.encoders.ConvNet` ``taps``) are not projected but joined to the
+    normalised projection, and the whole is L2-normalised again: ``(N, embedding_dim +
+    passthrough)`` (``out_dim``). Needs ``normalize``.
     """
 
     def __init__(
@@ -23,6 +29,7 @@ class EmbeddingHead(nn.Module):
         hidden: Sequence[int] = (),
         normalize: bool = True,
         dropout: float = 0.0,
+        passthrough: int = 0,
     ) -> None:
         super().__init__()
         if in_features < 1 or embedding_dim < 1 or any(h < 1 for h in hidden):
@@ -30,8 +37,14 @@ class EmbeddingHead(nn.Module):
                 f"EmbeddingHead sizes must be positive, got in_features={in_features}, "
                 f"embedding_dim={embedding_dim}, hidden={tuple(hidden)}"
             )
+        if not 0 <= passthrough < in_features or (passthrough and not normalize):
+            raise ValueError(
+                f"EmbeddingHead passthrough must be in 0..{in_features - 1} and needs normalize, "
+                f"got passthrough={passthrough}, normalize={normalize}"
+            )
+        self.passthrough = int(passthrough)
         layers: list[nn.Module] = []
-        cin = in_features
+        cin = in_features - self.passthrough
         for h in hidden:
             layers += [nn.Linear(cin, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True)]
             if dropout:
@@ -43,9 +56,17 @@ class EmbeddingHead(nn.Module):
         self.hidden, self.normalize, self.dropout = tuple(hidden), normalize, dropout
 
     def forward(self, x: Tensor) -> Tensor:
-        """``(N, in_features) -> (N, embedding_dim)``."""
+        """``(N, in_features) -> (N, out_dim)``."""
+        if self.passthrough:
+            deep, taps = x[:, : -self.passthrough], x[:, -self.passthrough :]
+            return F.normalize(torch.cat([F.normalize(self.proj(deep), dim=1), taps], dim=1), dim=1)
         z = self.proj(x)
         return F.normalize(z, dim=1) if self.normalize else z
+
+    @property
+    def out_dim(self) -> int:
+        """Size of the output: ``embedding_dim`` plus the passed-through features."""
+        return self.embedding_dim + self.passthrough
 
     def config(self) -> dict[str, Any]:
         return {

@@ -132,16 +132,20 @@ class SiameseNetwork(PairScoring, nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = EmbeddingHead(num_features(encoder), embedding_dim, head_hidden, normalize)
+        # an encoder's multi-level taps (ConvNet ``taps``) join the embedding unprojected
+        passthrough = int(getattr(encoder, "num_passthrough", 0))
+        self.head = EmbeddingHead(
+            num_features(encoder), embedding_dim, head_hidden, normalize, passthrough=passthrough
+        )
         self.preprocess = preprocess if preprocess is not None else Preprocess()
-        self._embedding_dim = embedding_dim
+        self._embedding_dim = self.head.out_dim
         self.distance: Distance = get_distance(distance)
         self.score_norm: CohortNormalized | None = None
         self.threshold: float | None = None
 
     @property
     def embedding_dim(self) -> int:
-        """Size of the embeddings ``embed`` returns (the head's)."""
+        """Size of the embeddings ``embed`` returns (the head's, with an encoder's passed-through taps)."""
         return self._embedding_dim
 
     @property

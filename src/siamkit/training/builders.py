@@ -56,7 +56,8 @@ def build_model(
     if features is not None and len(input_shape) != 3:
         raise ValueError("model.appearance needs image inputs; set it to null")
     joined = features is not None and cfg.appearance is not None and cfg.appearance.in_loss
-    dim = cfg.embedding_dim + (features.extra_dim(input_shape) if joined and features else 0)
+    dim = cfg.embedding_dim + int(getattr(encoder, "num_passthrough", 0))
+    dim += features.extra_dim(input_shape) if joined and features else 0
     kind, params = distance_part(cfg)
     distance = DISTANCES.build(kind, dim=dim, **params)
     if cfg.input_mean is not None and cfg.input_std is not None:

@@ -1,0 +1,140 @@
+"""Choose a learned recipe on validation CLASSES only: class folds inside Fashion-MNIST 0-5.
+
+For each fold (two of the training classes 0-5 held out, e.g. ``2,5``), the recipe trains on the
+other four classes and is scored on a seeded sample (``--val-images``, default 4,000) of the
+train-split images of the two held-out ones: the
+verification EER over a seeded sample of their pairs (the selection metric; it keeps ranking
+after P@1 saturates on two classes), leave-one-out P@1, 2-way 1-shot, and the learned embedding's
+spread (collapse check). The learned embedding only: the HOG features are off
+(``model.appearance=null``). **The unseen test classes 6-9 are never embedded or scored here**:
+the script drops them from the loaded data before training.
+
+``--embed-taps`` also scores the same trained weights with multi-level taps added at embedding
+time only (``ConvNet`` taps carry no weights, so a network trained without them loads into one
+with them): JSON objects of ConvNet tap arguments, e.g. ``'{"taps": [0], "tap_grids": [4]}'``.
+
+Run:  nice python benchmarks/val_folds.py NAME --folds "2,5;0,3" --set loss.kind=... [--set ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from siamkit.encode import encode
+from siamkit.encoders import create_encoder, encoder_spec
+from siamkit.evaluation.few_shot import few_shot_episodes
+from siamkit.evaluation.retrieval import precision_at_1
+from siamkit.models import SiameseNetwork
+from siamkit.training import Trainer, apply_overrides, build_model, load_config, load_run_data
+from siamkit.training.trainer import seed_everything
+from siamkit.training.validation import embedding_spread, validation_eer
+
+TRAINING_CLASSES = (0, 1, 2, 3, 4, 5)  # the main split's training classes; 6-9 are test classes
+
+
+def score(z: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Validation-class figures of embeddings ``z`` with labels ``y`` (Euclidean distance)."""
+    return {
+        "val_eer": validation_eer(z, y, "euclidean"),  # type: ignore[arg-type]
+        "val_p1": precision_at_1(z, y),
+        "val_2w1s": few_shot_episodes(z, y, 2, 1, n_query=15, episodes=1000, seed=0).accuracy,
+        "spread": embedding_spread(z),
+    }
+
+
+def with_taps(net: SiameseNetwork, taps: dict[str, Any]) -> SiameseNetwork:
+    """The same trained weights in a network whose ConvNet also emits ``taps``."""
+    spec = encoder_spec(net.encoder)
+    enc = create_encoder(spec["name"], **{**spec["kwargs"], **taps})
+    out = SiameseNetwork(
+        enc, net.head.embedding_dim, head_hidden=net.head.hidden, preprocess=net.preprocess
+    )
+    out.load_state_dict(net.state_dict())
+    return out.eval()
+
+
+def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
+    sets = [
+        f"data.train_classes={list(TRAINING_CLASSES)}",
+        f"data.val_classes={fold}",
+        "model.appearance=null",
+        "train.classes_per_batch=4",
+        "train.samples_per_class=48",
+        "train.device=cpu",
+        "train.threads=1",
+        "train.val_metric=eer",
+        f"train.seed={args.seed}",
+        *args.sets,
+    ]
+    cfg = apply_overrides(load_config(args.config), sets)
+    data = load_run_data(cfg.data)
+    if set(data.val_classes) != set(fold) or set(data.train_classes) - set(TRAINING_CLASSES):
+        raise SystemExit(f"fold {fold}: validation classes came out as {data.val_classes}")
+    # the test classes are not this script's business: drop them before anything trains
+    data = data._replace(test_x=data.test_x[:0], test_y=data.test_y[:0])
+    if args.val_images and len(data.val_y) > args.val_images:  # a seeded sample, the same each run
+        keep = torch.randperm(len(data.val_y), generator=torch.Generator().manual_seed(0))
+        keep = keep[: args.val_images].sort().values
+        data = data._replace(val_x=data.val_x[keep], val_y=data.val_y[keep])
+    seed_everything(cfg.train.seed)
+    net = build_model(cfg.model, data.input_shape, *data.channel_stats())
+    t0 = time.time()
+    log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
+    result = Trainer.from_config(net, cfg, data, progress=False, log=log).fit()
+    seconds = time.time() - t0
+    net.eval()
+    rows = {args.name: score(encode(net, data.val_x, device="cpu"), data.val_y)}
+    for spec in args.embed_taps:
+        taps = json.loads(spec)
+        assert isinstance(net, SiameseNetwork)
+        z = encode(with_taps(net, taps), data.val_x, device="cpu")
+        rows[f"{args.name} +embed-taps {json.dumps(taps, separators=(',', ':'))}"] = score(
+            z, data.val_y
+        )
+    history = [
+        {k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()}
+        for h in result.history
+    ]
+    return {"fold": fold, "seconds": round(seconds), "rows": rows, "history": history}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name")
+    ap.add_argument("--config", default="configs/demo.yaml")
+    ap.add_argument("--folds", default="2,5;0,3", help="';'-separated held-out class pairs")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--val-images", type=int, default=4000, help="score a seeded sample of this many (0 = all)"
+    )
+    ap.add_argument("--set", action="append", default=[], dest="sets")
+    ap.add_argument("--embed-taps", action="append", default=[])
+    ap.add_argument("--json", help="append one JSON line per fold here")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    folds = [[int(c) for c in f.split(",")] for f in args.folds.split(";")]
+    for fold in folds:
+        if not set(fold) < set(TRAINING_CLASSES):
+            ap.error(f"fold {fold} must be training classes among {TRAINING_CLASSES}")
+    for fold in folds:
+        out = run_fold(args, fold)
+        for name, row in out["rows"].items():
+            figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
+            print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
+        print("   history", json.dumps(out["history"]), flush=True)
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
