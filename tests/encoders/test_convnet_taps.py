@@ -178,3 +178,32 @@ def test_a_tapped_network_exports_to_onnx(tmp_path: Path) -> None:
     net = SiameseNetwork(enc, 16, preprocess=Preprocess(input_shape=(1, 28, 28))).eval()
     out = export_onnx(net, tmp_path / "taps.onnx")  # checks ONNX Runtime against torch (atol 1e-4)
     assert out.metadata["embedding_dim"] == str(16 + 16 * 20)
+
+
+def test_the_collapse_monitor_measures_the_learned_projection_not_the_taps() -> None:
+    """Pooled early features cannot collapse: with them in the measure, a collapsed projection
+    (every image the same 5-d vector) would look healthy. The monitor's measure leaves them out."""
+    from siamkit.training.from_config import network_embeddings
+    from siamkit.training.validation import embedding_spread
+
+    torch.manual_seed(0)
+    enc = create_encoder("convnet", in_channels=1, widths=[4, 6, 8], taps=[0], tap_grids=[2])
+    net = SiameseNetwork(enc, embedding_dim=5)
+    x = torch.rand(64, 1, 16, 16)
+    healthy = network_embeddings(net, x, torch.device("cpu"))
+    assert healthy.shape == (64, 5)
+    with torch.no_grad():  # collapse the projection: a constant output whatever the input
+        last = [m for m in net.head.proj if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+        last.bias.fill_(1.0)
+    collapsed = network_embeddings(net, x, torch.device("cpu"))
+    assert embedding_spread(collapsed) < 1e-10
+    # the full embedding (projection + taps) still spreads: measuring it would hide the collapse
+    net.eval()
+    with torch.no_grad():
+        assert embedding_spread(net.embed(x)) > 1e-4
+    # the measured part is the projection, renormalised
+    with torch.no_grad():
+        deep = net.encoder(x)[:, : -enc.num_passthrough]
+        want = torch.nn.functional.normalize(net.head.proj(deep), dim=1)
+    assert torch.allclose(collapsed, want, atol=1e-6)

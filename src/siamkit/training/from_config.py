@@ -84,9 +84,17 @@ def make_validator(
 def network_embeddings(
     net: nn.Module, x: Tensor, device: torch.device, batch_size: int = 512
 ) -> Tensor:
-    """``(N, D_net)`` embeddings of the trained network alone: without the appearance features
-    a :class:`JoinedEmbedding` joins (what the collapse monitor watches)."""
-    return encode(network_of(net), x, batch_size, device)
+    """``(N, D_net)`` embeddings of the trained network alone (what the collapse monitor watches):
+    without the appearance features a :class:`JoinedEmbedding` joins, and without the encoder
+    taps an :class:`~siamkit.heads.EmbeddingHead` passes through unprojected (ConvNet ``taps``):
+    pooled early features cannot collapse, so with them in the measure a collapse of the learned
+    projection would go unreported."""
+    inner = network_of(net)
+    z = encode(inner, x, batch_size, device)
+    passthrough = int(getattr(getattr(inner, "head", None), "passthrough", 0) or 0)
+    if passthrough:  # the joined vector is normalised: renormalising its first part recovers it
+        z = torch.nn.functional.normalize(z[:, : z.shape[1] - passthrough], dim=1)
+    return z
 
 
 def _offline_miner(
