@@ -234,10 +234,10 @@ def _best_threshold(score_val, grid) -> tuple[float, float]:
 
 
 def _dup_training_file(model, docs: list[str], out: Path, seed: int = 2) -> Path:
-    """Triplets from the fine-tuning documents only: (document, an edited copy, a hard negative)
-    for one lexical and one paraphrase copy of each document (seed 2: edits no benchmark set
-    draws), the negative cycling over the document's 3 nearest other documents by the pretrained
-    model's cosine (same-story articles that are NOT duplicates), and (copy, document, negative)."""
+    """Triplets from the fine-tuning documents only: (document, an edited copy, a hard negative),
+    the copy lexical for even and paraphrase for odd documents (seed 2: edits that no benchmark
+    set draws), the negative the document's nearest other document by the pretrained model's
+    cosine (a same-story article that is NOT a duplicate)."""
     import csv
     import random
 
@@ -247,13 +247,11 @@ def _dup_training_file(model, docs: list[str], out: Path, seed: int = 2) -> Path
     z = embed_texts(model, docs).vectors
     sim = z @ z.T
     np.fill_diagonal(sim, -2)
-    near = np.argsort(-sim, axis=1)[:, :3]
-    rows = []
-    for d, doc in enumerate(docs):
-        for k, make in enumerate((edit, paraphrase)):
-            copy = make(doc, rng)
-            neg = docs[near[d, k % 3]]
-            rows += [(doc, copy, neg), (copy, doc, docs[near[d, (k + 1) % 3]])]
+    near = sim.argmax(1)
+    rows = [
+        (doc, (edit if d % 2 == 0 else paraphrase)(doc, rng), docs[near[d]])
+        for d, doc in enumerate(docs)
+    ]
     path = out / "dup_triplets.csv"
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -293,7 +291,7 @@ def duplicates_ft(args: argparse.Namespace) -> None:
         summary = get_task("text")(cfg, Path(tmp) / "run", TaskOptions(progress=False))
         tuned = load_text_model(summary.model_dir)
     print(
-        f"fine-tuned on {len(bg[:100])} documents x 2 copies ({args.dup_loss}, {args.epochs} "
+        f"fine-tuned on {len(bg[:100])} (document, copy, hard negative) triplets ({args.dup_loss}, {args.epochs} "
         f"epoch(s), batch {args.batch_size}, lr {args.lr}) in {time.time() - t0:.0f} s\n"
     )
     grid_cos, grid_jac = (
