@@ -141,6 +141,16 @@ def test_fine_tuning_saves_a_map_fitted_on_the_training_pairs_only(
     assert not np.allclose(model.score_map(grid), 5 * both.predict(grid), atol=1e-3)
     r = compare_texts(model, PAIRS[0][0], PAIRS[0][1])
     assert r.score is not None and r.score == pytest.approx(float(model.score_map(r.similarity)))
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    args = ["text", "similarity", PAIRS[0][0], PAIRS[0][1], "--model", str(summary.model_dir)]
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["score"] == pytest.approx(r.score, abs=1e-4)
+    res = CliRunner().invoke(cli, args)
+    assert f"score {r.score:.4f} (on the fine-tuning scores' scale" in res.output
 
 
 def test_a_bundle_without_a_map_loads_and_scores_none(tiny_hf: Path, tmp_path: Path) -> None:
