@@ -4,6 +4,7 @@
     nice python benchmarks/bench_text.py lee            # Pearson r zero-shot: siamkit, TF-IDF, anchors
     nice python benchmarks/bench_text.py lee-finetune   # document-disjoint halves, siamkit vs the peer
     nice python benchmarks/bench_text.py duplicates     # P/R/F1 of groups vs TF-IDF and MinHash LSH
+    nice python benchmarks/bench_text.py duplicates-ft  # the same after fine-tuning on docs 0-99
     nice python benchmarks/bench_text.py speed          # texts/s of embed vs sentence-transformers
     nice python benchmarks/bench_text.py dedup-scale --n 5000   # dedup time, 200,000 extrapolated
     nice python benchmarks/bench_text.py dedup-scale --n 5000 --runtimes torch onnx-int8 --scale 0
@@ -99,6 +100,18 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16, help="lee-finetune: pairs per step")
     parser.add_argument("--halves", type=int, nargs="+", default=[0, 1], help="0: A->B, 1: B->A")
+    parser.add_argument(
+        "--dup-loss", default="mnrl", choices=["mnrl", "triplet"], help="duplicates-ft: loss"
+    )
+    parser.add_argument(
+        "--mixtures", nargs="+", default=["lexical", "paraphrase"], help="duplicates-ft: edits"
+    )
+    parser.add_argument(
+        "--val-only", action="store_true", help="duplicates-ft: validation columns only"
+    )
+    parser.add_argument(
+        "--lee-loss", default="cosent", choices=["cosent", "cosine_mse"], help="lee-finetune: loss"
+    )
     parser.add_argument("--no-peer", action="store_true", help="lee-finetune: skip the peer's fit")
     parser.add_argument("--n", type=int, default=512, help="speed: number of sentences")
     parser.add_argument("--rounds", type=int, default=3, help="speed: interleaved rounds")
@@ -213,6 +226,113 @@ def duplicates(args: argparse.Namespace) -> None:
         print(f"| {name} | {thr:.2f} | {p:.3f} | {r:.3f} | {f:.3f} |")
 
 
+def _best_threshold(score_val, grid) -> tuple[float, float]:
+    """The grid point of best validation F1 (the lowest one on ties) and that F1."""
+    f1 = {float(t): score_val(t) for t in grid}
+    best = max(f1, key=lambda t: (f1[t], -t))
+    return best, f1[best]
+
+
+def _dup_training_file(model, docs: list[str], out: Path, seed: int = 2) -> Path:
+    """Triplets from the fine-tuning documents only: (document, an edited copy, a hard negative),
+    the copy lexical for even and paraphrase for odd documents (seed 2: edits that no benchmark
+    set draws), the negative the document's nearest other document by the pretrained model's
+    cosine (a same-story article that is NOT a duplicate)."""
+    import csv
+    import random
+
+    from text_bench_data import edit, paraphrase
+
+    rng = random.Random(seed)
+    z = embed_texts(model, docs).vectors
+    sim = z @ z.T
+    np.fill_diagonal(sim, -2)
+    near = sim.argmax(1)
+    rows = [
+        (doc, (edit if d % 2 == 0 else paraphrase)(doc, rng), docs[near[d]])
+        for d, doc in enumerate(docs)
+    ]
+    path = out / "dup_triplets.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["anchor", "positive", "negative"])
+        w.writerows(rows)
+    return path
+
+
+def duplicates_ft(args: argparse.Namespace) -> None:
+    """Duplicates the user's way: fine-tune the twin on labelled duplicates of background documents
+    0-99 (`siamkit train`'s task: text, triplets with same-story hard negatives), choose every
+    method's threshold on documents 100-149 (edits seed 0), test once on 150-299 (edits seed 1),
+    for both edit mixtures ("lexical" as first published, and "paraphrase" with WordNet synonyms).
+    Zero-shot siamkit, fine-tuned siamkit, TF-IDF + cosine and MinHash LSH, each at its own
+    validation threshold."""
+    import tempfile
+
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    bg = lee_background()
+    base = load_text_model(args.model)
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _dup_training_file(base, bg[:100], Path(tmp))
+        cfg = {
+            "model": {"path": args.model},
+            "data": {"train": str(data), "format": "triplets", "val_fraction": 0},
+            "loss": {"name": args.dup_loss},
+            "train": {
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "lr": args.lr,
+                "warmup": 0.1,
+                "seed": 0,
+            },
+        }
+        summary = get_task("text")(cfg, Path(tmp) / "run", TaskOptions(progress=False))
+        tuned = load_text_model(summary.model_dir)
+    print(
+        f"fine-tuned on {len(bg[:100])} (document, copy, hard negative) triplets ({args.dup_loss}, {args.epochs} "
+        f"epoch(s), batch {args.batch_size}, lr {args.lr}) in {time.time() - t0:.0f} s\n"
+    )
+    grid_cos, grid_jac = (
+        np.round(np.arange(0.10, 0.996, 0.005), 3),
+        np.round(np.arange(0.05, 0.951, 0.05), 2),
+    )
+    print(
+        "| edits | method | threshold (validation 100-149) | validation F1 | precision | recall | F1 |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
+    )
+    for mixture in args.mixtures:
+        vt, vtruth = duplicate_set(bg[100:150], seed=0, mixture=mixture)
+        tt, ttruth = duplicate_set(bg[150:], seed=1, mixture=mixture)
+        if args.val_only:  # choosing the recipe: the test documents are not read
+            tt, ttruth = [], []
+        rows: list[tuple[str, float, float, tuple[float, ...]]] = []
+        nan3 = (float("nan"),) * 3
+        for name, model in (("siamkit zero-shot", base), ("siamkit fine-tuned", tuned)):
+            zv = embed_texts(model, vt).vectors
+            thr, fv = _best_threshold(
+                lambda s, zv=zv, vt=vtruth: _groups_f1(zv, vt, s)[2], grid_cos
+            )
+            res = _groups_f1(embed_texts(model, tt).vectors, ttruth, thr) if tt else nan3
+            rows.append((name, thr, fv, res))
+        tv = _tfidf(vt, vt)
+        thr, fv = _best_threshold(lambda s, tv=tv, vt=vtruth: _groups_f1(tv, vt, s)[2], grid_cos)
+        rows.append(
+            ("TF-IDF + cosine", thr, fv, _groups_f1(_tfidf(vt, tt), ttruth, thr) if tt else nan3)
+        )
+        thr, fv = _best_threshold(
+            lambda s, v=vt, vtr=vtruth: pair_f1(_minhash_groups(v, s), vtr)[2], grid_jac
+        )
+        res = pair_f1(_minhash_groups(tt, thr), ttruth) if tt else nan3
+        rows.append(("MinHash LSH (3-shingles)", thr, fv, res))
+        for name, thr, fv, (p, r, f) in rows:
+            print(
+                f"| {mixture} | {name} | {thr:.3f} | {fv:.3f} | {p:.3f} | {r:.3f} | {f:.3f} |",
+                flush=True,
+            )
+
+
 def speed(args: argparse.Namespace) -> None:
     """texts/s of siamkit's embed vs sentence-transformers' encode, batch 64, same sentences."""
     from sentence_transformers import SentenceTransformer
@@ -257,7 +377,7 @@ def _siamkit_fit(
     cfg = {
         "model": {"path": args.model},
         "data": {"train": str(data), "score_range": [0, 1], "val_fraction": 0},
-        "loss": {"name": "cosent"},
+        "loss": {"name": args.lee_loss},
         "train": {
             "epochs": args.epochs,
             "batch_size": args.batch_size,
@@ -273,7 +393,7 @@ def _siamkit_fit(
 def _peer_fit(pairs: list[tuple[str, str, float]], seed: int, args: argparse.Namespace):
     import torch
     from sentence_transformers import InputExample, SentenceTransformer
-    from sentence_transformers.sentence_transformer.losses import CoSENTLoss
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss, CosineSimilarityLoss
     from torch.utils.data import DataLoader
 
     from siamkit.encoders.text import default_text_model_path
@@ -287,7 +407,9 @@ def _peer_fit(pairs: list[tuple[str, str, float]], seed: int, args: argparse.Nam
     )
     steps = len(loader) * args.epochs
     st.old_fit(
-        train_objectives=[(loader, CoSENTLoss(st))],
+        train_objectives=[
+            (loader, CoSENTLoss(st) if args.lee_loss == "cosent" else CosineSimilarityLoss(st))
+        ],
         epochs=args.epochs,
         warmup_steps=int(0.1 * steps),
         optimizer_params={"lr": args.lr},
@@ -296,39 +418,68 @@ def _peer_fit(pairs: list[tuple[str, str, float]], seed: int, args: argparse.Nam
     return st
 
 
+def _rows(cos: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> tuple:
+    """Raw-cosine Pearson r, Pearson r after the score map fitted on the TRAINING pairs, and
+    Spearman (which the monotone map cannot change), all on the held-out pairs."""
+    from scipy.stats import spearmanr
+
+    from siamkit.applications.text.score_map import ScoreMap
+
+    smap = ScoreMap.fit(cos[train], y[train])
+    raw = float(np.corrcoef(cos[test], y[test])[0, 1])
+    mapped = float(np.corrcoef(smap(cos[test]), y[test])[0, 1])
+    return raw, mapped, float(spearmanr(cos[test], y[test])[0])
+
+
 def lee_finetune(args: argparse.Namespace) -> None:
     """Document-disjoint halves of the Lee corpus: fine-tune on the pairs among one half's 25
-    documents, test Pearson r on the pairs among the other half's; both halves in turn, per seed.
-    The recipe (CoSENT, batch 16, lr, epochs, 10% warm-up) is fixed in advance for both, not tuned."""
+    documents, test on the pairs among the other half's; both halves in turn, per seed. Each row:
+    Pearson r of the raw cosine, Pearson r after the monotone score map fitted on the training
+    pairs (the map `siamkit train` saves in the model), and Spearman; for the pretrained model,
+    siamkit's fine-tuning and sentence-transformers' `fit` (the peer, same loss, lr, batch,
+    epochs, warm-up). The recipe was chosen on inner validation documents of the training halves
+    (benchmarks/text_lee_val.py), never on the held-out half."""
     import tempfile
 
     from text_bench_data import lee_documents, lee_pairs
 
     docs, (i, j, y) = lee_documents(), lee_pairs()
     halves = [set(range(25)), set(range(25, 50))]
+    cols = ["zero-shot", "siamkit fine-tuned", "sentence-transformers fit"]
     print(
-        "| seed | train half -> test half | zero-shot r | siamkit fine-tuned r | sentence-transformers fit r |"
+        "| seed | train -> test | "
+        + " | ".join(f"{c} r raw / mapped / Spearman" for c in cols)
+        + " |\n|"
+        + " --- |" * (2 + len(cols))
     )
-    print("| --- | --- | --- | --- | --- |")
     zero = embed_texts(load_text_model(args.model), docs).vectors
+    every: list[list[tuple]] = []
     for seed in args.seeds:
         for h in args.halves:
             tr, te = halves[h], halves[1 - h]
-            train = [
-                (docs[a], docs[b], float(s)) for a, b, s in zip(i, j, y) if a in tr and b in tr
-            ]
-            test = np.array([a in te and b in te for a, b in zip(i, j)])
-            ti, tj, ty = i[test], j[test], y[test]
+            mtr = np.array([a in tr and b in tr for a, b in zip(i, j)])
+            mte = np.array([a in te and b in te for a, b in zip(i, j)])
+            train = [(docs[a], docs[b], float(s)) for a, b, s in zip(i[mtr], j[mtr], y[mtr])]
+            res = [_rows((zero[i] * zero[j]).sum(1), y, mtr, mte)]
             with tempfile.TemporaryDirectory() as tmp:
                 ours = embed_texts(_siamkit_fit(train, seed, args, Path(tmp)), docs).vectors
-            r0, r1 = _pearson(zero, ti, tj, ty), _pearson(ours, ti, tj, ty)
-            r2 = "not run (--no-peer)"
+            res.append(_rows((ours[i] * ours[j]).sum(1), y, mtr, mte))
             if not args.no_peer:
                 peer = _peer_fit(train, seed, args)
-                z_peer = peer.encode(docs, batch_size=64, normalize_embeddings=True)
-                r2 = f"{_pearson(z_peer, ti, tj, ty):.3f}"
+                zp = peer.encode(docs, batch_size=64, normalize_embeddings=True)
+                res.append(_rows((zp[i] * zp[j]).sum(1), y, mtr, mte))
+            every.append(res)
+            cells = [" / ".join(f"{v:.3f}" for v in r) for r in res]
+            cells += ["not run (--no-peer)"] * (len(cols) - len(cells))
             print(
-                f"| {seed} | {'AB'[h]} -> {'AB'[1 - h]} | {r0:.3f} | {r1:.3f} | {r2} |", flush=True
+                f"| {seed} | {'AB'[h]} -> {'AB'[1 - h]} | " + " | ".join(cells) + " |", flush=True
+            )
+    for k, c in enumerate(cols):
+        got = [r[k] for r in every if len(r) > k]
+        if got:
+            m = np.mean(got, axis=0)
+            print(
+                f"mean of {len(got)} runs, {c}: raw {m[0]:.3f}, mapped {m[1]:.3f}, Spearman {m[2]:.3f}"
             )
 
 
@@ -498,6 +649,7 @@ _COMMANDS = {
     "lee": lee,
     "lee-finetune": lee_finetune,
     "duplicates": duplicates,
+    "duplicates-ft": duplicates_ft,
     "speed": speed,
     "speed-onnx": speed_onnx,
 }

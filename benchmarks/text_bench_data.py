@@ -3,7 +3,13 @@ near-duplicate set built from the Lee background documents (read as files; gensi
 
 Synthetic duplicates: each original gets 1-3 edited copies; each copy applies two random edits
 among: swap two adjacent sentences, delete a sentence, drop 5% of the words, typos in 3% of the
-words, keep only the first 70-90% of the sentences. (No synonym swaps: WordNet is not installed.)
+words, keep only the first 70-90% of the sentences (the "lexical" mixture, as first published).
+
+The "paraphrase" mixture (decided before any run with it, 2026-12-02): each copy replaces 25% of
+its swappable words by a WordNet synonym (a lowercase alphabetic word of 4+ letters, not a stop
+word, whose first-listed sense has another single-word lemma; WordNet 3.0 from the Debian package
+``wordnet-base``, its dict files read directly), then applies ONE random edit of the lexical
+mixture's five.
 """
 
 from __future__ import annotations
@@ -57,10 +63,10 @@ def _typos(words: list[str], rng: random.Random, rate: float) -> list[str]:
     return out
 
 
-def edit(text: str, rng: random.Random) -> str:
-    """A paraphrase-like edited copy of ``text`` (two random edits)."""
+def edit(text: str, rng: random.Random, n_ops: int = 2) -> str:
+    """A paraphrase-like edited copy of ``text`` (``n_ops`` random edits)."""
     sents = _sentences(text)
-    for op in rng.sample(["swap", "delete", "drop", "typo", "truncate"], 2):
+    for op in rng.sample(["swap", "delete", "drop", "typo", "truncate"], n_ops):
         if op == "swap" and len(sents) > 1:
             k = rng.randrange(len(sents) - 1)
             sents[k], sents[k + 1] = sents[k + 1], sents[k]
@@ -79,15 +85,135 @@ def edit(text: str, rng: random.Random) -> str:
     return " ".join(sents)
 
 
-def duplicate_set(docs: list[str], seed: int = 0) -> tuple[list[str], list[int]]:
-    """Originals plus 1-3 edited copies each (shuffled); returns texts and their group ids."""
+WORDNET = Path("/usr/share/wordnet")
+_STOP = frozenset(
+    [
+        "also",
+        "been",
+        "being",
+        "could",
+        "does",
+        "done",
+        "have",
+        "having",
+        "into",
+        "more",
+        "most",
+        "much",
+        "only",
+        "other",
+        "over",
+        "same",
+        "some",
+        "such",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "very",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "your",
+        "said",
+        "says",
+    ]
+)
+
+
+class WordNetSynonyms:
+    """Single-word synonyms from WordNet's dict files (``index.*`` and ``data.*``): for a lemma,
+    the other lemmas of its first-listed sense, parts of speech tried in the order noun, verb,
+    adjective, adverb."""
+
+    POS = ("noun", "verb", "adj", "adv")
+
+    def __init__(self, folder: Path = WORDNET) -> None:
+        first: dict[str, tuple[str, int]] = {}  # lemma -> (pos, offset of its first sense)
+        for pos in self.POS:
+            path = folder / f"index.{pos}"
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path} is missing: install the Debian package wordnet-base"
+                )
+            for line in path.read_text(encoding="latin-1").splitlines():
+                if line.startswith(" "):  # the licence header
+                    continue
+                f = line.split()
+                lemma, n_synsets, n_ptr = f[0], int(f[2]), int(f[3])
+                if lemma.isalpha() and lemma not in first and n_synsets > 0:
+                    first[lemma] = (pos, int(f[6 + n_ptr]))  # after the pointers and 2 counts
+        wanted: dict[str, set[int]] = {}
+        for pos, off in first.values():
+            wanted.setdefault(pos, set()).add(off)
+        words: dict[tuple[str, int], list[str]] = {}
+        for pos, offs in wanted.items():
+            for line in (folder / f"data.{pos}").read_text(encoding="latin-1").splitlines():
+                if line.startswith(" "):
+                    continue
+                f = line.split()
+                off = int(f[0])
+                if off in offs:
+                    n = int(f[3], 16)  # w_cnt is hexadecimal
+                    lemmas = [re.sub(r"\(.*\)$", "", w).lower() for w in f[4 : 4 + 2 * n : 2]]
+                    words[(pos, off)] = [w for w in lemmas if w.isalpha()]
+        self.synonyms = {
+            lemma: syn
+            for lemma, key in first.items()
+            if (syn := [w for w in dict.fromkeys(words.get(key, [])) if w != lemma])
+        }
+
+    def swap(self, text: str, rng: random.Random, rate: float = 0.25) -> str:
+        """``text`` with ``rate`` of its swappable words replaced by a synonym (one drawn at random)."""
+        tokens = re.split(r"(\W+)", text)
+        able = [
+            k
+            for k, t in enumerate(tokens)
+            if len(t) >= 4 and t.isalpha() and t.islower() and t not in _STOP and t in self.synonyms
+        ]
+        for k in rng.sample(able, round(rate * len(able))):
+            tokens[k] = rng.choice(self.synonyms[tokens[k]])
+        return "".join(tokens)
+
+
+_WN: WordNetSynonyms | None = None
+
+
+def paraphrase(text: str, rng: random.Random, wordnet: WordNetSynonyms | None = None) -> str:
+    """The "paraphrase" mixture: 25% synonym swaps, then one random lexical edit."""
+    global _WN
+    if wordnet is None:
+        _WN = _WN or WordNetSynonyms()
+        wordnet = _WN
+    return edit(wordnet.swap(text, rng), rng, n_ops=1)
+
+
+def duplicate_set(
+    docs: list[str], seed: int = 0, mixture: str = "lexical"
+) -> tuple[list[str], list[int]]:
+    """Originals plus 1-3 edited copies each (shuffled); returns texts and their group ids.
+    ``mixture``: "lexical" (:func:`edit`) or "paraphrase" (:func:`paraphrase`)."""
     rng = random.Random(seed)
+    make = {"lexical": edit, "paraphrase": paraphrase}[mixture]
     texts, groups = [], []
     for g, doc in enumerate(docs):
         texts.append(doc)
         groups.append(g)
         for _ in range(rng.randint(1, 3)):
-            texts.append(edit(doc, rng))
+            texts.append(make(doc, rng))
             groups.append(g)
     order = list(range(len(texts)))
     rng.shuffle(order)

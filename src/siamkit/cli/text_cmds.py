@@ -128,6 +128,8 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
         f"similarity {r.similarity:.4f}: {verdict} (threshold: similarity >= "
         f"{1 - r.threshold:.4f}, {r.threshold_source})"
     )
+    if r.score is not None:
+        click.echo(f"score {r.score:.4f} (on the fine-tuning scores' scale, the model's score map)")
     click.echo(_chunk_note(r.chunked), nl=False)
 
 

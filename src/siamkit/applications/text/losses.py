@@ -29,6 +29,13 @@ def cosent_loss(za: Tensor, zb: Tensor, scores: Tensor, scale: float = 20.0) -> 
     return torch.logsumexp(torch.cat([diff.new_zeros(1), diff]), dim=0)
 
 
+def cosine_mse_loss(za: Tensor, zb: Tensor, scores: Tensor) -> Tensor:
+    """Mean squared error between each pair's cosine and its score in [0, 1]
+    (sentence-transformers' ``CosineSimilarityLoss``): unlike CoSENT it pins the cosine to the
+    score's scale, not only its order. ``za, zb``: ``(N, D)``; ``scores``: ``(N,)``."""
+    return F.mse_loss((za * zb).sum(1), scores.to(za.dtype))
+
+
 def mnrl_loss(za: Tensor, zp: Tensor, scale: float = 20.0, zn: Tensor | None = None) -> Tensor:
     """Multiple-negatives ranking: each anchor must pick its own positive among the batch's
     positives (and the optional hard negatives ``zn``): cross entropy over ``scale * cos``.

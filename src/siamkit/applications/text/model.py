@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from siamkit.applications.text.score_map import ScoreMap
 from siamkit.distances import get_distance
 from siamkit.encoders.text import (
     TextEncoder,
@@ -74,6 +75,9 @@ class TextSiameseNetwork(nn.Module):
             self.doc_encoder.tokenizer = encoder.tokenizer
         self.distance = get_distance(distance)
         self.threshold: float | None = None
+        # cosine -> the graded scores' scale, fitted on the training pairs (None: not fine-tuned
+        # on graded scores); saved in the bundle's config as "score_map"
+        self.score_map: ScoreMap | None = None
         self.batch_size = 64
 
     @classmethod
@@ -137,7 +141,7 @@ class TextSiameseNetwork(nn.Module):
         return self.distance.pairwise(self.embed(a), self.embed(b, role="document"))
 
     def config(self) -> dict[str, Any]:
-        return {
+        cfg = {
             "kind": self.kind,
             "transformer": self.encoder.hf_config(),
             "max_length": self.encoder.max_length,
@@ -145,6 +149,9 @@ class TextSiameseNetwork(nn.Module):
             "share_weights": self.share_weights,
             "distance": self.distance_name,
         }
+        if self.score_map is not None:  # absent in bundles without one (and all older bundles)
+            cfg["score_map"] = self.score_map.to_dict()
+        return cfg
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TextSiameseNetwork:
@@ -168,7 +175,10 @@ class TextSiameseNetwork(nn.Module):
         enc = TextEncoder(
             tf.AutoModel.from_config(config), tokenizer, cfg["max_length"], cfg["overlap"]
         )
-        return cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
+        model = cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
+        if cfg.get("score_map") is not None:
+            model.score_map = ScoreMap.from_dict(cfg["score_map"])
+        return model
 
     def export_onnx_folder(
         self, folder: str | os.PathLike[str], int8: bool = False, force: bool = False

@@ -19,6 +19,9 @@ class SimilarityResult:
     threshold_source: str  # where the threshold came from
     same: bool
     chunked: int  # texts longer than the model's window (embedded as averaged windows)
+    # the similarity on the scale of the graded scores the model was fine-tuned on (its score
+    # map, fitted on the training pairs); None when the model has no score map
+    score: float | None = None
 
 
 def resolve_threshold(
@@ -55,4 +58,5 @@ def compare_texts(
     zb = model.embed([b], role="document")
     chunked += model.last_chunked
     d = float(model.distance.pairwise(za, zb)[0])
-    return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked)
+    score = None if model.score_map is None else float(model.score_map(1.0 - d))
+    return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked, score)

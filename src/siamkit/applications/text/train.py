@@ -18,12 +18,14 @@ from tqdm.auto import tqdm
 
 from siamkit.applications.text.losses import (
     cosent_loss,
+    cosine_mse_loss,
     mnrl_loss,
     text_contrastive_loss,
     text_triplet_loss,
 )
 from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
 from siamkit.applications.text.pairs import NoDuplicatesBatchSampler, TextExamples, read_examples
+from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_path
@@ -47,6 +49,8 @@ def batch_loss(model: TextSiameseNetwork, cfg: TextTrainConfig, ex: TextExamples
     name, scale, margin = cfg.loss.name, cfg.loss.scale, cfg.loss.margin
     if name == "cosent":
         return cosent_loss(zs[0], zs[1], torch.tensor(ex.targets, device=zs[0].device), scale)
+    if name == "cosine_mse":
+        return cosine_mse_loss(zs[0], zs[1], torch.tensor(ex.targets, device=zs[0].device))
     if name == "contrastive":
         same = torch.tensor(ex.targets, device=zs[0].device)
         return text_contrastive_loss(zs[0], zs[1], same, margin)
@@ -83,6 +87,25 @@ def _batches(ex: TextExamples, cfg: TextTrainConfig, epoch: int) -> list[list[in
     random.Random(seed).shuffle(order)
     b = cfg.train.batch_size
     return [order[s : s + b] for s in range(0, len(order), b)]
+
+
+def fit_score_map(
+    model: TextSiameseNetwork, ex: TextExamples, score_range: tuple[float, float] | None
+) -> ScoreMap | None:
+    """For pairs with graded scores (a ``score_range``): the monotone map from the trained model's
+    cosine to the score, fitted on the TRAINING pairs ``ex`` only; None for other data."""
+    if ex.format != "pairs" or ex.targets is None or score_range is None or len(ex) < 2:
+        return None
+    model.eval()
+    z = []
+    for col, role in ((ex.texts[0], "query"), (ex.texts[1], "document")):
+        uniq = sorted(set(col))  # each distinct text embedded once
+        pos = {t: k for k, t in enumerate(uniq)}
+        with torch.inference_mode():
+            e = model.embed(uniq, role=role).float().cpu().numpy()
+        z.append(e[[pos[t] for t in col]])
+    cos = (z[0] * z[1]).sum(1)
+    return ScoreMap.fit(cos, ex.targets).rescaled(*score_range)
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -154,6 +177,9 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     if val_ex is not None:
         metrics.update(validate(model, val_ex))
     threshold = metrics.get("verification.threshold")
+    model.score_map = fit_score_map(model, train_ex, _range(cfg))
+    if model.score_map is not None:
+        metrics["score_map.knots"] = len(model.score_map.x)
     from siamkit.export.bundle import save_model
 
     model_dir = save_model(model, out_dir / "model", threshold=threshold, metadata={"task": "text"})  # type: ignore[arg-type]

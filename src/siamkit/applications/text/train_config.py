@@ -10,7 +10,7 @@ import yaml
 
 from siamkit.applications.text.pairs import FORMATS
 
-LOSSES = ("cosent", "mnrl", "contrastive", "triplet")
+LOSSES = ("cosent", "cosine_mse", "mnrl", "contrastive", "triplet")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,12 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         raise ValueError(f"data.format is one of {', '.join(FORMATS)}, got {cfg.data.format!r}")
     if cfg.loss.name not in LOSSES:
         raise ValueError(f"loss.name is one of {', '.join(LOSSES)}, got {cfg.loss.name!r}")
-    need = {"cosent": "pairs", "contrastive": "pairs", "triplet": "triplets"}.get(cfg.loss.name)
+    need = {
+        "cosent": "pairs",
+        "cosine_mse": "pairs",
+        "contrastive": "pairs",
+        "triplet": "triplets",
+    }.get(cfg.loss.name)
     if need and cfg.data.format != need:
         raise ValueError(
             f"loss {cfg.loss.name!r} trains on data.format {need!r}, got {cfg.data.format!r}"
