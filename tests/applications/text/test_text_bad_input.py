@@ -83,7 +83,7 @@ def _image_bundle(tmp_path: Path) -> Path:
 
     torch.manual_seed(0)
     net = siamkit.SiameseNetwork(
-        create_encoder("mlp", in_features=784, hidden=(8,)),
+        create_encoder("convnet", in_channels=1, widths=(4, 8)),
         embedding_dim=4,
         preprocess=siamkit.Preprocess(input_shape=(1, 28, 28)),
     )
