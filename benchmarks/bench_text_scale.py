@@ -8,8 +8,9 @@
         --threshold auto --runtime onnx-int8 --model MODEL
     # 3. pair precision / recall of the groups against the planted truth
     python benchmarks/bench_text_scale.py score --corpus /tmp/dedup200k --groups groups.jsonl
-    # speed options of the ONNX embedding path on a sample of the corpus
+    # speed options of the ONNX embedding path on a sample of the corpus, and of the pair search
     nice -n 10 python benchmarks/bench_text_scale.py embed-options --corpus /tmp/dedup200k --n 5000
+    nice -n 10 python benchmarks/bench_text_scale.py search --n 5000 --scale 200000
 
 The corpus is synthetic in its duplicates only: the originals are real English (WordNet 3.0
 glosses, "lemma, lemma: definition; examples"), the copies drop ~10% of the words and swap two
@@ -210,7 +211,40 @@ def embed_options(args: argparse.Namespace) -> None:
         print(f"| {name} | {w:.1f} | {c:.1f} | {len(texts) / w:.1f} | {cos:.6f} |")
 
 
-_COMMANDS = {"corpus": corpus, "score": score, "embed-options": embed_options}
+def search(args: argparse.Namespace) -> None:
+    """Seconds (wall, CPU) of the pair search over ``--scale`` vectors: FAISS HNSW as `text
+    dedup` runs it above 50,000 texts, and the exact blockwise search it runs below. The
+    vectors: the int8 embeddings of the corpus's first ``--n`` texts, tiled and moved by noise of
+    norm 0.8 (cosine ~0.6 between copies), the first ``--n`` kept as they are (as
+    ``bench_text.py dedup-scale``): a search cost at that size, not a quality figure."""
+    from siamkit.applications.text.dedup import similar_pairs
+    from siamkit.applications.text.embedding import embed_texts
+    from siamkit.applications.text.model import DOCUMENT_THRESHOLD
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+
+    z = embed_texts(
+        TextOnnxEmbedder(args.onnx_dir, int8=True, threads=args.threads),
+        _read_texts(args.corpus, args.n),
+    ).vectors
+    rng = np.random.default_rng(0)
+    big = np.tile(z, (int(np.ceil(args.scale / len(z))), 1))[: args.scale]
+    big = big + rng.normal(0, 0.8 / np.sqrt(z.shape[1]), big.shape).astype(np.float32)
+    big /= np.linalg.norm(big, axis=1, keepdims=True)
+    big[: len(z)] = z
+    sim = 1.0 - DOCUMENT_THRESHOLD
+    print(f"{len(big)} vectors (synthetic around {len(z)} real ones), similarity >= {sim:.2f}\n")
+    print(
+        "| search | wall s | CPU s | pairs | pairs among the real rows |\n| --- | --- | --- | --- | --- |"
+    )
+    for name, above in (("FAISS HNSW (M 32, efSearch 64, k 32)", 0), ("exact, blockwise", 10**9)):
+        w, c = time.perf_counter(), time.process_time()
+        pairs = similar_pairs(big, sim, faiss_above=above)
+        w, c = time.perf_counter() - w, time.process_time() - c
+        real = int(((pairs[:, 0] < len(z)) & (pairs[:, 1] < len(z))).sum())
+        print(f"| {name} | {w:.1f} | {c:.1f} | {len(pairs)} | {real} |")
+
+
+_COMMANDS = {"corpus": corpus, "score": score, "embed-options": embed_options, "search": search}
 
 
 def main() -> None:
@@ -227,6 +261,7 @@ def main() -> None:
     parser.add_argument("--onnx-dir", default="/tmp/dedup200k/onnx", help="the model's export")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--scale", type=int, default=200_000, help="search: vectors searched")
     parser.add_argument("--only", nargs="*", default=None, help="embed-options: name substrings")
     args = parser.parse_args()
     t = time.time()
