@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,6 +211,28 @@ def test_onnx_runtime_serves_a_gallery_built_with_torch(model_dir, tmp_path):
         want = float(torch_model(as_tensor(pattern("stripes")), as_tensor(pattern("disc")))[0])
     assert pair.json()["distance"] == pytest.approx(want, abs=1e-4)
     assert match["label"] == "a" and match["distance"] == pytest.approx(want, abs=1e-4)
+
+
+def test_onnx_int8_runtime_serves_the_int8_export_of_an_image_model(model_dir):
+    """``--runtime onnx-int8`` (added with the text runtime) picks model.int8.onnx, and says how
+    to make it when it is missing."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.quantize import quantize_onnx
+
+    export_onnx(model_dir)
+    with pytest.raises(
+        FileNotFoundError, match=r"has no model\.int8\.onnx; create it with .*--int8"
+    ):
+        load_for_serving(model_dir, "onnx-int8")
+    quantize_onnx(Path(model_dir) / "model.onnx", mode="dynamic")
+    int8 = load_for_serving(model_dir, "onnx-int8", threads=1)
+    assert int8.precision == "int8"
+    assert load_for_serving(model_dir, "onnx", threads=1).precision == "fp32"
+    x = torch.from_numpy(pattern("disc")[None, None] / 255.0).float()
+    want = siamkit.load_model(model_dir).embed(x).detach()
+    got = int8.embed(x)
+    assert float(torch.nn.functional.cosine_similarity(got, want)[0]) > 0.95
 
 
 def test_a_busy_port_fails_before_serving_is_announced_and_creates_no_gallery(

@@ -250,7 +250,40 @@ def test_siamkit_serve_starts_a_text_bundle_with_its_gallery(text_model, tmp_pat
         r = c.post("/identify", json={"text": "The VPN does not connect.", "k": 1}).json()
     assert r["threshold"] == 0.3 and r["matches"][0]["label"] == "vpn"
     onnx = CliRunner().invoke(serve_cmd.serve, [str(bundle), "--runtime", "onnx"])
-    assert onnx.exit_code == 1 and "serves image models only" in onnx.output
+    assert onnx.exit_code == 1 and "holds no exported text.onnx" in onnx.output  # not exported
     assert r["matches"][0]["distance"] == pytest.approx(
         float(_distances(text_model, "The VPN does not connect.", VPN)[0]), abs=1e-5
     )
+
+
+def test_invisible_and_lone_surrogate_texts_are_refused_by_name(make_client):
+    c = make_client()
+    raw = {"content-type": "application/json"}  # JSON escapes: "\ud800" is a lone surrogate
+    cases = [
+        (c.post("/embed", json={"texts": ["ok", "\u200b\u200b"]}), "texts[1] is empty"),
+        (c.post("/identify", json={"text": "\x00"}), "text text is empty"),
+        (
+            c.post("/enroll", content='{"label": "x", "texts": ["a\\ud800b"]}', headers=raw),
+            "texts[0] is not valid Unicode (a lone surrogate '\\ud800' at character 1)",
+        ),
+        (
+            c.post("/verify", content='{"text_a": "fine", "text_b": "\\udc80"}', headers=raw),
+            "text_b is not valid Unicode",
+        ),
+    ]
+    for r, words in cases:
+        assert r.status_code == 422 and words in r.json()["detail"], r.json()
+    assert c.get("/gallery").json()["num_items"] == 0
+
+
+def test_a_text_at_the_length_limit_is_embedded_and_its_tokens_counted(make_client, text_model):
+    limit = 20_000
+    c = make_client(gallery=None, max_text_chars=limit)
+    words = "budget review of the northern region's quarterly accounts and staff "
+    text = (words * (limit // len(words) + 1))[:limit]
+    r = c.post("/embed", json={"texts": [text]})
+    assert r.status_code == 200, r.text
+    want = len(text_model.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert r.json()["tokens"] == [want] and want > 10 * 256 and r.json()["chunked"] == 1
+    over = c.post("/embed", json={"texts": [text + "x"]})
+    assert over.status_code == 413 and "20,001 characters; at most 20,000" in over.json()["detail"]

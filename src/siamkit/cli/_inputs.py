@@ -110,6 +110,11 @@ def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
     from siamkit.model_protocol import as_embedding_model
     from siamkit.models.preprocess import missing_input_shape_message
 
+    if getattr(net, "input_kind", None) == "text":  # no shape to record: it takes strings
+        raise ValueError(
+            f"{where} is a text model: it embeds texts, not images; use `siamkit text ...` "
+            "or `siamkit serve` with it"
+        )
     shape = as_embedding_model(net).input_shape
     if shape is None:
         raise ValueError(missing_input_shape_message(where))

@@ -66,7 +66,9 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
     type=click.Choice(RUNTIMES),
     default="torch",
     show_default=True,
-    help="Run the model with PyTorch or with its ONNX Runtime export.",
+    help="Run the model with PyTorch or with its ONNX Runtime export, fp32 or int8 "
+    "(`siamkit export MODEL --format onnx [--int8]` first; a text model's export with its "
+    "tokenizer, run without torch).",
 )
 @click.option(
     "--index",

@@ -311,6 +311,8 @@ def plagiarism(
     help="JSONL key / CSV column whose value is each text's label (texts sharing it are one label).",
 )
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@_RUNTIME
+@_ONNX_DIR
 @_JSON
 @store_errors("gallery")
 def enroll(
@@ -320,6 +322,8 @@ def enroll(
     text_field: str,
     id_field: str,
     batch_size: int,
+    runtime: str,
+    onnx_dir: str | None,
     as_json: bool,
 ) -> None:
     """Enroll the texts of CORPUS (.jsonl, .csv, a text file or a folder) into a gallery, each
@@ -336,8 +340,11 @@ def enroll(
 
     docs = read_corpus(corpus, text_field, id_field)
     model = _model(model_path)
+    onnx = _runtime(model, model_path, runtime, onnx_dir)
     with Gallery.open(gallery_path, model, create=True) as gallery:
-        emb = embed_texts(model, [d.text for d in docs], batch_size=batch_size)
+        emb = embed_texts(
+            model if onnx is None else onnx, [d.text for d in docs], batch_size=batch_size
+        )
         ids = enroll_documents(gallery, gallery_path, docs, emb.vectors)
         total = len(gallery)
     doc = {
@@ -346,6 +353,7 @@ def enroll(
         "gallery": gallery_path,
         "num_items": total,
         "chunked_texts": emb.chunked,
+        "runtime": runtime,
     }
     if as_json:
         click.echo(json.dumps(doc, indent=2))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-RUNTIMES = ("torch", "onnx")
+RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 
 def load_for_serving(
@@ -19,12 +19,15 @@ def load_for_serving(
 
     Args:
         model_dir: a saved model folder (``siamkit train`` / ``save_model``).
-        runtime: ``"torch"`` (the bundle) or ``"onnx"`` (its export, ``siamkit export --format onnx``).
+        runtime: ``"torch"`` (the bundle), ``"onnx"`` or ``"onnx-int8"`` (its fp32 or int8
+            export, ``siamkit export MODEL --format onnx [--int8]``; a text model's export is
+            the folder ``MODEL/onnx`` with its tokenizer).
         threads: ONNX Runtime intra-op threads (``None`` = its default).
 
     Raises:
-        ValueError: an unknown runtime, ONNX Runtime not installed, or a kind whose export is a
-            folder of graphs (text) rather than one ``model.onnx``; the message says what to do.
+        ValueError: an unknown runtime, ONNX Runtime not installed, or no export of this very
+            model (a text export from another model is refused by its fingerprint); the
+            message says what to do.
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
@@ -36,22 +39,22 @@ def load_for_serving(
         from siamkit.export.onnx_model import OnnxModel
     except ImportError as err:
         raise ValueError(
-            f"--runtime onnx is not available: {err}. Install it with pip install "
+            f"--runtime {runtime} is not available: {err}. Install it with pip install "
             "'siamkit[onnx]' and export the model first (siamkit export MODEL --format onnx)."
         ) from None
-    _refuse_folder_exports(model_dir)
-    return OnnxModel(str(model_dir), threads=threads)
+    int8 = runtime == "onnx-int8"
+    if _exports_a_folder(model_dir):  # a text model: encoder graphs + tokenizer in MODEL/onnx
+        from siamkit.applications.text.onnx import load_text_onnx_model
+
+        return load_text_onnx_model(model_dir, int8=int8, threads=threads)
+    return OnnxModel(str(model_dir), threads=threads, precision="int8" if int8 else "fp32")
 
 
-def _refuse_folder_exports(model_dir: str | Path) -> None:
-    """A kind exported as a folder (a text model: encoder + tokenizer) has no model.onnx."""
+def _exports_a_folder(model_dir: str | Path) -> bool:
+    """Whether the model's kind exports a folder (a text model: encoder + tokenizer), not one
+    model.onnx."""
     from siamkit.export.bundle import read_model_config
     from siamkit.models.kinds import onnx_folder_exporter
 
     kind = read_model_config(model_dir)["model"]["kind"]
-    if onnx_folder_exporter(kind) is not None:
-        raise ValueError(
-            f"{model_dir} is a {kind} model: --runtime onnx serves image models only; serve it "
-            "with --runtime torch (its ONNX export runs with "
-            "siamkit.applications.text.onnx.TextOnnxEmbedder)"
-        )
+    return onnx_folder_exporter(kind) is not None

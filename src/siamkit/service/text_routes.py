@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from siamkit.applications.text.corpus import is_blank, unicode_problem
 from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, text_preview
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs
@@ -103,16 +104,22 @@ def check_texts(texts: Sequence[str], field: str, limits: ServiceLimits) -> list
                 f"The text {name} has {len(t):,} characters; at most "
                 f"{limits.max_text_chars:,} are allowed.",
             )
-        if not t.strip():
+        if is_blank(t):
             raise RequestError(
-                422, f"The text {name} is empty; give at least one non-space character."
+                422, f"The text {name} is empty; give at least one visible character."
             )
+        if bad := unicode_problem(t):
+            raise RequestError(422, f"The text {name} is not valid Unicode ({bad}).")
     return list(texts)
 
 
 def token_stats(model: Any, texts: Sequence[str]) -> tuple[list[int], int]:
     """Tokens of each text (special tokens not counted) and how many texts exceed the model's
     window, i.e. are embedded as overlapping windows averaged."""
+    own = getattr(model, "token_stats", None)  # the ONNX runtime counts with `tokenizers`
+    if callable(own):
+        counts, chunked = own(texts)
+        return list(counts), int(chunked)
     ids = model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
     _, owner = model.encoder.chunk(texts)
     return [len(i) for i in ids], sum(owner.count(i) > 1 for i in range(len(texts)))
@@ -319,8 +326,8 @@ async def info(engine: Engine) -> TextInfoResponse:
         distance=engine.distance_name,
         threshold=engine.threshold,
         threshold_source=source,
-        window_tokens=int(getattr(enc, "max_length", 0)),
-        overlap_tokens=int(getattr(enc, "overlap", 0)),
+        window_tokens=int(getattr(enc, "max_length", getattr(engine.model, "max_length", 0))),
+        overlap_tokens=int(getattr(enc, "overlap", getattr(engine.model, "overlap", 0))),
         fingerprint=engine.fingerprint,
     )
     gallery = gallery_info(stats)

@@ -119,6 +119,7 @@ def test_enroll_puts_a_corpus_in_a_gallery_the_service_shows(run, text_model, tm
     assert res.exit_code == 0, res.output
     assert json.loads(res.output) | {"gallery": None} == {
         "texts": 3, "labels": 2, "gallery": None, "num_items": 3, "chunked_texts": 0,
+        "runtime": "torch",
     }  # fmt: skip
     query = "The VPN will not connect."
     with Gallery.open(db, text_model, threshold=0.3) as g:

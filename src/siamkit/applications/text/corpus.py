@@ -9,10 +9,30 @@ import csv
 import io
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".rst", ".html", ".htm", ""}
+_INVISIBLE = {"Zs", "Zl", "Zp", "Cc", "Cf"}  # spaces, controls, format (zero-width, BOM)
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` has no visible character: spaces, control and zero-width characters
+    only (``"\u200b"``, ``"\x00"``), which a tokenizer turns into no token at all."""
+    if any(c.isalnum() for c in text):
+        return False
+    return all(unicodedata.category(c) in _INVISIBLE for c in text)
+
+
+def unicode_problem(text: str) -> str | None:
+    """``None``, or what keeps ``text`` from being UTF-8 encoded: a lone surrogate (JSON's
+    ``"\ud800"`` escapes decode to one), which the tokenizer cannot take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"a lone surrogate {text[err.start]!a} at character {err.start}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,8 @@ def _jsonl(path: Path, text_field: str, id_field: str) -> list[Document]:
             raise ValueError(f"{path} line {n} is not valid JSON ({err.msg})") from None
         if not isinstance(row, dict) or not isinstance(row.get(text_field), str):
             raise ValueError(f"{path} line {n} has no string field {text_field!r}")
+        if bad := unicode_problem(row[text_field]):
+            raise ValueError(f"{path} line {n}: the text is not valid Unicode ({bad})")
         docs.append(Document(str(row.get(id_field, n)), row[text_field]))
     return docs
 
@@ -74,7 +96,8 @@ def read_corpus(
 ) -> list[Document]:
     """Documents from a ``.jsonl`` / ``.csv`` file, a single text file, or a folder of text files.
 
-    Empty documents are dropped (they have nothing to compare). A folder is read recursively;
+    Empty documents (nothing but spaces, control or zero-width characters) are dropped: they
+    have nothing to compare. A folder is read recursively;
     ids are paths relative to it.
 
     >>> docs = read_corpus("corpus.jsonl")  # doctest: +SKIP
@@ -89,7 +112,7 @@ def read_corpus(
         docs = _csv(p, text_field, id_field)
     else:
         docs = [Document(p.name, read_text_file(p))]
-    docs = [d for d in docs if d.text.strip()]
+    docs = [d for d in docs if not is_blank(d.text)]
     if not docs:
         raise ValueError(f"{p} holds no non-empty text")
     return docs

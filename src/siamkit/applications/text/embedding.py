@@ -34,7 +34,8 @@ def embed_texts(
     progress: bool | None = None,
     desc: str = "embedding",
 ) -> Embedded:
-    """Embed ``texts`` in batches of ``batch_size`` (longest first, so padding stays small).
+    """Embed ``texts`` in batches of ``batch_size`` (longest first, so padding stays small;
+    the ONNX runtime sorts the token windows of all texts at once).
 
     ``model`` is a text model or its exported ONNX runtime
     (:func:`~siamkit.applications.text.onnx.open_text_runtime`, shared-weight models only, so
@@ -45,17 +46,18 @@ def embed_texts(
     """
     items = check_texts(texts)
     show = sys.stderr.isatty() if progress is None else progress
+    if not isinstance(model, TextSiameseNetwork):  # the ONNX runtime sorts all windows itself
+        with tqdm(total=len(items), desc=desc, disable=not show, unit="window") as bar:
+
+            def tick(done: int, total: int) -> None:
+                bar.total, bar.n = total, done
+                bar.refresh()
+
+            vectors = model.embed(items, batch_size=batch_size, progress=tick)
+        return Embedded(vectors, model.last_chunked)
     order = np.argsort([-len(t) for t in items], kind="stable")
     out = np.empty((len(items), model.embedding_dim), dtype=np.float32)
     chunked = 0
-    if not isinstance(model, TextSiameseNetwork):
-        with tqdm(total=len(items), desc=desc, disable=not show) as bar:
-            for s in range(0, len(items), batch_size):
-                idx = order[s : s + batch_size]
-                out[idx] = model.embed([items[i] for i in idx], batch_size=batch_size)
-                chunked += model.last_chunked
-                bar.update(len(idx))
-        return Embedded(out, chunked)
     was_training = model.training
     model.eval()
     try:

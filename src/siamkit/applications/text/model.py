@@ -46,11 +46,13 @@ def check_texts(texts: object) -> list[str]:
         texts = [texts]
     if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
         raise TypeError(f"a text model embeds a list of strings, got {type(texts).__name__}")
+    from siamkit.applications.text.corpus import is_blank, unicode_problem
+
     for i, t in enumerate(texts):
-        if not t.strip():
-            raise ValueError(
-                f"text {i} is empty; every text needs at least one non-space character"
-            )
+        if is_blank(t):
+            raise ValueError(f"text {i} is empty; every text needs at least one visible character")
+        if bad := unicode_problem(t):
+            raise ValueError(f"text {i} is not valid Unicode ({bad})")
     return list(texts)
 
 

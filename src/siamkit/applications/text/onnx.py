@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,12 +120,19 @@ def quantize_int8(fp32: Path, int8: Path) -> None:
 class TextOnnxEmbedder:
     """``embed(list[str]) -> (N, D)`` with ONNX Runtime and ``tokenizers`` (no torch).
 
+    ``threads``: ONNX Runtime intra-op threads (0: one per core); ``spin``: let idle threads
+    spin-wait between operators (ONNX Runtime's default; off here, see ``__init__``).
+
     >>> TextOnnxEmbedder("edge/", int8=True).embed(["hello"]).shape  # doctest: +SKIP
     (1, 384)
     """
 
     def __init__(
-        self, folder: str | os.PathLike[str], int8: bool = False, threads: int = 0
+        self,
+        folder: str | os.PathLike[str],
+        int8: bool = False,
+        threads: int = 0,
+        spin: bool = False,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -142,6 +149,9 @@ class TextOnnxEmbedder:
         self.tokenizer.no_truncation()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
+        if not spin:  # waiting threads sleep instead of spinning: on a shared CPU spinning
+            # burnt ~40% more CPU time for the same texts (BENCHMARKS.md, 200,000-text dedup)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(path / (INT8_NAME if int8 else ONNX_NAME)), opts, providers=["CPUExecutionProvider"]
         )
@@ -159,36 +169,74 @@ class TextOnnxEmbedder:
         starts = range(0, max(len(ids) - m["overlap"], 1), step) if len(ids) > size else [0]
         return [head + ids[s : s + size] + tail for s in starts]
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """``N`` texts -> ``(N, D)`` float32 unit rows."""
+    def token_stats(self, texts: Sequence[str]) -> tuple[list[int], int]:
+        """Tokens of each text (special tokens not counted) and how many texts exceed the
+        window, i.e. are embedded as overlapping windows averaged."""
+        encs = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        counts = [len(e.ids) for e in encs]
+        return counts, sum(len(self._windows(list(e.ids))) > 1 for e in encs)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """``N`` texts -> ``(N, D)`` float32 unit rows.
+
+        All windows of all texts are sorted by token count before batching, so a batch pads
+        little (on 5,000 short texts: 30% less CPU than batching 64 texts at a time by character
+        length). ``progress(windows done, windows)`` is called after each batch.
+        """
         from siamkit.applications.text.model import check_texts
 
         items = check_texts(texts)
-        encs = self.tokenizer.encode_batch(items, add_special_tokens=False)
-        windows, owner = [], []
+        windows: list[np.ndarray] = []  # int32 token ids: a list of ints per window costs ~5x
+        owner: list[int] = []
         chunked = 0
-        for i, e in enumerate(encs):
-            ws = self._windows(list(e.ids))
-            chunked += len(ws) > 1
-            for w in ws:
-                windows.append(w)
-                owner.append(i)
+        for s in range(0, len(items), 8192):  # tokenizer results are large: keep only the ids
+            encs = self.tokenizer.encode_batch(items[s : s + 8192], add_special_tokens=False)
+            for i, e in enumerate(encs, s):
+                ws = self._windows(list(e.ids))
+                chunked += len(ws) > 1
+                windows += [np.asarray(w, dtype=np.int32) for w in ws]
+                owner += [i] * len(ws)
         self.last_chunked = chunked
-        order = sorted(range(len(windows)), key=lambda j: -len(windows[j]))
+        lengths = np.array([len(w) for w in windows])
+        order = np.argsort(-lengths, kind="stable")
         pooled = np.empty((len(windows), self.meta["embedding_dim"]), dtype=np.float32)
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
-            width = max(len(windows[j]) for j in idx)
+            width = int(lengths[idx].max())
             ids = np.full((len(idx), width), self.meta["pad"], dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
             for r, j in enumerate(idx):
-                ids[r, : len(windows[j])] = windows[j]
-                mask[r, : len(windows[j])] = 1
+                ids[r, : lengths[j]] = windows[j]
+                mask[r, : lengths[j]] = 1
             pooled[idx] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        weights = np.array([len(w) for w in windows], dtype=np.float32)
+            if progress is not None:
+                progress(min(s + batch_size, len(order)), len(order))
         out = np.zeros((len(items), pooled.shape[1]), dtype=np.float32)
-        np.add.at(out, np.array(owner), pooled * weights[:, None])
+        np.add.at(out, np.array(owner), pooled * lengths[:, None].astype(np.float32))
         return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _checked_runtime(
+    folder: str | os.PathLike[str], int8: bool, fingerprint: str, threads: int = 0
+) -> TextOnnxEmbedder:
+    path, name = Path(folder), INT8_NAME if int8 else ONNX_NAME
+    if not (path / META_NAME).is_file() or not (path / name).is_file():
+        raise ValueError(
+            f"{path} holds no exported {name}; export the model first with `siamkit export MODEL "
+            f"--format onnx --int8` (or `siamkit text export --out {path} --int8`)"
+        )
+    runtime = TextOnnxEmbedder(path, int8=int8, threads=threads)
+    if runtime.fingerprint != fingerprint:
+        raise ValueError(
+            f"{path} was exported from another model (its fingerprint differs); export this "
+            "model again with `siamkit export MODEL --format onnx --int8 --force`"
+        )
+    return runtime
 
 
 def open_text_runtime(model: Any, folder: str | os.PathLike[str], int8: bool) -> TextOnnxEmbedder:
@@ -200,19 +248,105 @@ def open_text_runtime(model: Any, folder: str | os.PathLike[str], int8: bool) ->
     """
     from siamkit.models import model_fingerprint
 
-    path, name = Path(folder), INT8_NAME if int8 else ONNX_NAME
-    if not (path / META_NAME).is_file() or not (path / name).is_file():
-        raise ValueError(
-            f"{path} holds no exported {name}; export the model first with `siamkit export MODEL "
-            f"--format onnx --int8` (or `siamkit text export --out {path} --int8`)"
-        )
-    runtime = TextOnnxEmbedder(path, int8=int8)
-    if runtime.fingerprint != model_fingerprint(model):
-        raise ValueError(
-            f"{path} was exported from another model (its fingerprint differs); export this "
-            "model again with `siamkit export MODEL --format onnx --int8 --force`"
-        )
-    return runtime
+    return _checked_runtime(folder, int8, model_fingerprint(model))
+
+
+class TextOnnxModel:
+    """A saved text model served by its ONNX export: what the gallery and the service read of a
+    text model (``input_kind``, ``embed``, ``distance``, ``threshold``, ``embedding_dim``,
+    ``fingerprint``, ``token_stats``), the embedding done by :class:`TextOnnxEmbedder`.
+
+    The fingerprint is the bundle's, so a gallery enrolled with the PyTorch model opens with
+    this one and the reverse; the threshold is the bundle's current one (``siamkit calibrate``
+    may have changed it after the export).
+
+    >>> load_text_onnx_model("runs/tickets/model", int8=True).embed(["hi"]).shape  # doctest: +SKIP
+    torch.Size([1, 384])
+    """
+
+    kind = "text-onnx"
+    input_kind = "text"
+    training = False
+
+    def __init__(
+        self, runtime: TextOnnxEmbedder, distance: str, threshold: float | None, int8: bool
+    ) -> None:
+        from siamkit.distances import get_distance
+
+        self.runtime = runtime
+        self.distance = get_distance(distance)
+        self.threshold = threshold
+        self.fingerprint: str = runtime.fingerprint
+        self.precision = "int8" if int8 else "fp32"
+        self.max_length = int(runtime.meta["max_length"])
+        self.overlap = int(runtime.meta["overlap"])
+        self.last_chunked = 0
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.runtime.embedding_dim
+
+    @property
+    def distance_name(self) -> str:
+        return str(self.distance.name)
+
+    @property
+    def input_shape(self) -> None:
+        """``None``: the model embeds strings, not tensors of one shape."""
+        return None
+
+    def token_stats(self, texts: Sequence[str]) -> tuple[list[int], int]:
+        return self.runtime.token_stats(texts)
+
+    def embed(self, texts: Sequence[str] | str, role: str = "query") -> Any:
+        """Texts -> ``(N, D)`` unit vectors as a float32 CPU tensor (shared weights: one tower)."""
+        import torch
+
+        from siamkit.applications.text.model import ROLES
+
+        if role not in ROLES:
+            raise ValueError(f"role is 'query' or 'document', got {role!r}")
+        z = self.runtime.embed([texts] if isinstance(texts, str) else texts)
+        self.last_chunked = self.runtime.last_chunked
+        return torch.from_numpy(z)
+
+    def __call__(self, a: Sequence[str], b: Sequence[str]) -> Any:
+        """Distances of the pairs ``(a_i, b_i)``: ``N, N -> (N,)``."""
+        if len(a) != len(b):
+            raise ValueError(f"pair lists differ in length: {len(a)} and {len(b)}")
+        return self.distance.pairwise(self.embed(a), self.embed(b, role="document"))
+
+    def eval(self) -> TextOnnxModel:
+        return self
+
+    def __repr__(self) -> str:
+        return f"TextOnnxModel({self.precision}, fingerprint {self.fingerprint[:12]}...)"
+
+
+def load_text_onnx_model(
+    model_dir: str | os.PathLike[str], int8: bool = False, threads: int | None = None
+) -> TextOnnxModel:
+    """The saved text model ``model_dir`` run by its export ``model_dir/onnx`` (``siamkit export
+    MODEL --format onnx [--int8]``), refused unless that export exists and was made from this
+    very model (same fingerprint). Torch is not used to embed.
+    """
+    from siamkit.export.bundle import read_model_config
+
+    doc = read_model_config(model_dir)
+    fingerprint = doc.get("fingerprint")
+    if not isinstance(fingerprint, str) or not fingerprint:
+        from siamkit.export.bundle import load_model
+        from siamkit.models import model_fingerprint
+
+        fingerprint = model_fingerprint(load_model(model_dir))  # an older bundle: compute it
+    runtime = _checked_runtime(Path(model_dir) / EXPORT_DIR, int8, fingerprint, threads or 0)
+    threshold = doc.get("threshold")
+    return TextOnnxModel(
+        runtime,
+        str(doc.get("distance") or "cosine"),
+        None if threshold is None else float(threshold),
+        int8,
+    )
 
 
 @dataclass(frozen=True)
