@@ -261,7 +261,7 @@ def test_invisible_and_lone_surrogate_texts_are_refused_by_name(make_client):
     raw = {"content-type": "application/json"}  # JSON escapes: "\ud800" is a lone surrogate
     cases = [
         (c.post("/embed", json={"texts": ["ok", "\u200b\u200b"]}), "texts[1] is empty"),
-        (c.post("/identify", json={"text": "\x00"}), "text text is empty"),
+        (c.post("/identify", json={"text": "\x00"}), "The text is empty"),
         (
             c.post("/enroll", content='{"label": "x", "texts": ["a\\ud800b"]}', headers=raw),
             "texts[0] is not valid Unicode (a lone surrogate '\\ud800' at character 1)",

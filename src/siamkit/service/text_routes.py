@@ -97,19 +97,18 @@ def check_texts(texts: Sequence[str], field: str, limits: ServiceLimits) -> list
             413, f"{field} holds {len(texts)} texts; at most {limits.max_files} per request."
         )
     for i, t in enumerate(texts):
+        # "the text", "text_a", "texts[2]": the field as the client wrote it, never "text text"
         name = field if len(texts) == 1 and not field.endswith("s") else f"{field}[{i}]"
+        name = "The text" if name == "text" else f"The text {name}"
         if len(t) > limits.max_text_chars:
             raise RequestError(
                 413,
-                f"The text {name} has {len(t):,} characters; at most "
-                f"{limits.max_text_chars:,} are allowed.",
+                f"{name} has {len(t):,} characters; at most {limits.max_text_chars:,} are allowed.",
             )
         if is_blank(t):
-            raise RequestError(
-                422, f"The text {name} is empty; give at least one visible character."
-            )
+            raise RequestError(422, f"{name} is empty; give at least one visible character.")
         if bad := unicode_problem(t):
-            raise RequestError(422, f"The text {name} is not valid Unicode ({bad}).")
+            raise RequestError(422, f"{name} is not valid Unicode ({bad}).")
     return list(texts)
 
 
