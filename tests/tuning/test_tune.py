@@ -217,6 +217,9 @@ def test_a_study_killed_mid_trial_resumes(base, tmp_path: Path, monkeypatch) -> 
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE", "RUNNING"]
     resumed = run_study(base, space, tmp_path, n_trials=4, progress=False)
     assert (resumed.complete, resumed.failed) == (4, 1)
+    # the resumed process does not draw the first trials' values again (a seeded sampler would)
+    lrs = [t.params["optim.lr"] for t in study.get_trials() if t.state.name == "COMPLETE"]
+    assert len(set(lrs)) == 4
     states = [r["state"] for r in _rows(tmp_path / "trials.csv")]
     assert states == ["complete", "complete", "fail", "complete", "complete"]
     assert resumed.best_value == max(

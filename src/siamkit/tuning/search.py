@@ -142,6 +142,10 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
             "or run with the same ones to continue it"
         )
     _fail_stale(study)
+    # A seeded sampler restarts its random draws with the process: a resumed study would repeat
+    # the values of its first trials. Seeding by the trials already held continues the sequence.
+    n_held = len(study.get_trials(deepcopy=False))
+    study.sampler = optuna.samplers.TPESampler(seed=base.train.seed + n_held)
     return study
 
 
