@@ -56,6 +56,10 @@ def test_demo_config_on_a_glyph_folder_trains_validates_calibrates_and_evaluates
     )  # fmt: skip
     assert ev.exit_code == 0, ev.output
     assert set(json.loads(ev.output)["few_shot"]) == {"3way1shot", "7way1shot"}
+    # on its own training folder, evaluate defaults to the classes the model did not train on
+    names = sorted(p.name for p in glyphs.iterdir())
+    unseen = [names[c] for c in metrics["run"]["test_classes"]]
+    assert json.loads(ev.output)["data"]["classes"] == unseen
     bad = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run" / "model"), "--data",
                                    str(glyphs), "--ways", "1"])  # fmt: skip
     assert bad.exit_code != 0 and "--ways" in bad.output

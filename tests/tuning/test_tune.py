@@ -180,3 +180,103 @@ def test_cli_runs_a_study(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert (out / "best.yaml").is_file() and (out / "study.db").is_file()
     assert "siamkit train" in res.output
+
+
+def _fake_training(monkeypatch, interrupt_at: int | None = None) -> list[int]:
+    """Trials "train" without training (metric = lr); trial ``interrupt_at`` gets Ctrl-C."""
+    started: list[int] = []
+
+    class Interrupting(FakeTrainer):
+        def fit(self) -> Any:
+            started.append(len(started))
+            if interrupt_at is not None and len(started) - 1 == interrupt_at:
+                raise KeyboardInterrupt
+            return super().fit()
+
+    def fake_validator(cfg, data, on_epoch):
+        return lambda net: cfg.optim.lr
+
+    monkeypatch.setattr(search_mod, "_validator", fake_validator)
+    monkeypatch.setattr(search_mod, "Trainer", Interrupting)
+    return started
+
+
+def test_a_study_killed_mid_trial_resumes(base, tmp_path: Path, monkeypatch) -> None:
+    """SIGKILL / SIGTERM leave the running trial RUNNING in study.db: the next run marks it
+    failed and runs trials until the wanted number have finished."""
+    import optuna
+
+    _fake_training(monkeypatch)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
+    run_study(base, space, tmp_path, n_trials=2, progress=False)
+    # what a killed process leaves: a trial that started and never ended
+    storage = f"sqlite:///{tmp_path / search_mod.STUDY_FILE}"
+    study = optuna.load_study(study_name=search_mod.STUDY_NAME, storage=storage)
+    killed = study.ask()
+    killed.suggest_float("optim.lr", 1e-4, 1.0, log=True)
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    resumed = run_study(base, space, tmp_path, n_trials=4, progress=False)
+    assert (resumed.complete, resumed.failed) == (4, 1)
+    # the resumed process does not draw the first trials' values again (a seeded sampler would)
+    lrs = [t.params["optim.lr"] for t in study.get_trials() if t.state.name == "COMPLETE"]
+    assert len(set(lrs)) == 4
+    states = [r["state"] for r in _rows(tmp_path / "trials.csv")]
+    assert states == ["complete", "complete", "fail", "complete", "complete"]
+    assert resumed.best_value == max(
+        float(r["value"]) for r in _rows(tmp_path / "trials.csv") if r["state"] == "complete"
+    )
+
+
+def test_a_study_interrupted_by_ctrl_c_resumes(base, tmp_path: Path, monkeypatch) -> None:
+    started = _fake_training(monkeypatch, interrupt_at=1)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
+    with pytest.raises(KeyboardInterrupt):
+        run_study(base, space, tmp_path, n_trials=3, progress=False)
+    assert len(started) == 2  # the first trial finished, the second was interrupted
+    started.append(-1)  # no more interrupts
+    resumed = run_study(base, space, tmp_path, n_trials=3, progress=False)
+    assert len(started) == 5 and (resumed.complete, resumed.failed) == (3, 1)
+    assert resumed.best_config is not None and resumed.best_config.is_file()
+
+
+def _tiny_folder(root: Path, one_image_classes: tuple[int, ...]) -> Path:
+    """8 classes of 8×8 noise, 6 images each, except one image in ``one_image_classes``."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(8):
+        (root / str(c)).mkdir(parents=True)
+        for i in range(1 if c in one_image_classes else 6):
+            img = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+            Image.fromarray(img, mode="L").save(root / str(c) / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["data.val_classes=[]"], "data.val_classes is empty"),
+        (["data.train_classes=[]"], "data.train_classes is empty"),
+        (["data.val_classes=[6, 7]"], "data.val_classes = [6, 7] includes [6, 7]"),  # test classes
+        (["data.val_classes=[4, 9]"], "which are not in data.train_classes"),
+        (["data.val_classes=5"], "data.val_classes = 5 leaves fewer than 2"),
+        (["data.val_classes=[4]"], "hold out at least 2 classes"),
+        # the validation classes have one image each: no same-class pair, found when the data loads
+        (["FOLDER", "data.val_classes=[4, 5]"], "data.val_classes = [4, 5] leaves no validation"),
+    ],
+)
+def test_tune_refuses_a_bad_split_before_anything_is_written(
+    sets: list[str], message: str, tmp_path: Path
+) -> None:
+    if sets[0] == "FOLDER":
+        folder = _tiny_folder(tmp_path / "images", one_image_classes=(4, 5))
+        sets = ["data.dataset=image-folder", f"data.root={folder}", "data.image_size=8",
+                "data.grayscale=true", *sets[1:]]  # fmt: skip
+    out = tmp_path / "study"
+    args = ["tune", str(TINY), "--out", str(out), "--no-progress"]
+    res = CliRunner().invoke(cli, args + [a for s in sets for a in ("--set", s)])
+    assert res.exit_code != 0
+    assert message in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output  # one sentence, no traceback
+    assert not out.exists()

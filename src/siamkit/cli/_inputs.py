@@ -156,7 +156,8 @@ def load_eval_data(
     ``data`` is a built-in name or an image folder (one sub-folder per class). ``classes`` are
     names or numbers. For built-in data the default classes are the model's ``default`` classes
     from its metadata (``"test"``: those it did not train on; ``"train"``: those it did), else
-    6-9 for ``"test"``; a folder gives all its sub-folders.
+    6-9 for ``"test"``; a folder gives all its sub-folders, except that ``"test"`` on the folder
+    the model trained on gives the classes it did not train on (as its metadata records them).
     """
     if data not in DATASET_NAMES:
         from siamkit.data.folders import ImageFolderDataset
@@ -168,11 +169,16 @@ def load_eval_data(
             )
         ds = ImageFolderDataset(folder, shape)
         names = tuple(ds.classes)
-        chosen = (
-            resolve_classes(classes, names, "--classes") if classes else tuple(range(len(names)))
-        )
+        source = f"the folder {folder}"
+        own = _own_folder_classes(folder, names, model_meta) if default == "test" else None
+        if classes:
+            chosen = resolve_classes(classes, names, "--classes")
+        elif own is not None:  # the model's own training folder: its unseen classes, as built-ins
+            chosen, source = own, f"{source} (the classes the model did not train on)"
+        else:
+            chosen = tuple(range(len(names)))
         x, y = read_image_files([p for p, _ in ds.samples], shape), torch_labels(ds.samples)
-        return EvalData(*_subset(x, y, chosen), names, chosen, f"the folder {folder}")
+        return EvalData(*_subset(x, y, chosen), names, chosen, source)
     run = model_meta.get("run", {})
     if data == "fashion-mnist":
         from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
@@ -196,6 +202,21 @@ def load_eval_data(
             f"does not record its {data} training classes"
         )
     return EvalData(*_subset(x, y, chosen), names, chosen, f"{data} ({split} split)")
+
+
+def _own_folder_classes(
+    folder: Path, names: tuple[str, ...], model_meta: dict[str, Any]
+) -> tuple[int, ...] | None:
+    """The test classes of a model trained on ``folder`` itself (same path, same class list),
+    from its metadata; ``None`` for any other folder or a model that does not record them."""
+    data = model_meta.get("config", {}).get("data", {})
+    test = model_meta.get("run", {}).get("test_classes")
+    root = data.get("root") if data.get("dataset") == "image-folder" else None
+    if not root or not test or tuple(model_meta.get("class_names", ())) != names:
+        return None
+    if Path(root).resolve() != folder.resolve():
+        return None
+    return tuple(int(c) for c in test)
 
 
 def torch_labels(samples: Sequence[tuple[Any, int]]) -> Tensor:

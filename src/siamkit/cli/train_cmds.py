@@ -201,8 +201,8 @@ def _run_task(
 @click.option(
     "--classes",
     help="Comma-separated class names or numbers to test on (e.g. shirt,sneaker,bag) "
-    "[default: a folder's sub-folders; for built-in data those the model did not train on, "
-    "else 6,7,8,9].",
+    "[default: a folder's sub-folders, or on the folder the model trained on and for built-in "
+    "data those it did not train on; else 6,7,8,9].",
 )
 @click.option(
     "--split",

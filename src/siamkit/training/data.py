@@ -164,7 +164,7 @@ def _check_split_sizes(cfg: DataConfig, ytr: Tensor, yva: Tensor) -> None:
         )
     if yva.numel() and int(torch.bincount(yva).max()) < 2:
         key = (
-            f"data.val_classes = {cfg.val_classes!r}"
+            f"data.val_classes = {_shown(cfg.val_classes)}"
             if cfg.val_classes is not None
             else f"data.val_fraction = {cfg.val_fraction}"
         )
@@ -173,6 +173,11 @@ def _check_split_sizes(cfg: DataConfig, ytr: Tensor, yva: Tensor) -> None:
             "and the threshold need same-class pairs; hold out more images, or whole classes "
             "with data.val_classes"
         )
+
+
+def _shown(classes: tuple[int, ...] | int) -> str:
+    """Class ids as the user writes them in YAML (``[4, 5]``, not a tuple), or a count."""
+    return str(list(classes)) if isinstance(classes, tuple) else str(classes)
 
 
 def _val_classes(cfg: DataConfig, train_classes: tuple[int, ...]) -> tuple[int, ...]:

@@ -142,6 +142,10 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
             "or run with the same ones to continue it"
         )
     _fail_stale(study)
+    # A seeded sampler restarts its random draws with the process: a resumed study would repeat
+    # the values of its first trials. Seeding by the trials already held continues the sequence.
+    n_held = len(study.get_trials(deepcopy=False))
+    study.sampler = optuna.samplers.TPESampler(seed=base.train.seed + n_held)
     return study
 
 
@@ -160,19 +164,21 @@ def run_study(
     the best trial's values, ready for ``siamkit train``).
 
     Raises:
-        ValueError: the config has no validation classes, or the space names a key or value the
-            config refuses (before anything is written).
+        ValueError: the config has no validation classes, its data split is refused, or the space
+            names a key or value the config refuses (before anything is written).
     """
     import optuna
     from optuna.trial import TrialState
 
     check_tunable(base, space)
+    # the base config's data is loaded before anything is written: a split the loader refuses
+    # (e.g. validation classes with no same-class pair) is one sentence, and no study folder
+    cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data)}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     study = _open_study(base, space, out)
     done = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = max(0, n_trials - len(study.get_trials(deepcopy=False, states=done)))
-    cache: dict[str, RunData] = {}
     t0 = time.perf_counter()
 
     def objective(trial: Any) -> float:
