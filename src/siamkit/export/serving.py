@@ -43,18 +43,17 @@ def load_for_serving(
             "'siamkit[onnx]' and export the model first (siamkit export MODEL --format onnx)."
         ) from None
     int8 = runtime == "onnx-int8"
-    if _exports_a_folder(model_dir):  # a text model: encoder graphs + tokenizer in MODEL/onnx
-        from siamkit.applications.text.onnx import load_text_onnx_model
-
-        return load_text_onnx_model(model_dir, int8=int8, threads=threads)
+    load_folder = _onnx_folder_loader(model_dir)
+    if load_folder is not None:  # a text model: encoder graphs + tokenizer in MODEL/onnx
+        return load_folder(model_dir, int8=int8, threads=threads)
     return OnnxModel(str(model_dir), threads=threads, precision="int8" if int8 else "fp32")
 
 
-def _exports_a_folder(model_dir: str | Path) -> bool:
-    """Whether the model's kind exports a folder (a text model: encoder + tokenizer), not one
-    model.onnx."""
+def _onnx_folder_loader(model_dir: str | Path) -> Any:
+    """The loader of the model's kind when it exports a folder (a text model: encoder +
+    tokenizer), or None when it exports one model.onnx (the kind registry says which, so this
+    layer does not import the applications)."""
     from siamkit.export.bundle import read_model_config
-    from siamkit.models.kinds import onnx_folder_exporter
+    from siamkit.models.kinds import onnx_folder_loader
 
-    kind = read_model_config(model_dir)["model"]["kind"]
-    return onnx_folder_exporter(kind) is not None
+    return onnx_folder_loader(read_model_config(model_dir)["model"]["kind"])

@@ -12,7 +12,10 @@ A kind's class provides ``config() -> dict``, ``from_config(dict)``, ``state_dic
 A kind whose edge export is more than one image graph (text: the encoder and its tokenizer) gives
 its class ``export_onnx_folder(folder, int8=False, force=False)``, returning one row per graph
 with ``precision``, ``path``, ``size_bytes``, ``max_abs_diff`` and ``min_cosine`` against
-PyTorch; ``siamkit export`` dispatches to it (see :func:`onnx_folder_exporter`).
+PyTorch; ``siamkit export`` dispatches to it (see :func:`onnx_folder_exporter`). Such a kind's
+class also gives ``load_onnx_folder(model_dir, int8=False, threads=None)`` (a static method), the
+model that embeds with that export, which ``siamkit serve --runtime onnx`` loads (see
+:func:`onnx_folder_loader`).
 """
 
 from __future__ import annotations
@@ -83,3 +86,9 @@ def onnx_folder_exporter(name: str) -> Any:
     """The kind's ``export_onnx_folder`` method (unbound), or None for kinds that export one
     image graph with :func:`siamkit.export.export_onnx`."""
     return getattr(model_class(name), "export_onnx_folder", None)
+
+
+def onnx_folder_loader(name: str) -> Any:
+    """The kind's ``load_onnx_folder(model_dir, int8, threads)``, or None for kinds that export one
+    image graph (served by :class:`siamkit.export.onnx_model.OnnxModel`)."""
+    return getattr(model_class(name), "load_onnx_folder", None)

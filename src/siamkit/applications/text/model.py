@@ -191,6 +191,17 @@ class TextSiameseNetwork(nn.Module):
 
         return list(export_text_bundle(self, folder, int8=int8, force=force))
 
+    @staticmethod
+    def load_onnx_folder(
+        model_dir: str | os.PathLike[str], int8: bool = False, threads: int | None = None
+    ) -> Any:
+        """The saved text model ``model_dir`` run by its export ``model_dir/onnx`` (what
+        ``siamkit serve --runtime onnx|onnx-int8`` serves;
+        :func:`~siamkit.applications.text.onnx.load_text_onnx_model`)."""
+        from siamkit.applications.text.onnx import load_text_onnx_model
+
+        return load_text_onnx_model(model_dir, int8=int8, threads=threads)
+
     def save_extra_files(self, folder: Path) -> None:
         """Write the tokenizer next to the weights (called by ``save_model`` in its temp folder)."""
         self.tokenizer.save_pretrained(str(folder / TOKENIZER_DIR))
