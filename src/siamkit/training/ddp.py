@@ -111,6 +111,17 @@ def wrap_for_training(net: nn.Module, ctx: DistContext) -> nn.Module:
     return nn.parallel.DistributedDataParallel(Embedder(net), device_ids=ids)
 
 
+def share_of_batch(batch_size: int, world: int) -> int:
+    """Each process's equal share of a global batch of ``batch_size`` over ``world`` processes;
+    a one-sentence ``ValueError`` when it does not divide (or leaves a process nothing)."""
+    if batch_size < world or batch_size % world:
+        raise ValueError(
+            f"train.batch_size = {batch_size} must be a multiple of the {world} processes "
+            "(each makes an equal share of every batch)"
+        )
+    return batch_size // world
+
+
 def data_parallel(module: nn.Module, ctx: DistContext) -> nn.Module:
     """``module`` itself, or in a distributed run ``module`` wrapped in DistributedDataParallel
     (for modules whose ``forward`` is the training pass, e.g. the applications' trainers)."""

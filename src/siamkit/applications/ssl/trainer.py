@@ -96,13 +96,9 @@ class ViewPairBatches:
             raise ValueError(
                 f"train.batch_size = {batch_size} is more than the {n} training images"
             )
-        if batch_size % world or batch_size // world < 1:
-            raise ValueError(
-                f"train.batch_size = {batch_size} must be a multiple of the {world} processes "
-                "(each draws an equal share of every batch)"
-            )
+        local = ddp.share_of_batch(batch_size, world)
         self.x, self.b, self.seed, self.views = x.to(device), batch_size, seed, views
-        self.rank, self.world, self.local = rank, world, batch_size // world
+        self.rank, self.world, self.local = rank, world, local
         self.steps = n // batch_size if steps is None else min(n // batch_size, steps)
 
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:

@@ -86,14 +86,10 @@ class SiamFCPairBatches:
         world: int = 1,
         device: torch.device | None = None,
     ) -> None:
-        if settings.batch_size % world:
-            raise ValueError(
-                f"train.batch_size = {settings.batch_size} must be a multiple of the {world} "
-                "processes (each makes an equal share of every batch)"
-            )
+        local = ddp.share_of_batch(settings.batch_size, world)
         self.source, self.params, self.s = source, net.params, settings
         self.steps = settings.checkpoint_every
-        self.rank, self.world, self.local = rank, world, settings.batch_size // world
+        self.rank, self.world, self.local = rank, world, local
         self.device = device if device is not None else torch.device("cpu")
 
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
