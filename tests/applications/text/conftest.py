@@ -1,6 +1,10 @@
-"""One pretrained text model per test session (loading all-MiniLM-L6-v2 takes seconds)."""
+"""Shared text fixtures: one pretrained text model per test session (loading all-MiniLM-L6-v2
+takes seconds), a tiny random BERT with MiniLM's tokenizer, and a dozen graded ticket pairs."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -12,3 +16,44 @@ def text_model():  # type: ignore[no-untyped-def]
     from siamkit.applications.text import load_text_model
 
     return load_text_model()
+
+
+GRADED_PAIRS = [
+    ("the printer is out of toner", "printer needs new toner", 4.5),
+    ("the printer is out of toner", "vpn login fails at home", 0.0),
+    ("vpn login fails at home", "cannot connect to the vpn", 4.8),
+    ("vpn login fails at home", "battery drains quickly", 0.5),
+    ("battery drains quickly", "the battery runs out fast", 4.6),
+    ("battery drains quickly", "please reset my password", 0.2),
+    ("please reset my password", "i forgot my password", 4.1),
+    ("please reset my password", "the sink is leaking", 0.0),
+    ("the sink is leaking", "water leaks from the sink", 4.9),
+    ("the sink is leaking", "the coffee machine is broken", 1.0),
+    ("the coffee machine is broken", "coffee maker does not work", 4.4),
+    ("the coffee machine is broken", "the printer is out of toner", 1.5),
+]
+
+
+@pytest.fixture(scope="session")
+def graded_pairs() -> list[tuple[str, str, float]]:
+    """Twelve (a, b, score 0-5) support-ticket pairs: six alike, six not."""
+    return list(GRADED_PAIRS)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT with random weights (seed 0) and MiniLM's tokenizer, saved as a local folder."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from siamkit.encoders.text import default_text_model_path
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(cfg).save_pretrained(str(folder))
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(default_text_model_path() / name, folder / name)
+    return folder

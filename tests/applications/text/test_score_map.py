@@ -4,7 +4,6 @@ the training pairs only, saved and loaded with the text bundle (older bundles lo
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,39 +18,6 @@ from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.similarity import compare_texts
 from siamkit.training.tasks import TaskOptions, get_task
-
-PAIRS = [
-    ("the printer is out of toner", "printer needs new toner", 4.5),
-    ("the printer is out of toner", "vpn login fails at home", 0.0),
-    ("vpn login fails at home", "cannot connect to the vpn", 4.8),
-    ("vpn login fails at home", "battery drains quickly", 0.5),
-    ("battery drains quickly", "the battery runs out fast", 4.6),
-    ("battery drains quickly", "please reset my password", 0.2),
-    ("please reset my password", "i forgot my password", 4.1),
-    ("please reset my password", "the sink is leaking", 0.0),
-    ("the sink is leaking", "water leaks from the sink", 4.9),
-    ("the sink is leaking", "the coffee machine is broken", 1.0),
-    ("the coffee machine is broken", "coffee maker does not work", 4.4),
-    ("the coffee machine is broken", "the printer is out of toner", 1.5),
-]
-
-
-@pytest.fixture(scope="module")
-def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny BERT with random weights and MiniLM's tokenizer (as test_text_train's)."""
-    from transformers import BertConfig, BertModel
-
-    from siamkit.encoders.text import default_text_model_path
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(cfg).save_pretrained(str(folder))
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(default_text_model_path() / name, folder / name)
-    return folder
 
 
 def _config(tiny: Path, data: Path, epochs: int) -> dict[str, Any]:
@@ -109,9 +75,9 @@ def test_cosine_mse_loss_is_the_mean_squared_gap() -> None:
 
 
 def test_fine_tuning_saves_a_map_fitted_on_the_training_pairs_only(
-    tiny_hf: Path, tmp_path: Path
+    tiny_hf: Path, tmp_path: Path, graded_pairs: list[tuple[str, str, float]]
 ) -> None:
-    train, val = PAIRS[:8], PAIRS[8:]
+    train, val = graded_pairs[:8], graded_pairs[8:]
     for name, rows in (("train", train), ("val", val)):
         (tmp_path / f"{name}.csv").write_text(
             "a,b,label\n" + "".join(f"{a},{b},{s}\n" for a, b, s in rows)
@@ -139,13 +105,20 @@ def test_fine_tuning_saves_a_map_fitted_on_the_training_pairs_only(
         np.r_[ct, cosines(val)], np.r_[st, [s for _, _, s in val]] / 5
     )
     assert not np.allclose(model.score_map(grid), 5 * both.predict(grid), atol=1e-3)
-    r = compare_texts(model, PAIRS[0][0], PAIRS[0][1])
+    r = compare_texts(model, graded_pairs[0][0], graded_pairs[0][1])
     assert r.score is not None and r.score == pytest.approx(float(model.score_map(r.similarity)))
     from click.testing import CliRunner
 
     from siamkit.cli.main import cli
 
-    args = ["text", "similarity", PAIRS[0][0], PAIRS[0][1], "--model", str(summary.model_dir)]
+    args = [
+        "text",
+        "similarity",
+        graded_pairs[0][0],
+        graded_pairs[0][1],
+        "--model",
+        str(summary.model_dir),
+    ]
     res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["score"] == pytest.approx(r.score, abs=1e-4)

@@ -4,7 +4,6 @@ weights and lowers the training objective; resume ends where an uninterrupted ru
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,38 +16,7 @@ from siamkit.applications.text import train as text_train
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.pairs import read_examples
 from siamkit.applications.text.train_config import parse_config
-from siamkit.encoders.text import default_text_model_path
 from siamkit.training.tasks import TaskOptions, get_task
-
-PAIRS = [
-    ("the printer is out of toner", "printer needs new toner", 4.5),
-    ("the printer is out of toner", "vpn login fails at home", 0.0),
-    ("vpn login fails at home", "cannot connect to the vpn", 4.8),
-    ("vpn login fails at home", "battery drains quickly", 0.5),
-    ("battery drains quickly", "the battery runs out fast", 4.6),
-    ("battery drains quickly", "please reset my password", 0.2),
-    ("please reset my password", "i forgot my password", 4.1),
-    ("please reset my password", "the sink is leaking", 0.0),
-    ("the sink is leaking", "water leaks from the sink", 4.9),
-    ("the sink is leaking", "the coffee machine is broken", 1.0),
-    ("the coffee machine is broken", "coffee maker does not work", 4.4),
-    ("the coffee machine is broken", "the printer is out of toner", 1.5),
-]
-
-
-@pytest.fixture(scope="module")
-def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(cfg).save_pretrained(str(folder))
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(default_text_model_path() / name, folder / name)
-    return folder
 
 
 def _config(tiny: Path, data: Path, **train: Any) -> dict[str, Any]:
@@ -61,9 +29,9 @@ def _config(tiny: Path, data: Path, **train: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def pairs_csv(tmp_path: Path) -> Path:
+def pairs_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Path:
     path = tmp_path / "pairs.csv"
-    path.write_text("a,b,label\n" + "".join(f"{a},{b},{s}\n" for a, b, s in PAIRS))
+    path.write_text("a,b,label\n" + "".join(f"{a},{b},{s}\n" for a, b, s in graded_pairs))
     return path
 
 
@@ -114,10 +82,14 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
         torch.testing.assert_close(x, y, msg=k)
 
 
-def test_half_twin_mnrl_trains_two_towers(tiny_hf: Path, tmp_path: Path) -> None:
+def test_half_twin_mnrl_trains_two_towers(
+    tiny_hf: Path, tmp_path: Path, graded_pairs: list[tuple[str, str, float]]
+) -> None:
     data = tmp_path / "ap.jsonl"
     data.write_text(
-        "".join(json.dumps({"anchor": a, "positive": b}) + "\n" for a, b, s in PAIRS if s > 3)
+        "".join(
+            json.dumps({"anchor": a, "positive": b}) + "\n" for a, b, s in graded_pairs if s > 3
+        )
     )
     cfg = _config(tiny_hf, data, epochs=2)
     cfg["model"]["share_weights"] = False
