@@ -44,6 +44,7 @@ from siamkit.training.config import (
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData
 from siamkit.training.objectives import build_objective
+from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import CHECKPOINT, Trainer
 from siamkit.training.validation import one_shot_accuracy, validation_eer
 from siamkit.types import Triplets
@@ -170,8 +171,7 @@ def build_trainer(
         offline=offline, offline_pool=cfg.loss.offline_pool, class_power=t.class_power,
     )  # fmt: skip
     scheduler = build_scheduler(cfg.optim, optimizer, t.epochs * batches.steps)
-    amp = t.amp and ctx.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
+    amp, scaler = mixed_precision(t.amp, ctx.device)
     validating = t.val_metric != "none" and len(data.val_y) > 1
     validator = (validate or make_validator(cfg, data, ctx.device)) if validating else None
     share = lambda v: ddp.broadcast_float(v, ctx)  # noqa: E731 - rank 0's metric on every rank

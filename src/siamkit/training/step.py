@@ -34,6 +34,15 @@ def autocast_for(device: torch.device, amp: bool) -> Any:
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
+def mixed_precision(wanted: bool, device: torch.device) -> tuple[bool, torch.amp.GradScaler | None]:
+    """``(amp, scaler)`` for :func:`train_step` when a run asks for mixed precision (``wanted``):
+    autocast on CUDA only, with a ``GradScaler`` where it runs in float16 (no bfloat16);
+    ``(False, None)`` on the CPU."""
+    amp = wanted and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
+    return amp, scaler
+
+
 def train_step(
     model: nn.Module,
     batch: tuple[Tensor, ...],

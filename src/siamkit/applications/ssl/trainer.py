@@ -52,6 +52,7 @@ from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.callbacks import Callback
 from siamkit.training.data import to_float
 from siamkit.training.global_bn import UseGlobalBatchNorm
+from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import Trainer
 
 CHECKPOINT = "checkpoint.pt"
@@ -267,8 +268,7 @@ def build_ssl_trainer(
     ]
     if log is not None and ctx.is_main:
         callbacks.append(SSLEpochLog(log, cfg))
-    amp = t.amp and device.type == "cuda"  # as the supervised path (from_config)
-    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
+    amp, scaler = mixed_precision(t.amp, device)  # as the supervised path (from_config)
     trainer = Trainer(
         model, model.objective, optimizer, batches, scheduler=build_scheduler(cfg.optim, optimizer, total),
         epochs=t.epochs, callbacks=callbacks, checkpoint=Path(out_dir) / CHECKPOINT if out_dir is not None else None,

@@ -40,6 +40,7 @@ from siamkit.distributed import all_gather_with_grad
 from siamkit.training import ddp
 from siamkit.training.callbacks import Callback
 from siamkit.training.global_bn import UseGlobalBatchNorm
+from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import Trainer, TrainResult
 
 
@@ -191,8 +192,7 @@ def train_siamfc(
     callbacks: list[Callback] = [UseGlobalBatchNorm(net), TimeLimit(s.max_minutes, log)]
     if log and ctx.is_main:
         callbacks.append(EpochLog(log, s.checkpoint_every))
-    amp = s.amp and ctx.device.type == "cuda"  # as the supervised path (from_config)
-    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
+    amp, scaler = mixed_precision(s.amp, ctx.device)  # as the supervised path (from_config)
     trainer = Trainer(
         net, balanced_logistic_loss, opt, batches, scheduler=scheduler, epochs=epochs,
         callbacks=callbacks, checkpoint=checkpoint, ctx=ctx,
