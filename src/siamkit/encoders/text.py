@@ -108,6 +108,12 @@ class TextEncoder(nn.Module):
         starts = range(0, max(len(ids) - self.overlap, 1), step) if len(ids) > size else [0]
         return [head + ids[s : s + size] + tail for s in starts]
 
+    def token_stats(self, texts: Sequence[str]) -> tuple[list[int], int]:
+        """Tokens of each text (special tokens not counted) and how many texts exceed the
+        window, i.e. are embedded as overlapping windows averaged (one tokenizer pass)."""
+        encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded], sum(len(self._windows(ids)) > 1 for ids in encoded)
+
     def chunk(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
         """Token windows of every text and, per window, the index of its text."""
         encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]

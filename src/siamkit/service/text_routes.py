@@ -115,13 +115,8 @@ def check_texts(texts: Sequence[str], field: str, limits: ServiceLimits) -> list
 def token_stats(model: Any, texts: Sequence[str]) -> tuple[list[int], int]:
     """Tokens of each text (special tokens not counted) and how many texts exceed the model's
     window, i.e. are embedded as overlapping windows averaged."""
-    own = getattr(model, "token_stats", None)  # the ONNX runtime counts with `tokenizers`
-    if callable(own):
-        counts, chunked = own(texts)
-        return list(counts), int(chunked)
-    ids = model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    _, owner = model.encoder.chunk(texts)
-    return [len(i) for i in ids], sum(owner.count(i) > 1 for i in range(len(texts)))
+    counts, chunked = model.token_stats(texts)  # the PyTorch model and its ONNX runtime alike
+    return list(counts), int(chunked)
 
 
 def _need_gallery(engine: ServiceEngine) -> None:
@@ -318,15 +313,14 @@ async def label_texts(
 async def info(engine: Engine) -> TextInfoResponse:
     """The text model (threshold, token window), the gallery and the request limits."""
     stats = await engine.call(engine.stats)
-    enc = getattr(engine.model, "encoder", None)
     _, source = text_threshold(engine.model)
     model = TextModelInfo(
         embedding_dim=engine.embedding_dim,
         distance=engine.distance_name,
         threshold=engine.threshold,
         threshold_source=source,
-        window_tokens=int(getattr(enc, "max_length", getattr(engine.model, "max_length", 0))),
-        overlap_tokens=int(getattr(enc, "overlap", getattr(engine.model, "overlap", 0))),
+        window_tokens=int(engine.model.max_length),
+        overlap_tokens=int(engine.model.overlap),
         fingerprint=engine.fingerprint,
     )
     gallery = gallery_info(stats)

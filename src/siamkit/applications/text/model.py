@@ -116,6 +116,21 @@ class TextSiameseNetwork(nn.Module):
         return self.encoder.tokenizer
 
     @property
+    def max_length(self) -> int:
+        """Tokens per window (longer texts are embedded as overlapping windows averaged)."""
+        return int(self.encoder.max_length)
+
+    @property
+    def overlap(self) -> int:
+        """Tokens shared by consecutive windows of a long text."""
+        return int(self.encoder.overlap)
+
+    def token_stats(self, texts: Sequence[str]) -> tuple[list[int], int]:
+        """Tokens of each text (special tokens not counted) and how many texts exceed the
+        window (as the ONNX runtime's :meth:`TextOnnxModel.token_stats`)."""
+        return self.encoder.token_stats(texts)
+
+    @property
     def last_chunked(self) -> int:
         """How many texts of the last ``embed`` call were longer than ``max_length`` tokens."""
         return self.encoder.last_chunked
