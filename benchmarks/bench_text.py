@@ -362,9 +362,19 @@ def speed(args: argparse.Namespace) -> None:
     )
 
 
-def _siamkit_fit(
-    pairs: list[tuple[str, str, float]], seed: int, args: argparse.Namespace, out: Path
+def fine_tune_pairs(
+    pairs: list[tuple[str, str, float]],
+    out: Path,
+    *,
+    model: str | None,
+    loss: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
 ):
+    """siamkit's fine-tuning of the text model on graded ``(a, b, score in [0, 1])`` pairs, through
+    ``siamkit train``'s text task (10% warm-up, no validation split); the trained model."""
     import csv
 
     from siamkit.training.tasks import TaskOptions, get_task
@@ -375,13 +385,13 @@ def _siamkit_fit(
         w.writerow(["a", "b", "label"])
         w.writerows(pairs)
     cfg = {
-        "model": {"path": args.model},
+        "model": {"path": model},
         "data": {"train": str(data), "score_range": [0, 1], "val_fraction": 0},
-        "loss": {"name": args.lee_loss},
+        "loss": {"name": loss},
         "train": {
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
             "warmup": 0.1,
             "seed": seed,
         },
@@ -462,7 +472,19 @@ def lee_finetune(args: argparse.Namespace) -> None:
             train = [(docs[a], docs[b], float(s)) for a, b, s in zip(i[mtr], j[mtr], y[mtr])]
             res = [_rows((zero[i] * zero[j]).sum(1), y, mtr, mte)]
             with tempfile.TemporaryDirectory() as tmp:
-                ours = embed_texts(_siamkit_fit(train, seed, args, Path(tmp)), docs).vectors
+                ours = embed_texts(
+                    fine_tune_pairs(
+                        train,
+                        Path(tmp),
+                        model=args.model,
+                        loss=args.lee_loss,
+                        epochs=args.epochs,
+                        batch_size=args.batch_size,
+                        lr=args.lr,
+                        seed=seed,
+                    ),
+                    docs,
+                ).vectors
             res.append(_rows((ours[i] * ours[j]).sum(1), y, mtr, mte))
             if not args.no_peer:
                 peer = _peer_fit(train, seed, args)

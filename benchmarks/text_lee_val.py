@@ -15,7 +15,6 @@ Spearman. The test half of each split is never embedded here.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -29,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from scipy.stats import spearmanr
 
+from bench_text import fine_tune_pairs
 from siamkit.applications.text import load_text_model
 from siamkit.applications.text.embedding import embed_texts
 from siamkit.applications.text.score_map import ScoreMap
@@ -55,28 +55,13 @@ def pairs_among(docs: set[int], i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def fit(recipe: str, train: list[tuple[str, str, float]], seed: int, out: Path, model: str | None):
-    from siamkit.training.tasks import TaskOptions, get_task
-
+    """``bench_text.py``'s fine-tuning with a recipe written ``loss:lr:epochs:batch``."""
     loss, lr, epochs, batch = recipe.split(":")
-    data = out / "train.csv"
-    with data.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["a", "b", "label"])
-        w.writerows(train)
-    cfg = {
-        "model": {"path": model},
-        "data": {"train": str(data), "score_range": [0, 1], "val_fraction": 0},
-        "loss": {"name": loss},
-        "train": {
-            "epochs": int(epochs),
-            "batch_size": len(train) if batch == "full" else int(batch),
-            "lr": float(lr),
-            "warmup": 0.1,
-            "seed": seed,
-        },
-    }
-    summary = get_task("text")(cfg, out / "run", TaskOptions(progress=False))
-    return load_text_model(summary.model_dir)
+    size = len(train) if batch == "full" else int(batch)
+    return fine_tune_pairs(
+        train, out, model=model, loss=loss, epochs=int(epochs), batch_size=size, lr=float(lr),
+        seed=seed,
+    )  # fmt: skip
 
 
 def main() -> None:
