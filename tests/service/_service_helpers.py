@@ -72,14 +72,35 @@ def as_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.float32) / 255.0)[None, None]
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (just now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def record_served_apps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Make ``siamkit serve`` hand its app to a list instead of running uvicorn (the socket it
+    bound is closed), with no API key from the environment; returns that list."""
+    from siamkit.cli import serve_cmd
+
+    seen: list[Any] = []
+
+    def run(app: Any, sock: socket.socket, log_level: str) -> None:
+        seen.append(app)
+        sock.close()
+
+    monkeypatch.setattr(serve_cmd, "run_server", run)
+    monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
+    return seen
+
+
 @contextmanager
 def serve_in_thread(app: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn on a free loopback port (the browser tests); yields its URL."""
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from _service_helpers import as_tensor, make_model, pattern, png_bytes
+from _service_helpers import as_tensor, free_port, make_model, pattern, png_bytes
 from click.testing import CliRunner
 
 import siamkit
@@ -29,12 +29,6 @@ THREADS_SET: list[int] = []
 @pytest.fixture
 def model_dir(tmp_path):
     return str(siamkit.save_model(make_model(threshold=0.25), tmp_path / "model"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _record(seen: list[tuple]) -> Any:

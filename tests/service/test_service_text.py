@@ -7,7 +7,6 @@ checked to keep their upload endpoints and page.
 
 from __future__ import annotations
 
-import socket
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _service_helpers import API_KEY, make_model
+from _service_helpers import API_KEY, free_port, make_model, record_served_apps
 
 pytest.importorskip("transformers", reason="the text extra is not installed")
 pytest.importorskip("fastapi")
@@ -229,17 +228,8 @@ def test_siamkit_serve_starts_a_text_bundle_with_its_gallery(text_model, tmp_pat
 
     monkeypatch.setattr(text_model, "threshold", None)  # restored: save_model sets it
     bundle = siamkit.save_model(text_model, tmp_path / "model", threshold=0.3)
-    seen: list[Any] = []
-
-    def run(app: Any, sock: Any, log_level: str) -> None:
-        seen.append(app)
-        sock.close()
-
-    monkeypatch.setattr(serve_cmd, "run_server", run)
-    monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
-    with socket.socket() as s:  # a free port
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
+    seen = record_served_apps(monkeypatch)
+    port = str(free_port())
     gallery = str(tmp_path / "tickets.db")
     result = CliRunner().invoke(
         serve_cmd.serve, [str(bundle), "--gallery", gallery, "--port", port]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _service_helpers import free_port, record_served_apps
 from click.testing import CliRunner
 
 pytest.importorskip("transformers", reason="the text extra is not installed")
@@ -138,26 +138,13 @@ def test_a_gallery_enrolled_with_torch_is_served_by_the_int8_export(bundle, clie
     assert r["matches"][0]["label"] == "vpn" and r["matches"][0]["text"] == ENROLL["vpn"][0]
 
 
-def _free_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
-
-
 def test_siamkit_serve_runtime_onnx_int8_starts_a_text_bundle(bundle, tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    seen: list[Any] = []
-
-    def run(app: Any, sock: Any, log_level: str) -> None:
-        seen.append(app)
-        sock.close()
-
-    monkeypatch.setattr(serve_cmd, "run_server", run)
-    monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
+    seen = record_served_apps(monkeypatch)
     gallery = tmp_path / "tickets.db"
     args = [str(bundle), "--gallery", str(gallery), "--runtime", "onnx-int8", "--port"]
-    res = CliRunner().invoke(serve_cmd.serve, [*args, _free_port()])
+    res = CliRunner().invoke(serve_cmd.serve, [*args, str(free_port())])
     assert res.exit_code == 0, res.output
     with TestClient(seen[0]) as c:
         c.post("/enroll", json={"label": "vpn", "texts": ENROLL["vpn"]})
@@ -169,7 +156,15 @@ def test_siamkit_serve_runtime_onnx_int8_starts_a_text_bundle(bundle, tmp_path, 
 
 def _refused(bundle: Path, tmp_path: Path, runtime: str) -> str:
     gallery = tmp_path / "g.db"
-    args = [str(bundle), "--gallery", str(gallery), "--runtime", runtime, "--port", _free_port()]
+    args = [
+        str(bundle),
+        "--gallery",
+        str(gallery),
+        "--runtime",
+        runtime,
+        "--port",
+        str(free_port()),
+    ]
     res = CliRunner().invoke(serve_cmd.serve, args)
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
     assert not gallery.exists()
