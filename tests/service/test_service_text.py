@@ -98,6 +98,27 @@ def test_verify_two_texts_and_a_text_against_a_label(make_client, text_model):
     assert unknown.status_code == 404 and "nobody" in unknown.json()["detail"]
 
 
+def test_verify_gives_the_score_of_the_models_score_map(make_client, text_model, monkeypatch):
+    from siamkit.applications.text.score_map import ScoreMap
+
+    a, b = "A man is playing guitar.", "Someone plays a guitar."
+    query = "Toner for the printer has run out."
+    c = make_client()
+    assert c.post("/verify", json={"text_a": a, "text_b": b}).json()["score"] is None  # no map
+    score_map = ScoreMap((0.1, 0.5, 0.95), (0.0, 1.5, 5.0))  # cosine -> a 0-5 label scale
+    monkeypatch.setattr(text_model, "score_map", score_map)
+    pair = c.post("/verify", json={"text_a": a, "text_b": b}).json()
+    cosine = 1.0 - float(_distances(text_model, a, [b])[0])
+    assert pair["score"] == pytest.approx(float(score_map(cosine)), abs=1e-4)
+    assert 0.0 < pair["score"] < 5.0  # between the knots: the map's slope, not a clipped end
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    claim = c.post("/verify", json={"text": query, "label": "printer"}).json()
+    cosine = 1.0 - float(_distances(text_model, query, PRINTER).min())
+    assert claim["score"] == pytest.approx(float(score_map(cosine)), abs=1e-4)
+    schema = c.get("/openapi.json").json()["components"]["schemas"]["TextVerifyResponse"]
+    assert "score" in schema["properties"]
+
+
 def test_embed_returns_the_models_vectors_and_token_counts(make_client, text_model):
     from tokenizers import Tokenizer
 

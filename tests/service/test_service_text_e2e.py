@@ -51,10 +51,11 @@ def _similarity(model: Any, a: str, b: str) -> float:
     return float(z[0] @ z[1])
 
 
-def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_path):
+def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     from siamkit.applications.text.model import PASSAGE_THRESHOLD
+    from siamkit.applications.text.score_map import ScoreMap
 
     errors: list[str] = []
     with sync_playwright() as p:
@@ -98,7 +99,18 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         text = page.inner_text("#verify-result")
         sim = _similarity(text_model, a, b)
         assert text.startswith("Same" if 1 - sim <= PASSAGE_THRESHOLD else "Different")
-        assert f"{sim:.4f}" in text
+        assert f"{sim:.4f}" in text and "score" not in text  # the model has no score map
+
+        score_map = ScoreMap((0.0, 0.5, 0.95), (0.0, 1.5, 5.0))  # the served model gets one
+        monkeypatch.setattr(text_model, "score_map", score_map)
+        page.fill("#verify-b", "Someone is playing a guitar.")
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result:has-text('score')")
+        score = float(score_map(_similarity(text_model, a, "Someone is playing a guitar.")))
+        assert f"score {score:.4f} on the fine-tuning scores' scale" in page.inner_text(
+            "#verify-result"
+        )
+        monkeypatch.undo()
 
         page.check("#verify-mode-label")
         page.fill("#verify-a", "My VPN connection keeps failing.")

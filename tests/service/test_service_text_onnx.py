@@ -26,6 +26,7 @@ pytest.importorskip("tokenizers")
 pytest.importorskip("fastapi")
 
 import siamkit
+from siamkit.applications.text.score_map import ScoreMap
 from siamkit.cli import serve_cmd
 from siamkit.cli.main import cli
 from siamkit.export.serving import load_for_serving
@@ -49,13 +50,18 @@ PAIRS = [  # far from the threshold 0.3 either way, so int8 cannot flip the deci
 # fp32 1.8e-7, int8 0.034 (dynamic int8: both texts of a pair move, by up to ~1.5% in cosine
 # each); labels, their order and every decision must be the same all the same.
 TOLERANCE = {"onnx": 1e-5, "onnx-int8": 0.05}
+# the bundle's map from cosine to a 0-5 label scale, as `siamkit text train` fits on graded pairs
+SCORE_MAP = ScoreMap((0.0, 0.5, 0.95), (0.0, 1.5, 5.0))
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 saved with threshold 0.3 and :data:`SCORE_MAP`, exported fp32 + int8."""
     from siamkit.applications.text import load_text_model
 
-    folder = siamkit.save_model(load_text_model(), tmp_path_factory.mktemp("run") / "model", 0.3)
+    model = load_text_model()
+    model.score_map = SCORE_MAP
+    folder = siamkit.save_model(model, tmp_path_factory.mktemp("run") / "model", 0.3)
     res = CliRunner().invoke(cli, ["export", str(folder), "--format", "onnx", "--int8"])
     assert res.exit_code == 0, res.output
     return Path(folder)
@@ -120,6 +126,9 @@ def test_onnx_runtimes_answer_as_the_torch_runtime(bundle, client_of, runtime):
     for w, g in zip(want["verify"] + want["claims"], got["verify"] + got["claims"]):
         assert g["same"] == w["same"] and g["threshold"] == w["threshold"] == 0.3
         gaps.append(abs(g["distance"] - w["distance"]))
+        for answer in (w, g):  # each runtime maps its own cosine through the bundle's map
+            want_score = float(SCORE_MAP(1.0 - answer["distance"]))
+            assert answer["score"] == pytest.approx(want_score, abs=1e-6)
     assert max(gaps) <= tol, max(gaps)
     assert got["embed"]["tokens"] == want["embed"]["tokens"]  # tokenizers == transformers
     assert got["embed"]["chunked"] == want["embed"]["chunked"] == 1  # the long query

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from siamkit.applications.text.corpus import is_blank, unicode_problem
 from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, text_preview
+from siamkit.applications.text.score_map import mapped_score
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs
 from siamkit.service.engine import ServiceEngine
@@ -166,6 +167,15 @@ def embed_text_batch(engine: ServiceEngine, texts: list[str]) -> tuple[Any, list
     return embed_inputs(engine.model, texts), tokens, chunked
 
 
+def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVerifyResponse:
+    """The image service's verify answer, with the windowed count and the similarity on the
+    graded scale of the model's score map (as ``siamkit text similarity`` prints it)."""
+    out = _verify_out(result)  # a finite distance, so a finite score (the map's knots are)
+    return TextVerifyResponse(
+        **out.model_dump(), chunked=chunked, score=mapped_score(model, out.distance)
+    )
+
+
 # ---------------------------------------------------------------- endpoints
 @text_router.post(
     "/enroll",
@@ -205,13 +215,13 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
         a = check_texts([body.text_a or ""], "text_a", lim)[0]
         b = check_texts([body.text_b or ""], "text_b", lim)[0]
         result, chunked = await engine.call(verify_texts, engine, a, b)
-        return TextVerifyResponse(**_verify_out(result).model_dump(), chunked=chunked)
+        return _text_verify_out(engine.model, result, chunked)
     if claim and body.text_a is None and body.text_b is None:
         label = check_label(body.label or "", lim.max_label_chars)
         text = check_texts([body.text or ""], "text", lim)[0]
         _need_gallery(engine)
         result, chunked = await engine.call(verify_text_label, engine, text, label)
-        return TextVerifyResponse(**_verify_out(result).model_dump(), chunked=chunked)
+        return _text_verify_out(engine.model, result, chunked)
     raise RequestError(
         422,
         "Send either two texts to compare (text_a and text_b), or one text and an enrolled "

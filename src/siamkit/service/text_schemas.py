@@ -40,6 +40,12 @@ class TextEmbedRequest(BaseModel):
 
 class TextVerifyResponse(VerifyResponse):
     chunked: int = Field(description="Texts longer than the model's window, embedded as windows.")
+    score: float | None = Field(
+        default=None,
+        description="The similarity (1 - distance) on the scale of the graded scores the model "
+        "was fine-tuned on (e.g. 0-5), through the model's score map fitted on its training "
+        "pairs; null when the model has no score map.",
+    )
 
 
 class TextMatchOut(MatchOut):

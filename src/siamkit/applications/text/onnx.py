@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from siamkit.applications.text.score_map import ScoreMap
+
 ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
 FP32_MIN_COSINE = 0.9999  # an fp32 graph below this on the probe texts is not written
@@ -258,7 +260,9 @@ class TextOnnxModel:
 
     The fingerprint is the bundle's, so a gallery enrolled with the PyTorch model opens with
     this one and the reverse; the threshold is the bundle's current one (``siamkit calibrate``
-    may have changed it after the export).
+    may have changed it after the export). ``score_map`` is the bundle's too (cosine -> the
+    graded scores' scale, ``None`` without one): the fingerprint hashes the model's config,
+    map included, so the export this runs is the one of the model that map was fitted for.
 
     >>> load_text_onnx_model("runs/tickets/model", int8=True).embed(["hi"]).shape  # doctest: +SKIP
     torch.Size([1, 384])
@@ -269,13 +273,19 @@ class TextOnnxModel:
     training = False
 
     def __init__(
-        self, runtime: TextOnnxEmbedder, distance: str, threshold: float | None, int8: bool
+        self,
+        runtime: TextOnnxEmbedder,
+        distance: str,
+        threshold: float | None,
+        int8: bool,
+        score_map: ScoreMap | None = None,
     ) -> None:
         from siamkit.distances import get_distance
 
         self.runtime = runtime
         self.distance = get_distance(distance)
         self.threshold = threshold
+        self.score_map = score_map
         self.fingerprint: str = runtime.fingerprint
         self.precision = "int8" if int8 else "fp32"
         self.max_length = int(runtime.meta["max_length"])
@@ -341,11 +351,13 @@ def load_text_onnx_model(
         fingerprint = model_fingerprint(load_model(model_dir))  # an older bundle: compute it
     runtime = _checked_runtime(Path(model_dir) / EXPORT_DIR, int8, fingerprint, threads or 0)
     threshold = doc.get("threshold")
+    score_map = doc["model"].get("score_map")
     return TextOnnxModel(
         runtime,
         str(doc.get("distance") or "cosine"),
         None if threshold is None else float(threshold),
         int8,
+        None if score_map is None else ScoreMap.from_dict(score_map),
     )
 
 

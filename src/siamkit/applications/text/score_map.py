@@ -104,3 +104,15 @@ class ScoreMap:
             return cls(tuple(float(v) for v in x), tuple(float(v) for v in y))
         except (TypeError, ValueError) as err:
             raise ValueError(f"the score map cannot be read: {err}") from None
+
+
+def mapped_score(model: Any, distance: float) -> float | None:
+    """``distance`` (1 - cosine) on the scale of the graded scores ``model`` was fine-tuned on,
+    through its score map; None when it has none. The PyTorch model and its ONNX runtime
+    (:class:`~siamkit.applications.text.onnx.TextOnnxModel`) both carry ``score_map``.
+
+    >>> mapped_score(model, 0.2)  # doctest: +SKIP
+    3.9
+    """
+    score_map = getattr(model, "score_map", None)
+    return None if score_map is None else float(score_map(1.0 - distance))

@@ -9,6 +9,7 @@ from siamkit.applications.text.model import (
     PASSAGE_THRESHOLD,
     TextSiameseNetwork,
 )
+from siamkit.applications.text.score_map import mapped_score
 
 
 @dataclass(frozen=True)
@@ -58,5 +59,5 @@ def compare_texts(
     zb = model.embed([b], role="document")
     chunked += model.last_chunked
     d = float(model.distance.pairwise(za, zb)[0])
-    score = None if model.score_map is None else float(model.score_map(1.0 - d))
+    score = mapped_score(model, d)
     return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked, score)

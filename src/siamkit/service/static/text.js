@@ -50,7 +50,11 @@ async function onVerify(event) {
         ? "Distance " + fmt(r.distance) + against + " (no threshold to decide)"
         : (r.same ? "Same" : "Different") + against + " \u2014 similarity " +
           fmt(1 - r.distance) + ", " + marginText(r.margin, r.threshold);
-      show("verify-result", text + windowNote(r.chunked), r.same === null ? "" : r.same ? "ok" : "bad");
+      // the model's score map: the similarity on the scale of the scores it was fine-tuned on
+      const score = r.score === null || r.score === undefined
+        ? "" : "; score " + fmt(r.score) + " on the fine-tuning scores' scale";
+      show("verify-result", text + score + windowNote(r.chunked),
+        r.same === null ? "" : r.same ? "ok" : "bad");
     } catch (err) { show("verify-result", err.message, "error"); }
   });
 }
