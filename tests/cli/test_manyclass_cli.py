@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import siamkit
 from siamkit.cli.main import cli
 from siamkit.data.synthetic_glyphs import write_glyph_folder
 
@@ -81,3 +83,36 @@ def test_bad_class_lists_write_nothing(
     assert message in res.output  # type: ignore[attr-defined]
     assert len(res.output.strip().splitlines()) <= 2  # type: ignore[attr-defined]
     assert not out.exists()
+
+
+def test_grey_statistics_of_the_config_give_way_to_colour_images_own(tmp_path: Path) -> None:
+    """demo.yaml keeps Fashion-MNIST's one-channel input_mean / input_std; on an RGB folder the
+    run normalises with the images' own per-channel statistics and says so in one line, never
+    the grey values broadcast to three channels (issue 20). Every image has red 0.2 and blue
+    0.8 everywhere and green exactly half 0, half 1, so the statistics are known by
+    construction."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "colour"
+    for c in range(12):
+        (root / f"c{c:02d}").mkdir(parents=True)
+        mask = np.zeros(28 * 28, bool)
+        mask[rng.permutation(28 * 28)[: 28 * 14]] = True  # the class's pattern, half the pixels
+        for i in range(8):
+            img = np.empty((28, 28, 3), np.uint8)
+            img[..., 0], img[..., 2] = 51, 204
+            img[..., 1] = np.roll(mask, i).reshape(28, 28) * 255
+            Image.fromarray(img, "RGB").save(root / f"c{c:02d}" / f"{i}.png")
+    res = _train(root, tmp_path / "run", "data.grayscale=false", "train.epochs=1")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    notes = [
+        line
+        for line in res.output.splitlines()  # type: ignore[attr-defined]
+        if "model.input_mean / model.input_std give 1 value(s)" in line
+    ]
+    assert len(notes) == 1 and "3 channel(s)" in notes[0], res.output  # type: ignore[attr-defined]
+    net = siamkit.load_model(tmp_path / "run" / "model")
+    pre = getattr(net, "net", net).preprocess.config()
+    assert pre["mean"] == pytest.approx([0.2, 0.5, 0.8], abs=1e-3)
+    assert pre["std"][1] == pytest.approx(0.5, abs=1e-3)

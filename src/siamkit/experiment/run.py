@@ -101,7 +101,7 @@ def run_experiment(
         cohort_folder_images(cfg.eval.cohort_root, 1, 0)  # a missing or empty folder: fail now
     mean, std = data.channel_stats()
     seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
-    net = build_model(cfg.model, data.input_shape, mean, std)
+    net = build_model(cfg.model, data.input_shape, mean, std, log=log)
     if cfg.model.init_from:  # the saved model's encoder + head; refused here if it does not fit
         from siamkit.training.init_from import init_from_model
 

@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -32,11 +33,43 @@ def build_appearance_features(cfg: ModelConfig) -> AppearanceFeatures | None:
     )
 
 
+def input_normalisation(
+    cfg: ModelConfig, input_shape: Sequence[int], mean: Sequence[float], std: Sequence[float]
+) -> tuple[tuple[float, ...], tuple[float, ...], str | None]:
+    """The per-channel ``(mean, std)`` a model for images of ``input_shape`` keeps, and a
+    sentence when the config's were set aside (else ``None``).
+
+    The config's ``input_mean`` / ``input_std`` win when they give one value per channel of the
+    images; otherwise (``configs/demo.yaml``'s one-channel Fashion-MNIST values on an RGB image
+    folder) they describe other data, and ``mean`` / ``std`` (the training images' statistics)
+    are used: one grey value broadcast to three colour channels would normalise every channel
+    with statistics that are not its own. Feature-vector inputs ``(F,)`` keep the config's.
+
+    >>> cfg = ModelConfig(input_mean=(0.286,), input_std=(0.353,))
+    >>> input_normalisation(cfg, (3, 8, 8), (0.4, 0.5, 0.6), (0.2, 0.2, 0.2))[:2]
+    ((0.4, 0.5, 0.6), (0.2, 0.2, 0.2))
+    """
+    data = (tuple(float(v) for v in mean), tuple(float(v) for v in std))
+    if cfg.input_mean is None or cfg.input_std is None:
+        return (*data, None)
+    channels = int(input_shape[0])
+    if len(input_shape) != 3 or len(cfg.input_mean) == len(cfg.input_std) == channels:
+        return tuple(cfg.input_mean), tuple(cfg.input_std), None
+    note = (
+        f"model.input_mean / model.input_std give {len(cfg.input_mean)} value(s) but the "
+        f"images have {channels} channel(s): normalising with the training images' own "
+        f"statistics, mean {list(data[0])} and std {list(data[1])}, instead (set both keys "
+        f"to {channels} values, or to null, to silence this)"
+    )
+    return (*data, note)
+
+
 def build_model(
     cfg: ModelConfig,
     input_shape: Sequence[int],
     mean: Sequence[float] = (0.0,),
     std: Sequence[float] = (1.0,),
+    log: Callable[[str], None] | None = None,
 ) -> SiameseNetwork | JoinedEmbedding:
     """The model a run trains, for inputs of ``input_shape`` ``(C, H, W)`` or ``(F,)``: a
     :class:`SiameseNetwork`, or the :class:`JoinedEmbedding` of one when the loss sees the
@@ -44,7 +77,10 @@ def build_model(
     a run saves and evaluates.
 
     ``mean`` / ``std`` (usually the training images' statistics) are used unless the config
-    fixes ``input_mean`` / ``input_std``. The encoder gets ``in_channels`` (images) or ``in_features`` (vectors) from the data unless
+    fixes ``input_mean`` / ``input_std`` with one value per channel of the images
+    (:func:`input_normalisation`; when they have another count, ``log`` gets one line saying
+    they were set aside, or a ``UserWarning`` is raised without ``log``). The encoder gets
+    ``in_channels`` (images) or ``in_features`` (vectors) from the data unless
     ``encoder_kwargs`` sets it.
     """
     name, kwargs = encoder_part(cfg, tuple(input_shape))
@@ -60,8 +96,12 @@ def build_model(
     dim += features.extra_dim(input_shape) if joined and features else 0
     kind, params = distance_part(cfg)
     distance = DISTANCES.build(kind, dim=dim, **params)
-    if cfg.input_mean is not None and cfg.input_std is not None:
-        mean, std = cfg.input_mean, cfg.input_std
+    mean, std, note = input_normalisation(cfg, input_shape, mean, std)
+    if note is not None:
+        if log is None:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        else:
+            log(note)
     fixed = not isinstance(distance, nn.Module) or not any(True for _ in distance.parameters())
     net = SiameseNetwork(
         encoder,
@@ -116,5 +156,6 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "embedding_model",
+    "input_normalisation",
     "lr_factor",
 ]

@@ -130,7 +130,8 @@ class ModelConfig:
             in_loss}``; ``weight: 0`` or ``null`` turns it off. The flat ``appearance_skip_*`` keys
             of older configs and checkpoints are still read (with a ``DeprecationWarning``).
         input_mean, input_std: per-channel normalisation kept in the model; ``None`` = computed
-            from the training images.
+            from the training images, as it is (with one log line) when they give another
+            number of values than the images have channels (grey statistics on colour images).
         init_from: start from this saved model's encoder, head and input normalisation
             (:func:`siamkit.training.init_from.init_from_model`; ``--init-from``).
         freeze_encoder_epochs: keep the encoder frozen (weights and batch-norm statistics) for
