@@ -125,3 +125,25 @@ def test_a_graph_of_another_layout_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="should feed MatMulInteger nodes only"):
         rowwise_activations(model)
     assert model.SerializeToString() == before
+
+
+def test_an_export_made_before_per_token_int8_is_run_with_a_warning(tiny_hf, tmp_path) -> None:
+    import json
+    import warnings
+
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.applications.text.onnx import META_NAME, TextOnnxEmbedder, export_text_onnx
+
+    folder = export_text_onnx(TextSiameseNetwork.pretrained(tiny_hf), tmp_path / "edge", int8=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TextOnnxEmbedder(folder, int8=True)
+        TextOnnxEmbedder(folder)
+    meta = json.loads((folder / META_NAME).read_text())
+    assert meta.pop("int8_activations") == "per-token"
+    (folder / META_NAME).write_text(json.dumps(meta))  # as an export before the fix wrote it
+    with pytest.warns(UserWarning, match="export the model again with `siamkit export MODEL"):
+        TextOnnxEmbedder(folder, int8=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TextOnnxEmbedder(folder)  # the fp32 graph never depended on the batch

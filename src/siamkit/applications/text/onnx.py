@@ -24,6 +24,7 @@ from siamkit.applications.text.score_map import ScoreMap
 
 ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
+INT8_ACTIVATIONS = "per-token"  # how text.int8.onnx quantises activations (text_onnx.json)
 FP32_MIN_COSINE = 0.9999  # an fp32 graph below this on the probe texts is not written
 PROBE_TEXTS = (
     "A man is playing guitar.",
@@ -92,6 +93,8 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
         "threshold": model.threshold,
         "fingerprint": model_fingerprint(model),
     }
+    if int8:  # exports before issue 16's fix lack it: their int8 graph is batch-dependent
+        meta["int8_activations"] = INT8_ACTIVATIONS
     (out / META_NAME).write_text(json.dumps(meta, indent=2))
     return out
 
@@ -305,6 +308,15 @@ class TextOnnxEmbedder:
         if not spin:  # waiting threads sleep instead of spinning: on a shared CPU spinning
             # burnt ~40% more CPU time for the same texts (BENCHMARKS.md, 200,000-text dedup)
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if int8 and self.meta.get("int8_activations") != INT8_ACTIVATIONS:
+            warnings.warn(
+                f"{path / INT8_NAME} quantises activations over the whole batch (an export made "
+                "before they were quantised per token): a text's embedding depends on the other "
+                "texts of its batch; export the model again with `siamkit export MODEL --format "
+                "onnx --int8 --force`",
+                UserWarning,
+                stacklevel=2,
+            )
         self.session = ort.InferenceSession(
             str(path / (INT8_NAME if int8 else ONNX_NAME)), opts, providers=["CPUExecutionProvider"]
         )
