@@ -505,6 +505,26 @@ def lee_finetune(args: argparse.Namespace) -> None:
             )
 
 
+def _padding_min_cosine(
+    runtime: Any, texts: list[str], pads: tuple[int, ...] = (8, 40, 120)
+) -> float:
+    """Lowest cosine between a text's graph output alone and with ``pads`` padded positions
+    (attention mask 0) after it, batch of one: what padding alone does to an embedding."""
+    pad, worst = runtime.meta["pad"], 1.0
+    for t in texts:
+        ids = runtime._windows(runtime.tokenizer.encode(t, add_special_tokens=False).ids)[0]
+        outs = []
+        for extra in (0, *pads):
+            feed = {
+                "input_ids": np.array([ids + [pad] * extra], dtype=np.int64),
+                "attention_mask": np.array([[1] * len(ids) + [0] * extra], dtype=np.int64),
+            }
+            outs.append(runtime.session.run(None, feed)[0][0])
+        a = outs[0] / np.linalg.norm(outs[0])
+        worst = min(worst, *(float(a @ b / np.linalg.norm(b)) for b in outs[1:]))
+    return worst
+
+
 def speed_onnx(args: argparse.Namespace) -> None:
     """texts/s of ONNX Runtime fp32 / int8 (tokenizers, no torch) vs PyTorch embed, the Lee r
     of each (int8 must lose <= 0.01), the lowest cosine of each to PyTorch's embeddings, and how
@@ -564,6 +584,7 @@ def speed_onnx(args: argparse.Namespace) -> None:
             k: (np.concatenate([e.embed([t]) for t in sents[:64]]) * out[k][:64]).sum(1).min()
             for k, e in onnx_runs.items()
         }
+        padded = {k: _padding_min_cosine(e, sents[:64]) for k, e in onnx_runs.items()}
     ref = out["siamkit embed (PyTorch)"]
     base = len(sents) / float(np.median(times["siamkit embed (PyTorch)"]))
     print(
@@ -571,12 +592,13 @@ def speed_onnx(args: argparse.Namespace) -> None:
     )
     print(
         "| runtime | texts/s | vs PyTorch | Lee r | cosine to PyTorch, min / median "
-        "| alone vs in batch, min cosine |\n| --- | --- | --- | --- | --- | --- |"
+        "| alone vs in batch, min cosine | alone vs +8/40/120 padding, min cosine |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
     )
     for name in runs:
         rate = len(sents) / float(np.median(times[name]))
         cos = (out[name] * ref).sum(axis=1)
-        same = f"{alone[name]:.6f}" if name in alone else "-"
+        same = f"{alone[name]:.6f} | {padded[name]:.6f}" if name in alone else "- | -"
         print(
             f"| {name} | {rate:.1f} | {rate / base:.2f}x | {r[name]:.3f} | "
             f"{cos.min():.4f} / {np.median(cos):.4f} | {same} |"
