@@ -505,40 +505,73 @@ def lee_finetune(args: argparse.Namespace) -> None:
             )
 
 
+def _padding_min_cosine(
+    runtime: Any, texts: list[str], pads: tuple[int, ...] = (8, 40, 120)
+) -> float:
+    """Lowest cosine between a text's graph output alone and with ``pads`` padded positions
+    (attention mask 0) after it, batch of one: what padding alone does to an embedding."""
+    pad, worst = runtime.meta["pad"], 1.0
+    for t in texts:
+        ids = runtime._windows(runtime.tokenizer.encode(t, add_special_tokens=False).ids)[0]
+        outs = []
+        for extra in (0, *pads):
+            feed = {
+                "input_ids": np.array([ids + [pad] * extra], dtype=np.int64),
+                "attention_mask": np.array([[1] * len(ids) + [0] * extra], dtype=np.int64),
+            }
+            outs.append(runtime.session.run(None, feed)[0][0])
+        a = outs[0] / np.linalg.norm(outs[0])
+        worst = min(worst, *(float(a @ b / np.linalg.norm(b)) for b in outs[1:]))
+    return worst
+
+
 def speed_onnx(args: argparse.Namespace) -> None:
     """texts/s of ONNX Runtime fp32 / int8 (tokenizers, no torch) vs PyTorch embed, the Lee r
-    of each (int8 must lose <= 0.01), and the lowest cosine of each to PyTorch's embeddings;
-    int8 with per-channel weight scales (the export) and per-tensor (the earlier export)."""
+    of each (int8 must lose <= 0.01), the lowest cosine of each to PyTorch's embeddings, and how
+    far a sentence embedded alone is from the same sentence embedded in its batch of 64.
+
+    int8: per-channel weight scales; activations with one scale and zero point per token (the
+    export), one symmetric scale per token, or ONNX Runtime's one scale per tensor, i.e. per
+    batch (the export before issue 16's batch-independence fix)."""
     import shutil
     import tempfile
 
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    import onnx
 
     from siamkit.applications.text.onnx import (
         INT8_NAME,
         ONNX_NAME,
         TextOnnxEmbedder,
         export_text_onnx,
+        quantize_int8,
+        rowwise_activations,
     )
     from text_bench_data import lee_documents, lee_pairs
 
     sents = [p.text for d in lee_background() for p in split_sentences(d)][: args.n]
     docs, (i, j, y) = lee_documents(), lee_pairs()
     model = load_text_model(args.model)
-    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as old:
+    with tempfile.TemporaryDirectory() as tmp:
         export_text_onnx(model, tmp, int8=True)
-        shutil.copytree(tmp, old, dirs_exist_ok=True)
-        quantize_dynamic(f"{tmp}/{ONNX_NAME}", f"{old}/{INT8_NAME}", weight_type=QuantType.QInt8)
-        runs = {
-            "siamkit embed (PyTorch)": lambda t: embed_texts(model, t).vectors,
-            "ONNX Runtime fp32": TextOnnxEmbedder(tmp, threads=args.threads).embed,
-            "ONNX Runtime int8 (dynamic, per-channel: the export)": TextOnnxEmbedder(
-                tmp, int8=True, threads=args.threads
-            ).embed,
-            "ONNX Runtime int8 (dynamic, per-tensor)": TextOnnxEmbedder(
-                old, int8=True, threads=args.threads
-            ).embed,
+        folders = {"sym": Path(tmp) / "sym", "tensor": Path(tmp) / "tensor"}
+        for name, folder in folders.items():
+            shutil.copytree(tmp, folder, ignore=shutil.ignore_patterns("sym", "tensor"))
+            quantize_int8(Path(tmp) / ONNX_NAME, folder / INT8_NAME, per_row=False)
+            if name == "sym":
+                graph = onnx.load(str(folder / INT8_NAME))
+                rowwise_activations(graph, symmetric=True)
+                onnx.save(graph, str(folder / INT8_NAME))
+        int8 = {
+            "ONNX Runtime int8 (per-token activations: the export)": tmp,
+            "ONNX Runtime int8 (per-token symmetric activations)": folders["sym"],
+            "ONNX Runtime int8 (per-tensor activations: the export before)": folders["tensor"],
         }
+        onnx_runs = {"ONNX Runtime fp32": TextOnnxEmbedder(tmp, threads=args.threads)}
+        onnx_runs |= {
+            k: TextOnnxEmbedder(f, int8=True, threads=args.threads) for k, f in int8.items()
+        }
+        runs = {"siamkit embed (PyTorch)": lambda t: embed_texts(model, t).vectors}
+        runs |= {k: e.embed for k, e in onnx_runs.items()}
         times: dict[str, list[float]] = {k: [] for k in runs}
         out: dict[str, np.ndarray] = {}
         for _ in range(args.rounds):
@@ -547,21 +580,28 @@ def speed_onnx(args: argparse.Namespace) -> None:
                 out[name] = fn(sents)
                 times[name].append(time.perf_counter() - t)
         r = {name: _pearson(fn(docs), i, j, y) for name, fn in runs.items()}
+        alone = {  # the first 64 sentences one at a time vs within the timed batches of 64
+            k: (np.concatenate([e.embed([t]) for t in sents[:64]]) * out[k][:64]).sum(1).min()
+            for k, e in onnx_runs.items()
+        }
+        padded = {k: _padding_min_cosine(e, sents[:64]) for k, e in onnx_runs.items()}
     ref = out["siamkit embed (PyTorch)"]
     base = len(sents) / float(np.median(times["siamkit embed (PyTorch)"]))
     print(
         f"{len(sents)} Lee background sentences, batch 64, median of {args.rounds} interleaved rounds\n"
     )
     print(
-        "| runtime | texts/s | vs PyTorch | Lee r | cosine to PyTorch, min / median |\n"
-        "| --- | --- | --- | --- | --- |"
+        "| runtime | texts/s | vs PyTorch | Lee r | cosine to PyTorch, min / median "
+        "| alone vs in batch, min cosine | alone vs +8/40/120 padding, min cosine |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
     )
     for name in runs:
         rate = len(sents) / float(np.median(times[name]))
         cos = (out[name] * ref).sum(axis=1)
+        same = f"{alone[name]:.6f} | {padded[name]:.6f}" if name in alone else "- | -"
         print(
             f"| {name} | {rate:.1f} | {rate / base:.2f}x | {r[name]:.3f} | "
-            f"{cos.min():.4f} / {np.median(cos):.4f} |"
+            f"{cos.min():.4f} / {np.median(cos):.4f} | {same} |"
         )
 
 

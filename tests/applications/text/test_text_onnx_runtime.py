@@ -85,6 +85,23 @@ def test_onnx_embeddings_and_windows_match_pytorch(text_model, export_dir) -> No
     assert np.allclose(np.linalg.norm(got.vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_int8_embedding_of_a_text_does_not_depend_on_its_batch(text_model, export_dir) -> None:
+    """One text, one embedding: alone, in one padded batch with texts of other lengths (the long
+    one's windows included), or in batches of 3. With one activation scale per tensor (the
+    export before issue 16's fix) these agreed only to cosine 0.955-0.99."""
+    from siamkit.applications.text.onnx import open_text_runtime
+
+    texts = [*BASE, "ok", LONG]
+    runtime = open_text_runtime(text_model, export_dir, int8=True)
+    alone = np.concatenate([runtime.embed([t]) for t in texts])
+    for batch_size in (64, 3):
+        together = runtime.embed(texts, batch_size=batch_size)
+        cos = (alone * together).sum(1)
+        assert cos.min() > 0.99999, (batch_size, cos)
+    # and it stays the model's embedding (0.989 measured with one scale per tensor)
+    assert (alone * text_model.embed(texts).numpy()).sum(1).min() > 0.98
+
+
 def test_dedup_groups_of_onnx_equal_pytorch_and_int8_keeps_the_planted(
     run, export_dir, tmp_path
 ) -> None:
