@@ -3,7 +3,6 @@ attribute probes): a non-model gets one TypeError naming what it lacks."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 import siamkit
+from _tiny_bert import save_tiny_bert
 from siamkit.index import Gallery
 from siamkit.index.embedding import as_input_batch, model_distance, model_embedding_dim
 from siamkit.model_protocol import EmbeddingModel, ScoringModel, as_embedding_model
@@ -50,19 +50,10 @@ def _dlib_face(_: Path) -> Any:
 
 
 def _text(tmp: Path) -> Any:
-    """A tiny random BERT with the shipped tokenizer (what the text tests use)."""
-    from transformers import BertConfig, BertModel
-
+    """A tiny random BERT with the shipped tokenizer (what the text tests use), one layer."""
     from siamkit.applications.text.model import TextSiameseNetwork
-    from siamkit.encoders.text import default_text_model_path
 
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(cfg).save_pretrained(str(tmp))
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(default_text_model_path() / name, tmp / name)
+    save_tiny_bert(tmp, layers=1)
     return TextSiameseNetwork.pretrained(tmp, max_length=16, overlap=4)
 
 

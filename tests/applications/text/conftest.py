@@ -3,10 +3,11 @@ takes seconds), a tiny random BERT with MiniLM's tokenizer, and a dozen graded t
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+
+from _tiny_bert import save_tiny_bert
 
 pytest.importorskip("transformers", reason="the text extra is not installed")
 
@@ -43,17 +44,4 @@ def graded_pairs() -> list[tuple[str, str, float]]:
 @pytest.fixture(scope="session")
 def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny BERT with random weights (seed 0) and MiniLM's tokenizer, saved as a local folder."""
-    import torch
-    from transformers import BertConfig, BertModel
-
-    from siamkit.encoders.text import default_text_model_path
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(cfg).save_pretrained(str(folder))
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(default_text_model_path() / name, folder / name)
-    return folder
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), layers=2)
