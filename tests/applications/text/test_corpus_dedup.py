@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from siamkit.applications.text.corpus import read_corpus
-from siamkit.applications.text.dedup import group_duplicates, similar_pairs
+from siamkit.applications.text.dedup import (
+    CANDIDATE_SIMILARITY,
+    PassageVectors,
+    covered_pairs,
+    group_duplicates,
+    similar_pairs,
+)
 from siamkit.applications.text.passages import split_sentences
 
 
@@ -115,3 +121,60 @@ def test_sentence_offsets_point_into_the_text() -> None:
     covered = sum(len(p.text.replace(" ", "")) for p in parts)
     assert covered == len(text.replace(" ", ""))
     assert all(len(p.text.split()) >= 4 for p in parts[:-1])
+
+
+def _passages(n: int, seed: int) -> tuple[np.ndarray, list[int]]:
+    """Texts of 1-5 unit sentence vectors; every third text an edited copy of the one before."""
+    rng = np.random.default_rng(seed)
+    rows, counts = [], []
+    for t in range(n):
+        if t % 3 == 2:  # copy of text t-1: drop its last sentence, perturb the rest
+            prev = rows[-counts[-1] :][: max(1, counts[-1] - 1)]
+            new = [r + 0.15 * rng.normal(size=r.shape) for r in prev]
+        else:
+            new = list(rng.normal(size=(int(rng.integers(1, 6)), 6)))
+        new = [r / np.linalg.norm(r) for r in new]
+        rows += new
+        counts.append(len(new))
+    return np.array(rows, dtype=np.float32), counts
+
+
+def test_passage_coverage_equals_a_naive_loop() -> None:
+    vecs, counts = _passages(30, 0)
+    pv = PassageVectors.from_rows(vecs, counts)
+    texts = np.split(vecs, np.cumsum(counts)[:-1])
+
+    def naive(a: int, b: int) -> float:
+        def one_way(x: np.ndarray, y: np.ndarray) -> float:
+            return sum(max(float(u @ v) for v in y) for u in x) / len(x)
+
+        return min(one_way(texts[a], texts[b]), one_way(texts[b], texts[a]))
+
+    for a, b in [(0, 1), (1, 2), (4, 5), (7, 3), (9, 9)]:
+        assert pv.coverage(a, b) == pytest.approx(naive(a, b), abs=1e-5)
+    means = np.array([t.sum(0) / np.linalg.norm(t.sum(0)) for t in texts])
+    np.testing.assert_allclose(pv.means, means, atol=1e-5)
+    # every pair above the coverage among those whose means reach the candidate floor
+    t = 0.7
+    want = {
+        (a, b)
+        for a in range(30)
+        for b in range(a + 1, 30)
+        if naive(a, b) >= t and means[a] @ means[b] >= min(CANDIDATE_SIMILARITY, t)
+    }
+    for above in (50_000, 10):  # exact, then FAISS HNSW (30 points: it finds them all)
+        pairs, cov = covered_pairs(pv, t, faiss_above=above)
+        assert {tuple(p) for p in pairs.tolist()} == want and want
+        np.testing.assert_allclose(cov, [naive(a, b) for a, b in pairs.tolist()], atol=1e-5)
+    groups = group_duplicates(pv, covered_pairs(pv, t)[0])
+    for g in groups:
+        np.testing.assert_allclose(g.scores, [naive(g.members[0], m) for m in g.members], atol=1e-5)
+        assert g.min_similarity >= t
+
+
+def test_passage_vectors_reject_counts_that_do_not_add_up() -> None:
+    vecs, counts = _passages(6, 1)
+    with pytest.raises(ValueError, match="passage vectors for"):
+        PassageVectors.from_rows(vecs, [*counts[:-1], counts[-1] + 1])
+    with pytest.raises(ValueError, match="at least one passage"):
+        PassageVectors.from_rows(vecs, [0, *counts])

@@ -69,6 +69,57 @@ def test_dedup_writes_groups(run, tmp_path) -> None:
     assert json.loads(res.output)["search"] == "exact"
 
 
+FIRE = (
+    "Bushfires burned through thousands of hectares of forest west of Sydney over the weekend. "
+    "Firefighters said strong winds pushed the fire front towards several small towns. "
+    "Residents of two villages were told to leave their homes on Saturday night. "
+    "No deaths have been reported, but dozens of houses were destroyed."
+)
+FIRE_COPY = (  # a sentence deleted, two swapped, a typo
+    "Bushfires burned through thousands of hectares of forest west of Sydney over the weekend. "
+    "Residents of two villages were told to leave their homes on Saturday nihgt. "
+    "Firefighters said strong winds pushed the fire front toward several small towns."
+)
+FIRE_STORY = (  # the same story, other sentences
+    "Fire crews battled blazes in the Blue Mountains on Sunday as hot weather returned. "
+    "The premier visited an evacuation centre and praised volunteers for their courage. "
+    "Weather forecasters expect cooler conditions and some rain by Tuesday."
+)
+
+
+def test_dedup_by_passages_scores_coverage(run, text_model, tmp_path) -> None:
+    from siamkit.applications.text.passages import split_sentences
+
+    rows = [
+        {"id": "fire", "text": FIRE},
+        {"id": "copy", "text": FIRE_COPY},
+        {"id": "story", "text": FIRE_STORY},
+        {"id": "markets", "text": SOURCE},
+    ]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "g.jsonl"
+    res = run("dedup", str(corpus), "--out", str(out), "--by", "passages", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["scoring"] == "passages" and summary["min_similarity"] == pytest.approx(0.68)
+    assert "passage-coverage default" in summary["threshold_source"]
+    (group,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(m["id"] for m in group["members"]) == ["copy", "fire"]
+
+    def sentences(t: str):  # type: ignore[no-untyped-def]
+        return text_model.embed([p.text for p in split_sentences(t)]).numpy()
+
+    a, b = sentences(FIRE), sentences(FIRE_COPY)  # by hand: each sentence's best match, averaged
+    sims = a @ b.T
+    want = min(sims.max(1).mean(), sims.max(0).mean())
+    assert group["min_similarity"] == pytest.approx(float(want), abs=1e-4)
+    assert group["members"][1]["similarity"] == pytest.approx(float(want), abs=1e-4)
+    res = run("dedup", str(corpus), "--out", str(out), "--by", "passages", "--threshold", "0.99")
+    assert res.exit_code == 0 and "0 duplicate group(s)" in res.output
+    assert "passage coverage >= 0.9900 (given)" in res.output
+
+
 def test_plagiarism_finds_the_copied_span(run, tmp_path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "news.txt").write_text(SOURCE)

@@ -125,6 +125,20 @@ def test_dedup_groups_of_onnx_equal_pytorch_and_int8_keeps_the_planted(
         str(export_dir),
     )
     assert all(p in int8_groups for p in planted), int8_groups
+    by_passages = ("--by", "passages")
+    torch_groups, _ = _groups(run, corpus, tmp_path / "tp.jsonl", *by_passages)
+    assert all(p in torch_groups for p in planted), torch_groups
+    onnx_groups, onnx_doc = _groups(
+        run,
+        corpus,
+        tmp_path / "op.jsonl",
+        *by_passages,
+        "--runtime",
+        "onnx",
+        "--onnx-dir",
+        str(export_dir),
+    )
+    assert onnx_groups == torch_groups and onnx_doc["scoring"] == "passages"
 
 
 def test_plagiarism_with_onnx_finds_the_same_spans(run, export_dir, tmp_path) -> None:

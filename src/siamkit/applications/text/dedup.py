@@ -3,16 +3,30 @@
 Pairs come from an exact blockwise search (``(B, N)`` similarity blocks, never ``N × N`` at once)
 or, above ``faiss_above`` texts, from a FAISS HNSW k-nearest-neighbour graph (approximate: a
 text with more than ``k`` duplicates keeps its ``k`` nearest).
+
+Two ways to score a pair of texts: the cosine of their whole-text embeddings (``documents``),
+or their **passage coverage** (``passages``): each text is split into sentences, each sentence
+takes its best cosine among the other text's sentences, a text's coverage is the mean of those,
+and a pair scores the smaller of its two coverages. An edited copy keeps nearly every sentence
+of its original; an article on the same story says the same things in other sentences, which
+a whole-text embedding places close but coverage does not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 RULES = ("components", "clique", "centroid")
+SCORINGS = ("documents", "passages")
+# passage coverage at or above which two texts are near-duplicates (all-MiniLM-L6-v2): best
+# F1 on synthetic edits of Lee background documents 0-149 (both edit mixtures chose it),
+# benchmarks/bench_text.py calibrate; see BENCHMARKS.md
+COVERAGE_SIMILARITY = 0.68
+# pairs whose mean-passage vectors are below this cosine are not scored by coverage at all
+CANDIDATE_SIMILARITY = 0.6
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,57 @@ def similar_pairs(
     return _exact_pairs(z, min_similarity, rows, tick)
 
 
+@dataclass(frozen=True)
+class PassageVectors:
+    """Unit sentence embeddings of many texts: text ``t``'s rows are
+    ``vectors[offsets[t]:offsets[t + 1]]``; ``means``: ``(N, D)`` the unit mean of each text's
+    rows (for finding candidate pairs)."""
+
+    vectors: np.ndarray
+    offsets: np.ndarray
+    means: np.ndarray
+
+    @classmethod
+    def from_rows(cls, vectors: np.ndarray, counts: Sequence[int]) -> PassageVectors:
+        """``vectors``: ``(sum(counts), D)`` unit rows, text by text; ``counts[t] >= 1``."""
+        counts_arr = np.asarray(counts, dtype=np.int64)
+        if (counts_arr < 1).any():
+            raise ValueError("every text needs at least one passage")
+        if counts_arr.sum() != len(vectors):
+            raise ValueError(f"{len(vectors)} passage vectors for {counts_arr.sum()} passages")
+        offsets = np.concatenate([[0], np.cumsum(counts_arr)])
+        owner = np.repeat(np.arange(len(counts_arr)), counts_arr)
+        means = np.zeros((len(counts_arr), vectors.shape[1]), dtype=np.float64)
+        np.add.at(means, owner, vectors)
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        return cls(np.ascontiguousarray(vectors, np.float32), offsets, means.astype(np.float32))
+
+    def rows(self, t: int) -> np.ndarray:
+        return self.vectors[self.offsets[t] : self.offsets[t + 1]]
+
+    def coverage(self, a: int, b: int) -> float:
+        """The smaller of text ``a``'s and text ``b``'s mean best-match sentence cosine."""
+        sims = self.rows(a) @ self.rows(b).T  # (Pa, Pb)
+        return float(min(sims.max(1).mean(), sims.max(0).mean()))
+
+
+def covered_pairs(
+    passages: PassageVectors,
+    min_coverage: float,
+    faiss_above: int = 50_000,
+    k: int = 32,
+    tick: Callable[[int], None] = lambda n: None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, 2)`` index pairs ``i < j`` whose passage coverage is at least ``min_coverage``, and
+    their ``(P,)`` coverages. Only pairs whose mean-passage vectors reach
+    ``min(CANDIDATE_SIMILARITY, min_coverage)`` are scored (:func:`similar_pairs`)."""
+    floor = min(CANDIDATE_SIMILARITY, min_coverage)
+    cand = similar_pairs(passages.means, floor, faiss_above=faiss_above, k=k, tick=tick)
+    cov = np.array([passages.coverage(a, b) for a, b in cand.tolist()], dtype=np.float32)
+    keep = cov >= min_coverage
+    return cand[keep], cov[keep]
+
+
 def _components(n: int, pairs: np.ndarray) -> list[list[int]]:
     parent = list(range(n))
 
@@ -109,10 +174,25 @@ def _split(members: list[int], nbrs: dict[int, set[int]], rule: str) -> list[lis
     return out
 
 
+def _lead_and_weakest(
+    z: np.ndarray | PassageVectors, g: list[int], nbrs: dict[int, set[int]]
+) -> tuple[list[float], float]:
+    """Each member's score against ``g[0]``, and the smallest score of a linked pair in ``g``."""
+    inside = set(g)
+    linked = [(a, b) for a in g for b in nbrs[a] & inside if a < b]
+    if isinstance(z, PassageVectors):  # coverage pair by pair: only the pairs needed
+        lead = [z.coverage(g[0], m) for m in g]
+        return lead, min(z.coverage(a, b) for a, b in linked)
+    sims = z[g] @ z[g].T  # (G, G)
+    pos = {m: x for x, m in enumerate(g)}
+    return [float(s) for s in sims[0]], float(min(sims[pos[a], pos[b]] for a, b in linked))
+
+
 def group_duplicates(
-    z: np.ndarray, pairs: np.ndarray, rule: str = "components"
+    z: np.ndarray | PassageVectors, pairs: np.ndarray, rule: str = "components"
 ) -> list[DuplicateGroup]:
-    """Groups of ``rule`` over the linked ``pairs`` of unit embeddings ``z`` ``(N, D)``, largest first.
+    """Groups of ``rule`` over the linked ``pairs``, largest first; ``z``: ``(N, D)`` unit
+    embeddings (scores are cosines) or :class:`PassageVectors` (scores are passage coverages).
 
     >>> group_duplicates(z, similar_pairs(z, 0.9))  # doctest: +SKIP
     """
@@ -123,17 +203,11 @@ def group_duplicates(
         nbrs.setdefault(a, set()).add(b)
         nbrs.setdefault(b, set()).add(a)
     groups = []
-    for comp in _components(len(z), pairs):
+    n = len(z.means) if isinstance(z, PassageVectors) else len(z)
+    for comp in _components(n, pairs):
         parts = [comp] if rule == "components" else _split(comp, nbrs, rule)
         for g in parts:
             g = sorted(g, key=lambda i: (-len(nbrs[i] & set(g)), i))
-            sims = z[g] @ z[g].T  # (G, G)
-            linked = [sims[x, y] for x in range(len(g)) for y in range(x) if g[y] in nbrs[g[x]]]
-            groups.append(
-                DuplicateGroup(
-                    tuple(g),
-                    tuple(float(s) for s in sims[0]),
-                    float(min(linked)),
-                )
-            )
+            lead, weakest = _lead_and_weakest(z, g, nbrs)
+            groups.append(DuplicateGroup(tuple(g), tuple(lead), weakest))
     return sorted(groups, key=lambda gr: (-len(gr.members), gr.members))

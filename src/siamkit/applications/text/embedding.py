@@ -11,7 +11,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from siamkit.applications.text.dedup import PassageVectors
 from siamkit.applications.text.model import TextSiameseNetwork, check_texts
+from siamkit.applications.text.passages import split_sentences
 
 if TYPE_CHECKING:
     from siamkit.applications.text.onnx import TextOnnxEmbedder
@@ -71,3 +73,25 @@ def embed_texts(
     finally:
         model.train(was_training)
     return Embedded(out, chunked)
+
+
+def embed_passages(
+    model: TextSiameseNetwork | TextOnnxEmbedder,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> tuple[PassageVectors, int]:
+    """Split each text into sentences (:func:`~siamkit.applications.text.passages.split_sentences`)
+    and embed them all, for passage-coverage dedup; also returns how many sentences were longer
+    than the model's window.
+
+    >>> embed_passages(load_text_model(), ["One two three four. Five six seven eight."])[0].offsets  # doctest: +SKIP
+    array([0, 2])
+    """
+    items = check_texts(texts)
+    parts = [[p.text for p in split_sentences(t)] or [t] for t in items]
+    flat = [s for ps in parts for s in ps]
+    emb = embed_texts(
+        model, flat, batch_size=batch_size, progress=progress, desc="embedding sentences"
+    )
+    return PassageVectors.from_rows(emb.vectors, [len(ps) for ps in parts]), emb.chunked
