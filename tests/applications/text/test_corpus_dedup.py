@@ -162,6 +162,9 @@ def test_passage_coverage_equals_a_naive_loop() -> None:
         for b in range(a + 1, 30)
         if naive(a, b) >= t and means[a] @ means[b] >= min(CANDIDATE_SIMILARITY, t)
     }
+    ones = {t for t in range(30) if counts[t] == 1}  # one sentence each: the vectorised path
+    assert any(a in ones and b in ones for a, b in want)
+    assert any(a not in ones or b not in ones for a, b in want)
     for above in (50_000, 10):  # exact, then FAISS HNSW (30 points: it finds them all)
         pairs, cov = covered_pairs(pv, t, faiss_above=above)
         assert {tuple(p) for p in pairs.tolist()} == want and want

@@ -131,7 +131,12 @@ def covered_pairs(
     ``min(CANDIDATE_SIMILARITY, min_coverage)`` are scored (:func:`similar_pairs`)."""
     floor = min(CANDIDATE_SIMILARITY, min_coverage)
     cand = similar_pairs(passages.means, floor, faiss_above=faiss_above, k=k, tick=tick)
-    cov = np.array([passages.coverage(a, b) for a, b in cand.tolist()], dtype=np.float32)
+    counts = np.diff(passages.offsets)
+    single = (counts[cand[:, 0]] == 1) & (counts[cand[:, 1]] == 1)  # coverage = their cosine
+    cov = np.empty(len(cand), dtype=np.float32)
+    a, b = cand[single, 0], cand[single, 1]
+    cov[single] = (passages.means[a] * passages.means[b]).sum(1)
+    cov[~single] = [passages.coverage(a, b) for a, b in cand[~single].tolist()]
     keep = cov >= min_coverage
     return cand[keep], cov[keep]
 
