@@ -175,8 +175,9 @@ def _int8_check(
     "--int8-mode",
     type=click.Choice(INT8_MODES),
     default=None,
-    help="static: calibrated, fastest on CPU (default with --int8); dynamic: no calibration data. "
-    "Implies --int8.",
+    help="static: calibrated, fastest on CPU (default with --int8); dynamic: no calibration data, "
+    "but activation ranges are taken per batch, so an image's embedding shifts slightly with the "
+    "other images in its batch (text exports quantise per token and do not). Implies --int8.",
 )
 @click.option(
     "--calib-data",

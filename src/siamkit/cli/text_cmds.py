@@ -175,8 +175,9 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
     help="documents: the cosine of whole-text embeddings. passages: split texts into sentences "
     "and score a pair by passage coverage (the smaller of the two texts' mean best-match "
     "sentence cosine): edited copies keep their sentences, different articles on the same "
-    "story do not. On synthetic edits of Lee background documents 0-149 (validation) it raised "
-    "pair F1 from 0.96 to 0.99; see BENCHMARKS.md.",
+    "story do not. For documents of several sentences: two one-sentence texts are held to the "
+    "document threshold instead. On synthetic edits of Lee background documents 0-149 "
+    "(validation) it raised pair F1 from 0.96 to 0.99; see BENCHMARKS.md.",
 )
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
 @click.option("--id-field", default="id", show_default=True, help="JSONL key / CSV column of ids.")
@@ -228,10 +229,11 @@ def dedup(
 
     docs = read_corpus(corpus, text_field, id_field)
     model = _model(model_path)
+    doc_dist, doc_source = resolve_threshold(model, _similarity(threshold), level="document")
     if scoring == "passages":
         dist, source = _coverage_threshold(model, _similarity(threshold))
     else:
-        dist, source = resolve_threshold(model, _similarity(threshold), level="document")
+        dist, source = doc_dist, doc_source
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     show = sys.stderr.isatty()
     encoder = model if onnx is None else onnx
@@ -244,7 +246,9 @@ def dedup(
         vectors, chunked = emb.vectors, emb.chunked
     with tqdm(total=len(docs), desc="searching", disable=not show) as bar:
         if isinstance(vectors, PassageVectors):
-            pairs, _ = covered_pairs(vectors, 1 - dist, faiss_above=faiss_above, tick=bar.update)
+            pairs, _ = covered_pairs(
+                vectors, 1 - dist, 1 - doc_dist, faiss_above=faiss_above, tick=bar.update
+            )
         else:
             pairs = similar_pairs(vectors, 1 - dist, faiss_above=faiss_above, tick=bar.update)
     groups = group_duplicates(vectors, pairs, rule)
@@ -270,6 +274,11 @@ def dedup(
         "texts_in_groups": sum(len(g.members) for g in groups),
         "min_similarity": 1 - dist,
         "threshold_source": source,
+        **(
+            {"min_similarity_one_sentence": 1 - doc_dist, "one_sentence_source": doc_source}
+            if scoring == "passages"
+            else {}
+        ),
         "rule": rule,
         "scoring": scoring,
         "search": "faiss-hnsw" if len(docs) > faiss_above else "exact",
@@ -286,6 +295,8 @@ def dedup(
         f"threshold: {'passage coverage' if scoring == 'passages' else 'similarity'} >= "
         f"{1 - dist:.4f} ({source})"
     )
+    if scoring == "passages":
+        click.echo(f"two one-sentence texts: similarity >= {1 - doc_dist:.4f} ({doc_source})")
     click.echo(_chunk_note(chunked), nl=False)
 
 

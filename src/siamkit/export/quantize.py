@@ -7,7 +7,9 @@ Two modes:
   convolutions (``QLinearConv``). On x86 CPUs this is the fast one (about 2× the fp32 export).
 - ``"dynamic"``: weights int8, activation ranges computed per batch at run time; no calibration
   data, but convolutions become ``ConvInteger`` that ONNX Runtime's CPU kernels run *slower*
-  than fp32 — it only pays off for Linear/MatMul-heavy models.
+  than fp32 — it only pays off for Linear/MatMul-heavy models. One range per batch tensor means
+  an image's embedding depends slightly on the other images in its batch (static mode's fixed
+  ranges do not; the text export rewrites its graph to per-token ranges for the same reason).
 
 The L2 normalisation at the end of the graph stays in float in both modes, so embeddings keep
 unit length. The quantised file carries the fp32 file's metadata plus ``precision="int8"`` and

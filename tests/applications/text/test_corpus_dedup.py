@@ -169,6 +169,18 @@ def test_passage_coverage_equals_a_naive_loop() -> None:
         pairs, cov = covered_pairs(pv, t, faiss_above=above)
         assert {tuple(p) for p in pairs.tolist()} == want and want
         np.testing.assert_allclose(cov, [naive(a, b) for a, b in pairs.tolist()], atol=1e-5)
+    # one-sentence pairs held to their own threshold, the others to the coverage
+    single_scores = sorted(naive(a, b) for a, b in want if a in ones and b in ones)
+    ts = (single_scores[0] + single_scores[-1]) / 2  # between the weakest and strongest
+    want_s = {
+        (a, b)
+        for a in range(30)
+        for b in range(a + 1, 30)
+        if naive(a, b) >= (ts if a in ones and b in ones else t)
+        and means[a] @ means[b] >= min(CANDIDATE_SIMILARITY, t)
+    }
+    assert want_s < want  # the stricter one-sentence threshold dropped some pairs
+    assert {tuple(p) for p in covered_pairs(pv, t, ts)[0].tolist()} == want_s
     groups = group_duplicates(pv, covered_pairs(pv, t)[0])
     for g in groups:
         np.testing.assert_allclose(g.scores, [naive(g.members[0], m) for m in g.members], atol=1e-5)

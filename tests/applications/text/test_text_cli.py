@@ -104,6 +104,7 @@ def test_dedup_by_passages_scores_coverage(run, text_model, tmp_path) -> None:
     summary = json.loads(res.output)
     assert summary["scoring"] == "passages" and summary["min_similarity"] == pytest.approx(0.68)
     assert "passage-coverage default" in summary["threshold_source"]
+    assert summary["min_similarity_one_sentence"] == pytest.approx(0.88)
     (group,) = [json.loads(x) for x in out.read_text().splitlines()]
     assert sorted(m["id"] for m in group["members"]) == ["copy", "fire"]
 

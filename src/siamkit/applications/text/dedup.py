@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 RULES = ("components", "clique", "centroid")
-SCORINGS = ("documents", "passages")
 # passage coverage at or above which two texts are near-duplicates (all-MiniLM-L6-v2): best
 # F1 on synthetic edits of Lee background documents 0-149 (both edit mixtures chose it),
 # benchmarks/bench_text.py calibrate; see BENCHMARKS.md
@@ -122,22 +121,28 @@ class PassageVectors:
 def covered_pairs(
     passages: PassageVectors,
     min_coverage: float,
+    min_single: float | None = None,
     faiss_above: int = 50_000,
     k: int = 32,
     tick: Callable[[int], None] = lambda n: None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(P, 2)`` index pairs ``i < j`` whose passage coverage is at least ``min_coverage``, and
     their ``(P,)`` coverages. Only pairs whose mean-passage vectors reach
-    ``min(CANDIDATE_SIMILARITY, min_coverage)`` are scored (:func:`similar_pairs`)."""
-    floor = min(CANDIDATE_SIMILARITY, min_coverage)
+    ``min(CANDIDATE_SIMILARITY, min_coverage, min_single)`` are scored (:func:`similar_pairs`).
+
+    Two one-sentence texts: their coverage is their cosine, and nothing is missing from either,
+    so they are held to ``min_single`` (default ``min_coverage``) — a near-duplicate sentence
+    threshold, where ``min_coverage`` allows for the sentences an edited copy loses."""
+    single_t = min_coverage if min_single is None else min_single
+    floor = min(CANDIDATE_SIMILARITY, min_coverage, single_t)
     cand = similar_pairs(passages.means, floor, faiss_above=faiss_above, k=k, tick=tick)
     counts = np.diff(passages.offsets)
-    single = (counts[cand[:, 0]] == 1) & (counts[cand[:, 1]] == 1)  # coverage = their cosine
+    single = (counts[cand[:, 0]] == 1) & (counts[cand[:, 1]] == 1)
     cov = np.empty(len(cand), dtype=np.float32)
     a, b = cand[single, 0], cand[single, 1]
-    cov[single] = (passages.means[a] * passages.means[b]).sum(1)
+    cov[single] = (passages.means[a] * passages.means[b]).sum(1)  # one row each: the cosine
     cov[~single] = [passages.coverage(a, b) for a, b in cand[~single].tolist()]
-    keep = cov >= min_coverage
+    keep = np.where(single, cov >= single_t, cov >= min_coverage)
     return cand[keep], cov[keep]
 
 
