@@ -103,11 +103,10 @@ class PassageVectors:
         if counts_arr.sum() != len(vectors):
             raise ValueError(f"{len(vectors)} passage vectors for {counts_arr.sum()} passages")
         offsets = np.concatenate([[0], np.cumsum(counts_arr)])
-        owner = np.repeat(np.arange(len(counts_arr)), counts_arr)
-        means = np.zeros((len(counts_arr), vectors.shape[1]), dtype=np.float64)
-        np.add.at(means, owner, vectors)
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        means = np.add.reduceat(vectors, offsets[:-1], axis=0)  # (N, D) sums, text by text
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        return cls(np.ascontiguousarray(vectors, np.float32), offsets, means.astype(np.float32))
+        return cls(vectors, offsets, means)
 
     def rows(self, t: int) -> np.ndarray:
         return self.vectors[self.offsets[t] : self.offsets[t + 1]]
@@ -139,8 +138,10 @@ def covered_pairs(
     counts = np.diff(passages.offsets)
     single = (counts[cand[:, 0]] == 1) & (counts[cand[:, 1]] == 1)
     cov = np.empty(len(cand), dtype=np.float32)
-    a, b = cand[single, 0], cand[single, 1]
-    cov[single] = (passages.means[a] * passages.means[b]).sum(1)  # one row each: the cosine
+    one = np.flatnonzero(single)
+    for s in range(0, len(one), 65_536):  # one row each: the cosine, in bounded blocks
+        k = one[s : s + 65_536]
+        cov[k] = np.einsum("ij,ij->i", passages.means[cand[k, 0]], passages.means[cand[k, 1]])
     cov[~single] = [passages.coverage(a, b) for a, b in cand[~single].tolist()]
     keep = np.where(single, cov >= single_t, cov >= min_coverage)
     return cand[keep], cov[keep]
