@@ -140,8 +140,8 @@ def covered_pairs(
     cov = np.empty(len(cand), dtype=np.float32)
     one = np.flatnonzero(single)
     for s in range(0, len(one), 65_536):  # one row each: the cosine, in bounded blocks
-        k = one[s : s + 65_536]
-        cov[k] = np.einsum("ij,ij->i", passages.means[cand[k, 0]], passages.means[cand[k, 1]])
+        blk = one[s : s + 65_536]
+        cov[blk] = np.einsum("ij,ij->i", passages.means[cand[blk, 0]], passages.means[cand[blk, 1]])
     cov[~single] = [passages.coverage(a, b) for a, b in cand[~single].tolist()]
     keep = np.where(single, cov >= single_t, cov >= min_coverage)
     return cand[keep], cov[keep]
