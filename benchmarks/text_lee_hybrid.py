@@ -1,0 +1,135 @@
+"""A semantic + lexical twin on Lee: MiniLM's cosine joined with a lexical tower's, the weight
+chosen on VALIDATION documents only, then (``--test``) the held-out halves scored once.
+
+Each twin tower embeds a document as ``[sqrt(1 - w) * z, sqrt(w) * l]``: ``z`` the pretrained
+all-MiniLM-L6-v2 embedding, ``l`` an L2-normalised lexical vector (TF-IDF, or LSI = TruncatedSVD
+of that TF-IDF) whose vocabulary is fitted on ``lee_background.cor`` only (no Lee document is
+seen), so the pair score is ``(1 - w) cos_z + w cos_l``.
+
+The rule (fixed before the first run):
+
+- candidates: lexical tower in {tfidf, lsi100, lsi200}; w in {0.0, 0.1, ..., 0.9};
+- per direction, on the training half's two inner splits of ``text_lee_val.py`` (A1, A2 choose
+  for A -> B; B1, B2 for B -> A): the candidate with the best mean mapped r (score map fitted on
+  the inner-train pairs), ties to the smaller w;
+- adopted for a direction only if its mean mapped r beats w = 0 (MiniLM alone) by >= 0.01 with
+  its mean raw r not lower; otherwise that direction keeps MiniLM alone;
+- ``--test``: the held-out halves scored once with what each direction adopted (score map fitted
+  on the training half's 300 pairs, as ``bench_text.py lee-finetune``).
+
+    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench_text import _rows
+from siamkit.applications.text import load_text_model
+from siamkit.applications.text.embedding import embed_texts
+from text_bench_data import lee_background, lee_documents, lee_pairs
+from text_lee_val import inner_splits, pairs_among
+
+WEIGHTS = [round(0.1 * k, 1) for k in range(10)]
+TOWERS = ["tfidf", "lsi100", "lsi200"]
+
+
+def lexical(tower: str, background: list[str], docs: list[str]) -> np.ndarray:
+    """L2-normalised lexical vectors of ``docs`` with a vocabulary fitted on ``background``."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(background)
+    x = vec.transform(docs)
+    if tower == "tfidf":
+        out = x.toarray()
+    else:
+        svd = TruncatedSVD(int(tower[3:]), random_state=0).fit(vec.transform(background))
+        out = svd.transform(x)
+    out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out.astype(np.float32)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--test", action="store_true", help="score the held-out halves once")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    docs, (i, j, y) = lee_documents(), lee_pairs()
+    z = embed_texts(load_text_model(None), docs).vectors  # one embedding per document, zero-shot
+    cz = (z[i] * z[j]).sum(1)
+    back = lee_background()
+    cl = {}
+    for t in TOWERS:
+        lv = lexical(t, back, docs)
+        cl[t] = (lv[i] * lv[j]).sum(1)
+
+    splits = {s[0]: s for s in inner_splits()}
+    print(
+        "| direction | tower | w | raw r | mapped r | Spearman |\n| --- | --- | --- | --- | --- | --- |"
+    )
+    chosen: dict[str, tuple[str, float]] = {}
+    for direction, names in (("A -> B", ("A1", "A2")), ("B -> A", ("B1", "B2"))):
+        table = {}
+        for t in TOWERS:
+            for w in WEIGHTS:
+                rows = []
+                for n in names:
+                    _, tr, va = splits[n]
+                    mtr, mva = pairs_among(set(tr), i, j), pairs_among(set(va), i, j)
+                    rows.append(_rows((1 - w) * cz + w * cl[t], y, mtr, mva))
+                table[(t, w)] = np.mean(rows, axis=0)
+                m = table[(t, w)]
+                print(f"| {direction} (val) | {t} | {w} | {m[0]:.3f} | {m[1]:.3f} | {m[2]:.3f} |")
+        best = max(table, key=lambda k: (round(float(table[k][1]), 6), -k[1]))
+        base = table[("tfidf", 0.0)]
+        ok = table[best][1] >= base[1] + 0.01 and table[best][0] >= base[0]
+        chosen[direction] = best if ok else ("tfidf", 0.0)
+        print(
+            f"\n{direction}: best on validation {best} mapped r {table[best][1]:.3f} "
+            f"(MiniLM alone {base[1]:.3f}): {'adopted' if ok else 'not adopted'}\n"
+        )
+    if not args.test:
+        return
+    halves = [set(range(25)), set(range(25, 50))]
+    print(
+        "| train -> test | chosen | MiniLM alone raw / mapped / Spearman | chosen raw / mapped / Spearman |"
+    )
+    print("| --- | --- | --- | --- |")
+    res = []
+    for h, direction in enumerate(("A -> B", "B -> A")):
+        t, w = chosen[direction]
+        mtr = pairs_among(halves[h], i, j)
+        mte = pairs_among(halves[1 - h], i, j)
+        a = _rows(cz, y, mtr, mte)
+        b = _rows((1 - w) * cz + w * cl[t], y, mtr, mte)
+        res.append((a, b))
+        print(
+            f"| {direction} | {t} w={w} | "
+            + " / ".join(f"{v:.3f}" for v in a)
+            + " | "
+            + " / ".join(f"{v:.3f}" for v in b)
+            + " |"
+        )
+    ma = np.mean([r[0] for r in res], axis=0)
+    mb = np.mean([r[1] for r in res], axis=0)
+    print(
+        f"| **mean** | | {ma[0]:.3f} / {ma[1]:.3f} / {ma[2]:.3f} | {mb[0]:.3f} / {mb[1]:.3f} / {mb[2]:.3f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
