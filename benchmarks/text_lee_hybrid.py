@@ -43,19 +43,19 @@ TOWERS = ["tfidf", "lsi100", "lsi200"]
 
 
 def lexical(tower: str, background: list[str], docs: list[str]) -> np.ndarray:
-    """L2-normalised lexical vectors of ``docs`` with a vocabulary fitted on ``background``."""
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    """L2-normalised lexical vectors of ``docs`` with a vocabulary fitted on ``background``:
+    TF-IDF, or (``lsiK``) siamkit's lexical tower with K components
+    (:class:`siamkit.applications.text.lexical.LexicalTower`, what ``siamkit text lexical``
+    joins; equal to scikit-learn's TfidfVectorizer + TruncatedSVD, tested)."""
+    from siamkit.applications.text.lexical import LexicalTower
 
-    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(background)
-    x = vec.transform(docs)
+    t = LexicalTower.fit(background, components=int(tower[3:]) if tower != "tfidf" else 1)
     if tower == "tfidf":
-        out = x.toarray()
-    else:
-        svd = TruncatedSVD(int(tower[3:]), random_state=0).fit(vec.transform(background))
-        out = svd.transform(x)
-    out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return out.astype(np.float32)
+        out = t.tfidf(docs)
+        return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(
+            np.float32
+        )
+    return t.transform(docs)
 
 
 def main() -> None:

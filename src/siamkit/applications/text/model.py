@@ -7,6 +7,7 @@ With ``share_weights=False`` it is a half-twin (seed 003): a query tower ``f`` a
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.distances import get_distance
 from siamkit.encoders.text import (
@@ -80,6 +82,9 @@ class TextSiameseNetwork(nn.Module):
         # cosine -> the graded scores' scale, fitted on the training pairs (None: not fine-tuned
         # on graded scores); saved in the bundle's config as "score_map"
         self.score_map: ScoreMap | None = None
+        # a lexical tower joined to the embedding (None: the transformer alone); see
+        # siamkit.applications.text.lexical; saved beside the weights
+        self.lexical: LexicalTower | None = None
         self.batch_size = 64
 
     @classmethod
@@ -100,7 +105,7 @@ class TextSiameseNetwork(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
-        return self.encoder.num_features
+        return self.encoder.num_features + (self.lexical.dim if self.lexical is not None else 0)
 
     @property
     def distance_name(self) -> str:
@@ -149,7 +154,12 @@ class TextSiameseNetwork(nn.Module):
             else self.encoder
         )
         with torch.set_grad_enabled(self.training and torch.is_grad_enabled()):
-            return F.normalize(enc.encode_texts(items, self.batch_size), dim=1)
+            z = F.normalize(enc.encode_texts(items, self.batch_size), dim=1)
+            if self.lexical is None:
+                return z
+            w = self.lexical.weight
+            lex = torch.from_numpy(self.lexical.transform(items)).to(z)
+            return F.normalize(torch.cat([math.sqrt(1 - w) * z, math.sqrt(w) * lex], dim=1), dim=1)
 
     def forward(self, a: Sequence[str], b: Sequence[str]) -> Tensor:
         """Distances of the pairs ``(a_i, b_i)``: ``N, N -> (N,)``; ``b`` goes through the document tower."""
@@ -168,6 +178,8 @@ class TextSiameseNetwork(nn.Module):
         }
         if self.score_map is not None:  # absent in bundles without one (and all older bundles)
             cfg["score_map"] = self.score_map.to_dict()
+        if self.lexical is not None:  # its arrays are saved beside the weights
+            cfg["lexical"] = self.lexical.describe()
         return cfg
 
     @classmethod
@@ -195,6 +207,14 @@ class TextSiameseNetwork(nn.Module):
         model = cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
         if cfg.get("score_map") is not None:
             model.score_map = ScoreMap.from_dict(cfg["score_map"])
+        if cfg.get("lexical") is not None:
+            model.lexical = LexicalTower.load(folder)
+            want = cfg["lexical"].get("sha256")
+            if want is not None and want != model.lexical.digest():
+                raise ValueError(
+                    f"{folder}'s lexical files are not the ones its siamkit.json was saved with "
+                    "(their SHA-256 differs); save the model again"
+                )
         return model
 
     def export_onnx_folder(
@@ -220,6 +240,8 @@ class TextSiameseNetwork(nn.Module):
     def save_extra_files(self, folder: Path) -> None:
         """Write the tokenizer next to the weights (called by ``save_model`` in its temp folder)."""
         self.tokenizer.save_pretrained(str(folder / TOKENIZER_DIR))
+        if self.lexical is not None:
+            self.lexical.save(folder)
 
 
 def load_text_model(path: str | os.PathLike[str] | None = None) -> TextSiameseNetwork:

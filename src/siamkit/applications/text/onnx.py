@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
 
 ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
@@ -82,6 +83,8 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
     if int8:
         quantize_int8(out / ONNX_NAME, out / INT8_NAME)
     enc.tokenizer.save_pretrained(str(out / "tokenizer"))
+    if model.lexical is not None:  # joined after the graph, in numpy, by the runtime
+        model.lexical.save(out)
     tok = enc.tokenizer
     meta = {
         "max_length": enc.max_length,
@@ -90,6 +93,8 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
         "sep": tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id,
         "pad": tok.pad_token_id or 0,
         "embedding_dim": model.embedding_dim,
+        "pooled_dim": enc.num_features,  # the graph's output; + the lexical tower's = embedding_dim
+        "lexical": model.lexical is not None,
         "threshold": model.threshold,
         "fingerprint": model_fingerprint(model),
     }
@@ -323,6 +328,10 @@ class TextOnnxEmbedder:
         self.fingerprint = self.meta["fingerprint"]
         self.threshold = self.meta["threshold"]
         self.embedding_dim = int(self.meta["embedding_dim"])
+        self.pooled_dim = int(self.meta.get("pooled_dim", self.embedding_dim))
+        self.lexical: LexicalTower | None = (
+            LexicalTower.load(path) if self.meta.get("lexical") else None
+        )
         self.last_chunked = 0  # how many texts of the last ``embed`` were split into windows
 
     def _windows(self, ids: list[int]) -> list[list[int]]:
@@ -369,7 +378,7 @@ class TextOnnxEmbedder:
         self.last_chunked = chunked
         lengths = np.array([len(w) for w in windows])
         order = np.argsort(-lengths, kind="stable")
-        pooled = np.empty((len(windows), self.meta["embedding_dim"]), dtype=np.float32)
+        pooled = np.empty((len(windows), self.pooled_dim), dtype=np.float32)
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
             width = int(lengths[idx].max())
@@ -383,7 +392,8 @@ class TextOnnxEmbedder:
                 progress(min(s + batch_size, len(order)), len(order))
         out = np.zeros((len(items), pooled.shape[1]), dtype=np.float32)
         np.add.at(out, np.array(owner), pooled * lengths[:, None].astype(np.float32))
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out if self.lexical is None else self.lexical.join(out, items)
 
 
 def _checked_runtime(
@@ -458,6 +468,11 @@ class TextOnnxModel:
     @property
     def embedding_dim(self) -> int:
         return self.runtime.embedding_dim
+
+    @property
+    def lexical(self) -> LexicalTower | None:
+        """The lexical tower joined to the embedding (the export's copy), or ``None``."""
+        return self.runtime.lexical
 
     @property
     def distance_name(self) -> str:

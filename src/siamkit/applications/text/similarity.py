@@ -39,11 +39,24 @@ def resolve_threshold(
         return 1.0 - similarity, "given"
     if model.threshold is not None:
         return float(model.threshold), "the model's calibrated threshold"
+    refuse_default_for_lexical(model)
     default = PASSAGE_THRESHOLD if level == "passage" else DOCUMENT_THRESHOLD
     return default, (
         f"all-MiniLM-L6-v2's {level} default: best F1 on synthetic edits of Lee background "
         "documents 0-149, benchmarks/bench_text.py calibrate"
     )
+
+
+def refuse_default_for_lexical(model: object) -> None:
+    """All-MiniLM-L6-v2's default thresholds are on its own cosine; a model joined to a lexical
+    tower scores on another scale, so it needs a threshold of its own."""
+    lexical = getattr(model, "lexical", None)
+    if lexical is not None:
+        raise ValueError(
+            f"this model joins a lexical tower (w = {lexical.weight}), so all-MiniLM-L6-v2's "
+            "default thresholds do not apply to its scores: pass a threshold (--threshold "
+            "SIMILARITY), or fine-tune it on labelled pairs with `siamkit train`, which calibrates one"
+        )
 
 
 def compare_texts(

@@ -119,7 +119,9 @@ def _setup(cfg: TextTrainConfig, device: torch.device) -> TextSiameseNetwork:
     if (model.encoder.max_length, model.encoder.overlap) != (m.max_length, m.overlap):
         model.encoder.max_length, model.encoder.overlap = m.max_length, m.overlap
     if not m.share_weights and model.share_weights:
+        lexical = model.lexical
         model = TextSiameseNetwork(model.encoder, share_weights=False, distance=model.distance_name)
+        model.lexical = lexical
     if cfg.train.gradient_checkpointing:
         for enc in (model.encoder, model.doc_encoder):
             if enc is not None:

@@ -1,0 +1,210 @@
+"""A lexical tower joined to the text twin: TF-IDF + LSI fitted on a background corpus.
+
+Each twin embeds a text as ``[sqrt(1 - w) * z, sqrt(w) * l]`` (then L2-normalised): ``z`` the
+transformer's unit embedding, ``l`` the unit LSI vector of the text (TF-IDF with sublinear term
+frequency and English stop words, projected on the corpus's ``k`` leading singular directions).
+For two texts with words in the vocabulary the cosine of the join is
+``(1 - w) cos_z + w cos_l``: a semantic and a lexical similarity in one embedding, so galleries,
+FAISS, dedup and the service use it unchanged. The lexical part has no trainable weights; a
+fine-tuned model keeps it and trains the transformer on the joined score.
+
+Why: on the Lee corpus, MiniLM joined with LSI-100 fitted on the 300 background documents (w
+chosen on validation documents) raised the held-out Pearson r from 0.633 to 0.665 (BENCHMARKS.md,
+"Lee: a semantic + lexical twin").
+
+Fitting uses scikit-learn; embedding uses numpy only (the torch-free ONNX runtime carries the same
+files), with scikit-learn's tokenisation: lower case, tokens of 2+ word characters
+(``(?u)\\b\\w\\w+\\b``), stop words dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LEXICAL_JSON, LEXICAL_NPZ = "lexical.json", "lexical.npz"
+TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+
+
+@dataclass(frozen=True)
+class LexicalTower:
+    """``transform(texts) -> (N, k)`` unit LSI vectors; ``weight`` is ``w`` of the join.
+
+    >>> tower = LexicalTower.fit(["cats purr softly", "dogs bark loudly", "cats and dogs play"],
+    ...                          components=2, weight=0.3)
+    >>> tower.transform(["cats purr"]).shape
+    (1, 2)
+    """
+
+    vocabulary: tuple[str, ...]  # term of each TF-IDF column
+    idf: np.ndarray  # (V,)
+    components: np.ndarray  # (k, V): the LSI directions
+    stop_words: frozenset[str]
+    weight: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.weight < 1.0:
+            raise ValueError(
+                f"the lexical weight w lies strictly between 0 and 1, got {self.weight}"
+            )
+        if self.components.shape[1] != len(self.vocabulary) or self.idf.shape != (
+            len(self.vocabulary),
+        ):
+            raise ValueError(
+                f"a lexical tower's arrays disagree: {len(self.vocabulary)} terms, idf "
+                f"{self.idf.shape}, components {self.components.shape}"
+            )
+
+    @property
+    def dim(self) -> int:
+        return int(self.components.shape[0])
+
+    @classmethod
+    def fit(
+        cls,
+        corpus: Sequence[str],
+        components: int = 100,
+        weight: float = 0.3,
+        max_features: int | None = 50_000,
+        seed: int = 0,
+    ) -> LexicalTower:
+        """TF-IDF (sublinear tf, English stop words, at most ``max_features`` terms by corpus
+        frequency) and a truncated SVD with ``components`` directions, fitted on ``corpus``."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+        if not 0.0 < weight < 1.0:
+            raise ValueError(f"the lexical weight w lies strictly between 0 and 1, got {weight}")
+        if components < 1:
+            raise ValueError(f"a lexical tower needs at least 1 component, got {components}")
+        texts = [t for t in corpus if isinstance(t, str) and t.strip()]
+        if len(texts) < 2:
+            raise ValueError(
+                f"a lexical tower is fitted on a corpus of at least 2 non-empty texts, got {len(texts)}"
+            )
+        vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", max_features=max_features)
+        try:
+            x = vec.fit_transform(texts)
+        except ValueError as e:  # "empty vocabulary; perhaps the documents only contain stop words"
+            raise ValueError(f"the lexical corpus has no usable words: {e}") from None
+        limit = min(x.shape) - 1
+        if components > limit:
+            raise ValueError(
+                f"{components} lexical components asked for, but {len(texts)} texts with "
+                f"{x.shape[1]} distinct terms allow at most {limit}; lower --components or give "
+                "a larger corpus"
+            )
+        svd = TruncatedSVD(components, random_state=seed).fit(x)
+        terms = vec.get_feature_names_out()
+        return cls(
+            tuple(str(t) for t in terms),
+            vec.idf_.astype(np.float64),
+            svd.components_.astype(np.float32),
+            frozenset(ENGLISH_STOP_WORDS),
+            float(weight),
+        )
+
+    def _index(self) -> dict[str, int]:
+        cached = self.__dict__.get("_idx")
+        if cached is None:
+            cached = {t: i for i, t in enumerate(self.vocabulary)}
+            object.__setattr__(self, "_idx", cached)
+        return cached
+
+    def _weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The text's TF-IDF row as (term indices, L2-normalised weights)."""
+        idx = self._index()
+        counts = Counter(
+            idx[w] for w in TOKEN.findall(text.lower()) if w not in self.stop_words and w in idx
+        )
+        js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        c = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        vals = (1.0 + np.log(c)) * self.idf[js] if len(js) else c
+        n = float(np.linalg.norm(vals))
+        return js, vals / n if n > 0 else vals
+
+    def tfidf(self, texts: Sequence[str]) -> np.ndarray:
+        """``(N, V)`` L2-normalised TF-IDF rows, as scikit-learn's ``TfidfVectorizer`` with the
+        fitted vocabulary (a text with no known word gives a zero row)."""
+        out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float64)
+        for r, text in enumerate(texts):
+            js, vals = self._weights(text)
+            out[r, js] = vals
+        return out
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        """``(N, k)`` float32 unit LSI vectors (zero rows for texts with no known word)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        comps = self.components
+        for r, text in enumerate(texts):  # sparse rows: only the text's own terms are touched
+            js, vals = self._weights(text)
+            if len(js):
+                y = comps[:, js].astype(np.float64) @ vals
+                n = float(np.linalg.norm(y))
+                if n > 0:
+                    out[r] = y / n
+        return out
+
+    def join(self, z: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """The joined unit rows ``[sqrt(1-w) z, sqrt(w) l]`` for unit rows ``z`` of ``texts``."""
+        lex = self.transform(texts)
+        out = np.concatenate(
+            [math.sqrt(1 - self.weight) * z, math.sqrt(self.weight) * lex], axis=1
+        ).astype(np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def digest(self) -> str:
+        """SHA-256 of the vocabulary, idf and components (in the model's fingerprint)."""
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            h = hashlib.sha256("\n".join(self.vocabulary).encode())
+            h.update(np.ascontiguousarray(self.idf, dtype=np.float64).tobytes())
+            h.update(np.ascontiguousarray(self.components, dtype=np.float32).tobytes())
+            cached = h.hexdigest()
+            object.__setattr__(self, "_digest", cached)
+        return str(cached)
+
+    def describe(self) -> dict[str, float | int | str]:
+        """What the bundle's config records of the tower (the arrays are in the files)."""
+        return {
+            "weight": self.weight,
+            "components": self.dim,
+            "terms": len(self.vocabulary),
+            "sha256": self.digest(),
+        }
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        np.savez(folder / LEXICAL_NPZ, idf=self.idf, components=self.components)
+        doc = {
+            "weight": self.weight,
+            "vocabulary": list(self.vocabulary),
+            "stop_words": sorted(self.stop_words),
+            "token_pattern": TOKEN.pattern,
+            "tf": "sublinear",
+        }
+        (folder / LEXICAL_JSON).write_text(json.dumps(doc))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> LexicalTower:
+        folder = Path(folder)
+        if not (folder / LEXICAL_JSON).is_file() or not (folder / LEXICAL_NPZ).is_file():
+            raise ValueError(
+                f"{folder} has no {LEXICAL_JSON} / {LEXICAL_NPZ}, which its config says the model joins"
+            )
+        doc = json.loads((folder / LEXICAL_JSON).read_text())
+        if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") != "sublinear":
+            raise ValueError(f"{folder / LEXICAL_JSON} was written by another tokenisation")
+        with np.load(folder / LEXICAL_NPZ) as arrays:
+            idf, comps = arrays["idf"], arrays["components"]
+        return cls(
+            tuple(doc["vocabulary"]), idf, comps, frozenset(doc["stop_words"]), float(doc["weight"])
+        )
