@@ -13,6 +13,10 @@ the script drops them from the loaded data before training.
 time only (``ConvNet`` taps carry no weights, so a network trained without them loads into one
 with them): JSON objects of ConvNet tap arguments, e.g. ``'{"taps": [0], "tap_grids": [4]}'``.
 
+``--embed-backbone`` also scores the trained encoder's pooled features, L2-normalised, without
+the head (the head then acts as a training-only projector, as in SSL: with ``model.head_hidden``
+it is an MLP projector).
+
 Run:  nice python benchmarks/val_folds.py NAME --folds "2,5;0,3" --set loss.kind=... [--set ...]
 """
 
@@ -62,6 +66,13 @@ def with_taps(net: SiameseNetwork, taps: dict[str, Any]) -> SiameseNetwork:
     return out.eval()
 
 
+@torch.inference_mode()
+def backbone(net: SiameseNetwork, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+    """The encoder's pooled features of ``x`` (no head), L2-normalised."""
+    parts = [net.encoder(net.preprocess(x[s : s + batch])) for s in range(0, len(x), batch)]
+    return torch.nn.functional.normalize(torch.cat(parts), dim=1)
+
+
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     sets = [
         f"data.train_classes={list(TRAINING_CLASSES)}",
@@ -100,6 +111,8 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         rows[f"{args.name} +embed-taps {json.dumps(taps, separators=(',', ':'))}"] = score(
             z, data.val_y
         )
+    if args.embed_backbone:
+        rows[f"{args.name} backbone"] = score(backbone(net, data.val_x), data.val_y)
     history = [
         {k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()}
         for h in result.history
@@ -118,6 +131,9 @@ def main() -> None:
     )
     ap.add_argument("--set", action="append", default=[], dest="sets")
     ap.add_argument("--embed-taps", action="append", default=[])
+    ap.add_argument(
+        "--embed-backbone", action="store_true", help="also score the head-less features"
+    )
     ap.add_argument("--json", help="append one JSON line per fold here")
     args = ap.parse_args()
     torch.set_num_threads(1)
