@@ -271,10 +271,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--rows", default=",".join([*METHODS, "lightly-simclr", "lightly-simsiam"]))
     p.add_argument("--throughput-steps", type=int, default=20)
+    p.add_argument(
+        "--throughput-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only measure throughput, N times interleaved (siamkit, bare, siamkit, bare, ...)",
+    )
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     args.widths = [int(w) for w in args.widths.split(",")]
     args.rows = [r for r in args.rows.split(",") if r]
+    if args.throughput_only:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        cfg, data = ssl_config(args, "simclr", 0), load_ssl_data(SSLDataConfig(limit=args.images))
+        pairs = [throughput(cfg, data, args.throughput_steps) for _ in range(args.throughput_only)]
+        for k, (ours, bare) in enumerate(pairs):
+            print(f"round {k}: siamkit epoch {ours:.0f} images/s, bare loop {bare:.0f} images/s "
+                  f"({ours / bare:.2f}x)")  # fmt: skip
+        ratios = [o / b for o, b in pairs]
+        print(f"median of the rounds' ratios: {np.median(ratios):.2f}x (min {min(ratios):.2f}x); "
+              f"median images/s: siamkit {np.median([p[0] for p in pairs]):.0f}, "
+              f"bare {np.median([p[1] for p in pairs]):.0f}")  # fmt: skip
+        return 0
     bench = Bench(args)
     results = [run_seed(args, bench, int(s)) for s in args.seeds.split(",")]
     print_table(results)
