@@ -55,7 +55,8 @@ def refuse_default_for_lexical(model: object) -> None:
         raise ValueError(
             f"this model joins a lexical tower (w = {lexical.weight}), so all-MiniLM-L6-v2's "
             "default thresholds do not apply to its scores: pass a threshold (--threshold "
-            "SIMILARITY), or fine-tune it on labelled pairs with `siamkit train`, which calibrates one"
+            "SIMILARITY), or give it one with `siamkit text lexical ... --calibrate PAIRS` or by "
+            "fine-tuning it on labelled pairs (`siamkit train`)"
         )
 
 
