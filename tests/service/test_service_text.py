@@ -298,3 +298,24 @@ def test_a_text_at_the_length_limit_is_embedded_and_its_tokens_counted(make_clie
     assert r.json()["tokens"] == [want] and want > 10 * 256 and r.json()["chunked"] == 1
     over = c.post("/embed", json={"texts": [text + "x"]})
     assert over.status_code == 413 and "20,001 characters; at most 20,000" in over.json()["detail"]
+
+
+def test_a_joined_model_is_served_at_its_own_threshold_and_refused_without_one(
+    make_client, text_model, monkeypatch
+):
+    from siamkit.applications.text.lexical import LexicalTower
+
+    background = [*PRINTER, *VPN, "The quarterly budget review is late.", "Coffee machine broken."]
+    tower = LexicalTower.fit(background * 2, components=3, weight=0.4)
+    monkeypatch.setattr(text_model, "lexical", tower)
+    with pytest.raises(ValueError, match="joins a lexical tower"):
+        make_client()  # no threshold of its own: MiniLM's default does not apply
+    monkeypatch.setattr(text_model, "threshold", 0.25)
+    c = make_client()
+    assert c.get("/info").json()["model"]["embedding_dim"] == 384 + 3
+    a, b = PRINTER
+    r = c.post("/verify", json={"text_a": a, "text_b": b}).json()
+    z = text_model.embed([a, b]).numpy()  # the joined embedding
+    assert z.shape[1] == 387
+    assert r["distance"] == pytest.approx(1.0 - float(z[0] @ z[1]), abs=1e-5)
+    assert r["threshold"] == pytest.approx(0.25) and r["same"] is (r["distance"] <= 0.25)
