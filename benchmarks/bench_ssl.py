@@ -235,9 +235,9 @@ def run_seed(args: argparse.Namespace, bench: Bench, seed: int) -> dict[str, dic
     if best is not None and args.ft_epochs > 0:
         with tempfile.TemporaryDirectory() as tmp:
             src = save_model(best[2].cpu(), Path(tmp) / "model")
-            rows[f"finetune-from-ssl ({best[1]})"] = bench.score_net(
-                finetune(args, seed, src), seed
-            )
+            # one row name for every seed (each seed may pick another method: it is printed)
+            print(f"[seed {seed}] fine-tuning from siamkit-{best[1]} (best validation kNN)")
+            rows["finetune-from-ssl"] = bench.score_net(finetune(args, seed, src), seed)
         rows["finetune-from-scratch"] = bench.score_net(finetune(args, seed, None), seed)
     return rows
 
@@ -249,6 +249,8 @@ def print_table(results: list[dict[str, dict[str, float]]]) -> None:
     )
     print("| --- |" + " --- |" * len(cols))
     for name in results[0]:
+        if any(name not in r for r in results):
+            continue
         cells = []
         for c in cols:
             v = np.array([r[name][c] for r in results])
@@ -297,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     bench = Bench(args)
     results = [run_seed(args, bench, int(s)) for s in args.seeds.split(",")]
+    if args.json:  # written first: the figures outlive any failure of the printing below
+        args.json.write_text(
+            json.dumps(
+                {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2
+            )
+        )
     print_table(results)
     if args.throughput_steps:
         cfg = ssl_config(args, "simclr", 0)
@@ -305,12 +313,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"\nthroughput (simclr, {args.throughput_steps} batches of {args.batch}): siamkit epoch "
               f"{ours:.0f} images/s, bare loop {bare:.0f} images/s ({ours / bare:.2f}x)")  # fmt: skip
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2
-            )
-        )
     return 0
 
 
