@@ -109,10 +109,7 @@ def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, st
         return 1.0 - similarity, "given"
     from siamkit.applications.text.similarity import refuse_default_for_lexical
 
-    try:
-        refuse_default_for_lexical(model)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
+    refuse_default_for_lexical(model)  # a ValueError: friendly_errors says it in one sentence
     note = (
         " (this model is not the default one: check it on your own duplicates, or pass --threshold)"
         if model.threshold is not None or model.score_map is not None

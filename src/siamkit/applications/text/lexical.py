@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -112,16 +113,13 @@ class LexicalTower:
             float(weight),
         )
 
+    @cached_property
     def _index(self) -> dict[str, int]:
-        cached = self.__dict__.get("_idx")
-        if cached is None:
-            cached = {t: i for i, t in enumerate(self.vocabulary)}
-            object.__setattr__(self, "_idx", cached)
-        return cached
+        return {t: i for i, t in enumerate(self.vocabulary)}
 
     def _weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's TF-IDF row as (term indices, L2-normalised weights)."""
-        idx = self._index()
+        idx = self._index
         counts = Counter(
             idx[w] for w in TOKEN.findall(text.lower()) if w not in self.stop_words and w in idx
         )
@@ -161,16 +159,16 @@ class LexicalTower:
         ).astype(np.float32)
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
+    @cached_property
+    def _sha256(self) -> str:
+        h = hashlib.sha256("\n".join(self.vocabulary).encode())
+        h.update(np.ascontiguousarray(self.idf, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(self.components, dtype=np.float32).tobytes())
+        return h.hexdigest()
+
     def digest(self) -> str:
         """SHA-256 of the vocabulary, idf and components (in the model's fingerprint)."""
-        cached = self.__dict__.get("_digest")
-        if cached is None:
-            h = hashlib.sha256("\n".join(self.vocabulary).encode())
-            h.update(np.ascontiguousarray(self.idf, dtype=np.float64).tobytes())
-            h.update(np.ascontiguousarray(self.components, dtype=np.float32).tobytes())
-            cached = h.hexdigest()
-            object.__setattr__(self, "_digest", cached)
-        return str(cached)
+        return self._sha256
 
     def describe(self) -> dict[str, float | int | str]:
         """What the bundle's config records of the tower (the arrays are in the files)."""

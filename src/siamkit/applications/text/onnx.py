@@ -93,7 +93,6 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
         "sep": tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id,
         "pad": tok.pad_token_id or 0,
         "embedding_dim": model.embedding_dim,
-        "pooled_dim": enc.num_features,  # the graph's output; + the lexical tower's = embedding_dim
         "lexical": model.lexical is not None,
         "threshold": model.threshold,
         "fingerprint": model_fingerprint(model),
@@ -328,10 +327,11 @@ class TextOnnxEmbedder:
         self.fingerprint = self.meta["fingerprint"]
         self.threshold = self.meta["threshold"]
         self.embedding_dim = int(self.meta["embedding_dim"])
-        self.pooled_dim = int(self.meta.get("pooled_dim", self.embedding_dim))
         self.lexical: LexicalTower | None = (
             LexicalTower.load(path) if self.meta.get("lexical") else None
         )
+        # the graph's output: the embedding less the lexical tower joined after it
+        self.pooled_dim = self.embedding_dim - (self.lexical.dim if self.lexical else 0)
         self.last_chunked = 0  # how many texts of the last ``embed`` were split into windows
 
     def _windows(self, ids: list[int]) -> list[list[int]]:
