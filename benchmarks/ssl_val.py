@@ -1,0 +1,139 @@
+"""Choose a self-supervised recipe on validation CLASSES only: class folds inside Fashion-MNIST 0-5.
+
+For each fold (two of the training classes 0-5 held out, e.g. ``2,5``), ``task: ssl`` trains
+without labels on the train-split images of the other four classes (``configs/simclr.yaml`` plus
+``--set`` overrides; 6 epochs, the budget that fits fmnist-ssl's 30 minutes a seed), and the
+trained network is scored on a seeded sample (``--val-images``, default 4,000) of the held-out
+classes' train-split images with ``val_folds.score``: verification EER (the selection metric),
+leave-one-out P@1, 2-way 1-shot and the spread. The raw-pixel baseline (flattened, L2-normalised
+pixels) is scored on the same images. **The unseen test classes 6-9 are never loaded here.**
+
+``--embed-taps`` and ``--embed-backbone`` also score the same trained weights with multi-level
+taps added when embedding, or with the encoder's pooled features and no head (as ``val_folds``).
+
+The rule, written before any run (issue 17, 2026-12-03; 3 folds ``2,5;0,3;1,4``, seed 0):
+
+* Candidates: training T in {SimCLR as shipped, VICReg as shipped, SimCLR with a milder crop
+  ``views.crop_scale=[0.5,1.0]``} × embedding E in {the saved head (shipped), head + the
+  hypercolumn taps of ``configs/hypercolumn.yaml`` (``taps [1], tap_grids [4, 2], tap_power
+  0.5``), the backbone's pooled features}.
+* The reference is (SimCLR as shipped, head). A candidate is adopted as the recommended SSL
+  recipe only if its mean validation EER over the three folds is lower than the reference's by
+  ≥ 0.01 and no fold is worse by > 0.005 (issue 20's rule); among several, the lowest mean EER.
+* Only then is fmnist-ssl run on the test classes 6-9 with it, once, 3 seeds, by the committed
+  ``bench_ssl.py`` command; if none passes, the test classes are not run.
+
+Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict  # noqa: E402
+from siamkit.applications.ssl.data import load_ssl_data  # noqa: E402
+from siamkit.applications.ssl.task import build_ssl_model  # noqa: E402
+from siamkit.applications.ssl.trainer import build_ssl_trainer  # noqa: E402
+from siamkit.data.fashion_mnist import load_fashion_mnist  # noqa: E402
+from siamkit.encode import encode  # noqa: E402
+from siamkit.training.trainer import seed_everything  # noqa: E402
+from val_folds import TRAINING_CLASSES, backbone, score, with_taps  # noqa: E402
+
+
+def held_out_images(fold: list[int], n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded sample of ``n`` train-split images of the fold's classes (the same every run)."""
+    x, y = load_fashion_mnist("train")
+    keep = torch.isin(y, torch.tensor(fold))
+    x, y = x[keep].unsqueeze(1), y[keep]
+    if n and len(y) > n:
+        pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:n].sort().values
+        x, y = x[pick], y[pick]
+    return x, y
+
+
+def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
+    doc = yaml.safe_load((ROOT / args.config).read_text())
+    doc.pop("task", None)
+    train_classes = [c for c in TRAINING_CLASSES if c not in fold]
+    sets = [
+        f"data.train_classes={train_classes}",
+        f"train.epochs={args.epochs}",
+        f"train.seed={args.seed}",
+        "train.device=cpu",
+        f"train.threads={args.threads}",
+        "train.monitor_images=1000",
+        *args.sets,
+    ]
+    cfg = ssl_config_from_dict(apply_ssl_overrides(doc, sets))
+    data = load_ssl_data(cfg.data)
+    if set(fold) & set(data.train_classes or ()):
+        raise SystemExit(f"fold {fold}: held-out classes are among the training classes")
+    vx, vy = held_out_images(fold, args.val_images)
+    seed_everything(cfg.train.seed)
+    model = build_ssl_model(cfg, data)
+    log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
+    trainer, _ = build_ssl_trainer(model, cfg, data, progress=False, log=log)
+    t0 = time.time()
+    history = trainer.fit().history
+    seconds = time.time() - t0
+    net = model.net.eval()
+    rows = {
+        "raw-pixels": score(F.normalize(vx.flatten(1).float() / 255.0, dim=1), vy),
+        args.name: score(encode(net, vx, device="cpu"), vy),
+    }
+    for spec in args.embed_taps:
+        taps = json.loads(spec)
+        z = encode(with_taps(net, taps), vx, device="cpu")
+        rows[f"{args.name} +embed-taps {json.dumps(taps, separators=(',', ':'))}"] = score(z, vy)
+    if args.embed_backbone:
+        rows[f"{args.name} backbone"] = score(backbone(net, vx), vy)
+    history = [
+        {k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()} for h in history
+    ]
+    return {"fold": fold, "seconds": round(seconds), "rows": rows, "history": history}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name")
+    ap.add_argument("--config", default="configs/simclr.yaml")
+    ap.add_argument("--folds", default="2,5;0,3;1,4", help="';'-separated held-out class pairs")
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--val-images", type=int, default=4000, help="0 = all held-out images")
+    ap.add_argument("--set", action="append", default=[], dest="sets")
+    ap.add_argument("--embed-taps", action="append", default=[])
+    ap.add_argument("--embed-backbone", action="store_true")
+    ap.add_argument("--json", help="append one JSON line per fold here")
+    args = ap.parse_args()
+    folds = [[int(c) for c in f.split(",")] for f in args.folds.split(";")]
+    for fold in folds:
+        if not set(fold) < set(TRAINING_CLASSES):
+            ap.error(f"fold {fold} must be training classes among {TRAINING_CLASSES}")
+    for fold in folds:
+        out = run_fold(args, fold)
+        for name, row in out["rows"].items():
+            figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
+            print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
+        print("   history", json.dumps(out["history"]), flush=True)
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
