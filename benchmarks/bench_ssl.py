@@ -48,7 +48,7 @@ from torch import Tensor, nn
 from siamkit import save_model
 from siamkit.applications.ssl.config import SSLConfig, SSLDataConfig, SSLTrainConfig
 from siamkit.applications.ssl.data import SSLData, load_ssl_data
-from siamkit.applications.ssl.methods import METHODS
+from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig, embedding_network
 from siamkit.applications.ssl.peer import lightly_modules
 from siamkit.applications.ssl.task import build_ssl_model
 from siamkit.applications.ssl.trainer import build_ssl_trainer
@@ -157,7 +157,8 @@ def ssl_config(args: argparse.Namespace, method: str, seed: int) -> SSLConfig:
         threads=args.threads, monitor_images=1000,
     )  # fmt: skip
     data = SSLDataConfig(limit=args.images)
-    return SSLConfig(method=method, data=data, model=model, train=train)
+    heads = SSLHeadConfig(embed=args.embed)
+    return SSLConfig(method=method, data=data, model=model, ssl=heads, train=train)
 
 
 def train_ssl(
@@ -169,14 +170,16 @@ def train_ssl(
     log = lambda s: print("   ", s, flush=True)  # noqa: E731
     trainer, _ = build_ssl_trainer(model, cfg, data, progress=False, log=log)
     history = trainer.fit().history
-    return model.net, history
+    # every row, lightly's too, embeds the way a siamkit SSL run saves its model (ssl.embed)
+    return embedding_network(model.net, cfg.ssl.embed), history
 
 
 def finetune(args: argparse.Namespace, seed: int, source: Path | None) -> SiameseNetwork:
     """Batch-hard triplets on 10 labels per class of 0-5, from ``source`` or from scratch."""
+    dim = args.widths[-1] if args.embed == "backbone" else 128  # the SSL model's embedding size
     cfg = apply_overrides(RunConfig(), [
         "data.labels_per_class=10", f"model.encoder_kwargs={{widths: {args.widths}}}",
-        "model.embedding_dim=128", "loss.kind=triplet", "loss.mining=batch_hard",
+        f"model.embedding_dim={dim}", "loss.kind=triplet", "loss.mining=batch_hard",
         "optim.optimizer=adam", "optim.lr=0.0005", "optim.schedule=constant", "optim.weight_decay=0",
         f"train.epochs={args.ft_epochs}", "train.classes_per_batch=6", "train.samples_per_class=10",
         "train.steps_per_epoch=10", f"train.seed={seed}", "train.device=cpu", "train.val_metric=none",
@@ -280,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="only measure throughput, N times interleaved (siamkit, bare, siamkit, bare, ...)",
     )
+    p.add_argument(
+        "--embed", choices=EMBEDS, default="backbone",
+        help="what every SSL row embeds with: the backbone's pooled features (ssl.embed's default, "
+        "chosen on validation classes by ssl_val.py) or the trained embedding head (before 2026-12-03)",
+    )  # fmt: skip
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     args.widths = [int(w) for w in args.widths.split(",")]

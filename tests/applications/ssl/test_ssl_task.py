@@ -215,3 +215,57 @@ def test_ssl_can_start_from_a_model_that_fits_only(tmp_path: Path) -> None:
         TaskOptions(progress=False, log=lambda s: None, init_from=str(first.model_dir)),
     )
     assert again.metrics["epochs"] == 1
+
+
+def test_the_saved_model_embeds_with_the_backbone_and_the_monitor_measures_it(
+    tmp_path: Path,
+) -> None:
+    from siamkit.applications.ssl.data import load_ssl_data
+    from siamkit.applications.ssl.monitor import leave_one_out_knn
+    from siamkit.encode import encode
+
+    doc = _cfg("simclr")
+    doc["model"]["embedding_dim"] = 12  # the training head's size; the backbone gives 16
+    summary = run(doc, tmp_path / "o", QUIET)
+    assert summary.model_dir is not None
+    net = load_model(summary.model_dir)
+    assert isinstance(net, SiameseNetwork) and net.embedding_dim == 16
+    assert (
+        read_model_config(summary.model_dir)["metadata"]["self_supervised"]["embed"] == "backbone"
+    )
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():
+        pooled = torch.nn.functional.normalize(net.encoder(net.preprocess(x)), dim=1)
+        assert torch.allclose(net.embed(x), pooled, atol=1e-6)
+    # the kNN monitor's last figure is the saved model's leave-one-out kNN on the validation images
+    data = load_ssl_data(ssl_config_from_dict(doc).data)
+    assert data.val_x is not None and data.val_y is not None
+    z = encode(net, data.val_x, device="cpu")
+    history = json.loads((tmp_path / "o" / "history.json").read_text())
+    assert history[-1]["knn"] == pytest.approx(leave_one_out_knn(z, data.val_y, 5))
+
+    doc["ssl"]["embed"] = "head"
+    head = load_model(run(doc, tmp_path / "h", QUIET).model_dir)  # type: ignore[arg-type]
+    assert isinstance(head, SiameseNetwork) and head.embedding_dim == 12
+
+
+def test_backbone_embedding_keeps_the_taps_and_refuses_an_unknown_choice() -> None:
+    from siamkit.applications.ssl.methods import embedding_network
+
+    enc = create_encoder("convnet", in_channels=1, widths=[8, 16], taps=[0], tap_grids=[2])
+    net = SiameseNetwork(enc, 6).eval()
+    bb = embedding_network(net, "backbone")
+    assert bb.embedding_dim == 16 + 8 * 2 * 2
+    x = torch.rand(4, 1, 8, 8)
+    with torch.no_grad():
+        feats = enc(net.preprocess(x))
+        deep, taps = feats[:, :16], feats[:, 16:]
+        want = torch.nn.functional.normalize(
+            torch.cat([torch.nn.functional.normalize(deep, dim=1), taps], dim=1), dim=1
+        )
+        assert torch.allclose(bb.embed(x), want, atol=1e-6)
+    assert embedding_network(net, "head") is net
+    with pytest.raises(ValueError, match=r"ssl\.embed = 'pooled' is not valid"):
+        embedding_network(net, "pooled")
+    with pytest.raises(ValueError, match=r"ssl\.embed = 'pooled' is not valid; choose backbone"):
+        ssl_config_from_dict({"ssl": {"embed": "pooled"}})

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from siamkit.applications.ssl.methods import METHODS, SSLHeadConfig
+from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
 from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
 from siamkit.training.config import RunConfig as _RunConfig
@@ -122,6 +122,11 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
     for key in ("epochs", "knn_k", "monitor_images"):
         if getattr(cfg.train, key) < 1:
             raise ConfigError(f"train.{key} must be at least 1")
+    if cfg.ssl.embed not in EMBEDS:
+        raise ConfigError(
+            f"ssl.embed = {cfg.ssl.embed!r} is not valid; choose backbone (the encoder's pooled "
+            "features, as SSL papers evaluate) or head (the trained embedding head)"
+        )
     if cfg.ssl.temperature <= 0 or not 0 < cfg.ssl.momentum < 1:
         raise ConfigError("ssl.temperature must be positive and ssl.momentum in (0, 1)")
     if cfg.model.freeze_encoder_epochs:

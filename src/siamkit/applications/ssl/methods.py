@@ -49,6 +49,11 @@ class SSLHeadConfig:
         momentum: BYOL's starting target momentum (goes to 1 along a cosine).
         collapse_std: stop when the embedding's per-dimension std times sqrt(D) falls below this
             (1 for a uniform spread on the sphere, 0 when every image embeds to one point).
+        embed: what the saved model embeds with (and the kNN and collapse monitors measure):
+            ``"backbone"``, the encoder's pooled features L2-normalised (the network's trained
+            embedding head then acts as the projector's first layer and is saved as the
+            identity), or ``"head"``, the network's own embedding head as trained. SSL papers
+            evaluate the backbone: the last layers before the loss specialise to the views.
     """
 
     proj_dim: int = 128
@@ -57,6 +62,7 @@ class SSLHeadConfig:
     temperature: float = 0.2
     momentum: float = 0.99
     collapse_std: float = 0.02
+    embed: str = "backbone"
 
 
 def mlp(sizes: list[int], last_bn: bool = False) -> nn.Sequential:
@@ -74,6 +80,42 @@ def mlp(sizes: list[int], last_bn: bool = False) -> nn.Sequential:
         elif last_bn:
             layers.append(nn.BatchNorm1d(b, affine=False))
     return nn.Sequential(*layers)
+
+
+EMBEDS = ("backbone", "head")
+
+
+def embedding_network(net: SiameseNetwork, embed: str) -> SiameseNetwork:
+    """The network an SSL run saves and monitors (see :attr:`SSLHeadConfig.embed`).
+
+    ``"head"``: ``net`` itself. ``"backbone"``: a network sharing ``net``'s encoder and
+    preprocessing whose head is the identity (a linear layer with identity weights and zero bias,
+    so the bundle format and ONNX export are those of every siamkit model, and fine-tuning from
+    it starts at exactly the SSL embedding): it embeds ``normalize(encoder(x))``, with an
+    encoder's passed-through taps joined as usual.
+
+    >>> from siamkit.encoders import create_encoder
+    >>> net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[8, 16]), 4)
+    >>> x = torch.rand(3, 1, 28, 28)
+    >>> bb = embedding_network(net.eval(), "backbone")
+    >>> pooled = torch.nn.functional.normalize(net.encoder(net.preprocess(x)), dim=1)
+    >>> bb.embedding_dim, torch.allclose(bb.embed(x), pooled, atol=1e-6)
+    (16, True)
+    """
+    if embed not in EMBEDS:
+        raise ValueError(f"ssl.embed = {embed!r} is not valid; choose one of {', '.join(EMBEDS)}")
+    if embed == "head":
+        return net
+    dim = net.head.in_features - net.head.passthrough
+    out = SiameseNetwork(
+        net.encoder, dim, distance=net.distance, normalize=True, preprocess=net.preprocess
+    )
+    linear = out.head.proj[-1]
+    assert isinstance(linear, nn.Linear)
+    with torch.no_grad():
+        linear.weight.copy_(torch.eye(dim))
+        linear.bias.zero_()
+    return out.train(net.training)
 
 
 class _Online(nn.Module):

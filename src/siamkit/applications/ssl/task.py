@@ -3,8 +3,10 @@
 Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epoch),
 ``history.json`` (loss, kNN monitor, collapse std, images/s per epoch), ``metrics.json``,
 ``report.html`` (the training curves and the collapse monitor) and
-``model/``: a :class:`~siamkit.models.SiameseNetwork` (backbone + L2-normalised embedding; the
-projection and prediction heads are dropped) whose metadata names the method. Everything is
+``model/``: a :class:`~siamkit.models.SiameseNetwork` whose metadata names the method; it embeds
+with the backbone's pooled features, L2-normalised (``ssl.embed: backbone``, the default; the
+trained embedding head, the projector and the predictor are dropped), or with the trained
+embedding head (``ssl.embed: head``). Everything is
 checked before anything is written. Under ``torchrun`` only rank 0 writes (and logs); the other
 processes train and return a summary without a model.
 
@@ -27,7 +29,7 @@ from siamkit.applications.ssl.config import (
     ssl_config_to_dict,
 )
 from siamkit.applications.ssl.data import SSLData, load_ssl_data
-from siamkit.applications.ssl.methods import SelfSupervised
+from siamkit.applications.ssl.methods import SelfSupervised, embedding_network
 from siamkit.applications.ssl.trainer import CollapseError, build_ssl_trainer
 from siamkit.atomic import atomic_write
 from siamkit.export.bundle import save_model
@@ -73,6 +75,7 @@ def _metadata(
             "source": data.source,
             "final_knn": last["knn"],
             "final_collapse_std": last["collapse_std"],
+            "embed": cfg.ssl.embed,
         },
         "run": {
             "train_seconds": round(seconds, 1),
@@ -118,7 +121,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     if monitor.collapsed is not None:
         raise CollapseError(monitor.collapsed)
     seconds = time.perf_counter() - t0
-    net: SiameseNetwork = model.net.cpu().eval()
+    net = embedding_network(model.net.cpu().eval(), cfg.ssl.embed)
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
     last = history[-1]
     metrics = {"method": cfg.method, "epochs": len(history) - 1, "knn": last["knn"],

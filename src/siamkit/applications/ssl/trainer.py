@@ -6,8 +6,9 @@ pass) and its objective, an optimiser and per-batch schedule from the run's ``op
 resumed after any epoch ends with the same weights as one never stopped, on CPU), and callbacks:
 
 * :class:`MomentumTarget`: BYOL's target update after every step (its state is checkpointed);
-* :class:`SSLMonitor`: after each epoch, the collapse check and the kNN monitor, images/s; it
-  stops the run when the embedding collapses;
+* :class:`SSLMonitor`: after each epoch, the collapse check (on the trained embedding head's
+  output) and the kNN monitor (on the embedding the model is saved with, ``ssl.embed``),
+  images/s; it stops the run when the embedding collapses;
 * :class:`SSLConfigGuard`: a resumed run must have the same config;
 * an epoch log line.
 
@@ -41,7 +42,7 @@ from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLConfig, ssl_config_to_dict
 from siamkit.applications.ssl.data import SSLData
-from siamkit.applications.ssl.methods import SelfSupervised
+from siamkit.applications.ssl.methods import SelfSupervised, embedding_network
 from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn
 from siamkit.applications.ssl.views import ViewMaker
 from siamkit.distributed import all_gather_with_grad
@@ -169,14 +170,13 @@ class SSLMonitor(Callback):
     def _measure(self) -> dict[str, float | None]:
         t = self.cfg.train
         x = self.data.val_x if self.data.val_x is not None else self.data.train_x
-        z = encode(
+        z = encode(  # collapse: of the trained head's output, the loss's side of the network
             self.model.net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
         )
         out: dict[str, float | None] = {"collapse_std": collapse_std(z), "knn": None}
         if self.data.val_x is not None and self.data.val_y is not None:
-            zv = encode(
-                self.model.net, self.data.val_x, batch_size=t.embed_batch_size, device=self.device
-            )
+            saved = embedding_network(self.model.net, self.cfg.ssl.embed)  # kNN: what is saved
+            zv = encode(saved, self.data.val_x, batch_size=t.embed_batch_size, device=self.device)
             out["knn"] = leave_one_out_knn(zv, self.data.val_y, min(t.knn_k, len(zv) - 1))
         return out
 
