@@ -8,8 +8,10 @@ classes' train-split images with ``val_folds.score``: verification EER (the sele
 leave-one-out P@1, 2-way 1-shot and the spread. The raw-pixel baseline (flattened, L2-normalised
 pixels) is scored on the same images. **The unseen test classes 6-9 are never loaded here.**
 
+The row named ``NAME`` embeds with the trained embedding head (``ssl.embed: head``);
 ``--embed-taps`` and ``--embed-backbone`` also score the same trained weights with multi-level
-taps added when embedding, or with the encoder's pooled features and no head (as ``val_folds``).
+taps added when embedding, or with the encoder's pooled features and no head (as ``val_folds``;
+``ssl.embed: backbone``, the default since this script chose it).
 
 The rule, written before any run (issue 17, 2026-12-03; 3 folds ``2,5;0,3;1,4``, seed 0):
 
@@ -50,7 +52,7 @@ from siamkit.applications.ssl.trainer import build_ssl_trainer  # noqa: E402
 from siamkit.data.fashion_mnist import load_fashion_mnist  # noqa: E402
 from siamkit.encode import encode  # noqa: E402
 from siamkit.training.trainer import seed_everything  # noqa: E402
-from val_folds import TRAINING_CLASSES, backbone, score, with_taps  # noqa: E402
+from val_folds import TRAINING_CLASSES, backbone, fold_arguments, run_folds, score, with_taps  # noqa: E402
 
 
 def held_out_images(fold: list[int], n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,32 +109,10 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("name")
-    ap.add_argument("--config", default="configs/simclr.yaml")
-    ap.add_argument("--folds", default="2,5;0,3;1,4", help="';'-separated held-out class pairs")
+    ap = fold_arguments(__doc__.splitlines()[0], "configs/simclr.yaml", "2,5;0,3;1,4")
     ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--val-images", type=int, default=4000, help="0 = all held-out images")
-    ap.add_argument("--set", action="append", default=[], dest="sets")
-    ap.add_argument("--embed-taps", action="append", default=[])
-    ap.add_argument("--embed-backbone", action="store_true")
-    ap.add_argument("--json", help="append one JSON line per fold here")
-    args = ap.parse_args()
-    folds = [[int(c) for c in f.split(",")] for f in args.folds.split(";")]
-    for fold in folds:
-        if not set(fold) < set(TRAINING_CLASSES):
-            ap.error(f"fold {fold} must be training classes among {TRAINING_CLASSES}")
-    for fold in folds:
-        out = run_fold(args, fold)
-        for name, row in out["rows"].items():
-            figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
-            print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
-        print("   history", json.dumps(out["history"]), flush=True)
-        if args.json:
-            with open(args.json, "a") as fh:
-                fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
+    run_folds(ap, ap.parse_args(), run_fold)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,11 +121,12 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     return {"fold": fold, "seconds": round(seconds), "rows": rows, "history": history}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def fold_arguments(description: str, config: str, folds: str) -> argparse.ArgumentParser:
+    """The options every fold script shares (``ssl_val.py`` adds its own)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("name")
-    ap.add_argument("--config", default="configs/demo.yaml")
-    ap.add_argument("--folds", default="2,5;0,3", help="';'-separated held-out class pairs")
+    ap.add_argument("--config", default=config)
+    ap.add_argument("--folds", default=folds, help="';'-separated held-out class pairs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--val-images", type=int, default=4000, help="score a seeded sample of this many (0 = all)"
@@ -135,8 +137,15 @@ def main() -> None:
         "--embed-backbone", action="store_true", help="also score the head-less features"
     )
     ap.add_argument("--json", help="append one JSON line per fold here")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
+    return ap
+
+
+def run_folds(
+    ap: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    run_fold: Callable[[argparse.Namespace, list[int]], dict[str, Any]],
+) -> None:
+    """Check ``--folds``, run each, print its rows and append them to ``--json``."""
     folds = [[int(c) for c in f.split(",")] for f in args.folds.split(";")]
     for fold in folds:
         if not set(fold) < set(TRAINING_CLASSES):
@@ -150,6 +159,13 @@ def main() -> None:
         if args.json:
             with open(args.json, "a") as fh:
                 fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
+
+
+def main() -> None:
+    ap = fold_arguments(__doc__.splitlines()[0], "configs/demo.yaml", "2,5;0,3")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    run_folds(ap, args, run_fold)
 
 
 if __name__ == "__main__":
