@@ -230,6 +230,7 @@ def test_the_saved_model_embeds_with_the_backbone_and_the_monitor_measures_it(
     assert summary.model_dir is not None
     net = load_model(summary.model_dir)
     assert isinstance(net, SiameseNetwork) and net.embedding_dim == 16
+    assert summary.metrics["embed"] == "backbone, 16-d"
     assert (
         read_model_config(summary.model_dir)["metadata"]["self_supervised"]["embed"] == "backbone"
     )

@@ -124,7 +124,8 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     net = embedding_network(model.net.cpu().eval(), cfg.ssl.embed)
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
     last = history[-1]
-    metrics = {"method": cfg.method, "epochs": len(history) - 1, "knn": last["knn"],
+    metrics = {"method": cfg.method, "embed": f"{cfg.ssl.embed}, {net.embedding_dim}-d",
+               "epochs": len(history) - 1, "knn": last["knn"],
                "collapse_std": last["collapse_std"], "train_seconds": round(seconds, 1)}  # fmt: skip
     _write_json(out_dir / "metrics.json", metrics)
     files = {"history": out_dir / "history.json", "metrics": out_dir / "metrics.json"}
