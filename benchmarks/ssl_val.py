@@ -85,7 +85,11 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         raise SystemExit(f"fold {fold}: held-out classes are among the training classes")
     vx, vy = held_out_images(fold, args.val_images)
     seed_everything(cfg.train.seed)
-    model = build_ssl_model(cfg, data)
+    model: Any = build_ssl_model(cfg, data)
+    if args.lightly_head:  # the peer's heads and loss (lightly 1.6) on the same network
+        from bench_ssl import LightlyPeer
+
+        model = LightlyPeer(model.net, cfg.method, cfg.ssl.proj_dim, cfg.ssl.proj_hidden)
     log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
     trainer, _ = build_ssl_trainer(model, cfg, data, progress=False, log=log)
     t0 = time.time()
@@ -112,6 +116,10 @@ def main() -> None:
     ap = fold_arguments(__doc__.splitlines()[0], "configs/simclr.yaml", "2,5;0,3;1,4")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--lightly-head", action="store_true",
+        help="train with lightly's heads and loss for the method (simclr or simsiam) instead",
+    )  # fmt: skip
     run_folds(ap, ap.parse_args(), run_fold)
 
 
