@@ -266,6 +266,9 @@ def test_backbone_embedding_keeps_the_taps_and_refuses_an_unknown_choice() -> No
         )
         assert torch.allclose(bb.embed(x), want, atol=1e-6)
     assert embedding_network(net, "head") is net
+    wide = embedding_network(net.double(), "backbone")  # made where the trained head is
+    assert next(wide.head.parameters()).dtype == torch.float64
+    assert wide.embed(x.double()).dtype == torch.float64
     with pytest.raises(ValueError, match=r"ssl\.embed = 'pooled' is not valid"):
         embedding_network(net, "pooled")
     with pytest.raises(ValueError, match=r"ssl\.embed = 'pooled' is not valid; choose backbone"):

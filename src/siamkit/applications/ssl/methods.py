@@ -49,7 +49,8 @@ class SSLHeadConfig:
         momentum: BYOL's starting target momentum (goes to 1 along a cosine).
         collapse_std: stop when the embedding's per-dimension std times sqrt(D) falls below this
             (1 for a uniform spread on the sphere, 0 when every image embeds to one point).
-        embed: what the saved model embeds with (and the kNN and collapse monitors measure):
+        embed: what the saved model embeds with (and the kNN monitor measures; the collapse
+            check stays on the trained head's output, the loss's side):
             ``"backbone"``, the encoder's pooled features L2-normalised (the network's trained
             embedding head then acts as the projector's first layer and is saved as the
             identity), or ``"head"``, the network's own embedding head as trained. SSL papers
@@ -115,6 +116,8 @@ def embedding_network(net: SiameseNetwork, embed: str) -> SiameseNetwork:
     with torch.no_grad():
         linear.weight.copy_(torch.eye(dim))
         linear.bias.zero_()
+    like = next(net.head.parameters())  # the new head where the trained one is (CUDA, dtype)
+    out.head.to(device=like.device, dtype=like.dtype)
     return out.train(net.training)
 
 
