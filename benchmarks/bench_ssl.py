@@ -174,9 +174,9 @@ def train_ssl(
     return embedding_network(model.net, cfg.ssl.embed), history
 
 
-def finetune(args: argparse.Namespace, seed: int, source: Path | None) -> SiameseNetwork:
-    """Batch-hard triplets on 10 labels per class of 0-5, from ``source`` or from scratch."""
-    dim = args.widths[-1] if args.embed == "backbone" else 128  # the SSL model's embedding size
+def finetune(args: argparse.Namespace, seed: int, source: Path | None, dim: int) -> SiameseNetwork:
+    """Batch-hard triplets on 10 labels per class of 0-5, from ``source`` or from scratch, with
+    an embedding of ``dim`` (the SSL model's, so that both start from the same network shape)."""
     cfg = apply_overrides(RunConfig(), [
         "data.labels_per_class=10", f"model.encoder_kwargs={{widths: {args.widths}}}",
         f"model.embedding_dim={dim}", "loss.kind=triplet", "loss.mining=batch_hard",
@@ -236,12 +236,13 @@ def run_seed(args: argparse.Namespace, bench: Bench, seed: int) -> dict[str, dic
         if peer is None and (best is None or history[-1]["knn"] > best[0]):
             best = (history[-1]["knn"], name, net)  # chosen on validation images, not test
     if best is not None and args.ft_epochs > 0:
+        dim = best[2].embedding_dim
         with tempfile.TemporaryDirectory() as tmp:
             src = save_model(best[2].cpu(), Path(tmp) / "model")
             # one row name for every seed (each seed may pick another method: it is printed)
             print(f"[seed {seed}] fine-tuning from siamkit-{best[1]} (best validation kNN)")
-            rows["finetune-from-ssl"] = bench.score_net(finetune(args, seed, src), seed)
-        rows["finetune-from-scratch"] = bench.score_net(finetune(args, seed, None), seed)
+            rows["finetune-from-ssl"] = bench.score_net(finetune(args, seed, src, dim), seed)
+        rows["finetune-from-scratch"] = bench.score_net(finetune(args, seed, None, dim), seed)
     return rows
 
 

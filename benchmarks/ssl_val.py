@@ -31,7 +31,6 @@ Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -50,9 +49,15 @@ from siamkit.applications.ssl.data import load_ssl_data  # noqa: E402
 from siamkit.applications.ssl.task import build_ssl_model  # noqa: E402
 from siamkit.applications.ssl.trainer import build_ssl_trainer  # noqa: E402
 from siamkit.data.fashion_mnist import load_fashion_mnist  # noqa: E402
-from siamkit.encode import encode  # noqa: E402
 from siamkit.training.trainer import seed_everything  # noqa: E402
-from val_folds import TRAINING_CLASSES, backbone, fold_arguments, run_folds, score, with_taps  # noqa: E402
+from val_folds import (  # noqa: E402
+    TRAINING_CLASSES,
+    embedding_rows,
+    fold_arguments,
+    fold_result,
+    run_folds,
+    score,
+)
 
 
 def held_out_images(fold: list[int], n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,21 +100,11 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     t0 = time.time()
     history = trainer.fit().history
     seconds = time.time() - t0
-    net = model.net.eval()
     rows = {
         "raw-pixels": score(F.normalize(vx.flatten(1).float() / 255.0, dim=1), vy),
-        args.name: score(encode(net, vx, device="cpu"), vy),
+        **embedding_rows(args, model.net, vx, vy),
     }
-    for spec in args.embed_taps:
-        taps = json.loads(spec)
-        z = encode(with_taps(net, taps), vx, device="cpu")
-        rows[f"{args.name} +embed-taps {json.dumps(taps, separators=(',', ':'))}"] = score(z, vy)
-    if args.embed_backbone:
-        rows[f"{args.name} backbone"] = score(backbone(net, vx), vy)
-    history = [
-        {k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()} for h in history
-    ]
-    return {"fold": fold, "seconds": round(seconds), "rows": rows, "history": history}
+    return fold_result(fold, seconds, rows, history)
 
 
 def main() -> None:

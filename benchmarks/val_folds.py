@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from siamkit.applications.ssl.methods import embedding_network
 from siamkit.encode import encode
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.evaluation.few_shot import few_shot_episodes
@@ -67,11 +68,32 @@ def with_taps(net: SiameseNetwork, taps: dict[str, Any]) -> SiameseNetwork:
     return out.eval()
 
 
-@torch.inference_mode()
-def backbone(net: SiameseNetwork, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
-    """The encoder's pooled features of ``x`` (no head), L2-normalised."""
-    parts = [net.encoder(net.preprocess(x[s : s + batch])) for s in range(0, len(x), batch)]
-    return torch.nn.functional.normalize(torch.cat(parts), dim=1)
+def embedding_rows(
+    args: argparse.Namespace, net: SiameseNetwork, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, dict[str, float]]:
+    """``score`` of the trained network's embedding of the held-out images ``x``, and as
+    ``--embed-taps`` and ``--embed-backbone`` ask (the pooled features: what ``task: ssl``
+    saves with ``ssl.embed: backbone``)."""
+    net.eval()
+    rows = {args.name: score(encode(net, x, device="cpu"), y)}
+    for spec in args.embed_taps:
+        taps = json.loads(spec)
+        z = encode(with_taps(net, taps), x, device="cpu")
+        rows[f"{args.name} +embed-taps {json.dumps(taps, separators=(',', ':'))}"] = score(z, y)
+    if args.embed_backbone:
+        z = encode(embedding_network(net, "backbone"), x, device="cpu")
+        rows[f"{args.name} backbone"] = score(z, y)
+    return rows
+
+
+def fold_result(
+    fold: list[int], seconds: float, rows: dict[str, Any], history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One fold's JSON line (history figures rounded to 4 places)."""
+    history = [
+        {k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()} for h in history
+    ]
+    return {"fold": fold, "seconds": round(seconds), "rows": rows, "history": history}
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
@@ -103,22 +125,9 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
     result = Trainer.from_config(net, cfg, data, progress=False, log=log).fit()
     seconds = time.time() - t0
-    net.eval()
-    rows = {args.name: score(encode(net, data.val_x, device="cpu"), data.val_y)}
-    for spec in args.embed_taps:
-        taps = json.loads(spec)
-        assert isinstance(net, SiameseNetwork)
-        z = encode(with_taps(net, taps), data.val_x, device="cpu")
-        rows[f"{args.name} +embed-taps {json.dumps(taps, separators=(',', ':'))}"] = score(
-            z, data.val_y
-        )
-    if args.embed_backbone:
-        rows[f"{args.name} backbone"] = score(backbone(net, data.val_x), data.val_y)
-    history = [
-        {k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()}
-        for h in result.history
-    ]
-    return {"fold": fold, "seconds": round(seconds), "rows": rows, "history": history}
+    assert isinstance(net, SiameseNetwork)  # model.appearance is off: the network alone
+    rows = embedding_rows(args, net, data.val_x, data.val_y)
+    return fold_result(fold, seconds, rows, result.history)
 
 
 def fold_arguments(description: str, config: str, folds: str) -> argparse.ArgumentParser:
