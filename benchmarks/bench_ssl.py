@@ -285,9 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         help="only measure throughput, N times interleaved (siamkit, bare, siamkit, bare, ...)",
     )
     p.add_argument(
-        "--embed", choices=EMBEDS, default="backbone",
-        help="what every SSL row embeds with: the backbone's pooled features (ssl.embed's default, "
-        "chosen on validation classes by ssl_val.py) or the trained embedding head (before 2026-12-03)",
+        "--embed", choices=EMBEDS, default="head",
+        help="what every SSL row embeds with: the trained embedding head (ssl.embed's default) or "
+        "the backbone's pooled features (the 2026-12-03 sixth-stop test run)",
     )  # fmt: skip
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)

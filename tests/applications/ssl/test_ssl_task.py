@@ -226,6 +226,7 @@ def test_the_saved_model_embeds_with_the_backbone_and_the_monitor_measures_it(
 
     doc = _cfg("simclr")
     doc["model"]["embedding_dim"] = 12  # the training head's size; the backbone gives 16
+    doc["ssl"]["embed"] = "backbone"
     summary = run(doc, tmp_path / "o", QUIET)
     assert summary.model_dir is not None
     net = load_model(summary.model_dir)

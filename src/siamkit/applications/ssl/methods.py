@@ -63,7 +63,7 @@ class SSLHeadConfig:
     temperature: float = 0.2
     momentum: float = 0.99
     collapse_std: float = 0.02
-    embed: str = "backbone"
+    embed: str = "head"
 
 
 def mlp(sizes: list[int], last_bn: bool = False) -> nn.Sequential:

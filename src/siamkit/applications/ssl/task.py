@@ -4,9 +4,9 @@ Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epo
 ``history.json`` (loss, kNN monitor, collapse std, images/s per epoch), ``metrics.json``,
 ``report.html`` (the training curves and the collapse monitor) and
 ``model/``: a :class:`~siamkit.models.SiameseNetwork` whose metadata names the method; it embeds
-with the backbone's pooled features, L2-normalised (``ssl.embed: backbone``, the default; the
-trained embedding head, the projector and the predictor are dropped), or with the trained
-embedding head (``ssl.embed: head``). Everything is
+with the trained embedding head (``ssl.embed: head``, the default), or with the backbone's pooled
+features, L2-normalised (``ssl.embed: backbone``; the trained head then only trains); the
+projector and the predictor are dropped. Everything is
 checked before anything is written. Under ``torchrun`` only rank 0 writes (and logs); the other
 processes train and return a summary without a model.
 
