@@ -274,3 +274,35 @@ def test_backbone_embedding_keeps_the_taps_and_refuses_an_unknown_choice() -> No
         embedding_network(net, "pooled")
     with pytest.raises(ValueError, match=r"ssl\.embed = 'pooled' is not valid; choose backbone"):
         ssl_config_from_dict({"ssl": {"embed": "pooled"}})
+
+
+def test_taps_kept_out_of_training_train_as_without_them_and_join_when_embedding(
+    tmp_path: Path,
+) -> None:
+    """ConvNet taps with ``tap_train: false``: the SSL loss, the projector and the collapse
+    monitor see the network without taps (same history, same weights); the saved model joins
+    the taps of those weights when embedding."""
+    plain = run(_cfg("simclr"), tmp_path / "a", QUIET)
+    doc = _cfg("simclr")
+    doc["model"]["encoder_kwargs"].update(taps=[0], tap_grids=[2], tap_train=False)
+    tapped = run(doc, tmp_path / "b", QUIET)
+    ha, hb = (json.loads((tmp_path / d / "history.json").read_text()) for d in ("a", "b"))
+    # equal up to float rounding (the zero taps change the normalisation's summation order)
+    assert [h["loss"] for h in hb[1:]] == pytest.approx([h["loss"] for h in ha[1:]], rel=1e-5)
+    assert [h["collapse_std"] for h in hb] == pytest.approx(
+        [h["collapse_std"] for h in ha], rel=1e-4
+    )
+    a, b = load_model(plain.model_dir), load_model(tapped.model_dir)  # type: ignore[arg-type]
+    assert isinstance(a, SiameseNetwork) and isinstance(b, SiameseNetwork)
+    for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.allclose(va.float(), vb.float(), atol=1e-4), name
+    assert b.embedding_dim == 16 + 8 * 2 * 2
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():
+        za, zb = a.embed(x), b.embed(x)
+        assert torch.allclose(torch.nn.functional.normalize(zb[:, :16], dim=1), za, atol=1e-4)
+        taps = b.encoder(b.preprocess(x))[:, 16:]
+        assert taps.abs().sum() > 0  # the taps are real features when embedding
+        own = torch.nn.functional.normalize(b.head.proj(b.encoder(b.preprocess(x))[:, :16]), dim=1)
+        joined = torch.nn.functional.normalize(torch.cat([own, taps], dim=1), dim=1)
+        assert torch.allclose(zb, joined, atol=1e-6)

@@ -121,15 +121,38 @@ def embedding_network(net: SiameseNetwork, embed: str) -> SiameseNetwork:
     return out.train(net.training)
 
 
+def trained_dim(net: SiameseNetwork) -> int:
+    """How many leading dimensions of ``net``'s embedding the SSL loss sees: all of them, unless
+    the encoder's taps are kept out of training (ConvNet ``tap_train=False``: zeros in training,
+    joined only when embedding); then only the head's projection.
+
+    >>> from siamkit.encoders import create_encoder
+    >>> enc = create_encoder("convnet", in_channels=1, widths=[8, 16], taps=[0], tap_grids=[2])
+    >>> net = SiameseNetwork(enc, 4)
+    >>> net.embedding_dim, trained_dim(net)
+    (36, 36)
+    >>> enc.tap_train = False
+    >>> trained_dim(net)
+    4
+    """
+    enc = net.encoder
+    if getattr(enc, "taps", ()) and not getattr(enc, "tap_train", True):
+        return int(net.head.embedding_dim)
+    return int(net.embedding_dim)
+
+
 class _Online(nn.Module):
-    """The network and its projector: what BYOL's target averages."""
+    """The network and its projector: what BYOL's target averages. The projector sees the first
+    :func:`trained_dim` dimensions of the embedding (with untrained taps: exactly the embedding
+    of the same network without them)."""
 
     def __init__(self, net: SiameseNetwork, projector: nn.Module) -> None:
         super().__init__()
         self.net, self.projector = net, projector
+        self.dim = trained_dim(net)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.projector(self.net.embed(x, check=False))  # type: ignore[no-any-return]
+        return self.projector(self.net.embed(x, check=False)[:, : self.dim])  # type: ignore[no-any-return]
 
 
 class SelfSupervised(nn.Module):
@@ -140,7 +163,7 @@ class SelfSupervised(nn.Module):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         self.method, self.cfg = method, cfg
-        d, h, p = net.embedding_dim, cfg.proj_hidden, cfg.proj_dim
+        d, h, p = trained_dim(net), cfg.proj_hidden, cfg.proj_dim
         sizes = [d, h, h, p] if method == "vicreg" else [d, h, p]
         projector = mlp(sizes, last_bn=method == "simsiam")
         self.online = _Online(net, projector)

@@ -42,7 +42,7 @@ from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLConfig, ssl_config_to_dict
 from siamkit.applications.ssl.data import SSLData
-from siamkit.applications.ssl.methods import SelfSupervised, embedding_network
+from siamkit.applications.ssl.methods import SelfSupervised, embedding_network, trained_dim
 from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn
 from siamkit.applications.ssl.views import ViewMaker
 from siamkit.distributed import all_gather_with_grad
@@ -172,7 +172,7 @@ class SSLMonitor(Callback):
         x = self.data.val_x if self.data.val_x is not None else self.data.train_x
         z = encode(  # collapse: of the trained head's output, the loss's side of the network
             self.model.net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
-        )
+        )[:, : trained_dim(self.model.net)]  # untrained taps would hide a collapsed head
         out: dict[str, float | None] = {"collapse_std": collapse_std(z), "knn": None}
         if self.data.val_x is not None and self.data.val_y is not None:
             saved = embedding_network(self.model.net, self.cfg.ssl.embed)  # kNN: what is saved
