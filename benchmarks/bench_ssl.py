@@ -22,6 +22,11 @@ Rows:
 Throughput: images/s of a siamkit SimCLR epoch (the Trainer's epoch over ViewPairBatches)
 against a bare loop (same views, forward, backward and step). ``--rows ""`` measures only that.
 
+Every row trains with ``--config`` (the shipped ``configs/simclr.yaml``, what a user's run
+trains), its method and seed, the sizes below and ``--set`` overrides on top. (Before
+2026-12-03's seventh stop the rows used the dataclass defaults, which differ from the YAML only
+in ``optim.warmup_fraction``: 0.15 there, 0.1 in the YAML and in ``ssl_val.py``.)
+
 Usage (the full protocol; about 30 CPU-minutes a seed at these sizes on an idle 2-core machine)::
 
     python benchmarks/bench_ssl.py --seeds 0,1,2 --epochs 20
@@ -43,27 +48,33 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import Tensor, nn
 
 from siamkit import save_model
-from siamkit.applications.ssl.config import SSLConfig, SSLDataConfig, SSLTrainConfig
+from siamkit.applications.ssl.config import (
+    SSLConfig,
+    apply_ssl_overrides,
+    ssl_config_from_dict,
+)
 from siamkit.applications.ssl.data import SSLData, load_ssl_data
-from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig, embedding_network
+from siamkit.applications.ssl.methods import EMBEDS, METHODS, embedding_network, trained_dim
 from siamkit.applications.ssl.peer import lightly_modules
 from siamkit.applications.ssl.task import build_ssl_model
 from siamkit.applications.ssl.trainer import build_ssl_trainer
 from siamkit.applications.ssl.views import ViewMaker
 from siamkit.data.fashion_mnist import load_fashion_mnist
 from siamkit.encode import encode
+from siamkit.encoders import encoder_spec
 from siamkit.evaluation import evaluate_embeddings
 from siamkit.evaluation.retrieval import knn_accuracy
 from siamkit.models import SiameseNetwork
 from siamkit.training import RunConfig, Trainer, apply_overrides, build_model, load_run_data
-from siamkit.training.config import ModelConfig
 from siamkit.training.init_from import init_from_model
 from siamkit.training.trainer import seed_everything
 
 CPU = torch.device("cpu")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class LightlyPeer(nn.Module):
@@ -72,7 +83,7 @@ class LightlyPeer(nn.Module):
     def __init__(self, net: SiameseNetwork, method: str, proj_dim: int, hidden: int) -> None:
         super().__init__()
         lt = lightly_modules()
-        d = net.embedding_dim
+        d = trained_dim(net)  # as siamkit's projector: untrained taps stay out of the loss
         self.method, self.online, self.average = method, net, None
         if method == "simclr":
             self.projector = lt["SimCLRProjectionHead"](d, hidden, proj_dim)
@@ -89,7 +100,7 @@ class LightlyPeer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Both views stacked ``(2N, ...)`` -> projections, or (projection, prediction) rows."""
-        z = self.projector(self.online.embed(x, check=False))
+        z = self.projector(self.online.embed(x, check=False)[:, : trained_dim(self.online)])
         return z if self.predictor is None else torch.cat([z, self.predictor(z)], dim=1)
 
     def objective(self, out: Tensor, labels: Tensor | None = None, indices: Any = None) -> Tensor:
@@ -151,14 +162,26 @@ class Bench:
 
 
 def ssl_config(args: argparse.Namespace, method: str, seed: int) -> SSLConfig:
-    model = ModelConfig(encoder_kwargs={"widths": args.widths}, embedding_dim=128)
-    train = SSLTrainConfig(
-        epochs=args.epochs, batch_size=args.batch, seed=seed, device="cpu",
-        threads=args.threads, monitor_images=1000,
-    )  # fmt: skip
-    data = SSLDataConfig(limit=args.images)
-    heads = SSLHeadConfig(embed=args.embed)
-    return SSLConfig(method=method, data=data, model=model, ssl=heads, train=train)
+    """``--config`` (the shipped ``configs/simclr.yaml``: what a user's run trains) with this
+    row's method and seed, the protocol's sizes and ``--set`` on top: the same for every row."""
+    doc = yaml.safe_load(Path(args.config).read_text())
+    doc.pop("task", None)
+    sets = [
+        f"method={method}", f"train.epochs={args.epochs}", f"train.batch_size={args.batch}",
+        f"train.seed={seed}", "train.device=cpu", "train.monitor_images=1000",
+        f"data.limit={'null' if args.images is None else args.images}",
+        *([f"train.threads={args.threads}"] if args.threads else []),
+        *([f"ssl.embed={args.embed}"] if args.embed else []),
+        *args.sets,
+    ]  # fmt: skip
+    doc = apply_ssl_overrides(doc, sets)
+    if args.widths:
+        doc["model"] = {**doc.get("model", {})}
+        doc["model"]["encoder_kwargs"] = {
+            **doc["model"].get("encoder_kwargs", {}),
+            "widths": args.widths,
+        }
+    return ssl_config_from_dict(doc)
 
 
 def train_ssl(
@@ -174,11 +197,15 @@ def train_ssl(
     return embedding_network(model.net, cfg.ssl.embed), history
 
 
-def finetune(args: argparse.Namespace, seed: int, source: Path | None, dim: int) -> SiameseNetwork:
+def finetune(
+    args: argparse.Namespace, seed: int, source: Path | None, shape: SiameseNetwork
+) -> SiameseNetwork:
     """Batch-hard triplets on 10 labels per class of 0-5, from ``source`` or from scratch, with
-    an embedding of ``dim`` (the SSL model's, so that both start from the same network shape)."""
+    the encoder and embedding size of ``shape`` (the SSL model: both start from its shape)."""
+    kwargs = json.dumps(encoder_spec(shape.encoder)["kwargs"])
+    dim = shape.head.embedding_dim
     cfg = apply_overrides(RunConfig(), [
-        "data.labels_per_class=10", f"model.encoder_kwargs={{widths: {args.widths}}}",
+        "data.labels_per_class=10", f"model.encoder_kwargs={kwargs}",
         f"model.embedding_dim={dim}", "loss.kind=triplet", "loss.mining=batch_hard",
         "optim.optimizer=adam", "optim.lr=0.0005", "optim.schedule=constant", "optim.weight_decay=0",
         f"train.epochs={args.ft_epochs}", "train.classes_per_batch=6", "train.samples_per_class=10",
@@ -220,7 +247,7 @@ def throughput(cfg: SSLConfig, data: SSLData, steps: int) -> tuple[float, float]
 
 def run_seed(args: argparse.Namespace, bench: Bench, seed: int) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, float]] = {"raw-pixels": bench.raw(seed)}
-    data = load_ssl_data(SSLDataConfig(limit=args.images))
+    data = load_ssl_data(ssl_config(args, "simclr", seed).data)
     best: tuple[float, str, SiameseNetwork] | None = None
     for name in args.rows:
         method, peer = (
@@ -236,13 +263,12 @@ def run_seed(args: argparse.Namespace, bench: Bench, seed: int) -> dict[str, dic
         if peer is None and (best is None or history[-1]["knn"] > best[0]):
             best = (history[-1]["knn"], name, net)  # chosen on validation images, not test
     if best is not None and args.ft_epochs > 0:
-        dim = best[2].embedding_dim
         with tempfile.TemporaryDirectory() as tmp:
             src = save_model(best[2].cpu(), Path(tmp) / "model")
             # one row name for every seed (each seed may pick another method: it is printed)
             print(f"[seed {seed}] fine-tuning from siamkit-{best[1]} (best validation kNN)")
-            rows["finetune-from-ssl"] = bench.score_net(finetune(args, seed, src, dim), seed)
-        rows["finetune-from-scratch"] = bench.score_net(finetune(args, seed, None, dim), seed)
+            rows["finetune-from-ssl"] = bench.score_net(finetune(args, seed, src, best[2]), seed)
+        rows["finetune-from-scratch"] = bench.score_net(finetune(args, seed, None, best[2]), seed)
     return rows
 
 
@@ -268,7 +294,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--images", type=int, default=None, help="training images (default: all 32,400)")
     p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--widths", default="32,64,128")
+    p.add_argument(
+        "--config",
+        default=str(ROOT / "configs" / "simclr.yaml"),
+        help="the SSL recipe every row trains with (method, seed and sizes set per row)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="sets",
+        metavar="KEY=VALUE",
+        help="override the config for every row, e.g. 'views.crop_scale=[0.5,1.0]'",
+    )
+    p.add_argument(
+        "--widths", default=None, help="ConvNet widths, e.g. 16,32,64 (default: the config's)"
+    )
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument(
         "--knn-memory", type=int, default=0, help="train-split images as kNN memory (0: all)"
@@ -285,18 +326,19 @@ def main(argv: list[str] | None = None) -> int:
         help="only measure throughput, N times interleaved (siamkit, bare, siamkit, bare, ...)",
     )
     p.add_argument(
-        "--embed", choices=EMBEDS, default="head",
-        help="what every SSL row embeds with: the trained embedding head (ssl.embed's default) or "
-        "the backbone's pooled features (the 2026-12-03 sixth-stop test run)",
+        "--embed", choices=EMBEDS, default=None,
+        help="what every SSL row embeds with (default: the config's ssl.embed): the trained "
+        "embedding head or the backbone's pooled features (the 2026-12-03 sixth-stop test run)",
     )  # fmt: skip
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
-    args.widths = [int(w) for w in args.widths.split(",")]
+    args.widths = [int(w) for w in args.widths.split(",")] if args.widths else None
     args.rows = [r for r in args.rows.split(",") if r]
     if args.throughput_only:
         if args.threads:
             torch.set_num_threads(args.threads)
-        cfg, data = ssl_config(args, "simclr", 0), load_ssl_data(SSLDataConfig(limit=args.images))
+        cfg = ssl_config(args, "simclr", 0)
+        data = load_ssl_data(cfg.data)
         pairs = [throughput(cfg, data, args.throughput_steps) for _ in range(args.throughput_only)]
         for k, (ours, bare) in enumerate(pairs):
             print(f"round {k}: siamkit epoch {ours:.0f} images/s, bare loop {bare:.0f} images/s "
@@ -317,9 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     if args.throughput_steps:
         cfg = ssl_config(args, "simclr", 0)
-        ours, bare = throughput(
-            cfg, load_ssl_data(SSLDataConfig(limit=args.images)), args.throughput_steps
-        )
+        ours, bare = throughput(cfg, load_ssl_data(cfg.data), args.throughput_steps)
         print(f"\nthroughput (simclr, {args.throughput_steps} batches of {args.batch}): siamkit epoch "
               f"{ours:.0f} images/s, bare loop {bare:.0f} images/s ({ours / bare:.2f}x)")  # fmt: skip
     return 0
