@@ -286,6 +286,7 @@ def test_taps_kept_out_of_training_train_as_without_them_and_join_when_embedding
     doc = _cfg("simclr")
     doc["model"]["encoder_kwargs"].update(taps=[0], tap_grids=[2], tap_train=False)
     tapped = run(doc, tmp_path / "b", QUIET)
+    assert tapped.metrics["embed"] == "head + 32 tap features, 48-d"
     ha, hb = (json.loads((tmp_path / d / "history.json").read_text()) for d in ("a", "b"))
     # equal up to float rounding (the zero taps change the normalisation's summation order)
     assert [h["loss"] for h in hb[1:]] == pytest.approx([h["loss"] for h in ha[1:]], rel=1e-5)

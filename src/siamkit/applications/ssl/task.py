@@ -124,7 +124,9 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     net = embedding_network(model.net.cpu().eval(), cfg.ssl.embed)
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
     last = history[-1]
-    metrics = {"method": cfg.method, "embed": f"{cfg.ssl.embed}, {net.embedding_dim}-d",
+    taps = int(getattr(net.head, "passthrough", 0))  # the encoder's taps, joined when embedding
+    embed = f"{cfg.ssl.embed}{f' + {taps} tap features' if taps else ''}, {net.embedding_dim}-d"
+    metrics = {"method": cfg.method, "embed": embed,
                "epochs": len(history) - 1, "knn": last["knn"],
                "collapse_std": last["collapse_std"], "train_seconds": round(seconds, 1)}  # fmt: skip
     _write_json(out_dir / "metrics.json", metrics)
