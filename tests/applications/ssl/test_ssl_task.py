@@ -169,6 +169,15 @@ def test_shipped_configs_load() -> None:
     assert doc.pop("task") == "ssl" and ssl_config_from_dict(doc).method == "simclr"
     ft = load_config(root / "finetune.yaml")
     assert ft.data.labels_per_class == 10 and ft.model.freeze_encoder_epochs == 2
+    # finetune.yaml --init-from an SSL model: both files must build the same network
+    from siamkit.training import build_model
+
+    ssl_net = build_model(ssl_config_from_dict(doc).model, (1, 28, 28), [0.5], [0.5])
+    ft_net = build_model(ft.model, (1, 28, 28), [0.5], [0.5])
+    assert isinstance(ssl_net, SiameseNetwork) and isinstance(ft_net, SiameseNetwork)
+    shapes = [(k, v.shape) for k, v in ssl_net.state_dict().items()]
+    assert shapes == [(k, v.shape) for k, v in ft_net.state_dict().items()]
+    assert ssl_net.embedding_dim == ft_net.embedding_dim
 
 
 def test_user_flow_ssl_then_evaluate_then_finetune(tmp_path: Path) -> None:
