@@ -11,7 +11,12 @@ pixels) is scored on the same images. **The unseen test classes 6-9 are never lo
 The row named ``NAME`` embeds with the trained embedding head (``ssl.embed: head``);
 ``--embed-taps`` and ``--embed-backbone`` also score the same trained weights with multi-level
 taps added when embedding, or with the encoder's pooled features and no head (as ``val_folds``;
-``ssl.embed: backbone``, the default since this script chose it).
+``ssl.embed: backbone``).
+
+"As shipped" below means ``configs/simclr.yaml`` at commit 9542252 (crops 0.25-1, no taps). The
+rule's outcome (2026-12-03, seventh stop, with correct backbone rows) was SimCLR with crops 0.5-1
+plus the taps, which the file now ships; to reproduce the table, pass ``--config`` a copy of the
+old file (``git show 9542252:configs/simclr.yaml``).
 
 The rule, written before any run (issue 17, 2026-12-03; 3 folds ``2,5;0,3;1,4``, seed 0):
 
