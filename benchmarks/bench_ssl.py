@@ -83,7 +83,7 @@ class LightlyPeer(nn.Module):
     def __init__(self, net: SiameseNetwork, method: str, proj_dim: int, hidden: int) -> None:
         super().__init__()
         lt = lightly_modules()
-        d = trained_dim(net)  # as siamkit's projector: untrained taps stay out of the loss
+        d = self.dim = trained_dim(net)  # as siamkit's projector: untrained taps stay out
         self.method, self.online, self.average = method, net, None
         if method == "simclr":
             self.projector = lt["SimCLRProjectionHead"](d, hidden, proj_dim)
@@ -100,7 +100,7 @@ class LightlyPeer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Both views stacked ``(2N, ...)`` -> projections, or (projection, prediction) rows."""
-        z = self.projector(self.online.embed(x, check=False)[:, : trained_dim(self.online)])
+        z = self.projector(self.online.embed(x, check=False)[:, : self.dim])
         return z if self.predictor is None else torch.cat([z, self.predictor(z)], dim=1)
 
     def objective(self, out: Tensor, labels: Tensor | None = None, indices: Any = None) -> Tensor:
