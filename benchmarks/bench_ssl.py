@@ -334,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.widths = [int(w) for w in args.widths.split(",")] if args.widths else None
     args.rows = [r for r in args.rows.split(",") if r]
+    try:  # a bad --config or --set is one line before any data loads, not a traceback later
+        ssl_config(args, "simclr", 0)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        p.error(str(err))
     if args.throughput_only:
         if args.threads:
             torch.set_num_threads(args.threads)
