@@ -46,6 +46,20 @@ A second rule, written before its run (issue 17, 2026-12-03, eighth stop; ``--ce
 * The "raw-pixels centred" row is printed for scale only; the issue's baseline is defined
   un-centred and stays so.
 
+Outcome (2026-12-03, eighth stop, 11:13-11:23 UTC): both centred rows were worse than the
+reference on the first fold, {2,5} (EER 0.160 and 0.153 against 0.117), so neither could pass
+the fold condition; the run was stopped there and nothing was adopted.
+
+A third rule, written before its run (issue 17, 2026-12-03, eighth stop):
+
+* Reference: the shipped training and embedding, as in the second rule.
+* Candidates on the same trained weights (``--embed-taps``, no retraining): the taps' share
+  ``tap_weight`` 0.7 or 1.5, with grids ``[4, 2]`` or ``[7, 4, 2]`` (four rows). One training
+  candidate: crops of 70-100% (``views.crop_scale=[0.7,1.0]``), embedded as shipped.
+* Adopted only if the mean validation EER is ≥ 0.01 below the reference's and no fold is worse
+  by > 0.005; among several, the lowest mean. Then fmnist-ssl runs once on 6-9 (3 seeds); if
+  none passes, the test classes are not run.
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
 """
 
