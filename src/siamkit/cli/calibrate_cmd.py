@@ -1,7 +1,9 @@
-"""``siamkit calibrate MODEL --data ...``: fit the verification threshold on validation images.
+"""``siamkit calibrate MODEL --data ...``: fit the verification threshold on validation images
+(or, for a text model, on labelled validation pairs of texts).
 
 siamkit calibrate out/model --data val_images/
 siamkit calibrate out/model --data fashion-mnist --classes 0,1,2,3,4,5
+siamkit calibrate runs/tickets/model --data val_pairs.csv
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
     "--data",
     required=True,
     help="Validation images: a folder with one sub-folder per class, or fashion-mnist / digits. "
-    "Use held-out images of the classes the model trained on, never the classes you test on.",
+    "Use held-out images of the classes the model trained on, never the classes you test on. "
+    "For a text model: labelled pairs, CSV or JSONL with columns a, b, label (1 = same, 0 = not).",
 )
 @click.option(
     "--classes",
@@ -102,11 +105,16 @@ def calibrate(
     with it. Only MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
     with the model, stay valid. Classes the model's run kept for testing are refused.
 
+    A text model (siamkit text, or `siamkit train` with task: text) calibrates on labelled pairs
+    of texts instead: --data is a CSV or JSONL file with columns a, b and label (1 = the same,
+    0 = not), pairs you will not test on. Its distance is 1 - cosine similarity.
+
     \b
     Examples:
       siamkit calibrate out/model --data val_images/
       siamkit calibrate out/model --data fashion-mnist --classes 0,1,2,3,4,5
       siamkit calibrate out/model --data val_images/ --target far --far 0.001
+      siamkit calibrate runs/tickets/model --data val_pairs.csv
     """
     from pathlib import Path
 
@@ -120,7 +128,16 @@ def calibrate(
     from siamkit.export.threshold_file import write_threshold
     from siamkit.training.ddp import resolve_device
 
-    meta = read_model_config(model).get("metadata") or {}
+    doc = read_model_config(model)
+    meta = doc.get("metadata") or {}
+    if (doc.get("model") or {}).get("kind") == "text":
+        if classes is not None or data_dir is not None or split != "test":
+            raise click.UsageError(
+                "--classes, --split and --data-dir are for image models; a text model calibrates "
+                "on --data PAIRS (CSV/JSONL with columns a, b, label)"
+            )
+        _calibrate_text(model, data, target, far, max_pairs, as_json)
+        return
     dev = resolve_device(device)
     net = load_siamese(model, dev)
     ev = load_eval_data(
@@ -158,6 +175,58 @@ def calibrate(
     )
     if (Path(model) / "onnx.json").exists():
         click.echo("ONNX files exported before still carry the old threshold: export them again")
+
+
+def _calibrate_text(
+    model: str, data: str, target: str, far: float, max_pairs: int, as_json: bool
+) -> None:
+    """``siamkit calibrate`` for a text model: the threshold on the distances (1 - cosine) of
+    labelled pairs of texts, saved as for images."""
+    import numpy as np
+
+    from siamkit.applications.text import load_text_model
+    from siamkit.applications.text.embedding import embed_texts
+    from siamkit.applications.text.pairs import read_labelled_pairs
+    from siamkit.evaluation.threshold import ThresholdCalibrator
+    from siamkit.export.threshold_file import write_threshold
+
+    ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads
+    y = np.asarray(ex.targets)
+    a, b = np.asarray(ex.texts[0], dtype=object), np.asarray(ex.texts[1], dtype=object)
+    if len(y) > max_pairs:  # a seeded sample, as for images
+        keep = np.sort(np.random.default_rng(0).choice(len(y), max_pairs, replace=False))
+        a, b, y = a[keep], b[keep], y[keep]
+    net = load_text_model(model)
+    progress = False if as_json else None  # a bar on a terminal, none in JSON mode
+
+    def vectors(texts: np.ndarray, role: str) -> np.ndarray:
+        return np.asarray(embed_texts(net, list(texts), role=role, progress=progress).vectors)
+
+    d = np.clip(1.0 - (vectors(a, "query") * vectors(b, "document")).sum(1), 0.0, 2.0)
+    genuine, impostor = d[y == 1], d[y == 0]
+    if genuine.size == 0 or impostor.size == 0:
+        raise ValueError(
+            f"the {max_pairs:,} sampled pairs of {data} lack a label: raise --max-pairs"
+        )
+    cal = ThresholdCalibrator(target, far=far).fit(genuine, impostor)  # type: ignore[arg-type]
+    tar = float(np.mean(genuine <= cal.threshold_))
+    far_at = float(np.mean(impostor <= cal.threshold_))
+    info: dict[str, Any] = {
+        "threshold": cal.threshold_, "target": target, "data": data,
+        "genuine_pairs": int(genuine.size), "impostor_pairs": int(impostor.size),
+        "tar": tar, "far": far_at,
+    }  # fmt: skip
+    if target == "far":
+        info["far_target"] = far
+    write_threshold(model, cal.threshold_, info)
+    if as_json:
+        click.echo(json.dumps({"model": model, **info}, indent=2))
+        return
+    click.echo(
+        f"threshold {cal.threshold_:.4f} ({target}; similarity >= {1 - cal.threshold_:.4f} is "
+        f"the same): TAR {tar:.3f}, FAR {far_at:.3f} on {genuine.size:,} genuine / "
+        f"{impostor.size:,} impostor pairs of {data}; saved in {model}/siamkit.json"
+    )
 
 
 COMMANDS = [calibrate]

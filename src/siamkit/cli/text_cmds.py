@@ -531,8 +531,6 @@ def lexical(
     threshold of its own, pass --threshold to the commands, or fine-tune it on labelled pairs
     (`siamkit train`), which calibrates one.
     """
-    import numpy as np
-
     from siamkit.applications.text.corpus import read_corpus, read_text_file
     from siamkit.applications.text.lexical import LexicalTower
     from siamkit.export.bundle import save_model
@@ -547,16 +545,9 @@ def lexical(
         texts = [d.text for d in read_corpus(src, text_field)]
     pairs = None
     if calibrate_pairs is not None:  # read (and refused) before anything is fitted or written
-        from siamkit.applications.text.pairs import read_examples
+        from siamkit.applications.text.pairs import read_labelled_pairs
 
-        pairs = read_examples(calibrate_pairs, "pairs")
-        targets = pairs.targets or ()
-        labels = set(np.unique(np.asarray(targets, dtype=float)).tolist())
-        if not labels <= {0.0, 1.0} or len(labels) < 2:
-            raise click.UsageError(
-                f"--calibrate needs pairs labelled 1 (same) and 0 (not the same); "
-                f"{calibrate_pairs} has labels {sorted(labels)[:5]}"
-            )
+        pairs = read_labelled_pairs(calibrate_pairs, "--calibrate")
     model = _model(model_path)
     if model.lexical is not None:
         raise click.UsageError(

@@ -62,10 +62,13 @@ def read_examples(
     format: str = "pairs",
     columns: dict[str, str] | None = None,
     score_range: tuple[float, float] | None = None,
+    scores_hint: str = "give data.score_range for scores",
 ) -> TextExamples:
     """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``).
 
     Pairs: the target column holds 0/1 labels, or scores within ``score_range`` (scaled to [0, 1]).
+    ``scores_hint`` ends the error for a label that is neither 0 nor 1 (without ``score_range``):
+    what the caller's user can do about it.
 
     >>> read_examples("pairs.csv", "pairs", score_range=(0, 5))  # doctest: +SKIP
     """
@@ -89,13 +92,30 @@ def read_examples(
                 raise ValueError(f"{p} example {n}: {names[f]!r} is empty or not text")
             texts[k].append(value)
         if format == "pairs":
-            targets.append(_target(row.get(names["label"]), score_range, p, n, names["label"]))
+            label = row.get(names["label"])
+            targets.append(_target(label, score_range, p, n, names["label"], scores_hint))
     if not rows:
         raise ValueError(f"{p} holds no examples")
     return TextExamples(format, tuple(map(tuple, texts)), tuple(targets) if targets else None)
 
 
-def _target(value: object, rng: tuple[float, float] | None, p: Path, n: int, col: str) -> float:
+def read_labelled_pairs(path: str | os.PathLike[str], purpose: str) -> TextExamples:
+    """Pairs labelled 1 (same) and 0 (not the same), both present: what fitting a verification
+    threshold needs. ``purpose`` names the caller in the errors (e.g. ``"calibration"``).
+
+    >>> read_labelled_pairs("val.csv", "calibration")  # doctest: +SKIP
+    """
+    need = f"{purpose} needs pairs labelled 1 (same) and 0 (not the same)"
+    ex = read_examples(path, "pairs", scores_hint=need)
+    present = sorted(set(ex.targets or ()))
+    if present != [0.0, 1.0]:
+        raise ValueError(f"{need}; {path} has only label {int(present[0])}")
+    return ex
+
+
+def _target(
+    value: object, rng: tuple[float, float] | None, p: Path, n: int, col: str, hint: str
+) -> float:
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -105,9 +125,7 @@ def _target(value: object, rng: tuple[float, float] | None, p: Path, n: int, col
         what = f"the score range [{lo}, {hi}]" if rng is not None else "0/1 labels"
         raise ValueError(f"{p} example {n}: {col}={x} is outside {what}")
     if rng is None and x not in (0.0, 1.0):
-        raise ValueError(
-            f"{p} example {n}: label {x} is not 0 or 1; give data.score_range for scores"
-        )
+        raise ValueError(f"{p} example {n}: label {x} is not 0 or 1; {hint}")
     return (x - lo) / (hi - lo)
 
 

@@ -1,0 +1,95 @@
+"""``siamkit calibrate`` on a text model: the threshold from labelled pairs of texts, checked
+against a naive sweep over every candidate threshold, and its bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+
+
+@pytest.fixture
+def half_twin(tiny_hf: Path, tmp_path: Path) -> Path:
+    """A saved half-twin text bundle whose document tower differs from the query tower, so a
+    calibration that used one tower for both sides of a pair would give other distances."""
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.export.bundle import save_model
+
+    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
+    assert net.doc_encoder is not None
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in net.doc_encoder.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return save_model(net, tmp_path / "model")
+
+
+def _pairs_csv(path: Path, graded: list[tuple[str, str, float]]) -> list[tuple[str, str, int]]:
+    pairs = [(a, b, int(s > 2.5)) for a, b, s in graded]
+    path.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in pairs))
+    return pairs
+
+
+def test_text_calibration_reaches_the_best_balanced_accuracy_of_a_naive_sweep(
+    half_twin: Path, tmp_path: Path, graded_pairs
+) -> None:
+    from siamkit.applications.text import load_text_model
+
+    pairs = _pairs_csv(tmp_path / "val.csv", graded_pairs)
+    res = CliRunner().invoke(
+        cli, ["calibrate", str(half_twin), "--data", str(tmp_path / "val.csv"),
+              "--target", "accuracy", "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    assert (info["genuine_pairs"], info["impostor_pairs"]) == (6, 6)
+    m = load_text_model(half_twin)
+    assert m.threshold == pytest.approx(info["threshold"])
+    # the reference: distances with the query tower for a and the document tower for b, and
+    # every distance tried as the threshold
+    with torch.inference_mode():
+        za = m.embed([a for a, _, _ in pairs], role="query").numpy()
+        zb = m.embed([b for _, b, _ in pairs], role="document").numpy()
+    d = 1 - (za * zb).sum(1)
+    y = np.array([p[2] for p in pairs])
+
+    def balanced(t: float) -> float:
+        return 0.5 * (np.mean(d[y == 1] <= t) + np.mean(d[y == 0] > t))
+
+    best = max(balanced(t) for t in d)
+    assert balanced(m.threshold) == pytest.approx(best)
+    assert info["tar"] == pytest.approx(np.mean(d[y == 1] <= m.threshold))
+    assert info["far"] == pytest.approx(np.mean(d[y == 0] <= m.threshold))
+    # one tower for both sides gives other distances: the roles above matter
+    with torch.inference_mode():
+        zq = m.embed([b for _, b, _ in pairs], role="query").numpy()
+    assert not np.allclose(zq, zb, atol=1e-3)
+    res = CliRunner().invoke(cli, ["text", "similarity", "a b", "a c", "--model", str(half_twin)])
+    assert res.exit_code == 0 and "calibrated threshold" in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    ("rows", "args", "needle"),
+    [
+        ("x y,y z,1\nx y,q r,0.5\n", [], "is not 0 or 1; calibration needs pairs labelled"),
+        ("x y,y z,1\nx y,q r,1\n", [], "has only label 1"),
+        ("x y,y z,1\nx y,q r,0\n", ["--classes", "0,1"], "are for image models"),
+    ],
+)
+def test_text_calibration_refuses_bad_input_and_leaves_the_model_alone(
+    half_twin: Path, tmp_path: Path, rows: str, args: list[str], needle: str
+) -> None:
+    before = (half_twin / "siamkit.json").read_bytes()
+    data = tmp_path / "bad.csv"
+    data.write_text("a,b,label\n" + rows)
+    res = CliRunner().invoke(cli, ["calibrate", str(half_twin), "--data", str(data), *args])
+    assert res.exit_code != 0
+    assert needle in res.output, res.output
+    assert "Traceback" not in res.output
+    assert (half_twin / "siamkit.json").read_bytes() == before
