@@ -316,3 +316,36 @@ def test_taps_kept_out_of_training_train_as_without_them_and_join_when_embedding
         own = torch.nn.functional.normalize(b.head.proj(b.encoder(b.preprocess(x))[:, :16]), dim=1)
         joined = torch.nn.functional.normalize(torch.cat([own, taps], dim=1), dim=1)
         assert torch.allclose(zb, joined, atol=1e-6)
+
+
+@pytest.mark.parametrize("embed", ["head", "backbone"])
+def test_the_monitor_measures_the_saved_model(tmp_path: Path, embed: str) -> None:
+    """The last epoch's kNN accuracy and collapse figure, recomputed from the saved model with
+    naive loops: the kNN of the saved embedding over the labeled validation images; the collapse
+    of the trained head's dimensions over the first ``monitor_images`` of them."""
+    import numpy as np
+
+    from siamkit.applications.ssl.data import load_ssl_data
+    from siamkit.encode import encode
+
+    doc = _cfg("simclr", monitor_images=40)
+    doc["model"]["encoder_kwargs"].update(taps=[0], tap_grids=[2], tap_train=False)
+    doc["ssl"]["embed"] = embed
+    summary = run(doc, tmp_path / "o", QUIET)
+    last = json.loads((tmp_path / "o" / "history.json").read_text())[-1]
+    data = load_ssl_data(ssl_config_from_dict(doc).data)
+    assert data.val_x is not None and data.val_y is not None and len(data.val_y) > 40
+    net = load_model(summary.model_dir)  # type: ignore[arg-type]
+    z = encode(net, data.val_x).double().numpy()
+    y = data.val_y.numpy()
+    sim = z @ z.T
+    np.fill_diagonal(sim, -np.inf)
+    hits = 0
+    for i in range(len(y)):
+        votes = np.bincount(y[np.argsort(-sim[i], kind="stable")[:5]], minlength=y.max() + 1)
+        hits += int(np.argmax(votes) == y[i])
+    assert last["knn"] == pytest.approx(hits / len(y), abs=1.5 / len(y))
+    if embed == "head":  # the bundle is the trained head (+ taps): its first 16 dims
+        head = z[:40, :16] / np.linalg.norm(z[:40, :16], axis=1, keepdims=True)
+        want = head.std(axis=0, ddof=1).mean() * math.sqrt(16)
+        assert last["collapse_std"] == pytest.approx(want, rel=1e-4)

@@ -168,15 +168,25 @@ class SSLMonitor(Callback):
         return {k: ddp.broadcast_float(v, self.ctx) for k, v in out.items()}
 
     def _measure(self) -> dict[str, float | None]:
-        t = self.cfg.train
-        x = self.data.val_x if self.data.val_x is not None else self.data.train_x
-        z = encode(  # collapse: of the trained head's output, the loss's side of the network
-            self.model.net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
-        )[:, : trained_dim(self.model.net)]  # untrained taps would hide a collapsed head
-        out: dict[str, float | None] = {"collapse_std": collapse_std(z), "knn": None}
-        if self.data.val_x is not None and self.data.val_y is not None:
-            saved = embedding_network(self.model.net, self.cfg.ssl.embed)  # kNN: what is saved
+        t, net = self.cfg.train, self.model.net
+        labeled = self.data.val_x is not None and self.data.val_y is not None
+        saved = embedding_network(net, self.cfg.ssl.embed) if labeled else None  # kNN: as saved
+        zv = None
+        if saved is not None:
             zv = encode(saved, self.data.val_x, batch_size=t.embed_batch_size, device=self.device)
+        if zv is not None and saved is net:  # the head is saved: its kNN embedding serves both
+            z = zv[: t.monitor_images]
+        else:
+            x = self.data.val_x if self.data.val_x is not None else self.data.train_x
+            z = encode(
+                net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
+            )
+        # collapse: of the trained head's output, the loss's side of the network (untrained taps
+        # would hide a collapsed head)
+        out: dict[str, float | None] = {
+            "collapse_std": collapse_std(z[:, : trained_dim(net)]), "knn": None,
+        }  # fmt: skip
+        if zv is not None and self.data.val_y is not None:
             out["knn"] = leave_one_out_knn(zv, self.data.val_y, min(t.knn_k, len(zv) - 1))
         return out
 
