@@ -169,15 +169,15 @@ class SSLMonitor(Callback):
 
     def _measure(self) -> dict[str, float | None]:
         t, net = self.cfg.train, self.model.net
-        labeled = self.data.val_x is not None and self.data.val_y is not None
-        saved = embedding_network(net, self.cfg.ssl.embed) if labeled else None  # kNN: as saved
-        zv = None
-        if saved is not None:
-            zv = encode(saved, self.data.val_x, batch_size=t.embed_batch_size, device=self.device)
+        vx, vy = self.data.val_x, self.data.val_y
+        zv, saved = None, None
+        if vx is not None and vy is not None:  # kNN: of the embedding the run saves
+            saved = embedding_network(net, self.cfg.ssl.embed)
+            zv = encode(saved, vx, batch_size=t.embed_batch_size, device=self.device)
         if zv is not None and saved is net:  # the head is saved: its kNN embedding serves both
             z = zv[: t.monitor_images]
         else:
-            x = self.data.val_x if self.data.val_x is not None else self.data.train_x
+            x = vx if vx is not None else self.data.train_x
             z = encode(
                 net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
             )
@@ -186,8 +186,8 @@ class SSLMonitor(Callback):
         out: dict[str, float | None] = {
             "collapse_std": collapse_std(z[:, : trained_dim(net)]), "knn": None,
         }  # fmt: skip
-        if zv is not None and self.data.val_y is not None:
-            out["knn"] = leave_one_out_knn(zv, self.data.val_y, min(t.knn_k, len(zv) - 1))
+        if zv is not None and vy is not None:
+            out["knn"] = leave_one_out_knn(zv, vy, min(t.knn_k, len(zv) - 1))
         return out
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
