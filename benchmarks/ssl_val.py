@@ -60,6 +60,11 @@ A third rule, written before its run (issue 17, 2026-12-03, eighth stop):
   by > 0.005; among several, the lowest mean. Then fmnist-ssl runs once on 6-9 (3 seeds); if
   none passes, the test classes are not run.
 
+Outcome (2026-12-03, eighth stop, 11:24-11:49 UTC, the two trainings side by side, 1 thread
+each): taps ``[1]``, grids ``[7, 4, 2]``, ``tap_weight`` 1.5 passes (mean EER 0.210 against the
+reference's 0.225, better on every fold) and is adopted; ``configs/simclr.yaml`` and
+``configs/finetune.yaml`` now carry it. Crops of 70-100% fail ({2,5} worse by 0.013).
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
 """
 
