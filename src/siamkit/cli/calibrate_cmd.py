@@ -206,7 +206,7 @@ def _calibrate_text(
     genuine, impostor = d[y == 1], d[y == 0]
     if genuine.size == 0 or impostor.size == 0:
         raise ValueError(
-            f"the {max_pairs:,} sampled pairs of {data} lack a label: raise --max-pairs"
+            f"the {max_pairs:,} pairs sampled from {data} hold only one label: raise --max-pairs"
         )
     cal = ThresholdCalibrator(target, far=far).fit(genuine, impostor)  # type: ignore[arg-type]
     tar = float(np.mean(genuine <= cal.threshold_))
