@@ -118,14 +118,10 @@ def calibrate(
     """
     from pathlib import Path
 
-    import numpy as np
-
     from siamkit.cli.train_cmds import load_siamese
     from siamkit.encode import encode
     from siamkit.evaluation.pairs import n_pairs, pair_distances
-    from siamkit.evaluation.threshold import ThresholdCalibrator
     from siamkit.export.bundle import read_model_config
-    from siamkit.export.threshold_file import write_threshold
     from siamkit.training.ddp import resolve_device
 
     doc = read_model_config(model)
@@ -153,28 +149,43 @@ def calibrate(
     pd = pair_distances(z, ev.y, net.scoring_distance, max_pairs=sample, seed=0)
     if pd.genuine.size == 0:
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
-    cal = ThresholdCalibrator(target, far=far).fit(pd.genuine, pd.impostor)  # type: ignore[arg-type]
-    tar = float(np.mean(pd.genuine <= cal.threshold_))
-    far_at = float(np.mean(pd.impostor <= cal.threshold_))
-    info = {
-        "threshold": cal.threshold_, "target": target, "data": ev.source, "classes": chosen_names,
-        "images": len(ev.y), "genuine_pairs": int(pd.genuine.size),
-        "impostor_pairs": int(pd.impostor.size), "tar": tar, "far": far_at,
-    }  # fmt: skip
-    if target == "far":
-        info["far_target"] = far
-    write_threshold(model, cal.threshold_, info)
+    where = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
+    info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
     if as_json:
         click.echo(json.dumps({"model": model, **info}, indent=2))
         return
     click.echo(f"calibrating on {ev.describe()}")
     click.echo(
-        f"threshold {cal.threshold_:.4f} ({target}): TAR {tar:.3f}, FAR {far_at:.3f} on "
-        f"{pd.genuine.size:,} genuine / {pd.impostor.size:,} impostor pairs; saved in "
-        f"{Path(model) / 'siamkit.json'}"
+        f"threshold {info['threshold']:.4f} ({target}): TAR {info['tar']:.3f}, FAR "
+        f"{info['far']:.3f} on {pd.genuine.size:,} genuine / {pd.impostor.size:,} impostor "
+        f"pairs; saved in {Path(model) / 'siamkit.json'}"
     )
     if (Path(model) / "onnx.json").exists():
         click.echo("ONNX files exported before still carry the old threshold: export them again")
+
+
+def _fit_and_save(
+    model: str, genuine: Any, impostor: Any, target: str, far: float, where: dict[str, Any]
+) -> dict[str, Any]:
+    """Fit the threshold on genuine and impostor distances (numpy arrays) and save it in the
+    model folder with ``where`` (what the pairs came from) and the fit's TAR and FAR: the record
+    saved under ``metadata.calibration``."""
+    import numpy as np
+
+    from siamkit.evaluation.threshold import ThresholdCalibrator
+    from siamkit.export.threshold_file import write_threshold
+
+    cal = ThresholdCalibrator(target, far=far).fit(genuine, impostor)  # type: ignore[arg-type]
+    t = float(cal.threshold_)
+    info: dict[str, Any] = {
+        "threshold": t, "target": target, **where, "genuine_pairs": int(genuine.size),
+        "impostor_pairs": int(impostor.size), "tar": float(np.mean(genuine <= t)),
+        "far": float(np.mean(impostor <= t)),
+    }  # fmt: skip
+    if target == "far":
+        info["far_target"] = far
+    write_threshold(model, t, info)
+    return info
 
 
 def _calibrate_text(
@@ -187,8 +198,6 @@ def _calibrate_text(
     from siamkit.applications.text import load_text_model
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.pairs import read_labelled_pairs
-    from siamkit.evaluation.threshold import ThresholdCalibrator
-    from siamkit.export.threshold_file import write_threshold
 
     ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads
     y = np.asarray(ex.targets)
@@ -208,23 +217,14 @@ def _calibrate_text(
         raise ValueError(
             f"the {max_pairs:,} pairs sampled from {data} hold only one label: raise --max-pairs"
         )
-    cal = ThresholdCalibrator(target, far=far).fit(genuine, impostor)  # type: ignore[arg-type]
-    tar = float(np.mean(genuine <= cal.threshold_))
-    far_at = float(np.mean(impostor <= cal.threshold_))
-    info: dict[str, Any] = {
-        "threshold": cal.threshold_, "target": target, "data": data,
-        "genuine_pairs": int(genuine.size), "impostor_pairs": int(impostor.size),
-        "tar": tar, "far": far_at,
-    }  # fmt: skip
-    if target == "far":
-        info["far_target"] = far
-    write_threshold(model, cal.threshold_, info)
+    info = _fit_and_save(model, genuine, impostor, target, far, {"data": data})
     if as_json:
         click.echo(json.dumps({"model": model, **info}, indent=2))
         return
+    t = info["threshold"]
     click.echo(
-        f"threshold {cal.threshold_:.4f} ({target}; similarity >= {1 - cal.threshold_:.4f} is "
-        f"the same): TAR {tar:.3f}, FAR {far_at:.3f} on {genuine.size:,} genuine / "
+        f"threshold {t:.4f} ({target}; similarity >= {1 - t:.4f} is the same): TAR "
+        f"{info['tar']:.3f}, FAR {info['far']:.3f} on {genuine.size:,} genuine / "
         f"{impostor.size:,} impostor pairs of {data}; saved in {model}/siamkit.json"
     )
 
