@@ -93,6 +93,7 @@ from siamkit.training.trainer import seed_everything  # noqa: E402
 from val_folds import (  # noqa: E402
     TRAINING_CLASSES,
     centre_sample,
+    centred,
     embedding_rows,
     fold_arguments,
     fold_result,
@@ -145,8 +146,8 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     rows = {"raw-pixels": score(raw, vy)}
     centre_x = centre_sample(data.train_x, args.center)
     if centre_x is not None:  # the baseline as defined stays un-centred; this row is for scale
-        mu = F.normalize(centre_x.flatten(1).float() / 255.0, dim=1).mean(dim=0)
-        rows["raw-pixels centred"] = score(F.normalize(raw - mu, dim=1), vy)
+        raw_ref = F.normalize(centre_x.flatten(1).float() / 255.0, dim=1)
+        rows["raw-pixels centred"] = score(centred(raw, raw_ref), vy)
     rows.update(embedding_rows(args, model.net, vx, vy, centre_x))
     return fold_result(fold, seconds, rows, history)
 

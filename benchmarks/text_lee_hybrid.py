@@ -96,17 +96,17 @@ def main() -> None:
     z = embed_texts(model, docs).vectors  # one embedding per document, zero-shot
     back = lee_background()
     centres = [False, True] if args.centre else [False]
-    cz, cl = {}, {}
-    for c in centres:
-        zc = centred(z, embed_texts(model, back).vectors.mean(0)) if c else z
-        cz[c] = (zc[i] * zc[j]).sum(1)
-        for t in TOWERS:
-            both = lexical(
-                t, back, docs + back
-            )  # one fitted tower for the Lee and background texts
-            lv = both[: len(docs)]
-            lv = centred(lv, both[len(docs) :].mean(0)) if c else lv
-            cl[(t, c)] = (lv[i] * lv[j]).sum(1)
+    zs = {False: z}
+    if args.centre:
+        zs[True] = centred(z, embed_texts(model, back).vectors.mean(0))
+    cz = {c: (v[i] * v[j]).sum(1) for c, v in zs.items()}
+    cl = {}
+    for t in TOWERS:
+        both = lexical(t, back, docs + back)  # one fitted tower: Lee texts, then background
+        lv, lb = both[: len(docs)], both[len(docs) :]
+        for c in centres:
+            lc = centred(lv, lb.mean(0)) if c else lv
+            cl[(t, c)] = (lc[i] * lc[j]).sum(1)
 
     def score(t: str, w: float, c: bool) -> np.ndarray:
         return (1 - w) * cz[c] + w * cl[(t, c)]

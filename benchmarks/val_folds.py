@@ -90,6 +90,11 @@ def centre_sample(train_x: torch.Tensor, n: int) -> torch.Tensor | None:
     return train_x
 
 
+def centred(z: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``z`` minus the mean of ``ref`` (embeddings of training images), L2-normalised again."""
+    return torch.nn.functional.normalize(z - ref.mean(dim=0), dim=1)
+
+
 def embedding_rows(
     args: argparse.Namespace,
     net: SiameseNetwork,
@@ -115,8 +120,7 @@ def embedding_rows(
         z = encode(m, x, device="cpu")
         rows[name] = score(z, y)
         if centre_x is not None:
-            mu = encode(m, centre_x, device="cpu").mean(dim=0)
-            rows[f"{name} centred"] = score(torch.nn.functional.normalize(z - mu, dim=1), y)
+            rows[f"{name} centred"] = score(centred(z, encode(m, centre_x, device="cpu")), y)
     return rows
 
 

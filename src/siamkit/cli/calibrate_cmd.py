@@ -175,7 +175,7 @@ def _fit_and_save(
     from siamkit.evaluation.threshold import ThresholdCalibrator
     from siamkit.export.threshold_file import write_threshold
 
-    cal = ThresholdCalibrator(target, far=far).fit(genuine, impostor)  # type: ignore[arg-type]
+    cal = ThresholdCalibrator(target, far=far).fit(genuine, impostor)
     t = float(cal.threshold_)
     info: dict[str, Any] = {
         "threshold": t, "target": target, **where, "genuine_pairs": int(genuine.size),
