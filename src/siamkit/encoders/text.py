@@ -171,10 +171,13 @@ def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True
 
 
 def text_encoder(path: str | None = None, max_length: int = 256, overlap: int = 32) -> TextEncoder:
-    """The registered ``"text"`` encoder: a local Hugging Face folder (default all-MiniLM-L6-v2).
+    """The registered ``"text"`` encoder: a local Hugging Face folder (default all-MiniLM-L6-v2),
+    or a named model of :mod:`siamkit.encoders.text_zoo` (``"all-mpnet-base-v2"``).
 
     >>> enc = text_encoder()  # doctest: +SKIP
     """
-    folder = Path(path) if path else default_text_model_path()
+    from siamkit.encoders.text_zoo import resolve_text_model
+
+    folder = resolve_text_model(path) if path else default_text_model_path()
     tokenizer = load_tokenizer(folder)
     return TextEncoder(transformer_from_folder(folder), tokenizer, max_length, overlap)

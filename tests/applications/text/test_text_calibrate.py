@@ -93,3 +93,36 @@ def test_text_calibration_refuses_bad_input_and_leaves_the_model_alone(
     assert needle in res.output, res.output
     assert "Traceback" not in res.output
     assert (half_twin / "siamkit.json").read_bytes() == before
+
+
+def test_a_pretrained_folder_is_calibrated_into_a_new_siamkit_model(
+    tiny_hf: Path, tmp_path: Path, graded_pairs
+) -> None:
+    """MODEL a Hugging Face folder: refused without --out (nothing written), saved at --out with
+    the threshold of a naive sweep over its own distances, the folder itself untouched."""
+    from siamkit.applications.text import load_text_model
+
+    pairs = _pairs_csv(tmp_path / "val.csv", graded_pairs)
+    before = sorted(p.name for p in tiny_hf.iterdir())
+    args = ["calibrate", str(tiny_hf), "--data", str(tmp_path / "val.csv"), "--target", "accuracy"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and "give --out DIR" in res.output, res.output
+    out = tmp_path / "calibrated"
+    res = CliRunner().invoke(cli, [*args, "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tiny_hf.iterdir()) == before
+    m, ref = load_text_model(out), load_text_model(tiny_hf)
+    assert m.threshold == pytest.approx(json.loads(res.output)["threshold"])
+    with torch.inference_mode():
+        za = ref.embed([a for a, _, _ in pairs]).numpy()
+        zb = ref.embed([b for _, b, _ in pairs]).numpy()
+        assert np.allclose(m.embed([a for a, _, _ in pairs]).numpy(), za, atol=1e-5)
+    d = 1 - (za * zb).sum(1)
+    y = np.array([p[2] for p in pairs])
+
+    def balanced(t: float) -> float:
+        return 0.5 * (np.mean(d[y == 1] <= t) + np.mean(d[y == 0] > t))
+
+    assert balanced(m.threshold) == pytest.approx(max(balanced(t) for t in d))
+    res = CliRunner().invoke(cli, [*args, "--out", str(out)])  # an existing --out is refused
+    assert res.exit_code == 2 and "already exists" in res.output, res.output

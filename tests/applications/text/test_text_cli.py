@@ -37,6 +37,7 @@ def test_similarity_scores_and_decides(run, text_model) -> None:
     z = text_model.embed(["A man is playing guitar.", "Someone plays a guitar."])
     assert out["similarity"] == pytest.approx(float(z[0] @ z[1]), abs=1e-5)
     assert out["same"] is True and "Lee background" in out["threshold_source"]
+    assert "not all-MiniLM-L6-v2" not in out["threshold_source"]
     res = run(
         "similarity", "A man is playing guitar.", "The stock market fell.", "--threshold", "0.1"
     )

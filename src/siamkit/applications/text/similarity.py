@@ -43,7 +43,22 @@ def resolve_threshold(
     default = PASSAGE_THRESHOLD if level == "passage" else DOCUMENT_THRESHOLD
     return default, (
         f"all-MiniLM-L6-v2's {level} default: best F1 on synthetic edits of Lee background "
-        "documents 0-149, benchmarks/bench_text.py calibrate"
+        "documents 0-149, benchmarks/bench_text.py calibrate" + other_model_note(model)
+    )
+
+
+def other_model_note(model: object) -> str:
+    """A warning for the default thresholds' source when ``model``'s transformer is not
+    all-MiniLM-L6-v2's architecture (another pretrained model, e.g. all-mpnet-base-v2, whose
+    cosines lie on another scale); ``""`` for MiniLM and its fine-tuned versions."""
+    hf_config = getattr(getattr(model, "encoder", None), "hf_config", None)
+    config = hf_config() if callable(hf_config) else {}
+    shape = (config.get("model_type"), config.get("hidden_size"), config.get("num_hidden_layers"))
+    if shape == ("bert", 384, 6):
+        return ""
+    return (
+        "; this model is not all-MiniLM-L6-v2, so the default may not suit it: pass --threshold, "
+        "or calibrate it on labelled pairs (siamkit calibrate MODEL --data PAIRS --out DIR)"
     )
 
 

