@@ -42,6 +42,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,10 +199,15 @@ def train_ssl(
 
 
 def finetune(
-    args: argparse.Namespace, seed: int, source: Path | None, shape: SiameseNetwork
+    args: argparse.Namespace,
+    seed: int,
+    source: Path | None,
+    shape: SiameseNetwork,
+    extra: Sequence[str] = (),
 ) -> SiameseNetwork:
     """Batch-hard triplets on 10 labels per class of 0-5, from ``source`` or from scratch, with
-    the encoder and embedding size of ``shape`` (the SSL model: both start from its shape)."""
+    the encoder and embedding size of ``shape`` (the SSL model: both start from its shape);
+    ``extra`` overrides come last (``ssl_val.py`` sets a fold's classes and a candidate's recipe)."""
     kwargs = json.dumps(encoder_spec(shape.encoder)["kwargs"])
     dim = shape.head.embedding_dim
     cfg = apply_overrides(RunConfig(), [
@@ -210,6 +216,7 @@ def finetune(
         "optim.optimizer=adam", "optim.lr=0.0005", "optim.schedule=constant", "optim.weight_decay=0",
         f"train.epochs={args.ft_epochs}", "train.classes_per_batch=6", "train.samples_per_class=10",
         "train.steps_per_epoch=10", f"train.seed={seed}", "train.device=cpu", "train.val_metric=none",
+        *extra,
     ])  # fmt: skip
     data = load_run_data(cfg.data)
     seed_everything(seed)
