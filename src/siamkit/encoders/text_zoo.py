@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from siamkit.export.sidecar import sha256_file
+from siamkit.atomic import sha256_file
 
 
 @dataclass(frozen=True)

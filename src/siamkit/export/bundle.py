@@ -7,7 +7,6 @@ weights file, so a tampered or truncated file is refused before anything is buil
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -22,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
+from siamkit.atomic import sha256_file
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
     HalfTwinNetwork,
@@ -50,14 +50,6 @@ DRY_RUN_PIXELS = 1024 * 1024
 
 class ModelFileError(ValueError):
     """A model folder that is missing, corrupted, tampered with, or from a newer siamkit."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_model(
@@ -103,7 +95,7 @@ def save_model(
             "embedding_dim": model.embedding_dim,
             "distance": model.distance_name,
             "threshold": threshold,
-            "weights_sha256": _sha256(tmp / WEIGHTS_FILE),
+            "weights_sha256": sha256_file(tmp / WEIGHTS_FILE),
             "fingerprint": model_fingerprint(model),
             "metadata": metadata or {},
         }
@@ -258,7 +250,7 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelFileError(f"{Path(path)} has no {WEIGHTS_FILE}")
-    if _sha256(weights) != doc.get("weights_sha256"):
+    if sha256_file(weights) != doc.get("weights_sha256"):
         raise ModelFileError(
             f"{weights} does not match the checksum in {CONFIG_FILE}: it is truncated or was modified"
         )

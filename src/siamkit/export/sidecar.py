@@ -12,27 +12,17 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from siamkit._version import __version__
-from siamkit.atomic import atomic_path, atomic_write
+from siamkit.atomic import atomic_path, atomic_write, sha256_file
 
 __all__ = ["SIDECAR_FILE", "read_sidecar", "record_export", "sha256_file", "write_model_atomically"]
 
 SIDECAR_FILE = "onnx.json"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:
