@@ -85,6 +85,23 @@ A fourth rule, written before its run (issue 17, 2026-12-03, ninth stop; ``--fin
   fmnist-ssl runs once on 6-9 (3 seeds, ``--rows simclr``) for the fine-tuning rows; if none
   passes, the test classes are not run.
 
+Outcome of the fourth rule (2026-12-03, ninth stop, 14:22-14:36 UTC): every candidate is worse
+than the reference on {2,5} by more than 0.005 (freeze2 +0.006, lr1e-4 +0.013, epochs20 +0.009)
+and none has a lower mean; nothing adopted, the test classes not run.
+
+A fifth rule, written before its run (issue 17, 2026-12-03, ninth stop):
+
+* Why: the third rule found the taps' share rising from 0.7 to 1 to 1.5 lowering the mean EER
+  each time, and no larger share was tried.
+* Reference: the shipped training and embedding (taps ``[1]``, grids ``[7, 4, 2]``, power 0.5,
+  ``tap_weight`` 1.5). Candidates on the same trained weights (``--embed-taps``): ``tap_weight``
+  2.5 and 4.0, grids and power unchanged.
+* Adopted only if the mean validation EER over ``2,5;0,3;1,4`` is >= 0.01 below the reference's
+  and no fold is worse by > 0.005; among several, the lowest mean. Then ``configs/simclr.yaml``
+  and ``configs/finetune.yaml`` take it and fmnist-ssl runs once on 6-9 (3 seeds, ``--rows
+  simclr``: the lightly rows are not rerun for lack of time, and the comparison with them is
+  then not made); if none passes, the test classes are not run.
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
       nice python benchmarks/ssl_val.py simclr --finetune ref= --finetune freeze2=model.freeze_encoder_epochs=2 ...
 """
