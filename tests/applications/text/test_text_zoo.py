@@ -103,3 +103,15 @@ def test_a_named_model_serves_the_cli_and_is_assembled_once(
     assert (tmp_path / "cache" / "models" / "tiny-named" / "config.json").is_file()
     load_text_model("tiny-named")  # the Python API takes the name too, from the cache
     assert calls == ["tiny-named"]
+
+
+def test_a_copy_assembled_meanwhile_by_another_process_is_kept(tmp_path: Path) -> None:
+    spec, pieces, _ = _pieces(tmp_path)
+    dest = tmp_path / "cache" / "tiny"
+    first = assemble(spec, pieces, dest)
+    (first / "theirs.txt").write_text("another process's copy")
+    assert assemble(spec, pieces, dest) == dest
+    assert (dest / "theirs.txt").is_file()  # not replaced under a reader's feet
+    (dest / text_zoo._READY).unlink()  # a copy without the marker is damaged: replaced
+    assemble(spec, pieces, dest)
+    assert not (dest / "theirs.txt").exists() and (dest / "config.json").is_file()
