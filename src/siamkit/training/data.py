@@ -96,6 +96,24 @@ def _load_source(
     return tuple(DATA_SOURCES.build(name, **params))  # type: ignore[return-value]
 
 
+def _check_class_ids(
+    chosen: tuple[int, ...] | list[int], names: tuple[str, ...], dataset: str
+) -> None:
+    """One sentence naming the data's classes when ``data.train_classes`` lists ids it lacks
+    (e.g. the demo's 0-5 kept for an image folder of 5 classes)."""
+    unknown = sorted({int(c) for c in chosen} - set(range(len(names))))
+    if not unknown:
+        return
+    shown = ", ".join(f"{i} = {n}" for i, n in enumerate(names[:12]))
+    more = f", ... ({len(names)} in all)" if len(names) > 12 else ""
+    raise ValueError(
+        f"Unknown train class(es) {unknown} in data.train_classes: {dataset} has classes "
+        f"{shown}{more}. Set data.train_classes to the ids to train on (the others become the "
+        "unseen test classes), e.g. --set 'data.train_classes=[0, 1, 2]', or to a count of "
+        "classes to draw, e.g. --set data.train_classes=3"
+    )
+
+
 def load_run_data(cfg: DataConfig) -> RunData:
     """Load and split the data described by ``cfg`` (see the module docstring).
 
@@ -116,6 +134,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
         chosen = cfg.train_classes
         if isinstance(chosen, int):
             chosen = _drawn_classes(chosen, len(names))
+        _check_class_ids(chosen, names, cfg.dataset)
         train_classes, test_classes = validate_class_lists(chosen, range(len(names)))
         if xte is None or yte is None:
             xte, yte = x, y
