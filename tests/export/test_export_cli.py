@@ -51,6 +51,31 @@ def test_static_int8_defaults_and_out_path(bundle, tmp_path):
     assert OnnxEmbedder(tmp_path / "edge" / "shoes.int8.onnx").info.int8_mode == "static"
 
 
+def test_static_int8_of_a_joined_model_like_the_demos(tmp_path, fmnist_images):
+    """The demo saves a joined model (network + appearance features), whose input shape is
+    recorded on the wrapped network: static int8 must find it, calibrate on the built-in
+    Fashion-MNIST, and run its accuracy check, as for a plain network."""
+    from siamkit.heads import AppearanceFeatures
+
+    learned = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16]),
+        embedding_dim=8,
+        preprocess=Preprocess(mean=(0.286,), std=(0.353,), input_shape=(1, 28, 28)),
+    )
+    with torch.no_grad():  # real batch-norm statistics
+        learned.train()(
+            torch.from_numpy(fmnist_images[:32]), torch.from_numpy(fmnist_images[32:64])
+        )
+    net = siamkit.JoinedEmbedding(learned.eval(), AppearanceFeatures(features="hog", pool=7), 1.0)
+    model = siamkit.save_model(net.eval(), tmp_path / "model")
+    res = _invoke(str(model), "--int8", "--calib-size", "64", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [f["precision"] for f in out["files"]] == ["fp32", "int8"]
+    assert out["files"][1]["calibration"].startswith("fashion-mnist")
+    assert OnnxEmbedder(model, precision="int8").info.int8_mode == "static"
+
+
 def test_static_int8_calibrates_on_an_image_folder(tmp_path):
     enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8, 16])
     net = siamkit.SiameseNetwork(

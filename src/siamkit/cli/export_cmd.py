@@ -34,9 +34,14 @@ def _calibration(
 
 
 def _model_input_shape(model_doc: dict[str, Any]) -> tuple[int, ...]:
+    """The recorded input shape; a joined model (the demo's: network + appearance features)
+    records it on the network it wraps (``model.net``)."""
     cfg = model_doc["model"]
-    prep = cfg.get("preprocess") or cfg.get("preprocess_f") or {}
-    return tuple(prep.get("input_shape") or ())
+    while True:
+        prep = cfg.get("preprocess") or cfg.get("preprocess_f") or {}
+        if prep.get("input_shape") or not isinstance(cfg.get("net"), dict):
+            return tuple(prep.get("input_shape") or ())
+        cfg = cfg["net"]
 
 
 def _parse_shape(text: str | None) -> tuple[int, ...] | None:
