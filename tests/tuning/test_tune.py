@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
@@ -180,6 +181,37 @@ def test_cli_runs_a_study(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert (out / "best.yaml").is_file() and (out / "study.db").is_file()
     assert "siamkit train" in res.output
+
+
+def test_set_fixes_a_searched_key_instead_of_being_overwritten() -> None:
+    """--set KEY pins KEY: the parameter setting it (alone, inside a section choice, or around
+    it) leaves the space; the others stay."""
+    space = load_space(None)
+    kept, dropped = space.without({"train.epochs", "loss.kind", "model.encoder_kwargs.widths"})
+    assert dropped == ["loss", "model", "train.epochs"]
+    assert [p.key for p in kept.params] == [
+        p.key for p in space.params if p.key not in {"loss", "model", "train.epochs"}
+    ]
+    assert space.without({"optim"})[1] == ["optim.lr"]
+    assert space.without({"optim.lr_schedule"})[1] == []  # a longer name is another key
+
+
+def test_cli_does_not_search_a_key_fixed_by_set(tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("optim.lr: {float: [0.001, 0.01], log: true}\ntrain.epochs: {int: [2, 10]}\n")
+    args = ["tune", str(TINY), "--trials", "1", "--space", str(space), "--no-progress",
+            "--set", "data.val_classes=[4, 5]", "--set", "train.steps_per_epoch=2"]  # fmt: skip
+    out = tmp_path / "study"
+    res = CliRunner().invoke(cli, [*args, "--out", str(out), "--set", "train.epochs=1"])
+    assert res.exit_code == 0, res.output
+    assert "not searched, fixed by --set: train.epochs" in res.output
+    assert yaml.safe_load((out / "best.yaml").read_text())["train"]["epochs"] == 1
+    res = CliRunner().invoke(
+        cli,
+        [*args, "--out", str(tmp_path / "s2"), "--set", "train.epochs=1", "--set", "optim.lr=0.01"],
+    )
+    assert res.exit_code == 2 and "nothing is left to search" in res.output
+    assert not (tmp_path / "s2").exists()
 
 
 def _fake_training(monkeypatch, interrupt_at: int | None = None) -> list[int]:

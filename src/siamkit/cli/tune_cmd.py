@@ -30,7 +30,8 @@ from siamkit.cli._inputs import format_table, friendly_errors
     "overrides",
     multiple=True,
     metavar="SECTION.KEY=VALUE",
-    help="Override a config value before searching, e.g. --set data.val_classes=2 (repeatable).",
+    help="Override a config value before searching, e.g. --set data.val_classes=2 (repeatable). "
+    "A key the space searches is then fixed and not searched (e.g. --set train.epochs=3).",
 )
 @click.option("--timeout", type=float, help="Stop starting trials after this many seconds.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar over trials.")
@@ -57,7 +58,14 @@ def tune(
     if trials < 1:
         raise click.BadParameter("must be at least 1", param_hint="--trials")
     base = apply_overrides(load_config(config), list(overrides))
-    searched = load_space(space)
+    fixed = {o.partition("=")[0].strip() for o in overrides}
+    searched, pinned = load_space(space).without(fixed)
+    if not searched.params:
+        raise click.UsageError(
+            f"--set fixes every searched key ({', '.join(pinned)}): nothing is left to search"
+        )
+    if pinned:
+        click.echo(f"not searched, fixed by --set: {', '.join(pinned)}")
     check_tunable(base, searched)  # before the study folder is made
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
     result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,

@@ -74,6 +74,12 @@ class Param:
     high: float = 0.0
     log: bool = False
 
+    def keys(self) -> set[str]:
+        """The config keys this parameter sets (every key of a whole-section choice)."""
+        if "." in self.key:
+            return {self.key}
+        return {f"{self.key}.{k}" for c in self.choices for k in c}
+
     def labels(self) -> list[str]:
         """Choices as strings (Optuna stores only scalars; lists and maps go as JSON)."""
         return [json.dumps(c, sort_keys=True) for c in self.choices]
@@ -140,6 +146,22 @@ class SearchSpace:
         if not isinstance(doc, dict) or not doc:
             raise ValueError("a search space must be a non-empty map of section.key entries")
         return cls(tuple(_param(k, v) for k, v in doc.items()))
+
+    def without(self, fixed: set[str]) -> tuple[SearchSpace, list[str]]:
+        """The space minus every parameter that sets one of the ``fixed`` keys (or a key inside
+        or around one: ``model.encoder_kwargs`` fixes ``model.encoder_kwargs.widths``), and the
+        removed parameters' keys. ``siamkit tune --set KEY=VALUE`` pins KEY this way."""
+
+        def touches(a: str, b: str) -> bool:
+            return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+        keep, dropped = [], []
+        for p in self.params:
+            if any(touches(k, f) for k in p.keys() for f in fixed):
+                dropped.append(p.key)
+            else:
+                keep.append(p)
+        return SearchSpace(tuple(keep)), dropped
 
     def check(self, base: RunConfig) -> None:
         """Apply every choice and both ends of every range to ``base``; raise ``ValueError``
