@@ -74,7 +74,7 @@ class Param:
     high: float = 0.0
     log: bool = False
 
-    def keys(self) -> set[str]:
+    def config_keys(self) -> set[str]:
         """The config keys this parameter sets (every key of a whole-section choice)."""
         if "." in self.key:
             return {self.key}
@@ -157,7 +157,7 @@ class SearchSpace:
 
         keep, dropped = [], []
         for p in self.params:
-            if any(touches(k, f) for k in p.keys() for f in fixed):
+            if any(touches(k, f) for k in p.config_keys() for f in fixed):
                 dropped.append(p.key)
             else:
                 keep.append(p)
