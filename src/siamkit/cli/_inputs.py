@@ -63,14 +63,13 @@ def text_model_folder(ctx: click.Context, param: click.Parameter, value: str | N
     (:mod:`siamkit.encoders.text_zoo`, assembled from its packages the first time)."""
     if value is None:
         return None
-    from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS, named_text_model
+    from siamkit.encoders.text_zoo import resolve_text_model
 
-    if not Path(value).exists() and value in NAMED_TEXT_MODELS:
-        try:
-            return str(named_text_model(value))
-        except ValueError as e:
-            raise click.BadParameter(str(e), ctx, param) from None
-    return str(click.Path(exists=True, file_okay=False).convert(value, param, ctx))
+    try:
+        folder = resolve_text_model(value)
+    except ValueError as e:  # a named model whose packages are missing or damaged
+        raise click.BadParameter(str(e), ctx, param) from None
+    return str(click.Path(exists=True, file_okay=False).convert(str(folder), param, ctx))
 
 
 def check_input(net: Any, x: Tensor) -> None:

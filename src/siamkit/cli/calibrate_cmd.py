@@ -41,17 +41,6 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
         )
 
 
-def _is_pretrained_text_folder(model: str) -> bool:
-    from pathlib import Path
-
-    folder = Path(model)
-    return (
-        not (folder / "siamkit.json").exists()
-        and (folder / "config.json").is_file()
-        and any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "spiece.model"))
-    )
-
-
 @click.command("calibrate")
 @click.argument("model", callback=text_model_folder)
 @click.option(
@@ -141,11 +130,12 @@ def calibrate(
 
     from siamkit.cli.train_cmds import load_siamese
     from siamkit.encode import encode
+    from siamkit.encoders.text import is_pretrained_text_folder
     from siamkit.evaluation.pairs import n_pairs, pair_distances
     from siamkit.export.bundle import read_model_config
     from siamkit.training.ddp import resolve_device
 
-    if _is_pretrained_text_folder(model):
+    if is_pretrained_text_folder(model):
         if classes is not None or data_dir is not None or split != "test":
             raise click.UsageError(
                 "--classes, --split and --data-dir are for image models; a text model calibrates "

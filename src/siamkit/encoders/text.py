@@ -45,12 +45,27 @@ def _transformers() -> Any:
     return transformers
 
 
+def has_tokenizer(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds a tokenizer file :func:`load_tokenizer` can read."""
+    return any((Path(folder) / name).is_file() for name in _TOKENIZER_FILES)
+
+
+def is_pretrained_text_folder(folder: str | os.PathLike[str]) -> bool:
+    """A local Hugging Face model folder (config and tokenizer), not a siamkit bundle."""
+    path = Path(folder)
+    return (
+        not (path / "siamkit.json").exists()
+        and (path / "config.json").is_file()
+        and has_tokenizer(path)
+    )
+
+
 def load_tokenizer(folder: str | os.PathLike[str]) -> Any:
     """A fast tokenizer from a local folder; one clear sentence when the folder has none."""
     path = Path(folder)
     if not path.is_dir():
         raise ValueError(f"{path} is not a folder with a Hugging Face model")
-    if not any((path / name).is_file() for name in _TOKENIZER_FILES):
+    if not has_tokenizer(path):
         raise ValueError(
             f"{path} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)}); "
             "copy the tokenizer files next to the model"
