@@ -403,11 +403,16 @@ def speed(args: argparse.Namespace) -> None:
     """texts/s of siamkit's embed vs sentence-transformers' encode, batch 64, same sentences."""
     from sentence_transformers import SentenceTransformer
 
-    from siamkit.encoders.text import default_text_model_path
+    from siamkit.encoders.text import default_text_model_path, is_pretrained_text_folder
+    from siamkit.encoders.text_zoo import resolve_text_model
 
     sents = [p.text for d in lee_background() for p in split_sentences(d)][: args.n]
     model = load_text_model(args.model)
-    st = SentenceTransformer(str(default_text_model_path()), device="cpu")
+    # the peer loads the same pretrained folder (a named model's too); MiniLM for siamkit bundles
+    folder = resolve_text_model(args.model) if args.model else default_text_model_path()
+    st_folder = folder if is_pretrained_text_folder(folder) else default_text_model_path()
+    print(f"siamkit: {args.model or 'all-MiniLM-L6-v2'}; sentence-transformers: {st_folder}")
+    st = SentenceTransformer(str(st_folder), device="cpu")
     times: dict[str, list[float]] = {"siamkit": [], "st": []}
     for _ in range(args.rounds):
         t = time.perf_counter()
