@@ -113,3 +113,25 @@ def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> Non
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["n_references"] == 5 and set(doc) >= {"skilled", "random", "threshold"}
+
+
+def test_bank_remembers_its_model(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    """After `enroll --model M`, `verify` on the bank finds M without --model; if M moved away,
+    the error names the recorded folder."""
+    import shutil
+
+    root, sigs = setup
+    model = tmp_path / "elsewhere" / "model"
+    shutil.copytree(root / "model", model)
+    bank = str(tmp_path / "bank.db")
+    ref = str(sigs / "w0001" / "genuine" / "001.png")
+    assert _run("enroll", "--model", str(model), "--gallery", bank, "--writer", "w", ref)[0] == 0
+    code, out = _run("verify", "--gallery", bank, "--writer", "w", ref, "--json")
+    assert code == 0, out
+    assert json.loads(out)["reduce"] == "min"  # the recorded model's metadata, not a default
+    code, out = _run("enroll", "--gallery", bank, "--writer", "v", ref)  # enroll finds it too
+    assert code == 0, out
+    shutil.rmtree(model)
+    code, out = _run("verify", "--gallery", bank, "--writer", "w", ref)
+    assert code != 0 and "Traceback" not in out
+    assert f"enrolled with {model.resolve()}, which no longer exists" in out

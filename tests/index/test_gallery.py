@@ -278,3 +278,18 @@ def test_verify_without_a_threshold_says_how_to_get_one(tmp_path, fmnist, model)
     with Gallery.open(tmp_path / "g.db", model, threshold=10.0) as g, warnings.catch_warnings():
         warnings.simplefilter("error")
         assert g.verify(x[2], "a").same is True
+
+
+def test_recorded_model_path_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from siamkit.index.gallery import Gallery, recorded_model_path
+
+    path = tmp_path / "g.db"
+    assert recorded_model_path(path) is None  # no file: nothing recorded, nothing created
+    assert not path.exists()
+    with Gallery.open(path, embedding_dim=3) as g:
+        assert g.stats().model_path == ""
+        g.remember_model_path(tmp_path / "a")
+        g.remember_model_path(tmp_path / "b")  # the latest one wins
+    assert recorded_model_path(path) == str((tmp_path / "b").resolve())
+    with Gallery.open(path) as g:
+        assert g.stats().model_path == str((tmp_path / "b").resolve())

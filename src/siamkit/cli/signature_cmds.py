@@ -27,10 +27,10 @@ DEFAULT_MODEL = "runs/sig/model"
 _MODEL_OPT = click.option(
     "--model",
     "model_path",
-    default=DEFAULT_MODEL,
-    show_default=True,
+    default=None,
     type=click.Path(),
-    help="The trained signature model (siamkit train configs/signatures.yaml --out runs/sig).",
+    help="The trained signature model (siamkit train configs/signatures.yaml --out runs/sig). "
+    f"Default: the model that enrolled into the bank, else {DEFAULT_MODEL}.",
 )
 _GALLERY = click.option(
     "--gallery",
@@ -53,13 +53,28 @@ _IMAGE = click.Path(exists=True, dir_okay=False)
 _friendly = store_errors("bank")
 
 
-def _load(model_path: str) -> tuple[Any, dict[str, Any]]:
+def _model_dir(model_path: str | None, gallery_path: str) -> tuple[str, str]:
+    """``--model`` if given, else the folder the bank recorded (if it still exists), else the
+    default; with a note for the error message when the recorded folder is gone."""
+    from siamkit.index.gallery import recorded_model_path
+
+    if model_path is not None:
+        return model_path, ""
+    recorded = recorded_model_path(gallery_path)
+    if recorded is None:
+        return DEFAULT_MODEL, ""
+    if Path(recorded).is_dir():
+        return recorded, ""
+    return DEFAULT_MODEL, f" (the bank was enrolled with {recorded}, which no longer exists)"
+
+
+def _load(model_path: str, note: str = "") -> tuple[Any, dict[str, Any]]:
     import siamkit
     from siamkit.export.bundle import read_model_config
 
     if not Path(model_path).is_dir():
         raise FileNotFoundError(
-            f"no signature model at {model_path}; train one with "
+            f"no signature model at {model_path}{note}; train one with "
             "`siamkit train configs/signatures.yaml --out runs/sig` or pass --model."
         )
     meta = read_model_config(model_path).get("metadata", {}).get("signatures", {})
@@ -93,16 +108,26 @@ def signature() -> None:
 @_JSON
 @_friendly
 def enroll(
-    model_path: str, gallery_path: str, writer: str, images: tuple[str, ...], as_json: bool
+    model_path: str | None,
+    gallery_path: str,
+    writer: str,
+    images: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Store IMAGES as WRITER's genuine reference signatures (no retraining)."""
+    """Store IMAGES as WRITER's genuine reference signatures (no retraining).
+
+    The bank records the model folder, so later `verify` and `enroll` calls on it find the model
+    without --model.
+    """
     from siamkit.applications.signatures.bank import SignatureBank
 
-    model, _ = _load(model_path)
+    model_dir, note = _model_dir(model_path, gallery_path)
+    model, _ = _load(model_dir, note)
     scans = _scans(images)
     bank = SignatureBank.open(gallery_path, model)
     try:
         ids = bank.enroll(writer, scans)
+        bank.gallery.remember_model_path(model_dir)
         total = len(bank.references(writer))
     finally:
         bank.close()
@@ -121,7 +146,7 @@ def enroll(
 @_JSON
 @_friendly
 def verify(
-    model_path: str,
+    model_path: str | None,
     gallery_path: str,
     writer: str,
     image: str,
@@ -134,7 +159,7 @@ def verify(
 
     if not Path(gallery_path).exists():
         raise click.ClickException(f"no signature bank at {gallery_path}; enroll a writer first.")
-    model, meta = _load(model_path)
+    model, meta = _load(*_model_dir(model_path, gallery_path))
     scan = _scans((image,))[0]
     bank = SignatureBank.open(
         gallery_path, model, reduce or meta.get("reduce", "mean"), threshold, create=False

@@ -31,6 +31,21 @@ from siamkit.index.results import (
 from siamkit.index.store import GalleryStore, LabelInfo, StoredItems, validate_label
 from siamkit.index.thumbnail_store import remove_thumbnails
 
+MODEL_PATH_KEY = "model_path"
+"""Meta key of the model folder recorded by :meth:`Gallery.remember_model_path`."""
+
+
+def recorded_model_path(path: str | Path) -> str | None:
+    """The model folder recorded in the gallery file ``path``; None if none or no such file."""
+    if not Path(path).is_file():
+        return None
+    store = GalleryStore(path, create=False, create_schema=False)
+    try:
+        return store.meta().get(MODEL_PATH_KEY)
+    finally:
+        store.close()
+
+
 NO_THRESHOLD = (
     "the model has no calibrated threshold, so the gallery cannot decide same or unknown (it "
     "answers None): fit one "
@@ -323,7 +338,16 @@ class Gallery:
             file_bytes=size,
             created=meta.get("created", ""),
             siamkit_version=meta.get("siamkit_version", ""),
+            model_path=meta.get(MODEL_PATH_KEY, ""),
         )
+
+    def remember_model_path(self, model_dir: str | Path) -> None:
+        """Record where the model folder that enrolls into this gallery lives (absolute path).
+
+        Commands with a default model (``siamkit signature verify``) use it when ``--model`` is not
+        given; the fingerprint check still decides whether a model may open the gallery.
+        """
+        self._store.set_meta(MODEL_PATH_KEY, str(Path(model_dir).resolve()))
 
     def close(self) -> None:
         """Close the store. Everything acknowledged is already on disk."""

@@ -82,3 +82,4 @@ class GalleryStats:
     file_bytes: int
     created: str
     siamkit_version: str
+    model_path: str = ""  # the model folder recorded by Gallery.remember_model_path, if any

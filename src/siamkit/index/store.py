@@ -266,6 +266,11 @@ class GalleryStore:
             )
         return self.meta()
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``key`` = ``value`` in ``meta``, replacing an earlier value (one transaction)."""
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
     def add(
         self, label: str, embeddings: np.ndarray, metadata: Mapping[str, Any] | None = None
     ) -> list[int]:
