@@ -293,3 +293,18 @@ def test_recorded_model_path_round_trip(tmp_path) -> None:  # type: ignore[no-un
     assert recorded_model_path(path) == str((tmp_path / "b").resolve())
     with Gallery.open(path) as g:
         assert g.stats().model_path == str((tmp_path / "b").resolve())
+
+
+def test_recommend_without_threshold_does_not_warn_but_identify_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A recommendation is a ranking: no "no calibrated threshold" warning (it used to mix into
+    `siamkit recommend --json` output under a test runner); identify still warns, once."""
+    rng = np.random.default_rng(0)
+    with Gallery.open(tmp_path / "g.db", embedding_dim=4) as g:
+        ids = g.enroll_embeddings("a", rng.standard_normal((3, 4)))
+        g.enroll_embeddings("b", rng.standard_normal((3, 4)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            recs = g.recommend(ids[:1], k=3)
+        assert len(recs) == 3 and all(m.accepted is None for m in recs)
+        with pytest.warns(UserWarning, match="no calibrated threshold"):
+            g.identify_embeddings(rng.standard_normal((1, 4)), k=2)

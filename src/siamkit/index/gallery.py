@@ -243,9 +243,9 @@ class Gallery:
             return None
         return matches[0].label
 
-    def _accept(self, distance: float) -> bool | None:
+    def _accept(self, distance: float, warn: bool = True) -> bool | None:
         if self.threshold is None:
-            if not self._warned_no_threshold:  # once per gallery: the answer is None, say why
+            if warn and not self._warned_no_threshold:  # once per gallery: None, say why
                 self._warned_no_threshold = True
                 warnings.warn(NO_THRESHOLD, UserWarning, stacklevel=4)
             return None
@@ -288,7 +288,10 @@ class Gallery:
                 if i >= 0 and i not in liked and d < best.get(i, np.inf):
                     best[i] = d
             top = sorted(best.items(), key=lambda t: (t[1], t[0]))[:k]
-            return [Match(self._label_of[i], float(d), i, self._accept(d)) for i, d in top]
+            # a recommendation is a ranking, not a decision: no "uncalibrated" warning
+            return [
+                Match(self._label_of[i], float(d), i, self._accept(d, warn=False)) for i, d in top
+            ]
 
     # ---------------------------------------------------------------- information
     def labels(self) -> list[LabelInfo]:
