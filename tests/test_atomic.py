@@ -68,3 +68,42 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_sigterm_in_the_siamkit_command_removes_the_temporary(tmp_path: Path) -> None:
+    """`siamkit`'s entry point turns SIGTERM into SystemExit(143), so a write in progress is
+    rolled back as on Ctrl-C (Python's default SIGTERM left the temporary file behind)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    code = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from siamkit.atomic import atomic_path
+        from siamkit.cli.main import exit_on_sigterm
+        exit_on_sigterm()
+        with atomic_path({str(target)!r}) as tmp:
+            tmp.write_bytes(b"half")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
+    assert res.returncode == 143, res.stderr.decode()
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_the_siamkit_entry_point_installs_the_sigterm_handler(monkeypatch) -> None:
+    import signal
+
+    import siamkit.cli.main as entry
+
+    installed: dict[int, object] = {}
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: installed.update({sig: handler}))
+    monkeypatch.setattr(entry, "cli", lambda **kw: None)
+    entry.main()
+    assert callable(installed.get(signal.SIGTERM))

@@ -7,6 +7,8 @@ A command's module is imported only when that command runs (or ``--help`` lists 
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
 
 import click
 
@@ -74,7 +76,23 @@ def cli() -> None:
     set_enabled(True)  # long steps show a bar on a terminal, a few lines in a log
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, a job scheduler, ``timeout``) into ``SystemExit(143)``.
+
+    Python's default SIGTERM action ends the process at once, so a command stopped that way
+    left its half-written temporary files behind (Ctrl-C already cleaned up). As an exception
+    it unwinds like Ctrl-C: temporary outputs are removed and earlier outputs stay intact.
+    """
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit)
+
+
 def main() -> None:
+    exit_on_sigterm()
     cli(prog_name="siamkit")
 
 
