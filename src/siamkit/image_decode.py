@@ -1,5 +1,9 @@
 """Decoding an image file (or its bytes) into a uint8 numpy array, with no torch import.
 
+Photos come out upright (their EXIF orientation applied, as phone photos need), and 16-bit,
+32-bit integer and floating-point images are scaled to 8 bits (16-bit: value >> 8) instead of
+being clipped to 255 by Pillow's ``convert``.
+
 :mod:`siamkit.data.image_io` builds its float tensors on this; commands that never touch torch
 (``siamkit face verify``: dlib does all the work) read photos with it directly, so a new process
 does not pay the second or so that importing torch costs.
@@ -13,11 +17,12 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview
 """A path to an image file, or the raw bytes of an encoded image (PNG, JPEG, ...)."""
@@ -26,6 +31,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 """Largest image (width × height) that :func:`decode_image` decodes; guards against decompression bombs."""
 
 _MODES = {1: "L", 3: "RGB"}
+_ORIENTATION = 0x0112  # the EXIF tag: how the stored pixels must be turned to stand upright
 
 
 class ImageReadError(ValueError):
@@ -44,6 +50,51 @@ def image_mode(channels: int) -> str:
     if channels not in _MODES:
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}.")
     return _MODES[channels]
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit integer or float image as 8-bit ``L``; any other image unchanged.
+
+    ``I;16*`` (16-bit PNG, TIFF): value >> 8, i.e. value / 257. ``I`` (32-bit signed): 16-bit
+    data (a 16-bit PGM opens so) unless a value exceeds 65535, then the range 0..2**31-1;
+    negative values are 0. ``F`` (float): the range 0..1, or 0..255, or 0..65535 (the smallest
+    that holds every value; beyond, the image's maximum); negative and NaN values are 0.
+    """
+    mode = img.mode
+    if mode.startswith("I;16"):
+        eight = np.asarray(img).astype(np.uint16) >> 8
+    elif mode == "I":
+        values = np.clip(np.asarray(img).astype(np.int64), 0, None)
+        eight = values >> (8 if values.max(initial=0) <= 0xFFFF else 23)
+    elif mode == "F":
+        values = np.nan_to_num(np.asarray(img).astype(np.float64), nan=0.0, neginf=0.0)
+        values = np.clip(values, 0.0, np.finfo(np.float64).max)
+        top = float(values.max(initial=0.0))
+        scale = next((s for s in (1.0, 255.0, 65535.0) if top <= s), top)
+        eight = np.rint(values * (255.0 / scale))
+    else:
+        return img
+    return Image.fromarray(np.clip(eight, 0, 255).astype(np.uint8), mode="L")
+
+
+def convert_image(img: Image.Image, mode: str) -> Image.Image:
+    """``img.convert(mode)`` of a loaded image, upright and scaled to 8 bits first.
+
+    The EXIF orientation tag is applied (a phone photo stored sideways comes out upright; an
+    unreadable EXIF block is ignored), and 16-bit, 32-bit integer and float pixels are scaled to
+    8 bits (see :func:`_to_8bit`) where ``convert`` alone would clip them to almost pure white.
+
+    Example:
+        >>> g16 = Image.fromarray(np.full((2, 2), 0x8000, np.uint16))
+        >>> np.asarray(convert_image(g16, "L"))[0, 0]
+        np.uint8(128)
+    """
+    try:
+        turned = img.getexif().get(_ORIENTATION, 1) not in (1, None)
+        upright = ImageOps.exif_transpose(img) if turned else img  # no copy when upright
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, struct.error):
+        upright = img  # a damaged EXIF block: the pixels as stored
+    return _to_8bit(upright).convert(mode)
 
 
 def read_source_bytes(source: ImageSource) -> bytes:
@@ -78,7 +129,8 @@ def decode_image(
 
     Args:
         source: a path or the raw bytes of an encoded image (any format Pillow reads).
-        channels: 1 converts to grayscale (``L``), 3 to ``RGB``. Transparency is dropped.
+        channels: 1 converts to grayscale (``L``), 3 to ``RGB``. Transparency is dropped. The
+            EXIF orientation is applied; deeper images are scaled to 8 bits (:func:`convert_image`).
         max_pixels: refuse images with more than this many pixels (width × height).
 
     Raises:
@@ -98,7 +150,7 @@ def decode_image(
                         f"more than the limit of {max_pixels}; resize it first."
                     )
                 img.load()
-                array = np.array(img.convert(mode), dtype=np.uint8)  # a writable copy
+                array = np.array(convert_image(img, mode), dtype=np.uint8)  # a writable copy
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:

@@ -12,6 +12,7 @@ import io
 
 from PIL import Image
 
+from siamkit.image_decode import convert_image
 from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
 __all__ = ["THUMBNAIL_SIZE", "ThumbnailStore", "data_url", "make_thumbnail", "thumbnails_path_for"]
@@ -29,7 +30,7 @@ def make_thumbnail(data: bytes, size: int = THUMBNAIL_SIZE) -> bytes:
     with Image.open(io.BytesIO(data)) as img:
         img.draft(img.mode, (size, size))  # JPEG: decode at reduced scale
         mode = "L" if img.mode in ("1", "L", "I", "I;16", "F", "LA") else "RGB"
-        small = img.convert(mode)
+        small = convert_image(img, mode)
     small.thumbnail((size, size))
     out = io.BytesIO()
     small.save(out, "PNG", optimize=True)

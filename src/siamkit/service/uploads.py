@@ -15,6 +15,7 @@ from fastapi import UploadFile
 from PIL import Image, UnidentifiedImageError
 
 from siamkit.data.image_io import resize_images
+from siamkit.image_decode import convert_image
 from siamkit.service.errors import FIELD_WORDS, RequestError
 from siamkit.service.limits import ServiceLimits, human_bytes
 from siamkit.service.thumbnails import make_thumbnail
@@ -149,7 +150,7 @@ def _decode(upload: Upload, channels: int, size: tuple[int, int] | None) -> torc
             if size is not None:
                 img.draft(mode, (2 * size[1], 2 * size[0]))
             img.load()
-            array = np.asarray(img.convert(mode), dtype=np.uint8)
+            array = np.asarray(convert_image(img, mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as err:
         raise RequestError(400, f"{upload.name} is corrupt or truncated ({err}).") from None
     if array.ndim == 2:

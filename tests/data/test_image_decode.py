@@ -1,0 +1,93 @@
+"""siamkit.image_decode: deep images scaled to 8 bits, EXIF orientation applied, everywhere."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamkit.image_decode import convert_image, decode_image
+
+# 8-bit reference pixels: every value 0..255 occurs
+A8 = (np.arange(24 * 32).reshape(24, 32) * 7 % 256).astype(np.uint8)
+
+
+def _encoded(img: Image.Image, fmt: str, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("array", "fmt", "mode"),
+    [
+        (A8.astype(np.uint16) * 257, "PNG", "I;16"),  # 16-bit PNG: value / 257 == value >> 8
+        (A8.astype(np.uint16) * 256 + 255, "TIFF", "I;16"),  # >> 8: the low byte ignored
+        (A8.astype(np.uint16) * 257, "PPM", "I"),  # a 16-bit PGM opens as 32-bit I
+        (A8.astype(np.int32) << 23, "TIFF", "I"),  # 32-bit data beyond 16 bits
+        (A8.astype(np.float32) / 255, "TIFF", "F"),  # float in 0..1
+        (A8.astype(np.float32), "TIFF", "F"),  # float in 0..255
+    ],
+)
+def test_deep_images_decode_to_their_8_bit_version(array, fmt, mode):
+    data = _encoded(Image.fromarray(array), fmt)
+    assert Image.open(io.BytesIO(data)).mode == mode
+    for channels in (1, 3):
+        out = decode_image(data, channels=channels)
+        assert out.dtype == np.uint8 and out.shape == (24, 32, channels)
+        for c in range(channels):
+            np.testing.assert_array_equal(out[:, :, c], A8)
+
+
+def test_16_bit_file_is_not_white(tmp_path):
+    path = tmp_path / "g16.png"
+    Image.fromarray(A8.astype(np.uint16) * 257).save(path)
+    assert abs(float(decode_image(path, channels=3).mean()) - float(A8.mean())) < 0.5
+
+
+def _oriented(upright: np.ndarray, fmt: str) -> bytes:
+    """``upright`` stored turned 90° with EXIF orientation 6 ("rotate 90° clockwise to view"),
+    as a phone held upright stores its photo."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)
+    return _encoded(stored, fmt, exif=exif)
+
+
+def test_exif_orientation_is_applied_exactly():
+    upright = np.random.default_rng(0).integers(0, 256, size=(6, 10, 3), dtype=np.uint8)
+    data = _oriented(upright, "PNG")
+    assert Image.open(io.BytesIO(data)).size == (6, 10)  # stored sideways
+    np.testing.assert_array_equal(decode_image(data, channels=3), upright)
+
+
+def test_exif_orientation_of_a_jpeg():
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:20, :30] = 255  # a white top-left quarter
+    out = decode_image(_oriented(upright, "JPEG"), channels=1)[:, :, 0]
+    assert out.shape == (40, 60)
+    assert out[:20, :30].mean() > 240 and out[20:, :].mean() < 15 and out[:, 30:].mean() < 15
+
+
+def test_convert_image_leaves_8_bit_upright_images_alone():
+    rgb = np.stack([A8, 255 - A8, A8 // 2], axis=-1)
+    np.testing.assert_array_equal(np.asarray(convert_image(Image.fromarray(A8), "L")), A8)
+    np.testing.assert_array_equal(np.asarray(convert_image(Image.fromarray(rgb), "RGB")), rgb)
+
+
+def test_service_decodes_and_thumbnails_through_the_same_path():
+    pytest.importorskip("fastapi")
+    from siamkit.service.thumbnails import make_thumbnail
+    from siamkit.service.uploads import Upload, _decode
+
+    data = _encoded(Image.fromarray(A8.astype(np.uint16) * 257), "PNG")
+    x = _decode(Upload("g16.png", data), 1, None)
+    np.testing.assert_allclose(x[0].numpy() * 255, A8, atol=1e-3)
+    thumb = np.asarray(Image.open(io.BytesIO(make_thumbnail(data))))
+    assert abs(float(thumb.mean()) - float(A8.mean())) < 5
+    upright = np.zeros((6, 10, 3), np.uint8)
+    upright[0, 0] = 255
+    y = _decode(Upload("turned.png", _oriented(upright, "PNG")), 3, None)
+    assert tuple(y.shape) == (3, 6, 10) and float(y[:, 0, 0].min()) == 1.0
