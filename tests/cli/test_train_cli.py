@@ -346,3 +346,23 @@ def test_cohort_from_a_folder_of_unlabeled_images(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(TINY), "--out", str(tmp_path / "o2"), *missing])
     assert res.exit_code != 0 and "is not a folder of images" in res.output
     assert not (tmp_path / "o2" / "checkpoint.pt").exists()  # refused before training
+
+
+def test_training_again_into_a_run_is_refused_unless_overwrite(tmp_path: Path) -> None:
+    """A second `train` into the same OUT without --resume used to replace the model (and so
+    orphan any gallery enrolled with it) without a word."""
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "5"]
+    args += ["--set", "train.epochs=1"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    weights = out / "model" / "model.safetensors"
+    before = weights.read_bytes()
+    res = CliRunner().invoke(cli, [*args, "--set", "train.seed=7"])
+    assert res.exit_code == 2 and "already holds a run (checkpoint.pt, model)" in res.output
+    assert "--resume" in res.output and "--overwrite" in res.output
+    assert weights.read_bytes() == before  # nothing replaced
+    res = CliRunner().invoke(cli, [*args, "--resume", "--overwrite"])
+    assert res.exit_code == 2 and "pick one" in res.output
+    res = CliRunner().invoke(cli, [*args, "--set", "train.seed=7", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert weights.read_bytes() != before  # started again, with another seed

@@ -46,6 +46,11 @@ DEVICE = click.option(
     "--resume", is_flag=True, help="Continue from OUT/checkpoint.pt after an interruption."
 )
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start again in an OUT that already holds a run (its checkpoint and model are replaced).",
+)
+@click.option(
     "--set",
     "overrides",
     multiple=True,
@@ -72,6 +77,7 @@ def train(
     config: str,
     out: str | None,
     resume: bool,
+    overwrite: bool,
     overrides: tuple[str, ...],
     init_from: str | None,
     device: str,
@@ -90,6 +96,10 @@ def train(
     from siamkit.experiment import run_experiment
     from siamkit.training import apply_overrides, load_config
 
+    if resume and overwrite:
+        raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
+    if not resume and not overwrite:
+        _refuse_existing_run(Path(out) if out else Path("runs") / Path(config).stem)
     task = _config_task(config)
     if task is not None:
         _run_task(task, config, out, resume, overrides, device, progress, as_json, init_from)
@@ -122,6 +132,17 @@ def train(
     click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
     if result.report_path:
         click.echo(f"report:  {result.report_path}")
+
+
+def _refuse_existing_run(out_dir: Path) -> None:
+    """Refuse to train over an earlier run in ``out_dir`` (its model, and any gallery enrolled
+    with it, would be silently replaced), before anything is written."""
+    found = [name for name in ("checkpoint.pt", "model") if (out_dir / name).exists()]
+    if found:
+        raise click.UsageError(
+            f"{out_dir} already holds a run ({', '.join(found)}): continue it with --resume, "
+            "start again with --overwrite, or choose another --out"
+        )
 
 
 def _config_task(config: str) -> str | None:
