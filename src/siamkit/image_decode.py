@@ -15,11 +15,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -122,6 +125,59 @@ def read_source_bytes(source: ImageSource) -> bytes:
     return data
 
 
+@contextlib.contextmanager
+def _opened(stream: BinaryIO, name: str, max_pixels: int) -> Iterator[Image.Image]:
+    """``Image.open(stream)`` within the size limit; every Pillow error met while the block
+    reads the image becomes one :class:`ImageReadError` sentence naming ``name``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(stream) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise ImageReadError(
+                        f"Image {name} is {width}x{height} = {width * height} pixels, "
+                        f"more than the limit of {max_pixels}; resize it first."
+                    )
+                yield img
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(
+            f"Image {name} has too many pixels (far more than the limit of "
+            f"{max_pixels}); resize it first."
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(
+            f"{name} is not a readable image (PNG, JPEG, BMP, ... expected)."
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"Image {name} is corrupt or truncated: {exc}.") from exc
+
+
+def probe_image(
+    path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header alone (no pixels decoded).
+
+    A quick check before long work: a missing, empty or non-image file, or one over
+    ``max_pixels``, raises the :class:`ImageReadError` that :func:`decode_image` would; a file
+    truncated after its header is only found by decoding it.
+    """
+    name = describe_source(path)
+    if not Path(path).is_file():
+        raise ImageReadError(f"Image file {name} does not exist or is not a file.")
+    try:
+        with open(path, "rb") as stream:
+            if not stream.read(1):
+                raise ImageReadError(f"Image {name} is empty (0 bytes).")
+            stream.seek(0)
+            with _opened(stream, name, max_pixels) as img:
+                return img.size
+    except OSError as exc:
+        raise ImageReadError(f"Cannot read image file {name}: {exc}.") from exc
+
+
 def decode_image(
     source: ImageSource, channels: int = 3, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> np.ndarray:
@@ -138,32 +194,9 @@ def decode_image(
     """
     mode = image_mode(channels)
     data = read_source_bytes(source)
-    name = describe_source(source)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise ImageReadError(
-                        f"Image {name} is {width}x{height} = {width * height} pixels, "
-                        f"more than the limit of {max_pixels}; resize it first."
-                    )
-                img.load()
-                array = np.array(convert_image(img, mode), dtype=np.uint8)  # a writable copy
-    except ImageReadError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(
-            f"Image {name} has too many pixels (far more than the limit of "
-            f"{max_pixels}); resize it first."
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise ImageReadError(
-            f"{name} is not a readable image (PNG, JPEG, BMP, ... expected)."
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"Image {name} is corrupt or truncated: {exc}.") from exc
+    with _opened(io.BytesIO(data), describe_source(source), max_pixels) as img:
+        img.load()
+        array = np.array(convert_image(img, mode), dtype=np.uint8)  # a writable copy
     if array.ndim == 2:
         array = array[:, :, None]
     return np.ascontiguousarray(array)

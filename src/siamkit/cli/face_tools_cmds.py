@@ -25,7 +25,8 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     """Aligned 150x150 chips of the largest face of every image in SOURCE (a folder per person)
     into DEST (same folders), to train a siamkit face model with `siamkit train`.
 
-    Images without a face are skipped and listed.
+    Images without a face are skipped and listed; a file that is not a readable image (not an
+    image, truncated) stops the crop with one sentence and nothing written.
 
     \b
     Example:
@@ -78,6 +79,8 @@ def evaluate(
     """Score a face model on LFW-style pairs (10-fold accuracy, each fold's threshold chosen on
     the other nine) or on an identities folder (open-set 1:N: a seeded --unknown-fraction of the
     identities is not enrolled; the others enroll their first image and probe with the rest).
+    An image without a face is embedded from a centred box and listed; a file that is not a
+    readable image stops the evaluation with one sentence.
 
     \b
     Examples:

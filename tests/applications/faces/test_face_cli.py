@@ -145,3 +145,29 @@ def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
     assert (
         res.exit_code == 2 and "give either --lfw-pairs and --images, or --identities" in res.output
     )
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (lambda p: p["text"].read_bytes(), "is not a readable image"),  # found before detection
+        (lambda p: p["messi"].read_bytes()[:3000], "is corrupt or truncated"),  # found when read
+    ],
+)
+def test_crop_stops_on_an_unreadable_file_with_nothing_written(tmp_path, photos, bad, message):
+    """README: a file that is not an image stops with one sentence and nothing written, even when
+    other people's chips were already made (the bad file sorts last)."""
+    src, dest = tmp_path / "people", tmp_path / "out" / "chips"
+    for person, key in {"eileen": "astronaut", "mega": "mega110"}.items():
+        (src / person).mkdir(parents=True)
+        (src / person / photos[key].name).write_bytes(photos[key].read_bytes())
+    (src / "zz_nobody").mkdir()
+    (src / "zz_nobody" / "broken.jpg").write_bytes(bad(photos))
+    (tmp_path / "out").mkdir()
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(dest)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output.startswith("Error: ") and len(res.output.strip().splitlines()) == 1
+    assert message in res.output and str(src / "zz_nobody" / "broken.jpg") in res.output
+    assert list((tmp_path / "out").iterdir()) == []  # no chips, no hidden staging folder
+    res = run("evaluate", "--identities", src)
+    assert res.exit_code == 1 and message in res.output and "broken.jpg" in res.output

@@ -1,5 +1,5 @@
-"""crop_folder writes each chip through siamkit.atomic (all or nothing): the PNG read back is the
-aligner's chip, and no temporary file is left behind."""
+"""crop_folder writes its chips all or nothing (staged beside DEST, then moved in): the PNG read
+back is the aligner's chip, and no temporary file is left behind."""
 
 from __future__ import annotations
 

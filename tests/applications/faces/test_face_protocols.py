@@ -137,3 +137,22 @@ def test_identities_evaluation_end_to_end(encoder, face_folder):
     )
     assert no_face == [] and result.num_known == 2 and result.num_unknown == 2
     assert result.rank1 == 1.0
+
+
+def test_a_file_that_is_not_an_image_stops_before_any_face_is_searched(
+    tmp_path, monkeypatch, face_folder
+):
+    import siamkit.applications.faces.evaluate as ev
+    from siamkit.image_decode import ImageReadError
+
+    root = tmp_path / "people"
+    root.mkdir()
+    for person in sorted(p.name for p in face_folder.iterdir()):
+        (root / person).symlink_to(face_folder / person)
+    (root / "zz").mkdir()
+    (root / "zz" / "notes.jpg").write_text("not an image")
+    read = []
+    monkeypatch.setattr(ev, "read_rgb", lambda path: read.append(path))
+    with pytest.raises(ImageReadError, match=r"notes\.jpg' is not a readable image"):
+        evaluate_identities(object(), root)  # type: ignore[arg-type]
+    assert read == []  # not after embedding every other photo

@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -14,15 +16,20 @@ from PIL import Image
 from siamkit.applications.faces.align import FaceAligner
 from siamkit.applications.faces.detect import FaceDetector
 from siamkit.applications.faces.pipeline import read_rgb
-from siamkit.atomic import atomic_path
 from siamkit.data.folders import find_images
+from siamkit.image_decode import probe_image
 
 
 def crop_folder(
     source: Path, dest: Path, detector: str = "hog", upsample: int = 1
 ) -> tuple[int, list[Path]]:
     """Write ``dest/<person>/<name>.png`` chips (150x150 RGB) of the largest face of each image
-    under ``source/<person>/``. Each chip is written to a temporary file and renamed.
+    under ``source/<person>/``; images in which no face is found are skipped and returned.
+
+    All or nothing: every file's header is checked before any face is searched, and the chips
+    are written into a hidden folder beside ``dest`` and moved into ``dest`` only once every
+    image has been read, so a file that is not a readable image stops the crop with its
+    :class:`~siamkit.image_decode.ImageReadError` and nothing written.
 
     Returns:
         the number of chips written and the images in which no face was found.
@@ -30,16 +37,26 @@ def crop_folder(
     paths = find_images(source)
     if not paths:
         raise ValueError(f"no images found under {source}")
+    for path in paths:  # a file that is not an image stops here, before minutes of detection
+        probe_image(path)
     det, aligner = FaceDetector(detector, upsample), FaceAligner()
-    written, skipped = 0, []
-    for path in paths:
-        image = read_rgb(path)
-        boxes = det(image)
-        if not boxes:
-            skipped.append(path)
-            continue
-        out = dest / path.relative_to(source).with_suffix(".png")
-        with atomic_path(out, suffix=".png", durable=False) as tmp:  # a data set: no fsync each
-            Image.fromarray(aligner.chip(image, boxes[0])).save(tmp, format="PNG")
-        written += 1
-    return written, skipped
+    anchor = next(p for p in Path(dest).absolute().parents if p.is_dir())  # dest's fs, not in it
+    staging = Path(tempfile.mkdtemp(prefix=f".{Path(dest).name}.crop-", dir=anchor))
+    try:
+        chips, skipped = [], []
+        for path in paths:
+            image = read_rgb(path)
+            boxes = det(image)
+            if not boxes:
+                skipped.append(path)
+                continue
+            rel = path.relative_to(source).with_suffix(".png")
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(aligner.chip(image, boxes[0])).save(staging / rel, format="PNG")
+            chips.append(rel)
+        for rel in chips:  # a data set that can be made again: no fsync each
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(staging / rel, dest / rel)  # a rename on one file system
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(chips), skipped

@@ -2,7 +2,8 @@
 LFW's 10-fold accuracy or open-set 1:N identification.
 
 An image in which the detector finds no face is embedded from a centred box (the standard
-fallback for LFW-style crops, whose face is centred) and counted in ``no_face``.
+fallback for LFW-style crops, whose face is centred) and counted in ``no_face``. A file that is
+not a readable image stops the evaluation with one sentence naming it.
 
 Example:
     >>> evaluate_lfw(FacePipeline(), read_lfw_pairs("pairs.txt", "lfw/")).accuracy.mean  # doctest: +SKIP
@@ -28,6 +29,7 @@ from siamkit.applications.faces.open_set import (
 )
 from siamkit.applications.faces.pipeline import FacePipeline, read_rgb
 from siamkit.data.folders import find_images
+from siamkit.image_decode import probe_image
 from siamkit.index.embedding import model_distance
 
 
@@ -51,9 +53,15 @@ def embed_files(
 ) -> EmbeddedImages:
     """The largest face of each file (each distinct file embedded once).
 
+    Every file's header is checked first, so a file that is not an image stops with its
+    :class:`~siamkit.image_decode.ImageReadError` before any face is searched (one truncated
+    after its header stops when it is reached).
+
     ``progress``: a tqdm bar; default: when stderr is a terminal.
     """
     unique = sorted(set(paths))
+    for path in unique:
+        probe_image(path)
     cache: dict[Path, np.ndarray] = {}
     no_face = []
     show = sys.stderr.isatty() if progress is None else progress
