@@ -171,3 +171,21 @@ def test_crop_stops_on_an_unreadable_file_with_nothing_written(tmp_path, photos,
     assert list((tmp_path / "out").iterdir()) == []  # no chips, no hidden staging folder
     res = run("evaluate", "--identities", src)
     assert res.exit_code == 1 and message in res.output and "broken.jpg" in res.output
+
+
+def test_a_model_that_is_not_an_image_model_is_named_by_kind(tmp_path, photos):
+    import siamkit
+    from siamkit.applications.tracking.model import SiamFCNet
+    from siamkit.encoders import create_encoder
+
+    siamkit.save_model(SiamFCNet(), tmp_path / "tracker")
+    vectors = siamkit.SiameseNetwork(create_encoder("mlp", in_features=6, hidden=(8,)), 4)
+    siamkit.save_model(vectors, tmp_path / "vectors")
+    for folder, what in [
+        ("tracker", "is a tracker (siamfc) model, not a face (image embedding) model"),
+        ("vectors", "is a 'siamese' model with no image input shape, not a face"),
+    ]:
+        res = run("verify", "--model", tmp_path / folder, photos["messi"], photos["messi"])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert res.output.strip() == res.output.strip().splitlines()[0]  # one line
+        assert f"{tmp_path / folder} {what}" in res.output

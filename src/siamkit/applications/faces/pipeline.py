@@ -62,13 +62,38 @@ def load_embedder(model: str | os.PathLike[str] | None = None, store: bool = Tru
         return _default_encoder() if store else DlibDescriptor()
     import siamkit
 
-    return siamkit.load_model(model)
+    net = siamkit.load_model(model)
+    what = _not_an_image_model(net)
+    if what is not None:
+        raise ValueError(
+            f"{model} is {what}, not a face (image embedding) model; use dlib's encoder or a "
+            "siamkit model trained on face chips"
+        )
+    return net
 
 
 def _embeds_chips(embedder: Any) -> bool:
     """dlib's encoder in either form (:class:`DlibFaceEncoder`, :class:`DlibDescriptor`): it
     embeds aligned chips itself; a siamkit model embeds resized image batches."""
     return callable(getattr(embedder, "embed_chips", None))
+
+
+_KIND_WORDS = {"siamfc": "a tracker (siamfc) model", "text": "a text model"}
+
+
+def _not_an_image_model(embedder: Any) -> str | None:
+    """``None`` for a model that can embed face chips; else what it is, e.g. ``"a text model"``."""
+    if _embeds_chips(embedder):
+        return None
+    shape = getattr(embedder, "input_shape", None)
+    if shape is not None and len(shape) == 3 and shape[0] in (1, 3):
+        return None
+    kind = getattr(embedder, "kind", None) or type(embedder).__name__
+    if kind in _KIND_WORDS:
+        return _KIND_WORDS[kind]
+    if shape is None:
+        return f"a {kind!r} model with no image input shape"
+    return f"a {kind!r} model of input shape {tuple(shape)} (not 1- or 3-channel images)"
 
 
 class FacePipeline:
@@ -89,13 +114,9 @@ class FacePipeline:
         self.embedder = embedder
         self._chips = _embeds_chips(embedder)
         own = getattr(embedder, "detector", None) if self._chips else None
-        if not self._chips:
-            shape = getattr(self.embedder, "input_shape", None)
-            if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
-                raise ValueError(
-                    "a face model must take 1- or 3-channel images (input_shape (C, H, W)); "
-                    f"this one's input shape is {shape!r}"
-                )
+        what = _not_an_image_model(embedder)
+        if what is not None:
+            raise ValueError(f"this embedder is {what}, not a face (image embedding) model")
         self.detector = detector or own or FaceDetector()
         self.aligner: FaceAligner = getattr(embedder, "aligner", None) or FaceAligner()
 
