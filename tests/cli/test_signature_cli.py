@@ -101,8 +101,14 @@ def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> Non
     assert doc["skilled"]["n_genuine"] == 9 and doc["skilled"]["n_forged"] == 36
     assert doc["random"]["n_forged"] == 6 and 0.0 <= doc["random"]["eer"] <= 1.0
     assert "random forgeries" in report.read_text()
+    assert doc["threshold"] == pytest.approx(0.05) and doc["threshold_source"] == "model"
     code, out = _run("evaluate", str(root / "model"), "--data", "synthetic:3", "--references", "3")
-    assert code == 0 and "synthetic" in out
+    assert code == 0 and "synthetic" in out and "threshold 0.0500 (model)" in out
+    code, out = _run(
+        "evaluate", str(root / "model"), "--data", str(sigs), "--references", "3",
+        "--threshold", "0.125",
+    )  # fmt: skip
+    assert code == 0 and "threshold 0.1250 (given)" in out
 
 
 def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> None:
@@ -113,6 +119,7 @@ def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> Non
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["n_references"] == 5 and set(doc) >= {"skilled", "random", "threshold"}
+    assert doc["threshold_source"] == "model"  # the saved model's, not the user's
 
 
 def test_bank_remembers_its_model(setup: tuple[Path, Path], tmp_path: Path) -> None:

@@ -262,11 +262,12 @@ def evaluate_signature_data(
 
     model, meta = _load(model_path)
     reduce = reduce or meta.get("reduce", "mean")
+    source = "given" if threshold is not None else "model"
     threshold = threshold if threshold is not None else model.threshold
     sigs, synthetic = _eval_data(data, layout, (model.input_shape[1], model.input_shape[2]))
     z = embed_signatures(model, sigs.images)
     args = (z, sigs.writer, sigs.forged, references, reduce, model.distance)
-    ev = evaluate_signatures(*args, threshold=threshold, seed=seed)
+    ev = evaluate_signatures(*args, threshold=threshold, seed=seed, threshold_source=source)
     doc = {"data": data, "synthetic": synthetic, **ev.to_dict()}
     if report:
         from siamkit.applications.signatures.report import write_signature_report

@@ -90,7 +90,7 @@ def test_train_task_end_to_end(tmp_path: Path) -> None:
     assert metrics["writers"] == {"train": 6, "validation": 3, "test": 3}
     model = siamkit.load_model(tmp_path / "run" / "model")
     assert model.threshold == pytest.approx(metrics["validation"]["skilled"]["eer_threshold"])
-    assert metrics["test"]["threshold_source"] == "given"
+    assert metrics["test"]["threshold_source"] == "model"  # chosen on validation writers
     assert model.embed(torch.zeros(1, 1, 40, 56)).shape == (1, 16)
     assert [h["step"] for h in metrics["history"]] == [3, 6]
 

@@ -61,7 +61,7 @@ class SignatureEvaluation:
     skilled: ErrorRates
     random: ErrorRates
     threshold: float
-    threshold_source: str  # "given" or "skilled EER of these scores"
+    threshold_source: str  # "given", "model" or "skilled EER of these scores"
     n_references: int
     reduce: str
     n_writers: int
@@ -136,6 +136,7 @@ def evaluate_signatures(
     distance: str | Distance = "euclidean",
     threshold: float | None = None,
     seed: int = 0,
+    threshold_source: str = "given",
 ) -> SignatureEvaluation:
     """FAR / FRR / EER against skilled and random forgeries with ``n_references`` references.
 
@@ -148,6 +149,8 @@ def evaluate_signatures(
         distance: the model's distance.
         threshold: accept when score <= threshold; ``None`` uses the skilled EER threshold.
         seed: which genuines become references.
+        threshold_source: where ``threshold`` came from, as reported: ``"given"`` (the user's)
+            or ``"model"`` (the one the model was saved with).
 
     Raises:
         ValueError: no writer has more than ``n_references`` genuine signatures.
@@ -158,7 +161,7 @@ def evaluate_signatures(
             f"no writer has more than {n_references} genuine signatures to evaluate with "
             f"{n_references} references."
         )
-    source = "given"
+    source = threshold_source
     if threshold is None:
         threshold = (
             float(eer(s["genuine"], s["skilled"]).threshold)

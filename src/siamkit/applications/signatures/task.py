@@ -78,7 +78,7 @@ def run_signatures(
     z = embed_signatures(model, test_set.images)
     test = evaluate_signatures(
         z, test_set.writer, test_set.forged, cfg.eval.references, val.reduce,
-        model.distance, threshold=model.threshold, seed=cfg.eval.seed,
+        model.distance, threshold=model.threshold, seed=cfg.eval.seed, threshold_source="model",
     )  # fmt: skip
     metrics = {
         "synthetic": synthetic,
