@@ -224,3 +224,18 @@ def test_concurrent_requests_agree_with_sequential_ones(client_factory):
         assert r.status_code == 200 and r.json()["distance"] == pytest.approx(want[a, b], abs=1e-6)
     assert all(r.status_code == 201 for r in responses[len(pairs) :])
     assert client.get("/gallery").json()["num_labels"] == 6
+
+
+@pytest.mark.parametrize("path", ["/enroll", "/verify", "/identify", "/embed"])
+def test_json_sent_to_an_image_service_is_told_to_send_images(client, path) -> None:
+    """Text (or a form sent as JSON) used to get "Give the label (label): it is required"
+    although the label was sent."""
+    r = client.post(path, json={"label": "x", "texts": ["a"], "text_a": "a", "text_b": "b"})
+    _assert_refused(r, 415, "image model", "multipart/form-data")
+
+
+def test_malformed_json_is_named_as_such(client) -> None:
+    r = client.post("/recommend", content=b"not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("The request body is not valid JSON"), detail

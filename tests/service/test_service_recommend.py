@@ -35,7 +35,9 @@ def test_recommend_matches_a_naive_loop(client, model):
 
 def test_recommend_bad_input(client):
     _enroll(client, "item-0", pattern("stripes"))
-    assert client.post("/recommend", json={"like": ["nobody"]}).status_code == 404
+    res = client.post("/recommend", json={"like": ["nobody"]})
+    assert res.status_code == 404  # the label keeps both its quotes (one used to be stripped)
+    assert res.json()["detail"] == "'nobody' is not a label in the gallery"
     assert client.post("/recommend", json={"like": []}).status_code == 422
     assert client.post("/recommend", json={"like": ["item-0"], "k": 0}).status_code == 422
     res = client.post("/recommend", json={"like": ["#x"]})

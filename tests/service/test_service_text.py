@@ -198,6 +198,7 @@ def test_without_a_gallery_only_verify_and_embed_work(make_client):
     for path, body in (("/enroll", {"label": "x", "texts": ["t"]}), ("/identify", {"text": "t"})):
         r = c.post(path, json=body)
         assert r.status_code == 409 and "--gallery" in r.json()["detail"]
+        assert "compare two texts" in r.json()["detail"]  # not "two images"
     assert c.get("/info").json()["gallery"] is None
 
 
@@ -237,7 +238,7 @@ def test_an_image_service_keeps_its_upload_endpoints_and_page(make_client):
     body = schema["paths"]["/identify"]["post"]["requestBody"]["content"]
     assert list(body) == ["multipart/form-data"]
     r = c.post("/enroll", json={"label": "x", "texts": ["a"]})
-    assert r.status_code == 422 and "images" in r.json()["detail"]
+    assert r.status_code == 415 and "image model" in r.json()["detail"]
 
 
 def test_siamkit_serve_starts_a_text_bundle_with_its_gallery(text_model, tmp_path, monkeypatch):

@@ -45,7 +45,7 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
     default=None,
     type=click.Path(dir_okay=False),
     help="Gallery file (SQLite); created if missing, e.g. staff.db. Without it the service "
-    "only compares two images (/verify) and embeds (/embed).",
+    "only compares two inputs (images, or texts for a text model: /verify) and embeds (/embed).",
 )
 @click.option(
     "--host",
@@ -134,6 +134,7 @@ def serve(
         siamkit serve runs/demo/model --gallery staff.db
         # open http://127.0.0.1:8000/  (API reference at /docs)
         siamkit serve runs/demo/model   # no gallery: compare two images and embed only
+        siamkit serve runs/tickets/model --gallery tickets.db   # a text model: JSON with text
 
     Behind a reverse proxy (nginx, Caddy), keep --host 127.0.0.1 and let the proxy face
     the network; see README "Running behind a reverse proxy".

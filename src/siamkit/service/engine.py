@@ -30,7 +30,7 @@ from siamkit.index import (
 from siamkit.index.embedding import embed_inputs, model_distance, model_embedding_dim
 from siamkit.model_protocol import as_embedding_model
 from siamkit.models import JoinedEmbedding, model_fingerprint
-from siamkit.service.errors import RequestError
+from siamkit.service.errors import RequestError, not_found
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
 from siamkit.service.uploads import (
@@ -62,10 +62,11 @@ class LabelSummary:
     thumbnail: bytes | None
 
 
-def _no_gallery() -> RequestError:
+def _no_gallery(input_kind: str = "image") -> RequestError:
+    things = "texts" if input_kind == "text" else "images"
     return RequestError(
         409,
-        "This service was started without a gallery, so it can only compare two images and "
+        f"This service was started without a gallery, so it can only compare two {things} and "
         "embed them; restart it with --gallery FILE to enroll, identify and verify a label.",
     )
 
@@ -175,14 +176,14 @@ class ServiceEngine:
     def gallery(self) -> Gallery:
         """The gallery; 409 when the service was started without one."""
         if self._gallery is None:
-            raise _no_gallery()
+            raise _no_gallery(self.input_kind)
         return self._gallery
 
     @property
     def thumbnails(self) -> ThumbnailStore:
         """The gallery's thumbnails; 409 when the service was started without a gallery."""
         if self._thumbnails is None:
-            raise _no_gallery()
+            raise _no_gallery(self.input_kind)
         return self._thumbnails
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -236,7 +237,7 @@ class ServiceEngine:
         try:
             return self.gallery.verify(x, label)
         except UnknownLabelError as err:
-            raise RequestError(404, str(err).strip("\"'")) from None
+            raise not_found(err) from None
 
     def identify(self, x: torch.Tensor, k: int) -> tuple[IdentifyResult, dict[int, bytes]]:
         """The ``k`` nearest labels of one ``(1, C, H, W)`` image, and the matches' thumbnails."""
@@ -266,7 +267,7 @@ class ServiceEngine:
         try:
             removed = self.gallery.remove(label)
         except UnknownLabelError as err:
-            raise RequestError(404, str(err).strip("\"'")) from None
+            raise not_found(err) from None
         self.thumbnails.remove_label(label)
         return removed
 

@@ -30,6 +30,12 @@ class RequestError(Exception):
         self.detail = detail
 
 
+def not_found(err: LookupError) -> RequestError:
+    """A 404 with the lookup error's own message (``str()`` of a ``KeyError`` adds quotes, and
+    stripping them cut the quote off a message that starts with a quoted label)."""
+    return RequestError(404, str(err.args[0]) if err.args else "Not found.")
+
+
 FIELD_WORDS = {
     "file": "the image",
     "file_a": "the first image",
@@ -71,8 +77,17 @@ def _sentence(field: str, message: str) -> str:
     return f"{name[0].upper()}{name[1:]} {message}."
 
 
+def _json_invalid(err: dict[str, Any]) -> str:
+    reason = str((err.get("ctx") or {}).get("error") or "").strip()
+    return "The request body is not valid JSON" + (f" ({reason})." if reason else ".")
+
+
 def validation_detail(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
     """Sentences saying what to fix, plus ``[{"field", "message"}]`` for programs."""
+    bad_json = [e for e in errors if e.get("type") == "json_invalid"]
+    if bad_json:  # loc is ("body", <character offset>): no field to name
+        text = _json_invalid(bad_json[0])
+        return text, [{"field": "body", "message": text}]
     items = [{"field": _field(e.get("loc", ())), "message": _message(e)} for e in errors]
     text = " ".join(_sentence(i["field"], i["message"]) for i in items)
     return text or "The request is not a valid form.", items

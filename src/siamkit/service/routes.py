@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from siamkit.index import GalleryStats, IdentifyResult, VerifyResult
 from siamkit.index.store import unprintable_char
 from siamkit.service.engine import ServiceEngine
-from siamkit.service.errors import RequestError
+from siamkit.service.errors import RequestError, not_found
 from siamkit.service.responses import UPLOAD, errors
 from siamkit.service.schemas import (
     EmbeddingPart,
@@ -125,6 +125,22 @@ router = APIRouter()
 """Every endpoint that touches the model or the gallery (all behind the API key)."""
 
 
+async def _uploads_only(request: Request) -> None:
+    """JSON sent to an image upload endpoint (text for an image model, or a client that sent
+    the form as JSON) gets a sentence, not "the label is required" for a label it did send."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method == "POST" and kind == "application/json":
+        raise RequestError(
+            415,
+            "This service's model is an image model: send the images as multipart/form-data "
+            "(e.g. curl -F files=@photo.jpg -F label=alice), not JSON; text needs a service "
+            "started with a text model.",
+        )
+
+
+UPLOADS_ONLY = [Depends(_uploads_only)]
+
+
 async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) -> list[Upload]:
     """Read ``uploads`` (named ``field[i]``, or ``field`` for a single-file field)."""
     if len(uploads) == 1 and not field.endswith("s"):
@@ -134,6 +150,7 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
 
 @router.post(
     "/enroll",
+    dependencies=UPLOADS_ONLY,
     response_model=EnrollResponse,
     status_code=201,
     tags=["gallery"],
@@ -155,6 +172,7 @@ async def enroll(
 
 @router.post(
     "/verify",
+    dependencies=UPLOADS_ONLY,
     response_model=VerifyResponse,
     tags=["recognition"],
     responses=errors(
@@ -190,6 +208,7 @@ async def verify(
 
 @router.post(
     "/identify",
+    dependencies=UPLOADS_ONLY,
     response_model=IdentifyResponse,
     response_model_exclude_unset=True,  # `faces` only for a face model: other answers unchanged
     tags=["recognition"],
@@ -226,6 +245,7 @@ async def identify(
 
 @router.post(
     "/embed",
+    dependencies=UPLOADS_ONLY,
     response_model=EmbedResponse,
     tags=["recognition"],
     responses=errors(*UPLOAD, large="Too many files, or a file or image over the limits."),
@@ -314,7 +334,7 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
     try:
         matches = await engine.call(recommend_like, engine.gallery, likes, body.k)
     except UnknownLabelError as err:
-        raise RequestError(404, str(err).strip("\"'")) from None
+        raise not_found(err) from None
     except ValueError as err:
         raise RequestError(422, str(err)) from None
     items = [

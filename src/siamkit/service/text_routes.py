@@ -25,7 +25,7 @@ from siamkit.applications.text.score_map import mapped_score
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs
 from siamkit.service.engine import ServiceEngine
-from siamkit.service.errors import RequestError
+from siamkit.service.errors import RequestError, not_found
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.responses import errors
 from siamkit.service.routes import (
@@ -147,7 +147,7 @@ def verify_text_label(engine: ServiceEngine, text: str, label: str) -> tuple[Ver
     try:
         result = engine.gallery.verify(text, label)
     except UnknownLabelError as err:
-        raise RequestError(404, str(err).strip("\"'")) from None
+        raise not_found(err) from None
     return result, token_stats(engine.model, [text])[1]
 
 
