@@ -111,6 +111,21 @@ def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> Non
     assert code == 0 and "threshold 0.1250 (given)" in out
 
 
+@pytest.mark.parametrize("bad", ["nan", "-0.5", "inf"])
+def test_threshold_must_be_a_finite_distance(
+    setup: tuple[Path, Path], tmp_path: Path, bad: str
+) -> None:
+    root, sigs = setup
+    ref = str(sigs / "w0000" / "genuine" / "001.png")
+    model, bank = str(root / "model"), str(tmp_path / "bank.db")
+    for args in (
+        ["verify", "--model", model, "--gallery", bank, "--writer", "a", ref],
+        ["evaluate", model, "--data", str(sigs)],
+    ):
+        code, out = _run(*args, f"--threshold={bad}")
+        assert code == 2 and f"{bad} is not a distance threshold" in out, out
+
+
 def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> None:
     root, sigs = setup
     res = CliRunner().invoke(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from siamkit.cli._face_common import DistanceThreshold
 from siamkit.cli._inputs import store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -142,7 +143,9 @@ def enroll(
 @_WRITER
 @click.argument("image", type=_IMAGE)
 @_REDUCE
-@click.option("--threshold", type=float, default=None, help="Override the model's threshold.")
+@click.option(
+    "--threshold", type=DistanceThreshold(), default=None, help="Override the model's threshold."
+)
 @_JSON
 @_friendly
 def verify(
@@ -221,7 +224,9 @@ def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool
 )
 @click.option("--references", default=5, show_default=True, type=click.IntRange(1))
 @_REDUCE
-@click.option("--threshold", type=float, default=None, help="Override the model's threshold.")
+@click.option(
+    "--threshold", type=DistanceThreshold(), default=None, help="Override the model's threshold."
+)
 @click.option(
     "--report", type=click.Path(dir_okay=False), default=None, help="Write an HTML report."
 )

@@ -189,3 +189,15 @@ def test_a_model_that_is_not_an_image_model_is_named_by_kind(tmp_path, photos):
         assert res.exit_code == 1 and "Traceback" not in res.output, res.output
         assert res.output.strip() == res.output.strip().splitlines()[0]  # one line
         assert f"{tmp_path / folder} {what}" in res.output
+
+
+@pytest.mark.parametrize("bad", ["nan", "-1", "inf", "-0.01"])
+@pytest.mark.parametrize("command", ["verify", "identify"])
+def test_threshold_must_be_a_finite_distance(tmp_path, photos, command, bad):
+    db = tmp_path / "staff.db"
+    images = [photos["messi"], photos["messi"]] if command == "verify" else [photos["messi"]]
+    gallery = ["--gallery", db] if command == "identify" else []
+    res = run(command, *gallery, f"--threshold={bad}", *images)
+    assert res.exit_code == 2, res.output
+    assert f"{bad} is not a distance threshold; give a finite number of at least 0." in res.output
+    assert not db.exists()
