@@ -1,8 +1,13 @@
 """Tracking sequences on disk in the two standard layouts, and in memory.
 
 GOT-10k: ``seq/00000001.jpg ...`` + ``seq/groundtruth.txt`` (one ``x,y,w,h`` line per frame).
-OTB: ``seq/img/0001.jpg ...`` + ``seq/groundtruth_rect.txt`` (commas, tabs or spaces).
-A ground truth with a different number of lines than frames is refused with one sentence.
+OTB: ``seq/img/0001.jpg ...`` + ``seq/groundtruth_rect.txt`` (commas, tabs or spaces); a
+multi-target OTB folder (``groundtruth_rect.1.txt``, ``groundtruth_rect.2.txt``, as Jogging) is one
+sequence per ground-truth file, named ``Jogging.1``, ``Jogging.2``.
+Frames are ordered by their numbers (``2.jpg`` before ``10.jpg``); hidden files (macOS's
+``._0001.jpg``) are ignored. A ground-truth row of ``NaN`` (OTB's "no box") is kept as NaN.
+A ground truth with a different number of lines than frames, or a frame that is not a readable
+image, is refused with one sentence naming the file.
 
 >>> seq = read_sequence("data/Basketball")  # doctest: +SKIP
 >>> seq.boxes.shape, seq.frame(0).shape  # doctest: +SKIP
@@ -32,6 +37,9 @@ class TrackingSequence:
     name: str
     frames: list[np.ndarray] | list[Path]
     boxes: np.ndarray
+    first_box_source: str | None = (
+        None  # where boxes[0] was read, e.g. "seq/groundtruth.txt line 1"
+    )
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
@@ -48,12 +56,23 @@ class TrackingSequence:
         f = self.frames[i]
         if isinstance(f, np.ndarray):
             return f
-        with Image.open(f) as im:
-            return np.asarray(im.convert("RGB"))
+        try:
+            with Image.open(f) as im:
+                return np.asarray(im.convert("RGB"))
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"the frame {f} is missing; put it back or re-extract the sequence"
+            ) from None
+        except (OSError, ValueError, SyntaxError):  # PIL: unidentified, truncated or broken image
+            raise ValueError(
+                f"cannot read the frame {f}: it is not a valid image (corrupt or truncated), so "
+                "replace it with the frame's image"
+            ) from None
 
 
-def _parse_boxes(path: Path) -> np.ndarray:
-    rows = []
+def _parse_boxes(path: Path) -> tuple[np.ndarray, int]:
+    """The ``(N, 4)`` boxes of a ground-truth file and the line number of the first one."""
+    rows, first = [], 0
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -67,25 +86,49 @@ def _parse_boxes(path: Path) -> np.ndarray:
         if len(values) != 4:
             raise ValueError(f"{path} line {lineno} has {len(values)} numbers; expected x, y, w, h")
         rows.append(values)
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        first = first or lineno
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4), first or 1
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders the numbers in a name by value: ``2.jpg`` before ``10.jpg``."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part
+    )
 
 
 def _frames_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _FRAME_EXT)
+    frames = [
+        p for p in folder.iterdir() if p.suffix.lower() in _FRAME_EXT and not p.name.startswith(".")
+    ]
+    return sorted(frames, key=lambda p: natural_key(p.name))
+
+
+def _otb_ground_truths(d: Path) -> list[Path]:
+    """``groundtruth_rect.txt``, or the ``groundtruth_rect.K.txt`` of a multi-target sequence."""
+    if (d / "groundtruth_rect.txt").is_file():
+        return [d / "groundtruth_rect.txt"]
+    multi = [
+        p
+        for p in d.glob("groundtruth_rect.*.txt")
+        if re.fullmatch(r"groundtruth_rect\.\d+\.txt", p.name)
+    ]
+    return sorted((p for p in multi if p.is_file()), key=lambda p: natural_key(p.name))
 
 
 def sequence_layout(folder: str | os.PathLike[str]) -> str | None:
     """``"got10k"``, ``"otb"`` or None when ``folder`` is not a sequence folder."""
     d = Path(folder)
-    if (d / "groundtruth_rect.txt").is_file() and (d / "img").is_dir():
+    if (d / "img").is_dir() and _otb_ground_truths(d):
         return "otb"
     if (d / "groundtruth.txt").is_file():
         return "got10k"
     return None
 
 
-def read_sequence(folder: str | os.PathLike[str]) -> TrackingSequence:
-    """Read a GOT-10k or OTB sequence folder (frames stay on disk until :meth:`frame`)."""
+def read_targets(folder: str | os.PathLike[str]) -> list[TrackingSequence]:
+    """Every target of a GOT-10k or OTB sequence folder: one, or one per ground-truth file of a
+    multi-target OTB folder (``NAME.1``, ``NAME.2``, ...). Frames stay on disk until :meth:`frame`."""
     d = Path(folder)
     layout = sequence_layout(d)
     if layout is None:
@@ -93,16 +136,32 @@ def read_sequence(folder: str | os.PathLike[str]) -> TrackingSequence:
             f"{d} is not a tracking sequence: expected groundtruth.txt beside the frames (GOT-10k) "
             "or img/ with groundtruth_rect.txt (OTB)"
         )
-    gt = d / ("groundtruth_rect.txt" if layout == "otb" else "groundtruth.txt")
+    gts = _otb_ground_truths(d) if layout == "otb" else [d / "groundtruth.txt"]
     frames = _frames_in(d / "img" if layout == "otb" else d)
-    boxes = _parse_boxes(gt)
-    if len(boxes) != len(frames):
-        raise ValueError(
-            f"{gt} has {len(boxes)} ground-truth lines but {d} has {len(frames)} frames"
-        )
     if not frames:
         raise ValueError(f"{d} has no frames")
-    return TrackingSequence(d.name, frames, boxes)
+    out = []
+    for gt in gts:
+        boxes, first = _parse_boxes(gt)
+        if len(boxes) != len(frames):
+            raise ValueError(
+                f"{gt} has {len(boxes)} ground-truth lines but {d} has {len(frames)} frames"
+            )
+        target = gt.name[len("groundtruth_rect.") : -len(".txt")] if len(gts) > 1 else ""
+        name = f"{d.name}.{target}" if target else d.name
+        out.append(TrackingSequence(name, frames, boxes, f"{gt} line {first}"))
+    return out
+
+
+def read_sequence(folder: str | os.PathLike[str]) -> TrackingSequence:
+    """Read a GOT-10k or OTB sequence folder of one target (frames stay on disk until :meth:`frame`)."""
+    targets = read_targets(folder)
+    if len(targets) > 1:
+        raise ValueError(
+            f"{folder} holds {len(targets)} targets (groundtruth_rect.K.txt); read them with "
+            "read_targets or read_sequences"
+        )
+    return targets[0]
 
 
 def read_sequences(root: str | os.PathLike[str]) -> list[TrackingSequence]:
@@ -111,8 +170,11 @@ def read_sequences(root: str | os.PathLike[str]) -> list[TrackingSequence]:
     if not r.is_dir():
         raise FileNotFoundError(f"no sequence folder at {r}")
     if sequence_layout(r):
-        return [read_sequence(r)]
-    seqs = [read_sequence(d) for d in sorted(r.iterdir()) if d.is_dir() and sequence_layout(d)]
+        return read_targets(r)
+    folders = sorted(
+        (d for d in r.iterdir() if d.is_dir() and sequence_layout(d)), key=lambda d: d.name
+    )
+    seqs = [seq for d in folders for seq in read_targets(d)]
     if not seqs:
         raise ValueError(f"{r} holds no GOT-10k or OTB sequence folders")
     return seqs
