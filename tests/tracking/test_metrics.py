@@ -80,3 +80,18 @@ def test_bad_shapes_say_what_is_wrong() -> None:
         iou(np.zeros((3, 3)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="as many"):
         iou(np.zeros((3, 4)), np.zeros((2, 4)))
+
+
+def test_frames_without_ground_truth_are_left_out_of_every_score() -> None:
+    """OTB's ``NaN,NaN,NaN,NaN`` rows (and zero-size ones) are not frames lost: they are not scored."""
+    nan = float("nan")
+    gt = np.array([[0, 0, 10, 10], [nan] * 4, [0, 0, 10, 10], [0, 0, 0, 10]], float)
+    pr = np.array([[0, 0, 10, 10], [50, 50, 10, 10], [5, 0, 10, 10], [90, 90, 5, 5]], float)
+    s = score_tracking(pr, gt, seconds=2.0)
+    # scored rows 0 and 2: IoU 1 (above 20 of the 21 thresholds) and 1/3 (above 0, .05, ... .30:
+    # 7 of them); centre errors 0 and 5
+    assert s.success_auc == pytest.approx((20 + 7) / (2 * 21))
+    assert s.precision_20 == 1.0
+    assert s.frames_lost == 0 and s.n_frames == 2
+    assert s.fps == pytest.approx(2.0)  # the tracker ran on all 4 frames
+    assert s.as_dict()["n_frames"] == 2 and isinstance(s.as_dict()["frames_lost"], int)

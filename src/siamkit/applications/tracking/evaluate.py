@@ -13,9 +13,10 @@ from typing import Protocol
 
 import numpy as np
 
-from siamkit.applications.tracking.metrics import TrackingScores, score_tracking
+from siamkit.applications.tracking.metrics import TrackingScores, has_box, score_tracking
 from siamkit.data.synthetic_tracking import SyntheticSequence
 from siamkit.data.tracking_sequences import TrackingSequence
+from siamkit.progress import progress as report_progress
 
 
 class Tracker(Protocol):
@@ -41,10 +42,15 @@ def _as_box(out: object) -> np.ndarray:
     return np.asarray(box, dtype=np.float64).reshape(4)
 
 
-def run_sequence(tracker: Tracker, seq: TrackingSequence) -> SequenceRun:
-    """Initialise on frame 0's ground truth, track the rest; frames after the first are scored and timed."""
+def run_sequence(
+    tracker: Tracker, seq: TrackingSequence, on_frame: Callable[[], None] | None = None
+) -> SequenceRun:
+    """Initialise on frame 0's ground truth, track the rest; frames after the first are scored
+    and timed. ``on_frame()`` is called after each frame (progress)."""
     boxes = [seq.boxes[0].copy()]
     tracker.init(seq.frame(0), seq.boxes[0])
+    if on_frame:
+        on_frame()
     seconds = 0.0
     for i in range(1, len(seq)):
         frame = seq.frame(i)
@@ -52,28 +58,52 @@ def run_sequence(tracker: Tracker, seq: TrackingSequence) -> SequenceRun:
         out = tracker.update(frame)
         seconds += time.perf_counter() - t0
         boxes.append(_as_box(out))
+        if on_frame:
+            on_frame()
     pred = np.stack(boxes)
     return SequenceRun(seq.name, pred, seconds, score_tracking(pred[1:], seq.boxes[1:], seconds))
+
+
+def check_first_boxes(sequences: Sequence[TrackingSequence | SyntheticSequence]) -> None:
+    """Refuse, before any tracking, a sequence whose first frame has no ground-truth box: the
+    tracker starts from it (synthetic sequences always have one)."""
+    for seq in sequences:
+        if isinstance(seq, SyntheticSequence) or has_box(seq.boxes[0])[0]:
+            continue
+        where = seq.first_box_source or f"sequence {seq.name!r}"
+        raise ValueError(
+            f"{where} has no box for the first frame ({', '.join(str(float(v)) for v in seq.boxes[0])}), "
+            "but the tracker needs one to start: give that line four finite numbers x, y, w, h "
+            "with positive width and height, or leave the sequence out"
+        )
 
 
 def evaluate_tracker(
     make_tracker: Callable[[], Tracker],
     sequences: Sequence[TrackingSequence | SyntheticSequence],
     on_sequence: Callable[[SequenceRun, TrackingSequence], None] | None = None,
+    progress: bool = False,
 ) -> tuple[TrackingScores, list[SequenceRun]]:
     """Pooled scores over every sequence (frames after the first), and each sequence's run.
 
-    Synthetic sequences are rendered one at a time, so memory holds one sequence.
+    Synthetic sequences are rendered one at a time, so memory holds one sequence. Every
+    sequence's first box is checked before any tracking (:func:`check_first_boxes`); frames
+    without a ground-truth box are left out of the scores (:func:`score_tracking`).
+    ``progress``: report the frames done through :mod:`siamkit.progress` (a bar on a terminal,
+    a line per tenth of the work in a log; silent unless a program turned progress on).
     """
+    check_first_boxes(sequences)
     runs: list[SequenceRun] = []
     truth: list[np.ndarray] = []
-    for seq in sequences:
-        s = seq.to_sequence() if isinstance(seq, SyntheticSequence) else seq
-        run = run_sequence(make_tracker(), s)
-        runs.append(run)
-        truth.append(s.boxes[1:])
-        if on_sequence:
-            on_sequence(run, s)
+    total = sum(q.n_frames if isinstance(q, SyntheticSequence) else len(q) for q in sequences)
+    with report_progress(total, "tracking", unit="frames") as bar:
+        for seq in sequences:
+            s = seq.to_sequence() if isinstance(seq, SyntheticSequence) else seq
+            run = run_sequence(make_tracker(), s, bar.update if progress else None)
+            runs.append(run)
+            truth.append(s.boxes[1:])
+            if on_sequence:
+                on_sequence(run, s)
     if not runs:
         raise ValueError("no sequences to evaluate")
     pred = np.concatenate([r.boxes[1:] for r in runs])

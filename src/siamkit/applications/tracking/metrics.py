@@ -4,6 +4,8 @@ Success plot: the fraction of frames whose IoU with the ground truth exceeds eac
 ``[0, 1]``; its area under the curve (AUC, the mean over 21 evenly spaced thresholds as OTB
 computes it). Precision plot: the fraction of frames whose centre error is within each distance
 in pixels; precision at 20 px. Robustness: frames lost (no overlap with the ground truth).
+Frames without a ground-truth box (a row of NaN, OTB's "no box", or zero width or height) are left
+out of every score and count, as the OTB and GOT-10k toolkits do.
 
 >>> gt = np.array([[0, 0, 10, 10]], float)
 >>> float(iou(gt, np.array([[5, 0, 10, 10]], float))[0])
@@ -27,6 +29,12 @@ def _boxes(b: np.ndarray, name: str) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must be (N, 4) boxes as x, y, w, h; got shape {arr.shape}")
     return arr
+
+
+def has_box(boxes: np.ndarray) -> np.ndarray:
+    """``(N,)`` True where a row of ``(N, 4)`` x, y, w, h is a box: finite, positive width and height."""
+    b = _boxes(boxes, "boxes")
+    return np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)  # type: ignore[no-any-return]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -101,13 +109,13 @@ class TrackingScores:
     success: np.ndarray  # (21,) success rate per SUCCESS_THRESHOLDS
     precision: np.ndarray  # (51,) precision per PRECISION_THRESHOLDS
 
-    def as_dict(self) -> dict[str, float]:
-        """The headline numbers as plain floats (for JSON and tables)."""
+    def as_dict(self) -> dict[str, float | int]:
+        """The headline numbers as plain numbers (for JSON and tables): counts are ints."""
         return {
             "success_auc": self.success_auc,
             "precision_20": self.precision_20,
-            "frames_lost": float(self.frames_lost),
-            "n_frames": float(self.n_frames),
+            "frames_lost": int(self.frames_lost),
+            "n_frames": int(self.n_frames),
             "fps": self.fps,
         }
 
@@ -117,24 +125,34 @@ def score_tracking(
 ) -> TrackingScores:
     """Score predicted boxes ``(N, 4)`` against ground truth ``(N, 4)``.
 
-    Every row is scored (OTB's one-pass evaluation counts the initial frame too; drop it
-    before calling to leave it out). ``frames_lost`` is
-    the number of frames with no overlap at all. ``fps`` is ``N / seconds`` (0 when not timed).
+    Every row with a ground-truth box is scored (OTB's one-pass evaluation counts the initial
+    frame too; drop it before calling to leave it out); rows whose ground truth is not a box
+    (:func:`has_box`: NaN, or zero width or height) are left out of every score and of
+    ``n_frames``. ``frames_lost`` is the number of scored frames with no overlap at all.
+    ``fps`` is ``N / seconds`` over every row, as the tracker ran on each (0 when not timed).
+    With no scored frame, ``success_auc`` and ``precision_20`` are NaN.
 
     >>> s = score_tracking(np.array([[0, 0, 4, 4]]), np.array([[0, 0, 4, 4]]))
     >>> s.success_auc, s.precision_20, s.frames_lost
     (0.9523809523809523, 1.0, 0)
     """
-    ious = iou(predicted, ground_truth)
-    errors = center_error(predicted, ground_truth)
+    pred, gt = _boxes(predicted, "predicted"), _boxes(ground_truth, "ground_truth")
+    if len(pred) != len(gt):
+        raise ValueError(
+            f"scoring needs as many predicted boxes as ground-truth boxes ({len(pred)} vs {len(gt)})"
+        )
+    fps = len(pred) / seconds if seconds else 0.0
+    scored = has_box(gt)
+    ious = iou(pred[scored], gt[scored])
+    errors = center_error(pred[scored], gt[scored])
     n = len(ious)
-    fps = n / seconds if seconds else 0.0
+    nan = float("nan")
     return TrackingScores(
-        success_auc=success_auc(ious),
-        precision_20=precision_at(errors, 20.0),
+        success_auc=success_auc(ious) if n else nan,
+        precision_20=precision_at(errors, 20.0) if n else nan,
         frames_lost=int((ious <= 0).sum()),
         n_frames=n,
         fps=float(fps),
-        success=success_curve(ious),
-        precision=precision_curve(errors),
+        success=success_curve(ious) if n else np.full(len(SUCCESS_THRESHOLDS), nan),
+        precision=precision_curve(errors) if n else np.full(len(PRECISION_THRESHOLDS), nan),
     )

@@ -24,6 +24,7 @@ from siamkit.applications.tracking.crops import (
     crop_square,
     to_tensor_batch,
 )
+from siamkit.applications.tracking.metrics import has_box
 from siamkit.applications.tracking.model import TrackerParams
 from siamkit.data.synthetic_tracking import SyntheticSequence, synthetic_sequence
 from siamkit.data.tracking_sequences import TrackingSequence
@@ -43,15 +44,43 @@ def _gap_pair(rng: np.random.Generator, n: int, max_gap: int) -> tuple[int, int]
     return i, int(rng.integers(lo, hi + 1))
 
 
+def _pair_among(rng: np.random.Generator, valid: np.ndarray, max_gap: int) -> tuple[int, int]:
+    """Two of the frame numbers ``valid`` (sorted) at most ``max_gap`` apart; with every frame
+    valid, the same draws as :func:`_gap_pair`."""
+    i = int(valid[rng.integers(len(valid))])
+    lo = int(np.searchsorted(valid, i - max_gap, side="left"))
+    hi = int(np.searchsorted(valid, i + max_gap, side="right"))
+    return i, int(valid[rng.integers(lo, hi)])
+
+
 class SequencePairs:
-    """Pairs from fixed sequences (folders on disk, or synthetic ones rendered on demand)."""
+    """Pairs from fixed sequences (folders on disk, or synthetic ones rendered on demand).
+
+    Only frames with a ground-truth box (:func:`~siamkit.applications.tracking.metrics.has_box`:
+    finite, positive width and height) are drawn; a sequence without any is left out.
+    """
 
     def __init__(
         self, sequences: Sequence[TrackingSequence | SyntheticSequence], max_gap: int = 50
     ) -> None:
         if not sequences:
             raise ValueError("training needs at least one sequence")
-        self.sequences = list(sequences)
+        self.valid: list[np.ndarray | None] = []  # frame numbers with a box; None: all
+        self.sequences: list[TrackingSequence | SyntheticSequence] = []
+        for seq in sequences:
+            if isinstance(seq, SyntheticSequence):
+                self.sequences.append(seq)
+                self.valid.append(None)
+                continue
+            valid = np.flatnonzero(has_box(seq.boxes))
+            if len(valid):
+                self.sequences.append(seq)
+                self.valid.append(None if len(valid) == len(seq) else valid)
+        if not self.sequences:
+            raise ValueError(
+                "no training sequence has a frame with a ground-truth box (finite x, y, w, h with "
+                "positive width and height)"
+            )
         self.max_gap = max_gap
 
     def _frame(self, seq: TrackingSequence | SyntheticSequence, t: int) -> Frame:
@@ -60,9 +89,13 @@ class SequencePairs:
         return seq.frame(t), seq.boxes[t]
 
     def sample(self, rng: np.random.Generator) -> tuple[Frame, Frame]:
-        seq = self.sequences[int(rng.integers(len(self.sequences)))]
-        n = seq.n_frames if isinstance(seq, SyntheticSequence) else len(seq)
-        i, j = _gap_pair(rng, n, self.max_gap)
+        k = int(rng.integers(len(self.sequences)))
+        seq, valid = self.sequences[k], self.valid[k]
+        if valid is None:
+            n = seq.n_frames if isinstance(seq, SyntheticSequence) else len(seq)
+            i, j = _gap_pair(rng, n, self.max_gap)
+        else:
+            i, j = _pair_among(rng, valid, self.max_gap)
         return self._frame(seq, i), self._frame(seq, j)
 
 

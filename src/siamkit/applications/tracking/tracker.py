@@ -47,11 +47,13 @@ def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
     """Validate an initial ``(x, y, w, h)`` box against a frame; one clear sentence if it is bad."""
     b = np.asarray(box, dtype=np.float64).reshape(-1)
     if b.shape != (4,) or not np.isfinite(b).all():
-        raise ValueError(
-            f"a box is four finite numbers x, y, w, h; got {list(np.asarray(box).reshape(-1))}"
-        )
+        raise ValueError(f"a box is four finite numbers x, y, w, h; got {b.tolist()}")
     h, w = frame_shape[:2]
-    if b[2] <= 0 or b[3] <= 0:
+    if b[2] < 0 or b[3] < 0:
+        raise ValueError(
+            f"the box {b.tolist()} has a negative width or height: width and height must be positive"
+        )
+    if b[2] == 0 or b[3] == 0:
         raise ValueError(f"the box {b.tolist()} has zero area: width and height must be positive")
     if b[0] >= w or b[1] >= h or b[0] + b[2] <= 0 or b[1] + b[3] <= 0:
         raise ValueError(f"the box {b.tolist()} lies outside the {w}x{h} frame")
