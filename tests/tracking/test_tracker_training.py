@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def test_train_task_writes_a_loadable_tracker(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     model = siamkit.load_model(tmp_path / "run" / "model")
     assert isinstance(model, SiamFCNet) and model.backbone_name == "tiny"
-    assert (tmp_path / "run" / "metrics.json").is_file()
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["train.steps"] == 2  # train.steps, not rounded up to train.checkpoint_every
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: siamfc\ndata: {frames: 3}\n")
     res = CliRunner().invoke(cli, ["train", str(bad), "--out", str(tmp_path / "r2")])
@@ -99,3 +101,51 @@ def test_shipped_siamfc_config_resolves() -> None:
     assert cfg["model"]["backbone"] == "small"
     assert TrackerParams.from_dict(cfg["tracker"]).window_influence == 0.40
     assert TrainSettings(**cfg["train"]).steps == 1200
+
+
+class _Counting:
+    def __init__(self, source: SequencePairs) -> None:
+        self.source, self.calls = source, 0
+
+    def sample(self, rng: np.random.Generator) -> object:
+        self.calls += 1
+        return self.source.sample(rng)
+
+
+def test_trains_exactly_train_steps_when_not_a_multiple_of_checkpoint_every() -> None:
+    from siamkit.applications.tracking.train import steps_done
+
+    source = _Counting(SequencePairs([linear_square_sequence(n_frames=6)], max_gap=3))
+    s = TrainSettings(steps=5, batch_size=1, threads=1, checkpoint_every=3)
+    logged: list[str] = []
+    result = train_siamfc(SiamFCNet("tiny"), source, s, log=logged.append)  # type: ignore[arg-type]
+    assert source.calls == 5  # one pair per step: 3 + 2, not 3 + 3
+    assert len(result.history) == 2 and steps_done(s, len(result.history)) == 5
+    assert logged[-1].startswith("step 5:")
+
+
+def test_a_corrupt_training_frame_is_one_sentence_and_leaves_no_run_folder(tmp_path: Path) -> None:
+    seq = tmp_path / "data" / "seq"
+    seq.mkdir(parents=True)
+    for i in range(1, 4):  # every frame corrupt: the first pair fails
+        (seq / f"{i:08d}.jpg").write_bytes(b"garbage")
+    (seq / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
+    cfg = tmp_path / "siamfc.yaml"
+    cfg.write_text(
+        "task: siamfc\nmodel: {backbone: tiny}\ntrain: {steps: 2, batch_size: 1, threads: 1}\n"
+    )
+    out = tmp_path / "runs" / "x"
+    res = CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(out), "--set", f"data.root={tmp_path / 'data'}"]
+    )
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "Error: cannot read the frame " in res.output and f"{seq}/0000000" in res.output
+    assert not out.exists()  # no config.yaml of a run that trained nothing
+
+
+def test_box_errors_show_plain_numbers() -> None:
+    with pytest.raises(ValueError) as err:
+        check_box((10.0, 10.0, 50.0, float("nan")), (240, 320, 3))
+    assert "[10.0, 10.0, 50.0, nan]" in str(err.value) and "np.float64" not in str(err.value)
+    with pytest.raises(ValueError, match="negative width or height"):
+        check_box((10, 10, -5, 5), (240, 320, 3))

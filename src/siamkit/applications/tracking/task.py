@@ -23,7 +23,7 @@ from siamkit.applications.tracking.evaluate import evaluate_tracker
 from siamkit.applications.tracking.model import SiamFCNet, TrackerParams, save_tracker
 from siamkit.applications.tracking.pairs import PairSource, SequencePairs, SyntheticPairs
 from siamkit.applications.tracking.tracker import SiamFCTracker
-from siamkit.applications.tracking.train import TrainSettings, train_siamfc
+from siamkit.applications.tracking.train import TrainSettings, steps_done, train_siamfc
 from siamkit.atomic import atomic_write
 from siamkit.data.synthetic_tracking import synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
@@ -109,14 +109,24 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     source, described = _source(cfg["data"])
     net = SiamFCNet(cfg["model"]["backbone"], cfg["model"]["backbone_kwargs"], params)
     main = is_main_process()  # under torchrun only rank 0 writes, logs and validates
+    new_dir, config_file = not out_dir.exists(), out_dir / "config.yaml"
+    new_config = not config_file.exists()
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(out_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        atomic_write(config_file, yaml.safe_dump(cfg, sort_keys=False))
     log = (options.log or (lambda _msg: None)) if main else (lambda _msg: None)
     t0 = time.time()
-    result = train_siamfc(
-        net, source, settings, out_dir / "checkpoint.pt", options.resume, options.progress, log
-    )
+    try:
+        result = train_siamfc(
+            net, source, settings, out_dir / "checkpoint.pt", options.resume, options.progress, log
+        )
+    except BaseException:  # e.g. a corrupt frame: a run that saved nothing leaves nothing behind
+        if main and not (out_dir / "checkpoint.pt").exists():
+            if new_config:
+                config_file.unlink(missing_ok=True)
+            if new_dir and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+        raise
     finish_distributed()
     if not main:
         return TaskSummary(None)
@@ -130,7 +140,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         **{f"val.{k}": v for k, v in scores.as_dict().items()},
         "train.final_loss": result.history[-1]["loss"] if result.history else float("nan"),
         "train.seconds_this_session": train_seconds,
-        "train.steps": len(result.history) * settings.checkpoint_every,
+        "train.steps": steps_done(settings, len(result.history)),
     }
     model_dir = save_tracker(
         net,

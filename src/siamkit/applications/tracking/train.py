@@ -72,7 +72,8 @@ class TrainSettings:
 
 
 class SiamFCPairBatches:
-    """A Trainer batch source: ``steps`` packed pair batches per epoch, seeded by ``(seed, epoch)``.
+    """A Trainer batch source: ``checkpoint_every`` packed pair batches per epoch (the last epoch
+    only what is left of ``settings.steps``), seeded by ``(seed, epoch)``.
 
     With ``world`` processes, ``settings.batch_size`` is the global batch: process ``rank``
     makes ``batch_size / world`` pairs a step from the stream ``(seed, epoch, rank, world)``.
@@ -89,17 +90,27 @@ class SiamFCPairBatches:
     ) -> None:
         local = ddp.share_of_batch(settings.batch_size, world)
         self.source, self.params, self.s = source, net.params, settings
-        self.steps = settings.checkpoint_every
+        self.steps = settings.checkpoint_every  # of the epoch :meth:`epoch` was last asked for
         self.rank, self.world, self.local = rank, world, local
         self.device = device if device is not None else torch.device("cpu")
 
+    def steps_in(self, epoch: int) -> int:
+        """Steps of ``epoch`` (0-based): ``checkpoint_every``, the last one what remains of ``steps``."""
+        return max(0, min(self.s.checkpoint_every, self.s.steps - epoch * self.s.checkpoint_every))
+
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """The batches of ``epoch``; sets :attr:`steps` to their number (the Trainer reads it for
+        the progress bar after asking for the epoch)."""
+        self.steps = self.steps_in(epoch)
+        return self._batches(epoch, self.steps)
+
+    def _batches(self, epoch: int, steps: int) -> Iterator[tuple[Tensor, Tensor]]:
         seed = (
             [self.s.seed, epoch] if self.world == 1 else [self.s.seed, epoch, self.rank, self.world]
         )
         rng = np.random.default_rng(seed)
         p = self.params
-        for _ in range(self.steps):
+        for _ in range(steps):
             z, x, labels = make_batch(source=self.source, rng=rng, batch_size=self.local, params=p,
                                       max_shift=self.s.max_shift, scale_jitter=self.s.scale_jitter)  # fmt: skip
             packed = np.zeros((len(x), 2, *x.shape[1:]), dtype=np.float32)  # (B, 2, 3, 255, 255)
@@ -154,11 +165,16 @@ class TimeLimit(Callback):
 
 
 class EpochLog(Callback):
-    def __init__(self, log: Callable[[str], None], steps: int) -> None:
-        self.log, self.steps = log, steps
+    def __init__(self, log: Callable[[str], None], settings: TrainSettings) -> None:
+        self.log, self.s = log, settings
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        self.log(f"step {row['epoch'] * self.steps}: loss {row['loss']:.4f}")
+        self.log(f"step {steps_done(self.s, row['epoch'])}: loss {row['loss']:.4f}")
+
+
+def steps_done(settings: TrainSettings, epochs: int) -> int:
+    """Optimiser steps after ``epochs`` epochs: ``checkpoint_every`` each, never past ``steps``."""
+    return min(epochs * settings.checkpoint_every, settings.steps)
 
 
 def train_siamfc(
@@ -170,7 +186,8 @@ def train_siamfc(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train ``net`` in place on pairs from ``source`` for ``ceil(steps / checkpoint_every)`` epochs.
+    """Train ``net`` in place on pairs from ``source`` for exactly ``steps`` optimiser steps, in
+    epochs of ``checkpoint_every`` steps (a checkpoint after each; the last one may be shorter).
 
     It trains on ``settings.device`` (this process's GPU under torchrun) and is handed back on
     the device it came on."""
@@ -182,7 +199,7 @@ def train_siamfc(
     net.to(ctx.device)
     torch.manual_seed(s.seed)
     epochs = math.ceil(s.steps / s.checkpoint_every)
-    total = epochs * s.checkpoint_every
+    total = s.steps
     opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     decay = math.log(s.final_lr / s.lr) / max(total - 1, 1)  # geometric, as the paper's schedule
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -191,7 +208,7 @@ def train_siamfc(
     batches = SiamFCPairBatches(source, net, s, ctx.rank, ctx.world, ctx.device)
     callbacks: list[Callback] = [UseGlobalBatchNorm(net), TimeLimit(s.max_minutes, log)]
     if log and ctx.is_main:
-        callbacks.append(EpochLog(log, s.checkpoint_every))
+        callbacks.append(EpochLog(log, s))
     amp, scaler = mixed_precision(s.amp, ctx.device)  # as the supervised path (from_config)
     trainer = Trainer(
         net, balanced_logistic_loss, opt, batches, scheduler=scheduler, epochs=epochs,
