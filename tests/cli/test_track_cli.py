@@ -85,7 +85,10 @@ def test_track_writes_video_and_boxes(files: dict[str, Path], tmp_path: Path) ->
     [
         ("28,24,0,24", "zero area"),
         ("500,24,10,10", "outside the 160x120 frame"),
-        ("28,24,x,24", "is not four numbers x,y,w,h"),
+        ("28,24,x,24", "is not four finite numbers x,y,w,h"),
+        ("28,24,24,nan", "is not four finite numbers x,y,w,h"),
+        ("28,24,inf,24", "is not four finite numbers x,y,w,h"),
+        ("28,24,-5,24", "negative width or height"),
     ],
 )
 def test_bad_box_writes_nothing(
@@ -176,3 +179,187 @@ def test_export_tracker_then_track_with_onnx(files: dict[str, Path], tmp_path: P
     rows_b = np.array([[float(r[k]) for k in "xywh"] for r in csv.DictReader(b.open())])
     assert len(rows_b) == N
     np.testing.assert_allclose(rows_b, rows_a, atol=1.0)
+
+
+def test_outputs_that_would_destroy_an_input_are_refused(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    video = tmp_path / "in.avi"
+    shutil.copy(files["video"], video)
+    before = video.read_bytes()
+    box = ["--box", "28,24,24,24", "--model", str(files["tracker"])]
+    for option in ("--out", "--boxes"):
+        res = CliRunner().invoke(cli, ["track", str(video), *box, option, str(video)])
+        assert res.exit_code == 1, res.output
+        assert f"Error: {option} {video} is the input video, which it would overwrite" in res.output
+        # the same file by another name
+        res = CliRunner().invoke(
+            cli, ["track", str(video), *box, option, str(tmp_path / "." / "in.avi")]
+        )
+        assert res.exit_code == 1 and "is the input video" in res.output
+    assert video.read_bytes() == before
+    same = tmp_path / "both.avi"
+    res = CliRunner().invoke(
+        cli, ["track", str(video), *box, "--out", str(same), "--boxes", str(same)]
+    )
+    assert res.exit_code == 1 and "--out and --boxes are the same file" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.avi"]
+
+
+@pytest.mark.parametrize("name", ["o.gif", "o"])
+def test_unsupported_out_extension_is_refused_before_tracking(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    import siamkit.applications.tracking.video as video_mod
+
+    def no_frames(path: object) -> object:
+        raise AssertionError("a frame was read before the output name was checked")
+
+    monkeypatch.setattr(video_mod, "iter_video", no_frames)
+    code, out = _track(files, "--box", "28,24,24,24", "--out", str(tmp_path / name))
+    assert code == 1
+    assert f"cannot write the video {tmp_path / name}: give --out a file name ending in " in out
+    assert ".mp4, .avi, .mkv or .mov" in out and ".tmp-" not in out
+    assert list(tmp_path.iterdir()) == []
+    help_text = CliRunner().invoke(cli, ["track", "--help"]).output
+    assert ".mp4, .avi, .mkv or .mov" in " ".join(help_text.split())
+
+
+def test_systemexit_in_the_frame_loop_removes_the_temporary_outputs(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM handler raises SystemExit: the partial video and CSV must not stay behind."""
+    import siamkit
+    from siamkit.applications.tracking.tracker import SiamFCTracker
+    from siamkit.applications.tracking.video import track_video
+
+    (tmp_path / "t.mp4").write_bytes(b"an earlier result")
+    calls = 0
+
+    def update(self: SiamFCTracker, frame: np.ndarray) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise SystemExit(143)
+        return original(self, frame)
+
+    original = SiamFCTracker.update
+    monkeypatch.setattr(SiamFCTracker, "update", update)
+    tracker = SiamFCTracker(siamkit.load_model(files["tracker"]))
+    with pytest.raises(SystemExit):
+        track_video(
+            tracker, files["video"], (28, 24, 24, 24), tmp_path / "t.mp4", tmp_path / "b.csv"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.mp4"]
+    assert (tmp_path / "t.mp4").read_bytes() == b"an earlier result"
+
+
+def test_image_model_and_missing_export_name_the_command(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    for command in ("evaluate-tracking", "export-tracker"):
+        extra = ["--synthetic", "test"] if command == "evaluate-tracking" else ["--out", "x"]
+        res = CliRunner().invoke(cli, [command, str(files["image"]), *extra])
+        assert res.exit_code == 1
+        assert f"{command} needs a model trained with 'task: siamfc'" in res.output
+        assert "leave out MODEL to use the built-in tracker" in res.output
+        assert "--model" not in res.output
+        usage = CliRunner().invoke(cli, [command, "--help"]).output
+        assert f"{command} [OPTIONS] [MODEL]" in usage
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(
+        cli,
+        ["track", str(files["video"]), "--box", "28,24,24,24", "--onnx", str(tmp_path / "empty")],
+    )
+    assert res.exit_code == 1
+    assert f"siamkit export-tracker MODEL --out {tmp_path / 'empty'}" in res.output
+    assert "export_tracker_onnx" not in res.output
+
+
+def test_threads_and_show_response_are_checked(files: dict[str, Path], tmp_path: Path) -> None:
+    for n in ("0", "-2"):
+        code, out = _track(files, "--box", "28,24,24,24", "--threads", n)
+        assert code == 2 and "--threads" in out
+    res = CliRunner().invoke(cli, ["evaluate-tracking", "--synthetic", "test", "--threads", "0"])
+    assert res.exit_code == 2 and "--threads" in res.output
+    code, out = _track(files, "--box", "28,24,24,24", "--show-response")
+    assert code == 2 and "--show-response draws on the annotated video, so give --out" in out
+
+
+def test_a_short_video_is_reported(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A truncated file: the header says N frames, fewer can be decoded."""
+    import siamkit.applications.tracking.video as video_mod
+
+    real = video_mod.iter_video
+
+    def first_three(path: object) -> object:
+        for i, frame in enumerate(real(path)):  # type: ignore[arg-type]
+            if i == 3:
+                return
+            yield frame
+
+    monkeypatch.setattr(video_mod, "iter_video", first_three)
+    code, out = _track(files, "--box", "28,24,24,24", "--boxes", str(tmp_path / "b.csv"))
+    assert code == 0, out
+    assert f"warning: only 3 of the {N} frames of {files['video']} could be read" in out
+    assert len(list(csv.DictReader((tmp_path / "b.csv").open()))) == 3
+
+
+def test_track_progress_in_a_log_has_no_carriage_returns(files: dict[str, Path]) -> None:
+    code, out = _track(files, "--box", "28,24,24,24")
+    assert code == 0 and "\r" not in out and "fps" not in out.split("tracked")[0]
+
+
+def _seq(folder: Path, first_row: str) -> None:
+    from PIL import Image
+
+    (folder / "img").mkdir(parents=True)
+    for i in range(1, 4):
+        Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(folder / "img" / f"{i:04d}.jpg")
+    (folder / "groundtruth_rect.txt").write_text(f"{first_row}\n10,10,20,20\nNaN,NaN,NaN,NaN\n")
+
+
+def test_evaluate_tracking_json_has_int_counts_and_sequence_rows(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    import json
+
+    res = CliRunner().invoke(
+        cli, ["evaluate-tracking", str(files["tracker"]), "--data", str(files["seqs"]), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["n_frames"] == N - 1 and isinstance(doc["frames_lost"], int)
+    (row,) = doc["sequences"]
+    assert row["name"] == "square" and row["frames"] == N and row["scored_frames"] == N - 1
+    assert set(row) >= {"success_auc", "precision_20", "frames_lost"}
+    # frames without ground truth are not scored
+    _seq(tmp_path / "d" / "a", "10,10,20,20")
+    res = CliRunner().invoke(cli, ["evaluate-tracking", "--data", str(tmp_path / "d"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["n_frames"] == 1 and doc["sequences"][0]["frames"] == 3
+
+
+def test_evaluate_tracking_refuses_a_missing_first_box_up_front(tmp_path: Path) -> None:
+    _seq(tmp_path / "d" / "a", "10,10,20,20")
+    _seq(tmp_path / "d" / "b", "NaN,NaN,NaN,NaN")
+    res = CliRunner().invoke(cli, ["evaluate-tracking", "--data", str(tmp_path / "d")])
+    assert res.exit_code == 1
+    gt = tmp_path / "d" / "b" / "groundtruth_rect.txt"
+    assert f"Error: {gt} line 1 has no box for the first frame (nan, nan, nan, nan)" in res.output
+    assert "success AUC" not in res.output  # sequence a was not evaluated first
+    assert "np.float64" not in res.output
+
+
+def test_evaluate_tracking_names_a_corrupt_frame(tmp_path: Path) -> None:
+    _seq(tmp_path / "d" / "a", "10,10,20,20")
+    (tmp_path / "d" / "a" / "img" / "0002.jpg").write_bytes(b"garbage")
+    res = CliRunner().invoke(cli, ["evaluate-tracking", "--data", str(tmp_path / "d")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    frame = tmp_path / "d" / "a" / "img" / "0002.jpg"
+    assert f"Error: cannot read the frame {frame}: it is not a valid image" in res.output

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import click
 
 from siamkit.cli._inputs import friendly_errors
+
+VIDEO_ENDINGS = ".mp4, .avi, .mkv or .mov"  # applications.tracking.video.VIDEO_EXTENSIONS
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -18,15 +21,26 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
         values = tuple(float(p) for p in parts)
     except ValueError:
         values = ()
-    if len(values) != 4:
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise click.BadParameter(
-            f"{text!r} is not four numbers x,y,w,h (e.g. 310,120,60,140)", param_hint="--box"
+            f"{text!r} is not four finite numbers x,y,w,h (e.g. 310,120,60,140)",
+            param_hint="--box",
+        )
+    if values[2] < 0 or values[3] < 0:
+        raise click.BadParameter(
+            f"{text!r} has a negative width or height; give x,y,w,h with w and h above 0",
+            param_hint="--box",
+        )
+    if values[2] == 0 or values[3] == 0:
+        raise click.BadParameter(
+            f"{text!r} has zero area; give x,y,w,h with w and h above 0", param_hint="--box"
         )
     return values  # type: ignore[return-value]
 
 
-def load_tracker_model(path: str | None) -> Any:
-    """The SiamFC network at ``path`` (or the built-in one); a clear error for any other model kind."""
+def load_tracker_model(path: str | None, command: str = "track") -> Any:
+    """The SiamFC network at ``path`` (or the built-in one); a clear error for any other model
+    kind, telling how ``command`` picks the built-in tracker."""
     from siamkit.applications.tracking.model import SiamFCNet
     from siamkit.applications.tracking.pretrained import load_pretrained_tracker
 
@@ -36,11 +50,19 @@ def load_tracker_model(path: str | None) -> Any:
 
     kind = read_model_config(path).get("model", {}).get("kind")
     if kind != SiamFCNet.kind:
+        leave_out = "--model" if command == "track" else "MODEL"
         raise click.ClickException(
-            f"{path} is a {kind!r} model, not a tracker; track needs a model trained with "
-            "'task: siamfc' (or leave out --model to use the built-in tracker)"
+            f"{path} is a {kind!r} model, not a tracker; {command} needs a model trained with "
+            f"'task: siamfc' (or leave out {leave_out} to use the built-in tracker)"
         )
     return load_model(path)
+
+
+def _json_number(v: float | int) -> float | int | None:
+    """Counts as ints, scores rounded to 4 places; NaN (a sequence with no scored frame) as null."""
+    if isinstance(v, int):
+        return v
+    return round(v, 4) if math.isfinite(v) else None
 
 
 @click.command("track")
@@ -50,7 +72,7 @@ def load_tracker_model(path: str | None) -> Any:
     "--out",
     "out_video",
     type=click.Path(dir_okay=False),
-    help="Annotated video to write (.mp4 or .avi).",
+    help=f"Annotated video to write ({VIDEO_ENDINGS}).",
 )
 @click.option(
     "--boxes", "boxes_csv", type=click.Path(dir_okay=False), help="CSV of frame,x,y,w,h,score."
@@ -68,9 +90,17 @@ def load_tracker_model(path: str | None) -> Any:
     help="Track with a folder written by 'siamkit export-tracker' (ONNX Runtime backbone).",
 )
 @click.option(
-    "--show-response", is_flag=True, help="Overlay the response map, to see why the tracker drifts."
+    "--show-response",
+    is_flag=True,
+    help="Overlay the response map on the --out video, to see why the tracker drifts.",
 )
-@click.option("--threads", type=int, default=1, show_default=True, help="CPU threads for torch.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="CPU threads for torch.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @friendly_errors
 def track(
@@ -93,23 +123,35 @@ def track(
     import torch
 
     from siamkit.applications.tracking.tracker import SiamFCTracker
-    from siamkit.applications.tracking.video import track_video
+    from siamkit.applications.tracking.video import check_outputs, track_video
 
     xywh = parse_box(box)
     if onnx_dir and model_path:
         raise click.UsageError("give --model or --onnx, not both")
+    if show_response and out_video is None:
+        raise click.UsageError(
+            "--show-response draws on the annotated video, so give --out VIDEO as well"
+        )
+    check_outputs(video, out_video, boxes_csv)  # before the model loads or a frame is read
     if onnx_dir:
         from siamkit.applications.tracking.onnx import OnnxSiamFC
 
-        net: Any = OnnxSiamFC(onnx_dir, threads=max(threads, 1))
+        net: Any = OnnxSiamFC(onnx_dir, threads=threads)
     else:
         net = load_tracker_model(model_path)
-    torch.set_num_threads(max(threads, 1))
+    torch.set_num_threads(threads)
     summary = track_video(
         SiamFCTracker(net), video, xywh, out_video, boxes_csv, show_response, progress=not as_json
     )
+    if summary.short:
+        click.echo(
+            f"warning: only {summary.n_frames} of the {summary.expected_frames} frames of {video} "
+            "could be read (truncated or damaged file), so the outputs stop there",
+            err=True,
+        )
     doc = {
         "frames": summary.n_frames,
+        "frames_expected": summary.expected_frames or None,
         "fps": round(summary.fps, 2),
         "out": out_video,
         "boxes": boxes_csv,
@@ -126,7 +168,7 @@ def track(
 
 
 @click.command("evaluate-tracking")
-@click.argument("model_path", metavar="MODEL", required=False)
+@click.argument("model_path", metavar="[MODEL]", required=False)
 @click.option(
     "--data",
     type=click.Path(file_okay=False),
@@ -145,8 +187,13 @@ def track(
     type=click.Path(dir_okay=False),
     help="Write an HTML report with the plots and annotated frames.",
 )
-@click.option("--threads", type=int, default=1, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the scores as JSON: overall and one row per sequence.",
+)
 @friendly_errors
 def evaluate_tracking(
     model_path: str | None,
@@ -165,7 +212,7 @@ def evaluate_tracking(
     """
     import torch
 
-    from siamkit.applications.tracking.evaluate import evaluate_tracker
+    from siamkit.applications.tracking.evaluate import check_first_boxes, evaluate_tracker
     from siamkit.applications.tracking.report import annotated_frames, write_tracking_report
     from siamkit.applications.tracking.tracker import SiamFCTracker
     from siamkit.data.synthetic_tracking import synthetic_sequences
@@ -173,13 +220,14 @@ def evaluate_tracking(
 
     if (data is None) == (synthetic is None):
         raise click.UsageError("give exactly one of --data DIR or --synthetic SPLIT")
-    net = load_tracker_model(model_path)
-    torch.set_num_threads(max(threads, 1))
     seqs: Any = (
         read_sequences(data)
         if data
         else synthetic_sequences(synthetic or "test", n_sequences, 100, (640, 480))
     )
+    check_first_boxes(seqs)  # every sequence can start, before any work
+    net = load_tracker_model(model_path, "evaluate-tracking")
+    torch.set_num_threads(threads)
     frames: list[tuple[str, list[bytes]]] = []
 
     def keep(run: Any, seq: Any) -> None:
@@ -190,7 +238,7 @@ def evaluate_tracking(
                 f"{run.name}: success AUC {run.scores.success_auc:.3f}, precision@20 {run.scores.precision_20:.3f}"
             )
 
-    scores, runs = evaluate_tracker(lambda: SiamFCTracker(net), seqs, keep)
+    scores, runs = evaluate_tracker(lambda: SiamFCTracker(net), seqs, keep, progress=not as_json)
     name = Path(model_path).name if model_path else "built-in siamfc-small"
     if report:
         note = (
@@ -206,8 +254,19 @@ def evaluate_tracking(
             frames,
             note,
         )
-    doc = {k: round(v, 4) for k, v in scores.as_dict().items()}
     if as_json:
+        doc: dict[str, Any] = {k: _json_number(v) for k, v in scores.as_dict().items()}
+        doc["sequences"] = [
+            {
+                "name": r.name,
+                "frames": len(r.boxes),
+                "scored_frames": r.scores.n_frames,
+                "success_auc": _json_number(r.scores.success_auc),
+                "precision_20": _json_number(r.scores.precision_20),
+                "frames_lost": r.scores.frames_lost,
+            }
+            for r in runs
+        ]
         click.echo(json.dumps(doc))
     else:
         click.echo(
@@ -219,7 +278,7 @@ def evaluate_tracking(
 
 
 @click.command("export-tracker")
-@click.argument("model_path", metavar="MODEL", required=False)
+@click.argument("model_path", metavar="[MODEL]", required=False)
 @click.option(
     "--out",
     required=True,
@@ -236,5 +295,5 @@ def export_tracker(model_path: str | None, out: str) -> None:
     """
     from siamkit.applications.tracking.onnx import export_tracker_onnx
 
-    dest = export_tracker_onnx(load_tracker_model(model_path), out)
+    dest = export_tracker_onnx(load_tracker_model(model_path, "export-tracker"), out)
     click.echo(f"ONNX tracker: {dest}")

@@ -73,7 +73,8 @@ class OnnxSiamFC:
         d = Path(folder)
         if not (d / ONNX_FILE).is_file() or not (d / META_FILE).is_file():
             raise FileNotFoundError(
-                f"{d} has no {ONNX_FILE} and {META_FILE}; write them with export_tracker_onnx"
+                f"{d} has no {ONNX_FILE} and {META_FILE}; write them with "
+                f"`siamkit export-tracker MODEL --out {d}` (leave out MODEL for the built-in tracker)"
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

@@ -9,20 +9,22 @@ from __future__ import annotations
 import csv
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
 from siamkit.applications.tracking.tracker import SiamFCTracker, TrackResult, check_box
 from siamkit.atomic import atomic_path
 from siamkit.data.video import iter_video, open_video
+from siamkit.progress import progress_bar
 
 _FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
+VIDEO_EXTENSIONS = tuple(_FOURCC)  # what ``out_video`` may end with
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,12 @@ class VideoTrackSummary:
     scores: np.ndarray  # (N,)
     out_video: Path | None
     boxes_csv: Path | None
+    expected_frames: int = 0  # what the video's header announced (0: unknown)
+
+    @property
+    def short(self) -> bool:
+        """Fewer frames could be read than the header announced (a truncated or damaged file)."""
+        return bool(self.expected_frames) and self.n_frames < self.expected_frames
 
 
 def draw_result(frame: np.ndarray, result: TrackResult, show_response: bool = False) -> np.ndarray:
@@ -67,13 +75,51 @@ def draw_result(frame: np.ndarray, result: TrackResult, show_response: bool = Fa
     return out
 
 
-def _writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
-    code = _FOURCC.get(path.suffix.lower())
-    if code is None:
-        raise ValueError(f"cannot write {path}: use a .mp4, .avi, .mkv or .mov file name")
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links; False-y errors when either is missing
+    except OSError:
+        return False
+
+
+def check_outputs(
+    video: str | os.PathLike[str],
+    out_video: str | os.PathLike[str] | None = None,
+    boxes_csv: str | os.PathLike[str] | None = None,
+) -> None:
+    """Refuse, before any work, outputs that cannot be written or would destroy an input: a video
+    name OpenCV has no writer for, an output that is the input video, or one file for both."""
+    src = Path(video)
+    if out_video is not None and Path(out_video).suffix.lower() not in _FOURCC:
+        raise ValueError(
+            f"cannot write the video {out_video}: give --out a file name ending in "
+            f"{', '.join(VIDEO_EXTENSIONS[:-1])} or {VIDEO_EXTENSIONS[-1]}"
+        )
+    for option, path in (("--out", out_video), ("--boxes", boxes_csv)):
+        if path is not None and _same_file(Path(path), src):
+            raise ValueError(
+                f"{option} {path} is the input video, which it would overwrite; write to another file"
+            )
+    if (
+        out_video is not None
+        and boxes_csv is not None
+        and _same_file(Path(out_video), Path(boxes_csv))
+    ):
+        raise ValueError(
+            f"--out and --boxes are the same file ({out_video}); give each its own file name"
+        )
+
+
+def _writer(path: Path, fps: float, size: tuple[int, int], name: Path) -> cv2.VideoWriter:
+    code = _FOURCC[name.suffix.lower()]  # checked by check_outputs
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*code), fps or 25.0, size)
     if not writer.isOpened():
-        raise ValueError(f"OpenCV cannot write {path} with codec {code!r}")
+        raise ValueError(
+            f"OpenCV cannot write {name} with codec {code!r}; try another ending: "
+            f"{', '.join(VIDEO_EXTENSIONS)}"
+        )
     return writer
 
 
@@ -87,20 +133,32 @@ def track_video(
     progress: bool = False,
     on_frame: Callable[[int, TrackResult], None] | None = None,
 ) -> VideoTrackSummary:
-    """Track from ``box`` in the first frame to the end; outputs appear only when complete."""
-    _, info = open_video(video)  # fails early with a sentence naming the file and codec
-    targets = [Path(p) for p in (out_video, boxes_csv) if p is not None]
+    """Track from ``box`` in the first frame to the end; outputs appear only when complete.
+
+    Outputs are checked first (:func:`check_outputs`). Whatever stops the loop (an error, Ctrl-C,
+    ``SystemExit`` from a SIGTERM handler) removes the temporary files and leaves existing files
+    as they were. ``progress``: a bar on a terminal, else a plain line per tenth of the frames.
+    """
+    check_outputs(video, out_video, boxes_csv)
+    cap, info = open_video(video)  # fails early with a sentence naming the file and codec
+    cap.release()
     tracker.keep_response = show_response
     boxes, scores, seconds = [], [], 0.0
     with ExitStack() as outputs:  # each output is renamed over its path only when complete
-        temps = {p: outputs.enter_context(atomic_path(p, suffix=p.suffix)) for p in targets}
+        tmp_video = tmp_csv = None
+        if out_video is not None:
+            suffix = Path(out_video).suffix
+            tmp_video = outputs.enter_context(atomic_path(out_video, suffix=suffix))
+        if boxes_csv is not None:
+            tmp_csv = outputs.enter_context(atomic_path(boxes_csv, suffix=Path(boxes_csv).suffix))
         with ExitStack() as stack:
             writer = None
-            frames = iter_video(video)
-            bar = stack.enter_context(
-                tqdm(total=info.n_frames or None, disable=not progress, desc="track", unit="frame")
+            frames = cast(Generator[np.ndarray, None, None], iter_video(video))
+            stack.callback(frames.close)  # releases the capture at once, whatever stops the loop
+            bar = progress_bar(
+                frames, "track", info.n_frames or None, "frames", enabled=progress, parts=10
             )
-            for i, frame in enumerate(frames):
+            for i, frame in enumerate(bar):
                 t0 = time.perf_counter()
                 if i == 0:
                     tracker.init(frame, check_box(box, frame.shape))
@@ -110,23 +168,21 @@ def track_video(
                 seconds += time.perf_counter() - t0
                 boxes.append(result.box)
                 scores.append(result.score)
-                if out_video is not None:
+                if tmp_video is not None and out_video is not None:
                     if writer is None:
-                        writer = _writer(
-                            temps[Path(out_video)], info.fps, (frame.shape[1], frame.shape[0])
-                        )
+                        size = (frame.shape[1], frame.shape[0])
+                        writer = _writer(tmp_video, info.fps, size, Path(out_video))
                         stack.callback(writer.release)
                     writer.write(
                         cv2.cvtColor(draw_result(frame, result, show_response), cv2.COLOR_RGB2BGR)
                     )
                 if on_frame:
                     on_frame(i, result)
-                bar.update(1)
                 bar.set_postfix(fps=f"{i / seconds:.1f}" if seconds else "-")
         if not boxes:
             raise ValueError(f"{video} has no frames")
-        if boxes_csv is not None:
-            with temps[Path(boxes_csv)].open("w", newline="") as fh:
+        if tmp_csv is not None:
+            with tmp_csv.open("w", newline="") as fh:
                 w = csv.writer(fh)
                 w.writerow(["frame", "x", "y", "w", "h", "score"])
                 for i, (b, s) in enumerate(zip(boxes, scores)):
@@ -139,4 +195,5 @@ def track_video(
         np.asarray(scores),
         Path(out_video) if out_video else None,
         Path(boxes_csv) if boxes_csv else None,
+        info.n_frames,
     )
