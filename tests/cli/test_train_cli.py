@@ -366,3 +366,20 @@ def test_training_again_into_a_run_is_refused_unless_overwrite(tmp_path: Path) -
     res = CliRunner().invoke(cli, [*args, "--set", "train.seed=7", "--overwrite"])
     assert res.exit_code == 0, res.output
     assert weights.read_bytes() != before  # started again, with another seed
+
+
+def test_evaluate_names_the_kind_of_a_model_it_cannot_take() -> None:
+    """A tracker or a text model given to evaluate/embed gets the command that takes it (it was
+    told evaluate takes "Siamese (shared-weight) models", which a text model is)."""
+    from siamkit.cli.train_cmds import _other_kind
+
+    tracker = ROOT / "src" / "siamkit" / "applications" / "tracking" / "pretrained" / "siamfc-small"
+    res = CliRunner().invoke(cli, ["evaluate", str(tracker), "--data", "digits"])
+    assert res.exit_code != 0 and "is a tracker" in res.output
+    assert "siamkit evaluate-tracking" in res.output and "Traceback" not in res.output
+
+    class TextModel:
+        input_kind = "text"
+
+    assert _other_kind(TextModel()).startswith("is a text model")
+    assert "siamkit text similarity" in _other_kind(TextModel())

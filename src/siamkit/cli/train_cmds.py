@@ -92,6 +92,12 @@ def train(
     OUT/model/ (weights + calibrated threshold), OUT/metrics.json, OUT/history.json and
     OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for
     data-parallel training.
+
+    A config with a top-level `task:` trains that application instead and writes its own
+    outputs (always OUT/model/ and OUT/checkpoint.pt; the summary lists the rest): `task: text`
+    (a twin transformer on text pairs, configs/text-pairs.yaml), `ssl` (self-supervised,
+    configs/simclr.yaml), `siamfc` (a tracker, configs/siamfc.yaml), `signatures`
+    (configs/signatures.yaml), `half_twin`.
     """
     from siamkit.experiment import run_experiment
     from siamkit.training import apply_overrides, load_config
@@ -402,10 +408,25 @@ def load_siamese(path: str, device: object) -> SiameseNetwork | JoinedEmbedding:
 
     net = load_model(path, map_location=device)  # type: ignore[arg-type]
     if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
-        raise ValueError(
-            f"{path} is a {type(net).__name__}; evaluate and embed take Siamese (shared-weight) models"
-        )
+        raise ValueError(f"{path} {_other_kind(net)}")
     return net
+
+
+def _other_kind(net: object) -> str:
+    """What the model is, and which commands take it, for the refusal of evaluate and embed."""
+    kind = getattr(net, "input_kind", "image")
+    if kind == "text":
+        return (
+            "is a text model; evaluate and embed take image models. For texts use `siamkit "
+            "text similarity`, `text dedup`, `text plagiarism` or `text enroll`, and `siamkit "
+            "calibrate MODEL --data PAIRS` for its threshold"
+        )
+    if type(net).__name__.startswith("SiamFC"):
+        return "is a tracker; evaluate it with `siamkit evaluate-tracking MODEL`"
+    return (
+        f"is a {type(net).__name__}; evaluate and embed take Siamese image models whose twins "
+        "share one encoder"
+    )
 
 
 COMMANDS = [train, evaluate, embed]
