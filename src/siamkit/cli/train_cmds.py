@@ -94,7 +94,7 @@ def train(
     data-parallel training.
 
     A config with a top-level `task:` trains that application instead and writes its own
-    outputs (always OUT/model/ and OUT/checkpoint.pt; the summary lists the rest): `task: text`
+    outputs (the summary at the end lists them): `task: text`
     (a twin transformer on text pairs, configs/text-pairs.yaml), `ssl` (self-supervised,
     configs/simclr.yaml), `siamfc` (a tracker, configs/siamfc.yaml), `signatures`
     (configs/signatures.yaml), `half_twin`.
