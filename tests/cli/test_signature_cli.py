@@ -126,6 +126,20 @@ def test_threshold_must_be_a_finite_distance(
         assert code == 2 and f"{bad} is not a distance threshold" in out, out
 
 
+def test_verify_creates_no_bank_from_an_empty_file(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, sigs = setup
+    empty = tmp_path / "bank.db"
+    empty.touch()
+    ref = str(sigs / "w0000" / "genuine" / "001.png")
+    code, out = _run(
+        "verify", "--model", str(root / "model"), "--gallery", str(empty), "--writer", "a", ref
+    )
+    assert code == 1 and f"{empty} is empty, not a signature bank; enroll a writer first." in out
+    assert empty.stat().st_size == 0
+
+
 def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> None:
     root, sigs = setup
     res = CliRunner().invoke(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import click
@@ -78,6 +79,15 @@ def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> A
     from siamkit.applications.faces.pipeline import FacePipeline, load_embedder
 
     return FacePipeline(load_embedder(model, store=store), FaceDetector(detector, upsample))
+
+
+def refuse_missing_store(path: str, what: str, hint: str) -> None:
+    """One sentence when a query's store file is missing or empty (0 bytes): SQLite would turn
+    an empty file into a new, empty store and every answer would be "unknown"."""
+    if not Path(path).exists():
+        raise click.ClickException(f"no {what} at {path}; {hint}")
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise click.ClickException(f"{path} is empty, not a {what}; {hint}")
 
 
 def _emit(as_json: bool, doc: Any, text: str) -> None:

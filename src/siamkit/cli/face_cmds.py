@@ -13,7 +13,6 @@ takes a siamkit model trained on face chips instead. Thin shell over
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -26,6 +25,7 @@ from siamkit.cli._face_common import (
     _emit,
     _model_options,
     _pipeline,
+    refuse_missing_store,
 )
 from siamkit.cli.gallery_cmds import _friendly
 
@@ -182,11 +182,12 @@ def identify(
     from siamkit.applications.faces.recognize import identify_faces
     from siamkit.index import Gallery
 
+    refuse_missing_store(gallery_path, "gallery", "enroll faces first")
     pipe = _pipeline(model, detector, upsample)
-    if not Path(gallery_path).exists():
-        raise click.ClickException(f"no gallery at {gallery_path}; enroll faces first")
     docs = []
     with Gallery.open(gallery_path, pipe.embedder, create=False, threshold=threshold) as gallery:
+        if len(gallery) == 0:
+            raise click.ClickException(f"{gallery_path} has no enrolled faces; enroll faces first")
         for path in images:
             found = identify_faces(pipe, gallery, read_rgb(path), k=k)
             docs.append({"image": path, "faces": [_face_doc(f, r) for f, r in found]})

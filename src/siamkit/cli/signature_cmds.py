@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from siamkit.cli._face_common import DistanceThreshold
+from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
 from siamkit.cli._inputs import store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -160,8 +160,7 @@ def verify(
     """Is IMAGE a genuine signature of WRITER? Score against the enrolled references."""
     from siamkit.applications.signatures.bank import SignatureBank
 
-    if not Path(gallery_path).exists():
-        raise click.ClickException(f"no signature bank at {gallery_path}; enroll a writer first.")
+    refuse_missing_store(gallery_path, "signature bank", "enroll a writer first.")
     model, meta = _load(*_model_dir(model_path, gallery_path))
     scan = _scans((image,))[0]
     bank = SignatureBank.open(

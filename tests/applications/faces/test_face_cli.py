@@ -109,6 +109,25 @@ def test_identify_needs_an_existing_gallery(tmp_path, photos):
     assert not (tmp_path / "none.db").exists()
 
 
+def test_identify_creates_no_gallery_from_an_empty_file(tmp_path, photos):
+    empty = tmp_path / "e.db"
+    empty.touch()
+    res = run("identify", "--gallery", empty, photos["messi"])
+    assert res.exit_code == 1
+    assert res.output.strip() == f"Error: {empty} is empty, not a gallery; enroll faces first"
+    assert empty.stat().st_size == 0 and sorted(tmp_path.iterdir()) == [empty]
+
+
+def test_identify_says_when_the_gallery_has_no_faces(tmp_path, photos):
+    db = tmp_path / "staff.db"
+    assert run("enroll", "--gallery", db, "--label", "eileen", photos["astronaut"]).exit_code == 0
+    with Gallery.open(db) as g:
+        g.remove("eileen")
+    res = run("identify", "--gallery", db, photos["messi"])
+    assert res.exit_code == 1
+    assert res.output.strip() == f"Error: {db} has no enrolled faces; enroll faces first"
+
+
 def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
     src = tmp_path / "people"
     for person, keys in {
