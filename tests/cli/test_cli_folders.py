@@ -73,7 +73,7 @@ def test_enroll_a_folder_one_label_per_subfolder_with_a_summary(model, folder, t
     db = tmp_path / "g.db"
     out = run(["enroll", model, "--gallery", db, folder])
     assert out.output.strip() == (
-        f"enrolled 80 image(s) of 4 labels into {db} (now 80 items): ann 20, bob 20, cy 20, dee 20"
+        f"enrolled 80 images of 4 labels into {db} (now 80 items): ann 20, bob 20, cy 20, dee 20"
     )
     with Gallery.open(db) as g:
         assert {i.label: i.count for i in g.labels()} == {"ann": 20, "bob": 20, "cy": 20, "dee": 20}

@@ -114,7 +114,7 @@ def test_every_command_works_on_the_readme_model(readme_run, tmp_path):
     assert np.load(tmp_path / "z.npy").shape == (80, 64)
 
     out = run(["enroll", model, "--gallery", db, unseen])
-    assert "enrolled 80 image(s) of 4 labels" in out.output and "[" not in out.output
+    assert "enrolled 80 images of 4 labels" in out.output and "[" not in out.output
     out = run(["gallery", db, "list", "--json"])
     names = ["Ankle boot", "Bag", "Shirt", "Sneaker"]
     assert sorted(d["label"] for d in json.loads(out.stdout)["labels"]) == names

@@ -59,6 +59,12 @@ def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
         "--reduce", "max", "--json",
     )  # fmt: skip
     assert json.loads(out)["score"] == pytest.approx(max(doc["distances"]), rel=1e-5)
+    code, out = _run(
+        "verify", "--model", model, "--gallery", bank, "--writer", "0042", refs[1],
+        "--threshold", "0.0123456789",
+    )  # fmt: skip
+    assert code == 0 and out.startswith("GENUINE: score 0.00")
+    assert out.rstrip().endswith("(min distance to 3 references), threshold 0.0123")
 
 
 def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> None:

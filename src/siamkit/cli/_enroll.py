@@ -82,6 +82,11 @@ def enroll_groups(
     return ids
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 item``, ``2 items``, ``0 items``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def enrollment_summary(
     ids: Mapping[str, Sequence[int]], gallery_path: str, total: int, shown: int = 10
 ) -> str:
@@ -89,8 +94,8 @@ def enrollment_summary(
     n = sum(len(v) for v in ids.values())
     parts = [f"{label} {len(v)}" for label, v in list(ids.items())[:shown]]
     if len(ids) > shown:
-        parts.append(f"... and {len(ids) - shown} more labels")
-    what = "1 label" if len(ids) == 1 else f"{len(ids)} labels"
-    return f"enrolled {n} image(s) of {what} into {gallery_path} (now {total} items): " + ", ".join(
-        parts
+        parts.append(f"... and {_count(len(ids) - shown, 'more label')}")
+    return (
+        f"enrolled {_count(n, 'image')} of {_count(len(ids), 'label')} into {gallery_path} "
+        f"(now {_count(total, 'item')}): " + ", ".join(parts)
     )

@@ -174,9 +174,11 @@ def verify(
         click.echo(json.dumps(decision.to_dict(), indent=2))
         return
     verdict = {True: "GENUINE", False: "FORGED", None: "no threshold"}[decision.genuine]
+    th = "-" if decision.threshold is None else f"{decision.threshold:.4f}"
+    refs = len(decision.distances)
     click.echo(
-        f"{verdict}: score {decision.score:.4f} ({decision.reduce} distance to "
-        f"{len(decision.distances)} references), threshold {decision.threshold}"
+        f"{verdict}: score {decision.score:.4f} ({decision.reduce} distance to {refs} "
+        f"reference{'' if refs == 1 else 's'}), threshold {th}"
     )
 
 
