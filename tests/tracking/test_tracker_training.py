@@ -149,3 +149,50 @@ def test_box_errors_show_plain_numbers() -> None:
     assert "[10.0, 10.0, 50.0, nan]" in str(err.value) and "np.float64" not in str(err.value)
     with pytest.raises(ValueError, match="negative width or height"):
         check_box((10, 10, -5, 5), (240, 320, 3))
+
+
+@pytest.mark.parametrize(
+    ("box", "match"),
+    [
+        ((10, 10, 1e30, 80), "larger than the 320x240 frame"),
+        ((300, 200, 100, 70), "lies mostly outside the 320x240 frame"),
+    ],
+)
+def test_absurd_first_boxes_are_refused(box: tuple[float, ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        check_box(box, (240, 320, 3))
+    check_box((0, 0, 320, 240), (240, 320, 3))  # the whole frame is a box
+
+
+class _Scaling:
+    """A stand-in network whose response always peaks at scale ``best`` (0: smallest)."""
+
+    def __init__(self, best: int) -> None:
+        from siamkit.applications.tracking.params import TrackerParams
+
+        self.params, self.total_stride, self.best = TrackerParams(), 8, best
+
+    def embed_numpy(self, crops: np.ndarray) -> np.ndarray:
+        return np.zeros((len(crops), 1, 1, 1), np.float32)
+
+    def response_numpy(self, kernel: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(feats), 17, 17), np.float32)
+        out[self.best, 8, 8] = 10.0
+        return out
+
+
+@pytest.mark.parametrize(
+    ("best", "box"), [(2, (100, 100, 40, 20)), (2, (0, 0, 320, 240)), (0, (100, 100, 40, 20))]
+)
+def test_tracked_box_size_stays_within_the_scale_limits_and_the_frame(
+    best: int, box: tuple[float, ...]
+) -> None:
+    tracker = SiamFCTracker(_Scaling(best))  # type: ignore[arg-type]
+    frame = np.zeros((240, 320, 3), np.uint8)
+    tracker.init(frame, box)
+    for _ in range(200):
+        result = tracker.update(frame)
+    w, h = result.box[2:]
+    want = min(5.0, 320 / box[2], 240 / box[3]) if best == 2 else 0.2
+    assert w == pytest.approx(box[2] * want) and h == pytest.approx(box[3] * want)
+    assert tracker.x_side == pytest.approx(tracker.x_side0 * want)  # the search area follows

@@ -57,7 +57,22 @@ def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"the box {b.tolist()} has zero area: width and height must be positive")
     if b[0] >= w or b[1] >= h or b[0] + b[2] <= 0 or b[1] + b[3] <= 0:
         raise ValueError(f"the box {b.tolist()} lies outside the {w}x{h} frame")
+    if b[2] > w or b[3] > h:
+        raise ValueError(
+            f"the box {b.tolist()} is larger than the {w}x{h} frame: give the object's box in pixels"
+        )
+    inside = (min(b[0] + b[2], w) - max(b[0], 0)) * (min(b[1] + b[3], h) - max(b[1], 0))
+    if inside < 0.5 * b[2] * b[3]:
+        raise ValueError(
+            f"the box {b.tolist()} lies mostly outside the {w}x{h} frame: give a box whose "
+            "larger part is inside the frame"
+        )
     return b
+
+
+#: How far the target may shrink or grow from its first box (Bertinetto et al.'s tracker and
+#: siamfc-pytorch clamp the search area to [0.2, 5] times its initial size).
+SCALE_LIMITS = (0.2, 5.0)
 
 
 class SiamFCTracker:
@@ -89,10 +104,13 @@ class SiamFCTracker:
         """Take the exemplar around ``box`` = ``(x, y, w, h)`` in ``frame`` (RGB ``(H, W, 3)`` uint8)."""
         b = check_box(box, frame.shape)
         self.center = box_center(b)
-        self.size = b[2:].copy()
-        self.min_size, self.max_size = np.maximum(self.size * 0.1, 4.0), self.size * 10
-        self.z_side = context_side(b, self.p.context)
-        self.x_side = self.z_side * self.p.instance_size / self.p.exemplar_size
+        self.size0 = self.size = b[2:].copy()
+        self.z_side0 = self.z_side = context_side(b, self.p.context)
+        self.x_side0 = self.x_side = self.z_side * self.p.instance_size / self.p.exemplar_size
+        # the box never grows past the frame, nor past SCALE_LIMITS of where it started
+        h, w = frame.shape[:2]
+        self.scale_range = (SCALE_LIMITS[0], min(SCALE_LIMITS[1], w / b[2], h / b[3]))
+        self.rel_scale = 1.0
         self.fill = frame.reshape(-1, 3).mean(axis=0)
         z = crop_square(frame, self.center, self.z_side, self.p.exemplar_size, self.fill)
         self.kernel = self._embed([z])  # (1, C, 6, 6)
@@ -126,9 +144,11 @@ class SiamFCTracker:
         disp *= self.x_side * self.scales[best] / p.instance_size  # in the image
         self.center = np.clip(self.center + disp, 0, [frame.shape[1], frame.shape[0]])
         scale = (1 - p.scale_lr) + p.scale_lr * self.scales[best]
-        self.size = np.clip(self.size * scale, self.min_size, self.max_size)
-        self.z_side *= scale
-        self.x_side *= scale
+        rel = float(np.clip(self.rel_scale * scale, *self.scale_range))
+        scale, self.rel_scale = rel / self.rel_scale, rel
+        self.size = self.size0 * rel
+        self.z_side = self.z_side0 * rel
+        self.x_side = self.x_side0 * rel
         if p.template_lr > 0:
             z = crop_square(frame, self.center, self.z_side, p.exemplar_size, self.fill)
             self.kernel = (1 - p.template_lr) * self.kernel + p.template_lr * self._embed([z])
