@@ -91,3 +91,12 @@ def test_service_decodes_and_thumbnails_through_the_same_path():
     upright[0, 0] = 255
     y = _decode(Upload("turned.png", _oriented(upright, "PNG")), 3, None)
     assert tuple(y.shape) == (3, 6, 10) and float(y[:, 0, 0].min()) == 1.0
+
+
+def test_tracking_frames_decode_through_the_same_path(tmp_path):
+    from siamkit.data.tracking_sequences import TrackingSequence
+
+    Image.fromarray(A8.astype(np.uint16) * 257).save(tmp_path / "1.png")
+    frame = TrackingSequence("s", [tmp_path / "1.png"], np.zeros((1, 4))).frame(0)
+    assert frame.shape == (24, 32, 3) and frame.dtype == np.uint8
+    np.testing.assert_array_equal(frame[:, :, 1], A8)

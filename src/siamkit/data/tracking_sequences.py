@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from siamkit.image_decode import convert_image
+
 _FRAME_EXT = (".jpg", ".jpeg", ".png", ".bmp")
 LAYOUTS = ("got10k", "otb")
 
@@ -58,7 +60,7 @@ class TrackingSequence:
             return f
         try:
             with Image.open(f) as im:
-                return np.asarray(im.convert("RGB"))
+                return np.asarray(convert_image(im, "RGB"))
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"the frame {f} is missing; put it back or re-extract the sequence"
