@@ -237,3 +237,14 @@ def test_help_texts(cli):
     for args in (["enroll"], ["identify"], ["verify"], ["gallery"], ["gallery", "x.db", "remove"]):
         out = run(cli, [*args, "--help"])
         assert "Usage" in out.output and ("Example" in out.output or "LABEL" in out.output)
+
+
+@pytest.mark.parametrize("value", ["nan", "-0.5", "inf", "abc"])
+def test_a_threshold_that_cannot_decide_is_refused(cli, files, value):
+    """nan or a negative distance threshold decided every pair "different" (inf: "same")."""
+    res = run(
+        cli, ["verify", files["model"], files["c2_0"], files["c2_0"], "--threshold", value], code=2
+    )
+    assert "threshold" in res.output and (
+        "finite number" in res.output or "not a number" in res.output
+    )

@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import click
 
-
-class DistanceThreshold(click.ParamType):
-    """A ``--threshold`` on a distance: a finite number >= 0 (NaN, infinity and negative values
-    would accept everything or nothing); also used by ``siamkit signature``."""
-
-    name = "float"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(
-                f"{value!r} is not a number; give a distance threshold such as 0.6.", param, ctx
-            )
-        if not math.isfinite(number) or number < 0:
-            self.fail(
-                f"{value} is not a distance threshold; give a finite number of at least 0.",
-                param,
-                ctx,
-            )
-        return number
-
+from siamkit.cli._inputs import DistanceThreshold
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 _IMAGE = click.Path(exists=True, dir_okay=False)

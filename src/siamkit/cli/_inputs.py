@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -338,3 +339,25 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
         ("MAP@R", ret.get("map_at_r")),
     ]
     return rows
+
+
+class DistanceThreshold(click.ParamType):
+    """A ``--threshold`` on a distance: a finite number >= 0 (NaN, infinity and negative values
+    would accept everything or nothing); used by every command with a distance ``--threshold``."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(
+                f"{value!r} is not a number; give a distance threshold such as 0.6.", param, ctx
+            )
+        if not math.isfinite(number) or number < 0:
+            self.fail(
+                f"{value} is not a distance threshold; give a finite number of at least 0.",
+                param,
+                ctx,
+            )
+        return number

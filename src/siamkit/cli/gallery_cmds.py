@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from siamkit.cli._inputs import INDEX_CHOICES, store_errors
+from siamkit.cli._inputs import INDEX_CHOICES, DistanceThreshold, store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +32,7 @@ _GALLERY = click.option(
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 _THRESHOLD = click.option(
     "--threshold",
-    type=float,
+    type=DistanceThreshold(),
     default=None,
     help="Decision threshold on the distance (default: the model's calibrated threshold).",
 )
