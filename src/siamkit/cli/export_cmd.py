@@ -9,6 +9,11 @@ from typing import Any
 import click
 
 INT8_MODES = ("static", "dynamic")
+# how a text model's int8 graph is quantised (applications/text/onnx.py, quantize_int8)
+_TEXT_INT8 = (
+    "int8 weights per output channel, activations quantised per token as the graph runs; no "
+    "calibration data"
+)
 
 
 def _calibration(
@@ -122,11 +127,11 @@ def _run_folder(
         if given:
             raise click.UsageError(
                 f"{option} is for image models; a text model exports its encoder (opset 17) and "
-                "tokenizer (int8: dynamic quantisation of the weights, no calibration data)"
+                f"tokenizer (int8: {_TEXT_INT8})"
             )
     if int8_mode == "static":
         raise click.UsageError(
-            "a text model's int8 export is dynamic (weights only): use --int8 or "
+            f"a text model's int8 export is dynamic ({_TEXT_INT8}): use --int8 or "
             "--int8-mode dynamic"
         )
     from siamkit.export.bundle import load_model
@@ -175,14 +180,21 @@ def _int8_check(
     show_default=True,
     help="Export format.",
 )
-@click.option("--int8", is_flag=True, help="Also write an int8-quantised model (model.int8.onnx).")
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Also write an int8-quantised model (model.int8.onnx; a text model: text.int8.onnx in "
+    "its export folder).",
+)
 @click.option(
     "--int8-mode",
     type=click.Choice(INT8_MODES),
     default=None,
-    help="static: calibrated, fastest on CPU (default with --int8); dynamic: no calibration data, "
-    "but activation ranges are taken per batch, so an image's embedding shifts slightly with the "
-    "other images in its batch (text exports quantise per token and do not). Implies --int8.",
+    help="Image models: static: calibrated, fastest on CPU (the default with --int8); dynamic: "
+    "no calibration data, but activation ranges are taken per batch, so an image's embedding "
+    "shifts slightly with the other images in its batch. A text model's int8 is always dynamic, "
+    "its activations quantised per token (so not batch-dependent); static is refused. "
+    "Implies --int8.",
 )
 @click.option(
     "--calib-data",
@@ -206,7 +218,9 @@ def _int8_check(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Where to write the fp32 .onnx file [default: MODEL/model.onnx]; the int8 file goes next to it.",
+    help="Image models: where to write the fp32 .onnx file [default: MODEL/model.onnx]; the "
+    "int8 file goes next to it. A text model writes a folder (graphs, tokenizer) [default: "
+    "MODEL/onnx/].",
 )
 @click.option(
     "--input-shape",

@@ -452,6 +452,7 @@ class TextOnnxModel:
         threshold: float | None,
         int8: bool,
         score_map: ScoreMap | None = None,
+        transformer_config: dict[str, Any] | None = None,
     ) -> None:
         from siamkit.distances import get_distance
 
@@ -459,6 +460,9 @@ class TextOnnxModel:
         self.distance = get_distance(distance)
         self.threshold = threshold
         self.score_map = score_map
+        # the bundle's Hugging Face config of the transformer: which architecture this is (the
+        # default thresholds are all-MiniLM-L6-v2's), as a PyTorch model's encoder.hf_config()
+        self.transformer_config: dict[str, Any] = dict(transformer_config or {})
         self.fingerprint: str = runtime.fingerprint
         self.precision = "int8" if int8 else "fp32"
         self.max_length = int(runtime.meta["max_length"])
@@ -536,6 +540,7 @@ def load_text_onnx_model(
         None if threshold is None else float(threshold),
         int8,
         None if score_map is None else ScoreMap.from_dict(score_map),
+        doc["model"].get("transformer"),
     )
 
 
@@ -563,6 +568,13 @@ def onnx_parity(
     return float(np.abs(got - want).max()), float((got * want).sum(axis=1).min())
 
 
+def _new_folder_mode() -> int:
+    """The permissions ``mkdir`` gives a new folder under the current umask (0755 under 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
 def export_text_bundle(
     model: Any, folder: str | os.PathLike[str], int8: bool = False, force: bool = False
 ) -> list[ExportedText]:
@@ -582,6 +594,7 @@ def export_text_bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(_new_folder_mode())  # mkdtemp makes 0700; the export is an ordinary folder
         export_text_onnx(model, tmp, int8=int8)
         rows = []
         for precision, name in (("fp32", ONNX_NAME), ("int8", INT8_NAME))[: 1 + int8]:
