@@ -10,6 +10,7 @@ Thin shell over :mod:`siamkit.applications.text`: parse, call the library, print
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -34,15 +35,27 @@ _THRESHOLD = click.option(
     help="Cosine similarity at or above which texts count as the same, or 'auto' for the "
     "model's calibrated threshold.",
 )
-_RUNTIME = click.option(
-    "--runtime",
-    type=click.Choice(["torch", "onnx", "onnx-int8"]),
-    default="torch",
-    show_default=True,
-    help="Embed with PyTorch, or with the model's ONNX export: fp32 (the same groups, ~1.4x "
-    "less CPU) or int8 (2.4-2.8x less CPU; on short synthetic duplicates it kept 95% of "
-    "PyTorch's pairs at the document threshold). Export first with `siamkit export MODEL "
-    "--format onnx --int8`.",
+
+
+def _runtime_option(fp32: str, int8: str) -> Any:
+    """``--runtime``; ``fp32`` / ``int8``: what each export gives this command."""
+    return click.option(
+        "--runtime",
+        type=click.Choice(["torch", "onnx", "onnx-int8"]),
+        default="torch",
+        show_default=True,
+        help=f"Embed with PyTorch, or with the model's ONNX export: fp32 ({fp32}) or int8 "
+        f"({int8}). Export first with `siamkit export MODEL --format onnx --int8`.",
+    )
+
+
+_INT8_NOTE = (
+    "2.4-2.8x less CPU; its embeddings differ slightly from PyTorch's: the export prints their "
+    "lowest cosine on probe texts"
+)
+_ID_DEFAULT = (
+    "[default: id, where the file has it; else each text's line (JSONL) or row (CSV) number]. "
+    "Where the field exists, an empty id is refused"
 )
 _ONNX_DIR = click.option(
     "--onnx-dir",
@@ -86,9 +99,39 @@ def _runtime(model: Any, model_path: str | None, runtime: str, onnx_dir: str | N
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write --out whole or not at all; a failure names the user's path, not the temporary file."""
     from siamkit.atomic import atomic_write
 
-    atomic_write(path, text)
+    try:
+        atomic_write(path, text)
+    except OSError as err:
+        raise ValueError(f"cannot write --out {path}: {err.strerror or err}") from None
+
+
+def _refuse_overwriting(out: str | None, option: str, inputs: list[Path]) -> None:
+    """Refuse an output path that is one of the files the command reads."""
+    if out is None or not Path(out).exists():
+        return
+    for f in inputs:
+        try:
+            same = Path(out).samefile(f)
+        except OSError:
+            continue
+        if same:
+            raise click.UsageError(
+                f"{option} {out} is the input file {f}; write the output to another file"
+            )
+
+
+def _load(corpus: str, text_field: str, id_field: str | None, **kwargs: Any) -> Any:
+    """The corpus (:func:`~siamkit.applications.text.corpus.load_corpus`), saying on stderr what
+    it left out (blank texts, a folder's skipped files)."""
+    from siamkit.applications.text.corpus import load_corpus
+
+    loaded = load_corpus(corpus, text_field, id_field, **kwargs)
+    for note in loaded.notes():
+        click.echo(note, err=True)
+    return loaded
 
 
 def _chunk_note(n: int) -> str:
@@ -114,7 +157,7 @@ def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, st
     note = (
         " (this model is not the default one: check it on your own duplicates, or pass --threshold)"
         if model.threshold is not None or model.score_map is not None
-        else other_model_note(model)
+        else other_model_note(model, "--threshold")
     )
     return 1.0 - COVERAGE_SIMILARITY, (
         "all-MiniLM-L6-v2's passage-coverage default: best F1 on synthetic edits of Lee "
@@ -139,12 +182,26 @@ def text() -> None:
 @_JSON
 @friendly_errors
 def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: bool) -> None:
-    """Score two texts and say whether they are the same at the threshold."""
+    """Score two texts and say whether they are the same at the threshold.
+
+    --json: similarity, distance (1 - similarity), min_similarity (the threshold, as
+    --threshold takes it) and max_distance (the same threshold as a distance), threshold_source,
+    same, chunked and score (on the fine-tuning scores' scale; null without a score map)."""
     from siamkit.applications.text.similarity import compare_texts
 
-    r = compare_texts(_model(model_path), a, b, _similarity(threshold))
+    r = compare_texts(_model(model_path), a, b, _similarity(threshold), "--threshold")
     if as_json:
-        click.echo(json.dumps(r.__dict__, indent=2))
+        doc = {
+            "similarity": r.similarity,
+            "distance": r.distance,
+            "min_similarity": 1 - r.threshold,
+            "max_distance": r.threshold,
+            "threshold_source": r.threshold_source,
+            "same": r.same,
+            "chunked": r.chunked,
+            "score": r.score,
+        }
+        click.echo(json.dumps(doc, indent=2))
         return
     verdict = "same" if r.same else "different"
     click.echo(
@@ -184,7 +241,11 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
     "(validation) it raised pair F1 from 0.96 to 0.99; see BENCHMARKS.md.",
 )
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
-@click.option("--id-field", default="id", show_default=True, help="JSONL key / CSV column of ids.")
+@click.option(
+    "--id-field",
+    default=None,
+    help=f"JSONL key / CSV column of ids, each given once {_ID_DEFAULT}.",
+)
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
 @click.option(
     "--faiss-above",
@@ -193,7 +254,7 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
     type=click.IntRange(0),
     help="Use a FAISS HNSW neighbour graph above this many texts (exact search below).",
 )
-@_RUNTIME
+@_runtime_option("the same groups, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_JSON
 @friendly_errors
@@ -205,7 +266,7 @@ def dedup(
     rule: str,
     scoring: str,
     text_field: str,
-    id_field: str,
+    id_field: str | None,
     batch_size: int,
     faiss_above: int,
     runtime: str,
@@ -221,7 +282,6 @@ def dedup(
     import numpy as np
     from tqdm.auto import tqdm
 
-    from siamkit.applications.text.corpus import read_corpus
     from siamkit.applications.text.dedup import (
         PassageVectors,
         covered_pairs,
@@ -231,9 +291,13 @@ def dedup(
     from siamkit.applications.text.embedding import embed_passages, embed_texts
     from siamkit.applications.text.similarity import resolve_threshold
 
-    docs = read_corpus(corpus, text_field, id_field)
+    loaded = _load(corpus, text_field, id_field)
+    _refuse_overwriting(out, "--out", loaded.files)
+    docs = loaded.docs
     model = _model(model_path)
-    doc_dist, doc_source = resolve_threshold(model, _similarity(threshold), level="document")
+    doc_dist, doc_source = resolve_threshold(
+        model, _similarity(threshold), level="document", threshold_option="--threshold"
+    )
     if scoring == "passages":
         dist, source = _coverage_threshold(model, _similarity(threshold))
     else:
@@ -316,8 +380,12 @@ def dedup(
 @_MODEL
 @_THRESHOLD
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
-@click.option("--id-field", default="id", show_default=True, help="JSONL key / CSV column of ids.")
-@_RUNTIME
+@click.option(
+    "--id-field",
+    default=None,
+    help=f"JSONL key / CSV column of ids, each given once {_ID_DEFAULT}.",
+)
+@_runtime_option("the same matches, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_JSON
 @friendly_errors
@@ -328,21 +396,30 @@ def plagiarism(
     model_path: str | None,
     threshold: str,
     text_field: str,
-    id_field: str,
+    id_field: str | None,
     runtime: str,
     onnx_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Match SUSPECT's sentences against the sources and report the copied spans side by side."""
-    from siamkit.applications.text.corpus import Document, read_corpus, read_text_file
+    """Match SUSPECT's sentences against the sources and report the copied spans side by side.
+
+    A --corpus folder is read recursively, skipping hidden files and folders, files without a
+    text suffix, earlier plagiarism reports and SUSPECT itself (each listed on stderr)."""
+    from siamkit.applications.text.corpus import Document, read_text_file
     from siamkit.applications.text.plagiarism import find_plagiarism
     from siamkit.applications.text.report_html import render_report
     from siamkit.applications.text.similarity import resolve_threshold
 
-    doc = Document(Path(suspect).name, read_text_file(suspect))
-    sources = read_corpus(corpus, text_field, id_field)
+    doc = Document(Path(suspect).name, read_text_file(suspect), suspect)
+    if Path(corpus).is_file() and Path(corpus).samefile(suspect):
+        raise click.UsageError(
+            f"--corpus {corpus} is SUSPECT itself; give the sources to compare it with"
+        )
+    loaded = _load(corpus, text_field, id_field, exclude={suspect: "the suspect itself"})
+    _refuse_overwriting(out, "--out", [Path(suspect), *loaded.files])
+    sources = loaded.docs
     model = _model(model_path)
-    dist, source = resolve_threshold(model, _similarity(threshold))
+    dist, source = resolve_threshold(model, _similarity(threshold), threshold_option="--threshold")
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     report = find_plagiarism(model, doc, sources, 1 - dist, runtime=onnx)
     if out:
@@ -376,12 +453,12 @@ def plagiarism(
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
 @click.option(
     "--id-field",
-    default="id",
-    show_default=True,
-    help="JSONL key / CSV column whose value is each text's label (texts sharing it are one label).",
+    default=None,
+    help="JSONL key / CSV column whose value is each text's label (texts sharing it are one "
+    f"label) {_ID_DEFAULT}.",
 )
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-@_RUNTIME
+@_runtime_option("the same embeddings to about 1e-6, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_JSON
 @store_errors("gallery")
@@ -390,7 +467,7 @@ def enroll(
     gallery_path: str,
     model_path: str | None,
     text_field: str,
-    id_field: str,
+    id_field: str | None,
     batch_size: int,
     runtime: str,
     onnx_dir: str | None,
@@ -401,25 +478,48 @@ def enroll(
 
     Use the model the service will serve (--model runs/tickets/model): a gallery refuses
     embeddings of another model. Each text's first 1,000 characters are kept beside the gallery
-    so the service can show what matched.
+    so the service can show what matched. A text its label already holds (enrolled before, or
+    given twice) is skipped, so enrolling a corpus again adds only what is new. Every id is
+    checked as a label before the gallery is created; a missing --gallery folder is created.
     """
-    from siamkit.applications.text.corpus import read_corpus
     from siamkit.applications.text.embedding import embed_texts
-    from siamkit.applications.text.gallery import enroll_documents
+    from siamkit.applications.text.gallery import check_labels, enroll_documents
     from siamkit.index import Gallery
 
-    docs = read_corpus(corpus, text_field, id_field)
+    loaded = _load(corpus, text_field, id_field, unique_ids=False)
+    docs = loaded.docs
+    check_labels(docs)  # before any gallery file is made
+    _refuse_overwriting(gallery_path, "--gallery", loaded.files)
     model = _model(model_path)
     onnx = _runtime(model, model_path, runtime, onnx_dir)
-    with Gallery.open(gallery_path, model, create=True) as gallery:
+    existed = Path(gallery_path).exists()
+    # an existing gallery is opened first (another model's is refused before embedding); a new
+    # one is created only once the texts are embedded, so a failure leaves no file behind
+    with contextlib.ExitStack() as stack:
+        gallery = (
+            stack.enter_context(Gallery.open(gallery_path, model, create=False))
+            if existed
+            else None
+        )
         emb = embed_texts(
             model if onnx is None else onnx, [d.text for d in docs], batch_size=batch_size
         )
-        ids = enroll_documents(gallery, gallery_path, docs, emb.vectors)
+        if gallery is None:
+            try:
+                Path(gallery_path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ValueError(
+                    f"cannot create the folder of --gallery {gallery_path}: {err.strerror or err}"
+                ) from None
+            gallery = stack.enter_context(Gallery.open(gallery_path, model, create=True))
+        done = enroll_documents(gallery, gallery_path, docs, emb.vectors)
         total = len(gallery)
+    enrolled = sum(len(v) for v in done.ids.values())
     doc = {
         "texts": len(docs),
-        "labels": len(ids),
+        "enrolled": enrolled,
+        "skipped_already_enrolled": len(done.skipped),
+        "labels": len(done.ids),
         "gallery": gallery_path,
         "num_items": total,
         "chunked_texts": emb.chunked,
@@ -429,9 +529,14 @@ def enroll(
         click.echo(json.dumps(doc, indent=2))
         return
     click.echo(
-        f"enrolled {len(docs)} text(s) under {len(ids)} label(s) into {gallery_path} "
+        f"enrolled {enrolled} text(s) under {len(done.ids)} label(s) into {gallery_path} "
         f"(now {total} items)"
     )
+    if done.skipped:
+        click.echo(
+            f"skipped {len(done.skipped)} text(s) already enrolled under the same label with the "
+            "same text"
+        )
     click.echo(_chunk_note(emb.chunked), nl=False)
 
 
@@ -543,7 +648,7 @@ def lexical(
     if src.is_file() and src.suffix.lower() not in (".jsonl", ".csv"):
         texts = [ln for ln in read_text_file(src).splitlines() if ln.strip()]
     else:
-        texts = [d.text for d in read_corpus(src, text_field)]
+        texts = [d.text for d in read_corpus(src, text_field, unique_ids=False)]
     pairs = None
     if calibrate_pairs is not None:  # read (and refused) before anything is fitted or written
         from siamkit.applications.text.pairs import read_labelled_pairs

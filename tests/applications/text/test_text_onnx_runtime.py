@@ -220,3 +220,19 @@ def test_enroll_with_a_missing_export_writes_no_gallery(run, export_dir, tmp_pat
     res = run("enroll", str(corpus), "--gallery", str(db), "--onnx-dir", str(export_dir))
     assert res.exit_code == 2 and "--onnx-dir is for --runtime onnx or onnx-int8" in res.output
     assert not db.exists()
+
+
+def test_an_onnx_served_minilm_gets_no_other_model_note(text_model, export_dir, tmp_path) -> None:
+    """serve --runtime onnx reads the bundle's transformer config: MiniLM is MiniLM there too."""
+    from siamkit.applications.text.onnx import load_text_onnx_model
+    from siamkit.applications.text.similarity import resolve_threshold
+    from siamkit.export.bundle import save_model
+
+    folder = save_model(text_model, tmp_path / "model")
+    (Path(folder) / "onnx").symlink_to(export_dir, target_is_directory=True)
+    served = load_text_onnx_model(folder, int8=True)
+    keys = ("model_type", "hidden_size", "num_hidden_layers")
+    want = text_model.encoder.hf_config()
+    assert {k: served.transformer_config.get(k) for k in keys} == {k: want[k] for k in keys}
+    assert resolve_threshold(served, None) == resolve_threshold(text_model, None)
+    assert "not all-MiniLM-L6-v2" not in resolve_threshold(served, None)[1]

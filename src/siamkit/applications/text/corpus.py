@@ -1,6 +1,18 @@
 """Reading texts: one JSONL/CSV corpus, one file per document, or a folder of files.
 
-Every file is decoded as UTF-8; a file that is not says which file and at which byte.
+Every file is decoded as UTF-8; a file that is not says which file and at which byte. JSONL and
+CSV files are read by :func:`jsonl_objects` and :func:`csv_records` (shared with the training
+pairs' reader), which name the file and line of anything they cannot read.
+
+Ids (:func:`load_corpus`): the ``id`` field/column when the file has one (``--id-field`` names
+another, which must then exist), else the text's line number (JSONL) or row number (CSV). When
+the id field exists, every text needs a non-empty id of its own: an empty id is refused rather
+than replaced by a number that could equal another text's id, and so is an id given twice (unless
+the caller shares ids on purpose: a gallery's labels). A folder's ids are paths relative to it.
+
+Folders are read recursively; hidden files and folders (``.DS_Store``, ``.git/``), files whose
+suffix is not a text suffix (:data:`TEXT_SUFFIXES`) and siamkit's own plagiarism reports are
+skipped, and :attr:`Corpus.skipped` says which and why.
 """
 
 from __future__ import annotations
@@ -9,12 +21,19 @@ import csv
 import io
 import json
 import os
+import sys
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".rst", ".html", ".htm", ""}
+CORPUS_SUFFIXES = {".jsonl", ".csv"}
 _INVISIBLE = {"Zs", "Zl", "Zp", "Cc", "Cf"}  # spaces, controls, format (zero-width, BOM)
+# how every plagiarism report (report_html.render_report) starts: such a file in a corpus folder
+# is an earlier run's output, which holds the suspect's text, not a source
+REPORT_PREFIX = "<!doctype html><html><head><meta charset='utf-8'><title>Plagiarism report: "
 
 
 def is_blank(text: str) -> bool:
@@ -37,10 +56,12 @@ def unicode_problem(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class Document:
-    """One text of a corpus and the id it is reported under."""
+    """One text of a corpus and the id it is reported under; ``where`` says where it was read
+    (``"tickets.jsonl line 3"``), for errors."""
 
     id: str
     text: str
+    where: str = field(default="", compare=False)
 
 
 def read_text_file(path: str | os.PathLike[str]) -> str:
@@ -60,59 +81,298 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
         ) from None
 
 
-def _jsonl(path: Path, text_field: str, id_field: str) -> list[Document]:
-    docs = []
-    for n, line in enumerate(read_text_file(path).splitlines(), 1):
+def jsonl_objects(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` of every non-blank line of a JSONL file; a ``ValueError`` naming
+    the file and line of one that is not valid JSON or not a JSON object.
+
+    Lines are split at ``\\n`` only: a JSON string may hold U+2028 and other characters that
+    ``str.splitlines`` would cut at.
+    """
+    p = Path(path)
+    rows = []
+    for n, line in enumerate(read_text_file(p).split("\n"), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path} line {n} is not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get(text_field), str):
-            raise ValueError(f"{path} line {n} has no string field {text_field!r}")
+            raise ValueError(f"{p} line {n} is not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{p} line {n} is not a JSON object (it is a {type(row).__name__})")
+        rows.append((n, row))
+    return rows
+
+
+def _raise_field_limit() -> None:
+    """Let the csv module read fields of any length (its default stops at 131,072 characters):
+    ``sys.maxsize``, halved until the platform's C ``long`` takes it (32 bits on Windows)."""
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 2
+
+
+def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header's columns and ``(line number, {column: value})`` of every record of a CSV file
+    (the line a record starts on; blank lines skipped; a short row's missing fields are ``""``).
+
+    Fields of any length are read. A ``ValueError`` names the file and line of a record the csv
+    module cannot parse (strictly: an unclosed quote is an error, not the rest of the file in
+    one field), or of one with more (non-empty) fields than the header has columns.
+    """
+    p = Path(path)
+    _raise_field_limit()
+    # strict: a quote left open or a stray quote after a closing one is an error, where the
+    # lenient reader would swallow the rest of the file into one field or keep the quote
+    reader = csv.reader(io.StringIO(read_text_file(p), newline=""), strict=True)
+    header: list[str] | None = None
+    records: list[tuple[int, dict[str, str]]] = []
+    start = 1
+    try:
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not row:
+                continue
+            if header is None:
+                header = row
+                continue
+            if len(row) > len(header) and any(v.strip() for v in row[len(header) :]):
+                raise ValueError(
+                    f"{p} line {line} has {len(row)} fields but the header has {len(header)} "
+                    "columns; quote a field that holds a comma"
+                )
+            records.append((line, dict(zip(header, row + [""] * (len(header) - len(row))))))
+    except csv.Error as err:
+        hint = "; a quoted field is not closed" if "end of data" in str(err) else ""
+        raise ValueError(f"{p} line {start} is not valid CSV ({err}{hint})") from None
+    return header or [], records
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What :func:`load_corpus` read: ``docs`` to work on; ``blank``: documents dropped for
+    having no visible character; ``skipped``: ``(path, why)`` of a folder's files not read;
+    ``files``: the files read (to check an output file against)."""
+
+    path: Path
+    docs: list[Document]
+    blank: list[Document]
+    skipped: list[tuple[str, str]]
+    files: list[Path]
+
+    def notes(self, limit: int = 10) -> list[str]:
+        """One line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
+
+        def listed(items: list[str]) -> str:
+            more = len(items) - limit
+            return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+
+        out = []
+        if self.blank:
+            where = [d.where.removeprefix(f"{self.path} ") for d in self.blank]
+            shown = [d.id if w == d.where else f"{d.id} ({w})" for d, w in zip(self.blank, where)]
+            out.append(
+                f"skipped {len(self.blank)} blank text(s) of {self.path}: ids {listed(shown)}"
+            )
+        if self.skipped:
+            out.append(
+                f"skipped {len(self.skipped)} file(s) of {self.path}: "
+                + listed([f"{name} ({why})" for name, why in self.skipped])
+            )
+        return out
+
+
+def _text_id(value: object) -> str | None:
+    """A JSON id as text: strings as they are, whole numbers in decimal; ``None`` otherwise."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _jsonl(path: Path, text_field: str, id_field: str | None) -> list[Document]:
+    rows = jsonl_objects(path)
+    key = id_field or "id"
+    has_ids = any(key in row for _, row in rows)
+    if id_field is not None and rows and not has_ids:
+        raise ValueError(
+            f"{path} has no field {id_field!r} on any line; name the id field with --id-field"
+        )
+    docs = []
+    for n, row in rows:
+        where = f"{path} line {n}"
+        if not isinstance(row.get(text_field), str):
+            raise ValueError(f"{where} has no string field {text_field!r}")
         if bad := unicode_problem(row[text_field]):
-            raise ValueError(f"{path} line {n}: the text is not valid Unicode ({bad})")
-        docs.append(Document(str(row.get(id_field, n)), row[text_field]))
+            raise ValueError(f"{where}: the text is not valid Unicode ({bad})")
+        if not has_ids:
+            docs.append(Document(str(n), row[text_field], where))
+            continue
+        if key not in row:
+            raise ValueError(f"{where} has no {key!r}, though other lines have one")
+        text_id = _text_id(row[key])
+        if text_id is None:
+            raise ValueError(
+                f"{where}: the id {key!r} is {json.dumps(row[key])[:40]}, not a string or a "
+                "whole number"
+            )
+        if not text_id.strip():
+            raise ValueError(f"{where} has an empty id ({key!r})")
+        docs.append(Document(text_id, row[text_field], where))
     return docs
 
 
-def _csv(path: Path, text_field: str, id_field: str) -> list[Document]:
-    reader = csv.DictReader(io.StringIO(read_text_file(path), newline=""))
-    columns = reader.fieldnames or []
-    if text_field not in columns:
-        raise ValueError(
-            f"{path} has no column {text_field!r} (its columns: {', '.join(columns) or 'none'}); "
-            "name the text column with --text-field"
+def _csv(path: Path, text_field: str, id_field: str | None) -> list[Document]:
+    columns, records = csv_records(path)
+
+    def missing(col: str, option: str) -> ValueError:
+        return ValueError(
+            f"{path} has no column {col!r} (its columns: {', '.join(columns) or 'none'}); "
+            f"name the {option.removesuffix('-field')} column with --{option}"
         )
-    return [
-        Document(str(row.get(id_field) or n), row[text_field] or "")
-        for n, row in enumerate(reader, 1)
-    ]
+
+    if text_field not in columns:
+        raise missing(text_field, "text-field")
+    if id_field is not None and id_field not in columns:
+        raise missing(id_field, "id-field")
+    key = id_field or ("id" if "id" in columns else None)
+    docs = []
+    for n, (line, row) in enumerate(records, 1):
+        where = f"{path} line {line}"
+        if key is None:
+            docs.append(Document(str(n), row[text_field], where))
+            continue
+        if not row[key].strip():
+            raise ValueError(f"{where} has an empty id (column {key!r})")
+        docs.append(Document(row[key], row[text_field], where))
+    return docs
+
+
+def _why_skip(rel: Path, f: Path, exclude: Mapping[Path, str]) -> str | None:
+    """Why a folder's file is not read, or ``None`` to read it."""
+    for other, why in exclude.items():
+        try:
+            if f.samefile(other):
+                return why
+        except OSError:
+            pass
+    if rel.name.startswith("."):
+        return "hidden"
+    suffix = f.suffix.lower()
+    if suffix in CORPUS_SUFFIXES or suffix == ".json":
+        return f"a {suffix} file inside a folder is not read: give it as the corpus itself"
+    if suffix not in TEXT_SUFFIXES:
+        return f"not a text file: {' '.join(sorted(s for s in TEXT_SUFFIXES if s))} or no suffix"
+    return None
+
+
+def _folder(
+    root: Path, exclude: Mapping[Path, str]
+) -> tuple[list[Document], list[tuple[str, str]], list[Path]]:
+    docs, skipped, files = [], [], []
+    for folder, subdirs, names in os.walk(root):
+        here = Path(folder)
+        for d in sorted(subdirs):
+            if d.startswith("."):
+                skipped.append((f"{(here / d).relative_to(root)}{os.sep}", "hidden folder"))
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(names):
+            f = here / name
+            rel = f.relative_to(root)
+            if not f.is_file():
+                continue
+            why = _why_skip(rel, f, exclude)
+            if why is None:
+                text = read_text_file(f)
+                if text.startswith(REPORT_PREFIX):
+                    why = "a siamkit plagiarism report"
+                else:
+                    docs.append(Document(str(rel), text, str(f)))
+                    files.append(f)
+            if why is not None:
+                skipped.append((str(rel), why))
+    return docs, skipped, files
+
+
+def _refuse_repeated_ids(path: Path, docs: Iterable[Document]) -> None:
+    first: dict[str, Document] = {}
+    for d in docs:
+        if d.id in first:
+            seen = first[d.id].where.removeprefix(f"{path} ")  # "line 2" of the same file
+            raise ValueError(
+                f"{d.where} repeats the id {d.id[:80]!r} of {seen}; every text needs an id of "
+                "its own (--id-field names the id field)"
+            )
+        first[d.id] = d
+
+
+def load_corpus(
+    path: str | os.PathLike[str],
+    text_field: str = "text",
+    id_field: str | None = None,
+    *,
+    unique_ids: bool = True,
+    exclude: Mapping[str | os.PathLike[str], str] | None = None,
+) -> Corpus:
+    """Documents from a ``.jsonl`` / ``.csv`` file, a single text file, or a folder of text files
+    (see the module's notes on ids and skipped files).
+
+    ``id_field``: ``None`` reads the ``id`` field/column when there is one, else numbers the
+    texts; a name given must exist. ``unique_ids``: refuse an id given twice (naming both lines).
+    ``exclude``: ``{file: why}`` of files a folder corpus must not read (the suspect of a
+    plagiarism check); they are listed in :attr:`Corpus.skipped`.
+
+    Documents with no visible character are dropped into :attr:`Corpus.blank`; a corpus with
+    nothing left is a ``ValueError`` that says what was skipped.
+
+    >>> corpus = load_corpus("sources/", exclude={"essay.txt": "the suspect itself"})  # doctest: +SKIP
+    """
+    p = Path(path)
+    skip = {Path(k): v for k, v in (exclude or {}).items()}
+    skipped: list[tuple[str, str]] = []
+    suffix = p.suffix.lower()
+    if p.is_dir():
+        docs, skipped, files = _folder(p, skip)
+    elif suffix == ".json":
+        raise ValueError(
+            f"{p}: a corpus is a .jsonl file (one JSON object per line), a .csv file, a text file "
+            "or a folder; write the JSON array's objects one per line as .jsonl"
+        )
+    else:
+        files = [p]
+        if suffix == ".jsonl":
+            docs = _jsonl(p, text_field, id_field)
+        elif suffix == ".csv":
+            docs = _csv(p, text_field, id_field)
+        else:
+            docs = [Document(p.name, read_text_file(p), str(p))]
+    if unique_ids:
+        _refuse_repeated_ids(p, docs)
+    corpus = Corpus(
+        p,
+        [d for d in docs if not is_blank(d.text)],
+        [d for d in docs if is_blank(d.text)],
+        skipped,
+        files,
+    )
+    if not corpus.docs:
+        left_out = "; ".join(corpus.notes())
+        raise ValueError(f"{p} holds no non-empty text" + (f" ({left_out})" if left_out else ""))
+    return corpus
 
 
 def read_corpus(
-    path: str | os.PathLike[str], text_field: str = "text", id_field: str = "id"
+    path: str | os.PathLike[str],
+    text_field: str = "text",
+    id_field: str | None = None,
+    unique_ids: bool = True,
 ) -> list[Document]:
-    """Documents from a ``.jsonl`` / ``.csv`` file, a single text file, or a folder of text files.
-
-    Empty documents (nothing but spaces, control or zero-width characters) are dropped: they
-    have nothing to compare. A folder is read recursively;
-    ids are paths relative to it.
+    """The non-blank documents of :func:`load_corpus` (ids unique unless ``unique_ids=False``).
 
     >>> docs = read_corpus("corpus.jsonl")  # doctest: +SKIP
     """
-    p = Path(path)
-    if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES)
-        docs = [Document(str(f.relative_to(p)), read_text_file(f)) for f in files]
-    elif p.suffix.lower() == ".jsonl":
-        docs = _jsonl(p, text_field, id_field)
-    elif p.suffix.lower() == ".csv":
-        docs = _csv(p, text_field, id_field)
-    else:
-        docs = [Document(p.name, read_text_file(p))]
-    docs = [d for d in docs if not is_blank(d.text)]
-    if not docs:
-        raise ValueError(f"{p} holds no non-empty text")
-    return docs
+    return load_corpus(path, text_field, id_field, unique_ids=unique_ids).docs

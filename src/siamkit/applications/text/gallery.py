@@ -9,6 +9,7 @@ matched text. :meth:`siamkit.index.Gallery.remove` deletes them with the label.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,30 +28,87 @@ def text_preview(text: str) -> bytes:
     return cut.encode("utf-8")
 
 
+# a text of more than TEXT_PREVIEW_CHARS characters counts as already enrolled when its preview
+# matches and its embedding is this close (the same text embedded again by the same runtime)
+SAME_TEXT_COSINE = 0.9999
+
+
+@dataclass(frozen=True)
+class EnrolledTexts:
+    """What :func:`enroll_documents` did: ``ids``: each label's new item ids; ``skipped``: the
+    documents not enrolled because their label already holds the same text (from an earlier
+    enrollment, or earlier in the same corpus)."""
+
+    ids: dict[str, list[int]]
+    skipped: list[Document]
+
+
+def check_labels(docs: Sequence[Document]) -> None:
+    """Refuse, naming the document, an id that cannot be a gallery label (empty, over 256
+    characters, invisible characters, surrounding spaces): before any gallery file is made."""
+    for k, d in enumerate(docs):
+        try:
+            validate_label(d.id)
+        except (TypeError, ValueError) as err:
+            shown = d.id if len(d.id) <= 40 else d.id[:37] + "..."
+            raise ValueError(
+                f"{d.where or f'document {k}'}: the id {shown!r} cannot be a gallery label ({err})"
+            ) from None
+
+
+def _enrolled(
+    gallery: Gallery, previews: ThumbnailStore, label: str
+) -> list[tuple[bytes, np.ndarray]]:
+    """``(preview, embedding)`` of each item ``label`` already has (with a preview)."""
+    if label not in gallery:
+        return []
+    items = gallery.items(label)
+    found: dict[int, bytes] = {}
+    ids = [int(i) for i in items.ids]
+    for s in range(0, len(ids), 1000):  # ThumbnailStore.get takes 1,000 ids at a time
+        found.update(previews.get(ids[s : s + 1000]))
+    return [(found[i], z) for i, z in zip(ids, items.embeddings) if i in found]
+
+
 def enroll_documents(
     gallery: Gallery,
     gallery_path: str | Path,
     docs: Sequence[Document],
     vectors: np.ndarray,
-) -> dict[str, list[int]]:
+) -> EnrolledTexts:
     """Enroll each document's ``(D,)`` row of ``vectors`` under its id (documents sharing an id
     become items of one label), with its preview. Every id is checked before anything is
-    written. Returns ``{label: item ids}``.
+    written (:func:`check_labels`).
+
+    A document whose label already holds the same text is skipped, so enrolling a corpus again
+    adds only what is new: the same text is a text of at most :data:`TEXT_PREVIEW_CHARS`
+    characters equal to an enrolled text's preview, or a longer one whose preview matches and
+    whose embedding reaches cosine :data:`SAME_TEXT_COSINE` (previews keep only the start).
 
     >>> enroll_documents(g, "tickets.db", docs, embed_texts(model, [d.text for d in docs]).vectors)  # doctest: +SKIP
     """
     if len(docs) != len(vectors):
         raise ValueError(f"got {len(docs)} documents but {len(vectors)} embeddings")
-    rows: dict[str, list[int]] = {}
-    for i, d in enumerate(docs):
-        validate_label(d.id)
-        rows.setdefault(d.id, []).append(i)
+    check_labels(docs)
     previews = ThumbnailStore(thumbnails_path_for(gallery_path))
     try:
+        known: dict[str, list[tuple[bytes, np.ndarray]]] = {}
+        rows: dict[str, list[int]] = {}
+        skipped: list[Document] = []
+        for i, d in enumerate(docs):
+            if d.id not in known:
+                known[d.id] = _enrolled(gallery, previews, d.id)
+            p, z = text_preview(d.text), vectors[i]
+            short = len(d.text) <= TEXT_PREVIEW_CHARS
+            if any(p == q and (short or float(z @ y) >= SAME_TEXT_COSINE) for q, y in known[d.id]):
+                skipped.append(d)
+                continue
+            known[d.id].append((p, z))
+            rows.setdefault(d.id, []).append(i)
         ids: dict[str, list[int]] = {}
         for label, idx in rows.items():
             ids[label] = gallery.enroll_embeddings(label, vectors[idx])
             previews.put(label, ids[label], [text_preview(docs[i].text) for i in idx])
     finally:
         previews.close()
-    return ids
+    return EnrolledTexts(ids, skipped)

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 import random
@@ -14,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from siamkit.applications.text.corpus import read_text_file
+from siamkit.applications.text.corpus import csv_records, jsonl_objects
 
 FORMATS = {
     "pairs": ("a", "b", "label"),  # label 0/1, or a graded score with score_range
@@ -40,20 +37,15 @@ class TextExamples:
         return TextExamples(self.format, tuple(tuple(c[i] for i in idx) for c in self.texts), t)
 
 
-def _rows(path: Path) -> tuple[list[dict[str, object]], list[str]]:
-    text = read_text_file(path)
+def _rows(path: Path) -> tuple[list[tuple[int, dict[str, object]]], list[str]]:
+    """``(line number, row)`` of every example and the columns found; both formats are read by
+    the corpus readers, which name the file and line of anything they cannot read."""
     if path.suffix.lower() == ".jsonl":
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path} line {n} is not valid JSON ({err.msg})") from None
-        return rows, sorted({k for r in rows if isinstance(r, dict) for k in r})
+        objects = jsonl_objects(path)
+        return list(objects), sorted({k for _, r in objects for k in r})
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        return list(reader), list(reader.fieldnames or [])
+        columns, records = csv_records(path)
+        return [(n, dict(r)) for n, r in records], columns
     raise ValueError(f"{path}: training data is a .csv or .jsonl file")
 
 
@@ -85,11 +77,11 @@ def read_examples(
     fields = [f for f in FORMATS[format] if f != "label"]
     texts: list[list[str]] = [[] for _ in fields]
     targets: list[float] = []
-    for n, row in enumerate(rows, 1):
+    for n, row in rows:
         for k, f in enumerate(fields):
             value = row.get(names[f])
             if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{p} example {n}: {names[f]!r} is empty or not text")
+                raise ValueError(f"{p} line {n}: {names[f]!r} is empty or not text")
             texts[k].append(value)
         if format == "pairs":
             label = row.get(names["label"])
@@ -119,13 +111,13 @@ def _target(
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{p} example {n}: {col}={value!r} is not a number") from None
+        raise ValueError(f"{p} line {n}: {col}={value!r} is not a number") from None
     lo, hi = rng if rng is not None else (0.0, 1.0)
     if not (lo <= x <= hi) or math.isnan(x):
         what = f"the score range [{lo}, {hi}]" if rng is not None else "0/1 labels"
-        raise ValueError(f"{p} example {n}: {col}={x} is outside {what}")
+        raise ValueError(f"{p} line {n}: {col}={x} is outside {what}")
     if rng is None and x not in (0.0, 1.0):
-        raise ValueError(f"{p} example {n}: label {x} is not 0 or 1; {hint}")
+        raise ValueError(f"{p} line {n}: label {x} is not 0 or 1; {hint}")
     return (x - lo) / (hi - lo)
 
 

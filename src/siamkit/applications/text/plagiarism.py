@@ -96,14 +96,24 @@ def _merge(
     return spans
 
 
-def _scores(spans: list[MatchedSpan], total_chars: int) -> list[SourceScore]:
+def _scores(spans: list[MatchedSpan], sus: list[Passage]) -> list[SourceScore]:
+    """Per source, the share of the suspect's sentence characters inside its spans: a span's
+    characters are those of the sentences it holds, not the spaces between them, so numerator
+    and denominator count the same characters and coverage never exceeds 1."""
+    total = sum(p.end - p.start for p in sus)
     by_source: dict[str, list[MatchedSpan]] = {}
     for sp in spans:
         by_source.setdefault(sp.source, []).append(sp)
+
+    def chars(sp: MatchedSpan) -> int:
+        return sum(
+            p.end - p.start for p in sus if sp.suspect_start <= p.start and p.end <= sp.suspect_end
+        )
+
     scores = [
         SourceScore(
             name,
-            sum(sp.suspect_end - sp.suspect_start for sp in group) / max(total_chars, 1),
+            sum(chars(sp) for sp in group) / max(total, 1),
             float(
                 np.average([sp.similarity for sp in group], weights=[sp.sentences for sp in group])
             ),
@@ -132,6 +142,13 @@ def find_plagiarism(
     """
     if not -1.0 <= min_similarity <= 1.0:
         raise ValueError(f"a cosine similarity threshold lies in [-1, 1], got {min_similarity}")
+    seen: dict[str, int] = {}
+    for k, d in enumerate(sources):
+        if d.id in seen:  # spans name their source by id: two sources of one id would mix
+            raise ValueError(
+                f"sources {seen[d.id]} and {k} share the id {d.id!r}; every source needs its own"
+            )
+        seen[d.id] = k
     sus = split_sentences(suspect.text)
     src = [(d.id, p, k) for d in sources for k, p in enumerate(split_sentences(d.text))]
     if not sus:
@@ -143,18 +160,17 @@ def find_plagiarism(
     b = embed_texts(
         net, [p.text for _, p, _ in src], role="document", progress=progress, desc="sources"
     )
-    sims = a.vectors @ b.vectors.T  # (S, M)
+    sims = np.minimum(a.vectors @ b.vectors.T, 1.0)  # (S, M); rounding can pass 1 by 1e-7
     best = sims.argmax(1)
     matches = [
         (i, int(j), float(sims[i, j])) for i, j in enumerate(best) if sims[i, j] >= min_similarity
     ]
     spans = _merge(matches, sus, src, max_gap)
-    total = sum(p.end - p.start for p in sus)
     return PlagiarismReport(
         suspect,
         {d.id: d.text for d in sources},
         spans,
-        _scores(spans, total),
+        _scores(spans, sus),
         min_similarity,
         a.chunked + b.chunked,
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from siamkit.applications.text.corpus import is_blank, unicode_problem
 from siamkit.applications.text.model import (
     DOCUMENT_THRESHOLD,
     PASSAGE_THRESHOLD,
@@ -26,11 +28,16 @@ class SimilarityResult:
 
 
 def resolve_threshold(
-    model: TextSiameseNetwork, similarity: float | None, level: str = "passage"
+    model: TextSiameseNetwork,
+    similarity: float | None,
+    level: str = "passage",
+    threshold_option: str | None = None,
 ) -> tuple[float, str]:
     """The distance threshold and its origin: a cosine ``similarity`` the user gave, else the
     model's calibrated threshold, else all-MiniLM-L6-v2's default for ``level`` (``"passage"``:
-    sentences, ``"document"``: near-duplicate documents)."""
+    sentences, the sentence default; ``"document"``: near-duplicate documents).
+    ``threshold_option``: the caller's option for a threshold of the user's own (``"--threshold"``),
+    suggested when the default may not suit the model; ``None`` when the caller has none."""
     if level not in ("passage", "document"):
         raise ValueError(f"level is 'passage' or 'document', got {level!r}")
     if similarity is not None:
@@ -41,24 +48,38 @@ def resolve_threshold(
         return float(model.threshold), "the model's calibrated threshold"
     refuse_default_for_lexical(model)
     default = PASSAGE_THRESHOLD if level == "passage" else DOCUMENT_THRESHOLD
+    name = "sentence" if level == "passage" else level
     return default, (
-        f"all-MiniLM-L6-v2's {level} default: best F1 on synthetic edits of Lee background "
-        "documents 0-149, benchmarks/bench_text.py calibrate" + other_model_note(model)
+        f"all-MiniLM-L6-v2's {name} default: best F1 on synthetic edits of Lee background "
+        "documents 0-149, benchmarks/bench_text.py calibrate"
+        + other_model_note(model, threshold_option)
     )
 
 
-def other_model_note(model: object) -> str:
+def transformer_config(model: object) -> dict[str, Any]:
+    """The Hugging Face config of ``model``'s transformer: a PyTorch text model's encoder's, or
+    the one an ONNX-served model (:class:`~siamkit.applications.text.onnx.TextOnnxModel`) read
+    from its bundle; ``{}`` when neither is known."""
+    hf_config = getattr(getattr(model, "encoder", None), "hf_config", None)
+    if callable(hf_config):
+        return dict(hf_config())
+    config = getattr(model, "transformer_config", None)
+    return dict(config) if isinstance(config, dict) else {}
+
+
+def other_model_note(model: object, threshold_option: str | None = None) -> str:
     """A warning for the default thresholds' source when ``model``'s transformer is not
     all-MiniLM-L6-v2's architecture (another pretrained model, e.g. all-mpnet-base-v2, whose
-    cosines lie on another scale); ``""`` for MiniLM and its fine-tuned versions."""
-    hf_config = getattr(getattr(model, "encoder", None), "hf_config", None)
-    config = hf_config() if callable(hf_config) else {}
+    cosines lie on another scale); ``""`` for MiniLM and its fine-tuned versions, PyTorch or
+    ONNX-served. ``threshold_option``: the caller's threshold option, suggested if given."""
+    config = transformer_config(model)
     shape = (config.get("model_type"), config.get("hidden_size"), config.get("num_hidden_layers"))
     if shape == ("bert", 384, 6):
         return ""
+    own = f"pass {threshold_option}, or " if threshold_option else ""
     return (
-        "; this model is not all-MiniLM-L6-v2, so the default may not suit it: pass --threshold, "
-        "or calibrate it on labelled pairs (siamkit calibrate MODEL --data PAIRS --out DIR)"
+        f"; this model is not all-MiniLM-L6-v2, so the default may not suit it: {own}calibrate "
+        "it on labelled pairs (siamkit calibrate MODEL --data PAIRS --out DIR)"
     )
 
 
@@ -76,17 +97,29 @@ def refuse_default_for_lexical(model: object) -> None:
 
 
 def compare_texts(
-    model: TextSiameseNetwork, a: str, b: str, min_similarity: float | None = None
+    model: TextSiameseNetwork,
+    a: str,
+    b: str,
+    min_similarity: float | None = None,
+    threshold_option: str | None = None,
 ) -> SimilarityResult:
     """Score ``a`` against ``b`` (``b`` through the document tower of a half-twin).
 
+    The distance is clamped at 0 (two identical texts' cosine can round to 1 + 1e-7).
+    ``threshold_option``: see :func:`resolve_threshold`.
+
     >>> compare_texts(load_text_model(), "A man plays guitar.", "Someone plays a guitar.")  # doctest: +SKIP
     """
-    threshold, source = resolve_threshold(model, min_similarity)
+    for name, t in (("A", a), ("B", b)):
+        if isinstance(t, str) and is_blank(t):
+            raise ValueError(f"{name} is empty; a text needs at least one visible character")
+        if isinstance(t, str) and (bad := unicode_problem(t)):
+            raise ValueError(f"{name} is not valid Unicode ({bad})")
+    threshold, source = resolve_threshold(model, min_similarity, threshold_option=threshold_option)
     za = model.embed([a])
     chunked = model.last_chunked
     zb = model.embed([b], role="document")
     chunked += model.last_chunked
-    d = float(model.distance.pairwise(za, zb)[0])
+    d = max(float(model.distance.pairwise(za, zb)[0]), 0.0)
     score = mapped_score(model, d)
     return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked, score)
