@@ -83,7 +83,7 @@ def is_text_model(model: Any) -> bool:
 
 def text_threshold(model: Any) -> tuple[float, str]:
     """The service's decision threshold on the distance and where it comes from: the model's
-    calibrated one, else all-MiniLM-L6-v2's passage default (as ``siamkit text similarity``)."""
+    calibrated one, else all-MiniLM-L6-v2's sentence default (as ``siamkit text similarity``)."""
     from siamkit.applications.text.similarity import resolve_threshold
 
     return resolve_threshold(model, None, level="passage")
