@@ -383,3 +383,36 @@ def test_evaluate_names_the_kind_of_a_model_it_cannot_take() -> None:
 
     assert _other_kind(TextModel()).startswith("is a text model")
     assert "siamkit text similarity" in _other_kind(TextModel())
+
+
+def test_overwrite_never_mixes_runs_and_a_failed_one_loses_nothing(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--overwrite moves the earlier run aside: a new run that fails (here after writing its
+    config and a checkpoint) leaves the earlier run exactly as it was, and no folder behind."""
+    import shutil
+
+    import siamkit.experiment
+
+    out = tmp_path / "run"
+    shutil.copytree(run_dir, out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def failing_run(cfg, out_dir, **kw):  # type: ignore[no-untyped-def]
+        (out_dir / "config.yaml").write_text("new: run\n")
+        (out_dir / "checkpoint.pt").write_bytes(b"half")
+        raise ValueError("the new run's data is refused")
+
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", failing_run)
+    res = CliRunner().invoke(cli, ["train", str(TINY), "--out", str(out), "--overwrite"])
+    assert res.exit_code != 0 and "the new run's data is refused" in res.output
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_study_folder_is_not_a_run_folder(tmp_path: Path) -> None:
+    (tmp_path / "study.db").write_bytes(b"")
+    res = CliRunner().invoke(cli, ["train", str(TINY), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "holds a tuning study (study.db)" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,13 +104,30 @@ def train(
     configs/simclr.yaml), `siamfc` (a tracker, configs/siamfc.yaml), `signatures`
     (configs/signatures.yaml), `half_twin`.
     """
+    if resume and overwrite:
+        raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
+    out_dir = Path(out) if out else Path("runs") / Path(config).stem
+    _refuse_study_folder(out_dir)
+    if not resume and not overwrite:
+        _refuse_existing_run(out_dir)
+    with _earlier_run_set_aside(out_dir, enabled=overwrite):
+        _train(config, out, resume, overrides, init_from, device, episodes, progress, as_json)
+
+
+def _train(
+    config: str,
+    out: str | None,
+    resume: bool,
+    overrides: tuple[str, ...],
+    init_from: str | None,
+    device: str,
+    episodes: int | None,
+    progress: bool,
+    as_json: bool,
+) -> None:
     from siamkit.experiment import run_experiment
     from siamkit.training import apply_overrides, load_config
 
-    if resume and overwrite:
-        raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
-    if not resume and not overwrite:
-        _refuse_existing_run(Path(out) if out else Path("runs") / Path(config).stem)
     task = _config_task(config)
     if task is not None:
         _run_task(task, config, out, resume, overrides, device, progress, as_json, init_from)
@@ -138,6 +160,61 @@ def train(
     click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
     if result.report_path:
         click.echo(f"report:  {result.report_path}")
+
+
+RUN_OUTPUTS = (
+    "config.yaml",
+    "checkpoint.pt",
+    "history.json",
+    "metrics.json",
+    "report.html",
+    "model",
+)
+"""What a training run writes into OUT (a task's run writes some of them)."""
+
+
+def _refuse_study_folder(out_dir: Path) -> None:
+    """A tuning study's folder is not a run's: its best.yaml would sit beside a model it did
+    not make (and `siamkit tune` refuses a run's folder the same way)."""
+    from siamkit.tuning.search import STUDY_FILE
+
+    if (out_dir / STUDY_FILE).exists():
+        raise click.UsageError(
+            f"{out_dir} holds a tuning study ({STUDY_FILE}); train into another --out, "
+            f"e.g. --out {out_dir / 'best-run'}"
+        )
+
+
+@contextlib.contextmanager
+def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
+    """With --overwrite: move the earlier run's outputs aside, so the new run's files never mix
+    with the old ones; delete them once the new run has finished, and put them back if it fails
+    (a refused config or an interrupt loses nothing). Only the first process of a torchrun
+    launch does this."""
+    names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
+    if not names or os.environ.get("RANK", "0") != "0":
+        yield
+        return
+    stash = Path(tempfile.mkdtemp(prefix=".earlier-run-", dir=out_dir))
+    for name in names:
+        os.replace(out_dir / name, stash / name)
+    try:
+        yield
+    except BaseException:
+        for name in RUN_OUTPUTS:  # the failed run's files, then the earlier run's back
+            _remove(out_dir / name)
+        for name in names:
+            os.replace(stash / name, out_dir / name)
+        shutil.rmtree(stash, ignore_errors=True)
+        raise
+    shutil.rmtree(stash, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _refuse_existing_run(out_dir: Path) -> None:
