@@ -53,7 +53,8 @@ DEVICE = click.option(
 @click.option(
     "--overwrite",
     is_flag=True,
-    help="Start again in an OUT that already holds a run (its checkpoint and model are replaced).",
+    help="Start again in an OUT that already holds a run: the earlier run is set aside, deleted "
+    "when the new one finishes, and put back if it fails.",
 )
 @click.option(
     "--set",
