@@ -81,6 +81,9 @@ def test_existing_export_is_kept_without_force(exported):
     res = CliRunner().invoke(cli, ["export", str(bundle), "--int8"])
     assert res.exit_code == 2 and "already exists; pass --force" in res.output
     assert (bundle / "onnx" / "text.onnx").stat().st_mtime_ns == before
+    # --out naming the existing folder gets the same answer (click refused it as "a directory")
+    res = CliRunner().invoke(cli, ["export", str(bundle), "--out", str(bundle / "onnx")])
+    assert res.exit_code == 2 and "already exists; pass --force" in res.output
 
 
 @pytest.mark.parametrize(

@@ -216,7 +216,7 @@ def _int8_check(
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),  # a file for image models, a folder for text models: checked per kind
     default=None,
     help="Image models: where to write the fp32 .onnx file [default: MODEL/model.onnx]; the "
     "int8 file goes next to it. A text model writes a folder (graphs, tokenizer) [default: "
@@ -292,6 +292,11 @@ def export(
             raise click.ClickException(str(err).strip() or type(err).__name__) from None
         _print(rows, None, fmt, as_json)
         return
+    if out is not None and Path(out).is_dir():
+        raise click.BadParameter(
+            f"{out} is a folder; an image model exports to a .onnx file, e.g. {Path(out) / 'model.onnx'}",
+            param_hint="'--out'",
+        )
     mode = int8_mode or ("static" if int8 else None)
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
