@@ -36,7 +36,7 @@ class SSLDataConfig:
             are kept unseen for evaluation.
         val_fraction: labeled datasets: the share of the training images held out (seeded, per
             class) as the kNN monitor's validation set; they are not trained on.
-        limit: keep at most this many training images (seeded); ``None`` = all.
+        limit: keep at most this many training images (seeded; at least 1); ``None`` = all.
         image_size, grayscale: how image-folder images are read.
     """
 
@@ -56,7 +56,8 @@ class SSLTrainConfig:
 
     Attributes:
         batch_size: images per batch (two views each); at least 2.
-        steps_per_epoch: batches per epoch; ``None`` = training images // batch_size.
+        steps_per_epoch: batches per epoch (at least 1); ``None`` = a full pass, training
+            images // batch_size.
         knn_k: neighbours of the kNN monitor (leave-one-out on the labeled validation images).
         monitor_images: validation (else training) images embedded for the collapse monitor.
         amp: mixed precision (``torch.autocast``, bfloat16 where supported, else float16 with a
@@ -122,6 +123,17 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
     for key in ("epochs", "knn_k", "monitor_images"):
         if getattr(cfg.train, key) < 1:
             raise ConfigError(f"train.{key} must be at least 1")
+    if cfg.train.steps_per_epoch is not None and cfg.train.steps_per_epoch < 1:
+        raise ConfigError(
+            "train.steps_per_epoch must be at least 1 (or null for a full pass over the "
+            f"training images), got {cfg.train.steps_per_epoch}"
+        )
+    if not 0.0 <= cfg.data.val_fraction < 1.0:
+        raise ConfigError(f"data.val_fraction must be in [0, 1), got {cfg.data.val_fraction}")
+    if cfg.data.limit is not None and cfg.data.limit < 1:
+        raise ConfigError(
+            f"data.limit must be at least 1 (or null for every image), got {cfg.data.limit}"
+        )
     if cfg.ssl.embed not in EMBEDS:
         raise ConfigError(
             f"ssl.embed = {cfg.ssl.embed!r} is not valid; choose backbone (the encoder's pooled "
@@ -129,8 +141,17 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         )
     if cfg.ssl.temperature <= 0 or not 0 < cfg.ssl.momentum < 1:
         raise ConfigError("ssl.temperature must be positive and ssl.momentum in (0, 1)")
+    if not cfg.ssl.collapse_std >= 0:  # NaN too
+        raise ConfigError(
+            f"ssl.collapse_std must be >= 0 (0 turns the collapse check off), got {cfg.ssl.collapse_std}"
+        )
     if cfg.model.freeze_encoder_epochs:
         raise ConfigError("model.freeze_encoder_epochs is for supervised runs, not task: ssl")
+    if len(cfg.views.crop_scale) != 2:
+        raise ConfigError(
+            "views.crop_scale must be two numbers [min, max] within (0, 1], got "
+            f"{list(cfg.views.crop_scale)}"
+        )
     lo, hi = cfg.views.crop_scale
     if not 0 < lo <= hi <= 1:
         raise ConfigError(f"views.crop_scale must be (min, max) within (0, 1], got {lo, hi}")
@@ -150,7 +171,10 @@ def apply_ssl_overrides(
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r} must look like section.key=value")
-        value = yaml.safe_load(raw)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"cannot read the value in override {item!r}") from None
         section, dot, name = key.strip().partition(".")
         if not dot:
             doc[section] = value
