@@ -90,5 +90,5 @@ def test_a_checkpoint_from_before_train_amp_resumes() -> None:
     del old["train"]["amp"]  # a checkpoint written before the key existed
     guard.load_state_dict(old)
     old["train"]["batch_size"] = 8
-    with pytest.raises(ValueError, match=r"different config \(train\)"):
+    with pytest.raises(ValueError, match=r"different config \(train\.batch_size\)"):
         guard.load_state_dict(old)

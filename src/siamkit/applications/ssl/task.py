@@ -16,7 +16,6 @@ processes train and return a summary without a model.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,17 @@ from siamkit.applications.ssl.config import (
 )
 from siamkit.applications.ssl.data import SSLData, load_ssl_data
 from siamkit.applications.ssl.methods import SelfSupervised, embedding_network
-from siamkit.applications.ssl.trainer import CollapseError, build_ssl_trainer
+from siamkit.applications.ssl.trainer import (
+    CHECKPOINT,
+    CollapseError,
+    build_ssl_trainer,
+    check_resume,
+    fit,
+)
 from siamkit.atomic import atomic_write
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
+from siamkit.progress import is_enabled, set_enabled
 from siamkit.training.builders import build_model
 from siamkit.training.ddp import finish_distributed
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -90,21 +96,37 @@ def _metadata(
 
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """Train as ``config`` says and save the network (see the module docstring)."""
+    was_on = is_enabled()
+    if not options.progress:  # nor the monitor's embedding lines
+        set_enabled(False)
+    try:
+        return _run(config, out_dir, options)
+    finally:
+        set_enabled(was_on)
+
+
+def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     doc = apply_ssl_overrides(config, options.overrides)
     if options.device != "auto":
         doc.setdefault("train", {})["device"] = options.device
+    if options.init_from is not None:  # recorded as model.init_from, as a supervised run does
+        model_section = doc.get("model") or {}
+        if isinstance(model_section, dict):
+            doc["model"] = {**model_section, "init_from": options.init_from}
     cfg = ssl_config_from_dict(doc)
+    if options.resume:  # a different config or a collapsed run: refused before anything is written
+        check_resume(out_dir / CHECKPOINT, cfg)
     log = options.log or print
     data = load_ssl_data(cfg.data)
     if data.train_x.shape[0] < cfg.train.batch_size:
         raise ValueError(
             f"train.batch_size = {cfg.train.batch_size} is more than the {data.train_x.shape[0]} training images"
         )
-    model = build_ssl_model(cfg, data, options.init_from)
+    model = build_ssl_model(cfg, data)
     trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
     ctx = trainer.ctx
     if not ctx.is_main:  # another process of a torchrun launch: trains, writes and says nothing
-        trainer.fit(resume=options.resume)
+        fit(trainer, resume=options.resume)
         finish_distributed()  # (after an error torchrun ends every process)
         return TaskSummary(model_dir=None)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,15 +134,15 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     atomic_write(out_dir / "config.yaml", resolved)
     where = f"{ctx.world} processes on {ctx.device.type}" if ctx.enabled else str(ctx.device)
     log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {where}")
-    t0 = time.perf_counter()
     try:
-        history = trainer.fit(resume=options.resume).history
+        history = fit(trainer, resume=options.resume)
     finally:
-        _write_json(out_dir / "history.json", trainer.history)
+        if trainer.history:  # (a resume refused before loading the run leaves its history)
+            _write_json(out_dir / "history.json", trainer.history)
     finish_distributed()
     if monitor.collapsed is not None:
         raise CollapseError(monitor.collapsed)
-    seconds = time.perf_counter() - t0
+    seconds = monitor.train_seconds()  # with a resumed run's seconds before
     net = embedding_network(model.net.cpu().eval(), cfg.ssl.embed)
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
     last = history[-1]

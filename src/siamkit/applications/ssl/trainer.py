@@ -51,6 +51,7 @@ from siamkit.training import ddp
 from siamkit.training.batches import epoch_generator
 from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.callbacks import Callback
+from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.data import to_float
 from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.step import mixed_precision
@@ -59,8 +60,24 @@ from siamkit.training.trainer import Trainer
 CHECKPOINT = "checkpoint.pt"
 
 
-class CollapseError(RuntimeError):
-    """The embedding collapsed to (nearly) one point: the model would be useless."""
+class CollapseError(RuntimeError, ValueError):
+    """The embedding collapsed to (nearly) one point: the model would be useless (a
+    ``ValueError`` too: the command line says it in one sentence, as for a bad input)."""
+
+
+class DivergedError(FloatingPointError, ValueError):
+    """The loss became NaN or infinite (a ``ValueError`` too: the command line says it in one
+    sentence)."""
+
+
+_COLLAPSE_FIX = "a lower optim.lr, stronger views or method: simclr / vicreg"
+
+
+def _collapse(epoch: int, std: float, threshold: float) -> str:
+    return (
+        f"epoch {epoch}: the embedding collapsed (per-dimension std x sqrt(D) = {std:.4f}, "
+        f"below ssl.collapse_std = {threshold})"
+    )
 
 
 def rank_generator(seed: int, epoch: int, rank: int, world: int) -> torch.Generator:
@@ -146,7 +163,13 @@ class MomentumTarget(Callback):
 
 
 class SSLMonitor(Callback):
-    """Collapse std and kNN accuracy per epoch (row ``0``: before training); stops on collapse."""
+    """Collapse std and kNN accuracy per epoch (row ``0``: before training); stops on collapse.
+
+    Its checkpointed state: the collapse (``None`` if none), so a resumed run refuses it too, and
+    the seconds trained so far (``train_seconds`` adds this process's time to them).
+    """
+
+    key = "ssl_monitor"
 
     def __init__(
         self,
@@ -161,6 +184,18 @@ class SSLMonitor(Callback):
         self.images, self.t0 = images_per_epoch, 0.0
         self.ctx = ctx if ctx is not None else ddp.DistContext(0, 1, device)
         self.collapsed: str | None = None
+        self.seconds_before, self.fit_start = 0.0, time.perf_counter()
+
+    def train_seconds(self) -> float:
+        """Seconds spent training this run, in this process and (resumed) the ones before."""
+        return self.seconds_before + time.perf_counter() - self.fit_start
+
+    def state_dict(self) -> Any:
+        return {"collapsed": self.collapsed, "train_seconds": self.train_seconds()}
+
+    def load_state_dict(self, state: Any) -> None:
+        self.collapsed = state.get("collapsed")
+        self.seconds_before = float(state.get("train_seconds", 0.0))
 
     def measure(self) -> dict[str, float | None]:
         """Rank 0's monitors, on every process (the others do not measure: they wait)."""
@@ -191,6 +226,7 @@ class SSLMonitor(Callback):
         return out
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        self.fit_start = time.perf_counter()
         if not resumed:
             trainer.history.append(
                 {"epoch": 0, "loss": None, "images_per_s": None, **self.measure()}
@@ -203,9 +239,8 @@ class SSLMonitor(Callback):
         if float(row["collapse_std"]) < self.cfg.ssl.collapse_std:
             trainer.stop = True
             self.collapsed = (
-                f"epoch {row['epoch']}: the embedding collapsed (per-dimension std x sqrt(D) = "
-                f"{row['collapse_std']:.4f}, below ssl.collapse_std = {self.cfg.ssl.collapse_std}); "
-                "no model saved. Try a lower optim.lr, stronger views or method: simclr / vicreg"
+                f"{_collapse(row['epoch'], row['collapse_std'], self.cfg.ssl.collapse_std)}; "
+                f"no model saved: try {_COLLAPSE_FIX}"
             )
         self.t0 = time.perf_counter()
 
@@ -228,10 +263,22 @@ class SSLConfigGuard(Callback):
         train = {**self.config["train"], **state["train"], "epochs": self.config["train"]["epochs"]}
         saved = {**state, "train": train}
         if saved != self.config:
-            diff = [s for s in self.config if saved.get(s) != self.config[s]]
+            diff = _config_diff(saved, self.config) or sorted(set(saved) - set(self.config))
             raise ValueError(
                 f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
             )
+
+
+def _config_diff(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The keys (``optim.lr``; ``method``) whose values differ between two config dicts."""
+    out: list[str] = []
+    for section, value in now.items():
+        old = saved.get(section)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out += [f"{section}.{k}" for k in {**old, **value} if old.get(k) != value.get(k)]
+        elif old != value:
+            out.append(section)
+    return out
 
 
 class SSLEpochLog(Callback):
@@ -245,6 +292,43 @@ class SSLEpochLog(Callback):
             f"kNN@{self.cfg.train.knn_k} {knn}, collapse std {row['collapse_std']:.3f}, "
             f"{row['images_per_s']:.0f} images/s"
         )
+
+
+def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> None:
+    """Refuse, before anything is written, to resume ``checkpoint`` with a config other than
+    ``cfg`` (naming the keys), or a run that stopped on a collapse (a resume would run no epoch,
+    so no check, and save the collapsed model).
+
+    Raises:
+        FileNotFoundError: there is no checkpoint.
+        ValueError: a different config (or an unreadable checkpoint).
+        CollapseError: the run collapsed.
+    """
+    path = Path(checkpoint)
+    state = load_checkpoint(path)
+    if state.get(SSLConfigGuard.key) is not None:
+        SSLConfigGuard(ssl_config_to_dict(cfg)).load_state_dict(state[SSLConfigGuard.key])
+    history = state.get("history") or []
+    last = history[-1] if history else {}
+    std = last.get("collapse_std")
+    recorded = (state.get(SSLMonitor.key) or {}).get("collapsed")
+    # checkpoints from before the collapse was recorded: the last epoch's stored collapse figure
+    stored = std is not None and last.get("epoch", 0) >= 1 and std < cfg.ssl.collapse_std
+    if recorded is None and not stored:
+        return
+    at = _collapse(last.get("epoch", 0), std, cfg.ssl.collapse_std) if std is not None else recorded
+    raise CollapseError(
+        f"cannot resume {path.parent}: its run stopped at {at}, so no model was saved; "
+        f"start it again (--overwrite) with {_COLLAPSE_FIX}"
+    )
+
+
+def fit(trainer: Trainer, resume: bool = False) -> list[dict[str, Any]]:
+    """``trainer.fit(resume)``'s history; a NaN or infinite loss as a :class:`DivergedError`."""
+    try:
+        return trainer.fit(resume=resume).history
+    except FloatingPointError as err:
+        raise DivergedError(str(err)) from None
 
 
 def build_ssl_trainer(

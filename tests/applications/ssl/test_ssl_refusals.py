@@ -1,0 +1,203 @@
+"""``task: ssl``: a collapse, a NaN loss, a bad value or a refused resume is one ``Error:``
+sentence naming the key, checked before anything is written; a resume keeps what the run was
+(collapsed, started from a model, seconds trained); hidden files are not images; --no-progress
+is quiet."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from siamkit import progress
+from siamkit.applications.ssl import trainer as ssl_trainer
+from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict
+from siamkit.applications.ssl.data import folder_images
+from siamkit.applications.ssl.task import run
+from siamkit.applications.ssl.trainer import CollapseError
+from siamkit.cli.main import cli
+from siamkit.export.bundle import read_model_config
+from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
+from siamkit.training.config_io import ConfigError
+from siamkit.training.tasks import TaskOptions
+
+SMALL: dict[str, Any] = {
+    "method": "simclr",
+    "data": {"dataset": "digits"},
+    "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8, 16]}, "embedding_dim": 16},
+    "ssl": {"proj_dim": 16, "proj_hidden": 32, "pred_hidden": 8},
+    "train": {"epochs": 1, "batch_size": 32, "steps_per_epoch": 2, "knn_k": 5, "device": "cpu"},
+}
+QUIET = TaskOptions(progress=False, log=lambda s: None)
+RESUME = TaskOptions(resume=True, progress=False, log=lambda s: None)
+
+
+def _doc(**sections: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(SMALL)
+    for name, values in sections.items():
+        doc[name] = {**doc.get(name, {}), **values}
+    return doc
+
+
+def _collapsing() -> dict[str, Any]:
+    return _doc(ssl={"collapse_std": 5.0})  # above the largest possible value (~1)
+
+
+def _cli(tmp_path: Path, doc: dict[str, Any], *args: str) -> Result:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"task": "ssl", **doc}))
+    return CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(tmp_path / "o"), "--no-progress", *args]
+    )
+
+
+def _one_sentence(res: Result, text: str) -> None:
+    assert res.exit_code == 1, res.output
+    assert isinstance(res.exception, SystemExit), res.exception  # a ClickException, no traceback
+    last = res.output.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and text in last, res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_collapse_is_one_sentence(tmp_path: Path) -> None:
+    res = _cli(tmp_path, _collapsing())
+    _one_sentence(res, "epoch 1: the embedding collapsed")
+    assert "below ssl.collapse_std = 5.0" in res.output
+    assert not (tmp_path / "o" / "model").exists()
+
+
+def test_a_nan_loss_is_one_sentence(tmp_path: Path) -> None:
+    doc = _doc(optim={"optimizer": "sgd", "lr": 1e30, "schedule": "constant"})
+    _one_sentence(_cli(tmp_path, doc), "the loss became nan; lower optim.lr")
+
+
+def test_a_collapsed_run_is_not_saved_on_resume(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    with pytest.raises(CollapseError):
+        run(_collapsing(), out, QUIET)
+    history = (out / "history.json").read_bytes()
+    with pytest.raises(CollapseError, match=r"cannot resume .*: its run stopped at epoch 1: "):
+        run(_collapsing(), out, RESUME)
+    assert not (out / "model").exists() and not (out / "metrics.json").exists()
+    assert (out / "history.json").read_bytes() == history
+    # a checkpoint from before the collapse was recorded: its stored collapse figure tells
+    state = load_checkpoint(out / "checkpoint.pt")
+    state.pop("ssl_monitor", None)
+    save_checkpoint(state, out / "checkpoint.pt")
+    with pytest.raises(CollapseError, match="cannot resume"):
+        run(_collapsing(), out, RESUME)
+    assert not (out / "model").exists()
+    res = _cli(tmp_path, _collapsing(), "--resume")
+    _one_sentence(res, "cannot resume")
+
+
+def test_a_refused_resume_rewrites_nothing_and_names_the_key(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    run(_doc(), out, QUIET)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match=r"different config \(method\)"):
+        run(_doc(), out, TaskOptions(resume=True, overrides=("method=byol",), progress=False))
+    with pytest.raises(ValueError, match=r"different config \(optim\.lr\)"):
+        run(_doc(), out, TaskOptions(resume=True, overrides=("optim.lr=0.5",), progress=False))
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    res = _cli(tmp_path, _doc(), "--resume", "--set", "method=byol")
+    _one_sentence(res, "different config (method)")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read the value in override 'train.epochs=\[1'"):
+        apply_ssl_overrides({}, ["train.epochs=[1"])
+    _one_sentence(_cli(tmp_path, _doc(), "--set", "train.epochs=[1"), "cannot read the value")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "says"),
+    [
+        ("data", "val_fraction", -0.2, "data.val_fraction must be in [0, 1), got -0.2"),
+        ("data", "val_fraction", 1.5, "data.val_fraction must be in [0, 1), got 1.5"),
+        ("data", "limit", 0, "data.limit must be at least 1"),
+        ("data", "limit", -5, "data.limit must be at least 1"),
+        ("ssl", "collapse_std", -1.0, "ssl.collapse_std must be >= 0"),
+        ("train", "steps_per_epoch", 0, "train.steps_per_epoch must be at least 1"),
+        ("train", "steps_per_epoch", -1, "train.steps_per_epoch must be at least 1"),
+        ("views", "crop_scale", [0.5], "views.crop_scale must be two numbers"),
+    ],
+)
+def test_bad_values_name_their_key(section: str, key: str, value: Any, says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        ssl_config_from_dict(_doc(**{section: {key: value}}))
+    assert says in str(err.value)
+
+
+def test_bad_values_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    res = _cli(tmp_path, _doc(), "--set", "data.val_fraction=-0.2")
+    _one_sentence(res, "data.val_fraction must be in [0, 1)")
+    assert not (tmp_path / "o").exists()
+
+
+def test_init_from_is_recorded(tmp_path: Path) -> None:
+    first = run(_doc(), tmp_path / "a", QUIET)
+    source = str(first.model_dir)
+    second = run(_doc(), tmp_path / "b", TaskOptions(progress=False, init_from=source))
+    written = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
+    assert written["model"]["init_from"] == source
+    meta = read_model_config(second.model_dir)["metadata"]  # type: ignore[arg-type]
+    assert meta["config"]["model"]["init_from"] == source
+
+
+def test_image_folders_skip_hidden_files_and_folders(tmp_path: Path) -> None:
+    root = tmp_path / "imgs"
+    (root / "c1").mkdir(parents=True)
+    (root / ".ipynb_checkpoints").mkdir()
+    gen = torch.Generator().manual_seed(0)
+    for i in range(3):
+        arr = (torch.rand(12, 12, 3, generator=gen) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(root / "c1" / f"{i:03d}.png")
+        Image.fromarray(arr).save(root / ".ipynb_checkpoints" / f"{i:03d}.png")
+    (root / "c1" / "._000.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble junk")
+    assert folder_images(str(root), 16, False).shape == (3, 3, 16, 16)
+    (root / "c1").rename(root / ".hidden")
+    with pytest.raises(ValueError, match="holds no images"):
+        folder_images(str(root), 16, False)
+
+
+def test_train_seconds_add_up_over_a_resume(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    run(_doc(), out, QUIET)
+    state = load_checkpoint(out / "checkpoint.pt")
+    state["ssl_monitor"] = {"collapsed": None, "train_seconds": 100.0}  # as if trained 100 s
+    save_checkpoint(state, out / "checkpoint.pt")
+    summary = run(_doc(), out, RESUME)
+    assert summary.metrics["train_seconds"] >= 100.0
+    assert json.loads((out / "metrics.json").read_text())["train_seconds"] >= 100.0
+    meta = read_model_config(summary.model_dir)["metadata"]  # type: ignore[arg-type]
+    assert meta["run"]["train_seconds"] >= 100.0
+
+
+def test_no_progress_silences_the_monitors_embedding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real = ssl_trainer.encode
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        seen.append(progress.is_enabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl_trainer, "encode", spy)
+    monkeypatch.setattr(progress, "_enabled", True)  # as the siamkit command turns it on
+    run(_doc(), tmp_path / "o", QUIET)
+    assert seen and not any(seen)
+    assert progress.is_enabled()  # turned back on after the run
+    seen.clear()
+    run(_doc(), tmp_path / "p", TaskOptions(log=lambda s: None))
+    assert seen and all(seen)
