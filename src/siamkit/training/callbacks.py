@@ -147,7 +147,8 @@ class Validation(Callback):
 class CollapseMonitor(Callback):
     """``row["spread"]``: the :func:`~siamkit.training.validation.embedding_spread` of
     ``measure(net)`` (``None`` on other processes) after each epoch; says when it collapses
-    below a tenth of the spread before training, or recovers (:func:`spread_news`)."""
+    below a tenth of the spread before training, or recovers (:func:`spread_news`;
+    ``appearance``: the model joins appearance features to what it measures)."""
 
     key = "spread0"
 
@@ -155,8 +156,9 @@ class CollapseMonitor(Callback):
         self,
         measure: Callable[[nn.Module], torch.Tensor | None],
         log: Callable[[str], None] | None = None,
+        appearance: bool = False,
     ) -> None:
-        self.measure, self.log = measure, log
+        self.measure, self.log, self.appearance = measure, log, appearance
         self.spread0: float | None = None
 
     def _spread(self, net: nn.Module) -> float | None:
@@ -172,7 +174,7 @@ class CollapseMonitor(Callback):
         if spread is None or self.spread0 is None:
             return
         before = [h["spread"] for h in trainer.history if h.get("spread") is not None]
-        msg = spread_news(row["epoch"], spread, self.spread0, before)
+        msg = spread_news(row["epoch"], spread, self.spread0, before, self.appearance)
         if msg is not None and self.log is not None:
             self.log(msg)
         elif msg is not None:
@@ -371,8 +373,15 @@ class ConfigGuard(Callback):
         saved["train"] = {**saved["train"], "epochs": now["train"]["epochs"]}
         if saved != now:
             diff = [f"{s}.{k}" for s in now for k in now[s] if saved.get(s, {}).get(k) != now[s][k]]
+            started = saved.get("model", {}).get("init_from")
+            hint = (
+                f" (it started from --init-from {started}: give it again)"
+                if "model.init_from" in diff and now["model"].get("init_from") is None
+                else ""
+            )
             raise ValueError(
-                f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
+                f"the checkpoint was made with a different config ({', '.join(diff)}); resume "
+                f"with the same one{hint}"
             )
 
 

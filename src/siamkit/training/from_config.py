@@ -186,7 +186,7 @@ def build_trainer(
             return None
         return network_embeddings(n, spread_x, ctx.device, t.embed_batch_size)
 
-    monitor = CollapseMonitor(learned, log)
+    monitor = CollapseMonitor(learned, log, appearance=cfg.model.appearance is not None)
     callbacks.append(monitor)
     if t.on_collapse == "restart":  # after the monitor: it reads the spread the monitor measured
         callbacks.append(CollapseRecovery(monitor, log, share=share))

@@ -47,12 +47,14 @@ CHECKPOINT = "checkpoint.pt"
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What :meth:`Trainer.fit` did: per-epoch ``history`` and the best validation epoch."""
+    """What :meth:`Trainer.fit` did: per-epoch ``history``, the best validation epoch, and the
+    ``seconds`` the run took, over every process that resumed it."""
 
     history: list[dict[str, Any]]
     best_epoch: int | None
     best_metric: float | None
     stopped_early: bool
+    seconds: float = 0.0
 
 
 def seed_everything(seed: int) -> None:
@@ -120,6 +122,8 @@ class Trainer:
         self.seed, self.progress = seed, progress
         self.history: list[dict[str, Any]] = []
         self.stop = False  # a callback sets it to end the run after this epoch
+        self.seconds_before = 0.0  # what earlier processes spent on the run (from the checkpoint)
+        self._started = time.perf_counter()
 
     @classmethod
     def from_config(
@@ -154,12 +158,18 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.4f}")
         return float(np.mean(losses)) if losses else float("nan")
 
+    def seconds(self) -> float:
+        """The run's time so far: this process's since ``fit(started=...)``, plus the earlier
+        processes' that the resumed checkpoint carried."""
+        return self.seconds_before + (time.perf_counter() - self._started)
+
     def _save(self, epoch: int) -> None:
         if self.checkpoint is None or not self.ctx.is_main:
             return
         scheduler, scaler = self.step_kwargs["scheduler"], self.step_kwargs["scaler"]
         state = {
-            "epoch": epoch, "stopped": self.stop, "model": self.net.state_dict(),
+            "epoch": epoch, "stopped": self.stop, "seconds": self.seconds(),
+            "model": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "scaler": scaler.state_dict() if scaler is not None else None,
@@ -188,10 +198,18 @@ class Trainer:
             scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.history, self.stop = list(state["history"]), bool(state["stopped"])
+        self.seconds_before = float(state.get("seconds", 0.0))  # older checkpoints: not known
         return int(state["epoch"])
 
-    def fit(self, resume: bool = False) -> TrainResult:
-        """Train for ``epochs`` (or until a callback stops it); ``resume`` continues the checkpoint."""
+    def fit(self, resume: bool = False, started: float | None = None) -> TrainResult:
+        """Train for ``epochs`` (or until a callback stops it); ``resume`` continues the checkpoint.
+
+        ``started``: the ``time.perf_counter()`` the run's time counts from (e.g. before its data
+        were loaded; default now). The checkpoint carries the time spent, so a resumed run's
+        :attr:`TrainResult.seconds` adds the interrupted processes' time to its own.
+        """
+        self._started = time.perf_counter() if started is None else started
+        self.seconds_before = 0.0
         seed_everything(self.seed)
         start = self._resume() if resume else 0
         for cb in self.callbacks:
@@ -221,4 +239,5 @@ class Trainer:
             best["epoch"] if best else None,
             best["val_metric"] if best else None,
             self.stop,
+            self.seconds(),
         )

@@ -35,12 +35,16 @@ def embedding_spread(z: Tensor) -> float:
 COLLAPSE_FACTOR = 0.1
 
 
-def spread_news(epoch: int, spread: float, spread0: float, before: list[float]) -> str | None:
+def spread_news(
+    epoch: int, spread: float, spread0: float, before: list[float], appearance: bool = False
+) -> str | None:
     """What to tell the user about the :func:`embedding_spread` after ``epoch``, given the spread
     before training (``spread0``) and after the earlier epochs (``before``): that the embedding
     has collapsed (the first time it falls under :data:`COLLAPSE_FACTOR` of ``spread0``,
     typically batch-hard triplets with the loss stuck near the margin), that it has spread out
     again (the epoch after a collapse that it is back above), or nothing (``None``).
+    ``appearance``: the model joins appearance features to the learned embedding (the message
+    says what the collapse means next to them).
 
     >>> spread_news(1, 0.001, 0.02, [0.03]).startswith("epoch 1: the learned embeddings have collapsed")
     True
@@ -49,11 +53,15 @@ def spread_news(epoch: int, spread: float, spread0: float, before: list[float]) 
     """
     low = spread0 * COLLAPSE_FACTOR
     if spread < low and all(s >= low for s in before):
+        effect = (
+            "and next to the appearance features they hardly count"
+            if appearance
+            else "so they hardly tell images apart"
+        )
         return (
             f"epoch {epoch}: the learned embeddings have collapsed towards one point (spread "
-            f"{spread:.2g}, {spread0:.2g} before training): their distances are tiny, and next "
-            "to an appearance skip they hardly count. Try a lower optim.lr, loss.mining=all or "
-            "semihard, or loss.kind=multi_similarity."
+            f"{spread:.2g}, {spread0:.2g} before training): their distances are tiny, {effect}. "
+            "Try a lower optim.lr, loss.mining=all or semihard, or loss.kind=multi_similarity."
         )
     if spread >= low and before and before[-1] < low:
         return (
