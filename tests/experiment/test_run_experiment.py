@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import siamkit
@@ -71,3 +72,72 @@ def test_the_saved_model_states_the_kind_and_params_of_each_part(tmp_path: Path)
     assert spec["schedule"]["kind"] == "cosine" and spec["data"]["kind"] == "digits"
     assert saved["model"]["encoder"]["name"] == "convnet"  # the model's own encoder spec
     assert load_config(tmp_path / "run" / "config.yaml") == cfg
+
+
+def test_a_refused_resume_leaves_the_run_as_it_was(tmp_path: Path) -> None:
+    cfg = apply_overrides(load_config(TINY), QUICK)
+    run_experiment(cfg, tmp_path, progress=False, log=lambda _: None)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    changed = apply_overrides(cfg, ["optim.lr=0.01"])
+    with pytest.raises(ValueError, match=r"different config \(optim.lr\)"):
+        run_experiment(changed, tmp_path, resume=True, progress=False, log=lambda _: None)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def _folder(root: Path, classes: int, per_class: int, size: int = 12) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        (root / f"k{c}").mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / f"k{c}" / f"{i}.png")
+    return root
+
+
+def _folder_run(root: Path, *sets: str):
+    doc = ["data.dataset=image-folder", f"data.root={root}", "data.image_size=12",
+           "data.train_classes=null"]  # fmt: skip
+    return apply_overrides(load_config(TINY), [*QUICK, *doc, *sets])
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        # 15 images a class leave 4 test images of each: 1-shot works, 5-shot cannot
+        (
+            (),
+            r"^4-way 5-shot evaluation cannot be met: .* at least 6 images each .* at most 4 "
+            r"images; lower eval.shots \(at most 3 at 4-way\)",
+        ),
+        (
+            ("data.image_size=2", "eval.shots=[1]", "model.encoder_kwargs={widths: [8, 16, 16]}"),
+            r"^data.image_size = 2 is too small for model.encoder = convnet .* works is 4",
+        ),
+        # a pair loss on classes of one training image (their only "positive" is themselves)
+        (
+            ("data.limit=5", "eval.shots=[1]"),
+            r"have a single training image after data.limit = 5",
+        ),
+    ],
+)
+def test_what_the_run_cannot_do_is_refused_before_anything_is_written(
+    tmp_path: Path, sets: tuple[str, ...], message: str
+) -> None:
+    cfg = _folder_run(_folder(tmp_path / "lab", 4, 15), *sets)
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=message):
+        run_experiment(cfg, out, progress=False, log=lambda _: None)
+    assert not out.exists()
+
+
+def test_a_run_on_every_class_says_its_test_images_are_of_the_training_classes(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    cfg = _folder_run(_folder(tmp_path / "lab", 4, 15), "eval.shots=[1, 3]")
+    run_experiment(cfg, tmp_path / "run", progress=False, log=lines.append)
+    said = next(s for s in lines if s.startswith("evaluating on"))
+    assert "held-out images of the training classes [0, 1, 2, 3]" in said
+    assert "unseen" not in said.replace("not unseen", "")

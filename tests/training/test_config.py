@@ -81,6 +81,16 @@ def test_wrong_types_name_the_key(doc: dict, key: str) -> None:
         ({"data": {"val_fraction": 1.5}}, "val_fraction"),
         ({"train": {"ema_decay": 1.0}}, r"train\.ema_decay"),
         ({"train": {"ema_decay": 0.0}}, r"train\.ema_decay"),
+        # counts that cannot work are named, not read as "all but N" or a torch error later
+        ({"data": {"limit": -5}}, r"data\.limit = -5: keep at least 1"),
+        ({"data": {"limit": 0}}, r"data\.limit = 0: keep at least 1"),
+        ({"train": {"steps_per_epoch": 0}}, r"train\.steps_per_epoch = 0.*null for one full pass"),
+        ({"train": {"steps_per_epoch": -1}}, r"train\.steps_per_epoch = -1"),
+        ({"data": {"image_size": 0}}, r"data\.image_size = 0"),
+        ({"data": {"image_size": -3}}, r"data\.image_size = -3"),
+        ({"data": {"train_classes": [3]}}, r"data\.train_classes = \[3\]: name at least 2"),
+        # one image a class gives a pair loss no positive pair
+        ({"data": {"labels_per_class": 1}}, r"data\.labels_per_class = 1 .*loss\.kind = multi_sim"),
     ],
 )
 def test_bad_values_and_combinations(doc: dict, fragment: str) -> None:
@@ -94,6 +104,30 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text("data: {dataset: digits}\nmodel:\n  encoder: convnet\n   embedding_dim: 16\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    message = str(err.value)
+    assert message.startswith(f"{p} line 4: not valid YAML, mapping values are not allowed")
+    assert "\n" not in message and "<unicode string>" not in message
+
+
+def test_a_proxy_loss_trains_on_one_label_per_class() -> None:
+    cfg = config_from_dict({"data": {"labels_per_class": 1}, "loss": {"kind": "proxy_anchor"}})
+    assert cfg.data.labels_per_class == 1
+
+
+def test_a_config_may_say_task_embedding_but_not_another_task(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("task: embedding\ntrain: {epochs: 2}\n")
+    assert load_config(p).train.epochs == 2
+    p.write_text("task: ssl\ntrain: {epochs: 2}\n")
+    with pytest.raises(ConfigError, match="is a `task: ssl` config, which only siamkit train runs"):
         load_config(p)
 
 

@@ -84,7 +84,7 @@ def test_cli_refuses_another_input_shape_before_writing(tmp_path: Path, source_m
     res = CliRunner().invoke(cli, [
         "train", str(cfg), "--out", str(out), "--no-progress", "--init-from", str(source_model),
         "--set", f"data.root={root}", "--set", "data.dataset=image-folder", "--set", "data.image_size=8",
-        "--set", "data.train_classes=null",
+        "--set", "data.train_classes=null", "--set", "eval.shots=[1]",
     ])  # fmt: skip
     assert res.exit_code != 0
     assert "takes inputs of shape (1, 8, 8), this run's data are (3, 8, 8)" in res.output

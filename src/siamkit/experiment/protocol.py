@@ -72,13 +72,60 @@ def evaluate_model(
     return evaluate_protocol(z, y, net.scoring_distance, protocol, episodes), z
 
 
+def check_protocol(
+    protocol: EvalConfig,
+    y: Tensor,
+    what: str = "test",
+    keys: tuple[str, str] = ("eval.shots", "eval.ways"),
+) -> None:
+    """Refuse, in one sentence, an evaluation ``protocol`` that labels ``y`` cannot give: fewer
+    than two classes, or an N-way K-shot setting without N classes of K + 1 images (K shots and
+    at least one query), naming the setting and what to change (``keys``: how the shots and the
+    ways are set, e.g. ``("--shots", "--ways")``). Runs check it before training.
+
+    >>> check_protocol(EvalConfig(shots=(1, 5)), torch.arange(4).repeat(4))
+    Traceback (most recent call last):
+    ...
+    ValueError: 4-way 5-shot evaluation cannot be met: it needs 4 test classes with at least 6 images each (5 shots + 1 query), but the 4 test classes have at most 4 images; lower eval.shots (at most 3 at 4-way), eval.ways, or give the classes more images
+    """
+    counts = torch.bincount(y)
+    counts = counts[counts > 0].sort(descending=True).values
+    n_classes = int(counts.numel())
+    if n_classes < 2:
+        raise ValueError(
+            f"the {what} set holds {n_classes} class(es); N-way evaluation needs at least 2"
+        )
+    for n in resolved_ways(protocol, n_classes):
+        for k in protocol.shots:
+            have = int((counts >= k + 1).sum())
+            if have >= n:
+                continue
+            held = (
+                f"the {n_classes} {what} classes have at most {int(counts[0])} images"
+                if have == 0
+                else f"only {have} of the {n_classes} {what} classes have that many"
+            )
+            best_k = int(counts[n - 1]) - 1  # the most shots n classes allow with one query
+            shots = f"{keys[0]} (at most {best_k} at {n}-way)" if best_k >= 1 else keys[0]
+            raise ValueError(
+                f"{n}-way {k}-shot evaluation cannot be met: it needs {n} {what} classes with at "
+                f"least {k + 1} images each ({k} shots + 1 query), but {held}; lower {shots}, "
+                f"{keys[1]}, or give the classes more images"
+            )
+
+
 def protocol_settings(protocol: EvalConfig, y: Tensor) -> tuple[list[tuple[int, int]], int]:
     """``(n_way, k_shot)`` settings of ``protocol`` on labels ``y``, and the queries per class:
-    ``eval.queries``, lowered to what every setting allows when the classes are small."""
+    ``eval.queries``, lowered to what every setting allows when the classes are small.
+
+    Raises:
+        ValueError: a setting the classes cannot give at all (:func:`check_protocol`).
+    """
+    check_protocol(protocol, y)
     ways = resolved_ways(protocol, int(torch.unique(y).numel()))
     settings = [(n, k) for n in ways for k in protocol.shots]
     allowed = min(max_queries(y, n, k) for n, k in settings)
-    return settings, protocol.queries if allowed < 1 else min(protocol.queries, allowed)
+    return settings, min(protocol.queries, allowed)
 
 
 def evaluate_protocol(

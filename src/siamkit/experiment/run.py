@@ -25,6 +25,7 @@ from siamkit.experiment.protocol import (
     COHORT_SOURCES,
     attach_cohort,
     calibrate_run,
+    check_protocol,
     cohort_source,
     evaluate_model,
     evaluate_parts,
@@ -48,7 +49,8 @@ from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import teardown_distributed
 from siamkit.training.parts import run_spec
-from siamkit.training.trainer import seed_everything
+from siamkit.training.preflight import check_input_size, check_positives, check_resumable
+from siamkit.training.trainer import CHECKPOINT, seed_everything
 
 
 def _quiet(_: str) -> None:
@@ -95,13 +97,19 @@ def run_experiment(
     t0 = time.perf_counter()
     if os.environ.get("RANK", "0") != "0":
         log = _quiet
+    # everything that can refuse the run does so before anything is written
+    if resume:  # a missing checkpoint, or one made by another config
+        check_resumable(cfg, out / CHECKPOINT)
     log(f"loading {cfg.data.dataset} ...")
     data = load_run_data(cfg.data)
+    check_positives(cfg, data)
+    check_protocol(cfg.eval, data.test_y)  # every N-way K-shot the test classes must give
     if cfg.eval.score_norm != "none" and cfg.eval.cohort_root is not None:
         cohort_folder_images(cfg.eval.cohort_root, 1, 0)  # a missing or empty folder: fail now
     mean, std = data.channel_stats()
     seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
     net = build_model(cfg.model, data.input_shape, mean, std, log=log)
+    check_input_size(net, cfg, data.input_shape)
     if cfg.model.init_from:  # the saved model's encoder + head; refused here if it does not fit
         from siamkit.training.init_from import init_from_model
 
@@ -115,14 +123,14 @@ def run_experiment(
             f"training on {len(data.train_y)} images of classes {list(data.train_classes)} "
             f"({len(data.val_y)} held out for validation) on {trainer.ctx.device}"
         )
-    try:
-        history = trainer.fit(resume=resume).history
+    try:  # the time counts from t0, plus what the checkpoint's earlier processes spent
+        fitted = trainer.fit(resume=resume, started=t0)
     finally:
         if not trainer.ctx.is_main:
             teardown_distributed()
     if not trainer.ctx.is_main:
         return None
-    train_s = time.perf_counter() - t0
+    history, train_s = fitted.history, fitted.seconds
     teardown_distributed()
     return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log)
 
@@ -156,7 +164,16 @@ def evaluate_run(
     cohort_n = attach_cohort(net, data, cfg, device)
     threshold = calibrate_run(net, data, cfg, device) if len(data.val_y) > 2 else None
     model_dir = _save(net, out, cfg, data, run, threshold)
-    log(f"evaluating on {len(data.test_y)} images of unseen classes {list(data.test_classes)} ...")
+    if cfg.data.train_classes is None:  # the test images are held out of the training classes
+        log(
+            f"evaluating on {len(data.test_y)} held-out images of the training classes "
+            f"{list(data.test_classes)} (not unseen classes: data.train_classes is null) ..."
+        )
+    else:
+        log(
+            f"evaluating on {len(data.test_y)} images of unseen classes "
+            f"{list(data.test_classes)} ..."
+        )
     bs = cfg.train.embed_batch_size
     report, z = evaluate_model(net, data.test_x, data.test_y, cfg.eval, device, episodes, bs)
     ablations = evaluate_parts(net, data.test_x, data.test_y, cfg, device, episodes)

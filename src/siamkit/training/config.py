@@ -415,8 +415,27 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("model.freeze_encoder_epochs must be >= 0")
     if cfg.data.labels_per_class is not None and cfg.data.labels_per_class < 1:
         raise ValueError("data.labels_per_class must be at least 1 (or null for every label)")
+    if cfg.data.limit is not None and cfg.data.limit < 1:
+        raise ValueError(
+            f"data.limit = {cfg.data.limit}: keep at least 1 training image (data.limit is how "
+            "many to keep), or null for all of them"
+        )
+    if cfg.data.image_size < 1:
+        raise ValueError(
+            f"data.image_size = {cfg.data.image_size}: images are resized to that many pixels "
+            "square; give a positive size"
+        )
+    spe = cfg.train.steps_per_epoch
+    if spe is not None and spe < 1:
+        raise ValueError(
+            f"train.steps_per_epoch = {spe}: give at least 1 batch per epoch, or null for one "
+            "full pass over the training images"
+        )
     if not 0.0 <= cfg.data.val_fraction < 1.0:
         raise ValueError("data.val_fraction must be in [0, 1)")
+    from siamkit.training.preflight import check_labels_per_class
+
+    check_labels_per_class(cfg)
     _check_class_lists(cfg)
     _check_val_classes(cfg.data)
     _check_appearance(cfg.model)
@@ -640,6 +659,11 @@ def _check_class_lists(cfg: RunConfig) -> None:
     if isinstance(tc, tuple) and not tc:
         raise ValueError(
             "data.train_classes is empty; name the classes to train on, or give a count"
+        )
+    if isinstance(tc, tuple) and len(set(tc)) < 2:
+        raise ValueError(
+            f"data.train_classes = {list(tc)}: name at least 2 classes to train on (P×K batches "
+            "compare classes)"
         )
     if not cfg.eval.shots or any(k < 1 for k in cfg.eval.shots):
         raise ValueError(

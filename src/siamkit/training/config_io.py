@@ -324,22 +324,62 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
     return plain_dict(cfg)
 
 
+def yaml_error(path: str | os.PathLike[str], err: yaml.YAMLError) -> str:
+    """A YAML parser error as one line, ``FILE line N: not valid YAML, <problem>`` (the parser's
+    own dump names ``"<unicode string>"`` and spreads over several lines).
+
+    >>> try:
+    ...     yaml.safe_load("a: 1\\nb: [2\\n")
+    ... except yaml.YAMLError as e:
+    ...     print(yaml_error("x.yaml", e))
+    x.yaml line 3: not valid YAML, expected ',' or ']', but got '<stream end>' (while parsing a flow sequence that starts on line 2)
+    """
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f"{os.fspath(path)} line {mark.line + 1}" if mark is not None else os.fspath(path)
+    context = getattr(err, "context", None)
+    start = getattr(err, "context_mark", None)
+    if context and start is not None and mark is not None and start.line != mark.line:
+        context = f"{context} that starts on line {start.line + 1}"
+    return f"{where}: not valid YAML, {problem}" + (f" ({context})" if context else "")
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """The YAML document in ``path``; a syntax error is a :class:`ConfigError` of one line
+    (:func:`yaml_error`)."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(yaml_error(path, err)) from None
+
+
 def load_config(path: str | os.PathLike[str]) -> RunConfig:
     """Read a YAML config file; every key it leaves out keeps its default.
 
+    A top-level ``task: embedding`` (this kind of run) is allowed; another task is refused (an
+    application's config, which ``siamkit train`` hands to its own runner).
+
     Raises:
         FileNotFoundError: the file does not exist.
-        ConfigError: invalid YAML, an unknown section or key (named), or a value of the wrong type.
+        ConfigError: invalid YAML, an unknown section or key (named), a value of the wrong type,
+            or another task's config.
 
     >>> load_config("configs/demo.yaml")  # doctest: +SKIP
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"config file {p} does not exist")
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{p} is not valid YAML: {err}") from None
+    doc = read_yaml(p)
+    if isinstance(doc, dict) and "task" in doc:
+        from siamkit.training.tasks import DEFAULT_TASK
+
+        task = doc.get("task")
+        if task not in (None, DEFAULT_TASK):
+            raise ConfigError(
+                f"{p} is a `task: {task}` config, which only siamkit train runs; this needs a "
+                f"supervised embedding config (no task:, or task: {DEFAULT_TASK})"
+            )
+        doc = {k: v for k, v in doc.items() if k != "task"}
     try:
         return config_from_dict(doc)
     except ConfigError as err:

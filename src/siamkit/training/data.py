@@ -125,6 +125,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
         ValueError: ``train_classes`` names classes the dataset does not have.
     """
     x, y, xte, yte, names = _load_source(cfg)
+    _check_two_classes(cfg, y, names)
     if cfg.train_classes is None:
         train_classes = test_classes = tuple(range(len(names)))
         if xte is None or yte is None:
@@ -159,6 +160,24 @@ def load_run_data(cfg: DataConfig) -> RunData:
         xtr, ytr = xtr[pick], ytr[pick]
     return RunData(
         xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes, val_classes
+    )
+
+
+def _check_two_classes(cfg: DataConfig, y: Tensor, names: tuple[str, ...]) -> None:
+    """Refuse data of fewer than two classes, naming the folder (or dataset) and its class."""
+    present = torch.unique(y).tolist() if y.numel() else []
+    if len(present) >= 2:
+        return
+    where = f"data.root {cfg.root}" if cfg.root is not None else f"the {cfg.dataset} data"
+    if present:
+        c = int(present[0])
+        held = f"holds only 1 class ({names[c] if c < len(names) else c})"
+    else:
+        held = "holds no labelled images"
+    layout = ": give one sub-folder of images per class" if cfg.dataset == "image-folder" else ""
+    raise ValueError(
+        f"{where} {held}; similarity training needs at least 2 classes (and N-way evaluation N "
+        f"of them){layout}"
     )
 
 

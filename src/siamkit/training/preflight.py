@@ -1,0 +1,146 @@
+"""Checks a run makes before it writes anything: each refusal is one sentence naming the key.
+
+:func:`~siamkit.experiment.run.run_experiment` (``siamkit train``) and
+:func:`~siamkit.tuning.run_study` (``siamkit tune``) call them after loading the data and
+building the model, so a config that cannot train (or resume) leaves no ``config.yaml``, no
+checkpoint and no study behind.
+
+* :func:`check_resumable`: ``--resume`` with a checkpoint made by the same config.
+* :func:`check_positives`: a loss that learns from same-class pairs gets classes of 2 images.
+* :func:`check_input_size`: the model takes images of the data's size (a dummy forward pass).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from siamkit.training.config import RunConfig
+from siamkit.training.data import RunData
+
+#: Losses that pull each embedding towards a learned class proxy (or class weight) rather than
+#: towards other images of its class: they train on classes of a single image.
+PROXY_LOSSES = frozenset({"proxy_anchor", "normalized_softmax"})
+
+
+def needs_positives(loss_kind: str) -> bool:
+    """Whether ``loss.kind`` learns from pairs of images of one class (every loss but a proxy one)."""
+    return loss_kind not in PROXY_LOSSES
+
+
+def _proxies() -> str:
+    return ", ".join(sorted(PROXY_LOSSES))
+
+
+def check_labels_per_class(cfg: RunConfig) -> None:
+    """``data.labels_per_class: 1`` with a loss that needs positive pairs, refused from the config
+    alone (before any data is read)."""
+    if cfg.data.labels_per_class == 1 and needs_positives(cfg.loss.kind):
+        raise ValueError(
+            f"data.labels_per_class = 1 keeps one image of each class, but loss.kind = "
+            f"{cfg.loss.kind} learns from two images of a class (positive pairs): keep at least "
+            f"2, or use a proxy loss ({_proxies()})"
+        )
+
+
+def check_positives(cfg: RunConfig, data: RunData) -> None:
+    """Refuse training classes of a single image when ``loss.kind`` learns from positive pairs:
+    P×K batches would repeat the image as its own positive (a distance of 0, no signal)."""
+    check_labels_per_class(cfg)
+    if not needs_positives(cfg.loss.kind) or data.train_y.numel() == 0:
+        return
+    counts = torch.bincount(data.train_y)
+    single = [c for c in data.train_classes if c < counts.numel() and int(counts[c]) == 1]
+    if not single:
+        return
+    shown = ", ".join(repr(data.class_names[c]) for c in single[:5])
+    more = f" and {len(single) - 5} more" if len(single) > 5 else ""
+    after = f" after data.limit = {cfg.data.limit}" if cfg.data.limit is not None else ""
+    fix = "raise data.limit, " if cfg.data.limit is not None else ""
+    raise ValueError(
+        f"training class(es) {shown}{more} have a single training image{after}, but loss.kind = "
+        f"{cfg.loss.kind} learns from two images of a class (positive pairs): {fix}give those "
+        f"classes more images, or use a proxy loss ({_proxies()})"
+    )
+
+
+def _fits(model: nn.Module, shape: tuple[int, ...]) -> bool:
+    try:
+        model.embed(torch.zeros(2, *shape), check=False)  # type: ignore[operator]
+    except (RuntimeError, ValueError, IndexError):
+        return False
+    return True
+
+
+def _smallest_size(model: nn.Module, channels: int, failed: int, limit: int = 1024) -> int | None:
+    """The smallest square size above ``failed`` the model embeds (doubling, then bisecting)."""
+    lo, hi = failed, max(failed + 1, 2 * failed)
+    while not _fits(model, (channels, hi, hi)):
+        lo, hi = hi, 2 * hi
+        if hi > limit:
+            return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _fits(model, (channels, mid, mid)) else (mid, hi)
+    return hi
+
+
+def check_input_size(net: nn.Module, cfg: RunConfig, input_shape: tuple[int, ...]) -> None:
+    """Embed two blank inputs of ``input_shape`` with the model the run trains and saves; refuse
+    images too small for its encoder (or appearance features), naming ``data.image_size`` and,
+    when one is found, the smallest square size that works."""
+    if len(input_shape) != 3:
+        return
+    from siamkit.training.builders import embedding_model
+
+    model = embedding_model(net, cfg.model)  # type: ignore[arg-type]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            if _fits(model, input_shape):
+                return
+            c, h, w = input_shape
+            smallest = _smallest_size(model, c, max(h, w))
+    finally:
+        model.train(was_training)
+    from siamkit.training.parts import data_part
+
+    _, params = data_part(cfg.data)
+    what = (
+        f"data.image_size = {cfg.data.image_size}"
+        if "image_size" in params and h == w == cfg.data.image_size
+        else f"the {cfg.data.dataset} images ({h}×{w})"
+    )
+    hint = f"; the smallest size that works is {smallest}" if smallest is not None else ""
+    raise ValueError(
+        f"{what} is too small for model.encoder = {cfg.model.encoder} (it fails on {h}×{w} "
+        f"images){hint}"
+    )
+
+
+def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> None:
+    """Refuse ``--resume`` before anything is written: no checkpoint, or one made by another
+    config (the checkpoint's :class:`~siamkit.training.callbacks.ConfigGuard` decides)."""
+    from siamkit.training.callbacks import ConfigGuard
+    from siamkit.training.checkpoint import load_checkpoint
+    from siamkit.training.config_io import config_to_dict
+
+    state = load_checkpoint(Path(checkpoint))
+    saved = state.get(ConfigGuard.key)
+    if saved is not None:
+        guard = ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")
+        guard.load_state_dict(saved)
+
+
+__all__ = [
+    "PROXY_LOSSES",
+    "check_input_size",
+    "check_labels_per_class",
+    "check_positives",
+    "check_resumable",
+    "needs_positives",
+]

@@ -1,0 +1,102 @@
+"""What a run refuses before it writes anything (:mod:`siamkit.training.preflight`) and data of
+fewer than two classes."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamkit.training import RunData, apply_overrides, build_model
+from siamkit.training.callbacks import ConfigGuard
+from siamkit.training.checkpoint import save_checkpoint
+from siamkit.training.config import DataConfig, RunConfig
+from siamkit.training.config_io import config_from_dict, config_to_dict
+from siamkit.training.data import load_run_data
+from siamkit.training.preflight import check_input_size, check_positives, check_resumable
+
+
+def _folder(root: Path, classes: list[str], per_class: int, size: int = 12) -> Path:
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 255, (size, size), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def _data(y: torch.Tensor) -> RunData:
+    x = torch.rand(len(y), 1, 8, 8)
+    classes = tuple(sorted(set(y.tolist())))
+    names = tuple(f"c{c}" for c in range(max(classes) + 1))
+    empty = torch.zeros(0, dtype=torch.long)
+    return RunData(x, y, x[:0], empty, x[:0], empty, names, classes, ())
+
+
+def test_classes_of_a_single_training_image_are_refused_for_a_pair_loss() -> None:
+    data = _data(torch.tensor([0, 0, 0, 1, 2, 2]))  # class 1: one image, its own only "positive"
+    cfg = config_from_dict({"loss": {"kind": "triplet"}})
+    with pytest.raises(ValueError, match=r"training class\(es\) 'c1' have a single training image"):
+        check_positives(cfg, data)
+    limited = apply_overrides(cfg, ["data.limit=6"])
+    with pytest.raises(ValueError, match=r"after data.limit = 6.*raise data.limit"):
+        check_positives(limited, data)
+    check_positives(config_from_dict({"loss": {"kind": "proxy_anchor"}}), data)  # proxies: fine
+    check_positives(cfg, _data(torch.tensor([0, 0, 1, 1])))
+
+
+def test_images_too_small_for_the_encoder_are_refused_naming_the_key_and_a_size() -> None:
+    cfg = config_from_dict(
+        {
+            "data": {"dataset": "image-folder", "root": "x", "image_size": 2},
+            "model": {"encoder_kwargs": {"widths": [8, 16, 16]}, "embedding_dim": 8},
+        }
+    )
+    net = build_model(cfg.model, (1, 2, 2))
+    with pytest.raises(ValueError) as err:
+        check_input_size(net, cfg, (1, 2, 2))
+    assert str(err.value) == (
+        "data.image_size = 2 is too small for model.encoder = convnet (it fails on 2×2 images); "
+        "the smallest size that works is 4"
+    )
+    assert net.training  # the check leaves the network as it found it
+    big = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, image_size=4))
+    check_input_size(build_model(cfg.model, (1, 4, 4)), big, (1, 4, 4))
+
+
+@pytest.mark.parametrize("train_classes", [6, None])
+def test_a_folder_of_one_class_is_named_with_its_class(
+    tmp_path: Path, train_classes: int | None
+) -> None:
+    root = _folder(tmp_path / "single", ["only"], 6)
+    cfg = DataConfig(dataset="image-folder", root=str(root), image_size=8, grayscale=True,
+                     train_classes=train_classes)  # fmt: skip
+    with pytest.raises(ValueError) as err:
+        load_run_data(cfg)
+    assert str(err.value).startswith(
+        f"data.root {root} holds only 1 class (only); similarity training needs at least 2 classes"
+    )
+
+
+def test_resume_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    cfg = RunConfig()
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        check_resumable(cfg, tmp_path / "checkpoint.pt")
+    saved = apply_overrides(cfg, ["model.init_from=runs/base/model"])
+    save_checkpoint({"epoch": 1, "config": config_to_dict(saved)}, tmp_path / "checkpoint.pt")
+    check_resumable(saved, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match=r"\(model.init_from\).*--init-from runs/base/model"):
+        check_resumable(cfg, tmp_path / "checkpoint.pt")
+
+
+def test_config_guard_names_what_changed() -> None:
+    guard = ConfigGuard(config_to_dict(apply_overrides(RunConfig(), ["optim.lr=0.01"])))
+    with pytest.raises(
+        ValueError, match=r"different config \(optim.lr\); resume with the same one$"
+    ):
+        guard.load_state_dict(config_to_dict(RunConfig()))
