@@ -312,3 +312,111 @@ def test_tune_refuses_a_bad_split_before_anything_is_written(
     assert message in res.output, res.output
     assert len(res.output.strip().splitlines()) == 1, res.output  # one sentence, no traceback
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"model.embedding_dim": {"choice": [8, 32]}},  # other choices: Optuna cannot mix them
+        {"optim.lr": {"float": [1e-3, 1e-1], "log": True}},  # another range: silently mixed
+        {"optim.lr": {"float": [1e-3, 1e-2]}},  # no longer log-uniform
+    ],
+)
+def test_a_changed_space_does_not_continue_a_study(
+    base, tmp_path: Path, monkeypatch, changed: dict[str, Any]
+) -> None:
+    _fake_training(monkeypatch)
+    run_study(base, SearchSpace.from_dict(SPACE), tmp_path, n_trials=1, progress=False)
+    other = SearchSpace.from_dict({**SPACE, **changed})
+    with pytest.raises(ValueError, match="holds a study of a different config or space"):
+        run_study(base, other, tmp_path, n_trials=2, progress=False)
+    assert [r["state"] for r in _rows(tmp_path / "trials.csv")] == ["complete"]
+    again = run_study(base, SearchSpace.from_dict(SPACE), tmp_path, n_trials=2, progress=False)
+    assert (again.complete, again.failed) == (2, 0)
+
+
+def test_a_study_saved_with_the_key_names_alone_continues_with_its_own_space(
+    base, tmp_path: Path, monkeypatch
+) -> None:
+    """Studies made before the signature held the whole space: the same space continues them
+    (the trials' own distributions say so), another is refused."""
+    import optuna
+
+    _fake_training(monkeypatch)
+    space = SearchSpace.from_dict(SPACE)
+    run_study(base, space, tmp_path, n_trials=1, progress=False)
+    storage = f"sqlite:///{tmp_path / search_mod.STUDY_FILE}"
+    study = optuna.load_study(study_name=search_mod.STUDY_NAME, storage=storage)
+    study.set_user_attr("signature", search_mod._signature(base, [p.key for p in space.params]))
+    other = SearchSpace.from_dict({**SPACE, "optim.lr": {"float": [1e-3, 1e-1], "log": True}})
+    with pytest.raises(ValueError, match="different config or space"):
+        run_study(base, other, tmp_path, n_trials=2, progress=False)
+    assert run_study(base, space, tmp_path, n_trials=2, progress=False).complete == 2
+
+
+def test_tune_refuses_a_folder_holding_a_training_run(base, tmp_path: Path) -> None:
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ValueError, match=r"holds a training run \(checkpoint.pt\); choose another"):
+        run_study(base, SearchSpace.from_dict(SPACE), tmp_path, n_trials=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monkeypatch) -> None:
+    import logging
+
+    _fake_training(monkeypatch, interrupt_at=1)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("optuna").addHandler(handler)
+    out = tmp_path / "study"
+    try:
+        res = CliRunner().invoke(
+            cli,
+            ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
+             "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
+        )  # fmt: skip
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+    assert res.exit_code == 130, res.output
+    assert res.output.strip().splitlines()[-1] == (
+        f"study interrupted; {out / 'study.db'} keeps its finished trials: run the same command "
+        "again to continue it"
+    )
+    assert "Traceback" not in res.output and "Aborted" not in res.output
+    assert not [r for r in records if "failed" in r.getMessage()]  # Optuna's 19-frame warning
+    assert [r["state"] for r in _rows(out / "trials.csv")] == ["complete", "fail"]
+
+
+def _space_file(
+    tmp_path: Path, text: str = "optim.lr: {float: [0.001, 0.01], log: true}\n"
+) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_tune_names_the_task_of_an_application_config(tmp_path: Path) -> None:
+    simclr = Path(__file__).resolve().parents[2] / "configs" / "simclr.yaml"
+    res = CliRunner().invoke(cli, ["tune", str(simclr), "--out", str(tmp_path / "s")])
+    assert res.exit_code != 0
+    assert res.output.strip() == (
+        f"Error: {simclr} is a `task: ssl` config; siamkit tune searches supervised (embedding) "
+        "configs only (no task:, or task: embedding)"
+    )
+
+
+def test_a_yaml_error_in_the_space_is_one_line(tmp_path: Path) -> None:
+    space = _space_file(
+        tmp_path, "optim.lr: {float: [0.1, 0.2]\nloss.margin: {float: [0.1, 0.2]}\n"
+    )
+    res = CliRunner().invoke(
+        cli, ["tune", str(TINY), "--space", str(space), "--out", str(tmp_path / "s"),
+              "--set", "data.val_classes=2"],
+    )  # fmt: skip
+    assert res.exit_code != 0
+    assert res.output.strip().splitlines() == [
+        f"Error: {space} line 2: not valid YAML, expected ',' or '}}', but got '<scalar>' "
+        "(while parsing a flow mapping that starts on line 1)"
+    ]

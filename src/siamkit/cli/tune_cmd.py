@@ -53,10 +53,11 @@ def tune(
     """
     from siamkit.training import apply_overrides, load_config
     from siamkit.tuning import load_space, run_study
-    from siamkit.tuning.search import check_tunable
+    from siamkit.tuning.search import STUDY_FILE, check_out_dir, check_tunable
 
     if trials < 1:
         raise click.BadParameter("must be at least 1", param_hint="--trials")
+    _refuse_task(config)
     base = apply_overrides(load_config(config), list(overrides))
     fixed = {o.partition("=")[0].strip() for o in overrides}
     searched, pinned = load_space(space).without(fixed)
@@ -66,10 +67,19 @@ def tune(
         )
     if pinned:
         click.echo(f"not searched, fixed by --set: {', '.join(pinned)}")
-    check_tunable(base, searched)  # before the study folder is made
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
-    result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
-                       progress=progress, log=click.echo)  # fmt: skip
+    check_out_dir(out_dir)
+    check_tunable(base, searched)  # before the study folder is made
+    try:
+        result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
+                           progress=progress, log=click.echo)  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo(
+            f"study interrupted; {out_dir / STUDY_FILE} keeps its finished trials: run the same "
+            "command again to continue it",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
     click.echo(
         f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed "
         f"in {result.seconds:.0f} s"
@@ -81,3 +91,20 @@ def tune(
     click.echo(format_table(rows, ("best value (validation classes)", "")))
     click.echo(f"\nvalidation {base.train.val_metric}: {result.best_value:.4f}")
     click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")
+
+
+def _refuse_task(config: str) -> None:
+    """One sentence for an application's config (``task: ssl``, ...): tune searches supervised
+    embedding runs only."""
+    from siamkit.training.config_io import read_yaml
+    from siamkit.training.tasks import DEFAULT_TASK
+
+    if not Path(config).is_file():
+        return  # load_config says so
+    doc = read_yaml(config)
+    task = doc.get("task") if isinstance(doc, dict) else None
+    if task is not None and task != DEFAULT_TASK:
+        raise click.ClickException(
+            f"{config} is a `task: {task}` config; siamkit tune searches supervised (embedding) "
+            f"configs only (no task:, or task: {DEFAULT_TASK})"
+        )

@@ -15,7 +15,9 @@ PosixPath('runs/tune/best.yaml')
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
 from siamkit.training.from_config import make_validator
+from siamkit.training.preflight import check_input_size, check_positives
 from siamkit.tuning.space import Param, SearchSpace
 
 STUDY_FILE = "study.db"
@@ -116,15 +119,40 @@ def _fail_stale(study: Any) -> None:
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
 
 
+def _signature(base: RunConfig, space: list[Any]) -> str:
+    return json.dumps({"config": config_to_dict(base), "space": space}, sort_keys=True, default=str)
+
+
+def _distribution(p: Param) -> Any:
+    """The Optuna distribution :func:`_suggest` samples ``p`` from."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if p.kind == "choice":
+        return CategoricalDistribution(p.labels())
+    if p.kind == "int":
+        return IntDistribution(int(p.low), int(p.high), log=p.log)
+    return FloatDistribution(p.low, p.high, log=p.log)
+
+
+def _same_space(study: Any, space: SearchSpace) -> bool:
+    """Whether every trial of ``study`` was drawn from ``space``'s distributions (a study saved
+    with the key names alone, before the signature held the whole space)."""
+    wanted = {p.key: _distribution(p) for p in space.params}
+    return all(
+        wanted.get(k) == d
+        for t in study.get_trials(deepcopy=False)
+        for k, d in t.distributions.items()
+    )
+
+
 def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    signature = json.dumps(
-        {"config": config_to_dict(base), "space": [p.key for p in space.params]},
-        sort_keys=True,
-        default=str,
-    )
+    # the whole space (kinds, ranges, choices, log flags): a changed range or choice list is
+    # another study, whose trials Optuna could not mix with these (or would mix silently)
+    signature = _signature(base, [dataclasses.asdict(p) for p in space.params])
+    keys_only = _signature(base, [p.key for p in space.params])
     study = optuna.create_study(
         study_name=STUDY_NAME,
         storage=f"sqlite:///{out / STUDY_FILE}",
@@ -134,7 +162,8 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
     )
     saved = study.user_attrs.get("signature")
-    if saved is None:
+    # a new study, or one saved with the key names alone whose trials are of this same space
+    if saved is None or (saved == keys_only and _same_space(study, space)):
         study.set_user_attr("signature", signature)
     elif saved != signature:
         raise ValueError(
@@ -164,17 +193,23 @@ def run_study(
     the best trial's values, ready for ``siamkit train``).
 
     Raises:
-        ValueError: the config has no validation classes, its data split is refused, or the space
-            names a key or value the config refuses (before anything is written).
+        ValueError: the config has no validation classes, its data split is refused, the space
+            names a key or value the config refuses, or ``out_dir`` holds a training run (before
+            anything is written).
+        KeyboardInterrupt: the study was interrupted (``trials.csv`` is written first; running
+            it again continues it).
     """
     import optuna
     from optuna.trial import TrialState
 
+    out = Path(out_dir)
+    check_out_dir(out)
     check_tunable(base, space)
     # the base config's data is loaded before anything is written: a split the loader refuses
     # (e.g. validation classes with no same-class pair) is one sentence, and no study folder
     cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data)}
-    out = Path(out_dir)
+    check_positives(base, cache[_data_key(base)])
+    _check_model(base, cache[_data_key(base)])
     out.mkdir(parents=True, exist_ok=True)
     study = _open_study(base, space, out)
     done = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -189,9 +224,17 @@ def run_study(
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
         key = _data_key(cfg)
-        data = cache.setdefault(key, load_run_data(cfg.data))
+        if key not in cache:  # loaded once per data config (setdefault would load every trial)
+            cache[key] = load_run_data(cfg.data)
+        data = cache[key]
         mean, std = data.channel_stats()
         net = build_model(cfg.model, data.input_shape, mean, std)
+        try:  # a model or loss of this trial that cannot train on these data
+            check_input_size(net, cfg, data.input_shape)
+            check_positives(cfg, data)
+        except ValueError as err:
+            trial.set_user_attr("refused", str(err))
+            raise RefusedCombination(str(err)) from None
 
         def on_epoch(epoch: int, metric: float) -> None:
             trial.report(metric, epoch)
@@ -221,6 +264,9 @@ def run_study(
 
     was_on = is_enabled()
     set_enabled(False)  # one line per trial, not every epoch's validation embedding
+    quiet = _TrialFailures()
+    optimize_log = logging.getLogger("optuna.study._optimize")
+    optimize_log.addFilter(quiet)
     try:
         if remaining:
             study.optimize(
@@ -230,10 +276,54 @@ def run_study(
                 callbacks=[tick],
                 catch=(RefusedCombination,),
             )
+    except KeyboardInterrupt:
+        _write_trials(study, space, out / "trials.csv")  # the trials so far; study.db keeps them
+        raise
     finally:
+        optimize_log.removeFilter(quiet)
         set_enabled(was_on)
         bar.close()
     return _finish(study, base, space, out, time.perf_counter() - t0)
+
+
+#: What in a folder marks a ``siamkit train`` run (its checkpoint, its saved model).
+TRAINING_RUN_FILES = ("checkpoint.pt", "model")
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse a study folder that holds a training run: the study's files would be mixed into it."""
+    found = [name for name in TRAINING_RUN_FILES if (out / name).exists()]
+    if found:
+        raise ValueError(
+            f"--out {out} holds a training run ({', '.join(found)}); choose another --out for "
+            "the study"
+        )
+
+
+def _check_model(base: RunConfig, data: RunData) -> None:
+    """The base config's model takes the data's images (:func:`check_input_size`)."""
+    mean, std = data.channel_stats()
+    check_input_size(build_model(base.model, data.input_shape, mean, std), base, data.input_shape)
+
+
+class _TrialFailures(logging.Filter):
+    """Optuna's "Trial N failed" warnings without what is not news: an interrupted trial's
+    (the command says the study was interrupted) and a refused combination's traceback (its
+    message says it all)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        trial = record.getMessage().partition(" failed")[0]  # "Trial 3"
+        if isinstance(exc, KeyboardInterrupt):
+            self.interrupted.add(trial)
+            return False
+        if isinstance(exc, RefusedCombination):
+            record.exc_info, record.exc_text = None, None
+        return trial not in self.interrupted
 
 
 def _any_complete(study: Any) -> bool:

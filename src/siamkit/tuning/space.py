@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from siamkit.training import RunConfig
-from siamkit.training.config_io import ConfigError, apply_overrides
+from siamkit.training.config_io import ConfigError, apply_overrides, read_yaml
 
 # The space `siamkit tune` searches when no --space is given (issue 20's declared space).
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
@@ -192,8 +192,4 @@ def load_space(path: str | os.PathLike[str] | None) -> SearchSpace:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"search-space file {p} does not exist")
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{p} is not valid YAML: {err}") from None
-    return SearchSpace.from_dict(doc)
+    return SearchSpace.from_dict(read_yaml(p))
