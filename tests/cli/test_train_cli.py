@@ -416,3 +416,16 @@ def test_a_study_folder_is_not_a_run_folder(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(TINY), "--out", str(tmp_path)])
     assert res.exit_code == 2 and "holds a tuning study (study.db)" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
+
+
+def test_evaluate_refuses_a_repeated_class_and_an_impossible_shot_count(run_dir: Path) -> None:
+    """`--classes 6,6,7` ran a 2-way evaluation without a word; `--shots` beyond the images is
+    named by its option, before any embedding."""
+    model = str(run_dir / "model")
+    res = CliRunner().invoke(cli, ["evaluate", model, "--data", "digits", "--classes", "6,6,7"])
+    assert res.exit_code != 0 and "names class 6 (6) twice" in res.output
+    res = CliRunner().invoke(
+        cli, ["evaluate", model, "--data", "digits", "--classes", "6,7", "--shots", "1000"]
+    )
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "2-way 1000-shot evaluation cannot be met" in res.output and "--shots" in res.output

@@ -117,7 +117,15 @@ def resolve_classes(tokens: Sequence[str], names: Sequence[str], option: str) ->
         else:
             listed = ", ".join(f"{i} {n}" for i, n in enumerate(names))
             raise ValueError(f"{option} {t!r} is not one of the classes here: {listed}")
-    return tuple(dict.fromkeys(out))
+    seen: dict[int, str] = {}
+    for t, c in zip(tokens, out):
+        if c in seen:  # "6,6,7" or "0,shirt" silently ran a smaller N-way evaluation
+            raise ValueError(
+                f"{option} names class {c} ({names[c]}) twice ({seen[c]!r} and {t!r}); "
+                "give each class once"
+            )
+        seen[c] = t
+    return tuple(out)
 
 
 def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:

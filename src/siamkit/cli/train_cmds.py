@@ -157,7 +157,11 @@ def _train(
         click.echo(json.dumps(metrics, indent=2))
         return
     rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
-    click.echo(format_table(rows, ("metric (unseen classes)", "value")))
+    seen_only = cfg.data.train_classes is None  # evaluated on held-out images of its classes
+    header = (
+        "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
+    )
+    click.echo(format_table(rows, (header, "value")))
     click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
     if result.report_path:
         click.echo(f"report:  {result.report_path}")
@@ -366,7 +370,7 @@ def evaluate(
         )
     from dataclasses import asdict
 
-    from siamkit.experiment import evaluate_model, rates_at, try_write_report
+    from siamkit.experiment import check_protocol, evaluate_model, rates_at, try_write_report
     from siamkit.export.bundle import read_model_config
     from siamkit.training import EvalConfig
     from siamkit.training.ddp import resolve_device
@@ -385,6 +389,7 @@ def evaluate(
     if any(n < 2 for n in n_ways or ()):
         raise click.BadParameter(f"--ways {ways}: each N of N-way K-shot must be at least 2")
     protocol = EvalConfig(shots=parse_classes(shots) or (1,), ways=n_ways)
+    check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
     rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
     metrics = rep.to_dict()
     metrics["data"]["classes"] = [ev.names[c] for c in ev.chosen]
