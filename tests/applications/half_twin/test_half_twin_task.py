@@ -75,3 +75,20 @@ def test_half_twin_bad_config_is_one_sentence(tmp_path):
 def test_val_fraction_is_checked(tmp_path, frac):
     res = _train(tmp_path, "--set", f"data.val_fraction={frac}")
     assert res.exit_code != 0 and "data.val_fraction is in [0, 1)" in res.output
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("train.epoch=1", "train.epoch"), ("model.embeding_dim=4", "model.embeding_dim")],
+)
+def test_a_misspelt_key_is_refused_not_ignored(tmp_path, override, named):
+    res = _train(tmp_path, "--set", override)
+    assert res.exit_code != 0 and f"unknown key(s) ['{named}']" in res.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_torchrun_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    res = _train(tmp_path)
+    assert res.exit_code != 0 and "run `siamkit train` without torchrun" in res.output
+    assert not (tmp_path / "run").exists()

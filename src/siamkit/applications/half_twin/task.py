@@ -37,6 +37,14 @@ from siamkit.models import HalfTwinNetwork, Preprocess
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 _SECTIONS = {"data", "model", "loss", "train"}
+# the keys each section reads: any other (a typo such as train.epoch) is refused, not ignored
+_KEYS = {
+    "data": {"path", "val_fraction"},
+    "model": {"encoder_f", "encoder_g", "embedding_dim", "distance"},
+    "loss": {"margin"},
+    "train": {"epochs", "batch_size", "lr", "seed"},
+}
+_ENCODER_KEYS = {"name", "kwargs"}
 
 
 @dataclass(frozen=True)
@@ -154,11 +162,35 @@ def _split(
     return pick(perm[n_val:]), pick(perm[:n_val])
 
 
+def _check_keys(cfg: dict[str, Any]) -> None:
+    """Refuse a key no section reads, naming it and the keys that section has."""
+    for section, allowed in _KEYS.items():
+        node = cfg.get(section)
+        if node is None:
+            continue
+        if not isinstance(node, dict):
+            raise ValueError(f"{section} is a mapping of {sorted(allowed)}, got {node!r}")
+        unknown = set(node) - allowed
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {sorted(f'{section}.{k}' for k in unknown)} for task half_twin; "
+                f"{section} has {sorted(allowed)}"
+            )
+    for branch in ("encoder_f", "encoder_g"):
+        spec = (cfg.get("model") or {}).get(branch)
+        if spec is not None and (not isinstance(spec, dict) or set(spec) - _ENCODER_KEYS):
+            raise ValueError(f"model.{branch} is {{name: ENCODER, kwargs: {{...}}}}, got {spec!r}")
+
+
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """The ``task: half_twin`` runner (see the module docstring)."""
     if options.resume or options.init_from:
         raise ValueError(
             "task half_twin trains from scratch: --resume and --init-from are not supported"
+        )
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process would train and write alone
+        raise ValueError(
+            "task half_twin trains in one process: run `siamkit train` without torchrun"
         )
     cfg = _apply_overrides(json.loads(json.dumps(config)), options.overrides)
     unknown = set(cfg) - _SECTIONS
@@ -166,6 +198,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         raise ValueError(
             f"unknown section(s) {sorted(unknown)} for task half_twin; use {sorted(_SECTIONS)}"
         )
+    _check_keys(cfg)
     data_cfg, train = cfg.get("data") or {}, cfg.get("train") or {}
     if "path" not in data_cfg:
         raise ValueError("data.path is required: an .npz with x, y and labels")
