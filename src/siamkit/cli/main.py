@@ -7,8 +7,11 @@ A command's module is imported only when that command runs (or ``--help`` lists 
 from __future__ import annotations
 
 import importlib
+import os
 import signal
+import sys
 import threading
+import time
 
 import click
 
@@ -91,8 +94,39 @@ def exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _exit)
 
 
+#: How long a process other than rank 0 of a torchrun launch holds back its error sentence.
+OTHER_RANK_ERROR_DELAY_S = 10.0
+
+
+def _other_rank() -> bool:
+    """A process of a torchrun launch other than the first (``RANK`` > 0 of ``WORLD_SIZE`` > 1)."""
+    try:
+        return int(os.environ.get("RANK", "0")) > 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
+def _main_other_rank() -> None:
+    """Run the command as a non-first rank: a user's error (a bad config, a refused --resume) is
+    met by every rank, and rank 0 says it; torchrun then ends this process. So this rank says
+    its error only if it is still running after :data:`OTHER_RANK_ERROR_DELAY_S` (an error of
+    its own), and the run ends with one sentence, not one per process."""
+    try:
+        rv = cli(prog_name="siamkit", standalone_mode=False)
+    except click.ClickException as err:
+        time.sleep(OTHER_RANK_ERROR_DELAY_S)
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
 def main() -> None:
     exit_on_sigterm()
+    if _other_rank():
+        _main_other_rank()
+        return
     cli(prog_name="siamkit")
 
 
