@@ -285,3 +285,18 @@ def test_without_a_gallery_only_verify_and_embed_are_served(model_dir, tmp_path,
         assert r.status_code == 409 and "--gallery" in r.json()["detail"]
         assert client.get("/info").json()["gallery"] is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_onnx_runtime_decides_with_the_threshold_calibrated_after_the_export(model_dir):
+    """``siamkit calibrate`` after ``siamkit export`` rewrites only siamkit.json: ``--runtime
+    onnx`` used to serve the stale threshold copied into the ONNX file."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.quantize import quantize_onnx
+    from siamkit.export.threshold_file import write_threshold
+
+    export_onnx(model_dir)
+    quantize_onnx(Path(model_dir) / "model.onnx", mode="dynamic")
+    write_threshold(model_dir, 0.125)
+    for runtime in ("onnx", "onnx-int8"):
+        assert load_for_serving(model_dir, runtime, threads=1).threshold == 0.125

@@ -46,7 +46,26 @@ def load_for_serving(
     load_folder = _onnx_folder_loader(model_dir)
     if load_folder is not None:  # a text model: encoder graphs + tokenizer in MODEL/onnx
         return load_folder(model_dir, int8=int8, threads=threads)
-    return OnnxModel(str(model_dir), threads=threads, precision="int8" if int8 else "fp32")
+    model = OnnxModel(str(model_dir), threads=threads, precision="int8" if int8 else "fp32")
+    _use_folder_threshold(model, model_dir)
+    return model
+
+
+def _use_folder_threshold(model: Any, model_dir: str | Path) -> None:
+    """Decide with the model folder's threshold, not the one copied into the ONNX file when it
+    was exported: ``siamkit calibrate`` rewrites only ``siamkit.json``, and the graph does not
+    depend on the threshold. An export of another model (its fingerprint differs) is refused."""
+    from siamkit.export.bundle import read_model_config
+
+    doc = read_model_config(model_dir)
+    if doc.get("fingerprint") and model.fingerprint and doc["fingerprint"] != model.fingerprint:
+        raise ValueError(
+            f"the ONNX export in {model_dir} was made from another model than "
+            f"{Path(model_dir) / 'siamkit.json'}; export it again with `siamkit export "
+            f"{model_dir} --format onnx --force`"
+        )
+    threshold = doc.get("threshold")
+    model.threshold = None if threshold is None else float(threshold)
 
 
 def _onnx_folder_loader(model_dir: str | Path) -> Any:
