@@ -167,6 +167,27 @@ def test_embed_image_files(run_dir: Path, tmp_path: Path) -> None:
     assert np.load(tmp_path / "e.npy").shape == (4, 16)
 
 
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--data", "digits"], "not both"),  # the images given were silently ignored
+        (["--batch-size", "0"], "--batch-size"),  # was "batch_size must be positive"
+    ],
+)
+def test_embed_refuses_inputs_it_would_ignore_and_a_batch_size_under_1(
+    run_dir: Path, tmp_path: Path, extra: list[str], named: str
+) -> None:
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    out = tmp_path / "z.npy"
+    res = CliRunner().invoke(
+        cli, ["embed", str(run_dir / "model"), str(tmp_path / "a.png"), "--out", str(out), *extra]
+    )
+    assert res.exit_code == 2 and named in res.output, res.output
+    assert not out.exists()
+
+
 def test_bad_config_key_is_named(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("train:\n  epochz: 2\n")

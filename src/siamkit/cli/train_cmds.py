@@ -435,7 +435,7 @@ def evaluate(
     help="Embed a built-in dataset instead of INPUTS.",
 )
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @DEVICE
 @friendly_errors
 def embed(
@@ -456,6 +456,10 @@ def embed(
     from siamkit.encode import encode
     from siamkit.training.ddp import resolve_device
 
+    if data and inputs:
+        raise click.UsageError(
+            f"give image files / folders or --data {data}, not both ({inputs[0]} would be ignored)"
+        )
     dev = resolve_device(device)
     net = load_siamese(model, dev)
     shape = model_image_shape(net, model)
