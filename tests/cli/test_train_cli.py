@@ -450,3 +450,14 @@ def test_evaluate_refuses_a_repeated_class_and_an_impossible_shot_count(run_dir:
     )
     assert res.exit_code != 0 and "Traceback" not in res.output
     assert "2-way 1000-shot evaluation cannot be met" in res.output and "--shots" in res.output
+
+
+def test_calibrate_refuses_digits_images_the_model_trained_on(run_dir: Path) -> None:
+    """digits have no test split: `calibrate --data digits` fit the threshold on the training
+    images of a digits model and called them "digits (test split)"."""
+    model = run_dir / "model"
+    before = (model / "siamkit.json").read_text()
+    res = CliRunner().invoke(cli, ["calibrate", str(model), "--data", "digits"])
+    assert res.exit_code == 1 and "no test split" in res.output, res.output
+    assert "Traceback" not in res.output
+    assert (model / "siamkit.json").read_text() == before

@@ -41,6 +41,22 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
         )
 
 
+def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any) -> None:
+    """scikit-learn's digits have no test split: for a model trained on them, every image of its
+    training classes is a training image (or one of its run's validation images), so the
+    threshold would be fit on what the network has seen."""
+    run = meta.get("run") or {}
+    if data != "digits" or run.get("dataset") != "digits":
+        return
+    seen = sorted(set(run.get("train_classes") or ()) & {int(c) for c in chosen})
+    if seen:
+        raise ValueError(
+            f"--data digits has no test split: its images of classes "
+            f"{', '.join(map(str, seen))} are the ones this model trained on; calibrate on a "
+            "folder of held-out images of its training classes instead"
+        )
+
+
 @click.command("calibrate")
 @click.argument("model", callback=text_model_folder)
 @click.option(
@@ -61,7 +77,7 @@ def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
     default="test",
     show_default=True,
     help="Split of a built-in dataset: 'test' holds images of the training classes that "
-    "training did not use.",
+    "training did not use (Fashion-MNIST; digits have no test split).",
 )
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with Fashion-MNIST.")
 @click.option(
@@ -170,6 +186,7 @@ def calibrate(
     )
     chosen_names = [ev.names[c] for c in ev.chosen]
     _refuse_test_classes(meta, chosen_names)
+    _refuse_digits_training_images(meta, data, ev.chosen)
     if len(ev.chosen) < 2:
         raise ValueError("calibration needs images of at least two classes (impostor pairs)")
     check_input(net, ev.x)
