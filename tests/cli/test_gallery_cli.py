@@ -213,6 +213,23 @@ def test_errors_are_clear_and_without_traceback(cli, files, tmp_path):
     assert "not a siamkit gallery" in run(cli, ["gallery", not_db, "list"], code=1).output
 
 
+@pytest.mark.parametrize("command", [["list"], ["stats"], ["remove", "alice"]])
+def test_gallery_of_a_missing_file_says_how_to_create_it(cli, tmp_path, command):
+    """It used to say "open it with a model (or embedding_dim=...)", the library's words."""
+    db = tmp_path / "missing.db"
+    out = run(cli, ["gallery", db, *command], code=1).output
+    assert "siamkit enroll MODEL --gallery" in out and "embedding_dim" not in out
+    assert not db.exists()
+
+
+def test_enroll_metadata_that_is_not_an_object_names_the_option(cli, files, tmp_path):
+    db = tmp_path / "g.db"
+    args = ["enroll", files["model"], "--gallery", db, "--label", "x", "--metadata", "[1]"]
+    out = run(cli, [*args, files["c0_0"]], code=2).output
+    assert "--metadata" in out and "JSON object" in out
+    assert not db.exists()
+
+
 def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):
     db = tmp_path / "g.db"
     run(cli, ["enroll", files["model"], "--gallery", db, "--label", "alice", files["c0_0"]])

@@ -73,8 +73,15 @@ NO_THRESHOLD = (
 
 
 def _open(gallery_path: str, model: Any = None, create: bool = False, **kw: Any) -> Any:
+    from pathlib import Path
+
     from siamkit.index import Gallery
 
+    if model is None and not Path(gallery_path).exists():  # `siamkit gallery PATH ...`
+        raise FileNotFoundError(
+            f"no gallery at {gallery_path}; create it with `siamkit enroll MODEL --gallery "
+            f"{gallery_path} ...`"
+        )
     return Gallery.open(gallery_path, model, create=create, **kw)
 
 
@@ -129,6 +136,11 @@ def enroll(
             meta = json.loads(metadata)
         except json.JSONDecodeError as err:
             raise click.BadParameter(f"not valid JSON: {err}", param_hint="--metadata") from None
+        if not isinstance(meta, dict):
+            raise click.BadParameter(
+                f'give a JSON object, e.g. \'{{"team": "ops"}}\', not {metadata}',
+                param_hint="--metadata",
+            )
     groups = group_images(images, label)
     net = _load_model(model)
     x = _read_images(net, [p for paths in groups.values() for p in paths], model)
