@@ -239,3 +239,17 @@ def test_malformed_json_is_named_as_such(client) -> None:
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert detail.startswith("The request body is not valid JSON"), detail
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "files", "field"),
+    [
+        ("/identify", {}, _file("file", PNG) + _file("file", PNG, "y.png"), "file"),
+        ("/verify", {}, _file("file_a", PNG) * 2 + _file("file_b", PNG), "file_a"),
+        ("/verify", {"label": ["alice", "bob"]}, _file("file", PNG), "label"),
+    ],
+)
+def test_a_single_field_sent_twice_is_refused(enrolled, path, data, files, field):
+    """Two `file` fields to /identify answered for the last one alone, silently."""
+    r = enrolled.post(path, data=data, files=files)
+    _assert_refused(r, 422, f"{field} was sent 2 times")

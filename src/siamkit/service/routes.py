@@ -136,6 +136,15 @@ async def _uploads_only(request: Request) -> None:
             "(e.g. curl -F files=@photo.jpg -F label=alice), not JSON; text needs a service "
             "started with a text model.",
         )
+    if request.method == "POST" and kind == "multipart/form-data":
+        form = await request.form()  # already parsed for the endpoint: cached, not read again
+        for name in ("file", "file_a", "file_b", "label", "k"):
+            if len(form.getlist(name)) > 1:
+                raise RequestError(
+                    422,
+                    f"The field {name} was sent {len(form.getlist(name))} times; send it once "
+                    "(one request per query image; /enroll and /embed take several files).",
+                )
 
 
 UPLOADS_ONLY = [Depends(_uploads_only)]
