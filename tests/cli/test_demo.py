@@ -172,3 +172,21 @@ def test_default_demo_beats_the_peers_and_aims_at_the_target(tmp_path: Path) -> 
     assert one_shot >= PEER_BEST["1-shot"] + 0.05 and eer <= PEER_BEST["EER"] - 0.03
     # The issue's target (1-shot >= 0.80, EER <= 0.15) is tracked by benchmarks/bench_fmnist.py and
     # BENCHMARKS.md, not asserted here (seeds 0-2 gave 0.824-0.828 / 0.140-0.142).
+
+
+@pytest.mark.parametrize("option", ["--epochs", "--limit", "--episodes"])
+def test_counts_under_1_are_named_by_their_option_before_anything_runs(
+    tmp_path: Path, option: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--episodes 0 trained for minutes then evaluated 1000 episodes (0 meant "the default");
+    --epochs 0 / --limit 0 were blamed on train.epochs / data.limit."""
+    import siamkit.experiment
+
+    def no_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the demo ran")
+
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", no_run)
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(cli, ["demo", option, "0", "--out", str(out)])
+    assert res.exit_code == 2 and option in res.output, res.output
+    assert not out.exists()

@@ -116,9 +116,17 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
     "--train-classes",
     help="Comma-separated Fashion-MNIST classes to train on; the rest are the unseen test classes [default: 0,1,2,3,4,5].",
 )
-@click.option("--epochs", type=int, help="Training epochs [default: the recipe's].")
-@click.option("--limit", type=int, help="Train on at most this many images (a quick look).")
-@click.option("--episodes", type=int, help="Few-shot episodes of the evaluation [default: 1000].")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="Training epochs [default: the recipe's]."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Train on at most this many images (a quick look)."
+)
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=1),
+    help="Few-shot episodes of the evaluation [default: 1000].",
+)
 @click.option("--seed", type=int, help="Training seed [default: 0].")
 @click.option(
     "--config",
