@@ -461,3 +461,12 @@ def test_calibrate_refuses_digits_images_the_model_trained_on(run_dir: Path) -> 
     assert res.exit_code == 1 and "no test split" in res.output, res.output
     assert "Traceback" not in res.output
     assert (model / "siamkit.json").read_text() == before
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_zero_episodes_is_refused_not_replaced_by_the_default(run_dir: Path, command: str) -> None:
+    target = str(TINY) if command == "train" else str(run_dir / "model")
+    res = CliRunner().invoke(cli, [command, target, "--episodes", "0"])
+    assert (
+        res.exit_code == 2 and "--episodes" in res.output and "0 is not in the range" in res.output
+    )

@@ -73,7 +73,7 @@ DEVICE = click.option(
 @DEVICE
 @click.option(
     "--episodes",
-    type=int,
+    type=click.IntRange(min=1),
     help="Few-shot episodes of the final evaluation [default: eval.episodes].",
 )
 @click.option("--progress/--no-progress", default=True, help="Show progress bars.")
@@ -323,7 +323,13 @@ def _run_task(
 @click.option(
     "--data-dir", type=click.Path(file_okay=False), help="Folder with the Fashion-MNIST files."
 )
-@click.option("--episodes", type=int, default=1000, show_default=True, help="Few-shot episodes.")
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Few-shot episodes.",
+)
 @click.option("--shots", default="1,5", show_default=True, help="K values of N-way K-shot.")
 @click.option(
     "--ways",
