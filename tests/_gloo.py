@@ -8,7 +8,10 @@ exception"). ``work`` must be a module-level function (it is pickled into the ne
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,3 +45,15 @@ def run_ranks(work: Callable[[int, int, str], None], out: Path, world: int = 2) 
     torch.multiprocessing.spawn(
         _rank, args=(work, world, _free_port(), str(out)), nprocs=world, join=True
     )
+
+
+def torchrun_siamkit(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``torchrun --nproc_per_node=2 -m siamkit ARGS`` on a free port, one thread per process,
+    with this checkout's ``src`` first on the path; the finished process (not checked)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        f"--master_port={_free_port()}", "-m", "siamkit", *args,
+    ]  # fmt: skip
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)

@@ -4,28 +4,19 @@ gloo processes: both train, rank 0 alone writes and prints."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from _gloo import torchrun_siamkit
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _torchrun(config: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
-        "-m", "siamkit", "train", str(config), "--out", str(out), "--no-progress", "--device", "cpu",
-        *extra,
-    ]  # fmt: skip
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    args = ["train", str(config), "--out", str(out), "--no-progress", "--device", "cpu", *extra]
+    res = torchrun_siamkit(*args)
     assert res.returncode == 0, res.stdout + res.stderr
     return res
 
