@@ -470,3 +470,19 @@ def test_zero_episodes_is_refused_not_replaced_by_the_default(run_dir: Path, com
     assert (
         res.exit_code == 2 and "--episodes" in res.output and "0 is not in the range" in res.output
     )
+
+
+def test_overwrite_refuses_what_it_would_strand(run_dir: Path, tmp_path: Path) -> None:
+    """--init-from a model inside OUT would be set aside before it is read; a set-aside folder
+    left by a killed process is named instead of being buried under a second one."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(run_dir, out)
+    args = ["train", str(TINY), "--out", str(out), "--overwrite"]
+    res = CliRunner().invoke(cli, [*args, "--init-from", str(out / "model")])
+    assert res.exit_code == 2 and "is inside" in res.output and "copy that model" in res.output
+    (out / ".earlier-run-abc").mkdir()
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and ".earlier-run-abc" in res.output and "was killed" in res.output
+    assert (out / "model" / "model.safetensors").exists()  # nothing moved

@@ -420,3 +420,18 @@ def test_a_yaml_error_in_the_space_is_one_line(tmp_path: Path) -> None:
         f"Error: {space} line 2: not valid YAML, expected ',' or '}}', but got '<scalar>' "
         "(while parsing a flow mapping that starts on line 1)"
     ]
+
+
+def test_the_model_check_draws_no_random_numbers_the_trials_use(base) -> None:
+    """The size check builds a model before the study; its weights must not come from the
+    random stream the trials draw from, or the same seed would give another study."""
+    import torch
+
+    from siamkit.training import load_run_data
+    from siamkit.tuning.search import _check_model
+
+    data = load_run_data(base.data)
+    torch.manual_seed(3)
+    before = torch.random.get_rng_state()
+    _check_model(base, data)
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -112,14 +112,16 @@ def _main_other_rank() -> None:
     its error only if it is still running after :data:`OTHER_RANK_ERROR_DELAY_S` (an error of
     its own), and the run ends with one sentence, not one per process."""
     try:
-        rv = cli(prog_name="siamkit", standalone_mode=False)
+        code = cli(prog_name="siamkit", standalone_mode=False)
     except click.ClickException as err:
         time.sleep(OTHER_RANK_ERROR_DELAY_S)
         err.show()
         sys.exit(err.exit_code)
     except click.exceptions.Abort:
         sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    # without standalone mode click returns a click.exceptions.Exit's code, else the command's
+    # return value, which is not an exit status: 0 then, as rank 0 exits
+    sys.exit(code if type(code) is int else 0)
 
 
 def main() -> None:

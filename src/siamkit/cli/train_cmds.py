@@ -111,6 +111,15 @@ def train(
     _refuse_study_folder(out_dir)
     if not resume and not overwrite:
         _refuse_existing_run(out_dir)
+    if (
+        overwrite
+        and init_from is not None
+        and out_dir.resolve() in Path(init_from).resolve().parents
+    ):
+        raise click.UsageError(
+            f"--init-from {init_from} is inside {out_dir}, whose earlier run --overwrite sets "
+            f"aside: copy that model elsewhere first (e.g. cp -r {init_from} runs/base-model)"
+        )
     with _earlier_run_set_aside(out_dir, enabled=overwrite):
         _train(config, out, resume, overrides, init_from, device, episodes, progress, as_json)
 
@@ -200,15 +209,24 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     if not names or os.environ.get("RANK", "0") != "0":
         yield
         return
+    left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
+    if left:  # a set-aside run of a process that was killed (SIGKILL) before it could restore it
+        raise click.UsageError(
+            f"{out_dir} holds {', '.join(left)}: an earlier run set aside by --overwrite whose "
+            "process was killed; move its files back into the folder or delete it, then rerun"
+        )
     stash = Path(tempfile.mkdtemp(prefix=".earlier-run-", dir=out_dir))
-    for name in names:
-        os.replace(out_dir / name, stash / name)
+    moved: list[str] = []
     try:
+        for name in names:
+            os.replace(out_dir / name, stash / name)
+            moved.append(name)
         yield
     except BaseException:
-        for name in RUN_OUTPUTS:  # the failed run's files, then the earlier run's back
-            _remove(out_dir / name)
-        for name in names:
+        for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
+            if name in moved or name not in names:
+                _remove(out_dir / name)
+        for name in moved:  # ... then the earlier run's back
             os.replace(stash / name, out_dir / name)
         shutil.rmtree(stash, ignore_errors=True)
         raise

@@ -301,9 +301,15 @@ def check_out_dir(out: Path) -> None:
 
 
 def _check_model(base: RunConfig, data: RunData) -> None:
-    """The base config's model takes the data's images (:func:`check_input_size`)."""
+    """The base config's model takes the data's images (:func:`check_input_size`). Built under
+    a forked random state, so the check draws none of the numbers the trials' weights come from
+    (the study's trials stay those of a run without the check)."""
+    import torch
+
     mean, std = data.channel_stats()
-    check_input_size(build_model(base.model, data.input_shape, mean, std), base, data.input_shape)
+    with torch.random.fork_rng(devices=[]):
+        net = build_model(base.model, data.input_shape, mean, std)
+    check_input_size(net, base, data.input_shape)
 
 
 class _TrialFailures(logging.Filter):
