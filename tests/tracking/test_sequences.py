@@ -88,6 +88,24 @@ def test_a_first_frame_without_a_box_is_refused_before_any_tracking(tmp_path: Pa
     assert _Still.made == 0  # nothing was tracked before the refusal
 
 
+def test_a_first_box_the_tracker_refuses_stops_evaluation_before_any_tracking(
+    tmp_path: Path,
+) -> None:
+    """A first box larger than the frame is refused by the tracker; evaluation checks it up
+    front, so the sequences before it are not tracked for nothing."""
+    good = tmp_path / "data" / "a"
+    _frames(good, [f"{i:08d}.jpg" for i in range(1, 4)])
+    (good / "groundtruth.txt").write_text("1,1,4,4\n" * 3)
+    big = tmp_path / "data" / "b"
+    _frames(big, [f"{i:08d}.jpg" for i in range(1, 4)])
+    (big / "groundtruth.txt").write_text("0,0,40,30\n" * 3)  # the frames are 16 x 12
+    seqs = read_sequences(tmp_path / "data")
+    _Still.made = 0
+    with pytest.raises(ValueError, match="the first box cannot start the tracker"):
+        evaluate_tracker(_Still, seqs)
+    assert _Still.made == 0
+
+
 def test_evaluation_leaves_frames_without_ground_truth_out() -> None:
     nan = float("nan")
     frames = [np.zeros((20, 20, 3), np.uint8)] * 4

@@ -220,3 +220,26 @@ def test_threshold_must_be_a_finite_distance(tmp_path, photos, command, bad):
     assert res.exit_code == 2, res.output
     assert f"{bad} is not a distance threshold; give a finite number of at least 0." in res.output
     assert not db.exists()
+
+
+def test_crop_into_an_existing_folder_stages_inside_it(tmp_path, photos, monkeypatch):
+    """An existing DEST is enough: the chips are staged in a hidden folder inside it, so a
+    read-only parent (DEST=/scratch/$USER) does not stop the crop; nothing hidden is left."""
+    import tempfile
+
+    src, dest = tmp_path / "people", tmp_path / "chips"
+    (src / "eileen").mkdir(parents=True)
+    (src / "eileen" / "a.png").write_bytes(photos["astronaut"].read_bytes())
+    dest.mkdir()
+    dirs: list[str] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        dirs.append(str(kw.get("dir")))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(dest)])
+    assert res.exit_code == 0, res.output
+    assert dirs == [str(dest.absolute())]
+    assert sorted(p.name for p in dest.iterdir()) == ["eileen"]

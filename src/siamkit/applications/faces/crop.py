@@ -27,9 +27,9 @@ def crop_folder(
     under ``source/<person>/``; images in which no face is found are skipped and returned.
 
     All or nothing: every file's header is checked before any face is searched, and the chips
-    are written into a hidden folder beside ``dest`` and moved into ``dest`` only once every
-    image has been read, so a file that is not a readable image stops the crop with its
-    :class:`~siamkit.image_decode.ImageReadError` and nothing written.
+    are written into a hidden folder (in ``dest`` if it exists, else beside it) and moved into
+    ``dest`` only once every image has been read, so a file that is not a readable image stops
+    the crop with its :class:`~siamkit.image_decode.ImageReadError` and nothing written.
 
     Returns:
         the number of chips written and the images in which no face was found.
@@ -40,8 +40,11 @@ def crop_folder(
     for path in paths:  # a file that is not an image stops here, before minutes of detection
         probe_image(path)
     det, aligner = FaceDetector(detector, upsample), FaceAligner()
-    anchor = next(p for p in Path(dest).absolute().parents if p.is_dir())  # dest's fs, not in it
-    staging = Path(tempfile.mkdtemp(prefix=f".{Path(dest).name}.crop-", dir=anchor))
+    # staged on dest's file system: inside dest when it exists (hidden, so never read as a
+    # person), else beside it, in its nearest existing parent (dest's parent may be read-only)
+    target = Path(dest).absolute()
+    anchor = target if target.is_dir() else next(p for p in target.parents if p.is_dir())
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name or 'dest'}.crop-", dir=anchor))
     try:
         chips, skipped = [], []
         for path in paths:

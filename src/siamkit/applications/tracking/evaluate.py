@@ -67,10 +67,20 @@ def run_sequence(
 def check_first_boxes(sequences: Sequence[TrackingSequence | SyntheticSequence]) -> None:
     """Refuse, before any tracking, a sequence whose first frame has no ground-truth box: the
     tracker starts from it (synthetic sequences always have one)."""
+    from siamkit.applications.tracking.tracker import check_box
+
     for seq in sequences:
-        if isinstance(seq, SyntheticSequence) or has_box(seq.boxes[0])[0]:
+        if isinstance(seq, SyntheticSequence):
             continue
         where = seq.first_box_source or f"sequence {seq.name!r}"
+        if has_box(seq.boxes[0])[0]:
+            try:  # larger than the frame, or mostly outside it: refused when tracking starts
+                check_box(seq.boxes[0], seq.frame(0).shape)
+            except ValueError as err:
+                raise ValueError(
+                    f"{where}: the first box cannot start the tracker: {err}"
+                ) from None
+            continue
         raise ValueError(
             f"{where} has no box for the first frame ({', '.join(str(float(v)) for v in seq.boxes[0])}), "
             "but the tracker needs one to start: give that line four finite numbers x, y, w, h "
