@@ -34,7 +34,13 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     """
     from siamkit.applications.faces.crop import crop_folder
 
-    written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
+    try:
+        written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
+    except PermissionError as err:  # not a gallery's problem, as the shared handler would say
+        raise click.ClickException(
+            f"cannot write the chips into {dest}: {err.strerror or err} ({err.filename}); "
+            "choose a DEST you can write to"
+        ) from None
     doc = {"written": written, "skipped": [str(p) for p in skipped], "dest": dest}
     text = f"wrote {written} chip(s) into {dest}" + "".join(
         f"\nskipped (no face): {p}" for p in skipped

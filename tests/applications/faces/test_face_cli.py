@@ -243,3 +243,19 @@ def test_crop_into_an_existing_folder_stages_inside_it(tmp_path, photos, monkeyp
     assert res.exit_code == 0, res.output
     assert dirs == [str(dest.absolute())]
     assert sorted(p.name for p in dest.iterdir()) == ["eileen"]
+
+
+def test_crop_that_cannot_write_says_so_without_blaming_a_gallery(tmp_path, photos, monkeypatch):
+    import tempfile
+
+    src = tmp_path / "people"
+    (src / "eileen").mkdir(parents=True)
+    (src / "eileen" / "a.png").write_bytes(photos["astronaut"].read_bytes())
+
+    def refuse(*args, **kw):  # type: ignore[no-untyped-def]
+        raise PermissionError(13, "Permission denied", str(kw.get("dir")))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(tmp_path / "chips")])
+    assert res.exit_code == 1 and "cannot write the chips into" in res.output
+    assert "gallery" not in res.output and "Traceback" not in res.output
