@@ -117,6 +117,9 @@ def test_clear_errors(tmp_path, bundle):
     assert (
         res.exit_code == 2 and "is a folder; an image model exports to a .onnx file" in res.output
     )
+    res = _invoke(str(bundle), "--out", str(tmp_path / "x.txt"))
+    assert res.exit_code == 2 and "does not end in .onnx" in res.output
+    assert not (tmp_path / "x.txt").exists()
 
 
 @pytest.mark.parametrize("flag", ["--format", "--int8-mode"])

@@ -297,6 +297,12 @@ def export(
             f"{out} is a folder; an image model exports to a .onnx file, e.g. {Path(out) / 'model.onnx'}",
             param_hint="'--out'",
         )
+    if out is not None and Path(out).suffix.lower() != ".onnx":
+        raise click.BadParameter(
+            f"{out} does not end in .onnx; an image model exports to a .onnx file, e.g. "
+            f"{Path(out).with_suffix('.onnx')}",
+            param_hint="'--out'",
+        )
     mode = int8_mode or ("static" if int8 else None)
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
