@@ -265,3 +265,15 @@ def test_a_threshold_that_cannot_decide_is_refused(cli, files, value):
     assert "threshold" in res.output and (
         "finite number" in res.output or "not a number" in res.output
     )
+
+
+def test_identify_on_an_empty_gallery_says_it_is_empty(cli, files, tmp_path):
+    db = tmp_path / "g.db"
+    run(cli, ["enroll", files["model"], "--gallery", db, "--label", "alice", files["c0_0"]])
+    run(cli, ["gallery", db, "remove", "alice"])
+    out = run(cli, ["identify", files["model"], "--gallery", db, files["c0_0"]]).output
+    assert "unknown" in out and "is empty: enroll images first" in out
+    doc = json.loads(
+        run(cli, ["identify", files["model"], "--gallery", db, files["c0_0"], "--json"]).stdout
+    )
+    assert doc["gallery_empty"] is True and doc["queries"][0]["unknown"] is True

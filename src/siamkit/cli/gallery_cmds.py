@@ -202,7 +202,7 @@ def identify(
     x = _read_images(net, queries, model)
     with _open(gallery_path, net, threshold=threshold, index=index) as gallery:
         results = gallery.identify_batch(x, k=k)
-        used = gallery.threshold
+        used, empty = gallery.threshold, len(gallery) == 0
     docs = [
         {
             "image": path,
@@ -220,9 +220,12 @@ def identify(
             lines.append(
                 f"  {m['label']:<24} distance {m['distance']:.4f}  item {m['item_id']}  {flag}"
             )
-    if used is None:
+    if empty:  # every answer is "unknown" because nobody is enrolled, not because of the images
+        lines.append(f"{gallery_path} is empty: enroll images first (siamkit enroll MODEL ...)")
+    elif used is None:
         lines.append(NO_THRESHOLD.replace("no threshold to decide", "no threshold to accept"))
-    _emit(as_json, {"threshold": used, "queries": docs}, "\n".join(lines))
+    doc = {"threshold": used, "queries": docs, **({"gallery_empty": True} if empty else {})}
+    _emit(as_json, doc, "\n".join(lines))
 
 
 @click.command()
