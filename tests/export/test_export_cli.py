@@ -142,3 +142,31 @@ def test_input_shape_option_for_models_without_one(tmp_path):
             torch.from_numpy(np.random.default_rng(0).random((3, 6))).float()
         )
     assert np.abs(z - want.numpy()).max() <= 1e-4
+
+
+def test_branch_g_exports_a_half_twins_second_tower(tmp_path, bundle):
+    """Only the f tower could be exported from the command line, so the g side of an
+    asymmetric search (items vs queries) had no torch-free runtime."""
+    import onnxruntime as ort
+
+    from siamkit.models import HalfTwinNetwork
+
+    f = siamkit.encoders.create_encoder("mlp", in_features=12, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
+    net = HalfTwinNetwork(
+        f, g, embedding_dim=8, preprocess_f=Preprocess(input_shape=(12,)),
+        preprocess_g=Preprocess(mean=(0.5,), std=(2.0,), input_shape=(5,)),
+    ).eval()  # fmt: skip
+    folder = siamkit.save_model(net, tmp_path / "ht")
+    res = _invoke(str(folder), "--branch", "g", "--json")
+    assert res.exit_code == 0, res.output
+    path = json.loads(res.output)["files"][0]["path"]
+    assert path == str(folder / "model.g.onnx")
+    y = torch.rand(6, 5)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: y.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - net.embed_g(y).numpy()).max() <= 1e-4
+    res = _invoke(str(bundle), "--branch", "g", "--out", str(tmp_path / "s.onnx"))
+    assert res.exit_code == 1 and "half-twin" in res.output
+    assert not (tmp_path / "s.onnx").exists()

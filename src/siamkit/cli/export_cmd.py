@@ -83,6 +83,7 @@ def _run(
     input_shape: tuple[int, ...] | None = None,
     force: bool = False,
     check_data: str | None = None,
+    branch: str = "f",
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | str | None]:
     try:
         from siamkit.export.bundle import read_model_config
@@ -100,7 +101,9 @@ def _run(
         raise click.UsageError(
             f"{' and '.join(existing)} already exist(s); pass --force to replace, or --out elsewhere"
         )
-    fp32 = export_onnx(model, out, opset=opset, exporter=exporter, input_shape=input_shape)
+    fp32 = export_onnx(
+        model, out, opset=opset, exporter=exporter, input_shape=input_shape, branch=branch
+    )
     rows = [{"precision": "fp32", "path": str(fp32.path), "bytes": fp32.size_bytes,
              "max_abs_diff": fp32.max_abs_diff}]  # fmt: skip
     if int8_mode is None:
@@ -234,6 +237,14 @@ def _int8_check(
     "which --int8 reports the int8 model's EER and 1-shot change [default: the test split of the "
     "model's built-in data, its test classes].",
 )
+@click.option(
+    "--branch",
+    type=click.Choice(["f", "g"]),
+    default="f",
+    show_default=True,
+    help="A half-twin model's tower: f (its first kind of input) or g (the second kind; "
+    "default file MODEL/model.g.onnx). A Siamese model has one tower, f.",
+)
 @click.option("--force", is_flag=True, help="Replace existing .onnx files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def export(
@@ -248,6 +259,7 @@ def export(
     out: str | None,
     input_shape: str | None,
     check_data: str | None,
+    branch: str,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -283,6 +295,7 @@ def export(
             "--check-data": check_data is not None,
             "--exporter dynamo": exporter == "dynamo",
             f"--opset {opset}": opset != 17,
+            "--branch g": branch == "g",
         }
         try:
             rows = _run_folder(
@@ -304,13 +317,21 @@ def export(
             param_hint="'--out'",
         )
     mode = int8_mode or ("static" if int8 else None)
+    if branch == "g":
+        if mode is not None:
+            raise click.UsageError(
+                "--branch g exports the fp32 tower; quantise it with "
+                "siamkit.export.quantize.quantize_onnx (its inputs are not images to calibrate on)"
+            )
+        out = out or str(Path(model) / "model.g.onnx")
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
     try:
         shape = _parse_shape(input_shape)
         rows, check = _run(
-            model, out, opset, exporter, mode, calib_data, calib_size, shape, force, check_data
-        )
+            model, out, opset, exporter, mode, calib_data, calib_size, shape, force, check_data,
+            branch,
+        )  # fmt: skip
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
     _print(rows, check, fmt, as_json)
