@@ -75,6 +75,23 @@ def test_report_shows_what_ran_and_the_operating_point(run_dir: Path) -> None:
     assert f"{metrics['calibration']['test']['far']:.4f}" in page
     assert re.search(r"trained on [\d,]+ images", page) and "CPU cores" in page
     assert "<section id='per-class'>" in page and "<section id='failures'>" in page
+    assert "never on these" in page  # trained on 0-5, tested on 6-9
+
+
+def test_evaluate_report_on_trained_classes_does_not_call_them_unseen(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """The operating point said 'never on these' of classes 0-3 the model trained on."""
+    model = str(run_dir / "model")
+    base = ["evaluate", model, "--data", "digits", "--episodes", "5", "--shots", "1"]
+    for classes, trained in (("0,1,2,3", True), ("6,7,8", False)):
+        page_path = tmp_path / f"{classes}.html"
+        res = CliRunner().invoke(cli, [*base, "--classes", classes, "--report", str(page_path)])
+        assert res.exit_code == 0, res.output
+        page = page_path.read_text()
+        assert "Operating point the model ships with" in page
+        assert ("never on these" in page) is not trained, classes
+        assert ("not those of unseen classes" in page) is trained, classes
 
 
 def test_saved_threshold_is_the_validation_calibration(run_dir: Path) -> None:

@@ -188,3 +188,18 @@ def test_report_has_per_class_and_failure_sections(page):
     assert "digit 7" in page  # class names in the per-class table
     for fig in ("fig-confusion", "fig-impostors", "fig-genuine", "fig-roc"):
         assert f"<figure id='{fig}'>" in page
+
+
+@pytest.mark.parametrize(
+    ("trained_on", "says", "not_says"),
+    [
+        (False, "never on these", "not those of unseen"),
+        (True, "not those of unseen classes", "never on these"),
+        (None, "classes the model trained on", "never on these"),
+    ],
+)
+def test_operating_point_calls_classes_unseen_only_when_they_are(trained_on, says, not_says):
+    from siamkit.evaluation.report_sections import operating_point_html
+
+    text = operating_point_html({"threshold": 0.5, "test": {"tar": 0.9}}, trained_on)
+    assert says in text and not_says not in text

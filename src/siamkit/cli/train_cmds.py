@@ -428,6 +428,7 @@ def evaluate(
             Path(report), rep, z, ev.y, images=ev.x, class_names=list(ev.names),
             title=f"siamkit evaluate {model}", distance=net.scoring_distance,
             calibration=metrics.get("calibration"), run_info=_run_info(meta, dev),
+            trained_on=_trained_on(data, ev, meta),
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
@@ -502,6 +503,23 @@ def embed(
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
     )
+
+
+def _trained_on(data: str, ev: Any, meta: dict[str, Any]) -> bool | None:
+    """Whether the model trained on any of the evaluated classes; ``None`` when its metadata
+    does not say (another folder, or no recorded training classes)."""
+    from siamkit.cli._inputs import DATASET_NAMES, _own_folder_classes
+
+    run = meta.get("run") or {}
+    train = run.get("train_classes")
+    if train is None:
+        return None
+    if data in DATASET_NAMES:
+        if run.get("dataset") != data:
+            return None
+    elif _own_folder_classes(Path(data), tuple(ev.names), meta) is None:
+        return None
+    return bool({int(c) for c in train} & {int(c) for c in ev.chosen})
 
 
 def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:

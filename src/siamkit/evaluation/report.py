@@ -167,6 +167,7 @@ def render_report_html(
     run_info: Mapping[str, Any] | None = None,
     peers: Mapping[str, Any] | None = None,
     analysis: bool = True,
+    trained_on: bool | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report` for the arguments)."""
     from siamkit.evaluation import plots
@@ -174,7 +175,7 @@ def render_report_html(
 
     tables = metrics_tables(report)
     if calibration is not None:
-        tables += rs.operating_point_html(calibration)
+        tables += rs.operating_point_html(calibration, trained_on)
     if peers:
         tables += rs.peers_html(report, peers)
     sections: list[Section] = [("metrics", "Metrics", tables)]
@@ -296,7 +297,9 @@ def write_report(
             ``{"train_images", "train_classes", "train_seconds", "eval_seconds", "device",
             "hardware"}`` for the header; ``peers``: ``{"label", "source", "metrics": {"1-shot":
             ..., "EER": ...}}`` (see :func:`siamkit.evaluation.peers.peer_figures`);
-            ``analysis=False`` leaves out the per-class and failure sections.
+            ``analysis=False`` leaves out the per-class and failure sections; ``trained_on``:
+            whether the model trained on (some of) the evaluated classes (``None``: unknown),
+            which the operating point's wording follows.
 
     Example:
         >>> rep = evaluate_embeddings(z, y)                      # doctest: +SKIP

@@ -103,8 +103,12 @@ def _rows(rows: Sequence[tuple[str, str]]) -> str:
     return f"<table><tr><th>Quantity</th><th>Value</th></tr>{body}</table>"
 
 
-def operating_point_html(calibration: Mapping[str, Any]) -> str:
-    """The threshold the model ships with and what it does on the evaluated (unseen) classes."""
+def operating_point_html(calibration: Mapping[str, Any], trained_on: bool | None = None) -> str:
+    """The threshold the model ships with and what it does on the evaluated classes.
+
+    ``trained_on``: whether the model trained on (some of) the evaluated classes; ``None`` when
+    that is not known (e.g. another image folder). Only ``False`` calls them unseen.
+    """
     t = float(calibration["threshold"])
     rows = [("threshold (distance)", f"{t:.4f}")]
     if calibration.get("target"):
@@ -114,10 +118,15 @@ def operating_point_html(calibration: Mapping[str, Any]) -> str:
                       ("balanced_accuracy", "balanced accuracy")):  # fmt: skip
         if key in test:
             rows.append((name, f"{float(test[key]):.4f}"))
+    fit = {
+        False: "fit on validation data of the training classes, never on these",
+        True: "fit on validation data of the training classes, which include evaluated classes: "
+        "these rates are not those of unseen classes",
+        None: "fit on validation data of the classes the model trained on",
+    }[trained_on]
     note = (
-        "<p>The decision threshold saved with the model (fit on validation data of the training "
-        "classes, never on these) and the true / false accept rates it gives on the evaluated "
-        "classes' pairs.</p>"
+        f"<p>The decision threshold saved with the model ({fit}) and the true / false accept "
+        "rates it gives on the evaluated classes' pairs.</p>"
     )
     return "<h3>Operating point the model ships with</h3>" + note + _rows(rows)
 

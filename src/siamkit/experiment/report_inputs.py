@@ -41,4 +41,5 @@ def report_inputs(
         "calibration": metrics.get("calibration"),
         "run_info": run_info,
         "peers": peers,
+        "trained_on": bool(set(data.test_classes) & set(data.train_classes)),
     }
