@@ -185,6 +185,13 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 0
 
+    # removing the label whose images are listed closes the list (it showed removed images)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("#gallery-list li", has_text="alice").locator("button", has_text="remove").click()
+    page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 image(s)')")
+    assert page.is_hidden("#label-images")
+    assert "error" not in (page.get_attribute("#enroll-result", "class") or "")
+
 
 def test_page_shows_server_errors(page, tmp_path):
     """A bad upload shows the service's message, not a silent failure."""

@@ -90,6 +90,16 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         assert f"similarity {_similarity(text_model, QUERY, PRINTER):.4f}" in first
         assert f"similarity {_similarity(text_model, QUERY, VPN):.4f}" in rows.nth(1).inner_text()
         assert rows.nth(1).get_attribute("class") == "match rejected"
+        # the margin and the legend on the similarity scale of the model line, not the distance
+        # threshold (a rejected similarity 0.70 "over the threshold 0.28" read as a contradiction)
+        below = (1 - _similarity(text_model, QUERY, VPN)) - PASSAGE_THRESHOLD
+        assert (
+            f"{below:.4f} below the similarity threshold {1 - PASSAGE_THRESHOLD:.4f}"
+            in rows.nth(1).inner_text()
+        )
+        legend = page.inner_text("#identify-legend")
+        assert f"similarity at or above {1 - PASSAGE_THRESHOLD:.4f}" in legend
+        assert f"{PASSAGE_THRESHOLD:.4f}" not in legend
 
         a, b = "A man is playing guitar.", "Someone plays a guitar."
         page.fill("#verify-a", a)
@@ -100,6 +110,8 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         sim = _similarity(text_model, a, b)
         assert text.startswith("Same" if 1 - sim <= PASSAGE_THRESHOLD else "Different")
         assert f"{sim:.4f}" in text and "score" not in text  # the model has no score map
+        side = "above" if 1 - sim <= PASSAGE_THRESHOLD else "below"
+        assert f"{side} the similarity threshold {1 - PASSAGE_THRESHOLD:.4f}" in text
 
         score_map = ScoreMap((0.0, 0.5, 0.95), (0.0, 1.5, 5.0))  # the served model gets one
         monkeypatch.setattr(text_model, "score_map", score_map)
@@ -136,6 +148,13 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 text(s)')")
         assert confirms == ["Remove \u201cvpn\u201d and all its texts?"]
         assert [i["label"] for i in _gallery_labels(server_url)] == ["printer"]
+        assert page.is_visible("#label-texts")  # vpn's removal leaves printer's texts listed
+        # removing the label whose texts are listed closes the list (it showed removed texts)
+        page.locator("#gallery-list li", has_text="printer").locator(
+            "button", has_text="remove"
+        ).click()
+        page.wait_for_selector("#gallery-empty:not([hidden])")
+        assert page.is_hidden("#label-texts")
         page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -126,6 +126,7 @@ function galleryItem(entry) {
 
 async function showLabel(label) {
   $("label-images").hidden = false;
+  $("label-images").dataset.label = label;
   $("label-images-title").textContent = "Images of \u201c" + label + "\u201d";
   $("label-images-list").replaceChildren();
   try {
@@ -155,6 +156,7 @@ function describeModel(m) {
 document.addEventListener("DOMContentLoaded", () => startPage({
   unit: "image",
   pairModeId: "verify-mode-image",
+  labelPanelId: "label-images",
   describeModel,
   galleryItem,
   onEnroll,

@@ -75,11 +75,14 @@ function onVerifyMode() {
   $("verify-label-box").hidden = !byLabel();
 }
 
-// /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row.
-function showMatches(r, noThresholdLegend, matchRow) {
+// /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row;
+// thresholdLegend(threshold), optional, words the legend on the page's own scale (the text page's
+// similarities).
+function showMatches(r, noThresholdLegend, matchRow, thresholdLegend) {
   $("identify-legend").hidden = false;
   $("identify-legend").textContent = r.threshold === null
     ? noThresholdLegend
+    : thresholdLegend ? thresholdLegend(r.threshold)
     : "Green: within the threshold " + fmt(r.threshold) + " (accepted). Grey: too far.";
   $("identify-matches").replaceChildren(
     ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
@@ -96,6 +99,9 @@ function galleryButtons(label, units, showLabel) {
     if (!window.confirm("Remove \u201c" + label + "\u201d and all its " + units + "?")) return;
     try {
       await api("DELETE", "/gallery/" + encodeURIComponent(label));
+      // the removed label's items, if listed, are gone: close the list (page.labelPanelId)
+      const panel = $(currentPage.labelPanelId);
+      if (panel.dataset.label === label) panel.hidden = true;
       await refresh();
     } catch (err) { show("enroll-result", err.message, "error"); }
   });
@@ -133,6 +139,7 @@ async function refresh() {
 }
 
 // page: { unit ("image" / "text"), pairModeId (the radio for "a second image/text"),
+//         labelPanelId (the list of a label's items; its data-label names the label shown),
 //         describeModel(model), galleryItem(entry), onEnroll, onVerify, onIdentify,
 //         bind() (the page's other listeners, optional) }
 async function startPage(page) {

@@ -8,6 +8,15 @@ function windowNote(chunked) {
   return chunked ? " (long text: embedded as overlapping windows, averaged)" : "";
 }
 
+// The margin to the threshold on the page's scale, similarity (1 - distance), as the model line
+// words the threshold: "0.1088 above the similarity threshold 0.7200". The API's margin
+// (threshold - distance) is also similarity - (1 - threshold).
+function similarityMargin(margin, threshold) {
+  if (margin === null || margin === undefined) return "";
+  const side = margin >= 0 ? "above" : "below";
+  return fmt(Math.abs(margin)) + " " + side + " the similarity threshold " + fmt(1 - threshold);
+}
+
 // ---------------------------------------------------------------- enroll
 async function onEnroll(event) {
   event.preventDefault();
@@ -49,7 +58,7 @@ async function onVerify(event) {
       const text = r.same === null
         ? "Distance " + fmt(r.distance) + against + " (no threshold to decide)"
         : (r.same ? "Same" : "Different") + against + " \u2014 similarity " +
-          fmt(1 - r.distance) + ", " + marginText(r.margin, r.threshold);
+          fmt(1 - r.distance) + ", " + similarityMargin(r.margin, r.threshold);
       // the model's score map: the similarity on the scale of the scores it was fine-tuned on
       const score = r.score === null || r.score === undefined
         ? "" : "; score " + fmt(r.score) + " on the fine-tuning scores' scale";
@@ -67,7 +76,7 @@ function matchRow(m, rank, threshold) {
   box.append(el("div", "name", rank + ". " + m.label));
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
   box.append(el("div", "dist", "similarity " + fmt(1 - m.distance) + verdict +
-    marginText(m.margin, threshold)));
+    similarityMargin(m.margin, threshold)));
   box.append(el("div", "snippet", m.text === null ? "(text not kept: enrolled outside the service)" : m.text));
   li.append(box);
   return li;
@@ -88,7 +97,8 @@ async function onIdentify(event) {
       }
       if (r.label === null) show("identify-result", "No enrolled label is close enough." + windowNote(r.chunked), "bad");
       else show("identify-result", "Most like \u201c" + r.label + "\u201d." + windowNote(r.chunked), "ok");
-      showMatches(r, "No threshold: these are the nearest labels, none is accepted or refused.", matchRow);
+      showMatches(r, "No threshold: these are the nearest labels, none is accepted or refused.",
+        matchRow, (t) => "Green: similarity at or above " + fmt(1 - t) + " (accepted). Grey: too far.");
     } catch (err) { show("identify-result", err.message, "error"); }
   });
 }
@@ -105,6 +115,7 @@ function galleryItem(entry) {
 
 async function showLabel(label) {
   $("label-texts").hidden = false;
+  $("label-texts").dataset.label = label;
   $("label-texts-title").textContent = "Texts of \u201c" + label + "\u201d";
   $("label-texts-list").replaceChildren();
   try {
@@ -127,6 +138,7 @@ function describeModel(m) {
 document.addEventListener("DOMContentLoaded", () => startPage({
   unit: "text",
   pairModeId: "verify-mode-text",
+  labelPanelId: "label-texts",
   describeModel,
   galleryItem,
   onEnroll,
