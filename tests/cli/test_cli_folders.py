@@ -134,5 +134,8 @@ def test_export_int8_reports_the_accuracy_change_and_needs_force(model, tmp_path
     stamp = out_file.stat().st_mtime_ns
     res = run(["export", model, "--int8", "--out", out_file], code=2)
     assert "--force" in res.output and out_file.stat().st_mtime_ns == stamp
+    assert "int8.onnx already exist; pass --force" in res.output  # two files: "exist"
+    res = run(["export", model, "--out", out_file], code=2)
+    assert f"{out_file} already exists; pass --force" in res.output
     res = run(["export", model, "--out", out_file, "--force"])
     assert out_file.stat().st_mtime_ns != stamp

@@ -127,8 +127,9 @@ def test_items_returns_what_was_enrolled_by_label(tmp_path, fmnist, fmnist_embed
         np.testing.assert_array_equal(gallery.items("b").embeddings, b.astype(np.float32))
         img = gallery.items("img").embeddings  # what the model embeds, read back
         np.testing.assert_allclose(img, fmnist_embeddings[[5, 9]], rtol=1e-4, atol=1e-5)
-        with pytest.raises(UnknownLabelError, match=r"'c' is not in the gallery.*'a', 'b'"):
+        with pytest.raises(UnknownLabelError, match=r"'c' is not in the gallery.*'a', 'b'") as e:
             gallery.items("c")
+        assert "[" not in str(e.value)  # the labels as words, not a Python list
         with pytest.raises(ValueError, match="label"):
             gallery.items("")
         gallery.remove("b")

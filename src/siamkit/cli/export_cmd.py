@@ -99,7 +99,9 @@ def _run(
     existing = [str(p) for p in _targets(model, out, int8_mode is not None) if p.exists()]
     if existing and not force:
         raise click.UsageError(
-            f"{' and '.join(existing)} already exist(s); pass --force to replace, or --out elsewhere"
+            f"{' and '.join(existing)} already "
+            f"{'exists' if len(existing) == 1 else 'exist'}; pass --force to replace, "
+            "or --out elsewhere"
         )
     fp32 = export_onnx(
         model, out, opset=opset, exporter=exporter, input_shape=input_shape, branch=branch

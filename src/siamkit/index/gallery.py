@@ -376,7 +376,7 @@ class Gallery:
         return embed_inputs(self.model, inputs)
 
     def _unknown(self, label: str) -> UnknownLabelError:
-        names = [info.label for info in self._store.labels()[:10]]
+        names = ", ".join(repr(info.label) for info in self._store.labels()[:10])
         hint = f"; enrolled labels include {names}" if names else "; the gallery is empty"
         return UnknownLabelError(f"label {label!r} is not in the gallery{hint}")
 
