@@ -121,59 +121,46 @@ def train(
             f"aside: copy that model elsewhere first (e.g. cp -r {init_from} runs/base-model)"
         )
     with _earlier_run_set_aside(out_dir, enabled=overwrite):
-        _train(config, out, resume, overrides, init_from, device, episodes, progress, as_json)
+        from siamkit.experiment import run_experiment
+        from siamkit.training import apply_overrides, load_config
 
-
-def _train(
-    config: str,
-    out: str | None,
-    resume: bool,
-    overrides: tuple[str, ...],
-    init_from: str | None,
-    device: str,
-    episodes: int | None,
-    progress: bool,
-    as_json: bool,
-) -> None:
-    from siamkit.experiment import run_experiment
-    from siamkit.training import apply_overrides, load_config
-
-    task = _config_task(config)
-    if task is not None:
-        _run_task(task, config, out, resume, overrides, device, progress, as_json, init_from)
-        return
-    if init_from is not None:
-        overrides = (*overrides, f"model.init_from={json.dumps(init_from)}")
-    cfg = load_config(config)
-    cfg = apply_overrides(
-        cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
-    )
-    out_dir = Path(out) if out else Path("runs") / Path(config).stem
-    log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
-    result = run_experiment(
-        cfg,
-        out_dir,
-        resume=resume,
-        progress=progress,
-        episodes=episodes,
-        title=f"siamkit train {config}",
-        log=log,
-    )
-    if result is None:  # a non-zero rank of a distributed run
-        return
-    metrics = result.to_dict()
-    if as_json:
-        click.echo(json.dumps(metrics, indent=2))
-        return
-    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
-    seen_only = cfg.data.train_classes is None  # evaluated on held-out images of its classes
-    header = (
-        "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
-    )
-    click.echo(format_table(rows, (header, "value")))
-    click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
-    if result.report_path:
-        click.echo(f"report:  {result.report_path}")
+        task = _config_task(config)
+        if task is not None:
+            _run_task(
+                task, config, out_dir, resume, overrides, device, progress, as_json, init_from
+            )
+            return
+        if init_from is not None:
+            overrides = (*overrides, f"model.init_from={json.dumps(init_from)}")
+        cfg = load_config(config)
+        cfg = apply_overrides(
+            cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
+        )
+        log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+        result = run_experiment(
+            cfg,
+            out_dir,
+            resume=resume,
+            progress=progress,
+            episodes=episodes,
+            title=f"siamkit train {config}",
+            log=log,
+        )
+        if result is None:  # a non-zero rank of a distributed run
+            return
+        metrics = result.to_dict()
+        if as_json:
+            click.echo(json.dumps(metrics, indent=2))
+            return
+        rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
+        seen_only = cfg.data.train_classes is None  # evaluated on held-out images of its classes
+        header = (
+            "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
+        )
+        click.echo(format_table(rows, (header, "value")))
+        click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
+        if result.report_path:
+            click.echo(f"report:  {result.report_path}")
 
 
 RUN_OUTPUTS = (
@@ -205,8 +192,10 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     with the old ones; delete them once the new run has finished, and put them back if it fails
     (a refused config or an interrupt loses nothing). Only the first process of a torchrun
     launch does this."""
+    from siamkit.training.ddp import is_main_process
+
     names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
-    if not names or os.environ.get("RANK", "0") != "0":
+    if not names or not is_main_process():
         yield
         return
     left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
@@ -275,7 +264,7 @@ def _config_task(config: str) -> str | None:
 def _run_task(
     task: str,
     config: str,
-    out: str | None,
+    out_dir: Path,
     resume: bool,
     overrides: tuple[str, ...],
     device: str,
@@ -290,7 +279,6 @@ def _run_task(
     runner = get_task(task)
     doc = yaml.safe_load(Path(config).read_text())
     doc.pop("task")
-    out_dir = Path(out) if out else Path("runs") / Path(config).stem
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     options = TaskOptions(
         resume=resume,
@@ -550,7 +538,7 @@ def _other_kind(net: object) -> str:
             "text similarity`, `text dedup`, `text plagiarism` or `text enroll`, and `siamkit "
             "calibrate MODEL --data PAIRS` for its threshold"
         )
-    if type(net).__name__.startswith("SiamFC"):
+    if getattr(net, "kind", None) == "siamfc":
         return "is a tracker; evaluate it with `siamkit evaluate-tracking MODEL`"
     return (
         f"is a {type(net).__name__}; evaluate and embed take Siamese image models whose twins "
