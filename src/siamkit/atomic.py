@@ -60,15 +60,29 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
+def umask_mode(base: int) -> int:
+    """``base`` under the current umask: what a new file (0o666) or folder (0o777) gets."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
+def temp_folder(parent: str | os.PathLike[str], prefix: str) -> Path:
+    """A new temporary folder in ``parent`` (created if needed) with the permissions ``mkdir``
+    gives a folder (``mkdtemp`` makes 0700), for outputs built there and moved into place."""
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    tmp.chmod(umask_mode(0o777))
+    return tmp
+
+
 def _mode_for(target: Path) -> int:
     """The permissions a new ``target`` gets: those of the file it replaces, else what the umask
     gives a new file (``mkstemp`` makes 0600)."""
     try:
         return target.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return umask_mode(0o666)
 
 
 @contextmanager

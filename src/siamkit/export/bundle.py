@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
-from siamkit.atomic import sha256_file
+from siamkit.atomic import sha256_file, temp_folder, umask_mode
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
     HalfTwinNetwork,
@@ -77,11 +76,7 @@ def save_model(
     threshold = model.threshold if threshold is None else float(threshold)
     config = model.config()
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a model folder gets the usual permissions
+    tmp = temp_folder(dest.parent, prefix=f".{dest.name}.")  # a model folder's usual permissions
     try:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_FILE))
@@ -100,8 +95,9 @@ def save_model(
             "metadata": metadata or {},
         }
         (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
-        for file in (WEIGHTS_FILE, CONFIG_FILE):  # safetensors writes 0600: follow the umask
-            (tmp / file).chmod(0o666 & ~umask)
+        mode = umask_mode(0o666)  # safetensors writes 0600: follow the umask
+        for file in (WEIGHTS_FILE, CONFIG_FILE):
+            (tmp / file).chmod(mode)
         if not recover_model_folder(dest):
             _remove_stale_temps(dest)
         if dest.exists():

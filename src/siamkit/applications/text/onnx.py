@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
+from siamkit.atomic import temp_folder
 
 ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
@@ -568,13 +568,6 @@ def onnx_parity(
     return float(np.abs(got - want).max()), float((got * want).sum(axis=1).min())
 
 
-def _new_folder_mode() -> int:
-    """The permissions ``mkdir`` gives a new folder under the current umask (0755 under 022)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o777 & ~umask
-
-
 def export_text_bundle(
     model: Any, folder: str | os.PathLike[str], int8: bool = False, force: bool = False
 ) -> list[ExportedText]:
@@ -591,10 +584,8 @@ def export_text_bundle(
         raise FileExistsError(f"{out} already exists; replace it with force=True")
     if out.exists() and not (out / META_NAME).is_file():
         raise ValueError(f"{out} exists and is not a text ONNX export; choose another folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = temp_folder(out.parent, prefix=f".{out.name}.")  # an ordinary folder's permissions
     try:
-        tmp.chmod(_new_folder_mode())  # mkdtemp makes 0700; the export is an ordinary folder
         export_text_onnx(model, tmp, int8=int8)
         rows = []
         for precision, name in (("fp32", ONNX_NAME), ("int8", INT8_NAME))[: 1 + int8]:
