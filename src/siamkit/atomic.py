@@ -60,6 +60,17 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file (the same path, a symlink or a hard link): an
+    output that would overwrite an input. False when either is missing and the paths differ."""
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def umask_mode(base: int) -> int:
     """``base`` under the current umask: what a new file (0o666) or folder (0o777) gets."""
     umask = os.umask(0)

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from siamkit.atomic import same_file
 from siamkit.cli._inputs import friendly_errors, store_errors, text_model_folder
 
 _MODEL = click.option(
@@ -113,11 +114,7 @@ def _refuse_overwriting(out: str | None, option: str, inputs: list[Path]) -> Non
     if out is None or not Path(out).exists():
         return
     for f in inputs:
-        try:
-            same = Path(out).samefile(f)
-        except OSError:
-            continue
-        if same:
+        if same_file(out, f):
             raise click.UsageError(
                 f"{option} {out} is the input file {f}; write the output to another file"
             )
@@ -411,7 +408,7 @@ def plagiarism(
     from siamkit.applications.text.similarity import resolve_threshold
 
     doc = Document(Path(suspect).name, read_text_file(suspect), suspect)
-    if Path(corpus).is_file() and Path(corpus).samefile(suspect):
+    if Path(corpus).is_file() and same_file(corpus, suspect):
         raise click.UsageError(
             f"--corpus {corpus} is SUSPECT itself; give the sources to compare it with"
         )

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from siamkit.atomic import same_file
+
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".rst", ".html", ".htm", ""}
 CORPUS_SUFFIXES = {".jsonl", ".csv"}
 _INVISIBLE = {"Zs", "Zl", "Zp", "Cc", "Cf"}  # spaces, controls, format (zero-width, BOM)
@@ -255,11 +257,8 @@ def _csv(path: Path, text_field: str, id_field: str | None) -> list[Document]:
 def _why_skip(rel: Path, f: Path, exclude: Mapping[Path, str]) -> str | None:
     """Why a folder's file is not read, or ``None`` to read it."""
     for other, why in exclude.items():
-        try:
-            if f.samefile(other):
-                return why
-        except OSError:
-            pass
+        if same_file(f, other):
+            return why
     if rel.name.startswith("."):
         return "hidden"
     suffix = f.suffix.lower()

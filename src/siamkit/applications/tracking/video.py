@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from siamkit.applications.tracking.tracker import SiamFCTracker, TrackResult, check_box
-from siamkit.atomic import atomic_path
+from siamkit.atomic import atomic_path, same_file
 from siamkit.data.video import iter_video, open_video
 from siamkit.progress import progress_bar
 
@@ -75,15 +75,6 @@ def draw_result(frame: np.ndarray, result: TrackResult, show_response: bool = Fa
     return out
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)  # hard links; False-y errors when either is missing
-    except OSError:
-        return False
-
-
 def check_outputs(
     video: str | os.PathLike[str],
     out_video: str | os.PathLike[str] | None = None,
@@ -98,14 +89,14 @@ def check_outputs(
             f"{', '.join(VIDEO_EXTENSIONS[:-1])} or {VIDEO_EXTENSIONS[-1]}"
         )
     for option, path in (("--out", out_video), ("--boxes", boxes_csv)):
-        if path is not None and _same_file(Path(path), src):
+        if path is not None and same_file(Path(path), src):
             raise ValueError(
                 f"{option} {path} is the input video, which it would overwrite; write to another file"
             )
     if (
         out_video is not None
         and boxes_csv is not None
-        and _same_file(Path(out_video), Path(boxes_csv))
+        and same_file(Path(out_video), Path(boxes_csv))
     ):
         raise ValueError(
             f"--out and --boxes are the same file ({out_video}); give each its own file name"
