@@ -77,15 +77,17 @@ class ThumbnailStore:
             self._conn.execute("COMMIT")
 
     def get(self, item_ids: Sequence[int]) -> dict[int, bytes]:
-        """``{item_id: png}`` for those ids that have a thumbnail."""
-        ids = [int(i) for i in item_ids][:1000]
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))  # only '?' placeholders go into the SQL text
+        """``{item_id: png}`` for those ids that have a thumbnail (any number of ids: they are
+        asked for 1,000 at a time, under SQLite's limit on bound parameters)."""
+        ids = [int(i) for i in item_ids]
+        rows = []
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT item_id, png FROM thumbnails WHERE item_id IN ({marks})", ids
-            ).fetchall()
+            for s in range(0, len(ids), 1000):
+                chunk = ids[s : s + 1000]
+                marks = ",".join("?" * len(chunk))  # only '?' placeholders go into the SQL text
+                rows += self._conn.execute(
+                    f"SELECT item_id, png FROM thumbnails WHERE item_id IN ({marks})", chunk
+                ).fetchall()
         return {int(r[0]): bytes(r[1]) for r in rows}
 
     def first_per_label(self) -> dict[str, bytes]:

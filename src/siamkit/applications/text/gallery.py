@@ -63,10 +63,8 @@ def _enrolled(
     if label not in gallery:
         return []
     items = gallery.items(label)
-    found: dict[int, bytes] = {}
     ids = [int(i) for i in items.ids]
-    for s in range(0, len(ids), 1000):  # ThumbnailStore.get takes 1,000 ids at a time
-        found.update(previews.get(ids[s : s + 1000]))
+    found = previews.get(ids)
     return [(found[i], z) for i, z in zip(ids, items.embeddings) if i in found]
 
 
@@ -93,7 +91,7 @@ def enroll_documents(
     previews = ThumbnailStore(thumbnails_path_for(gallery_path))
     try:
         known: dict[str, list[tuple[bytes, np.ndarray]]] = {}
-        rows: dict[str, list[int]] = {}
+        rows: dict[str, list[tuple[int, bytes]]] = {}  # label -> (document, preview)
         skipped: list[Document] = []
         for i, d in enumerate(docs):
             if d.id not in known:
@@ -104,11 +102,11 @@ def enroll_documents(
                 skipped.append(d)
                 continue
             known[d.id].append((p, z))
-            rows.setdefault(d.id, []).append(i)
+            rows.setdefault(d.id, []).append((i, p))
         ids: dict[str, list[int]] = {}
-        for label, idx in rows.items():
-            ids[label] = gallery.enroll_embeddings(label, vectors[idx])
-            previews.put(label, ids[label], [text_preview(docs[i].text) for i in idx])
+        for label, new in rows.items():
+            ids[label] = gallery.enroll_embeddings(label, vectors[[i for i, _ in new]])
+            previews.put(label, ids[label], [p for _, p in new])
     finally:
         previews.close()
     return EnrolledTexts(ids, skipped)
