@@ -212,7 +212,7 @@ def evaluate_tracking(
     """
     import torch
 
-    from siamkit.applications.tracking.evaluate import check_first_boxes, evaluate_tracker
+    from siamkit.applications.tracking.evaluate import evaluate_tracker
     from siamkit.applications.tracking.report import annotated_frames, write_tracking_report
     from siamkit.applications.tracking.tracker import SiamFCTracker
     from siamkit.data.synthetic_tracking import synthetic_sequences
@@ -225,7 +225,6 @@ def evaluate_tracking(
         if data
         else synthetic_sequences(synthetic or "test", n_sequences, 100, (640, 480))
     )
-    check_first_boxes(seqs)  # every sequence can start, before any work
     net = load_tracker_model(model_path, "evaluate-tracking")
     torch.set_num_threads(threads)
     frames: list[tuple[str, list[bytes]]] = []

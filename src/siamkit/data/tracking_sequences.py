@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from siamkit.data.folders import list_images
 from siamkit.image_decode import convert_image
 
 _FRAME_EXT = (".jpg", ".jpeg", ".png", ".bmp")
@@ -100,10 +101,7 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def _frames_in(folder: Path) -> list[Path]:
-    frames = [
-        p for p in folder.iterdir() if p.suffix.lower() in _FRAME_EXT and not p.name.startswith(".")
-    ]
-    return sorted(frames, key=lambda p: natural_key(p.name))
+    return sorted(list_images(folder, _FRAME_EXT), key=lambda p: natural_key(p.name))
 
 
 def _otb_ground_truths(d: Path) -> list[Path]:
