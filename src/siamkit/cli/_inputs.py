@@ -26,13 +26,14 @@ INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
 
 
 def friendly_errors(fn: F) -> F:
-    """Turn a user's mistake (missing file, bad config key, wrong image size) into ``Error: ...``."""
+    """Turn a user's mistake (missing file, bad config key, wrong image size) into ``Error: ...``;
+    so too a training loss that became NaN (its ``FloatingPointError`` says what to lower)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (FileNotFoundError, ValueError, TypeError, ImportError) as err:
+        except (FileNotFoundError, ValueError, TypeError, ImportError, FloatingPointError) as err:
             raise click.ClickException(str(err).strip() or type(err).__name__) from None
 
     return wrapper  # type: ignore[return-value]

@@ -65,11 +65,6 @@ class CollapseError(RuntimeError, ValueError):
     ``ValueError`` too: the command line says it in one sentence, as for a bad input)."""
 
 
-class DivergedError(FloatingPointError, ValueError):
-    """The loss became NaN or infinite (a ``ValueError`` too: the command line says it in one
-    sentence)."""
-
-
 _COLLAPSE_FIX = "a lower optim.lr, stronger views or method: simclr / vicreg"
 
 
@@ -324,11 +319,9 @@ def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> None:
 
 
 def fit(trainer: Trainer, resume: bool = False) -> list[dict[str, Any]]:
-    """``trainer.fit(resume)``'s history; a NaN or infinite loss as a :class:`DivergedError`."""
-    try:
-        return trainer.fit(resume=resume).history
-    except FloatingPointError as err:
-        raise DivergedError(str(err)) from None
+    """``trainer.fit(resume)``'s history (a NaN or infinite loss raises ``FloatingPointError``,
+    which the command line says in one sentence)."""
+    return trainer.fit(resume=resume).history
 
 
 def build_ssl_trainer(
