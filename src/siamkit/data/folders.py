@@ -56,9 +56,15 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
 
 
 def find_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files anywhere under ``folder`` (recursive, sorted)."""
+    """Image files anywhere under ``folder`` (recursive, sorted), skipping hidden files and
+    folders below it (``._000.png``, ``.ipynb_checkpoints/``), as :func:`list_images` does."""
+    root = Path(folder)
     return sorted(
-        f for f in Path(folder).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+        f
+        for f in root.rglob("*")
+        if f.is_file()
+        and f.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in f.relative_to(root).parts)
     )
 
 
@@ -75,7 +81,8 @@ def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[
     paths = find_images(root)
     if not paths:
         raise ValueError(
-            f"{key} {str(root)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}){why}"
+            f"{key} {str(root)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}; hidden "
+            f"files and folders are skipped){why}"
         )
     return paths
 

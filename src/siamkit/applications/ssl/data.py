@@ -13,14 +13,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import NamedTuple
 
 from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLDataConfig
-from siamkit.data.folders import IMAGE_EXTENSIONS, list_images
+from siamkit.data.folders import images_under
 from siamkit.data.image_io import load_images
 from siamkit.training.config import DataConfig
 from siamkit.training.data import SPLIT_SEED, load_run_data, seeded_sample, to_float
@@ -49,39 +47,16 @@ class SSLData(NamedTuple):
         return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
 
 
-def visible_images(root: str) -> list[Path]:
-    """Every image file under ``root`` (recursive, sorted), skipping hidden files and folders
-    (``._000.png``, ``.ipynb_checkpoints/``) as a supervised image folder does
-    (:func:`~siamkit.data.folders.list_images` in each folder that is not hidden).
-
-    Raises:
-        FileNotFoundError: ``root`` is not a folder.
-        ValueError: it holds no images.
-    """
-    why = "; a self-supervised run needs a folder of images"
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"data.root {str(root)!r} is not a folder of images")
-    paths: list[Path] = []
-    for folder, subdirs, _ in os.walk(root):  # symlinked folders are not followed, as rglob
-        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
-        paths += list_images(Path(folder))
-    if not paths:
-        raise ValueError(
-            f"data.root {str(root)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}; hidden "
-            f"files and folders are skipped){why}"
-        )
-    return sorted(paths)
-
-
 def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
-    """Every image under ``root`` (:func:`visible_images`), resized to ``image_size`` squares:
+    """Every image under ``root`` (:func:`~siamkit.data.folders.images_under`), resized to ``image_size`` squares:
     ``(N, C, S, S)`` float.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
         ValueError: it holds no images.
     """
-    return load_images(visible_images(root), (1 if grayscale else 3, image_size, image_size))
+    paths = images_under(root, "data.root", "; a self-supervised run needs a folder of images")
+    return load_images(paths, (1 if grayscale else 3, image_size, image_size))
 
 
 def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
