@@ -142,7 +142,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     finish_distributed()
     if monitor.collapsed is not None:
         raise CollapseError(monitor.collapsed)
-    seconds = monitor.train_seconds()  # with a resumed run's seconds before
+    seconds = trainer.seconds()  # with a resumed run's seconds before
     net = embedding_network(model.net.cpu().eval(), cfg.ssl.embed)
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
     last = history[-1]

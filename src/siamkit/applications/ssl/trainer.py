@@ -160,8 +160,8 @@ class MomentumTarget(Callback):
 class SSLMonitor(Callback):
     """Collapse std and kNN accuracy per epoch (row ``0``: before training); stops on collapse.
 
-    Its checkpointed state: the collapse (``None`` if none), so a resumed run refuses it too, and
-    the seconds trained so far (``train_seconds`` adds this process's time to them).
+    Its checkpointed state: the collapse (``None`` if none), so a resumed run refuses it too (the
+    seconds trained so far are the trainer's: :meth:`Trainer.seconds`).
     """
 
     key = "ssl_monitor"
@@ -179,18 +179,12 @@ class SSLMonitor(Callback):
         self.images, self.t0 = images_per_epoch, 0.0
         self.ctx = ctx if ctx is not None else ddp.DistContext(0, 1, device)
         self.collapsed: str | None = None
-        self.seconds_before, self.fit_start = 0.0, time.perf_counter()
-
-    def train_seconds(self) -> float:
-        """Seconds spent training this run, in this process and (resumed) the ones before."""
-        return self.seconds_before + time.perf_counter() - self.fit_start
 
     def state_dict(self) -> Any:
-        return {"collapsed": self.collapsed, "train_seconds": self.train_seconds()}
+        return {"collapsed": self.collapsed}
 
     def load_state_dict(self, state: Any) -> None:
         self.collapsed = state.get("collapsed")
-        self.seconds_before = float(state.get("train_seconds", 0.0))
 
     def measure(self) -> dict[str, float | None]:
         """Rank 0's monitors, on every process (the others do not measure: they wait)."""
@@ -221,7 +215,6 @@ class SSLMonitor(Callback):
         return out
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
-        self.fit_start = time.perf_counter()
         if not resumed:
             trainer.history.append(
                 {"epoch": 0, "loss": None, "images_per_s": None, **self.measure()}
