@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from _index_helpers import clustered
 
-from conftest import clustered
 from siamkit.distances import MahalanobisDistance
 from siamkit.index import ExactIndex, SearchIndex, create_index, load_index
 

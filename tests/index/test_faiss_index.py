@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _index_helpers import clustered
 
-from conftest import clustered
 from siamkit.index import ExactIndex, FaissIndex, create_index, load_index
 
 pytest.importorskip("faiss")

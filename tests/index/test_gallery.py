@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _index_helpers import make_model
 
-from conftest import make_model
 from siamkit.index import (
     Gallery,
     GalleryMismatchError,
