@@ -112,7 +112,8 @@ def test_clear_errors(tmp_path, bundle):
     res = _invoke(str(tmp_path))  # a folder that is not a model
     assert res.exit_code == 1 and "siamkit.json" in res.output
     res = _invoke(str(bundle), "--int8", "--calib-data", str(tmp_path / "nope"))
-    assert res.exit_code == 1 and "folder of images" in res.output
+    assert res.exit_code == 2 and "folder of images" in res.output
+    assert "Invalid value for '--calib-data'" in res.output
     res = _invoke(str(bundle), "--out", str(tmp_path))  # an image model writes a file
     assert (
         res.exit_code == 2 and "is a folder; an image model exports to a .onnx file" in res.output

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from siamkit.applications.tracking.metrics import (
+    BoxFault,
+    box_faults,
     center_error,
+    has_box,
     iou,
     precision_at,
     precision_curve,
@@ -95,3 +98,51 @@ def test_frames_without_ground_truth_are_left_out_of_every_score() -> None:
     assert s.frames_lost == 0 and s.n_frames == 2
     assert s.fps == pytest.approx(2.0)  # the tracker ran on all 4 frames
     assert s.as_dict()["n_frames"] == 2 and isinstance(s.as_dict()["frames_lost"], int)
+
+
+BOX_CASES = [  # (x, y, w, h) in a 320x240 frame, and the first rule it breaks
+    ((10, 10, 50, 40), BoxFault.NONE),
+    ((0, 0, 320, 240), BoxFault.NONE),  # the whole frame
+    ((10, 10, 50, float("nan")), BoxFault.NOT_FINITE),
+    ((10, 10, float("inf"), 40), BoxFault.NOT_FINITE),
+    ((10, 10, -5, 5), BoxFault.NEGATIVE_SIZE),
+    ((10, 10, 0, 5), BoxFault.ZERO_AREA),
+    ((400, 10, 20, 20), BoxFault.OUTSIDE_FRAME),
+    ((-30, 10, 20, 20), BoxFault.OUTSIDE_FRAME),
+    ((10, 10, 1e30, 80), BoxFault.LARGER_THAN_FRAME),
+    ((300, 200, 100, 70), BoxFault.MOSTLY_OUTSIDE),
+]
+
+
+def test_box_faults_name_the_first_rule_each_box_breaks() -> None:
+    boxes = np.array([b for b, _ in BOX_CASES], dtype=np.float64)
+    with np.errstate(all="raise"):  # NaN and inf rows warn about nothing
+        in_frame = box_faults(boxes, (240, 320, 3))
+        alone = box_faults(boxes)
+    assert in_frame.tolist() == [f for _, f in BOX_CASES]
+    # without a frame only the box itself counts; has_box is exactly that
+    frame_free = [f if f <= BoxFault.ZERO_AREA else BoxFault.NONE for _, f in BOX_CASES]
+    assert alone.tolist() == frame_free
+    assert has_box(boxes).tolist() == [f == BoxFault.NONE for f in frame_free]
+
+
+@pytest.mark.parametrize(("box", "fault"), BOX_CASES)
+def test_the_box_checks_of_tracker_and_cli_follow_box_faults(
+    box: tuple[float, ...], fault: BoxFault
+) -> None:
+    import click
+
+    from siamkit.applications.tracking.tracker import check_box
+    from siamkit.cli.track_cmds import parse_box
+
+    if fault == BoxFault.NONE:
+        assert check_box(box, (240, 320, 3)).tolist() == list(box)
+    else:
+        with pytest.raises(ValueError):
+            check_box(box, (240, 320, 3))
+    text = ",".join(str(v) for v in box)
+    if fault in (BoxFault.NOT_FINITE, BoxFault.NEGATIVE_SIZE, BoxFault.ZERO_AREA):
+        with pytest.raises(click.BadParameter):
+            parse_box(text)
+    else:  # the frame is not known yet when the option is parsed
+        assert parse_box(text) == tuple(float(v) for v in box)

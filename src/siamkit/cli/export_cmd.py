@@ -24,6 +24,7 @@ def _calibration(
 
     run = (model_doc.get("metadata") or {}).get("run") or {}
     classes = None
+    given = source is not None
     if source is None and run.get("dataset") in BUILTIN_SOURCES:
         source, classes = run["dataset"], run.get("train_classes")
     elif source is None and len(input_shape) == 3 and input_shape[0] == 1:
@@ -33,7 +34,12 @@ def _calibration(
             f"static int8 needs calibration images like the training data; for a model taking "
             f"{input_shape} inputs pass --calib-data FOLDER (or use --int8-mode dynamic)"
         )
-    images = calibration_images(source, input_shape, count=count, classes=classes)
+    try:
+        images = calibration_images(source, input_shape, count=count, classes=classes)
+    except (ValueError, FileNotFoundError) as err:
+        if not given:
+            raise
+        raise click.BadParameter(str(err).strip(), param_hint="'--calib-data'") from None
     label = source if classes is None else f"{source} classes {list(classes)}"
     return images, label
 

@@ -15,23 +15,29 @@ VIDEO_ENDINGS = ".mp4, .avi, .mkv or .mov"  # applications.tracking.video.VIDEO_
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
-    """``"310,120,60,140"`` -> ``(310.0, 120.0, 60.0, 140.0)``; a click error otherwise."""
+    """``"310,120,60,140"`` -> ``(310.0, 120.0, 60.0, 140.0)``; a click error otherwise (the
+    box rules are :func:`~siamkit.applications.tracking.metrics.box_faults`)."""
+    import numpy as np
+
+    from siamkit.applications.tracking.metrics import BoxFault, box_faults
+
     parts = [p for p in text.replace(" ", "").split(",") if p != ""]
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
         values = ()
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+    fault = box_faults(np.array(values))[0] if len(values) == 4 else BoxFault.NOT_FINITE
+    if fault == BoxFault.NOT_FINITE:
         raise click.BadParameter(
             f"{text!r} is not four finite numbers x,y,w,h (e.g. 310,120,60,140)",
             param_hint="--box",
         )
-    if values[2] < 0 or values[3] < 0:
+    if fault == BoxFault.NEGATIVE_SIZE:
         raise click.BadParameter(
             f"{text!r} has a negative width or height; give x,y,w,h with w and h above 0",
             param_hint="--box",
         )
-    if values[2] == 0 or values[3] == 0:
+    if fault == BoxFault.ZERO_AREA:
         raise click.BadParameter(
             f"{text!r} has zero area; give x,y,w,h with w and h above 0", param_hint="--box"
         )

@@ -15,6 +15,7 @@ out of every score and count, as the OTB and GOT-10k toolkits do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
@@ -31,10 +32,51 @@ def _boxes(b: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def has_box(boxes: np.ndarray) -> np.ndarray:
-    """``(N,)`` True where a row of ``(N, 4)`` x, y, w, h is a box: finite, positive width and height."""
+class BoxFault(IntEnum):
+    """The first rule a box breaks (:func:`box_faults`), in the order they are checked."""
+
+    NONE = 0  # a valid box
+    NOT_FINITE = 1  # NaN or infinite
+    NEGATIVE_SIZE = 2  # negative width or height
+    ZERO_AREA = 3  # zero width or height
+    OUTSIDE_FRAME = 4  # no part inside the frame
+    LARGER_THAN_FRAME = 5  # wider or taller than the frame
+    MOSTLY_OUTSIDE = 6  # less than half of it inside the frame
+
+
+def box_faults(boxes: np.ndarray, frame_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """The one place that decides whether x, y, w, h boxes are valid: ``(N,)`` int
+    :class:`BoxFault` codes of ``(N, 4)`` rows, ``BoxFault.NONE`` (0) for a valid box.
+
+    A box is four finite numbers with positive width and height; given ``frame_shape``
+    ``(H, W, ...)``, it must also fit in the frame with at least half of it inside.
+    """
     b = _boxes(boxes, "boxes")
-    return np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)  # type: ignore[no-any-return]
+    x, y, w, h = b.T
+    fault = np.zeros(len(b), dtype=np.int64)
+
+    def mark(broken: np.ndarray, code: BoxFault) -> None:
+        fault[(fault == BoxFault.NONE) & broken] = code
+
+    with np.errstate(invalid="ignore"):  # NaN and inf rows are marked first; no warnings
+        mark(~np.isfinite(b).all(axis=1), BoxFault.NOT_FINITE)
+        mark((w < 0) | (h < 0), BoxFault.NEGATIVE_SIZE)
+        mark((w == 0) | (h == 0), BoxFault.ZERO_AREA)
+        if frame_shape is not None:
+            fh, fw = frame_shape[:2]
+            mark((x >= fw) | (y >= fh) | (x + w <= 0) | (y + h <= 0), BoxFault.OUTSIDE_FRAME)
+            mark((w > fw) | (h > fh), BoxFault.LARGER_THAN_FRAME)
+            inside = (np.minimum(x + w, fw) - np.maximum(x, 0)) * (
+                np.minimum(y + h, fh) - np.maximum(y, 0)
+            )
+            mark(inside < 0.5 * w * h, BoxFault.MOSTLY_OUTSIDE)
+    return fault
+
+
+def has_box(boxes: np.ndarray) -> np.ndarray:
+    """``(N,)`` True where a row of ``(N, 4)`` x, y, w, h is a box: finite, positive width and
+    height (:func:`box_faults` without a frame)."""
+    return box_faults(boxes) == BoxFault.NONE  # type: ignore[no-any-return]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

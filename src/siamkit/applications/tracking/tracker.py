@@ -22,6 +22,7 @@ from siamkit.applications.tracking.crops import (
     crop_square,
     to_tensor_batch,
 )
+from siamkit.applications.tracking.metrics import BoxFault, box_faults
 from siamkit.applications.tracking.params import TrackerParams
 
 if TYPE_CHECKING:
@@ -44,25 +45,26 @@ class TrackResult:
 
 
 def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
-    """Validate an initial ``(x, y, w, h)`` box against a frame; one clear sentence if it is bad."""
+    """Validate an initial ``(x, y, w, h)`` box against a frame (:func:`box_faults`); one clear
+    sentence if it is bad."""
     b = np.asarray(box, dtype=np.float64).reshape(-1)
-    if b.shape != (4,) or not np.isfinite(b).all():
-        raise ValueError(f"a box is four finite numbers x, y, w, h; got {b.tolist()}")
+    fault = box_faults(b, frame_shape)[0] if b.shape == (4,) else BoxFault.NOT_FINITE
     h, w = frame_shape[:2]
-    if b[2] < 0 or b[3] < 0:
+    if fault == BoxFault.NOT_FINITE:
+        raise ValueError(f"a box is four finite numbers x, y, w, h; got {b.tolist()}")
+    if fault == BoxFault.NEGATIVE_SIZE:
         raise ValueError(
             f"the box {b.tolist()} has a negative width or height: width and height must be positive"
         )
-    if b[2] == 0 or b[3] == 0:
+    if fault == BoxFault.ZERO_AREA:
         raise ValueError(f"the box {b.tolist()} has zero area: width and height must be positive")
-    if b[0] >= w or b[1] >= h or b[0] + b[2] <= 0 or b[1] + b[3] <= 0:
+    if fault == BoxFault.OUTSIDE_FRAME:
         raise ValueError(f"the box {b.tolist()} lies outside the {w}x{h} frame")
-    if b[2] > w or b[3] > h:
+    if fault == BoxFault.LARGER_THAN_FRAME:
         raise ValueError(
             f"the box {b.tolist()} is larger than the {w}x{h} frame: give the object's box in pixels"
         )
-    inside = (min(b[0] + b[2], w) - max(b[0], 0)) * (min(b[1] + b[3], h) - max(b[1], 0))
-    if inside < 0.5 * b[2] * b[3]:
+    if fault == BoxFault.MOSTLY_OUTSIDE:
         raise ValueError(
             f"the box {b.tolist()} lies mostly outside the {w}x{h} frame: give a box whose "
             "larger part is inside the frame"
