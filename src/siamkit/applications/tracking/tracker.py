@@ -99,6 +99,21 @@ class SiamFCTracker:
         k = np.arange(self.p.scale_num) - (self.p.scale_num - 1) / 2
         self.scales = self.p.scale_step**k  # (S,)
 
+    @property
+    def size(self) -> np.ndarray:
+        """The target's width and height now: its first size times :attr:`rel_scale`."""
+        return self.size0 * self.rel_scale  # type: ignore[no-any-return]
+
+    @property
+    def z_side(self) -> float:
+        """Side in image pixels of the exemplar square now."""
+        return self.z_side0 * self.rel_scale
+
+    @property
+    def x_side(self) -> float:
+        """Side in image pixels of the search square now."""
+        return self.x_side0 * self.rel_scale
+
     def _embed(self, crops: list[np.ndarray]) -> Any:
         return self.net.embed_numpy(to_tensor_batch(crops))  # (K, C, h, w)
 
@@ -106,13 +121,13 @@ class SiamFCTracker:
         """Take the exemplar around ``box`` = ``(x, y, w, h)`` in ``frame`` (RGB ``(H, W, 3)`` uint8)."""
         b = check_box(box, frame.shape)
         self.center = box_center(b)
-        self.size0 = self.size = b[2:].copy()
-        self.z_side0 = self.z_side = context_side(b, self.p.context)
-        self.x_side0 = self.x_side = self.z_side * self.p.instance_size / self.p.exemplar_size
+        self.size0 = b[2:].copy()
+        self.z_side0 = context_side(b, self.p.context)
+        self.x_side0 = self.z_side0 * self.p.instance_size / self.p.exemplar_size
         # the box never grows past the frame, nor past SCALE_LIMITS of where it started
         h, w = frame.shape[:2]
         self.scale_range = (SCALE_LIMITS[0], min(SCALE_LIMITS[1], w / b[2], h / b[3]))
-        self.rel_scale = 1.0
+        self.rel_scale = 1.0  # the one record of the scale: size, z_side and x_side follow it
         self.fill = frame.reshape(-1, 3).mean(axis=0)
         z = crop_square(frame, self.center, self.z_side, self.p.exemplar_size, self.fill)
         self.kernel = self._embed([z])  # (1, C, 6, 6)
@@ -148,9 +163,6 @@ class SiamFCTracker:
         scale = (1 - p.scale_lr) + p.scale_lr * self.scales[best]
         rel = float(np.clip(self.rel_scale * scale, *self.scale_range))
         scale, self.rel_scale = rel / self.rel_scale, rel
-        self.size = self.size0 * rel
-        self.z_side = self.z_side0 * rel
-        self.x_side = self.x_side0 * rel
         if p.template_lr > 0:
             z = crop_square(frame, self.center, self.z_side, p.exemplar_size, self.fill)
             self.kernel = (1 - p.template_lr) * self.kernel + p.template_lr * self._embed([z])
