@@ -247,7 +247,8 @@ def test_sources_sharing_an_id_are_refused(run, tmp_path) -> None:
     from siamkit.applications.text.corpus import Document
     from siamkit.applications.text.plagiarism import find_plagiarism
 
-    with pytest.raises(ValueError, match=r"^sources 0 and 1 share the id 's'"):
+    one = r"^source 1 repeats the id 's' of source 0; every source needs an id of its own$"
+    with pytest.raises(ValueError, match=one):
         find_plagiarism(None, Document("e", SOURCE), [Document("s", OTHER), Document("s", SOURCE)],
                         0.7)  # type: ignore[arg-type]  # fmt: skip
     c = _jsonl(tmp_path / "src.jsonl", [{"id": "s", "text": OTHER}, {"id": "s", "text": SOURCE}])

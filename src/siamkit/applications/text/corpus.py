@@ -297,16 +297,28 @@ def _folder(
     return docs, skipped, files
 
 
-def _refuse_repeated_ids(path: Path, docs: Iterable[Document]) -> None:
-    first: dict[str, Document] = {}
-    for d in docs:
+def refuse_repeated_ids(
+    docs: Iterable[Document], noun: str = "text", file: str = "", hint: str = ""
+) -> None:
+    """One sentence naming both documents when two share an id: each by its ``where``, else by
+    its place in ``docs`` (``"source 1 repeats the id 's' of source 0"``). ``file``: the file
+    every ``where`` begins with, left out of the earlier one's name (``"of line 1"``);
+    ``hint``: said after the sentence's end (how to name another id field).
+
+    >>> refuse_repeated_ids([Document("s", "one"), Document("s", "two")], "source")
+    Traceback (most recent call last):
+    ValueError: source 1 repeats the id 's' of source 0; every source needs an id of its own
+    """
+    first: dict[str, str] = {}
+    for k, d in enumerate(docs):
+        here = d.where or f"{noun} {k}"
         if d.id in first:
-            seen = first[d.id].where.removeprefix(f"{path} ")  # "line 2" of the same file
+            there = first[d.id].removeprefix(f"{file} ") if file else first[d.id]
             raise ValueError(
-                f"{d.where} repeats the id {d.id[:80]!r} of {seen}; every text needs an id of "
-                "its own (--id-field names the id field)"
+                f"{here} repeats the id {d.id[:80]!r} of {there}; every {noun} needs an id of "
+                f"its own{hint}"
             )
-        first[d.id] = d
+        first[d.id] = here
 
 
 def load_corpus(
@@ -350,7 +362,7 @@ def load_corpus(
         else:
             docs = [Document(p.name, read_text_file(p), str(p))]
     if unique_ids:
-        _refuse_repeated_ids(p, docs)
+        refuse_repeated_ids(docs, file=str(p), hint=" (--id-field names the id field)")
     corpus = Corpus(
         p,
         [d for d in docs if not is_blank(d.text)],

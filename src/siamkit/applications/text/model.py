@@ -37,8 +37,9 @@ DOCUMENT_THRESHOLD = 0.12  # near-duplicate documents (dedup): similarity >= 0.8
 PASSAGE_THRESHOLD = 0.28  # reworded sentences (plagiarism, similarity): similarity >= 0.72
 
 
-def check_texts(texts: object) -> list[str]:
-    """A list of non-empty strings, or one sentence saying what is wrong."""
+def check_texts(texts: object, names: Sequence[str] | None = None) -> list[str]:
+    """A list of non-empty strings, or one sentence saying what is wrong; ``names``: what the
+    sentence calls each text (``("A", "B")``), by default ``text 0``, ``text 1``, ..."""
     if isinstance(texts, Tensor):
         raise TypeError(
             f"a text model embeds strings, got a tensor of shape {tuple(texts.shape)} (an image?); "
@@ -51,10 +52,11 @@ def check_texts(texts: object) -> list[str]:
     from siamkit.applications.text.corpus import is_blank, unicode_problem
 
     for i, t in enumerate(texts):
+        name = f"text {i}" if names is None else names[i]
         if is_blank(t):
-            raise ValueError(f"text {i} is empty; every text needs at least one visible character")
+            raise ValueError(f"{name} is empty; every text needs at least one visible character")
         if bad := unicode_problem(t):
-            raise ValueError(f"text {i} is not valid Unicode ({bad})")
+            raise ValueError(f"{name} is not valid Unicode ({bad})")
     return list(texts)
 
 

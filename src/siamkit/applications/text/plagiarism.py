@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from siamkit.applications.text.corpus import Document
+from siamkit.applications.text.corpus import Document, refuse_repeated_ids
 from siamkit.applications.text.embedding import embed_texts
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.passages import Passage, split_sentences
@@ -142,13 +142,7 @@ def find_plagiarism(
     """
     if not -1.0 <= min_similarity <= 1.0:
         raise ValueError(f"a cosine similarity threshold lies in [-1, 1], got {min_similarity}")
-    seen: dict[str, int] = {}
-    for k, d in enumerate(sources):
-        if d.id in seen:  # spans name their source by id: two sources of one id would mix
-            raise ValueError(
-                f"sources {seen[d.id]} and {k} share the id {d.id!r}; every source needs its own"
-            )
-        seen[d.id] = k
+    refuse_repeated_ids(sources, "source")  # spans name their source by id: two would mix
     sus = split_sentences(suspect.text)
     src = [(d.id, p, k) for d in sources for k, p in enumerate(split_sentences(d.text))]
     if not sus:

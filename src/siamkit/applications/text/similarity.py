@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from siamkit.applications.text.corpus import is_blank, unicode_problem
 from siamkit.applications.text.model import (
     DOCUMENT_THRESHOLD,
     PASSAGE_THRESHOLD,
     TextSiameseNetwork,
+    check_texts,
 )
 from siamkit.applications.text.score_map import mapped_score
 
@@ -110,11 +110,7 @@ def compare_texts(
 
     >>> compare_texts(load_text_model(), "A man plays guitar.", "Someone plays a guitar.")  # doctest: +SKIP
     """
-    for name, t in (("A", a), ("B", b)):
-        if isinstance(t, str) and is_blank(t):
-            raise ValueError(f"{name} is empty; a text needs at least one visible character")
-        if isinstance(t, str) and (bad := unicode_problem(t)):
-            raise ValueError(f"{name} is not valid Unicode ({bad})")
+    a, b = check_texts([a, b], names=("A", "B"))
     threshold, source = resolve_threshold(model, min_similarity, threshold_option=threshold_option)
     za = model.embed([a])
     chunked = model.last_chunked
