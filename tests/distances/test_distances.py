@@ -55,6 +55,34 @@ def test_identical_points_give_zero_distance_and_finite_gradients(name: str) -> 
     assert torch.isfinite(x.grad).all()
 
 
+def test_cosine_distance_never_rounds_below_zero_or_above_two() -> None:
+    x = torch.randn(2000, 384, generator=torch.Generator().manual_seed(0))
+    cos = get_distance("cosine")
+    with torch.no_grad():
+        naive = 1.0 - torch.nn.functional.cosine_similarity(x, x.clone())
+        assert (naive < 0).any()  # the rounding this guards against happens for these rows
+        same = [cos.pairwise(x, x.clone()), cos.matrix(x[:300], x[:300]).diagonal()]
+        opposite = [cos.pairwise(x, -x), cos.matrix(x[:300], -x[:300]).diagonal()]
+    assert all(bool((d >= 0).all()) and float(d.max()) < 1e-6 for d in same)
+    assert all(bool((d <= 2).all()) and float(d.min()) > 2 - 1e-6 for d in opposite)
+
+
+def test_cosine_distance_keeps_the_gradient_of_one_minus_cos_where_it_is_held() -> None:
+    g = torch.Generator().manual_seed(1)
+    base = torch.randn(2000, 64, generator=g, dtype=torch.float32)
+    y = base + 1e-4 * torch.randn(2000, 64, generator=g)  # near-coincident: some round below 0
+    x = base.clone().requires_grad_()
+    d = get_distance("cosine").pairwise(x, y)
+    assert (d >= 0).all()
+    d.sum().backward()
+    x2 = base.clone().requires_grad_()
+    (1.0 - torch.nn.functional.cosine_similarity(x2, y, eps=1e-8)).sum().backward()
+    held = (1.0 - torch.nn.functional.cosine_similarity(base, y)) < 0
+    assert held.any()  # rows whose value was held at 0 ...
+    assert x.grad[held].abs().sum() > 0  # ... still have the gradient of 1 - cos
+    torch.testing.assert_close(x.grad, x2.grad, atol=1e-4, rtol=1e-3)
+
+
 def test_euclidean_gradient_matches_autograd_of_naive_form_away_from_zero() -> None:
     x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
     y = torch.randn(5, 3, dtype=torch.float64)

@@ -78,3 +78,13 @@ def test_padding_and_unsupported_distance():
         FaissIndex(4, "flat", "manhattan")
     with pytest.raises(ValueError, match="kind"):
         FaissIndex(4, "pq")
+
+
+def test_cosine_distance_of_a_stored_vector_to_itself_is_never_below_zero():
+    x = np.random.default_rng(0).standard_normal((500, 384)).astype(np.float32)
+    index = create_index("faiss-flat", 384, "cosine")
+    index.add(x, np.arange(500))
+    got = index.search(x, 1)
+    assert (got.ids[:, 0] == np.arange(500)).all()
+    assert (got.distances[:, 0] >= 0).all() and got.distances.max() < 1e-6  # was -1e-7
+    assert (index.search(-x[:50], 500).distances <= 2).all()

@@ -98,6 +98,18 @@ def test_verify_two_texts_and_a_text_against_a_label(make_client, text_model):
     assert unknown.status_code == 404 and "nobody" in unknown.json()["detail"]
 
 
+def test_a_text_verified_against_itself_is_never_below_distance_zero(make_client):
+    # float32 rounds these texts' cosine with themselves to 1 + 1e-7: /verify said -1e-7
+    c = make_client()
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    pairs = [{"text_a": t, "text_b": t} for t in [*PRINTER, *VPN]]
+    claims = [{"text": t, "label": "printer"} for t in PRINTER]
+    for body in pairs + claims:
+        r = c.post("/verify", json=body).json()
+        assert 0.0 <= r["distance"] < 1e-6 and r["same"] is True, (body, r)
+        assert r["margin"] == r["threshold"] - r["distance"]
+
+
 def test_verify_gives_the_score_of_the_models_score_map(make_client, text_model, monkeypatch):
     from siamkit.applications.text.score_map import ScoreMap
 

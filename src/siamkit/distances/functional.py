@@ -56,12 +56,23 @@ def pairwise_euclidean(x: Tensor, y: Tensor) -> Tensor:
     return safe_sqrt(pairwise_sqeuclidean(x, y))
 
 
+def cosine_distance(cos: Tensor) -> Tensor:
+    """``1 - cos`` held in ``[0, 2]``: rounding puts the cosine of two identical vectors at
+    ``1 + 1e-7``, a distance of ``-1e-7`` (and that of opposite ones past 2). Under autograd only
+    the value is held: the gradient stays that of ``1 - cos``, so a loss still pushes apart two
+    points that coincide (a plain clamp would give them none)."""
+    d = 1.0 - cos
+    if not d.requires_grad:
+        return d.clamp_(0.0, 2.0)
+    return d + (d.clamp(0.0, 2.0) - d).detach()
+
+
 def pairwise_cosine(x: Tensor, y: Tensor) -> Tensor:
     """Cosine distance ``1 - cos(x_i, y_i)`` in ``[0, 2]``. ``(N, D), (N, D) -> (N,)``."""
     _check_pair(x, y, same_rows=True)
     xn = x / x.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
     yn = y / y.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
-    return 1.0 - (xn * yn).sum(dim=1)
+    return cosine_distance((xn * yn).sum(dim=1))
 
 
 def pairwise_manhattan(x: Tensor, y: Tensor) -> Tensor:
@@ -90,11 +101,11 @@ def euclidean_matrix(x: Tensor, y: Tensor) -> Tensor:
 
 
 def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:
-    """All cosine distances ``1 - cos``. ``(N, D), (M, D) -> (N, M)``."""
+    """All cosine distances ``1 - cos`` in ``[0, 2]``. ``(N, D), (M, D) -> (N, M)``."""
     _check_pair(x, y, same_rows=False)
     xn = x / x.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
     yn = y / y.norm(dim=1, keepdim=True).clamp_min(_COS_EPS)
-    return 1.0 - xn @ yn.T
+    return cosine_distance(xn @ yn.T)
 
 
 def manhattan_matrix(x: Tensor, y: Tensor) -> Tensor:

@@ -227,7 +227,7 @@ class FaissIndex:
         ids = ids.astype(np.int64)
         missing = ids < 0
         if self.distance_name == "cosine":
-            dist = 1.0 - raw_d
+            dist = np.clip(1.0 - raw_d, 0.0, 2.0)  # an identical vector's cosine: 1 + 1e-7
         elif self.distance_name == "euclidean":
             dist = np.sqrt(np.maximum(raw_d, 0))
         else:

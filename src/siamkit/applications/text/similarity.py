@@ -105,7 +105,6 @@ def compare_texts(
 ) -> SimilarityResult:
     """Score ``a`` against ``b`` (``b`` through the document tower of a half-twin).
 
-    The distance is clamped at 0 (two identical texts' cosine can round to 1 + 1e-7).
     ``threshold_option``: see :func:`resolve_threshold`.
 
     >>> compare_texts(load_text_model(), "A man plays guitar.", "Someone plays a guitar.")  # doctest: +SKIP
@@ -116,6 +115,6 @@ def compare_texts(
     chunked = model.last_chunked
     zb = model.embed([b], role="document")
     chunked += model.last_chunked
-    d = max(float(model.distance.pairwise(za, zb)[0]), 0.0)
+    d = float(model.distance.pairwise(za, zb)[0])  # >= 0: the distances hold their rounding
     score = mapped_score(model, d)
     return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked, score)
