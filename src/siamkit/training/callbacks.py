@@ -349,34 +349,81 @@ class EpochLog(Callback):
         )
 
 
+#: ``read(saved, now)``: a checkpoint's config dict as ``now``'s shape (keys added since, filled in).
+ConfigReader = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def read_run_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """An embedding run's saved config through the config's own reader, so keys added since the
+    checkpoint take their defaults."""
+    from siamkit.training.config_io import config_from_dict, config_to_dict
+
+    return config_to_dict(config_from_dict(saved))
+
+
+_ABSENT = object()
+
+
+def _keys(first: dict[str, Any], then: dict[str, Any]) -> list[str]:
+    return [*first, *(k for k in then if k not in first)]
+
+
+def config_diff(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The keys (``optim.lr``; ``method`` for a top-level value) whose values differ between two
+    config dicts (a key only one of them has differs too), in ``now``'s order.
+
+    >>> config_diff({"method": "byol", "optim": {"lr": 0.1}}, {"method": "simclr", "optim": {"lr": 0.2}})
+    ['method', 'optim.lr']
+    """
+    out: list[str] = []
+    for section in _keys(now, saved):
+        value, old = now.get(section, _ABSENT), saved.get(section, _ABSENT)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out += [
+                f"{section}.{k}"
+                for k in _keys(value, old)
+                if old.get(k, _ABSENT) != value.get(k, _ABSENT)
+            ]
+        elif old != value:
+            out.append(section)
+    return out
+
+
 class ConfigGuard(Callback):
-    """Save the run's config in the checkpoint; on resume, refuse a different one (a changed
-    ``train.epochs`` is allowed unless the schedule's length depends on it)."""
+    """Save the run's config in the checkpoint; on resume, refuse a different one, naming its
+    keys (a changed ``train.epochs`` is allowed unless the schedule's length depends on it:
+    ``epochs_fixed``).
+
+    ``read`` brings the checkpoint's config to the shape of ``config`` before they are compared
+    (default :func:`read_run_config`, the embedding run's; an application passes its own).
+    """
 
     key = "config"
 
-    def __init__(self, config: dict[str, Any], epochs_fixed: bool = False) -> None:
-        self.config, self.epochs_fixed = config, epochs_fixed
+    def __init__(
+        self,
+        config: dict[str, Any],
+        epochs_fixed: bool = False,
+        read: ConfigReader = read_run_config,
+    ) -> None:
+        self.config, self.epochs_fixed, self.read = config, epochs_fixed, read
 
     def state_dict(self) -> Any:
         return self.config
 
     def load_state_dict(self, state: Any) -> None:
-        from siamkit.training.config_io import config_from_dict, config_to_dict
-
-        # through the config's own reader, so keys added since the checkpoint take their defaults
-        saved, now = config_to_dict(config_from_dict(state)), self.config
+        saved, now = self.read(state, self.config), self.config
         if saved["train"]["epochs"] != now["train"]["epochs"] and self.epochs_fixed:
             raise ValueError(
                 "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"
             )
-        saved["train"] = {**saved["train"], "epochs": now["train"]["epochs"]}
+        saved = {**saved, "train": {**saved["train"], "epochs": now["train"]["epochs"]}}
         if saved != now:
-            diff = [f"{s}.{k}" for s in now for k in now[s] if saved.get(s, {}).get(k) != now[s][k]]
-            started = saved.get("model", {}).get("init_from")
+            diff = config_diff(saved, now)
+            started = (saved.get("model") or {}).get("init_from")
             hint = (
                 f" (it started from --init-from {started}: give it again)"
-                if "model.init_from" in diff and now["model"].get("init_from") is None
+                if "model.init_from" in diff and (now.get("model") or {}).get("init_from") is None
                 else ""
             )
             raise ValueError(

@@ -5,7 +5,8 @@
 building the model, so a config that cannot train (or resume) leaves no ``config.yaml``, no
 checkpoint and no study behind.
 
-* :func:`check_resumable`: ``--resume`` with a checkpoint made by the same config.
+* :func:`check_resumable`: ``--resume`` with a checkpoint made by the same config
+  (:func:`resumable_state`: the same check for any run's config guard).
 * :func:`check_positives`: a loss that learns from same-class pairs gets classes of 2 images.
 * :func:`check_input_size`: the model takes images of the data's size (a dummy forward pass).
 """
@@ -14,12 +15,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from siamkit.training.config import RunConfig
 from siamkit.training.data import RunData
+
+if TYPE_CHECKING:
+    from siamkit.training.callbacks import ConfigGuard
 
 #: Losses that pull each embedding towards a learned class proxy (or class weight) rather than
 #: towards other images of its class: they train on classes of a single image.
@@ -126,14 +131,27 @@ def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> None:
     """Refuse ``--resume`` before anything is written: no checkpoint, or one made by another
     config (the checkpoint's :class:`~siamkit.training.callbacks.ConfigGuard` decides)."""
     from siamkit.training.callbacks import ConfigGuard
-    from siamkit.training.checkpoint import load_checkpoint
     from siamkit.training.config_io import config_to_dict
 
+    resumable_state(checkpoint, ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle"))
+
+
+def resumable_state(checkpoint: str | os.PathLike[str], guard: ConfigGuard) -> dict[str, Any]:
+    """The state in ``checkpoint``, once ``guard`` (the run's config guard, as the trainer will
+    hold it) accepts the config it was made with: any run's ``--resume`` check, made before
+    anything is written.
+
+    Raises:
+        FileNotFoundError: there is no checkpoint.
+        ValueError: a different config, named by key (or an unreadable checkpoint).
+    """
+    from siamkit.training.checkpoint import load_checkpoint
+
     state = load_checkpoint(Path(checkpoint))
-    saved = state.get(ConfigGuard.key)
+    saved = state.get(guard.key)
     if saved is not None:
-        guard = ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")
         guard.load_state_dict(saved)
+    return state
 
 
 __all__ = [
@@ -143,4 +161,5 @@ __all__ = [
     "check_positives",
     "check_resumable",
     "needs_positives",
+    "resumable_state",
 ]

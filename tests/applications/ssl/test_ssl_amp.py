@@ -81,12 +81,10 @@ def test_amp_autocasts_on_cuda() -> None:
 
 
 def test_a_checkpoint_from_before_train_amp_resumes() -> None:
-    from siamkit.applications.ssl.config import ssl_config_to_dict
-    from siamkit.applications.ssl.trainer import SSLConfigGuard
+    from siamkit.applications.ssl.trainer import ssl_config_guard
 
-    doc = ssl_config_to_dict(ssl_config_from_dict(copy.deepcopy(DOC)))
-    guard = SSLConfigGuard(doc)
-    old = copy.deepcopy(doc)
+    guard = ssl_config_guard(ssl_config_from_dict(copy.deepcopy(DOC)))
+    old = copy.deepcopy(guard.config)
     del old["train"]["amp"]  # a checkpoint written before the key existed
     guard.load_state_dict(old)
     old["train"]["batch_size"] = 8

@@ -18,10 +18,14 @@ from PIL import Image
 
 from siamkit import progress
 from siamkit.applications.ssl import trainer as ssl_trainer
-from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict
+from siamkit.applications.ssl.config import (
+    apply_ssl_overrides,
+    ssl_config_from_dict,
+    ssl_config_to_dict,
+)
 from siamkit.applications.ssl.data import folder_images
 from siamkit.applications.ssl.task import run
-from siamkit.applications.ssl.trainer import CollapseError
+from siamkit.applications.ssl.trainer import CollapseError, check_resume
 from siamkit.cli.main import cli
 from siamkit.export.bundle import read_model_config
 from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
@@ -110,6 +114,36 @@ def test_a_refused_resume_rewrites_nothing_and_names_the_key(tmp_path: Path) -> 
     res = _cli(tmp_path, _doc(), "--resume", "--set", "method=byol")
     _one_sentence(res, "different config (method)")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def _checkpoint_of(tmp_path: Path, doc: dict[str, Any]) -> Path:
+    """A checkpoint holding only the config ``doc`` was run with (all a resume checks first)."""
+    path = tmp_path / "o" / "checkpoint.pt"
+    save_checkpoint({"epoch": 1, "config": ssl_config_to_dict(ssl_config_from_dict(doc))}, path)
+    return path
+
+
+def test_epochs_cannot_change_on_resume_with_a_onecycle_schedule(tmp_path: Path) -> None:
+    # OneCycleLR keeps its length in its state: a longer resumed run failed after its first
+    # epoch's steps, with config.yaml already rewritten
+    onecycle = _doc(optim={"schedule": "onecycle"})
+    path = _checkpoint_of(tmp_path, onecycle)
+    with pytest.raises(
+        ValueError, match=r"train\.epochs cannot change on resume with optim\.schedule = onecycle"
+    ):
+        check_resume(
+            path, ssl_config_from_dict(_doc(optim={"schedule": "onecycle"}, train={"epochs": 2}))
+        )
+    check_resume(path, ssl_config_from_dict(onecycle))
+    cosine = {"schedule": "cosine"}  # rebuilt for the new length
+    path = _checkpoint_of(tmp_path, _doc(optim=cosine))
+    check_resume(path, ssl_config_from_dict(_doc(optim=cosine, train={"epochs": 2})))
+
+
+def test_a_resume_without_the_init_from_says_to_give_it_again(tmp_path: Path) -> None:
+    path = _checkpoint_of(tmp_path, _doc(model={"init_from": "runs/base/model"}))
+    with pytest.raises(ValueError, match=r"\(model\.init_from\); .*give it again"):
+        check_resume(path, ssl_config_from_dict(_doc()))
 
 
 def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ resumed after any epoch ends with the same weights as one never stopped, on CPU)
 * :class:`SSLMonitor`: after each epoch, the collapse check (on the trained embedding head's
   output) and the kNN monitor (on the embedding the model is saved with, ``ssl.embed``),
   images/s; it stops the run when the embedding collapses;
-* :class:`SSLConfigGuard`: a resumed run must have the same config;
+* the shared :class:`~siamkit.training.callbacks.ConfigGuard` (:func:`ssl_config_guard`): a
+  resumed run must have the same config;
 * an epoch log line.
 
 Under ``torchrun --nproc_per_node=N`` the run is data-parallel: each process draws a disjoint
@@ -50,10 +51,10 @@ from siamkit.encode import encode
 from siamkit.training import ddp
 from siamkit.training.batches import epoch_generator
 from siamkit.training.builders import build_optimizer, build_scheduler
-from siamkit.training.callbacks import Callback
-from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.callbacks import Callback, ConfigGuard
 from siamkit.training.data import to_float
 from siamkit.training.global_bn import UseGlobalBatchNorm
+from siamkit.training.preflight import resumable_state
 from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import Trainer
 
@@ -233,40 +234,19 @@ class SSLMonitor(Callback):
         self.t0 = time.perf_counter()
 
 
-class SSLConfigGuard(Callback):
-    """Save the SSL config in the checkpoint; on resume, refuse a different one (``train.epochs``
-    may change)."""
-
-    key = "config"
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-
-    def state_dict(self) -> Any:
-        return self.config
-
-    def load_state_dict(self, state: Any) -> None:
-        # train.epochs may change; a train key the checkpoint's version did not have (amp) is
-        # taken as the one asked for now
-        train = {**self.config["train"], **state["train"], "epochs": self.config["train"]["epochs"]}
-        saved = {**state, "train": train}
-        if saved != self.config:
-            diff = _config_diff(saved, self.config) or sorted(set(saved) - set(self.config))
-            raise ValueError(
-                f"the checkpoint was made with a different config ({', '.join(diff)}); resume with the same one"
-            )
+def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's SSL config as ``now``'s shape: a train key the checkpoint's version did not
+    have (amp) is taken as the one asked for now."""
+    return {**saved, "train": {**now["train"], **saved["train"]}}
 
 
-def _config_diff(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The keys (``optim.lr``; ``method``) whose values differ between two config dicts."""
-    out: list[str] = []
-    for section, value in now.items():
-        old = saved.get(section)
-        if isinstance(value, dict) and isinstance(old, dict):
-            out += [f"{section}.{k}" for k in {**old, **value} if old.get(k) != value.get(k)]
-        elif old != value:
-            out.append(section)
-    return out
+def ssl_config_guard(cfg: SSLConfig) -> ConfigGuard:
+    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` for an SSL run: saves ``cfg``
+    in the checkpoint; on resume refuses a different one (``train.epochs`` may change, unless
+    ``optim.schedule = onecycle`` fixes the schedule's length)."""
+    return ConfigGuard(
+        ssl_config_to_dict(cfg), cfg.optim.schedule == "onecycle", read=_read_saved_config
+    )
 
 
 class SSLEpochLog(Callback):
@@ -293,9 +273,7 @@ def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> None:
         CollapseError: the run collapsed.
     """
     path = Path(checkpoint)
-    state = load_checkpoint(path)
-    if state.get(SSLConfigGuard.key) is not None:
-        SSLConfigGuard(ssl_config_to_dict(cfg)).load_state_dict(state[SSLConfigGuard.key])
+    state = resumable_state(path, ssl_config_guard(cfg))
     history = state.get("history") or []
     last = history[-1] if history else {}
     std = last.get("collapse_std")
@@ -341,7 +319,7 @@ def build_ssl_trainer(
     total = t.epochs * batches.steps
     monitor = SSLMonitor(model, cfg, data, device, batches.steps * t.batch_size, ctx)
     callbacks: list[Callback] = [
-        SSLConfigGuard(ssl_config_to_dict(cfg)),
+        ssl_config_guard(cfg),
         UseGlobalBatchNorm(model),
         MomentumTarget(model, total),
         monitor,
