@@ -101,6 +101,14 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         assert f"similarity at or above {1 - PASSAGE_THRESHOLD:.4f}" in legend
         assert f"{PASSAGE_THRESHOLD:.4f}" not in legend
 
+        # with the browser's own form checks off, a k of 2.5 is refused, not rounded to 2
+        page.eval_on_selector("#identify-form", "f => { f.noValidate = true; }")
+        page.fill("#identify-k", "2.5")
+        page.click("#identify-submit")
+        page.wait_for_selector("#identify-result.error")
+        assert "integer" in page.inner_text("#identify-result")
+        page.fill("#identify-k", "5")
+
         a, b = "A man is playing guitar.", "Someone plays a guitar."
         page.fill("#verify-a", a)
         page.fill("#verify-b", b)

@@ -86,7 +86,7 @@ async function onIdentify(event) {
   event.preventDefault();
   const text = $("identify-text").value;
   if (!text.trim()) { show("identify-result", "Give a text.", "error"); return; }
-  const k = parseInt($("identify-k").value || "5", 10);
+  const k = Number($("identify-k").value || "5");  // 2.5 goes to the service, which refuses it, as on the image page
   await busy($("identify-submit"), async () => {
     $("identify-matches").replaceChildren();
     try {
