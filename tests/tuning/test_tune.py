@@ -402,8 +402,8 @@ def test_tune_names_the_task_of_an_application_config(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["tune", str(simclr), "--out", str(tmp_path / "s")])
     assert res.exit_code != 0
     assert res.output.strip() == (
-        f"Error: {simclr} is a `task: ssl` config; siamkit tune searches supervised (embedding) "
-        "configs only (no task:, or task: embedding)"
+        f"Error: {simclr} is a `task: ssl` config, which only siamkit train runs; this needs a "
+        "supervised embedding config (no task:, or task: embedding)"
     )
 
 

@@ -57,7 +57,7 @@ def tune(
 
     if trials < 1:
         raise click.BadParameter("must be at least 1", param_hint="--trials")
-    _refuse_task(config)
+    # load_config refuses an application's config (task: ssl, ...) in one sentence
     base = apply_overrides(load_config(config), list(overrides))
     fixed = {o.partition("=")[0].strip() for o in overrides}
     searched, pinned = load_space(space).without(fixed)
@@ -91,20 +91,3 @@ def tune(
     click.echo(format_table(rows, ("best value (validation classes)", "")))
     click.echo(f"\nvalidation {base.train.val_metric}: {result.best_value:.4f}")
     click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")
-
-
-def _refuse_task(config: str) -> None:
-    """One sentence for an application's config (``task: ssl``, ...): tune searches supervised
-    embedding runs only."""
-    from siamkit.training.config_io import read_yaml
-    from siamkit.training.tasks import DEFAULT_TASK
-
-    if not Path(config).is_file():
-        return  # load_config says so
-    doc = read_yaml(config)
-    task = doc.get("task") if isinstance(doc, dict) else None
-    if task is not None and task != DEFAULT_TASK:
-        raise click.ClickException(
-            f"{config} is a `task: {task}` config; siamkit tune searches supervised (embedding) "
-            f"configs only (no task:, or task: {DEFAULT_TASK})"
-        )
