@@ -62,7 +62,7 @@ class _Joined:
 
     def __init__(self, source: Any, net: Any, s: Any, rank: int, world: int, device: Any) -> None:
         self.parts = [SiamFCPairBatches(source, net, s, r, 2, device) for r in range(2)]
-        self.steps = self.parts[0].steps
+        self.steps, self.steps_in = self.parts[0].steps, self.parts[0].steps_in
 
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
         for pair in zip(*(p.epoch(epoch) for p in self.parts), strict=True):

@@ -16,9 +16,10 @@ from siamkit.applications.tracking.metrics import iou
 from siamkit.applications.tracking.model import SiamFCNet
 from siamkit.applications.tracking.pairs import SequencePairs
 from siamkit.applications.tracking.tracker import SiamFCTracker, check_box
-from siamkit.applications.tracking.train import TrainSettings, train_siamfc
+from siamkit.applications.tracking.train import SiamFCPairBatches, TrainSettings, train_siamfc
 from siamkit.cli.main import cli
 from siamkit.data.synthetic_tracking import linear_square_sequence
+from siamkit.training.batch_source import epoch_steps
 
 FAST = TrainSettings(steps=30, batch_size=4, lr=3e-3, final_lr=1e-3, threads=1, checkpoint_every=10)
 
@@ -85,6 +86,17 @@ def test_train_task_writes_a_loadable_tracker(tmp_path: Path) -> None:
     bad.write_text("task: siamfc\ndata: {frames: 3}\n")
     res = CliRunner().invoke(cli, ["train", str(bad), "--out", str(tmp_path / "r2")])
     assert res.exit_code != 0 and "unknown key(s) frames in section 'data'" in res.output
+
+
+def test_pair_batches_say_each_epochs_length_without_changing() -> None:
+    """train.steps=5 in epochs of 2: the trainer is told 2, 2, 1 and the source stays as it was."""
+    settings = replace(FAST, steps=5, checkpoint_every=2, batch_size=2)
+    pairs = SequencePairs([linear_square_sequence(n_frames=10)], max_gap=5)
+    batches = SiamFCPairBatches(pairs, SiamFCNet("tiny"), settings)
+    assert [epoch_steps(batches, e) for e in range(3)] == [2, 2, 1]
+    assert len(list(batches.epoch(2))) == 1
+    assert batches.steps == 2  # a full epoch's, whichever epoch was asked for last
+    assert [epoch_steps(batches, e) for e in range(3)] == [2, 2, 1]
 
 
 def test_shipped_siamfc_config_resolves() -> None:

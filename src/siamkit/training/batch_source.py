@@ -1,7 +1,8 @@
 """Where a run's batches come from: P×K batches of a labelled image (or vector) set.
 
 A batch source is anything with ``steps`` (batches per epoch on this process) and
-``epoch(e) -> Iterator[batch]``; a batch is ``(x (B, ...), labels (B,))`` or, with offline
+``epoch(e) -> Iterator[batch]``; one whose epochs differ in length (the tracker's last epoch is
+shorter) also has ``steps_in(e)``, and :func:`epoch_steps` asks it first. A batch is ``(x (B, ...), labels (B,))`` or, with offline
 mining, ``(x, labels, Triplets)`` indexing into it. The plan of every epoch depends only on
 ``(seed, epoch)``, so a resumed run sees the batches an uninterrupted one would.
 
@@ -28,11 +29,19 @@ OfflineMiner = Callable[[Tensor, Tensor, torch.Generator], Triplets]
 
 
 class BatchSource(Protocol):
-    """What the :class:`~siamkit.training.trainer.Trainer` iterates over."""
+    """What the :class:`~siamkit.training.trainer.Trainer` iterates over: ``steps`` batches an
+    epoch, unless the source also says ``steps_in(epoch)`` (see :func:`epoch_steps`)."""
 
     steps: int
 
     def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]: ...
+
+
+def epoch_steps(batches: BatchSource, epoch: int) -> int:
+    """How many batches ``batches.epoch(epoch)`` yields: the source's ``steps_in(epoch)`` where
+    it has one (epochs of different lengths), else its ``steps``; nothing is changed by asking."""
+    steps_in = getattr(batches, "steps_in", None)
+    return int(steps_in(epoch)) if callable(steps_in) else batches.steps
 
 
 class PKBatches:

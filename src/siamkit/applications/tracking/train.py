@@ -90,7 +90,7 @@ class SiamFCPairBatches:
     ) -> None:
         local = ddp.share_of_batch(settings.batch_size, world)
         self.source, self.params, self.s = source, net.params, settings
-        self.steps = settings.checkpoint_every  # of the epoch :meth:`epoch` was last asked for
+        self.steps = settings.checkpoint_every  # of a full epoch; :meth:`steps_in` of each one
         self.rank, self.world, self.local = rank, world, local
         self.device = device if device is not None else torch.device("cpu")
 
@@ -99,12 +99,8 @@ class SiamFCPairBatches:
         return max(0, min(self.s.checkpoint_every, self.s.steps - epoch * self.s.checkpoint_every))
 
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
-        """The batches of ``epoch``; sets :attr:`steps` to their number (the Trainer reads it for
-        the progress bar after asking for the epoch)."""
-        self.steps = self.steps_in(epoch)
-        return self._batches(epoch, self.steps)
-
-    def _batches(self, epoch: int, steps: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """The :meth:`steps_in` batches of ``epoch``."""
+        steps = self.steps_in(epoch)
         seed = (
             [self.s.seed, epoch] if self.world == 1 else [self.s.seed, epoch, self.rank, self.world]
         )
