@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +172,39 @@ def test_branch_g_exports_a_half_twins_second_tower(tmp_path, bundle):
     res = _invoke(str(bundle), "--branch", "g", "--out", str(tmp_path / "s.onnx"))
     assert res.exit_code == 1 and "half-twin" in res.output
     assert not (tmp_path / "s.onnx").exists()
+
+
+def test_branch_g_int8_is_dynamic_and_close_to_fp32(tmp_path):
+    """--int8 with --branch g was refused; the g tower of a half-twin can be quantised
+    dynamically (no calibration images exist for its inputs)."""
+    import onnxruntime as ort
+
+    from siamkit.models import HalfTwinNetwork
+
+    torch.manual_seed(0)
+    f = siamkit.encoders.create_encoder("mlp", in_features=12, hidden=[64])
+    g = siamkit.encoders.create_encoder("mlp", in_features=32, hidden=[256, 256])
+    net = HalfTwinNetwork(
+        f, g, embedding_dim=16, preprocess_f=Preprocess(input_shape=(12,)),
+        preprocess_g=Preprocess(input_shape=(32,)),
+    ).eval()  # fmt: skip
+    folder = siamkit.save_model(net, tmp_path / "ht")
+    for refused in (["--int8-mode", "static"], ["--int8", "--calib-data", "fashion-mnist"],
+                    ["--int8", "--check-data", "digits"]):  # fmt: skip
+        res = _invoke(str(folder), "--branch", "g", *refused)
+        assert res.exit_code == 2 and "dynamically" in res.output, refused
+        assert not (folder / "model.g.onnx").exists()
+    res = _invoke(str(folder), "--branch", "g", "--int8", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    fp32, q = (row["path"] for row in doc["files"])
+    assert doc["files"][1]["int8_mode"] == "dynamic" and q == str(folder / "model.g.int8.onnx")
+    assert "not measured for --branch g" in doc["int8_check"]
+    assert Path(q).stat().st_size < 0.5 * Path(fp32).stat().st_size  # the weights are int8
+    y = torch.rand(8, 32)
+    with torch.no_grad():
+        want = net.embed_g(y).numpy()
+    sess = ort.InferenceSession(q, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: y.numpy()})[0]
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cos.min() > 0.99 and np.abs(got - want).max() > 0  # quantised, still the same tower

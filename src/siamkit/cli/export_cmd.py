@@ -119,6 +119,8 @@ def _run(
     q = quantize_onnx(fp32.path, mode=int8_mode, calibration=calib, calibration_source=source)
     rows.append({"precision": "int8", "int8_mode": int8_mode, "path": str(q.path),
                  "bytes": q.size_bytes, "calibration": source})  # fmt: skip
+    if branch == "g":  # the held-out check scores image pairs through the f tower
+        return rows, "accuracy change not measured for --branch g: compare its embeddings yourself"
     return rows, _int8_check(model, doc, shape, check_data, str(fp32.path), str(q.path))
 
 
@@ -251,7 +253,8 @@ def _int8_check(
     default="f",
     show_default=True,
     help="A half-twin model's tower: f (its first kind of input) or g (the second kind; "
-    "default file MODEL/model.g.onnx). A Siamese model has one tower, f.",
+    "default file MODEL/model.g.onnx; with --int8, model.g.int8.onnx, quantised dynamically). "
+    "A Siamese model has one tower, f.",
 )
 @click.option("--force", is_flag=True, help="Replace existing .onnx files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
@@ -326,11 +329,12 @@ def export(
         )
     mode = int8_mode or ("static" if int8 else None)
     if branch == "g":
-        if mode is not None:
+        if int8_mode == "static" or calib_data is not None or check_data is not None:
             raise click.UsageError(
-                "--branch g exports the fp32 tower; quantise it with "
-                "siamkit.export.quantize.quantize_onnx (its inputs are not images to calibrate on)"
+                "--branch g quantises dynamically (--int8 or --int8-mode dynamic), without "
+                "--calib-data or --check-data: those are images for the f tower"
             )
+        mode = None if mode is None else "dynamic"
         out = out or str(Path(model) / "model.g.onnx")
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
