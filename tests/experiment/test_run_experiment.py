@@ -3,6 +3,7 @@ before the evaluation (a failing evaluation leaves it behind)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -128,6 +129,18 @@ def test_what_the_run_cannot_do_is_refused_before_anything_is_written(
     cfg = _folder_run(_folder(tmp_path / "lab", 4, 15), *sets)
     out = tmp_path / "run"
     with pytest.raises(ValueError, match=message):
+        run_experiment(cfg, out, progress=False, log=lambda _: None)
+    assert not out.exists()
+
+
+def test_one_label_per_class_from_a_config_not_read_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    cfg = _folder_run(_folder(tmp_path / "lab", 4, 15), "eval.shots=[1]")
+    # built in Python, past the config reader that refuses it: the run's preflight still does
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, labels_per_class=1))
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"single training image after data\.labels_per_class = 1"):
         run_experiment(cfg, out, progress=False, log=lambda _: None)
     assert not out.exists()
 

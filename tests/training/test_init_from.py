@@ -167,3 +167,19 @@ def test_cli_refuses_too_many_labels_per_class(tmp_path: Path) -> None:
                                    "--set", "data.labels_per_class=1000"])  # fmt: skip
     assert res.exit_code != 0 and "data.labels_per_class = 1000 is more than class" in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("init_from", [False, True])
+def test_cli_refuses_one_label_per_class_for_a_pair_loss(
+    tmp_path: Path, source_model: Path, init_from: bool
+) -> None:
+    out = tmp_path / "o"
+    extra = ["--init-from", str(source_model)] if init_from else []  # fine-tuning, e.g. after SSL
+    res = CliRunner().invoke(cli, ["train", str(_tiny_yaml(tmp_path)), "--out", str(out), "--no-progress",
+                                   "--set", "data.labels_per_class=1", *extra])  # fmt: skip
+    assert res.exit_code != 0
+    assert (
+        "data.labels_per_class = 1 keeps one image of each class, but loss.kind = triplet"
+        in res.output
+    )
+    assert "Traceback" not in res.output and not out.exists()

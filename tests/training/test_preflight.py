@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from siamkit.training import RunData, apply_overrides, build_model
+from siamkit.training import RunData, apply_overrides, build_model, preflight
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import save_checkpoint
 from siamkit.training.config import DataConfig, RunConfig
@@ -48,6 +48,28 @@ def test_classes_of_a_single_training_image_are_refused_for_a_pair_loss() -> Non
         check_positives(limited, data)
     check_positives(config_from_dict({"loss": {"kind": "proxy_anchor"}}), data)  # proxies: fine
     check_positives(cfg, _data(torch.tensor([0, 0, 1, 1])))
+
+
+def test_labels_per_class_is_checked_once_when_the_config_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[RunConfig] = []
+    real = preflight.check_labels_per_class
+    monkeypatch.setattr(preflight, "check_labels_per_class", lambda c: real(c) or calls.append(c))
+    cfg = config_from_dict({"loss": {"kind": "triplet"}, "data": {"labels_per_class": 2}})
+    check_positives(cfg, _data(torch.tensor([0, 0, 1, 1])))  # the preflight does not redo it
+    assert calls == [cfg]
+
+
+def test_one_label_per_class_in_a_config_not_read_is_refused_by_its_data() -> None:
+    cfg = config_from_dict({"loss": {"kind": "triplet"}})
+    unread = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, labels_per_class=1))
+    with pytest.raises(
+        ValueError,
+        match=r"have a single training image after data\.labels_per_class = 1, but loss\.kind = "
+        r"triplet .*: keep at least 2 labels per class, ",
+    ):
+        check_positives(unread, _data(torch.tensor([0, 1, 2])))
 
 
 def test_images_too_small_for_the_encoder_are_refused_naming_the_key_and_a_size() -> None:

@@ -53,8 +53,11 @@ def check_labels_per_class(cfg: RunConfig) -> None:
 
 def check_positives(cfg: RunConfig, data: RunData) -> None:
     """Refuse training classes of a single image when ``loss.kind`` learns from positive pairs:
-    P×K batches would repeat the image as its own positive (a distance of 0, no signal)."""
-    check_labels_per_class(cfg)
+    P×K batches would repeat the image as its own positive (a distance of 0, no signal).
+
+    (``data.labels_per_class: 1`` is refused from the config alone, when it is read:
+    :func:`check_labels_per_class`; a config built without the reader is refused here, by its data.)
+    """
     if not needs_positives(cfg.loss.kind) or data.train_y.numel() == 0:
         return
     counts = torch.bincount(data.train_y)
@@ -63,8 +66,11 @@ def check_positives(cfg: RunConfig, data: RunData) -> None:
         return
     shown = ", ".join(repr(data.class_names[c]) for c in single[:5])
     more = f" and {len(single) - 5} more" if len(single) > 5 else ""
-    after = f" after data.limit = {cfg.data.limit}" if cfg.data.limit is not None else ""
-    fix = "raise data.limit, " if cfg.data.limit is not None else ""
+    after, fix = "", ""
+    if cfg.data.labels_per_class == 1:
+        after, fix = " after data.labels_per_class = 1", "keep at least 2 labels per class, "
+    elif cfg.data.limit is not None:
+        after, fix = f" after data.limit = {cfg.data.limit}", "raise data.limit, "
     raise ValueError(
         f"training class(es) {shown}{more} have a single training image{after}, but loss.kind = "
         f"{cfg.loss.kind} learns from two images of a class (positive pairs): {fix}give those "
