@@ -54,9 +54,9 @@ def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> A
     """The face pipeline of the command's options; ``store=False`` for commands that use no
     gallery (dlib's encoder without torch: a new process starts several times faster)."""
     from siamkit.applications.faces.detect import FaceDetector
-    from siamkit.applications.faces.pipeline import FacePipeline, load_embedder
+    from siamkit.applications.faces.pipeline import FacePipeline
 
-    return FacePipeline(load_embedder(model, store=store), FaceDetector(detector, upsample))
+    return FacePipeline.from_model(model, FaceDetector(detector, upsample), store=store)
 
 
 def refuse_missing_store(path: str, what: str, hint: str) -> None:

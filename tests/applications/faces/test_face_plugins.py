@@ -96,3 +96,25 @@ def test_serve_with_the_dlib_face_model(tmp_path, encoder, astronaut):
             },
         )
         assert res.status_code == 400 and "no face found" in res.json()["detail"]
+
+
+def test_a_face_command_checks_its_model_once(tmp_path, astronaut, monkeypatch):
+    """load_embedder refuses a model that is no face model; the pipeline it feeds does not ask
+    again (FacePipeline.from_model), while FacePipeline(embedder) still checks its own."""
+    from siamkit.applications.faces import pipeline
+
+    model_dir = _chip_model(tmp_path)
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    real, asked = pipeline._not_an_image_model, []
+
+    def counting(embedder):
+        asked.append(type(embedder).__name__)
+        return real(embedder)
+
+    monkeypatch.setattr(pipeline, "_not_an_image_model", counting)
+    a = str(tmp_path / "a.png")
+    res = CliRunner().invoke(cli, ["face", "verify", "--model", str(model_dir), a, a])
+    assert res.exit_code == 0, res.output
+    assert asked == ["SiameseNetwork"]
+    FacePipeline(siamkit.load_model(model_dir))
+    assert len(asked) == 2

@@ -111,12 +111,28 @@ class FacePipeline:
             from siamkit.applications.faces.model import DlibFaceEncoder
 
             embedder = DlibFaceEncoder()
-        self.embedder = embedder
-        self._chips = _embeds_chips(embedder)
-        own = getattr(embedder, "detector", None) if self._chips else None
         what = _not_an_image_model(embedder)
         if what is not None:
             raise ValueError(f"this embedder is {what}, not a face (image embedding) model")
+        self._assemble(embedder, detector)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: str | os.PathLike[str] | None = None,
+        detector: FaceDetector | None = None,
+        store: bool = True,
+    ) -> FacePipeline:
+        """The pipeline of :func:`load_embedder` ``(model, store)``, which has already refused a
+        model that is no face model (naming its folder), so it is checked once, not twice."""
+        pipe = cls.__new__(cls)
+        pipe._assemble(load_embedder(model, store=store), detector)
+        return pipe
+
+    def _assemble(self, embedder: Any, detector: FaceDetector | None) -> None:
+        self.embedder = embedder
+        self._chips = _embeds_chips(embedder)
+        own = getattr(embedder, "detector", None) if self._chips else None
         self.detector = detector or own or FaceDetector()
         self.aligner: FaceAligner = getattr(embedder, "aligner", None) or FaceAligner()
 
