@@ -50,6 +50,26 @@ def test_matches_naive_loop(name, chunk_size):
     assert got.ids.dtype == np.int64 and got.distances.dtype == np.float32
 
 
+@pytest.mark.parametrize("name", ["euclidean", "sqeuclidean"])
+def test_small_distances_are_exact_not_cancelled(name):
+    """|g|^2 - 2 q.g + |q|^2 in float32 put an embedding 3.5e-4 from its own stored copy; the
+    found items' distances are now the differences themselves (float64 reference)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 128))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    near = x[:20] + 1e-3 * rng.standard_normal((20, 128)) / np.sqrt(128)  # ~1e-3 away
+    index = ExactIndex(128, name)
+    index.add(x.astype(np.float32), np.arange(200))
+    same = index.search(x[:20].astype(np.float32), k=3)
+    assert same.distances[:, 0].tolist() == [0.0] * 20 and same.ids[:, 0].tolist() == list(
+        range(20)
+    )
+    got = index.search(near.astype(np.float32), k=1)
+    want = np.linalg.norm(near.astype(np.float32).astype(float) - x[:20].astype(np.float32), axis=1)
+    want = want if name == "euclidean" else want**2
+    np.testing.assert_allclose(got.distances[:, 0], want, rtol=1e-3)
+
+
 def test_pads_like_faiss_when_k_exceeds_size():
     index = ExactIndex(3)
     empty = index.search(np.zeros((2, 3)), k=2)
