@@ -277,3 +277,53 @@ def test_identify_on_an_empty_gallery_says_it_is_empty(cli, files, tmp_path):
         run(cli, ["identify", files["model"], "--gallery", db, files["c0_0"], "--json"]).stdout
     )
     assert doc["gallery_empty"] is True and doc["queries"][0]["unknown"] is True
+
+
+def test_enrolling_an_image_again_skips_it_and_says_how_many(cli, files, tmp_path):
+    db, m = tmp_path / "g.db", files["model"]
+    out = run(cli, ["enroll", m, "--gallery", db, "--label", "alice",
+                    files["c0_0"], files["c0_1"], files["c0_0"], "--json"])  # fmt: skip
+    doc = json.loads(out.stdout)
+    assert len(doc["item_ids"]) == 2 and doc["num_items"] == 2  # given twice: stored once
+    assert doc["skipped_already_enrolled"] == 1
+    copy = tmp_path / "copy.png"  # the same picture under another name, in another batch
+    copy.write_bytes(files["c0_1"].read_bytes())
+    out = run(cli, ["enroll", m, "--gallery", db, "--label", "alice", copy, files["c1_0"]])
+    assert out.output.splitlines() == [
+        f"enrolled 1 image of 1 label into {db} (now 3 items): alice 1",
+        "skipped 1 image already enrolled under the same label (the same image: the same "
+        "embedding)",
+    ]
+    out = run(cli, ["enroll", m, "--gallery", db, "--label", "alice", files["c0_0"], copy])
+    assert out.output.startswith(f"enrolled 0 images of 0 labels into {db} (now 3 items)\n")
+    assert "skipped 2 images already enrolled" in out.output
+    folder = tmp_path / "people"  # a repeat is per label: bob may hold alice's picture
+    for name, src in (("alice", "c0_0"), ("bob", "c0_0"), ("bob", "c2_0")):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        (folder / name / f"{src}.png").write_bytes(files[src].read_bytes())
+    doc = json.loads(run(cli, ["enroll", m, "--gallery", db, folder, "--json"]).stdout)
+    assert [(d["label"], len(d["item_ids"])) for d in doc["labels"]] == [("alice", 0), ("bob", 2)]
+    assert doc["num_items"] == 5 and doc["skipped_already_enrolled"] == 1
+    with Gallery.open(db, siamkit.load_model(m)) as g:
+        assert [(i.label, i.count) for i in g.labels()] == [("alice", 3), ("bob", 2)]
+
+
+def test_a_repeat_is_an_equal_embedding_not_a_near_one():
+    from siamkit.cli._enroll import _repeated
+
+    rng = np.random.default_rng(0)
+    known = rng.standard_normal((50, 16)).astype(np.float32)
+    nudge = rng.standard_normal(16).astype(np.float32)
+    nudge /= np.linalg.norm(nudge)
+    base = known[7]
+    rows = np.stack(
+        [
+            base + 1e-6 * np.linalg.norm(base) * nudge,  # rounding: a repeat of known[7]
+            base + 1e-3 * np.linalg.norm(base) * nudge,  # a different picture, however near
+            rng.standard_normal(16),  # new
+            rng.standard_normal(16),  # new; the next row repeats it
+        ]
+    ).astype(np.float32)
+    rows = np.concatenate([rows, rows[3:] * (1 + 1e-7)])
+    assert _repeated(rows, known).tolist() == [True, False, False, False, True]
+    assert _repeated(rows, known[:0]).tolist() == [False, False, False, False, True]

@@ -121,7 +121,8 @@ def enroll(
     With --label, every image given (folders are searched recursively) is of that label.
     Without it, give folders with one sub-folder per label (e.g. staff/alice/*.png,
     staff/bob/*.png). Each label's enrollment is one transaction: once this command prints,
-    the images are stored durably.
+    the images are stored durably. An image its label already holds (enrolled before, or given
+    twice: the same embedding) is skipped, so enrolling a folder again adds only what is new.
 
     \b
     Examples:
@@ -145,14 +146,16 @@ def enroll(
     net = _load_model(model)
     x = _read_images(net, [p for paths in groups.values() for p in paths], model)
     with _open(gallery_path, net, create=True) as gallery:
-        ids = enroll_groups(gallery, net, groups, x, meta)
+        done = enroll_groups(gallery, net, groups, x, meta)
         total = len(gallery)
+    ids = done.ids
+    skipped = sum(len(v) for v in done.skipped.values())
     if label is not None:
-        doc: dict[str, Any] = {"label": label, "item_ids": ids[label]}
+        doc: dict[str, Any] = {"label": label, "item_ids": ids.get(label, [])}
     else:
-        doc = {"labels": [{"label": k, "item_ids": v} for k, v in ids.items()]}
-    doc.update(gallery=gallery_path, num_items=total)
-    _emit(as_json, doc, enrollment_summary(ids, gallery_path, total))
+        doc = {"labels": [{"label": k, "item_ids": ids.get(k, [])} for k in groups]}
+    doc.update(gallery=gallery_path, num_items=total, skipped_already_enrolled=skipped)
+    _emit(as_json, doc, enrollment_summary(ids, gallery_path, total, skipped=skipped))
 
 
 def _match_doc(m: Any) -> dict[str, Any]:
