@@ -46,6 +46,19 @@ def test_an_empty_or_text_file_opened_without_a_model_is_left_untouched(
     assert _snapshot(tmp_path) == {"staff.db": content}
 
 
+def test_an_empty_file_opened_as_an_existing_store_is_refused_untouched(tmp_path: Path) -> None:
+    """create=False means an existing store: a 0-byte file is none (SQLite would make it one)."""
+    path = tmp_path / "staff.db"
+    path.write_bytes(b"")
+    message = r"staff.db is empty \(0 bytes\), not a gallery; enroll something first"
+    with pytest.raises(ValueError, match=message):
+        GalleryStore(path, create=False)
+    with pytest.raises(ValueError, match=message):
+        Gallery.open(path, embedding_dim=4, create=False)
+    assert _snapshot(tmp_path) == {"staff.db": b""}
+    GalleryStore(path).close()  # allowed to create: an empty file is as good as none
+
+
 class _LockedAtFirst:
     """A connection whose first ``n`` WAL switches fail at once, as SQLite does in a creation race."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -60,11 +59,14 @@ def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> A
 
 
 def refuse_missing_store(path: str, what: str, hint: str) -> None:
-    """One sentence when a query's store file is missing or empty (0 bytes): SQLite would turn
-    an empty file into a new, empty store and every answer would be "unknown"."""
-    if not Path(path).exists():
+    """One sentence, before the model is loaded, when a query's store file is missing or empty
+    (0 bytes), as :func:`~siamkit.index.store.existing_store_problem` decides for the store."""
+    from siamkit.index.store import existing_store_problem
+
+    problem = existing_store_problem(path)
+    if problem == "missing":
         raise click.ClickException(f"no {what} at {path}; {hint}")
-    if Path(path).is_file() and Path(path).stat().st_size == 0:
+    if problem == "empty":
         raise click.ClickException(f"{path} is empty, not a {what}; {hint}")
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -120,12 +120,28 @@ def _decode_metadata(text: str | None) -> dict[str, Any] | None:
     return None if text is None else dict(json.loads(text))
 
 
+def existing_store_problem(path: str | Path) -> Literal["missing", "empty"] | None:
+    """Why ``path`` is no existing store: ``"missing"`` (nothing there), ``"empty"`` (a 0-byte
+    file, which SQLite would quietly turn into a new, empty store), else None.
+
+    :class:`GalleryStore` refuses both with ``create=False``; a command checks first with it to
+    say so before loading its model.
+    """
+    file = Path(path)
+    if not file.exists():
+        return "missing"
+    if file.is_file() and file.stat().st_size == 0:
+        return "empty"
+    return None
+
+
 class GalleryStore:
     """Labels, metadata and float32 embeddings in one SQLite file.
 
     Args:
         path: the gallery file (``":memory:"`` for a throw-away store).
-        create: create the file if it does not exist; otherwise a missing file is an error.
+        create: create the file if it does not exist; otherwise a missing or empty (0-byte)
+            file is an error (:func:`existing_store_problem`), and the file is left untouched.
         synchronous: SQLite ``synchronous`` level, ``"FULL"`` (default) or ``"NORMAL"``.
         timeout: seconds to wait for another process's lock (also while two create one file).
         create_schema: give an empty file the gallery tables; False refuses it untouched.
@@ -155,9 +171,14 @@ class GalleryStore:
                 raise ValueError(
                     f"{file} is a directory; a gallery is a single file, e.g. staff.db"
                 )
-            if not file.exists() and not create:
+            problem = None if create else existing_store_problem(file)
+            if problem == "missing":
                 raise FileNotFoundError(
                     f"no gallery at {file}; enroll something first to create it"
+                )
+            if problem == "empty":
+                raise ValueError(
+                    f"{file} is empty (0 bytes), not a gallery; enroll something first to create it"
                 )
             if not file.parent.exists():
                 raise FileNotFoundError(f"folder {file.parent} does not exist; create it first")
