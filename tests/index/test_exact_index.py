@@ -89,8 +89,10 @@ def test_remove_then_search_and_reconstruct():
     res = index.search(x[:3], k=1)
     assert not set(res.ids.ravel().tolist()) & {0, 1, 2}
     np.testing.assert_allclose(index.reconstruct([10, 5]), x[[10, 5]], rtol=1e-6)
-    with pytest.raises(KeyError):
-        index.reconstruct([1])
+    with pytest.raises(KeyError, match=r"ids not in the index: 1, 2.?$"):  # the missing ones
+        index.reconstruct([10, 1, 2])
+    with pytest.raises(ValueError, match=r"already in the index: 3, 4, 5, 6, 7 and 2 more$"):
+        index.add(x[:7], np.arange(3, 10))
 
 
 def test_learned_distance_uses_its_matrix():

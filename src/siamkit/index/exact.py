@@ -30,6 +30,7 @@ from siamkit.index.base import (
     read_config,
     write_config,
 )
+from siamkit.index.results import listing
 
 _MATMUL_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 _SCORE_BUDGET = 1 << 18  # elements of the (Q, chunk) score buffer: 1 MiB, stays in cache
@@ -118,7 +119,7 @@ class ExactIndex:
             return
         clash = np.intersect1d(self._ids[: self._n], new_ids)
         if clash.size:
-            raise ValueError(f"ids already in the index: {clash[:5].tolist()}")
+            raise ValueError(f"ids already in the index: {listing(clash.tolist(), 5)}")
 
     def _reserve(self, needed: int) -> None:
         """Grow the buffers geometrically; old buffers stay valid for running searches."""
@@ -165,7 +166,8 @@ class ExactIndex:
         pos = np.searchsorted(stored_ids, wanted, sorter=order)
         pos = np.minimum(pos, max(len(order) - 1, 0))
         if len(order) == 0 or not np.array_equal(stored_ids[order[pos]], wanted):
-            raise KeyError(f"ids not in the index: {wanted.tolist()[:5]}")
+            missing = np.setdiff1d(wanted, stored_ids).tolist()
+            raise KeyError(f"ids not in the index: {listing(missing, 5)}")
         rows = torch.from_numpy(order[pos]).to(self.device)
         return data.index_select(0, rows).cpu().numpy()
 

@@ -27,6 +27,7 @@ from siamkit.index.results import (
     Match,
     UnknownLabelError,
     VerifyResult,
+    listing,
 )
 from siamkit.index.store import GalleryStore, LabelInfo, StoredItems, validate_label
 from siamkit.index.thumbnail_store import remove_thumbnails
@@ -279,7 +280,7 @@ class Gallery:
             self._sync()
             missing = [i for i in liked if i not in self._label_of]
             if missing:
-                raise UnknownLabelError(f"item ids not in the gallery: {missing[:10]}")
+                raise UnknownLabelError(f"item ids not in the gallery: {listing(missing)}")
             vectors = self._store.embeddings_of(liked)
             kk = min(len(self._index), k + len(liked))
             res = self._index.search(vectors, kk)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+
+def listing(values: Iterable[object], limit: int = 10) -> str:
+    """``values`` for a message: ``3, 8, 12`` or, past ``limit``, ``3, 8 and 5 more``.
+
+    >>> listing([4, 9, 15], limit=2)
+    '4, 9 and 1 more'
+    """
+    items = [str(v) for v in values]
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
 class GalleryMismatchError(ValueError):

@@ -31,6 +31,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from siamkit.index.results import listing
+
 SCHEMA_VERSION = "1"
 MAX_LABEL_LENGTH = 256
 MAX_METADATA_BYTES = 64 * 1024
@@ -347,7 +349,7 @@ class GalleryStore:
                 found.update(self._conn.execute(sql, part).fetchall())
         missing = [i for i in ids if int(i) not in found]
         if missing:
-            raise KeyError(f"item ids not in the gallery: {missing[:10]}")
+            raise KeyError(f"item ids not in the gallery: {listing(missing)}")
         dim = int(self.meta()["embedding_dim"])
         blob = b"".join(found[int(i)] for i in ids)
         return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(ids), dim)
