@@ -68,9 +68,18 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """siamkit: similarity learning with Siamese networks.
 
-    Train twin encoders with contrastive or triplet losses and triplet mining, evaluate them on
-    unseen classes (verification, N-way K-shot, retrieval), enroll new identities without
-    retraining, verify 1:1 and identify 1:N, serve over HTTP, and export to ONNX.
+    Train twin encoders with contrastive or triplet losses and triplet mining (or with no labels:
+    SimCLR, SimSiam, BYOL, VICReg), evaluate them on unseen classes (verification, N-way K-shot,
+    retrieval), enroll new identities without retraining, verify 1:1 and identify 1:N, serve
+    over HTTP, and export to ONNX / int8.
+
+    \b
+    Applications, each with its own --help:
+      siamkit face ...       face verification and recognition (dlib's pretrained encoder)
+      siamkit signature ...  offline signature verification, genuine vs forged
+      siamkit text ...       text similarity, near-duplicates and plagiarism (MiniLM twins)
+      siamkit track ...      object tracking in video (SiamFC)
+      siamkit recommend ...  items like the ones a user liked
 
     Start with `siamkit demo`.
     """
