@@ -1,4 +1,4 @@
-"""Proxy-Anchor and normalised-softmax / ArcFace losses against naive loops and PML."""
+"""Proxy-Anchor and normalised-softmax / ArcFace / CosFace losses against naive loops and PML."""
 
 from __future__ import annotations
 
@@ -87,6 +87,87 @@ def test_arcface_equals_pml() -> None:
     with torch.no_grad():
         peer.W.copy_(ours.proxies.T)
     assert float(ours(z, labels)) == pytest.approx(float(peer(z, labels)), rel=1e-4)
+
+
+def test_cosface_matches_cross_entropy_by_hand() -> None:
+    g = torch.Generator().manual_seed(4)
+    z, proxies = torch.randn(6, 4, generator=g), torch.randn(3, 4, generator=g)
+    t = torch.tensor([0, 1, 2, 0, 1, 2])
+    cos = F.normalize(z, dim=1) @ F.normalize(proxies, dim=1).T
+    logits = 10.0 * cos.clone()
+    for i in range(6):  # CosFace: the target's cosine - m
+        logits[i, t[i]] = 10.0 * (float(cos[i, t[i]]) - 0.35)
+    got = normalized_softmax_loss(z, t, proxies, scale=10.0, margin=0.35, margin_type="cos")
+    assert float(got) == pytest.approx(float(F.cross_entropy(logits, t)), rel=1e-6)
+    arc = normalized_softmax_loss(z, t, proxies, scale=10.0, margin=0.35)
+    assert float(got) != pytest.approx(float(arc), rel=1e-3)  # the default is still ArcFace
+
+
+def _value_and_grads(loss_fn, z, labels, weights):
+    z = z.clone().requires_grad_(True)
+    loss = loss_fn(z, labels)
+    gz, gw = torch.autograd.grad(loss, [z, weights])
+    return float(loss.detach()), gz, gw
+
+
+def _max_rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("margin_type", ["arc", "cos"])
+def test_margins_equal_pml_in_value_and_gradients(margin_type: str) -> None:
+    """ArcFace and CosFace against PML with the same weights (PML's W is (D, C), normalised by its
+    cosine distance; ArcFace's margin in degrees): the loss and its gradients with respect to the
+    embeddings and the proxies."""
+    from pytorch_metric_learning.losses import ArcFaceLoss, CosFaceLoss
+
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(24, 8, generator=g)
+    labels = torch.randint(0, 5, (24,), generator=g)
+    margin = 0.5 if margin_type == "arc" else 0.35
+    ours = NormalizedSoftmaxLoss(range(5), 8, scale=64.0, margin=margin, margin_type=margin_type)
+    if margin_type == "arc":
+        peer = ArcFaceLoss(num_classes=5, embedding_size=8, margin=math.degrees(margin), scale=64)
+    else:
+        peer = CosFaceLoss(num_classes=5, embedding_size=8, margin=margin, scale=64)
+    with torch.no_grad():
+        peer.W.copy_(ours.proxies.T)
+    # PML's ArcFace switches to cos(theta) - m sin(m) past theta = pi - m; ours does not
+    cos = F.normalize(z, dim=1) @ F.normalize(ours.proxies.detach(), dim=1).T
+    assert float(cos.gather(1, labels[:, None]).min()) > math.cos(math.pi - margin)
+    got, got_z, got_w = _value_and_grads(ours, z, labels, ours.proxies)
+    want, want_z, want_w = _value_and_grads(peer, z, labels, peer.W)
+    assert got == pytest.approx(want, rel=1e-5)
+    assert _max_rel(got_z, want_z) < 1e-5
+    assert _max_rel(got_w, want_w.T) < 1e-5
+    # the comparison can fail: the other margin type moves the gradient far past the tolerance
+    other = NormalizedSoftmaxLoss(
+        range(5), 8, 64.0, margin, margin_type="cos" if margin_type == "arc" else "arc"
+    )
+    with torch.no_grad():
+        other.proxies.copy_(ours.proxies)
+    _, other_z, _ = _value_and_grads(other, z, labels, other.proxies)
+    assert _max_rel(other_z, want_z) > 1e-2
+
+
+def test_margin_type_is_checked_and_a_run_config_selects_cosface() -> None:
+    with pytest.raises(ValueError, match="margin_type must be one of"):
+        NormalizedSoftmaxLoss(range(3), 4, margin=0.3, margin_type="add")  # type: ignore[arg-type]
+    z, t = torch.randn(2, 4), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match="margin_type must be one of"):
+        normalized_softmax_loss(z, t, torch.randn(2, 4), 1.0, 0.1, "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"margin in \[0, 1\) for margin_type 'cos'"):
+        NormalizedSoftmaxLoss(range(3), 4, margin=1.2, margin_type="cos")
+    with pytest.raises(ValueError, match=r"margin in \[0, pi/2\) radians for margin_type 'arc'"):
+        NormalizedSoftmaxLoss(range(3), 4, margin=1.6)
+    from siamkit.training import build_objective
+    from siamkit.training.config_io import config_from_dict
+
+    params = {"scale": 30, "margin": 0.35, "margin_type": "cos"}
+    cfg = config_from_dict({"loss": {"kind": "normalized_softmax", "params": params}})
+    loss = build_objective(cfg.loss, cfg.model.distance, classes=[2, 5, 7], embedding_dim=4)
+    assert isinstance(loss, NormalizedSoftmaxLoss)
+    assert (loss.scale, loss.margin, loss.margin_type) == (30.0, 0.35, "cos")
 
 
 def test_training_on_proxies_separates_classes() -> None:

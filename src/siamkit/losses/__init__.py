@@ -4,12 +4,13 @@ Three call contracts, one per kind of input:
 
 - **label-based** (pytorch-metric-learning's): ``loss(embeddings (B, D), labels (B,), indices=None)``
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
-  :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`PairHeadLoss`, and the proxy
-  losses :class:`ProxyAnchorLoss` and :class:`NormalizedSoftmaxLoss` (ArcFace with a margin),
-  which learn one vector per training class (give their parameters to the optimiser). ``indices`` are a
-  miner's output (:mod:`siamkit.miners`: ``Triplets`` or ``Pairs``); each also takes a miner or a
-  strategy name as ``mining=`` where that makes sense. These are the ones in
-  :data:`siamkit.losses.registry.LOSSES`, which a run config names as ``loss.kind``.
+  :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`PairHeadLoss`,
+  and the proxy losses :class:`ProxyAnchorLoss` and :class:`NormalizedSoftmaxLoss` (ArcFace or
+  CosFace with a margin), which learn one vector per training class (give their parameters to
+  the optimiser). ``indices`` are a miner's output (:mod:`siamkit.miners`: ``Triplets`` or
+  ``Pairs``); each also takes a miner or a strategy name as ``mining=`` where that makes sense.
+  These are the ones in :data:`siamkit.losses.registry.LOSSES`, which a run config names as
+  ``loss.kind``.
 - **pair-input**: ``PairBCELoss(logits (N,), same (N,))`` on pairs you built and scored, and
   ``ContrastiveLoss.from_pairs(z1, z2, same)``.
 - **cross-batch memory**: :class:`CrossBatchMemory` wraps a triplet, contrastive or
@@ -19,8 +20,10 @@ Three call contracts, one per kind of input:
   of the same item.
 """
 
+from siamkit.losses.circle import CircleLoss
 from siamkit.losses.contrastive import ContrastiveLoss
 from siamkit.losses.functional import (
+    circle_loss,
     contrastive_loss,
     multi_similarity_loss,
     nt_xent_loss,
@@ -39,6 +42,7 @@ from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.losses.xbm import CrossBatchMemory
 
 __all__ = [
+    "CircleLoss",
     "ContrastiveLoss",
     "CrossBatchMemory",
     "MultiSimilarityLoss",
@@ -50,6 +54,7 @@ __all__ = [
     "SoftMarginTripletLoss",
     "SupConLoss",
     "TripletMarginLoss",
+    "circle_loss",
     "contrastive_loss",
     "multi_similarity_loss",
     "nt_xent_loss",

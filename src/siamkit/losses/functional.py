@@ -174,6 +174,55 @@ def supcon_loss(
     return _mean_or_zero(-mean_log_prob_pos[has_pos])
 
 
+def _masked_logsumexp(x: Tensor, mask: Tensor) -> Tensor:
+    """Row-wise ``log(sum_{mask} exp(x))``, 0 where a row has no masked entry. ``(B,)``."""
+    out = torch.logsumexp(x.masked_fill(~mask, torch.finfo(x.dtype).min), dim=1)
+    return torch.where(mask.any(dim=1), out, torch.zeros_like(out))
+
+
+def circle_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    m: float = 0.25,
+    gamma: float = 256.0,
+    pos_mask: Tensor | None = None,
+    neg_mask: Tensor | None = None,
+) -> Tensor:
+    """Circle loss (Sun et al., 2020, eq. 4 and 6) on the cosines of ``(B, D)`` embeddings
+    (L2-normalised inside) with ``(B,)`` labels.
+
+    Per anchor: ``log(1 + sum_neg exp(gamma a_n (s_n - m)) * sum_pos exp(-gamma a_p (s_p - 1 + m)))``
+    with the weights ``a_p = relu(1 + m - s_p)`` and ``a_n = relu(s_n + m)`` held constant (no
+    gradient), averaged over the anchors with at least one positive and one negative. That is
+    pytorch-metric-learning's ``CircleLoss`` (whose ``AvgNonZeroReducer`` averages over the
+    anchors with a loss above 0: the same ones, since such an anchor's loss is at least
+    ``softplus(-2 gamma m^2)``, which rounds to 0 only past ``gamma m^2 ~ 50`` in float32).
+    ``pos_mask`` / ``neg_mask`` (``(B, B)`` bool, e.g. mined pairs) restrict the sums; default:
+    every pair. A batch with no such anchor gives 0 with a gradient.
+
+    >>> z = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    >>> round(float(circle_loss(z, torch.tensor([0, 0, 1]), m=0.25, gamma=4.0)), 4)
+    0.9624
+    """
+    if embeddings.dim() != 2 or embeddings.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"embeddings must be (B, D) with B = len(labels), got {tuple(embeddings.shape)} and "
+            f"{tuple(labels.shape)}"
+        )
+    pos, neg = _label_masks(labels)
+    pos = pos if pos_mask is None else pos & pos_mask
+    neg = neg if neg_mask is None else neg & neg_mask
+    z = F.normalize(embeddings, dim=1)
+    s = z @ z.T  # (B, B) cosines
+    fixed = s.detach()  # the weights a_p, a_n are not differentiated (the paper's and PML's)
+    pos_logits = -gamma * F.relu(1 + m - fixed) * (s - (1 - m))
+    neg_logits = gamma * F.relu(fixed + m) * (s - m)
+    # log(1 + sum_neg * sum_pos) = softplus(logsumexp_pos + logsumexp_neg)
+    both = _masked_logsumexp(pos_logits, pos) + _masked_logsumexp(neg_logits, neg)
+    has_both = pos.any(dim=1) & neg.any(dim=1)
+    return _mean_or_zero(F.softplus(both)[has_both])
+
+
 def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
     """NT-Xent / InfoNCE (SimCLR) for two views: row i of ``z1`` and ``z2`` is a positive pair. ``(N, D)`` each.
 

@@ -6,8 +6,9 @@ batch, so every step sees every class, whatever a CPU-sized batch holds, and the
 - :func:`proxy_anchor_loss` (Kim et al., 2020): each proxy pulls its class's embeddings and pushes
   the rest, with a log-sum-exp over the batch per proxy.
 - :func:`normalized_softmax_loss` (Zhai & Wu, 2019) with an additive angular margin (ArcFace,
-  Deng et al., 2019): cross-entropy over scaled cosines to the proxies, the true class's angle
-  widened by ``margin`` radians.
+  Deng et al., 2019) or an additive cosine margin (CosFace, Wang et al., 2018): cross-entropy
+  over scaled cosines to the proxies, the true class's angle widened by ``margin`` radians, or
+  its cosine lowered by ``margin``.
 
 Labels are the dataset's class ids; the modules map them onto their proxies (``classes``).
 
@@ -20,10 +21,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+#: How :func:`normalized_softmax_loss` applies its margin: ``"arc"`` adds it to the target's angle
+#: (ArcFace), ``"cos"`` subtracts it from the target's cosine (CosFace).
+MarginType = Literal["arc", "cos"]
+MARGIN_TYPES: tuple[MarginType, ...] = ("arc", "cos")
 
 
 def proxy_anchor_loss(
@@ -54,11 +61,21 @@ def normalized_softmax_loss(
     proxies: Tensor,
     scale: float = 16.0,
     margin: float = 0.0,
+    margin_type: MarginType = "arc",
 ) -> Tensor:
-    """Cross-entropy over ``scale * cos`` to ``(C, D)`` proxies, the target's angle widened by an
-    additive angular ``margin`` (radians; 0 = plain normalised softmax, ~0.5 = ArcFace)."""
+    """Cross-entropy over ``scale * cos`` to ``(C, D)`` proxies, with a ``margin`` on the target.
+
+    ``margin_type="arc"``: the target's angle is widened by ``margin`` radians (ArcFace, ~0.5;
+    pytorch-metric-learning's ``ArcFaceLoss`` takes it in degrees). ``"cos"``: ``margin`` is
+    subtracted from the target's cosine (CosFace, ~0.35; ``CosFaceLoss``). 0 = plain normalised
+    softmax either way.
+    """
+    if margin_type not in MARGIN_TYPES:
+        raise ValueError(f"margin_type must be one of {MARGIN_TYPES}, got {margin_type!r}")
     cos = F.normalize(embeddings, dim=1) @ F.normalize(proxies, dim=1).T  # (B, C)
-    if margin:
+    if margin and margin_type == "cos":
+        cos = cos - margin * F.one_hot(targets, cos.shape[1]).to(cos.dtype)
+    elif margin:
         target_cos = cos.gather(1, targets[:, None]).clamp(-1 + 1e-7, 1 - 1e-7)
         widened = torch.cos(torch.acos(target_cos) + margin)
         cos = cos.scatter(1, targets[:, None], widened)
@@ -121,8 +138,9 @@ class ProxyAnchorLoss(_ProxyLoss):
 
 
 class NormalizedSoftmaxLoss(_ProxyLoss):
-    """Normalised softmax over class proxies, with an optional ArcFace angular ``margin``
-    (radians). ``scale`` is the inverse temperature."""
+    """Normalised softmax over class proxies, with an optional ``margin`` on the target class:
+    ArcFace's angular one (``margin_type="arc"``, radians) or CosFace's on the cosine
+    (``margin_type="cos"``). ``scale`` is the inverse temperature."""
 
     def __init__(
         self,
@@ -130,16 +148,26 @@ class NormalizedSoftmaxLoss(_ProxyLoss):
         embedding_dim: int,
         scale: float = 16.0,
         margin: float = 0.0,
+        margin_type: MarginType = "arc",
     ) -> None:
         super().__init__(classes, embedding_dim)
-        if scale <= 0 or not 0 <= margin < math.pi / 2:
+        if margin_type not in MARGIN_TYPES:
+            raise ValueError(f"margin_type must be one of {MARGIN_TYPES}, got {margin_type!r}")
+        top, unit = (math.pi / 2, "pi/2) radians") if margin_type == "arc" else (1.0, "1)")
+        if scale <= 0 or not 0 <= margin < top:
             raise ValueError(
-                f"scale must be positive and margin in [0, pi/2) radians, got {scale}, {margin}"
+                f"scale must be positive and margin in [0, {unit} for margin_type "
+                f"{margin_type!r}, got {scale}, {margin}"
             )
-        self.scale, self.margin = float(scale), float(margin)
+        self.scale, self.margin, self.margin_type = float(scale), float(margin), margin_type
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""
         return normalized_softmax_loss(
-            embeddings, self.targets(labels), self.proxies, self.scale, self.margin
+            embeddings,
+            self.targets(labels),
+            self.proxies,
+            self.scale,
+            self.margin,
+            self.margin_type,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from siamkit.losses.circle import CircleLoss
 from siamkit.losses.contrastive import ContrastiveLoss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.pair_head import PairHeadLoss
@@ -26,8 +27,8 @@ LOSSES.register("contrastive", ContrastiveLoss)
 LOSSES.register("multi_similarity", MultiSimilarityLoss)
 LOSSES.register("supcon", SupConLoss)
 LOSSES.register("pair_head", PairHeadLoss)
-LOSSES.register("bce", PairHeadLoss)
+LOSSES.register("bce", PairHeadLoss)  # the run config's name for the pair head's loss
+LOSSES.register("circle", CircleLoss)
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
-LOSSES.register(
-    "normalized_softmax", NormalizedSoftmaxLoss
-)  # with margin > 0: ArcFace  # the run config's name for the pair head's loss
+# with margin > 0: ArcFace (margin_type "arc") or CosFace ("cos")
+LOSSES.register("normalized_softmax", NormalizedSoftmaxLoss)
