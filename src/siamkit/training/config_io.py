@@ -198,7 +198,10 @@ def _replace_part(section: dict[str, Any], section_name: str, key: str, value: A
             section.pop(part.flat[name], None)
 
 
-def _section(cls: type, values: Any, name: str) -> Any:
+def _section(cls: type, values: Any, name: str, default: Any = None) -> Any:
+    """Section ``name`` of type ``cls`` from its YAML mapping; keys it does not give take their
+    values from ``default`` (an instance of ``cls``: a config whose section defaults differ from
+    the section type's own), else from ``cls``'s defaults."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -214,7 +217,7 @@ def _section(cls: type, values: Any, name: str) -> Any:
             f"valid keys: {', '.join(fields)}"
         )
     kwargs = {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in values.items()}
-    return cls(**kwargs)
+    return cls(**kwargs) if default is None else dataclasses.replace(default, **kwargs)
 
 
 #: The flat ``model.appearance_skip_<key>`` keys of older configs and checkpoints stand for

@@ -159,6 +159,22 @@ def test_labels_other_than_none_are_refused() -> None:
     assert math.isfinite(ssl_config_from_dict({}).ssl.temperature)
 
 
+@pytest.mark.parametrize("section", ["optim", "train"])
+def test_a_yaml_without_a_section_runs_the_dataclass_defaults(section: str) -> None:
+    # the SSL optim default (adamw, lr 0.002, cosine) was only SSLConfig()'s: a YAML that gave no
+    # optim section (or only some of its keys) trained on OptimConfig()'s onecycle at lr 0.003
+    import dataclasses
+
+    from siamkit.applications.ssl.config import SSLConfig
+
+    read, default = getattr(ssl_config_from_dict({}), section), getattr(SSLConfig(), section)
+    for f in dataclasses.fields(default):
+        assert getattr(read, f.name) == getattr(default, f.name), f"{section}.{f.name}"
+    if section == "optim":
+        some = ssl_config_from_dict({"optim": {"lr": 0.001}}).optim  # the rest: SSLConfig()'s
+        assert some == dataclasses.replace(default, lr=0.001)
+
+
 def test_shipped_configs_load() -> None:
     import yaml
 

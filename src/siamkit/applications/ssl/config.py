@@ -195,7 +195,12 @@ def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
     method = doc.get("method", "simclr")
     if not isinstance(method, str):
         raise ConfigError(f"method must be a name, got {method!r}")
-    parts = {name: _section(cls, doc.get(name), name) for name, cls in _TYPES.items()}
+    # a key the YAML does not give is SSLConfig()'s (its optim differs from OptimConfig()'s)
+    defaults = SSLConfig()
+    parts = {
+        name: _section(cls, doc.get(name), name, getattr(defaults, name))
+        for name, cls in _TYPES.items()
+    }
     return check_ssl_config(SSLConfig(method=method, **parts))
 
 
