@@ -128,7 +128,7 @@ def test_identical_points_stay_finite() -> None:
     # every cosine is 1: per anchor log(1 + 6 exp(gamma (1 + m)(1 - m)) exp(-gamma m^2))
     m, gamma = 0.25, 256.0
     expected = math.log(6) + gamma * ((1 + m) * (1 - m) - m * m)  # log1p of a huge number
-    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_bad_parameters_are_refused() -> None:
@@ -146,13 +146,13 @@ def test_training_with_circle_loss_brings_classes_together() -> None:
     labels = torch.arange(4).repeat(6)
     loss_fn = CircleLoss(m=0.25, gamma=32.0)
     opt = torch.optim.SGD([z], lr=0.1)
-    first = float(loss_fn(z, labels))
+    first = loss_fn(z, labels).item()
     for _ in range(40):
         loss = loss_fn(z, labels)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss_fn(z, labels)) < 0.5 * first
+    assert loss_fn(z, labels).item() < 0.5 * first
     zn = F.normalize(z.detach(), dim=1)
     sim = (zn @ zn.T).fill_diagonal_(-2)
     assert bool((labels[sim.argmax(dim=1)] == labels).all())
