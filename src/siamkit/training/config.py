@@ -163,8 +163,11 @@ class LossConfig:
     """The training objective.
 
     Attributes:
-        kind: ``"triplet"``, ``"contrastive"`` (all pairs of a batch), ``"bce"`` (pairs scored by
-            a learned MLP metric), ``"multi_similarity"`` or ``"supcon"``.
+        kind: ``"triplet"``, ``"soft_margin_triplet"``, ``"contrastive"`` (all pairs of a
+            batch), ``"bce"`` (pairs scored by a learned MLP metric), ``"multi_similarity"``,
+            ``"supcon"``, ``"circle"``, or a proxy loss (one learned vector per class):
+            ``"proxy_anchor"``, ``"normalized_softmax"`` (ArcFace or CosFace with a margin).
+            :data:`LOSS_KINDS` lists them all.
         margin: triplet / contrastive margin.
         reduction: how the triplet loss averages: ``"mean"`` over the mined triplets, or
             ``"nonzero"`` over those still violating the margin (pytorch-metric-learning's
