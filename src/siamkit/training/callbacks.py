@@ -392,7 +392,7 @@ def config_diff(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
 class ConfigGuard(Callback):
     """Save the run's config in the checkpoint; on resume, refuse a different one, naming its
     keys (a changed ``train.epochs`` is allowed unless the schedule's length depends on it:
-    ``epochs_fixed``).
+    ``epochs_fixed``; a config without ``train.epochs``, a run counted in steps, has no such key).
 
     ``read`` brings the checkpoint's config to the shape of ``config`` before they are compared
     (default :func:`read_run_config`, the embedding run's; an application passes its own).
@@ -413,11 +413,13 @@ class ConfigGuard(Callback):
 
     def load_state_dict(self, state: Any) -> None:
         saved, now = self.read(state, self.config), self.config
-        if saved["train"]["epochs"] != now["train"]["epochs"] and self.epochs_fixed:
-            raise ValueError(
-                "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"
-            )
-        saved = {**saved, "train": {**saved["train"], "epochs": now["train"]["epochs"]}}
+        train, saved_train = now.get("train") or {}, saved.get("train") or {}
+        if "epochs" in train:
+            if saved_train.get("epochs") != train["epochs"] and self.epochs_fixed:
+                raise ValueError(
+                    "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"
+                )
+            saved = {**saved, "train": {**saved_train, "epochs": train["epochs"]}}
         if saved != now:
             diff = config_diff(saved, now)
             started = (saved.get("model") or {}).get("init_from")

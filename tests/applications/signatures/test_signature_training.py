@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 from pytorch_metric_learning.losses import ContrastiveLoss
 
@@ -171,3 +172,75 @@ def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, m
     assert res.exit_code == 1 and "different config (train.lr)" in res.output
     res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "none"), "--resume"])
     assert res.exit_code == 1 and "no checkpoint.pt" in res.output
+
+
+def _checkpoint_of(out: Path, config: dict) -> Path:
+    """A checkpoint holding only the config a run was made with (all a resume checks first)."""
+    from siamkit.training.checkpoint import save_checkpoint
+
+    return save_checkpoint({"epoch": 3, "config": config}, out / "checkpoint.pt")
+
+
+def _resume(cfg: Path, out: Path, *sets: str):
+    args = [a for s in sets for a in ("--set", s)]
+    return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--resume", *args])
+
+
+def _tiny_run_config() -> dict:
+    """What a checkpoint of TINY's run records."""
+    from siamkit.applications.signatures.task import _resumable
+
+    doc = yaml.safe_load(TINY)
+    del doc["task"]
+    return _resumable(signature_config_from_dict(doc))
+
+
+class _DataRead(Exception):
+    pass
+
+
+def test_a_refused_resume_reads_no_data_and_writes_nothing(tmp_path: Path, monkeypatch) -> None:
+    from siamkit.applications.signatures import task
+
+    def no_data(*args, **kwargs):
+        raise _DataRead  # the config check comes first
+
+    monkeypatch.setattr(task, "load_run_data", no_data)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    path = _checkpoint_of(out, _tiny_run_config())
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    res = _resume(cfg, out, "train.steps=8")  # the cosine schedule's length
+    assert res.exit_code == 1 and not isinstance(res.exception, _DataRead), res.output
+    assert (
+        "the checkpoint was made with a different config (train.steps); resume with the same one"
+        in res.output
+    )
+    assert "Traceback" not in res.output
+    assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]
+    assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
+    res = _resume(cfg, out, "train.threads=1")  # not part of the run: past the check
+    assert isinstance(res.exception, _DataRead), res.output
+
+
+def test_a_checkpoint_from_before_a_key_was_added_resumes(tmp_path: Path, monkeypatch) -> None:
+    # the key takes its default, as the run that wrote the checkpoint had it; one the config does
+    # not know is named
+    from siamkit.applications.signatures import task
+
+    def no_data(*args, **kwargs):
+        raise _DataRead
+
+    monkeypatch.setattr(task, "load_run_data", no_data)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    old = _tiny_run_config()
+    del old["model"]["appearance_pool"], old["train"]["random_fraction"]
+    _checkpoint_of(tmp_path / "a", old)
+    assert isinstance(_resume(cfg, tmp_path / "a").exception, _DataRead)
+    res = _resume(cfg, tmp_path / "a", "model.appearance_pool=2")
+    assert res.exit_code == 1 and "different config (model.appearance_pool)" in res.output
+    _checkpoint_of(tmp_path / "b", {**old, "train": {**old["train"], "gone": 1}})
+    res = _resume(cfg, tmp_path / "b")
+    assert res.exit_code == 1 and "different config (train.gone)" in res.output

@@ -18,7 +18,12 @@ import yaml
 from siamkit.applications.signatures.config import SignatureRunConfig, signature_config_from_dict
 from siamkit.applications.signatures.evaluate import evaluate_signatures
 from siamkit.applications.signatures.model import build_signature_model
-from siamkit.applications.signatures.train import embed_signatures, train_signatures, validate
+from siamkit.applications.signatures.train import (
+    embed_signatures,
+    signature_config_guard,
+    train_signatures,
+    validate,
+)
 from siamkit.atomic import atomic_write
 from siamkit.data.signature_set import (
     SignatureSet,
@@ -27,6 +32,7 @@ from siamkit.data.signature_set import (
     writer_disjoint_split,
 )
 from siamkit.export.bundle import save_model
+from siamkit.training.preflight import resumable_state
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import CHECKPOINT
 
@@ -50,6 +56,13 @@ def run_signatures(
     """Train and evaluate as configured; save to ``out_dir`` when given. Returns the metrics."""
     options = options or TaskOptions()
     log = options.log or (lambda _msg: None)
+    ckpt = None if out_dir is None else out_dir / CHECKPOINT
+    if options.resume:  # refused before the data is read, and before anything is written
+        if ckpt is None or not ckpt.is_file():
+            raise ValueError(
+                f"--resume: there is no {CHECKPOINT} in {out_dir}; start without --resume"
+            )
+        resumable_state(ckpt, signature_config_guard(_resumable(cfg)))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     data, synthetic = load_run_data(cfg)
@@ -66,9 +79,6 @@ def run_signatures(
         f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
         f"validation, {len(test_w)} test writers"
     )
-    ckpt = None if out_dir is None else out_dir / CHECKPOINT
-    if options.resume and (ckpt is None or not ckpt.is_file()):
-        raise ValueError(f"--resume: there is no {CHECKPOINT} in {out_dir}; start without --resume")
     model, history = train_signatures(
         model, train_set, val_set, cfg.train, cfg.eval, log,
         checkpoint=ckpt, resume=options.resume, run_config=_resumable(cfg),

@@ -14,7 +14,8 @@ With ``checkpoint`` set, the whole state (weights, optimizer, schedule, the batc
 torch's random generators, the best weights so far, the history and the config) is written
 atomically after every validation check with the image path's tensor-only checkpoint files
 (:mod:`siamkit.training.checkpoint`); ``resume=True`` continues it and ends with the same weights
-as a run that was never stopped. A checkpoint of another config is refused.
+as a run that was never stopped. A checkpoint of another config is refused, by the shared
+:class:`~siamkit.training.callbacks.ConfigGuard` (:func:`signature_config_guard`).
 
 >>> model, history = train_signatures(train_set, val_set, SignatureTrainConfig())  # doctest: +SKIP
 """
@@ -32,23 +33,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from siamkit.applications.signatures.config import SignatureEvalConfig, SignatureTrainConfig
+from siamkit.applications.signatures.config import (
+    SignatureEvalConfig,
+    SignatureRunConfig,
+    SignatureTrainConfig,
+)
 from siamkit.applications.signatures.decision import REDUCTIONS
 from siamkit.applications.signatures.evaluate import SignatureEvaluation, evaluate_signatures
 from siamkit.data.signature_set import SignatureSet
 from siamkit.encode import encode
 from siamkit.losses import contrastive_loss
 from siamkit.models import JoinedEmbedding, SiameseNetwork, network_of
-from siamkit.training.checkpoint import (
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from siamkit.training.callbacks import ConfigGuard
+from siamkit.training.checkpoint import rng_state, save_checkpoint, set_rng_state
+from siamkit.training.preflight import resumable_state
 
 SignatureModel = SiameseNetwork | JoinedEmbedding
 
-__all__ = ["batch_pairs", "embed_signatures", "sample_batch", "train_signatures"]
+__all__ = [
+    "batch_pairs",
+    "embed_signatures",
+    "sample_batch",
+    "signature_config_guard",
+    "train_signatures",
+]
 
 LossFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
@@ -170,18 +178,24 @@ def _ints(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:
-    if saved != now:
-        diff = sorted(
-            f"{sec}.{k}"
-            for sec in now
-            for k in now[sec]
-            if not isinstance(saved.get(sec), dict) or saved[sec].get(k) != now[sec][k]
-        )
-        raise ValueError(
-            f"{path} was made with a different config ({', '.join(diff) or 'sections'}); "
-            "resume with the same one, or start without --resume"
-        )
+def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's signature config as ``now``'s shape: a key added since it was written takes
+    its default; a key of the config that ``now`` leaves out (``train.threads``, which a resume may
+    change) is left out. Keys and sections the config does not know are kept, to be named."""
+    defaults = json.loads(json.dumps(SignatureRunConfig().to_dict()))  # tuples as lists
+    out = dict(saved)
+    for name, section in saved.items():
+        if name in defaults and isinstance(section, dict) and isinstance(now.get(name), dict):
+            read = {**defaults[name], **section}
+            out[name] = {k: v for k, v in read.items() if k in now[name] or k not in defaults[name]}
+    return out
+
+
+def signature_config_guard(config: dict[str, Any]) -> ConfigGuard:
+    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` for a signature run's
+    ``config`` (the dict its checkpoint records): on resume it refuses any other config, naming
+    the keys (``train.steps`` too: the cosine schedule's length)."""
+    return ConfigGuard(config, read=_read_saved_config)
 
 
 def train_signatures(
@@ -214,8 +228,7 @@ def train_signatures(
     if resume:
         if checkpoint is None:
             raise ValueError("resume needs an output folder holding checkpoint.pt")
-        state = load_checkpoint(checkpoint)
-        _check_same_run(state.get("config") or {}, config, Path(checkpoint))
+        state = resumable_state(checkpoint, signature_config_guard(config))
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
