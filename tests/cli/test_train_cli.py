@@ -406,6 +406,29 @@ def test_training_again_into_a_run_is_refused_unless_overwrite(tmp_path: Path) -
     assert weights.read_bytes() != before  # started again, with another seed
 
 
+def test_a_onecycle_run_refuses_more_epochs_on_resume_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """OneCycleLR keeps its length in the checkpoint: a resume with another train.epochs is
+    refused before anything in OUT is written."""
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "5"]
+    args += ["--set", "optim.schedule=onecycle", "--set", "train.steps_per_epoch=2"]
+    res = CliRunner().invoke(cli, [*args, "--set", "train.epochs=1"])
+    assert res.exit_code == 0, res.output
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    checkpoint_mtime = (out / "checkpoint.pt").stat().st_mtime_ns
+    res = CliRunner().invoke(cli, [*args, "--set", "train.epochs=2", "--resume"])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        "Error: train.epochs cannot change on resume with optim.schedule = onecycle (its length "
+        "is fixed)"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert "config.yaml" in before and "checkpoint.pt" in before
+    assert (out / "checkpoint.pt").stat().st_mtime_ns == checkpoint_mtime
+
+
 def test_evaluate_names_the_kind_of_a_model_it_cannot_take() -> None:
     """A tracker or a text model given to evaluate/embed gets the command that takes it (it was
     told evaluate takes "Siamese (shared-weight) models", which a text model is)."""
