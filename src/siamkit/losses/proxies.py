@@ -77,7 +77,14 @@ def normalized_softmax_loss(
         cos = cos - margin * F.one_hot(targets, cos.shape[1]).to(cos.dtype)
     elif margin:
         target_cos = cos.gather(1, targets[:, None]).clamp(-1 + 1e-7, 1 - 1e-7)
-        widened = torch.cos(torch.acos(target_cos) + margin)
+        angle = torch.acos(target_cos)
+        # past theta = pi - m, cos(theta + m) rises again and would push the target away; there
+        # ArcFace (insightface, PML) continues with cos(theta) - m sin(m), which keeps falling
+        widened = torch.where(
+            angle <= math.pi - margin,
+            torch.cos(angle + margin),
+            target_cos - margin * math.sin(margin),
+        )
         cos = cos.scatter(1, targets[:, None], widened)
     return F.cross_entropy(scale * cos, targets)
 
