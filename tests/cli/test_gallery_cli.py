@@ -306,24 +306,3 @@ def test_enrolling_an_image_again_skips_it_and_says_how_many(cli, files, tmp_pat
     assert doc["num_items"] == 5 and doc["skipped_already_enrolled"] == 1
     with Gallery.open(db, siamkit.load_model(m)) as g:
         assert [(i.label, i.count) for i in g.labels()] == [("alice", 3), ("bob", 2)]
-
-
-def test_a_repeat_is_an_equal_embedding_not_a_near_one():
-    from siamkit.cli._enroll import _repeated
-
-    rng = np.random.default_rng(0)
-    known = rng.standard_normal((50, 16)).astype(np.float32)
-    nudge = rng.standard_normal(16).astype(np.float32)
-    nudge /= np.linalg.norm(nudge)
-    base = known[7]
-    rows = np.stack(
-        [
-            base + 1e-6 * np.linalg.norm(base) * nudge,  # rounding: a repeat of known[7]
-            base + 1e-3 * np.linalg.norm(base) * nudge,  # a different picture, however near
-            rng.standard_normal(16),  # new
-            rng.standard_normal(16),  # new; the next row repeats it
-        ]
-    ).astype(np.float32)
-    rows = np.concatenate([rows, rows[3:] * (1 + 1e-7)])
-    assert _repeated(rows, known).tolist() == [True, False, False, False, True]
-    assert _repeated(rows, known[:0]).tolist() == [False, False, False, False, True]

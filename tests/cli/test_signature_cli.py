@@ -43,7 +43,9 @@ def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
         "enroll", "--model", model, "--gallery", bank, "--writer", "0042", *refs, "--json"
     )
     assert code == 0, out
-    assert json.loads(out) == {"writer": "0042", "enrolled": 3, "references": 3}
+    assert json.loads(out) == {
+        "writer": "0042", "enrolled": 3, "references": 3, "skipped_already_enrolled": 0
+    }  # fmt: skip
     # an enrolled reference itself: min distance 0 -> genuine under the model's reduce (min)
     code, out = _run(
         "verify", "--model", model, "--gallery", bank, "--writer", "0042", refs[1], "--json"
@@ -65,6 +67,32 @@ def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0 and out.startswith("GENUINE: score 0.00")
     assert out.rstrip().endswith("(min distance to 3 references), threshold 0.0123")
+
+
+def test_enrolling_a_reference_again_skips_it_and_says_how_many(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, sigs = setup
+    bank, model = str(tmp_path / "bank.db"), str(root / "model")
+    one, two = (str(sigs / "w0001" / "genuine" / f"00{n}.png") for n in (1, 2))
+    copy = tmp_path / "copy.png"  # the same scan under another name, in another batch
+    copy.write_bytes(Path(two).read_bytes())
+    code, out = _run("enroll", "--model", model, "--gallery", bank, "--writer", "7", one, one)
+    assert code == 0 and out.splitlines() == [
+        "enrolled 1 reference(s) for writer 7 (1 in all)",
+        "skipped 1 reference(s) already enrolled for this writer (the same signature image: the "
+        "same embedding)",
+    ]
+    code, out = _run(
+        "enroll", "--model", model, "--gallery", bank, "--writer", "7", one, two, str(copy),
+        "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    assert json.loads(out) == {
+        "writer": "7", "enrolled": 1, "references": 2, "skipped_already_enrolled": 2
+    }  # fmt: skip
+    code, out = _run("enroll", "--model", model, "--gallery", bank, "--writer", "8", one)
+    assert out.strip() == "enrolled 1 reference(s) for writer 8 (1 in all)"  # per writer
 
 
 def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> None:

@@ -9,12 +9,6 @@ from typing import Any
 
 import click
 
-# An image counts as already enrolled under its label when its embedding equals one the label
-# holds (or one given before it) to this relative difference: the same picture through the same
-# model again. Batch sizes and kernels move the last bits (about 1e-7 on CPU); two different
-# pictures differ by percents (1.7% at least among 300 Fashion-MNIST test images).
-SAME_IMAGE_TOLERANCE = 1e-4
-
 
 def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Path]]:
     """``{label: image files}``: everything under ``label`` when given, else one label per
@@ -62,29 +56,6 @@ class EnrolledImages:
     skipped: dict[str, list[Path]]
 
 
-def _repeated(rows: Any, known: Any) -> Any:
-    """``(N,)`` bools: whether each of ``rows (N, D)`` equals, to :data:`SAME_IMAGE_TOLERANCE`
-    of its length, a row of ``known (M, D)`` or an earlier row of ``rows``. Squared gaps by one
-    matrix product a chunk of rows (at most 2**24 gaps, 128 MiB), in float64 so that gaps of
-    1e-4 survive the cancellation."""
-    import numpy as np
-
-    r, k = rows.astype(np.float64), known.astype(np.float64)
-    chunk = max(1, 2**24 // max(len(r), len(k), 1))
-    rn, kn = (r * r).sum(1), (k * k).sum(1)
-    limit = SAME_IMAGE_TOLERANCE**2 * np.maximum(rn, 1e-24)
-    out = np.zeros(len(r), dtype=bool)
-    for s in range(0, len(r), chunk):
-        q, e = r[s : s + chunk], s + min(chunk, len(r) - s)
-        lim = limit[s:e, None]
-        gaps = rn[s:e, None] + rn[None, :e] - 2.0 * (q @ r[:e].T)
-        gaps[np.arange(e)[None, :] >= np.arange(s, e)[:, None]] = np.inf  # only earlier rows
-        out[s:e] = (gaps <= lim).any(1)
-        if len(k):
-            out[s:e] |= (rn[s:e, None] + kn[None] - 2.0 * (q @ k.T) <= lim).any(1)
-    return out
-
-
 def enroll_groups(
     gallery: Any,
     model: Any,
@@ -98,9 +69,8 @@ def enroll_groups(
     the gallery untouched.
 
     An image its label already holds (enrolled before, or given twice) is skipped, as
-    ``siamkit text enroll`` skips a text its label holds: the same image is one whose embedding
-    equals an enrolled one's to :data:`SAME_IMAGE_TOLERANCE` (the gallery keeps embeddings, not
-    images, so that is what a repeat is told by, in galleries of any age)."""
+    ``siamkit text enroll`` skips a text its label holds: the gallery's ``skip_repeats`` rule
+    (:mod:`siamkit.index.repeats`: the same embedding)."""
     import numpy as np
 
     from siamkit.index.embedding import embed_inputs
@@ -124,12 +94,11 @@ def enroll_groups(
     for label, paths in groups.items():
         rows = z[start : start + len(paths)]
         start += len(paths)
-        known = gallery.items(label).embeddings if label in gallery else rows[:0]
-        repeat = _repeated(rows, known)
-        if repeat.any():
-            skipped[label] = [p for p, r in zip(paths, repeat) if r]
-        if not repeat.all():
-            ids[label] = gallery.enroll_embeddings(label, rows[~repeat], metadata)
+        new = gallery.enroll_embeddings(label, rows, metadata, skip_repeats=True)
+        if new.skipped:
+            skipped[label] = [paths[i] for i in new.skipped]
+        if new:
+            ids[label] = list(new)
     return EnrolledImages(ids, skipped)
 
 

@@ -61,7 +61,9 @@ def enroll(
 ) -> None:
     """Enroll the largest face of each of IMAGES under LABEL (no retraining).
 
-    Every image must show a face; otherwise nothing is enrolled. One transaction.
+    Every image must show a face; otherwise nothing is enrolled. One transaction. A face the
+    label already holds (the same photo enrolled before, or given twice: the same embedding) is
+    skipped, so enrolling a folder again adds only what is new.
 
     \b
     Example:
@@ -81,18 +83,25 @@ def enroll(
     chosen = [largest_face_of(pipe, read_rgb(p), p) for p in images]  # all before any write
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
-        ids = gallery.enroll_embeddings(label, z, metadata=meta)
+        ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
         total = len(gallery)
     docs = [face_record(c) for c in chosen]
     doc = {
         "label": label,
-        "item_ids": ids,
+        "item_ids": list(ids),
         "gallery": gallery_path,
         "num_items": total,
+        "skipped_already_enrolled": len(ids.skipped),
         "faces": docs,
     }
-    notes = "".join(f"\nnote: {d['note']}" for d in docs if "note" in d)
-    _emit(as_json, doc, f"enrolled {len(ids)} face(s) of {label!r} into {gallery_path}{notes}")
+    text = f"enrolled {len(ids)} face(s) of {label!r} into {gallery_path}"
+    if ids.skipped:
+        text += (
+            f"\nskipped {len(ids.skipped)} face(s) already enrolled under the same label (the "
+            "same face: the same embedding)"
+        )
+    text += "".join(f"\nnote: {d['note']}" for d in docs if "note" in d)
+    _emit(as_json, doc, text)
 
 
 @face.command()

@@ -118,7 +118,8 @@ def enroll(
     """Store IMAGES as WRITER's genuine reference signatures (no retraining).
 
     The bank records the model folder, so later `verify` and `enroll` calls on it find the model
-    without --model.
+    without --model. A scan the writer already holds (enrolled before, or given twice: the same
+    embedding) is skipped, so enrolling a folder again adds only what is new.
     """
     from siamkit.applications.signatures.bank import SignatureBank
 
@@ -127,13 +128,24 @@ def enroll(
     scans = _scans(images)
     bank = SignatureBank.open(gallery_path, model)
     try:
-        ids = bank.enroll(writer, scans)
+        ids = bank.enroll(writer, scans, skip_repeats=True)
         bank.gallery.remember_model_path(model_dir)
         total = len(bank.references(writer))
     finally:
         bank.close()
-    doc = {"writer": writer, "enrolled": len(ids), "references": total}
+    skipped = len(ids.skipped)
+    doc = {
+        "writer": writer,
+        "enrolled": len(ids),
+        "references": total,
+        "skipped_already_enrolled": skipped,
+    }
     text = f"enrolled {len(ids)} reference(s) for writer {writer} ({total} in all)"
+    if skipped:
+        text += (
+            f"\nskipped {skipped} reference(s) already enrolled for this writer (the same "
+            "signature image: the same embedding)"
+        )
     click.echo(json.dumps(doc, indent=2) if as_json else text)
 
 

@@ -13,7 +13,9 @@ from siamkit.index.faiss_index import FaissIndex
 from siamkit.index.gallery import Gallery
 from siamkit.index.lsh import LSHIndex
 from siamkit.index.provenance import NO_MODEL
+from siamkit.index.repeats import SAME_EMBEDDING_TOLERANCE
 from siamkit.index.results import (
+    EnrolledIds,
     GalleryMismatchError,
     GalleryStats,
     IdentifyResult,
@@ -27,6 +29,8 @@ from siamkit.index.verify import verify_pair
 __all__ = [
     "INDEX_KINDS",
     "NO_MODEL",
+    "SAME_EMBEDDING_TOLERANCE",
+    "EnrolledIds",
     "ExactIndex",
     "FaissIndex",
     "Gallery",

@@ -22,6 +22,7 @@ from siamkit.index.embedding import embed_inputs, model_distance
 from siamkit.index.factory import create_index
 from siamkit.index.provenance import check_same_model, wanted_meta
 from siamkit.index.results import (
+    EnrolledIds,
     GalleryStats,
     IdentifyResult,
     Match,
@@ -151,29 +152,60 @@ class Gallery:
 
     # ---------------------------------------------------------------- enrollment
     def enroll(
-        self, label: str, inputs: Any, metadata: Mapping[str, Any] | None = None
-    ) -> list[int]:
+        self,
+        label: str,
+        inputs: Any,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        skip_repeats: bool = False,
+    ) -> EnrolledIds:
         """Embed ``inputs`` (``(N, C, H, W)`` in [0, 1], or one ``(C, H, W)``) and enroll them.
 
-        One transaction: when this returns the items are durable and searchable. Returns their ids.
+        One transaction: when this returns the items are durable and searchable. Returns their
+        ids (a list; see :meth:`enroll_embeddings` for ``skip_repeats`` and ``.skipped``).
         Enrolling a label that already exists adds items to it.
         """
         validate_label(label)
-        return self.enroll_embeddings(label, self._embed(inputs), metadata)
+        return self.enroll_embeddings(
+            label, self._embed(inputs), metadata, skip_repeats=skip_repeats
+        )
 
     def enroll_embeddings(
-        self, label: str, embeddings: ArrayLike, metadata: Mapping[str, Any] | None = None
-    ) -> list[int]:
-        """Enroll precomputed ``(N, D)`` embeddings under ``label``; returns the new item ids."""
+        self,
+        label: str,
+        embeddings: ArrayLike,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        skip_repeats: bool = False,
+    ) -> EnrolledIds:
+        """Enroll precomputed ``(N, D)`` embeddings under ``label``; returns the new item ids.
+
+        With ``skip_repeats=True`` a row the label already holds (enrolled before, or given
+        earlier in ``embeddings``) is not stored again: a repeat is an embedding equal to one of
+        the label's to :data:`~siamkit.index.repeats.SAME_EMBEDDING_TOLERANCE` of its length (the
+        same input through the same model), checked in the enrollment's transaction. The ids
+        returned are then those of the rows kept, and their ``.skipped`` lists the positions of
+        the rows skipped (all of them skipped: no ids, nothing written). Without it (the default,
+        as before) every row is stored. Every siamkit command and the service skip repeats.
+
+        >>> g.enroll_embeddings("alice", z[:2], skip_repeats=True)  # doctest: +SKIP
+        [4, 5]
+        >>> g.enroll_embeddings("alice", z[:3], skip_repeats=True).skipped  # doctest: +SKIP
+        [0, 1]
+        """
         z = as_float32_matrix(embeddings, self.embedding_dim)
         if z.shape[0] == 0:
             raise ValueError("nothing to enroll: embeddings have 0 rows")
         with self._lock:
-            ids = self._store.add(label, z, metadata)
-            if self._loaded:
+            if skip_repeats:
+                ids, skip = self._store.add_new(label, z, metadata)
+                z = z[~skip]
+            else:
+                ids, skip = self._store.add(label, z, metadata), np.zeros(len(z), dtype=bool)
+            if self._loaded and ids:
                 self._index.add(z, np.asarray(ids, dtype=np.int64))
                 self._label_of.update(dict.fromkeys(ids, label))
-        return ids
+        return EnrolledIds(ids, np.flatnonzero(skip).tolist())
 
     def remove(self, label: str) -> int:
         """Remove every item of ``label`` and its thumbnails; returns how many items.

@@ -17,6 +17,21 @@ def listing(values: Iterable[object], limit: int = 10) -> str:
     return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
+class EnrolledIds(list[int]):
+    """The new item ids of one enrollment, in input order (a plain ``list`` of ints, as
+    enrollment always returned), and ``skipped``: the positions in the inputs of those not
+    enrolled because their label already holds them (``skip_repeats=True``; else empty).
+
+    >>> ids = EnrolledIds([7, 8], skipped=[1])
+    >>> ids == [7, 8], ids.skipped
+    (True, [1])
+    """
+
+    def __init__(self, ids: Iterable[int] = (), skipped: Iterable[int] = ()) -> None:
+        super().__init__(ids)
+        self.skipped: list[int] = list(skipped)
+
+
 class GalleryMismatchError(ValueError):
     """The gallery was built by a different model (another embedding size or other weights)."""
 

@@ -301,6 +301,24 @@ class GalleryStore:
 
         When this returns, the items are committed (durable); when it raises, none are.
         """
+        return self._add(label, embeddings, metadata, skip_repeats=False)[0]
+
+    def add_new(
+        self, label: str, embeddings: np.ndarray, metadata: Mapping[str, Any] | None = None
+    ) -> tuple[list[int], np.ndarray]:
+        """:meth:`add` the rows that ``label`` does not already hold; returns the new ids and the
+        ``(N,)`` bools of the rows skipped as repeats (:func:`siamkit.index.repeats.repeated`: of
+        a stored item of ``label``, or of an earlier row). The check and the write are one
+        transaction, so two processes enrolling the same row at once store it once."""
+        return self._add(label, embeddings, metadata, skip_repeats=True)
+
+    def _add(
+        self,
+        label: str,
+        embeddings: np.ndarray,
+        metadata: Mapping[str, Any] | None,
+        skip_repeats: bool,
+    ) -> tuple[list[int], np.ndarray]:
         label = validate_label(label)
         meta_text = encode_metadata(metadata)
         x = np.ascontiguousarray(embeddings, dtype="<f4")
@@ -308,14 +326,21 @@ class GalleryStore:
             raise ValueError(f"embeddings must have shape (N, D) with N >= 1, got {tuple(x.shape)}")
         now = time.time()
         ids: list[int] = []
+        skip = np.zeros(len(x), dtype=bool)
         with self.transaction() as c:
-            for row in x:
+            if skip_repeats:
+                from siamkit.index.repeats import repeated  # numpy only, as this module
+
+                rows = c.execute("SELECT embedding FROM items WHERE label = ?", (label,))
+                blob = b"".join(r[0] for r in rows.fetchall())
+                skip = repeated(x, np.frombuffer(blob, dtype="<f4").reshape(-1, x.shape[1]))
+            for row in x[~skip]:
                 cur = c.execute(
                     "INSERT INTO items(label, metadata, embedding, created) VALUES (?, ?, ?, ?)",
                     (label, meta_text, row.tobytes(), now),
                 )
                 ids.append(int(cur.lastrowid or 0))
-        return ids
+        return ids, skip
 
     def remove_label(self, label: str) -> list[int]:
         """Delete every item of ``label`` in one transaction; returns their ids (empty if none)."""

@@ -103,6 +103,27 @@ def test_enroll_with_a_faceless_image_enrolls_nothing(tmp_path, photos):
         assert [i.label for i in g.labels()] == ["eileen"]
 
 
+def test_enrolling_a_face_again_skips_it_and_says_how_many(tmp_path, photos):
+    db = tmp_path / "staff.db"
+    assert run("enroll", "--gallery", db, "--label", "eileen", photos["astronaut"]).exit_code == 0
+    a, flip = photos["astronaut"], photos["astronaut_flip"]
+    res = run("enroll", "--gallery", db, "--label", "eileen", a, flip, flip, "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)  # astronaut enrolled before, the flipped photo given twice
+    assert len(doc["item_ids"]) == 1 and doc["num_items"] == 2
+    assert doc["skipped_already_enrolled"] == 2 and len(doc["faces"]) == 3
+    res = run("enroll", "--gallery", db, "--label", "eileen", flip)
+    assert res.output.splitlines()[:2] == [
+        f"enrolled 0 face(s) of 'eileen' into {db}",
+        "skipped 1 face(s) already enrolled under the same label (the same face: the same "
+        "embedding)",
+    ]
+    res = run("enroll", "--gallery", db, "--label", "someone", a)  # a repeat is per label
+    assert "enrolled 1 face(s)" in res.output and "skipped" not in res.output
+    with Gallery.open(db) as g:
+        assert [(i.label, i.count) for i in g.labels()] == [("eileen", 2), ("someone", 1)]
+
+
 def test_identify_needs_an_existing_gallery(tmp_path, photos):
     res = run("identify", "--gallery", tmp_path / "none.db", photos["messi"])
     assert res.exit_code == 1 and "no gallery at" in res.output

@@ -25,7 +25,7 @@ from siamkit.applications.signatures.decision import check_reduce, reference_sco
 from siamkit.data.signature_preprocess import preprocess_batch
 from siamkit.encode import encode
 from siamkit.index import Gallery
-from siamkit.index.results import UnknownLabelError
+from siamkit.index.results import EnrolledIds, UnknownLabelError
 from siamkit.model_protocol import as_embedding_model
 
 __all__ = ["SignatureBank", "SignatureDecision"]
@@ -76,11 +76,16 @@ class SignatureBank:
         x = preprocess_batch(list(scans), self.size)  # (N, 1, H, W), raises on a blank scan
         return encode(self.model, x, check=True)  # (N, D) float32 on the CPU
 
-    def enroll(self, writer: str, scans: Sequence[Any]) -> list[int]:
-        """Add reference scans (``(H, W)``/``(C, H, W)`` arrays or tensors) for ``writer``."""
+    def enroll(
+        self, writer: str, scans: Sequence[Any], *, skip_repeats: bool = False
+    ) -> EnrolledIds:
+        """Add reference scans (``(H, W)``/``(C, H, W)`` arrays or tensors) for ``writer``; the
+        new ids. ``skip_repeats=True`` skips a scan the writer already holds (the same
+        embedding; their positions in ``.skipped``), as :meth:`Gallery.enroll_embeddings`."""
         if not scans:
             raise ValueError("enroll needs at least one reference signature.")
-        return self.gallery.enroll_embeddings(writer, self._embed(scans).numpy())
+        z = self._embed(scans).numpy()
+        return self.gallery.enroll_embeddings(writer, z, skip_repeats=skip_repeats)
 
     def references(self, writer: str) -> np.ndarray:
         """``(K, D)`` enrolled reference embeddings of ``writer``."""

@@ -1,0 +1,74 @@
+"""Enrolling skips what a label already holds (``skip_repeats=True``), and only then."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from siamkit.index import EnrolledIds, Gallery
+from siamkit.index.repeats import repeated
+
+
+def test_a_repeat_is_an_equal_embedding_not_a_near_one() -> None:
+    rng = np.random.default_rng(0)
+    known = rng.standard_normal((50, 16)).astype(np.float32)
+    nudge = rng.standard_normal(16).astype(np.float32)
+    nudge /= np.linalg.norm(nudge)
+    base = known[7]
+    rows = np.stack(
+        [
+            base + 1e-6 * np.linalg.norm(base) * nudge,  # rounding: a repeat of known[7]
+            base + 1e-3 * np.linalg.norm(base) * nudge,  # a different picture, however near
+            rng.standard_normal(16),  # new
+            rng.standard_normal(16),  # new; the next row repeats it
+        ]
+    ).astype(np.float32)
+    rows = np.concatenate([rows, rows[3:] * (1 + 1e-7)])
+    assert repeated(rows, known).tolist() == [True, False, False, False, True]
+    assert repeated(rows, known[:0]).tolist() == [False, False, False, False, True]
+
+
+def test_without_skip_repeats_every_row_is_stored_as_before(tmp_path) -> None:
+    z = np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)
+    with Gallery.open(tmp_path / "g.db", embedding_dim=4) as g:
+        first = g.enroll_embeddings("a", z)
+        again = g.enroll_embeddings("a", np.concatenate([z, z[:1]]))
+        assert first == [1, 2] and again == [3, 4, 5] and again.skipped == []
+        assert len(g) == 5
+
+
+def test_skip_repeats_stores_only_what_the_label_does_not_hold(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    a, b, c = rng.standard_normal((3, 8)).astype(np.float32)
+    with Gallery.open(tmp_path / "g.db", embedding_dim=8, threshold=1.0) as g:
+        ids = g.enroll_embeddings("alice", np.stack([a, b, a]), {"desk": 4}, skip_repeats=True)
+        assert isinstance(ids, EnrolledIds) and ids == [1, 2] and ids.skipped == [2]
+        assert g.identify_embeddings(c[None])[0].matches  # the search index is built now
+        ids = g.enroll_embeddings("alice", np.stack([b * (1 + 1e-7), c]), skip_repeats=True)
+        assert ids == [3] and ids.skipped == [0]
+        assert g.identify_embeddings(c[None])[0].matches[0].item_id == 3  # searchable at once
+        ids = g.enroll_embeddings("alice", np.stack([c, a]), skip_repeats=True)
+        assert ids == [] and ids.skipped == [0, 1]  # nothing new: nothing written, no error
+        ids = g.enroll_embeddings("bob", np.stack([a]), skip_repeats=True)  # per label
+        assert ids == [4] and ids.skipped == []
+        assert [(i.label, i.count) for i in g.labels()] == [("alice", 3), ("bob", 1)]
+
+
+def test_skip_repeats_reads_the_store_not_this_process_cache(tmp_path) -> None:
+    """Another connection's commit counts: the check runs in the enrollment's transaction."""
+    z = np.random.default_rng(3).standard_normal((1, 4)).astype(np.float32)
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4) as one, Gallery.open(path, embedding_dim=4) as other:
+        assert len(other.identify_embeddings(z)) == 1  # other's index is loaded, empty
+        one.enroll_embeddings("a", z)
+        assert other.enroll_embeddings("a", z, skip_repeats=True).skipped == [0]
+        assert len(other) == 1
+
+
+def test_enroll_of_images_skips_an_image_enrolled_before(tmp_path, fmnist, model) -> None:
+    x, _ = fmnist
+    with Gallery.open(tmp_path / "g.db", model) as g:
+        assert g.enroll("shirt", x[:2], skip_repeats=True) == [1, 2]
+        ids = g.enroll("shirt", x[1:4], skip_repeats=True)  # x[1] again, in another batch
+        assert ids == [3, 4] and ids.skipped == [0]
+        assert g.enroll("shirt", x[3:4]).skipped == []  # the default stores it again
+        assert len(g) == 5
