@@ -117,6 +117,32 @@ def test_enroll_then_identify_and_verify_against_naive_search(client, model):
     assert r.json()["distance"] == pytest.approx(best["bob"], abs=1e-5)
 
 
+def test_enrolling_an_image_again_skips_it_and_says_how_many(client):
+    def enroll(label, *kinds):
+        r = client.post("/enroll", data={"label": label}, files=_files("files", *kinds))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    first = enroll("alice", "stripes")
+    assert first["skipped"] == 0
+    assert enroll("alice", "stripes") == {
+        "label": "alice",
+        "item_ids": [],
+        "count": 1,
+        "skipped": 1,
+    }
+    more = enroll("alice", "disc", "stripes", "disc")  # new, enrolled before, sent twice
+    assert len(more["item_ids"]) == 1 and more["skipped"] == 2 and more["count"] == 2
+    assert enroll("bob", "stripes")["skipped"] == 0  # a repeat is per label
+    assert client.get("/gallery").json()["num_items"] == 3
+    images = client.get("/gallery/images", params={"label": "alice"}).json()["images"]
+    kept = first["item_ids"] + more["item_ids"]
+    assert [i["item_id"] for i in images] == kept  # a thumbnail for each image kept, no other
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["EnrollResponse"]
+    assert "skipped" in schema["required"]
+    assert "already holds" in schema["properties"]["skipped"]["description"]
+
+
 def test_identify_k_limits_the_labels_and_empty_gallery_has_no_matches(client):
     r = client.post("/identify", files=_files("file", "disc"))
     assert r.status_code == 200 and r.json() == {"threshold": 0.5, "label": None, "matches": []}

@@ -112,7 +112,17 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
     page.wait_for_selector("#model-info:has-text('euclidean')")
 
     _enroll(page, "alice", [images["stripes"]])
+    assert "Skipped" not in page.inner_text("#enroll-result")
     _enroll(page, "bob", [images["checker"]])
+    # alice's image again: it is not added, and the message says so
+    page.fill("#enroll-label", "alice")
+    page.set_input_files("#enroll-files", [str(images["stripes"])])
+    page.click("#enroll-submit")
+    page.wait_for_selector("#enroll-result.ok:has-text('Skipped')")
+    assert page.inner_text("#enroll-result") == (
+        "Enrolled 0 image(s) as \u201calice\u201d (1 in total). Skipped 1 image(s) the label "
+        "already has (the same image)."
+    )
     page.wait_for_selector("#gallery-list li >> nth=1")
     gallery = page.locator("#gallery-list li")
     assert gallery.count() == 2

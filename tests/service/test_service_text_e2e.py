@@ -80,6 +80,16 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
             page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
         page.wait_for_selector("#gallery-list li >> nth=1")
         assert PRINTER in page.inner_text("#gallery-list")
+        assert page.inner_text("#enroll-result").startswith("Enrolled the text as \u201cvpn\u201d")
+        # the same text again: not added, and the message says so
+        page.fill("#enroll-label", "printer")
+        page.fill("#enroll-text", PRINTER)
+        page.click("#enroll-submit")
+        page.wait_for_selector("#enroll-result.ok:has-text('already enrolled')")
+        assert page.inner_text("#enroll-result") == (
+            "The text is already enrolled as \u201cprinter\u201d: not added again (1 text(s) in "
+            "total)."
+        )
 
         page.fill("#identify-text", QUERY)
         page.click("#identify-submit")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -148,6 +149,9 @@ class ServiceEngine:
             model.eval()
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailStore | None = None
+        # held by a text enrollment while it looks for repeats and writes (an image enrollment
+        # checks in its store transaction), so that two compute threads store a text once
+        self.enroll_lock = threading.Lock()
         self.distance_name = model_distance(model).name
         if threshold is None:
             threshold = getattr(model, "threshold", None)
@@ -217,16 +221,23 @@ class ServiceEngine:
         return await self.call(work)
 
     # ------------------------------------------------------------ operations (compute thread)
-    def enroll(self, x: torch.Tensor, label: str, uploads: list[Upload]) -> tuple[list[int], int]:
+    def enroll(
+        self, x: torch.Tensor, label: str, uploads: list[Upload]
+    ) -> tuple[list[int], int, int]:
         """Enroll ``(N, C, H, W)`` images under ``label`` and keep thumbnails of their ``uploads``.
 
-        Returns the new item ids and the label's item count.
+        An image the label already holds (the same embedding: enrolled before, or sent twice) is
+        skipped (:meth:`siamkit.index.Gallery.enroll_embeddings`, ``skip_repeats``). Returns the
+        new item ids, the label's item count and how many images were skipped.
         """
         thumbnails = thumbnails_of(uploads)
-        ids = self.gallery.enroll(label, x)
-        self.thumbnails.put(label, ids, thumbnails)
+        ids = self.gallery.enroll(label, x, skip_repeats=True)
+        if ids:
+            skipped = set(ids.skipped)
+            kept = [t for i, t in enumerate(thumbnails) if i not in skipped]
+            self.thumbnails.put(label, ids, kept)
         count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
-        return ids, count
+        return list(ids), count, len(ids.skipped)
 
     def verify_pair(self, x: torch.Tensor) -> VerifyResult:
         """1:1 verification of the two ``(2, C, H, W)`` images."""

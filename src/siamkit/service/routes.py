@@ -172,11 +172,13 @@ async def enroll(
     label: Annotated[str, Form(description="Who or what the images show.")],
     files: ImageFiles,
 ) -> EnrollResponse:
-    """Enroll images under a label (new or existing); no retraining needed."""
+    """Enroll images under a label (new or existing); no retraining needed. An image the label
+    already holds (the same embedding: enrolled before, or sent twice) is skipped and counted
+    in `skipped`."""
     label = check_label(label, engine.limits.max_label_chars)
     uploads = await _read(engine, files, "files")
-    ids, count = await engine.on_images(uploads, engine.enroll, label, uploads)
-    return EnrollResponse(label=label, item_ids=ids, count=count)
+    ids, count, skipped = await engine.on_images(uploads, engine.enroll, label, uploads)
+    return EnrollResponse(label=label, item_ids=ids, count=count, skipped=skipped)
 
 
 @router.post(

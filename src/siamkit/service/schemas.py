@@ -64,6 +64,10 @@ class EnrollResponse(BaseModel):
     label: str
     item_ids: list[int] = Field(description="Gallery ids of the newly enrolled images.")
     count: int = Field(description="Images the label has now.")
+    skipped: int = Field(
+        description="Inputs not enrolled because the label already holds them (enrolled "
+        "before, or sent twice): for images the same embedding, for texts the same text.",
+    )
 
 
 class VerifyResponse(BaseModel):

@@ -19,8 +19,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from siamkit.applications.text.corpus import is_blank, unicode_problem
-from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, text_preview
+from siamkit.applications.text.corpus import Document, is_blank, unicode_problem
+from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, enroll_documents
 from siamkit.applications.text.score_map import mapped_score
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs
@@ -127,13 +127,17 @@ def _need_gallery(engine: ServiceEngine) -> None:
 
 
 # ---------------------------------------------------------------- operations (compute thread)
-def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[list[int], int]:
-    """Enroll ``texts`` under ``label`` and keep their previews; the ids and the label's count."""
+def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[list[int], int, int]:
+    """Enroll ``texts`` under ``label`` and keep their previews; the new ids, the label's count
+    and how many texts were skipped because the label already holds them (the same text, as
+    ``siamkit text enroll`` decides: :func:`~siamkit.applications.text.gallery.enroll_documents`)."""
     z = embed_inputs(engine.model, texts)
-    ids = engine.gallery.enroll_embeddings(label, z)
-    engine.thumbnails.put(label, ids, [text_preview(t) for t in texts])
+    docs = [Document(label, t) for t in texts]
+    with engine.enroll_lock:  # the check and the write, one request at a time
+        done = enroll_documents(engine.gallery, engine.thumbnails, docs, z)
+    ids = done.ids.get(label, [])
     count = next((i.count for i in engine.gallery.labels() if i.label == label), len(ids))
-    return ids, count
+    return ids, count, len(done.skipped)
 
 
 def verify_texts(engine: ServiceEngine, a: str, b: str) -> tuple[VerifyResult, int]:
@@ -185,12 +189,13 @@ def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVeri
     responses=errors(*TEXT_ERRORS, 409, field="The label or the texts are missing or unusable."),
 )
 async def enroll(engine: Engine, body: TextEnrollRequest) -> EnrollResponse:
-    """Enroll texts under a label (new or existing); no retraining needed."""
+    """Enroll texts under a label (new or existing); no retraining needed. A text the label
+    already holds (enrolled before, or sent twice) is skipped and counted in `skipped`."""
     label = check_label(body.label, engine.limits.max_label_chars)
     texts = check_texts(body.texts, "texts", engine.limits)
     _need_gallery(engine)
-    ids, count = await engine.call(enroll_texts, engine, label, texts)
-    return EnrollResponse(label=label, item_ids=ids, count=count)
+    ids, count, skipped = await engine.call(enroll_texts, engine, label, texts)
+    return EnrollResponse(label=label, item_ids=ids, count=count, skipped=skipped)
 
 
 @text_router.post(

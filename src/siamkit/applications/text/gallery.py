@@ -70,43 +70,59 @@ def _enrolled(
 
 def enroll_documents(
     gallery: Gallery,
-    gallery_path: str | Path,
+    previews: str | Path | ThumbnailStore,
     docs: Sequence[Document],
     vectors: np.ndarray,
 ) -> EnrolledTexts:
     """Enroll each document's ``(D,)`` row of ``vectors`` under its id (documents sharing an id
-    become items of one label), with its preview. Every id is checked before anything is
-    written (:func:`check_labels`).
+    become items of one label), with its preview. ``previews``: the gallery's file (its
+    previews are kept beside it), or an open :class:`ThumbnailStore` of them (the service's).
+    Every id is checked before anything is written (:func:`check_labels`).
 
     A document whose label already holds the same text is skipped, so enrolling a corpus again
     adds only what is new: the same text is a text of at most :data:`TEXT_PREVIEW_CHARS`
     characters equal to an enrolled text's preview, or a longer one whose preview matches and
     whose embedding reaches cosine :data:`SAME_TEXT_COSINE` (previews keep only the start).
 
+    This is texts' own rule, not the embedding rule of ``Gallery.enroll_embeddings(...,
+    skip_repeats=True)`` (:mod:`siamkit.index.repeats`), which every image command uses: a
+    repeat is the same *text*, and two different texts that a tokenizer maps to one embedding
+    (an uncased model: "VPN down" and "vpn down") are both kept. An item enrolled without a
+    preview (through the library) is never a repeat here.
+
     >>> enroll_documents(g, "tickets.db", docs, embed_texts(model, [d.text for d in docs]).vectors)  # doctest: +SKIP
     """
     if len(docs) != len(vectors):
         raise ValueError(f"got {len(docs)} documents but {len(vectors)} embeddings")
     check_labels(docs)
-    previews = ThumbnailStore(thumbnails_path_for(gallery_path))
+    if isinstance(previews, ThumbnailStore):
+        return _enroll_new(gallery, previews, docs, vectors)
+    store = ThumbnailStore(thumbnails_path_for(previews))
     try:
-        known: dict[str, list[tuple[bytes, np.ndarray]]] = {}
-        rows: dict[str, list[tuple[int, bytes]]] = {}  # label -> (document, preview)
-        skipped: list[Document] = []
-        for i, d in enumerate(docs):
-            if d.id not in known:
-                known[d.id] = _enrolled(gallery, previews, d.id)
-            p, z = text_preview(d.text), vectors[i]
-            short = len(d.text) <= TEXT_PREVIEW_CHARS
-            if any(p == q and (short or float(z @ y) >= SAME_TEXT_COSINE) for q, y in known[d.id]):
-                skipped.append(d)
-                continue
-            known[d.id].append((p, z))
-            rows.setdefault(d.id, []).append((i, p))
-        ids: dict[str, list[int]] = {}
-        for label, new in rows.items():
-            ids[label] = gallery.enroll_embeddings(label, vectors[[i for i, _ in new]])
-            previews.put(label, ids[label], [p for _, p in new])
+        return _enroll_new(gallery, store, docs, vectors)
     finally:
-        previews.close()
+        store.close()
+
+
+def _enroll_new(
+    gallery: Gallery, previews: ThumbnailStore, docs: Sequence[Document], vectors: np.ndarray
+) -> EnrolledTexts:
+    """:func:`enroll_documents` into an open ``previews`` store."""
+    known: dict[str, list[tuple[bytes, np.ndarray]]] = {}
+    rows: dict[str, list[tuple[int, bytes]]] = {}  # label -> (document, preview)
+    skipped: list[Document] = []
+    for i, d in enumerate(docs):
+        if d.id not in known:
+            known[d.id] = _enrolled(gallery, previews, d.id)
+        p, z = text_preview(d.text), vectors[i]
+        short = len(d.text) <= TEXT_PREVIEW_CHARS
+        if any(p == q and (short or float(z @ y) >= SAME_TEXT_COSINE) for q, y in known[d.id]):
+            skipped.append(d)
+            continue
+        known[d.id].append((p, z))
+        rows.setdefault(d.id, []).append((i, p))
+    ids: dict[str, list[int]] = {}
+    for label, new in rows.items():
+        ids[label] = gallery.enroll_embeddings(label, vectors[[i for i, _ in new]])
+        previews.put(label, ids[label], [p for _, p in new])
     return EnrolledTexts(ids, skipped)

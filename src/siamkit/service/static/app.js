@@ -32,8 +32,10 @@ async function onEnroll(event) {
   await busy($("enroll-submit"), async () => {
     try {
       const r = await api("POST", "/enroll", form);
+      const skipped = r.skipped > 0
+        ? " Skipped " + r.skipped + " image(s) the label already has (the same image)." : "";
       show("enroll-result", "Enrolled " + r.item_ids.length + " image(s) as \u201c" + r.label +
-        "\u201d (" + r.count + " in total).", "ok");
+        "\u201d (" + r.count + " in total)." + skipped, "ok");
       $("enroll-form").reset();
       $("enroll-previews").replaceChildren();
       await refresh();

@@ -29,8 +29,10 @@ async function onEnroll(event) {
   await busy($("enroll-submit"), async () => {
     try {
       const r = await api("POST", "/enroll", { label, texts: [text] });
-      show("enroll-result", "Enrolled the text as \u201c" + r.label + "\u201d (" + r.count +
-        " text(s) in total).", "ok");
+      const done = r.skipped > 0
+        ? "The text is already enrolled as \u201c" + r.label + "\u201d: not added again ("
+        : "Enrolled the text as \u201c" + r.label + "\u201d (";
+      show("enroll-result", done + r.count + " text(s) in total).", "ok");
       $("enroll-form").reset();
       await refresh();
     } catch (err) { show("enroll-result", err.message, "error"); }
