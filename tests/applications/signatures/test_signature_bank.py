@@ -60,3 +60,14 @@ def test_embed_signatures_equals_each_scan_embedded_alone_and_restores_the_mode(
     assert embed_signatures(model, images[:0]).shape == (0, 8)
     with pytest.raises(ValueError):  # the model's own input check stays on
         embed_signatures(model, torch.rand(2, 3, 40, 56))
+
+
+def test_the_package_names_the_bank_as_the_readme_does() -> None:
+    # README: "In Python: siamkit.applications.signatures (SignatureBank, evaluate_signatures,
+    # build_signature_model)"; the bank was only importable from its module
+    import siamkit.applications.signatures as signatures
+    from siamkit.applications.signatures import bank
+
+    assert signatures.SignatureBank is bank.SignatureBank
+    assert signatures.SignatureDecision is bank.SignatureDecision
+    assert {"SignatureBank", "SignatureDecision"} <= set(signatures.__all__)

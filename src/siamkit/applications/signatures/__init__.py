@@ -6,6 +6,7 @@ that writer's enrolled genuine references (mean, min or max distance). Evaluatio
 FRR and EER separately for skilled forgeries and random forgeries (other writers' genuines).
 """
 
+from siamkit.applications.signatures.bank import SignatureBank, SignatureDecision
 from siamkit.applications.signatures.decision import REDUCTIONS, reference_scores
 from siamkit.applications.signatures.evaluate import (
     ErrorRates,
@@ -17,6 +18,8 @@ from siamkit.applications.signatures.model import build_signature_model
 __all__ = [
     "REDUCTIONS",
     "ErrorRates",
+    "SignatureBank",
+    "SignatureDecision",
     "SignatureEvaluation",
     "build_signature_model",
     "evaluate_signatures",
