@@ -123,6 +123,9 @@ def test_enroll_identify_verify_and_manage(cli, files, tmp_path):
     ]
     stats = json.loads(run(cli, ["gallery", db, "stats", "--json"]).output)
     assert stats["num_items"] == 3 and stats["num_labels"] == 2 and stats["embedding_dim"] == 16
+    # opened without a model the gallery has no threshold; "threshold None" read as uncalibrated
+    assert "threshold" not in stats
+    assert "threshold" not in run(cli, ["gallery", db, "stats"]).output
 
     out = run(
         cli, ["verify", files["model"], files["c1_0"], "--gallery", db, "--label", "bob", "--json"]

@@ -328,10 +328,14 @@ def remove_label(path: str, label: str, as_json: bool) -> None:
 @click.pass_obj
 @_friendly
 def stats(path: str, as_json: bool) -> None:
-    """Show item and label counts, embedding size, distance and the model fingerprint."""
+    """Show item and label counts, embedding size, distance and the model fingerprint.
+
+    The gallery does not store a threshold: the model that opens it brings its calibrated one
+    (or --threshold), so the threshold is not shown here."""
     with _open(path) as g:
         s = g.stats()
     doc = dataclasses.asdict(s)
+    doc.pop("threshold")  # opened without a model: always None, which read as "not calibrated"
     _emit(as_json, doc, "\n".join(f"{k:<18} {v}" for k, v in doc.items()))
 
 
