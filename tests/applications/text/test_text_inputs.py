@@ -349,3 +349,15 @@ def test_onnx_export_folder_has_the_usual_mode(tiny_hf, tmp_path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "onnx").stat().st_mode & 0o777 == 0o777 & ~umask  # was 0700 (mkdtemp)
+
+
+def test_a_missing_relative_file_says_where_it_was_looked_for(tmp_path, monkeypatch) -> None:
+    """configs/text-pairs.yaml names its data relative to the repository root; run elsewhere,
+    the bare 'configs/data/x.csv is not a file' did not say which folder that was read from."""
+    from siamkit.applications.text.corpus import read_text_file
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=rf"relative to the current folder, {tmp_path}\)$"):
+        read_text_file("configs/data/x.csv")
+    with pytest.raises(ValueError, match=r"x\.csv is not a file$"):  # absolute: nothing to add
+        read_text_file(tmp_path / "x.csv")

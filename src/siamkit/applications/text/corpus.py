@@ -73,7 +73,12 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
     """
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"{p} is not a file")
+        where = (
+            ""
+            if p.is_absolute() or p.exists()
+            else f" (relative to the current folder, {Path.cwd()})"
+        )
+        raise ValueError(f"{p} is not a file{where}")
     data = p.read_bytes()
     try:
         return data.decode("utf-8-sig")
