@@ -81,7 +81,13 @@ def test_resume_refuses_a_different_config(make_net, tiny_cfg, tiny_data, tmp_pa
     other = apply_overrides(cfg, ["optim.lr=0.5"])
     with pytest.raises(ValueError, match=r"optim\.lr"):
         _train(make_net, other, tiny_data, tmp_path, resume=True)
-    longer = apply_overrides(cfg, ["train.epochs=2"])  # more epochs is allowed
+    # validation reads eval.queries (few-shot val_metric): it shapes training, so it is refused
+    with pytest.raises(ValueError, match=r"\(eval\.queries\)"):
+        _train(make_net, apply_overrides(cfg, ["eval.queries=3"]), tiny_data, tmp_path, True)
+    # more epochs is allowed, and so are the keys only the evaluation after training reads
+    longer = apply_overrides(
+        cfg, ["train.epochs=2", "eval.episodes=50", "eval.seed=7", "eval.threshold_target=far"]
+    )
     _train(make_net, longer, tiny_data, tmp_path, resume=True)
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2
 

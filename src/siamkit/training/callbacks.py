@@ -389,10 +389,16 @@ def config_diff(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return out
 
 
+#: ``eval`` keys read only by the evaluation after training (not by validation during it), so a
+#: resume may change them: more episodes, other shots, another calibration target or seed.
+AFTER_TRAINING = ("episodes", "shots", "seed", "threshold_target")
+
+
 class ConfigGuard(Callback):
     """Save the run's config in the checkpoint; on resume, refuse a different one, naming its
     keys (a changed ``train.epochs`` is allowed unless the schedule's length depends on it:
-    ``epochs_fixed``; a config without ``train.epochs``, a run counted in steps, has no such key).
+    ``epochs_fixed``; a config without ``train.epochs``, a run counted in steps, has no such key; the evaluation's
+    :data:`AFTER_TRAINING` keys may change too).
 
     ``read`` brings the checkpoint's config to the shape of ``config`` before they are compared
     (default :func:`read_run_config`, the embedding run's; an application passes its own).
@@ -420,6 +426,9 @@ class ConfigGuard(Callback):
                     "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"
                 )
             saved = {**saved, "train": {**saved_train, "epochs": train["epochs"]}}
+        ev, saved_ev = now.get("eval"), saved.get("eval")
+        if isinstance(ev, dict) and isinstance(saved_ev, dict):  # the final evaluation's own keys
+            saved = {**saved, "eval": {**saved_ev, **{k: ev[k] for k in AFTER_TRAINING if k in ev}}}
         if saved != now:
             diff = config_diff(saved, now)
             started = (saved.get("model") or {}).get("init_from")
