@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from siamkit.index import EnrolledIds, Gallery
-from siamkit.index.repeats import repeated
+from siamkit.index.repeats import SAME_EMBEDDING_TOLERANCE, repeated
 
 
 def test_a_repeat_is_an_equal_embedding_not_a_near_one() -> None:
@@ -72,3 +72,31 @@ def test_enroll_of_images_skips_an_image_enrolled_before(tmp_path, fmnist, model
         assert ids == [3, 4] and ids.skipped == [0]
         assert g.enroll("shirt", x[3:4]).skipped == []  # the default stores it again
         assert len(g) == 5
+
+
+def _naive_repeated(rows: np.ndarray, known: np.ndarray) -> list[bool]:
+    """The rule as a loop: a row repeats a stored item or an earlier row that was kept."""
+    kept, out = list(known), []
+    for x in rows:
+        rep = any(
+            np.linalg.norm(x - y) <= SAME_EMBEDDING_TOLERANCE * np.linalg.norm(x) for y in kept
+        )
+        out.append(rep)
+        if not rep:
+            kept.append(x)
+    return out
+
+
+def test_a_row_is_not_dropped_for_resembling_a_dropped_one() -> None:
+    """b repeats the stored a, and c repeats b but not a: b was not stored, so c must be."""
+    a = np.array([1.0, 0.0, 0.0, 0.0])
+    b, c = a + np.array([0, 0.9e-4, 0, 0]), a + np.array([0, 1.8e-4, 0, 0])
+    assert repeated(np.stack([b, c]), a[None]).tolist() == [True, False]
+    assert repeated(np.stack([a, b, c]), np.empty((0, 4))).tolist() == [False, True, False]
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        base = rng.standard_normal((20, 8))
+        base /= np.linalg.norm(base, axis=1, keepdims=True)
+        nudge = rng.choice([0.0, 0.6e-4, 1.5e-4], (40, 1)) * rng.standard_normal((40, 8)) / 3
+        rows = base[rng.integers(0, 20, 40)] + nudge
+        assert repeated(rows, base[:4]).tolist() == _naive_repeated(rows, base[:4])

@@ -27,28 +27,40 @@ SAME_EMBEDDING_TOLERANCE = 1e-4
 
 def repeated(rows: np.ndarray, known: np.ndarray) -> np.ndarray:
     """``(N,)`` bools: whether each of ``rows (N, D)`` equals, to :data:`SAME_EMBEDDING_TOLERANCE`
-    of its length, a row of ``known (M, D)`` or an earlier row of ``rows`` (so an input given
-    twice is kept once).
+    of its length, a row of ``known (M, D)`` or an earlier row of ``rows`` that is itself kept
+    (so an input given twice is kept once, and a row is never dropped for resembling one that
+    was dropped).
 
-    Squared gaps by one matrix product a chunk of rows (at most 2**24 gaps, 128 MiB), in float64
-    so that gaps of 1e-4 survive the cancellation.
+    Squared gaps by matrix products in float64, so that gaps of 1e-4 survive the cancellation,
+    over blocks of ``known`` and of ``rows`` (about 2**22 numbers at a time, 32 MiB): a label
+    with many items is compared piece by piece, never copied whole to float64.
 
     >>> z = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1e-6]])
     >>> repeated(z, np.array([[0.0, 1.0]])).tolist()
     [False, True, True]
     """
     r = np.asarray(rows, dtype=np.float64)
-    k = np.asarray(known, dtype=np.float64).reshape(-1, r.shape[1])
-    chunk = max(1, 2**24 // max(len(r), len(k), 1))
-    rn, kn = (r * r).sum(1), (k * k).sum(1)
+    k = np.asarray(known).reshape(-1, r.shape[1])
+    rn = (r * r).sum(1)
     limit = SAME_EMBEDDING_TOLERANCE**2 * np.maximum(rn, 1e-24)
     out = np.zeros(len(r), dtype=bool)
-    for s in range(0, len(r), chunk):
-        q, e = r[s : s + chunk], s + min(chunk, len(r) - s)
-        lim = limit[s:e, None]
-        gaps = rn[s:e, None] + rn[None, :e] - 2.0 * (q @ r[:e].T)
-        gaps[np.arange(e)[None, :] >= np.arange(s, e)[:, None]] = np.inf  # only earlier rows
-        out[s:e] = (gaps <= lim).any(1)
-        if len(k):
-            out[s:e] |= (rn[s:e, None] + kn[None] - 2.0 * (q @ k.T) <= lim).any(1)
+    block = max(1, 2**22 // max(r.shape[1], 1))
+    for t in range(0, len(k), block):  # the label's stored items
+        kb = k[t : t + block].astype(np.float64)
+        kn = (kb * kb).sum(1)
+        step = max(1, 2**22 // len(kb))  # (step, len(kb)) gaps at a time
+        for s in range(0, len(r), step):
+            gaps = rn[s : s + step, None] + kn[None] - 2.0 * (r[s : s + step] @ kb.T)
+            out[s : s + step] |= (gaps <= limit[s : s + step, None]).any(1)
+    earlier: dict[int, np.ndarray] = {}  # row -> the earlier rows it repeats (rare)
+    step = max(1, 2**22 // max(len(r), 1))
+    for s in range(0, len(r), step):
+        e = min(s + step, len(r))
+        gaps = rn[s:e, None] + rn[None, :e] - 2.0 * (r[s:e] @ r[:e].T)
+        close = gaps <= limit[s:e, None]
+        close &= np.arange(e)[None, :] < np.arange(s, e)[:, None]  # only earlier rows
+        for i in np.flatnonzero(close.any(1)):
+            earlier[s + int(i)] = np.flatnonzero(close[i])
+    for i in sorted(earlier):  # in order: the earlier rows are decided first
+        out[i] |= bool((~out[earlier[i]]).any())
     return out
