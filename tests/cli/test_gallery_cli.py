@@ -289,6 +289,8 @@ def test_enrolling_an_image_again_skips_it_and_says_how_many(cli, files, tmp_pat
     doc = json.loads(out.stdout)
     assert len(doc["item_ids"]) == 2 and doc["num_items"] == 2  # given twice: stored once
     assert doc["skipped_already_enrolled"] == 1
+    assert doc["skipped"] == {"alice": [str(files["c0_0"])]}  # which one: the second c0_0
+    assert doc["metadata_not_applied"] == []
     copy = tmp_path / "copy.png"  # the same picture under another name, in another batch
     copy.write_bytes(files["c0_1"].read_bytes())
     out = run(cli, ["enroll", m, "--gallery", db, "--label", "alice", copy, files["c1_0"]])
@@ -309,3 +311,32 @@ def test_enrolling_an_image_again_skips_it_and_says_how_many(cli, files, tmp_pat
     assert doc["num_items"] == 5 and doc["skipped_already_enrolled"] == 1
     with Gallery.open(db, siamkit.load_model(m)) as g:
         assert [(i.label, i.count) for i in g.labels()] == [("alice", 3), ("bob", 2)]
+
+
+def test_metadata_given_with_only_repeats_is_said_not_applied(cli, files, tmp_path):
+    db, m = tmp_path / "g.db", files["model"]
+    run(cli, ["enroll", m, "--gallery", db, "--label", "alice", files["c0_0"],
+              "--metadata", '{"team": "ops"}'])  # fmt: skip
+    folder = tmp_path / "people"  # alice: only a repeat; bob: new
+    for name, src in (("alice", "c0_0"), ("bob", "c1_0")):
+        (folder / name).mkdir(parents=True)
+        (folder / name / f"{src}.png").write_bytes(files[src].read_bytes())
+    new_meta = ["--metadata", '{"team": "dev"}']
+    out = run(cli, ["enroll", m, "--gallery", db, folder, *new_meta])
+    assert out.output.splitlines()[1] == (
+        "skipped 1 image already enrolled under the same label (the same image: the same "
+        "embedding); --metadata was not applied to alice, which got no new image"
+    )
+    doc = json.loads(run(cli, ["enroll", m, "--gallery", db, folder, *new_meta, "--json"]).stdout)
+    assert doc["metadata_not_applied"] == ["alice", "bob"]  # now bob's image is a repeat too
+    assert doc["skipped"] == {
+        "alice": [str(folder / "alice" / "c0_0.png")],
+        "bob": [str(folder / "bob" / "c1_0.png")],
+    }
+    out = run(cli, ["enroll", m, "--gallery", db, folder])  # no --metadata: nothing to say
+    assert "--metadata" not in out.output and "skipped 2 images" in out.output
+    with Gallery.open(db, siamkit.load_model(m)) as g:  # the store kept alice's metadata
+        assert {i.label: i.metadata for i in g.labels()} == {
+            "alice": {"team": "ops"},
+            "bob": {"team": "dev"},
+        }

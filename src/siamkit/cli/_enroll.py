@@ -55,6 +55,12 @@ class EnrolledImages:
     ids: dict[str, list[int]]
     skipped: dict[str, list[Path]]
 
+    @property
+    def all_skipped(self) -> list[str]:
+        """The labels every image of which was skipped: they got no new item, so metadata given
+        with this enrollment was not written for them (the store keeps the label's old one)."""
+        return [label for label in self.skipped if label not in self.ids]
+
 
 def enroll_groups(
     gallery: Any,
@@ -113,9 +119,11 @@ def enrollment_summary(
     total: int,
     shown: int = 10,
     skipped: int = 0,
+    metadata_not_applied: Sequence[str] = (),
 ) -> str:
     """``enrolled 12 images of 3 labels into g.db (now 40 items): alice 4, bob 4, carol 4``,
-    and a second line when ``skipped`` images were already enrolled."""
+    and a second line when ``skipped`` images were already enrolled, naming the labels of
+    ``metadata_not_applied`` (given --metadata, but every image of theirs skipped)."""
     n = sum(len(v) for v in ids.values())
     parts = [f"{label} {len(v)}" for label, v in list(ids.items())[:shown]]
     if len(ids) > shown:
@@ -129,4 +137,9 @@ def enrollment_summary(
             f"\nskipped {_count(skipped, 'image')} already enrolled under the same label (the "
             "same image: the same embedding)"
         )
+        if metadata_not_applied:
+            line += (
+                f"; --metadata was not applied to {', '.join(metadata_not_applied)}, which got "
+                "no new image"
+            )
     return line

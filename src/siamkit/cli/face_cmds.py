@@ -85,13 +85,23 @@ def enroll(
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
         total = len(gallery)
-    docs = [face_record(c) for c in chosen]
+    skipped, new_ids = set(ids.skipped), iter(ids)  # the new ids, in input order
+    docs = [
+        {
+            **face_record(c),
+            "item_id": None if i in skipped else next(new_ids),
+            "skipped": i in skipped,
+        }
+        for i, c in enumerate(chosen)
+    ]
+    unapplied = [label] if meta is not None and not ids else []  # every face was a repeat
     doc = {
         "label": label,
         "item_ids": list(ids),
         "gallery": gallery_path,
         "num_items": total,
         "skipped_already_enrolled": len(ids.skipped),
+        "metadata_not_applied": unapplied,
         "faces": docs,
     }
     text = f"enrolled {len(ids)} face(s) of {label!r} into {gallery_path}"
@@ -100,6 +110,8 @@ def enroll(
             f"\nskipped {len(ids.skipped)} face(s) already enrolled under the same label (the "
             "same face: the same embedding)"
         )
+        if unapplied:
+            text += f"; --metadata was not applied to {label!r}, which got no new face"
     text += "".join(f"\nnote: {d['note']}" for d in docs if "note" in d)
     _emit(as_json, doc, text)
 

@@ -154,8 +154,18 @@ def enroll(
         doc: dict[str, Any] = {"label": label, "item_ids": ids.get(label, [])}
     else:
         doc = {"labels": [{"label": k, "item_ids": ids.get(k, [])} for k in groups]}
-    doc.update(gallery=gallery_path, num_items=total, skipped_already_enrolled=skipped)
-    _emit(as_json, doc, enrollment_summary(ids, gallery_path, total, skipped=skipped))
+    unapplied = done.all_skipped if meta is not None else []
+    doc.update(
+        gallery=gallery_path,
+        num_items=total,
+        skipped_already_enrolled=skipped,
+        skipped={k: [str(p) for p in v] for k, v in done.skipped.items()},
+        metadata_not_applied=unapplied,
+    )
+    text = enrollment_summary(
+        ids, gallery_path, total, skipped=skipped, metadata_not_applied=unapplied
+    )
+    _emit(as_json, doc, text)
 
 
 def _match_doc(m: Any) -> dict[str, Any]:

@@ -112,12 +112,25 @@ def test_enrolling_a_face_again_skips_it_and_says_how_many(tmp_path, photos):
     doc = json.loads(res.output)  # astronaut enrolled before, the flipped photo given twice
     assert len(doc["item_ids"]) == 1 and doc["num_items"] == 2
     assert doc["skipped_already_enrolled"] == 2 and len(doc["faces"]) == 3
+    assert [(f["image"], f["item_id"], f["skipped"]) for f in doc["faces"]] == [
+        (str(a), None, True),  # enrolled before
+        (str(flip), doc["item_ids"][0], False),
+        (str(flip), None, True),  # given twice
+    ]
+    assert doc["metadata_not_applied"] == []
     res = run("enroll", "--gallery", db, "--label", "eileen", flip)
     assert res.output.splitlines()[:2] == [
         f"enrolled 0 face(s) of 'eileen' into {db}",
         "skipped 1 face(s) already enrolled under the same label (the same face: the same "
         "embedding)",
     ]
+    res = run("enroll", "--gallery", db, "--label", "eileen", flip, "--metadata", '{"t": 1}')
+    assert res.output.splitlines()[1] == (
+        "skipped 1 face(s) already enrolled under the same label (the same face: the same "
+        "embedding); --metadata was not applied to 'eileen', which got no new face"
+    )
+    res = run("enroll", "--gallery", db, "--label", "eileen", flip, "--metadata", "{}", "--json")
+    assert json.loads(res.output)["metadata_not_applied"] == ["eileen"]
     res = run("enroll", "--gallery", db, "--label", "someone", a)  # a repeat is per label
     assert "enrolled 1 face(s)" in res.output and "skipped" not in res.output
     with Gallery.open(db) as g:
