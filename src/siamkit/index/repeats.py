@@ -59,8 +59,8 @@ def repeated(rows: np.ndarray, known: np.ndarray) -> np.ndarray:
         gaps = rn[s:e, None] + rn[None, :e] - 2.0 * (r[s:e] @ r[:e].T)
         close = gaps <= limit[s:e, None]
         close &= np.arange(e)[None, :] < np.arange(s, e)[:, None]  # only earlier rows
-        for i in np.flatnonzero(close.any(1)):
-            earlier[s + int(i)] = np.flatnonzero(close[i])
-    for i in sorted(earlier):  # in order: the earlier rows are decided first
-        out[i] |= bool((~out[earlier[i]]).any())
+        for hit in np.flatnonzero(close.any(1)).tolist():
+            earlier[s + hit] = np.flatnonzero(close[hit])
+    for row in sorted(earlier):  # in order: the earlier rows are decided first
+        out[row] |= bool((~out[earlier[row]]).any())
     return out
