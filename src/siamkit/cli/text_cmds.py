@@ -489,7 +489,9 @@ def enroll(
     _refuse_overwriting(gallery_path, "--gallery", loaded.files)
     model = _model(model_path)
     onnx = _runtime(model, model_path, runtime, onnx_dir)
-    existed = Path(gallery_path).exists()
+    from siamkit.index.store import existing_store_problem
+
+    existed = existing_store_problem(gallery_path) is None  # a 0-byte file (touch) counts as new
     # an existing gallery is opened first (another model's is refused before embedding); a new
     # one is created only once the texts are embedded, so a failure leaves no file behind
     with contextlib.ExitStack() as stack:

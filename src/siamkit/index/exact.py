@@ -233,7 +233,7 @@ class ExactIndex:
         if name in ("euclidean", "sqeuclidean"):
             return self._exact_euclidean(q, data, best_pos, name)
         if name == "cosine":
-            return (1.0 + best).clamp_min(0), best_pos
+            return (1.0 + best).clamp(0, 2), best_pos
         return best, best_pos
 
     @staticmethod

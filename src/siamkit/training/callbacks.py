@@ -397,8 +397,9 @@ AFTER_TRAINING = ("episodes", "shots", "seed", "threshold_target")
 class ConfigGuard(Callback):
     """Save the run's config in the checkpoint; on resume, refuse a different one, naming its
     keys (a changed ``train.epochs`` is allowed unless the schedule's length depends on it:
-    ``epochs_fixed``; a config without ``train.epochs``, a run counted in steps, has no such key; the evaluation's
-    :data:`AFTER_TRAINING` keys may change too).
+    ``epochs_fixed``; a config without ``train.epochs``, a run counted in steps, has no such key;
+    the ``eval`` keys in ``may_change`` may change too: by default :data:`AFTER_TRAINING`, which
+    an embedding run reads only after training).
 
     ``read`` brings the checkpoint's config to the shape of ``config`` before they are compared
     (default :func:`read_run_config`, the embedding run's; an application passes its own).
@@ -411,8 +412,10 @@ class ConfigGuard(Callback):
         config: dict[str, Any],
         epochs_fixed: bool = False,
         read: ConfigReader = read_run_config,
+        may_change: tuple[str, ...] = AFTER_TRAINING,
     ) -> None:
         self.config, self.epochs_fixed, self.read = config, epochs_fixed, read
+        self.may_change = may_change
 
     def state_dict(self) -> Any:
         return self.config
@@ -428,7 +431,7 @@ class ConfigGuard(Callback):
             saved = {**saved, "train": {**saved_train, "epochs": train["epochs"]}}
         ev, saved_ev = now.get("eval"), saved.get("eval")
         if isinstance(ev, dict) and isinstance(saved_ev, dict):  # the final evaluation's own keys
-            saved = {**saved, "eval": {**saved_ev, **{k: ev[k] for k in AFTER_TRAINING if k in ev}}}
+            saved = {**saved, "eval": {**saved_ev, **{k: ev[k] for k in self.may_change if k in ev}}}
         if saved != now:
             diff = config_diff(saved, now)
             started = (saved.get("model") or {}).get("init_from")

@@ -220,6 +220,9 @@ def test_a_refused_resume_reads_no_data_and_writes_nothing(tmp_path: Path, monke
     assert "Traceback" not in res.output
     assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
+    # validation during training reads eval.seed: unlike an embedding run's, it may not change
+    res = _resume(cfg, out, "eval.seed=7")
+    assert res.exit_code == 1 and "different config (eval.seed)" in res.output, res.output
     res = _resume(cfg, out, "train.threads=1")  # not part of the run: past the check
     assert isinstance(res.exception, _DataRead), res.output
 

@@ -205,3 +205,15 @@ def test_enroll_with_a_bad_id_writes_nothing(run, tmp_path) -> None:
     assert res.exit_code == 1 and f"{corpus} line 3 has an empty id" in res.output
     assert res.output.count("\n") == 1  # one sentence, no traceback
     assert list(tmp_path.iterdir()) == [corpus]  # no gallery, not even an empty one
+
+
+def test_enroll_into_a_zero_byte_file_makes_a_new_gallery(run, tmp_path) -> None:
+    """A gallery path made with touch / mktemp is a new gallery, as for image enroll: text enroll
+    opened it as an existing one and was refused ('is empty (0 bytes) ... enroll something')."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": "The printer is out of toner."}) + "\n")
+    db = tmp_path / "g.db"
+    db.touch()
+    res = run("enroll", str(corpus), "--gallery", str(db), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["num_items"] == 1 and db.stat().st_size > 0

@@ -194,8 +194,9 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
 def signature_config_guard(config: dict[str, Any]) -> ConfigGuard:
     """The shared :class:`~siamkit.training.callbacks.ConfigGuard` for a signature run's
     ``config`` (the dict its checkpoint records): on resume it refuses any other config, naming
-    the keys (``train.steps`` too: the cosine schedule's length)."""
-    return ConfigGuard(config, read=_read_saved_config)
+    the keys (``train.steps`` too: the cosine schedule's length; ``eval`` keys too: validation
+    during training reads them)."""
+    return ConfigGuard(config, read=_read_saved_config, may_change=())  # validation reads eval.seed
 
 
 def train_signatures(
