@@ -118,7 +118,16 @@ def test_resume_is_checked_before_anything_is_written(tmp_path: Path) -> None:
 
 def test_config_guard_names_what_changed() -> None:
     guard = ConfigGuard(config_to_dict(apply_overrides(RunConfig(), ["optim.lr=0.01"])))
+    lr = RunConfig().optim.lr
     with pytest.raises(
-        ValueError, match=r"different config \(optim.lr\); resume with the same one$"
+        ValueError,
+        match=rf"different config \(optim.lr\); resume with the same one "
+        rf"\(the checkpoint's values: --set optim.lr={lr}\)$",
     ):
+        guard.load_state_dict(config_to_dict(RunConfig()))
+    # a value --set cannot give back (a list) gets no hint
+    guard = ConfigGuard(
+        config_to_dict(apply_overrides(RunConfig(), ["data.train_classes=[0,1,2]"]))
+    )
+    with pytest.raises(ValueError, match=r"\(data.train_classes\); resume with the same one$"):
         guard.load_state_dict(config_to_dict(RunConfig()))

@@ -20,6 +20,7 @@ saved in the checkpoint under that key (``state_dict``) and restored on resume
 from __future__ import annotations
 
 import copy
+import json
 import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -394,6 +395,21 @@ def config_diff(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
 AFTER_TRAINING = ("episodes", "shots", "seed", "threshold_target")
 
 
+def _set_hint(saved: dict[str, Any], diff: list[str]) -> str:
+    """`` (the checkpoint's values: --set optim.lr=0.003 ...)`` when every differing key holds a
+    plain value there (a changed default, or an edited YAML, is then one command away)."""
+    sets = []
+    for key in diff:
+        value: Any = saved
+        for part in key.split("."):
+            value = value.get(part, _ABSENT) if isinstance(value, dict) else _ABSENT
+        if value is _ABSENT or isinstance(value, (dict, list)):
+            return ""
+        shown = value if isinstance(value, str) else json.dumps(value)
+        sets.append(f"--set {key}={shown}")
+    return f" (the checkpoint's values: {' '.join(sets)})" if 0 < len(sets) <= 4 else ""
+
+
 class ConfigGuard(Callback):
     """Save the run's config in the checkpoint; on resume, refuse a different one, naming its
     keys (a changed ``train.epochs`` is allowed unless the schedule's length depends on it:
@@ -431,7 +447,10 @@ class ConfigGuard(Callback):
             saved = {**saved, "train": {**saved_train, "epochs": train["epochs"]}}
         ev, saved_ev = now.get("eval"), saved.get("eval")
         if isinstance(ev, dict) and isinstance(saved_ev, dict):  # the final evaluation's own keys
-            saved = {**saved, "eval": {**saved_ev, **{k: ev[k] for k in self.may_change if k in ev}}}
+            saved = {
+                **saved,
+                "eval": {**saved_ev, **{k: ev[k] for k in self.may_change if k in ev}},
+            }
         if saved != now:
             diff = config_diff(saved, now)
             started = (saved.get("model") or {}).get("init_from")
@@ -442,7 +461,7 @@ class ConfigGuard(Callback):
             )
             raise ValueError(
                 f"the checkpoint was made with a different config ({', '.join(diff)}); resume "
-                f"with the same one{hint}"
+                f"with the same one{hint or _set_hint(saved, diff)}"
             )
 
 
