@@ -232,7 +232,9 @@ def _remove(path: Path) -> None:
 def _refuse_existing_run(out_dir: Path) -> None:
     """Refuse to train over an earlier run in ``out_dir`` (its model, and any gallery enrolled
     with it, would be silently replaced), before anything is written."""
-    found = [name for name in ("checkpoint.pt", "model") if (out_dir / name).exists()]
+    from siamkit.tuning.search import TRAINING_RUN_FILES  # what `siamkit tune` refuses too
+
+    found = [name for name in TRAINING_RUN_FILES if (out_dir / name).exists()]
     if found:
         raise click.UsageError(
             f"{out_dir} already holds a run ({', '.join(found)}): continue it with --resume, "

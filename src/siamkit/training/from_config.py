@@ -30,7 +30,6 @@ from siamkit.training.callbacks import (
     ChannelsLast,
     CollapseMonitor,
     CollapseRecovery,
-    ConfigGuard,
     EpochLog,
     Validation,
     WeightAverageCallback,
@@ -41,9 +40,9 @@ from siamkit.training.config import (
     resolved_mining,
     resolved_ways,
 )
-from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData
 from siamkit.training.objectives import build_objective
+from siamkit.training.preflight import run_config_guard
 from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import CHECKPOINT, Trainer
 from siamkit.training.validation import one_shot_accuracy, validation_eer
@@ -143,7 +142,7 @@ def build_trainer(
         torch.set_num_threads(t.threads)
     net = net.to(ctx.device)
     image = len(data.input_shape) == 3
-    callbacks: list[Callback] = [ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")]
+    callbacks: list[Callback] = [run_config_guard(cfg)]
     if image:
         callbacks.append(ChannelsLast(net))  # before DDP wraps it
     # ``net`` is what the loss sees: the network alone, or joined with the appearance features

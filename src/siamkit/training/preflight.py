@@ -64,15 +64,16 @@ def check_positives(cfg: RunConfig, data: RunData) -> None:
     single = [c for c in data.train_classes if c < counts.numel() and int(counts[c]) == 1]
     if not single:
         return
-    shown = ", ".join(repr(data.class_names[c]) for c in single[:5])
-    more = f" and {len(single) - 5} more" if len(single) > 5 else ""
+    from siamkit.index.results import listing
+
+    shown = listing([repr(data.class_names[c]) for c in single], 5)
     after, fix = "", ""
     if cfg.data.labels_per_class == 1:
         after, fix = " after data.labels_per_class = 1", "keep at least 2 labels per class, "
     elif cfg.data.limit is not None:
         after, fix = f" after data.limit = {cfg.data.limit}", "raise data.limit, "
     raise ValueError(
-        f"training class(es) {shown}{more} have a single training image{after}, but loss.kind = "
+        f"training class(es) {shown} have a single training image{after}, but loss.kind = "
         f"{cfg.loss.kind} learns from two images of a class (positive pairs): {fix}give those "
         f"classes more images, or use a proxy loss ({_proxies()})"
     )
@@ -133,13 +134,20 @@ def check_input_size(net: nn.Module, cfg: RunConfig, input_shape: tuple[int, ...
     )
 
 
-def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> None:
-    """Refuse ``--resume`` before anything is written: no checkpoint, or one made by another
-    config (the checkpoint's :class:`~siamkit.training.callbacks.ConfigGuard` decides)."""
+def run_config_guard(cfg: RunConfig) -> ConfigGuard:
+    """The :class:`~siamkit.training.callbacks.ConfigGuard` of an embedding run of ``cfg`` (the
+    trainer holds it; :func:`check_resumable` asks it before anything is written): a onecycle
+    schedule fixes ``train.epochs``."""
     from siamkit.training.callbacks import ConfigGuard
     from siamkit.training.config_io import config_to_dict
 
-    resumable_state(checkpoint, ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle"))
+    return ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")
+
+
+def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> None:
+    """Refuse ``--resume`` before anything is written: no checkpoint, or one made by another
+    config (the run's :func:`run_config_guard` decides)."""
+    resumable_state(checkpoint, run_config_guard(cfg))
 
 
 def resumable_state(checkpoint: str | os.PathLike[str], guard: ConfigGuard) -> dict[str, Any]:
@@ -168,4 +176,5 @@ __all__ = [
     "check_resumable",
     "needs_positives",
     "resumable_state",
+    "run_config_guard",
 ]

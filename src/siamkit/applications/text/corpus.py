@@ -172,22 +172,19 @@ class Corpus:
 
     def notes(self, limit: int = 10) -> list[str]:
         """One line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
-
-        def listed(items: list[str]) -> str:
-            more = len(items) - limit
-            return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+        from siamkit.index.results import listing
 
         out = []
         if self.blank:
             where = [d.where.removeprefix(f"{self.path} ") for d in self.blank]
             shown = [d.id if w == d.where else f"{d.id} ({w})" for d, w in zip(self.blank, where)]
             out.append(
-                f"skipped {len(self.blank)} blank text(s) of {self.path}: ids {listed(shown)}"
+                f"skipped {len(self.blank)} blank text(s) of {self.path}: ids {listing(shown, limit)}"
             )
         if self.skipped:
             out.append(
                 f"skipped {len(self.skipped)} file(s) of {self.path}: "
-                + listed([f"{name} ({why})" for name, why in self.skipped])
+                + listing([f"{name} ({why})" for name, why in self.skipped], limit)
             )
         return out
 
