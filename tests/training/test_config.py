@@ -262,3 +262,31 @@ def test_an_old_run_config_with_flat_keys_round_trips_to_the_nested_section(tmp_
         assert load_config(path) == demo_recipe()
     dump_config(demo_recipe(), path)
     assert "appearance_skip" not in path.read_text() and load_config(path) == demo_recipe()
+
+
+def test_a_loss_parameter_set_twice_to_different_values_is_refused() -> None:
+    """``loss.margin`` and ``loss.params.margin`` fill the same triplet parameter: two different
+    values are refused by name; one of them alone (the other at its default), or both equal,
+    is read, and the value reaches the loss."""
+    from siamkit.training import build_objective
+
+    with pytest.raises(
+        ConfigError,
+        match=r"loss.margin = 0.3 and loss.params.margin = 0.5 both set the triplet loss's margin",
+    ):
+        config_from_dict({"loss": {"kind": "triplet", "margin": 0.3, "params": {"margin": 0.5}}})
+    with pytest.raises(ConfigError, match=r"loss.ms_alpha = 3.0 and loss.params.alpha = 4.0"):
+        config_from_dict(
+            {"loss": {"kind": "multi_similarity", "ms_alpha": 3.0, "params": {"alpha": 4.0}}}
+        )
+    for loss in (
+        {"kind": "triplet", "params": {"margin": 0.5}},
+        {"kind": "triplet", "margin": 0.2, "params": {"margin": 0.5}},  # 0.2: the default
+        {"kind": "triplet", "margin": 0.5, "params": {"margin": 0.5}},
+        {"kind": "triplet", "margin": 0.5},
+    ):
+        cfg = config_from_dict({"loss": loss})
+        assert build_objective(cfg.loss, "euclidean").margin == 0.5, loss
+    # a key the kind does not read is not a conflict (demo.yaml's margin under --set loss.kind=circle)
+    cfg = config_from_dict({"loss": {"kind": "circle", "margin": 0.3, "params": {"m": 0.4}}})
+    assert build_objective(cfg.loss, "cosine").m == 0.4

@@ -191,8 +191,9 @@ class LossConfig:
         xbm_warmup_steps: steps with the plain in-batch loss before the memory starts filling.
         params: further keyword arguments of the registered loss ``kind``
             (:data:`siamkit.losses.registry.LOSSES`), checked against its signature; they win
-            over the keys above. A kind without keys here (e.g. ``soft_margin_triplet``) takes
-            all its settings from ``params``.
+            over the keys above, and one set both here and above (away from its default) to
+            different values is refused. A kind without keys here (e.g. ``soft_margin_triplet``)
+            takes all its settings from ``params``.
         miner_params: parameters of the miner ``mining`` names; with them (or with a miner the
             loss does not know as a strategy) the miner is built from
             :data:`siamkit.miners.registry.MINERS` and handed to the loss. In YAML also
@@ -556,9 +557,32 @@ def _check_appearance(cfg: ModelConfig) -> None:
         )
 
 
-def _check_loss_params(cfg: RunConfig) -> None:
-    from siamkit.training.objectives import loss_params
+# The loss section's own keys that fill a registered loss's parameter (``loss.ms_alpha`` is
+# multi_similarity's ``alpha``); ``loss.params`` can set the same parameter.
+_FLAT_LOSS_KEYS = {
+    "margin": "margin",
+    "reduction": "reduction",
+    "pos_weight": "pos_weight",
+    "alpha": "ms_alpha",
+    "beta": "ms_beta",
+    "base": "ms_base",
+    "temperature": "temperature",
+}
 
+
+def _check_loss_params(cfg: RunConfig) -> None:
+    from siamkit.training.objectives import flat_loss_params, loss_params
+
+    kind, flat = flat_loss_params(cfg.loss, cfg.model.distance)
+    default = LossConfig()
+    for param in sorted(flat.keys() & cfg.loss.params.keys() & _FLAT_LOSS_KEYS.keys()):
+        key = _FLAT_LOSS_KEYS[param]
+        mine, theirs = getattr(cfg.loss, key), cfg.loss.params[param]
+        if mine != getattr(default, key) and mine != theirs:  # both set, and they disagree
+            raise ValueError(
+                f"loss.{key} = {mine} and loss.params.{param} = {theirs} both set the {kind} "
+                f"loss's {param}; keep one"
+            )
     name, params = loss_params(cfg.loss, cfg.model.distance)
     try:
         LOSSES.check_params(name, params)

@@ -32,12 +32,14 @@ def loss_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[st
 
     ``distance`` is the model's (``model.distance``); a learned one trains with the loss.
     """
-    name, params = _flat_params(cfg, distance)
+    name, params = flat_loss_params(cfg, distance)
     params.update(cfg.params)
     return name, params
 
 
-def _flat_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[str, Any]]:
+def flat_loss_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, dict[str, Any]]:
+    """The loss's parameters the section's own keys (``loss.margin`` ...) give, before
+    ``loss.params`` (which wins) is applied."""
     kind, mining = cfg.kind, resolved_mining(cfg)
     if kind == "triplet":
         mining = None if cfg.offline_mining else mining  # offline: the batch brings its triplets
@@ -107,4 +109,4 @@ def build_objective(
     return loss
 
 
-__all__ = ["build_objective", "loss_params"]
+__all__ = ["build_objective", "flat_loss_params", "loss_params"]
