@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 
+import siamkit.experiment.run as run_mod
 from siamkit import load_model, save_model
 from siamkit.cli.main import cli
+from siamkit.export.bundle import read_model_config
 from siamkit.training import (
     RunConfig,
     RunData,
@@ -101,6 +105,81 @@ def test_cli_fine_tunes_from_a_model(tmp_path: Path, source_model: Path) -> None
     assert res.exit_code == 0, res.output
     assert f"starting from the weights of {source_model}" in res.output
     assert "init_from" in (out / "config.yaml").read_text()
+
+
+@pytest.fixture
+def started_run(
+    tmp_path: Path, source_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, list[str]]:
+    """A one-epoch run (no report: seconds) started --init-from a copy of ``source_model``: that
+    copy, the run's folder, and the run's command line without --init-from."""
+    monkeypatch.setattr(run_mod, "try_write_report", lambda *args, **kwargs: None)
+    base = Path(shutil.copytree(source_model, tmp_path / "base"))
+    out = tmp_path / "o"
+    args = ["train", str(_tiny_yaml(tmp_path)), "--out", str(out), "--no-progress", "--episodes", "5"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--set", "train.epochs=1", "--init-from", str(base)])
+    assert res.exit_code == 0, res.output
+    return base, out, args
+
+
+def _recorded_init_from(out: Path) -> tuple[str, str]:
+    """The model.init_from of the run's config.yaml and of its saved bundle's metadata."""
+    written = yaml.safe_load((out / "config.yaml").read_text())["model"]["init_from"]
+    meta = read_model_config(out / "model")["metadata"]
+    return written, meta["config"]["model"]["init_from"]
+
+
+def test_a_resume_needs_no_init_from_and_records_it(
+    started_run: tuple[Path, Path, list[str]],
+) -> None:
+    base, out, args = started_run
+    res = CliRunner().invoke(cli, [*args, "--resume", "--set", "train.epochs=2"])
+    assert res.exit_code == 0, res.output
+    assert "starting from the weights" not in res.output  # the checkpoint's weights instead
+    assert read_model_config(out / "model")["metadata"]["run"]["epochs_run"] == 2
+    assert _recorded_init_from(out) == (str(base), str(base))
+
+
+def test_a_resume_works_after_the_init_from_model_is_gone(
+    started_run: tuple[Path, Path, list[str]], source_model: Path
+) -> None:
+    base, out, args = started_run
+    shutil.rmtree(base)
+    res = CliRunner().invoke(cli, [*args, "--resume", "--set", "train.epochs=2"])
+    assert res.exit_code == 0, res.output
+    assert _recorded_init_from(out) == (str(base), str(base))
+    # the source's input normalisation came back with the checkpoint, not from the folder
+    resumed, source = load_model(out / "model"), load_model(source_model)
+    assert resumed.preprocess.state_dict().keys() == source.preprocess.state_dict().keys()
+    for k, v in source.preprocess.state_dict().items():
+        assert torch.equal(resumed.preprocess.state_dict()[k], v), k
+    # the same --init-from given again is fine, though it is gone
+    res = CliRunner().invoke(cli, [*args, "--resume", "--set", "train.epochs=2", "--init-from", str(base)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert _recorded_init_from(out) == (str(base), str(base))
+
+
+def test_a_resume_from_another_model_is_refused(
+    started_run: tuple[Path, Path, list[str]], source_model: Path
+) -> None:
+    base, out, args = started_run
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    res = CliRunner().invoke(cli, [*args, "--resume", "--init-from", str(source_model)])
+    assert res.exit_code == 1, res.output
+    assert (
+        f"Error: the checkpoint's run started from --init-from {base}, not {source_model}: "
+        "resume without --init-from" in res.output
+    )
+    assert "Traceback" not in res.output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_a_missing_init_from_is_refused_when_a_run_starts(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["train", str(_tiny_yaml(tmp_path)), "--out", str(out),
+                                   "--init-from", str(tmp_path / "gone")])  # fmt: skip
+    assert res.exit_code == 2 and "Invalid value for '--init-from': no saved model at" in res.output
+    assert not out.exists()
 
 
 def test_freeze_keeps_the_encoder_for_n_epochs(

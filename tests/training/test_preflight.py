@@ -111,9 +111,28 @@ def test_resume_is_checked_before_anything_is_written(tmp_path: Path) -> None:
         check_resumable(cfg, tmp_path / "checkpoint.pt")
     saved = apply_overrides(cfg, ["model.init_from=runs/base/model"])
     save_checkpoint({"epoch": 1, "config": config_to_dict(saved)}, tmp_path / "checkpoint.pt")
-    check_resumable(saved, tmp_path / "checkpoint.pt")
-    with pytest.raises(ValueError, match=r"\(model.init_from\).*--init-from runs/base/model"):
-        check_resumable(cfg, tmp_path / "checkpoint.pt")
+    assert check_resumable(saved, tmp_path / "checkpoint.pt") == saved
+
+
+def test_a_resume_keeps_the_init_from_it_started_with(tmp_path: Path) -> None:
+    """A resume needs no --init-from (it takes the checkpoint's, so the run still records where it
+    started); the same model again is fine, another one is refused."""
+    path = tmp_path / "checkpoint.pt"
+    saved = apply_overrides(RunConfig(), ["model.init_from=runs/base/model"])
+    save_checkpoint({"epoch": 1, "config": config_to_dict(saved)}, path)
+    assert check_resumable(RunConfig(), path) == saved
+    same = apply_overrides(RunConfig(), [f"model.init_from={Path.cwd() / 'runs/base/model'}"])
+    assert check_resumable(same, path) == saved  # spelt otherwise: the checkpoint's spelling
+    other = apply_overrides(RunConfig(), ["model.init_from=runs/other/model"])
+    with pytest.raises(
+        ValueError,
+        match=r"^the checkpoint's run started from --init-from runs/base/model, not "
+        r"runs/other/model: resume without --init-from",
+    ):
+        check_resumable(other, path)
+    save_checkpoint({"epoch": 1, "config": config_to_dict(RunConfig())}, path)
+    with pytest.raises(ValueError, match=r"^the checkpoint's run did not start from a saved model"):
+        check_resumable(other, path)
 
 
 def test_config_guard_names_what_changed() -> None:

@@ -66,9 +66,10 @@ DEVICE = click.option(
 @click.option(
     "--init-from",
     "init_from",
-    type=click.Path(exists=True),
+    type=click.Path(),
     help="Start from this saved model's encoder and head (model.init_from); the class list may "
-    "differ, the optimiser starts fresh.",
+    "differ, the optimiser starts fresh. --resume needs no --init-from: the checkpoint holds "
+    "the weights.",
 )
 @DEVICE
 @click.option(
@@ -107,6 +108,9 @@ def train(
     """
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
+    if init_from is not None and not resume and not Path(init_from).exists():
+        # (a resume does not read it: the checkpoint's weights replace the ones it gave)
+        raise click.BadParameter(f"no saved model at {init_from}", param_hint="'--init-from'")
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     _refuse_study_folder(out_dir)
     if not resume and not overwrite:

@@ -98,8 +98,8 @@ def run_experiment(
     if os.environ.get("RANK", "0") != "0":
         log = _quiet
     # everything that can refuse the run does so before anything is written
-    if resume:  # a missing checkpoint, or one made by another config
-        check_resumable(cfg, out / CHECKPOINT)
+    if resume:  # a missing checkpoint, or one made by another config (init_from: the checkpoint's)
+        cfg = check_resumable(cfg, out / CHECKPOINT)
     log(f"loading {cfg.data.dataset} ...")
     data = load_run_data(cfg.data)
     check_positives(cfg, data)
@@ -110,7 +110,9 @@ def run_experiment(
     seed_everything(cfg.train.seed)  # the initial weights depend on the seed only
     net = build_model(cfg.model, data.input_shape, mean, std, log=log)
     check_input_size(net, cfg, data.input_shape)
-    if cfg.model.init_from:  # the saved model's encoder + head; refused here if it does not fit
+    # the saved model's encoder + head, refused here if they do not fit; not read on resume (the
+    # checkpoint's weights replace them, and the model may since have been moved or deleted)
+    if cfg.model.init_from and not resume:
         from siamkit.training.init_from import init_from_model
 
         init_from_model(net, cfg.model.init_from)

@@ -453,15 +453,9 @@ class ConfigGuard(Callback):
             }
         if saved != now:
             diff = config_diff(saved, now)
-            started = (saved.get("model") or {}).get("init_from")
-            hint = (
-                f" (it started from --init-from {started}: give it again)"
-                if "model.init_from" in diff and (now.get("model") or {}).get("init_from") is None
-                else ""
-            )
             raise ValueError(
                 f"the checkpoint was made with a different config ({', '.join(diff)}); resume "
-                f"with the same one{hint or _set_hint(saved, diff)}"
+                f"with the same one{_set_hint(saved, diff)}"
             )
 
 

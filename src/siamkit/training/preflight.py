@@ -6,13 +6,15 @@ building the model, so a config that cannot train (or resume) leaves no ``config
 checkpoint and no study behind.
 
 * :func:`check_resumable`: ``--resume`` with a checkpoint made by the same config
-  (:func:`resumable_state`: the same check for any run's config guard).
+  (:func:`resumable_state`: the same check for any run's config guard; :func:`resumed_model`:
+  a resume without ``--init-from`` keeps the ``model.init_from`` the run started from).
 * :func:`check_positives`: a loss that learns from same-class pairs gets classes of 2 images.
 * :func:`check_input_size`: the model takes images of the data's size (a dummy forward pass).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from siamkit.training.config import RunConfig
+from siamkit.training.config import ModelConfig, RunConfig
 from siamkit.training.data import RunData
 
 if TYPE_CHECKING:
@@ -144,10 +146,49 @@ def run_config_guard(cfg: RunConfig) -> ConfigGuard:
     return ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")
 
 
-def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> None:
+def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> RunConfig:
     """Refuse ``--resume`` before anything is written: no checkpoint, or one made by another
-    config (the run's :func:`run_config_guard` decides)."""
-    resumable_state(checkpoint, run_config_guard(cfg))
+    config (the run's :func:`run_config_guard` decides). Returns ``cfg`` with the
+    ``model.init_from`` the run started from (:func:`resumed_model`)."""
+    from siamkit.training.checkpoint import load_checkpoint
+
+    state = load_checkpoint(Path(checkpoint))
+    cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
+    accept_saved_config(state, run_config_guard(cfg))
+    return cfg
+
+
+def resumed_model(model: ModelConfig, saved: Any) -> ModelConfig:
+    """``model`` of a resumed run whose checkpoint recorded the config ``saved``, with the
+    ``model.init_from`` of :func:`resumed_init_from`."""
+    return dataclasses.replace(model, init_from=resumed_init_from(saved, model.init_from))
+
+
+def resumed_init_from(saved: Any, given: str | None) -> str | None:
+    """The ``model.init_from`` of a resumed run whose checkpoint recorded the config ``saved``:
+    the checkpoint's when ``given`` is ``None``, so a resume needs no ``--init-from`` and the run
+    still records where it started. A resume never reads that model (the checkpoint's weights
+    replace the ones it gave), so it may since have been moved or deleted.
+
+    Raises:
+        ValueError: ``given`` is another model than the run started from, or the run started
+            from none.
+    """
+    section = saved.get("model") if isinstance(saved, dict) else None
+    started = section.get("init_from") if isinstance(section, dict) else None
+    if given is None or given == started:
+        return started
+    if started is None:
+        raise ValueError(
+            f"the checkpoint's run did not start from a saved model: resume without "
+            f"--init-from {given} (model.init_from)"
+        )
+    if Path(given).resolve() == Path(started).resolve():  # the same folder, spelt otherwise
+        return started
+    raise ValueError(
+        f"the checkpoint's run started from --init-from {started}, not {given}: resume without "
+        "--init-from (the checkpoint holds the weights), or start a new run in another --out"
+    )
 
 
 def resumable_state(checkpoint: str | os.PathLike[str], guard: ConfigGuard) -> dict[str, Any]:
@@ -162,19 +203,32 @@ def resumable_state(checkpoint: str | os.PathLike[str], guard: ConfigGuard) -> d
     from siamkit.training.checkpoint import load_checkpoint
 
     state = load_checkpoint(Path(checkpoint))
+    accept_saved_config(state, guard)
+    return state
+
+
+def accept_saved_config(state: dict[str, Any], guard: ConfigGuard) -> None:
+    """Have ``guard`` check the config a loaded checkpoint ``state`` was made with, if it
+    recorded one (:func:`resumable_state` of a checkpoint already read).
+
+    Raises:
+        ValueError: a different config, named by key.
+    """
     saved = state.get(guard.key)
     if saved is not None:
         guard.load_state_dict(saved)
-    return state
 
 
 __all__ = [
     "PROXY_LOSSES",
+    "accept_saved_config",
     "check_input_size",
     "check_labels_per_class",
     "check_positives",
     "check_resumable",
     "needs_positives",
     "resumable_state",
+    "resumed_init_from",
+    "resumed_model",
     "run_config_guard",
 ]

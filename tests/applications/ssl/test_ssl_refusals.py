@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -140,10 +141,42 @@ def test_epochs_cannot_change_on_resume_with_a_onecycle_schedule(tmp_path: Path)
     check_resume(path, ssl_config_from_dict(_doc(optim=cosine, train={"epochs": 2})))
 
 
-def test_a_resume_without_the_init_from_says_to_give_it_again(tmp_path: Path) -> None:
-    path = _checkpoint_of(tmp_path, _doc(model={"init_from": "runs/base/model"}))
-    with pytest.raises(ValueError, match=r"\(model\.init_from\); .*give it again"):
-        check_resume(path, ssl_config_from_dict(_doc()))
+def test_a_resume_keeps_the_init_from_it_started_with(tmp_path: Path) -> None:
+    started = _doc(model={"init_from": "runs/base/model"})
+    path = _checkpoint_of(tmp_path, started)
+    assert check_resume(path, ssl_config_from_dict(_doc())) == ssl_config_from_dict(started)
+    assert check_resume(path, ssl_config_from_dict(started)) == ssl_config_from_dict(started)
+    with pytest.raises(
+        ValueError, match=r"started from --init-from runs/base/model, not runs/other/model: resume"
+    ):
+        check_resume(path, ssl_config_from_dict(_doc(model={"init_from": "runs/other/model"})))
+
+
+def test_a_resume_needs_no_init_from_and_not_its_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started from a model resumes without --init-from after that model was deleted
+    (the checkpoint holds the weights), and its saved bundle still records where it started."""
+    from siamkit.applications.ssl import report
+
+    monkeypatch.setattr(report, "write_ssl_report", lambda path, *args: path)  # (seconds)
+    source = run(_doc(), tmp_path / "a", QUIET).model_dir
+    out = tmp_path / "b"
+    run(_doc(), out, TaskOptions(progress=False, log=lambda s: None, init_from=str(source)))
+    before = load_checkpoint(out / "checkpoint.pt")["model"]
+    shutil.rmtree(tmp_path / "a")
+    summary = run(_doc(), out, RESUME)
+    meta = read_model_config(summary.model_dir)["metadata"]  # type: ignore[arg-type]
+    assert meta["config"]["model"]["init_from"] == str(source)
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written["model"]["init_from"] == str(source)
+    after = load_checkpoint(out / "checkpoint.pt")["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)  # nothing trained, nothing lost
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"task": "ssl", **_doc()}))
+    args = ["train", str(cfg), "--out", str(out), "--resume", "--init-from", str(tmp_path)]
+    res = CliRunner().invoke(cli, args)
+    _one_sentence(res, f"started from --init-from {source}, not {tmp_path}: resume without")
 
 
 def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:

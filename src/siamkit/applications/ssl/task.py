@@ -50,9 +50,12 @@ def _write_json(path: Path, doc: Any) -> None:
     atomic_write(path, json.dumps(doc, indent=2))
 
 
-def build_ssl_model(cfg: SSLConfig, data: SSLData, init_from: str | None = None) -> SelfSupervised:
+def build_ssl_model(
+    cfg: SSLConfig, data: SSLData, init_from: str | None = None, resume: bool = False
+) -> SelfSupervised:
     """The network (seeded by ``train.seed``) with the method's training heads; ``init_from``
-    (or ``model.init_from``) starts the network from a saved model's weights."""
+    (or ``model.init_from``) starts the network from a saved model's weights, unless ``resume``
+    (the checkpoint's weights replace them: that model is not read, and may be gone)."""
     mean, std = data.channel_stats()
     seed_everything(cfg.train.seed)
     net = build_model(cfg.model, data.input_shape, mean, std)
@@ -62,7 +65,7 @@ def build_ssl_model(cfg: SSLConfig, data: SSLData, init_from: str | None = None)
             "features can be joined to the trained model with siamkit.models.JoinedEmbedding)"
         )
     source = init_from or getattr(cfg.model, "init_from", None)
-    if source:
+    if source and not resume:
         from siamkit.training.init_from import init_from_model
 
         init_from_model(net, source)
@@ -115,14 +118,14 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
             doc["model"] = {**model_section, "init_from": options.init_from}
     cfg = ssl_config_from_dict(doc)
     if options.resume:  # a different config or a collapsed run: refused before anything is written
-        check_resume(out_dir / CHECKPOINT, cfg)
+        cfg = check_resume(out_dir / CHECKPOINT, cfg)  # (model.init_from: the checkpoint's)
     log = options.log or print
     data = load_ssl_data(cfg.data)
     if data.train_x.shape[0] < cfg.train.batch_size:
         raise ValueError(
             f"train.batch_size = {cfg.train.batch_size} is more than the {data.train_x.shape[0]} training images"
         )
-    model = build_ssl_model(cfg, data)
+    model = build_ssl_model(cfg, data, resume=options.resume)
     trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
     ctx = trainer.ctx
     if not ctx.is_main:  # another process of a torchrun launch: trains, writes and says nothing

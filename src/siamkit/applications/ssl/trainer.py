@@ -32,6 +32,7 @@ CUDA the forward pass runs under autocast (a ``GradScaler`` where float16), as i
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,9 +53,10 @@ from siamkit.training import ddp
 from siamkit.training.batches import epoch_generator
 from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.callbacks import Callback, ConfigGuard
+from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.data import to_float
 from siamkit.training.global_bn import UseGlobalBatchNorm
-from siamkit.training.preflight import resumable_state
+from siamkit.training.preflight import accept_saved_config, resumed_model
 from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import Trainer
 
@@ -262,10 +264,11 @@ class SSLEpochLog(Callback):
         )
 
 
-def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> None:
+def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> SSLConfig:
     """Refuse, before anything is written, to resume ``checkpoint`` with a config other than
     ``cfg`` (naming the keys), or a run that stopped on a collapse (a resume would run no epoch,
-    so no check, and save the collapsed model).
+    so no check, and save the collapsed model). Returns ``cfg`` with the ``model.init_from`` the
+    run started from (:func:`~siamkit.training.preflight.resumed_model`).
 
     Raises:
         FileNotFoundError: there is no checkpoint.
@@ -273,7 +276,9 @@ def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> None:
         CollapseError: the run collapsed.
     """
     path = Path(checkpoint)
-    state = resumable_state(path, ssl_config_guard(cfg))
+    state = load_checkpoint(path)
+    cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
+    accept_saved_config(state, ssl_config_guard(cfg))
     history = state.get("history") or []
     last = history[-1] if history else {}
     std = last.get("collapse_std")
@@ -281,7 +286,7 @@ def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> None:
     # checkpoints from before the collapse was recorded: the last epoch's stored collapse figure
     stored = std is not None and last.get("epoch", 0) >= 1 and std < cfg.ssl.collapse_std
     if recorded is None and not stored:
-        return
+        return cfg
     at = _collapse(last.get("epoch", 0), std, cfg.ssl.collapse_std) if std is not None else recorded
     raise CollapseError(
         f"cannot resume {path.parent}: its run stopped at {at}, so no model was saved; "
