@@ -4,6 +4,7 @@ the loss; the task writes a loadable model whose threshold came from validation 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,29 @@ def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, m
     assert res.exit_code == 1 and "different config (train.lr)" in res.output
     res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "none"), "--resume"])
     assert res.exit_code == 1 and "no checkpoint.pt" in res.output
+
+
+def test_a_resume_does_not_read_the_init_from_model(tmp_path: Path) -> None:
+    """On resume the checkpoint's weights replace the --init-from model's: it is not read, so
+    the resume works after that model was deleted, given again or not."""
+    from siamkit.applications.signatures.model import build_signature_model
+
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    doc = yaml.safe_load(TINY)
+    del doc["task"]
+    m = signature_config_from_dict(doc).model
+    net = build_signature_model((1, 40, 56), m.embedding_dim, m.encoder_kwargs)
+    source, out = tmp_path / "source", tmp_path / "run"
+    siamkit.save_model(net, source / "model")
+    args = ["train", str(cfg), "--out", str(out), "--init-from", str(source / "model")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and (out / "checkpoint.pt").is_file(), res.output
+    shutil.rmtree(source)
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, [*args[:4], "--resume"])
+    assert res.exit_code == 0, res.output
 
 
 def _checkpoint_of(out: Path, config: dict) -> Path:

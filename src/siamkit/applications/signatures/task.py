@@ -73,7 +73,7 @@ def run_signatures(
         (1, *cfg.data.image_size), m.embedding_dim, m.encoder_kwargs,
         appearance_weight=m.appearance_weight, appearance_pool=m.appearance_pool,
     )  # fmt: skip
-    if options.init_from:
+    if options.init_from and not options.resume:  # on resume the checkpoint's weights replace them
         _init_from(model, options.init_from)
     log(
         f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
