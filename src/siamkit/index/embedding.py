@@ -25,6 +25,24 @@ def model_distance(model: object) -> Distance:
     return get_distance(m.scoring_distance if isinstance(m, ScoringModel) else m.distance)
 
 
+CALIBRATED = "the model's calibrated threshold"
+"""Where a threshold read from ``model.threshold`` comes from, as the text commands say it."""
+
+
+def model_threshold(model: object) -> tuple[float | None, str | None]:
+    """The distance threshold a model decides at when the caller gives none, and where it comes
+    from: a model's own ``decision_threshold()`` (a text model: its calibrated threshold, else
+    all-MiniLM-L6-v2's sentence default, as ``siamkit text similarity`` and the service use),
+    else ``model.threshold``; ``(None, None)`` when it has none. A ``ValueError`` of
+    ``decision_threshold`` (no default applies to the model's scores) propagates."""
+    own = getattr(model, "decision_threshold", None)
+    if callable(own):
+        threshold, source = own()
+        return float(threshold), str(source)
+    threshold = getattr(model, "threshold", None)
+    return (None, None) if threshold is None else (float(threshold), CALIBRATED)
+
+
 def model_embedding_dim(model: object) -> int:
     """``model.embedding_dim`` as an int, with a clear error for objects that are not models."""
     dim = as_embedding_model(model).embedding_dim

@@ -18,7 +18,7 @@ import torch
 
 from siamkit.distances import Distance, get_distance, list_distances
 from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
-from siamkit.index.embedding import embed_inputs, model_distance
+from siamkit.index.embedding import embed_inputs, model_distance, model_threshold
 from siamkit.index.factory import create_index
 from siamkit.index.provenance import check_same_model, wanted_meta
 from siamkit.index.results import (
@@ -60,8 +60,10 @@ class Gallery:
     """Enrolled labels and their embeddings, searchable by a model's distance.
 
     Create or open one with :meth:`Gallery.open`. The decision threshold is ``threshold`` if
-    given, else the model's calibrated ``model.threshold``; with neither, ``identify`` names the
-    nearest label and leaves ``Match.accepted`` / ``VerifyResult.same`` as ``None``.
+    given, else the model's calibrated ``model.threshold`` (a text model without one: its
+    default, as ``siamkit text similarity`` and the service decide); ``threshold_source`` says
+    which. With none, ``identify`` names the nearest label and leaves ``Match.accepted`` /
+    ``VerifyResult.same`` as ``None``.
 
     >>> g = Gallery.open("staff.db", model)  # doctest: +SKIP
     >>> g.enroll("alice", alice_images, metadata={"team": "ops"})  # doctest: +SKIP
@@ -78,9 +80,16 @@ class Gallery:
         distance: Distance,
         threshold: float | None,
         index_kind: str,
+        threshold_source: str | None = None,
+        no_threshold: str | None = None,
     ) -> None:
         self._store, self.model, self._index, self.distance = store, model, index, distance
         self.threshold, self.index_kind = threshold, index_kind
+        # where the threshold comes from ("given", "the model's calibrated threshold", a text
+        # model's default); None without a threshold
+        self.threshold_source: str | None = None if threshold is None else threshold_source
+        # why a decision is refused without a threshold (a model no default applies to)
+        self._no_threshold = no_threshold
         self.embedding_dim = index.dim
         self._label_of: dict[int, str] = {}  # item id -> label, for indexed items
         self._loaded = False
@@ -111,7 +120,9 @@ class Gallery:
                 Without a model, an existing gallery opens for listing, removal and search by
                 embeddings; a new one needs ``embedding_dim`` (and ``distance``).
             index: ``"exact"`` (default), ``"faiss-flat"``, ``"faiss-ivf"``, ``"faiss-hnsw"``, ``"lsh"``.
-            threshold: decision threshold on the distance; default ``model.threshold``.
+            threshold: decision threshold on the distance; default ``model.threshold``, and for
+                a text model without one all-MiniLM-L6-v2's sentence default (as ``siamkit text
+                similarity`` and the service); ``Gallery.threshold_source`` says which.
             create: create a missing gallery file.
             embedding_dim, distance: for galleries of raw embeddings (no model).
             index_options: extra arguments of the index class, e.g. ``{"nprobe": 16}``.
@@ -142,13 +153,18 @@ class Gallery:
                     "with that model"
                 )
             dist = model_distance(model) if model is not None else get_distance(meta["distance"])
+            source, refusal = ("given" if threshold is not None else None), None
             if threshold is None and model is not None:
-                threshold = getattr(model, "threshold", None)
+                try:
+                    threshold, source = model_threshold(model)
+                except ValueError as err:  # decisions are refused; enrolling and search are not
+                    refusal = str(err)
             idx = create_index(index, int(meta["embedding_dim"]), dist, **dict(index_options or {}))
         except BaseException:
             store.close()
             raise
-        return cls(store, model, idx, dist, None if threshold is None else float(threshold), index)
+        value = None if threshold is None else float(threshold)
+        return cls(store, model, idx, dist, value, index, source, refusal)
 
     # ---------------------------------------------------------------- enrollment
     def enroll(
@@ -278,6 +294,8 @@ class Gallery:
 
     def _accept(self, distance: float, warn: bool = True) -> bool | None:
         if self.threshold is None:
+            if warn and self._no_threshold is not None:
+                raise ValueError(self._no_threshold)
             if warn and not self._warned_no_threshold:  # once per gallery: None, say why
                 self._warned_no_threshold = True
                 warnings.warn(NO_THRESHOLD, UserWarning, stacklevel=4)

@@ -6,27 +6,28 @@ from typing import Any
 
 import torch
 
-from siamkit.index.embedding import embed_inputs, model_distance
+from siamkit.index.embedding import embed_inputs, model_distance, model_threshold
 from siamkit.index.results import VerifyResult
 
 
 def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> VerifyResult:
     """Are ``a`` and ``b`` the same? One input each (``(C, H, W)`` or ``(1, C, H, W)`` in [0, 1]).
 
-    The threshold is ``threshold`` if given, else ``model.threshold``; without either,
+    The threshold is ``threshold`` if given, else ``model.threshold`` (a text model without
+    one: all-MiniLM-L6-v2's sentence default, as ``siamkit text similarity``); without either,
     ``same`` is ``None`` and only the distance is reported.
 
     >>> verify_pair(net, img_a, img_b).same  # doctest: +SKIP
     True
     """
+    if threshold is None:
+        threshold, _ = model_threshold(model)  # before embedding: a refusal costs nothing
     za, zb = embed_inputs(model, a), embed_inputs(model, b)
     if za.shape[0] != 1 or zb.shape[0] != 1:
         raise ValueError(
             f"verify_pair compares one pair, got {za.shape[0]} and {zb.shape[0]} inputs; "
             "use model(a, b) for batches of pairs"
         )
-    if threshold is None:
-        threshold = getattr(model, "threshold", None)
     with torch.inference_mode():
         d = float(model_distance(model).pairwise(torch.from_numpy(za), torch.from_numpy(zb))[0])
     same = None if threshold is None else bool(d <= float(threshold))

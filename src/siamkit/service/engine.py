@@ -28,7 +28,12 @@ from siamkit.index import (
     VerifyResult,
     verify_pair,
 )
-from siamkit.index.embedding import embed_inputs, model_distance, model_embedding_dim
+from siamkit.index.embedding import (
+    embed_inputs,
+    model_distance,
+    model_embedding_dim,
+    model_threshold,
+)
 from siamkit.model_protocol import as_embedding_model
 from siamkit.models import JoinedEmbedding, model_fingerprint
 from siamkit.service.errors import RequestError, not_found
@@ -122,7 +127,8 @@ class ServiceEngine:
             images and ``/embed`` only (the gallery endpoints answer 409).
         limits: request limits; ``compute_threads`` sizes the pool.
         index: the gallery's search index kind.
-        threshold: the decision threshold on the distance; default ``model.threshold``.
+        threshold: the decision threshold on the distance; default ``model.threshold`` (a text
+            model without one: its default, as :class:`~siamkit.index.Gallery` reads it).
 
     Example:
         >>> engine = ServiceEngine(model, "staff.db")  # doctest: +SKIP
@@ -154,7 +160,7 @@ class ServiceEngine:
         self.enroll_lock = threading.Lock()
         self.distance_name = model_distance(model).name
         if threshold is None:
-            threshold = getattr(model, "threshold", None)
+            threshold, _ = model_threshold(model)
         self.threshold: float | None = threshold
         self.embedding_dim = model_embedding_dim(model)
         self.embedding_parts = embedding_parts(model)

@@ -105,6 +105,16 @@ class TextSiameseNetwork(nn.Module):
     def share_weights(self) -> bool:
         return self.doc_encoder is None
 
+    def decision_threshold(self) -> tuple[float, str]:
+        """The distance threshold this model decides same or different at when the caller gives
+        none, and where it comes from: its calibrated threshold, else all-MiniLM-L6-v2's sentence
+        default, as ``siamkit text similarity`` and the service use (galleries and
+        :func:`~siamkit.index.verify_pair` read it). ``ValueError`` for a model joined to a
+        lexical tower without a threshold of its own (no default applies to its scores)."""
+        from siamkit.applications.text.similarity import resolve_threshold
+
+        return resolve_threshold(self, None)
+
     @property
     def embedding_dim(self) -> int:
         return self.encoder.num_features + (self.lexical.dim if self.lexical is not None else 0)

@@ -482,6 +482,13 @@ class TextOnnxModel:
     def distance_name(self) -> str:
         return str(self.distance.name)
 
+    def decision_threshold(self) -> tuple[float, str]:
+        """As :meth:`TextSiameseNetwork.decision_threshold`: the bundle's threshold, else
+        all-MiniLM-L6-v2's sentence default, and where it comes from."""
+        from siamkit.applications.text.similarity import resolve_threshold
+
+        return resolve_threshold(self, None)  # type: ignore[arg-type]
+
     @property
     def input_shape(self) -> None:
         """``None``: the model embeds strings, not tensors of one shape."""

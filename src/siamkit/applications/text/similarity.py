@@ -12,6 +12,7 @@ from siamkit.applications.text.model import (
     check_texts,
 )
 from siamkit.applications.text.score_map import mapped_score
+from siamkit.index.embedding import CALIBRATED
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def resolve_threshold(
             raise ValueError(f"a cosine-similarity threshold lies in [-1, 1], got {similarity}")
         return 1.0 - similarity, "given"
     if model.threshold is not None:
-        return float(model.threshold), "the model's calibrated threshold"
+        return float(model.threshold), CALIBRATED
     refuse_default_for_lexical(model)
     default = PASSAGE_THRESHOLD if level == "passage" else DOCUMENT_THRESHOLD
     name = "sentence" if level == "passage" else level
