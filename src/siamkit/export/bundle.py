@@ -63,7 +63,9 @@ def save_model(
         model: a :class:`SiameseNetwork`, :class:`HalfTwinNetwork`, :class:`JoinedEmbedding` or
             another registered kind
             (:func:`siamkit.models.register_model_kind`).
-        threshold: calibrated distance threshold; defaults to ``model.threshold``.
+        threshold: calibrated distance threshold; defaults to ``model.threshold``. Once the
+            folder is written, ``model.threshold`` is set to it too, so the model in memory
+            decides as the saved one does.
         metadata: JSON-serialisable extras (training data, metrics, ...).
 
     >>> save_model(net, "out/model")  # doctest: +SKIP

@@ -61,7 +61,11 @@ def test_long_text_is_windowed_and_windows_averaged_by_tokens(text_model) -> Non
 
 
 def test_bundle_round_trip_carries_the_tokenizer(text_model, tmp_path) -> None:
-    siamkit.save_model(text_model, tmp_path / "m", threshold=0.3)
+    try:
+        siamkit.save_model(text_model, tmp_path / "m", threshold=0.3)
+        assert text_model.threshold == 0.3  # the model in memory decides as the saved one
+    finally:  # the session's shared model keeps no threshold (later tests use the default's)
+        text_model.threshold = None
     assert (tmp_path / "m" / "tokenizer" / "tokenizer.json").is_file()
     back = siamkit.load_model(tmp_path / "m")
     assert isinstance(back, TextSiameseNetwork) and back.threshold == 0.3
