@@ -18,6 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def relative_note(path: str | os.PathLike[str]) -> str:
+    """For an error about a missing ``path``: where a relative one was looked for
+    (``" (relative to the current folder, /home/me)"``), else nothing."""
+    p = Path(path)
+    return (
+        "" if p.is_absolute() or p.exists() else f" (relative to the current folder, {Path.cwd()})"
+    )
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks (model weights, exports, downloaded pieces)."""
     import hashlib

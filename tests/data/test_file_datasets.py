@@ -56,8 +56,26 @@ def test_image_folder_transform_and_extensions(folder_tree):
 
 
 def test_image_folder_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist") as err:
         ImageFolderDataset(tmp_path / "missing", (1, 4, 4))
+    assert "relative to" not in str(err.value)  # an absolute path needs no note
+
+
+def test_a_missing_relative_folder_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    """A relative data folder is read from the current folder, which the error names (a config
+    run from another folder than the one its paths were written for)."""
+    from siamkit.data.signature_layouts import detect_layout, scan_signature_layout
+
+    monkeypatch.chdir(tmp_path)
+    where = rf"'chips' does not exist or is not a folder \(relative to the current folder, {tmp_path}\)\."
+    with pytest.raises(FileNotFoundError, match="Image folder " + where):
+        ImageFolderDataset("chips", (1, 4, 4))
+    with pytest.raises(FileNotFoundError, match="Signature folder " + where):
+        scan_signatures("chips")
+    with pytest.raises(FileNotFoundError, match="Signature folder " + where):
+        detect_layout("chips")
+    with pytest.raises(FileNotFoundError, match="Signature folder " + where):
+        scan_signature_layout("chips", "folders")
     (tmp_path / "flat").mkdir()
     _write_png(tmp_path / "flat" / "a.png", 0)
     with pytest.raises(ValueError, match="one folder per class"):

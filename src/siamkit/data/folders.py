@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from siamkit.atomic import relative_note
 from siamkit.data.image_io import load_images
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ImageFolderDataset",
     "OmniglotDataset",
     "list_images",
+    "missing_folder",
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (
@@ -94,8 +96,15 @@ def _subdirs(folder: Path) -> list[Path]:
 def _existing_dir(root: str | os.PathLike, what: str) -> Path:
     path = Path(root)
     if not path.is_dir():
-        raise FileNotFoundError(f"{what} folder '{path}' does not exist or is not a folder.")
+        raise missing_folder(path, what)
     return path
+
+
+def missing_folder(path: str | os.PathLike[str], what: str) -> FileNotFoundError:
+    """The error for a ``what`` folder (``"Image"``, ``"Signature"``) that is not there."""
+    return FileNotFoundError(
+        f"{what} folder '{path}' does not exist or is not a folder{relative_note(path)}."
+    )
 
 
 class FileImageDataset(Dataset):

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from siamkit.data.folders import list_images
+from siamkit.data.folders import list_images, missing_folder
 from siamkit.data.signatures import WriterSignatures, scan_signatures
 
 __all__ = ["SIGNATURE_LAYOUTS", "detect_layout", "scan_signature_layout"]
@@ -106,7 +106,7 @@ def detect_layout(root: str | os.PathLike[str]) -> str:
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"Signature folder '{root}' does not exist or is not a folder.")
+        raise missing_folder(root, "Signature")
     if (root / "full_org").is_dir():
         return "cedar"
     for name in ("folders", "gpds", "bhsig"):
@@ -138,7 +138,7 @@ def scan_signature_layout(
         )
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"Signature folder '{root}' does not exist or is not a folder.")
+        raise missing_folder(root, "Signature")
     writers = SIGNATURE_LAYOUTS[layout](root)
     if not writers:
         raise ValueError(f"No signatures in the {layout} layout under '{root}'.")

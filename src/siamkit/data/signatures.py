@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import torch
 
-from siamkit.data.folders import list_images
+from siamkit.data.folders import list_images, missing_folder
 from siamkit.data.pairs_csv import FilePairDataset
 
 __all__ = ["SignatureDataset", "SignaturePair", "WriterSignatures", "scan_signatures"]
@@ -68,7 +68,7 @@ def scan_signatures(root: str | os.PathLike) -> list[WriterSignatures]:
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"Signature folder '{root}' does not exist or is not a folder.")
+        raise missing_folder(root, "Signature")
     writers = []
     for writer_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         genuine_dir = _find_dir(writer_dir, GENUINE_DIRS)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siamkit.atomic import same_file
+from siamkit.atomic import relative_note, same_file
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".rst", ".html", ".htm", ""}
 CORPUS_SUFFIXES = {".jsonl", ".csv"}
@@ -73,12 +73,7 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
     """
     p = Path(path)
     if not p.is_file():
-        where = (
-            ""
-            if p.is_absolute() or p.exists()
-            else f" (relative to the current folder, {Path.cwd()})"
-        )
-        raise ValueError(f"{p} is not a file{where}")
+        raise ValueError(f"{p} is not a file{relative_note(p)}")
     data = p.read_bytes()
     try:
         return data.decode("utf-8-sig")
