@@ -4,10 +4,15 @@ Progress bar, a checkpoint (atomic) at the end of each epoch or every ``checkpoi
 ``--resume`` continuing from it with the same batches, autocast on CUDA, optional gradient
 checkpointing. Validation (a separate file or a seeded share of the training file) gives the
 metrics and, for labelled pairs, the calibrated threshold saved with the model.
+
+``--init-from MODEL`` (:attr:`TaskOptions.init_from`) is the model to fine-tune, as ``model.path``
+is (a config naming another one is refused); the checkpoint and the saved model record it, and a
+``--resume`` without it continues from the checkpoint's (:func:`start_model`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -29,6 +34,7 @@ from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_path
+from siamkit.training.preflight import resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 CHECKPOINT = "checkpoint.pt"
@@ -113,9 +119,63 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, fh)
 
 
-def _setup(cfg: TextTrainConfig, device: torch.device) -> TextSiameseNetwork:
+def _same_model(a: str, b: str) -> bool:
+    return a == b or Path(a).resolve() == Path(b).resolve()
+
+
+def start_model(
+    cfg: TextTrainConfig, init_from: str | None, resume: bool = False, saved: Any = None
+) -> tuple[TextTrainConfig, str | None]:
+    """``cfg`` with ``model.path`` set to the model ``--init-from`` names (``init_from``; a
+    ``model.path`` naming another one is refused), and the ``init_from`` the run records. On
+    ``resume`` (``saved``: the config the checkpoint recorded) ``init_from`` may be left out,
+    and the checkpoint's is used; another one is refused
+    (:func:`~siamkit.training.preflight.resumed_init_from`). Unlike the other tasks, a resumed
+    text run reads that model again, for its architecture and tokenizer.
+    """
+    path = cfg.model.path
+    _refuse_two_models(path, init_from)
+    if resume:
+        named = init_from is not None and path is not None  # (the same model: refused otherwise)
+        init_from = resumed_init_from(saved, None if named else init_from)
+        _refuse_two_models(path, init_from)  # the checkpoint's
+    if init_from is None:
+        return cfg, None
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, path=init_from)), init_from
+
+
+def _refuse_two_models(path: str | None, init_from: str | None) -> None:
+    if path is not None and init_from is not None and not _same_model(path, init_from):
+        raise ValueError(
+            f"--init-from {init_from} and model.path {path} name different models to start "
+            "from: give one of them"
+        )
+
+
+def _recorded(cfg: TextTrainConfig, init_from: str | None) -> dict[str, Any]:
+    """The config the checkpoint records, with ``model.init_from`` (what a resume checks)."""
+    doc = dataclasses.asdict(cfg)
+    doc["model"]["init_from"] = init_from
+    return doc
+
+
+def _load_start(path: str | None, init_from: str | None) -> TextSiameseNetwork:
+    try:
+        return load_text_model(path)
+    except TypeError as err:  # an image model, a tracker, ...
+        if init_from is None:
+            raise
+        raise ValueError(
+            f"--init-from {err}: a text run starts from a siamkit text model or a local Hugging "
+            "Face folder"
+        ) from None
+
+
+def _setup(
+    cfg: TextTrainConfig, device: torch.device, init_from: str | None = None
+) -> TextSiameseNetwork:
     m = cfg.model
-    model = load_text_model(m.path)
+    model = _load_start(m.path, init_from)
     if (model.encoder.max_length, model.encoder.overlap) != (m.max_length, m.overlap):
         model.encoder.max_length, model.encoder.overlap = m.max_length, m.overlap
     if not m.share_weights and model.share_weights:
@@ -132,18 +192,22 @@ def _setup(cfg: TextTrainConfig, device: torch.device) -> TextSiameseNetwork:
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """Fine-tune as ``config`` says; writes ``out_dir/model``, ``metrics.json``, the checkpoint."""
     cfg = parse_config(config, options.overrides)
-    examples = read_examples(cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg))
-    train_ex, val_ex = _split(examples, cfg)
     ckpt_path = out_dir / CHECKPOINT
     if options.resume and not ckpt_path.is_file():
         raise ValueError(f"--resume: {ckpt_path} does not exist")
-    log = options.log or print
     dev_name = options.device
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if dev_name == "auto" else dev_name
     )
+    state = torch.load(ckpt_path, map_location=device, weights_only=True) if options.resume else {}
+    cfg, init_from = start_model(cfg, options.init_from, options.resume, state.get("config"))
+    examples = read_examples(cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg))
+    train_ex, val_ex = _split(examples, cfg)
+    log = options.log or print
     torch.manual_seed(cfg.train.seed)
-    model = _setup(cfg, device)
+    model = _setup(cfg, device, init_from)
+    if init_from is not None and not options.resume:
+        log(f"starting from the weights of {init_from}")
     total = cfg.train.epochs * len(_batches(train_ex, cfg, 0))
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
@@ -154,7 +218,6 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     )
     start_epoch, start_step = 0, 0
     if options.resume:
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -173,6 +236,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         ckpt_path,
         amp,
         options.progress,
+        _recorded(cfg, init_from),
     )
     model.eval()
     metrics = {"train.final_loss": losses[-1] if losses else None, "train.steps": total}
@@ -184,7 +248,10 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         metrics["score_map.knots"] = len(model.score_map.x)
     from siamkit.export.bundle import save_model
 
-    model_dir = save_model(model, out_dir / "model", threshold=threshold, metadata={"task": "text"})  # type: ignore[arg-type]
+    meta: dict[str, Any] = {"task": "text"}
+    if init_from is not None:
+        meta["init_from"] = init_from
+    model_dir = save_model(model, out_dir / "model", threshold=threshold, metadata=meta)  # type: ignore[arg-type]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return TaskSummary(model_dir, metrics, {"metrics": out_dir / "metrics.json"})
 
@@ -199,6 +266,7 @@ def _loop(
     ckpt_path: Path,
     amp: bool,
     progress: bool,
+    record: dict[str, Any] | None = None,
 ) -> list[float]:
     losses: list[float] = []
     every = cfg.train.checkpoint_every
@@ -236,6 +304,7 @@ def _loop(
                         "epoch": nxt[0],
                         "step": nxt[1],
                         "rng": torch.get_rng_state(),
+                        "config": record,  # model.init_from: what a resume checks
                     },
                 )
     bar.close()

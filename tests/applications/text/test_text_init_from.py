@@ -1,0 +1,135 @@
+"""``siamkit train --init-from MODEL`` of a ``task: text`` config: the run fine-tunes MODEL (as
+``model.path``), records it, and its resume follows the other tasks' rule (it was ignored: the
+run fine-tuned the config's model without a word)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+import siamkit
+from _tiny_bert import save_tiny_bert
+from siamkit.applications.text import train as text_train
+from siamkit.cli.main import cli
+from siamkit.export.bundle import read_model_config
+from siamkit.training.tasks import TaskOptions, get_task
+
+WEIGHT = "encoder.transformer.encoder.layer.0.attention.self.query.weight"
+
+
+def _config(data: Path, path: Path | None = None, **train: Any) -> dict[str, Any]:
+    model: dict[str, Any] = {"max_length": 32, "overlap": 8}
+    if path is not None:
+        model["path"] = str(path)
+    return {
+        "model": model,
+        "data": {"train": str(data), "score_range": [0, 5], "val_fraction": 0},
+        "loss": {"name": "cosent"},
+        "train": {"epochs": 2, "batch_size": 6, "lr": 1e-3, "warmup": 0.0, **train},
+    }
+
+
+@pytest.fixture
+def pairs_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Path:
+    path = tmp_path / "pairs.csv"
+    path.write_text("a,b,label\n" + "".join(f"{a},{b},{s}\n" for a, b, s in graded_pairs))
+    return path
+
+
+@pytest.fixture(scope="module")
+def other_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT with other weights (seed 1) than ``tiny_hf`` (seed 0)."""
+    return save_tiny_bert(tmp_path_factory.mktemp("other-bert"), layers=2, seed=1)
+
+
+@pytest.fixture
+def first_weights(monkeypatch: pytest.MonkeyPatch) -> dict[str, torch.Tensor]:
+    """The model's weights when its training loop starts, filled in by the run."""
+    seen: dict[str, torch.Tensor] = {}
+    real = text_train._loop
+
+    def loop(model: Any, *args: Any, **kw: Any) -> Any:
+        seen.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(text_train, "_loop", loop)
+    return seen
+
+
+def test_init_from_is_the_model_the_run_fine_tunes(
+    other_bert: Path, pairs_csv: Path, tmp_path: Path, first_weights: dict[str, torch.Tensor]
+) -> None:
+    start = text_train.load_text_model(other_bert).state_dict()
+    options = TaskOptions(progress=False, init_from=str(other_bert))
+    summary = get_task("text")(_config(pairs_csv), tmp_path / "run", options)
+    assert first_weights.keys() == start.keys()  # not the default MiniLM of a config without path
+    for k, v in start.items():
+        torch.testing.assert_close(first_weights[k], v, msg=k)
+    after = siamkit.load_model(summary.model_dir)
+    assert not torch.allclose(after.state_dict()[WEIGHT], start[WEIGHT])  # and trained it
+    assert read_model_config(summary.model_dir)["metadata"]["init_from"] == str(other_bert)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["config"]
+    assert saved["model"]["init_from"] == str(other_bert)
+
+
+def test_init_from_and_another_model_path_or_a_non_text_model_are_refused(
+    tiny_hf: Path, other_bert: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    from siamkit.applications.tracking.pretrained import PRETRAINED_DIR
+
+    cfg = tmp_path / "text.yaml"
+    cfg.write_text(yaml.safe_dump({"task": "text", **_config(pairs_csv, tiny_hf)}))
+    out = tmp_path / "run"
+    args = ["train", str(cfg), "--out", str(out), "--no-progress"]
+    res = CliRunner().invoke(cli, [*args, "--init-from", str(other_bert)])
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert f"--init-from {other_bert} and model.path {tiny_hf} name different models" in res.output
+    assert not out.exists()
+    cfg.write_text(yaml.safe_dump({"task": "text", **_config(pairs_csv)}))
+    res = CliRunner().invoke(cli, [*args, "--init-from", str(PRETRAINED_DIR)])
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert "holds a SiamFCNet, not a text model: a text run starts from" in res.output
+    assert not out.exists()
+
+
+def test_resume_needs_no_init_from_and_refuses_another(
+    tiny_hf: Path,
+    other_bert: Path,
+    pairs_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg, out = _config(pairs_csv, checkpoint_every=1), tmp_path / "cut"
+    real, saves = text_train._save_checkpoint, []
+
+    def dying_save(path: Path, state: dict[str, Any]) -> None:
+        real(path, state)
+        saves.append(1)
+        if len(saves) == 1:
+            raise KeyboardInterrupt  # killed after the first step's checkpoint
+
+    monkeypatch.setattr(text_train, "_save_checkpoint", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, out, TaskOptions(progress=False, init_from=str(other_bert)))
+    resume = TaskOptions(progress=False, resume=True, init_from=str(tiny_hf))
+    with pytest.raises(ValueError, match=f"started from --init-from {other_bert}, not {tiny_hf}"):
+        get_task("text")(cfg, out, resume)
+    summary = get_task("text")(cfg, out, TaskOptions(progress=False, resume=True))
+    assert len(saves) == 4  # the three steps left after the first (2 epochs of 2 steps)
+    assert read_model_config(summary.model_dir)["metadata"]["init_from"] == str(other_bert)
+    # a run that started from its config's model.path: --init-from on resume is another model
+    plain, plain_cfg = tmp_path / "plain", _config(pairs_csv, tiny_hf, checkpoint_every=1)
+    saves.clear()
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(plain_cfg, plain, TaskOptions(progress=False))
+    again = TaskOptions(progress=False, resume=True, init_from=str(other_bert))
+    with pytest.raises(ValueError, match="name different models"):
+        get_task("text")(plain_cfg, plain, again)
+    same = TaskOptions(progress=False, resume=True, init_from=str(tiny_hf))  # its model.path
+    monkeypatch.setattr(text_train, "_save_checkpoint", real)
+    get_task("text")(plain_cfg, plain, same)
