@@ -68,8 +68,9 @@ DEVICE = click.option(
     "init_from",
     type=click.Path(),
     help="Start from this saved model's encoder and head (model.init_from); the class list may "
-    "differ, the optimiser starts fresh. --resume needs no --init-from: the checkpoint holds "
-    "the weights.",
+    "differ, the optimiser starts fresh. A text run fine-tunes it (as model.path); a tracker "
+    "run takes a saved tracker of its backbone, or 'builtin' for the shipped one. --resume "
+    "needs no --init-from: the checkpoint holds the weights.",
 )
 @DEVICE
 @click.option(
@@ -108,18 +109,15 @@ def train(
     """
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
-    if init_from is not None and not resume and not Path(init_from).exists():
+    folder = init_from is not None and not _builtin_tracker(config, init_from)
+    if folder and not resume and not Path(str(init_from)).exists():
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)
         raise click.BadParameter(f"no saved model at {init_from}", param_hint="'--init-from'")
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     _refuse_study_folder(out_dir)
     if not resume and not overwrite:
         _refuse_existing_run(out_dir)
-    if (
-        overwrite
-        and init_from is not None
-        and out_dir.resolve() in Path(init_from).resolve().parents
-    ):
+    if overwrite and folder and out_dir.resolve() in Path(str(init_from)).resolve().parents:
         raise click.UsageError(
             f"--init-from {init_from} is inside {out_dir}, whose earlier run --overwrite sets "
             f"aside: copy that model elsewhere first (e.g. cp -r {init_from} runs/base-model)"
@@ -244,6 +242,14 @@ def _refuse_existing_run(out_dir: Path) -> None:
             f"{out_dir} already holds a run ({', '.join(found)}): continue it with --resume, "
             "start again with --overwrite, or choose another --out"
         )
+
+
+def _builtin_tracker(config: str, init_from: str) -> bool:
+    """Whether ``--init-from`` names the built-in tracker (``builtin``) for a ``task: siamfc``
+    config, rather than a folder."""
+    from siamkit.applications.tracking.pretrained import BUILTIN_NAME
+
+    return init_from == BUILTIN_NAME and _config_task(config) == "siamfc"
 
 
 def _config_task(config: str) -> str | None:

@@ -14,6 +14,17 @@ from siamkit.applications.tracking.model import SiamFCNet
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "siamfc-small"
 
+#: What ``siamkit train`` of a ``task: siamfc`` config takes as ``--init-from`` (or
+#: ``model.init_from``) for the built-in tracker: ``--init-from builtin`` (a folder of that name
+#: is ``./builtin``).
+BUILTIN_NAME = "builtin"
+
+
+def tracker_folder(init_from: str) -> Path:
+    """The folder ``init_from`` names: :data:`PRETRAINED_DIR` for :data:`BUILTIN_NAME`, else
+    the path itself."""
+    return PRETRAINED_DIR if init_from == BUILTIN_NAME else Path(init_from)
+
 
 def load_pretrained_tracker() -> SiamFCNet:
     """The shipped real-time tracker (``small`` backbone), in eval mode."""

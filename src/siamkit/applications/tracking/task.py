@@ -1,12 +1,16 @@
 """``siamkit train`` with ``task: siamfc``: train a SiamFC tracker, score it on validation sequences, save it.
 
-Config sections (``configs/siamfc.yaml``): ``model`` (backbone, backbone_kwargs), ``tracker``
+Config sections (``configs/siamfc.yaml``): ``model`` (backbone, backbone_kwargs, init_from), ``tracker``
 (:class:`TrackerParams` overrides), ``data`` (``root``: a folder of GOT-10k / OTB sequences, or
 synthetic pairs of ``split``), ``train`` (:class:`TrainSettings`; trained by siamkit's Trainer) and
 ``eval`` (synthetic validation sequences). Writes ``OUT/checkpoint.pt``, ``OUT/model/``,
 ``OUT/metrics.json`` and ``OUT/config.yaml``. Under ``torchrun --nproc_per_node=N`` the training is
 data-parallel (:func:`~siamkit.applications.tracking.train.train_siamfc`); only rank 0 writes,
 logs and validates.
+
+``model.init_from`` (``--init-from``) starts the training from a saved tracker's weights (a folder,
+or ``builtin``: the tracker that ships with siamkit) of the config's backbone; ``--resume``
+needs none (the checkpoint records it and holds the weights), and refuses another.
 """
 
 from __future__ import annotations
@@ -22,16 +26,19 @@ import yaml
 from siamkit.applications.tracking.evaluate import evaluate_tracker
 from siamkit.applications.tracking.model import SiamFCNet, TrackerParams, save_tracker
 from siamkit.applications.tracking.pairs import PairSource, SequencePairs, SyntheticPairs
+from siamkit.applications.tracking.pretrained import BUILTIN_NAME, tracker_folder
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.applications.tracking.train import TrainSettings, steps_done, train_siamfc
 from siamkit.atomic import atomic_write
 from siamkit.data.synthetic_tracking import synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
+from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.ddp import finish_distributed, is_main_process
+from siamkit.training.preflight import resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "model": {"backbone": "small", "backbone_kwargs": {}},
+    "model": {"backbone": "small", "backbone_kwargs": {}, "init_from": None},
     "tracker": {},
     "data": {
         "root": None,
@@ -99,15 +106,55 @@ def _source(data: dict[str, Any]) -> tuple[PairSource, str]:
     return src, f"synthetic pairs, split {data['split']!r}, {size[0]}x{size[1]} frames"
 
 
+def _backbone(name: str, kwargs: dict[str, Any]) -> str:
+    return repr(name) + (f" (backbone_kwargs {kwargs})" if kwargs else "")
+
+
+def start_from_tracker(net: SiamFCNet, init_from: str) -> None:
+    """Copy the weights of the saved tracker ``init_from`` (a folder, or ``builtin``) into
+    ``net``; a model of another kind, or a tracker of another backbone, is refused."""
+    from siamkit.export.bundle import load_model, read_model_config
+
+    folder = tracker_folder(init_from)
+    if not folder.exists():
+        raise FileNotFoundError(f"model.init_from: no saved model at {init_from}")
+    kind = read_model_config(folder).get("model", {}).get("kind")
+    if kind != SiamFCNet.kind:
+        raise ValueError(
+            f"--init-from {init_from} is a {kind!r} model, not a tracker: a siamfc run starts "
+            f"from a model saved by a 'task: siamfc' run, or from the built-in tracker "
+            f"(--init-from {BUILTIN_NAME})"
+        )
+    source = load_model(folder)
+    assert isinstance(source, SiamFCNet)
+    have = _backbone(source.backbone_name, source.backbone_kwargs)
+    want = _backbone(net.backbone_name, net.backbone_kwargs)
+    if have != want:
+        raise ValueError(
+            f"--init-from {init_from} is a tracker with the {have} backbone, but the config's "
+            f"model.backbone is {want}: set model.backbone to {source.backbone_name!r} (and "
+            "backbone_kwargs to the tracker's), or start from a tracker of the config's backbone"
+        )
+    net.load_state_dict(source.state_dict())
+
+
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """Train, validate on synthetic ``eval.split`` sequences, save ``out_dir/model``."""
     cfg = resolve_config(config, options.overrides)
     if options.device != "auto":
         cfg["train"]["device"] = options.device
+    if options.init_from is not None:  # recorded as model.init_from, as a supervised run does
+        cfg["model"]["init_from"] = options.init_from
+    if options.resume:  # refused before anything is written; the checkpoint's weights are used
+        saved = load_checkpoint(out_dir / "checkpoint.pt").get("config")
+        cfg["model"]["init_from"] = resumed_init_from(saved, cfg["model"]["init_from"])
     settings = _settings(cfg["train"])
     params = TrackerParams.from_dict(cfg["tracker"])
     source, described = _source(cfg["data"])
     net = SiamFCNet(cfg["model"]["backbone"], cfg["model"]["backbone_kwargs"], params)
+    init_from = cfg["model"]["init_from"]
+    if init_from is not None and not options.resume:
+        start_from_tracker(net, init_from)
     main = is_main_process()  # under torchrun only rank 0 writes, logs and validates
     new_dir, config_file = not out_dir.exists(), out_dir / "config.yaml"
     new_config = not config_file.exists()
@@ -115,11 +162,14 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(config_file, yaml.safe_dump(cfg, sort_keys=False))
     log = (options.log or (lambda _msg: None)) if main else (lambda _msg: None)
+    if init_from is not None and not options.resume:
+        log(f"starting from the weights of {init_from}")
     t0 = time.time()
     try:
         result = train_siamfc(
-            net, source, settings, out_dir / "checkpoint.pt", options.resume, options.progress, log
-        )
+            net, source, settings, out_dir / "checkpoint.pt", options.resume, options.progress,
+            log, run_config=json.loads(json.dumps(cfg)),
+        )  # fmt: skip
     except BaseException:  # e.g. a corrupt frame: a run that saved nothing leaves nothing behind
         if main and not (out_dir / "checkpoint.pt").exists():
             if new_config:
@@ -145,7 +195,12 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     model_dir = save_tracker(
         net,
         out_dir / "model",
-        metadata={"training_data": described, "train": asdict(settings), "metrics": metrics},
+        metadata={
+            "training_data": described,
+            "train": asdict(settings),
+            "metrics": metrics,
+            **({"init_from": init_from} if init_from is not None else {}),
+        },
     )
     atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     log(
