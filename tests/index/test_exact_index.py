@@ -9,7 +9,7 @@ import pytest
 import torch
 from _index_helpers import clustered
 
-from siamkit.distances import MahalanobisDistance
+from siamkit.distances import MahalanobisDistance, MLPMetric
 from siamkit.index import ExactIndex, SearchIndex, create_index, load_index
 
 NAIVE = {
@@ -106,6 +106,29 @@ def test_learned_distance_uses_its_matrix():
     res = index.search(q, k=4)
     np.testing.assert_array_equal(res.ids, np.argsort(full, axis=1, kind="stable")[:, :4])
     np.testing.assert_allclose(res.distances, np.sort(full, axis=1)[:, :4], rtol=1e-5)
+
+
+def test_mlp_head_search_equals_a_loop_over_pairs():
+    """A gallery of a model with a learned MLP head ranks by the head's score of each pair."""
+    torch.manual_seed(0)
+    head = MLPMetric(4, hidden=8)
+    x, q = clustered(30, 4, seed=4), clustered(3, 4, seed=5)
+    index = ExactIndex(4, head, chunk_size=8)
+    index.add(x, np.arange(30))
+    res = index.search(q, k=5)
+    with torch.no_grad():
+        loop = np.array(
+            [
+                [
+                    float(head.pairwise(torch.from_numpy(a)[None], torch.from_numpy(g)[None]))
+                    for g in x
+                ]
+                for a in q
+            ]
+        )
+    order = np.argsort(loop, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(res.ids, order)
+    np.testing.assert_allclose(res.distances, np.take_along_axis(loop, order, 1), rtol=0, atol=1e-6)
 
 
 def test_save_load_roundtrip(tmp_path):

@@ -6,12 +6,18 @@ Both are ``nn.Module`` s that follow the :class:`~siamkit.distances.Distance` pr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from siamkit.distances.functional import _check_pair, safe_sqrt
+
+#: Feature values of one block of pairs in :meth:`MLPMetric.matrix` without gradients: 2 MiB of
+#: float32 on the CPU (the block stays in cache), 256 MiB on a GPU.
+_BLOCK_FEATURES = 1 << 19
+_BLOCK_FEATURES_CUDA = 1 << 26
 
 
 class MahalanobisDistance(nn.Module):
@@ -103,9 +109,22 @@ class MLPMetric(nn.Module):
         return torch.sigmoid(-self.logits(x, y))
 
     def matrix(self, x: Tensor, y: Tensor, chunk: int = 1024) -> Tensor:
-        """``(N, D), (M, D) -> (N, M)``, evaluated ``chunk`` rows of ``x`` at a time."""
+        """``(N, D), (M, D) -> (N, M)``.
+
+        Without gradients (``torch.no_grad``, ``torch.inference_mode``, or nothing that requires
+        one) the pairs go through the head in fixed-size blocks that reuse two buffers, so any
+        ``N x M`` needs the memory of one block. With gradients, ``chunk`` rows of ``x`` at a
+        time make one autograd graph each. Either way a value equals the pair scored alone
+        (:meth:`pairwise`) up to float rounding, about 1e-7.
+        """
         _check_pair(x, y, same_rows=False)
         n, m = x.shape[0], y.shape[0]
+        if chunk < 1:
+            raise ValueError(f"chunk must be a positive number of rows, got {chunk}")
+        if n == 0 or m == 0:
+            return x.new_zeros(n, m)
+        if not self._needs_grad(x, y):
+            return self._matrix_no_grad(x, y)
         rows = []
         for start in range(0, n, chunk):
             xs = x[start : start + chunk]  # (c, D)
@@ -113,7 +132,45 @@ class MLPMetric(nn.Module):
             xe = xs.unsqueeze(1).expand(c, m, -1).reshape(c * m, -1)
             ye = y.unsqueeze(0).expand(c, m, -1).reshape(c * m, -1)
             rows.append(torch.sigmoid(-self.net(self._features(xe, ye))).view(c, m))
-        return torch.cat(rows) if rows else x.new_zeros(0, m)
+        return torch.cat(rows)
+
+    def _needs_grad(self, x: Tensor, y: Tensor) -> bool:
+        if not torch.is_grad_enabled():
+            return False
+        return x.requires_grad or y.requires_grad or any(p.requires_grad for p in self.parameters())
+
+    def _matrix_no_grad(self, x: Tensor, y: Tensor) -> Tensor:
+        """:meth:`matrix` without autograd: blocks of about ``_BLOCK_FEATURES`` feature values.
+
+        Each block writes its features into one reused buffer and its hidden layer into another
+        (``addmm`` and ``relu_`` in place), as ``self.net`` computes them, and its logits into
+        the output; nothing of size ``N x M x D`` is ever built.
+        """
+        n, m = x.shape[0], y.shape[0]
+        width = 2 * self.dim if self.product_features else self.dim
+        budget = _BLOCK_FEATURES_CUDA if x.device.type == "cuda" else _BLOCK_FEATURES
+        pairs = max(1, budget // width)
+        cols = min(m, pairs)
+        rows = max(1, pairs // cols)
+        lin1, lin2 = cast(nn.Linear, self.net[0]), cast(nn.Linear, self.net[2])
+        feats = x.new_empty(rows * cols, width)
+        hidden = x.new_empty(rows * cols, self.hidden)
+        out = x.new_empty(n, m)
+        for r0 in range(0, n, rows):
+            xs = x[r0 : r0 + rows, None]  # (r, 1, D)
+            for c0 in range(0, m, cols):
+                ys = y[None, c0 : c0 + cols]  # (1, c, D)
+                r, c = xs.shape[0], ys.shape[1]
+                f = feats[: r * c].view(r, c, width)
+                torch.sub(xs, ys, out=f[..., : self.dim]).abs_()
+                if self.product_features:
+                    torch.mul(xs, ys, out=f[..., self.dim :])
+                h = hidden[: r * c]
+                torch.addmm(lin1.bias, f.view(r * c, width), lin1.weight.T, out=h)
+                out[r0 : r0 + r, c0 : c0 + c] = F.linear(h.relu_(), lin2.weight, lin2.bias).view(
+                    r, c
+                )
+        return out.neg_().sigmoid_()
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         return self.pairwise(x, y)
