@@ -22,6 +22,7 @@ from siamkit.applications.signatures.config import (
 from siamkit.applications.signatures.train import _loss_fn, batch_pairs, sample_batch
 from siamkit.cli.main import cli
 from siamkit.data.signature_set import synthetic_signature_set
+from siamkit.export.bundle import read_model_config
 
 TINY = """task: signatures
 data: {synthetic_writers: 12, genuine: 7, forged: 4, image_size: [40, 56], split: [0.5, 0.25, 0.25]}
@@ -191,11 +192,18 @@ def test_a_resume_does_not_read_the_init_from_model(tmp_path: Path) -> None:
     args = ["train", str(cfg), "--out", str(out), "--init-from", str(source / "model")]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and (out / "checkpoint.pt").is_file(), res.output
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)["config"]
+    assert saved["model"]["init_from"] == str(source / "model")  # what a resume checks
     shutil.rmtree(source)
     res = CliRunner().invoke(cli, [*args, "--resume"])
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(cli, [*args[:4], "--resume"])
     assert res.exit_code == 0, res.output
+    assert read_model_config(out / "model")["metadata"]["init_from"] == str(source / "model")
+    other = tmp_path / "other" / "model"  # another model: refused, not silently ignored
+    res = CliRunner().invoke(cli, [*args[:4], "--resume", "--init-from", str(other)])
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert f"started from --init-from {source / 'model'}, not {other}" in res.output
 
 
 def _checkpoint_of(out: Path, config: dict) -> Path:
@@ -205,18 +213,19 @@ def _checkpoint_of(out: Path, config: dict) -> Path:
     return save_checkpoint({"epoch": 3, "config": config}, out / "checkpoint.pt")
 
 
-def _resume(cfg: Path, out: Path, *sets: str):
+def _resume(cfg: Path, out: Path, *sets: str, init_from: str | None = None):
     args = [a for s in sets for a in ("--set", s)]
+    args += ["--init-from", init_from] if init_from is not None else []
     return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--resume", *args])
 
 
-def _tiny_run_config() -> dict:
-    """What a checkpoint of TINY's run records."""
+def _tiny_run_config(init_from: str | None = None) -> dict:
+    """What a checkpoint of TINY's run records (started from ``init_from``)."""
     from siamkit.applications.signatures.task import _resumable
 
     doc = yaml.safe_load(TINY)
     del doc["task"]
-    return _resumable(signature_config_from_dict(doc))
+    return _resumable(signature_config_from_dict(doc), init_from)
 
 
 class _DataRead(Exception):
@@ -271,3 +280,32 @@ def test_a_checkpoint_from_before_a_key_was_added_resumes(tmp_path: Path, monkey
     _checkpoint_of(tmp_path / "b", {**old, "train": {**old["train"], "gone": 1}})
     res = _resume(cfg, tmp_path / "b")
     assert res.exit_code == 1 and "different config (train.gone)" in res.output
+
+
+def test_a_resume_given_another_init_from_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """It was accepted and ignored: the checkpoint did not record the model the run started from.
+    None, or the same one, continues; a checkpoint from before it was recorded resumes as before."""
+    from siamkit.applications.signatures import task
+
+    def no_data(*args, **kwargs):
+        raise _DataRead  # past the checks
+
+    monkeypatch.setattr(task, "load_run_data", no_data)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    out, start = tmp_path / "run", str(tmp_path / "start")
+    _checkpoint_of(out, _tiny_run_config(start))
+    res = _resume(cfg, out, init_from=str(tmp_path / "other"))
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert f"started from --init-from {start}, not {tmp_path / 'other'}: resume" in res.output
+    assert isinstance(_resume(cfg, out, init_from=start).exception, _DataRead)
+    assert isinstance(_resume(cfg, out).exception, _DataRead)
+    plain = tmp_path / "plain"  # a run that started from no saved model
+    _checkpoint_of(plain, _tiny_run_config())
+    res = _resume(cfg, plain, init_from=start)
+    assert res.exit_code == 1 and "did not start from a saved model" in res.output, res.output
+    old = _tiny_run_config()
+    del old["model"]["init_from"]
+    _checkpoint_of(tmp_path / "old", old)
+    res = _resume(cfg, tmp_path / "old", init_from=str(tmp_path / "other"))
+    assert isinstance(res.exception, _DataRead), res.output

@@ -4,6 +4,10 @@ Loads the signatures (a corpus folder, or the synthetic generator), splits the *
 train / validation / test, trains (:func:`train_signatures`), fixes the decision threshold at the
 validation writers' skilled-forgery EER, then evaluates the test writers once with it. Writes
 ``OUT/model/`` (a siamkit bundle), ``OUT/metrics.json`` and ``OUT/config.yaml``.
+
+``--init-from MODEL`` starts from a saved model of the same layers; the checkpoint and the bundle
+record it (``model.init_from``), and ``--resume`` follows
+:func:`~siamkit.training.preflight.resumed_init_from` (no ``--init-from`` needed, another refused).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from siamkit.data.signature_set import (
     writer_disjoint_split,
 )
 from siamkit.export.bundle import save_model
-from siamkit.training.preflight import resumable_state
+from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import CHECKPOINT
 
@@ -57,12 +62,15 @@ def run_signatures(
     options = options or TaskOptions()
     log = options.log or (lambda _msg: None)
     ckpt = None if out_dir is None else out_dir / CHECKPOINT
+    init_from = options.init_from
     if options.resume:  # refused before the data is read, and before anything is written
         if ckpt is None or not ckpt.is_file():
             raise ValueError(
                 f"--resume: there is no {CHECKPOINT} in {out_dir}; start without --resume"
             )
-        resumable_state(ckpt, signature_config_guard(_resumable(cfg)))
+        state = load_checkpoint(ckpt)
+        init_from = _resumed_init_from(state.get("config"), init_from)
+        accept_saved_config(state, signature_config_guard(_resumable(cfg, init_from)))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     data, synthetic = load_run_data(cfg)
@@ -73,15 +81,15 @@ def run_signatures(
         (1, *cfg.data.image_size), m.embedding_dim, m.encoder_kwargs,
         appearance_weight=m.appearance_weight, appearance_pool=m.appearance_pool,
     )  # fmt: skip
-    if options.init_from and not options.resume:  # on resume the checkpoint's weights replace them
-        _init_from(model, options.init_from)
+    if init_from and not options.resume:  # on resume the checkpoint's weights replace them
+        _init_from(model, init_from)
     log(
         f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
         f"validation, {len(test_w)} test writers"
     )
     model, history = train_signatures(
         model, train_set, val_set, cfg.train, cfg.eval, log,
-        checkpoint=ckpt, resume=options.resume, run_config=_resumable(cfg),
+        checkpoint=ckpt, resume=options.resume, run_config=_resumable(cfg, init_from),
     )  # fmt: skip
     val = validate(model, val_set, cfg.eval)  # reduce and threshold: validation writers only
     model.threshold = val.skilled.eer_threshold
@@ -105,7 +113,8 @@ def run_signatures(
                 "references": cfg.eval.references,
                 "image_size": list(cfg.data.image_size),
                 "synthetic_training_data": synthetic,
-            }
+            },
+            **({"init_from": init_from} if init_from else {}),
         }
         save_model(model, out_dir / "model", metadata=meta)
         atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
@@ -115,11 +124,22 @@ def run_signatures(
     return metrics
 
 
-def _resumable(cfg: SignatureRunConfig) -> dict[str, Any]:
-    """What a resumed run must share with the checkpoint: everything but ``train.threads``."""
+def _resumable(cfg: SignatureRunConfig, init_from: str | None = None) -> dict[str, Any]:
+    """What a resumed run must share with the checkpoint: everything but ``train.threads``, and
+    ``model.init_from``, the model the run started from (``None``: none)."""
     doc = cfg.to_dict()
     doc["train"] = {k: v for k, v in doc["train"].items() if k != "threads"}
+    doc["model"]["init_from"] = init_from
     return json.loads(json.dumps(doc))  # tuples as lists, as the checkpoint stores them
+
+
+def _resumed_init_from(saved: Any, given: str | None) -> str | None:
+    """The ``model.init_from`` of a resumed run (:func:`resumed_init_from`); a checkpoint from
+    before the run recorded it has nothing to check it against, and keeps ``given``."""
+    model = saved.get("model") if isinstance(saved, dict) else None
+    if not isinstance(model, dict) or "init_from" not in model:
+        return given
+    return resumed_init_from(saved, given)
 
 
 def _init_from(model: torch.nn.Module, path: str) -> None:

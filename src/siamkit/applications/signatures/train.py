@@ -181,13 +181,18 @@ def _ints(d: dict[str, Any]) -> dict[str, Any]:
 def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint's signature config as ``now``'s shape: a key added since it was written takes
     its default; a key of the config that ``now`` leaves out (``train.threads``, which a resume may
-    change) is left out. Keys and sections the config does not know are kept, to be named."""
+    change) is left out; a checkpoint that did not record ``model.init_from`` takes ``now``'s
+    (nothing to check it against). Keys and sections the config does not know are kept, to be
+    named."""
     defaults = json.loads(json.dumps(SignatureRunConfig().to_dict()))  # tuples as lists
     out = dict(saved)
     for name, section in saved.items():
         if name in defaults and isinstance(section, dict) and isinstance(now.get(name), dict):
             read = {**defaults[name], **section}
             out[name] = {k: v for k, v in read.items() if k in now[name] or k not in defaults[name]}
+    model, now_model = out.get("model"), now.get("model")
+    if isinstance(model, dict) and isinstance(now_model, dict) and "init_from" in now_model:
+        out["model"] = {"init_from": now_model["init_from"], **model}
     return out
 
 
