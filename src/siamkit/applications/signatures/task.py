@@ -125,8 +125,8 @@ def run_signatures(
 
 
 def _resumable(cfg: SignatureRunConfig, init_from: str | None = None) -> dict[str, Any]:
-    """What a resumed run must share with the checkpoint: everything but ``train.threads``, and
-    ``model.init_from``, the model the run started from (``None``: none)."""
+    """What a resumed run must share with the checkpoint: the config but ``train.threads``, with
+    ``model.init_from`` added (the model the run started from; ``None``: none)."""
     doc = cfg.to_dict()
     doc["train"] = {k: v for k, v in doc["train"].items() if k != "threads"}
     doc["model"]["init_from"] = init_from
