@@ -208,3 +208,44 @@ def test_tracked_box_size_stays_within_the_scale_limits_and_the_frame(
     want = min(5.0, 320 / box[2], 240 / box[3]) if best == 2 else 0.2
     assert w == pytest.approx(box[2] * want) and h == pytest.approx(box[3] * want)
     assert tracker.x_side == pytest.approx(tracker.x_side0 * want)  # the search area follows
+
+
+RUN: dict = {
+    "model": {"backbone": "tiny"},
+    "data": {"frame_size": [160, 120], "n_frames": 20},
+    "train": {"steps": 2, "batch_size": 2, "threads": 1, "checkpoint_every": 1},
+    "eval": {"n_sequences": 1, "n_frames": 5, "frame_size": [160, 120]},
+}
+
+
+def test_a_resume_refuses_another_config_naming_the_key(tmp_path: Path) -> None:
+    """It was accepted silently (another backbone, learning rate, data ...). What only the
+    validation after training, tracking or the session reads may change; a checkpoint from
+    before the config was recorded resumes without a check."""
+    from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    run = get_task("siamfc")
+    cut = {**RUN, "train": {**RUN["train"], "max_minutes": 1e-9}}  # stops after step 1 of 2
+    out = tmp_path / "run"
+    run(cut, out, TaskOptions(progress=False))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    resume = TaskOptions(progress=False, resume=True)
+    for change, key in [
+        ("model.backbone=small", "model.backbone"),
+        ("train.lr=0.01", "train.lr"),
+        ("train.steps=4", "train.steps"),  # the learning rate decays over them
+        ("data.max_gap=10", "data.max_gap"),
+        ("tracker.context=0.4", "tracker.context"),  # training crops with it
+    ]:
+        with pytest.raises(ValueError, match=rf"different config \({key}\); resume with the same"):
+            run(RUN, out, replace(resume, overrides=(change,)))
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    may = ("eval.seed=3", "tracker.window_influence=0.3")  # and train.max_minutes (cut's)
+    assert run(RUN, out, replace(resume, overrides=may)).metrics["train.steps"] == 2
+    old = tmp_path / "old"
+    run(cut, old, TaskOptions(progress=False))
+    state = load_checkpoint(old / "checkpoint.pt")
+    del state["config"]  # as written before the tracker's checkpoint recorded its config
+    save_checkpoint(state, old / "checkpoint.pt")
+    assert run(RUN, old, replace(resume, overrides=("train.lr=0.01",))).metrics["train.steps"] == 2

@@ -11,6 +11,9 @@ logs and validates.
 ``model.init_from`` (``--init-from``) starts the training from a saved tracker's weights (a folder,
 or ``builtin``: the tracker that ships with siamkit) of the config's backbone; ``--resume``
 needs none (the checkpoint records it and holds the weights), and refuses another.
+
+``--resume`` refuses a config other than the checkpoint's, naming the keys
+(:func:`tracker_config_guard`): ``train.steps`` too, since the learning rate decays over them.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from siamkit.applications.tracking.train import TrainSettings, steps_done, train
 from siamkit.atomic import atomic_write
 from siamkit.data.synthetic_tracking import synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
+from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.ddp import finish_distributed, is_main_process
-from siamkit.training.preflight import resumed_init_from
+from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -55,6 +59,20 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "frame_size": [384, 288],
         "seed": 0,
     },
+}
+
+
+#: What a resume may change (besides ``eval``, read only by the validation after training): the
+#: session's ``train`` time limit and CPU threads, and the ``tracker`` parameters only tracking
+#: reads (the validation after training and the saved model; training crops its pairs with
+#: exemplar_size, instance_size and context).
+RESUME_MAY_CHANGE: dict[str, tuple[str, ...]] = {
+    "train": ("max_minutes", "threads"),
+    "tracker": tuple(
+        f.name
+        for f in fields(TrackerParams)
+        if f.name not in ("exemplar_size", "instance_size", "context")
+    ),
 }
 
 
@@ -106,6 +124,35 @@ def _source(data: dict[str, Any]) -> tuple[PairSource, str]:
     return src, f"synthetic pairs, split {data['split']!r}, {size[0]}x{size[1]} frames"
 
 
+def _resumable(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed run must share with the checkpoint, of a resolved config or the one a
+    checkpoint recorded: each section with its defaults filled in (a key added since takes its
+    default; ``tracker`` holds every :class:`TrackerParams` value), less
+    :data:`RESUME_MAY_CHANGE`. Sections and keys the config does not know are kept, to be named."""
+    defaults: dict[str, dict[str, Any]] = {**DEFAULTS, "tracker": asdict(TrackerParams())}
+    out: dict[str, Any] = {}
+    for name, section in cfg.items():
+        if name in defaults and isinstance(section, dict):
+            drop = RESUME_MAY_CHANGE.get(name, ())
+            section = {k: v for k, v in {**defaults[name], **section}.items() if k not in drop}
+        out[name] = section
+    return json.loads(json.dumps(out))  # tuples as lists, as the checkpoint stores them
+
+
+def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    return _resumable(saved)
+
+
+def tracker_config_guard(cfg: dict[str, Any]) -> ConfigGuard:
+    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` of a siamfc run of the resolved
+    config ``cfg``: the checkpoint records it; a resume with another config is refused, naming
+    the keys. ``train.steps`` may not change: the learning rate decays from ``train.lr`` to
+    ``train.final_lr`` over them, so they fix the schedule's length (as ``optim.schedule =
+    onecycle`` fixes an embedding run's ``train.epochs``). ``eval`` and :data:`RESUME_MAY_CHANGE`
+    may."""
+    return ConfigGuard(_resumable(cfg), read=_read_saved_config, may_change=tuple(DEFAULTS["eval"]))
+
+
 def _backbone(name: str, kwargs: dict[str, Any]) -> str:
     return repr(name) + (f" (backbone_kwargs {kwargs})" if kwargs else "")
 
@@ -145,11 +192,13 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         cfg["train"]["device"] = options.device
     if options.init_from is not None:  # recorded as model.init_from, as a supervised run does
         cfg["model"]["init_from"] = options.init_from
-    if options.resume:  # refused before anything is written; the checkpoint's weights are used
-        saved = load_checkpoint(out_dir / "checkpoint.pt").get("config")
-        cfg["model"]["init_from"] = resumed_init_from(saved, cfg["model"]["init_from"])
     settings = _settings(cfg["train"])
     params = TrackerParams.from_dict(cfg["tracker"])
+    if options.resume:  # refused before anything is written; the checkpoint's weights are used
+        state = load_checkpoint(out_dir / "checkpoint.pt")
+        saved = state.get("config")  # none in a checkpoint from before it was recorded
+        cfg["model"]["init_from"] = resumed_init_from(saved, cfg["model"]["init_from"])
+        accept_saved_config(state, tracker_config_guard(cfg))
     source, described = _source(cfg["data"])
     net = SiamFCNet(cfg["model"]["backbone"], cfg["model"]["backbone_kwargs"], params)
     init_from = cfg["model"]["init_from"]
@@ -168,7 +217,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     try:
         result = train_siamfc(
             net, source, settings, out_dir / "checkpoint.pt", options.resume, options.progress,
-            log, run_config=json.loads(json.dumps(cfg)),
+            log, config_guard=tracker_config_guard(cfg),
         )  # fmt: skip
     except BaseException:  # e.g. a corrupt frame: a run that saved nothing leaves nothing behind
         if main and not (out_dir / "checkpoint.pt").exists():

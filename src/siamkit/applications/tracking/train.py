@@ -38,7 +38,7 @@ from siamkit.applications.tracking.model import SiamFCNet
 from siamkit.applications.tracking.pairs import PairSource, make_batch
 from siamkit.distributed import all_gather_with_grad
 from siamkit.training import ddp
-from siamkit.training.callbacks import Callback
+from siamkit.training.callbacks import Callback, ConfigGuard
 from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import Trainer, TrainResult
@@ -160,19 +160,6 @@ class TimeLimit(Callback):
             )
 
 
-class RunRecord(Callback):
-    """Keep the run's resolved config in the checkpoint (``"config"``), where a resume reads
-    the ``model.init_from`` the run started from; it checks nothing itself."""
-
-    key = "config"
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-
-    def state_dict(self) -> Any:
-        return self.config
-
-
 class EpochLog(Callback):
     def __init__(self, log: Callable[[str], None], settings: TrainSettings) -> None:
         self.log, self.s = log, settings
@@ -194,11 +181,13 @@ def train_siamfc(
     resume: bool = False,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
-    run_config: dict[str, Any] | None = None,
+    config_guard: ConfigGuard | None = None,
 ) -> TrainResult:
     """Train ``net`` in place on pairs from ``source`` for exactly ``steps`` optimiser steps, in
     epochs of ``checkpoint_every`` steps (a checkpoint after each; the last one may be shorter).
-    ``run_config``: the run's config, which the checkpoint records (:class:`RunRecord`).
+    ``config_guard``: the run's config guard
+    (:func:`~siamkit.applications.tracking.task.tracker_config_guard`): the checkpoint records
+    the config, and a resume with another is refused.
 
     It trains on ``settings.device`` (this process's GPU under torchrun) and is handed back on
     the device it came on."""
@@ -218,8 +207,8 @@ def train_siamfc(
     )
     batches = SiamFCPairBatches(source, net, s, ctx.rank, ctx.world, ctx.device)
     callbacks: list[Callback] = [UseGlobalBatchNorm(net), TimeLimit(s.max_minutes, log)]
-    if run_config is not None:
-        callbacks.append(RunRecord(run_config))
+    if config_guard is not None:
+        callbacks.append(config_guard)
     if log and ctx.is_main:
         callbacks.append(EpochLog(log, s))
     amp, scaler = mixed_precision(s.amp, ctx.device)  # as the supervised path (from_config)
