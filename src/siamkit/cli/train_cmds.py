@@ -68,7 +68,8 @@ DEVICE = click.option(
     "init_from",
     type=click.Path(),
     help="Start from this saved model's encoder and head (model.init_from); the class list may "
-    "differ, the optimiser starts fresh. A text run fine-tunes it (as model.path); a tracker "
+    "differ, the optimiser starts fresh. A text run fine-tunes it (as model.path: a folder or "
+    "a named text model such as all-mpnet-base-v2); a tracker "
     "run takes a saved tracker of its backbone, or 'builtin' for the shipped one. --resume "
     "needs no --init-from: the checkpoint holds the weights.",
 )
@@ -109,10 +110,12 @@ def train(
     """
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
-    folder = init_from is not None and not _builtin_tracker(config, init_from)
+    folder = init_from is not None and not _named_start(config, init_from)
     if folder and not resume and not Path(str(init_from)).exists():
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)
-        raise click.BadParameter(f"no saved model at {init_from}", param_hint="'--init-from'")
+        raise click.BadParameter(
+            f"no saved model at {init_from}{_named_hint(config)}", param_hint="'--init-from'"
+        )
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     _refuse_study_folder(out_dir)
     if not resume and not overwrite:
@@ -244,12 +247,35 @@ def _refuse_existing_run(out_dir: Path) -> None:
         )
 
 
-def _builtin_tracker(config: str, init_from: str) -> bool:
-    """Whether ``--init-from`` names the built-in tracker (``builtin``) for a ``task: siamfc``
-    config, rather than a folder."""
-    from siamkit.applications.tracking.pretrained import BUILTIN_NAME
+def _named_start(config: str, init_from: str) -> bool:
+    """Whether ``--init-from`` names a model the config's task knows by name, rather than a
+    folder: the built-in tracker (``builtin``) for ``task: siamfc``; a named text model of
+    :mod:`siamkit.encoders.text_zoo` (``all-mpnet-base-v2``) for ``task: text``, which the run
+    assembles from its installed packages, or names the ones to install."""
+    task = _config_task(config)
+    if task == "siamfc":
+        from siamkit.applications.tracking.pretrained import BUILTIN_NAME
 
-    return init_from == BUILTIN_NAME and _config_task(config) == "siamfc"
+        return init_from == BUILTIN_NAME
+    if task == "text":
+        from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS
+
+        return init_from in NAMED_TEXT_MODELS and not Path(init_from).exists()
+    return False
+
+
+def _named_hint(config: str) -> str:
+    """What else the config's task takes as ``--init-from``, for the 'no saved model' error."""
+    task = _config_task(config)
+    if task == "siamfc":
+        from siamkit.applications.tracking.pretrained import BUILTIN_NAME
+
+        return f" (or {BUILTIN_NAME}: the built-in tracker)"
+    if task == "text":
+        from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS
+
+        return f" (or a named text model: {', '.join(sorted(NAMED_TEXT_MODELS))})"
+    return ""
 
 
 def _config_task(config: str) -> str | None:

