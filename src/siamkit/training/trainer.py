@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +62,26 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def deterministic_on_cpu(device: torch.device) -> Iterator[None]:
+    """PyTorch's deterministic kernels while training on ``device`` if it is the CPU (the
+    setting before is restored after). Without them the backward pass of a gather by index
+    (``z[i]``: pair losses, a learned pair head) sums in a different order from run to run with
+    more than one thread, so a seeded run, or a resumed one, would not give the same weights.
+    On CUDA nothing changes (deterministic CUDA kernels cost speed and need
+    ``CUBLAS_WORKSPACE_CONFIG``)."""
+    if device.type != "cpu":
+        yield
+        return
+    was = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=warn_only)
 
 
 class Trainer:
@@ -208,6 +228,10 @@ class Trainer:
         were loaded; default now). The checkpoint carries the time spent, so a resumed run's
         :attr:`TrainResult.seconds` adds the interrupted processes' time to its own.
         """
+        with deterministic_on_cpu(torch.device(self.ctx.device)):
+            return self._fit(resume, started)
+
+    def _fit(self, resume: bool, started: float | None) -> TrainResult:
         self._started = time.perf_counter() if started is None else started
         self.seconds_before = 0.0
         seed_everything(self.seed)

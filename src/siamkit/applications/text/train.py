@@ -36,6 +36,7 @@ from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_path
 from siamkit.training.preflight import resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
+from siamkit.training.trainer import deterministic_on_cpu
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -226,18 +227,19 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
     out_dir.mkdir(parents=True, exist_ok=True)
     amp = cfg.train.amp and device.type == "cuda"
-    losses = _loop(
-        model,
-        cfg,
-        train_ex,
-        opt,
-        sched,
-        (start_epoch, start_step),
-        ckpt_path,
-        amp,
-        options.progress,
-        _recorded(cfg, init_from),
-    )
+    with deterministic_on_cpu(device):  # a seeded or resumed run gives the same weights
+        losses = _loop(
+            model,
+            cfg,
+            train_ex,
+            opt,
+            sched,
+            (start_epoch, start_step),
+            ckpt_path,
+            amp,
+            options.progress,
+            _recorded(cfg, init_from),
+        )
     model.eval()
     metrics = {"train.final_loss": losses[-1] if losses else None, "train.steps": total}
     if val_ex is not None:
