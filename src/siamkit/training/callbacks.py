@@ -415,7 +415,9 @@ class ConfigGuard(Callback):
     keys (a changed ``train.epochs`` is allowed unless the schedule's length depends on it:
     ``epochs_fixed``; a config without ``train.epochs``, a run counted in steps, has no such key;
     the ``eval`` keys in ``may_change`` may change too: by default :data:`AFTER_TRAINING`, which
-    an embedding run reads only after training).
+    an embedding run reads only after training). With ``schedule_spans_epochs`` (a schedule that
+    always runs over all of ``train.epochs``: a text run's warm-up and decay) ``train.epochs`` is
+    compared as any other key, and named with the others.
 
     ``read`` brings the checkpoint's config to the shape of ``config`` before they are compared
     (default :func:`read_run_config`, the embedding run's; an application passes its own).
@@ -429,9 +431,10 @@ class ConfigGuard(Callback):
         epochs_fixed: bool = False,
         read: ConfigReader = read_run_config,
         may_change: tuple[str, ...] = AFTER_TRAINING,
+        schedule_spans_epochs: bool = False,
     ) -> None:
         self.config, self.epochs_fixed, self.read = config, epochs_fixed, read
-        self.may_change = may_change
+        self.may_change, self.schedule_spans_epochs = may_change, schedule_spans_epochs
 
     def state_dict(self) -> Any:
         return self.config
@@ -439,7 +442,7 @@ class ConfigGuard(Callback):
     def load_state_dict(self, state: Any) -> None:
         saved, now = self.read(state, self.config), self.config
         train, saved_train = now.get("train") or {}, saved.get("train") or {}
-        if "epochs" in train:
+        if "epochs" in train and not self.schedule_spans_epochs:
             if saved_train.get("epochs") != train["epochs"] and self.epochs_fixed:
                 raise ValueError(
                     "train.epochs cannot change on resume with optim.schedule = onecycle (its length is fixed)"

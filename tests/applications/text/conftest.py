@@ -45,3 +45,11 @@ def graded_pairs() -> list[tuple[str, str, float]]:
 def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny BERT with random weights (seed 0) and MiniLM's tokenizer, saved as a local folder."""
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), layers=2)
+
+
+@pytest.fixture
+def pairs_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Path:
+    """The graded pairs as a CSV file (columns a, b, label)."""
+    path = tmp_path / "pairs.csv"
+    path.write_text("a,b,label\n" + "".join(f"{a},{b},{s}\n" for a, b, s in graded_pairs))
+    return path

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import torch
 import yaml
+from _text_runs import kill_after_first_checkpoint
+from _text_runs import text_config as _config
 from click.testing import CliRunner
 
 import siamkit
@@ -20,25 +22,6 @@ from siamkit.export.bundle import read_model_config
 from siamkit.training.tasks import TaskOptions, get_task
 
 WEIGHT = "encoder.transformer.encoder.layer.0.attention.self.query.weight"
-
-
-def _config(data: Path, path: Path | None = None, **train: Any) -> dict[str, Any]:
-    model: dict[str, Any] = {"max_length": 32, "overlap": 8}
-    if path is not None:
-        model["path"] = str(path)
-    return {
-        "model": model,
-        "data": {"train": str(data), "score_range": [0, 5], "val_fraction": 0},
-        "loss": {"name": "cosent"},
-        "train": {"epochs": 2, "batch_size": 6, "lr": 1e-3, "warmup": 0.0, **train},
-    }
-
-
-@pytest.fixture
-def pairs_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Path:
-    path = tmp_path / "pairs.csv"
-    path.write_text("a,b,label\n" + "".join(f"{a},{b},{s}\n" for a, b, s in graded_pairs))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +88,8 @@ def test_resume_needs_no_init_from_and_refuses_another(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg, out = _config(pairs_csv, checkpoint_every=1), tmp_path / "cut"
-    real, saves = text_train._save_checkpoint, []
-
-    def dying_save(path: Path, state: dict[str, Any]) -> None:
-        real(path, state)
-        saves.append(1)
-        if len(saves) == 1:
-            raise KeyboardInterrupt  # killed after the first step's checkpoint
-
-    monkeypatch.setattr(text_train, "_save_checkpoint", dying_save)
+    real = text_train._save_checkpoint
+    saves = kill_after_first_checkpoint(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         get_task("text")(cfg, out, TaskOptions(progress=False, init_from=str(other_bert)))
     resume = TaskOptions(progress=False, resume=True, init_from=str(tiny_hf))

@@ -8,6 +8,9 @@ metrics and, for labelled pairs, the calibrated threshold saved with the model.
 ``--init-from MODEL`` (:attr:`TaskOptions.init_from`) is the model to fine-tune, as ``model.path``
 is (a config naming another one is refused); the checkpoint and the saved model record it, and a
 ``--resume`` without it continues from the checkpoint's (:func:`start_model`).
+
+``--resume`` refuses a config other than the checkpoint's, naming the keys
+(:func:`text_config_guard`): ``train.epochs`` too, since the warm-up and decay span all the steps.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_path
-from siamkit.training.preflight import resumed_init_from
+from siamkit.training.callbacks import ConfigGuard
+from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
 
@@ -160,6 +164,42 @@ def _recorded(cfg: TextTrainConfig, init_from: str | None) -> dict[str, Any]:
     return doc
 
 
+def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's text config as ``now``'s shape: a key added since takes its default; a
+    ``model.path`` naming the same folder otherwise is ``now``'s (:func:`start_model` takes it as
+    the same model); with a validation file (``data.val``) in both, that file is ``now``'s, and
+    ``data.val_fraction`` (unused then): only the evaluation after training reads them. Sections
+    and keys the config does not know are kept, to be named."""
+    defaults = _recorded(TextTrainConfig(), None)
+    out = {
+        name: {**defaults[name], **section}
+        if name in defaults and isinstance(section, dict)
+        else section
+        for name, section in saved.items()
+    }
+    model, data, path = out.get("model"), out.get("data"), now["model"]["path"]
+    if isinstance(model, dict) and isinstance(model["path"], str) and path is not None:
+        out["model"] = {
+            **model,
+            "path": path if _same_model(model["path"], path) else model["path"],
+        }
+    if isinstance(data, dict) and data["val"] is not None and now["data"]["val"] is not None:
+        val = {k: now["data"][k] for k in ("val", "val_fraction")}
+        out["data"] = {**data, **val}
+    return out
+
+
+def text_config_guard(cfg: TextTrainConfig, init_from: str | None) -> ConfigGuard:
+    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` of a text run of ``cfg``
+    started from ``init_from`` (as :func:`start_model` gives them): the checkpoint records the
+    config; a resume with another one is refused, naming the keys. ``train.epochs`` may not
+    change (the learning rate warms up and decays over all the run's steps, so they fix the
+    schedule's length); a separate validation file may (:func:`_read_saved_config`)."""
+    return ConfigGuard(
+        _recorded(cfg, init_from), read=_read_saved_config, schedule_spans_epochs=True
+    )
+
+
 def _load_start(path: str | None, init_from: str | None) -> TextSiameseNetwork:
     try:
         return load_text_model(path)
@@ -202,6 +242,9 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     )
     state = torch.load(ckpt_path, map_location=device, weights_only=True) if options.resume else {}
     cfg, init_from = start_model(cfg, options.init_from, options.resume, state.get("config"))
+    guard = text_config_guard(cfg, init_from)
+    if options.resume:  # refused before anything is written; an older checkpoint has no config
+        accept_saved_config(state, guard)
     examples = read_examples(cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg))
     train_ex, val_ex = _split(examples, cfg)
     log = options.log or print
@@ -238,7 +281,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
             ckpt_path,
             amp,
             options.progress,
-            _recorded(cfg, init_from),
+            guard.state_dict(),
         )
     model.eval()
     metrics = {"train.final_loss": losses[-1] if losses else None, "train.steps": total}

@@ -1,0 +1,41 @@
+"""Text training runs for the tests: a small config of a tiny BERT run, and a run killed just
+after its first checkpoint (to be resumed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from siamkit.applications.text import train as text_train
+
+
+def text_config(data: Path, path: Path | None = None, **train: Any) -> dict[str, Any]:
+    """A ``task: text`` config (without ``task``) of graded pairs in ``data``: 2 epochs of 2
+    steps on the 12 fixture pairs, fine-tuning ``path`` (None: none named); ``train`` overrides."""
+    model: dict[str, Any] = {"max_length": 32, "overlap": 8}
+    if path is not None:
+        model["path"] = str(path)
+    return {
+        "model": model,
+        "data": {"train": str(data), "score_range": [0, 5], "val_fraction": 0},
+        "loss": {"name": "cosent"},
+        "train": {"epochs": 2, "batch_size": 6, "lr": 1e-3, "warmup": 0.0, **train},
+    }
+
+
+def kill_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the text loop's checkpoints kill the run (KeyboardInterrupt) just after the first one
+    is written, and again after the next one once the returned list is cleared; the list holds
+    one item per checkpoint written."""
+    real, saves = text_train._save_checkpoint, []
+
+    def dying_save(path: Path, state: dict[str, Any]) -> None:
+        real(path, state)
+        saves.append(1)
+        if len(saves) == 1:
+            raise KeyboardInterrupt  # killed after the first step's checkpoint
+
+    monkeypatch.setattr(text_train, "_save_checkpoint", dying_save)
+    return saves

@@ -1,0 +1,124 @@
+"""``--resume`` of a ``task: text`` run refuses a config other than its checkpoint's, naming the
+keys, before anything is written (another lr, loss or epochs was accepted silently, and the saved
+model was one no config describes); what only the evaluation after training reads may change,
+and a checkpoint from before the config was recorded resumes unchecked."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from _text_runs import kill_after_first_checkpoint, text_config
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+from siamkit.export.bundle import read_model_config
+from siamkit.training.tasks import TaskOptions, get_task
+
+
+def _cut(cfg: dict[str, Any], out: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> None:
+    """Run ``cfg`` into ``out`` until it is killed after its first step's checkpoint."""
+    kill_after_first_checkpoint(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, out, TaskOptions(progress=False, **options))
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize(
+    ("override", "named", "hint"),
+    [
+        ("train.lr=0.0005", "train.lr", "--set train.lr=0.001"),
+        ("loss.name=cosine_mse", "loss.name", "--set loss.name=cosent"),
+        ("train.epochs=3", "train.epochs", "--set train.epochs=2"),  # the decay spans them
+    ],
+)
+def test_a_changed_config_is_refused_by_key_and_nothing_is_rewritten(
+    tiny_hf: Path,
+    pairs_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    override: str,
+    named: str,
+    hint: str,
+) -> None:
+    cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=1), tmp_path / "cut"
+    _cut(cfg, out, monkeypatch)
+    before = (out / "checkpoint.pt").read_bytes()
+    config = tmp_path / "text.yaml"
+    config.write_text(yaml.safe_dump({"task": "text", **cfg}))
+    args = ["train", str(config), "--out", str(out), "--resume", "--no-progress"]
+    res = CliRunner().invoke(cli, [*args, "--set", override])
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert f"the checkpoint was made with a different config ({named}); resume" in res.output
+    assert hint in res.output
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+
+
+def test_a_validation_file_may_change_and_a_resume_needs_no_init_from(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the validation after training reads data.val; the checkpoint recorded model.path =
+    the --init-from model, which a resume without --init-from takes again (start_model)."""
+    val, other_val = tmp_path / "val.csv", tmp_path / "other-val.csv"
+    shutil.copy(pairs_csv, val)
+    shutil.copy(pairs_csv, other_val)
+    cfg, out = text_config(pairs_csv, checkpoint_every=1), tmp_path / "cut"
+    cfg["data"]["val"] = str(val)
+    _cut(cfg, out, monkeypatch, init_from=str(tiny_hf))
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)["config"]
+    assert saved["model"]["path"] == saved["model"]["init_from"] == str(tiny_hf)
+    cfg["data"] = {**cfg["data"], "val": str(other_val), "val_fraction": 0.3}
+    summary = get_task("text")(cfg, out, TaskOptions(progress=False, resume=True))
+    assert "similarity.spearman" in summary.metrics  # validated on the other file
+    assert read_model_config(summary.model_dir)["metadata"]["init_from"] == str(tiny_hf)
+    resumed = torch.load(out / "checkpoint.pt", weights_only=True)["config"]
+    assert resumed["data"]["val"] == str(other_val)  # the checkpoint records the run's config
+
+
+def test_a_checkpoint_without_a_recorded_config_resumes_unchecked(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=1), tmp_path / "cut"
+    _cut(cfg, out, monkeypatch)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    del state["config"]  # as a checkpoint from before it was recorded
+    torch.save(state, out / "checkpoint.pt")
+    resume = TaskOptions(progress=False, resume=True, overrides=("train.lr=0.0005",))
+    summary = get_task("text")(cfg, out, resume)
+    assert summary.model_dir.is_dir()
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["config"]["train"]["lr"] == 5e-4
+
+
+def test_the_error_names_every_changed_key(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=1), tmp_path / "cut"
+    _cut(cfg, out, monkeypatch)
+    other = tmp_path / "other.csv"
+    shutil.copy(pairs_csv, other)
+    changed = ("data.train=" + str(other), "train.batch_size=4", "train.lr=0.0005")
+    resume = TaskOptions(progress=False, resume=True, overrides=changed)
+    named = "data.train, train.batch_size, train.lr"
+    with pytest.raises(ValueError, match=re.escape(f"different config ({named}); resume")):
+        get_task("text")(cfg, out, resume)
+
+
+def test_the_same_model_path_spelt_otherwise_is_the_same_model(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As start_model takes it (its --init-from check); another model.path is refused by key."""
+    cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=1), tmp_path / "cut"
+    _cut(cfg, out, monkeypatch)
+    other = tmp_path / "other-bert"
+    shutil.copytree(tiny_hf, other)
+    moved = TaskOptions(progress=False, resume=True, overrides=(f"model.path={other}",))
+    with pytest.raises(ValueError, match=re.escape("different config (model.path); resume")):
+        get_task("text")(cfg, out, moved)
+    spelt = TaskOptions(progress=False, resume=True, overrides=(f"model.path={tiny_hf}/.",))
+    assert get_task("text")(cfg, out, spelt).model_dir.is_dir()
