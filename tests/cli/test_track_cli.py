@@ -179,6 +179,20 @@ def test_export_tracker_then_track_with_onnx(files: dict[str, Path], tmp_path: P
     rows_b = np.array([[float(r[k]) for k in "xywh"] for r in csv.DictReader(b.open())])
     assert len(rows_b) == N
     np.testing.assert_allclose(rows_b, rows_a, atol=1.0)
+    # a segment: the same frames as the PyTorch backbone, numbered from the start frame
+    segment = ["--start-frame", "2", "--frames", "5", "--box", "60,40,24,24"]
+    res = CliRunner().invoke(cli, ["track", str(files["video"]), *segment, "--boxes", str(a)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "o.avi"
+    onnx = ["--onnx", str(tmp_path / "onnx"), "--out", str(out), "--show-response"]
+    res = CliRunner().invoke(
+        cli, ["track", str(files["video"]), *segment, *onnx, "--boxes", str(b)]
+    )
+    assert res.exit_code == 0, res.output
+    (frames_a, rows_a), (frames_b, rows_b) = _csv(a), _csv(b)
+    assert frames_a == frames_b == [2, 3, 4, 5, 6] and _count_frames(out) == 5
+    assert rows_b[0].tolist() == [60, 40, 24, 24]
+    np.testing.assert_allclose(rows_b, rows_a, atol=1.0)
 
 
 def test_outputs_that_would_destroy_an_input_are_refused(
@@ -296,8 +310,8 @@ def test_a_short_video_is_reported(
 
     real = video_mod.iter_video
 
-    def first_three(path: object) -> object:
-        for i, frame in enumerate(real(path)):  # type: ignore[arg-type]
+    def first_three(path: object, *args: object) -> object:
+        for i, frame in enumerate(real(path, *args)):  # type: ignore[arg-type]
             if i == 3:
                 return
             yield frame
@@ -307,6 +321,8 @@ def test_a_short_video_is_reported(
     assert code == 0, out
     assert f"warning: only 3 of the {N} frames of {files['video']} could be read" in out
     assert len(list(csv.DictReader((tmp_path / "b.csv").open()))) == 3
+    code, out = _track(files, "--box", "28,24,24,24", "--start-frame", "2")
+    assert code == 0 and f"only 3 of the {N - 2} frames from frame 2 of {files['video']}" in out
 
 
 def test_track_progress_in_a_log_has_no_carriage_returns(files: dict[str, Path]) -> None:
@@ -363,3 +379,130 @@ def test_evaluate_tracking_names_a_corrupt_frame(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "Traceback" not in res.output
     frame = tmp_path / "d" / "a" / "img" / "0002.jpg"
     assert f"Error: cannot read the frame {frame}: it is not a valid image" in res.output
+
+
+def _csv(path: Path) -> tuple[list[int], np.ndarray]:
+    rows = list(csv.DictReader(path.open()))
+    return [int(r["frame"]) for r in rows], np.array([[float(r[k]) for k in "xywh"] for r in rows])
+
+
+def _count_frames(path: Path) -> int:
+    cap, frames = cv2.VideoCapture(str(path)), 0
+    while cap.read()[0]:
+        frames += 1
+    return frames
+
+
+def test_start_frame_and_frames_track_a_segment(files: dict[str, Path], tmp_path: Path) -> None:
+    """--start-frame 3 --frames 4: frames 3..6 of the video, numbered so, box as given at 3."""
+    import json
+
+    from siamkit.applications.tracking.tracker import SiamFCTracker
+    from siamkit.data.video import read_video
+
+    out, b = tmp_path / "t.avi", tmp_path / "b.csv"
+    segment = ["--start-frame", "3", "--frames", "4", "--box", "60,40,24,24"]
+    code, text = _track(files, *segment, "--out", str(out), "--boxes", str(b), "--show-response")
+    assert code == 0, text
+    numbers, got = _csv(b)
+    assert numbers == [3, 4, 5, 6]
+    assert got[0].tolist() == [60, 40, 24, 24]
+    assert _count_frames(out) == 4
+    frames = read_video(files["video"])[3:7]
+    net = siamkit.load_model(files["tracker"])
+    want = [r.box for r in SiamFCTracker(net).track(frames, (60, 40, 24, 24))]  # type: ignore[arg-type]
+    np.testing.assert_allclose(got, np.stack(want), atol=0.01)
+    code, text = _track(files, *segment, "--json")
+    assert code == 0, text
+    doc = json.loads(text)
+    assert (doc["start_frame"], doc["last_frame"], doc["frames"]) == (3, 6, 4)
+    assert doc["frames_expected"] == 4
+    # --frames past the end: to the end of the video; the count is what was tracked
+    code, text = _track(
+        files, "--start-frame", str(N - 2), "--frames", "50", "--box", "60,40,24,24"
+    )
+    assert code == 0 and f"tracked 2 frames ({N - 2} to {N - 1})" in text
+    assert "warning" not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start-frame", "-1"], "Invalid value for '--start-frame': -1 is not in the range x>=0"),
+        (
+            ["--start-frame", str(N)],
+            f"which has {N} frames (0 to {N - 1}); give a start frame below {N}",
+        ),
+        (["--start-frame", "99"], "--start-frame 99 is past the end of"),
+        (["--frames", "0"], "Invalid value for '--frames': 0 is not in the range x>=1"),
+        (["--start-frame", "5", "--box", "500,24,10,10"], "lies outside the 160x120 frame"),
+    ],
+)
+def test_bad_start_or_frames_writes_nothing(
+    files: dict[str, Path], tmp_path: Path, args: list[str], message: str
+) -> None:
+    box = [] if "--box" in args else ["--box", "28,24,24,24"]
+    code, out = _track(
+        files, *box, *args, "--out", str(tmp_path / "t.mp4"), "--boxes", str(tmp_path / "b.csv")
+    )
+    assert code != 0 and message in out, out
+    assert "Traceback" not in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_start_past_the_end_of_a_video_without_a_frame_count(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A header with no frame count: the skip finds the end, before an output file is made."""
+    import dataclasses
+
+    import siamkit.applications.tracking.video as video_mod
+
+    real = video_mod.open_video
+
+    def no_count(path: object) -> object:
+        cap, info = real(path)  # type: ignore[arg-type]
+        return cap, dataclasses.replace(info, n_frames=0)
+
+    def no_outputs(*args: object, **kwargs: object) -> object:
+        raise AssertionError("an output file was made before the start frame was reached")
+
+    monkeypatch.setattr(video_mod, "open_video", no_count)
+    monkeypatch.setattr(video_mod, "atomic_path", no_outputs)
+    for start in (N, N + 5):
+        code, out = _track(
+            files,
+            "--box",
+            "28,24,24,24",
+            "--start-frame",
+            str(start),
+            "--out",
+            str(tmp_path / "t.mp4"),
+        )
+        assert code == 1, out
+        assert f"has only {N} frames (0 to {N - 1}), so there is no frame {start}" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("ending", "codec"), [(".avi", "MJPG"), (".mp4", "mp4v")])
+def test_iter_video_start_is_the_frame_read_in_order(
+    tmp_path: Path, ending: str, codec: str
+) -> None:
+    """Frame n from iter_video(start=n) is the n-th frame read one by one (mp4v has keyframes
+    only every so often, so a seek to a keyframe would show here)."""
+    from siamkit.data.video import iter_video
+
+    path = tmp_path / f"v{ending}"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), 10, (64, 48))
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        frame = np.full((48, 64, 3), 8 * i, np.uint8)
+        frame[rng.integers(0, 48, 40), rng.integers(0, 64, 40)] = 255
+        w.write(frame)
+    w.release()
+    in_order = list(iter_video(path))
+    assert len(in_order) == 30
+    for n in (1, 7, 13, 29):
+        frames = iter_video(path, n)
+        np.testing.assert_array_equal(next(frames), in_order[n])
+        assert sum(1 for _ in frames) == 29 - n

@@ -73,15 +73,36 @@ def _json_number(v: float | int) -> float | int | None:
 
 @click.command("track")
 @click.argument("video", type=click.Path(dir_okay=False))
-@click.option("--box", required=True, help="The object in the first frame: x,y,w,h in pixels.")
+@click.option(
+    "--box",
+    required=True,
+    help="The object in the start frame (the first unless --start-frame): x,y,w,h in pixels.",
+)
+@click.option(
+    "--start-frame",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Frame of VIDEO (0-based) that --box is drawn in; the frames before it are skipped "
+    "and left out of --out.",
+)
+@click.option(
+    "--frames",
+    "max_frames",
+    type=click.IntRange(min=1),
+    help="Track at most this many frames, the start frame included; default: to the end.",
+)
 @click.option(
     "--out",
     "out_video",
     type=click.Path(dir_okay=False),
-    help=f"Annotated video to write ({VIDEO_ENDINGS}).",
+    help=f"Annotated video to write ({VIDEO_ENDINGS}); it starts at the start frame.",
 )
 @click.option(
-    "--boxes", "boxes_csv", type=click.Path(dir_okay=False), help="CSV of frame,x,y,w,h,score."
+    "--boxes",
+    "boxes_csv",
+    type=click.Path(dir_okay=False),
+    help="CSV of frame,x,y,w,h,score; frame is the video's frame number.",
 )
 @click.option(
     "--model",
@@ -112,6 +133,8 @@ def _json_number(v: float | int) -> float | int | None:
 def track(
     video: str,
     box: str,
+    start_frame: int,
+    max_frames: int | None,
     out_video: str | None,
     boxes_csv: str | None,
     model_path: str | None,
@@ -125,11 +148,12 @@ def track(
     \b
     siamkit track video.mp4 --box 310,120,60,140 --out tracked.mp4 --boxes boxes.csv
     siamkit track video.mp4 --box 310,120,60,140 --model runs/siamfc/model --show-response --out r.mp4
+    siamkit track video.mp4 --start-frame 1500 --frames 300 --box 310,120,60,140 --boxes boxes.csv
     """
     import torch
 
     from siamkit.applications.tracking.tracker import SiamFCTracker
-    from siamkit.applications.tracking.video import check_outputs, track_video
+    from siamkit.applications.tracking.video import check_outputs, check_start, track_video
 
     xywh = parse_box(box)
     if onnx_dir and model_path:
@@ -139,6 +163,7 @@ def track(
             "--show-response draws on the annotated video, so give --out VIDEO as well"
         )
     check_outputs(video, out_video, boxes_csv)  # before the model loads or a frame is read
+    check_start(video, xywh, start_frame, max_frames)
     if onnx_dir:
         from siamkit.applications.tracking.onnx import OnnxSiamFC
 
@@ -147,15 +172,27 @@ def track(
         net = load_tracker_model(model_path)
     torch.set_num_threads(threads)
     summary = track_video(
-        SiamFCTracker(net), video, xywh, out_video, boxes_csv, show_response, progress=not as_json
+        SiamFCTracker(net),
+        video,
+        xywh,
+        out_video,
+        boxes_csv,
+        show_response,
+        progress=not as_json,
+        start_frame=start_frame,
+        max_frames=max_frames,
     )
+    last_frame = start_frame + summary.n_frames - 1
     if summary.short:
+        since = f" from frame {start_frame}" if start_frame else ""
         click.echo(
-            f"warning: only {summary.n_frames} of the {summary.expected_frames} frames of {video} "
-            "could be read (truncated or damaged file), so the outputs stop there",
+            f"warning: only {summary.n_frames} of the {summary.expected_frames} frames{since} of "
+            f"{video} could be read (truncated or damaged file), so the outputs stop there",
             err=True,
         )
     doc = {
+        "start_frame": start_frame,
+        "last_frame": last_frame,
         "frames": summary.n_frames,
         "frames_expected": summary.expected_frames or None,
         "fps": round(summary.fps, 2),
@@ -167,7 +204,8 @@ def track(
     if as_json:
         click.echo(json.dumps(doc))
         return
-    click.echo(f"tracked {summary.n_frames} frames at {summary.fps:.1f} fps (tracking only)")
+    span = f" ({start_frame} to {last_frame})" if start_frame or max_frames else ""
+    click.echo(f"tracked {summary.n_frames} frames{span} at {summary.fps:.1f} fps (tracking only)")
     for label, p in (("video", out_video), ("boxes", boxes_csv)):
         if p:
             click.echo(f"{label}: {p}")

@@ -78,18 +78,52 @@ def open_video(path: str | os.PathLike[str]) -> tuple[Any, VideoInfo]:
     return cap, info
 
 
-def iter_video(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """Yield the frames of ``path`` one by one as RGB ``(H, W, 3)`` uint8 arrays."""
+def iter_video(
+    path: str | os.PathLike[str], start: int = 0, progress: bool = False
+) -> Iterator[np.ndarray]:
+    """Yield the frames ``start, start + 1, ...`` of ``path`` as RGB ``(H, W, 3)`` uint8 arrays.
+
+    The frames before ``start`` are decoded and dropped, not seeked over: OpenCV's
+    ``CAP_PROP_POS_FRAMES`` lands on the nearest keyframe for some codecs and containers, so the
+    first frame yielded would not always be frame ``start``. ``progress`` shows that skip (a bar
+    on a terminal, a few plain lines in a log).
+
+    Raises:
+        ValueError: ``start`` is negative, or the video ends before frame ``start`` (its frame
+            count is named).
+    """
+    if start < 0:
+        raise ValueError(f"the start frame must be 0 or more, got {start}")
     cv2 = _cv2()
     cap, _ = open_video(path)
     try:
+        if start:
+            from siamkit.progress import progress_bar
+
+            skip = progress_bar(
+                range(start), f"skip to frame {start}", start, "frames", progress, parts=10
+            )
+            for i in skip:
+                if not cap.grab():  # decodes without the colour conversion a read would add
+                    raise _past_the_end(path, i, start)
+        first = True
         while True:
             ok, frame = cap.read()
             if not ok:
+                if first and start:
+                    raise _past_the_end(path, start, start)
                 return
+            first = False
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
+
+
+def _past_the_end(path: str | os.PathLike[str], n_frames: int, start: int) -> ValueError:
+    return ValueError(
+        f"{path} has only {n_frames} frames (0 to {n_frames - 1}), so there is no frame {start}; "
+        f"start at a frame below {n_frames}"
+    )
 
 
 def read_video(

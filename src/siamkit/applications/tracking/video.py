@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -20,7 +21,7 @@ import numpy as np
 
 from siamkit.applications.tracking.tracker import SiamFCTracker, TrackResult, check_box
 from siamkit.atomic import atomic_path, same_file
-from siamkit.data.video import iter_video, open_video
+from siamkit.data.video import VideoInfo, iter_video, open_video
 from siamkit.progress import progress_bar
 
 _FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
@@ -37,7 +38,8 @@ class VideoTrackSummary:
     scores: np.ndarray  # (N,)
     out_video: Path | None
     boxes_csv: Path | None
-    expected_frames: int = 0  # what the video's header announced (0: unknown)
+    expected_frames: int = 0  # what the video's header announced for the tracked range (0: unknown)
+    start_frame: int = 0  # the video's number of the first tracked frame (the one with the box)
 
     @property
     def short(self) -> bool:
@@ -103,6 +105,35 @@ def check_outputs(
         )
 
 
+def check_start(
+    video: str | os.PathLike[str],
+    box: Sequence[float],
+    start_frame: int = 0,
+    max_frames: int | None = None,
+) -> VideoInfo:
+    """Refuse, before any work, a start frame or frame limit the video cannot honour and a box
+    that does not fit its frames; the video's properties otherwise.
+
+    A start frame at or past the frame count the header announces is refused here; when the
+    header gives no count, :func:`track_video` finds out while skipping to it.
+    """
+    if start_frame < 0:
+        raise ValueError(
+            f"--start-frame {start_frame} is negative; give a frame number from 0 (the first frame)"
+        )
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"--frames {max_frames} tracks nothing; give 1 or more")
+    cap, info = open_video(video)  # fails early with a sentence naming the file and codec
+    cap.release()
+    if info.n_frames and start_frame >= info.n_frames:
+        raise ValueError(
+            f"--start-frame {start_frame} is past the end of {video}, which has {info.n_frames} "
+            f"frames (0 to {info.n_frames - 1}); give a start frame below {info.n_frames}"
+        )
+    check_box(box, (info.height, info.width))
+    return info
+
+
 def _writer(path: Path, fps: float, size: tuple[int, int], name: Path) -> cv2.VideoWriter:
     code = _FOURCC[name.suffix.lower()]  # checked by check_outputs
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*code), fps or 25.0, size)
@@ -123,36 +154,53 @@ def track_video(
     show_response: bool = False,
     progress: bool = False,
     on_frame: Callable[[int, TrackResult], None] | None = None,
+    start_frame: int = 0,
+    max_frames: int | None = None,
 ) -> VideoTrackSummary:
-    """Track from ``box`` in the first frame to the end; outputs appear only when complete.
+    """Track from ``box`` in frame ``start_frame`` to the end, or for at most ``max_frames``
+    frames; outputs appear only when complete.
 
-    Outputs are checked first (:func:`check_outputs`). Whatever stops the loop (an error, Ctrl-C,
-    ``SystemExit`` from a SIGTERM handler) removes the temporary files and leaves existing files
-    as they were. ``progress``: a bar on a terminal, else a plain line per tenth of the frames.
+    The frames before ``start_frame`` are skipped (decoded, not seeked over: see
+    :func:`~siamkit.data.video.iter_video`): the output video starts at frame ``start_frame``
+    and the CSV's ``frame`` column, like ``on_frame``'s first argument, is the video's frame
+    number. Outputs, start frame and box are checked first (:func:`check_outputs`,
+    :func:`check_start`), and the skip is done before an output file is created. Whatever stops
+    the loop (an error, Ctrl-C, ``SystemExit`` from a SIGTERM handler) removes the temporary
+    files and leaves existing files as they were. ``progress``: a bar on a terminal, else a plain
+    line per tenth of the frames (the skip too).
     """
     check_outputs(video, out_video, boxes_csv)
-    cap, info = open_video(video)  # fails early with a sentence naming the file and codec
-    cap.release()
+    info = check_start(video, box, start_frame, max_frames)
+    expected = max(info.n_frames - start_frame, 0)
+    if max_frames is not None and expected:
+        expected = min(expected, max_frames)
     tracker.keep_response = show_response
     boxes, scores, seconds = [], [], 0.0
-    with ExitStack() as outputs:  # each output is renamed over its path only when complete
-        tmp_video = tmp_csv = None
-        if out_video is not None:
-            suffix = Path(out_video).suffix
-            tmp_video = outputs.enter_context(atomic_path(out_video, suffix=suffix))
-        if boxes_csv is not None:
-            tmp_csv = outputs.enter_context(atomic_path(boxes_csv, suffix=Path(boxes_csv).suffix))
-        with ExitStack() as stack:
+    with ExitStack() as stack:
+        frames = cast(Generator[np.ndarray, None, None], iter_video(video, start_frame, progress))
+        stack.callback(frames.close)  # releases the capture at once, whatever stops the loop
+        first = next(frames, None)  # frame start_frame: skipped to before any output exists
+        if first is None:
+            raise ValueError(f"{video} has no frames")
+        init_box = check_box(box, first.shape)
+        limited = itertools.islice(itertools.chain([first], frames), max_frames)
+        with ExitStack() as outputs:  # each output is renamed over its path only when complete
+            tmp_video = tmp_csv = None
+            if out_video is not None:
+                suffix = Path(out_video).suffix
+                tmp_video = outputs.enter_context(atomic_path(out_video, suffix=suffix))
+            if boxes_csv is not None:
+                tmp_csv = outputs.enter_context(
+                    atomic_path(boxes_csv, suffix=Path(boxes_csv).suffix)
+                )
             writer = None
-            frames = cast(Generator[np.ndarray, None, None], iter_video(video))
-            stack.callback(frames.close)  # releases the capture at once, whatever stops the loop
             bar = progress_bar(
-                frames, "track", info.n_frames or None, "frames", enabled=progress, parts=10
+                limited, "track", expected or max_frames, "frames", enabled=progress, parts=10
             )
             for i, frame in enumerate(bar):
                 t0 = time.perf_counter()
                 if i == 0:
-                    tracker.init(frame, check_box(box, frame.shape))
+                    tracker.init(frame, init_box)
                     result = TrackResult(np.asarray(box, dtype=np.float64), 1.0)
                 else:
                     result = tracker.update(frame)
@@ -163,21 +211,19 @@ def track_video(
                     if writer is None:
                         size = (frame.shape[1], frame.shape[0])
                         writer = _writer(tmp_video, info.fps, size, Path(out_video))
-                        stack.callback(writer.release)
+                        outputs.callback(writer.release)
                     writer.write(
                         cv2.cvtColor(draw_result(frame, result, show_response), cv2.COLOR_RGB2BGR)
                     )
                 if on_frame:
-                    on_frame(i, result)
+                    on_frame(start_frame + i, result)
                 bar.set_postfix(fps=f"{i / seconds:.1f}" if seconds else "-")
-        if not boxes:
-            raise ValueError(f"{video} has no frames")
-        if tmp_csv is not None:
-            with tmp_csv.open("w", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(["frame", "x", "y", "w", "h", "score"])
-                for i, (b, s) in enumerate(zip(boxes, scores)):
-                    w.writerow([i, *(f"{v:.2f}" for v in b), f"{s:.4f}"])
+            if tmp_csv is not None:
+                with tmp_csv.open("w", newline="") as fh:
+                    w = csv.writer(fh)
+                    w.writerow(["frame", "x", "y", "w", "h", "score"])
+                    for i, (b, s) in enumerate(zip(boxes, scores)):
+                        w.writerow([start_frame + i, *(f"{v:.2f}" for v in b), f"{s:.4f}"])
     n = len(boxes)
     return VideoTrackSummary(
         n,
@@ -186,5 +232,6 @@ def track_video(
         np.asarray(scores),
         Path(out_video) if out_video else None,
         Path(boxes_csv) if boxes_csv else None,
-        info.n_frames,
+        expected,
+        start_frame,
     )
