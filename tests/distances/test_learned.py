@@ -123,3 +123,16 @@ def test_mlp_matrix_without_gradients_needs_one_block_of_memory() -> None:
         head.matrix(x, y)
     largest = max(e.cpu_memory_usage for e in p.events())
     assert largest <= 4 * max(learned._BLOCK_FEATURES, 300 * 300)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_mlp_metric_refuses_embeddings_of_another_size(grad: bool) -> None:
+    """The no-grad block path wrote size-4 embeddings into size-8 feature slots and returned
+    meaningless scores; every entry point names both sizes instead."""
+    head = MLPMetric(8)
+    x, y = torch.randn(3, 4), torch.randn(5, 4)
+    with torch.set_grad_enabled(grad):
+        with pytest.raises(ValueError, match="size 8, got size 4"):
+            head.matrix(x, y)
+        with pytest.raises(ValueError, match="size 8, got size 4"):
+            head.pairwise(x, y[:3])

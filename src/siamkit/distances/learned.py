@@ -99,9 +99,17 @@ class MLPMetric(nn.Module):
             feats = torch.cat([feats, x * y], dim=-1)
         return feats
 
+    def _check_width(self, x: Tensor) -> None:
+        if x.shape[1] != self.dim:
+            raise ValueError(
+                f"the MLP head takes embeddings of size {self.dim}, got size {x.shape[1]}; "
+                f"give embeddings from the encoder this head was built for"
+            )
+
     def logits(self, x: Tensor, y: Tensor) -> Tensor:
         """Similarity logits, larger = more alike. ``(N, D), (N, D) -> (N,)``."""
         _check_pair(x, y, same_rows=True)
+        self._check_width(x)
         return self.net(self._features(x, y)).squeeze(-1)
 
     def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
@@ -118,6 +126,7 @@ class MLPMetric(nn.Module):
         (:meth:`pairwise`) up to float rounding, about 1e-7.
         """
         _check_pair(x, y, same_rows=False)
+        self._check_width(x)
         n, m = x.shape[0], y.shape[0]
         if chunk < 1:
             raise ValueError(f"chunk must be a positive number of rows, got {chunk}")
