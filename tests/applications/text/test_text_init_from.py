@@ -146,3 +146,26 @@ def test_the_cli_takes_a_named_text_model_as_the_task_does(
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert read_model_config(out / "model")["metadata"]["init_from"] == name
+
+
+@pytest.mark.parametrize("given", ["init_from", "model.path"])
+def test_the_fine_tuned_model_does_not_keep_the_start_models_threshold(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, given: str
+) -> None:
+    """Graded pairs and no validation share calibrate no threshold: the saved model had the start
+    model's, calibrated for other weights (save_model falls back to model.threshold)."""
+    from siamkit.export.bundle import save_model
+
+    start = save_model(text_train.load_text_model(tiny_hf), tmp_path / "start", threshold=0.123)
+    said: list[str] = []
+    by_option = given == "init_from"
+    cfg = _config(pairs_csv, None if by_option else start)
+    init_from = str(start) if by_option else None
+    options = TaskOptions(progress=False, init_from=init_from, log=said.append)
+    summary = get_task("text")(cfg, tmp_path / "run", options)
+    assert read_model_config(summary.model_dir)["threshold"] is None
+    assert siamkit.load_model(summary.model_dir).threshold is None
+    assert [s for s in said if "threshold" in s] == [
+        f"the threshold of {start} (0.123) is not kept: the fine-tuned model has only one this "
+        "run calibrates (on 0/1 labelled validation pairs)"
+    ]

@@ -252,6 +252,12 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     model = _setup(cfg, device, init_from)
     if init_from is not None and not options.resume:
         log(f"starting from the weights of {init_from}")
+    if model.threshold is not None:  # calibrated for the start model's weights, not these
+        log(
+            f"the threshold of {cfg.model.path} ({model.threshold:.4g}) is not kept: the "
+            "fine-tuned model has only one this run calibrates (on 0/1 labelled validation pairs)"
+        )
+        model.threshold = None
     total = cfg.train.epochs * len(_batches(train_ex, cfg, 0))
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
