@@ -290,3 +290,22 @@ def test_a_loss_parameter_set_twice_to_different_values_is_refused() -> None:
     # a key the kind does not read is not a conflict (demo.yaml's margin under --set loss.kind=circle)
     cfg = config_from_dict({"loss": {"kind": "circle", "margin": 0.3, "params": {"m": 0.4}}})
     assert build_objective(cfg.loss, "cosine").m == 0.4
+
+
+def test_a_checkpoint_with_a_loss_parameter_set_twice_is_read_as_it_trained() -> None:
+    """A config saved before the conflict check, with loss.margin and loss.params.margin
+    different, trained with params' value; reading it on resume is not refused (the user cannot
+    edit the checkpoint) and equals a user config with params.margin only."""
+    from siamkit.training.callbacks import read_run_config
+
+    user = config_to_dict(
+        config_from_dict({"loss": {"kind": "triplet", "params": {"margin": 0.5}}})
+    )
+    saved = {**user, "loss": {**user["loss"], "margin": 0.3}}
+    with pytest.raises(ConfigError, match="keep one"):  # a user's config is still refused
+        config_from_dict(saved)
+    assert read_run_config(saved, user) == user
+    ms = config_to_dict(
+        config_from_dict({"loss": {"kind": "multi_similarity", "params": {"alpha": 4.0}}})
+    )
+    assert read_run_config({**ms, "loss": {**ms["loss"], "ms_alpha": 3.0}}, ms) == ms

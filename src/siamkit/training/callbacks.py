@@ -356,10 +356,33 @@ ConfigReader = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 def read_run_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """An embedding run's saved config through the config's own reader, so keys added since the
-    checkpoint take their defaults."""
+    checkpoint take their defaults.
+
+    A flat loss key (``loss.margin``) that disagrees with ``loss.params`` is read as the run
+    trained, with ``loss.params``' value (a user's config with both is refused; a checkpoint
+    made before that check is not, since nothing the user edits could change it)."""
     from siamkit.training.config_io import config_from_dict, config_to_dict
 
-    return config_to_dict(config_from_dict(saved))
+    return config_to_dict(config_from_dict(_saved_loss_params_win(saved)))
+
+
+def _saved_loss_params_win(saved: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` with each flat loss key that conflicts with ``loss.params`` at its default, as
+    the checkpoint's run resolved it (``loss.params`` won)."""
+    from siamkit.training.config import _FLAT_LOSS_KEYS, LossConfig
+    from siamkit.training.config_io import _section
+    from siamkit.training.objectives import flat_loss_params
+
+    loss = saved.get("loss")
+    if not isinstance(loss, dict) or not isinstance(loss.get("params"), dict):
+        return saved
+    _, flat = flat_loss_params(_section(LossConfig, loss, "loss"), "euclidean")
+    params, default, resolved = loss["params"], LossConfig(), dict(loss)
+    for param in flat.keys() & params.keys() & _FLAT_LOSS_KEYS.keys():
+        key = _FLAT_LOSS_KEYS[param]
+        if key in resolved and resolved[key] != params[param]:
+            resolved[key] = getattr(default, key)
+    return {**saved, "loss": resolved}
 
 
 _ABSENT = object()
