@@ -35,6 +35,7 @@ def _cut(cfg: dict[str, Any], out: Path, monkeypatch: pytest.MonkeyPatch, **opti
         ("train.lr=0.0005", "train.lr", "--set train.lr=0.001"),
         ("loss.name=cosine_mse", "loss.name", "--set loss.name=cosent"),
         ("train.epochs=3", "train.epochs", "--set train.epochs=2"),  # the decay spans them
+        ("train.amp=false", "train.amp", "--set train.amp=true"),
     ],
 )
 def test_a_changed_config_is_refused_by_key_and_nothing_is_rewritten(
@@ -79,6 +80,23 @@ def test_a_validation_file_may_change_and_a_resume_needs_no_init_from(
     assert read_model_config(summary.model_dir)["metadata"]["init_from"] == str(tiny_hf)
     resumed = torch.load(out / "checkpoint.pt", weights_only=True)["config"]
     assert resumed["data"]["val"] == str(other_val)  # the checkpoint records the run's config
+
+
+def test_gradient_checkpointing_and_checkpoint_every_may_change(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither changes the result: gradient checkpointing is the usual fix after running out of
+    GPU memory, and was refused on resume."""
+    cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=1), tmp_path / "cut"
+    _cut(cfg, out, monkeypatch)
+    config = tmp_path / "text.yaml"
+    config.write_text(yaml.safe_dump({"task": "text", **cfg}))
+    args = ["train", str(config), "--out", str(out), "--resume", "--no-progress"]
+    sets = ["--set", "train.gradient_checkpointing=true", "--set", "train.checkpoint_every=2"]
+    res = CliRunner().invoke(cli, [*args, *sets])
+    assert res.exit_code == 0, res.output
+    train = torch.load(out / "checkpoint.pt", weights_only=True)["config"]["train"]
+    assert (train["gradient_checkpointing"], train["checkpoint_every"]) == (True, 2)
 
 
 def test_a_checkpoint_without_a_recorded_config_resumes_unchecked(

@@ -10,7 +10,8 @@ is (a config naming another one is refused); the checkpoint and the saved model 
 ``--resume`` without it continues from the checkpoint's (:func:`start_model`).
 
 ``--resume`` refuses a config other than the checkpoint's, naming the keys
-(:func:`text_config_guard`): ``train.epochs`` too, since the warm-up and decay span all the steps.
+(:func:`text_config_guard`): ``train.epochs`` too, since the warm-up and decay span all the steps,
+and ``train.amp``; ``train.gradient_checkpointing`` and ``train.checkpoint_every`` may change.
 """
 
 from __future__ import annotations
@@ -164,12 +165,18 @@ def _recorded(cfg: TextTrainConfig, init_from: str | None) -> dict[str, Any]:
     return doc
 
 
+_FREE_ON_RESUME = ("gradient_checkpointing", "checkpoint_every")
+
+
 def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint's text config as ``now``'s shape: a key added since takes its default; a
     ``model.path`` naming the same folder otherwise is ``now``'s (:func:`start_model` takes it as
     the same model); with a validation file (``data.val``) in both, that file is ``now``'s, and
-    ``data.val_fraction`` (unused then): only the evaluation after training reads them. Sections
-    and keys the config does not know are kept, to be named."""
+    ``data.val_fraction`` (unused then): only the evaluation after training reads them; and
+    ``train.gradient_checkpointing`` and ``train.checkpoint_every`` are ``now``'s: they change
+    memory use and how often the run is saved, not its result (turning gradient checkpointing
+    on is the usual fix after running out of GPU memory). Sections and keys the config does
+    not know are kept, to be named."""
     defaults = _recorded(TextTrainConfig(), None)
     out = {
         name: {**defaults[name], **section}
@@ -186,6 +193,8 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
     if isinstance(data, dict) and data["val"] is not None and now["data"]["val"] is not None:
         val = {k: now["data"][k] for k in ("val", "val_fraction")}
         out["data"] = {**data, **val}
+    if isinstance(train := out.get("train"), dict):  # neither changes the weights it gives
+        out["train"] = {**train, **{k: now["train"][k] for k in _FREE_ON_RESUME}}
     return out
 
 
@@ -194,7 +203,8 @@ def text_config_guard(cfg: TextTrainConfig, init_from: str | None) -> ConfigGuar
     started from ``init_from`` (as :func:`start_model` gives them): the checkpoint records the
     config; a resume with another one is refused, naming the keys. ``train.epochs`` may not
     change (the learning rate warms up and decays over all the run's steps, so they fix the
-    schedule's length); a separate validation file may (:func:`_read_saved_config`)."""
+    schedule's length); a separate validation file, gradient checkpointing and
+    ``train.checkpoint_every`` may (:func:`_read_saved_config`)."""
     return ConfigGuard(
         _recorded(cfg, init_from), read=_read_saved_config, schedule_spans_epochs=True
     )
