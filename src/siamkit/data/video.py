@@ -120,6 +120,8 @@ def iter_video(
 
 
 def _past_the_end(path: str | os.PathLike[str], n_frames: int, start: int) -> ValueError:
+    if n_frames == 0:  # not even frame 0: "0 frames (0 to -1) ... below 0" would mean nothing
+        return ValueError(f"{path} has no frames that can be decoded")
     return ValueError(
         f"{path} has only {n_frames} frames (0 to {n_frames - 1}), so there is no frame {start}; "
         f"start at a frame below {n_frames}"
