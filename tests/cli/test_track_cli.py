@@ -431,7 +431,7 @@ def test_start_frame_and_frames_track_a_segment(files: dict[str, Path], tmp_path
         (["--start-frame", "-1"], "Invalid value for '--start-frame': -1 is not in the range x>=0"),
         (
             ["--start-frame", str(N)],
-            f"which has {N} frames (0 to {N - 1}); give a start frame below {N}",
+            f"which has {N} frames by its header (0 to {N - 1}); give a start frame below {N}",
         ),
         (["--start-frame", "99"], "--start-frame 99 is past the end of"),
         (["--frames", "0"], "Invalid value for '--frames': 0 is not in the range x>=1"),

@@ -114,8 +114,9 @@ def check_start(
     """Refuse, before any work, a start frame or frame limit the video cannot honour and a box
     that does not fit its frames; the video's properties otherwise.
 
-    A start frame at or past the frame count the header announces is refused here; when the
-    header gives no count, :func:`track_video` finds out while skipping to it.
+    A start frame at or past the frame count the header announces is refused here (the message
+    says the count is the header's: an estimate for some containers); when the header gives no
+    count, :func:`track_video` finds out while skipping to it.
     """
     if start_frame < 0:
         raise ValueError(
@@ -128,7 +129,8 @@ def check_start(
     if info.n_frames and start_frame >= info.n_frames:
         raise ValueError(
             f"--start-frame {start_frame} is past the end of {video}, which has {info.n_frames} "
-            f"frames (0 to {info.n_frames - 1}); give a start frame below {info.n_frames}"
+            f"frames by its header (0 to {info.n_frames - 1}); give a start frame below "
+            f"{info.n_frames}"
         )
     check_box(box, (info.height, info.width))
     return info
