@@ -51,8 +51,8 @@ def recorded_model_path(path: str | Path) -> str | None:
 NO_THRESHOLD = (
     "the model has no calibrated threshold, so the gallery cannot decide same or unknown (it "
     "answers None): fit one "
-    "with `siamkit calibrate MODEL --data DATA` (validation images of its training classes; "
-    "for a text model, labelled pairs of texts), or pass threshold=... to Gallery.open"
+    "with `siamkit calibrate MODEL --data DATA` (validation images of its training classes), "
+    "or pass threshold=... to Gallery.open"
 )
 
 
@@ -61,9 +61,10 @@ class Gallery:
 
     Create or open one with :meth:`Gallery.open`. The decision threshold is ``threshold`` if
     given, else the model's calibrated ``model.threshold`` (a text model without one: its
-    default, as ``siamkit text similarity`` and the service decide); ``threshold_source`` says
-    which. With none, ``identify`` names the nearest label and leaves ``Match.accepted`` /
-    ``VerifyResult.same`` as ``None``.
+    default, as ``siamkit text similarity`` and the service decide; a text model joined to a
+    lexical tower without one is refused a decision with a ``ValueError``, though it may enroll
+    and search); ``threshold_source`` says which. With none, ``identify`` names the nearest
+    label and leaves ``Match.accepted`` / ``VerifyResult.same`` as ``None``.
 
     >>> g = Gallery.open("staff.db", model)  # doctest: +SKIP
     >>> g.enroll("alice", alice_images, metadata={"team": "ops"})  # doctest: +SKIP

@@ -14,8 +14,9 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
     """Are ``a`` and ``b`` the same? One input each (``(C, H, W)`` or ``(1, C, H, W)`` in [0, 1]).
 
     The threshold is ``threshold`` if given, else ``model.threshold`` (a text model without
-    one: all-MiniLM-L6-v2's sentence default, as ``siamkit text similarity``); without either,
-    ``same`` is ``None`` and only the distance is reported.
+    one: all-MiniLM-L6-v2's sentence default, as ``siamkit text similarity``; a text model joined
+    to a lexical tower without one: ``ValueError``, since no default applies to its scores);
+    without either, ``same`` is ``None`` and only the distance is reported.
 
     >>> verify_pair(net, img_a, img_b).same  # doctest: +SKIP
     True
