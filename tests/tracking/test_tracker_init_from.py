@@ -113,7 +113,9 @@ def test_resume_needs_no_init_from_and_refuses_another(tracker: Path, tmp_path: 
     get_task("siamfc")(cut, out, TaskOptions(progress=False, init_from=str(tracker)))
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     another = TaskOptions(progress=False, resume=True, init_from="builtin")
-    with pytest.raises(ValueError, match=f"started from --init-from {tracker}, not builtin"):
+    with pytest.raises(
+        ValueError, match=f"started from --init-from / model.init_from {tracker}, not builtin"
+    ):
         get_task("siamfc")(CONFIG, out, another)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     summary = get_task("siamfc")(CONFIG, out, TaskOptions(progress=False, resume=True))

@@ -167,7 +167,7 @@ def test_a_resume_from_another_model_is_refused(
     res = CliRunner().invoke(cli, [*args, "--resume", "--init-from", str(source_model)])
     assert res.exit_code == 1, res.output
     assert (
-        f"Error: the checkpoint's run started from --init-from {base}, not {source_model}: "
+        f"Error: the checkpoint's run started from --init-from / model.init_from {base}, not {source_model}: "
         "resume without --init-from" in res.output
     )
     assert "Traceback" not in res.output

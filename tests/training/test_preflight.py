@@ -126,12 +126,16 @@ def test_a_resume_keeps_the_init_from_it_started_with(tmp_path: Path) -> None:
     other = apply_overrides(RunConfig(), ["model.init_from=runs/other/model"])
     with pytest.raises(
         ValueError,
-        match=r"^the checkpoint's run started from --init-from runs/base/model, not "
-        r"runs/other/model: resume without --init-from",
+        match=r"^the checkpoint's run started from --init-from / model\.init_from runs/base/model, "
+        r"not runs/other/model: resume without --init-from / model\.init_from \(the checkpoint",
     ):
         check_resumable(other, path)
     save_checkpoint({"epoch": 1, "config": config_to_dict(RunConfig())}, path)
-    with pytest.raises(ValueError, match=r"^the checkpoint's run did not start from a saved model"):
+    with pytest.raises(
+        ValueError,
+        match=r"^the checkpoint's run did not start from a saved model: resume without "
+        r"--init-from / model\.init_from runs/other/model$",
+    ):
         check_resumable(other, path)
 
 

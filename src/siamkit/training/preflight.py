@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from siamkit.atomic import same_file
 from siamkit.training.config import ModelConfig, RunConfig
 from siamkit.training.data import RunData
 
@@ -147,9 +148,10 @@ def run_config_guard(cfg: RunConfig) -> ConfigGuard:
 
 
 def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> RunConfig:
-    """Refuse ``--resume`` before anything is written: no checkpoint, or one made by another
-    config (the run's :func:`run_config_guard` decides). Returns ``cfg`` with the
-    ``model.init_from`` the run started from (:func:`resumed_model`)."""
+    """Returns the config to run with (``cfg`` with the ``model.init_from`` the run started
+    from, :func:`resumed_model`): callers must use it, not ``cfg``. Refuses ``--resume`` before
+    anything is written: no checkpoint, or one made by another config (the run's
+    :func:`run_config_guard` decides)."""
     from siamkit.training.checkpoint import load_checkpoint
 
     state = load_checkpoint(Path(checkpoint))
@@ -181,13 +183,14 @@ def resumed_init_from(saved: Any, given: str | None) -> str | None:
     if started is None:
         raise ValueError(
             f"the checkpoint's run did not start from a saved model: resume without "
-            f"--init-from {given} (model.init_from)"
+            f"--init-from / model.init_from {given}"
         )
-    if Path(given).resolve() == Path(started).resolve():  # the same folder, spelt otherwise
+    if same_file(given, started):  # the same folder spelt otherwise (it may since be gone)
         return started
     raise ValueError(
-        f"the checkpoint's run started from --init-from {started}, not {given}: resume without "
-        "--init-from (the checkpoint holds the weights), or start a new run in another --out"
+        f"the checkpoint's run started from --init-from / model.init_from {started}, not "
+        f"{given}: resume without --init-from / model.init_from (the checkpoint holds the "
+        "weights), or start a new run in another --out"
     )
 
 

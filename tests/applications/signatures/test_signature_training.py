@@ -203,7 +203,9 @@ def test_a_resume_does_not_read_the_init_from_model(tmp_path: Path) -> None:
     other = tmp_path / "other" / "model"  # another model: refused, not silently ignored
     res = CliRunner().invoke(cli, [*args[:4], "--resume", "--init-from", str(other)])
     assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
-    assert f"started from --init-from {source / 'model'}, not {other}" in res.output
+    assert (
+        f"started from --init-from / model.init_from {source / 'model'}, not {other}" in res.output
+    )
 
 
 def _checkpoint_of(out: Path, config: dict) -> Path:
@@ -297,7 +299,10 @@ def test_a_resume_given_another_init_from_is_refused(tmp_path: Path, monkeypatch
     _checkpoint_of(out, _tiny_run_config(start))
     res = _resume(cfg, out, init_from=str(tmp_path / "other"))
     assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
-    assert f"started from --init-from {start}, not {tmp_path / 'other'}: resume" in res.output
+    assert (
+        f"started from --init-from / model.init_from {start}, not {tmp_path / 'other'}: resume"
+        in res.output
+    )
     assert isinstance(_resume(cfg, out, init_from=start).exception, _DataRead)
     assert isinstance(_resume(cfg, out).exception, _DataRead)
     plain = tmp_path / "plain"  # a run that started from no saved model

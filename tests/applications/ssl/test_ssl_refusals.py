@@ -147,7 +147,8 @@ def test_a_resume_keeps_the_init_from_it_started_with(tmp_path: Path) -> None:
     assert check_resume(path, ssl_config_from_dict(_doc())) == ssl_config_from_dict(started)
     assert check_resume(path, ssl_config_from_dict(started)) == ssl_config_from_dict(started)
     with pytest.raises(
-        ValueError, match=r"started from --init-from runs/base/model, not runs/other/model: resume"
+        ValueError,
+        match=r"started from --init-from / model.init_from runs/base/model, not runs/other/model: resume",
     ):
         check_resume(path, ssl_config_from_dict(_doc(model={"init_from": "runs/other/model"})))
 
@@ -176,7 +177,9 @@ def test_a_resume_needs_no_init_from_and_not_its_model(
     cfg.write_text(yaml.safe_dump({"task": "ssl", **_doc()}))
     args = ["train", str(cfg), "--out", str(out), "--resume", "--init-from", str(tmp_path)]
     res = CliRunner().invoke(cli, args)
-    _one_sentence(res, f"started from --init-from {source}, not {tmp_path}: resume without")
+    _one_sentence(
+        res, f"started from --init-from / model.init_from {source}, not {tmp_path}: resume without"
+    )
 
 
 def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:

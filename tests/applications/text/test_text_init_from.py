@@ -93,7 +93,9 @@ def test_resume_needs_no_init_from_and_refuses_another(
     with pytest.raises(KeyboardInterrupt):
         get_task("text")(cfg, out, TaskOptions(progress=False, init_from=str(other_bert)))
     resume = TaskOptions(progress=False, resume=True, init_from=str(tiny_hf))
-    with pytest.raises(ValueError, match=f"started from --init-from {other_bert}, not {tiny_hf}"):
+    with pytest.raises(
+        ValueError, match=f"started from --init-from / model.init_from {other_bert}, not {tiny_hf}"
+    ):
         get_task("text")(cfg, out, resume)
     summary = get_task("text")(cfg, out, TaskOptions(progress=False, resume=True))
     assert len(saves) == 4  # the three steps left after the first (2 epochs of 2 steps)

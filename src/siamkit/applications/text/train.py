@@ -37,7 +37,7 @@ from siamkit.applications.text.pairs import NoDuplicatesBatchSampler, TextExampl
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
-from siamkit.atomic import atomic_path
+from siamkit.atomic import atomic_path, same_file
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -125,10 +125,6 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, fh)
 
 
-def _same_model(a: str, b: str) -> bool:
-    return a == b or Path(a).resolve() == Path(b).resolve()
-
-
 def start_model(
     cfg: TextTrainConfig, init_from: str | None, resume: bool = False, saved: Any = None
 ) -> tuple[TextTrainConfig, str | None]:
@@ -151,7 +147,7 @@ def start_model(
 
 
 def _refuse_two_models(path: str | None, init_from: str | None) -> None:
-    if path is not None and init_from is not None and not _same_model(path, init_from):
+    if path is not None and init_from is not None and not same_file(path, init_from):
         raise ValueError(
             f"--init-from {init_from} and model.path {path} name different models to start "
             "from: give one of them"
@@ -188,7 +184,7 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
     if isinstance(model, dict) and isinstance(model["path"], str) and path is not None:
         out["model"] = {
             **model,
-            "path": path if _same_model(model["path"], path) else model["path"],
+            "path": path if same_file(model["path"], path) else model["path"],
         }
     if isinstance(data, dict) and data["val"] is not None and now["data"]["val"] is not None:
         val = {k: now["data"][k] for k in ("val", "val_fraction")}
