@@ -25,17 +25,17 @@ def text_config(data: Path, path: Path | None = None, **train: Any) -> dict[str,
     }
 
 
-def kill_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make the text loop's checkpoints kill the run (KeyboardInterrupt) just after the first one
-    is written, and again after the next one once the returned list is cleared; the list holds
-    one item per checkpoint written."""
+def kill_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch, at: int = 1) -> list[int]:
+    """Make the text loop's checkpoints kill the run (KeyboardInterrupt) just after the ``at``-th
+    one is written, and again after ``at`` more once the returned list is cleared; the list
+    holds one item per checkpoint written. ``monkeypatch.undo()`` writes them plainly again."""
     real, saves = text_train._save_checkpoint, []
 
     def dying_save(path: Path, state: dict[str, Any]) -> None:
         real(path, state)
         saves.append(1)
-        if len(saves) == 1:
-            raise KeyboardInterrupt  # killed after the first step's checkpoint
+        if len(saves) == at:
+            raise KeyboardInterrupt  # killed just after that checkpoint
 
     monkeypatch.setattr(text_train, "_save_checkpoint", dying_save)
     return saves

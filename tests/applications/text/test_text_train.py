@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from _text_runs import kill_after_first_checkpoint
 
 import siamkit
 from siamkit.applications.text import train as text_train
@@ -64,18 +65,10 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
 ) -> None:
     cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
     full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
-    real, saves = text_train._save_checkpoint, []
-
-    def dying_save(path: Path, state: dict[str, Any]) -> None:
-        real(path, state)
-        saves.append(1)
-        if len(saves) == 3:
-            raise KeyboardInterrupt  # killed after the third step's checkpoint
-
-    monkeypatch.setattr(text_train, "_save_checkpoint", dying_save)
+    kill_after_first_checkpoint(monkeypatch, at=3)  # killed after the third step's checkpoint
     with pytest.raises(KeyboardInterrupt):
         get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
-    monkeypatch.setattr(text_train, "_save_checkpoint", real)
+    monkeypatch.undo()
     resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
     a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
     for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
