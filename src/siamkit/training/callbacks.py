@@ -367,21 +367,18 @@ def read_run_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any
 
 
 def _saved_loss_params_win(saved: dict[str, Any]) -> dict[str, Any]:
-    """``saved`` with each flat loss key that conflicts with ``loss.params`` at its default, as
-    the checkpoint's run resolved it (``loss.params`` won)."""
-    from siamkit.training.config import _FLAT_LOSS_KEYS, LossConfig
+    """``saved`` with each flat loss key that conflicts with ``loss.params``
+    (:func:`~siamkit.training.config.loss_key_conflicts`) at its default, as the checkpoint's
+    run resolved it (``loss.params`` won)."""
+    from siamkit.training.config import LossConfig, loss_key_conflicts
     from siamkit.training.config_io import _section
-    from siamkit.training.objectives import flat_loss_params
 
     loss = saved.get("loss")
     if not isinstance(loss, dict) or not isinstance(loss.get("params"), dict):
         return saved
-    _, flat = flat_loss_params(_section(LossConfig, loss, "loss"), "euclidean")
-    params, default, resolved = loss["params"], LossConfig(), dict(loss)
-    for param in flat.keys() & params.keys() & _FLAT_LOSS_KEYS.keys():
-        key = _FLAT_LOSS_KEYS[param]
-        if key in resolved and resolved[key] != params[param]:
-            resolved[key] = getattr(default, key)
+    default, resolved = LossConfig(), dict(loss)
+    for key, _ in loss_key_conflicts(_section(LossConfig, loss, "loss")):
+        resolved[key] = getattr(default, key)
     return {**saved, "loss": resolved}
 
 

@@ -570,19 +570,34 @@ _FLAT_LOSS_KEYS = {
 }
 
 
-def _check_loss_params(cfg: RunConfig) -> None:
-    from siamkit.training.objectives import flat_loss_params, loss_params
+def loss_key_conflicts(loss: LossConfig) -> list[tuple[str, str]]:
+    """``(section key, loss.params key)`` pairs (``("margin", "margin")``, ``("ms_alpha",
+    "alpha")``) where the loss section's own key, set away from its default, gives the loss
+    kind's parameter another value than ``loss.params`` does. A user's config with one is
+    refused (:func:`check_config`); a saved one is read with ``loss.params`` winning, as its run
+    trained (:func:`siamkit.training.callbacks.read_run_config`)."""
+    from siamkit.training.objectives import flat_loss_params
 
-    kind, flat = flat_loss_params(cfg.loss, cfg.model.distance)
+    _, flat = flat_loss_params(loss, "euclidean")  # which keys: the same for any distance
     default = LossConfig()
-    for param in sorted(flat.keys() & cfg.loss.params.keys() & _FLAT_LOSS_KEYS.keys()):
+    out = []
+    for param in sorted(flat.keys() & loss.params.keys() & _FLAT_LOSS_KEYS.keys()):
         key = _FLAT_LOSS_KEYS[param]
-        mine, theirs = getattr(cfg.loss, key), cfg.loss.params[param]
-        if mine != getattr(default, key) and mine != theirs:  # both set, and they disagree
-            raise ValueError(
-                f"loss.{key} = {mine} and loss.params.{param} = {theirs} both set the {kind} "
-                f"loss's {param}; keep one"
-            )
+        mine = getattr(loss, key)
+        if mine != getattr(default, key) and mine != loss.params[param]:
+            out.append((key, param))
+    return out
+
+
+def _check_loss_params(cfg: RunConfig) -> None:
+    from siamkit.training.objectives import loss_params
+
+    if conflicts := loss_key_conflicts(cfg.loss):
+        key, param = conflicts[0]
+        raise ValueError(
+            f"loss.{key} = {getattr(cfg.loss, key)} and loss.params.{param} = "
+            f"{cfg.loss.params[param]} both set the {cfg.loss.kind} loss's {param}; keep one"
+        )
     name, params = loss_params(cfg.loss, cfg.model.distance)
     try:
         LOSSES.check_params(name, params)
