@@ -4,6 +4,7 @@ weights and lowers the training objective; resume ends where an uninterrupted ru
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,36 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
     a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
     for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         torch.testing.assert_close(x, y, msg=k)
+
+
+def test_gradient_checkpointing_is_on_in_both_towers_without_a_deprecation_warning(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transformers 5 deprecates ``gradient_checkpointing_enable`` (a FutureWarning on every
+    text run with ``train.gradient_checkpointing``) for ``activation_checkpointing_enable``."""
+    real_setup, models = text_train._setup, []
+
+    def setup(*args: Any, **kwargs: Any) -> TextSiameseNetwork:
+        models.append(real_setup(*args, **kwargs))
+        return models[-1]
+
+    monkeypatch.setattr(text_train, "_setup", setup)
+    cfg = _config(tiny_hf, pairs_csv, epochs=1, gradient_checkpointing=True)
+    cfg["model"]["share_weights"] = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        get_task("text")(cfg, tmp_path / "gc", TaskOptions(progress=False))
+    said = [str(w.message) for w in caught if "checkpointing" in str(w.message)]
+    assert not said, said
+    (model,) = models
+    for enc in (model.encoder, model.doc_encoder):
+        assert enc is not None
+        flags = [
+            m.gradient_checkpointing
+            for m in enc.transformer.modules()
+            if hasattr(m, "gradient_checkpointing")
+        ]
+        assert flags and all(flags), flags  # every BERT layer recomputes its activations
 
 
 def test_half_twin_mnrl_trains_two_towers(

@@ -232,8 +232,16 @@ def _setup(
     if cfg.train.gradient_checkpointing:
         for enc in (model.encoder, model.doc_encoder):
             if enc is not None:
-                enc.transformer.gradient_checkpointing_enable()  # type: ignore[operator]
+                _checkpoint_activations(enc.transformer)
     return model.to(device)
+
+
+def _checkpoint_activations(transformer: Any) -> None:
+    """Turn on gradient (activation) checkpointing: ``activation_checkpointing_enable`` where
+    transformers has it (``gradient_checkpointing_enable`` is its deprecated alias there, which
+    warns), the older name before it."""
+    enable = getattr(transformer, "activation_checkpointing_enable", None)
+    (enable or transformer.gradient_checkpointing_enable)()
 
 
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
