@@ -19,6 +19,7 @@ from siamkit.training import (
     dump_config,
     load_config,
 )
+from siamkit.training.config_io import _set_mapping_entry
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -309,3 +310,38 @@ def test_a_checkpoint_with_a_loss_parameter_set_twice_is_read_as_it_trained() ->
         config_from_dict({"loss": {"kind": "multi_similarity", "params": {"alpha": 4.0}}})
     )
     assert read_run_config({**ms, "loss": {**ms["loss"], "ms_alpha": 3.0}}, ms) == ms
+
+
+def test_an_override_sets_one_entry_of_a_parameter_mapping_and_keeps_the_others() -> None:
+    demo = demo_recipe()
+    cfg = apply_overrides(demo, ["loss.params.margin=0.3"])
+    assert cfg.loss.params == {"margin": 0.3} and cfg.loss.margin == demo.loss.margin
+    widths = apply_overrides(demo, ["model.encoder_kwargs.widths=[16, 32]"]).model.encoder_kwargs
+    assert widths == {**demo.model.encoder_kwargs, "widths": [16, 32]}
+    two = apply_overrides(
+        RunConfig(),
+        [  # the same entry twice: the last wins
+            "model.encoder_kwargs.widths=[8]",
+            "model.encoder_kwargs.dropout=0.1",
+            "model.encoder_kwargs.dropout=0.2",
+        ],
+    )
+    assert two.model.encoder_kwargs == {"widths": [8], "dropout": 0.2}
+    # deeper entries nest (no shipped part takes one, so on the section's mapping directly)
+    sec: dict = {"schedule_params": {"a": {"c": 3}}}
+    assert _set_mapping_entry(sec, "optim", "schedule_params.a.b", 2, "item")
+    assert sec == {"schedule_params": {"a": {"c": 3, "b": 2}}}
+    assert not _set_mapping_entry(sec, "optim", "lr", 2, "item")
+    # the entry is checked as in a YAML file: an unknown loss parameter is named
+    with pytest.raises(ConfigError, match=r"no parameter\(s\) marg"):
+        apply_overrides(demo, ["loss.params.marg=0.3"])
+    # and a conflict with the flat key is refused as in a YAML file
+    with pytest.raises(ConfigError, match=r"loss\.margin"):
+        apply_overrides(demo, ["loss.margin=0.5", "loss.params.margin=0.3"])
+    with pytest.raises(ConfigError, match=r"section\.key\.entry=value"):
+        apply_overrides(demo, ["loss.params.=0.3"])
+    with pytest.raises(ConfigError, match=r"loss\.params\.a is 1, not a mapping"):
+        apply_overrides(demo, ["loss.params.a=1", "loss.params.a.b=2"])
+    # a key that is not a mapping keeps its old error
+    with pytest.raises(ConfigError, match=r"unknown key 'margin\.x' in section 'loss'"):
+        apply_overrides(demo, ["loss.margin.x=1"])

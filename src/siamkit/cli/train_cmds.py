@@ -61,7 +61,8 @@ DEVICE = click.option(
     "overrides",
     multiple=True,
     metavar="SECTION.KEY=VALUE",
-    help="Override a config value, e.g. --set train.epochs=2 (repeatable).",
+    help="Override a config value, e.g. --set train.epochs=2 (repeatable). In an embedding run "
+    "one entry of a parameter mapping takes one more dot: --set loss.params.margin=0.3.",
 )
 @click.option(
     "--init-from",

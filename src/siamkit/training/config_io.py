@@ -400,7 +400,9 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> R
     A registered part may be set whole: ``optim.optimizer={kind: sgd, params: {lr: 0.1}}``.
     A key of the nested ``model.appearance`` section is ``model.appearance.weight=0.5`` (setting
     one turns the features on; ``model.appearance=null`` or ``.weight=0`` off); the flat
-    ``model.appearance_skip_*`` keys of older configs still work.
+    ``model.appearance_skip_*`` keys of older configs still work. One entry of a parameter
+    mapping (``loss.params``, ``model.encoder_kwargs``, ``optim.schedule_params`` ...) is
+    ``loss.params.margin=0.3``; the mapping's other entries stay.
 
     >>> apply_overrides(RunConfig(), ["train.epochs=1", "data.train_classes=[0, 1]"]).train.epochs
     1
@@ -419,9 +421,48 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> R
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise ConfigError(f"cannot read the value in override {item!r}") from None
-        _replace_part(doc[section], section, name.strip(), value)
-        _set_override(doc[section], section, name.strip(), value)
+        name = name.strip()
+        if not _set_mapping_entry(doc[section], section, name, value, item):
+            _replace_part(doc[section], section, name, value)
+            _set_override(doc[section], section, name, value)
     return config_from_dict(doc)
+
+
+def _mapping_fields(section: str) -> set[str]:
+    """The keys of config section ``section`` whose values are mappings of free parameters
+    (``loss.params``, ``model.encoder_kwargs``, ``optim.schedule_params`` ...)."""
+    sec = next((f for f in dataclasses.fields(RunConfig) if f.name == section), None)
+    if sec is None:
+        return set()
+    hints = typing.get_type_hints(typing.get_type_hints(RunConfig)[section])
+    return {k for k, t in hints.items() if typing.get_origin(t) is dict}
+
+
+def _set_mapping_entry(sec: dict[str, Any], section: str, name: str, value: Any, item: str) -> bool:
+    """``loss.params.margin=0.3``: set one entry of a mapping key (nested further with more
+    dots) and keep its other entries; False when ``name`` does not start with such a key."""
+    head, dot, rest = name.partition(".")
+    if not dot or head not in _mapping_fields(section):
+        return False
+    path = rest.split(".")
+    if not all(path):
+        raise ConfigError(f"override {item!r} must look like section.key.entry=value")
+    current = sec.get(head)
+    node: dict[str, Any] = dict(current) if isinstance(current, dict) else {}
+    sec[head] = node
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is not None and not isinstance(child, dict):
+            where = ".".join([section, head, *path[: i + 1]])
+            raise ConfigError(
+                f"override {item!r}: {where} is {child!r}, not a mapping, so it has no entry "
+                f"{path[i + 1]!r}"
+            )
+        child = dict(child or {})
+        node[part] = child
+        node = child
+    node[path[-1]] = value
+    return True
 
 
 def _set_override(sec: dict[str, Any], section: str, name: str, value: Any) -> None:
