@@ -4,6 +4,7 @@ weights and lowers the training objective; resume ends where an uninterrupted ru
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,68 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
     a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
     for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         torch.testing.assert_close(x, y, msg=k)
+
+
+@pytest.mark.parametrize("start", ["hf_folder", "joined_half_twin_bundle"])
+def test_resume_needs_no_start_model(
+    start: str,
+    tiny_hf: Path,
+    pairs_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    graded_pairs: list[tuple[str, str, float]],
+) -> None:
+    """The checkpoint holds the start model's config, tokenizer and lexical tower: a resume
+    after the start folder was deleted ends where an uninterrupted run ends (it read that folder
+    again, and failed)."""
+    base = tmp_path / "start"
+    if start == "hf_folder":
+        shutil.copytree(tiny_hf, base)
+    else:  # a siamkit bundle joined to a lexical tower, fine-tuned as a half twin
+        from siamkit.applications.text.lexical import LexicalTower
+        from siamkit.export.bundle import save_model
+
+        joined = TextSiameseNetwork.pretrained(tiny_hf, max_length=32, overlap=8)
+        texts = [t for a, b, _ in graded_pairs for t in (a, b)]
+        joined.lexical = LexicalTower.fit(texts, components=3, weight=0.3)
+        save_model(joined, base)  # type: ignore[arg-type]
+    cfg = _config(base, pairs_csv, epochs=2, checkpoint_every=1)
+    cfg["model"]["share_weights"] = start == "hf_folder"
+    full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
+    kill_after_first_checkpoint(monkeypatch, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
+    monkeypatch.undo()
+    shutil.rmtree(base)
+    resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
+    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
+    assert a.config() == b.config()  # the same architecture, windows, towers and lexical tower
+    assert sorted(a.state_dict()) == sorted(b.state_dict())
+    for k, x in a.state_dict().items():
+        torch.testing.assert_close(x, b.state_dict()[k], msg=k)
+    text = ["the printer is out of toner"]
+    torch.testing.assert_close(a.embed(text, role="document"), b.embed(text, role="document"))
+
+
+def test_a_checkpoint_without_the_start_files_reads_the_start_model(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint from before they were saved resumes from the start model, as it did."""
+    cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
+    full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
+    kill_after_first_checkpoint(monkeypatch, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
+    monkeypatch.undo()
+    ckpt = tmp_path / "cut" / "checkpoint.pt"
+    state = torch.load(ckpt, weights_only=True)
+    del state[text_train.START]
+    torch.save(state, ckpt)
+    resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
+    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
+    for k, x in a.state_dict().items():
+        torch.testing.assert_close(x, b.state_dict()[k], msg=k)
+    assert torch.load(ckpt, weights_only=True)[text_train.START] is not None  # saved from now on
 
 
 def test_gradient_checkpointing_is_on_in_both_towers_without_a_deprecation_warning(

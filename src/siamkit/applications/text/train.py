@@ -12,6 +12,11 @@ is (a config naming another one is refused); the checkpoint and the saved model 
 ``--resume`` refuses a config other than the checkpoint's, naming the keys
 (:func:`text_config_guard`): ``train.epochs`` too, since the warm-up and decay span all the steps,
 and ``train.amp``; ``train.gradient_checkpointing`` and ``train.checkpoint_every`` may change.
+
+The checkpoint holds what rebuilds the model besides its weights (the transformer's config, the
+tokenizer files, a lexical tower's arrays: :func:`start_files`), so a resume does not read the
+start model again, which may since have been moved or deleted; a checkpoint from before it held
+them reads the start model, as it did.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,7 @@ from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
 
 CHECKPOINT = "checkpoint.pt"
+START = "start"  # the checkpoint's key of start_files
 
 
 def batch_loss(model: TextSiameseNetwork, cfg: TextTrainConfig, ex: TextExamples) -> torch.Tensor:
@@ -132,8 +139,9 @@ def start_model(
     ``model.path`` naming another one is refused), and the ``init_from`` the run records. On
     ``resume`` (``saved``: the config the checkpoint recorded) ``init_from`` may be left out,
     and the checkpoint's is used; another one is refused
-    (:func:`~siamkit.training.preflight.resumed_init_from`). Unlike the other tasks, a resumed
-    text run reads that model again, for its architecture and tokenizer.
+    (:func:`~siamkit.training.preflight.resumed_init_from`). A resumed run rebuilds the model
+    from its checkpoint (:func:`start_files`); only a checkpoint from before it held what that
+    needs reads the start model again, for its architecture and tokenizer.
     """
     path = cfg.model.path
     _refuse_two_models(path, init_from)
@@ -218,11 +226,40 @@ def _load_start(path: str | None, init_from: str | None) -> TextSiameseNetwork:
         ) from None
 
 
+def start_files(model: TextSiameseNetwork) -> dict[str, Any]:
+    """What rebuilds ``model`` but its weights, for the checkpoint: its bundle config (the
+    transformer's config, the windows, the towers) and the files a saved bundle keeps beside the
+    weights (the tokenizer, a lexical tower's arrays), as bytes by relative path."""
+    with tempfile.TemporaryDirectory(prefix="siamkit-text-") as tmp:
+        model.save_extra_files(Path(tmp))
+        files = {
+            p.relative_to(tmp).as_posix(): p.read_bytes()
+            for p in sorted(Path(tmp).rglob("*"))
+            if p.is_file()
+        }
+    return {"config": model.config(), "files": files}
+
+
+def _rebuild(start: dict[str, Any], folder: Path) -> TextSiameseNetwork:
+    """The model :func:`start_files` described (weights as initialised), its files written into
+    ``folder``, which must outlive the run (the tokenizer may read them again when saved)."""
+    for name, data in start["files"].items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return TextSiameseNetwork.from_bundle(start["config"], folder)
+
+
 def _setup(
-    cfg: TextTrainConfig, device: torch.device, init_from: str | None = None
+    cfg: TextTrainConfig,
+    device: torch.device,
+    init_from: str | None = None,
+    start: tuple[dict[str, Any], Path] | None = None,
 ) -> TextSiameseNetwork:
+    """The model to train: the start model (``model.path``), or on resume the one the
+    checkpoint describes (``start``: its :func:`start_files` and a folder for them)."""
     m = cfg.model
-    model = _load_start(m.path, init_from)
+    model = _load_start(m.path, init_from) if start is None else _rebuild(*start)
     if (model.encoder.max_length, model.encoder.overlap) != (m.max_length, m.overlap):
         model.encoder.max_length, model.encoder.overlap = m.max_length, m.overlap
     if not m.share_weights and model.share_weights:
@@ -246,6 +283,11 @@ def _checkpoint_activations(transformer: Any) -> None:
 
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """Fine-tune as ``config`` says; writes ``out_dir/model``, ``metrics.json``, the checkpoint."""
+    with tempfile.TemporaryDirectory(prefix="siamkit-text-") as tmp:
+        return _run(config, out_dir, options, Path(tmp))
+
+
+def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path) -> TaskSummary:
     cfg = parse_config(config, options.overrides)
     ckpt_path = out_dir / CHECKPOINT
     if options.resume and not ckpt_path.is_file():
@@ -263,7 +305,9 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     train_ex, val_ex = _split(examples, cfg)
     log = options.log or print
     torch.manual_seed(cfg.train.seed)
-    model = _setup(cfg, device, init_from)
+    saved_start = state.get(START)  # absent in a checkpoint from before it was saved
+    model = _setup(cfg, device, init_from, None if saved_start is None else (saved_start, tmp))
+    rebuild = saved_start or start_files(model)
     if init_from is not None and not options.resume:
         log(f"starting from the weights of {init_from}")
     if model.threshold is not None:  # calibrated for the start model's weights, not these
@@ -302,6 +346,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
             amp,
             options.progress,
             guard.state_dict(),
+            rebuild,
         )
     model.eval()
     metrics = {"train.final_loss": losses[-1] if losses else None, "train.steps": total}
@@ -332,6 +377,7 @@ def _loop(
     amp: bool,
     progress: bool,
     record: dict[str, Any] | None = None,
+    rebuild: dict[str, Any] | None = None,
 ) -> list[float]:
     losses: list[float] = []
     every = cfg.train.checkpoint_every
@@ -370,6 +416,7 @@ def _loop(
                         "step": nxt[1],
                         "rng": torch.get_rng_state(),
                         "config": record,  # model.init_from: what a resume checks
+                        START: rebuild,  # what rebuilds the model without the start folder
                     },
                 )
     bar.close()
