@@ -56,6 +56,39 @@ def test_an_enrollment_is_all_or_nothing(tmp_path):
     assert [info.label for info in store.labels()] == ["alice"]
 
 
+def test_add_new_takes_another_rule_and_writes_beside_in_its_transaction(tmp_path):
+    """Texts' rule of repeats reads the label's stored ids and embeddings in the enrollment's
+    transaction, and ``written`` records the new ids' previews before it commits (or undoes
+    the enrollment by raising)."""
+    store = new_store(tmp_path / "g.db")
+    first = store.add("alice", np.ones((1, 4), np.float32))
+    seen, written = [], []
+
+    def rule(ids, embeddings):
+        seen.append((ids.tolist(), embeddings.copy()))
+        return np.array([True, False])
+
+    ids, skip = store.add_new(
+        "alice", np.eye(4, dtype=np.float32)[:2], repeats=rule, written=written.append
+    )
+    assert skip.tolist() == [True, False] and written == [ids] and len(ids) == 1
+    assert seen[0][0] == first and seen[0][1].tolist() == [[1.0] * 4]
+
+    def refuse(ids):
+        raise RuntimeError("previews: disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.add_new(
+            "bob",
+            np.ones((1, 4), np.float32),
+            repeats=lambda i, e: np.zeros(1, bool),
+            written=refuse,
+        )
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.add("bob", np.ones((1, 4), np.float32), written=refuse)
+    assert store.count() == (2, 1)
+
+
 def test_sql_text_in_labels_and_metadata_is_only_data(tmp_path):
     store = new_store(tmp_path / "g.db")
     evil = "x'); DROP TABLE items; --"

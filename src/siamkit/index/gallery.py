@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,13 @@ from siamkit.index.results import (
     VerifyResult,
     listing,
 )
-from siamkit.index.store import GalleryStore, LabelInfo, StoredItems, validate_label
+from siamkit.index.store import (
+    GalleryStore,
+    LabelInfo,
+    RepeatRule,
+    StoredItems,
+    validate_label,
+)
 from siamkit.index.thumbnail_store import remove_thumbnails
 
 MODEL_PATH_KEY = "model_path"
@@ -194,6 +200,8 @@ class Gallery:
         metadata: Mapping[str, Any] | None = None,
         *,
         skip_repeats: bool = False,
+        repeats: RepeatRule | None = None,
+        written: Callable[[list[int]], None] | None = None,
     ) -> EnrolledIds:
         """Enroll precomputed ``(N, D)`` embeddings under ``label``; returns the new item ids.
 
@@ -205,6 +213,14 @@ class Gallery:
         the rows skipped (all of them skipped: no ids, nothing written). Without it (the default,
         as before) every row is stored. Every siamkit command and the service skip repeats.
 
+        ``repeats`` is another rule of repeats, checked in the same transaction (it implies
+        ``skip_repeats``): given the label's stored ``ids (M,)`` and ``embeddings (M, D)``, it
+        returns the ``(N,)`` bools of the rows to skip. ``written`` is called with the new ids
+        before the transaction commits, to record what goes with them elsewhere, where the next
+        enrollment's check reads it; when it raises, nothing is enrolled. Texts use both: a
+        repeat is the same text, told by the previews kept beside the gallery
+        (:func:`~siamkit.applications.text.gallery.enroll_documents`).
+
         >>> g.enroll_embeddings("alice", z[:2], skip_repeats=True)  # doctest: +SKIP
         [4, 5]
         >>> g.enroll_embeddings("alice", z[:3], skip_repeats=True).skipped  # doctest: +SKIP
@@ -214,11 +230,14 @@ class Gallery:
         if z.shape[0] == 0:
             raise ValueError("nothing to enroll: embeddings have 0 rows")
         with self._lock:
-            if skip_repeats:
-                ids, skip = self._store.add_new(label, z, metadata)
+            if skip_repeats or repeats is not None:
+                ids, skip = self._store.add_new(
+                    label, z, metadata, repeats=repeats, written=written
+                )
                 z = z[~skip]
             else:
-                ids, skip = self._store.add(label, z, metadata), np.zeros(len(z), dtype=bool)
+                ids = self._store.add(label, z, metadata, written=written)
+                skip = np.zeros(len(z), dtype=bool)
             if self._loaded and ids:
                 self._index.add(z, np.asarray(ids, dtype=np.int64))
                 self._label_of.update(dict.fromkeys(ids, label))

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +61,10 @@ class StoredItems(NamedTuple):
     labels: list[str]
     embeddings: np.ndarray
 
+
+RepeatRule = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""A rule of repeats for :meth:`GalleryStore.add_new`: the label's stored ``ids (M,)`` and
+``embeddings (M, D)`` -> ``(N,)`` bools of the new rows to skip."""
 
 _JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiner: part of emoji and Indic words
 
@@ -295,22 +299,40 @@ class GalleryStore:
             c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def add(
-        self, label: str, embeddings: np.ndarray, metadata: Mapping[str, Any] | None = None
+        self,
+        label: str,
+        embeddings: np.ndarray,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        written: Callable[[list[int]], None] | None = None,
     ) -> list[int]:
         """Store ``(N, D)`` embeddings under ``label`` in one transaction; returns the new ids.
 
         When this returns, the items are committed (durable); when it raises, none are.
+        ``written``: as in :meth:`add_new`.
         """
-        return self._add(label, embeddings, metadata, skip_repeats=False)[0]
+        return self._add(label, embeddings, metadata, False, None, written)[0]
 
     def add_new(
-        self, label: str, embeddings: np.ndarray, metadata: Mapping[str, Any] | None = None
+        self,
+        label: str,
+        embeddings: np.ndarray,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        repeats: RepeatRule | None = None,
+        written: Callable[[list[int]], None] | None = None,
     ) -> tuple[list[int], np.ndarray]:
         """:meth:`add` the rows that ``label`` does not already hold; returns the new ids and the
         ``(N,)`` bools of the rows skipped as repeats (:func:`siamkit.index.repeats.repeated`: of
         a stored item of ``label``, or of an earlier row). The check and the write are one
-        transaction, so two processes enrolling the same row at once store it once."""
-        return self._add(label, embeddings, metadata, skip_repeats=True)
+        transaction, so two processes enrolling the same row at once store it once.
+
+        ``repeats`` replaces that rule: given the label's stored ``ids (M,)`` and
+        ``embeddings (M, D)``, it returns the ``(N,)`` bools of the rows to skip. ``written``
+        is called with the new ids (when there are any) before the transaction commits, to
+        record what goes with them elsewhere (a text's preview) where the next enrollment's
+        check finds it; when it raises, nothing is stored."""
+        return self._add(label, embeddings, metadata, True, repeats, written)
 
     def _add(
         self,
@@ -318,6 +340,8 @@ class GalleryStore:
         embeddings: np.ndarray,
         metadata: Mapping[str, Any] | None,
         skip_repeats: bool,
+        repeats: RepeatRule | None = None,
+        written: Callable[[list[int]], None] | None = None,
     ) -> tuple[list[int], np.ndarray]:
         label = validate_label(label)
         meta_text = encode_metadata(metadata)
@@ -331,15 +355,24 @@ class GalleryStore:
             if skip_repeats:
                 from siamkit.index.repeats import repeated  # numpy only, as this module
 
-                rows = c.execute("SELECT embedding FROM items WHERE label = ?", (label,))
-                blob = b"".join(r[0] for r in rows.fetchall())
-                skip = repeated(x, np.frombuffer(blob, dtype="<f4").reshape(-1, x.shape[1]))
+                rows = c.execute(
+                    "SELECT id, embedding FROM items WHERE label = ? ORDER BY id", (label,)
+                ).fetchall()
+                blob = b"".join(r[1] for r in rows)
+                known = np.frombuffer(blob, dtype="<f4").reshape(-1, x.shape[1])
+                if repeats is None:
+                    skip = repeated(x, known)
+                else:
+                    stored = np.array([r[0] for r in rows], dtype=np.int64)
+                    skip = np.asarray(repeats(stored, known), dtype=bool).reshape(len(x))
             for row in x[~skip]:
                 cur = c.execute(
                     "INSERT INTO items(label, metadata, embedding, created) VALUES (?, ?, ?, ?)",
                     (label, meta_text, row.tobytes(), now),
                 )
                 ids.append(int(cur.lastrowid or 0))
+            if written is not None and ids:
+                written(list(ids))
         return ids, skip
 
     def remove_label(self, label: str) -> list[int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -155,9 +154,6 @@ class ServiceEngine:
             model.eval()
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailStore | None = None
-        # held by a text enrollment while it looks for repeats and writes (an image enrollment
-        # checks in its store transaction), so that two compute threads store a text once
-        self.enroll_lock = threading.Lock()
         self.distance_name = model_distance(model).name
         if threshold is None:
             threshold, _ = model_threshold(model)

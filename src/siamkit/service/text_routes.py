@@ -133,8 +133,8 @@ def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[l
     ``siamkit text enroll`` decides: :func:`~siamkit.applications.text.gallery.enroll_documents`)."""
     z = embed_inputs(engine.model, texts)
     docs = [Document(label, t) for t in texts]
-    with engine.enroll_lock:  # the check and the write, one request at a time
-        done = enroll_documents(engine.gallery, engine.thumbnails, docs, z)
+    # the check and the write are one gallery transaction (also against other processes)
+    done = enroll_documents(engine.gallery, engine.thumbnails, docs, z)
     ids = done.ids.get(label, [])
     count = next((i.count for i in engine.gallery.labels() if i.label == label), len(ids))
     return ids, count, len(done.skipped)

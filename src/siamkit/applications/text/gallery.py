@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from siamkit.applications.text.corpus import Document
-from siamkit.index import Gallery
+from siamkit.index import EnrolledIds, Gallery
 from siamkit.index.store import validate_label
 from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
@@ -57,15 +57,12 @@ def check_labels(docs: Sequence[Document]) -> None:
 
 
 def _enrolled(
-    gallery: Gallery, previews: ThumbnailStore, label: str
+    previews: ThumbnailStore, ids: np.ndarray, embeddings: np.ndarray
 ) -> list[tuple[bytes, np.ndarray]]:
-    """``(preview, embedding)`` of each item ``label`` already has (with a preview)."""
-    if label not in gallery:
-        return []
-    items = gallery.items(label)
-    ids = [int(i) for i in items.ids]
-    found = previews.get(ids)
-    return [(found[i], z) for i, z in zip(ids, items.embeddings) if i in found]
+    """``(preview, embedding)`` of each of a label's stored items (``ids``, ``embeddings``)
+    that has a preview."""
+    found = previews.get([int(i) for i in ids]) if len(ids) else {}
+    return [(found[int(i)], z) for i, z in zip(ids, embeddings) if int(i) in found]
 
 
 def enroll_documents(
@@ -107,22 +104,40 @@ def enroll_documents(
 def _enroll_new(
     gallery: Gallery, previews: ThumbnailStore, docs: Sequence[Document], vectors: np.ndarray
 ) -> EnrolledTexts:
-    """:func:`enroll_documents` into an open ``previews`` store."""
-    known: dict[str, list[tuple[bytes, np.ndarray]]] = {}
-    rows: dict[str, list[tuple[int, bytes]]] = {}  # label -> (document, preview)
-    skipped: list[Document] = []
+    """:func:`enroll_documents` into an open ``previews`` store, one label at a time."""
+    rows: dict[str, list[int]] = {}  # label -> its documents
     for i, d in enumerate(docs):
-        if d.id not in known:
-            known[d.id] = _enrolled(gallery, previews, d.id)
-        p, z = text_preview(d.text), vectors[i]
-        short = len(d.text) <= TEXT_PREVIEW_CHARS
-        if any(p == q and (short or float(z @ y) >= SAME_TEXT_COSINE) for q, y in known[d.id]):
-            skipped.append(d)
-            continue
-        known[d.id].append((p, z))
-        rows.setdefault(d.id, []).append((i, p))
+        rows.setdefault(d.id, []).append(i)
     ids: dict[str, list[int]] = {}
-    for label, new in rows.items():
-        ids[label] = gallery.enroll_embeddings(label, vectors[[i for i, _ in new]])
-        previews.put(label, ids[label], [p for _, p in new])
-    return EnrolledTexts(ids, skipped)
+    skipped: list[int] = []
+    for label, mine in rows.items():
+        done = _enroll_label(gallery, previews, label, [docs[i].text for i in mine], vectors[mine])
+        if done:
+            ids[label] = list(done)
+        skipped += [mine[k] for k in done.skipped]
+    return EnrolledTexts(ids, [docs[i] for i in sorted(skipped)])
+
+
+def _enroll_label(
+    gallery: Gallery, previews: ThumbnailStore, label: str, texts: list[str], vectors: np.ndarray
+) -> EnrolledIds:
+    """Enroll the ``texts`` (rows of ``vectors``) that ``label`` does not hold yet, with their
+    previews. The check of what it holds and the write of the new items and their previews are
+    one gallery transaction, so two processes or threads enrolling the same text at once
+    store it once."""
+    shown = [text_preview(t) for t in texts]
+    skip = np.zeros(len(texts), dtype=bool)
+
+    def same_text(stored: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        known = _enrolled(previews, stored, embeddings)
+        for k, (p, z) in enumerate(zip(shown, vectors)):
+            short = len(texts[k]) <= TEXT_PREVIEW_CHARS
+            skip[k] = any(p == q and (short or float(z @ y) >= SAME_TEXT_COSINE) for q, y in known)
+            if not skip[k]:
+                known.append((p, z))
+        return skip.copy()
+
+    def write_previews(new: list[int]) -> None:
+        previews.put(label, new, [p for p, s in zip(shown, skip) if not s])
+
+    return gallery.enroll_embeddings(label, vectors, repeats=same_text, written=write_previews)

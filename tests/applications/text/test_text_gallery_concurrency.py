@@ -1,0 +1,115 @@
+"""Two text enrollments of the same text into one gallery at once: under one label it is stored
+once (each read the label's previews before either wrote, and both stored it: two rows of one
+text), under two labels each holds it once with its preview, and neither enrollment fails. Two
+processes are two ``Gallery`` objects on one file (two SQLite connections); the library shares
+one object between threads."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from siamkit.applications.text.corpus import Document
+from siamkit.applications.text.gallery import enroll_documents, text_preview
+from siamkit.index import Gallery
+from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
+
+DIM = 8
+
+
+def _vector(seed: int) -> np.ndarray:
+    z = np.random.default_rng(seed).normal(size=(1, DIM)).astype(np.float32)
+    return z / np.linalg.norm(z)
+
+
+def _at_once(jobs: Sequence[Callable[[], object]]) -> None:
+    """Run ``jobs`` in threads started together; re-raise the first error."""
+    start, errors = threading.Barrier(len(jobs)), []
+
+    def run(job: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    if errors:
+        raise errors[0]
+
+
+def _previews(path: Path, ids: Sequence[int]) -> dict[int, bytes]:
+    store = ThumbnailStore(thumbnails_path_for(path))
+    try:
+        return store.get(ids)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("processes", [True, False], ids=["two-processes", "one-service"])
+def test_the_same_text_under_one_label_at_once_is_stored_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: bool
+) -> None:
+    """Two processes: a Gallery and a preview file each; the service: one Gallery and one open
+    preview store shared by its threads."""
+    path = tmp_path / "tickets.db"
+    first = Gallery.open(path, embedding_dim=DIM, distance="cosine")
+    enroll_documents(first, path, [Document("T-1", "an earlier text")], _vector(0))
+    # each enrollment waits (at most a second) after reading the label's previews until the
+    # other has read them too: what two enrollments racing do, every time
+    both_read = threading.Barrier(2, timeout=1.0)
+    real_get = ThumbnailStore.get
+
+    def get_then_wait(self: ThumbnailStore, item_ids: Sequence[int]) -> dict[int, bytes]:
+        found = real_get(self, item_ids)
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other waits for the write
+            both_read.wait()
+        return found
+
+    monkeypatch.setattr(ThumbnailStore, "get", get_then_wait)
+    shared = ThumbnailStore(thumbnails_path_for(path))
+    if processes:
+        second = Gallery.open(path, embedding_dim=DIM, distance="cosine")
+        sides: list[tuple[Gallery, Path | ThumbnailStore]] = [(first, path), (second, path)]
+    else:
+        sides = [(first, shared), (first, shared)]
+    same = [Document("T-1", "the printer is out of toner")]
+    _at_once([lambda g=g, p=p: enroll_documents(g, p, same, _vector(1)) for g, p in sides])
+    monkeypatch.undo()
+    shared.close()
+    items = Gallery.open(path).items("T-1")
+    assert len(items.ids) == 2, "the text was stored twice"
+    shown = _previews(path, items.ids.tolist())
+    assert sorted(shown.values()) == [text_preview("an earlier text"), text_preview(same[0].text)]
+    for g in {id(g): g for g, _ in sides}.values():
+        g.close()
+
+
+def test_the_same_text_under_two_labels_at_once_is_stored_under_each(tmp_path: Path) -> None:
+    """The rule is per label: each holds the text once, with its preview; no lost write."""
+    path = tmp_path / "tickets.db"
+    galleries = [Gallery.open(path, embedding_dim=DIM, distance="cosine") for _ in range(2)]
+    text = "the printer is out of toner"
+    _at_once(
+        [
+            lambda g=g, label=label: enroll_documents(g, path, [Document(label, text)], _vector(1))
+            for g, label in zip(galleries, ("T-1", "T-2"))
+        ]
+    )
+    items = Gallery.open(path).items()
+    assert sorted(items.labels) == ["T-1", "T-2"]
+    assert _previews(path, items.ids.tolist()) == dict.fromkeys(
+        items.ids.tolist(), text_preview(text)
+    )
+    for g in galleries:
+        g.close()
