@@ -421,6 +421,7 @@ def evaluate(
         )
     from dataclasses import asdict
 
+    from siamkit.evaluation import shared_distance_matrices
     from siamkit.experiment import check_protocol, evaluate_model, rates_at, try_write_report
     from siamkit.export.bundle import read_model_config
     from siamkit.training import EvalConfig
@@ -441,22 +442,23 @@ def evaluate(
         raise click.BadParameter(f"--ways {ways}: each N of N-way K-shot must be at least 2")
     protocol = EvalConfig(shots=parse_classes(shots) or (1,), ways=n_ways)
     check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
-    rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
-    metrics = rep.to_dict()
-    metrics["data"]["classes"] = [ev.names[c] for c in ev.chosen]
-    metrics["data"]["source"] = ev.source
-    if net.threshold is not None:
-        metrics["calibration"] = {
-            "threshold": net.threshold,
-            "test": asdict(rates_at(z, ev.y, net, net.threshold)),
-        }
-    if report:
-        try_write_report(
-            Path(report), rep, z, ev.y, images=ev.x, class_names=list(ev.names),
-            title=f"siamkit evaluate {model}", distance=net.scoring_distance,
-            calibration=metrics.get("calibration"), run_info=_run_info(meta, dev),
-            trained_on=_trained_on(data, ev, meta),
-        )  # fmt: skip
+    with shared_distance_matrices():  # a learned pair head scores all pairs once, not per part
+        rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
+        metrics = rep.to_dict()
+        metrics["data"]["classes"] = [ev.names[c] for c in ev.chosen]
+        metrics["data"]["source"] = ev.source
+        if net.threshold is not None:
+            metrics["calibration"] = {
+                "threshold": net.threshold,
+                "test": asdict(rates_at(z, ev.y, net, net.threshold)),
+            }
+        if report:
+            try_write_report(
+                Path(report), rep, z, ev.y, images=ev.x, class_names=list(ev.names),
+                title=f"siamkit evaluate {model}", distance=net.scoring_distance,
+                calibration=metrics.get("calibration"), run_info=_run_info(meta, dev),
+                trained_on=_trained_on(data, ev, meta),
+            )  # fmt: skip
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return

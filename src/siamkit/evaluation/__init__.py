@@ -8,6 +8,7 @@ Plots and the HTML report (:mod:`siamkit.evaluation.plots`, :func:`write_report`
 matplotlib only when called.
 """
 
+from siamkit.evaluation._common import shared_distance_matrices
 from siamkit.evaluation.evaluate import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.few_shot import (
     Episodes,
@@ -86,6 +87,7 @@ __all__ = [
     "roc_curve",
     "sample_episodes",
     "sampled_pair_distances",
+    "shared_distance_matrices",
     "tar_at_far",
     "verification_from_embeddings",
     "verification_report",

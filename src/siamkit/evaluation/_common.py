@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import (
+    CohortNormalized,
+    Distance,
+    FixedDistance,
+    MahalanobisDistance,
+    get_distance,
+)
 from siamkit.progress import progress
 
 #: A torch tensor, numpy array or nested sequence of numbers.
@@ -20,6 +28,9 @@ DistanceLike: TypeAlias = "str | Distance"
 
 #: Elements of a distance block computed at once (~16 MB of float32).
 BLOCK_ELEMENTS = 4_000_000
+
+#: Memory the distance blocks kept by :func:`shared_distance_matrices` may take (1 GiB).
+SHARED_MATRIX_BYTES = 1 << 30
 
 
 def memoized(distance: Distance, z: Tensor) -> AbstractContextManager[Any]:
@@ -105,6 +116,129 @@ def row_chunk(n_cols: int, per_col: int = 1) -> int:
     return max(1, BLOCK_ELEMENTS // max(1, n_cols * per_col))
 
 
+@dataclass
+class _Kept:
+    """The distance blocks of one embedding set, distance and layout (all rows, or upper)."""
+
+    z: Tensor  # held so that its storage, and so its address, stays this tensor's
+    version: int | None  # of z when its blocks were computed
+    distance: Distance
+    upper: bool
+    state: tuple[Any, ...]
+    blocks: list[tuple[int, Tensor]]
+
+    def serves(
+        self, z: Tensor, distance: Distance, upper: bool, state: tuple[Any, ...], version: Any
+    ) -> bool:
+        """Whether these are the blocks of ``z`` (unchanged since) under ``distance`` as it is."""
+        return (
+            self.distance is distance
+            and (self.upper, self.state, self.version) == (upper, state, version)
+            and _same_view(self.z, z)
+        )
+
+
+@dataclass
+class _SharedMatrices:
+    max_bytes: int
+    used: int = 0
+    kept: list[_Kept] = field(default_factory=list)
+
+
+_SHARED: ContextVar[_SharedMatrices | None] = ContextVar("siamkit_shared_matrices", default=None)
+
+
+@contextmanager
+def shared_distance_matrices(max_bytes: int = SHARED_MATRIX_BYTES) -> Iterator[None]:
+    """Within the block, the pair distances of one embedding set under a costly distance (a
+    learned pair head such as ``MLPMetric``, alone or cohort-normalised, or any other distance
+    object) are computed once and reused by every part that compares all its items:
+    verification, retrieval, the TAR/FAR of a threshold, and the report's k-NN and failure
+    cases. Each part gets the values it computes on its own, bit for bit (upper-triangle and
+    all-rows blocks round differently, so when a set takes several blocks each layout is kept).
+
+    The named distances and the Mahalanobis metric are cheap and always computed afresh.
+    At most ``max_bytes`` of distances are kept; a larger set is computed each time, as without
+    the block. Nested blocks share the outermost one. Do not change the embeddings or the
+    distance's weights inside the block: a change is noticed and the distances computed afresh.
+
+    >>> with shared_distance_matrices():                              # doctest: +SKIP
+    ...     report = evaluate_embeddings(z, labels, net.scoring_distance)
+    ...     write_report("report.html", report, z, labels, distance=net.scoring_distance)
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set(_SharedMatrices(max_bytes))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _costly(distance: Distance) -> bool:
+    """Whether a distance's matrix is worth keeping: not a named distance or a linear metric."""
+    if isinstance(distance, CohortNormalized):
+        return _costly(distance.base)
+    return not isinstance(distance, (FixedDistance, MahalanobisDistance))
+
+
+def _version(t: Tensor) -> int | None:
+    return None if t.is_inference() else t._version
+
+
+def _state(distance: Distance) -> tuple[Any, ...]:
+    """What a distance's values depend on besides the embeddings: the versions of its weights
+    (and of its base's), which in-place updates bump, and which rows a cohort-normalised
+    distance has memoised statistics of (:meth:`CohortNormalized.memoized`)."""
+    out: list[Any] = [getattr(distance, "_memo_of", None)]
+    for d in (distance, getattr(distance, "base", None)):
+        if isinstance(d, torch.nn.Module):
+            out += [_version(t) for t in (*d.parameters(), *d.buffers())]
+    return tuple(out)
+
+
+def _same_view(a: Tensor, b: Tensor) -> bool:
+    """Whether ``a`` and ``b`` view the same memory the same way (e.g. ``b = a.detach()``)."""
+    return (
+        a.device == b.device
+        and a.dtype == b.dtype
+        and a.shape == b.shape
+        and a.stride() == b.stride()
+        and a.storage_offset() == b.storage_offset()
+        and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    )
+
+
+def _block_rows(
+    z: Tensor, distance: Distance, upper: bool, step: int
+) -> Iterator[tuple[int, Tensor]]:
+    """The blocks of :func:`distance_rows`, kept and reused inside :func:`shared_distance_matrices`."""
+    n = z.shape[0]
+    shared = _SHARED.get()
+    starts = range(0, n, step)
+    keep = shared is not None and _costly(distance)
+    state, version = (_state(distance), _version(z)) if keep else ((), None)
+    if shared is not None and keep:
+        for k in shared.kept:
+            if k.serves(z, distance, upper, state, version):
+                for s, block in k.blocks:
+                    yield s, block.clone()  # callers may change a block in place
+                return
+        size = sum(min(step, n - s) * (n - s if upper else n) for s in starts)
+        keep = shared.used + size * max(4, z.element_size()) <= shared.max_bytes
+    blocks = []
+    for s in starts:
+        block = distance.matrix(z[s : s + step], z[s:] if upper else z).cpu()
+        if keep:
+            blocks.append((s, block))
+            block = block.clone()
+        yield s, block
+    if shared is not None and keep:
+        shared.used += sum(b.numel() * b.element_size() for _, b in blocks)
+        shared.kept.append(_Kept(z, version, distance, upper, state, blocks))
+
+
 @torch.no_grad()
 def distance_rows(
     z: Tensor, distance: Distance, upper: bool = False, desc: str | None = None
@@ -115,13 +249,13 @@ def distance_rows(
     ``c`` is item ``row_start + c``), which halves the work for upper-triangle uses.
     Blocks hold about ``BLOCK_ELEMENTS`` values, so memory stays bounded for any ``N``.
     With ``desc``, long runs report progress (:mod:`siamkit.progress`) in rows of ``z``.
+    Inside :func:`shared_distance_matrices` the blocks of a costly distance are computed once.
     """
     n = z.shape[0]
     step = row_chunk(n)
+    upper = upper and step < n  # in one block the upper rows are all the rows
     with progress(n if desc else None, desc or "", "items") as bar:
-        for s in range(0, n, step):
-            e = min(n, s + step)
-            cols = z[s:] if upper else z
-            yield s, distance.matrix(z[s:e], cols).cpu()
+        for s, block in _block_rows(z, distance, upper, step):
+            yield s, block
             if desc:
-                bar.update(e - s)
+                bar.update(block.shape[0])

@@ -14,6 +14,7 @@ from siamkit.evaluation._common import (
     encode_labels,
     memoized,
     resolve_distance,
+    shared_distance_matrices,
 )
 from siamkit.evaluation.few_shot import FewShotReport, few_shot_episodes
 from siamkit.evaluation.retrieval import RetrievalReport, retrieval_metrics
@@ -122,6 +123,9 @@ def evaluate_embeddings(
         max_pairs: verify on a seeded sample of pairs instead of all ``N(N-1)/2``.
         verification, retrieval: set ``False`` to skip those sections (e.g. quick validation).
 
+    Verification and retrieval share one computation of the pair distances when the distance is
+    a learned pair head (:func:`~siamkit.evaluation.shared_distance_matrices`).
+
     Example:
         >>> import torch
         >>> z = torch.cat([torch.randn(40, 8) + 4 * c for c in range(4)])
@@ -132,7 +136,7 @@ def evaluate_embeddings(
     zt = as_embeddings(z)
     codes, classes = encode_labels(labels, zt.shape[0])
     dist = resolve_distance(distance)
-    with memoized(dist, zt):
+    with shared_distance_matrices(), memoized(dist, zt):  # one matrix for both sections
         ver = (
             verification_from_embeddings(zt, codes, dist, fars=fars, max_pairs=max_pairs, seed=seed)
             if verification

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.atomic import atomic_write
+from siamkit.evaluation import shared_distance_matrices
 from siamkit.experiment.protocol import (
     ABLATION_PARTS,
     COHORT_SOURCES,
@@ -177,33 +178,34 @@ def evaluate_run(
             f"{list(data.test_classes)} ..."
         )
     bs = cfg.train.embed_batch_size
-    report, z = evaluate_model(net, data.test_x, data.test_y, cfg.eval, device, episodes, bs)
-    ablations = evaluate_parts(net, data.test_x, data.test_y, cfg, device, episodes)
-    if cohort_n:
-        raw = evaluate_protocol(z, data.test_y, net.distance, cfg.eval, episodes)
-        ablations = {"raw": raw, **ablations}
-    norm = None
-    if cohort_n and net.score_norm is not None:
-        norm = ScoreNorm(cfg.eval.score_norm, net.score_norm.k, cohort_n, cohort_source(cfg),
-                         COHORT_SOURCES["train"])  # fmt: skip
-    calibration = None
-    if threshold is not None:
-        test = rates_at(z, data.test_y, net, threshold)
-        calibration = Calibration(threshold, cfg.eval.threshold_target, test)
-    result = RunResult(
-        cfg, history, report, calibration, norm, ablations,
-        Timings(train_s, time.perf_counter() - t0), cfg.data.dataset,
-        tuple(data.train_classes), tuple(data.test_classes), out, model_dir,
-    )  # fmt: skip
-    atomic_write(out / "metrics.json", json.dumps(result.to_dict(), indent=2))
-    t1 = time.perf_counter()
-    report_path = try_write_report(
-        out / "report.html", report, z, data.test_y, images=to_float(data.test_x),
-        class_names=list(data.class_names), history=history, title=title,
-        distance=net.scoring_distance,
-        **report_inputs(cfg, data, result.to_dict(), episodes, device),
-        ablation={ABLATION_PARTS[k]: r for k, r in ablations.items()} or None,
-    )  # fmt: skip
+    with shared_distance_matrices():  # a learned pair head scores all pairs once
+        report, z = evaluate_model(net, data.test_x, data.test_y, cfg.eval, device, episodes, bs)
+        ablations = evaluate_parts(net, data.test_x, data.test_y, cfg, device, episodes)
+        if cohort_n:
+            raw = evaluate_protocol(z, data.test_y, net.distance, cfg.eval, episodes)
+            ablations = {"raw": raw, **ablations}
+        norm = None
+        if cohort_n and net.score_norm is not None:
+            norm = ScoreNorm(cfg.eval.score_norm, net.score_norm.k, cohort_n, cohort_source(cfg),
+                             COHORT_SOURCES["train"])  # fmt: skip
+        calibration = None
+        if threshold is not None:
+            test = rates_at(z, data.test_y, net, threshold)
+            calibration = Calibration(threshold, cfg.eval.threshold_target, test)
+        result = RunResult(
+            cfg, history, report, calibration, norm, ablations,
+            Timings(train_s, time.perf_counter() - t0), cfg.data.dataset,
+            tuple(data.train_classes), tuple(data.test_classes), out, model_dir,
+        )  # fmt: skip
+        atomic_write(out / "metrics.json", json.dumps(result.to_dict(), indent=2))
+        t1 = time.perf_counter()
+        report_path = try_write_report(
+            out / "report.html", report, z, data.test_y, images=to_float(data.test_x),
+            class_names=list(data.class_names), history=history, title=title,
+            distance=net.scoring_distance,
+            **report_inputs(cfg, data, result.to_dict(), episodes, device),
+            ablation={ABLATION_PARTS[k]: r for k, r in ablations.items()} or None,
+        )  # fmt: skip
     log(
         f"trained in {train_s:.0f} s, evaluated in {result.timings.eval_seconds:.0f} s, "
         f"report in {time.perf_counter() - t1:.0f} s"

@@ -1,0 +1,117 @@
+"""A learned pair head scores the N x N pairs of one evaluation once: verification, retrieval, the
+calibrated threshold's rates and the report's k-NN and failure cases share them, with the values
+each computes alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import siamkit
+from siamkit.cli.main import cli
+from siamkit.distances import MLPMetric
+from siamkit.evaluation import (
+    _common,
+    evaluate_embeddings,
+    retrieval_metrics,
+    shared_distance_matrices,
+    verification_from_embeddings,
+)
+from siamkit.evaluation.failures import failure_pairs
+from siamkit.experiment import run_experiment
+from siamkit.export import save_model
+from siamkit.models import Preprocess, SiameseNetwork
+from siamkit.training import apply_overrides, load_config
+
+
+@pytest.fixture()
+def matrix_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """``(rows, columns)`` of every ``MLPMetric.matrix`` call, in order."""
+    calls: list[tuple[int, int]] = []
+    matrix = MLPMetric.matrix
+
+    def counting(
+        self: MLPMetric, x: torch.Tensor, y: torch.Tensor, chunk: int = 1024
+    ) -> torch.Tensor:
+        calls.append((x.shape[0], y.shape[0]))
+        return matrix(self, x, y, chunk)
+
+    monkeypatch.setattr(MLPMetric, "matrix", counting)
+    return calls
+
+
+def _head(dim: int = 8) -> MLPMetric:
+    torch.manual_seed(1)
+    return MLPMetric(dim, hidden=16).eval()
+
+
+def test_evaluate_embeddings_scores_the_pairs_once(clusters, matrix_calls) -> None:
+    z, y = clusters
+    z = z.float()
+    head = _head(z.shape[1])
+    rep = evaluate_embeddings(z, y, head, few_shot=((4, 1),), episodes=20)
+    n = len(y)
+    assert matrix_calls.count((n, n)) == 1  # verification and retrieval: one matrix
+    alone = (verification_from_embeddings(z, y, head), retrieval_metrics(z, y, head))
+    assert rep.verification is not None and rep.retrieval is not None
+    assert rep.verification.to_dict() == alone[0].to_dict()
+    assert rep.retrieval.to_dict() == alone[1].to_dict()
+
+
+def test_cli_evaluate_with_report_scores_the_pairs_once(tmp_path: Path, matrix_calls) -> None:
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
+    net = SiameseNetwork(enc, 8, distance=_head(), preprocess=Preprocess((0.3,), (0.4,), (1, 8, 8)))
+    save_model(net.eval(), tmp_path / "model", threshold=0.5)
+    args = ["evaluate", str(tmp_path / "model"), "--data", "digits", "--episodes", "5"]
+    res = CliRunner().invoke(
+        cli, [*args, "--shots", "1", "--json", "--report", str(tmp_path / "r.html")]
+    )
+    assert res.exit_code == 0, res.output
+    metrics = json.loads(res.output)
+    n = metrics["data"]["n_items"]
+    assert "calibration" in metrics and (tmp_path / "r.html").is_file()
+    # verification, retrieval, the threshold's TAR/FAR, the report's k-NN and failure cases
+    assert matrix_calls.count((n, n)) == 1
+
+
+def test_kept_blocks_equal_fresh_ones_in_both_layouts_and_follow_changes(
+    clusters, matrix_calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several blocks, the upper-triangle and the all-rows layouts round differently in the
+    last bit, so each is kept on its own and each use gets the values it computes alone."""
+    z, y = clusters
+    z = z.float().clone()
+    head = _head(z.shape[1])
+    monkeypatch.setattr(_common, "BLOCK_ELEMENTS", 60 * len(y))  # blocks of 60 rows
+    fresh = (
+        verification_from_embeddings(z, y, head).to_dict(),
+        retrieval_metrics(z, y, head).to_dict(),
+        failure_pairs(z, y, head),
+    )
+    matrix_calls.clear()
+    with shared_distance_matrices():
+        for _ in range(2):
+            assert verification_from_embeddings(z, y, head).to_dict() == fresh[0]
+            assert retrieval_metrics(z, y, head).to_dict() == fresh[1]
+            assert failure_pairs(z, y, head) == fresh[2]
+        assert len(matrix_calls) == 8  # 4 blocks of each layout, once
+        z.mul_(2.0)  # changed embeddings are scored afresh
+        retrieval_metrics(z, y, head)
+        assert len(matrix_calls) == 12
+
+
+def test_a_training_run_scores_the_test_pairs_once(tmp_path: Path, matrix_calls) -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = apply_overrides(
+        load_config(root / "configs" / "digits-tiny.yaml"),
+        ["train.epochs=1", "train.steps_per_epoch=2", "eval.episodes=5", "eval.shots=[1]",
+         "loss.kind=bce", "model.distance=mlp", "loss.mining=null"],
+    )  # fmt: skip
+    result = run_experiment(cfg, tmp_path, progress=False, log=lambda _: None)
+    n = result.evaluation.n_items
+    assert result.calibration is not None and (tmp_path / "report.html").is_file()
+    assert matrix_calls.count((n, n)) == 1
