@@ -335,7 +335,7 @@ def _run_task(
     if as_json:
         click.echo(json.dumps(summary.metrics, indent=2, default=str))
         return
-    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in summary.metrics.items()]
+    rows = [(k, _cell(v)) for k, v in summary.metrics.items()]
     if rows:
         click.echo(format_table(rows, ("metric", "value")))
     if summary.model_dir is not None:
@@ -589,3 +589,11 @@ def _other_kind(net: object) -> str:
 
 COMMANDS = [train, evaluate, embed]
 __all__ = ["COMMANDS", "embed", "evaluate", "train"]
+
+
+def _cell(value: Any) -> str:
+    """A task summary's value in the printed table: 4 decimals, and "-" for a figure not
+    measured (e.g. an SSL run's kNN monitor without labelled validation images)."""
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

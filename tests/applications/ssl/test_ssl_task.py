@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +124,13 @@ def test_image_folder_without_classes(tmp_path: Path) -> None:
         Image.fromarray(arr).save(root / f"{i}.png")
     doc = _cfg("vicreg", epochs=1)
     doc["data"] = {"dataset": "image-folder", "root": str(root), "image_size": 16}
-    summary = run(doc, tmp_path / "o", QUIET)
-    net = load_model(summary.model_dir)  # type: ignore[arg-type]
+    res = _cli(tmp_path, doc)
+    assert res.exit_code == 0, res.output
+    net = load_model(tmp_path / "o" / "model")
     assert net.input_shape == (3, 16, 16)
-    assert summary.metrics["knn"] is None  # no labels, no kNN monitor
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["knn"] is None  # no labels, no kNN monitor
+    assert re.search(r"^knn +-$", res.output, re.M), res.output  # said as "-", not "None"
 
 
 def _cli(tmp_path: Path, doc: dict[str, Any]) -> Any:
