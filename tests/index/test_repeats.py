@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from siamkit.index import EnrolledIds, Gallery
 from siamkit.index.repeats import SAME_EMBEDDING_TOLERANCE, repeated
@@ -17,7 +18,7 @@ def test_a_repeat_is_an_equal_embedding_not_a_near_one() -> None:
     rows = np.stack(
         [
             base + 1e-6 * np.linalg.norm(base) * nudge,  # rounding: a repeat of known[7]
-            base + 1e-3 * np.linalg.norm(base) * nudge,  # a different picture, however near
+            base + 1e-2 * np.linalg.norm(base) * nudge,  # a different picture, however near
             rng.standard_normal(16),  # new
             rng.standard_normal(16),  # new; the next row repeats it
         ]
@@ -89,14 +90,51 @@ def _naive_repeated(rows: np.ndarray, known: np.ndarray) -> list[bool]:
 
 def test_a_row_is_not_dropped_for_resembling_a_dropped_one() -> None:
     """b repeats the stored a, and c repeats b but not a: b was not stored, so c must be."""
+    t = SAME_EMBEDDING_TOLERANCE
     a = np.array([1.0, 0.0, 0.0, 0.0])
-    b, c = a + np.array([0, 0.9e-4, 0, 0]), a + np.array([0, 1.8e-4, 0, 0])
+    b, c = a + np.array([0, 0.9 * t, 0, 0]), a + np.array([0, 1.8 * t, 0, 0])
     assert repeated(np.stack([b, c]), a[None]).tolist() == [True, False]
     assert repeated(np.stack([a, b, c]), np.empty((0, 4))).tolist() == [False, True, False]
     rng = np.random.default_rng(0)
     for _ in range(10):
         base = rng.standard_normal((20, 8))
         base /= np.linalg.norm(base, axis=1, keepdims=True)
-        nudge = rng.choice([0.0, 0.6e-4, 1.5e-4], (40, 1)) * rng.standard_normal((40, 8)) / 3
+        nudge = rng.choice([0.0, 0.6 * t, 1.5 * t], (40, 1)) * rng.standard_normal((40, 8)) / 3
         rows = base[rng.integers(0, 20, 40)] + nudge
         assert repeated(rows, base[:4]).tolist() == _naive_repeated(rows, base[:4])
+
+
+def _tf32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` rounded as TF32 tensor cores read float32 (10 of 23 mantissa bits kept)."""
+    if t.dtype != torch.float32:
+        return t
+    bits = t.contiguous().view(torch.int32)
+    return ((bits + 0x1000) & ~0x1FFF).view(torch.float32)
+
+
+def test_an_image_embedded_with_tf32_kernels_repeats_its_float32_embedding(
+    fmnist, model, monkeypatch
+) -> None:
+    # A GPU with TF32 convolutions (PyTorch's default on CUDA) embeds the same image a few 1e-4
+    # of its length away from a CPU: still a repeat. Emulated here by rounding the inputs and
+    # weights of every convolution and linear layer; sums stay float32, as on the tensor cores.
+    import torch.nn.functional as F
+
+    x = fmnist[0][:100]
+    with torch.inference_mode():
+        exact = model.embed(x).numpy()
+        conv, linear = F.conv2d, F.linear
+        monkeypatch.setattr(F, "conv2d", lambda i, w, b=None, *a: conv(_tf32(i), _tf32(w), b, *a))
+        monkeypatch.setattr(F, "linear", lambda i, w, b=None: linear(_tf32(i), _tf32(w), b))
+        tf32 = model.embed(x).numpy()
+    gap = np.linalg.norm(exact - tf32, axis=1) / np.linalg.norm(exact, axis=1)
+    assert np.median(gap) > 1e-5, "the emulation did not reach the layers"
+    assert repeated(tf32, exact).all()
+    # and different pictures stay apart: their smallest gap is far above the tolerance
+    d = (
+        np.linalg.norm(exact[:, None] - exact[None], axis=2)
+        / np.linalg.norm(exact, axis=1)[:, None]
+    )
+    np.fill_diagonal(d, np.inf)
+    assert d.min() > 5 * SAME_EMBEDDING_TOLERANCE
+    assert not repeated(exact[1:], exact[:1]).any()
