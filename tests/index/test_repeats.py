@@ -124,7 +124,9 @@ def test_an_image_embedded_with_tf32_kernels_repeats_its_float32_embedding(
     with torch.inference_mode():
         exact = model.embed(x).numpy()
         conv, linear = F.conv2d, F.linear
-        monkeypatch.setattr(F, "conv2d", lambda i, w, b=None, *a: conv(_tf32(i), _tf32(w), b, *a))
+        monkeypatch.setattr(
+            F, "conv2d", lambda i, w, b=None, *a, **k: conv(_tf32(i), _tf32(w), b, *a, **k)
+        )
         monkeypatch.setattr(F, "linear", lambda i, w, b=None: linear(_tf32(i), _tf32(w), b))
         tf32 = model.embed(x).numpy()
     gap = np.linalg.norm(exact - tf32, axis=1) / np.linalg.norm(exact, axis=1)
