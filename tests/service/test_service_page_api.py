@@ -87,6 +87,17 @@ def test_each_route_documents_its_own_errors(client):
     assert "label" in verify_404
 
 
+def test_identify_refuses_a_non_finite_distance_in_words(client, monkeypatch):
+    # a model that yields NaN distances (a broken checkpoint): a sentence, not a match without one
+    from siamkit.index import IdentifyResult, Match
+
+    nan = IdentifyResult(matches=[Match("alice", float("nan"), 1, True)], label="alice")
+    monkeypatch.setattr(client.app.state.engine, "identify", lambda x, k: (nan, {}))
+    r = client.post("/identify", files=_file("file", "disc"))
+    assert r.status_code == 400
+    assert r.json()["detail"] == "The distance is not a finite number for these images."
+
+
 def test_validation_errors_are_sentences_in_words(client):
     r = client.post("/verify", files=_file("file_a", "disc"))
     assert r.status_code == 422

@@ -229,6 +229,17 @@ def test_bad_text_requests_get_one_sentence(make_client):
     assert c.get("/gallery").json()["num_items"] == 0  # nothing half-written
 
 
+def test_identify_refuses_a_non_finite_distance(make_client, monkeypatch):
+    # the same check as the image endpoint's (routes._match_out serves both)
+    from siamkit.index import IdentifyResult, Match
+    from siamkit.service import text_routes
+
+    inf = IdentifyResult(matches=[Match("T-1", float("inf"), 1, False)], label=None)
+    monkeypatch.setattr(text_routes, "identify_text", lambda engine, text, k: (inf, {1: "x"}, 0))
+    r = make_client().post("/identify", json={"text": "toner", "k": 1})
+    assert r.status_code == 400 and "not a finite number" in r.json()["detail"]
+
+
 def test_without_a_gallery_only_verify_and_embed_work(make_client):
     c = make_client(gallery=None)
     assert c.post("/verify", json={"text_a": "a cat", "text_b": "a dog"}).status_code == 200

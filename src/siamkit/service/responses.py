@@ -27,6 +27,11 @@ GENERIC = {
 }
 UPLOAD = (400, 403, 408, 413, 415, 422)
 """What any endpoint that takes images can answer."""
+VERIFY_LABEL = {
+    "label": "The claimed label is not enrolled.",
+    "nogallery": "A label was sent but the service has no gallery.",
+}
+"""``/verify``'s wording for a check against an enrolled label (the image and the text endpoint)."""
 
 
 def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:

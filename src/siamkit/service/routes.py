@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
-from siamkit.index import GalleryStats, IdentifyResult, VerifyResult
+from siamkit.index import GalleryStats, IdentifyResult, Match, VerifyResult
 from siamkit.index.store import unprintable_char
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError, not_found
-from siamkit.service.responses import UPLOAD, errors
+from siamkit.service.responses import UPLOAD, VERIFY_LABEL, errors
 from siamkit.service.schemas import (
     EmbeddingPart,
     EmbedResponse,
@@ -95,22 +95,27 @@ def _verify_out(result: VerifyResult) -> VerifyResponse:
     )
 
 
+def _match_out(m: Match, threshold: float | None, thumbnail: str | None) -> MatchOut:
+    """One ``/identify`` match with its margin to ``threshold`` (the image and the text endpoint;
+    the text one adds the matched text)."""
+    distance = _finite(m.distance, "distance")
+    return MatchOut(
+        label=m.label,
+        distance=distance,
+        item_id=m.item_id,
+        accepted=m.accepted,
+        margin=_margin(threshold, distance),
+        thumbnail=thumbnail,
+    )
+
+
 def _identify_out(
     result: IdentifyResult, thumbs: dict[int, bytes], threshold: float | None
 ) -> IdentifyResponse:
-    matches = []
-    for m in result.matches:
-        distance = _finite(m.distance, "distance")
-        matches.append(
-            MatchOut(
-                label=m.label,
-                distance=distance,
-                item_id=m.item_id,
-                accepted=m.accepted,
-                margin=_margin(threshold, distance),
-                thumbnail=data_url(thumbs[m.item_id]) if m.item_id in thumbs else None,
-            )
-        )
+    matches = [
+        _match_out(m, threshold, data_url(thumbs[m.item_id]) if m.item_id in thumbs else None)
+        for m in result.matches
+    ]
     return IdentifyResponse(threshold=threshold, label=result.label, matches=matches)
 
 
@@ -190,8 +195,7 @@ async def enroll(
         *UPLOAD,
         404,
         409,
-        label="The claimed label is not enrolled.",
-        nogallery="A label was sent but the service has no gallery.",
+        **VERIFY_LABEL,
         field="Neither file_a + file_b nor file + label was sent, or the label is unusable.",
     ),
 )

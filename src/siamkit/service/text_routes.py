@@ -27,11 +27,10 @@ from siamkit.index.embedding import embed_inputs
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError, not_found
 from siamkit.service.limits import ServiceLimits
-from siamkit.service.responses import errors
+from siamkit.service.responses import VERIFY_LABEL, errors
 from siamkit.service.routes import (
     Engine,
-    _finite,
-    _margin,
+    _match_out,
     _verify_out,
     check_k,
     check_label,
@@ -206,8 +205,7 @@ async def enroll(engine: Engine, body: TextEnrollRequest) -> EnrollResponse:
         *TEXT_ERRORS,
         404,
         409,
-        label="The claimed label is not enrolled.",
-        nogallery="A label was sent but the service has no gallery.",
+        **VERIFY_LABEL,
         field="Neither text_a + text_b nor text + label was sent, or one is unusable.",
     ),
 )
@@ -246,20 +244,10 @@ async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyRes
     text = check_texts([body.text], "text", engine.limits)[0]
     threshold = engine.gallery.threshold  # 409 without a gallery
     result, texts, chunked = await engine.call(identify_text, engine, text, body.k)
-    matches = []
-    for m in result.matches:
-        distance = _finite(m.distance, "distance")
-        matches.append(
-            TextMatchOut(
-                label=m.label,
-                distance=distance,
-                item_id=m.item_id,
-                accepted=m.accepted,
-                margin=_margin(threshold, distance),
-                thumbnail=None,
-                text=texts.get(m.item_id),
-            )
-        )
+    matches = [
+        TextMatchOut(**_match_out(m, threshold, None).model_dump(), text=texts.get(m.item_id))
+        for m in result.matches
+    ]
     return TextIdentifyResponse(
         threshold=threshold, label=result.label, matches=matches, chunked=chunked
     )
