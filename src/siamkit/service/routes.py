@@ -74,9 +74,9 @@ def gallery_info(stats: GalleryStats | None) -> GalleryInfo | None:
     return GalleryInfo(num_items=stats.num_items, num_labels=stats.num_labels, index=stats.index)
 
 
-def _finite(value: float, what: str) -> float:
+def _finite(value: float, what: str, inputs: str = "images") -> float:
     if not math.isfinite(value):
-        raise RequestError(400, f"The {what} is not a finite number for these images.")
+        raise RequestError(400, f"The {what} is not a finite number for these {inputs}.")
     return float(value)
 
 
@@ -84,8 +84,8 @@ def _margin(threshold: float | None, distance: float) -> float | None:
     return None if threshold is None else float(threshold) - distance
 
 
-def _verify_out(result: VerifyResult) -> VerifyResponse:
-    distance = _finite(result.distance, "distance")
+def _verify_out(result: VerifyResult, inputs: str = "images") -> VerifyResponse:
+    distance = _finite(result.distance, "distance", inputs)
     return VerifyResponse(
         same=result.same,
         distance=distance,
@@ -95,10 +95,12 @@ def _verify_out(result: VerifyResult) -> VerifyResponse:
     )
 
 
-def _match_out(m: Match, threshold: float | None, thumbnail: str | None) -> MatchOut:
+def _match_out(
+    m: Match, threshold: float | None, thumbnail: str | None, inputs: str = "images"
+) -> MatchOut:
     """One ``/identify`` match with its margin to ``threshold`` (the image and the text endpoint;
-    the text one adds the matched text)."""
-    distance = _finite(m.distance, "distance")
+    the text one adds the matched text; ``inputs`` names them in the refusal)."""
+    distance = _finite(m.distance, "distance", inputs)
     return MatchOut(
         label=m.label,
         distance=distance,

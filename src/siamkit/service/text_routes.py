@@ -173,7 +173,7 @@ def embed_text_batch(engine: ServiceEngine, texts: list[str]) -> tuple[Any, list
 def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVerifyResponse:
     """The image service's verify answer, with the windowed count and the similarity on the
     graded scale of the model's score map (as ``siamkit text similarity`` prints it)."""
-    out = _verify_out(result)  # a finite distance, so a finite score (the map's knots are)
+    out = _verify_out(result, "texts")  # a finite distance, so a finite score (the map's knots are)
     return TextVerifyResponse(
         **out.model_dump(), chunked=chunked, score=mapped_score(model, out.distance)
     )
@@ -245,7 +245,9 @@ async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyRes
     threshold = engine.gallery.threshold  # 409 without a gallery
     result, texts, chunked = await engine.call(identify_text, engine, text, body.k)
     matches = [
-        TextMatchOut(**_match_out(m, threshold, None).model_dump(), text=texts.get(m.item_id))
+        TextMatchOut(
+            **_match_out(m, threshold, None, "texts").model_dump(), text=texts.get(m.item_id)
+        )
         for m in result.matches
     ]
     return TextIdentifyResponse(
