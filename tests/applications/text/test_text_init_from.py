@@ -134,7 +134,8 @@ def test_the_cli_takes_a_named_text_model_as_the_task_does(
     res = CliRunner().invoke(cli, ["train", str(image), "--init-from", name])
     assert res.exit_code == 2 and f"no saved model at {name}" in res.output  # still checked
     res = CliRunner().invoke(cli, ["train", str(cfg), "--init-from", "no-such-model"])
-    assert f"no saved model at no-such-model (or a named text model: {name})" in res.output
+    named = f"all-MiniLM-L6-v2, {name}"  # the default by its name too
+    assert f"no saved model at no-such-model (or a named text model: {named})" in res.output
     monkeypatch.setenv("SIAMKIT_CACHE", str(tmp_path / "cache"))  # no assembled copy
     absent = dataclasses.replace(text_zoo.NAMED_TEXT_MODELS[name], packages=("siamkit-no-part",))
     monkeypatch.setitem(text_zoo.NAMED_TEXT_MODELS, name, absent)

@@ -115,3 +115,29 @@ def test_a_copy_assembled_meanwhile_by_another_process_is_kept(tmp_path: Path) -
     (dest / text_zoo._READY).unlink()  # a copy without the marker is damaged: replaced
     assemble(spec, pieces, dest)
     assert not (dest / "theirs.txt").exists() and (dest / "config.json").is_file()
+
+
+def test_the_default_model_is_taken_by_its_name(
+    tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--model all-MiniLM-L6-v2 (the name the help and README give the default) was refused as
+    'Directory does not exist', so `siamkit calibrate all-MiniLM-L6-v2 --out DIR` (the way to
+    serve a gallery enrolled with the default) and --init-from could not name it. The wheel's
+    folder is stood in for by a tiny BERT."""
+    from siamkit.applications.text import load_text_model
+    from siamkit.cli.main import cli
+    from siamkit.cli.train_cmds import _named_start
+    from siamkit.encoders import text as text_mod
+
+    monkeypatch.setattr(text_mod, "default_text_model_path", lambda: tiny_hf)
+    monkeypatch.chdir(tmp_path)  # no folder named all-MiniLM-L6-v2 here
+    name = "all-MiniLM-L6-v2"
+    assert text_zoo.resolve_text_model(name) == tiny_hf
+    a, b = "the printer is out of toner", "printer needs new toner"
+    res = CliRunner().invoke(cli, ["text", "similarity", a, b, "--model", name, "--json"])
+    assert res.exit_code == 0, res.output
+    z = load_text_model(tiny_hf).embed([a, b])
+    assert json.loads(res.output)["similarity"] == pytest.approx(float(z[0] @ z[1]), abs=1e-5)
+    cfg = tmp_path / "text.yaml"
+    cfg.write_text("task: text\n")
+    assert _named_start(str(cfg), name)
