@@ -166,6 +166,16 @@ def test_export_tracker_then_track_with_onnx(files: dict[str, Path], tmp_path: P
     """The built-in tracker (no MODEL / --model), exported and run on ONNX Runtime, gives the same boxes."""
     res = CliRunner().invoke(cli, ["export-tracker", "--out", str(tmp_path / "onnx")])
     assert res.exit_code == 0, res.output
+    # an export into the same folder again is refused without --force, and leaves it as it was
+    before = {p.name: p.read_bytes() for p in (tmp_path / "onnx").iterdir()}
+    assert sorted(before) == ["backbone.onnx", "tracker.json"]
+    (tmp_path / "onnx" / "tracker.json").write_text("{}")
+    res = CliRunner().invoke(cli, ["export-tracker", "--out", str(tmp_path / "onnx")])
+    assert res.exit_code != 0 and "already exist; pass --force to replace" in res.output
+    assert (tmp_path / "onnx" / "tracker.json").read_text() == "{}"
+    res = CliRunner().invoke(cli, ["export-tracker", "--out", str(tmp_path / "onnx"), "--force"])
+    assert res.exit_code == 0, res.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "onnx").iterdir()} == before
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     box = ["--box", "28,24,24,24"]
     res = CliRunner().invoke(cli, ["track", str(files["video"]), *box, "--boxes", str(a)])

@@ -49,3 +49,23 @@ def test_onnx_tracker_gives_the_torch_boxes(tmp_path: Path) -> None:
     assert np.abs(a - b).mean() < 1.0
     assert np.abs(np.diff(a[:, 0])).max() > 0  # it moved: the comparison is not of two still boxes
     assert onnx_net.params == net.params
+
+
+def test_a_failed_export_leaves_the_folder_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    net = SiamFCNet("tiny").eval()
+    out = tmp_path / "onnx"
+    export_tracker_onnx(net, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        Path(args[2]).write_bytes(b"half an onnx file")
+        raise RuntimeError("exporter failed")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    try:
+        export_tracker_onnx(net, out, force=True)
+    except RuntimeError:
+        pass
+    else:  # pragma: no cover - the failure must come through
+        raise AssertionError("the exporter's error was swallowed")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary left either

@@ -328,9 +328,12 @@ def evaluate_tracking(
     type=click.Path(file_okay=False),
     help="Folder for backbone.onnx + tracker.json.",
 )
+@click.option("--force", is_flag=True, help="Replace backbone.onnx and tracker.json in --out.")
 @friendly_errors
-def export_tracker(model_path: str | None, out: str) -> None:
+def export_tracker(model_path: str | None, out: str, force: bool) -> None:
     """Export a tracker MODEL (default: the built-in one) for ONNX Runtime: `siamkit track --onnx OUT`.
+
+    Existing files in --out are replaced only with --force.
 
     \b
     siamkit export-tracker runs/siamfc/model --out tracker-onnx
@@ -338,5 +341,9 @@ def export_tracker(model_path: str | None, out: str) -> None:
     """
     from siamkit.applications.tracking.onnx import export_tracker_onnx
 
-    dest = export_tracker_onnx(load_tracker_model(model_path, "export-tracker"), out)
+    net = load_tracker_model(model_path, "export-tracker")
+    try:
+        dest = export_tracker_onnx(net, out, force=force)
+    except FileExistsError as err:
+        raise click.UsageError(str(err)) from None
     click.echo(f"ONNX tracker: {dest}")

@@ -25,33 +25,54 @@ if TYPE_CHECKING:
 ONNX_FILE, META_FILE = "backbone.onnx", "tracker.json"
 
 
-def export_tracker_onnx(net: SiamFCNet, folder: str | os.PathLike[str], opset: int = 17) -> Path:
-    """Export ``net``'s backbone to ``folder/backbone.onnx`` and its head to ``folder/tracker.json``."""
+def export_tracker_onnx(
+    net: SiamFCNet, folder: str | os.PathLike[str], opset: int = 17, force: bool = False
+) -> Path:
+    """Export ``net``'s backbone to ``folder/backbone.onnx`` and its head to ``folder/tracker.json``.
+
+    Both files are written beside their names and renamed only when both are complete, so a
+    failed export leaves the folder as it was. Existing files are replaced only with ``force``.
+    """
     from dataclasses import asdict
 
     import torch
 
+    from siamkit.atomic import atomic_path
+
     dest = Path(folder)
+    existing = [str(dest / f) for f in (ONNX_FILE, META_FILE) if (dest / f).exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
+            "pass --force to replace, or --out elsewhere"
+        )
     dest.mkdir(parents=True, exist_ok=True)
     backbone = net.backbone.eval()
     dummy = torch.rand(1, 3, 255, 255)
-    torch.onnx.export(
-        backbone,
-        (dummy,),
-        str(dest / ONNX_FILE),
-        input_names=["crops"],
-        output_names=["features"],
-        dynamic_axes={"crops": {0: "n", 2: "h", 3: "w"}, "features": {0: "n", 2: "fh", 3: "fw"}},
-        opset_version=opset,
-        dynamo=False,
-    )
     meta = {
         "gain": float(net.gain.detach()),
         "bias": float(net.bias.detach()),
         "total_stride": net.total_stride,
         "params": asdict(net.params),
     }
-    (dest / META_FILE).write_text(json.dumps(meta, indent=2))
+    with (
+        atomic_path(dest / ONNX_FILE, suffix=".onnx") as onnx_tmp,
+        atomic_path(dest / META_FILE, suffix=".json") as meta_tmp,
+    ):
+        torch.onnx.export(
+            backbone,
+            (dummy,),
+            str(onnx_tmp),
+            input_names=["crops"],
+            output_names=["features"],
+            dynamic_axes={
+                "crops": {0: "n", 2: "h", 3: "w"},
+                "features": {0: "n", 2: "fh", 3: "fw"},
+            },
+            opset_version=opset,
+            dynamo=False,
+        )
+        meta_tmp.write_text(json.dumps(meta, indent=2))
     return dest
 
 
