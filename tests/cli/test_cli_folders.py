@@ -139,3 +139,18 @@ def test_export_int8_reports_the_accuracy_change_and_needs_force(model, tmp_path
     assert f"{out_file} already exists; pass --force" in res.output
     res = run(["export", model, "--out", out_file, "--force"])
     assert out_file.stat().st_mtime_ns != stamp
+
+
+@pytest.mark.parametrize("data", ["fashion-mnist", "digits"])
+def test_a_colour_model_on_grayscale_built_in_data_is_told_to_use_a_folder(tmp_path, data):
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8, 16])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=8, preprocess=siamkit.models.Preprocess(input_shape=(3, 16, 16))
+    )
+    model = siamkit.save_model(net, tmp_path / "model")
+    for command in (["evaluate"], ["calibrate", "--classes", "0,1,2"]):
+        res = CliRunner().invoke(cli, [*command, str(model), "--data", data])
+        assert res.exit_code != 0
+        assert f"--data {data} holds grayscale images and this model takes 3-channel" in res.output
+        assert "Traceback" not in res.output
+    assert sorted(p.name for p in model.iterdir()) == ["model.safetensors", "siamkit.json"]

@@ -214,6 +214,11 @@ def load_eval_data(
 
         x, y = load_digits_dataset()
         names = tuple(str(i) for i in range(10))
+    if x.shape[1] != shape[0]:
+        raise ValueError(
+            f"--data {data} holds grayscale images and this model takes {shape[0]}-channel "
+            "ones; give an image folder of the kind it trained on (--data DIR)"
+        )
     if classes:
         chosen = resolve_classes(classes, names, "--classes")
     elif run.get("dataset") == data and run.get(f"{default}_classes"):
