@@ -4,6 +4,7 @@
 siamkit calibrate out/model --data val_images/
 siamkit calibrate out/model --data fashion-mnist --classes 0,1,2,3,4,5
 siamkit calibrate runs/tickets/model --data val_pairs.csv
+siamkit calibrate out/model --data val_image_pairs.csv
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import click
 
+from siamkit.cli._image_pairs import is_pairs_file, refuse_class_options, refuse_image_pairs
 from siamkit.cli._inputs import (
     check_input,
     class_tokens,
@@ -62,9 +64,11 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
 @click.option(
     "--data",
     required=True,
-    help="Validation images: a folder with one sub-folder per class, or fashion-mnist / digits. "
-    "Use held-out images of the classes the model trained on, never the classes you test on. "
-    "For a text model: labelled pairs, CSV or JSONL with columns a, b, label (1 = same, 0 = not).",
+    help="Validation images: a folder with one sub-folder per class, fashion-mnist / digits, or "
+    "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
+    "1 = same, 0 = not). Use held-out images of the classes the model trained on, never the "
+    "classes you test on. For a text model: labelled pairs, CSV or JSONL with columns a, b, "
+    "label (1 = same, 0 = not).",
 )
 @click.option(
     "--classes",
@@ -130,6 +134,10 @@ def calibrate(
     with it. Only MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
     with the model, stay valid. Classes the model's run kept for testing are refused.
 
+    An image model also calibrates on a list of labelled image pairs: --data is a CSV with the
+    header path_a,path_b,same (paths relative to the CSV's folder; 1 = the same, 0 = not). Each
+    image is embedded once and the threshold is fit on the listed pairs' distances.
+
     A text model (siamkit text, or `siamkit train` with task: text) calibrates on labelled pairs
     of texts instead: --data is a CSV or JSONL file with columns a, b and label (1 = the same,
     0 = not), pairs you will not test on. Its distance is 1 - cosine similarity.
@@ -139,6 +147,7 @@ def calibrate(
       siamkit calibrate out/model --data val_images/
       siamkit calibrate out/model --data fashion-mnist --classes 0,1,2,3,4,5
       siamkit calibrate out/model --data val_images/ --target far --far 0.001
+      siamkit calibrate out/model --data val_image_pairs.csv
       siamkit calibrate runs/tickets/model --data val_pairs.csv
       siamkit calibrate all-mpnet-base-v2 --data val_pairs.csv --out runs/mpnet-calibrated
     """
@@ -181,6 +190,10 @@ def calibrate(
         return
     dev = resolve_device(device)
     net = load_siamese(model, dev)
+    if is_pairs_file(data):
+        refuse_class_options(click.get_current_context(), ("classes", "split", "data_dir"))
+        _calibrate_image_pairs(model, net, data, target, far, max_pairs, dev, as_json)
+        return
     ev = load_eval_data(
         data, meta, class_tokens(classes), split, data_dir, model_image_shape(net, model), "train"
     )
@@ -201,6 +214,49 @@ def calibrate(
         click.echo(json.dumps({"model": model, **info}, indent=2))
         return
     click.echo(f"calibrating on {ev.describe()}")
+    click.echo(
+        f"threshold {info['threshold']:.4f} ({target}): TAR {info['tar']:.3f}, FAR "
+        f"{info['far']:.3f} on {pd.genuine.size:,} genuine / {pd.impostor.size:,} impostor "
+        f"pairs; saved in {Path(model) / 'siamkit.json'}"
+    )
+    if (Path(model) / "onnx.json").exists():
+        click.echo("ONNX files exported before still carry the old threshold: export them again")
+
+
+def _calibrate_image_pairs(
+    model: str,
+    net: Any,
+    data: str,
+    target: str,
+    far: float,
+    max_pairs: int,
+    device: Any,
+    as_json: bool,
+) -> None:
+    """``siamkit calibrate`` for an image model on a pairs CSV (path_a,path_b,same): the
+    threshold on the listed pairs' distances (a seeded sample of ``max_pairs`` of them when there
+    are more), saved as for a class folder."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from siamkit.cli._image_pairs import pair_scores, read_image_pairs
+
+    pairs = read_image_pairs(data)
+    if pairs.same.size > max_pairs:  # a seeded sample, as for a class folder
+        keep = np.sort(np.random.default_rng(0).choice(pairs.same.size, max_pairs, replace=False))
+        pairs = pairs.subset(keep)
+        if pairs.n_genuine == 0 or pairs.n_impostor == 0:
+            raise ValueError(
+                f"the {max_pairs:,} pairs sampled from {data} hold only one label: raise --max-pairs"
+            )
+    pd = pair_scores(net, pairs, model, device)
+    where = {"data": data, "pairs": int(pairs.same.size), "images": len(pairs.paths)}
+    info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
+    if as_json:
+        click.echo(json.dumps({"model": model, **info}, indent=2))
+        return
+    click.echo(f"calibrating on {pairs.describe()}")
     click.echo(
         f"threshold {info['threshold']:.4f} ({target}): TAR {info['tar']:.3f}, FAR "
         f"{info['far']:.3f} on {pd.genuine.size:,} genuine / {pd.impostor.size:,} impostor "
@@ -256,6 +312,7 @@ def _calibrate_text(
 
     if out is not None and Path(out).exists():
         raise click.UsageError(f"{out} already exists; choose a new --out folder")
+    refuse_image_pairs(data)
     ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads
     y = np.asarray(ex.targets)
     a, b = np.asarray(ex.texts[0], dtype=object), np.asarray(ex.texts[1], dtype=object)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from siamkit.cli._image_pairs import evaluate_pairs, is_pairs_file, refuse_class_options
 from siamkit.cli._inputs import (
     check_input,
     class_tokens,
@@ -350,7 +351,9 @@ def _run_task(
     "--data",
     default="fashion-mnist",
     show_default=True,
-    help="fashion-mnist, digits, an image folder (one sub-folder per class), or signatures:DIR.",
+    help="fashion-mnist, digits, an image folder (one sub-folder per class), signatures:DIR, or "
+    "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
+    "same = 1 for the same, 0 for not): verification on those pairs only.",
 )
 @click.option(
     "--classes",
@@ -412,6 +415,18 @@ def evaluate(
     """Evaluate a saved MODEL folder: N-way K-shot, verification (ROC AUC, EER, TAR@FAR) and retrieval.
 
     With the model's calibrated threshold, also the TAR/FAR it reaches on these pairs.
+
+    On a pairs CSV (--data pairs.csv, header path_a,path_b,same; the 1:1 protocol of an
+    LFW-style list of image pairs) each image is embedded once and the listed pairs are scored:
+    ROC AUC, EER, TAR@FAR and, with the model's threshold, its accuracy, TAR and FAR. N-way
+    K-shot and retrieval need classes and are not computed there; --report holds the
+    verification parts (ROC/DET, distance histograms).
+
+    \b
+    Examples:
+      siamkit evaluate runs/demo/model
+      siamkit evaluate runs/demo/model --data val_images/ --report report.html
+      siamkit evaluate runs/demo/model --data pairs.csv --json
     """
     if data.startswith("signatures:"):  # FAR/FRR/EER on skilled and random forgeries
         from siamkit.cli.signature_cmds import evaluate_signature_data
@@ -432,6 +447,9 @@ def evaluate(
     net = load_siamese(model, dev)
     if raw_distance and net.score_norm is not None:
         net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
+    if is_pairs_file(data):  # the 1:1 protocol of a list of pairs: verification only
+        refuse_class_options(click.get_current_context())
+        return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if len(ev.chosen) < 2:

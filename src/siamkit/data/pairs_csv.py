@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from siamkit.data.image_io import load_images
 
-__all__ = ["PairsCSVDataset", "PathPair", "read_pairs_csv"]
+__all__ = ["PairsCSVDataset", "PathPair", "read_pairs_csv", "read_pairs_csv_lines"]
 
 REQUIRED_COLUMNS = ("path_a", "path_b", "same")
 
@@ -63,12 +63,20 @@ def read_pairs_csv(
 
     Raises:
         FileNotFoundError: the CSV or an image file it names is missing (with the line number).
-        ValueError: a bad header, an empty column, ``same`` not 0/1, or no rows.
+        ValueError: a bad header (or an empty file), an empty column, ``same`` not 0/1, or no rows.
 
     Example:
         >>> read_pairs_csv("pairs.csv")[0]  # doctest: +SKIP
         PathPair(path_a=PosixPath('a.png'), path_b=PosixPath('b.png'), same=1)
     """
+    return [pair for _, pair in read_pairs_csv_lines(csv_path, root)]
+
+
+def read_pairs_csv_lines(
+    csv_path: str | os.PathLike, root: str | os.PathLike | None = None
+) -> list[tuple[int, PathPair]]:
+    """:func:`read_pairs_csv` with each pair's line number in the file (for messages that
+    name the line of a pair, e.g. one whose file is not an image)."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"Pairs CSV '{csv_path}' does not exist.")
@@ -84,7 +92,7 @@ def read_pairs_csv(
                 f"{','.join(header) or 'nothing'} (missing {', '.join(missing)})."
             )
         reader.fieldnames = header
-        pairs = [_parse_row(row, reader.line_num, name, base) for row in reader]
+        pairs = [(reader.line_num, _parse_row(row, reader.line_num, name, base)) for row in reader]
     if not pairs:
         raise ValueError(f"{name} has a header but no pairs.")
     return pairs

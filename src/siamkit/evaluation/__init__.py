@@ -21,6 +21,7 @@ from siamkit.evaluation.few_shot import (
 from siamkit.evaluation.pairs import (
     PairDistances,
     all_pair_distances,
+    listed_pair_distances,
     pair_distances,
     sampled_pair_distances,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "few_shot_key",
     "knn_accuracy",
     "knn_classify",
+    "listed_pair_distances",
     "map_at_r",
     "pair_distances",
     "precision_at_1",

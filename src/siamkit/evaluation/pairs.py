@@ -129,3 +129,46 @@ def pair_distances(
     if max_pairs is None:
         return all_pair_distances(z, labels, distance)
     return sampled_pair_distances(z, labels, distance, max_pairs=max_pairs, seed=seed)
+
+
+@torch.no_grad()
+def listed_pair_distances(
+    z: ArrayLike,
+    index_a: ArrayLike,
+    index_b: ArrayLike,
+    same: ArrayLike,
+    distance: DistanceLike = "euclidean",
+) -> PairDistances:
+    """Distances of the listed pairs ``(z[index_a[k]], z[index_b[k]])``, split by ``same``.
+
+    For a protocol that names its pairs (an LFW-style list, a pairs CSV) rather than taking
+    every pair of a labelled set. Each item is embedded once; a pair is genuine where
+    ``same[k]`` is true. Pairs keep their listed order within each part.
+
+    Example:
+        >>> z = torch.tensor([[0.0], [1.0], [3.0]])
+        >>> pd = listed_pair_distances(z, [0, 0, 1], [1, 2, 2], [1, 0, 0])
+        >>> pd.genuine.tolist(), pd.impostor.tolist()
+        ([1.0], [3.0, 2.0])
+    """
+    zt = as_embeddings(z)
+    ia = np.asarray(index_a, dtype=np.int64).reshape(-1)
+    ib = np.asarray(index_b, dtype=np.int64).reshape(-1)
+    keep = np.asarray(same).reshape(-1).astype(bool)
+    if not ia.size == ib.size == keep.size:
+        raise ValueError(
+            f"index_a, index_b and same must have one entry per pair, got {ia.size}, {ib.size} "
+            f"and {keep.size}"
+        )
+    if ia.size and (min(ia.min(), ib.min()) < 0 or max(ia.max(), ib.max()) >= zt.shape[0]):
+        raise ValueError(f"pair indices must lie in [0, {zt.shape[0]})")
+    dist = resolve_distance(distance)
+    step = max(1, BLOCK_ELEMENTS // max(1, zt.shape[1]))
+    parts = [np.zeros(0, dtype=np.float32)]
+    with memoized(dist, zt):
+        for s in track(range(0, ia.size, step), "verification pairs", unit="blocks"):
+            a = zt[torch.from_numpy(ia[s : s + step]).to(zt.device)]
+            b = zt[torch.from_numpy(ib[s : s + step]).to(zt.device)]
+            parts.append(dist.pairwise(a, b).cpu().numpy())
+    d = np.concatenate(parts)
+    return PairDistances(d[keep], d[~keep])

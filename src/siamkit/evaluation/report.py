@@ -229,11 +229,68 @@ def render_report_html(
     return _page(title, report, sections, rs.run_line(run_info))
 
 
-def _page(title: str, report: EvaluationReport, sections: list[Section], run: str = "") -> str:
+def render_verification_html(
+    report: EvaluationReport,
+    title: str = "siamkit verification report",
+    calibration: Mapping[str, Any] | None = None,
+    run_info: Mapping[str, Any] | None = None,
+    data: str | None = None,
+    note: str = "",
+    metrics: Mapping[str, Any] | None = None,
+) -> str:
+    """A report of the verification parts alone: the metrics tables, the model's operating point,
+    ROC / DET and the distance histograms, and the metrics JSON; for pairs without classes (a
+    pairs file), where the per-class, failure, embedding-map and neighbour sections cannot be
+    drawn. ``data`` replaces the header's item and class counts; ``note`` (plain text) follows
+    the tables; ``metrics`` is the JSON shown (default ``report.to_dict()``)."""
+    from siamkit.evaluation import report_sections as rs
+
+    if report.verification is None:
+        raise ValueError("a verification report needs the report's verification section")
+    tables = metrics_tables(report)
+    if calibration is not None:
+        tables += rs.operating_point_html(calibration)
+    if note:
+        tables += f"<p>{html.escape(note)}</p>"
+    shown = report.to_dict() if metrics is None else metrics
+    metrics_json = html.escape(json.dumps(shown, indent=2))
+    raw = f"<details><summary>metrics.json</summary><pre>{metrics_json}</pre></details>"
+    sections: list[Section] = [
+        ("metrics", "Metrics", tables),
+        rs.verification_section(report.verification, calibration),
+        ("config", "Metrics JSON", raw),
+    ]
+    return _page(title, report, sections, rs.run_line(run_info), data)
+
+
+def write_verification_report(
+    path: str | os.PathLike[str], report: EvaluationReport, **kwargs: Any
+) -> Path:
+    """Write :func:`render_verification_html` (same keywords) as one self-contained HTML file
+    (a folder means ``folder/report.html``), atomically as :func:`write_report` does.
+
+    Example:
+        >>> rep = EvaluationReport(verification_report(g, i), {}, None, "cosine", 120, 0)  # doctest: +SKIP
+        >>> write_verification_report("pairs.html", rep, data="400 pairs")  # doctest: +SKIP
+    """
+    target = Path(path)
+    if target.is_dir():
+        target = target / "report.html"
+    return atomic_write_text(target, render_verification_html(report, **kwargs))
+
+
+def _page(
+    title: str,
+    report: EvaluationReport,
+    sections: list[Section],
+    run: str = "",
+    data: str | None = None,
+) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    counts = data or f"{report.n_items:,} items, {report.n_classes} classes"
     meta = (
-        f"siamkit {html.escape(__version__)} · {when} · {report.n_items:,} items, "
-        f"{report.n_classes} classes · distance: {html.escape(report.distance)}"
+        f"siamkit {html.escape(__version__)} · {when} · {html.escape(counts)} · "
+        f"distance: {html.escape(report.distance)}"
     )
     nav = "".join(f"<a href='#{i}'>{html.escape(h)}</a>" for i, h, _ in sections)
     body = "".join(
