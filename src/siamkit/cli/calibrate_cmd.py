@@ -10,7 +10,7 @@ siamkit calibrate out/model --data val_image_pairs.csv
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -274,10 +274,10 @@ def _fit_and_save(
     saved under ``metadata.calibration``."""
     import numpy as np
 
-    from siamkit.evaluation.threshold import ThresholdCalibrator
+    from siamkit.evaluation.threshold import Target, ThresholdCalibrator
     from siamkit.export.threshold_file import write_threshold
 
-    cal = ThresholdCalibrator(target, far=far).fit(genuine, impostor)
+    cal = ThresholdCalibrator(cast(Target, target), far=far).fit(genuine, impostor)  # a Choice
     t = float(cal.threshold_)
     info: dict[str, Any] = {
         "threshold": t, "target": target, **where, "genuine_pairs": int(genuine.size),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -55,9 +55,9 @@ def demo_config(
     from siamkit.training.config import check_config
 
     cfg = load_config(config) if config else demo_recipe()
-    data = {"train_classes": train_classes, "limit": limit, "root": data_dir}
-    train = {"epochs": epochs, "seed": seed, "device": device}
-    ev = {"score_norm": "snorm", "cohort": cohort} if cohort != "none" else {}
+    data: dict[str, Any] = {"train_classes": train_classes, "limit": limit, "root": data_dir}
+    train: dict[str, Any] = {"epochs": epochs, "seed": seed, "device": device}
+    ev: dict[str, Any] = {"score_norm": "snorm", "cohort": cohort} if cohort != "none" else {}
     return check_config(
         replace(
             cfg,

@@ -150,7 +150,7 @@ def _run_folder(
     from siamkit.export.bundle import load_model
 
     folder = Path(out) if out else Path(model) / "onnx"
-    net = load_model(model)
+    net: Any = load_model(model)  # a kind that exports a folder (a text model): not a Model
     try:
         rows = net.export_onnx_folder(folder, int8=int8_mode is not None, force=force)
     except FileExistsError:

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors import SafetensorError
@@ -52,7 +52,7 @@ class ModelFileError(ValueError):
 
 
 def save_model(
-    model: Model,
+    model: Model | torch.nn.Module,
     path: str | os.PathLike[str],
     threshold: float | None = None,
     metadata: dict[str, Any] | None = None,
@@ -75,6 +75,7 @@ def save_model(
             f"save_model takes a model of a registered kind ({', '.join(model_kinds())}), "
             f"got {type(model).__name__}"
         )
+    model = cast(Model, model)  # a registered kind has a Model's members (config, threshold, ...)
     threshold = model.threshold if threshold is None else float(threshold)
     config = model.config()
     dest = Path(path)
