@@ -151,7 +151,6 @@ def calibrate(
       siamkit calibrate runs/tickets/model --data val_pairs.csv
       siamkit calibrate all-mpnet-base-v2 --data val_pairs.csv --out runs/mpnet-calibrated
     """
-    from pathlib import Path
 
     from siamkit.cli.train_cmds import load_siamese
     from siamkit.encode import encode
@@ -210,17 +209,7 @@ def calibrate(
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
     where = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
-    if as_json:
-        click.echo(json.dumps({"model": model, **info}, indent=2))
-        return
-    click.echo(f"calibrating on {ev.describe()}")
-    click.echo(
-        f"threshold {info['threshold']:.4f} ({target}): TAR {info['tar']:.3f}, FAR "
-        f"{info['far']:.3f} on {pd.genuine.size:,} genuine / {pd.impostor.size:,} impostor "
-        f"pairs; saved in {Path(model) / 'siamkit.json'}"
-    )
-    if (Path(model) / "onnx.json").exists():
-        click.echo("ONNX files exported before still carry the old threshold: export them again")
+    _say_saved(model, info, ev.describe(), as_json)
 
 
 def _calibrate_image_pairs(
@@ -236,7 +225,6 @@ def _calibrate_image_pairs(
     """``siamkit calibrate`` for an image model on a pairs CSV (path_a,path_b,same): the
     threshold on the listed pairs' distances (a seeded sample of ``max_pairs`` of them when there
     are more), saved as for a class folder."""
-    from pathlib import Path
 
     import numpy as np
 
@@ -253,14 +241,22 @@ def _calibrate_image_pairs(
     pd = pair_scores(net, pairs, model, device)
     where = {"data": data, "pairs": int(pairs.same.size), "images": len(pairs.paths)}
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
+    _say_saved(model, info, pairs.describe(), as_json)
+
+
+def _say_saved(model: str, info: dict[str, Any], described: str, as_json: bool) -> None:
+    """Print what :func:`_fit_and_save` saved (its record as JSON with ``as_json``), and that
+    ONNX files exported before still carry the old threshold."""
+    from pathlib import Path
+
     if as_json:
         click.echo(json.dumps({"model": model, **info}, indent=2))
         return
-    click.echo(f"calibrating on {pairs.describe()}")
+    click.echo(f"calibrating on {described}")
     click.echo(
-        f"threshold {info['threshold']:.4f} ({target}): TAR {info['tar']:.3f}, FAR "
-        f"{info['far']:.3f} on {pd.genuine.size:,} genuine / {pd.impostor.size:,} impostor "
-        f"pairs; saved in {Path(model) / 'siamkit.json'}"
+        f"threshold {info['threshold']:.4f} ({info['target']}): TAR {info['tar']:.3f}, FAR "
+        f"{info['far']:.3f} on {info['genuine_pairs']:,} genuine / "
+        f"{info['impostor_pairs']:,} impostor pairs; saved in {Path(model) / 'siamkit.json'}"
     )
     if (Path(model) / "onnx.json").exists():
         click.echo("ONNX files exported before still carry the old threshold: export them again")
