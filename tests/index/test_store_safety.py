@@ -160,3 +160,22 @@ def test_a_foreign_thumbnail_file_is_refused_and_left_untouched(tmp_path: Path) 
     with pytest.raises(ValueError, match=r"not a siamkit thumbnail file.*left unchanged"):
         ThumbnailStore(path)
     assert _snapshot(tmp_path) == before
+
+
+def test_a_new_gallery_in_a_missing_folder_creates_the_folder_and_an_existing_one_does_not(
+    tmp_path: Path,
+) -> None:
+    # enrolling into runs/new/staff.db makes runs/new, as `siamkit text enroll` and every --out do
+    path = tmp_path / "new" / "deeper" / "staff.db"
+    with Gallery.open(path, embedding_dim=4) as g:
+        g.enroll_embeddings("alice", np.eye(4, dtype=np.float32)[:1])
+    assert path.is_file()
+    # opening one that must exist (identify, verify, `siamkit gallery`) creates nothing
+    missing = tmp_path / "absent" / "staff.db"
+    with pytest.raises(FileNotFoundError, match="no gallery at"):
+        GalleryStore(missing, create=False)
+    assert not missing.parent.exists()
+    # a folder that cannot be made is one sentence naming it
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"cannot create the folder .*file.*for the gallery"):
+        Gallery.open(tmp_path / "file" / "sub" / "g.db", embedding_dim=4)

@@ -503,13 +503,7 @@ def enroll(
         emb = embed_texts(
             model if onnx is None else onnx, [d.text for d in docs], batch_size=batch_size
         )
-        if gallery is None:
-            try:
-                Path(gallery_path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise ValueError(
-                    f"cannot create the folder of --gallery {gallery_path}: {err.strerror or err}"
-                ) from None
+        if gallery is None:  # (its folder too, if missing)
             gallery = stack.enter_context(Gallery.open(gallery_path, model, create=True))
         done = enroll_documents(gallery, gallery_path, docs, emb.vectors)
         total = len(gallery)

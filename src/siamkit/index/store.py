@@ -186,8 +186,14 @@ class GalleryStore:
                 raise ValueError(
                     f"{file} is empty (0 bytes), not a gallery; enroll something first to create it"
                 )
-            if not file.parent.exists():
-                raise FileNotFoundError(f"folder {file.parent} does not exist; create it first")
+            if not file.parent.exists():  # only when creating: a missing gallery is refused above
+                try:
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as err:
+                    raise ValueError(
+                        f"cannot create the folder {file.parent} for the gallery: "
+                        f"{err.strerror or err}"
+                    ) from None
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=timeout
