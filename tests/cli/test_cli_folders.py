@@ -154,3 +154,20 @@ def test_a_colour_model_on_grayscale_built_in_data_is_told_to_use_a_folder(tmp_p
         assert f"--data {data} holds grayscale images and this model takes 3-channel" in res.output
         assert "Traceback" not in res.output
     assert sorted(p.name for p in model.iterdir()) == ["model.safetensors", "siamkit.json"]
+
+
+def test_tar_at_far_is_shown_only_where_the_impostor_pairs_can_measure_it() -> None:
+    from siamkit.cli._inputs import far_resolved, headline_rows, unresolved_far_note
+
+    # one false accept among n impostor pairs is a rate of 1/n: FAR f needs n >= 1/f
+    for n, far in [(999, 1e-3), (1000, 1e-3), (99, 1e-2), (100, 1e-2), (5, 0.5)]:
+        assert far_resolved(far, n) == (n >= round(1 / far))
+    ver = {"tar_at_far": {"0.01": 0.6, "0.001": 0.4}, "n_impostor": 600}
+    assert dict(headline_rows({"verification": ver}))["TAR@FAR=1e-3"] is None
+    note = unresolved_far_note(ver)
+    assert note is not None and note.startswith("TAR@FAR=1e-3: not measured")
+    assert "(1,000), and these are 600" in note and "1e-2" not in note
+    ver["n_impostor"] = 6_000_000
+    assert dict(headline_rows({"verification": ver}))["TAR@FAR=1e-3"] == 0.4
+    assert unresolved_far_note(ver) is None
+    assert unresolved_far_note({"tar_at_far": {"0.001": 0.4}}) is None  # count unknown: shown

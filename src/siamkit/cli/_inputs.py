@@ -348,11 +348,40 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
     rows += [
         ("EER", ver.get("eer")),
         ("ROC AUC", ver.get("roc_auc")),
-        ("TAR@FAR=1e-3", ver.get("tar_at_far", {}).get("0.001")),
+        ("TAR@FAR=1e-3", _resolved(ver, "0.001")),
         ("P@1", ret.get("precision_at_1")),
         ("MAP@R", ret.get("map_at_r")),
     ]
     return rows
+
+
+def far_resolved(far: float, n_impostor: int | None) -> bool:
+    """Whether ``n_impostor`` pairs can measure a false-accept rate as small as ``far``: one
+    false accept among them is a rate of ``1 / n_impostor``, so it takes ``n_impostor * far >= 1``."""
+    return n_impostor is None or n_impostor * far >= 1
+
+
+def _resolved(ver: dict[str, Any], far: str) -> float | None:
+    """``ver``'s TAR at ``far``, or None where its impostor pairs are too few to measure it."""
+    value = ver.get("tar_at_far", {}).get(far)
+    return value if far_resolved(float(far), ver.get("n_impostor")) else None
+
+
+def unresolved_far_note(ver: dict[str, Any]) -> str | None:
+    """The line printed under a table whose TAR@FAR rows show "-" for too few impostor pairs."""
+    n = ver.get("n_impostor")
+    fars = sorted(
+        (float(f) for f in ver.get("tar_at_far", {}) if not far_resolved(float(f), n)),
+        reverse=True,
+    )
+    if not fars or n is None:
+        return None
+    names = " and ".join(f"TAR@FAR={f:.0e}".replace("e-0", "e-") for f in fars)
+    needs = " and ".join(f"{math.ceil(1 / f):,}" for f in fars)
+    return (
+        f"{names}: not measured. A false-accept rate of f needs at least 1/f impostor pairs "
+        f"({needs}), and these are {n:,}; the JSON keeps the value{'s' if len(fars) > 1 else ''}."
+    )
 
 
 class DistanceThreshold(click.ParamType):

@@ -25,6 +25,7 @@ from siamkit.cli._inputs import (
     model_image_shape,
     parse_classes,
     read_image_files,
+    unresolved_far_note,
     write_embeddings,
 )
 from siamkit.cli._registry_help import RegistryHelpCommand
@@ -165,6 +166,8 @@ def train(
             "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
         )
         click.echo(format_table(rows, (header, "value")))
+        if note := unresolved_far_note(metrics.get("verification", {})):
+            click.echo(note)
         click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
         if result.report_path:
             click.echo(f"report:  {result.report_path}")
@@ -483,6 +486,8 @@ def evaluate(
     click.echo(ev.describe())
     rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
     click.echo(format_table(rows, ("metric", "value")))
+    if note := unresolved_far_note(metrics["verification"]):
+        click.echo(note)
     if "calibration" in metrics:
         cal = metrics["calibration"]
         click.echo(
