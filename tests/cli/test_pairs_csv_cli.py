@@ -296,3 +296,14 @@ def test_calibrate_max_pairs_fits_on_a_seeded_sample(data: Path, model: Path) ->
     keep = np.sort(np.random.default_rng(0).choice(len(PAIRS), 6, replace=False))
     assert info["pairs"] == 6 and info["genuine_pairs"] == int(same[keep].sum())
     assert info["threshold"] == pytest.approx(naive_eer(d[keep], same[keep])[1], rel=1e-5)
+
+
+def test_the_report_says_the_operating_point_is_measured_on_the_listed_pairs(
+    data: Path, model: Path, tmp_path: Path
+) -> None:
+    run(["calibrate", model, "--data", data / "pairs.csv"])
+    report = tmp_path / "r.html"
+    run(["evaluate", model, "--data", data / "pairs.csv", "--report", report])
+    html = report.read_text()
+    assert "TAR on these pairs" in html and "on the listed pairs" in html
+    assert "these classes" not in html

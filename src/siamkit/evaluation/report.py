@@ -249,7 +249,7 @@ def render_verification_html(
         raise ValueError("a verification report needs the report's verification section")
     tables = metrics_tables(report)
     if calibration is not None:
-        tables += rs.operating_point_html(calibration)
+        tables += rs.operating_point_html(calibration, pairs=True)
     if note:
         tables += f"<p>{html.escape(note)}</p>"
     shown = report.to_dict() if metrics is None else metrics

@@ -103,18 +103,22 @@ def _rows(rows: Sequence[tuple[str, str]]) -> str:
     return f"<table><tr><th>Quantity</th><th>Value</th></tr>{body}</table>"
 
 
-def operating_point_html(calibration: Mapping[str, Any], trained_on: bool | None = None) -> str:
+def operating_point_html(
+    calibration: Mapping[str, Any], trained_on: bool | None = None, pairs: bool = False
+) -> str:
     """The threshold the model ships with and what it does on the evaluated classes.
 
     ``trained_on``: whether the model trained on (some of) the evaluated classes; ``None`` when
-    that is not known (e.g. another image folder). Only ``False`` calls them unseen.
+    that is not known (e.g. another image folder). Only ``False`` calls them unseen. ``pairs``:
+    the evaluation was of a list of pairs (a pairs file), not of classes.
     """
+    these = "these pairs" if pairs else "these classes"
     t = float(calibration["threshold"])
     rows = [("threshold (distance)", f"{t:.4f}")]
     if calibration.get("target"):
         rows.append(("fit on", f"validation pairs, target {calibration['target']}"))
     test = calibration.get("test") or {}
-    for key, name in (("tar", "TAR on these classes"), ("far", "FAR on these classes"),
+    for key, name in (("tar", f"TAR on {these}"), ("far", f"FAR on {these}"),
                       ("balanced_accuracy", "balanced accuracy")):  # fmt: skip
         if key in test:
             rows.append((name, f"{float(test[key]):.4f}"))
@@ -124,9 +128,10 @@ def operating_point_html(calibration: Mapping[str, Any], trained_on: bool | None
         "these rates are not those of unseen classes",
         None: "fit on validation data of the classes the model trained on",
     }[trained_on]
+    on = "the listed pairs" if pairs else "the evaluated classes' pairs"
     note = (
         f"<p>The decision threshold saved with the model ({fit}) and the true / false accept "
-        "rates it gives on the evaluated classes' pairs.</p>"
+        f"rates it gives on {on}.</p>"
     )
     return "<h3>Operating point the model ships with</h3>" + note + _rows(rows)
 
