@@ -157,7 +157,8 @@ def test_a_colour_model_on_grayscale_built_in_data_is_told_to_use_a_folder(tmp_p
 
 
 def test_tar_at_far_is_shown_only_where_the_impostor_pairs_can_measure_it() -> None:
-    from siamkit.cli._inputs import far_resolved, headline_rows, unresolved_far_note
+    from siamkit.cli._inputs import headline_rows, unresolved_far_note
+    from siamkit.evaluation.verification import far_resolved
 
     # one false accept among n impostor pairs is a rate of 1/n: FAR f needs n >= 1/f
     for n, far in [(999, 1e-3), (1000, 1e-3), (99, 1e-2), (100, 1e-2), (5, 0.5)]:

@@ -174,6 +174,8 @@ def test_evaluate_prints_the_table_says_what_is_not_computed_and_writes_the_repo
     html = report.read_text()
     for part in ("id='verification'", "id='fig-roc'", "id='fig-hist'", "not computed"):
         assert part in html
+    assert "not measured (needs 100 impostor pairs or more)" in html  # TAR@FAR=0.01, 6 of them
+    assert "not measured (needs 1,000 impostor pairs or more)" in html
     assert "id='embedding-map'" not in html and "0 classes" not in html
 
 

@@ -222,10 +222,10 @@ def evaluate_pairs(
     (ROC AUC, EER, TAR@FAR; the model's threshold's accuracy, TAR and FAR when it has one)."""
     import numpy as np
 
-    from siamkit.cli._inputs import far_resolved, format_table, unresolved_far_note
+    from siamkit.cli._inputs import format_table, unresolved_far_note
     from siamkit.evaluation import EvaluationReport
     from siamkit.evaluation._common import distance_name
-    from siamkit.evaluation.verification import verification_report
+    from siamkit.evaluation.verification import far_resolved, verification_report
 
     pairs = read_image_pairs(data)
     pd = pair_scores(net, pairs, model, device)

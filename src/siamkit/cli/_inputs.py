@@ -355,20 +355,18 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
     return rows
 
 
-def far_resolved(far: float, n_impostor: int | None) -> bool:
-    """Whether ``n_impostor`` pairs can measure a false-accept rate as small as ``far``: one
-    false accept among them is a rate of ``1 / n_impostor``, so it takes ``n_impostor * far >= 1``."""
-    return n_impostor is None or n_impostor * far >= 1
-
-
 def _resolved(ver: dict[str, Any], far: str) -> float | None:
     """``ver``'s TAR at ``far``, or None where its impostor pairs are too few to measure it."""
+    from siamkit.evaluation.verification import far_resolved
+
     value = ver.get("tar_at_far", {}).get(far)
     return value if far_resolved(float(far), ver.get("n_impostor")) else None
 
 
 def unresolved_far_note(ver: dict[str, Any]) -> str | None:
     """The line printed under a table whose TAR@FAR rows show "-" for too few impostor pairs."""
+    from siamkit.evaluation.verification import far_resolved
+
     n = ver.get("n_impostor")
     fars = sorted(
         (float(f) for f in ver.get("tar_at_far", {}) if not far_resolved(float(f), n)),

@@ -11,6 +11,7 @@ import base64
 import dataclasses
 import html
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from siamkit._version import __version__
 from siamkit.distances import list_distances
 from siamkit.evaluation._common import ArrayLike, DistanceLike
 from siamkit.evaluation.evaluate import EvaluationReport
+from siamkit.evaluation.verification import far_resolved
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;
@@ -59,7 +61,15 @@ def metrics_tables(report: EvaluationReport) -> str:
             ("ROC AUC", _fmt(v.roc_auc)),
             ("EER", _fmt(v.eer)),
             ("EER threshold (distance)", _fmt(v.eer_threshold)),
-            *[(f"TAR @ FAR = {f:g}", _fmt(t)) for f, t in v.tar_at_far.items()],
+            *[
+                (
+                    f"TAR @ FAR = {f:g}",
+                    _fmt(t)
+                    if far_resolved(f, v.n_impostor)
+                    else f"not measured (needs {math.ceil(1 / f):,} impostor pairs or more)",
+                )
+                for f, t in v.tar_at_far.items()
+            ],
             ("best balanced accuracy", _fmt(v.best_accuracy)),
             ("best-accuracy threshold", _fmt(v.best_threshold)),
             ("pairs (genuine / impostor)", f"{v.n_genuine:,} / {v.n_impostor:,}"),

@@ -36,12 +36,25 @@ __all__ = [
     "distance_histogram",
     "eer",
     "far_operating_point",
+    "far_resolved",
     "roc_auc",
     "roc_curve",
     "tar_at_far",
     "verification_from_embeddings",
     "verification_report",
 ]
+
+
+def far_resolved(far: float, n_impostor: int | None) -> bool:
+    """Whether ``n_impostor`` impostor pairs can measure a false-accept rate as small as ``far``:
+    one false accept among them is a rate of ``1 / n_impostor``, so it takes
+    ``n_impostor * far >= 1`` (``None``: the count is not known, so it is not doubted).
+
+    >>> far_resolved(1e-3, 600), far_resolved(1e-3, 1000)
+    (False, True)
+    """
+    return n_impostor is None or n_impostor * far >= 1
+
 
 #: Exact points kept in a report's ROC curve (enough for ROC and DET plots).
 CURVE_POINTS = 2000
