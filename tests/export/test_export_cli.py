@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,29 @@ def test_static_int8_calibrates_on_an_image_folder(tmp_path):
     res = _invoke(str(model), "--int8", "--calib-data", str(tmp_path / "imgs"))
     assert res.exit_code == 0, res.output
     assert (model / "model.int8.onnx").is_file()
+
+
+def test_int8_check_on_a_small_check_folder(tmp_path, bundle, fmnist_images):
+    """A --check-data folder of a few images per class is checked with fewer queries (it
+    failed asking for 16 images a class, after writing the files); a folder the check cannot
+    use at all (one image a class) still exports and says why it was not measured."""
+    model = Path(shutil.copytree(bundle, tmp_path / "model"))
+    for c in range(3):
+        (tmp_path / "few" / f"class {c}").mkdir(parents=True)
+        for i in range(6):
+            pixels = (fmnist_images[c * 40 + i, 0] * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "few" / f"class {c}" / f"{i}.png")
+        (tmp_path / "one" / f"class {c}").mkdir(parents=True)
+        Image.fromarray(pixels).save(tmp_path / "one" / f"class {c}" / "0.png")
+    args = [str(model), "--int8-mode", "dynamic", "--json", "--force", "--check-data"]
+    res = _invoke(*args, str(tmp_path / "few"))
+    assert res.exit_code == 0, res.output
+    check = json.loads(res.stdout)["int8_check"]
+    assert check["n_way"] == 3 and check["n_query"] == 5
+    assert (model / "onnx.json").is_file()
+    res = _invoke(*args, str(tmp_path / "one"))
+    assert res.exit_code == 0, res.output
+    assert "not measured" in json.loads(res.stdout)["int8_check"]
 
 
 def test_clear_errors(tmp_path, bundle):

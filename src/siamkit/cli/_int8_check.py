@@ -7,6 +7,7 @@ from typing import Any
 
 CHECK_IMAGES = 1000
 CHECK_EPISODES = 300
+CHECK_QUERIES = 15
 
 
 def held_out_images(
@@ -44,15 +45,16 @@ def held_out_images(
     )
 
 
-def _scores(path: str, x: Any, y: Any, n_way: int) -> dict[str, float]:
+def _scores(path: str, x: Any, y: Any, n_way: int, n_query: int) -> dict[str, float]:
     from siamkit.evaluation import evaluate_embeddings
     from siamkit.export.runtime import OnnxEmbedder
 
     emb = OnnxEmbedder(path)
     z = emb.embed(x)
     rep = evaluate_embeddings(
-        z, y, emb.distance_name, few_shot=[(n_way, 1)], episodes=CHECK_EPISODES, retrieval=False
-    )
+        z, y, emb.distance_name, few_shot=[(n_way, 1)], episodes=CHECK_EPISODES,
+        n_query=n_query, retrieval=False,
+    )  # fmt: skip
     assert rep.verification is not None
     return {"eer": rep.verification.eer, "one_shot": next(iter(rep.few_shot.values())).accuracy}
 
@@ -63,13 +65,19 @@ def int8_accuracy_change(
     """EER and N-way 1-shot accuracy of both files on ``images`` and the change (int8 - fp32)."""
     import numpy as np
 
+    from siamkit.evaluation.few_shot import max_queries
+
     x, y, source = images
-    n_way = min(5, int(np.unique(y).size))
+    # up to 5 ways and 15 queries, fewer where the classes are small (a 1-shot episode takes
+    # one support image and at least one query from each of its classes)
+    n_way = min(5, int((np.unique(y, return_counts=True)[1] >= 2).sum()))
     if n_way < 2:
-        raise ValueError("the accuracy check needs images of at least two classes")
-    fp32, int8 = _scores(fp32_path, x, y, n_way), _scores(int8_path, x, y, n_way)
+        raise ValueError("the accuracy check needs at least two classes of two images each")
+    n_query = min(CHECK_QUERIES, max_queries(y, n_way, 1))
+    fp32 = _scores(fp32_path, x, y, n_way, n_query)
+    int8 = _scores(int8_path, x, y, n_way, n_query)
     return {
-        "images": source, "n_way": n_way, "episodes": CHECK_EPISODES,
+        "images": source, "n_way": n_way, "n_query": n_query, "episodes": CHECK_EPISODES,
         "fp32": fp32, "int8": int8, "change": {k: int8[k] - fp32[k] for k in fp32},
     }  # fmt: skip
 

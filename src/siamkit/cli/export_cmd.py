@@ -180,7 +180,10 @@ def _int8_check(
     images = held_out_images(model, doc, shape, data)
     if images is None:
         return "accuracy change not measured: pass --check-data FOLDER (held-out images by class)"
-    return int8_accuracy_change(fp32, q, images)
+    try:
+        return int8_accuracy_change(fp32, q, images)
+    except ValueError as err:  # the files are written: say why they were not checked
+        return f"accuracy change not measured: {err}"
 
 
 @click.command("export")
