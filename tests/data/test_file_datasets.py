@@ -48,6 +48,20 @@ def test_image_folder(folder_tree):
     assert ds.class_to_idx["emu"] == 2
 
 
+def test_image_folder_reads_a_class_s_nested_folders(tmp_path):
+    """An image in a folder below its class folder is that class's, as enroll and embed read
+    it; a class with all its images one level down is a class (it was silently dropped)."""
+    root = tmp_path / "photos"
+    _write_png(root / "boot" / "a.png", 10)
+    _write_png(root / "boot" / "2019" / "b.PNG", 20)
+    _write_png(root / "sandal" / "2020" / "c.png", 30)
+    _write_png(root / "sandal" / ".thumbs" / "d.png", 40)  # hidden: skipped
+    ds = ImageFolderDataset(root, (1, 4, 4))
+    assert ds.classes == ["boot", "sandal"]
+    assert [p.name for p, _ in ds.samples] == ["b.PNG", "a.png", "c.png"]
+    assert ds.labels.tolist() == [0, 0, 1]
+
+
 def test_image_folder_transform_and_extensions(folder_tree):
     ds = ImageFolderDataset(folder_tree, (1, 4, 4), extensions=["PNG"], transform=lambda x: x * 0)
     assert float(ds[0][0].abs().sum()) == 0.0

@@ -57,15 +57,18 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
     )
 
 
-def find_images(folder: str | os.PathLike[str]) -> list[Path]:
+def find_images(
+    folder: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS
+) -> list[Path]:
     """Image files anywhere under ``folder`` (recursive, sorted), skipping hidden files and
     folders below it (``._000.png``, ``.ipynb_checkpoints/``), as :func:`list_images` does."""
     root = Path(folder)
+    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
     return sorted(
         f
         for f in root.rglob("*")
         if f.is_file()
-        and f.suffix.lower() in IMAGE_EXTENSIONS
+        and f.suffix.lower() in exts
         and not any(part.startswith(".") for part in f.relative_to(root).parts)
     )
 
@@ -158,6 +161,9 @@ class FileImageDataset(Dataset):
 class ImageFolderDataset(FileImageDataset):
     """``root/<class name>/<image>``: one sub-folder per class, classes sorted by name.
 
+    A class's images may sit in folders below its own (``root/boot/2019/1.png`` is a boot), as
+    ``siamkit enroll`` and ``siamkit embed`` read them; hidden files and folders are skipped.
+
     Args:
         root: the folder holding one sub-folder per class.
         input_shape: ``(C, H, W)``; images are converted to C channels and resized to H×W.
@@ -191,7 +197,7 @@ class ImageFolderDataset(FileImageDataset):
         classes: list[str] = []
         samples: list[tuple[Path, int]] = []
         for folder in class_dirs:
-            files = list_images(folder, extensions)
+            files = find_images(folder, extensions)
             if files:
                 samples += [(f, len(classes)) for f in files]
                 classes.append(folder.name)
