@@ -67,6 +67,27 @@ def test_demo_config_on_a_glyph_folder_trains_validates_calibrates_and_evaluates
     assert bad.exit_code != 0 and "--ways" in bad.output
 
 
+def test_evaluate_knows_the_training_folder_from_another_working_folder(
+    glyphs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """data.root is relative to where training ran: evaluated from another folder (so by
+    another relative path), the training folder still defaults to the unseen classes, not to
+    all its classes (seen ones included, with no word said)."""
+    monkeypatch.chdir(glyphs.parent)
+    res = _train(Path(glyphs.name), tmp_path / "run", "data.train_classes=10")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    unseen = json.loads((tmp_path / "run" / "metrics.json").read_text())["run"]["test_classes"]
+    monkeypatch.chdir(tmp_path)
+    ev = CliRunner().invoke(
+        cli,
+        ["evaluate", "run/model", "--data", str(Path("..") / glyphs.parent.name / glyphs.name),
+         "--ways", "3", "--shots", "1", "--episodes", "5", "--json"],
+    )  # fmt: skip
+    assert ev.exit_code == 0, ev.output
+    names = sorted(p.name for p in glyphs.iterdir())
+    assert json.loads(ev.output)["data"]["classes"] == [names[c] for c in unseen]
+
+
 @pytest.mark.parametrize(
     ("sets", "message"),
     [

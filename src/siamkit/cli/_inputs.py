@@ -239,8 +239,12 @@ def _own_folder_classes(
     """The test classes of a model trained on ``folder`` itself (same path, same class list),
     from its metadata; ``None`` for any other folder or a model that does not record them."""
     data = model_meta.get("config", {}).get("data", {})
-    test = model_meta.get("run", {}).get("test_classes")
-    root = data.get("root") if data.get("dataset") == "image-folder" else None
+    run = model_meta.get("run", {})
+    test = run.get("test_classes")
+    # the absolute root the run recorded; a model saved before it recorded one has only the
+    # config's, relative to the folder the run was started in
+    own = data.get("dataset") == "image-folder"
+    root = (run.get("data_root") or data.get("root")) if own else None
     if not root or not test or tuple(model_meta.get("class_names", ())) != names:
         return None
     if Path(root).resolve() != folder.resolve():

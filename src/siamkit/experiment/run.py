@@ -161,6 +161,10 @@ def evaluate_run(
         "test_classes": list(data.test_classes), "train_images": len(data.train_y),
         "epochs_run": len(history), "train_seconds": round(train_s, 1),
     }  # fmt: skip
+    if cfg.data.dataset == "image-folder" and cfg.data.root:
+        # data.root is relative to the folder training ran in: `siamkit evaluate` run from
+        # another folder still knows the training folder (and evaluates its test classes)
+        run["data_root"] = str(Path(cfg.data.root).resolve())
     atomic_write(out / "history.json", json.dumps(history, indent=2))
     _save(net, out, cfg, data, run)  # the trained model, whatever happens next
     t0 = time.perf_counter()
