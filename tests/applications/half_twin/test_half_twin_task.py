@@ -78,6 +78,25 @@ def test_val_fraction_is_checked(tmp_path, frac):
 
 
 @pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.batch_size=0", "train.batch_size must be an integer >= 1, got 0"),
+        ("train.epochs=0", "train.epochs must be an integer >= 1, got 0"),
+        ("train.epochs=abc", "train.epochs must be an integer >= 1, got 'abc'"),
+        ("train.epochs=2.5", "train.epochs must be an integer >= 1, got 2.5"),
+        ("train.lr=-1", "train.lr must be a number > 0, got -1"),
+        ("loss.margin=x", "loss.margin must be a number > 0, got 'x'"),
+    ],
+)
+def test_a_number_it_cannot_train_with_is_named(tmp_path, override, message):
+    """It was Python's own words (range() arg 3 must not be zero), or, for epochs <= 0, an
+    untrained model saved as if trained."""
+    res = _train(tmp_path, "--set", override)
+    assert res.exit_code != 0 and message in res.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
     ("override", "named"),
     [("train.epoch=1", "train.epoch"), ("model.embeding_dim=4", "model.embeding_dim")],
 )

@@ -182,6 +182,32 @@ def _check_keys(cfg: dict[str, Any]) -> None:
             raise ValueError(f"model.{branch} is {{name: ENCODER, kwargs: {{...}}}}, got {spec!r}")
 
 
+# (section, key, type, lowest allowed, whether the lowest is allowed): checked before training
+_NUMBERS = (
+    ("train", "epochs", int, 1, True),
+    ("train", "batch_size", int, 1, True),
+    ("train", "lr", float, 0.0, False),
+    ("train", "seed", int, None, True),
+    ("loss", "margin", float, 0.0, False),
+)
+
+
+def _check_numbers(cfg: dict[str, Any]) -> None:
+    """Refuse a number the run cannot train with, naming its key (``train.batch_size=0`` was
+    Python's "range() arg 3 must not be zero", ``train.epochs=0`` saved an untrained model)."""
+    for section, key, kind, low, inclusive in _NUMBERS:
+        value = (cfg.get(section) or {}).get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and (kind is float or isinstance(value, int))
+        ok = ok and (low is None or (value >= low if inclusive else value > low))
+        if not ok:
+            what = "an integer" if kind is int else "a number"
+            bound = "" if low is None else f" {'>=' if inclusive else '>'} {low:g}"
+            raise ValueError(f"{section}.{key} must be {what}{bound}, got {value!r}")
+
+
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """The ``task: half_twin`` runner (see the module docstring)."""
     if options.resume or options.init_from:
@@ -199,6 +225,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
             f"unknown section(s) {sorted(unknown)} for task half_twin; use {sorted(_SECTIONS)}"
         )
     _check_keys(cfg)
+    _check_numbers(cfg)
     data_cfg, train = cfg.get("data") or {}, cfg.get("train") or {}
     if "path" not in data_cfg:
         raise ValueError("data.path is required: an .npz with x, y and labels")
