@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import click
@@ -231,6 +232,21 @@ def test_enroll_metadata_that_is_not_an_object_names_the_option(cli, files, tmp_
     out = run(cli, [*args, files["c0_0"]], code=2).output
     assert "--metadata" in out and "JSON object" in out
     assert not db.exists()
+
+
+@pytest.mark.parametrize("label", ["", "  padded ", "x" * 257])
+def test_a_bad_label_creates_no_gallery(cli, files, tmp_path, label):
+    """A label the gallery refuses (given, or a sub-folder's name) is refused before the
+    gallery is opened: a new gallery file was left behind, empty."""
+    db = tmp_path / "new" / "g.db"
+    out = run(cli, ["enroll", files["model"], "--gallery", db, "--label", label, files["c0_0"]],
+              code=1).output  # fmt: skip
+    assert "label" in out and not db.exists() and not db.parent.exists()
+    if label == "  padded ":  # (a folder name has at most 255 bytes)
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        shutil.copy(files["c0_0"], tmp_path / "photos" / label / "a.png")
+        out = run(cli, ["enroll", files["model"], "--gallery", db, tmp_path / "photos"], code=1)
+        assert "label" in out.output and not db.exists() and not db.parent.exists()
 
 
 def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):

@@ -19,9 +19,10 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     """
     from siamkit.cli._inputs import collect_images
     from siamkit.data.folders import find_images
+    from siamkit.index.store import validate_label
 
-    if label is not None:
-        return {label: collect_images(inputs)[0]}
+    if label is not None:  # refused before the gallery is opened, so no empty one is created
+        return {validate_label(label): collect_images(inputs)[0]}
     groups: dict[str, list[Path]] = {}
     for item in map(Path, inputs):
         if not item.is_dir():
@@ -44,6 +45,8 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             f"no labelled images found in {', '.join(inputs)}: expected one sub-folder of "
             "images per label"
         )
+    for name in groups:
+        validate_label(name)
     return groups
 
 
