@@ -184,6 +184,22 @@ def test_embed_image_files(run_dir: Path, tmp_path: Path) -> None:
     assert np.load(tmp_path / "e.npy").shape == (4, 16)
 
 
+def test_embed_writes_the_file_it_names(run_dir: Path, tmp_path: Path) -> None:
+    """--out z.NPY was written as z.NPY.npy (numpy adds ".npy" to a name without it) while
+    the command said "wrote z.NPY"; an --out of another kind leaves no new folder behind."""
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    model, image = str(run_dir / "model"), str(tmp_path / "a.png")
+    res = CliRunner().invoke(cli, ["embed", model, image, "--out", str(tmp_path / "z.NPY")])
+    assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "z.NPY").shape == (1, 16)
+    assert not (tmp_path / "z.NPY.npy").exists() and (tmp_path / "z.ids.txt").is_file()
+    res = CliRunner().invoke(cli, ["embed", model, image, "--out", str(tmp_path / "new" / "z.csv")])
+    assert res.exit_code == 1 and ".npy or .parquet" in res.output
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [

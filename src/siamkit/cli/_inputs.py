@@ -309,29 +309,30 @@ def write_embeddings(
     ``.parquet``: columns ``id``, ``label`` (if known) and ``embedding`` (list of float32)."""
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
+    if suffix not in (".npy", ".parquet"):  # before a missing folder of --out is made
+        raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
+    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
-        np.save(path, z.astype(np.float32), allow_pickle=False)
+        with open(path, "wb") as f:  # np.save(path) writes "z.NPY" as "z.NPY.npy"
+            np.save(f, z.astype(np.float32), allow_pickle=False)
         ids_path = path.with_suffix(".ids.txt")
         ids_path.write_text("".join(f"{i}\n" for i in ids))
         return [path, ids_path]
-    if suffix == ".parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise ImportError(
-                "writing .parquet needs pyarrow: pip install pyarrow (or write .npy)"
-            ) from None
-        cols: dict[str, Any] = {"id": pa.array([str(i) for i in ids])}
-        if labels is not None:
-            cols["label"] = pa.array([str(v) for v in labels])
-        flat = pa.array(z.astype(np.float32).reshape(-1))
-        cols["embedding"] = pa.FixedSizeListArray.from_arrays(flat, z.shape[1])
-        pq.write_table(pa.table(cols), path)
-        return [path]
-    raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            "writing .parquet needs pyarrow: pip install pyarrow (or write .npy)"
+        ) from None
+    cols: dict[str, Any] = {"id": pa.array([str(i) for i in ids])}
+    if labels is not None:
+        cols["label"] = pa.array([str(v) for v in labels])
+    flat = pa.array(z.astype(np.float32).reshape(-1))
+    cols["embedding"] = pa.FixedSizeListArray.from_arrays(flat, z.shape[1])
+    pq.write_table(pa.table(cols), path)
+    return [path]
 
 
 def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
