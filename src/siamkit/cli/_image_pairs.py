@@ -222,7 +222,7 @@ def evaluate_pairs(
     (ROC AUC, EER, TAR@FAR; the model's threshold's accuracy, TAR and FAR when it has one)."""
     import numpy as np
 
-    from siamkit.cli._inputs import format_table, unresolved_far_note
+    from siamkit.cli._inputs import metrics_table
     from siamkit.evaluation import EvaluationReport
     from siamkit.evaluation._common import distance_name
     from siamkit.evaluation.verification import far_resolved, verification_report
@@ -264,10 +264,7 @@ def evaluate_pairs(
         *((f"TAR@FAR={f:.0e}".replace("e-0", "e-"), v if far_resolved(f, ver.n_impostor) else None)
           for f, v in ver.tar_at_far.items()),
     ]  # fmt: skip
-    table = [(k, "-" if v is None else f"{v:.4f}") for k, v in rows]
-    click.echo(format_table(table, ("metric", "value")))
-    if note := unresolved_far_note(metrics["verification"]):
-        click.echo(note)
+    click.echo(metrics_table(rows, metrics["verification"]))
     if "calibration" in metrics:
         cal = metrics["calibration"]
         click.echo(

@@ -342,6 +342,25 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
+def metric_cell(value: Any) -> str:
+    """A metric's value in a printed table: 4 decimals, and "-" for one not measured (None)."""
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def metrics_table(
+    rows: Sequence[tuple[str, Any]],
+    verification: dict[str, Any],
+    header: tuple[str, str] = ("metric", "value"),
+) -> str:
+    """``rows`` of (name, value) as a printed table, followed by why a TAR@FAR shows "-" when
+    ``verification``'s impostor pairs are too few to measure it (:func:`unresolved_far_note`)."""
+    table = format_table([(name, metric_cell(v)) for name, v in rows], header)
+    note = unresolved_far_note(verification)
+    return table if note is None else f"{table}\n{note}"
+
+
 def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
     """(name, value) of the headline metrics in a ``metrics.json`` dict."""
     fs = metrics.get("few_shot", {})

@@ -151,7 +151,6 @@ def calibrate(
       siamkit calibrate runs/tickets/model --data val_pairs.csv
       siamkit calibrate all-mpnet-base-v2 --data val_pairs.csv --out runs/mpnet-calibrated
     """
-
     from siamkit.cli.train_cmds import load_siamese
     from siamkit.encode import encode
     from siamkit.encoders.text import is_pretrained_text_folder
@@ -225,7 +224,6 @@ def _calibrate_image_pairs(
     """``siamkit calibrate`` for an image model on a pairs CSV (path_a,path_b,same): the
     threshold on the listed pairs' distances (a seeded sample of ``max_pairs`` of them when there
     are more), saved as for a class folder."""
-
     import numpy as np
 
     from siamkit.cli._image_pairs import pair_scores, read_image_pairs

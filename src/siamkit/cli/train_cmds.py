@@ -22,10 +22,11 @@ from siamkit.cli._inputs import (
     friendly_errors,
     headline_rows,
     load_eval_data,
+    metric_cell,
+    metrics_table,
     model_image_shape,
     parse_classes,
     read_image_files,
-    unresolved_far_note,
     write_embeddings,
 )
 from siamkit.cli._registry_help import RegistryHelpCommand
@@ -160,14 +161,12 @@ def train(
         if as_json:
             click.echo(json.dumps(metrics, indent=2))
             return
-        rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
         seen_only = cfg.data.train_classes is None  # evaluated on held-out images of its classes
         header = (
             "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
         )
-        click.echo(format_table(rows, (header, "value")))
-        if note := unresolved_far_note(metrics.get("verification", {})):
-            click.echo(note)
+        ver = metrics.get("verification", {})
+        click.echo(metrics_table(headline_rows(metrics), ver, (header, "value")))
         click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
         if result.report_path:
             click.echo(f"report:  {result.report_path}")
@@ -339,7 +338,7 @@ def _run_task(
     if as_json:
         click.echo(json.dumps(summary.metrics, indent=2, default=str))
         return
-    rows = [(k, _cell(v)) for k, v in summary.metrics.items()]
+    rows = [(k, metric_cell(v)) for k, v in summary.metrics.items()]
     if rows:
         click.echo(format_table(rows, ("metric", "value")))
     if summary.model_dir is not None:
@@ -484,10 +483,7 @@ def evaluate(
         click.echo(json.dumps(metrics, indent=2))
         return
     click.echo(ev.describe())
-    rows = [(name, "-" if v is None else f"{v:.4f}") for name, v in headline_rows(metrics)]
-    click.echo(format_table(rows, ("metric", "value")))
-    if note := unresolved_far_note(metrics["verification"]):
-        click.echo(note)
+    click.echo(metrics_table(headline_rows(metrics), metrics["verification"]))
     if "calibration" in metrics:
         cal = metrics["calibration"]
         click.echo(
@@ -612,11 +608,3 @@ def _other_kind(net: object) -> str:
 
 COMMANDS = [train, evaluate, embed]
 __all__ = ["COMMANDS", "embed", "evaluate", "train"]
-
-
-def _cell(value: Any) -> str:
-    """A task summary's value in the printed table: 4 decimals, and "-" for a figure not
-    measured (e.g. an SSL run's kNN monitor without labelled validation images)."""
-    if value is None:
-        return "-"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)

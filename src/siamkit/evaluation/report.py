@@ -283,10 +283,7 @@ def write_verification_report(
         >>> rep = EvaluationReport(verification_report(g, i), {}, None, "cosine", 120, 0)  # doctest: +SKIP
         >>> write_verification_report("pairs.html", rep, data="400 pairs")  # doctest: +SKIP
     """
-    target = Path(path)
-    if target.is_dir():
-        target = target / "report.html"
-    return atomic_write_text(target, render_verification_html(report, **kwargs))
+    return atomic_write_text(_report_file(path), render_verification_html(report, **kwargs))
 
 
 def _page(
@@ -372,10 +369,13 @@ def write_report(
         >>> rep = evaluate_embeddings(z, y)                      # doctest: +SKIP
         >>> write_report("runs/demo/report.html", rep, z, y)     # doctest: +SKIP
     """
-    target = Path(path)
-    if target.is_dir():
-        target = target / "report.html"
     text = render_report_html(
         report, z, labels, images, class_names, history, config, title, **kwargs
     )
-    return atomic_write_text(target, text)
+    return atomic_write_text(_report_file(path), text)
+
+
+def _report_file(path: str | os.PathLike[str]) -> Path:
+    """The report's file: ``path``, or ``path/report.html`` when ``path`` is a folder."""
+    target = Path(path)
+    return target / "report.html" if target.is_dir() else target
