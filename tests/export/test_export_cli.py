@@ -232,3 +232,21 @@ def test_branch_g_int8_is_dynamic_and_close_to_fp32(tmp_path):
     got = sess.run(None, {sess.get_inputs()[0].name: y.numpy()})[0]
     cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cos.min() > 0.99 and np.abs(got - want).max() > 0  # quantised, still the same tower
+
+
+def test_int8_file_of_an_upper_case_onnx_out(tmp_path):
+    """--out M.ONNX wrote its int8 file as M.ONNX.int8.onnx (the .onnx suffix was matched in
+    lower case only): the int8 file is M.int8.ONNX, and an existing one is not replaced."""
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(6,)))
+    model = siamkit.save_model(net.eval(), tmp_path / "vec")
+    out = tmp_path / "edge" / "M.ONNX"
+    res = _invoke(str(model), "--int8-mode", "dynamic", "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    paths = [row["path"] for row in json.loads(res.stdout)["files"]]
+    assert paths == [str(out), str(tmp_path / "edge" / "M.int8.ONNX")]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["M.ONNX", "M.int8.ONNX"]
+    out.unlink()  # only the int8 file is left: it is not replaced without --force
+    res = _invoke(str(model), "--int8-mode", "dynamic", "--out", str(out))
+    assert res.exit_code == 2 and "M.int8.ONNX already exists" in res.output
+    assert not out.exists()

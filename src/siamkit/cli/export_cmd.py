@@ -69,13 +69,11 @@ def _parse_shape(text: str | None) -> tuple[int, ...] | None:
 
 def _targets(model: str, out: str | None, int8: bool) -> list[Path]:
     """The files an export writes: the fp32 ``.onnx`` and, with int8, the file next to it."""
-    from siamkit.export.runtime import INT8_FILE, ONNX_FILE
+    from siamkit.export.quantize import int8_path
+    from siamkit.export.runtime import ONNX_FILE
 
     fp32 = Path(out) if out else Path(model) / ONNX_FILE
-    if not int8:
-        return [fp32]
-    name = INT8_FILE if fp32.name == ONNX_FILE else fp32.name.removesuffix(".onnx") + ".int8.onnx"
-    return [fp32, fp32.with_name(name)]
+    return [fp32, int8_path(fp32)] if int8 else [fp32]
 
 
 def _run(

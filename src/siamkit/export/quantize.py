@@ -37,7 +37,7 @@ from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
 from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
 from siamkit.progress import progress
 
-__all__ = ["DEFAULT_INT8_MODE", "INT8_MODES", "quantize_onnx"]
+__all__ = ["DEFAULT_INT8_MODE", "INT8_MODES", "int8_path", "quantize_onnx"]
 
 INT8_MODES = ("static", "dynamic")
 DEFAULT_INT8_MODE = "static"
@@ -65,10 +65,19 @@ class _Calibration:
         raise NotImplementedError
 
 
-def _default_out(fp32: Path) -> Path:
-    if fp32.name == ONNX_FILE:
-        return fp32.with_name(INT8_FILE)
-    return fp32.with_name(fp32.name.removesuffix(".onnx") + ".int8.onnx")
+def int8_path(fp32: str | os.PathLike[str]) -> Path:
+    """Where the int8 file of an fp32 export goes by default: next to it, ``X.int8.onnx`` for
+    ``X.onnx`` (the suffix in any case, kept as given: ``X.int8.ONNX`` for ``X.ONNX``).
+
+    >>> int8_path("edge/shoes.ONNX").name
+    'shoes.int8.ONNX'
+    """
+    path = Path(fp32)
+    if path.name == ONNX_FILE:
+        return path.with_name(INT8_FILE)
+    if path.suffix.lower() == ".onnx":
+        return path.with_name(f"{path.stem}.int8{path.suffix}")
+    return path.with_name(path.name + ".int8.onnx")
 
 
 def _float_tail(proto: Any) -> list[str]:
@@ -172,7 +181,7 @@ def quantize_onnx(
     if info.precision != "fp32":
         raise ValueError(f"{src} is already quantised ({info.precision}); quantise the fp32 export")
     calib = _check_calibration(calibration, info.input_shape) if mode == "static" else None
-    dest = Path(out_path) if out_path is not None else _default_out(src)
+    dest = Path(out_path) if out_path is not None else int8_path(src)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".quantize") as tmp:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         with _quiet():
