@@ -250,3 +250,36 @@ def test_int8_file_of_an_upper_case_onnx_out(tmp_path):
     res = _invoke(str(model), "--int8-mode", "dynamic", "--out", str(out))
     assert res.exit_code == 2 and "M.int8.ONNX already exists" in res.output
     assert not out.exists()
+
+
+def test_static_int8_calibrates_on_the_image_folder_the_model_trained_on(tmp_path):
+    """A model trained on an image folder was calibrated (and its int8 change checked) on
+    Fashion-MNIST: the folder its run recorded is the default while it is there (calibration on
+    its training classes, the check on its test classes), and the output says which data."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "lab"
+    for name in ("a", "b", "c", "d"):
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = rng.integers(0, 256, (14, 14), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 12, 12))
+    )
+    run = {"dataset": "image-folder", "data_root": str(root), "train_classes": [0, 1],
+           "test_classes": [2, 3]}  # fmt: skip
+    meta = {"run": run, "class_names": ["a", "b", "c", "d"],
+            "config": {"data": {"dataset": "image-folder", "root": str(root)}}}  # fmt: skip
+    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    res = _invoke(str(model), "--int8")
+    assert res.exit_code == 0, res.output
+    assert f"calibrated on the training folder {root} (its 2 training classes)" in res.output
+    assert f"from the folder {root} (the classes the model did not train on)" in res.output
+    record = json.loads((model / "onnx.json").read_text())["exports"]["model.int8.onnx"]
+    assert record["calibration"]["images"] == 8  # the 2 training classes' images only
+    shutil.rmtree(root)  # gone: Fashion-MNIST for a 1-channel model, as before, and it says so
+    res = _invoke(str(model), "--int8", "--force", "--json")
+    assert res.exit_code == 0, res.output
+    calibration = json.loads(res.stdout)["files"][1]["calibration"]
+    assert calibration.startswith(f"fashion-mnist (the training folder {root} is not there")

@@ -233,6 +233,24 @@ def load_eval_data(
     return EvalData(*_subset(x, y, chosen), names, chosen, f"{data} ({split} split)")
 
 
+def training_folder(model_meta: dict[str, Any]) -> tuple[str | None, list[str] | None]:
+    """The image folder a run trained the model on and its training classes (sub-folder
+    names), as its metadata records them; ``(None, None)`` for a model not trained on one."""
+    run = model_meta.get("run") or {}
+    data = (model_meta.get("config") or {}).get("data") or {}
+    if run.get("dataset", data.get("dataset")) != "image-folder":
+        return None, None
+    # the absolute root the run recorded; a model saved before it recorded one has only the
+    # config's, relative to the folder the run was started in
+    root = run.get("data_root") or data.get("root")
+    if not root:
+        return None, None
+    names, train = model_meta.get("class_names") or [], run.get("train_classes")
+    if not train or not all(isinstance(c, int) and 0 <= c < len(names) for c in train):
+        return str(root), None
+    return str(root), [str(names[c]) for c in train]
+
+
 def _own_folder_classes(
     folder: Path, names: tuple[str, ...], model_meta: dict[str, Any]
 ) -> tuple[int, ...] | None:

@@ -16,17 +16,21 @@ def held_out_images(
     """Images ``(N, C, H, W)`` in [0, 1], labels and a description, or ``None`` when there are none.
 
     ``check_data`` (a folder or built-in name) if given; else the test split of the model's
-    built-in dataset (its test classes), or Fashion-MNIST's test split for 1×28×28 models (the
-    int8 calibration used the train split). At most :data:`CHECK_IMAGES`, a seeded sample.
+    built-in dataset (its test classes), the image folder it trained on while that is still
+    there (its test classes), or Fashion-MNIST's test split for 1×28×28 models (the int8
+    calibration used the train split). At most :data:`CHECK_IMAGES`, a seeded sample.
     """
     import torch
 
-    from siamkit.cli._inputs import load_eval_data
+    from siamkit.cli._inputs import load_eval_data, training_folder
 
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
+    root, _ = training_folder(meta)
     if check_data is None and run.get("dataset") in ("fashion-mnist", "digits"):
         check_data = run["dataset"]
+    elif check_data is None and root is not None and Path(root).is_dir():
+        check_data = root
     elif check_data is None and tuple(shape) == (1, 28, 28):
         check_data, meta = "fashion-mnist", {}
     if check_data is None or len(shape) != 3:

@@ -19,20 +19,35 @@ _TEXT_INT8 = (
 def _calibration(
     source: str | None, model_doc: dict[str, Any], input_shape: tuple[int, ...], count: int
 ) -> tuple[Any, str]:
-    """Calibration images: --calib-data, else the model's own training data when it is built in."""
+    """Calibration images: --calib-data, else the model's own training data (built in, or the
+    image folder it trained on when that is still there), else Fashion-MNIST for 1-channel
+    models."""
+    from siamkit.cli._inputs import training_folder
     from siamkit.export.calibration import BUILTIN_SOURCES, calibration_images
 
-    run = (model_doc.get("metadata") or {}).get("run") or {}
-    classes = None
+    meta = model_doc.get("metadata") or {}
+    run = meta.get("run") or {}
+    classes: list[Any] | None = None
     given = source is not None
+    root, train = training_folder(meta)
+    gone = ""  # why the training folder is not used
+    if root is not None:
+        missing = [c for c in train or () if not (Path(root) / c).is_dir()]
+        if not Path(root).is_dir():
+            gone = f"the training folder {root} is not there"
+        elif missing:
+            gone = f"the training folder {root} has no sub-folder {missing[0]!r}"
     if source is None and run.get("dataset") in BUILTIN_SOURCES:
         source, classes = run["dataset"], run.get("train_classes")
+    elif source is None and root is not None and not gone:
+        source, classes = root, train
     elif source is None and len(input_shape) == 3 and input_shape[0] == 1:
         source = "fashion-mnist"
     elif source is None:
         raise click.UsageError(
-            f"static int8 needs calibration images like the training data; for a model taking "
-            f"{input_shape} inputs pass --calib-data FOLDER (or use --int8-mode dynamic)"
+            f"static int8 needs calibration images like the training data"
+            f"{f' ({gone})' if gone else ''}; for a model taking {input_shape} inputs pass "
+            "--calib-data FOLDER (or use --int8-mode dynamic)"
         )
     try:
         images = calibration_images(source, input_shape, count=count, classes=classes)
@@ -40,7 +55,15 @@ def _calibration(
         if not given:
             raise
         raise click.BadParameter(str(err).strip(), param_hint="'--calib-data'") from None
-    label = source if classes is None else f"{source} classes {list(classes)}"
+    if source == root and not given:
+        what = "all its classes" if classes is None else f"its {len(classes)} training classes"
+        label = f"the training folder {root} ({what})"
+    elif classes is not None:
+        label = f"{source} classes {list(classes)}"
+    else:
+        label = source
+        if gone and not given:
+            label += f" ({gone}; pass --calib-data FOLDER to calibrate on the training images)"
     return images, label
 
 
@@ -214,8 +237,9 @@ def _int8_check(
     "--calib-data",
     default=None,
     help="Calibration images for static int8: 'fashion-mnist', 'digits' or a folder of training "
-    "images [default: the model's built-in training data and classes, else fashion-mnist for "
-    "1-channel models].",
+    "images [default: the model's own training data and classes: its built-in data set, or the "
+    "image folder it trained on while that is still there; else fashion-mnist for 1-channel "
+    "models]. The output says which data it calibrated on.",
 )
 @click.option(
     "--calib-size", default=300, show_default=True, type=click.IntRange(1), help="Images used."
@@ -246,7 +270,8 @@ def _int8_check(
     default=None,
     help="Held-out images (a folder with one sub-folder per class, or fashion-mnist / digits) on "
     "which --int8 reports the int8 model's EER and 1-shot change [default: the test split of the "
-    "model's built-in data, its test classes].",
+    "model's built-in data, or the image folder it trained on while that is still there: its test "
+    "classes].",
 )
 @click.option(
     "--branch",
@@ -368,6 +393,8 @@ def _print(
             if row.get("max_abs_diff") is not None
             else ""
         )
+        if row.get("calibration"):
+            extra += f", calibrated on {row['calibration']}"
         if row.get("min_cosine") is not None:
             extra += f", min cosine to torch = {row['min_cosine']:.6f}"
         click.echo(f"{what:15s} {row['path']}  {row['bytes'] / 1024:.0f} KiB{extra}")

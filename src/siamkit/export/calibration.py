@@ -49,9 +49,22 @@ def _builtin(
     return x.expand(-1, c, -1, -1) if c != 1 else x
 
 
-def _folder(folder: Path, input_shape: tuple[int, int, int], count: int, seed: int) -> torch.Tensor:
+def _folder(
+    folder: Path,
+    input_shape: tuple[int, int, int],
+    count: int,
+    seed: int,
+    classes: Sequence[str] | None,
+) -> torch.Tensor:
+    missing = [c for c in classes or () if not (folder / c).is_dir()]
+    if missing:
+        raise ValueError(f"{folder} has no class sub-folder {missing[0]!r} to calibrate with")
+    tops = [folder / c for c in classes] if classes is not None else [folder]
     files = sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        p
+        for top in tops
+        for p in top.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
     )
     if not files:
         raise ValueError(
@@ -66,7 +79,7 @@ def calibration_images(
     input_shape: Sequence[int],
     count: int = 300,
     seed: int = 0,
-    classes: Sequence[int] | None = None,
+    classes: Sequence[int] | Sequence[str] | None = None,
 ) -> np.ndarray:
     """A seeded sample of ``count`` training images, shaped for the model: ``(N, C, H, W)`` in ``[0, 1]``.
 
@@ -78,7 +91,8 @@ def calibration_images(
         count: how many images (a few hundred is plenty for min/max calibration).
         seed: which images.
         classes: for a built-in source, only these labels (e.g. the training classes 0-5 of
-            the class-disjoint protocol, so no test class leaks into calibration).
+            the class-disjoint protocol, so no test class leaks into calibration); for a
+            folder, only these of its class sub-folders (names).
 
     >>> calibration_images("fashion-mnist", (1, 28, 28), count=8).shape  # doctest: +SKIP
     (8, 1, 28, 28)
@@ -96,7 +110,8 @@ def calibration_images(
     if name in BUILTIN_SOURCES:
         x = _builtin(name, shape, count, seed, classes)  # type: ignore[arg-type]
     elif Path(source).is_dir():
-        x = _folder(Path(source), shape, count, seed)  # type: ignore[arg-type]
+        names = None if classes is None else [str(c) for c in classes]
+        x = _folder(Path(source), shape, count, seed, names)  # type: ignore[arg-type]
     else:
         raise ValueError(
             f"calibration data is 'fashion-mnist', 'digits' or a folder of images; {str(source)!r} is none of these"
