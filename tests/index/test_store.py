@@ -149,3 +149,36 @@ def test_other_connections_see_commits_and_data_version_moves(tmp_path):
     second.add("bob", np.ones((1, 4), np.float32))
     assert first.data_version() != before
     assert first.load().labels == ["bob"]
+
+
+class _CommitFails:
+    """A store connection whose next ``COMMIT`` fails and leaves SQLite's transaction open
+    (what a busy or full disk can do), delegating everything else to the real connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn, self.failed = conn, False
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+def test_a_failed_commit_stores_nothing_and_the_store_stays_usable(tmp_path):
+    """A failed COMMIT was raised without a ROLLBACK: the open transaction then refused every
+    later write ("cannot start a transaction within a transaction") until the process ended."""
+    store = new_store(tmp_path / "g.db")
+    store.add("alice", np.ones((1, 4), np.float32))
+    real = store._conn
+    store._conn = _CommitFails(real)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        store.add("bob", np.eye(4, dtype=np.float32)[:2])
+    assert store._conn.failed and not real.in_transaction
+    assert store.count() == (1, 1)
+    ids = store.add("carol", np.ones((1, 4), np.float32))  # the next write works
+    store._conn = real
+    assert store.count() == (2, 2) and len(ids) == 1

@@ -71,10 +71,11 @@ class ThumbnailStore:
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO thumbnails(item_id, label, png) VALUES (?, ?, ?)", rows
                 )
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # also when the COMMIT failed and left it open
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def get(self, item_ids: Sequence[int]) -> dict[int, bytes]:
         """``{item_id: png}`` for those ids that have a thumbnail (any number of ids: they are
@@ -108,6 +109,12 @@ class ThumbnailStore:
                 (label, int(limit)),
             ).fetchall()
         return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    def remove_items(self, item_ids: Sequence[int]) -> None:
+        """Forget the thumbnails of these item ids (those without one are ignored)."""
+        ids = [(int(i),) for i in item_ids]
+        with self._lock:
+            self._conn.executemany("DELETE FROM thumbnails WHERE item_id = ?", ids)
 
     def remove_label(self, label: str) -> None:
         """Forget the thumbnails of ``label``."""

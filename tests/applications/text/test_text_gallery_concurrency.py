@@ -113,3 +113,38 @@ def test_the_same_text_under_two_labels_at_once_is_stored_under_each(tmp_path: P
     )
     for g in galleries:
         g.close()
+
+
+def test_a_failed_commit_leaves_no_preview_behind(tmp_path: Path) -> None:
+    """The previews are written just before the gallery commits; when the commit fails nothing
+    is enrolled, and the previews written for it are removed (their ids go to the next items
+    enrolled, which would otherwise show another text's preview until overwritten)."""
+    import sqlite3
+
+    path = tmp_path / "tickets.db"
+    gallery = Gallery.open(path, embedding_dim=DIM, distance="cosine")
+    enroll_documents(gallery, path, [Document("T-1", "an earlier text")], _vector(0))
+    store = gallery._store
+    real = store._conn
+
+    class CommitFails:
+        def execute(self, sql: str, *args: object) -> object:
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    store._conn = CommitFails()  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        enroll_documents(gallery, path, [Document("T-2", "a new ticket text")], _vector(1))
+    store._conn = real
+    assert [x.label for x in gallery.labels()] == ["T-1"]
+    every = ThumbnailStore(thumbnails_path_for(path))
+    try:
+        kept = every.first_per_label()
+    finally:
+        every.close()
+    assert list(kept) == ["T-1"], "a preview of a never-enrolled text stayed behind"
+    gallery.close()

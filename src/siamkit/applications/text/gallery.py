@@ -137,7 +137,18 @@ def _enroll_label(
                 known.append((p, z))
         return skip.copy()
 
+    put: list[int] = []
+
     def write_previews(new: list[int]) -> None:
         previews.put(label, new, [p for p, s in zip(shown, skip) if not s])
+        put[:] = new
 
-    return gallery.enroll_embeddings(label, vectors, repeats=same_text, written=write_previews)
+    try:
+        return gallery.enroll_embeddings(label, vectors, repeats=same_text, written=write_previews)
+    except BaseException:
+        # the previews are written just before the gallery commits: when the commit fails
+        # (a full disk), nothing was enrolled, so no preview of a never-stored item stays
+        # behind (its id would be handed to the next item enrolled)
+        if put:
+            previews.remove_items(put)
+        raise
