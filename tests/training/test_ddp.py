@@ -25,6 +25,7 @@ def test_torchrun_two_processes_train_and_rank0_writes(tmp_path: Path) -> None:
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count("model:") == 1  # one summary: rank 1 prints and writes nothing
+    assert "2 processes: each draws its own batch of 6 classes x 8 images" in res.stdout
     history = json.loads((tmp_path / "history.json").read_text())
     # 6 global batches per epoch over 2 ranks -> 3 steps per rank; both epochs ran
     assert [h["epoch"] for h in history] == [1, 2]

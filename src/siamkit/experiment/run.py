@@ -126,6 +126,8 @@ def run_experiment(
             f"training on {len(data.train_y)} images of classes {list(data.train_classes)} "
             f"({len(data.val_y)} held out for validation) on {trainer.ctx.device}"
         )
+        if trainer.ctx.world > 1:
+            log(_processes_line(trainer.ctx.world, trainer.batches, cfg.loss.offline_mining))
     try:  # the time counts from t0, plus what the checkpoint's earlier processes spent
         fitted = trainer.fit(resume=resume, started=t0)
     finally:
@@ -136,6 +138,19 @@ def run_experiment(
     history, train_s = fitted.history, fitted.seconds
     teardown_distributed()
     return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log)
+
+
+def _processes_line(world: int, batches: Any, offline: bool) -> str:
+    """What a data-parallel run's step is: every process draws its own P x K batch (the
+    convention of PyTorch DDP and pytorch-metric-learning), so a step trains on ``world`` of them
+    and ``train.steps_per_epoch`` is shared out; the loss sees them all unless mining offline."""
+    p, k = batches.sampler.p, batches.k  # p: at most the classes there are
+    sees = "each process's own" if offline else "all of them, gathered"
+    return (
+        f"{world} processes: each draws its own batch of {p} classes x {k} images, so a step "
+        f"trains on {world * p * k} images (the loss sees {sees}) and an epoch is "
+        f"{batches.steps} steps (one process: {p * k} images a step; the batch is per process)"
+    )
 
 
 def evaluate_run(
