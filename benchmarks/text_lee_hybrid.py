@@ -61,7 +61,21 @@ Round 4, ``--stack`` (rule fixed before its first run, 2026-12-04, fourteenth st
   3's choice was itself picked on these inner splits, so the comparison favours it);
 - ``--test``: the held-out halves once, as in round 1.
 
-    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack] [--test]
+Round 5, ``--align`` (rule fixed before its first run, 2026-12-04, fourteenth stop):
+
+- a sentence-alignment tower: each document split into sentences
+  (:func:`siamkit.applications.text.passages.split_sentences`, what ``siamkit text plagiarism``
+  aligns), each sentence embedded by a pretrained encoder; a pair scores
+  ``align = (mean_s max_t cos(s, t) + mean_t max_s cos(s, t)) / 2`` over the two documents'
+  sentences (each sentence's best match, both ways);
+- candidates: encoder in {MiniLM, all-mpnet-base-v2} x v in {0.1, ..., 1.0}, the pair scoring
+  ``(1 - v) * round 3's score for the direction + v * align``;
+- per direction, the best mean mapped r on the training half's two inner splits (ties to MiniLM,
+  then the smaller v); adopted only if it beats round 3's choice by >= 0.01 mean mapped r with
+  mean raw r not lower; otherwise round 3's choice stays;
+- ``--test``: the held-out halves once, as in round 1.
+
+    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align] [--test]
 """
 
 from __future__ import annotations
