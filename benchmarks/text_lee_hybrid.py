@@ -187,6 +187,72 @@ def stack_round(
     print(f"| **mean** | | | {m[0]:.3f} / {m[1]:.3f} / {m[2]:.3f} |")
 
 
+def align_scores(model, docs: list[str], i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Round 5's sentence-alignment score of each pair ``(i[p], j[p])``: each sentence's best
+    cosine in the other document, averaged, both ways, halved."""
+    from siamkit.applications.text.passages import split_sentences
+
+    sents = [[x.text for x in split_sentences(d)] or [d] for d in docs]
+    flat = [t for ss in sents for t in ss]
+    v = embed_texts(model, flat).vectors
+    cuts = np.cumsum([0] + [len(ss) for ss in sents])
+    per = [v[cuts[k] : cuts[k + 1]] for k in range(len(docs))]
+    out = np.empty(len(i), dtype=np.float64)
+    for p, (a, b) in enumerate(zip(i, j)):
+        c = per[a] @ per[b].T
+        out[p] = 0.5 * (c.max(1).mean() + c.max(0).mean())
+    return out
+
+
+def align_round(
+    align: dict[str, np.ndarray], y: np.ndarray, i: np.ndarray, j: np.ndarray, ref, test: bool
+) -> None:
+    """Round 5: round 3's choice joined with a sentence-alignment score (module docstring)."""
+    splits = {s[0]: s for s in inner_splits()}
+    chosen = {}
+    print(
+        "| direction | encoder | v | raw r | mapped r | Spearman |\n| --- | --- | --- | --- | --- | --- |"
+    )
+    for direction, inner in (("A -> B", ("A1", "A2")), ("B -> A", ("B1", "B2"))):
+        table = {}
+        for e, enc in enumerate(align):
+            for v in [0.0] + [round(0.1 * k, 1) for k in range(1, 11)]:
+                if v == 0.0 and e:
+                    continue  # v 0 is round 3's choice, the same for both encoders
+                sc = (1 - v) * ref(direction) + v * align[enc]
+                rows = []
+                for n in inner:
+                    _, tr, va = splits[n]
+                    mtr, mva = pairs_among(set(tr), i, j), pairs_among(set(va), i, j)
+                    rows.append(_rows(sc, y, mtr, mva))
+                table[(e, v)] = m = np.mean(rows, axis=0)
+                print(f"| {direction} (val) | {enc} | {v} | {m[0]:.3f} | {m[1]:.3f} | {m[2]:.3f} |")
+        best = max(table, key=lambda k: (round(float(table[k][1]), 6), -k[0], -k[1]))
+        base = table[(0, 0.0)]
+        ok = table[best][1] >= base[1] + 0.01 and table[best][0] >= base[0]
+        chosen[direction] = best if ok else (0, 0.0)
+        print(
+            f"\n{direction}: best on validation {list(align)[best[0]]}, v {best[1]}: mapped r "
+            f"{table[best][1]:.3f} (round 3's choice {base[1]:.3f}): "
+            f"{'adopted' if ok else 'not adopted'}\n"
+        )
+    if not test:
+        return
+    halves = [set(range(25)), set(range(25, 50))]
+    print("| train -> test | used | raw / mapped / Spearman |\n| --- | --- | --- |")
+    res = []
+    for h, direction in enumerate(("A -> B", "B -> A")):
+        mtr, mte = pairs_among(halves[h], i, j), pairs_among(halves[1 - h], i, j)
+        e, v = chosen[direction]
+        enc = list(align)[e]
+        r = _rows((1 - v) * ref(direction) + v * align[enc], y, mtr, mte)
+        res.append(r)
+        used = f"round 3 + align ({enc}), v {v}" if v else "round 3"
+        print(f"| {direction} | {used} | " + " / ".join(f"{x:.3f}" for x in r) + " |")
+    m = np.mean(res, axis=0)
+    print(f"| **mean** | | {m[0]:.3f} / {m[1]:.3f} / {m[2]:.3f} |")
+
+
 def centred(v: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """``v`` minus ``mean``, L2-normalised per row."""
     out = v - mean
@@ -204,12 +270,14 @@ def main() -> None:
     ap.add_argument(
         "--stack", action="store_true", help="round 4: five towers, weights fitted on the pairs"
     )
+    ap.add_argument("--align", action="store_true", help="round 5: a sentence-alignment tower")
     args = ap.parse_args()
-    if sum([args.centre, bool(args.encoder), args.stack]) > 1:
+    if sum([args.centre, bool(args.encoder), args.stack, args.align]) > 1:
         ap.error(
-            "--centre (round 2), --encoder (round 3) and --stack (round 4) are separate rounds"
+            "--centre (round 2), --encoder (round 3), --stack (round 4) and --align (round 5)"
+            " are separate rounds"
         )
-    if args.stack:
+    if args.stack or args.align:
         args.encoder = "all-mpnet-base-v2"
     import torch
 
@@ -237,6 +305,13 @@ def main() -> None:
     def score(t: str, w: float, c: int) -> np.ndarray:
         return (1 - w) * cz[c] + w * cl[(t, c)]
 
+    if args.align:
+        align = {
+            "MiniLM": align_scores(model, docs, i, j),
+            "mpnet": align_scores(load_text_model(args.encoder), docs, i, j),
+        }
+        align_round(align, y, i, j, lambda d: score(*ROUND3[d]), args.test)
+        return
     if args.stack:
         names = ["MiniLM", "mpnet", *TOWERS]
         feats = np.stack([cz[0], cz[2], *(cl[(t, 0)] for t in TOWERS)], axis=1)
