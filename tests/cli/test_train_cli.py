@@ -542,3 +542,48 @@ def test_overwrite_refuses_what_it_would_strand(run_dir: Path, tmp_path: Path) -
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2 and ".earlier-run-abc" in res.output and "was killed" in res.output
     assert (out / "model" / "model.safetensors").exists()  # nothing moved
+
+
+FOLDER_RUN = """\
+data: {dataset: image-folder, root: data/x, image_size: 28, grayscale: true, train_classes: 5,
+       augmentation: none}
+model: {encoder: convnet, encoder_kwargs: {widths: [8]}, embedding_dim: 8}
+optim: {schedule: cosine}
+train: {epochs: 1, steps_per_epoch: 1, classes_per_batch: 4, samples_per_class: 4, device: cpu,
+        threads: 1}
+eval: {episodes: 2}
+"""
+
+
+def test_resume_compares_data_root_by_folder_and_from_another_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """data.root was compared as text (./data/x was 'a different config' than data/x), and a
+    resume from another working folder with the run's own config.yaml looked for its relative
+    data.root there; a folder with other data is still refused."""
+    from siamkit.data.synthetic_glyphs import write_glyph_folder
+
+    project = tmp_path / "project"
+    write_glyph_folder(project / "data" / "x", 7, per_class=6)
+    (project / "run.yaml").write_text(FOLDER_RUN)
+    monkeypatch.chdir(project)
+    args = ["--out", "runs/a", "--no-progress", "--episodes", "2"]
+    assert CliRunner().invoke(cli, ["train", "run.yaml", *args]).exit_code == 0
+    sets = ["--set", "data.root=./data/x", "--set", "train.epochs=2", "--resume"]
+    res = CliRunner().invoke(cli, ["train", "run.yaml", *args, *sets])
+    assert res.exit_code == 0, res.output
+    monkeypatch.chdir(tmp_path)  # another working folder: the run's own config, then its folder
+    args = ["--out", "project/runs/a", "--no-progress", "--episodes", "2", "--resume"]
+    res = CliRunner().invoke(
+        cli, ["train", "project/runs/a/config.yaml", *args, "--set", "train.epochs=3"]
+    )
+    assert res.exit_code == 0, res.output
+    sets = ["--set", f"data.root={project / 'data' / 'x'}", "--set", "train.epochs=4"]
+    res = CliRunner().invoke(cli, ["train", "project/run.yaml", *args, *sets])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads((project / "runs" / "a" / "history.json").read_text())) == 4
+    write_glyph_folder(project / "data" / "y", 7, per_class=6, seed=1)
+    sets = ["--set", "data.root=project/data/y", "--set", "train.epochs=5"]
+    res = CliRunner().invoke(cli, ["train", "project/run.yaml", *args, *sets])
+    assert res.exit_code == 1
+    assert "the checkpoint was made with a different config (data.root)" in res.output

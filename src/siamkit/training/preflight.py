@@ -144,18 +144,58 @@ def run_config_guard(cfg: RunConfig) -> ConfigGuard:
     from siamkit.training.callbacks import ConfigGuard
     from siamkit.training.config_io import config_to_dict
 
-    return ConfigGuard(config_to_dict(cfg), cfg.optim.schedule == "onecycle")
+    return ConfigGuard(
+        _located(config_to_dict(cfg)), cfg.optim.schedule == "onecycle", read=_read_located
+    )
+
+
+def _located(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a run config's dict) with ``data.root`` as the absolute folder it names from
+    the current folder: what the checkpoint records and compares, so ``./data/x``, ``data/x``
+    and its absolute path are one folder, and a resume from another folder knows the data."""
+    data = config.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("root"), str):
+        return config
+    return {**config, "data": {**data, "root": str(Path(data["root"]).resolve())}}
+
+
+def _read_located(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's config as the guard compares it: :func:`_located` (a checkpoint made
+    before runs recorded the absolute ``data.root`` has the root as given, taken from here)."""
+    from siamkit.training.callbacks import read_run_config
+
+    return _located(read_run_config(saved, now))
+
+
+def _recorded_root(cfg: RunConfig, saved: Any) -> RunConfig:
+    """``cfg`` with the checkpoint's absolute ``data.root`` when ``cfg`` gives a relative root
+    that is no folder from here but names that folder from where the run was started (a resume
+    from another folder with the run's own config); otherwise ``cfg``."""
+    root = cfg.data.root
+    section = saved.get("data") if isinstance(saved, dict) else None
+    recorded = section.get("root") if isinstance(section, dict) else None
+    if root is None or not isinstance(recorded, str) or not Path(recorded).is_absolute():
+        return cfg
+    given = Path(os.path.normpath(root))
+    if given.is_absolute() or given.is_dir() or ".." in given.parts:
+        return cfg
+    if Path(recorded).parts[-len(given.parts) :] != given.parts:
+        return cfg
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=recorded))
 
 
 def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> RunConfig:
     """Returns the config to run with (``cfg`` with the ``model.init_from`` the run started
     from, :func:`resumed_model`): callers must use it, not ``cfg``. Refuses ``--resume`` before
     anything is written: no checkpoint, or one made by another config (the run's
-    :func:`run_config_guard` decides)."""
+    :func:`run_config_guard` decides; ``data.root`` compares by the folder it names). A relative
+    ``data.root`` that is no folder from here but is the checkpoint's folder from where the run
+    was started (the run's own config, resumed from another folder) becomes that folder."""
     from siamkit.training.checkpoint import load_checkpoint
 
     state = load_checkpoint(Path(checkpoint))
     cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
+    cfg = _recorded_root(cfg, state.get("config"))
     accept_saved_config(state, run_config_guard(cfg))
     return cfg
 
