@@ -139,6 +139,27 @@ def atomic_path(
         tmp.unlink(missing_ok=True)
 
 
+def check_writable_file(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse, before any work, a file path that :func:`atomic_write` could not write: one
+    that is a folder, or one below a file (``notes.txt/out.html``). ``what`` names the path in
+    the message (``"--report report.html"``).
+
+    Raises:
+        ValueError: one sentence naming the problem and what to do.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{what} is a folder; give a file name, e.g. {target / target.name}")
+    for parent in target.parents:  # the nearest one that exists decides
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(
+                    f"{what} cannot be written because {parent} is a file, not a folder; "
+                    "give a path in a folder"
+                )
+            return
+
+
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8) to ``path`` atomically and durably; returns the path."""
     with atomic_path(path) as tmp:

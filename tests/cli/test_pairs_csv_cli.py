@@ -309,3 +309,25 @@ def test_the_report_says_the_operating_point_is_measured_on_the_listed_pairs(
     html = report.read_text()
     assert "TAR on these pairs" in html and "on the listed pairs" in html
     assert "these classes" not in html
+
+
+@pytest.mark.parametrize("where", ["notes.txt/r.html", "notes.txt"])
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_pairs_are_scored(
+    data: Path, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """--report below an existing file failed with a traceback after the whole evaluation,
+    and an existing file that is not a report was replaced: both are refused first."""
+    import siamkit.cli._image_pairs as image_pairs
+
+    (tmp_path / "notes.txt").write_text("keep me")
+
+    def scored(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pairs were scored before the report path was checked")
+
+    monkeypatch.setattr(image_pairs, "pair_scores", scored)
+    report = tmp_path / where
+    out = run(["evaluate", model, "--data", data / "pairs.csv", "--report", report], code=1)
+    text = " ".join(out.output.split())  # type: ignore[attr-defined]
+    assert f"Error: --report {report} " in text
+    assert ("is a file, not a folder" if "/" in where else "not an HTML page") in text
+    assert (tmp_path / "notes.txt").read_text() == "keep me"

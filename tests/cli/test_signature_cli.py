@@ -205,3 +205,25 @@ def test_bank_remembers_its_model(setup: tuple[Path, Path], tmp_path: Path) -> N
     code, out = _run("verify", "--gallery", bank, "--writer", "w", ref)
     assert code != 0 and "Traceback" not in out
     assert f"enrolled with {model.resolve()}, which no longer exists" in out
+
+
+@pytest.mark.parametrize("generic", [False, True])
+def test_a_report_path_below_a_file_is_refused_before_evaluating(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generic: bool
+) -> None:
+    """--report notes.txt/r.html failed only after the signatures were embedded and scored
+    (signature evaluate, and evaluate --data signatures:DIR)."""
+    import siamkit.applications.signatures.train as signature_train
+
+    def embedded(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the signatures were embedded before the report path was checked")
+
+    monkeypatch.setattr(signature_train, "embed_signatures", embedded)
+    root, sigs = setup
+    (tmp_path / "notes.txt").write_text("keep me")
+    report = tmp_path / "notes.txt" / "r.html"
+    data = f"signatures:{sigs}" if generic else str(sigs)
+    args = ["evaluate", str(root / "model"), "--data", data, "--report", str(report)]
+    res = CliRunner().invoke(cli, args if generic else ["signature", *args])
+    assert res.exit_code == 1 and f"Error: --report {report} cannot be written" in res.output
+    assert (tmp_path / "notes.txt").read_text() == "keep me"

@@ -516,3 +516,21 @@ def test_iter_video_start_is_the_frame_read_in_order(
         frames = iter_video(path, n)
         np.testing.assert_array_equal(next(frames), in_order[n])
         assert sum(1 for _ in frames) == 29 - n
+
+
+def test_a_report_path_below_a_file_is_refused_before_tracking(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--report notes.txt/r.html failed only after every sequence was tracked."""
+    import siamkit.applications.tracking.evaluate as tracking_evaluate
+
+    def tracked(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the sequences were tracked before the report path was checked")
+
+    monkeypatch.setattr(tracking_evaluate, "evaluate_tracker", tracked)
+    (tmp_path / "notes.txt").write_text("keep me")
+    report = tmp_path / "notes.txt" / "r.html"
+    args = ["evaluate-tracking", str(files["tracker"]), "--data", str(files["seqs"])]
+    res = CliRunner().invoke(cli, [*args, "--report", str(report)])
+    assert res.exit_code == 1 and f"Error: --report {report} cannot be written" in res.output
+    assert (tmp_path / "notes.txt").read_text() == "keep me"

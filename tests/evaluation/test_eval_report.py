@@ -142,3 +142,22 @@ def test_learned_distance_needs_the_object_for_the_neighbour_grid(make_clusters,
     assert not (tmp_path / "r.html").exists()
     path = write_report(tmp_path / "r.html", rep, z, y, images=images, distance=metric, k=2)
     assert "id='neighbours'" in path.read_text()
+
+
+def test_check_report_path_before_the_evaluation(tmp_path: Path) -> None:
+    """Where a report goes is checked before any work: a folder means folder/report.html, an
+    existing .html is replaced, a path below a file or over a file that is not a page is not."""
+    from siamkit.evaluation.report import check_report_path
+
+    assert check_report_path(tmp_path) == tmp_path / "report.html"
+    (tmp_path / "old.HTML").write_text("<html></html>")
+    assert check_report_path(tmp_path / "old.HTML") == tmp_path / "old.HTML"
+    assert check_report_path(tmp_path / "new" / "r.html") == tmp_path / "new" / "r.html"
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"notes.txt is a file, not a folder; give a path"):
+        check_report_path(tmp_path / "notes.txt" / "sub" / "r.html")
+    with pytest.raises(ValueError, match=r"^--out .*notes.txt is an existing file that is not"):
+        check_report_path(tmp_path / "notes.txt", "--out")
+    (tmp_path / "report.html").mkdir()
+    with pytest.raises(ValueError, match=r"report.html is a folder; give a .html file name"):
+        check_report_path(tmp_path)

@@ -277,7 +277,10 @@ def evaluate_signature_data(
     """The body of ``siamkit signature evaluate`` (also ``siamkit evaluate --data signatures:DIR``)."""
     from siamkit.applications.signatures.evaluate import evaluate_signatures, signature_scores
     from siamkit.applications.signatures.train import embed_signatures
+    from siamkit.evaluation.report import check_report_path
 
+    if report:  # before the evaluation, not after
+        check_report_path(report)
     model, meta = _load(model_path)
     reduce = reduce or meta.get("reduce", "mean")
     source = "given" if threshold is not None else "model"

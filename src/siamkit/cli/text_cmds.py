@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from siamkit.atomic import same_file
+from siamkit.atomic import check_writable_file, same_file
 from siamkit.cli._inputs import friendly_errors, store_errors, text_model_folder
 
 _MODEL = click.option(
@@ -290,6 +290,7 @@ def dedup(
 
     loaded = _load(corpus, text_field, id_field)
     _refuse_overwriting(out, "--out", loaded.files)
+    check_writable_file(out, f"--out {out}")  # before the texts are grouped, not after
     docs = loaded.docs
     model = _model(model_path)
     doc_dist, doc_source = resolve_threshold(
@@ -414,6 +415,10 @@ def plagiarism(
         )
     loaded = _load(corpus, text_field, id_field, exclude={suspect: "the suspect itself"})
     _refuse_overwriting(out, "--out", [Path(suspect), *loaded.files])
+    if out:  # before the texts are matched, not after
+        from siamkit.evaluation.report import check_report_path
+
+        check_report_path(out, "--out")
     sources = loaded.docs
     model = _model(model_path)
     dist, source = resolve_threshold(model, _similarity(threshold), threshold_option="--threshold")

@@ -264,6 +264,10 @@ def evaluate_tracking(
 
     if (data is None) == (synthetic is None):
         raise click.UsageError("give exactly one of --data DIR or --synthetic SPLIT")
+    if report:  # before the tracker runs, not after
+        from siamkit.evaluation.report import check_report_path
+
+        check_report_path(report)
     seqs: Any = (
         read_sequences(data)
         if data

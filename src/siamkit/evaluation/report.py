@@ -375,6 +375,29 @@ def write_report(
     return atomic_write_text(_report_file(path), text)
 
 
+def check_report_path(path: str | os.PathLike[str], option: str = "--report") -> Path:
+    """The file a report written to ``path`` goes to (``path/report.html`` for a folder),
+    checked before the evaluation runs, so that a bad destination is refused before the work
+    rather than after it.
+
+    Raises:
+        ValueError: ``path`` is below a file (``notes.txt/report.html``), or is an existing
+            file other than an HTML page (the report would replace it); ``option`` names it.
+    """
+    from siamkit.atomic import check_writable_file
+
+    target = _report_file(path)
+    if target.is_dir():  # path/report.html is a folder
+        raise ValueError(f"{option} {path}: {target} is a folder; give a .html file name")
+    check_writable_file(target, f"{option} {path}")
+    if target.is_file() and target.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(
+            f"{option} {path} is an existing file that is not an HTML page, which the report "
+            "would replace; give a .html file name"
+        )
+    return target
+
+
 def _report_file(path: str | os.PathLike[str]) -> Path:
     """The report's file: ``path``, or ``path/report.html`` when ``path`` is a folder."""
     target = Path(path)

@@ -361,3 +361,29 @@ def test_a_missing_relative_file_says_where_it_was_looked_for(tmp_path, monkeypa
         read_text_file("configs/data/x.csv")
     with pytest.raises(ValueError, match=r"x\.csv is not a file$"):  # absolute: nothing to add
         read_text_file(tmp_path / "x.csv")
+
+
+@pytest.mark.parametrize("command", ["dedup", "plagiarism"])
+def test_out_below_a_file_is_refused_before_the_model_is_used(
+    tmp_path, monkeypatch, command
+) -> None:
+    """--out notes.txt/report.html failed only after the texts were embedded and matched."""
+
+    def loaded(path: Any) -> Any:
+        raise AssertionError("the model was loaded before --out was checked")
+
+    monkeypatch.setattr(text_cmds, "_model", loaded)
+    (tmp_path / "notes.txt").write_text("keep me")
+    src = tmp_path / "sources"
+    src.mkdir()
+    (src / "wiki.txt").write_text(SOURCE)
+    essay = tmp_path / "essay.txt"
+    essay.write_text(OTHER)
+    out = tmp_path / "notes.txt" / ("groups.jsonl" if command == "dedup" else "report.html")
+    args = [str(src)] if command == "dedup" else [str(essay), "--corpus", str(src)]
+    res = CliRunner().invoke(cli, ["text", command, *args, "--out", str(out)])
+    assert f"Error: --out {out} cannot be written" in _one_error(res)
+    res = CliRunner().invoke(cli, ["text", "plagiarism", str(essay), "--corpus", str(src),
+                                   "--out", str(tmp_path / "notes.txt")])  # fmt: skip
+    assert "is an existing file that is not an HTML page" in _one_error(res)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
