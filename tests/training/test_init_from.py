@@ -212,6 +212,30 @@ def test_freeze_keeps_the_encoder_for_n_epochs(
     assert any(not torch.equal(v, enc[k]) for k, v in net.encoder.state_dict().items())
 
 
+def test_freezing_the_encoder_for_the_whole_run_is_noted_at_the_start(tmp_path: Path) -> None:
+    """model.freeze_encoder_epochs >= train.epochs trained only the head without a word (allowed:
+    it may be meant, so a note, not a refusal)."""
+    note = "the encoder stays frozen for the whole run: only the head trains"
+    args = ["train", str(TINY), "--no-progress", "--episodes", "2"]
+    args += ["--set", "train.epochs=1", "--set", "train.steps_per_epoch=1"]
+    res = CliRunner().invoke(
+        cli, [*args, "--out", str(tmp_path / "a"), "--set", "model.freeze_encoder_epochs=2"]
+    )
+    assert res.exit_code == 0, res.output
+    said = (
+        "note: model.freeze_encoder_epochs = 2 covers all train.epochs = 1, so the encoder stays "
+        "frozen for the whole run: only the head trains\n"
+    )
+    assert res.output.count(said) == 1
+    assert res.output.index(said) < res.output.index("training on")  # at the start
+    res = CliRunner().invoke(
+        cli, [*args, "--out", str(tmp_path / "b"), "--set", "train.epochs=2",
+              "--set", "model.freeze_encoder_epochs=1"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert note not in res.output
+
+
 def test_freeze_hook_is_removed() -> None:
     from siamkit.encoders import create_encoder
     from siamkit.models import SiameseNetwork

@@ -154,6 +154,12 @@ def build_trainer(
         from siamkit.training.init_from import FreezeEncoder
 
         callbacks.append(FreezeEncoder(net, cfg.model.freeze_encoder_epochs))
+        if cfg.model.freeze_encoder_epochs >= t.epochs and log is not None:  # allowed: may be meant
+            log(
+                f"note: model.freeze_encoder_epochs = {cfg.model.freeze_encoder_epochs} covers all "
+                f"train.epochs = {t.epochs}, so the encoder stays frozen for the whole run: only "
+                "the head trains"
+            )
     distance: Any = net.distance
     loss_dim = int(net.embedding_dim)  # type: ignore[arg-type]
     objective = build_objective(
