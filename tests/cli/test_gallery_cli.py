@@ -356,3 +356,27 @@ def test_metadata_given_with_only_repeats_is_said_not_applied(cli, files, tmp_pa
             "alice": {"team": "ops"},
             "bob": {"team": "dev"},
         }
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["enroll", "{model}", "--gallery", "{db}", "{image}"], "--label"),
+        (["verify", "{model}", "{image}", "--gallery", "{db}"], "--label"),
+        (["face", "enroll", "--gallery", "{db}", "{image}"], "--label"),
+        (["signature", "enroll", "--gallery", "{db}", "{image}"], "--writer"),
+    ],
+)
+def test_a_label_given_twice_is_refused_not_the_last_one_kept(
+    files: dict[str, Path], tmp_path: Path, command: list[str], option: str
+) -> None:
+    """click keeps the last of a repeated option: `--label a --label b` enrolled everything as b."""
+    from siamkit.cli.main import cli as siamkit_cli
+
+    db = tmp_path / "g.db"
+    image = files["c0_0"]
+    args = [a.format(model=files["model"], db=db, image=image) for a in command]
+    res = CliRunner().invoke(siamkit_cli, [*args, option, "a", option, "b"])
+    assert res.exit_code == 2, res.output
+    assert res.output.splitlines()[-1] == f"Error: {option} was given 2 times (a, b); give it once"
+    assert not db.exists()

@@ -444,3 +444,24 @@ class DistanceThreshold(click.ParamType):
                 ctx,
             )
         return number
+
+
+class OnceOption(click.Option):
+    """An option of one value that refuses being given more than once (click keeps the last
+    value without a word): ``@click.option("--label", cls=OnceOption, ...)``. Its value is the
+    one given, or ``default`` (``None`` unless set) when it is not given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.single_default = kwargs.pop("default", None)
+        kwargs["multiple"] = True  # every value reaches process_value, to be counted
+        super().__init__(*args, **kwargs)
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        values = super().process_value(ctx, value)
+        if len(values) > 1:
+            raise click.UsageError(
+                f"{self.opts[0]} was given {len(values)} times ({', '.join(map(str, values))}); "
+                "give it once",
+                ctx,
+            )
+        return values[0] if values else self.single_default

@@ -27,6 +27,7 @@ from siamkit.cli._face_common import (
     _pipeline,
     refuse_missing_store,
 )
+from siamkit.cli._inputs import OnceOption
 from siamkit.cli.gallery_cmds import _friendly
 
 
@@ -41,7 +42,7 @@ def face() -> None:
 
 @face.command()
 @_GALLERY
-@click.option("--label", required=True, help="Who the photos show, e.g. alice.")
+@click.option("--label", cls=OnceOption, required=True, help="Who the photos show, e.g. alice.")
 @click.option(
     "--metadata", default=None, help='JSON object stored with the faces, e.g. \'{"team": "ops"}\'.'
 )

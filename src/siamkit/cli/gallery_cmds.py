@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from siamkit.cli._inputs import INDEX_CHOICES, DistanceThreshold, store_errors
+from siamkit.cli._inputs import INDEX_CHOICES, DistanceThreshold, OnceOption, store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,7 +98,7 @@ def _fmt(value: float | None) -> str:
 @_GALLERY
 @click.option(
     "--label",
-    default=None,
+    cls=OnceOption,
     help="Who or what the images show, e.g. alice [default: one label per sub-folder of each "
     "folder given].",
 )
@@ -251,7 +251,7 @@ def identify(
     type=click.Path(dir_okay=False),
     help="Verify against a gallery label instead.",
 )
-@click.option("--label", default=None, help="The claimed label (with --gallery).")
+@click.option("--label", cls=OnceOption, help="The claimed label (with --gallery).")
 @_THRESHOLD
 @_JSON
 @_friendly

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
-from siamkit.cli._inputs import store_errors
+from siamkit.cli._inputs import OnceOption, store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,7 +40,9 @@ _GALLERY = click.option(
     type=click.Path(dir_okay=False),
     help="The bank's reference file (SQLite), e.g. bank.db.",
 )
-_WRITER = click.option("--writer", required=True, help="The writer's id, e.g. 0042.")
+_WRITER = click.option(
+    "--writer", cls=OnceOption, required=True, help="The writer's id, e.g. 0042."
+)
 _REDUCE = click.option(
     "--reduce",
     type=click.Choice(["mean", "min", "max"]),
