@@ -236,3 +236,24 @@ def test_an_onnx_served_minilm_gets_no_other_model_note(text_model, export_dir, 
     assert {k: served.transformer_config.get(k) for k in keys} == {k: want[k] for k in keys}
     assert resolve_threshold(served, None) == resolve_threshold(text_model, None)
     assert "not all-MiniLM-L6-v2" not in resolve_threshold(served, None)[1]
+
+
+def test_int8_runtime_of_an_export_without_int8_is_one_sentence(export_dir, tmp_path) -> None:
+    """export_text_onnx(model, "edge/") then TextOnnxEmbedder("edge/", int8=True), as the
+    docstrings show them: it warned that the (missing) int8 file quantised activations per batch,
+    then ONNX Runtime failed with NO_SUCHFILE."""
+    import warnings
+
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+
+    fp32 = tmp_path / "edge"
+    shutil.copytree(export_dir / "tokenizer", fp32 / "tokenizer")
+    (fp32 / "text.onnx").symlink_to(export_dir / "text.onnx")
+    meta = json.loads((export_dir / "text_onnx.json").read_text())
+    meta.pop("int8_activations")  # as an export without int8 writes it
+    (fp32 / "text_onnx.json").write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"has no text\.int8\.onnx; export it with"):
+            TextOnnxEmbedder(fp32, int8=True)
+        assert TextOnnxEmbedder(fp32).embed(["hello"]).shape == (1, 384)

@@ -301,6 +301,13 @@ class TextOnnxEmbedder:
         if not (path / META_NAME).is_file():
             raise ValueError(f"{path} has no {META_NAME}; export it with export_text_onnx first")
         self.meta = json.loads((path / META_NAME).read_text())
+        graph = path / (INT8_NAME if int8 else ONNX_NAME)
+        if not graph.is_file():  # e.g. int8=True on an export made without int8
+            raise ValueError(
+                f"{path} has no {graph.name}; export it with "
+                f"export_text_onnx(model, {str(path)!r}, int8=True) (or `siamkit text export "
+                f"--out {path} --int8`)"
+            )
         tok_file = path / "tokenizer" / "tokenizer.json"
         if not tok_file.is_file():
             raise ValueError(f"{path} has no tokenizer/tokenizer.json")
@@ -321,9 +328,7 @@ class TextOnnxEmbedder:
                 UserWarning,
                 stacklevel=2,
             )
-        self.session = ort.InferenceSession(
-            str(path / (INT8_NAME if int8 else ONNX_NAME)), opts, providers=["CPUExecutionProvider"]
-        )
+        self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
         self.fingerprint = self.meta["fingerprint"]
         self.threshold = self.meta["threshold"]
         self.embedding_dim = int(self.meta["embedding_dim"])
