@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,22 @@ def test_calibrate_refuses_the_test_classes_and_rewrites_only_the_threshold(mode
     assert siamkit.load_model(model).threshold == pytest.approx(doc["threshold"])
     # the threshold reproduces the calibrator's own choice on the same embeddings
     assert doc["tar"] > 0.3 and doc["far"] < 0.7
+
+
+def test_calibrate_names_a_max_pairs_too_small_for_both_kinds_of_pair(model, folder, tmp_path):
+    """A --max-pairs sample without an impostor (or genuine) pair was blamed on the classes
+    ('needs both genuine and impostor pairs ... use at least two classes')."""
+    copy = shutil.copytree(model, tmp_path / "m")
+    before = (copy / "siamkit.json").read_bytes()
+    out = run(["calibrate", copy, "--data", folder, "--max-pairs", "1"], code=1)
+    # 4 classes of 20 images: 760 genuine pairs of 3,160; 84 draw about 20 of them
+    assert out.output.strip() == (
+        "Error: --max-pairs 1 is too small a sample for both genuine and impostor pairs (it drew "
+        "0 genuine and 1 impostor of the 3,160 pairs here): raise it, e.g. --max-pairs 84"
+    )
+    assert (copy / "siamkit.json").read_bytes() == before
+    out = run(["calibrate", copy, "--data", folder, "--max-pairs", "84", "--json"])
+    assert json.loads(out.stdout)["genuine_pairs"] > 0
 
 
 def test_verify_without_a_threshold_names_calibrate(tmp_path, folder):

@@ -300,6 +300,16 @@ def test_calibrate_max_pairs_fits_on_a_seeded_sample(data: Path, model: Path) ->
     assert info["threshold"] == pytest.approx(naive_eer(d[keep], same[keep])[1], rel=1e-5)
 
 
+def test_a_max_pairs_too_small_for_both_labels_is_named_as_the_cause(
+    data: Path, model: Path
+) -> None:
+    out = run(["calibrate", model, "--data", data / "pairs.csv", "--max-pairs", "1"], code=1)
+    assert out.output.strip() == (
+        "Error: --max-pairs 1 is too small a sample for both genuine and impostor pairs (it drew "
+        "0 genuine and 1 impostor of the 11 pairs here): raise it, e.g. --max-pairs 11"
+    )
+
+
 def test_the_report_says_the_operating_point_is_measured_on_the_listed_pairs(
     data: Path, model: Path, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ siamkit calibrate out/model --data val_image_pairs.csv
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, cast
 
 import click
@@ -25,6 +26,21 @@ from siamkit.cli._inputs import (
 )
 
 MAX_PAIRS = 300_000
+#: Pairs of the rarer kind (genuine or impostor) that the --max-pairs a refusal suggests gives
+#: a sample on average: far from none.
+RARER_PAIRS = 20
+
+
+def _cap_too_small(max_pairs: int, sampled: tuple[int, int], whole: tuple[int, int]) -> ValueError:
+    """The error for a ``--max-pairs`` sample with no genuine or no impostor pair (``sampled``:
+    genuine, impostor) of data that has both (``whole``), naming a cap that would do."""
+    total = sum(whole)
+    enough = min(total, math.ceil(RARER_PAIRS * total / max(1, min(whole))))
+    return ValueError(
+        f"--max-pairs {max_pairs:,} is too small a sample for both genuine and impostor pairs "
+        f"(it drew {sampled[0]:,} genuine and {sampled[1]:,} impostor of the {total:,} pairs "
+        f"here): raise it, e.g. --max-pairs {enough:,}"
+    )
 
 
 def _test_class_names(meta: dict[str, Any]) -> set[str]:
@@ -204,11 +220,23 @@ def calibrate(
     z = encode(net, ev.x, device=dev)
     sample = max_pairs if n_pairs(len(ev.y)) > max_pairs else None
     pd = pair_distances(z, ev.y, net.scoring_distance, max_pairs=sample, seed=0)
+    genuine = _genuine_pairs(ev.y)
+    if sample is not None and genuine and (pd.genuine.size == 0 or pd.impostor.size == 0):
+        whole = (genuine, n_pairs(len(ev.y)) - genuine)
+        raise _cap_too_small(max_pairs, (pd.genuine.size, pd.impostor.size), whole)
     if pd.genuine.size == 0:
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
     where = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
     _say_saved(model, info, ev.describe(), as_json)
+
+
+def _genuine_pairs(labels: Any) -> int:
+    """Number of same-class pairs among items of ``labels``."""
+    import numpy as np
+
+    counts = np.unique(np.asarray(labels), return_counts=True)[1].astype(np.int64)
+    return int((counts * (counts - 1) // 2).sum())
 
 
 def _calibrate_image_pairs(
@@ -230,12 +258,11 @@ def _calibrate_image_pairs(
 
     pairs = read_image_pairs(data)
     if pairs.same.size > max_pairs:  # a seeded sample, as for a class folder
+        whole = (pairs.n_genuine, pairs.n_impostor)
         keep = np.sort(np.random.default_rng(0).choice(pairs.same.size, max_pairs, replace=False))
         pairs = pairs.subset(keep)
         if pairs.n_genuine == 0 or pairs.n_impostor == 0:
-            raise ValueError(
-                f"the {max_pairs:,} pairs sampled from {data} hold only one label: raise --max-pairs"
-            )
+            raise _cap_too_small(max_pairs, (pairs.n_genuine, pairs.n_impostor), whole)
     pd = pair_scores(net, pairs, model, device)
     where = {"data": data, "pairs": int(pairs.same.size), "images": len(pairs.paths)}
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
@@ -310,9 +337,12 @@ def _calibrate_text(
     ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads
     y = np.asarray(ex.targets)
     a, b = np.asarray(ex.texts[0], dtype=object), np.asarray(ex.texts[1], dtype=object)
-    if len(y) > max_pairs:  # a seeded sample, as for images
+    if len(y) > max_pairs:  # a seeded sample, as for images (the file holds both labels)
+        whole = (int((y == 1).sum()), int((y == 0).sum()))
         keep = np.sort(np.random.default_rng(0).choice(len(y), max_pairs, replace=False))
         a, b, y = a[keep], b[keep], y[keep]
+        if not (y == 1).any() or not (y == 0).any():  # refused before the model loads
+            raise _cap_too_small(max_pairs, (int((y == 1).sum()), int((y == 0).sum())), whole)
     net = load_text_model(model)
     progress = False if as_json else None  # a bar on a terminal, none in JSON mode
 
@@ -321,10 +351,6 @@ def _calibrate_text(
 
     d = np.clip(1.0 - (vectors(a, "query") * vectors(b, "document")).sum(1), 0.0, 2.0)
     genuine, impostor = d[y == 1], d[y == 0]
-    if genuine.size == 0 or impostor.size == 0:
-        raise ValueError(
-            f"the {max_pairs:,} pairs sampled from {data} hold only one label: raise --max-pairs"
-        )
     if out is not None:  # the threshold is written only after the pairs are embedded
         import shutil
 

@@ -80,6 +80,11 @@ def test_text_calibration_reaches_the_best_balanced_accuracy_of_a_naive_sweep(
         ("x y,y z,1\nx y,q r,0.5\n", [], "is not 0 or 1; calibration needs pairs labelled"),
         ("x y,y z,1\nx y,q r,1\n", [], "has only label 1"),
         ("x y,y z,1\nx y,q r,0\n", ["--classes", "0,1"], "are for image models"),
+        (
+            "x y,y z,1\nx y,q r,0\n",
+            ["--max-pairs", "1"],
+            "--max-pairs 1 is too small a sample for both genuine and impostor pairs",
+        ),
     ],
 )
 def test_text_calibration_refuses_bad_input_and_leaves_the_model_alone(
