@@ -458,8 +458,27 @@ def test_evaluate_names_the_kind_of_a_model_it_cannot_take() -> None:
     class TextModel:
         input_kind = "text"
 
-    assert _other_kind(TextModel()).startswith("is a text model")
-    assert "siamkit text similarity" in _other_kind(TextModel())
+    assert _other_kind(TextModel(), "embed").startswith("is a text model; embed takes image")
+    assert "siamkit text similarity" in _other_kind(TextModel(), "embed")
+
+
+@pytest.mark.parametrize("command", ["calibrate", "evaluate", "embed"])
+def test_a_half_twin_model_is_refused_by_the_command_given_it(tmp_path: Path, command: str) -> None:
+    """calibrate refused a half-twin model saying "evaluate and embed take Siamese image models"."""
+    from siamkit.models import HalfTwinNetwork, Preprocess
+
+    f = siamkit.encoders.create_encoder("mlp", in_features=12, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
+    net = HalfTwinNetwork(f, g, embedding_dim=8, preprocess_f=Preprocess(input_shape=(12,)),
+                          preprocess_g=Preprocess(input_shape=(5,)))  # fmt: skip
+    model = siamkit.save_model(net, tmp_path / "ht")
+    out = ["--out", str(tmp_path / "z.npy")] if command == "embed" else []
+    res = CliRunner().invoke(cli, [command, str(model), "--data", "digits", *out])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        f"Error: {model} is a HalfTwinNetwork; {command} takes Siamese image models whose twins "
+        "share one encoder"
+    )
 
 
 def test_overwrite_never_mixes_runs_and_a_failed_one_loses_nothing(

@@ -203,7 +203,7 @@ def calibrate(
         _calibrate_text(model, data, target, far, max_pairs, as_json)
         return
     dev = resolve_device(device)
-    net = load_siamese(model, dev)
+    net = load_siamese(model, dev, "calibrate")
     if is_pairs_file(data):
         refuse_class_options(click.get_current_context(), ("classes", "split", "data_dir"))
         _calibrate_image_pairs(model, net, data, target, far, max_pairs, dev, as_json)

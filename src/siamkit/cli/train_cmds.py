@@ -446,7 +446,7 @@ def evaluate(
 
     dev = resolve_device(device)
     meta = read_model_config(model).get("metadata", {})
-    net = load_siamese(model, dev)
+    net = load_siamese(model, dev, "evaluate")
     if raw_distance and net.score_norm is not None:
         net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
     if is_pairs_file(data):  # the 1:1 protocol of a list of pairs: verification only
@@ -534,7 +534,7 @@ def embed(
             f"give image files / folders or --data {data}, not both ({inputs[0]} would be ignored)"
         )
     dev = resolve_device(device)
-    net = load_siamese(model, dev)
+    net = load_siamese(model, dev, "embed")
     shape = model_image_shape(net, model)
     if data:
         ev = load_eval_data(data, {}, [str(c) for c in range(10)], split, None, shape)
@@ -577,32 +577,35 @@ def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:
     return {**{k: run[k] for k in keys if k in run}, "device": str(device)}
 
 
-def load_siamese(path: str, device: object) -> SiameseNetwork | JoinedEmbedding:
-    """A saved Siamese model (or one joined with appearance features); a half-twin model (two
-    different encoders) is a clear error here."""
+def load_siamese(path: str, device: object, command: str) -> SiameseNetwork | JoinedEmbedding:
+    """A saved Siamese model (or one joined with appearance features) for ``command`` (evaluate,
+    embed, calibrate); a half-twin model (two different encoders) is a clear error naming it."""
     from siamkit.export.bundle import load_model
     from siamkit.models import JoinedEmbedding, SiameseNetwork
 
     net = load_model(path, map_location=device)  # type: ignore[arg-type]
     if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
-        raise ValueError(f"{path} {_other_kind(net)}")
+        raise ValueError(f"{path} {_other_kind(net, command)}")
     return net
 
 
-def _other_kind(net: object) -> str:
-    """What the model is, and which commands take it, for the refusal of evaluate and embed."""
+def _other_kind(net: object, command: str) -> str:
+    """What the model is, and which commands take it, for ``command``'s refusal of it."""
     kind = getattr(net, "input_kind", "image")
     if kind == "text":
         return (
-            "is a text model; evaluate and embed take image models. For texts use `siamkit "
+            f"is a text model; {command} takes image models. For texts use `siamkit "
             "text similarity`, `text dedup`, `text plagiarism` or `text enroll`, and `siamkit "
             "calibrate MODEL --data PAIRS` for its threshold"
         )
     if getattr(net, "kind", None) == "siamfc":
-        return "is a tracker; evaluate it with `siamkit evaluate-tracking MODEL`"
+        return (
+            f"is a tracker, which {command} does not take; evaluate it with `siamkit "
+            "evaluate-tracking MODEL`"
+        )
     return (
-        f"is a {type(net).__name__}; evaluate and embed take Siamese image models whose twins "
-        "share one encoder"
+        f"is a {type(net).__name__}; {command} takes Siamese image models whose twins share one "
+        "encoder"
     )
 
 
