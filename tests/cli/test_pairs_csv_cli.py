@@ -341,3 +341,30 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_pairs_are_sc
     assert f"Error: --report {report} " in text
     assert ("is a file, not a folder" if "/" in where else "not an HTML page") in text
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("where", ["notes.txt/r.html", "notes.txt"])
+def test_a_report_path_that_cannot_be_written_is_refused_before_a_folder_is_evaluated(
+    data: Path, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The same for ``evaluate --data FOLDER`` (classes): it ran the whole evaluation first."""
+    import siamkit.experiment as experiment
+
+    folder = tmp_path / "classes"
+    for c, name in enumerate(["a", "b"]):
+        (folder / name).mkdir(parents=True)
+        for k in range(3):
+            pixels = np.full((20, 20), 40 * c + 10 * k, dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / name / f"{k}.png")
+    (tmp_path / "notes.txt").write_text("keep me")
+
+    def evaluated(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the folder was evaluated before the report path was checked")
+
+    monkeypatch.setattr(experiment, "evaluate_model", evaluated)
+    report = tmp_path / where
+    out = run(["evaluate", model, "--data", folder, "--report", report], code=1)
+    text = " ".join(out.output.split())  # type: ignore[attr-defined]
+    assert f"Error: --report {report} " in text
+    assert ("is a file, not a folder" if "/" in where else "not an HTML page") in text
+    assert (tmp_path / "notes.txt").read_text() == "keep me"

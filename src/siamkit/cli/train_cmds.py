@@ -444,6 +444,10 @@ def evaluate(
     from siamkit.training import EvalConfig
     from siamkit.training.ddp import resolve_device
 
+    if report:  # a bad destination is refused before the evaluation, not after it
+        from siamkit.evaluation.report import check_report_path
+
+        check_report_path(report)
     dev = resolve_device(device)
     meta = read_model_config(model).get("metadata", {})
     net = load_siamese(model, dev, "evaluate")
