@@ -72,3 +72,14 @@ def test_an_old_style_call_says_to_use_from_config() -> None:
     net, _ = _parts()
     with pytest.raises(TypeError, match=r"Trainer\.from_config\(net, cfg, data"):
         Trainer(net, object(), None, None)  # type: ignore[arg-type]
+
+
+def test_an_optimizer_of_another_network_is_refused() -> None:
+    """The README's Trainer line after ``net = siamkit.load_model(...)`` handed it the optimizer
+    of the network built before: every step left the weights as they were, and nothing said so."""
+    net, batches = _parts()
+    other, _ = _parts(seed=1)
+    opt = torch.optim.Adam(other.parameters(), 1e-2)
+    with pytest.raises(ValueError, match="optimizer holds none of the network's parameters"):
+        Trainer(net, TripletMarginLoss(0.2), opt, batches)
+    Trainer(net, TripletMarginLoss(0.2), torch.optim.Adam(net.parameters(), 1e-2), batches)

@@ -129,6 +129,12 @@ class Trainer:
                 "Trainer(net, objective, optimizer, batches, ...) is handed its parts; to build "
                 "them from a run config use Trainer.from_config(net, cfg, data, ...)"
             )
+        trained = {id(p) for m in (net, forward or net) for p in m.parameters()}
+        if not any(id(p) in trained for g in optimizer.param_groups for p in g["params"]):
+            raise ValueError(
+                "the optimizer holds none of the network's parameters, so training would change "
+                "nothing; build it from this network's, e.g. torch.optim.Adam(net.parameters())"
+            )
         self.net, self.objective, self.optimizer, self.batches = net, objective, optimizer, batches
         self.scheduler, self.epochs, self.callbacks = scheduler, epochs, list(callbacks)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
