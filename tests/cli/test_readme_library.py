@@ -6,6 +6,7 @@ the real files (60 of the train split; the code under test runs unchanged), so t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -20,18 +21,20 @@ from PIL import Image
 import siamkit
 import siamkit.data
 import siamkit.data.fashion_mnist as fm
+import siamkit.training
 from siamkit.cli.main import cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## The library in a few lines"
+LIBRARY_RUN = "## A run as a library call, and the Trainer"
 PER_CLASS = 40  # test split; the train split gets 60 (a cohort of 300 needs 300 images)
 
 
-def readme_blocks() -> list[tuple[str, str]]:
+def readme_blocks(section: str = SECTION) -> list[tuple[str, str]]:
     """``(language, code)`` of the fenced blocks of the README section, in order."""
     text = README.read_text()
-    start = text.index(SECTION)
-    end = text.index("\n## ", start + len(SECTION))
+    start = text.index(section)
+    end = text.index("\n## ", start + len(section))
     return re.findall(r"```(\w+)\n(.*?)```", text[start:end], flags=re.S)
 
 
@@ -53,14 +56,32 @@ def run(args, code=0):
     return res
 
 
+def short_config(real):
+    """``load_config`` of the repository's file, for 1 epoch and 20 episodes (the demo's 10 and
+    1,000 take minutes); everything else as the file says."""
+
+    def load(path):
+        cfg = real(README.parent / path)
+        return dataclasses.replace(
+            cfg,
+            train=dataclasses.replace(cfg.train, epochs=1),
+            eval=dataclasses.replace(cfg.eval, episodes=20),
+        )
+
+    return load
+
+
 @pytest.fixture(scope="module")
 def readme_run(tmp_path_factory):
-    """Runs the README's Python and shell blocks in a fresh folder; yields that folder."""
+    """Runs the README's Python and shell blocks in a fresh folder, then the Python of "A run as
+    a library call, and the Trainer" (which goes on with the first section's ``x``, ``y``);
+    yields that folder."""
     root = tmp_path_factory.mktemp("readme")
     with pytest.MonkeyPatch.context() as mp:
         small = small_fashion_mnist(fm.load_fashion_mnist)
         mp.setattr(siamkit.data, "load_fashion_mnist", small)
         mp.setattr(fm, "load_fashion_mnist", small)
+        mp.setattr(siamkit.training, "load_config", short_config(siamkit.training.load_config))
         mp.chdir(root)
         namespace: dict[str, object] = {}
         shell = []
@@ -70,6 +91,9 @@ def readme_run(tmp_path_factory):
             else:
                 shell += [line.split("#")[0].strip() for line in code.splitlines()]
         outputs = [run(shlex.split(line)[1:]) for line in shell if line.startswith("siamkit ")]
+        for lang, code in readme_blocks(LIBRARY_RUN):
+            if lang == "python":
+                exec(compile(code, str(README), "exec"), namespace)
         yield root, namespace, outputs
 
 
@@ -96,6 +120,18 @@ def test_readme_blocks_run_and_the_model_records_its_input_shape(readme_run):
     )
     assert "shirt, sneaker, bag, ankle boot" in outputs[1].output.lower()
     assert ns["z"].shape == (4 * PER_CLASS, 64)  # type: ignore[attr-defined]
+
+
+def test_the_run_and_trainer_block_runs_and_trains_its_network(readme_run):
+    root, ns, _ = readme_run
+    result, trainer, net = ns["result"], ns["trainer"], ns["net"]
+    assert 0 <= result.evaluation.verification.eer <= 1 and result.calibration.threshold > 0
+    assert (root / "runs" / "demo" / "model" / "siamkit.json").is_file()
+    assert len(trainer.history) == 10 and (root / "runs" / "x" / "checkpoint.pt").is_file()
+    assert trainer.net is net  # trained with its own optimizer (another network's is refused)
+    assert {id(p) for g in ns["opt"].param_groups for p in g["params"]} == {  # type: ignore[attr-defined]
+        id(p) for p in net.parameters()
+    }
 
 
 def test_every_command_works_on_the_readme_model(readme_run, tmp_path):
