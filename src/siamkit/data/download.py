@@ -62,7 +62,9 @@ def file_md5(path: str | os.PathLike) -> str:
     """Hex MD5 of a file, read in 1 MiB chunks.
 
     Example:
-        >>> file_md5("/etc/hostname")  # doctest: +SKIP
+        >>> Path("hello.txt").write_bytes(b"hello")  # doctest: +SKIP
+        5
+        >>> file_md5("hello.txt")  # doctest: +SKIP
         '5d41402abc4b2a76b9719d911017c592'
     """
     return md5_chunks(iter_file_chunks(Path(path)))

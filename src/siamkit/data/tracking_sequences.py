@@ -11,7 +11,7 @@ image, is refused with one sentence naming the file.
 
 >>> seq = read_sequence("data/Basketball")  # doctest: +SKIP
 >>> seq.boxes.shape, seq.frame(0).shape  # doctest: +SKIP
-((725, 4), (576, 432, 3))
+((725, 4), (432, 576, 3))
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ class ServiceEngine:
 
     Example:
         >>> engine = ServiceEngine(model, "staff.db")  # doctest: +SKIP
-        >>> engine.call_sync(engine.identify, image_batch, 5)[0].label  # doctest: +SKIP
+        >>> engine.call_sync(engine.identify, image, 5)[0].label  # one (1, C, H, W) image  # doctest: +SKIP
         'alice'
     """
 

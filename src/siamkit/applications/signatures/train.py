@@ -17,7 +17,9 @@ atomically after every validation check with the image path's tensor-only checkp
 as a run that was never stopped. A checkpoint of another config is refused, by the shared
 :class:`~siamkit.training.callbacks.ConfigGuard` (:func:`signature_config_guard`).
 
->>> model, history = train_signatures(train_set, val_set, SignatureTrainConfig())  # doctest: +SKIP
+>>> model, history = train_signatures(
+...     build_signature_model(), train_set, val_set, SignatureTrainConfig(), SignatureEvalConfig()
+... )  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -1,6 +1,14 @@
 """An HTML report of a tracking evaluation: success and precision plots, a table, annotated frames.
 
->>> write_tracking_report("report.html", "siamfc-small", scores, runs, sequences)  # doctest: +SKIP
+>>> frames = []  # three annotated frames of each sequence, as the tracker runs
+>>> scores, runs = evaluate_tracker(
+...     lambda: SiamFCTracker(net), sequences,
+...     lambda run, seq: frames.append((run.name, annotated_frames(seq, run.boxes))),
+... )  # doctest: +SKIP
+>>> write_tracking_report(
+...     "report.html", "siamfc-small", {"siamfc-small": scores},
+...     [(r.name, r.scores) for r in runs], frames,
+... )  # doctest: +SKIP
 """
 
 from __future__ import annotations
