@@ -24,8 +24,8 @@ of steps).
 
 >>> labels = [0, 0, 0, 1, 1, 2, 2, 2, 2]
 >>> sampler = PKSampler(labels, p=2, k=2, seed=0)
->>> sorted(i for batch in sampler for i in batch)
-[0, 1, 2, 3, 4, 5, 6, 7, 8]
+>>> len(list(sampler)), sorted({i for batch in sampler for i in batch})  # every image is used
+(3, [0, 1, 2, 3, 4, 5, 6, 7, 8])
 """
 
 from __future__ import annotations

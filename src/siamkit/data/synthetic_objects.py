@@ -5,7 +5,7 @@ Three sources, each split so that whole sources can be held out: Fashion-MNIST i
 procedural textures (gratings in random colours, rectangle or ellipse).
 
 >>> rng = np.random.default_rng(0)
->>> p = texture_patch(rng, 48)
+>>> p = texture_patch(rng, 48, square=True)  # else a random aspect: one side is 48
 >>> p.rgb.shape, p.alpha.shape
 ((48, 48, 3), (48, 48))
 """

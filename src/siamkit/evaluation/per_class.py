@@ -140,7 +140,7 @@ def per_class_report(
     Example:
         >>> z = torch.cat([torch.randn(20, 4) + 5 * c for c in range(3)])
         >>> r = per_class_report(z, [c for c in range(3) for _ in range(20)])
-        >>> r.knn.accuracy, r.prototype.confusion.sum()
+        >>> r.knn.accuracy, int(r.prototype.confusion.sum())
         (1.0, 450)
     """
     zt = as_embeddings(z)

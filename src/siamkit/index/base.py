@@ -39,7 +39,7 @@ class SearchIndex(Protocol):
 
     >>> index = ExactIndex(dim=4, distance="cosine")
     >>> index.add(np.eye(4, dtype="float32"), np.arange(4))
-    >>> index.search(np.eye(4, dtype="float32")[:1], k=2).ids
+    >>> index.search(np.array([[1.0, 0.5, 0.0, 0.0]], dtype="float32"), k=2).ids
     array([[0, 1]])
     """
 
