@@ -154,3 +154,26 @@ def test_config_guard_names_what_changed() -> None:
     )
     with pytest.raises(ValueError, match=r"\(data.train_classes\); resume with the same one$"):
         guard.load_state_dict(config_to_dict(RunConfig()))
+
+
+def test_config_guard_takes_one_folder_spelt_two_ways_as_the_same_in_every_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run's guard (text, SSL, signatures, tracker, as the embedding run's) compared
+    paths as text: ``./sigs`` and ``sigs`` were 'a different config'. Two folders still differ,
+    and so does a value that only looks like a path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sigs").mkdir()
+    (tmp_path / "other").mkdir()
+    saved = {"method": "simclr", "data": {"root": "./sigs", "size": 1}}
+
+    def guard(config: dict) -> ConfigGuard:  # an application's guard: its own config shape
+        return ConfigGuard(config, read=lambda saved, now: saved)
+
+    guard({"method": "simclr", "data": {"root": "sigs", "size": 1}}).load_state_dict(saved)
+    absolute = {"root": str(tmp_path / "sigs"), "size": 1}
+    guard({"method": "simclr", "data": absolute}).load_state_dict(saved)
+    with pytest.raises(ValueError, match=r"different config \(data.root\)"):
+        guard({"method": "simclr", "data": {"root": "other", "size": 1}}).load_state_dict(saved)
+    with pytest.raises(ValueError, match=r"different config \(method\)"):
+        guard({"method": "./simclr", "data": saved["data"]}).load_state_dict(saved)

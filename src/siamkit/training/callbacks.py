@@ -24,6 +24,7 @@ import json
 import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -430,6 +431,28 @@ def _set_hint(saved: dict[str, Any], diff: list[str]) -> str:
     return f" (the checkpoint's values: {' '.join(sets)})" if 0 < len(sets) <= 4 else ""
 
 
+def _same_paths(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` with each differing value that names, from here, the same existing file or
+    folder as ``now``'s taken as ``now``'s: ``./data/x``, ``data/x`` and its absolute path are
+    one data folder, whatever the run (relative paths resolve from the current folder)."""
+    from siamkit.atomic import same_file
+
+    out = dict(saved)
+    for key in config_diff(saved, now):
+        section, _, name = key.partition(".")
+        old, new = saved.get(section, _ABSENT), now.get(section, _ABSENT)
+        if name:
+            if not isinstance(old, dict) or not isinstance(new, dict):
+                continue
+            old, new = old.get(name, _ABSENT), new.get(name, _ABSENT)
+        if not (isinstance(old, str) and isinstance(new, str)) or not old or not new:
+            continue
+        if not Path(old).exists() or not same_file(old, new):
+            continue
+        out[section] = {**out[section], name: new} if name else new
+    return out
+
+
 class ConfigGuard(Callback):
     """Save the run's config in the checkpoint; on resume, refuse a different one, naming its
     keys (a changed ``train.epochs`` is allowed unless the schedule's length depends on it:
@@ -474,6 +497,8 @@ class ConfigGuard(Callback):
                 **saved,
                 "eval": {**saved_ev, **{k: ev[k] for k in self.may_change if k in ev}},
             }
+        if saved != now:
+            saved = _same_paths(saved, now)
         if saved != now:
             diff = config_diff(saved, now)
             raise ValueError(
