@@ -5,7 +5,8 @@ Any object with these members can be encoded, indexed, evaluated and served, wha
 model). Code asks ``isinstance(model, EmbeddingModel)`` instead of probing attributes one by one,
 or calls :func:`as_embedding_model`, whose ``TypeError`` names the members an object lacks.
 
->>> isinstance(siamkit.SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=4), 8), EmbeddingModel)  # doctest: +SKIP
+>>> import siamkit
+>>> isinstance(siamkit.SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=4), 8), EmbeddingModel)
 True
 """
 

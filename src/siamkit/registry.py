@@ -5,6 +5,7 @@ checks ``params`` against the factory's signature before calling it, so a misspe
 clear sentence naming the key and the accepted ones; an unknown name lists the registered names.
 Registration is explicit (``register``), never a side effect of importing a module.
 
+>>> import torch
 >>> acts = Registry("activation")
 >>> acts.register("relu", torch.nn.ReLU)
 >>> acts.build("relu")

@@ -66,6 +66,7 @@ def list_distances() -> list[str]:
 def get_distance(name: str | Distance) -> Distance:
     """Look up a distance by name; a ``Distance`` object is returned unchanged.
 
+    >>> import torch
     >>> get_distance("cosine").matrix(torch.eye(2), torch.eye(2))
     tensor([[0., 1.],
             [1., 0.]])

@@ -29,7 +29,7 @@ class MahalanobisDistance(nn.Module):
     so an untrained metric is the Euclidean distance.
 
     >>> m = MahalanobisDistance(4)
-    >>> float(m.pairwise(torch.zeros(1, 4), torch.ones(1, 4)))
+    >>> m.pairwise(torch.zeros(1, 4), torch.ones(1, 4)).item()
     2.0
     """
 

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 class MLPEncoder(nn.Module):
     """Linear → batch norm → ReLU (→ dropout) layers. ``num_features`` is ``hidden[-1]``.
 
+    >>> import torch
     >>> MLPEncoder(16, hidden=(32, 32))(torch.zeros(4, 16)).shape
     torch.Size([4, 32])
     """

@@ -7,6 +7,7 @@ small ``grid`` before the fully connected layer makes any input size work while 
 strokes are (a global pool would keep only which strokes there are). ``SigNet(widths=(96, 256, 384, 256),
 fc=1024, stem_stride=1)`` is the published shape; the default is about 80× cheaper.
 
+>>> import torch
 >>> SigNet()(torch.zeros(2, 1, 155, 220)).shape
 torch.Size([2, 128])
 """

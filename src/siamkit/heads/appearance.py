@@ -74,8 +74,8 @@ class AppearanceFeatures(nn.Module):
     >>> features = AppearanceFeatures(pool=4)
     >>> features.extra_dim((1, 28, 28))
     49
-    >>> features(torch.rand(2, 1, 28, 28)).norm(dim=1)
-    tensor([1.0000, 1.0000])
+    >>> features(torch.rand(2, 1, 28, 28)).norm(dim=1).round(decimals=4)
+    tensor([1., 1.])
     """
 
     def __init__(

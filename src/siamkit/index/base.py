@@ -37,6 +37,7 @@ class SearchResult(NamedTuple):
 class SearchIndex(Protocol):
     """What a gallery needs from a search structure.
 
+    >>> from siamkit.index import ExactIndex
     >>> index = ExactIndex(dim=4, distance="cosine")
     >>> index.add(np.eye(4, dtype="float32"), np.arange(4))
     >>> index.search(np.array([[1.0, 0.5, 0.0, 0.0]], dtype="float32"), k=2).ids

@@ -25,6 +25,7 @@ class CircleLoss(nn.Module):
     ``forward(embeddings (B, D), labels (B,), indices=None) -> scalar``: mined ``indices`` (pairs
     or triplets) restrict each anchor's sums to the mined pairs.
 
+    >>> import torch
     >>> CircleLoss(m=0.4, gamma=80)(torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 2, 2])).dim()
     0
     """

@@ -28,6 +28,7 @@ class MultiSimilarityLoss(nn.Module):
     ``forward(embeddings (B, D), labels (B,), indices=None) -> scalar``; given ``indices`` win
     over ``mining``.
 
+    >>> import torch
     >>> loss = MultiSimilarityLoss(mining="multi_similarity")
     >>> loss(torch.nn.functional.normalize(torch.randn(8, 4)), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])).dim()
     0

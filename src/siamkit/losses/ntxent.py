@@ -10,6 +10,7 @@ from siamkit.losses.functional import nt_xent_loss
 class NTXentLoss(nn.Module):
     """InfoNCE over two augmented views of the same ``N`` items.
 
+    >>> import torch
     >>> NTXentLoss(0.5)(torch.randn(4, 8), torch.randn(4, 8)).dim()
     0
     """

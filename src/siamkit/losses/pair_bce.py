@@ -10,7 +10,9 @@ from siamkit.losses.functional import pair_bce_loss
 class PairBCELoss(nn.Module):
     """BCE on the "same" logits of a learned head such as :class:`siamkit.distances.MLPMetric`.
 
-    >>> head = siamkit.distances.MLPMetric(4)
+    >>> import torch
+    >>> from siamkit.distances import MLPMetric
+    >>> head = MLPMetric(4)
     >>> PairBCELoss()(head.logits(torch.randn(3, 4), torch.randn(3, 4)), torch.tensor([1, 0, 1])).dim()
     0
     """

@@ -23,7 +23,7 @@ class PairHeadLoss(nn.Module):
         head: the model's :class:`~siamkit.distances.MLPMetric` (trains with the loss).
         pos_weight: weight of similar pairs; ``None`` balances them by their counts in the batch.
 
-    >>> head = siamkit.distances.MLPMetric(4)
+    >>> head = MLPMetric(4)
     >>> PairHeadLoss(head)(torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 2, 2])).dim()
     0
     """

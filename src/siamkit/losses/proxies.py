@@ -13,7 +13,7 @@ batch, so every step sees every class, whatever a CPU-sized batch holds, and the
 Labels are the dataset's class ids; the modules map them onto their proxies (``classes``).
 
 >>> loss = ProxyAnchorLoss(classes=[3, 5, 7], embedding_dim=4)
->>> float(loss(torch.nn.functional.normalize(torch.randn(6, 4), dim=1), torch.tensor([3, 3, 5, 5, 7, 7]))) > 0
+>>> loss(torch.nn.functional.normalize(torch.randn(6, 4), dim=1), torch.tensor([3, 3, 5, 5, 7, 7])).item() > 0
 True
 """
 

@@ -16,6 +16,7 @@ class SupConLoss(nn.Module):
     ``forward(embeddings (B, D), labels (B,), indices=None)``: mined ``indices`` (pairs or
     triplets) restrict each anchor's positives and denominator to the mined pairs.
 
+    >>> import torch
     >>> SupConLoss(0.1)(torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 2, 2])).dim()
     0
     """

@@ -18,8 +18,9 @@ class HalfTwinNetwork(nn.Module):
     """``delta(f(x), g(y))`` with unshared weights, for inputs of different kinds (e.g. a sketch and a photo,
     a query text and a document vector).
 
-    >>> f = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=(16,))
-    >>> g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=(16,))
+    >>> import torch
+    >>> f = create_encoder("mlp", in_features=8, hidden=(16,))
+    >>> g = create_encoder("mlp", in_features=5, hidden=(16,))
     >>> HalfTwinNetwork(f, g, embedding_dim=4)(torch.randn(3, 8), torch.randn(3, 5)).shape
     torch.Size([3])
     """

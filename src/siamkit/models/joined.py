@@ -10,9 +10,10 @@ distance and cohort: the layout of the ``SiameseNetwork`` with an ``appearance_s
 saved before the join was a composition, so those model folders and checkpoints load unchanged
 (:meth:`JoinedEmbedding.from_legacy_config`), and keep their fingerprints.
 
+>>> from siamkit.encoders import create_encoder
 >>> net = SiameseNetwork(create_encoder("convnet", in_channels=1), 16,
-...                      preprocess=Preprocess(input_shape=(1, 28, 28)))  # doctest: +SKIP
->>> JoinedEmbedding(net, AppearanceFeatures(pool=7), weight=0.5).embedding_dim  # doctest: +SKIP
+...                      preprocess=Preprocess(input_shape=(1, 28, 28)))
+>>> JoinedEmbedding(net, AppearanceFeatures(pool=7), weight=0.5).embedding_dim
 32
 """
 

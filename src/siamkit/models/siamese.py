@@ -114,7 +114,8 @@ class SiameseNetwork(PairScoring, nn.Module):
     Appearance features joined to the embedding (helpful on classes never seen in training) are a
     composition around the network: :class:`~siamkit.models.JoinedEmbedding`.
 
-    >>> net = SiameseNetwork(siamkit.encoders.create_encoder("convnet", in_channels=1), embedding_dim=16)
+    >>> import torch
+    >>> net = SiameseNetwork(create_encoder("convnet", in_channels=1), embedding_dim=16)
     >>> net(torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28)).shape
     torch.Size([2])
     """

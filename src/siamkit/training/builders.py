@@ -1,5 +1,6 @@
 """Build the model, optimiser and learning-rate schedule of a run from its config.
 
+>>> from siamkit.training.config import RunConfig
 >>> cfg = RunConfig()
 >>> net = build_model(cfg.model, input_shape=(1, 28, 28), mean=(0.3,), std=(0.35,))
 >>> net.embedding_dim

@@ -6,6 +6,7 @@ embeddings (never on the model), so users' own loops and the
 
 ``objective(z (B, D), labels (B,), indices=None) -> scalar`` (``indices``: mined Triplets/Pairs)
 
+>>> import torch
 >>> obj = build_objective(LossConfig(kind="triplet", mining="batch_hard"), distance="euclidean")
 >>> z = torch.nn.functional.normalize(torch.randn(8, 4), dim=1)
 >>> round(float(obj(z, torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]))), 0) >= 0

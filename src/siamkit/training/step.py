@@ -1,5 +1,6 @@
 """One optimisation step, usable in your own loop.
 
+>>> import siamkit
 >>> net = siamkit.SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=8, hidden=(16,)), 4)
 >>> loss_fn = siamkit.losses.SupConLoss()
 >>> opt = torch.optim.Adam(net.parameters(), 1e-3)

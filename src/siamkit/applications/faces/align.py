@@ -5,7 +5,7 @@ shape)`` makes the same chip internally: size 150, padding 0.25).
 
 Example:
     >>> chip = FaceAligner().chip(rgb_image, box)  # doctest: +SKIP
-    >>> chip.shape
+    >>> chip.shape  # doctest: +SKIP
     (150, 150, 3)
 """
 

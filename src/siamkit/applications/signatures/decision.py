@@ -4,6 +4,7 @@ A questioned signature's score is the mean, the minimum or the maximum of its di
 writer's ``K`` genuine references (smaller = more likely genuine); it is accepted as genuine when
 the score is at most the threshold.
 
+>>> import torch
 >>> refs = torch.tensor([[0.0, 0.0], [0.0, 2.0]])
 >>> reference_scores(torch.tensor([[0.0, 1.0]]), refs, "euclidean", "max")
 tensor([1.])

@@ -6,6 +6,7 @@ signet_preprocess`): ``(N, 1, H, W)`` in ``[0, 1]``, paper 0 and ink bright. The
 (:class:`~siamkit.models.JoinedEmbedding`, kind ``joined``), so ``save_model`` / ``load_model``,
 the gallery, ``siamkit verify`` and ``siamkit serve`` take it as they are.
 
+>>> import torch
 >>> net = build_signature_model((1, 78, 110), embedding_dim=32)
 >>> net.embed(torch.zeros(2, 1, 78, 110)).shape
 torch.Size([2, 32])

@@ -3,7 +3,7 @@
 Made by ``siamkit train configs/siamfc.yaml --out runs/siamfc-small`` (see BENCHMARKS.md for the
 data, time and scores) and copied to ``pretrained/siamfc-small/``.
 
->>> net = load_pretrained_tracker()  # doctest: +SKIP
+>>> net = load_pretrained_tracker()
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """The SiamFC tracking loop: exemplar from the first frame, scale pyramid, Hann window, damping.
 
->>> tracker = SiamFCTracker(SiamFCNet("tiny"))
->>> tracker.init(frame0, (310, 120, 60, 140))  # doctest: +SKIP
->>> result = tracker.update(frame1)  # doctest: +SKIP
->>> result.box, result.score  # doctest: +SKIP
+>>> import numpy as np
+>>> from siamkit.applications.tracking.model import SiamFCNet
+>>> tracker = SiamFCTracker(SiamFCNet("tiny"))  # untrained; see load_pretrained_tracker
+>>> frame = np.zeros((240, 320, 3), dtype=np.uint8)
+>>> tracker.init(frame, (100, 80, 40, 60))
+>>> result = tracker.update(frame)
+>>> result.box.shape, 0 <= result.score <= 1
+((4,), True)
 """
 
 from __future__ import annotations
