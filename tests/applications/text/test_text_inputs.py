@@ -257,6 +257,21 @@ def test_sources_sharing_an_id_are_refused(run, tmp_path) -> None:
     assert f"{c} line 2 repeats the id 's' of line 1" in _one_error(res)
 
 
+def test_find_plagiarism_takes_the_corpus_load_corpus_returns(text_model, tmp_path) -> None:
+    from siamkit.applications.text.corpus import Document
+    from siamkit.applications.text.plagiarism import find_plagiarism
+
+    (tmp_path / "wiki.txt").write_text(SOURCE)
+    (tmp_path / "other.txt").write_text(OTHER)
+    corpus = load_corpus(tmp_path)
+    suspect = Document("essay", SOURCE)
+    report = find_plagiarism(text_model, suspect, corpus, 0.7)  # was: 'Corpus' is not iterable
+    assert [(s.source, s.coverage) for s in report.scores] == [("wiki.txt", 1.0)]
+    assert report == find_plagiarism(text_model, suspect, corpus.docs, 0.7)
+    assert len(corpus) == 2 and list(corpus) == corpus.docs and corpus[0] == corpus.docs[0]
+    assert corpus[:1] == corpus.docs[:1]
+
+
 # ---------------------------------------------------------------- enroll
 def test_enroll_refuses_a_bad_id_before_making_a_gallery(run, tmp_path) -> None:
     for rows, want in (

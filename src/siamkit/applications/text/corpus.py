@@ -23,10 +23,10 @@ import json
 import os
 import sys
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from siamkit.atomic import relative_note, same_file
 
@@ -154,16 +154,32 @@ def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int
 
 
 @dataclass(frozen=True)
-class Corpus:
+class Corpus(Sequence[Document]):
     """What :func:`load_corpus` read: ``docs`` to work on; ``blank``: documents dropped for
     having no visible character; ``skipped``: ``(path, why)`` of a folder's files not read;
-    ``files``: the files read (to check an output file against)."""
+    ``files``: the files read (to check an output file against).
+
+    A corpus is also the sequence of its ``docs`` (``len``, indexing, iteration), so it goes
+    wherever a list of documents does, e.g. :func:`~siamkit.applications.text.plagiarism.find_plagiarism`.
+    """
 
     path: Path
     docs: list[Document]
     blank: list[Document]
     skipped: list[tuple[str, str]]
     files: list[Path]
+
+    @overload
+    def __getitem__(self, index: int) -> Document: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Document]: ...
+
+    def __getitem__(self, index: int | slice) -> Document | list[Document]:
+        return self.docs[index]
+
+    def __len__(self) -> int:
+        return len(self.docs)
 
     def notes(self, limit: int = 10) -> list[str]:
         """One line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""

@@ -8,6 +8,7 @@ suspect's sentence characters its spans cover.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -127,7 +128,7 @@ def _scores(spans: list[MatchedSpan], sus: list[Passage]) -> list[SourceScore]:
 def find_plagiarism(
     model: TextSiameseNetwork,
     suspect: Document,
-    sources: list[Document],
+    sources: Sequence[Document],
     min_similarity: float,
     max_gap: int = 2,
     progress: bool | None = None,
@@ -135,7 +136,10 @@ def find_plagiarism(
 ) -> PlagiarismReport:
     """Spans of ``suspect`` whose sentences match sentences of ``sources`` at ``min_similarity``.
 
-    >>> report = find_plagiarism(model, Document("essay", text), docs, 0.75)  # doctest: +SKIP
+    ``sources``: a list of documents, or the :class:`~siamkit.applications.text.corpus.Corpus`
+    that :func:`~siamkit.applications.text.corpus.load_corpus` returns.
+
+    >>> report = find_plagiarism(model, Document("essay", text), load_corpus("sources/"), 0.75)  # doctest: +SKIP
 
     ``runtime``: the model's ONNX export (:func:`~siamkit.applications.text.onnx.open_text_runtime`)
     to embed with instead of PyTorch.
