@@ -117,9 +117,8 @@ def train(
     folder = init_from is not None and not _named_start(config, init_from)
     if folder and not resume and not Path(str(init_from)).exists():
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)
-        raise click.BadParameter(
-            f"no saved model at {init_from}{_named_hint(config)}", param_hint="'--init-from'"
-        )
+        hint = _named_starts(config)[2]
+        raise click.BadParameter(f"no saved model at {init_from}{hint}", param_hint="'--init-from'")
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     _refuse_study_folder(out_dir)
     if not resume and not overwrite:
@@ -251,35 +250,30 @@ def _refuse_existing_run(out_dir: Path) -> None:
         )
 
 
-def _named_start(config: str, init_from: str) -> bool:
-    """Whether ``--init-from`` names a model the config's task knows by name, rather than a
-    folder: the built-in tracker (``builtin``) for ``task: siamfc``; a named text model of
+def _named_starts(config: str) -> tuple[tuple[str, ...], bool, str]:
+    """The models the config's task knows by name as ``--init-from`` rather than a folder, whether
+    a folder of that name wins over the name, and what to add to the 'no saved model' error: the
+    built-in tracker (``builtin``) for ``task: siamfc``; the named text models of
     :mod:`siamkit.encoders.text_zoo` (``all-mpnet-base-v2``) for ``task: text``, which the run
     assembles from its installed packages, or names the ones to install."""
     task = _config_task(config)
     if task == "siamfc":
         from siamkit.applications.tracking.pretrained import BUILTIN_NAME
 
-        return init_from == BUILTIN_NAME
+        return (BUILTIN_NAME,), False, f" (or {BUILTIN_NAME}: the built-in tracker)"
     if task == "text":
         from siamkit.encoders.text_zoo import text_model_names
 
-        return init_from in text_model_names() and not Path(init_from).exists()
-    return False
+        names = tuple(text_model_names())
+        return names, True, f" (or a named text model: {', '.join(names)})"
+    return (), False, ""
 
 
-def _named_hint(config: str) -> str:
-    """What else the config's task takes as ``--init-from``, for the 'no saved model' error."""
-    task = _config_task(config)
-    if task == "siamfc":
-        from siamkit.applications.tracking.pretrained import BUILTIN_NAME
-
-        return f" (or {BUILTIN_NAME}: the built-in tracker)"
-    if task == "text":
-        from siamkit.encoders.text_zoo import text_model_names
-
-        return f" (or a named text model: {', '.join(text_model_names())})"
-    return ""
+def _named_start(config: str, init_from: str) -> bool:
+    """Whether ``--init-from`` names a model the config's task knows by name (:func:`_named_starts`)
+    rather than a folder."""
+    names, folder_wins, _ = _named_starts(config)
+    return init_from in names and not (folder_wins and Path(init_from).exists())
 
 
 def _config_task(config: str) -> str | None:
