@@ -324,18 +324,25 @@ def write_embeddings(
     path: Path, z: np.ndarray, ids: Sequence[str], labels: Sequence[Any] | None
 ) -> list[Path]:
     """``.npy``: the ``(N, D)`` float32 matrix plus ``<name>.ids.txt`` (one id per row);
-    ``.parquet``: columns ``id``, ``label`` (if known) and ``embedding`` (list of float32)."""
+    ``.parquet``: columns ``id``, ``label`` (if known) and ``embedding`` (list of float32).
+
+    Each file is written beside its name and renamed over it only when complete (the two files
+    of ``.npy`` together, once both are written), so an interrupted write (Ctrl-C, an error)
+    leaves earlier files as they were and no partial file under the name."""
     import numpy as np
+
+    from siamkit.atomic import atomic_path
 
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".parquet"):  # before a missing folder of --out is made
         raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
-        with open(path, "wb") as f:  # np.save(path) writes "z.NPY" as "z.NPY.npy"
-            np.save(f, z.astype(np.float32), allow_pickle=False)
         ids_path = path.with_suffix(".ids.txt")
-        ids_path.write_text("".join(f"{i}\n" for i in ids))
+        with atomic_path(path) as tmp, atomic_path(ids_path) as ids_tmp:
+            with tmp.open("wb") as f:  # np.save(path) writes "z.NPY" as "z.NPY.npy"
+                np.save(f, z.astype(np.float32), allow_pickle=False)
+            ids_tmp.write_text("".join(f"{i}\n" for i in ids))
         return [path, ids_path]
     try:
         import pyarrow as pa
@@ -349,7 +356,8 @@ def write_embeddings(
         cols["label"] = pa.array([str(v) for v in labels])
     flat = pa.array(z.astype(np.float32).reshape(-1))
     cols["embedding"] = pa.FixedSizeListArray.from_arrays(flat, z.shape[1])
-    pq.write_table(pa.table(cols), path)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(pa.table(cols), tmp)
     return [path]
 
 

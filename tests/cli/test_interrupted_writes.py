@@ -1,0 +1,79 @@
+"""A command interrupted while it writes (Ctrl-C, an error) leaves earlier outputs as they were
+and no partial file under the output's name. The interruption is simulated in-process: a step
+of the write raises KeyboardInterrupt after writing part of its file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from siamkit.cli._inputs import write_embeddings
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("step", ["matrix", "ids"])
+def test_embed_npy_interrupted_keeps_the_earlier_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """z.npy was truncated and rewritten in place, then z.ids.txt: Ctrl-C during either left a
+    partial z.npy, or a new z.npy beside the earlier run's ids (rows that name other images)."""
+    out = tmp_path / "z.npy"
+    write_embeddings(out, np.zeros((3, 4), np.float32), ["a", "b", "c"], None)
+    before = _files(tmp_path)
+    if step == "matrix":
+        real_save = np.save
+
+        def save(f: Any, arr: np.ndarray, **kw: Any) -> None:
+            real_save(f, arr, **kw)
+            f.truncate(40)  # part of the file is on disk
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(np, "save", save)
+    else:
+        real_write = Path.write_text
+
+        def write_text(self: Path, data: str, *a: Any, **kw: Any) -> int:
+            real_write(self, data[:3], *a, **kw)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(Path, "write_text", write_text)
+    with pytest.raises(KeyboardInterrupt):
+        write_embeddings(out, np.ones((5, 4), np.float32), list("vwxyz"), None)
+    monkeypatch.undo()
+    assert _files(tmp_path) == before  # the earlier pair, and no temporary file
+    write_embeddings(out, np.ones((5, 4), np.float32), list("vwxyz"), None)
+    assert np.load(out).shape == (5, 4)
+    assert (tmp_path / "z.ids.txt").read_text().split() == list("vwxyz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.ids.txt", "z.npy"]
+
+
+def test_embed_parquet_interrupted_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow wrote z.parquet in place: Ctrl-C mid-write left a file no reader could open."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "z.parquet"
+    write_embeddings(out, np.zeros((3, 4), np.float32), ["a", "b", "c"], None)
+    before = out.read_bytes()
+
+    def write_table(table: Any, where: Any, **kw: Any) -> None:
+        Path(where).write_bytes(b"PAR1 partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pq, "write_table", write_table)
+    with pytest.raises(KeyboardInterrupt):
+        write_embeddings(out, np.ones((5, 4), np.float32), list("vwxyz"), None)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["z.parquet"]
+    monkeypatch.undo()
+    new = tmp_path / "new.parquet"
+    monkeypatch.setattr(pq, "write_table", write_table)
+    with pytest.raises(KeyboardInterrupt):
+        write_embeddings(new, np.ones((5, 4), np.float32), list("vwxyz"), None)
+    assert not new.exists()
