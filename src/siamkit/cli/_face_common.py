@@ -26,7 +26,8 @@ _THRESHOLD = click.option(
 )
 
 
-def _model_options(fn: Any) -> Any:
+def detector_options(fn: Any) -> Any:
+    """``--detector`` and ``--upsample``: how faces are found (every command that finds faces)."""
     fn = click.option(
         "--upsample",
         type=click.IntRange(0, 4),
@@ -34,13 +35,17 @@ def _model_options(fn: Any) -> Any:
         show_default=True,
         help="Detector upsampling: 1 finds faces down to ~40 px, 0 only from ~80 px (4x faster).",
     )(fn)
-    fn = click.option(
+    return click.option(
         "--detector",
         type=click.Choice(["hog", "cnn"]),
         default="hog",
         show_default=True,
         help="dlib's HOG detector (fast) or its CNN detector (more faces, ~20x slower on CPU).",
     )(fn)
+
+
+def _model_options(fn: Any) -> Any:
+    fn = detector_options(fn)
     return click.option(
         "--model",
         default="dlib",

@@ -64,7 +64,8 @@ def enroll(
 
     Every image must show a face; otherwise nothing is enrolled. One transaction. A face the
     label already holds (the same photo enrolled before, or given twice: the same embedding) is
-    skipped, so enrolling a folder again adds only what is new.
+    skipped, so enrolling the same photos again adds only what is new. IMAGES are files (a
+    shell pattern such as alice/*.jpg gives a folder's photos).
 
     \b
     Example:

@@ -10,15 +10,21 @@ from typing import Any
 
 import click
 
-from siamkit.cli._face_common import _IMAGE, _JSON, _emit, _model_options, _pipeline
+from siamkit.cli._face_common import (
+    _IMAGE,
+    _JSON,
+    _emit,
+    _model_options,
+    _pipeline,
+    detector_options,
+)
 from siamkit.cli.gallery_cmds import _friendly
 
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False))
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--detector", type=click.Choice(["hog", "cnn"]), default="hog", show_default=True)
-@click.option("--upsample", type=click.IntRange(0, 4), default=1, show_default=True)
+@detector_options
 @_JSON
 @_friendly
 def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) -> None:
@@ -63,10 +69,29 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     help="A folder per identity, for open-set 1:N (rank-1, DIR@FAR).",
 )
 @click.option(
-    "--unknown-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True
+    "--unknown-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.5,
+    show_default=True,
+    help="With --identities: the share of the identities left out of the gallery, whose images "
+    "probe as unknowns.",
 )
-@click.option("--far", "fars", type=float, multiple=True, default=(0.01, 0.1), show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--far",
+    "fars",
+    type=float,
+    multiple=True,
+    default=(0.01, 0.1),
+    show_default=True,
+    help="With --identities: a false accept rate to report DIR and the threshold at (repeatable).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="With --identities: which identities are left out.",
+)
 @_model_options
 @_JSON
 @_friendly
