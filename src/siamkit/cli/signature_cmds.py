@@ -121,7 +121,12 @@ def enroll(
 
     The bank records the model folder, so later `verify` and `enroll` calls on it find the model
     without --model. A scan the writer already holds (enrolled before, or given twice: the same
-    embedding) is skipped, so enrolling a folder again adds only what is new.
+    embedding) is skipped, so enrolling the same scans again adds only what is new. IMAGES are
+    files (a shell pattern such as refs/0042/*.png gives a folder's scans).
+
+    \b
+    Example:
+      siamkit signature enroll --gallery bank.db --writer 0042 ref1.png ref2.png ref3.png
     """
     from siamkit.applications.signatures.bank import SignatureBank
 
@@ -171,7 +176,12 @@ def verify(
     threshold: float | None,
     as_json: bool,
 ) -> None:
-    """Is IMAGE a genuine signature of WRITER? Score against the enrolled references."""
+    """Is IMAGE a genuine signature of WRITER? Score against the enrolled references.
+
+    \b
+    Example:
+      siamkit signature verify --gallery bank.db --writer 0042 cheque.png --json
+    """
     from siamkit.applications.signatures.bank import SignatureBank
 
     refuse_missing_store(gallery_path, "signature bank", "enroll a writer first.")
@@ -198,13 +208,32 @@ def verify(
 
 @signature.command()
 @click.argument("out", type=click.Path(file_okay=False))
-@click.option("--writers", default=20, show_default=True, type=click.IntRange(1))
-@click.option("--genuine", default=12, show_default=True, type=click.IntRange(1))
-@click.option("--forged", default=12, show_default=True, type=click.IntRange(0))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--writers", default=20, show_default=True, type=click.IntRange(1), help="Writers to make."
+)
+@click.option(
+    "--genuine",
+    default=12,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Genuine signatures per writer.",
+)
+@click.option(
+    "--forged",
+    default=12,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Skilled forgeries per writer.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @_friendly
 def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
-    """Write SYNTHETIC signatures to OUT/<writer>/genuine/*.png and OUT/<writer>/forged/*.png."""
+    """Write SYNTHETIC signatures to OUT/<writer>/genuine/*.png and OUT/<writer>/forged/*.png.
+
+    \b
+    Example:
+      siamkit signature synth sigs/ --writers 40
+    """
     from siamkit.data.synthetic_signatures import write_signature_folders
 
     write_signature_folders(out, writers, genuine, forged, seed)
@@ -232,12 +261,19 @@ def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool
 @click.option(
     "--data",
     required=True,
-    help="A signature folder (CEDAR, GPDS, BHSig or writer/genuine|forged), or synthetic:WRITERS.",
+    help="A signature folder (CEDAR, GPDS, BHSig or writer/genuine|forged), or "
+    "synthetic:WRITERS[:SEED] (writers made on the fly; seed 1000 unless given).",
 )
 @click.option(
     "--layout", default="auto", show_default=True, help="auto, folders, cedar, gpds, bhsig."
 )
-@click.option("--references", default=5, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--references",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Genuine signatures per writer taken as its references; the rest are probes.",
+)
 @_REDUCE
 @click.option(
     "--threshold", type=DistanceThreshold(), default=None, help="Override the model's threshold."
@@ -259,7 +295,13 @@ def evaluate_cmd(
     seed: int,
     as_json: bool,
 ) -> None:
-    """FAR, FRR and EER of MODEL on skilled and on random forgeries of the writers in --data."""
+    """FAR, FRR and EER of MODEL on skilled and on random forgeries of the writers in --data.
+
+    \b
+    Examples:
+      siamkit signature evaluate runs/sig/model --data sigs/ --report report.html
+      siamkit signature evaluate runs/sig/model --data CEDAR/ --references 5 --reduce mean --json
+    """
     evaluate_signature_data(
         model_path, data, layout, references, reduce, threshold, report, seed, as_json
     )
