@@ -534,3 +534,11 @@ def test_a_report_path_below_a_file_is_refused_before_tracking(
     res = CliRunner().invoke(cli, [*args, "--report", str(report)])
     assert res.exit_code == 1 and f"Error: --report {report} cannot be written" in res.output
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_evaluate_tracking_refuses_fewer_than_one_synthetic_sequence() -> None:
+    for n in ("0", "-2"):
+        res = CliRunner().invoke(
+            cli, ["evaluate-tracking", "--synthetic", "test", "--n-sequences", n]
+        )
+        assert res.exit_code == 2 and "--n-sequences" in res.output, res.output

@@ -146,9 +146,10 @@ def track(
     """Follow the object in BOX through VIDEO with a Siamese tracker (SiamFC).
 
     \b
-    siamkit track video.mp4 --box 310,120,60,140 --out tracked.mp4 --boxes boxes.csv
-    siamkit track video.mp4 --box 310,120,60,140 --model runs/siamfc/model --show-response --out r.mp4
-    siamkit track video.mp4 --start-frame 1500 --frames 300 --box 310,120,60,140 --boxes boxes.csv
+    Examples:
+      siamkit track video.mp4 --box 310,120,60,140 --out tracked.mp4 --boxes boxes.csv
+      siamkit track video.mp4 --box 310,120,60,140 --model runs/siamfc/model --show-response --out r.mp4
+      siamkit track video.mp4 --start-frame 1500 --frames 300 --box 310,120,60,140 --boxes boxes.csv
     """
     import torch
 
@@ -224,14 +225,24 @@ def track(
     help="Instead of --data: synthetic sequences of this split.",
 )
 @click.option(
-    "--n-sequences", type=int, default=8, show_default=True, help="How many synthetic sequences."
+    "--n-sequences",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="How many synthetic sequences (with --synthetic).",
 )
 @click.option(
     "--report",
     type=click.Path(dir_okay=False),
     help="Write an HTML report with the plots and annotated frames.",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="CPU threads for torch.",
+)
 @click.option(
     "--json",
     "as_json",
@@ -251,8 +262,9 @@ def evaluate_tracking(
     """OTB-style evaluation of a tracker MODEL (default: the built-in one): success AUC, precision@20px.
 
     \b
-    siamkit evaluate-tracking runs/siamfc/model --data SEQUENCES_DIR --report report.html
-    siamkit evaluate-tracking --synthetic test --report report.html
+    Examples:
+      siamkit evaluate-tracking runs/siamfc/model --data SEQUENCES_DIR --report report.html
+      siamkit evaluate-tracking --synthetic test --report report.html
     """
     import torch
 
@@ -340,8 +352,9 @@ def export_tracker(model_path: str | None, out: str, force: bool) -> None:
     Existing files in --out are replaced only with --force.
 
     \b
-    siamkit export-tracker runs/siamfc/model --out tracker-onnx
-    siamkit track video.mp4 --box 310,120,60,140 --onnx tracker-onnx --out tracked.mp4
+    Examples:
+      siamkit export-tracker runs/siamfc/model --out tracker-onnx
+      siamkit track video.mp4 --box 310,120,60,140 --onnx tracker-onnx --out tracked.mp4
     """
     from siamkit.applications.tracking.onnx import export_tracker_onnx
 
