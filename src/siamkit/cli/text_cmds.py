@@ -33,8 +33,8 @@ _THRESHOLD = click.option(
     "--threshold",
     default="auto",
     show_default=True,
-    help="Cosine similarity at or above which texts count as the same, or 'auto' for the "
-    "model's calibrated threshold.",
+    help="Cosine similarity at or above which texts count as the same, or 'auto': the model's "
+    "calibrated threshold, else all-MiniLM-L6-v2's default (the output says which).",
 )
 
 
@@ -46,7 +46,8 @@ def _runtime_option(fp32: str, int8: str) -> Any:
         default="torch",
         show_default=True,
         help=f"Embed with PyTorch, or with the model's ONNX export: fp32 ({fp32}) or int8 "
-        f"({int8}). Export first with `siamkit export MODEL --format onnx --int8`.",
+        f"({int8}). Export first with `siamkit export MODEL --format onnx --int8` (the default "
+        "model: `siamkit text export --out DIR --int8`, then --onnx-dir DIR).",
     )
 
 
@@ -166,8 +167,9 @@ def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, st
 def text() -> None:
     """Text similarity, near-duplicate groups and plagiarism reports with a Siamese transformer.
 
-    Texts longer than the model's window (256 tokens) are embedded as overlapping windows whose
-    embeddings are averaged; the commands say when that happened.
+    Texts longer than the model's window (256 tokens unless it was saved with another) are
+    embedded as overlapping windows whose embeddings are averaged; the commands say when that
+    happened.
     """
 
 
@@ -183,7 +185,12 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
 
     --json: similarity, distance (1 - similarity), min_similarity (the threshold, as
     --threshold takes it) and max_distance (the same threshold as a distance), threshold_source,
-    same, chunked and score (on the fine-tuning scores' scale; null without a score map)."""
+    same, chunked and score (on the fine-tuning scores' scale; null without a score map).
+
+    \b
+    Example:
+      siamkit text similarity "A man is playing guitar." "Someone plays a guitar." --json
+    """
     from siamkit.applications.text.similarity import compare_texts
 
     r = compare_texts(_model(model_path), a, b, _similarity(threshold), "--threshold")
@@ -243,7 +250,13 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
     default=None,
     help=f"JSONL key / CSV column of ids, each given once {_ID_DEFAULT}.",
 )
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--batch-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Texts per forward pass.",
+)
 @click.option(
     "--faiss-above",
     default=50_000,
@@ -273,7 +286,14 @@ def dedup(
     """Find groups of near-duplicate texts in CORPUS (.jsonl, .csv, a text file or a folder).
 
     Each line of --out is one group: its members' ids and scores against the group's first
-    member (cosine, or passage coverage with --by passages), and the weakest linked pair."""
+    member (cosine, or passage coverage with --by passages), and the weakest linked pair.
+
+    \b
+    Examples:
+      siamkit text dedup corpus.jsonl --out groups.jsonl --threshold auto
+      siamkit text dedup tickets.csv --text-field body --rule clique --out groups.jsonl
+      siamkit text dedup articles.jsonl --by passages --out groups.jsonl
+    """
     import sys
 
     import numpy as np
@@ -402,7 +422,12 @@ def plagiarism(
     """Match SUSPECT's sentences against the sources and report the copied spans side by side.
 
     A --corpus folder is read recursively, skipping hidden files and folders, files without a
-    text suffix, earlier plagiarism reports and SUSPECT itself (each listed on stderr)."""
+    text suffix, earlier plagiarism reports and SUSPECT itself (each listed on stderr).
+
+    \b
+    Example:
+      siamkit text plagiarism essay.txt --corpus sources/ --out report.html
+    """
     from siamkit.applications.text.corpus import Document, read_text_file
     from siamkit.applications.text.plagiarism import find_plagiarism
     from siamkit.applications.text.report_html import render_report
@@ -459,7 +484,13 @@ def plagiarism(
     help="JSONL key / CSV column whose value is each text's label (texts sharing it are one "
     f"label) {_ID_DEFAULT}.",
 )
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--batch-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Texts per forward pass.",
+)
 @_runtime_option("the same embeddings to about 1e-6, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_JSON
@@ -483,6 +514,10 @@ def enroll(
     so the service can show what matched. A text its label already holds (enrolled before, or
     given twice) is skipped, so enrolling a corpus again adds only what is new. Every id is
     checked as a label before the gallery is created; a missing --gallery folder is created.
+
+    \b
+    Example:
+      siamkit text enroll tickets.jsonl --gallery tickets.db --model runs/tickets/model
     """
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.gallery import check_labels, enroll_documents
@@ -549,6 +584,10 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
 
     The same as `siamkit export MODEL --format onnx [--int8]` of a saved text bundle, also for
     a Hugging Face folder or the default model.
+
+    \b
+    Example:
+      siamkit text export --model runs/tickets/model --out edge/ --int8
     """
     from siamkit.applications.text.onnx import export_text_bundle
 
@@ -634,6 +673,10 @@ def lexical(
     calibrated threshold or score map of MODEL are dropped. Give --calibrate PAIRS to set a
     threshold of its own, pass --threshold to the commands, or fine-tune it on labelled pairs
     (`siamkit train`), which calibrates one.
+
+    \b
+    Example:
+      siamkit text lexical --corpus background.jsonl --out runs/hybrid --calibrate val_pairs.csv
     """
     from siamkit.applications.text.corpus import read_corpus, read_text_file
     from siamkit.applications.text.lexical import LexicalTower
