@@ -99,7 +99,9 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     help="Split of a built-in dataset: 'test' holds images of the training classes that "
     "training did not use (Fashion-MNIST; digits have no test split).",
 )
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with Fashion-MNIST.")
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), help="Folder with the Fashion-MNIST files."
+)
 @click.option(
     "--target",
     type=click.Choice(["eer", "accuracy", "far"]),
@@ -128,7 +130,12 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     "all-mpnet-base-v2) rather than a siamkit model: save it here as a siamkit text model with "
     "the threshold.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA if available), cpu, cuda or cuda:N.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @friendly_errors
 def calibrate(

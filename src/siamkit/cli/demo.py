@@ -114,7 +114,8 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
 )
 @click.option(
     "--train-classes",
-    help="Comma-separated Fashion-MNIST classes to train on; the rest are the unseen test classes [default: 0,1,2,3,4,5].",
+    help="Comma-separated Fashion-MNIST classes to train on; the rest are the unseen test "
+    "classes [default: 0,1,2,3,4,5, or --config's data.train_classes].",
 )
 @click.option(
     "--epochs", type=click.IntRange(min=1), help="Training epochs [default: the recipe's]."
@@ -125,9 +126,9 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
 @click.option(
     "--episodes",
     type=click.IntRange(min=1),
-    help="Few-shot episodes of the evaluation [default: 1000].",
+    help="Few-shot episodes of the evaluation [default: 1000, or --config's eval.episodes].",
 )
-@click.option("--seed", type=int, help="Training seed [default: 0].")
+@click.option("--seed", type=int, help="Training seed [default: 0, or --config's train.seed].")
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),

@@ -244,7 +244,13 @@ def _int8_check(
 @click.option(
     "--calib-size", default=300, show_default=True, type=click.IntRange(1), help="Images used."
 )
-@click.option("--opset", default=17, show_default=True, type=click.IntRange(9, 30))
+@click.option(
+    "--opset",
+    default=17,
+    show_default=True,
+    type=click.IntRange(9, 30),
+    help="ONNX opset version of the graph.",
+)
 @click.option(
     "--exporter",
     type=click.Choice(["torchscript", "dynamo"]),

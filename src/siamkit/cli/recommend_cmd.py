@@ -30,7 +30,9 @@ from siamkit.cli.gallery_cmds import _friendly
     required=True,
     help="A liked item: its label, or '#ID' for one gallery item id. Repeat for several.",
 )
-@click.option("--k", "k", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="Items to list."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @_friendly
 def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_json: bool) -> None:

@@ -53,7 +53,13 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
     show_default=True,
     help="Address to listen on. Anything but loopback needs an API key.",
 )
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--api-key",
     envvar="SIAMKIT_API_KEY",
@@ -112,6 +118,7 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Least severe server log messages shown.",
 )
 def serve(
     model: str,

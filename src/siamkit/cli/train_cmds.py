@@ -354,8 +354,8 @@ def _run_task(
 @click.option(
     "--classes",
     help="Comma-separated class names or numbers to test on (e.g. shirt,sneaker,bag) "
-    "[default: a folder's sub-folders, or on the folder the model trained on and for built-in "
-    "data those it did not train on; else 6,7,8,9].",
+    "[default: a folder's sub-folders (the folder the model trained on: those it did not train "
+    "on); built-in data: the classes the model did not train on, else 6,7,8,9].",
 )
 @click.option(
     "--split",
@@ -505,8 +505,20 @@ def evaluate(
     type=click.Choice(["fashion-mnist", "digits"]),
     help="Embed a built-in dataset instead of INPUTS.",
 )
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train"]),
+    default="test",
+    show_default=True,
+    help="Split of --data fashion-mnist (digits have one set of images).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Images per forward pass.",
+)
 @DEVICE
 @friendly_errors
 def embed(
