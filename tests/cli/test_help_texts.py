@@ -1,0 +1,134 @@
+"""Every command's ``--help`` says what the command takes: each option has a line of help, the
+example lines (in the help and in the README's shell blocks) use only options their command has,
+and the configs they name ship in configs/."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from siamkit.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _commands() -> Iterator[tuple[str, click.Command, click.Context]]:
+    """``("siamkit face enroll", command, context)`` of every command and group."""
+
+    def walk(
+        cmd: click.Command, path: str, parent: click.Context | None
+    ) -> Iterator[tuple[str, click.Command, click.Context]]:
+        ctx = click.Context(cmd, info_name=path.rsplit(" ", 1)[-1], parent=parent)
+        yield path, cmd, ctx
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None, (path, name)
+                yield from walk(sub, f"{path} {name}", ctx)
+
+    yield from walk(cli, "siamkit", None)
+
+
+def _options(cmd: click.Command) -> set[str]:
+    return {o for p in cmd.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
+
+
+def _resolve(tokens: list[str]) -> tuple[click.Command, list[str]]:
+    """The command a ``siamkit ...`` line runs and the tokens left for it."""
+    cmd: click.Command = cli
+    ctx = click.Context(cli, info_name="siamkit")
+    i = 0
+    while isinstance(cmd, click.Group) and i < len(tokens):
+        if cmd is not cli and any(isinstance(p, click.Argument) for p in cmd.params):
+            i += 1  # the group's own argument: `siamkit gallery PATH list`
+        sub = cmd.get_command(ctx, tokens[i]) if i < len(tokens) else None
+        if sub is None:
+            break
+        ctx = click.Context(sub, info_name=tokens[i], parent=ctx)
+        cmd, i = sub, i + 1
+    return cmd, tokens[i:]
+
+
+def unknown_options(line: str) -> list[str]:
+    """The ``--options`` of a shell line's ``siamkit ...`` command that the command lacks."""
+    bad = []
+    for part in re.split(r"&&|\|", line.split(" #")[0]):
+        found = re.search(r"(?:^|\s)(?:-m )?siamkit (.*)$", part.strip().rstrip("\\"))
+        if not found:
+            continue
+        try:
+            tokens = shlex.split(found.group(1))
+        except ValueError:
+            continue
+        cmd, rest = _resolve(tokens)
+        known = _options(cmd) | {"--help"}
+        bad += [
+            f"{cmd.name} {t}" for t in rest if t.startswith("--") and t.split("=")[0] not in known
+        ]
+    return bad
+
+
+def _readme_shell_lines() -> list[str]:
+    lines, inside = [], False
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            inside = line.strip() in ("```bash", "```sh", "```shell")
+            continue
+        if inside and "siamkit " in line:
+            lines.append(line)
+    return lines
+
+
+def test_every_option_has_help() -> None:
+    missing = [
+        f"{path} {p.opts[0]}"
+        for path, cmd, _ in _commands()
+        for p in cmd.params
+        if isinstance(p, click.Option) and not p.help and p.name != "help"
+    ]
+    assert missing == []
+
+
+def test_help_examples_use_options_the_command_has() -> None:
+    bad = []
+    for path, cmd, ctx in _commands():
+        for line in cmd.get_help(ctx).splitlines():
+            if line.strip().startswith(("siamkit ", "torchrun ")):
+                bad += [f"{path}: {b}" for b in unknown_options(line)]
+    assert bad == []
+
+
+def test_readme_command_lines_use_options_the_command_has() -> None:
+    lines = _readme_shell_lines()
+    assert len(lines) > 50  # the README's shell blocks were found
+    assert [b for line in lines for b in unknown_options(line)] == []
+
+
+def test_the_check_catches_an_unknown_option() -> None:
+    assert unknown_options("siamkit enroll m --gallery g.db --db x a.png") == ["enroll --db"]
+    assert unknown_options("siamkit gallery g.db stats --jsn") == ["stats --jsn"]
+    assert unknown_options("siamkit face crop a/ b/ --detector cnn  # --nope") == []
+
+
+def test_configs_named_in_help_ship() -> None:
+    named = {
+        (path, m)
+        for path, cmd, ctx in _commands()
+        for m in re.findall(r"configs/[\w.-]+\.yaml", cmd.get_help(ctx))
+    }
+    assert named  # the help names some
+    assert [(path, m) for path, m in sorted(named) if not (ROOT / m).is_file()] == []
+
+
+def test_no_enroll_help_promises_folders_it_refuses() -> None:
+    """face / signature enroll take image files only (a folder is refused), so their help must
+    not speak of enrolling a folder."""
+    for path, cmd, ctx in _commands():
+        images = [p for p in cmd.params if isinstance(p, click.Argument) and p.name == "images"]
+        if images and isinstance(images[0].type, click.Path) and not images[0].type.dir_okay:
+            text = " ".join(cmd.get_help(ctx).split())
+            assert "enrolling a folder" not in text, path
