@@ -77,3 +77,73 @@ def test_embed_parquet_interrupted_leaves_no_partial_file(
     with pytest.raises(KeyboardInterrupt):
         write_embeddings(new, np.ones((5, 4), np.float32), list("vwxyz"), None)
     assert not new.exists()
+
+
+def _fake_text_export(monkeypatch: pytest.MonkeyPatch, content: str) -> Any:
+    """The text export with its graph writing and parity check replaced by a stand-in that
+    writes one file of ``content`` (the folder logic is what is tested)."""
+    from siamkit.applications.text import onnx
+
+    def export(model: Any, folder: Path, int8: bool = False) -> Path:
+        (Path(folder) / onnx.ONNX_NAME).write_text(content)
+        (Path(folder) / onnx.META_NAME).write_text("{}")
+        return Path(folder)
+
+    monkeypatch.setattr(onnx, "export_text_onnx", export)
+    monkeypatch.setattr(onnx, "onnx_parity", lambda *a, **k: (0.0, 1.0))
+    return onnx
+
+
+def test_text_export_force_interrupted_keeps_the_earlier_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """export --force deleted the earlier export folder, then moved the new one in: Ctrl-C while
+    it deleted left part of the earlier export, or none, and the new one was discarded too."""
+    import shutil
+
+    onnx = _fake_text_export(monkeypatch, "old graph")
+    out = tmp_path / "edge"
+    onnx.export_text_bundle(None, out)
+    before = _files(out)
+    onnx = _fake_text_export(monkeypatch, "new graph")
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path: Any, *a: Any, **kw: Any) -> None:
+        if Path(path) == out:  # deleting the earlier export: stopped after its first file
+            sorted(out.iterdir())[0].unlink()
+            raise KeyboardInterrupt
+        real_rmtree(path, *a, **kw)
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if Path(target) == out and self.name != ".edge.old":  # moving the new export in
+            raise KeyboardInterrupt
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        onnx.export_text_bundle(None, out, force=True)
+    monkeypatch.setattr(Path, "rename", real_rename)
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    assert _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]  # no temporary folder
+    onnx.export_text_bundle(None, out, force=True)
+    assert (out / onnx.ONNX_NAME).read_text() == "new graph"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]
+
+
+def test_text_export_killed_between_its_renames_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replacement killed after the earlier export was moved aside (no ``edge``, a complete
+    ``.edge.old``): the next export finds the earlier one where it was."""
+    onnx = _fake_text_export(monkeypatch, "old graph")
+    out = tmp_path / "edge"
+    onnx.export_text_bundle(None, out)
+    out.rename(tmp_path / ".edge.old")  # what the kill leaves
+    with pytest.raises(FileExistsError):
+        onnx.export_text_bundle(None, out)  # without force the earlier export is kept
+    assert (out / onnx.ONNX_NAME).read_text() == "old graph"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]

@@ -587,15 +587,21 @@ def export_text_bundle(
 
     The files are written to a temporary folder beside ``folder`` and moved in only when the
     fp32 graph's embeddings reach cosine :data:`FP32_MIN_COSINE` with the model's on every
-    probe text; an existing ``folder`` is replaced only with ``force``. Nothing is half-written.
+    probe text; an existing ``folder`` is replaced only with ``force``, and stays whole until the
+    new export takes its place (a replacement killed between the two renames is undone by the
+    next call). Nothing is half-written.
 
     >>> export_text_bundle(load_text_model("runs/tickets/model"), "edge/", int8=True)  # doctest: +SKIP
     """
     out = Path(folder)
+    old = out.with_name(f".{out.name}.old")  # the export being replaced, until the new is in
+    if not out.exists() and (old / META_NAME).is_file():
+        old.rename(out)  # a replacement killed between its two renames: the earlier export
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; replace it with force=True")
     if out.exists() and not (out / META_NAME).is_file():
         raise ValueError(f"{out} exists and is not a text ONNX export; choose another folder")
+    shutil.rmtree(old, ignore_errors=True)  # left by a replacement stopped while removing it
     tmp = temp_folder(out.parent, prefix=f".{out.name}.")  # an ordinary folder's permissions
     try:
         export_text_onnx(model, tmp, int8=int8)
@@ -608,9 +614,17 @@ def export_text_bundle(
                 f"the fp32 ONNX graph's embeddings differ from PyTorch's (cosine "
                 f"{rows[0].min_cosine:.6f} < {FP32_MIN_COSINE}); nothing was written"
             )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        if out.exists():  # renamed aside, not deleted, until the new export is in its place
+            out.rename(old)
+            try:
+                tmp.rename(out)
+            except BaseException:
+                if not out.exists():
+                    old.rename(out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
