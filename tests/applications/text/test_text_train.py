@@ -235,3 +235,35 @@ def test_text_export_command_reports_parity_and_keeps_an_export(tiny_hf: Path, t
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 2 and "already exists; pass --force" in again.output
     assert CliRunner().invoke(cli, [*args, "--force"]).exit_code == 0
+
+
+def test_metrics_json_is_whole_or_absent_when_the_run_is_stopped_writing_it(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """metrics.json was written in place: Ctrl-C mid-write left a truncated file under its name
+    (the other outputs are written beside their names and renamed)."""
+    real = Path.write_text
+
+    def dying_write(self: Path, data: str, *a: Any, **kw: Any) -> int:
+        if self.name == "metrics.json" or self.name.startswith(".metrics.json"):
+            real(self, data[:5], *a, **kw)
+            raise KeyboardInterrupt
+        return real(self, data, *a, **kw)
+
+    real_bytes = Path.write_bytes
+
+    def dying_bytes(self: Path, data: bytes) -> int:
+        if self.name.startswith(".metrics.json"):
+            real_bytes(self, data[:5])
+            raise KeyboardInterrupt
+        return real_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_text", dying_write)
+    monkeypatch.setattr(Path, "write_bytes", dying_bytes)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(
+            _config(tiny_hf, pairs_csv, epochs=1), tmp_path / "run", TaskOptions(progress=False)
+        )
+    monkeypatch.undo()
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    assert not list((tmp_path / "run").glob(".metrics.json*"))

@@ -43,7 +43,7 @@ from siamkit.applications.text.pairs import NoDuplicatesBatchSampler, TextExampl
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
-from siamkit.atomic import atomic_path, same_file
+from siamkit.atomic import atomic_path, atomic_write, same_file
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -362,7 +362,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     if init_from is not None:
         meta["init_from"] = init_from
     model_dir = save_model(model, out_dir / "model", threshold=threshold, metadata=meta)  # type: ignore[arg-type]
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return TaskSummary(model_dir, metrics, {"metrics": out_dir / "metrics.json"})
 
 
