@@ -147,3 +147,31 @@ def test_text_export_killed_between_its_renames_is_undone(
         onnx.export_text_bundle(None, out)  # without force the earlier export is kept
     assert (out / onnx.ONNX_NAME).read_text() == "old graph"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]
+
+
+def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in a command ended with click's "Aborted!" and exit status 1, which a script
+    cannot tell from a refused input; a shell reports 130 for a command stopped by Ctrl-C."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    import siamkit
+    from siamkit.cli import train_cmds
+    from siamkit.cli.main import cli
+
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
+    pre = siamkit.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 8, 8))
+    model = siamkit.save_model(siamkit.SiameseNetwork(enc, 8, preprocess=pre), tmp_path / "m")
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+
+    def interrupted(*a: Any, **kw: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_cmds, "write_embeddings", interrupted)
+    out = tmp_path / "z.npy"
+    res = CliRunner().invoke(cli, ["embed", str(model), str(tmp_path / "a.png"), "--out", str(out)])
+    assert res.exit_code == 130
+    assert res.output.strip().splitlines() == [
+        "interrupted (Ctrl-C) before the command finished; run it again"
+    ]
+    assert not out.exists()

@@ -62,6 +62,17 @@ class LazyGroup(click.Group):
             self.add_command(getattr(importlib.import_module(f"siamkit.cli.{module}"), attr))
         return self.commands.get(cmd_name)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; Ctrl-C ends it with one line and exit status 130 (128 + SIGINT, what
+        a shell reports for a command stopped by Ctrl-C), not click's "Aborted!" and status 1.
+        Its outputs are written beside their names and renamed only when complete, so nothing
+        half-written is left under an output's name."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted (Ctrl-C) before the command finished; run it again", err=True)
+            raise click.exceptions.Exit(130) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="siamkit")
