@@ -96,6 +96,32 @@ def temp_folder(parent: str | os.PathLike[str], prefix: str) -> Path:
     return tmp
 
 
+#: A temporary folder nobody has written to for this long belongs to a write that was killed.
+STALE_TEMP_FOLDER_S = 600.0
+
+
+def remove_stale_temp_folders(
+    parent: str | os.PathLike[str], prefix: str, age_s: float = STALE_TEMP_FOLDER_S
+) -> list[Path]:
+    """Delete the folders in ``parent`` named ``prefix...`` that were last written more than
+    ``age_s`` seconds ago: the temporary folders of writes killed with SIGKILL, which no
+    ``finally`` removed. A running write's folder is recent and left alone. Returns what was
+    removed."""
+    import glob
+    import shutil
+    import time
+
+    now, removed = time.time(), []
+    for stale in Path(parent).glob(f"{glob.escape(prefix)}*"):
+        try:
+            if stale.is_dir() and now - stale.stat().st_mtime > age_s:
+                shutil.rmtree(stale, ignore_errors=True)
+                removed.append(stale)
+        except FileNotFoundError:  # another process removed it first
+            continue
+    return removed
+
+
 def _mode_for(target: Path) -> int:
     """The permissions a new ``target`` gets: those of the file it replaces, else what the umask
     gives a new file (``mkstemp`` makes 0600)."""

@@ -175,3 +175,49 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, monkeypatch: pytest.M
         "interrupted (Ctrl-C) before the command finished; run it again"
     ]
     assert not out.exists()
+
+
+def test_text_export_removes_the_temporary_folders_of_killed_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each export killed with SIGKILL left its temporary folder (a 90 MB graph for MiniLM) in
+    the model folder, and no later export removed it. One older than a running export could
+    be is removed now; a recent one (an export running now) is left alone."""
+    import os
+    import time
+
+    onnx = _fake_text_export(monkeypatch, "graph")
+    stale, recent = tmp_path / ".edge.killed1", tmp_path / ".edge.running"
+    for d in (stale, recent):
+        d.mkdir()
+        (d / onnx.ONNX_NAME).write_text("part of a graph")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    onnx.export_text_bundle(None, tmp_path / "edge")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".edge.running", "edge"]
+
+
+def test_int8_export_removes_the_temporary_folders_of_killed_quantisations(
+    tmp_path: Path,
+) -> None:
+    """A quantisation killed with SIGKILL left its ``.quantize*`` folder (the pre-processed
+    graph, a model's size) in the model folder, and no later export removed it."""
+    import os
+    import time
+
+    import siamkit
+    from siamkit.export import export_onnx, quantize_onnx
+
+    pytest.importorskip("onnxruntime")
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
+    pre = siamkit.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 8, 8))
+    folder = siamkit.save_model(siamkit.SiameseNetwork(enc, 8, preprocess=pre), tmp_path / "m")
+    fp32 = export_onnx(siamkit.load_model(folder), folder / "model.onnx").path
+    stale, recent = folder / ".quantize_killed", folder / ".quantize_running"
+    for d in (stale, recent):
+        d.mkdir()
+        (d / "pre.onnx").write_bytes(b"part of a graph")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    quantize_onnx(fp32, mode="dynamic")
+    assert not stale.exists() and recent.exists()

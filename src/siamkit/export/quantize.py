@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from siamkit.atomic import remove_stale_temp_folders
 from siamkit.export.onnx import INPUT_NAME, ONNX_FILE, OnnxExport, import_onnx
 from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
 from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
@@ -182,6 +183,7 @@ def quantize_onnx(
         raise ValueError(f"{src} is already quantised ({info.precision}); quantise the fp32 export")
     calib = _check_calibration(calibration, info.input_shape) if mode == "static" else None
     dest = Path(out_path) if out_path is not None else int8_path(src)
+    remove_stale_temp_folders(dest.parent, ".quantize")  # of quantisations killed with kill -9
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".quantize") as tmp:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         with _quiet():

@@ -21,7 +21,7 @@ import numpy as np
 
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
-from siamkit.atomic import temp_folder
+from siamkit.atomic import remove_stale_temp_folders, temp_folder
 
 ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
@@ -602,6 +602,7 @@ def export_text_bundle(
     if out.exists() and not (out / META_NAME).is_file():
         raise ValueError(f"{out} exists and is not a text ONNX export; choose another folder")
     shutil.rmtree(old, ignore_errors=True)  # left by a replacement stopped while removing it
+    remove_stale_temp_folders(out.parent, f".{out.name}.")  # of exports killed with kill -9
     tmp = temp_folder(out.parent, prefix=f".{out.name}.")  # an ordinary folder's permissions
     try:
         export_text_onnx(model, tmp, int8=int8)
