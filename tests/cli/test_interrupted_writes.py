@@ -221,3 +221,25 @@ def test_int8_export_removes_the_temporary_folders_of_killed_quantisations(
     os.utime(stale, (hour_ago, hour_ago))
     quantize_onnx(fp32, mode="dynamic")
     assert not stale.exists() and recent.exists()
+
+
+@pytest.mark.parametrize("mode", [[], ["--overwrite"], ["--resume"]])
+def test_train_refuses_a_folder_whose_overwrite_was_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: list[str]
+) -> None:
+    """An --overwrite killed (SIGKILL) after it set the earlier run aside but before it wrote
+    anything left only ``.earlier-run-*``: the next train into the folder (plain or
+    --overwrite) saw no run, trained, and left the earlier run hidden beside the new one."""
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    out = tmp_path / "run"
+    stash = out / ".earlier-run-x1"
+    stash.mkdir(parents=True)
+    (stash / "metrics.json").write_text("{}")  # what the kill left: the earlier run, aside
+    config = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+    res = CliRunner().invoke(cli, ["train", str(config), "--out", str(out), *mode])
+    assert res.exit_code == 2, res.output
+    assert ".earlier-run-x1" in res.output and "was killed" in res.output
+    assert sorted(p.name for p in out.iterdir()) == [".earlier-run-x1"]  # nothing written

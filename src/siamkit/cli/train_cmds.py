@@ -121,6 +121,7 @@ def train(
         raise click.BadParameter(f"no saved model at {init_from}{hint}", param_hint="'--init-from'")
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
     _refuse_study_folder(out_dir)
+    _refuse_set_aside_run(out_dir)
     if not resume and not overwrite:
         _refuse_existing_run(out_dir)
     if overwrite and folder and out_dir.resolve() in Path(str(init_from)).resolve().parents:
@@ -206,12 +207,6 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     if not names or not is_main_process():
         yield
         return
-    left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
-    if left:  # a set-aside run of a process that was killed (SIGKILL) before it could restore it
-        raise click.UsageError(
-            f"{out_dir} holds {', '.join(left)}: an earlier run set aside by --overwrite whose "
-            "process was killed; move its files back into the folder or delete it, then rerun"
-        )
     stash = Path(tempfile.mkdtemp(prefix=".earlier-run-", dir=out_dir))
     moved: list[str] = []
     try:
@@ -228,6 +223,18 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         shutil.rmtree(stash, ignore_errors=True)
         raise
     shutil.rmtree(stash, ignore_errors=True)
+
+
+def _refuse_set_aside_run(out_dir: Path) -> None:
+    """Refuse any run into ``out_dir`` while it holds an earlier run that an --overwrite set
+    aside and whose process was killed (SIGKILL) before it could put it back: a new run there
+    would leave it hidden, or bury it under a second one."""
+    left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
+    if left:
+        raise click.UsageError(
+            f"{out_dir} holds {', '.join(left)}: an earlier run set aside by --overwrite whose "
+            "process was killed; move its files back into the folder or delete it, then rerun"
+        )
 
 
 def _remove(path: Path) -> None:
