@@ -119,6 +119,10 @@ A sixth rule, written before its run (issue 17, 2026-12-04, fourteenth stop; ``-
   and fmnist-ssl's fine-tuning rows run once on 6-9 (3 seeds); if none passes, the test classes
   are not run.
 
+Outcome of the sixth rule (2026-12-04, fourteenth stop, 05:06-05:25 UTC): mean validation EER
+0.1917 (reference), 0.1928 (wise 0.5), 0.1906 (wise 0.75); neither is 0.01 below the reference;
+nothing adopted, the test classes not run.
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
       nice python benchmarks/ssl_val.py simclr --finetune ref= --finetune freeze2=model.freeze_encoder_epochs=2 ...
 """
