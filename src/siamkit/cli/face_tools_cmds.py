@@ -32,7 +32,8 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     into DEST (same folders), to train a siamkit face model with `siamkit train`.
 
     Images without a face are skipped and listed; a file that is not a readable image (not an
-    image, truncated) stops the crop with one sentence and nothing written.
+    image, truncated) stops the crop with one sentence and nothing written. DEST must be a new
+    or an empty folder; the chips appear in it all at once, and Ctrl-C leaves it as it was.
 
     \b
     Example:

@@ -4,8 +4,11 @@ back is the aligner's chip, and no temporary file is left behind."""
 from __future__ import annotations
 
 import os
+import shutil
+import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from siamkit.applications.faces.align import FaceAligner
@@ -30,3 +33,96 @@ def test_chips_are_the_aligned_faces_with_no_temporaries_left(face_folder, tmp_p
     want = FaceAligner().chip(image, FaceDetector("hog", 1)(image)[0])
     got = np.asarray(Image.open(chip))
     assert got.shape == (150, 150, 3) and np.array_equal(got, want)
+
+
+def _two_people(face_folder, tmp_path):
+    src = tmp_path / "people"
+    for person in ("Eileen_Collins", "Mega_Mind"):
+        (src / person).mkdir(parents=True)
+        name = f"{person}_0001.jpg"
+        (src / person / name).write_bytes((face_folder / person / name).read_bytes())
+    return src
+
+
+def _tree(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("existing", [False, True])
+@pytest.mark.parametrize("nth", [1, 2])
+def test_interrupted_crop_leaves_dest_complete_or_as_it_was(
+    face_folder, tmp_path, monkeypatch, existing, nth
+) -> None:
+    """The chips were moved into DEST one file at a time: Ctrl-C in that loop left some people's
+    chips in DEST (a data set that looked complete). Ctrl-C at any rename now leaves DEST as it
+    was (absent, or empty) with no staging folder, unless the crop had already finished."""
+    src, dest = _two_people(face_folder, tmp_path), tmp_path / "out" / "chips"
+    (tmp_path / "out").mkdir()
+    if existing:
+        dest.mkdir()
+    real, calls = os.rename, []
+
+    def rename(a, b):  # type: ignore[no-untyped-def]
+        calls.append(a)
+        if len(calls) == nth:
+            raise KeyboardInterrupt
+        real(a, b)
+
+    monkeypatch.setattr(os, "rename", rename)
+    try:
+        crop_folder(src, dest)
+    except KeyboardInterrupt:
+        monkeypatch.undo()
+        assert _tree(tmp_path / "out") == (["chips"] if existing else [])
+    else:
+        monkeypatch.undo()
+        assert _tree(dest) == [
+            "Eileen_Collins",
+            "Eileen_Collins/Eileen_Collins_0001.png",
+            "Mega_Mind",
+            "Mega_Mind/Mega_Mind_0001.png",
+        ]
+        assert _tree(tmp_path / "out") == ["chips", *(f"chips/{p}" for p in _tree(dest))]
+    assert calls  # the crop got as far as moving its chips in
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_crop_removes_staging_folders_of_killed_crops(face_folder, tmp_path, existing) -> None:
+    """A crop killed with SIGKILL left its hidden staging folder (every chip made so far) and no
+    later crop removed it. One untouched for an hour goes; a recent one (a crop running now)
+    stays, and in an existing DEST it makes DEST not empty."""
+    src, dest = _two_people(face_folder, tmp_path), tmp_path / "chips"
+    where = dest if existing else tmp_path
+    where.mkdir(exist_ok=True)
+    stale = where / ".chips.crop-killed"
+    (stale / "Mega_Mind").mkdir(parents=True)
+    (stale / "Mega_Mind" / "Mega_Mind_0001.png").write_bytes(b"a chip")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    recent = tmp_path / ".chips.crop-running"
+    recent.mkdir()
+    written, _ = crop_folder(src, dest)
+    assert written == 2 and not stale.exists() and recent.exists()
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]
+    shutil.rmtree(dest)
+    dest.mkdir()
+    (dest / ".chips.crop-running").mkdir()
+    with pytest.raises(ValueError, match="is not empty"):
+        crop_folder(src, dest)
+
+
+def test_crop_refuses_a_dest_that_is_not_empty(face_folder, tmp_path) -> None:
+    """Chips were merged into a DEST holding other files, one by one: neither all nor nothing,
+    and a re-crop of other photos silently mixed with earlier chips. Refused now, with one
+    sentence, before any face is searched."""
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    src, dest = _two_people(face_folder, tmp_path), tmp_path / "chips"
+    (dest / "Bob").mkdir(parents=True)
+    (dest / "Bob" / "b.png").write_bytes(b"an earlier chip")
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(dest)])
+    assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
+    assert res.output.startswith(f"Error: {dest} is not empty; give a new or empty folder")
+    assert _tree(dest) == ["Bob", "Bob/b.png"]

@@ -7,8 +7,8 @@ Example:
 
 from __future__ import annotations
 
+import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -16,6 +16,7 @@ from PIL import Image
 from siamkit.applications.faces.align import FaceAligner
 from siamkit.applications.faces.detect import FaceDetector
 from siamkit.applications.faces.pipeline import read_rgb
+from siamkit.atomic import remove_stale_temp_folders, temp_folder
 from siamkit.data.folders import find_images
 from siamkit.image_decode import probe_image
 
@@ -27,9 +28,17 @@ def crop_folder(
     under ``source/<person>/``; images in which no face is found are skipped and returned.
 
     All or nothing: every file's header is checked before any face is searched, and the chips
-    are written into a hidden folder (in ``dest`` if it exists, else beside it) and moved into
-    ``dest`` only once every image has been read, so a file that is not a readable image stops
-    the crop with its :class:`~siamkit.image_decode.ImageReadError` and nothing written.
+    are written into a hidden folder and moved into place only once every image has been read,
+    so a file that is not a readable image stops the crop with its
+    :class:`~siamkit.image_decode.ImageReadError`, and an interruption (Ctrl-C) with nothing
+    written. A new ``dest`` is staged beside it and appears with one rename. An existing ``dest``
+    must be empty (a mount point, or a folder whose parent is read-only, such as
+    ``/scratch/$USER``); the chips are staged inside it and its person folders moved in, moved
+    back out on an interruption. Staging folders of crops killed with SIGKILL, untouched for
+    10 minutes, are removed.
+
+    Raises:
+        ValueError: no images under ``source``, or ``dest`` is a folder that is not empty.
 
     Returns:
         the number of chips written and the images in which no face was found.
@@ -37,14 +46,23 @@ def crop_folder(
     paths = find_images(source)
     if not paths:
         raise ValueError(f"no images found under {source}")
-    for path in paths:  # a file that is not an image stops here, before minutes of detection
-        probe_image(path)
-    det, aligner = FaceDetector(detector, upsample), FaceAligner()
     # staged on dest's file system: inside dest when it exists (hidden, so never read as a
     # person), else beside it, in its nearest existing parent (dest's parent may be read-only)
     target = Path(dest).absolute()
-    anchor = target if target.is_dir() else next(p for p in target.parents if p.is_dir())
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name or 'dest'}.crop-", dir=anchor))
+    existing = target.is_dir()
+    anchor = target if existing else next(p for p in target.parents if p.is_dir())
+    prefix = f".{target.name or 'dest'}.crop-"
+    for folder in {anchor, target.parent} if target.parent.is_dir() else {anchor}:
+        remove_stale_temp_folders(folder, prefix)
+    if existing and any(target.iterdir()):
+        raise ValueError(
+            f"{dest} is not empty; give a new or empty folder for the chips, "
+            "or remove the earlier ones"
+        )
+    for path in paths:  # a file that is not an image stops here, before minutes of detection
+        probe_image(path)
+    det, aligner = FaceDetector(detector, upsample), FaceAligner()
+    staging = temp_folder(anchor, prefix)
     try:
         chips, skipped = [], []
         for path in paths:
@@ -57,9 +75,25 @@ def crop_folder(
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(aligner.chip(image, boxes[0])).save(staging / rel, format="PNG")
             chips.append(rel)
-        for rel in chips:  # a data set that can be made again: no fsync each
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(staging / rel, dest / rel)  # a rename on one file system
+        if chips and existing:
+            _move_in(staging, target)
+        elif chips:  # a data set that can be made again: no fsync
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return len(chips), skipped
+
+
+def _move_in(staging: Path, target: Path) -> None:
+    """Rename each entry of ``staging`` into the empty folder ``target``; on any error or
+    interruption, rename the ones already moved back, leaving ``target`` as it was."""
+    moved: list[str] = []
+    try:
+        for entry in sorted(staging.iterdir()):
+            os.rename(entry, target / entry.name)
+            moved.append(entry.name)
+    except BaseException:
+        for name in reversed(moved):
+            os.rename(target / name, staging / name)
+        raise
