@@ -542,3 +542,16 @@ def test_evaluate_tracking_refuses_fewer_than_one_synthetic_sequence() -> None:
             cli, ["evaluate-tracking", "--synthetic", "test", "--n-sequences", n]
         )
         assert res.exit_code == 2 and "--n-sequences" in res.output, res.output
+
+
+def test_evaluate_tracking_refuses_n_sequences_with_data(tmp_path: Path) -> None:
+    """--n-sequences with --data was silently ignored: every sequence of the folder was scored."""
+    _seq(tmp_path / "d" / "a", "10,10,20,20")
+    res = CliRunner().invoke(
+        cli, ["evaluate-tracking", "--data", str(tmp_path / "d"), "--n-sequences", "1"]
+    )
+    assert res.exit_code == 2, res.output
+    assert "Error: --n-sequences sets how many --synthetic sequences to make, and --data" in (
+        res.output
+    )
+    assert "success AUC" not in res.output

@@ -229,7 +229,7 @@ def track(
     type=click.IntRange(min=1),
     default=8,
     show_default=True,
-    help="How many synthetic sequences (with --synthetic).",
+    help="How many synthetic sequences (with --synthetic; refused with --data).",
 )
 @click.option(
     "--report",
@@ -276,6 +276,12 @@ def evaluate_tracking(
 
     if (data is None) == (synthetic is None):
         raise click.UsageError("give exactly one of --data DIR or --synthetic SPLIT")
+    source = click.get_current_context().get_parameter_source("n_sequences")
+    if data is not None and source is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError(
+            "--n-sequences sets how many --synthetic sequences to make, and --data evaluates "
+            "every sequence in its folder: leave --n-sequences out"
+        )
     if report:  # before the tracker runs, not after
         from siamkit.evaluation.report import check_report_path
 
