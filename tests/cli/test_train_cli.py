@@ -606,3 +606,31 @@ def test_resume_compares_data_root_by_folder_and_from_another_working_folder(
     res = CliRunner().invoke(cli, ["train", "project/run.yaml", *args, *sets])
     assert res.exit_code == 1
     assert "the checkpoint was made with a different config (data.root)" in res.output
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["--data", "digits"], "--data digits has one set of images"),
+        (["a.png"], "image files / folders have none"),
+    ],
+)
+def test_embed_refuses_a_split_it_would_ignore(
+    tmp_path: Path, given: list[str], named: str
+) -> None:
+    """--split was silently ignored for digits (whose rows were still named digits:train:i)
+    and for image files; refused before the model is loaded."""
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    given = [str(tmp_path / g) if g.endswith(".png") else g for g in given]
+    out = tmp_path / "z.npy"
+    res = CliRunner().invoke(
+        cli, ["embed", str(tmp_path / "model"), *given, "--split", "train", "--out", str(out)]
+    )
+    assert res.exit_code == 2, res.output
+    assert (
+        f"Error: --split picks a split of --data fashion-mnist, and {named}: leave --split out"
+        in (res.output)
+    )
+    assert not out.exists()

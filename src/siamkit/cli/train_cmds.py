@@ -517,7 +517,8 @@ def evaluate(
     type=click.Choice(["test", "train"]),
     default="test",
     show_default=True,
-    help="Split of --data fashion-mnist (digits have one set of images).",
+    help="Split of --data fashion-mnist (refused for digits, which have one set of images, and "
+    "for INPUTS).",
 )
 @click.option(
     "--batch-size",
@@ -549,6 +550,15 @@ def embed(
     if data and inputs:
         raise click.UsageError(
             f"give image files / folders or --data {data}, not both ({inputs[0]} would be ignored)"
+        )
+    split_given = (
+        click.get_current_context().get_parameter_source("split")
+        is click.core.ParameterSource.COMMANDLINE
+    )
+    if split_given and data != "fashion-mnist" and (data or inputs):
+        what = "--data digits has one set of images" if data else "image files / folders have none"
+        raise click.UsageError(
+            f"--split picks a split of --data fashion-mnist, and {what}: leave --split out"
         )
     dev = resolve_device(device)
     net = load_siamese(model, dev, "embed")
