@@ -225,12 +225,9 @@ def evaluate_pairs(
     from siamkit.cli._inputs import metrics_table
     from siamkit.evaluation import EvaluationReport
     from siamkit.evaluation._common import distance_name
-    from siamkit.evaluation.report import check_report_path
     from siamkit.evaluation.verification import far_resolved, verification_report
 
-    if report:  # before the pairs are scored, not after
-        check_report_path(report)
-    pairs = read_image_pairs(data)
+    pairs = read_image_pairs(data)  # `evaluate` checked the --report path before the model loaded
     pd = pair_scores(net, pairs, model, device)
     ver = verification_report(pd.genuine, pd.impostor)  # the FARs of `siamkit evaluate`
     name = distance_name(net.scoring_distance)
