@@ -21,7 +21,11 @@ Times are this process's CPU time with one torch thread by default (``--clock wa
 ``--threads 0`` for elapsed time on all cores): on a shared machine CPU time keeps the ratios
 stable.
 
+``--device cuda`` runs both on the GPU: elapsed time between synchronisations, and the peak extra
+GPU memory of one forward + backward (``torch.cuda.max_memory_allocated``, in this process).
+
 Run:  nice python benchmarks/bench_mining.py --sizes 128 512 2048 4096 --repeats 5
+      python benchmarks/bench_mining.py --device cuda --sizes 512 2048 4096 8192 --repeats 10
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def make_batch(
     g = torch.Generator().manual_seed(seed)
     z = F.normalize(torch.randn(b, dim, generator=g), dim=1)
     y = torch.arange(b) // per_class
-    return z, y[torch.randperm(b, generator=g)]
+    return z.to(DEVICE), y[torch.randperm(b, generator=g)].to(DEVICE)
 
 
 def siamkit_step(strategy: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -82,13 +86,21 @@ def pml_step(strategy: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tens
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 clock = CLOCKS["cpu"]
+DEVICE = torch.device("cpu")
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 def run_once(step: Callable, z0: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     z = z0.clone().requires_grad_(True)
+    _sync()
     t0 = clock()
     loss = step(z, y)
     loss.backward()
+    _sync()
     return clock() - t0, float(loss.detach())
 
 
@@ -127,7 +139,23 @@ def memory_child(lib: str, strategy: str, b: int, dim: int, per_class: int) -> N
     print(json.dumps({"extra_mib": (peak - base) / 1024, "hwm_reset": reset}))
 
 
+def cuda_memory(lib: str, strategy: str, b: int, dim: int, per_class: int) -> float:
+    """Peak extra GPU memory (MiB) of one forward + backward, in this process."""
+    z0, y = make_batch(b, dim, per_class)
+    step = siamkit_step(strategy) if lib == "siamkit" else pml_step(strategy)
+    z = z0.clone().requires_grad_(True)
+    torch.cuda.synchronize(DEVICE)
+    torch.cuda.empty_cache()
+    base = torch.cuda.memory_allocated(DEVICE)
+    torch.cuda.reset_peak_memory_stats(DEVICE)
+    step(z, y).backward()
+    torch.cuda.synchronize(DEVICE)
+    return (torch.cuda.max_memory_allocated(DEVICE) - base) / 2**20
+
+
 def measure_memory(lib: str, strategy: str, b: int, args: argparse.Namespace) -> float | None:
+    if DEVICE.type == "cuda":
+        return cuda_memory(lib, strategy, b, args.dim, args.per_class)
     cmd = [sys.executable, __file__, "--memory-child", lib, strategy, str(b), "--dim", str(args.dim),
            "--per-class", str(args.per_class)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -165,7 +193,8 @@ def speed_table(args: argparse.Namespace) -> list[str]:
 
 
 def memory_table(args: argparse.Namespace) -> list[str]:
-    rows = ["| library | strategy | B | extra peak RSS (MiB) |", "| --- | --- | ---: | ---: |"]
+    what = "extra peak GPU memory" if DEVICE.type == "cuda" else "extra peak RSS"
+    rows = [f"| library | strategy | B | {what} (MiB) |", "| --- | --- | ---: | ---: |"]
     print("\n".join(rows), flush=True)
     cases = [("siamkit", s, args.memory_size) for s in ("semihard", "all", "batch_hard")]
     cases += [("siamkit", "semihard", 512), ("pml", "semihard", 512)]
@@ -200,8 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     p.add_argument(
         "--clock", choices=sorted(CLOCKS), default="cpu",
-        help="cpu: this process's CPU time (stable on a shared machine); wall: elapsed time",
+        help="cpu: this process's CPU time (stable on a shared machine); wall: elapsed time "
+        "(always with --device cuda)",
     )  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where both libraries run")
     p.add_argument(
         "--memory-child", nargs=3, metavar=("LIB", "STRATEGY", "B"), help=argparse.SUPPRESS
     )
@@ -210,12 +241,18 @@ def main(argv: list[str] | None = None) -> None:
         lib, strategy, b = args.memory_child
         memory_child(lib, strategy, int(b), args.dim, args.per_class)
         return
-    global clock
+    global clock, DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: this torch sees no CUDA GPU")
+    if DEVICE.type == "cuda":
+        args.clock = "wall"  # CPU time does not see the GPU's work
     clock = CLOCKS[args.clock]
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.clock} time, D={args.dim}, "
-          f"{args.per_class} per class, margin {MARGIN}, median of {args.repeats}")  # fmt: skip
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "CPU"
+    print(f"torch {torch.__version__} on {where}, {torch.get_num_threads()} thread(s), {args.clock} time, "
+          f"D={args.dim}, {args.per_class} per class, margin {MARGIN}, median of {args.repeats}")  # fmt: skip
     speed_table(args)
     if not args.skip_memory:
         print()

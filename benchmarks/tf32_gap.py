@@ -6,7 +6,11 @@ first 500 Fashion-MNIST test images with and without the rounding, and prints th
 the embedding's length beside the gallery's repeat tolerance (``SAME_EMBEDDING_TOLERANCE``) and
 the smallest gap between two different images. No GPU needed; a GPU's own kernels may differ.
 
+``--device cuda`` measures it instead: the same images embedded on the GPU with PyTorch's default
+settings (as ``siamkit enroll`` runs there: cuDNN convolutions in TF32) against the CPU's float32.
+
 Run:  PYTHONPATH=src python benchmarks/tf32_gap.py MODEL_FOLDER
+      PYTHONPATH=src python benchmarks/tf32_gap.py MODEL_FOLDER --device cuda
 """
 
 from __future__ import annotations
@@ -36,24 +40,37 @@ def main() -> None:
     )
     ap.add_argument("model")
     ap.add_argument("--n", type=int, default=500)
+    ap.add_argument(
+        "--device", default="cpu", help="cpu: emulate TF32; cuda[:N]: embed there and compare"
+    )
     args = ap.parse_args()
     net = siamkit.load_model(args.model).eval()
     x = load_fashion_mnist("test")[0][: args.n].unsqueeze(1)
     exact = encode(net, x, batch_size=100)
-    conv, linear = F.conv2d, F.linear
-    try:
-        F.conv2d = lambda i, w, b=None, *a, **k: conv(tf32(i), tf32(w), b, *a, **k)  # type: ignore[assignment]
-        F.linear = lambda i, w, b=None: linear(tf32(i), tf32(w), b)  # type: ignore[assignment]
-        rounded = encode(net, x, batch_size=100)
-    finally:
-        F.conv2d, F.linear = conv, linear  # type: ignore[assignment]
+    if torch.device(args.device).type == "cuda":
+        print(
+            f"{torch.cuda.get_device_name(args.device)}: cudnn.allow_tf32="
+            f"{torch.backends.cudnn.allow_tf32}, matmul precision "
+            f"{torch.get_float32_matmul_precision()!r}"
+        )
+        rounded = encode(net.to(args.device), x, batch_size=100, device=args.device).cpu()
+        what = "CUDA vs CPU"
+    else:
+        conv, linear = F.conv2d, F.linear
+        try:
+            F.conv2d = lambda i, w, b=None, *a, **k: conv(tf32(i), tf32(w), b, *a, **k)  # type: ignore[assignment]
+            F.linear = lambda i, w, b=None: linear(tf32(i), tf32(w), b)  # type: ignore[assignment]
+            rounded = encode(net, x, batch_size=100)
+        finally:
+            F.conv2d, F.linear = conv, linear  # type: ignore[assignment]
+        what = "TF32 (emulated) vs float32"
     gap = (exact - rounded).norm(dim=1) / exact.norm(dim=1)
     d = torch.cdist(exact.double(), exact.double())
     d.fill_diagonal_(float("inf"))
     apart = (d.min(1).values / exact.double().norm(dim=1)).min().item()
     over = int((gap > SAME_EMBEDDING_TOLERANCE).sum())
     print(
-        f"TF32 vs float32, {args.n} images: median gap {gap.median():.2e}, max {gap.max():.2e} "
+        f"{what}, {args.n} images: median gap {gap.median():.2e}, max {gap.max():.2e} "
         f"of the embedding's length; repeat tolerance {SAME_EMBEDDING_TOLERANCE:.0e} "
         f"({over} beyond it); smallest gap between two different images {apart:.2e}"
     )

@@ -70,3 +70,27 @@ def test_single_process_is_a_no_op() -> None:
     assert z2 is z and y2 is y and all_gather_with_grad(z) is z and world_size() == 1
     with pytest.raises(ValueError, match="expected z"):
         gather_embeddings(z, y[:2])
+
+
+def test_more_processes_than_gpus_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchrun --nproc_per_node=2 on a one-GPU machine: torch.cuda.set_device(1) would say only
+    "invalid device ordinal" (and NCCL cannot share a GPU), so the count is checked first."""
+    from siamkit.training import ddp
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    set_to: list[int] = []
+    monkeypatch.setattr(torch.cuda, "set_device", set_to.append)
+    monkeypatch.setattr(ddp.dist, "is_initialized", lambda: True)  # no group is joined
+    monkeypatch.setattr(ddp.dist, "get_rank", lambda: int(ddp.os.environ["RANK"]))
+    monkeypatch.setattr(ddp.dist, "get_world_size", lambda: 2)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(ValueError, match=r"LOCAL_RANK=1 .* 1 CUDA GPU\(s\).*--nproc_per_node"):
+        ddp.setup_distributed("auto")
+    assert set_to == []
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    ctx = ddp.setup_distributed("auto")  # the first process fits on the one GPU
+    assert set_to == [0] and ctx.device == torch.device("cuda", 0) and ctx.rank == 0

@@ -63,6 +63,14 @@ def setup_distributed(device: str = "auto") -> DistContext:
         return DistContext(0, 1, dev)
     if dev.type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0"))
+        if local >= torch.cuda.device_count():
+            # torch.cuda.set_device would say only "invalid device ordinal"; NCCL cannot put two
+            # processes on one GPU either
+            raise ValueError(
+                f"torchrun started process LOCAL_RANK={local} on this machine, but it has "
+                f"{torch.cuda.device_count()} CUDA GPU(s) and each process needs its own: use "
+                "--nproc_per_node at most the GPU count, or train on the CPU with --device cpu"
+            )
         torch.cuda.set_device(local)
         dev = torch.device("cuda", local)
     if not dist.is_initialized():
