@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from _on_gpu import on_gpu, refuse_gpu_rng_states
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
@@ -131,6 +132,21 @@ def test_rng_state_round_trip() -> None:
     state = rng_state()
     a = (random.random(), np.random.rand(), torch.rand(1))
     set_rng_state(state)
+    b = (random.random(), np.random.rand(), torch.rand(1))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+def test_rng_state_loaded_onto_a_gpu_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CUDA run's --resume failed here ("can't convert cuda:0 device type tensor to numpy"),
+    seen on an H200: the checkpoint is loaded onto the training device, generator states too."""
+    import random
+
+    import numpy as np
+
+    refuse_gpu_rng_states(monkeypatch)
+    state = rng_state()
+    a = (random.random(), np.random.rand(), torch.rand(1))
+    set_rng_state(on_gpu(state))
     b = (random.random(), np.random.rand(), torch.rand(1))
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
 

@@ -40,13 +40,18 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned."""
+    """Restore what :func:`rng_state` returned.
+
+    The generators' states are read from CPU copies: a checkpoint loaded with
+    ``map_location="cuda"`` holds them on the GPU, where NumPy cannot read them and torch's
+    generators refuse them.
+    """
     random.setstate((3, tuple(state["python"]), state["python_gauss"]))
-    keys = state["numpy_keys"].numpy().astype(np.uint32)
+    keys = state["numpy_keys"].cpu().numpy().astype(np.uint32)
     np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:

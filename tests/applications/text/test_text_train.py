@@ -15,6 +15,7 @@ import torch
 from _text_runs import kill_after_first_checkpoint
 
 import siamkit
+from _on_gpu import on_gpu, refuse_gpu_rng_states
 from siamkit.applications.text import train as text_train
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.pairs import read_examples
@@ -71,7 +72,12 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
     with pytest.raises(KeyboardInterrupt):
         get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
     monkeypatch.undo()
+    # the checkpoint read as on a GPU (map_location="cuda"): its generator state too
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: on_gpu(real_load(*a, **k)))
+    refuse_gpu_rng_states(monkeypatch)
     resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
+    monkeypatch.undo()
     a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
     for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         torch.testing.assert_close(x, y, msg=k)

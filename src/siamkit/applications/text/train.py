@@ -330,7 +330,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start_epoch, start_step = state["epoch"], state["step"]
-        torch.set_rng_state(state["rng"])
+        torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
         log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
     out_dir.mkdir(parents=True, exist_ok=True)
     amp = cfg.train.amp and device.type == "cuda"
