@@ -136,3 +136,26 @@ def test_mlp_metric_refuses_embeddings_of_another_size(grad: bool) -> None:
             head.matrix(x, y)
         with pytest.raises(ValueError, match="size 8, got size 4"):
             head.pairwise(x, y[:3])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("kind", ["mahalanobis", "mlp"])
+def test_a_head_on_the_gpu_scores_cpu_embeddings_on_the_cpu(kind: str) -> None:
+    """Validation scores CPU embeddings with the head of a network training on a GPU: on an H200
+    every run with a learned distance failed at its first validation ("Expected all tensors to
+    be on the same device")."""
+    torch.manual_seed(0)
+    head = MahalanobisDistance(8) if kind == "mahalanobis" else MLPMetric(8)
+    with torch.no_grad():
+        for p in head.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    x, y = torch.randn(5, 8), torch.randn(7, 8)
+    want_m, want_p = head.matrix(x, y), head.pairwise(x, y[:5])
+    head.cuda()
+    got_m, got_p = head.matrix(x, y), head.pairwise(x, y[:5])
+    assert got_m.device.type == "cpu" and got_p.device.type == "cpu"
+    torch.testing.assert_close(got_m, want_m, rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(got_p, want_p, rtol=1e-3, atol=1e-4)
+    z = torch.randn(4, 8, device="cuda", requires_grad=True)  # training: all on the GPU
+    head.pairwise(z, z.flip(0)).sum().backward()
+    assert z.grad is not None and z.grad.device.type == "cuda"

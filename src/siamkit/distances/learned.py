@@ -2,11 +2,15 @@
 
 Both are ``nn.Module`` s that follow the :class:`~siamkit.distances.Distance` protocol, so a
 ``SiameseNetwork`` trains them with its encoder and losses use them like any other distance.
+They compute where their parameters are and answer on the device of the embeddings they were
+given: evaluation scores CPU embeddings with the head of a network training on a GPU.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -18,6 +22,24 @@ from siamkit.distances.functional import _check_pair, safe_sqrt
 #: float32 on the CPU (the block stays in cache), 256 MiB on a GPU.
 _BLOCK_FEATURES = 1 << 19
 _BLOCK_FEATURES_CUDA = 1 << 26
+
+_M = TypeVar("_M", bound=Callable[..., Tensor])
+
+
+def _on_own_device(method: _M) -> _M:
+    """Run ``method(self, x, y, ...)`` on the device of ``self``'s parameters, and give its
+    result on ``x``'s device (no copy when they already agree, as in training)."""
+
+    @functools.wraps(method)
+    def wrapper(self: nn.Module, x: Tensor, y: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        own = next(self.parameters()).device
+        if not (isinstance(x, Tensor) and isinstance(y, Tensor)):  # the method says what is wrong
+            return method(self, x, y, *args, **kwargs)
+        if x.device == own and y.device == own:
+            return method(self, x, y, *args, **kwargs)
+        return method(self, x.to(own), y.to(own), *args, **kwargs).to(x.device)
+
+    return cast(_M, wrapper)
 
 
 class MahalanobisDistance(nn.Module):
@@ -52,11 +74,13 @@ class MahalanobisDistance(nn.Module):
     def _finish(self, sq: Tensor) -> Tensor:
         return sq.clamp_min(0) if self.squared else safe_sqrt(sq)
 
+    @_on_own_device
     def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
         """``(N, D), (N, D) -> (N,)``."""
         _check_pair(x, y, same_rows=True)
         return self._finish(((x - y) @ self.L.T).pow(2).sum(1))
 
+    @_on_own_device
     def matrix(self, x: Tensor, y: Tensor) -> Tensor:
         """``(N, D), (M, D) -> (N, M)``: the Euclidean matrix of the projections ``L x``, ``L y``."""
         _check_pair(x, y, same_rows=False)
@@ -106,6 +130,7 @@ class MLPMetric(nn.Module):
                 f"give embeddings from the encoder this head was built for"
             )
 
+    @_on_own_device
     def logits(self, x: Tensor, y: Tensor) -> Tensor:
         """Similarity logits, larger = more alike. ``(N, D), (N, D) -> (N,)``."""
         _check_pair(x, y, same_rows=True)
@@ -116,6 +141,7 @@ class MLPMetric(nn.Module):
         """``(N, D), (N, D) -> (N,)`` in ``(0, 1)``."""
         return torch.sigmoid(-self.logits(x, y))
 
+    @_on_own_device
     def matrix(self, x: Tensor, y: Tensor, chunk: int = 1024) -> Tensor:
         """``(N, D), (M, D) -> (N, M)``.
 
