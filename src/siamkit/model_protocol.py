@@ -4,6 +4,8 @@ Any object with these members can be encoded, indexed, evaluated and served, wha
 (:class:`~siamkit.models.SiameseNetwork`, a half-twin branch, an ONNX embedder, an application's
 model). Code asks ``isinstance(model, EmbeddingModel)`` instead of probing attributes one by one,
 or calls :func:`as_embedding_model`, whose ``TypeError`` names the members an object lacks.
+``isinstance`` asks ``hasattr`` for each member on every Python version (3.12's own check misses
+an ``nn.Module``'s submodules, such as a learned distance).
 
 >>> import siamkit
 >>> isinstance(siamkit.SiameseNetwork(siamkit.encoders.create_encoder("mlp", in_features=4), 8), EmbeddingModel)
@@ -16,9 +18,40 @@ from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor
 
+_ProtocolMeta: type = type(Protocol)
+
+
+class _MembersMeta(_ProtocolMeta):  # type: ignore[misc,valid-type]
+    """``isinstance`` by ``hasattr`` on every protocol member, on every Python.
+
+    From Python 3.12, ``isinstance`` against a runtime-checkable protocol looks members up with
+    ``inspect.getattr_static``, which does not see what ``nn.Module.__getattr__`` serves: a
+    network whose ``distance`` is a learned submodule (Mahalanobis, an MLP head) was "not a
+    siamkit model" there, and "it has no " named nothing, since ``hasattr`` finds every member.
+    """
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        members = getattr(cls, "__protocol_attrs__", None) or _members(cls)
+        return all(hasattr(obj, m) for m in members)
+
+
+def _members(cls: type) -> set[str]:
+    """The members a protocol class declares, its protocol bases' too (Python < 3.12 keeps no
+    ``__protocol_attrs__``)."""
+    names: set[str] = set()
+    for base in cls.__mro__:
+        if base.__name__ in ("Protocol", "Generic", "object"):
+            continue
+        names.update(
+            n
+            for n in (*base.__dict__, *getattr(base, "__annotations__", {}))
+            if not n.startswith("_")
+        )
+    return names
+
 
 @runtime_checkable
-class EmbeddingModel(Protocol):
+class EmbeddingModel(Protocol, metaclass=_MembersMeta):
     """``embed(x (N, ...)) -> (N, embedding_dim)``, compared with ``distance``.
 
     Attributes:

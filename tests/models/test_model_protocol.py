@@ -13,6 +13,7 @@ import torch
 
 import siamkit
 from _tiny_bert import save_tiny_bert
+from siamkit.distances import MahalanobisDistance, MLPMetric
 from siamkit.index import Gallery
 from siamkit.index.embedding import as_input_batch, model_distance, model_embedding_dim
 from siamkit.model_protocol import EmbeddingModel, ScoringModel, as_embedding_model
@@ -109,6 +110,45 @@ def test_a_cohort_scored_model_is_scored_with_its_scoring_distance() -> None:
     net.set_score_norm(torch.randn(20, 3), k=5)
     assert model_distance(net) is net.scoring_distance is not net.distance
     assert not isinstance(_siamfc(Path()), ScoringModel)
+
+
+def _python_312_instancecheck(cls: Any, obj: object) -> bool:
+    """How Python 3.12 answers ``isinstance`` for a runtime-checkable protocol: members looked
+    up with ``inspect.getattr_static``, which does not see what ``nn.Module.__getattr__`` serves."""
+    import inspect
+    import typing
+
+    attrs = getattr(cls, "__protocol_attrs__", None) or typing._get_protocol_attrs(cls)  # type: ignore[attr-defined]
+    for attr in attrs:
+        try:
+            inspect.getattr_static(obj, attr)
+        except AttributeError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("distance", ["mahalanobis", "mlp"])
+def test_a_learned_distance_is_a_model_on_python_3_12_too(
+    distance: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Python 3.12 (seen on the GPU machine) a network whose distance is a learned submodule
+    was "not a siamkit model: it has no  (...)", so verify_pair and evaluate refused it, and a
+    cohort-normalised one would have been scored with its raw distance. The 3.12 lookup is
+    emulated here on whatever Python runs the tests."""
+    import typing
+
+    monkeypatch.setattr(type(typing.Protocol), "__instancecheck__", _python_312_instancecheck)
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=(8,))
+    head = MahalanobisDistance(3) if distance == "mahalanobis" else MLPMetric(3)
+    net = siamkit.SiameseNetwork(
+        enc, 3, distance=head, preprocess=siamkit.models.Preprocess(input_shape=(5,))
+    )
+    assert isinstance(net.distance, torch.nn.Module)  # a submodule: served by __getattr__
+    assert isinstance(net, EmbeddingModel) and as_embedding_model(net) is net
+    net.set_score_norm(torch.randn(20, 3), k=5)
+    assert isinstance(net, ScoringModel) and model_distance(net) is net.scoring_distance
+    assert not isinstance(object(), EmbeddingModel)
 
 
 class _EmbedOnly:
