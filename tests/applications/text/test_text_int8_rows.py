@@ -32,7 +32,9 @@ def _linear(folder: Path) -> tuple[Path, np.ndarray, np.ndarray]:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", "l", OUT])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    # IR 8 is opset 17's: make_model would write the installed onnx's newest IR, which an older
+    # ONNX Runtime refuses (onnx 1.23 beside ONNX Runtime 1.30: "Unsupported model IR version: 14")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     path = folder / "linear.onnx"
     onnx.save(model, str(path))
     return path, w, b
