@@ -74,7 +74,8 @@ def test_single_process_is_a_no_op() -> None:
 
 def test_more_processes_than_gpus_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     """torchrun --nproc_per_node=2 on a one-GPU machine: torch.cuda.set_device(1) would say only
-    "invalid device ordinal" (and NCCL cannot share a GPU), so the count is checked first."""
+    "invalid device ordinal" (and NCCL cannot share a GPU). Every process refuses, the first one
+    too: on an H200 it otherwise waited 30 s for the second until torchrun killed it."""
     from siamkit.training import ddp
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -85,12 +86,16 @@ def test_more_processes_than_gpus_is_one_sentence(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ddp.dist, "get_rank", lambda: int(ddp.os.environ["RANK"]))
     monkeypatch.setattr(ddp.dist, "get_world_size", lambda: 2)
     monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("LOCAL_RANK", "1")
-    with pytest.raises(ValueError, match=r"LOCAL_RANK=1 .* 1 CUDA GPU\(s\).*--nproc_per_node"):
-        ddp.setup_distributed("auto")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    for rank in ("0", "1"):
+        monkeypatch.setenv("RANK", rank)
+        monkeypatch.setenv("LOCAL_RANK", rank)
+        with pytest.raises(
+            ValueError, match=r"started 2 processes .* 1 CUDA GPU\(s\).*--nproc_per_node"
+        ):
+            ddp.setup_distributed("auto")
     assert set_to == []
-    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")  # two machines of one GPU each
     monkeypatch.setenv("LOCAL_RANK", "0")
-    ctx = ddp.setup_distributed("auto")  # the first process fits on the one GPU
-    assert set_to == [0] and ctx.device == torch.device("cuda", 0) and ctx.rank == 0
+    ctx = ddp.setup_distributed("auto")
+    assert set_to == [0] and ctx.device == torch.device("cuda", 0) and ctx.rank == 1

@@ -63,11 +63,12 @@ def setup_distributed(device: str = "auto") -> DistContext:
         return DistContext(0, 1, dev)
     if dev.type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0"))
-        if local >= torch.cuda.device_count():
-            # torch.cuda.set_device would say only "invalid device ordinal"; NCCL cannot put two
-            # processes on one GPU either
+        here = int(os.environ.get("LOCAL_WORLD_SIZE", str(local + 1)))  # torchrun sets it
+        if max(local + 1, here) > torch.cuda.device_count():
+            # torch.cuda.set_device would say only "invalid device ordinal", and NCCL cannot put
+            # two processes on one GPU; every process refuses, so none waits for the others
             raise ValueError(
-                f"torchrun started process LOCAL_RANK={local} on this machine, but it has "
+                f"torchrun started {max(local + 1, here)} processes on this machine, but it has "
                 f"{torch.cuda.device_count()} CUDA GPU(s) and each process needs its own: use "
                 "--nproc_per_node at most the GPU count, or train on the CPU with --device cpu"
             )
