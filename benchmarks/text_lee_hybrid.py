@@ -75,7 +75,23 @@ Round 5, ``--align`` (rule fixed before its first run, 2026-12-04, fourteenth st
   mean raw r not lower; otherwise round 3's choice stays;
 - ``--test``: the held-out halves once, as in round 1.
 
-    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align] [--test]
+Round 6, ``--esa`` (rule fixed before its first run, 2026-12-04, fifteenth stop):
+
+- a background-concept tower, after ESA (Gabrilovich & Markovitch 2007, the 0.72 anchor), whose
+  concepts are Wikipedia articles; here they are the 300 ``lee_background.cor`` documents (no Lee
+  document is a concept). A document is represented by its similarities to the 300 concepts
+  under a base representation, ``s_k = cos(base(d), base(b_k))``; each concept's column is
+  centred by its mean over the 300 background documents (each without itself), the row
+  L2-normalised, and a pair scores the cosine of the two rows ("the documents are near the same
+  background stories");
+- candidates: base in {MiniLM, all-mpnet-base-v2, tfidf} x v in {0.1, ..., 1.0}, the pair
+  scoring ``(1 - v) * round 3's score for the direction + v * esa``;
+- per direction, the best mean mapped r on the training half's two inner splits (ties to the
+  base listed first, then the smaller v); adopted only if it beats round 3's choice by >= 0.01
+  mean mapped r with mean raw r not lower; otherwise round 3's choice stays;
+- ``--test``: the held-out halves once, as in round 1.
+
+    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa] [--test]
 """
 
 from __future__ import annotations
@@ -204,10 +220,30 @@ def align_scores(model, docs: list[str], i: np.ndarray, j: np.ndarray) -> np.nda
     return out
 
 
+def esa_scores(
+    doc_vecs: np.ndarray, back_vecs: np.ndarray, i: np.ndarray, j: np.ndarray
+) -> np.ndarray:
+    """Round 6's background-concept score of each pair ``(i[p], j[p])`` (module docstring):
+    ``doc_vecs`` and ``back_vecs`` L2-normalised rows of the same base representation."""
+    s = doc_vecs.astype(np.float64) @ back_vecs.T.astype(np.float64)  # (documents, concepts)
+    bb = back_vecs.astype(np.float64) @ back_vecs.T.astype(np.float64)
+    np.fill_diagonal(bb, np.nan)  # a concept's mean over the OTHER background documents
+    c = s - np.nanmean(bb, axis=0)
+    c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+    return (c[i] * c[j]).sum(1)
+
+
 def align_round(
-    align: dict[str, np.ndarray], y: np.ndarray, i: np.ndarray, j: np.ndarray, ref, test: bool
+    align: dict[str, np.ndarray],
+    y: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    ref,
+    test: bool,
+    what: str = "align",
 ) -> None:
-    """Round 5: round 3's choice joined with a sentence-alignment score (module docstring)."""
+    """Round 5: round 3's choice joined with a sentence-alignment score (module docstring).
+    Round 6 (``what="esa"``) joins its background-concept scores the same way."""
     splits = {s[0]: s for s in inner_splits()}
     chosen = {}
     print(
@@ -247,7 +283,7 @@ def align_round(
         enc = list(align)[e]
         r = _rows((1 - v) * ref(direction) + v * align[enc], y, mtr, mte)
         res.append(r)
-        used = f"round 3 + align ({enc}), v {v}" if v else "round 3"
+        used = f"round 3 + {what} ({enc}), v {v}" if v else "round 3"
         print(f"| {direction} | {used} | " + " / ".join(f"{x:.3f}" for x in r) + " |")
     m = np.mean(res, axis=0)
     print(f"| **mean** | | {m[0]:.3f} / {m[1]:.3f} / {m[2]:.3f} |")
@@ -271,13 +307,14 @@ def main() -> None:
         "--stack", action="store_true", help="round 4: five towers, weights fitted on the pairs"
     )
     ap.add_argument("--align", action="store_true", help="round 5: a sentence-alignment tower")
+    ap.add_argument("--esa", action="store_true", help="round 6: a background-concept tower")
     args = ap.parse_args()
-    if sum([args.centre, bool(args.encoder), args.stack, args.align]) > 1:
+    if sum([args.centre, bool(args.encoder), args.stack, args.align, args.esa]) > 1:
         ap.error(
-            "--centre (round 2), --encoder (round 3), --stack (round 4) and --align (round 5)"
-            " are separate rounds"
+            "--centre (round 2), --encoder (round 3), --stack (round 4), --align (round 5) and"
+            " --esa (round 6) are separate rounds"
         )
-    if args.stack or args.align:
+    if args.stack or args.align or args.esa:
         args.encoder = "all-mpnet-base-v2"
     import torch
 
@@ -305,6 +342,16 @@ def main() -> None:
     def score(t: str, w: float, c: int) -> np.ndarray:
         return (1 - w) * cz[c] + w * cl[(t, c)]
 
+    if args.esa:
+        mpnet = load_text_model(args.encoder)
+        tf = lexical("tfidf", back, docs + back)
+        esa = {
+            "MiniLM": esa_scores(z, embed_texts(model, back).vectors, i, j),
+            "mpnet": esa_scores(zs[2], embed_texts(mpnet, back).vectors, i, j),
+            "tfidf": esa_scores(tf[: len(docs)], tf[len(docs) :], i, j),
+        }
+        align_round(esa, y, i, j, lambda d: score(*ROUND3[d]), args.test, what="esa")
+        return
     if args.align:
         align = {
             "MiniLM": align_scores(model, docs, i, j),
