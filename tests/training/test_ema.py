@@ -147,24 +147,24 @@ def test_trainer_ends_with_the_average_of_its_steps(
     naive = _naive_corrected if exclude_initial else _naive_average
     torch.manual_seed(1)
     net = make_net(cfg, tiny_data)
-    states = [{k: v.clone() for k, v in net.state_dict().items()}]
+    # CPU copies: the trainer may move the net to a GPU
+    states = [{k: v.cpu().clone() for k, v in net.state_dict().items()}]
     checked: list[int] = []
     real_step = trainer_mod.train_step
 
     def recording_step(*args, **kwargs):
         loss = real_step(*args, **kwargs)
-        states.append({k: v.clone() for k, v in net.state_dict().items()})
+        states.append({k: v.cpu().clone() for k, v in net.state_dict().items()})
         return loss
 
     monkeypatch.setattr(trainer_mod, "train_step", recording_step)
-    own_validate = make_validator(cfg, tiny_data, torch.device("cpu"))
 
     def validate(n):  # each epoch's validation sees the average so far, not the last weights
         want = naive(states, 0.8)
         for k, v in n.state_dict().items():
-            torch.testing.assert_close(v, want[k], rtol=1e-5, atol=1e-6, msg=k)
+            torch.testing.assert_close(v.cpu(), want[k], rtol=1e-5, atol=1e-6, msg=k)
         checked.append(len(states))
-        return own_validate(n)
+        return make_validator(cfg, tiny_data, next(n.parameters()).device)(n)
 
     trainer = Trainer.from_config(net, cfg, tiny_data, progress=False, validate=validate)
     trainer.fit()
@@ -172,7 +172,7 @@ def test_trainer_ends_with_the_average_of_its_steps(
     assert len(states) == 1 + 2 * 6  # two epochs of six steps
     want = naive(states, 0.8)
     for k, v in net.state_dict().items():
-        torch.testing.assert_close(v, want[k], rtol=1e-5, atol=1e-6, msg=k)
+        torch.testing.assert_close(v.cpu(), want[k], rtol=1e-5, atol=1e-6, msg=k)
     last = states[-1]
     assert any(not torch.allclose(last[k], want[k]) for k in last if last[k].is_floating_point())
 

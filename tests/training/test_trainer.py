@@ -25,7 +25,7 @@ def _parameters(net: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _changed(net: torch.nn.Module, before: dict[str, torch.Tensor]) -> list[str]:
-    return [k for k, v in net.named_parameters() if not torch.equal(v.detach(), before[k])]
+    return [k for k, v in net.named_parameters() if not torch.equal(v.detach().cpu(), before[k])]
 
 
 def test_a_missing_optimizer_step_is_caught(make_net, tiny_cfg, tiny_data, monkeypatch) -> None:
@@ -42,7 +42,7 @@ def test_a_missing_optimizer_step_is_caught(make_net, tiny_cfg, tiny_data, monke
     moved = [
         k
         for k, v in net.named_buffers()
-        if v.is_floating_point() and not torch.equal(v, buffers[k])
+        if v.is_floating_point() and not torch.equal(v.cpu(), buffers[k])
     ]
     assert any("running_mean" in k for k in moved)
     assert _changed(net, weights) == []
