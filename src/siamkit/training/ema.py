@@ -76,12 +76,16 @@ class WeightAverage:
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
-        """Move the average one step towards ``net``'s current state."""
+        """Move the average one step towards ``net``'s current state; the average follows
+        ``net`` to its device (one made before ``net`` moved to a GPU, as BYOL's target is,
+        stays behind on the CPU otherwise)."""
         if self.steps is not None:
             self.steps += 1
         decay = self._step_decay()
         for key, value in net.state_dict().items():
             avg = self.state[key]
+            if avg.device != value.device:
+                avg = self.state[key] = avg.to(value.device)
             if avg.is_floating_point():
                 avg.lerp_(value.detach(), 1.0 - decay)
             else:

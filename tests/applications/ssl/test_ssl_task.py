@@ -106,6 +106,23 @@ def test_byol_target_is_the_moving_average() -> None:
     assert not any(p.requires_grad for p in m.target.parameters())
 
 
+def test_byol_target_follows_the_network_to_its_device() -> None:
+    # the average starts where the network is built (the CPU); the trainer then moves the model
+    # to the GPU: the first step must move the average too ("meta" stands in for "cuda")
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8)
+    m = SelfSupervised(net, "byol", SSLHeadConfig(proj_dim=8, proj_hidden=16, pred_hidden=4))
+    m.to("meta")
+    m.after_step(step=1, total=10)
+    assert m.average is not None
+    assert {v.device.type for v in m.average.state.values()} == {"meta"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_byol_trains_on_cuda(tmp_path: Path) -> None:
+    summary = run(_cfg("byol", device="cuda", epochs=1), tmp_path / "byol", QUIET)
+    assert summary.model_dir is not None and (summary.model_dir / "siamkit.json").is_file()
+
+
 def test_collapse_stops_without_a_model(tmp_path: Path) -> None:
     doc = _cfg("simsiam")
     doc["ssl"]["collapse_std"] = 5.0  # above the largest possible value (~1): always "collapsed"
