@@ -83,6 +83,27 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
         torch.testing.assert_close(x, y, msg=k)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_resume_on_cuda_draws_the_dropout_masks_of_an_uninterrupted_run(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # on a GPU the transformer's dropout draws from the GPU's generator, not the CPU's
+    cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
+    on_gpu_opts = TaskOptions(progress=False, device="cuda")
+    full = get_task("text")(cfg, tmp_path / "full", on_gpu_opts)
+    after_full = torch.cuda.get_rng_state()
+    kill_after_first_checkpoint(monkeypatch, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, tmp_path / "cut", on_gpu_opts)
+    monkeypatch.undo()
+    resume = TaskOptions(progress=False, device="cuda", resume=True)
+    resumed = get_task("text")(cfg, tmp_path / "cut", resume)
+    assert torch.equal(torch.cuda.get_rng_state(), after_full)  # the same draws after the cut
+    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-3, msg=k)  # (CUDA's atomics)
+
+
 @pytest.mark.parametrize("start", ["hf_folder", "joined_half_twin_bundle"])
 def test_resume_needs_no_start_model(
     start: str,

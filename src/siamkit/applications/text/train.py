@@ -127,6 +127,13 @@ def fit_score_map(
     return ScoreMap.fit(cos, ex.targets).rescaled(*score_range)
 
 
+def _cuda_rng_state(model: TextSiameseNetwork) -> dict[str, torch.Tensor]:
+    """For a checkpoint of a run on a GPU: the state of that GPU's generator, which draws the
+    transformer's dropout masks there (none on the CPU)."""
+    device = next(model.parameters()).device
+    return {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+
+
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         torch.save(state, fh)
@@ -331,6 +338,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         sched.load_state_dict(state["scheduler"])
         start_epoch, start_step = state["epoch"], state["step"]
         torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
+        if "cuda_rng" in state and device.type == "cuda":  # (older checkpoints: not saved)
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)  # dropout's generator
         log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
     out_dir.mkdir(parents=True, exist_ok=True)
     amp = cfg.train.amp and device.type == "cuda"
@@ -415,6 +424,7 @@ def _loop(
                         "epoch": nxt[0],
                         "step": nxt[1],
                         "rng": torch.get_rng_state(),
+                        **_cuda_rng_state(model),
                         "config": record,  # model.init_from: what a resume checks
                         START: rebuild,  # what rebuilds the model without the start folder
                     },
