@@ -75,3 +75,30 @@ def test_no_duplicates_sampler_never_repeats_a_text_and_covers_everything() -> N
     assert [len(b) for b in NoDuplicatesBatchSampler(rows, 8, seed=3)] != [] and list(
         NoDuplicatesBatchSampler(rows, 8, seed=3)
     ) == list(NoDuplicatesBatchSampler(rows, 8, seed=3))  # seeded
+
+
+def test_the_training_loss_is_float32_under_bf16_autocast() -> None:
+    """Fine-tuning runs the twin under bf16 autocast on a GPU; the loss itself must not: the
+    scaled cosine logits (scale 20) came out in bf16 steps of 0.125. CPU autocast shows it."""
+    from siamkit.applications.text.pairs import TextExamples
+    from siamkit.applications.text.train import batch_loss
+    from siamkit.applications.text.train_config import parse_config
+
+    texts = [f"text {k}" for k in range(16)]
+    g = torch.Generator().manual_seed(0)
+    table = F.normalize(torch.randn(len(texts), 32, generator=g), dim=1)
+
+    class Twin:  # float32 embeddings, as the transformer's pooled output is normalised in float32
+        share_weights = True
+
+        def embed(self, batch: list[str]) -> torch.Tensor:
+            return table[[texts.index(t) for t in batch]]
+
+    fmt = "anchor_positive"  # multiple-negatives ranking: in-batch logits at scale 20
+    cfg = parse_config({"data": {"train": "x.csv", "format": fmt}, "loss": {"name": "mnrl"}})
+    ex = TextExamples(fmt, (tuple(texts[:8]), tuple(texts[8:])), None)
+    want = batch_loss(Twin(), cfg, ex)  # type: ignore[arg-type]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = batch_loss(Twin(), cfg, ex)  # type: ignore[arg-type]
+    assert got.dtype == torch.float32
+    assert abs(float(got) - float(want)) < 1e-6

@@ -65,6 +65,14 @@ def batch_loss(model: TextSiameseNetwork, cfg: TextTrainConfig, ex: TextExamples
         zs = [
             model.embed(list(c), role="query" if k == 0 else "document") for k, c in enumerate(cols)
         ]
+    # the loss in float32 outside autocast, as the image path: under bf16 autocast the scaled
+    # cosine logits (scale 20) would come out in steps of 0.125
+    zs = [z.float() for z in zs]
+    with torch.autocast(zs[0].device.type, enabled=False):
+        return _loss(cfg, ex, zs)
+
+
+def _loss(cfg: TextTrainConfig, ex: TextExamples, zs: list[torch.Tensor]) -> torch.Tensor:
     name, scale, margin = cfg.loss.name, cfg.loss.scale, cfg.loss.margin
     if name == "cosent":
         return cosent_loss(zs[0], zs[1], torch.tensor(ex.targets, device=zs[0].device), scale)
