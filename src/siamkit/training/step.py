@@ -27,11 +27,22 @@ def embed_batch(model: nn.Module, x: Tensor) -> Tensor:
     return embed(x) if callable(embed) else model(x)
 
 
+def native_bf16() -> bool:
+    """Whether this GPU computes bfloat16 natively (Ampere and later). ``is_bf16_supported()``
+    alone also says yes where bfloat16 is only emulated (a V100, a T4), which is slow there:
+    those take float16 with a ``GradScaler`` instead."""
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # an older torch without the argument: its answer as it is
+        return bool(torch.cuda.is_bf16_supported())
+
+
 def autocast_for(device: torch.device, amp: bool) -> Any:
-    """``torch.autocast`` on CUDA (bfloat16 where supported, else float16); a no-op otherwise."""
+    """``torch.autocast`` on CUDA (bfloat16 where the GPU has it natively, else float16); a
+    no-op otherwise."""
     if not amp or device.type != "cuda":
         return nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    dtype = torch.bfloat16 if native_bf16() else torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
@@ -40,7 +51,7 @@ def mixed_precision(wanted: bool, device: torch.device) -> tuple[bool, torch.amp
     autocast on CUDA only, with a ``GradScaler`` where it runs in float16 (no bfloat16);
     ``(False, None)`` on the CPU."""
     amp = wanted and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if amp and not torch.cuda.is_bf16_supported() else None
+    scaler = torch.amp.GradScaler("cuda") if amp and not native_bf16() else None
     return amp, scaler
 
 
