@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import siamkit.training.trainer as trainer_mod
 from _on_gpu import on_gpu, refuse_gpu_rng_states
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -50,12 +51,25 @@ def test_interrupted_then_resumed_equals_uninterrupted(
 
 
 def test_a_checkpoint_of_the_old_layout_resumes_to_the_uninterrupted_run(
-    make_net, tiny_cfg, tiny_data, tmp_path
+    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
 ) -> None:
     """``legacy/skip_in_loss.pt`` was written after epoch 1 by siamkit before JoinedEmbedding (its
     config has the flat ``model.appearance_skip_*`` keys, its weights, weight average and optimiser
     state are those of a SiameseNetwork with an appearance skip). Resumed now by the same run
     written with ``model.appearance``, it ends with exactly the uninterrupted run's weights."""
+    # Its epoch 1 ran on a CPU, and its config says train.device=auto, which a resume must keep:
+    # on a GPU both runs would train there, and the GPU's epoch 1 is not the checkpoint's (1.5e-3
+    # apart after epoch 2 on an H200). Both runs train on the CPU, as the checkpoint's did.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    epoch_1: dict[str, torch.Tensor] = {}  # the uninterrupted run's weights after epoch 1
+    real_save = trainer_mod.save_checkpoint
+
+    def saving(state, path):
+        if state["epoch"] == 1:
+            epoch_1.update({k: v.clone() for k, v in state["model"].items()})
+        return real_save(state, path)
+
+    monkeypatch.setattr(trainer_mod, "save_checkpoint", saving)
     sets = ["train.epochs=2", "train.ema_decay=0.9", "model.appearance={weight: 1.0, pool: 4}"]
     cfg = apply_overrides(tiny_cfg, sets)
     # its weight average is the classic one (it has no update count): resumed, it goes on as that
@@ -70,7 +84,16 @@ def test_a_checkpoint_of_the_old_layout_resumes_to_the_uninterrupted_run(
     assert old["epoch"] == 1 and old["config"]["model"]["appearance_skip_weight"] == 1.0
     with pytest.warns(DeprecationWarning, match="appearance_skip"):
         resumed = _train(make_net, cfg, tiny_data, tmp_path / "cut", resume=True)
-    _assert_same(full, resumed)
+    if epoch_1.keys() == old["model"].keys() and all(
+        torch.equal(v, old["model"][k]) for k, v in epoch_1.items()
+    ):
+        _assert_same(full, resumed)  # this CPU's epoch 1 is the checkpoint's, bit for bit
+    else:
+        # Another CPU or torch rounds epoch 1 differently (an H200 machine's Xeon with torch 2.11:
+        # 1.6e-7 apart after epoch 2); a resume that lost the scheduler's, the optimiser's or the
+        # weight average's state ends 2.6e-3, 7e-3 or 0.24 away (measured here)
+        for k, v in full.items():
+            torch.testing.assert_close(resumed[k], v, rtol=0, atol=1e-5, msg=k)
     other = apply_overrides(cfg, ["model.appearance.pool=2"])  # a different run is refused
     with pytest.raises(ValueError, match=r"different config \(model\.appearance\)"):
         _train(make_net, other, tiny_data, tmp_path / "cut", resume=True)
