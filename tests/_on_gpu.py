@@ -21,7 +21,8 @@ class OnGPU(torch.Tensor):
         raise TypeError("can't convert cuda:0 device type tensor to numpy")
 
     def cpu(self, *args: Any, **kwargs: Any) -> torch.Tensor:  # type: ignore[override]
-        return self.as_subclass(torch.Tensor)
+        # a plain tensor on the CPU (where the test runs on a GPU, it really was there)
+        return super().cpu(*args, **kwargs).as_subclass(torch.Tensor)
 
 
 def on_gpu(obj: Any) -> Any:
