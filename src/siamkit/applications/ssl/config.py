@@ -60,7 +60,7 @@ class SSLTrainConfig:
             images // batch_size.
         knn_k: neighbours of the kNN monitor (leave-one-out on the labeled validation images).
         monitor_images: validation (else training) images embedded for the collapse monitor.
-        amp: mixed precision (``torch.autocast``, bfloat16 where supported, else float16 with a
+        amp: mixed precision (``torch.autocast``, bfloat16 where native, else float16 with a
             ``GradScaler``) when training on CUDA; nothing on the CPU.
 
     Under ``torchrun --nproc_per_node=N``, ``batch_size`` is the global batch (a multiple of N).
