@@ -83,6 +83,28 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
         torch.testing.assert_close(x, y, msg=k)
 
 
+def test_a_checkpoint_with_the_cpu_generator_alone_still_resumes(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints from before every generator was saved hold the CPU generator's state alone
+    (a tensor under ``rng``); they resume to the uninterrupted run as before."""
+    cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
+    full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
+    kill_after_first_checkpoint(monkeypatch, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
+    monkeypatch.undo()
+    ckpt = tmp_path / "cut" / text_train.CHECKPOINT
+    state = torch.load(ckpt, weights_only=True)
+    assert isinstance(state["rng"], dict)
+    state["rng"] = state["rng"]["torch"]  # the old layout
+    torch.save(state, ckpt)
+    resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
+    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, msg=k)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_resume_on_cuda_draws_the_dropout_masks_of_an_uninterrupted_run(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

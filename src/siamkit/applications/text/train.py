@@ -45,6 +45,7 @@ from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_path, atomic_write, same_file
 from siamkit.training.callbacks import ConfigGuard
+from siamkit.training.checkpoint import rng_state, set_rng_state
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
@@ -133,13 +134,6 @@ def fit_score_map(
         z.append(e[[pos[t] for t in col]])
     cos = (z[0] * z[1]).sum(1)
     return ScoreMap.fit(cos, ex.targets).rescaled(*score_range)
-
-
-def _cuda_rng_state(model: TextSiameseNetwork) -> dict[str, torch.Tensor]:
-    """For a checkpoint of a run on a GPU: the state of that GPU's generator, which draws the
-    transformer's dropout masks there (none on the CPU)."""
-    device = next(model.parameters()).device
-    return {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -345,9 +339,10 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start_epoch, start_step = state["epoch"], state["step"]
-        torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
-        if "cuda_rng" in state and device.type == "cuda":  # (older checkpoints: not saved)
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)  # dropout's generator
+        if isinstance(state["rng"], dict):  # every generator, the GPU's (dropout there) too
+            set_rng_state(state["rng"])
+        else:  # a checkpoint from before: the CPU generator alone
+            torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
         log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
     out_dir.mkdir(parents=True, exist_ok=True)
     amp = cfg.train.amp and device.type == "cuda"
@@ -431,8 +426,7 @@ def _loop(
                         "scheduler": sched.state_dict(),
                         "epoch": nxt[0],
                         "step": nxt[1],
-                        "rng": torch.get_rng_state(),
-                        **_cuda_rng_state(model),
+                        "rng": rng_state(),
                         "config": record,  # model.init_from: what a resume checks
                         START: rebuild,  # what rebuilds the model without the start folder
                     },
