@@ -331,9 +331,9 @@ def main() -> None:
     if args.encoder:
         zs[2] = embed_texts(load_text_model(args.encoder), docs).vectors
     cz = {c: (v[i] * v[j]).sum(1) for c, v in zs.items()}
-    cl = {}
+    cl, towers = {}, {}
     for t in TOWERS:
-        both = lexical(t, back, docs + back)  # one fitted tower: Lee texts, then background
+        both = towers[t] = lexical(t, back, docs + back)  # one fitted tower: Lee, then background
         lv, lb = both[: len(docs)], both[len(docs) :]
         for c in centres:
             lc = centred(lv, lb.mean(0)) if c == 1 else lv
@@ -344,7 +344,7 @@ def main() -> None:
 
     if args.esa:
         mpnet = load_text_model(args.encoder)
-        tf = lexical("tfidf", back, docs + back)
+        tf = towers["tfidf"]
         esa = {
             "MiniLM": esa_scores(z, embed_texts(model, back).vectors, i, j),
             "mpnet": esa_scores(zs[2], embed_texts(mpnet, back).vectors, i, j),
