@@ -79,6 +79,13 @@ def setup_distributed(device: str = "auto") -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), dev)
 
 
+def refuse_torchrun(task: str) -> None:
+    """Refuse a launch by ``torchrun`` (``WORLD_SIZE`` > 1) for a task that trains in one process:
+    every process would train the whole run alone and write the same files."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError(f"task {task} trains in one process: run `siamkit train` without torchrun")
+
+
 def is_main_process() -> bool:
     """Rank 0 of a process group or a torchrun launch, or a process outside any (before
     :func:`setup_distributed`, torchrun's ``RANK`` says)."""

@@ -111,3 +111,9 @@ def test_torchrun_is_refused_before_anything_is_written(tmp_path, monkeypatch):
     res = _train(tmp_path)
     assert res.exit_code != 0 and "run `siamkit train` without torchrun" in res.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_gpu_asked_for_is_refused_not_ignored(tmp_path):
+    res = _train(tmp_path, "--device", "cuda")
+    assert res.exit_code != 0 and "task half_twin trains on the CPU" in res.output
+    assert not (tmp_path / "run").exists()

@@ -314,3 +314,79 @@ def test_a_resume_given_another_init_from_is_refused(tmp_path: Path, monkeypatch
     _checkpoint_of(tmp_path / "old", old)
     res = _resume(cfg, tmp_path / "old", init_from=str(tmp_path / "other"))
     assert isinstance(res.exception, _DataRead), res.output
+
+
+def test_train_device_reaches_the_training_loop(tmp_path: Path, monkeypatch) -> None:
+    """`siamkit train --device` (over the config's train.device) is where the loop trains; it
+    was ignored, so a GPU machine trained signatures on the CPU. The model comes back on the
+    CPU it was built on, and a resume may go on elsewhere (train.device is not checked)."""
+    import siamkit.applications.signatures.train as train_mod
+
+    asked: list[str] = []
+    real = train_mod.resolve_device
+
+    def spy(name: str) -> torch.device:
+        asked.append(name)
+        return real("cpu")
+
+    monkeypatch.setattr(train_mod, "resolve_device", spy)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("eval_every: 3}", "eval_every: 3, device: cuda:7}"))
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert asked == ["cpu"]
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["device"] == "cpu"
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)["config"]
+    assert "device" not in saved["train"]  # a resume may go on on another device
+
+
+def test_device_from_the_config_when_the_command_line_says_auto(tmp_path: Path, monkeypatch):
+    import siamkit.applications.signatures.train as train_mod
+
+    asked: list[str] = []
+    monkeypatch.setattr(
+        train_mod, "resolve_device", lambda n: asked.append(n) or torch.device("cpu")
+    )
+    monkeypatch.setattr("siamkit.applications.signatures.task.resolve_device", lambda n: None)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("eval_every: 3}", "eval_every: 3, device: cuda:7}"))
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert asked == ["cuda:7"]
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA"
+)
+def test_a_gpu_that_is_not_there_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    res = CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(tmp_path / "run"), "--device", "cuda"]
+    )
+    assert res.exit_code == 1 and "no usable CUDA GPU" in res.output, res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_torchrun_is_refused_before_anything_is_written(tmp_path: Path, monkeypatch) -> None:
+    # every process would train the whole run alone and write the same files
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 1 and "task signatures trains in one process" in res.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_trains_on_a_gpu_and_saves_a_cpu_model(tmp_path: Path) -> None:
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    res = CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(tmp_path / "run"), "--device", "cuda"]
+    )
+    assert res.exit_code == 0, res.output
+    model = siamkit.load_model(tmp_path / "run" / "model")
+    assert model.embed(torch.zeros(1, 1, 40, 56)).shape == (1, 16)

@@ -5,7 +5,8 @@ kind, branch g) and ``labels`` ``(N,)``: ``x_i`` and ``y_j`` match when their la
 (e.g. a query's text vector and the item it is about). Every (f(x_i), g(y_j)) in a batch is a
 pair for the contrastive loss (positive if the labels match). Validation rows are a seeded
 ``val_fraction`` of the rows; the score is cross-modal P@1 (the nearest g(y) of each f(x) has its
-label), reported for the untrained network too.
+label), reported for the untrained network too. It trains in one process, on the CPU (its
+networks are small MLPs over vectors): ``--device cuda`` and ``torchrun`` are refused.
 
 Example config::
 
@@ -34,6 +35,7 @@ from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
 from siamkit.losses import contrastive_loss
 from siamkit.models import HalfTwinNetwork, Preprocess
+from siamkit.training.ddp import refuse_torchrun
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 _SECTIONS = {"data", "model", "loss", "train"}
@@ -214,9 +216,10 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         raise ValueError(
             "task half_twin trains from scratch: --resume and --init-from are not supported"
         )
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process would train and write alone
+    refuse_torchrun("half_twin")
+    if options.device not in ("auto", "cpu"):  # small MLPs over feature vectors
         raise ValueError(
-            "task half_twin trains in one process: run `siamkit train` without torchrun"
+            f"task half_twin trains on the CPU: drop --device {options.device} (or use --device cpu)"
         )
     cfg = _apply_overrides(json.loads(json.dumps(config)), options.overrides)
     unknown = set(cfg) - _SECTIONS

@@ -6,7 +6,8 @@ data: {root: null, layout: auto, synthetic_writers: 60, genuine: 12, forged: 12,
        image_size: [78, 110], split: [0.6, 0.2, 0.2]}
 model: {embedding_dim: 64, encoder_kwargs: {stem_stride: 3}}
 train: {steps: 600, writers_per_batch: 8, genuine_per_writer: 4, forged_per_writer: 4,
-        random_fraction: 0.3, lr: 0.001, margin: 1.0, loss: contrastive, eval_every: 100, seed: 0}
+        random_fraction: 0.3, lr: 0.001, margin: 1.0, loss: contrastive, eval_every: 100, seed: 0,
+        threads: 0, device: auto}
 eval: {references: 5, reduce: mean, seed: 0}
 ```
 
@@ -58,6 +59,7 @@ class SignatureTrainConfig:
     eval_every: int = 100
     seed: int = 0
     threads: int = 0  # 0 = torch's default
+    device: str = "auto"  # auto: CUDA when available; cpu, cuda, cuda:N (`siamkit train --device`)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Loads the signatures (a corpus folder, or the synthetic generator), splits the *writers* into
 train / validation / test, trains (:func:`train_signatures`), fixes the decision threshold at the
 validation writers' skilled-forgery EER, then evaluates the test writers once with it. Writes
-``OUT/model/`` (a siamkit bundle), ``OUT/metrics.json`` and ``OUT/config.yaml``.
+``OUT/model/`` (a siamkit bundle), ``OUT/metrics.json`` and ``OUT/config.yaml``. It trains on
+``train.device`` (``auto``: CUDA when available; ``siamkit train --device`` overrides it) in one
+process: ``torchrun`` is refused.
 
 ``--init-from MODEL`` starts from a saved model of the same layers; the checkpoint and the bundle
 record it (``model.init_from``), and ``--resume`` follows
@@ -12,6 +14,7 @@ record it (``model.init_from``), and ``--resume`` follows
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from siamkit.data.signature_set import (
 )
 from siamkit.export.bundle import save_model
 from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import CHECKPOINT
@@ -60,6 +64,10 @@ def run_signatures(
 ) -> dict[str, Any]:
     """Train and evaluate as configured; save to ``out_dir`` when given. Returns the metrics."""
     options = options or TaskOptions()
+    refuse_torchrun("signatures")
+    if options.device != "auto":  # `siamkit train --device` over the config's train.device
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device=options.device))
+    resolve_device(cfg.train.device)  # a GPU that is not there: refused before anything is read
     log = options.log or (lambda _msg: None)
     ckpt = None if out_dir is None else out_dir / CHECKPOINT
     init_from = options.init_from
@@ -125,10 +133,11 @@ def run_signatures(
 
 
 def _resumable(cfg: SignatureRunConfig, init_from: str | None = None) -> dict[str, Any]:
-    """What a resumed run must share with the checkpoint: the config but ``train.threads``, with
-    ``model.init_from`` added (the model the run started from; ``None``: none)."""
+    """What a resumed run must share with the checkpoint: the config but ``train.threads`` and
+    ``train.device`` (a run may go on elsewhere), with ``model.init_from`` added (the model the
+    run started from; ``None``: none)."""
     doc = cfg.to_dict()
-    doc["train"] = {k: v for k, v in doc["train"].items() if k != "threads"}
+    doc["train"] = {k: v for k, v in doc["train"].items() if k not in ("threads", "device")}
     doc["model"]["init_from"] = init_from
     return json.loads(json.dumps(doc))  # tuples as lists, as the checkpoint stores them
 

@@ -48,6 +48,7 @@ from siamkit.losses import contrastive_loss
 from siamkit.models import JoinedEmbedding, SiameseNetwork, network_of
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import rng_state, save_checkpoint, set_rng_state
+from siamkit.training.ddp import resolve_device
 from siamkit.training.preflight import resumable_state
 
 SignatureModel = SiameseNetwork | JoinedEmbedding
@@ -126,7 +127,7 @@ def _loss_fn(cfg: SignatureTrainConfig) -> LossFn:
 
         def peer(z: Tensor, i: Tensor, j: Tensor, same: Tensor) -> Tensor:
             s = same.bool()
-            labels = torch.arange(len(z))  # unused when indices are given
+            labels = torch.arange(len(z), device=z.device)  # unused when indices are given
             return pml(z, labels, indices_tuple=(i[s], j[s], i[~s], j[~s]))  # type: ignore[no-any-return]
 
         return peer
@@ -217,13 +218,16 @@ def train_signatures(
     resume: bool = False,
     run_config: dict[str, Any] | None = None,
 ) -> tuple[SignatureModel, list[dict[str, Any]]]:
-    """Train ``model`` in place for ``cfg.steps`` steps; returns it with the best validation
-    weights loaded, and the history of validation checks.
+    """Train ``model`` in place for ``cfg.steps`` steps on ``cfg.device``; returns it with the best
+    validation weights loaded, on the device it came on, and the history of validation checks.
 
     ``checkpoint``: the file written after every validation check; ``resume`` continues it.
     ``run_config``: what the checkpoint records and a resume must match (default: ``cfg`` and
     ``eval_cfg``).
     """
+    device = resolve_device(cfg.device)
+    home = next(model.parameters()).device
+    model.to(device)  # before the optimiser: a resumed state is cast to where the weights are
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     loss_fn = _loss_fn(cfg)
@@ -259,9 +263,9 @@ def train_signatures(
         i, j, same = batch_pairs(
             train_set.writer[idx], train_set.forged[idx], cfg.random_fraction, rng
         )
-        x = train_set.images[idx]
+        x = train_set.images[idx].to(device)
         z = network.embed(x, check=False)  # (B, D)
-        loss = loss_fn(z, i, j, same)
+        loss = loss_fn(z, i.to(device), j.to(device), same.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -304,5 +308,5 @@ def train_signatures(
                 )
     if best is not None:
         model.load_state_dict(best[1])
-    model.eval()
+    model.eval().to(home)
     return model, history
