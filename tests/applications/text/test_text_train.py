@@ -7,7 +7,7 @@ import json
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -186,6 +186,151 @@ def test_a_checkpoint_without_the_start_files_reads_the_start_model(
     for k, x in a.state_dict().items():
         torch.testing.assert_close(x, b.state_dict()[k], msg=k)
     assert torch.load(ckpt, weights_only=True)[text_train.START] is not None  # saved from now on
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_text_autocast_takes_the_image_paths_precision(
+    native: bool, tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text fine-tuning took bfloat16 on every GPU, emulated (slowly) on a V100 or T4; it now asks
+    the image path's rule (:func:`siamkit.training.step.mixed_precision` and ``autocast_for``):
+    float16 with a ``GradScaler`` there. Each call is answered as on a GPU (this one may have none)
+    and the run itself stays on the CPU."""
+    from siamkit.training import step as training_step
+
+    monkeypatch.setattr(training_step, "native_bf16", lambda: native)
+    cuda = torch.device("cuda")
+    asked: list[tuple[bool, str]] = []
+    scaled: list[bool] = []
+    dtypes: list[torch.dtype] = []
+
+    def mixed_precision(wanted: bool, device: torch.device) -> Any:
+        asked.append((wanted, device.type))
+        amp, scaler = training_step.mixed_precision(wanted, cuda)
+        scaled.append(scaler is not None)
+        return amp, None  # the answer for a GPU, without a scaler that needs one
+
+    def autocast_for(device: torch.device, amp: bool) -> Any:
+        dtypes.append(training_step.autocast_for(cuda, amp).fast_dtype)
+        return training_step.autocast_for(device, amp)  # a no-op on the CPU
+
+    monkeypatch.setattr(text_train, "mixed_precision", mixed_precision)
+    monkeypatch.setattr(text_train, "autocast_for", autocast_for)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available" where it is not
+        cfg = _config(tiny_hf, pairs_csv, epochs=2)
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, device="cpu"))
+    assert asked == [(True, "cpu")]  # train.amp and the run's device
+    assert scaled == [not native]  # a GradScaler for float16 alone
+    assert dtypes == [torch.bfloat16 if native else torch.float16] * 4  # every step
+
+
+class _RecordingScaler(torch.amp.GradScaler):
+    """A ``GradScaler`` on the CPU (float32 gradients: powers of two scale them exactly) that
+    records its calls; it doubles its scale every step, so its state after a run tells whether
+    a resume restored it."""
+
+    calls: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        super().__init__("cpu", init_scale=2.0**8, growth_interval=1)
+
+    def scale(self, outputs: Any) -> Any:
+        self.calls.append("scale")
+        return super().scale(outputs)
+
+    def unscale_(self, optimizer: torch.optim.Optimizer) -> None:
+        self.calls.append("unscale_")
+        super().unscale_(optimizer)
+
+    def step(self, optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append("step")
+        return super().step(optimizer, *args, **kwargs)
+
+    def update(self, new_scale: Any = None) -> None:
+        self.calls.append("update")
+        super().update(new_scale)
+
+
+@pytest.mark.parametrize("saved", [True, False], ids=["scaler_saved", "older_checkpoint"])
+def test_a_float16_run_steps_through_its_scaler_and_resumes_with_its_state(
+    saved: bool, tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where :func:`~siamkit.training.step.mixed_precision` gives a ``GradScaler`` (float16) the
+    loop scales the loss, unscales before clipping, steps and updates through it; the checkpoint
+    keeps its state and ``--resume`` restores it. A checkpoint from before it was kept resumes
+    with a fresh scaler."""
+    scalers: list[_RecordingScaler] = []
+
+    def mixed_precision(wanted: bool, device: torch.device) -> Any:
+        scalers.append(_RecordingScaler())
+        return False, scalers[-1]  # autocast off: a float16 GPU's scaler, on the CPU
+
+    monkeypatch.setattr(text_train, "mixed_precision", mixed_precision)
+    _RecordingScaler.calls = []
+    cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)  # 4 steps, clipped
+    opts = TaskOptions(progress=False, device="cpu")
+    full = get_task("text")(cfg, tmp_path / "full", opts)
+    assert _RecordingScaler.calls == ["scale", "unscale_", "step", "update"] * 4
+    assert scalers[-1].get_scale() == 2.0**12  # no step overflowed: each doubled it
+    ckpt = tmp_path / "full" / text_train.CHECKPOINT
+    assert torch.load(ckpt, weights_only=True)["scaler"] == scalers[-1].state_dict()
+    real_save = text_train._save_checkpoint
+    kill_after_first_checkpoint(monkeypatch, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, tmp_path / "cut", opts)
+    monkeypatch.setattr(text_train, "_save_checkpoint", real_save)
+    ckpt = tmp_path / "cut" / text_train.CHECKPOINT
+    state = torch.load(ckpt, weights_only=True)
+    assert state["scaler"]["scale"] == 2.0**11
+    if not saved:
+        del state["scaler"]  # the older layout
+        torch.save(state, ckpt)
+    resume = TaskOptions(progress=False, device="cpu", resume=True)
+    resumed = get_task("text")(cfg, tmp_path / "cut", resume)
+    assert scalers[-1].get_scale() == (2.0**12 if saved else 2.0**9)  # one step after the cut
+    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, msg=k)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_float16_fine_tuning_on_cuda_resumes_with_its_scaler(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU without native bfloat16 (patched here) fine-tunes under float16 autocast with a
+    ``GradScaler``; its state is in the checkpoint and the resumed run ends where the
+    uninterrupted one ends."""
+    from siamkit.training import step as training_step
+
+    monkeypatch.setattr(training_step, "native_bf16", lambda: False)
+    dtypes: list[torch.dtype | None] = []
+    real_loss = text_train.batch_loss
+
+    def batch_loss(model: TextSiameseNetwork, cfg: Any, ex: Any) -> torch.Tensor:
+        on = torch.is_autocast_enabled("cuda")
+        dtypes.append(torch.get_autocast_dtype("cuda") if on else None)
+        return real_loss(model, cfg, ex)
+
+    monkeypatch.setattr(text_train, "batch_loss", batch_loss)
+    cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
+    opts = TaskOptions(progress=False, device="cuda")
+    full = get_task("text")(cfg, tmp_path / "full", opts)
+    assert dtypes == [torch.float16] * 4
+    scaler_state = torch.load(tmp_path / "full" / text_train.CHECKPOINT, weights_only=True)[
+        "scaler"
+    ]
+    assert scaler_state is not None and scaler_state["scale"] > 0
+    real_save = text_train._save_checkpoint
+    kill_after_first_checkpoint(monkeypatch, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, tmp_path / "cut", opts)
+    monkeypatch.setattr(text_train, "_save_checkpoint", real_save)
+    resume = TaskOptions(progress=False, device="cuda", resume=True)
+    resumed = get_task("text")(cfg, tmp_path / "cut", resume)
+    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, atol=1e-3, rtol=1e-2, msg=k)  # float16, CUDA's atomics
 
 
 def test_gradient_checkpointing_is_on_in_both_towers_without_a_deprecation_warning(

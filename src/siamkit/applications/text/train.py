@@ -1,7 +1,9 @@
 """``task: text``: fine-tune the twin transformer on pairs, triplets or (anchor, positive) pairs.
 
 Progress bar, a checkpoint (atomic) at the end of each epoch or every ``checkpoint_every`` steps,
-``--resume`` continuing from it with the same batches, autocast on CUDA, optional gradient
+``--resume`` continuing from it with the same batches, autocast on CUDA (``train.amp``: bfloat16
+where the GPU has it natively, else float16 with a ``GradScaler`` whose state the checkpoint keeps,
+as the image path: :func:`~siamkit.training.step.mixed_precision`), optional gradient
 checkpointing. Validation (a separate file or a seeded share of the training file) gives the
 metrics and, for labelled pairs, the calibrated threshold saved with the model.
 
@@ -47,6 +49,7 @@ from siamkit.atomic import atomic_path, atomic_write, same_file
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import rng_state, set_rng_state
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
+from siamkit.training.step import autocast_for, mixed_precision
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
 
@@ -333,11 +336,15 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
+    amp, scaler = mixed_precision(cfg.train.amp, device)  # the image path's rule
     start_epoch, start_step = 0, 0
     if options.resume:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        # absent in a checkpoint from before it was saved, None in a bfloat16 or CPU run's
+        if scaler is not None and state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
         start_epoch, start_step = state["epoch"], state["step"]
         if isinstance(state["rng"], dict):  # every generator, the GPU's (dropout there) too
             set_rng_state(state["rng"])
@@ -345,7 +352,6 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
         log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    amp = cfg.train.amp and device.type == "cuda"
     with deterministic_on_cpu(device):  # a seeded or resumed run gives the same weights
         losses = _loop(
             model,
@@ -359,6 +365,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             options.progress,
             guard.state_dict(),
             rebuild,
+            scaler=scaler,
         )
     model.eval()
     metrics = {"train.final_loss": losses[-1] if losses else None, "train.steps": total}
@@ -390,8 +397,15 @@ def _loop(
     progress: bool,
     record: dict[str, Any] | None = None,
     rebuild: dict[str, Any] | None = None,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> list[float]:
+    """Train from ``start`` (epoch, step) to the end, checkpointing as configured; ``amp`` and
+    ``scaler`` as :func:`~siamkit.training.step.mixed_precision` gives them (a ``scaler`` for
+    float16 autocast, where the GPU has no native bfloat16)."""
     losses: list[float] = []
+    device = next(model.parameters()).device
+    clip = cfg.train.max_grad_norm
     every = cfg.train.checkpoint_every
     steps_per_epoch = len(_batches(ex, cfg, 0))
     bar = tqdm(
@@ -404,13 +418,21 @@ def _loop(
         batches = _batches(ex, cfg, epoch)
         for step in range(start[1] if epoch == start[0] else 0, len(batches)):
             model.train()
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            with autocast_for(device, amp):
                 loss = batch_loss(model, cfg, ex.subset(batches[step]))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.train.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.max_grad_norm)
-            opt.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                if clip > 0:
+                    scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                scaler.step(opt)  # skipped where the float16 gradients overflowed
+                scaler.update()
+            else:
+                loss.backward()
+                if clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                opt.step()
             sched.step()
             losses.append(float(loss.detach()))
             bar.update(1)
@@ -427,6 +449,7 @@ def _loop(
                         "epoch": nxt[0],
                         "step": nxt[1],
                         "rng": rng_state(),
+                        "scaler": None if scaler is None else scaler.state_dict(),
                         "config": record,  # model.init_from: what a resume checks
                         START: rebuild,  # what rebuilds the model without the start folder
                     },

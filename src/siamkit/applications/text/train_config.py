@@ -47,7 +47,7 @@ class TrainSection:
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0  # gradient clipping (0 = off), as sentence-transformers' fit
     seed: int = 0
-    amp: bool = True  # bf16/fp16 autocast on CUDA only
+    amp: bool = True  # CUDA only: bf16 autocast where native, else fp16 with a GradScaler
     gradient_checkpointing: bool = False
     checkpoint_every: int = 0  # steps; 0 = at the end of every epoch
 
