@@ -135,3 +135,17 @@ def test_an_image_model_given_text_says_it_is_not_a_text_model(tmp_path) -> None
         assert res.exit_code == 1 and "holds a SiameseNetwork, not a text model" in res.output
         assert res.output.count("\n") == 1
     assert not out.exists() and not (tmp_path / "g.db").exists()
+
+
+def test_torchrun_is_refused_before_anything_is_written(tmp_path, monkeypatch) -> None:
+    # text fine-tuning runs in one process: under torchrun every process trained the whole run
+    # alone and wrote the same checkpoint and model
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    data = tmp_path / "pairs.csv"
+    data.write_text("a,b,label\nx,y,1\nu,v,0\n")
+    config = {"data": {"train": str(data)}, "loss": {"name": "contrastive"}}
+    with pytest.raises(ValueError, match="task text trains in one process: run `siamkit train`"):
+        get_task("text")(config, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()

@@ -140,3 +140,15 @@ def test_the_same_model_path_spelt_otherwise_is_the_same_model(
         get_task("text")(cfg, out, moved)
     spelt = TaskOptions(progress=False, resume=True, overrides=(f"model.path={tiny_hf}/.",))
     assert get_task("text")(cfg, out, spelt).model_dir.is_dir()
+
+
+def test_an_unreadable_checkpoint_is_one_sentence_and_left_as_it_is(tmp_path: Path) -> None:
+    # read with torch.load directly, a truncated checkpoint gave torch's own traceback text
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"PK\x03\x04 not a whole zip")
+    cfg = text_config(tmp_path / "pairs.csv")
+    with pytest.raises(ValueError, match="is not a readable siamkit checkpoint"):
+        get_task("text")(cfg, out, TaskOptions(progress=False, resume=True))
+    assert (out / "checkpoint.pt").read_bytes() == b"PK\x03\x04 not a whole zip"
+    assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]

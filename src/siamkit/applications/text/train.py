@@ -4,8 +4,9 @@ Progress bar, a checkpoint (atomic) at the end of each epoch or every ``checkpoi
 ``--resume`` continuing from it with the same batches, autocast on CUDA (``train.amp``: bfloat16
 where the GPU has it natively, else float16 with a ``GradScaler`` whose state the checkpoint keeps,
 as the image path: :func:`~siamkit.training.step.mixed_precision`), optional gradient
-checkpointing. Validation (a separate file or a seeded share of the training file) gives the
-metrics and, for labelled pairs, the calibrated threshold saved with the model.
+checkpointing. It trains in one process on ``--device`` (``auto``: CUDA when available);
+``torchrun`` is refused. Validation (a separate file or a seeded share of the training file)
+gives the metrics and, for labelled pairs, the calibrated threshold saved with the model.
 
 ``--init-from MODEL`` (:attr:`TaskOptions.init_from`) is the model to fine-tune, as ``model.path``
 is (a config naming another one is refused); the checkpoint and the saved model record it, and a
@@ -45,9 +46,15 @@ from siamkit.applications.text.pairs import NoDuplicatesBatchSampler, TextExampl
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
-from siamkit.atomic import atomic_path, atomic_write, same_file
+from siamkit.atomic import atomic_write, same_file
 from siamkit.training.callbacks import ConfigGuard
-from siamkit.training.checkpoint import rng_state, set_rng_state
+from siamkit.training.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.step import autocast_for, mixed_precision
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -140,8 +147,9 @@ def fit_score_map(
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        torch.save(state, fh)
+    """The shared atomic :func:`~siamkit.training.checkpoint.save_checkpoint` (tests interrupt
+    the loop here)."""
+    save_checkpoint(state, path)
 
 
 def start_model(
@@ -304,11 +312,9 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     ckpt_path = out_dir / CHECKPOINT
     if options.resume and not ckpt_path.is_file():
         raise ValueError(f"--resume: {ckpt_path} does not exist")
-    dev_name = options.device
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu") if dev_name == "auto" else dev_name
-    )
-    state = torch.load(ckpt_path, map_location=device, weights_only=True) if options.resume else {}
+    refuse_torchrun("text")
+    device = resolve_device(options.device)
+    state = load_checkpoint(ckpt_path, map_location=device) if options.resume else {}
     cfg, init_from = start_model(cfg, options.init_from, options.resume, state.get("config"))
     guard = text_config_guard(cfg, init_from)
     if options.resume:  # refused before anything is written; an older checkpoint has no config
