@@ -79,6 +79,10 @@ def mean_pool(token_embeddings: Tensor, attention_mask: Tensor) -> Tensor:
     return (token_embeddings * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+# Model types whose position ids start at padding index + 1 (their tables hold that many more).
+_OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"})
+
+
 class TextEncoder(nn.Module):
     """Transformer + tokenizer + mean pooling; ``encode_texts(list[str]) -> (N, F)``.
 
@@ -97,16 +101,39 @@ class TextEncoder(nn.Module):
         self, transformer: nn.Module, tokenizer: Any, max_length: int = 256, overlap: int = 32
     ):
         super().__init__()
-        if max_length < 8 or not 0 <= overlap < max_length // 2:
-            raise ValueError(
-                f"max_length must be >= 8 and 0 <= overlap < max_length / 2, got {max_length}, {overlap}"
-            )
         self.transformer = transformer
         self.tokenizer = tokenizer
-        self.max_length = int(max_length)
-        self.overlap = int(overlap)
+        self.set_window(max_length, overlap)
         self.num_features: int = int(getattr(transformer, "config").hidden_size)  # noqa: B009
         self.last_chunked = 0  # how many texts of the last call were split into windows
+
+    def max_positions(self) -> int:
+        """The most tokens one window may hold: the transformer's position table, less the
+        positions RoBERTa-style models reserve below their first (padding index + 1)."""
+        config = getattr(self.transformer, "config", None)
+        limit = int(getattr(config, "max_position_embeddings", 0) or 0)
+        if limit <= 0:
+            return 1_000_000  # no position table (e.g. relative positions): no limit known
+        if getattr(config, "model_type", "") in _OFFSET_POSITIONS:
+            limit -= int(getattr(config, "pad_token_id", 1) or 0) + 1
+        return limit
+
+    def set_window(self, max_length: int, overlap: int) -> None:
+        """Set the tokens per window and the tokens consecutive windows share, refusing a window
+        the transformer cannot take or an overlap that would not advance through a long text."""
+        limit = self.max_positions()
+        if not 8 <= max_length <= limit:
+            raise ValueError(
+                f"max_length must lie in [8, {limit}] (the transformer's positions), got "
+                f"{max_length}"
+            )
+        if not 0 <= overlap < max_length // 2:
+            raise ValueError(
+                f"overlap must lie in [0, {max_length // 2 - 1}] (under half of max_length "
+                f"{max_length}), got {overlap}"
+            )
+        self.max_length = int(max_length)
+        self.overlap = int(overlap)
 
     def hf_config(self) -> dict[str, Any]:
         """The transformer's Hugging Face config as a JSON-able dict (rebuilds the architecture)."""

@@ -461,3 +461,22 @@ def test_metrics_json_is_whole_or_absent_when_the_run_is_stopped_writing_it(
     monkeypatch.undo()
     assert not (tmp_path / "run" / "metrics.json").exists()
     assert not list((tmp_path / "run").glob(".metrics.json*"))
+
+
+def test_a_window_the_model_cannot_take_is_refused_before_training(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    # max_length 32 with the default overlap 32 trained, then saved a model no command could load
+    cfg = _config(tiny_hf, pairs_csv)
+    del cfg["model"]["overlap"]
+    with pytest.raises(ValueError, match=r"model\.overlap lies in \[0, 15\]"):
+        parse_config(cfg)
+    # a window past the transformer's 512 positions trained on short pairs, then crashed in
+    # the transformer on the first long text
+    cfg = _config(tiny_hf, pairs_csv)
+    cfg["model"]["max_length"] = 1024
+    with pytest.raises(ValueError, match=r"max_length must lie in \[8, 512\]"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run" / "model").exists()
+    with pytest.raises(ValueError, match=r"max_length must lie in \[8, 512\]"):
+        TextSiameseNetwork.pretrained(tiny_hf, max_length=1024, overlap=8)

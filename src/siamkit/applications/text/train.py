@@ -281,7 +281,7 @@ def _setup(
     m = cfg.model
     model = _load_start(m.path, init_from) if start is None else _rebuild(*start)
     if (model.encoder.max_length, model.encoder.overlap) != (m.max_length, m.overlap):
-        model.encoder.max_length, model.encoder.overlap = m.max_length, m.overlap
+        model.encoder.set_window(m.max_length, m.overlap)
     if not m.share_weights and model.share_weights:
         lexical = model.lexical
         model = TextSiameseNetwork(model.encoder, share_weights=False, distance=model.distance_name)
