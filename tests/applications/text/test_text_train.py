@@ -480,3 +480,18 @@ def test_a_window_the_model_cannot_take_is_refused_before_training(
     assert not (tmp_path / "run" / "model").exists()
     with pytest.raises(ValueError, match=r"max_length must lie in \[8, 512\]"):
         TextSiameseNetwork.pretrained(tiny_hf, max_length=1024, overlap=8)
+
+
+def test_resuming_a_finished_run_keeps_its_final_loss_and_says_it_was_finished(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    cfg = _config(tiny_hf, pairs_csv, epochs=1)
+    first = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    lines: list[str] = []
+    opts = TaskOptions(progress=False, resume=True, log=lines.append)
+    again = get_task("text")(cfg, tmp_path / "run", opts)
+    # it wrote train.final_loss null and said it resumed "at epoch 2" of a 1-epoch run
+    assert again.metrics["train.final_loss"] == first.metrics["train.final_loss"] is not None
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["train.final_loss"] == first.metrics["train.final_loss"]
+    assert any("holds a finished run (1 of 1 epochs)" in line for line in lines), lines

@@ -356,7 +356,13 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             set_rng_state(state["rng"])
         else:  # a checkpoint from before: the CPU generator alone
             torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
-        log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
+        if start_epoch >= cfg.train.epochs:
+            log(
+                f"{ckpt_path} holds a finished run ({start_epoch} of {cfg.train.epochs} "
+                "epochs): nothing is left to train, the model is validated and saved again"
+            )
+        else:
+            log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
     out_dir.mkdir(parents=True, exist_ok=True)
     with deterministic_on_cpu(device):  # a seeded or resumed run gives the same weights
         losses = _loop(
@@ -374,7 +380,9 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             scaler=scaler,
         )
     model.eval()
-    metrics = {"train.final_loss": losses[-1] if losses else None, "train.steps": total}
+    # a finished run resumed trains no step: its last loss is the checkpoint's
+    final_loss = losses[-1] if losses else state.get("last_loss")
+    metrics = {"train.final_loss": final_loss, "train.steps": total}
     if val_ex is not None:
         metrics.update(validate(model, val_ex))
     threshold = metrics.get("verification.threshold")
@@ -456,6 +464,7 @@ def _loop(
                         "step": nxt[1],
                         "rng": rng_state(),
                         "scaler": None if scaler is None else scaler.state_dict(),
+                        "last_loss": losses[-1],
                         "config": record,  # model.init_from: what a resume checks
                         START: rebuild,  # what rebuilds the model without the start folder
                     },
