@@ -37,7 +37,7 @@ from siamkit.index.store import (
     StoredItems,
     validate_label,
 )
-from siamkit.index.thumbnail_store import remove_thumbnails
+from siamkit.index.thumbnail_store import remove_thumbnails, remove_thumbnails_from
 
 MODEL_PATH_KEY = "model_path"
 """Meta key of the model folder recorded by :meth:`Gallery.remember_model_path`."""
@@ -229,14 +229,21 @@ class Gallery:
         z = as_float32_matrix(embeddings, self.embedding_dim)
         if z.shape[0] == 0:
             raise ValueError("nothing to enroll: embeddings have 0 rows")
+
+        def record(new: list[int]) -> None:
+            # the new ids are above every id ever stored; what the side file holds under them
+            # was written for an enrollment killed before its commit (a text's previews), and
+            # goes before these items are stored or anything is recorded for them
+            remove_thumbnails_from(self._store.path, min(new))
+            if written is not None:
+                written(new)
+
         with self._lock:
             if skip_repeats or repeats is not None:
-                ids, skip = self._store.add_new(
-                    label, z, metadata, repeats=repeats, written=written
-                )
+                ids, skip = self._store.add_new(label, z, metadata, repeats=repeats, written=record)
                 z = z[~skip]
             else:
-                ids = self._store.add(label, z, metadata, written=written)
+                ids = self._store.add(label, z, metadata, written=record)
                 skip = np.zeros(len(z), dtype=bool)
             if self._loaded and ids:
                 self._index.add(z, np.asarray(ids, dtype=np.int64))

@@ -2,7 +2,8 @@
 
 The gallery stores embeddings, not images; the service keeps a small PNG of each enrolled image
 here, keyed by the gallery's item id (ids are never reused, so a stale thumbnail can never show
-the wrong item). :meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same
+the wrong item; the ids of an enrollment killed before its commit are handed out again, and the
+gallery first deletes what is stored under them, :func:`remove_thumbnails_from`). :meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same
 call that removes its items, whoever removes it (the service, the CLI or the library), so no
 picture of a removed person is left behind.
 
@@ -134,6 +135,23 @@ def remove_thumbnails(gallery_path: str | Path, label: str, timeout: float = 30.
     >>> remove_thumbnails("staff.db", "alice")  # doctest: +SKIP
     3
     """
+    return _delete_beside(gallery_path, "label = ?", label, timeout)
+
+
+def remove_thumbnails_from(gallery_path: str | Path, first_id: int, timeout: float = 30.0) -> int:
+    """Delete every thumbnail beside the gallery file whose item id is ``first_id`` or above;
+    returns how many.
+
+    :meth:`siamkit.index.Gallery.enroll_embeddings` calls it, in its transaction, with the first
+    id it hands out: no item was ever stored with an id that high, so what is there was written
+    for an enrollment killed before its commit (a text's previews are written just before it),
+    and would otherwise show beside the items that now get those ids.
+    """
+    return _delete_beside(gallery_path, "item_id >= ?", int(first_id), timeout)
+
+
+def _delete_beside(gallery_path: str | Path, where: str, value: object, timeout: float) -> int:
+    """``DELETE FROM thumbnails WHERE <where>`` (one ``?``) in the file beside the gallery."""
     path = thumbnails_path_for(gallery_path)
     if path == ":memory:" or not Path(path).is_file():
         return 0
@@ -142,7 +160,7 @@ def remove_thumbnails(gallery_path: str | Path, label: str, timeout: float = 30.
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "thumbnails" not in tables:
             return 0
-        return int(conn.execute("DELETE FROM thumbnails WHERE label = ?", (label,)).rowcount)
+        return int(conn.execute(f"DELETE FROM thumbnails WHERE {where}", (value,)).rowcount)
     except sqlite3.DatabaseError as err:
         raise ValueError(f"{path} is not a siamkit thumbnail file ({err})") from None
     finally:

@@ -148,3 +148,50 @@ def test_a_failed_commit_leaves_no_preview_behind(tmp_path: Path) -> None:
         every.close()
     assert list(kept) == ["T-1"], "a preview of a never-enrolled text stayed behind"
     gallery.close()
+
+
+def test_a_kill_between_the_previews_and_the_commit_shows_no_other_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The previews are committed to ``tickets.db.thumbs`` just before the gallery commits; a
+    process killed between the two (kill -9: no handler removes the previews) leaves previews
+    of ids the gallery never stored, and hands those ids to the next items enrolled. Those
+    items must not show the dead enrollment's text, nor have a text skipped for it."""
+    path = tmp_path / "tickets.db"
+    gallery = Gallery.open(path, embedding_dim=DIM, distance="cosine")
+    enroll_documents(gallery, path, [Document("T-1", "an earlier text")], _vector(0))
+    store = gallery._store
+    real = store._conn
+
+    class KilledAtCommit:
+        def execute(self, sql: str, *args: object) -> object:
+            if sql == "COMMIT":
+                raise KeyboardInterrupt  # where the process dies
+            return real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    store._conn = KilledAtCommit()  # type: ignore[assignment]
+    # a dead process runs no clean-up: the previews it committed stay
+    monkeypatch.setattr(ThumbnailStore, "remove_items", lambda self, ids: None)
+    dead = [Document("T-2", "the dead enrollment's text"), Document("T-2", "and its second")]
+    with pytest.raises(KeyboardInterrupt):
+        enroll_documents(gallery, path, dead, np.concatenate([_vector(1), _vector(2)]))
+    store._conn = real
+    gallery.close()
+    monkeypatch.undo()
+
+    again = Gallery.open(path)  # the next process
+    assert [x.label for x in again.labels()] == ["T-1"]
+    # through the library, without previews: the two ids the dead enrollment had
+    new = again.enroll_embeddings("T-3", np.concatenate([_vector(3), _vector(4)]))
+    assert _previews(path, list(new)) == {}, "new items show the killed enrollment's texts"
+    done = enroll_documents(again, path, [Document("T-3", dead[1].text)], _vector(5))
+    assert not done.skipped, "a text T-3 never held was skipped as already enrolled"
+    items = again.items()
+    assert _previews(path, items.ids.tolist()) == {
+        int(items.ids[0]): text_preview("an earlier text"),
+        int(items.ids[-1]): text_preview(dead[1].text),
+    }
+    again.close()

@@ -148,7 +148,8 @@ def _enroll_label(
     except BaseException:
         # the previews are written just before the gallery commits: when the commit fails
         # (a full disk), nothing was enrolled, so no preview of a never-stored item stays
-        # behind (its id would be handed to the next item enrolled)
+        # behind (its id would be handed to the next item enrolled; after a kill -9, which runs
+        # no handler, the gallery deletes them when it hands the ids out again)
         if put:
             previews.remove_items(put)
         raise
