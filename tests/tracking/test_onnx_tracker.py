@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from siamkit.applications.tracking.model import SiamFCNet, cross_correlation
@@ -69,3 +70,51 @@ def test_a_failed_export_leaves_the_folder_as_it_was(tmp_path: Path, monkeypatch
     else:  # pragma: no cover - the failure must come through
         raise AssertionError("the exporter's error was swallowed")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary left either
+
+
+def _two_nets() -> tuple[SiamFCNet, SiamFCNet]:
+    """Two tiny trackers whose backbones and heads differ."""
+    torch.manual_seed(0)
+    a, b = SiamFCNet("tiny").eval(), SiamFCNet("tiny").eval()
+    with torch.no_grad():
+        b.gain.fill_(float(a.gain) + 0.5)
+    return a, b
+
+
+def test_an_interrupted_replacement_leaves_the_earlier_pair(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C after the first of the two files went in (while the second is flushed) puts the
+    first back: the folder holds the earlier export, not one file of each."""
+    import siamkit.atomic
+
+    first, second = _two_nets()
+    out = tmp_path / "onnx"
+    export_tracker_onnx(first, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = siamkit.atomic._fsync_file
+
+    def interrupted(path: Path) -> None:
+        if str(path).endswith(".onnx"):
+            raise KeyboardInterrupt
+        real(path)
+
+    monkeypatch.setattr(siamkit.atomic, "_fsync_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_tracker_onnx(second, out, force=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary left either
+
+
+def test_a_pair_of_two_exports_is_refused(tmp_path: Path) -> None:
+    """A kill between the two renames (no handler runs) leaves the new tracker.json beside the
+    earlier backbone.onnx; loading them refuses the pair in one sentence instead of tracking
+    with another network's head."""
+    first, second = _two_nets()
+    export_tracker_onnx(first, tmp_path / "old")
+    export_tracker_onnx(second, tmp_path / "new")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "backbone.onnx").write_bytes((tmp_path / "old" / "backbone.onnx").read_bytes())
+    (mixed / "tracker.json").write_bytes((tmp_path / "new" / "tracker.json").read_bytes())
+    with pytest.raises(ValueError, match=r"not the backbone .* export again .* --force") as err:
+        OnnxSiamFC(mixed)
+    assert "\n" not in str(err.value)
+    OnnxSiamFC(tmp_path / "new")  # a whole pair loads

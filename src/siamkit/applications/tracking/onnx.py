@@ -1,8 +1,9 @@
 """SiamFC with the backbone in ONNX Runtime: tracking without torch.
 
 ``export_tracker_onnx(net, folder)`` writes ``backbone.onnx`` (dynamic batch and size) and
-``tracker.json`` (the response's gain and bias, the tracking hyper-parameters). ``OnnxSiamFC``
-loads them with only ``onnxruntime`` and NumPy and plugs into :class:`SiamFCTracker`.
+``tracker.json`` (the response's gain and bias, the tracking hyper-parameters, the backbone's
+SHA-256). ``OnnxSiamFC`` loads them with only ``onnxruntime`` and NumPy and plugs into
+:class:`SiamFCTracker`.
 
 >>> export_tracker_onnx(net, "tracker-onnx")  # doctest: +SKIP
 >>> tracker = SiamFCTracker(OnnxSiamFC("tracker-onnx"))  # doctest: +SKIP
@@ -10,6 +11,7 @@ loads them with only ``onnxruntime`` and NumPy and plugs into :class:`SiamFCTrac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -30,14 +32,17 @@ def export_tracker_onnx(
 ) -> Path:
     """Export ``net``'s backbone to ``folder/backbone.onnx`` and its head to ``folder/tracker.json``.
 
-    Both files are written beside their names and renamed only when both are complete, so a
-    failed export leaves the folder as it was. Existing files are replaced only with ``force``.
+    Each file is written beside its name and renamed into place when complete, so a failed
+    export leaves the folder as it was. ``tracker.json`` records the SHA-256 of the backbone it
+    goes with and is renamed first; an error or Ctrl-C before the backbone is in puts the
+    earlier ``tracker.json`` back, and the pair a kill -9 between the two renames leaves is
+    refused by :class:`OnnxSiamFC`. Existing files are replaced only with ``force``.
     """
     from dataclasses import asdict
 
     import torch
 
-    from siamkit.atomic import atomic_path
+    from siamkit.atomic import atomic_path, atomic_write, sha256_file
 
     dest = Path(folder)
     existing = [str(dest / f) for f in (ONNX_FILE, META_FILE) if (dest / f).exists()]
@@ -49,31 +54,51 @@ def export_tracker_onnx(
     dest.mkdir(parents=True, exist_ok=True)
     backbone = net.backbone.eval()
     dummy = torch.rand(1, 3, 255, 255)
-    meta = {
+    meta: dict[str, Any] = {
         "gain": float(net.gain.detach()),
         "bias": float(net.bias.detach()),
         "total_stride": net.total_stride,
         "params": asdict(net.params),
     }
-    with (
-        atomic_path(dest / ONNX_FILE, suffix=".onnx") as onnx_tmp,
-        atomic_path(dest / META_FILE, suffix=".json") as meta_tmp,
-    ):
-        torch.onnx.export(
-            backbone,
-            (dummy,),
-            str(onnx_tmp),
-            input_names=["crops"],
-            output_names=["features"],
-            dynamic_axes={
-                "crops": {0: "n", 2: "h", 3: "w"},
-                "features": {0: "n", 2: "fh", 3: "fw"},
-            },
-            opset_version=opset,
-            dynamo=False,
-        )
-        meta_tmp.write_text(json.dumps(meta, indent=2))
+    onnx_path, meta_path = dest / ONNX_FILE, dest / META_FILE
+    earlier = meta_path.read_bytes() if meta_path.is_file() else None
+    new_backbone: tuple[int, int] | None = None  # the exported file, once it is complete
+    try:
+        with atomic_path(onnx_path, suffix=".onnx") as onnx_tmp:  # renamed when the block ends
+            torch.onnx.export(
+                backbone,
+                (dummy,),
+                str(onnx_tmp),
+                input_names=["crops"],
+                output_names=["features"],
+                dynamic_axes={
+                    "crops": {0: "n", 2: "h", 3: "w"},
+                    "features": {0: "n", 2: "fh", 3: "fw"},
+                },
+                opset_version=opset,
+                dynamo=False,
+            )
+            meta["backbone_sha256"] = sha256_file(onnx_tmp)
+            new_backbone = _file_id(onnx_tmp)
+            atomic_write(meta_path, json.dumps(meta, indent=2))
+    except BaseException:
+        if new_backbone is not None and _file_id(onnx_path) != new_backbone:
+            # the new tracker.json may be in, the backbone is still the earlier one
+            if earlier is None:
+                meta_path.unlink(missing_ok=True)
+            else:
+                atomic_write(meta_path, earlier)
+        raise
     return dest
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of ``path``, which a rename keeps; None when it is missing."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def correlate_numpy(kernel: np.ndarray, feats: np.ndarray) -> np.ndarray:
@@ -97,13 +122,20 @@ class OnnxSiamFC:
                 f"{d} has no {ONNX_FILE} and {META_FILE}; write them with "
                 f"`siamkit export-tracker MODEL --out {d}` (leave out MODEL for the built-in tracker)"
             )
+        meta: dict[str, Any] = json.loads((d / META_FILE).read_text())
+        backbone = (d / ONNX_FILE).read_bytes()  # read once: the bytes checked are those loaded
+        # absent from exports before siamkit recorded it
+        want = meta.get("backbone_sha256") if isinstance(meta, dict) else None
+        if want is not None and hashlib.sha256(backbone).hexdigest() != want:
+            raise ValueError(
+                f"{d / ONNX_FILE} is not the backbone {d / META_FILE} was exported with (an "
+                f"export into {d} was stopped between the two files); export again with "
+                f"`siamkit export-tracker MODEL --out {d} --force`"
+            )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(d / ONNX_FILE), opts, providers=["CPUExecutionProvider"]
-        )
-        meta: dict[str, Any] = json.loads((d / META_FILE).read_text())
+        self.session = ort.InferenceSession(backbone, opts, providers=["CPUExecutionProvider"])
         self.gain, self.bias = float(meta["gain"]), float(meta["bias"])
         self.total_stride = int(meta["total_stride"])
         self.params = TrackerParams.from_dict(meta["params"])
