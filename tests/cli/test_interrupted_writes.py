@@ -243,3 +243,38 @@ def test_train_refuses_a_folder_whose_overwrite_was_killed(
     assert res.exit_code == 2, res.output
     assert ".earlier-run-x1" in res.output and "was killed" in res.output
     assert sorted(p.name for p in out.iterdir()) == [".earlier-run-x1"]  # nothing written
+
+
+@pytest.mark.parametrize("mode", [[], ["--resume"]])
+def test_train_interrupted_after_its_checkpoint_says_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: list[str]
+) -> None:
+    """Ctrl-C in a new run after its first checkpoint said "run it again", but the same command
+    is then refused (OUT holds a run): the message must name --resume. A run that was already
+    a --resume continues with the same command, so it keeps the generic line."""
+    from click.testing import CliRunner
+
+    import siamkit.experiment
+    from siamkit.cli.main import cli
+
+    out = tmp_path / "run"
+    out.mkdir()
+    if mode:
+        (out / "checkpoint.pt").write_bytes(b"earlier")
+
+    def interrupted(cfg: Any, out_dir: Any, **kw: Any) -> None:
+        (Path(out_dir) / "checkpoint.pt").write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", interrupted)
+    config = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+    args = ["train", str(config), "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, *mode])
+    assert res.exit_code == 130, res.output
+    (line,) = res.output.strip().splitlines()
+    if mode:
+        assert line == "interrupted (Ctrl-C) before the command finished; run it again"
+        return
+    assert "--resume" in line and str(out / "checkpoint.pt") in line
+    again = CliRunner().invoke(cli, args)  # what "run it again" led to
+    assert again.exit_code == 2 and "--resume" in again.output

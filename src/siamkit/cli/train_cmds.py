@@ -129,7 +129,10 @@ def train(
             f"--init-from {init_from} is inside {out_dir}, whose earlier run --overwrite sets "
             f"aside: copy that model elsewhere first (e.g. cp -r {init_from} runs/base-model)"
         )
-    with _earlier_run_set_aside(out_dir, enabled=overwrite):
+    with (
+        _resume_hint_on_interrupt(out_dir, enabled=not resume and not overwrite),
+        _earlier_run_set_aside(out_dir, enabled=overwrite),
+    ):
         from siamkit.experiment import run_experiment
         from siamkit.training import apply_overrides, load_config
 
@@ -223,6 +226,24 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         shutil.rmtree(stash, ignore_errors=True)
         raise
     shutil.rmtree(stash, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
+    """Ctrl-C in a new run that has written its checkpoint: the same command again is refused
+    (OUT holds a run), so say that --resume continues it, not the generic "run it again"."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        checkpoint = out_dir / "checkpoint.pt"
+        if not enabled or not checkpoint.exists():
+            raise
+        click.echo(
+            f"interrupted (Ctrl-C); {checkpoint} keeps the run so far: run the same command "
+            "with --resume to continue it",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
 
 
 def _refuse_set_aside_run(out_dir: Path) -> None:
