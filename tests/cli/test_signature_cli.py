@@ -185,6 +185,19 @@ def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> Non
     assert doc["threshold_source"] == "model"  # the saved model's, not the user's
 
 
+@pytest.mark.parametrize("command", ["evaluate", "calibrate"])
+def test_a_signature_corpus_as_a_class_folder_is_refused(
+    setup: tuple[Path, Path], command: str
+) -> None:
+    """Without the signatures: prefix the corpus was read as one class per writer, each writer's
+    forgeries counted as his own signatures: figures of the wrong question, with no warning."""
+    root, sigs = setup
+    res = CliRunner().invoke(cli, [command, str(root / "model"), "--data", str(sigs)])
+    assert res.exit_code == 1, res.output
+    (line,) = res.output.strip().splitlines()
+    assert "signature corpus" in line and f"--data signatures:{sigs}" in line
+
+
 def test_bank_remembers_its_model(setup: tuple[Path, Path], tmp_path: Path) -> None:
     """After `enroll --model M`, `verify` on the bank finds M without --model; if M moved away,
     the error names the recorded folder."""

@@ -166,6 +166,21 @@ class EvalData:
         return f"{len(self.y):,} images of {len(self.chosen)} classes ({shown}) from {self.source}"
 
 
+def _refuse_signature_corpus(data: str, folder: Path) -> None:
+    """A signature model given a signature corpus as a class folder would count its forgeries
+    as genuine signatures (of their writer's class, or a class of their own in CEDAR's layout)."""
+    from siamkit.data.signature_layouts import detect_layout
+
+    try:
+        layout = detect_layout(folder)
+    except ValueError:
+        return
+    raise ValueError(
+        f"--data {data} is a signature corpus ({layout} layout), whose forgeries a class folder "
+        f"would count as genuine signatures: evaluate it with --data signatures:{data}"
+    )
+
+
 def load_eval_data(
     data: str,
     model_meta: dict[str, Any],
@@ -191,6 +206,8 @@ def load_eval_data(
             raise FileNotFoundError(
                 f"--data {data}: no such dataset name or folder (names: {', '.join(DATASET_NAMES)})"
             )
+        if "signatures" in model_meta:
+            _refuse_signature_corpus(data, folder)
         ds = ImageFolderDataset(folder, shape)
         names = tuple(ds.classes)
         source = f"the folder {folder}"
