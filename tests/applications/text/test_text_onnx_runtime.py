@@ -257,3 +257,22 @@ def test_int8_runtime_of_an_export_without_int8_is_one_sentence(export_dir, tmp_
         with pytest.raises(ValueError, match=r"has no text\.int8\.onnx; export it with"):
             TextOnnxEmbedder(fp32, int8=True)
         assert TextOnnxEmbedder(fp32).embed(["hello"]).shape == (1, 384)
+
+
+def test_a_missing_int8_graph_names_the_command_that_writes_it(
+    text_model, export_dir, tmp_path
+) -> None:
+    # it said `siamkit text export --out DIR --int8`: without --model that exports the default
+    # model (then refused as another model's), and without --force it refuses the fp32 export
+    from siamkit.applications.text.onnx import META_NAME, ONNX_NAME, open_text_runtime
+
+    fp32 = tmp_path / "fp32"
+    shutil.copytree(export_dir / "tokenizer", fp32 / "tokenizer")
+    shutil.copy(export_dir / META_NAME, fp32 / META_NAME)
+    (fp32 / ONNX_NAME).symlink_to(export_dir / ONNX_NAME)
+    with pytest.raises(ValueError) as err:
+        open_text_runtime(text_model, fp32, int8=True)
+    assert f"siamkit text export --model MODEL --out {fp32} --int8 --force" in str(err.value)
+    with pytest.raises(ValueError) as err:
+        open_text_runtime(text_model, tmp_path / "none", int8=True)
+    assert f"siamkit text export --model MODEL --out {tmp_path / 'none'} --int8`" in str(err.value)

@@ -405,16 +405,21 @@ def _checked_runtime(
     folder: str | os.PathLike[str], int8: bool, fingerprint: str, threads: int = 0
 ) -> TextOnnxEmbedder:
     path, name = Path(folder), INT8_NAME if int8 else ONNX_NAME
+    # the folder's own command: --model names the model (without it the default one is
+    # exported), and --force replaces an export already there (an fp32 one without int8)
+    force = " --force" if (path / META_NAME).exists() or (path / name).exists() else ""
+    again = f"`siamkit text export --model MODEL --out {path} --int8{force}`"
     if not (path / META_NAME).is_file() or not (path / name).is_file():
         raise ValueError(
             f"{path} holds no exported {name}; export the model first with `siamkit export MODEL "
-            f"--format onnx --int8` (or `siamkit text export --out {path} --int8`)"
+            f"--format onnx --int8` (into MODEL/onnx) or {again}"
         )
     runtime = TextOnnxEmbedder(path, int8=int8, threads=threads)
     if runtime.fingerprint != fingerprint:
         raise ValueError(
             f"{path} was exported from another model (its fingerprint differs); export this "
-            "model again with `siamkit export MODEL --format onnx --int8 --force`"
+            f"model again with `siamkit export MODEL --format onnx --int8 --force` (into "
+            f"MODEL/onnx) or {again}"
         )
     return runtime
 
