@@ -185,6 +185,21 @@ def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> Non
     assert doc["threshold_source"] == "model"  # the saved model's, not the user's
 
 
+@pytest.mark.parametrize(
+    "option", [["--device", "cpu"], ["--raw-distance"], ["--episodes", "3"], ["--classes", "a,b"]]
+)
+def test_generic_evaluate_of_signatures_refuses_options_it_would_ignore(
+    setup: tuple[Path, Path], option: list[str]
+) -> None:
+    """--device (it ran on the CPU), --raw-distance (the model's threshold stayed), --episodes
+    and --classes were silently ignored with --data signatures:DIR."""
+    root, sigs = setup
+    args = ["evaluate", str(root / "model"), "--data", f"signatures:{sigs}", *option]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2, res.output
+    assert option[0] in res.output and "siamkit signature evaluate" in res.output
+
+
 @pytest.mark.parametrize("command", ["evaluate", "calibrate"])
 def test_a_signature_corpus_as_a_class_folder_is_refused(
     setup: tuple[Path, Path], command: str

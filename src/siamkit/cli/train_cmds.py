@@ -455,6 +455,8 @@ def evaluate(
     if data.startswith("signatures:"):  # FAR/FRR/EER on skilled and random forgeries
         from siamkit.cli.signature_cmds import evaluate_signature_data
 
+        _refuse_unused_options(click.get_current_context(), ("report", "as_json"))
+
         return evaluate_signature_data(
             model, data[len("signatures:") :], report=report, as_json=as_json
         )
@@ -515,6 +517,24 @@ def evaluate(
         click.echo(
             f"\nthe model's threshold {cal['threshold']:.4f}: TAR {cal['test']['tar']:.3f}, "
             f"FAR {cal['test']['far']:.3f} on these classes"
+        )
+
+
+def _refuse_unused_options(ctx: click.Context, used: tuple[str, ...]) -> None:
+    """A usage error naming the options given on the command line that ``--data signatures:DIR``
+    does not use (they were ignored: --device evaluated on the CPU, --raw-distance kept the
+    model's threshold, --episodes or --classes changed nothing)."""
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ctx.params
+        if name not in ("model", "data", *used)
+        and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(
+            f"--data signatures:DIR takes only --report and --json, not {', '.join(given)}: "
+            "leave them out, or use siamkit signature evaluate (--references, --reduce, "
+            "--threshold, --layout, --seed)"
         )
 
 
