@@ -390,3 +390,23 @@ def test_trains_on_a_gpu_and_saves_a_cpu_model(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     model = siamkit.load_model(tmp_path / "run" / "model")
     assert model.embed(torch.zeros(1, 1, 40, 56)).shape == (1, 16)
+
+
+def test_too_few_genuine_for_the_references_is_refused_before_training(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Writers with no more genuine signatures than eval.references trained the whole run, then
+    failed in the validation evaluation: the same sentence now comes before any step."""
+    import siamkit.applications.signatures.task as task_mod
+
+    def no_training(*a, **kw):
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(task_mod, "train_signatures", no_training)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("genuine: 7", "genuine: 3"))
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert "eval.references = 3" in res.output and "at most 3 genuine" in res.output
+    assert not out.exists()

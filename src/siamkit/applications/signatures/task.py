@@ -84,6 +84,8 @@ def run_signatures(
     data, synthetic = load_run_data(cfg)
     train_w, val_w, test_w = writer_disjoint_split(len(data.names), cfg.data.split, cfg.data.seed)
     train_set, val_set, test_set = (data.subset(g) for g in (train_w, val_w, test_w))
+    for group, subset in (("validation", val_set), ("test", test_set)):
+        _check_references(subset, group, cfg.eval.references)  # before training, not after
     m = cfg.model
     model = build_signature_model(
         (1, *cfg.data.image_size), m.embedding_dim, m.encoder_kwargs,
@@ -130,6 +132,19 @@ def run_signatures(
             out_dir / "config.yaml", yaml.safe_dump({"task": "signatures", **cfg.to_dict()})
         )
     return metrics
+
+
+def _check_references(data: SignatureSet, group: str, references: int) -> None:
+    """Refuse writers too few genuine signatures to evaluate with ``references`` references (the
+    validation and test evaluations after training would fail on them)."""
+    genuine = data.writer[~data.forged]
+    most = int(torch.bincount(genuine).max()) if len(genuine) else 0
+    if most <= references:
+        raise ValueError(
+            f"the {group} writers have at most {most} genuine signatures each and "
+            f"eval.references = {references} needs more (one left to test): lower "
+            "eval.references or give more genuine signatures per writer"
+        )
 
 
 def _resumable(cfg: SignatureRunConfig, init_from: str | None = None) -> dict[str, Any]:
