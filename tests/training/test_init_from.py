@@ -91,7 +91,10 @@ def test_cli_refuses_another_input_shape_before_writing(tmp_path: Path, source_m
         "--set", "data.train_classes=null", "--set", "eval.shots=[1]",
     ])  # fmt: skip
     assert res.exit_code != 0
-    assert "takes inputs of shape (1, 8, 8), this run's data are (3, 8, 8)" in res.output
+    assert (
+        "takes inputs of shape (1, 8, 8), this run's data are (3, 8, 8); start from a model"
+        in res.output
+    )
     assert not out.exists() and "Traceback" not in res.output
 
 
@@ -256,7 +259,10 @@ def test_labels_per_class_subset(tiny_cfg: RunConfig) -> None:
     assert torch.bincount(y[pick]).tolist() == [3, 3, 3]
     assert torch.equal(pick, labels_per_class_subset(y, 3, seed=0))
     assert not torch.equal(pick, labels_per_class_subset(y, 3, seed=1))
-    with pytest.raises(ValueError, match="labels_per_class = 5 is more than class 1 has"):
+    with pytest.raises(
+        ValueError,
+        match=r"labels_per_class = 5 is more than class 1 has \(4 training images\): set it to at most 4$",
+    ):
         labels_per_class_subset(y, 5, seed=0)
     data = load_run_data(dataclasses.replace(tiny_cfg.data, labels_per_class=10))
     assert torch.bincount(data.train_y).tolist() == [10] * 6

@@ -58,7 +58,8 @@ def check_init_fits(source: SiameseNetwork, net: SiameseNetwork, where: str) -> 
     if source.input_shape != net.input_shape:
         raise ValueError(
             f"model.init_from: {where} takes inputs of shape {_describe(source.input_shape)}, "
-            f"this run's data are {_describe(net.input_shape)}"
+            f"this run's data are {_describe(net.input_shape)}; start from a model trained on "
+            "inputs of this run's shape, or train without --init-from / model.init_from"
         )
     if source.head.embedding_dim != net.head.embedding_dim:
         raise ValueError(
@@ -145,13 +146,15 @@ def labels_per_class_subset(y: Tensor, k: int, seed: int) -> Tensor:
     if k < 1:
         raise ValueError(f"data.labels_per_class must be at least 1, got {k}")
     gen = torch.Generator().manual_seed(seed)
+    classes, counts = torch.unique(y, return_counts=True)
+    if len(counts) and int(counts.min()) < k:
+        c, n = int(classes[counts.argmin()]), int(counts.min())
+        raise ValueError(
+            f"data.labels_per_class = {k} is more than class {c} has ({n} training images): "
+            f"set it to at most {n}"
+        )
     picks = []
-    for c in torch.unique(y).tolist():
+    for c in classes.tolist():
         idx = torch.nonzero(y == c).flatten()
-        if idx.numel() < k:
-            raise ValueError(
-                f"data.labels_per_class = {k} is more than class {c} has ({idx.numel()} "
-                "training images)"
-            )
         picks.append(idx[torch.randperm(idx.numel(), generator=gen)[:k]])
     return torch.cat(picks).sort().values
