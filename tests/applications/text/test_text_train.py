@@ -495,3 +495,39 @@ def test_resuming_a_finished_run_keeps_its_final_loss_and_says_it_was_finished(
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["train.final_loss"] == first.metrics["train.final_loss"]
     assert any("holds a finished run (1 of 1 epochs)" in line for line in lines), lines
+
+
+def test_validation_pairs_that_cannot_be_scored_are_refused_before_training(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    # one validation pair (0.05 of 12): scipy's "`x` and `y` must have length at least 2" after
+    # the whole training, with no model saved
+    cfg = _config(tiny_hf, pairs_csv, epochs=1)
+    cfg["data"]["val_fraction"] = 0.05
+    with pytest.raises(ValueError, match=r"0\.05 of 12 examples\) are 1 with one score"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("a,b,label\n" + "x,y,1\n" * 11 + "p,q,0\n")
+    val = tmp_path / "val.csv"
+    val.write_text("a,b,label\nx,y,1\nx,z,1\n")
+    cfg = _config(tiny_hf, labelled, epochs=1)
+    del cfg["data"]["score_range"]
+    cfg["data"]["val"] = str(val)
+    with pytest.raises(ValueError, match=r"are 2, all labelled 1; the threshold is calibrated"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+
+
+def test_graded_validation_pairs_at_the_ends_of_the_range_are_not_taken_for_labels(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    # scores 0 and 5 of [0, 5] scale to 0 and 1: validation took them for 0/1 labels and saved
+    # an equal-error "threshold" fitted on two graded pairs as the model's calibrated one
+    val = tmp_path / "val.csv"
+    val.write_text("a,b,label\nthe sink is leaking,water leaks from the sink,5\nx,y,0\n")
+    cfg = _config(tiny_hf, pairs_csv, epochs=1)
+    cfg["data"]["val"] = str(val)
+    summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert "similarity.pearson" in summary.metrics
+    assert "verification.threshold" not in summary.metrics
+    assert siamkit.load_model(summary.model_dir).threshold is None

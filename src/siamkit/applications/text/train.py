@@ -110,6 +110,38 @@ def _split(ex: TextExamples, cfg: TextTrainConfig) -> tuple[TextExamples, TextEx
     return ex.subset(sorted(order[n_val:])), ex.subset(sorted(order[:n_val]))
 
 
+def _graded(*sets: TextExamples | None) -> bool:
+    """Whether pairs carry graded scores: some target, in training or validation, is neither 0
+    nor 1. Decided on all of them, not on a validation split that may hold only the ends."""
+    return any(t not in (0.0, 1.0) for ex in sets if ex is not None for t in ex.targets or ())
+
+
+def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExamples) -> None:
+    """Refuse, before training, validation pairs that cannot give their metrics: Pearson and
+    Spearman need two different scores, the threshold needs pairs labelled 0 and 1."""
+    if val is None or val.format != "pairs" or val.targets is None:
+        return
+    d = cfg.data
+    where = (
+        f"data.val {d.val}"
+        if d.val
+        else f"data.val_fraction {d.val_fraction} of {len(examples)} examples"
+    )
+    fix = "give data.val, raise data.val_fraction, or set it to 0 to skip validation"
+    present = sorted(set(val.targets))
+    if _graded(examples, val):
+        if len(present) < 2:
+            raise ValueError(
+                f"the validation pairs ({where}) are {len(val)} with one score; Pearson and "
+                f"Spearman need at least two different scores: {fix}"
+            )
+    elif present != [0.0, 1.0]:
+        raise ValueError(
+            f"the validation pairs ({where}) are {len(val)}, all labelled {int(present[0])}; "
+            f"the threshold is calibrated on pairs labelled 0 and 1: {fix}"
+        )
+
+
 def _range(cfg: TextTrainConfig) -> tuple[float, float] | None:
     sr = cfg.data.score_range
     return None if sr is None else (float(sr[0]), float(sr[1]))
@@ -321,6 +353,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         accept_saved_config(state, guard)
     examples = read_examples(cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg))
     train_ex, val_ex = _split(examples, cfg)
+    _check_val(val_ex, cfg, examples)
     log = options.log or print
     torch.manual_seed(cfg.train.seed)
     saved_start = state.get(START)  # absent in a checkpoint from before it was saved
@@ -384,7 +417,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     final_loss = losses[-1] if losses else state.get("last_loss")
     metrics = {"train.final_loss": final_loss, "train.steps": total}
     if val_ex is not None:
-        metrics.update(validate(model, val_ex))
+        metrics.update(validate(model, val_ex, graded=_graded(examples, val_ex)))
     threshold = metrics.get("verification.threshold")
     model.score_map = fit_score_map(model, train_ex, _range(cfg))
     if model.score_map is not None:
