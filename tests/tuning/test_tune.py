@@ -235,7 +235,8 @@ def _fake_training(monkeypatch, interrupt_at: int | None = None) -> list[int]:
 
 def test_a_study_killed_mid_trial_resumes(base, tmp_path: Path, monkeypatch) -> None:
     """SIGKILL / SIGTERM leave the running trial RUNNING in study.db: the next run marks it
-    failed and runs trials until the wanted number have finished."""
+    failed, as interrupted (not a failure of its values), and runs trials until the wanted
+    number have finished."""
     import optuna
 
     _fake_training(monkeypatch)
@@ -248,12 +249,12 @@ def test_a_study_killed_mid_trial_resumes(base, tmp_path: Path, monkeypatch) -> 
     killed.suggest_float("optim.lr", 1e-4, 1.0, log=True)
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE", "RUNNING"]
     resumed = run_study(base, space, tmp_path, n_trials=4, progress=False)
-    assert (resumed.complete, resumed.failed) == (4, 1)
+    assert (resumed.complete, resumed.failed, resumed.interrupted) == (4, 0, 1)
     # the resumed process does not draw the first trials' values again (a seeded sampler would)
     lrs = [t.params["optim.lr"] for t in study.get_trials() if t.state.name == "COMPLETE"]
     assert len(set(lrs)) == 4
     states = [r["state"] for r in _rows(tmp_path / "trials.csv")]
-    assert states == ["complete", "complete", "fail", "complete", "complete"]
+    assert states == ["complete", "complete", "interrupted", "complete", "complete"]
     assert resumed.best_value == max(
         float(r["value"]) for r in _rows(tmp_path / "trials.csv") if r["state"] == "complete"
     )
@@ -267,7 +268,10 @@ def test_a_study_interrupted_by_ctrl_c_resumes(base, tmp_path: Path, monkeypatch
     assert len(started) == 2  # the first trial finished, the second was interrupted
     started.append(-1)  # no more interrupts
     resumed = run_study(base, space, tmp_path, n_trials=3, progress=False)
-    assert len(started) == 5 and (resumed.complete, resumed.failed) == (3, 1)
+    assert len(started) == 5
+    assert (resumed.complete, resumed.failed, resumed.interrupted) == (3, 0, 1)
+    states = [r["state"] for r in _rows(tmp_path / "trials.csv")]
+    assert states == ["complete", "interrupted", "complete", "complete"]
     assert resumed.best_config is not None and resumed.best_config.is_file()
 
 
@@ -365,7 +369,7 @@ def test_tune_refuses_a_folder_holding_a_training_run(base, tmp_path: Path) -> N
 def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monkeypatch) -> None:
     import logging
 
-    _fake_training(monkeypatch, interrupt_at=1)
+    started = _fake_training(monkeypatch, interrupt_at=1)
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
@@ -386,7 +390,16 @@ def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monke
     )
     assert "Traceback" not in res.output and "Aborted" not in res.output
     assert not [r for r in records if "failed" in r.getMessage()]  # Optuna's 19-frame warning
-    assert [r["state"] for r in _rows(out / "trials.csv")] == ["complete", "fail"]
+    # the stopped trial is not a failure of its values: named for what it was
+    assert [r["state"] for r in _rows(out / "trials.csv")] == ["complete", "interrupted"]
+    started.append(-1)  # no more interrupts
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
+         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "3 complete, 0 pruned, 0 failed, 1 interrupted in " in res.output
 
 
 def _space_file(

@@ -81,8 +81,9 @@ def tune(
         )
         raise click.exceptions.Exit(130) from None
     click.echo(
-        f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed "
-        f"in {result.seconds:.0f} s"
+        f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed"
+        + (f", {result.interrupted} interrupted" if result.interrupted else "")
+        + f" in {result.seconds:.0f} s"
     )
     if result.best_config is None:
         click.echo("no trial finished; nothing to recommend")

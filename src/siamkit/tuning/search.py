@@ -55,6 +55,7 @@ class StudyResult:
     pruned: int
     failed: int
     seconds: float
+    interrupted: int = 0  # stopped by Ctrl-C or a kill: failed in Optuna's storage, not here
 
 
 def check_tunable(base: RunConfig, space: SearchSpace) -> None:
@@ -111,12 +112,25 @@ def _data_key(cfg: RunConfig) -> str:
     return json.dumps(doc, sort_keys=True)
 
 
+INTERRUPTED = "interrupted"
+"""The user attribute of a trial that a Ctrl-C or a kill stopped (Optuna stores it as failed)."""
+
+
 def _fail_stale(study: Any) -> None:
-    """Trials left RUNNING by a killed study can never finish: mark them failed."""
+    """Trials left RUNNING by a killed study can never finish: mark them failed, as interrupted."""
     from optuna.trial import TrialState
 
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(t._trial_id, INTERRUPTED, True)
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+
+
+def _state(trial: Any) -> str:
+    """A trial's state as ``trials.csv`` and the summary name it: Optuna's, but ``interrupted``
+    for a trial a Ctrl-C or a kill stopped (not a failure of its values)."""
+    if trial.state.name == "FAIL" and trial.user_attrs.get(INTERRUPTED):
+        return INTERRUPTED
+    return str(trial.state.name.lower())
 
 
 def _signature(base: RunConfig, space: list[Any]) -> str:
@@ -245,7 +259,11 @@ def run_study(
             net, cfg, data, out_dir=None, progress=False, log=lambda _s: None,
             validate=_validator(cfg, data, on_epoch),
         )  # fmt: skip
-        result = trainer.fit()
+        try:
+            result = trainer.fit()
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED, True)
+            raise
         scores = [h["val_metric"] for h in result.history if h["val_metric"] is not None]
         if not scores:
             raise ValueError("the trial reported no validation metric")
@@ -260,7 +278,7 @@ def run_study(
         bar.set_postfix(best="-" if best is None else f"{best:.4f}")
         if log is not None:
             shown = "-" if trial.value is None else f"{trial.value:.4f}"
-            log(f"trial {trial.number}: {trial.state.name.lower()}, validation {shown}")
+            log(f"trial {trial.number}: {_state(trial)}, validation {shown}")
 
     was_on = is_enabled()
     set_enabled(False)  # one line per trial, not every epoch's validation embedding
@@ -341,10 +359,8 @@ def _any_complete(study: Any) -> bool:
 def _finish(
     study: Any, base: RunConfig, space: SearchSpace, out: Path, seconds: float
 ) -> StudyResult:
-    from optuna.trial import TrialState
-
     _write_trials(study, space, out / "trials.csv")
-    counts = {s: len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    states = [_state(t) for t in study.get_trials(deepcopy=False)]
     best_params: dict[str, Any] = {}
     best_value, best_path = None, None
     if _any_complete(study):
@@ -358,10 +374,11 @@ def _finish(
         best_value,
         best_params,
         best_path,
-        counts[TrialState.COMPLETE],
-        counts[TrialState.PRUNED],
-        counts[TrialState.FAIL],
+        states.count("complete"),
+        states.count("pruned"),
+        states.count("fail"),
         seconds,
+        states.count(INTERRUPTED),
     )
 
 
@@ -372,5 +389,5 @@ def _write_trials(study: Any, space: SearchSpace, path: Path) -> None:
         w = csv.writer(f)
         w.writerow(["trial", "state", "value", "epochs", *keys])
         for t in study.get_trials(deepcopy=False):
-            w.writerow([t.number, t.state.name.lower(), t.value, len(t.intermediate_values),
+            w.writerow([t.number, _state(t), t.value, len(t.intermediate_values),
                         *(t.params.get(k) for k in keys)])  # fmt: skip
