@@ -66,6 +66,13 @@ _ONNX_DIR = click.option(
     help="The ONNX export to use with --runtime onnx/onnx-int8 (default: MODEL/onnx).",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+_DEVICE = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="Where PyTorch embeds: auto (CUDA if available), cpu, cuda or cuda:N. The ONNX "
+    "runtimes (--runtime onnx, onnx-int8) run on the CPU.",
+)
 
 
 def _similarity(value: str) -> float | None:
@@ -77,10 +84,27 @@ def _similarity(value: str) -> float | None:
         raise click.BadParameter(f"--threshold is 'auto' or a number, got {value!r}") from None
 
 
-def _model(path: str | None) -> Any:
+def _device(device: str, runtime: str = "torch") -> Any:
+    """The torch device ``--device`` names, checked before a model is loaded; ``None`` with an
+    ONNX runtime (which runs on the CPU: a GPU asked for is refused, not ignored)."""
+    from siamkit.training.ddp import resolve_device
+
+    if runtime != "torch":
+        if device not in ("auto", "cpu"):
+            raise click.UsageError(
+                f"--runtime {runtime} embeds on the CPU: drop --device {device}, or use "
+                "--runtime torch to embed on the GPU"
+            )
+        return None
+    return resolve_device(device)
+
+
+def _model(path: str | None, device: Any = None) -> Any:
+    """The text model at ``path`` (None: the default), on ``device`` (None: the CPU)."""
     from siamkit.applications.text import load_text_model
 
-    return load_text_model(path)
+    model = load_text_model(path)
+    return model if device is None else model.to(device)
 
 
 def _runtime(model: Any, model_path: str | None, runtime: str, onnx_dir: str | None) -> Any:
@@ -178,9 +202,12 @@ def text() -> None:
 @click.argument("b")
 @_MODEL
 @_THRESHOLD
+@_DEVICE
 @_JSON
 @friendly_errors
-def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: bool) -> None:
+def similarity(
+    a: str, b: str, model_path: str | None, threshold: str, device: str, as_json: bool
+) -> None:
     """Score two texts and say whether they are the same at the threshold.
 
     --json: similarity, distance (1 - similarity), min_similarity (the threshold, as
@@ -193,7 +220,8 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
     """
     from siamkit.applications.text.similarity import compare_texts
 
-    r = compare_texts(_model(model_path), a, b, _similarity(threshold), "--threshold")
+    model = _model(model_path, _device(device))
+    r = compare_texts(model, a, b, _similarity(threshold), "--threshold")
     if as_json:
         doc = {
             "similarity": r.similarity,
@@ -266,6 +294,7 @@ def similarity(a: str, b: str, model_path: str | None, threshold: str, as_json: 
 )
 @_runtime_option("the same groups, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
+@_DEVICE
 @_JSON
 @friendly_errors
 def dedup(
@@ -281,6 +310,7 @@ def dedup(
     faiss_above: int,
     runtime: str,
     onnx_dir: str | None,
+    device: str,
     as_json: bool,
 ) -> None:
     """Find groups of near-duplicate texts in CORPUS (.jsonl, .csv, a text file or a folder).
@@ -312,7 +342,7 @@ def dedup(
     _refuse_overwriting(out, "--out", loaded.files)
     check_writable_file(out, f"--out {out}")  # before the texts are grouped, not after
     docs = loaded.docs
-    model = _model(model_path)
+    model = _model(model_path, _device(device, runtime))
     doc_dist, doc_source = resolve_threshold(
         model, _similarity(threshold), level="document", threshold_option="--threshold"
     )
@@ -405,6 +435,7 @@ def dedup(
 )
 @_runtime_option("the same matches, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
+@_DEVICE
 @_JSON
 @friendly_errors
 def plagiarism(
@@ -417,6 +448,7 @@ def plagiarism(
     id_field: str | None,
     runtime: str,
     onnx_dir: str | None,
+    device: str,
     as_json: bool,
 ) -> None:
     """Match SUSPECT's sentences against the sources and report the copied spans side by side.
@@ -445,7 +477,7 @@ def plagiarism(
 
         check_report_path(out, "--out")
     sources = loaded.docs
-    model = _model(model_path)
+    model = _model(model_path, _device(device, runtime))
     dist, source = resolve_threshold(model, _similarity(threshold), threshold_option="--threshold")
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     report = find_plagiarism(model, doc, sources, 1 - dist, runtime=onnx)
@@ -493,6 +525,7 @@ def plagiarism(
 )
 @_runtime_option("the same embeddings to about 1e-6, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
+@_DEVICE
 @_JSON
 @store_errors("gallery")
 def enroll(
@@ -504,6 +537,7 @@ def enroll(
     batch_size: int,
     runtime: str,
     onnx_dir: str | None,
+    device: str,
     as_json: bool,
 ) -> None:
     """Enroll the texts of CORPUS (.jsonl, .csv, a text file or a folder) into a gallery, each
@@ -527,7 +561,7 @@ def enroll(
     docs = loaded.docs
     check_labels(docs)  # before any gallery file is made
     _refuse_overwriting(gallery_path, "--gallery", loaded.files)
-    model = _model(model_path)
+    model = _model(model_path, _device(device, runtime))
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     from siamkit.index.store import existing_store_problem
 

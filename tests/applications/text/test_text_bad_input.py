@@ -59,7 +59,7 @@ def test_a_corpus_drops_invisible_texts_and_names_a_lone_surrogate_line(tmp_path
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
     from siamkit.cli import text_cmds
 
-    monkeypatch.setattr(text_cmds, "_model", lambda path: text_model)
+    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 

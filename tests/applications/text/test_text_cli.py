@@ -10,6 +10,13 @@ from click.testing import CliRunner
 from siamkit.cli import text_cmds
 from siamkit.cli.main import cli
 
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 SOURCE = (
     "The national executive appointed a little-known senator as interim leader last night. "
     "The move is likely to provoke further conflict between the senators and the organisation. "
@@ -26,7 +33,7 @@ ESSAY = (
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path: text_model)
+    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
@@ -217,3 +224,65 @@ def test_enroll_into_a_zero_byte_file_makes_a_new_gallery(run, tmp_path) -> None
     res = run("enroll", str(corpus), "--gallery", str(db), "--json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["num_items"] == 1 and db.stat().st_size > 0
+
+
+def test_device_reaches_the_model_and_onnx_refuses_a_gpu(text_model, monkeypatch, tmp_path):
+    """--device: where PyTorch embeds (the text commands always embedded on the CPU, so a GPU
+    machine deduplicated 200,000 texts on its CPU); the ONNX runtimes run on the CPU, and a GPU
+    asked for with them is refused, not ignored."""
+    import torch
+
+    seen: list[object] = []
+
+    def loaded(path, device=None):  # type: ignore[no-untyped-def]
+        seen.append(device)
+        return text_model
+
+    monkeypatch.setattr(text_cmds, "_model", loaded)
+    res = CliRunner().invoke(cli, ["text", "similarity", "a cat", "a dog", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert seen == [torch.device("cpu")]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "a cat"}\n{"id": "b", "text": "a dog"}\n')
+    out = tmp_path / "groups.jsonl"
+    for command in (
+        ["dedup", str(corpus), "--out", str(out)],
+        ["enroll", str(corpus), "--gallery", str(tmp_path / "g.db")],
+    ):
+        res = CliRunner().invoke(
+            cli, ["text", *command, "--runtime", "onnx", "--device", "cuda", "--onnx-dir", "x"]
+        )
+        assert res.exit_code == 2, res.output
+        assert "--runtime onnx embeds on the CPU: drop --device cuda" in res.output
+    assert len(seen) == 1 and not out.exists() and not (tmp_path / "g.db").exists()
+
+
+@pytest.mark.skipif(torch_cuda_available(), reason="checks the refusal on a machine without CUDA")
+def test_a_gpu_that_is_not_there_is_one_sentence(tmp_path) -> None:
+    out = tmp_path / "groups.jsonl"
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "a cat"}\n')
+    res = CliRunner().invoke(
+        cli, ["text", "dedup", str(corpus), "--out", str(out), "--device", "cuda"]
+    )
+    assert res.exit_code == 1 and "no usable CUDA GPU" in res.output, res.output
+    assert "Traceback" not in res.output and not out.exists()
+
+
+@pytest.mark.skipif(not torch_cuda_available(), reason="needs a CUDA GPU")
+def test_dedup_on_a_gpu_finds_the_cpus_groups(tmp_path) -> None:
+    sents = SOURCE.split(". ")
+    rows = [{"id": f"s{i}", "text": s} for i, s in enumerate(sents)]
+    rows += [{"id": "copy0", "text": sents[0].replace("last night", "yesterday evening")}]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    groups = {}
+    for device in ("cpu", "cuda"):
+        out = tmp_path / f"{device}.jsonl"
+        args = ["text", "dedup", str(corpus), "--out", str(out), "--device", device]
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0, res.output
+        groups[device] = [
+            [m["id"] for m in json.loads(line)["members"]] for line in out.read_text().splitlines()
+        ]
+    assert groups["cuda"] == groups["cpu"] and groups["cpu"]

@@ -29,7 +29,7 @@ LONG = "The quick brown fox jumps over the lazy dog. " * 3000  # 135,000 charact
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path: text_model)
+    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
@@ -384,7 +384,7 @@ def test_out_below_a_file_is_refused_before_the_model_is_used(
 ) -> None:
     """--out notes.txt/report.html failed only after the texts were embedded and matched."""
 
-    def loaded(path: Any) -> Any:
+    def loaded(path: Any, device: Any = None) -> Any:
         raise AssertionError("the model was loaded before --out was checked")
 
     monkeypatch.setattr(text_cmds, "_model", loaded)

@@ -61,7 +61,7 @@ def export_dir(text_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path: text_model)
+    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
