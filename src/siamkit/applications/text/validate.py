@@ -18,16 +18,21 @@ def _embed(model: TextSiameseNetwork, texts: tuple[str, ...], role: str) -> np.n
         return model.embed(list(texts), role=role).float().cpu().numpy()
 
 
-def validate(model: TextSiameseNetwork, ex: TextExamples, graded: bool = False) -> dict[str, Any]:
-    """Pairs with scores (``graded``: read with a score range): Pearson/Spearman of cosine vs
-    score; labelled pairs: ROC AUC, EER and its distance threshold; triplets / anchor-positive:
-    how often the positive is nearest."""
+def validate(
+    model: TextSiameseNetwork, ex: TextExamples, graded: bool | None = None
+) -> dict[str, Any]:
+    """Pairs with scores (``graded``): Pearson/Spearman of cosine vs score; labelled pairs: ROC
+    AUC, EER and its distance threshold; triplets / anchor-positive: how often the positive is
+    nearest. ``graded=None``: graded unless every target is 0 or 1 (a run decides it on all its
+    data: a validation split may hold only the ends of a score range)."""
     model.eval()
     za = _embed(model, ex.texts[0], "query")
     zb = _embed(model, ex.texts[1], "document")
     if ex.format == "pairs" and ex.targets is not None:
         cos = (za * zb).sum(1)
         y = np.asarray(ex.targets)
+        if graded is None:
+            graded = not set(np.unique(y)) <= {0.0, 1.0}
         if not graded:  # 0/1 labels (scores at the ends of their range are not labels)
             d = 1 - cos
             point = eer(d[y == 1], d[y == 0])
