@@ -131,3 +131,25 @@ def test_a_pretrained_folder_is_calibrated_into_a_new_siamkit_model(
     assert balanced(m.threshold) == pytest.approx(max(balanced(t) for t in d))
     res = CliRunner().invoke(cli, [*args, "--out", str(out)])  # an existing --out is refused
     assert res.exit_code == 2 and "already exists" in res.output, res.output
+
+
+def test_validate_decides_graded_or_labelled_from_the_targets_unless_told(text_model, tmp_path):
+    """validate() called without ``graded`` (a library caller) reads 0/1 targets as labels and
+    others as scores, as it always did; a run that decided on all its data can say so."""
+    from siamkit.applications.text.pairs import read_examples
+    from siamkit.applications.text.validate import validate
+
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "a,b,label\nA man plays guitar.,Someone plays a guitar.,4.5\n"
+        "A cat sleeps.,Stocks fell sharply.,0.5\nA dog runs.,A dog is running.,4\n"
+    )
+    graded = read_examples(path, score_range=(0, 5))
+    assert "pearson" in " ".join(validate(text_model, graded))
+    path.write_text(
+        "a,b,label\nA man plays guitar.,Someone plays a guitar.,1\n"
+        "A cat sleeps.,Stocks fell sharply.,0\nA dog runs.,A dog is running.,1\n"
+    )
+    labelled = read_examples(path)
+    assert "verification.threshold" in validate(text_model, labelled)
+    assert "pearson" in " ".join(validate(text_model, labelled, graded=True))
