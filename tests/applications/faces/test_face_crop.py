@@ -126,3 +126,27 @@ def test_crop_refuses_a_dest_that_is_not_empty(face_folder, tmp_path) -> None:
     assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
     assert res.output.startswith(f"Error: {dest} is not empty; give a new or empty folder")
     assert _tree(dest) == ["Bob", "Bob/b.png"]
+
+
+def test_images_sharing_a_stem_get_a_chip_each(face_folder, tmp_path) -> None:
+    """``a.jpg`` and ``a.png`` in one person's folder were both cropped to ``a.png``: the second
+    chip overwrote the first while the count said two. Each now keeps its whole name; a stem
+    that no other image shares keeps the ``<stem>.png`` name, and a name that would still clash
+    is refused before any face is searched."""
+    src = tmp_path / "people" / "Mega_Mind"
+    src.mkdir(parents=True)
+    jpg = face_folder / "Mega_Mind" / "Mega_Mind_0001.jpg"
+    (src / "a.jpg").write_bytes(jpg.read_bytes())
+    Image.open(face_folder / "Mega_Mind" / "Mega_Mind_0002.jpg").save(src / "a.png")
+    (src / "b.jpg").write_bytes(jpg.read_bytes())
+    written, skipped = crop_folder(src.parent, tmp_path / "chips")
+    assert (written, skipped) == (3, [])
+    chips = tmp_path / "chips" / "Mega_Mind"
+    assert sorted(p.name for p in chips.iterdir()) == ["a.jpg.png", "a.png.png", "b.png"]
+    assert not np.array_equal(
+        np.asarray(Image.open(chips / "a.jpg.png")), np.asarray(Image.open(chips / "a.png.png"))
+    )
+    (src / "a.jpg.png").write_bytes((chips / "b.png").read_bytes())
+    with pytest.raises(ValueError, match="would both be cropped to"):
+        crop_folder(src.parent, tmp_path / "chips2")
+    assert not (tmp_path / "chips2").exists()

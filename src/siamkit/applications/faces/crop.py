@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 from PIL import Image
@@ -24,8 +25,10 @@ from siamkit.image_decode import probe_image
 def crop_folder(
     source: Path, dest: Path, detector: str = "hog", upsample: int = 1
 ) -> tuple[int, list[Path]]:
-    """Write ``dest/<person>/<name>.png`` chips (150x150 RGB) of the largest face of each image
+    """Write ``dest/<person>/<stem>.png`` chips (150x150 RGB) of the largest face of each image
     under ``source/<person>/``; images in which no face is found are skipped and returned.
+    Images of one folder that share a stem (``a.jpg``, ``a.png``) keep their whole name
+    (``a.jpg.png``, ``a.png.png``), so no chip overwrites another.
 
     All or nothing: every file's header is checked before any face is searched, and the chips
     are written into a hidden folder and moved into place only once every image has been read,
@@ -61,6 +64,7 @@ def crop_folder(
         )
     for path in paths:  # a file that is not an image stops here, before minutes of detection
         probe_image(path)
+    names = _chip_names(paths, source)
     det, aligner = FaceDetector(detector, upsample), FaceAligner()
     staging = temp_folder(anchor, prefix)
     try:
@@ -71,7 +75,7 @@ def crop_folder(
             if not boxes:
                 skipped.append(path)
                 continue
-            rel = path.relative_to(source).with_suffix(".png")
+            rel = names[path]
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(aligner.chip(image, boxes[0])).save(staging / rel, format="PNG")
             chips.append(rel)
@@ -83,6 +87,32 @@ def crop_folder(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return len(chips), skipped
+
+
+def _chip_names(paths: list[Path], source: Path) -> dict[Path, Path]:
+    """Each image's chip path relative to DEST: ``<stem>.png``, or ``<name>.png`` for images
+    whose stem another image of the same folder shares.
+
+    Raises:
+        ValueError: two images would still get one chip path (``a.jpg`` beside ``a.jpg.png``).
+    """
+    rels = {path: path.relative_to(source) for path in paths}
+    stems = Counter(rel.with_suffix("") for rel in rels.values())
+    names = {
+        path: rel.with_suffix(".png")
+        if stems[rel.with_suffix("")] == 1
+        else rel.with_name(rel.name + ".png")
+        for path, rel in rels.items()
+    }
+    seen: dict[Path, Path] = {}
+    for path, name in names.items():
+        if name in seen:
+            raise ValueError(
+                f"{seen[name]} and {path} would both be cropped to {name}; "
+                "rename one of them and crop again"
+            )
+        seen[name] = path
+    return names
 
 
 def _move_in(staging: Path, target: Path) -> None:
