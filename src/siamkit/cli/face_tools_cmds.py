@@ -137,9 +137,7 @@ def evaluate(
             },
             "no_face": [str(p) for p in res.no_face],
         }
-        text = (
-            f"LFW 10-fold accuracy {acc.mean:.4f} ± {acc.std:.4f} ({len(acc.fold_accuracy)} folds)"
-        )
+        text = f"LFW {len(acc.fold_accuracy)}-fold accuracy {acc.mean:.4f} ± {acc.std:.4f}"
     else:
         out, no_face = evaluate_identities(pipe, identities, unknown_fraction, 1, fars, seed)  # type: ignore[arg-type]
         doc = {

@@ -191,6 +191,9 @@ def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["lfw"]["accuracy"] == 1.0 and len(doc["lfw"]["fold_accuracy"]) == 2
+    res = run("evaluate", "--lfw-pairs", pairs, "--images", face_folder)
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("LFW 2-fold accuracy 1.0000")  # it said 10-fold of 2 folds
     res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.34", "--far", "0.5")
     assert res.exit_code == 0, res.output
     assert res.output.startswith("rank-1 1.0000")

@@ -156,3 +156,22 @@ def test_a_file_that_is_not_an_image_stops_before_any_face_is_searched(
     with pytest.raises(ImageReadError, match=r"notes\.jpg' is not a readable image"):
         evaluate_identities(object(), root)  # type: ignore[arg-type]
     assert read == []  # not after embedding every other photo
+
+
+def test_a_one_fold_pairs_file_is_refused_before_any_face_is_searched(
+    tmp_path, monkeypatch, face_folder
+):
+    """A one-fold file (``pairsDevTest.txt``, which the reader takes) embedded every image and
+    then failed with "k-fold accuracy needs at least two folds", naming neither the file's fault
+    nor what to give. It is refused first now, saying so."""
+    import siamkit.applications.faces.evaluate as ev
+
+    pairs = read_lfw_pairs(
+        _write_pairs(tmp_path, ["1", "Eileen_Collins 1 2", "Eileen_Collins 1 Lionel_Messi 2"]),
+        face_folder,
+    )
+    read = []
+    monkeypatch.setattr(ev, "read_rgb", lambda path: read.append(path))
+    with pytest.raises(ValueError, match=r"has one fold.*give a pairs file of two or more folds"):
+        evaluate_lfw(object(), pairs)  # type: ignore[arg-type]
+    assert read == []

@@ -83,7 +83,17 @@ class LfwEvaluation:
 
 
 def evaluate_lfw(pipe: FacePipeline, pairs: LfwPairs) -> LfwEvaluation:
-    """10-fold (or k-fold) verification accuracy of ``pipe`` on LFW-style ``pairs``."""
+    """10-fold (or k-fold) verification accuracy of ``pipe`` on LFW-style ``pairs``.
+
+    Raises:
+        ValueError: the pairs have one fold (``pairsDevTest.txt``), refused before any face is
+            searched: each fold's threshold is chosen on the others.
+    """
+    if len(np.unique(pairs.fold)) < 2:
+        raise ValueError(
+            "the pairs file has one fold, and k-fold accuracy chooses each fold's threshold on "
+            "the others; give a pairs file of two or more folds, such as LFW's pairs.txt"
+        )
     n = len(pairs.a)
     emb = embed_files(pipe, [*pairs.a, *pairs.b])
     za, zb = torch.from_numpy(emb.embeddings[:n]), torch.from_numpy(emb.embeddings[n:])
