@@ -108,7 +108,7 @@ def test_load_images_names_bad_item(tmp_path, rgb):
     Image.fromarray(rgb).save(good)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"garbage")
-    with pytest.raises(ImageReadError, match=r"Item 1 of 2: .*bad\.png"):
+    with pytest.raises(ImageReadError, match=r"Item 2 of 2: .*bad\.png"):
         load_images([good, bad], (3, 8, 8))
 
 

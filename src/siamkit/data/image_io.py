@@ -119,7 +119,7 @@ def load_images(
         try:
             img = read_image(item, channels=c, max_pixels=max_pixels)
         except ImageReadError as exc:
-            raise ImageReadError(f"Item {i} of {len(items)}: {exc}") from exc
+            raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}") from exc
         out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
     return out
 

@@ -204,5 +204,5 @@ def test_bad_photo_inputs_say_what_is_wrong(encoder, astronaut):
     with pytest.raises(ValueError, match=r"a face photo is a \(3, H, W\) RGB image"):
         embed_inputs(encoder, [torch.rand(1, 64, 64)])
     photo = torch.from_numpy(astronaut).permute(2, 0, 1).float() / 255  # (3, 512, 512)
-    with pytest.raises(ValueError, match=r"no face found in image 1 of 2 \(90x80 pixels\)"):
+    with pytest.raises(ValueError, match=r"no face found in image 2 of 2 \(90x80 pixels\)"):
         embed_inputs(encoder, [photo, torch.zeros(3, 80, 90)])

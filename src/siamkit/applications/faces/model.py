@@ -154,7 +154,9 @@ class DlibFaceEncoder(nn.Module):
             boxes = self.detector(img)
             if not boxes:
                 h, w = img.shape[:2]
-                raise NoFaceError(f"no face found in image {i} of {len(images)} ({w}x{h} pixels)")
+                raise NoFaceError(
+                    f"no face found in image {i + 1} of {len(images)} ({w}x{h} pixels)"
+                )
             chips.append(self.aligner.chip(img, boxes[0]))
         if not chips:
             raise ValueError("no photos to embed")
