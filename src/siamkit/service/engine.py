@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from siamkit.applications.faces.errors import NoFaceError
 from siamkit.index import (
     Gallery,
     GalleryStats,
@@ -216,9 +217,18 @@ class ServiceEngine:
         check_all_dimensions(uploads, self.limits)  # headers only: refused before queueing
 
         def work() -> T:
-            if self.takes_photos:
+            if not self.takes_photos:
+                return fn(decode_images(uploads, self.input_shape, self.limits), *args)
+            try:
                 return fn(decode_photos(uploads, self.limits), *args)
-            return fn(decode_images(uploads, self.input_shape, self.limits), *args)
+            except NoFaceError as err:  # name the upload: its index is the batch's
+                if err.index is None or not 0 <= err.index < len(uploads):
+                    raise
+                raise RequestError(
+                    400,
+                    f"No face was found in {uploads[err.index].name}; send a photo in which "
+                    "a face is clearly visible.",
+                ) from None
 
         return await self.call(work)
 
@@ -242,8 +252,16 @@ class ServiceEngine:
         return list(ids), count, len(ids.skipped)
 
     def verify_pair(self, x: torch.Tensor) -> VerifyResult:
-        """1:1 verification of the two ``(2, C, H, W)`` images."""
-        return verify_pair(self.model, x[:1], x[1:])
+        """1:1 verification of the two ``(2, C, H, W)`` images (a face model: of the two photos,
+        embedded in one call, so that a photo without a face is named by its own index)."""
+        if not self.takes_photos:
+            return verify_pair(self.model, x[:1], x[1:])
+        threshold, _ = model_threshold(self.model)
+        z = torch.from_numpy(embed_inputs(self.model, x))
+        with torch.inference_mode():
+            d = float(model_distance(self.model).pairwise(z[:1], z[1:])[0])
+        same = None if threshold is None else bool(d <= float(threshold))
+        return VerifyResult(same, d, None if threshold is None else float(threshold), None)
 
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
         """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""

@@ -192,6 +192,26 @@ def test_rest_verify_finds_the_small_face(client, messi):
     assert res.json()["same"] is True
 
 
+def test_rest_names_the_photo_without_a_face(client, messi, megamind):
+    """/verify with no face in file_b answered "no face found in image 0 of 1": it embedded the
+    two photos one at a time, so the second was image 0 of its own call, and /enroll named an
+    image by its index only. Both now name the upload."""
+    res = client.post(
+        "/verify",
+        files={"file_a": ("a.png", _png(messi)), "file_b": ("blank.png", _png(megamind[0]))},
+    )
+    assert res.status_code == 400, res.text
+    assert res.json()["detail"].startswith("No face was found in 'blank.png' (the second image)")
+    res = client.post(
+        "/enroll",
+        data={"label": "messi"},
+        files=[("files", ("a.png", _png(messi))), ("files", ("blank.png", _png(megamind[0])))],
+    )
+    assert res.status_code == 400, res.text
+    assert res.json()["detail"].startswith("No face was found in 'blank.png' (image 2)")
+    assert client.get("/gallery").json()["num_items"] == 0
+
+
 def test_bad_photo_inputs_say_what_is_wrong(encoder, astronaut):
     import torch
 

@@ -155,7 +155,7 @@ class DlibFaceEncoder(nn.Module):
             if not boxes:
                 h, w = img.shape[:2]
                 raise NoFaceError(
-                    f"no face found in image {i + 1} of {len(images)} ({w}x{h} pixels)"
+                    f"no face found in image {i + 1} of {len(images)} ({w}x{h} pixels)", index=i
                 )
             chips.append(self.aligner.chip(img, boxes[0]))
         if not chips:
