@@ -97,6 +97,16 @@ def embedding_parts(model: Any) -> list[dict[str, Any]]:
     pooled pixels) to the learned embedding, e.g. 64 learned + 240 HOG values = 304.
     """
     dim = model_embedding_dim(model)
+    if getattr(model, "kind", None) == "dlib_face":  # trained by dlib, not by siamkit
+        return [
+            {
+                "name": "pretrained",
+                "dim": dim,
+                "description": "Values of dlib's pretrained face network (a ResNet trained by "
+                "dlib, not by siamkit) for the largest face of the photo, aligned on 5 "
+                "landmarks.",
+            }
+        ]
     joined = isinstance(model, JoinedEmbedding)
     extra = dim - int(model.net.embedding_dim) if joined else 0
     learned = {

@@ -328,6 +328,7 @@ async def info(engine: Engine) -> InfoResponse:
         distance=engine.distance_name,
         threshold=engine.threshold,
         input_shape=list(engine.input_shape),
+        photos_at_own_size=engine.takes_photos,
         fingerprint=engine.fingerprint,
     )
     gallery = gallery_info(stats)

@@ -32,7 +32,13 @@ class ModelInfo(BaseModel):
     threshold: float | None = Field(
         description="Decision threshold on the distance, if calibrated."
     )
-    input_shape: list[int] = Field(description="(C, H, W) that uploads are resized to.")
+    input_shape: list[int] = Field(
+        description="(C, H, W) that uploads are resized to (not with photos_at_own_size)."
+    )
+    photos_at_own_size: bool = Field(
+        default=False,
+        description="A face model: each photo is searched for faces at its own size, not resized.",
+    )
     fingerprint: str
 
 

@@ -192,6 +192,17 @@ def test_rest_verify_finds_the_small_face(client, messi):
     assert res.json()["same"] is True
 
 
+def test_rest_info_says_the_face_embedding_is_dlibs_pretrained_one(client):
+    """/info and the page said dlib's 128 values were "learned in training (encoder and
+    projection head)": siamkit trained nothing of it; and that photos were resized to the
+    model's 320x320, when each is searched for faces at its own size."""
+    model = client.get("/info").json()["model"]
+    assert model["photos_at_own_size"] is True  # the page said "images resized to 320x320"
+    (part,) = model["embedding_parts"]
+    assert part["name"] == "pretrained" and part["dim"] == 128
+    assert "dlib's pretrained face network" in part["description"]
+
+
 def test_rest_names_the_photo_without_a_face(client, messi, megamind):
     """/verify with no face in file_b answered "no face found in image 0 of 1": it embedded the
     two photos one at a time, so the second was image 0 of its own call, and /enroll named an

@@ -147,8 +147,10 @@ function describeModel(m) {
   const sizes = parts.length > 1
     ? " (" + parts.map((p) => p.dim + " " + p.name).join(" + ") + ")" : "";
   $("model-info").textContent = m.embedding_dim + "-value embeddings" + sizes + ", " + m.distance +
-    " distance, threshold " + fmt(m.threshold) + ", images resized to " +
-    m.input_shape.slice(1).join("\u00d7") + " (" + (m.input_shape[0] === 1 ? "grey" : "colour") + ")";
+    " distance, threshold " + fmt(m.threshold) + (m.photos_at_own_size
+      ? ", photos searched for faces at their own size"
+      : ", images resized to " + m.input_shape.slice(1).join("\u00d7") + " (" +
+        (m.input_shape[0] === 1 ? "grey" : "colour") + ")");
   $("embedding-info").hidden = parts.length === 0;
   $("embedding-summary").textContent = "Why " + m.embedding_dim + " values?";
   $("embedding-parts").replaceChildren(
