@@ -531,3 +531,16 @@ def test_graded_validation_pairs_at_the_ends_of_the_range_are_not_taken_for_labe
     assert "similarity.pearson" in summary.metrics
     assert "verification.threshold" not in summary.metrics
     assert siamkit.load_model(summary.model_dir).threshold is None
+
+
+def test_cosent_on_pairs_of_one_score_is_refused_before_training(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # CoSENT ranks pairs of different scores: with one score its loss is exactly 0 at every
+    # step, and the run saved the start model unchanged as a fine-tuned one
+    same = tmp_path / "same.csv"
+    same.write_text("a,b,label\n" + "".join(f"text {i},other {i},4\n" for i in range(8)))
+    cfg = _config(tiny_hf, same, epochs=1)
+    with pytest.raises(ValueError, match=r"the 8 training pair\(s\) all score 4: add pairs"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()

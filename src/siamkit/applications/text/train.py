@@ -142,6 +142,23 @@ def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExa
         )
 
 
+def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
+    """Refuse, before training, pairs a ranking loss learns nothing from: CoSENT compares pairs
+    of different scores, so training pairs that all score the same give a loss of exactly 0 and
+    the run would save the start model unchanged."""
+    if cfg.loss.name != "cosent" or train.targets is None:
+        return
+    present = sorted(set(train.targets))
+    if len(present) < 2:
+        r = _range(cfg)  # the targets are scaled to [0, 1]: say the score as the file has it
+        shown = present[0] if r is None else r[0] + present[0] * (r[1] - r[0])
+        raise ValueError(
+            f"loss cosent learns from pairs with different scores, and the {len(train)} training "
+            f"pair(s) all score {shown:g}: add pairs of other scores, or use loss "
+            "contrastive (0/1 labels), or mnrl with data.format anchor_positive (similar pairs)"
+        )
+
+
 def _range(cfg: TextTrainConfig) -> tuple[float, float] | None:
     sr = cfg.data.score_range
     return None if sr is None else (float(sr[0]), float(sr[1]))
@@ -354,6 +371,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     examples = read_examples(cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg))
     train_ex, val_ex = _split(examples, cfg)
     _check_val(val_ex, cfg, examples)
+    _check_train(train_ex, cfg)
     log = options.log or print
     torch.manual_seed(cfg.train.seed)
     saved_start = state.get(START)  # absent in a checkpoint from before it was saved
