@@ -175,3 +175,28 @@ def test_a_one_fold_pairs_file_is_refused_before_any_face_is_searched(
     with pytest.raises(ValueError, match=r"has one fold.*give a pairs file of two or more folds"):
         evaluate_lfw(object(), pairs)  # type: ignore[arg-type]
     assert read == []
+
+
+def test_an_identities_folder_of_loose_photos_is_refused_before_any_face_is_searched(
+    tmp_path, monkeypatch
+):
+    """Photos straight in --identities each became an identity of one photo, and the run ended
+    with "no probe belongs to an enrolled identity" after embedding them all."""
+    from PIL import Image
+
+    import siamkit.applications.faces.evaluate as ev
+
+    root = tmp_path / "people"
+    (root / "ann").mkdir(parents=True)
+    for name in ("ann/1.png", "ann/2.png", "bob.png"):
+        Image.new("RGB", (8, 8)).save(root / name)
+    read = []
+    monkeypatch.setattr(ev, "read_rgb", lambda path: read.append(path))
+    with pytest.raises(
+        ValueError,
+        match=r"holds 1 photo\(s\) directly \(e\.g\. bob\.png\); it needs a folder per identity",
+    ):
+        evaluate_identities(object(), root)  # type: ignore[arg-type]
+    assert read == []
+    (root / "bob.png").unlink()
+    assert ev.read_identities(root)[1] == ["ann", "ann"]

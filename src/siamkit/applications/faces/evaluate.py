@@ -107,6 +107,12 @@ def read_identities(root: str | Path) -> tuple[list[Path], list[str]]:
     paths = find_images(root)
     if not paths:
         raise ValueError(f"no images found under {root} (expected a folder per identity)")
+    loose = [p for p in paths if len(p.relative_to(root).parts) == 1]
+    if loose:  # each would be an identity of one photo: none could be searched for
+        raise ValueError(
+            f"{root} holds {len(loose)} photo(s) directly (e.g. {loose[0].name}); it needs a "
+            f"folder per identity: move each person's photos into {Path(root) / '<name>'}/"
+        )
     return paths, [p.relative_to(root).parts[0] for p in paths]
 
 
