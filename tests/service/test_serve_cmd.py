@@ -300,3 +300,54 @@ def test_onnx_runtime_decides_with_the_threshold_calibrated_after_the_export(mod
     write_threshold(model_dir, 0.125)
     for runtime in ("onnx", "onnx-int8"):
         assert load_for_serving(model_dir, runtime, threads=1).threshold == 0.125
+
+
+def test_device_auto_serves_from_where_the_model_runs(model_dir, tmp_path, calls):
+    """--device: the model runs there (on a machine without CUDA, auto is the CPU; with one,
+    this enrolls, verifies and identifies on the GPU)."""
+    from siamkit.training.ddp import resolve_device
+
+    gallery = str(tmp_path / "g.db")
+    args = [model_dir, "--gallery", gallery, "--port", str(free_port()), "--device", "auto"]
+    result = CliRunner().invoke(serve_cmd.serve, args)
+    assert result.exit_code == 0, result.output
+    engine = calls[0][0].state.engine
+    assert next(engine.model.parameters()).device.type == resolve_device("auto").type
+    disc = png_bytes(pattern("disc"))
+    with TestClient(calls[0][0]) as client:
+        enrolled = client.post("/enroll", data={"label": "ann"}, files={"files": ("a.png", disc)})
+        assert enrolled.status_code == 201, enrolled.text
+        found = client.post("/identify", files={"file": ("a.png", disc)}).json()
+        assert found["matches"][0]["label"] == "ann", found
+        same = client.post("/verify", data={"label": "ann"}, files={"file": ("a.png", disc)}).json()
+        assert same["same"] is True and same["distance"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_a_gpu_with_an_onnx_runtime_or_a_face_model_is_refused(model_dir, tmp_path, calls):
+    gallery = tmp_path / "g.db"
+    args = [model_dir, "--gallery", str(gallery), "--runtime", "onnx", "--device", "cuda"]
+    result = CliRunner().invoke(serve_cmd.serve, args)
+    assert result.exit_code == 1 and "--runtime onnx runs on the CPU: drop --device cuda" in (
+        result.output
+    )
+    assert not calls and not gallery.exists()
+
+    class FaceModel:  # what serve sees of a dlib face model
+        input_kind = "photo"
+
+    face = FaceModel()
+    with pytest.raises(ValueError, match="a face model runs on the CPU"):
+        serve_cmd._to_device(face, torch.device("cuda"), "cuda")
+    assert serve_cmd._to_device(face, torch.device("cuda"), "auto") is face
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA"
+)
+def test_a_gpu_that_is_not_there_is_one_sentence(model_dir, tmp_path, calls):
+    gallery = tmp_path / "g.db"
+    result = CliRunner().invoke(
+        serve_cmd.serve, [model_dir, "--gallery", str(gallery), "--device", "cuda"]
+    )
+    assert result.exit_code == 1 and "no usable CUDA GPU" in result.output, result.output
+    assert not calls and not gallery.exists()

@@ -114,6 +114,13 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
     "on a shared CPU; raise it for large models on an otherwise idle machine.",
 )
 @click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Where PyTorch runs the model: cpu, cuda, cuda:N or auto (CUDA if available). Only "
+    "with --runtime torch; face models (dlib) run on the CPU.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -132,6 +139,7 @@ def serve(
     max_request_mb: float,
     max_pixels: int,
     threads: int,
+    device: str,
     log_level: str,
 ) -> None:
     """Serve MODEL over HTTP: enroll, verify, identify, with a web page at /.
@@ -166,13 +174,42 @@ def serve(
 
     torch.set_num_threads(threads)
     try:
+        dev = _device(device, runtime)
         net = load_for_serving(model, runtime, threads)
+        if dev is not None:
+            net = _to_device(net, dev, device)
         app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err)) from None
     what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"
     click.echo(f"Serving {model} {what} on {url_of(host, sock)}", err=True)
     run_server(app, sock, log_level)
+
+
+def _device(device: str, runtime: str) -> Any:
+    """``--device`` as a torch device, checked before the model is read; ``None``: leave the
+    model where it loads (the CPU)."""
+    if device == "cpu":
+        return None
+    if runtime != "torch":
+        raise ValueError(
+            f"--runtime {runtime} runs on the CPU: drop --device {device}, or serve with "
+            "--runtime torch"
+        )
+    from siamkit.training.ddp import resolve_device
+
+    dev = resolve_device(device)
+    return None if dev.type == "cpu" else dev
+
+
+def _to_device(net: Any, dev: Any, asked: str) -> Any:
+    """``net`` on ``dev``; a face model (dlib, CPU only) is refused when a GPU was named and left
+    on the CPU under ``auto``."""
+    if getattr(net, "input_kind", "tensor") == "photo":
+        if asked == "auto":
+            return net
+        raise ValueError(f"a face model runs on the CPU (dlib): drop --device {asked}")
+    return net.to(dev)
 
 
 COMMANDS = [serve]
