@@ -82,6 +82,7 @@ def enroll_groups(
     (:mod:`siamkit.index.repeats`: the same embedding)."""
     import numpy as np
 
+    from siamkit.cli._inputs import photos_named
     from siamkit.index.embedding import embed_inputs
     from siamkit.index.store import validate_label
     from siamkit.progress import track
@@ -89,14 +90,15 @@ def enroll_groups(
     for label in groups:
         validate_label(label)
     n = len(x)  # a batch, or a list of photos of their own sizes (a face model)
+    files = [p for group in groups.values() for p in group]
+
+    def embed(s: int) -> np.ndarray:
+        with photos_named(files, start=s):  # a photo without a face is named by its file
+            return embed_inputs(model, x[s : s + chunk])
+
     starts = range(0, n, chunk)
     weight = lambda s: min(chunk, n - s)  # noqa: E731
-    z = np.concatenate(
-        [
-            embed_inputs(model, x[s : s + chunk])
-            for s in track(starts, "embedding", n, "images", weight)
-        ]
-    )
+    z = np.concatenate([embed(s) for s in track(starts, "embedding", n, "images", weight)])
     ids: dict[str, list[int]] = {}
     skipped: dict[str, list[Path]] = {}
     start = 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,6 +59,30 @@ def store_errors(what: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+@contextlib.contextmanager
+def photos_named(
+    paths: Sequence[Any], words: Sequence[str] | None = None, start: int = 0
+) -> Iterator[None]:
+    """Around embedding the photos of ``paths[start:]`` with a face model: a photo without a
+    face is named by its file (``'blank.png' (the second photo)``, ``'b.png' (photo 2 of 5)``),
+    not as "image 1 of 1" of the call that embedded it (:func:`name_the_photo`, as the
+    service names an upload). ``words``: how to call each photo, default ``photo i of n``."""
+    try:
+        yield
+    except ValueError as err:
+        from siamkit.applications.faces.errors import NoFaceError, name_the_photo
+
+        if not isinstance(err, NoFaceError) or err.index is None:
+            raise
+        n = len(paths)
+        says = list(words) if words is not None else [f"photo {i + 1} of {n}" for i in range(n)]
+        names = [f"{str(p)!r} ({w})" if n > 1 else repr(str(p)) for p, w in zip(paths, says)]
+        named = name_the_photo(NoFaceError(str(err), err.index + start), names)
+        if named is None:
+            raise
+        raise named from None
 
 
 def text_model_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

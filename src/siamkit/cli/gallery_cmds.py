@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 import click
 
-from siamkit.cli._inputs import INDEX_CHOICES, DistanceThreshold, OnceOption, store_errors
+from siamkit.cli._inputs import (
+    INDEX_CHOICES,
+    DistanceThreshold,
+    OnceOption,
+    photos_named,
+    store_errors,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -214,7 +220,8 @@ def identify(
     net = _load_model(model)
     x = _read_images(net, queries, model)
     with _open(gallery_path, net, threshold=threshold, index=index) as gallery:
-        results = gallery.identify_batch(x, k=k)
+        with photos_named(queries):
+            results = gallery.identify_batch(x, k=k)
         used, empty = gallery.threshold, len(gallery) == 0
     docs = [
         {
@@ -278,9 +285,11 @@ def verify(
         from siamkit.index import verify_pair
 
         x = _read_images(net, [image, other], model)
-        result = verify_pair(net, x[0], x[1], threshold=threshold)
+        with photos_named([image, other], ("the first photo", "the second photo")):
+            result = verify_pair(net, x[0], x[1], threshold=threshold)
     else:
-        with _open(gallery_path, net, threshold=threshold) as gallery:  # type: ignore[arg-type]
+        opened = _open(gallery_path, net, threshold=threshold)  # type: ignore[arg-type]
+        with opened as gallery, photos_named([image]):
             result = gallery.verify(_read_images(net, [image], model), label)  # type: ignore[arg-type]
     doc = {**dataclasses.asdict(result), "image": image, "other": other}
     if result.same is None:

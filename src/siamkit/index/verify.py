@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from siamkit.index.embedding import embed_inputs, model_distance, model_threshold
+from siamkit.index.embedding import as_photo_list, embed_inputs, model_distance, model_threshold
 from siamkit.index.results import VerifyResult
 
 
@@ -23,13 +23,26 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
     """
     if threshold is None:
         threshold, _ = model_threshold(model)  # before embedding: a refusal costs nothing
-    za, zb = embed_inputs(model, a), embed_inputs(model, b)
+    if getattr(model, "input_kind", None) == "photo":
+        # a face model's two photos in one call: a photo without a face is named by its own
+        # index (NoFaceError.index 1 for b), not as "image 1 of 1" of a call of its own
+        pa, pb = as_photo_list(a), as_photo_list(b)
+        if len(pa) != 1 or len(pb) != 1:
+            raise ValueError(_one_pair(len(pa), len(pb)))
+        z = embed_inputs(model, pa + pb)
+        za, zb = z[:1], z[1:]
+    else:
+        za, zb = embed_inputs(model, a), embed_inputs(model, b)
     if za.shape[0] != 1 or zb.shape[0] != 1:
-        raise ValueError(
-            f"verify_pair compares one pair, got {za.shape[0]} and {zb.shape[0]} inputs; "
-            "use model(a, b) for batches of pairs"
-        )
+        raise ValueError(_one_pair(za.shape[0], zb.shape[0]))
     with torch.inference_mode():
         d = float(model_distance(model).pairwise(torch.from_numpy(za), torch.from_numpy(zb))[0])
     same = None if threshold is None else bool(d <= float(threshold))
     return VerifyResult(same, d, None if threshold is None else float(threshold), None)
+
+
+def _one_pair(n_a: int, n_b: int) -> str:
+    return (
+        f"verify_pair compares one pair, got {n_a} and {n_b} inputs; "
+        "use model(a, b) for batches of pairs"
+    )

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from siamkit.applications.faces.errors import NoFaceError
+from siamkit.applications.faces.errors import NoFaceError, name_the_photo
 from siamkit.index import (
     Gallery,
     GalleryStats,
@@ -232,13 +232,10 @@ class ServiceEngine:
             try:
                 return fn(decode_photos(uploads, self.limits), *args)
             except NoFaceError as err:  # name the upload: its index is the batch's
-                if err.index is None or not 0 <= err.index < len(uploads):
+                named = name_the_photo(err, [u.name for u in uploads])
+                if named is None:
                     raise
-                raise RequestError(
-                    400,
-                    f"No face was found in {uploads[err.index].name}; send a photo in which "
-                    "a face is clearly visible.",
-                ) from None
+                raise RequestError(400, str(named)) from None
 
         return await self.call(work)
 
@@ -262,16 +259,9 @@ class ServiceEngine:
         return list(ids), count, len(ids.skipped)
 
     def verify_pair(self, x: torch.Tensor) -> VerifyResult:
-        """1:1 verification of the two ``(2, C, H, W)`` images (a face model: of the two photos,
+        """1:1 verification of the two ``(2, C, H, W)`` images (a face model's two photos are
         embedded in one call, so that a photo without a face is named by its own index)."""
-        if not self.takes_photos:
-            return verify_pair(self.model, x[:1], x[1:])
-        threshold, _ = model_threshold(self.model)
-        z = torch.from_numpy(embed_inputs(self.model, x))
-        with torch.inference_mode():
-            d = float(model_distance(self.model).pairwise(z[:1], z[1:])[0])
-        same = None if threshold is None else bool(d <= float(threshold))
-        return VerifyResult(same, d, None if threshold is None else float(threshold), None)
+        return verify_pair(self.model, x[:1], x[1:])
 
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
         """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""

@@ -131,6 +131,50 @@ def test_generic_verify_and_enroll_find_a_small_face(tmp_path, dlib_model, encod
     assert json.loads(res.output)["queries"][0]["label"] == "messi", res.output
 
 
+def test_generic_commands_name_the_photo_without_a_face(tmp_path, dlib_model, messi, megamind):
+    """`siamkit verify/enroll/identify` with a face model said "no face found in image 1 of 1
+    (720x528 pixels)": no file named, and verify embedded its two photos one at a time, so a
+    faceless second photo was "1 of 1". They name the file, as the service names the upload."""
+    a, blank = tmp_path / "a.png", tmp_path / "blank.png"
+    Image.fromarray(messi).save(a)
+    Image.fromarray(megamind[0]).save(blank)
+    db = tmp_path / "g.db"
+
+    def run(*args: str) -> str:
+        res = CliRunner().invoke(cli, [args[0], str(dlib_model), *args[1:]])
+        assert res.exit_code == 1, res.output
+        return res.output
+
+    out = run("verify", str(a), str(blank))
+    assert f"No face was found in '{blank}' (the second photo)" in out, out
+    out = run("enroll", "--gallery", str(db), "--label", "messi", str(a), str(blank))
+    assert f"No face was found in '{blank}' (photo 2 of 2)" in out, out
+    res = CliRunner().invoke(
+        cli, ["enroll", str(dlib_model), "--gallery", str(db), "--label", "messi", str(a)]
+    )
+    assert res.exit_code == 0 and "now 1 item" in res.output, res.output  # nothing of the first
+    out = run("identify", "--gallery", str(db), str(a), str(blank))
+    assert f"No face was found in '{blank}' (photo 2 of 2)" in out, out
+    out = run("verify", str(blank), "--gallery", str(db), "--label", "messi")
+    assert f"No face was found in '{blank}';" in out, out
+
+
+def test_enroll_names_the_faceless_photo_of_a_later_chunk(tmp_path, encoder, messi, megamind):
+    """Enrollment embeds in chunks: the faceless photo is named by its place in the whole list."""
+    import torch
+
+    from siamkit.applications.faces import NoFaceError
+    from siamkit.cli._enroll import enroll_groups
+    from siamkit.index import Gallery
+
+    photos = [torch.from_numpy(img).permute(2, 0, 1).float() / 255 for img in (messi, megamind[0])]
+    paths = [tmp_path / "a.png", tmp_path / "blank.png"]
+    with Gallery.open(tmp_path / "g.db", encoder, create=True) as gallery:
+        with pytest.raises(NoFaceError, match=r"'.*blank\.png' \(photo 2 of 2\)"):
+            enroll_groups(gallery, encoder, {"x": paths}, photos, None, chunk=1)
+        assert len(gallery) == 0
+
+
 @pytest.fixture
 def client(tmp_path, encoder):
     with warnings.catch_warnings():
