@@ -283,3 +283,29 @@ def test_static_int8_calibrates_on_the_image_folder_the_model_trained_on(tmp_pat
     assert res.exit_code == 0, res.output
     calibration = json.loads(res.stdout)["files"][1]["calibration"]
     assert calibration.startswith(f"fashion-mnist (the training folder {root} is not there")
+
+
+def test_an_unusable_check_data_is_refused_before_anything_is_written(tmp_path, bundle):
+    """A --check-data that cannot be used (no such folder, a folder without class sub-folders,
+    digits' 8x8 images for a 28x28 model) failed after both .onnx files were written, naming
+    '--data', or was passed over with 'pass --check-data FOLDER' as if none was given; and
+    --check-data without --int8 was ignored."""
+    model = Path(shutil.copytree(bundle, tmp_path / "model"))
+    for earlier in [*model.glob("*.onnx"), *model.glob("onnx.json")]:  # other tests' exports
+        earlier.unlink()
+    (tmp_path / "flat").mkdir()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "flat" / "0.png")
+    cases = {
+        str(tmp_path / "nope"): "no such folder",
+        str(tmp_path / "flat"): "no sub-folders",
+        "digits": "1x8x8 images",
+    }
+    for data, why in cases.items():
+        res = _invoke(str(model), "--int8-mode", "dynamic", "--check-data", data)
+        assert res.exit_code == 2, res.output
+        assert f"--check-data {data}" in res.output and why in res.output, res.output
+        assert "--data " not in res.output.replace("--check-data", "")
+        assert not list(model.glob("*.onnx")) and not (model / "onnx.json").exists()
+    res = _invoke(str(model), "--check-data", "fashion-mnist")
+    assert res.exit_code == 2 and "add --int8" in res.output, res.output
+    assert not list(model.glob("*.onnx"))

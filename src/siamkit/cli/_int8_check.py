@@ -19,11 +19,17 @@ def held_out_images(
     built-in dataset (its test classes), the image folder it trained on while that is still
     there (its test classes), or Fashion-MNIST's test split for 1×28×28 models (the int8
     calibration used the train split). At most :data:`CHECK_IMAGES`, a seeded sample.
+
+    Raises:
+        ValueError: ``check_data`` was given and cannot be used with this model (no such
+            folder, a folder not laid out by class, built-in images of another shape), so that
+            the export refuses it before writing anything rather than saying nothing was given.
     """
     import torch
 
-    from siamkit.cli._inputs import load_eval_data, training_folder
+    from siamkit.cli._inputs import DATASET_NAMES, load_eval_data, training_folder
 
+    given = check_data
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     root, _ = training_folder(meta)
@@ -33,6 +39,21 @@ def held_out_images(
         check_data = root
     elif check_data is None and tuple(shape) == (1, 28, 28):
         check_data, meta = "fashion-mnist", {}
+    if given is not None and len(shape) != 3:
+        raise ValueError(
+            f"--check-data is held-out images, and this model takes {tuple(shape)} inputs, "
+            "not images: leave --check-data out"
+        )
+    if given is not None and given not in DATASET_NAMES and not Path(given).is_dir():
+        raise ValueError(
+            f"--check-data {given}: no such folder; give a folder with one sub-folder per "
+            f"class, or {' or '.join(DATASET_NAMES)}"
+        )
+    if given in DATASET_NAMES and shape[0] != 1:
+        raise ValueError(
+            f"--check-data {given} holds grayscale images and this model takes "
+            f"{shape[0]}-channel ones; give a folder of held-out images by class"
+        )
     if check_data is None or len(shape) != 3:
         return None
     classes = None if (meta or Path(check_data).is_dir()) else [str(c) for c in range(10)]
@@ -41,6 +62,13 @@ def held_out_images(
     x = ev.x[pick]
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     if tuple(x.shape[1:]) != tuple(shape):
+        if given is not None:
+            got = "x".join(str(s) for s in x.shape[1:])
+            raise ValueError(
+                f"--check-data {given} holds {got} images and this model takes "
+                f"{'x'.join(str(s) for s in shape)} ones; give a folder of held-out images "
+                "by class (they are resized to fit)"
+            )
         return None
     return (
         x.numpy(),

@@ -123,6 +123,10 @@ def _run(
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
         calib, source = _calibration(calib_data, doc, shape, calib_size)
+    # the held-out images of the int8 check (or why there are none), before exporting too
+    check_images: tuple[Any, Any, str] | str | None = None
+    if int8_mode is not None and branch == "f":
+        check_images = _check_images(model, doc, shape, check_data)
     existing = [str(p) for p in _targets(model, out, int8_mode is not None) if p.exists()]
     if existing and not force:
         raise click.UsageError(
@@ -142,7 +146,8 @@ def _run(
                  "bytes": q.size_bytes, "calibration": source})  # fmt: skip
     if branch == "g":  # the held-out check scores image pairs through the f tower
         return rows, "accuracy change not measured for --branch g: compare its embeddings yourself"
-    return rows, _int8_check(model, doc, shape, check_data, str(fp32.path), str(q.path))
+    assert check_images is not None  # loaded above for the f tower
+    return rows, _int8_check(check_images, str(fp32.path), str(q.path))
 
 
 def _folder_export(model: str) -> Any:
@@ -192,15 +197,33 @@ def _run_folder(
     ]
 
 
-def _int8_check(
-    model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None, fp32: str, q: str
-) -> dict[str, Any] | str:
-    """The int8 file's accuracy change on held-out images, or why it was not measured."""
-    from siamkit.cli._int8_check import held_out_images, int8_accuracy_change
+def _check_images(
+    model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None
+) -> tuple[Any, Any, str] | str:
+    """The held-out images of the int8 check, or why there are none. A --check-data that cannot
+    be used is refused here, before anything is written; the default data only goes unmeasured."""
+    from siamkit.cli._int8_check import held_out_images
 
-    images = held_out_images(model, doc, shape, data)
+    try:
+        images = held_out_images(model, doc, shape, data)
+    except (ValueError, FileNotFoundError) as err:
+        if data is not None:
+            why = str(err).strip()
+            raise click.UsageError(
+                why if why.startswith("--check-data") else f"--check-data {data}: {why}"
+            ) from None
+        return f"accuracy change not measured: {str(err).strip()}"
     if images is None:
         return "accuracy change not measured: pass --check-data FOLDER (held-out images by class)"
+    return images
+
+
+def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[str, Any] | str:
+    """The int8 file's accuracy change on held-out images, or why it was not measured."""
+    from siamkit.cli._int8_check import int8_accuracy_change
+
+    if isinstance(images, str):
+        return images
     try:
         return int8_accuracy_change(fp32, q, images)
     except ValueError as err:  # the files are written: say why they were not checked
@@ -370,6 +393,11 @@ def export(
         out = out or str(Path(model) / "model.g.onnx")
     if calib_data is not None and mode != "static":
         raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
+    if check_data is not None and mode is None:
+        raise click.UsageError(
+            "--check-data measures how much int8 changes accuracy: add --int8, or leave "
+            "--check-data out"
+        )
     try:
         shape = _parse_shape(input_shape)
         rows, check = _run(
