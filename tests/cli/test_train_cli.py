@@ -543,6 +543,27 @@ def test_evaluate_refuses_a_repeated_class_and_an_impossible_shot_count(run_dir:
     assert "2-way 1000-shot evaluation cannot be met" in res.output and "--shots" in res.output
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--ways", "2,x", "whole numbers (the N of N-way"),
+        ("--shots", "one", "whole numbers (the K of N-way"),
+        ("--shots", "0", "each K of N-way K-shot must be at least 1"),
+        ("--ways", "1", "each N of N-way K-shot must be at least 2"),
+    ],
+)
+def test_evaluate_names_a_bad_ways_or_shots_by_its_option(
+    run_dir: Path, option: str, value: str, said: str
+) -> None:
+    """A bad --ways or --shots was called "not a comma-separated list of class numbers" without
+    naming the option, and --shots 0 failed with the library's "k_shot must be an integer"."""
+    res = CliRunner().invoke(cli, ["evaluate", str(run_dir / "model"), "--data", "digits",
+                                   option, value])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert f"Invalid value for {option}" in res.output and said in res.output, res.output
+    assert "class numbers" not in res.output
+
+
 def test_calibrate_refuses_digits_images_the_model_trained_on(run_dir: Path) -> None:
     """digits have no test split: `calibrate --data digits` fit the threshold on the training
     images of a digits model and called them "digits (test split)"."""

@@ -25,7 +25,6 @@ from siamkit.cli._inputs import (
     metric_cell,
     metrics_table,
     model_image_shape,
-    parse_classes,
     read_image_files,
     write_embeddings,
 )
@@ -369,6 +368,25 @@ def _run_task(
         click.echo(f"{name + ':':<8} {path}")
 
 
+def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int, ...]:
+    """``--ways 5,20`` / ``--shots 1,5`` -> ``(5, 20)``; a click error naming ``option``."""
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        values = ()
+    if not values:
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of whole numbers (the {letter} of N-way "
+            f"K-shot, e.g. {'5,20' if letter == 'N' else '1,5'})",
+            param_hint=option,
+        )
+    if min(values) < least:
+        raise click.BadParameter(
+            f"{text!r}: each {letter} of N-way K-shot must be at least {least}", param_hint=option
+        )
+    return values
+
+
 @click.command("evaluate")
 @click.argument("model", type=click.Path())
 @click.option(
@@ -480,15 +498,14 @@ def evaluate(
     if is_pairs_file(data):  # the 1:1 protocol of a list of pairs: verification only
         refuse_class_options(click.get_current_context())
         return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
+    n_ways = None if ways is None else _episode_sizes(ways, "--ways", "N", 2)
+    k_shots = _episode_sizes(shots, "--shots", "K", 1)
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if len(ev.chosen) < 2:
         raise ValueError("evaluate needs at least two classes")
     check_input(net, ev.x)
-    n_ways = parse_classes(ways)
-    if any(n < 2 for n in n_ways or ()):
-        raise click.BadParameter(f"--ways {ways}: each N of N-way K-shot must be at least 2")
-    protocol = EvalConfig(shots=parse_classes(shots) or (1,), ways=n_ways)
+    protocol = EvalConfig(shots=k_shots, ways=n_ways)
     check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
     with shared_distance_matrices():  # a learned pair head scores all pairs once, not per part
         rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
