@@ -98,6 +98,18 @@ def test_demo_cohort_option_turns_on_snorm_against_that_cohort() -> None:
     assert res.exit_code == 2 and "'test' is not one of" in res.output
 
 
+def test_demo_cohort_none_overrides_a_config_that_normalises(tmp_path: Path) -> None:
+    # the help says 'none' keeps the raw distance; with a --config setting eval.score_norm it
+    # was ignored, and left out the config's scoring stays
+    from siamkit.cli.demo import demo_config
+
+    cfg = tmp_path / "snorm.yaml"
+    cfg.write_text("eval:\n  score_norm: snorm\n  cohort: train\n")
+    assert demo_config(None, None, None, None, "cpu", None, str(cfg)).eval.score_norm == "snorm"
+    raw = demo_config(None, None, None, None, "cpu", None, str(cfg), "none")
+    assert raw.eval.score_norm == "none"
+
+
 def test_bad_train_classes_are_clear_errors(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["demo", "--train-classes", "0,x", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "comma-separated" in res.output

@@ -42,12 +42,13 @@ def demo_config(
     device: str,
     data_dir: str | None,
     config: str | None,
-    cohort: str = "none",
+    cohort: str | None = None,
 ) -> RunConfig:
     """The demo recipe (:func:`~siamkit.training.demo_recipe`, or ``config``) with the options applied.
 
     ``cohort`` other than ``"none"`` turns on adaptive S-norm against that cohort
-    (``eval.score_norm = snorm``, ``eval.cohort``).
+    (``eval.score_norm = snorm``, ``eval.cohort``); ``"none"`` scores with the raw distance,
+    whatever ``config`` says; ``None`` keeps the recipe's (``config``'s) scoring.
     """
     from dataclasses import replace
 
@@ -57,7 +58,13 @@ def demo_config(
     cfg = load_config(config) if config else demo_recipe()
     data: dict[str, Any] = {"train_classes": train_classes, "limit": limit, "root": data_dir}
     train: dict[str, Any] = {"epochs": epochs, "seed": seed, "device": device}
-    ev: dict[str, Any] = {"score_norm": "snorm", "cohort": cohort} if cohort != "none" else {}
+    ev: dict[str, Any] = (
+        {}
+        if cohort is None
+        else {"score_norm": "none"}
+        if cohort == "none"
+        else {"score_norm": "snorm", "cohort": cohort}
+    )
     return check_config(
         replace(
             cfg,
@@ -118,7 +125,9 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
     "classes [default: 0,1,2,3,4,5, or --config's data.train_classes].",
 )
 @click.option(
-    "--epochs", type=click.IntRange(min=1), help="Training epochs [default: the recipe's]."
+    "--epochs",
+    type=click.IntRange(min=1),
+    help="Training epochs [default: 10, the recipe's, or --config's train.epochs].",
 )
 @click.option(
     "--limit", type=click.IntRange(min=1), help="Train on at most this many images (a quick look)."
@@ -148,13 +157,15 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
 @click.option(
     "--cohort",
     type=click.Choice(["none", "train", "unlabeled"]),
-    default="none",
-    show_default=True,
+    default=None,
     help="Score pairs with adaptive S-norm against a cohort: 'train' (training images; the "
     "protocol as written) or 'unlabeled' (train-split images of the unseen classes, labels "
-    "unused: a protocol variant, reported as such). 'none' keeps the raw distance.",
+    "unused: a protocol variant, reported as such). 'none' keeps the raw distance, whatever "
+    "--config's eval.score_norm says [default: none, or --config's eval.score_norm].",
 )
-@click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show progress bars."
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print metrics.json to stdout instead of the table."
 )
@@ -169,7 +180,7 @@ def demo(
     config: str | None,
     data_dir: str | None,
     device: str,
-    cohort: str,
+    cohort: str | None,
     progress: bool,
     as_json: bool,
 ) -> None:
