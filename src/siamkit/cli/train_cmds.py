@@ -423,7 +423,8 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
 @click.option("--shots", default="1,5", show_default=True, help="K values of N-way K-shot.")
 @click.option(
     "--ways",
-    help="N values of N-way K-shot, e.g. 5,20 (each episode draws N of the classes) "
+    help="N values of N-way K-shot, e.g. 5,20 (each episode draws N of the classes; an N above "
+    "the number of evaluated classes runs as all of them, and the table says so) "
     "[default: all classes up to 20, else 5,20].",
 )
 @click.option(
