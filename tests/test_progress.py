@@ -154,3 +154,27 @@ def test_faiss_builds_and_int8_calibration_report_progress(enabled, monkeypatch,
     assert "FAISS hnsw index: 100% (100/100 vectors)" in err
     assert "int8 calibration: 100% (64/64 images)" in err
     assert len(err.splitlines()) <= 25
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_no_progress_silences_every_step(tmp_path, monkeypatch, command, flag):
+    """`siamkit train / demo --no-progress` show no progress at all: not the epochs', nor the
+    final evaluation's (which went by the process-wide switch the command turns on)."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    tiny = str(Path(__file__).resolve().parents[1] / "configs" / "digits-tiny.yaml")
+    monkeypatch.setattr("siamkit.evaluation._common.BLOCK_ELEMENTS", 2000)  # many blocks
+    monkeypatch.setattr(prog, "Progress", partial(prog.Progress, delay=0.0, clock=Clock(1)))
+    how = {"train": [tiny, "--set", "train.epochs=1"], "demo": ["--config", tiny, "--epochs", "1"]}
+    args = [command, *how[command], "--out", str(tmp_path / "run"), flag, "--episodes", "20"]
+    try:
+        res = CliRunner().invoke(cli, args)
+    finally:
+        prog.set_enabled(False)  # the command turned it on for this process
+    assert res.exit_code == 0, res.output
+    assert ("% (" in res.stderr) is (flag == "--progress"), res.stderr

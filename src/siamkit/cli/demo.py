@@ -164,7 +164,10 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
     "--config's eval.score_norm says [default: none, or --config's eval.score_norm].",
 )
 @click.option(
-    "--progress/--no-progress", default=True, show_default=True, help="Show progress bars."
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show progress: bars on a terminal, a few lines in a log (training and evaluation).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print metrics.json to stdout instead of the table."
@@ -193,7 +196,10 @@ def demo(
     OUT/report.html, OUT/metrics.json and OUT/model/ (load it with siamkit.load_model).
     """
     from siamkit.experiment import run_experiment
+    from siamkit.progress import set_enabled
 
+    if not progress:  # also the final evaluation's steps, not only the epochs' bars
+        set_enabled(False)
     classes = parse_classes(train_classes)
     cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config, cohort)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
