@@ -132,3 +132,20 @@ def test_no_enroll_help_promises_folders_it_refuses() -> None:
         if images and isinstance(images[0].type, click.Path) and not images[0].type.dir_okay:
             text = " ".join(cmd.get_help(ctx).split())
             assert "enrolling a folder" not in text, path
+
+
+def test_every_default_is_shown() -> None:
+    """An option with a default shows it in --help (show_default, or "default" in its help);
+    plain on/off flags, off unless given, need not."""
+    hidden = [
+        f"{path} {p.opts[0]}"
+        for path, cmd, _ in _commands()
+        for p in cmd.params
+        if isinstance(p, click.Option)
+        and p.default is not None
+        and "UNSET" not in repr(p.default)  # click 8.2+: no default given
+        and not (p.is_flag and not p.secondary_opts and p.default is False)
+        and not p.show_default
+        and "default" not in (p.help or "").lower()
+    ]
+    assert hidden == []

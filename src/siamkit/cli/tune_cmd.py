@@ -34,7 +34,12 @@ from siamkit.cli._inputs import format_table, friendly_errors
     "A key the space searches is then fixed and not searched (e.g. --set train.epochs=3).",
 )
 @click.option("--timeout", type=float, help="Stop starting trials after this many seconds.")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar over trials.")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show a progress bar over trials.",
+)
 @friendly_errors
 def tune(
     config: str,
