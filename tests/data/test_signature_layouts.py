@@ -112,6 +112,23 @@ def test_load_signature_set(gpds: Path) -> None:
     assert float(s.images[:, :, 0, 0].abs().max()) == 0.0  # paper is 0 after inversion
 
 
+def test_reading_a_signature_set_reports_progress(
+    gpds: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reading and preprocessing takes ~20 ms a scan (a minute for CEDAR): it shows progress."""
+    from functools import partial
+
+    from siamkit import progress as prog
+
+    monkeypatch.setattr(prog, "Progress", partial(prog.Progress, delay=0.0, tty=False))
+    prog.set_enabled(True)
+    try:
+        load_signature_set(gpds, size=(20, 30))
+    finally:
+        prog.set_enabled(False)
+    assert "reading signatures: 100% (8/8 images)" in capsys.readouterr().err
+
+
 def test_blank_file_is_named(folders: Path) -> None:
     Image.fromarray(np.full((30, 50), 240, np.uint8)).save(folders / "bob" / "genuine" / "4.png")
     with pytest.raises(BlankSignatureError, match=r"4\.png"):

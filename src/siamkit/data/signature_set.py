@@ -29,6 +29,7 @@ from siamkit.data.image_io import read_image
 from siamkit.data.signature_layouts import scan_signature_layout
 from siamkit.data.signature_preprocess import SIGNET_SIZE, BlankSignatureError, preprocess_batch
 from siamkit.data.synthetic_signatures import generate_signatures
+from siamkit.progress import progress
 
 __all__ = [
     "SignatureSet",
@@ -88,17 +89,24 @@ def load_signature_set(
     Raises:
         ValueError: no writers, an unreadable image, or a blank scan (naming the file).
     """
+    writers = list(scan_signature_layout(root, layout))
     images, writer, forged, names = [], [], [], []
-    for w, ws in enumerate(scan_signature_layout(root, layout)):
-        names.append(ws.writer)
-        for is_forged, paths in ((False, ws.genuine), (True, ws.forged)):
-            for path in paths:
-                try:
-                    images.append(preprocess_batch([read_image(path, channels=1)], size))
-                except BlankSignatureError:
-                    raise BlankSignatureError(f"the signature image '{path}' is blank.") from None
-                writer.append(w)
-                forged.append(is_forged)
+    total = sum(len(ws.genuine) + len(ws.forged) for ws in writers)
+    # ~20 ms a scan: CEDAR's 2,640 take about a minute
+    with progress(total, "reading signatures", "images") as bar:
+        for w, ws in enumerate(writers):
+            names.append(ws.writer)
+            for is_forged, paths in ((False, ws.genuine), (True, ws.forged)):
+                for path in paths:
+                    try:
+                        images.append(preprocess_batch([read_image(path, channels=1)], size))
+                    except BlankSignatureError:
+                        raise BlankSignatureError(
+                            f"the signature image '{path}' is blank."
+                        ) from None
+                    writer.append(w)
+                    forged.append(is_forged)
+                    bar.update(1)
     return SignatureSet(
         torch.cat(images), torch.tensor(writer), torch.tensor(forged, dtype=torch.bool), names
     )
