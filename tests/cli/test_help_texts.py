@@ -149,3 +149,21 @@ def test_every_default_is_shown() -> None:
         and "default" not in (p.help or "").lower()
     ]
     assert hidden == []
+
+
+def test_every_command_has_an_example() -> None:
+    """Each command's --help shows a `siamkit ...` line; groups list their commands instead,
+    the gallery group's examples cover its sub-commands, and `siamkit demo` needs no options."""
+    gallery = {f"siamkit gallery {name}" for name in ("list", "remove", "stats")}
+    exempt = {"siamkit demo", *gallery}
+    missing = [
+        path
+        for path, cmd, ctx in _commands()
+        if not isinstance(cmd, click.Group)
+        and path not in exempt
+        and not any(
+            line.strip().startswith(("siamkit ", "torchrun "))
+            for line in cmd.get_help(ctx).splitlines()
+        )
+    ]
+    assert missing == []

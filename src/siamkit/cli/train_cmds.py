@@ -115,6 +115,12 @@ def train(
     (a twin transformer on text pairs, configs/text-pairs.yaml), `ssl` (self-supervised,
     configs/simclr.yaml), `siamfc` (a tracker, configs/siamfc.yaml), `signatures`
     (configs/signatures.yaml), `half_twin`.
+
+    \b
+    Examples:
+      siamkit train configs/demo.yaml --out runs/shoes
+      siamkit train configs/demo.yaml --out runs/shoes --resume
+      siamkit train configs/demo.yaml --out runs/shoes2 --set train.epochs=5 --set loss.margin=0.3
     """
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
@@ -611,6 +617,12 @@ def embed(
     INPUTS are image files or folders (searched recursively; an image's label is its folder
     name). .npy writes the float32 matrix plus OUT.ids.txt naming each row; .parquet writes
     columns id, label and embedding.
+
+    \b
+    Examples:
+      siamkit embed runs/shoes/model img1.png img2.png --out z.npy
+      siamkit embed runs/shoes/model photos/ --out z.parquet
+      siamkit embed runs/shoes/model --data fashion-mnist --split test --out z.npy
     """
     from siamkit.encode import encode
     from siamkit.training.ddp import resolve_device

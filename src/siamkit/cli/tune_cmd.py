@@ -55,6 +55,12 @@ def tune(
     Every trial is scored by train.val_metric on data.val_classes: classes held out of the
     training classes, never the test classes. Run it again with the same arguments to continue a
     killed study. Then: siamkit train OUT/best.yaml.
+
+    \b
+    Examples:
+      siamkit tune configs/demo.yaml --trials 20 --set data.val_classes=2 --out runs/tune
+      siamkit tune configs/demo.yaml --space my-space.yaml --set data.val_classes=2 --out runs/tune
+      siamkit train runs/tune/best.yaml --out runs/best
     """
     from siamkit.training import apply_overrides, load_config
     from siamkit.tuning import load_space, run_study
