@@ -95,7 +95,8 @@ def test_serve_with_the_dlib_face_model(tmp_path, encoder, astronaut):
                 "file_b": ("b.png", png(np.zeros((64, 64, 3), np.uint8))),
             },
         )
-        assert res.status_code == 400 and "no face found" in res.json()["detail"]
+        assert res.status_code == 400
+        assert "No face was found in 'b.png' (the second image)" in res.json()["detail"]
 
 
 def test_a_face_command_checks_its_model_once(tmp_path, astronaut, monkeypatch):
