@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from _gloo import torchrun_siamkit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,3 +20,40 @@ def test_a_config_error_met_by_every_rank_is_said_once(tmp_path: Path) -> None:
     assert res.returncode != 0
     assert out.count("Error: loss.kind = 'nope' is not valid") == 1, out
     assert not (tmp_path / "run").exists()
+
+
+def _interrupted_run(tmp_path: Path, monkeypatch, rank: int, checkpoint: bool) -> tuple[int, str]:
+    """`siamkit train` as process ``rank`` of a two-process torchrun launch, Ctrl-C'd during
+    the run (after its first checkpoint when ``checkpoint``): the exit code and what it said."""
+    from click.testing import CliRunner
+
+    import siamkit.experiment
+    from siamkit.cli.main import cli
+
+    out = tmp_path / "run"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        if checkpoint:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "checkpoint.pt").write_bytes(b"")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", interrupted)
+    monkeypatch.setenv("RANK", str(rank))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = str(ROOT / "configs" / "digits-tiny.yaml")
+    res = CliRunner().invoke(cli, ["train", config, "--out", str(out)])
+    return res.exit_code, res.output
+
+
+@pytest.mark.parametrize("checkpoint", [True, False], ids=["resume-hint", "before-checkpoint"])
+def test_ctrl_c_under_torchrun_is_said_by_the_first_process_only(
+    tmp_path: Path, monkeypatch, checkpoint: bool
+) -> None:
+    """Ctrl-C reaches every process of a torchrun launch: each said 'interrupted (Ctrl-C) ...',
+    so two processes printed the sentence twice."""
+    code, said = _interrupted_run(tmp_path / "r0", monkeypatch, 0, checkpoint)
+    assert code == 130 and said.count("interrupted (Ctrl-C)") == 1, said
+    assert ("--resume" in said) == checkpoint, said
+    code, said = _interrupted_run(tmp_path / "r1", monkeypatch, 1, checkpoint)
+    assert code == 130 and said == "", said

@@ -66,11 +66,15 @@ class LazyGroup(click.Group):
         """Run the command; Ctrl-C ends it with one line and exit status 130 (128 + SIGINT, what
         a shell reports for a command stopped by Ctrl-C), not click's "Aborted!" and status 1.
         Its outputs are written beside their names and renamed only when complete, so nothing
-        half-written is left under an output's name."""
+        half-written is left under an output's name. Under torchrun every process gets the
+        Ctrl-C: the first alone says it."""
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("interrupted (Ctrl-C) before the command finished; run it again", err=True)
+            if not _other_rank():
+                click.echo(
+                    "interrupted (Ctrl-C) before the command finished; run it again", err=True
+                )
             raise click.exceptions.Exit(130) from None
 
 

@@ -245,13 +245,18 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
     """Ctrl-C in a new run that has written its checkpoint: the same command again is refused
-    (OUT holds a run), so say that --resume continues it, not the generic "run it again"."""
+    (OUT holds a run), so say that --resume continues it, not the generic "run it again".
+    Under torchrun every process gets the Ctrl-C: the first alone says it."""
+    from siamkit.training.ddp import is_main_process
+
     try:
         yield
     except KeyboardInterrupt:
         checkpoint = out_dir / "checkpoint.pt"
         if not enabled or not checkpoint.exists():
             raise
+        if not is_main_process():
+            raise click.exceptions.Exit(130) from None
         click.echo(
             f"interrupted (Ctrl-C); {checkpoint} keeps the run so far: run the same command "
             "with --resume to continue it",
