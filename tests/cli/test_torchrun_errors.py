@@ -57,3 +57,29 @@ def test_ctrl_c_under_torchrun_is_said_by_the_first_process_only(
     assert ("--resume" in said) == checkpoint, said
     code, said = _interrupted_run(tmp_path / "r1", monkeypatch, 1, checkpoint)
     assert code == 130 and said == "", said
+
+
+def test_an_embedding_run_resumes_only_with_the_process_count_it_was_made_by(
+    tmp_path: Path,
+) -> None:
+    """A two-process run resumed in one process (or the other way) continued without a word,
+    though each process draws its own P×K batch: the epoch's steps changed and the learning-rate
+    schedule restarted part-way (or ran past its end)."""
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    out = tmp_path / "run"
+    args = ["train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(out)]
+    args += ["--no-progress", "--episodes", "5", "--set", "train.epochs=1"]
+    res = torchrun_siamkit(*args, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    res = CliRunner().invoke(cli, [*args[:-1], "train.epochs=2", "--resume"])
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        "Error: the checkpoint was made by 2 process(es), not 1: resume with torchrun "
+        "--nproc_per_node=2 (the process count sets an embedding run's batch, epoch length and "
+        "learning-rate schedule)"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

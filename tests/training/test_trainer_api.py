@@ -83,3 +83,24 @@ def test_an_optimizer_of_another_network_is_refused() -> None:
     with pytest.raises(ValueError, match="optimizer holds none of the network's parameters"):
         Trainer(net, TripletMarginLoss(0.2), opt, batches)
     Trainer(net, TripletMarginLoss(0.2), torch.optim.Adam(net.parameters(), 1e-2), batches)
+
+
+def test_a_checkpoint_of_another_process_count_is_not_resumed(tmp_path) -> None:
+    """Each process draws its own P×K batch, so the process count sets the steps of an epoch and
+    the schedule's length: a checkpoint of two processes resumed in one restarted the schedule
+    part-way without a word."""
+    from siamkit.training.checkpoint import save_checkpoint
+
+    def trainer(epochs: int) -> Trainer:
+        net, batches = _parts()
+        opt = torch.optim.Adam(net.parameters(), 1e-2)
+        loss = TripletMarginLoss(0.2, mining="batch_hard")
+        return Trainer(net, loss, opt, batches, epochs=epochs, checkpoint=tmp_path / "ck.pt")
+
+    trainer(1).fit()
+    state = load_checkpoint(tmp_path / "ck.pt")
+    assert state["world"] == 1
+    trainer(2).fit(resume=True)  # the same count resumes
+    save_checkpoint({**state, "world": 2}, tmp_path / "ck.pt")
+    with pytest.raises(ValueError, match=r"^the checkpoint was made by 2 process\(es\), not 1: "):
+        trainer(3).fit(resume=True)

@@ -86,6 +86,26 @@ def refuse_torchrun(task: str) -> None:
         raise ValueError(f"task {task} trains in one process: run `siamkit train` without torchrun")
 
 
+def _launch(world: int) -> str:
+    return (
+        "`siamkit train` without torchrun" if world == 1 else f"torchrun --nproc_per_node={world}"
+    )
+
+
+def check_resumed_world(saved: Any, world: int) -> None:
+    """Refuse to resume an embedding run's checkpoint made by ``saved`` processes on ``world``:
+    each process draws its own P×K batch, so the count sets the batch, the steps of an epoch
+    and the learning-rate schedule's length (a resume with another count restarted the schedule
+    part-way, or ran it past its end). A checkpoint that did not record it (``None``) passes."""
+    if saved is None or int(saved) == world:
+        return
+    raise ValueError(
+        f"the checkpoint was made by {int(saved)} process(es), not {world}: resume with "
+        f"{_launch(int(saved))} (the process count sets an embedding run's batch, epoch "
+        "length and learning-rate schedule)"
+    )
+
+
 def is_main_process() -> bool:
     """Rank 0 of a process group or a torchrun launch, or a process outside any (before
     :func:`setup_distributed`, torchrun's ``RANK`` says)."""

@@ -25,6 +25,7 @@ from torch import nn
 from siamkit.atomic import same_file
 from siamkit.training.config import ModelConfig, RunConfig
 from siamkit.training.data import RunData
+from siamkit.training.ddp import check_resumed_world
 
 if TYPE_CHECKING:
     from siamkit.training.callbacks import ConfigGuard
@@ -187,13 +188,16 @@ def _recorded_root(cfg: RunConfig, saved: Any) -> RunConfig:
 def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> RunConfig:
     """Returns the config to run with (``cfg`` with the ``model.init_from`` the run started
     from, :func:`resumed_model`): callers must use it, not ``cfg``. Refuses ``--resume`` before
-    anything is written: no checkpoint, or one made by another config (the run's
-    :func:`run_config_guard` decides; ``data.root`` compares by the folder it names). A relative
-    ``data.root`` that is no folder from here but is the checkpoint's folder from where the run
-    was started (the run's own config, resumed from another folder) becomes that folder."""
+    anything is written: no checkpoint, one made by another process count (torchrun's
+    ``WORLD_SIZE``: :func:`~siamkit.training.ddp.check_resumed_world`), or by another config
+    (the run's :func:`run_config_guard` decides; ``data.root`` compares by the folder it
+    names). A relative ``data.root`` that is no folder from here but is the checkpoint's folder
+    from where the run was started (the run's own config, resumed from another folder) becomes
+    that folder."""
     from siamkit.training.checkpoint import load_checkpoint
 
     state = load_checkpoint(Path(checkpoint))
+    check_resumed_world(state.get("world"), int(os.environ.get("WORLD_SIZE", "1")))
     cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
     cfg = _recorded_root(cfg, state.get("config"))
     accept_saved_config(state, run_config_guard(cfg))

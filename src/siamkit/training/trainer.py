@@ -35,7 +35,7 @@ from siamkit.progress import progress_bar
 from siamkit.training.batch_source import BatchSource, epoch_steps
 from siamkit.training.callbacks import Callback
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from siamkit.training.ddp import DistContext
+from siamkit.training.ddp import DistContext, check_resumed_world
 from siamkit.training.step import Gather, train_step
 
 if TYPE_CHECKING:
@@ -195,6 +195,7 @@ class Trainer:
         scheduler, scaler = self.step_kwargs["scheduler"], self.step_kwargs["scaler"]
         state = {
             "epoch": epoch, "stopped": self.stop, "seconds": self.seconds(),
+            "world": self.ctx.world,  # a resume needs the same process count
             "model": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -210,6 +211,7 @@ class Trainer:
         if self.checkpoint is None:
             raise ValueError("resume needs an output folder holding checkpoint.pt")
         state = load_checkpoint(self.checkpoint, map_location=self.ctx.device)
+        check_resumed_world(state.get("world"), self.ctx.world)
         for cb in self.callbacks:  # the config guard first refuses a different run
             if cb.key is not None and state.get(cb.key) is not None:
                 cb.load_state_dict(state[cb.key])
