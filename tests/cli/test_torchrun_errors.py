@@ -83,3 +83,30 @@ def test_an_embedding_run_resumes_only_with_the_process_count_it_was_made_by(
         "learning-rate schedule)"
     )
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_overwrite_under_torchrun_leaves_the_set_aside_run_to_the_first_process(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """With --overwrite the first process sets the earlier run aside in OUT/.earlier-run-*; a
+    second process that reached its checks a moment later took that folder for one left by a
+    killed run and refused, and torchrun then killed the first while it waited for it: the
+    earlier run stayed hidden in .earlier-run-*."""
+    from click.testing import CliRunner
+
+    import siamkit.experiment
+    from siamkit.cli.main import cli
+
+    out = tmp_path / "run"
+    (out / "model").mkdir(parents=True)
+    (out / "checkpoint.pt").write_bytes(b"earlier")
+    (out / ".earlier-run-x1y2z3").mkdir()  # the first process's, of this launch
+    ran: list[bool] = []
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", lambda *a, **k: ran.append(True))
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    args = ["train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(out), "--overwrite"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and res.output == "", res.output
+    assert ran == [True]
+    assert (out / "checkpoint.pt").read_bytes() == b"earlier"  # not this process's to move

@@ -268,7 +268,13 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
 def _refuse_set_aside_run(out_dir: Path) -> None:
     """Refuse any run into ``out_dir`` while it holds an earlier run that an --overwrite set
     aside and whose process was killed (SIGKILL) before it could put it back: a new run there
-    would leave it hidden, or bury it under a second one."""
+    would leave it hidden, or bury it under a second one. The first process of a torchrun
+    launch alone asks: it alone sets a run aside, so another process that started later saw its
+    set-aside run of this launch and refused the launch."""
+    from siamkit.training.ddp import is_main_process
+
+    if not is_main_process():
+        return
     left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
     if left:
         raise click.UsageError(
