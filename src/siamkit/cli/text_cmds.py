@@ -360,6 +360,9 @@ def dedup(
     else:
         emb = embed_texts(encoder, texts, batch_size=batch_size)
         vectors, chunked = emb.vectors, emb.chunked
+    candidates = len(vectors.means if isinstance(vectors, PassageVectors) else vectors)
+    if candidates > faiss_above:  # one FAISS call with no progress of its own: say what it is
+        click.echo(f"building a FAISS HNSW graph of {candidates:,} vectors ...", err=True)
     with tqdm(total=len(docs), desc="searching", disable=not show) as bar:
         if isinstance(vectors, PassageVectors):
             pairs, _ = covered_pairs(

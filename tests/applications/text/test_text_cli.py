@@ -77,6 +77,13 @@ def test_dedup_writes_groups(run, tmp_path) -> None:
         ["copy2", "s2"],
     ]
     assert json.loads(res.output)["search"] == "exact"
+    # above --faiss-above: the graph is built in one FAISS call, said on stderr before it
+    res = run("dedup", str(corpus), "--out", str(tmp_path / "f.jsonl"), "--threshold", "0.8",
+              "--json", "--faiss-above", "3")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["search"] == "faiss-hnsw"
+    assert "building a FAISS HNSW graph of 6 vectors" in res.stderr
+    assert (tmp_path / "f.jsonl").read_text() == (tmp_path / "g.jsonl").read_text()
 
 
 FIRE = (
