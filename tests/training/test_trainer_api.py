@@ -104,3 +104,16 @@ def test_a_checkpoint_of_another_process_count_is_not_resumed(tmp_path) -> None:
     save_checkpoint({**state, "world": 2}, tmp_path / "ck.pt")
     with pytest.raises(ValueError, match=r"^the checkpoint was made by 2 process\(es\), not 1: "):
         trainer(3).fit(resume=True)
+
+
+def test_pk_batches_refuse_fewer_batches_an_epoch_than_processes() -> None:
+    """40 images make one batch of 6 classes x 8 an epoch; the plan is cut to a multiple of the
+    processes, so under two processes neither drew a batch: every epoch trained no step (loss
+    nan), while the run said 'an epoch is 1 steps' and saved the untrained model."""
+    y = torch.arange(6).repeat(20)
+    x = torch.zeros(len(y), 1, 4, 4, dtype=torch.uint8)
+    with pytest.raises(ValueError, match=r"^the 40 training images make fewer batches of 6 "):
+        PKBatches(x[:40], y[:40], p=6, k=8, rank=1, world=2)
+    assert len(list(PKBatches(x[:40], y[:40], p=6, k=8).epoch(0))) == 1  # one process: one
+    two = PKBatches(x, y, p=6, k=8, rank=1, world=2)  # 120 images: two batches, one each
+    assert two.steps == 1 and len(list(two.epoch(0))) == 1

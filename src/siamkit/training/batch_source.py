@@ -90,6 +90,14 @@ class PKBatches:
             y, p=min(p, n_classes), k=k, seed=seed, drop_last=True, rank=rank, world_size=world,
             class_power=class_power,
         )  # fmt: skip
+        if world > 1 and offline is None and len(self.sampler) == 0:
+            # the plan is cut to a multiple of the processes: a step needs a batch on each
+            raise ValueError(
+                f"the {len(y)} training images make fewer batches of {self.sampler.p} classes x "
+                f"{k} images an epoch than the {world} processes that each draw their own: "
+                "train in fewer processes, on more images, or in smaller batches "
+                "(train.classes_per_batch, train.samples_per_class)"
+            )
         planned = max(1, len(self.sampler))  # batches per rank and epoch
         self.steps = min(planned, max(1, steps_per_epoch // world)) if steps_per_epoch else planned
 
