@@ -294,9 +294,7 @@ def test_wrong_image_size_is_a_clear_error(run_dir: Path, tmp_path: Path) -> Non
         cli, ["evaluate", str(run_dir / "model"), "--data", "fashion-mnist", "--episodes", "5"]
     )
     assert res.exit_code == 1
-    assert (
-        "(1, 8, 8)" in res.output and "(1, 28, 28)" in res.output and "Traceback" not in res.output
-    )
+    assert "28x28 images and this model takes 8x8" in res.output and "Traceback" not in res.output
 
 
 def test_help_explains_the_commands() -> None:
@@ -671,3 +669,21 @@ def test_embed_refuses_a_split_it_would_ignore(
         in (res.output)
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "embed"])
+def test_built_in_data_of_another_size_names_the_models_own(
+    run_dir: Path, tmp_path: Path, command: str
+) -> None:
+    """A digits (8x8) model given the default --data fashion-mnist said "resize them first",
+    which a built-in data set cannot be; it names the data set the model trained on."""
+    args = [command, str(run_dir / "model"), "--data", "fashion-mnist"]
+    if command == "embed":
+        args += ["--out", str(tmp_path / "z.npy")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1, res.output
+    assert (
+        "--data fashion-mnist holds 28x28 images and this model takes 8x8 ones; it trained on "
+        "digits: use --data digits"
+    ) in res.output
+    assert not (tmp_path / "z.npy").exists()

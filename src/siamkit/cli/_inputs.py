@@ -261,6 +261,17 @@ def load_eval_data(
             f"--data {data} holds grayscale images and this model takes {shape[0]}-channel "
             "ones; give an image folder of the kind it trained on (--data DIR)"
         )
+    if tuple(x.shape[2:]) != tuple(shape[1:]):  # built-in images are not resized
+        own = run.get("dataset")
+        hint = (
+            f"it trained on {own}: use --data {own}"
+            if own in DATASET_NAMES and own != data
+            else "give an image folder (--data DIR), whose images are resized to the model's size"
+        )
+        raise ValueError(
+            f"--data {data} holds {x.shape[2]}x{x.shape[3]} images and this model takes "
+            f"{shape[1]}x{shape[2]} ones; {hint}"
+        )
     if classes:
         chosen = resolve_classes(classes, names, "--classes")
     elif run.get("dataset") == data and run.get(f"{default}_classes"):

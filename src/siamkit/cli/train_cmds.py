@@ -655,7 +655,10 @@ def embed(
     net = load_siamese(model, dev, "embed")
     shape = model_image_shape(net, model)
     if data:
-        ev = load_eval_data(data, {}, [str(c) for c in range(10)], split, None, shape)
+        from siamkit.export.bundle import read_model_config
+
+        meta = read_model_config(model).get("metadata", {})  # names its own data on a misfit
+        ev = load_eval_data(data, meta, [str(c) for c in range(10)], split, None, shape)
         x, label_list = ev.x, [ev.names[int(c)] for c in ev.y]
         ids = [f"{data}:{split}:{i}" for i in range(len(label_list))]
     elif inputs:
