@@ -10,6 +10,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -115,6 +116,21 @@ def test_the_same_text_under_two_labels_at_once_is_stored_under_each(tmp_path: P
         g.close()
 
 
+def _commit_raises(real: Any, error: BaseException) -> Any:
+    """The store's connection ``real``, whose ``COMMIT`` raises ``error`` (a full disk, a kill)."""
+
+    class CommitRaises:
+        def execute(self, sql: str, *args: object) -> object:
+            if sql == "COMMIT":
+                raise error
+            return real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    return CommitRaises()
+
+
 def test_a_failed_commit_leaves_no_preview_behind(tmp_path: Path) -> None:
     """The previews are written just before the gallery commits; when the commit fails nothing
     is enrolled, and the previews written for it are removed (their ids go to the next items
@@ -127,16 +143,7 @@ def test_a_failed_commit_leaves_no_preview_behind(tmp_path: Path) -> None:
     store = gallery._store
     real = store._conn
 
-    class CommitFails:
-        def execute(self, sql: str, *args: object) -> object:
-            if sql == "COMMIT":
-                raise sqlite3.OperationalError("database or disk is full")
-            return real.execute(sql, *args)
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(real, name)
-
-    store._conn = CommitFails()  # type: ignore[assignment]
+    store._conn = _commit_raises(real, sqlite3.OperationalError("database or disk is full"))
     with pytest.raises(sqlite3.OperationalError, match="disk is full"):
         enroll_documents(gallery, path, [Document("T-2", "a new ticket text")], _vector(1))
     store._conn = real
@@ -163,16 +170,7 @@ def test_a_kill_between_the_previews_and_the_commit_shows_no_other_text(
     store = gallery._store
     real = store._conn
 
-    class KilledAtCommit:
-        def execute(self, sql: str, *args: object) -> object:
-            if sql == "COMMIT":
-                raise KeyboardInterrupt  # where the process dies
-            return real.execute(sql, *args)
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(real, name)
-
-    store._conn = KilledAtCommit()  # type: ignore[assignment]
+    store._conn = _commit_raises(real, KeyboardInterrupt())  # where the process dies
     # a dead process runs no clean-up: the previews it committed stay
     monkeypatch.setattr(ThumbnailStore, "remove_items", lambda self, ids: None)
     dead = [Document("T-2", "the dead enrollment's text"), Document("T-2", "and its second")]

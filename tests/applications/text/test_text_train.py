@@ -39,6 +39,14 @@ def pairs_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Pat
     return path
 
 
+def _assert_same_weights(a_dir: Path, b_dir: Path, **tolerance: float) -> None:
+    """The two saved models hold the same tensors under the same names (to ``tolerance``)."""
+    a, b = siamkit.load_model(a_dir).state_dict(), siamkit.load_model(b_dir).state_dict()
+    assert list(a) == list(b)
+    for k, x in a.items():
+        torch.testing.assert_close(x, b[k], msg=k, **tolerance)
+
+
 def _objective(model: TextSiameseNetwork, cfg: dict[str, Any], data: Path) -> float:
     parsed = parse_config(cfg)
     ex = read_examples(data, "pairs", score_range=(0, 5))
@@ -78,9 +86,7 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
     refuse_gpu_rng_states(monkeypatch)
     resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
     monkeypatch.undo()
-    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
-    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        torch.testing.assert_close(x, y, msg=k)
+    _assert_same_weights(full.model_dir, resumed.model_dir)
 
 
 def test_a_checkpoint_with_the_cpu_generator_alone_still_resumes(
@@ -100,9 +106,7 @@ def test_a_checkpoint_with_the_cpu_generator_alone_still_resumes(
     state["rng"] = state["rng"]["torch"]  # the old layout
     torch.save(state, ckpt)
     resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
-    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
-    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        torch.testing.assert_close(x, y, msg=k)
+    _assert_same_weights(full.model_dir, resumed.model_dir)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -121,9 +125,7 @@ def test_resume_on_cuda_draws_the_dropout_masks_of_an_uninterrupted_run(
     resume = TaskOptions(progress=False, device="cuda", resume=True)
     resumed = get_task("text")(cfg, tmp_path / "cut", resume)
     assert torch.equal(torch.cuda.get_rng_state(), after_full)  # the same draws after the cut
-    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
-    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-3, msg=k)  # (CUDA's atomics)
+    _assert_same_weights(full.model_dir, resumed.model_dir, atol=1e-4, rtol=1e-3)  # CUDA atomics
 
 
 @pytest.mark.parametrize("start", ["hf_folder", "joined_half_twin_bundle"])
@@ -182,9 +184,7 @@ def test_a_checkpoint_without_the_start_files_reads_the_start_model(
     del state[text_train.START]
     torch.save(state, ckpt)
     resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
-    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
-    for k, x in a.state_dict().items():
-        torch.testing.assert_close(x, b.state_dict()[k], msg=k)
+    _assert_same_weights(full.model_dir, resumed.model_dir)
     assert torch.load(ckpt, weights_only=True)[text_train.START] is not None  # saved from now on
 
 
@@ -289,9 +289,7 @@ def test_a_float16_run_steps_through_its_scaler_and_resumes_with_its_state(
     resume = TaskOptions(progress=False, device="cpu", resume=True)
     resumed = get_task("text")(cfg, tmp_path / "cut", resume)
     assert scalers[-1].get_scale() == (2.0**12 if saved else 2.0**9)  # one step after the cut
-    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
-    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        torch.testing.assert_close(x, y, msg=k)
+    _assert_same_weights(full.model_dir, resumed.model_dir)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -328,9 +326,8 @@ def test_float16_fine_tuning_on_cuda_resumes_with_its_scaler(
     monkeypatch.setattr(text_train, "_save_checkpoint", real_save)
     resume = TaskOptions(progress=False, device="cuda", resume=True)
     resumed = get_task("text")(cfg, tmp_path / "cut", resume)
-    a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
-    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        torch.testing.assert_close(x, y, atol=1e-3, rtol=1e-2, msg=k)  # float16, CUDA's atomics
+    # float16, CUDA's atomics
+    _assert_same_weights(full.model_dir, resumed.model_dir, atol=1e-3, rtol=1e-2)
 
 
 def test_gradient_checkpointing_is_on_in_both_towers_without_a_deprecation_warning(
