@@ -66,6 +66,24 @@ def test_input_checks_name_the_problem() -> None:
         net(torch.rand(2, 1, 28, 28), torch.rand(3, 1, 28, 28))
 
 
+def test_a_model_that_has_not_seen_a_batch_yet_names_the_input_problem() -> None:
+    # the README's network: no input shape given, so the first batch would set it
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    net = SiameseNetwork(enc, embedding_dim=12).eval()
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\).*got shape \(2, 28, 28\).*unsqueeze"):
+        net.embed(torch.rand(2, 28, 28))  # the channel dimension forgotten
+    with pytest.raises(ValueError, match=r"takes 1-channel images, got .*\(3 channels\)"):
+        net.embed(torch.rand(2, 3, 28, 28))
+    assert net.input_shape is None  # a refused batch does not set the shape
+    mlp = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    with pytest.raises(ValueError, match=r"takes 6-feature vectors, got .*\(7 features\)"):
+        SiameseNetwork(mlp, embedding_dim=4).embed(torch.randn(3, 7))
+    f = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
+    with pytest.raises(ValueError, match=r"takes 5-feature vectors, got .*\(8 features\)"):
+        HalfTwinNetwork(f, g, embedding_dim=4).embed_g(torch.randn(3, 8))
+
+
 def test_learned_distances_train_with_the_network() -> None:
     enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
     net = SiameseNetwork(enc, embedding_dim=4, distance=MahalanobisDistance(4, rank=2))

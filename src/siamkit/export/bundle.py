@@ -31,6 +31,7 @@ from siamkit.models import (
     model_fingerprint,
     model_kinds,
 )
+from siamkit.models.preprocess import EncoderInputError
 
 FORMAT = "siamkit-model"
 FORMAT_VERSION = 1
@@ -287,6 +288,11 @@ def _dry_run(model: Any, folder: Path) -> None:
     try:
         with torch.inference_mode():
             model.embed(torch.zeros(1, *shape, device=device))
+    except EncoderInputError as err:  # channels or features the encoder declares it cannot take
+        raise ModelFileError(
+            f"{folder}: its input_shape {list(shape)} does not fit its encoder ({err}); "
+            f"the {CONFIG_FILE} is corrupted or was edited by hand"
+        ) from None
     except ValueError:  # about the content (a face model finds no face in a blank image)
         return
     except RuntimeError as err:  # torch's own: a shape the layers cannot take

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from siamkit.distances import Distance, get_distance
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.heads import EmbeddingHead
-from siamkit.models.preprocess import Preprocess
+from siamkit.models.preprocess import Preprocess, check_encoder_input
 from siamkit.models.siamese import distance_config, distance_from_config, num_features
 
 
@@ -63,12 +63,14 @@ class HalfTwinNetwork(nn.Module):
         """Embed inputs of the first kind. ``(N, ...) -> (N, D)``."""
         if check:
             self.preprocess_f.check(x)
+            check_encoder_input(self.encoder_f, x)
         return self.head_f(self.encoder_f(self.preprocess_f(x)))
 
     def embed_g(self, y: Tensor, check: bool = True) -> Tensor:
         """Embed inputs of the second kind. ``(N, ...) -> (N, D)``."""
         if check:
             self.preprocess_g.check(y)
+            check_encoder_input(self.encoder_g, y)
         return self.head_g(self.encoder_g(self.preprocess_g(y)))
 
     def embed(self, x: Tensor, branch: str = "f", check: bool = True) -> Tensor:

@@ -70,6 +70,12 @@ class Preprocess(nn.Module):
             raise TypeError(
                 f"expected floats in [0, 1], got dtype {x.dtype}; divide uint8 images by 255"
             )
+        if self.input_shape is None and x.dim() not in (2, 4):
+            raise ValueError(
+                f"expected a batch of images (N, C, H, W) or of vectors (N, F), got shape "
+                f"{tuple(x.shape)}; add the missing dimension, e.g. x.unsqueeze(1) for "
+                "one-channel (N, H, W) images"
+            )
         if self.input_shape is not None:
             want = self.input_shape
             if x.dim() != len(want) + 1:
@@ -101,6 +107,27 @@ class Preprocess(nn.Module):
             "std": [float(v) for v in self.std],
             "input_shape": list(self.input_shape) if self.input_shape is not None else None,
         }
+
+
+class EncoderInputError(ValueError):
+    """A batch whose channels or features are not the ones its encoder takes (a shape problem,
+    unlike a ``ValueError`` about what an input shows, e.g. no face found)."""
+
+
+def check_encoder_input(encoder: nn.Module, x: Tensor) -> None:
+    """Raise an :class:`EncoderInputError` naming the problem if ``x`` has not the channels (``(N, C, H, W)``)
+    or features (``(N, F)``) that ``encoder`` declares as ``in_channels`` / ``in_features``; an
+    encoder that declares neither is not checked."""
+    for dim, attr, what in (
+        (4, "in_channels", "channel images"),
+        (2, "in_features", "feature vectors"),
+    ):
+        want = getattr(encoder, attr, None)
+        if x.dim() == dim and isinstance(want, int) and x.shape[1] != want:
+            raise EncoderInputError(
+                f"the encoder takes {want}-{what}, got a batch shaped {tuple(x.shape)} "
+                f"({x.shape[1]} {what.split()[0]}s)"
+            )
 
 
 def missing_input_shape_message(where: str = "this model") -> str:

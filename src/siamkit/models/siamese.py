@@ -12,7 +12,7 @@ from siamkit.distances.cohort import CohortNormalized
 from siamkit.distances.learned import MLPMetric, learned_distance_from_config
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.heads import EmbeddingHead
-from siamkit.models.preprocess import Preprocess
+from siamkit.models.preprocess import Preprocess, check_encoder_input
 
 if TYPE_CHECKING:
     from siamkit.models.joined import JoinedEmbedding
@@ -157,6 +157,7 @@ class SiameseNetwork(PairScoring, nn.Module):
         """``(N, C, H, W)`` images in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` embeddings."""
         if check:
             self.preprocess.check(x)
+            check_encoder_input(self.encoder, x)
         return self.head(self.encoder(self.preprocess(x)))  # type: ignore[no-any-return]
 
     def branches(self, *inputs: Tensor) -> tuple[Tensor, ...]:
