@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,7 @@ from siamkit.losses import (
     NTXentLoss,
     PairBCELoss,
     SupConLoss,
+    circle_loss,
     contrastive_loss,
     multi_similarity_loss,
     nt_xent_loss,
@@ -77,6 +79,24 @@ def test_mismatched_lengths_are_clear_errors() -> None:
         contrastive_loss(torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="equal length"):
         triplet_margin_loss(torch.zeros(3), torch.zeros(4))
+
+
+@pytest.mark.parametrize(
+    ("loss", "args", "named"),
+    [
+        (contrastive_loss, ([0.5, 0.2], torch.tensor([1, 0])), "list for d"),
+        (triplet_margin_loss, (torch.zeros(2), np.zeros(2)), "ndarray for d_an"),
+        (soft_margin_triplet_loss, (np.zeros(2), np.zeros(2)), "ndarray for d_ap"),
+        (pair_bce_loss, (torch.zeros(2), [1, 0]), "list for same"),
+        (multi_similarity_loss, (np.eye(3), torch.tensor([0, 1, 0])), "ndarray for sim"),
+        (supcon_loss, (torch.eye(3), [0, 1, 0]), "list for labels"),
+        (circle_loss, (np.eye(3), np.array([0, 1, 0])), "ndarray for embeddings"),
+        (nt_xent_loss, (np.eye(3), np.eye(3)), "ndarray for z1"),
+    ],
+)
+def test_a_list_or_numpy_array_is_a_clear_type_error(loss, args, named) -> None:
+    with pytest.raises(TypeError, match=rf"^{loss.__name__} takes torch tensors, got {named}; "):
+        loss(*args)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
