@@ -86,3 +86,27 @@ def test_learned_distance_objects_work_end_to_end(make_clusters):
     assert rep.few_shot["4way1shot"].accuracy == pytest.approx(
         ref.few_shot["4way1shot"].accuracy, abs=0.02
     )
+
+
+def test_one_number_where_a_list_is_meant_is_refused_before_any_section_runs(monkeypatch):
+    import siamkit.evaluation.evaluate as ev
+    from siamkit.evaluation import recall_at_k, tar_at_far
+
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(40, 4)).astype(np.float32), np.arange(40) % 4
+
+    def no_section(*args, **kwargs):
+        raise AssertionError("a section ran before the arguments were checked")
+
+    for name in ("verification_from_embeddings", "few_shot_episodes", "retrieval_metrics"):
+        monkeypatch.setattr(ev, name, no_section)
+    with pytest.raises(TypeError, match=r"^ks takes a list of values, e.g. ks=\(1, 5\), got 5$"):
+        evaluate_embeddings(z, y, ks=5)
+    with pytest.raises(TypeError, match=r"^fars takes a list .*got 0.01$"):
+        evaluate_embeddings(z, y, fars=0.01)
+    with pytest.raises(TypeError, match=r"^few_shot takes \(n_way, k_shot\) pairs.*got \(4, 1\)$"):
+        evaluate_embeddings(z, y, few_shot=(4, 1))
+    with pytest.raises(TypeError, match=r"^fars takes a list .*got 0.01$"):
+        tar_at_far([0.1, 0.3], [0.2, 0.9], 0.01)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^ks takes a list .*got 5$"):
+        recall_at_k(z, y, ks=5)  # type: ignore[arg-type]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import torch
@@ -38,6 +38,17 @@ def memoized(distance: Distance, z: Tensor) -> AbstractContextManager[Any]:
     normalisation), so comparing the rows of ``z`` many times computes them once; else a no-op."""
     memo = getattr(distance, "memoized", None)
     return memo(z) if callable(memo) else nullcontext()
+
+
+T = TypeVar("T")
+
+
+def as_sequence(values: Iterable[T], name: str, example: str) -> tuple[T, ...]:
+    """``values`` as a tuple; a ``TypeError`` naming ``name`` when it is one number (or a string)
+    where a list is meant, e.g. ``fars=0.01`` for ``fars=(0.01,)``."""
+    if not isinstance(values, Iterable) or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} takes a list of values, e.g. {name}={example}, got {values!r}")
+    return tuple(values)
 
 
 def as_embeddings(z: ArrayLike, name: str = "embeddings") -> Tensor:

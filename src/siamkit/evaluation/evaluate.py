@@ -10,6 +10,7 @@ from siamkit.evaluation._common import (
     ArrayLike,
     DistanceLike,
     as_embeddings,
+    as_sequence,
     distance_name,
     encode_labels,
     memoized,
@@ -133,6 +134,15 @@ def evaluate_embeddings(
         >>> sorted(rep.to_dict()["few_shot"])
         ['4way1shot', '4way5shot']
     """
+    # a mistyped argument is refused now, not after the sections before it have run
+    fars = as_sequence(fars, "fars", "(0.01,)")
+    ks = as_sequence(ks, "ks", "(1, 5)")
+    few_shot = as_sequence(few_shot, "few_shot", "((4, 1), (4, 5))")
+    for setting in few_shot:
+        if not isinstance(setting, (tuple, list)) or len(setting) != 2:
+            raise TypeError(
+                f"few_shot takes (n_way, k_shot) pairs, e.g. few_shot=((4, 1), (4, 5)), got {few_shot!r}"
+            )
     zt = as_embeddings(z)
     codes, classes = encode_labels(labels, zt.shape[0])
     dist = resolve_distance(distance)

@@ -24,6 +24,7 @@ from siamkit.evaluation._common import (
     DistanceLike,
     as_embeddings,
     as_labels,
+    as_sequence,
     distance_rows,
     encode_labels,
     resolve_distance,
@@ -54,7 +55,7 @@ class RetrievalReport:
 
 
 def _check_ks(ks: Iterable[int]) -> tuple[int, ...]:
-    out = tuple(ks)
+    out = as_sequence(ks, "ks", "(1, 5)")
     if not all(isinstance(k, (int, np.integer)) and k >= 1 for k in out):
         raise ValueError(f"ks must be positive integers, got {out}")
     return tuple(int(k) for k in out)

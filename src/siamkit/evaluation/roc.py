@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from siamkit.evaluation._common import ArrayLike, as_scores
+from siamkit.evaluation._common import ArrayLike, as_scores, as_sequence
 
 
 class RocCurve(NamedTuple):
@@ -216,8 +216,9 @@ def tar_at_far(
         >>> tar_at_far([0.1, 0.3], [0.2, 0.9], fars=(0.5,))
         {0.5: 1.0}
     """
+    targets = as_sequence(fars, "fars", "(0.01,)")
     s = _scores(genuine, impostor)
-    return {float(f): far_operating_point(s, None, float(f)).value for f in fars}
+    return {float(f): far_operating_point(s, None, float(f)).value for f in targets}
 
 
 def best_accuracy(
