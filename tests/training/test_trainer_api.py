@@ -117,3 +117,19 @@ def test_pk_batches_refuse_fewer_batches_an_epoch_than_processes() -> None:
     assert len(list(PKBatches(x[:40], y[:40], p=6, k=8).epoch(0))) == 1  # one process: one
     two = PKBatches(x, y, p=6, k=8, rank=1, world=2)  # 120 images: two batches, one each
     assert two.steps == 1 and len(list(two.epoch(0))) == 1
+
+
+def test_pk_batches_refuse_labels_that_do_not_match_the_items() -> None:
+    import numpy as np
+
+    x, y = torch.rand(40, 1, 8, 8), torch.arange(40) % 4
+    with pytest.raises(
+        ValueError, match=r"one label per item: x is shaped \(40, 1, 8, 8\), y \(30,\)"
+    ):
+        PKBatches(x, y[:30], p=2, k=4)  # the last 10 images would never be drawn
+    with pytest.raises(ValueError, match=r"y \(40, 1\) \(y must be 1-D"):
+        PKBatches(x, y[:, None], p=2, k=4)
+    with pytest.raises(
+        TypeError, match=r"got ndarray and ndarray; convert them with torch\.as_tensor"
+    ):
+        PKBatches(x.numpy(), np.arange(40) % 4, p=2, k=4)  # type: ignore[arg-type]

@@ -80,6 +80,16 @@ class PKBatches:
         offline_pool: int | None = None,
         class_power: float | None = None,
     ) -> None:
+        if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+            raise TypeError(
+                f"PKBatches takes torch tensors, got {type(x).__name__} and {type(y).__name__}; "
+                "convert them with torch.as_tensor"
+            )
+        if y.dim() != 1 or x.dim() < 1 or x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"PKBatches needs one label per item: x is shaped {tuple(x.shape)}, y "
+                f"{tuple(y.shape)} (y must be 1-D, as long as x)"
+            )
         self.cpu_x, self.cpu_y = x, y
         self.x, self.y = x.to(device), y.to(device)  # uint8 Fashion-MNIST is 25 MB: no copies
         self.p, self.k, self.seed, self.augment = p, k, seed, augment
