@@ -687,3 +687,31 @@ def test_built_in_data_of_another_size_names_the_models_own(
         "digits: use --data digits"
     ) in res.output
     assert not (tmp_path / "z.npy").exists()
+
+
+def test_evaluate_on_the_folder_of_a_run_on_every_class_scores_its_held_out_images(
+    tmp_path: Path,
+) -> None:
+    """A run with data.train_classes: null (configs/faces-chips.yaml) tests on a held-out share
+    of each class's images; `siamkit evaluate MODEL --data THAT_FOLDER` scored every image,
+    those it trained on too, as "the classes the model did not train on"."""
+    from siamkit.data.synthetic_glyphs import write_glyph_folder
+
+    root = tmp_path / "chips"
+    write_glyph_folder(root, 3, per_class=10)
+    (tmp_path / "run.yaml").write_text(
+        FOLDER_RUN.replace("data/x", str(root)).replace("train_classes: 5", "train_classes: null")
+    )
+    out = tmp_path / "run"
+    sets = ["--set", "eval.shots=[1]", "--set", "train.classes_per_batch=3"]
+    args = ["train", str(tmp_path / "run.yaml"), "--out", str(out), "--no-progress", *sets]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    args = ["evaluate", str(out / "model"), "--data", str(root), "--shots", "1", "--json"]
+    res = CliRunner().invoke(cli, [*args, "--episodes", "2"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    want = json.loads((out / "metrics.json").read_text())
+    assert got["data"]["n_items"] == want["data"]["n_items"] == 9  # 3 of each class's 10
+    assert got["data"]["source"] == f"the folder {root} (the images the model held out of training)"
+    assert got["verification"]["roc_auc"] == pytest.approx(want["verification"]["roc_auc"])

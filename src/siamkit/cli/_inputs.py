@@ -221,7 +221,8 @@ def load_eval_data(
     names or numbers. For built-in data the default classes are the model's ``default`` classes
     from its metadata (``"test"``: those it did not train on; ``"train"``: those it did), else
     6-9 for ``"test"``; a folder gives all its sub-folders, except that ``"test"`` on the folder
-    the model trained on gives the classes it did not train on (as its metadata records them).
+    the model trained on gives the classes it did not train on (as its metadata records them),
+    or, for a run on every class (``data.train_classes: null``), the images it held out.
     """
     if data not in DATASET_NAMES:
         from siamkit.data.folders import ImageFolderDataset
@@ -244,6 +245,14 @@ def load_eval_data(
         else:
             chosen = tuple(range(len(names)))
         x, y = read_image_files([p for p, _ in ds.samples], shape), torch_labels(ds.samples)
+        if own is not None and not classes and _trained_on_every_class(model_meta):
+            # data.train_classes: null: no class is unseen; the test set is the images the run
+            # held out of training (as `siamkit train` evaluated), not every image it trained on
+            from siamkit.training.data import held_out_test_images
+
+            held = held_out_test_images(y)
+            x, y = x[held], y[held]
+            source = f"the folder {folder} (the images the model held out of training)"
         return EvalData(*_subset(x, y, chosen), names, chosen, source)
     run = model_meta.get("run", {})
     if data == "fashion-mnist":
@@ -321,6 +330,13 @@ def _own_folder_classes(
     if Path(root).resolve() != folder.resolve():
         return None
     return tuple(int(c) for c in test)
+
+
+def _trained_on_every_class(model_meta: dict[str, Any]) -> bool:
+    """The run trained on every class of its folder (``data.train_classes: null``): its test
+    set was a held-out share of each class's images, not unseen classes."""
+    data = model_meta.get("config", {}).get("data", {})
+    return "train_classes" in data and data["train_classes"] is None
 
 
 def torch_labels(samples: Sequence[tuple[Any, int]]) -> Tensor:

@@ -427,7 +427,8 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
     "--classes",
     help="Comma-separated class names or numbers to test on (e.g. shirt,sneaker,bag) "
     "[default: a folder's sub-folders (the folder the model trained on: those it did not train "
-    "on); built-in data: the classes the model did not train on, else 6,7,8,9].",
+    "on, or with data.train_classes: null the images it held out); built-in data: the classes "
+    "the model did not train on, else 6,7,8,9].",
 )
 @click.option(
     "--split",

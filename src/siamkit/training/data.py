@@ -22,6 +22,7 @@ from siamkit.data.splits import validate_class_lists
 from siamkit.training.config import DataConfig
 
 SPLIT_SEED = 0  # the validation / test hold-out does not move with the training seed
+TEST_FRACTION = 0.3  # data.train_classes: null without a test split: the share of each class tested
 
 
 class RunData(NamedTuple):
@@ -86,6 +87,14 @@ def _split_by_class(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tens
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
 
 
+def held_out_test_images(y: Tensor) -> Tensor:
+    """Indices of the images a run with ``data.train_classes: null`` on data without a test
+    split (an image folder) held out of training and evaluated on, sorted: a seeded
+    :data:`TEST_FRACTION` of each class, given the labels in the order the data source reads them.
+    """
+    return _split_by_class(y, TEST_FRACTION, SPLIT_SEED)[1]
+
+
 def _load_source(
     cfg: DataConfig,
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, tuple[str, ...]]:
@@ -129,7 +138,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
     if cfg.train_classes is None:
         train_classes = test_classes = tuple(range(len(names)))
         if xte is None or yte is None:
-            keep, held = _split_by_class(y, 0.3, SPLIT_SEED)
+            keep, held = _split_by_class(y, TEST_FRACTION, SPLIT_SEED)
             xte, yte, x, y = x[held], y[held], x[keep], y[keep]
     else:
         chosen = cfg.train_classes
