@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -193,6 +194,16 @@ def test_shipped_configs_load(path: Path) -> None:
         assert callable(get_task(task))
         return
     load_config(path)
+
+
+@pytest.mark.parametrize("path", _embedding_configs(), ids=lambda p: p.name)
+def test_a_distance_a_shipped_configs_comments_name_is_its_distance(path: Path) -> None:
+    """contrastive-pairs.yaml said "cosine distance" over model.distance: euclidean."""
+    comments = " ".join(
+        line.split("#", 1)[1] for line in path.read_text().splitlines() if "#" in line
+    )
+    named = set(re.findall(r"\b(cosine|euclidean) distance", comments, flags=re.IGNORECASE))
+    assert {n.lower() for n in named} <= {load_config(path).model.distance}
 
 
 def test_demo_yaml_is_the_builtin_demo_recipe() -> None:
