@@ -189,3 +189,18 @@ def test_tar_at_far_is_shown_only_where_the_impostor_pairs_can_measure_it() -> N
     assert dict(headline_rows({"verification": ver}))["TAR@FAR=1e-3"] == 0.4
     assert unresolved_far_note(ver) is None
     assert unresolved_far_note({"tar_at_far": {"0.001": 0.4}}) is None  # count unknown: shown
+
+
+def test_a_folder_models_misfit_on_built_in_data_names_its_training_folder(tmp_path):
+    # evaluate defaults to --data fashion-mnist: a model of a 3-channel folder was told to
+    # "give an image folder of the kind it trained on" though its metadata names the folder
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8, 16])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=8, preprocess=siamkit.models.Preprocess(input_shape=(3, 16, 16))
+    )
+    shoes = tmp_path / "shoes"
+    meta = {"run": {"dataset": "image-folder", "data_root": str(shoes)}}
+    model = siamkit.save_model(net, tmp_path / "model", metadata=meta)
+    res = CliRunner().invoke(cli, ["evaluate", str(model)])
+    assert res.exit_code == 1, res.output
+    assert f"it trained on the folder {shoes}: use --data {shoes}" in res.output

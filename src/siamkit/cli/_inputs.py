@@ -265,18 +265,20 @@ def load_eval_data(
 
         x, y = load_digits_dataset()
         names = tuple(str(i) for i in range(10))
-    if x.shape[1] != shape[0]:
-        raise ValueError(
-            f"--data {data} holds grayscale images and this model takes {shape[0]}-channel "
-            "ones; give an image folder of the kind it trained on (--data DIR)"
-        )
-    if tuple(x.shape[2:]) != tuple(shape[1:]):  # built-in images are not resized
-        own = run.get("dataset")
-        hint = (
-            f"it trained on {own}: use --data {own}"
-            if own in DATASET_NAMES and own != data
-            else "give an image folder (--data DIR), whose images are resized to the model's size"
-        )
+    if x.shape[1] != shape[0] or tuple(x.shape[2:]) != tuple(shape[1:]):
+        # built-in images are not resized: name the data the model trained on
+        own, trained_in = run.get("dataset"), training_folder(model_meta)[0]
+        if own in DATASET_NAMES and own != data:
+            hint = f"it trained on {own}: use --data {own}"
+        elif trained_in is not None:
+            hint = f"it trained on the folder {trained_in}: use --data {trained_in}"
+        else:
+            hint = "give an image folder (--data DIR), whose images are resized to the model's size"
+        if x.shape[1] != shape[0]:
+            raise ValueError(
+                f"--data {data} holds grayscale images and this model takes {shape[0]}-channel "
+                f"ones; {hint}"
+            )
         raise ValueError(
             f"--data {data} holds {x.shape[2]}x{x.shape[3]} images and this model takes "
             f"{shape[1]}x{shape[2]} ones; {hint}"
