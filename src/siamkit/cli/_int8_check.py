@@ -54,6 +54,13 @@ def held_out_images(
             f"--check-data {given} holds grayscale images and this model takes "
             f"{shape[0]}-channel ones; give a folder of held-out images by class"
         )
+    builtin = {"fashion-mnist": (1, 28, 28), "digits": (1, 8, 8)}.get(str(given))
+    if builtin is not None and tuple(shape) != builtin:  # built-in images are not resized
+        raise ValueError(
+            f"--check-data {given} holds {'x'.join(map(str, builtin))} images and this model "
+            f"takes {'x'.join(str(s) for s in shape)} ones; give a folder of held-out images by "
+            "class (they are resized to fit)"
+        )
     if check_data is None or len(shape) != 3:
         return None
     classes = None if (meta or Path(check_data).is_dir()) else [str(c) for c in range(10)]
