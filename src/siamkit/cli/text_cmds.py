@@ -427,7 +427,13 @@ def dedup(
     required=True,
     help="Sources: a folder of text files, a .jsonl/.csv corpus, or one text file.",
 )
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="report.html to write.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="report.html to write (side by side, matches highlighted); without it nothing is "
+    "written and the matches are only printed.",
+)
 @_MODEL
 @_THRESHOLD
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")

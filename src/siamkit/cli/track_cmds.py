@@ -126,7 +126,7 @@ def _json_number(v: float | int) -> float | int | None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="CPU threads for torch.",
+    help="CPU threads for torch, and for ONNX Runtime with --onnx.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @friendly_errors
