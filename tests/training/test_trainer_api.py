@@ -83,6 +83,9 @@ def test_an_optimizer_of_another_network_is_refused() -> None:
     with pytest.raises(ValueError, match="optimizer holds none of the network's parameters"):
         Trainer(net, TripletMarginLoss(0.2), opt, batches)
     Trainer(net, TripletMarginLoss(0.2), torch.optim.Adam(net.parameters(), 1e-2), batches)
+    # no optimizer at all: it said "'NoneType' object has no attribute 'param_groups'"
+    with pytest.raises(TypeError, match=r"optimizer must be a torch optimizer .* got NoneType"):
+        Trainer(net, TripletMarginLoss(0.2), None, batches)  # type: ignore[arg-type]
 
 
 def test_a_checkpoint_of_another_process_count_is_not_resumed(tmp_path) -> None:

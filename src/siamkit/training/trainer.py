@@ -129,6 +129,11 @@ class Trainer:
                 "Trainer(net, objective, optimizer, batches, ...) is handed its parts; to build "
                 "them from a run config use Trainer.from_config(net, cfg, data, ...)"
             )
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must be a torch optimizer over the network's parameters, e.g. "
+                f"torch.optim.Adam(net.parameters()), got {type(optimizer).__name__}"
+            )
         trained = {id(p) for m in (net, forward or net) for p in m.parameters()}
         if not any(id(p) in trained for g in optimizer.param_groups for p in g["params"]):
             raise ValueError(
