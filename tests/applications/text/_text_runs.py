@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from siamkit.applications.text import train as text_train
+from siamkit.training.tasks import TaskOptions, get_task
 
 
 def text_config(data: Path, path: Path | None = None, **train: Any) -> dict[str, Any]:
@@ -39,3 +40,19 @@ def kill_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch, at: int = 1) ->
 
     monkeypatch.setattr(text_train, "_save_checkpoint", dying_save)
     return saves
+
+
+def cut_run(
+    cfg: dict[str, Any],
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    options: TaskOptions | None = None,
+    at: int = 1,
+) -> None:
+    """Run ``cfg`` into ``out`` until it is killed just after its ``at``-th checkpoint; then
+    checkpoints are written plainly again (any other patch of the test stays)."""
+    real = text_train._save_checkpoint
+    kill_after_first_checkpoint(monkeypatch, at)
+    with pytest.raises(KeyboardInterrupt):
+        get_task("text")(cfg, out, options or TaskOptions(progress=False))
+    monkeypatch.setattr(text_train, "_save_checkpoint", real)

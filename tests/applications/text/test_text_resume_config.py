@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from _text_runs import kill_after_first_checkpoint, text_config
+from _text_runs import cut_run, text_config
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
@@ -23,10 +23,7 @@ from siamkit.training.tasks import TaskOptions, get_task
 
 def _cut(cfg: dict[str, Any], out: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> None:
     """Run ``cfg`` into ``out`` until it is killed after its first step's checkpoint."""
-    kill_after_first_checkpoint(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, out, TaskOptions(progress=False, **options))
-    monkeypatch.undo()
+    cut_run(cfg, out, monkeypatch, TaskOptions(progress=False, **options))
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import torch
-from _text_runs import kill_after_first_checkpoint
+from _text_runs import cut_run
 
 import siamkit
 from _on_gpu import on_gpu, refuse_gpu_rng_states
@@ -76,10 +76,7 @@ def test_resume_after_a_kill_ends_with_the_same_weights(
 ) -> None:
     cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
     full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
-    kill_after_first_checkpoint(monkeypatch, at=3)  # killed after the third step's checkpoint
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
-    monkeypatch.undo()
+    cut_run(cfg, tmp_path / "cut", monkeypatch, at=3)  # killed after the third step's checkpoint
     # the checkpoint read as on a GPU (map_location="cuda"): its generator state too
     real_load = torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **k: on_gpu(real_load(*a, **k)))
@@ -96,10 +93,7 @@ def test_a_checkpoint_with_the_cpu_generator_alone_still_resumes(
     (a tensor under ``rng``); they resume to the uninterrupted run as before."""
     cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
     full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
-    kill_after_first_checkpoint(monkeypatch, at=3)
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
-    monkeypatch.undo()
+    cut_run(cfg, tmp_path / "cut", monkeypatch, at=3)
     ckpt = tmp_path / "cut" / text_train.CHECKPOINT
     state = torch.load(ckpt, weights_only=True)
     assert isinstance(state["rng"], dict)
@@ -118,10 +112,7 @@ def test_resume_on_cuda_draws_the_dropout_masks_of_an_uninterrupted_run(
     on_gpu_opts = TaskOptions(progress=False, device="cuda")
     full = get_task("text")(cfg, tmp_path / "full", on_gpu_opts)
     after_full = torch.cuda.get_rng_state()
-    kill_after_first_checkpoint(monkeypatch, at=3)
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, tmp_path / "cut", on_gpu_opts)
-    monkeypatch.undo()
+    cut_run(cfg, tmp_path / "cut", monkeypatch, on_gpu_opts, at=3)
     resume = TaskOptions(progress=False, device="cuda", resume=True)
     resumed = get_task("text")(cfg, tmp_path / "cut", resume)
     assert torch.equal(torch.cuda.get_rng_state(), after_full)  # the same draws after the cut
@@ -154,10 +145,7 @@ def test_resume_needs_no_start_model(
     cfg = _config(base, pairs_csv, epochs=2, checkpoint_every=1)
     cfg["model"]["share_weights"] = start == "hf_folder"
     full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
-    kill_after_first_checkpoint(monkeypatch, at=3)
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
-    monkeypatch.undo()
+    cut_run(cfg, tmp_path / "cut", monkeypatch, at=3)
     shutil.rmtree(base)
     resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
     a, b = siamkit.load_model(full.model_dir), siamkit.load_model(resumed.model_dir)
@@ -175,10 +163,7 @@ def test_a_checkpoint_without_the_start_files_reads_the_start_model(
     """A checkpoint from before they were saved resumes from the start model, as it did."""
     cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
     full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
-    kill_after_first_checkpoint(monkeypatch, at=3)
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False))
-    monkeypatch.undo()
+    cut_run(cfg, tmp_path / "cut", monkeypatch, at=3)
     ckpt = tmp_path / "cut" / "checkpoint.pt"
     state = torch.load(ckpt, weights_only=True)
     del state[text_train.START]
@@ -275,11 +260,7 @@ def test_a_float16_run_steps_through_its_scaler_and_resumes_with_its_state(
     assert scalers[-1].get_scale() == 2.0**12  # no step overflowed: each doubled it
     ckpt = tmp_path / "full" / text_train.CHECKPOINT
     assert torch.load(ckpt, weights_only=True)["scaler"] == scalers[-1].state_dict()
-    real_save = text_train._save_checkpoint
-    kill_after_first_checkpoint(monkeypatch, at=3)
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, tmp_path / "cut", opts)
-    monkeypatch.setattr(text_train, "_save_checkpoint", real_save)
+    cut_run(cfg, tmp_path / "cut", monkeypatch, opts, at=3)
     ckpt = tmp_path / "cut" / text_train.CHECKPOINT
     state = torch.load(ckpt, weights_only=True)
     assert state["scaler"]["scale"] == 2.0**11
@@ -319,11 +300,7 @@ def test_float16_fine_tuning_on_cuda_resumes_with_its_scaler(
         "scaler"
     ]
     assert scaler_state is not None and scaler_state["scale"] > 0
-    real_save = text_train._save_checkpoint
-    kill_after_first_checkpoint(monkeypatch, at=3)
-    with pytest.raises(KeyboardInterrupt):
-        get_task("text")(cfg, tmp_path / "cut", opts)
-    monkeypatch.setattr(text_train, "_save_checkpoint", real_save)
+    cut_run(cfg, tmp_path / "cut", monkeypatch, opts, at=3)
     resume = TaskOptions(progress=False, device="cuda", resume=True)
     resumed = get_task("text")(cfg, tmp_path / "cut", resume)
     # float16, CUDA's atomics
