@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from typing import Any
 
@@ -53,6 +53,30 @@ def mixed_precision(wanted: bool, device: torch.device) -> tuple[bool, torch.amp
     amp = wanted and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if amp and not native_bf16() else None
     return amp, scaler
+
+
+def backward_and_step(
+    loss: Tensor,
+    optimizer: torch.optim.Optimizer,
+    params: Iterable[Tensor],
+    scaler: torch.amp.GradScaler | None = None,
+    grad_clip: float | None = None,
+) -> None:
+    """Back-propagate ``loss`` and step ``optimizer`` (gradients already zeroed): through
+    ``scaler`` for float16 autocast (the gradients unscaled before clipping, the step skipped
+    where they overflowed), the gradient norm of ``params`` clipped to ``grad_clip`` if given."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if grad_clip is not None:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        return
+    loss.backward()
+    if grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
 
 
 def train_step(
@@ -101,19 +125,7 @@ def train_step(
             f"the loss became {float(loss.detach())}; lower optim.lr or check the data for NaN values"
         )
     optimizer.zero_grad(set_to_none=True)
-    scaled = loss * loss_scale
-    if scaler is not None:
-        scaler.scale(scaled).backward()
-        if grad_clip is not None:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        scaled.backward()
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
+    backward_and_step(loss * loss_scale, optimizer, model.parameters(), scaler, grad_clip)
     if scheduler is not None:
         scheduler.step()
     return float(loss.detach())

@@ -56,7 +56,7 @@ from siamkit.training.checkpoint import (
 )
 from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
-from siamkit.training.step import autocast_for, mixed_precision
+from siamkit.training.step import autocast_for, backward_and_step, mixed_precision
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
 
@@ -470,7 +470,7 @@ def _loop(
     float16 autocast, where the GPU has no native bfloat16)."""
     losses: list[float] = []
     device = next(model.parameters()).device
-    clip = cfg.train.max_grad_norm
+    clip = cfg.train.max_grad_norm if cfg.train.max_grad_norm > 0 else None  # 0: off
     every = cfg.train.checkpoint_every
     steps_per_epoch = len(_batches(ex, cfg, 0))
     bar = tqdm(
@@ -486,18 +486,7 @@ def _loop(
             with autocast_for(device, amp):
                 loss = batch_loss(model, cfg, ex.subset(batches[step]))
             opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                if clip > 0:
-                    scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                scaler.step(opt)  # skipped where the float16 gradients overflowed
-                scaler.update()
-            else:
-                loss.backward()
-                if clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                opt.step()
+            backward_and_step(loss, opt, model.parameters(), scaler, clip)
             sched.step()
             losses.append(float(loss.detach()))
             bar.update(1)
