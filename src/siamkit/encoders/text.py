@@ -83,6 +83,21 @@ def mean_pool(token_embeddings: Tensor, attention_mask: Tensor) -> Tensor:
 _OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"})
 
 
+def check_window(max_length: int, overlap: int, limit: int | None = None, prefix: str = "") -> None:
+    """Refuse, naming ``prefix + "max_length"`` / ``prefix + "overlap"``, a window of fewer than 8
+    tokens or more than ``limit`` (the transformer's positions, when known), or an overlap that
+    would not advance through a long text (half the window or more)."""
+    size, step = f"{prefix}max_length", f"{prefix}overlap"
+    if max_length < 8 or (limit is not None and max_length > limit):
+        bound = "at least 8" if limit is None else f"in [8, {limit}] (the transformer's positions)"
+        raise ValueError(f"{size} must lie {bound}, got {max_length}")
+    if not 0 <= overlap < max_length // 2:
+        raise ValueError(
+            f"{step} lies in [0, {max_length // 2 - 1}] (under half of {size} {max_length}), "
+            f"got {overlap}; set {step} within that"
+        )
+
+
 class TextEncoder(nn.Module):
     """Transformer + tokenizer + mean pooling; ``encode_texts(list[str]) -> (N, F)``.
 
@@ -121,17 +136,7 @@ class TextEncoder(nn.Module):
     def set_window(self, max_length: int, overlap: int) -> None:
         """Set the tokens per window and the tokens consecutive windows share, refusing a window
         the transformer cannot take or an overlap that would not advance through a long text."""
-        limit = self.max_positions()
-        if not 8 <= max_length <= limit:
-            raise ValueError(
-                f"max_length must lie in [8, {limit}] (the transformer's positions), got "
-                f"{max_length}"
-            )
-        if not 0 <= overlap < max_length // 2:
-            raise ValueError(
-                f"overlap must lie in [0, {max_length // 2 - 1}] (under half of max_length "
-                f"{max_length}), got {overlap}"
-            )
+        check_window(max_length, overlap, self.max_positions())
         self.max_length = int(max_length)
         self.overlap = int(overlap)
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from siamkit.applications.text.pairs import FORMATS
+from siamkit.encoders.text import check_window
 
 LOSSES = ("cosent", "cosine_mse", "mnrl", "contrastive", "triplet")
 
@@ -124,14 +125,8 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         raise ValueError("train.epochs >= 1, train.batch_size >= 2 and train.lr > 0 are required")
     if not 0 <= cfg.data.val_fraction < 1:
         raise ValueError(f"data.val_fraction lies in [0, 1), got {cfg.data.val_fraction}")
-    m = cfg.model
-    if m.max_length < 8:
-        raise ValueError(f"model.max_length is at least 8 tokens, got {m.max_length}")
-    if not 0 <= m.overlap < m.max_length // 2:
-        raise ValueError(
-            f"model.overlap lies in [0, {m.max_length // 2 - 1}] (under half of model.max_length "
-            f"{m.max_length}), got {m.overlap}; set model.overlap within that"
-        )
+    # before any model is loaded; the transformer's own limit is checked once it is
+    check_window(cfg.model.max_length, cfg.model.overlap, prefix="model.")
     sr = cfg.data.score_range
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")
