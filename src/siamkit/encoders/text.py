@@ -89,8 +89,12 @@ def check_window(max_length: int, overlap: int, limit: int | None = None, prefix
     would not advance through a long text (half the window or more)."""
     size, step = f"{prefix}max_length", f"{prefix}overlap"
     if max_length < 8 or (limit is not None and max_length > limit):
-        bound = "at least 8" if limit is None else f"in [8, {limit}] (the transformer's positions)"
-        raise ValueError(f"{size} must lie {bound}, got {max_length}")
+        bound = (
+            "be at least 8"
+            if limit is None
+            else f"lie in [8, {limit}] (the transformer's positions)"
+        )
+        raise ValueError(f"{size} must {bound}, got {max_length}")
     if not 0 <= overlap < max_length // 2:
         raise ValueError(
             f"{step} lies in [0, {max_length // 2 - 1}] (under half of {size} {max_length}), "
