@@ -31,7 +31,13 @@ from siamkit.applications.signatures.decision import check_reduce, reference_sco
 from siamkit.distances import Distance
 from siamkit.evaluation.roc import eer
 
-__all__ = ["ErrorRates", "SignatureEvaluation", "evaluate_signatures", "signature_scores"]
+__all__ = [
+    "ErrorRates",
+    "SignatureEvaluation",
+    "evaluable_writers",
+    "evaluate_signatures",
+    "signature_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,13 @@ class SignatureEvaluation:
         return asdict(self)
 
 
+def evaluable_writers(writer: Tensor, forged: Tensor, n_references: int) -> list[int]:
+    """The writers with more than ``n_references`` genuine signatures: those the protocol can
+    evaluate (``n_references`` enrolled, at least one left to question)."""
+    w_np, f_np = writer.cpu().numpy(), forged.cpu().numpy().astype(bool)
+    return [int(w) for w in np.unique(w_np) if ((w_np == w) & ~f_np).sum() > n_references]
+
+
 def signature_scores(
     embeddings: Tensor,
     writer: Tensor,
@@ -91,7 +104,7 @@ def signature_scores(
         raise ValueError("embeddings, writer and forged must have the same length.")
     rng = np.random.default_rng(seed)
     w_np, f_np = writer.cpu().numpy(), forged.cpu().numpy().astype(bool)
-    writers = [w for w in np.unique(w_np) if ((w_np == w) & ~f_np).sum() > n_references]
+    writers = evaluable_writers(writer, forged, n_references)
     refs, questioned = {}, {}
     for w in writers:
         gen = rng.permutation(np.flatnonzero((w_np == w) & ~f_np))

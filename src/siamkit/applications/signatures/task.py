@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from siamkit.applications.signatures.config import SignatureRunConfig, signature_config_from_dict
-from siamkit.applications.signatures.evaluate import evaluate_signatures
+from siamkit.applications.signatures.evaluate import evaluable_writers, evaluate_signatures
 from siamkit.applications.signatures.model import build_signature_model
 from siamkit.applications.signatures.train import (
     embed_signatures,
@@ -137,9 +137,9 @@ def run_signatures(
 def _check_references(data: SignatureSet, group: str, references: int) -> None:
     """Refuse writers too few genuine signatures to evaluate with ``references`` references (the
     validation and test evaluations after training would fail on them)."""
-    genuine = data.writer[~data.forged]
-    most = int(torch.bincount(genuine).max()) if len(genuine) else 0
-    if most <= references:
+    if not evaluable_writers(data.writer, data.forged, references):  # what evaluation will need
+        genuine = data.writer[~data.forged]
+        most = int(torch.bincount(genuine).max()) if len(genuine) else 0
         raise ValueError(
             f"the {group} writers have at most {most} genuine signatures each and "
             f"eval.references = {references} needs more (one left to test): lower "
