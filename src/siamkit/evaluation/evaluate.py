@@ -141,7 +141,8 @@ def evaluate_embeddings(
     for setting in few_shot:
         if not isinstance(setting, (tuple, list)) or len(setting) != 2:
             raise TypeError(
-                f"few_shot takes (n_way, k_shot) pairs, e.g. few_shot=((4, 1), (4, 5)), got {few_shot!r}"
+                "few_shot takes (n_way, k_shot) pairs, e.g. few_shot=((4, 1), (4, 5)), got "
+                f"{few_shot!r}"
             )
     zt = as_embeddings(z)
     codes, classes = encode_labels(labels, zt.shape[0])

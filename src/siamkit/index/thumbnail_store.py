@@ -3,9 +3,10 @@
 The gallery stores embeddings, not images; the service keeps a small PNG of each enrolled image
 here, keyed by the gallery's item id (ids are never reused, so a stale thumbnail can never show
 the wrong item; the ids of an enrollment killed before its commit are handed out again, and the
-gallery first deletes what is stored under them, :func:`remove_thumbnails_from`). :meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same
-call that removes its items, whoever removes it (the service, the CLI or the library), so no
-picture of a removed person is left behind.
+gallery first deletes what is stored under them, :func:`remove_thumbnails_from`).
+:meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same call that removes
+its items, whoever removes it (the service, the CLI or the library), so no picture of a removed
+person is left behind.
 
 Only the standard library: the library layer reads and deletes thumbnails, the service makes them.
 """

@@ -115,9 +115,9 @@ class EncoderInputError(ValueError):
 
 
 def check_encoder_input(encoder: nn.Module, x: Tensor) -> None:
-    """Raise an :class:`EncoderInputError` naming the problem if ``x`` has not the channels (``(N, C, H, W)``)
-    or features (``(N, F)``) that ``encoder`` declares as ``in_channels`` / ``in_features``; an
-    encoder that declares neither is not checked."""
+    """Raise an :class:`EncoderInputError` naming the problem if ``x`` has not the channels
+    (``(N, C, H, W)``) or features (``(N, F)``) that ``encoder`` declares as ``in_channels`` /
+    ``in_features``; an encoder that declares neither is not checked."""
     for dim, attr, what in (
         (4, "in_channels", "channel images"),
         (2, "in_features", "feature vectors"),

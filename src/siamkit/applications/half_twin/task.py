@@ -219,7 +219,8 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     refuse_torchrun("half_twin")
     if options.device not in ("auto", "cpu"):  # small MLPs over feature vectors
         raise ValueError(
-            f"task half_twin trains on the CPU: drop --device {options.device} (or use --device cpu)"
+            f"task half_twin trains on the CPU: drop --device {options.device} "
+            "(or use --device cpu)"
         )
     cfg = _apply_overrides(json.loads(json.dumps(config)), options.overrides)
     unknown = set(cfg) - _SECTIONS
