@@ -67,16 +67,9 @@ def held_out_images(
     ev = load_eval_data(check_data, meta, classes, "test", None, tuple(shape))  # type: ignore[arg-type]
     pick = torch.randperm(len(ev.y), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
     x = ev.x[pick]
+    # (a folder is read at the model's shape; built-in images of another shape are refused
+    # above when given, and by load_eval_data otherwise)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    if tuple(x.shape[1:]) != tuple(shape):
-        if given is not None:
-            got = "x".join(str(s) for s in x.shape[1:])
-            raise ValueError(
-                f"--check-data {given} holds {got} images and this model takes "
-                f"{'x'.join(str(s) for s in shape)} ones; give a folder of held-out images "
-                "by class (they are resized to fit)"
-            )
-        return None
     return (
         x.numpy(),
         ev.y[pick].numpy(),
