@@ -71,8 +71,8 @@ def test_an_embedding_run_resumes_only_with_the_process_count_it_was_made_by(
 
     out = tmp_path / "run"
     args = ["train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(out)]
-    args += ["--no-progress", "--episodes", "5", "--set", "train.epochs=1"]
-    res = torchrun_siamkit(*args, timeout=300)
+    args += ["--no-progress", "--episodes", "5", "--device", "cpu", "--set", "train.epochs=1"]
+    res = torchrun_siamkit(*args, timeout=300)  # on the CPU: two processes on gloo
     assert res.returncode == 0, res.stdout + res.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     res = CliRunner().invoke(cli, [*args[:-1], "train.epochs=2", "--resume"])

@@ -146,7 +146,7 @@ def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, m
     cfg = tmp_path / "sig.yaml"
     cfg.write_text(TINY.replace("steps: 6", "steps: 8").replace("eval_every: 3", "eval_every: 2"))
     straight, cut = tmp_path / "straight", tmp_path / "cut"
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(straight)])
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(straight), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     calls = {"n": 0}
     real = train_mod.sample_batch
@@ -158,11 +158,13 @@ def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, m
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_5)
-    CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut)])
+    CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), "--device", "cpu"])
     assert calls["n"] == 5 and (cut / "checkpoint.pt").is_file()
     assert not (cut / "model").exists()
     monkeypatch.setattr(train_mod, "sample_batch", real)
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), "--resume"])
+    res = CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(cut), "--device", "cpu", "--resume"]
+    )
     assert res.exit_code == 0, res.output
     a, b = (siamkit.load_model(d / "model").state_dict() for d in (straight, cut))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -174,6 +176,41 @@ def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, m
     assert res.exit_code == 1 and "different config (train.lr)" in res.output
     res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "none"), "--resume"])
     assert res.exit_code == 1 and "no checkpoint.pt" in res.output
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_resume_on_a_gpu_ends_near_the_straight_run(tmp_path: Path, monkeypatch) -> None:
+    """The same cut and resume on CUDA: the batches, pairs and generators are restored, so the
+    weights end where the uninterrupted run's end, up to CUDA's unordered sums."""
+    import siamkit.applications.signatures.train as train_mod
+
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("steps: 6", "steps: 8").replace("eval_every: 3", "eval_every: 2"))
+    straight, cut = tmp_path / "straight", tmp_path / "cut"
+    on_gpu = ["--device", "cuda"]
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(straight), *on_gpu])
+    assert res.exit_code == 0, res.output
+    calls = {"n": 0}
+    real = train_mod.sample_batch
+
+    def stop_at_step_5(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_5)
+    CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), *on_gpu])
+    assert calls["n"] == 5 and (cut / "checkpoint.pt").is_file()
+    monkeypatch.setattr(train_mod, "sample_batch", real)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), *on_gpu, "--resume"])
+    assert res.exit_code == 0, res.output
+    a, b = (siamkit.load_model(d / "model").state_dict() for d in (straight, cut))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-4, rtol=1e-3, msg=k)
+    history = json.loads((cut / "metrics.json").read_text())["history"]
+    assert [h["step"] for h in history] == [2, 4, 6, 8]
 
 
 def test_a_resume_does_not_read_the_init_from_model(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_fine_tuning_saves_a_map_fitted_on_the_training_pairs_only(
         )
     cfg = _config(tiny_hf, tmp_path / "train.csv", epochs=2)
     cfg["data"]["val"] = str(tmp_path / "val.csv")
-    summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, device="cpu"))
     model = siamkit.load_model(summary.model_dir)
     assert isinstance(model, TextSiameseNetwork) and model.score_map is not None
     saved = json.loads((summary.model_dir / "siamkit.json").read_text())

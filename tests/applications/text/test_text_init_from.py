@@ -37,7 +37,7 @@ def first_weights(monkeypatch: pytest.MonkeyPatch) -> dict[str, torch.Tensor]:
     real = text_train._loop
 
     def loop(model: Any, *args: Any, **kw: Any) -> Any:
-        seen.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+        seen.update({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         return real(model, *args, **kw)
 
     monkeypatch.setattr(text_train, "_loop", loop)

@@ -90,16 +90,20 @@ def test_a_checkpoint_with_the_cpu_generator_alone_still_resumes(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Checkpoints from before every generator was saved hold the CPU generator's state alone
-    (a tensor under ``rng``); they resume to the uninterrupted run as before."""
+    (a tensor under ``rng``); they resume to the uninterrupted run as before. On the CPU: such a
+    checkpoint never held the GPU generator, so a GPU run's dropout masks cannot be restored."""
     cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
-    full = get_task("text")(cfg, tmp_path / "full", TaskOptions(progress=False))
-    cut_run(cfg, tmp_path / "cut", monkeypatch, at=3)
+    on_cpu = TaskOptions(progress=False, device="cpu")
+    full = get_task("text")(cfg, tmp_path / "full", on_cpu)
+    cut_run(cfg, tmp_path / "cut", monkeypatch, on_cpu, at=3)
     ckpt = tmp_path / "cut" / text_train.CHECKPOINT
     state = torch.load(ckpt, weights_only=True)
     assert isinstance(state["rng"], dict)
     state["rng"] = state["rng"]["torch"]  # the old layout
     torch.save(state, ckpt)
-    resumed = get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
+    resumed = get_task("text")(
+        cfg, tmp_path / "cut", TaskOptions(progress=False, device="cpu", resume=True)
+    )
     _assert_same_weights(full.model_dir, resumed.model_dir)
 
 
