@@ -309,3 +309,19 @@ def test_recommend_without_threshold_does_not_warn_but_identify_does(tmp_path) -
         assert len(recs) == 3 and all(m.accepted is None for m in recs)
         with pytest.warns(UserWarning, match="no calibrated threshold"):
             g.identify_embeddings(rng.standard_normal((1, 4)), k=2)
+
+
+def test_verify_puts_an_enrolled_copy_of_the_query_at_distance_zero(tmp_path):
+    """The matrix form |x|² + |y|² - 2x·y put an enrolled copy of the query ~3e-4 away in float32
+    (seen on some CPUs and on the GPU machine's, for the service's "identical image" verify)."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(3, 257, generator=g), dim=1).numpy()
+    with Gallery.open(
+        tmp_path / "g.db", embedding_dim=257, distance="euclidean", threshold=1.0
+    ) as gallery:
+        gallery.enroll_embeddings("a", z)
+        for row in z:
+            result = gallery.verify_embedding(row, "a")
+            assert result.distance == 0.0
+        other = gallery.verify_embedding(-z[0], "a")
+        assert other.distance == pytest.approx(euclid(-z[:1], z).min(), abs=1e-6)
