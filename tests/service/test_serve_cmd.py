@@ -303,12 +303,13 @@ def test_onnx_runtime_decides_with_the_threshold_calibrated_after_the_export(mod
 
 
 def test_device_auto_serves_from_where_the_model_runs(model_dir, tmp_path, calls):
-    """--device: the model runs there (on a machine without CUDA, auto is the CPU; with one,
-    this enrolls, verifies and identifies on the GPU)."""
+    """--device, auto by default: the model runs there (on a machine without CUDA, auto is the
+    CPU; with one, this enrolls, verifies and identifies on the GPU; it did on an H200)."""
     from siamkit.training.ddp import resolve_device
 
+    assert {p.name: p.default for p in serve_cmd.serve.params}["device"] == "auto"
     gallery = str(tmp_path / "g.db")
-    args = [model_dir, "--gallery", gallery, "--port", str(free_port()), "--device", "auto"]
+    args = [model_dir, "--gallery", gallery, "--port", str(free_port())]
     result = CliRunner().invoke(serve_cmd.serve, args)
     assert result.exit_code == 0, result.output
     engine = calls[0][0].state.engine
@@ -323,11 +324,25 @@ def test_device_auto_serves_from_where_the_model_runs(model_dir, tmp_path, calls
         assert same["same"] is True and same["distance"] == pytest.approx(0.0, abs=1e-3)
 
 
+def test_an_onnx_runtime_serves_under_the_default_device(model_dir, tmp_path, calls):
+    """auto (the default) leaves an ONNX runtime on the CPU; it is not refused as a GPU would
+    be (serve refused auto with ONNX, where the text commands took it)."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.export.onnx import export_onnx
+
+    export_onnx(model_dir)
+    for device in ([], ["--device", "auto"], ["--device", "cpu"]):
+        args = [model_dir, "--runtime", "onnx", "--port", str(free_port()), *device]
+        result = CliRunner().invoke(serve_cmd.serve, args)
+        assert result.exit_code == 0, result.output
+    assert len(calls) == 3
+
+
 def test_a_gpu_with_an_onnx_runtime_or_a_face_model_is_refused(model_dir, tmp_path, calls):
     gallery = tmp_path / "g.db"
     args = [model_dir, "--gallery", str(gallery), "--runtime", "onnx", "--device", "cuda"]
     result = CliRunner().invoke(serve_cmd.serve, args)
-    assert result.exit_code == 1 and "--runtime onnx runs on the CPU: drop --device cuda" in (
+    assert result.exit_code == 2 and "--runtime onnx runs on the CPU: drop --device cuda" in (
         result.output
     )
     assert not calls and not gallery.exists()

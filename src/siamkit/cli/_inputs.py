@@ -99,6 +99,22 @@ def text_model_folder(ctx: click.Context, param: click.Parameter, value: str | N
     return str(click.Path(exists=True, file_okay=False).convert(str(folder), param, ctx))
 
 
+def runtime_device(device: str, runtime: str, verb: str = "runs") -> Any:
+    """``--device`` for a command with ``--runtime``, checked before any model is read: the torch
+    device it names (``auto``: CUDA if there is one), or ``None`` with an ONNX runtime, which
+    runs on the CPU (``auto`` and ``cpu`` are fine there; a GPU named is refused, not ignored)."""
+    from siamkit.training.ddp import resolve_device
+
+    if runtime != "torch":
+        if device not in ("auto", "cpu"):
+            raise click.UsageError(
+                f"--runtime {runtime} {verb} on the CPU: drop --device {device}, or use "
+                "--runtime torch to run on the GPU"
+            )
+        return None
+    return resolve_device(device)
+
+
 def check_input(net: Any, x: Tensor) -> None:
     """Raise a clear ``ValueError`` if images of this shape / channel count do not fit the model."""
     import torch

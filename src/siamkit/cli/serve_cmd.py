@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import INDEX_CHOICES
+from siamkit.cli._inputs import INDEX_CHOICES, runtime_device
 from siamkit.export.serving import RUNTIMES, load_for_serving
 from siamkit.service.limits import MiB, ServiceLimits
 from siamkit.service.server import check_api_key, check_bind
@@ -115,10 +115,11 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
 )
 @click.option(
     "--device",
-    default="cpu",
+    default="auto",
     show_default=True,
-    help="Where PyTorch runs the model: cpu, cuda, cuda:N or auto (CUDA if available). Only "
-    "with --runtime torch; face models (dlib) run on the CPU.",
+    help="Where PyTorch runs the model: auto (CUDA if available, else the CPU), cpu, cuda or "
+    "cuda:N. ONNX runtimes and face models (dlib) run on the CPU: under auto they stay there, "
+    "and a GPU named for them is refused.",
 )
 @click.option(
     "--log-level",
@@ -174,9 +175,9 @@ def serve(
 
     torch.set_num_threads(threads)
     try:
-        dev = _device(device, runtime)
+        dev = runtime_device(device, runtime)
         net = load_for_serving(model, runtime, threads)
-        if dev is not None:
+        if dev is not None and dev.type != "cpu":
             net = _to_device(net, dev, device)
         app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
@@ -184,22 +185,6 @@ def serve(
     what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"
     click.echo(f"Serving {model} {what} on {url_of(host, sock)}", err=True)
     run_server(app, sock, log_level)
-
-
-def _device(device: str, runtime: str) -> Any:
-    """``--device`` as a torch device, checked before the model is read; ``None``: leave the
-    model where it loads (the CPU)."""
-    if device == "cpu":
-        return None
-    if runtime != "torch":
-        raise ValueError(
-            f"--runtime {runtime} runs on the CPU: drop --device {device}, or serve with "
-            "--runtime torch"
-        )
-    from siamkit.training.ddp import resolve_device
-
-    dev = resolve_device(device)
-    return None if dev.type == "cpu" else dev
 
 
 def _to_device(net: Any, dev: Any, asked: str) -> Any:

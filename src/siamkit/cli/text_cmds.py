@@ -18,7 +18,12 @@ from typing import Any
 import click
 
 from siamkit.atomic import check_writable_file, same_file
-from siamkit.cli._inputs import friendly_errors, store_errors, text_model_folder
+from siamkit.cli._inputs import (
+    friendly_errors,
+    runtime_device,
+    store_errors,
+    text_model_folder,
+)
 
 _MODEL = click.option(
     "--model",
@@ -85,18 +90,8 @@ def _similarity(value: str) -> float | None:
 
 
 def _device(device: str, runtime: str = "torch") -> Any:
-    """The torch device ``--device`` names, checked before a model is loaded; ``None`` with an
-    ONNX runtime (which runs on the CPU: a GPU asked for is refused, not ignored)."""
-    from siamkit.training.ddp import resolve_device
-
-    if runtime != "torch":
-        if device not in ("auto", "cpu"):
-            raise click.UsageError(
-                f"--runtime {runtime} embeds on the CPU: drop --device {device}, or use "
-                "--runtime torch to embed on the GPU"
-            )
-        return None
-    return resolve_device(device)
+    """The torch device ``--device`` names; ``None`` with an ONNX runtime (the CPU)."""
+    return runtime_device(device, runtime, "embeds")
 
 
 def _model(path: str | None, device: Any = None) -> Any:
