@@ -343,6 +343,25 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_pairs_are_sc
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
+def test_a_report_name_that_is_not_html_is_refused_before_the_pairs_are_scored(
+    data: Path, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--report r.pdf wrote the HTML page to r.pdf, then the same command refused r.pdf as
+    "not an HTML page": now the first run refuses it, before any work, and writes nothing."""
+    import siamkit.cli._image_pairs as image_pairs
+
+    def scored(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pairs were scored before the report path was checked")
+
+    monkeypatch.setattr(image_pairs, "pair_scores", scored)
+    report = tmp_path / "r.pdf"
+    out = run(["evaluate", model, "--data", data / "pairs.csv", "--report", report], code=1)
+    text = " ".join(out.output.split())  # type: ignore[attr-defined]
+    assert f"Error: --report {report} does not end in .html" in text
+    assert f"e.g. {tmp_path / 'r.html'}" in text
+    assert not report.exists()
+
+
 @pytest.mark.parametrize("where", ["notes.txt/r.html", "notes.txt"])
 def test_a_report_path_that_cannot_be_written_is_refused_before_a_folder_is_evaluated(
     data: Path, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str

@@ -161,3 +161,15 @@ def test_check_report_path_before_the_evaluation(tmp_path: Path) -> None:
     (tmp_path / "report.html").mkdir()
     with pytest.raises(ValueError, match=r"report.html is a folder; give a .html file name"):
         check_report_path(tmp_path)
+
+
+def test_check_report_path_refuses_a_name_that_is_not_html(tmp_path: Path) -> None:
+    """``--report r.pdf`` wrote the HTML page to r.pdf and the next run refused to replace it
+    as "not an HTML page": a name without .html/.htm is refused up front, and nothing is made."""
+    from siamkit.evaluation.report import check_report_path
+
+    assert check_report_path(tmp_path / "r.htm") == tmp_path / "r.htm"
+    for name in ("r.pdf", "report", "new/r.PDF"):
+        with pytest.raises(ValueError, match=r"does not end in .html.* give a .html file name"):
+            check_report_path(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []

@@ -381,8 +381,10 @@ def check_report_path(path: str | os.PathLike[str], option: str = "--report") ->
     rather than after it.
 
     Raises:
-        ValueError: ``path`` is below a file (``notes.txt/report.html``), or is an existing
-            file other than an HTML page (the report would replace it); ``option`` names it.
+        ValueError: ``path`` is below a file (``notes.txt/report.html``), is an existing file
+            other than an HTML page (the report would replace it), or does not end in ``.html``
+            or ``.htm`` (``r.pdf`` would hold HTML that the next run refuses to replace);
+            ``option`` names it.
     """
     from siamkit.atomic import check_writable_file
 
@@ -390,10 +392,15 @@ def check_report_path(path: str | os.PathLike[str], option: str = "--report") ->
     if target.is_dir():  # path/report.html is a folder
         raise ValueError(f"{option} {path}: {target} is a folder; give a .html file name")
     check_writable_file(target, f"{option} {path}")
-    if target.is_file() and target.suffix.lower() not in (".html", ".htm"):
+    if target.suffix.lower() not in (".html", ".htm"):
+        if target.is_file():
+            raise ValueError(
+                f"{option} {path} is an existing file that is not an HTML page, which the "
+                "report would replace; give a .html file name"
+            )
         raise ValueError(
-            f"{option} {path} is an existing file that is not an HTML page, which the report "
-            "would replace; give a .html file name"
+            f"{option} {path} does not end in .html, and the report is an HTML page; give a "
+            f".html file name, e.g. {target.with_suffix('.html')}"
         )
     return target
 
