@@ -496,13 +496,33 @@ def test_validation_pairs_that_cannot_be_scored_are_refused_before_training(
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
 
 
+def test_fewer_graded_validation_pairs_than_a_correlation_needs_are_refused_before_training(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    # two graded validation pairs reported Pearson/Spearman 1.0 (two points always lie on a
+    # line) as if the model had learned the scores
+    val = tmp_path / "val.csv"
+    val.write_text("a,b,label\nthe sink is leaking,water leaks from the sink,4\nx,y,1\n")
+    cfg = _config(tiny_hf, pairs_csv, epochs=1)
+    cfg["data"]["val"] = str(val)
+    want = r"are 2; Pearson and Spearman of fewer than 3 pairs are always \+1 or -1: give data"
+    with pytest.raises(ValueError, match=want):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
+    del cfg["data"]["val"]
+    cfg["data"]["val_fraction"] = 0.15  # 2 of 12
+    with pytest.raises(ValueError, match=r"0\.15 of 12 examples\) are 2; Pearson"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
+
+
 def test_graded_validation_pairs_at_the_ends_of_the_range_are_not_taken_for_labels(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path
 ) -> None:
     # scores 0 and 5 of [0, 5] scale to 0 and 1: validation took them for 0/1 labels and saved
     # an equal-error "threshold" fitted on two graded pairs as the model's calibrated one
     val = tmp_path / "val.csv"
-    val.write_text("a,b,label\nthe sink is leaking,water leaks from the sink,5\nx,y,0\n")
+    val.write_text("a,b,label\nthe sink is leaking,water leaks from the sink,5\nx,y,0\np,q,5\n")
     cfg = _config(tiny_hf, pairs_csv, epochs=1)
     cfg["data"]["val"] = str(val)
     summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))

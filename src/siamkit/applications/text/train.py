@@ -116,9 +116,17 @@ def _graded(*sets: TextExamples | None) -> bool:
     return any(t not in (0.0, 1.0) for ex in sets if ex is not None for t in ex.targets or ())
 
 
+MIN_CORRELATION_PAIRS = 3
+"""Fewest graded validation pairs whose Pearson/Spearman says anything: any two points lie on
+a line (and two ranks either agree or not), so two pairs give +1 or -1 whatever the model does;
+from three on the correlation can take other values."""
+
+
 def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExamples) -> None:
     """Refuse, before training, validation pairs that cannot give their metrics: Pearson and
-    Spearman need two different scores, the threshold needs pairs labelled 0 and 1."""
+    Spearman need two different scores and at least ``MIN_CORRELATION_PAIRS`` pairs (two
+    points always correlate at +1 or -1, whatever the model), the threshold needs pairs
+    labelled 0 and 1."""
     if val is None or val.format != "pairs" or val.targets is None:
         return
     d = cfg.data
@@ -134,6 +142,11 @@ def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExa
             raise ValueError(
                 f"the validation pairs ({where}) are {len(val)} with one score; Pearson and "
                 f"Spearman need at least two different scores: {fix}"
+            )
+        if len(val) < MIN_CORRELATION_PAIRS:
+            raise ValueError(
+                f"the validation pairs ({where}) are {len(val)}; Pearson and Spearman of "
+                f"fewer than {MIN_CORRELATION_PAIRS} pairs are always +1 or -1: {fix}"
             )
     elif present != [0.0, 1.0]:
         raise ValueError(
