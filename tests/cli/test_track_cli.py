@@ -84,7 +84,12 @@ def test_track_writes_video_and_boxes(files: dict[str, Path], tmp_path: Path) ->
     ("box", "message"),
     [
         ("28,24,0,24", "zero area"),
-        ("500,24,10,10", "outside the 160x120 frame"),
+        # names the frame's size and what a box must be, in --box's format
+        (
+            "500,24,10,10",
+            "lies outside the 160x120 frame: give x,y,w,h in pixels of a box inside it "
+            "(x+w at most 160 and y+h at most 120, x and y from 0)",
+        ),
         ("28,24,x,24", "is not four finite numbers x,y,w,h"),
         ("28,24,24,nan", "is not four finite numbers x,y,w,h"),
         ("28,24,inf,24", "is not four finite numbers x,y,w,h"),

@@ -63,7 +63,10 @@ def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
     if fault == BoxFault.ZERO_AREA:
         raise ValueError(f"the box {b.tolist()} has zero area: width and height must be positive")
     if fault == BoxFault.OUTSIDE_FRAME:
-        raise ValueError(f"the box {b.tolist()} lies outside the {w}x{h} frame")
+        raise ValueError(
+            f"the box {b.tolist()} lies outside the {w}x{h} frame: give x,y,w,h in pixels of a "
+            f"box inside it (x+w at most {w} and y+h at most {h}, x and y from 0)"
+        )
     if fault == BoxFault.LARGER_THAN_FRAME:
         raise ValueError(
             f"the box {b.tolist()} is larger than the {w}x{h} frame: give the object's box in pixels"
