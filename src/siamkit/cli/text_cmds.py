@@ -426,8 +426,9 @@ def dedup(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
-    help="report.html to write (side by side, matches highlighted); without it nothing is "
-    "written and the matches are only printed.",
+    help="report.html to write: SUSPECT with its matched spans highlighted, each beside the "
+    "source passage it matches. Without it nothing is written: only the summary (or --json) "
+    "is printed.",
 )
 @_MODEL
 @_THRESHOLD
@@ -456,6 +457,11 @@ def plagiarism(
     as_json: bool,
 ) -> None:
     """Match SUSPECT's sentences against the sources and report the copied spans side by side.
+
+    Prints the number of matched spans, the threshold and, per source, the share of SUSPECT
+    it covers and the mean similarity; --json prints them as JSON, with each span's offsets.
+    Only --out writes a file (the HTML report with the spans' texts); without it nothing is
+    written.
 
     A --corpus folder is read recursively, skipping hidden files and folders, files without a
     text suffix, earlier plagiarism reports and SUSPECT itself (each listed on stderr).

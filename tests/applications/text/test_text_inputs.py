@@ -402,3 +402,13 @@ def test_out_below_a_file_is_refused_before_the_model_is_used(
                                    "--out", str(tmp_path / "notes.txt")])  # fmt: skip
     assert "is an existing file that is not an HTML page" in _one_error(res)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_plagiarism_help_says_what_is_printed_and_what_is_written() -> None:
+    # the help did not say that the printed summary holds no span texts, nor that without
+    # --out nothing is written
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["text", "plagiarism", "--help"])
+    text = " ".join(res.output.split())
+    assert "Prints the number of matched spans, the threshold and, per source" in text
+    assert "Only --out writes a file" in text
+    assert "Without it nothing is written: only the summary (or --json) is printed" in text
