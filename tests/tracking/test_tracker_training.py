@@ -55,6 +55,23 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
         torch.testing.assert_close(va, vc, msg=k)
 
 
+def test_a_time_limited_stop_names_the_step_not_the_epoch(tmp_path: Path) -> None:
+    """train.steps counts steps, so the max_minutes stop says which step it stopped after (an
+    epoch is checkpoint_every steps), also when a resumed run stops again."""
+    source = SequencePairs([linear_square_sequence(n_frames=10)], max_gap=5)
+    s = TrainSettings(
+        steps=5, batch_size=2, threads=1, checkpoint_every=2, max_minutes=1e-9, device="cpu"
+    )
+    logs: list[str] = []
+    train_siamfc(SiamFCNet("tiny"), source, s, tmp_path / "ck.pt", log=logs.append)
+    train_siamfc(SiamFCNet("tiny"), source, s, tmp_path / "ck.pt", resume=True, log=logs.append)
+    stops = [line for line in logs if line.startswith("stopped")]
+    assert stops == [
+        "stopped after step 2 of 5 (train.max_minutes=1e-09); --resume continues",
+        "stopped after step 4 of 5 (train.max_minutes=1e-09); --resume continues",
+    ]
+
+
 @pytest.mark.parametrize(
     ("box", "match"),
     [

@@ -137,11 +137,13 @@ class PairResponse(nn.Module):
 
 
 class TimeLimit(Callback):
-    """Stop after the epoch in which this session has run ``minutes`` (rank 0's clock decides
-    for every process)."""
+    """Stop after the epoch in which this session has run ``settings.max_minutes`` (rank 0's
+    clock decides for every process); the log names the step it stopped after, as
+    ``train.steps`` counts them."""
 
-    def __init__(self, minutes: float, log: Callable[[str], None] | None = None) -> None:
-        self.minutes, self.log, self.t0 = minutes, log, time.monotonic()
+    def __init__(self, settings: TrainSettings, log: Callable[[str], None] | None = None) -> None:
+        self.minutes, self.s = settings.max_minutes, settings
+        self.log, self.t0 = log, time.monotonic()
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
         trainer.stop = False  # a time-limited stop is not the end of the run: resume continues it
@@ -156,7 +158,8 @@ class TimeLimit(Callback):
         trainer.stop = bool(ddp.broadcast_float(float(trainer.stop), trainer.ctx))
         if trainer.stop and self.log and trainer.ctx.is_main:
             self.log(
-                f"stopped after epoch {row['epoch']} (train.max_minutes={self.minutes}); --resume continues"
+                f"stopped after step {steps_done(self.s, row['epoch'])} of {self.s.steps} "
+                f"(train.max_minutes={self.minutes}); --resume continues"
             )
 
 
@@ -206,7 +209,7 @@ def train_siamfc(
         opt, lambda step: math.exp(decay * min(step, total - 1))
     )
     batches = SiamFCPairBatches(source, net, s, ctx.rank, ctx.world, ctx.device)
-    callbacks: list[Callback] = [UseGlobalBatchNorm(net), TimeLimit(s.max_minutes, log)]
+    callbacks: list[Callback] = [UseGlobalBatchNorm(net), TimeLimit(s, log)]
     if config_guard is not None:
         callbacks.append(config_guard)
     if log and ctx.is_main:
