@@ -100,6 +100,12 @@ class Progress:
             self._catch_up()
             self._line(now)
 
+    def set_postfix(self, **values: Any) -> None:
+        """What to show after the count (tqdm's ``set_postfix``), e.g. ``best="0.8123"``."""
+        self.suffix = ", ".join(f"{k} {v}" for k, v in values.items())
+        if self._bar is not None:
+            self._bar.set_postfix(**values)
+
     def _catch_up(self) -> None:
         if self.total:
             self._next_tenth = max(self._next_tenth, self.done * self.parts // self.total + 1)
@@ -197,7 +203,7 @@ class _Bar:
 
     def set_postfix(self, **values: Any) -> None:
         if self._progress is not None:
-            self._progress.suffix = ", ".join(f"{k} {v}" for k, v in values.items())
+            self._progress.set_postfix(**values)
 
 
 def progress_bar(

@@ -109,6 +109,49 @@ def test_median_pruning_stops_bad_trials(base, tmp_path: Path, monkeypatch) -> N
     assert result.best_params["optim.lr"] == pytest.approx(result.best_value)
 
 
+def _instant_trials(monkeypatch) -> None:
+    """FakeTrainer trials (scored by their learning rate), and progress shown from the start
+    (no 2 s delay)."""
+    import functools
+
+    from siamkit.progress import Progress
+
+    monkeypatch.setattr(search_mod, "_validator", lambda cfg, data, on_epoch: lambda net: 0.0)
+    monkeypatch.setattr(search_mod, "Trainer", FakeTrainer)
+    monkeypatch.setattr(search_mod, "Progress", functools.partial(Progress, delay=0), raising=False)
+
+
+def test_trial_progress_in_a_log_is_plain_lines(base, tmp_path: Path, monkeypatch) -> None:
+    """The trials' tqdm bar wrote carriage returns into a log: stderr that is not a terminal
+    gets a few plain lines, as training's bars write."""
+    import io
+
+    _instant_trials(monkeypatch)
+    log = io.StringIO()
+    monkeypatch.setattr("sys.stderr", log)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-3, 1e-2]}})
+    best = run_study(base, space, tmp_path, n_trials=4, progress=True).best_value
+    assert "\r" not in log.getvalue()
+    lines = log.getvalue().splitlines()
+    assert 1 <= len(lines) <= 4 and lines[-1].startswith("trials: 100% (4/4 trials)"), lines
+    assert lines[-1].endswith(f", best {best:.4f}"), lines
+
+
+def test_trial_progress_on_a_terminal_is_a_bar(base, tmp_path: Path, monkeypatch) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    _instant_trials(monkeypatch)
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-3, 1e-2]}})
+    best = run_study(base, space, tmp_path, n_trials=2, progress=True).best_value
+    assert "\r" in term.getvalue() and f"best={best:.4f}" in term.getvalue()
+
+
 @pytest.mark.parametrize(
     ("space", "message"),
     [

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from torch import nn
-from tqdm.auto import tqdm
 
 from siamkit.atomic import atomic_path
-from siamkit.progress import is_enabled, set_enabled
+from siamkit.progress import Progress, is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
@@ -270,12 +269,14 @@ def run_study(
         best = result.best_metric
         return float(best if cfg.train.restore_best and best is not None else scores[-1])
 
-    bar = tqdm(total=remaining, desc="trials", disable=not progress, dynamic_ncols=True)
+    # tqdm on a terminal, a few plain lines in a log (no carriage returns), as training's bars
+    bar = Progress(remaining, "trials", "trials", parts=4) if progress else None
 
     def tick(study: Any, trial: Any) -> None:
-        bar.update(1)
-        best = study.best_value if _any_complete(study) else None
-        bar.set_postfix(best="-" if best is None else f"{best:.4f}")
+        if bar is not None:
+            best = study.best_value if _any_complete(study) else None
+            bar.set_postfix(best="-" if best is None else f"{best:.4f}")  # before a plain line
+            bar.update(1)
         if log is not None:
             shown = "-" if trial.value is None else f"{trial.value:.4f}"
             log(f"trial {trial.number}: {_state(trial)}, validation {shown}")
@@ -300,7 +301,8 @@ def run_study(
     finally:
         optimize_log.removeFilter(quiet)
         set_enabled(was_on)
-        bar.close()
+        if bar is not None:
+            bar.close()
     return _finish(study, base, space, out, time.perf_counter() - t0)
 
 
