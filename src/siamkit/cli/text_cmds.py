@@ -360,9 +360,28 @@ def dedup(
         click.echo(f"building a FAISS HNSW graph of {candidates:,} vectors ...", err=True)
     with tqdm(total=len(docs), desc="searching", disable=not show) as bar:
         if isinstance(vectors, PassageVectors):
-            pairs, _ = covered_pairs(
-                vectors, 1 - dist, 1 - doc_dist, faiss_above=faiss_above, tick=bar.update
-            )
+            scoring_bar: list[Any] = []  # opened when the search is done
+
+            def score_tick(done: int, total: int) -> None:
+                if not scoring_bar:
+                    bar.close()
+                    scoring_bar.append(
+                        tqdm(total=total, desc="passage coverage", unit="pair", disable=not show)
+                    )
+                scoring_bar[0].update(done - scoring_bar[0].n)
+
+            try:
+                pairs, _ = covered_pairs(
+                    vectors,
+                    1 - dist,
+                    1 - doc_dist,
+                    faiss_above=faiss_above,
+                    tick=bar.update,
+                    score_tick=score_tick,
+                )
+            finally:
+                for b in scoring_bar:
+                    b.close()
         else:
             pairs = similar_pairs(vectors, 1 - dist, faiss_above=faiss_above, tick=bar.update)
     groups = group_duplicates(vectors, pairs, rule)

@@ -187,6 +187,19 @@ def test_passage_coverage_equals_a_naive_loop() -> None:
         assert g.min_similarity >= t
 
 
+def test_passage_coverage_reports_each_pair_it_scores() -> None:
+    # the pair-by-pair coverage loop had no progress: only the candidate search ticked
+    vecs, counts = _passages(30, 0)
+    pv = PassageVectors.from_rows(vecs, counts)
+    calls: list[tuple[int, int]] = []
+    covered_pairs(pv, 0.7, score_tick=lambda done, total: calls.append((done, total)))
+    total = calls[0][1]
+    cand = similar_pairs(pv.means, min(CANDIDATE_SIMILARITY, 0.7))
+    n = np.diff(pv.offsets)
+    assert total == int(((n[cand[:, 0]] > 1) | (n[cand[:, 1]] > 1)).sum()) > 0
+    assert calls == [(k, total) for k in range(total + 1)]
+
+
 def test_passage_vectors_reject_counts_that_do_not_add_up() -> None:
     vecs, counts = _passages(6, 1)
     with pytest.raises(ValueError, match="passage vectors for"):

@@ -124,10 +124,13 @@ def covered_pairs(
     faiss_above: int = 50_000,
     k: int = 32,
     tick: Callable[[int], None] = lambda n: None,
+    score_tick: Callable[[int, int], None] = lambda done, total: None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(P, 2)`` index pairs ``i < j`` whose passage coverage is at least ``min_coverage``, and
     their ``(P,)`` coverages. Only pairs whose mean-passage vectors reach
-    ``min(CANDIDATE_SIMILARITY, min_coverage, min_single)`` are scored (:func:`similar_pairs`).
+    ``min(CANDIDATE_SIMILARITY, min_coverage, min_single)`` are scored (:func:`similar_pairs`,
+    which calls ``tick``); ``score_tick(done, total)`` follows the candidate pairs scored sentence
+    by sentence: ``(0, total)`` before the first, then after each.
 
     Two one-sentence texts: their coverage is their cosine, and nothing is missing from either,
     so they are held to ``min_single`` (default ``min_coverage``) — a near-duplicate sentence
@@ -142,7 +145,13 @@ def covered_pairs(
     for s in range(0, len(one), 65_536):  # one row each: the cosine, in bounded blocks
         blk = one[s : s + 65_536]
         cov[blk] = np.einsum("ij,ij->i", passages.means[cand[blk, 0]], passages.means[cand[blk, 1]])
-    cov[~single] = [passages.coverage(a, b) for a, b in cand[~single].tolist()]
+    several = cand[~single].tolist()
+    scores = np.empty(len(several), dtype=np.float32)
+    score_tick(0, len(several))
+    for n, (a, b) in enumerate(several):
+        scores[n] = passages.coverage(a, b)
+        score_tick(n + 1, len(several))
+    cov[~single] = scores
     keep = np.where(single, cov >= single_t, cov >= min_coverage)
     return cand[keep], cov[keep]
 
