@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from siamkit.applications.tracking.model import SiamFCNet, cross_correlation
+from siamkit.applications.tracking.model import SiamFCNet, cross_correlation, save_tracker
 from siamkit.applications.tracking.onnx import OnnxSiamFC, correlate_numpy, export_tracker_onnx
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.data.synthetic_tracking import linear_square_sequence
@@ -103,10 +105,55 @@ def test_an_interrupted_replacement_leaves_the_earlier_pair(tmp_path: Path, monk
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary left either
 
 
+_KILLED_EXPORT = """
+import os, sys
+import siamkit
+from siamkit.applications.tracking.onnx import export_tracker_onnx
+
+real = os.replace
+
+
+def replace(src, dst):
+    if str(dst).endswith("backbone.onnx"):  # tracker.json is in, the backbone is next
+        os._exit(137)  # as kill -9: no handler or finally runs
+    real(src, dst)
+
+
+os.replace = replace
+export_tracker_onnx(siamkit.load_model(sys.argv[1]), sys.argv[2], force=True)
+"""
+
+
+def test_a_replacement_killed_between_its_renames_keeps_the_earlier_export(
+    tmp_path: Path,
+) -> None:
+    """An export --force killed after the new tracker.json went in, before the new backbone.onnx
+    did, leaves the earlier export usable (it was refused as a mismatched pair); the next
+    export replaces it."""
+    first, second = _two_nets()
+    save_tracker(second, tmp_path / "second")
+    out = tmp_path / "onnx"
+    export_tracker_onnx(first, out)
+    earlier_backbone = (out / "backbone.onnx").read_bytes()
+    child = [sys.executable, "-c", _KILLED_EXPORT, str(tmp_path / "second"), str(out)]
+    assert subprocess.run(child, capture_output=True).returncode == 137
+    assert (out / "backbone.onnx").read_bytes() == earlier_backbone  # killed before it went in
+    assert f'"gain": {second.gain.item()}' in (out / "tracker.json").read_text()  # this did
+    crops = np.random.default_rng(0).random((1, 3, 255, 255), dtype=np.float32)
+    kept = OnnxSiamFC(out)
+    assert kept.gain == pytest.approx(first.gain.item())  # the earlier head with its backbone
+    np.testing.assert_allclose(
+        kept.embed_numpy(crops), first.embed_numpy(crops).numpy(), rtol=1e-3, atol=1e-4
+    )
+    export_tracker_onnx(second, out, force=True)
+    assert OnnxSiamFC(out).gain == pytest.approx(second.gain.item())
+    assert sorted(p.name for p in out.iterdir()) == ["backbone.onnx", "tracker.json"]
+
+
 def test_a_pair_of_two_exports_is_refused(tmp_path: Path) -> None:
-    """A kill between the two renames (no handler runs) leaves the new tracker.json beside the
-    earlier backbone.onnx; loading them refuses the pair in one sentence instead of tracking
-    with another network's head."""
+    """tracker.json of one export beside backbone.onnx of another (neither its own backbone
+    nor the one it replaced) is refused in one sentence instead of tracking with another
+    network's head."""
     first, second = _two_nets()
     export_tracker_onnx(first, tmp_path / "old")
     export_tracker_onnx(second, tmp_path / "new")
@@ -117,4 +164,7 @@ def test_a_pair_of_two_exports_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"not the backbone .* export again .* --force") as err:
         OnnxSiamFC(mixed)
     assert "\n" not in str(err.value)
+    (mixed / "tracker.json").write_text("[]")  # JSON, but not an object of a head
+    with pytest.raises(ValueError, match=r"is not one written by siamkit export-tracker; export"):
+        OnnxSiamFC(mixed)
     OnnxSiamFC(tmp_path / "new")  # a whole pair loads

@@ -2,8 +2,8 @@
 
 ``export_tracker_onnx(net, folder)`` writes ``backbone.onnx`` (dynamic batch and size) and
 ``tracker.json`` (the response's gain and bias, the tracking hyper-parameters, the backbone's
-SHA-256). ``OnnxSiamFC`` loads them with only ``onnxruntime`` and NumPy and plugs into
-:class:`SiamFCTracker`.
+SHA-256, and the export it replaced). ``OnnxSiamFC`` loads them with only ``onnxruntime`` and
+NumPy and plugs into :class:`SiamFCTracker`.
 
 >>> export_tracker_onnx(net, "tracker-onnx")  # doctest: +SKIP
 >>> tracker = SiamFCTracker(OnnxSiamFC("tracker-onnx"))  # doctest: +SKIP
@@ -35,8 +35,10 @@ def export_tracker_onnx(
     Each file is written beside its name and renamed into place when complete, so a failed
     export leaves the folder as it was. ``tracker.json`` records the SHA-256 of the backbone it
     goes with and is renamed first; an error or Ctrl-C before the backbone is in puts the
-    earlier ``tracker.json`` back, and the pair a kill -9 between the two renames leaves is
-    refused by :class:`OnnxSiamFC`. Existing files are replaced only with ``force``.
+    earlier ``tracker.json`` back. It also records the earlier export's head and backbone
+    SHA-256 (``"previous"``), so the pair a kill -9 between the two renames leaves (the new
+    ``tracker.json``, the earlier backbone) loads in :class:`OnnxSiamFC` as the earlier export.
+    Existing files are replaced only with ``force``.
     """
     from dataclasses import asdict
 
@@ -62,6 +64,7 @@ def export_tracker_onnx(
     }
     onnx_path, meta_path = dest / ONNX_FILE, dest / META_FILE
     earlier = meta_path.read_bytes() if meta_path.is_file() else None
+    previous = _earlier_export(onnx_path, earlier)
     new_backbone: tuple[int, int] | None = None  # the exported file, once it is complete
     try:
         with atomic_path(onnx_path, suffix=".onnx") as onnx_tmp:  # renamed when the block ends
@@ -79,6 +82,8 @@ def export_tracker_onnx(
                 dynamo=False,
             )
             meta["backbone_sha256"] = sha256_file(onnx_tmp)
+            if previous is not None and previous["backbone_sha256"] != meta["backbone_sha256"]:
+                meta["previous"] = previous  # what loads until the new backbone is in
             new_backbone = _file_id(onnx_tmp)
             atomic_write(meta_path, json.dumps(meta, indent=2))
     except BaseException:
@@ -90,6 +95,39 @@ def export_tracker_onnx(
                 atomic_write(meta_path, earlier)
         raise
     return dest
+
+
+def _head_for(meta: dict[str, Any], backbone_sha256: str) -> dict[str, Any] | None:
+    """The head in ``tracker.json``'s ``meta`` that goes with the backbone of that SHA-256: the
+    exported one (or any, in an export from before siamkit recorded the SHA-256), or the earlier
+    export's (``"previous"``: a replacement killed between its two renames); None when neither
+    is (files of two exports put together)."""
+    if meta.get("backbone_sha256") in (None, backbone_sha256):
+        return {k: v for k, v in meta.items() if k != "previous"}
+    previous = meta.get("previous")
+    if isinstance(previous, dict) and previous.get("backbone_sha256") == backbone_sha256:
+        return previous
+    return None
+
+
+def _earlier_export(onnx_path: Path, earlier: bytes | None) -> dict[str, Any] | None:
+    """The head of the export already in the folder (``earlier``: its ``tracker.json``), with
+    its backbone's SHA-256; None when there is no loadable pair."""
+    from siamkit.atomic import sha256_file
+
+    if earlier is None or not onnx_path.is_file():
+        return None
+    try:
+        meta = json.loads(earlier)
+    except ValueError:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    sha = sha256_file(onnx_path)
+    head = _head_for(meta, sha)
+    if head is None or not {"gain", "bias", "total_stride", "params"} <= head.keys():
+        return None
+    return {**head, "backbone_sha256": sha}
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -122,14 +160,19 @@ class OnnxSiamFC:
                 f"{d} has no {ONNX_FILE} and {META_FILE}; write them with "
                 f"`siamkit export-tracker MODEL --out {d}` (leave out MODEL for the built-in tracker)"
             )
-        meta: dict[str, Any] = json.loads((d / META_FILE).read_text())
         backbone = (d / ONNX_FILE).read_bytes()  # read once: the bytes checked are those loaded
-        # absent from exports before siamkit recorded it
-        want = meta.get("backbone_sha256") if isinstance(meta, dict) else None
-        if want is not None and hashlib.sha256(backbone).hexdigest() != want:
+        written = json.loads((d / META_FILE).read_text())
+        if not isinstance(written, dict):
             raise ValueError(
-                f"{d / ONNX_FILE} is not the backbone {d / META_FILE} was exported with (an "
-                f"export into {d} was stopped between the two files); export again with "
+                f"{d / META_FILE} is not one written by siamkit export-tracker; export again "
+                f"with `siamkit export-tracker MODEL --out {d} --force`"
+            )
+        # the earlier export's head when a replacement was killed before its backbone went in
+        meta = _head_for(written, hashlib.sha256(backbone).hexdigest())
+        if meta is None:
+            raise ValueError(
+                f"{d / ONNX_FILE} is not the backbone {d / META_FILE} was exported with (files "
+                "of two exports, or one stopped between its two files); export again with "
                 f"`siamkit export-tracker MODEL --out {d} --force`"
             )
         opts = ort.SessionOptions()
