@@ -81,6 +81,31 @@ def test_resume_ends_with_the_same_weights(tmp_path: Path, monkeypatch: pytest.M
         assert torch.equal(va, vb), name
 
 
+@pytest.mark.parametrize("cut", [0, 1])
+def test_a_run_stopped_before_its_first_checkpoint_leaves_its_config_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: int
+) -> None:
+    """Ctrl-C in the first epoch left history.json (the untrained epoch 0's row) beside
+    config.yaml; an image run leaves config.yaml alone. After a checkpoint the history is kept."""
+    real_epoch = Trainer._epoch
+
+    def stopped(self: Trainer, epoch: int) -> float:
+        if epoch == cut:
+            raise KeyboardInterrupt
+        return real_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_epoch", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run(_cfg("simclr", epochs=2, steps_per_epoch=1), tmp_path / "o", QUIET)
+    files = sorted(p.name for p in (tmp_path / "o").iterdir())
+    if cut == 0:
+        assert files == ["config.yaml"]
+        return
+    assert files == ["checkpoint.pt", "config.yaml", "history.json"]
+    history = json.loads((tmp_path / "o" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1]
+
+
 def test_byol_target_is_the_moving_average() -> None:
     net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8)
     m = SelfSupervised(

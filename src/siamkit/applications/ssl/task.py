@@ -1,7 +1,8 @@
 """``siamkit train`` for ``task: ssl``: self-supervised training, then a normal siamkit bundle.
 
 Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epoch),
-``history.json`` (loss, kNN monitor, collapse std, images/s per epoch), ``metrics.json``,
+``history.json`` (loss, kNN monitor, collapse std, images/s per epoch; from the first checkpoint
+on, so a run stopped before it leaves ``config.yaml`` alone, as an image run does), ``metrics.json``,
 ``report.html`` (the training curves and the collapse monitor) and
 ``model/``: a :class:`~siamkit.models.SiameseNetwork` whose metadata names the method; it embeds
 with the trained embedding head (``ssl.embed: head``, the default), or with the backbone's pooled
@@ -139,8 +140,10 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {where}")
     try:
         history = fit(trainer, resume=options.resume)
-    finally:
-        if trainer.history:  # (a resume refused before loading the run leaves its history)
+    finally:  # the run so far once it has a checkpoint: one stopped before its first leaves
+        # config.yaml alone, as an image run does (not the untrained epoch 0's row), and a resume
+        # refused before loading the run leaves its history
+        if trainer.history and (out_dir / CHECKPOINT).exists():
             _write_json(out_dir / "history.json", trainer.history)
     finish_distributed()
     if monitor.collapsed is not None:
