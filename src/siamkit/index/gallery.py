@@ -396,6 +396,12 @@ class Gallery:
             raise self._unknown(label)
         return found
 
+    def max_item_id(self) -> int:
+        """The largest item id stored, 0 when the gallery is empty. What sits beside the gallery
+        under a higher id (a text's preview) belongs to no item: it was written for an
+        enrollment that has not committed yet, or was killed before it did."""
+        return self._store.max_id()
+
     def __contains__(self, label: object) -> bool:
         return isinstance(label, str) and self._store.has_label(label)
 

@@ -442,6 +442,11 @@ class GalleryStore:
             row = self._conn.execute("SELECT 1 FROM items WHERE label = ? LIMIT 1", (label,))
             return row.fetchone() is not None
 
+    def max_id(self) -> int:
+        """The largest item id stored, 0 when none is (ids start at 1)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0])
+
     def count(self) -> tuple[int, int]:
         """``(number of items, number of labels)``."""
         with self._lock:

@@ -23,6 +23,7 @@ _SCHEMA = (
     " item_id INTEGER PRIMARY KEY, label TEXT NOT NULL, png BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS thumbnails_label ON thumbnails(label)",
 )
+_ANY_ID = 2**63 - 1  # SQLite's largest integer: no item id is above it
 
 
 def thumbnails_path_for(gallery_path: str | Path) -> str:
@@ -93,22 +94,29 @@ class ThumbnailStore:
                 ).fetchall()
         return {int(r[0]): bytes(r[1]) for r in rows}
 
-    def first_per_label(self) -> dict[str, bytes]:
-        """``{label: png}`` of the earliest thumbnail of every label."""
+    def first_per_label(self, max_item_id: int | None = None) -> dict[str, bytes]:
+        """``{label: png}`` of the earliest thumbnail of every label; with ``max_item_id`` (the
+        gallery's :meth:`~siamkit.index.Gallery.max_item_id`), of those up to it only."""
+        top = _ANY_ID if max_item_id is None else int(max_item_id)
         sql = (
             "SELECT label, png FROM thumbnails WHERE item_id IN"
-            " (SELECT MIN(item_id) FROM thumbnails GROUP BY label)"
+            " (SELECT MIN(item_id) FROM thumbnails WHERE item_id <= ? GROUP BY label)"
         )
         with self._lock:
-            rows = self._conn.execute(sql).fetchall()
+            rows = self._conn.execute(sql, (top,)).fetchall()
         return {str(r[0]): bytes(r[1]) for r in rows}
 
-    def of_label(self, label: str, limit: int = 48) -> list[tuple[int, bytes]]:
-        """``[(item_id, png)]`` of ``label``'s first ``limit`` thumbnails, oldest first."""
+    def of_label(
+        self, label: str, limit: int = 48, max_item_id: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """``[(item_id, png)]`` of ``label``'s first ``limit`` thumbnails, oldest first; with
+        ``max_item_id``, of those up to it only (see :meth:`first_per_label`)."""
+        top = _ANY_ID if max_item_id is None else int(max_item_id)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT item_id, png FROM thumbnails WHERE label = ? ORDER BY item_id LIMIT ?",
-                (label, int(limit)),
+                "SELECT item_id, png FROM thumbnails WHERE label = ? AND item_id <= ?"
+                " ORDER BY item_id LIMIT ?",
+                (label, top, int(limit)),
             ).fetchall()
         return [(int(r[0]), bytes(r[1])) for r in rows]
 

@@ -306,11 +306,13 @@ class ServiceEngine:
         """``[(item_id, png)]`` thumbnails of one enrolled label; 404 if it is not enrolled."""
         if label not in self.gallery:
             raise RequestError(404, f"Label {label!r} is not in the gallery.")
-        return self.thumbnails.of_label(label)
+        # only ids up to the gallery's largest: a text enrollment killed before its commit
+        # leaves its previews under ids above it until the next enrollment deletes them
+        return self.thumbnails.of_label(label, max_item_id=self.gallery.max_item_id())
 
     def labels(self) -> list[LabelSummary]:
         """Every enrolled label with its count and first thumbnail, sorted by label."""
-        thumbs = self.thumbnails.first_per_label()
+        thumbs = self.thumbnails.first_per_label(self.gallery.max_item_id())  # see label_images
         return [LabelSummary(i.label, i.count, thumbs.get(i.label)) for i in self.gallery.labels()]
 
     def stats(self) -> GalleryStats | None:

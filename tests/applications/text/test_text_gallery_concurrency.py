@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,41 @@ def test_a_kill_between_the_previews_and_the_commit_shows_no_other_text(
         int(items.ids[-1]): text_preview(dead[1].text),
     }
     again.close()
+
+
+def test_a_kill_between_the_previews_and_the_commit_shows_no_text_in_the_service(
+    tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until the next enrollment deletes them, the previews of an enrollment killed before its
+    commit sit under ids the gallery never stored: ``/gallery`` showed the dead text as the first
+    text of its label when that label held items without previews of their own."""
+    pytest.importorskip("fastapi")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from siamkit.applications.text import load_text_model
+    from siamkit.service import create_app
+
+    model = load_text_model(str(tiny_hf))
+    dim = model.embedding_dim
+    path = tmp_path / "tickets.db"
+    gallery = Gallery.open(path, model)
+    z = np.random.default_rng(0).normal(size=(2, dim)).astype(np.float32)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    gallery.enroll_embeddings("T-1", z[:1])  # through the library: no preview
+    store, real = gallery._store, gallery._store._conn
+    store._conn = _commit_raises(real, KeyboardInterrupt())  # where the process dies
+    monkeypatch.setattr(ThumbnailStore, "remove_items", lambda self, ids: None)  # no clean-up
+    with pytest.raises(KeyboardInterrupt):
+        enroll_documents(gallery, path, [Document("T-1", "the dead enrollment's text")], z[1:])
+    store._conn = real
+    gallery.close()
+    monkeypatch.undo()
+    assert list(_previews(path, [2]).values()) == [text_preview("the dead enrollment's text")]
+
+    with TestClient(create_app(model, path)) as client:
+        listed = client.get("/gallery").json()["labels"]
+        assert listed == [{"label": "T-1", "count": 1, "text": None}]
+        items = client.get("/gallery/images", params={"label": "T-1"}).json()
+        assert (items["count"], items["items"]) == (1, [])
