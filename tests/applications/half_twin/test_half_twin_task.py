@@ -80,7 +80,9 @@ def test_val_fraction_is_checked(tmp_path, frac):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("train.batch_size=0", "train.batch_size must be an integer >= 1, got 0"),
+        ("train.batch_size=0", "train.batch_size must be an integer >= 2, got 0"),
+        ("train.batch_size=1", "train.batch_size must be an integer >= 2, got 1"),
+        ("data.val_fraction=0.998", "leaves 1 training row(s); training needs at least 2"),
         ("train.epochs=0", "train.epochs must be an integer >= 1, got 0"),
         ("train.epochs=abc", "train.epochs must be an integer >= 1, got 'abc'"),
         ("train.epochs=2.5", "train.epochs must be an integer >= 1, got 2.5"),
@@ -116,4 +118,30 @@ def test_torchrun_is_refused_before_anything_is_written(tmp_path, monkeypatch):
 def test_a_gpu_asked_for_is_refused_not_ignored(tmp_path):
     res = _train(tmp_path, "--device", "cuda")
     assert res.exit_code != 0 and "task half_twin trains on the CPU" in res.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_lone_last_row_of_an_epoch_is_not_a_batch(tmp_path):
+    """270 training rows in batches of 269 left a batch of one row, on which batch norm stopped
+    the run with torch's 'Expected more than 1 value per channel when training'."""
+    res = _train(tmp_path, "--set", "train.batch_size=269", "--set", "train.epochs=1")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "model" / "siamkit.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda p: p.write_bytes(b""), "not a readable .npz file"),  # was click's "Aborted!"
+        (lambda p: np.save(p, np.zeros((3, 3))), "an .npy file holds one array"),
+    ],
+)
+def test_data_path_that_is_not_an_npz_is_one_sentence(tmp_path, write, message):
+    bad = tmp_path / "bad.npy"
+    write(bad)
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(f"task: half_twin\ndata: {{path: {bad}}}\n")
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 1 and message in res.output, res.output
+    assert "Aborted" not in res.output
     assert not (tmp_path / "run").exists()

@@ -61,8 +61,13 @@ def load_pairs(path: str | os.PathLike[str]) -> HalfTwinData:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in ("x", "y", "labels") if k in f}
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:  # EOFError: an empty file (was "Aborted!")
         raise ValueError(f"data.path {path}: not a readable .npz file ({err})") from None
+    except (AttributeError, TypeError):  # np.load gave one array (an .npy file), not an archive
+        raise ValueError(
+            f"data.path {path}: an .npy file holds one array; save x, y and labels in one .npz "
+            "with numpy.savez"
+        ) from None
     missing = {"x", "y", "labels"} - set(arrays)
     if missing:
         raise ValueError(f"data.path {path}: missing array(s) {sorted(missing)}; need x, y, labels")
@@ -135,6 +140,8 @@ def train_half_twin(
         order, losses = torch.randperm(len(data.labels), generator=gen), []
         for s in range(0, len(order), bs):
             i = order[s : s + bs]
+            if len(i) < 2:  # a lone last row: batch norm cannot train on one (shuffled next epoch)
+                continue
             d = net.distance.matrix(net.embed_f(data.x[i]), net.embed_g(data.y[i]))  # (B, B)
             same = (data.labels[i, None] == data.labels[None, i]).float()
             loss = contrastive_loss(d.reshape(-1), same.reshape(-1), margin)
@@ -187,7 +194,7 @@ def _check_keys(cfg: dict[str, Any]) -> None:
 # (section, key, type, lowest allowed, whether the lowest is allowed): checked before training
 _NUMBERS = (
     ("train", "epochs", int, 1, True),
-    ("train", "batch_size", int, 1, True),
+    ("train", "batch_size", int, 2, True),  # a batch's pairs are its rows' (f, g) pairs
     ("train", "lr", float, 0.0, False),
     ("train", "seed", int, None, True),
     ("loss", "margin", float, 0.0, False),
@@ -234,6 +241,11 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     if "path" not in data_cfg:
         raise ValueError("data.path is required: an .npz with x, y and labels")
     tr, val = _split(load_pairs(data_cfg["path"]), data_cfg.get("val_fraction", 0.2), train)
+    if len(tr.labels) < 2:
+        raise ValueError(
+            f"data.val_fraction {data_cfg.get('val_fraction', 0.2)} leaves {len(tr.labels)} "
+            "training row(s); training needs at least 2: lower it or add rows"
+        )
     net = build_half_twin(cfg.get("model") or {}, (tr.x.shape[1], tr.y.shape[1]))
     before = cross_modal_p_at_1(net, val) if len(val.labels) else None
     history = train_half_twin(net, tr, train, float((cfg.get("loss") or {}).get("margin", 1.0)))
