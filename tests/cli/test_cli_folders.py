@@ -130,6 +130,26 @@ def test_calibrate_names_a_max_pairs_too_small_for_both_kinds_of_pair(model, fol
     assert json.loads(out.stdout)["genuine_pairs"] > 0
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--far", "0.01"], "--far is the false accept rate allowed with --target far"),
+        (["--target", "accuracy", "--far", "0.01"], "with --target accuracy it would be ignored"),
+        (["--split", "train"], "--split is for --data fashion-mnist"),
+        (["--data-dir", "."], "--data-dir is for --data fashion-mnist"),
+    ],
+)
+def test_calibrate_refuses_an_option_it_would_ignore(model, folder, tmp_path, extra, message):
+    """--far without --target far, and --split / --data-dir with a folder, were ignored: the
+    threshold fit and saved was not the one asked for."""
+    copy = tmp_path / "model"
+    shutil.copytree(model, copy)
+    before = (copy / "siamkit.json").read_text()
+    out = run(["calibrate", copy, "--data", folder, *extra], code=2)
+    assert message in out.output
+    assert (copy / "siamkit.json").read_text() == before
+
+
 def test_verify_without_a_threshold_names_calibrate(tmp_path, folder):
     enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
     net = siamkit.SiameseNetwork(enc, embedding_dim=8)

@@ -181,6 +181,12 @@ def calibrate(
     from siamkit.export.bundle import read_model_config
     from siamkit.training.ddp import resolve_device
 
+    ctx = click.get_current_context()
+    if target != "far" and _given(ctx, "far"):
+        raise click.UsageError(
+            f"--far is the false accept rate allowed with --target far; with --target {target} "
+            "it would be ignored: add --target far, or leave --far out"
+        )
     if is_pretrained_text_folder(model):
         if classes is not None or data_dir is not None or split != "test":
             raise click.UsageError(
@@ -192,7 +198,7 @@ def calibrate(
                 f"{model} is a pretrained text model, not a siamkit model folder: give --out DIR "
                 "to save it there as a siamkit text model with the threshold"
             )
-        _calibrate_text(model, data, target, far, max_pairs, as_json, out)
+        _calibrate_text(model, data, target, far, max_pairs, as_json, device, out)
         return
     if out is not None:
         raise click.UsageError(
@@ -207,7 +213,7 @@ def calibrate(
                 "--classes, --split and --data-dir are for image models; a text model calibrates "
                 "on --data PAIRS (CSV/JSONL with columns a, b, label)"
             )
-        _calibrate_text(model, data, target, far, max_pairs, as_json)
+        _calibrate_text(model, data, target, far, max_pairs, as_json, device)
         return
     dev = resolve_device(device)
     net = load_siamese(model, dev, "calibrate")
@@ -215,6 +221,15 @@ def calibrate(
         refuse_class_options(click.get_current_context(), ("classes", "split", "data_dir"))
         _calibrate_image_pairs(model, net, data, target, far, max_pairs, dev, as_json)
         return
+    if data != "fashion-mnist":  # a folder, or digits: --split and --data-dir would be ignored
+        given = [f"--{n.replace('_', '-')}" for n in ("split", "data_dir") if _given(ctx, n)]
+        if given:
+            one = len(given) == 1
+            raise click.UsageError(
+                f"{' and '.join(given)} {'is' if one else 'are'} for --data fashion-mnist "
+                "(digits have no test split; a folder is read as it is): leave "
+                f"{'it' if one else 'them'} out"
+            )
     ev = load_eval_data(
         data, meta, class_tokens(classes), split, data_dir, model_image_shape(net, model), "train"
     )
@@ -236,6 +251,11 @@ def calibrate(
     where = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
     _say_saved(model, info, ev.describe(), as_json)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not its default)."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _genuine_pairs(labels: Any) -> int:
@@ -325,11 +345,12 @@ def _calibrate_text(
     far: float,
     max_pairs: int,
     as_json: bool,
+    device: str = "auto",
     out: str | None = None,
 ) -> None:
     """``siamkit calibrate`` for a text model: the threshold on the distances (1 - cosine) of
-    labelled pairs of texts, saved as for images (``out``: a pretrained folder is first saved
-    there as a siamkit text model)."""
+    labelled pairs of texts, embedded on ``device``, saved as for images (``out``: a pretrained
+    folder is first saved there as a siamkit text model)."""
     from pathlib import Path
 
     import numpy as np
@@ -337,9 +358,16 @@ def _calibrate_text(
     from siamkit.applications.text import load_text_model
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.pairs import read_labelled_pairs
+    from siamkit.training.ddp import resolve_device
 
     if out is not None and Path(out).exists():
         raise click.UsageError(f"{out} already exists; choose a new --out folder")
+    dev = resolve_device(device)  # checked before the data is read
+    if Path(data).is_dir() or Path(data).suffix.lower() not in (".csv", ".jsonl"):
+        raise click.UsageError(
+            f"--data {data}: a text model calibrates on labelled pairs of texts, a .csv or .jsonl "
+            "file with columns a, b, label (1 = same, 0 = not)"
+        )
     refuse_image_pairs(data)
     ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads
     y = np.asarray(ex.targets)
@@ -350,7 +378,7 @@ def _calibrate_text(
         a, b, y = a[keep], b[keep], y[keep]
         if not (y == 1).any() or not (y == 0).any():  # refused before the model loads
             raise _cap_too_small(max_pairs, (int((y == 1).sum()), int((y == 0).sum())), whole)
-    net = load_text_model(model)
+    net = load_text_model(model).to(dev)
     progress = False if as_json else None  # a bar on a terminal, none in JSON mode
 
     def vectors(texts: np.ndarray, role: str) -> np.ndarray:

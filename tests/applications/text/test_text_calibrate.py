@@ -85,6 +85,9 @@ def test_text_calibration_reaches_the_best_balanced_accuracy_of_a_naive_sweep(
             ["--max-pairs", "1"],
             "--max-pairs 1 is too small a sample for both genuine and impostor pairs",
         ),
+        # --device was not read for a text model: any value, a GPU or a typo, ran on the CPU
+        ("x y,y z,1\nx y,q r,0\n", ["--device", "bogus"], "unknown device 'bogus'"),
+        ("x y,y z,1\nx y,q r,0\n", ["--far", "0.1"], "add --target far, or leave --far out"),
     ],
 )
 def test_text_calibration_refuses_bad_input_and_leaves_the_model_alone(
@@ -98,6 +101,17 @@ def test_text_calibration_refuses_bad_input_and_leaves_the_model_alone(
     assert needle in res.output, res.output
     assert "Traceback" not in res.output
     assert (half_twin / "siamkit.json").read_bytes() == before
+
+
+def test_text_calibration_on_a_folder_names_what_a_text_model_takes(
+    half_twin: Path, tmp_path: Path
+) -> None:
+    """It said "<folder>: training data is a .csv or .jsonl file" (this is no training)."""
+    (tmp_path / "val" / "cat").mkdir(parents=True)
+    res = CliRunner().invoke(cli, ["calibrate", str(half_twin), "--data", str(tmp_path / "val")])
+    assert res.exit_code == 2, res.output
+    assert "a text model calibrates on labelled pairs of texts, a .csv or .jsonl" in res.output
+    assert "training data" not in res.output
 
 
 def test_a_pretrained_folder_is_calibrated_into_a_new_siamkit_model(
