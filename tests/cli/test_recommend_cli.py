@@ -49,3 +49,17 @@ def test_recommend_unknown_label_is_one_sentence(tmp_path):
     assert (
         res.exit_code == 1 and res.output.strip() == "Error: 'shoe' is not a label in the gallery"
     )
+
+
+def test_recommend_with_a_tracker_names_the_model_it_needs(tmp_path):
+    """A tracker's distance is no gallery distance: it said "unknown distance
+    'cross_correlation'; choose one of cosine, euclidean, ..."."""
+    from siamkit.applications.tracking.model import SiamFCNet
+
+    _shop(tmp_path)
+    tracker = siamkit.save_model(SiamFCNet("tiny"), tmp_path / "tracker")
+    args = ["recommend", str(tracker), "--gallery", str(tmp_path / "shop.db"), "--like", "item-1"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1, res.output
+    assert "is a tracker, which makes no gallery; give the model that enrolled" in res.output
+    assert "cross_correlation" not in res.output

@@ -47,6 +47,11 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
     from siamkit.index.recommend import recommend_like
 
     net = siamkit.load_model(model)
+    if getattr(net, "kind", None) == "siamfc":  # was "unknown distance 'cross_correlation'"
+        raise click.ClickException(
+            f"{model} is a tracker, which makes no gallery; give the model that enrolled "
+            f"{gallery_path} (`siamkit gallery {gallery_path} stats` shows its fingerprint)"
+        )
     with Gallery.open(gallery_path, net, create=False) as gallery:
         matches = recommend_like(gallery, list(likes), k=k)
     docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
