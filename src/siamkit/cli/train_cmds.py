@@ -297,9 +297,11 @@ def _refuse_existing_run(out_dir: Path) -> None:
 
     found = [name for name in TRAINING_RUN_FILES if (out_dir / name).exists()]
     if found:
+        # --resume continues from checkpoint.pt: a run that left none (task half_twin) cannot
+        resume = "continue it with --resume, " if "checkpoint.pt" in found else ""
         raise click.UsageError(
-            f"{out_dir} already holds a run ({', '.join(found)}): continue it with --resume, "
-            "start again with --overwrite, or choose another --out"
+            f"{out_dir} already holds a run ({', '.join(found)}): {resume}start again with "
+            "--overwrite, or choose another --out"
         )
 
 

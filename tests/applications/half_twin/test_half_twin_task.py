@@ -145,3 +145,13 @@ def test_data_path_that_is_not_an_npz_is_one_sentence(tmp_path, write, message):
     assert res.exit_code == 1 and message in res.output, res.output
     assert "Aborted" not in res.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_second_run_into_the_same_out_does_not_offer_resume(tmp_path):
+    """A half-twin run leaves no checkpoint.pt, and --resume is refused for the task: the
+    refusal of a second run offered it."""
+    assert _train(tmp_path, "--set", "train.epochs=1").exit_code == 0
+    res = _train(tmp_path, "--set", "train.epochs=1")
+    assert res.exit_code == 2, res.output
+    assert "already holds a run (model): start again with --overwrite" in res.output
+    assert "--resume" not in res.output
