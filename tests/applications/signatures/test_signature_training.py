@@ -138,15 +138,16 @@ def test_train_with_appearance_skip_saves_the_joined_model(tmp_path: Path) -> No
     assert model.embed(x).shape == (2, 16 + hog_dim)
 
 
-def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, monkeypatch) -> None:
-    """Stopped after the step-4 checkpoint of 8 and resumed: the same weights, history and
-    metrics as a run that was never stopped (CPU, bit for bit)."""
+def _straight_cut_and_resumed(tmp_path: Path, monkeypatch, device: str) -> tuple[Path, Path, Path]:
+    """An 8-step run (checkpoints every 2 steps) made straight, and again stopped after its
+    step-4 checkpoint and resumed, both on ``device``: (config, straight folder, resumed folder)."""
     import siamkit.applications.signatures.train as train_mod
 
     cfg = tmp_path / "sig.yaml"
     cfg.write_text(TINY.replace("steps: 6", "steps: 8").replace("eval_every: 3", "eval_every: 2"))
     straight, cut = tmp_path / "straight", tmp_path / "cut"
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(straight), "--device", "cpu"])
+    on = ["--device", device]
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(straight), *on])
     assert res.exit_code == 0, res.output
     calls = {"n": 0}
     real = train_mod.sample_batch
@@ -158,14 +159,19 @@ def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, m
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_5)
-    CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), "--device", "cpu"])
+    CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), *on])
     assert calls["n"] == 5 and (cut / "checkpoint.pt").is_file()
     assert not (cut / "model").exists()
     monkeypatch.setattr(train_mod, "sample_batch", real)
-    res = CliRunner().invoke(
-        cli, ["train", str(cfg), "--out", str(cut), "--device", "cpu", "--resume"]
-    )
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), *on, "--resume"])
     assert res.exit_code == 0, res.output
+    return cfg, straight, cut
+
+
+def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, monkeypatch) -> None:
+    """Stopped after the step-4 checkpoint of 8 and resumed: the same weights, history and
+    metrics as a run that was never stopped (CPU, bit for bit)."""
+    cfg, straight, cut = _straight_cut_and_resumed(tmp_path, monkeypatch, "cpu")
     a, b = (siamkit.load_model(d / "model").state_dict() for d in (straight, cut))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (straight, cut))
@@ -182,29 +188,7 @@ def test_resume_after_an_interruption_ends_as_the_straight_run(tmp_path: Path, m
 def test_a_resume_on_a_gpu_ends_near_the_straight_run(tmp_path: Path, monkeypatch) -> None:
     """The same cut and resume on CUDA: the batches, pairs and generators are restored, so the
     weights end where the uninterrupted run's end, up to CUDA's unordered sums."""
-    import siamkit.applications.signatures.train as train_mod
-
-    cfg = tmp_path / "sig.yaml"
-    cfg.write_text(TINY.replace("steps: 6", "steps: 8").replace("eval_every: 3", "eval_every: 2"))
-    straight, cut = tmp_path / "straight", tmp_path / "cut"
-    on_gpu = ["--device", "cuda"]
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(straight), *on_gpu])
-    assert res.exit_code == 0, res.output
-    calls = {"n": 0}
-    real = train_mod.sample_batch
-
-    def stop_at_step_5(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_5)
-    CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), *on_gpu])
-    assert calls["n"] == 5 and (cut / "checkpoint.pt").is_file()
-    monkeypatch.setattr(train_mod, "sample_batch", real)
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(cut), *on_gpu, "--resume"])
-    assert res.exit_code == 0, res.output
+    _, straight, cut = _straight_cut_and_resumed(tmp_path, monkeypatch, "cuda")
     a, b = (siamkit.load_model(d / "model").state_dict() for d in (straight, cut))
     assert a.keys() == b.keys()
     for k in a:
