@@ -59,6 +59,26 @@ def test_evaluate_a_folder_prints_class_names_and_no_split(model, folder):
     assert "split" not in out.output
 
 
+@pytest.mark.parametrize(
+    ("data", "extra", "message"),
+    [
+        ("folder", ["--split", "train"], "--split is for --data fashion-mnist"),
+        ("folder", ["--data-dir", "."], "--data-dir is for --data fashion-mnist"),
+        ("digits", ["--split", "train", "--data-dir", "."], "--split and --data-dir are for"),
+    ],
+)
+def test_evaluate_refuses_split_and_data_dir_it_would_ignore(
+    model, folder, tmp_path, data, extra, message
+):
+    """With a folder or digits, evaluate scored the same images whatever --split / --data-dir
+    said (as calibrate did): refused before anything is scored or a report written."""
+    report = tmp_path / "report.html"
+    data = folder if data == "folder" else data
+    out = run(["evaluate", model, "--data", data, "--report", report, *extra], code=2)
+    assert message in out.output
+    assert not report.exists()
+
+
 def test_classes_accept_names(model, folder):
     out = run(["evaluate", model, "--data", folder, "--classes", "bob,dee", "--episodes", "10",
                "--shots", "1", "--json"])  # fmt: skip

@@ -191,6 +191,25 @@ def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
+def refuse_fashion_mnist_options(ctx: click.Context, data: str) -> None:
+    """A usage error for --split / --data-dir given on the command line with ``--data`` a folder
+    or digits (only Fashion-MNIST has splits and files to find): they were ignored."""
+    if data == "fashion-mnist":
+        return
+    given = [
+        f"--{n.replace('_', '-')}"
+        for n in ("split", "data_dir")
+        if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        one = len(given) == 1
+        raise click.UsageError(
+            f"{' and '.join(given)} {'is' if one else 'are'} for --data fashion-mnist "
+            "(digits have no test split; a folder is read as it is): leave "
+            f"{'it' if one else 'them'} out"
+        )
+
+
 @dataclass(frozen=True)
 class EvalData:
     """Images ``(N, C, H, W)``, labels ``(N,)`` (indices into ``names``) and where they came from."""

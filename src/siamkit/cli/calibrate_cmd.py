@@ -22,6 +22,7 @@ from siamkit.cli._inputs import (
     friendly_errors,
     load_eval_data,
     model_image_shape,
+    refuse_fashion_mnist_options,
     text_model_folder,
 )
 
@@ -221,15 +222,7 @@ def calibrate(
         refuse_class_options(click.get_current_context(), ("classes", "split", "data_dir"))
         _calibrate_image_pairs(model, net, data, target, far, max_pairs, dev, as_json)
         return
-    if data != "fashion-mnist":  # a folder, or digits: --split and --data-dir would be ignored
-        given = [f"--{n.replace('_', '-')}" for n in ("split", "data_dir") if _given(ctx, n)]
-        if given:
-            one = len(given) == 1
-            raise click.UsageError(
-                f"{' and '.join(given)} {'is' if one else 'are'} for --data fashion-mnist "
-                "(digits have no test split; a folder is read as it is): leave "
-                f"{'it' if one else 'them'} out"
-            )
+    refuse_fashion_mnist_options(ctx, data)  # a folder, or digits: they would be ignored
     ev = load_eval_data(
         data, meta, class_tokens(classes), split, data_dir, model_image_shape(net, model), "train"
     )

@@ -26,6 +26,7 @@ from siamkit.cli._inputs import (
     metrics_table,
     model_image_shape,
     read_image_files,
+    refuse_fashion_mnist_options,
     write_embeddings,
 )
 from siamkit.cli._registry_help import RegistryHelpCommand
@@ -437,7 +438,8 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
     type=click.Choice(["test", "train"]),
     default="test",
     show_default=True,
-    help="Split of a built-in dataset (not used with a folder).",
+    help="Split of --data fashion-mnist (refused for digits, which have one set of images, and "
+    "for a folder).",
 )
 @click.option(
     "--data-dir", type=click.Path(file_okay=False), help="Folder with the Fashion-MNIST files."
@@ -528,6 +530,7 @@ def evaluate(
     if is_pairs_file(data):  # the 1:1 protocol of a list of pairs: verification only
         refuse_class_options(click.get_current_context())
         return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
+    refuse_fashion_mnist_options(click.get_current_context(), data)  # else they were ignored
     n_ways = None if ways is None else _episode_sizes(ways, "--ways", "N", 2)
     k_shots = _episode_sizes(shots, "--shots", "K", 1)
     shape = model_image_shape(net, model)
