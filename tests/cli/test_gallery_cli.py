@@ -269,6 +269,30 @@ def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):
     assert "different model" in out.output
 
 
+def test_a_tracker_is_named_as_one_with_what_to_give_instead(cli, files, tmp_path):
+    """The built-in tracker was said to "not record the shape of the images it takes: it was
+    saved before it saw any" (as if re-saving it would help); nothing is written."""
+    from siamkit.applications.tracking.pretrained import PRETRAINED_DIR
+
+    db, tracker = tmp_path / "g.db", PRETRAINED_DIR
+    out = run(cli, ["enroll", tracker, "--gallery", db, "--label", "a", files["c0_0"]], code=1)
+    said = out.output
+    assert not db.exists()
+    enroll_four(cli, files, db)
+    before = db.read_bytes()
+    said += run(cli, ["identify", tracker, "--gallery", db, files["c0_0"]], code=1).output
+    args = ["verify", tracker, files["c0_0"], "--gallery", db, "--label", "class-0"]
+    said += run(cli, args, code=1).output
+    said += run(cli, ["verify", tracker, files["c0_0"], files["c1_0"]], code=1).output
+    assert said.count("is a tracker (a SiamFC tracking model, used by `siamkit track`), not an "
+                      "embedding model") == 4  # fmt: skip
+    assert "a gallery needs one, e.g. a model `siamkit train` saved" in said
+    assert said.count(f"a gallery needs one: give the model that enrolled {db}") == 2
+    assert "verify compares embeddings: give an embedding model" in said
+    assert "does not record the shape" not in said
+    assert db.read_bytes() == before
+
+
 def test_help_texts(cli):
     for args in (["enroll"], ["identify"], ["verify"], ["gallery"], ["gallery", "x.db", "remove"]):
         out = run(cli, [*args, "--help"])

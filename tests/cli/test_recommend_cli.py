@@ -61,5 +61,6 @@ def test_recommend_with_a_tracker_names_the_model_it_needs(tmp_path):
     args = ["recommend", str(tracker), "--gallery", str(tmp_path / "shop.db"), "--like", "item-1"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1, res.output
-    assert "is a tracker, which makes no gallery; give the model that enrolled" in res.output
+    assert "is a tracker (a SiamFC tracking model, used by `siamkit track`)" in res.output
+    assert "a gallery needs one: give the model that enrolled" in res.output
     assert "cross_correlation" not in res.output

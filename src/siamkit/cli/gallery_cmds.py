@@ -48,10 +48,32 @@ _IMAGE = click.Path(exists=True, dir_okay=False)
 _friendly = store_errors("gallery")
 
 
-def _load_model(path: str) -> Any:
+def _load_model(path: str, gallery_path: str | None = None) -> Any:
+    """The model at ``path`` for a gallery at ``gallery_path`` (or, without one, a pair to
+    verify); a tracker (SiamFC) is refused in one sentence naming what it is and what to give
+    instead (it was told it "does not record the shape of the images it takes")."""
+    from pathlib import Path
+
     import siamkit
 
-    return siamkit.load_model(path)
+    net = siamkit.load_model(path)
+    if getattr(net, "kind", None) != "siamfc":
+        return net
+    if gallery_path is None:
+        instead = (
+            "verify compares embeddings: give an embedding model, e.g. one `siamkit train` saved"
+        )
+    elif Path(gallery_path).exists():
+        instead = (
+            f"a gallery needs one: give the model that enrolled {gallery_path} (`siamkit gallery "
+            f"{gallery_path} stats` shows its fingerprint)"
+        )
+    else:
+        instead = "a gallery needs one, e.g. a model `siamkit train` saved"
+    raise click.ClickException(
+        f"{path} is a tracker (a SiamFC tracking model, used by `siamkit track`), not an "
+        f"embedding model; {instead}"
+    )
 
 
 def _read_images(model: Any, paths: Sequence[Any], where: str = "this model") -> Any:
@@ -149,7 +171,7 @@ def enroll(
                 param_hint="--metadata",
             )
     groups = group_images(images, label)
-    net = _load_model(model)
+    net = _load_model(model, gallery_path)
     x = _read_images(net, [p for paths in groups.values() for p in paths], model)
     with _open(gallery_path, net, create=True) as gallery:
         done = enroll_groups(gallery, net, groups, x, meta)
@@ -217,7 +239,7 @@ def identify(
     Example:
       siamkit identify out/model --gallery staff.db query.png --k 5 --json
     """
-    net = _load_model(model)
+    net = _load_model(model, gallery_path)
     x = _read_images(net, queries, model)
     with _open(gallery_path, net, threshold=threshold, index=index) as gallery:
         with photos_named(queries):
@@ -280,7 +302,7 @@ def verify(
     """
     if (other is None) == (gallery_path is None) or (gallery_path is None) != (label is None):
         raise click.UsageError("give either a second image, or --gallery and --label")
-    net = _load_model(model)
+    net = _load_model(model, gallery_path)
     if other is not None:
         from siamkit.index import verify_pair
 

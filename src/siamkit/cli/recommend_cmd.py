@@ -11,7 +11,7 @@ import json
 
 import click
 
-from siamkit.cli.gallery_cmds import _friendly
+from siamkit.cli.gallery_cmds import _friendly, _load_model
 
 
 @click.command()
@@ -42,16 +42,10 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
     Example:
       siamkit recommend out/model --gallery shop.db --like item-12 --like item-40 --k 10
     """
-    import siamkit
     from siamkit.index import Gallery
     from siamkit.index.recommend import recommend_like
 
-    net = siamkit.load_model(model)
-    if getattr(net, "kind", None) == "siamfc":  # was "unknown distance 'cross_correlation'"
-        raise click.ClickException(
-            f"{model} is a tracker, which makes no gallery; give the model that enrolled "
-            f"{gallery_path} (`siamkit gallery {gallery_path} stats` shows its fingerprint)"
-        )
+    net = _load_model(model, gallery_path)  # a tracker said "unknown distance 'cross_correlation'"
     with Gallery.open(gallery_path, net, create=False) as gallery:
         matches = recommend_like(gallery, list(likes), k=k)
     docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
