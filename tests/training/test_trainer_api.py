@@ -133,6 +133,8 @@ def test_pk_batches_refuse_labels_that_do_not_match_the_items() -> None:
     with pytest.raises(ValueError, match=r"y \(40, 1\) \(y must be 1-D"):
         PKBatches(x, y[:, None], p=2, k=4)
     with pytest.raises(
-        TypeError, match=r"got ndarray and ndarray; convert them with torch\.as_tensor"
+        TypeError, match=r"^PKBatches takes torch tensors, got ndarray for x; convert it with"
     ):
         PKBatches(x.numpy(), np.arange(40) % 4, p=2, k=4)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got list for y; convert it with torch\.as_tensor"):
+        PKBatches(x, [0, 1] * 20, p=2, k=4)  # type: ignore[arg-type]

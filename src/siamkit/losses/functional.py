@@ -18,7 +18,7 @@ def _mean_or_zero(x: Tensor) -> Tensor:
     return x.mean() if x.numel() > 0 else x.sum() * 0.0
 
 
-def _check_tensors(name: str, **args: object) -> None:
+def check_tensors(name: str, **args: object) -> None:
     """A ``TypeError`` naming the first of ``args`` that is not a torch tensor."""
     for arg, value in args.items():
         if not isinstance(value, Tensor):
@@ -47,7 +47,7 @@ def contrastive_loss(d: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
     >>> contrastive_loss(torch.tensor([0.5, 0.2]), torch.tensor([1, 0]), margin=1.0)
     tensor(0.4450)
     """
-    _check_tensors("contrastive_loss", d=d, same=same)
+    check_tensors("contrastive_loss", d=d, same=same)
     _check_same_length("contrastive_loss", d, same)
     s = same.to(d.dtype)
     return _mean_or_zero(s * d.pow(2) + (1 - s) * F.relu(margin - d).pow(2))
@@ -80,7 +80,7 @@ def triplet_margin_loss(
     >>> triplet_margin_loss(torch.tensor([0.3, 0.1]), torch.tensor([0.4, 0.9]), 0.2, "nonzero")
     tensor(0.1000)
     """
-    _check_tensors("triplet_margin_loss", d_ap=d_ap, d_an=d_an)
+    check_tensors("triplet_margin_loss", d_ap=d_ap, d_an=d_an)
     _check_same_length("triplet_margin_loss", d_ap, d_an)
     hinge = F.relu(d_ap - d_an + margin)
     if check_reduction(reduction) == "nonzero":
@@ -90,7 +90,7 @@ def triplet_margin_loss(
 
 def soft_margin_triplet_loss(d_ap: Tensor, d_an: Tensor) -> Tensor:
     """Soft-margin triplet loss (Hermans et al.): ``mean(softplus(d_ap - d_an))``. ``(T,), (T,)``."""
-    _check_tensors("soft_margin_triplet_loss", d_ap=d_ap, d_an=d_an)
+    check_tensors("soft_margin_triplet_loss", d_ap=d_ap, d_an=d_an)
     _check_same_length("soft_margin_triplet_loss", d_ap, d_an)
     return _mean_or_zero(F.softplus(d_ap - d_an))
 
@@ -101,7 +101,7 @@ def pair_bce_loss(logits: Tensor, same: Tensor, pos_weight: float | None = None)
     ``pos_weight`` re-weights the similar pairs, e.g. ``n_dissimilar / n_similar`` for unbalanced
     pair sets.
     """
-    _check_tensors("pair_bce_loss", logits=logits, same=same)
+    check_tensors("pair_bce_loss", logits=logits, same=same)
     _check_same_length("pair_bce_loss", logits, same)
     if logits.numel() == 0:
         return logits.sum() * 0.0
@@ -144,7 +144,7 @@ def multi_similarity_loss(
     averaged over anchors (pytorch-metric-learning's ``MultiSimilarityLoss``). ``pos_mask`` /
     ``neg_mask`` (``(B, B)`` bool, e.g. mined pairs) restrict the sums; default: every pair.
     """
-    _check_tensors("multi_similarity_loss", sim=sim, labels=labels)
+    check_tensors("multi_similarity_loss", sim=sim, labels=labels)
     if sim.dim() != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] != labels.shape[0]:
         raise ValueError(
             f"sim must be (B, B) with B = len(labels), got {tuple(sim.shape)} and {tuple(labels.shape)}"
@@ -171,7 +171,7 @@ def supcon_loss(
     averaged over those anchors. ``pos_mask`` / ``neg_mask`` (``(B, B)`` bool, e.g. mined pairs)
     restrict both; default: every other item of the batch (pytorch-metric-learning's ``SupConLoss``).
     """
-    _check_tensors("supcon_loss", z=z, labels=labels)
+    check_tensors("supcon_loss", z=z, labels=labels)
     if z.dim() != 2 or z.shape[0] != labels.shape[0]:
         raise ValueError(
             f"z must be (B, D) with B = len(labels), got {tuple(z.shape)} and {tuple(labels.shape)}"
@@ -220,7 +220,7 @@ def circle_loss(
     >>> round(float(circle_loss(z, torch.tensor([0, 0, 1]), m=0.25, gamma=4.0)), 4)
     0.9624
     """
-    _check_tensors("circle_loss", embeddings=embeddings, labels=labels)
+    check_tensors("circle_loss", embeddings=embeddings, labels=labels)
     if embeddings.dim() != 2 or embeddings.shape[0] != labels.shape[0]:
         raise ValueError(
             f"embeddings must be (B, D) with B = len(labels), got {tuple(embeddings.shape)} and "
@@ -245,7 +245,7 @@ def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
 
     Each of the ``2N`` views is classified against the other ``2N - 1`` by cosine similarity / t.
     """
-    _check_tensors("nt_xent_loss", z1=z1, z2=z2)
+    check_tensors("nt_xent_loss", z1=z1, z2=z2)
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(
             f"z1 and z2 must both be (N, D), got {tuple(z1.shape)} and {tuple(z2.shape)}"

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from siamkit.data.samplers import PKSampler
+from siamkit.losses.functional import check_tensors
 from siamkit.training.batches import compact_triplets, epoch_generator, triplet_batches
 from siamkit.training.data import to_float
 from siamkit.types import Triplets
@@ -80,11 +81,7 @@ class PKBatches:
         offline_pool: int | None = None,
         class_power: float | None = None,
     ) -> None:
-        if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-            raise TypeError(
-                f"PKBatches takes torch tensors, got {type(x).__name__} and {type(y).__name__}; "
-                "convert them with torch.as_tensor"
-            )
+        check_tensors("PKBatches", x=x, y=y)
         if y.dim() != 1 or x.dim() < 1 or x.shape[0] != y.shape[0]:
             raise ValueError(
                 f"PKBatches needs one label per item: x is shaped {tuple(x.shape)}, y "
