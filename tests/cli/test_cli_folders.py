@@ -194,7 +194,7 @@ def test_export_int8_reports_the_accuracy_change_and_needs_force(model, tmp_path
     assert "int8.onnx already exist; pass --force" in res.output  # two files: "exist"
     res = run(["export", model, "--out", out_file], code=2)
     assert f"{out_file} already exists; pass --force" in res.output
-    res = run(["export", model, "--out", out_file, "--force"])
+    res = run(["export", model, "--out", out_file, "--overwrite"])  # train's word, the same flag
     assert out_file.stat().st_mtime_ns != stamp
 
 

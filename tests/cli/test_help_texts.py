@@ -167,3 +167,14 @@ def test_every_command_has_an_example() -> None:
         )
     ]
     assert missing == []
+
+
+def test_every_command_that_replaces_with_force_also_takes_overwrite() -> None:
+    """train and demo replace a run with --overwrite; the export commands said --force only, so
+    the word a user learned in train was refused there. Both now name one flag."""
+    with_force = {path for path, cmd, _ in _commands() if "--force" in _options(cmd)}
+    assert {"siamkit export", "siamkit export-tracker", "siamkit text export"} <= with_force
+    for path, cmd, _ in _commands():
+        for p in cmd.params:
+            if "--force" in p.opts:
+                assert "--overwrite" in p.opts and p.name == "force", path

@@ -311,7 +311,13 @@ def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[s
     "default file MODEL/model.g.onnx; with --int8, model.g.int8.onnx, quantised dynamically). "
     "A Siamese model has one tower, f.",
 )
-@click.option("--force", is_flag=True, help="Replace existing .onnx files.")
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    help="Replace existing .onnx files (--overwrite, as in train, is the same).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def export(
     model: str,

@@ -640,7 +640,13 @@ def enroll(
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write.")
 @_MODEL
 @click.option("--int8", is_flag=True, help="Also write a dynamically quantised int8 graph.")
-@click.option("--force", is_flag=True, help="Replace an existing export in --out.")
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    help="Replace an existing export in --out (--overwrite is the same).",
+)
 @friendly_errors
 def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     """Export the text encoder to ONNX with its tokenizer (for the torch-free runtime).
@@ -710,7 +716,13 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     "not): the joined model's threshold is set at their equal-error point and saved, so "
     "--threshold auto and `siamkit serve` work. Use pairs you will not test on.",
 )
-@click.option("--force", is_flag=True, help="Replace an existing folder at --out.")
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    help="Replace an existing folder at --out (--overwrite is the same).",
+)
 @friendly_errors
 def lexical(
     corpus: str,

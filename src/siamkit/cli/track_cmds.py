@@ -350,7 +350,13 @@ def evaluate_tracking(
     type=click.Path(file_okay=False),
     help="Folder for backbone.onnx + tracker.json.",
 )
-@click.option("--force", is_flag=True, help="Replace backbone.onnx and tracker.json in --out.")
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    help="Replace backbone.onnx and tracker.json in --out (--overwrite is the same).",
+)
 @friendly_errors
 def export_tracker(model_path: str | None, out: str, force: bool) -> None:
     """Export a tracker MODEL (default: the built-in one) for ONNX Runtime: `siamkit track --onnx OUT`.
