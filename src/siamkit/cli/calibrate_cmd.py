@@ -307,16 +307,15 @@ def _say_saved(model: str, info: dict[str, Any], described: str, as_json: bool) 
         click.echo("ONNX files exported before still carry the old threshold: export them again")
 
 
-def _fit_and_save(
-    model: str, genuine: Any, impostor: Any, target: str, far: float, where: dict[str, Any]
+def _fit(
+    genuine: Any, impostor: Any, target: str, far: float, where: dict[str, Any]
 ) -> dict[str, Any]:
-    """Fit the threshold on genuine and impostor distances (numpy arrays) and save it in the
-    model folder with ``where`` (what the pairs came from) and the fit's TAR and FAR: the record
-    saved under ``metadata.calibration``."""
+    """Fit the threshold on genuine and impostor distances (numpy arrays): the record saved
+    under ``metadata.calibration``, with ``where`` (what the pairs came from) and the fit's TAR
+    and FAR."""
     import numpy as np
 
     from siamkit.evaluation.threshold import Target, ThresholdCalibrator
-    from siamkit.export.threshold_file import write_threshold
 
     cal = ThresholdCalibrator(cast(Target, target), far=far).fit(genuine, impostor)  # a Choice
     t = float(cal.threshold_)
@@ -327,7 +326,17 @@ def _fit_and_save(
     }  # fmt: skip
     if target == "far":
         info["far_target"] = far
-    write_threshold(model, t, info)
+    return info
+
+
+def _fit_and_save(
+    model: str, genuine: Any, impostor: Any, target: str, far: float, where: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`_fit`, the threshold and its record then saved in the model folder ``model``."""
+    from siamkit.export.threshold_file import write_threshold
+
+    info = _fit(genuine, impostor, target, far, where)
+    write_threshold(model, info["threshold"], info)
     return info
 
 
@@ -379,17 +388,12 @@ def _calibrate_text(
 
     d = np.clip(1.0 - (vectors(a, "query") * vectors(b, "document")).sum(1), 0.0, 2.0)
     genuine, impostor = d[y == 1], d[y == 0]
-    if out is not None:  # the threshold is written only after the pairs are embedded
-        import shutil
-
+    if out is not None:  # one atomic save: no model folder without its threshold, even on kill -9
         from siamkit.export.bundle import save_model
 
-        save_model(net, out, metadata={"task": "text", "pretrained_from": str(model)})
-        try:
-            info = _fit_and_save(out, genuine, impostor, target, far, {"data": data})
-        except BaseException:
-            shutil.rmtree(out, ignore_errors=True)  # no model folder without its threshold
-            raise
+        info = _fit(genuine, impostor, target, far, {"data": data})
+        meta = {"task": "text", "pretrained_from": str(model), "calibration": info}
+        save_model(net, out, threshold=info["threshold"], metadata=meta)
         model = out
     else:
         info = _fit_and_save(model, genuine, impostor, target, far, {"data": data})

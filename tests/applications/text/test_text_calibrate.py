@@ -167,3 +167,33 @@ def test_validate_decides_graded_or_labelled_from_the_targets_unless_told(text_m
     labelled = read_examples(path)
     assert "verification.threshold" in validate(text_model, labelled)
     assert "pearson" in " ".join(validate(text_model, labelled, graded=True))
+
+
+def test_a_calibrated_copy_is_written_once_with_its_threshold(
+    tiny_hf: Path, tmp_path: Path, graded_pairs, monkeypatch
+) -> None:
+    """--out was saved without a threshold, then given one by a second write: a kill -9 between
+    the two left a model folder with no threshold. Now the one atomic save carries it and its
+    record."""
+    from siamkit.export import bundle
+
+    _pairs_csv(tmp_path / "val.csv", graded_pairs)
+    saves: list[float | None] = []
+    real = bundle.save_model
+
+    def save_model(model, path, **kw):  # type: ignore[no-untyped-def]
+        saves.append(kw.get("threshold"))
+        return real(model, path, **kw)
+
+    monkeypatch.setattr(bundle, "save_model", save_model)
+    out = tmp_path / "calibrated"
+    args = ["calibrate", str(tiny_hf), "--data", str(tmp_path / "val.csv"), "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.output)
+    assert saves == [pytest.approx(record["threshold"])]
+    doc = json.loads((out / "siamkit.json").read_text())
+    assert doc["threshold"] == pytest.approx(record["threshold"])
+    calibration = doc["metadata"]["calibration"]
+    assert calibration == {k: v for k, v in record.items() if k != "model"}
+    assert doc["metadata"]["pretrained_from"] == str(tiny_hf)
