@@ -279,3 +279,45 @@ def test_page_without_a_gallery_offers_only_verify_of_two_images(
             assert f"{d['stripes', 'checker']:.4f}" in page.inner_text("#verify-result")
         finally:
             context.close()
+
+
+def test_a_failed_identify_leaves_no_earlier_matches(
+    browser, model_and_distances, images, tmp_path
+):
+    """An identify that fails (a non-image, or no file chosen) shows its error with no list or
+    legend under it: the rows of the earlier query read as the answer to this one."""
+    from siamkit.service import create_app
+
+    net, _ = model_and_distances
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    with serve_in_thread(create_app(net, tmp_path / "gallery.db")) as url:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(url + "/")
+            _enroll(page, "alice", [images["stripes"]])
+
+            def identify(path: Path | None) -> None:
+                page.set_input_files("#identify-file", [] if path is None else str(path))
+                page.click("#identify-submit")
+
+            identify(images["stripes"])
+            page.wait_for_selector("#identify-matches li")
+            assert page.is_visible("#identify-legend")
+            identify(bad)
+            page.wait_for_selector("#identify-result.error")
+            assert "not a readable image" in page.inner_text("#identify-result")
+            assert page.locator("#identify-matches li").count() == 0
+            assert page.is_hidden("#identify-legend")
+
+            identify(images["stripes"])
+            page.wait_for_selector("#identify-result.ok")
+            page.eval_on_selector("#identify-form", "f => { f.noValidate = true; }")
+            identify(None)
+            page.wait_for_selector("#identify-result.error:has-text('Choose an image')")
+            assert page.locator("#identify-matches li").count() == 0
+            assert page.is_hidden("#identify-legend")
+        finally:
+            context.close()

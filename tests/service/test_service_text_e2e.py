@@ -117,7 +117,17 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.click("#identify-submit")
         page.wait_for_selector("#identify-result.error")
         assert "integer" in page.inner_text("#identify-result")
+        # a failed identify leaves no list or legend of the earlier query under its error
+        assert page.locator("#identify-matches li").count() == 0
+        assert page.is_hidden("#identify-legend")
         page.fill("#identify-k", "5")
+        page.click("#identify-submit")
+        page.wait_for_selector("#identify-matches li")
+        page.fill("#identify-text", "")
+        page.click("#identify-submit")
+        page.wait_for_selector("#identify-result.error:has-text('Give a text')")
+        assert page.locator("#identify-matches li").count() == 0
+        assert page.is_hidden("#identify-legend")
 
         a, b = "A man is playing guitar.", "Someone plays a guitar."
         page.fill("#verify-a", a)

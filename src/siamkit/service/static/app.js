@@ -94,13 +94,13 @@ function matchRow(m, rank, threshold) {
 
 async function onIdentify(event) {
   event.preventDefault();
+  clearMatches();
   const file = $("identify-file").files[0];
   if (!file) { show("identify-result", "Choose an image.", "error"); return; }
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("k", $("identify-k").value || "5");
   await busy($("identify-submit"), async () => {
-    $("identify-matches").replaceChildren();
     try {
       const r = await api("POST", "/identify", form);
       if (r.matches.length === 0) {

@@ -75,6 +75,12 @@ function onVerifyMode() {
   $("verify-label-box").hidden = !byLabel();
 }
 
+// Before each identify: no list or legend of an earlier query stays under a new error.
+function clearMatches() {
+  $("identify-matches").replaceChildren();
+  $("identify-legend").hidden = true;
+}
+
 // /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row;
 // thresholdLegend(threshold), optional, words the legend on the page's own scale (the text page's
 // similarities).

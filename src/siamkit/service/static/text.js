@@ -86,11 +86,11 @@ function matchRow(m, rank, threshold) {
 
 async function onIdentify(event) {
   event.preventDefault();
+  clearMatches();
   const text = $("identify-text").value;
   if (!text.trim()) { show("identify-result", "Give a text.", "error"); return; }
   const k = Number($("identify-k").value || "5");  // 2.5 goes to the service, which refuses it, as on the image page
   await busy($("identify-submit"), async () => {
-    $("identify-matches").replaceChildren();
     try {
       const r = await api("POST", "/identify", { text, k });
       if (r.matches.length === 0) {
