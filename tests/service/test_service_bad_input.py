@@ -87,6 +87,9 @@ def enrolled(client):
         ),
         ("/verify", {"label": "y" * 10_000}, _file("file", PNG), 422, ["10,000 characters"]),
         ("/enroll", {"label": "   "}, _file("files", PNG), 422, ["label is empty"]),
+        # a browser folds /gallery/. and /gallery/.. away: the page could never remove them
+        ("/enroll", {"label": ".."}, _file("files", PNG), 422, ["'..' cannot be used"]),
+        ("/enroll", {"label": " . "}, _file("files", PNG), 422, ["'.' cannot be used"]),
         (
             "/enroll",
             {"label": "bad\x00name"},

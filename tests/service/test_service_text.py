@@ -215,6 +215,7 @@ def test_bad_text_requests_get_one_sentence(make_client):
         (c.post("/verify", json={"text_a": "a"}), 422, "text_a and text_b"),
         (c.post("/verify", json={"text_a": "a", "text_b": "b", "label": "x"}), 422, "text_a"),
         (c.post("/enroll", json={"label": " ", "texts": ["a"]}), 422, "label is empty"),
+        (c.post("/enroll", json={"label": "..", "texts": ["a"]}), 422, "'..' cannot be used"),
         (
             c.post(
                 "/enroll", data={"label": "x"}, files=[("files", ("a.png", b"png", "image/png"))]

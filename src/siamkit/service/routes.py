@@ -54,6 +54,20 @@ def check_label(label: str, max_chars: int) -> str:
     return label
 
 
+def check_new_label(label: str, max_chars: int) -> str:
+    """A label to enroll under: as :func:`check_label`, and not ``.`` or ``..``, which a browser
+    (and most HTTP clients) fold away as path steps, so ``DELETE /gallery/{label}`` could never
+    name it: the page's remove would remove nothing, or answer 405."""
+    label = check_label(label, max_chars)
+    if label in (".", ".."):
+        raise RequestError(
+            422,
+            f"The label '{label}' cannot be used: web addresses drop '.' and '..', so it "
+            "could not be removed later; choose another name.",
+        )
+    return label
+
+
 def check_k(k: int, max_k: int) -> None:
     """``/identify``'s ``k``: 1 to ``max_k`` matches (the image and the text endpoint)."""
     if not 1 <= k <= max_k:
@@ -182,7 +196,7 @@ async def enroll(
     """Enroll images under a label (new or existing); no retraining needed. An image the label
     already holds (the same embedding: enrolled before, or sent twice) is skipped and counted
     in `skipped`."""
-    label = check_label(label, engine.limits.max_label_chars)
+    label = check_new_label(label, engine.limits.max_label_chars)
     uploads = await _read(engine, files, "files")
     ids, count, skipped = await engine.on_images(uploads, engine.enroll, label, uploads)
     return EnrollResponse(label=label, item_ids=ids, count=count, skipped=skipped)

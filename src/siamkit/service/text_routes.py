@@ -34,6 +34,7 @@ from siamkit.service.routes import (
     _verify_out,
     check_k,
     check_label,
+    check_new_label,
     gallery_info,
     label_count,
 )
@@ -190,7 +191,7 @@ def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVeri
 async def enroll(engine: Engine, body: TextEnrollRequest) -> EnrollResponse:
     """Enroll texts under a label (new or existing); no retraining needed. A text the label
     already holds (enrolled before, or sent twice) is skipped and counted in `skipped`."""
-    label = check_label(body.label, engine.limits.max_label_chars)
+    label = check_new_label(body.label, engine.limits.max_label_chars)
     texts = check_texts(body.texts, "texts", engine.limits)
     _need_gallery(engine)
     ids, count, skipped = await engine.call(enroll_texts, engine, label, texts)
