@@ -309,3 +309,27 @@ def test_an_unusable_check_data_is_refused_before_anything_is_written(tmp_path, 
     res = _invoke(str(model), "--check-data", "fashion-mnist")
     assert res.exit_code == 2 and "add --int8" in res.output, res.output
     assert not list(model.glob("*.onnx"))
+
+
+TRACKER = (
+    Path(siamkit.__file__).parent / "applications" / "tracking" / "pretrained" / "siamfc-small"
+)
+
+
+@pytest.mark.parametrize("args", [(), ("--int8",)])
+def test_a_tracker_or_dlibs_face_model_is_named_with_what_to_export_instead(tmp_path, args):
+    """A tracker was refused for its 'learned distance' (as if another distance would do), and
+    dlib's face model crashed with an AttributeError (or, with --int8, asked for calibration
+    images for '() inputs'): each is now named, with what to export instead, and nothing written."""
+    res = CliRunner().invoke(export, [str(TRACKER), "--out", str(tmp_path / "t.onnx"), *args])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "is a tracker (SiamFC), not an embedding model: export it with `siamkit " in res.output
+    assert f"export-tracker {TRACKER} --out FOLDER`" in res.output
+    pytest.importorskip("dlib")
+    from siamkit.applications.faces import DlibFaceEncoder
+
+    face = siamkit.save_model(DlibFaceEncoder(), tmp_path / "face")
+    res = CliRunner().invoke(export, [str(face), *args])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "is dlib's face model, which runs in dlib rather than torch" in res.output
+    assert not list(tmp_path.glob("**/*.onnx"))

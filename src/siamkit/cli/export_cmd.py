@@ -114,11 +114,14 @@ def _run(
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | str | None]:
     try:
         from siamkit.export.bundle import read_model_config
-        from siamkit.export.onnx import export_onnx
+        from siamkit.export.onnx import export_onnx, kind_without_export
         from siamkit.export.quantize import quantize_onnx
     except ImportError as err:
         raise click.ClickException(f"{err}; pip install 'siamkit[onnx]'") from None
     doc = read_model_config(model)
+    why = kind_without_export(model, (doc.get("model") or {}).get("kind"))
+    if why is not None:  # before calibration images are looked for
+        raise click.ClickException(why)
     shape = input_shape or _model_input_shape(doc)
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing

@@ -104,11 +104,32 @@ class _EmbedGraph(nn.Module):
         return self.model.embed(x, check=False)
 
 
+def kind_without_export(folder: str | os.PathLike[str], kind: str | None) -> str | None:
+    """Why a model folder of ``kind`` has no ``export_onnx`` graph, in one sentence naming what
+    to do instead; ``None`` for the kinds it exports (a tracker or dlib's face model went on to
+    a misleading "learned distance" refusal or an AttributeError)."""
+    if kind == "siamfc":
+        return (
+            f"{folder} is a tracker (SiamFC), not an embedding model: export it with `siamkit "
+            f"export-tracker {folder} --out FOLDER` (run by `siamkit track --onnx FOLDER`)"
+        )
+    if kind == "dlib_face":
+        return (
+            f"{folder} is dlib's face model, which runs in dlib rather than torch and has no ONNX "
+            "graph: export a face model trained on face chips (`siamkit train "
+            "configs/faces-chips.yaml`) instead"
+        )
+    return None
+
+
 def _source(model: Any) -> tuple[Model, Path | None, str]:
     """``(model, model folder or None, fingerprint)`` from a folder path or a model object."""
     if isinstance(model, (str, os.PathLike)):
         folder = Path(model)
         doc = read_model_config(folder)
+        why = kind_without_export(folder, (doc.get("model") or {}).get("kind"))
+        if why is not None:
+            raise ExportError(why)
         net = load_model(folder)
         return net, folder, str(doc.get("fingerprint") or model_fingerprint(net))
     if not isinstance(model, (SiameseNetwork, HalfTwinNetwork, JoinedEmbedding)):
