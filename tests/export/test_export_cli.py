@@ -333,3 +333,20 @@ def test_a_tracker_or_dlibs_face_model_is_named_with_what_to_export_instead(tmp_
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
     assert "is dlib's face model, which runs in dlib rather than torch" in res.output
     assert not list(tmp_path.glob("**/*.onnx"))
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ((), "--calib-size is for static int8 quantisation (--int8): leave it out, or add --int8"),
+        (("--int8-mode", "dynamic"), "or add --int8 without --int8-mode dynamic"),
+        (("--branch", "g", "--int8"), "--branch g quantises dynamically, with no calibration"),
+    ],
+)
+def test_calib_size_without_static_int8_is_refused_not_ignored(bundle, tmp_path, args, words):
+    """--calib-size was silently ignored by an export without static int8 (fp32 only, dynamic
+    int8, a half-twin's g tower): the user believed they had chosen the calibration size."""
+    out = tmp_path / "m.onnx"
+    res = _invoke(str(bundle), "--out", str(out), "--calib-size", "50", *args)
+    assert res.exit_code == 2 and words in res.output, res.output
+    assert not list(tmp_path.glob("*.onnx"))

@@ -92,6 +92,7 @@ def test_existing_export_is_kept_without_force(exported):
         (["--int8-mode", "static"], "activations quantised per token"),
         (["--int8", "--calib-data", "fashion-mnist"], "--calib-data is for image models"),
         (["--input-shape", "1,28,28"], "--input-shape is for image models"),
+        (["--int8", "--calib-size", "50"], "--calib-size is for image models"),
         (["--opset", "18"], "--opset 18 is for image models"),
     ],
 )

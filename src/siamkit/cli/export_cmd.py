@@ -268,7 +268,11 @@ def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[s
     "models]. The output says which data it calibrated on.",
 )
 @click.option(
-    "--calib-size", default=300, show_default=True, type=click.IntRange(1), help="Images used."
+    "--calib-size",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Calibration images used by static int8.",
 )
 @click.option(
     "--opset",
@@ -363,9 +367,14 @@ def export(
         folder_export = _folder_export(model)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
+    calib_size_given = (
+        click.get_current_context().get_parameter_source("calib_size")
+        is click.core.ParameterSource.COMMANDLINE
+    )  # it was silently ignored without static int8
     if folder_export is not None:
         refused = {
             "--calib-data": calib_data is not None,
+            "--calib-size": calib_size_given,
             "--input-shape": input_shape is not None,
             "--check-data": check_data is not None,
             "--exporter dynamo": exporter == "dynamo",
@@ -398,10 +407,22 @@ def export(
                 "--branch g quantises dynamically (--int8 or --int8-mode dynamic), without "
                 "--calib-data or --check-data: those are images for the f tower"
             )
+        if calib_size_given:
+            raise click.UsageError(
+                "--branch g quantises dynamically, with no calibration images: leave --calib-size "
+                "out"
+            )
         mode = None if mode is None else "dynamic"
         out = out or str(Path(model) / "model.g.onnx")
-    if calib_data is not None and mode != "static":
-        raise click.UsageError("--calib-data is for static int8 quantisation (--int8)")
+    for option, given in (
+        ("--calib-data", calib_data is not None),
+        ("--calib-size", calib_size_given),
+    ):
+        if given and mode != "static":
+            raise click.UsageError(
+                f"{option} is for static int8 quantisation (--int8): leave it out, or add --int8"
+                + (" without --int8-mode dynamic" if mode else "")
+            )
     if check_data is not None and mode is None:
         raise click.UsageError(
             "--check-data measures how much int8 changes accuracy: add --int8, or leave "
