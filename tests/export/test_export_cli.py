@@ -350,3 +350,18 @@ def test_calib_size_without_static_int8_is_refused_not_ignored(bundle, tmp_path,
     res = _invoke(str(bundle), "--out", str(out), "--calib-size", "50", *args)
     assert res.exit_code == 2 and words in res.output, res.output
     assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_input_shape_unlike_the_recorded_one_is_refused(bundle, tmp_path):
+    """--input-shape (for models that record no shape) replaced a recorded one: the ONNX file then
+    took other images than the model (a 28x28 model exported at 32x32 embedded differently from
+    torch, and refused the model's own 28x28 images)."""
+    recorded = tuple(siamkit.load_model(bundle).preprocess.input_shape)
+    other = ",".join(str(s + 4) if i else str(s) for i, s in enumerate(recorded))
+    res = _invoke(str(bundle), "--out", str(tmp_path / "a.onnx"), "--input-shape", other)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert f"the model records its input shape {recorded}" in res.output
+    assert "leave --input-shape (input_shape) out" in res.output and not list(tmp_path.iterdir())
+    same = ",".join(map(str, recorded))
+    res = _invoke(str(bundle), "--out", str(tmp_path / "b.onnx"), "--input-shape", same)
+    assert res.exit_code == 0 and OnnxEmbedder(tmp_path / "b.onnx").input_shape == recorded

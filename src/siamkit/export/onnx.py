@@ -152,7 +152,14 @@ def _preprocess(model: Model, branch: str) -> Preprocess:
 
 def _input_shape(prep: Preprocess, override: Any) -> tuple[int, ...]:
     if override is not None:
-        return tuple(int(s) for s in override)
+        shape = tuple(int(s) for s in override)
+        recorded = None if prep.input_shape is None else tuple(prep.input_shape)
+        if recorded is not None and shape != recorded:  # it replaced the recorded one
+            raise ExportError(
+                f"the model records its input shape {recorded}, and its export takes images of "
+                f"that shape, not {shape}: leave --input-shape (input_shape) out"
+            )
+        return shape
     if prep.input_shape is None:
         raise ExportError(
             "the model does not record its input shape (Preprocess(input_shape=...)), so the ONNX "
