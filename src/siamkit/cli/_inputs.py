@@ -123,18 +123,24 @@ def check_input(net: Any, x: Tensor) -> None:
     net.preprocess.check(first)
 
 
-def parse_classes(text: str | None) -> tuple[int, ...] | None:
-    """``"0,1,2"`` -> ``(0, 1, 2)``; ``None`` stays ``None``."""
+def parse_classes(text: str | None, option: str | None = None) -> tuple[int, ...] | None:
+    """``"0,1,2"`` -> ``(0, 1, 2)``; ``None`` stays ``None``; errors name ``option``."""
     if text is None:
         return None
     try:
         values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
         raise click.BadParameter(
-            f"{text!r} is not a comma-separated list of class numbers"
+            f"{text!r} is not a comma-separated list of class numbers", param_hint=option
         ) from None
     if not values:
-        raise click.BadParameter("give at least one class number, e.g. 0,1,2")
+        raise click.BadParameter("give at least one class number, e.g. 0,1,2", param_hint=option)
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # was refused only after the data loaded, as the config's "train_classes"
+        raise click.BadParameter(
+            f"{text!r} names class {', '.join(map(str, twice))} twice; give each class once",
+            param_hint=option,
+        )
     return values
 
 

@@ -56,6 +56,11 @@ def demo_config(
     from siamkit.training.config import check_config
 
     cfg = load_config(config) if config else demo_recipe()
+    if data_dir is not None and cfg.data.dataset != "fashion-mnist":  # else it was ignored
+        raise click.UsageError(
+            f"--data-dir is for Fashion-MNIST, and {config} trains on {cfg.data.dataset}: "
+            "leave it out (a folder of images is the config's data.root)"
+        )
     data: dict[str, Any] = {"train_classes": train_classes, "limit": limit, "root": data_dir}
     train: dict[str, Any] = {"epochs": epochs, "seed": seed, "device": device}
     ev: dict[str, Any] = (
@@ -73,6 +78,15 @@ def demo_config(
             eval=replace(cfg.eval, **ev),
         )
     )
+
+
+def data_name(cfg: RunConfig) -> str:
+    """What the run trains on, for the report's title: ``Fashion-MNIST``, ``digits``, a folder."""
+    if cfg.data.dataset == "fashion-mnist":
+        return "Fashion-MNIST"
+    if cfg.data.dataset == "image-folder" and cfg.data.root:
+        return f"the folder {cfg.data.root}"
+    return cfg.data.dataset
 
 
 def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
@@ -200,7 +214,7 @@ def demo(
 
     if not progress:  # also the final evaluation's steps, not only the epochs' bars
         set_enabled(False)
-    classes = parse_classes(train_classes)
+    classes = parse_classes(train_classes, "--train-classes")
     cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config, cohort)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     t0 = time.perf_counter()
@@ -209,7 +223,7 @@ def demo(
         Path(out),
         progress=progress,
         episodes=episodes,
-        title="siamkit demo: Fashion-MNIST, unseen classes",
+        title=f"siamkit demo: {data_name(cfg)}, unseen classes",
         log=log,
     )
     if result is None:

@@ -536,7 +536,13 @@ def evaluate(
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if len(ev.chosen) < 2:
-        raise ValueError("evaluate needs at least two classes")
+        one = ", ".join(ev.names[c] for c in ev.chosen)
+        raise ValueError(
+            f"--classes names one class ({one}); evaluate compares two or more: name them"
+            if classes
+            else f"{ev.source} gives one class ({one}); evaluate compares two or more: name "
+            "them with --classes, or give a folder with a sub-folder per class"
+        )
     check_input(net, ev.x)
     protocol = EvalConfig(shots=k_shots, ways=n_ways)
     check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
@@ -562,6 +568,13 @@ def evaluate(
         return
     click.echo(ev.describe())
     click.echo(metrics_table(headline_rows(metrics), metrics["verification"]))
+    n_classes = metrics["data"]["n_classes"]
+    over = [n for n in n_ways or () if n > n_classes]
+    if over:  # --help promises the table says so
+        click.echo(
+            f"--ways {','.join(map(str, over))}: only {n_classes} classes are evaluated, so "
+            f"{'it' if len(over) == 1 else 'they'} ran as {n_classes}-way"
+        )
     if "calibration" in metrics:
         cal = metrics["calibration"]
         click.echo(

@@ -86,14 +86,19 @@ def check_protocol(
     >>> check_protocol(EvalConfig(shots=(1, 5)), torch.arange(4).repeat(4))
     Traceback (most recent call last):
     ...
-    ValueError: 4-way 5-shot evaluation cannot be met: it needs 4 test classes with at least 6 images each (5 shots + 1 query), but the 4 test classes have at most 4 images; lower eval.shots (at most 3 at 4-way), eval.ways, or give the classes more images
+    ValueError: 4-way 5-shot evaluation cannot be met: it needs 4 test classes with at least 6 images each (5 shots + 1 query), but the 4 test classes have at most 4 images; lower eval.shots (at most 3 at 4-way) or give the classes more images
     """
     counts = torch.bincount(y)
     counts = counts[counts > 0].sort(descending=True).values
     n_classes = int(counts.numel())
     if n_classes < 2:
+        fix = (
+            "leave two or more classes out of data.train_classes (the rest are the test classes)"
+            if what == "test"
+            else "give two or more classes"
+        )
         raise ValueError(
-            f"the {what} set holds {n_classes} class(es); N-way evaluation needs at least 2"
+            f"the {what} set holds {n_classes} class(es); N-way evaluation needs at least 2: {fix}"
         )
     for n in resolved_ways(protocol, n_classes):
         for k in protocol.shots:
@@ -105,12 +110,17 @@ def check_protocol(
                 if have == 0
                 else f"only {have} of the {n_classes} {what} classes have that many"
             )
+            # offer only what helps: fewer shots (n classes of best_k + 1 images), fewer ways
+            # (the classes that do have k + 1 images), more images
             best_k = int(counts[n - 1]) - 1  # the most shots n classes allow with one query
-            shots = f"{keys[0]} (at most {best_k} at {n}-way)" if best_k >= 1 else keys[0]
+            fixes = [f"lower {keys[0]} (at most {best_k} at {n}-way)"] if best_k >= 1 else []
+            if have >= 2:
+                fixes.append(f"lower {keys[1]} (at most {have} at {k}-shot)")
+            last = "give the classes more images"
+            todo = last if not fixes else f"{', '.join(fixes)}{',' * (len(fixes) > 1)} or {last}"
             raise ValueError(
                 f"{n}-way {k}-shot evaluation cannot be met: it needs {n} {what} classes with at "
-                f"least {k + 1} images each ({k} shots + 1 query), but {held}; lower {shots}, "
-                f"{keys[1]}, or give the classes more images"
+                f"least {k + 1} images each ({k} shots + 1 query), but {held}; {todo}"
             )
 
 

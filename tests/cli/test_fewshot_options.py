@@ -1,0 +1,98 @@
+"""A new user's N-way K-shot and demo options: what the table, the errors and the report say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+from siamkit.experiment import check_protocol
+from siamkit.training import EvalConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = str(ROOT / "configs" / "digits-tiny.yaml")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    args = ["demo", "--config", TINY, "--out", str(out), "--epochs", "1", "--episodes", "10"]
+    res = CliRunner().invoke(cli, [*args, "--no-progress", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_demo_report_is_titled_by_the_data_it_ran_on(demo_dir: Path) -> None:
+    """A digits --config's report was titled 'siamkit demo: Fashion-MNIST, unseen classes'."""
+    page = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert "<title>siamkit demo: digits, unseen classes</title>" in page
+    assert "Fashion-MNIST" not in page
+
+
+def test_ways_above_the_classes_are_said_under_the_table(demo_dir: Path) -> None:
+    """--help says an N above the classes runs as all of them "and the table says so": it did
+    not say so (a 4-way row, no word about the 10 asked for)."""
+    model = str(demo_dir / "model")
+    args = ["evaluate", model, "--data", "digits", "--ways", "3,10", "--shots", "1"]
+    res = CliRunner().invoke(cli, [*args, "--episodes", "5", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert "3-way 1-shot" in res.output and "4-way 1-shot" in res.output
+    assert "--ways 10: only 4 classes are evaluated, so it ran as 4-way" in res.output
+
+
+def test_one_class_to_evaluate_names_the_fix(demo_dir: Path) -> None:
+    """'evaluate needs at least two classes' said nothing of what to change."""
+    model = str(demo_dir / "model")
+    res = CliRunner().invoke(cli, ["evaluate", model, "--data", "digits", "--classes", "6"])
+    assert res.exit_code == 1 and "--classes names one class (6)" in res.output
+    assert "name them" in res.output
+
+
+def test_demo_refuses_data_dir_with_a_config_of_other_data(tmp_path: Path) -> None:
+    """--data-dir (the Fashion-MNIST files) with a digits --config was silently ignored."""
+    out = tmp_path / "out"
+    args = ["demo", "--config", TINY, "--out", str(out), "--data-dir", str(tmp_path)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and "--data-dir is for Fashion-MNIST" in res.output
+    assert "trains on digits" in res.output and not out.exists()
+
+
+def test_demo_names_a_train_class_given_twice_before_loading(tmp_path: Path) -> None:
+    """'0,0,1,2' was refused only after the data loaded, as 'train_classes contains duplicates'."""
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        cli, ["demo", "--config", TINY, "--out", str(out), "--train-classes", "0,0,1,2"]
+    )
+    assert res.exit_code == 2 and "--train-classes" in res.output
+    assert "names class 0 twice; give each class once" in res.output and not out.exists()
+
+
+def _refusal(shots: tuple[int, ...], ways: int, counts: list[int]) -> str:
+    y = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
+    with pytest.raises(ValueError) as err:
+        check_protocol(EvalConfig(shots=shots, ways=ways), y, "evaluation", ("--shots", "--ways"))
+    return str(err.value)
+
+
+def test_impossible_few_shot_offers_only_what_helps() -> None:
+    """One image a class was told 'lower --shots, --ways' (neither helps: 1 shot + 1 query is
+    the least); 4 classes of 4 images at 5-shot were told to lower --ways too."""
+    said = _refusal((1,), 4, [1, 1, 1, 1])
+    assert said.endswith("; give the classes more images") and "lower" not in said
+    said = _refusal((5,), 4, [4, 4, 4, 4])
+    assert said.endswith("; lower --shots (at most 3 at 4-way) or give the classes more images")
+    said = _refusal((5,), 3, [6, 6, 3])
+    assert said.endswith(
+        "lower --shots (at most 2 at 3-way), lower --ways (at most 2 at 5-shot), or give the "
+        "classes more images"
+    )
+    said = _refusal((1,), 4, [5, 5, 1, 1])  # fewer ways helps, fewer shots cannot
+    assert said.endswith("; lower --ways (at most 2 at 1-shot) or give the classes more images")
+
+
+def test_a_test_set_of_one_class_names_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"leave two or more classes out of data\.train_classes"):
+        check_protocol(EvalConfig(), torch.zeros(10, dtype=torch.long))
