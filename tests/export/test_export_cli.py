@@ -365,3 +365,17 @@ def test_input_shape_unlike_the_recorded_one_is_refused(bundle, tmp_path):
     same = ",".join(map(str, recorded))
     res = _invoke(str(bundle), "--out", str(tmp_path / "b.onnx"), "--input-shape", same)
     assert res.exit_code == 0 and OnnxEmbedder(tmp_path / "b.onnx").input_shape == recorded
+
+
+def test_an_out_inside_the_model_folder_says_it_was_recorded(tmp_path, bundle):
+    """An --out inside MODEL (the default name given explicitly, another name there) is recorded
+    in MODEL/onnx.json like the default, but only the default said so."""
+    model = Path(shutil.copytree(bundle, tmp_path / "model"))
+    for f in model.glob("*.onnx"):
+        f.unlink()
+    res = _invoke(str(model), "--out", str(model / "edge.onnx"))
+    assert res.exit_code == 0, res.output
+    assert f"Recorded in {model / 'onnx.json'}" in res.output
+    assert "edge.onnx" in json.loads((model / "onnx.json").read_text())["exports"]
+    res = _invoke(str(model), "--out", str(tmp_path / "elsewhere.onnx"))
+    assert res.exit_code == 0 and "Recorded in" not in res.output

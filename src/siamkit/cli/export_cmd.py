@@ -437,8 +437,9 @@ def export(
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
     _print(rows, check, fmt, as_json)
-    if out is None and not as_json:
-        click.echo(f"Recorded in {Path(rows[0]['path']).parent / 'onnx.json'}")
+    folder = Path(rows[0]["path"]).parent  # export_onnx records files written into MODEL
+    if folder.resolve() == Path(model).resolve() and not as_json:  # with --out there too
+        click.echo(f"Recorded in {folder / 'onnx.json'}")
 
 
 def _print(
