@@ -124,6 +124,7 @@ def test_enroll_identify_verify_and_manage(cli, files, tmp_path):
     ]
     stats = json.loads(run(cli, ["gallery", db, "stats", "--json"]).output)
     assert stats["num_items"] == 3 and stats["num_labels"] == 2 and stats["embedding_dim"] == 16
+    assert stats["model_path"] == str(Path(files["model"]).resolve())  # enroll records it
     # opened without a model the gallery has no threshold; "threshold None" read as uncalibrated
     assert "threshold" not in stats
     assert "threshold" not in run(cli, ["gallery", db, "stats"]).output

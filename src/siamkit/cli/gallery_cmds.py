@@ -175,6 +175,7 @@ def enroll(
     x = _read_images(net, [p for paths in groups.values() for p in paths], model)
     with _open(gallery_path, net, create=True) as gallery:
         done = enroll_groups(gallery, net, groups, x, meta)
+        gallery.remember_model_path(model)  # `siamkit gallery PATH stats` names it
         total = len(gallery)
     ids = done.ids
     skipped = sum(len(v) for v in done.skipped.values())

@@ -609,6 +609,8 @@ def enroll(
         if gallery is None:  # (its folder too, if missing)
             gallery = stack.enter_context(Gallery.open(gallery_path, model, create=True))
         done = enroll_documents(gallery, gallery_path, docs, emb.vectors)
+        if model_path is not None:  # `siamkit gallery PATH stats` names it (None: the default)
+            gallery.remember_model_path(model_path)
         total = len(gallery)
     enrolled = sum(len(v) for v in done.ids.values())
     doc = {

@@ -293,3 +293,15 @@ def test_dedup_on_a_gpu_finds_the_cpus_groups(tmp_path) -> None:
             [m["id"] for m in json.loads(line)["members"]] for line in out.read_text().splitlines()
         ]
     assert groups["cuda"] == groups["cpu"] and groups["cpu"]
+
+
+def test_enroll_records_the_model_folder_that_gallery_stats_names(tiny_hf, tmp_path) -> None:
+    # `siamkit gallery PATH stats` showed an empty model_path for every gallery but signatures'
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "a cat"}\n{"id": "b", "text": "a dog"}\n')
+    db = tmp_path / "g.db"
+    args = ["text", "enroll", str(corpus), "--gallery", str(db), "--model", str(tiny_hf)]
+    res = CliRunner().invoke(cli, [*args, "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["gallery", str(db), "stats", "--json"])
+    assert json.loads(res.output)["model_path"] == str(tiny_hf.resolve()), res.output
