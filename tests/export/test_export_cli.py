@@ -379,3 +379,22 @@ def test_an_out_inside_the_model_folder_says_it_was_recorded(tmp_path, bundle):
     assert "edge.onnx" in json.loads((model / "onnx.json").read_text())["exports"]
     res = _invoke(str(model), "--out", str(tmp_path / "elsewhere.onnx"))
     assert res.exit_code == 0 and "Recorded in" not in res.output
+
+
+def test_ctrl_c_in_the_int8_check_keeps_the_complete_export(bundle, tmp_path, monkeypatch):
+    """Ctrl-C in the accuracy check, after both files were written, said "run it again", which
+    is then refused without --force: the export now ends with its files and says the check was
+    not measured."""
+    import siamkit.cli._int8_check as int8_check
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(int8_check, "int8_accuracy_change", interrupted)
+    res = CliRunner().invoke(
+        cli, ["export", str(bundle), "--int8", "--out", str(tmp_path / "m.onnx"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    check = json.loads(res.output)["int8_check"]
+    assert check.startswith("accuracy change not measured: interrupted (Ctrl-C)"), check
+    assert len(list(tmp_path.glob("*.onnx"))) == 2

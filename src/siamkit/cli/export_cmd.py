@@ -231,6 +231,11 @@ def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[s
         return int8_accuracy_change(fp32, q, images)
     except ValueError as err:  # the files are written: say why they were not checked
         return f"accuracy change not measured: {err}"
+    except KeyboardInterrupt:  # "run it again" would be refused: the files are complete
+        return (
+            "accuracy change not measured: interrupted (Ctrl-C); the files are complete (export "
+            "again with --force to check them)"
+        )
 
 
 @click.command("export")
