@@ -477,6 +477,25 @@ def test_evaluate_names_the_kind_of_a_model_it_cannot_take() -> None:
 
 
 @pytest.mark.parametrize("command", ["calibrate", "evaluate", "embed"])
+def test_dlibs_face_model_is_refused_with_the_face_commands_to_use(
+    tmp_path: Path, command: str
+) -> None:
+    """embed (evaluate, calibrate) said "... is a DlibFaceEncoder; embed takes Siamese image
+    models ..." without naming what to use for faces: `siamkit face` is named."""
+    pytest.importorskip("dlib")
+    from siamkit.applications.faces import DlibFaceEncoder
+
+    model = siamkit.save_model(DlibFaceEncoder(), tmp_path / "face")
+    out = ["--out", str(tmp_path / "z.npy")] if command == "embed" else []
+    res = CliRunner().invoke(cli, [command, str(model), "--data", "digits", *out])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert f"{model} is dlib's face model, which {command} does not take" in res.output
+    assert "`siamkit face enroll`, `face verify` or `face identify` with --model" in res.output
+    assert ("siamkit face evaluate --model" in res.output) == (command != "embed")
+    assert not (tmp_path / "z.npy").exists()
+
+
+@pytest.mark.parametrize("command", ["calibrate", "evaluate", "embed"])
 def test_a_half_twin_model_is_refused_by_the_command_given_it(tmp_path: Path, command: str) -> None:
     """calibrate refused a half-twin model saying "evaluate and embed take Siamese image models"."""
     from siamkit.models import HalfTwinNetwork, Preprocess

@@ -743,6 +743,14 @@ def _other_kind(net: object, command: str) -> str:
             f"is a tracker, which {command} does not take; evaluate it with `siamkit "
             "evaluate-tracking MODEL`"
         )
+    if getattr(net, "kind", None) == "dlib_face":
+        score = (
+            "; score it with `siamkit face evaluate --model MODEL`" if command != "embed" else ""
+        )
+        return (
+            f"is dlib's face model, which {command} does not take; for faces use `siamkit face "
+            f"enroll`, `face verify` or `face identify` with --model MODEL{score}"
+        )
     return (
         f"is a {type(net).__name__}; {command} takes Siamese image models whose twins share one "
         "encoder"
