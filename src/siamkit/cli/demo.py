@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from siamkit.training import RunConfig
 
 DEFAULT_TRAIN_CLASSES = (0, 1, 2, 3, 4, 5)
+COMMAND = "siamkit demo"
+"""The ``run.command`` a demo records in its ``metrics.json``: the mark of a folder it may replace."""
 
 
 def peer_best(dataset: str, train_classes: tuple[int, ...]) -> dict[str, float]:
@@ -77,6 +79,43 @@ def demo_config(
             train=replace(cfg.train, **{k: v for k, v in train.items() if v is not None}),
             eval=replace(cfg.eval, **ev),
         )
+    )
+
+
+def made_by_demo(out: Path) -> bool:
+    """Whether ``out/metrics.json`` records that ``siamkit demo`` made the run in ``out``."""
+    try:
+        run = json.loads((out / "metrics.json").read_text(encoding="utf-8")).get("run")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(run, dict) and run.get("command") == COMMAND
+
+
+def refuse_other_folder(out: Path) -> None:
+    """Refuse, before anything is written, an ``out`` that holds anything but an earlier demo's
+    outputs: a run another command made (train, tune, an SSL or text run), a demo folder with
+    other files in it, or unrelated files would be replaced or mixed with the demo's. A run
+    with no record of its command (metrics.json's ``run.command``) is not taken for a demo."""
+    from siamkit.cli.train_cmds import RUN_OUTPUTS
+
+    if not out.is_dir():
+        return
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return
+    demo_run = made_by_demo(out)
+    if demo_run and set(names) <= set(RUN_OUTPUTS):
+        return  # an earlier demo's folder: `make demo` runs again into it
+    other = [n for n in names if n not in RUN_OUTPUTS] if demo_run else names
+    shown = ", ".join(other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
+    what = (
+        f"a run that siamkit demo did not make ({shown})"
+        if not demo_run and set(names) & set(RUN_OUTPUTS)
+        else f"files that siamkit demo did not write ({shown})"
+    )
+    raise click.UsageError(
+        f"--out {out} already holds {what}, which the demo would replace or mix with its own: "
+        f"choose another --out, or remove {out} first"
     )
 
 
@@ -208,6 +247,8 @@ def demo(
     classification, verification (ROC AUC, EER, TAR@FAR) and retrieval (P@1, MAP@R) on classes
     it never saw, calibrates a verification threshold on held-out pairs, and writes
     OUT/report.html, OUT/metrics.json and OUT/model/ (load it with siamkit.load_model).
+    Running it again into the same OUT replaces the earlier demo; an OUT holding anything else
+    (a `siamkit train` run, other files) is refused.
     """
     from siamkit.experiment import run_experiment
     from siamkit.progress import set_enabled
@@ -215,6 +256,7 @@ def demo(
     if not progress:  # also the final evaluation's steps, not only the epochs' bars
         set_enabled(False)
     classes = parse_classes(train_classes, "--train-classes")
+    refuse_other_folder(Path(out))
     cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config, cohort)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     t0 = time.perf_counter()
@@ -225,6 +267,7 @@ def demo(
         episodes=episodes,
         title=f"siamkit demo: {data_name(cfg)}, unseen classes",
         log=log,
+        command=COMMAND,
     )
     if result is None:
         return

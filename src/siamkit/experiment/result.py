@@ -70,6 +70,8 @@ class RunResult:
     model_dir: Path
     report_path: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    command: str | None = None
+    """What made the run (``"siamkit demo"``), recorded in ``metrics.json``'s ``run`` section."""
 
     @property
     def metrics_path(self) -> Path:
@@ -77,7 +79,7 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` document: the evaluation's keys, then ``score_norm``,
-        ``ablation``, ``calibration`` and ``run`` where they apply."""
+        ``ablation``, ``calibration`` and ``run`` (with ``command`` when recorded) where they apply."""
         doc = self.evaluation.to_dict()
         if self.score_norm is not None:
             doc["score_norm"] = asdict(self.score_norm)
@@ -93,4 +95,6 @@ class RunResult:
             "train_seconds": round(self.timings.train_seconds, 1),
             "eval_seconds": round(self.timings.eval_seconds, 1),
         }
+        if self.command is not None:
+            doc["run"]["command"] = self.command
         return doc

@@ -78,6 +78,7 @@ def run_experiment(
     episodes: int | None = None,
     title: str = "siamkit training run",
     log: Callable[[str], None] = print,
+    command: str | None = None,
 ) -> RunResult | None:
     """Train as ``cfg`` says, save the model, calibrate, evaluate on the test classes and report.
 
@@ -89,6 +90,8 @@ def run_experiment(
         episodes: few-shot episodes of the evaluation (default ``cfg.eval.episodes``).
         title: the report's title.
         log: receives progress lines.
+        command: what made the run (``"siamkit demo"``), recorded as ``run.command`` in
+            ``metrics.json`` (``siamkit demo`` replaces only a folder its own earlier run wrote).
 
     Returns:
         The :class:`RunResult`, or ``None`` on ranks other than 0 of a distributed run (they
@@ -137,7 +140,7 @@ def run_experiment(
         return None
     history, train_s = fitted.history, fitted.seconds
     teardown_distributed()
-    return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log)
+    return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log, command)
 
 
 def _processes_line(world: int, batches: Any, offline: bool) -> str:
@@ -163,6 +166,7 @@ def evaluate_run(
     episodes: int | None = None,
     title: str = "siamkit training run",
     log: Callable[[str], None] = print,
+    command: str | None = None,
 ) -> RunResult:
     """After training: save, calibrate on validation, save again, evaluate, write the outputs.
 
@@ -214,7 +218,7 @@ def evaluate_run(
         result = RunResult(
             cfg, history, report, calibration, norm, ablations,
             Timings(train_s, time.perf_counter() - t0), cfg.data.dataset,
-            tuple(data.train_classes), tuple(data.test_classes), out, model_dir,
+            tuple(data.train_classes), tuple(data.test_classes), out, model_dir, command=command,
         )  # fmt: skip
         atomic_write(out / "metrics.json", json.dumps(result.to_dict(), indent=2))
         t1 = time.perf_counter()
