@@ -104,6 +104,18 @@ def test_image_only_options_are_refused_for_text(saved, tmp_path, args, words):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["t.onnx", "T.ONNX"])
+def test_an_out_ending_in_onnx_is_refused_for_a_text_model(saved, tmp_path, name):
+    """A text model exports a folder: --out t.onnx made a folder named t.onnx."""
+    _, bundle = saved
+    out = tmp_path / "edge" / name
+    res = CliRunner().invoke(cli, ["export", str(bundle), "--out", str(out)])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert f"{out} ends in .onnx, but a text model exports a folder" in res.output
+    assert f"give --out a folder, e.g. {out.with_suffix('')}" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_parity_check_writes_nothing(saved, tmp_path, monkeypatch):
     from siamkit.applications.text import onnx
 

@@ -377,6 +377,12 @@ def export(
         is click.core.ParameterSource.COMMANDLINE
     )  # it was silently ignored without static int8
     if folder_export is not None:
+        if out is not None and Path(out).suffix.lower() == ".onnx":  # made a folder named t.onnx
+            raise click.BadParameter(
+                f"{out} ends in .onnx, but a text model exports a folder (graphs and tokenizer): "
+                f"give --out a folder, e.g. {Path(out).with_suffix('')}",
+                param_hint="'--out'",
+            )
         refused = {
             "--calib-data": calib_data is not None,
             "--calib-size": calib_size_given,
