@@ -398,3 +398,19 @@ def test_ctrl_c_in_the_int8_check_keeps_the_complete_export(bundle, tmp_path, mo
     check = json.loads(res.output)["int8_check"]
     assert check.startswith("accuracy change not measured: interrupted (Ctrl-C)"), check
     assert len(list(tmp_path.glob("*.onnx"))) == 2
+
+
+def test_an_export_failing_in_torch_removes_the_folders_it_made(bundle, tmp_path, monkeypatch):
+    """An export failing inside torch.onnx.export left behind the empty --out folders it had
+    created; those are removed, and a folder that was there already is kept."""
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("an operator torch cannot export")
+
+    monkeypatch.setattr(torch.onnx, "export", fails)
+    (tmp_path / "kept").mkdir()
+    out = tmp_path / "kept" / "new" / "sub" / "m.onnx"
+    res = CliRunner().invoke(cli, ["export", str(bundle), "--int8", "--out", str(out)])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "RuntimeError: an operator torch cannot export" in res.output
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [Path("kept")]

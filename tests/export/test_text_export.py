@@ -116,6 +116,20 @@ def test_an_out_ending_in_onnx_is_refused_for_a_text_model(saved, tmp_path, name
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_export_failing_in_torch_removes_the_folders_it_made(saved, tmp_path, monkeypatch):
+    """A text export failing inside torch.onnx.export left the empty parents of --out behind."""
+    import torch
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("an operator torch cannot export")
+
+    monkeypatch.setattr(torch.onnx, "export", fails)
+    _, bundle = saved
+    res = CliRunner().invoke(cli, ["export", str(bundle), "--out", str(tmp_path / "a" / "b")])
+    assert res.exit_code == 1, res.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_parity_check_writes_nothing(saved, tmp_path, monkeypatch):
     from siamkit.applications.text import onnx
 

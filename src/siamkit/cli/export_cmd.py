@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +153,28 @@ def _run(
         return rows, "accuracy change not measured for --branch g: compare its embeddings yourself"
     assert check_images is not None  # loaded above for the f tower
     return rows, _int8_check(check_images, str(fp32.path), str(q.path))
+
+
+@contextmanager
+def _removing_new_folders(folder: Path) -> Iterator[None]:
+    """On any error, remove the folders of ``folder``'s path that did not exist before and are
+    still empty, deepest first: a failed export leaves the file system as it was."""
+    new = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        new.append(path)
+    try:
+        yield
+    except BaseException:
+        for path in new:
+            try:
+                path.rmdir()
+            except FileNotFoundError:  # never made (a text export moves its folder in last)
+                continue
+            except OSError:  # written into: not the export's own, or not empty
+                break
+        raise
 
 
 def _folder_export(model: str) -> Any:
@@ -393,9 +417,10 @@ def export(
             "--branch g": branch == "g",
         }
         try:
-            rows = _run_folder(
-                model, out, int8_mode or ("dynamic" if int8 else None), refused, force
-            )
+            with _removing_new_folders(Path(out) if out else Path(model) / "onnx"):
+                rows = _run_folder(
+                    model, out, int8_mode or ("dynamic" if int8 else None), refused, force
+                )
         except (ValueError, TypeError, ImportError) as err:
             raise click.ClickException(str(err).strip() or type(err).__name__) from None
         _print(rows, None, fmt, as_json)
@@ -441,10 +466,11 @@ def export(
         )
     try:
         shape = _parse_shape(input_shape)
-        rows, check = _run(
-            model, out, opset, exporter, mode, calib_data, calib_size, shape, force, check_data,
-            branch,
-        )  # fmt: skip
+        with _removing_new_folders(Path(out).parent if out else Path(model)):
+            rows, check = _run(
+                model, out, opset, exporter, mode, calib_data, calib_size, shape, force,
+                check_data, branch,
+            )  # fmt: skip
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
     _print(rows, check, fmt, as_json)
