@@ -117,7 +117,8 @@ def test_an_out_ending_in_onnx_is_refused_for_a_text_model(saved, tmp_path, name
 
 
 def test_an_export_failing_in_torch_removes_the_folders_it_made(saved, tmp_path, monkeypatch):
-    """A text export failing inside torch.onnx.export left the empty parents of --out behind."""
+    """A text export failing inside torch.onnx.export left the empty parents of --out behind,
+    after torch's traceback."""
     import torch
 
     def fails(*args, **kwargs):
@@ -128,6 +129,12 @@ def test_an_export_failing_in_torch_removes_the_folders_it_made(saved, tmp_path,
     res = CliRunner().invoke(cli, ["export", str(bundle), "--out", str(tmp_path / "a" / "b")])
     assert res.exit_code == 1, res.output
     assert list(tmp_path.iterdir()) == []
+    # and the error is one line, not torch's traceback
+    assert res.output.strip() == (
+        "Error: torch.onnx.export could not export this text model's encoder (opset 17): "
+        "RuntimeError: an operator torch cannot export; run it with PyTorch instead (--runtime "
+        "torch)"
+    )
 
 
 def test_a_failed_parity_check_writes_nothing(saved, tmp_path, monkeypatch):

@@ -73,13 +73,19 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
         "attention_mask": {0: "n", 1: "l"},
         "embedding": {0: "n"},
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Graph().eval(), (ids, torch.ones_like(ids)), str(out / ONNX_NAME),
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes=axes, opset_version=17, dynamo=False,
-        )  # fmt: skip
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Graph().eval(), (ids, torch.ones_like(ids)), str(out / ONNX_NAME),
+                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
+    except Exception as err:  # the exporter raises many unrelated types: a traceback reached users
+        raise ValueError(
+            f"torch.onnx.export could not export this text model's encoder (opset 17): "
+            f"{type(err).__name__}: {err}; run it with PyTorch instead (--runtime torch)"
+        ) from err
     if int8:
         quantize_int8(out / ONNX_NAME, out / INT8_NAME)
     enc.tokenizer.save_pretrained(str(out / "tokenizer"))
