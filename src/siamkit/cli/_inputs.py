@@ -154,6 +154,12 @@ def class_tokens(text: str | None) -> tuple[str, ...] | None:
     return tokens
 
 
+def class_label(index: int, name: str) -> str:
+    """``"6 shirt"`` for a named class, ``"6"`` for a class whose name is its number (digits):
+    listed once, not ``"6 6"``."""
+    return str(index) if name == str(index) else f"{index} {name}"
+
+
 def resolve_classes(tokens: Sequence[str], names: Sequence[str], option: str) -> tuple[int, ...]:
     """Class indices of ``tokens``: each a class name of ``names`` or an index into it."""
     out: list[int] = []
@@ -163,14 +169,14 @@ def resolve_classes(tokens: Sequence[str], names: Sequence[str], option: str) ->
         elif t.isdigit() and int(t) < len(names):
             out.append(int(t))
         else:
-            listed = ", ".join(f"{i} {n}" for i, n in enumerate(names))
+            listed = ", ".join(class_label(i, n) for i, n in enumerate(names))
             raise ValueError(f"{option} {t!r} is not one of the classes here: {listed}")
     seen: dict[int, str] = {}
     for t, c in zip(tokens, out):
         if c in seen:  # "6,6,7" or "0,shirt" silently ran a smaller N-way evaluation
+            shown = str(c) if names[c] == str(c) else f"{c} ({names[c]})"
             raise ValueError(
-                f"{option} names class {c} ({names[c]}) twice ({seen[c]!r} and {t!r}); "
-                "give each class once"
+                f"{option} names class {shown} twice ({seen[c]!r} and {t!r}); give each class once"
             )
         seen[c] = t
     return tuple(out)

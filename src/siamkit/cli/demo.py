@@ -63,6 +63,12 @@ def demo_config(
             f"--data-dir is for Fashion-MNIST, and {config} trains on {cfg.data.dataset}: "
             "leave it out (a folder of images is the config's data.root)"
         )
+    if cohort == "unlabeled" and cfg.data.dataset != "fashion-mnist" and not cfg.eval.cohort_root:
+        raise click.UsageError(  # else named as eval.cohort, which the user did not set
+            f"--cohort unlabeled needs unlabeled images of the test classes that are not test "
+            f"images; {cfg.data.dataset!r} has none (Fashion-MNIST has: its train split): use "
+            "--cohort train, or give a folder of such images as the config's eval.cohort_root"
+        )
     data: dict[str, Any] = {"train_classes": train_classes, "limit": limit, "root": data_dir}
     train: dict[str, Any] = {"epochs": epochs, "seed": seed, "device": device}
     ev: dict[str, Any] = (
@@ -252,6 +258,7 @@ def demo(
     """
     from siamkit.experiment import run_experiment
     from siamkit.progress import set_enabled
+    from siamkit.training.data import UnknownTrainClasses
 
     if not progress:  # also the final evaluation's steps, not only the epochs' bars
         set_enabled(False)
@@ -260,15 +267,23 @@ def demo(
     cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config, cohort)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     t0 = time.perf_counter()
-    result = run_experiment(
-        cfg,
-        Path(out),
-        progress=progress,
-        episodes=episodes,
-        title=f"siamkit demo: {data_name(cfg)}, unseen classes",
-        log=log,
-        command=COMMAND,
-    )
+    try:
+        result = run_experiment(
+            cfg,
+            Path(out),
+            progress=progress,
+            episodes=episodes,
+            title=f"siamkit demo: {data_name(cfg)}, unseen classes",
+            log=log,
+            command=COMMAND,
+        )
+    except UnknownTrainClasses as err:  # it suggests --set, which demo does not have
+        where = "--train-classes" if classes is not None else f"{config}'s data.train_classes"
+        raise ValueError(
+            f"unknown train class(es) {err.unknown} in {where}: {err.dataset} has classes "
+            f"{err.classes}; give --train-classes the ids to train on (the others become the "
+            "unseen test classes), e.g. --train-classes 0,1,2"
+        ) from None
     if result is None:
         return
     metrics = result.to_dict()

@@ -232,7 +232,10 @@ def render_report_html(
         caption = "Loss and validation metrics per epoch, each on its own axis"
         sections.append(("training", "Training curves", _figure_html(fig, caption, "fig-training")))
     metrics_json = html.escape(json.dumps(report.to_dict(), indent=2))
-    raw = f"<details><summary>metrics.json</summary><pre>{metrics_json}</pre></details>"
+    # the evaluation's metrics alone: a run's metrics.json adds its calibration, run and more
+    raw = (
+        f"<details><summary>evaluation metrics (JSON)</summary><pre>{metrics_json}</pre></details>"
+    )
     if config is not None:
         raw = f"<pre>{html.escape(config_text(rs.prune_config(config)))}</pre>" + raw
     sections.append(("config", "Configuration", raw))

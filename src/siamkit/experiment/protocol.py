@@ -98,7 +98,8 @@ def check_protocol(
             else "give two or more classes"
         )
         raise ValueError(
-            f"the {what} set holds {n_classes} class(es); N-way evaluation needs at least 2: {fix}"
+            f"the {what} set holds {_count(n_classes, 'class', 'classes')}; N-way evaluation "
+            f"needs at least 2: {fix}"
         )
     for n in resolved_ways(protocol, n_classes):
         for k in protocol.shots:
@@ -106,7 +107,7 @@ def check_protocol(
             if have >= n:
                 continue
             held = (
-                f"the {n_classes} {what} classes have at most {int(counts[0])} images"
+                f"the {n_classes} {what} classes have at most {_count(int(counts[0]), 'image')}"
                 if have == 0
                 else f"only {have} of the {n_classes} {what} classes have that many"
             )
@@ -120,8 +121,13 @@ def check_protocol(
             todo = last if not fixes else f"{', '.join(fixes)}{',' * (len(fixes) > 1)} or {last}"
             raise ValueError(
                 f"{n}-way {k}-shot evaluation cannot be met: it needs {n} {what} classes with at "
-                f"least {k + 1} images each ({k} shots + 1 query), but {held}; {todo}"
+                f"least {k + 1} images each ({_count(k, 'shot')} + 1 query), but {held}; {todo}"
             )
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 shot"``, ``"5 shots"``: ``n`` and ``word`` in the number it takes."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def protocol_settings(protocol: EvalConfig, y: Tensor) -> tuple[list[tuple[int, int]], int]:

@@ -105,6 +105,21 @@ def _load_source(
     return tuple(DATA_SOURCES.build(name, **params))  # type: ignore[return-value]
 
 
+class UnknownTrainClasses(ValueError):
+    """``data.train_classes`` lists ids the data lacks: ``unknown``, the ``dataset`` and its
+    ``classes`` (listed) let a command that sets them otherwise (``demo --train-classes``) name
+    its own option."""
+
+    def __init__(self, unknown: list[int], dataset: str, classes: str) -> None:
+        self.unknown, self.dataset, self.classes = unknown, dataset, classes
+        super().__init__(
+            f"Unknown train class(es) {unknown} in data.train_classes: {dataset} has classes "
+            f"{classes}. Set data.train_classes to the ids to train on (the others become the "
+            "unseen test classes), e.g. --set 'data.train_classes=[0, 1, 2]', or to a count of "
+            "classes to draw, e.g. --set data.train_classes=3"
+        )
+
+
 def _check_class_ids(
     chosen: tuple[int, ...] | list[int], names: tuple[str, ...], dataset: str
 ) -> None:
@@ -113,14 +128,10 @@ def _check_class_ids(
     unknown = sorted({int(c) for c in chosen} - set(range(len(names))))
     if not unknown:
         return
-    shown = ", ".join(f"{i} = {n}" for i, n in enumerate(names[:12]))
+    # a class named by its number (digits) is listed once: "0, 1", not "0 = 0, 1 = 1"
+    shown = ", ".join(str(i) if n == str(i) else f"{i} = {n}" for i, n in enumerate(names[:12]))
     more = f", ... ({len(names)} in all)" if len(names) > 12 else ""
-    raise ValueError(
-        f"Unknown train class(es) {unknown} in data.train_classes: {dataset} has classes "
-        f"{shown}{more}. Set data.train_classes to the ids to train on (the others become the "
-        "unseen test classes), e.g. --set 'data.train_classes=[0, 1, 2]', or to a count of "
-        "classes to draw, e.g. --set data.train_classes=3"
-    )
+    raise UnknownTrainClasses(unknown, dataset, shown + more)
 
 
 def load_run_data(cfg: DataConfig) -> RunData:
@@ -158,7 +169,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
     else:
         keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
     xtr, ytr, xva, yva = x[keep], y[keep], x[held], y[held]
-    _check_split_sizes(cfg, ytr, yva)
+    _check_split_sizes(cfg, ytr, yva, y)
     if cfg.labels_per_class is not None:
         from siamkit.training.init_from import labels_per_class_subset
 
@@ -200,14 +211,22 @@ def _drawn_classes(n: int, n_classes: int) -> tuple[int, ...]:
     return tuple(seeded_sample(n_classes, n, SPLIT_SEED).tolist())
 
 
-def _check_split_sizes(cfg: DataConfig, ytr: Tensor, yva: Tensor) -> None:
+def _check_split_sizes(cfg: DataConfig, ytr: Tensor, yva: Tensor, y: Tensor) -> None:
     """Refuse, before any training, a split whose training part cannot fill a P×K batch (no
-    class with 2 images) or whose validation part has no same-class pair to validate on."""
+    class with 2 images) or whose validation part has no same-class pair to validate on. ``y``:
+    the training classes' labels before validation was held out of them."""
     if ytr.numel() == 0 or int(torch.bincount(ytr).max()) < 2:
+        # holding fewer images out for validation helps only when some class has 2 to keep
+        # (not with one image a class, nor with whole classes held out by data.val_classes)
+        helps = cfg.val_classes is None and y.numel() > 0 and int(torch.bincount(y).max()) >= 2
+        fix = (
+            "lower data.val_fraction or give more images per class"
+            if helps
+            else "give the training classes 2 or more images each"
+        )
         raise ValueError(
             f"the training split of data.train_classes has no class with 2 images "
-            f"({ytr.numel()} images): P×K batches need same-class pairs; "
-            "lower data.val_fraction or give more images per class"
+            f"({ytr.numel()} images): P×K batches need same-class pairs; {fix}"
         )
     if yva.numel() and int(torch.bincount(yva).max()) < 2:
         key = (
