@@ -100,6 +100,7 @@ def test_serve_loads_the_model_and_passes_the_options(model_dir, tmp_path, calls
     assert engine.model.threshold == 0.25
     assert THREADS_SET == [1]  # torch threads per call, default 1
     assert not _key_required(app)
+    assert engine.model_name == model_dir  # /info and the page name the model as given
 
 
 def test_public_host_needs_a_key(model_dir, tmp_path, calls):

@@ -204,6 +204,13 @@ def test_info_reports_model_and_limits(client, model):
     assert body["limits"]["max_k"] == 100
 
 
+def test_info_names_the_model_served(client_factory):
+    """The page showed the threshold but never which model it serves: /info names it."""
+    assert client_factory().get("/info").json()["model"]["name"] is None
+    named = client_factory(model_name="runs/shoes/model").get("/info").json()
+    assert named["model"]["name"] == "runs/shoes/model"
+
+
 def test_gallery_of_another_model_is_refused(tmp_path, model):
     from _service_helpers import make_model
 

@@ -263,13 +263,16 @@ def test_page_without_a_gallery_offers_only_verify_of_two_images(
     from siamkit.service import create_app
 
     net, d = model_and_distances
-    with serve_in_thread(create_app(net, None)) as url:
+    name = "runs/<b>shoes</b>/model"  # shown as text: the page named no model, now names it
+    with serve_in_thread(create_app(net, None, model_name=name)) as url:
         context = browser.new_context()
         try:
             page = context.new_page()
             page.set_default_timeout(20_000)
             page.goto(url + "/")
             page.wait_for_selector("#model-info:has-text('euclidean')")
+            assert page.inner_text("#model-info").startswith(f"Model {name}: 16-value embeddings")
+            assert page.locator("#model-info b").count() == 0
             for card in ("#enroll-card", "#identify-card", "#gallery-card", "#verify-mode"):
                 assert page.is_hidden(card), card
             page.set_input_files("#verify-a", str(images["stripes"]))

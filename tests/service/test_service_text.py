@@ -41,9 +41,14 @@ def make_client(tmp_path: Path, text_model: Any) -> Iterator[Callable[..., Any]]
 
     clients: list[Any] = []
 
-    def make(gallery: Any = "g.db", model: Any = None, **limits: int) -> Any:
+    def make(
+        gallery: Any = "g.db", model: Any = None, model_name: str | None = None, **limits: int
+    ) -> Any:
         path = None if gallery is None else tmp_path / gallery
-        app = create_app(model or text_model, path, api_key=API_KEY, limits=ServiceLimits(**limits))
+        app = create_app(
+            model or text_model, path, api_key=API_KEY, limits=ServiceLimits(**limits),
+            model_name=model_name,
+        )  # fmt: skip
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         client.headers["X-API-Key"] = API_KEY
@@ -259,6 +264,9 @@ def test_info_page_and_openapi_say_text(make_client, text_model):
     assert info["model"]["embedding_dim"] == text_model.embedding_dim
     assert "default" in info["model"]["threshold_source"]
     assert info["limits"]["max_text_chars"] == 50_000
+    assert info["model"]["name"] is None  # unnamed; siamkit serve names it (the page shows it)
+    named = make_client(model_name="runs/tickets/model").get("/info").json()["model"]
+    assert named["name"] == "runs/tickets/model"
     page = c.get("/")
     assert page.status_code == 200 and "<textarea" in page.text and "text.js" in page.text
     assert c.get("/static/text.js").status_code == 200

@@ -31,7 +31,10 @@ def text_model() -> Any:
 def server_url(tmp_path_factory: pytest.TempPathFactory, text_model: Any) -> Iterator[str]:
     from siamkit.service import create_app
 
-    app = create_app(text_model, tmp_path_factory.mktemp("g") / "tickets.db", api_key=API_KEY)
+    app = create_app(
+        text_model, tmp_path_factory.mktemp("g") / "tickets.db", api_key=API_KEY,
+        model_name="runs/<i>tickets</i>/model",
+    )  # fmt: skip
     with serve_in_thread(app) as url:
         yield url
 
@@ -71,6 +74,9 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.dispatch_event("#api-key", "change")
         page.wait_for_selector("#model-info:has-text('Text model')")
         assert f"{1 - PASSAGE_THRESHOLD:.4f}" in page.inner_text("#model-info")
+        # the model served, by name, as text (not markup)
+        assert page.inner_text("#model-info").startswith("Text model runs/<i>tickets</i>/model: ")
+        assert page.locator("#model-info i").count() == 0
         assert page.locator("input[type=file]").count() == 0  # text boxes, no uploads
 
         for label, text in (("printer", PRINTER), ("vpn", VPN)):

@@ -179,7 +179,7 @@ def serve(
         net = load_for_serving(model, runtime, threads)
         if dev is not None and dev.type != "cpu":
             net = _to_device(net, dev, device)
-        app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind)
+        app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind, model)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err)) from None
     what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"

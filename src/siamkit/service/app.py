@@ -120,6 +120,7 @@ def create_app(
     limits: ServiceLimits | None = None,
     index: str = "exact",
     body_timeout: float = 30.0,
+    model_name: str | None = None,
 ) -> FastAPI:
     """Build the service for ``model`` and the gallery file ``gallery_path``.
 
@@ -133,6 +134,8 @@ def create_app(
         limits: request limits (:class:`ServiceLimits`).
         index: the gallery's search index kind (``"exact"``, ``"faiss-hnsw"``, ...).
         body_timeout: seconds a request body may stall before it is answered 408.
+        model_name: the model's name in ``/info`` and on the page (``siamkit serve`` passes the
+            model folder as given); None shows none.
 
     Example:
         >>> from fastapi.testclient import TestClient
@@ -143,7 +146,9 @@ def create_app(
     check_api_key(api_key)
     limits = limits or ServiceLimits()
     text_routes, threshold = _text_service(model)
-    engine = ServiceEngine(model, gallery_path, limits, index=index, threshold=threshold)
+    engine = ServiceEngine(
+        model, gallery_path, limits, index=index, threshold=threshold, model_name=model_name
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -139,6 +139,8 @@ class ServiceEngine:
         index: the gallery's search index kind.
         threshold: the decision threshold on the distance; default ``model.threshold`` (a text
             model without one: its default, as :class:`~siamkit.index.Gallery` reads it).
+        model_name: what ``/info`` calls the model (``siamkit serve`` passes MODEL as given);
+            None when unnamed.
 
     Example:
         >>> engine = ServiceEngine(model, "staff.db")  # doctest: +SKIP
@@ -153,9 +155,11 @@ class ServiceEngine:
         limits: ServiceLimits | None = None,
         index: str = "exact",
         threshold: float | None = None,
+        model_name: str | None = None,
     ) -> None:
         self.limits = limits or ServiceLimits()
         self.model = model
+        self.model_name = model_name
         self.input_kind: str = getattr(model, "input_kind", "image")
         # a text model takes strings (siamkit.service.text_routes): it has no image size
         self.input_shape: tuple[int, int, int] = (

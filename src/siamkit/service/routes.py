@@ -337,6 +337,7 @@ async def info(engine: Engine) -> InfoResponse:
     """The model (with what its embedding is made of), the gallery and the request limits."""
     stats = await engine.call(engine.stats)
     model = ModelInfo(
+        name=engine.model_name,
         embedding_dim=engine.embedding_dim,
         embedding_parts=[EmbeddingPart(**p) for p in engine.embedding_parts],
         distance=engine.distance_name,

@@ -24,6 +24,10 @@ class EmbeddingPart(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    name: str | None = Field(
+        default=None,
+        description="The model served: its folder as given to `siamkit serve`; null if unnamed.",
+    )
     embedding_dim: int
     embedding_parts: list[EmbeddingPart] = Field(
         description="What the embedding is made of, e.g. 64 learned + 240 HOG appearance values."

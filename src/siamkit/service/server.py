@@ -126,6 +126,7 @@ def serve(
     limits: ServiceLimits | None = None,
     index: str = "exact",
     log_level: str = "info",
+    model_name: str | None = None,
 ) -> None:
     """Serve ``model`` (and the gallery, if any) at ``http://host:port/`` until interrupted.
 
@@ -140,7 +141,7 @@ def serve(
     Example:
         >>> serve(siamkit.load_model("out/model"), "staff.db")  # doctest: +SKIP
     """
-    app, sock = prepare(model, gallery_path, host, port, api_key, limits, index)
+    app, sock = prepare(model, gallery_path, host, port, api_key, limits, index, model_name)
     log.info("Serving on %s", url_of(host, sock))
     build_server(app, log_level).run(sockets=[sock])
 
@@ -159,6 +160,7 @@ def prepare(
     api_key: str | None = None,
     limits: ServiceLimits | None = None,
     index: str = "exact",
+    model_name: str | None = None,
 ) -> tuple[Any, socket.socket]:
     """Check the key, bind the port, then build the app; undo both if anything fails."""
     check_api_key(api_key)
@@ -168,7 +170,9 @@ def prepare(
     sock = bind_socket(host, port)
     new_files = new_gallery_files(gallery_path)
     try:
-        app = create_app(model, gallery_path, api_key=api_key, limits=limits, index=index)
+        app = create_app(
+            model, gallery_path, api_key=api_key, limits=limits, index=index, model_name=model_name
+        )
     except BaseException:
         sock.close()
         for file in new_files:

@@ -323,6 +323,7 @@ async def info(engine: Engine) -> TextInfoResponse:
     stats = await engine.call(engine.stats)
     _, source = text_threshold(engine.model)
     model = TextModelInfo(
+        name=engine.model_name,
         embedding_dim=engine.embedding_dim,
         distance=engine.distance_name,
         threshold=engine.threshold,

@@ -96,6 +96,10 @@ class TextLabelItemsResponse(BaseModel):
 
 class TextModelInfo(BaseModel):
     input_kind: str = Field(default="text", description="What the model takes: text.")
+    name: str | None = Field(
+        default=None,
+        description="The model served: its folder as given to `siamkit serve`; null if unnamed.",
+    )
     embedding_dim: int
     distance: str
     threshold: float | None = Field(description="Decision threshold on the distance.")

@@ -146,7 +146,8 @@ function describeModel(m) {
   const parts = m.embedding_parts || [];
   const sizes = parts.length > 1
     ? " (" + parts.map((p) => p.dim + " " + p.name).join(" + ") + ")" : "";
-  $("model-info").textContent = m.embedding_dim + "-value embeddings" + sizes + ", " + m.distance +
+  $("model-info").textContent = (m.name ? "Model " + m.name + ": " : "") +
+    m.embedding_dim + "-value embeddings" + sizes + ", " + m.distance +
     " distance, threshold " + fmt(m.threshold) + (m.photos_at_own_size
       ? ", photos searched for faces at their own size"
       : ", images resized to " + m.input_shape.slice(1).join("\u00d7") + " (" +

@@ -133,7 +133,8 @@ async function showLabel(label) {
 function describeModel(m) {
   const threshold = m.threshold === null ? "no threshold"
     : "same at similarity \u2265 " + fmt(1 - m.threshold) + " (" + m.threshold_source + ")";
-  $("model-info").textContent = "Text model: " + m.embedding_dim + "-value embeddings, " +
+  $("model-info").textContent = "Text model" + (m.name ? " " + m.name : "") + ": " +
+    m.embedding_dim + "-value embeddings, " +
     m.distance + " distance, " + threshold + "; windows of " + m.window_tokens + " tokens.";
 }
 
