@@ -91,5 +91,39 @@ def test_demo_refuses_a_metrics_json_of_another_command(demo_dir: Path, tmp_path
     doc = json.loads((out / "metrics.json").read_text())
     del doc["run"]["command"]
     (out / "metrics.json").write_text(json.dumps(doc))
+    report = (out / "report.html").read_text()
+    (out / "report.html").write_text(report.replace("<title>siamkit demo:", "<title>siamkit train"))
     res = _demo(out)
     assert res.exit_code == 2 and "a run that siamkit demo did not make" in res.output
+
+
+def test_a_demo_from_before_the_record_is_known_by_its_report(demo_dir: Path, tmp_path) -> None:
+    """Demo folders written before metrics.json recorded run.command (every `make demo` user's):
+    the report's title says siamkit demo, so the next demo replaces them as before."""
+    out = tmp_path / "out"
+    shutil.copytree(demo_dir, out)
+    doc = json.loads((out / "metrics.json").read_text())
+    del doc["run"]["command"]
+    (out / "metrics.json").write_text(json.dumps(doc))
+    res = _demo(out)
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "metrics.json").read_text())["run"]["command"] == "siamkit demo"
+
+
+def test_a_demo_stopped_before_its_metrics_runs_again(demo_dir: Path, tmp_path) -> None:
+    """`make demo`, Ctrl-C, `make demo`: the stopped run left config.yaml and checkpoint.pt (and
+    a temporary file if killed mid-write) but no metrics.json. The same demo runs again; a
+    demo with other settings does not take it for its own."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("config.yaml", "checkpoint.pt"):
+        shutil.copy(demo_dir / name, out / name)
+    (out / ".metrics.json.x1y2").write_text("{")
+    before = _files(out)
+    other = ["demo", "--config", TINY, "--out", str(out), "--epochs", "2", "--episodes", "10"]
+    res = CliRunner().invoke(cli, [*other, "--no-progress", "--device", "cpu"])
+    assert res.exit_code == 2 and "a run that siamkit demo did not make" in res.output
+    assert _files(out) == before
+    res = _demo(out)
+    assert res.exit_code == 0, res.output
+    assert (out / "metrics.json").is_file()

@@ -88,20 +88,44 @@ def demo_config(
     )
 
 
-def made_by_demo(out: Path) -> bool:
-    """Whether ``out/metrics.json`` records that ``siamkit demo`` made the run in ``out``."""
+def made_by_demo(out: Path, cfg: RunConfig | None = None) -> bool:
+    """Whether the run in ``out`` is an earlier demo's: its ``metrics.json`` records
+    ``siamkit demo`` (``run.command``); or, from before that record, its report is titled
+    "siamkit demo"; or, stopped before its ``metrics.json``, it holds this demo's ``cfg`` as
+    its ``config.yaml`` (a ``make demo`` interrupted and run again)."""
     try:
         run = json.loads((out / "metrics.json").read_text(encoding="utf-8")).get("run")
+    except FileNotFoundError:
+        return cfg is not None and _same_config(out / "config.yaml", cfg)
     except (OSError, ValueError, AttributeError):
         return False
-    return isinstance(run, dict) and run.get("command") == COMMAND
+    if isinstance(run, dict) and "command" in run:
+        return run["command"] == COMMAND
+    try:  # written before demos recorded their command
+        with open(out / "report.html", encoding="utf-8") as f:
+            return "<title>siamkit demo:" in f.read(4096)
+    except OSError:
+        return False
 
 
-def refuse_other_folder(out: Path) -> None:
+def _same_config(path: Path, cfg: RunConfig) -> bool:
+    import yaml
+
+    from siamkit.training.config_io import config_to_dict
+
+    try:
+        written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return bool(written == yaml.safe_load(yaml.safe_dump(config_to_dict(cfg), sort_keys=False)))
+
+
+def refuse_other_folder(out: Path, cfg: RunConfig | None = None) -> None:
     """Refuse, before anything is written, an ``out`` that holds anything but an earlier demo's
-    outputs: a run another command made (train, tune, an SSL or text run), a demo folder with
-    other files in it, or unrelated files would be replaced or mixed with the demo's. A run
-    with no record of its command (metrics.json's ``run.command``) is not taken for a demo."""
+    outputs (:func:`made_by_demo`; ``cfg``: the demo about to run): a run another command made
+    (train, tune, an SSL or text run), a demo folder with other files in it, or unrelated files
+    would be replaced or mixed with the demo's. The temporary files of a demo killed mid-write
+    (``.metrics.json.*`` ...) count as its own."""
     from siamkit.cli.train_cmds import RUN_OUTPUTS
 
     if not out.is_dir():
@@ -109,10 +133,14 @@ def refuse_other_folder(out: Path) -> None:
     names = sorted(p.name for p in out.iterdir())
     if not names:
         return
-    demo_run = made_by_demo(out)
-    if demo_run and set(names) <= set(RUN_OUTPUTS):
+    demo_run = made_by_demo(out, cfg)
+
+    def own(name: str) -> bool:
+        return name in RUN_OUTPUTS or any(name.startswith(f".{o}.") for o in RUN_OUTPUTS)
+
+    if demo_run and all(own(n) for n in names):
         return  # an earlier demo's folder: `make demo` runs again into it
-    other = [n for n in names if n not in RUN_OUTPUTS] if demo_run else names
+    other = [n for n in names if not own(n)] if demo_run else names
     shown = ", ".join(other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
     what = (
         f"a run that siamkit demo did not make ({shown})"
@@ -263,8 +291,8 @@ def demo(
     if not progress:  # also the final evaluation's steps, not only the epochs' bars
         set_enabled(False)
     classes = parse_classes(train_classes, "--train-classes")
-    refuse_other_folder(Path(out))
     cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config, cohort)
+    refuse_other_folder(Path(out), cfg)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     t0 = time.perf_counter()
     try:
