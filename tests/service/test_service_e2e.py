@@ -324,3 +324,56 @@ def test_a_failed_identify_leaves_no_earlier_matches(
             assert page.is_hidden("#identify-legend")
         finally:
             context.close()
+
+
+def test_a_gallery_change_clears_the_answers_it_made_stale(
+    browser, model_and_distances, images, tmp_path
+):
+    """A verify against a label stayed on screen after the label was removed, and the last
+    enroll message after any removal: a change of the gallery clears the identify answer, a
+    verify against the changed label and (a removal) the enroll message; a verify of two images
+    stays."""
+    from siamkit.service import create_app
+
+    net, _ = model_and_distances
+    with serve_in_thread(create_app(net, tmp_path / "gallery.db")) as url:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.on("dialog", lambda dialog: dialog.accept())
+            page.goto(url + "/")
+            _enroll(page, "alice", [images["stripes"]])
+            _enroll(page, "bob", [images["checker"]])
+            page.check("#verify-mode-label")
+            page.set_input_files("#verify-a", str(images["checker"]))
+            page.select_option("#verify-label", "bob")
+            page.click("#verify-submit")
+            page.wait_for_selector("#verify-result.ok:has-text('bob')")
+            page.set_input_files("#identify-file", str(images["stripes"]))
+            page.click("#identify-submit")
+            page.wait_for_selector("#identify-matches li >> nth=1")
+
+            def remove(label: str, left: str) -> None:
+                page.locator("#gallery-list li", has_text=label).locator(
+                    "button", has_text="remove"
+                ).click()
+                page.wait_for_selector(f"#gallery-count:has-text('{left}')")
+
+            remove("alice", "1 label(s), 1 image(s)")
+            assert page.inner_text("#enroll-result") == ""  # it told of enrolling bob
+            assert page.inner_text("#identify-result") == ""  # alice was the answer
+            assert page.locator("#identify-matches li").count() == 0
+            assert page.is_hidden("#identify-legend")
+            assert page.inner_text("#verify-result").startswith("Same as \u201cbob\u201d")
+            remove("bob", "0 label(s), 0 image(s)")
+            assert page.inner_text("#verify-result") == ""
+
+            page.check("#verify-mode-image")
+            page.set_input_files("#verify-b", str(images["stripes"]))
+            page.click("#verify-submit")
+            page.wait_for_selector("#verify-result.bad")
+            _enroll(page, "carol", [images["disc"]])
+            assert page.inner_text("#verify-result").startswith("Different")
+        finally:
+            context.close()

@@ -183,12 +183,16 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         assert confirms == ["Remove \u201cvpn\u201d and all its texts?"]
         assert [i["label"] for i in _gallery_labels(server_url)] == ["printer"]
         assert page.is_visible("#label-texts")  # vpn's removal leaves printer's texts listed
+        # a removal clears the last enroll message; the verify against printer stays
+        assert page.inner_text("#enroll-result") == ""
+        assert "printer" in page.inner_text("#verify-result")
         # removing the label whose texts are listed closes the list (it showed removed texts)
         page.locator("#gallery-list li", has_text="printer").locator(
             "button", has_text="remove"
         ).click()
         page.wait_for_selector("#gallery-empty:not([hidden])")
         assert page.is_hidden("#label-texts")
+        assert page.inner_text("#verify-result") == ""  # it was against printer
         page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -36,6 +36,7 @@ async function onEnroll(event) {
         ? " Skipped " + r.skipped + " image(s) the label already has (the same image)." : "";
       show("enroll-result", "Enrolled " + r.item_ids.length + " image(s) as \u201c" + r.label +
         "\u201d (" + r.count + " in total)." + skipped, "ok");
+      if (r.item_ids.length > 0) galleryChanged(r.label, false);
       $("enroll-form").reset();
       $("enroll-previews").replaceChildren();
       await refresh();
@@ -56,6 +57,7 @@ function verdictText(r) {
 
 async function onVerify(event) {
   event.preventDefault();
+  startVerify();
   const a = $("verify-a").files[0];
   const form = new FormData();
   if (byLabel()) {

@@ -81,6 +81,25 @@ function clearMatches() {
   $("identify-legend").hidden = true;
 }
 
+// Before each verify: the label it is against ("" for two images or texts), so that its answer
+// is cleared when that label changes (galleryChanged).
+function startVerify() {
+  $("verify-result").dataset.label = byLabel() ? $("verify-label").value : "";
+}
+
+// After label was enrolled into or removed, answers given on the gallery before are stale: the
+// identify answer goes (any label may now rank differently), and so does a verify against this
+// label (one of two images or texts stays); a removal also clears the last enroll message.
+function galleryChanged(label, removed) {
+  clearMatches();
+  show("identify-result", "");
+  if ($("verify-result").dataset.label === label) {
+    show("verify-result", "");
+    $("verify-result").dataset.label = "";
+  }
+  if (removed) show("enroll-result", "");
+}
+
 // /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row;
 // thresholdLegend(threshold), optional, words the legend on the page's own scale (the text page's
 // similarities).
@@ -105,6 +124,7 @@ function galleryButtons(label, units, showLabel) {
     if (!window.confirm("Remove \u201c" + label + "\u201d and all its " + units + "?")) return;
     try {
       await api("DELETE", "/gallery/" + encodeURIComponent(label));
+      galleryChanged(label, true);
       // the removed label's items, if listed, are gone: close the list (page.labelPanelId)
       const panel = $(currentPage.labelPanelId);
       if (panel.dataset.label === label) panel.hidden = true;

@@ -33,6 +33,7 @@ async function onEnroll(event) {
         ? "The text is already enrolled as \u201c" + r.label + "\u201d: not added again ("
         : "Enrolled the text as \u201c" + r.label + "\u201d (";
       show("enroll-result", done + r.count + " text(s) in total).", "ok");
+      if (r.item_ids.length > 0) galleryChanged(r.label, false);
       $("enroll-form").reset();
       await refresh();
     } catch (err) { show("enroll-result", err.message, "error"); }
@@ -42,6 +43,7 @@ async function onEnroll(event) {
 // ---------------------------------------------------------------- verify
 async function onVerify(event) {
   event.preventDefault();
+  startVerify();
   const a = $("verify-a").value;
   let body;
   if (byLabel()) {
