@@ -16,13 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "digits-tiny.yaml")
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    args = ["demo", "--config", TINY, "--out", str(out), "--epochs", "1", "--episodes", "10"]
-    res = CliRunner().invoke(cli, [*args, "--no-progress", "--device", "cpu"])
-    assert res.exit_code == 0, res.output
-    return out
+@pytest.fixture
+def demo_dir(tiny_demo_dir: Path) -> Path:
+    return tiny_demo_dir
 
 
 def test_demo_report_is_titled_by_the_data_it_ran_on(demo_dir: Path) -> None:
