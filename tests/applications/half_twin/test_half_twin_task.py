@@ -48,6 +48,8 @@ def test_train_builds_a_half_twin_that_matches_across_kinds(tmp_path):
     assert metrics["val_p_at_1"] >= 0.9
     assert metrics["val_p_at_1"] > metrics["val_p_at_1_untrained"] + 0.2
     assert metrics["train_loss"][-1] < metrics["train_loss"][0]
+    # the printed table shows the untrained network's P@1 beside the trained one's (README)
+    assert "val_p_at_1_untrained" in res.output
     net = siamkit.load_model(tmp_path / "run" / "model")
     assert isinstance(net, HalfTwinNetwork)
     x, y, labels = _pairs(tmp_path / "again.npz")  # same seed: the same rows

@@ -263,6 +263,6 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return TaskSummary(
         model_dir,
-        {"val_p_at_1": metrics["half_twin"]["val_p_at_1"]},
+        {k: metrics["half_twin"][k] for k in ("val_p_at_1", "val_p_at_1_untrained")},
         {"metrics": out_dir / "metrics.json"},
     )
