@@ -325,3 +325,19 @@ def test_verify_puts_an_enrolled_copy_of_the_query_at_distance_zero(tmp_path):
             assert result.distance == 0.0
         other = gallery.verify_embedding(-z[0], "a")
         assert other.distance == pytest.approx(euclid(-z[:1], z).min(), abs=1e-6)
+
+
+def test_recommend_given_a_label_says_it_takes_item_ids(tmp_path):
+    """recommend(["alice"]) or recommend("alice") ended in int()'s "invalid literal for int()
+    with base 10"; ids from items() (numpy integers) or a generator still work."""
+    z = torch.nn.functional.normalize(torch.randn(4, 8, generator=torch.Generator().manual_seed(0)))
+    with Gallery.open(tmp_path / "g.db", embedding_dim=8, distance="euclidean") as g:
+        g.enroll_embeddings("alice", z[:2].numpy())
+        g.enroll_embeddings("bob", z[2:].numpy())
+        for given in (["alice"], "alice", [1.0], [True]):
+            with pytest.raises(TypeError, match=r"recommend takes item ids .*items\(label\)\.ids"):
+                g.recommend(given)  # type: ignore[arg-type]
+        ids = g.items("alice").ids
+        assert [m.item_id for m in g.recommend(ids, k=2)] == [
+            m.item_id for m in g.recommend(int(i) for i in ids)
+        ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -345,13 +345,21 @@ class Gallery:
         distance = float(d.min())
         return VerifyResult(self._accept(distance), distance, self.threshold, label)
 
-    def recommend(self, liked_item_ids: Sequence[int], k: int = 10) -> list[Match]:
+    def recommend(self, liked_item_ids: Iterable[int], k: int = 10) -> list[Match]:
         """More like these: the ``k`` items nearest to any liked item, excluding the liked ones.
 
         An item's distance is its distance to the closest liked item.
         """
         k = check_k(k)
-        liked = sorted({int(i) for i in liked_item_ids})
+        given = (
+            [liked_item_ids] if isinstance(liked_item_ids, (str, bytes)) else list(liked_item_ids)
+        )
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in given):
+            raise TypeError(  # a label was int()'s "invalid literal for int() with base 10"
+                f"recommend takes item ids (ints, e.g. from identify's matches or items()), got "
+                f"{liked_item_ids!r}; for a label's items use items(label).ids"
+            )
+        liked = sorted({int(i) for i in given})
         if not liked:
             raise ValueError("recommend needs at least one liked item id")
         with self._lock:
