@@ -172,3 +172,27 @@ def test_the_fine_tuned_model_does_not_keep_the_start_models_threshold(
         f"the threshold of {start} (0.123) is not kept: the fine-tuned model has only one this "
         "run calibrates (on 0/1 labelled validation pairs)"
     ]
+
+
+def test_a_run_writes_its_resolved_config_that_resumes_it(
+    other_bert: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text run wrote no config.yaml (image, signature, SSL and SiamFC runs do): it is the
+    resolved config (--init-from as model.path, --set applied), written before training, and
+    `siamkit train OUT/config.yaml --resume` continues the run it records."""
+    cfg, out = tmp_path / "text.yaml", tmp_path / "run"
+    cfg.write_text(yaml.safe_dump({"task": "text", **_config(pairs_csv, checkpoint_every=1)}))
+    real = text_train._save_checkpoint
+    kill_after_first_checkpoint(monkeypatch)
+    args = ["--out", str(out), "--no-progress"]
+    start = ["--init-from", str(other_bert), "--set", "train.lr=0.002"]
+    res = CliRunner().invoke(cli, ["train", str(cfg), *args, *start])
+    assert res.exit_code == 130, res.output  # killed after its first checkpoint
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written["task"] == "text" and written["model"]["path"] == str(other_bert)
+    assert written["train"]["lr"] == 0.002 and written["train"]["epochs"] == 2
+    monkeypatch.setattr(text_train, "_save_checkpoint", real)
+    res = CliRunner().invoke(cli, ["train", str(out / "config.yaml"), *args, "--resume"])
+    assert res.exit_code == 0, res.output
+    assert f"config:  {out / 'config.yaml'}" in res.output
+    assert read_model_config(out / "model")["metadata"]["init_from"] == str(other_bert)

@@ -46,7 +46,7 @@ def test_a_changed_config_is_refused_by_key_and_nothing_is_rewritten(
 ) -> None:
     cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=1), tmp_path / "cut"
     _cut(cfg, out, monkeypatch)
-    before = (out / "checkpoint.pt").read_bytes()
+    before, written = (out / "checkpoint.pt").read_bytes(), (out / "config.yaml").read_bytes()
     config = tmp_path / "text.yaml"
     config.write_text(yaml.safe_dump({"task": "text", **cfg}))
     args = ["train", str(config), "--out", str(out), "--resume", "--no-progress"]
@@ -55,7 +55,8 @@ def test_a_changed_config_is_refused_by_key_and_nothing_is_rewritten(
     assert f"the checkpoint was made with a different config ({named}); resume" in res.output
     assert hint in res.output
     assert (out / "checkpoint.pt").read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+    assert (out / "config.yaml").read_bytes() == written  # the cut run's, not the refused one's
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml"]
 
 
 def test_a_validation_file_may_change_and_a_resume_needs_no_init_from(

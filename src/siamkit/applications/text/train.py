@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from tqdm.auto import tqdm
 
 from siamkit.applications.text.losses import (
@@ -364,7 +365,8 @@ def _checkpoint_activations(transformer: Any) -> None:
 
 
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
-    """Fine-tune as ``config`` says; writes ``out_dir/model``, ``metrics.json``, the checkpoint."""
+    """Fine-tune as ``config`` says; writes ``out_dir/config.yaml`` (the resolved config, before
+    training), ``model``, ``metrics.json``, the checkpoint."""
     with tempfile.TemporaryDirectory(prefix="siamkit-text-") as tmp:
         return _run(config, out_dir, options, Path(tmp))
 
@@ -428,6 +430,10 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         else:
             log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the resolved config, as the other tasks write it (model.path: the model fine-tuned, the
+    # --init-from one too), so that `siamkit train OUT/config.yaml --resume` continues the run
+    resolved = yaml.safe_dump({"task": "text", **dataclasses.asdict(cfg)}, sort_keys=False)
+    atomic_write(out_dir / "config.yaml", resolved)
     with deterministic_on_cpu(device):  # a seeded or resumed run gives the same weights
         losses = _loop(
             model,
@@ -460,7 +466,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         meta["init_from"] = init_from
     model_dir = save_model(model, out_dir / "model", threshold=threshold, metadata=meta)  # type: ignore[arg-type]
     atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
-    return TaskSummary(model_dir, metrics, {"metrics": out_dir / "metrics.json"})
+    files = {"metrics": out_dir / "metrics.json", "config": out_dir / "config.yaml"}
+    return TaskSummary(model_dir, metrics, files)
 
 
 def _loop(
