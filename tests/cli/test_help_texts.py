@@ -108,6 +108,43 @@ def test_readme_command_lines_use_options_the_command_has() -> None:
     assert [b for line in lines for b in unknown_options(line)] == []
 
 
+def _readme_shell_blocks() -> list[list[str]]:
+    blocks: list[list[str]] = []
+    inside = False
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            inside = line.strip() in ("```bash", "```sh", "```shell")
+            if inside:
+                blocks.append([])
+            continue
+        if inside:
+            blocks[-1].append(line)
+    return blocks
+
+
+def test_readme_training_lines_run_in_order_each_into_a_folder_of_its_own() -> None:
+    """A README block's `siamkit train` lines, run in order, are not refused as a folder that
+    'already holds a run' (the self-supervised block trained three runs into runs/ssl): each
+    new run (neither --resume nor --overwrite) has an --out no line above it in the block has."""
+    repeated = []
+    for block in _readme_shell_blocks():
+        seen: set[str] = set()
+        for line in block:
+            if "siamkit " not in line:
+                continue
+            try:
+                tokens = shlex.split(line, comments=True)
+            except ValueError:  # an unclosed quote: not a line to run as it stands
+                continue
+            if "train" not in tokens or "--out" not in tokens[:-1]:
+                continue
+            out = tokens[tokens.index("--out") + 1]
+            if out in seen and not {"--resume", "--overwrite"} & set(tokens):
+                repeated.append(line)
+            seen.add(out)
+    assert repeated == []
+
+
 def test_the_check_catches_an_unknown_option() -> None:
     assert unknown_options("siamkit enroll m --gallery g.db --db x a.png") == ["enroll --db"]
     assert unknown_options("siamkit gallery g.db stats --jsn") == ["stats --jsn"]
