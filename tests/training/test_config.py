@@ -64,6 +64,8 @@ def test_unknown_section_is_named() -> None:
         ({"data": {"train_classes": [0, "a"]}}, "data.train_classes[1]"),
         ({"model": {"encoder_kwargs": [1]}}, "model.encoder_kwargs"),
         ({"loss": {"margin": True}}, "loss.margin"),
+        ({"optim": {"lr": float("nan")}}, "optim.lr"),  # passed `lr <= 0`: torch said it, unnamed
+        ({"optim": {"lr": "nan"}}, "optim.lr"),
     ],
 )
 def test_wrong_types_name_the_key(doc: dict, key: str) -> None:

@@ -10,7 +10,9 @@ checked against its field's type, so a typo never silently falls back to a defau
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -40,7 +42,7 @@ def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is tuple:
+    if origin in (tuple, list):
         return f"a list of {_type_name(typing.get_args(tp)[0])}"
     if origin is dict:
         return "a mapping"
@@ -72,10 +74,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return None
     elif tp is Any:
         return value
-    elif origin is tuple:
+    elif origin in (tuple, list):
         if isinstance(value, (list, tuple)):
             item = typing.get_args(tp)[0]
-            return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+            return origin(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     elif origin is dict:
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return dict(value)
@@ -86,13 +88,16 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        number: float | None = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is not None and math.isnan(number):  # .nan passed every range check
+            raise ConfigError(f"{where} must be a number, got NaN")
+        if number is not None:
+            return number
     elif tp is str and isinstance(value, str):
         return value
     elif dataclasses.is_dataclass(tp) and isinstance(tp, type) and isinstance(value, dict):
