@@ -55,6 +55,22 @@ def _objective(model: TextSiameseNetwork, cfg: dict[str, Any], data: Path) -> fl
         return float(text_train.batch_loss(model, parsed, ex))
 
 
+@pytest.mark.parametrize(
+    ("train", "match"),
+    [
+        ({"epochs": "ten"}, r"train\.epochs must be int, got 'ten'"),  # was a TypeError
+        ({"epochs": True}, r"train\.epochs must be int, got True"),  # was 1 epoch
+        ({"lr": [1]}, r"train\.lr must be float, got \[1\]"),
+        ({"lr": float("nan")}, r"train\.lr must be a number, got NaN"),
+    ],
+)
+def test_config_values_of_the_wrong_type_name_the_key(train: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_config({"data": {"train": "x.csv"}, "train": train})
+    cfg = parse_config({"data": {"train": "x.csv", "score_range": [0, 5]}, "train": {"lr": "2e-5"}})
+    assert cfg.data.score_range == [0.0, 5.0] and cfg.train.lr == 2e-5
+
+
 def test_fine_tune_changes_weights_and_lowers_the_objective(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path
 ) -> None:

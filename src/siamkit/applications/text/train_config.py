@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +9,7 @@ import yaml
 
 from siamkit.applications.text.pairs import FORMATS
 from siamkit.encoders.text import check_window
+from siamkit.training.config_io import _section as config_section
 
 LOSSES = ("cosent", "cosine_mse", "mnrl", "contrastive", "triplet")
 
@@ -62,17 +62,9 @@ class TextTrainConfig:
 
 
 def _section(cls: type, doc: object, name: str) -> Any:
-    if doc is None:
-        return cls()
-    if not isinstance(doc, dict):
-        raise ValueError(f"config section {name!r} must be a mapping")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(doc) - known)
-    if unknown:
-        raise ValueError(
-            f"unknown key(s) {', '.join(unknown)} in {name!r}; known: {', '.join(sorted(known))}"
-        )
-    return cls(**doc)
+    """Section ``name`` read by the shared check: unknown keys and values of the wrong type (a
+    string where a number goes, ``true`` for a count, NaN) are refused, naming the key."""
+    return config_section(cls, doc, name)
 
 
 def apply_overrides(doc: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
