@@ -82,6 +82,23 @@ def test_config_errors_name_the_key() -> None:
     assert signature_config_from_dict({}, ("train.steps=3",)).train.steps == 3
 
 
+@pytest.mark.parametrize(
+    ("doc", "match"),
+    [
+        ({"train": {"steps": "ten"}}, r"train\.steps must be int, got 'ten'"),  # was a TypeError
+        ({"train": {"steps": True}}, r"train\.steps must be int, got True"),  # was 1 step
+        ({"train": {"lr": 0}}, r"train\.lr must be positive"),  # was trained on
+        ({"train": {"lr": float("nan")}}, r"train\.lr must be a number, got NaN"),
+        ({"data": {"layout": "cedr"}}, r"data\.layout must be auto or one of cedar"),
+    ],
+)
+def test_config_values_of_the_wrong_type_or_range_name_the_key(doc: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        signature_config_from_dict(doc)
+    cfg = signature_config_from_dict({"data": {"image_size": [64, 96]}, "train": {"lr": 1}})
+    assert cfg.data.image_size == (64, 96) and cfg.train.lr == 1.0
+
+
 def test_train_task_end_to_end(tmp_path: Path) -> None:
     cfg = tmp_path / "sig.yaml"
     cfg.write_text(TINY)

@@ -23,6 +23,9 @@ from typing import Any
 
 import yaml
 
+from siamkit.data.signature_layouts import SIGNATURE_LAYOUTS
+from siamkit.training.config_io import _section as config_section
+
 __all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
 
 
@@ -89,20 +92,11 @@ _SECTIONS = {
 
 
 def _section(name: str, values: Any) -> Any:
-    cls = _SECTIONS[name]
+    """Section ``name`` read by the shared check: unknown keys and values of the wrong type (a
+    string where a number goes, ``true`` for a count, NaN) are refused, naming the key."""
     if not isinstance(values, dict):
         raise ValueError(f"config section {name!r} must be a mapping, got {values!r}.")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(
-            f"unknown key(s) {', '.join(unknown)} in section {name!r}; valid: {', '.join(known)}."
-        )
-    kw = {
-        k: tuple(v) if isinstance(v, list) and k != "encoder_kwargs" else v
-        for k, v in values.items()
-    }
-    return cls(**kw)
+    return config_section(_SECTIONS[name], values, name)
 
 
 def signature_config_from_dict(
@@ -138,11 +132,17 @@ def _check(cfg: SignatureRunConfig) -> None:
         )
     if t.writers_per_batch < 2 or t.genuine_per_writer < 2:
         raise ValueError("train.writers_per_batch and train.genuine_per_writer must be at least 2.")
+    if not t.lr > 0:
+        raise ValueError(f"train.lr must be positive, got {t.lr}.")
     if not 0.0 <= t.random_fraction <= 1.0:
         raise ValueError(f"train.random_fraction must be in [0, 1], got {t.random_fraction}.")
     if len(d.image_size) != 2 or min(d.image_size) < 32:
         raise ValueError(
             f"data.image_size must be [height, width] >= 32, got {list(d.image_size)}."
+        )
+    if d.layout != "auto" and d.layout not in SIGNATURE_LAYOUTS:
+        raise ValueError(
+            f"data.layout must be auto or one of {', '.join(SIGNATURE_LAYOUTS)}, got {d.layout!r}."
         )
     if cfg.eval.reduce not in ("mean", "min", "max", "auto"):
         raise ValueError(f"eval.reduce must be mean, min, max or auto, got {cfg.eval.reduce!r}.")
