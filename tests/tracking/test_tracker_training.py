@@ -132,6 +132,30 @@ def test_shipped_siamfc_config_resolves() -> None:
     assert TrainSettings(**cfg["train"]).steps == 1200
 
 
+@pytest.mark.parametrize(
+    ("doc", "overrides", "match"),
+    [
+        (
+            {"train": {"steps": "ten"}},
+            (),
+            r"train\.steps must be int, got 'ten'",
+        ),  # was a TypeError
+        ({"train": {"lr": True}}, (), r"train\.lr must be float, got True"),  # was trained on
+        ({"train": {"lr": 0}}, (), r"train\.lr and train\.final_lr must be positive"),
+        ({}, ("train.lr=.nan",), r"train\.lr must be a number, got NaN"),
+        ({"eval": {"split": "vall"}}, (), r"eval\.split must be one of train, val, test"),
+        ({}, ("trian.steps=3",), r"unknown section 'trian' in --set"),  # was ignored
+    ],
+)
+def test_config_mistakes_are_refused_naming_the_key(
+    doc: dict, overrides: tuple[str, ...], match: str
+) -> None:
+    from siamkit.applications.tracking.task import resolve_config
+
+    with pytest.raises(ValueError, match=match):
+        resolve_config(doc, overrides)
+
+
 class _Counting:
     def __init__(self, source: SequencePairs) -> None:
         self.source, self.calls = source, 0

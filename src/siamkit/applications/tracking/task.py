@@ -33,10 +33,11 @@ from siamkit.applications.tracking.pretrained import BUILTIN_NAME, tracker_folde
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.applications.tracking.train import TrainSettings, steps_done, train_siamfc
 from siamkit.atomic import atomic_write
-from siamkit.data.synthetic_tracking import synthetic_sequences
+from siamkit.data.synthetic_tracking import SPLITS, synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.config_io import _section as config_section
 from siamkit.training.ddp import finish_distributed, is_main_process
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -81,6 +82,10 @@ def _override(cfg: dict[str, Any], item: str) -> None:
     if not sep or "." not in key:
         raise ValueError(f"--set takes section.key=value, got {item!r}")
     section, name = key.split(".", 1)
+    if section not in DEFAULTS:  # was set aside unread: the run kept the default
+        raise ValueError(
+            f"unknown section {section!r} in --set {item!r}; known: {', '.join(DEFAULTS)}"
+        )
     cfg.setdefault(section, {})[name] = yaml.safe_load(raw)
 
 
@@ -102,15 +107,20 @@ def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> d
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} in section {section!r}")
     TrackerParams.from_dict(cfg["tracker"])  # validates
+    _settings(cfg["train"])  # validates: an unknown key or a value of the wrong type, named
+    for section in ("data", "eval"):  # read only when sequences are made, after training starts
+        if cfg[section]["split"] not in SPLITS:
+            raise ValueError(
+                f"{section}.split must be one of {', '.join(SPLITS)}, got {cfg[section]['split']!r}"
+            )
     return cfg
 
 
 def _settings(train: dict[str, Any]) -> TrainSettings:
-    known = {f.name for f in fields(TrainSettings)}
-    unknown = set(train) - known
-    if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} in section 'train'")
-    return TrainSettings(**train)
+    """The ``train`` section read by the shared check (unknown keys and values of the wrong
+    type are refused, naming the key)."""
+    settings: TrainSettings = config_section(TrainSettings, train, "train")
+    return settings
 
 
 def _source(data: dict[str, Any]) -> tuple[PairSource, str]:

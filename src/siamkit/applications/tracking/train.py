@@ -69,6 +69,10 @@ class TrainSettings:
             raise ValueError(
                 "train.steps, train.batch_size and train.checkpoint_every must be positive"
             )
+        if not (self.lr > 0 and self.final_lr > 0):  # the schedule decays geometrically
+            raise ValueError(
+                f"train.lr and train.final_lr must be positive, got {self.lr} and {self.final_lr}"
+            )
 
 
 class SiamFCPairBatches:
