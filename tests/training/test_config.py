@@ -55,6 +55,23 @@ def test_unknown_section_is_named() -> None:
         config_from_dict({"trainer": {"epochs": 1}})
 
 
+def test_a_misspelled_key_or_section_gets_a_suggestion() -> None:
+    """A typo was named with every valid key listed, but not the one meant."""
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key 'epoch' in section 'train' \(did you "
+        r"mean 'epochs'\?\); valid keys: ",
+    ):
+        config_from_dict({"train": {"epoch": 3}})
+    with pytest.raises(ConfigError, match=r"unknown section 'trian' \(did you mean 'train'\?\)"):
+        config_from_dict({"trian": {"epochs": 3}})
+    with pytest.raises(ConfigError, match=r"override 'trian\.epochs=3' \(did you mean 'train'"):
+        apply_overrides(RunConfig(), ["trian.epochs=3"])
+    with pytest.raises(ConfigError) as err:  # nothing close: no suggestion, the list only
+        config_from_dict({"train": {"zzzz": 3}})
+    assert "did you mean" not in str(err.value) and "valid keys: " in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("doc", "key"),
     [

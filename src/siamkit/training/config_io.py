@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import math
 import os
 import types
 import typing
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -203,6 +205,14 @@ def _replace_part(section: dict[str, Any], section_name: str, key: str, value: A
             section.pop(part.flat[name], None)
 
 
+def did_you_mean(given: Sequence[str], valid: Iterable[str]) -> str:
+    """`` (did you mean 'epochs'?)`` for the valid names closest to the misspelled ``given``
+    (difflib's ratio >= 0.6), else ``""``."""
+    options = list(valid)
+    close = [m for g in given for m in difflib.get_close_matches(str(g), options, n=1)]
+    return f" (did you mean {', '.join(map(repr, dict.fromkeys(close)))}?)" if close else ""
+
+
 def _section(cls: type, values: Any, name: str, default: Any = None) -> Any:
     """Section ``name`` of type ``cls`` from its YAML mapping; keys it does not give take their
     values from ``default`` (an instance of ``cls``: a config whose section defaults differ from
@@ -218,8 +228,8 @@ def _section(cls: type, values: Any, name: str, default: Any = None) -> Any:
     unknown = [k for k in values if k not in fields]
     if unknown:
         raise ConfigError(
-            f"unknown key {', '.join(map(repr, unknown))} in section '{name}'; "
-            f"valid keys: {', '.join(fields)}"
+            f"unknown key {', '.join(map(repr, unknown))} in section '{name}'"
+            f"{did_you_mean(unknown, fields)}; valid keys: {', '.join(fields)}"
         )
     kwargs = {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in values.items()}
     return cls(**kwargs) if default is None else dataclasses.replace(default, **kwargs)
@@ -286,7 +296,8 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
     unknown = [k for k in doc if k not in sections]
     if unknown:
         raise ConfigError(
-            f"unknown section {', '.join(map(repr, unknown))}; valid sections: {', '.join(sections)}"
+            f"unknown section {', '.join(map(repr, unknown))}{did_you_mean(unknown, sections)}; "
+            f"valid sections: {', '.join(sections)}"
         )
     doc = _read_appearance(doc)
     hints = typing.get_type_hints(RunConfig)
@@ -420,7 +431,8 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> R
             raise ConfigError(f"override {item!r} must look like section.key=value")
         if section not in doc:
             raise ConfigError(
-                f"unknown section {section!r} in override {item!r}; valid sections: {', '.join(doc)}"
+                f"unknown section {section!r} in override {item!r}"
+                f"{did_you_mean([section], doc)}; valid sections: {', '.join(doc)}"
             )
         try:
             value = yaml.safe_load(raw)
