@@ -448,3 +448,34 @@ def test_too_few_genuine_for_the_references_is_refused_before_training(
     assert res.exit_code == 1, res.output
     assert "eval.references = 3" in res.output and "at most 3 genuine" in res.output
     assert not out.exists()
+
+
+def test_a_run_stopped_after_its_first_checkpoint_has_its_config(tmp_path: Path, monkeypatch):
+    """config.yaml (resolved) is written before training, as the other tasks write it, not at
+    the end: a run stopped after its step-3 checkpoint holds it, and resuming with it (the
+    command a stopped run's folder offers) finishes the run."""
+    import siamkit.applications.signatures.train as train_mod
+
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    real, calls = train_mod.sample_batch, {"n": 0}
+
+    def stop_at_step_4(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # as if killed after the step-3 checkpoint
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_4)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--device", "cpu"])
+    assert res.exit_code == 130 and (out / "checkpoint.pt").is_file(), res.output
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written["task"] == "signatures" and written["train"]["device"] == "cpu"  # resolved
+    assert written["train"]["steps"] == 6 and written["data"]["image_size"] == [40, 56]
+    monkeypatch.setattr(train_mod, "sample_batch", real)
+    res = CliRunner().invoke(
+        cli, ["train", str(out / "config.yaml"), "--out", str(out), "--resume"]
+    )
+    assert res.exit_code == 0, res.output
+    assert [h["step"] for h in json.loads((out / "metrics.json").read_text())["history"]] == [3, 6]

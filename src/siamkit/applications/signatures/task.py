@@ -3,7 +3,8 @@
 Loads the signatures (a corpus folder, or the synthetic generator), splits the *writers* into
 train / validation / test, trains (:func:`train_signatures`), fixes the decision threshold at the
 validation writers' skilled-forgery EER, then evaluates the test writers once with it. Writes
-``OUT/model/`` (a siamkit bundle), ``OUT/metrics.json`` and ``OUT/config.yaml``. It trains on
+``OUT/config.yaml`` (resolved, once every check has passed, before training),
+``OUT/checkpoint.pt``, ``OUT/model/`` (a siamkit bundle) and ``OUT/metrics.json``. It trains on
 ``train.device`` (``auto``: CUDA when available; ``siamkit train --device`` overrides it) in one
 process: ``torchrun`` is refused.
 
@@ -93,6 +94,12 @@ def run_signatures(
     )  # fmt: skip
     if init_from and not options.resume:  # on resume the checkpoint's weights replace them
         _init_from(model, init_from)
+    if out_dir is not None:  # after every check that can refuse the run, before training
+        # the resolved config, as the other tasks write it, so that `siamkit train
+        # OUT/config.yaml --out OUT --resume` continues a run stopped before its end
+        out_dir.mkdir(parents=True, exist_ok=True)
+        resolved = yaml.safe_dump({"task": "signatures", **cfg.to_dict()}, sort_keys=False)
+        atomic_write(out_dir / "config.yaml", resolved)
     log(
         f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
         f"validation, {len(test_w)} test writers"
@@ -116,7 +123,6 @@ def run_signatures(
         "writers": {"train": len(train_w), "validation": len(val_w), "test": len(test_w)},
     }
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         meta = {
             "signatures": {
                 "reduce": val.reduce,
@@ -128,9 +134,6 @@ def run_signatures(
         }
         save_model(model, out_dir / "model", metadata=meta)
         atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
-        atomic_write(
-            out_dir / "config.yaml", yaml.safe_dump({"task": "signatures", **cfg.to_dict()})
-        )
     return metrics
 
 
