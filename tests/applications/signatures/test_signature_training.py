@@ -82,6 +82,20 @@ def test_config_errors_name_the_key() -> None:
     assert signature_config_from_dict({}, ("train.steps=3",)).train.steps == 3
 
 
+def test_a_misspelled_section_in_set_is_named_with_the_valid_ones(tmp_path: Path) -> None:
+    """It was the generic "must look like section.key=value", as if the form were wrong."""
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--set", "trian.x=1"])
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert (
+        "unknown section 'trian' in override 'trian.x=1' (did you mean 'train'?); "
+        "valid sections: data, model, train, eval." in res.output
+    )
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("doc", "match"),
     [

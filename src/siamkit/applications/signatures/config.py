@@ -25,6 +25,7 @@ import yaml
 
 from siamkit.data.signature_layouts import SIGNATURE_LAYOUTS
 from siamkit.training.config_io import _section as config_section
+from siamkit.training.config_io import did_you_mean
 
 __all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
 
@@ -111,8 +112,13 @@ def signature_config_from_dict(
     for item in overrides:
         key, eq, value = item.partition("=")
         section, dot, name = key.partition(".")
-        if not eq or not dot or section not in _SECTIONS:
+        if not eq or not dot or not name:
             raise ValueError(f"override {item!r} must look like section.key=value.")
+        if section not in _SECTIONS:  # a misspelled section: name it and the valid ones
+            raise ValueError(
+                f"unknown section {section!r} in override {item!r}"
+                f"{did_you_mean([section], _SECTIONS)}; valid sections: {', '.join(_SECTIONS)}."
+            )
         doc.setdefault(section, {})[name] = yaml.safe_load(value)
     unknown = sorted(set(doc) - set(_SECTIONS))
     if unknown:
