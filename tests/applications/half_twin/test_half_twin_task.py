@@ -157,3 +157,12 @@ def test_a_second_run_into_the_same_out_does_not_offer_resume(tmp_path):
     assert res.exit_code == 2, res.output
     assert "already holds a run (model): start again with --overwrite" in res.output
     assert "--resume" not in res.output
+
+
+@pytest.mark.parametrize("value", ["hamming", "3", "[cosine]", "null"])
+def test_a_distance_it_does_not_know_is_named_with_the_key(tmp_path, value):
+    """It was the registry's "unknown distance '3'", which named no key."""
+    res = _train(tmp_path, "--set", f"model.distance={value}")
+    assert res.exit_code != 0
+    assert "model.distance must be one of cosine, euclidean, manhattan, sqeuclidean" in res.output
+    assert res.output.count("\n") == 1 and not (tmp_path / "run").exists()

@@ -31,6 +31,7 @@ import torch
 import yaml
 
 from siamkit.atomic import atomic_write
+from siamkit.distances import list_distances
 from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
 from siamkit.losses import contrastive_loss
@@ -217,6 +218,19 @@ def _check_numbers(cfg: dict[str, Any]) -> None:
             raise ValueError(f"{section}.{key} must be {what}{bound}, got {value!r}")
 
 
+def _check_distance(cfg: dict[str, Any]) -> None:
+    """Refuse a ``model.distance`` that is not a distance's name, naming the key and the names
+    (it was the distance registry's "unknown distance '3'", which named no key)."""
+    model = cfg.get("model") or {}
+    if "distance" not in model:  # the default, euclidean
+        return
+    value = model["distance"]
+    if not isinstance(value, str) or value.lower() not in list_distances():
+        raise ValueError(
+            f"model.distance must be one of {', '.join(list_distances())}, got {value!r}"
+        )
+
+
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """The ``task: half_twin`` runner (see the module docstring)."""
     if options.resume or options.init_from:
@@ -237,6 +251,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         )
     _check_keys(cfg)
     _check_numbers(cfg)
+    _check_distance(cfg)
     data_cfg, train = cfg.get("data") or {}, cfg.get("train") or {}
     if "path" not in data_cfg:
         raise ValueError("data.path is required: an .npz with x, y and labels")
