@@ -72,6 +72,17 @@ def test_peer_loss_is_pml_on_the_same_pairs() -> None:
     assert float(got) == pytest.approx(float(ours), rel=1e-5)
 
 
+def test_an_override_into_an_empty_section_or_unreadable_is_one_sentence() -> None:
+    """`train:` left empty in the file plus --set train.steps=3 was Python's "'NoneType' object
+    does not support item assignment"; an unreadable value was PyYAML's ParserError."""
+    cfg = signature_config_from_dict({"train": None}, ("train.steps=3",))
+    assert cfg.train.steps == 3
+    with pytest.raises(ValueError, match=r"^cannot read the value in override 'train\.steps=\['"):
+        signature_config_from_dict({}, ("train.steps=[",))
+    with pytest.raises(ValueError, match=r"^section 'train' must be a mapping"):
+        signature_config_from_dict({"train": 3}, ("train.steps=3",))
+
+
 def test_config_errors_name_the_key() -> None:
     with pytest.raises(ValueError, match="bogus"):
         signature_config_from_dict({"train": {"bogus": 1}})

@@ -182,6 +182,13 @@ def test_a_resume_needs_no_init_from_and_not_its_model(
     )
 
 
+def test_an_override_into_an_empty_section_fills_it() -> None:
+    # `train:` left empty in the file plus --set train.epochs=2 was a NoneType TypeError
+    assert apply_ssl_overrides({"train": None}, ["train.epochs=2"]) == {"train": {"epochs": 2}}
+    with pytest.raises(ConfigError, match=r"^section 'train' must be a mapping"):
+        apply_ssl_overrides({"train": 3}, ["train.epochs=2"])
+
+
 def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read the value in override 'train.epochs=\[1'"):
         apply_ssl_overrides({}, ["train.epochs=[1"])

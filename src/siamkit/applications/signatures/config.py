@@ -119,7 +119,16 @@ def signature_config_from_dict(
                 f"unknown section {section!r} in override {item!r}"
                 f"{did_you_mean([section], _SECTIONS)}; valid sections: {', '.join(_SECTIONS)}."
             )
-        doc.setdefault(section, {})[name] = yaml.safe_load(value)
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:  # was PyYAML's ParserError
+            raise ValueError(f"cannot read the value in override {item!r}.") from None
+        current = doc.get(section)
+        if current is None:  # an empty `train:` in the file (was a NoneType TypeError)
+            current = doc[section] = {}
+        elif not isinstance(current, dict):
+            raise ValueError(f"section {section!r} must be a mapping of keys to values.")
+        current[name] = parsed
     unknown = sorted(set(doc) - set(_SECTIONS))
     if unknown:
         raise ValueError(f"unknown config section(s) {', '.join(unknown)} for task signatures.")

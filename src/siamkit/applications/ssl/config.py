@@ -178,8 +178,13 @@ def apply_ssl_overrides(
         section, dot, name = key.strip().partition(".")
         if not dot:
             doc[section] = value
-        else:
-            doc.setdefault(section, {})[name] = value
+            continue
+        current = doc.get(section)
+        if current is None:  # an empty `train:` in the file (was a NoneType TypeError)
+            current = doc[section] = {}
+        elif not isinstance(current, dict):
+            raise ConfigError(f"section {section!r} must be a mapping of keys to values")
+        current[name] = value
     return doc
 
 
