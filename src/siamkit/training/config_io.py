@@ -205,6 +205,18 @@ def _replace_part(section: dict[str, Any], section_name: str, key: str, value: A
             section.pop(part.flat[name], None)
 
 
+def set_override(doc: dict[str, Any], section: str, key: str, value: Any) -> None:
+    """``doc[section][key] = value`` for a ``--set section.key=value`` of a task reading a plain
+    YAML mapping: a section left empty in the file (``train:``, read as None) becomes a mapping
+    (it was a NoneType TypeError); a section that is not a mapping is refused, named."""
+    current = doc.get(section)
+    if current is None:
+        current = doc[section] = {}
+    elif not isinstance(current, dict):
+        raise ConfigError(f"section {section!r} must be a mapping of keys to values")
+    current[key] = value
+
+
 def did_you_mean(given: Sequence[str], valid: Iterable[str]) -> str:
     """`` (did you mean 'epochs'?)`` for the valid names closest to the misspelled ``given``
     (difflib's ratio >= 0.6), else ``""``."""

@@ -25,7 +25,7 @@ import yaml
 
 from siamkit.data.signature_layouts import SIGNATURE_LAYOUTS
 from siamkit.training.config_io import _section as config_section
-from siamkit.training.config_io import did_you_mean
+from siamkit.training.config_io import did_you_mean, set_override
 
 __all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
 
@@ -123,12 +123,7 @@ def signature_config_from_dict(
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:  # was PyYAML's ParserError
             raise ValueError(f"cannot read the value in override {item!r}.") from None
-        current = doc.get(section)
-        if current is None:  # an empty `train:` in the file (was a NoneType TypeError)
-            current = doc[section] = {}
-        elif not isinstance(current, dict):
-            raise ValueError(f"section {section!r} must be a mapping of keys to values.")
-        current[name] = parsed
+        set_override(doc, section, name, parsed)
     unknown = sorted(set(doc) - set(_SECTIONS))
     if unknown:
         raise ValueError(f"unknown config section(s) {', '.join(unknown)} for task signatures.")

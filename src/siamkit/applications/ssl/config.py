@@ -20,7 +20,7 @@ from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
 from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
 from siamkit.training.config import RunConfig as _RunConfig
-from siamkit.training.config_io import ConfigError, _section, plain_dict
+from siamkit.training.config_io import ConfigError, _section, plain_dict, set_override
 
 
 @dataclass(frozen=True)
@@ -178,13 +178,8 @@ def apply_ssl_overrides(
         section, dot, name = key.strip().partition(".")
         if not dot:
             doc[section] = value
-            continue
-        current = doc.get(section)
-        if current is None:  # an empty `train:` in the file (was a NoneType TypeError)
-            current = doc[section] = {}
-        elif not isinstance(current, dict):
-            raise ConfigError(f"section {section!r} must be a mapping of keys to values")
-        current[name] = value
+        else:
+            set_override(doc, section, name, value)
     return doc
 
 
