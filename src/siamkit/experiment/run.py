@@ -48,7 +48,7 @@ from siamkit.training import (
 )
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
-from siamkit.training.ddp import teardown_distributed
+from siamkit.training.ddp import finish_distributed, teardown_distributed
 from siamkit.training.parts import run_spec
 from siamkit.training.preflight import check_input_size, check_positives, check_resumable
 from siamkit.training.trainer import CHECKPOINT, seed_everything
@@ -133,13 +133,17 @@ def run_experiment(
             log(_processes_line(trainer.ctx.world, trainer.batches, cfg.loss.offline_mining))
     try:  # the time counts from t0, plus what the checkpoint's earlier processes spent
         fitted = trainer.fit(resume=resume, started=t0)
-    finally:
+    except BaseException:  # no barrier: the other processes may never reach it
         if not trainer.ctx.is_main:
             teardown_distributed()
+        raise
+    # every process waits for the others, then leaves the group: a process that left while
+    # another still closed its side was once aborted by gloo ("terminate called without an
+    # active exception"), as the SSL and tracking tasks already avoid with the same call
+    finish_distributed()
     if not trainer.ctx.is_main:
         return None
     history, train_s = fitted.history, fitted.seconds
-    teardown_distributed()
     return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log, command)
 
 
