@@ -100,7 +100,23 @@ def test_serve_loads_the_model_and_passes_the_options(model_dir, tmp_path, calls
     assert engine.model.threshold == 0.25
     assert THREADS_SET == [1]  # torch threads per call, default 1
     assert not _key_required(app)
-    assert engine.model_name == model_dir  # /info and the page name the model as given
+    assert engine.model_name == "model"  # /info and the page: the folder's name (below)
+
+
+def test_info_names_the_model_folder_not_its_path(model_dir, tmp_path, calls):
+    """/info (and so the page) is public: it names the model by its folder, never the absolute
+    path given to serve (whose home, which project); the startup line keeps the full path."""
+    assert Path(model_dir).is_absolute()
+    result = CliRunner().invoke(serve_cmd.serve, [model_dir, "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert f"Serving {model_dir} without a gallery" in result.output
+    with TestClient(calls[0][0]) as client:
+        answer = client.get("/info")
+        page = client.get("/").text
+    assert answer.json()["model"]["name"] == "model"
+    assert str(tmp_path) not in answer.text and str(tmp_path) not in page
+    assert serve_cmd.public_model_name(model_dir + "/") == "model"
+    assert serve_cmd.public_model_name(".") == Path.cwd().name
 
 
 def test_public_host_needs_a_key(model_dir, tmp_path, calls):

@@ -8,6 +8,7 @@ start is removed again).
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import click
@@ -179,12 +180,21 @@ def serve(
         net = load_for_serving(model, runtime, threads)
         if dev is not None and dev.type != "cpu":
             net = _to_device(net, dev, device)
-        app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind, model)
+        name = public_model_name(model)
+        app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind, name)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err)) from None
     what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"
     click.echo(f"Serving {model} {what} on {url_of(host, sock)}", err=True)
     run_server(app, sock, log_level)
+
+
+def public_model_name(model_dir: str) -> str | None:
+    """What /info and the page call the model: its folder's name, never the path given to
+    serve (``/home/alice/private/runs/x/model`` is ``model``), which would tell anyone who can
+    reach the service where and whose the files are; the startup line keeps the full path.
+    None (unnamed) for the file system's root, which has no name."""
+    return os.path.basename(os.path.abspath(model_dir)) or None
 
 
 def _to_device(net: Any, dev: Any, asked: str) -> Any:

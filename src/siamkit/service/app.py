@@ -135,7 +135,7 @@ def create_app(
         index: the gallery's search index kind (``"exact"``, ``"faiss-hnsw"``, ...).
         body_timeout: seconds a request body may stall before it is answered 408.
         model_name: the model's name in ``/info`` and on the page (``siamkit serve`` passes the
-            model folder as given); None shows none.
+            model folder's name, not its path: /info is public); None shows none.
 
     Example:
         >>> from fastapi.testclient import TestClient

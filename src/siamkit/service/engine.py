@@ -139,8 +139,8 @@ class ServiceEngine:
         index: the gallery's search index kind.
         threshold: the decision threshold on the distance; default ``model.threshold`` (a text
             model without one: its default, as :class:`~siamkit.index.Gallery` reads it).
-        model_name: what ``/info`` calls the model (``siamkit serve`` passes MODEL as given);
-            None when unnamed.
+        model_name: what ``/info`` calls the model (``siamkit serve`` passes the name of
+            the MODEL folder, not its path); None when unnamed.
 
     Example:
         >>> engine = ServiceEngine(model, "staff.db")  # doctest: +SKIP

@@ -26,7 +26,7 @@ class EmbeddingPart(BaseModel):
 class ModelInfo(BaseModel):
     name: str | None = Field(
         default=None,
-        description="The model served: its folder as given to `siamkit serve`; null if unnamed.",
+        description="The model served: its folder's name, never its path; null if unnamed.",
     )
     embedding_dim: int
     embedding_parts: list[EmbeddingPart] = Field(

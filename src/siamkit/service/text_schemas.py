@@ -98,7 +98,7 @@ class TextModelInfo(BaseModel):
     input_kind: str = Field(default="text", description="What the model takes: text.")
     name: str | None = Field(
         default=None,
-        description="The model served: its folder as given to `siamkit serve`; null if unnamed.",
+        description="The model served: its folder's name, never its path; null if unnamed.",
     )
     embedding_dim: int
     distance: str
