@@ -166,3 +166,17 @@ def test_a_distance_it_does_not_know_is_named_with_the_key(tmp_path, value):
     assert res.exit_code != 0
     assert "model.distance must be one of cosine, euclidean, manhattan, sqeuclidean" in res.output
     assert res.output.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_run_whose_metrics_fail_leaves_no_model_without_them(tmp_path, monkeypatch):
+    """The model was saved first: a run killed before metrics.json left a model with none."""
+    from siamkit.applications.half_twin import task
+
+    def fail(path, data):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(task, "atomic_write", fail)
+    res = _train(tmp_path, "--set", "train.epochs=1")
+    assert res.exit_code != 0
+    assert not (tmp_path / "run" / "model").exists()
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -272,10 +272,12 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
         }
     }
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the metrics before the model: a run killed (or failing) between the two leaves metrics
+    # and no model, never a model without its metrics (each write is atomic on its own)
+    atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     model_dir = save_model(
         net.eval(), out_dir / "model", metadata={"task": "half_twin", "config": cfg}
     )
-    atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return TaskSummary(
         model_dir,
         {k: metrics["half_twin"][k] for k in ("val_p_at_1", "val_p_at_1_untrained")},
