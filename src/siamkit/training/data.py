@@ -113,8 +113,8 @@ class UnknownTrainClasses(ValueError):
     def __init__(self, unknown: list[int], dataset: str, classes: str) -> None:
         self.unknown, self.dataset, self.classes = unknown, dataset, classes
         super().__init__(
-            f"Unknown train class(es) {unknown} in data.train_classes: {dataset} has classes "
-            f"{classes}. Set data.train_classes to the ids to train on (the others become the "
+            f"unknown train class(es) {unknown} in data.train_classes: {dataset} has classes "
+            f"{classes}; set data.train_classes to the ids to train on (the others become the "
             "unseen test classes), e.g. --set 'data.train_classes=[0, 1, 2]', or to a count of "
             "classes to draw, e.g. --set data.train_classes=3"
         )
