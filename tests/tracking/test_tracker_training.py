@@ -72,6 +72,23 @@ def test_a_time_limited_stop_names_the_step_not_the_epoch(tmp_path: Path) -> Non
     ]
 
 
+def test_a_time_limited_stop_is_logged_after_its_epochs_loss(tmp_path: Path) -> None:
+    """The stop line came before the loss line of the epoch it stopped after."""
+    cfg = tmp_path / "siamfc.yaml"
+    cfg.write_text(
+        "task: siamfc\nmodel: {backbone: tiny}\n"
+        "data: {frame_size: [160, 120], n_frames: 20}\n"
+        "train: {steps: 2, batch_size: 2, threads: 1, checkpoint_every: 1, max_minutes: 1.0e-9}\n"
+        "eval: {n_sequences: 1, n_frames: 5, frame_size: [160, 120]}\n"
+    )
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.output.splitlines() if line.startswith(("step ", "stopped"))]
+    assert lines[0].startswith("step 1: loss ")
+    assert lines[1].startswith("stopped after step 1 of 2 ")
+    assert len(lines) == 2
+
+
 @pytest.mark.parametrize(
     ("box", "match"),
     [

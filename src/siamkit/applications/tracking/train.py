@@ -213,11 +213,12 @@ def train_siamfc(
         opt, lambda step: math.exp(decay * min(step, total - 1))
     )
     batches = SiamFCPairBatches(source, net, s, ctx.rank, ctx.world, ctx.device)
-    callbacks: list[Callback] = [UseGlobalBatchNorm(net), TimeLimit(s, log)]
+    callbacks: list[Callback] = [UseGlobalBatchNorm(net)]
+    if log and ctx.is_main:  # before TimeLimit: an epoch's loss line, then the stop line
+        callbacks.append(EpochLog(log, s))
+    callbacks.append(TimeLimit(s, log))
     if config_guard is not None:
         callbacks.append(config_guard)
-    if log and ctx.is_main:
-        callbacks.append(EpochLog(log, s))
     amp, scaler = mixed_precision(s.amp, ctx.device)  # as the supervised path (from_config)
     trainer = Trainer(
         net, balanced_logistic_loss, opt, batches, scheduler=scheduler, epochs=epochs,
