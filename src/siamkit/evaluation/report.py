@@ -267,11 +267,15 @@ def render_verification_html(
         tables += f"<p>{html.escape(note)}</p>"
     shown = report.to_dict() if metrics is None else metrics
     metrics_json = html.escape(json.dumps(shown, indent=2))
-    raw = f"<details><summary>metrics.json</summary><pre>{metrics_json}</pre></details>"
+    # no metrics.json is written beside this report: the block is labelled by what it holds
+    raw = (
+        "<details><summary>verification metrics (JSON)</summary>"
+        f"<pre>{metrics_json}</pre></details>"
+    )
     sections: list[Section] = [
         ("metrics", "Metrics", tables),
         rs.verification_section(report.verification, calibration),
-        ("config", "Metrics JSON", raw),
+        ("config", "Verification metrics (JSON)", raw),
     ]
     return _page(title, report, sections, rs.run_line(run_info), data)
 

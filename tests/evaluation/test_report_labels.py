@@ -1,0 +1,24 @@
+"""What the report's blocks and thresholds are called: plain headings, and a threshold named by
+what it is compared with (a distance, or a cohort-normalised score)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from siamkit.evaluation import EvaluationReport
+from siamkit.evaluation.report import render_verification_html
+from siamkit.evaluation.verification import verification_report
+
+
+def _report(distance: str = "euclidean") -> EvaluationReport:
+    rng = np.random.default_rng(0)
+    ver = verification_report(rng.normal(0.5, 0.2, 60), rng.normal(1.5, 0.2, 200))
+    return EvaluationReport(ver, {}, None, distance, 40, 0)
+
+
+def test_the_verification_report_names_its_json_block_in_words() -> None:
+    """It was labelled 'metrics.json', a file name (and no such file is written beside it)."""
+    page = render_verification_html(_report(), run_info={"hardware": "test"})
+    assert "<summary>metrics.json</summary>" not in page and "Metrics JSON" not in page
+    assert "<summary>verification metrics (JSON)</summary>" in page
+    assert "<h2>Verification metrics (JSON)</h2>" in page
