@@ -82,17 +82,9 @@ def refuse_image_pairs(data: str) -> None:
 
 def refuse_class_options(ctx: click.Context, names: tuple[str, ...] = CLASS_OPTIONS) -> None:
     """A usage error for options given on the command line that a pairs file cannot use."""
-    given = [
-        f"--{n.replace('_', '-')}"
-        for n in names
-        if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE
-    ]
-    if given:
-        one = len(given) == 1
-        raise click.UsageError(
-            f"{', '.join(given)} {'is' if one else 'are'} for data with classes; a pairs file "
-            f"names its pairs itself: leave {'it' if one else 'them'} out"
-        )
+    from siamkit.cli._inputs import refuse_given
+
+    refuse_given(ctx, names, "for data with classes; a pairs file names its pairs itself")
 
 
 @dataclass(frozen=True)

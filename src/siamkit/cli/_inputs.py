@@ -6,7 +6,7 @@ import contextlib
 import functools
 import math
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -203,22 +203,39 @@ def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
+def given_on_command_line(ctx: click.Context, name: str) -> bool:
+    """Whether the option ``name`` (its parameter name) was given on the command line, not left
+    at its default or taken from the environment."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+def options_given(ctx: click.Context, names: Iterable[str]) -> list[str]:
+    """The options among ``names`` given on the command line, as flags (``data_dir`` ->
+    ``--data-dir``), in the order of ``names``."""
+    return [f"--{n.replace('_', '-')}" for n in names if given_on_command_line(ctx, n)]
+
+
+def refuse_given(ctx: click.Context, names: Iterable[str], purpose: str) -> None:
+    """A usage error naming the options among ``names`` given on the command line, which this
+    call would ignore: "--a and --b are {purpose}: leave them out"."""
+    given = options_given(ctx, names)
+    if not given:
+        return
+    one = len(given) == 1
+    flags = given[0] if one else f"{', '.join(given[:-1])} and {given[-1]}"
+    raise click.UsageError(
+        f"{flags} {'is' if one else 'are'} {purpose}: leave {'it' if one else 'them'} out"
+    )
+
+
 def refuse_fashion_mnist_options(ctx: click.Context, data: str) -> None:
     """A usage error for --split / --data-dir given on the command line with ``--data`` a folder
     or digits (only Fashion-MNIST has splits and files to find): they were ignored."""
-    if data == "fashion-mnist":
-        return
-    given = [
-        f"--{n.replace('_', '-')}"
-        for n in ("split", "data_dir")
-        if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE
-    ]
-    if given:
-        one = len(given) == 1
-        raise click.UsageError(
-            f"{' and '.join(given)} {'is' if one else 'are'} for --data fashion-mnist "
-            "(digits have no test split; a folder is read as it is): leave "
-            f"{'it' if one else 'them'} out"
+    if data != "fashion-mnist":
+        refuse_given(
+            ctx,
+            ("split", "data_dir"),
+            "for --data fashion-mnist (digits have no test split; a folder is read as it is)",
         )
 
 

@@ -20,6 +20,7 @@ from siamkit.cli._inputs import (
     check_input,
     class_tokens,
     friendly_errors,
+    given_on_command_line,
     load_eval_data,
     model_image_shape,
     refuse_fashion_mnist_options,
@@ -183,7 +184,7 @@ def calibrate(
     from siamkit.training.ddp import resolve_device
 
     ctx = click.get_current_context()
-    if target != "far" and _given(ctx, "far"):
+    if target != "far" and given_on_command_line(ctx, "far"):
         raise click.UsageError(
             f"--far is the false accept rate allowed with --target far; with --target {target} "
             "it would be ignored: add --target far, or leave --far out"
@@ -244,11 +245,6 @@ def calibrate(
     where = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
     _say_saved(model, info, ev.describe(), as_json)
-
-
-def _given(ctx: click.Context, name: str) -> bool:
-    """Whether the option ``name`` was given on the command line (not its default)."""
-    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _genuine_pairs(labels: Any) -> int:

@@ -396,10 +396,10 @@ def export(
         folder_export = _folder_export(model)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
-    calib_size_given = (
-        click.get_current_context().get_parameter_source("calib_size")
-        is click.core.ParameterSource.COMMANDLINE
-    )  # it was silently ignored without static int8
+    from siamkit.cli._inputs import given_on_command_line
+
+    # it was silently ignored without static int8
+    calib_size_given = given_on_command_line(click.get_current_context(), "calib_size")
     if folder_export is not None:
         if out is not None and Path(out).suffix.lower() == ".onnx":  # made a folder named t.onnx
             raise click.BadParameter(

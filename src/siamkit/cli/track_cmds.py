@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import friendly_errors
+from siamkit.cli._inputs import friendly_errors, given_on_command_line
 
 VIDEO_ENDINGS = ".mp4, .avi, .mkv or .mov"  # applications.tracking.video.VIDEO_EXTENSIONS
 
@@ -276,8 +276,7 @@ def evaluate_tracking(
 
     if (data is None) == (synthetic is None):
         raise click.UsageError("give exactly one of --data DIR or --synthetic SPLIT")
-    source = click.get_current_context().get_parameter_source("n_sequences")
-    if data is not None and source is click.core.ParameterSource.COMMANDLINE:
+    if data is not None and given_on_command_line(click.get_current_context(), "n_sequences"):
         raise click.UsageError(
             "--n-sequences sets how many --synthetic sequences to make, and --data evaluates "
             "every sequence in its folder: leave --n-sequences out"

@@ -20,6 +20,7 @@ from siamkit.cli._inputs import (
     collect_images,
     format_table,
     friendly_errors,
+    given_on_command_line,
     headline_rows,
     load_eval_data,
     metric_cell,
@@ -590,8 +591,7 @@ def _refuse_unused_options(ctx: click.Context, used: tuple[str, ...]) -> None:
     given = [
         f"--{name.replace('_', '-')}"
         for name in ctx.params
-        if name not in ("model", "data", *used)
-        and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        if name not in ("model", "data", *used) and given_on_command_line(ctx, name)
     ]
     if given:
         raise click.UsageError(
@@ -661,11 +661,11 @@ def embed(
         raise click.UsageError(
             f"give image files / folders or --data {data}, not both ({inputs[0]} would be ignored)"
         )
-    split_given = (
-        click.get_current_context().get_parameter_source("split")
-        is click.core.ParameterSource.COMMANDLINE
-    )
-    if split_given and data != "fashion-mnist" and (data or inputs):
+    if (
+        given_on_command_line(click.get_current_context(), "split")
+        and data != "fashion-mnist"
+        and (data or inputs)
+    ):
         what = "--data digits has one set of images" if data else "image files / folders have none"
         raise click.UsageError(
             f"--split picks a split of --data fashion-mnist, and {what}: leave --split out"
