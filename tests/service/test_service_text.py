@@ -210,7 +210,11 @@ def test_a_long_text_is_previewed_not_stored_whole(make_client):
 def test_bad_text_requests_get_one_sentence(make_client):
     c = make_client(max_text_chars=200, max_files=2)
     cases = [
-        (c.post("/enroll", json={"label": "x", "texts": ["ok", "  "]}), 422, "texts[1] is empty"),
+        (
+            c.post("/enroll", json={"label": "x", "texts": ["ok", "  "]}),
+            422,
+            "second text is empty",
+        ),
         (c.post("/enroll", json={"label": "x"}), 422, "Give the texts (texts)"),
         (c.post("/enroll", json={"label": "x", "texts": []}), 422, "at least one text"),
         (c.post("/enroll", json={"label": "x", "texts": ["a"] * 3}), 413, "at most 2"),
@@ -330,20 +334,44 @@ def test_invisible_and_lone_surrogate_texts_are_refused_by_name(make_client):
     c = make_client()
     raw = {"content-type": "application/json"}  # JSON escapes: "\ud800" is a lone surrogate
     cases = [
-        (c.post("/embed", json={"texts": ["ok", "\u200b\u200b"]}), "texts[1] is empty"),
+        (c.post("/embed", json={"texts": ["ok", "\u200b\u200b"]}), "The second text is empty"),
         (c.post("/identify", json={"text": "\x00"}), "The text is empty"),
         (
             c.post("/enroll", content='{"label": "x", "texts": ["a\\ud800b"]}', headers=raw),
-            "texts[0] is not valid Unicode (a lone surrogate '\\ud800' at character 1)",
+            "The text is not valid Unicode (a lone surrogate '\\ud800' at character 1)",
         ),
         (
             c.post("/verify", content='{"text_a": "fine", "text_b": "\\udc80"}', headers=raw),
-            "text_b is not valid Unicode",
+            "The second text is not valid Unicode",
         ),
     ]
     for r, words in cases:
         assert r.status_code == 422 and words in r.json()["detail"], r.json()
     assert c.get("/gallery").json()["num_items"] == 0
+
+
+def test_a_refused_text_is_named_in_words_and_its_field_given_apart(make_client):
+    """The page's boxes say "Text" and "Second text": the message the page shows names the text
+    so, never by the JSON field the page sent (texts[0], text_b); programs get that in errors."""
+    c = make_client(max_text_chars=20)
+    cases = [  # (answer, sentence, field): the page's enroll sends one text as texts: [text]
+        (c.post("/enroll", json={"label": "x", "texts": ["\u200b"]}), "The text is empty", "texts[0]"),
+        (c.post("/enroll", json={"label": "x", "texts": ["a", "b" * 21]}), "The second text has 21", "texts[1]"),
+        (c.post("/identify", json={"text": "a" * 21}), "The text has 21 characters", "text"),
+        (c.post("/verify", json={"text_a": "\u200b", "text_b": "b"}), "The first text is empty", "text_a"),
+        (c.post("/verify", json={"text_a": "a", "text_b": "\u200b"}), "The second text is empty", "text_b"),
+        (c.post("/verify", json={"text": "\u200b", "label": "x"}), "The text is empty", "text"),
+    ]  # fmt: skip
+    for r, words, field in cases:
+        body = r.json()
+        assert body["detail"].startswith(words), body
+        assert "texts[" not in body["detail"] and "text_" not in body["detail"], body
+        assert body["errors"] == [{"field": field, "message": body["detail"]}], body
+    many = c.post("/embed", json={"texts": ["a"] * 11 + ["\u200b"]}).json()
+    assert (
+        many["detail"].startswith("The 12th text is empty")
+        and many["errors"][0]["field"] == "texts[11]"
+    )
 
 
 def test_a_text_at_the_length_limit_is_embedded_and_its_tokens_counted(make_client, text_model):

@@ -1,6 +1,7 @@
 """Every failure becomes JSON ``{"detail": "<a sentence>"}`` with a 4xx status, never a traceback.
 
-* :class:`RequestError` — raised by the service's own checks, carries its status code.
+* :class:`RequestError` — raised by the service's own checks, carries its status code (and
+  the field it is about, if any, in ``errors`` like a validation error's).
 * FastAPI's validation errors (missing field, ``k="abc"``, text where a file is expected) become
   a 422 whose ``detail`` says in words what to fix ("Choose the first image (file_a)."), with
   the field names in ``errors`` for programs.
@@ -22,12 +23,15 @@ log = logging.getLogger("siamkit.service")
 
 
 class RequestError(Exception):
-    """A request the service refuses, with the HTTP status and a message for the user."""
+    """A request the service refuses, with the HTTP status and a message for the user; ``field``
+    (``texts[2]``), when given, names the request field for programs, in the answer's
+    ``errors`` as a validation error's (the message names it in the user's words)."""
 
-    def __init__(self, status_code: int, detail: str) -> None:
+    def __init__(self, status_code: int, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.status_code = status_code
         self.detail = detail
+        self.field = field
 
 
 def not_found(err: LookupError) -> RequestError:
@@ -95,7 +99,10 @@ def validation_detail(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str,
 
 async def _on_request_error(_: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code if isinstance(exc, RequestError) else 400
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    body: dict[str, Any] = {"detail": str(exc)}
+    if isinstance(exc, RequestError) and exc.field is not None:
+        body["errors"] = [{"field": exc.field, "message": str(exc)}]
+    return JSONResponse(body, status_code=status)
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:

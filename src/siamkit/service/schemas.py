@@ -5,10 +5,20 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class FieldError(BaseModel):
+    field: str = Field(examples=["texts[2]"])
+    message: str
+
+
 class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer."""
 
     detail: str = Field(description="What is wrong and how to fix it.")
+    errors: list[FieldError] | None = Field(
+        default=None,
+        description="The request fields at fault, for programs (a missing or mistyped field, "
+        "a refused text); absent when no field is.",
+    )
 
 
 class HealthResponse(BaseModel):

@@ -89,27 +89,56 @@ def text_threshold(model: Any) -> tuple[float, str]:
     return resolve_threshold(model, None, level="passage")
 
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+
+
+def _ordinal(n: int) -> str:
+    """``1`` -> ``"first"``, ``12`` -> ``"12th"``, ``22`` -> ``"22nd"``."""
+    if n <= len(_ORDINALS):
+        return _ORDINALS[n - 1]
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def text_words(field: str, i: int, count: int) -> str:
+    """The text as a person who typed it knows it (the page's boxes say "Text" and "Second
+    text"), not by its JSON field: ``text`` and a lone ``texts[0]`` are "The text", ``text_a``
+    "The first text", ``texts[2]`` of several "The third text"."""
+    if field == "text_a":
+        return "The first text"
+    if field == "text_b":
+        return "The second text"
+    return "The text" if count == 1 else f"The {_ordinal(i + 1)} text"
+
+
 def check_texts(texts: Sequence[str], field: str, limits: ServiceLimits) -> list[str]:
-    """1 to ``max_files`` non-blank texts of at most ``max_text_chars`` characters each."""
+    """1 to ``max_files`` non-blank texts of at most ``max_text_chars`` characters each.
+
+    A refusal names the text in words (:func:`text_words`) in its ``detail`` and by its field
+    (``texts[2]``, ``text_a``) in ``errors`` for programs."""
     if not texts:
-        raise RequestError(422, f"Give at least one text in {field}.")
+        raise RequestError(422, "Give at least one text; the list is empty.", field=field)
     if len(texts) > limits.max_files:
         raise RequestError(
-            413, f"{field} holds {len(texts)} texts; at most {limits.max_files} per request."
+            413,
+            f"The request holds {len(texts)} texts; at most {limits.max_files} are allowed.",
+            field=field,
         )
     for i, t in enumerate(texts):
-        # "the text", "text_a", "texts[2]": the field as the client wrote it, never "text text"
-        name = field if len(texts) == 1 and not field.endswith("s") else f"{field}[{i}]"
-        name = "The text" if name == "text" else f"The text {name}"
+        path = field if len(texts) == 1 and not field.endswith("s") else f"{field}[{i}]"
+        name = text_words(field, i, len(texts))
         if len(t) > limits.max_text_chars:
             raise RequestError(
                 413,
                 f"{name} has {len(t):,} characters; at most {limits.max_text_chars:,} are allowed.",
+                field=path,
             )
         if is_blank(t):
-            raise RequestError(422, f"{name} is empty; give at least one visible character.")
+            raise RequestError(
+                422, f"{name} is empty; give at least one visible character.", field=path
+            )
         if bad := unicode_problem(t):
-            raise RequestError(422, f"{name} is not valid Unicode ({bad}).")
+            raise RequestError(422, f"{name} is not valid Unicode ({bad}).", field=path)
     return list(texts)
 
 
