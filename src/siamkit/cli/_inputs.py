@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DATASET_NAMES = ("fashion-mnist", "digits")
+#: The built-in data sets and their image shape (C, H, W); their images are not resized.
+BUILTIN_SHAPES: dict[str, tuple[int, int, int]] = {
+    "fashion-mnist": (1, 28, 28),
+    "digits": (1, 8, 8),
+}
+DATASET_NAMES = tuple(BUILTIN_SHAPES)
 #: ``--index`` of ``siamkit gallery`` and ``siamkit serve``: the index registry's names
 #: (:data:`siamkit.index.factory.INDEXES`), written out so ``--help`` needs no torch import;
 #: tests/cli/test_registry_names.py checks they are the registry's.

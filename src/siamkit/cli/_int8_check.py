@@ -27,17 +27,22 @@ def held_out_images(
     """
     import torch
 
-    from siamkit.cli._inputs import DATASET_NAMES, load_eval_data, training_folder
+    from siamkit.cli._inputs import (
+        BUILTIN_SHAPES,
+        DATASET_NAMES,
+        load_eval_data,
+        training_folder,
+    )
 
     given = check_data
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     root, _ = training_folder(meta)
-    if check_data is None and run.get("dataset") in ("fashion-mnist", "digits"):
+    if check_data is None and run.get("dataset") in DATASET_NAMES:
         check_data = run["dataset"]
     elif check_data is None and root is not None and Path(root).is_dir():
         check_data = root
-    elif check_data is None and tuple(shape) == (1, 28, 28):
+    elif check_data is None and tuple(shape) == BUILTIN_SHAPES["fashion-mnist"]:
         check_data, meta = "fashion-mnist", {}
     if given is not None and len(shape) != 3:
         raise ValueError(
@@ -54,7 +59,7 @@ def held_out_images(
             f"--check-data {given} holds grayscale images and this model takes "
             f"{shape[0]}-channel ones; give a folder of held-out images by class"
         )
-    builtin = {"fashion-mnist": (1, 28, 28), "digits": (1, 8, 8)}.get(str(given))
+    builtin = BUILTIN_SHAPES.get(str(given))
     if builtin is not None and tuple(shape) != builtin:  # built-in images are not resized
         raise ValueError(
             f"--check-data {given} holds {'x'.join(map(str, builtin))} images and this model "
