@@ -4,9 +4,11 @@ what it is compared with (a distance, or a cohort-normalised score)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
 from siamkit.evaluation import EvaluationReport
-from siamkit.evaluation.report import render_verification_html
+from siamkit.evaluation.report import render_report_html, render_verification_html
 from siamkit.evaluation.verification import verification_report
 
 
@@ -22,3 +24,28 @@ def test_the_verification_report_names_its_json_block_in_words() -> None:
     assert "<summary>metrics.json</summary>" not in page and "Metrics JSON" not in page
     assert "<summary>verification metrics (JSON)</summary>" in page
     assert "<h2>Verification metrics (JSON)</h2>" in page
+
+
+CALIBRATION = {"threshold": -0.25, "target": "eer", "test": {"tar": 0.9, "far": 0.05}}
+
+
+@pytest.mark.parametrize(
+    ("distance", "kind"),
+    [("euclidean", "distance"), ("euclidean+snorm", "snorm-normalised score"),
+     ("cosine+csls", "csls-normalised score")],
+)  # fmt: skip
+def test_thresholds_are_named_by_what_they_are_compared_with(distance: str, kind: str) -> None:
+    """With eval.score_norm the thresholds were called '(distance)', yet are normalised scores."""
+    rep = _report(distance)
+    pages = [
+        render_verification_html(rep, calibration=CALIBRATION, run_info={"hardware": "test"}),
+        render_report_html(
+            rep, torch.randn(40, 4), torch.arange(4).repeat(10), calibration=CALIBRATION,
+            run_info={"hardware": "test"}, analysis=False,
+        ),
+    ]  # fmt: skip
+    for page in pages:
+        assert f"<td>EER threshold ({kind})</td>" in page
+        assert f"<td>threshold ({kind})</td>" in page
+        if kind != "distance":
+            assert "threshold (distance)" not in page

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from siamkit.distances import (
+    SCORE_NORMS,
     CohortNormalized,
     Distance,
     FixedDistance,
@@ -120,6 +121,18 @@ def distance_name(distance: DistanceLike) -> str:
     if isinstance(distance, str):
         return distance.lower()
     return str(getattr(distance, "name", type(distance).__name__))
+
+
+def score_kind(distance: DistanceLike) -> str:
+    """What the values of ``distance`` are, in words, for labels: ``"distance"``, or for a
+    cohort-normalised distance (named ``"euclidean+snorm"``, ``eval.score_norm``) a
+    ``"snorm-normalised score"``, which is no distance (it can be negative).
+
+    >>> score_kind("cosine"), score_kind("cosine+snorm")
+    ('distance', 'snorm-normalised score')
+    """
+    base, plus, method = distance_name(distance).rpartition("+")
+    return f"{method}-normalised score" if plus and base and method in SCORE_NORMS else "distance"
 
 
 def row_chunk(n_cols: int, per_col: int = 1) -> int:

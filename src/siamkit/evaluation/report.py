@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from siamkit._version import __version__
 from siamkit.distances import list_distances
-from siamkit.evaluation._common import ArrayLike, DistanceLike
+from siamkit.evaluation._common import ArrayLike, DistanceLike, score_kind
 from siamkit.evaluation.evaluate import EvaluationReport
 from siamkit.evaluation.verification import far_resolved
 
@@ -60,7 +60,7 @@ def metrics_tables(report: EvaluationReport) -> str:
         rows = [
             ("ROC AUC", _fmt(v.roc_auc)),
             ("EER", _fmt(v.eer)),
-            ("EER threshold (distance)", _fmt(v.eer_threshold)),
+            (f"EER threshold ({score_kind(report.distance)})", _fmt(v.eer_threshold)),
             *[
                 (
                     f"TAR @ FAR = {f:g}",
@@ -185,7 +185,9 @@ def render_report_html(
 
     tables = metrics_tables(report)
     if calibration is not None:
-        tables += rs.operating_point_html(calibration, trained_on)
+        tables += rs.operating_point_html(
+            calibration, trained_on, score=score_kind(report.distance)
+        )
     if peers:
         tables += rs.peers_html(report, peers)
     sections: list[Section] = [("metrics", "Metrics", tables)]
@@ -262,7 +264,9 @@ def render_verification_html(
         raise ValueError("a verification report needs the report's verification section")
     tables = metrics_tables(report)
     if calibration is not None:
-        tables += rs.operating_point_html(calibration, pairs=True)
+        tables += rs.operating_point_html(
+            calibration, pairs=True, score=score_kind(report.distance)
+        )
     if note:
         tables += f"<p>{html.escape(note)}</p>"
     shown = report.to_dict() if metrics is None else metrics

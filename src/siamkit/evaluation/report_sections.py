@@ -104,17 +104,22 @@ def _rows(rows: Sequence[tuple[str, str]]) -> str:
 
 
 def operating_point_html(
-    calibration: Mapping[str, Any], trained_on: bool | None = None, pairs: bool = False
+    calibration: Mapping[str, Any],
+    trained_on: bool | None = None,
+    pairs: bool = False,
+    score: str = "distance",
 ) -> str:
     """The threshold the model ships with and what it does on the evaluated classes.
 
     ``trained_on``: whether the model trained on (some of) the evaluated classes; ``None`` when
     that is not known (e.g. another image folder). Only ``False`` calls them unseen. ``pairs``:
-    the evaluation was of a list of pairs (a pairs file), not of classes.
+    the evaluation was of a list of pairs (a pairs file), not of classes. ``score``: what the
+    threshold is compared with (:func:`~siamkit.evaluation._common.score_kind`), a distance or,
+    with ``eval.score_norm``, a normalised score.
     """
     these = "these pairs" if pairs else "these classes"
     t = float(calibration["threshold"])
-    rows = [("threshold (distance)", f"{t:.4f}")]
+    rows = [(f"threshold ({score})", f"{t:.4f}")]
     if calibration.get("target"):
         rows.append(("fit on", f"validation pairs, target {calibration['target']}"))
     test = calibration.get("test") or {}
