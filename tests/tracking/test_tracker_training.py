@@ -173,6 +173,47 @@ def test_config_mistakes_are_refused_naming_the_key(
         resolve_config(doc, overrides)
 
 
+@pytest.mark.parametrize(
+    ("doc", "overrides", "match"),
+    [
+        ({"data": {"n_frames": "ten"}}, (), r"^data\.n_frames must be int, got 'ten'$"),
+        ({}, ("eval.n_sequences=true",), r"^eval\.n_sequences must be int, got True$"),
+        ({"eval": {"seed": 1.5}}, (), r"^eval\.seed must be int, got 1\.5$"),
+        ({"eval": {"frame_size": [160, "x"]}}, (), r"^eval\.frame_size\[1\] must be int"),
+        ({"data": {"frame_size": 160}}, (), r"^data\.frame_size must be a list of int, got 160$"),
+        ({"data": {"root": 7}}, (), r"^data\.root must be str, got 7$"),
+        ({"model": {"backbone": ["tiny"]}}, (), r"^model\.backbone must be str, got \['tiny'\]$"),
+        ({"model": {"backbone_kwargs": 3}}, (), r"^model\.backbone_kwargs must be a mapping"),
+    ],
+)
+def test_model_data_eval_values_of_the_wrong_type_are_refused(
+    doc: dict, overrides: tuple[str, ...], match: str, tmp_path: Path
+) -> None:
+    """They were passed on unchecked, to crash later (eval's after the whole training) or, as
+    true, be read as 1; the one sentence names section.key, the value and the type, and nothing
+    is written."""
+    from siamkit.applications.tracking.task import resolve_config
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    tiny = {k: {**RUN[k], **doc.get(k, {})} for k in RUN}  # were it trained: a tiny run
+    with pytest.raises(ValueError, match=match):
+        resolve_config(tiny, overrides)
+    with pytest.raises(ValueError, match=match):
+        get_task("siamfc")(tiny, tmp_path / "run", TaskOptions(progress=False, overrides=overrides))
+    assert not (tmp_path / "run").exists()
+
+
+def test_model_data_eval_values_of_the_right_type_are_kept() -> None:
+    from siamkit.applications.tracking.task import resolve_config
+
+    cfg = resolve_config(
+        {"data": {"root": "seqs", "n_frames": 20}, "model": {"backbone_kwargs": {"widths": [8]}}}
+    )
+    assert cfg["data"]["root"] == "seqs" and cfg["data"]["n_frames"] == 20
+    assert cfg["data"]["frame_size"] == [384, 288] and cfg["model"]["init_from"] is None
+    assert cfg["model"]["backbone_kwargs"] == {"widths": [8]}
+
+
 class _Counting:
     def __init__(self, source: SequencePairs) -> None:
         self.source, self.calls = source, 0

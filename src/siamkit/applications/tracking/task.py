@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+import types
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from siamkit.data.synthetic_tracking import SPLITS, synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.config_io import _coerce as config_value
 from siamkit.training.config_io import _section as config_section
 from siamkit.training.ddp import finish_distributed, is_main_process
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
@@ -106,6 +108,10 @@ def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> d
         unknown = set(cfg[section]) - set(DEFAULTS[section])
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} in section {section!r}")
+        cfg[section] = {  # unchecked, a wrong type crashed later (eval's: after the training)
+            key: config_value(value, _expected(DEFAULTS[section][key]), f"{section}.{key}")
+            for key, value in cfg[section].items()
+        }
     TrackerParams.from_dict(cfg["tracker"])  # validates
     _settings(cfg["train"])  # validates: an unknown key or a value of the wrong type, named
     for section in ("data", "eval"):  # read only when sequences are made, after training starts
@@ -114,6 +120,18 @@ def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> d
                 f"{section}.split must be one of {', '.join(SPLITS)}, got {cfg[section]['split']!r}"
             )
     return cfg
+
+
+def _expected(default: Any) -> Any:
+    """The type of a ``model``, ``data`` or ``eval`` value, from its default: ``None`` stands for
+    text or nothing (a folder, a saved model), a list for a list of its first item's type."""
+    if default is None:
+        return str | None
+    if isinstance(default, list):
+        return types.GenericAlias(list, (type(default[0]),))
+    if isinstance(default, dict):
+        return dict[str, Any]
+    return type(default)
 
 
 def _settings(train: dict[str, Any]) -> TrainSettings:
