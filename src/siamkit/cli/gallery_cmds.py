@@ -117,6 +117,15 @@ def _emit(as_json: bool, doc: Any, text: str) -> None:
     click.echo(json.dumps(doc, indent=2) if as_json else text)
 
 
+def _score_kind(net: Any) -> str:
+    """What the printed numbers are: ``"distance"``, or with the model's cohort score
+    normalisation (``eval.score_norm``) a ``"snorm-normalised score"``, which is no distance."""
+    from siamkit.evaluation._common import score_kind
+    from siamkit.index.embedding import model_distance
+
+    return score_kind(model_distance(net))
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -255,13 +264,13 @@ def identify(
         }
         for path, r in zip(queries, results)
     ]
-    lines = []
+    lines, kind = [], _score_kind(net)
     for d in docs:
         lines.append(f"{d['image']}: {d['label'] if d['label'] is not None else 'unknown'}")
         for m in d["matches"]:
             flag = {True: "accepted", False: "rejected", None: ""}[m["accepted"]]
             lines.append(
-                f"  {m['label']:<24} distance {m['distance']:.4f}  item {m['item_id']}  {flag}"
+                f"  {m['label']:<24} {kind} {m['distance']:.4f}  item {m['item_id']}  {flag}"
             )
     if empty:  # every answer is "unknown" because nobody is enrolled, not because of the images
         lines.append(f"{gallery_path} is empty: enroll images first (siamkit enroll MODEL ...)")
@@ -315,11 +324,12 @@ def verify(
         with opened as gallery, photos_named([image]):
             result = gallery.verify(_read_images(net, [image], model), label)  # type: ignore[arg-type]
     doc = {**dataclasses.asdict(result), "image": image, "other": other}
+    kind = _score_kind(net)
     if result.same is None:
-        text = f"distance {result.distance:.4f}; {NO_THRESHOLD}"
+        text = f"{kind} {result.distance:.4f}; {NO_THRESHOLD}"
     else:
         verdict = "same" if result.same else "not the same"
-        text = f"{verdict} (distance {result.distance:.4f}, threshold {_fmt(result.threshold)})"
+        text = f"{verdict} ({kind} {result.distance:.4f}, threshold {_fmt(result.threshold)})"
     _emit(as_json, doc, text)
 
 
