@@ -71,6 +71,25 @@ _ONNX_DIR = click.option(
     help="The ONNX export to use with --runtime onnx/onnx-int8 (default: MODEL/onnx).",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def _turn_off_progress(ctx: click.Context, param: click.Parameter, show: bool) -> bool:
+    """``--no-progress``: no bar or progress line from any step of the command."""
+    if not show:
+        from siamkit.progress import set_enabled
+
+        set_enabled(False)
+    return show
+
+
+_PROGRESS = click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    expose_value=False,
+    callback=_turn_off_progress,
+    help="Show progress: bars on a terminal, a few lines in a log.",
+)
 _DEVICE = click.option(
     "--device",
     default="auto",
@@ -290,6 +309,7 @@ def similarity(
 @_runtime_option("the same groups, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
+@_PROGRESS
 @_JSON
 @friendly_errors
 def dedup(
@@ -319,10 +339,7 @@ def dedup(
       siamkit text dedup tickets.csv --text-field body --rule clique --out groups.jsonl
       siamkit text dedup articles.jsonl --by passages --out groups.jsonl
     """
-    import sys
-
     import numpy as np
-    from tqdm.auto import tqdm
 
     from siamkit.applications.text.dedup import (
         PassageVectors,
@@ -330,7 +347,7 @@ def dedup(
         group_duplicates,
         similar_pairs,
     )
-    from siamkit.applications.text.embedding import embed_passages, embed_texts
+    from siamkit.applications.text.embedding import embed_passages, embed_texts, progress_ticks
     from siamkit.applications.text.similarity import resolve_threshold
 
     loaded = _load(corpus, text_field, id_field)
@@ -346,7 +363,6 @@ def dedup(
     else:
         dist, source = doc_dist, doc_source
     onnx = _runtime(model, model_path, runtime, onnx_dir)
-    show = sys.stderr.isatty()
     encoder = model if onnx is None else onnx
     texts = [d.text for d in docs]
     vectors: np.ndarray | PassageVectors
@@ -358,32 +374,32 @@ def dedup(
     candidates = len(vectors.means if isinstance(vectors, PassageVectors) else vectors)
     if candidates > faiss_above:  # one FAISS call with no progress of its own: say what it is
         click.echo(f"building a FAISS HNSW graph of {candidates:,} vectors ...", err=True)
-    with tqdm(total=len(docs), desc="searching", disable=not show) as bar:
+    searched = [0]
+    with contextlib.ExitStack() as search_bar:
+        search_tick = search_bar.enter_context(progress_ticks("searching", "texts"))
+
+        def tick(n: int) -> None:
+            searched[0] += n
+            search_tick(searched[0], len(docs))
+
         if isinstance(vectors, PassageVectors):
-            scoring_bar: list[Any] = []  # opened when the search is done
+            with progress_ticks("passage coverage", "pairs") as coverage_tick:
 
-            def score_tick(done: int, total: int) -> None:
-                if not scoring_bar:
-                    bar.close()
-                    scoring_bar.append(
-                        tqdm(total=total, desc="passage coverage", unit="pair", disable=not show)
-                    )
-                scoring_bar[0].update(done - scoring_bar[0].n)
+                def score_tick(done: int, total: int) -> None:
+                    if done == 0:  # the search is done: its bar makes way
+                        search_bar.close()
+                    coverage_tick(done, total)
 
-            try:
                 pairs, _ = covered_pairs(
                     vectors,
                     1 - dist,
                     1 - doc_dist,
                     faiss_above=faiss_above,
-                    tick=bar.update,
+                    tick=tick,
                     score_tick=score_tick,
                 )
-            finally:
-                for b in scoring_bar:
-                    b.close()
         else:
-            pairs = similar_pairs(vectors, 1 - dist, faiss_above=faiss_above, tick=bar.update)
+            pairs = similar_pairs(vectors, 1 - dist, faiss_above=faiss_above, tick=tick)
     groups = group_duplicates(vectors, pairs, rule)
     lines = [
         json.dumps(
@@ -460,6 +476,7 @@ def dedup(
 @_runtime_option("the same matches, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
+@_PROGRESS
 @_JSON
 @friendly_errors
 def plagiarism(
@@ -555,6 +572,7 @@ def plagiarism(
 @_runtime_option("the same embeddings to about 1e-6, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
+@_PROGRESS
 @_JSON
 @store_errors("gallery")
 def enroll(

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from siamkit.applications.text.dedup import PassageVectors
 from siamkit.applications.text.model import TextSiameseNetwork, check_texts
 from siamkit.applications.text.passages import split_sentences
+from siamkit.progress import Progress, is_enabled
 
 if TYPE_CHECKING:
     from siamkit.applications.text.onnx import TextOnnxEmbedder
@@ -43,18 +43,16 @@ def embed_texts(
     (:func:`~siamkit.applications.text.onnx.open_text_runtime`, shared-weight models only, so
     ``role`` does not matter there); both split long texts into the same windows.
 
+    ``progress``: report it (:func:`progress_ticks`: a bar on a terminal, a few lines in a log);
+    ``None`` as :func:`siamkit.progress.set_enabled` says: off in the library, on in the
+    ``siamkit`` command unless ``--no-progress`` is given.
+
     >>> embed_texts(load_text_model(), ["a", "b"]).vectors.shape  # doctest: +SKIP
     (2, 384)
     """
     items = check_texts(texts)
-    show = sys.stderr.isatty() if progress is None else progress
     if not isinstance(model, TextSiameseNetwork):  # the ONNX runtime sorts all windows itself
-        with tqdm(total=len(items), desc=desc, disable=not show, unit="window") as bar:
-
-            def tick(done: int, total: int) -> None:
-                bar.total, bar.n = total, done
-                bar.refresh()
-
+        with progress_ticks(desc, "windows", progress) as tick:
             vectors = model.embed(items, batch_size=batch_size, progress=tick)
         return Embedded(vectors, model.last_chunked)
     order = np.argsort([-len(t) for t in items], kind="stable")
@@ -63,16 +61,42 @@ def embed_texts(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), tqdm(total=len(items), desc=desc, disable=not show) as bar:
+        with torch.inference_mode(), progress_ticks(desc, "texts", progress) as tick:
             for s in range(0, len(items), batch_size):
                 idx = order[s : s + batch_size]
                 z = model.embed([items[i] for i in idx], role=role)  # (B, D)
                 out[idx] = z.float().cpu().numpy()
                 chunked += model.last_chunked
-                bar.update(len(idx))
+                tick(s + len(idx), len(items))
     finally:
         model.train(was_training)
     return Embedded(out, chunked)
+
+
+@contextlib.contextmanager
+def progress_ticks(
+    desc: str, unit: str = "it", show: bool | None = None
+) -> Iterator[Callable[[int, int], None]]:
+    """``tick(done, total)`` reporting a loop's progress as :class:`~siamkit.progress.Progress`
+    does (a bar on a terminal, a few plain lines in a log), opened at the first tick (the total
+    may be known only then) and closed on leaving, an interrupt too. ``show``: ``None`` follows
+    :func:`~siamkit.progress.is_enabled` (the ``siamkit`` command turns it on, ``--no-progress``
+    off)."""
+    on = is_enabled() if show is None else show
+    opened: list[Progress] = []
+
+    def tick(done: int, total: int) -> None:
+        if not on:
+            return
+        if not opened:
+            opened.append(Progress(total, desc, unit))
+        opened[0].update(done - opened[0].done)
+
+    try:
+        yield tick
+    finally:
+        for bar in opened:
+            bar.close()
 
 
 def embed_passages(
