@@ -119,7 +119,7 @@ def test_train_task_writes_a_loadable_tracker(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: siamfc\ndata: {frames: 3}\n")
     res = CliRunner().invoke(cli, ["train", str(bad), "--out", str(tmp_path / "r2")])
-    assert res.exit_code != 0 and "unknown key(s) frames in section 'data'" in res.output
+    assert res.exit_code != 0 and "unknown key 'frames' in section 'data'" in res.output
 
 
 def test_pair_batches_say_each_epochs_length_without_changing() -> None:
@@ -212,6 +212,59 @@ def test_model_data_eval_values_of_the_right_type_are_kept() -> None:
     assert cfg["data"]["root"] == "seqs" and cfg["data"]["n_frames"] == 20
     assert cfg["data"]["frame_size"] == [384, 288] and cfg["model"]["init_from"] is None
     assert cfg["model"]["backbone_kwargs"] == {"widths": [8]}
+
+
+@pytest.mark.parametrize(
+    ("doc", "overrides", "message"),
+    [
+        (
+            {"data": {"colour": 3}},
+            (),
+            "unknown key 'colour' in section 'data'; valid keys: root, split, n_frames, "
+            "frame_size, max_gap",
+        ),
+        (
+            {"eval": {"n_sequence": 3}},
+            (),
+            "unknown key 'n_sequence' in section 'eval' (did you mean 'n_sequences'?); valid "
+            "keys: split, n_sequences, n_frames, frame_size, seed",
+        ),
+        (
+            {},
+            ("model.backbon=tiny",),
+            "unknown key 'backbon' in section 'model' (did you mean 'backbone'?); valid keys: "
+            "backbone, backbone_kwargs, init_from",
+        ),
+        (
+            {"tracker": {"scale_nums": 3}},
+            (),
+            "unknown tracker parameter(s) scale_nums; valid keys: exemplar_size, instance_size, "
+            "context, scale_num, scale_step, scale_penalty, scale_lr, window_influence, "
+            "response_up, template_lr",
+        ),
+        (
+            {"modle": {}},
+            (),
+            "unknown section 'modle' in a siamfc config (did you mean 'model'?); valid "
+            "sections: model, tracker, data, train, eval",
+        ),
+        (
+            {},
+            ("trian.steps=3",),
+            "unknown section 'trian' in --set 'trian.steps=3' (did you mean 'train'?); valid "
+            "sections: model, tracker, data, train, eval",
+        ),
+    ],
+)
+def test_unknown_keys_and_sections_are_named_with_the_valid_ones(
+    doc: dict, overrides: tuple[str, ...], message: str
+) -> None:
+    """In the image config's words ("valid keys:" / "valid sections:"), not "known:"."""
+    from siamkit.applications.tracking.task import resolve_config
+
+    with pytest.raises(ValueError) as caught:
+        resolve_config(doc, overrides)
+    assert str(caught.value) == message
 
 
 class _Counting:

@@ -35,10 +35,11 @@ class TrackerParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackerParams:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        valid = [f.name for f in fields(cls)]
+        unknown = set(d) - set(valid)
         if unknown:
             raise ValueError(
-                f"unknown tracker parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+                f"unknown tracker parameter(s) {', '.join(sorted(unknown))}; "
+                f"valid keys: {', '.join(valid)}"
             )
         return cls(**d)
