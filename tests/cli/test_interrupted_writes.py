@@ -278,3 +278,34 @@ def test_train_interrupted_after_its_checkpoint_says_resume(
     assert "--resume" in line and str(out / "checkpoint.pt") in line
     again = CliRunner().invoke(cli, args)  # what "run it again" led to
     assert again.exit_code == 2 and "--resume" in again.output
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".parquet"])
+def test_embed_keeps_an_existing_output_unless_forced(tmp_path: Path, suffix: str) -> None:
+    """`embed` replaced an existing OUT without a word, where export and text export need
+    --force; embedding a large folder takes minutes, so an earlier result is worth a flag."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    import siamkit
+    from siamkit.cli.main import cli
+
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
+    pre = siamkit.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 8, 8))
+    model = siamkit.save_model(siamkit.SiameseNetwork(enc, 8, preprocess=pre), tmp_path / "m")
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    out = tmp_path / f"z{suffix}"
+    out.write_bytes(b"earlier result")
+    args = ["embed", str(model), str(tmp_path / "a.png"), "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2
+    assert f"{out} already exists; pass --force to replace" in res.output
+    assert out.read_bytes() == b"earlier result"
+    if suffix == ".npy":  # the ids file alone also counts: the pair is written together
+        out.unlink()
+        (tmp_path / "z.ids.txt").write_text("earlier\n")
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2 and "z.ids.txt already exists" in res.output
+    res = CliRunner().invoke(cli, [*args, "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes() != b"earlier result"

@@ -460,6 +460,12 @@ def collect_images(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
     return paths, [p.parent.name for p in paths]
 
 
+def embedding_files(path: Path) -> list[Path]:
+    """The files :func:`write_embeddings` writes for ``path``: ``.npy`` and its ``.ids.txt``, or
+    the one ``.parquet``."""
+    return [path, path.with_suffix(".ids.txt")] if path.suffix.lower() == ".npy" else [path]
+
+
 def write_embeddings(
     path: Path, z: np.ndarray, ids: Sequence[str], labels: Sequence[Any] | None
 ) -> list[Path]:
@@ -478,7 +484,7 @@ def write_embeddings(
         raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
-        ids_path = path.with_suffix(".ids.txt")
+        ids_path = embedding_files(path)[1]
         with atomic_path(path) as tmp, atomic_path(ids_path) as ids_tmp:
             with tmp.open("wb") as f:  # np.save(path) writes "z.NPY" as "z.NPY.npy"
                 np.save(f, z.astype(np.float32), allow_pickle=False)

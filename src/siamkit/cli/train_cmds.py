@@ -18,6 +18,7 @@ from siamkit.cli._inputs import (
     check_input,
     class_tokens,
     collect_images,
+    embedding_files,
     format_table,
     friendly_errors,
     given_on_command_line,
@@ -631,6 +632,13 @@ def _refuse_unused_options(ctx: click.Context, used: tuple[str, ...]) -> None:
     show_default=True,
     help="Images per forward pass.",
 )
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    help="Replace OUT (and OUT.ids.txt) if it exists (--overwrite is the same).",
+)
 @DEVICE
 @friendly_errors
 def embed(
@@ -640,13 +648,14 @@ def embed(
     data: str | None,
     split: str,
     batch_size: int,
+    force: bool,
     device: str,
 ) -> None:
     """Embed images with MODEL and save the (N, D) embeddings to OUT (.npy or .parquet).
 
     INPUTS are image files or folders (searched recursively; an image's label is its folder
     name). .npy writes the float32 matrix plus OUT.ids.txt naming each row; .parquet writes
-    columns id, label and embedding.
+    columns id, label and embedding. An existing OUT is only replaced with --force.
 
     \b
     Examples:
@@ -669,6 +678,13 @@ def embed(
         what = "--data digits has one set of images" if data else "image files / folders have none"
         raise click.UsageError(
             f"--split picks a split of --data fashion-mnist, and {what}: leave --split out"
+        )
+    existing = [p for p in embedding_files(Path(out)) if p.exists()]
+    if existing and not force:  # before any work: embedding many images takes minutes
+        raise click.UsageError(
+            f"{' and '.join(map(str, existing))} already "
+            f"{'exists' if len(existing) == 1 else 'exist'}; pass --force to replace, or choose "
+            "another --out"
         )
     dev = resolve_device(device)
     net = load_siamese(model, dev, "embed")
