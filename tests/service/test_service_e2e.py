@@ -9,9 +9,12 @@ missing browser fails the test.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -375,5 +378,72 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
             page.wait_for_selector("#verify-result.bad")
             _enroll(page, "carol", [images["disc"]])
             assert page.inner_text("#verify-result").startswith("Different")
+        finally:
+            context.close()
+
+
+class HoldVerifyAnswers:
+    """The app, with each /verify answer held back (computed, not sent) until ``release`` is
+    set; ``computed`` is set when one is waiting."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.computed = threading.Event()
+        self.release = threading.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/verify":
+            return await self.app(scope, receive, send)
+
+        async def held_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.computed.set()
+                while not self.release.is_set():
+                    await asyncio.sleep(0.01)
+            await send(message)
+
+        return await self.app(scope, receive, held_send)
+
+
+def test_a_verify_answer_arriving_after_its_label_was_removed_is_dropped(
+    browser, model_and_distances, images, tmp_path
+):
+    """A verify against a label still in flight when the label is removed showed its answer
+    when it came: the page drops it (the removal had cleared the box, which stays empty); a
+    later verify of two images still answers."""
+    from siamkit.service import create_app
+
+    net, _ = model_and_distances
+    app = HoldVerifyAnswers(create_app(net, tmp_path / "gallery.db"))
+    with serve_in_thread(app) as url:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.on("dialog", lambda dialog: dialog.accept())
+            page.goto(url + "/")
+            _enroll(page, "alice", [images["stripes"]])
+            _enroll(page, "bob", [images["checker"]])
+            page.check("#verify-mode-label")
+            page.set_input_files("#verify-a", str(images["checker"]))
+            page.select_option("#verify-label", "bob")
+            page.click("#verify-submit")
+            assert app.computed.wait(20)  # "Same as bob", computed while bob is enrolled
+            page.locator("#gallery-list li", has_text="bob").locator(
+                "button", has_text="remove"
+            ).click()
+            page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 image(s)')")
+            with page.expect_response("**/verify") as answer:
+                app.release.set()  # ... reaches the page after the removal
+            assert answer.value.ok and answer.value.json()["label"] == "bob"
+            # the button comes back after the answer is handled (busy's finally): shown or not
+            page.wait_for_selector("#verify-submit:not([disabled])")
+            assert page.inner_text("#verify-result") == ""
+
+            page.check("#verify-mode-image")
+            page.set_input_files("#verify-b", str(images["checker"]))
+            page.click("#verify-submit")
+            page.wait_for_selector("#verify-result.ok")
+            assert page.inner_text("#verify-result").startswith("Same")
         finally:
             context.close()

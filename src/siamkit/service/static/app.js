@@ -57,7 +57,7 @@ function verdictText(r) {
 
 async function onVerify(event) {
   event.preventDefault();
-  startVerify();
+  const current = startVerify();
   const a = $("verify-a").files[0];
   const form = new FormData();
   if (byLabel()) {
@@ -74,8 +74,9 @@ async function onVerify(event) {
   await busy($("verify-submit"), async () => {
     try {
       const r = await api("POST", "/verify", form);
+      if (!current()) return;  // the label changed meanwhile: the answer is stale
       show("verify-result", verdictText(r), r.same === null ? "" : r.same ? "ok" : "bad");
-    } catch (err) { show("verify-result", err.message, "error"); }
+    } catch (err) { if (current()) show("verify-result", err.message, "error"); }
   });
 }
 

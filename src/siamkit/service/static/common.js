@@ -81,16 +81,28 @@ function clearMatches() {
   $("identify-legend").hidden = true;
 }
 
+// How many times each label was enrolled into or removed since the page loaded (galleryChanged).
+const labelChanges = new Map();
+
+function changesOf(label) {
+  return labelChanges.get(label) || 0;
+}
+
 // Before each verify: the label it is against ("" for two images or texts), so that its answer
-// is cleared when that label changes (galleryChanged).
+// is cleared when that label changes (galleryChanged). Returns current(): false once the label
+// changed after this verify was sent; its answer, arriving later, is then dropped, not shown.
 function startVerify() {
-  $("verify-result").dataset.label = byLabel() ? $("verify-label").value : "";
+  const label = byLabel() ? $("verify-label").value : "";
+  $("verify-result").dataset.label = label;
+  const sent = changesOf(label);
+  return () => label === "" || changesOf(label) === sent;
 }
 
 // After label was enrolled into or removed, answers given on the gallery before are stale: the
 // identify answer goes (any label may now rank differently), and so does a verify against this
 // label (one of two images or texts stays); a removal also clears the last enroll message.
 function galleryChanged(label, removed) {
+  labelChanges.set(label, changesOf(label) + 1);
   clearMatches();
   show("identify-result", "");
   if ($("verify-result").dataset.label === label) {

@@ -43,7 +43,7 @@ async function onEnroll(event) {
 // ---------------------------------------------------------------- verify
 async function onVerify(event) {
   event.preventDefault();
-  startVerify();
+  const current = startVerify();
   const a = $("verify-a").value;
   let body;
   if (byLabel()) {
@@ -58,6 +58,7 @@ async function onVerify(event) {
   await busy($("verify-submit"), async () => {
     try {
       const r = await api("POST", "/verify", body);
+      if (!current()) return;  // the label changed meanwhile: the answer is stale
       const against = r.label === null ? "" : " as \u201c" + r.label + "\u201d";
       const text = r.same === null
         ? "Distance " + fmt(r.distance) + against + " (no threshold to decide)"
@@ -68,7 +69,7 @@ async function onVerify(event) {
         ? "" : "; score " + fmt(r.score) + " on the fine-tuning scores' scale";
       show("verify-result", text + score + windowNote(r.chunked),
         r.same === null ? "" : r.same ? "ok" : "bad");
-    } catch (err) { show("verify-result", err.message, "error"); }
+    } catch (err) { if (current()) show("verify-result", err.message, "error"); }
   });
 }
 
