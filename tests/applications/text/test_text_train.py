@@ -558,3 +558,42 @@ def test_cosent_on_pairs_of_one_score_is_refused_before_training(
     with pytest.raises(ValueError, match=r"the 8 training pair\(s\) all score 4: add pairs"):
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["log", "terminal"])
+def test_a_run_stopped_before_its_first_checkpoint_keeps_its_config_and_says_so_last(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tty: bool
+) -> None:
+    """Ctrl-C before the first checkpoint, as in an image run: OUT keeps config.yaml alone, the
+    last line says to run the command again, and the same command then trains. The fine-tuning
+    bar was left open: it was drawn again after that line."""
+    import yaml
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+    from siamkit.progress import Progress
+
+    real = Progress.__init__
+
+    def eager(self: Progress, *args: Any, **kwargs: Any) -> None:  # shown from the start
+        real(self, *args, **{**kwargs, "delay": 0, "tty": tty})
+
+    def stopped(*args: Any, **kwargs: Any) -> torch.Tensor:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "__init__", eager)
+    monkeypatch.setattr(text_train, "batch_loss", stopped)
+    config = tmp_path / "text.yaml"
+    config.write_text(yaml.safe_dump({"task": "text", **_config(tiny_hf, pairs_csv, epochs=1)}))
+    out = tmp_path / "run"
+    args = ["train", str(config), "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 130, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]
+    said = "interrupted (Ctrl-C) before the command finished; run it again\n"
+    assert res.stderr.endswith(said), res.stderr  # nothing drawn after it
+    if not tty:  # no step was done: no progress line either
+        assert res.stderr == said
+    monkeypatch.undo()
+    again = CliRunner().invoke(cli, [*args, "--no-progress"])
+    assert again.exit_code == 0, again.output

@@ -33,7 +33,6 @@ from typing import Any
 
 import torch
 import yaml
-from tqdm.auto import tqdm
 
 from siamkit.applications.text.losses import (
     cosent_loss,
@@ -48,6 +47,7 @@ from siamkit.applications.text.score_map import ScoreMap
 from siamkit.applications.text.train_config import TextTrainConfig, parse_config
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_write, same_file
+from siamkit.progress import Progress
 from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import (
     load_checkpoint,
@@ -493,41 +493,44 @@ def _loop(
     clip = cfg.train.max_grad_norm if cfg.train.max_grad_norm > 0 else None  # 0: off
     every = cfg.train.checkpoint_every
     steps_per_epoch = len(_batches(ex, cfg, 0))
-    bar = tqdm(
-        total=cfg.train.epochs * steps_per_epoch,
-        initial=start[0] * steps_per_epoch + start[1],
-        desc="fine-tuning",
-        disable=not progress,
-    )
-    for epoch in range(start[0], cfg.train.epochs):
-        batches = _batches(ex, cfg, epoch)
-        for step in range(start[1] if epoch == start[0] else 0, len(batches)):
-            model.train()
-            with autocast_for(device, amp):
-                loss = batch_loss(model, cfg, ex.subset(batches[step]))
-            opt.zero_grad(set_to_none=True)
-            backward_and_step(loss, opt, model.parameters(), scaler, clip)
-            sched.step()
-            losses.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            done = step + 1 == len(batches)
-            if done or (every and (step + 1) % every == 0):
-                nxt = (epoch + 1, 0) if done else (epoch, step + 1)
-                _save_checkpoint(
-                    ckpt_path,
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "epoch": nxt[0],
-                        "step": nxt[1],
-                        "rng": rng_state(),
-                        "scaler": None if scaler is None else scaler.state_dict(),
-                        "last_loss": losses[-1],
-                        "config": record,  # model.init_from: what a resume checks
-                        START: rebuild,  # what rebuilds the model without the start folder
-                    },
-                )
-    bar.close()
+    initial = start[0] * steps_per_epoch + start[1]
+    # as the image trainer's: a bar on a terminal, a few lines in a log (the steps left), closed
+    # however the loop ends, so that a Ctrl-C's message is not followed by the bar drawn again
+    total = cfg.train.epochs * steps_per_epoch - initial
+    bar = Progress(total, "fine-tuning", "steps") if progress else None
+    try:
+        for epoch in range(start[0], cfg.train.epochs):
+            batches = _batches(ex, cfg, epoch)
+            for step in range(start[1] if epoch == start[0] else 0, len(batches)):
+                model.train()
+                with autocast_for(device, amp):
+                    loss = batch_loss(model, cfg, ex.subset(batches[step]))
+                opt.zero_grad(set_to_none=True)
+                backward_and_step(loss, opt, model.parameters(), scaler, clip)
+                sched.step()
+                losses.append(float(loss.detach()))
+                if bar is not None:  # (a line written now shows this loss)
+                    bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                    bar.update(1)
+                done = step + 1 == len(batches)
+                if done or (every and (step + 1) % every == 0):
+                    nxt = (epoch + 1, 0) if done else (epoch, step + 1)
+                    _save_checkpoint(
+                        ckpt_path,
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(),
+                            "epoch": nxt[0],
+                            "step": nxt[1],
+                            "rng": rng_state(),
+                            "scaler": None if scaler is None else scaler.state_dict(),
+                            "last_loss": losses[-1],
+                            "config": record,  # model.init_from: what a resume checks
+                            START: rebuild,  # what rebuilds the model without the start folder
+                        },
+                    )
+    finally:
+        if bar is not None:
+            bar.close()
     return losses
