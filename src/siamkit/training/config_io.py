@@ -225,6 +225,27 @@ def did_you_mean(given: Sequence[str], valid: Iterable[str]) -> str:
     return f" (did you mean {', '.join(map(repr, dict.fromkeys(close)))}?)" if close else ""
 
 
+def unknown_keys_message(unknown: Sequence[str], section: str, valid: Iterable[str]) -> str:
+    """One sentence for keys no reader of ``section`` knows, with the closest valid ones and
+    the whole list: ``unknown key 'epoch' in section 'train' (did you mean 'epochs'?); valid
+    keys: ...``. Every task's config check words it so."""
+    valid = list(valid)
+    return (
+        f"unknown key {', '.join(map(repr, unknown))} in section {section!r}"
+        f"{did_you_mean(unknown, valid)}; valid keys: {', '.join(valid)}"
+    )
+
+
+def unknown_sections_message(unknown: Sequence[str], valid: Iterable[str], where: str = "") -> str:
+    """One sentence for sections a config cannot have (``where``: e.g. `` in override 'x=1'``):
+    ``unknown section 'trian' (did you mean 'train'?); valid sections: ...``."""
+    valid = list(valid)
+    return (
+        f"unknown section {', '.join(map(repr, unknown))}{where}"
+        f"{did_you_mean(unknown, valid)}; valid sections: {', '.join(valid)}"
+    )
+
+
 def _section(cls: type, values: Any, name: str, default: Any = None) -> Any:
     """Section ``name`` of type ``cls`` from its YAML mapping; keys it does not give take their
     values from ``default`` (an instance of ``cls``: a config whose section defaults differ from
@@ -239,10 +260,7 @@ def _section(cls: type, values: Any, name: str, default: Any = None) -> Any:
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in values if k not in fields]
     if unknown:
-        raise ConfigError(
-            f"unknown key {', '.join(map(repr, unknown))} in section '{name}'"
-            f"{did_you_mean(unknown, fields)}; valid keys: {', '.join(fields)}"
-        )
+        raise ConfigError(unknown_keys_message(unknown, name, fields))
     kwargs = {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in values.items()}
     return cls(**kwargs) if default is None else dataclasses.replace(default, **kwargs)
 
@@ -307,10 +325,7 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
     sections = {f.name: f for f in dataclasses.fields(RunConfig)}
     unknown = [k for k in doc if k not in sections]
     if unknown:
-        raise ConfigError(
-            f"unknown section {', '.join(map(repr, unknown))}{did_you_mean(unknown, sections)}; "
-            f"valid sections: {', '.join(sections)}"
-        )
+        raise ConfigError(unknown_sections_message(unknown, sections))
     doc = _read_appearance(doc)
     hints = typing.get_type_hints(RunConfig)
     parts = {name: _section(hints[name], doc.get(name), name) for name in sections}
@@ -442,10 +457,7 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> R
         if not sep or not dot or not name:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         if section not in doc:
-            raise ConfigError(
-                f"unknown section {section!r} in override {item!r}"
-                f"{did_you_mean([section], doc)}; valid sections: {', '.join(doc)}"
-            )
+            raise ConfigError(unknown_sections_message([section], doc, f" in override {item!r}"))
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:

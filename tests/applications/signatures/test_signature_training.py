@@ -102,7 +102,7 @@ def test_a_misspelled_section_in_set_is_named_with_the_valid_ones(tmp_path: Path
     assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
     assert (
         "unknown section 'trian' in override 'trian.x=1' (did you mean 'train'?); "
-        "valid sections: data, model, train, eval." in res.output
+        "valid sections: data, model, train, eval" in res.output
     )
     assert not out.exists()
 

@@ -278,3 +278,14 @@ def test_no_progress_silences_the_monitors_embedding(
     seen.clear()
     run(_doc(), tmp_path / "p", TaskOptions(log=lambda s: None))
     assert seen and all(seen)
+
+
+def test_a_misspelt_section_is_worded_as_every_task_words_it() -> None:
+    """It said 'valid: method, ...'; the shared wording names the closest section first."""
+    from siamkit.applications.ssl.config import ssl_config_from_dict
+
+    with pytest.raises(ConfigError) as err:
+        ssl_config_from_dict({"trian": {"epochs": 1}})
+    assert str(err.value).startswith(
+        "unknown section 'trian' for task: ssl (did you mean 'train'?); valid sections: method, "
+    )

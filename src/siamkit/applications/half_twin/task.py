@@ -36,6 +36,7 @@ from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
 from siamkit.losses import contrastive_loss
 from siamkit.models import HalfTwinNetwork, Preprocess
+from siamkit.training.config_io import unknown_keys_message, unknown_sections_message
 from siamkit.training.ddp import refuse_torchrun
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
@@ -182,10 +183,7 @@ def _check_keys(cfg: dict[str, Any]) -> None:
             raise ValueError(f"{section} is a mapping of {sorted(allowed)}, got {node!r}")
         unknown = set(node) - allowed
         if unknown:
-            raise ValueError(
-                f"unknown key(s) {sorted(f'{section}.{k}' for k in unknown)} for task half_twin; "
-                f"{section} has {sorted(allowed)}"
-            )
+            raise ValueError(unknown_keys_message(sorted(unknown), section, sorted(allowed)))
     for branch in ("encoder_f", "encoder_g"):
         spec = (cfg.get("model") or {}).get(branch)
         if spec is not None and (not isinstance(spec, dict) or set(spec) - _ENCODER_KEYS):
@@ -247,7 +245,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     unknown = set(cfg) - _SECTIONS
     if unknown:
         raise ValueError(
-            f"unknown section(s) {sorted(unknown)} for task half_twin; use {sorted(_SECTIONS)}"
+            unknown_sections_message(sorted(unknown), sorted(_SECTIONS), " for task half_twin")
         )
     _check_keys(cfg)
     _check_numbers(cfg)

@@ -25,7 +25,7 @@ import yaml
 
 from siamkit.data.signature_layouts import SIGNATURE_LAYOUTS
 from siamkit.training.config_io import _section as config_section
-from siamkit.training.config_io import did_you_mean, set_override
+from siamkit.training.config_io import set_override, unknown_sections_message
 
 __all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
 
@@ -116,8 +116,7 @@ def signature_config_from_dict(
             raise ValueError(f"override {item!r} must look like section.key=value.")
         if section not in _SECTIONS:  # a misspelled section: name it and the valid ones
             raise ValueError(
-                f"unknown section {section!r} in override {item!r}"
-                f"{did_you_mean([section], _SECTIONS)}; valid sections: {', '.join(_SECTIONS)}."
+                unknown_sections_message([section], _SECTIONS, f" in override {item!r}")
             )
         try:
             parsed = yaml.safe_load(value)

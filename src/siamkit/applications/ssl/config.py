@@ -20,7 +20,13 @@ from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
 from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
 from siamkit.training.config import RunConfig as _RunConfig
-from siamkit.training.config_io import ConfigError, _section, plain_dict, set_override
+from siamkit.training.config_io import (
+    ConfigError,
+    _section,
+    plain_dict,
+    set_override,
+    unknown_sections_message,
+)
 
 
 @dataclass(frozen=True)
@@ -188,10 +194,7 @@ def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
     doc = {} if doc is None else dict(doc)
     unknown = [k for k in doc if k != "method" and k not in _TYPES]
     if unknown:
-        raise ConfigError(
-            f"unknown section {', '.join(map(repr, unknown))} for task: ssl; valid: method, "
-            + ", ".join(_TYPES)
-        )
+        raise ConfigError(unknown_sections_message(unknown, ["method", *_TYPES], " for task: ssl"))
     method = doc.get("method", "simclr")
     if not isinstance(method, str):
         raise ConfigError(f"method must be a name, got {method!r}")

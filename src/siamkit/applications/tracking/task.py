@@ -40,7 +40,7 @@ from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.config_io import _coerce as config_value
 from siamkit.training.config_io import _section as config_section
-from siamkit.training.config_io import did_you_mean
+from siamkit.training.config_io import unknown_keys_message, unknown_sections_message
 from siamkit.training.ddp import finish_distributed, is_main_process
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -86,10 +86,7 @@ def _override(cfg: dict[str, Any], item: str) -> None:
         raise ValueError(f"--set takes section.key=value, got {item!r}")
     section, name = key.split(".", 1)
     if section not in DEFAULTS:  # was set aside unread: the run kept the default
-        raise ValueError(
-            f"unknown section {section!r} in --set {item!r}{did_you_mean([section], DEFAULTS)}; "
-            f"valid sections: {', '.join(DEFAULTS)}"
-        )
+        raise ValueError(unknown_sections_message([section], DEFAULTS, f" in --set {item!r}"))
     cfg.setdefault(section, {})[name] = yaml.safe_load(raw)
 
 
@@ -98,10 +95,7 @@ def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> d
     cfg: dict[str, Any] = {k: dict(v) for k, v in DEFAULTS.items()}
     for section, values in config.items():
         if section not in DEFAULTS:
-            raise ValueError(
-                f"unknown section {section!r} in a siamfc config"
-                f"{did_you_mean([section], DEFAULTS)}; valid sections: {', '.join(DEFAULTS)}"
-            )
+            raise ValueError(unknown_sections_message([section], DEFAULTS, " in a siamfc config"))
         if not isinstance(values, dict):
             raise ValueError(f"section {section!r} must be a mapping")
         cfg[section].update(values)
@@ -110,11 +104,7 @@ def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> d
     for section in ("data", "eval", "model"):
         unknown = [k for k in cfg[section] if k not in DEFAULTS[section]]
         if unknown:
-            raise ValueError(
-                f"unknown key {', '.join(map(repr, unknown))} in section {section!r}"
-                f"{did_you_mean(unknown, DEFAULTS[section])}; valid keys: "
-                f"{', '.join(DEFAULTS[section])}"
-            )
+            raise ValueError(unknown_keys_message(unknown, section, DEFAULTS[section]))
         cfg[section] = {  # unchecked, a wrong type crashed later (eval's: after the training)
             key: config_value(value, _expected(DEFAULTS[section][key]), f"{section}.{key}")
             for key, value in cfg[section].items()
