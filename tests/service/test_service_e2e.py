@@ -447,3 +447,37 @@ def test_a_verify_answer_arriving_after_its_label_was_removed_is_dropped(
             assert page.inner_text("#verify-result").startswith("Same")
         finally:
             context.close()
+
+
+def test_a_long_label_without_spaces_keeps_its_gallery_card_one_line_high(
+    browser, model_and_distances, images, tmp_path
+):
+    """A 256-character label with no space broke into a column of letters many lines high: the
+    card shows it on one line, cut with an ellipsis, the whole label in its tooltip (title)."""
+    from siamkit.service import create_app
+
+    net, _ = model_and_distances
+    long = "x" * 128 + "y" * 128
+    with serve_in_thread(create_app(net, tmp_path / "gallery.db")) as url:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(url + "/")
+            _enroll(page, "bob", [images["checker"]])
+            _enroll(page, long, [images["stripes"]])
+            page.wait_for_selector("#gallery-list li >> nth=1")
+            cards = page.locator("#gallery-list li")
+            # (the grid stretches the cards of a row alike: their names' heights tell)
+            short, name = (cards.filter(has_text=t).locator(".name") for t in ("bob", "xxxx"))
+            short_box, long_box = short.bounding_box(), name.bounding_box()
+            assert short_box is not None and long_box is not None
+            assert long_box["height"] == short_box["height"], (long_box, short_box)
+            card = cards.filter(has_text="xxxx").bounding_box()
+            assert card is not None and card["height"] < 120, card  # about the thumbnail's
+            assert card["width"] == cards.filter(has_text="bob").bounding_box()["width"]  # type: ignore[index]
+            assert name.get_attribute("title") == long
+            assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
+            assert name.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
+        finally:
+            context.close()

@@ -193,6 +193,18 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.wait_for_selector("#gallery-empty:not([hidden])")
         assert page.is_hidden("#label-texts")
         assert page.inner_text("#verify-result") == ""  # it was against printer
+
+        # a 256-character label with no space: one line cut with an ellipsis, whole in the title
+        long = "x" * 256
+        page.fill("#enroll-label", long)
+        page.fill("#enroll-text", VPN)
+        page.click("#enroll-submit")
+        name = page.locator("#gallery-list li .name")
+        name.wait_for()
+        assert name.get_attribute("title") == long
+        assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
+        height = name.evaluate("e => e.getBoundingClientRect().height")
+        assert height < 2 * float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
         page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

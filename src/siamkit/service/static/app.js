@@ -122,7 +122,9 @@ function galleryItem(entry) {
   const li = el("li");
   li.append(thumb(entry.thumbnail, entry.label));
   const text = el("div");
-  text.append(el("div", "name", entry.label));
+  const name = el("div", "name", entry.label);
+  name.title = entry.label;  // the whole label: the card cuts a long one with an ellipsis
+  text.append(name);
   text.append(el("div", "count", entry.count + " image" + (entry.count === 1 ? "" : "s")));
   text.append(...galleryButtons(entry.label, "images", showLabel));
   li.append(text);

@@ -111,7 +111,9 @@ async function onIdentify(event) {
 // ---------------------------------------------------------------- gallery + info
 function galleryItem(entry) {
   const li = el("li");
-  li.append(el("div", "name", entry.label));
+  const name = el("div", "name", entry.label);
+  name.title = entry.label;  // the whole label: the card cuts a long one with an ellipsis
+  li.append(name);
   li.append(el("div", "count", entry.count + " text" + (entry.count === 1 ? "" : "s")));
   if (entry.text !== null) li.append(el("div", "snippet", entry.text));
   li.append(...galleryButtons(entry.label, "texts", showLabel));
