@@ -267,6 +267,30 @@ def test_unknown_keys_and_sections_are_named_with_the_valid_ones(
     assert str(caught.value) == message
 
 
+@pytest.mark.parametrize(
+    ("tracker", "message"),
+    [
+        ({"scale_num": "3"}, "tracker.scale_num must be int, got '3'"),
+        ({"scale_num": 3.0}, "tracker.scale_num must be int, got 3.0"),
+        ({"context": "wide"}, "tracker.context must be float, got 'wide'"),
+        ({"template_lr": True}, "tracker.template_lr must be float, got True"),
+        ({"scale_penalty": 0}, "scale_penalty must be in (0, 1] and scale_lr in [0, 1]"),
+        ({"response_up": 0}, "exemplar_size and response_up must be >= 1"),
+    ],
+)
+def test_tracker_values_of_the_wrong_type_are_named_before_tracking(
+    tracker: dict, message: str
+) -> None:
+    """A YAML "3" for scale_num crashed deep inside tracking, frames later; the other sections'
+    values are checked when the config is read, and now the tracker's are too."""
+    from siamkit.applications.tracking.task import resolve_config
+
+    with pytest.raises(ValueError) as caught:
+        resolve_config({"tracker": tracker}, ())
+    assert str(caught.value) == message
+    resolve_config({"tracker": {"context": 1, "scale_num": 5}}, ())  # an int where a float is
+
+
 class _Counting:
     def __init__(self, source: SequencePairs) -> None:
         self.source, self.calls = source, 0

@@ -26,6 +26,17 @@ class TrackerParams:
     template_lr: float = 0.0  # 0: exemplar from the first frame only; else a slow running average
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # a YAML "3" or 3.5 crashed deep inside tracking, frames later
+            value, want = getattr(self, f.name), f.type if isinstance(f.type, str) else "?"
+            ok = isinstance(value, int) if want == "int" else isinstance(value, (int, float))
+            if isinstance(value, bool) or not ok:
+                raise ValueError(f"tracker.{f.name} must be {want}, got {value!r}")
+        if self.exemplar_size < 1 or self.response_up < 1:
+            raise ValueError("exemplar_size and response_up must be >= 1")
+        if self.context < 0 or self.scale_step <= 0:
+            raise ValueError("context must be >= 0 and scale_step > 0")
+        if not 0 < self.scale_penalty <= 1 or not 0 <= self.scale_lr <= 1:
+            raise ValueError("scale_penalty must be in (0, 1] and scale_lr in [0, 1]")
         if self.scale_num < 1 or self.scale_num % 2 == 0:
             raise ValueError(f"scale_num must be odd and >= 1, got {self.scale_num}")
         if not 0 <= self.window_influence <= 1 or not 0 <= self.template_lr <= 1:
