@@ -4,7 +4,8 @@ Three call contracts, one per kind of input:
 
 - **label-based** (pytorch-metric-learning's): ``loss(embeddings (B, D), labels (B,), indices=None)``
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
-  :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`PairHeadLoss`,
+  :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`MarginLoss`
+  (with a learned boundary), :class:`PairHeadLoss`,
   and the proxy losses :class:`ProxyAnchorLoss` and :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
   the optimiser). ``indices`` are a miner's output (:mod:`siamkit.miners`: ``Triplets`` or
@@ -32,6 +33,7 @@ from siamkit.losses.functional import (
     supcon_loss,
     triplet_margin_loss,
 )
+from siamkit.losses.margin import MarginLoss, margin_loss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.ntxent import NTXentLoss
 from siamkit.losses.pair_bce import PairBCELoss
@@ -45,6 +47,7 @@ __all__ = [
     "CircleLoss",
     "ContrastiveLoss",
     "CrossBatchMemory",
+    "MarginLoss",
     "MultiSimilarityLoss",
     "NTXentLoss",
     "NormalizedSoftmaxLoss",
@@ -56,6 +59,7 @@ __all__ = [
     "TripletMarginLoss",
     "circle_loss",
     "contrastive_loss",
+    "margin_loss",
     "multi_similarity_loss",
     "nt_xent_loss",
     "pair_bce_loss",

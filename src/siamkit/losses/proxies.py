@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from siamkit.losses.class_rows import class_lookup, class_rows
+
 #: How :func:`normalized_softmax_loss` applies its margin: ``"arc"`` adds it to the target's angle
 #: (ArcFace), ``"cos"`` subtracts it from the target's cosine (CosFace).
 MarginType = Literal["arc", "cos"]
@@ -90,35 +92,25 @@ def normalized_softmax_loss(
 
 
 class _ProxyLoss(nn.Module):
-    """Holds the proxies and the map from class ids to proxy rows."""
+    """Holds the proxies (``per_class`` rows per class, class ``c``'s at rows ``c * per_class``
+    onwards) and the map from class ids to classes."""
 
-    lookup: Tensor  # (max id + 1,) proxy row of each class id, -1 for none
+    lookup: Tensor  # (max id + 1,) class row of each class id, -1 for none
 
-    def __init__(self, classes: Sequence[int], embedding_dim: int) -> None:
+    def __init__(self, classes: Sequence[int], embedding_dim: int, per_class: int = 1) -> None:
         super().__init__()
         ids = sorted({int(c) for c in classes})
         if len(ids) < 2:
             raise ValueError(f"a proxy loss needs at least 2 training classes, got {ids}")
         if embedding_dim < 1:
             raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
-        self.proxies = nn.Parameter(torch.empty(len(ids), embedding_dim))
+        self.proxies = nn.Parameter(torch.empty(len(ids) * per_class, embedding_dim))
         nn.init.kaiming_normal_(self.proxies, mode="fan_out")
-        lookup = torch.full((ids[-1] + 1,), -1, dtype=torch.long)
-        lookup[torch.tensor(ids)] = torch.arange(len(ids))
-        self.register_buffer("lookup", lookup, persistent=False)
+        self.register_buffer("lookup", class_lookup(ids, 2), persistent=False)
 
     def targets(self, labels: Tensor) -> Tensor:
-        """Class ids ``(B,)`` -> proxy rows; a clear error for a class without a proxy."""
-        lab, lookup = labels.long(), self.lookup
-        bad = (lab < 0) | (lab >= lookup.numel())
-        rows = lookup[lab.clamp(0, lookup.numel() - 1)]
-        bad |= rows < 0
-        if bool(bad.any()):
-            raise ValueError(
-                f"label {int(lab[bad][0])} has no proxy; the loss was built for the training "
-                f"classes {torch.nonzero(lookup >= 0).flatten().tolist()}"
-            )
-        return rows
+        """Class ids ``(B,)`` -> class rows; a clear error for a class without a proxy."""
+        return class_rows(self.lookup, labels)
 
 
 class ProxyAnchorLoss(_ProxyLoss):

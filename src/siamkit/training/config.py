@@ -165,17 +165,19 @@ class LossConfig:
     Attributes:
         kind: ``"triplet"``, ``"soft_margin_triplet"``, ``"contrastive"`` (all pairs of a
             batch), ``"bce"`` (pairs scored by a learned MLP metric), ``"multi_similarity"``,
-            ``"supcon"``, ``"circle"``, or a proxy loss (one learned vector per class):
-            ``"proxy_anchor"``, ``"normalized_softmax"`` (ArcFace or CosFace with a margin).
+            ``"supcon"``, ``"circle"``, ``"margin"`` (Wu et al., a learned boundary), or a proxy
+            loss (one learned vector per class): ``"proxy_anchor"``, ``"normalized_softmax"``
+            (ArcFace or CosFace with a margin).
             :data:`LOSS_KINDS` lists them all.
-        margin: triplet / contrastive margin.
+        margin: triplet / contrastive / margin-loss margin.
         reduction: how the triplet loss averages: ``"mean"`` over the mined triplets, or
             ``"nonzero"`` over those still violating the margin (pytorch-metric-learning's
             default; the gradient does not fade as the batch gets easier).
         mining: ``"auto"`` (triplet: ``batch_hard``; contrastive: all pairs; multi-similarity:
-            its own miner), a triplet strategy (``batch_hard``, ``semihard``, ``hard``, ``all``,
-            ``random``, ``distance_weighted``), a pair strategy for contrastive (``all``,
-            ``hardest``, ``hard``, ``semihard``, ``easy``), or ``None`` for no mining.
+            its own miner; margin: ``distance_weighted``), a triplet strategy (``batch_hard``,
+            ``semihard``, ``hard``, ``all``, ``random``, ``distance_weighted``), a pair strategy
+            for contrastive (``all``, ``hardest``, ``hard``, ``semihard``, ``easy``), or ``None``
+            for no mining.
         offline_mining: mine triplets with the frozen model on a pool of images, then train on
             them (instead of mining inside each batch).
         offline_pool: images embedded for each offline-mining round (``None`` = the whole
@@ -531,7 +533,8 @@ def resolved_mining(cfg: LossConfig) -> str | None:
     """The mining strategy ``cfg.mining`` stands for with its loss kind (``"auto"`` resolved)."""
     if cfg.mining != "auto":
         return cfg.mining
-    return {"triplet": "batch_hard", "multi_similarity": "multi_similarity"}.get(cfg.kind)
+    auto = {"triplet": "batch_hard", "multi_similarity": "multi_similarity"}
+    return {**auto, "margin": "distance_weighted"}.get(cfg.kind)  # margin: the paper's sampling
 
 
 def _check_appearance(cfg: ModelConfig) -> None:

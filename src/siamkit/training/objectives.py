@@ -50,7 +50,7 @@ def flat_loss_params(cfg: LossConfig, distance: str | Distance) -> tuple[str, di
             "mining": mining,
             "reduction": cfg.reduction,
         }
-    if kind == "contrastive":
+    if kind in ("contrastive", "margin"):
         return kind, {"margin": cfg.margin, "distance": distance, "mining": mining}
     if kind in ("bce", "pair_head"):
         return kind, {"head": distance, "pos_weight": cfg.pos_weight}
@@ -99,9 +99,10 @@ def build_objective(
     takes = inspect.signature(LOSSES.get(name)).parameters if name in LOSSES else {}
     for key, value in (("classes", classes), ("embedding_dim", embedding_dim)):
         if key in takes and key not in params:
-            if value is None:
+            if value is None and takes[key].default is inspect.Parameter.empty:
                 raise ValueError(f"loss.kind = {name} needs the run's {key} to build its proxies")
-            params[key] = value
+            if value is not None:
+                params[key] = value
     loss = LOSSES.build(name, **params)
     if cfg.xbm_memory_size > 0:  # mine each batch against a memory of earlier ones
         if embedding_dim is None:

@@ -158,6 +158,7 @@ def native_mining(loss_kind: str) -> tuple[str, ...]:
     return {
         "triplet": TRIPLET_STRATEGIES,
         "soft_margin_triplet": TRIPLET_STRATEGIES,
+        "margin": TRIPLET_STRATEGIES,
         "contrastive": PAIR_STRATEGIES,
         "multi_similarity": ("multi_similarity",),
     }.get(loss_kind, ())
