@@ -178,3 +178,42 @@ def test_no_progress_silences_every_step(tmp_path, monkeypatch, command, flag):
         prog.set_enabled(False)  # the command turned it on for this process
     assert res.exit_code == 0, res.output
     assert ("% (" in res.stderr) is (flag == "--progress"), res.stderr
+
+
+@pytest.mark.parametrize("command", ["embed", "evaluate", "calibrate", "enroll", "identify"])
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_image_commands_that_show_progress_take_no_progress(tmp_path, monkeypatch, command, flag):
+    """Only train, tune, demo and the text commands took --no-progress; embed, evaluate,
+    calibrate, enroll and identify showed their steps with no way to turn them off."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    import siamkit
+    from siamkit.cli.main import cli
+
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
+    pre = siamkit.Preprocess(input_shape=(1, 8, 8))
+    model = tmp_path / "m"
+    siamkit.save_model(siamkit.SiameseNetwork(enc, embedding_dim=8, preprocess=pre), model)
+    for c in range(3):  # a folder by class for the gallery commands
+        (tmp_path / "imgs" / str(c)).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (8, 8), 60 * c + 10 * i).save(tmp_path / "imgs" / str(c) / f"{i}.png")
+    monkeypatch.setattr("siamkit.evaluation._common.BLOCK_ELEMENTS", 2000)  # many blocks
+    monkeypatch.setattr(prog, "Progress", partial(prog.Progress, delay=0.0, clock=Clock(1)))
+    gallery = str(tmp_path / "g.db")
+    how = {
+        "embed": ["--data", "digits", "--out", str(tmp_path / "z.npy")],
+        "evaluate": ["--data", "digits", "--episodes", "20"],
+        "calibrate": ["--data", "digits", "--classes", "0,1,2,3"],
+        "enroll": ["--gallery", gallery, str(tmp_path / "imgs")],
+        "identify": ["--gallery", gallery, str(tmp_path / "imgs" / "0" / "0.png")],
+    }
+    if command == "identify":
+        CliRunner().invoke(cli, ["enroll", str(model), *how["enroll"], "--no-progress"])
+    try:
+        res = CliRunner().invoke(cli, [command, str(model), *how[command], flag])
+    finally:
+        prog.set_enabled(False)  # the command turned it on for this process
+    assert res.exit_code == 0, res.output
+    assert ("% (" in res.stderr) is (flag == "--progress"), res.stderr

@@ -560,3 +560,21 @@ def test_evaluate_tracking_refuses_n_sequences_with_data(tmp_path: Path) -> None
         res.output
     )
     assert "success AUC" not in res.output
+
+
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_track_no_progress_shows_no_frames_bar(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    """track's frame bar followed only --json; --no-progress, as on the other commands, hides it."""
+    from functools import partial
+
+    from siamkit import progress as prog
+
+    monkeypatch.setattr(prog, "Progress", partial(prog.Progress, delay=0.0))
+    try:
+        code, out = _track(files, "--box", "28,24,24,24", flag)
+    finally:
+        prog.set_enabled(False)  # the command turned it on for this process
+    assert code == 0, out
+    assert ("track: " in out and "% (" in out) is (flag == "--progress"), out

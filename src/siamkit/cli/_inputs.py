@@ -208,6 +208,27 @@ def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
+def _turn_off_progress(ctx: click.Context, param: click.Parameter, show: bool) -> bool:
+    """``--no-progress``: no bar or progress line from any step of the command."""
+    if not show:
+        from siamkit.progress import set_enabled
+
+        set_enabled(False)
+    return show
+
+
+#: ``--progress/--no-progress`` of a command that shows progress (siamkit's CLI turns progress
+#: on for the process; this turns it off before the command runs).
+PROGRESS = click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    expose_value=False,
+    callback=_turn_off_progress,
+    help="Show progress: bars on a terminal, a few lines in a log.",
+)
+
+
 def given_on_command_line(ctx: click.Context, name: str) -> bool:
     """Whether the option ``name`` (its parameter name) was given on the command line, not left
     at its default or taken from the environment."""

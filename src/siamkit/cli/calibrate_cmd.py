@@ -17,6 +17,7 @@ import click
 
 from siamkit.cli._image_pairs import is_pairs_file, refuse_class_options, refuse_image_pairs
 from siamkit.cli._inputs import (
+    PROGRESS,
     check_input,
     class_tokens,
     friendly_errors,
@@ -139,6 +140,7 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     help="auto (CUDA if available), cpu, cuda or cuda:N.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@PROGRESS
 @friendly_errors
 def calibrate(
     model: str,

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from siamkit.cli._inputs import PROGRESS
+
 INT8_MODES = ("static", "dynamic")
 # how a text model's int8 graph is quantised (applications/text/onnx.py, quantize_int8)
 _TEXT_INT8 = (
@@ -355,6 +357,7 @@ def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[s
     help="Replace existing .onnx files (--overwrite, as in train, is the same).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
+@PROGRESS
 def export(
     model: str,
     fmt: str,

@@ -19,6 +19,7 @@ import click
 
 from siamkit.cli._inputs import (
     INDEX_CHOICES,
+    PROGRESS,
     DistanceThreshold,
     OnceOption,
     photos_named,
@@ -144,6 +145,7 @@ def _fmt(value: float | None) -> str:
 )
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True))
 @_JSON
+@PROGRESS
 @_friendly
 def enroll(
     model: str,
@@ -231,6 +233,7 @@ def _match_doc(m: Any) -> dict[str, Any]:
     help="Search structure.",
 )
 @_JSON
+@PROGRESS
 @_friendly
 def identify(
     model: str,

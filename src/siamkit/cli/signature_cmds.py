@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
-from siamkit.cli._inputs import OnceOption, store_errors
+from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -290,6 +290,7 @@ def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool
 )
 @click.option("--seed", default=0, show_default=True, help="Which genuines are the references.")
 @_JSON
+@PROGRESS
 @_friendly
 def evaluate_cmd(
     model_path: str,

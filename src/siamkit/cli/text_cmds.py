@@ -19,6 +19,7 @@ import click
 
 from siamkit.atomic import check_writable_file, same_file
 from siamkit.cli._inputs import (
+    PROGRESS,
     friendly_errors,
     runtime_device,
     store_errors,
@@ -73,23 +74,6 @@ _ONNX_DIR = click.option(
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
-def _turn_off_progress(ctx: click.Context, param: click.Parameter, show: bool) -> bool:
-    """``--no-progress``: no bar or progress line from any step of the command."""
-    if not show:
-        from siamkit.progress import set_enabled
-
-        set_enabled(False)
-    return show
-
-
-_PROGRESS = click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    expose_value=False,
-    callback=_turn_off_progress,
-    help="Show progress: bars on a terminal, a few lines in a log.",
-)
 _DEVICE = click.option(
     "--device",
     default="auto",
@@ -309,7 +293,7 @@ def similarity(
 @_runtime_option("the same groups, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
-@_PROGRESS
+@PROGRESS
 @_JSON
 @friendly_errors
 def dedup(
@@ -476,7 +460,7 @@ def dedup(
 @_runtime_option("the same matches, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
-@_PROGRESS
+@PROGRESS
 @_JSON
 @friendly_errors
 def plagiarism(
@@ -572,7 +556,7 @@ def plagiarism(
 @_runtime_option("the same embeddings to about 1e-6, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
-@_PROGRESS
+@PROGRESS
 @_JSON
 @store_errors("gallery")
 def enroll(

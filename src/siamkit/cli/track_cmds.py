@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import friendly_errors, given_on_command_line
+from siamkit.cli._inputs import PROGRESS, friendly_errors, given_on_command_line
 
 VIDEO_ENDINGS = ".mp4, .avi, .mkv or .mov"  # applications.tracking.video.VIDEO_EXTENSIONS
 
@@ -129,6 +129,7 @@ def _json_number(v: float | int) -> float | int | None:
     help="CPU threads for torch, and for ONNX Runtime with --onnx.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@PROGRESS
 @friendly_errors
 def track(
     video: str,
@@ -155,6 +156,7 @@ def track(
 
     from siamkit.applications.tracking.tracker import SiamFCTracker
     from siamkit.applications.tracking.video import check_outputs, check_start, track_video
+    from siamkit.progress import is_enabled as progress_enabled
 
     xywh = parse_box(box)
     if onnx_dir and model_path:
@@ -179,7 +181,7 @@ def track(
         out_video,
         boxes_csv,
         show_response,
-        progress=not as_json,
+        progress=not as_json and progress_enabled(),
         start_frame=start_frame,
         max_frames=max_frames,
     )
@@ -249,6 +251,7 @@ def track(
     is_flag=True,
     help="Print the scores as JSON: overall and one row per sequence.",
 )
+@PROGRESS
 @friendly_errors
 def evaluate_tracking(
     model_path: str | None,

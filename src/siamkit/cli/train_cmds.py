@@ -15,6 +15,7 @@ import click
 
 from siamkit.cli._image_pairs import evaluate_pairs, is_pairs_file, refuse_class_options
 from siamkit.cli._inputs import (
+    PROGRESS,
     check_input,
     class_tokens,
     collect_images,
@@ -473,6 +474,7 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the metrics as JSON (the metrics.json layout)."
 )
+@PROGRESS
 @friendly_errors
 def evaluate(
     model: str,
@@ -640,6 +642,7 @@ def _refuse_unused_options(ctx: click.Context, used: tuple[str, ...]) -> None:
     help="Replace OUT (and OUT.ids.txt) if it exists (--overwrite is the same).",
 )
 @DEVICE
+@PROGRESS
 @friendly_errors
 def embed(
     model: str,
