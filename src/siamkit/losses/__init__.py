@@ -5,7 +5,7 @@ Three call contracts, one per kind of input:
 - **label-based** (pytorch-metric-learning's): ``loss(embeddings (B, D), labels (B,), indices=None)``
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
   :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`MarginLoss`
-  (with a learned boundary), :class:`PairHeadLoss`,
+  (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`PairHeadLoss`,
   and the proxy losses :class:`ProxyAnchorLoss` and :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
   the optimiser). ``indices`` are a miner's output (:mod:`siamkit.miners`: ``Triplets`` or
@@ -33,6 +33,10 @@ from siamkit.losses.functional import (
     supcon_loss,
     triplet_margin_loss,
 )
+from siamkit.losses.lifted_structure import (
+    GeneralizedLiftedStructureLoss,
+    generalized_lifted_structure_loss,
+)
 from siamkit.losses.margin import MarginLoss, margin_loss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.ntxent import NTXentLoss
@@ -47,6 +51,7 @@ __all__ = [
     "CircleLoss",
     "ContrastiveLoss",
     "CrossBatchMemory",
+    "GeneralizedLiftedStructureLoss",
     "MarginLoss",
     "MultiSimilarityLoss",
     "NTXentLoss",
@@ -59,6 +64,7 @@ __all__ = [
     "TripletMarginLoss",
     "circle_loss",
     "contrastive_loss",
+    "generalized_lifted_structure_loss",
     "margin_loss",
     "multi_similarity_loss",
     "nt_xent_loss",

@@ -13,6 +13,7 @@ from torch import nn
 
 from siamkit.losses.circle import CircleLoss
 from siamkit.losses.contrastive import ContrastiveLoss
+from siamkit.losses.lifted_structure import GeneralizedLiftedStructureLoss
 from siamkit.losses.margin import MarginLoss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.pair_head import PairHeadLoss
@@ -31,6 +32,7 @@ LOSSES.register("pair_head", PairHeadLoss)
 LOSSES.register("bce", PairHeadLoss)  # the run config's name for the pair head's loss
 LOSSES.register("circle", CircleLoss)
 LOSSES.register("margin", MarginLoss)  # Wu et al. 2017, a learned beta
+LOSSES.register("lifted_structure", GeneralizedLiftedStructureLoss)  # the generalized form
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
 # with margin > 0: ArcFace (margin_type "arc") or CosFace ("cos")
 LOSSES.register("normalized_softmax", NormalizedSoftmaxLoss)

@@ -165,7 +165,8 @@ class LossConfig:
     Attributes:
         kind: ``"triplet"``, ``"soft_margin_triplet"``, ``"contrastive"`` (all pairs of a
             batch), ``"bce"`` (pairs scored by a learned MLP metric), ``"multi_similarity"``,
-            ``"supcon"``, ``"circle"``, ``"margin"`` (Wu et al., a learned boundary), or a proxy
+            ``"supcon"``, ``"circle"``, ``"margin"`` (Wu et al., a learned boundary),
+            ``"lifted_structure"`` (generalized lifted structure), or a proxy
             loss (one learned vector per class): ``"proxy_anchor"``, ``"normalized_softmax"``
             (ArcFace or CosFace with a margin).
             :data:`LOSS_KINDS` lists them all.
