@@ -6,7 +6,8 @@ Three call contracts, one per kind of input:
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
   :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`MarginLoss`
   (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`PairHeadLoss`,
-  and the proxy losses :class:`ProxyAnchorLoss` and :class:`NormalizedSoftmaxLoss` (ArcFace or
+  and the proxy losses :class:`ProxyAnchorLoss`, :class:`ProxyNCALoss` and
+  :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
   the optimiser). ``indices`` are a miner's output (:mod:`siamkit.miners`: ``Triplets`` or
   ``Pairs``); each also takes a miner or a strategy name as ``mining=`` where that makes sense.
@@ -42,7 +43,12 @@ from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.ntxent import NTXentLoss
 from siamkit.losses.pair_bce import PairBCELoss
 from siamkit.losses.pair_head import PairHeadLoss
-from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss
+from siamkit.losses.proxies import (
+    NormalizedSoftmaxLoss,
+    ProxyAnchorLoss,
+    ProxyNCALoss,
+    proxy_nca_loss,
+)
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.losses.xbm import CrossBatchMemory
@@ -59,6 +65,7 @@ __all__ = [
     "PairBCELoss",
     "PairHeadLoss",
     "ProxyAnchorLoss",
+    "ProxyNCALoss",
     "SoftMarginTripletLoss",
     "SupConLoss",
     "TripletMarginLoss",
@@ -69,6 +76,7 @@ __all__ = [
     "multi_similarity_loss",
     "nt_xent_loss",
     "pair_bce_loss",
+    "proxy_nca_loss",
     "soft_margin_triplet_loss",
     "supcon_loss",
     "triplet_margin_loss",

@@ -5,6 +5,8 @@ batch, so every step sees every class, whatever a CPU-sized batch holds, and the
 
 - :func:`proxy_anchor_loss` (Kim et al., 2020): each proxy pulls its class's embeddings and pushes
   the rest, with a log-sum-exp over the batch per proxy.
+- :func:`proxy_nca_loss` (Movshovitz-Attias et al., 2017): NCA against the proxies, a softmax
+  over ``-scale * squared distance`` to each proxy.
 - :func:`normalized_softmax_loss` (Zhai & Wu, 2019) with an additive angular margin (ArcFace,
   Deng et al., 2019) or an additive cosine margin (CosFace, Wang et al., 2018): cross-entropy
   over scaled cosines to the proxies, the true class's angle widened by ``margin`` radians, or
@@ -55,6 +57,31 @@ def proxy_anchor_loss(
     neg_term = torch.logsumexp(torch.cat([zero, neg_logits]), dim=0)  # (C,)
     with_pos = pos.any(dim=0)
     return pos_term[with_pos].sum() / with_pos.sum().clamp_min(1) + neg_term.mean()
+
+
+def proxy_nca_loss(
+    embeddings: Tensor,
+    targets: Tensor,
+    proxies: Tensor,
+    scale: float = 1.0,
+    exclude_positive: bool = False,
+) -> Tensor:
+    """ProxyNCA of ``(B, D)`` embeddings with proxy indices ``targets`` ``(B,)`` against ``(C, D)``
+    proxies (both L2-normalised inside), ``d`` the squared Euclidean distance.
+
+    ``mean over items of -log(exp(-scale d(x, p_y)) / sum_z exp(-scale d(x, p_z)))``, the sum over
+    every proxy (pytorch-metric-learning's ``ProxyNCALoss``, whose ``softmax_scale`` is
+    ``scale``; ProxyNCA++'s form). ``exclude_positive=True`` sums over the other proxies only,
+    the paper's eq. 4, which has no lower bound.
+    """
+    x, p = F.normalize(embeddings, dim=1), F.normalize(proxies, dim=1)
+    d = (2 - 2 * x @ p.T).clamp_min(0)  # (B, C) squared distances of unit vectors
+    logits = -scale * d
+    if not exclude_positive:
+        return F.cross_entropy(logits, targets)
+    target = F.one_hot(targets, p.shape[0]).bool()
+    others = torch.logsumexp(logits.masked_fill(target, torch.finfo(d.dtype).min), dim=1)
+    return (others - logits.gather(1, targets[:, None]).squeeze(1)).mean()
 
 
 def normalized_softmax_loss(
@@ -133,6 +160,40 @@ class ProxyAnchorLoss(_ProxyLoss):
         proxies need no mining)."""
         return proxy_anchor_loss(
             embeddings, self.targets(labels), self.proxies, self.margin, self.alpha
+        )
+
+
+class ProxyNCALoss(_ProxyLoss):
+    """ProxyNCA (Movshovitz-Attias et al., 2017) with one learned proxy per class in ``classes``:
+    each embedding is classified by a softmax over ``-scale`` times its squared distances to the
+    proxies (embeddings and proxies L2-normalised).
+
+    ``scale`` 1 (pytorch-metric-learning's default) gives soft targets on the unit sphere;
+    ProxyNCA++ uses ~9. ``exclude_positive`` leaves the own proxy out of the denominator, as the
+    paper's formula does. The proxies are parameters of the loss (the trainer optimises and
+    checkpoints them).
+
+    >>> loss = ProxyNCALoss(classes=[3, 5, 7], embedding_dim=4, scale=9.0)
+    >>> loss(torch.randn(6, 4), torch.tensor([3, 3, 5, 5, 7, 7])).dim()
+    0
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[int],
+        embedding_dim: int,
+        scale: float = 1.0,
+        exclude_positive: bool = False,
+    ) -> None:
+        super().__init__(classes, embedding_dim)
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.scale, self.exclude_positive = float(scale), bool(exclude_positive)
+
+    def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
+        """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss (``indices`` is unused)."""
+        return proxy_nca_loss(
+            embeddings, self.targets(labels), self.proxies, self.scale, self.exclude_positive
         )
 
 

@@ -17,7 +17,7 @@ from siamkit.losses.lifted_structure import GeneralizedLiftedStructureLoss
 from siamkit.losses.margin import MarginLoss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.pair_head import PairHeadLoss
-from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss
+from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss, ProxyNCALoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.registry import Registry
@@ -34,5 +34,6 @@ LOSSES.register("circle", CircleLoss)
 LOSSES.register("margin", MarginLoss)  # Wu et al. 2017, a learned beta
 LOSSES.register("lifted_structure", GeneralizedLiftedStructureLoss)  # the generalized form
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
+LOSSES.register("proxy_nca", ProxyNCALoss)
 # with margin > 0: ArcFace (margin_type "arc") or CosFace ("cos")
 LOSSES.register("normalized_softmax", NormalizedSoftmaxLoss)

@@ -166,8 +166,8 @@ class LossConfig:
         kind: ``"triplet"``, ``"soft_margin_triplet"``, ``"contrastive"`` (all pairs of a
             batch), ``"bce"`` (pairs scored by a learned MLP metric), ``"multi_similarity"``,
             ``"supcon"``, ``"circle"``, ``"margin"`` (Wu et al., a learned boundary),
-            ``"lifted_structure"`` (generalized lifted structure), or a proxy
-            loss (one learned vector per class): ``"proxy_anchor"``, ``"normalized_softmax"``
+            ``"lifted_structure"`` (generalized lifted structure), or a proxy loss (one learned
+            vector per class): ``"proxy_anchor"``, ``"proxy_nca"``, ``"normalized_softmax"``
             (ArcFace or CosFace with a margin).
             :data:`LOSS_KINDS` lists them all.
         margin: triplet / contrastive / margin-loss margin.
