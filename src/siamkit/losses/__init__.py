@@ -6,8 +6,8 @@ Three call contracts, one per kind of input:
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
   :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`MarginLoss`
   (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`PairHeadLoss`,
-  and the proxy losses :class:`ProxyAnchorLoss`, :class:`ProxyNCALoss` and
-  :class:`NormalizedSoftmaxLoss` (ArcFace or
+  and the proxy losses :class:`ProxyAnchorLoss`, :class:`ProxyNCALoss`, :class:`SoftTripleLoss`
+  (several centres per class) and :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
   the optimiser). ``indices`` are a miner's output (:mod:`siamkit.miners`: ``Triplets`` or
   ``Pairs``); each also takes a miner or a strategy name as ``mining=`` where that makes sense.
@@ -49,6 +49,7 @@ from siamkit.losses.proxies import (
     ProxyNCALoss,
     proxy_nca_loss,
 )
+from siamkit.losses.soft_triple import SoftTripleLoss, soft_triple_loss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.losses.xbm import CrossBatchMemory
@@ -67,6 +68,7 @@ __all__ = [
     "ProxyAnchorLoss",
     "ProxyNCALoss",
     "SoftMarginTripletLoss",
+    "SoftTripleLoss",
     "SupConLoss",
     "TripletMarginLoss",
     "circle_loss",
@@ -78,6 +80,7 @@ __all__ = [
     "pair_bce_loss",
     "proxy_nca_loss",
     "soft_margin_triplet_loss",
+    "soft_triple_loss",
     "supcon_loss",
     "triplet_margin_loss",
 ]

@@ -18,6 +18,7 @@ from siamkit.losses.margin import MarginLoss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.pair_head import PairHeadLoss
 from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss, ProxyNCALoss
+from siamkit.losses.soft_triple import SoftTripleLoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.registry import Registry
@@ -35,5 +36,6 @@ LOSSES.register("margin", MarginLoss)  # Wu et al. 2017, a learned beta
 LOSSES.register("lifted_structure", GeneralizedLiftedStructureLoss)  # the generalized form
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
 LOSSES.register("proxy_nca", ProxyNCALoss)
+LOSSES.register("soft_triple", SoftTripleLoss)  # K learned centres per class
 # with margin > 0: ArcFace (margin_type "arc") or CosFace ("cos")
 LOSSES.register("normalized_softmax", NormalizedSoftmaxLoss)
