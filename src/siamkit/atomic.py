@@ -38,6 +38,30 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class NotUtf8Error(ValueError):
+    """A text file given by the user (a config, a pairs list) that is not UTF-8."""
+
+
+def read_utf8(path: str | os.PathLike[str]) -> str:
+    """The text of ``path`` decoded as UTF-8 (a leading byte-order mark dropped).
+
+    Bytes that are not UTF-8 (a file saved as Latin-1 or Windows-1252) raise
+    :class:`NotUtf8Error`, one sentence naming the file, the line and the byte, not Python's
+    ``'utf-8' codec can't decode byte 0xe9 in position 1268``.
+
+    >>> read_utf8("pairs.csv")  # doctest: +SKIP
+    """
+    data = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise NotUtf8Error(
+            f"{os.fspath(path)}, line {line}: byte 0x{data[err.start]:02x} is not UTF-8 text; "
+            "save the file as UTF-8"
+        ) from None
+
+
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

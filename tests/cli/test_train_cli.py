@@ -277,6 +277,17 @@ def test_train_help_lists_every_registry_and_the_kind_params_form() -> None:
     assert all(name in out for name in [*MINERS.names(), *INDEXES.names()])
 
 
+@pytest.mark.parametrize("head", [b"", b"task: ssl\n"])
+def test_a_config_not_in_utf8_is_one_sentence_naming_its_line(tmp_path: Path, head: bytes) -> None:
+    cfg = tmp_path / "latin1.yaml"
+    cfg.write_bytes(head + b"# caf\xe9\ntrain: {epochs: 1}\n")
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "o")])
+    line = 2 if head else 1
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert f"{cfg}, line {line}: byte 0xe9 is not UTF-8 text; save the file as UTF-8" in res.output
+    assert "codec" not in res.output and not (tmp_path / "o").exists()
+
+
 def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(tmp_path / "nope.yaml")])
     assert res.exit_code == 1 and "does not exist" in res.output

@@ -337,16 +337,15 @@ def _named_start(config: str, init_from: str) -> bool:
 
 def _config_task(config: str) -> str | None:
     """The config's ``task:`` when it names an application's run (not the default embedding run)."""
-    import yaml
-
+    from siamkit.training.config_io import ConfigError, read_yaml
     from siamkit.training.tasks import DEFAULT_TASK
 
     path = Path(config)
     if not path.is_file():
         return None  # load_config says so
     try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
+        doc = read_yaml(path)
+    except ConfigError:
         return None  # load_config says so
     task = doc.get("task") if isinstance(doc, dict) else None
     if task is None or task == DEFAULT_TASK:
@@ -367,12 +366,11 @@ def _run_task(
     as_json: bool,
     init_from: str | None = None,
 ) -> None:
-    import yaml
-
+    from siamkit.training.config_io import read_yaml
     from siamkit.training.tasks import TaskOptions, get_task
 
     runner = get_task(task)
-    doc = yaml.safe_load(Path(config).read_text())
+    doc = read_yaml(config)
     doc.pop("task")
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     options = TaskOptions(

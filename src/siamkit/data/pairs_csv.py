@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, NamedTuple
 import torch
 from torch.utils.data import Dataset
 
+from siamkit.atomic import read_utf8
 from siamkit.data.image_io import load_images
 
 __all__ = ["PairsCSVDataset", "PathPair", "read_pairs_csv", "read_pairs_csv_lines"]
@@ -82,7 +84,7 @@ def read_pairs_csv_lines(
         raise FileNotFoundError(f"Pairs CSV '{csv_path}' does not exist.")
     base = Path(root) if root is not None else csv_path.parent
     name = f"'{csv_path}'"
-    with csv_path.open(newline="", encoding="utf-8-sig") as fh:
+    with io.StringIO(read_utf8(csv_path), newline="") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]

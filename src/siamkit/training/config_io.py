@@ -24,7 +24,7 @@ from typing import Any, Union
 
 import yaml
 
-from siamkit.atomic import atomic_write
+from siamkit.atomic import NotUtf8Error, atomic_write, read_utf8
 from siamkit.training.config import (
     AppearanceConfig,
     DataConfig,
@@ -391,12 +391,14 @@ def yaml_error(path: str | os.PathLike[str], err: yaml.YAMLError) -> str:
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:
-    """The YAML document in ``path``; a syntax error is a :class:`ConfigError` of one line
-    (:func:`yaml_error`)."""
+    """The YAML document in ``path``; a syntax error, or bytes that are not UTF-8, is a
+    :class:`ConfigError` of one line (:func:`yaml_error`, :func:`~siamkit.atomic.read_utf8`)."""
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return yaml.safe_load(read_utf8(path))
     except yaml.YAMLError as err:
         raise ConfigError(yaml_error(path, err)) from None
+    except NotUtf8Error as err:
+        raise ConfigError(str(err)) from None
 
 
 def load_config(path: str | os.PathLike[str]) -> RunConfig:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from siamkit.atomic import read_utf8
+
 
 @dataclass(frozen=True)
 class LfwPairs:
@@ -72,7 +74,7 @@ def _header(first: str, where: str) -> tuple[int, int]:
 def read_lfw_pairs(pairs_txt: str | os.PathLike[str], root: str | os.PathLike[str]) -> LfwPairs:
     """Parse ``pairs_txt``; image paths under ``root``. Missing images are reported at use."""
     path, base = Path(pairs_txt), Path(root)
-    lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    lines = [ln.split() for ln in read_utf8(path).splitlines() if ln.strip()]
     if not lines:
         raise ValueError(f"{path} is empty")
     folds, per = _header(" ".join(lines[0]), f"{path}:1")
