@@ -19,8 +19,12 @@ ValueError: unknown activation 'gelu'; choose one of relu
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
-from collections.abc import Callable, Iterator
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -71,6 +75,13 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}"
             ) from None
 
+    def accepts(self, name: str, param: str) -> bool:
+        """Whether the factory ``name`` takes a keyword ``param`` (by name or ``**kwargs``)."""
+        accepted = inspect.signature(self.get(name)).parameters
+        return param in accepted or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()
+        )
+
     def check_params(
         self, name: str, params: dict[str, Any], supplied: tuple[str, ...] = ()
     ) -> None:
@@ -103,3 +114,82 @@ def load_target(spec: str) -> Any:
     if not sep or not module or not attr:
         raise ValueError(f"a plug-in target must look like 'package.module:attr', got {spec!r}")
     return getattr(importlib.import_module(module), attr)
+
+
+#: The entry-point group in which an installed package names its plug-in modules
+#: (``[project.entry-points."siamkit.plugins"] my_parts = "my_package.parts"``).
+PLUGIN_GROUP = "siamkit.plugins"
+
+
+def import_plugins(modules: Iterable[str] = (), entry_points: bool = True) -> list[str]:
+    """Import the user's modules that register parts (encoders, losses, miners, distances, ...),
+    so a config or a saved model can name them: how ``siamkit --plugin MODULE`` and
+    ``SIAMKIT_PLUGINS`` find user code.
+
+    Args:
+        modules: module names (``my_parts``, ``lab.parts``) or ``.py`` files. A name is looked
+            for on the Python path and then in the current folder (a console script does not
+            search it); a file is imported from its own folder.
+        entry_points: also import every module installed packages name in the
+            :data:`PLUGIN_GROUP` entry-point group (a function named there is called).
+
+    Returns:
+        The names of the modules imported, in order.
+
+    Raises:
+        ImportError: one sentence naming a module that cannot be found or fails to import.
+    """
+    done: list[str] = []
+    if entry_points:
+        for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+            try:
+                target = ep.load()
+            except Exception as err:  # any error of the plug-in's own code
+                raise ImportError(
+                    f"the siamkit plug-in {ep.name!r} of an installed package ({ep.value}) failed "
+                    f"to import ({type(err).__name__}: {err}); fix or uninstall that package"
+                ) from err
+            if callable(target) and not inspect.ismodule(target):
+                target()
+            done.append(ep.value)
+    for spec in modules:
+        done.append(_import_plugin(spec.strip()))
+    return done
+
+
+def _import_plugin(spec: str) -> str:
+    folder = None
+    name = spec
+    if spec.endswith(".py"):
+        path = Path(spec).expanduser().resolve()
+        if not path.is_file():
+            raise ImportError(
+                f"plug-in file {spec} does not exist; give an existing .py file or a module name"
+            )
+        folder, name = str(path.parent), path.stem
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        raise ImportError(
+            f"{spec!r} is not a module name; give one as 'my_parts' or 'lab.parts', or a .py file"
+        )
+    if folder is not None and folder not in sys.path:
+        sys.path.insert(0, folder)  # the file named is the one imported
+    elif folder is None and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())  # after installed modules: a local file never shadows them
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name is not None and (name == err.name or name.startswith(err.name + ".")):
+            raise ImportError(
+                f"cannot find the plug-in module {name!r}; run siamkit in the folder that holds "
+                f"{name.replace('.', '/')}.py, add that folder to PYTHONPATH, or install the "
+                "package that provides it"
+            ) from None
+        raise ImportError(
+            f"the plug-in module {name!r} failed to import ({err}); install what it needs"
+        ) from err
+    except Exception as err:  # any error of the plug-in's own code
+        raise ImportError(
+            f"the plug-in module {name!r} failed to import ({type(err).__name__}: {err}); fix it "
+            "and run again"
+        ) from err
+    return name

@@ -78,9 +78,23 @@ class LazyGroup(click.Group):
             raise click.exceptions.Exit(130) from None
 
 
+#: The environment variable that names plug-in modules, as ``--plugin`` does (comma-separated).
+PLUGINS_ENV = "SIAMKIT_PLUGINS"
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="siamkit")
-def cli() -> None:
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Import MODULE (a name, or a .py file) first: your code that registers encoders, "
+    "losses, miners, distances, ... so a config or a saved model can name them. Repeatable; "
+    f"also read from ${PLUGINS_ENV} (comma-separated) and from installed packages' "
+    "'siamkit.plugins' entry points.",
+)
+def cli(plugins: tuple[str, ...] = ()) -> None:
     """siamkit: similarity learning with Siamese networks.
 
     Train twin encoders with contrastive or triplet losses and triplet mining (or with no labels:
@@ -101,6 +115,19 @@ def cli() -> None:
     from siamkit.progress import set_enabled
 
     set_enabled(True)  # long steps show a bar on a terminal, a few lines in a log
+    load_plugins(plugins)
+
+
+def load_plugins(plugins: tuple[str, ...] = ()) -> None:
+    """Import the plug-ins of ``--plugin``, ``$SIAMKIT_PLUGINS`` and installed entry points; a
+    module that cannot be imported is one sentence, before the command runs."""
+    from siamkit.registry import import_plugins
+
+    from_env = [m for m in os.environ.get(PLUGINS_ENV, "").replace(",", " ").split() if m]
+    try:
+        import_plugins([*from_env, *plugins])
+    except ImportError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def exit_on_sigterm() -> None:
