@@ -213,6 +213,25 @@ def test_embed_writes_the_file_it_names(run_dir: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "new").exists()
 
 
+def test_embed_refuses_an_out_below_a_file_or_an_ids_file_that_is_a_folder(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    model, image = str(run_dir / "model"), str(tmp_path / "a.png")
+    Image.new("L", (8, 8)).save(image)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "z.ids.txt").mkdir()
+    for out, named in (
+        (tmp_path / "notes.txt" / "z.npy", "notes.txt is a file, not a folder; give a path"),
+        (tmp_path / "z.npy", "z.ids.txt (the row ids of --out"),
+    ):
+        res = CliRunner().invoke(cli, ["embed", model, image, "--out", str(out)])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert named in res.output and not (tmp_path / "z.npy").exists()
+    assert (tmp_path / "notes.txt").read_text() == "x"
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [

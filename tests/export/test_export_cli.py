@@ -146,6 +146,11 @@ def test_clear_errors(tmp_path, bundle):
     res = _invoke(str(bundle), "--out", str(tmp_path / "x.txt"))
     assert res.exit_code == 2 and "does not end in .onnx" in res.output
     assert not (tmp_path / "x.txt").exists()
+    (tmp_path / "notes.txt").write_text("x")  # an --out below a file: before the export
+    res = _invoke(str(bundle), "--out", str(tmp_path / "notes.txt" / "m.onnx"))
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert "notes.txt is a file, not a folder; give a path in a folder" in res.output
+    assert (tmp_path / "notes.txt").read_text() == "x"
 
 
 @pytest.mark.parametrize("flag", ["--format", "--int8-mode"])

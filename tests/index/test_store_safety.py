@@ -175,7 +175,10 @@ def test_a_new_gallery_in_a_missing_folder_creates_the_folder_and_an_existing_on
     with pytest.raises(FileNotFoundError, match="no gallery at"):
         GalleryStore(missing, create=False)
     assert not missing.parent.exists()
-    # a folder that cannot be made is one sentence naming it
+    # a gallery below a file (notes.txt/g.db, notes.txt/sub/g.db) is one sentence naming the
+    # file, not sqlite3's "unable to open database file"; the file is left as it was
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match=r"cannot create the folder .*file.*for the gallery"):
-        Gallery.open(tmp_path / "file" / "sub" / "g.db", embedding_dim=4)
+    for below in ("g.db", "sub/g.db"):
+        with pytest.raises(ValueError, match=r"cannot be written because .*file is a file, not a"):
+            Gallery.open(tmp_path / "file" / below, embedding_dim=4)
+    assert (tmp_path / "file").read_text() == "x"

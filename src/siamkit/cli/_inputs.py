@@ -487,6 +487,22 @@ def embedding_files(path: Path) -> list[Path]:
     return [path, path.with_suffix(".ids.txt")] if path.suffix.lower() == ".npy" else [path]
 
 
+def check_embeddings_out(path: Path) -> None:
+    """Refuse, before any image is read, an ``--out`` that :func:`write_embeddings` could not
+    write: not ``.npy`` / ``.parquet``, a folder, or a path below a file (``notes.txt/z.npy``).
+
+    Raises:
+        ValueError: one sentence naming the problem and what to do.
+    """
+    from siamkit.atomic import check_writable_file
+
+    if path.suffix.lower() not in (".npy", ".parquet"):
+        raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
+    for file in embedding_files(path):
+        what = f"--out {path}" if file == path else f"{file} (the row ids of --out {path})"
+        check_writable_file(file, what)
+
+
 def write_embeddings(
     path: Path, z: np.ndarray, ids: Sequence[str], labels: Sequence[Any] | None
 ) -> list[Path]:

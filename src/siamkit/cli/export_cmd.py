@@ -439,6 +439,13 @@ def export(
             f"{Path(out).with_suffix('.onnx')}",
             param_hint="'--out'",
         )
+    if out is not None:  # notes.txt/model.onnx: refused before the export, not by mkdir after
+        from siamkit.atomic import check_writable_file
+
+        try:
+            check_writable_file(out, f"--out {out}")
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
     mode = int8_mode or ("static" if int8 else None)
     if branch == "g":
         if int8_mode == "static" or calib_data is not None or check_data is not None:

@@ -16,6 +16,7 @@ import click
 from siamkit.cli._image_pairs import evaluate_pairs, is_pairs_file, refuse_class_options
 from siamkit.cli._inputs import (
     PROGRESS,
+    check_embeddings_out,
     check_input,
     class_tokens,
     collect_images,
@@ -680,8 +681,9 @@ def embed(
         raise click.UsageError(
             f"--split picks a split of --data fashion-mnist, and {what}: leave --split out"
         )
+    check_embeddings_out(Path(out))  # before any work: embedding many images takes minutes
     existing = [p for p in embedding_files(Path(out)) if p.exists()]
-    if existing and not force:  # before any work: embedding many images takes minutes
+    if existing and not force:
         raise click.UsageError(
             f"{' and '.join(map(str, existing))} already "
             f"{'exists' if len(existing) == 1 else 'exist'}; pass --force to replace, or choose "

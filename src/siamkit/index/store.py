@@ -31,6 +31,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from siamkit.atomic import check_writable_file
 from siamkit.index.results import listing
 
 SCHEMA_VERSION = "1"
@@ -186,6 +187,8 @@ class GalleryStore:
                 raise ValueError(
                     f"{file} is empty (0 bytes), not a gallery; enroll something first to create it"
                 )
+            if create:  # notes.txt/staff.db: sqlite3 would only say "unable to open database file"
+                check_writable_file(file, f"the gallery {file}")
             if not file.parent.exists():  # only when creating: a missing gallery is refused above
                 try:
                     file.parent.mkdir(parents=True, exist_ok=True)
