@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from siamkit.distances import Distance, get_distance
 from siamkit.distances.cohort import CohortNormalized
 from siamkit.distances.learned import MLPMetric, learned_distance_from_config
+from siamkit.distances.registry import rebuild_distance
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess, check_encoder_input
@@ -30,6 +31,9 @@ def num_features(encoder: nn.Module) -> int:
 
 def distance_config(distance: Distance) -> dict[str, Any]:
     """How a model folder describes ``distance`` (:func:`distance_from_config` reads it back)."""
+    spec = getattr(distance, "siamkit_spec", None)
+    if isinstance(spec, dict):  # a user's registered distance: its name and parameters
+        return {"type": "registered", **spec}
     if isinstance(distance, nn.Module):
         return distance.config()  # type: ignore[operator]
     return {"type": "fixed", "name": distance.name}
@@ -39,6 +43,8 @@ def distance_from_config(cfg: dict[str, Any]) -> Distance:
     """Rebuild a distance saved by :func:`distance_config`."""
     if cfg.get("type") == "fixed":
         return get_distance(cfg["name"])
+    if cfg.get("type") == "registered":  # a user's registered distance, rebuilt by name
+        return get_distance(rebuild_distance(cfg))
     return learned_distance_from_config(cfg)  # type: ignore[return-value]
 
 

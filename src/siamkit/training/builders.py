@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from siamkit.distances.registry import DISTANCES
+from siamkit.distances.registry import build_distance
 from siamkit.encoders import create_encoder
 from siamkit.heads import AppearanceFeatures
 from siamkit.models import JoinedEmbedding, Preprocess, SiameseNetwork
@@ -96,7 +96,7 @@ def build_model(
     dim = cfg.embedding_dim + int(getattr(encoder, "num_passthrough", 0))
     dim += features.extra_dim(input_shape) if joined and features else 0
     kind, params = distance_part(cfg)
-    distance = DISTANCES.build(kind, dim=dim, **params)
+    distance = build_distance(kind, dim, **params)
     mean, std, note = input_normalisation(cfg, input_shape, mean, std)
     if note is not None:
         if log is None:

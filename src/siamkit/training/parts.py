@@ -132,8 +132,12 @@ def encoder_part(
 
 
 def distance_part(cfg: ModelConfig) -> tuple[str, dict[str, Any]]:
-    """``(distance name, its parameters)`` without the ``dim`` the model supplies."""
-    return cfg.distance, _with_flat(PART_BY_KEY["model", "distance"], cfg)
+    """``(distance name, its parameters)`` without the ``dim`` the model supplies; ``hidden``
+    (``model.metric_hidden``, the MLP head's width) only for a distance that takes it."""
+    params = _with_flat(PART_BY_KEY["model", "distance"], cfg)
+    if cfg.distance in DISTANCES and not DISTANCES.accepts(cfg.distance, "hidden"):
+        params.pop("hidden")
+    return cfg.distance, params
 
 
 def optimizer_part(cfg: OptimConfig) -> tuple[str, dict[str, Any]]:
