@@ -117,3 +117,15 @@ def test_read_utf8_names_the_file_line_and_byte_of_latin1_text(tmp_path: Path) -
     assert str(err.value) == f"{p}, line 3: byte 0xe9 is not UTF-8 text; save the file as UTF-8"
     p.write_bytes(b"\xef\xbb\xbfa,b\ncaf\xc3\xa9,1\n")
     assert atomic.read_utf8(p) == "a,b\ncaf\u00e9,1\n"  # the byte-order mark dropped
+
+
+def test_check_writable_folder_refuses_a_folder_below_a_file_and_allows_a_new_one(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    for below in ("notes.txt", "notes.txt/run", "notes.txt/a/run"):
+        with pytest.raises(ValueError, match=r"--out .* because .*notes\.txt is a file, not a"):
+            atomic.check_writable_folder(tmp_path / below, f"--out {tmp_path / below}")
+    atomic.check_writable_folder(tmp_path / "new" / "run", "--out new/run")  # made later
+    atomic.check_writable_folder(tmp_path, "--out .")
+    assert (tmp_path / "notes.txt").read_text() == "x" and not (tmp_path / "new").exists()

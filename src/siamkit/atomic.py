@@ -210,6 +210,25 @@ def check_writable_file(path: str | os.PathLike[str], what: str) -> None:
             return
 
 
+def check_writable_folder(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse, before any work, an output folder that cannot be made: one that is a file, or
+    one below a file (``notes.txt/run``). ``what`` names the path in the message
+    (``"--out runs/x"``).
+
+    Raises:
+        ValueError: one sentence naming the problem and what to do.
+    """
+    target = Path(path)
+    for folder in (target, *target.parents):  # the nearest one that exists decides
+        if folder.exists():
+            if not folder.is_dir():
+                raise ValueError(
+                    f"{what} cannot be made because {folder} is a file, not a folder; "
+                    "give a folder path"
+                )
+            return
+
+
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8) to ``path`` atomically and durably; returns the path."""
     with atomic_path(path) as tmp:

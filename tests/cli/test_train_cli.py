@@ -307,6 +307,31 @@ def test_a_config_not_in_utf8_is_one_sentence_naming_its_line(tmp_path: Path, he
     assert "codec" not in res.output and not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "{configs}/digits-tiny.yaml", "--out", "{out}"],
+        ["train", "{configs}/simclr.yaml", "--out", "{out}"],  # an application's task
+        ["tune", "{configs}/digits-tiny.yaml", "--set", "data.val_classes=2", "--out", "{out}"],
+        ["signature", "synth", "{out}", "--writers", "1"],
+        ["face", "crop", "{src}", "{out}"],
+    ],
+)
+def test_an_output_folder_below_a_file_is_one_sentence_before_any_work(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # each made its folder with mkdir and died in a NotADirectoryError traceback
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "src").mkdir()
+    out = tmp_path / "notes.txt" / "run"
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    args = [a.format(out=out, src=tmp_path / "src", configs=configs) for a in command]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code in (1, 2) and "Traceback" not in res.output, res.output
+    assert f"{out} cannot be made because {tmp_path / 'notes.txt'} is a file" in res.output
+    assert (tmp_path / "notes.txt").read_text() == "x"
+
+
 def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(tmp_path / "nope.yaml")])
     assert res.exit_code == 1 and "does not exist" in res.output

@@ -40,7 +40,12 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
       siamkit face crop people/ chips/
     """
     from siamkit.applications.faces.crop import crop_folder
+    from siamkit.atomic import check_writable_folder
 
+    try:
+        check_writable_folder(dest, f"DEST {dest}")  # before any face is detected
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     try:
         written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
     except PermissionError as err:  # not a gallery's problem, as the shared handler would say

@@ -241,8 +241,13 @@ def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
     Example:
       siamkit signature synth sigs/ --writers 40
     """
+    from siamkit.atomic import check_writable_folder
     from siamkit.data.synthetic_signatures import write_signature_folders
 
+    try:
+        check_writable_folder(out, f"OUT {out}")  # sigs.txt/new: not a mkdir traceback
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     write_signature_folders(out, writers, genuine, forged, seed)
     click.echo(f"wrote {writers} synthetic writers to {out}")
 

@@ -139,6 +139,7 @@ def train(
         hint = _named_starts(config)[2]
         raise click.BadParameter(f"no saved model at {init_from}{hint}", param_hint="'--init-from'")
     out_dir = Path(out) if out else Path("runs") / Path(config).stem
+    _refuse_unmakeable_folder(out_dir, f"--out {out_dir}")
     _refuse_study_folder(out_dir)
     _refuse_set_aside_run(out_dir)
     if not resume and not overwrite:
@@ -334,6 +335,17 @@ def _named_start(config: str, init_from: str) -> bool:
     rather than a folder."""
     names, folder_wins, _ = _named_starts(config)
     return init_from in names and not (folder_wins and Path(init_from).exists())
+
+
+def _refuse_unmakeable_folder(folder: Path, what: str) -> None:
+    """A usage error, before the config is read, for an output folder below a file (every task
+    makes its folder only after loading its data)."""
+    from siamkit.atomic import check_writable_folder
+
+    try:
+        check_writable_folder(folder, what)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
 
 
 def _config_task(config: str) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from torch import nn
 
-from siamkit.atomic import atomic_path
+from siamkit.atomic import atomic_path, check_writable_folder
 from siamkit.progress import Progress, is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
@@ -311,7 +311,9 @@ TRAINING_RUN_FILES = ("checkpoint.pt", "model")
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse a study folder that holds a training run: the study's files would be mixed into it."""
+    """Refuse a study folder that holds a training run (the study's files would be mixed into
+    it) or that cannot be made (below a file)."""
+    check_writable_folder(out, f"--out {out}")
     found = [name for name in TRAINING_RUN_FILES if (out / name).exists()]
     if found:
         raise ValueError(
