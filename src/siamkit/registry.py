@@ -107,6 +107,42 @@ class Registry(Generic[T]):
             raise TypeError(f"cannot build {self.kind} {name!r}: {err}") from None
 
 
+class PluginNotImportedError(ValueError):
+    """A saved model names a part (an encoder, a distance) that a user's module registers, and
+    that module is not imported in this process."""
+
+
+def plugin_module(factory: Callable[..., Any]) -> str | None:
+    """The module that defines ``factory`` when it is not siamkit's own (a user's plug-in), else
+    ``None``: what a saved model records so that loading it can say which module to import."""
+    module = getattr(factory, "__module__", None) or getattr(
+        getattr(factory, "func", None), "__module__", None
+    )
+    if not isinstance(module, str) or module == "siamkit" or module.startswith("siamkit."):
+        return None
+    return module
+
+
+def not_imported(kind: str, name: str, module: Any) -> PluginNotImportedError:
+    """The sentence for a saved ``kind`` ``name`` that ``module`` registered and this process has
+    not: which module to import, and how."""
+    if module == "__main__":
+        return PluginNotImportedError(
+            f"its {kind} {name!r} was registered by the script that saved it, not by a module "
+            f"siamkit can import; move that code into a module and run siamkit with --plugin "
+            f"MODULE (in Python, register {name!r} again before loading)"
+        )
+    if isinstance(module, str) and module:
+        return PluginNotImportedError(
+            f"its {kind} {name!r} is registered by the module {module!r}, which is not "
+            f"imported; run siamkit with --plugin {module} (in Python, import {module} first)"
+        )
+    return PluginNotImportedError(
+        f"its {kind} {name!r} is not registered here; import the module that registers it "
+        "first (siamkit --plugin MODULE)"
+    )
+
+
 def load_target(spec: str) -> Any:
     """``"package.module:attr"`` -> that attribute, imported now: how plug-ins registered by name
     (model kinds, ``task:`` runners) are found only when first used."""

@@ -5,12 +5,18 @@ names them as it names the built-in ones."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import os
+import re
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
@@ -112,3 +118,65 @@ def test_a_plugin_whose_own_code_fails_is_named(user_module, tmp_path) -> None:
     assert res.exit_code == 1
     assert "the plug-in module 'broken_parts' failed to import" in res.output
     assert "no_such_dependency_xyz" in res.output
+
+
+def _readme_plugin_module() -> str:
+    """The README's ``my_parts.py``, as a user copies it."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Your own encoder, loss, miner or distance") :]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+
+
+def _siamkit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``siamkit ARGS`` in a new process, as a user runs it: the console script, whose path
+    does not hold the current folder."""
+    script = Path(sys.executable).with_name("siamkit")
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "siamkit"]
+    env = {k: v for k, v in os.environ.items() if k not in ("SIAMKIT_PLUGINS", "PYTHONPATH")}
+    return subprocess.run(
+        [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_model_of_the_readmes_parts_trains_and_loads_in_a_fresh_process(tmp_path) -> None:
+    """The README's encoder, loss, miner and distance train from a config naming them; the saved
+    model evaluates and embeds in new processes given the module, and without it says in one
+    sentence which module to import and how."""
+    (tmp_path / "my_parts.py").write_text(_readme_plugin_module())
+    config = {
+        "data": {"dataset": "digits", "train_classes": [0, 1, 2, 3, 4, 5], "augmentation": "none"},
+        "model": {
+            "encoder": {"kind": "tiny_cnn", "params": {"width": 8}},
+            "embedding_dim": 8,
+            "distance": "chebyshev",
+        },
+        "loss": {"kind": "hinge", "params": {"margin": 0.3}, "miner": {"kind": "hardest"}},
+        "train": {"epochs": 1, "classes_per_batch": 6, "samples_per_class": 4,
+                  "steps_per_epoch": 2, "seed": 0, "threads": 1},
+        "eval": {"episodes": 10},
+    }  # fmt: skip
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(config))
+    res = _siamkit(tmp_path, "--plugin", "my_parts", "train", "mine.yaml", "--out", "run")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "run" / "model" / "siamkit.json").read_text())
+    assert doc["model"]["encoder"]["module"] == "my_parts"
+    assert doc["model"]["distance"] == {
+        "type": "registered", "name": "chebyshev", "params": {}, "module": "my_parts"
+    }  # fmt: skip
+
+    args = ["evaluate", "run/model", "--data", "digits", "--classes", "6,7,8,9", "--json"]
+    res = _siamkit(tmp_path, "--plugin", "my_parts", *args)
+    assert res.returncode == 0, res.stderr
+    assert 0 <= json.loads(res.stdout)["verification"]["roc_auc"] <= 1
+    res = _siamkit(tmp_path, "--plugin", "my_parts", "embed", "run/model", "--data", "digits",
+                   "--out", "z.npy")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert np.load(tmp_path / "z.npy").shape[1] == 8
+
+    res = _siamkit(tmp_path, *args)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "Error: run/model cannot be loaded: its encoder 'tiny_cnn' is registered by the module "
+        "'my_parts', which is not imported; run siamkit with --plugin my_parts (in Python, "
+        "import my_parts first)"
+    ]

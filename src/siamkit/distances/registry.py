@@ -17,7 +17,7 @@ from typing import Any
 
 from siamkit.distances.base import Distance, list_distances
 from siamkit.distances.learned import MahalanobisDistance, MLPMetric
-from siamkit.registry import Registry
+from siamkit.registry import Registry, not_imported, plugin_module
 
 DISTANCES: Registry[str | Distance] = Registry("distance")
 
@@ -61,8 +61,11 @@ def rebuild_distance(cfg: dict[str, Any]) -> str | Distance:
     registered by siamkit itself keeps that description as ``siamkit_spec``, which a saved model
     stores (:func:`siamkit.models.siamese.distance_config`) to rebuild it."""
     name, params = cfg["name"], dict(cfg.get("params") or {})
+    if name not in DISTANCES and cfg.get("module"):
+        raise not_imported("distance", name, cfg["module"])
     distance = DISTANCES.build(name, **params)
-    if isinstance(distance, str) or _own(name):
+    module = plugin_module(DISTANCES.get(name))
+    if isinstance(distance, str) or module is None:
         return distance
     for key, value in params.items():
         if not isinstance(value, (int, float, str, bool, list, type(None))):
@@ -71,15 +74,11 @@ def rebuild_distance(cfg: dict[str, Any]) -> str | Distance:
                 "list to be saved with the model"
             )
     try:  # object.__setattr__: a frozen dataclass takes it too
-        object.__setattr__(distance, "siamkit_spec", {"name": name, "params": params})
+        spec = {"name": name, "params": params, "module": module}
+        object.__setattr__(distance, "siamkit_spec", spec)
     except AttributeError:
         raise TypeError(
             f"distance {name!r} returned a {type(distance).__name__} that takes no new "
             "attributes, so a saved model could not name it; return an object without __slots__"
         ) from None
     return distance
-
-
-def _own(name: str) -> bool:
-    """Whether ``name`` is one of siamkit's distances, which describe themselves."""
-    return str(getattr(DISTANCES.get(name), "__module__", "")).startswith("siamkit.")

@@ -16,7 +16,7 @@ from siamkit.encoders.mlp import MLPEncoder
 from siamkit.encoders.resnet import ResNet
 from siamkit.encoders.signet import SigNet
 from siamkit.encoders.text import text_encoder
-from siamkit.registry import Registry
+from siamkit.registry import Registry, not_imported, plugin_module
 
 EncoderFactory = Callable[..., nn.Module]
 
@@ -52,7 +52,24 @@ def create_encoder(name: str, **kwargs: Any) -> nn.Module:
     encoder = ENCODERS.build(name, **kwargs)
     if not isinstance(getattr(encoder, "num_features", None), int):
         raise TypeError(f"encoder {name!r} must expose an integer `num_features`")
-    encoder.siamkit_spec = {"name": name, "kwargs": _jsonable(kwargs)}  # type: ignore[assignment]
+    spec: dict[str, Any] = {"name": name, "kwargs": _jsonable(kwargs)}
+    if module := plugin_module(ENCODERS.get(name)):  # a user's encoder: where to find it again
+        spec["module"] = module
+    encoder.siamkit_spec = spec  # type: ignore[assignment]
+    return encoder
+
+
+def rebuild_encoder(spec: dict[str, Any]) -> nn.Module:
+    """The encoder a saved model describes (:func:`encoder_spec`), keeping that description.
+
+    A user's encoder that is not registered here is a
+    :class:`~siamkit.registry.PluginNotImportedError` naming the module that registers it.
+    """
+    name = spec["name"]
+    if name not in ENCODERS and spec.get("module"):
+        raise not_imported("encoder", name, spec["module"])
+    encoder = create_encoder(name, **spec["kwargs"])
+    encoder.siamkit_spec = dict(spec)  # type: ignore[assignment]  # as saved: same fingerprint
     return encoder
 
 

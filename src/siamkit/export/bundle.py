@@ -32,6 +32,7 @@ from siamkit.models import (
     model_kinds,
 )
 from siamkit.models.preprocess import EncoderInputError
+from siamkit.registry import PluginNotImportedError
 
 FORMAT = "siamkit-model"
 FORMAT_VERSION = 1
@@ -263,6 +264,8 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
         rebuild = getattr(cls, "from_bundle", None)  # kinds that read extra files of the folder
         model = rebuild(doc["model"], Path(path)) if rebuild else cls.from_config(doc["model"])
         model.load_state_dict(state, strict=True)
+    except PluginNotImportedError as err:  # a user's part: name the module to import
+        raise ModelFileError(f"{Path(path)} cannot be loaded: {err}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(
             f"{Path(path)} describes a model that cannot be rebuilt: {err}"

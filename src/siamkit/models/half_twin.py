@@ -8,7 +8,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
-from siamkit.encoders import create_encoder, encoder_spec
+from siamkit.encoders import create_encoder, encoder_spec  # noqa: F401  (the doctests use it)
+from siamkit.encoders.registry import rebuild_encoder
 from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess, check_encoder_input
 from siamkit.models.siamese import distance_config, distance_from_config, num_features
@@ -100,8 +101,8 @@ class HalfTwinNetwork(nn.Module):
     def from_config(cls, cfg: dict[str, Any]) -> HalfTwinNetwork:
         head = cfg["head"]
         return cls(
-            create_encoder(cfg["encoder_f"]["name"], **cfg["encoder_f"]["kwargs"]),
-            create_encoder(cfg["encoder_g"]["name"], **cfg["encoder_g"]["kwargs"]),
+            rebuild_encoder(cfg["encoder_f"]),
+            rebuild_encoder(cfg["encoder_g"]),
             embedding_dim=head["embedding_dim"],
             distance=distance_from_config(cfg["distance"]),
             head_hidden=head["hidden"],

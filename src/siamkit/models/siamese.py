@@ -11,7 +11,8 @@ from siamkit.distances import Distance, get_distance
 from siamkit.distances.cohort import CohortNormalized
 from siamkit.distances.learned import MLPMetric, learned_distance_from_config
 from siamkit.distances.registry import rebuild_distance
-from siamkit.encoders import create_encoder, encoder_spec
+from siamkit.encoders import create_encoder, encoder_spec  # noqa: F401  (the doctests use it)
+from siamkit.encoders.registry import rebuild_encoder
 from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess, check_encoder_input
 
@@ -199,7 +200,7 @@ class SiameseNetwork(PairScoring, nn.Module):
             from siamkit.models.joined import JoinedEmbedding
 
             return JoinedEmbedding.from_legacy_config(cfg)
-        enc = create_encoder(cfg["encoder"]["name"], **cfg["encoder"]["kwargs"])
+        enc = rebuild_encoder(cfg["encoder"])
         head = cfg["head"]
         net = cls(
             enc,
