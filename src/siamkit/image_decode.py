@@ -152,7 +152,9 @@ def _opened(stream: BinaryIO, name: str, max_pixels: int) -> Iterator[Image.Imag
             f"{name} is not a readable image (PNG, JPEG, BMP, ... expected)."
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"Image {name} is corrupt or truncated: {exc}.") from exc
+        raise ImageReadError(
+            f"Image {name} is corrupt or truncated: {exc}; save it again or leave it out."
+        ) from exc
 
 
 def probe_image(

@@ -99,3 +99,11 @@ def test_valid_thresholds_still_load(tmp_path: Path) -> None:
         dest = save_model(small_net(threshold=None), tmp_path / f"m{value}")
         _edit(dest, threshold=value)
         assert load_model(dest).threshold == value
+
+
+def test_a_folder_without_its_weights_says_what_to_give(tmp_path: Path) -> None:
+    """It said only "X has no model.safetensors", not what folder would do."""
+    dest = save_model(small_net(), tmp_path / "model")
+    (dest / WEIGHTS_FILE).unlink()
+    with pytest.raises(ModelFileError, match=r"has no model\.safetensors, so it is not a whole "):
+        load_model(dest)

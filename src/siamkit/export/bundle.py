@@ -250,7 +250,10 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     doc = read_model_config(path)
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
-        raise ModelFileError(f"{Path(path)} has no {WEIGHTS_FILE}")
+        raise ModelFileError(
+            f"{Path(path)} has no {WEIGHTS_FILE}, so it is not a whole siamkit model folder; give "
+            "the model/ folder a run wrote (siamkit train saves OUT/model)"
+        )
     if sha256_file(weights) != doc.get("weights_sha256"):
         raise ModelFileError(
             f"{weights} does not match the checksum in {CONFIG_FILE}: it is truncated or was modified"
