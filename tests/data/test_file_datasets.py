@@ -181,6 +181,11 @@ def test_pairs_csv_root_and_absolute(pair_files, tmp_path):
         ),
         ("path_a,path_b,same\nimg/a.png,img/b.png,yes\n", ValueError, "line 2: 'same'"),
         ("path_a,path_b,same\nimg/a.png,,1\n", ValueError, "line 2: column 'path_b' is empty"),
+        (  # an unquoted comma in a path: read as path_a 'img/a', path_b ' b.png', same 'img/b.png'
+            "path_a,path_b,same\nimg/a.png,img/b.png,1\nimg/a, b.png,img/b.png,1\n",
+            ValueError,
+            r"line 3: 4 values where the header names 3 columns; put a path that holds a comma",
+        ),
         (
             "path_a,path_b,same\nimg/a.png,img/zz.png,1\n",
             FileNotFoundError,

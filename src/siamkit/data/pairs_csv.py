@@ -39,7 +39,13 @@ class PathPair(NamedTuple):
     same: int
 
 
-def _parse_row(row: dict[str, str | None], line: int, name: str, base: Path) -> PathPair:
+def _parse_row(row: dict[Any, Any], line: int, name: str, base: Path) -> PathPair:
+    extra = row.get(None)  # csv.DictReader's place for values beyond the header's columns
+    if extra:
+        raise ValueError(
+            f"{name}, line {line}: {len(row) - 1 + len(extra)} values where the header names "
+            f"{len(row) - 1} columns; put a path that holds a comma in double quotes."
+        )
     values = {}
     for col in REQUIRED_COLUMNS:
         value = (row.get(col) or "").strip()
