@@ -121,14 +121,21 @@ def encoder_part(
     cfg: ModelConfig, input_shape: tuple[int, ...] | None = None
 ) -> tuple[str, dict[str, Any]]:
     """``(encoder name, its keyword arguments)``; with ``input_shape`` the input channels
-    (images) or features (vectors) the data has, unless ``encoder_kwargs`` sets them."""
+    (images) or features (vectors) the data has, for an encoder that takes ``in_channels`` /
+    ``in_features`` (a user's too), unless ``encoder_kwargs`` sets them."""
     params = dict(cfg.encoder_kwargs)
-    if input_shape is not None:
-        if len(input_shape) == 3 and cfg.encoder in ("convnet", "resnet"):
-            params.setdefault("in_channels", int(input_shape[0]))
-        elif len(input_shape) == 1 and cfg.encoder == "mlp":
-            params.setdefault("in_features", int(input_shape[0]))
+    if input_shape is not None and cfg.encoder in ENCODERS:
+        key = {3: "in_channels", 1: "in_features"}.get(len(input_shape))
+        if key is not None and _takes(ENCODERS, cfg.encoder, key):
+            params.setdefault(key, int(input_shape[0]))
     return cfg.encoder, params
+
+
+def _takes(registry: Registry[Any], name: str, param: str) -> bool:
+    """Whether ``name``'s factory names ``param`` (not only ``**kwargs``)."""
+    import inspect
+
+    return param in inspect.signature(registry.get(name)).parameters
 
 
 def distance_part(cfg: ModelConfig) -> tuple[str, dict[str, Any]]:
