@@ -160,6 +160,10 @@ def test_trial_progress_on_a_terminal_is_a_bar(base, tmp_path: Path, monkeypatch
         ({"optim.lr": {"uniform": [0.1, 1]}}, "exactly one of"),
         ({"loss.kind": {"choice": ["triplet", "bogus"]}}, "loss.kind = 'bogus'"),
         ({"lr": {"float": [0.1, 1]}}, "section.key"),
+        # not "is a whole section": the key names no section at all (bad-input pass)
+        ({"lr": {"choice": [0.1, 1.0]}}, "space.yaml: unknown section 'lr' in the search space"),
+        ({"trian": {"choice": [{"epochs": 2}]}}, "(did you mean 'train'?)"),
+        ({}, "space.yaml: a search space must be a non-empty map"),
         ({"optim.lr.x": {"float": [0.1, 1]}}, "section.key"),
         ({"model.appearance.pol": {"int": [2, 4]}}, "unknown key 'pol'"),
         ({"model.appearance.weight": {"float": [-1, 1]}}, "refused"),

@@ -21,6 +21,7 @@ config refuses is named in one sentence.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -30,7 +31,12 @@ from typing import Any
 import yaml
 
 from siamkit.training import RunConfig
-from siamkit.training.config_io import ConfigError, apply_overrides, read_yaml
+from siamkit.training.config_io import (
+    ConfigError,
+    apply_overrides,
+    read_yaml,
+    unknown_sections_message,
+)
 
 # The space `siamkit tune` searches when no --space is given (issue 20's declared space).
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
@@ -103,6 +109,12 @@ def _param(key: str, spec: Any) -> Param:
         raise ValueError(
             f"search-space key {key!r} must look like section.key (e.g. optim.lr, or "
             "model.appearance.weight), or be a section whose choices are maps of its keys"
+        )
+    sections = [f.name for f in dataclasses.fields(RunConfig)]
+    if "." not in key and key not in sections:  # 'lr:' was called "a whole section"
+        raise ValueError(
+            unknown_sections_message([key], sections, " in the search space")
+            + "; a key is named section.key, e.g. optim.lr"
         )
     if not isinstance(spec, dict):
         raise ValueError(f"search-space entry {key} must be a map such as {{float: [0.1, 1.0]}}")
@@ -192,4 +204,8 @@ def load_space(path: str | os.PathLike[str] | None) -> SearchSpace:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"search-space file {p} does not exist")
-    return SearchSpace.from_dict(read_yaml(p))
+    doc = read_yaml(p)
+    try:
+        return SearchSpace.from_dict(doc)
+    except ValueError as err:  # name the file: the space came from it, not from the config
+        raise ValueError(f"{p}: {err}") from None
