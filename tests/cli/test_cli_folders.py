@@ -134,6 +134,15 @@ def test_calibrate_refuses_the_test_classes_and_rewrites_only_the_threshold(mode
     assert doc["tar"] > 0.3 and doc["far"] < 0.7
 
 
+@pytest.mark.parametrize(
+    ("classes", "named"), [("6", "Shirt is a class"), ("6,7", "Shirt, Sneaker are classes")]
+)
+def test_calibrate_names_one_test_class_in_the_singular(model, classes, named):
+    """One test class was called "Shirt are classes this model is tested on"."""
+    out = run(["calibrate", model, "--data", "fashion-mnist", "--classes", classes], code=1)
+    assert out.output.startswith(f"Error: {named} this model is tested on: calibrate on ")
+
+
 def test_calibrate_names_a_max_pairs_too_small_for_both_kinds_of_pair(model, folder, tmp_path):
     """A --max-pairs sample without an impostor (or genuine) pair was blamed on the classes
     ('needs both genuine and impostor pairs ... use at least two classes')."""

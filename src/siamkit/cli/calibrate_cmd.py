@@ -56,9 +56,10 @@ def _test_class_names(meta: dict[str, Any]) -> set[str]:
 def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
     clash = sorted(_test_class_names(meta) & set(chosen_names))
     if clash:
+        named = f"{clash[0]} is a class" if len(clash) == 1 else f"{', '.join(clash)} are classes"
         raise ValueError(
-            f"{', '.join(clash)} are classes this model is tested on: calibrate on held-out "
-            "images of its training classes (validation data), never on test classes"
+            f"{named} this model is tested on: calibrate on held-out images of its training "
+            "classes (validation data), never on test classes"
         )
 
 
