@@ -49,3 +49,40 @@ def test_thresholds_are_named_by_what_they_are_compared_with(distance: str, kind
         assert f"<td>threshold ({kind})</td>" in page
         if kind != "distance":
             assert "threshold (distance)" not in page
+
+
+@pytest.mark.parametrize(
+    ("distance", "kind"), [("euclidean", "distance"), ("euclidean+snorm", "snorm-normalised score")]
+)
+def test_the_histogram_is_named_by_what_its_values_are(
+    monkeypatch: pytest.MonkeyPatch, distance: str, kind: str
+) -> None:
+    """With eval.score_norm the histogram's caption and axis said 'distance', yet its values are
+    normalised scores (negative ones too)."""
+    from siamkit.evaluation import plots
+
+    figures = []
+    draw = plots.plot_distance_histograms
+
+    def keep(*args: object, **kwargs: object) -> object:
+        figures.append(fig := draw(*args, **kwargs))  # type: ignore[arg-type]
+        return fig
+
+    monkeypatch.setattr(plots, "plot_distance_histograms", keep)
+    rep = _report(distance)
+    pages = [
+        render_verification_html(rep, calibration=CALIBRATION, run_info={"hardware": "test"}),
+        render_report_html(
+            rep, torch.randn(40, 4), torch.arange(4).repeat(10), calibration=CALIBRATION,
+            run_info={"hardware": "test"}, analysis=False,
+        ),
+    ]  # fmt: skip
+    for page in pages:
+        assert f"<figcaption>Genuine vs impostor {kind} distributions with" in page
+        if kind != "distance":
+            assert "distance distributions" not in page
+    assert len(figures) == 2
+    for fig in figures:
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == kind[0].upper() + kind[1:]
+        assert ax.get_title() == f"Genuine vs impostor {kind}s"

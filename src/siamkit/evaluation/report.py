@@ -202,7 +202,9 @@ def render_report_html(
             ("ablation", "Where the result comes from", ablation_table(report, ablation))
         )
     if report.verification is not None:
-        sections.append(rs.verification_section(report.verification, calibration))
+        sections.append(
+            rs.verification_section(report.verification, calibration, score_kind(report.distance))
+        )
     threshold = None if calibration is None else float(calibration["threshold"])
     if analysis and named:
         sections += rs.analysis_sections(
@@ -278,7 +280,7 @@ def render_verification_html(
     )
     sections: list[Section] = [
         ("metrics", "Metrics", tables),
-        rs.verification_section(report.verification, calibration),
+        rs.verification_section(report.verification, calibration, score_kind(report.distance)),
         ("config", "Verification metrics (JSON)", raw),
     ]
     return _page(title, report, sections, rs.run_line(run_info), data)

@@ -217,7 +217,11 @@ def failures_section(
     return ("failures", "Failure cases", f"<div class='figs'>{''.join(figs)}</div>")
 
 
-def verification_section(v: Any, calibration: Mapping[str, Any] | None = None) -> Section:
+def verification_section(
+    v: Any, calibration: Mapping[str, Any] | None = None, score: str = "distance"
+) -> Section:
+    """ROC / DET and the genuine vs impostor histograms; ``score``: what the values are
+    (:func:`~siamkit.evaluation._common.score_kind`), a distance or a normalised score."""
     from siamkit.evaluation import plots
     from siamkit.evaluation.report import _figure_html
 
@@ -237,9 +241,9 @@ def verification_section(v: Any, calibration: Mapping[str, Any] | None = None) -
         ),
         _figure_html(
             plots.plot_distance_histograms(
-                v, threshold, "model's threshold" if threshold is not None else None
+                v, threshold, "model's threshold" if threshold is not None else None, score
             ),
-            "Genuine vs impostor distance distributions with "
+            f"Genuine vs impostor {score} distributions with "
             + ("the model's threshold" if threshold is not None else "the EER threshold"),
             "fig-hist",
         ),

@@ -112,7 +112,10 @@ def draw_det(ax: Any, report: VerificationReport) -> None:
 
 
 def plot_distance_histograms(
-    report: VerificationReport, threshold: float | None = None, threshold_label: str | None = None
+    report: VerificationReport,
+    threshold: float | None = None,
+    threshold_label: str | None = None,
+    score: str = "distance",
 ) -> Figure:
     """Genuine vs impostor distance densities with the decision threshold as a vertical line.
 
@@ -120,6 +123,9 @@ def plot_distance_histograms(
         report: a verification report (its ``histogram``).
         threshold: line position; defaults to the EER threshold.
         threshold_label: legend text for the line.
+        score: what the values are, for the axis and title
+            (:func:`~siamkit.evaluation._common.score_kind`): ``"distance"``, or with
+            ``eval.score_norm`` e.g. ``"snorm-normalised score"``.
     """
     fig = new_figure(6.4, 4.2)
     ax = fig.add_subplot()
@@ -135,9 +141,9 @@ def plot_distance_histograms(
     t = report.eer_threshold if threshold is None else threshold
     label = threshold_label or ("EER threshold" if threshold is None else "threshold")
     ax.axvline(t, color="black", ls="--", lw=1.5, label=f"{label} = {t:.4f}")
-    ax.set_xlabel("Distance")
+    ax.set_xlabel(score[:1].upper() + score[1:])
     ax.set_ylabel("Density")
-    ax.set_title("Genuine vs impostor distances")
+    ax.set_title(f"Genuine vs impostor {score}s")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
