@@ -57,7 +57,7 @@ def read_utf8(path: str | os.PathLike[str]) -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise NotUtf8Error(
-            f"{os.fspath(path)}, line {line}: byte 0x{data[err.start]:02x} is not UTF-8 text; "
+            f"{os.fspath(path)} line {line}: byte 0x{data[err.start]:02x} is not UTF-8 text; "
             "save the file as UTF-8"
         ) from None
 

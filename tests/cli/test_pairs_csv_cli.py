@@ -212,13 +212,13 @@ def test_calibrate_saves_the_threshold_of_a_naive_sweep(
 
 
 BAD = {
-    "missing column": ("path_a,same\nimg/n0.png,1\n", r"'.*bad\.csv', line 1: .*missing path_b"),
+    "missing column": ("path_a,same\nimg/n0.png,1\n", r"'.*bad\.csv' line 1: .*missing path_b"),
     "missing image": ("path_a,path_b,same\nimg/n0.png,img/n1.png,0\nimg/n0.png,img/zz.png,1\n",
-                      r"'.*bad\.csv', line 3: path_b file '.*zz\.png' does not exist"),
+                      r"'.*bad\.csv' line 3: path_b file '.*zz\.png' does not exist"),
     "not an image": ("path_a,path_b,same\nimg/n0.png,img/n1.png,0\nimg/n0.png,notes.png,1\n",
-                     r"'.*bad\.csv', line 3, path_b: '.*notes\.png' is not a readable image"),
+                     r"'.*bad\.csv' line 3, path_b: '.*notes\.png' is not a readable image"),
     "truncated image": ("path_a,path_b,same\nimg/n0.png,img/n1.png,0\nimg/n0.png,cut.png,1\n",
-                        r"'.*bad\.csv', line 3, path_b: Image '.*cut\.png' is corrupt or truncated"),
+                        r"'.*bad\.csv' line 3, path_b: Image '.*cut\.png' is corrupt or truncated"),
     "same not 0/1": ("path_a,path_b,same\nimg/n0.png,img/n1.png,yes\n",
                      r"line 2: 'same' must be 0 or 1, got 'yes'"),
     "all genuine": ("path_a,path_b,same\nimg/n0.png,img/n0b.png,1\nimg/n1.png,img/n1b.png,1\n",

@@ -160,7 +160,7 @@ def read_image_pairs(data: str) -> ImagePairs:
     for line, pair in rows:
         for col, path, out in (("path_a", pair.path_a, ia), ("path_b", pair.path_b, ib)):
             if path not in index:
-                index[path], where[path] = len(index), f"'{data}', line {line}, {col}"
+                index[path], where[path] = len(index), f"'{data}' line {line}, {col}"
                 try:
                     probe_image(path)
                 except ImageReadError as err:

@@ -57,16 +57,14 @@ def _letters_text(path: Path) -> str:
 def _parse_letter_line(line: str, lineno: int, name: str) -> tuple[int, list[int]]:
     fields = [f.strip() for f in line.split(",")]
     if len(fields) != 17:
-        raise ValueError(f"{name}, line {lineno}: expected 17 fields, got {len(fields)}.")
+        raise ValueError(f"{name} line {lineno}: expected 17 fields, got {len(fields)}.")
     letter = fields[0]
     if len(letter) != 1 or not ("A" <= letter <= "Z"):
-        raise ValueError(
-            f"{name}, line {lineno}: first field must be a letter A-Z, got {letter!r}."
-        )
+        raise ValueError(f"{name} line {lineno}: first field must be a letter A-Z, got {letter!r}.")
     try:
         features = [int(f) for f in fields[1:]]
     except ValueError as exc:
-        raise ValueError(f"{name}, line {lineno}: features must be integers ({exc}).") from exc
+        raise ValueError(f"{name} line {lineno}: features must be integers ({exc}).") from exc
     return ord(letter) - ord("A"), features
 
 

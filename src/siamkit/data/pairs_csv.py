@@ -43,23 +43,23 @@ def _parse_row(row: dict[Any, Any], line: int, name: str, base: Path) -> PathPai
     extra = row.get(None)  # csv.DictReader's place for values beyond the header's columns
     if extra:
         raise ValueError(
-            f"{name}, line {line}: {len(row) - 1 + len(extra)} values where the header names "
+            f"{name} line {line}: {len(row) - 1 + len(extra)} values where the header names "
             f"{len(row) - 1} columns; put a path that holds a comma in double quotes."
         )
     values = {}
     for col in REQUIRED_COLUMNS:
         value = (row.get(col) or "").strip()
         if not value:
-            raise ValueError(f"{name}, line {line}: column '{col}' is empty.")
+            raise ValueError(f"{name} line {line}: column '{col}' is empty.")
         values[col] = value
     if values["same"] not in ("0", "1"):
-        raise ValueError(f"{name}, line {line}: 'same' must be 0 or 1, got {values['same']!r}.")
+        raise ValueError(f"{name} line {line}: 'same' must be 0 or 1, got {values['same']!r}.")
     paths = []
     for col in ("path_a", "path_b"):
         path = Path(values[col])
         path = path if path.is_absolute() else base / path
         if not path.is_file():
-            raise FileNotFoundError(f"{name}, line {line}: {col} file '{path}' does not exist.")
+            raise FileNotFoundError(f"{name} line {line}: {col} file '{path}' does not exist.")
         paths.append(path)
     return PathPair(paths[0], paths[1], int(values["same"]))
 
@@ -96,7 +96,7 @@ def read_pairs_csv_lines(
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise ValueError(
-                f"{name}, line 1: the header must contain {','.join(REQUIRED_COLUMNS)}; got "
+                f"{name} line 1: the header must contain {','.join(REQUIRED_COLUMNS)}; got "
                 f"{','.join(header) or 'nothing'} (missing {', '.join(missing)})."
             )
         reader.fieldnames = header
