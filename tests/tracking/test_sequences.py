@@ -70,6 +70,22 @@ class _Still:
         return self.box
 
 
+def test_a_ground_truth_not_in_utf8_is_one_sentence_naming_its_line(tmp_path: Path) -> None:
+    """A ground truth saved as Latin-1 (a note in it) stopped with Python's bare "'utf-8' codec
+    can't decode byte 0xe9 in position 16"; one saved with a byte-order mark (Windows) was
+    refused as "line 1 is not four numbers"."""
+    seq_dir = tmp_path / "seq"
+    _frames(seq_dir, [f"{i:08d}.jpg" for i in range(1, 3)])
+    (seq_dir / "groundtruth.txt").write_bytes(b"\xef\xbb\xbf1,1,4,4\n1,1,4,4\n")
+    assert read_sequence(seq_dir).boxes.tolist() == [[1, 1, 4, 4]] * 2
+    (seq_dir / "groundtruth.txt").write_bytes(b"1,1,4,4\n1,1,4,4\n# caf\xe9\n")
+    with pytest.raises(ValueError) as err:
+        read_sequence(seq_dir)
+    assert str(err.value) == (
+        f"{seq_dir / 'groundtruth.txt'} line 3: byte 0xe9 is not UTF-8 text; save the file as UTF-8"
+    )
+
+
 def test_a_first_frame_without_a_box_is_refused_before_any_tracking(tmp_path: Path) -> None:
     good = tmp_path / "data" / "a"
     _frames(good, [f"{i:08d}.jpg" for i in range(1, 4)])

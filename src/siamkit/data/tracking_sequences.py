@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from siamkit.atomic import read_utf8
 from siamkit.data.folders import list_images
 from siamkit.image_decode import convert_image
 
@@ -76,7 +77,7 @@ class TrackingSequence:
 def _parse_boxes(path: Path) -> tuple[np.ndarray, int]:
     """The ``(N, 4)`` boxes of a ground-truth file and the line number of the first one."""
     rows, first = [], 0
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_utf8(path).splitlines(), 1):
         if not line.strip():
             continue
         parts = [p for p in re.split(r"[,\s]+", line.strip()) if p]
