@@ -107,6 +107,14 @@ class Registry(Generic[T]):
             raise TypeError(f"cannot build {self.kind} {name!r}: {err}") from None
 
 
+#: Ends the refusal of a config name no registry holds: a user's own part is known once the
+#: module that registers it is imported (worded for the command line and for Python alike).
+PLUGIN_HINT = (
+    "if it is your own, import the module that registers it with siamkit --plugin MODULE "
+    "(in Python, import it before loading the config)"
+)
+
+
 class PluginNotImportedError(ValueError):
     """A saved model names a part (an encoder, a distance) that a user's module registers, and
     that module is not imported in this process."""

@@ -23,6 +23,8 @@ from siamkit.cli.main import cli
 from siamkit.encoders.registry import ENCODERS
 from siamkit.registry import PLUGIN_GROUP, import_plugins
 
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+
 ENCODER_MODULE = """
 from torch import nn
 from siamkit.encoders import register_encoder
@@ -180,3 +182,33 @@ def test_a_model_of_the_readmes_parts_trains_and_loads_in_a_fresh_process(tmp_pa
         "'my_parts', which is not imported; run siamkit with --plugin my_parts (in Python, "
         "import my_parts first)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("model.encoder=my_net", "model.encoder = 'my_net'"),
+        ("loss.kind=my_loss", "loss.kind = 'my_loss'"),
+        ("loss.mining=my_miner", "loss.mining = 'my_miner'"),
+        ("model.distance=my_distance", "model.distance = 'my_distance'"),
+    ],
+)
+def test_a_name_no_registry_holds_says_how_to_import_ones_own(
+    tmp_path: Path, setting: str, key: str
+) -> None:
+    """A config naming a part siamkit does not know may name the user's own: the refusal says
+    how to import the module that registers it."""
+    args = ["train", str(TINY), "--out", str(tmp_path / "run"), "--set", setting]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert res.output.startswith(f"Error: {key}") and res.output.count("\n") == 1
+    assert res.output.rstrip().endswith(
+        "; if it is your own, import the module that registers it with siamkit --plugin MODULE "
+        "(in Python, import it before loading the config)"
+    )
+
+
+def test_a_built_in_name_refused_for_another_reason_gives_no_plugin_hint(tmp_path: Path) -> None:
+    args = ["train", str(TINY), "--out", str(tmp_path / "run"), "--set", "loss.mining=pairs"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0 and "mines pairs" in res.output and "--plugin" not in res.output

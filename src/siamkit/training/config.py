@@ -25,7 +25,7 @@ from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
-from siamkit.registry import Registry
+from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
 from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
 
@@ -400,6 +400,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
         if value is not None and value not in allowed:
             raise ValueError(
                 f"{section}.{key} = {value!r} is not valid; choose one of {', '.join(allowed)}"
+                + (f"; {PLUGIN_HINT}" if isinstance(choices, Registry) else "")
             )
     positive = [
         ("train", "epochs"),
@@ -662,10 +663,12 @@ def _check_mining(cfg: LossConfig) -> None:
     if mining not in MINERS:
         built = [m for m in MINERS.names() if not (triplets_only and m in _PAIR_MINERS)]
         choices = sorted({*native, *built})
+        known = mining in native or mining in TRIPLET_STRATEGIES or mining in PAIR_STRATEGIES
         raise ValueError(
             f"loss.mining = {mining!r} does not work with loss.kind = {cfg.kind}"
             + (" when given parameters" if mining in native else "")
             + f"; choose auto, null or one of {', '.join(choices)}"
+            + ("" if known else f"; {PLUGIN_HINT}")
         )
     if triplets_only and mining in _PAIR_MINERS:
         raise ValueError(

@@ -31,7 +31,7 @@ from siamkit.distances.registry import DISTANCES
 from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners.registry import MINERS
-from siamkit.registry import Registry
+from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.optim import OPTIMIZERS, SCHEDULES
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class Part:
         if kind not in self.registry:
             raise ValueError(
                 f"{self.where} = {kind!r} is not a registered {self.registry.kind}; "
-                f"choose one of {', '.join(self.registry.names())}"
+                f"choose one of {', '.join(self.registry.names())}; {PLUGIN_HINT}"
             )
         supplied = sorted(set(params) & set(self.supplied))
         if supplied:
