@@ -12,7 +12,9 @@ takes a siamkit model trained on face chips instead. Thin shell over
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -38,6 +40,26 @@ def face() -> None:
     Faces are found (dlib HOG or CNN detector), aligned on 5 landmarks to 150x150 chips and
     embedded with dlib's pretrained 128-d ResNet (or --model). Needs `pip install 'siamkit[face]'`.
     """
+
+
+def _no_face_hint(detector: str, upsample: int) -> str:
+    """What to do about a photo in which the detector of these options found no face: a photo
+    that shows one clearly, or a search for smaller (or turned) faces."""
+    clearer = "use a photo in which a face is clearly visible"
+    if upsample < 4:
+        return f"{clearer}, or find smaller faces with --upsample {upsample + 1}"
+    return f"{clearer}, or try --detector cnn" if detector == "hog" else clearer
+
+
+@contextlib.contextmanager
+def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
+    """Around finding the faces of photos: "no face found in X" says what to do about it."""
+    from siamkit.applications.faces.errors import NoFaceError
+
+    try:
+        yield
+    except NoFaceError as err:
+        raise NoFaceError(f"{err}; {_no_face_hint(detector, upsample)}", err.index) from None
 
 
 @face.command()
@@ -82,7 +104,8 @@ def enroll(
     except json.JSONDecodeError as err:
         raise click.BadParameter(f"not valid JSON: {err}", param_hint="--metadata") from None
     pipe = _pipeline(model, detector, upsample)
-    chosen = [largest_face_of(pipe, read_rgb(p), p) for p in images]  # all before any write
+    with _hint_no_face(detector, upsample):  # every face found before any write
+        chosen = [largest_face_of(pipe, read_rgb(p), p) for p in images]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
@@ -144,7 +167,8 @@ def verify(
     from siamkit.applications.faces.recognize import face_record, verify_faces
 
     pipe = _pipeline(model, detector, upsample, store=False)
-    r = verify_faces(pipe, read_rgb(image), read_rgb(other), threshold, names=(image, other))
+    with _hint_no_face(detector, upsample):
+        r = verify_faces(pipe, read_rgb(image), read_rgb(other), threshold, names=(image, other))
     doc = {
         "same": r.same,
         "distance": r.distance,

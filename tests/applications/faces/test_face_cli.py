@@ -53,8 +53,9 @@ def test_verify_json_same_and_different(photos):
 
 def test_verify_bad_inputs_one_sentence(photos):
     res = run("verify", photos["noface"], photos["messi"])
-    assert (
-        res.exit_code == 1 and res.output.strip() == f"Error: no face found in {photos['noface']}"
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: no face found in {photos['noface']}; use a photo in which a face is clearly "
+        "visible, or find smaller faces with --upsample 2"
     )
     res = run("verify", photos["text"], photos["messi"])
     assert res.exit_code == 1 and "is not a readable image" in res.output
@@ -97,8 +98,12 @@ def test_enroll_then_identify_every_face(tmp_path, photos):
 def test_enroll_with_a_faceless_image_enrolls_nothing(tmp_path, photos):
     db = tmp_path / "staff.db"
     run("enroll", "--gallery", db, "--label", "eileen", photos["astronaut"])
-    res = run("enroll", "--gallery", db, "--label", "mega", photos["mega110"], photos["noface"])
-    assert res.exit_code == 1 and "no face found in" in res.output
+    res = run("enroll", "--gallery", db, "--label", "mega", photos["mega110"], photos["noface"],
+              "--upsample", "0")  # fmt: skip
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: no face found in {photos['noface']}; use a photo in which a face is clearly "
+        "visible, or find smaller faces with --upsample 1"
+    )
     with Gallery.open(db) as g:
         assert [i.label for i in g.labels()] == ["eileen"]
 
@@ -296,3 +301,12 @@ def test_crop_that_cannot_write_says_so_without_blaming_a_gallery(tmp_path, phot
     res = CliRunner().invoke(cli, ["face", "crop", str(src), str(tmp_path / "chips")])
     assert res.exit_code == 1 and "cannot write the chips into" in res.output
     assert "gallery" not in res.output and "Traceback" not in res.output
+
+
+def test_the_no_face_hint_names_what_the_options_have_not_tried():
+    """'no face found in X' named the problem but not what to do about it."""
+    from siamkit.cli.face_cmds import _no_face_hint
+
+    assert _no_face_hint("hog", 1).endswith("or find smaller faces with --upsample 2")
+    assert _no_face_hint("hog", 4).endswith("clearly visible, or try --detector cnn")
+    assert _no_face_hint("cnn", 4) == "use a photo in which a face is clearly visible"
