@@ -481,3 +481,66 @@ def test_a_long_label_without_spaces_keeps_its_gallery_card_one_line_high(
             assert name.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
         finally:
             context.close()
+
+
+def test_a_long_label_without_spaces_keeps_the_rest_of_the_page_one_line_high(
+    browser, model_and_distances, images, tmp_path
+):
+    """Past the gallery cards, a 256-character label with no space still made the "Images of"
+    heading two lines high, broke the identify rows into lines of letters, and ran the messages
+    quoting it far past their cards (the page scrolled sideways): the heading and the rows show
+    it on one line, cut with an ellipsis, the whole label in a title; a message wraps it."""
+    from siamkit.service import create_app
+
+    net, _ = model_and_distances
+    long = "x" * 128 + "y" * 128
+    one_line = (
+        "e => e.getBoundingClientRect().height < 1.5 * parseFloat(getComputedStyle(e).lineHeight)"
+    )
+    sideways = "() => document.documentElement.scrollWidth - window.innerWidth"
+    with serve_in_thread(create_app(net, tmp_path / "gallery.db")) as url:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(url + "/")
+            _enroll(page, "bob", [images["checker"]])
+            _enroll(page, long, [images["stripes"]])
+            cards = [page.locator(f"#{c}-card") for c in ("enroll", "verify", "identify")]
+            widths = [c.bounding_box()["width"] for c in cards]  # type: ignore[index]
+
+            page.set_input_files("#identify-file", str(images["stripes"]))
+            page.click("#identify-submit")
+            page.wait_for_selector("#identify-matches li >> nth=1")
+            rows = page.locator("#identify-matches li")
+            name = rows.filter(has_text="xxxx").locator(".name")
+            assert name.get_attribute("title") == long
+            assert name.evaluate(one_line), name.bounding_box()
+            assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
+            assert name.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
+            short = rows.filter(has_text="bob").bounding_box()
+            row = rows.filter(has_text="xxxx").bounding_box()
+            assert short is not None and row is not None and row["height"] == short["height"]
+
+            page.check("#verify-mode-label")
+            page.select_option("#verify-label", long)
+            select = page.locator("#verify-label").bounding_box()
+            card = cards[1].bounding_box()
+            assert select is not None and card is not None
+            assert select["x"] + select["width"] <= card["x"] + card["width"], (select, card)
+            page.set_input_files("#verify-a", str(images["stripes"]))
+            page.click("#verify-submit")
+            page.wait_for_selector("#verify-result.ok")
+            assert [c.bounding_box()["width"] for c in cards] == widths  # type: ignore[index]
+            assert page.evaluate(sideways) == 0  # the enroll, verify and identify messages
+
+            page.locator("#gallery-list li", has_text="xxxx").locator("button.show").click()
+            page.wait_for_selector("#label-images-list img")
+            title = page.locator("#label-images-title")
+            assert title.get_attribute("title") == long
+            assert title.evaluate(one_line), title.bounding_box()
+            assert title.evaluate("e => e.scrollWidth > e.clientWidth")
+            assert title.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
+            assert page.evaluate(sideways) == 0
+        finally:
+            context.close()

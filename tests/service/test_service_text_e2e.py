@@ -205,6 +205,20 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
         height = name.evaluate("e => e.getBoundingClientRect().height")
         assert height < 2 * float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+        # ...and so do its identify row and its "Texts of" heading; the messages quoting it wrap
+        one_line = "e => e.getBoundingClientRect().height < 1.5 * parseFloat(getComputedStyle(e).lineHeight)"
+        page.fill("#identify-text", VPN)
+        page.click("#identify-submit")
+        row = page.locator("#identify-matches li .name")
+        row.wait_for()
+        assert row.get_attribute("title") == long
+        assert row.evaluate(one_line) and row.evaluate("e => e.scrollWidth > e.clientWidth")
+        page.locator("#gallery-list li button.show").click()
+        page.wait_for_selector("#label-texts-list li")
+        heading = page.locator("#label-texts-title")
+        assert heading.get_attribute("title") == long
+        assert heading.evaluate(one_line) and heading.evaluate("e => e.scrollWidth > e.clientWidth")
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
         page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

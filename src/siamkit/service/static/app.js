@@ -87,7 +87,9 @@ function matchRow(m, rank, threshold) {
   const li = el("li", "match" + state);
   li.append(thumb(m.thumbnail, m.label));
   const text = el("div");
-  text.append(el("div", "name", rank + ". " + m.label));
+  const name = el("div", "name", rank + ". " + m.label);
+  name.title = m.label;  // the whole label: the row cuts a long one with an ellipsis
+  text.append(name);
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
   text.append(el("div", "dist", "distance " + fmt(m.distance) + verdict +
     marginText(m.margin, threshold)));
@@ -135,6 +137,7 @@ async function showLabel(label) {
   $("label-images").hidden = false;
   $("label-images").dataset.label = label;
   $("label-images-title").textContent = "Images of \u201c" + label + "\u201d";
+  $("label-images-title").title = label;  // the whole label: the heading cuts a long one
   $("label-images-list").replaceChildren();
   try {
     const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));

@@ -78,7 +78,9 @@ function matchRow(m, rank, threshold) {
   const state = m.accepted === true ? " accepted" : m.accepted === false ? " rejected" : "";
   const li = el("li", "match" + state);
   const box = el("div");
-  box.append(el("div", "name", rank + ". " + m.label));
+  const name = el("div", "name", rank + ". " + m.label);
+  name.title = m.label;  // the whole label: the row cuts a long one with an ellipsis
+  box.append(name);
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
   box.append(el("div", "dist", "similarity " + fmt(1 - m.distance) + verdict +
     similarityMargin(m.margin, threshold)));
@@ -124,6 +126,7 @@ async function showLabel(label) {
   $("label-texts").hidden = false;
   $("label-texts").dataset.label = label;
   $("label-texts-title").textContent = "Texts of \u201c" + label + "\u201d";
+  $("label-texts-title").title = label;  // the whole label: the heading cuts a long one
   $("label-texts-list").replaceChildren();
   try {
     const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));
