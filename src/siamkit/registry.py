@@ -201,6 +201,13 @@ def import_plugins(modules: Iterable[str] = (), entry_points: bool = True) -> li
     return done
 
 
+def recorded_plugin(spec: str) -> str:
+    """How a run records the plug-in ``spec`` it was started with, to import it again: a module
+    name as given, a ``.py`` file as its absolute path (a resume may run from another folder)."""
+    spec = spec.strip()
+    return str(Path(spec).expanduser().resolve()) if spec.endswith(".py") else spec
+
+
 def _import_plugin(spec: str) -> str:
     folder = None
     name = spec

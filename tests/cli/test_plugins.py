@@ -212,3 +212,74 @@ def test_a_built_in_name_refused_for_another_reason_gives_no_plugin_hint(tmp_pat
     args = ["train", str(TINY), "--out", str(tmp_path / "run"), "--set", "loss.mining=pairs"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code != 0 and "mines pairs" in res.output and "--plugin" not in res.output
+
+
+def _tiny_config(encoder: str) -> dict[str, object]:
+    config = yaml.safe_load(TINY.read_text(encoding="utf-8"))
+    config["model"] = {"encoder": {"kind": encoder, "params": {"width": 8}}, "embedding_dim": 8}
+    config["train"].update(epochs=1, steps_per_epoch=2)
+    config["eval"] = {"episodes": 10}
+    return config
+
+
+def test_a_run_started_with_a_plugin_resumes_without_naming_it_again(tmp_path) -> None:
+    """OUT/config.yaml records the plug-ins the run was started with (plugins:), and --resume
+    imports them again; a recorded module that is gone is one sentence naming it."""
+    (tmp_path / "my_parts.py").write_text(ENCODER_MODULE.format(name="tiny_cnn"))
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(_tiny_config("tiny_cnn")))
+    res = _siamkit(tmp_path, "--plugin", "my_parts", "train", "mine.yaml", "--out", "run")
+    assert res.returncode == 0, res.stderr
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert recorded["plugins"] == ["my_parts"]
+
+    resume = ["train", "mine.yaml", "--out", "run", "--resume", "--set", "train.epochs=2"]
+    res = _siamkit(tmp_path, *resume, "--json")
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 2
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert recorded["plugins"] == ["my_parts"]
+
+    (tmp_path / "my_parts.py").rename(tmp_path / "elsewhere.py")
+    res = _siamkit(tmp_path, *resume)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "Error: run/config.yaml: plugins: cannot find the plug-in module 'my_parts'; run siamkit "
+        "in the folder that holds my_parts.py, add that folder to PYTHONPATH, or install the "
+        "package that provides it"
+    ]
+
+
+def test_a_study_started_with_a_plugin_recommends_a_config_that_imports_it(tmp_path) -> None:
+    """siamkit tune's trials use the plug-in's parts, and best.yaml records the module
+    (plugins:), so training it needs no --plugin."""
+    (tmp_path / "my_parts.py").write_text(ENCODER_MODULE.format(name="tiny_cnn"))
+    config = _tiny_config("tiny_cnn")
+    config["data"]["val_classes"] = 2
+    config["train"]["classes_per_batch"] = 4
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "space.yaml").write_text("optim.lr: {float: [1.0e-3, 3.0e-3], log: true}\n")
+    res = _siamkit(tmp_path, "--plugin", "my_parts", "tune", "mine.yaml", "--trials", "1",
+                   "--space", "space.yaml", "--out", "study", "--no-progress")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    best = yaml.safe_load((tmp_path / "study" / "best.yaml").read_text())
+    assert best["plugins"] == ["my_parts"]
+    res = _siamkit(tmp_path, "train", "study/best.yaml", "--out", "best", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "best" / "model" / "siamkit.json").read_text())
+    assert doc["model"]["encoder"]["module"] == "my_parts"
+
+
+@pytest.mark.parametrize("value", [3, ["my_parts", 4], [""]])
+def test_a_configs_plugins_key_names_modules(value: object) -> None:
+    from siamkit.training.config_io import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match=r"^plugins must be a list of module names or \.py"):
+        config_from_dict({"plugins": value})
+
+
+def test_a_configs_plugins_key_imports_them_before_the_config_is_checked(user_module) -> None:
+    from siamkit.training.config_io import config_from_dict
+
+    module, encoder = user_module
+    cfg = config_from_dict({"plugins": [module], "model": {"encoder": {"kind": encoder}}})
+    assert cfg.model.encoder == encoder

@@ -115,19 +115,31 @@ def cli(plugins: tuple[str, ...] = ()) -> None:
     from siamkit.progress import set_enabled
 
     set_enabled(True)  # long steps show a bar on a terminal, a few lines in a log
-    load_plugins(plugins)
+    click.get_current_context().meta[_PLUGINS_META] = load_plugins(plugins)
 
 
-def load_plugins(plugins: tuple[str, ...] = ()) -> None:
+_PLUGINS_META = "siamkit.plugins"
+
+
+def load_plugins(plugins: tuple[str, ...] = ()) -> list[str]:
     """Import the plug-ins of ``--plugin``, ``$SIAMKIT_PLUGINS`` and installed entry points; a
-    module that cannot be imported is one sentence, before the command runs."""
-    from siamkit.registry import import_plugins
+    module that cannot be imported is one sentence, before the command runs. Returns the ones
+    named (not the entry points, which every run imports) as a run records them."""
+    from siamkit.registry import import_plugins, recorded_plugin
 
     from_env = [m for m in os.environ.get(PLUGINS_ENV, "").replace(",", " ").split() if m]
     try:
         import_plugins([*from_env, *plugins])
     except ImportError as err:
         raise click.ClickException(str(err)) from None
+    return list(dict.fromkeys(recorded_plugin(m) for m in [*from_env, *plugins]))
+
+
+def started_plugins() -> list[str]:
+    """The plug-ins this command was started with (``--plugin``, ``$SIAMKIT_PLUGINS``), as
+    :func:`load_plugins` returned them; a run writes them in its config (``plugins:``)."""
+    ctx = click.get_current_context(silent=True)
+    return list(ctx.meta.get(_PLUGINS_META, ())) if ctx is not None else []
 
 
 def exit_on_sigterm() -> None:

@@ -164,6 +164,7 @@ def train(
             return
         if init_from is not None:
             overrides = (*overrides, f"model.init_from={json.dumps(init_from)}")
+        plugins = _run_plugins(config, out_dir, resume)
         cfg = load_config(config)
         cfg = apply_overrides(
             cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
@@ -177,6 +178,7 @@ def train(
             episodes=episodes,
             title=f"siamkit train {config}",
             log=log,
+            plugins=plugins,
         )
         if result is None:  # a non-zero rank of a distributed run
             return
@@ -346,6 +348,21 @@ def _refuse_unmakeable_folder(folder: Path, what: str) -> None:
         check_writable_folder(folder, what)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+
+
+def _run_plugins(config: str, out_dir: Path, resume: bool) -> list[str]:
+    """The plug-in modules the run records in OUT/config.yaml (``plugins:``): a resumed run's
+    recorded ones, imported here before CONFIG is read (a resume needs no --plugin again), then
+    --plugin / $SIAMKIT_PLUGINS and CONFIG's own ``plugins:``."""
+    from siamkit.cli.main import started_plugins
+    from siamkit.training.config_io import read_config_plugins
+
+    recorded = out_dir / "config.yaml"
+    plugins = read_config_plugins(recorded) if resume and recorded.is_file() else []
+    plugins += started_plugins()
+    if Path(config).is_file():  # (else load_config says so)
+        plugins += read_config_plugins(config)
+    return list(dict.fromkeys(plugins))
 
 
 def _config_task(config: str) -> str | None:

@@ -62,7 +62,9 @@ def tune(
       siamkit tune configs/demo.yaml --space my-space.yaml --set data.val_classes=2 --out runs/tune
       siamkit train runs/tune/best.yaml --out runs/best
     """
+    from siamkit.cli.main import started_plugins
     from siamkit.training import apply_overrides, load_config
+    from siamkit.training.config_io import read_config_plugins
     from siamkit.tuning import load_space, run_study
     from siamkit.tuning.search import STUDY_FILE, check_out_dir, check_tunable
 
@@ -70,6 +72,8 @@ def tune(
         raise click.BadParameter("must be at least 1", param_hint="--trials")
     # load_config refuses an application's config (task: ssl, ...) in one sentence
     base = apply_overrides(load_config(config), list(overrides))
+    # best.yaml names the plug-ins the study was started with, so training it needs no --plugin
+    plugins = list(dict.fromkeys([*started_plugins(), *read_config_plugins(config)]))
     fixed = {o.partition("=")[0].strip() for o in overrides}
     searched, pinned = load_space(space).without(fixed)
     if not searched.params:
@@ -83,7 +87,7 @@ def tune(
     check_tunable(base, searched)  # before the study folder is made
     try:
         result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
-                           progress=progress, log=click.echo)  # fmt: skip
+                           progress=progress, log=click.echo, plugins=plugins)  # fmt: skip
     except KeyboardInterrupt:
         click.echo(
             f"study interrupted; {out_dir / STUDY_FILE} keeps its finished trials: run the same "

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,7 @@ def run_experiment(
     title: str = "siamkit training run",
     log: Callable[[str], None] = print,
     command: str | None = None,
+    plugins: Sequence[str] = (),
 ) -> RunResult | None:
     """Train as ``cfg`` says, save the model, calibrate, evaluate on the test classes and report.
 
@@ -92,6 +93,8 @@ def run_experiment(
         log: receives progress lines.
         command: what made the run (``"siamkit demo"``), recorded as ``run.command`` in
             ``metrics.json`` (``siamkit demo`` replaces only a folder its own earlier run wrote).
+        plugins: the plug-in modules the run was started with (``siamkit --plugin``), written in
+            ``config.yaml`` as ``plugins:`` so that reading it again (``--resume``) imports them.
 
     Returns:
         The :class:`RunResult`, or ``None`` on ranks other than 0 of a distributed run (they
@@ -124,7 +127,7 @@ def run_experiment(
     trainer = Trainer.from_config(net, cfg, data, out_dir=out, progress=progress, log=log)
     if trainer.ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, out / "config.yaml")
+        dump_config(cfg, out / "config.yaml", plugins=plugins)
         log(
             f"training on {len(data.train_y)} images of classes {list(data.train_classes)} "
             f"({len(data.val_y)} held out for validation) on {trainer.ctx.device}"

@@ -317,11 +317,57 @@ def _read_appearance(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "model": rest}
 
 
+#: The top-level key naming the modules that register a user's parts the config names
+#: (``plugins: [my_parts]``): imported before the config is checked, as ``siamkit --plugin``
+#: does; a run started with ``--plugin`` writes it in its ``config.yaml``.
+PLUGINS_KEY = "plugins"
+
+
+def config_plugins(doc: Any) -> list[str]:
+    """Import the modules a config document's ``plugins:`` names and return them as a run
+    records them (:func:`~siamkit.registry.recorded_plugin`); ``[]`` without the key.
+
+    Raises:
+        ConfigError: ``plugins`` is not a list of module names or ``.py`` files, or one of them
+            cannot be imported (one sentence naming it).
+    """
+    from siamkit.registry import import_plugins, recorded_plugin
+
+    raw = doc.get(PLUGINS_KEY) if isinstance(doc, dict) else None
+    if raw is None:
+        return []
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(
+            f"plugins must be a list of module names or .py files, e.g. plugins: [my_parts]; "
+            f"got {raw!r}"
+        )
+    try:
+        import_plugins(names, entry_points=False)
+    except ImportError as err:
+        raise ConfigError(f"plugins: {err}") from None
+    return [recorded_plugin(n) for n in names]
+
+
+def read_config_plugins(path: str | os.PathLike[str]) -> list[str]:
+    """:func:`config_plugins` of the YAML file ``path`` (a run's ``config.yaml``): its modules
+    imported, errors naming the file."""
+    doc = read_yaml(path)
+    try:
+        return config_plugins(doc)
+    except ConfigError as err:
+        raise ConfigError(f"{os.fspath(path)}: {err}") from None
+
+
 def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
-    """Build a checked :class:`RunConfig` from nested mappings (sections -> keys -> values)."""
+    """Build a checked :class:`RunConfig` from nested mappings (sections -> keys -> values); a
+    top-level ``plugins:`` is imported first (:func:`config_plugins`)."""
     doc = {} if doc is None else doc
     if not isinstance(doc, dict):
         raise ConfigError("a config is a mapping of sections (data, model, loss, ...) to keys")
+    if PLUGINS_KEY in doc:
+        config_plugins(doc)
+        doc = {k: v for k, v in doc.items() if k != PLUGINS_KEY}
     sections = {f.name: f for f in dataclasses.fields(RunConfig)}
     unknown = [k for k in doc if k not in sections]
     if unknown:
@@ -434,9 +480,14 @@ def load_config(path: str | os.PathLike[str]) -> RunConfig:
         raise ConfigError(f"{p}: {err}") from None
 
 
-def dump_config(cfg: RunConfig, path: str | os.PathLike[str]) -> Path:
-    """Write the fully resolved config as YAML (atomically) and return the path."""
-    return atomic_write(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+def dump_config(cfg: RunConfig, path: str | os.PathLike[str], plugins: Sequence[str] = ()) -> Path:
+    """Write the fully resolved config as YAML (atomically) and return the path; ``plugins``
+    (the modules the run was started with) go first as ``plugins:``, so the config read again
+    (``--resume``, ``siamkit train`` of it) imports them."""
+    doc = config_to_dict(cfg)
+    if plugins:
+        doc = {PLUGINS_KEY: list(dict.fromkeys(plugins)), **doc}
+    return atomic_write(path, yaml.safe_dump(doc, sort_keys=False))
 
 
 def apply_overrides(cfg: RunConfig, overrides: list[str] | tuple[str, ...]) -> RunConfig:

@@ -19,7 +19,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,11 +199,13 @@ def run_study(
     timeout: float | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    plugins: Sequence[str] = (),
 ) -> StudyResult:
     """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials.
 
     Writes ``out_dir/study.db`` (resumable), ``trials.csv`` and ``best.yaml`` (the base config with
-    the best trial's values, ready for ``siamkit train``).
+    the best trial's values, ready for ``siamkit train``; ``plugins``, the plug-in modules the
+    study was started with, go in it as ``plugins:`` so that training it imports them).
 
     Raises:
         ValueError: the config has no validation classes, its data split is refused, the space
@@ -303,7 +305,7 @@ def run_study(
         set_enabled(was_on)
         if bar is not None:
             bar.close()
-    return _finish(study, base, space, out, time.perf_counter() - t0)
+    return _finish(study, base, space, out, time.perf_counter() - t0, plugins)
 
 
 #: What in a folder marks a ``siamkit train`` run (its checkpoint, its saved model).
@@ -361,7 +363,12 @@ def _any_complete(study: Any) -> bool:
 
 
 def _finish(
-    study: Any, base: RunConfig, space: SearchSpace, out: Path, seconds: float
+    study: Any,
+    base: RunConfig,
+    space: SearchSpace,
+    out: Path,
+    seconds: float,
+    plugins: Sequence[str] = (),
 ) -> StudyResult:
     _write_trials(study, space, out / "trials.csv")
     states = [_state(t) for t in study.get_trials(deepcopy=False)]
@@ -372,7 +379,7 @@ def _finish(
         best = study.best_trial
         best_params = {k: by_key[k].value(v) for k, v in best.params.items()}
         cfg = apply_overrides(base, _overrides(space, best_params))
-        best_path = dump_config(cfg, out / "best.yaml")
+        best_path = dump_config(cfg, out / "best.yaml", plugins=plugins)
         best_value = float(best.value)
     return StudyResult(
         best_value,
