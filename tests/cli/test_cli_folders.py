@@ -111,6 +111,68 @@ def test_enroll_a_folder_one_label_per_subfolder_with_a_summary(model, folder, t
     assert max(h.matches[0].distance for h in hits) < 2e-3  # same vector, up to float rounding
 
 
+def _with_empty_classes(folder: Path, dest: Path, keep: list[str]) -> Path:
+    """A copy of ``folder`` whose other class folders hold no images (a note in one)."""
+    for name in sorted(p.name for p in folder.iterdir()):
+        if name in keep:
+            shutil.copytree(folder / name, dest / name)
+        else:
+            (dest / name).mkdir(parents=True)
+    (dest / "cy" / "notes.txt").write_text("no image")
+    return dest
+
+
+def test_empty_class_folders_are_named_in_one_warning_line(model, folder, tmp_path):
+    """A class folder without images was skipped without a word by evaluate and enroll: a class
+    lost, or a label not enrolled, that the user learnt of later if at all."""
+    data = _with_empty_classes(folder, tmp_path / "people", ["ann", "bob", "dee"])
+    res = run(["evaluate", model, "--data", data, "--episodes", "5", "--shots", "1", "--json"])
+    assert json.loads(res.stdout)["data"]["classes"] == ["ann", "bob", "dee"]
+    exts = ".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp"
+    assert res.stderr.splitlines() == [
+        f"warning: the class folder {data / 'cy'} holds no images ({exts}) and is left out: add "
+        "its images, or remove the folder"
+    ]
+    res = run(["enroll", model, "--gallery", tmp_path / "g.db", data])
+    assert res.stdout.startswith("enrolled 60 images of 3 labels")
+    assert res.stderr.splitlines() == [
+        f"warning: the label folder {data / 'cy'} holds no images ({exts}) and is left out: add "
+        "its images, or remove the folder"
+    ]
+
+
+def test_too_few_classes_left_by_empty_folders_is_refused_naming_them(model, folder, tmp_path):
+    """Enrolling folders that hold no images at all said only "no labelled images found";
+    training or evaluating a folder left with one class did not say which folders were empty."""
+    data = _with_empty_classes(folder, tmp_path / "people", ["ann"])
+    exts = ".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp"
+    warning = (
+        f"warning: 3 class folders of {data} hold no images ({exts}) and are left out (bob, cy, "
+        "dee): add their images, or remove the folders"
+    )
+    res = run(["evaluate", model, "--data", data], code=1)
+    assert res.stderr.splitlines() == [warning, f"Error: the folder {data} gives one class (ann); "
+        "evaluate compares two or more: name them with --classes, or give a folder with a "
+        "sub-folder per class"]  # fmt: skip
+    tiny = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+    sets = ["data.dataset=image-folder", f"data.root={data}", "data.image_size=28",
+            "data.grayscale=true", "data.train_classes=null"]  # fmt: skip
+    res = run(["train", tiny, "--out", tmp_path / "run", *[a for s in sets for a in ("--set", s)]],
+              code=1)  # fmt: skip
+    assert res.stderr.splitlines()[0] == warning
+    assert f"data.root {data} holds only 1 class (ann); similarity training needs" in res.stderr
+    assert not (tmp_path / "run").exists()
+    shutil.rmtree(data / "ann")
+    (data / "ann").mkdir()
+    res = run(["enroll", model, "--gallery", tmp_path / "g.db", data], code=2)
+    assert res.stderr.splitlines()[-1] == (
+        f"Error: nothing to enroll: the label folders {data / 'ann'}, {data / 'bob'}, "
+        f"{data / 'cy'}, {data / 'dee'} hold no images ({exts}); put each label's images in its "
+        "sub-folder"
+    )
+    assert not (tmp_path / "g.db").exists()
+
+
 def test_enroll_refuses_loose_files_without_a_label(model, folder, tmp_path):
     out = run(["enroll", model, "--gallery", tmp_path / "g.db", folder / "ann"], code=2)
     assert "give --label" in out.output

@@ -9,7 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from siamkit.data.folders import ImageFolderDataset, OmniglotDataset
+from siamkit.data.folders import (
+    EmptyFoldersWarning,
+    ImageFolderDataset,
+    OmniglotDataset,
+    empty_folders_note,
+)
 from siamkit.data.image_io import ImageReadError
 from siamkit.data.pairs_csv import PairsCSVDataset, read_pairs_csv
 from siamkit.data.signatures import SignatureDataset, scan_signatures
@@ -35,7 +40,8 @@ def folder_tree(tmp_path: Path) -> Path:
 
 
 def test_image_folder(folder_tree):
-    ds = ImageFolderDataset(folder_tree, (3, 6, 5))
+    with pytest.warns(EmptyFoldersWarning, match="empty_class holds no images"):
+        ds = ImageFolderDataset(folder_tree, (3, 6, 5))
     assert ds.classes == ["cat", "dog", "emu"]  # sorted; empty folder dropped
     assert len(ds) == 6
     counts = torch.bincount(ds.labels).tolist()
@@ -62,8 +68,32 @@ def test_image_folder_reads_a_class_s_nested_folders(tmp_path):
     assert ds.labels.tolist() == [0, 0, 1]
 
 
+def test_image_folder_names_the_class_folders_it_leaves_out_for_holding_no_images(folder_tree):
+    """A class folder without images was skipped without a word: the user lost a class."""
+    (folder_tree / "zebu" / "2019").mkdir(parents=True)
+    (folder_tree / "zebu" / "notes.txt").write_text("not an image")
+    with pytest.warns(EmptyFoldersWarning) as caught:
+        ds = ImageFolderDataset(folder_tree, (1, 4, 4))
+    assert ds.classes == ["cat", "dog", "emu"] and ds.empty_folders == ["empty_class", "zebu"]
+    assert [str(w.message) for w in caught] == [
+        f"2 class folders of {folder_tree} hold no images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
+        ".tiff, .webp) and are left out (empty_class, zebu): add their images, or remove the folders"
+    ]
+    assert empty_folders_note("photos", ["boot"], extensions=[".png"]) == (
+        "the class folder photos/boot holds no images (.png) and is left out: add its images, "
+        "or remove the folder"
+    )
+    with pytest.raises(
+        ValueError, match=r"of '.*folders' \(cat, dog, empty_class, emu, zebu\): put"
+    ):
+        ImageFolderDataset(folder_tree, (1, 4, 4), extensions=[".jpg"])
+
+
 def test_image_folder_transform_and_extensions(folder_tree):
-    ds = ImageFolderDataset(folder_tree, (1, 4, 4), extensions=["PNG"], transform=lambda x: x * 0)
+    with pytest.warns(EmptyFoldersWarning, match=r"empty_class holds no images \(\.PNG\)"):
+        ds = ImageFolderDataset(
+            folder_tree, (1, 4, 4), extensions=["PNG"], transform=lambda x: x * 0
+        )
     assert float(ds[0][0].abs().sum()) == 0.0
     with pytest.raises(ValueError, match=r"No images with extensions \.jpg"):
         ImageFolderDataset(folder_tree, (1, 4, 4), extensions=[".jpg"])

@@ -18,12 +18,13 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
     """
     from siamkit.cli._inputs import collect_images
-    from siamkit.data.folders import find_images
+    from siamkit.data.folders import IMAGE_EXTENSIONS, empty_folders_note, find_images
     from siamkit.index.store import validate_label
 
     if label is not None:  # refused before the gallery is opened, so no empty one is created
         return {validate_label(label): collect_images(inputs)[0]}
     groups: dict[str, list[Path]] = {}
+    empty: dict[Path, list[str]] = {}  # label folders without images, by the folder given
     for item in map(Path, inputs):
         if not item.is_dir():
             raise click.UsageError(
@@ -40,6 +41,20 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             files = find_images(sub)
             if files:
                 groups.setdefault(sub.name, []).extend(files)
+            else:
+                empty.setdefault(item, []).append(sub.name)
+    if not groups and empty:
+        folders = [str(item / name) for item, names in empty.items() for name in names]
+        shown = ", ".join(folders[:10]) + (
+            f", ... ({len(folders)} in all)" if len(folders) > 10 else ""
+        )
+        raise click.UsageError(
+            f"nothing to enroll: the label folder{'s' if len(folders) > 1 else ''} {shown} "
+            f"hold{'' if len(folders) > 1 else 's'} no images ({', '.join(IMAGE_EXTENSIONS)}); "
+            "put each label's images in its sub-folder"
+        )
+    for item, names in empty.items():  # a label lost without a word would surprise later
+        click.echo(f"warning: {empty_folders_note(item, names, 'label')}", err=True)
     if not groups:
         raise click.UsageError(
             f"no labelled images found in {', '.join(inputs)}: expected one sub-folder of "

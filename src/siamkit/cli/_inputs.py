@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import sqlite3
+import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +34,37 @@ DATASET_NAMES = tuple(BUILTIN_SHAPES)
 INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
 
 
+@contextlib.contextmanager
+def data_warnings_as_lines() -> Iterator[None]:
+    """The library's warning about the user's data (class folders that hold no images:
+    :class:`~siamkit.data.folders.EmptyFoldersWarning`) as one ``warning: ...`` line on stderr,
+    said by the first process of a torchrun launch alone, not Python's ``FILE:LINE: Category:``
+    and a line of siamkit's source. Other warnings are shown as Python shows them."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def one_line(message: Any, category: Any, *where: Any, **kw: Any) -> None:
+            # the module is loaded once it has warned; not imported here (it imports torch)
+            folders = sys.modules.get("siamkit.data.folders")
+            if folders is None or not issubclass(category, folders.EmptyFoldersWarning):
+                show(message, category, *where, **kw)
+            elif os.environ.get("RANK", "0") == "0":
+                click.echo(f"warning: {message}", err=True)
+
+        warnings.showwarning = one_line
+        yield
+
+
 def friendly_errors(fn: F) -> F:
     """Turn a user's mistake (missing file, bad config key, wrong image size) into ``Error: ...``;
-    so too a training loss that became NaN (its ``FloatingPointError`` says what to lower)."""
+    so too a training loss that became NaN (its ``FloatingPointError`` says what to lower). A
+    warning about the data is one ``warning: ...`` line (:func:`data_warnings_as_lines`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with data_warnings_as_lines():
+                return fn(*args, **kwargs)
         except (FileNotFoundError, ValueError, TypeError, ImportError, FloatingPointError) as err:
             raise click.ClickException(str(err).strip() or type(err).__name__) from None
 

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from siamkit.data.image_io import load_images
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "EmptyFoldersWarning",
     "FileImageDataset",
     "ImageFolderDataset",
     "OmniglotDataset",
@@ -90,6 +92,36 @@ def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[
             f"files and folders are skipped){why}"
         )
     return paths
+
+
+class EmptyFoldersWarning(UserWarning):
+    """Class (or label) sub-folders that hold no images were left out. The ``siamkit`` command
+    shows it as one ``warning:`` line on stderr."""
+
+
+def empty_folders_note(
+    parent: str | os.PathLike[str],
+    names: Sequence[str],
+    kind: str = "class",
+    extensions: Iterable[str] = IMAGE_EXTENSIONS,
+    shown: int = 10,
+) -> str:
+    """The sentence for ``kind`` sub-folders ``names`` of ``parent`` that hold no images and are
+    left out, e.g. ``the class folder photos/boot holds no images (.png, ...) and is left out:
+    add its images, or remove the folder``."""
+    exts = ", ".join(e if e.startswith(".") else f".{e}" for e in extensions)
+    if len(names) == 1:
+        return (
+            f"the {kind} folder {Path(parent) / names[0]} holds no images ({exts}) and is left "
+            "out: add its images, or remove the folder"
+        )
+    listed = ", ".join(names[:shown]) + (
+        f", ... ({len(names)} in all)" if len(names) > shown else ""
+    )
+    return (
+        f"{len(names)} {kind} folders of {parent} hold no images ({exts}) and are left out "
+        f"({listed}): add their images, or remove the folders"
+    )
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -174,6 +206,10 @@ class ImageFolderDataset(FileImageDataset):
         FileNotFoundError: ``root`` does not exist.
         ValueError: no class folders, or no images in them (the message lists what was found).
 
+    Warns:
+        EmptyFoldersWarning: some class folders hold no images; they are left out of the
+            classes and named in :attr:`empty_folders`.
+
     Example:
         >>> ds = ImageFolderDataset("faces/", (3, 96, 96))  # doctest: +SKIP
         >>> image, label = ds[0]  # doctest: +SKIP
@@ -196,16 +232,26 @@ class ImageFolderDataset(FileImageDataset):
             )
         classes: list[str] = []
         samples: list[tuple[Path, int]] = []
+        #: the class sub-folders that hold no images, left out of :attr:`classes` (a warning
+        #: names them: a class lost without a word would change what is trained or measured)
+        self.empty_folders: list[str] = []
         for folder in class_dirs:
             files = find_images(folder, extensions)
             if files:
                 samples += [(f, len(classes)) for f in files]
                 classes.append(folder.name)
+            else:
+                self.empty_folders.append(folder.name)
         if not samples:
             raise ValueError(
                 f"No images with extensions {', '.join(extensions)} in the class folders of "
-                f"'{self.root}'."
+                f"'{self.root}' ({', '.join(self.empty_folders[:10])}"
+                f"{', ...' if len(self.empty_folders) > 10 else ''}): put each class's images in "
+                "its sub-folder."
             )
+        if self.empty_folders:
+            note = empty_folders_note(self.root, self.empty_folders, extensions=extensions)
+            warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
         super().__init__(samples, classes, input_shape, transform)
 
 
