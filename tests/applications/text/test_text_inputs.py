@@ -418,38 +418,27 @@ def test_dedup_by_passages_shows_the_coverage_loop_like_the_search(
     tiny_hf, tmp_path, monkeypatch
 ) -> None:
     # only the search had a bar: scoring candidate pairs sentence by sentence showed nothing
-    import tqdm.auto
+    from siamkit.progress import Progress, set_enabled
 
-    bars: list[Any] = []
+    bars: list[Progress] = []
+    real = Progress.__init__
 
-    class Bar:
-        def __init__(
-            self, total: int | None = None, desc: str = "", disable: bool = False, **kw: Any
-        ) -> None:
-            self.total, self.desc, self.disable, self.n = total, desc, disable, 0
-            bars.append(self)
+    def noted(self: Progress, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        bars.append(self)
 
-        def update(self, n: int = 1) -> None:
-            self.n += n
-
-        def close(self) -> None:
-            pass
-
-        def __enter__(self) -> Bar:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            pass
-
-    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    monkeypatch.setattr(Progress, "__init__", noted)
     texts = [f"{SOURCE} {OTHER}", SOURCE, f"{OTHER} {SOURCE}", OTHER]
     corpus = _jsonl(tmp_path / "c.jsonl", [{"text": t} for t in texts])
     out = tmp_path / "g.jsonl"
     args = ["text", "dedup", str(corpus), "--out", str(out), "--by", "passages"]
     args += ["--threshold", "-1", "--model", str(tiny_hf), "--device", "cpu"]
-    res = CliRunner().invoke(cli, args)
+    try:
+        res = CliRunner().invoke(cli, args)
+    finally:
+        set_enabled(False)  # the command turned progress on for this process
     assert res.exit_code == 0, res.output
     (search,) = [b for b in bars if b.desc == "searching"]
     (cov,) = [b for b in bars if b.desc == "passage coverage"]
-    assert cov.total == cov.n == 6  # every pair a candidate at -1, none of one sentence each
-    assert cov.disable is search.disable is True  # like the search: shown on a terminal only
+    assert cov.total == cov.done == 6  # every pair a candidate at -1, none of one sentence each
+    assert search.done == search.total  # like the search: through siamkit.progress, closed
