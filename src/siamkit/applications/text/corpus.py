@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-from siamkit.atomic import relative_note, same_file
+from siamkit.atomic import read_utf8, relative_note, same_file
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".rst", ".html", ".htm", ""}
 CORPUS_SUFFIXES = {".jsonl", ".csv"}
@@ -67,20 +67,14 @@ class Document:
 
 
 def read_text_file(path: str | os.PathLike[str]) -> str:
-    """The UTF-8 contents of ``path``; a ``ValueError`` naming the file and byte offset otherwise.
+    """The UTF-8 contents of ``path``; a ``ValueError`` naming the file, line and byte otherwise.
 
     >>> read_text_file("essay.txt")  # doctest: +SKIP
     """
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{p} is not a file{relative_note(p)}")
-    data = p.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"{p} is not UTF-8 text: byte {err.start} (0x{data[err.start]:02x}) cannot be decoded"
-        ) from None
+    return read_utf8(p)  # one sentence naming the file, line and byte, and what to do
 
 
 def jsonl_objects(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
