@@ -3,6 +3,8 @@ what it is compared with (a distance, or a cohort-normalised score)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -86,3 +88,30 @@ def test_the_histogram_is_named_by_what_its_values_are(
         ax = fig.axes[0]
         assert ax.get_xlabel() == kind[0].upper() + kind[1:]
         assert ax.get_title() == f"Genuine vs impostor {kind}s"
+
+
+@pytest.mark.parametrize(
+    ("kind", "tag"), [("distance", "d="), ("snorm-normalised score", "score=")]
+)
+def test_failure_pairs_and_neighbours_tag_values_by_what_they_are(kind: str, tag: str) -> None:
+    """The failure pairs and the neighbour grid wrote 'd=' over cohort-normalised scores too."""
+    from siamkit.evaluation.failures import failure_pairs
+    from siamkit.evaluation.plots.analysis import plot_failure_pairs
+    from siamkit.evaluation.plots.embeddings import plot_neighbor_grid
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(12, 4, generator=gen), dim=1)
+    y = np.arange(12) % 3
+    images = np.zeros((12, 1, 4, 4), np.float32)
+    pairs = failure_pairs(z, y, n=2).closest_impostors
+    fig = plot_failure_pairs(pairs, images, y, ["a", "b", "c"], "t", 0.5, score=kind)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles and all(t.startswith(tag) for t in titles), titles
+    distance: Any = "euclidean"  # the grid learns what its values are from its distance
+    if kind != "distance":
+        from siamkit.distances.cohort import CohortNormalized
+
+        distance = CohortNormalized("euclidean", torch.randn(6, 4, generator=gen), k=3)
+    grid = plot_neighbor_grid(z, y, images, distance, n_queries=2, k=2)
+    labels = [ax.get_xlabel() for ax in grid.axes if "\n" in ax.get_xlabel()]
+    assert labels and all(lab.split("\n")[1].startswith(tag) for lab in labels), labels

@@ -135,6 +135,16 @@ def score_kind(distance: DistanceLike) -> str:
     return f"{method}-normalised score" if plus and base and method in SCORE_NORMS else "distance"
 
 
+def value_tag(kind: str) -> str:
+    """The short tag a plot writes before a value of :func:`score_kind` ``kind``: ``d`` for a
+    distance, ``score`` for a normalised score (which is no distance).
+
+    >>> value_tag("distance"), value_tag("snorm-normalised score")
+    ('d', 'score')
+    """
+    return "d" if kind == "distance" else "score"
+
+
 def row_chunk(n_cols: int, per_col: int = 1) -> int:
     """Rows per block so that a block of ``rows × n_cols × per_col`` stays near ``BLOCK_ELEMENTS``."""
     return max(1, BLOCK_ELEMENTS // max(1, n_cols * per_col))

@@ -190,7 +190,12 @@ def per_class_section(per_class: Any, class_names: Sequence[str]) -> Section:
 
 
 def failures_section(
-    pairs: Any, images: Any, labels: Any, class_names: Sequence[str], threshold: float | None
+    pairs: Any,
+    images: Any,
+    labels: Any,
+    class_names: Sequence[str],
+    threshold: float | None,
+    score: str = "distance",
 ) -> Section:
     """The closest impostor pairs and the farthest genuine pairs, as images."""
     from siamkit.evaluation.plots.analysis import plot_failure_pairs
@@ -205,12 +210,12 @@ def failures_section(
     figs = [
         _figure_html(
             plot_failure_pairs(pairs.closest_impostors, images, y, names,
-                               "Closest impostor pairs (different classes)", threshold),
+                               "Closest impostor pairs (different classes)", threshold, score),
             "The most similar pairs of different classes", "fig-impostors",
         ),
         _figure_html(
             plot_failure_pairs(pairs.farthest_genuine, images, y, names,
-                               "Farthest genuine pairs (same class)", threshold),
+                               "Farthest genuine pairs (same class)", threshold, score),
             "The least similar pairs of the same class", "fig-genuine",
         ),
     ]  # fmt: skip
@@ -261,6 +266,7 @@ def analysis_sections(
     threshold: float | None,
 ) -> list[Section]:
     """Per-class metrics and confusion matrices; failure pairs as images when ``images`` exist."""
+    from siamkit.evaluation._common import score_kind
     from siamkit.evaluation.failures import failure_pairs
     from siamkit.evaluation.per_class import per_class_report
 
@@ -273,5 +279,7 @@ def analysis_sections(
         out.append(per_class_section(per_class, class_names or []))
     if images is not None:
         pairs = failure_pairs(z, labels, dist)
-        out.append(failures_section(pairs, images, labels, class_names or [], threshold))
+        out.append(
+            failures_section(pairs, images, labels, class_names or [], threshold, score_kind(dist))
+        )
     return out

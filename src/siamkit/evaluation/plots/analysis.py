@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from siamkit.evaluation._common import value_tag
 from siamkit.evaluation.failures import Pair
 from siamkit.evaluation.per_class import ClassifierReport
 from siamkit.evaluation.plots._figure import new_figure
@@ -48,6 +49,7 @@ def plot_failure_pairs(
     class_names: Sequence[str],
     title: str,
     threshold: float | None = None,
+    score: str = "distance",
 ) -> Figure:
     """One column per pair: the two images, their classes and distance (worst first).
 
@@ -58,6 +60,8 @@ def plot_failure_pairs(
         class_names: names of the labels.
         title: figure title.
         threshold: shown in the title, with whether each pair would be accepted.
+        score: what the pairs' values are (:func:`~siamkit.evaluation._common.score_kind`):
+            ``d=`` for a distance, ``score=`` for a normalised score.
     """
     pics = as_display_images(images)
     gray = pics.ndim == 3
@@ -74,7 +78,7 @@ def plot_failure_pairs(
         verdict = ""
         if threshold is not None:
             verdict = "\naccepted" if p.distance <= threshold else "\nrejected"
-        axes[0, c].set_title(f"d={p.distance:.3f}{verdict}", fontsize=7)
+        axes[0, c].set_title(f"{value_tag(score)}={p.distance:.3f}{verdict}", fontsize=7)
     if not pairs:
         axes[0, 0].text(0.5, 0.5, "none", ha="center", va="center")
     extra = f" (threshold {threshold:.3f})" if threshold is not None else ""

@@ -15,6 +15,8 @@ from siamkit.evaluation._common import (
     as_embeddings,
     encode_labels,
     resolve_distance,
+    score_kind,
+    value_tag,
 )
 from siamkit.evaluation.plots._figure import class_colors, new_figure
 
@@ -154,7 +156,8 @@ def plot_neighbor_grid(
     class_names: Sequence[str] | None = None,
     seed: int = 0,
 ) -> Figure:
-    """For each query image: the query, then its ``k`` nearest other items with distances.
+    """For each query image: the query, then its ``k`` nearest other items with distances
+    (``d=``; ``score=`` for a cohort-normalised distance, whose values are scores).
 
     Neighbours of the query's class get a green border, others red; the query is blue.
 
@@ -179,6 +182,7 @@ def plot_neighbor_grid(
     d = resolve_distance(distance).matrix(zt[q_idx], zt).cpu().double()  # (Q, N)
     d[torch.arange(len(q)), q_idx] = torch.inf  # never return the query itself
     nd, nn = d.topk(k, dim=1, largest=False)
+    tag = value_tag(score_kind(distance))  # "score" under snorm: no distance
     gray = pics.ndim == 3
     fig = new_figure(1.45 * (k + 1), 1.65 * len(q) + 0.4)
     axes = np.asarray(fig.subplots(len(q), k + 1, squeeze=False))
@@ -188,7 +192,11 @@ def plot_neighbor_grid(
             ni = int(nn[r, j])
             ok = bool(codes[ni] == codes[qi])
             cells.append(
-                (ni, f"{names[codes[ni]]}\nd={float(nd[r, j]):.3f}", "#2ca02c" if ok else "#d62728")
+                (
+                    ni,
+                    f"{names[codes[ni]]}\n{tag}={float(nd[r, j]):.3f}",
+                    "#2ca02c" if ok else "#d62728",
+                )
             )
         for c, (item, caption, color) in enumerate(cells):
             ax = axes[r, c]
