@@ -5,7 +5,8 @@ Three call contracts, one per kind of input:
 - **label-based** (pytorch-metric-learning's): ``loss(embeddings (B, D), labels (B,), indices=None)``
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
   :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`MarginLoss`
-  (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`PairHeadLoss`,
+  (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`NPairsLoss`,
+  :class:`PairHeadLoss`,
   and the proxy losses :class:`ProxyAnchorLoss`, :class:`ProxyNCALoss`, :class:`SoftTripleLoss`
   (several centres per class) and :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
@@ -40,6 +41,7 @@ from siamkit.losses.lifted_structure import (
 )
 from siamkit.losses.margin import MarginLoss, margin_loss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
+from siamkit.losses.n_pairs import NPairsLoss, n_pairs_loss
 from siamkit.losses.ntxent import NTXentLoss
 from siamkit.losses.pair_bce import PairBCELoss
 from siamkit.losses.pair_head import PairHeadLoss
@@ -61,6 +63,7 @@ __all__ = [
     "GeneralizedLiftedStructureLoss",
     "MarginLoss",
     "MultiSimilarityLoss",
+    "NPairsLoss",
     "NTXentLoss",
     "NormalizedSoftmaxLoss",
     "PairBCELoss",
@@ -76,6 +79,7 @@ __all__ = [
     "generalized_lifted_structure_loss",
     "margin_loss",
     "multi_similarity_loss",
+    "n_pairs_loss",
     "nt_xent_loss",
     "pair_bce_loss",
     "proxy_nca_loss",

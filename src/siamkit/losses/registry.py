@@ -16,6 +16,7 @@ from siamkit.losses.contrastive import ContrastiveLoss
 from siamkit.losses.lifted_structure import GeneralizedLiftedStructureLoss
 from siamkit.losses.margin import MarginLoss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
+from siamkit.losses.n_pairs import NPairsLoss
 from siamkit.losses.pair_head import PairHeadLoss
 from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss, ProxyNCALoss
 from siamkit.losses.soft_triple import SoftTripleLoss
@@ -34,6 +35,7 @@ LOSSES.register("bce", PairHeadLoss)  # the run config's name for the pair head'
 LOSSES.register("circle", CircleLoss)
 LOSSES.register("margin", MarginLoss)  # Wu et al. 2017, a learned beta
 LOSSES.register("lifted_structure", GeneralizedLiftedStructureLoss)  # the generalized form
+LOSSES.register("n_pairs", NPairsLoss)  # Sohn 2016, one positive pair per class
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
 LOSSES.register("proxy_nca", ProxyNCALoss)
 LOSSES.register("soft_triple", SoftTripleLoss)  # K learned centres per class

@@ -166,9 +166,10 @@ class LossConfig:
         kind: ``"triplet"``, ``"soft_margin_triplet"``, ``"contrastive"`` (all pairs of a
             batch), ``"bce"`` (pairs scored by a learned MLP metric), ``"multi_similarity"``,
             ``"supcon"``, ``"circle"``, ``"margin"`` (Wu et al., a learned boundary),
-            ``"lifted_structure"`` (generalized lifted structure), or a proxy loss (one learned
-            vector per class): ``"proxy_anchor"``, ``"proxy_nca"``, ``"soft_triple"`` (several
-            per class), ``"normalized_softmax"`` (ArcFace or CosFace with a margin).
+            ``"lifted_structure"`` (generalized lifted structure), ``"n_pairs"`` (N-pair, one
+            positive pair per class), or a proxy loss (one learned vector per class):
+            ``"proxy_anchor"``, ``"proxy_nca"``, ``"soft_triple"`` (several per class),
+            ``"normalized_softmax"`` (ArcFace or CosFace with a margin).
             :data:`LOSS_KINDS` lists them all.
         margin: triplet / contrastive / margin-loss margin.
         reduction: how the triplet loss averages: ``"mean"`` over the mined triplets, or

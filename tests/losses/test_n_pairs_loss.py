@@ -1,0 +1,130 @@
+"""N-pair loss (Sohn, 2016) against a naive loop of the paper's formula and against
+pytorch-metric-learning's NPairsLoss, in value and gradients; and as a run's ``loss.kind``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from _loss_runs import trains
+
+from siamkit.losses import NPairsLoss, n_pairs_loss
+from siamkit.losses.n_pairs import n_pairs_from_batch
+from siamkit.types import Pairs
+
+pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
+pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
+pml_regularizers = pytest.importorskip("pytorch_metric_learning.regularizers")
+pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
+
+
+def _batch(seed: int, b: int = 24, d: int = 8, classes: int = 5):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, d, generator=g), torch.randint(0, classes, (b,), generator=g)
+
+
+def naive_n_pairs(z, labels, l2_reg):
+    """One pair per class (its first two items); per pair i
+    log(1 + sum_{j != i} exp(f_i . f_j+ - f_i . f_i+)), averaged; plus l2_reg * mean ||f||^2."""
+    pairs = []
+    for c in sorted(set(labels)):
+        items = [i for i, y in enumerate(labels) if y == c]
+        if len(items) >= 2:
+            pairs.append((items[0], items[1]))
+    total = 0.0
+    for a, p in pairs:
+        own = float(z[a] @ z[p])
+        total += math.log(1 + sum(math.exp(float(z[a] @ z[q]) - own) for _, q in pairs if q != p))
+    reg = sum(float(v @ v) for v in z) / len(z)
+    return total / len(pairs) + l2_reg * reg
+
+
+def test_n_pairs_matches_a_naive_loop() -> None:
+    z, labels = _batch(0, b=11, d=3, classes=4)
+    got = NPairsLoss(l2_reg=0.01)(z, labels)
+    assert float(got) == pytest.approx(naive_n_pairs(z, labels.tolist(), 0.01), rel=1e-5)
+
+
+def _grads(loss_fn, z, labels, indices=None):
+    """Through an L2 normalisation (siamkit's models normalise in their head)."""
+    z = z.clone().requires_grad_(True)
+    zn = F.normalize(z, dim=1)
+    value = loss_fn(zn, labels) if indices is None else loss_fn(zn, labels, indices)
+    (gz,) = torch.autograd.grad(value, [z])
+    return float(value.detach()), gz
+
+
+def _pml_pairs(p) -> Pairs:
+    a1, pp, a2, n = p
+    same = torch.cat(
+        [torch.ones_like(a1, dtype=torch.bool), torch.zeros_like(a2, dtype=torch.bool)]
+    )
+    return Pairs(torch.cat([a1, a2]), torch.cat([pp, n]), same)
+
+
+@pytest.mark.parametrize("given", ["all", "pairs", "l2_reg"])
+def test_n_pairs_equals_pml_in_value_and_gradients(given: str) -> None:
+    z, labels = _batch(1)
+    reg = 0.02 if given == "l2_reg" else 0.0
+    ours = NPairsLoss(l2_reg=reg)
+    peer = pml_losses.NPairsLoss()
+    if reg:  # the paper's form: raw inner products and the penalty on the raw norms
+        peer = pml_losses.NPairsLoss(
+            distance=pml_distances.DotProductSimilarity(normalize_embeddings=False),
+            embedding_regularizer=pml_regularizers.LpRegularizer(power=2),
+            embedding_reg_weight=reg,
+        )
+    peer_idx = (
+        pml_miners.MultiSimilarityMiner(0.1)(F.normalize(z, dim=1), labels)
+        if given == "pairs"
+        else None
+    )
+    our_idx = None if peer_idx is None else _pml_pairs(peer_idx)
+    if reg:  # a constant on unit vectors: compare on raw embeddings
+        x, y = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+        got_v, want_v = ours(x, labels), peer(y, labels)
+        assert float(got_v.detach()) == pytest.approx(float(want_v.detach()), rel=1e-5)
+        (gx,), (gy,) = torch.autograd.grad(got_v, [x]), torch.autograd.grad(want_v, [y])
+        assert float((gx - gy).abs().max()) <= 1e-5 * float(gy.abs().max())
+        return
+    got, got_z = _grads(ours, z, labels, our_idx)
+    want, want_z = _grads(peer, z, labels, peer_idx)
+    assert got == pytest.approx(want, rel=1e-5)
+    assert float((got_z - want_z).abs().max()) <= 1e-5 * float(want_z.abs().max())
+
+
+def test_one_pair_per_class_is_chosen_from_the_mined_pairs() -> None:
+    labels = torch.tensor([0, 1, 0, 1, 0, 2])
+    a, p = n_pairs_from_batch(labels)
+    assert (a.tolist(), p.tolist()) == ([0, 1], [2, 3])  # class 2 has no pair
+    mined = Pairs(torch.tensor([4, 2, 3]), torch.tensor([0, 4, 5]), torch.tensor([1, 1, 0]).bool())
+    a, p = n_pairs_from_batch(labels, mined)
+    assert (a.tolist(), p.tolist()) == ([4], [0])
+
+
+def test_n_pairs_gives_finite_nonzero_gradients_and_zero_without_pairs() -> None:
+    z, labels = _batch(2)
+    z.requires_grad_(True)
+    NPairsLoss()(F.normalize(z, dim=1), labels).backward()
+    assert z.grad is not None and bool(torch.isfinite(z.grad).all())
+    assert float(z.grad.abs().sum()) > 0
+    x = torch.randn(3, 4, requires_grad=True)
+    out = NPairsLoss()(x, torch.tensor([0, 1, 2]))
+    assert float(out.detach()) == 0.0 and out.requires_grad
+    assert float(n_pairs_loss(torch.empty(0, 4), torch.empty(0, 4))) == 0.0
+    with pytest.raises(ValueError, match="l2_reg must be >= 0"):
+        NPairsLoss(l2_reg=-1.0)
+    with pytest.raises(ValueError, match="anchors and positives must be"):
+        n_pairs_loss(torch.randn(2, 4), torch.randn(3, 4))
+
+
+def test_a_run_config_builds_and_trains_n_pairs() -> None:
+    from siamkit.training import build_objective
+    from siamkit.training.config_io import config_from_dict
+
+    cfg = config_from_dict({"loss": {"kind": "n_pairs", "params": {"l2_reg": 0.002}}})
+    loss = build_objective(cfg.loss, "euclidean")
+    assert isinstance(loss, NPairsLoss) and loss.l2_reg == 0.002
+    trains(["loss.kind=n_pairs", "loss.mining=null"])
