@@ -1,8 +1,10 @@
-"""CoSENT and multiple-negatives ranking against sentence-transformers' losses on the same
-embeddings; the no-duplicates batch sampler's property; the seed losses on cosine distances."""
+"""CoSENT, AnglE and multiple-negatives ranking against sentence-transformers' losses on the
+same embeddings, and against naive loops; the no-duplicates batch sampler's property; the seed
+losses on cosine distances."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from siamkit.applications.text.losses import (
+    angle_loss,
     cosent_loss,
     mnrl_loss,
     text_contrastive_loss,
@@ -35,6 +38,41 @@ def test_cosent_equals_sentence_transformers(scale: float) -> None:
     (g_ours,) = torch.autograd.grad(ours, raw, retain_graph=True)
     (g_ref,) = torch.autograd.grad(ref, raw)
     torch.testing.assert_close(g_ours, g_ref)
+
+
+@pytest.mark.parametrize(("scale", "dim"), [(20.0, 12), (5.0, 12), (20.0, 7)])
+def test_angle_equals_sentence_transformers(scale: float, dim: int) -> None:
+    g = torch.Generator().manual_seed(8)
+    raw = torch.randn(9, dim, generator=g, requires_grad=True)
+    za, zb = F.normalize(raw, dim=1), F.normalize(torch.randn(9, dim, generator=g), dim=1)
+    scores = torch.tensor([0.1, 0.5, 0.5, 0.9, 0.0, 0.3, 1.0, 0.7, 0.2])
+    ref = st_losses.AnglELoss(None, scale=scale).compute_loss_from_embeddings([za, zb], scores)
+    ours = angle_loss(za, zb, scores, scale)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    (g_ours,) = torch.autograd.grad(ours, raw, retain_graph=True)
+    (g_ref,) = torch.autograd.grad(ref, raw)
+    torch.testing.assert_close(g_ours, g_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_angle_matches_a_naive_complex_formula() -> None:
+    """Each row as D/2 complex numbers (re: the first half, im: the second): AnglE's similarity
+    is |Re + Im| of Σ a_k conj(b_k); the loss is log(1 + Σ_{s_i > s_j} e^{scale (sim_j - sim_i)})."""
+    za, zb = _z(4, 9)[:, :6], _z(4, 10)[:, :6]
+    za, zb = F.normalize(za, dim=1), F.normalize(zb, dim=1)
+    scores = [0.9, 0.1, 0.5, 0.1]
+    sims = []
+    for a, b in zip(za.tolist(), zb.tolist()):
+        s = sum(complex(a[k], a[k + 3]) * complex(b[k], b[k + 3]).conjugate() for k in range(3))
+        sims.append(abs(s.real + s.imag))
+    terms = [
+        math.exp(20 * (sims[j] - sims[i]))
+        for i in range(4)
+        for j in range(4)
+        if scores[i] > scores[j]
+    ]
+    naive = math.log(1 + sum(terms))
+    got = float(angle_loss(za, zb, torch.tensor(scores), 20.0))
+    assert got == pytest.approx(naive, rel=1e-5)
 
 
 @pytest.mark.parametrize("with_negatives", [False, True])

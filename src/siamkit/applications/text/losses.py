@@ -1,5 +1,5 @@
-"""Losses for text twins on embeddings (never on the model): CoSENT, multiple-negatives ranking,
-and the seed contrastive and triplet losses on cosine distances.
+"""Losses for text twins on embeddings (never on the model): CoSENT, AnglE, multiple-negatives
+ranking, and the seed contrastive and triplet losses on cosine distances.
 
 All take L2-normalised embeddings ``(N, D)``.
 """
@@ -22,11 +22,41 @@ def cosent_loss(za: Tensor, zb: Tensor, scores: Tensor, scale: float = 20.0) -> 
     >>> cosent_loss(F.normalize(torch.randn(4, 8)), F.normalize(torch.randn(4, 8)), torch.rand(4))
     tensor(...)
     """
-    cos = (za * zb).sum(1) * scale  # (N,)
-    diff = cos[None, :] - cos[:, None]  # (N, N): cos_j - cos_i
+    return _ranked_pairs_loss((za * zb).sum(1), scores, scale)
+
+
+def _ranked_pairs_loss(sim: Tensor, scores: Tensor, scale: float) -> Tensor:
+    """``log(1 + Σ_{s_i > s_j} exp(scale (sim_j - sim_i)))``: CoSENT's objective on any pair
+    similarity ``sim`` ``(N,)``."""
+    sim = sim * scale
+    diff = sim[None, :] - sim[:, None]  # (N, N): sim_j - sim_i
     mask = scores[:, None] > scores[None, :]  # s_i > s_j
     diff = diff[mask]
     return torch.logsumexp(torch.cat([diff.new_zeros(1), diff]), dim=0)
+
+
+def angle_similarity(za: Tensor, zb: Tensor) -> Tensor:
+    """AnglE's pair similarity ``|cos + sin|`` (Li & Li 2023, as sentence-transformers'
+    ``pairwise_angle_sim``): each L2-normalised ``(N, D)`` row read as ``D/2`` complex numbers
+    (dimension ``k`` the real part, ``k + D/2`` the imaginary; an odd ``D`` padded with a zero),
+    ``sin = Σ (a_im b_re - a_re b_im)``. Returns ``(N,)``."""
+    if za.shape[1] % 2:
+        za, zb = F.pad(za, (0, 1)), F.pad(zb, (0, 1))
+    za, zb = F.normalize(za, dim=1), F.normalize(zb, dim=1)
+    cos = (za * zb).sum(1)
+    a_re, a_im = za.chunk(2, dim=1)
+    b_re, b_im = zb.chunk(2, dim=1)
+    sin = (a_im * b_re - a_re * b_im).sum(1)
+    return (cos + sin).abs()
+
+
+def angle_loss(za: Tensor, zb: Tensor, scores: Tensor, scale: float = 20.0) -> Tensor:
+    """AnglE (Li & Li 2023) for graded scores: CoSENT's ranking objective on
+    :func:`angle_similarity` instead of the cosine, so that pairs near cos = ±1, where the
+    cosine's gradient vanishes, still get one. This is the angle objective alone, as
+    sentence-transformers' ``AnglELoss`` (the paper adds it to the cosine and in-batch terms).
+    ``za, zb``: ``(N, D)``; ``scores``: ``(N,)``."""
+    return _ranked_pairs_loss(angle_similarity(za, zb), scores, scale)
 
 
 def cosine_mse_loss(za: Tensor, zb: Tensor, scores: Tensor) -> Tensor:

@@ -35,6 +35,7 @@ import torch
 import yaml
 
 from siamkit.applications.text.losses import (
+    angle_loss,
     cosent_loss,
     cosine_mse_loss,
     mnrl_loss,
@@ -88,6 +89,8 @@ def _loss(cfg: TextTrainConfig, ex: TextExamples, zs: list[torch.Tensor]) -> tor
     name, scale, margin = cfg.loss.name, cfg.loss.scale, cfg.loss.margin
     if name == "cosent":
         return cosent_loss(zs[0], zs[1], torch.tensor(ex.targets, device=zs[0].device), scale)
+    if name == "angle":
+        return angle_loss(zs[0], zs[1], torch.tensor(ex.targets, device=zs[0].device), scale)
     if name == "cosine_mse":
         return cosine_mse_loss(zs[0], zs[1], torch.tensor(ex.targets, device=zs[0].device))
     if name == "contrastive":
@@ -157,18 +160,18 @@ def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExa
 
 
 def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
-    """Refuse, before training, pairs a ranking loss learns nothing from: CoSENT compares pairs
-    of different scores, so training pairs that all score the same give a loss of exactly 0 and
-    the run would save the start model unchanged."""
-    if cfg.loss.name != "cosent" or train.targets is None:
+    """Refuse, before training, pairs a ranking loss learns nothing from: CoSENT and AnglE
+    compare pairs of different scores, so training pairs that all score the same give a loss of
+    exactly 0 and the run would save the start model unchanged."""
+    if cfg.loss.name not in ("cosent", "angle") or train.targets is None:
         return
     present = sorted(set(train.targets))
     if len(present) < 2:
         r = _range(cfg)  # the targets are scaled to [0, 1]: say the score as the file has it
         shown = present[0] if r is None else r[0] + present[0] * (r[1] - r[0])
         raise ValueError(
-            f"loss cosent learns from pairs with different scores, and the {len(train)} training "
-            f"pair(s) all score {shown:g}: add pairs of other scores, or use loss "
+            f"loss {cfg.loss.name} learns from pairs with different scores, and the "
+            f"{len(train)} training pair(s) all score {shown:g}: add pairs of other scores, or use loss "
             "contrastive (0/1 labels), or mnrl with data.format anchor_positive (similar pairs)"
         )
 

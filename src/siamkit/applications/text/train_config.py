@@ -11,7 +11,7 @@ from siamkit.applications.text.pairs import FORMATS
 from siamkit.encoders.text import check_window
 from siamkit.training.config_io import _section as config_section
 
-LOSSES = ("cosent", "cosine_mse", "mnrl", "contrastive", "triplet")
+LOSSES = ("cosent", "angle", "cosine_mse", "mnrl", "contrastive", "triplet")
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         raise ValueError(f"loss.name is one of {', '.join(LOSSES)}, got {cfg.loss.name!r}")
     need = {
         "cosent": "pairs",
+        "angle": "pairs",
         "cosine_mse": "pairs",
         "contrastive": "pairs",
         "triplet": "triplets",

@@ -1,0 +1,67 @@
+"""End-to-end fine-tuning of a tiny BERT with the AnglE, online contrastive and Matryoshka
+losses: each run changes the weights and lowers its own objective on the training pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import siamkit
+from siamkit.applications.text import train as text_train
+from siamkit.applications.text.model import TextSiameseNetwork
+from siamkit.applications.text.pairs import read_examples
+from siamkit.applications.text.train_config import parse_config
+from siamkit.training.tasks import TaskOptions, get_task
+
+QUERY = "encoder.transformer.encoder.layer.0.attention.self.query.weight"
+
+
+def _config(tiny: Path, data: Path, loss: dict[str, Any], **data_keys: Any) -> dict[str, Any]:
+    return {
+        "model": {"path": str(tiny), "max_length": 32, "overlap": 8},
+        "data": {"train": str(data), "val_fraction": 0, **data_keys},
+        "loss": loss,
+        "train": {"epochs": 6, "batch_size": 6, "lr": 1e-3, "warmup": 0.0},
+    }
+
+
+def _objective(model: TextSiameseNetwork, cfg: dict[str, Any], data: Path) -> float:
+    parsed = parse_config(cfg)
+    ex = read_examples(data, "pairs", score_range=text_train._range(parsed))
+    model.eval()
+    with torch.no_grad():
+        return float(text_train.batch_loss(model, parsed, ex))
+
+
+def _train_and_compare(
+    tiny: Path, cfg: dict[str, Any], data: Path, out: Path
+) -> tuple[float, float, TextSiameseNetwork]:
+    before = TextSiameseNetwork.pretrained(tiny, max_length=32, overlap=8)
+    summary = get_task("text")(cfg, out, TaskOptions(progress=False, device="cpu"))
+    after = siamkit.load_model(summary.model_dir)
+    assert isinstance(after, TextSiameseNetwork)
+    assert not torch.allclose(before.state_dict()[QUERY], after.state_dict()[QUERY])
+    return _objective(before, cfg, data), _objective(after, cfg, data), after
+
+
+def test_angle_fine_tuning_lowers_its_objective(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    cfg = _config(tiny_hf, pairs_csv, {"name": "angle"}, score_range=[0, 5])
+    start, end, _ = _train_and_compare(tiny_hf, cfg, pairs_csv, tmp_path / "run")
+    assert end < 0.9 * start, (start, end)
+
+
+def test_angle_on_pairs_of_one_score_is_refused_before_training(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # as CoSENT, AnglE ranks pairs of different scores: with one score its loss is 0 throughout
+    same = tmp_path / "same.csv"
+    same.write_text("a,b,label\n" + "".join(f"text {i},other {i},4\n" for i in range(8)))
+    cfg = _config(tiny_hf, same, {"name": "angle"}, score_range=[0, 5])
+    with pytest.raises(ValueError, match=r"loss angle learns from pairs with different scores"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
