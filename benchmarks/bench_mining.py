@@ -12,6 +12,12 @@ triplets (PML with ``reducer=MeanReducer()`` and ``LpDistance(normalize_embeddin
 - batch_hard: siamkit ``TripletMarginLoss(mining="batch_hard")`` vs PML ``BatchHardMiner`` +
               ``TripletMarginLoss``
 
+A second table times the miners alone (no loss, no gradient) that compute the same set as a PML
+miner, siamkit's against PML's on the same batch, with the number each mined:
+
+- batch_easy_hard: ``BatchEasyHardMiner("easy", "semihard")`` vs PML ``BatchEasyHardMiner`` (its
+  default strategies)
+
 PML lists every valid triplet through a ``B^3`` mask, so it is skipped where that would exceed
 ``--pml-max-triplets``. Peak extra memory is measured in a fresh subprocess per case from
 ``/proc/self/status`` (``VmHWM`` after resetting it through ``/proc/self/clear_refs``), since
@@ -45,7 +51,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from siamkit.losses.triplet import TripletMarginLoss
-from siamkit.miners import all_triplet_count
+from siamkit.miners import BatchEasyHardMiner, all_triplet_count
 
 STRATEGIES = ("semihard", "all", "batch_hard")
 MARGIN = 0.2
@@ -82,6 +88,76 @@ def pml_step(strategy: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tens
         return loss(z, y, miner(z, y) if miner is not None else None)
 
     return step
+
+
+def _pml_lp() -> object:
+    from pytorch_metric_learning import distances
+
+    return distances.LpDistance(normalize_embeddings=False)
+
+
+def _pml_miner(name: str) -> Callable[..., object]:
+    from pytorch_metric_learning import miners
+
+    return {
+        "batch_easy_hard": lambda: miners.BatchEasyHardMiner(
+            pos_strategy="easy", neg_strategy="semihard", distance=_pml_lp()
+        ),
+    }[name]()
+
+
+#: name -> (siamkit miner, whether PML lists every valid triplet to mine it)
+MINER_CASES: dict[str, tuple[Callable[[], Callable[..., object]], bool]] = {
+    "batch_easy_hard": (lambda: BatchEasyHardMiner("easy", "semihard"), False),
+}
+
+
+def _mined(out: object) -> int:
+    """How many triplets or pairs a miner returned; PML's ``(a, p, a, n)`` (one pair of each kind
+    per anchor) counts as its triplets, its other pair lists as positive + negative pairs."""
+    parts = list(out)  # type: ignore[call-overload]
+    if len(parts) == 4:
+        return len(parts[0]) if parts[0] is parts[2] else len(parts[0]) + len(parts[2])
+    return len(parts[0])
+
+
+def time_miner(
+    miner: Callable[..., object], z: torch.Tensor, y: torch.Tensor, repeats: int
+) -> tuple[float, int]:
+    """Median seconds of one mining call (no gradient) after a warm-up, and how many it mined."""
+    with torch.no_grad():
+        out = miner(z, y)
+        times = []
+        for _ in range(repeats):
+            _sync()
+            t0 = clock()
+            miner(z, y)
+            _sync()
+            times.append(clock() - t0)
+    return statistics.median(times), _mined(out)
+
+
+def miner_table(args: argparse.Namespace) -> list[str]:
+    rows = ["| B | miner | siamkit ms | PML ms | PML / siamkit | mined (siamkit / PML) |",
+            "| ---: | --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    print("\n".join(rows), flush=True)
+    for b in args.sizes:
+        z, y = make_batch(b, args.dim, args.per_class)
+        n_all = all_triplet_count(y)
+        for name in args.miners:
+            ours, lists_all = MINER_CASES[name]
+            t_ours, k_ours = time_miner(ours(), z, y, args.repeats)
+            if lists_all and n_all > args.pml_max_triplets:
+                pml_ms, ratio, k_pml = "skipped (B^3 mask)", "-", "-"
+            else:
+                t_pml, k = time_miner(_pml_miner(name), z, y, args.repeats)
+                pml_ms, ratio, k_pml = f"{t_pml * 1e3:.1f}", f"{t_pml / t_ours:.1f}x", f"{k:,}"
+            row = (
+                f"| {b} | {name} | {t_ours * 1e3:.1f} | {pml_ms} | {ratio} | {k_ours:,} / {k_pml} |"
+            )
+            rows.append(row)
+            print(row, flush=True)
+    return rows
 
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
@@ -224,6 +300,8 @@ def main(argv: list[str] | None = None) -> None:
         default=2e7,
         help="skip PML above this many valid triplets",
     )
+    p.add_argument("--miners", nargs="*", default=list(MINER_CASES), choices=list(MINER_CASES),
+                   help="miners timed alone against PML's (none: skip that table)")  # fmt: skip
     p.add_argument("--memory-size", type=int, default=4096)
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
@@ -254,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {torch.__version__} on {where}, {torch.get_num_threads()} thread(s), {args.clock} time, "
           f"D={args.dim}, {args.per_class} per class, margin {MARGIN}, median of {args.repeats}")  # fmt: skip
     speed_table(args)
+    if args.miners:
+        print()
+        miner_table(args)
     if not args.skip_memory:
         print()
         memory_table(args)

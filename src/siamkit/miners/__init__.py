@@ -6,6 +6,11 @@
 """
 
 from siamkit.miners._common import TRIPLET_STRATEGIES, WINDOW_STRATEGIES
+from siamkit.miners.batch_easy_hard import (
+    EASY_HARD_STRATEGIES,
+    BatchEasyHardMiner,
+    batch_easy_hard_triplets,
+)
 from siamkit.miners.distance_weighted import distance_weighted_triplets
 from siamkit.miners.functional import (
     all_triplet_count,
@@ -35,10 +40,12 @@ from siamkit.miners.triplet_miners import (
 )
 
 __all__ = [
+    "EASY_HARD_STRATEGIES",
     "PAIR_STRATEGIES",
     "TRIPLET_STRATEGIES",
     "WINDOW_STRATEGIES",
     "AllTripletsMiner",
+    "BatchEasyHardMiner",
     "BatchHardMiner",
     "DistanceWeightedMiner",
     "EasyMiner",
@@ -49,6 +56,7 @@ __all__ = [
     "SemiHardMiner",
     "TripletMiner",
     "all_triplet_count",
+    "batch_easy_hard_triplets",
     "batch_hard_triplets",
     "distance_weighted_triplets",
     "embed_dataset",

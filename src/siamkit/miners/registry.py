@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from siamkit.miners.batch_easy_hard import BatchEasyHardMiner
 from siamkit.miners.multi_similarity import MultiSimilarityMiner
 from siamkit.miners.pair_miners import PairMiner
 from siamkit.miners.triplet_miners import _BY_NAME
@@ -23,3 +24,4 @@ for _name, _factory in _BY_NAME.items():
     MINERS.register(_name, _factory)
 MINERS.register("multi_similarity", MultiSimilarityMiner)
 MINERS.register("pairs", PairMiner)
+MINERS.register("batch_easy_hard", BatchEasyHardMiner)
