@@ -6,7 +6,7 @@ Three call contracts, one per kind of input:
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
   :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`MarginLoss`
   (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`NPairsLoss`,
-  :class:`PairHeadLoss`,
+  :class:`AngularLoss`, :class:`PairHeadLoss`,
   and the proxy losses :class:`ProxyAnchorLoss`, :class:`ProxyNCALoss`, :class:`SoftTripleLoss`
   (several centres per class) and :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
@@ -23,6 +23,7 @@ Three call contracts, one per kind of input:
   of the same item.
 """
 
+from siamkit.losses.angular import AngularLoss, angular_loss
 from siamkit.losses.circle import CircleLoss
 from siamkit.losses.contrastive import ContrastiveLoss
 from siamkit.losses.functional import (
@@ -57,6 +58,7 @@ from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.losses.xbm import CrossBatchMemory
 
 __all__ = [
+    "AngularLoss",
     "CircleLoss",
     "ContrastiveLoss",
     "CrossBatchMemory",
@@ -74,6 +76,7 @@ __all__ = [
     "SoftTripleLoss",
     "SupConLoss",
     "TripletMarginLoss",
+    "angular_loss",
     "circle_loss",
     "contrastive_loss",
     "generalized_lifted_structure_loss",

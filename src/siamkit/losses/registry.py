@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from siamkit.losses.angular import AngularLoss
 from siamkit.losses.circle import CircleLoss
 from siamkit.losses.contrastive import ContrastiveLoss
 from siamkit.losses.lifted_structure import GeneralizedLiftedStructureLoss
@@ -36,6 +37,7 @@ LOSSES.register("circle", CircleLoss)
 LOSSES.register("margin", MarginLoss)  # Wu et al. 2017, a learned beta
 LOSSES.register("lifted_structure", GeneralizedLiftedStructureLoss)  # the generalized form
 LOSSES.register("n_pairs", NPairsLoss)  # Sohn 2016, one positive pair per class
+LOSSES.register("angular", AngularLoss)  # Wang et al. 2017, N-pair form
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
 LOSSES.register("proxy_nca", ProxyNCALoss)
 LOSSES.register("soft_triple", SoftTripleLoss)  # K learned centres per class
