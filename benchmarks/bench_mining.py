@@ -17,6 +17,7 @@ miner, siamkit's against PML's on the same batch, with the number each mined:
 
 - batch_easy_hard: ``BatchEasyHardMiner("easy", "semihard")`` vs PML ``BatchEasyHardMiner`` (its
   default strategies)
+- pair_margin: ``PairMarginMiner(0.2, 0.8)`` vs PML ``PairMarginMiner`` (its default margins)
 
 PML lists every valid triplet through a ``B^3`` mask, so it is skipped where that would exceed
 ``--pml-max-triplets``. Peak extra memory is measured in a fresh subprocess per case from
@@ -51,7 +52,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from siamkit.losses.triplet import TripletMarginLoss
-from siamkit.miners import BatchEasyHardMiner, all_triplet_count
+from siamkit.miners import BatchEasyHardMiner, PairMarginMiner, all_triplet_count
 
 STRATEGIES = ("semihard", "all", "batch_hard")
 MARGIN = 0.2
@@ -103,12 +104,14 @@ def _pml_miner(name: str) -> Callable[..., object]:
         "batch_easy_hard": lambda: miners.BatchEasyHardMiner(
             pos_strategy="easy", neg_strategy="semihard", distance=_pml_lp()
         ),
+        "pair_margin": lambda: miners.PairMarginMiner(0.2, 0.8, distance=_pml_lp()),
     }[name]()
 
 
 #: name -> (siamkit miner, whether PML lists every valid triplet to mine it)
 MINER_CASES: dict[str, tuple[Callable[[], Callable[..., object]], bool]] = {
     "batch_easy_hard": (lambda: BatchEasyHardMiner("easy", "semihard"), False),
+    "pair_margin": (lambda: PairMarginMiner(0.2, 0.8), False),
 }
 
 

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from siamkit.miners.registry import MINERS
-from siamkit.training import Trainer, config_from_dict
+from siamkit.training import ConfigError, Trainer, config_from_dict
 from siamkit.training.objectives import build_objective
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
@@ -18,6 +18,8 @@ TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 CASES = {
     "batch_easy_hard": {"kind": "triplet", "miner": {"kind": "batch_easy_hard",
                         "params": {"pos_strategy": "easy", "neg_strategy": "hard"}}},
+    "pair_margin": {"kind": "contrastive", "miner": {"kind": "pair_margin",
+                    "params": {"pos_margin": 0.0, "neg_margin": 1.0}}},
 }  # fmt: skip
 
 
@@ -26,7 +28,7 @@ def test_a_config_naming_the_miner_trains_with_it(
     name: str, make_net, tiny_data, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc: dict[str, Any] = yaml.safe_load(TINY.read_text())
-    doc["loss"] = {**CASES[name], "margin": 0.2}
+    doc["loss"] = {**CASES[name], "margin": 1.0 if CASES[name]["kind"] == "contrastive" else 0.2}
     doc["train"].update(epochs=1, steps_per_epoch=3)
     cfg = config_from_dict(doc)
     miner_cls = type(build_objective(cfg.loss, cfg.model.distance).mining)
@@ -46,3 +48,9 @@ def test_a_config_naming_the_miner_trains_with_it(
     assert len(calls) == 3 and all(n > 0 for n in calls)  # mined every step, something each time
     assert row["loss"] == row["loss"]  # not NaN
     assert any(not torch.equal(v.detach(), before[k]) for k, v in net.named_parameters())
+
+
+@pytest.mark.parametrize("name", ["pair_margin"])
+def test_a_pair_miner_is_refused_for_the_triplet_loss(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"mines pairs; loss\.kind = triplet needs triplets"):
+        config_from_dict({"loss": {"kind": "triplet", "miner": {"kind": name}}})

@@ -26,6 +26,7 @@ from siamkit.miners.offline import (
     offline_mine_pairs,
     offline_mine_triplets,
 )
+from siamkit.miners.pair_margin import PairMarginMiner
 from siamkit.miners.pair_miners import PAIR_STRATEGIES, PairMiner, mine_pairs, pair_selection
 from siamkit.miners.triplet_miners import (
     AllTripletsMiner,
@@ -51,6 +52,7 @@ __all__ = [
     "EasyMiner",
     "HardMiner",
     "MultiSimilarityMiner",
+    "PairMarginMiner",
     "PairMiner",
     "RandomTripletMiner",
     "SemiHardMiner",

@@ -15,6 +15,7 @@ from typing import Any
 
 from siamkit.miners.batch_easy_hard import BatchEasyHardMiner
 from siamkit.miners.multi_similarity import MultiSimilarityMiner
+from siamkit.miners.pair_margin import PairMarginMiner
 from siamkit.miners.pair_miners import PairMiner
 from siamkit.miners.triplet_miners import _BY_NAME
 from siamkit.registry import Registry
@@ -25,3 +26,4 @@ for _name, _factory in _BY_NAME.items():
 MINERS.register("multi_similarity", MultiSimilarityMiner)
 MINERS.register("pairs", PairMiner)
 MINERS.register("batch_easy_hard", BatchEasyHardMiner)
+MINERS.register("pair_margin", PairMarginMiner)

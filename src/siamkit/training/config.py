@@ -636,7 +636,7 @@ def _check_parts(cfg: RunConfig) -> None:
             )
 
 
-_PAIR_MINERS = ("pairs", "multi_similarity")  # miners returning Pairs, not Triplets
+_PAIR_MINERS = ("pairs", "multi_similarity", "pair_margin")  # miners returning Pairs, not Triplets
 
 
 def _check_mining(cfg: LossConfig) -> None:

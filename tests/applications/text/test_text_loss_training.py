@@ -47,6 +47,15 @@ def _train_and_compare(
     return _objective(before, cfg, data), _objective(after, cfg, data), after
 
 
+@pytest.fixture
+def labelled_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Path:
+    """The fixture pairs labelled 1 (score above 3) or 0."""
+    path = tmp_path / "labelled.csv"
+    rows = "".join(f"{a},{b},{int(s > 3)}\n" for a, b, s in graded_pairs)
+    path.write_text("a,b,label\n" + rows)
+    return path
+
+
 def test_angle_fine_tuning_lowers_its_objective(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path
 ) -> None:
@@ -63,5 +72,24 @@ def test_angle_on_pairs_of_one_score_is_refused_before_training(
     same.write_text("a,b,label\n" + "".join(f"text {i},other {i},4\n" for i in range(8)))
     cfg = _config(tiny_hf, same, {"name": "angle"}, score_range=[0, 5])
     with pytest.raises(ValueError, match=r"loss angle learns from pairs with different scores"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
+
+
+def test_online_contrastive_fine_tuning_lowers_its_objective(
+    tiny_hf: Path, labelled_csv: Path, tmp_path: Path
+) -> None:
+    cfg = _config(tiny_hf, labelled_csv, {"name": "online_contrastive", "margin": 0.5})
+    start, end, _ = _train_and_compare(tiny_hf, cfg, labelled_csv, tmp_path / "run")
+    assert end < 0.9 * start, (start, end)
+
+
+def test_online_contrastive_on_graded_scores_is_refused_before_training(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    # its positives and negatives are the pairs labelled 1 and 0: a graded pair is neither, and
+    # would be left out of every batch without a word
+    cfg = _config(tiny_hf, pairs_csv, {"name": "online_contrastive"}, score_range=[0, 5])
+    with pytest.raises(ValueError, match=r"10 of the 12 training pairs have other scores"):
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert not (tmp_path / "run").exists()

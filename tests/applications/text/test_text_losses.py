@@ -1,4 +1,4 @@
-"""CoSENT, AnglE and multiple-negatives ranking against sentence-transformers' losses on the
+"""CoSENT, AnglE, multiple-negatives ranking and online contrastive against sentence-transformers' losses on the
 same embeddings, and against naive loops; the no-duplicates batch sampler's property; the seed
 losses on cosine distances."""
 
@@ -15,6 +15,7 @@ from siamkit.applications.text.losses import (
     angle_loss,
     cosent_loss,
     mnrl_loss,
+    online_contrastive_loss,
     text_contrastive_loss,
     text_triplet_loss,
 )
@@ -82,6 +83,39 @@ def test_mnrl_equals_sentence_transformers(with_negatives: bool) -> None:
     embs = [za, zp, zn] if with_negatives else [za, zp]
     ref = loss.compute_loss_from_embeddings(embs, torch.zeros(8))
     torch.testing.assert_close(mnrl_loss(za, zp, 20.0, zn if with_negatives else None), ref)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [[1, 0, 1, 0, 1, 0, 0, 1, 1, 0], [1] * 10, [0] * 10],
+    ids=["mixed", "positives", "negatives"],
+)
+def test_online_contrastive_equals_sentence_transformers(labels: list[int]) -> None:
+    g = torch.Generator().manual_seed(11)
+    raw = torch.randn(10, 12, generator=g, requires_grad=True)
+    za, zb = F.normalize(raw, dim=1), F.normalize(torch.randn(10, 12, generator=g), dim=1)
+    same = torch.tensor(labels, dtype=torch.float32)
+    ref = st_losses.OnlineContrastiveLoss(None, margin=0.7).compute_loss_from_embeddings(
+        [za, zb], same
+    )
+    ours = online_contrastive_loss(za, zb, same, 0.7)
+    assert float(ours.detach()) > 0  # some pairs are hard: the comparison is not 0 == 0
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    (g_ours,) = torch.autograd.grad(ours, raw, retain_graph=True)
+    (g_ref,) = torch.autograd.grad(ref, raw)
+    torch.testing.assert_close(g_ours, g_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_online_contrastive_matches_a_naive_loop() -> None:
+    """Cosine distances 0.1 and 0.6 (positives), 0.3 and 0.9 (negatives), margin 0.5: the
+    positive 0.6 is past the closest negative (0.3), the negative 0.3 under the farthest
+    positive (0.6); the others are easy: 0.6² + (0.5 - 0.3)²."""
+    cos = [0.9, 0.4, 0.7, 0.1]
+    za = torch.tensor([[1.0, 0.0]] * 4)
+    zb = torch.tensor([[c, math.sqrt(1 - c * c)] for c in cos])
+    same = torch.tensor([1.0, 1, 0, 0])
+    got = float(online_contrastive_loss(za, zb, same, 0.5))
+    assert got == pytest.approx(0.6**2 + 0.2**2, abs=1e-6)
 
 
 def test_seed_losses_on_cosine_distance_match_naive_loops() -> None:

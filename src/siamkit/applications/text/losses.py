@@ -1,5 +1,5 @@
 """Losses for text twins on embeddings (never on the model): CoSENT, AnglE, multiple-negatives
-ranking, and the seed contrastive and triplet losses on cosine distances.
+ranking, online contrastive, and the seed contrastive and triplet losses on cosine distances.
 
 All take L2-normalised embeddings ``(N, D)``.
 """
@@ -86,3 +86,17 @@ def text_contrastive_loss(za: Tensor, zb: Tensor, same: Tensor, margin: float = 
 def text_triplet_loss(za: Tensor, zp: Tensor, zn: Tensor, margin: float = 0.2) -> Tensor:
     """The seed triplet loss on cosine distances: ``mean relu(d(a,p) - d(a,n) + margin)``."""
     return triplet_margin_loss(1 - (za * zp).sum(1), 1 - (za * zn).sum(1), margin=margin)
+
+
+def online_contrastive_loss(za: Tensor, zb: Tensor, same: Tensor, margin: float = 0.5) -> Tensor:
+    """Contrastive loss on the batch's hard pairs alone (sentence-transformers'
+    ``OnlineContrastiveLoss``), on cosine distances ``d = 1 - cos``: the positives (``same`` 1)
+    farther apart than the closest negative, and the negatives (``same`` 0) closer than the
+    farthest positive; ``Σ d² over those positives + Σ relu(margin - d)² over those negatives``
+    (a sum, as there). A batch of one kind compares its pairs with their own mean distance.
+    ``za, zb``: ``(N, D)``; ``same``: ``(N,)`` of 0 and 1."""
+    d = 1 - (za * zb).sum(1)
+    pos, neg = d[same == 1], d[same == 0]
+    hard_neg = neg[neg < (pos.max() if len(pos) else neg.mean())]
+    hard_pos = pos[pos > (neg.min() if len(neg) else pos.mean())]
+    return hard_pos.pow(2).sum() + F.relu(margin - hard_neg).pow(2).sum()

@@ -39,6 +39,7 @@ from siamkit.applications.text.losses import (
     cosent_loss,
     cosine_mse_loss,
     mnrl_loss,
+    online_contrastive_loss,
     text_contrastive_loss,
     text_triplet_loss,
 )
@@ -96,6 +97,9 @@ def _loss(cfg: TextTrainConfig, ex: TextExamples, zs: list[torch.Tensor]) -> tor
     if name == "contrastive":
         same = torch.tensor(ex.targets, device=zs[0].device)
         return text_contrastive_loss(zs[0], zs[1], same, margin)
+    if name == "online_contrastive":
+        same = torch.tensor(ex.targets, device=zs[0].device)
+        return online_contrastive_loss(zs[0], zs[1], same, margin)
     if name == "triplet":
         return text_triplet_loss(zs[0], zs[1], zs[2], margin)
     return mnrl_loss(zs[0], zs[1], scale, zs[2] if len(zs) > 2 else None)
@@ -162,8 +166,20 @@ def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExa
 def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
     """Refuse, before training, pairs a ranking loss learns nothing from: CoSENT and AnglE
     compare pairs of different scores, so training pairs that all score the same give a loss of
-    exactly 0 and the run would save the start model unchanged."""
-    if cfg.loss.name not in ("cosent", "angle") or train.targets is None:
+    exactly 0 and the run would save the start model unchanged. Online contrastive takes pairs
+    labelled 0 or 1 (sentence-transformers ignores the others, with a warning)."""
+    if train.targets is None:
+        return
+    if cfg.loss.name == "online_contrastive":
+        graded = sum(t not in (0.0, 1.0) for t in train.targets)
+        if graded:
+            raise ValueError(
+                f"loss online_contrastive trains on pairs labelled 0 or 1, and {graded} of the "
+                f"{len(train)} training pairs have other scores: label them 0/1, or use loss "
+                "cosent or angle for graded scores"
+            )
+        return
+    if cfg.loss.name not in ("cosent", "angle"):
         return
     present = sorted(set(train.targets))
     if len(present) < 2:

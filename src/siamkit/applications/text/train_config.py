@@ -11,7 +11,15 @@ from siamkit.applications.text.pairs import FORMATS
 from siamkit.encoders.text import check_window
 from siamkit.training.config_io import _section as config_section
 
-LOSSES = ("cosent", "angle", "cosine_mse", "mnrl", "contrastive", "triplet")
+LOSSES = (
+    "cosent",
+    "angle",
+    "cosine_mse",
+    "mnrl",
+    "contrastive",
+    "online_contrastive",
+    "triplet",
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,7 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         "angle": "pairs",
         "cosine_mse": "pairs",
         "contrastive": "pairs",
+        "online_contrastive": "pairs",
         "triplet": "triplets",
     }.get(cfg.loss.name)
     if need and cfg.data.format != need:
