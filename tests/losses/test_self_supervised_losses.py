@@ -1,4 +1,4 @@
-"""SimSiam, BYOL and VICReg losses against the papers' formulas written out naively, against
+"""SimSiam, BYOL, VICReg and Barlow Twins losses against the papers' formulas written out naively, against
 lightly's loss classes (loaded without torchvision), and NT-Xent against lightly's."""
 
 from __future__ import annotations
@@ -10,7 +10,13 @@ import torch
 
 from siamkit.applications.ssl.peer import lightly_modules
 from siamkit.losses.functional import nt_xent_loss
-from siamkit.losses.self_supervised import byol_loss, negative_cosine, simsiam_loss, vicreg_loss
+from siamkit.losses.self_supervised import (
+    barlow_twins_loss,
+    byol_loss,
+    negative_cosine,
+    simsiam_loss,
+    vicreg_loss,
+)
 
 
 def _cos(a: list[float], b: list[float]) -> float:
@@ -79,6 +85,42 @@ def test_vicreg_refuses_one_row() -> None:
         vicreg_loss(torch.randn(1, 3), torch.randn(1, 3))
 
 
+def test_barlow_twins_matches_the_papers_formula_in_a_loop() -> None:
+    """Eq. 2 of Zbontar et al. (2021): ``C_ij = sum_b a_bi b_bj / sqrt(sum_b a_bi**2) /
+    sqrt(sum_b b_bj**2)`` over the batch-centred views, then ``sum_i (1 - C_ii)**2 + lambda *
+    sum_{i != j} C_ij**2``. The loss adds BatchNorm's eps (1e-5) to the variance: with columns
+    of variance ~100 its effect is ~1e-7."""
+    gen = torch.Generator().manual_seed(0)
+    z1 = torch.randn(6, 3, generator=gen, dtype=torch.float64) * 10
+    z2 = z1 + torch.randn(6, 3, generator=gen, dtype=torch.float64) * 5
+    n, d = z1.shape
+
+    def centred(z: torch.Tensor) -> list[list[float]]:
+        means = [sum(float(z[b, i]) for b in range(n)) / n for i in range(d)]
+        return [[float(z[b, i]) - means[i] for i in range(d)] for b in range(n)]
+
+    a, b = centred(z1), centred(z2)
+    naive = 0.0
+    for i in range(d):
+        for j in range(d):
+            num = sum(a[k][i] * b[k][j] for k in range(n))
+            den = math.sqrt(sum(a[k][i] ** 2 for k in range(n))) * math.sqrt(
+                sum(b[k][j] ** 2 for k in range(n))
+            )
+            c = num / den
+            naive += (1 - c) ** 2 if i == j else 0.01 * c**2
+    assert float(barlow_twins_loss(z1, z2, lambd=0.01)) == pytest.approx(naive, rel=1e-5)
+    assert float(barlow_twins_loss(z1, z1, lambd=0.0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_barlow_twins_refuses_one_row_and_takes_the_papers_lambda() -> None:
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        barlow_twins_loss(torch.randn(1, 3), torch.randn(1, 3))
+    import inspect
+
+    assert inspect.signature(barlow_twins_loss).parameters["lambd"].default == 5e-3
+
+
 def test_shapes_are_checked() -> None:
     with pytest.raises(ValueError, match="one shape"):
         simsiam_loss(torch.randn(3, 2), torch.randn(3, 2), torch.randn(3, 2), torch.randn(4, 2))
@@ -98,6 +140,22 @@ def test_against_lightly_losses(lightly: dict[str, object]) -> None:
     assert float(simsiam_loss(a, c, d, b)) == pytest.approx(float(ref), abs=1e-6)
     vic = lightly["VICRegLoss"]()  # type: ignore[operator]
     assert float(vicreg_loss(a, b)) == pytest.approx(float(vic(a, b)), rel=1e-5)
+
+
+@pytest.mark.parametrize(("n", "d", "lambd"), [(16, 8, 5e-3), (64, 32, 5e-3), (5, 3, 0.1)])
+def test_barlow_twins_against_lightly(
+    lightly: dict[str, object], n: int, d: int, lambd: float
+) -> None:
+    gen = torch.Generator().manual_seed(n)
+    a = torch.randn(n, d, generator=gen).requires_grad_()
+    b = torch.randn(n, d, generator=gen) * 3 + 1
+    ref = lightly["BarlowTwinsLoss"](lambda_param=lambd)  # type: ignore[operator]
+    ours, theirs = barlow_twins_loss(a, b, lambd), ref(a, b)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+    (g_ours,), (g_theirs,) = torch.autograd.grad(ours, a), torch.autograd.grad(theirs, a)
+    assert torch.allclose(g_ours, g_theirs, rtol=1e-4, atol=1e-5 * float(g_theirs.abs().max()))
+    default = lightly["BarlowTwinsLoss"]()  # type: ignore[operator]
+    assert barlow_twins_loss(a, b).item() == pytest.approx(default(a, b).item(), rel=1e-5)
 
 
 def test_lightly_loader_can_be_called_twice(lightly: dict[str, object]) -> None:

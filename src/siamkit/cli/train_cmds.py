@@ -118,8 +118,8 @@ def train(
     A config with a top-level `task:` trains that application instead and writes its own
     outputs (the summary at the end lists them): `task: text`
     (a twin transformer on text pairs, configs/text-pairs.yaml), `ssl` (self-supervised,
-    configs/simclr.yaml), `siamfc` (a tracker, configs/siamfc.yaml), `signatures`
-    (configs/signatures.yaml), `half_twin`.
+    configs/simclr.yaml; method: simclr, simsiam, byol, vicreg or barlow_twins), `siamfc`
+    (a tracker, configs/siamfc.yaml), `signatures` (configs/signatures.yaml), `half_twin`.
 
     \b
     Examples:

@@ -1,7 +1,7 @@
 """Self-supervised losses on the embeddings of two augmented views of the same ``N`` images.
 
 Row ``i`` of each ``(N, D)`` argument comes from image ``i``; no labels are involved. SimCLR's
-NT-Xent is :func:`siamkit.losses.functional.nt_xent_loss`; here are the three methods without
+NT-Xent is :func:`siamkit.losses.functional.nt_xent_loss`; here are the four methods without
 negative pairs:
 
 * :func:`simsiam_loss` (Chen & He 2021): a predictor output against the *other* view's projection
@@ -11,6 +11,9 @@ negative pairs:
 * :func:`vicreg_loss` (Bardes et al. 2022): invariance (MSE between the views), variance (hinge
   on each dimension's standard deviation) and covariance (squared off-diagonal covariances),
   weighted 25 / 25 / 1 as in the paper's code.
+* :func:`barlow_twins_loss` (Zbontar et al. 2021): the cross-correlation matrix of the two views'
+  batch-standardised projections pushed towards the identity: ``sum_i (1 - C_ii)**2 + lambda *
+  sum_{i != j} C_ij**2``.
 """
 
 from __future__ import annotations
@@ -89,3 +92,30 @@ def vicreg_loss(
     variance = 0.5 * sum(F.relu(1 - torch.sqrt(z.var(dim=0) + eps)).mean() for z in (z1, z2))
     covariance = sum(_off_diagonal_sq(torch.cov(z.T)) for z in (z1, z2))
     return sim_weight * invariance + var_weight * variance + cov_weight * covariance  # type: ignore[return-value]
+
+
+def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 5e-3, eps: float = 1e-5) -> Tensor:
+    """Barlow Twins: ``sum_i (1 - C_ii)**2 + lambd * sum_{i != j} C_ij**2``.
+
+    ``C = z1n.T @ z2n / N`` is the ``(D, D)`` cross-correlation of the views, each standardised
+    per dimension over the batch (mean 0, biased variance + ``eps``, as the paper's code's
+    ``BatchNorm1d(affine=False)`` and lightly's ``BarlowTwinsLoss`` do); ``lambd`` weighs the
+    redundancy reduction (the paper's 5e-3).
+
+    Raises:
+        ValueError: fewer than 2 rows (a batch standardisation needs two) or shapes that differ.
+
+    >>> z = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+    >>> round(float(barlow_twins_loss(z, z, lambd=1.0)), 3)  # C = [[1, -1], [-1, 1]]: 2 off-diagonal
+    2.0
+    """
+    _check_views("barlow_twins_loss", z1, z2)
+    if z1.shape[0] < 2:
+        raise ValueError(f"barlow_twins_loss needs at least 2 rows per view, got {z1.shape[0]}")
+
+    def standardise(z: Tensor) -> Tensor:
+        return (z - z.mean(dim=0)) / torch.sqrt(z.var(dim=0, unbiased=False) + eps)
+
+    c = standardise(z1).T @ standardise(z2) / z1.shape[0]
+    on_diagonal = (torch.diagonal(c) - 1).pow(2).sum()
+    return on_diagonal + lambd * (c.pow(2).sum() - torch.diagonal(c).pow(2).sum())

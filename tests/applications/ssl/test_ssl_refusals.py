@@ -141,6 +141,20 @@ def test_epochs_cannot_change_on_resume_with_a_onecycle_schedule(tmp_path: Path)
     check_resume(path, ssl_config_from_dict(_doc(optim=cosine, train={"epochs": 2})))
 
 
+def test_a_checkpoint_from_before_a_methods_constant_resumes(tmp_path: Path) -> None:
+    """A run checkpointed before ssl.barlow_lambda existed resumes with the key at its default
+    (it was refused as a different config); a value other than the checkpoint's still is."""
+    path = _checkpoint_of(tmp_path, _doc())
+    state = load_checkpoint(path)
+    del state["config"]["ssl"]["barlow_lambda"]
+    save_checkpoint(state, path)
+    check_resume(path, ssl_config_from_dict(_doc()))
+    state["config"]["ssl"]["barlow_lambda"] = 0.01
+    save_checkpoint(state, path)
+    with pytest.raises(ValueError, match=r"different config \(ssl\.barlow_lambda\)"):
+        check_resume(path, ssl_config_from_dict(_doc()))
+
+
 def test_a_resume_keeps_the_init_from_it_started_with(tmp_path: Path) -> None:
     started = _doc(model={"init_from": "runs/base/model"})
     path = _checkpoint_of(tmp_path, started)
@@ -204,6 +218,8 @@ def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:
         ("data", "limit", 0, "data.limit must be at least 1"),
         ("data", "limit", -5, "data.limit must be at least 1"),
         ("ssl", "collapse_std", -1.0, "ssl.collapse_std must be >= 0"),
+        ("ssl", "barlow_lambda", -0.1, "ssl.barlow_lambda must be a number >= 0"),
+        ("ssl", "barlow_lambda", float("nan"), "ssl.barlow_lambda must be a number"),
         ("train", "steps_per_epoch", 0, "train.steps_per_epoch must be at least 1"),
         ("train", "steps_per_epoch", -1, "train.steps_per_epoch must be at least 1"),
         ("views", "crop_scale", [0.5], "views.crop_scale must be two numbers"),

@@ -43,7 +43,7 @@ def _cfg(method: str, **train: Any) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("method", ["simclr", "simsiam", "byol", "vicreg"])
+@pytest.mark.parametrize("method", ["simclr", "simsiam", "byol", "vicreg", "barlow_twins"])
 def test_each_method_saves_a_plain_bundle(tmp_path: Path, method: str) -> None:
     summary = run(_cfg(method), tmp_path / "o", QUIET)
     assert summary.model_dir is not None
@@ -261,6 +261,27 @@ def test_user_flow_ssl_then_evaluate_then_finetune(tmp_path: Path) -> None:
         "--set", "train.epochs=1", "--episodes", "20",
     ])  # fmt: skip
     assert ft.exit_code == 0, ft.output
+
+
+@pytest.mark.parametrize("method", ["barlow_twins"])
+def test_a_config_naming_the_method_trains_and_evaluates(tmp_path: Path, method: str) -> None:
+    """``siamkit train`` with ``method:`` in the YAML (1 epoch, 160 images), then ``siamkit
+    evaluate`` loads the model; the collapse monitor recorded the embedding's std."""
+    doc = _cfg(method, epochs=1, steps_per_epoch=None, monitor_images=60)
+    doc["data"].update(limit=160, train_classes=[0, 1, 2, 3, 4, 5, 6])
+    res = _cli(tmp_path, doc)
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith(f"{method}: self-supervised"), res.output
+    model = tmp_path / "o" / "model"
+    assert read_model_config(model)["metadata"]["self_supervised"]["method"] == method
+    history = json.loads((tmp_path / "o" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1]
+    assert all(0 < h["collapse_std"] <= 1.5 for h in history)
+    ev = CliRunner().invoke(
+        cli, ["evaluate", str(model), "--data", "digits", "--episodes", "10", "--json"]
+    )
+    assert ev.exit_code == 0, ev.output
+    assert json.loads(ev.output)["data"]["n_classes"] == 3
 
 
 def test_overrides_set_the_method_and_keys() -> None:

@@ -147,6 +147,10 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         )
     if cfg.ssl.temperature <= 0 or not 0 < cfg.ssl.momentum < 1:
         raise ConfigError("ssl.temperature must be positive and ssl.momentum in (0, 1)")
+    if not 0 <= cfg.ssl.barlow_lambda < float("inf"):  # NaN too
+        raise ConfigError(
+            f"ssl.barlow_lambda must be a number >= 0 (the paper's 5e-3), got {cfg.ssl.barlow_lambda}"
+        )
     if not cfg.ssl.collapse_std >= 0:  # NaN too
         raise ConfigError(
             f"ssl.collapse_std must be >= 0 (0 turns the collapse check off), got {cfg.ssl.collapse_std}"

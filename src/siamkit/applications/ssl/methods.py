@@ -1,4 +1,4 @@
-"""The four self-supervised methods as one module around a :class:`SiameseNetwork`.
+"""The self-supervised methods as one module around a :class:`SiameseNetwork`.
 
 Both views go through the same network (shared weights); the projection and prediction heads
 sit on top of its L2-normalised embedding and exist only for training: the saved model is the
@@ -10,7 +10,9 @@ of the online network and projector).
 * ``simsiam``: projector + predictor, negative cosine against the stop-gradient projection;
 * ``byol``: like SimSiam, but the targets come from the momentum network; the momentum goes from
   ``momentum`` to 1 along a cosine over the run (the BYOL paper's schedule);
-* ``vicreg``: an expander, variance-invariance-covariance.
+* ``vicreg``: an expander, variance-invariance-covariance;
+* ``barlow_twins``: a three-layer projector (lightly's ``BarlowTwinsProjectionHead``), the
+  cross-correlation of the views pushed to the identity with ``barlow_lambda``.
 
 >>> from siamkit.encoders import create_encoder
 >>> net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[8, 16]), 16)
@@ -31,11 +33,16 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.losses.functional import nt_xent_loss
-from siamkit.losses.self_supervised import byol_loss, simsiam_loss, vicreg_loss
+from siamkit.losses.self_supervised import (
+    barlow_twins_loss,
+    byol_loss,
+    simsiam_loss,
+    vicreg_loss,
+)
 from siamkit.models import SiameseNetwork
 from siamkit.training.ema import WeightAverage
 
-METHODS = ("simclr", "simsiam", "byol", "vicreg")
+METHODS = ("simclr", "simsiam", "byol", "vicreg", "barlow_twins")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class SSLHeadConfig:
         pred_hidden: the predictor's hidden size (SimSiam, BYOL: a bottleneck).
         temperature: NT-Xent's (SimCLR).
         momentum: BYOL's starting target momentum (goes to 1 along a cosine).
+        barlow_lambda: Barlow Twins' weight of the off-diagonal (redundancy reduction) term
+            against the diagonal (invariance) one; the paper's and lightly's 5e-3.
         collapse_std: stop when the embedding's per-dimension std times sqrt(D) falls below this
             (1 for a uniform spread on the sphere, 0 when every image embeds to one point).
         embed: what the saved model embeds with (and the kNN monitor measures; the collapse
@@ -62,12 +71,16 @@ class SSLHeadConfig:
     pred_hidden: int = 128
     temperature: float = 0.2
     momentum: float = 0.99
+    barlow_lambda: float = 5e-3
     collapse_std: float = 0.02
     embed: str = "head"
 
 
-def mlp(sizes: list[int], last_bn: bool = False) -> nn.Sequential:
+def mlp(sizes: list[int], last_bn: bool = False, bias_before_bn: bool = True) -> nn.Sequential:
     """Linear layers of ``sizes`` with BatchNorm + ReLU between them (and BN after the last).
+
+    ``bias_before_bn=False``: a linear layer followed by a BatchNorm has no bias (the BN's mean
+    removes it), as in lightly's heads.
 
     >>> mlp([4, 8, 2])(torch.randn(3, 4)).shape
     torch.Size([3, 2])
@@ -75,7 +88,8 @@ def mlp(sizes: list[int], last_bn: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         last = i == len(sizes) - 2
-        layers.append(nn.Linear(a, b, bias=not (last and last_bn)))
+        bias = not (last and last_bn) and (last or bias_before_bn)
+        layers.append(nn.Linear(a, b, bias=bias))
         if not last:
             layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
         elif last_bn:
@@ -164,8 +178,11 @@ class SelfSupervised(nn.Module):
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         self.method, self.cfg = method, cfg
         d, h, p = trained_dim(net), cfg.proj_hidden, cfg.proj_dim
-        sizes = [d, h, h, p] if method == "vicreg" else [d, h, p]
-        projector = mlp(sizes, last_bn=method == "simsiam")
+        if method == "barlow_twins":  # lightly's BarlowTwinsProjectionHead: no bias before BN
+            projector = mlp([d, h, h, p], bias_before_bn=False)
+        else:
+            sizes = [d, h, h, p] if method == "vicreg" else [d, h, p]
+            projector = mlp(sizes, last_bn=method == "simsiam")
         self.online = _Online(net, projector)
         self.predictor = mlp([p, cfg.pred_hidden, p]) if method in ("simsiam", "byol") else None
         self.target: _Online | None = None
@@ -180,7 +197,7 @@ class SelfSupervised(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Both views stacked, ``(2N, C, H, W)`` (first views, then second views) -> what
-        :meth:`objective` needs, row by row: the projection (SimCLR, VICReg), the projection and
+        :meth:`objective` needs, row by row: the projection (SimCLR, VICReg, Barlow Twins), the projection and
         the prediction side by side (SimSiam), the prediction and the momentum target's
         projection side by side (BYOL; no gradient reaches the target)."""
         z = self.online(x)  # (2N, P): both views in one pass
@@ -201,6 +218,8 @@ class SelfSupervised(nn.Module):
             return nt_xent_loss(a, b, self.cfg.temperature)
         if self.method == "vicreg":
             return vicreg_loss(a, b)
+        if self.method == "barlow_twins":
+            return barlow_twins_loss(a, b, self.cfg.barlow_lambda)
         d = a.shape[1] // 2
         if self.method == "simsiam":  # rows: (projection z, prediction p)
             return simsiam_loss(a[:, d:], b[:, d:], a[:, :d], b[:, :d])

@@ -33,16 +33,18 @@ _CLASSES = {
     "NTXentLoss": "lightly.loss.ntx_ent_loss",
     "NegativeCosineSimilarity": "lightly.loss.negative_cosine_similarity",
     "VICRegLoss": "lightly.loss.vicreg_loss",
+    "BarlowTwinsLoss": "lightly.loss.barlow_twins_loss",
     "SimCLRProjectionHead": "lightly.models.modules.heads",
     "SimSiamProjectionHead": "lightly.models.modules.heads",
     "SimSiamPredictionHead": "lightly.models.modules.heads",
     "BYOLProjectionHead": "lightly.models.modules.heads",
     "BYOLPredictionHead": "lightly.models.modules.heads",
+    "BarlowTwinsProjectionHead": "lightly.models.modules.heads",
 }
 
 
 def lightly_modules() -> dict[str, Any]:
-    """``{class name: class}`` of lightly's SimCLR / SimSiam / BYOL / VICReg losses and heads.
+    """``{class name: class}`` of lightly's SimCLR / SimSiam / BYOL / VICReg / Barlow Twins losses and heads.
 
     Raises:
         ImportError: lightly is not installed, or its files need more than torch.

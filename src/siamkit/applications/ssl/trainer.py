@@ -68,7 +68,7 @@ class CollapseError(RuntimeError, ValueError):
     ``ValueError`` too: the command line says it in one sentence, as for a bad input)."""
 
 
-_COLLAPSE_FIX = "a lower optim.lr, stronger views or method: simclr / vicreg"
+_COLLAPSE_FIX = "a lower optim.lr, stronger views or method: simclr / vicreg / barlow_twins"
 
 
 def _collapse(epoch: int, std: float, threshold: float) -> str:
@@ -237,9 +237,14 @@ class SSLMonitor(Callback):
 
 
 def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint's SSL config as ``now``'s shape: a train key the checkpoint's version did not
-    have (amp) is taken as the one asked for now."""
-    return {**saved, "train": {**now["train"], **saved["train"]}}
+    """A checkpoint's SSL config as ``now``'s shape: a train or ssl key the checkpoint's version
+    did not have (train.amp, a later method's constant such as ssl.barlow_lambda) is taken as the
+    one asked for now."""
+    return {
+        **saved,
+        "train": {**now["train"], **saved["train"]},
+        "ssl": {**now["ssl"], **saved["ssl"]},
+    }
 
 
 def ssl_config_guard(cfg: SSLConfig) -> ConfigGuard:
