@@ -6,7 +6,7 @@ Three call contracts, one per kind of input:
   for :class:`TripletMarginLoss`, :class:`SoftMarginTripletLoss`, :class:`ContrastiveLoss`,
   :class:`MultiSimilarityLoss`, :class:`SupConLoss`, :class:`CircleLoss`, :class:`MarginLoss`
   (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`NPairsLoss`,
-  :class:`AngularLoss`, :class:`PairHeadLoss`,
+  :class:`AngularLoss`, :class:`TupletMarginLoss`, :class:`PairHeadLoss`,
   and the proxy losses :class:`ProxyAnchorLoss`, :class:`ProxyNCALoss`, :class:`SoftTripleLoss`
   (several centres per class) and :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
@@ -55,6 +55,7 @@ from siamkit.losses.proxies import (
 from siamkit.losses.soft_triple import SoftTripleLoss, soft_triple_loss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
+from siamkit.losses.tuplet_margin import TupletMarginLoss, tuplet_margin_loss
 from siamkit.losses.xbm import CrossBatchMemory
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "SoftTripleLoss",
     "SupConLoss",
     "TripletMarginLoss",
+    "TupletMarginLoss",
     "angular_loss",
     "circle_loss",
     "contrastive_loss",
@@ -90,4 +92,5 @@ __all__ = [
     "soft_triple_loss",
     "supcon_loss",
     "triplet_margin_loss",
+    "tuplet_margin_loss",
 ]

@@ -23,6 +23,7 @@ from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss, Proxy
 from siamkit.losses.soft_triple import SoftTripleLoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
+from siamkit.losses.tuplet_margin import TupletMarginLoss
 from siamkit.registry import Registry
 
 LOSSES: Registry[nn.Module] = Registry("loss")
@@ -38,6 +39,7 @@ LOSSES.register("margin", MarginLoss)  # Wu et al. 2017, a learned beta
 LOSSES.register("lifted_structure", GeneralizedLiftedStructureLoss)  # the generalized form
 LOSSES.register("n_pairs", NPairsLoss)  # Sohn 2016, one positive pair per class
 LOSSES.register("angular", AngularLoss)  # Wang et al. 2017, N-pair form
+LOSSES.register("tuplet_margin", TupletMarginLoss)  # Yu & Tao 2019
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
 LOSSES.register("proxy_nca", ProxyNCALoss)
 LOSSES.register("soft_triple", SoftTripleLoss)  # K learned centres per class

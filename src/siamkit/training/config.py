@@ -167,8 +167,9 @@ class LossConfig:
             batch), ``"bce"`` (pairs scored by a learned MLP metric), ``"multi_similarity"``,
             ``"supcon"``, ``"circle"``, ``"margin"`` (Wu et al., a learned boundary),
             ``"lifted_structure"`` (generalized lifted structure), ``"n_pairs"`` (N-pair, one
-            positive pair per class), ``"angular"`` (Wang et al., N-pair form), or a proxy loss
-            (one learned vector per class):
+            positive pair per class), ``"angular"`` (Wang et al., N-pair form),
+            ``"tuplet_margin"`` (Yu & Tao, cosines with a margin), or a proxy loss (one learned
+            vector per class):
             ``"proxy_anchor"``, ``"proxy_nca"``, ``"soft_triple"`` (several per class),
             ``"normalized_softmax"`` (ArcFace or CosFace with a margin).
             :data:`LOSS_KINDS` lists them all.
