@@ -8,7 +8,8 @@ Three call contracts, one per kind of input:
   (with a learned boundary), :class:`GeneralizedLiftedStructureLoss`, :class:`NPairsLoss`,
   :class:`AngularLoss`, :class:`TupletMarginLoss`, :class:`PairHeadLoss`,
   and the proxy losses :class:`ProxyAnchorLoss`, :class:`ProxyNCALoss`, :class:`SoftTripleLoss`
-  (several centres per class) and :class:`NormalizedSoftmaxLoss` (ArcFace or
+  (several centres per class), :class:`SubCenterArcFaceLoss` (ArcFace with several
+  sub-centres per class) and :class:`NormalizedSoftmaxLoss` (ArcFace or
   CosFace with a margin), which learn one vector per training class (give their parameters to
   the optimiser). ``indices`` are a miner's output (:mod:`siamkit.miners`: ``Triplets`` or
   ``Pairs``); each also takes a miner or a strategy name as ``mining=`` where that makes sense.
@@ -53,6 +54,7 @@ from siamkit.losses.proxies import (
     proxy_nca_loss,
 )
 from siamkit.losses.soft_triple import SoftTripleLoss, soft_triple_loss
+from siamkit.losses.sub_center_arcface import SubCenterArcFaceLoss, sub_center_arcface_loss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.losses.tuplet_margin import TupletMarginLoss, tuplet_margin_loss
@@ -75,6 +77,7 @@ __all__ = [
     "ProxyNCALoss",
     "SoftMarginTripletLoss",
     "SoftTripleLoss",
+    "SubCenterArcFaceLoss",
     "SupConLoss",
     "TripletMarginLoss",
     "TupletMarginLoss",
@@ -90,6 +93,7 @@ __all__ = [
     "proxy_nca_loss",
     "soft_margin_triplet_loss",
     "soft_triple_loss",
+    "sub_center_arcface_loss",
     "supcon_loss",
     "triplet_margin_loss",
     "tuplet_margin_loss",

@@ -99,9 +99,17 @@ def normalized_softmax_loss(
     subtracted from the target's cosine (CosFace, ~0.35; ``CosFaceLoss``). 0 = plain normalised
     softmax either way.
     """
+    cos = F.normalize(embeddings, dim=1) @ F.normalize(proxies, dim=1).T  # (B, C)
+    return F.cross_entropy(scale * with_target_margin(cos, targets, margin, margin_type), targets)
+
+
+def with_target_margin(
+    cos: Tensor, targets: Tensor, margin: float, margin_type: MarginType = "arc"
+) -> Tensor:
+    """``(B, C)`` cosines with ``margin`` applied to each row's target class: its angle widened
+    (``"arc"``, ArcFace) or its cosine lowered (``"cos"``, CosFace); 0 leaves them as they are."""
     if margin_type not in MARGIN_TYPES:
         raise ValueError(f"margin_type must be one of {MARGIN_TYPES}, got {margin_type!r}")
-    cos = F.normalize(embeddings, dim=1) @ F.normalize(proxies, dim=1).T  # (B, C)
     if margin and margin_type == "cos":
         cos = cos - margin * F.one_hot(targets, cos.shape[1]).to(cos.dtype)
     elif margin:
@@ -115,7 +123,7 @@ def normalized_softmax_loss(
             target_cos - margin * math.sin(margin),
         )
         cos = cos.scatter(1, targets[:, None], widened)
-    return F.cross_entropy(scale * cos, targets)
+    return cos
 
 
 class _ProxyLoss(nn.Module):

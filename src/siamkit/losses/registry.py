@@ -21,6 +21,7 @@ from siamkit.losses.n_pairs import NPairsLoss
 from siamkit.losses.pair_head import PairHeadLoss
 from siamkit.losses.proxies import NormalizedSoftmaxLoss, ProxyAnchorLoss, ProxyNCALoss
 from siamkit.losses.soft_triple import SoftTripleLoss
+from siamkit.losses.sub_center_arcface import SubCenterArcFaceLoss
 from siamkit.losses.supcon import SupConLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss
 from siamkit.losses.tuplet_margin import TupletMarginLoss
@@ -43,5 +44,6 @@ LOSSES.register("tuplet_margin", TupletMarginLoss)  # Yu & Tao 2019
 LOSSES.register("proxy_anchor", ProxyAnchorLoss)  # proxy losses: one learned vector per class
 LOSSES.register("proxy_nca", ProxyNCALoss)
 LOSSES.register("soft_triple", SoftTripleLoss)  # K learned centres per class
+LOSSES.register("sub_center_arcface", SubCenterArcFaceLoss)  # ArcFace, K sub-centres per class
 # with margin > 0: ArcFace (margin_type "arc") or CosFace ("cos")
 LOSSES.register("normalized_softmax", NormalizedSoftmaxLoss)

@@ -171,6 +171,7 @@ class LossConfig:
             ``"tuplet_margin"`` (Yu & Tao, cosines with a margin), or a proxy loss (one learned
             vector per class):
             ``"proxy_anchor"``, ``"proxy_nca"``, ``"soft_triple"`` (several per class),
+            ``"sub_center_arcface"`` (ArcFace, several sub-centres per class),
             ``"normalized_softmax"`` (ArcFace or CosFace with a margin).
             :data:`LOSS_KINDS` lists them all.
         margin: triplet / contrastive / margin-loss margin.

@@ -86,7 +86,8 @@ def build_objective(
         distance: the model's distance (``model.distance``); ``"bce"`` needs an ``MLPMetric``.
         classes, embedding_dim: the training classes and the size of the embeddings the loss
             sees, for losses that learn a proxy per class (``proxy_anchor``, ``proxy_nca``,
-            ``soft_triple``, ``normalized_softmax``); their parameters must then be given to the optimiser.
+            ``soft_triple``, ``sub_center_arcface``, ``normalized_softmax``); their parameters
+            must then be given to the optimiser.
             ``embedding_dim`` also sizes the cross-batch memory (``loss.xbm_memory_size``).
 
     Returns:

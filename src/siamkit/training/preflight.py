@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 #: Losses that pull each embedding towards a learned class proxy (or class weight) rather than
 #: towards other images of its class: they train on classes of a single image.
-PROXY_LOSSES = frozenset({"proxy_anchor", "proxy_nca", "soft_triple", "normalized_softmax"})
+PROXY_LOSSES = frozenset(
+    {"proxy_anchor", "proxy_nca", "soft_triple", "sub_center_arcface", "normalized_softmax"}
+)
 
 
 def needs_positives(loss_kind: str) -> bool:
