@@ -18,6 +18,9 @@ miner, siamkit's against PML's on the same batch, with the number each mined:
 - batch_easy_hard: ``BatchEasyHardMiner("easy", "semihard")`` vs PML ``BatchEasyHardMiner`` (its
   default strategies)
 - pair_margin: ``PairMarginMiner(0.2, 0.8)`` vs PML ``PairMarginMiner`` (its default margins)
+- triplet_margin: ``TripletMarginMiner(0.2, "all")`` (``m <= margin``) vs PML
+  ``TripletMarginMiner(type_of_triplets="all")``, which lists every valid triplet first (skipped
+  past ``--pml-max-triplets``)
 
 PML lists every valid triplet through a ``B^3`` mask, so it is skipped where that would exceed
 ``--pml-max-triplets``. Peak extra memory is measured in a fresh subprocess per case from
@@ -52,7 +55,12 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from siamkit.losses.triplet import TripletMarginLoss
-from siamkit.miners import BatchEasyHardMiner, PairMarginMiner, all_triplet_count
+from siamkit.miners import (
+    BatchEasyHardMiner,
+    PairMarginMiner,
+    TripletMarginMiner,
+    all_triplet_count,
+)
 
 STRATEGIES = ("semihard", "all", "batch_hard")
 MARGIN = 0.2
@@ -105,6 +113,9 @@ def _pml_miner(name: str) -> Callable[..., object]:
             pos_strategy="easy", neg_strategy="semihard", distance=_pml_lp()
         ),
         "pair_margin": lambda: miners.PairMarginMiner(0.2, 0.8, distance=_pml_lp()),
+        "triplet_margin": lambda: miners.TripletMarginMiner(
+            MARGIN, type_of_triplets="all", distance=_pml_lp()
+        ),
     }[name]()
 
 
@@ -112,6 +123,7 @@ def _pml_miner(name: str) -> Callable[..., object]:
 MINER_CASES: dict[str, tuple[Callable[[], Callable[..., object]], bool]] = {
     "batch_easy_hard": (lambda: BatchEasyHardMiner("easy", "semihard"), False),
     "pair_margin": (lambda: PairMarginMiner(0.2, 0.8), False),
+    "triplet_margin": (lambda: TripletMarginMiner(MARGIN, "all"), True),
 }
 
 

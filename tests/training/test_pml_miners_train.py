@@ -20,6 +20,8 @@ CASES = {
                         "params": {"pos_strategy": "easy", "neg_strategy": "hard"}}},
     "pair_margin": {"kind": "contrastive", "miner": {"kind": "pair_margin",
                     "params": {"pos_margin": 0.0, "neg_margin": 1.0}}},
+    "triplet_margin": {"kind": "triplet", "miner": {"kind": "triplet_margin",
+                       "params": {"margin": 0.2, "type_of_triplets": "all"}}},
 }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from siamkit.miners.offline import (
 )
 from siamkit.miners.pair_margin import PairMarginMiner
 from siamkit.miners.pair_miners import PAIR_STRATEGIES, PairMiner, mine_pairs, pair_selection
+from siamkit.miners.triplet_margin import TRIPLET_MARGIN_TYPES, TripletMarginMiner
 from siamkit.miners.triplet_miners import (
     AllTripletsMiner,
     BatchHardMiner,
@@ -43,6 +44,7 @@ from siamkit.miners.triplet_miners import (
 __all__ = [
     "EASY_HARD_STRATEGIES",
     "PAIR_STRATEGIES",
+    "TRIPLET_MARGIN_TYPES",
     "TRIPLET_STRATEGIES",
     "WINDOW_STRATEGIES",
     "AllTripletsMiner",
@@ -56,6 +58,7 @@ __all__ = [
     "PairMiner",
     "RandomTripletMiner",
     "SemiHardMiner",
+    "TripletMarginMiner",
     "TripletMiner",
     "all_triplet_count",
     "batch_easy_hard_triplets",

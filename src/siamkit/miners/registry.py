@@ -17,6 +17,7 @@ from siamkit.miners.batch_easy_hard import BatchEasyHardMiner
 from siamkit.miners.multi_similarity import MultiSimilarityMiner
 from siamkit.miners.pair_margin import PairMarginMiner
 from siamkit.miners.pair_miners import PairMiner
+from siamkit.miners.triplet_margin import TripletMarginMiner
 from siamkit.miners.triplet_miners import _BY_NAME
 from siamkit.registry import Registry
 
@@ -27,3 +28,4 @@ MINERS.register("multi_similarity", MultiSimilarityMiner)
 MINERS.register("pairs", PairMiner)
 MINERS.register("batch_easy_hard", BatchEasyHardMiner)
 MINERS.register("pair_margin", PairMarginMiner)
+MINERS.register("triplet_margin", TripletMarginMiner)
