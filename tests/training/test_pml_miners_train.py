@@ -22,6 +22,8 @@ CASES = {
                     "params": {"pos_margin": 0.0, "neg_margin": 1.0}}},
     "triplet_margin": {"kind": "triplet", "miner": {"kind": "triplet_margin",
                        "params": {"margin": 0.2, "type_of_triplets": "all"}}},
+    "uniform_histogram": {"kind": "contrastive", "miner": {"kind": "uniform_histogram",
+                          "params": {"num_bins": 10, "pos_per_bin": 4, "neg_per_bin": 4}}},
 }  # fmt: skip
 
 
@@ -52,7 +54,7 @@ def test_a_config_naming_the_miner_trains_with_it(
     assert any(not torch.equal(v.detach(), before[k]) for k, v in net.named_parameters())
 
 
-@pytest.mark.parametrize("name", ["pair_margin"])
+@pytest.mark.parametrize("name", ["pair_margin", "uniform_histogram"])
 def test_a_pair_miner_is_refused_for_the_triplet_loss(name: str) -> None:
     with pytest.raises(ConfigError, match=r"mines pairs; loss\.kind = triplet needs triplets"):
         config_from_dict({"loss": {"kind": "triplet", "miner": {"kind": name}}})

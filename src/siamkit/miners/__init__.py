@@ -40,6 +40,7 @@ from siamkit.miners.triplet_miners import (
     TripletMiner,
     make_miner,
 )
+from siamkit.miners.uniform_histogram import UniformHistogramMiner
 
 __all__ = [
     "EASY_HARD_STRATEGIES",
@@ -60,6 +61,7 @@ __all__ = [
     "SemiHardMiner",
     "TripletMarginMiner",
     "TripletMiner",
+    "UniformHistogramMiner",
     "all_triplet_count",
     "batch_easy_hard_triplets",
     "batch_hard_triplets",

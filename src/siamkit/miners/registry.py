@@ -19,6 +19,7 @@ from siamkit.miners.pair_margin import PairMarginMiner
 from siamkit.miners.pair_miners import PairMiner
 from siamkit.miners.triplet_margin import TripletMarginMiner
 from siamkit.miners.triplet_miners import _BY_NAME
+from siamkit.miners.uniform_histogram import UniformHistogramMiner
 from siamkit.registry import Registry
 
 MINERS: Registry[Callable[..., Any]] = Registry("miner")
@@ -29,3 +30,4 @@ MINERS.register("pairs", PairMiner)
 MINERS.register("batch_easy_hard", BatchEasyHardMiner)
 MINERS.register("pair_margin", PairMarginMiner)
 MINERS.register("triplet_margin", TripletMarginMiner)
+MINERS.register("uniform_histogram", UniformHistogramMiner)

@@ -638,7 +638,8 @@ def _check_parts(cfg: RunConfig) -> None:
             )
 
 
-_PAIR_MINERS = ("pairs", "multi_similarity", "pair_margin")  # miners returning Pairs, not Triplets
+# miners returning Pairs, not Triplets
+_PAIR_MINERS = ("pairs", "multi_similarity", "pair_margin", "uniform_histogram")
 
 
 def _check_mining(cfg: LossConfig) -> None:
