@@ -93,3 +93,50 @@ def test_online_contrastive_on_graded_scores_is_refused_before_training(
     with pytest.raises(ValueError, match=r"10 of the 12 training pairs have other scores"):
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert not (tmp_path / "run").exists()
+
+
+def test_matryoshka_fine_tuning_records_its_sizes_in_the_saved_model(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path
+) -> None:
+    loss = {"name": "matryoshka", "base": "cosent", "dims": [8, 32, 16], "weights": [1, 1, 2]}
+    cfg = _config(tiny_hf, pairs_csv, loss, score_range=[0, 5])
+    start, end, after = _train_and_compare(tiny_hf, cfg, pairs_csv, tmp_path / "run")
+    assert end < 0.9 * start, (start, end)
+    assert after.matryoshka_dims == [32, 16, 8]  # largest first
+    assert after.config()["matryoshka_dims"] == [32, 16, 8]
+    # fine-tuned again with another loss, the sizes are no longer claimed
+    again = _config(after_dir := tmp_path / "run" / "model", pairs_csv, {"name": "cosent"})
+    again["data"]["score_range"] = [0, 5]
+    again["train"]["epochs"] = 1
+    said: list[str] = []
+    summary = get_task("text")(
+        again, tmp_path / "again", TaskOptions(progress=False, device="cpu", log=said.append)
+    )
+    assert siamkit.load_model(summary.model_dir).matryoshka_dims is None
+    assert any("[32, 16, 8]" in line and str(after_dir) in line for line in said), said
+
+
+@pytest.mark.parametrize(
+    ("loss", "match"),
+    [
+        ({"name": "matryoshka", "base": "mnrl", "dims": [64, 32]}, r"past the model's 32-dim"),
+        ({"name": "cosent", "dims": [32, 16]}, r"loss\.dims belong to loss matryoshka"),
+        ({"name": "matryoshka", "dims": [32, 16]}, r"loss\.base is one of cosent, angle"),
+        (
+            {"name": "matryoshka", "base": "cosent", "dims": [32, 16], "weights": [1]},
+            r"one positive weight for each of loss\.dims \[32, 16\]",
+        ),
+    ],
+)
+def test_bad_matryoshka_settings_are_refused_before_training(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, loss: dict[str, Any], match: str
+) -> None:
+    fmt = "anchor_positive" if loss.get("base") == "mnrl" else "pairs"
+    cfg = _config(tiny_hf, pairs_csv, loss, score_range=[0, 5], format=fmt)
+    if fmt == "anchor_positive":
+        data = tmp_path / "ap.csv"
+        data.write_text("anchor,positive\nprinter toner,toner for the printer\nvpn,vpn down\n")
+        cfg["data"] = {"train": str(data), "format": fmt, "val_fraction": 0}
+    with pytest.raises(ValueError, match=match):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()

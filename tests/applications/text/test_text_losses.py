@@ -1,4 +1,4 @@
-"""CoSENT, AnglE, multiple-negatives ranking and online contrastive against sentence-transformers' losses on the
+"""CoSENT, AnglE, multiple-negatives ranking, online contrastive and Matryoshka against sentence-transformers' losses on the
 same embeddings, and against naive loops; the no-duplicates batch sampler's property; the seed
 losses on cosine distances."""
 
@@ -14,10 +14,12 @@ import torch.nn.functional as F
 from siamkit.applications.text.losses import (
     angle_loss,
     cosent_loss,
+    matryoshka_loss,
     mnrl_loss,
     online_contrastive_loss,
     text_contrastive_loss,
     text_triplet_loss,
+    truncate_embeddings,
 )
 from siamkit.applications.text.pairs import NoDuplicatesBatchSampler
 
@@ -116,6 +118,98 @@ def test_online_contrastive_matches_a_naive_loop() -> None:
     same = torch.tensor([1.0, 1, 0, 0])
     got = float(online_contrastive_loss(za, zb, same, 0.5))
     assert got == pytest.approx(0.6**2 + 0.2**2, abs=1e-6)
+
+
+class _StubST(torch.nn.Module):
+    """A sentence-transformers model whose 'texts' are row numbers of a fixed embedding table,
+    for wrapping ST's MatryoshkaLoss around ST's own losses."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.table = table
+
+    def forward(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"sentence_embedding": self.table[features["idx"]]}
+
+    def _get_untruncated_embedding_dimension(self) -> int:
+        return int(self.table.shape[1])
+
+    def get_embedding_dimension(self) -> int:
+        return int(self.table.shape[1])
+
+
+MATRYOSHKA_CASES = {  # loss.name -> (format, ST loss of the stub, label of a column set)
+    "cosent": ("pairs", lambda m: st_losses.CoSENTLoss(m, scale=20.0)),
+    "angle": ("pairs", lambda m: st_losses.AnglELoss(m, scale=20.0)),
+    "online_contrastive": ("pairs", lambda m: st_losses.OnlineContrastiveLoss(m, margin=0.5)),
+    "mnrl": ("triplets", lambda m: st_losses.MultipleNegativesRankingLoss(m, scale=20.0)),
+}
+
+
+@pytest.mark.parametrize("base", sorted(MATRYOSHKA_CASES))
+def test_matryoshka_training_loss_equals_sentence_transformers(base: str) -> None:
+    """The fine-tuning loss of ``loss: {name: matryoshka, base: ...}`` (batch_loss on a twin
+    whose embeddings are a table's rows) against ST's MatryoshkaLoss around ST's loss of the
+    same kind, on the same rows: value and gradient. Sizes given unsorted with their weights."""
+    from siamkit.applications.text.pairs import TextExamples
+    from siamkit.applications.text.train import batch_loss
+    from siamkit.applications.text.train_config import parse_config
+
+    fmt, st_loss = MATRYOSHKA_CASES[base]
+    cols = 2 if fmt == "pairs" else 3
+    texts = [f"text {k}" for k in range(8 * cols)]
+    raw = torch.randn(len(texts), 12, generator=torch.Generator().manual_seed(12))
+    raw.requires_grad_(True)
+    table = F.normalize(raw, dim=1)
+
+    class Twin:
+        share_weights = True
+
+        def embed(self, batch: list[str]) -> torch.Tensor:
+            return table[[texts.index(t) for t in batch]]
+
+    labels = (
+        [1.0, 0, 1, 1, 0, 0, 1, 0]
+        if base == "online_contrastive"
+        else [0.1, 0.5, 0.9, 0.0, 0.3, 1.0, 0.7, 0.2]
+    )
+    loss = {"name": "matryoshka", "base": base, "dims": [4, 12, 7], "weights": [2.0, 1.0, 0.5]}
+    cfg = parse_config({"data": {"train": "x.csv", "format": fmt}, "loss": loss})
+    columns = tuple(tuple(texts[c * 8 : (c + 1) * 8]) for c in range(cols))
+    ex = TextExamples(fmt, columns, labels if fmt == "pairs" else None)
+    ours = batch_loss(Twin(), cfg, ex)  # type: ignore[arg-type]
+    stub = _StubST(table)
+    ref_loss = st_losses.MatryoshkaLoss(stub, st_loss(stub), [4, 12, 7], [2.0, 1.0, 0.5])
+    feats = [{"idx": torch.arange(c * 8, (c + 1) * 8)} for c in range(cols)]
+    ref = ref_loss(feats, torch.tensor(labels) if fmt == "pairs" else torch.zeros(8))
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    (g_ours,) = torch.autograd.grad(ours, raw, retain_graph=True)
+    (g_ref,) = torch.autograd.grad(ref, raw)
+    torch.testing.assert_close(g_ours, g_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_matryoshka_matches_a_naive_sum_over_truncations() -> None:
+    """Σ_k w_k · triplet loss on rows cut to dims[k] and re-normalised, by hand."""
+    za, zp, zn = _z(5, 13), _z(5, 14), _z(5, 15)
+
+    def cut(z: torch.Tensor, d: int) -> list[list[float]]:
+        rows = [r[:d] for r in z.tolist()]
+        return [[x / math.sqrt(sum(v * v for v in r)) for x in r] for r in rows]
+
+    naive = 0.0
+    for d, w in ((12, 1.0), (6, 0.5), (3, 2.0)):
+        a, p, n = cut(za, d), cut(zp, d), cut(zn, d)
+        dist = [
+            (1 - sum(x * y for x, y in zip(a[i], p[i])), 1 - sum(x * y for x, y in zip(a[i], n[i])))
+            for i in range(5)
+        ]
+        naive += w * sum(max(0.0, dp - dn + 0.2) for dp, dn in dist) / 5
+    got = matryoshka_loss(
+        [za, zp, zn], lambda zs: text_triplet_loss(*zs, margin=0.2), [12, 6, 3], [1.0, 0.5, 2.0]
+    )
+    assert float(got) == pytest.approx(naive, abs=1e-6)
+    cut3 = truncate_embeddings(za, 3)
+    assert cut3.shape == (5, 3) and torch.allclose(cut3.norm(dim=1), torch.ones(5))
 
 
 def test_seed_losses_on_cosine_distance_match_naive_loops() -> None:

@@ -35,6 +35,7 @@ def embed_texts(
     batch_size: int = 64,
     progress: bool | None = None,
     desc: str = "embedding",
+    dim: int | None = None,
 ) -> Embedded:
     """Embed ``texts`` in batches of ``batch_size`` (longest first, so padding stays small;
     the ONNX runtime sorts the token windows of all texts at once).
@@ -47,6 +48,9 @@ def embed_texts(
     ``None`` as :func:`siamkit.progress.set_enabled` says: off in the library, on in the
     ``siamkit`` command unless ``--no-progress`` is given.
 
+    ``dim``: keep each vector's first ``dim`` dimensions, re-normalised (:func:`truncate_rows`;
+    a model fine-tuned with loss matryoshka embeds at its trained sizes).
+
     >>> embed_texts(load_text_model(), ["a", "b"]).vectors.shape  # doctest: +SKIP
     (2, 384)
     """
@@ -54,7 +58,7 @@ def embed_texts(
     if not isinstance(model, TextSiameseNetwork):  # the ONNX runtime sorts all windows itself
         with progress_ticks(desc, "windows", progress) as tick:
             vectors = model.embed(items, batch_size=batch_size, progress=tick)
-        return Embedded(vectors, model.last_chunked)
+        return Embedded(truncate_rows(vectors, dim), model.last_chunked)
     order = np.argsort([-len(t) for t in items], kind="stable")
     out = np.empty((len(items), model.embedding_dim), dtype=np.float32)
     chunked = 0
@@ -70,7 +74,17 @@ def embed_texts(
                 tick(s + len(idx), len(items))
     finally:
         model.train(was_training)
-    return Embedded(out, chunked)
+    return Embedded(truncate_rows(out, dim), chunked)
+
+
+def truncate_rows(vectors: np.ndarray, dim: int | None) -> np.ndarray:
+    """``vectors`` ``(N, D)`` cut to their first ``dim`` dimensions and L2-normalised again
+    (float32); unchanged for ``None`` or ``D``."""
+    if dim is None or dim >= vectors.shape[1]:
+        return vectors
+    cut = np.ascontiguousarray(vectors[:, :dim], dtype=np.float32)
+    norms = np.linalg.norm(cut, axis=1, keepdims=True)
+    return cut / np.maximum(norms, 1e-12)
 
 
 @contextlib.contextmanager
@@ -104,10 +118,11 @@ def embed_passages(
     texts: Sequence[str],
     batch_size: int = 64,
     progress: bool | None = None,
+    dim: int | None = None,
 ) -> tuple[PassageVectors, int]:
     """Split each text into sentences (:func:`~siamkit.applications.text.passages.split_sentences`)
     and embed them all, for passage-coverage dedup; also returns how many sentences were longer
-    than the model's window.
+    than the model's window. ``dim``: as :func:`embed_texts`.
 
     >>> embed_passages(load_text_model(), ["One two three four. Five six seven eight."])[0].offsets  # doctest: +SKIP
     array([0, 2])
@@ -116,6 +131,6 @@ def embed_passages(
     parts = [[p.text for p in split_sentences(t)] or [t] for t in items]
     flat = [s for ps in parts for s in ps]
     emb = embed_texts(
-        model, flat, batch_size=batch_size, progress=progress, desc="embedding sentences"
+        model, flat, batch_size=batch_size, progress=progress, desc="embedding sentences", dim=dim
     )
     return PassageVectors.from_rows(emb.vectors, [len(ps) for ps in parts]), emb.chunked

@@ -1,10 +1,13 @@
 """Losses for text twins on embeddings (never on the model): CoSENT, AnglE, multiple-negatives
-ranking, online contrastive, and the seed contrastive and triplet losses on cosine distances.
+ranking, online contrastive, and the seed contrastive and triplet losses on cosine distances;
+Matryoshka wraps any of them.
 
 All take L2-normalised embeddings ``(N, D)``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -100,3 +103,24 @@ def online_contrastive_loss(za: Tensor, zb: Tensor, same: Tensor, margin: float 
     hard_neg = neg[neg < (pos.max() if len(pos) else neg.mean())]
     hard_pos = pos[pos > (neg.min() if len(neg) else pos.mean())]
     return hard_pos.pow(2).sum() + F.relu(margin - hard_neg).pow(2).sum()
+
+
+def truncate_embeddings(z: Tensor, dim: int) -> Tensor:
+    """The first ``dim`` dimensions of each row of ``z`` ``(N, D)``, L2-normalised again: the
+    embedding a Matryoshka-trained model gives at a smaller size."""
+    return F.normalize(z[:, :dim], dim=1)
+
+
+def matryoshka_loss(
+    zs: Sequence[Tensor],
+    loss: Callable[[list[Tensor]], Tensor],
+    dims: Sequence[int],
+    weights: Sequence[float] | None = None,
+) -> Tensor:
+    """Matryoshka representation learning (Kusupati et al. 2022; sentence-transformers'
+    ``MatryoshkaLoss``): ``Σ_k weights[k] * loss(each of zs truncated to dims[k] and
+    re-normalised)``, so that the leading ``dims[k]`` dimensions embed on their own. ``zs``: the
+    batch's columns, each ``(N, D)``; ``loss``: any of the losses above on those columns."""
+    ws = [1.0] * len(dims) if weights is None else list(weights)
+    parts = [w * loss([truncate_embeddings(z, d) for z in zs]) for d, w in zip(dims, ws)]
+    return torch.stack(parts).sum()

@@ -87,6 +87,9 @@ class TextSiameseNetwork(nn.Module):
         # a lexical tower joined to the embedding (None: the transformer alone); see
         # siamkit.applications.text.lexical; saved beside the weights
         self.lexical: LexicalTower | None = None
+        # the embedding sizes a Matryoshka fine-tuning trained (largest first; None: only the
+        # full size); saved in the bundle's config as "matryoshka_dims"
+        self.matryoshka_dims: list[int] | None = None
         self.batch_size = 64
 
     @classmethod
@@ -192,6 +195,8 @@ class TextSiameseNetwork(nn.Module):
             cfg["score_map"] = self.score_map.to_dict()
         if self.lexical is not None:  # its arrays are saved beside the weights
             cfg["lexical"] = self.lexical.describe()
+        if self.matryoshka_dims:  # absent in bundles not fine-tuned with loss matryoshka
+            cfg["matryoshka_dims"] = list(self.matryoshka_dims)
         return cfg
 
     @classmethod
@@ -219,6 +224,8 @@ class TextSiameseNetwork(nn.Module):
         model = cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
         if cfg.get("score_map") is not None:
             model.score_map = ScoreMap.from_dict(cfg["score_map"])
+        if cfg.get("matryoshka_dims"):
+            model.matryoshka_dims = [int(d) for d in cfg["matryoshka_dims"]]
         if cfg.get("lexical") is not None:
             model.lexical = LexicalTower.load(folder)
             want = cfg["lexical"].get("sha256")

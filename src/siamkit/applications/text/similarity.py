@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from siamkit.applications.text.losses import truncate_embeddings
 from siamkit.applications.text.model import (
     DOCUMENT_THRESHOLD,
     PASSAGE_THRESHOLD,
@@ -97,25 +98,76 @@ def refuse_default_for_lexical(model: object) -> None:
         )
 
 
+def check_dim(model: TextSiameseNetwork, dim: int | None) -> str:
+    """Refuse an embedding size ``dim`` (``--dim``) that ``model``'s embedding cannot be cut to
+    (one past its size, or any for a model joined to a lexical tower, whose embedding ends with
+    the tower's dimensions); else ``""``, or a note when the model was not trained to embed at
+    that size (:attr:`~TextSiameseNetwork.matryoshka_dims`)."""
+    if dim is None:
+        return ""
+    if model.lexical is not None:
+        raise ValueError(
+            "--dim cuts the transformer's embedding, and this model joins a lexical tower: use "
+            "the transformer's model without the tower, or leave out --dim"
+        )
+    full = model.encoder.num_features
+    if not 1 <= dim <= full:
+        raise ValueError(
+            f"--dim {dim} is not a size of this {full}-dimensional model: give 1-{full}"
+        )
+    trained = model.matryoshka_dims or []
+    if dim == full or dim in trained:
+        return ""
+    if trained:
+        return (
+            f"note: this model was fine-tuned for the sizes {trained} (loss matryoshka), not "
+            f"{dim}: its similarities at {dim} dimensions may be poorer"
+        )
+    return (
+        "note: this model was not fine-tuned with loss matryoshka: its first "
+        f"{dim} dimensions were not trained to embed on their own"
+    )
+
+
+def at_dim(source: str, model: TextSiameseNetwork, dim: int | None) -> str:
+    """A threshold's ``source`` with a caution when it was chosen at the model's full size and
+    the embeddings are cut to ``dim`` (a given threshold is the user's own)."""
+    full = model.encoder.num_features
+    if dim is None or dim == full or source == "given":
+        return source
+    return (
+        f"{source}; chosen at the full {full} dimensions, it may not suit --dim {dim}: check it "
+        "on your own pairs or pass --threshold"
+    )
+
+
 def compare_texts(
     model: TextSiameseNetwork,
     a: str,
     b: str,
     min_similarity: float | None = None,
     threshold_option: str | None = None,
+    dim: int | None = None,
 ) -> SimilarityResult:
     """Score ``a`` against ``b`` (``b`` through the document tower of a half-twin).
 
-    ``threshold_option``: see :func:`resolve_threshold`.
+    ``threshold_option``: see :func:`resolve_threshold`. ``dim``: compare the embeddings' first
+    ``dim`` dimensions, re-normalised (a model fine-tuned with loss matryoshka embeds at its
+    trained sizes); the score map, fitted at the full size, then gives no score.
 
     >>> compare_texts(load_text_model(), "A man plays guitar.", "Someone plays a guitar.")  # doctest: +SKIP
     """
     a, b = check_texts([a, b], names=("A", "B"))
+    check_dim(model, dim)
     threshold, source = resolve_threshold(model, min_similarity, threshold_option=threshold_option)
+    source = at_dim(source, model, dim)
     za = model.embed([a])
     chunked = model.last_chunked
     zb = model.embed([b], role="document")
     chunked += model.last_chunked
+    cut = dim is not None and dim < za.shape[1]
+    if cut:
+        za, zb = truncate_embeddings(za, dim), truncate_embeddings(zb, dim)  # type: ignore[arg-type]
     d = float(model.distance.pairwise(za, zb)[0])  # >= 0: the distances hold their rounding
-    score = mapped_score(model, d)
+    score = None if cut else mapped_score(model, d)
     return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked, score)

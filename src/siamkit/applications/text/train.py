@@ -28,6 +28,7 @@ import dataclasses
 import json
 import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from siamkit.applications.text.losses import (
     angle_loss,
     cosent_loss,
     cosine_mse_loss,
+    matryoshka_loss,
     mnrl_loss,
     online_contrastive_loss,
     text_contrastive_loss,
@@ -87,7 +89,15 @@ def batch_loss(model: TextSiameseNetwork, cfg: TextTrainConfig, ex: TextExamples
 
 
 def _loss(cfg: TextTrainConfig, ex: TextExamples, zs: list[torch.Tensor]) -> torch.Tensor:
-    name, scale, margin = cfg.loss.name, cfg.loss.scale, cfg.loss.margin
+    sizes = cfg.loss.matryoshka
+    if not sizes:
+        return _base_loss(cfg, ex, zs)
+    dims, weights = [d for d, _ in sizes], [w for _, w in sizes]
+    return matryoshka_loss(zs, lambda cut: _base_loss(cfg, ex, cut), dims, weights)
+
+
+def _base_loss(cfg: TextTrainConfig, ex: TextExamples, zs: list[torch.Tensor]) -> torch.Tensor:
+    name, scale, margin = cfg.loss.kind, cfg.loss.scale, cfg.loss.margin
     if name == "cosent":
         return cosent_loss(zs[0], zs[1], torch.tensor(ex.targets, device=zs[0].device), scale)
     if name == "angle":
@@ -170,7 +180,7 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
     labelled 0 or 1 (sentence-transformers ignores the others, with a warning)."""
     if train.targets is None:
         return
-    if cfg.loss.name == "online_contrastive":
+    if cfg.loss.kind == "online_contrastive":
         graded = sum(t not in (0.0, 1.0) for t in train.targets)
         if graded:
             raise ValueError(
@@ -179,16 +189,45 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
                 "cosent or angle for graded scores"
             )
         return
-    if cfg.loss.name not in ("cosent", "angle"):
+    if cfg.loss.kind not in ("cosent", "angle"):
         return
     present = sorted(set(train.targets))
     if len(present) < 2:
         r = _range(cfg)  # the targets are scaled to [0, 1]: say the score as the file has it
         shown = present[0] if r is None else r[0] + present[0] * (r[1] - r[0])
         raise ValueError(
-            f"loss {cfg.loss.name} learns from pairs with different scores, and the "
+            f"loss {cfg.loss.kind} learns from pairs with different scores, and the "
             f"{len(train)} training pair(s) all score {shown:g}: add pairs of other scores, or use loss "
             "contrastive (0/1 labels), or mnrl with data.format anchor_positive (similar pairs)"
+        )
+
+
+def _check_matryoshka_model(
+    cfg: TextTrainConfig, model: TextSiameseNetwork, log: Callable[[str], object]
+) -> None:
+    """Refuse, before training, Matryoshka sizes the model cannot give: one past its
+    transformer's embedding size, or any on a model joined to a lexical tower (its embedding
+    ends with the tower's dimensions, which a truncation would cut off); say when the full size
+    is not among them."""
+    dims = [d for d, _ in cfg.loss.matryoshka]
+    if not dims:
+        return
+    if model.lexical is not None:
+        raise ValueError(
+            f"loss matryoshka trains the transformer's embedding sizes, and {cfg.model.path} is "
+            "joined to a lexical tower: fine-tune the transformer alone, then join the tower "
+            "to the result with siamkit text lexical"
+        )
+    full = model.encoder.num_features
+    if max(dims) > full:
+        raise ValueError(
+            f"loss.dims {dims} go past the model's {full}-dimensional embedding: give sizes "
+            f"of at most {full}"
+        )
+    if full not in dims:
+        log(
+            f"loss.dims {dims} leave out the model's full size {full}: its {full}-dimensional "
+            f"embedding is not trained as such; add {full} to loss.dims to use it"
         )
 
 
@@ -199,7 +238,7 @@ def _range(cfg: TextTrainConfig) -> tuple[float, float] | None:
 
 def _batches(ex: TextExamples, cfg: TextTrainConfig, epoch: int) -> list[list[int]]:
     seed = cfg.train.seed * 1000 + epoch
-    if cfg.loss.name == "mnrl":
+    if cfg.loss.kind == "mnrl":
         rows = list(zip(*ex.texts))
         sampler = NoDuplicatesBatchSampler(rows, cfg.train.batch_size, seed=seed)
         return [b for b in sampler if len(b) > 1]
@@ -419,6 +458,13 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             "fine-tuned model has only one this run calibrates (on 0/1 labelled validation pairs)"
         )
         model.threshold = None
+    _check_matryoshka_model(cfg, model, log)
+    if model.matryoshka_dims and not cfg.loss.matryoshka:
+        log(
+            f"the embedding sizes {model.matryoshka_dims} that {cfg.model.path} was trained for "
+            "are not kept: this run trains the full size alone (loss matryoshka keeps them)"
+        )
+    model.matryoshka_dims = [d for d, _ in cfg.loss.matryoshka] or None
     total = cfg.train.epochs * len(_batches(train_ex, cfg, 0))
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay

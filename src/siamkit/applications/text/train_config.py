@@ -19,7 +19,9 @@ LOSSES = (
     "contrastive",
     "online_contrastive",
     "triplet",
+    "matryoshka",
 )
+MATRYOSHKA_DIMS = (384, 256, 128, 64)  # loss matryoshka without loss.dims: all-MiniLM-L6-v2's size
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,26 @@ class LossSection:
     name: str = "cosent"
     scale: float = 20.0
     margin: float = 0.5
+    # loss matryoshka: the loss it wraps, the embedding sizes it trains (default MATRYOSHKA_DIMS)
+    # and their weights (default 1 each)
+    base: str | None = None
+    dims: list[int] | None = None
+    weights: list[float] | None = None
+
+    @property
+    def kind(self) -> str:
+        """The loss each batch is scored with: ``base`` under matryoshka, else ``name``."""
+        return self.base if self.name == "matryoshka" and self.base is not None else self.name
+
+    @property
+    def matryoshka(self) -> list[tuple[int, float]]:
+        """The (size, weight) pairs loss matryoshka trains, largest size first (as
+        sentence-transformers sorts them); empty for the other losses."""
+        if self.name != "matryoshka":
+            return []
+        dims = list(MATRYOSHKA_DIMS) if self.dims is None else self.dims
+        weights = [1.0] * len(dims) if self.weights is None else self.weights
+        return sorted(zip(dims, weights), key=lambda dw: -dw[0])
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,7 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         raise ValueError(f"data.format is one of {', '.join(FORMATS)}, got {cfg.data.format!r}")
     if cfg.loss.name not in LOSSES:
         raise ValueError(f"loss.name is one of {', '.join(LOSSES)}, got {cfg.loss.name!r}")
+    _check_matryoshka(cfg.loss)
     need = {
         "cosent": "pairs",
         "angle": "pairs",
@@ -114,12 +137,12 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         "contrastive": "pairs",
         "online_contrastive": "pairs",
         "triplet": "triplets",
-    }.get(cfg.loss.name)
+    }.get(cfg.loss.kind)
     if need and cfg.data.format != need:
         raise ValueError(
-            f"loss {cfg.loss.name!r} trains on data.format {need!r}, got {cfg.data.format!r}"
+            f"loss {cfg.loss.kind!r} trains on data.format {need!r}, got {cfg.data.format!r}"
         )
-    if cfg.loss.name == "mnrl" and cfg.data.format == "pairs":
+    if cfg.loss.kind == "mnrl" and cfg.data.format == "pairs":
         raise ValueError(
             "loss 'mnrl' trains on anchor_positive or triplets data (in-batch negatives)"
         )
@@ -133,3 +156,33 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")
     return cfg
+
+
+def _check_matryoshka(loss: LossSection) -> None:
+    """``loss.base``, ``loss.dims`` and ``loss.weights`` belong to loss matryoshka and are checked
+    there (the sizes against the model once it is loaded)."""
+    if loss.name != "matryoshka":
+        given = [k for k in ("base", "dims", "weights") if getattr(loss, k) is not None]
+        if given:
+            keys = ", ".join(f"loss.{k}" for k in given)
+            raise ValueError(
+                f"{keys} belong to loss matryoshka, and loss.name is {loss.name!r}: set "
+                f"loss.name: matryoshka with loss.base: {loss.name}, or remove them"
+            )
+        return
+    bases = [n for n in LOSSES if n != "matryoshka"]
+    if loss.base not in bases:
+        raise ValueError(
+            f"loss matryoshka wraps another loss: loss.base is one of {', '.join(bases)}, "
+            f"got {loss.base!r}"
+        )
+    dims = loss.dims if loss.dims is not None else list(MATRYOSHKA_DIMS)
+    if not dims or any(d < 1 for d in dims) or len(set(dims)) != len(dims):
+        raise ValueError(f"loss.dims is a list of different sizes of at least 1, got {dims}")
+    if loss.weights is not None and (
+        len(loss.weights) != len(dims) or any(not w > 0 for w in loss.weights)
+    ):
+        raise ValueError(
+            f"loss.weights gives one positive weight for each of loss.dims {dims}, got "
+            f"{loss.weights}"
+        )
