@@ -1,5 +1,6 @@
 """``task: ssl`` data-parallel on two gloo processes: the same weights as one process on the
-same global batch, rank 0 alone writes, resume is exact, BYOL's target and the monitors agree."""
+same global batch, rank 0 alone writes, resume is exact, BYOL's target, NNCLR's queue and the
+monitors agree."""
 
 from __future__ import annotations
 
@@ -66,12 +67,13 @@ def _work(rank: int, world: int, out: str) -> None:
     _train(root / "resumed", epochs=1)  # one folder, as under torchrun: rank 0 writes it
     resumed, resumed_history = _train(root / "resumed", resume=True)
     byol, byol_history = _train(None, "byol")
+    nnclr, _ = _train(None, "nnclr", queue_size=40)  # global batches of 16: it wraps around
     # a threshold above any spread: rank 0's monitor sees a collapse after epoch 1
     _, collapsed_history = _train(None, "simsiam", collapse_std=5.0)
     torch.save(
         {"straight": straight, "history": history, "resumed": resumed,
          "resumed_history": resumed_history, "byol": byol, "byol_history": byol_history,
-         "collapsed_history": collapsed_history},
+         "collapsed_history": collapsed_history, "nnclr": nnclr},
         root / f"rank{rank}.pt",
     )  # fmt: skip
 
@@ -110,8 +112,14 @@ def test_two_processes_train_as_one_on_the_global_batch(
         assert losses == pytest.approx([h["loss"] for h in one_history[1:]], abs=TOL)
     moved = max(float((one[k] - v).abs().max()) for k, v in _train(None, epochs=0)[0].items())
     assert moved > 100 * TOL  # the weights did move
-    # the ranks hold the very same weights, monitors and BYOL target
-    for key in ("straight", "resumed", "byol"):
+    # NNCLR: each process enqueues the global batch's projections, as one process does
+    one_nnclr, _ = _train(None, "nnclr", queue_size=40)
+    for name, value in one_nnclr.items():  # the queued projections: the last layer's batch
+        # norm scales the rounding up (1.3e-4 measured, on values up to ~3)
+        tol = 1e-3 if name == "queue.bank" else TOL
+        torch.testing.assert_close(got[0]["nnclr"][name], value, atol=tol, rtol=0, msg=name)
+    # the ranks hold the very same weights, monitors, BYOL target and NNCLR queue
+    for key in ("straight", "resumed", "byol", "nnclr"):
         for name, value in got[0][key].items():
             assert torch.equal(value, got[1][key][name]), (key, name)
     keys = ("loss", "collapse_std", "knn")  # (not the timings)

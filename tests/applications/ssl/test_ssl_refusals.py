@@ -220,6 +220,7 @@ def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:
         ("ssl", "collapse_std", -1.0, "ssl.collapse_std must be >= 0"),
         ("ssl", "barlow_lambda", -0.1, "ssl.barlow_lambda must be a number >= 0"),
         ("ssl", "barlow_lambda", float("nan"), "ssl.barlow_lambda must be a number"),
+        ("ssl", "queue_size", 0, "ssl.queue_size must be at least 1"),
         ("train", "steps_per_epoch", 0, "train.steps_per_epoch must be at least 1"),
         ("train", "steps_per_epoch", -1, "train.steps_per_epoch must be at least 1"),
         ("views", "crop_scale", [0.5], "views.crop_scale must be two numbers"),

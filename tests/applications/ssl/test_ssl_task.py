@@ -43,7 +43,7 @@ def _cfg(method: str, **train: Any) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("method", ["simclr", "simsiam", "byol", "vicreg", "barlow_twins"])
+@pytest.mark.parametrize("method", ["simclr", "simsiam", "byol", "vicreg", "barlow_twins", "nnclr"])
 def test_each_method_saves_a_plain_bundle(tmp_path: Path, method: str) -> None:
     summary = run(_cfg(method), tmp_path / "o", QUIET)
     assert summary.model_dir is not None
@@ -60,8 +60,15 @@ def test_each_method_saves_a_plain_bundle(tmp_path: Path, method: str) -> None:
     assert "id='collapse'" in report and "data:image/png;base64" in report
 
 
-def test_resume_ends_with_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    straight = run(_cfg("byol"), tmp_path / "a", QUIET)
+@pytest.mark.parametrize("method", ["byol", "nnclr"])
+def test_resume_ends_with_the_same_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """BYOL's momentum target and NNCLR's queue of projections (64 rows: filled, then written
+    from the top again within the first epoch) carry over a resume: same weights, same queue."""
+    doc = _cfg(method)
+    doc["ssl"]["queue_size"] = 64
+    straight = run(doc, tmp_path / "a", QUIET)
     real_epoch = Trainer._epoch
 
     def stop_at_second(self: Trainer, epoch: int) -> float:
@@ -71,14 +78,19 @@ def test_resume_ends_with_the_same_weights(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(Trainer, "_epoch", stop_at_second)
     with pytest.raises(KeyboardInterrupt):
-        run(_cfg("byol"), tmp_path / "b", QUIET)
+        run(doc, tmp_path / "b", QUIET)
     monkeypatch.setattr(Trainer, "_epoch", real_epoch)
-    resumed = run(
-        _cfg("byol"), tmp_path / "b", TaskOptions(resume=True, progress=False, log=lambda s: None)
-    )
+    resumed = run(doc, tmp_path / "b", TaskOptions(resume=True, progress=False, log=lambda s: None))
     a, b = load_model(straight.model_dir), load_model(resumed.model_dir)  # type: ignore[arg-type]
     for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb), name
+    from siamkit.training.checkpoint import load_checkpoint
+
+    sa, sb = (load_checkpoint(tmp_path / d / "checkpoint.pt")["model"] for d in "ab")
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    if method == "nnclr":  # the queue is in the checkpoint, and was written to
+        assert sa["queue.bank"].shape == (64, 16) and int(sa["queue.position"]) == 0  # 6 x 32
+        assert not torch.allclose(sa["queue.bank"].norm(dim=1), torch.ones(64))  # not the start
 
 
 @pytest.mark.parametrize("cut", [0, 1])
@@ -263,7 +275,7 @@ def test_user_flow_ssl_then_evaluate_then_finetune(tmp_path: Path) -> None:
     assert ft.exit_code == 0, ft.output
 
 
-@pytest.mark.parametrize("method", ["barlow_twins"])
+@pytest.mark.parametrize("method", ["barlow_twins", "nnclr"])
 def test_a_config_naming_the_method_trains_and_evaluates(tmp_path: Path, method: str) -> None:
     """``siamkit train`` with ``method:`` in the YAML (1 epoch, 160 images), then ``siamkit
     evaluate`` loads the model; the collapse monitor recorded the embedding's std."""

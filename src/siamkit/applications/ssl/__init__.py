@@ -1,8 +1,8 @@
 """Self-supervised Siamese learning: similarity from unlabeled images (``task: ssl``).
 
-SimCLR, SimSiam, BYOL, VICReg and Barlow Twins train a :class:`~siamkit.models.SiameseNetwork` on
-two augmented views of each image (:mod:`~siamkit.applications.ssl.methods`,
-:mod:`~siamkit.applications.ssl.views`), watch for collapse
+SimCLR, SimSiam, BYOL, VICReg, Barlow Twins and NNCLR train a
+:class:`~siamkit.models.SiameseNetwork` on two augmented views of each image
+(:mod:`~siamkit.applications.ssl.methods`, :mod:`~siamkit.applications.ssl.views`), watch for collapse
 (:mod:`~siamkit.applications.ssl.monitor`) and save a normal siamkit bundle;
 ``siamkit train configs/simclr.yaml`` runs it (:mod:`~siamkit.applications.ssl.task`), and
 ``siamkit train configs/finetune.yaml --init-from RUN/model`` fine-tunes it on a few labels. The
@@ -11,7 +11,7 @@ names below are imported on first use (PEP 562), so importing this package loads
 Example:
     >>> from siamkit.applications.ssl import METHODS
     >>> METHODS
-    ('simclr', 'simsiam', 'byol', 'vicreg', 'barlow_twins')
+    ('simclr', 'simsiam', 'byol', 'vicreg', 'barlow_twins', 'nnclr')
 """
 
 from __future__ import annotations

@@ -151,6 +151,10 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         raise ConfigError(
             f"ssl.barlow_lambda must be a number >= 0 (the paper's 5e-3), got {cfg.ssl.barlow_lambda}"
         )
+    if cfg.ssl.queue_size < 1:
+        raise ConfigError(
+            f"ssl.queue_size must be at least 1 (NNCLR's support set of projections), got {cfg.ssl.queue_size}"
+        )
     if not cfg.ssl.collapse_std >= 0:  # NaN too
         raise ConfigError(
             f"ssl.collapse_std must be >= 0 (0 turns the collapse check off), got {cfg.ssl.collapse_std}"

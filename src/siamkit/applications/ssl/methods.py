@@ -12,7 +12,11 @@ of the online network and projector).
   ``momentum`` to 1 along a cosine over the run (the BYOL paper's schedule);
 * ``vicreg``: an expander, variance-invariance-covariance;
 * ``barlow_twins``: a three-layer projector (lightly's ``BarlowTwinsProjectionHead``), the
-  cross-correlation of the views pushed to the identity with ``barlow_lambda``.
+  cross-correlation of the views pushed to the identity with ``barlow_lambda``;
+* ``nnclr``: projector + predictor (lightly's NNCLR heads) and NT-Xent with ``temperature``
+  between each view's prediction and the nearest neighbour of the *other* view's projection in
+  a :class:`NearestNeighbourQueue` of the last ``queue_size`` projections (part of the module's
+  state, so a checkpoint holds it).
 
 >>> from siamkit.encoders import create_encoder
 >>> net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[8, 16]), 16)
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamkit.losses.functional import nt_xent_loss
@@ -42,7 +47,7 @@ from siamkit.losses.self_supervised import (
 from siamkit.models import SiameseNetwork
 from siamkit.training.ema import WeightAverage
 
-METHODS = ("simclr", "simsiam", "byol", "vicreg", "barlow_twins")
+METHODS = ("simclr", "simsiam", "byol", "vicreg", "barlow_twins", "nnclr")
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,14 @@ class SSLHeadConfig:
 
     Attributes:
         proj_dim, proj_hidden: the projector's output and hidden sizes.
-        pred_hidden: the predictor's hidden size (SimSiam, BYOL: a bottleneck).
-        temperature: NT-Xent's (SimCLR).
+        pred_hidden: the predictor's hidden size (SimSiam, BYOL: a bottleneck; NNCLR).
+        temperature: NT-Xent's (SimCLR, NNCLR).
         momentum: BYOL's starting target momentum (goes to 1 along a cosine).
         barlow_lambda: Barlow Twins' weight of the off-diagonal (redundancy reduction) term
             against the diagonal (invariance) one; the paper's and lightly's 5e-3.
+        queue_size: NNCLR's support set, the projections of the last ``queue_size`` images
+            the nearest neighbours are drawn from (lightly's examples' 4096; the paper's 98,304
+            on ImageNet). It starts as random unit vectors (as lightly's and solo-learn's).
         collapse_std: stop when the embedding's per-dimension std times sqrt(D) falls below this
             (1 for a uniform spread on the sphere, 0 when every image embeds to one point).
         embed: what the saved model embeds with (and the kNN monitor measures; the collapse
@@ -72,12 +80,16 @@ class SSLHeadConfig:
     temperature: float = 0.2
     momentum: float = 0.99
     barlow_lambda: float = 5e-3
+    queue_size: int = 4096
     collapse_std: float = 0.02
     embed: str = "head"
 
 
-def mlp(sizes: list[int], last_bn: bool = False, bias_before_bn: bool = True) -> nn.Sequential:
-    """Linear layers of ``sizes`` with BatchNorm + ReLU between them (and BN after the last).
+def mlp(
+    sizes: list[int], last_bn: bool = False, bias_before_bn: bool = True, last_affine: bool = False
+) -> nn.Sequential:
+    """Linear layers of ``sizes`` with BatchNorm + ReLU between them (and BN after the last,
+    without (``last_affine``: with) its own scale and shift).
 
     ``bias_before_bn=False``: a linear layer followed by a BatchNorm has no bias (the BN's mean
     removes it), as in lightly's heads.
@@ -93,7 +105,7 @@ def mlp(sizes: list[int], last_bn: bool = False, bias_before_bn: bool = True) ->
         if not last:
             layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
         elif last_bn:
-            layers.append(nn.BatchNorm1d(b, affine=False))
+            layers.append(nn.BatchNorm1d(b, affine=last_affine))
     return nn.Sequential(*layers)
 
 
@@ -155,6 +167,51 @@ def trained_dim(net: SiameseNetwork) -> int:
     return int(net.embedding_dim)
 
 
+class NearestNeighbourQueue(nn.Module):
+    """NNCLR's support set: a first-in first-out queue of ``size`` projections of ``dim``.
+
+    :meth:`nearest` gives, for each row, the queued vector of highest cosine similarity (no
+    gradient); :meth:`push` enqueues a batch over the oldest rows, as lightly's
+    ``NNMemoryBankModule`` does (a batch that reaches the end fills it and the rest is dropped;
+    the next one starts again at the top). The queue and its position are buffers: they move
+    with the module and are saved in its ``state_dict`` (a checkpoint, so ``--resume`` is exact).
+    It starts as random unit vectors (the global generator: seeded with the run).
+
+    >>> q = NearestNeighbourQueue(3, 2)
+    >>> q.push(torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, -1.0]]))
+    >>> q.nearest(torch.tensor([[0.1, 5.0], [3.0, 0.2]]))
+    tensor([[0., 2.],
+            [1., 0.]])
+    """
+
+    bank: Tensor
+    position: Tensor
+
+    def __init__(self, size: int, dim: int) -> None:
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"the nearest-neighbour queue needs at least 1 row, got {size}")
+        self.register_buffer("bank", F.normalize(torch.randn(size, dim), dim=1))
+        self.register_buffer("position", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def nearest(self, z: Tensor) -> Tensor:
+        """``(N, dim)`` -> the ``(N, dim)`` queued vectors most cosine-similar to each row."""
+        sim = F.normalize(z.float(), dim=1) @ F.normalize(self.bank, dim=1).T  # (N, size)
+        return self.bank[sim.argmax(dim=1)].clone()
+
+    @torch.no_grad()
+    def push(self, z: Tensor) -> None:
+        """Write ``z`` (``(N, dim)``, detached) over the oldest rows."""
+        size, at = self.bank.shape[0], int(self.position)
+        if at + z.shape[0] >= size:
+            self.bank[at:] = z[: size - at].detach().float()
+            self.position.zero_()
+        else:
+            self.bank[at : at + z.shape[0]] = z.detach().float()
+            self.position.fill_(at + z.shape[0])
+
+
 class _Online(nn.Module):
     """The network and its projector: what BYOL's target averages. The projector sees the first
     :func:`trained_dim` dimensions of the embedding (with untrained taps: exactly the embedding
@@ -180,11 +237,18 @@ class SelfSupervised(nn.Module):
         d, h, p = trained_dim(net), cfg.proj_hidden, cfg.proj_dim
         if method == "barlow_twins":  # lightly's BarlowTwinsProjectionHead: no bias before BN
             projector = mlp([d, h, h, p], bias_before_bn=False)
+        elif method == "nnclr":  # lightly's NNCLRProjectionHead: BN after every layer
+            projector = mlp([d, h, h, p], last_bn=True, bias_before_bn=False, last_affine=True)
         else:
             sizes = [d, h, h, p] if method == "vicreg" else [d, h, p]
             projector = mlp(sizes, last_bn=method == "simsiam")
         self.online = _Online(net, projector)
-        self.predictor = mlp([p, cfg.pred_hidden, p]) if method in ("simsiam", "byol") else None
+        self.predictor: nn.Module | None = None
+        if method in ("simsiam", "byol"):
+            self.predictor = mlp([p, cfg.pred_hidden, p])
+        elif method == "nnclr":  # lightly's NNCLRPredictionHead
+            self.predictor = mlp([p, cfg.pred_hidden, p], bias_before_bn=False)
+        self.queue = NearestNeighbourQueue(cfg.queue_size, p) if method == "nnclr" else None
         self.target: _Online | None = None
         self.average: WeightAverage | None = None
         if method == "byol":
@@ -197,9 +261,9 @@ class SelfSupervised(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Both views stacked, ``(2N, C, H, W)`` (first views, then second views) -> what
-        :meth:`objective` needs, row by row: the projection (SimCLR, VICReg, Barlow Twins), the projection and
-        the prediction side by side (SimSiam), the prediction and the momentum target's
-        projection side by side (BYOL; no gradient reaches the target)."""
+        :meth:`objective` needs, row by row: the projection (SimCLR, VICReg, Barlow Twins), the
+        projection and the prediction side by side (SimSiam, NNCLR), the prediction and the
+        momentum target's projection side by side (BYOL; no gradient reaches the target)."""
         z = self.online(x)  # (2N, P): both views in one pass
         if self.predictor is None:
             return z
@@ -211,7 +275,10 @@ class SelfSupervised(nn.Module):
         return torch.cat([p, t], dim=1)  # (2N, 2P)
 
     def objective(self, out: Tensor, labels: Tensor | None = None, indices: Any = None) -> Tensor:
-        """The method's loss on :meth:`forward`'s output (``labels`` are ignored: there are none)."""
+        """The method's loss on :meth:`forward`'s output (``labels`` are ignored: there are none).
+
+        NNCLR, as lightly's example: ``(NT-Xent(NN(z1), p2) + NT-Xent(NN(z2), p1)) / 2``, the
+        neighbours looked up before the second views' projections ``z2`` join the queue."""
         n = out.shape[0] // 2
         a, b = out[:n].float(), out[n:].float()
         if self.method == "simclr":
@@ -221,6 +288,11 @@ class SelfSupervised(nn.Module):
         if self.method == "barlow_twins":
             return barlow_twins_loss(a, b, self.cfg.barlow_lambda)
         d = a.shape[1] // 2
+        if self.queue is not None:  # NNCLR; rows: (projection z, prediction p)
+            t = self.cfg.temperature
+            nn1, nn2 = self.queue.nearest(a[:, :d]), self.queue.nearest(b[:, :d])
+            self.queue.push(b[:, :d])
+            return 0.5 * (nt_xent_loss(nn1, b[:, d:], t) + nt_xent_loss(nn2, a[:, d:], t))
         if self.method == "simsiam":  # rows: (projection z, prediction p)
             return simsiam_loss(a[:, d:], b[:, d:], a[:, :d], b[:, :d])
         return byol_loss(a[:, :d], b[:, :d], a[:, d:], b[:, d:])  # rows: (prediction, target)

@@ -40,11 +40,15 @@ _CLASSES = {
     "BYOLProjectionHead": "lightly.models.modules.heads",
     "BYOLPredictionHead": "lightly.models.modules.heads",
     "BarlowTwinsProjectionHead": "lightly.models.modules.heads",
+    "NNCLRProjectionHead": "lightly.models.modules.heads",
+    "NNCLRPredictionHead": "lightly.models.modules.heads",
+    "NNMemoryBankModule": "lightly.models.modules.nn_memory_bank",
 }
 
 
 def lightly_modules() -> dict[str, Any]:
-    """``{class name: class}`` of lightly's SimCLR / SimSiam / BYOL / VICReg / Barlow Twins losses and heads.
+    """``{class name: class}`` of lightly's SimCLR / SimSiam / BYOL / VICReg / Barlow Twins / NNCLR
+    losses, heads and NNCLR's memory bank.
 
     Raises:
         ImportError: lightly is not installed, or its files need more than torch.
