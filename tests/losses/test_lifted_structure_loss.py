@@ -10,17 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _loss_runs import trains
+from _pml import assert_finite_nonzero, assert_same_as_peer, batch, ms_pairs, value_and_grads
 
 from siamkit.losses import GeneralizedLiftedStructureLoss
-from siamkit.types import Pairs
 
 pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
-pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
-
-
-def _batch(seed: int, b: int = 24, d: int = 8, classes: int = 5):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(b, d, generator=g), torch.randint(0, classes, (b,), generator=g)
 
 
 def naive_lifted(z, labels, neg_margin, pos_margin):
@@ -35,48 +29,29 @@ def naive_lifted(z, labels, neg_margin, pos_margin):
 
 
 def test_lifted_structure_matches_a_naive_loop() -> None:
-    z = F.normalize(_batch(0, b=8, d=3)[0], dim=1)
+    z = F.normalize(batch(0, b=8, d=3)[0], dim=1)
     labels = [0, 0, 1, 1, 1, 2, 2, 0]  # every anchor has a positive and a negative
     got = GeneralizedLiftedStructureLoss(neg_margin=1.2, pos_margin=0.1)(z, torch.tensor(labels))
     assert float(got) == pytest.approx(naive_lifted(z, labels, 1.2, 0.1), rel=1e-5)
 
 
-def _grads(loss_fn, z, labels, indices=None):
-    """Through an L2 normalisation (PML's LpDistance normalises; siamkit's models' heads do)."""
-    z = z.clone().requires_grad_(True)
-    zn = F.normalize(z, dim=1)
-    value = loss_fn(zn, labels) if indices is None else loss_fn(zn, labels, indices)
-    (gz,) = torch.autograd.grad(value, [z])
-    return float(value.detach()), gz
-
-
 @pytest.mark.parametrize("mined", [False, True])
 def test_lifted_structure_equals_pml_in_value_and_gradients(mined: bool) -> None:
-    z, labels = _batch(1)
+    z, labels = batch(1)
     ours = GeneralizedLiftedStructureLoss(neg_margin=0.9, pos_margin=0.2)
     peer = pml_losses.GeneralizedLiftedStructureLoss(neg_margin=0.9, pos_margin=0.2)
-    peer_idx = (
-        pml_miners.MultiSimilarityMiner(0.1)(F.normalize(z, dim=1), labels) if mined else None
-    )
-    our_idx = None
-    if peer_idx is not None:
-        a1, p, a2, n = peer_idx
-        same = torch.cat(
-            [torch.ones_like(a1, dtype=torch.bool), torch.zeros_like(a2, dtype=torch.bool)]
-        )
-        our_idx = Pairs(torch.cat([a1, a2]), torch.cat([p, n]), same)
-    got, got_z = _grads(ours, z, labels, our_idx)
-    want, want_z = _grads(peer, z, labels, peer_idx)
-    assert got == pytest.approx(want, rel=1e-5)
-    assert float((got_z - want_z).abs().max()) <= 1e-5 * float(want_z.abs().max())
+    peer_idx, our_idx = ms_pairs(F.normalize(z, dim=1), labels) if mined else (None, None)
+    # through an L2 normalisation (PML's LpDistance normalises; siamkit's models' heads do)
+    got, got_z = value_and_grads(ours, z, labels, our_idx)
+    want, want_z = value_and_grads(peer, z, labels, peer_idx)
+    assert_same_as_peer(got, got_z, want, want_z)
 
 
 def test_lifted_structure_gives_finite_nonzero_gradients() -> None:
-    z, labels = _batch(2)
+    z, labels = batch(2)
     z.requires_grad_(True)
     GeneralizedLiftedStructureLoss()(F.normalize(z, dim=1), labels).backward()
-    assert z.grad is not None and bool(torch.isfinite(z.grad).all())
-    assert float(z.grad.abs().sum()) > 0
+    assert_finite_nonzero(z.grad)
 
 
 def test_a_run_config_builds_and_trains_lifted_structure() -> None:

@@ -9,20 +9,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _loss_runs import trains
+from _pml import assert_finite_nonzero, assert_same_as_peer, batch, ms_pairs, value_and_grads
 
 from siamkit.losses import NPairsLoss, n_pairs_loss
 from siamkit.losses.n_pairs import n_pairs_from_batch
 from siamkit.types import Pairs
 
 pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
-pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
 pml_regularizers = pytest.importorskip("pytorch_metric_learning.regularizers")
 pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
-
-
-def _batch(seed: int, b: int = 24, d: int = 8, classes: int = 5):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(b, d, generator=g), torch.randint(0, classes, (b,), generator=g)
 
 
 def naive_n_pairs(z, labels, l2_reg):
@@ -42,31 +37,14 @@ def naive_n_pairs(z, labels, l2_reg):
 
 
 def test_n_pairs_matches_a_naive_loop() -> None:
-    z, labels = _batch(0, b=11, d=3, classes=4)
+    z, labels = batch(0, b=11, d=3, classes=4)
     got = NPairsLoss(l2_reg=0.01)(z, labels)
     assert float(got) == pytest.approx(naive_n_pairs(z, labels.tolist(), 0.01), rel=1e-5)
 
 
-def _grads(loss_fn, z, labels, indices=None):
-    """Through an L2 normalisation (siamkit's models normalise in their head)."""
-    z = z.clone().requires_grad_(True)
-    zn = F.normalize(z, dim=1)
-    value = loss_fn(zn, labels) if indices is None else loss_fn(zn, labels, indices)
-    (gz,) = torch.autograd.grad(value, [z])
-    return float(value.detach()), gz
-
-
-def _pml_pairs(p) -> Pairs:
-    a1, pp, a2, n = p
-    same = torch.cat(
-        [torch.ones_like(a1, dtype=torch.bool), torch.zeros_like(a2, dtype=torch.bool)]
-    )
-    return Pairs(torch.cat([a1, a2]), torch.cat([pp, n]), same)
-
-
 @pytest.mark.parametrize("given", ["all", "pairs", "l2_reg"])
 def test_n_pairs_equals_pml_in_value_and_gradients(given: str) -> None:
-    z, labels = _batch(1)
+    z, labels = batch(1)
     reg = 0.02 if given == "l2_reg" else 0.0
     ours = NPairsLoss(l2_reg=reg)
     peer = pml_losses.NPairsLoss()
@@ -76,23 +54,14 @@ def test_n_pairs_equals_pml_in_value_and_gradients(given: str) -> None:
             embedding_regularizer=pml_regularizers.LpRegularizer(power=2),
             embedding_reg_weight=reg,
         )
-    peer_idx = (
-        pml_miners.MultiSimilarityMiner(0.1)(F.normalize(z, dim=1), labels)
-        if given == "pairs"
-        else None
+    peer_idx, our_idx = (
+        ms_pairs(F.normalize(z, dim=1), labels) if given == "pairs" else (None, None)
     )
-    our_idx = None if peer_idx is None else _pml_pairs(peer_idx)
-    if reg:  # a constant on unit vectors: compare on raw embeddings
-        x, y = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
-        got_v, want_v = ours(x, labels), peer(y, labels)
-        assert float(got_v.detach()) == pytest.approx(float(want_v.detach()), rel=1e-5)
-        (gx,), (gy,) = torch.autograd.grad(got_v, [x]), torch.autograd.grad(want_v, [y])
-        assert float((gx - gy).abs().max()) <= 1e-5 * float(gy.abs().max())
-        return
-    got, got_z = _grads(ours, z, labels, our_idx)
-    want, want_z = _grads(peer, z, labels, peer_idx)
-    assert got == pytest.approx(want, rel=1e-5)
-    assert float((got_z - want_z).abs().max()) <= 1e-5 * float(want_z.abs().max())
+    # through an L2 normalisation (siamkit's models normalise in their head), except with l2_reg:
+    # a constant on unit vectors, so compared on raw embeddings
+    got, got_z = value_and_grads(ours, z, labels, our_idx, normalize=not reg)
+    want, want_z = value_and_grads(peer, z, labels, peer_idx, normalize=not reg)
+    assert_same_as_peer(got, got_z, want, want_z)
 
 
 def test_one_pair_per_class_is_chosen_from_the_mined_pairs() -> None:
@@ -105,11 +74,10 @@ def test_one_pair_per_class_is_chosen_from_the_mined_pairs() -> None:
 
 
 def test_n_pairs_gives_finite_nonzero_gradients_and_zero_without_pairs() -> None:
-    z, labels = _batch(2)
+    z, labels = batch(2)
     z.requires_grad_(True)
     NPairsLoss()(F.normalize(z, dim=1), labels).backward()
-    assert z.grad is not None and bool(torch.isfinite(z.grad).all())
-    assert float(z.grad.abs().sum()) > 0
+    assert_finite_nonzero(z.grad)
     x = torch.randn(3, 4, requires_grad=True)
     out = NPairsLoss()(x, torch.tensor([0, 1, 2]))
     assert float(out.detach()) == 0.0 and out.requires_grad

@@ -11,6 +11,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _loss_runs import tiny_trainer, trains
+from _pml import (
+    assert_finite_nonzero,
+    assert_grads_close,
+    assert_same_as_peer,
+    batch,
+    value_and_grads,
+)
 
 from siamkit.losses import ProxyNCALoss, proxy_nca_loss
 
@@ -40,30 +47,22 @@ def test_proxy_nca_matches_a_naive_loop(exclude_positive: bool) -> None:
 
 @pytest.mark.parametrize("scale", [1.0, 9.0])
 def test_proxy_nca_equals_pml_in_value_and_gradients(scale: float) -> None:
-    g = torch.Generator().manual_seed(1)
-    z = torch.randn(24, 8, generator=g)
-    labels = torch.randint(0, 5, (24,), generator=g)
+    z, labels = batch(1)
     ours = ProxyNCALoss(classes=range(5), embedding_dim=8, scale=scale)
     peer = pml_losses.ProxyNCALoss(num_classes=5, embedding_size=8, softmax_scale=scale)
     with torch.no_grad():
         peer.proxies.copy_(ours.proxies)
-    results = []
-    for loss_fn, proxies in ((ours, ours.proxies), (peer, peer.proxies)):
-        x = z.clone().requires_grad_(True)
-        value = loss_fn(x, labels)
-        results.append((float(value.detach()), *torch.autograd.grad(value, [x, proxies])))
-    (got, got_z, got_p), (want, want_z, want_p) = results
-    assert got == pytest.approx(want, rel=1e-5)
-    assert float((got_z - want_z).abs().max()) <= 1e-5 * float(want_z.abs().max())
-    assert float((got_p - want_p).abs().max()) <= 1e-5 * float(want_p.abs().max())
+    got, got_z, got_p = value_and_grads(ours, z, labels, normalize=False, params=[ours.proxies])
+    want, want_z, want_p = value_and_grads(peer, z, labels, normalize=False, params=[peer.proxies])
+    assert_same_as_peer(got, got_z, want, want_z)
+    assert_grads_close(got_p, want_p)
 
 
 def test_proxy_nca_gives_finite_nonzero_gradients_and_checks_its_scale() -> None:
     z = torch.randn(6, 4, requires_grad=True)
     loss = ProxyNCALoss(classes=[2, 5, 7], embedding_dim=4, scale=9.0)
     loss(z, torch.tensor([2, 2, 5, 5, 7, 7])).backward()
-    for g in (z.grad, loss.proxies.grad):
-        assert g is not None and bool(torch.isfinite(g).all()) and float(g.abs().sum()) > 0
+    assert_finite_nonzero(z.grad, loss.proxies.grad)
     with pytest.raises(ValueError, match="scale must be positive"):
         ProxyNCALoss(classes=[0, 1], embedding_dim=4, scale=0.0)
     with pytest.raises(ValueError, match="label 3 has no proxy"):

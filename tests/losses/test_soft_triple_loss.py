@@ -9,6 +9,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _loss_runs import trains
+from _pml import (
+    assert_finite_nonzero,
+    assert_grads_close,
+    assert_same_as_peer,
+    batch,
+    value_and_grads,
+)
 
 from siamkit.losses import SoftTripleLoss, soft_triple_loss
 
@@ -45,22 +52,15 @@ def test_soft_triple_matches_a_naive_loop_with_the_centre_merging_term() -> None
 
 @pytest.mark.parametrize("k", [1, 3])
 def test_soft_triple_equals_pml_in_value_and_gradients(k: int) -> None:
-    g = torch.Generator().manual_seed(1)
-    z = torch.randn(24, 8, generator=g)
-    labels = torch.randint(0, 5, (24,), generator=g)
+    z, labels = batch(1)
     ours = SoftTripleLoss(range(5), 8, centers_per_class=k, la=20, gamma=0.1, margin=0.01, tau=0)
     peer = pml_losses.SoftTripleLoss(5, 8, centers_per_class=k, la=20, gamma=0.1, margin=0.01)
     with torch.no_grad():
         peer.fc.copy_(ours.proxies.T)  # PML's fc is (D, C * K), column c * K + j
-    results = []
-    for loss_fn, weights in ((ours, ours.proxies), (peer, peer.fc)):
-        x = z.clone().requires_grad_(True)
-        value = loss_fn(x, labels)
-        results.append((float(value.detach()), *torch.autograd.grad(value, [x, weights])))
-    (got, got_z, got_w), (want, want_z, want_w) = results
-    assert got == pytest.approx(want, rel=1e-5)
-    assert float((got_z - want_z).abs().max()) <= 1e-5 * float(want_z.abs().max())
-    assert float((got_w - want_w.T).abs().max()) <= 1e-5 * float(want_w.abs().max())
+    got, got_z, got_w = value_and_grads(ours, z, labels, normalize=False, params=[ours.proxies])
+    want, want_z, want_w = value_and_grads(peer, z, labels, normalize=False, params=[peer.fc])
+    assert_same_as_peer(got, got_z, want, want_z)
+    assert_grads_close(got_w, want_w.T)
 
 
 def test_soft_triple_gives_finite_nonzero_gradients_and_checks_its_settings() -> None:
@@ -68,8 +68,7 @@ def test_soft_triple_gives_finite_nonzero_gradients_and_checks_its_settings() ->
     loss = SoftTripleLoss(classes=[2, 5, 7], embedding_dim=4, centers_per_class=3)
     assert loss.proxies.shape == (9, 4)
     loss(z, torch.tensor([2, 2, 5, 5, 7, 7])).backward()
-    for g in (z.grad, loss.proxies.grad):
-        assert g is not None and bool(torch.isfinite(g).all()) and float(g.abs().sum()) > 0
+    assert_finite_nonzero(z.grad, loss.proxies.grad)
     with pytest.raises(ValueError, match="centers_per_class must be >= 1"):
         SoftTripleLoss(classes=[0, 1], embedding_dim=4, centers_per_class=0)
     with pytest.raises(ValueError, match=r"centers must be \(C \* K, D\)"):

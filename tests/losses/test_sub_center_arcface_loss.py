@@ -10,6 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _loss_runs import trains
+from _pml import (
+    assert_finite_nonzero,
+    assert_grads_close,
+    assert_same_as_peer,
+    batch,
+    value_and_grads,
+)
 
 from siamkit.losses import NormalizedSoftmaxLoss, SubCenterArcFaceLoss, sub_center_arcface_loss
 
@@ -54,19 +61,12 @@ def _pair(k: int, margin: float = 0.5, scale: float = 64.0):
 
 @pytest.mark.parametrize(("k", "margin"), [(1, 0.5), (3, 0.5), (3, 0.2)])
 def test_sub_center_arcface_equals_pml_in_value_and_gradients(k: int, margin: float) -> None:
-    g = torch.Generator().manual_seed(1)
-    z = torch.randn(24, 8, generator=g)
-    labels = torch.randint(0, 5, (24,), generator=g)
+    z, labels = batch(1)
     ours, peer = _pair(k, margin)
-    results = []
-    for loss_fn, weights in ((ours, ours.proxies), (peer, peer.W)):
-        x = z.clone().requires_grad_(True)
-        value = loss_fn(x, labels)
-        results.append((float(value.detach()), *torch.autograd.grad(value, [x, weights])))
-    (got, got_z, got_w), (want, want_z, want_w) = results
-    assert got == pytest.approx(want, rel=1e-5)
-    assert float((got_z - want_z).abs().max()) <= 1e-5 * float(want_z.abs().max())
-    assert float((got_w - want_w.T).abs().max()) <= 1e-5 * float(want_w.abs().max())
+    got, got_z, got_w = value_and_grads(ours, z, labels, normalize=False, params=[ours.proxies])
+    want, want_z, want_w = value_and_grads(peer, z, labels, normalize=False, params=[peer.W])
+    assert_same_as_peer(got, got_z, want, want_z)
+    assert_grads_close(got_w, want_w.T)
 
 
 def test_one_sub_center_is_arcface() -> None:
@@ -80,10 +80,8 @@ def test_one_sub_center_is_arcface() -> None:
 
 
 def test_dominant_sub_centres_and_outliers_equal_pml() -> None:
-    g = torch.Generator().manual_seed(2)
     ours, peer = _pair(3)
-    z = torch.randn(60, 8, generator=g)
-    labels = torch.randint(0, 5, (60,), generator=g)
+    z, labels = batch(2, b=60)
     want_out, want_centres = peer.get_outliers(z, labels, threshold=80)
     got_out = ours.outliers(z, labels, max_angle=math.radians(80))
     assert 0 < got_out.numel() < 60
@@ -99,8 +97,7 @@ def test_sub_center_arcface_gives_finite_nonzero_gradients_and_checks_its_settin
     loss = SubCenterArcFaceLoss(classes=[2, 5, 7], embedding_dim=4, sub_centers=3)
     assert loss.proxies.shape == (9, 4)
     loss(z, torch.tensor([2, 2, 5, 5, 7, 7])).backward()
-    for g in (z.grad, loss.proxies.grad):
-        assert g is not None and bool(torch.isfinite(g).all()) and float(g.abs().sum()) > 0
+    assert_finite_nonzero(z.grad, loss.proxies.grad)
     with pytest.raises(ValueError, match=r"margin in \[0, pi/2\) radians"):
         SubCenterArcFaceLoss(classes=[0, 1], embedding_dim=4, margin=28.6)  # PML's degrees
     with pytest.raises(ValueError, match="sub_centers must be >= 1"):
