@@ -31,6 +31,17 @@ def test_the_verification_report_names_its_json_block_in_words() -> None:
 CALIBRATION = {"threshold": -0.25, "target": "eer", "test": {"tar": 0.9, "far": 0.05}}
 
 
+def _calibrated_pages(rep: EvaluationReport) -> list[str]:
+    """The verification page and the full report of ``rep``, both with ``CALIBRATION``."""
+    return [
+        render_verification_html(rep, calibration=CALIBRATION, run_info={"hardware": "test"}),
+        render_report_html(
+            rep, torch.randn(40, 4), torch.arange(4).repeat(10), calibration=CALIBRATION,
+            run_info={"hardware": "test"}, analysis=False,
+        ),
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("distance", "kind"),
     [("euclidean", "distance"), ("euclidean+snorm", "snorm-normalised score"),
@@ -38,14 +49,7 @@ CALIBRATION = {"threshold": -0.25, "target": "eer", "test": {"tar": 0.9, "far": 
 )  # fmt: skip
 def test_thresholds_are_named_by_what_they_are_compared_with(distance: str, kind: str) -> None:
     """With eval.score_norm the thresholds were called '(distance)', yet are normalised scores."""
-    rep = _report(distance)
-    pages = [
-        render_verification_html(rep, calibration=CALIBRATION, run_info={"hardware": "test"}),
-        render_report_html(
-            rep, torch.randn(40, 4), torch.arange(4).repeat(10), calibration=CALIBRATION,
-            run_info={"hardware": "test"}, analysis=False,
-        ),
-    ]  # fmt: skip
+    pages = _calibrated_pages(_report(distance))
     for page in pages:
         assert f"<td>EER threshold ({kind})</td>" in page
         assert f"<td>threshold ({kind})</td>" in page
@@ -71,14 +75,7 @@ def test_the_histogram_is_named_by_what_its_values_are(
         return fig
 
     monkeypatch.setattr(plots, "plot_distance_histograms", keep)
-    rep = _report(distance)
-    pages = [
-        render_verification_html(rep, calibration=CALIBRATION, run_info={"hardware": "test"}),
-        render_report_html(
-            rep, torch.randn(40, 4), torch.arange(4).repeat(10), calibration=CALIBRATION,
-            run_info={"hardware": "test"}, analysis=False,
-        ),
-    ]  # fmt: skip
+    pages = _calibrated_pages(_report(distance))
     for page in pages:
         assert f"<figcaption>Genuine vs impostor {kind} distributions with" in page
         if kind != "distance":
