@@ -114,7 +114,9 @@ def test_read_utf8_names_the_file_line_and_byte_of_latin1_text(tmp_path: Path) -
     p.write_bytes(b"\xef\xbb\xbfa,b\ncaf\xc3\xa9,1\ncaf\xe9,2\n")
     with pytest.raises(atomic.NotUtf8Error) as err:
         atomic.read_utf8(p)
-    assert str(err.value) == f"{p} line 3: byte 0xe9 is not UTF-8 text; save the file as UTF-8"
+    assert str(err.value) == (  # the offset in the file, its byte-order mark counted
+        f"{p} line 3: byte 0xe9 at offset 18 is not UTF-8 text; save the file as UTF-8"
+    )
     p.write_bytes(b"\xef\xbb\xbfa,b\ncaf\xc3\xa9,1\n")
     assert atomic.read_utf8(p) == "a,b\ncaf\u00e9,1\n"  # the byte-order mark dropped
 

@@ -46,19 +46,21 @@ def read_utf8(path: str | os.PathLike[str]) -> str:
     """The text of ``path`` decoded as UTF-8 (a leading byte-order mark dropped).
 
     Bytes that are not UTF-8 (a file saved as Latin-1 or Windows-1252) raise
-    :class:`NotUtf8Error`, one sentence naming the file, the line and the byte, not Python's
-    ``'utf-8' codec can't decode byte 0xe9 in position 1268``.
+    :class:`NotUtf8Error`, one sentence naming the file, the line, the byte and its offset in the
+    file, not Python's ``'utf-8' codec can't decode byte 0xe9 in position 1268``.
 
     >>> read_utf8("pairs.csv")  # doctest: +SKIP
     """
-    data = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    raw = Path(path).read_bytes()
+    data = raw.removeprefix(b"\xef\xbb\xbf")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
+        offset = err.start + len(raw) - len(data)  # in the file, its byte-order mark counted
         raise NotUtf8Error(
-            f"{os.fspath(path)} line {line}: byte 0x{data[err.start]:02x} is not UTF-8 text; "
-            "save the file as UTF-8"
+            f"{os.fspath(path)} line {line}: byte 0x{data[err.start]:02x} at offset {offset} is "
+            "not UTF-8 text; save the file as UTF-8"
         ) from None
 
 

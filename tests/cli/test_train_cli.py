@@ -303,7 +303,10 @@ def test_a_config_not_in_utf8_is_one_sentence_naming_its_line(tmp_path: Path, he
     res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "o")])
     line = 2 if head else 1
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
-    assert f"{cfg} line {line}: byte 0xe9 is not UTF-8 text; save the file as UTF-8" in res.output
+    at = f"offset {len(head) + 5}"
+    assert f"{cfg} line {line}: byte 0xe9 at {at} is not UTF-8 text; save the file as UTF-8" in (
+        res.output
+    )
     assert "codec" not in res.output and not (tmp_path / "o").exists()
 
 

@@ -82,7 +82,8 @@ def test_a_ground_truth_not_in_utf8_is_one_sentence_naming_its_line(tmp_path: Pa
     with pytest.raises(ValueError) as err:
         read_sequence(seq_dir)
     assert str(err.value) == (
-        f"{seq_dir / 'groundtruth.txt'} line 3: byte 0xe9 is not UTF-8 text; save the file as UTF-8"
+        f"{seq_dir / 'groundtruth.txt'} line 3: byte 0xe9 at offset 21 is not UTF-8 text; save "
+        "the file as UTF-8"
     )
 
 

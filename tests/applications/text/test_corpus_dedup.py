@@ -97,7 +97,9 @@ def test_corpus_formats_and_bad_input(tmp_path) -> None:
     folder.mkdir()
     (folder / "a.txt").write_text("first")
     (folder / "b.txt").write_bytes(b"ok so far \xff\xfe bad")
-    with pytest.raises(ValueError, match=r"b\.txt line 1: byte 0xff is not UTF-8 text; save"):
+    with pytest.raises(
+        ValueError, match=r"b\.txt line 1: byte 0xff at offset 10 is not UTF-8 text; save"
+    ):
         read_corpus(folder)
     (folder / "b.txt").write_text("  ")
     assert [d.id for d in read_corpus(folder)] == ["a.txt"]  # empty texts are dropped

@@ -169,7 +169,7 @@ def test_plagiarism_finds_the_copied_span(run, tmp_path) -> None:
 def test_not_utf8_suspect_names_file_line_and_byte(run, tmp_path) -> None:
     (tmp_path / "e.txt").write_bytes(b"abc\x80")
     res = run("plagiarism", str(tmp_path / "e.txt"), "--corpus", str(tmp_path / "e.txt"))
-    assert res.exit_code != 0 and "e.txt line 1: byte 0x80 is not UTF-8 text; save the" in res.output
+    assert res.exit_code != 0 and "e.txt line 1: byte 0x80 at offset 3 is not UTF-8" in res.output
 
 
 def test_enroll_puts_a_corpus_in_a_gallery_the_service_shows(run, text_model, tmp_path) -> None:
