@@ -375,3 +375,26 @@ def test_an_override_sets_one_entry_of_a_parameter_mapping_and_keeps_the_others(
     # a key that is not a mapping keeps its old error
     with pytest.raises(ConfigError, match=r"unknown key 'margin\.x' in section 'loss'"):
         apply_overrides(demo, ["loss.margin.x=1"])
+
+
+@pytest.mark.parametrize(
+    ("loss", "where"),
+    [
+        (
+            {"kind": "lifted_structure", "params": {"neg_margin": float("nan")}},
+            "loss.params.neg_margin",
+        ),
+        ({"kind": "margin", "params": {"beta": float("nan")}}, "loss.params.beta"),
+        ({"kind": "proxy_nca", "params": {"scale": float("inf")}}, "loss.params.scale"),
+        ({"kind": "n_pairs", "params": {"l2_reg": float("inf")}}, "loss.params.l2_reg"),
+        ({"kind": "margin", "margin": float("inf")}, "loss.margin"),
+    ],
+)
+def test_a_loss_parameter_that_is_not_finite_is_refused_by_name(loss: dict, where: str) -> None:
+    """NaN or inf in a loss parameter was taken, and training died at its first step with 'the
+    loss became nan; ... check the data', after OUT/config.yaml was written: the config refuses
+    it by its key."""
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(where)} = (nan|inf) is not a finite number"
+    ):
+        config_from_dict({"loss": loss})

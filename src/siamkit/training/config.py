@@ -15,6 +15,7 @@ with batch-hard triplets.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -612,6 +613,15 @@ def _check_loss_params(cfg: RunConfig) -> None:
         LOSSES.check_params(name, params)
     except TypeError as err:
         raise ValueError(f"loss.params: {err}") from None
+    # NaN or inf would only show at the first step, as 'the loss became nan' blaming the data
+    for param, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            where = (
+                f"loss.params.{param}"
+                if param in cfg.loss.params
+                else f"loss.{_FLAT_LOSS_KEYS.get(param, param)}"
+            )
+            raise ValueError(f"{where} = {value} is not a finite number; give a finite number")
 
 
 def _check_parts(cfg: RunConfig) -> None:
