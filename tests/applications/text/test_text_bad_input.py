@@ -149,3 +149,34 @@ def test_torchrun_is_refused_before_anything_is_written(tmp_path, monkeypatch) -
     with pytest.raises(ValueError, match="task text trains in one process: run `siamkit train`"):
         get_task("text")(config, tmp_path / "run", TaskOptions(progress=False))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "loss", "match"),
+    [
+        ("pairs", {"name": "angle", "scale": 0}, r"loss.scale must be positive for loss angle"),
+        ("pairs", {"name": "cosent", "scale": -20}, r"loss.scale must be positive for loss cosent"),
+        (
+            "pairs",
+            {"name": "online_contrastive", "margin": -0.5},
+            r"loss.margin must be at least 0 for loss online_contrastive",
+        ),
+        (
+            "pairs",
+            {"name": "matryoshka", "base": "angle", "dims": [8, 4], "scale": 0},
+            r"loss.scale must be positive for loss angle",
+        ),
+        ("triplets", {"name": "triplet", "margin": -0.1}, r"loss.margin must be at least 0"),
+    ],
+)
+def test_a_text_loss_scale_or_margin_that_cannot_train_is_refused(fmt, loss, match) -> None:
+    """A scale of 0 (no gradient), a negative scale (pairs ranked backwards) or a negative margin
+    (negatives never pushed apart) trained without a word; the config now names it."""
+    from siamkit.applications.text.train_config import parse_config
+
+    with pytest.raises(ValueError, match=match):
+        parse_config({"data": {"train": "x.csv", "format": fmt}, "loss": loss})
+    # the key a loss does not use is not checked: mnrl has no margin, contrastive no scale
+    parse_config(
+        {"data": {"train": "x.csv", "format": "pairs"}, "loss": {"name": "contrastive", "scale": 0}}
+    )

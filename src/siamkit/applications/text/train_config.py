@@ -130,6 +130,7 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     if cfg.loss.name not in LOSSES:
         raise ValueError(f"loss.name is one of {', '.join(LOSSES)}, got {cfg.loss.name!r}")
     _check_matryoshka(cfg.loss)
+    _check_scale_and_margin(cfg.loss)
     need = {
         "cosent": "pairs",
         "angle": "pairs",
@@ -156,6 +157,22 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")
     return cfg
+
+
+def _check_scale_and_margin(loss: LossSection) -> None:
+    """``loss.scale`` and ``loss.margin`` where the loss uses them: a scale of 0 leaves no
+    gradient and a negative one ranks the pairs backwards; a negative margin (a cosine distance)
+    never pushes a negative pair apart. Both trained without a word."""
+    if loss.kind in ("cosent", "angle", "mnrl") and not loss.scale > 0:
+        raise ValueError(
+            f"loss.scale must be positive for loss {loss.kind} (it multiplies the similarities; "
+            f"the default is 20), got {loss.scale}"
+        )
+    if loss.kind in ("contrastive", "online_contrastive", "triplet") and not loss.margin >= 0:
+        raise ValueError(
+            f"loss.margin must be at least 0 for loss {loss.kind} (a cosine distance; the "
+            f"default is 0.5), got {loss.margin}"
+        )
 
 
 def _check_matryoshka(loss: LossSection) -> None:
