@@ -98,9 +98,9 @@ def cli(plugins: tuple[str, ...] = ()) -> None:
     """siamkit: similarity learning with Siamese networks.
 
     Train twin encoders with contrastive or triplet losses and triplet mining (or with no labels:
-    SimCLR, SimSiam, BYOL, VICReg, Barlow Twins, NNCLR), evaluate them on unseen classes (verification, N-way K-shot,
-    retrieval), enroll new identities without retraining, verify 1:1 and identify 1:N, serve
-    over HTTP, and export to ONNX / int8.
+    SimCLR, SimSiam, BYOL, VICReg, Barlow Twins, NNCLR), evaluate them on unseen classes
+    (verification, N-way K-shot, retrieval), enroll new identities without retraining, verify
+    1:1 and identify 1:N, serve over HTTP, and export to ONNX / int8.
 
     \b
     Applications, each with its own --help:
