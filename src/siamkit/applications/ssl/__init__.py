@@ -2,8 +2,8 @@
 
 SimCLR, SimSiam, BYOL, VICReg, Barlow Twins and NNCLR train a
 :class:`~siamkit.models.SiameseNetwork` on two augmented views of each image
-(:mod:`~siamkit.applications.ssl.methods`, :mod:`~siamkit.applications.ssl.views`), watch for collapse
-(:mod:`~siamkit.applications.ssl.monitor`) and save a normal siamkit bundle;
+(:mod:`~siamkit.applications.ssl.methods`, :mod:`~siamkit.applications.ssl.views`), watch for
+collapse (:mod:`~siamkit.applications.ssl.monitor`) and save a normal siamkit bundle;
 ``siamkit train configs/simclr.yaml`` runs it (:mod:`~siamkit.applications.ssl.task`), and
 ``siamkit train configs/finetune.yaml --init-from RUN/model`` fine-tunes it on a few labels. The
 names below are imported on first use (PEP 562), so importing this package loads nothing.

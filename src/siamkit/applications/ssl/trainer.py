@@ -22,8 +22,9 @@ NT-Xent sees the negatives of the whole global batch, VICReg's variance and cova
 global batch's, and each process's gradient, scaled by N against DDP's average, is the one
 process's gradient on the global batch. BYOL's momentum target moves by the same rule from the
 same weights on every process; NNCLR's queue (a buffer of the module, checkpointed with the
-weights) takes the global batch's projections on every process, so the queues stay the same. Only rank 0 measures the collapse and kNN monitors (and shares
-them, so every process stops together), logs, and writes the checkpoint. With ``train.amp`` on
+weights) takes the global batch's projections on every process, so the queues stay the same.
+Only rank 0 measures the collapse and kNN monitors (and shares them, so every process stops
+together), logs, and writes the checkpoint. With ``train.amp`` on
 CUDA the forward pass runs under autocast (a ``GradScaler`` where float16), as in
 :mod:`siamkit.training.from_config`.
 
