@@ -218,3 +218,16 @@ def test_every_command_that_replaces_with_force_also_takes_overwrite() -> None:
         for p in cmd.params:
             if "--force" in p.opts:
                 assert "--overwrite" in p.opts and p.name == "force", path
+
+
+def test_train_help_names_every_text_loss_and_ssl_method() -> None:
+    """train --help lists the image parts' registered names and the SSL methods; the text
+    losses (angle, online_contrastive, matryoshka ...) were named only in configs/text-pairs.yaml."""
+    from click.testing import CliRunner
+
+    from siamkit.applications.ssl import METHODS
+    from siamkit.applications.text.train_config import LOSSES
+
+    text = CliRunner().invoke(cli, ["train", "--help"], terminal_width=80).output
+    words = set(re.findall(r"[a-z_]+", text))
+    assert not [n for n in (*LOSSES, *METHODS) if n not in words]

@@ -117,7 +117,9 @@ def train(
 
     A config with a top-level `task:` trains that application instead and writes its own
     outputs (the summary at the end lists them): `task: text`
-    (a twin transformer on text pairs, configs/text-pairs.yaml), `ssl` (self-supervised,
+    (a twin transformer on text pairs, configs/text-pairs.yaml; loss.name: cosent, angle,
+    cosine_mse, mnrl, contrastive, online_contrastive, triplet or matryoshka), `ssl`
+    (self-supervised,
     configs/simclr.yaml; method: simclr, simsiam, byol, vicreg, barlow_twins or nnclr), `siamfc`
     (a tracker, configs/siamfc.yaml), `signatures` (configs/signatures.yaml), `half_twin`.
 
