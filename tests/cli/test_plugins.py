@@ -152,7 +152,7 @@ def test_a_model_of_the_readmes_parts_trains_and_loads_in_a_fresh_process(tmp_pa
             "embedding_dim": 8,
             "distance": "chebyshev",
         },
-        "loss": {"kind": "hinge", "params": {"margin": 0.3}, "miner": {"kind": "hardest"}},
+        "loss": {"kind": "hinge", "params": {"margin": 0.3}, "miner": {"kind": "my_hardest"}},
         "train": {"epochs": 1, "classes_per_batch": 6, "samples_per_class": 4,
                   "steps_per_epoch": 2, "seed": 0, "threads": 1},
         "eval": {"episodes": 10},
