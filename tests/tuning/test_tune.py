@@ -7,11 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+import torch.nn.functional as F
 import yaml
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
+from siamkit.losses.registry import LOSSES
 from siamkit.training import apply_overrides, load_config
+from siamkit.training.objectives import build_objective
 from siamkit.tuning import SearchSpace, load_space, run_study
 from siamkit.tuning import search as search_mod
 
@@ -213,6 +217,44 @@ def test_default_space_fits_the_demo_config() -> None:
     demo = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
     cfg = apply_overrides(load_config(demo), ["data.val_classes=2"])
     load_space(None).check(cfg)  # every default value is accepted by the demo config
+
+
+# Losses the shipped loss space leaves out: bce (and pair_head, its registered name) scores pairs
+# with a learned MLP metric (model.distance: mlp), which a loss-section choice cannot switch to,
+# and it learns no embedding for the demo's embedding distance to compare.
+_NOT_IN_LOSS_SPACE = {"bce", "pair_head"}
+
+
+def test_loss_space_fits_the_demo_config_and_names_every_label_loss() -> None:
+    """configs/space-losses.yaml loads, the demo config accepts every choice, and every built-in
+    loss that trains on class labels is one of them (a loss added later must be added there)."""
+    root = Path(__file__).resolve().parents[2]
+    cfg = apply_overrides(load_config(root / "configs" / "demo.yaml"), ["data.val_classes=2"])
+    space = load_space(root / "configs" / "space-losses.yaml")
+    space.check(cfg)
+    (loss,) = [p for p in space.params if p.key == "loss"]
+    kinds = {c["kind"] for c in loss.choices}
+    # built-in ones only: another test's (or a plugin's) registered loss is not shipped
+    builtin = {n for n in LOSSES.names() if LOSSES.get(n).__module__.startswith("siamkit.")}
+    assert builtin - _NOT_IN_LOSS_SPACE - kinds == set()
+    assert builtin >= _NOT_IN_LOSS_SPACE  # the exclusions still name registered losses
+    assert {p.key for p in space.params} == {"loss", "optim.lr"}
+
+
+def test_every_loss_space_choice_builds_and_gives_a_gradient() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "configs" / "demo.yaml")
+    (loss,) = [
+        p for p in load_space(root / "configs" / "space-losses.yaml").params if p.key == "loss"
+    ]
+    gen = torch.Generator().manual_seed(0)
+    z = F.normalize(torch.randn(24, 16, generator=gen), dim=1).requires_grad_()
+    labels = torch.arange(4).repeat_interleave(6)
+    for choice in loss.choices:
+        lc = apply_overrides(cfg, loss.overrides(choice)).loss
+        objective = build_objective(lc, "euclidean", classes=[0, 1, 2, 3], embedding_dim=16)
+        (grad,) = torch.autograd.grad(objective(z, labels), z)
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0, choice
 
 
 def test_cli_runs_a_study(tmp_path: Path) -> None:
