@@ -276,3 +276,28 @@ def test_a_missing_int8_graph_names_the_command_that_writes_it(
     with pytest.raises(ValueError) as err:
         open_text_runtime(text_model, tmp_path / "none", int8=True)
     assert f"siamkit text export --model MODEL --out {tmp_path / 'none'} --int8`" in str(err.value)
+
+
+def test_a_smaller_dim_cuts_the_onnx_embedding_as_the_pytorch_one(
+    run, text_model, export_dir, tmp_path
+) -> None:
+    """--dim N on the ONNX runtime: the first N dimensions re-normalised, as on PyTorch (the
+    walk checked this by hand; no test held it)."""
+    from siamkit.applications.text.embedding import embed_texts
+    from siamkit.applications.text.onnx import open_text_runtime
+
+    texts = [*BASE, LONG]
+    want = embed_texts(text_model, texts, batch_size=4, dim=128).vectors
+    runtime = open_text_runtime(text_model, export_dir, int8=False)
+    got = embed_texts(runtime, texts, batch_size=4, dim=128).vectors
+    assert want.shape == got.shape == (len(texts), 128)
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (want * got).sum(1).min() > 0.9999
+    corpus = _corpus(tmp_path)
+    torch_groups, torch_doc = _groups(run, corpus, tmp_path / "t.jsonl", "--dim", "128")
+    onnx_groups, onnx_doc = _groups(
+        run, corpus, tmp_path / "o.jsonl", "--dim", "128", "--runtime", "onnx",
+        "--onnx-dir", str(export_dir),
+    )  # fmt: skip
+    assert torch_groups, "nothing grouped at this size: the comparison would test nothing"
+    assert onnx_groups == torch_groups and torch_doc["dim"] == onnx_doc["dim"] == 128
