@@ -283,3 +283,72 @@ def test_a_configs_plugins_key_imports_them_before_the_config_is_checked(user_mo
     module, encoder = user_module
     cfg = config_from_dict({"plugins": [module], "model": {"encoder": {"kind": encoder}}})
     assert cfg.model.encoder == encoder
+
+
+def _text_task(doc: dict[str, object]) -> None:
+    from siamkit.applications.text.train_config import parse_config
+
+    parse_config({**doc, "data": {"train": "pairs.csv"}})
+
+
+def _ssl_task(doc: dict[str, object]) -> None:
+    from siamkit.applications.ssl.config import ssl_config_from_dict
+
+    ssl_config_from_dict(doc)
+
+
+def _signatures_task(doc: dict[str, object]) -> None:
+    from siamkit.applications.signatures.config import signature_config_from_dict
+
+    signature_config_from_dict(doc)
+
+
+def _siamfc_task(doc: dict[str, object]) -> None:
+    from siamkit.applications.tracking.task import resolve_config
+
+    resolve_config(doc)
+
+
+def _half_twin_task(doc: dict[str, object]) -> None:
+    from siamkit.applications.half_twin.task import run
+    from siamkit.training.tasks import TaskOptions
+
+    # (no parse function of its own: the run's first check after the sections' is data.path)
+    with pytest.raises(ValueError, match=r"^data\.path is required"):
+        run(doc, Path("unused"), TaskOptions(device="cpu"))
+
+
+@pytest.mark.parametrize(
+    "check", [_text_task, _ssl_task, _signatures_task, _siamfc_task, _half_twin_task]
+)
+def test_an_application_configs_plugins_key_is_imported_not_an_unknown_section(
+    user_module, check
+) -> None:
+    """A `task:` config's top-level plugins: was refused as an unknown section; it is imported
+    (as an image run config's is) and dropped before the task's own checks."""
+    module, _ = user_module
+    check({"plugins": [module]})
+    assert module in sys.modules
+
+
+def test_an_ssl_run_started_with_a_plugin_resumes_without_naming_it_again(tmp_path) -> None:
+    """A task: ssl run of a plug-in's encoder records the module in OUT/config.yaml (plugins:),
+    so `siamkit train OUT/config.yaml --resume` needs no --plugin."""
+    (tmp_path / "my_parts.py").write_text(ENCODER_MODULE.format(name="tiny_cnn"))
+    config = {
+        "task": "ssl",
+        "data": {"dataset": "digits"},
+        "model": {"encoder": "tiny_cnn", "encoder_kwargs": {"width": 8}, "embedding_dim": 8},
+        "ssl": {"proj_dim": 8, "proj_hidden": 16, "pred_hidden": 8},
+        "train": {"epochs": 1, "batch_size": 32, "steps_per_epoch": 1, "device": "cpu"},
+    }
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(config))
+    run = ["train", "--no-progress", "--json"]
+    res = _siamkit(tmp_path, "--plugin", "my_parts", *run, "mine.yaml", "--out", "run")
+    assert res.returncode == 0, res.stderr
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert recorded["plugins"] == ["my_parts"] and recorded["task"] == "ssl"
+    resume = [*run, "run/config.yaml", "--out", "run", "--resume", "--set", "train.epochs=2"]
+    res = _siamkit(tmp_path, *resume)
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 3

@@ -402,6 +402,7 @@ def _run_task(
     from siamkit.training.tasks import TaskOptions, get_task
 
     runner = get_task(task)
+    plugins = _run_plugins(config, out_dir, resume)  # before the config's parts are checked
     doc = read_yaml(config)
     doc.pop("task")
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
@@ -412,6 +413,7 @@ def _run_task(
         progress=progress,
         init_from=init_from,
         log=log,
+        plugins=tuple(plugins),
     )
     summary = runner(doc, out_dir, options)
     from siamkit.training.ddp import is_main_process

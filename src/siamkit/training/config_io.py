@@ -349,6 +349,22 @@ def config_plugins(doc: Any) -> list[str]:
     return [recorded_plugin(n) for n in names]
 
 
+def without_plugins(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """An application config (``task:``) with its ``plugins:`` imported (:func:`config_plugins`)
+    and dropped, so the task's own checks see only its sections; returns it and the modules as a
+    run records them."""
+    if not isinstance(doc, dict) or PLUGINS_KEY not in doc:
+        return doc, []
+    plugins = config_plugins(doc)
+    return {k: v for k, v in doc.items() if k != PLUGINS_KEY}, plugins
+
+
+def with_plugins(doc: dict[str, Any], plugins: Sequence[str]) -> dict[str, Any]:
+    """``doc`` as a run writes it: ``plugins`` (deduplicated) first as ``plugins:``, so the config
+    read again imports them (:func:`dump_config`'s rule); ``doc`` itself without any."""
+    return {PLUGINS_KEY: list(dict.fromkeys(plugins)), **doc} if plugins else doc
+
+
 def read_config_plugins(path: str | os.PathLike[str]) -> list[str]:
     """:func:`config_plugins` of the YAML file ``path`` (a run's ``config.yaml``): its modules
     imported, errors naming the file."""
@@ -484,9 +500,7 @@ def dump_config(cfg: RunConfig, path: str | os.PathLike[str], plugins: Sequence[
     """Write the fully resolved config as YAML (atomically) and return the path; ``plugins``
     (the modules the run was started with) go first as ``plugins:``, so the config read again
     (``--resume``, ``siamkit train`` of it) imports them."""
-    doc = config_to_dict(cfg)
-    if plugins:
-        doc = {PLUGINS_KEY: list(dict.fromkeys(plugins)), **doc}
+    doc = with_plugins(config_to_dict(cfg), plugins)
     return atomic_write(path, yaml.safe_dump(doc, sort_keys=False))
 
 

@@ -6,7 +6,9 @@ runner as a ``"module:function"`` string, imported only when a config asks for i
 layer never imports the applications above it.
 
 A runner is ``run(config: dict, out_dir: Path, options: TaskOptions) -> TaskSummary``; ``config``
-is the YAML document without its ``task`` key. It validates everything before writing anything.
+is the YAML document without its ``task`` key (a top-level ``plugins:`` is imported and dropped
+before the task's own checks, :func:`~siamkit.training.config_io.without_plugins`). It validates
+everything before writing anything.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class TaskOptions:
     progress: bool = True
     init_from: str | None = None
     log: Callable[[str], None] | None = None
+    #: the plug-in modules the run was started with (``--plugin``, ``$SIAMKIT_PLUGINS``, a
+    #: resumed run's recorded ones, the config's own), written in a resolved ``config.yaml``
+    plugins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

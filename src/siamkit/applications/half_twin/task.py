@@ -36,7 +36,11 @@ from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
 from siamkit.losses import contrastive_loss
 from siamkit.models import HalfTwinNetwork, Preprocess
-from siamkit.training.config_io import unknown_keys_message, unknown_sections_message
+from siamkit.training.config_io import (
+    unknown_keys_message,
+    unknown_sections_message,
+    without_plugins,
+)
 from siamkit.training.ddp import refuse_torchrun
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
@@ -241,7 +245,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
             f"task half_twin trains on the CPU: drop --device {options.device} "
             "(or use --device cpu)"
         )
-    cfg = _apply_overrides(json.loads(json.dumps(config)), options.overrides)
+    cfg = _apply_overrides(json.loads(json.dumps(without_plugins(config)[0])), options.overrides)
     unknown = set(cfg) - _SECTIONS
     if unknown:
         raise ValueError(

@@ -25,7 +25,7 @@ import yaml
 
 from siamkit.data.signature_layouts import SIGNATURE_LAYOUTS
 from siamkit.training.config_io import _section as config_section
-from siamkit.training.config_io import set_override, unknown_sections_message
+from siamkit.training.config_io import set_override, unknown_sections_message, without_plugins
 
 __all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
 
@@ -103,12 +103,13 @@ def _section(name: str, values: Any) -> Any:
 def signature_config_from_dict(
     doc: dict[str, Any], overrides: tuple[str, ...] = ()
 ) -> SignatureRunConfig:
-    """Build and check the config from a YAML document (without ``task``) and ``a.b=v`` overrides.
+    """Build and check the config from a YAML document (without ``task``; ``plugins:`` imported)
+    and ``a.b=v`` overrides.
 
     Raises:
         ValueError: an unknown section or key, or a value out of range, named in one sentence.
     """
-    doc = {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
+    doc = {k: dict(v) if isinstance(v, dict) else v for k, v in without_plugins(doc)[0].items()}
     for item in overrides:
         key, eq, value = item.partition("=")
         section, dot, name = key.partition(".")

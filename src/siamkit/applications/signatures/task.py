@@ -41,6 +41,7 @@ from siamkit.data.signature_set import (
 )
 from siamkit.export.bundle import save_model
 from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -98,7 +99,10 @@ def run_signatures(
         # the resolved config, as the other tasks write it, so that `siamkit train
         # OUT/config.yaml --out OUT --resume` continues a run stopped before its end
         out_dir.mkdir(parents=True, exist_ok=True)
-        resolved = yaml.safe_dump({"task": "signatures", **cfg.to_dict()}, sort_keys=False)
+        resolved = yaml.safe_dump(
+            with_plugins({"task": "signatures", **cfg.to_dict()}, options.plugins),
+            sort_keys=False,
+        )
         atomic_write(out_dir / "config.yaml", resolved)
     log(
         f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
@@ -183,8 +187,10 @@ def _init_from(model: torch.nn.Module, path: str) -> None:
 
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """The runner ``siamkit train`` calls for ``task: signatures``."""
+    config, own_plugins = without_plugins(config)
     cfg = signature_config_from_dict(config, tuple(options.overrides))
-    metrics = run_signatures(cfg, out_dir, options)
+    plugins = (*options.plugins, *own_plugins)
+    metrics = run_signatures(cfg, out_dir, dataclasses.replace(options, plugins=plugins))
     test = metrics["test"]
     headline = {
         "test_eer_skilled": test["skilled"]["eer"],

@@ -26,6 +26,7 @@ from siamkit.training.config_io import (
     plain_dict,
     set_override,
     unknown_sections_message,
+    without_plugins,
 )
 
 
@@ -198,8 +199,9 @@ def apply_ssl_overrides(
 
 
 def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
-    """A checked :class:`SSLConfig` from a YAML mapping (without its ``task`` key)."""
-    doc = {} if doc is None else dict(doc)
+    """A checked :class:`SSLConfig` from a YAML mapping (without its ``task`` key; ``plugins:``
+    imported)."""
+    doc = {} if doc is None else dict(without_plugins(doc)[0])
     unknown = [k for k in doc if k != "method" and k not in _TYPES]
     if unknown:
         raise ConfigError(unknown_sections_message(unknown, ["method", *_TYPES], " for task: ssl"))

@@ -42,6 +42,7 @@ from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.progress import is_enabled, set_enabled
 from siamkit.training.builders import build_model
+from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import finish_distributed
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import seed_everything
@@ -110,6 +111,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
 
 
 def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
+    config, own_plugins = without_plugins(config)
     doc = apply_ssl_overrides(config, options.overrides)
     if options.device != "auto":
         doc.setdefault("train", {})["device"] = options.device
@@ -134,7 +136,10 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         finish_distributed()  # (after an error torchrun ends every process)
         return TaskSummary(model_dir=None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    resolved = yaml.safe_dump({"task": "ssl", **ssl_config_to_dict(cfg)}, sort_keys=False)
+    plugins = [*options.plugins, *own_plugins]
+    resolved = yaml.safe_dump(
+        with_plugins({"task": "ssl", **ssl_config_to_dict(cfg)}, plugins), sort_keys=False
+    )
     atomic_write(out_dir / "config.yaml", resolved)
     where = f"{ctx.world} processes on {ctx.device.type}" if ctx.enabled else str(ctx.device)
     log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {where}")

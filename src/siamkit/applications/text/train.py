@@ -59,6 +59,7 @@ from siamkit.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.step import autocast_for, backward_and_step, mixed_precision
@@ -430,6 +431,7 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
 
 
 def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path) -> TaskSummary:
+    config, own_plugins = without_plugins(config)
     cfg = parse_config(config, options.overrides)
     ckpt_path = out_dir / CHECKPOINT
     if options.resume and not ckpt_path.is_file():
@@ -497,7 +499,10 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     out_dir.mkdir(parents=True, exist_ok=True)
     # the resolved config, as the other tasks write it (model.path: the model fine-tuned, the
     # --init-from one too), so that `siamkit train OUT/config.yaml --resume` continues the run
-    resolved = yaml.safe_dump({"task": "text", **dataclasses.asdict(cfg)}, sort_keys=False)
+    resolved = yaml.safe_dump(
+        with_plugins({"task": "text", **dataclasses.asdict(cfg)}, [*options.plugins, *own_plugins]),
+        sort_keys=False,
+    )
     atomic_write(out_dir / "config.yaml", resolved)
     with deterministic_on_cpu(device):  # a seeded or resumed run gives the same weights
         losses = _loop(

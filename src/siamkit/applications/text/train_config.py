@@ -10,6 +10,7 @@ import yaml
 from siamkit.applications.text.pairs import FORMATS
 from siamkit.encoders.text import check_window
 from siamkit.training.config_io import _section as config_section
+from siamkit.training.config_io import without_plugins
 
 LOSSES = (
     "cosent",
@@ -110,8 +111,8 @@ def apply_overrides(doc: dict[str, Any], overrides: tuple[str, ...]) -> dict[str
 
 
 def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTrainConfig:
-    """Validate a ``task: text`` config (without its ``task`` key)."""
-    doc = apply_overrides(doc, overrides)
+    """Validate a ``task: text`` config (without its ``task`` key; ``plugins:`` imported)."""
+    doc = apply_overrides(without_plugins(doc)[0], overrides)
     unknown = sorted(set(doc) - {"model", "data", "loss", "train"})
     if unknown:
         raise ValueError(

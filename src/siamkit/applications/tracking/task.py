@@ -40,7 +40,12 @@ from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.config_io import _coerce as config_value
 from siamkit.training.config_io import _section as config_section
-from siamkit.training.config_io import unknown_keys_message, unknown_sections_message
+from siamkit.training.config_io import (
+    unknown_keys_message,
+    unknown_sections_message,
+    with_plugins,
+    without_plugins,
+)
 from siamkit.training.ddp import finish_distributed, is_main_process
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -91,9 +96,10 @@ def _override(cfg: dict[str, Any], item: str) -> None:
 
 
 def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Defaults + the YAML document + ``--set`` overrides; unknown sections or keys are refused."""
+    """Defaults + the YAML document + ``--set`` overrides; unknown sections or keys are refused
+    (a top-level ``plugins:`` is imported and dropped)."""
     cfg: dict[str, Any] = {k: dict(v) for k, v in DEFAULTS.items()}
-    for section, values in config.items():
+    for section, values in without_plugins(config)[0].items():
         if section not in DEFAULTS:
             raise ValueError(unknown_sections_message([section], DEFAULTS, " in a siamfc config"))
         if not isinstance(values, dict):
@@ -212,6 +218,7 @@ def start_from_tracker(net: SiamFCNet, init_from: str) -> None:
 
 def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
     """Train, validate on synthetic ``eval.split`` sequences, save ``out_dir/model``."""
+    config, own_plugins = without_plugins(config)
     cfg = resolve_config(config, options.overrides)
     if options.device != "auto":
         cfg["train"]["device"] = options.device
@@ -234,7 +241,8 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     new_config = not config_file.exists()
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(config_file, yaml.safe_dump(cfg, sort_keys=False))
+        plugins = [*options.plugins, *own_plugins]
+        atomic_write(config_file, yaml.safe_dump(with_plugins(cfg, plugins), sort_keys=False))
     log = (options.log or (lambda _msg: None)) if main else (lambda _msg: None)
     if init_from is not None and not options.resume:
         log(f"starting from the weights of {init_from}")
