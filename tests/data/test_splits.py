@@ -48,7 +48,7 @@ def test_zero_val_fraction(labels):
     [
         ([], "empty"),
         ([0, 0], "duplicates"),
-        ([0, 9], r"Unknown train class\(es\) \[9\]"),
+        ([0, 9], r"^unknown train class\(es\) \[9\] in train_classes: the labels have classes"),
         (list(range(7)), "leave at least one class out"),
     ],
 )
@@ -60,8 +60,22 @@ def test_bad_class_lists(labels, train, match):
 def test_validate_overlap_and_unknown_test():
     with pytest.raises(ValueError, match=r"Classes \[1\] are in both"):
         validate_class_lists([0, 1], range(4), test_classes=[1, 2])
-    with pytest.raises(ValueError, match="Unknown test class"):
+    with pytest.raises(ValueError, match="unknown test class") as err:
         validate_class_lists([0], range(4), test_classes=[7])
+    # one sentence in training/data.py's form: the ids, where, the classes there, what to set
+    assert str(err.value) == (
+        "unknown test class(es) [7] in test_classes: the labels have classes [0, 1, 2, 3]; set "
+        "test_classes to ids of those classes (or leave it out for the rest)"
+    )
+
+
+def test_an_unknown_train_class_is_one_sentence_naming_what_to_set():
+    with pytest.raises(ValueError) as err:
+        validate_class_lists([0, 9], range(4))
+    assert str(err.value) == (
+        "unknown train class(es) [9] in train_classes: the labels have classes [0, 1, 2, 3]; set "
+        "train_classes to ids of those classes"
+    )
     assert validate_class_lists([2], range(4), test_classes=[3]) == ((2,), (3,))
 
 

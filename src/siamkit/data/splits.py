@@ -78,12 +78,18 @@ def validate_class_lists(
         raise ValueError(f"train_classes contains duplicates: {train}.")
     unknown = sorted(set(train) - set(known))
     if unknown:
-        raise ValueError(f"Unknown train class(es) {unknown}; the labels contain {known}.")
+        raise ValueError(
+            f"unknown train class(es) {unknown} in train_classes: the labels have classes "
+            f"{known}; set train_classes to ids of those classes"
+        )
     rest = [c for c in known if c not in set(train)]
     test = rest if test_classes is None else [int(c) for c in test_classes]
     unknown = sorted(set(test) - set(known))
     if unknown:
-        raise ValueError(f"Unknown test class(es) {unknown}; the labels contain {known}.")
+        raise ValueError(
+            f"unknown test class(es) {unknown} in test_classes: the labels have classes "
+            f"{known}; set test_classes to ids of those classes (or leave it out for the rest)"
+        )
     overlap = sorted(set(train) & set(test))
     if overlap:
         raise ValueError(f"Classes {overlap} are in both train_classes and test_classes.")
