@@ -75,6 +75,23 @@ def test_soft_triple_gives_finite_nonzero_gradients_and_checks_its_settings() ->
         soft_triple_loss(torch.randn(2, 4), torch.tensor([0, 1]), torch.randn(5, 4), 2)
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("centers_per_class", 0, "centers_per_class must be >= 1 (the paper's 10), got 0."),
+        ("la", 0.0, "la must be positive (the paper's 20), got 0.0."),
+        ("gamma", -0.1, "gamma must be positive (the paper's 0.1), got -0.1."),
+        ("tau", -0.2, "tau must be >= 0 (the paper's 0.2), got -0.2."),
+    ],
+)
+def test_soft_triple_refusal_names_only_the_wrong_setting(setting, value, words) -> None:
+    with pytest.raises(ValueError) as refused:
+        SoftTripleLoss(classes=[0, 1], embedding_dim=4, **{setting: value})
+    assert str(refused.value) == words
+    others = {"centers_per_class", "la", "gamma", "tau"} - {setting}
+    assert not any(f"{other} " in str(refused.value) for other in others)
+
+
 def test_a_run_config_builds_and_trains_soft_triple() -> None:
     from siamkit.training import build_objective
     from siamkit.training.config_io import config_from_dict

@@ -86,11 +86,16 @@ class SoftTripleLoss(_ProxyLoss):
     ) -> None:
         if isinstance(centers_per_class, bool) or not isinstance(centers_per_class, int):
             raise TypeError(f"centers_per_class must be an integer, got {centers_per_class!r}")
-        if centers_per_class < 1 or not la > 0 or not gamma > 0 or not tau >= 0:
+        if centers_per_class < 1:
             raise ValueError(
-                "centers_per_class must be >= 1, la and gamma positive and tau >= 0, got "
-                f"{centers_per_class}, {la}, {gamma}, {tau}"
+                f"centers_per_class must be >= 1 (the paper's 10), got {centers_per_class}."
             )
+        if not la > 0:
+            raise ValueError(f"la must be positive (the paper's 20), got {la}.")
+        if not gamma > 0:
+            raise ValueError(f"gamma must be positive (the paper's 0.1), got {gamma}.")
+        if not tau >= 0:
+            raise ValueError(f"tau must be >= 0 (the paper's 0.2), got {tau}.")
         super().__init__(classes, embedding_dim, per_class=centers_per_class)
         self.centers_per_class = centers_per_class
         self.la, self.gamma, self.margin, self.tau = (

@@ -80,10 +80,13 @@ class SubCenterArcFaceLoss(_ProxyLoss):
         if margin_type not in MARGIN_TYPES:
             raise ValueError(f"margin_type must be one of {MARGIN_TYPES}, got {margin_type!r}")
         top, unit = (math.pi / 2, "pi/2) radians") if margin_type == "arc" else (1.0, "1)")
-        if sub_centers < 1 or not scale > 0 or not 0 <= margin < top:
+        if sub_centers < 1:
+            raise ValueError(f"sub_centers must be >= 1 (the paper's 3), got {sub_centers}.")
+        if not scale > 0:
+            raise ValueError(f"scale must be positive (the paper's 64), got {scale}.")
+        if not 0 <= margin < top:
             raise ValueError(
-                f"sub_centers must be >= 1, scale positive and margin in [0, {unit} for "
-                f"margin_type {margin_type!r}, got {sub_centers}, {scale}, {margin}"
+                f"margin must be in [0, {unit} for margin_type {margin_type!r}, got {margin}."
             )
         super().__init__(classes, embedding_dim, per_class=sub_centers)
         self.sub_centers = sub_centers
