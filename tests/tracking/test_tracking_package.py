@@ -40,3 +40,19 @@ def test_importing_the_package_loads_none_of_its_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["[]", "False"]
+
+
+def test_the_tracker_parameters_load_without_torch() -> None:
+    """params.py is read by the ONNX runtime tracker too: its messages (the unknown key's "did you
+    mean") use difflib directly, not siamkit.training.config_io, which loads torch."""
+    code = (
+        "import sys; from siamkit.applications.tracking.params import TrackerParams as P\n"
+        "try: P.from_dict({'scale_nums': 3})\n"
+        "except ValueError as e: print(repr(str(e).split(';')[0]))\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "\"unknown tracker parameter(s) scale_nums (did you mean 'scale_num'?)\"",
+        "False",
+    ]

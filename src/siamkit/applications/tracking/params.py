@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -47,10 +48,13 @@ class TrackerParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackerParams:
         valid = [f.name for f in fields(cls)]
-        unknown = set(d) - set(valid)
+        unknown = sorted(set(d) - set(valid))
         if unknown:
+            # config_io.did_you_mean's wording, without importing it (it loads torch)
+            close = [m for g in unknown for m in difflib.get_close_matches(str(g), valid, n=1)]
+            hint = f" (did you mean {', '.join(map(repr, dict.fromkeys(close)))}?)" if close else ""
             raise ValueError(
-                f"unknown tracker parameter(s) {', '.join(sorted(unknown))}; "
+                f"unknown tracker parameter(s) {', '.join(map(str, unknown))}{hint}; "
                 f"valid keys: {', '.join(valid)}"
             )
         return cls(**d)
