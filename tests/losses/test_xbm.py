@@ -8,9 +8,19 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from _loss_runs import trains
+from _pml import assert_same_as_peer, value_and_grads
 
-from siamkit.losses import ContrastiveLoss, MultiSimilarityLoss, TripletMarginLoss
-from siamkit.losses.xbm import CrossBatchMemory
+from siamkit.losses import (
+    AngularLoss,
+    ContrastiveLoss,
+    GeneralizedLiftedStructureLoss,
+    MarginLoss,
+    MultiSimilarityLoss,
+    TripletMarginLoss,
+    TupletMarginLoss,
+)
+from siamkit.losses.xbm import CrossBatchMemory, reference_loss
 
 pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
 pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
@@ -190,3 +200,120 @@ def test_bad_uses_say_what_is_wrong() -> None:
         xbm(z[:, :4], y)
     with pytest.raises(ValueError, match="indices"):
         xbm(z, y, (torch.tensor([0]), torch.tensor([1]), torch.tensor([2])))
+
+
+# --- margin, lifted structure, angular and tuplet margin inside the memory -------------------
+
+_PAIR_LOSSES = {  # ours, then PML's same loss and miner (None: all pairs)
+    "margin": (
+        lambda: MarginLoss(0.2, beta=1.2, learn_beta=False),
+        lambda: (pml_losses.MarginLoss(margin=0.2, beta=1.2), None),
+    ),
+    "margin_learned_beta": (
+        lambda: MarginLoss(0.2, beta=1.2, nu=0.1),
+        lambda: (pml_losses.MarginLoss(margin=0.2, beta=1.2, nu=0.1, learn_beta=True), None),
+    ),
+    "margin_batch_hard": (
+        lambda: MarginLoss(0.2, beta=1.2, learn_beta=False, mining="batch_hard"),
+        lambda: (pml_losses.MarginLoss(margin=0.2, beta=1.2), pml_miners.BatchHardMiner()),
+    ),
+    "margin_semihard": (
+        lambda: MarginLoss(0.2, beta=1.2, learn_beta=False, mining="semihard"),
+        lambda: (
+            pml_losses.MarginLoss(margin=0.2, beta=1.2),
+            pml_miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard"),
+        ),
+    ),
+    "lifted_structure": (
+        lambda: GeneralizedLiftedStructureLoss(neg_margin=1.0, pos_margin=0.0),
+        lambda: (pml_losses.GeneralizedLiftedStructureLoss(neg_margin=1.0, pos_margin=0.0), None),
+    ),
+    "angular": (
+        lambda: AngularLoss(alpha=40.0),
+        lambda: (pml_losses.AngularLoss(alpha=40), None),
+    ),
+    "tuplet_margin": (
+        lambda: TupletMarginLoss(margin=0.1, scale=64.0),
+        lambda: (pml_losses.TupletMarginLoss(margin=math.degrees(0.1), scale=64.0), None),
+    ),
+}
+
+
+def _pml_live(loss, miner, z, y, mem_z, mem_y):
+    """PML's loss over batch × (live batch + memory), with the pairs (or triplets) its
+    CrossBatchMemory would mine, an anchor never its own positive."""
+    from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+
+    ref, ref_y = torch.cat([z, mem_z]), torch.cat([y, mem_y])
+    if miner is None:
+        a1, p, a2, n = lmu.get_all_pairs_indices(y, ref_y)
+        keep = a1 != p
+        indices = (a1[keep], p[keep], a2, n)
+    else:
+        a, p, n = miner(z, y, ref, ref_y)
+        keep = a != p
+        indices = (a[keep], p[keep], n[keep])
+    return loss(z, y, indices, ref, ref_y)
+
+
+@pytest.mark.parametrize("name", list(_PAIR_LOSSES))
+def test_pair_losses_match_pml_cross_batch_memory(name: str) -> None:
+    """Margin, lifted structure, angular and tuplet margin: step by step the value of PML's
+    CrossBatchMemory over the same loss (same memory, same batch); then, with the memory full,
+    the value and gradient w.r.t. the batch both of PML's (memory and the batch's own candidates
+    detached: `reference_loss` on a detached batch) and of PML's loss over the live batch plus
+    the memory (ours: both ends of an in-batch pair train)."""
+    ours, theirs = _PAIR_LOSSES[name]
+    xbm = CrossBatchMemory(ours(), D, memory_size=M)
+    peer_loss, peer_miner = theirs()
+    peer = _pml_xbm(peer_loss, peer_miner)
+    batches = [(z * 1.5, y) for z, y in _batches(5, seed=5)]  # normalised inside, with a gradient
+    differs = 0
+    for step, (raw, y) in enumerate(batches[:4]):
+        z = F.normalize(raw, dim=1)
+        mine, their = float(xbm(z, y).detach()), float(peer(z, y).detach())
+        assert mine == pytest.approx(their, rel=1e-5, abs=1e-7), f"step {step}"
+        differs += abs(mine - float(xbm.loss(z, y))) > 1e-4  # the memory counts
+    assert differs >= 2
+    mem_z, mem_y = xbm.contents()
+    raw, y = batches[4]
+    full = value_and_grads(lambda x, lab: xbm(x, lab), raw, y)
+    want_full = value_and_grads(
+        lambda x, lab: _pml_live(peer_loss, peer_miner, x, lab, mem_z, mem_y), raw, y
+    )
+    assert_same_as_peer(*full, *want_full)
+    anchors_only = value_and_grads(
+        lambda x, lab: reference_loss(
+            xbm.loss, x, lab, torch.cat([x.detach(), mem_z]), torch.cat([lab, mem_y])
+        ),
+        raw,
+        y,
+    )
+    assert_same_as_peer(*anchors_only, *value_and_grads(lambda x, lab: peer(x, lab), raw, y))
+
+
+def test_n_pairs_is_refused() -> None:
+    """N-pairs classifies each anchor among one positive per class of the batch; a memory does
+    not extend that (PML's NPairsLoss refuses reference embeddings too)."""
+    from siamkit.losses import NPairsLoss
+
+    with pytest.raises(TypeError, match="NPairsLoss"):
+        CrossBatchMemory(NPairsLoss(), D, M)
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["loss.kind=margin", "loss.mining=null"],
+        ["loss.kind=margin", "loss.mining=semihard"],
+        ["loss.kind=lifted_structure", "loss.mining=null"],
+        ["loss.kind=angular", "loss.mining=null"],
+        ["loss.kind=tuplet_margin", "loss.mining=null"],
+    ],
+    ids=["margin", "margin_semihard", "lifted_structure", "angular", "tuplet_margin"],
+)
+def test_pair_losses_train_with_a_memory_from_the_config(sets: list[str]) -> None:
+    """A tiny run with loss.xbm_memory_size set trains the encoder (and margin's beta) through
+    the memory, which fills."""
+    trainer = trains([*sets, "loss.xbm_memory_size=64"])
+    assert isinstance(trainer.objective, CrossBatchMemory) and trainer.objective.filled == 64

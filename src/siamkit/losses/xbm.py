@@ -15,8 +15,15 @@ part trains the anchors only (PML's trains the anchors only).
 
 Supported inner losses: :class:`~siamkit.losses.TripletMarginLoss` (mining ``None``, a window
 strategy, ``"batch_hard"`` or ``"random"``), :class:`~siamkit.losses.SoftMarginTripletLoss`
-(the same strategies), :class:`~siamkit.losses.MultiSimilarityLoss` (all pairs or its own miner)
-and :class:`~siamkit.losses.ContrastiveLoss` (a pair strategy name or all pairs).
+and :class:`~siamkit.losses.MarginLoss` (the same strategies; ``beta`` is the anchor's),
+:class:`~siamkit.losses.MultiSimilarityLoss` (all pairs or its own miner),
+:class:`~siamkit.losses.ContrastiveLoss` (a pair strategy name or all pairs), and, over all
+pairs of batch × candidates, :class:`~siamkit.losses.GeneralizedLiftedStructureLoss`,
+:class:`~siamkit.losses.AngularLoss` and :class:`~siamkit.losses.TupletMarginLoss` (each equal
+to pytorch-metric-learning's loss of that name inside its ``CrossBatchMemory`` without a miner).
+:class:`~siamkit.losses.NPairsLoss` is not: its softmax classifies each anchor among one
+positive per class of the batch, which a memory of other items does not extend (PML's
+``NPairsLoss`` refuses a reference set too).
 
 Distributed training: the trainer hands the loss the batch gathered from every rank, so each
 rank's memory holds the same global embeddings (the gather is the one the plain loss uses; no
@@ -32,17 +39,26 @@ extra communication).
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from siamkit.losses.angular import AngularLoss
 from siamkit.losses.contrastive import ContrastiveLoss, masked_contrastive_loss
 from siamkit.losses.functional import (
+    _masked_logsumexp,
     _masked_logsumexp_plus_one,
+    _mean_or_zero,
     soft_margin_triplet_loss,
     triplet_margin_loss,
 )
+from siamkit.losses.lifted_structure import GeneralizedLiftedStructureLoss
+from siamkit.losses.margin import MarginLoss, all_triplets_margin_loss, margin_loss
 from siamkit.losses.multi_similarity import MultiSimilarityLoss
 from siamkit.losses.triplet import SoftMarginTripletLoss, TripletMarginLoss, _same_distance
+from siamkit.losses.tuplet_margin import TupletMarginLoss
 from siamkit.miners._common import WINDOW_STRATEGIES, check_batch, label_masks
 from siamkit.miners.functional import batch_hard_triplets, random_triplets
 from siamkit.miners.multi_similarity import MultiSimilarityMiner
@@ -57,10 +73,22 @@ from siamkit.miners.windows import (
 from siamkit.types import Triplets
 
 #: The losses :class:`CrossBatchMemory` can wrap.
-SUPPORTED = (TripletMarginLoss, SoftMarginTripletLoss, MultiSimilarityLoss, ContrastiveLoss)
+SUPPORTED = (
+    TripletMarginLoss,
+    SoftMarginTripletLoss,
+    MarginLoss,
+    MultiSimilarityLoss,
+    ContrastiveLoss,
+    GeneralizedLiftedStructureLoss,
+    AngularLoss,
+    TupletMarginLoss,
+)
+
+#: A loss that mines triplets in the ``(batch, candidates)`` matrix.
+_TRIPLET_LOSSES = (TripletMarginLoss, SoftMarginTripletLoss, MarginLoss)
 
 
-def _triplet_strategy(loss: TripletMarginLoss | SoftMarginTripletLoss) -> str:
+def _triplet_strategy(loss: TripletMarginLoss | SoftMarginTripletLoss | MarginLoss) -> str:
     """The mining strategy name of a triplet loss, or a clear error for one XBM cannot mine."""
     m = loss.mining
     if m is None:
@@ -114,12 +142,17 @@ def reference_loss(
     if ref.shape[0] < b or ref_labels.shape[0] != ref.shape[0]:
         raise ValueError("the references must start with the batch and have one label each")
     pos, neg = label_masks(labels, ref_labels)  # (B, R); anchor i is reference i
-    if isinstance(loss, (TripletMarginLoss, SoftMarginTripletLoss)):
+    if isinstance(loss, _TRIPLET_LOSSES):
         strategy = _triplet_strategy(loss)
-        margin = loss.margin if isinstance(loss, TripletMarginLoss) else loss.mining_margin
+        margin = loss.mining_margin if isinstance(loss, SoftMarginTripletLoss) else loss.margin
         dist = loss.distance.matrix(embeddings, ref)  # (B, R)
         if isinstance(loss, TripletMarginLoss) and strategy in WINDOW_STRATEGIES:
             return _window_triplet_loss(dist, pos, neg, strategy, margin, loss.reduction)
+        if isinstance(loss, MarginLoss):
+            beta = loss._beta(labels).to(dist.dtype)  # the anchor's (B,), or the scalar
+            nu = loss.nu if loss.learn_beta else 0.0  # a fixed beta is not regularised
+            if strategy == "all":
+                return all_triplets_margin_loss(dist, beta, pos, neg, loss.margin, nu)
         with torch.no_grad():
             d = dist.detach()
             if strategy == "batch_hard":
@@ -130,9 +163,28 @@ def reference_loss(
                 sp, w, _ = triplet_windows(d, pos, neg, strategy, margin)
                 t = Triplets(*emit_triplets(sp, w))
         d_ap, d_an = dist[t.anchor, t.positive], dist[t.anchor, t.negative]
+        if isinstance(loss, MarginLoss):
+            anchor_beta = beta if beta.dim() == 0 else beta[t.anchor]
+            return margin_loss(d_ap, d_an, anchor_beta, loss.margin, nu)
         if isinstance(loss, TripletMarginLoss):
             return triplet_margin_loss(d_ap, d_an, loss.margin, loss.reduction)
         return soft_margin_triplet_loss(d_ap, d_an)
+    if isinstance(loss, GeneralizedLiftedStructureLoss):
+        dist = loss.distance.matrix(embeddings, ref)  # (B, R)
+        per_anchor = _masked_logsumexp(dist - loss.pos_margin, pos)
+        per_anchor = per_anchor + _masked_logsumexp(loss.neg_margin - dist, neg)
+        return torch.relu(per_anchor).mean()
+    if isinstance(loss, (AngularLoss, TupletMarginLoss)):
+        z, r = F.normalize(embeddings, dim=1), F.normalize(ref, dim=1)
+        pa, pp = pos.nonzero(as_tuple=True)  # (P,) each: every positive pair, p a reference
+        ap = (z[pa] * r[pp]).sum(dim=1, keepdim=True)  # (P, 1) cosines
+        if isinstance(loss, AngularLoss):
+            t2 = math.tan(math.radians(loss.alpha)) ** 2
+            x = 4 * t2 * (z[pa] + r[pp]) @ r.T - 2 * (1 + t2) * ap  # (P, R)
+        else:
+            theta = torch.acos(ap.clamp(-1 + 1e-7, 1 - 1e-7))
+            x = loss.scale * (z[pa] @ r.T - torch.cos(theta - loss.margin))  # (P, R)
+        return _mean_or_zero(_masked_logsumexp_plus_one(x, neg[pa])) + z.sum() * 0.0
     if isinstance(loss, MultiSimilarityLoss):
         sim = 1.0 - loss.distance.matrix(embeddings, ref)  # (B, R)
         if isinstance(loss.mining, MultiSimilarityMiner):
@@ -197,7 +249,7 @@ class CrossBatchMemory(nn.Module):
                 f"a cross-batch memory wraps one of {', '.join(c.__name__ for c in SUPPORTED)}, "
                 f"not {type(loss).__name__}"
             )
-        if isinstance(loss, (TripletMarginLoss, SoftMarginTripletLoss)):
+        if isinstance(loss, _TRIPLET_LOSSES):
             _triplet_strategy(loss)  # refuse an unsupported miner now, not at the first step
         if embedding_dim < 1 or memory_size < 1 or warmup_steps < 0:
             raise ValueError(

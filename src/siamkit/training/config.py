@@ -194,8 +194,8 @@ class LossConfig:
         xbm_memory_size: > 0 keeps a cross-batch memory of this many earlier embeddings
             (:class:`~siamkit.losses.xbm.CrossBatchMemory`, Wang et al. 2020): each batch is
             mined against itself plus the memory, so batch-hard mining sees far more negatives
-            than a CPU-sized batch holds (triplet, soft_margin_triplet, contrastive and
-            multi_similarity); 0 = off.
+            than a CPU-sized batch holds (triplet, soft_margin_triplet, contrastive,
+            multi_similarity, margin, lifted_structure, angular and tuplet_margin); 0 = off.
         xbm_warmup_steps: steps with the plain in-batch loss before the memory starts filling.
         params: further keyword arguments of the registered loss ``kind``
             (:data:`siamkit.losses.registry.LOSSES`), checked against its signature; they win
@@ -486,23 +486,39 @@ def check_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+#: The loss kinds a cross-batch memory (``loss.xbm_memory_size``) can wrap; n_pairs cannot (its
+#: softmax is over one positive per class of the batch), nor the proxy and batch-view losses.
+XBM_KINDS = (
+    "triplet",
+    "soft_margin_triplet",
+    "contrastive",
+    "multi_similarity",
+    "margin",
+    "lifted_structure",
+    "angular",
+    "tuplet_margin",
+)
+
+
 def _check_xbm(cfg: LossConfig) -> None:
     """``loss.xbm_*``: sizes, and a loss and mining the cross-batch memory can use."""
     if cfg.xbm_memory_size < 0 or cfg.xbm_warmup_steps < 0:
         raise ValueError("loss.xbm_memory_size and loss.xbm_warmup_steps must be >= 0 (0 = off)")
     if cfg.xbm_memory_size == 0:
         return
-    kinds = ("triplet", "soft_margin_triplet", "contrastive", "multi_similarity")
-    if cfg.kind not in kinds:
+    if cfg.kind not in XBM_KINDS:
         raise ValueError(
-            f"loss.xbm_memory_size > 0 needs loss.kind = {', '.join(kinds)}, not {cfg.kind}"
+            f"loss.xbm_memory_size > 0 needs loss.kind = {', '.join(XBM_KINDS)}, not {cfg.kind}"
         )
     if cfg.offline_mining:
         raise ValueError(
             "loss.xbm_memory_size > 0 mines in each step; turn loss.offline_mining off"
         )
     if resolved_mining(cfg) == "distance_weighted":
-        raise ValueError("loss.xbm_memory_size > 0 cannot use loss.mining = distance_weighted")
+        raise ValueError(
+            "loss.xbm_memory_size > 0 cannot use loss.mining = distance_weighted (loss.kind = "
+            "margin's default); set loss.mining to null, batch_hard or semihard"
+        )
 
 
 def demo_recipe() -> RunConfig:
