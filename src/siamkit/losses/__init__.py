@@ -17,9 +17,10 @@ Three call contracts, one per kind of input:
   ``loss.kind``.
 - **pair-input**: ``PairBCELoss(logits (N,), same (N,))`` on pairs you built and scored, and
   ``ContrastiveLoss.from_pairs(z1, z2, same)``.
-- **cross-batch memory**: :class:`CrossBatchMemory` wraps a triplet, contrastive or
-  multi-similarity loss so each batch is mined against the last ``memory_size`` embeddings too
-  (``loss.xbm_memory_size`` in a run config).
+- **cross-batch memory**: :class:`CrossBatchMemory` wraps a triplet, contrastive,
+  multi-similarity, margin, lifted structure, angular or tuplet margin loss so each batch is
+  mined against the last ``memory_size`` embeddings too (``loss.xbm_memory_size`` in a run
+  config).
 - **two views** (self-supervision): ``NTXentLoss(z1 (N, D), z2 (N, D))``, row ``i`` of each a view
   of the same item.
 """
