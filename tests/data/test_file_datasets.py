@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,29 @@ def test_omniglot_layout(omniglot_tree):
     assert direct.classes == ["Kanji/character01", "Kanji/character02"]
 
 
+def test_omniglot_names_the_character_folders_it_leaves_out_for_holding_no_images(omniglot_tree):
+    """A character folder without images was skipped without a word: the user lost a class."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert OmniglotDataset(omniglot_tree, (1, 28, 28)).empty_folders == []
+    (omniglot_tree / "images_background" / "Greek" / "character03").mkdir()
+    (omniglot_tree / "images_evaluation" / "Kanji" / "character09").mkdir()
+    with pytest.warns(EmptyFoldersWarning) as caught:
+        ds = OmniglotDataset(omniglot_tree, (1, 28, 28), subset="all")
+    assert len(ds.classes) == 6 and "Greek/character03" not in ds.classes
+    assert ds.empty_folders == [
+        "images_background/Greek/character03",
+        "images_evaluation/Kanji/character09",
+    ]
+    assert [str(w.message) for w in caught] == [
+        f"2 character folders of {omniglot_tree} hold no images (.png, .jpg, .jpeg, .bmp, .gif, "
+        ".tif, .tiff, .webp) and are left out (images_background/Greek/character03, "
+        "images_evaluation/Kanji/character09): add their images, or remove the folders"
+    ]
+    with pytest.warns(EmptyFoldersWarning, match=r"folder .*Greek/character03 holds no images"):
+        OmniglotDataset(omniglot_tree / "images_background", (1, 28, 28))
+
+
 def test_omniglot_errors(omniglot_tree, tmp_path):
     with pytest.raises(ValueError, match="subset must be"):
         OmniglotDataset(omniglot_tree, subset="train")
@@ -271,7 +295,8 @@ def _reference_pairs(root: Path) -> set[tuple[str, str, int]]:
 
 
 def test_signature_pairs_match_reference(signature_tree):
-    ds = SignatureDataset(signature_tree, input_shape=(1, 8, 8))
+    with pytest.warns(EmptyFoldersWarning, match=r"writer folder .*not_a_writer holds no genuine"):
+        ds = SignatureDataset(signature_tree, input_shape=(1, 8, 8))
     got = {(str(p.reference), str(p.questioned), p.same) for p in ds.pairs}
     assert got == _reference_pairs(signature_tree)
     assert len(ds) == (3 + 6 + 1 + 6 + 12)  # C(3,2)+3*2, C(2,2), C(4,2)+4*3
@@ -282,13 +307,15 @@ def test_signature_pairs_match_reference(signature_tree):
 
 
 def test_signature_subsampling_is_reproducible(signature_tree):
-    a = SignatureDataset(signature_tree, (1, 8, 8), max_pairs_per_writer=2, seed=3).pairs
-    b = SignatureDataset(signature_tree, (1, 8, 8), max_pairs_per_writer=2, seed=3).pairs
+    with pytest.warns(EmptyFoldersWarning, match="not_a_writer"):  # the empty folder
+        a = SignatureDataset(signature_tree, (1, 8, 8), max_pairs_per_writer=2, seed=3).pairs
+        b = SignatureDataset(signature_tree, (1, 8, 8), max_pairs_per_writer=2, seed=3).pairs
+        every = {p for p in SignatureDataset(signature_tree, (1, 8, 8)).pairs}
     assert a == b
     for w in ("w1", "w2", "w3"):
         for same in (0, 1):
             assert sum(1 for p in a if p.writer == w and p.same == same) <= 2
-    assert set(a) <= {p for p in SignatureDataset(signature_tree, (1, 8, 8)).pairs}
+    assert set(a) <= every
 
 
 def test_signature_errors(tmp_path):

@@ -4,6 +4,7 @@ the writer-disjoint split against naive enumerations."""
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from siamkit.data.folders import EmptyFoldersWarning
 from siamkit.data.signature_layouts import detect_layout, scan_signature_layout
 from siamkit.data.signature_preprocess import BlankSignatureError
 from siamkit.data.signature_set import load_signature_set, signature_pairs, writer_disjoint_split
@@ -92,6 +94,55 @@ def test_bhsig_with_language_folders(bhsig: Path) -> None:
 def test_folders_layout(folders: Path) -> None:
     assert detect_layout(folders) == "folders"
     assert [w.writer for w in scan_signature_layout(folders)] == ["alice", "bob"]
+
+
+EXTS = ".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp"
+
+
+@pytest.mark.parametrize("layout", ["cedar", "gpds", "bhsig", "folders"])
+def test_the_layouts_say_nothing_when_every_writer_folder_holds_signatures(
+    layout: str, request: pytest.FixtureRequest
+) -> None:
+    root = request.getfixturevalue(layout)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert scan_signature_layout(root) and detect_layout(root) == layout
+
+
+def test_folders_layout_names_the_writer_folders_it_leaves_out(folders: Path) -> None:
+    """A writer folder without genuine signatures was skipped without a word: a writer lost."""
+    (folders / "carol" / "genuine").mkdir(parents=True)  # empty
+    _png(folders / "dave" / "genuines" / "1.png")  # misspelt: no genuine/ folder
+    (folders / ".ipynb_checkpoints").mkdir()  # hidden: not a writer
+    with pytest.warns(EmptyFoldersWarning) as caught:
+        writers = scan_signature_layout(folders)  # detects the layout, then reads it
+    assert [w.writer for w in writers] == ["alice", "bob"]
+    assert [str(w.message) for w in caught] == [
+        f"2 writer folders of {folders} hold no genuine signature images ({EXTS}) and are left "
+        "out (carol, dave): add their genuine signature images, or remove the folders"
+    ]
+    with pytest.warns(EmptyFoldersWarning, match=r"\(carol, dave\)"):
+        ds = SignatureDataset(folders, input_shape=(1, 8, 8), layout="folders")
+    assert {p.writer for p in ds.pairs} == {"alice", "bob"}
+
+
+def test_gpds_names_an_empty_writer_folder(gpds: Path) -> None:
+    (gpds / "003").mkdir()
+    with pytest.warns(EmptyFoldersWarning) as caught:
+        writers = scan_signature_layout(gpds, "gpds")
+    assert [w.writer for w in writers] == ["001", "002"]
+    assert [str(w.message) for w in caught] == [
+        f"the writer folder {gpds / '003'} holds no genuine signature images ({EXTS}) and is "
+        "left out: add its genuine signature images, or remove the folder"
+    ]
+
+
+def test_bhsig_names_an_empty_writer_folder_in_a_language_folder(bhsig: Path) -> None:
+    (bhsig / "Hindi" / "3").mkdir()
+    _png(bhsig / "Hindi" / "4" / "H-S-4-F-01.tif")  # forgeries alone: no genuine signature
+    with pytest.warns(EmptyFoldersWarning, match=r"2 writer folders .* \(Hindi/3, Hindi/4\)"):
+        writers = scan_signature_layout(bhsig)
+    assert [w.writer for w in writers] == ["Bengali/1", "Bengali/2", "Hindi/1", "Hindi/2"]
 
 
 def test_balanced_dataset_on_cedar(cedar: Path) -> None:

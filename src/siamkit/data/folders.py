@@ -105,22 +105,23 @@ def empty_folders_note(
     kind: str = "class",
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
     shown: int = 10,
+    holding: str = "images",
 ) -> str:
-    """The sentence for ``kind`` sub-folders ``names`` of ``parent`` that hold no images and are
-    left out, e.g. ``the class folder photos/boot holds no images (.png, ...) and is left out:
-    add its images, or remove the folder``."""
+    """The sentence for ``kind`` sub-folders ``names`` of ``parent`` that hold no ``holding``
+    and are left out, e.g. ``the class folder photos/boot holds no images (.png, ...) and is left
+    out: add its images, or remove the folder``."""
     exts = ", ".join(e if e.startswith(".") else f".{e}" for e in extensions)
     if len(names) == 1:
         return (
-            f"the {kind} folder {Path(parent) / names[0]} holds no images ({exts}) and is left "
-            "out: add its images, or remove the folder"
+            f"the {kind} folder {Path(parent) / names[0]} holds no {holding} ({exts}) and is "
+            f"left out: add its {holding}, or remove the folder"
         )
     listed = ", ".join(names[:shown]) + (
         f", ... ({len(names)} in all)" if len(names) > shown else ""
     )
     return (
-        f"{len(names)} {kind} folders of {parent} hold no images ({exts}) and are left out "
-        f"({listed}): add their images, or remove the folders"
+        f"{len(names)} {kind} folders of {parent} hold no {holding} ({exts}) and are left out "
+        f"({listed}): add their {holding}, or remove the folders"
     )
 
 
@@ -268,6 +269,11 @@ class OmniglotDataset(FileImageDataset):
         invert: make strokes 1 and paper 0 (the originals are black strokes on white).
         transform: optional callable on each image.
 
+    Warns:
+        EmptyFoldersWarning: some character folders hold no images; they are left out of the
+            classes and named (``<alphabet>/<character>``, under ``root``) in
+            :attr:`empty_folders`.
+
     Example:
         >>> ds = OmniglotDataset("omniglot/", (1, 28, 28), subset="evaluation")  # doctest: +SKIP
         >>> ds.classes[0]  # doctest: +SKIP
@@ -286,17 +292,25 @@ class OmniglotDataset(FileImageDataset):
         self.invert = invert
         classes: list[str] = []
         samples: list[tuple[Path, int]] = []
+        #: the character folders (relative to ``root``) that hold no images, left out of
+        #: :attr:`classes` (a warning names them: a class lost without a word would surprise)
+        self.empty_folders: list[str] = []
         for alphabet in (a for top in self._top_dirs(subset) for a in _subdirs(top)):
             for character in _subdirs(alphabet):
                 files = list_images(character)
                 if files:
                     samples += [(f, len(classes)) for f in files]
                     classes.append(f"{alphabet.name}/{character.name}")
+                else:
+                    self.empty_folders.append(character.relative_to(self.root).as_posix())
         if not samples:
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
                 "images_background/<alphabet>/<character>/*.png."
             )
+        if self.empty_folders:
+            note = empty_folders_note(self.root, self.empty_folders, "character")
+            warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
         super().__init__(samples, classes, input_shape, transform)
 
     def _top_dirs(self, subset: str) -> list[Path]:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from siamkit.data.folders import list_images, missing_folder
-from siamkit.data.signatures import WriterSignatures, scan_signatures
+from siamkit.data.folders import EmptyFoldersWarning, list_images, missing_folder
+from siamkit.data.signatures import WriterSignatures, scan_signatures, warn_left_out_writers
 
 __all__ = ["SIGNATURE_LAYOUTS", "detect_layout", "scan_signature_layout"]
 
@@ -59,13 +60,12 @@ def _scan_cedar(root: Path) -> list[WriterSignatures]:
 
 
 def _writer_dirs(root: Path) -> list[tuple[str, Path]]:
-    """Writer folders directly under ``root``, or one level down (``Bengali/1``, ``Hindi/1``)."""
+    """Writer folders directly under ``root``, or one level down (``Bengali/1``, ``Hindi/1``);
+    a folder with neither images nor sub-folders is an (empty) writer folder."""
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        if list_images(d):
-            out.append((d.name, d))
-        else:
-            out += [(f"{d.name}/{s.name}", s) for s in sorted(d.iterdir()) if s.is_dir()]
+        subs = [(f"{d.name}/{s.name}", s) for s in sorted(d.iterdir()) if s.is_dir()]
+        out += [(d.name, d)] if list_images(d) or not subs else subs
     return out
 
 
@@ -73,12 +73,18 @@ def _scan_per_writer(
     root: Path, pattern: re.Pattern[str], forged_of: Callable[[re.Match[str]], bool]
 ) -> list[WriterSignatures]:
     files = []
-    for name, folder in _writer_dirs(root):
+    dirs = _writer_dirs(root)
+    for name, folder in dirs:
         for path in list_images(folder):
             m = pattern.match(path.stem)
             if m:
                 files.append((name, forged_of(m), path))
-    return _group(files)
+    writers = _group(files)
+    if writers:  # else not this layout (detect_layout tries them in turn): nothing to say
+        found = {w.writer for w in writers}
+        left_out = [n for n, _ in dirs if n not in found and not n.split("/")[-1].startswith(".")]
+        warn_left_out_writers(root, left_out)
+    return writers
 
 
 def _scan_gpds(root: Path) -> list[WriterSignatures]:
@@ -111,8 +117,10 @@ def detect_layout(root: str | os.PathLike[str]) -> str:
         return "cedar"
     for name in ("folders", "gpds", "bhsig"):
         try:
-            if SIGNATURE_LAYOUTS[name](root):
-                return name
+            with warnings.catch_warnings():  # the scan that reads the layout says it, once
+                warnings.simplefilter("ignore", EmptyFoldersWarning)
+                if SIGNATURE_LAYOUTS[name](root):
+                    return name
         except ValueError:
             continue
     raise ValueError(
@@ -129,6 +137,9 @@ def scan_signature_layout(
 
     Raises:
         ValueError: an unknown layout name, or no writers found.
+
+    Warns:
+        EmptyFoldersWarning: some writer folders hold no genuine signatures and are left out.
     """
     if layout == "auto":
         layout = detect_layout(root)

@@ -14,13 +14,20 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
-from siamkit.data.folders import list_images, missing_folder
+from siamkit.data.folders import (
+    IMAGE_EXTENSIONS,
+    EmptyFoldersWarning,
+    empty_folders_note,
+    list_images,
+    missing_folder,
+)
 from siamkit.data.pairs_csv import FilePairDataset
 
 __all__ = ["SignatureDataset", "SignaturePair", "WriterSignatures", "scan_signatures"]
@@ -62,6 +69,10 @@ def scan_signatures(root: str | os.PathLike) -> list[WriterSignatures]:
         FileNotFoundError: ``root`` is missing.
         ValueError: no writer folder with a ``genuine/`` sub-folder holding images.
 
+    Warns:
+        EmptyFoldersWarning: some writer folders have no ``genuine/`` sub-folder holding
+            images; they are left out and named.
+
     Example:
         >>> [w.writer for w in scan_signatures("signatures/")]  # doctest: +SKIP
         ['writer01', 'writer02']
@@ -83,7 +94,23 @@ def scan_signatures(root: str | os.PathLike) -> list[WriterSignatures]:
             f"No signatures under '{root}'; expected <writer>/genuine/*.png and "
             "<writer>/forged/*.png."
         )
+    found = {w.writer for w in writers}
+    warn_left_out_writers(root, [p.name for p in _visible_dirs(root) if p.name not in found])
     return writers
+
+
+def _visible_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def warn_left_out_writers(root: Path, names: Sequence[str]) -> None:
+    """An :class:`EmptyFoldersWarning` naming the writer folders ``names`` of ``root`` that
+    were left out for holding no genuine signatures (nothing when there are none)."""
+    if names:
+        note = empty_folders_note(
+            root, names, "writer", IMAGE_EXTENSIONS, holding="genuine signature images"
+        )
+        warnings.warn(note, EmptyFoldersWarning, stacklevel=3)
 
 
 def _writer_pairs(
