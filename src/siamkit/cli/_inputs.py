@@ -243,16 +243,22 @@ def _turn_off_progress(ctx: click.Context, param: click.Parameter, show: bool) -
     return show
 
 
-#: ``--progress/--no-progress`` of a command that shows progress (siamkit's CLI turns progress
-#: on for the process; this turns it off before the command runs).
-PROGRESS = click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    expose_value=False,
-    callback=_turn_off_progress,
-    help="Show progress: bars on a terminal, a few lines in a log.",
-)
+def progress_option(what: str = "", expose_value: bool = False) -> Callable[[F], F]:
+    """``--progress/--no-progress`` of a command that shows progress (siamkit's CLI turns
+    progress on for the process; ``--no-progress`` turns it off before the command runs, every
+    step's: training, evaluation, embedding). ``what`` ends the help (`` (training and
+    evaluation)``); ``expose_value`` passes the choice on as ``progress``."""
+    return click.option(
+        "--progress/--no-progress",
+        default=True,
+        show_default=True,
+        expose_value=expose_value,
+        callback=_turn_off_progress,
+        help=f"Show progress: bars on a terminal, a few lines in a log{what}.",
+    )
+
+
+PROGRESS = progress_option()
 
 
 def given_on_command_line(ctx: click.Context, name: str) -> bool:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from siamkit.cli._inputs import format_table, friendly_errors, headline_rows, parse_classes
+from siamkit.cli._inputs import (
+    format_table,
+    friendly_errors,
+    headline_rows,
+    parse_classes,
+    progress_option,
+)
 
 if TYPE_CHECKING:
     from siamkit.training import RunConfig
@@ -250,12 +256,7 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
     "unused: a protocol variant, reported as such). 'none' keeps the raw distance, whatever "
     "--config's eval.score_norm says [default: none, or --config's eval.score_norm].",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Show progress: bars on a terminal, a few lines in a log (training and evaluation).",
-)
+@progress_option(" (training and evaluation)", expose_value=True)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print metrics.json to stdout instead of the table."
 )
@@ -285,11 +286,8 @@ def demo(
     (a `siamkit train` run, other files) is refused.
     """
     from siamkit.experiment import run_experiment
-    from siamkit.progress import set_enabled
     from siamkit.training.data import UnknownTrainClasses
 
-    if not progress:  # also the final evaluation's steps, not only the epochs' bars
-        set_enabled(False)
     classes = parse_classes(train_classes, "--train-classes")
     cfg = demo_config(classes, epochs, limit, seed, device, data_dir, config, cohort)
     refuse_other_folder(Path(out), cfg)

@@ -29,6 +29,7 @@ from siamkit.cli._inputs import (
     metric_cell,
     metrics_table,
     model_image_shape,
+    progress_option,
     read_image_files,
     refuse_fashion_mnist_options,
     write_embeddings,
@@ -87,12 +88,7 @@ DEVICE = click.option(
     type=click.IntRange(min=1),
     help="Few-shot episodes of the final evaluation [default: eval.episodes].",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Show progress: bars on a terminal, a few lines in a log (training and evaluation).",
-)
+@progress_option(" (training and evaluation)", expose_value=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
 @friendly_errors
 def train(
@@ -131,10 +127,6 @@ def train(
     """
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
-    if not progress:  # also the final evaluation's steps, not only the epochs' bars
-        from siamkit.progress import set_enabled
-
-        set_enabled(False)
     folder = init_from is not None and not _named_start(config, init_from)
     if folder and not resume and not Path(str(init_from)).exists():
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)
