@@ -18,12 +18,13 @@ ValueError: unknown activation 'gelu'; choose one of relu
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -149,6 +150,15 @@ def not_imported(kind: str, name: str, module: Any) -> PluginNotImportedError:
         f"its {kind} {name!r} is not registered here; import the module that registers it "
         "first (siamkit --plugin MODULE)"
     )
+
+
+def did_you_mean(given: Sequence[str], valid: Iterable[str]) -> str:
+    """`` (did you mean 'epochs'?)`` for the valid names closest to the misspelled ``given``
+    (difflib's ratio >= 0.6), else ``""``: how every config check words a misspelling (torch-free,
+    so the ONNX-only tracker can say it too)."""
+    options = list(valid)
+    close = [m for g in given for m in difflib.get_close_matches(str(g), options, n=1)]
+    return f" (did you mean {', '.join(map(repr, dict.fromkeys(close)))}?)" if close else ""
 
 
 def load_target(spec: str) -> Any:

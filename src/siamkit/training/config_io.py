@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import math
 import os
 import types
@@ -25,6 +24,7 @@ from typing import Any, Union
 import yaml
 
 from siamkit.atomic import NotUtf8Error, atomic_write, read_utf8
+from siamkit.registry import did_you_mean
 from siamkit.training.config import (
     AppearanceConfig,
     DataConfig,
@@ -215,14 +215,6 @@ def set_override(doc: dict[str, Any], section: str, key: str, value: Any) -> Non
     elif not isinstance(current, dict):
         raise ConfigError(f"section {section!r} must be a mapping of keys to values")
     current[key] = value
-
-
-def did_you_mean(given: Sequence[str], valid: Iterable[str]) -> str:
-    """`` (did you mean 'epochs'?)`` for the valid names closest to the misspelled ``given``
-    (difflib's ratio >= 0.6), else ``""``."""
-    options = list(valid)
-    close = [m for g in given for m in difflib.get_close_matches(str(g), options, n=1)]
-    return f" (did you mean {', '.join(map(repr, dict.fromkeys(close)))}?)" if close else ""
 
 
 def unknown_keys_message(unknown: Sequence[str], section: str, valid: Iterable[str]) -> str:

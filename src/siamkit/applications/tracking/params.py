@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, fields
 from typing import Any
+
+from siamkit.registry import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,9 @@ class TrackerParams:
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(valid))
         if unknown:
-            # config_io.did_you_mean's wording, without importing it (it loads torch)
-            close = [m for g in unknown for m in difflib.get_close_matches(str(g), valid, n=1)]
-            hint = f" (did you mean {', '.join(map(repr, dict.fromkeys(close)))}?)" if close else ""
             raise ValueError(
-                f"unknown tracker parameter(s) {', '.join(map(str, unknown))}{hint}; "
+                f"unknown tracker parameter(s) {', '.join(map(str, unknown))}"
+                f"{did_you_mean(unknown, valid)}; "
                 f"valid keys: {', '.join(valid)}"
             )
         return cls(**d)
