@@ -107,6 +107,27 @@ def _enroll(page, label: str, files: list[Path]) -> None:
     page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
 
 
+def _remove(page, label: str, left: str) -> None:
+    """Remove ``label`` with its card's button (the confirm dialog accepted) and wait for the
+    count ``left``."""
+    page.locator("#gallery-list li", has_text=label).locator("button", has_text="remove").click()
+    page.wait_for_selector(f"#gallery-count:has-text('{left}')")
+
+
+def _verify_checker_against_bob(page, url: str, images) -> None:
+    """Open the page at ``url``, enroll alice (stripes) and bob (checker), and send a verify of
+    the checker image against the label bob."""
+    page.set_default_timeout(20_000)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(url + "/")
+    _enroll(page, "alice", [images["stripes"]])
+    _enroll(page, "bob", [images["checker"]])
+    page.check("#verify-mode-label")
+    page.set_input_files("#verify-a", str(images["checker"]))
+    page.select_option("#verify-label", "bob")
+    page.click("#verify-submit")
+
+
 def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances, tmp_path):
     net, d = model_and_distances
     page.wait_for_selector("#key-box:not([hidden])")
@@ -200,8 +221,7 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
 
     # removing the label whose images are listed closes the list (it showed removed images)
     page.on("dialog", lambda dialog: dialog.accept())
-    page.locator("#gallery-list li", has_text="alice").locator("button", has_text="remove").click()
-    page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 image(s)')")
+    _remove(page, "alice", "1 label(s), 1 image(s)")
     assert page.is_hidden("#label-images")
     assert "error" not in (page.get_attribute("#enroll-result", "class") or "")
 
@@ -343,33 +363,18 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
         context = browser.new_context()
         try:
             page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.on("dialog", lambda dialog: dialog.accept())
-            page.goto(url + "/")
-            _enroll(page, "alice", [images["stripes"]])
-            _enroll(page, "bob", [images["checker"]])
-            page.check("#verify-mode-label")
-            page.set_input_files("#verify-a", str(images["checker"]))
-            page.select_option("#verify-label", "bob")
-            page.click("#verify-submit")
+            _verify_checker_against_bob(page, url, images)
             page.wait_for_selector("#verify-result.ok:has-text('bob')")
             page.set_input_files("#identify-file", str(images["stripes"]))
             page.click("#identify-submit")
             page.wait_for_selector("#identify-matches li >> nth=1")
-
-            def remove(label: str, left: str) -> None:
-                page.locator("#gallery-list li", has_text=label).locator(
-                    "button", has_text="remove"
-                ).click()
-                page.wait_for_selector(f"#gallery-count:has-text('{left}')")
-
-            remove("alice", "1 label(s), 1 image(s)")
+            _remove(page, "alice", "1 label(s), 1 image(s)")
             assert page.inner_text("#enroll-result") == ""  # it told of enrolling bob
             assert page.inner_text("#identify-result") == ""  # alice was the answer
             assert page.locator("#identify-matches li").count() == 0
             assert page.is_hidden("#identify-legend")
             assert page.inner_text("#verify-result").startswith("Same as \u201cbob\u201d")
-            remove("bob", "0 label(s), 0 image(s)")
+            _remove(page, "bob", "0 label(s), 0 image(s)")
             assert page.inner_text("#verify-result") == ""
 
             page.check("#verify-mode-image")
@@ -419,20 +424,9 @@ def test_a_verify_answer_arriving_after_its_label_was_removed_is_dropped(
         context = browser.new_context()
         try:
             page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.on("dialog", lambda dialog: dialog.accept())
-            page.goto(url + "/")
-            _enroll(page, "alice", [images["stripes"]])
-            _enroll(page, "bob", [images["checker"]])
-            page.check("#verify-mode-label")
-            page.set_input_files("#verify-a", str(images["checker"]))
-            page.select_option("#verify-label", "bob")
-            page.click("#verify-submit")
+            _verify_checker_against_bob(page, url, images)
             assert app.computed.wait(20)  # "Same as bob", computed while bob is enrolled
-            page.locator("#gallery-list li", has_text="bob").locator(
-                "button", has_text="remove"
-            ).click()
-            page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 image(s)')")
+            _remove(page, "bob", "1 label(s), 1 image(s)")
             with page.expect_response("**/verify") as answer:
                 app.release.set()  # ... reaches the page after the removal
             assert answer.value.ok and answer.value.json()["label"] == "bob"
