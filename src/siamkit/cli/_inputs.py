@@ -261,6 +261,17 @@ def progress_option(what: str = "", expose_value: bool = False) -> Callable[[F],
 PROGRESS = progress_option()
 
 
+def refuse_existing(paths: Iterable[Path], force: bool, instead: str) -> None:
+    """A usage error naming the outputs among ``paths`` that exist, unless ``force``: "A and B
+    already exist; pass --force to replace, {instead}" (before any work is done)."""
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise click.UsageError(
+            f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
+            f"pass --force to replace, {instead}"
+        )
+
+
 def given_on_command_line(ctx: click.Context, name: str) -> bool:
     """Whether the option ``name`` (its parameter name) was given on the command line, not left
     at its default or taken from the environment."""

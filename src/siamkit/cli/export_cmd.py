@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import PROGRESS
+from siamkit.cli._inputs import PROGRESS, refuse_existing
 
 INT8_MODES = ("static", "dynamic")
 # how a text model's int8 graph is quantised (applications/text/onnx.py, quantize_int8)
@@ -134,13 +134,7 @@ def _run(
     check_images: tuple[Any, Any, str] | str | None = None
     if int8_mode is not None and branch == "f":
         check_images = _check_images(model, doc, shape, check_data)
-    existing = [str(p) for p in _targets(model, out, int8_mode is not None) if p.exists()]
-    if existing and not force:
-        raise click.UsageError(
-            f"{' and '.join(existing)} already "
-            f"{'exists' if len(existing) == 1 else 'exist'}; pass --force to replace, "
-            "or --out elsewhere"
-        )
+    refuse_existing(_targets(model, out, int8_mode is not None), force, "or --out elsewhere")
     fp32 = export_onnx(
         model, out, opset=opset, exporter=exporter, input_shape=input_shape, branch=branch
     )

@@ -31,6 +31,7 @@ from siamkit.cli._inputs import (
     model_image_shape,
     progress_option,
     read_image_files,
+    refuse_existing,
     refuse_fashion_mnist_options,
     write_embeddings,
 )
@@ -707,13 +708,7 @@ def embed(
             f"--split picks a split of --data fashion-mnist, and {what}: leave --split out"
         )
     check_embeddings_out(Path(out))  # before any work: embedding many images takes minutes
-    existing = [p for p in embedding_files(Path(out)) if p.exists()]
-    if existing and not force:
-        raise click.UsageError(
-            f"{' and '.join(map(str, existing))} already "
-            f"{'exists' if len(existing) == 1 else 'exist'}; pass --force to replace, or choose "
-            "another --out"
-        )
+    refuse_existing(embedding_files(Path(out)), force, "or choose another --out")
     dev = resolve_device(device)
     net = load_siamese(model, dev, "embed")
     shape = model_image_shape(net, model)
