@@ -18,7 +18,12 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
     """
     from siamkit.cli._inputs import collect_images
-    from siamkit.data.folders import IMAGE_EXTENSIONS, empty_folders_note, find_images
+    from siamkit.data.folders import (
+        IMAGE_EXTENSIONS,
+        empty_folders_note,
+        find_images,
+        shown_names,
+    )
     from siamkit.index.store import validate_label
 
     if label is not None:  # refused before the gallery is opened, so no empty one is created
@@ -45,11 +50,9 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
                 empty.setdefault(item, []).append(sub.name)
     if not groups and empty:
         folders = [str(item / name) for item, names in empty.items() for name in names]
-        shown = ", ".join(folders[:10]) + (
-            f", ... ({len(folders)} in all)" if len(folders) > 10 else ""
-        )
         raise click.UsageError(
-            f"nothing to enroll: the label folder{'s' if len(folders) > 1 else ''} {shown} "
+            f"nothing to enroll: the label folder{'s' if len(folders) > 1 else ''} "
+            f"{shown_names(folders)} "
             f"hold{'' if len(folders) > 1 else 's'} no images ({', '.join(IMAGE_EXTENSIONS)}); "
             "put each label's images in its sub-folder"
         )

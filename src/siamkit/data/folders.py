@@ -99,6 +99,12 @@ class EmptyFoldersWarning(UserWarning):
     shows it as one ``warning:`` line on stderr."""
 
 
+def shown_names(names: Sequence[str], shown: int = 10) -> str:
+    """``a, b, c`` for a few names, ``a, ..., j, ... (40 in all)`` past ``shown`` of them."""
+    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def empty_folders_note(
     parent: str | os.PathLike[str],
     names: Sequence[str],
@@ -116,12 +122,9 @@ def empty_folders_note(
             f"the {kind} folder {Path(parent) / names[0]} holds no {holding} ({exts}) and is "
             f"left out: add its {holding}, or remove the folder"
         )
-    listed = ", ".join(names[:shown]) + (
-        f", ... ({len(names)} in all)" if len(names) > shown else ""
-    )
     return (
         f"{len(names)} {kind} folders of {parent} hold no {holding} ({exts}) and are left out "
-        f"({listed}): add their {holding}, or remove the folders"
+        f"({shown_names(names, shown)}): add their {holding}, or remove the folders"
     )
 
 
