@@ -147,7 +147,9 @@ def refuse_other_folder(out: Path, cfg: RunConfig | None = None) -> None:
     if demo_run and all(own(n) for n in names):
         return  # an earlier demo's folder: `make demo` runs again into it
     other = [n for n in names if not own(n)] if demo_run else names
-    shown = ", ".join(other[:5]) + (f", ... ({len(other)} in all)" if len(other) > 5 else "")
+    from siamkit.data.folders import shown_names
+
+    shown = shown_names(other, 5)
     what = (
         f"a run that siamkit demo did not make ({shown})"
         if not demo_run and set(names) & set(RUN_OUTPUTS)

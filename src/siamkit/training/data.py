@@ -129,9 +129,10 @@ def _check_class_ids(
     if not unknown:
         return
     # a class named by its number (digits) is listed once: "0, 1", not "0 = 0, 1 = 1"
-    shown = ", ".join(str(i) if n == str(i) else f"{i} = {n}" for i, n in enumerate(names[:12]))
-    more = f", ... ({len(names)} in all)" if len(names) > 12 else ""
-    raise UnknownTrainClasses(unknown, dataset, shown + more)
+    from siamkit.data.folders import shown_names
+
+    labels = [str(i) if n == str(i) else f"{i} = {n}" for i, n in enumerate(names)]
+    raise UnknownTrainClasses(unknown, dataset, shown_names(labels, 12))
 
 
 def load_run_data(cfg: DataConfig) -> RunData:
