@@ -556,8 +556,12 @@ def resolved_mining(cfg: LossConfig) -> str | None:
     """The mining strategy ``cfg.mining`` stands for with its loss kind (``"auto"`` resolved)."""
     if cfg.mining != "auto":
         return cfg.mining
-    auto = {"triplet": "batch_hard", "multi_similarity": "multi_similarity"}
-    return {**auto, "margin": "distance_weighted"}.get(cfg.kind)  # margin: the paper's sampling
+    auto = {
+        "triplet": "batch_hard",
+        "multi_similarity": "multi_similarity",
+        "margin": "distance_weighted",  # the paper's sampling
+    }
+    return auto.get(cfg.kind)
 
 
 def _check_appearance(cfg: ModelConfig) -> None:
