@@ -123,6 +123,23 @@ Outcome of the sixth rule (2026-12-04, fourteenth stop, 05:06-05:25 UTC): mean v
 0.1917 (reference), 0.1928 (wise 0.5), 0.1906 (wise 0.75); neither is 0.01 below the reference;
 nothing adopted, the test classes not run.
 
+A seventh rule, written before its run (issue 17, 2026-12-04, nineteenth stop):
+
+* Why: the eighteenth stop added Barlow Twins and NNCLR (``method: barlow_twins | nnclr``);
+  neither has been scored on the folds, and the best SSL model leads raw pixels by only +0.002
+  1-shot on the test classes.
+* Reference: the shipped training and embedding, as the third rule's outcome ran it (1 thread,
+  mean EER 0.210: 0.101 / 0.372 / 0.156 on ``2,5;0,3;1,4``; run again here beside the
+  candidates, and the rule uses the rerun's figures).
+* Candidates: ``--set method=barlow_twins`` and ``--set method=nnclr``, everything else as
+  shipped (views, taps, 6 epochs, lr, the ``ssl`` section's ``barlow_lambda`` and
+  ``queue_size``), seed 0, 1 thread each.
+* Adopted only if the mean validation EER is >= 0.01 below the reference's and no fold is worse
+  by > 0.005; among both, the lowest mean. Then ``configs/simclr.yaml`` names it in a comment as
+  the recommended method and fmnist-ssl runs once on 6-9 (3 seeds); if that run does not fit in
+  this stop, it is the next stop's first run and nothing is claimed before it. If none passes,
+  the test classes are not run.
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
       nice python benchmarks/ssl_val.py simclr --finetune ref= --finetune freeze2=model.freeze_encoder_epochs=2 ...
 """
