@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -130,10 +131,25 @@ def embedding_model(
     return JoinedEmbedding(net, features, cfg.appearance.weight)
 
 
-def build_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    """The registered optimiser ``cfg.optimizer`` (:data:`~siamkit.training.optim.OPTIMIZERS`) over ``params``."""
+def build_optimizer(
+    cfg: OptimConfig, params: list[nn.Parameter], loss_params: Sequence[nn.Parameter] = ()
+) -> torch.optim.Optimizer:
+    """The registered optimiser ``cfg.optimizer`` (:data:`~siamkit.training.optim.OPTIMIZERS`)
+    over ``params`` (the network's) and ``loss_params`` (those the loss learns itself, e.g. class
+    proxies; any that are in ``params`` too stay the network's).
+
+    With ``cfg.loss_lr_factor`` other than 1 the loss's parameters are a second param group at
+    that multiple of ``cfg.lr`` (the network's group stays first: its rate is the one logged);
+    at 1, or with none, there is one group of them all, as before the factor existed.
+    """
     kind, kwargs = optimizer_part(cfg)
-    return OPTIMIZERS.build(kind, params=params, **kwargs)
+    network = list(params)
+    seen = {id(p) for p in network}
+    own = list({id(p): p for p in loss_params if id(p) not in seen}.values())
+    if not own or cfg.loss_lr_factor == 1.0:
+        return OPTIMIZERS.build(kind, params=[*network, *own], **kwargs)
+    groups = [{"params": network}, {"params": own, "lr": cfg.lr * cfg.loss_lr_factor}]
+    return OPTIMIZERS.build(kind, params=groups, **kwargs)
 
 
 def build_scheduler(
@@ -143,11 +159,29 @@ def build_scheduler(
 
     ``onecycle`` is torch's ``OneCycleLR`` (warm-up share ``warmup_fraction``, cosine annealing,
     momentum cycling); ``cosine`` is a linear warm-up then cosine decay; ``constant`` keeps the
-    rate. The schedule is rebuilt from the config on resume, then its state is restored.
+    rate. Each param group keeps its rate's ratio to the first's (``optim.loss_lr_factor``);
+    a schedule that does not is refused. The schedule is rebuilt from the config on resume,
+    then its state is restored.
     """
     kind, kwargs = schedule_part(cfg)
-    return SCHEDULES.build(  # type: ignore[no-any-return]
+    before = [float(g["lr"]) for g in optimizer.param_groups]
+    scheduler = SCHEDULES.build(
         kind, optimizer=optimizer, total_steps=max(1, total_steps), **kwargs
+    )
+    if not _same_ratios(before, [float(g["lr"]) for g in optimizer.param_groups]):
+        raise ValueError(
+            f"optim.schedule = {kind!r} does not keep the loss's learning rate at "
+            f"optim.loss_lr_factor = {cfg.loss_lr_factor} times the network's; set the factor "
+            "to 1 or use a schedule that scales each param group's own rate (e.g. cosine)"
+        )
+    return scheduler
+
+
+def _same_ratios(before: list[float], after: list[float]) -> bool:
+    """Whether each param group's rate kept its ratio to the first group's."""
+    return all(
+        math.isclose(a * before[0], b * after[0], rel_tol=1e-6, abs_tol=1e-30)
+        for a, b in zip(after, before, strict=True)
     )
 
 

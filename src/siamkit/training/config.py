@@ -237,6 +237,12 @@ class OptimConfig:
             ``lr``, ``warmup_fraction`` and ``schedule_params``. In YAML also
             ``schedule: {kind: cosine, params: {warmup_fraction: 0.1}}``.
         grad_clip: clip the gradient norm to this (``None`` = off).
+        loss_lr_factor: the learning rate of the parameters the loss learns itself (the class
+            proxies of ``proxy_anchor``, ``proxy_nca``, ``soft_triple``, ``normalized_softmax``
+            (ArcFace, CosFace) and ``sub_center_arcface``; ``margin``'s beta) as a multiple of
+            ``lr``, kept by every schedule: e.g. 100 as Proxy-Anchor (Kim et al. 2020) trains
+            its proxies. They are then a second param group of the optimiser; at 1 (the
+            default) they share the network's one group, as before this key.
     """
 
     optimizer: str = "adamw"
@@ -246,6 +252,7 @@ class OptimConfig:
     schedule: str = "onecycle"
     warmup_fraction: float = 0.15
     grad_clip: float | None = None
+    loss_lr_factor: float = 1.0
     optimizer_params: dict[str, Any] = field(default_factory=dict)
     schedule_params: dict[str, Any] = field(default_factory=dict)
 
@@ -456,6 +463,12 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("set both model.input_mean and model.input_std, or neither")
     if cfg.optim.lr <= 0:
         raise ValueError("optim.lr must be positive")
+    factor = cfg.optim.loss_lr_factor
+    if not math.isfinite(factor) or factor <= 0:
+        raise ValueError(
+            f"optim.loss_lr_factor = {factor} must be a positive finite number, the multiple of "
+            "optim.lr the loss's own parameters (class proxies) train at, e.g. 100 (1: optim.lr)"
+        )
     if cfg.loss.kind in ("bce", "pair_head") and cfg.model.distance != "mlp":
         raise ValueError("loss.kind = bce trains a learned pair head: set model.distance: mlp")
     _check_parts(cfg)

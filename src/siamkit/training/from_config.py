@@ -10,6 +10,7 @@ collapse monitor and recovery, epoch log, and the config kept in the checkpoint.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,14 @@ def _offline_miner(
     return mine
 
 
+def _note(msg: str, log: Callable[[str], None] | None) -> None:
+    """``msg`` to ``log``, or a ``UserWarning`` without one."""
+    if log is not None:
+        log(msg)
+    else:
+        warnings.warn(msg, UserWarning, stacklevel=3)
+
+
 def build_trainer(
     net: nn.Module,
     cfg: RunConfig,
@@ -165,9 +174,18 @@ def build_trainer(
     objective = build_objective(
         cfg.loss, distance, classes=data.train_classes, embedding_dim=loss_dim
     ).to(ctx.device)
-    # the network's parameters, then any the loss learns itself (class proxies), each once
-    params = {id(p): p for p in [*net.parameters(), *objective.parameters()]}
-    optimizer = build_optimizer(cfg.optim, list(params.values()))
+    # the network's parameters, then any the loss learns itself (class proxies, margin's beta),
+    # each once: at optim.loss_lr_factor x optim.lr when that is not 1
+    own = {id(p) for p in net.parameters()}
+    loss_params = [p for p in objective.parameters() if id(p) not in own]
+    optimizer = build_optimizer(cfg.optim, list(net.parameters()), loss_params)
+    if cfg.optim.loss_lr_factor != 1.0 and not loss_params and ctx.is_main:
+        _note(
+            f"note: optim.loss_lr_factor = {cfg.optim.loss_lr_factor} has no effect: loss.kind = "
+            f"{cfg.loss.kind} learns no parameters of its own (class proxies, margin's beta), "
+            "so everything trains at optim.lr",
+            log,
+        )
     offline = _offline_miner(net, cfg, ctx.device) if cfg.loss.offline_mining else None
     batches = PKBatches(
         data.train_x, data.train_y, t.classes_per_batch, t.samples_per_class,

@@ -2,7 +2,9 @@
 
 Both are :class:`~siamkit.registry.Registry` s: an optimiser factory takes the parameters and
 ``lr``, ``weight_decay``, ``momentum``; a schedule factory takes the optimiser, the total number
-of steps, ``lr``, ``warmup_fraction`` and ``cycle_momentum`` and is stepped every batch.
+of steps, ``lr``, ``warmup_fraction`` and ``cycle_momentum`` and is stepped every batch. A
+schedule keeps each param group's rate at its ratio to the first group's (the loss's own
+parameters train at ``optim.loss_lr_factor`` × the network's rate).
 
 >>> opt = OPTIMIZERS.build("adamw", params=[torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
 >>> SCHEDULES.names()
@@ -65,9 +67,14 @@ def _lambda(schedule: str) -> Any:
 
 def _onecycle(optimizer: torch.optim.Optimizer, total_steps: int, lr: float = 0.0,
               warmup_fraction: float = 0.15, cycle_momentum: bool = True) -> Any:  # fmt: skip
-    """torch's ``OneCycleLR``: warm-up share ``warmup_fraction``, cosine annealing to ``lr``'s end."""
+    """torch's ``OneCycleLR``: warm-up share ``warmup_fraction``, cosine annealing to ``lr``'s end.
+
+    ``lr`` is the first param group's peak; every other group peaks at its own rate's multiple
+    of the first's (the loss's proxies at ``optim.loss_lr_factor`` × ``lr``)."""
+    rates = [float(g["lr"]) for g in optimizer.param_groups]
+    peaks = [lr * (r / rates[0]) for r in rates] if rates[0] > 0 else lr
     return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=total_steps, pct_start=warmup_fraction,
+        optimizer, max_lr=peaks, total_steps=total_steps, pct_start=warmup_fraction,
         cycle_momentum=cycle_momentum,
     )  # fmt: skip
 
