@@ -224,6 +224,8 @@ def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:
         ("train", "steps_per_epoch", 0, "train.steps_per_epoch must be at least 1"),
         ("train", "steps_per_epoch", -1, "train.steps_per_epoch must be at least 1"),
         ("views", "crop_scale", [0.5], "views.crop_scale must be two numbers"),
+        # the supervised losses' proxies have it; an ssl run would ignore it
+        ("optim", "loss_lr_factor", 100.0, "optim.loss_lr_factor = 100.0 is for supervised"),
     ],
 )
 def test_bad_values_name_their_key(section: str, key: str, value: Any, says: str) -> None:

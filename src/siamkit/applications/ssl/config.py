@@ -162,6 +162,11 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         )
     if cfg.model.freeze_encoder_epochs:
         raise ConfigError("model.freeze_encoder_epochs is for supervised runs, not task: ssl")
+    if cfg.optim.loss_lr_factor != 1.0:
+        raise ConfigError(
+            f"optim.loss_lr_factor = {cfg.optim.loss_lr_factor} is for supervised losses that "
+            "learn class proxies, not task: ssl; remove it"
+        )
     if len(cfg.views.crop_scale) != 2:
         raise ConfigError(
             "views.crop_scale must be two numbers [min, max] within (0, 1], got "
