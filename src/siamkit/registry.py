@@ -218,19 +218,48 @@ def recorded_plugin(spec: str) -> str:
     return str(Path(spec).expanduser().resolve()) if spec.endswith(".py") else spec
 
 
+def plugin_name(spec: str) -> str:
+    """The module name the plug-in ``spec`` is imported as (a ``.py`` file's stem)."""
+    spec = spec.strip()
+    return Path(spec).stem if spec.endswith(".py") else spec
+
+
+#: The plug-ins this process imported (:func:`import_plugins`), as a run records them -> the
+#: module name each was imported as, in order: what a saved model records (:func:`used_plugins`).
+_IMPORTED: dict[str, str] = {}
+
+
+def used_plugins() -> list[str]:
+    """The plug-ins this process imported by name or file (``--plugin``, ``$SIAMKIT_PLUGINS``, a
+    config's ``plugins:``, a loaded model's), as a run records them, that are still imported:
+    what a saved model of a user's parts records so that loading it imports them again."""
+    return [spec for spec, name in _IMPORTED.items() if name in sys.modules]
+
+
+class PluginImportError(ImportError):
+    """A plug-in module that cannot be imported; ``reason`` says why in a few words (the
+    message says it whole, with what to do)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _import_plugin(spec: str) -> str:
     folder = None
     name = spec
     if spec.endswith(".py"):
         path = Path(spec).expanduser().resolve()
         if not path.is_file():
-            raise ImportError(
-                f"plug-in file {spec} does not exist; give an existing .py file or a module name"
+            raise PluginImportError(
+                f"plug-in file {spec} does not exist; give an existing .py file or a module name",
+                "no such file",
             )
         folder, name = str(path.parent), path.stem
     if not name or not all(part.isidentifier() for part in name.split(".")):
-        raise ImportError(
-            f"{spec!r} is not a module name; give one as 'my_parts' or 'lab.parts', or a .py file"
+        raise PluginImportError(
+            f"{spec!r} is not a module name; give one as 'my_parts' or 'lab.parts', or a .py file",
+            "not a module name",
         )
     if folder is not None and folder not in sys.path:
         sys.path.insert(0, folder)  # the file named is the one imported
@@ -240,17 +269,21 @@ def _import_plugin(spec: str) -> str:
         importlib.import_module(name)
     except ModuleNotFoundError as err:
         if err.name is not None and (name == err.name or name.startswith(err.name + ".")):
-            raise ImportError(
+            raise PluginImportError(
                 f"cannot find the plug-in module {name!r}; run siamkit in the folder that holds "
                 f"{name.replace('.', '/')}.py, add that folder to PYTHONPATH, or install the "
-                "package that provides it"
+                "package that provides it",
+                "not found on the Python path or in the current folder",
             ) from None
-        raise ImportError(
-            f"the plug-in module {name!r} failed to import ({err}); install what it needs"
+        raise PluginImportError(
+            f"the plug-in module {name!r} failed to import ({err}); install what it needs",
+            str(err),
         ) from err
     except Exception as err:  # any error of the plug-in's own code
-        raise ImportError(
+        raise PluginImportError(
             f"the plug-in module {name!r} failed to import ({type(err).__name__}: {err}); fix it "
-            "and run again"
+            "and run again",
+            f"{type(err).__name__}: {err}",
         ) from err
+    _IMPORTED[recorded_plugin(spec)] = name
     return name

@@ -55,6 +55,7 @@ def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     monkeypatch.delenv("SIAMKIT_PLUGINS", raising=False)
+    monkeypatch.setattr("siamkit.registry._IMPORTED", {})  # the plug-ins a saved model records
     yield module, encoder
     sys.modules.pop(module, None)
     if encoder in ENCODERS:
@@ -142,8 +143,9 @@ def _siamkit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_model_of_the_readmes_parts_trains_and_loads_in_a_fresh_process(tmp_path) -> None:
     """The README's encoder, loss, miner and distance train from a config naming them; the saved
-    model evaluates and embeds in new processes given the module, and without it says in one
-    sentence which module to import and how."""
+    model records the run's plug-in (plugins:) and evaluates, embeds and loads in Python in new
+    processes without --plugin, which import it saying so; a recorded module that is gone is
+    one sentence naming it and what to do."""
     (tmp_path / "my_parts.py").write_text(_readme_plugin_module())
     config = {
         "data": {"dataset": "digits", "train_classes": [0, 1, 2, 3, 4, 5], "augmentation": "none"},
@@ -165,23 +167,86 @@ def test_a_model_of_the_readmes_parts_trains_and_loads_in_a_fresh_process(tmp_pa
     assert doc["model"]["distance"] == {
         "type": "registered", "name": "chebyshev", "params": {}, "module": "my_parts"
     }  # fmt: skip
+    assert doc["plugins"] == ["my_parts"]
 
     args = ["evaluate", "run/model", "--data", "digits", "--classes", "6,7,8,9", "--json"]
-    res = _siamkit(tmp_path, "--plugin", "my_parts", *args)
+    res = _siamkit(tmp_path, "--plugin", "my_parts", *args)  # imported already: no line
     assert res.returncode == 0, res.stderr
     assert 0 <= json.loads(res.stdout)["verification"]["roc_auc"] <= 1
-    res = _siamkit(tmp_path, "--plugin", "my_parts", "embed", "run/model", "--data", "digits",
-                   "--out", "z.npy")  # fmt: skip
+    assert "recorded in the model" not in res.stderr
+
+    imported = "importing plug-in module my_parts recorded in the model"
+    res = _siamkit(tmp_path, *args)
+    assert res.returncode == 0, res.stderr
+    assert 0 <= json.loads(res.stdout)["verification"]["roc_auc"] <= 1
+    assert res.stderr.splitlines().count(imported) == 1
+    res = _siamkit(tmp_path, "embed", "run/model", "--data", "digits", "--out", "z.npy")
     assert res.returncode == 0, res.stderr
     assert np.load(tmp_path / "z.npy").shape[1] == 8
+    assert res.stderr.splitlines().count(imported) == 1
+    load = "import siamkit; print(siamkit.load_model('run/model').embedding_dim)"
+    res = subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "8" and res.stderr.strip() == imported
 
+    (tmp_path / "my_parts.py").rename(tmp_path / "elsewhere.py")
     res = _siamkit(tmp_path, *args)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines() == [
-        "Error: run/model cannot be loaded: its encoder 'tiny_cnn' is registered by the module "
-        "'my_parts', which is not imported; run siamkit with --plugin my_parts (in Python, "
-        "import my_parts first)"
+        imported,
+        "Error: run/model cannot be loaded: the plug-in module 'my_parts' recorded in the model "
+        "cannot be imported (not found on the Python path or in the current folder); install "
+        "it, or pass --plugin naming its module or .py file (in Python, import it before "
+        "load_model)",
     ]
+    res = _siamkit(tmp_path, "--plugin", "elsewhere", *args)  # moved: named as it is now
+    assert res.returncode == 0, res.stderr
+
+
+def test_a_model_saved_in_python_records_its_plugin_file_and_loads_elsewhere(
+    user_module, tmp_path
+) -> None:
+    """A model of an encoder registered by a plug-in file (imported in Python as --plugin does)
+    records the file's absolute path, and a new process in another folder loads it with no
+    --plugin and no import of its own."""
+    import siamkit
+    from siamkit.encoders import create_encoder
+    from siamkit.models import Preprocess, SiameseNetwork
+
+    module, encoder = user_module
+    file = tmp_path / f"{module}.py"
+    import_plugins([str(file)], entry_points=False)
+    enc = create_encoder(encoder, width=4)
+    net = SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 8, 8)))
+    siamkit.save_model(net, tmp_path / "model")
+    doc = json.loads((tmp_path / "model" / "siamkit.json").read_text())
+    assert doc["plugins"] == [str(file)]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    load = f"import siamkit; print(siamkit.load_model({str(tmp_path / 'model')!r}).embedding_dim)"
+    env = {k: v for k, v in os.environ.items() if k not in ("SIAMKIT_PLUGINS", "PYTHONPATH")}
+    res = subprocess.run([sys.executable, "-c", load], cwd=elsewhere, env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "4"
+    assert res.stderr.strip() == f"importing plug-in module {file} recorded in the model"
+
+
+def test_a_model_of_siamkits_own_parts_records_no_plugins(user_module, tmp_path) -> None:
+    """A plug-in imported in the process is recorded only by a model that has a part of a
+    user's own (its loss alone, say, is not the model's)."""
+    import siamkit
+    from siamkit.encoders import create_encoder
+    from siamkit.models import Preprocess, SiameseNetwork
+
+    module, _ = user_module
+    import_plugins([module], entry_points=False)
+    enc = create_encoder("convnet", in_channels=1)
+    net = SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 8, 8)))
+    siamkit.save_model(net, tmp_path / "model")
+    assert "plugins" not in json.loads((tmp_path / "model" / "siamkit.json").read_text())
 
 
 @pytest.mark.parametrize(

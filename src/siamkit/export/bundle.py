@@ -3,6 +3,13 @@
 ``siamkit.json`` holds the format version, the siamkit version, the architecture (encoder name
 and arguments, head, distance, preprocessing), the calibrated threshold and the SHA-256 of the
 weights file, so a tampered or truncated file is refused before anything is built from it.
+
+A model built from a user's parts (an encoder or distance registered by the user's module) also
+records ``plugins``: the plug-in modules the run imported
+(``siamkit --plugin``, ``$SIAMKIT_PLUGINS``, a config's ``plugins:``) and the modules defining
+those parts. :func:`load_model` imports the ones not yet imported before it builds the model, so
+``siamkit evaluate OUT/model`` needs no ``--plugin`` again (importing runs that code: load only
+model folders you trust, as you would run their training config).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -32,7 +40,13 @@ from siamkit.models import (
     model_kinds,
 )
 from siamkit.models.preprocess import EncoderInputError
-from siamkit.registry import PluginNotImportedError
+from siamkit.registry import (
+    PluginImportError,
+    PluginNotImportedError,
+    import_plugins,
+    plugin_name,
+    used_plugins,
+)
 
 FORMAT = "siamkit-model"
 FORMAT_VERSION = 1
@@ -99,6 +113,8 @@ def save_model(
             "fingerprint": model_fingerprint(model),
             "metadata": metadata or {},
         }
+        if plugins := model_plugins(config):
+            doc["plugins"] = plugins
         (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
         mode = umask_mode(0o666)  # safetensors writes 0600: follow the umask
         for file in (WEIGHTS_FILE, CONFIG_FILE):
@@ -120,6 +136,31 @@ def save_model(
         raise
     model.threshold = threshold
     return dest
+
+
+def _part_modules(node: Any) -> list[str]:
+    """The ``module`` of every part in a model description that a user's module registers (an
+    encoder's spec, a registered distance's), in order."""
+    if isinstance(node, dict):
+        own = [node["module"]] if isinstance(node.get("module"), str) else []
+        return own + [m for v in node.values() for m in _part_modules(v)]
+    if isinstance(node, list):
+        return [m for v in node for m in _part_modules(v)]
+    return []
+
+
+def model_plugins(config: dict[str, Any]) -> list[str]:
+    """The plug-in modules a model described by ``config`` records so that loading it imports
+    them: none when all its parts are siamkit's; else the plug-ins this process imported
+    (:func:`~siamkit.registry.used_plugins`, a file as its absolute path) and then each module
+    defining a part that none of them is (a Python user's own, imported before saving)."""
+    modules = dict.fromkeys(_part_modules(config))
+    needed = [m for m in modules if m != "__main__"]  # a script's own: not importable
+    if not needed:
+        return []
+    imported = used_plugins()
+    names = {plugin_name(spec) for spec in imported}
+    return [*imported, *(m for m in needed if m not in names)]
 
 
 def _old_path(dest: Path) -> Path:
@@ -226,6 +267,12 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{folder} was written in model format {version!r} by siamkit {doc.get('siamkit_version')}; this siamkit "
             f"({__version__}) reads format {FORMAT_VERSION} or older — upgrade siamkit"
         )
+    plugins = doc.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
+        raise ModelFileError(
+            f"{cfg_path} has plugins {plugins!r}, expected a list of module names or .py files; "
+            "the file is corrupted or was edited by hand"
+        )
     model = doc.get("model")
     if not isinstance(model, dict):
         raise ModelFileError(
@@ -241,8 +288,38 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return doc
 
 
+def _import_recorded_plugins(doc: dict[str, Any]) -> dict[str, str]:
+    """Import the plug-in modules the model records (``plugins``) that this process has not,
+    saying so in one line each; returns those that could not be imported -> why. Their failure
+    is the model's only if it then names a part none registers (a run may record a plug-in of
+    its loss alone, which the model does not need)."""
+    failed: dict[str, str] = {}
+    for spec in doc.get("plugins", []):
+        if plugin_name(spec) in sys.modules:  # --plugin given again, or imported in Python
+            continue
+        print(f"importing plug-in module {spec} recorded in the model", file=sys.stderr)
+        try:
+            import_plugins([spec], entry_points=False)
+        except PluginImportError as err:
+            failed[spec] = err.reason
+    return failed
+
+
+def _plugin_failed(folder: Path, failed: dict[str, str]) -> ModelFileError:
+    spec, reason = next(iter(failed.items()))
+    return ModelFileError(
+        f"{folder} cannot be loaded: the plug-in module {spec!r} recorded in the model cannot be "
+        f"imported ({reason}); install it, or pass --plugin naming its module or .py file (in "
+        "Python, import it before load_model)"
+    )
+
+
 def load_model(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Model:
     """Load a model folder written by :func:`save_model`, in eval mode. Never unpickles anything.
+
+    A model of a user's parts first imports the plug-in modules it records that are not imported
+    yet, each announced in one line on stderr; one that cannot be imported, when the model needs
+    a part it registers, is a :class:`ModelFileError` naming it.
 
     >>> net = load_model("out/model")  # doctest: +SKIP
     """
@@ -262,12 +339,15 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
         state = load_file(str(weights), device=str(map_location))
     except (SafetensorError, OSError) as err:
         raise ModelFileError(f"{weights} cannot be read: {err}") from None
+    failed = _import_recorded_plugins(doc)  # a whole folder's, before its parts are built
     try:
         cls: Any = model_class(doc["model"]["kind"])
         rebuild = getattr(cls, "from_bundle", None)  # kinds that read extra files of the folder
         model = rebuild(doc["model"], Path(path)) if rebuild else cls.from_config(doc["model"])
         model.load_state_dict(state, strict=True)
     except PluginNotImportedError as err:  # a user's part: name the module to import
+        if failed:
+            raise _plugin_failed(Path(path), failed) from None
         raise ModelFileError(f"{Path(path)} cannot be loaded: {err}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(
