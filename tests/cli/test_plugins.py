@@ -316,16 +316,24 @@ def test_a_run_started_with_a_plugin_resumes_without_naming_it_again(tmp_path) -
 
 def test_a_study_started_with_a_plugin_recommends_a_config_that_imports_it(tmp_path) -> None:
     """siamkit tune's trials use the plug-in's parts, and best.yaml records the module
-    (plugins:), so training it needs no --plugin."""
+    (plugins:), so training it needs no --plugin; the study remembers it, so continuing it
+    needs none either (the config names the plug-in's encoder and no plugins:)."""
     (tmp_path / "my_parts.py").write_text(ENCODER_MODULE.format(name="tiny_cnn"))
     config = _tiny_config("tiny_cnn")
     config["data"]["val_classes"] = 2
     config["train"]["classes_per_batch"] = 4
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "space.yaml").write_text("optim.lr: {float: [1.0e-3, 3.0e-3], log: true}\n")
-    res = _siamkit(tmp_path, "--plugin", "my_parts", "tune", "mine.yaml", "--trials", "1",
-                   "--space", "space.yaml", "--out", "study", "--no-progress")  # fmt: skip
+    tune = ["tune", "mine.yaml", "--space", "space.yaml", "--out", "study", "--no-progress"]
+    res = _siamkit(tmp_path, "--plugin", "my_parts", *tune, "--trials", "1")
     assert res.returncode == 0, res.stderr
+    best = yaml.safe_load((tmp_path / "study" / "best.yaml").read_text())
+    assert best["plugins"] == ["my_parts"]
+    (tmp_path / "study" / "best.yaml").unlink()  # written again by the continued study alone
+
+    res = _siamkit(tmp_path, *tune, "--trials", "2")
+    assert res.returncode == 0, res.stderr
+    assert "trial 1: complete" in res.stdout
     best = yaml.safe_load((tmp_path / "study" / "best.yaml").read_text())
     assert best["plugins"] == ["my_parts"]
     res = _siamkit(tmp_path, "train", "study/best.yaml", "--out", "best", "--json")

@@ -447,6 +447,21 @@ def test_a_study_saved_with_the_key_names_alone_continues_with_its_own_space(
     assert run_study(base, space, tmp_path, n_trials=2, progress=False).complete == 2
 
 
+def test_a_continued_study_keeps_the_plugins_it_was_started_with(
+    base, tmp_path: Path, monkeypatch
+) -> None:
+    """The plug-ins a study was started with are stored in study.db: continuing it without them
+    imports them first and still names them in best.yaml."""
+    _fake_training(monkeypatch)
+    space = SearchSpace.from_dict(SPACE)
+    run_study(base, space, tmp_path, n_trials=1, progress=False, plugins=["json"])
+    (tmp_path / "best.yaml").unlink()
+    assert run_study(base, space, tmp_path, n_trials=2, progress=False).complete == 2
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["plugins"] == ["json"]
+    assert search_mod.import_study_plugins(tmp_path) == ["json"]
+    assert search_mod.import_study_plugins(tmp_path / "no-study") == []
+
+
 def test_tune_refuses_a_folder_holding_a_training_run(base, tmp_path: Path) -> None:
     (tmp_path / "checkpoint.pt").write_bytes(b"")
     before = sorted(p.name for p in tmp_path.iterdir())

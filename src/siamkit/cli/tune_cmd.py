@@ -66,14 +66,22 @@ def tune(
     from siamkit.training import apply_overrides, load_config
     from siamkit.training.config_io import read_config_plugins
     from siamkit.tuning import load_space, run_study
-    from siamkit.tuning.search import STUDY_FILE, check_out_dir, check_tunable
+    from siamkit.tuning.search import (
+        STUDY_FILE,
+        check_out_dir,
+        check_tunable,
+        import_study_plugins,
+    )
 
     if trials < 1:
         raise click.BadParameter("must be at least 1", param_hint="--trials")
+    out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
+    # a continued study's plug-ins, before CONFIG (which may name their parts) is read
+    recorded = import_study_plugins(out_dir)
     # load_config refuses an application's config (task: ssl, ...) in one sentence
     base = apply_overrides(load_config(config), list(overrides))
     # best.yaml names the plug-ins the study was started with, so training it needs no --plugin
-    plugins = list(dict.fromkeys([*started_plugins(), *read_config_plugins(config)]))
+    plugins = list(dict.fromkeys([*recorded, *started_plugins(), *read_config_plugins(config)]))
     fixed = {o.partition("=")[0].strip() for o in overrides}
     searched, pinned = load_space(space).without(fixed)
     if not searched.params:
@@ -82,7 +90,6 @@ def tune(
         )
     if pinned:
         click.echo(f"not searched, fixed by --set: {', '.join(pinned)}")
-    out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
     check_out_dir(out_dir)
     check_tunable(base, searched)  # before the study folder is made
     try:

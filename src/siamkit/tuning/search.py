@@ -191,6 +191,50 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
     return study
 
 
+#: The study's user attribute holding the plug-in modules its runs were started with.
+PLUGINS_ATTR = "plugins"
+
+
+def _remember_plugins(study: Any, plugins: Sequence[str]) -> list[str]:
+    """The plug-ins the study was started with before (stored in ``study.db``) and now, stored
+    again: a continued study imports them (:func:`import_study_plugins`) and its ``best.yaml``
+    names them, though no --plugin names them again."""
+    saved = study.user_attrs.get(PLUGINS_ATTR) or []
+    merged = list(dict.fromkeys([*saved, *plugins]))
+    if merged != saved:
+        study.set_user_attr(PLUGINS_ATTR, merged)
+    return merged
+
+
+def import_study_plugins(out_dir: str | Path) -> list[str]:
+    """Import the plug-in modules the study in ``out_dir`` was started with (``--plugin``, the
+    config's ``plugins:``), so continuing it reads a config naming their parts without --plugin
+    again; returns them, ``[]`` for a folder without a study.
+
+    Raises:
+        ImportError: one of them cannot be imported (one sentence naming it and ``study.db``).
+    """
+    from siamkit.registry import import_plugins
+
+    db = Path(out_dir) / STUDY_FILE
+    if not db.is_file():
+        return []
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{db}")
+        saved = study.user_attrs.get(PLUGINS_ATTR) or []
+    except Exception:  # no study of this name, or not a study file: opening it says which
+        return []
+    names = [str(n) for n in saved if isinstance(n, str) and n]
+    try:
+        import_plugins(names, entry_points=False)
+    except ImportError as err:
+        raise ImportError(f"{db}: plugins: {err}") from None
+    return names
+
+
 def run_study(
     base: RunConfig,
     space: SearchSpace,
@@ -205,7 +249,9 @@ def run_study(
 
     Writes ``out_dir/study.db`` (resumable), ``trials.csv`` and ``best.yaml`` (the base config with
     the best trial's values, ready for ``siamkit train``; ``plugins``, the plug-in modules the
-    study was started with, go in it as ``plugins:`` so that training it imports them).
+    study was started with, go in it as ``plugins:`` so that training it imports them). The study
+    keeps them: a continued one names them in ``best.yaml`` too (see
+    :func:`import_study_plugins`).
 
     Raises:
         ValueError: the config has no validation classes, its data split is refused, the space
@@ -227,6 +273,7 @@ def run_study(
     _check_model(base, cache[_data_key(base)])
     out.mkdir(parents=True, exist_ok=True)
     study = _open_study(base, space, out)
+    plugins = _remember_plugins(study, plugins)
     done = (TrialState.COMPLETE, TrialState.PRUNED)
     remaining = max(0, n_trials - len(study.get_trials(deepcopy=False, states=done)))
     t0 = time.perf_counter()
