@@ -189,3 +189,29 @@ def test_a_run_whose_metrics_fail_leaves_no_model_without_them(tmp_path, monkeyp
     assert res.exit_code != 0
     assert not (tmp_path / "run" / "model").exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_the_written_config_trains_the_same_run_again(tmp_path):
+    """OUT/config.yaml (task: half_twin, every default filled in, --set applied, the run's
+    plug-ins) is written as an image run writes it: `siamkit train OUT/config.yaml` trains the
+    same network again."""
+    import yaml
+
+    res = _train(tmp_path, "--set", "train.epochs=2")
+    assert res.exit_code == 0, res.output
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert written["task"] == "half_twin" and "plugins" not in written
+    assert written["train"] == {"epochs": 2, "batch_size": 64, "lr": 0.003, "seed": 0}
+    assert written["model"]["distance"] == "euclidean"  # a default, written out
+    assert written["data"] == {"path": str(tmp_path / "pairs.npz"), "val_fraction": 0.25}
+    again = ["--plugin", "json", "train", str(tmp_path / "run" / "config.yaml"),
+             "--out", str(tmp_path / "again")]  # fmt: skip
+    res = CliRunner().invoke(cli, again)
+    assert res.exit_code == 0, res.output
+    first, second = (
+        json.loads((tmp_path / name / "metrics.json").read_text())["half_twin"]
+        for name in ("run", "again")
+    )
+    assert second["train_loss"] == pytest.approx(first["train_loss"])
+    rewritten = yaml.safe_load((tmp_path / "again" / "config.yaml").read_text())
+    assert rewritten == {"plugins": ["json"], **written}

@@ -16,6 +16,10 @@ Example config::
             embedding_dim: 32, distance: euclidean}
     loss: {margin: 1.0}
     train: {epochs: 20, batch_size: 64, lr: 0.001, seed: 0}
+
+The run writes ``OUT/config.yaml`` (the config with every default filled in, its ``task:`` and
+the run's ``plugins:``) before training, as an image run does, so ``siamkit train
+OUT/config.yaml --out OTHER`` trains it again.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from siamkit.models import HalfTwinNetwork, Preprocess
 from siamkit.training.config_io import (
     unknown_keys_message,
     unknown_sections_message,
+    with_plugins,
     without_plugins,
 )
 from siamkit.training.ddp import refuse_torchrun
@@ -53,6 +58,19 @@ _KEYS = {
     "train": {"epochs", "batch_size", "lr", "seed"},
 }
 _ENCODER_KEYS = {"name", "kwargs"}
+_DEFAULT_ENCODER: dict[str, Any] = {"name": "mlp", "kwargs": {"hidden": [64]}}
+#: Every key's value when the config leaves it out (``data.path`` is required).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "data": {"path": None, "val_fraction": 0.2},
+    "model": {
+        "encoder_f": _DEFAULT_ENCODER,
+        "encoder_g": _DEFAULT_ENCODER,
+        "embedding_dim": 32,
+        "distance": "euclidean",
+    },
+    "loss": {"margin": 1.0},
+    "train": {"epochs": 20, "batch_size": 64, "lr": 1e-3, "seed": 0},
+}
 
 
 @dataclass(frozen=True)
@@ -108,7 +126,7 @@ def build_half_twin(model: dict[str, Any], dims: tuple[int, int]) -> HalfTwinNet
     """The network of the ``model`` section for inputs of ``dims = (F, G)`` features."""
     encoders = []
     for branch, n in zip(("encoder_f", "encoder_g"), dims):
-        spec = dict(model.get(branch) or {"name": "mlp", "kwargs": {"hidden": [64]}})
+        spec = dict(model.get(branch) or _DEFAULT_ENCODER)
         kwargs = dict(spec.get("kwargs") or {})
         if spec.get("name", "mlp") == "mlp":
             kwargs.setdefault("in_features", n)
@@ -119,8 +137,8 @@ def build_half_twin(model: dict[str, Any], dims: tuple[int, int]) -> HalfTwinNet
     return HalfTwinNetwork(
         encoders[0],
         encoders[1],
-        embedding_dim=int(model.get("embedding_dim", 32)),
-        distance=str(model.get("distance", "euclidean")),
+        embedding_dim=int(model.get("embedding_dim", DEFAULTS["model"]["embedding_dim"])),
+        distance=str(model.get("distance", DEFAULTS["model"]["distance"])),
         preprocess_f=Preprocess(input_shape=(dims[0],)),
         preprocess_g=Preprocess(input_shape=(dims[1],)),
     )
@@ -138,10 +156,11 @@ def train_half_twin(
     net: HalfTwinNetwork, data: HalfTwinData, train: dict[str, Any], margin: float
 ) -> list[float]:
     """Adam on the cross-modal contrastive loss; returns each epoch's mean loss."""
-    gen = torch.Generator().manual_seed(int(train.get("seed", 0)))
-    opt = torch.optim.Adam(net.parameters(), lr=float(train.get("lr", 1e-3)))
-    bs, history = int(train.get("batch_size", 64)), []
-    for _ in range(int(train.get("epochs", 20))):
+    train = {**DEFAULTS["train"], **train}
+    gen = torch.Generator().manual_seed(int(train["seed"]))
+    opt = torch.optim.Adam(net.parameters(), lr=float(train["lr"]))
+    bs, history = int(train["batch_size"]), []
+    for _ in range(int(train["epochs"])):
         net.train()
         order, losses = torch.randperm(len(data.labels), generator=gen), []
         for s in range(0, len(order), bs):
@@ -166,7 +185,7 @@ def _split(
     frac = float(val_fraction)
     if not 0 <= frac < 1:
         raise ValueError(f"data.val_fraction is in [0, 1), got {val_fraction}")
-    seed = int(train.get("seed", 0))
+    seed = int(train.get("seed", DEFAULTS["train"]["seed"]))
     torch.manual_seed(seed)  # the encoders' initial weights
     perm = torch.randperm(len(data.labels), generator=torch.Generator().manual_seed(seed))
     n_val = round(frac * len(data.labels))
@@ -245,7 +264,8 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
             f"task half_twin trains on the CPU: drop --device {options.device} "
             "(or use --device cpu)"
         )
-    cfg = _apply_overrides(json.loads(json.dumps(without_plugins(config)[0])), options.overrides)
+    config, own_plugins = without_plugins(config)
+    cfg = _apply_overrides(json.loads(json.dumps(config)), options.overrides)
     unknown = set(cfg) - _SECTIONS
     if unknown:
         raise ValueError(
@@ -254,18 +274,24 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     _check_keys(cfg)
     _check_numbers(cfg)
     _check_distance(cfg)
-    data_cfg, train = cfg.get("data") or {}, cfg.get("train") or {}
-    if "path" not in data_cfg:
+    cfg = _resolved(cfg)
+    data_cfg, train = cfg["data"], cfg["train"]
+    if data_cfg["path"] is None:
         raise ValueError("data.path is required: an .npz with x, y and labels")
-    tr, val = _split(load_pairs(data_cfg["path"]), data_cfg.get("val_fraction", 0.2), train)
+    tr, val = _split(load_pairs(data_cfg["path"]), data_cfg["val_fraction"], train)
     if len(tr.labels) < 2:
         raise ValueError(
-            f"data.val_fraction {data_cfg.get('val_fraction', 0.2)} leaves {len(tr.labels)} "
+            f"data.val_fraction {data_cfg['val_fraction']} leaves {len(tr.labels)} "
             "training row(s); training needs at least 2: lower it or add rows"
         )
-    net = build_half_twin(cfg.get("model") or {}, (tr.x.shape[1], tr.y.shape[1]))
+    net = build_half_twin(cfg["model"], (tr.x.shape[1], tr.y.shape[1]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the resolved config once every check has passed, before training, as an image run
+    # writes it: `siamkit train OUT/config.yaml` trains this run again (its plug-ins imported)
+    resolved = with_plugins({"task": "half_twin", **cfg}, [*options.plugins, *own_plugins])
+    atomic_write(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     before = cross_modal_p_at_1(net, val) if len(val.labels) else None
-    history = train_half_twin(net, tr, train, float((cfg.get("loss") or {}).get("margin", 1.0)))
+    history = train_half_twin(net, tr, train, float(cfg["loss"]["margin"]))
     metrics = {
         "half_twin": {
             "val_p_at_1": cross_modal_p_at_1(net, val) if len(val.labels) else None,
@@ -273,7 +299,6 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
             "train_loss": history,
         }
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
     # the metrics before the model: a run killed (or failing) between the two leaves metrics
     # and no model, never a model without its metrics (each write is atomic on its own)
     atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
@@ -283,5 +308,12 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     return TaskSummary(
         model_dir,
         {k: metrics["half_twin"][k] for k in ("val_p_at_1", "val_p_at_1_untrained")},
-        {"metrics": out_dir / "metrics.json"},
+        {"metrics": out_dir / "metrics.json", "config": out_dir / "config.yaml"},
     )
+
+
+def _resolved(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` (checked) with every key it leaves out set to its default (:data:`DEFAULTS`), in
+    the order of the sections and keys the run reads (a copy: no value is shared)."""
+    doc = {section: {**keys, **(cfg.get(section) or {})} for section, keys in DEFAULTS.items()}
+    return json.loads(json.dumps(doc))  # type: ignore[no-any-return]
