@@ -122,6 +122,32 @@ def test_train_task_writes_a_loadable_tracker(tmp_path: Path) -> None:
     assert res.exit_code != 0 and "unknown key 'frames' in section 'data'" in res.output
 
 
+def test_the_written_config_trains_the_task_again(tmp_path: Path) -> None:
+    """OUT/config.yaml holds task: siamfc (and the run's plug-ins), as every task's does, so
+    `siamkit train OUT/config.yaml` trains a tracker again; without the line it was read as an
+    image run's config and refused."""
+    import yaml
+
+    cfg = tmp_path / "siamfc.yaml"
+    cfg.write_text(
+        "task: siamfc\nmodel: {backbone: tiny}\n"
+        "data: {frame_size: [160, 120], n_frames: 20}\n"
+        "train: {steps: 1, batch_size: 2, threads: 1}\n"
+        "eval: {n_sequences: 1, n_frames: 5, frame_size: [160, 120]}\n"
+    )
+    args = ["--plugin", "json", "train", str(cfg), "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert list(written)[:2] == ["plugins", "task"]
+    assert written["task"] == "siamfc" and written["plugins"] == ["json"]
+    again = ["train", str(tmp_path / "run" / "config.yaml"), "--out", str(tmp_path / "again")]
+    res = CliRunner().invoke(cli, again)
+    assert res.exit_code == 0, res.output
+    assert isinstance(siamkit.load_model(tmp_path / "again" / "model"), SiamFCNet)
+    assert yaml.safe_load((tmp_path / "again" / "config.yaml").read_text()) == written
+
+
 def test_pair_batches_say_each_epochs_length_without_changing() -> None:
     """train.steps=5 in epochs of 2: the trainer is told 2, 2, 1 and the source stays as it was."""
     settings = replace(FAST, steps=5, checkpoint_every=2, batch_size=2)

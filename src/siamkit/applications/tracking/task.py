@@ -241,8 +241,10 @@ def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSumm
     new_config = not config_file.exists()
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        plugins = [*options.plugins, *own_plugins]
-        atomic_write(config_file, yaml.safe_dump(with_plugins(cfg, plugins), sort_keys=False))
+        # with its task: line, as every task writes it, so `siamkit train OUT/config.yaml`
+        # runs this task again (without it, it was read as an image run's config and refused)
+        resolved = with_plugins({"task": "siamfc", **cfg}, [*options.plugins, *own_plugins])
+        atomic_write(config_file, yaml.safe_dump(resolved, sort_keys=False))
     log = (options.log or (lambda _msg: None)) if main else (lambda _msg: None)
     if init_from is not None and not options.resume:
         log(f"starting from the weights of {init_from}")
