@@ -61,7 +61,7 @@ def test_angular_gives_finite_nonzero_gradients_and_checks_alpha() -> None:
     x = torch.randn(3, 4, requires_grad=True)
     out = AngularLoss()(x, torch.tensor([0, 1, 2]))  # no positive pair
     assert float(out.detach()) == 0.0 and out.requires_grad
-    with pytest.raises(ValueError, match="alpha must be an angle in degrees"):
+    with pytest.raises(ValueError, match=r"alpha must be a number in \(0, 90\) \(degrees"):
         AngularLoss(alpha=95)
 
 

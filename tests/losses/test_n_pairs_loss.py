@@ -82,7 +82,7 @@ def test_n_pairs_gives_finite_nonzero_gradients_and_zero_without_pairs() -> None
     out = NPairsLoss()(x, torch.tensor([0, 1, 2]))
     assert float(out.detach()) == 0.0 and out.requires_grad
     assert float(n_pairs_loss(torch.empty(0, 4), torch.empty(0, 4))) == 0.0
-    with pytest.raises(ValueError, match="l2_reg must be >= 0"):
+    with pytest.raises(ValueError, match="l2_reg must be a finite number >= 0"):
         NPairsLoss(l2_reg=-1.0)
     with pytest.raises(ValueError, match="anchors and positives must be"):
         n_pairs_loss(torch.randn(2, 4), torch.randn(3, 4))

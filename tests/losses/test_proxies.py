@@ -163,9 +163,14 @@ def test_margin_type_is_checked_and_a_run_config_selects_cosface() -> None:
     z, t = torch.randn(2, 4), torch.tensor([0, 1])
     with pytest.raises(ValueError, match="margin_type must be one of"):
         normalized_softmax_loss(z, t, torch.randn(2, 4), 1.0, 0.1, "x")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"margin in \[0, 1\) for margin_type 'cos'"):
+    with pytest.raises(
+        ValueError, match=r"margin must be a number in \[0, 1\) \(a cosine, for margin_type 'cos'\)"
+    ):
         NormalizedSoftmaxLoss(range(3), 4, margin=1.2, margin_type="cos")
-    with pytest.raises(ValueError, match=r"margin in \[0, pi/2\) radians for margin_type 'arc'"):
+    with pytest.raises(
+        ValueError,
+        match=r"margin must be a number in \[0, pi/2\) \(radians, for margin_type 'arc'\)",
+    ):
         NormalizedSoftmaxLoss(range(3), 4, margin=1.6)
     from siamkit.training import build_objective
     from siamkit.training.config_io import config_from_dict

@@ -63,7 +63,7 @@ def test_proxy_nca_gives_finite_nonzero_gradients_and_checks_its_scale() -> None
     loss = ProxyNCALoss(classes=[2, 5, 7], embedding_dim=4, scale=9.0)
     loss(z, torch.tensor([2, 2, 5, 5, 7, 7])).backward()
     assert_finite_nonzero(z.grad, loss.proxies.grad)
-    with pytest.raises(ValueError, match="scale must be positive"):
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
         ProxyNCALoss(classes=[0, 1], embedding_dim=4, scale=0.0)
     with pytest.raises(ValueError, match="label 3 has no proxy"):
         loss(z, torch.tensor([2, 3, 5, 5, 7, 7]))

@@ -69,7 +69,7 @@ def test_soft_triple_gives_finite_nonzero_gradients_and_checks_its_settings() ->
     assert loss.proxies.shape == (9, 4)
     loss(z, torch.tensor([2, 2, 5, 5, 7, 7])).backward()
     assert_finite_nonzero(z.grad, loss.proxies.grad)
-    with pytest.raises(ValueError, match="centers_per_class must be >= 1"):
+    with pytest.raises(ValueError, match="centers_per_class must be a whole number >= 1"):
         SoftTripleLoss(classes=[0, 1], embedding_dim=4, centers_per_class=0)
     with pytest.raises(ValueError, match=r"centers must be \(C \* K, D\)"):
         soft_triple_loss(torch.randn(2, 4), torch.tensor([0, 1]), torch.randn(5, 4), 2)
@@ -78,10 +78,14 @@ def test_soft_triple_gives_finite_nonzero_gradients_and_checks_its_settings() ->
 @pytest.mark.parametrize(
     ("setting", "value", "words"),
     [
-        ("centers_per_class", 0, "centers_per_class must be >= 1 (the paper's 10), got 0."),
-        ("la", 0.0, "la must be positive (the paper's 20), got 0.0."),
-        ("gamma", -0.1, "gamma must be positive (the paper's 0.1), got -0.1."),
-        ("tau", -0.2, "tau must be >= 0 (the paper's 0.2), got -0.2."),
+        (
+            "centers_per_class",
+            0,
+            "centers_per_class must be a whole number >= 1 (the paper's 10), got 0.",
+        ),
+        ("la", 0.0, "la must be a finite number > 0 (the paper's 20), got 0.0."),
+        ("gamma", -0.1, "gamma must be a finite number > 0 (the paper's 0.1), got -0.1."),
+        ("tau", -0.2, "tau must be a finite number >= 0 (the paper's 0.2), got -0.2."),
     ],
 )
 def test_soft_triple_refusal_names_only_the_wrong_setting(setting, value, words) -> None:

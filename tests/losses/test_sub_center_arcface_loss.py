@@ -98,9 +98,9 @@ def test_sub_center_arcface_gives_finite_nonzero_gradients_and_checks_its_settin
     assert loss.proxies.shape == (9, 4)
     loss(z, torch.tensor([2, 2, 5, 5, 7, 7])).backward()
     assert_finite_nonzero(z.grad, loss.proxies.grad)
-    with pytest.raises(ValueError, match=r"margin must be in \[0, pi/2\) radians"):
+    with pytest.raises(ValueError, match=r"margin must be a number in \[0, pi/2\) \(radians"):
         SubCenterArcFaceLoss(classes=[0, 1], embedding_dim=4, margin=28.6)  # PML's degrees
-    with pytest.raises(ValueError, match="sub_centers must be >= 1"):
+    with pytest.raises(ValueError, match="sub_centers must be a whole number >= 1"):
         SubCenterArcFaceLoss(classes=[0, 1], embedding_dim=4, sub_centers=0)
     with pytest.raises(ValueError, match="label 3 has no proxy"):
         loss(z, torch.tensor([2, 3, 5, 5, 7, 7]))
@@ -109,11 +109,19 @@ def test_sub_center_arcface_gives_finite_nonzero_gradients_and_checks_its_settin
 @pytest.mark.parametrize(
     ("setting", "value", "words"),
     [
-        ("sub_centers", 0, "sub_centers must be >= 1 (the paper's 3), got 0."),
-        ("scale", 0.0, "scale must be positive (the paper's 64), got 0.0."),
-        ("scale", -64.0, "scale must be positive (the paper's 64), got -64.0."),
-        ("margin", -0.1, "margin must be in [0, pi/2) radians for margin_type 'arc', got -0.1."),
-        ("margin", 28.6, "margin must be in [0, pi/2) radians for margin_type 'arc', got 28.6."),
+        ("sub_centers", 0, "sub_centers must be a whole number >= 1 (the paper's 3), got 0."),
+        ("scale", 0.0, "scale must be a finite number > 0 (the paper's 64), got 0.0."),
+        ("scale", -64.0, "scale must be a finite number > 0 (the paper's 64), got -64.0."),
+        (
+            "margin",
+            -0.1,
+            "margin must be a number in [0, pi/2) (radians, for margin_type 'arc'), got -0.1.",
+        ),
+        (
+            "margin",
+            28.6,
+            "margin must be a number in [0, pi/2) (radians, for margin_type 'arc'), got 28.6.",
+        ),
     ],
 )
 def test_sub_center_arcface_refusal_names_only_the_wrong_setting(setting, value, words) -> None:
@@ -127,7 +135,10 @@ def test_sub_center_arcface_refusal_names_only_the_wrong_setting(setting, value,
 def test_sub_center_cosface_refuses_a_margin_of_one_or_more() -> None:
     with pytest.raises(ValueError) as refused:
         SubCenterArcFaceLoss(classes=[0, 1], embedding_dim=4, margin=1.0, margin_type="cos")
-    assert str(refused.value) == "margin must be in [0, 1) for margin_type 'cos', got 1.0."
+    assert (
+        str(refused.value)
+        == "margin must be a number in [0, 1) (a cosine, for margin_type 'cos'), got 1.0."
+    )
 
 
 def test_a_run_config_builds_and_trains_sub_center_arcface() -> None:

@@ -64,7 +64,7 @@ def test_tuplet_margin_gives_finite_gradients_even_for_identical_positives() -> 
     x = torch.randn(3, 4, requires_grad=True)
     out = TupletMarginLoss()(x, torch.tensor([0, 1, 2]))  # no positive pair
     assert float(out.detach()) == 0.0 and out.requires_grad
-    with pytest.raises(ValueError, match=r"margin must be in \[0, pi/2\) radians"):
+    with pytest.raises(ValueError, match=r"margin must be a number in \[0, pi/2\) \(radians\)"):
         TupletMarginLoss(margin=5.73)  # PML's degrees
 
 

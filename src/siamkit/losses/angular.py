@@ -23,6 +23,13 @@ from torch import Tensor, nn
 from siamkit.losses.functional import _masked_logsumexp_plus_one, _mean_or_zero, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
+from siamkit.miners.params import number
+
+
+def check_alpha(alpha: object) -> float:
+    """The angle bound ``alpha`` as a float: degrees strictly between 0 and 90 (``tan`` of it
+    is the loss's scale), else a :class:`~siamkit.miners.params.ParamError`."""
+    return number("alpha", alpha, 0, 90, open_low=True, open_high=True, note="degrees; PML's 40")
 
 
 def angular_loss(
@@ -41,8 +48,7 @@ def angular_loss(
     0.0181
     """
     check_tensors("angular_loss", embeddings=embeddings, labels=labels)
-    if not 0 < alpha < 90:
-        raise ValueError(f"alpha must be an angle in degrees between 0 and 90, got {alpha}")
+    alpha = check_alpha(alpha)
     z = F.normalize(embeddings, dim=1)
     pos, neg = label_masks(labels, labels)  # (B, B) each, no self pairs
     pos = pos if pos_mask is None else pos & pos_mask
@@ -68,9 +74,7 @@ class AngularLoss(nn.Module):
 
     def __init__(self, alpha: float = 40.0) -> None:
         super().__init__()
-        if not 0 < alpha < 90:
-            raise ValueError(f"alpha must be an angle in degrees between 0 and 90, got {alpha}")
-        self.alpha = float(alpha)
+        self.alpha = check_alpha(alpha)
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""

@@ -19,6 +19,7 @@ from siamkit.distances import Distance, get_distance
 from siamkit.losses.functional import _masked_logsumexp, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
+from siamkit.miners.params import ParamError, number
 
 
 def generalized_lifted_structure_loss(
@@ -59,8 +60,8 @@ class GeneralizedLiftedStructureLoss(nn.Module):
     softly (log-sum-exp), with no mining needed.
 
     Args:
-        neg_margin: negatives are pushed beyond this distance.
-        pos_margin: positives are pulled within this distance.
+        neg_margin: negatives are pushed beyond this distance (greater than ``pos_margin``).
+        pos_margin: positives are pulled within this distance (``>= 0``).
         distance: a distance name or ``Distance`` object (the run's model distance).
 
     ``forward(embeddings (B, D), labels (B,), indices=None) -> scalar``: mined ``indices``
@@ -74,7 +75,10 @@ class GeneralizedLiftedStructureLoss(nn.Module):
         distance: str | Distance = "euclidean",
     ) -> None:
         super().__init__()
-        self.neg_margin, self.pos_margin = float(neg_margin), float(pos_margin)
+        self.pos_margin = number("pos_margin", pos_margin, low=0, note="a distance; PML's 0")
+        self.neg_margin = number("neg_margin", neg_margin, low=0, note="a distance; PML's 1")
+        if self.neg_margin <= self.pos_margin:  # positives within, negatives beyond: a gap
+            raise ParamError("neg_margin", neg_margin, f"greater than pos_margin ({pos_margin})")
         self.distance = get_distance(distance)
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:

@@ -27,6 +27,7 @@ from siamkit.losses.functional import check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.losses.triplet import Mining, _check_triplets, _TripletBase
 from siamkit.miners._common import check_batch
+from siamkit.miners.params import flag, number
 from siamkit.types import Pairs
 
 
@@ -138,15 +139,19 @@ class MarginLoss(_TripletBase):
         mining: Mining = None,
     ) -> None:
         super().__init__(distance, mining)
-        if not margin >= 0 or not nu >= 0:
-            raise ValueError(f"margin and nu must be >= 0, got margin={margin}, nu={nu}")
-        self.margin, self.nu = float(margin), float(nu)
-        lookup, init = torch.empty(0, dtype=torch.long), torch.tensor(float(beta))
+        self.margin = number("margin", margin, low=0, note="the paper's 0.2")
+        self.nu = number("nu", nu, low=0, note="the paper's 0 or 0.1")
+        beta = number("beta", beta, low=0, open_low=True, note="a distance; the paper's 1.2")
+        learn_beta, per_class_beta = (
+            flag("learn_beta", learn_beta),
+            flag("per_class_beta", per_class_beta),
+        )
+        lookup, init = torch.empty(0, dtype=torch.long), torch.tensor(beta)
         if per_class_beta:
             if not classes:
                 raise ValueError("per_class_beta needs the training classes: pass classes=[...]")
             lookup = class_lookup(classes)
-            init = torch.full((int((lookup >= 0).sum()),), float(beta))
+            init = torch.full((int((lookup >= 0).sum()),), beta)
         if learn_beta:
             self.beta = nn.Parameter(init)
         else:

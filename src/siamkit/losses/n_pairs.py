@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from siamkit.losses.functional import check_tensors
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch, label_masks
+from siamkit.miners.params import number
 
 
 def n_pairs_loss(anchors: Tensor, positives: Tensor) -> Tensor:
@@ -83,9 +84,7 @@ class NPairsLoss(nn.Module):
 
     def __init__(self, l2_reg: float = 0.0) -> None:
         super().__init__()
-        if not l2_reg >= 0:
-            raise ValueError(f"l2_reg must be >= 0, got {l2_reg}")
-        self.l2_reg = float(l2_reg)
+        self.l2_reg = number("l2_reg", l2_reg, low=0)
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""

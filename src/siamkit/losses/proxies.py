@@ -30,11 +30,32 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamkit.losses.class_rows import class_lookup, class_rows
+from siamkit.miners.params import choice, count, flag, number
 
 #: How :func:`normalized_softmax_loss` applies its margin: ``"arc"`` adds it to the target's angle
 #: (ArcFace), ``"cos"`` subtracts it from the target's cosine (CosFace).
 MarginType = Literal["arc", "cos"]
 MARGIN_TYPES: tuple[MarginType, ...] = ("arc", "cos")
+
+
+def check_margin_type(margin_type: object) -> MarginType:
+    """``margin_type`` if it is one of :data:`MARGIN_TYPES`, else a ``ParamError``."""
+    return choice("margin_type", margin_type, MARGIN_TYPES)  # type: ignore[return-value]
+
+
+def check_target_margin(margin: object, margin_type: MarginType) -> float:
+    """ArcFace's or CosFace's ``margin`` as a float: an angle in ``[0, pi/2)`` radians
+    (``"arc"``), or a cosine in ``[0, 1)`` (``"cos"``); past them the target is pushed away."""
+    top, unit = (
+        (math.pi / 2, "radians") if check_margin_type(margin_type) == "arc" else (1, "a cosine")
+    )
+    note = f"{unit}, for margin_type {margin_type!r}"
+    return number("margin", margin, 0, top, open_high=True, note=note)
+
+
+def check_scale(scale: object, note: str) -> float:
+    """A softmax's ``scale`` (the inverse temperature) as a float: finite and positive."""
+    return number("scale", scale, low=0, open_low=True, note=note)
 
 
 def proxy_anchor_loss(
@@ -108,9 +129,7 @@ def with_target_margin(
 ) -> Tensor:
     """``(B, C)`` cosines with ``margin`` applied to each row's target class: its angle widened
     (``"arc"``, ArcFace) or its cosine lowered (``"cos"``, CosFace); 0 leaves them as they are."""
-    if margin_type not in MARGIN_TYPES:
-        raise ValueError(f"margin_type must be one of {MARGIN_TYPES}, got {margin_type!r}")
-    if margin and margin_type == "cos":
+    if check_margin_type(margin_type) == "cos" and margin:
         cos = cos - margin * F.one_hot(targets, cos.shape[1]).to(cos.dtype)
     elif margin:
         target_cos = cos.gather(1, targets[:, None]).clamp(-1 + 1e-7, 1 - 1e-7)
@@ -137,8 +156,7 @@ class _ProxyLoss(nn.Module):
         ids = sorted({int(c) for c in classes})
         if len(ids) < 2:
             raise ValueError(f"a proxy loss needs at least 2 training classes, got {ids}")
-        if embedding_dim < 1:
-            raise ValueError(f"embedding_dim must be positive, got {embedding_dim}")
+        embedding_dim = count("embedding_dim", embedding_dim)
         self.proxies = nn.Parameter(torch.empty(len(ids) * per_class, embedding_dim))
         nn.init.kaiming_normal_(self.proxies, mode="fan_out")
         self.register_buffer("lookup", class_lookup(ids, 2), persistent=False)
@@ -159,9 +177,10 @@ class ProxyAnchorLoss(_ProxyLoss):
         self, classes: Sequence[int], embedding_dim: int, margin: float = 0.1, alpha: float = 32.0
     ) -> None:
         super().__init__(classes, embedding_dim)
-        if alpha <= 0:
-            raise ValueError(f"alpha must be positive, got {alpha}")
-        self.margin, self.alpha = float(margin), float(alpha)
+        self.margin = number(
+            "margin", margin, 0, 1, open_high=True, note="a cosine; the paper's 0.1"
+        )
+        self.alpha = number("alpha", alpha, low=0, open_low=True, note="the paper's 32")
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss (``indices`` is unused:
@@ -194,9 +213,8 @@ class ProxyNCALoss(_ProxyLoss):
         exclude_positive: bool = False,
     ) -> None:
         super().__init__(classes, embedding_dim)
-        if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        self.scale, self.exclude_positive = float(scale), bool(exclude_positive)
+        self.scale = check_scale(scale, "PML's 1, ProxyNCA++'s 9")
+        self.exclude_positive = flag("exclude_positive", exclude_positive)
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss (``indices`` is unused)."""
@@ -219,15 +237,9 @@ class NormalizedSoftmaxLoss(_ProxyLoss):
         margin_type: MarginType = "arc",
     ) -> None:
         super().__init__(classes, embedding_dim)
-        if margin_type not in MARGIN_TYPES:
-            raise ValueError(f"margin_type must be one of {MARGIN_TYPES}, got {margin_type!r}")
-        top, unit = (math.pi / 2, "pi/2) radians") if margin_type == "arc" else (1.0, "1)")
-        if scale <= 0 or not 0 <= margin < top:
-            raise ValueError(
-                f"scale must be positive and margin in [0, {unit} for margin_type "
-                f"{margin_type!r}, got {scale}, {margin}"
-            )
-        self.scale, self.margin, self.margin_type = float(scale), float(margin), margin_type
+        self.scale = check_scale(scale, "Zhai & Wu's 16, ArcFace's 64")
+        self.margin = check_target_margin(margin, margin_type)
+        self.margin_type = margin_type
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from siamkit.losses.proxies import _ProxyLoss
+from siamkit.miners.params import count, number
 
 
 def soft_triple_loss(
@@ -84,26 +85,16 @@ class SoftTripleLoss(_ProxyLoss):
         margin: float = 0.01,
         tau: float = 0.2,
     ) -> None:
-        if isinstance(centers_per_class, bool) or not isinstance(centers_per_class, int):
-            raise TypeError(f"centers_per_class must be an integer, got {centers_per_class!r}")
-        if centers_per_class < 1:
-            raise ValueError(
-                f"centers_per_class must be >= 1 (the paper's 10), got {centers_per_class}."
-            )
-        if not la > 0:
-            raise ValueError(f"la must be positive (the paper's 20), got {la}.")
-        if not gamma > 0:
-            raise ValueError(f"gamma must be positive (the paper's 0.1), got {gamma}.")
-        if not tau >= 0:
-            raise ValueError(f"tau must be >= 0 (the paper's 0.2), got {tau}.")
-        super().__init__(classes, embedding_dim, per_class=centers_per_class)
-        self.centers_per_class = centers_per_class
-        self.la, self.gamma, self.margin, self.tau = (
-            float(la),
-            float(gamma),
-            float(margin),
-            float(tau),
+        k = count("centers_per_class", centers_per_class, note="the paper's 10")
+        settings = (
+            number("la", la, low=0, open_low=True, note="the paper's 20"),
+            number("gamma", gamma, low=0, open_low=True, note="the paper's 0.1"),
+            number("margin", margin, low=0, note="a cosine; the paper's 0.01"),
+            number("tau", tau, low=0, note="the paper's 0.2"),
         )
+        super().__init__(classes, embedding_dim, per_class=k)
+        self.centers_per_class = k
+        self.la, self.gamma, self.margin, self.tau = settings
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""

@@ -20,7 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from siamkit.losses.proxies import MARGIN_TYPES, MarginType, _ProxyLoss, with_target_margin
+from siamkit.losses.proxies import (
+    MarginType,
+    _ProxyLoss,
+    check_scale,
+    check_target_margin,
+    with_target_margin,
+)
+from siamkit.miners.params import count
 
 
 def sub_center_cosines(embeddings: Tensor, centers: Tensor, sub_centers: int) -> Tensor:
@@ -75,22 +82,12 @@ class SubCenterArcFaceLoss(_ProxyLoss):
         margin: float = 0.5,
         margin_type: MarginType = "arc",
     ) -> None:
-        if isinstance(sub_centers, bool) or not isinstance(sub_centers, int):
-            raise TypeError(f"sub_centers must be an integer, got {sub_centers!r}")
-        if margin_type not in MARGIN_TYPES:
-            raise ValueError(f"margin_type must be one of {MARGIN_TYPES}, got {margin_type!r}")
-        top, unit = (math.pi / 2, "pi/2) radians") if margin_type == "arc" else (1.0, "1)")
-        if sub_centers < 1:
-            raise ValueError(f"sub_centers must be >= 1 (the paper's 3), got {sub_centers}.")
-        if not scale > 0:
-            raise ValueError(f"scale must be positive (the paper's 64), got {scale}.")
-        if not 0 <= margin < top:
-            raise ValueError(
-                f"margin must be in [0, {unit} for margin_type {margin_type!r}, got {margin}."
-            )
+        sub_centers = count("sub_centers", sub_centers, note="the paper's 3")
+        scale = check_scale(scale, "the paper's 64")
+        margin = check_target_margin(margin, margin_type)
         super().__init__(classes, embedding_dim, per_class=sub_centers)
-        self.sub_centers = sub_centers
-        self.scale, self.margin, self.margin_type = float(scale), float(margin), margin_type
+        self.sub_centers, self.scale, self.margin = sub_centers, scale, margin
+        self.margin_type = margin_type
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from siamkit.losses.functional import _masked_logsumexp_plus_one, _mean_or_zero, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
+from siamkit.miners.params import number
 
 
 def tuplet_margin_loss(
@@ -72,12 +73,8 @@ class TupletMarginLoss(nn.Module):
 
     def __init__(self, margin: float = 0.1, scale: float = 64.0) -> None:
         super().__init__()
-        if not 0 <= margin < math.pi / 2 or not scale > 0:
-            raise ValueError(
-                f"margin must be in [0, pi/2) radians and scale positive, got margin={margin}, "
-                f"scale={scale}"
-            )
-        self.margin, self.scale = float(margin), float(scale)
+        self.margin = number("margin", margin, 0, math.pi / 2, open_high=True, note="radians")
+        self.scale = number("scale", scale, low=0, open_low=True, note="the paper's 64")
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""

@@ -1,0 +1,109 @@
+"""A loss given a setting outside its valid range, of the wrong type, NaN or infinite
+is refused when built, in one sentence naming the setting, what it must be and the value.
+
+Before these checks each case below was taken (and trained to NaN, to a loss that could not
+move, or to a string read as true) or died later in a TypeError that named no setting.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from siamkit.losses import (
+    AngularLoss,
+    GeneralizedLiftedStructureLoss,
+    MarginLoss,
+    NormalizedSoftmaxLoss,
+    NPairsLoss,
+    ProxyAnchorLoss,
+    ProxyNCALoss,
+    SoftTripleLoss,
+    SubCenterArcFaceLoss,
+    TupletMarginLoss,
+)
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _proxy(cls: type) -> Callable[..., Any]:
+    def build(**kw: Any) -> Any:
+        return cls(**{"classes": [0, 1], "embedding_dim": 4, **kw})
+
+    build.__name__ = cls.__name__
+    return build
+
+
+POSITIVE, NONNEG = "a finite number > 0", "a finite number >= 0"
+
+# (build, setting, value, what the setting must be)
+CASES = [
+    # margin loss (Wu et al. 2017)
+    (MarginLoss, "beta", -1.2, f"{POSITIVE} (a distance; the paper's 1.2)"),
+    (MarginLoss, "beta", 0.0, f"{POSITIVE} (a distance; the paper's 1.2)"),
+    (MarginLoss, "beta", NAN, f"{POSITIVE} (a distance; the paper's 1.2)"),
+    (MarginLoss, "nu", INF, f"{NONNEG} (the paper's 0 or 0.1)"),
+    (MarginLoss, "margin", INF, f"{NONNEG} (the paper's 0.2)"),
+    (MarginLoss, "learn_beta", "false", "true or false"),
+    (MarginLoss, "per_class_beta", "no", "true or false"),
+    # generalized lifted structure
+    (GeneralizedLiftedStructureLoss, "neg_margin", NAN, f"{NONNEG} (a distance; PML's 1)"),
+    (GeneralizedLiftedStructureLoss, "neg_margin", -1.0, f"{NONNEG} (a distance; PML's 1)"),
+    (GeneralizedLiftedStructureLoss, "neg_margin", 0.0, "greater than pos_margin (0.0)"),
+    (GeneralizedLiftedStructureLoss, "pos_margin", -0.5, f"{NONNEG} (a distance; PML's 0)"),
+    (GeneralizedLiftedStructureLoss, "pos_margin", "0", f"{NONNEG} (a distance; PML's 0)"),
+    # SoftTriple
+    (_proxy(SoftTripleLoss), "margin", -0.01, f"{NONNEG} (a cosine; the paper's 0.01)"),
+    (_proxy(SoftTripleLoss), "la", INF, f"{POSITIVE} (the paper's 20)"),
+    (_proxy(SoftTripleLoss), "gamma", NAN, f"{POSITIVE} (the paper's 0.1)"),
+    (_proxy(SoftTripleLoss), "tau", INF, f"{NONNEG} (the paper's 0.2)"),
+    (_proxy(SoftTripleLoss), "centers_per_class", 2.5, "a whole number >= 1 (the paper's 10)"),
+    # angular: degrees strictly between 0 and 90
+    (AngularLoss, "alpha", "40", "a number in (0, 90) (degrees; PML's 40)"),
+    (AngularLoss, "alpha", True, "a number in (0, 90) (degrees; PML's 40)"),
+    # tuplet margin
+    (TupletMarginLoss, "scale", INF, f"{POSITIVE} (the paper's 64)"),
+    (TupletMarginLoss, "margin", "0.1", "a number in [0, pi/2) (radians)"),
+    # sub-center ArcFace
+    (_proxy(SubCenterArcFaceLoss), "sub_centers", 2.5, "a whole number >= 1 (the paper's 3)"),
+    (_proxy(SubCenterArcFaceLoss), "scale", INF, f"{POSITIVE} (the paper's 64)"),
+    # N-pair
+    (NPairsLoss, "l2_reg", INF, NONNEG),
+    (NPairsLoss, "l2_reg", "0", NONNEG),
+    # the proxy losses
+    (_proxy(ProxyNCALoss), "scale", INF, f"{POSITIVE} (PML's 1, ProxyNCA++'s 9)"),
+    (_proxy(ProxyNCALoss), "exclude_positive", "false", "true or false"),
+    (_proxy(ProxyNCALoss), "embedding_dim", 2.5, "a whole number >= 1"),
+    (_proxy(ProxyAnchorLoss), "margin", -0.1, "a number in [0, 1) (a cosine; the paper's 0.1)"),
+    (_proxy(ProxyAnchorLoss), "alpha", INF, f"{POSITIVE} (the paper's 32)"),
+    (_proxy(NormalizedSoftmaxLoss), "scale", INF, f"{POSITIVE} (Zhai & Wu's 16, ArcFace's 64)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "setting", "value", "valid"),
+    CASES,
+    ids=[f"{b.__name__}-{s}-{v!r}" for b, s, v, _ in CASES],
+)
+def test_a_bad_setting_is_refused_in_one_sentence_naming_it(
+    build: Callable[..., Any], setting: str, value: object, valid: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        build(**{setting: value})
+    assert str(refused.value) == f"{setting} must be {valid}, got {value!r}."
+
+
+def test_the_defaults_and_the_papers_settings_are_taken() -> None:
+    MarginLoss(beta=1.2, nu=0.1, learn_beta=False)
+    GeneralizedLiftedStructureLoss(neg_margin=1, pos_margin=0)  # ints, as YAML gives them
+    SoftTripleLoss([0, 1], 4, centers_per_class=10, la=20, gamma=0.1, margin=0.01, tau=0.2)
+    AngularLoss(alpha=36)
+    TupletMarginLoss(margin=0.0, scale=64)
+    SubCenterArcFaceLoss([0, 1], 4, sub_centers=1, margin=math.pi / 2 - 1e-6)
+    NPairsLoss(l2_reg=0)
+    with pytest.raises(ValueError, match=re.escape("alpha must be a number in (0, 90)")):
+        AngularLoss(alpha=0)
