@@ -132,9 +132,9 @@ def test_identical_points_stay_finite() -> None:
 
 
 def test_bad_parameters_are_refused() -> None:
-    with pytest.raises(ValueError, match="gamma positive"):
+    with pytest.raises(ValueError, match="gamma must be a finite number > 0"):
         CircleLoss(gamma=0)
-    with pytest.raises(ValueError, match=r"m must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"m must be a number in \[0, 1\)"):
         CircleLoss(m=-0.1)
 
 

@@ -16,14 +16,20 @@ import pytest
 
 from siamkit.losses import (
     AngularLoss,
+    CircleLoss,
+    ContrastiveLoss,
     GeneralizedLiftedStructureLoss,
     MarginLoss,
+    MultiSimilarityLoss,
     NormalizedSoftmaxLoss,
     NPairsLoss,
+    PairHeadLoss,
     ProxyAnchorLoss,
     ProxyNCALoss,
     SoftTripleLoss,
     SubCenterArcFaceLoss,
+    SupConLoss,
+    TripletMarginLoss,
     TupletMarginLoss,
 )
 
@@ -36,6 +42,12 @@ def _proxy(cls: type) -> Callable[..., Any]:
 
     build.__name__ = cls.__name__
     return build
+
+
+def _pair_head(**kw: Any) -> PairHeadLoss:
+    from siamkit.distances import MLPMetric
+
+    return PairHeadLoss(MLPMetric(4), **kw)
 
 
 POSITIVE, NONNEG = "a finite number > 0", "a finite number >= 0"
@@ -81,6 +93,15 @@ CASES = [
     (_proxy(ProxyAnchorLoss), "margin", -0.1, "a number in [0, 1) (a cosine; the paper's 0.1)"),
     (_proxy(ProxyAnchorLoss), "alpha", INF, f"{POSITIVE} (the paper's 32)"),
     (_proxy(NormalizedSoftmaxLoss), "scale", INF, f"{POSITIVE} (Zhai & Wu's 16, ArcFace's 64)"),
+    # the losses checked before, now also for infinite values, NaN and the wrong type
+    (CircleLoss, "gamma", INF, f"{POSITIVE} (the paper's 256, 128 or 80)"),
+    (SupConLoss, "temperature", NAN, f"{POSITIVE} (the paper's 0.1)"),
+    (MultiSimilarityLoss, "alpha", 0.0, f"{POSITIVE} (the paper's 2)"),
+    (MultiSimilarityLoss, "beta", -50.0, f"{POSITIVE} (the paper's 50)"),
+    (MultiSimilarityLoss, "base", NAN, "a finite number (a similarity; the paper's 0.5)"),
+    (ContrastiveLoss, "margin", -1.0, f"{NONNEG} (a distance)"),
+    (TripletMarginLoss, "margin", -0.2, f"{NONNEG} (a distance; FaceNet's 0.2)"),
+    (_pair_head, "pos_weight", 0.0, f"{POSITIVE} (or None / null to balance by counts)"),
 ]
 
 

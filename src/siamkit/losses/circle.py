@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from siamkit.losses.functional import circle_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
+from siamkit.miners.params import number
 
 
 class CircleLoss(nn.Module):
@@ -32,9 +33,8 @@ class CircleLoss(nn.Module):
 
     def __init__(self, m: float = 0.25, gamma: float = 256.0) -> None:
         super().__init__()
-        if not 0 <= m < 1 or not gamma > 0:
-            raise ValueError(f"m must be in [0, 1) and gamma positive, got m={m}, gamma={gamma}")
-        self.m, self.gamma = float(m), float(gamma)
+        self.m = number("m", m, 0, 1, open_high=True, note="the paper's 0.25 or 0.4")
+        self.gamma = number("gamma", gamma, low=0, open_low=True, note="the paper's 256, 128 or 80")
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""

@@ -15,8 +15,8 @@ from siamkit.distances import Distance, get_distance
 from siamkit.losses.functional import contrastive_loss
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch, check_strategy
-from siamkit.miners.functional import check_margin
 from siamkit.miners.pair_miners import PAIR_STRATEGIES, PairMiner, pair_selection
+from siamkit.miners.params import number
 from siamkit.types import Pairs
 
 
@@ -64,7 +64,7 @@ class ContrastiveLoss(nn.Module):
         mining: str | PairMiner | None = None,
     ) -> None:
         super().__init__()
-        self.margin = check_margin(margin)
+        self.margin = number("margin", margin, low=0, note="a distance")
         self.distance = get_distance(distance)
         if isinstance(mining, str):
             check_strategy(mining, PAIR_STRATEGIES)

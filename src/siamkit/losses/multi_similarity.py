@@ -11,6 +11,7 @@ from siamkit.losses.functional import multi_similarity_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
 from siamkit.miners.multi_similarity import MultiSimilarityMiner
+from siamkit.miners.params import number
 
 
 class MultiSimilarityLoss(nn.Module):
@@ -43,7 +44,9 @@ class MultiSimilarityLoss(nn.Module):
         mining: str | Callable[[Tensor, Tensor], Indices] | None = None,
     ) -> None:
         super().__init__()
-        self.alpha, self.beta, self.base = alpha, beta, base
+        self.alpha = number("alpha", alpha, low=0, open_low=True, note="the paper's 2")
+        self.beta = number("beta", beta, low=0, open_low=True, note="the paper's 50")
+        self.base = number("base", base, note="a similarity; the paper's 0.5")
         self.distance = get_distance(distance)
         if mining == "multi_similarity":
             mining = MultiSimilarityMiner(0.1, self.distance)

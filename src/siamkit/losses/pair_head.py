@@ -14,6 +14,7 @@ from siamkit.distances import MLPMetric
 from siamkit.losses.functional import pair_bce_loss
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch
+from siamkit.miners.params import number
 
 
 class PairHeadLoss(nn.Module):
@@ -34,6 +35,9 @@ class PairHeadLoss(nn.Module):
             raise TypeError(
                 "the pair-head loss needs the model's distance to be an MLPMetric head (model.distance: mlp)"
             )
+        if pos_weight is not None:
+            note = "or None / null to balance by counts"
+            pos_weight = number("pos_weight", pos_weight, low=0, open_low=True, note=note)
         self.head, self.pos_weight = head, pos_weight
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from siamkit.losses.functional import supcon_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
+from siamkit.miners.params import number
 
 
 class SupConLoss(nn.Module):
@@ -23,9 +24,9 @@ class SupConLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.1) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self.temperature = temperature
+        self.temperature = number(
+            "temperature", temperature, low=0, open_low=True, note="the paper's 0.1"
+        )
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""

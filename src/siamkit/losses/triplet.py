@@ -31,6 +31,7 @@ from siamkit.miners._common import (
 )
 from siamkit.miners.distance_weighted import distance_weighted_triplets
 from siamkit.miners.functional import check_margin, mine_triplets_from_matrix
+from siamkit.miners.params import number
 from siamkit.miners.triplet_miners import TripletMiner, is_window_miner
 from siamkit.miners.weighted_sum import analytic_kind, weighted_distance_sum
 from siamkit.miners.windows import hinge_active, positive_coverage, triplet_windows
@@ -205,7 +206,7 @@ class TripletMarginLoss(_TripletBase):
         reduction: str = "mean",
     ) -> None:
         super().__init__(distance, mining)
-        self.margin = check_margin(margin)
+        self.margin = number("margin", margin, low=0, note="a distance; FaceNet's 0.2")
         self.reduction = check_reduction(reduction)
 
     def forward(
