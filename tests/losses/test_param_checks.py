@@ -1,4 +1,4 @@
-"""A loss given a setting outside its valid range, of the wrong type, NaN or infinite
+"""A loss or miner given a setting outside its valid range, of the wrong type, NaN or infinite
 is refused when built, in one sentence naming the setting, what it must be and the value.
 
 Before these checks each case below was taken (and trained to NaN, to a loss that could not
@@ -32,6 +32,9 @@ from siamkit.losses import (
     TripletMarginLoss,
     TupletMarginLoss,
 )
+from siamkit.miners.distance_weighted import distance_weighted_triplets
+from siamkit.miners.multi_similarity import MultiSimilarityMiner
+from siamkit.miners.triplet_miners import DistanceWeightedMiner, RandomTripletMiner
 
 NAN, INF = float("nan"), float("inf")
 
@@ -48,6 +51,12 @@ def _pair_head(**kw: Any) -> PairHeadLoss:
     from siamkit.distances import MLPMetric
 
     return PairHeadLoss(MLPMetric(4), **kw)
+
+
+def _sampled(**kw: Any) -> object:  # the function form checks the same settings
+    import torch
+
+    return distance_weighted_triplets(torch.eye(4), torch.tensor([0, 0, 1, 1]), **kw)
 
 
 POSITIVE, NONNEG = "a finite number > 0", "a finite number >= 0"
@@ -102,6 +111,13 @@ CASES = [
     (ContrastiveLoss, "margin", -1.0, f"{NONNEG} (a distance)"),
     (TripletMarginLoss, "margin", -0.2, f"{NONNEG} (a distance; FaceNet's 0.2)"),
     (_pair_head, "pos_weight", 0.0, f"{POSITIVE} (or None / null to balance by counts)"),
+    # miners: refused when built, not at the first batch
+    (RandomTripletMiner, "per_anchor", 0, "a whole number >= 1"),
+    (DistanceWeightedMiner, "per_positive", 1.5, "a whole number >= 1"),
+    (DistanceWeightedMiner, "cutoff", -0.5, f"{NONNEG} (a distance; the paper's 0.5)"),
+    (DistanceWeightedMiner, "nonzero_loss_cutoff", 0.5, "greater than cutoff (0.5)"),
+    (_sampled, "nonzero_loss_cutoff", INF, f"{NONNEG} (the paper's 1.4)"),
+    (MultiSimilarityMiner, "epsilon", INF, f"{NONNEG} (a similarity; the paper's 0.1)"),
 ]
 
 
@@ -126,5 +142,6 @@ def test_the_defaults_and_the_papers_settings_are_taken() -> None:
     TupletMarginLoss(margin=0.0, scale=64)
     SubCenterArcFaceLoss([0, 1], 4, sub_centers=1, margin=math.pi / 2 - 1e-6)
     NPairsLoss(l2_reg=0)
+    DistanceWeightedMiner(cutoff=0.0)
     with pytest.raises(ValueError, match=re.escape("alpha must be a number in (0, 90)")):
         AngularLoss(alpha=0)

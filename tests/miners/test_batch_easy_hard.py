@@ -126,7 +126,9 @@ def test_registered_and_bad_settings_are_named() -> None:
         BatchEasyHardMiner("semihard", "semihard")
     with pytest.raises(ValueError, match="not 'all'"):
         BatchEasyHardMiner("all", "semihard")
-    with pytest.raises(ValueError, match="neg_strategy 'hardest' is unknown; choose one of"):
+    with pytest.raises(
+        ValueError, match="neg_strategy must be one of easy, semihard, hard, all, got 'hardest'"
+    ):
         BatchEasyHardMiner("easy", "hardest")
     with pytest.raises(ValueError, match=r"pos_range must be \[low, high\]"):
         BatchEasyHardMiner(pos_range=(1.0, 0.0))

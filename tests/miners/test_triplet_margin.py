@@ -123,7 +123,9 @@ def test_registered_and_bad_settings_are_named() -> None:
     assert MINERS.build("triplet_margin", type_of_triplets="hard") == TripletMarginMiner(
         0.2, "hard"
     )
-    with pytest.raises(ValueError, match="type_of_triplets 'hardest' is unknown; choose one of"):
+    with pytest.raises(
+        ValueError, match="type_of_triplets must be one of all, hard, semihard, easy, got 'hardest'"
+    ):
         TripletMarginMiner(type_of_triplets="hardest")
     with pytest.raises(ValueError, match="margin must be a finite number"):
         TripletMarginMiner(margin=float("inf"))

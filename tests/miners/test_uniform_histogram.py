@@ -123,7 +123,7 @@ def test_same_bins_and_draw_counts_as_pml(seed: int) -> None:
 
 def test_registered_and_bad_settings_are_named() -> None:
     assert MINERS.build("uniform_histogram", num_bins=5) == UniformHistogramMiner(5)
-    with pytest.raises(ValueError, match="num_bins must be a positive integer"):
+    with pytest.raises(ValueError, match="num_bins must be a whole number >= 1"):
         UniformHistogramMiner(0)
-    with pytest.raises(ValueError, match="neg_per_bin must be a positive integer"):
+    with pytest.raises(ValueError, match="neg_per_bin must be a whole number >= 1"):
         UniformHistogramMiner(neg_per_bin=2.5)  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
+from siamkit.miners.params import ParamError, choice
 from siamkit.miners.windows import emit_triplets, triplet_windows
 from siamkit.types import Triplets
 
@@ -50,10 +51,7 @@ Range = tuple[float, float]
 def check_easy_hard(pos_strategy: str, neg_strategy: str) -> None:
     """Raise ``ValueError`` for an unknown strategy or a combination that defines nothing."""
     for side, s in (("pos_strategy", pos_strategy), ("neg_strategy", neg_strategy)):
-        if not isinstance(s, str) or s not in EASY_HARD_STRATEGIES:
-            raise ValueError(
-                f"{side} {s!r} is unknown; choose one of {', '.join(EASY_HARD_STRATEGIES)}"
-            )
+        choice(side, s, EASY_HARD_STRATEGIES)
     if pos_strategy == neg_strategy == "semihard":
         raise ValueError(
             "pos_strategy and neg_strategy cannot both be 'semihard' (each is relative to the "
@@ -80,7 +78,7 @@ def check_range(name: str, value: Sequence[float] | None) -> Range | None:
         and value[0] <= value[1]
     )
     if not ok:
-        raise ValueError(f"{name} must be [low, high] with low <= high (distances), got {value!r}")
+        raise ParamError(name, value, "[low, high] with low <= high (distances)")
     return float(value[0]), float(value[1])
 
 

@@ -15,7 +15,22 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, empty_long, label_masks
+from siamkit.miners.params import ParamError, count, number
 from siamkit.types import Triplets
+
+
+def check_sampling(
+    cutoff: object, nonzero_loss_cutoff: object, per_positive: object
+) -> tuple[float, float, int]:
+    """The sampling settings as ``(float, float, int)``: distances ``0 <= cutoff <
+    nonzero_loss_cutoff`` and a whole ``per_positive >= 1``, else a ``ParamError``."""
+    low = number("cutoff", cutoff, low=0, note="a distance; the paper's 0.5")
+    high = number("nonzero_loss_cutoff", nonzero_loss_cutoff, low=0, note="the paper's 1.4")
+    if high <= low:
+        raise ParamError(
+            "nonzero_loss_cutoff", nonzero_loss_cutoff, f"greater than cutoff ({cutoff})"
+        )
+    return low, high, count("per_positive", per_positive)
 
 
 def distance_weights(
@@ -63,12 +78,9 @@ def distance_weighted_triplets(
     8
     """
     labels = check_batch(embeddings, labels)
-    if isinstance(per_positive, bool) or not isinstance(per_positive, int) or per_positive < 1:
-        raise ValueError(f"per_positive must be a positive integer, got {per_positive!r}")
-    if not 0 <= cutoff < nonzero_loss_cutoff:
-        raise ValueError(
-            f"need 0 <= cutoff < nonzero_loss_cutoff, got cutoff={cutoff}, nonzero_loss_cutoff={nonzero_loss_cutoff}"
-        )
+    cutoff, nonzero_loss_cutoff, per_positive = check_sampling(
+        cutoff, nonzero_loss_cutoff, per_positive
+    )
     with torch.no_grad():
         dist = distance_matrix(embeddings.detach(), distance)
         pos, neg = label_masks(labels, labels)

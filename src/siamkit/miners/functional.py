@@ -23,8 +23,6 @@ and read contiguous windows (:mod:`siamkit.miners.windows`); the output itself c
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -38,25 +36,15 @@ from siamkit.miners._common import (
     empty_long,
     label_masks,
 )
+from siamkit.miners.params import count, number
 from siamkit.miners.windows import emit_triplets, triplet_windows
 from siamkit.types import Triplets
 
 
 def check_margin(margin: float) -> float:
-    """Return ``margin`` as a float if it is a finite number, else raise ``ValueError``."""
-    if (
-        isinstance(margin, bool)
-        or not isinstance(margin, (int, float))
-        or not math.isfinite(margin)
-    ):
-        raise ValueError(f"margin must be a finite number, got {margin!r}")
-    return float(margin)
-
-
-def _check_count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    """Return ``margin`` as a float if it is a finite number, else raise a ``ParamError``
+    (a ``ValueError``)."""
+    return number("margin", margin)
 
 
 def batch_hard_triplets(dist: Tensor, pos: Tensor, neg: Tensor) -> Triplets:
@@ -72,7 +60,7 @@ def random_triplets(
     pos: Tensor, neg: Tensor, per_anchor: int = 1, generator: torch.Generator | None = None
 ) -> Triplets:
     """``per_anchor`` valid triplets per anchor row, uniform over (positive, negative), with replacement."""
-    _check_count("per_anchor", per_anchor)
+    count("per_anchor", per_anchor)
     has = pos.any(1) & neg.any(1)
     if not bool(has.any()):
         e = empty_long(pos.device)

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
+from siamkit.miners.params import number
 from siamkit.types import Pairs
 
 
@@ -45,8 +46,7 @@ class MultiSimilarityMiner:
     distance: str | Distance = "cosine"
 
     def __post_init__(self) -> None:
-        if not self.epsilon >= 0:
-            raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
+        number("epsilon", self.epsilon, low=0, note="a similarity; the paper's 0.1")
 
     @torch.no_grad()
     def __call__(self, embeddings: Tensor, labels: Tensor) -> Pairs:

@@ -12,7 +12,6 @@ tensor([1, 2, 0, 2, 0, 1, 3, 2])
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +19,7 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
+from siamkit.miners.params import number
 from siamkit.types import Pairs
 
 
@@ -45,13 +45,7 @@ class PairMarginMiner:
 
     def __post_init__(self) -> None:
         for name in ("pos_margin", "neg_margin"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
-                raise ValueError(f"{name} must be a finite number (a distance), got {value!r}")
+            number(name, getattr(self, name), note="a distance")
 
     @torch.no_grad()
     def __call__(self, embeddings: Tensor, labels: Tensor) -> Pairs:

@@ -30,6 +30,7 @@ from torch import Tensor
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
 from siamkit.miners.functional import check_margin
+from siamkit.miners.params import choice
 from siamkit.miners.windows import (
     PositiveSearch,
     SortedPositives,
@@ -77,11 +78,7 @@ class TripletMarginMiner:
 
     def __post_init__(self) -> None:
         check_margin(self.margin)
-        if self.type_of_triplets not in TRIPLET_MARGIN_TYPES:
-            raise ValueError(
-                f"type_of_triplets {self.type_of_triplets!r} is unknown; choose one of "
-                f"{', '.join(TRIPLET_MARGIN_TYPES)}"
-            )
+        choice("type_of_triplets", self.type_of_triplets, TRIPLET_MARGIN_TYPES)
 
     @torch.no_grad()
     def __call__(self, embeddings: Tensor, labels: Tensor) -> Triplets:

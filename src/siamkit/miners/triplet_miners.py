@@ -15,8 +15,9 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import TRIPLET_STRATEGIES, WINDOW_STRATEGIES, check_strategy
-from siamkit.miners.distance_weighted import distance_weighted_triplets
+from siamkit.miners.distance_weighted import check_sampling, distance_weighted_triplets
 from siamkit.miners.functional import check_margin, mine_triplets
+from siamkit.miners.params import count
 from siamkit.types import Triplets
 
 
@@ -93,6 +94,9 @@ class RandomTripletMiner:
     generator: torch.Generator | None = field(default=None, compare=False)
     strategy: ClassVar[str] = "random"
 
+    def __post_init__(self) -> None:
+        count("per_anchor", self.per_anchor)
+
     def __call__(self, embeddings: Tensor, labels: Tensor) -> Triplets:
         return mine_triplets(
             embeddings, labels, "random", distance=self.distance,
@@ -110,6 +114,9 @@ class DistanceWeightedMiner:
     distance: str | Distance = "euclidean"
     generator: torch.Generator | None = field(default=None, compare=False)
     strategy: ClassVar[str] = "distance_weighted"
+
+    def __post_init__(self) -> None:
+        check_sampling(self.cutoff, self.nonzero_loss_cutoff, self.per_positive)
 
     def __call__(self, embeddings: Tensor, labels: Tensor) -> Triplets:
         return distance_weighted_triplets(

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, empty_long, label_masks
+from siamkit.miners.params import count
 from siamkit.types import Pairs
 
 
@@ -56,11 +57,6 @@ def uniform_per_bin(
     return order[(starts[full].unsqueeze(1) + offset).reshape(-1)]
 
 
-def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 @dataclass(frozen=True)
 class UniformHistogramMiner:
     """Pairs drawn evenly across the distance histogram (module docstring).
@@ -77,7 +73,7 @@ class UniformHistogramMiner:
 
     def __post_init__(self) -> None:
         for name in ("num_bins", "pos_per_bin", "neg_per_bin"):
-            _check_positive_int(name, getattr(self, name))
+            count(name, getattr(self, name))
 
     @torch.no_grad()
     def __call__(self, embeddings: Tensor, labels: Tensor) -> Pairs:
