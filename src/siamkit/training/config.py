@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
+from siamkit.miners.params import ParamError
 from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
 from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
@@ -649,12 +651,43 @@ def _check_loss_params(cfg: RunConfig) -> None:
     # NaN or inf would only show at the first step, as 'the loss became nan' blaming the data
     for param, value in params.items():
         if isinstance(value, float) and not math.isfinite(value):
-            where = (
-                f"loss.params.{param}"
-                if param in cfg.loss.params
-                else f"loss.{_FLAT_LOSS_KEYS.get(param, param)}"
-            )
+            where = _loss_key(cfg.loss, param)
             raise ValueError(f"{where} = {value} is not a finite number; give a finite number")
+    # a value out of the loss's range (a negative margin, a count of 2.5) would only show when
+    # the run builds the loss, after the data has loaded; the loss is built once here instead
+    takes = inspect.signature(LOSSES.get(name)).parameters
+    run_supplies = {"distance": "euclidean", "mining": None, "classes": [0, 1], "embedding_dim": 2}
+    given = {k: v for k, v in params.items() if k not in (*run_supplies, "head")}
+    given.update({k: v for k, v in run_supplies.items() if k in takes})
+    if "head" in takes:  # the pair-head loss: the model's learned distance
+        from siamkit.distances import MLPMetric
+
+        given["head"] = MLPMetric(2)
+    _refuse_bad_value(lambda: LOSSES.build(name, **given), lambda p: _loss_key(cfg.loss, p))
+
+
+def _loss_key(cfg: LossConfig, param: str) -> str:
+    """The config key a loss parameter came from: ``loss.params.<param>``, or the section's own
+    key that fills it (``loss.margin``, ``loss.ms_alpha``)."""
+    if param in cfg.params:
+        return f"loss.params.{param}"
+    return f"loss.{_FLAT_LOSS_KEYS.get(param, param)}"
+
+
+def _refuse_bad_value(build: Callable[[], object], key: Callable[[str], str]) -> None:
+    """Build a loss or miner from the config's values, and re-raise its :class:`ParamError`
+    (a value out of range, of the wrong type) under the config key the value came from. Any
+    other error is left to the run's own build, which has the real classes, distance and data.
+    Torch's random state is kept: building initialises class proxies."""
+    import torch
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            build()
+    except ParamError as err:
+        raise ValueError(err.named(key(err.param))) from None
+    except Exception:  # reported by the run's own build
+        return
 
 
 def _check_parts(cfg: RunConfig) -> None:
@@ -724,6 +757,8 @@ def _check_mining(cfg: LossConfig) -> None:
             f"(choose one of {', '.join(TRIPLET_STRATEGIES)})"
         )
     PART_BY_KEY["loss", "miner"].check(mining, cfg.miner_params, "loss.miner_params")
+    params = cfg.miner_params
+    _refuse_bad_value(lambda: MINERS.build(mining, **params), lambda p: f"loss.miner_params.{p}")
 
 
 def eval_ways(cfg: EvalConfig) -> tuple[int, ...]:
