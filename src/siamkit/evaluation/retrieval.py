@@ -1,12 +1,23 @@
-"""Leave-one-out retrieval metrics (P@1, Recall@K, MAP@R) and k-NN classification.
+"""Leave-one-out retrieval metrics (P@1, Recall@K, MAP@R, R-precision, MAP, MRR), clustering
+NMI / AMI and k-NN classification.
 
 Every item queries all the others (itself excluded). A query whose class has no other item
 cannot retrieve anything relevant and is left out, as pytorch-metric-learning does. MAP@R
 follows Musgrave et al., "A Metric Learning Reality Check" (2020): with ``R`` the number of
 other items of the query's class, ``MAP@R = 1/R * sum_{i<=R} P(i) * rel(i)``.
+R-precision is the share of relevant items among the first ``R``; MAP (pytorch-metric-learning's
+``mean_average_precision`` with ``k=None``) is the same sum over every rank, ``1/R * sum_i
+P(i) * rel(i)``; MRR is the mean of ``1 / rank`` of the first relevant item.
 Work runs in blocks of queries, so memory stays bounded. A query's nearest item among items at
 the same distance is the one with the smallest index (``argmin``'s rule), so P@1 is exact and
-deterministic even with ties (duplicated or collapsed embeddings).
+deterministic even with ties (duplicated or collapsed embeddings). R-precision, MAP and MRR rank
+each query's other items by float32 distance (the precision MAP@R's ranking uses too) and
+equally near items by index, so they are deterministic with ties as well.
+
+NMI and AMI (optional) compare the classes with a seeded k-means (scikit-learn) of the
+embeddings into as many clusters as there are classes, as pytorch-metric-learning does: every
+item is clustered, those alone in their class too, on the embeddings as they are (Euclidean
+k-means, whatever the retrieval distance).
 """
 
 from __future__ import annotations
@@ -37,21 +48,33 @@ class RetrievalReport:
     """Leave-one-out retrieval metrics averaged over ``n_queries`` queries.
 
     ``recall_at_k[k]`` is the share of queries with at least one same-class item in their
-    ``k`` nearest neighbours (so ``recall_at_k[1] == precision_at_1``).
+    ``k`` nearest neighbours (so ``recall_at_k[1] == precision_at_1``). ``nmi`` and ``ami``
+    are ``None`` when clustering was not computed, and then left out of :meth:`to_dict`.
     """
 
     precision_at_1: float
     recall_at_k: Mapping[int, float]
     map_at_r: float
     n_queries: int
+    r_precision: float
+    mean_average_precision: float
+    mean_reciprocal_rank: float
+    nmi: float | None = None
+    ami: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "precision_at_1": self.precision_at_1,
             "map_at_r": self.map_at_r,
             "recall_at_k": {str(k): v for k, v in self.recall_at_k.items()},
             "n_queries": self.n_queries,
+            "r_precision": self.r_precision,
+            "mean_average_precision": self.mean_average_precision,
+            "mean_reciprocal_rank": self.mean_reciprocal_rank,
         }
+        if self.nmi is not None and self.ami is not None:
+            out["nmi"], out["ami"] = self.nmi, self.ami
+        return out
 
 
 def _check_ks(ks: Iterable[int]) -> tuple[int, ...]:
@@ -87,20 +110,76 @@ def _average_precision_at_r(hits: Tensor, r: Tensor) -> Tensor:
     return (precision * rel).sum(dim=1) / r
 
 
+def _ranked_hits(block: Tensor, queries: Tensor, y: Tensor) -> Tensor:
+    """``(rows, N - 1)`` bool: whether each query's other items, nearest first, have its class.
+
+    ``block`` is ``(rows, N)`` distances from the items ``queries`` (a scratch copy: it may be
+    overwritten). Items are ranked by float32 distance, equally near ones by index, through one
+    int64 key per item, ``distance bits | index | same class``, sorted by numpy: about twice as
+    fast as a stable ``torch.sort`` on the CPU. The query itself is ranked last, and cut off.
+    """
+    f = block.float().add_(0.0)  # -0.0 becomes 0.0
+    bits = f.view(torch.int32)
+    bits ^= (bits >> 31) & 0x7FFFFFFF  # as signed integers, in the order of the floats
+    keys = bits.long()
+    keys <<= 32
+    keys |= torch.arange(block.shape[1]) << 1
+    keys |= y == y[queries, None]
+    keys[torch.arange(queries.numel()), queries] = torch.iinfo(torch.int64).max
+    keys.numpy().sort(axis=1)  # in place
+    return (keys[:, :-1] & 1).bool()
+
+
+def _ranked_metrics(hits: Tensor, r: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(Q, N - 1)`` bool hits over each query's whole ranking and ``(Q,)`` R (its hits, > 0)
+    -> ``(Q,)`` R-precision, average precision and reciprocal rank of the first hit."""
+    row, col = hits.nonzero(as_tuple=True)  # row-major: each row's hits in rank order
+    rank = (col + 1).double()
+    first = torch.cumsum(r, 0) - r  # each row's first hit, as an index into row / col
+    nth = torch.arange(1, row.numel() + 1) - first[row]  # the hit's number in its row: P's count
+    rq = r.double()
+    ap = torch.zeros_like(rq).index_add_(0, row, nth / rank) / rq
+    r_prec = torch.zeros_like(rq).index_add_(0, row, (col < r[row]).double()) / rq
+    return r_prec, ap, 1.0 / rank[first]
+
+
+def _clustering(z: Tensor, y: Tensor, seed: int) -> tuple[float, float]:
+    """NMI and AMI of the classes ``y`` against a seeded k-means of ``z`` into as many
+    clusters as there are classes (pytorch-metric-learning's ``NMI`` and ``AMI``)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
+
+    truth = y.numpy()
+    k = int(np.unique(truth).size)
+    x = z.detach().cpu().float().numpy()  # in float32, as pytorch-metric-learning
+    found = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(x)
+    return (
+        float(normalized_mutual_info_score(truth, found)),
+        float(adjusted_mutual_info_score(truth, found)),
+    )
+
+
 @torch.no_grad()
 def retrieval_metrics(
     z: ArrayLike,
     labels: ArrayLike,
     distance: DistanceLike = "euclidean",
     ks: Iterable[int] = (1, 5, 10),
+    clustering: bool = False,
+    seed: int = 0,
 ) -> RetrievalReport:
-    """Leave-one-out P@1, Recall@K and MAP@R of every item against all others.
+    """Leave-one-out P@1, Recall@K, MAP@R, R-precision, MAP and MRR of every item against all
+    others; with ``clustering``, NMI and AMI of a k-means of the embeddings.
 
     Args:
         z: ``(N, D)`` embeddings.
         labels: ``(N,)`` class labels.
         distance: a distance name or ``Distance`` object.
         ks: the ``k`` values for Recall@K.
+        clustering: also compute NMI and AMI. Off by default: scikit-learn's k-means takes
+            about 0.2 s on 10,000 x 128 embeddings of 10 classes but 10-30 s with 1,000 classes
+            (its cost grows with the number of classes).
+        seed: seeds the k-means.
 
     Example:
         >>> z = torch.tensor([[0.0], [0.1], [0.5], [1.0], [1.1]])
@@ -118,6 +197,7 @@ def retrieval_metrics(
     dist = resolve_distance(distance)
     p1: list[Tensor] = []
     ap: list[Tensor] = []
+    ranked: list[tuple[Tensor, Tensor, Tensor]] = []
     recall: dict[int, list[Tensor]] = {k: [] for k in ks}
     for s, block in distance_rows(zt, dist, desc="retrieval"):  # block (rows, N)
         rows = block.shape[0]
@@ -131,12 +211,21 @@ def retrieval_metrics(
         for k in ks:  # k = 1 is P@1, so both break ties alike
             recall[k].append(first if k == 1 else hits[:, :k].any(dim=1))
         ap.append(_average_precision_at_r(hits, r[keep]))
+        ranked_hits = _ranked_hits(block[keep], s + keep.nonzero()[:, 0], y)
+        ranked.append(_ranked_metrics(ranked_hits, r[keep]))
     first = torch.cat(p1)
+    r_prec, full_ap, rr = (float(torch.cat(m).mean()) for m in zip(*ranked))
+    nmi, ami = _clustering(zt, y, seed) if clustering else (None, None)
     return RetrievalReport(
         precision_at_1=float(first.double().mean()),
         recall_at_k={k: float(torch.cat(v).double().mean()) for k, v in recall.items()},
         map_at_r=float(torch.cat(ap).mean()),
         n_queries=int(first.numel()),
+        r_precision=r_prec,
+        mean_average_precision=full_ap,
+        mean_reciprocal_rank=rr,
+        nmi=nmi,
+        ami=ami,
     )
 
 

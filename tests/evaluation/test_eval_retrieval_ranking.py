@@ -1,0 +1,174 @@
+"""R-precision, MAP (all ranks), MRR and clustering NMI / AMI of retrieval_metrics, against
+pytorch-metric-learning's AccuracyCalculator, naive loops over each query's ranking and
+scikit-learn.
+
+Conventions shared with pytorch-metric-learning (PML): every item queries all the others, a
+query alone in its class is left out of the ranking metrics, MAP is PML's
+``mean_average_precision`` with ``k=None`` (every rank). NMI / AMI cluster every item, lone ones
+too, into as many clusters as there are classes. They differ in the k-means only: PML runs
+faiss's, siamkit scikit-learn's, seeded; given PML the same k-means, its NMI / AMI are ours.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+import siamkit.evaluation._common as common
+from siamkit.distances import get_distance
+from siamkit.evaluation import retrieval_metrics
+
+RANKED = ("r_precision", "mean_average_precision", "mean_reciprocal_rank")
+
+
+def _naive(z, y, name):
+    """Per query, by the definitions: rank the others by (float32 distance, index); R-precision,
+    AP over every rank and 1 / rank of the first relevant item."""
+    d = get_distance(name).matrix(z, z).float().numpy()
+    out = {k: [] for k in RANKED}
+    for q in range(len(y)):
+        ranked = sorted((i for i in range(len(y)) if i != q), key=lambda i: (d[q, i], i))
+        rel = [y[i] == y[q] for i in ranked]
+        r = sum(rel)
+        if r == 0:
+            continue
+        out["r_precision"].append(sum(rel[:r]) / r)
+        hits, total = 0, 0.0
+        for rank, hit in enumerate(rel, start=1):
+            if hit:
+                hits += 1
+                total += hits / rank
+        out["mean_average_precision"].append(total / r)
+        out["mean_reciprocal_rank"].append(1 / (rel.index(True) + 1))
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+def _random(n=240, dim=8, n_classes=6, seed=0):
+    """Float32 overlapping clusters plus one lone item (a query left out)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, n_classes, (n,), generator=g)
+    z = 0.8 * torch.randn(n_classes, dim, generator=g)[y] + torch.randn(n, dim, generator=g)
+    return torch.cat([z, torch.randn(1, dim, generator=g)]), np.r_[y.numpy(), n_classes]
+
+
+@pytest.mark.parametrize("name", ["euclidean", "cosine", "manhattan"])
+def test_matches_naive_loops_across_blocks_with_ties(monkeypatch, name):
+    z, y = _random(n=70)
+    z = torch.cat([z, z[:5], z[5:10]])  # duplicates: equally near items rank by index
+    y = np.r_[y, (y[:5] + 1) % 6, y[5:10]]  # of another class, and of the same
+    monkeypatch.setattr(common, "BLOCK_ELEMENTS", 300)  # blocks of 3-4 queries
+    rep = retrieval_metrics(z, y, name)
+    ref = _naive(z, y, name)
+    for key in RANKED:
+        assert getattr(rep, key) == pytest.approx(ref[key], abs=1e-12), key
+    assert rep.n_queries == 80  # the lone item is left out
+
+
+def test_hand_case_with_a_tie():
+    z = torch.tensor([[0.0], [0.1], [0.5], [1.0], [1.1]])
+    rep = retrieval_metrics(z, [0, 0, 1, 1, 1], ks=(1,))
+    # item 2 (R=2) ranks 1 (0.4), then 0 and 3 at 0.5 each (index order), then 4: hits at 3, 4
+    assert rep.r_precision == pytest.approx((1 + 1 + 0 + 1 + 1) / 5)
+    assert rep.mean_average_precision == pytest.approx((1 + 1 + (1 / 3 + 2 / 4) / 2 + 1 + 1) / 5)
+    assert rep.mean_reciprocal_rank == pytest.approx((1 + 1 + 1 / 3 + 1 + 1) / 5)
+
+
+def test_items_at_infinite_distance_rank_by_index_and_the_query_stays_out():
+    z = torch.tensor([[-3e38], [3e38], [3e38]])  # L1 distances from item 0 overflow to inf
+    rep = retrieval_metrics(z, [0, 1, 0], "manhattan", ks=(1,))
+    # queries 0 and 2 (1 is alone in its class): 0 ranks 1 then 2, both at inf, by index;
+    # 2 ranks 1 (at 0), then 0: each finds its one relevant item second
+    assert rep.n_queries == 2
+    assert rep.mean_reciprocal_rank == rep.mean_average_precision == pytest.approx(1 / 2)
+    assert rep.r_precision == 0.0
+
+
+class _SiamkitDistance:
+    """siamkit's distance matrix for PML's ``CustomKNN``: PML ranks the very float32 values
+    siamkit ranks, so only the metric definitions are compared."""
+
+    is_inverted = False  # smaller is nearer
+
+    def __init__(self, name):
+        self.distance = get_distance(name)
+
+    def __call__(self, query, ref):
+        return self.distance.matrix(query, ref)
+
+
+def _ties_free(z, name):
+    """No query has two other items at the same float32 distance."""
+    d = get_distance(name).matrix(z, z).fill_diagonal_(-1.0).sort(dim=1).values[:, 1:]
+    return bool((d.diff(dim=1) > 0).all())
+
+
+def _pml(z, y, distance):
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from pytorch_metric_learning.utils.inference import CustomKNN
+
+    logging.getLogger("PML").setLevel(logging.ERROR)
+    calc = AccuracyCalculator(include=RANKED, k=None, knn_func=CustomKNN(distance))  # all ranks
+    return calc.get_accuracy(z, torch.from_numpy(y))
+
+
+@pytest.mark.parametrize("name", ["euclidean", "cosine", "manhattan"])
+def test_matches_pytorch_metric_learning(monkeypatch, name):
+    z, y = _random(n=120)
+    assert _ties_free(z, name)
+    monkeypatch.setattr(common, "BLOCK_ELEMENTS", 2000)  # several blocks
+    ref = _pml(z, y, _SiamkitDistance(name))
+    rep = retrieval_metrics(z, y, name)
+    for key in RANKED:  # PML's MRR is a float32 mean
+        assert getattr(rep, key) == pytest.approx(ref[key], abs=1e-6), key
+    # the metrics differ from each other and from MAP@R here, so a swapped one would not pass
+    assert len({round(ref[k], 3) for k in RANKED} | {round(rep.map_at_r, 3)}) == 4
+
+
+@pytest.mark.parametrize("name", ["euclidean", "cosine"])
+def test_matches_pytorch_metric_learning_own_distances(name):
+    """With PML's own distances, whose float32 rounding differs, near ties may swap: the
+    metrics agree to float32 precision."""
+    from pytorch_metric_learning.distances import CosineSimilarity, LpDistance
+
+    z, y = _random()
+    ref = _pml(
+        z, y, CosineSimilarity() if name == "cosine" else LpDistance(normalize_embeddings=False)
+    )
+    rep = retrieval_metrics(z, y, name)
+    for key in RANKED:
+        assert getattr(rep, key) == pytest.approx(ref[key], abs=1e-5), key
+
+
+def _kmeans_scores(z, y, seed):
+    """NMI and AMI of scikit-learn's k-means (k = classes, seeded, float32) against ``y``."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
+
+    k = np.unique(y).size
+    found = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(z.float().numpy())
+    return normalized_mutual_info_score(y, found), adjusted_mutual_info_score(y, found)
+
+
+def test_clustering_matches_sklearn_and_pml_given_the_same_kmeans():
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from sklearn.cluster import KMeans
+
+    z, y = _random(n=400)
+    rep = retrieval_metrics(z, y, clustering=True, seed=3)
+    nmi, ami = _kmeans_scores(z, y, seed=3)
+    assert (rep.nmi, rep.ami) == pytest.approx((nmi, ami), abs=1e-12)
+    assert rep.nmi != pytest.approx(rep.ami, abs=1e-3)  # swapped scores would not pass
+    assert _kmeans_scores(z, y, seed=4) != pytest.approx((nmi, ami))  # the seed is used
+
+    def kmeans(x, k):  # PML's clustering step, with ours instead of faiss's
+        found = KMeans(n_clusters=k, n_init=1, random_state=3).fit_predict(x.cpu().numpy())
+        return torch.from_numpy(found)
+
+    calc = AccuracyCalculator(
+        include=("NMI", "AMI"), kmeans_func=kmeans, device=torch.device("cpu")
+    )
+    ref = calc.get_accuracy(z, torch.from_numpy(y))
+    assert (rep.nmi, rep.ami) == pytest.approx((ref["NMI"], ref["AMI"]), abs=1e-12)
