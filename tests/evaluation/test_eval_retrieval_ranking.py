@@ -19,7 +19,8 @@ import torch
 
 import siamkit.evaluation._common as common
 from siamkit.distances import get_distance
-from siamkit.evaluation import retrieval_metrics
+from siamkit.evaluation import evaluate_embeddings, retrieval_metrics
+from siamkit.evaluation.report import metrics_tables
 
 RANKED = ("r_precision", "mean_average_precision", "mean_reciprocal_rank")
 
@@ -172,3 +173,26 @@ def test_clustering_matches_sklearn_and_pml_given_the_same_kmeans():
     )
     ref = calc.get_accuracy(z, torch.from_numpy(y))
     assert (rep.nmi, rep.ami) == pytest.approx((ref["NMI"], ref["AMI"]), abs=1e-12)
+
+
+def test_new_keys_in_to_dict_evaluate_and_the_report_table():
+    z, y = _random(n=120)
+    plain = retrieval_metrics(z, y)
+    assert plain.nmi is None and plain.ami is None
+    d = plain.to_dict()
+    assert set(d) == {"precision_at_1", "map_at_r", "recall_at_k", "n_queries", *RANKED}
+    assert "NMI" not in metrics_tables(evaluate_embeddings(z, y, few_shot=(), verification=False))
+
+    rep = evaluate_embeddings(z, y, few_shot=(), verification=False, clustering=True, seed=5)
+    r = rep.to_dict()["retrieval"]
+    assert (r["nmi"], r["ami"]) == pytest.approx(_kmeans_scores(z, y, seed=5), abs=1e-12)
+    assert {k: r[k] for k in d} == d  # clustering changes none of the other values
+    table = metrics_tables(rep)
+    for label, value in (
+        ("R-precision", r["r_precision"]),
+        ("MAP (all ranks)", r["mean_average_precision"]),
+        ("MRR", r["mean_reciprocal_rank"]),
+        ("NMI (k-means)", r["nmi"]),
+        ("AMI (k-means)", r["ami"]),
+    ):
+        assert f"<td>{label}</td><td class='num'>{value:.4f}</td>" in table

@@ -43,7 +43,9 @@ class EvaluationReport:
 
         Keys: ``verification.{roc_auc, eer, threshold, tar_at_far{"0.01": ...}, ...}``,
         ``few_shot.<N>way<K>shot.{accuracy, ci95, ...}``,
-        ``retrieval.{precision_at_1, map_at_r, recall_at_k{"1": ...}}`` and a ``data`` block.
+        ``retrieval.{precision_at_1, map_at_r, recall_at_k{"1": ...}, r_precision,
+        mean_average_precision, mean_reciprocal_rank}`` (and ``nmi``, ``ami`` when clustering
+        was computed) and a ``data`` block.
         """
         out: dict[str, Any] = {}
         if self.verification is not None:
@@ -109,6 +111,7 @@ def evaluate_embeddings(
     max_pairs: int | None = None,
     verification: bool = True,
     retrieval: bool = True,
+    clustering: bool = False,
 ) -> EvaluationReport:
     """Evaluate embeddings of held-out classes with the fmnist-disjoint protocol (DESIGN §4).
 
@@ -123,6 +126,9 @@ def evaluate_embeddings(
         ks: Recall@K values.
         max_pairs: verify on a seeded sample of pairs instead of all ``N(N-1)/2``.
         verification, retrieval: set ``False`` to skip those sections (e.g. quick validation).
+        clustering: add NMI and AMI of a k-means (seeded by ``seed``) to the retrieval section;
+            off by default, as its cost grows with the number of classes
+            (:func:`~siamkit.evaluation.retrieval_metrics`).
 
     Verification and retrieval share one computation of the pair distances when the distance is
     a learned pair head (:func:`~siamkit.evaluation.shared_distance_matrices`).
@@ -157,7 +163,11 @@ def evaluate_embeddings(
         for n_way, k_shot in few_shot:
             rep = few_shot_episodes(zt, codes, n_way, k_shot, n_query, episodes, seed, dist)
             shots[rep.key] = rep
-        ret = retrieval_metrics(zt, codes, dist, ks=ks) if retrieval else None
+        ret = (
+            retrieval_metrics(zt, codes, dist, ks=ks, clustering=clustering, seed=seed)
+            if retrieval
+            else None
+        )
     return EvaluationReport(
         verification=ver,
         few_shot=shots,

@@ -90,6 +90,13 @@ def metrics_tables(report: EvaluationReport) -> str:
     if ret is not None:
         rows = [("Precision@1", _fmt(ret.precision_at_1)), ("MAP@R", _fmt(ret.map_at_r))]
         rows += [(f"Recall@{k}", _fmt(x)) for k, x in ret.recall_at_k.items()]
+        rows += [
+            ("R-precision", _fmt(ret.r_precision)),
+            ("MAP (all ranks)", _fmt(ret.mean_average_precision)),
+            ("MRR", _fmt(ret.mean_reciprocal_rank)),
+        ]
+        if ret.nmi is not None and ret.ami is not None:
+            rows += [("NMI (k-means)", _fmt(ret.nmi)), ("AMI (k-means)", _fmt(ret.ami))]
         rows.append(("queries", f"{ret.n_queries:,}"))
         parts.append("<h3>Retrieval (leave-one-out)</h3>" + _table(rows))
     return "".join(parts)
