@@ -130,7 +130,9 @@ A seventh rule, written before its run (issue 17, 2026-12-04, nineteenth stop):
   1-shot on the test classes.
 * Reference: the shipped training and embedding, as the third rule's outcome ran it (1 thread,
   mean EER 0.210: 0.101 / 0.372 / 0.156 on ``2,5;0,3;1,4``; run again here beside the
-  candidates, and the rule uses the rerun's figures).
+  candidates, and the rule uses the rerun's figures). Amended at 22:37 UTC, before any
+  candidate's fold figure: the rerun was stopped after one epoch (the machine was 3x
+  oversubscribed), and the rule uses the eighth stop's 1-thread figures above.
 * Candidates: ``--set method=barlow_twins`` and ``--set method=nnclr``, everything else as
   shipped (views, taps, 6 epochs, lr, the ``ssl`` section's ``barlow_lambda`` and
   ``queue_size``), seed 0, 1 thread each.
