@@ -18,6 +18,7 @@ ValueError: unknown activation 'gelu'; choose one of relu
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.metadata
@@ -118,7 +119,11 @@ PLUGIN_HINT = (
 
 class PluginNotImportedError(ValueError):
     """A saved model names a part (an encoder, a distance) that a user's module registers, and
-    that module is not imported in this process."""
+    that module is not imported in this process; ``part`` names it (``encoder 'tiny_cnn'``)."""
+
+    def __init__(self, message: str, part: str = "") -> None:
+        super().__init__(message)
+        self.part = part
 
 
 def plugin_module(factory: Callable[..., Any]) -> str | None:
@@ -135,20 +140,24 @@ def plugin_module(factory: Callable[..., Any]) -> str | None:
 def not_imported(kind: str, name: str, module: Any) -> PluginNotImportedError:
     """The sentence for a saved ``kind`` ``name`` that ``module`` registered and this process has
     not: which module to import, and how."""
+    part = f"{kind} {name!r}"
     if module == "__main__":
         return PluginNotImportedError(
-            f"its {kind} {name!r} was registered by the script that saved it, not by a module "
+            f"its {part} was registered by the script that saved it, not by a module "
             f"siamkit can import; move that code into a module and run siamkit with --plugin "
-            f"MODULE (in Python, register {name!r} again before loading)"
+            f"MODULE (in Python, register {name!r} again before loading)",
+            part,
         )
     if isinstance(module, str) and module:
         return PluginNotImportedError(
-            f"its {kind} {name!r} is registered by the module {module!r}, which is not "
-            f"imported; run siamkit with --plugin {module} (in Python, import {module} first)"
+            f"its {part} is registered by the module {module!r}, which is not "
+            f"imported; run siamkit with --plugin {module} (in Python, import {module} first)",
+            part,
         )
     return PluginNotImportedError(
-        f"its {kind} {name!r} is not registered here; import the module that registers it "
-        "first (siamkit --plugin MODULE)"
+        f"its {part} is not registered here; import the module that registers it "
+        "first (siamkit --plugin MODULE)",
+        part,
     )
 
 
@@ -234,6 +243,31 @@ def used_plugins() -> list[str]:
     config's ``plugins:``, a loaded model's), as a run records them, that are still imported:
     what a saved model of a user's parts records so that loading it imports them again."""
     return [spec for spec, name in _IMPORTED.items() if name in sys.modules]
+
+
+#: Whether loading a saved model imports the plug-in modules it records (``plugins`` in
+#: ``siamkit.json``) when the caller does not say (``load_model(trust_plugins=None)``): off, as
+#: importing runs their code; ``siamkit --trust-plugins`` turns it on for its command.
+_TRUST_RECORDED = False
+
+
+def trusts_recorded_plugins() -> bool:
+    """Whether a saved model's recorded plug-ins are imported when loading it does not say
+    (:func:`trusting_recorded_plugins`); ``False`` unless a command was told to trust them."""
+    return _TRUST_RECORDED
+
+
+@contextlib.contextmanager
+def trusting_recorded_plugins() -> Iterator[None]:
+    """Within it, loading a saved model (``load_model`` not given ``trust_plugins``) imports the
+    plug-in modules it records: what ``siamkit --trust-plugins`` does for its command, so every
+    command that loads a model (and ``serve``) does it without each passing the choice on."""
+    global _TRUST_RECORDED
+    before, _TRUST_RECORDED = _TRUST_RECORDED, True
+    try:
+        yield
+    finally:
+        _TRUST_RECORDED = before
 
 
 class PluginImportError(ImportError):

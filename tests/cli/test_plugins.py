@@ -130,12 +130,16 @@ def _readme_plugin_module() -> str:
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
 
 
-def _siamkit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+#: What a new process must not inherit from the one running the tests.
+_UNSET = ("SIAMKIT_PLUGINS", "SIAMKIT_TRUST_PLUGINS", "PYTHONPATH")
+
+
+def _siamkit(cwd: Path, *args: str, **environ: str) -> subprocess.CompletedProcess[str]:
     """``siamkit ARGS`` in a new process, as a user runs it: the console script, whose path
-    does not hold the current folder."""
+    does not hold the current folder (``environ``: variables to set)."""
     script = Path(sys.executable).with_name("siamkit")
     cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "siamkit"]
-    env = {k: v for k, v in os.environ.items() if k not in ("SIAMKIT_PLUGINS", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items() if k not in _UNSET} | environ
     return subprocess.run(
         [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -143,9 +147,11 @@ def _siamkit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_model_of_the_readmes_parts_trains_and_loads_in_a_fresh_process(tmp_path) -> None:
     """The README's encoder, loss, miner and distance train from a config naming them; the saved
-    model records the run's plug-in (plugins:) and evaluates, embeds and loads in Python in new
-    processes without --plugin, which import it saying so; a recorded module that is gone is
-    one sentence naming it and what to do."""
+    model records the run's plug-in (plugins:). New processes given --plugin load it; without,
+    loading imports nothing and says in one sentence which recorded module to import and how;
+    told to trust the model's plug-ins (--trust-plugins, $SIAMKIT_TRUST_PLUGINS, trust_plugins=
+    True) it evaluates, embeds and loads in Python, importing the module saying so; a trusted
+    recorded module that is gone is one sentence naming it and what to do."""
     (tmp_path / "my_parts.py").write_text(_readme_plugin_module())
     config = {
         "data": {"dataset": "digits", "train_classes": [0, 1, 2, 3, 4, 5], "augmentation": "none"},
@@ -175,23 +181,36 @@ def test_a_model_of_the_readmes_parts_trains_and_loads_in_a_fresh_process(tmp_pa
     assert 0 <= json.loads(res.stdout)["verification"]["roc_auc"] <= 1
     assert "recorded in the model" not in res.stderr
 
+    res = _siamkit(tmp_path, *args)  # not told to trust the model's plug-ins: imports nothing
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "Error: run/model cannot be loaded: its encoder 'tiny_cnn' needs the plug-in module "
+        "'my_parts' that the model records, which loading does not import unless told to; pass "
+        "--plugin my_parts (or set SIAMKIT_PLUGINS=my_parts), or --trust-plugins to import the "
+        "modules the model records, only for model folders you trust (in Python, import them "
+        "first or call load_model(path, trust_plugins=True))"
+    ]
+
     imported = "importing plug-in module my_parts recorded in the model"
-    res = _siamkit(tmp_path, *args)
+    res = _siamkit(tmp_path, "--trust-plugins", *args)
     assert res.returncode == 0, res.stderr
     assert 0 <= json.loads(res.stdout)["verification"]["roc_auc"] <= 1
     assert res.stderr.splitlines().count(imported) == 1
-    res = _siamkit(tmp_path, "embed", "run/model", "--data", "digits", "--out", "z.npy")
+    embed = ["embed", "run/model", "--data", "digits", "--out", "z.npy"]
+    res = _siamkit(tmp_path, *embed, SIAMKIT_TRUST_PLUGINS="1")
     assert res.returncode == 0, res.stderr
     assert np.load(tmp_path / "z.npy").shape[1] == 8
     assert res.stderr.splitlines().count(imported) == 1
-    load = "import siamkit; print(siamkit.load_model('run/model').embedding_dim)"
+    load = (
+        "import siamkit; print(siamkit.load_model('run/model', trust_plugins=True).embedding_dim)"
+    )
     res = subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "8" and res.stderr.strip() == imported
 
     (tmp_path / "my_parts.py").rename(tmp_path / "elsewhere.py")
-    res = _siamkit(tmp_path, *args)
+    res = _siamkit(tmp_path, "--trust-plugins", *args)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines() == [
         imported,
@@ -208,14 +227,17 @@ def test_a_model_saved_in_python_records_its_plugin_file_and_loads_elsewhere(
     user_module, tmp_path
 ) -> None:
     """A model of an encoder registered by a plug-in file (imported in Python as --plugin does)
-    records the file's absolute path, and a new process in another folder loads it with no
-    --plugin and no import of its own."""
+    records the file's absolute path. A new process in another folder loading it runs none of
+    that file (it writes nothing) and says which file to import and how; given
+    trust_plugins=True it loads it with no --plugin and no import of its own."""
     import siamkit
     from siamkit.encoders import create_encoder
     from siamkit.models import Preprocess, SiameseNetwork
 
     module, encoder = user_module
     file = tmp_path / f"{module}.py"
+    marker = "from pathlib import Path\nPath('imported.txt').write_text('ran')  # in the cwd\n"
+    file.write_text(file.read_text() + marker)  # what any code in the file could do
     import_plugins([str(file)], entry_points=False)
     enc = create_encoder(encoder, width=4)
     net = SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 8, 8)))
@@ -225,13 +247,65 @@ def test_a_model_saved_in_python_records_its_plugin_file_and_loads_elsewhere(
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    load = f"import siamkit; print(siamkit.load_model({str(tmp_path / 'model')!r}).embedding_dim)"
-    env = {k: v for k, v in os.environ.items() if k not in ("SIAMKIT_PLUGINS", "PYTHONPATH")}
-    res = subprocess.run([sys.executable, "-c", load], cwd=elsewhere, env=env,
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    model = tmp_path / "model"
+    saved = sorted(p.name for p in model.iterdir())
+    env = {k: v for k, v in os.environ.items() if k not in _UNSET}
+
+    def load(trust: str) -> subprocess.CompletedProcess[str]:
+        code = f"import siamkit; print(siamkit.load_model({str(model)!r}{trust}).embedding_dim)"
+        return subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    for trust in ("", ", trust_plugins=False"):
+        res = load(trust)
+        assert res.returncode == 1 and res.stdout == ""
+        assert res.stderr.strip().splitlines()[-1] == (
+            f"siamkit.export.bundle.ModelFileError: {model} cannot be loaded: its encoder "
+            f"{encoder!r} needs the plug-in module {str(file)!r} that the model records, which "
+            f"loading does not import unless told to; pass --plugin {file} (or set "
+            f"SIAMKIT_PLUGINS={file}), or --trust-plugins to import the modules the model "
+            "records, only for model folders you trust (in Python, import them first or call "
+            "load_model(path, trust_plugins=True))"
+        )
+        assert "importing plug-in module" not in res.stderr
+        assert list(elsewhere.iterdir()) == []  # the file's code did not run
+        assert sorted(p.name for p in model.iterdir()) == saved
+
+    res = load(", trust_plugins=True")
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "4"
     assert res.stderr.strip() == f"importing plug-in module {file} recorded in the model"
+    assert (elsewhere / "imported.txt").read_text() == "ran"
+
+
+def test_a_bundle_recording_no_plugins_names_the_module_of_its_part(user_module, tmp_path) -> None:
+    """A model saved before plug-ins were recorded (no plugins in siamkit.json) loads without its
+    module as before: one sentence naming the module that registered the part and --plugin."""
+    import siamkit
+    from siamkit.encoders import create_encoder
+    from siamkit.export import ModelFileError
+    from siamkit.models import Preprocess, SiameseNetwork
+
+    module, encoder = user_module
+    import_plugins([module], entry_points=False)
+    enc = create_encoder(encoder, width=4)
+    net = SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 8, 8)))
+    siamkit.save_model(net, tmp_path / "model")
+    cfg = tmp_path / "model" / "siamkit.json"
+    doc = json.loads(cfg.read_text())
+    del doc["plugins"]
+    cfg.write_text(json.dumps(doc))
+    sys.modules.pop(module)
+    ENCODERS.unregister(encoder)
+    for trust in (False, True):
+        with pytest.raises(ModelFileError) as err:
+            siamkit.load_model(tmp_path / "model", trust_plugins=trust)
+        assert str(err.value) == (
+            f"{tmp_path / 'model'} cannot be loaded: its encoder {encoder!r} is registered by the "
+            f"module {module!r}, which is not imported; run siamkit with --plugin {module} (in "
+            f"Python, import {module} first)"
+        )
+    assert module not in sys.modules
 
 
 def test_a_model_of_siamkits_own_parts_records_no_plugins(user_module, tmp_path) -> None:

@@ -80,6 +80,8 @@ class LazyGroup(click.Group):
 
 #: The environment variable that names plug-in modules, as ``--plugin`` does (comma-separated).
 PLUGINS_ENV = "SIAMKIT_PLUGINS"
+#: The environment variable that says ``--trust-plugins`` (``1``, ``true``, ``yes`` or ``on``).
+TRUST_PLUGINS_ENV = "SIAMKIT_TRUST_PLUGINS"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,7 +96,16 @@ PLUGINS_ENV = "SIAMKIT_PLUGINS"
     f"also read from ${PLUGINS_ENV} (comma-separated) and from installed packages' "
     "'siamkit.plugins' entry points.",
 )
-def cli(plugins: tuple[str, ...] = ()) -> None:
+@click.option(
+    "--trust-plugins",
+    is_flag=True,
+    envvar=TRUST_PLUGINS_ENV,
+    help="Import the plug-in modules a saved model records (its siamkit.json's plugins) when "
+    "loading it, so a model of your own parts needs no --plugin. Importing runs their code: "
+    "only for model folders you trust (without it, loading imports nothing). Also read from "
+    f"${TRUST_PLUGINS_ENV}=1.",
+)
+def cli(plugins: tuple[str, ...] = (), trust_plugins: bool = False) -> None:
     """siamkit: similarity learning with Siamese networks.
 
     Train twin encoders with contrastive or triplet losses and triplet mining (or with no labels:
@@ -115,7 +126,12 @@ def cli(plugins: tuple[str, ...] = ()) -> None:
     from siamkit.progress import set_enabled
 
     set_enabled(True)  # long steps show a bar on a terminal, a few lines in a log
-    click.get_current_context().meta[_PLUGINS_META] = load_plugins(plugins)
+    ctx = click.get_current_context()
+    ctx.meta[_PLUGINS_META] = load_plugins(plugins)
+    if trust_plugins:  # for this command only (a test's next command does not inherit it)
+        from siamkit.registry import trusting_recorded_plugins
+
+        ctx.with_resource(trusting_recorded_plugins())
 
 
 _PLUGINS_META = "siamkit.plugins"

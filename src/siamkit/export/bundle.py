@@ -7,9 +7,11 @@ weights file, so a tampered or truncated file is refused before anything is buil
 A model built from a user's parts (an encoder or distance registered by the user's module) also
 records ``plugins``: the plug-in modules the run imported
 (``siamkit --plugin``, ``$SIAMKIT_PLUGINS``, a config's ``plugins:``) and the modules defining
-those parts. :func:`load_model` imports the ones not yet imported before it builds the model, so
-``siamkit evaluate OUT/model`` needs no ``--plugin`` again (importing runs that code: load only
-model folders you trust, as you would run their training config).
+those parts. Loading imports none of them unless told to (importing runs their code, and a
+model folder may come from anyone): without, a part no imported module registers is one sentence
+naming the recorded modules and how to import them; :func:`load_model` with
+``trust_plugins=True`` (``siamkit --trust-plugins``, ``$SIAMKIT_TRUST_PLUGINS=1``) imports the
+ones not yet imported before it builds the model, for model folders you trust.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -45,6 +48,7 @@ from siamkit.registry import (
     PluginNotImportedError,
     import_plugins,
     plugin_name,
+    trusts_recorded_plugins,
     used_plugins,
 )
 
@@ -314,12 +318,42 @@ def _plugin_failed(folder: Path, failed: dict[str, str]) -> ModelFileError:
     )
 
 
-def load_model(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Model:
-    """Load a model folder written by :func:`save_model`, in eval mode. Never unpickles anything.
+def _untrusted(folder: Path, err: PluginNotImportedError, pending: list[str]) -> ModelFileError:
+    """The sentence for a model needing a part of the plug-ins it records, not imported because
+    loading was not told to trust them: which modules, and the two ways to import them."""
+    names = ", ".join(repr(spec) for spec in pending)
+    modules = "module" if len(pending) == 1 else "modules"
+    options = " ".join(f"--plugin {shlex.quote(spec)}" for spec in pending)
+    needs = f"its {err.part} needs" if err.part else "it needs"
+    return ModelFileError(
+        f"{folder} cannot be loaded: {needs} the plug-in {modules} {names} that the "
+        f"model records, which loading does not import unless told to; pass {options} (or set "
+        f"SIAMKIT_PLUGINS={shlex.quote(','.join(pending))}), or --trust-plugins to import the "
+        "modules the model records, only for model folders you trust (in Python, import them "
+        "first or call load_model(path, trust_plugins=True))"
+    )
 
-    A model of a user's parts first imports the plug-in modules it records that are not imported
-    yet, each announced in one line on stderr; one that cannot be imported, when the model needs
-    a part it registers, is a :class:`ModelFileError` naming it.
+
+def load_model(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    *,
+    trust_plugins: bool | None = None,
+) -> Model:
+    """Load a model folder written by :func:`save_model`, in eval mode. Never unpickles anything,
+    and imports nothing unless ``trust_plugins``.
+
+    Args:
+        path: the model folder.
+        map_location: the device its weights are loaded on.
+        trust_plugins: import the plug-in modules a model of a user's parts records
+            (``plugins`` in ``siamkit.json``) that are not imported yet, each announced in one
+            line on stderr; one that cannot be imported, when the model needs a part it
+            registers, is a :class:`ModelFileError` naming it. Importing runs their code: only
+            for model folders you trust. ``None`` (default): only within a command run with
+            ``siamkit --trust-plugins`` (:func:`~siamkit.registry.trusting_recorded_plugins`).
+            Without it, a part no imported module registers is a :class:`ModelFileError`
+            naming the recorded modules and how to import them.
 
     >>> net = load_model("out/model")  # doctest: +SKIP
     """
@@ -339,7 +373,10 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
         state = load_file(str(weights), device=str(map_location))
     except (SafetensorError, OSError) as err:
         raise ModelFileError(f"{weights} cannot be read: {err}") from None
-    failed = _import_recorded_plugins(doc)  # a whole folder's, before its parts are built
+    if trust_plugins is None:
+        trust_plugins = trusts_recorded_plugins()
+    # a whole folder's, before its parts are built
+    failed = _import_recorded_plugins(doc) if trust_plugins else {}
     try:
         cls: Any = model_class(doc["model"]["kind"])
         rebuild = getattr(cls, "from_bundle", None)  # kinds that read extra files of the folder
@@ -348,6 +385,9 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     except PluginNotImportedError as err:  # a user's part: name the module to import
         if failed:
             raise _plugin_failed(Path(path), failed) from None
+        pending = [s for s in doc.get("plugins", []) if plugin_name(s) not in sys.modules]
+        if pending and not trust_plugins:
+            raise _untrusted(Path(path), err, pending) from None
         raise ModelFileError(f"{Path(path)} cannot be loaded: {err}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(
