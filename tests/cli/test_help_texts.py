@@ -43,8 +43,9 @@ def _resolve(tokens: list[str]) -> tuple[click.Command, list[str]]:
     ctx = click.Context(cli, info_name="siamkit")
     i = 0
     while isinstance(cmd, click.Group) and i < len(tokens):
-        if cmd is cli and tokens[i] == "--plugin":  # the group's own option: siamkit --plugin M ...
-            i += 2
+        own = {o: p for p in cli.params if isinstance(p, click.Option) for o in p.opts}
+        if cmd is cli and tokens[i] in own:  # the group's own: siamkit --plugin M --trust-plugins
+            i += 1 if own[tokens[i]].is_flag else 2
             continue
         if cmd is not cli and any(isinstance(p, click.Argument) for p in cmd.params):
             i += 1  # the group's own argument: `siamkit gallery PATH list`
