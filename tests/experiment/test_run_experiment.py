@@ -32,6 +32,13 @@ def test_a_run_returns_a_typed_result_matching_metrics_json(tmp_path: Path) -> N
     assert model.threshold == pytest.approx(result.calibration.threshold)
 
 
+def test_eval_clustering_puts_nmi_and_ami_in_metrics_json(tmp_path: Path) -> None:
+    cfg = apply_overrides(load_config(TINY), [*QUICK, "eval.clustering=true"])
+    run_experiment(cfg, tmp_path, progress=False, log=lambda _: None)
+    retrieval = json.loads((tmp_path / "metrics.json").read_text())["retrieval"]
+    assert 0.0 <= retrieval["nmi"] <= 1.0 and retrieval["ami"] <= 1.0
+
+
 def test_the_model_is_saved_before_the_evaluation(tmp_path: Path, monkeypatch) -> None:
     cfg = apply_overrides(load_config(TINY), QUICK)
 

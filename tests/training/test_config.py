@@ -119,6 +119,21 @@ def test_bad_values_and_combinations(doc: dict, fragment: str) -> None:
         config_from_dict(doc)
 
 
+def test_eval_clustering_is_a_yes_or_no_key(tmp_path: Path) -> None:
+    """eval.clustering turns on NMI/AMI in a run's evaluation; a value that is not true or false
+    is refused naming the key, as any other mistyped key."""
+    assert load_config(_yaml(tmp_path, "eval:\n  clustering: true\n")).eval.clustering is True
+    assert RunConfig().eval.clustering is False
+    with pytest.raises(ConfigError, match=r"eval\.clustering must be bool, got 'maybe'"):
+        load_config(_yaml(tmp_path, "eval:\n  clustering: maybe\n"))
+
+
+def _yaml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")

@@ -147,11 +147,13 @@ def protocol_settings(protocol: EvalConfig, y: Tensor) -> tuple[list[tuple[int, 
 def evaluate_protocol(
     z: Tensor, y: Tensor, distance: Any, protocol: EvalConfig, episodes: int | None = None
 ) -> EvaluationReport:
-    """The run's evaluation protocol (``cfg.eval``; :func:`protocol_settings`)."""
+    """The run's evaluation protocol (``cfg.eval``; :func:`protocol_settings`), with NMI/AMI
+    when ``protocol.clustering``."""
     settings, n_query = protocol_settings(protocol, y)
     return evaluate_embeddings(
         z, y, distance, few_shot=settings,
         episodes=episodes or protocol.episodes, seed=protocol.seed, n_query=n_query,
+        clustering=protocol.clustering,
     )  # fmt: skip
 
 

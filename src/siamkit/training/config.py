@@ -336,6 +336,10 @@ class EvalConfig:
     The cohort is saved in the model. The calibrated threshold, ``verify`` and the evaluation all
     use the normalised distance. The threshold is fit on validation pairs (training classes)
     normalised against training images, so that each side is normalised against its own kind.
+
+    ``clustering``: also report NMI and AMI of a seeded k-means (k = the number of test classes)
+    in the retrieval section. Off by default: its cost grows with the number of classes (about
+    0.2 s at 10 classes, 10-30 s at 1,000 on 10k x 128 embeddings).
     """
 
     episodes: int = 1000
@@ -349,6 +353,7 @@ class EvalConfig:
     cohort: str = "train"
     cohort_root: str | None = None
     cohort_size: int = 2000
+    clustering: bool = False
 
 
 @dataclass(frozen=True)
