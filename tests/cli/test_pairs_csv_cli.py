@@ -182,6 +182,8 @@ def test_evaluate_prints_the_table_says_what_is_not_computed_and_writes_the_repo
 def test_evaluate_refuses_class_options_on_a_pairs_file(data: Path, model: Path) -> None:
     out = run(["evaluate", model, "--data", data / "pairs.csv", "--shots", "1"], code=2)
     assert "--shots is for data with classes" in out.output
+    out = run(["evaluate", model, "--data", data / "pairs.csv", "--clustering"], code=2)
+    assert "--clustering is for data with classes" in out.output  # else ignored: no NMI/AMI
 
 
 @pytest.mark.parametrize("target", ["eer", "accuracy", "far"])

@@ -123,6 +123,21 @@ def test_evaluate_json_reproduces_the_run_metrics(run_dir: Path) -> None:
     assert 0.0 <= got["calibration"]["test"]["far"] <= 1.0
 
 
+def test_evaluate_clustering_adds_nmi_and_ami_only_when_asked(run_dir: Path) -> None:
+    base = ["evaluate", str(run_dir / "model"), "--data", "digits", "--episodes", "5"]
+    plain = CliRunner().invoke(cli, [*base, "--shots", "1", "--json"])
+    asked = CliRunner().invoke(cli, [*base, "--shots", "1", "--json", "--clustering"])
+    assert plain.exit_code == 0 and asked.exit_code == 0, plain.output + asked.output
+    without, with_ = json.loads(plain.stdout)["retrieval"], json.loads(asked.stdout)["retrieval"]
+    assert "nmi" not in without and "ami" not in without and "r_precision" in without
+    assert 0.0 <= with_["nmi"] <= 1.0 and with_["ami"] <= 1.0
+    table = CliRunner().invoke(cli, [*base, "--shots", "1", "--clustering"])
+    assert table.exit_code == 0, table.output
+    for line in ("P@1 ", "MAP@R ", "R-precision ", "MAP (all ranks) ", "MRR ", "NMI (k-means) "):
+        assert line in table.output, line
+    assert re.search(rf"AMI \(k-means\) +{with_['ami']:.4f}\n", table.output)
+
+
 def test_evaluate_other_classes_and_table_output(run_dir: Path) -> None:
     res = CliRunner().invoke(
         cli,

@@ -631,6 +631,24 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
     return rows
 
 
+#: The ranking and clustering metrics of a ``metrics.json`` retrieval section beyond the
+#: headline P@1 and MAP@R, as printed by ``siamkit evaluate`` (NMI/AMI only when computed).
+RETRIEVAL_ROWS = (
+    ("R-precision", "r_precision"),
+    ("MAP (all ranks)", "mean_average_precision"),
+    ("MRR", "mean_reciprocal_rank"),
+    ("NMI (k-means)", "nmi"),
+    ("AMI (k-means)", "ami"),
+)
+
+
+def retrieval_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
+    """(name, value) of the retrieval metrics :func:`headline_rows` leaves out (R-precision, MAP
+    over all ranks, MRR, and NMI/AMI when clustering was computed): those ``metrics`` holds."""
+    ret = metrics.get("retrieval") or {}
+    return [(name, ret[key]) for name, key in RETRIEVAL_ROWS if key in ret]
+
+
 def _resolved(ver: dict[str, Any], far: str) -> float | None:
     """``ver``'s TAR at ``far``, or None where its impostor pairs are too few to measure it."""
     from siamkit.evaluation.verification import far_resolved
