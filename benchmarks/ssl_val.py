@@ -145,7 +145,7 @@ A seventh rule, written before its run (issue 17, 2026-12-04, nineteenth stop):
 Outcome of the seventh rule (2026-12-04, nineteenth stop, 22:31-23:01 UTC, the two trainings
 side by side with 1 thread each on an oversubscribed machine): both are worse than the reference
 on {2,5} by more than 0.005 (EER: Barlow Twins 0.1135, NNCLR 0.1118, reference 0.101), so neither
-can pass; both were stopped during their second fold ({0,3}: 0.379 and 0.374 against 0.372).
+can pass; both were stopped in their third fold, after {0,3} (0.379 and 0.374 against 0.372).
 Nothing adopted; the test classes not run.
 
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
