@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -499,3 +500,72 @@ def test_an_ssl_run_started_with_a_plugin_resumes_without_naming_it_again(tmp_pa
     res = _siamkit(tmp_path, *resume)
     assert res.returncode == 0, res.stderr
     assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 3
+
+
+def _saved_with_a_plugin_file(module: str, encoder: str, tmp_path: Path) -> tuple[Path, Any, str]:
+    """A model of ``encoder`` saved after importing its plug-in file (which writes imported.txt
+    in the cwd when imported), then the file forgotten as in a new process: ``(model folder, a
+    network of the same parts to start from it, the sentence loading it untrusted raises)``."""
+    import siamkit
+    from siamkit.encoders import create_encoder
+    from siamkit.models import Preprocess, SiameseNetwork
+
+    file = tmp_path / f"{module}.py"
+    marker = "from pathlib import Path\nPath('imported.txt').write_text('ran')  # in the cwd\n"
+    file.write_text(file.read_text() + marker)
+    import_plugins([str(file)], entry_points=False)
+    nets = [
+        SiameseNetwork(create_encoder(encoder, width=4), embedding_dim=4,
+                       preprocess=Preprocess(input_shape=(1, 8, 8)))
+        for _ in range(2)
+    ]  # fmt: skip
+    siamkit.save_model(nets[0], tmp_path / "model")
+    sys.modules.pop(module)
+    ENCODERS.unregister(encoder)
+    (tmp_path / "imported.txt").unlink()
+    model = tmp_path / "model"
+    untrusted = (
+        f"{model} cannot be loaded: its encoder {encoder!r} needs the plug-in module "
+        f"{str(file)!r} that the model records, which loading does not import unless told to; "
+        f"pass --plugin {file} (or set SIAMKIT_PLUGINS={file}), or --trust-plugins to import the "
+        "modules the model records, only for model folders you trust (in Python, import them "
+        "first or call load_model(path, trust_plugins=True))"
+    )
+    return model, nets[1], untrusted
+
+
+def test_init_from_model_passes_trust_plugins_on(user_module, tmp_path) -> None:
+    """init_from_model (model.init_from in Python) takes load_model's trust_plugins: without it a
+    model recording its plug-in file imports nothing; with True it imports the file and copies."""
+    from siamkit.export import ModelFileError
+    from siamkit.training.init_from import init_from_model
+
+    model, net, untrusted = _saved_with_a_plugin_file(*user_module, tmp_path)
+    for trust in ({}, {"trust_plugins": False}):
+        with pytest.raises(ModelFileError) as err:
+            init_from_model(net, model, **trust)
+        assert str(err.value) == untrusted
+        assert not (tmp_path / "imported.txt").exists()
+    source = init_from_model(net, model, trust_plugins=True)
+    assert (tmp_path / "imported.txt").read_text() == "ran"
+    assert user_module[0] in sys.modules
+    for a, b in zip(net.encoder.state_dict().values(), source.encoder.state_dict().values()):
+        assert a.equal(b)
+
+
+def test_load_text_model_passes_trust_plugins_on(user_module, tmp_path) -> None:
+    """load_text_model takes load_model's trust_plugins for a siamkit bundle: without it the
+    recorded plug-in file is not imported; with True it is (this bundle is then refused as not a
+    text model, after loading)."""
+    from siamkit.applications.text import load_text_model
+    from siamkit.export import ModelFileError
+
+    model, _, untrusted = _saved_with_a_plugin_file(*user_module, tmp_path)
+    for trust in ({}, {"trust_plugins": False}):
+        with pytest.raises(ModelFileError) as err:
+            load_text_model(model, **trust)
+        assert str(err.value) == untrusted
+        assert not (tmp_path / "imported.txt").exists()
+    with pytest.raises(TypeError, match="holds a SiameseNetwork, not a text model"):
+        load_text_model(model, trust_plugins=True)
+    assert (tmp_path / "imported.txt").read_text() == "ran"

@@ -33,9 +33,15 @@ def _describe(shape: Any) -> str:
     return "unknown" if shape is None else str(tuple(shape))
 
 
-def load_init_source(path: str | os.PathLike[str]) -> SiameseNetwork:
+def load_init_source(
+    path: str | os.PathLike[str], *, trust_plugins: bool | None = None
+) -> SiameseNetwork:
     """The saved model at ``path`` if it is a Siamese network, or one joined with appearance
     features (then its network), from a model folder or ``.siamkit``.
+
+    ``trust_plugins`` is :func:`~siamkit.export.bundle.load_model`'s: ``True`` imports the
+    plug-in modules the model records (running their code: only for model folders you trust),
+    ``None`` only within ``siamkit --trust-plugins``.
 
     Raises:
         FileNotFoundError, ValueError: not a readable siamkit model, or not one with an encoder.
@@ -44,7 +50,7 @@ def load_init_source(path: str | os.PathLike[str]) -> SiameseNetwork:
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"model.init_from: no saved model at {os.fspath(path)}")
-    source = network_of(load_model(path))
+    source = network_of(load_model(path, trust_plugins=trust_plugins))
     if not isinstance(source, SiameseNetwork):
         raise ValueError(
             f"model.init_from: {os.fspath(path)} is a {type(source).__name__}, not a Siamese "
@@ -78,14 +84,23 @@ def check_init_fits(source: SiameseNetwork, net: SiameseNetwork, where: str) -> 
 
 
 def init_from_model(
-    net: SiameseNetwork | JoinedEmbedding, path: str | os.PathLike[str]
+    net: SiameseNetwork | JoinedEmbedding,
+    path: str | os.PathLike[str],
+    *,
+    trust_plugins: bool | None = None,
 ) -> SiameseNetwork:
     """Copy the saved model's encoder, head and input normalisation into ``net`` (in place).
 
     Before any training, ``net`` then embeds exactly as the saved model (its distance, cohort
     and threshold are the run's own). Returns the loaded source model.
+
+    ``trust_plugins``: import the plug-in modules the saved model records (``plugins`` in its
+    ``siamkit.json``) as :func:`~siamkit.export.bundle.load_model` does; importing runs their
+    code, so only for model folders you trust. ``None`` (default): only within a command run
+    with ``siamkit --trust-plugins``; without, a part no imported module registers is a
+    :class:`~siamkit.export.bundle.ModelFileError` naming the modules and how to import them.
     """
-    source = load_init_source(path)
+    source = load_init_source(path, trust_plugins=trust_plugins)
     target = network_of(net)
     if not isinstance(target, SiameseNetwork):
         raise TypeError(f"model.init_from needs a SiameseNetwork, got {type(target).__name__}")

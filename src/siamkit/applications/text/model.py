@@ -263,8 +263,15 @@ class TextSiameseNetwork(nn.Module):
             self.lexical.save(folder)
 
 
-def load_text_model(path: str | os.PathLike[str] | None = None) -> TextSiameseNetwork:
+def load_text_model(
+    path: str | os.PathLike[str] | None = None, *, trust_plugins: bool | None = None
+) -> TextSiameseNetwork:
     """A saved siamkit text bundle, a local Hugging Face folder, or (``None``) the default model.
+
+    ``trust_plugins`` (a siamkit bundle only) is :func:`~siamkit.export.bundle.load_model`'s:
+    ``True`` imports the plug-in modules the bundle records (``plugins`` in ``siamkit.json``),
+    running their code, so only for model folders you trust; ``None`` (default) only within a
+    command run with ``siamkit --trust-plugins``. A Hugging Face folder imports no plug-ins.
 
     >>> net = load_text_model()  # doctest: +SKIP
     """
@@ -274,7 +281,7 @@ def load_text_model(path: str | os.PathLike[str] | None = None) -> TextSiameseNe
     if (folder / "siamkit.json").is_file():
         from siamkit.export.bundle import load_model
 
-        model = load_model(folder)
+        model = load_model(folder, trust_plugins=trust_plugins)
         if not isinstance(model, TextSiameseNetwork):
             raise TypeError(f"{folder} holds a {type(model).__name__}, not a text model")
         return model
