@@ -175,11 +175,9 @@ def build_trainer(
         cfg.loss, distance, classes=data.train_classes, embedding_dim=loss_dim
     ).to(ctx.device)
     # the network's parameters, then any the loss learns itself (class proxies, margin's beta),
-    # each once: at optim.loss_lr_factor x optim.lr when that is not 1
-    own = {id(p) for p in net.parameters()}
-    loss_params = [p for p in objective.parameters() if id(p) not in own]
-    optimizer = build_optimizer(cfg.optim, list(net.parameters()), loss_params)
-    if cfg.optim.loss_lr_factor != 1.0 and not loss_params and ctx.is_main:
+    # each once: at optim.loss_lr_factor x optim.lr, a second param group, when that is not 1
+    optimizer = build_optimizer(cfg.optim, list(net.parameters()), list(objective.parameters()))
+    if cfg.optim.loss_lr_factor != 1.0 and len(optimizer.param_groups) == 1 and ctx.is_main:
         _note(
             f"note: optim.loss_lr_factor = {cfg.optim.loss_lr_factor} has no effect: loss.kind = "
             f"{cfg.loss.kind} learns no parameters of its own (class proxies, margin's beta), "
