@@ -507,8 +507,8 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
     is_flag=True,
     help="Also cluster the embeddings with a seeded k-means (k = the number of classes) and "
     "report NMI and AMI against the labels, beside the retrieval metrics (eval.clustering in a "
-    "run config). Off by default: its cost grows with the number of classes, about 0.2 s at 10 "
-    "classes but 10-30 s at 1,000 (10k embeddings of 128 dimensions). Not for a pairs CSV.",
+    "run config). Off by default: its cost grows with the number of classes, about 0.7 CPU-s at "
+    "10 classes but 40 at 1,000 (10k embeddings of 128 dimensions). Not for a pairs CSV.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the metrics as JSON (the metrics.json layout)."
