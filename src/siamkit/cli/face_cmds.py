@@ -182,11 +182,11 @@ def verify(
     _emit(as_json, doc, f"{verdict[r.same]} (distance {r.distance:.4f}, threshold {th}){notes}")
 
 
-def _identify_text(docs: list[dict[str, Any]]) -> str:
+def _identify_text(docs: list[dict[str, Any]], no_face_hint: str) -> str:
     lines = []
     for d in docs:
         if not d["faces"]:
-            lines.append(f"{d['image']}: no face found")
+            lines.append(f"{d['image']}: no face found; {no_face_hint}")
             continue
         lines.append(f"{d['image']}: {len(d['faces'])} face(s)")
         for f in d["faces"]:
@@ -239,7 +239,8 @@ def identify(
             found = identify_faces(pipe, gallery, read_rgb(path), k=k)
             docs.append({"image": path, "faces": [_face_doc(f, r) for f, r in found]})
         used = gallery.threshold
-    _emit(as_json, {"threshold": used, "images": docs}, _identify_text(docs))
+    text = _identify_text(docs, _no_face_hint(detector, upsample))
+    _emit(as_json, {"threshold": used, "images": docs}, text)
 
 
 def _face_doc(face: Any, result: Any) -> dict[str, Any]:
