@@ -483,6 +483,7 @@ def dedup(
     default=None,
     help=f"JSONL key / CSV column of ids, each given once {_ID_DEFAULT}.",
 )
+@_DIM
 @_runtime_option("the same matches, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
@@ -497,6 +498,7 @@ def plagiarism(
     threshold: str,
     text_field: str,
     id_field: str | None,
+    dim: int | None,
     runtime: str,
     onnx_dir: str | None,
     device: str,
@@ -519,7 +521,7 @@ def plagiarism(
     from siamkit.applications.text.corpus import Document, read_text_file
     from siamkit.applications.text.plagiarism import find_plagiarism
     from siamkit.applications.text.report_html import render_report
-    from siamkit.applications.text.similarity import resolve_threshold
+    from siamkit.applications.text.similarity import at_dim, check_dim, resolve_threshold
 
     doc = Document(Path(suspect).name, read_text_file(suspect), suspect)
     if Path(corpus).is_file() and same_file(corpus, suspect):
@@ -535,12 +537,20 @@ def plagiarism(
     sources = loaded.docs
     model = _model(model_path, _device(device, runtime))
     dist, source = resolve_threshold(model, _similarity(threshold), threshold_option="--threshold")
+    if note := check_dim(model, dim):
+        click.echo(note, err=True)
+    source = at_dim(source, model, dim)
     onnx = _runtime(model, model_path, runtime, onnx_dir)
-    report = find_plagiarism(model, doc, sources, 1 - dist, runtime=onnx)
+    report = find_plagiarism(model, doc, sources, 1 - dist, runtime=onnx, dim=dim)
     if out:
         _write_atomic(Path(out), render_report(report))
     if as_json:
-        click.echo(json.dumps({**report.to_json(), "threshold_source": source}, indent=2))
+        doc_json = {
+            **report.to_json(),
+            "threshold_source": source,
+            "dim": model.embedding_dim if dim is None else dim,
+        }
+        click.echo(json.dumps(doc_json, indent=2))
         return
     click.echo(
         f"{doc.id}: {len(report.spans)} matched span(s); threshold: similarity >= "

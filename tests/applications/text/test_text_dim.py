@@ -1,5 +1,6 @@
-"""``--dim``: `siamkit text similarity` and `text dedup` compare the embeddings' first DIM
-dimensions, re-normalised (the sizes a model fine-tuned with loss matryoshka records)."""
+"""``--dim``: `siamkit text similarity`, `text dedup` and `text plagiarism` compare the
+embeddings' first DIM dimensions, re-normalised (the sizes a model fine-tuned with loss
+matryoshka records)."""
 
 from __future__ import annotations
 
@@ -112,3 +113,59 @@ def test_dedup_groups_on_the_cut_embeddings(matryoshka_model: Path, tmp_path: Pa
     group = json.loads(out.read_text().splitlines()[0])
     sims = {m["id"]: m["similarity"] for m in group["members"]}
     assert sims["1"] == pytest.approx(s01, abs=1e-5)
+
+
+def test_plagiarism_matches_on_the_cut_embeddings(matryoshka_model: Path, tmp_path: Path) -> None:
+    """Each suspect sentence's span scores its best cosine against the sources' sentences, the
+    sentence embeddings cut to --dim and re-normalised by hand."""
+    import siamkit
+
+    suspect = ["The printer on floor two is out of toner.", "My vpn login fails every morning."]
+    sources = ["Printer needs new toner cartridges soon.", "The vpn client rejects my password."]
+    (tmp_path / "essay.txt").write_text(" ".join(suspect))
+    src = tmp_path / "src.jsonl"  # one sentence each: every match is a span of its own
+    src.write_text(
+        "".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(sources))
+    )
+    net = siamkit.load_model(matryoshka_model)
+    za, zb = net.embed(suspect).numpy(), net.embed(sources, role="document").numpy()
+    cut = truncate_rows(za, 8) @ truncate_rows(zb, 8).T
+    want = [(f"s{int(j)}", float(cut[i, j])) for i, j in enumerate(cut.argmax(1))]
+    code, out, err = _run(
+        "plagiarism",
+        str(tmp_path / "essay.txt"),
+        "--corpus",
+        str(src),
+        "--model",
+        str(matryoshka_model),
+        "--dim",
+        "8",
+        "--threshold",
+        "-1",
+        "--device",
+        "cpu",
+        "--json",
+        "--no-progress",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["dim"] == 8
+    got = [(s["source"], s["similarity"]) for s in doc["spans"]]
+    assert [g[0] for g in got] == [w[0] for w in want]
+    np.testing.assert_allclose([g[1] for g in got], [w[1] for w in want], atol=1e-5)
+    full = za @ zb.T  # the cut changes the scores: the test tells them apart
+    assert np.abs(full.max(1) - cut.max(1)).max() > 1e-4
+    code, _, err = _run(  # a size the model was not trained for: noted, as similarity does
+        "plagiarism",
+        str(tmp_path / "essay.txt"),
+        "--corpus",
+        str(src),
+        "--model",
+        str(matryoshka_model),
+        "--dim",
+        "12",
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
+    assert code == 0 and "fine-tuned for the sizes [32, 16, 8]" in err

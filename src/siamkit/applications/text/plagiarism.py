@@ -18,6 +18,7 @@ from siamkit.applications.text.corpus import Document, refuse_repeated_ids
 from siamkit.applications.text.embedding import embed_texts
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.passages import Passage, split_sentences
+from siamkit.applications.text.similarity import check_dim
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def find_plagiarism(
     max_gap: int = 2,
     progress: bool | None = None,
     runtime: Any = None,
+    dim: int | None = None,
 ) -> PlagiarismReport:
     """Spans of ``suspect`` whose sentences match sentences of ``sources`` at ``min_similarity``.
 
@@ -143,7 +145,12 @@ def find_plagiarism(
 
     ``runtime``: the model's ONNX export (:func:`~siamkit.applications.text.onnx.open_text_runtime`)
     to embed with instead of PyTorch.
+
+    ``dim``: compare the sentence embeddings' first ``dim`` dimensions, re-normalised (a model
+    fine-tuned with loss matryoshka embeds at its trained sizes; see
+    :func:`~siamkit.applications.text.similarity.check_dim`).
     """
+    check_dim(model, dim)
     if not -1.0 <= min_similarity <= 1.0:
         raise ValueError(f"a cosine similarity threshold lies in [-1, 1], got {min_similarity}")
     refuse_repeated_ids(sources, "source")  # spans name their source by id: two would mix
@@ -154,9 +161,14 @@ def find_plagiarism(
     if not src:
         raise ValueError("the sources hold no sentence to compare with")
     net = model if runtime is None else runtime
-    a = embed_texts(net, [p.text for p in sus], progress=progress, desc="suspect")
+    a = embed_texts(net, [p.text for p in sus], progress=progress, desc="suspect", dim=dim)
     b = embed_texts(
-        net, [p.text for _, p, _ in src], role="document", progress=progress, desc="sources"
+        net,
+        [p.text for _, p, _ in src],
+        role="document",
+        progress=progress,
+        desc="sources",
+        dim=dim,
     )
     sims = np.minimum(a.vectors @ b.vectors.T, 1.0)  # (S, M); rounding can pass 1 by 1e-7
     best = sims.argmax(1)
