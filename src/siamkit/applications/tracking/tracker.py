@@ -69,12 +69,13 @@ def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
         )
     if fault == BoxFault.LARGER_THAN_FRAME:
         raise ValueError(
-            f"the box {b.tolist()} is larger than the {w}x{h} frame: give the object's box in pixels"
+            f"the box {b.tolist()} is larger than the {w}x{h} frame: give the object's box in "
+            f"pixels, w at most {w} and h at most {h}"
         )
     if fault == BoxFault.MOSTLY_OUTSIDE:
         raise ValueError(
             f"the box {b.tolist()} lies mostly outside the {w}x{h} frame: give a box whose "
-            "larger part is inside the frame"
+            f"larger part is inside the frame (x from 0 to {w}, y from 0 to {h})"
         )
     return b
 
