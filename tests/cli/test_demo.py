@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,18 @@ def test_demo_with_a_tiny_config_writes_report_metrics_and_model(tmp_path: Path)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["few_shot"]["4way1shot"]["episodes"] == 20
     assert siamkit.load_model(out / "model").threshold is not None
+    # the summary's ranking rows are evaluate's (it stopped at MAP@R)
+    ev = CliRunner().invoke(
+        cli, ["evaluate", str(out / "model"), "--data", "digits", "--episodes", "5", "--json"]
+    )
+    assert ev.exit_code == 0, ev.output
+    evaluated = json.loads(ev.stdout)["retrieval"]
+    for name, key in (
+        ("R-precision", "r_precision"),
+        ("MAP (all ranks)", "mean_average_precision"),
+        ("MRR", "mean_reciprocal_rank"),
+    ):
+        assert re.search(rf"^{re.escape(name)} +{evaluated[key]:.3f}$", res.output, re.M), name
 
 
 def test_demo_with_appearance_features_reports_each_part_alone(tmp_path: Path) -> None:

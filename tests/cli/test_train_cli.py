@@ -21,7 +21,8 @@ TINY = ROOT / "configs" / "digits-tiny.yaml"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def train_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The tiny run's folder and what `siamkit train` printed."""
     out = tmp_path_factory.mktemp("run")
     res = CliRunner().invoke(
         cli,
@@ -39,7 +40,12 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert res.exit_code == 0, res.output
     assert "model:" in res.output and "4-way 1-shot" in res.output
-    return out
+    return out, res.output
+
+
+@pytest.fixture(scope="module")
+def run_dir(train_run: tuple[Path, str]) -> Path:
+    return train_run[0]
 
 
 def test_train_writes_every_output(run_dir: Path) -> None:
@@ -121,6 +127,30 @@ def test_evaluate_json_reproduces_the_run_metrics(run_dir: Path) -> None:
         want["few_shot"]["4way1shot"]["accuracy"]
     )
     assert 0.0 <= got["calibration"]["test"]["far"] <= 1.0
+
+
+def test_train_summary_shows_the_ranking_metrics_evaluate_prints(
+    train_run: tuple[Path, str],
+) -> None:
+    """The summary table stopped at MAP@R while evaluate printed R-precision, MAP and MRR too."""
+    out, printed = train_run
+    base = ["evaluate", str(out / "model"), "--data", "digits", "--episodes", "5", "--shots", "1"]
+    table = CliRunner().invoke(cli, base)
+    as_json = CliRunner().invoke(cli, [*base, "--json"])
+    assert table.exit_code == 0 and as_json.exit_code == 0, table.output + as_json.output
+    evaluated = json.loads(as_json.stdout)["retrieval"]
+    saved = json.loads((out / "metrics.json").read_text())["retrieval"]
+    for name, key in (
+        ("R-precision", "r_precision"),
+        ("MAP (all ranks)", "mean_average_precision"),
+        ("MRR", "mean_reciprocal_rank"),
+    ):
+        row = rf"^{re.escape(name)} +(\d\.\d{{4}})$"
+        mine, theirs = re.search(row, printed, re.M), re.search(row, table.output, re.M)
+        assert mine is not None, (name, printed)
+        assert theirs is not None and mine.group(1) == theirs.group(1), name
+        assert mine.group(1) == f"{evaluated[key]:.4f}", name
+        assert saved[key] == pytest.approx(evaluated[key], abs=1e-6), name
 
 
 def test_evaluate_clustering_adds_nmi_and_ami_only_when_asked(run_dir: Path) -> None:

@@ -20,6 +20,7 @@ from siamkit.cli._inputs import (
     headline_rows,
     parse_classes,
     progress_option,
+    retrieval_rows,
 )
 
 if TYPE_CHECKING:
@@ -171,10 +172,11 @@ def data_name(cfg: RunConfig) -> str:
 
 
 def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
-    """The headline table: siamkit's value (and the peer's best on this split, when known)."""
+    """The headline table, then the ranking rows evaluate prints (R-precision, MAP, MRR):
+    siamkit's value (and the peer's best on this split, when known)."""
     rows: list[tuple[str, ...]] = []
     compare = bool(peers)
-    for name, value in headline_rows(metrics):
+    for name, value in headline_rows(metrics) + retrieval_rows(metrics):  # as evaluate prints
         shown = "-" if value is None else f"{value:.3f}"
         if compare:
             peer = peers.get(name.split(" ", 1)[1] if name.endswith("-shot") else name)
@@ -281,9 +283,9 @@ def demo(
 
     Finds Fashion-MNIST (the Debian package dataset-fashion-mnist, ~/.cache/siamkit, $SIAMKIT_DATA
     or --data-dir), trains a Siamese ConvNet (a few minutes on a CPU), evaluates 4-way 1-/5-shot
-    classification, verification (ROC AUC, EER, TAR@FAR) and retrieval (P@1, MAP@R) on classes
-    it never saw, calibrates a verification threshold on held-out pairs, and writes
-    OUT/report.html, OUT/metrics.json and OUT/model/ (load it with siamkit.load_model).
+    classification, verification (ROC AUC, EER, TAR@FAR) and retrieval (P@1, MAP@R, R-precision,
+    MAP, MRR) on classes it never saw, calibrates a verification threshold on held-out pairs, and
+    writes OUT/report.html, OUT/metrics.json and OUT/model/ (load it with siamkit.load_model).
     Running it again into the same OUT replaces the earlier demo; an OUT holding anything else
     (a `siamkit train` run, other files) is refused.
     """

@@ -192,7 +192,8 @@ def train(
             "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
         )
         ver = metrics.get("verification", {})
-        click.echo(metrics_table(headline_rows(metrics), ver, (header, "value")))
+        rows = headline_rows(metrics) + retrieval_rows(metrics)  # evaluate's rows, same values
+        click.echo(metrics_table(rows, ver, (header, "value")))
         click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
         if result.report_path:
             click.echo(f"report:  {result.report_path}")
