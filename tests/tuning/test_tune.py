@@ -238,7 +238,29 @@ def test_loss_space_fits_the_demo_config_and_names_every_label_loss() -> None:
     builtin = {n for n in LOSSES.names() if LOSSES.get(n).__module__.startswith("siamkit.")}
     assert builtin - _NOT_IN_LOSS_SPACE - kinds == set()
     assert builtin >= _NOT_IN_LOSS_SPACE  # the exclusions still name registered losses
-    assert {p.key for p in space.params} == {"loss", "optim.lr"}
+    assert {p.key for p in space.params} == {"loss", "optim.lr", "optim.loss_lr_factor"}
+
+
+def test_loss_space_searches_the_rate_of_what_the_loss_learns() -> None:
+    """configs/space-losses.yaml left optim.loss_lr_factor at 1, so a proxy loss was never tried
+    with its proxies at Proxy-Anchor's 100x the network's rate."""
+    from siamkit.training.builders import build_optimizer
+
+    root = Path(__file__).resolve().parents[2]
+    space = load_space(root / "configs" / "space-losses.yaml")
+    (factor,) = [p for p in space.params if p.key == "optim.loss_lr_factor"]
+    assert factor.kind == "choice" and factor.choices == (1.0, 100.0)
+    (loss,) = [p for p in space.params if p.key == "loss"]
+    proxy = next(c for c in loss.choices if c["kind"] == "proxy_anchor")
+    cfg = apply_overrides(
+        load_config(root / "configs" / "demo.yaml"),
+        [*loss.overrides(proxy), *factor.overrides(100.0)],
+    )
+    objective = build_objective(cfg.loss, "euclidean", classes=[0, 1, 2], embedding_dim=8)
+    net = torch.nn.Linear(4, 8)
+    optimizer = build_optimizer(cfg.optim, list(net.parameters()), list(objective.parameters()))
+    rates = [g["lr"] for g in optimizer.param_groups]
+    assert rates == [pytest.approx(cfg.optim.lr), pytest.approx(100 * cfg.optim.lr)]
 
 
 def test_every_loss_space_choice_builds_and_gives_a_gradient() -> None:
