@@ -145,3 +145,18 @@ def test_the_defaults_and_the_papers_settings_are_taken() -> None:
     DistanceWeightedMiner(cutoff=0.0)
     with pytest.raises(ValueError, match=re.escape("alpha must be a number in (0, 90)")):
         AngularLoss(alpha=0)
+
+
+def test_the_checks_live_in_siamkit_params_and_the_old_path_still_imports() -> None:
+    """Losses, miners and the run config share the checks, so they are not a miners module;
+    ``siamkit.miners.params`` re-exports them for plug-ins written against it."""
+    import pickle
+
+    import siamkit.miners.params as old
+    import siamkit.params as new
+    from siamkit.losses import circle
+
+    assert [getattr(old, n) for n in old.__all__] == [getattr(new, n) for n in new.__all__]
+    assert circle.number is new.number
+    err = pickle.loads(pickle.dumps(new.ParamError("beta", -1.0, "a finite number > 0")))
+    assert type(err).__module__ == "siamkit.params" and err.named("loss.beta").startswith("loss.")

@@ -23,12 +23,12 @@ from torch import Tensor, nn
 from siamkit.losses.functional import _masked_logsumexp_plus_one, _mean_or_zero, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
-from siamkit.miners.params import number
+from siamkit.params import number
 
 
 def check_alpha(alpha: object) -> float:
     """The angle bound ``alpha`` as a float: degrees strictly between 0 and 90 (``tan`` of it
-    is the loss's scale), else a :class:`~siamkit.miners.params.ParamError`."""
+    is the loss's scale), else a :class:`~siamkit.params.ParamError`."""
     return number("alpha", alpha, 0, 90, open_low=True, open_high=True, note="degrees; PML's 40")
 
 

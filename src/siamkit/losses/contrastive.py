@@ -16,7 +16,7 @@ from siamkit.losses.functional import contrastive_loss
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch, check_strategy
 from siamkit.miners.pair_miners import PAIR_STRATEGIES, PairMiner, pair_selection
-from siamkit.miners.params import number
+from siamkit.params import number
 from siamkit.types import Pairs
 
 

@@ -19,7 +19,7 @@ from siamkit.distances import Distance, get_distance
 from siamkit.losses.functional import _masked_logsumexp, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
-from siamkit.miners.params import ParamError, number
+from siamkit.params import ParamError, number
 
 
 def generalized_lifted_structure_loss(

@@ -27,7 +27,7 @@ from siamkit.losses.functional import check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.losses.triplet import Mining, _check_triplets, _TripletBase
 from siamkit.miners._common import check_batch
-from siamkit.miners.params import flag, number
+from siamkit.params import flag, number
 from siamkit.types import Pairs
 
 

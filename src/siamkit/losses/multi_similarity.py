@@ -11,7 +11,7 @@ from siamkit.losses.functional import multi_similarity_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
 from siamkit.miners.multi_similarity import MultiSimilarityMiner
-from siamkit.miners.params import number
+from siamkit.params import number
 
 
 class MultiSimilarityLoss(nn.Module):

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from siamkit.losses.functional import check_tensors
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch, label_masks
-from siamkit.miners.params import number
+from siamkit.params import number
 
 
 def n_pairs_loss(anchors: Tensor, positives: Tensor) -> Tensor:

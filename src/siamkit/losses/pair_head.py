@@ -14,7 +14,7 @@ from siamkit.distances import MLPMetric
 from siamkit.losses.functional import pair_bce_loss
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch
-from siamkit.miners.params import number
+from siamkit.params import number
 
 
 class PairHeadLoss(nn.Module):

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamkit.losses.class_rows import class_lookup, class_rows
-from siamkit.miners.params import choice, count, flag, number
+from siamkit.params import choice, count, flag, number
 
 #: How :func:`normalized_softmax_loss` applies its margin: ``"arc"`` adds it to the target's angle
 #: (ArcFace), ``"cos"`` subtracts it from the target's cosine (CosFace).

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from siamkit.losses.proxies import _ProxyLoss
-from siamkit.miners.params import count, number
+from siamkit.params import count, number
 
 
 def soft_triple_loss(

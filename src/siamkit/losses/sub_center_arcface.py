@@ -27,7 +27,7 @@ from siamkit.losses.proxies import (
     check_target_margin,
     with_target_margin,
 )
-from siamkit.miners.params import count
+from siamkit.params import count
 
 
 def sub_center_cosines(embeddings: Tensor, centers: Tensor, sub_centers: int) -> Tensor:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from siamkit.losses.functional import supcon_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
-from siamkit.miners.params import number
+from siamkit.params import number
 
 
 class SupConLoss(nn.Module):

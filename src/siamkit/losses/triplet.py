@@ -31,10 +31,10 @@ from siamkit.miners._common import (
 )
 from siamkit.miners.distance_weighted import distance_weighted_triplets
 from siamkit.miners.functional import check_margin, mine_triplets_from_matrix
-from siamkit.miners.params import number
 from siamkit.miners.triplet_miners import TripletMiner, is_window_miner
 from siamkit.miners.weighted_sum import analytic_kind, weighted_distance_sum
 from siamkit.miners.windows import hinge_active, positive_coverage, triplet_windows
+from siamkit.params import number
 from siamkit.types import Pairs, Triplets
 
 Mining = str | TripletMiner | None

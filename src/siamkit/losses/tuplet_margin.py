@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from siamkit.losses.functional import _masked_logsumexp_plus_one, _mean_or_zero, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
-from siamkit.miners.params import number
+from siamkit.params import number
 
 
 def tuplet_margin_loss(

@@ -39,8 +39,8 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
-from siamkit.miners.params import ParamError, choice
 from siamkit.miners.windows import emit_triplets, triplet_windows
+from siamkit.params import ParamError, choice
 from siamkit.types import Triplets
 
 EASY_HARD_STRATEGIES = ("easy", "semihard", "hard", "all")

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, empty_long, label_masks
-from siamkit.miners.params import ParamError, count, number
+from siamkit.params import ParamError, count, number
 from siamkit.types import Triplets
 
 

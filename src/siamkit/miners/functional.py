@@ -36,8 +36,8 @@ from siamkit.miners._common import (
     empty_long,
     label_masks,
 )
-from siamkit.miners.params import count, number
 from siamkit.miners.windows import emit_triplets, triplet_windows
+from siamkit.params import count, number
 from siamkit.types import Triplets
 
 

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
-from siamkit.miners.params import number
+from siamkit.params import number
 from siamkit.types import Pairs
 
 

@@ -30,7 +30,6 @@ from torch import Tensor
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
 from siamkit.miners.functional import check_margin
-from siamkit.miners.params import choice
 from siamkit.miners.windows import (
     PositiveSearch,
     SortedPositives,
@@ -39,6 +38,7 @@ from siamkit.miners.windows import (
     emit_triplets,
     sort_positives,
 )
+from siamkit.params import choice
 from siamkit.types import Triplets
 
 TRIPLET_MARGIN_TYPES = ("all", "hard", "semihard", "easy")

@@ -17,7 +17,7 @@ from siamkit.distances import Distance
 from siamkit.miners._common import TRIPLET_STRATEGIES, WINDOW_STRATEGIES, check_strategy
 from siamkit.miners.distance_weighted import check_sampling, distance_weighted_triplets
 from siamkit.miners.functional import check_margin, mine_triplets
-from siamkit.miners.params import count
+from siamkit.params import count
 from siamkit.types import Triplets
 
 

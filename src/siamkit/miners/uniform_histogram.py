@@ -21,7 +21,7 @@ from torch import Tensor
 
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, empty_long, label_masks
-from siamkit.miners.params import count
+from siamkit.params import count
 from siamkit.types import Pairs
 
 

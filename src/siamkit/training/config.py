@@ -27,7 +27,7 @@ from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
-from siamkit.miners.params import ParamError
+from siamkit.params import ParamError
 from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
 from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
