@@ -27,7 +27,7 @@ from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
-from siamkit.params import ParamError
+from siamkit.params import ParamError, number
 from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
 from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
@@ -470,12 +470,14 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("set both model.input_mean and model.input_std, or neither")
     if cfg.optim.lr <= 0:
         raise ValueError("optim.lr must be positive")
-    factor = cfg.optim.loss_lr_factor
-    if not math.isfinite(factor) or factor <= 0:
-        raise ValueError(
-            f"optim.loss_lr_factor = {factor} must be a positive finite number, the multiple of "
-            "optim.lr the loss's own parameters (class proxies) train at, e.g. 100 (1: optim.lr)"
-        )
+    number(
+        "optim.loss_lr_factor",
+        cfg.optim.loss_lr_factor,
+        low=0,
+        open_low=True,
+        note="the multiple of optim.lr the loss's own parameters, such as class proxies, train "
+        "at, e.g. 100; 1 is optim.lr",
+    )
     if cfg.loss.kind in ("bce", "pair_head") and cfg.model.distance != "mlp":
         raise ValueError("loss.kind = bce trains a learned pair head: set model.distance: mlp")
     _check_parts(cfg)
