@@ -135,3 +135,19 @@ def test_registered_and_bad_settings_are_named() -> None:
     z, _ = _batch(6)
     empty = BatchEasyHardMiner()(z, torch.arange(6))  # no anchor has a positive
     assert empty.anchor.numel() == 0 and empty.anchor.dtype == torch.long
+
+
+@pytest.mark.parametrize(
+    "bad", [(1.0, 0.0), (0.0, float("inf")), [float("nan"), 1.0], (0.0, True), (0.1,), "01"]
+)
+def test_a_bad_range_is_one_sentence_that_says_finite(bad: object) -> None:
+    """pos_range / neg_range: the finite test is siamkit.params.number's, the sentence names the
+    whole pair (a NaN or infinite end was refused before without the word 'finite')."""
+    for side in ("pos_range", "neg_range"):
+        with pytest.raises(ValueError) as refused:
+            BatchEasyHardMiner(**{side: bad})
+        assert str(refused.value) == (
+            f"{side} must be [low, high] of finite numbers with low <= high (distances), "
+            f"got {bad!r}."
+        )
+    assert BatchEasyHardMiner(pos_range=[0, 2]).pos_range == (0.0, 2.0)

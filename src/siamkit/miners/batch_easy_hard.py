@@ -30,7 +30,6 @@ Triplets(anchor=tensor([0, 1, 2, 3, 4]), positive=tensor([1, 0, 1, 4, 3]), negat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,7 +39,7 @@ from torch import Tensor
 from siamkit.distances import Distance
 from siamkit.miners._common import check_batch, distance_matrix, label_masks
 from siamkit.miners.windows import emit_triplets, triplet_windows
-from siamkit.params import ParamError, choice
+from siamkit.params import ParamError, choice, number
 from siamkit.types import Triplets
 
 EASY_HARD_STRATEGIES = ("easy", "semihard", "hard", "all")
@@ -68,18 +67,16 @@ def check_range(name: str, value: Sequence[float] | None) -> Range | None:
     """``None`` or a ``(low, high)`` pair of finite numbers with ``low <= high``, as a tuple."""
     if value is None:
         return None
-    ok = (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in value
-        )
-        and value[0] <= value[1]
-    )
-    if not ok:
-        raise ParamError(name, value, "[low, high] with low <= high (distances)")
-    return float(value[0]), float(value[1])
+    valid = "[low, high] of finite numbers with low <= high (distances)"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ParamError(name, value, valid)
+    try:
+        low, high = number(name, value[0]), number(name, value[1])
+    except ParamError:  # the whole pair is named, not one end
+        raise ParamError(name, value, valid) from None
+    if low > high:
+        raise ParamError(name, value, valid)
+    return low, high
 
 
 def _pick(dist: Tensor, mask: Tensor, closest: bool) -> tuple[Tensor, Tensor, Tensor]:
