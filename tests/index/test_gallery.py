@@ -341,3 +341,26 @@ def test_recommend_given_a_label_says_it_takes_item_ids(tmp_path):
         assert [m.item_id for m in g.recommend(ids, k=2)] == [
             m.item_id for m in g.recommend(int(i) for i in ids)
         ]
+
+
+def test_a_mistyped_label_is_answered_with_the_closest_enrolled_ones(tmp_path):
+    """A typo named the first ten labels alphabetically ('boot-000', 'boot-001', ...): in a shop
+    of 40 items it never showed the one meant. It now names the closest (another case, a
+    dropped leading zero or a letter off), and the first ten only when none is close."""
+    z = np.eye(8, dtype=np.float32)[np.arange(40) % 8]
+    with Gallery.open(tmp_path / "g.db", embedding_dim=8, distance="euclidean") as g:
+        for i in range(40):
+            g.enroll_embeddings(f"boot-{i:03d}", z[i : i + 1])
+        g.enroll_embeddings("0042", z[:1])
+        with pytest.raises(UnknownLabelError, match=r"'Boot-031' .*did you mean 'boot-031'"):
+            g.remove("Boot-031")
+        with pytest.raises(UnknownLabelError, match=r"'42' .*did you mean '0042'\?$"):
+            g.verify_embedding(z[0], "42")
+        with pytest.raises(UnknownLabelError, match=r"include '0042', 'boot-000', .* 31 more$"):
+            g.items("sandal")
+    empty = Gallery.open(tmp_path / "empty.db", embedding_dim=8, distance="euclidean")
+    with (
+        empty,
+        pytest.raises(UnknownLabelError, match=r"'boot' is not in the gallery; the gallery"),
+    ):
+        empty.items("boot")

@@ -29,6 +29,7 @@ from siamkit.index.results import (
     UnknownLabelError,
     VerifyResult,
     listing,
+    unknown_label_hint,
 )
 from siamkit.index.store import (
     GalleryStore,
@@ -469,8 +470,8 @@ class Gallery:
         return embed_inputs(self.model, inputs)
 
     def _unknown(self, label: str) -> UnknownLabelError:
-        names = ", ".join(repr(info.label) for info in self._store.labels()[:10])
-        hint = f"; enrolled labels include {names}" if names else "; the gallery is empty"
+        names = [info.label for info in self._store.labels()]
+        hint = unknown_label_hint(label, names) if names else "; the gallery is empty"
         return UnknownLabelError(f"label {label!r} is not in the gallery{hint}")
 
     def _sync(self) -> None:

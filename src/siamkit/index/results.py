@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -15,6 +16,30 @@ def listing(values: Iterable[object], limit: int = 10) -> str:
     items = [str(v) for v in values]
     more = len(items) - limit
     return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def unknown_label_hint(label: str, labels: Sequence[str], noun: str = "labels") -> str:
+    """The end of an "is not enrolled" message: the enrolled ``labels`` closest to ``label``
+    (a typo, another case, a dropped leading zero), else the first ten of them.
+
+    >>> unknown_label_hint("item-11", ["boot", "item-1", "sandal"])
+    "; did you mean 'item-1'?"
+    >>> unknown_label_hint("Zebra", ["boot", "sandal"])
+    "; enrolled labels include 'boot', 'sandal'"
+    >>> unknown_label_hint("boot", [], noun="writers")
+    '; no writers are enrolled'
+    """
+    if not labels:
+        return f"; no {noun} are enrolled"
+    by_lower: dict[str, str] = {}
+    for name in labels:
+        by_lower.setdefault(name.lower(), name)
+    close = difflib.get_close_matches(label.lower(), list(by_lower), n=3, cutoff=0.6)
+    if close:
+        names = [repr(by_lower[c]) for c in close]
+        either = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        return f"; did you mean {either}?"
+    return f"; enrolled {noun} include {listing(repr(name) for name in labels)}"
 
 
 class EnrolledIds(list[int]):
