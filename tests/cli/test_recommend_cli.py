@@ -42,12 +42,19 @@ def test_recommend_like_labels_matches_naive(tmp_path):
     assert json.loads(res.output)["items"][0]["label"] == f"item-{nearest}"
 
 
-def test_recommend_unknown_label_is_one_sentence(tmp_path):
+def test_recommend_unknown_label_is_one_sentence_naming_the_labels(tmp_path):
+    """A liked label not enrolled said only "'item-11' is not a label in the gallery", where
+    gallery remove and verify --label name the labels: it now names the closest ones too."""
     model, _, _ = _shop(tmp_path)
-    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "shoe"]
-    res = CliRunner().invoke(cli, args)
-    assert (
-        res.exit_code == 1 and res.output.strip() == "Error: 'shoe' is not a label in the gallery"
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like"]
+    res = CliRunner().invoke(cli, [*args, "Item-11"])
+    assert res.exit_code == 1 and res.output.strip() == (
+        "Error: label 'Item-11' is not in the gallery; did you mean 'item-1'?"
+    )
+    res = CliRunner().invoke(cli, [*args, "shoe"])
+    assert res.exit_code == 1 and res.output.strip() == (
+        "Error: label 'shoe' is not in the gallery; enrolled labels include 'item-0', 'item-1', "
+        "'item-2', 'item-3', 'item-4', 'item-5', 'item-6', 'item-7', 'item-8', 'item-9'"
     )
 
 

@@ -37,7 +37,9 @@ def test_recommend_bad_input(client):
     _enroll(client, "item-0", pattern("stripes"))
     res = client.post("/recommend", json={"like": ["nobody"]})
     assert res.status_code == 404  # the label keeps both its quotes (one used to be stripped)
-    assert res.json()["detail"] == "'nobody' is not a label in the gallery"
+    assert res.json()["detail"] == (
+        "label 'nobody' is not in the gallery; enrolled labels include 'item-0'"
+    )
     assert client.post("/recommend", json={"like": []}).status_code == 422
     assert client.post("/recommend", json={"like": ["item-0"], "k": 0}).status_code == 422
     res = client.post("/recommend", json={"like": ["#x"]})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from siamkit.index.gallery import Gallery
-from siamkit.index.results import Match, UnknownLabelError
+from siamkit.index.results import Match
 
 
 def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
@@ -19,7 +19,7 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
     Raises:
         UnknownLabelError: a label that is not enrolled (an ``#ID`` not in the gallery is refused
             by :meth:`Gallery.recommend`).
-        ValueError: no likes, or an ``#`` reference that is not a number.
+        ValueError: no likes, an ``#`` reference that is not a number, or an empty label.
     """
     if not likes:
         raise ValueError("give at least one liked item (a label, or #ID for one item)")
@@ -31,9 +31,8 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
             except ValueError:
                 raise ValueError(f"{like!r}: an item id is written #ID, e.g. #12") from None
             continue
-        if like not in gallery:
-            raise UnknownLabelError(f"{like!r} is not a label in the gallery")
-        ids += gallery.items(like).ids.tolist()  # every item of the label
+        # every item of the label; an unknown one is refused naming the closest enrolled labels
+        ids += gallery.items(like).ids.tolist()
     return ids
 
 

@@ -34,9 +34,16 @@ def unknown_label_hint(label: str, labels: Sequence[str], noun: str = "labels") 
     by_lower: dict[str, str] = {}
     for name in labels:
         by_lower.setdefault(name.lower(), name)
-    close = difflib.get_close_matches(label.lower(), list(by_lower), n=3, cutoff=0.6)
+    matcher = difflib.SequenceMatcher(b=label.lower())
+    scored = []
+    for name in by_lower:  # as difflib.get_close_matches, cheap bounds first
+        matcher.set_seq1(name)
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+            scored.append((matcher.ratio(), name))
+    best = max((r for r, _ in scored), default=0.0)  # the closest few only: 'item-1' for
+    close = sorted((-r, n) for r, n in scored if r >= max(0.6, best - 0.1))[:3]  # 'item-11'
     if close:
-        names = [repr(by_lower[c]) for c in close]
+        names = [repr(by_lower[name]) for _, name in close]
         either = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         return f"; did you mean {either}?"
     return f"; enrolled {noun} include {listing(repr(name) for name in labels)}"
