@@ -105,6 +105,9 @@ def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> 
     assert _run("enroll", "--model", model, "--gallery", bank, "--writer", "a", ref)[0] == 0
     code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "zz", ref)
     assert code != 0 and "writer 'zz' is not enrolled" in out and "Traceback" not in out
+    assert out.strip().endswith("enrolled writers include 'a'")  # said nothing of which
+    code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "A", ref)
+    assert code != 0 and out.strip().endswith("bank; did you mean 'a'?")
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((40, 60), 235, np.uint8)).save(blank)
     code, out = _run("verify", "--model", model, "--gallery", bank, "--writer", "a", str(blank))

@@ -25,7 +25,7 @@ from siamkit.applications.signatures.decision import check_reduce, reference_sco
 from siamkit.data.signature_preprocess import preprocess_batch
 from siamkit.encode import encode
 from siamkit.index import Gallery
-from siamkit.index.results import EnrolledIds, UnknownLabelError
+from siamkit.index.results import EnrolledIds, UnknownLabelError, unknown_label_hint
 from siamkit.model_protocol import as_embedding_model
 
 __all__ = ["SignatureBank", "SignatureDecision"]
@@ -90,7 +90,11 @@ class SignatureBank:
     def references(self, writer: str) -> np.ndarray:
         """``(K, D)`` enrolled reference embeddings of ``writer``."""
         if writer not in self.gallery:
-            raise UnknownLabelError(f"writer {writer!r} is not enrolled in this signature bank.")
+            writers = [info.label for info in self.gallery.labels()]
+            hint = unknown_label_hint(writer, writers, noun="writers")
+            raise UnknownLabelError(
+                f"writer {writer!r} is not enrolled in this signature bank{hint}"
+            )
         return self.gallery.items(writer).embeddings
 
     def verify(self, writer: str, scan: Any) -> SignatureDecision:
