@@ -71,3 +71,12 @@ def test_recommend_with_a_tracker_names_the_model_it_needs(tmp_path):
     assert "is a tracker (a SiamFC tracking model, used by `siamkit track`)" in res.output
     assert "a gallery needs one: give the model that enrolled" in res.output
     assert "cross_correlation" not in res.output
+
+
+def test_recommend_when_every_item_is_liked_says_so(tmp_path):
+    """It said "(no other items in the gallery)" of a gallery of ten items, all liked."""
+    model, _, _ = _shop(tmp_path)
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db")]
+    res = CliRunner().invoke(cli, [*args, *(f"--like=item-{i}" for i in range(10))])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == "(nothing to recommend: every item in the gallery is liked)"

@@ -50,5 +50,7 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
         matches = recommend_like(gallery, list(likes), k=k)
     docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
     lines = [f"{m.label:<32} item {m.item_id:<8} distance {m.distance:.4f}" for m in matches]
-    text = "\n".join(lines) if lines else "(no other items in the gallery)"
+    text = (
+        "\n".join(lines) if lines else "(nothing to recommend: every item in the gallery is liked)"
+    )
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)
