@@ -80,3 +80,14 @@ def test_recommend_when_every_item_is_liked_says_so(tmp_path):
     res = CliRunner().invoke(cli, [*args, *(f"--like=item-{i}" for i in range(10))])
     assert res.exit_code == 0, res.output
     assert res.output.strip() == "(nothing to recommend: every item in the gallery is liked)"
+
+
+def test_recommend_an_item_id_not_in_the_gallery_says_where_ids_come_from(tmp_path):
+    """--like '#999' said only "item ids not in the gallery: 999"."""
+    model, _, _ = _shop(tmp_path)
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "#999"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and res.output.strip() == (
+        "Error: item ids not in the gallery: 999; use an item id that identify or recommend gave "
+        "with a match"
+    )

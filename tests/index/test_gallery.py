@@ -105,7 +105,7 @@ def test_recommend_returns_nearest_items_excluding_the_liked(enrolled):
     expected = [i for _, i in sorted(candidates)[:4]]
     assert [m.item_id for m in recs] == expected
     assert all(m.item_id not in liked for m in recs)
-    with pytest.raises(UnknownLabelError, match=r"item ids not in the gallery: 998, 999$"):
+    with pytest.raises(UnknownLabelError, match=r"item ids not in the gallery: 998, 999; use"):
         gallery.recommend([999, 998, liked[0]])
 
 

@@ -367,7 +367,10 @@ class Gallery:
             self._sync()
             missing = [i for i in liked if i not in self._label_of]
             if missing:
-                raise UnknownLabelError(f"item ids not in the gallery: {listing(missing)}")
+                raise UnknownLabelError(
+                    f"item ids not in the gallery: {listing(missing)}; use an item id that "
+                    "identify or recommend gave with a match"
+                )
             vectors = self._store.embeddings_of(liked)
             kk = min(len(self._index), k + len(liked))
             res = self._index.search(vectors, kk)
