@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -91,3 +93,22 @@ def test_recommend_an_item_id_not_in_the_gallery_says_where_ids_come_from(tmp_pa
         "Error: item ids not in the gallery: 999; use an item id that identify or recommend gave "
         "with a match"
     )
+
+
+def test_readme_shows_recommend_with_the_gallery_commands_and_it_runs(tmp_path):
+    """The README's recommend example sat inside "Signature verification", after the class-imbalance
+    note, where a user reading about galleries never finds it. It belongs after the gallery
+    commands of "The command line", and its options are the command's."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sections = re.split(r"^## ", readme, flags=re.M)
+    home = next(s for s in sections if s.startswith("The command line"))
+    assert "siamkit recommend " not in next(s for s in sections if s.startswith("Signature"))
+    line = next(ln for ln in home.splitlines() if ln.startswith("siamkit recommend "))
+    assert home.index("siamkit gallery shop.db list") < home.index(line)
+    model, _, _ = _shop(tmp_path)
+    args = line.split()[2:]  # the model and gallery paths are the test's
+    args[0], args[2] = str(model), str(tmp_path / "shop.db")
+    args = [a.replace("item-12", "item-1").replace("item-40", "item-4") for a in args]
+    res = CliRunner().invoke(cli, ["recommend", *args])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.output)["items"]) == 8  # --k 10 of the 8 items not liked
