@@ -119,6 +119,9 @@ def embedding_rows(
     for name, m in nets.items():
         z = encode(m, x, device="cpu")
         rows[name] = score(z, y)
+        if args.embed_flip:  # the mean of the image's and its mirror image's embeddings
+            zf = torch.nn.functional.normalize(z + encode(m, x.flip(-1), device="cpu"), dim=1)
+            rows[f"{name} +flip"] = score(zf, y)
         if centre_x is not None:
             rows[f"{name} centred"] = score(centred(z, encode(m, centre_x, device="cpu")), y)
     return rows
@@ -134,7 +137,8 @@ def fold_result(
     return {"fold": fold, "seconds": round(seconds), "rows": rows, "history": history}
 
 
-def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
+def fold_data(args: argparse.Namespace, fold: list[int], seed: int) -> tuple[Any, Any]:
+    """The config and data of one fold (test classes dropped, validation images sampled)."""
     sets = [
         f"data.train_classes={list(TRAINING_CLASSES)}",
         f"data.val_classes={fold}",
@@ -144,7 +148,7 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         "train.device=cpu",
         "train.threads=1",
         "train.val_metric=eer",
-        f"train.seed={args.seed}",
+        f"train.seed={seed}",
         *args.sets,
     ]
     cfg = apply_overrides(load_config(args.config), sets)
@@ -157,17 +161,37 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         keep = torch.randperm(len(data.val_y), generator=torch.Generator().manual_seed(0))
         keep = keep[: args.val_images].sort().values
         data = data._replace(val_x=data.val_x[keep], val_y=data.val_y[keep])
+    return cfg, data
+
+
+def train_fold(
+    args: argparse.Namespace, fold: list[int], seed: int
+) -> tuple[SiameseNetwork, Any, list[dict[str, Any]]]:
+    """One network trained on the fold's four training classes with ``seed``."""
+    cfg, data = fold_data(args, fold, seed)
     seed_everything(cfg.train.seed)
     net = build_model(cfg.model, data.input_shape, *data.channel_stats())
-    t0 = time.time()
-    log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
+    log = lambda line: print(f"   {fold} seed {seed} {line}", flush=True)  # noqa: E731
     result = Trainer.from_config(net, cfg, data, progress=False, log=log).fit()
-    seconds = time.time() - t0
     assert isinstance(net, SiameseNetwork)  # model.appearance is off: the network alone
+    return net, data, result.history
+
+
+def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
+    t0 = time.time()
+    net, data, history = train_fold(args, fold, args.seed)
     rows = embedding_rows(
         args, net, data.val_x, data.val_y, centre_sample(data.train_x, args.center)
     )
-    return fold_result(fold, seconds, rows, result.history)
+    if args.ensemble > 1:  # members with seeds seed+1, ...: their embeddings joined
+        zs = [encode(net.eval(), data.val_x, device="cpu")]
+        for i in range(1, args.ensemble):
+            member, _, _ = train_fold(args, fold, args.seed + i)
+            zs.append(encode(member.eval(), data.val_x, device="cpu"))
+            rows[f"{args.name} seed {args.seed + i}"] = score(zs[-1], data.val_y)
+            joined = torch.nn.functional.normalize(torch.cat(zs, dim=1), dim=1)
+            rows[f"{args.name} ensemble of {i + 1}"] = score(joined, data.val_y)
+    return fold_result(fold, time.time() - t0, rows, history)
 
 
 def fold_arguments(description: str, config: str, folds: str) -> argparse.ArgumentParser:
@@ -185,6 +209,10 @@ def fold_arguments(description: str, config: str, folds: str) -> argparse.Argume
     ap.add_argument(
         "--embed-backbone", action="store_true", help="also score the head-less features"
     )
+    ap.add_argument(
+        "--embed-flip", action="store_true",
+        help="also score every row flip-averaged: normalise(z(x) + z(mirrored x))",
+    )  # fmt: skip
     ap.add_argument(
         "--center", type=int, default=0, metavar="N",
         help="also score every row centred on the mean embedding of N training images (0 = off)",
@@ -216,6 +244,10 @@ def run_folds(
 
 def main() -> None:
     ap = fold_arguments(__doc__.splitlines()[0], "configs/demo.yaml", "2,5;0,3")
+    ap.add_argument(
+        "--ensemble", type=int, default=1, metavar="N",
+        help="also train N-1 more networks (seeds seed+1, ...) and score their joined embeddings",
+    )  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(1)
     run_folds(ap, args, run_fold)
