@@ -131,22 +131,9 @@ def test_plagiarism_matches_on_the_cut_embeddings(matryoshka_model: Path, tmp_pa
     za, zb = net.embed(suspect).numpy(), net.embed(sources, role="document").numpy()
     cut = truncate_rows(za, 8) @ truncate_rows(zb, 8).T
     want = [(f"s{int(j)}", float(cut[i, j])) for i, j in enumerate(cut.argmax(1))]
-    code, out, err = _run(
-        "plagiarism",
-        str(tmp_path / "essay.txt"),
-        "--corpus",
-        str(src),
-        "--model",
-        str(matryoshka_model),
-        "--dim",
-        "8",
-        "--threshold",
-        "-1",
-        "--device",
-        "cpu",
-        "--json",
-        "--no-progress",
-    )
+    base = ("plagiarism", str(tmp_path / "essay.txt"), "--corpus", str(src))
+    base += ("--model", str(matryoshka_model), "--device", "cpu", "--no-progress")
+    code, out, err = _run(*base, "--dim", "8", "--threshold", "-1", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["dim"] == 8
@@ -155,17 +142,6 @@ def test_plagiarism_matches_on_the_cut_embeddings(matryoshka_model: Path, tmp_pa
     np.testing.assert_allclose([g[1] for g in got], [w[1] for w in want], atol=1e-5)
     full = za @ zb.T  # the cut changes the scores: the test tells them apart
     assert np.abs(full.max(1) - cut.max(1)).max() > 1e-4
-    code, _, err = _run(  # a size the model was not trained for: noted, as similarity does
-        "plagiarism",
-        str(tmp_path / "essay.txt"),
-        "--corpus",
-        str(src),
-        "--model",
-        str(matryoshka_model),
-        "--dim",
-        "12",
-        "--device",
-        "cpu",
-        "--no-progress",
-    )
+    # a size the model was not trained for: noted, as similarity does
+    code, _, err = _run(*base, "--dim", "12")
     assert code == 0 and "fine-tuned for the sizes [32, 16, 8]" in err
