@@ -279,3 +279,34 @@ def test_synth_by_default_makes_writers_the_shipped_config_never_trained_on(tmp_
         write_signature_folders(tmp_path / str(seed), 2, 2, 1, seed)
     assert files(tmp_path / "cli") == files(tmp_path / "1000") != files(tmp_path / "0")
     assert yaml.safe_load((ROOT / "configs" / "signatures.yaml").read_text())["data"]["seed"] == 0
+
+
+def test_a_model_without_signature_metadata_is_warned_about(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """enroll/verify with a model the signature task did not write (no metadata.signatures, as a
+    digits model) warn once on stderr, naming the training command, and still run; a signature
+    model gets no warning."""
+    root, sigs = setup
+    other = build_signature_model(
+        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    )
+    other.eval()
+    save_model(other, tmp_path / "other", threshold=0.05, metadata={"run": {"data": "digits"}})
+    ref = str(sigs / "w0001" / "genuine" / "001.png")
+    runner = CliRunner()
+    for model, warned in ((tmp_path / "other", True), (root / "model", False)):
+        bank = str(tmp_path / f"{model.name}.db")
+        common = ["--model", str(model), "--gallery", bank, "--writer", "w"]
+        for args in (["enroll", *common, ref, "--json"], ["verify", *common, ref, "--json"]):
+            res = runner.invoke(cli, ["signature", *args])
+            assert res.exit_code == 0, res.output
+            json.loads(res.stdout)  # the warning is not in the JSON
+            lines = res.stderr.splitlines()
+            if not warned:
+                assert lines == []
+                continue
+            assert len(lines) == 1 and lines[0].startswith(
+                f"warning: the model {model} has no signature metadata"
+            )
+            assert "`siamkit train configs/signatures.yaml --out runs/sig`" in lines[0]

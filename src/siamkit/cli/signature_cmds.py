@@ -71,7 +71,10 @@ def _model_dir(model_path: str | None, gallery_path: str) -> tuple[str, str]:
     return DEFAULT_MODEL, f" (the bank was enrolled with {recorded}, which no longer exists)"
 
 
-def _load(model_path: str, note: str = "") -> tuple[Any, dict[str, Any]]:
+def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, dict[str, Any]]:
+    """The model and its ``metadata.signatures``; with ``warn``, one ``warning: ...`` line on
+    stderr when the model has none (not a refusal: a model trained another way may still be a
+    signature model, but a digits model's scores say nothing about signatures)."""
     import siamkit
     from siamkit.export.bundle import read_model_config
 
@@ -80,8 +83,15 @@ def _load(model_path: str, note: str = "") -> tuple[Any, dict[str, Any]]:
             f"no signature model at {model_path}{note}; train one with "
             "`siamkit train configs/signatures.yaml --out runs/sig` or pass --model."
         )
-    meta = read_model_config(model_path).get("metadata", {}).get("signatures", {})
-    return siamkit.load_model(model_path), meta
+    metadata = read_model_config(model_path).get("metadata", {})
+    if warn and "signatures" not in metadata:
+        click.echo(
+            f"warning: the model {model_path} has no signature metadata (it was not trained by "
+            "the signature task), so its genuine/forged scores may mean nothing; train a "
+            "signature model with `siamkit train configs/signatures.yaml --out runs/sig`.",
+            err=True,
+        )
+    return siamkit.load_model(model_path), metadata.get("signatures", {})
 
 
 def _scans(paths: tuple[str, ...]) -> list[Any]:
@@ -131,7 +141,7 @@ def enroll(
     from siamkit.applications.signatures.bank import SignatureBank
 
     model_dir, note = _model_dir(model_path, gallery_path)
-    model, _ = _load(model_dir, note)
+    model, _ = _load(model_dir, note, warn=True)
     scans = _scans(images)
     bank = SignatureBank.open(gallery_path, model)
     try:
@@ -185,7 +195,7 @@ def verify(
     from siamkit.applications.signatures.bank import SignatureBank
 
     refuse_missing_store(gallery_path, "signature bank", "enroll a writer first.")
-    model, meta = _load(*_model_dir(model_path, gallery_path))
+    model, meta = _load(*_model_dir(model_path, gallery_path), warn=True)
     scan = _scans((image,))[0]
     bank = SignatureBank.open(
         gallery_path, model, reduce or meta.get("reduce", "mean"), threshold, create=False
