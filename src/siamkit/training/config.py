@@ -15,7 +15,6 @@ with batch-hard triplets.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -434,9 +433,15 @@ def check_config(cfg: RunConfig) -> RunConfig:
             raise ValueError(f"{section}.{key} must be at least 1")
     if cfg.train.samples_per_class < 2:
         raise ValueError("train.samples_per_class must be at least 2 so a batch has positive pairs")
-    if cfg.train.ema_decay is not None and not 0.0 < cfg.train.ema_decay < 1.0:
-        raise ValueError(
-            f"train.ema_decay must be in (0, 1) (e.g. 0.998) or null, got {cfg.train.ema_decay}"
+    if cfg.train.ema_decay is not None:
+        number(
+            "train.ema_decay",
+            cfg.train.ema_decay,
+            low=0,
+            high=1,
+            open_low=True,
+            open_high=True,
+            note="e.g. 0.998; null keeps no average",
         )
     if cfg.model.freeze_encoder_epochs < 0:
         raise ValueError("model.freeze_encoder_epochs must be >= 0")
@@ -458,8 +463,13 @@ def check_config(cfg: RunConfig) -> RunConfig:
             f"train.steps_per_epoch = {spe}: give at least 1 batch per epoch, or null for one "
             "full pass over the training images"
         )
-    if not 0.0 <= cfg.data.val_fraction < 1.0:
-        raise ValueError("data.val_fraction must be in [0, 1)")
+    number(
+        "data.val_fraction",
+        cfg.data.val_fraction,
+        low=0,
+        high=1,
+        open_high=True,
+    )
     from siamkit.training.preflight import check_labels_per_class
 
     check_labels_per_class(cfg)
@@ -591,11 +601,13 @@ def _check_appearance(cfg: ModelConfig) -> None:
     a = cfg.appearance
     if a is None:
         return
-    if not a.weight > 0 or a.weight == float("inf"):
-        raise ValueError(
-            f"model.appearance.weight must be a positive number, got {a.weight} "
-            "(model.appearance: null turns the features off)"
-        )
+    number(
+        "model.appearance.weight",
+        a.weight,
+        low=0,
+        open_low=True,
+        note="model.appearance: null turns the features off",
+    )
     from siamkit.training.builders import build_appearance_features
 
     try:
@@ -657,9 +669,8 @@ def _check_loss_params(cfg: RunConfig) -> None:
         raise ValueError(f"loss.params: {err}") from None
     # NaN or inf would only show at the first step, as 'the loss became nan' blaming the data
     for param, value in params.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            where = _loss_key(cfg.loss, param)
-            raise ValueError(f"{where} = {value} is not a finite number; give a finite number")
+        if isinstance(value, float):
+            number(_loss_key(cfg.loss, param), value)
     # a value out of the loss's range (a negative margin, a count of 2.5) would only show when
     # the run builds the loss, after the data has loaded; the loss is built once here instead
     takes = inspect.signature(LOSSES.get(name)).parameters
