@@ -405,3 +405,34 @@ def test_a_label_given_twice_is_refused_not_the_last_one_kept(
     assert res.exit_code == 2, res.output
     assert res.output.splitlines()[-1] == f"Error: {option} was given 2 times (a, b); give it once"
     assert not db.exists()
+
+
+def test_gallery_list_is_a_table_with_metadata_only_when_any(cli, files, tmp_path):
+    """`gallery list`: a header row, no trailing spaces, and a metadata column only when some
+    label has metadata ("-" for those without); --json keeps every label's metadata."""
+    db = tmp_path / "g.db"
+    enroll_four(cli, files, db)
+    assert run(cli, ["gallery", db, "list"]).stdout.splitlines() == [
+        "label    items",
+        "-------  -----",
+        "class-0  1",
+        "class-1  1",
+        "class-2  1",
+        "class-3  1",
+    ]
+    model, image = files["model"], files["c0_1"]
+    run(
+        cli, ["enroll", model, "--gallery", db, "--label", "alice", "--metadata", '{"a": 1}', image]
+    )
+    assert run(cli, ["gallery", db, "list"]).stdout.splitlines() == [
+        "label    items  metadata",
+        "-------  -----  --------",
+        'alice    1      {"a": 1}',
+        "class-0  1      -",
+        "class-1  1      -",
+        "class-2  1      -",
+        "class-3  1      -",
+    ]
+    labels = json.loads(run(cli, ["gallery", db, "list", "--json"]).stdout)["labels"]
+    assert labels[0] == {"label": "alice", "count": 1, "metadata": {"a": 1}}
+    assert labels[1] == {"label": "class-0", "count": 1, "metadata": None}

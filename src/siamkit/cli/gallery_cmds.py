@@ -22,6 +22,7 @@ from siamkit.cli._inputs import (
     PROGRESS,
     DistanceThreshold,
     OnceOption,
+    format_table,
     photos_named,
     store_errors,
 )
@@ -360,10 +361,16 @@ def list_labels(path: str, as_json: bool) -> None:
     with _open(path) as g:
         infos = g.labels()
     doc = {"labels": [dataclasses.asdict(i) for i in infos]}
-    lines = [
-        f"{i.label:<32} {i.count:>6}  {json.dumps(i.metadata) if i.metadata else ''}" for i in infos
-    ]
-    _emit(as_json, doc, "\n".join(lines) if lines else "(empty gallery)")
+    # a metadata column only when some label has metadata: an empty one read as missing data
+    with_meta = any(i.metadata for i in infos)
+    header = ["label", "items"] + (["metadata"] if with_meta else [])
+    rows = []
+    for i in infos:
+        row = [i.label, str(i.count)]
+        if with_meta:
+            row.append(json.dumps(i.metadata) if i.metadata else "-")
+        rows.append(row)
+    _emit(as_json, doc, format_table(rows, header) if rows else "(empty gallery)")
 
 
 @gallery.command("remove")
