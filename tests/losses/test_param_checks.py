@@ -160,3 +160,18 @@ def test_the_checks_live_in_siamkit_params_and_the_old_path_still_imports() -> N
     assert circle.number is new.number
     err = pickle.loads(pickle.dumps(new.ParamError("beta", -1.0, "a finite number > 0")))
     assert type(err).__module__ == "siamkit.params" and err.named("loss.beta").startswith("loss.")
+
+
+def test_param_error_is_documented_as_the_run_configs_error_too() -> None:
+    """ParamError's docstring said it names "a loss's or miner's parameter"; the run config's own
+    keys (optim.loss_lr_factor, train.ema_decay) are checked through number() and raise it too,
+    under the key."""
+    from siamkit.params import ParamError
+    from siamkit.training import RunConfig
+    from siamkit.training.config import TrainConfig, check_config
+
+    with pytest.raises(ParamError) as err:
+        check_config(RunConfig(train=TrainConfig(ema_decay=1.0)))
+    assert err.value.param == "train.ema_decay"
+    doc = " ".join((ParamError.__doc__ or "").split())
+    assert "a run config's own key" in doc and "optim.loss_lr_factor" in doc
