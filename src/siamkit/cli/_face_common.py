@@ -63,6 +63,15 @@ def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> A
     return FacePipeline.from_model(model, FaceDetector(detector, upsample), store=store)
 
 
+def _no_face_hint(detector: str, upsample: int) -> str:
+    """What to do about a photo in which the detector of these options found no face: a photo
+    that shows one clearly, or a search for smaller (or turned) faces."""
+    clearer = "use a photo in which a face is clearly visible"
+    if upsample < 4:
+        return f"{clearer}, or find smaller faces with --upsample {upsample + 1}"
+    return f"{clearer}, or try --detector cnn" if detector == "hog" else clearer
+
+
 def refuse_missing_store(path: str, what: str, hint: str) -> None:
     """One sentence, before the model is loaded, when a query's store file is missing or empty
     (0 bytes), as :func:`~siamkit.index.store.existing_store_problem` decides for the store."""

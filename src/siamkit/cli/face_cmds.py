@@ -26,6 +26,7 @@ from siamkit.cli._face_common import (
     _THRESHOLD,
     _emit,
     _model_options,
+    _no_face_hint,
     _pipeline,
     refuse_missing_store,
 )
@@ -40,15 +41,6 @@ def face() -> None:
     Faces are found (dlib HOG or CNN detector), aligned on 5 landmarks to 150x150 chips and
     embedded with dlib's pretrained 128-d ResNet (or --model). Needs `pip install 'siamkit[face]'`.
     """
-
-
-def _no_face_hint(detector: str, upsample: int) -> str:
-    """What to do about a photo in which the detector of these options found no face: a photo
-    that shows one clearly, or a search for smaller (or turned) faces."""
-    clearer = "use a photo in which a face is clearly visible"
-    if upsample < 4:
-        return f"{clearer}, or find smaller faces with --upsample {upsample + 1}"
-    return f"{clearer}, or try --detector cnn" if detector == "hog" else clearer
 
 
 @contextlib.contextmanager
@@ -231,15 +223,19 @@ def identify(
 
     refuse_missing_store(gallery_path, "gallery", "enroll faces first")
     pipe = _pipeline(model, detector, upsample)
+    hint = _no_face_hint(detector, upsample)
     docs = []
     with Gallery.open(gallery_path, pipe.embedder, create=False, threshold=threshold) as gallery:
         if len(gallery) == 0:
             raise click.ClickException(f"{gallery_path} has no enrolled faces; enroll faces first")
         for path in images:
             found = identify_faces(pipe, gallery, read_rgb(path), k=k)
-            docs.append({"image": path, "faces": [_face_doc(f, r) for f, r in found]})
+            doc: dict[str, Any] = {"image": path, "faces": [_face_doc(f, r) for f, r in found]}
+            if not found:  # what to do, as the text line says (only then: no field changes)
+                doc["hint"] = hint
+            docs.append(doc)
         used = gallery.threshold
-    text = _identify_text(docs, _no_face_hint(detector, upsample))
+    text = _identify_text(docs, hint)
     _emit(as_json, {"threshold": used, "images": docs}, text)
 
 

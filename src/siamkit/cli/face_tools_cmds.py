@@ -15,6 +15,7 @@ from siamkit.cli._face_common import (
     _JSON,
     _emit,
     _model_options,
+    _no_face_hint,
     _pipeline,
     detector_options,
 )
@@ -57,6 +58,8 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     text = f"wrote {written} chip(s) into {dest}" + "".join(
         f"\nskipped (no face): {p}" for p in skipped
     )
+    if skipped:  # once, not per file: the same advice holds for each
+        text += f"\nno face found in {len(skipped)} image(s); {_no_face_hint(detector, upsample)}"
     _emit(as_json, doc, text)
 
 

@@ -88,6 +88,11 @@ def test_enroll_then_identify_every_face(tmp_path, photos):
     doc = json.loads(res.output)
     three, empty = doc["images"]
     assert empty["faces"] == []
+    # the text line's hint, as a field only where no face was found
+    assert empty["hint"] == (
+        "use a photo in which a face is clearly visible, or find smaller faces with --upsample 2"
+    )
+    assert set(three) == {"image", "faces"}
     labels = sorted(str(f["label"]) for f in three["faces"])
     assert labels == ["None", "eileen", "mega"]  # messi is not enrolled: unknown
     assert all(set(f["box"]) >= {"left", "top", "right", "bottom"} for f in three["faces"])
@@ -188,6 +193,14 @@ def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
         p.relative_to(tmp_path / "chips").as_posix() for p in (tmp_path / "chips").rglob("*.png")
     )
     assert chips == ["eileen/astronaut.png", "eileen/astronaut_flip.png", "mega/mega110.png"]
+    # the text lists each skipped image and says once what to do about them
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(tmp_path / "chips2")])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[1:] == [
+        f"skipped (no face): {src / 'mega' / 'mega0.png'}",
+        "no face found in 1 image(s); use a photo in which a face is clearly visible, or find "
+        "smaller faces with --upsample 2",
+    ]
 
 
 def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
