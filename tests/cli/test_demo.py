@@ -215,3 +215,35 @@ def test_counts_under_1_are_named_by_their_option_before_anything_runs(
     res = CliRunner().invoke(cli, ["demo", option, "0", "--out", str(out)])
     assert res.exit_code == 2 and option in res.output, res.output
     assert not out.exists()
+
+
+def test_peer_rows_without_a_figure_say_they_compare_nothing() -> None:
+    """peers.json has no peer figure for TAR@FAR, R-precision, MAP (all ranks) or MRR, and the
+    summary showed "-" there with nothing saying why: the line under the table says the peer was
+    not measured on them, so siamkit's value there is not a comparison."""
+    from siamkit.cli.demo import summary
+
+    metrics = {
+        "few_shot": {"4way1shot": {"accuracy": 0.7}},
+        "verification": {"eer": 0.1, "roc_auc": 0.9},
+        "retrieval": {
+            "precision_at_1": 0.9,
+            "map_at_r": 0.5,
+            "r_precision": 0.6,
+            "mean_average_precision": 0.55,
+            "mean_reciprocal_rank": 0.93,
+        },
+    }
+    peers = {
+        k: v for k, v in PEER_BEST.items() if k in ("1-shot", "EER", "ROC AUC", "P@1", "MAP@R")
+    }
+    lines = summary(metrics, peers).splitlines()
+    assert re.fullmatch(r"MRR +0\.930 +-", lines[-2])
+    assert lines[-1] == (
+        '"-" under best PML peer: the benchmark did not measure the peer on TAR@FAR=1e-3, '
+        "R-precision, MAP (all ranks), MRR; those rows are siamkit's alone, not a comparison."
+    )
+    # every row measured: no such line; no peer at all: no peer column and no line
+    full = {**peers, "TAR@FAR=1e-3": 0.1, "R-precision": 0.5, "MAP (all ranks)": 0.5, "MRR": 0.9}
+    assert not summary(metrics, full).splitlines()[-1].startswith('"-"')
+    assert "best PML peer" not in summary(metrics, {})

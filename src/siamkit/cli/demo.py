@@ -173,13 +173,18 @@ def data_name(cfg: RunConfig) -> str:
 
 def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
     """The headline table, then the ranking rows evaluate prints (R-precision, MAP, MRR):
-    siamkit's value (and the peer's best on this split, when known)."""
+    siamkit's value (and the peer's best on this split, when known). Rows the peer was not
+    measured on show "-" in its column, and a line under the table says so: they compare
+    nothing."""
     rows: list[tuple[str, ...]] = []
     compare = bool(peers)
+    unmeasured = []
     for name, value in headline_rows(metrics) + retrieval_rows(metrics):  # as evaluate prints
         shown = "-" if value is None else f"{value:.3f}"
         if compare:
             peer = peers.get(name.split(" ", 1)[1] if name.endswith("-shot") else name)
+            if peer is None:
+                unmeasured.append(name)
             rows.append((name, shown, "-" if peer is None else f"{peer:.3f}"))
         else:
             rows.append((name, shown))
@@ -188,7 +193,13 @@ def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
         if compare
         else ("metric (unseen classes)", "siamkit")
     )
-    return format_table(rows, header)
+    table = format_table(rows, header)
+    if unmeasured:
+        table += (
+            f'\n"-" under best PML peer: the benchmark did not measure the peer on '
+            f"{', '.join(unmeasured)}; those rows are siamkit's alone, not a comparison."
+        )
+    return table
 
 
 def ablation_lines(metrics: dict[str, object]) -> list[str]:
