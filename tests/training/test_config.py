@@ -445,12 +445,39 @@ def test_a_loss_parameter_that_is_not_finite_is_refused_by_name(
             "model.appearance.weight must be a finite number > 0 (model.appearance: null turns "
             "the features off), got inf.",
         ),
+        ({"optim": {"lr": 0}}, "optim.lr must be a finite number > 0, got 0.0."),
+        ({"optim": {"lr": -0.001}}, "optim.lr must be a finite number > 0, got -0.001."),
+        ({"train": {"epochs": 0}}, "train.epochs must be a whole number >= 1, got 0."),
+        (
+            {"train": {"classes_per_batch": -2}},
+            "train.classes_per_batch must be a whole number >= 1, got -2.",
+        ),
+        (
+            {"model": {"embedding_dim": 0}},
+            "model.embedding_dim must be a whole number >= 1, got 0.",
+        ),
+        ({"eval": {"episodes": 0}}, "eval.episodes must be a whole number >= 1, got 0."),
+        ({"eval": {"queries": 0}}, "eval.queries must be a whole number >= 1, got 0."),
+        (
+            {"train": {"samples_per_class": 1}},
+            "train.samples_per_class must be a whole number >= 2 (so a batch has positive "
+            "pairs), got 1.",
+        ),
+        (
+            {"data": {"labels_per_class": 0}},
+            "data.labels_per_class must be a whole number >= 1 (or null for every label), got 0.",
+        ),
+        (
+            {"model": {"freeze_encoder_epochs": -1}},
+            "model.freeze_encoder_epochs must be a whole number >= 0, got -1.",
+        ),
     ],
 )
 def test_run_config_ranges_read_as_every_setting_check(doc: dict, sentence: str) -> None:
     """train.ema_decay, data.val_fraction and model.appearance.weight are refused in the one
     sentence form of siamkit.params.number, as optim.loss_lr_factor and every loss and miner
-    setting are: key, range, note, and the value given (data.val_fraction named no value)."""
+    setting are: key, range, note, and the value given (data.val_fraction named no value; nor
+    did optim.lr or the counts, which siamkit.params.count checks)."""
     with pytest.raises(ConfigError) as err:
         config_from_dict(doc)
     assert str(err.value) == sentence

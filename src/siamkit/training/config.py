@@ -26,7 +26,7 @@ from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
-from siamkit.params import ParamError, number
+from siamkit.params import ParamError, count, number
 from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
 from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
@@ -429,10 +429,13 @@ def check_config(cfg: RunConfig) -> RunConfig:
         ("eval", "queries"),
     ]
     for section, key in positive:
-        if getattr(getattr(cfg, section), key) < 1:
-            raise ValueError(f"{section}.{key} must be at least 1")
-    if cfg.train.samples_per_class < 2:
-        raise ValueError("train.samples_per_class must be at least 2 so a batch has positive pairs")
+        count(f"{section}.{key}", getattr(getattr(cfg, section), key))
+    count(
+        "train.samples_per_class",
+        cfg.train.samples_per_class,
+        2,
+        note="so a batch has positive pairs",
+    )
     if cfg.train.ema_decay is not None:
         number(
             "train.ema_decay",
@@ -443,10 +446,9 @@ def check_config(cfg: RunConfig) -> RunConfig:
             open_high=True,
             note="e.g. 0.998; null keeps no average",
         )
-    if cfg.model.freeze_encoder_epochs < 0:
-        raise ValueError("model.freeze_encoder_epochs must be >= 0")
-    if cfg.data.labels_per_class is not None and cfg.data.labels_per_class < 1:
-        raise ValueError("data.labels_per_class must be at least 1 (or null for every label)")
+    count("model.freeze_encoder_epochs", cfg.model.freeze_encoder_epochs, 0)
+    if cfg.data.labels_per_class is not None:
+        count("data.labels_per_class", cfg.data.labels_per_class, note="or null for every label")
     if cfg.data.limit is not None and cfg.data.limit < 1:
         raise ValueError(
             f"data.limit = {cfg.data.limit}: keep at least 1 training image (data.limit is how "
@@ -478,8 +480,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     _check_appearance(cfg.model)
     if (cfg.model.input_mean is None) != (cfg.model.input_std is None):
         raise ValueError("set both model.input_mean and model.input_std, or neither")
-    if cfg.optim.lr <= 0:
-        raise ValueError("optim.lr must be positive")
+    number("optim.lr", cfg.optim.lr, low=0, open_low=True)
     number(
         "optim.loss_lr_factor",
         cfg.optim.loss_lr_factor,
