@@ -18,6 +18,7 @@ import yaml
 
 from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
+from siamkit.params import ParamError, number
 from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
 from siamkit.training.config import RunConfig as _RunConfig
 from siamkit.training.config_io import (
@@ -135,8 +136,10 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
             "train.steps_per_epoch must be at least 1 (or null for a full pass over the "
             f"training images), got {cfg.train.steps_per_epoch}"
         )
-    if not 0.0 <= cfg.data.val_fraction < 1.0:
-        raise ConfigError(f"data.val_fraction must be in [0, 1), got {cfg.data.val_fraction}")
+    try:  # the run config's sentence for the same key (siamkit.params.number)
+        number("data.val_fraction", cfg.data.val_fraction, low=0, high=1, open_high=True)
+    except ParamError as err:
+        raise ConfigError(str(err)) from None
     if cfg.data.limit is not None and cfg.data.limit < 1:
         raise ConfigError(
             f"data.limit must be at least 1 (or null for every image), got {cfg.data.limit}"
