@@ -247,3 +247,32 @@ def test_peer_rows_without_a_figure_say_they_compare_nothing() -> None:
     full = {**peers, "TAR@FAR=1e-3": 0.1, "R-precision": 0.5, "MAP (all ranks)": 0.5, "MRR": 0.9}
     assert not summary(metrics, full).splitlines()[-1].startswith('"-"')
     assert "best PML peer" not in summary(metrics, {})
+
+
+@pytest.mark.parametrize("peers", [{}, PEER_BEST])
+def test_an_unmeasured_tar_at_far_is_explained_under_the_summary(peers: dict) -> None:
+    """With too few impostor pairs (a small run) the demo's TAR@FAR row showed "-" with nothing
+    saying why, where evaluate and train print unresolved_far_note under their table: the demo
+    prints the same line under its own, peer column or not."""
+    from siamkit.cli.demo import summary
+
+    metrics = {
+        "few_shot": {"4way1shot": {"accuracy": 0.7}},
+        "verification": {
+            "eer": 0.1,
+            "roc_auc": 0.9,
+            "n_impostor": 500,
+            "tar_at_far": {"0.01": 0.2, "0.001": 0.05},
+        },
+        "retrieval": {"precision_at_1": 0.9, "map_at_r": 0.5, "mean_reciprocal_rank": 0.93},
+    }
+    lines = summary(metrics, peers).splitlines()
+    assert re.fullmatch(r"TAR@FAR=1e-3 +-( +.*)?", next(x for x in lines if "TAR@FAR" in x))
+    at = next(i for i, x in enumerate(lines) if x.startswith("MRR "))
+    assert lines[at + 1] == (
+        "TAR@FAR=1e-3: not measured. A false-accept rate of f needs at least 1/f impostor pairs "
+        "(1,000), and these are 500; the JSON keeps the value."
+    )
+    # enough impostor pairs: no such line
+    metrics["verification"]["n_impostor"] = 5000
+    assert "not measured." not in summary(metrics, peers)

@@ -21,6 +21,7 @@ from siamkit.cli._inputs import (
     parse_classes,
     progress_option,
     retrieval_rows,
+    unresolved_far_note,
 )
 
 if TYPE_CHECKING:
@@ -173,9 +174,10 @@ def data_name(cfg: RunConfig) -> str:
 
 def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
     """The headline table, then the ranking rows evaluate prints (R-precision, MAP, MRR):
-    siamkit's value (and the peer's best on this split, when known). Rows the peer was not
-    measured on show "-" in its column, and a line under the table says so: they compare
-    nothing."""
+    siamkit's value (and the peer's best on this split, when known). A TAR@FAR the run's
+    impostor pairs are too few to measure shows "-", and the line evaluate prints says why
+    (:func:`~siamkit.cli._inputs.unresolved_far_note`). Rows the peer was not measured on show
+    "-" in its column, and a line under the table says so: they compare nothing."""
     rows: list[tuple[str, ...]] = []
     compare = bool(peers)
     unmeasured = []
@@ -194,6 +196,10 @@ def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
         else ("metric (unseen classes)", "siamkit")
     )
     table = format_table(rows, header)
+    verification = metrics.get("verification")
+    far_note = unresolved_far_note(verification if isinstance(verification, dict) else {})
+    if far_note is not None:  # as evaluate and train print it under theirs
+        table += f"\n{far_note}"
     if unmeasured:
         table += (
             f'\n"-" under best PML peer: the benchmark did not measure the peer on '
