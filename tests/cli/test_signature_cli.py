@@ -281,6 +281,15 @@ def test_synth_by_default_makes_writers_the_shipped_config_never_trained_on(tmp_
     assert yaml.safe_load((ROOT / "configs" / "signatures.yaml").read_text())["data"]["seed"] == 0
 
 
+def _model_without_signature_metadata(path: Path) -> None:
+    """A signature-shaped model saved as another task would: no metadata.signatures."""
+    other = build_signature_model(
+        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    )
+    other.eval()
+    save_model(other, path, threshold=0.05, metadata={"run": {"data": "digits"}})
+
+
 def test_a_model_without_signature_metadata_is_warned_about(
     setup: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -288,11 +297,7 @@ def test_a_model_without_signature_metadata_is_warned_about(
     digits model) warn once on stderr, naming the training command, and still run; a signature
     model gets no warning."""
     root, sigs = setup
-    other = build_signature_model(
-        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
-    )
-    other.eval()
-    save_model(other, tmp_path / "other", threshold=0.05, metadata={"run": {"data": "digits"}})
+    _model_without_signature_metadata(tmp_path / "other")
     ref = str(sigs / "w0001" / "genuine" / "001.png")
     runner = CliRunner()
     for model, warned in ((tmp_path / "other", True), (root / "model", False)):
@@ -300,6 +305,33 @@ def test_a_model_without_signature_metadata_is_warned_about(
         common = ["--model", str(model), "--gallery", bank, "--writer", "w"]
         for args in (["enroll", *common, ref, "--json"], ["verify", *common, ref, "--json"]):
             res = runner.invoke(cli, ["signature", *args])
+            assert res.exit_code == 0, res.output
+            json.loads(res.stdout)  # the warning is not in the JSON
+            lines = res.stderr.splitlines()
+            if not warned:
+                assert lines == []
+                continue
+            assert len(lines) == 1 and lines[0].startswith(
+                f"warning: the model {model} has no signature metadata"
+            )
+            assert "`siamkit train configs/signatures.yaml --out runs/sig`" in lines[0]
+
+
+def test_evaluating_a_model_without_signature_metadata_warns_as_verify_does(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """signature evaluate and evaluate --data signatures:DIR scored a model the signature task
+    did not write without a word, where enroll/verify warn (d898360): they print the same one
+    line on stderr and still run; the signature model gets none."""
+    root, sigs = setup
+    _model_without_signature_metadata(tmp_path / "other")
+    runner = CliRunner()
+    for model, warned in ((tmp_path / "other", True), (root / "model", False)):
+        for args in (
+            ["signature", "evaluate", str(model), "--data", str(sigs), "--references", "3"],
+            ["evaluate", str(model), "--data", f"signatures:{sigs}"],
+        ):
+            res = runner.invoke(cli, [*args, "--json"])
             assert res.exit_code == 0, res.output
             json.loads(res.stdout)  # the warning is not in the JSON
             lines = res.stderr.splitlines()

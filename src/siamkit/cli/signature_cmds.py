@@ -348,7 +348,7 @@ def evaluate_signature_data(
 
     if report:  # before the evaluation, not after
         check_report_path(report)
-    model, meta = _load(model_path)
+    model, meta = _load(model_path, warn=True)  # as enroll and verify do
     reduce = reduce or meta.get("reduce", "mean")
     source = "given" if threshold is not None else "model"
     threshold = threshold if threshold is not None else model.threshold
