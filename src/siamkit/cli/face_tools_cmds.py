@@ -54,12 +54,14 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
             f"cannot write the chips into {dest}: {err.strerror or err} ({err.filename}); "
             "choose a DEST you can write to"
         ) from None
-    doc = {"written": written, "skipped": [str(p) for p in skipped], "dest": dest}
+    doc: dict[str, Any] = {"written": written, "skipped": [str(p) for p in skipped], "dest": dest}
     text = f"wrote {written} chip(s) into {dest}" + "".join(
         f"\nskipped (no face): {p}" for p in skipped
     )
     if skipped:  # once, not per file: the same advice holds for each
-        text += f"\nno face found in {len(skipped)} image(s); {_no_face_hint(detector, upsample)}"
+        hint = _no_face_hint(detector, upsample)
+        doc["hint"] = hint  # as face identify --json has it (only then: no field changes)
+        text += f"\nno face found in {len(skipped)} image(s); {hint}"
     _emit(as_json, doc, text)
 
 

@@ -189,6 +189,10 @@ def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["written"] == 3 and doc["skipped"] == [str(src / "mega" / "mega0.png")]
+    # the text's hint, as face identify --json has it: only when an image was skipped
+    assert doc["hint"] == (
+        "use a photo in which a face is clearly visible, or find smaller faces with --upsample 2"
+    )
     chips = sorted(
         p.relative_to(tmp_path / "chips").as_posix() for p in (tmp_path / "chips").rglob("*.png")
     )
@@ -201,6 +205,14 @@ def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
         "no face found in 1 image(s); use a photo in which a face is clearly visible, or find "
         "smaller faces with --upsample 2",
     ]
+    (tmp_path / "faces" / "eileen").mkdir(parents=True)
+    astronaut = photos["astronaut"]
+    (tmp_path / "faces" / "eileen" / astronaut.name).write_bytes(astronaut.read_bytes())
+    res = CliRunner().invoke(
+        cli, ["face", "crop", str(tmp_path / "faces"), str(tmp_path / "chips3"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert set(json.loads(res.output)) == {"written", "skipped", "dest"}  # nothing skipped
 
 
 def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
