@@ -74,6 +74,10 @@ COLUMNS = (
     ("ROC AUC", "verification.roc_auc"),
     ("P@1", "retrieval.precision_at_1"),
     ("MAP@R", "retrieval.map_at_r"),
+    ("TAR@FAR=1e-3", "verification.tar_at_far.0.001"),
+    ("R-precision", "retrieval.r_precision"),
+    ("MAP (all ranks)", "retrieval.mean_average_precision"),
+    ("MRR", "retrieval.mean_reciprocal_rank"),
 )
 
 

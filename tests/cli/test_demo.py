@@ -218,8 +218,9 @@ def test_counts_under_1_are_named_by_their_option_before_anything_runs(
 
 
 def test_peer_rows_without_a_figure_say_they_compare_nothing() -> None:
-    """peers.json has no peer figure for TAR@FAR, R-precision, MAP (all ranks) or MRR, and the
-    summary showed "-" there with nothing saying why: the line under the table says the peer was
+    """A split whose peers.json entry has no peer figure for TAR@FAR, R-precision, MAP (all ranks)
+    or MRR (those transcribed before bench_fmnist.py measured them) showed "-" there with nothing
+    saying why: the line under the table says the peer was
     not measured on them, so siamkit's value there is not a comparison."""
     from siamkit.cli.demo import summary
 
