@@ -11,9 +11,11 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import siamkit.evaluation._common as common
-from siamkit.distances import get_distance
+import siamkit.evaluation.pairs as pairs_module
+from siamkit.distances import MLPMetric, get_distance
 from siamkit.evaluation import (
     all_pair_distances,
+    listed_pair_distances,
     sampled_pair_distances,
     verification_from_embeddings,
     verification_report,
@@ -63,6 +65,51 @@ def test_sampled_pairs_are_a_seeded_subset(make_clusters):
     assert np.unique(np.r_[a.genuine, a.impostor]).size == 500  # without replacement
     everything = sampled_pair_distances(z, y, max_pairs=10**6)  # more than exist: all pairs
     np.testing.assert_array_equal(everything.genuine, full.genuine)
+
+
+class _Counting:
+    """A distance that records how many pairs each ``pairwise`` call scores."""
+
+    def __init__(self, dist):
+        self.dist, self.rows, self.name = dist, [], "counting"
+
+    def pairwise(self, a, b):
+        self.rows.append(a.shape[0])
+        return self.dist.pairwise(a, b)
+
+    def matrix(self, a, b):
+        return self.dist.matrix(a, b)
+
+
+@pytest.mark.parametrize("name", ["euclidean", "cosine", "manhattan", "sqeuclidean", "mlp"])
+def test_sampled_pairs_of_a_wide_embedding_in_small_blocks_keep_every_distance(name):
+    """A 4,544-wide float32 embedding (the SSL taps') scored in blocks of PAIR_BLOCK_ELEMENTS
+    values a side gives each pair the very distance the 4M-value blocks gave before, and no
+    block gathers more than that (the large blocks ran ~3x slower)."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(300, 4544, generator=gen), dim=1)
+    y = np.arange(300) % 4
+    torch.manual_seed(0)
+    dist = _Counting(MLPMetric(4544, hidden=8) if name == "mlp" else get_distance(name))
+    pd = sampled_pair_distances(z, y, dist, max_pairs=3000, seed=0)
+    flat = np.sort(np.random.default_rng(0).choice(n_pairs(300), size=3000, replace=False))
+    i, j = pair_index(flat, 300)
+    step = 4_000_000 // 4544  # the earlier blocks: BLOCK_ELEMENTS values a side
+    with torch.no_grad():
+        old = np.concatenate(
+            [
+                dist.dist.pairwise(z[i[s : s + step]], z[j[s : s + step]]).numpy()
+                for s in range(0, i.size, step)
+            ]
+        )
+    same = y[i] == y[j]
+    np.testing.assert_array_equal(pd.genuine, old[same])
+    np.testing.assert_array_equal(pd.impostor, old[~same])
+    assert sum(dist.rows) == 3000
+    assert max(dist.rows) * 4544 <= pairs_module.PAIR_BLOCK_ELEMENTS < 4_000_000
+    listed = listed_pair_distances(z, i, j, same, dist)  # a list of pairs takes the same blocks
+    np.testing.assert_array_equal(listed.genuine, old[same])
+    np.testing.assert_array_equal(listed.impostor, old[~same])
 
 
 def test_report_on_digits_matches_sklearn(digits):
