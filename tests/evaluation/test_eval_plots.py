@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import siamkit.evaluation.plots.embeddings as embeddings_module
 from siamkit.distances import get_distance
 from siamkit.evaluation import verification_from_embeddings
 from siamkit.evaluation.plots import (
@@ -78,6 +79,27 @@ def test_pca_projection_matches_sklearn(small):
     ref = PCA(2).fit_transform(z.double().numpy())
     for c in range(2):  # components are defined up to sign
         assert abs(np.corrcoef(ours[:, c], ref[:, c])[0, 1]) > 0.999
+
+
+@pytest.mark.parametrize("shape", [(300, 500), (500, 300), (200, 40)])
+def test_pca_of_a_wide_embedding_takes_two_axes_not_the_full_svd(monkeypatch, make_clusters, shape):
+    """Above FULL_SVD_MAX items and dimensions the map's PCA takes the two leading axes alone
+    (ARPACK), which gave the full SVD's projection up to each axis's sign; the full SVD of a
+    4,000 x 4,544 embedding (the SSL taps') took 34 CPU-s. Either way the point farthest along
+    an axis lies on its positive side."""
+    n, d = shape
+    z, _ = make_clusters(n_classes=6, per_class=n // 6, dim=d, spread=3.0)
+    c = z.double() - z.double().mean(dim=0)
+    full = (c @ torch.linalg.svd(c, full_matrices=False)[2][:2].T).numpy()
+    calls = []
+    svd = torch.linalg.svd
+    monkeypatch.setattr(torch.linalg, "svd", lambda *a, **k: calls.append(1) or svd(*a, **k))
+    xy = project_2d(z)
+    assert len(calls) == (min(z.shape) <= embeddings_module.FULL_SVD_MAX)
+    for k in range(2):
+        far = np.abs(xy[:, k]).argmax()
+        assert xy[far, k] > 0
+        np.testing.assert_allclose(xy[:, k], full[:, k] * np.sign(full[far, k]), atol=1e-9)
 
 
 def test_embedding_map_legend_uses_class_names(small):

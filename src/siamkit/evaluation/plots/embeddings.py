@@ -27,8 +27,19 @@ if TYPE_CHECKING:
 TSNE_MAX_POINTS = 5000
 
 
+#: Below this many items or dimensions the PCA takes LAPACK's full SVD; above, ARPACK's two
+#: leading singular vectors (the same axes to ~1e-12, without the rest of the decomposition: the
+#: full SVD of 4,000 embeddings of 4,544 dimensions took 34 CPU-s, the two vectors 0.5 s).
+FULL_SVD_MAX = 64
+
+
 def project_2d(z: Tensor, method: Literal["pca", "tsne"] = "pca", seed: int = 0) -> np.ndarray:
-    """``(N, D) -> (N, 2)`` by PCA (exact SVD of the centred data) or t-SNE (scikit-learn)."""
+    """``(N, D) -> (N, 2)`` by PCA (the two leading singular vectors of the centred data, exact
+    to rounding) or t-SNE (scikit-learn).
+
+    A PCA axis is defined up to its sign; each is turned so that the point farthest along it
+    lies on its positive side, whichever solver found it.
+    """
     x = z.double().cpu()
     if x.shape[1] == 1:
         return torch.cat([x, torch.zeros_like(x)], dim=1).numpy()
@@ -41,8 +52,23 @@ def project_2d(z: Tensor, method: Literal["pca", "tsne"] = "pca", seed: int = 0)
     if method != "pca":
         raise ValueError(f"unknown projection {method!r}; use 'pca' or 'tsne'")
     centred = x - x.mean(dim=0)
-    _, _, v = torch.linalg.svd(centred, full_matrices=False)
-    return (centred @ v[:2].T).numpy()
+    xy = (centred @ _leading_axes(centred, seed).T).numpy()
+    far = np.abs(xy).argmax(axis=0)
+    return xy * np.where(xy[far, np.arange(xy.shape[1])] < 0, -1.0, 1.0)
+
+
+def _leading_axes(centred: Tensor, seed: int) -> Tensor:
+    """The two leading right singular vectors of ``centred`` (``(N, D)``, float64), ``(2, D)``."""
+    if min(centred.shape) > FULL_SVD_MAX:
+        from scipy.sparse.linalg import ArpackError, svds
+
+        v0 = np.random.default_rng(seed).standard_normal(min(centred.shape))
+        try:
+            _, s, vt = svds(centred.numpy(), k=2, tol=0, v0=v0)
+            return torch.from_numpy(vt[np.argsort(-s)].copy())
+        except ArpackError:  # did not converge (no clear second axis): the full SVD decides
+            pass
+    return torch.linalg.svd(centred, full_matrices=False)[2][:2]
 
 
 def _names(classes: np.ndarray, class_names: Sequence[str] | None) -> list[str]:
