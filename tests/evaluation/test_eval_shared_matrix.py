@@ -115,3 +115,44 @@ def test_a_training_run_scores_the_test_pairs_once(tmp_path: Path, matrix_calls)
     n = result.evaluation.n_items
     assert result.calibration is not None and (tmp_path / "report.html").is_file()
     assert matrix_calls.count((n, n)) == 1
+
+
+@pytest.mark.parametrize("name", ["euclidean", "cosine"])
+def test_a_named_distance_of_wide_embeddings_is_computed_once_per_layout(
+    make_clusters, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """From KEEP_NAMED_DIM dimensions on (the SSL taps' embedding is 4,544 wide) even a named
+    distance is kept: the evaluation and the report's k-NN and failure cases compute each layout
+    once, with the values each computes alone. Narrower embeddings are computed afresh."""
+    from siamkit.distances import FixedDistance, get_distance
+
+    calls: list[tuple[int, int]] = []
+    matrix = FixedDistance.matrix
+
+    def counting(self: FixedDistance, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        calls.append((x.shape[0], y.shape[0]))
+        return matrix(self, x, y)
+
+    monkeypatch.setattr(FixedDistance, "matrix", counting)
+    monkeypatch.setattr(_common, "BLOCK_ELEMENTS", 60 * 200)  # blocks of 60 rows: 4 a layout
+    dist = get_distance(name)
+    # kept: each layout's 4 blocks once; else verification, retrieval, k-NN and failures each
+    # compute their layout's 4 blocks, in both rounds
+    for dim, blocks in ((_common.KEEP_NAMED_DIM, 2 * 4), (_common.KEEP_NAMED_DIM - 1, 2 * 4 * 4)):
+        z, y = make_clusters(n_classes=4, per_class=50, dim=dim)
+        z = z.float()
+        fresh = _everything(z, y, dist)
+        calls.clear()
+        with shared_distance_matrices():
+            assert _everything(z, y, dist) == fresh
+            assert _everything(z, y, dist) == fresh
+        rows = [c for c in calls if c[1] in (200, 200 - 60, 200 - 120, 200 - 180)]
+        assert len(rows) == blocks
+
+
+def _everything(z: torch.Tensor, y: object, dist: object) -> tuple[object, ...]:
+    """The evaluation's metrics and the report's k-NN / prototype figures and failure cases."""
+    from siamkit.evaluation.per_class import per_class_report
+
+    rep = evaluate_embeddings(z, y, dist, few_shot=((4, 1),), episodes=20)
+    return rep.to_dict(), per_class_report(z, y, dist).to_dict(), failure_pairs(z, y, dist)
