@@ -110,3 +110,38 @@ def test_one_number_where_a_list_is_meant_is_refused_before_any_section_runs(mon
         tar_at_far([0.1, 0.3], [0.2, 0.9], 0.01)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^ks takes a list .*got 5$"):
         recall_at_k(z, y, ks=5)  # type: ignore[arg-type]
+
+
+def test_the_embeddings_are_checked_for_nan_once_not_per_section(digits, monkeypatch):
+    """evaluate_embeddings checks z for NaN / inf once; its sections (the verification pairs,
+    each few-shot setting and its episodes, retrieval) took it through the same full check
+    again: 7 passes in all with the default two settings (5 with one), each a pass over a
+    4,544-wide z for the SSL taps. A tensor that is not z, or z changed since, is still checked,
+    and the figures are those of each section alone."""
+    import torch
+
+    z, y = digits
+    z, y = z[:300].clone(), y[:300]
+    alone = (
+        verification_from_embeddings(z, y).to_dict(),
+        few_shot_episodes(z, y, 4, 1, episodes=20).to_dict(),
+        retrieval_metrics(z, y).to_dict(),
+    )
+    shapes = []
+    isfinite = torch.isfinite
+    monkeypatch.setattr(torch, "isfinite", lambda t: shapes.append(tuple(t.shape)) or isfinite(t))
+    rep = evaluate_embeddings(z, y, few_shot=((4, 1),), episodes=20)
+    assert shapes.count(tuple(z.shape)) == 1
+    assert rep.verification is not None and rep.retrieval is not None
+    assert (rep.verification.to_dict(), rep.retrieval.to_dict()) == (alone[0], alone[2])
+    assert rep.few_shot["4way1shot"].to_dict() == alone[1]
+    from siamkit.evaluation._common import as_embeddings, checked_embeddings
+
+    bad = z.clone()
+    bad[0, 0] = float("nan")
+    with checked_embeddings(z):
+        with pytest.raises(ValueError, match="NaN or inf"):
+            as_embeddings(bad)  # another tensor
+        z[0, 0] = float("inf")  # z changed since it was checked
+        with pytest.raises(ValueError, match="NaN or inf"):
+            as_embeddings(z)

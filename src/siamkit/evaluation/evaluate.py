@@ -11,6 +11,7 @@ from siamkit.evaluation._common import (
     DistanceLike,
     as_embeddings,
     as_sequence,
+    checked_embeddings,
     distance_name,
     encode_labels,
     memoized,
@@ -153,7 +154,8 @@ def evaluate_embeddings(
     zt = as_embeddings(z)
     codes, classes = encode_labels(labels, zt.shape[0])
     dist = resolve_distance(distance)
-    with shared_distance_matrices(), memoized(dist, zt):  # one matrix for both sections
+    # one matrix for both sections; the sections take zt as checked here, not again each
+    with checked_embeddings(zt), shared_distance_matrices(), memoized(dist, zt):
         ver = (
             verification_from_embeddings(zt, codes, dist, fars=fars, max_pairs=max_pairs, seed=seed)
             if verification
