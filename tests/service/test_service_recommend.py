@@ -46,3 +46,29 @@ def test_recommend_bad_input(client):
     assert res.status_code == 422 and "#ID" in res.json()["detail"]
     res = client.post("/recommend", json={"like": ["#999"]})
     assert res.status_code == 404 and "999" in res.json()["detail"]
+
+
+def test_recommend_field_errors_say_what_to_fix(client):
+    """A misspelt field ("likes") was dropped without a word, the answer then asking for
+    "like" as if it had not been tried ("Give like: it is required."); pydantic's own wording
+    ("Like input should be a valid list.") named no fix; k's range read unlike /identify's."""
+    _enroll(client, "item-0", pattern("stripes"))
+    r = client.post("/recommend", json={"likes": ["item-0"], "k": 3})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == (
+        "Give the liked labels or #IDs (like): it is required. The field 'likes' is not one "
+        "this endpoint takes; check its name (the API docs at /docs list the fields)."
+    )
+    assert {e["field"] for e in r.json()["errors"]} == {"like", "likes"}
+    r = client.post("/recommend", json={"like": "item-0"})
+    assert r.json()["detail"] == (
+        'The liked labels or #IDs (like) must be a JSON list, such as ["alice", "#12"].'
+    )
+    r = client.post("/recommend", json={"like": []})
+    assert r.json()["detail"] == "The liked labels or #IDs (like) must have at least 1 item."
+    for k in (0, 1000):
+        r = client.post("/recommend", json={"like": ["item-0"], "k": k})
+        assert r.status_code == 422
+        assert r.json()["detail"] == (
+            f"The number of matches (k) must be between 1 and 100, got {k}."
+        )

@@ -51,6 +51,7 @@ FIELD_WORDS = {
     "text_a": "the first text",
     "text_b": "the second text",
     "texts": "the texts",
+    "like": "the liked labels or #IDs",
 }
 """How the messages name each form field (a new field adds its words here)."""
 
@@ -65,14 +66,34 @@ def _message(err: dict[str, Any]) -> str:
     msg = str(err.get("msg") or "has an invalid value")
     if kind == "missing":
         return "is required"
+    if kind == "extra_forbidden":
+        return UNKNOWN_FIELD
     if "UploadFile" in msg or "upload" in kind:
         return "must be an uploaded file (multipart/form-data with a filename)"
     if kind.startswith("int_"):
         return "must be a whole number (integer), such as 5"
+    if kind == "list_type":
+        return 'must be a JSON list, such as ["alice", "#12"]'
+    ctx = err.get("ctx") or {}
+    if kind == "too_short" and "min_length" in ctx:
+        least = int(ctx["min_length"])
+        return f"must have at least {least} item{'' if least == 1 else 's'}"
+    if kind == "too_long" and "max_length" in ctx:
+        return f"must have at most {int(ctx['max_length'])} items"
+    if msg.startswith("Input should"):  # pydantic's "Input should be ..." after the field's name
+        msg = msg[len("Input ") :]
     return msg[0].lower() + msg[1:]
 
 
+UNKNOWN_FIELD = "is not a field this endpoint takes"
+
+
 def _sentence(field: str, message: str) -> str:
+    if message == UNKNOWN_FIELD:  # a misspelt JSON key: the user's spelling, as sent
+        return (
+            f"The field '{field}' is not one this endpoint takes; check its name (the API docs "
+            "at /docs list the fields)."
+        )
     words = FIELD_WORDS.get(field.split(".")[0])
     name = f"{words} ({field})" if words else field
     if message == "is required":

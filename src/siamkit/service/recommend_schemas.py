@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RecommendRequest(BaseModel):
-    """POST /recommend body: liked items by label (all its items) or ``#ID`` (one item)."""
+    """POST /recommend body: liked items by label (all its items) or ``#ID`` (one item).
+
+    A key it does not know ("likes", "K") is refused by name, not dropped: dropped, the request
+    would run on the defaults and the answer would ask for ``like`` as if it had not been sent.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     like: list[str] = Field(min_length=1, max_length=100, examples=[["item-12", "item-40"]])
-    k: int = Field(default=10, ge=1, description="How many items to recommend.")
+    k: int = Field(
+        default=10,
+        description="How many items to recommend: 1 to the service's max_k (GET /info).",
+    )
 
 
 class RecommendedItem(BaseModel):

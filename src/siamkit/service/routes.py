@@ -361,8 +361,7 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
     from siamkit.index.recommend import recommend_like
     from siamkit.service.recommend_schemas import RecommendedItem
 
-    if body.k > engine.limits.max_k:
-        raise RequestError(422, f"k must be between 1 and {engine.limits.max_k}, got {body.k}.")
+    check_k(body.k, engine.limits.max_k)
     likes = [check_label(like, engine.limits.max_label_chars) for like in body.like]
     try:
         matches = await engine.call(recommend_like, engine.gallery, likes, body.k)
