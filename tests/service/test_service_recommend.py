@@ -72,3 +72,34 @@ def test_recommend_field_errors_say_what_to_fix(client):
         assert r.json()["detail"] == (
             f"The number of matches (k) must be between 1 and 100, got {k}."
         )
+
+
+def test_recommend_not_sent_as_json_is_told_to_send_json(client):
+    """`curl -d '{"like": [...]}'` (curl's form content type), a form or JSON with no content
+    type answered "Request input should be a valid dictionary or object to extract fields
+    from.": no word of JSON."""
+    _enroll(client, "item-0", pattern("stripes"))
+    sent = [
+        {
+            "content": b'{"like": ["item-0"]}',
+            "headers": {"content-type": "application/x-www-form-urlencoded"},
+        },
+        {"data": {"like": "item-0"}},
+        {"files": [("like", ("a.txt", b"item-0", "text/plain"))]},
+        {"content": b'{"like": ["item-0"]}'},  # no content type: FastAPI reads no JSON
+    ]
+    for kwargs in sent:
+        r = client.post("/recommend", **kwargs)
+        assert r.status_code == 415, r.text
+        assert r.json()["detail"] == (
+            "Send /recommend a JSON body with the content type application/json, e.g. curl -H "
+            '\'content-type: application/json\' -d \'{"like": ["alice"], "k": 10}\'.'
+        )
+    r = client.post(
+        "/recommend",
+        content=b'{"like": ["item-0"]}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert r.status_code == 200, r.text
+    responses = client.get("/openapi.json").json()["paths"]["/recommend"]["post"]["responses"]
+    assert {"404", "409", "415", "422"} <= set(responses)

@@ -354,7 +354,38 @@ async def info(engine: Engine) -> InfoResponse:
 from siamkit.service.recommend_schemas import RecommendRequest, RecommendResponse  # noqa: E402
 
 
-@router.post("/recommend", response_model=RecommendResponse, tags=["recognition"])
+async def _json_only(request: Request) -> None:
+    """``/recommend`` reads a JSON body: a form (or ``curl -d``, which labels JSON as a form) got
+    pydantic's "Request should be a valid dictionary ..." with no word of JSON, as did JSON
+    sent with no content type (FastAPI reads a body as JSON only when it is labelled so)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (
+        kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+    ):
+        raise RequestError(
+            415,
+            "Send /recommend a JSON body with the content type application/json, e.g. curl -H "
+            '\'content-type: application/json\' -d \'{"like": ["alice"], "k": 10}\'.',
+        )
+
+
+@router.post(
+    "/recommend",
+    dependencies=[Depends(_json_only)],
+    response_model=RecommendResponse,
+    tags=["recognition"],
+    responses=errors(
+        400,
+        404,
+        409,
+        415,
+        422,
+        bad="A distance that is not a finite number (a broken model).",
+        label="A liked label or #ID is not in the gallery.",
+        field="like is missing, empty or not a list of strings, a key is unknown, or k is not "
+        "1 to the limit.",
+    ),
+)
 async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
     """More like these: the `k` gallery items nearest to any liked item (liked ones excluded)."""
     from siamkit.index import UnknownLabelError
