@@ -419,3 +419,21 @@ def test_an_export_failing_in_torch_removes_the_folders_it_made(bundle, tmp_path
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
     assert "RuntimeError: an operator torch cannot export" in res.output
     assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [Path("kept")]
+
+
+def test_int8_without_the_quantiser_names_the_fix_and_writes_nothing(bundle, tmp_path, monkeypatch):
+    """An onnxruntime whose quantisation tools do not import failed after writing the fp32 file
+    with "No module named 'onnxruntime.quantization'" alone: the retry after installing them was
+    then refused without --force. It is now one sentence naming the install, before any file."""
+    import sys
+
+    import onnxruntime
+
+    monkeypatch.delattr(onnxruntime, "quantization", raising=False)
+    monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
+    out = tmp_path / "m.onnx"
+    res = CliRunner().invoke(cli, ["export", str(bundle), "--int8", "--out", str(out)])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "int8 needs ONNX Runtime's quantisation tools" in res.output
+    assert "pip install 'siamkit[onnx]'" in res.output
+    assert list(tmp_path.iterdir()) == []

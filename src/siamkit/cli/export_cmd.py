@@ -119,9 +119,11 @@ def _run(
     try:
         from siamkit.export.bundle import read_model_config
         from siamkit.export.onnx import export_onnx, kind_without_export
-        from siamkit.export.quantize import quantize_onnx
+        from siamkit.export.quantize import import_quantizer, quantize_onnx
     except ImportError as err:
         raise click.ClickException(f"{err}; pip install 'siamkit[onnx]'") from None
+    if int8_mode is not None:  # before anything is written: the fp32 file would block a retry
+        import_quantizer()
     doc = read_model_config(model)
     why = kind_without_export(model, (doc.get("model") or {}).get("kind"))
     if why is not None:  # before calibration images are looked for
@@ -198,6 +200,10 @@ def _run_folder(
         )
     from siamkit.export.bundle import load_model
 
+    if int8_mode is not None:  # before the folder is written: a retry would need --force
+        from siamkit.export.quantize import import_quantizer
+
+        import_quantizer()
     folder = Path(out) if out else Path(model) / "onnx"
     net: Any = load_model(model)  # a kind that exports a folder (a text model): not a Model
     try:

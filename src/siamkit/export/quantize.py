@@ -38,11 +38,28 @@ from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
 from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
 from siamkit.progress import progress
 
-__all__ = ["DEFAULT_INT8_MODE", "INT8_MODES", "int8_path", "quantize_onnx"]
+__all__ = ["DEFAULT_INT8_MODE", "INT8_MODES", "import_quantizer", "int8_path", "quantize_onnx"]
 
 INT8_MODES = ("static", "dynamic")
 DEFAULT_INT8_MODE = "static"
 _QUANTIZED_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "GlobalAveragePool"]
+
+
+def import_quantizer() -> Any:
+    """Import ONNX Runtime's quantisation tools (``onnxruntime.quantization``), or raise an
+    ``ImportError`` that says how to get them: before an export writes anything, so a missing
+    quantiser does not leave an fp32 file that a second try would need ``--force`` to replace."""
+    import_onnx()
+    import_onnxruntime()
+    try:
+        from onnxruntime import quantization
+        from onnxruntime.quantization import shape_inference  # noqa: F401 (quantize_onnx's)
+    except ImportError as err:
+        raise ImportError(
+            f"int8 needs ONNX Runtime's quantisation tools, which do not import here ({err}); "
+            "pip install 'siamkit[onnx]' (the full onnxruntime package), or export without int8"
+        ) from err
+    return quantization
 
 
 class _Calibration:
@@ -171,7 +188,7 @@ def quantize_onnx(
     if mode not in INT8_MODES:
         raise ValueError(f"int8 mode is one of {', '.join(INT8_MODES)}, got {mode!r}")
     onnx = import_onnx()
-    import_onnxruntime()
+    import_quantizer()
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     src = Path(fp32_path)
