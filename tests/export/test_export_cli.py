@@ -437,3 +437,22 @@ def test_int8_without_the_quantiser_names_the_fix_and_writes_nothing(bundle, tmp
     assert "int8 needs ONNX Runtime's quantisation tools" in res.output
     assert "pip install 'siamkit[onnx]'" in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_parity_line_says_what_it_measured_and_when_it_did_not(bundle, tmp_path, monkeypatch):
+    """The fp32 line printed "max |torch - onnx| = 6.0e-08" with no word on what is allowed,
+    and nothing at all when onnxruntime was missing and the export went unchecked."""
+    import siamkit.export.onnx as onnx_export
+
+    res = _invoke(str(bundle), "--out", str(tmp_path / "a.onnx"))
+    assert res.exit_code == 0, res.output
+    assert "(within 1e-04: the export embeds as the torch model)" in res.output
+
+    def missing() -> None:
+        raise ImportError("ONNX Runtime is not installed")
+
+    monkeypatch.setattr(onnx_export, "import_onnxruntime", missing)
+    res = _invoke(str(bundle), "--out", str(tmp_path / "b.onnx"))
+    assert res.exit_code == 0, res.output
+    assert "max |torch" not in res.output
+    assert "not checked against the torch model (onnxruntime is not installed" in res.output

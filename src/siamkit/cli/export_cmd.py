@@ -492,6 +492,8 @@ def export(
 def _print(
     rows: list[dict[str, Any]], check: dict[str, Any] | str | None, fmt: str, as_json: bool
 ) -> None:
+    from siamkit.export.onnx import PARITY_ATOL
+
     if as_json:
         doc: dict[str, Any] = {"format": fmt, "files": rows}
         if check is not None:
@@ -500,11 +502,17 @@ def _print(
         return
     for row in rows:
         what = row["precision"] + (f" ({row['int8_mode']})" if "int8_mode" in row else "")
-        extra = (
-            f", max |torch - onnx| = {row['max_abs_diff']:.1e}"
-            if row.get("max_abs_diff") is not None
-            else ""
-        )
+        extra = ""
+        if row.get("max_abs_diff") is not None:
+            extra = (
+                f", max |torch - onnx| = {row['max_abs_diff']:.1e} (within {PARITY_ATOL:.0e}: "
+                "the export embeds as the torch model)"
+            )
+        elif row["precision"] == "fp32" and "min_cosine" not in row:  # no onnxruntime here
+            extra = (
+                ", not checked against the torch model (onnxruntime is not installed: pip "
+                "install 'siamkit[onnx]' and export again with --force to check it)"
+            )
         if row.get("calibration"):
             extra += f", calibrated on {row['calibration']}"
         if row.get("min_cosine") is not None:

@@ -256,6 +256,10 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
     return worst
 
 
+PARITY_ATOL = 1e-4
+"""The largest embedding difference to the torch model an export may have (``export_onnx``)."""
+
+
 def export_onnx(
     model: str | os.PathLike[str] | Model,
     out_path: str | os.PathLike[str] | None = None,
@@ -263,7 +267,7 @@ def export_onnx(
     exporter: str = "torchscript",
     branch: str = "f",
     input_shape: tuple[int, ...] | None = None,
-    atol: float = 1e-4,
+    atol: float = PARITY_ATOL,
 ) -> OnnxExport:
     """Export the embedding network (preprocessing folded in) to ONNX with a dynamic batch size.
 
