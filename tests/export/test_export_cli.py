@@ -456,3 +456,22 @@ def test_the_parity_line_says_what_it_measured_and_when_it_did_not(bundle, tmp_p
     assert res.exit_code == 0, res.output
     assert "max |torch" not in res.output
     assert "not checked against the torch model (onnxruntime is not installed" in res.output
+
+
+def test_a_folder_that_is_not_a_model_names_the_folder_to_give(bundle, tmp_path):
+    """ "X has no siamkit.json; is it a siamkit model folder?" asked instead of saying what to
+    give; a training run's folder (the usual slip: runs/x for runs/x/model) is named as such."""
+    run = tmp_path / "run"
+    shutil.copytree(bundle, run / "model", ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    res = _invoke(str(run))
+    assert res.exit_code == 1, res.output
+    assert f"{run} is a training run's folder, not a model folder: give {run / 'model'}" in (
+        res.output
+    )
+    (tmp_path / "photos").mkdir()
+    res = _invoke(str(tmp_path / "photos"))
+    assert res.exit_code == 1 and "?" not in res.output, res.output
+    assert "is not a siamkit model folder: give the folder `siamkit train --out OUT` writes" in (
+        res.output
+    )
+    assert not list(tmp_path.rglob("*.onnx"))

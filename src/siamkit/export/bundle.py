@@ -256,7 +256,14 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{folder} is not a model folder (expected a directory with {CONFIG_FILE} and {WEIGHTS_FILE})"
         )
     if not cfg_path.is_file():
-        raise ModelFileError(f"{folder} has no {CONFIG_FILE}; is it a siamkit model folder?")
+        if (folder / "model" / CONFIG_FILE).is_file():  # a run's folder: its model is inside
+            raise ModelFileError(
+                f"{folder} is a training run's folder, not a model folder: give {folder / 'model'}"
+            )
+        raise ModelFileError(
+            f"{folder} has no {CONFIG_FILE}, so it is not a siamkit model folder: give the "
+            "folder `siamkit train --out OUT` writes as OUT/model (or siamkit.save_model writes)"
+        )
     try:
         doc = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
