@@ -837,3 +837,16 @@ def test_evaluate_on_the_folder_of_a_run_on_every_class_scores_its_held_out_imag
     assert got["data"]["n_items"] == want["data"]["n_items"] == 9  # 3 of each class's 10
     assert got["data"]["source"] == f"the folder {root} (the images the model held out of training)"
     assert got["verification"]["roc_auc"] == pytest.approx(want["verification"]["roc_auc"])
+
+
+def test_embed_help_names_the_ids_file_it_writes(run_dir: Path, tmp_path: Path) -> None:
+    """--help said .npy writes "OUT.ids.txt" (z.npy.ids.txt), where embed writes z.ids.txt: a
+    user looking for the row ids by the help's name did not find them."""
+    help_text = " ".join(CliRunner().invoke(cli, ["embed", "--help"]).output.split())
+    assert "OUT.ids.txt" not in help_text and "z.npy: z.ids.txt" in help_text
+    assert "z.ids.txt for z.npy" in help_text  # --force's
+    res = CliRunner().invoke(
+        cli, ["embed", str(run_dir / "model"), "--data", "digits", "--out", str(tmp_path / "z.npy")]
+    )
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.ids.txt", "z.npy"]

@@ -684,7 +684,8 @@ def _refuse_unused_options(ctx: click.Context, used: tuple[str, ...]) -> None:
     "--overwrite",
     "force",
     is_flag=True,
-    help="Replace OUT (and OUT.ids.txt) if it exists (--overwrite is the same).",
+    help="Replace OUT (and its row ids, z.ids.txt for z.npy) if it exists (--overwrite is the "
+    "same).",
 )
 @DEVICE
 @PROGRESS
@@ -702,8 +703,9 @@ def embed(
     """Embed images with MODEL and save the (N, D) embeddings to OUT (.npy or .parquet).
 
     INPUTS are image files or folders (searched recursively; an image's label is its folder
-    name). .npy writes the float32 matrix plus OUT.ids.txt naming each row; .parquet writes
-    columns id, label and embedding. An existing OUT is only replaced with --force.
+    name). .npy writes the float32 matrix plus the file naming each row (z.npy: z.ids.txt, one id
+    a line); .parquet writes columns id, label and embedding. An existing OUT is only
+    replaced with --force.
 
     \b
     Examples:
