@@ -475,3 +475,25 @@ def test_a_folder_that_is_not_a_model_names_the_folder_to_give(bundle, tmp_path)
         res.output
     )
     assert not list(tmp_path.rglob("*.onnx"))
+
+
+def test_calibrate_names_the_export_command_for_the_stale_onnx_files(
+    bundle, tmp_path, fmnist_images
+):
+    """calibrate said "ONNX files exported before still carry the old threshold: export them
+    again"; `siamkit export MODEL` is then refused (the files exist) and drops the int8 file.
+    It now names the files and the command that replaces both."""
+    model = tmp_path / "model"
+    shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
+    for c in range(3):
+        (tmp_path / "val" / str(c)).mkdir(parents=True)
+        for i in range(4):
+            img = (fmnist_images[c * 4 + i, 0] * 255).astype(np.uint8)
+            Image.fromarray(img).save(tmp_path / "val" / str(c) / f"{i}.png")
+    res = CliRunner().invoke(cli, ["calibrate", str(model), "--data", str(tmp_path / "val")])
+    assert res.exit_code == 0, res.output
+    assert (
+        "ONNX files exported before (model.int8.onnx, model.onnx) still carry the old threshold: "
+        f"export them again with `siamkit export {model} --int8-mode dynamic --force`"
+    ) in res.output

@@ -302,8 +302,28 @@ def _say_saved(model: str, info: dict[str, Any], described: str, as_json: bool) 
         f"{info['far']:.3f} on {info['genuine_pairs']:,} genuine / "
         f"{info['impostor_pairs']:,} impostor pairs; saved in {Path(model) / 'siamkit.json'}"
     )
-    if (Path(model) / "onnx.json").exists():
-        click.echo("ONNX files exported before still carry the old threshold: export them again")
+    hint = _reexport_hint(model)
+    if hint is not None:
+        click.echo(hint)
+
+
+def _reexport_hint(model: str) -> str | None:
+    """The command that exports MODEL's recorded ONNX files again with the new threshold (they
+    carry the old one in their metadata), or ``None`` when it has none. Without --force a plain
+    ``siamkit export MODEL`` is refused (its files exist) and skips the int8 file."""
+    import shlex
+
+    from siamkit.export.sidecar import read_sidecar
+
+    exports = read_sidecar(model)["exports"]
+    if not exports:
+        return None
+    modes = {e.get("int8_mode") for e in exports.values() if e.get("precision") == "int8"}
+    flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
+    return (
+        f"ONNX files exported before ({', '.join(sorted(exports))}) still carry the old "
+        f"threshold: export them again with `siamkit export {shlex.quote(model)}{flag} --force`"
+    )
 
 
 def _fit(
