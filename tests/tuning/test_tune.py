@@ -574,3 +574,16 @@ def test_the_model_check_draws_no_random_numbers_the_trials_use(base) -> None:
     before = torch.random.get_rng_state()
     _check_model(base, data)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_trials_shows_its_range_in_help_and_click_refuses_zero(tmp_path: Path) -> None:
+    """--trials was a plain INTEGER in --help, its minimum checked in the command's code."""
+    res = CliRunner().invoke(cli, ["tune", "--help"])
+    line = next(x for x in res.output.splitlines() if x.strip().startswith("--trials"))
+    assert "INTEGER RANGE" in line and "x>=1" in res.output
+    res = CliRunner().invoke(
+        cli, ["tune", str(TINY), "--trials", "0", "--out", str(tmp_path / "s")]
+    )
+    assert res.exit_code == 2
+    assert "Invalid value for '--trials': 0 is not in the range x>=1." in res.output
+    assert not (tmp_path / "s").exists()

@@ -11,7 +11,13 @@ from siamkit.cli._inputs import format_table, friendly_errors
 
 @click.command("tune")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--trials", type=int, default=20, show_default=True, help="Finished trials wanted.")
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Finished trials wanted.",
+)
 @click.option(
     "--out",
     "out",
@@ -73,8 +79,6 @@ def tune(
         import_study_plugins,
     )
 
-    if trials < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--trials")
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
     # a continued study's plug-ins, before CONFIG (which may name their parts) is read
     recorded = import_study_plugins(out_dir)
