@@ -59,8 +59,18 @@ def test_a_different_config_does_not_continue_a_study(base, tmp_path: Path) -> N
     space = SearchSpace.from_dict(SPACE)
     run_study(base, space, tmp_path, n_trials=1, progress=False)
     other = apply_overrides(base, ["loss.margin=0.3"])
-    with pytest.raises(ValueError, match="different config or space"):
+    with pytest.raises(ValueError) as err:
         run_study(other, space, tmp_path, n_trials=2, progress=False)
+    assert str(err.value) == (
+        f"{tmp_path / 'study.db'} holds a study of a different config (loss.margin): give a new "
+        "--out to start a fresh study, or the config, --set values and --space it was started "
+        "with to continue it"
+    )
+    # both differ: both named, each with its keys
+    wider = SearchSpace.from_dict({**SPACE, "model.embedding_dim": {"choice": [8, 32]}})
+    with pytest.raises(ValueError, match=r"study of a different config \(loss.margin\) and a "
+                       r"different space \(model.embedding_dim\): give a new --out"):  # fmt: skip
+        run_study(other, wider, tmp_path, n_trials=2, progress=False)
 
 
 class Outcome:
@@ -443,7 +453,10 @@ def test_a_changed_space_does_not_continue_a_study(
     _fake_training(monkeypatch)
     run_study(base, SearchSpace.from_dict(SPACE), tmp_path, n_trials=1, progress=False)
     other = SearchSpace.from_dict({**SPACE, **changed})
-    with pytest.raises(ValueError, match="holds a study of a different config or space"):
+    (changed_key,) = changed
+    with pytest.raises(
+        ValueError, match=rf"holds a study of a different space \({changed_key}\): "
+    ):
         run_study(base, other, tmp_path, n_trials=2, progress=False)
     assert [r["state"] for r in _rows(tmp_path / "trials.csv")] == ["complete"]
     again = run_study(base, SearchSpace.from_dict(SPACE), tmp_path, n_trials=2, progress=False)
@@ -464,7 +477,7 @@ def test_a_study_saved_with_the_key_names_alone_continues_with_its_own_space(
     study = optuna.load_study(study_name=search_mod.STUDY_NAME, storage=storage)
     study.set_user_attr("signature", search_mod._signature(base, [p.key for p in space.params]))
     other = SearchSpace.from_dict({**SPACE, "optim.lr": {"float": [1e-3, 1e-1], "log": True}})
-    with pytest.raises(ValueError, match="different config or space"):
+    with pytest.raises(ValueError, match=r"holds a study of a different space \(optim.lr\): "):
         run_study(base, other, tmp_path, n_trials=2, progress=False)
     assert run_study(base, space, tmp_path, n_trials=2, progress=False).complete == 2
 

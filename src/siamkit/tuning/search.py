@@ -136,6 +136,46 @@ def _signature(base: RunConfig, space: list[Any]) -> str:
     return json.dumps({"config": config_to_dict(base), "space": space}, sort_keys=True, default=str)
 
 
+def _flat(doc: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}`` (lists and values are leaves)."""
+    if not isinstance(doc, dict) or not doc:
+        return {prefix: doc}
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _changed_keys(saved: dict[str, Any], now: dict[str, Any], most: int = 3) -> str:
+    """The keys whose values differ between two flat dicts, at most ``most`` named."""
+    keys = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    shown = ", ".join(keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def _what_differs(saved: str, signature: str, study: Any, space: SearchSpace) -> str:
+    """Which of a study's config and space differ from this run's, from the two signatures,
+    with the keys that differ: "a different config (loss.margin)", "a different space
+    (optim.lr)", or both."""
+    old, new = json.loads(saved), json.loads(signature)
+    parts = []
+    if old.get("config") != new["config"]:
+        keys = _changed_keys(_flat(old.get("config") or {}), _flat(new["config"]))
+        parts.append(f"config ({keys})" if keys else "config")
+    old_space, new_space = old.get("space") or [], new["space"]
+    keys_only = all(isinstance(p, str) for p in old_space)
+    if keys_only:  # saved with the key names alone: the trials' distributions say the rest
+        was = {k: None for k in old_space} | {
+            k: "drawn otherwise" for k in _keys_drawn_otherwise(study, space)
+        }
+        keys = _changed_keys(was, {p["key"]: None for p in new_space})
+    else:
+        keys = _changed_keys({p["key"]: p for p in old_space}, {p["key"]: p for p in new_space})
+    if keys or (not keys_only and old_space != new_space):
+        parts.append(f"space ({keys})" if keys else "space")
+    return "a different " + (" and a different ".join(parts) if parts else "config or space")
+
+
 def _distribution(p: Param) -> Any:
     """The Optuna distribution :func:`_suggest` samples ``p`` from."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -147,15 +187,22 @@ def _distribution(p: Param) -> Any:
     return FloatDistribution(p.low, p.high, log=p.log)
 
 
+def _keys_drawn_otherwise(study: Any, space: SearchSpace) -> set[str]:
+    """The keys some trial of ``study`` drew from another distribution than ``space``'s (or
+    that ``space`` does not search)."""
+    wanted = {p.key: _distribution(p) for p in space.params}
+    return {
+        k
+        for t in study.get_trials(deepcopy=False)
+        for k, d in t.distributions.items()
+        if wanted.get(k) != d
+    }
+
+
 def _same_space(study: Any, space: SearchSpace) -> bool:
     """Whether every trial of ``study`` was drawn from ``space``'s distributions (a study saved
     with the key names alone, before the signature held the whole space)."""
-    wanted = {p.key: _distribution(p) for p in space.params}
-    return all(
-        wanted.get(k) == d
-        for t in study.get_trials(deepcopy=False)
-        for k, d in t.distributions.items()
-    )
+    return not _keys_drawn_otherwise(study, space)
 
 
 def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
@@ -180,8 +227,9 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
         study.set_user_attr("signature", signature)
     elif saved != signature:
         raise ValueError(
-            f"{out / STUDY_FILE} holds a study of a different config or space; give a new --out "
-            "or run with the same ones to continue it"
+            f"{out / STUDY_FILE} holds a study of {_what_differs(saved, signature, study, space)}"
+            ": give a new --out to start a fresh study, or the config, --set values and --space "
+            "it was started with to continue it"
         )
     _fail_stale(study)
     # A seeded sampler restarts its random draws with the process: a resumed study would repeat
