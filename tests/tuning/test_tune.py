@@ -384,9 +384,14 @@ def test_a_study_killed_mid_trial_resumes(base, tmp_path: Path, monkeypatch) -> 
 def test_a_study_interrupted_by_ctrl_c_resumes(base, tmp_path: Path, monkeypatch) -> None:
     started = _fake_training(monkeypatch, interrupt_at=1)
     space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as err:
         run_study(base, space, tmp_path, n_trials=3, progress=False)
     assert len(started) == 2  # the first trial finished, the second was interrupted
+    # best.yaml from the finished trial, written before the interrupt goes on
+    assert err.value.best_config == tmp_path / "best.yaml"  # type: ignore[attr-defined]
+    assert load_config(tmp_path / "best.yaml").optim.lr == pytest.approx(
+        _completed_lrs(tmp_path)[0]
+    )
     started.append(-1)  # no more interrupts
     resumed = run_study(base, space, tmp_path, n_trials=3, progress=False)
     assert len(started) == 5
@@ -523,10 +528,14 @@ def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monke
     finally:
         logging.getLogger("optuna").removeHandler(handler)
     assert res.exit_code == 130, res.output
-    assert res.output.strip().splitlines()[-1] == (
+    best = out / "best.yaml"
+    assert res.output.strip().splitlines()[-2:] == [
         f"study interrupted; {out / 'study.db'} keeps its finished trials: run the same command "
-        "again to continue it"
-    )
+        "again to continue it",
+        f"best config of the 1 completed trial: {best}  (siamkit train {best})",
+    ]
+    # the completed trial's values, written before exiting
+    assert load_config(best).optim.lr == pytest.approx(_completed_lrs(out)[0])
     assert "Traceback" not in res.output and "Aborted" not in res.output
     assert not [r for r in records if "failed" in r.getMessage()]  # Optuna's 19-frame warning
     # the stopped trial is not a failure of its values: named for what it was
@@ -538,7 +547,39 @@ def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monke
          "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == (
+        f"continuing the study in {out / 'study.db'}: 1 of 3 trials finished, 2 to go"
+    )
     assert "3 complete, 0 pruned, 0 failed, 1 interrupted in " in res.output
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "2", "--out", str(out), "--no-progress",
+         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == (
+        f"continuing the study in {out / 'study.db'}: 3 trials finished, 2 wanted: none to go "
+        "(give a larger --trials to run more)"
+    )
+
+
+def _completed_lrs(out: Path) -> list[float]:
+    return [float(r["optim.lr"]) for r in _rows(out / "trials.csv") if r["state"] == "complete"]
+
+
+def test_ctrl_c_before_any_trial_completes_writes_no_best_config(
+    tmp_path: Path, monkeypatch
+) -> None:
+    _fake_training(monkeypatch, interrupt_at=0)
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
+         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 130, res.output
+    assert res.output.strip().splitlines()[-1].startswith("study interrupted; ")
+    assert "best config" not in res.output and not (out / "best.yaml").exists()
 
 
 def _space_file(

@@ -74,6 +74,7 @@ def tune(
     from siamkit.tuning import load_space, run_study
     from siamkit.tuning.search import (
         STUDY_FILE,
+        StudyInterrupted,
         check_out_dir,
         check_tunable,
         import_study_plugins,
@@ -99,12 +100,20 @@ def tune(
     try:
         result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
                            progress=progress, log=click.echo, plugins=plugins)  # fmt: skip
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         click.echo(
             f"study interrupted; {out_dir / STUDY_FILE} keeps its finished trials: run the same "
             "command again to continue it",
             err=True,
         )
+        # once the study has begun: best.yaml written from its completed trials, if any
+        if isinstance(err, StudyInterrupted) and err.best_config is not None:
+            best, done = err.best_config, err.complete
+            click.echo(
+                f"best config of the {done} completed trial{'' if done == 1 else 's'}: {best}  "
+                f"(siamkit train {best})",
+                err=True,
+            )
         raise click.exceptions.Exit(130) from None
     click.echo(
         f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed"

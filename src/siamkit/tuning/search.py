@@ -43,6 +43,16 @@ class RefusedCombination(ValueError):
     """A trial's values together make a config that :func:`check_config` refuses."""
 
 
+class StudyInterrupted(KeyboardInterrupt):
+    """A Ctrl-C that stopped :func:`run_study`, after ``trials.csv`` and, when a trial had
+    completed, ``best.yaml`` (``best_config``) were written from the finished trials."""
+
+    def __init__(self, best_config: Path | None, complete: int) -> None:
+        super().__init__()
+        self.best_config = best_config
+        self.complete = complete
+
+
 @dataclass(frozen=True)
 class StudyResult:
     """What the study found: the best trial's validation score and values, and trial counts."""
@@ -305,8 +315,9 @@ def run_study(
         ValueError: the config has no validation classes, its data split is refused, the space
             names a key or value the config refuses, or ``out_dir`` holds a training run (before
             anything is written).
-        KeyboardInterrupt: the study was interrupted (``trials.csv`` is written first; running
-            it again continues it).
+        StudyInterrupted: a :class:`KeyboardInterrupt`: the study was interrupted
+            (``trials.csv``, and ``best.yaml`` from the completed trials if any, are written
+            first; running it again continues it).
     """
     import optuna
     from optuna.trial import TrialState
@@ -323,7 +334,15 @@ def run_study(
     study = _open_study(base, space, out)
     plugins = _remember_plugins(study, plugins)
     done = (TrialState.COMPLETE, TrialState.PRUNED)
-    remaining = max(0, n_trials - len(study.get_trials(deepcopy=False, states=done)))
+    finished = len(study.get_trials(deepcopy=False, states=done))
+    remaining = max(0, n_trials - finished)
+    if log is not None and study.get_trials(deepcopy=False):  # a study run before
+        log(
+            f"continuing the study in {out / STUDY_FILE}: "
+            + (f"{finished} of {n_trials} trials finished, {remaining} to go" if remaining else
+               f"{finished} trials finished, {n_trials} wanted: none to go (give a larger "
+               "--trials to run more)")
+        )  # fmt: skip
     t0 = time.perf_counter()
 
     def objective(trial: Any) -> float:
@@ -394,7 +413,8 @@ def run_study(
             )
     except KeyboardInterrupt:
         _write_trials(study, space, out / "trials.csv")  # the trials so far; study.db keeps them
-        raise
+        complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        raise StudyInterrupted(_write_best(study, base, space, out, plugins)[1], complete) from None
     finally:
         optimize_log.removeFilter(quiet)
         set_enabled(was_on)
@@ -467,15 +487,7 @@ def _finish(
 ) -> StudyResult:
     _write_trials(study, space, out / "trials.csv")
     states = [_state(t) for t in study.get_trials(deepcopy=False)]
-    best_params: dict[str, Any] = {}
-    best_value, best_path = None, None
-    if _any_complete(study):
-        by_key = {p.key: p for p in space.params}
-        best = study.best_trial
-        best_params = {k: by_key[k].value(v) for k, v in best.params.items()}
-        cfg = apply_overrides(base, _overrides(space, best_params))
-        best_path = dump_config(cfg, out / "best.yaml", plugins=plugins)
-        best_value = float(best.value)
+    best_params, best_path, best_value = _write_best(study, base, space, out, plugins)
     return StudyResult(
         best_value,
         best_params,
@@ -486,6 +498,21 @@ def _finish(
         seconds,
         states.count(INTERRUPTED),
     )
+
+
+def _write_best(
+    study: Any, base: RunConfig, space: SearchSpace, out: Path, plugins: Sequence[str]
+) -> tuple[dict[str, Any], Path | None, float | None]:
+    """Write ``out/best.yaml``, the base config with the best completed trial's values; returns
+    those values, its path and the trial's score (``{}, None, None`` before any trial completed:
+    nothing is written)."""
+    if not _any_complete(study):
+        return {}, None, None
+    by_key = {p.key: p for p in space.params}
+    best = study.best_trial
+    params = {k: by_key[k].value(v) for k, v in best.params.items()}
+    cfg = apply_overrides(base, _overrides(space, params))
+    return params, dump_config(cfg, out / "best.yaml", plugins=plugins), float(best.value)
 
 
 def _write_trials(study: Any, space: SearchSpace, path: Path) -> None:
