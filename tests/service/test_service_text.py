@@ -239,6 +239,18 @@ def test_bad_text_requests_get_one_sentence(make_client):
     assert c.get("/gallery").json()["num_items"] == 0  # nothing half-written
 
 
+def test_a_misspelt_key_is_refused_by_name(make_client):
+    """An unknown JSON key was dropped: {"text_a", "textb"} read as text_a alone and the answer
+    asked for text_b, which had been sent. It is refused by name, as /recommend's are."""
+    r = make_client(gallery=None).post("/verify", json={"text_a": "a", "textb": "b"})
+    assert r.status_code == 422, r.json()
+    assert r.json()["detail"] == (
+        "The field 'textb' is not one this endpoint takes; check its name (the API docs at /docs "
+        "list the fields)."
+    )
+    assert r.json()["errors"][0]["field"] == "textb"
+
+
 def test_identify_refuses_a_non_finite_distance(make_client, monkeypatch):
     # the same check as the image endpoint's (routes._match_out serves both)
     from siamkit.index import IdentifyResult, Match
