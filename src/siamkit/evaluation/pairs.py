@@ -21,8 +21,9 @@ from siamkit.progress import track
 
 #: Elements of ``z`` one block of listed or sampled pairs gathers per side (2 MB of float32):
 #: small enough that the two gathered sides and their difference stay in the CPU cache. With
-#: blocks of ``BLOCK_ELEMENTS`` a wide embedding ran ~3x slower (300,000 pairs of 4,544-wide
-#: embeddings: 7.7 CPU-s against 2.2, BENCHMARKS.md); each pair's distance is the same either way.
+#: blocks of ``BLOCK_ELEMENTS`` a wide embedding ran slower (300,000 pairs of 4,544-wide
+#: embeddings: 3.5-7.7 CPU-s against ~2.5, page faults and cache misses; BENCHMARKS.md,
+#: benchmarks/bench_eval_wide.py); each pair's distance is the same either way.
 PAIR_BLOCK_ELEMENTS = 1 << 19
 
 
