@@ -497,3 +497,28 @@ def test_calibrate_names_the_export_command_for_the_stale_onnx_files(
         "ONNX files exported before (model.int8.onnx, model.onnx) still carry the old threshold: "
         f"export them again with `siamkit export {model} --int8-mode dynamic --force`"
     ) in res.output
+
+
+def test_calibrate_json_carries_the_stale_onnx_hint_only_when_there_are_exports(
+    bundle, tmp_path, fmnist_images
+):
+    """calibrate --json left out the hint the text output gives for ONNX files that still carry
+    the old threshold; it is a "hint" field now, present only when there are such files."""
+    model = tmp_path / "model"
+    shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    for c in range(3):
+        (tmp_path / "val" / str(c)).mkdir(parents=True)
+        for i in range(4):
+            img = (fmnist_images[c * 4 + i, 0] * 255).astype(np.uint8)
+            Image.fromarray(img).save(tmp_path / "val" / str(c) / f"{i}.png")
+    args = ["calibrate", str(model), "--data", str(tmp_path / "val"), "--json"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "hint" not in json.loads(res.output)
+    assert _invoke(str(model)).exit_code == 0
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["hint"] == (
+        "ONNX files exported before (model.onnx) still carry the old threshold: export them "
+        f"again with `siamkit export {model} --force`"
+    )

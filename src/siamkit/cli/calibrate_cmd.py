@@ -290,11 +290,14 @@ def _calibrate_image_pairs(
 
 def _say_saved(model: str, info: dict[str, Any], described: str, as_json: bool) -> None:
     """Print what :func:`_fit_and_save` saved (its record as JSON with ``as_json``), and that
-    ONNX files exported before still carry the old threshold."""
+    ONNX files exported before still carry the old threshold (JSON: ``hint``, only then)."""
     from pathlib import Path
 
+    hint = _reexport_hint(model)
     if as_json:
-        click.echo(json.dumps({"model": model, **info}, indent=2))
+        click.echo(
+            json.dumps({"model": model, **info, **({"hint": hint} if hint else {})}, indent=2)
+        )
         return
     click.echo(f"calibrating on {described}")
     click.echo(
@@ -302,7 +305,6 @@ def _say_saved(model: str, info: dict[str, Any], described: str, as_json: bool) 
         f"{info['far']:.3f} on {info['genuine_pairs']:,} genuine / "
         f"{info['impostor_pairs']:,} impostor pairs; saved in {Path(model) / 'siamkit.json'}"
     )
-    hint = _reexport_hint(model)
     if hint is not None:
         click.echo(hint)
 
