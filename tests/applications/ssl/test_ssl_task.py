@@ -199,7 +199,7 @@ def _cli(tmp_path: Path, doc: dict[str, Any]) -> Any:
 
 def test_bad_input_is_one_sentence_and_writes_nothing(tmp_path: Path) -> None:
     res = _cli(tmp_path, _cfg("simclr", batch_size=1))
-    assert res.exit_code != 0 and "train.batch_size must be at least 2" in res.output
+    assert res.exit_code != 0 and "train.batch_size must be a whole number >= 2" in res.output
     (tmp_path / "empty").mkdir()
     doc = _cfg("simclr")
     doc["data"] = {"dataset": "image-folder", "root": str(tmp_path / "empty")}

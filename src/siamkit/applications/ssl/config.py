@@ -18,7 +18,7 @@ import yaml
 
 from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
-from siamkit.params import ParamError, number
+from siamkit.params import ParamError, count, number
 from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
 from siamkit.training.config import RunConfig as _RunConfig
 from siamkit.training.config_io import (
@@ -111,6 +111,33 @@ _TYPES = {
 }
 
 
+def _check_numbers(cfg: SSLConfig) -> None:
+    """The counts and numbers of ``data``, ``train`` and ``ssl``; a :class:`ParamError`."""
+    count(
+        "train.batch_size",
+        cfg.train.batch_size,
+        2,
+        note="each image's view needs other images to be told apart from; NT-Xent has no "
+        "negatives with 1",
+    )
+    for key in ("epochs", "knn_k", "monitor_images"):
+        count(f"train.{key}", getattr(cfg.train, key))
+    if cfg.train.steps_per_epoch is not None:
+        count(
+            "train.steps_per_epoch",
+            cfg.train.steps_per_epoch,
+            note="or null for a full pass over the training images",
+        )
+    number("data.val_fraction", cfg.data.val_fraction, low=0, high=1, open_high=True)
+    if cfg.data.limit is not None:
+        count("data.limit", cfg.data.limit, note="or null for every image")
+    number("ssl.temperature", cfg.ssl.temperature, low=0, open_low=True)
+    number("ssl.momentum", cfg.ssl.momentum, low=0, high=1, open_low=True, open_high=True)
+    number("ssl.barlow_lambda", cfg.ssl.barlow_lambda, low=0, note="the paper's 5e-3")
+    count("ssl.queue_size", cfg.ssl.queue_size, note="NNCLR's support set of projections")
+    number("ssl.collapse_std", cfg.ssl.collapse_std, low=0, note="0 turns the collapse check off")
+
+
 def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
     """Values types cannot check; a ``ConfigError`` naming the key."""
     if cfg.method not in METHODS:
@@ -123,45 +150,14 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         raise ConfigError(f"data.dataset must be one of {', '.join(DATASETS)}")
     if cfg.data.dataset == "image-folder" and cfg.data.root is None:
         raise ConfigError("data.dataset = image-folder needs data.root: a folder of images")
-    if cfg.train.batch_size < 2:
-        raise ConfigError(
-            f"train.batch_size must be at least 2 (each image's view needs other images to be "
-            f"told apart from; NT-Xent has no negatives with 1), got {cfg.train.batch_size}"
-        )
-    for key in ("epochs", "knn_k", "monitor_images"):
-        if getattr(cfg.train, key) < 1:
-            raise ConfigError(f"train.{key} must be at least 1")
-    if cfg.train.steps_per_epoch is not None and cfg.train.steps_per_epoch < 1:
-        raise ConfigError(
-            "train.steps_per_epoch must be at least 1 (or null for a full pass over the "
-            f"training images), got {cfg.train.steps_per_epoch}"
-        )
-    try:  # the run config's sentence for the same key (siamkit.params.number)
-        number("data.val_fraction", cfg.data.val_fraction, low=0, high=1, open_high=True)
+    try:  # the run config's sentences (siamkit.params), each reason kept as its note
+        _check_numbers(cfg)
     except ParamError as err:
         raise ConfigError(str(err)) from None
-    if cfg.data.limit is not None and cfg.data.limit < 1:
-        raise ConfigError(
-            f"data.limit must be at least 1 (or null for every image), got {cfg.data.limit}"
-        )
     if cfg.ssl.embed not in EMBEDS:
         raise ConfigError(
             f"ssl.embed = {cfg.ssl.embed!r} is not valid; choose backbone (the encoder's pooled "
             "features, as SSL papers evaluate) or head (the trained embedding head)"
-        )
-    if cfg.ssl.temperature <= 0 or not 0 < cfg.ssl.momentum < 1:
-        raise ConfigError("ssl.temperature must be positive and ssl.momentum in (0, 1)")
-    if not 0 <= cfg.ssl.barlow_lambda < float("inf"):  # NaN too
-        raise ConfigError(
-            f"ssl.barlow_lambda must be a number >= 0 (the paper's 5e-3), got {cfg.ssl.barlow_lambda}"
-        )
-    if cfg.ssl.queue_size < 1:
-        raise ConfigError(
-            f"ssl.queue_size must be at least 1 (NNCLR's support set of projections), got {cfg.ssl.queue_size}"
-        )
-    if not cfg.ssl.collapse_std >= 0:  # NaN too
-        raise ConfigError(
-            f"ssl.collapse_std must be >= 0 (0 turns the collapse check off), got {cfg.ssl.collapse_std}"
         )
     if cfg.model.freeze_encoder_epochs:
         raise ConfigError("model.freeze_encoder_epochs is for supervised runs, not task: ssl")
