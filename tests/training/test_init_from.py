@@ -23,6 +23,7 @@ from siamkit.training import (
     build_model,
     load_run_data,
 )
+from siamkit.training.config import check_config
 from siamkit.training.init_from import freeze_encoder, init_from_model, labels_per_class_subset
 from siamkit.training.trainer import seed_everything
 
@@ -268,6 +269,25 @@ def test_labels_per_class_subset(tiny_cfg: RunConfig) -> None:
     assert torch.bincount(data.train_y).tolist() == [10] * 6
     full = load_run_data(tiny_cfg.data)
     assert torch.equal(data.val_y, full.val_y)  # the validation hold-out does not move
+
+
+@pytest.mark.parametrize("k", [0, -2])
+def test_labels_per_class_subset_refuses_k_below_one_as_check_config_does(
+    tiny_cfg: RunConfig, k: int
+) -> None:
+    """It said 'data.labels_per_class must be at least 1, got 0', where check_config words the
+    same key through siamkit.params.count (30e5188); both now give that one sentence."""
+    said = f"data.labels_per_class must be a whole number >= 1 (or null for every label), got {k}."
+    with pytest.raises(ValueError) as err:
+        labels_per_class_subset(torch.tensor([0, 0, 1, 1]), k, seed=0)
+    assert str(err.value) == said
+    with pytest.raises(ValueError) as err:
+        check_config(
+            dataclasses.replace(
+                tiny_cfg, data=dataclasses.replace(tiny_cfg.data, labels_per_class=k)
+            )
+        )
+    assert str(err.value) == said
 
 
 def test_cli_refuses_too_many_labels_per_class(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.models import JoinedEmbedding, SiameseNetwork, network_of
+from siamkit.params import count
 from siamkit.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -156,10 +157,10 @@ def labels_per_class_subset(y: Tensor, k: int, seed: int) -> Tensor:
     """Sorted indices of ``k`` items of each class of ``y`` ``(N,)``, drawn with ``seed``.
 
     Raises:
-        ValueError: ``k`` < 1, or a class has fewer than ``k`` items (named).
+        ValueError: ``k`` is not a whole number >= 1, or a class has fewer than ``k`` items
+            (named).
     """
-    if k < 1:
-        raise ValueError(f"data.labels_per_class must be at least 1, got {k}")
+    count("data.labels_per_class", k, note="or null for every label")  # check_config's sentence
     gen = torch.Generator().manual_seed(seed)
     classes, counts = torch.unique(y, return_counts=True)
     if len(counts) and int(counts.min()) < k:
