@@ -144,12 +144,28 @@ def test_enrolling_an_image_again_skips_it_and_says_how_many(client):
 
 
 def test_identify_k_limits_the_labels_and_empty_gallery_has_no_matches(client):
+    """On an empty gallery the null label read as "unknown": a hint says to enroll first
+    (status and fields unchanged), and only there."""
     r = client.post("/identify", files=_files("file", "disc"))
-    assert r.status_code == 200 and r.json() == {"threshold": 0.5, "label": None, "matches": []}
+    assert r.status_code == 200 and r.json() == {
+        "threshold": 0.5,
+        "label": None,
+        "matches": [],
+        "hint": "The gallery is empty, so nothing can match: POST /enroll labelled images first.",
+    }
     for label, kind in (("a", "stripes"), ("b", "checker"), ("c", "disc")):
         client.post("/enroll", data={"label": label}, files=_files("files", kind))
     r = client.post("/identify", data={"k": "2"}, files=_files("file", "disc"))
-    assert len(r.json()["matches"]) == 2
+    assert len(r.json()["matches"]) == 2 and "hint" not in r.json()
+
+
+def test_verify_against_a_label_on_an_empty_gallery_says_to_enroll_first(client):
+    r = client.post("/verify", data={"label": "bob"}, files=_files("file", "disc"))
+    assert r.status_code == 404
+    assert r.json()["detail"].endswith(": POST /enroll images under it first")
+    client.post("/enroll", data={"label": "alice"}, files=_files("files", "stripes"))
+    r = client.post("/verify", data={"label": "bob"}, files=_files("file", "disc"))
+    assert r.status_code == 404 and "POST /enroll" not in r.json()["detail"]
 
 
 def test_embed_matches_model_embed(client, model):

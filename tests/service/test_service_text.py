@@ -128,6 +128,27 @@ def test_verify_two_texts_and_a_text_against_a_label(make_client, text_model):
     assert unknown.status_code == 404 and "nobody" in unknown.json()["detail"]
 
 
+def test_an_empty_gallery_says_to_enroll_first(make_client):
+    """identify's null label on an empty gallery read as "unknown", and verify's 404 did not
+    say how to fill it: a hint and the message name POST /enroll, only while it is empty."""
+    c = make_client()
+    r = c.post("/identify", json={"text": "toner", "k": 1})
+    assert r.status_code == 200 and r.json() == {
+        "threshold": r.json()["threshold"],
+        "label": None,
+        "matches": [],
+        "chunked": 0,
+        "hint": "The gallery is empty, so nothing can match: POST /enroll labelled texts first.",
+    }
+    r = c.post("/verify", json={"text": "toner", "label": "printer"})
+    assert r.status_code == 404
+    assert r.json()["detail"].endswith(": POST /enroll texts under it first")
+    c.post("/enroll", json={"label": "vpn", "texts": VPN})
+    assert "hint" not in c.post("/identify", json={"text": "toner", "k": 1}).json()
+    r = c.post("/verify", json={"text": "toner", "label": "printer"})
+    assert r.status_code == 404 and "POST /enroll" not in r.json()["detail"]
+
+
 def test_a_text_verified_against_itself_is_never_below_distance_zero(make_client):
     # float32 rounds these texts' cosine with themselves to 1 + 1e-7: /verify said -1e-7
     c = make_client()

@@ -69,11 +69,24 @@ class LabelSummary:
 
 
 def _no_gallery(input_kind: str = "image") -> RequestError:
-    things = "texts" if input_kind == "text" else "images"
+    things = _things(input_kind)
     return RequestError(
         409,
         f"This service was started without a gallery, so it can only compare two {things} and "
         "embed them; restart it with --gallery FILE to enroll, identify and verify a label.",
+    )
+
+
+def _things(input_kind: str) -> str:
+    return "texts" if input_kind == "text" else "images"
+
+
+def empty_gallery_hint(input_kind: str = "image") -> str:
+    """``/identify``'s ``hint`` on an empty gallery, where its null label means that no one is
+    enrolled yet, not that the input is unknown."""
+    return (
+        f"The gallery is empty, so nothing can match: POST /enroll labelled {_things(input_kind)} "
+        "first."
     )
 
 
@@ -200,6 +213,22 @@ class ServiceEngine:
             raise _no_gallery(self.input_kind)
         return self._gallery
 
+    def not_enrolled(self, err: UnknownLabelError) -> RequestError:
+        """The 404 for a label that is not enrolled (compute thread); on an empty gallery it
+        also says to POST /enroll first."""
+        found = not_found(err)
+        if len(self.gallery) > 0:
+            return found
+        return RequestError(
+            404, f"{found.detail}: POST /enroll {_things(self.input_kind)} under it first"
+        )
+
+    async def empty_gallery_hint(self) -> str | None:
+        """:func:`empty_gallery_hint` when the gallery is empty, else ``None`` (``/identify``
+        asks only when it found no match)."""
+        empty = await self.call(len, self.gallery) == 0
+        return empty_gallery_hint(self.input_kind) if empty else None
+
     @property
     def thumbnails(self) -> ThumbnailStore:
         """The gallery's thumbnails; 409 when the service was started without a gallery."""
@@ -272,7 +301,7 @@ class ServiceEngine:
         try:
             return self.gallery.verify(x, label)
         except UnknownLabelError as err:
-            raise not_found(err) from None
+            raise self.not_enrolled(err) from None
 
     def identify(self, x: torch.Tensor, k: int) -> tuple[IdentifyResult, dict[int, bytes]]:
         """The ``k`` nearest labels of one ``(1, C, H, W)`` image, and the matches' thumbnails."""

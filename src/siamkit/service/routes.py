@@ -258,20 +258,21 @@ async def identify(
     threshold = engine.gallery.threshold
     if not engine.finds_faces:
         result, thumbs = await engine.on_images(one, engine.identify, k)
-        return _identify_out(result, thumbs, threshold)
-    result, thumbs, found = await engine.on_images(one, engine.identify_faces, k)
-    out = _identify_out(result, thumbs, threshold)
-    faces = [
-        FaceOut(
-            box=FaceBoxOut(**f.box),
-            label=f.result.label,
-            matches=_identify_out(f.result, thumbs, threshold).matches,
-        )
-        for f in found
-    ]
-    return IdentifyResponse(
-        threshold=out.threshold, label=out.label, matches=out.matches, faces=faces
-    )
+        out = _identify_out(result, thumbs, threshold)
+    else:
+        result, thumbs, found = await engine.on_images(one, engine.identify_faces, k)
+        out = _identify_out(result, thumbs, threshold)
+        out.faces = [
+            FaceOut(
+                box=FaceBoxOut(**f.box),
+                label=f.result.label,
+                matches=_identify_out(f.result, thumbs, threshold).matches,
+            )
+            for f in found
+        ]
+    if not out.matches and (hint := await engine.empty_gallery_hint()):
+        out.hint = hint  # set, so shown (exclude_unset): only on an empty gallery
+    return out
 
 
 @router.post(

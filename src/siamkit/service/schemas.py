@@ -138,6 +138,11 @@ class IdentifyResponse(BaseModel):
         "largest first, each with its box and its own label and matches; [] when there is no "
         "face (label is then null and matches empty).",
     )
+    hint: str | None = Field(
+        default=None,
+        description="Only when the gallery is empty (absent otherwise): that nothing is enrolled "
+        "yet, so the null label does not mean unknown, and to POST /enroll images first.",
+    )
 
 
 class EmbedResponse(BaseModel):

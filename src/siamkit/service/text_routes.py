@@ -25,7 +25,7 @@ from siamkit.applications.text.score_map import mapped_score
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs
 from siamkit.service.engine import ServiceEngine
-from siamkit.service.errors import RequestError, not_found
+from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.responses import VERIFY_LABEL, errors
 from siamkit.service.routes import (
@@ -180,7 +180,7 @@ def verify_text_label(engine: ServiceEngine, text: str, label: str) -> tuple[Ver
     try:
         result = engine.gallery.verify(text, label)
     except UnknownLabelError as err:
-        raise not_found(err) from None
+        raise engine.not_enrolled(err) from None
     return result, token_stats(engine.model, [text])[1]
 
 
@@ -265,6 +265,7 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
 @text_router.post(
     "/identify",
     response_model=TextIdentifyResponse,
+    response_model_exclude_unset=True,  # `hint` only on an empty gallery: other answers unchanged
     tags=["recognition"],
     responses=errors(*TEXT_ERRORS, 409, field="The text is missing, or k is not 1 to the limit."),
 )
@@ -280,9 +281,12 @@ async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyRes
         )
         for m in result.matches
     ]
-    return TextIdentifyResponse(
+    out = TextIdentifyResponse(
         threshold=threshold, label=result.label, matches=matches, chunked=chunked
     )
+    if not matches and (hint := await engine.empty_gallery_hint()):
+        out.hint = hint
+    return out
 
 
 @text_router.post(

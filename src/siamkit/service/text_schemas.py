@@ -68,6 +68,11 @@ class TextIdentifyResponse(BaseModel):
     label: str | None = Field(description="The accepted best label; null when none is close.")
     matches: list[TextMatchOut] = Field(description="Nearest labels, best first, one item each.")
     chunked: int = Field(description="1 if the query was longer than the model's window.")
+    hint: str | None = Field(
+        default=None,
+        description="Only when the gallery is empty (absent otherwise): that nothing is enrolled "
+        "yet, so the null label does not mean unknown, and to POST /enroll texts first.",
+    )
 
 
 class TextEmbedResponse(EmbedResponse):
