@@ -516,7 +516,9 @@ def _print(
         if row.get("calibration"):
             extra += f", calibrated on {row['calibration']}"
         if row.get("min_cosine") is not None:
-            extra += f", min cosine to torch = {row['min_cosine']:.6f}"
+            from siamkit.applications.text.onnx import parity_note
+
+            extra += ", " + parity_note(row["precision"], row["min_cosine"])
         click.echo(f"{what:15s} {row['path']}  {row['bytes'] / 1024:.0f} KiB{extra}")
     if rows and "tokenizer" in rows[0]:
         click.echo(f"tokenizer      {rows[0]['tokenizer']}")

@@ -698,7 +698,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     Example:
       siamkit text export --model runs/tickets/model --out edge/ --int8
     """
-    from siamkit.applications.text.onnx import export_text_bundle
+    from siamkit.applications.text.onnx import export_text_bundle, parity_note
 
     try:
         rows = export_text_bundle(_model(model_path), out, int8=int8, force=force)
@@ -707,7 +707,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     for r in rows:
         click.echo(
             f"{r.precision}: {r.path} ({r.size_bytes / 2**20:.1f} MiB); on probe texts max "
-            f"|onnx - torch| {r.max_abs_diff:.1e}, min cosine {r.min_cosine:.6f}"
+            f"|onnx - torch| {r.max_abs_diff:.1e}, {parity_note(r.precision, r.min_cosine)}"
         )
     click.echo(f"tokenizer: {Path(out) / 'tokenizer'}")
 

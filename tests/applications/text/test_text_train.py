@@ -417,6 +417,11 @@ def test_text_export_command_reports_parity_and_keeps_an_export(tiny_hf: Path, t
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert "fp32:" in res.output and "int8:" in res.output and "min cosine" in res.output
+    fp32, int8 = (
+        next(x for x in res.output.splitlines() if x.startswith(p)) for p in ("fp32:", "int8:")
+    )
+    assert fp32.endswith("(at least 0.9999: the export embeds as the torch model)"), fp32
+    assert "no limit is held" in int8, int8
     texts = ["a tiny model", "another short text"]
     want = TextSiameseNetwork.pretrained(tiny_hf).embed(texts).numpy()
     assert np.abs(TextOnnxEmbedder(out).embed(texts) - want).max() < 1e-5

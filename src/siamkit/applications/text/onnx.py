@@ -27,6 +27,19 @@ ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
 INT8_ACTIVATIONS = "per-token"  # how text.int8.onnx quantises activations (text_onnx.json)
 FP32_MIN_COSINE = 0.9999  # an fp32 graph below this on the probe texts is not written
+
+
+def parity_note(precision: str, min_cosine: float) -> str:
+    """The export line's words on one graph's parity with the torch model: an fp32 graph is
+    held to :data:`FP32_MIN_COSINE` (below it nothing is written), an int8 graph to no limit."""
+    held = (
+        f"at least {FP32_MIN_COSINE}: the export embeds as the torch model"
+        if precision == "fp32"
+        else "int8 rounds the weights and activations: no limit is held, check it on your data"
+    )
+    return f"min cosine to torch {min_cosine:.6f} ({held})"
+
+
 PROBE_TEXTS = (
     "A man is playing guitar.",
     "Someone plays a guitar.",
