@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -290,6 +291,21 @@ def _model_without_signature_metadata(path: Path) -> None:
     save_model(other, path, threshold=0.05, metadata={"run": {"data": "digits"}})
 
 
+def _assert_warned_once(res: Any, model: Path, warned: bool) -> None:
+    """A --json run that succeeded, with valid JSON on stdout and, when ``warned``, exactly the
+    one not-a-signature-model line on stderr (else nothing there)."""
+    assert res.exit_code == 0, res.output
+    json.loads(res.stdout)  # the warning is not in the JSON
+    lines = res.stderr.splitlines()
+    if not warned:
+        assert lines == []
+        return
+    assert len(lines) == 1 and lines[0].startswith(
+        f"warning: the model {model} has no signature metadata"
+    )
+    assert "`siamkit train configs/signatures.yaml --out runs/sig`" in lines[0]
+
+
 def test_a_model_without_signature_metadata_is_warned_about(
     setup: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -304,17 +320,7 @@ def test_a_model_without_signature_metadata_is_warned_about(
         bank = str(tmp_path / f"{model.name}.db")
         common = ["--model", str(model), "--gallery", bank, "--writer", "w"]
         for args in (["enroll", *common, ref, "--json"], ["verify", *common, ref, "--json"]):
-            res = runner.invoke(cli, ["signature", *args])
-            assert res.exit_code == 0, res.output
-            json.loads(res.stdout)  # the warning is not in the JSON
-            lines = res.stderr.splitlines()
-            if not warned:
-                assert lines == []
-                continue
-            assert len(lines) == 1 and lines[0].startswith(
-                f"warning: the model {model} has no signature metadata"
-            )
-            assert "`siamkit train configs/signatures.yaml --out runs/sig`" in lines[0]
+            _assert_warned_once(runner.invoke(cli, ["signature", *args]), model, warned)
 
 
 def test_evaluating_a_model_without_signature_metadata_warns_as_verify_does(
@@ -331,14 +337,4 @@ def test_evaluating_a_model_without_signature_metadata_warns_as_verify_does(
             ["signature", "evaluate", str(model), "--data", str(sigs), "--references", "3"],
             ["evaluate", str(model), "--data", f"signatures:{sigs}"],
         ):
-            res = runner.invoke(cli, [*args, "--json"])
-            assert res.exit_code == 0, res.output
-            json.loads(res.stdout)  # the warning is not in the JSON
-            lines = res.stderr.splitlines()
-            if not warned:
-                assert lines == []
-                continue
-            assert len(lines) == 1 and lines[0].startswith(
-                f"warning: the model {model} has no signature metadata"
-            )
-            assert "`siamkit train configs/signatures.yaml --out runs/sig`" in lines[0]
+            _assert_warned_once(runner.invoke(cli, [*args, "--json"]), model, warned)
