@@ -418,14 +418,41 @@ def _calibrate_text(
         model = out
     else:
         info = _fit_and_save(model, genuine, impostor, target, far, {"data": data})
+    hint = _text_reexport_hint(model)
     if as_json:
-        click.echo(json.dumps({"model": model, **info}, indent=2))
+        click.echo(
+            json.dumps({"model": model, **info, **({"hint": hint} if hint else {})}, indent=2)
+        )
         return
     t = info["threshold"]
     click.echo(
         f"threshold {t:.4f} ({target}; similarity >= {1 - t:.4f} is the same): TAR "
         f"{info['tar']:.3f}, FAR {info['far']:.3f} on {genuine.size:,} genuine / "
         f"{impostor.size:,} impostor pairs of {data}; saved in {model}/siamkit.json"
+    )
+    if hint is not None:
+        click.echo(hint)
+
+
+def _text_reexport_hint(model: str) -> str | None:
+    """As :func:`_reexport_hint` for a text model: its export MODEL/onnx/ (what ``siamkit export
+    MODEL`` writes) records the old threshold in text_onnx.json, or ``None`` when it has none.
+    --force replaces the whole folder, so --int8 is named when it holds the int8 graph."""
+    import shlex
+    from pathlib import Path
+
+    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME, META_NAME, ONNX_NAME
+
+    folder = Path(model) / EXPORT_DIR
+    if not (folder / META_NAME).is_file():
+        return None
+    names = [
+        f"{EXPORT_DIR}/{n}" for n in (INT8_NAME, ONNX_NAME, META_NAME) if (folder / n).is_file()
+    ]
+    flag = " --int8" if (folder / INT8_NAME).is_file() else ""
+    return (
+        f"ONNX files exported before ({', '.join(names)}) still carry the old threshold: export "
+        f"them again with `siamkit export {shlex.quote(model)}{flag} --force`"
     )
 
 

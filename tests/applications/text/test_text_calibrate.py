@@ -197,3 +197,43 @@ def test_a_calibrated_copy_is_written_once_with_its_threshold(
     calibration = doc["metadata"]["calibration"]
     assert calibration == {k: v for k, v in record.items() if k != "model"}
     assert doc["metadata"]["pretrained_from"] == str(tiny_hf)
+
+
+def test_text_calibration_names_the_export_command_for_the_stale_onnx_files(
+    tiny_hf: Path, tmp_path: Path, graded_pairs
+) -> None:
+    """Calibrating a text model said nothing of its export MODEL/onnx/, whose text_onnx.json
+    still records the old threshold (as the image exports do, f0c5e95 and 9815d7d): the text
+    line and the JSON "hint" now name the files and the command that replaces them all."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.export.bundle import save_model
+
+    model = save_model(
+        TextSiameseNetwork.pretrained(tiny_hf, max_length=32, overlap=8), tmp_path / "m"
+    )
+    _pairs_csv(tmp_path / "val.csv", graded_pairs)
+    args = ["calibrate", str(model), "--data", str(tmp_path / "val.csv")]
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert "hint" not in json.loads(res.output)  # no export yet
+    res = CliRunner().invoke(cli, ["export", str(model), "--int8"])
+    assert res.exit_code == 0, res.output
+    hint = (
+        "ONNX files exported before (onnx/text.int8.onnx, onnx/text.onnx, onnx/text_onnx.json) "
+        f"still carry the old threshold: export them again with `siamkit export {model} --int8 "
+        "--force`"
+    )
+    res = CliRunner().invoke(cli, [*args, "--target", "far", "--far", "0.2"])
+    assert res.exit_code == 0, res.output
+    assert hint in res.output
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["hint"] == hint
+    res_json = res.output
+    # the command it names replaces the export, int8 graph included, with the new threshold
+    res = CliRunner().invoke(cli, ["export", str(model), "--int8", "--force"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((Path(model) / "onnx" / "text_onnx.json").read_text())
+    assert meta["threshold"] == pytest.approx(json.loads(res_json)["threshold"])
+    assert (Path(model) / "onnx" / "text.int8.onnx").is_file()
