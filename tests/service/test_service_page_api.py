@@ -116,16 +116,3 @@ def test_swagger_ui_is_served_from_installed_files(client):
     js = client.get("/docs/assets/swagger-ui-bundle.js")
     assert js.status_code == 200 and "SwaggerUIBundle" in js.text
     assert client.get("/docs/assets/swagger-ui.css").status_code == 200
-
-
-def test_the_pages_show_identifys_hint_on_an_empty_gallery(client):
-    """/identify answers an empty gallery with a "hint" (de1bcc9) the pages never showed: each
-    page's identify handler now puts it in the result line, its own sentence kept for an answer
-    without one."""
-    r = client.post("/identify", files=_file("file", "disc"))
-    assert r.status_code == 200 and r.json()["hint"], r.text  # what the pages are given
-    for script in ("app.js", "text.js"):
-        page = client.get(f"/static/{script}")
-        assert page.status_code == 200, script
-        body = page.text.split("async function onIdentify(", 1)[1].split("\n}\n", 1)[0]
-        assert 'show("identify-result", r.hint || ' in body, script

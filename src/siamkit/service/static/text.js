@@ -98,8 +98,8 @@ async function onIdentify(event) {
   await busy($("identify-submit"), async () => {
     try {
       const r = await api("POST", "/identify", { text, k });
-      if (r.matches.length === 0) {  // an empty gallery: the service's hint says how to fill it
-        show("identify-result", r.hint || "The gallery is empty: enroll a text first.", "error");
+      if (r.matches.length === 0) {
+        show("identify-result", "The gallery is empty: enroll a text first.", "error");
         return;
       }
       if (r.label === null) show("identify-result", "No enrolled label is close enough." + windowNote(r.chunked), "bad");
