@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,46 @@ def test_a_failed_commit_leaves_the_store_usable(tmp_path):
     store.put("bob", [2], [b"b"])
     assert store.get([1, 2]) == {2: b"b"}
     store.close()
+
+
+class _LockedOnce:
+    """An SQLite connection whose first switch to WAL answers "database is locked" at once, as
+    SQLite does when two processes create the file together (seen on CI: two text enrollments
+    opening one gallery's new .thumbs side file)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.failed = conn, 0
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.startswith("PRAGMA journal_mode") and not self.failed:
+            self.failed += 1
+            raise sqlite3.OperationalError("database is locked")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+
+def test_a_file_locked_while_another_process_creates_it_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gallery's own file retried a transient lock while two processes created it
+    (retry_locked); its thumbnail side file refused itself as 'not a siamkit thumbnail file
+    (database is locked)'. It now retries the same way and opens."""
+    import siamkit.index.thumbnail_store as ts
+
+    made: list[_LockedOnce] = []
+    real = sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> _LockedOnce:
+        made.append(_LockedOnce(real(*args, **kwargs)))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(ts.sqlite3, "connect", connect)
+    store = ThumbnailStore(tmp_path / "g.db.thumbs")
+    assert made[0].failed == 1  # the lock was met, and retried
+    try:
+        store.put("a", [1], [b"png"])
+        assert store.get([1]) == {1: b"png"}
+    finally:
+        store.close()

@@ -70,6 +70,31 @@ RepeatRule = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiner: part of emoji and Indic words
 
 
+def retry_locked(setup: Callable[[], None], path: str, timeout: float) -> None:
+    """Run ``setup`` (opening an SQLite file: its checks, WAL, the schema), retried while
+    another process holds the file (two creating it at once).
+
+    SQLite answers "database is locked" at once, without waiting, in some of the moments when
+    two connections switch a new file to WAL together; those are retried until ``timeout`` and
+    then reported as locked (a ``ValueError``), not as a foreign file.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            setup()
+            return
+        except sqlite3.OperationalError as err:
+            text = str(err).lower()
+            if "locked" not in text and "busy" not in text:
+                raise
+            if time.monotonic() >= deadline:
+                raise ValueError(
+                    f"{path} is locked by another process (waited {timeout:g} s); "
+                    "try again when it has finished"
+                ) from None
+            time.sleep(random.uniform(0.005, 0.05))
+
+
 def unprintable_char(label: str) -> str | None:
     """Name the first character of ``label`` that cannot be shown, or None if all can.
 
@@ -211,27 +236,8 @@ class GalleryStore:
             raise
 
     def _setup_within(self, synchronous: str, timeout: float, create_schema: bool) -> None:
-        """:meth:`_setup`, retried while another process holds the file (two creating it at once).
-
-        SQLite answers "database is locked" at once, without waiting, in some of the moments
-        when two connections switch a new file to WAL together; those are retried until
-        ``timeout`` and then reported as locked, not as a foreign file.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._setup(synchronous, create_schema)
-                return
-            except sqlite3.OperationalError as err:
-                text = str(err).lower()
-                if "locked" not in text and "busy" not in text:
-                    raise
-                if time.monotonic() >= deadline:
-                    raise ValueError(
-                        f"{self.path} is locked by another process (waited {timeout:g} s); "
-                        "try again when it has finished"
-                    ) from None
-                time.sleep(random.uniform(0.005, 0.05))
+        """:meth:`_setup`, retried while another process holds the file (:func:`retry_locked`)."""
+        retry_locked(lambda: self._setup(synchronous, create_schema), self.path, timeout)
 
     def _tables(self) -> set[str]:
         rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")

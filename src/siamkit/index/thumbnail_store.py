@@ -18,6 +18,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from siamkit.index.store import retry_locked
+
+_OPEN_TIMEOUT = 30.0  # seconds SQLite waits for a lock, and opening retries one
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS thumbnails ("
     " item_id INTEGER PRIMARY KEY, label TEXT NOT NULL, png BLOB NOT NULL)",
@@ -46,22 +50,28 @@ class ThumbnailStore:
         self.path = str(path)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            self.path, isolation_level=None, check_same_thread=False, timeout=_OPEN_TIMEOUT
         )
-        try:
-            rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            tables = {r[0] for r in rows}  # read-only first: a refused file is left untouched
-            if tables - {"thumbnails"}:
-                raise sqlite3.DatabaseError(f"it has other tables: {sorted(tables)}")
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            for statement in _SCHEMA:
-                self._conn.execute(statement)
+        try:  # two processes creating the file at once: retried as the gallery's own file is
+            retry_locked(self._setup, self.path, _OPEN_TIMEOUT)
         except sqlite3.DatabaseError as err:
             self._conn.close()
             raise ValueError(
                 f"{self.path} is not a siamkit thumbnail file ({err}); it was left unchanged"
             ) from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _setup(self) -> None:
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        tables = {r[0] for r in rows}  # read-only first: a refused file is left untouched
+        if tables - {"thumbnails"}:
+            raise sqlite3.DatabaseError(f"it has other tables: {sorted(tables)}")
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        for statement in _SCHEMA:
+            self._conn.execute(statement)
 
     def put(self, label: str, item_ids: Sequence[int], pngs: Sequence[bytes]) -> None:
         """Store one thumbnail per item id, in one transaction."""
