@@ -294,10 +294,7 @@ def _say_saved(model: str, info: dict[str, Any], described: str, as_json: bool) 
     from pathlib import Path
 
     hint = _reexport_hint(model)
-    if as_json:
-        click.echo(
-            json.dumps({"model": model, **info, **({"hint": hint} if hint else {})}, indent=2)
-        )
+    if _echo_json(as_json, model, info, hint):
         return
     click.echo(f"calibrating on {described}")
     click.echo(
@@ -313,8 +310,6 @@ def _reexport_hint(model: str) -> str | None:
     """The command that exports MODEL's recorded ONNX files again with the new threshold (they
     carry the old one in their metadata), or ``None`` when it has none. Without --force a plain
     ``siamkit export MODEL`` is refused (its files exist) and skips the int8 file."""
-    import shlex
-
     from siamkit.export.sidecar import read_sidecar
 
     exports = read_sidecar(model)["exports"]
@@ -322,10 +317,27 @@ def _reexport_hint(model: str) -> str | None:
         return None
     modes = {e.get("int8_mode") for e in exports.values() if e.get("precision") == "int8"}
     flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
+    return _stale_exports(sorted(exports), model, flag)
+
+
+def _stale_exports(files: list[str], model: str, flag: str) -> str:
+    """The sentence of :func:`_reexport_hint` and :func:`_text_reexport_hint`: ``files``
+    carry the old threshold, and the ``siamkit export`` command (with ``flag``) that replaces
+    them all."""
+    import shlex
+
     return (
-        f"ONNX files exported before ({', '.join(sorted(exports))}) still carry the old "
-        f"threshold: export them again with `siamkit export {shlex.quote(model)}{flag} --force`"
+        f"ONNX files exported before ({', '.join(files)}) still carry the old threshold: export "
+        f"them again with `siamkit export {shlex.quote(model)}{flag} --force`"
     )
+
+
+def _echo_json(as_json: bool, model: str, info: dict[str, Any], hint: str | None) -> bool:
+    """With ``as_json``, print the saved record (``hint`` only when there is one) and say so."""
+    if as_json:
+        doc = {"model": model, **info, **({"hint": hint} if hint else {})}
+        click.echo(json.dumps(doc, indent=2))
+    return as_json
 
 
 def _fit(
@@ -419,10 +431,7 @@ def _calibrate_text(
     else:
         info = _fit_and_save(model, genuine, impostor, target, far, {"data": data})
     hint = _text_reexport_hint(model)
-    if as_json:
-        click.echo(
-            json.dumps({"model": model, **info, **({"hint": hint} if hint else {})}, indent=2)
-        )
+    if _echo_json(as_json, model, info, hint):
         return
     t = info["threshold"]
     click.echo(
@@ -438,7 +447,6 @@ def _text_reexport_hint(model: str) -> str | None:
     """As :func:`_reexport_hint` for a text model: its export MODEL/onnx/ (what ``siamkit export
     MODEL`` writes) records the old threshold in text_onnx.json, or ``None`` when it has none.
     --force replaces the whole folder, so --int8 is named when it holds the int8 graph."""
-    import shlex
     from pathlib import Path
 
     from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME, META_NAME, ONNX_NAME
@@ -449,11 +457,7 @@ def _text_reexport_hint(model: str) -> str | None:
     names = [
         f"{EXPORT_DIR}/{n}" for n in (INT8_NAME, ONNX_NAME, META_NAME) if (folder / n).is_file()
     ]
-    flag = " --int8" if (folder / INT8_NAME).is_file() else ""
-    return (
-        f"ONNX files exported before ({', '.join(names)}) still carry the old threshold: export "
-        f"them again with `siamkit export {shlex.quote(model)}{flag} --force`"
-    )
+    return _stale_exports(names, model, " --int8" if (folder / INT8_NAME).is_file() else "")
 
 
 COMMANDS = [calibrate]

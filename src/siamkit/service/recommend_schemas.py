@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from siamkit.service.schemas import JsonBody
 
 
-class RecommendRequest(BaseModel):
-    """POST /recommend body: liked items by label (all its items) or ``#ID`` (one item).
-
-    A key it does not know ("likes", "K") is refused by name, not dropped: dropped, the request
-    would run on the defaults and the answer would ask for ``like`` as if it had not been sent.
+class RecommendRequest(JsonBody):
+    """POST /recommend body: liked items by label (all its items) or ``#ID`` (one item); an
+    unknown key ("likes", "K") is refused by name (:class:`~siamkit.service.schemas.JsonBody`).
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     like: list[str] = Field(min_length=1, max_length=100, examples=[["item-12", "item-40"]])
     k: int = Field(

@@ -6,43 +6,36 @@ The paths are the image service's (``/enroll``, ``/verify``, ``/identify``, ``/e
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from siamkit.service.schemas import (
     EmbedResponse,
     GalleryInfo,
+    JsonBody,
     LimitsInfo,
     MatchOut,
     VerifyResponse,
 )
 
 
-class _TextBody(BaseModel):
-    """A text endpoint's JSON body: a key it does not know ("txt", "texts" on /identify) is
-    refused by name, as /recommend's are, not dropped (the request would run without it and the
-    answer ask for a field that was sent misspelt, or for nothing at all)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class TextEnrollRequest(_TextBody):
+class TextEnrollRequest(JsonBody):
     label: str = Field(description="Who or what the texts are, e.g. a ticket id.")
     texts: list[str] = Field(description="One or more texts to enroll under the label.")
 
 
-class TextVerifyRequest(_TextBody):
+class TextVerifyRequest(JsonBody):
     text_a: str | None = Field(default=None, description="First text of a 1:1 comparison.")
     text_b: str | None = Field(default=None, description="Second text of a 1:1 comparison.")
     text: str | None = Field(default=None, description="A text to check against `label`.")
     label: str | None = Field(default=None, description="An enrolled label (with `text`).")
 
 
-class TextIdentifyRequest(_TextBody):
+class TextIdentifyRequest(JsonBody):
     text: str = Field(description="The query text.")
     k: int = Field(default=5, description="How many labels to return.")
 
 
-class TextEmbedRequest(_TextBody):
+class TextEmbedRequest(JsonBody):
     texts: list[str] = Field(description="Texts to embed, one row each.")
 
 
