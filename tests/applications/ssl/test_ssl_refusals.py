@@ -290,6 +290,58 @@ def test_bad_values_are_refused_before_anything_is_written(tmp_path: Path) -> No
     assert not (tmp_path / "o").exists()
 
 
+_SHARE = "a number in [0, 1] (a share of the views)"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "says"),
+    [
+        ("ssl", "proj_dim", 0, "a whole number >= 1, got 0"),
+        ("ssl", "proj_hidden", -1, "a whole number >= 1, got -1"),
+        ("ssl", "pred_hidden", 0, "a whole number >= 1, got 0"),
+        ("train", "embed_batch_size", 0, "a whole number >= 1, got 0"),
+        ("train", "threads", -1, "a whole number >= 0 (0 or null for torch's default), got -1"),
+        (
+            "data",
+            "image_size",
+            0,
+            "a whole number >= 1 (image-folder images are resized to it), got 0",
+        ),
+        ("views", "jitter", 1.0, "a number in [0, 1), got 1.0"),
+        ("views", "jitter", -0.1, "a number in [0, 1), got -0.1"),
+        ("views", "jitter_p", 1.5, f"{_SHARE}, got 1.5"),
+        ("views", "gray_p", -0.1, f"{_SHARE}, got -0.1"),
+        ("views", "blur_p", 2.0, f"{_SHARE}, got 2.0"),
+        ("views", "erase_p", float("inf"), f"{_SHARE}, got inf"),
+    ],
+)
+def test_settings_training_reads_are_refused_before_anything_is_written(
+    tmp_path: Path, section: str, key: str, value: Any, says: str
+) -> None:
+    """These were not checked: a projector or predictor of size 0 trained and saved a model, a
+    negative size or thread count was a PyTorch traceback, embed_batch_size 0 failed after the
+    run folder was written, a jitter share above 1 jittered every view, image_size 0 passed
+    unread, and the other view settings failed in a sentence without their key. Now each is
+    the run config's sentence, and the CLI writes nothing."""
+    with pytest.raises(ConfigError) as err:
+        ssl_config_from_dict(_doc(**{section: {key: value}}))
+    assert str(err.value) == f"{section}.{key} must be {says}."
+    _one_sentence(_cli(tmp_path, _doc(**{section: {key: value}})), f"{section}.{key} must be")
+    assert not (tmp_path / "o").exists()
+
+
+def test_crop_scale_is_refused_below_the_crops_own_bound() -> None:
+    """crop_scale (0.0005, 1) passed the config's (0, 1] and failed when the views were built,
+    in a sentence naming 'scale', not the key."""
+    with pytest.raises(ConfigError, match=r"^views.crop_scale must be \(min, max\) with 0.001"):
+        ssl_config_from_dict(_doc(views={"crop_scale": [0.0005, 1.0]}))
+    assert ssl_config_from_dict(_doc(views={"crop_scale": [0.001, 1.0]})).views.crop_scale == (
+        0.001,
+        1.0,
+    )
+    assert ssl_config_from_dict(_doc(train={"threads": 0})).train.threads == 0  # torch's default
+
+
 def test_init_from_is_recorded(tmp_path: Path) -> None:
     first = run(_doc(), tmp_path / "a", QUIET)
     source = str(first.model_dir)

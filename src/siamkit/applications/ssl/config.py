@@ -112,7 +112,8 @@ _TYPES = {
 
 
 def _check_numbers(cfg: SSLConfig) -> None:
-    """The counts and numbers of ``data``, ``train`` and ``ssl``; a :class:`ParamError`."""
+    """The counts and numbers of ``data``, ``train``, ``ssl`` and ``views``; a
+    :class:`ParamError`."""
     count(
         "train.batch_size",
         cfg.train.batch_size,
@@ -120,8 +121,11 @@ def _check_numbers(cfg: SSLConfig) -> None:
         note="each image's view needs other images to be told apart from; NT-Xent has no "
         "negatives with 1",
     )
-    for key in ("epochs", "knn_k", "monitor_images"):
+    for key in ("epochs", "knn_k", "monitor_images", "embed_batch_size"):
         count(f"train.{key}", getattr(cfg.train, key))
+    if cfg.train.threads is not None:
+        # 0 keeps torch's default, as null does (and as the supervised run reads it)
+        count("train.threads", cfg.train.threads, 0, note="0 or null for torch's default")
     if cfg.train.steps_per_epoch is not None:
         count(
             "train.steps_per_epoch",
@@ -131,11 +135,17 @@ def _check_numbers(cfg: SSLConfig) -> None:
     number("data.val_fraction", cfg.data.val_fraction, low=0, high=1, open_high=True)
     if cfg.data.limit is not None:
         count("data.limit", cfg.data.limit, note="or null for every image")
+    count("data.image_size", cfg.data.image_size, note="image-folder images are resized to it")
+    for key in ("proj_dim", "proj_hidden", "pred_hidden"):
+        count(f"ssl.{key}", getattr(cfg.ssl, key))
     number("ssl.temperature", cfg.ssl.temperature, low=0, open_low=True)
     number("ssl.momentum", cfg.ssl.momentum, low=0, high=1, open_low=True, open_high=True)
     number("ssl.barlow_lambda", cfg.ssl.barlow_lambda, low=0, note="the paper's 5e-3")
     count("ssl.queue_size", cfg.ssl.queue_size, note="NNCLR's support set of projections")
     number("ssl.collapse_std", cfg.ssl.collapse_std, low=0, note="0 turns the collapse check off")
+    number("views.jitter", cfg.views.jitter, low=0, high=1, open_high=True)
+    for key in ("jitter_p", "gray_p", "blur_p", "erase_p"):
+        number(f"views.{key}", getattr(cfg.views, key), low=0, high=1, note="a share of the views")
 
 
 def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
@@ -168,12 +178,14 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         )
     if len(cfg.views.crop_scale) != 2:
         raise ConfigError(
-            "views.crop_scale must be two numbers [min, max] within (0, 1], got "
+            "views.crop_scale must be two numbers [min, max] within [0.001, 1], got "
             f"{list(cfg.views.crop_scale)}"
         )
     lo, hi = cfg.views.crop_scale
-    if not 0 < lo <= hi <= 1:
-        raise ConfigError(f"views.crop_scale must be (min, max) within (0, 1], got {lo, hi}")
+    if not 1e-3 <= lo <= hi <= 1:  # the random resized crop's own bounds on the area share
+        raise ConfigError(
+            f"views.crop_scale must be (min, max) with 0.001 <= min <= max <= 1, got {lo, hi}"
+        )
     try:  # the shared sections' own checks (model, optim)
         check_config(_RunConfig(model=cfg.model, optim=cfg.optim))
     except ValueError as err:
