@@ -118,21 +118,25 @@ def test_enroll_then_identify_and_verify_against_naive_search(client, model):
 
 
 def test_enrolling_an_image_again_skips_it_and_says_how_many(client):
-    def enroll(label, *kinds):
+    """A re-enrollment that stored nothing answered 201 Created: now 200, saying so."""
+
+    def enroll(label, *kinds, status=201):
         r = client.post("/enroll", data={"label": label}, files=_files("files", *kinds))
-        assert r.status_code == 201, r.text
+        assert r.status_code == status, r.text
         return r.json()
 
     first = enroll("alice", "stripes")
-    assert first["skipped"] == 0
-    assert enroll("alice", "stripes") == {
+    assert first["skipped"] == 0 and first["already_enrolled"] is False
+    assert enroll("alice", "stripes", status=200) == {
         "label": "alice",
         "item_ids": [],
         "count": 1,
         "skipped": 1,
+        "already_enrolled": True,
     }
     more = enroll("alice", "disc", "stripes", "disc")  # new, enrolled before, sent twice
     assert len(more["item_ids"]) == 1 and more["skipped"] == 2 and more["count"] == 2
+    assert more["already_enrolled"] is False  # one new image: created
     assert enroll("bob", "stripes")["skipped"] == 0  # a repeat is per label
     assert client.get("/gallery").json()["num_items"] == 3
     images = client.get("/gallery/images", params={"label": "alice"}).json()["images"]
@@ -141,6 +145,9 @@ def test_enrolling_an_image_again_skips_it_and_says_how_many(client):
     schema = client.get("/openapi.json").json()["components"]["schemas"]["EnrollResponse"]
     assert "skipped" in schema["required"]
     assert "already holds" in schema["properties"]["skipped"]["description"]
+    assert "already_enrolled" in schema["required"]
+    answers = client.get("/openapi.json").json()["paths"]["/enroll"]["post"]["responses"]
+    assert {"200", "201"} <= set(answers) and "nothing was stored" in answers["200"]["description"]
 
 
 def test_identify_k_limits_the_labels_and_empty_gallery_has_no_matches(client):

@@ -88,16 +88,17 @@ def test_enroll_then_identify_ranks_by_cosine_and_shows_the_texts(make_client, t
 
 
 def test_enrolling_a_text_again_skips_it_and_says_how_many(make_client, text_model):
+    """A re-enrollment that stored nothing answered 201 Created: now 200, as for images."""
     c = make_client()
 
-    def enroll(label: str, texts: list[str]) -> dict[str, Any]:
+    def enroll(label: str, texts: list[str], status: int = 201) -> dict[str, Any]:
         r = c.post("/enroll", json={"label": label, "texts": texts})
-        assert r.status_code == 201, r.text
+        assert r.status_code == status, r.text
         return dict(r.json())
 
     assert enroll("printer", PRINTER)["skipped"] == 0
-    assert enroll("printer", PRINTER[:1]) == {
-        "label": "printer", "item_ids": [], "count": 2, "skipped": 1
+    assert enroll("printer", PRINTER[:1], status=200) == {
+        "label": "printer", "item_ids": [], "count": 2, "skipped": 1, "already_enrolled": True
     }  # fmt: skip
     # texts' own rule, the same text: the model is uncased, so the lowercased text has the same
     # embedding, yet it is another text and is kept
@@ -106,6 +107,7 @@ def test_enrolling_a_text_again_skips_it_and_says_how_many(make_client, text_mod
     assert np.allclose(z[0], z[1], atol=1e-6)
     more = enroll("printer", [lower, VPN[0], VPN[0]])
     assert len(more["item_ids"]) == 2 and more["skipped"] == 1 and more["count"] == 4
+    assert more["already_enrolled"] is False  # two new texts: created
     assert enroll("vpn", VPN)["skipped"] == 0  # a repeat is per label
     assert c.get("/gallery").json()["num_items"] == 5
     items = c.get("/gallery/images", params={"label": "printer"}).json()["items"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from siamkit.service.schemas import ErrorResponse
+from siamkit.service.schemas import EnrollResponse, ErrorResponse
 
 GENERIC = {
     400: "An upload that is not a readable image, an empty file, or another bad value.",
@@ -32,6 +32,15 @@ VERIFY_LABEL = {
     "nogallery": "A label was sent but the service has no gallery.",
 }
 """``/verify``'s wording for a check against an enrolled label (the image and the text endpoint)."""
+
+ENROLLED_BEFORE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": EnrollResponse,
+        "description": "The label already held every input (enrolled before): nothing was "
+        "stored, `already_enrolled` is true and `item_ids` empty.",
+    }
+}
+"""``/enroll``'s other success (the image and the text endpoint; 201 when something was stored)."""
 
 
 def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:

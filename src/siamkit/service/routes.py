@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from siamkit.index import GalleryStats, IdentifyResult, Match, VerifyResult
 from siamkit.index.store import unprintable_char
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError, not_found
-from siamkit.service.responses import UPLOAD, VERIFY_LABEL, errors
+from siamkit.service.responses import ENROLLED_BEFORE, UPLOAD, VERIFY_LABEL, errors
 from siamkit.service.schemas import (
     EmbeddingPart,
     EmbedResponse,
@@ -74,6 +74,19 @@ def check_k(k: int, max_k: int) -> None:
         raise RequestError(
             422, f"The number of matches (k) must be between 1 and {max_k}, got {k}."
         )
+
+
+def enroll_answer(
+    response: Response, label: str, ids: list[int], count: int, skipped: int
+) -> EnrollResponse:
+    """``/enroll``'s answer (the image and the text endpoint): 201 when something new was stored,
+    200 with ``already_enrolled`` when the label already held every input and nothing was."""
+    already = not ids
+    if already:
+        response.status_code = 200
+    return EnrollResponse(
+        label=label, item_ids=ids, count=count, skipped=skipped, already_enrolled=already
+    )
 
 
 async def label_count(engine: ServiceEngine, label: str) -> int:
@@ -184,22 +197,28 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
     response_model=EnrollResponse,
     status_code=201,
     tags=["gallery"],
-    responses=errors(
-        *UPLOAD, 409, field="The label or the files are missing, or the label is unusable."
-    ),
+    responses={
+        **ENROLLED_BEFORE,
+        **errors(
+            *UPLOAD,
+            409,
+            field="The label or the files are missing, or the label is unusable.",
+        ),
+    },
 )
 async def enroll(
     engine: Engine,
+    response: Response,
     label: Annotated[str, Form(description="Who or what the images show.")],
     files: ImageFiles,
 ) -> EnrollResponse:
     """Enroll images under a label (new or existing); no retraining needed. An image the label
     already holds (the same embedding: enrolled before, or sent twice) is skipped and counted
-    in `skipped`."""
+    in `skipped`; when every image was, nothing is stored and the answer is 200, not 201."""
     label = check_new_label(label, engine.limits.max_label_chars)
     uploads = await _read(engine, files, "files")
     ids, count, skipped = await engine.on_images(uploads, engine.enroll, label, uploads)
-    return EnrollResponse(label=label, item_ids=ids, count=count, skipped=skipped)
+    return enroll_answer(response, label, ids, count, skipped)
 
 
 @router.post(

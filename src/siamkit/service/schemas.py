@@ -96,6 +96,10 @@ class EnrollResponse(BaseModel):
         description="Inputs not enrolled because the label already holds them (enrolled "
         "before, or sent twice): for images the same embedding, for texts the same text.",
     )
+    already_enrolled: bool = Field(
+        description="True when the label already held every input, so nothing new was stored "
+        "(answered 200, not 201).",
+    )
 
 
 class VerifyResponse(BaseModel):

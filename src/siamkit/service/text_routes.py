@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from siamkit.applications.text.corpus import Document, is_blank, unicode_problem
 from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, enroll_documents
@@ -27,7 +27,7 @@ from siamkit.index.embedding import embed_inputs
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
-from siamkit.service.responses import VERIFY_LABEL, errors
+from siamkit.service.responses import ENROLLED_BEFORE, VERIFY_LABEL, errors
 from siamkit.service.routes import (
     Engine,
     _match_out,
@@ -35,6 +35,7 @@ from siamkit.service.routes import (
     check_k,
     check_label,
     check_new_label,
+    enroll_answer,
     gallery_info,
     label_count,
 )
@@ -215,16 +216,20 @@ def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVeri
     response_model=EnrollResponse,
     status_code=201,
     tags=["gallery"],
-    responses=errors(*TEXT_ERRORS, 409, field="The label or the texts are missing or unusable."),
+    responses={
+        **ENROLLED_BEFORE,
+        **errors(*TEXT_ERRORS, 409, field="The label or the texts are missing or unusable."),
+    },
 )
-async def enroll(engine: Engine, body: TextEnrollRequest) -> EnrollResponse:
+async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) -> EnrollResponse:
     """Enroll texts under a label (new or existing); no retraining needed. A text the label
-    already holds (enrolled before, or sent twice) is skipped and counted in `skipped`."""
+    already holds (enrolled before, or sent twice) is skipped and counted in `skipped`; when
+    every text was, nothing is stored and the answer is 200, not 201."""
     label = check_new_label(body.label, engine.limits.max_label_chars)
     texts = check_texts(body.texts, "texts", engine.limits)
     _need_gallery(engine)
     ids, count, skipped = await engine.call(enroll_texts, engine, label, texts)
-    return EnrollResponse(label=label, item_ids=ids, count=count, skipped=skipped)
+    return enroll_answer(response, label, ids, count, skipped)
 
 
 @text_router.post(
