@@ -256,3 +256,50 @@ def test_a_single_field_sent_twice_is_refused(enrolled, path, data, files, field
     """Two `file` fields to /identify answered for the last one alone, silently."""
     r = enrolled.post(path, data=data, files=files)
     _assert_refused(r, 422, f"{field} was sent 2 times")
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "files", "unknown", "words"),
+    [
+        (
+            "/enroll",
+            {"lable": "bob"},
+            _file("files", PNG),
+            ["lable"],
+            [
+                "form field 'lable' is not one /enroll takes",
+                "did you mean 'label'?",
+                "label, files",
+            ],
+        ),
+        (
+            "/identify",
+            {"kk": "3"},
+            _file("file", PNG),
+            ["kk"],
+            ["'kk'", "did you mean 'k'?", "its fields are file, k."],
+        ),
+        (
+            "/verify",
+            {"lable": "alice"},
+            _file("file", PNG),
+            ["lable"],
+            ["'lable'", "did you mean 'label'?", "file_a, file_b, file, label"],
+        ),
+        (
+            "/embed",
+            {"label": "bob", "colour": "red"},
+            _file("files", PNG),
+            ["label", "colour"],
+            ["form fields 'label', 'colour' are not ones /embed takes"],
+        ),
+        ("/enroll", {"label": "bob"}, _file("files", PNG) + _file("photo", PNG), ["photo"], []),
+    ],
+)
+def test_an_unknown_form_field_is_refused_by_name(enrolled, path, data, files, unknown, words):
+    """The JSON bodies refused unknown keys, the forms dropped them: `lable=bob` was "label is
+    required", `kk=3` identified with the default k. Nothing is stored."""
+    r = enrolled.post(path, data=data, files=files)
+    _assert_refused(r, 422, *words)
+    assert [e["field"] for e in r.json()["errors"]] == unknown
+    assert enrolled.get("/gallery").json()["num_items"] == 1

@@ -24,10 +24,11 @@ log = logging.getLogger("siamkit.service")
 
 class RequestError(Exception):
     """A request the service refuses, with the HTTP status and a message for the user; ``field``
-    (``texts[2]``), when given, names the request field for programs, in the answer's
-    ``errors`` as a validation error's (the message names it in the user's words)."""
+    (``texts[2]``, or several: unknown form fields), when given, names the request field for
+    programs, in the answer's ``errors`` as a validation error's (the message names it in the
+    user's words)."""
 
-    def __init__(self, status_code: int, detail: str, field: str | None = None) -> None:
+    def __init__(self, status_code: int, detail: str, field: str | list[str] | None = None) -> None:
         super().__init__(detail)
         self.status_code = status_code
         self.detail = detail
@@ -122,7 +123,8 @@ async def _on_request_error(_: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code if isinstance(exc, RequestError) else 400
     body: dict[str, Any] = {"detail": str(exc)}
     if isinstance(exc, RequestError) and exc.field is not None:
-        body["errors"] = [{"field": exc.field, "message": str(exc)}]
+        fields = [exc.field] if isinstance(exc.field, str) else exc.field
+        body["errors"] = [{"field": f, "message": str(exc)} for f in fields]
     return JSONResponse(body, status_code=status)
 
 

@@ -23,7 +23,7 @@ GENERIC = {
     413: "A file, the request, or an image's size or pixel count is over the service's limits.",
     415: "The request has the wrong content type: a text model's service takes JSON with text "
     "fields, an image model's upload endpoints take multipart/form-data.",
-    422: "A field is missing or has the wrong type (the message names it).",
+    422: "A field is missing, unknown or has the wrong type (the message names it).",
 }
 UPLOAD = (400, 403, 408, 413, 415, 422)
 """What any endpoint that takes images can answer."""

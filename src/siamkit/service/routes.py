@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 
 from siamkit.index import GalleryStats, IdentifyResult, Match, VerifyResult
 from siamkit.index.store import unprintable_char
+from siamkit.registry import did_you_mean
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError, not_found
 from siamkit.service.responses import ENROLLED_BEFORE, UPLOAD, VERIFY_LABEL, errors
@@ -159,6 +160,32 @@ router = APIRouter()
 """Every endpoint that touches the model or the gallery (all behind the API key)."""
 
 
+FORM_KINDS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def unknown_form_fields(request: Request, sent: list[str]) -> None:
+    """422 for a form field the endpoint does not take (``lable=alice``), naming it, the closest
+    accepted one and all of them: dropped, the request ran without it and stored or answered as
+    if it was never sent (the JSON bodies refuse unknown keys alike: :class:`JsonBody`)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    accepted = [p.alias for p in dependant.body_params]
+    unknown = [name for name in dict.fromkeys(sent) if name not in accepted]
+    if not unknown:
+        return
+    names = ", ".join(f"'{name}'" for name in unknown)
+    what = f"field {names} is not one" if len(unknown) == 1 else f"fields {names} are not ones"
+    path = getattr(route, "path", "this endpoint")
+    raise RequestError(
+        422,
+        f"The form {what} {path} takes{did_you_mean(unknown, accepted)}; its fields are "
+        f"{', '.join(accepted)}.",
+        field=unknown,
+    )
+
+
 async def _uploads_only(request: Request) -> None:
     """JSON sent to an image upload endpoint (text for an image model, or a client that sent
     the form as JSON) gets a sentence, not "the label is required" for a label it did send."""
@@ -170,8 +197,10 @@ async def _uploads_only(request: Request) -> None:
             "(e.g. curl -F files=@photo.jpg -F label=alice), not JSON; text needs a service "
             "started with a text model.",
         )
-    if request.method == "POST" and kind == "multipart/form-data":
+    if request.method == "POST" and kind in FORM_KINDS:
         form = await request.form()  # already parsed for the endpoint: cached, not read again
+        unknown_form_fields(request, list(form.keys()))
+    if request.method == "POST" and kind == "multipart/form-data":
         for name in ("file", "file_a", "file_b", "label", "k"):
             if len(form.getlist(name)) > 1:
                 raise RequestError(
@@ -202,7 +231,8 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
         **errors(
             *UPLOAD,
             409,
-            field="The label or the files are missing, or the label is unusable.",
+            field="The label or the files are missing, the label is unusable, or a field is "
+            "unknown.",
         ),
     },
 )
@@ -231,7 +261,8 @@ async def enroll(
         404,
         409,
         **VERIFY_LABEL,
-        field="Neither file_a + file_b nor file + label was sent, or the label is unusable.",
+        field="Neither file_a + file_b nor file + label was sent, the label is unusable, or a "
+        "field is unknown.",
     ),
 )
 async def verify(
@@ -262,7 +293,9 @@ async def verify(
     response_model=IdentifyResponse,
     response_model_exclude_unset=True,  # `faces` only for a face model: other answers unchanged
     tags=["recognition"],
-    responses=errors(*UPLOAD, 409, field="The file is missing, or k is not 1 to the limit."),
+    responses=errors(
+        *UPLOAD, 409, field="The file is missing, k is not 1 to the limit, or a field is unknown."
+    ),
 )
 async def identify(
     engine: Engine,
