@@ -142,10 +142,9 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
     page.fill("#enroll-label", "alice")
     page.set_input_files("#enroll-files", [str(images["stripes"])])
     page.click("#enroll-submit")
-    page.wait_for_selector("#enroll-result.ok:has-text('Skipped')")
+    page.wait_for_selector("#enroll-result.ok:has-text('already enrolled')")
     assert page.inner_text("#enroll-result") == (
-        "Enrolled 0 image(s) as \u201calice\u201d (1 in total). Skipped 1 image(s) the label "
-        "already has (the same image)."
+        "The image is already enrolled as \u201calice\u201d: not added again (1 image(s) in total)."
     )
     page.wait_for_selector("#gallery-list li >> nth=1")
     gallery = page.locator("#gallery-list li")

@@ -32,10 +32,16 @@ async function onEnroll(event) {
   await busy($("enroll-submit"), async () => {
     try {
       const r = await api("POST", "/enroll", form);
-      const skipped = r.skipped > 0
-        ? " Skipped " + r.skipped + " image(s) the label already has (the same image)." : "";
-      show("enroll-result", "Enrolled " + r.item_ids.length + " image(s) as \u201c" + r.label +
-        "\u201d (" + r.count + " in total)." + skipped, "ok");
+      const total = " (" + r.count + " image(s) in total).";
+      if (r.already_enrolled) {
+        show("enroll-result", (r.skipped === 1 ? "The image is" : "The " + r.skipped + " images are") +
+          " already enrolled as \u201c" + r.label + "\u201d: not added again" + total, "ok");
+      } else {
+        const skipped = r.skipped > 0
+          ? " Skipped " + r.skipped + " image(s) the label already has (the same image)." : "";
+        show("enroll-result", "Enrolled " + r.item_ids.length + " image(s) as \u201c" + r.label +
+          "\u201d" + total + skipped, "ok");
+      }
       if (r.item_ids.length > 0) galleryChanged(r.label, false);
       $("enroll-form").reset();
       $("enroll-previews").replaceChildren();
