@@ -303,3 +303,30 @@ def test_an_unknown_form_field_is_refused_by_name(enrolled, path, data, files, u
     _assert_refused(r, 422, *words)
     assert [e["field"] for e in r.json()["errors"]] == unknown
     assert enrolled.get("/gallery").json()["num_items"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "unknown", "words"),
+    [
+        (
+            {"lable": "alice"},
+            ["lable"],
+            [
+                "query parameter 'lable' is not one /gallery/images takes",
+                "did you mean 'label'?",
+                "its query parameters are label.",
+            ],
+        ),
+        (
+            {"label": "alice", "limit": "1", "colour": "red"},
+            ["limit", "colour"],
+            ["query parameters 'limit', 'colour' are not ones /gallery/images takes"],
+        ),
+    ],
+)
+def test_an_unknown_query_parameter_is_refused_by_name(enrolled, query, unknown, words):
+    """`?lable=alice` was "label is required" for a label that was sent, and `&colour=red`
+    beside a label was dropped silently (200): refused by name, as a form's unknown fields."""
+    r = enrolled.get("/gallery/images", params=query)
+    _assert_refused(r, 422, *words)
+    assert [e["field"] for e in r.json()["errors"]] == unknown

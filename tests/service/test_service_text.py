@@ -274,6 +274,21 @@ def test_a_misspelt_key_is_refused_by_name(make_client):
     assert r.json()["errors"][0]["field"] == "textb"
 
 
+def test_an_unknown_query_parameter_is_refused_by_name(make_client):
+    """`/gallery/images?lable=printer` was "label is required" for a label that was sent, and
+    an unknown parameter beside the label was dropped silently: the image service's check."""
+    c = make_client()
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    r = c.get("/gallery/images", params={"lable": "printer"})
+    assert r.status_code == 422, r.json()
+    assert r.json()["detail"] == (
+        "The query parameter 'lable' is not one /gallery/images takes (did you mean 'label'?); "
+        "its query parameters are label."
+    )
+    assert r.json()["errors"][0]["field"] == "lable"
+    assert c.get("/gallery/images", params={"label": "printer", "k": "1"}).status_code == 422
+
+
 def test_identify_refuses_a_non_finite_distance(make_client, monkeypatch):
     # the same check as the image endpoint's (routes._match_out serves both)
     from siamkit.index import IdentifyResult, Match

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
@@ -163,27 +163,48 @@ router = APIRouter()
 FORM_KINDS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
-def unknown_form_fields(request: Request, sent: list[str]) -> None:
-    """422 for a form field the endpoint does not take (``lable=alice``), naming it, the closest
-    accepted one and all of them: dropped, the request ran without it and stored or answered as
-    if it was never sent (the JSON bodies refuse unknown keys alike: :class:`JsonBody`)."""
+UNKNOWN_WORDS = {"form": ("form field", "fields"), "query": ("query parameter", "query parameters")}
+"""How :func:`unknown_fields` names one of what it checks, and all of them."""
+
+
+def unknown_fields(
+    request: Request, sent: list[str], where: Literal["form", "query"] = "form"
+) -> None:
+    """422 for a form field (``where="form"``) or a query parameter (``"query"``) the endpoint
+    does not take (``lable=alice``, ``?lable=alice``), naming it, the closest accepted one and
+    all of them: dropped, the request ran without it and stored or answered as if it was never
+    sent (the JSON bodies refuse unknown keys alike: :class:`JsonBody`)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    accepted = [p.alias for p in dependant.body_params]
+    params = dependant.body_params if where == "form" else dependant.query_params
+    accepted = [p.alias for p in params]
     unknown = [name for name in dict.fromkeys(sent) if name not in accepted]
     if not unknown:
         return
+    noun, all_of_them = UNKNOWN_WORDS[where]
     names = ", ".join(f"'{name}'" for name in unknown)
-    what = f"field {names} is not one" if len(unknown) == 1 else f"fields {names} are not ones"
+    what = f"{noun} {names} is not one" if len(unknown) == 1 else f"{noun}s {names} are not ones"
     path = getattr(route, "path", "this endpoint")
     raise RequestError(
         422,
-        f"The form {what} {path} takes{did_you_mean(unknown, accepted)}; its fields are "
+        f"The {what} {path} takes{did_you_mean(unknown, accepted)}; its {all_of_them} are "
         f"{', '.join(accepted)}.",
         field=unknown,
     )
+
+
+async def _known_query(request: Request) -> None:
+    """A query parameter a GET does not take (``/gallery/images?lable=alice``) was dropped
+    silently, so the request ran without it ("label is required"): 422 by name, as a form's."""
+    unknown_fields(request, list(request.query_params.keys()), "query")
+
+
+KNOWN_QUERY = [Depends(_known_query)]
+"""``dependencies=`` of an endpoint that takes query parameters (the image and the text one)."""
+LABEL_QUERY = "The label query parameter is missing or unusable, or a query parameter is unknown."
+"""``/gallery/images``'s 422 (the image and the text endpoint)."""
 
 
 async def _uploads_only(request: Request) -> None:
@@ -199,7 +220,7 @@ async def _uploads_only(request: Request) -> None:
         )
     if request.method == "POST" and kind in FORM_KINDS:
         form = await request.form()  # already parsed for the endpoint: cached, not read again
-        unknown_form_fields(request, list(form.keys()))
+        unknown_fields(request, list(form.keys()))
     if request.method == "POST" and kind == "multipart/form-data":
         for name in ("file", "file_a", "file_b", "label", "k"):
             if len(form.getlist(name)) > 1:
@@ -357,9 +378,10 @@ async def gallery(engine: Engine) -> GalleryResponse:
 
 @router.get(
     "/gallery/images",
+    dependencies=KNOWN_QUERY,
     response_model=LabelImagesResponse,
     tags=["gallery"],
-    responses=errors(404, 409, 422, field="The label query parameter is missing or unusable."),
+    responses=errors(404, 409, 422, field=LABEL_QUERY),
 )
 async def label_images(
     engine: Engine, label: Annotated[str, Query(description="An enrolled label.")]

@@ -29,6 +29,8 @@ from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.responses import ENROLLED_BEFORE, VERIFY_LABEL, errors
 from siamkit.service.routes import (
+    KNOWN_QUERY,
+    LABEL_QUERY,
     Engine,
     _match_out,
     _verify_out,
@@ -340,9 +342,10 @@ async def gallery(engine: Engine) -> TextGalleryResponse:
 
 @text_router.get(
     "/gallery/images",
+    dependencies=KNOWN_QUERY,
     response_model=TextLabelItemsResponse,
     tags=["gallery"],
-    responses=errors(404, 409, 422, field="The label query parameter is missing or unusable."),
+    responses=errors(404, 409, 422, field=LABEL_QUERY),
 )
 async def label_texts(
     engine: Engine, label: str = Query(description="An enrolled label.")
