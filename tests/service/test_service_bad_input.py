@@ -330,3 +330,15 @@ def test_an_unknown_query_parameter_is_refused_by_name(enrolled, query, unknown,
     r = enrolled.get("/gallery/images", params=query)
     _assert_refused(r, 422, *words)
     assert [e["field"] for e in r.json()["errors"]] == unknown
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "field"),
+    [("/verify", {"label": ["alice", "bob"]}, "label"), ("/identify", {"k": ["3", "5"]}, "k")],
+)
+def test_a_field_sent_twice_in_a_url_encoded_form_is_refused(enrolled, path, data, field):
+    """The check of a field sent twice read multipart forms only: a URL-encoded one answered for
+    one of the values (or for another problem) without a word of the second."""
+    r = enrolled.post(path, data=data)
+    assert r.request.headers["content-type"] == "application/x-www-form-urlencoded"
+    _assert_refused(r, 422, f"{field} was sent 2 times")

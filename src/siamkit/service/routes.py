@@ -221,7 +221,6 @@ async def _uploads_only(request: Request) -> None:
     if request.method == "POST" and kind in FORM_KINDS:
         form = await request.form()  # already parsed for the endpoint: cached, not read again
         unknown_fields(request, list(form.keys()))
-    if request.method == "POST" and kind == "multipart/form-data":
         for name in ("file", "file_a", "file_b", "label", "k"):
             if len(form.getlist(name)) > 1:
                 raise RequestError(
