@@ -471,13 +471,118 @@ def test_a_loss_parameter_that_is_not_finite_is_refused_by_name(
             {"model": {"freeze_encoder_epochs": -1}},
             "model.freeze_encoder_epochs must be a whole number >= 0, got -1.",
         ),
+        # read by the run without a check: a torch or numpy traceback without the key, a failure
+        # after config.yaml was written, or a run that trained on a value read otherwise
+        (
+            {"train": {"threads": -1}},
+            "train.threads must be a whole number >= 0 (0 or null for torch's default), got -1.",
+        ),
+        (
+            {"train": {"embed_batch_size": 0}},
+            "train.embed_batch_size must be a whole number >= 1 (images embedded at a time), "
+            "got 0.",
+        ),
+        ({"train": {"seed": -1}}, "train.seed must be a whole number >= 0, got -1."),
+        ({"eval": {"seed": -1}}, "eval.seed must be a whole number >= 0, got -1."),
+        (
+            {"train": {"early_stopping": 0}},
+            "train.early_stopping must be a whole number >= 1 (epochs without a better "
+            "validation metric; null never stops early), got 0.",
+        ),
+        (
+            {"train": {"class_power": float("inf")}},
+            "train.class_power must be a finite number (0 uniform, 1 by class size), got inf.",
+        ),
+        (
+            {"model": {"metric_hidden": 0}},
+            "model.metric_hidden must be a whole number >= 1 (the learned distance's hidden "
+            "width), got 0.",
+        ),
+        (
+            {"model": {"head_hidden": [16, -4]}},
+            "model.head_hidden[1] must be a whole number >= 1 (a hidden layer's width), got -4.",
+        ),
+        (
+            {"model": {"input_mean": [float("inf")], "input_std": [0.3]}},
+            "model.input_mean[0] must be a finite number, got inf.",
+        ),
+        (
+            {"model": {"input_mean": [0.3], "input_std": [0.0]}},
+            "model.input_std[0] must be a finite number > 0, got 0.0.",
+        ),
+        (
+            {"loss": {"kind": "triplet", "offline_mining": True, "offline_pool": 0}},
+            "loss.offline_pool must be a whole number >= 1 (images embedded per offline-mining "
+            "round, or null for all of them), got 0.",
+        ),
+        (
+            {"optim": {"weight_decay": -1}},
+            "optim.weight_decay must be a finite number >= 0, got -1.0.",
+        ),
+        (
+            {"optim": {"optimizer": "sgd", "momentum": 2}},
+            "optim.momentum must be a number in [0, 1) (SGD's, e.g. 0.9), got 2.0.",
+        ),
+        (
+            {"optim": {"warmup_fraction": 2}},
+            "optim.warmup_fraction must be a number in [0, 1] (a share of the steps), got 2.0.",
+        ),
+        (
+            {"optim": {"grad_clip": 0}},
+            "optim.grad_clip must be a finite number > 0 (null clips nothing), got 0.0.",
+        ),
+        (
+            {"optim": {"grad_clip": -1.0}},
+            "optim.grad_clip must be a finite number > 0 (null clips nothing), got -1.0.",
+        ),
     ],
 )
 def test_run_config_ranges_read_as_every_setting_check(doc: dict, sentence: str) -> None:
     """train.ema_decay, data.val_fraction and model.appearance.weight are refused in the one
     sentence form of siamkit.params.number, as optim.loss_lr_factor and every loss and miner
     setting are: key, range, note, and the value given (data.val_fraction named no value; nor
-    did optim.lr or the counts, which siamkit.params.count checks)."""
+    did optim.lr or the counts, which siamkit.params.count checks). The numbers after
+    freeze_encoder_epochs were not checked at all: threads, seeds, sizes, input_std,
+    weight_decay and warmup_fraction were a torch or numpy error without the key,
+    embed_batch_size 0, offline_pool 0 and input_mean inf failed after config.yaml was written
+    (eval.seed -1 after training), and early_stopping 0, momentum 2, grad_clip 0 or -1 trained
+    on a value read otherwise than meant (patience 1, divergence, no or reversed gradients)."""
     with pytest.raises(ConfigError) as err:
         config_from_dict(doc)
     assert str(err.value) == sentence
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["train.threads=-1", "train.embed_batch_size=0", "eval.seed=-1", "optim.grad_clip=-1"],
+)
+def test_a_bad_number_is_refused_before_the_run_folder_is_written(
+    tmp_path: Path, setting: str
+) -> None:
+    """train.threads -1 was a torch traceback, embed_batch_size 0 failed after config.yaml was
+    written, eval.seed -1 after the model was saved, and grad_clip -1 trained on reversed
+    gradients: now one sentence naming the key, and no run folder."""
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    out = tmp_path / "o"
+    args = ["train", str(CONFIGS / "digits-tiny.yaml"), "--out", str(out), "--set", setting]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert res.output.strip().splitlines()[-1].startswith(f"Error: {setting.split('=')[0]} must be")
+    assert not out.exists()
+
+
+def test_the_numbers_meaning_a_default_stay_accepted() -> None:
+    """threads 0 is torch's default (as null), a negative class_power favours small classes,
+    momentum and warmup_fraction 0 and weight_decay 0 are off."""
+    cfg = config_from_dict(
+        {
+            "train": {"threads": 0, "class_power": -1.0, "early_stopping": 1, "seed": 0},
+            "optim": {"momentum": 0.0, "warmup_fraction": 0.0, "weight_decay": 0.0},
+            "loss": {"kind": "triplet", "offline_mining": True, "offline_pool": 1},
+        }
+    )
+    assert (cfg.train.threads, cfg.train.class_power, cfg.optim.warmup_fraction) == (0, -1.0, 0.0)
+    assert config_from_dict({"optim": {"warmup_fraction": 1.0}}).optim.warmup_fraction == 1.0

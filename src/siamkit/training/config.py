@@ -281,7 +281,7 @@ class TrainConfig:
             :class:`~siamkit.training.ema.WeightAverage`); ``False``: the classic average, which
             still holds ``ema_decay ** steps`` of them when training ends (44% after 410 steps at
             0.998).
-        threads: torch CPU threads (``None`` = torch's default).
+        threads: torch CPU threads (``None`` or 0 = torch's default).
         on_collapse: what to do when the learned embedding collapses after an epoch (its
             spread falls under a tenth of the spread before training): ``"restart"`` the next
             epoch from the last good weights with a tenth of the learning rate and batch-hard
@@ -447,6 +447,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
             note="e.g. 0.998; null keeps no average",
         )
     count("model.freeze_encoder_epochs", cfg.model.freeze_encoder_epochs, 0)
+    _check_run_numbers(cfg)
     if cfg.data.labels_per_class is not None:
         count("data.labels_per_class", cfg.data.labels_per_class, note="or null for every label")
     if cfg.data.limit is not None and cfg.data.limit < 1:
@@ -517,6 +518,47 @@ def check_config(cfg: RunConfig) -> RunConfig:
         raise ValueError("loss.offline_mining works with loss.kind = triplet")
     _check_xbm(cfg.loss)
     return cfg
+
+
+def _check_run_numbers(cfg: RunConfig) -> None:
+    """The numbers the run reads that nothing else checks before the run folder is written:
+    otherwise a PyTorch or NumPy error without the key (threads, seeds, sizes, input_std,
+    weight_decay, warmup_fraction), a failure after ``config.yaml`` (embed_batch_size,
+    offline_pool 0, eval.seed after training) or a run that trained on a value read otherwise
+    than meant (early_stopping 0 as 1, a negative offline_pool dropping images, grad_clip 0
+    zeroing and a negative one reversing every gradient); a :class:`ParamError`."""
+    t, m, o = cfg.train, cfg.model, cfg.optim
+    if t.threads is not None:
+        count("train.threads", t.threads, 0, note="0 or null for torch's default")
+    count("train.embed_batch_size", t.embed_batch_size, note="images embedded at a time")
+    count("train.seed", t.seed, 0)
+    count("eval.seed", cfg.eval.seed, 0)
+    if t.early_stopping is not None:
+        count(
+            "train.early_stopping",
+            t.early_stopping,
+            note="epochs without a better validation metric; null never stops early",
+        )
+    if t.class_power is not None:  # a negative power favours the small classes
+        number("train.class_power", t.class_power, note="0 uniform, 1 by class size")
+    count("model.metric_hidden", m.metric_hidden, note="the learned distance's hidden width")
+    for i, width in enumerate(m.head_hidden):
+        count(f"model.head_hidden[{i}]", width, note="a hidden layer's width")
+    for i, mean in enumerate(m.input_mean or ()):
+        number(f"model.input_mean[{i}]", mean)
+    for i, std in enumerate(m.input_std or ()):
+        number(f"model.input_std[{i}]", std, low=0, open_low=True)
+    if cfg.loss.offline_pool is not None:
+        count(
+            "loss.offline_pool",
+            cfg.loss.offline_pool,
+            note="images embedded per offline-mining round, or null for all of them",
+        )
+    number("optim.weight_decay", o.weight_decay, low=0)
+    number("optim.momentum", o.momentum, low=0, high=1, open_high=True, note="SGD's, e.g. 0.9")
+    number("optim.warmup_fraction", o.warmup_fraction, low=0, high=1, note="a share of the steps")
+    if o.grad_clip is not None:
+        number("optim.grad_clip", o.grad_clip, low=0, open_low=True, note="null clips nothing")
 
 
 #: The loss kinds a cross-batch memory (``loss.xbm_memory_size``) can wrap; n_pairs cannot (its
