@@ -84,13 +84,15 @@ _DIM = click.option(
 )
 
 
+_DEVICE_HELP = "Where PyTorch embeds: auto (CUDA if available), cpu, cuda or cuda:N."
 _DEVICE = click.option(
     "--device",
     default="auto",
     show_default=True,
-    help="Where PyTorch embeds: auto (CUDA if available), cpu, cuda or cuda:N. The ONNX "
-    "runtimes (--runtime onnx, onnx-int8) run on the CPU.",
+    help=f"{_DEVICE_HELP} The ONNX runtimes (--runtime onnx, onnx-int8) run on the CPU.",
 )
+# `text similarity` embeds with PyTorch alone: it has no --runtime for the help to point to
+_TORCH_DEVICE = click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
 
 
 def _similarity(value: str) -> float | None:
@@ -211,7 +213,7 @@ def text() -> None:
 @_MODEL
 @_THRESHOLD
 @_DIM
-@_DEVICE
+@_TORCH_DEVICE
 @_JSON
 @friendly_errors
 def similarity(
@@ -518,12 +520,17 @@ def plagiarism(
     Example:
       siamkit text plagiarism essay.txt --corpus sources/ --out report.html
     """
-    from siamkit.applications.text.corpus import Document, read_text_file
+    from siamkit.applications.text.corpus import Document, is_blank, read_text_file
     from siamkit.applications.text.plagiarism import find_plagiarism
     from siamkit.applications.text.report_html import render_report
     from siamkit.applications.text.similarity import at_dim, check_dim, resolve_threshold
 
     doc = Document(Path(suspect).name, read_text_file(suspect), suspect)
+    if is_blank(doc.text):  # said now, not after the model and the sources are loaded
+        raise click.UsageError(
+            f"SUSPECT {suspect} is empty (no visible character); give the file holding the text "
+            "to check"
+        )
     if Path(corpus).is_file() and same_file(corpus, suspect):
         raise click.UsageError(
             f"--corpus {corpus} is SUSPECT itself; give the sources to compare it with"

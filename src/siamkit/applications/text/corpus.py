@@ -211,11 +211,25 @@ def _jsonl(path: Path, text_field: str, id_field: str | None) -> list[Document]:
         raise ValueError(
             f"{path} has no field {id_field!r} on any line; name the id field with --id-field"
         )
+    if rows and not any(text_field in row for _, row in rows):
+        n, first = rows[0]
+        raise ValueError(
+            f"{path} has no field {text_field!r} on any line (line {n}'s fields: "
+            f"{', '.join(map(str, first)) or 'none'}); name the text field with --text-field"
+        )
     docs = []
     for n, row in rows:
         where = f"{path} line {n}"
-        if not isinstance(row.get(text_field), str):
-            raise ValueError(f"{where} has no string field {text_field!r}")
+        if text_field not in row:
+            raise ValueError(
+                f"{where} has no field {text_field!r}, though other lines have one; give every "
+                "line its text"
+            )
+        if not isinstance(row[text_field], str):
+            raise ValueError(
+                f"{where}: the field {text_field!r} is {json.dumps(row[text_field])[:40]}, not a "
+                "string; give the text as a JSON string"
+            )
         if bad := unicode_problem(row[text_field]):
             raise ValueError(f"{where}: the text is not valid Unicode ({bad})")
         if not has_ids:
@@ -237,6 +251,11 @@ def _jsonl(path: Path, text_field: str, id_field: str | None) -> list[Document]:
 
 def _csv(path: Path, text_field: str, id_field: str | None) -> list[Document]:
     columns, records = csv_records(path)
+    if not columns:
+        raise ValueError(
+            f"{path} is empty; a CSV corpus starts with a header row naming its columns (the "
+            f"texts under {text_field!r}, or name that column with --text-field)"
+        )
 
     def missing(col: str, option: str) -> ValueError:
         return ValueError(
@@ -379,7 +398,11 @@ def load_corpus(
     )
     if not corpus.docs:
         left_out = "; ".join(corpus.notes())
-        raise ValueError(f"{p} holds no non-empty text" + (f" ({left_out})" if left_out else ""))
+        raise ValueError(
+            f"{p} holds no non-empty text"
+            + (f" ({left_out})" if left_out else "")
+            + "; give a corpus with at least one text that has visible characters"
+        )
     return corpus
 
 

@@ -157,7 +157,9 @@ def find_plagiarism(
     sus = split_sentences(suspect.text)
     src = [(d.id, p, k) for d in sources for k, p in enumerate(split_sentences(d.text))]
     if not sus:
-        raise ValueError(f"{suspect.id} has no sentence to check")
+        raise ValueError(
+            f"{suspect.id} has no sentence to check; give a text with at least one sentence"
+        )
     if not src:
         raise ValueError("the sources hold no sentence to compare with")
     net = model if runtime is None else runtime
