@@ -55,12 +55,15 @@ def read_examples(
     columns: dict[str, str] | None = None,
     score_range: tuple[float, float] | None = None,
     scores_hint: str = "give data.score_range for scores",
+    columns_key: str | None = None,
 ) -> TextExamples:
     """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``).
 
     Pairs: the target column holds 0/1 labels, or scores within ``score_range`` (scaled to [0, 1]).
     ``scores_hint`` ends the error for a label that is neither 0 nor 1 (without ``score_range``):
-    what the caller's user can do about it.
+    what the caller's user can do about it. ``columns_key``: the setting that maps fields to
+    columns (``"data.columns"``), which the error for a missing column tells the user to set;
+    without it the error names the columns the file needs.
 
     >>> read_examples("pairs.csv", "pairs", score_range=(0, 5))  # doctest: +SKIP
     """
@@ -69,10 +72,17 @@ def read_examples(
     p = Path(path)
     rows, found = _rows(p)
     names = {f: (columns or {}).get(f, f) for f in FORMATS[format]}
-    missing = [n for n in names.values() if n not in found]
+    missing = {f: n for f, n in names.items() if n not in found}
     if missing:
+        if columns_key:
+            keys = " and ".join(f"{columns_key}.{f}" for f in missing)
+            held = "columns that hold them" if len(missing) > 1 else "column that holds it"
+            fix = f"set {keys} to the {held}"
+        else:
+            fix = f"{format} need the columns {', '.join(names.values())}"
         raise ValueError(
-            f"{p} has no column {', '.join(map(repr, missing))} (its columns: {', '.join(found) or 'none'})"
+            f"{p} has no column {', '.join(map(repr, missing.values()))} (its columns: "
+            f"{', '.join(found) or 'none'}); {fix}"
         )
     fields = [f for f in FORMATS[format] if f != "label"]
     texts: list[list[str]] = [[] for _ in fields]

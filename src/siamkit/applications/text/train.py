@@ -119,7 +119,7 @@ def _base_loss(cfg: TextTrainConfig, ex: TextExamples, zs: list[torch.Tensor]) -
 def _split(ex: TextExamples, cfg: TextTrainConfig) -> tuple[TextExamples, TextExamples | None]:
     d = cfg.data
     if d.val:
-        val = read_examples(d.val, d.format, d.columns, _range(cfg))
+        val = read_examples(d.val, d.format, d.columns, _range(cfg), columns_key="data.columns")
         return ex, val
     if d.val_fraction == 0 or len(ex) < 10:
         return ex, None
@@ -172,6 +172,24 @@ def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExa
             f"the validation pairs ({where}) are {len(val)}, all labelled {int(present[0])}; "
             f"the threshold is calibrated on pairs labelled 0 and 1: {fix}"
         )
+
+
+def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> str | None:
+    """A note when every pair is labelled 0 or 1 but ``data.score_range`` is wider (the example
+    config's [0, 5] left in place): the labels then train as the graded scores 0 and 1 of 5, so
+    the model gets a score map on that scale and no calibrated threshold, without a word."""
+    r = _range(cfg)
+    if r is None or cfg.data.format != "pairs" or r == (0.0, 1.0):
+        return None
+    lo, hi = r
+    raw = {lo + t * (hi - lo) for ex in sets if ex is not None for t in ex.targets or ()}
+    if not raw or any(min(abs(x), abs(x - 1)) > 1e-6 for x in raw):
+        return None
+    return (
+        f"every pair of {cfg.data.train} is labelled 0 or 1, but data.score_range is "
+        f"[{lo:g}, {hi:g}]: they train as graded scores on that scale (a score map, no "
+        "calibrated threshold); for 0/1 labels set data.score_range: null"
+    )
 
 
 def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
@@ -443,11 +461,15 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     guard = text_config_guard(cfg, init_from)
     if options.resume:  # refused before anything is written; an older checkpoint has no config
         accept_saved_config(state, guard)
-    examples = read_examples(cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg))
+    examples = read_examples(
+        cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg), columns_key="data.columns"
+    )
     train_ex, val_ex = _split(examples, cfg)
     _check_val(val_ex, cfg, examples)
     _check_train(train_ex, cfg)
     log = options.log or print
+    if note := labels_read_as_scores(cfg, examples, val_ex):
+        log(note)
     torch.manual_seed(cfg.train.seed)
     saved_start = state.get(START)  # absent in a checkpoint from before it was saved
     model = _setup(cfg, device, init_from, None if saved_start is None else (saved_start, tmp))

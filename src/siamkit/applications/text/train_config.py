@@ -9,6 +9,7 @@ import yaml
 
 from siamkit.applications.text.pairs import FORMATS
 from siamkit.encoders.text import check_window
+from siamkit.params import count, number
 from siamkit.training.config_io import _section as config_section
 from siamkit.training.config_io import without_plugins
 
@@ -148,8 +149,7 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         raise ValueError(
             "loss 'mnrl' trains on anchor_positive or triplets data (in-batch negatives)"
         )
-    if cfg.train.epochs < 1 or cfg.train.batch_size < 2 or cfg.train.lr <= 0:
-        raise ValueError("train.epochs >= 1, train.batch_size >= 2 and train.lr > 0 are required")
+    _check_train_numbers(cfg.train)
     if not 0 <= cfg.data.val_fraction < 1:
         raise ValueError(f"data.val_fraction lies in [0, 1), got {cfg.data.val_fraction}")
     # before any model is loaded; the transformer's own limit is checked once it is
@@ -158,6 +158,25 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")
     return cfg
+
+
+def _check_train_numbers(train: TrainSection) -> None:
+    """One sentence naming the ``train`` key, its value and its range (a :class:`ParamError`).
+    A warmup above 1 or below 0, a negative max_grad_norm or checkpoint_every and a negative
+    weight_decay were taken without a word (a run all warm-up, clipping off, a checkpoint every
+    step) or failed in PyTorch's words without the key."""
+    count("train.epochs", train.epochs)
+    count(
+        "train.batch_size",
+        train.batch_size,
+        2,
+        note="in-batch losses compare each example with the others",
+    )
+    number("train.lr", train.lr, low=0, open_low=True)
+    number("train.warmup", train.warmup, low=0, high=1, note="a share of the steps")
+    number("train.weight_decay", train.weight_decay, low=0)
+    number("train.max_grad_norm", train.max_grad_norm, low=0, note="0 turns clipping off")
+    count("train.checkpoint_every", train.checkpoint_every, 0, note="0: at every epoch's end")
 
 
 def _check_scale_and_margin(loss: LossSection) -> None:

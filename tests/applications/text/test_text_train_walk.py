@@ -1,0 +1,88 @@
+"""What a new user met fine-tuning `siamkit train configs/text-pairs.yaml` on a pairs file of
+their own: a file without the config's label column ("has no column 'score'", not what to set),
+train values taken without a word (warmup 2 trained all warm-up, max_grad_norm -1 turned clipping
+off, checkpoint_every -1 checkpointed every step, weight_decay -1 failed in PyTorch's words) and 0/1
+labels trained as graded scores of the config's score_range [0, 5] (a score map, no threshold)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from siamkit.applications.text.pairs import read_examples
+from siamkit.applications.text.train_config import parse_config
+
+
+def test_a_pairs_file_without_the_configs_column_names_the_key_to_set(tmp_path) -> None:
+    f = tmp_path / "pairs.csv"
+    f.write_text("a,b,label\nx y,z w,1\n")
+    with pytest.raises(ValueError) as err:
+        read_examples(f, "pairs", {"label": "score"}, (0, 5), columns_key="data.columns")
+    assert str(err.value) == (
+        f"{f} has no column 'score' (its columns: a, b, label); set data.columns.label to the "
+        "column that holds it"
+    )
+    with pytest.raises(ValueError, match=r"set data\.columns\.a and data\.columns\.b to the "):
+        read_examples(f, "pairs", {"a": "q", "b": "d"}, columns_key="data.columns")
+    g = tmp_path / "val.csv"
+    g.write_text("x,y,same\nx y,z w,1\n")  # calibration pairs: no mapping to set
+    with pytest.raises(
+        ValueError, match=r"\(its columns: x, y, same\); pairs need the columns a, b, label$"
+    ):
+        read_examples(g, "pairs")
+
+
+@pytest.mark.parametrize(
+    ("train", "said"),
+    [
+        ({"warmup": 2}, "train.warmup must be a number in [0, 1] (a share of the steps), got 2."),
+        (
+            {"warmup": -0.5},
+            "train.warmup must be a number in [0, 1] (a share of the steps), got -0.5.",
+        ),
+        (
+            {"max_grad_norm": -1.0},
+            "train.max_grad_norm must be a finite number >= 0 (0 turns clipping off), got -1.0.",
+        ),
+        (
+            {"checkpoint_every": -1},
+            "train.checkpoint_every must be a whole number >= 0 (0: at every epoch's end), got -1.",
+        ),
+        ({"weight_decay": -1.0}, "train.weight_decay must be a finite number >= 0, got -1.0."),
+        ({"lr": 0.0}, "train.lr must be a finite number > 0, got 0.0."),
+        ({"epochs": 0}, "train.epochs must be a whole number >= 1, got 0."),
+        ({"batch_size": 1}, "train.batch_size must be a whole number >= 2"),
+    ],
+)
+def test_a_train_value_out_of_range_is_one_sentence_naming_the_key(train, said) -> None:
+    with pytest.raises(ValueError) as err:
+        parse_config({"data": {"train": "x.csv"}, "train": train})
+    assert str(err.value).startswith(said), str(err.value)
+
+
+def test_zero_one_labels_under_a_score_range_are_pointed_out(tiny_hf: Path, tmp_path) -> None:
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    data = tmp_path / "pairs.csv"
+    rows = [("printer out of toner", "printer needs toner", 1), ("vpn fails", "sink leaks", 0)] * 6
+    data.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows))
+    cfg: dict[str, Any] = {
+        "model": {"path": str(tiny_hf), "max_length": 32, "overlap": 8},
+        "data": {"train": str(data), "score_range": [0, 5], "val_fraction": 0},
+        "loss": {"name": "cosent"},
+        "train": {"epochs": 1, "batch_size": 6, "lr": 1e-3, "warmup": 0.0},
+    }
+    lines: list[str] = []
+    get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lines.append))
+    note = (
+        f"every pair of {data} is labelled 0 or 1, but data.score_range is [0, 5]: they train as "
+        "graded scores on that scale (a score map, no calibrated threshold); for 0/1 labels set "
+        "data.score_range: null"
+    )
+    assert note in lines, lines
+    lines.clear()
+    cfg["data"]["score_range"] = None
+    get_task("text")(cfg, tmp_path / "run2", TaskOptions(progress=False, log=lines.append))
+    assert not any("score_range" in line for line in lines), lines
