@@ -102,13 +102,6 @@ def test_wrong_types_name_the_key(doc: dict, key: str) -> None:
         ({"data": {"val_fraction": 1.5}}, "val_fraction"),
         ({"train": {"ema_decay": 1.0}}, r"train\.ema_decay"),
         ({"train": {"ema_decay": 0.0}}, r"train\.ema_decay"),
-        # counts that cannot work are named, not read as "all but N" or a torch error later
-        ({"data": {"limit": -5}}, r"data\.limit = -5: keep at least 1"),
-        ({"data": {"limit": 0}}, r"data\.limit = 0: keep at least 1"),
-        ({"train": {"steps_per_epoch": 0}}, r"train\.steps_per_epoch = 0.*null for one full pass"),
-        ({"train": {"steps_per_epoch": -1}}, r"train\.steps_per_epoch = -1"),
-        ({"data": {"image_size": 0}}, r"data\.image_size = 0"),
-        ({"data": {"image_size": -3}}, r"data\.image_size = -3"),
         ({"data": {"train_classes": [3]}}, r"data\.train_classes = \[3\]: name at least 2"),
         # one image a class gives a pair loss no positive pair
         ({"data": {"labels_per_class": 1}}, r"data\.labels_per_class = 1 .*loss\.kind = multi_sim"),
@@ -535,6 +528,82 @@ def test_a_loss_parameter_that_is_not_finite_is_refused_by_name(
             {"optim": {"grad_clip": -1.0}},
             "optim.grad_clip must be a finite number > 0 (null clips nothing), got -1.0.",
         ),
+        # counts that cannot work, named with their value rather than in older sentences (or
+        # read as "all but N", or a torch error later)
+        (
+            {"data": {"limit": -5}},
+            "data.limit must be a whole number >= 1 (training images kept, or null for all of "
+            "them), got -5.",
+        ),
+        (
+            {"data": {"limit": 0}},
+            "data.limit must be a whole number >= 1 (training images kept, or null for all of "
+            "them), got 0.",
+        ),
+        (
+            {"data": {"image_size": 0}},
+            "data.image_size must be a whole number >= 1 (the side images are resized to, in "
+            "pixels), got 0.",
+        ),
+        (
+            {"data": {"image_size": -3}},
+            "data.image_size must be a whole number >= 1 (the side images are resized to, in "
+            "pixels), got -3.",
+        ),
+        (
+            {"train": {"steps_per_epoch": 0}},
+            "train.steps_per_epoch must be a whole number >= 1 (batches per epoch, or null for "
+            "one full pass over the training images), got 0.",
+        ),
+        (
+            {"train": {"steps_per_epoch": -1}},
+            "train.steps_per_epoch must be a whole number >= 1 (batches per epoch, or null for "
+            "one full pass over the training images), got -1.",
+        ),
+        # the appearance features' own sentences named neither the full key nor (pool) the value
+        (
+            {"model": {"appearance": {"pool": 0}}},
+            "model.appearance.pool must be a whole number >= 1 (the pooling window or HOG cell, "
+            "in pixels), got 0.",
+        ),
+        (
+            {"model": {"appearance": {"features": "hog", "bins": 1}}},
+            "model.appearance.bins must be a whole number >= 2 (HOG orientation bins), got 1.",
+        ),
+        (
+            {"model": {"appearance": {"features": "hog", "levels": 0}}},
+            "model.appearance.levels must be a whole number >= 1 (HOG pyramid levels), got 0.",
+        ),
+        (
+            {"model": {"appearance": {"features": "edges"}}},
+            "model.appearance.features must be one of pixels, hog, got 'edges'.",
+        ),
+        (
+            {"model": {"appearance": {"features": "pixels", "levels": 2}}},
+            "model.appearance.levels = 2 is a pyramid of HOG cells, which "
+            "model.appearance.features = pixels does not have; set features: hog, or levels: 1",
+        ),
+        # one sentence covered both keys, naming neither the one that was wrong nor its value
+        (
+            {"loss": {"xbm_memory_size": -1}},
+            "loss.xbm_memory_size must be a whole number >= 0 (embeddings kept; 0 is off), got -1.",
+        ),
+        (
+            {"loss": {"xbm_memory_size": 64, "xbm_warmup_steps": -5}},
+            "loss.xbm_warmup_steps must be a whole number >= 0 (steps before the memory starts "
+            "filling), got -5.",
+        ),
+        # caught only through eval.score_norm_k's sentence, and only with score_norm on
+        (
+            {"eval": {"cohort_size": -1}},
+            "eval.cohort_size must be a whole number >= 0 (cohort images eval.score_norm uses), "
+            "got -1.",
+        ),
+        (
+            {"eval": {"score_norm": "snorm", "cohort_size": -1}},
+            "eval.cohort_size must be a whole number >= 0 (cohort images eval.score_norm uses), "
+            "got -1.",
+        ),
     ],
 )
 def test_run_config_ranges_read_as_every_setting_check(doc: dict, sentence: str) -> None:
@@ -554,7 +623,15 @@ def test_run_config_ranges_read_as_every_setting_check(doc: dict, sentence: str)
 
 @pytest.mark.parametrize(
     "setting",
-    ["train.threads=-1", "train.embed_batch_size=0", "eval.seed=-1", "optim.grad_clip=-1"],
+    [
+        "train.threads=-1",
+        "train.embed_batch_size=0",
+        "eval.seed=-1",
+        "optim.grad_clip=-1",
+        "model.appearance.pool=0",
+        "loss.xbm_warmup_steps=-1",
+        "eval.cohort_size=-1",
+    ],
 )
 def test_a_bad_number_is_refused_before_the_run_folder_is_written(
     tmp_path: Path, setting: str
@@ -586,3 +663,20 @@ def test_the_numbers_meaning_a_default_stay_accepted() -> None:
     )
     assert (cfg.train.threads, cfg.train.class_power, cfg.optim.warmup_fraction) == (0, -1.0, 0.0)
     assert config_from_dict({"optim": {"warmup_fraction": 1.0}}).optim.warmup_fraction == 1.0
+
+
+def test_the_smallest_counts_stay_accepted() -> None:
+    """The least of each count now checked through siamkit.params is still a run: one training
+    image, 1-pixel images, one step an epoch, 1-pixel pooling, 2 HOG bins, a HOG pyramid, no
+    cross-batch memory or warm-up, and an empty cohort while score normalisation is off."""
+    cfg = config_from_dict(
+        {
+            "data": {"limit": 1, "image_size": 1},
+            "train": {"steps_per_epoch": 1},
+            "model": {"appearance": {"pool": 1, "features": "hog", "bins": 2, "levels": 2}},
+            "loss": {"xbm_memory_size": 0, "xbm_warmup_steps": 0},
+            "eval": {"score_norm": "none", "cohort_size": 0},
+        }
+    )
+    assert cfg.model.appearance is not None and cfg.model.appearance.levels == 2
+    assert (cfg.data.limit, cfg.train.steps_per_epoch, cfg.eval.cohort_size) == (1, 1, 0)

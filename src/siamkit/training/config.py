@@ -26,7 +26,7 @@ from siamkit.encoders.registry import ENCODERS
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
-from siamkit.params import ParamError, count, number
+from siamkit.params import ParamError, choice, count, number
 from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.optim import OPTIMIZERS as OPTIMIZER_REGISTRY
 from siamkit.training.optim import SCHEDULES as SCHEDULE_REGISTRY
@@ -450,21 +450,14 @@ def check_config(cfg: RunConfig) -> RunConfig:
     _check_run_numbers(cfg)
     if cfg.data.labels_per_class is not None:
         count("data.labels_per_class", cfg.data.labels_per_class, note="or null for every label")
-    if cfg.data.limit is not None and cfg.data.limit < 1:
-        raise ValueError(
-            f"data.limit = {cfg.data.limit}: keep at least 1 training image (data.limit is how "
-            "many to keep), or null for all of them"
-        )
-    if cfg.data.image_size < 1:
-        raise ValueError(
-            f"data.image_size = {cfg.data.image_size}: images are resized to that many pixels "
-            "square; give a positive size"
-        )
-    spe = cfg.train.steps_per_epoch
-    if spe is not None and spe < 1:
-        raise ValueError(
-            f"train.steps_per_epoch = {spe}: give at least 1 batch per epoch, or null for one "
-            "full pass over the training images"
+    if cfg.data.limit is not None:
+        count("data.limit", cfg.data.limit, note="training images kept, or null for all of them")
+    count("data.image_size", cfg.data.image_size, note="the side images are resized to, in pixels")
+    if cfg.train.steps_per_epoch is not None:
+        count(
+            "train.steps_per_epoch",
+            cfg.train.steps_per_epoch,
+            note="batches per epoch, or null for one full pass over the training images",
         )
     number(
         "data.val_fraction",
@@ -495,6 +488,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     _check_parts(cfg)
     _check_mining(cfg.loss)
     _check_loss_params(cfg)
+    count("eval.cohort_size", cfg.eval.cohort_size, 0, note="cohort images eval.score_norm uses")
     low_k = 2 if cfg.eval.score_norm == "snorm" else 1
     if cfg.eval.score_norm != "none" and not low_k <= cfg.eval.score_norm_k <= cfg.eval.cohort_size:
         raise ValueError(
@@ -577,8 +571,13 @@ XBM_KINDS = (
 
 def _check_xbm(cfg: LossConfig) -> None:
     """``loss.xbm_*``: sizes, and a loss and mining the cross-batch memory can use."""
-    if cfg.xbm_memory_size < 0 or cfg.xbm_warmup_steps < 0:
-        raise ValueError("loss.xbm_memory_size and loss.xbm_warmup_steps must be >= 0 (0 = off)")
+    count("loss.xbm_memory_size", cfg.xbm_memory_size, 0, note="embeddings kept; 0 is off")
+    count(
+        "loss.xbm_warmup_steps",
+        cfg.xbm_warmup_steps,
+        0,
+        note="steps before the memory starts filling",
+    )
     if cfg.xbm_memory_size == 0:
         return
     if cfg.kind not in XBM_KINDS:
@@ -651,6 +650,16 @@ def _check_appearance(cfg: ModelConfig) -> None:
         open_low=True,
         note="model.appearance: null turns the features off",
     )
+    choice("model.appearance.features", a.features, ("pixels", "hog"))
+    count("model.appearance.pool", a.pool, note="the pooling window or HOG cell, in pixels")
+    count("model.appearance.bins", a.bins, 2, note="HOG orientation bins")
+    count("model.appearance.levels", a.levels, note="HOG pyramid levels")
+    if a.levels > 1 and a.features != "hog":
+        raise ValueError(
+            f"model.appearance.levels = {a.levels} is a pyramid of HOG cells, which "
+            f"model.appearance.features = {a.features} does not have; set features: hog, or "
+            "levels: 1"
+        )
     from siamkit.training.builders import build_appearance_features
 
     try:
