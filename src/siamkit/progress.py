@@ -2,7 +2,8 @@
 
 Library loops that can take more than a couple of seconds (pair distances, few-shot episodes,
 retrieval, embedding many images, int8 calibration, index builds) report through :func:`track`
-or :func:`progress`. Nothing is shown until a program turns progress on with
+or :func:`progress`; a long step with no count of its own (one library call: an ONNX trace, a
+quantisation) says that it starts with :func:`step`. Nothing is shown until a program turns progress on with
 :func:`set_enabled` (the ``siamkit`` command does); then a step that lasts longer than
 ``delay`` seconds shows a tqdm bar when stderr is a terminal, and otherwise writes one plain line
 per tenth of the work (or every ``interval`` seconds), so a log gets a handful of lines instead
@@ -151,6 +152,19 @@ class _Silent:
 
     def __exit__(self, *exc: object) -> None:
         pass
+
+
+def step(what: str, stream: TextIO | None = None) -> None:
+    """Write ``"{what} ..."`` as one line (default stderr) while progress is on: a long step
+    with no count to report (one call into another library) says what it is doing.
+
+    >>> step("tracing the text encoder to ONNX")
+    """
+    if not _enabled:
+        return
+    out = stream if stream is not None else sys.stderr
+    out.write(f"{what} ...\n")
+    out.flush()
 
 
 def progress(total: int | None, desc: str, unit: str = "it", **kwargs: Any) -> Progress | _Silent:

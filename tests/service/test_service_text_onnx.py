@@ -188,7 +188,7 @@ def test_a_missing_export_is_refused_and_nothing_written(bundle, tmp_path):
     before = sorted(p.name for p in bare.iterdir())
     for runtime, name in (("onnx", "text.onnx"), ("onnx-int8", "text.int8.onnx")):
         msg = _refused(bare, tmp_path, runtime)
-        assert f"holds no exported {name}" in msg and "siamkit export MODEL --format onnx" in msg
+        assert f"holds no exported {name}" in msg and f"siamkit export {bare} --format onnx" in msg
     assert sorted(p.name for p in bare.iterdir()) == before
 
 

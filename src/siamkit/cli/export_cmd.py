@@ -376,24 +376,29 @@ def export(
 ) -> None:
     """Export MODEL's embedding network (preprocessing included) for ONNX Runtime.
 
-    A text model (siamkit text, siamkit train of a text config) exports its encoder graph, the
-    int8 one with --int8 (dynamic quantisation), and its tokenizer into the folder MODEL/onnx/
-    (or --out FOLDER), for siamkit.applications.text.onnx.TextOnnxEmbedder (ONNX Runtime and
-    the tokenizers library, no torch); it reports each graph's lowest cosine to the PyTorch
-    embeddings on probe texts and writes nothing if the fp32 graph is below 0.9999.
+    An image model's ONNX file takes the same (N, C, H, W) float batch in [0, 1] as the model
+    and returns its (N, D) embeddings; the embedding size, distance, threshold and input shape
+    are stored in its metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit
+    serve MODEL --runtime onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime
+    only, no torch). With --int8, also reports how much the int8 file changes EER and 1-shot
+    accuracy on held-out images (--check-data).
 
-    The ONNX file takes the same (N, C, H, W) float batch in [0, 1] as the model and returns its
-    (N, D) embeddings; the embedding size, distance, threshold and input shape are stored in its
-    metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit serve MODEL --runtime
-    onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime only, no torch).
+    A text model (siamkit text, siamkit train of a text config) writes the folder MODEL/onnx/
+    (or --out FOLDER): text.onnx (text.int8.onnx with --int8, dynamic quantisation), whose
+    graph takes (N, L) int64 token ids and attention mask and returns (N, F) mean-pooled
+    vectors, the tokenizer, and text_onnx.json (window, threshold, fingerprint) instead of
+    onnx.json. Run it with `siamkit serve MODEL --runtime onnx` or
+    siamkit.applications.text.onnx.TextOnnxEmbedder (no torch). It reports each graph's lowest
+    cosine to the PyTorch embeddings on probe texts and writes nothing if the fp32 graph's is
+    below 0.9999.
 
-    With --int8, also reports how much the int8 file changes EER and 1-shot accuracy on
-    held-out images (--check-data). Existing files are only replaced with --force.
+    Existing files are only replaced with --force.
 
     \b
     Example:
         siamkit export runs/shoes/model --format onnx
         siamkit export runs/shoes/model --format onnx --int8 --force
+        siamkit export runs/tickets/model --format onnx --int8   # a text model
     """
     try:
         folder_export = _folder_export(model)

@@ -131,7 +131,10 @@ def _runtime(model: Any, model_path: str | None, runtime: str, onnx_dir: str | N
             "--out DIR --int8` and pass --onnx-dir DIR"
         )
     folder = Path(onnx_dir) if onnx_dir else Path(str(model_path)) / EXPORT_DIR
-    return open_text_runtime(model, folder, int8=runtime == "onnx-int8")
+    return open_text_runtime(
+        model, folder, int8=runtime == "onnx-int8", model_path=model_path,
+        default_model=model_path is None,
+    )  # fmt: skip
 
 
 def _write_atomic(path: Path, text: str) -> None:

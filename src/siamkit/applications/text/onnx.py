@@ -22,6 +22,7 @@ import numpy as np
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.atomic import remove_stale_temp_folders, temp_folder
+from siamkit.progress import step
 
 ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
@@ -86,6 +87,7 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
         "attention_mask": {0: "n", 1: "l"},
         "embedding": {0: "n"},
     }
+    step("tracing the text encoder to ONNX (opset 17)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -100,6 +102,7 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
             f"{type(err).__name__}: {err}; run it with PyTorch instead (--runtime torch)"
         ) from err
     if int8:
+        step("quantising the graph to int8 (dynamic: weights per channel, activations per token)")
         quantize_int8(out / ONNX_NAME, out / INT8_NAME)
     enc.tokenizer.save_pretrained(str(out / "tokenizer"))
     if model.lexical is not None:  # joined after the graph, in numpy, by the runtime
@@ -420,39 +423,73 @@ class TextOnnxEmbedder:
         return out if self.lexical is None else self.lexical.join(out, items)
 
 
+def _export_command(
+    path: Path, model_path: str | os.PathLike[str] | None, default_model: bool, force: bool
+) -> str:
+    """The command that writes ``model_path``'s export (fp32 and int8) into ``path``:
+    ``siamkit export`` of a saved bundle, ``siamkit text export`` of a Hugging Face folder or
+    of the default model; with the model's folder unknown, both with a named placeholder."""
+    again = " --force" if force else ""
+    if default_model:
+        return f"`siamkit text export --out {path} --int8{again}` (it exports the default model)"
+    if model_path is None:
+        return (
+            f"`siamkit export <model folder> --format onnx --int8 --out {path}{again}` (a saved "
+            f"siamkit model) or `siamkit text export --model <model folder> --out {path} "
+            f"--int8{again}`, <model folder> being the folder of the model this export is for"
+        )
+    model = Path(model_path)
+    if not (model / "siamkit.json").is_file():  # a Hugging Face folder: not `siamkit export`'s
+        return f"`siamkit text export --model {model} --out {path} --int8{again}`"
+    out = "" if path == model / EXPORT_DIR else f" --out {path}"
+    return f"`siamkit export {model} --format onnx --int8{out}{again}`"
+
+
 def _checked_runtime(
-    folder: str | os.PathLike[str], int8: bool, fingerprint: str, threads: int = 0
+    folder: str | os.PathLike[str],
+    int8: bool,
+    fingerprint: str,
+    threads: int = 0,
+    model_path: str | os.PathLike[str] | None = None,
+    default_model: bool = False,
 ) -> TextOnnxEmbedder:
     path, name = Path(folder), INT8_NAME if int8 else ONNX_NAME
-    # the folder's own command: --model names the model (without it the default one is
-    # exported), and --force replaces an export already there (an fp32 one without int8)
-    force = " --force" if (path / META_NAME).exists() or (path / name).exists() else ""
-    again = f"`siamkit text export --model MODEL --out {path} --int8{force}`"
+    # --force replaces an export already there (an fp32 one without int8)
+    force = (path / META_NAME).exists() or (path / name).exists()
     if not (path / META_NAME).is_file() or not (path / name).is_file():
         raise ValueError(
-            f"{path} holds no exported {name}; export the model first with `siamkit export MODEL "
-            f"--format onnx --int8` (into MODEL/onnx) or {again}"
+            f"{path} holds no exported {name}; export the model first with "
+            f"{_export_command(path, model_path, default_model, force)}"
         )
     runtime = TextOnnxEmbedder(path, int8=int8, threads=threads)
     if runtime.fingerprint != fingerprint:
         raise ValueError(
             f"{path} was exported from another model (its fingerprint differs); export this "
-            f"model again with `siamkit export MODEL --format onnx --int8 --force` (into "
-            f"MODEL/onnx) or {again}"
+            f"model again with {_export_command(path, model_path, default_model, True)}"
         )
     return runtime
 
 
-def open_text_runtime(model: Any, folder: str | os.PathLike[str], int8: bool) -> TextOnnxEmbedder:
+def open_text_runtime(
+    model: Any,
+    folder: str | os.PathLike[str],
+    int8: bool,
+    model_path: str | os.PathLike[str] | None = None,
+    default_model: bool = False,
+) -> TextOnnxEmbedder:
     """The ONNX runtime of ``model``'s export in ``folder``, refused unless it exists and was
     exported from this very model (same fingerprint): embeddings of another model would group
-    texts at a threshold that is not theirs.
+    texts at a threshold that is not theirs. ``model_path``: the folder ``model`` was loaded from
+    (``default_model``: it is the default model), so a refusal names the command that exports
+    it; without either it names the model's folder as a placeholder.
 
     >>> emb = open_text_runtime(model, "runs/tickets/model/onnx", int8=True)  # doctest: +SKIP
     """
     from siamkit.models import model_fingerprint
 
-    return _checked_runtime(folder, int8, model_fingerprint(model))
+    return _checked_runtime(
+        folder, int8, model_fingerprint(model), model_path=model_path, default_model=default_model
+    )
 
 
 class TextOnnxModel:
@@ -567,7 +604,9 @@ def load_text_onnx_model(
         from siamkit.models import model_fingerprint
 
         fingerprint = model_fingerprint(load_model(model_dir))  # an older bundle: compute it
-    runtime = _checked_runtime(Path(model_dir) / EXPORT_DIR, int8, fingerprint, threads or 0)
+    runtime = _checked_runtime(
+        Path(model_dir) / EXPORT_DIR, int8, fingerprint, threads or 0, model_path=model_dir
+    )
     threshold = doc.get("threshold")
     score_map = doc["model"].get("score_map")
     return TextOnnxModel(
@@ -632,6 +671,9 @@ def export_text_bundle(
         export_text_onnx(model, tmp, int8=int8)
         rows = []
         for precision, name in (("fp32", ONNX_NAME), ("int8", INT8_NAME))[: 1 + int8]:
+            step(
+                f"checking the {precision} graph against PyTorch on {len(PROBE_TEXTS)} probe texts"
+            )
             gap, cos = onnx_parity(model, tmp, int8=precision == "int8")
             rows.append(ExportedText(precision, out / name, (tmp / name).stat().st_size, gap, cos))
         if rows[0].min_cosine < FP32_MIN_COSINE:
