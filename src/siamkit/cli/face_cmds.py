@@ -90,11 +90,26 @@ def enroll(
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import face_record, largest_face_of
     from siamkit.index import Gallery
+    from siamkit.index.store import encode_metadata, validate_label
 
     try:
         meta = None if metadata is None else json.loads(metadata)
     except json.JSONDecodeError as err:
         raise click.BadParameter(f"not valid JSON: {err}", param_hint="--metadata") from None
+    if meta is not None and not isinstance(meta, dict):
+        raise click.BadParameter(
+            f'give a JSON object, e.g. \'{{"team": "ops"}}\', not {metadata}',
+            param_hint="--metadata",
+        )
+    # before any face is searched and before the gallery file is created
+    try:
+        validate_label(label)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--label") from None
+    try:
+        encode_metadata(meta)  # NaN, or more than the gallery keeps
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--metadata") from None
     pipe = _pipeline(model, detector, upsample)
     with _hint_no_face(detector, upsample):  # every face found before any write
         chosen = [largest_face_of(pipe, read_rgb(p), p) for p in images]

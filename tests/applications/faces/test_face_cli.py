@@ -151,6 +151,24 @@ def test_enrolling_a_face_again_skips_it_and_says_how_many(tmp_path, photos):
         assert [(i.label, i.count) for i in g.labels()] == [("eileen", 2), ("someone", 1)]
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--label", ""], "Invalid value for --label: a label must have 1 to 256 characters"),
+        (["--label", " x"], "Invalid value for --label: label ' x' starts or ends with whitespace"),
+        (["--label", "x", "--metadata", "[1]"], "Invalid value for --metadata: give a JSON object"),
+        (["--label", "x", "--metadata", '{"a": NaN}'], "Invalid value for --metadata: metadata"),
+    ],
+)
+def test_enroll_refuses_a_bad_label_or_metadata_before_creating_the_gallery(
+    tmp_path, photos, args, message
+):
+    db = tmp_path / "new.db"
+    res = run("enroll", "--gallery", db, *args, photos["astronaut"])
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert not db.exists()  # no empty gallery of the model left behind
+
+
 def test_identify_needs_an_existing_gallery(tmp_path, photos):
     res = run("identify", "--gallery", tmp_path / "none.db", photos["messi"])
     assert res.exit_code == 1 and "no gallery at" in res.output
