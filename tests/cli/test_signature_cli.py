@@ -129,6 +129,23 @@ def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> 
     assert code != 0 and "no signature model" in out
 
 
+@pytest.mark.parametrize(
+    "writer, message",
+    [("", "a label must have 1 to 256 characters"), (" 0042", "starts or ends with whitespace")],
+)
+def test_enroll_refuses_a_bad_writer_before_creating_the_bank(
+    setup: tuple[Path, Path], tmp_path: Path, writer: str, message: str
+) -> None:
+    root, sigs = setup
+    bank = tmp_path / "bank.db"
+    ref = str(sigs / "w0000" / "genuine" / "001.png")
+    code, out = _run(
+        "enroll", "--model", str(root / "model"), "--gallery", str(bank), "--writer", writer, ref
+    )
+    assert code == 2 and "Invalid value for --writer: " in out and message in out, out
+    assert not bank.exists()  # no empty bank tied to the model left behind
+
+
 def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> None:
     root, sigs = setup
     report = tmp_path / "r.html"

@@ -139,7 +139,12 @@ def enroll(
       siamkit signature enroll --gallery bank.db --writer 0042 ref1.png ref2.png ref3.png
     """
     from siamkit.applications.signatures.bank import SignatureBank
+    from siamkit.index.store import validate_label
 
+    try:  # before the model loads and before the bank file is created
+        validate_label(writer)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--writer") from None
     model_dir, note = _model_dir(model_path, gallery_path)
     model, _ = _load(model_dir, note, warn=True)
     scans = _scans(images)
