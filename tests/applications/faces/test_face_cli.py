@@ -299,6 +299,26 @@ def test_a_model_that_is_not_an_image_model_is_named_by_kind(tmp_path, photos):
         assert f"{tmp_path / folder} {what}" in res.output
 
 
+@pytest.mark.parametrize("command", ["verify", "enroll"])
+def test_a_signature_model_is_refused_as_a_face_model(tmp_path, photos, command):
+    """A signature model takes 1-channel images, so it embedded grey face chips and answered
+    'different people (distance 0.7355, threshold 0.5963)' with the signature threshold."""
+    import siamkit
+    from siamkit.applications.signatures import build_signature_model
+
+    net = build_signature_model((1, 48, 64), 8, {"widths": [4, 4, 8, 8], "fc": 8})
+    siamkit.save_model(net, tmp_path / "sig", metadata={"signatures": {"reduce": "mean"}})
+    db = tmp_path / "staff.db"
+    args = ["--gallery", db, "--label", "x"] if command == "enroll" else [photos["messi"]]
+    res = run(command, "--model", tmp_path / "sig", *args, photos["messi"])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        f"Error: {tmp_path / 'sig'} is a signature model (it embeds binarised signature scans), "
+        "not a face model; use dlib's encoder or a siamkit model trained on face chips"
+    )
+    assert not db.exists()
+
+
 @pytest.mark.parametrize("bad", ["nan", "-1", "inf", "-0.01"])
 @pytest.mark.parametrize("command", ["verify", "identify"])
 def test_threshold_must_be_a_finite_distance(tmp_path, photos, command, bad):

@@ -56,13 +56,21 @@ def load_embedder(model: str | os.PathLike[str] | None = None, store: bool = Tru
     """``None`` or ``"dlib"``: dlib's pretrained encoder; otherwise a saved siamkit model folder.
 
     ``store=False`` (nothing will be enrolled or looked up in a gallery) gives dlib's encoder as
-    the torch-free :class:`DlibDescriptor`, which starts several times faster.
+    the torch-free :class:`DlibDescriptor`, which starts several times faster. A model that is
+    no image model, or a signature model (``metadata.signatures``: it takes 1-channel images,
+    but of binarised ink), is refused with a ``ValueError`` naming the folder.
     """
     if model is None or str(model) == "dlib":
         return _default_encoder() if store else DlibDescriptor()
     import siamkit
+    from siamkit.export.bundle import read_model_config
 
     net = siamkit.load_model(model)
+    if "signatures" in read_model_config(model).get("metadata", {}):  # the signature task's
+        raise ValueError(
+            f"{model} is a signature model (it embeds binarised signature scans), not a face "
+            "model; use dlib's encoder or a siamkit model trained on face chips"
+        )
     what = _not_an_image_model(net)
     if what is not None:
         raise ValueError(
