@@ -124,6 +124,31 @@ def test_config_values_of_the_wrong_type_or_range_name_the_key(doc: dict, match:
     assert cfg.data.image_size == (64, 96) and cfg.train.lr == 1.0
 
 
+def test_an_image_size_too_small_for_the_encoder_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """[39, 55] passed the ">= 32" check and died in a max-pool traceback on the first training
+    step, after OUT/config.yaml was written."""
+    from siamkit.applications.signatures import build_signature_model
+    from siamkit.applications.signatures.model import smallest_signature_side
+
+    assert [smallest_signature_side({"stem_stride": s}) for s in (1, 2, 3)] == [15, 29, 43]
+    with pytest.raises(ValueError, match=r"give each side at least 43 pixels"):
+        build_signature_model((1, 39, 55), 8, {"stem_stride": 3})
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("image_size: [40, 56]", "image_size: [39, 55]"))
+    out = tmp_path / "run"
+    args = ["train", str(cfg), "--out", str(out), "--set", "model.encoder_kwargs={stem_stride: 3}"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
+    assert res.output.strip() == (
+        "Error: data.image_size [39, 55] is too small for the encoder of model.encoder_kwargs "
+        "{'stem_stride': 3}: its feature map shrinks to nothing; give data.image_size of at "
+        "least [43, 43], or a smaller model.encoder_kwargs.stem_stride."
+    )
+    assert not out.exists()
+
+
 def test_train_task_end_to_end(tmp_path: Path) -> None:
     cfg = tmp_path / "sig.yaml"
     cfg.write_text(TINY)

@@ -150,6 +150,18 @@ def _check(cfg: SignatureRunConfig) -> None:
         raise ValueError(
             f"data.image_size must be [height, width] >= 32, got {list(d.image_size)}."
         )
+    from siamkit.applications.signatures.model import smallest_signature_side
+
+    side = smallest_signature_side(
+        cfg.model.encoder_kwargs
+    )  # not a traceback after training starts
+    if min(d.image_size) < side:
+        raise ValueError(
+            f"data.image_size {list(d.image_size)} is too small for the encoder of "
+            f"model.encoder_kwargs {cfg.model.encoder_kwargs}: its feature map shrinks to "
+            f"nothing; give data.image_size of at least [{side}, {side}], or a smaller "
+            "model.encoder_kwargs.stem_stride."
+        )
     if d.layout != "auto" and d.layout not in SIGNATURE_LAYOUTS:
         raise ValueError(
             f"data.layout must be auto or one of {', '.join(SIGNATURE_LAYOUTS)}, got {d.layout!r}."

@@ -22,7 +22,34 @@ from siamkit.heads import AppearanceFeatures
 from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.models.preprocess import Preprocess
 
-__all__ = ["build_signature_model"]
+__all__ = ["build_signature_model", "smallest_signature_side"]
+
+
+def smallest_signature_side(encoder_kwargs: Mapping[str, Any] | None = None) -> int:
+    """The fewest pixels each side of a ``(1, H, W)`` input needs for the ``signet`` encoder of
+    ``encoder_kwargs``: below it a pooling layer's feature map shrinks to nothing (about
+    ``14 * stem_stride + 1``). Found by embedding blank squares, so it follows the encoder."""
+    import torch
+
+    encoder = create_encoder("signet", in_channels=1, **dict(encoder_kwargs or {})).eval()
+
+    def fits(side: int) -> bool:
+        try:
+            with torch.no_grad():
+                encoder(torch.zeros(1, 1, side, side))
+        except RuntimeError:  # "Output size is too small"
+            return False
+        return True
+
+    low, high = 1, 16  # fits(high) once doubled enough; the answer is in (low - 1, high]
+    while not fits(high):
+        if high >= 1 << 14:  # not a size problem: let the real error show
+            encoder(torch.zeros(1, 1, high, high))
+        low, high = high + 1, high * 2
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if fits(mid) else (mid + 1, high)
+    return high
 
 
 def build_signature_model(
@@ -48,6 +75,13 @@ def build_signature_model(
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or shape[0] != 1 or min(shape) < 1:
         raise ValueError(f"signature input_shape must be (1, H, W), got {tuple(input_shape)}.")
+    side = smallest_signature_side(encoder_kwargs)
+    if min(shape[1:]) < side:
+        raise ValueError(
+            f"signature input_shape {shape} is too small for this signet encoder: its feature "
+            f"map shrinks to nothing; give each side at least {side} pixels, or a smaller "
+            "stem_stride."
+        )
     encoder = create_encoder("signet", in_channels=1, **dict(encoder_kwargs or {}))
     # preprocessed signatures are mostly paper (0); centre and scale them roughly
     net = SiameseNetwork(
