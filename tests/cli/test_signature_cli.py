@@ -169,6 +169,82 @@ def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> Non
     assert code == 0 and "threshold 0.1250 (given)" in out
 
 
+def test_evaluate_counts_the_writers_it_scored(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    """A writer with too few genuine signatures is left out of every rate; the first line said
+    '3 writers' all the same."""
+    import shutil
+
+    root, sigs = setup
+    data = tmp_path / "sigs"
+    shutil.copytree(sigs, data)
+    for scan in sorted((data / "w0000" / "genuine").iterdir())[3:]:
+        scan.unlink()  # 3 genuines left: none to question with 3 references
+    args = ("evaluate", str(root / "model"), "--data", str(data), "--references", "3")
+    code, out = _run(*args)
+    assert code == 0, out
+    assert out.splitlines()[0] == (
+        "2 of 3 writers (1 with at most 3 genuine signatures, none left to question: lower "
+        "--references to include them), 3 references, min distance"
+    )
+    doc = json.loads(_run(*args, "--json")[1])
+    assert doc["n_writers"] == 3 and doc["n_writers_evaluated"] == 2
+    code, out = _run(*args[:-1], "2")
+    assert code == 0 and out.startswith("3 writers, 2 references")
+
+
+def test_evaluate_without_a_kind_of_forgery_says_so_not_nan(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """No skilled forgeries (synth --forged 0), or one writer (no random forgeries), printed
+    'EER nan  FAR nan  FRR nan' and wrote NaN into the JSON, which is not JSON."""
+    root, _ = setup
+    model = str(root / "model")
+    data = tmp_path / "genuine_only"
+    assert _run("synth", str(data), "--writers", "2", "--genuine", "4", "--forged", "0")[0] == 0
+    code, out = _run("evaluate", model, "--data", str(data), "--references", "2")
+    assert code == 0 and "nan" not in out, out
+    skilled = next(line for line in out.splitlines() if line.startswith("skilled"))
+    assert skilled.startswith("skilled  EER -       FAR -       FRR ")
+    assert skilled.endswith("(no skilled forgeries in --data)")
+    report = tmp_path / "r.html"
+    code, out = _run(
+        "evaluate", model, "--data", str(data), "--references", "2", "--json",
+        "--report", str(report),
+    )  # fmt: skip
+    assert code == 0 and "NaN" not in out
+    assert "<td>skilled forgeries</td><td>–</td><td>–</td><td>0." in report.read_text()
+    doc = json.loads(out)
+    assert doc["skilled"]["eer"] is None and doc["skilled"]["far"] is None
+    assert doc["skilled"]["n_forged"] == 0 and 0.0 <= doc["skilled"]["frr"] <= 1.0
+    assert doc["random"]["eer"] is not None
+    code, out = _run("evaluate", model, "--data", "synthetic:1", "--references", "3")
+    assert code == 0 and "nan" not in out and out.startswith("1 writer, 3 references"), out
+    assert out.splitlines()[-1].endswith(
+        "(one writer evaluated: no other writer's signature to question)"
+    )
+
+
+@pytest.mark.parametrize("data", ["synthetic:0", "synthetic:-2:5"])
+def test_evaluate_of_no_synthetic_writers_names_the_option(
+    setup: tuple[Path, Path], data: str
+) -> None:
+    code, out = _run("evaluate", str(setup[0] / "model"), "--data", data)
+    assert code == 1 and out.strip() == (
+        f"Error: --data {data}: give at least one writer, e.g. synthetic:20 (two or more to "
+        "score random forgeries)."
+    )
+
+
+def test_evaluate_with_too_many_references_says_what_to_do(setup: tuple[Path, Path]) -> None:
+    root, sigs = setup
+    code, out = _run("evaluate", str(root / "model"), "--data", str(sigs), "--references", "6")
+    assert code == 1 and out.strip() == (
+        "Error: no writer has more than 6 genuine signatures to evaluate with 6 references (one "
+        "must be left to question); use fewer references (--references) or writers with more "
+        "genuine signatures."
+    )
+
+
 @pytest.mark.parametrize("bad", ["nan", "-0.5", "inf"])
 def test_threshold_must_be_a_finite_distance(
     setup: tuple[Path, Path], tmp_path: Path, bad: str

@@ -279,6 +279,11 @@ def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool
             raise ValueError(
                 f"--data {data}: write synthetic:WRITERS or synthetic:WRITERS:SEED."
             ) from None
+        if writers < 1:  # was generate_signatures' own words, naming no option
+            raise ValueError(
+                f"--data {data}: give at least one writer, e.g. synthetic:20 (two or more to "
+                "score random forgeries)."
+            )
         return synthetic_signature_set(writers, 12, 12, seed, size), True
     return load_signature_set(data, layout, size), False
 
@@ -371,9 +376,24 @@ def evaluate_signature_data(
         click.echo(json.dumps(doc, indent=2))
         return
     label = " (synthetic data)" if synthetic else ""
-    click.echo(f"{ev.n_writers} writers, {references} references, {reduce} distance{label}")
+    writers = f"{ev.n_writers} writer{'' if ev.n_writers == 1 else 's'}"
+    skipped = ev.n_writers - ev.n_writers_evaluated
+    if skipped:  # the rates are of the others only
+        writers = (
+            f"{ev.n_writers_evaluated} of {ev.n_writers} writers ({skipped} with at most "
+            f"{references} genuine signatures, none left to question: lower --references to "
+            "include them)"
+        )
+    click.echo(f"{writers}, {references} references, {reduce} distance{label}")
     click.echo(f"threshold {ev.threshold:.4f} ({ev.threshold_source})")
+    missing = {
+        "skilled": "no skilled forgeries in --data",
+        "random": "one writer evaluated: no other writer's signature to question",
+    }
     for name, r in (("skilled", ev.skilled), ("random", ev.random)):
-        click.echo(f"{name:8s} EER {r.eer:.4f}  FAR {r.far:.4f}  FRR {r.frr:.4f}")
+        if r.n_forged == 0:  # NaN rates before
+            click.echo(f"{name:8s} EER -       FAR -       FRR {r.frr:.4f}  ({missing[name]})")
+        else:
+            click.echo(f"{name:8s} EER {r.eer:.4f}  FAR {r.far:.4f}  FRR {r.frr:.4f}")
     if report:
         click.echo(f"report: {report}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -94,6 +96,19 @@ def test_without_threshold_the_skilled_eer_threshold_is_used() -> None:
     ev = evaluate_signatures(z, writer, forged, n_references=2)
     assert ev.threshold == pytest.approx(ev.skilled.eer_threshold)
     assert ev.skilled.far == pytest.approx(ev.skilled.eer, abs=0.1)
+
+
+def test_a_kind_of_forgery_with_none_to_score_has_no_rates_in_the_dict() -> None:
+    """NaN rates went into metrics.json and --json as NaN, which is not JSON."""
+    z, writer, forged = _toy()
+    keep = ~forged  # no skilled forgeries
+    ev = evaluate_signatures(z[keep], writer[keep], forged[keep], n_references=3, threshold=1.0)
+    assert ev.n_writers == ev.n_writers_evaluated == 6
+    doc = ev.to_dict()
+    assert doc["skilled"]["eer"] is None and doc["skilled"]["far"] is None
+    assert doc["skilled"]["frr"] == pytest.approx(ev.random.frr)  # genuines alone decide it
+    assert doc["random"]["eer"] == pytest.approx(ev.random.eer)
+    json.dumps(doc, allow_nan=False)
 
 
 def test_too_few_genuines_is_one_sentence() -> None:

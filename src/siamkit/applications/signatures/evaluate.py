@@ -70,11 +70,20 @@ class SignatureEvaluation:
     threshold_source: str  # "given", "model" or "skilled EER of these scores"
     n_references: int
     reduce: str
-    n_writers: int
+    n_writers: int  # every writer of the data
+    n_writers_evaluated: int  # those with more than n_references genuine signatures
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested dict (``skilled.eer``, ``random.far``, ...)."""
-        return asdict(self)
+        """JSON-ready nested dict (``skilled.eer``, ``random.far``, ...); the rates of a kind of
+        forgery with none to score (no skilled forgeries, one writer) are ``None``, not NaN."""
+        doc = asdict(self)
+        for kind in ("skilled", "random"):
+            doc[kind] = {k: None if _is_nan(v) else v for k, v in doc[kind].items()}
+        return doc
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def evaluable_writers(writer: Tensor, forged: Tensor, n_references: int) -> list[int]:
@@ -126,9 +135,10 @@ def signature_scores(
 
 
 def _rates(genuine: np.ndarray, forged: np.ndarray, threshold: float) -> ErrorRates:
-    if len(genuine) == 0 or len(forged) == 0:
+    if len(genuine) == 0 or len(forged) == 0:  # no EER or FAR; FRR needs only genuines
         nan = float("nan")
-        return ErrorRates(nan, nan, nan, nan, len(genuine), len(forged))
+        frr = float(np.mean(genuine > threshold)) if len(genuine) else nan
+        return ErrorRates(nan, nan, nan, frr, len(genuine), len(forged))
     op = eer(genuine, forged)
     return ErrorRates(
         eer=float(op.value),
@@ -172,7 +182,8 @@ def evaluate_signatures(
     if len(s["genuine"]) == 0:
         raise ValueError(
             f"no writer has more than {n_references} genuine signatures to evaluate with "
-            f"{n_references} references."
+            f"{n_references} references (one must be left to question); use fewer references "
+            "(--references) or writers with more genuine signatures."
         )
     source = threshold_source
     if threshold is None:
@@ -191,4 +202,5 @@ def evaluate_signatures(
         n_references=n_references,
         reduce=reduce,
         n_writers=n_writers,
+        n_writers_evaluated=len(evaluable_writers(writer, forged, n_references)),
     )

@@ -42,18 +42,28 @@ def render_signature_report(
     ev: SignatureEvaluation, scores: Mapping[str, np.ndarray], title: str
 ) -> str:
     """The report's HTML (one self-contained page)."""
+
+    def cell(value: float) -> str:  # a kind of forgery with none to score: no rate, not "nan"
+        return "–" if value != value else f"{value:.4f}"
+
     rows = "".join(
-        f"<tr><td>{name}</td><td>{r.eer:.4f}</td><td>{r.far:.4f}</td><td>{r.frr:.4f}</td>"
+        f"<tr><td>{name}</td><td>{cell(r.eer)}</td><td>{cell(r.far)}</td><td>{cell(r.frr)}</td>"
         f"<td>{r.n_genuine}</td><td>{r.n_forged}</td></tr>"
         for name, r in (("skilled forgeries", ev.skilled), ("random forgeries", ev.random))
     )
+    writers = f"{ev.n_writers} writers"
+    if ev.n_writers_evaluated < ev.n_writers:
+        writers = (
+            f"{ev.n_writers_evaluated} of {ev.n_writers} writers (the others have too few "
+            "genuine signatures)"
+        )
     png = _histogram_png(scores, ev.threshold)
     t = html.escape(title)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{t}</title>"
         "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}"
         "td,th{padding:.2em .8em;border-bottom:1px solid #ddd}</style></head><body>"
-        f"<h1>{t}</h1><p>{ev.n_writers} writers, {ev.n_references} references each, decision on "
+        f"<h1>{t}</h1><p>{writers}, {ev.n_references} references each, decision on "
         f"the {ev.reduce} distance; FAR and FRR at threshold {ev.threshold:.4f} "
         f"({html.escape(ev.threshold_source)}).</p>"
         "<table><tr><th>against</th><th>EER</th><th>FAR</th><th>FRR</th><th>genuine</th>"
