@@ -90,7 +90,7 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
 @click.option(
     "--far",
     "fars",
-    type=float,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),  # before minutes of detection
     multiple=True,
     default=(0.01, 0.1),
     show_default=True,
@@ -131,6 +131,18 @@ def evaluate(
     """
     if (lfw_pairs is None) == (identities is None) or (lfw_pairs is None) != (images is None):
         raise click.UsageError("give either --lfw-pairs and --images, or --identities")
+    if lfw_pairs is not None:  # they were ignored: pairs have their own folds and no gallery
+        from siamkit.cli._inputs import given_on_command_line
+
+        ctx = click.get_current_context()
+        flags = {"unknown_fraction": "--unknown-fraction", "fars": "--far", "seed": "--seed"}
+        given = [flag for name, flag in flags.items() if given_on_command_line(ctx, name)]
+        if given:
+            raise click.UsageError(
+                f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for --identities "
+                "only (LFW pairs have their own folds): leave "
+                f"{'it' if len(given) == 1 else 'them'} out"
+            )
     from siamkit.applications.faces.evaluate import evaluate_identities, evaluate_lfw
     from siamkit.applications.faces.lfw import read_lfw_pairs
 

@@ -255,6 +255,43 @@ def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
     )
 
 
+@pytest.mark.parametrize("far", ["2", "0", "1"])
+def test_evaluate_refuses_a_far_out_of_range_before_any_face_is_searched(
+    tmp_path, monkeypatch, far
+):
+    """--far 2 was refused by the open-set scoring, after every photo had been searched."""
+    import siamkit.cli.face_tools_cmds as tools
+
+    monkeypatch.setattr(tools, "_pipeline", lambda *a, **k: pytest.fail("a model was loaded"))
+    (tmp_path / "ids" / "a").mkdir(parents=True)
+    res = run("evaluate", "--identities", tmp_path / "ids", "--far", far)
+    assert res.exit_code == 2 and "Invalid value for '--far'" in res.output, res.output
+    assert "is not in the range 0<x<1" in res.output
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--far", "0.1"], "--far is"),
+        (["--seed", "3", "--unknown-fraction", "0.2"], "--unknown-fraction and --seed are"),
+    ],
+)
+def test_evaluate_lfw_pairs_refuses_the_identities_options_it_ignored(
+    tmp_path, monkeypatch, options, named
+):
+    import siamkit.cli.face_tools_cmds as tools
+
+    monkeypatch.setattr(tools, "_pipeline", lambda *a, **k: pytest.fail("a model was loaded"))
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("2 1\nA 1 2\nA 1 B 2\nB 1 2\nB 2 A 2\n")
+    res = run("evaluate", "--lfw-pairs", pairs, "--images", tmp_path, *options)
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines()[-1] == (
+        f"Error: {named} for --identities only (LFW pairs have their own folds): leave "
+        f"{'it' if named.endswith('is') else 'them'} out"
+    )
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
