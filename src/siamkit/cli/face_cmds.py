@@ -30,8 +30,9 @@ from siamkit.cli._face_common import (
     _pipeline,
     refuse_missing_store,
 )
-from siamkit.cli._inputs import OnceOption
+from siamkit.cli._inputs import PROGRESS, OnceOption
 from siamkit.cli.gallery_cmds import _friendly
+from siamkit.progress import track
 
 
 @click.group()
@@ -63,6 +64,7 @@ def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
 @click.argument("images", nargs=-1, required=True, type=_IMAGE)
 @_model_options
 @_JSON
+@PROGRESS
 @_friendly
 def enroll(
     gallery_path: str,
@@ -112,7 +114,8 @@ def enroll(
         raise click.BadParameter(str(err), param_hint="--metadata") from None
     pipe = _pipeline(model, detector, upsample)
     with _hint_no_face(detector, upsample):  # every face found before any write
-        chosen = [largest_face_of(pipe, read_rgb(p), p) for p in images]
+        found = track(images, "finding faces", unit="images")
+        chosen = [largest_face_of(pipe, read_rgb(p), p) for p in found]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
@@ -215,6 +218,7 @@ def _identify_text(docs: list[dict[str, Any]], no_face_hint: str) -> str:
 @_THRESHOLD
 @_model_options
 @_JSON
+@PROGRESS
 @_friendly
 def identify(
     gallery_path: str,
@@ -243,7 +247,7 @@ def identify(
     with Gallery.open(gallery_path, pipe.embedder, create=False, threshold=threshold) as gallery:
         if len(gallery) == 0:
             raise click.ClickException(f"{gallery_path} has no enrolled faces; enroll faces first")
-        for path in images:
+        for path in track(images, "identifying faces", unit="images"):
             found = identify_faces(pipe, gallery, read_rgb(path), k=k)
             doc: dict[str, Any] = {"image": path, "faces": [_face_doc(f, r) for f, r in found]}
             if not found:  # what to do, as the text line says (only then: no field changes)

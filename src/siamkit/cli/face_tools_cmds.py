@@ -19,6 +19,7 @@ from siamkit.cli._face_common import (
     _pipeline,
     detector_options,
 )
+from siamkit.cli._inputs import PROGRESS
 from siamkit.cli.gallery_cmds import _friendly
 
 
@@ -27,6 +28,7 @@ from siamkit.cli.gallery_cmds import _friendly
 @click.argument("dest", type=click.Path(file_okay=False))
 @detector_options
 @_JSON
+@PROGRESS
 @_friendly
 def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) -> None:
     """Aligned 150x150 chips of the largest face of every image in SOURCE (a folder per person)
@@ -105,6 +107,7 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
 )
 @_model_options
 @_JSON
+@PROGRESS
 @_friendly
 def evaluate(
     lfw_pairs: str | None,

@@ -356,6 +356,34 @@ def test_a_signature_model_is_refused_as_a_face_model(tmp_path, photos, command)
     assert not db.exists()
 
 
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_the_long_face_steps_report_progress_in_a_log(
+    tmp_path, photos, face_folder, monkeypatch, flag
+):
+    """crop, enroll, identify and evaluate searched photo after photo (seconds each with
+    --detector cnn) without a line: evaluate's bar showed on a terminal only and crop had none."""
+    from functools import partial
+
+    from siamkit import progress as prog
+
+    monkeypatch.setattr(prog, "Progress", partial(prog.Progress, delay=0.0))
+    db = tmp_path / "staff.db"
+    calls = {
+        "cropping faces: ": ["crop", face_folder, tmp_path / "chips"],
+        "finding faces: ": ["enroll", "--gallery", db, "--label", "e", photos["astronaut"]],
+        "identifying faces: ": ["identify", "--gallery", db, photos["messi"], photos["astronaut"]],
+        "faces: ": ["evaluate", "--identities", face_folder, "--unknown-fraction", "0.34"],
+    }
+    try:
+        for line, args in calls.items():
+            res = CliRunner().invoke(cli, ["face", *map(str, args), flag])
+            assert res.exit_code == 0, res.output
+            shown = any(out.startswith(line) and "% (" in out for out in res.stderr.splitlines())
+            assert shown is (flag == "--progress"), (args[0], res.stderr)
+    finally:
+        prog.set_enabled(False)  # the command turned it on for this process
+
+
 @pytest.mark.parametrize("bad", ["nan", "-1", "inf", "-0.01"])
 @pytest.mark.parametrize("command", ["verify", "identify"])
 def test_threshold_must_be_a_finite_distance(tmp_path, photos, command, bad):

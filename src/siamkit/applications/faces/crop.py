@@ -20,6 +20,7 @@ from siamkit.applications.faces.pipeline import read_rgb
 from siamkit.atomic import remove_stale_temp_folders, temp_folder
 from siamkit.data.folders import find_images
 from siamkit.image_decode import probe_image
+from siamkit.progress import track
 
 
 def crop_folder(
@@ -69,7 +70,7 @@ def crop_folder(
     staging = temp_folder(anchor, prefix)
     try:
         chips, skipped = [], []
-        for path in paths:
+        for path in track(paths, "cropping faces", unit="images"):  # seconds per photo (cnn)
             image = read_rgb(path)
             boxes = det(image)
             if not boxes:

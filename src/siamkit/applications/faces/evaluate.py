@@ -11,14 +11,12 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from siamkit.applications.faces.detect import FaceBox
 from siamkit.applications.faces.lfw import KFoldAccuracy, LfwPairs, kfold_accuracy
@@ -31,6 +29,7 @@ from siamkit.applications.faces.pipeline import FacePipeline, read_rgb
 from siamkit.data.folders import find_images
 from siamkit.image_decode import probe_image
 from siamkit.index.embedding import model_distance
+from siamkit.progress import track
 
 
 @dataclass(frozen=True)
@@ -57,15 +56,15 @@ def embed_files(
     :class:`~siamkit.image_decode.ImageReadError` before any face is searched (one truncated
     after its header stops when it is reached).
 
-    ``progress``: a tqdm bar; default: when stderr is a terminal.
+    ``progress=False`` shows nothing; otherwise :mod:`siamkit.progress` reports the search (on
+    in the ``siamkit`` command: a bar on a terminal, a few lines in a log).
     """
     unique = sorted(set(paths))
     for path in unique:
         probe_image(path)
     cache: dict[Path, np.ndarray] = {}
     no_face = []
-    show = sys.stderr.isatty() if progress is None else progress
-    for path in tqdm(unique, desc="faces", unit="image", disable=not show):
+    for path in unique if progress is False else track(unique, "faces", unit="images"):
         image = read_rgb(path)
         boxes = pipe.detect(image)
         if not boxes:
