@@ -71,3 +71,43 @@ def test_the_package_names_the_bank_as_the_readme_does() -> None:
     assert signatures.SignatureBank is bank.SignatureBank
     assert signatures.SignatureDecision is bank.SignatureDecision
     assert {"SignatureBank", "SignatureDecision"} <= set(signatures.__all__)
+
+
+def test_the_model_folder_s_reduce_decides_and_an_object_without_one_warns(tmp_path) -> None:
+    """SignatureBank.open(path, load_model(folder)) decided on the mean distance whatever reduce
+    the model's threshold was chosen for: a model validated on min called its own writer's
+    genuine signature forged where `siamkit signature verify` said genuine."""
+    import warnings
+
+    from siamkit import load_model, save_model
+    from siamkit.index.results import GalleryMismatchError
+
+    torch.manual_seed(0)
+    net = build_signature_model((1, 40, 56), 8, {"widths": [4, 4, 8, 8], "fc": 8, "stem_stride": 1})
+    folder = tmp_path / "model"
+    save_model(net.eval(), folder, threshold=0.5, metadata={"signatures": {"reduce": "min"}})
+    sigs = generate_signatures(1, n_genuine=4, n_forged=0, seed=0, size=(60, 90))
+    refs, question = list(sigs.images[:3]), sigs.images[3]
+    db = tmp_path / "bank.db"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the folder's reduce: no warning
+        bank = SignatureBank.open(db, str(folder))
+        bank.enroll("0001", refs)
+        decision = bank.verify("0001", question)
+        bank.close()
+    assert decision.reduce == "min" and decision.threshold == pytest.approx(0.5)
+    assert decision.score == pytest.approx(min(decision.distances))
+    bank = SignatureBank.open(db, str(folder), reduce="max")  # given: it decides
+    assert bank.verify("0001", question).reduce == "max"
+    bank.close()
+    bank = SignatureBank.open(db, load_model(folder))  # an object carries no reduce
+    with pytest.warns(UserWarning, match=r"open the bank with the model folder"):
+        assert bank.verify("0001", question).reduce == "mean"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per bank
+        bank.verify("0001", question)
+    bank.close()
+    other = tmp_path / "other"  # another model is refused, as every gallery refuses one
+    save_model(build_signature_model((1, 40, 56), 8, {"widths": [4, 4, 8, 8], "fc": 8}), other)
+    with pytest.raises(GalleryMismatchError, match="was built by a different model"):
+        SignatureBank.open(db, str(other))

@@ -5,7 +5,11 @@ that made it) under the writer's id as label. Scans are SigNet-preprocessed to t
 size before embedding. A questioned signature is genuine when its mean / min / max distance to
 the writer's references is at most the threshold (the model's, chosen on validation writers).
 
->>> bank = SignatureBank.open("bank.db", load_model("runs/sig/model"))  # doctest: +SKIP
+Open the bank with the model *folder*: the threshold was chosen for the reduce the validation
+writers picked (``metadata.signatures.reduce``), which a loaded model object does not carry; with
+an object, pass ``reduce=`` (else the mean decides, with a warning).
+
+>>> bank = SignatureBank.open("bank.db", "runs/sig/model")  # doctest: +SKIP
 >>> bank.enroll("0042", [read_image("r1.png", 1), read_image("r2.png", 1)])  # doctest: +SKIP
 >>> bank.verify("0042", read_image("cheque.png", 1)).genuine  # doctest: +SKIP
 True
@@ -13,6 +17,8 @@ True
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,13 +56,19 @@ class SignatureBank:
     """Enrolled writers' reference signatures, and the decision against them."""
 
     def __init__(
-        self, gallery: Gallery, model: Any, reduce: str = "mean", threshold: float | None = None
+        self,
+        gallery: Gallery,
+        model: Any,
+        reduce: str | None = None,
+        threshold: float | None = None,
     ) -> None:
         shape = as_embedding_model(model).input_shape
         if shape is None or len(shape) != 3 or shape[0] != 1:
             raise ValueError("a signature bank needs a model of 1-channel (1, H, W) images.")
         self.gallery, self.model = gallery, model
-        self.reduce = check_reduce(reduce)
+        # None: the model's own is unknown; the mean decides, with a warning at the first verify
+        self._reduce_unknown = reduce is None
+        self.reduce = check_reduce(reduce or "mean")
         self.threshold = threshold if threshold is not None else getattr(model, "threshold", None)
         self.size = (int(shape[1]), int(shape[2]))
 
@@ -65,11 +77,20 @@ class SignatureBank:
         cls,
         path: str | Path,
         model: Any,
-        reduce: str = "mean",
+        reduce: str | None = None,
         threshold: float | None = None,
         create: bool = True,
     ) -> SignatureBank:
-        """Open (or create) the bank file ``path`` for ``model``."""
+        """Open (or create) the bank file ``path`` for ``model``: a saved model folder (its
+        ``metadata.signatures.reduce``, the one its threshold was chosen for, decides unless
+        ``reduce`` is given) or a model object (give ``reduce``; else the mean decides, with a
+        warning). The bank refuses a model other than the one that created it."""
+        if isinstance(model, (str, os.PathLike)):
+            from siamkit.export.bundle import load_model, read_model_config
+
+            meta = read_model_config(model).get("metadata", {}).get("signatures", {})
+            reduce = reduce or meta.get("reduce")
+            model = load_model(model)
         return cls(Gallery.open(path, model, create=create), model, reduce, threshold)
 
     def _embed(self, scans: Sequence[Any]) -> torch.Tensor:
@@ -100,6 +121,16 @@ class SignatureBank:
     def verify(self, writer: str, scan: Any) -> SignatureDecision:
         """Is ``scan`` a genuine signature of ``writer``?"""
         refs = torch.from_numpy(self.references(writer))  # (K, D)
+        if self._reduce_unknown and self.threshold is not None:
+            self._reduce_unknown = False  # once per bank
+            warnings.warn(
+                "SignatureBank: deciding on the mean distance to the references because no "
+                "reduce was given, but the model's threshold was chosen for the reduce its "
+                "validation writers picked (min, mean or max); open the bank with the model "
+                "folder, SignatureBank.open(path, 'runs/sig/model'), or pass reduce=...",
+                UserWarning,
+                stacklevel=2,
+            )
         z = self._embed([scan])  # (1, D)
         dist = self.model.distance.matrix(z, refs)[0]  # (K,)
         score = float(reference_scores(z, refs, self.model.distance, self.reduce)[0])
