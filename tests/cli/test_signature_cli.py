@@ -335,6 +335,37 @@ def test_bank_remembers_its_model(setup: tuple[Path, Path], tmp_path: Path) -> N
     assert f"enrolled with {model.resolve()}, which no longer exists" in out
 
 
+def test_a_bank_of_another_model_names_the_folder_that_enrolled_it(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Another model was refused with two fingerprints and 'Use the original model', also when
+    the recorded folder itself had been retrained (no --model given: which original?)."""
+    import shutil
+
+    root, sigs = setup
+    model, other = tmp_path / "sig" / "model", tmp_path / "other"
+    shutil.copytree(root / "model", model)
+    _model_without_signature_metadata(other)  # other weights
+    bank = str(tmp_path / "bank.db")
+    ref = str(sigs / "w0001" / "genuine" / "001.png")
+    assert _run("enroll", "--model", str(model), "--gallery", bank, "--writer", "w", ref)[0] == 0
+    for command in ("verify", "enroll"):
+        code, out = _run(command, "--model", str(other), "--gallery", bank, "--writer", "w", ref)
+        assert code == 1 and out.strip().splitlines()[-1] == (
+            f"Error: {bank} was enrolled with the model in {model.resolve()}, not {other}, and "
+            "its references cannot be compared with another model's: leave out --model to use "
+            "it, or enroll into a new bank file."
+        ), out
+    shutil.rmtree(model)
+    shutil.copytree(other, model)  # retrained in place
+    code, out = _run("verify", "--gallery", bank, "--writer", "w", ref)
+    assert code == 1 and out.strip().splitlines()[-1] == (
+        f"Error: {bank} was enrolled with an earlier model in {model.resolve()}, since retrained "
+        "or replaced, and its references cannot be compared with another model's: enroll the "
+        "writers again into a new bank file with the new model."
+    ), out
+
+
 @pytest.mark.parametrize("generic", [False, True])
 def test_a_report_path_below_a_file_is_refused_before_evaluating(
     setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generic: bool

@@ -71,6 +71,34 @@ def _model_dir(model_path: str | None, gallery_path: str) -> tuple[str, str]:
     return DEFAULT_MODEL, f" (the bank was enrolled with {recorded}, which no longer exists)"
 
 
+def _open_bank(gallery_path: str, model: Any, model_dir: str, *args: Any, **kwargs: Any) -> Any:
+    """``SignatureBank.open`` of ``model`` (loaded from ``model_dir``); a bank that another model
+    enrolled says which folder did, and what to do, instead of two fingerprints."""
+    from siamkit.applications.signatures.bank import SignatureBank
+    from siamkit.index.gallery import recorded_model_path
+    from siamkit.index.results import GalleryMismatchError
+
+    try:
+        return SignatureBank.open(gallery_path, model, *args, **kwargs)
+    except GalleryMismatchError:
+        recorded = recorded_model_path(gallery_path)
+        if recorded is None:  # enrolled from Python: the fingerprints are all there is
+            raise
+        if not Path(recorded).is_dir():
+            what = f"the model in {recorded}, which no longer exists"
+            todo = "restore that model, or enroll the writers again into a new bank file"
+        elif Path(recorded).resolve() == Path(model_dir).resolve():
+            what = f"an earlier model in {model_dir}, since retrained or replaced"
+            todo = "enroll the writers again into a new bank file with the new model"
+        else:
+            what = f"the model in {recorded}, not {model_dir}"
+            todo = "leave out --model to use it, or enroll into a new bank file"
+        raise GalleryMismatchError(
+            f"{gallery_path} was enrolled with {what}, and its references cannot be compared "
+            f"with another model's: {todo}."
+        ) from None
+
+
 def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, dict[str, Any]]:
     """The model and its ``metadata.signatures``; with ``warn``, one ``warning: ...`` line on
     stderr when the model has none (not a refusal: a model trained another way may still be a
@@ -138,7 +166,6 @@ def enroll(
     Example:
       siamkit signature enroll --gallery bank.db --writer 0042 ref1.png ref2.png ref3.png
     """
-    from siamkit.applications.signatures.bank import SignatureBank
     from siamkit.index.store import validate_label
 
     try:  # before the model loads and before the bank file is created
@@ -148,7 +175,7 @@ def enroll(
     model_dir, note = _model_dir(model_path, gallery_path)
     model, _ = _load(model_dir, note, warn=True)
     scans = _scans(images)
-    bank = SignatureBank.open(gallery_path, model)
+    bank = _open_bank(gallery_path, model, model_dir)
     try:
         ids = bank.enroll(writer, scans, skip_repeats=True)
         bank.gallery.remember_model_path(model_dir)
@@ -197,14 +224,12 @@ def verify(
     Example:
       siamkit signature verify --gallery bank.db --writer 0042 cheque.png --json
     """
-    from siamkit.applications.signatures.bank import SignatureBank
-
     refuse_missing_store(gallery_path, "signature bank", "enroll a writer first.")
-    model, meta = _load(*_model_dir(model_path, gallery_path), warn=True)
+    model_dir, note = _model_dir(model_path, gallery_path)
+    model, meta = _load(model_dir, note, warn=True)
     scan = _scans((image,))[0]
-    bank = SignatureBank.open(
-        gallery_path, model, reduce or meta.get("reduce", "mean"), threshold, create=False
-    )
+    reduce = reduce or meta.get("reduce", "mean")
+    bank = _open_bank(gallery_path, model, model_dir, reduce, threshold, create=False)
     try:
         decision = bank.verify(writer, scan)
     finally:
