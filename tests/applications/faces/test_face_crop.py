@@ -150,3 +150,25 @@ def test_images_sharing_a_stem_get_a_chip_each(face_folder, tmp_path) -> None:
     with pytest.raises(ValueError, match="would both be cropped to"):
         crop_folder(src.parent, tmp_path / "chips2")
     assert not (tmp_path / "chips2").exists()
+
+
+def test_photos_directly_in_source_are_refused_before_any_face_is_searched(
+    face_folder, tmp_path, monkeypatch
+) -> None:
+    """A folder of one person's photos (no folder per person) was cropped into chips directly
+    in DEST, chips of no person that `siamkit train` cannot read as a class; an empty SOURCE
+    said only 'no images found'."""
+    import siamkit.applications.faces.crop as crop
+
+    monkeypatch.setattr(crop, "FaceDetector", lambda *a: pytest.fail("faces were searched"))
+    one = face_folder / "Eileen_Collins"
+    with pytest.raises(ValueError) as err:
+        crop_folder(one, tmp_path / "chips")
+    assert str(err.value) == (
+        f"{one} holds 2 photo(s) directly (e.g. Eileen_Collins_0001.jpg); it needs a folder per "
+        f"person: move each person's photos into {one / '<name>'}/"
+    )
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"give a folder of one sub-folder of photos per person"):
+        crop_folder(tmp_path / "empty", tmp_path / "chips")
+    assert not (tmp_path / "chips").exists()

@@ -23,6 +23,17 @@ from siamkit.image_decode import probe_image
 from siamkit.progress import track
 
 
+def refuse_loose_photos(root: str | os.PathLike[str], paths: list[Path], noun: str) -> None:
+    """A ``ValueError`` when some of ``paths`` (images found under ``root``) lie directly in
+    ``root``, not in a folder per ``noun`` ("person", "identity") below it."""
+    loose = [p for p in paths if len(p.relative_to(root).parts) == 1]
+    if loose:
+        raise ValueError(
+            f"{root} holds {len(loose)} photo(s) directly (e.g. {loose[0].name}); it needs a "
+            f"folder per {noun}: move each person's photos into {Path(root) / '<name>'}/"
+        )
+
+
 def crop_folder(
     source: Path, dest: Path, detector: str = "hog", upsample: int = 1
 ) -> tuple[int, list[Path]]:
@@ -42,14 +53,19 @@ def crop_folder(
     10 minutes, are removed.
 
     Raises:
-        ValueError: no images under ``source``, or ``dest`` is a folder that is not empty.
+        ValueError: no images under ``source``, photos directly in ``source`` (not in a folder
+            per person), or ``dest`` is a folder that is not empty.
 
     Returns:
         the number of chips written and the images in which no face was found.
     """
     paths = find_images(source)
     if not paths:
-        raise ValueError(f"no images found under {source}")
+        raise ValueError(
+            f"no images found under {source}; give a folder of one sub-folder of photos per "
+            f"person, e.g. {Path(source) / 'alice'}/*.jpg"
+        )
+    refuse_loose_photos(source, paths, "person")  # their chips would be of no person
     # staged on dest's file system: inside dest when it exists (hidden, so never read as a
     # person), else beside it, in its nearest existing parent (dest's parent may be read-only)
     target = Path(dest).absolute()

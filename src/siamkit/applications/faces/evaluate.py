@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from siamkit.applications.faces.crop import refuse_loose_photos
 from siamkit.applications.faces.detect import FaceBox
 from siamkit.applications.faces.lfw import KFoldAccuracy, LfwPairs, kfold_accuracy
 from siamkit.applications.faces.open_set import (
@@ -106,12 +107,7 @@ def read_identities(root: str | Path) -> tuple[list[Path], list[str]]:
     paths = find_images(root)
     if not paths:
         raise ValueError(f"no images found under {root} (expected a folder per identity)")
-    loose = [p for p in paths if len(p.relative_to(root).parts) == 1]
-    if loose:  # each would be an identity of one photo: none could be searched for
-        raise ValueError(
-            f"{root} holds {len(loose)} photo(s) directly (e.g. {loose[0].name}); it needs a "
-            f"folder per identity: move each person's photos into {Path(root) / '<name>'}/"
-        )
+    refuse_loose_photos(root, paths, "identity")  # each an identity of one photo: unsearchable
     return paths, [p.relative_to(root).parts[0] for p in paths]
 
 
