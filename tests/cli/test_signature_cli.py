@@ -388,6 +388,22 @@ def test_a_report_path_below_a_file_is_refused_before_evaluating(
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
+def test_synth_refuses_a_folder_that_holds_signatures_already(tmp_path: Path) -> None:
+    """A second synth into the same folder overwrote the first writers' files it shared and
+    kept the rest: '--writers 2' left six writers of two settings, as one set."""
+    out = tmp_path / "sigs"
+    assert _run("synth", str(out), "--writers", "3", "--genuine", "2", "--forged", "1")[0] == 0
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    code, text = _run("synth", str(out), "--writers", "2", "--genuine", "1")
+    assert code == 2 and text.strip().splitlines()[-1] == (
+        f"Error: OUT {out} is not empty; give a new or empty folder (writers written there "
+        "before would stay beside the new ones and be read as part of the same set)"
+    )
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    (tmp_path / "empty").mkdir()
+    assert _run("synth", str(tmp_path / "empty"), "--writers", "1", "--genuine", "1")[0] == 0
+
+
 def test_synth_by_default_makes_writers_the_shipped_config_never_trained_on(tmp_path: Path) -> None:
     """synth's default seed was 0, the seed configs/signatures.yaml makes its training writers
     with: the README's own evaluation then scored 28 training writers of 40 as unseen."""

@@ -277,6 +277,8 @@ def verify(
 def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
     """Write SYNTHETIC signatures to OUT/<writer>/genuine/*.png and OUT/<writer>/forged/*.png.
 
+    OUT must be a new or an empty folder.
+
     \b
     Example:
       siamkit signature synth sigs/ --writers 40
@@ -288,6 +290,11 @@ def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
         check_writable_folder(out, f"OUT {out}")  # sigs.txt/new: not a mkdir traceback
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+    if Path(out).is_dir() and any(Path(out).iterdir()):  # old writers would mix with the new
+        raise click.UsageError(
+            f"OUT {out} is not empty; give a new or empty folder (writers written there before "
+            "would stay beside the new ones and be read as part of the same set)"
+        )
     write_signature_folders(out, writers, genuine, forged, seed)
     click.echo(f"wrote {writers} synthetic writers to {out}")
 
