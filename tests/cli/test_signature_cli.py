@@ -388,6 +388,45 @@ def test_a_report_path_below_a_file_is_refused_before_evaluating(
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
+def _rgb_model(path: Path) -> None:
+    """An image model of 3-channel inputs (as a face or colour-photo model)."""
+    from siamkit import SiameseNetwork
+    from siamkit.encoders import create_encoder
+    from siamkit.models.preprocess import Preprocess
+
+    encoder = create_encoder("signet", in_channels=3, widths=[4, 4, 8, 8], fc=8, stem_stride=1)
+    prep = Preprocess(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), input_shape=(3, 40, 56))
+    save_model(SiameseNetwork(encoder, embedding_dim=8, preprocess=prep).eval(), path)
+
+
+@pytest.mark.parametrize("command", ["enroll", "verify", "evaluate"])
+def test_a_model_of_colour_images_is_refused_before_anything_is_written(
+    setup: tuple[Path, Path], tmp_path: Path, command: str
+) -> None:
+    """A face model's folder: enroll created the bank file, then said 'a signature bank needs a
+    model of 1-channel (1, H, W) images.' after a warning about metadata; evaluate failed in the
+    model's own words ('face images are an (N, 3, H, W) RGB batch')."""
+    root, sigs = setup
+    model = tmp_path / "rgb"
+    _rgb_model(model)
+    bank, ref = tmp_path / "bank.db", str(sigs / "w0001" / "genuine" / "001.png")
+    if command == "verify":
+        assert _run("enroll", "--model", str(root / "model"), "--gallery", str(bank),
+                    "--writer", "w", ref)[0] == 0  # fmt: skip
+    args = {
+        "enroll": ["--model", str(model), "--gallery", str(bank), "--writer", "w", ref],
+        "verify": ["--model", str(model), "--gallery", str(bank), "--writer", "w", ref],
+        "evaluate": [str(model), "--data", str(sigs)],
+    }[command]
+    res = CliRunner().invoke(cli, ["signature", command, *args])
+    assert res.exit_code == 1 and res.stderr.strip() == (
+        f"Error: {model} is a model of input shape (3, 40, 56), not of 1-channel (1, H, W) "
+        "signature images; train a signature model with `siamkit train configs/signatures.yaml "
+        "--out runs/sig`."
+    ), res.output
+    assert bank.exists() is (command == "verify")
+
+
 def test_synth_refuses_a_folder_that_holds_signatures_already(tmp_path: Path) -> None:
     """A second synth into the same folder overwrote the first writers' files it shared and
     kept the rest: '--writers 2' left six writers of two settings, as one set."""

@@ -112,6 +112,14 @@ def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, 
             "`siamkit train configs/signatures.yaml --out runs/sig` or pass --model."
         )
     metadata = read_model_config(model_path).get("metadata", {})
+    model = siamkit.load_model(model_path)
+    shape = getattr(model, "input_shape", None)
+    if shape is None or len(shape) != 3 or shape[0] != 1:  # a face or digits-RGB model
+        got = "no image input" if shape is None else f"input shape {tuple(shape)}"
+        raise ValueError(
+            f"{model_path} is a model of {got}, not of 1-channel (1, H, W) signature images; "
+            "train a signature model with `siamkit train configs/signatures.yaml --out runs/sig`."
+        )
     if warn and "signatures" not in metadata:
         click.echo(
             f"warning: the model {model_path} has no signature metadata (it was not trained by "
@@ -119,7 +127,7 @@ def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, 
             "signature model with `siamkit train configs/signatures.yaml --out runs/sig`.",
             err=True,
         )
-    return siamkit.load_model(model_path), metadata.get("signatures", {})
+    return model, metadata.get("signatures", {})
 
 
 def _scans(paths: tuple[str, ...]) -> list[Any]:

@@ -111,3 +111,17 @@ def test_the_model_folder_s_reduce_decides_and_an_object_without_one_warns(tmp_p
     save_model(build_signature_model((1, 40, 56), 8, {"widths": [4, 4, 8, 8], "fc": 8}), other)
     with pytest.raises(GalleryMismatchError, match="was built by a different model"):
         SignatureBank.open(db, str(other))
+
+
+def test_a_model_of_colour_images_creates_no_bank(tmp_path) -> None:
+    """The shape was checked after Gallery.open had created the file (and left it open)."""
+    from siamkit import SiameseNetwork
+    from siamkit.encoders import create_encoder
+    from siamkit.models.preprocess import Preprocess
+
+    encoder = create_encoder("signet", in_channels=3, widths=[4, 4, 8, 8], fc=8, stem_stride=1)
+    prep = Preprocess(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), input_shape=(3, 40, 56))
+    model = SiameseNetwork(encoder, embedding_dim=8, preprocess=prep).eval()
+    with pytest.raises(ValueError, match=r"not one of input shape \(3, 40, 56\); use a signature"):
+        SignatureBank.open(tmp_path / "bank.db", model)
+    assert not (tmp_path / "bank.db").exists()

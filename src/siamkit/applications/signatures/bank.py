@@ -52,6 +52,19 @@ class SignatureDecision:
         return asdict(self)
 
 
+def _signature_input_shape(model: Any) -> tuple[int, ...]:
+    """The ``(1, H, W)`` input shape of ``model``; a ``ValueError`` for a model of other inputs."""
+    shape = as_embedding_model(model).input_shape
+    if shape is None or len(shape) != 3 or shape[0] != 1:
+        got = "no image input" if shape is None else f"input shape {tuple(shape)}"
+        raise ValueError(
+            f"a signature bank needs a model of 1-channel (1, H, W) signature images, not one "
+            f"of {got}; use a signature model (siamkit train configs/signatures.yaml --out "
+            "runs/sig)."
+        )
+    return tuple(int(s) for s in shape)
+
+
 class SignatureBank:
     """Enrolled writers' reference signatures, and the decision against them."""
 
@@ -62,9 +75,7 @@ class SignatureBank:
         reduce: str | None = None,
         threshold: float | None = None,
     ) -> None:
-        shape = as_embedding_model(model).input_shape
-        if shape is None or len(shape) != 3 or shape[0] != 1:
-            raise ValueError("a signature bank needs a model of 1-channel (1, H, W) images.")
+        shape = _signature_input_shape(model)
         self.gallery, self.model = gallery, model
         # None: the model's own is unknown; the mean decides, with a warning at the first verify
         self._reduce_unknown = reduce is None
@@ -91,6 +102,7 @@ class SignatureBank:
             meta = read_model_config(model).get("metadata", {}).get("signatures", {})
             reduce = reduce or meta.get("reduce")
             model = load_model(model)
+        _signature_input_shape(model)  # before the bank file is created
         return cls(Gallery.open(path, model, create=create), model, reduce, threshold)
 
     def _embed(self, scans: Sequence[Any]) -> torch.Tensor:
