@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
 from PIL import Image
@@ -22,9 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("sig")
-    model = build_signature_model(
-        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
-    )
+    with torch.random.fork_rng():  # its own seed: see _model_without_signature_metadata
+        torch.manual_seed(0)
+        model = build_signature_model(
+            (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+        )
     model.eval()
     save_model(model, root / "model", threshold=0.05, metadata={"signatures": {"reduce": "min"}})
     res = CliRunner().invoke(
@@ -462,10 +465,15 @@ def test_synth_by_default_makes_writers_the_shipped_config_never_trained_on(tmp_
 
 
 def _model_without_signature_metadata(path: Path) -> None:
-    """A signature-shaped model saved as another task would: no metadata.signatures."""
-    other = build_signature_model(
-        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
-    )
+    """A signature-shaped model saved as another task would: no metadata.signatures. Its
+    weights are drawn from their own seed, never the setup model's: the global generator's
+    state depends on which tests ran before (a CLI run seeds it), and two models drawn from the
+    same state are the same model to the bank's fingerprint."""
+    with torch.random.fork_rng():
+        torch.manual_seed(20261205)
+        other = build_signature_model(
+            (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+        )
     other.eval()
     save_model(other, path, threshold=0.05, metadata={"run": {"data": "digits"}})
 
