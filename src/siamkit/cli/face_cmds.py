@@ -192,7 +192,9 @@ def verify(
     _emit(as_json, doc, f"{verdict[r.same]} (distance {r.distance:.4f}, threshold {th}){notes}")
 
 
-def _identify_text(docs: list[dict[str, Any]], no_face_hint: str) -> str:
+def _identify_text(docs: list[dict[str, Any]], no_face_hint: str, kind: str = "distance") -> str:
+    """Each face's box and decision, then its k matches (rank, label, distance, accepted), as
+    ``siamkit identify`` prints them; ``kind`` names the numbers (distance or normalised score)."""
     lines = []
     for d in docs:
         if not d["faces"]:
@@ -200,12 +202,14 @@ def _identify_text(docs: list[dict[str, Any]], no_face_hint: str) -> str:
             continue
         lines.append(f"{d['image']}: {len(d['faces'])} face(s)")
         for f in d["faces"]:
-            b, best = f["box"], (f["matches"][0] if f["matches"] else None)
+            b = f["box"]
             who = f["label"] if f["label"] is not None else "unknown"
-            near = f" (distance {best['distance']:.4f} to {best['label']})" if best else ""
-            lines.append(
-                f"  box ({b['left']}, {b['top']})-({b['right']}, {b['bottom']}): {who}{near}"
-            )
+            lines.append(f"  box ({b['left']}, {b['top']})-({b['right']}, {b['bottom']}): {who}")
+            for rank, m in enumerate(f["matches"], 1):
+                flag = {True: "accepted", False: "rejected", None: ""}[m["accepted"]]
+                lines.append(
+                    f"    {rank}. {m['label']:<24} {kind} {m['distance']:.4f}  {flag}".rstrip()
+                )
     return "\n".join(lines)
 
 
@@ -238,6 +242,7 @@ def identify(
     """
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import identify_faces
+    from siamkit.evaluation._common import score_kind
     from siamkit.index import Gallery
 
     refuse_missing_store(gallery_path, "gallery", "enroll faces first")
@@ -253,8 +258,8 @@ def identify(
             if not found:  # what to do, as the text line says (only then: no field changes)
                 doc["hint"] = hint
             docs.append(doc)
-        used = gallery.threshold
-    text = _identify_text(docs, hint)
+        used, kind = gallery.threshold, score_kind(gallery.distance)
+    text = _identify_text(docs, hint, kind)
     _emit(as_json, {"threshold": used, "images": docs}, text)
 
 

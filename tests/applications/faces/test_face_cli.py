@@ -104,6 +104,32 @@ def test_enroll_then_identify_every_face(tmp_path, photos):
     ) in text
 
 
+def test_identify_text_lists_the_k_matches_of_each_face(tmp_path, photos):
+    """The text showed only the best match (its distance) while --json had all k."""
+    db = tmp_path / "staff.db"
+    for label, photo in [("eileen", "astronaut"), ("mega", "mega110"), ("messi", "messi")]:
+        assert run("enroll", "--gallery", db, "--label", label, photos[photo]).exit_code == 0
+    args = ("identify", "--gallery", db, photos["astronaut_flip"], "--k", "3")
+    text = run(*args).output.splitlines()
+    faces = json.loads(run(*args, "--json").output)["images"][0]["faces"]
+    assert faces[0]["label"] == "eileen" and all(len(f["matches"]) == 3 for f in faces)
+    expected = [f"{photos['astronaut_flip']}: {len(faces)} face(s)"]
+    for f in faces:
+        b = f["box"]
+        expected.append(
+            f"box ({b['left']}, {b['top']})-({b['right']}, {b['bottom']}): "
+            f"{f['label'] or 'unknown'}".split()
+        )
+        expected += [
+            [f"{rank}.", m["label"], "distance", f"{m['distance']:.4f}"]
+            + (["accepted"] if m["accepted"] else ["rejected"])
+            for rank, m in enumerate(f["matches"], 1)
+        ]
+    expected[0] = expected[0].split()
+    assert [t.split() for t in text] == expected
+    assert text[2].split()[1] == "eileen" and text[2].endswith("accepted")
+
+
 def test_enroll_with_a_faceless_image_enrolls_nothing(tmp_path, photos):
     db = tmp_path / "staff.db"
     run("enroll", "--gallery", db, "--label", "eileen", photos["astronaut"])
