@@ -196,6 +196,14 @@ def test_unknown_layouts_are_refused(tmp_path: Path) -> None:
         scan_signature_layout(tmp_path / "missing")
 
 
+def test_an_empty_layout_names_the_others_and_how_to_pick_one(gpds: Path) -> None:
+    with pytest.raises(ValueError, match="No signatures in the cedar layout") as err:
+        scan_signature_layout(gpds, layout="cedar")
+    msg = str(err.value)
+    for name in ("auto", "cedar", "gpds", "bhsig", "folders", "--layout", "data.layout"):
+        assert name in msg.split(";", 1)[1], name
+
+
 def test_pairs_are_balanced_subsets_of_the_naive_enumeration() -> None:
     writer = torch.tensor([0] * 7 + [1] * 4 + [2] * 3)
     forged = torch.tensor([0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0]).bool()

@@ -152,5 +152,9 @@ def scan_signature_layout(
         raise missing_folder(root, "Signature")
     writers = SIGNATURE_LAYOUTS[layout](root)
     if not writers:
-        raise ValueError(f"No signatures in the {layout} layout under '{root}'.")
+        raise ValueError(
+            f"No signatures in the {layout} layout under '{root}'; the known layouts are auto "
+            f"(detect), {', '.join(SIGNATURE_LAYOUTS)}: pick one with --layout on siamkit "
+            "signature evaluate, data.layout in a training config, or layout= in Python."
+        )
     return writers
