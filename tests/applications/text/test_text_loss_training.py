@@ -3,6 +3,7 @@ losses: each run changes the weights and lowers its own objective on the trainin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,39 @@ def test_online_contrastive_on_graded_scores_is_refused_before_training(
     with pytest.raises(ValueError, match=r"10 of the 12 training pairs have other scores"):
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "online_contrastive"])
+def test_contrastive_on_graded_scores_is_refused_before_training(
+    tiny_hf: Path, tmp_path: Path, loss: str
+) -> None:
+    # pairs of 0/1 labels among graded ones: the contrastive losses read 0.3 as 30% "same"
+    data = tmp_path / "graded.csv"
+    data.write_text(
+        "a,b,label\n"
+        + "".join(f"text {i},other {i},{s}\n" for i, s in enumerate([0, 1, 0.3, 1, 0, 0.7]))
+    )
+    cfg = _config(tiny_hf, data, {"name": loss}, score_range=[0, 1])
+    with pytest.raises(
+        ValueError,
+        match=rf"loss {loss} trains on pairs labelled 0 or 1, and 2 "
+        r"of the 6 training pairs have other scores: .* cosent",
+    ):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 1, 0], [False, True, True, False]])
+def test_contrastive_takes_0_1_and_boolean_labels(tmp_path: Path, labels: list[object]) -> None:
+    data = tmp_path / "labels.jsonl"
+    rows = [{"a": f"text {i}", "b": f"other {i}", "label": v} for i, v in enumerate(labels)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for score_range in (None, [0, 1]):
+        cfg = parse_config(
+            _config(Path("unused"), data, {"name": "contrastive"}, score_range=score_range)
+        )
+        ex = read_examples(data, "pairs", score_range=text_train._range(cfg))
+        text_train._check_train(ex, cfg)  # no error
 
 
 def test_matryoshka_fine_tuning_records_its_sizes_in_the_saved_model(

@@ -195,15 +195,17 @@ def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> s
 def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
     """Refuse, before training, pairs a ranking loss learns nothing from: CoSENT and AnglE
     compare pairs of different scores, so training pairs that all score the same give a loss of
-    exactly 0 and the run would save the start model unchanged. Online contrastive takes pairs
-    labelled 0 or 1 (sentence-transformers ignores the others, with a warning)."""
+    exactly 0 and the run would save the start model unchanged. Contrastive and online
+    contrastive take pairs labelled 0 or 1 (sentence-transformers' online contrastive ignores the
+    others, with a warning; contrastive would read a score of 0.3 as 30% "same", an objective
+    of neither kind)."""
     if train.targets is None:
         return
-    if cfg.loss.kind == "online_contrastive":
+    if cfg.loss.kind in ("contrastive", "online_contrastive"):
         graded = sum(t not in (0.0, 1.0) for t in train.targets)
         if graded:
             raise ValueError(
-                f"loss online_contrastive trains on pairs labelled 0 or 1, and {graded} of the "
+                f"loss {cfg.loss.kind} trains on pairs labelled 0 or 1, and {graded} of the "
                 f"{len(train)} training pairs have other scores: label them 0/1, or use loss "
                 "cosent or angle for graded scores"
             )
