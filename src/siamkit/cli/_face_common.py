@@ -54,6 +54,26 @@ def _model_options(fn: Any) -> Any:
     )(fn)
 
 
+def gallery_model_options(fn: Any) -> Any:
+    """``--model`` (default: the folder the gallery recorded, else dlib), ``--detector`` and
+    ``--upsample``: the commands on a gallery (enroll, identify); see :func:`gallery_model`."""
+    fn = detector_options(fn)
+    return click.option(
+        "--model",
+        default=None,
+        help="'dlib' (pretrained) or a siamkit model folder trained on face chips. Default: the "
+        "folder that enrolled into the gallery (enroll with --model records it), else dlib.",
+    )(fn)
+
+
+def gallery_model(model: str | None, gallery_path: str) -> str:
+    """``--model`` if given, else the model folder ``gallery_path`` recorded, else ``"dlib"``; a
+    recorded folder that no longer exists is refused, naming it."""
+    from siamkit.cli._model_record import recorded_model
+
+    return recorded_model(model, gallery_path, "dlib", "gallery", gone="raise")[0]
+
+
 def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> Any:
     """The face pipeline of the command's options; ``store=False`` for commands that use no
     gallery (dlib's encoder without torch: a new process starts several times faster)."""

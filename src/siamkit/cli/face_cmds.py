@@ -28,9 +28,12 @@ from siamkit.cli._face_common import (
     _model_options,
     _no_face_hint,
     _pipeline,
+    gallery_model,
+    gallery_model_options,
     refuse_missing_store,
 )
 from siamkit.cli._inputs import PROGRESS, OnceOption
+from siamkit.cli._model_record import remember_model
 from siamkit.cli.gallery_cmds import _friendly
 from siamkit.progress import track
 
@@ -62,7 +65,7 @@ def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
     "--metadata", default=None, help='JSON object stored with the faces, e.g. \'{"team": "ops"}\'.'
 )
 @click.argument("images", nargs=-1, required=True, type=_IMAGE)
-@_model_options
+@gallery_model_options
 @_JSON
 @PROGRESS
 @_friendly
@@ -71,7 +74,7 @@ def enroll(
     label: str,
     metadata: str | None,
     images: tuple[str, ...],
-    model: str,
+    model: str | None,
     detector: str,
     upsample: int,
     as_json: bool,
@@ -81,7 +84,8 @@ def enroll(
     Every image must show a face; otherwise nothing is enrolled. One transaction. A face the
     label already holds (the same photo enrolled before, or given twice: the same embedding) is
     skipped, so enrolling the same photos again adds only what is new. IMAGES are files (a
-    shell pattern such as alice/*.jpg gives a folder's photos).
+    shell pattern such as alice/*.jpg gives a folder's photos). With --model FOLDER the gallery
+    records the folder, so later `enroll` and `identify` calls on it find it without --model.
 
     \b
     Example:
@@ -112,6 +116,7 @@ def enroll(
         encode_metadata(meta)  # NaN, or more than the gallery keeps
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--metadata") from None
+    model = gallery_model(model, gallery_path)
     pipe = _pipeline(model, detector, upsample)
     with _hint_no_face(detector, upsample):  # every face found before any write
         found = track(images, "finding faces", unit="images")
@@ -119,6 +124,8 @@ def enroll(
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
+        if model != "dlib":  # later enroll / identify on the gallery find it without --model
+            remember_model(gallery, model)
         total = len(gallery)
     skipped, new_ids = set(ids.skipped), iter(ids)  # the new ids, in input order
     docs = [
@@ -220,7 +227,7 @@ def _identify_text(docs: list[dict[str, Any]], no_face_hint: str, kind: str = "d
     "--k", default=3, show_default=True, type=click.IntRange(min=1), help="Labels per face."
 )
 @_THRESHOLD
-@_model_options
+@gallery_model_options
 @_JSON
 @PROGRESS
 @_friendly
@@ -229,7 +236,7 @@ def identify(
     images: tuple[str, ...],
     k: int,
     threshold: float | None,
-    model: str,
+    model: str | None,
     detector: str,
     upsample: int,
     as_json: bool,
@@ -246,7 +253,7 @@ def identify(
     from siamkit.index import Gallery
 
     refuse_missing_store(gallery_path, "gallery", "enroll faces first")
-    pipe = _pipeline(model, detector, upsample)
+    pipe = _pipeline(gallery_model(model, gallery_path), detector, upsample)
     hint = _no_face_hint(detector, upsample)
     docs = []
     with Gallery.open(gallery_path, pipe.embedder, create=False, threshold=threshold) as gallery:

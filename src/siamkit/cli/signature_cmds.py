@@ -20,6 +20,7 @@ import click
 
 from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
 from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
+from siamkit.cli._model_record import recorded_model, remember_model
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,16 +60,7 @@ _friendly = store_errors("bank")
 def _model_dir(model_path: str | None, gallery_path: str) -> tuple[str, str]:
     """``--model`` if given, else the folder the bank recorded (if it still exists), else the
     default; with a note for the error message when the recorded folder is gone."""
-    from siamkit.index.gallery import recorded_model_path
-
-    if model_path is not None:
-        return model_path, ""
-    recorded = recorded_model_path(gallery_path)
-    if recorded is None:
-        return DEFAULT_MODEL, ""
-    if Path(recorded).is_dir():
-        return recorded, ""
-    return DEFAULT_MODEL, f" (the bank was enrolled with {recorded}, which no longer exists)"
+    return recorded_model(model_path, gallery_path, DEFAULT_MODEL, "bank")
 
 
 def _open_bank(gallery_path: str, model: Any, model_dir: str, *args: Any, **kwargs: Any) -> Any:
@@ -186,7 +178,7 @@ def enroll(
     bank = _open_bank(gallery_path, model, model_dir)
     try:
         ids = bank.enroll(writer, scans, skip_repeats=True)
-        bank.gallery.remember_model_path(model_dir)
+        remember_model(bank.gallery, model_dir)
         total = len(bank.references(writer))
     finally:
         bank.close()

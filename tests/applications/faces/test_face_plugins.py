@@ -62,9 +62,44 @@ def test_a_trained_chip_model_plugs_into_the_face_commands(tmp_path, astronaut, 
     with Gallery.open(db) as g:
         assert g.stats().model_fingerprint == siamkit.models.model_fingerprint(net)
     res = CliRunner().invoke(
-        cli, ["face", "identify", "--gallery", str(db), str(tmp_path / "a.png")]
+        cli, ["face", "identify", "--gallery", str(db), "--model", "dlib", str(tmp_path / "a.png")]
     )
     assert res.exit_code == 1 and "use the model that built the gallery" in res.output  # not dlib
+
+
+def test_a_gallery_remembers_its_face_model(tmp_path, astronaut, messi, monkeypatch):
+    """enroll --model FOLDER recorded nothing: identify (or enroll) without --model used dlib,
+    which the gallery's fingerprint refused. The absolute folder is recorded and used; once it
+    is gone, the error names it."""
+    import shutil
+
+    _chip_model(tmp_path)
+    for name, img in (("a.png", astronaut), ("m.png", messi)):
+        Image.fromarray(img).save(tmp_path / name)
+    monkeypatch.chdir(tmp_path)  # a relative --model is recorded as an absolute folder
+
+    def face(*args):
+        return CliRunner().invoke(cli, ["face", *args])
+
+    res = face("enroll", "--gallery", "g.db", "--model", "chips-model", "--label", "e", "a.png")
+    assert res.exit_code == 0, res.output
+    with Gallery.open(tmp_path / "g.db") as g:
+        assert g.stats().model_path == str(tmp_path / "chips-model")
+    res = face("enroll", "--gallery", "g.db", "--label", "m", "m.png")  # no --model
+    assert res.exit_code == 0, res.output
+    res = face("identify", "--gallery", "g.db", "a.png", "--json")
+    assert res.exit_code == 0, res.output
+    match = json.loads(res.output)["images"][0]["faces"][0]["matches"][0]
+    assert match["label"] == "e" and match["distance"] < 1e-4
+    shutil.rmtree(tmp_path / "chips-model")
+    for args in (["identify", "a.png"], ["enroll", "--label", "x", "a.png"]):
+        res = face(args[0], "--gallery", "g.db", *args[1:])
+        assert res.exit_code == 1, res.output
+        assert res.output.strip() == (
+            f"Error: the gallery g.db was enrolled with the model in {tmp_path / 'chips-model'}, "
+            "which no longer exists; restore that folder, or pass --model with the model that "
+            "enrolled it."
+        )
 
 
 def test_serve_with_the_dlib_face_model(tmp_path, encoder, astronaut):
