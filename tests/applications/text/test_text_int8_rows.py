@@ -144,8 +144,47 @@ def test_an_export_made_before_per_token_int8_is_run_with_a_warning(tiny_hf, tmp
     meta = json.loads((folder / META_NAME).read_text())
     assert meta.pop("int8_activations") == "per-token"
     (folder / META_NAME).write_text(json.dumps(meta))  # as an export before the fix wrote it
-    with pytest.warns(UserWarning, match="export the model again with `siamkit export MODEL"):
+    with pytest.warns(UserWarning, match="export the model again with `siamkit export <model"):
         TextOnnxEmbedder(folder, int8=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TextOnnxEmbedder(folder)  # the fp32 graph never depended on the batch
+
+
+def test_the_onnx_runtime_names_the_command_that_exports_its_model_again(tiny_hf, tmp_path) -> None:
+    # an export before per-token int8 was told to run `siamkit export MODEL ... --force` (the
+    # literal word MODEL, no --out), one without int8 `siamkit text export --out DIR --int8`
+    # (no --model: that exports the default model, then refused as another model's)
+    import json
+
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.applications.text.onnx import META_NAME, TextOnnxEmbedder, export_text_onnx
+
+    model = TextSiameseNetwork.pretrained(tiny_hf)
+    old = export_text_onnx(model, tmp_path / "old", int8=True)
+    meta = json.loads((old / META_NAME).read_text())
+    del meta["int8_activations"]  # as an export before per-token int8 wrote it
+    (old / META_NAME).write_text(json.dumps(meta))
+    fp32 = export_text_onnx(model, tmp_path / "fp32")
+    holder = (
+        "`siamkit export <model folder> --format onnx --int8 --out {} --force` (a saved siamkit "
+        "model) or `siamkit text export --model <model folder> --out {} --int8 --force`, "
+        "<model folder> being the folder of the model this export is for"
+    )
+    hf = f"`siamkit text export --model {tiny_hf} --out {{}} --int8 --force`"
+    default = "`siamkit text export --out {} --int8 --force` (it exports the default model)"
+    for kwargs, want in (
+        ({}, holder),
+        ({"model_path": tiny_hf}, hf),
+        ({"default_model": True}, default),
+    ):
+        with pytest.warns(UserWarning) as record:
+            TextOnnxEmbedder(old, int8=True, **kwargs)
+        msg = str(record[0].message)
+        assert msg.endswith(f"export the model again with {want.format(old, old)}"), msg
+        with pytest.raises(ValueError) as err:
+            TextOnnxEmbedder(fp32, int8=True, **kwargs)
+        assert str(err.value) == (
+            f"{fp32} has no text.int8.onnx; export it with export_text_onnx(model, "
+            f"{str(fp32)!r}, int8=True) or {want.format(fp32, fp32)}"
+        )

@@ -304,6 +304,9 @@ class TextOnnxEmbedder:
 
     ``threads``: ONNX Runtime intra-op threads (0: one per core); ``spin``: let idle threads
     spin-wait between operators (ONNX Runtime's default; off here, see ``__init__``).
+    ``model_path``: the folder of the model ``folder`` was exported from (``default_model``: it
+    is the default model), so that a refusal or warning names the command that exports it
+    again; without either the command names it with a ``<model folder>`` placeholder.
 
     >>> TextOnnxEmbedder("edge/", int8=True).embed(["hello"]).shape  # doctest: +SKIP
     (1, 384)
@@ -315,6 +318,8 @@ class TextOnnxEmbedder:
         int8: bool = False,
         threads: int = 0,
         spin: bool = False,
+        model_path: str | os.PathLike[str] | None = None,
+        default_model: bool = False,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -327,8 +332,8 @@ class TextOnnxEmbedder:
         if not graph.is_file():  # e.g. int8=True on an export made without int8
             raise ValueError(
                 f"{path} has no {graph.name}; export it with "
-                f"export_text_onnx(model, {str(path)!r}, int8=True) (or `siamkit text export "
-                f"--out {path} --int8`)"
+                f"export_text_onnx(model, {str(path)!r}, int8=True) or "
+                f"{_export_command(path, model_path, default_model, True)}"
             )
         tok_file = path / "tokenizer" / "tokenizer.json"
         if not tok_file.is_file():
@@ -345,8 +350,8 @@ class TextOnnxEmbedder:
             warnings.warn(
                 f"{path / INT8_NAME} quantises activations over the whole batch (an export made "
                 "before they were quantised per token): a text's embedding depends on the other "
-                "texts of its batch; export the model again with `siamkit export MODEL --format "
-                "onnx --int8 --force`",
+                "texts of its batch; export the model again with "
+                f"{_export_command(path, model_path, default_model, True)}",
                 UserWarning,
                 stacklevel=2,
             )
@@ -461,7 +466,9 @@ def _checked_runtime(
             f"{path} holds no exported {name}; export the model first with "
             f"{_export_command(path, model_path, default_model, force)}"
         )
-    runtime = TextOnnxEmbedder(path, int8=int8, threads=threads)
+    runtime = TextOnnxEmbedder(
+        path, int8=int8, threads=threads, model_path=model_path, default_model=default_model
+    )
     if runtime.fingerprint != fingerprint:
         raise ValueError(
             f"{path} was exported from another model (its fingerprint differs); export this "
