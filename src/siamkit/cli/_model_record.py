@@ -1,16 +1,10 @@
-"""The model folder a store records when a command enrolls into it (``face enroll``,
-``signature enroll``), and the lookup that lets later commands on that store leave out --model."""
+"""The lookup of the model folder a store recorded when a command enrolled into it (``face
+enroll``, ``signature enroll``: ``Gallery.remember_model_path``), which lets later commands on
+that store leave out --model."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-
-def remember_model(gallery: Any, model_dir: str) -> None:
-    """Record ``model_dir`` (absolute) in ``gallery``, so commands on it find the model without
-    --model; the fingerprint check still decides whether a model may open it."""
-    gallery.remember_model_path(model_dir)
 
 
 def recorded_model(

@@ -33,7 +33,6 @@ from siamkit.cli._face_common import (
     refuse_missing_store,
 )
 from siamkit.cli._inputs import PROGRESS, OnceOption
-from siamkit.cli._model_record import remember_model
 from siamkit.cli.gallery_cmds import _friendly
 from siamkit.progress import track
 
@@ -125,7 +124,7 @@ def enroll(
     with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
         if model != "dlib":  # later enroll / identify on the gallery find it without --model
-            remember_model(gallery, model)
+            gallery.remember_model_path(model)
         total = len(gallery)
     skipped, new_ids = set(ids.skipped), iter(ids)  # the new ids, in input order
     docs = [

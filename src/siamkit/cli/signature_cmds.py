@@ -20,7 +20,7 @@ import click
 
 from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
 from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
-from siamkit.cli._model_record import recorded_model, remember_model
+from siamkit.cli._model_record import recorded_model
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,6 +96,7 @@ def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, 
     stderr when the model has none (not a refusal: a model trained another way may still be a
     signature model, but a digits model's scores say nothing about signatures)."""
     import siamkit
+    from siamkit.applications.signatures.bank import signature_shape_problem
     from siamkit.export.bundle import read_model_config
 
     if not Path(model_path).is_dir():
@@ -105,9 +106,8 @@ def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, 
         )
     metadata = read_model_config(model_path).get("metadata", {})
     model = siamkit.load_model(model_path)
-    shape = getattr(model, "input_shape", None)
-    if shape is None or len(shape) != 3 or shape[0] != 1:  # a face or digits-RGB model
-        got = "no image input" if shape is None else f"input shape {tuple(shape)}"
+    got = signature_shape_problem(model)  # a face or digits-RGB model
+    if got is not None:
         raise ValueError(
             f"{model_path} is a model of {got}, not of 1-channel (1, H, W) signature images; "
             "train a signature model with `siamkit train configs/signatures.yaml --out runs/sig`."
@@ -178,7 +178,7 @@ def enroll(
     bank = _open_bank(gallery_path, model, model_dir)
     try:
         ids = bank.enroll(writer, scans, skip_repeats=True)
-        remember_model(bank.gallery, model_dir)
+        bank.gallery.remember_model_path(model_dir)
         total = len(bank.references(writer))
     finally:
         bank.close()

@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+APPEARANCE_FEATURES = ("pixels", "hog")
+"""What :class:`AppearanceFeatures` computes (``features``; ``model.appearance.features``)."""
+
 
 def _orientation_histograms(x: Tensor, bins: int, signed: bool) -> Tensor:
     """Per-pixel gradient magnitude softly assigned to ``bins`` orientation bins: ``(N, bins, H, W)``."""
@@ -87,7 +90,7 @@ class AppearanceFeatures(nn.Module):
         levels: int = 1,
     ) -> None:
         super().__init__()
-        if features not in ("pixels", "hog"):
+        if features not in APPEARANCE_FEATURES:
             raise ValueError(f"appearance features are 'pixels' or 'hog', got {features!r}")
         if bins < 2:
             raise ValueError(f"bins must be at least 2, got {bins}")

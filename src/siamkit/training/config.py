@@ -23,6 +23,7 @@ from siamkit.data.sources import DATA_SOURCES
 from siamkit.distances.cohort import SCORE_NORMS
 from siamkit.distances.registry import DISTANCES as DISTANCE_REGISTRY
 from siamkit.encoders.registry import ENCODERS
+from siamkit.heads.appearance import APPEARANCE_FEATURES
 from siamkit.losses.functional import REDUCTIONS
 from siamkit.losses.registry import LOSSES
 from siamkit.miners import PAIR_STRATEGIES, TRIPLET_STRATEGIES
@@ -650,7 +651,7 @@ def _check_appearance(cfg: ModelConfig) -> None:
         open_low=True,
         note="model.appearance: null turns the features off",
     )
-    choice("model.appearance.features", a.features, ("pixels", "hog"))
+    choice("model.appearance.features", a.features, APPEARANCE_FEATURES)
     count("model.appearance.pool", a.pool, note="the pooling window or HOG cell, in pixels")
     count("model.appearance.bins", a.bins, 2, note="HOG orientation bins")
     count("model.appearance.levels", a.levels, note="HOG pyramid levels")

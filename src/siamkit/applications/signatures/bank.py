@@ -52,16 +52,28 @@ class SignatureDecision:
         return asdict(self)
 
 
+def signature_shape_problem(model: Any) -> str | None:
+    """What keeps ``model`` from embedding ``(1, H, W)`` signature images ("no image input",
+    "input shape (3, 150, 150)"), or ``None`` when it takes them."""
+    shape = as_embedding_model(model).input_shape
+    if shape is None:
+        return "no image input"
+    if len(shape) != 3 or shape[0] != 1:
+        return f"input shape {tuple(shape)}"
+    return None
+
+
 def _signature_input_shape(model: Any) -> tuple[int, ...]:
     """The ``(1, H, W)`` input shape of ``model``; a ``ValueError`` for a model of other inputs."""
-    shape = as_embedding_model(model).input_shape
-    if shape is None or len(shape) != 3 or shape[0] != 1:
-        got = "no image input" if shape is None else f"input shape {tuple(shape)}"
+    got = signature_shape_problem(model)
+    if got is not None:
         raise ValueError(
             f"a signature bank needs a model of 1-channel (1, H, W) signature images, not one "
             f"of {got}; use a signature model (siamkit train configs/signatures.yaml --out "
             "runs/sig)."
         )
+    shape = as_embedding_model(model).input_shape
+    assert shape is not None  # signature_shape_problem said so
     return tuple(int(s) for s in shape)
 
 
