@@ -451,15 +451,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     _check_run_numbers(cfg)
     if cfg.data.labels_per_class is not None:
         count("data.labels_per_class", cfg.data.labels_per_class, note="or null for every label")
-    if cfg.data.limit is not None:
-        count("data.limit", cfg.data.limit, note="training images kept, or null for all of them")
     count("data.image_size", cfg.data.image_size, note="the side images are resized to, in pixels")
-    if cfg.train.steps_per_epoch is not None:
-        count(
-            "train.steps_per_epoch",
-            cfg.train.steps_per_epoch,
-            note="batches per epoch, or null for one full pass over the training images",
-        )
     number(
         "data.val_fraction",
         cfg.data.val_fraction,
@@ -515,6 +507,30 @@ def check_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+def check_loop_counts(threads: int | None, limit: int | None, steps_per_epoch: int | None) -> None:
+    """``train.threads``, ``data.limit`` and ``train.steps_per_epoch``, which the supervised run
+    and ``task: ssl`` both read the same way (null: torch's threads, every image, one full pass);
+    one sentence each, a :class:`ParamError`.
+
+    >>> check_loop_counts(threads=0, limit=None, steps_per_epoch=1)
+    >>> check_loop_counts(threads=None, limit=0, steps_per_epoch=None)
+    Traceback (most recent call last):
+    ...
+    siamkit.params.ParamError: data.limit must be a whole number >= 1 (training images kept,
+    or null for all of them), got 0.
+    """
+    if threads is not None:  # 0 keeps torch's default, as null does
+        count("train.threads", threads, 0, note="0 or null for torch's default")
+    if limit is not None:
+        count("data.limit", limit, note="training images kept, or null for all of them")
+    if steps_per_epoch is not None:
+        count(
+            "train.steps_per_epoch",
+            steps_per_epoch,
+            note="batches per epoch, or null for one full pass over the training images",
+        )
+
+
 def _check_run_numbers(cfg: RunConfig) -> None:
     """The numbers the run reads that nothing else checks before the run folder is written:
     otherwise a PyTorch or NumPy error without the key (threads, seeds, sizes, input_std,
@@ -523,8 +539,7 @@ def _check_run_numbers(cfg: RunConfig) -> None:
     than meant (early_stopping 0 as 1, a negative offline_pool dropping images, grad_clip 0
     zeroing and a negative one reversing every gradient); a :class:`ParamError`."""
     t, m, o = cfg.train, cfg.model, cfg.optim
-    if t.threads is not None:
-        count("train.threads", t.threads, 0, note="0 or null for torch's default")
+    check_loop_counts(t.threads, cfg.data.limit, t.steps_per_epoch)
     count("train.embed_batch_size", t.embed_batch_size, note="images embedded at a time")
     count("train.seed", t.seed, 0)
     count("eval.seed", cfg.eval.seed, 0)

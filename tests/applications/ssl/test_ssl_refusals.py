@@ -241,9 +241,15 @@ _BATCH = (
             "train",
             "steps_per_epoch",
             0,
-            "a whole number >= 1 (or null for a full pass over the training images), got 0",
+            "a whole number >= 1 (batches per epoch, or null for one full pass over the "
+            "training images), got 0",
         ),
-        ("data", "limit", -5, "a whole number >= 1 (or null for every image), got -5"),
+        (
+            "data",
+            "limit",
+            -5,
+            "a whole number >= 1 (training images kept, or null for all of them), got -5",
+        ),
         ("ssl", "temperature", 0.0, "a finite number > 0, got 0.0"),
         ("ssl", "temperature", float("inf"), "a finite number > 0, got inf"),
         ("ssl", "momentum", 1.0, "a number in (0, 1), got 1.0"),

@@ -19,7 +19,13 @@ import yaml
 from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
 from siamkit.params import ParamError, count, number
-from siamkit.training.config import DATASETS, ModelConfig, OptimConfig, check_config
+from siamkit.training.config import (
+    DATASETS,
+    ModelConfig,
+    OptimConfig,
+    check_config,
+    check_loop_counts,
+)
 from siamkit.training.config import RunConfig as _RunConfig
 from siamkit.training.config_io import (
     ConfigError,
@@ -123,18 +129,8 @@ def _check_numbers(cfg: SSLConfig) -> None:
     )
     for key in ("epochs", "knn_k", "monitor_images", "embed_batch_size"):
         count(f"train.{key}", getattr(cfg.train, key))
-    if cfg.train.threads is not None:
-        # 0 keeps torch's default, as null does (and as the supervised run reads it)
-        count("train.threads", cfg.train.threads, 0, note="0 or null for torch's default")
-    if cfg.train.steps_per_epoch is not None:
-        count(
-            "train.steps_per_epoch",
-            cfg.train.steps_per_epoch,
-            note="or null for a full pass over the training images",
-        )
+    check_loop_counts(cfg.train.threads, cfg.data.limit, cfg.train.steps_per_epoch)
     number("data.val_fraction", cfg.data.val_fraction, low=0, high=1, open_high=True)
-    if cfg.data.limit is not None:
-        count("data.limit", cfg.data.limit, note="or null for every image")
     count("data.image_size", cfg.data.image_size, note="image-folder images are resized to it")
     for key in ("proj_dim", "proj_hidden", "pred_hidden"):
         count(f"ssl.{key}", getattr(cfg.ssl, key))
