@@ -548,6 +548,7 @@ def test_graded_validation_pairs_at_the_ends_of_the_range_are_not_taken_for_labe
     cfg["data"]["val"] = str(val)
     summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert "similarity.pearson" in summary.metrics
+    assert "verification.min_similarity" not in summary.metrics
     assert "verification.threshold" not in summary.metrics
     assert siamkit.load_model(summary.model_dir).threshold is None
 

@@ -86,3 +86,47 @@ def test_zero_one_labels_under_a_score_range_are_pointed_out(tiny_hf: Path, tmp_
     cfg["data"]["score_range"] = None
     get_task("text")(cfg, tmp_path / "run2", TaskOptions(progress=False, log=lines.append))
     assert not any("score_range" in line for line in lines), lines
+
+
+def test_the_training_summary_states_the_threshold_as_text_similarity_does(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # the summary printed 'verification.threshold 0.1617' (a cosine distance, as image runs
+    # state it) where `siamkit text similarity` with the model says 'similarity >= 0.8383'
+    import json
+    import re
+
+    import yaml
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    data = tmp_path / "pairs.csv"
+    rows = [("printer out of toner", "printer needs toner", 1), ("vpn fails", "sink leaks", 0)] * 6
+    data.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows))
+    cfg = {
+        "task": "text",
+        "model": {"path": str(tiny_hf), "max_length": 32, "overlap": 8},
+        "data": {"train": str(data), "val_fraction": 0.5},
+        "loss": {"name": "contrastive"},
+        "train": {"epochs": 1, "batch_size": 6, "lr": 1e-3, "warmup": 0.0},
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        cli, ["train", str(tmp_path / "cfg.yaml"), "--out", str(out), "--no-progress"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "verification.threshold" not in res.output
+    shown = re.search(r"verification\.min_similarity\s+(\S+)", res.output)
+    assert shown, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "verification.threshold" not in metrics
+    sim = CliRunner().invoke(
+        cli, ["text", "similarity", "a", "b", "--model", str(out / "model"), "--device", "cpu"]
+    )
+    assert sim.exit_code == 0, sim.output
+    said = re.search(r"threshold: similarity >= (\S+), the model.s calibrated", sim.output)
+    assert said, sim.output
+    assert shown.group(1) == said.group(1)
+    assert metrics["verification.min_similarity"] == pytest.approx(float(said.group(1)), abs=1e-4)

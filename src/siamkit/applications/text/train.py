@@ -6,7 +6,9 @@ where the GPU has it natively, else float16 with a ``GradScaler`` whose state th
 as the image path: :func:`~siamkit.training.step.mixed_precision`), optional gradient
 checkpointing. It trains in one process on ``--device`` (``auto``: CUDA when available);
 ``torchrun`` is refused. Validation (a separate file or a seeded share of the training file)
-gives the metrics and, for labelled pairs, the calibrated threshold saved with the model.
+gives the metrics and, for labelled pairs, the calibrated threshold saved with the model (the
+summary and ``metrics.json`` state it as ``verification.min_similarity``, the cosine similarity a
+pair must reach, as the text commands do).
 
 ``--init-from MODEL`` (:attr:`TaskOptions.init_from`) is the model to fine-tune, as ``model.path``
 is (a config naming another one is refused); the checkpoint and the saved model record it, and a
@@ -549,7 +551,11 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     metrics = {"train.final_loss": final_loss, "train.steps": total}
     if val_ex is not None:
         metrics.update(validate(model, val_ex, graded=_graded(examples, val_ex)))
-    threshold = metrics.get("verification.threshold")
+    # the model keeps its threshold as a cosine distance; the run reports it as the text
+    # commands state it (`siamkit text similarity`: similarity >= x), not as image runs do
+    threshold = metrics.pop("verification.threshold", None)
+    if threshold is not None:
+        metrics["verification.min_similarity"] = 1 - threshold
     model.score_map = fit_score_map(model, train_ex, _range(cfg))
     if model.score_map is not None:
         metrics["score_map.knots"] = len(model.score_map.x)
