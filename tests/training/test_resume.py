@@ -95,7 +95,7 @@ def test_a_checkpoint_of_the_old_layout_resumes_to_the_uninterrupted_run(
         for k, v in full.items():
             torch.testing.assert_close(resumed[k], v, rtol=0, atol=1e-5, msg=k)
     other = apply_overrides(cfg, ["model.appearance.pool=2"])  # a different run is refused
-    with pytest.raises(ValueError, match=r"different config \(model\.appearance\)"):
+    with pytest.raises(ValueError, match=r"different config \(model\.appearance\.pool\)"):
         _train(make_net, other, tiny_data, tmp_path / "cut", resume=True)
 
 
@@ -114,6 +114,25 @@ def test_resume_refuses_a_different_config(make_net, tiny_cfg, tiny_data, tmp_pa
     )
     _train(make_net, longer, tiny_data, tmp_path, resume=True)
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2
+
+
+def test_a_changed_key_is_named_to_any_depth_in_the_configs_order() -> None:
+    """config_diff (ConfigGuard's, and siamkit tune's) names the key that changed, not its
+    section: model.encoder_kwargs.widths, not model.encoder_kwargs; then the saved-only keys."""
+    from siamkit.training.callbacks import ConfigGuard, config_diff
+
+    now = {"model": {"encoder_kwargs": {"widths": [8, 32]}, "embedding_dim": 16},
+           "loss": {"margin": 0.3}, "optim": {"lr": 0.1}}  # fmt: skip
+    saved = {"model": {"encoder_kwargs": {"widths": [8, 16]}, "embedding_dim": 16},
+             "loss": {"margin": 0.2}, "optim": {"lr": 0.1}, "gone": 1}  # fmt: skip
+    assert config_diff(saved, now) == ["model.encoder_kwargs.widths", "loss.margin", "gone"]
+    assert config_diff(saved, now, depth=2) == ["model.encoder_kwargs", "loss.margin", "gone"]
+    assert config_diff(saved, saved) == []
+    guard = ConfigGuard(now, read=lambda old, _now: old)
+    with pytest.raises(ValueError, match=r"different config \(model\.encoder_kwargs\.widths, "
+                       r"loss\.margin, gone\); resume with the same one$"):  # fmt: skip
+        guard.load_state_dict(saved)
+    guard.load_state_dict(now)
 
 
 def test_resume_without_checkpoint_is_a_clear_error(

@@ -66,6 +66,13 @@ def test_a_different_config_does_not_continue_a_study(base, tmp_path: Path) -> N
         "--out to start a fresh study, or the config, --set values and --space it was started "
         "with to continue it"
     )
+    # named as --resume names them (config_diff): to any depth, in the config's order
+    several = apply_overrides(
+        base, ["optim.lr=0.01", "loss.margin=0.3", "model.encoder_kwargs.widths=[8, 32]"]
+    )
+    with pytest.raises(ValueError, match=r"study of a different config \(model.encoder_kwargs."
+                       r"widths, loss.margin, optim.lr\): give a new --out"):  # fmt: skip
+        run_study(several, space, tmp_path, n_trials=2, progress=False)
     # both differ: both named, each with its keys
     wider = SearchSpace.from_dict({**SPACE, "model.embedding_dim": {"choice": [8, 32]}})
     with pytest.raises(ValueError, match=r"study of a different config \(loss.margin\) and a "

@@ -390,24 +390,26 @@ def _keys(first: dict[str, Any], then: dict[str, Any]) -> list[str]:
     return [*first, *(k for k in then if k not in first)]
 
 
-def config_diff(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The keys (``optim.lr``; ``method`` for a top-level value) whose values differ between two
-    config dicts (a key only one of them has differs too), in ``now``'s order.
+def config_diff(saved: dict[str, Any], now: dict[str, Any], depth: int | None = None) -> list[str]:
+    """The keys whose values differ between two config dicts, in ``now``'s order (then the keys
+    only ``saved`` has): a key only one of them has differs too. Sections are followed to any
+    depth (``model.encoder_kwargs.taps``; ``method`` for a top-level value), or to ``depth``
+    levels; lists and other values are compared whole. ``--resume`` (:class:`ConfigGuard`) and
+    ``siamkit tune``'s study both name the keys of a different config with it.
 
     >>> config_diff({"method": "byol", "optim": {"lr": 0.1}}, {"method": "simclr", "optim": {"lr": 0.2}})
     ['method', 'optim.lr']
+    >>> config_diff({"model": {"kw": {"taps": [1]}}}, {"model": {"kw": {"taps": [2]}}})
+    ['model.kw.taps']
     """
     out: list[str] = []
-    for section in _keys(now, saved):
-        value, old = now.get(section, _ABSENT), saved.get(section, _ABSENT)
-        if isinstance(value, dict) and isinstance(old, dict):
-            out += [
-                f"{section}.{k}"
-                for k in _keys(value, old)
-                if old.get(k, _ABSENT) != value.get(k, _ABSENT)
-            ]
+    for key in _keys(now, saved):
+        value, old = now.get(key, _ABSENT), saved.get(key, _ABSENT)
+        if isinstance(value, dict) and isinstance(old, dict) and depth != 1:
+            deeper = None if depth is None else depth - 1
+            out += [f"{key}.{k}" for k in config_diff(old, value, deeper)]
         elif old != value:
-            out.append(section)
+            out.append(str(key))
     return out
 
 

@@ -29,6 +29,7 @@ from torch import nn
 from siamkit.atomic import atomic_path, check_writable_folder
 from siamkit.progress import Progress, is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
+from siamkit.training.callbacks import config_diff
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
 from siamkit.training.from_config import make_validator
@@ -146,31 +147,25 @@ def _signature(base: RunConfig, space: list[Any]) -> str:
     return json.dumps({"config": config_to_dict(base), "space": space}, sort_keys=True, default=str)
 
 
-def _flat(doc: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` as ``{"a.b": 1}`` (lists and values are leaves)."""
-    if not isinstance(doc, dict) or not doc:
-        return {prefix: doc}
-    out: dict[str, Any] = {}
-    for k, v in doc.items():
-        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
-def _changed_keys(saved: dict[str, Any], now: dict[str, Any], most: int = 3) -> str:
-    """The keys whose values differ between two flat dicts, at most ``most`` named."""
-    keys = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+def _named(keys: list[str], most: int = 3) -> str:
+    """``keys`` as the message names them: at most ``most``, then how many more."""
     shown = ", ".join(keys[:most])
     return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
-def _what_differs(saved: str, signature: str, study: Any, space: SearchSpace) -> str:
+def _what_differs(
+    saved: str, config: dict[str, Any], signature: str, study: Any, space: SearchSpace
+) -> str:
     """Which of a study's config and space differ from this run's, from the two signatures,
-    with the keys that differ: "a different config (loss.margin)", "a different space
-    (optim.lr)", or both."""
+    with the keys that differ (:func:`config_diff`, as ``--resume`` names them, in the config's
+    order, ``config`` the run's config dict): "a different config (loss.margin)", "a different
+    space (optim.lr)", or both."""
     old, new = json.loads(saved), json.loads(signature)
     parts = []
     if old.get("config") != new["config"]:
-        keys = _changed_keys(_flat(old.get("config") or {}), _flat(new["config"]))
+        # the run's config as the signature holds it (json values), in the config's key order
+        now = json.loads(json.dumps(config, default=str))
+        keys = _named(config_diff(old.get("config") or {}, now))
         parts.append(f"config ({keys})" if keys else "config")
     old_space, new_space = old.get("space") or [], new["space"]
     keys_only = all(isinstance(p, str) for p in old_space)
@@ -178,9 +173,11 @@ def _what_differs(saved: str, signature: str, study: Any, space: SearchSpace) ->
         was = {k: None for k in old_space} | {
             k: "drawn otherwise" for k in _keys_drawn_otherwise(study, space)
         }
-        keys = _changed_keys(was, {p["key"]: None for p in new_space})
+        space_now = {p["key"]: None for p in new_space}
     else:
-        keys = _changed_keys({p["key"]: p for p in old_space}, {p["key"]: p for p in new_space})
+        was = {p["key"]: p for p in old_space}
+        space_now = {p["key"]: p for p in new_space}
+    keys = _named(config_diff(was, space_now, depth=1))  # a searched key is one name
     if keys or (not keys_only and old_space != new_space):
         parts.append(f"space ({keys})" if keys else "space")
     return "a different " + (" and a different ".join(parts) if parts else "config or space")
@@ -221,6 +218,7 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # the whole space (kinds, ranges, choices, log flags): a changed range or choice list is
     # another study, whose trials Optuna could not mix with these (or would mix silently)
+    config = config_to_dict(base)
     signature = _signature(base, [dataclasses.asdict(p) for p in space.params])
     keys_only = _signature(base, [p.key for p in space.params])
     study = optuna.create_study(
@@ -237,7 +235,7 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
         study.set_user_attr("signature", signature)
     elif saved != signature:
         raise ValueError(
-            f"{out / STUDY_FILE} holds a study of {_what_differs(saved, signature, study, space)}"
+            f"{out / STUDY_FILE} holds a study of {_what_differs(saved, config, signature, study, space)}"
             ": give a new --out to start a fresh study, or the config, --set values and --space "
             "it was started with to continue it"
         )
