@@ -342,3 +342,59 @@ def test_a_field_sent_twice_in_a_url_encoded_form_is_refused(enrolled, path, dat
     r = enrolled.post(path, data=data)
     assert r.request.headers["content-type"] == "application/x-www-form-urlencoded"
     _assert_refused(r, 422, f"{field} was sent 2 times")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "unknown", "words"),
+    [
+        ("GET", "/gallery?label=alice", {}, "label", ["/gallery takes none", "remove it"]),
+        ("GET", "/info?verbose=1", {}, "verbose", ["/info takes none"]),
+        (
+            "POST",
+            "/enroll?label=bob",
+            {"data": {"label": "bob"}, "files": _file("files", PNG)},
+            "label",
+            ["/enroll takes none", "send it in the request body"],
+        ),
+        (
+            "POST",
+            "/identify?k=1",
+            {"files": _file("file", PNG)},
+            "k",
+            ["/identify takes none", "send it in the request body"],
+        ),
+        (
+            "DELETE",
+            "/gallery/alice?force=1",
+            {},
+            "force",
+            ["/gallery/{label} takes none", "%3F"],
+        ),
+        (
+            "POST",
+            "/recommend?k=1",
+            {"json": {"like": ["alice"]}},
+            "k",
+            ["/recommend takes none", "send it in the request body"],
+        ),
+    ],
+)
+def test_a_query_parameter_an_endpoint_does_not_take_is_refused(
+    enrolled, method, path, kwargs, unknown, words
+):
+    """Only /gallery/images checked its query string: /gallery?label=alice listed everyone,
+    /enroll?label=bob stored under the form's label, DELETE /gallery/alice?force=1 removed alice,
+    each without a word of the parameter. Refused by name, nothing stored or removed."""
+    r = enrolled.request(method, path, **kwargs)
+    _assert_refused(r, 422, f"query parameter '{unknown}' was sent, but", *words)
+    assert [e["field"] for e in r.json()["errors"]] == [unknown]
+    gallery = enrolled.get("/gallery").json()
+    assert gallery["num_items"] == 1 and gallery["labels"][0]["label"] == "alice"
+
+
+@pytest.mark.parametrize("query", ["label=alice&label=bob", "label=alice&label=alice"])
+def test_a_query_parameter_sent_twice_is_refused(enrolled, query):
+    """/gallery/images?label=alice&label=bob answered for bob alone, silently."""
+    r = enrolled.get(f"/gallery/images?{query}")
+    _assert_refused(r, 422, "query parameter label was sent 2 times", "send it once")
+    assert [e["field"] for e in r.json()["errors"]] == ["label"]

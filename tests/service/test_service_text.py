@@ -289,6 +289,25 @@ def test_an_unknown_query_parameter_is_refused_by_name(make_client):
     assert c.get("/gallery/images", params={"label": "printer", "k": "1"}).status_code == 422
 
 
+def test_a_query_parameter_an_endpoint_does_not_take_is_refused(make_client):
+    """Only /gallery/images read its query string: /identify?k=1 answered with the body's k (or
+    the default) and /gallery?label=printer listed every label, silently; a label sent twice
+    to /gallery/images used the last one. The image service's checks."""
+    c = make_client()
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    r = c.post("/identify?k=1", json={"text": "toner"})
+    assert r.status_code == 422, r.json()
+    assert r.json()["detail"] == (
+        "The query parameter 'k' was sent, but /identify takes none: send it in the request "
+        "body instead."
+    )
+    r = c.get("/gallery?label=printer")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "label", r.json()
+    r = c.get("/gallery/images?label=vpn&label=printer")
+    assert r.status_code == 422, r.json()
+    assert r.json()["detail"] == "The query parameter label was sent 2 times; send it once."
+
+
 def test_identify_refuses_a_non_finite_distance(make_client, monkeypatch):
     # the same check as the image endpoint's (routes._match_out serves both)
     from siamkit.index import IdentifyResult, Match

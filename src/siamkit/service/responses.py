@@ -4,7 +4,7 @@ Each route lists only the statuses it can really return, with a description in i
 a new route (``/recommend``, text input) picks its codes here and adds a wording if needed.
 
 >>> sorted(errors(404, label="an unknown label"))
-[401, 404]
+[401, 404, 422]
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ GENERIC = {
     "fields, an image model's upload endpoints take multipart/form-data.",
     422: "A field is missing, unknown or has the wrong type (the message names it).",
 }
+QUERY_ONLY = "A query parameter was sent: this endpoint takes none."
+"""The 422 of an endpoint that lists no 422 of its own: every endpoint refuses query parameters
+it does not take (:data:`siamkit.service.routes.KNOWN_QUERY`)."""
 UPLOAD = (400, 403, 408, 413, 415, 422)
 """What any endpoint that takes images can answer."""
 VERIFY_LABEL = {
@@ -44,7 +47,8 @@ ENROLLED_BEFORE: dict[int | str, dict[str, Any]] = {
 
 
 def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: 401 plus ``codes``; ``wording`` overrides a description.
+    """``responses=`` for a route: 401 and 422 plus ``codes``; ``wording`` overrides a
+    description (a 422 not in ``codes``: only for query parameters, :data:`QUERY_ONLY`).
 
     ``wording`` keys are words naming the status: ``bad``, ``cross``, ``label``, ``slow``,
     ``nogallery``, ``large``, ``field`` (for 400, 403, 404, 408, 409, 413, 422).
@@ -59,8 +63,11 @@ def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:
         "field": 422,
     }
     text = dict(GENERIC)
+    if 422 not in codes:
+        text[422] = QUERY_ONLY
     for key, value in wording.items():
         text[names[key]] = value
     return {
-        code: {"model": ErrorResponse, "description": text[code]} for code in sorted({401, *codes})
+        code: {"model": ErrorResponse, "description": text[code]}
+        for code in sorted({401, 422, *codes})
     }

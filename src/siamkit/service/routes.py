@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal, get_origin
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
@@ -156,8 +157,6 @@ def get_engine(request: Request) -> ServiceEngine:
 
 
 Engine = Annotated[ServiceEngine, Depends(get_engine)]
-router = APIRouter()
-"""Every endpoint that touches the model or the gallery (all behind the API key)."""
 
 
 FORM_KINDS = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -167,26 +166,61 @@ UNKNOWN_WORDS = {"form": ("form field", "fields"), "query": ("query parameter", 
 """How :func:`unknown_fields` names one of what it checks, and all of them."""
 
 
+def route_fields(request: Request, where: Literal["form", "query"]) -> list[Any] | None:
+    """The form fields (``where="form"``) or query parameters (``"query"``) of the request's
+    route, as FastAPI read them from its signature; ``None`` outside a route."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return None
+    return list(dependant.body_params if where == "form" else dependant.query_params)
+
+
+def _route_path(request: Request) -> str:
+    """The route's path as a person writes it: ``/gallery/{label}``, not ``{label:path}``."""
+    path = getattr(request.scope.get("route"), "path", "this endpoint")
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
+
+
+def _takes_none(request: Request, unknown: list[str]) -> str:
+    """What to do with query parameters sent to an endpoint that takes none: the fields of its
+    body (form or JSON) go there, and a path's label writes a '?' of its own as %3F."""
+    body = route_fields(request, "form") or []
+    names = {p.alias for p in body}
+    for p in body:  # a JSON body: its model's keys
+        names.update(getattr(p.field_info.annotation, "model_fields", {}))
+    if any(name in names for name in unknown):
+        return "send it in the request body instead"
+    route = request.scope.get("route")
+    if getattr(getattr(route, "dependant", None), "path_params", None):
+        return "remove it from the address (a '?' that is part of the label is written %3F)"
+    return "remove it from the address"
+
+
 def unknown_fields(
     request: Request, sent: list[str], where: Literal["form", "query"] = "form"
 ) -> None:
     """422 for a form field (``where="form"``) or a query parameter (``"query"``) the endpoint
-    does not take (``lable=alice``, ``?lable=alice``), naming it, the closest accepted one and
-    all of them: dropped, the request ran without it and stored or answered as if it was never
-    sent (the JSON bodies refuse unknown keys alike: :class:`JsonBody`)."""
-    route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None:
+    does not take (``lable=alice``, ``?lable=alice``, ``/gallery?label=alice``), naming it, the
+    closest accepted one and all of them: dropped, the request ran without it and stored or
+    answered as if it was never sent (the JSON bodies refuse unknown keys alike:
+    :class:`JsonBody`)."""
+    params = route_fields(request, where)
+    if params is None:
         return
-    params = dependant.body_params if where == "form" else dependant.query_params
     accepted = [p.alias for p in params]
     unknown = [name for name in dict.fromkeys(sent) if name not in accepted]
     if not unknown:
         return
     noun, all_of_them = UNKNOWN_WORDS[where]
     names = ", ".join(f"'{name}'" for name in unknown)
-    what = f"{noun} {names} is not one" if len(unknown) == 1 else f"{noun}s {names} are not ones"
-    path = getattr(route, "path", "this endpoint")
+    one = len(unknown) == 1
+    path = _route_path(request)
+    if not accepted:
+        were = f"{noun} {names} was sent" if one else f"{noun}s {names} were sent"
+        todo = _takes_none(request, unknown)
+        todo = todo if one else todo.replace(" it ", " them ", 1)
+        raise RequestError(422, f"The {were}, but {path} takes none: {todo}.", field=unknown)
+    what = f"{noun} {names} is not one" if one else f"{noun}s {names} are not ones"
     raise RequestError(
         422,
         f"The {what} {path} takes{did_you_mean(unknown, accepted)}; its {all_of_them} are "
@@ -195,16 +229,48 @@ def unknown_fields(
     )
 
 
+def sent_twice(request: Request, values: Any, where: Literal["form", "query"] = "form") -> None:
+    """422 for a form field or query parameter of the route that takes one value and was sent
+    more than once (``values``: the form or ``request.query_params``): only the last one was
+    used, silently. Fields that take a list (``files``) may repeat."""
+    for p in route_fields(request, where) or []:
+        if get_origin(p.field_info.annotation) is list:
+            continue
+        count = len(values.getlist(p.alias))
+        if count > 1:
+            if where == "query":
+                raise RequestError(
+                    422,
+                    f"The query parameter {p.alias} was sent {count} times; send it once.",
+                    field=p.alias,
+                )
+            raise RequestError(
+                422,
+                f"The field {p.alias} was sent {count} times; send it once (one request per "
+                "query image; /enroll and /embed take several files).",
+                field=p.alias,
+            )
+
+
 async def _known_query(request: Request) -> None:
-    """A query parameter a GET does not take (``/gallery/images?lable=alice``) was dropped
-    silently, so the request ran without it ("label is required"): 422 by name, as a form's."""
+    """A query parameter an endpoint does not take was dropped silently (``/gallery/images?
+    lable=alice`` ran without a label, ``/gallery?label=alice`` listed everyone, ``DELETE
+    /gallery/alice?force=1`` removed alice), and one sent twice used its last value: 422 by
+    name, as a form's."""
     unknown_fields(request, list(request.query_params.keys()), "query")
+    sent_twice(request, request.query_params, "query")
 
 
 KNOWN_QUERY = [Depends(_known_query)]
-"""``dependencies=`` of an endpoint that takes query parameters (the image and the text one)."""
-LABEL_QUERY = "The label query parameter is missing or unusable, or a query parameter is unknown."
+"""``dependencies=`` of every router of endpoints (the image and the text one)."""
+LABEL_QUERY = (
+    "The label query parameter is missing, unusable or sent twice, or a query parameter is unknown."
+)
 """``/gallery/images``'s 422 (the image and the text endpoint)."""
+
+router = APIRouter(dependencies=KNOWN_QUERY)
+"""Every endpoint that touches the model or the gallery (all behind the API key); each
+refuses a query parameter it does not take, or one sent twice."""
 
 
 async def _uploads_only(request: Request) -> None:
@@ -221,13 +287,7 @@ async def _uploads_only(request: Request) -> None:
     if request.method == "POST" and kind in FORM_KINDS:
         form = await request.form()  # already parsed for the endpoint: cached, not read again
         unknown_fields(request, list(form.keys()))
-        for name in ("file", "file_a", "file_b", "label", "k"):
-            if len(form.getlist(name)) > 1:
-                raise RequestError(
-                    422,
-                    f"The field {name} was sent {len(form.getlist(name))} times; send it once "
-                    "(one request per query image; /enroll and /embed take several files).",
-                )
+        sent_twice(request, form)
 
 
 UPLOADS_ONLY = [Depends(_uploads_only)]
@@ -377,7 +437,6 @@ async def gallery(engine: Engine) -> GalleryResponse:
 
 @router.get(
     "/gallery/images",
-    dependencies=KNOWN_QUERY,
     response_model=LabelImagesResponse,
     tags=["gallery"],
     responses=errors(404, 409, 422, field=LABEL_QUERY),
@@ -397,7 +456,13 @@ async def label_images(
     "/gallery/{label:path}",
     response_model=RemoveResponse,
     tags=["gallery"],
-    responses=errors(403, 404, 409, 422, field="The label is too long or unusable."),
+    responses=errors(
+        403,
+        404,
+        409,
+        422,
+        field="The label is too long or unusable, or a query parameter was sent.",
+    ),
 )
 async def remove(engine: Engine, label: str) -> RemoveResponse:
     """Remove a label, all its images and their thumbnails."""

@@ -76,7 +76,7 @@ async def _json_only(request: Request) -> None:
         )
 
 
-text_router = APIRouter(dependencies=[Depends(_json_only)])
+text_router = APIRouter(dependencies=[Depends(_json_only), *KNOWN_QUERY])
 
 
 def is_text_model(model: Any) -> bool:
@@ -342,7 +342,6 @@ async def gallery(engine: Engine) -> TextGalleryResponse:
 
 @text_router.get(
     "/gallery/images",
-    dependencies=KNOWN_QUERY,
     response_model=TextLabelItemsResponse,
     tags=["gallery"],
     responses=errors(404, 409, 422, field=LABEL_QUERY),
