@@ -116,6 +116,37 @@ def test_contrastive_on_graded_scores_is_refused_before_training(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("loss", ["contrastive", "online_contrastive"])
+def test_contrastive_with_graded_validation_pairs_is_refused_before_anything_is_written(
+    tiny_hf: Path, labelled_csv: Path, tmp_path: Path, loss: str
+) -> None:
+    # 0/1 training pairs passed the check, and graded validation pairs were scored by
+    # correlation (no threshold) after training had written the run
+    val = tmp_path / "val.csv"
+    val.write_text(
+        "a,b,label\n" + "".join(f"text {i},other {i},{s}\n" for i, s in enumerate([0, 1, 0.3, 0.7]))
+    )
+    cfg = _config(tiny_hf, labelled_csv, {"name": loss}, score_range=[0, 1], val=str(val))
+    with pytest.raises(
+        ValueError,
+        match=rf"loss {loss} trains on pairs labelled 0 or 1, and 2 of the 4 validation pairs "
+        rf"\(data\.val {val}\) have other scores: label them 0/1, or use loss cosent or angle",
+    ):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
+
+
+def test_contrastive_with_graded_pairs_in_the_validation_share_names_it(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "graded.csv"
+    data.write_text("a,b,label\n" + "".join(f"text {i},other {i},0.5\n" for i in range(20)))
+    cfg = _config(tiny_hf, data, {"name": "contrastive"}, score_range=[0, 1], val_fraction=0.2)
+    with pytest.raises(ValueError, match=r"4 of the 4 validation pairs \(data\.val_fraction 0\.2 "):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("labels", [[0, 1, 1, 0], [False, True, True, False]])
 def test_contrastive_takes_0_1_and_boolean_labels(tmp_path: Path, labels: list[object]) -> None:
     data = tmp_path / "labels.jsonl"

@@ -150,12 +150,7 @@ def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExa
     labelled 0 and 1."""
     if val is None or val.format != "pairs" or val.targets is None:
         return
-    d = cfg.data
-    where = (
-        f"data.val {d.val}"
-        if d.val
-        else f"data.val_fraction {d.val_fraction} of {len(examples)} examples"
-    )
+    where = _val_source(cfg, examples)
     fix = "give data.val, raise data.val_fraction, or set it to 0 to skip validation"
     present = sorted(set(val.targets))
     if _graded(examples, val):
@@ -174,6 +169,14 @@ def _check_val(val: TextExamples | None, cfg: TextTrainConfig, examples: TextExa
             f"the validation pairs ({where}) are {len(val)}, all labelled {int(present[0])}; "
             f"the threshold is calibrated on pairs labelled 0 and 1: {fix}"
         )
+
+
+def _val_source(cfg: TextTrainConfig, examples: TextExamples) -> str:
+    """Where the validation pairs come from, as the config says it."""
+    d = cfg.data
+    if d.val:
+        return f"data.val {d.val}"
+    return f"data.val_fraction {d.val_fraction} of {len(examples)} examples"
 
 
 def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> str | None:
@@ -204,13 +207,7 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
     if train.targets is None:
         return
     if cfg.loss.kind in ("contrastive", "online_contrastive"):
-        graded = sum(t not in (0.0, 1.0) for t in train.targets)
-        if graded:
-            raise ValueError(
-                f"loss {cfg.loss.kind} trains on pairs labelled 0 or 1, and {graded} of the "
-                f"{len(train)} training pairs have other scores: label them 0/1, or use loss "
-                "cosent or angle for graded scores"
-            )
+        _check_labels(train, cfg, "training pairs")
         return
     if cfg.loss.kind not in ("cosent", "angle"):
         return
@@ -222,6 +219,25 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
             f"loss {cfg.loss.kind} learns from pairs with different scores, and the "
             f"{len(train)} training pair(s) all score {shown:g}: add pairs of other scores, or use loss "
             "contrastive (0/1 labels), or mnrl with data.format anchor_positive (similar pairs)"
+        )
+
+
+def _check_labels(ex: TextExamples | None, cfg: TextTrainConfig, what: str) -> None:
+    """Under loss contrastive or online_contrastive, refuse pairs ``ex`` (``what`` names them)
+    whose targets are not 0 or 1: training would read a score of 0.3 as 30% "same", and
+    validation would score such pairs by correlation where the loss learns a 0/1 decision."""
+    if (
+        ex is None
+        or ex.targets is None
+        or cfg.loss.kind not in ("contrastive", "online_contrastive")
+    ):
+        return
+    graded = sum(t not in (0.0, 1.0) for t in ex.targets)
+    if graded:
+        raise ValueError(
+            f"loss {cfg.loss.kind} trains on pairs labelled 0 or 1, and {graded} of the "
+            f"{len(ex)} {what} have other scores: label them 0/1, or use loss cosent or angle "
+            "for graded scores"
         )
 
 
@@ -469,6 +485,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg), columns_key="data.columns"
     )
     train_ex, val_ex = _split(examples, cfg)
+    _check_labels(val_ex, cfg, f"validation pairs ({_val_source(cfg, examples)})")
     _check_val(val_ex, cfg, examples)
     _check_train(train_ex, cfg)
     log = options.log or print
