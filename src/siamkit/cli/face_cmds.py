@@ -57,6 +57,40 @@ def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
         raise NoFaceError(f"{err}; {_no_face_hint(detector, upsample)}", err.index) from None
 
 
+def _open_gallery(gallery_path: str, model: str, embedder: Any, **kwargs: Any) -> Any:
+    """``Gallery.open`` with ``model``'s embedder; another model's gallery is refused naming
+    the folder it recorded (face enroll --model FOLDER) and what to pass, not two fingerprints
+    (a gallery that recorded none, enrolled with dlib or from Python, keeps that sentence)."""
+    from pathlib import Path
+
+    from siamkit.index import Gallery
+    from siamkit.index.gallery import recorded_model_path
+    from siamkit.index.results import GalleryMismatchError
+
+    try:
+        return Gallery.open(gallery_path, embedder, **kwargs)
+    except GalleryMismatchError:
+        recorded = recorded_model_path(gallery_path)
+        if recorded is None:
+            raise
+        if not Path(recorded).is_dir():
+            what = f"the model in {recorded}, which no longer exists"
+            todo = "restore that folder, or enroll the faces again into a new gallery file"
+        elif model != "dlib" and Path(recorded).resolve() == Path(model).resolve():
+            what = f"an earlier model in {recorded}, since retrained or replaced"
+            todo = "enroll the faces again into a new gallery file with the new model"
+        else:
+            what = f"the model in {recorded}, not {'dlib' if model == 'dlib' else model}"
+            todo = (
+                f"leave out --model (or pass --model {recorded}) to use it, or enroll into a "
+                "new gallery file"
+            )
+        raise GalleryMismatchError(
+            f"{gallery_path} was enrolled with {what}, and its faces cannot be compared with "
+            f"another model's: {todo}."
+        ) from None
+
+
 @face.command()
 @_GALLERY
 @click.option("--label", cls=OnceOption, required=True, help="Who the photos show, e.g. alice.")
@@ -94,7 +128,6 @@ def enroll(
 
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import face_record, largest_face_of
-    from siamkit.index import Gallery
     from siamkit.index.store import encode_metadata, validate_label
 
     try:
@@ -121,7 +154,7 @@ def enroll(
         found = track(images, "finding faces", unit="images")
         chosen = [largest_face_of(pipe, read_rgb(p), p) for p in found]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
-    with Gallery.open(gallery_path, pipe.embedder, create=True) as gallery:
+    with _open_gallery(gallery_path, model, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
         if model != "dlib":  # later enroll / identify on the gallery find it without --model
             gallery.remember_model_path(model)
@@ -249,13 +282,14 @@ def identify(
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import identify_faces
     from siamkit.evaluation._common import score_kind
-    from siamkit.index import Gallery
 
     refuse_missing_store(gallery_path, "gallery", "enroll faces first")
-    pipe = _pipeline(gallery_model(model, gallery_path), detector, upsample)
+    model = gallery_model(model, gallery_path)
+    pipe = _pipeline(model, detector, upsample)
     hint = _no_face_hint(detector, upsample)
     docs = []
-    with Gallery.open(gallery_path, pipe.embedder, create=False, threshold=threshold) as gallery:
+    opened = _open_gallery(gallery_path, model, pipe.embedder, create=False, threshold=threshold)
+    with opened as gallery:
         if len(gallery) == 0:
             raise click.ClickException(f"{gallery_path} has no enrolled faces; enroll faces first")
         for path in track(images, "identifying faces", unit="images"):

@@ -64,7 +64,8 @@ def test_a_trained_chip_model_plugs_into_the_face_commands(tmp_path, astronaut, 
     res = CliRunner().invoke(
         cli, ["face", "identify", "--gallery", str(db), "--model", "dlib", str(tmp_path / "a.png")]
     )
-    assert res.exit_code == 1 and "use the model that built the gallery" in res.output  # not dlib
+    assert res.exit_code == 1, res.output  # not dlib: the gallery names the folder that enrolled
+    assert f"enrolled with the model in {model_dir}, not dlib" in res.output
 
 
 def test_a_gallery_remembers_its_face_model(tmp_path, astronaut, messi, monkeypatch):
@@ -100,6 +101,41 @@ def test_a_gallery_remembers_its_face_model(tmp_path, astronaut, messi, monkeypa
             "which no longer exists; restore that folder, or pass --model with the model that "
             "enrolled it."
         )
+
+
+def test_another_models_gallery_is_refused_naming_the_recorded_folder(tmp_path, astronaut):
+    """enroll/identify with a model other than the gallery's said 'built by a different model
+    (fingerprint ...)', naming neither the folder that enrolled nor what to pass (the signature
+    bank's refusal names it). A folder retrained in place is told apart."""
+    model_dir = _chip_model(tmp_path)
+    torch.manual_seed(1)
+    other = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16)),
+        embedding_dim=16,
+        preprocess=siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 32, 32)),
+    ).eval()
+    other_dir = siamkit.save_model(other, tmp_path / "other-model")
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    db, photo = str(tmp_path / "g.db"), str(tmp_path / "a.png")
+
+    def face(*args):
+        return CliRunner().invoke(cli, ["face", *args])
+
+    res = face("enroll", "--gallery", db, "--model", str(model_dir), "--label", "e", photo)
+    assert res.exit_code == 0, res.output
+    for args in (["identify", photo], ["enroll", "--label", "x", photo]):
+        res = face(args[0], "--gallery", db, "--model", str(other_dir), *args[1:])
+        assert res.exit_code == 1, res.output
+        assert res.output.strip() == (
+            f"Error: {db} was enrolled with the model in {model_dir}, not {other_dir}, and its "
+            "faces cannot be compared with another model's: leave out --model (or pass --model "
+            f"{model_dir}) to use it, or enroll into a new gallery file."
+        )
+    siamkit.save_model(other, model_dir)  # retrained in place
+    res = face("identify", "--gallery", db, photo)
+    assert res.exit_code == 1, res.output
+    assert f"enrolled with an earlier model in {model_dir}, since retrained" in res.output
+    assert "enroll the faces again into a new gallery file" in res.output
 
 
 def test_serve_with_the_dlib_face_model(tmp_path, encoder, astronaut):
