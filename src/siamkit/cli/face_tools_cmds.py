@@ -67,6 +67,44 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     _emit(as_json, doc, text)
 
 
+FEW_PROBES = 10
+"""Below this many known (or unknown) probes, ``face evaluate --identities`` says that its
+rank-1 and DIR (or its FARs) move in coarse steps."""
+
+
+def _identities_text(out: Any) -> str:
+    """``face evaluate --identities``' lines: rank-1 and DIR@FAR with the probe counts they come
+    from, and a note where they rest on few probes (DIR at a FAR under 1/unknowns is at FAR 0)
+    or where no unknown probe leaves DIR@FAR unmeasured."""
+    import math
+
+    known, unknown = out.num_known, out.num_unknown
+    dirs = "".join(f", DIR@FAR={k:g} {v:.4f}" for k, v in out.dir_at_far.items())
+    text = f"rank-1 {out.rank1:.4f}{dirs} ({known} known probes, {unknown} unknown)"
+    more = "give more identities or a higher --unknown-fraction"
+    if unknown == 0:
+        text += f"\nnote: no unknown probe (no identity was left out), so no DIR@FAR; {more}"
+    else:
+        coarse = [  # the FAR each threshold lets through: floor(far * unknown) of them
+            f"DIR@FAR={far:g} is at FAR {math.floor(far * unknown) / unknown:g}"
+            for far in out.dir_at_far
+            if math.floor(far * unknown) / unknown != far
+        ]
+        if unknown < FEW_PROBES or coarse:
+            few = "only " if unknown < FEW_PROBES else ""
+            text += (
+                f"\nnote: {few}{unknown} unknown probe(s) set the thresholds, so FAR is measured "
+                f"in steps of 1/{unknown}" + (f" ({', '.join(coarse)})" if coarse else "")
+                + f"; {more}"
+            )  # fmt: skip
+    if known < FEW_PROBES:
+        text += (
+            f"\nnote: only {known} known probe(s), so rank-1 and DIR move in steps of 1/{known}; "
+            "give more photos per identity (each enrolls its first and probes with the rest)"
+        )
+    return text
+
+
 @click.command()
 @click.option("--lfw-pairs", type=_IMAGE, default=None, help="LFW-style pairs.txt (10 folds).")
 @click.option(
@@ -175,8 +213,7 @@ def evaluate(
             },
             "no_face": [str(p) for p in no_face],
         }
-        dirs = ", ".join(f"DIR@FAR={k:g} {v:.4f}" for k, v in out.dir_at_far.items())
-        text = f"rank-1 {out.rank1:.4f}" + (f", {dirs}" if dirs else "")
+        text = _identities_text(out)
     if doc["no_face"]:
         text += (
             f"\nnote: no face detected in {len(doc['no_face'])} image(s); embedded a centred box"

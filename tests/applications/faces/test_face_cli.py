@@ -274,10 +274,56 @@ def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
     assert res.output.startswith("LFW 2-fold accuracy 1.0000")  # it said 10-fold of 2 folds
     res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.34", "--far", "0.5")
     assert res.exit_code == 0, res.output
-    assert res.output.startswith("rank-1 1.0000")
+    assert res.stdout.startswith("rank-1 1.0000")  # the output has the progress lines first
     res = run("evaluate", "--identities", face_folder, "--images", face_folder)
     assert (
         res.exit_code == 2 and "give either --lfw-pairs and --images, or --identities" in res.output
+    )
+
+
+def test_evaluate_identities_prints_the_probe_counts_and_says_when_they_are_few(face_folder):
+    """--identities printed 'rank-1 1.0000, DIR@FAR=0.01 1.0000' without saying that they came
+    from 2 known and 2 unknown probes (the JSON had the counts): with 2 unknown probes a FAR
+    of 0.01 is measured at FAR 0. With no unknown probe, DIR@FAR was left out without a word."""
+    res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.34", "--json")
+    assert res.exit_code == 0, res.output
+    counts = json.loads(res.stdout)["identification"]
+    assert (counts["num_known_probes"], counts["num_unknown_probes"]) == (2, 2)
+    res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.34", "--far", "0.5")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("rank-1 1.0000, DIR@FAR=0.5 ")
+    assert lines[0].endswith(" (2 known probes, 2 unknown)")
+    assert lines[1:] == [
+        "note: only 2 unknown probe(s) set the thresholds, so FAR is measured in steps of 1/2; "
+        "give more identities or a higher --unknown-fraction",
+        "note: only 2 known probe(s), so rank-1 and DIR move in steps of 1/2; give more photos "
+        "per identity (each enrolls its first and probes with the rest)",
+    ]
+    res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.1")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:2] == [
+        "rank-1 1.0000 (3 known probes, 0 unknown)",
+        "note: no unknown probe (no identity was left out), so no DIR@FAR; give more identities "
+        "or a higher --unknown-fraction",
+    ]
+
+
+def test_identities_text_names_a_far_measured_at_a_coarser_step():
+    """Enough probes for no 'only', but 50 unknown probes cannot measure a FAR of 0.01."""
+    from siamkit.applications.faces.open_set import OpenSetResult
+    from siamkit.cli.face_tools_cmds import _identities_text
+
+    out = OpenSetResult(0.9, {0.01: 0.5, 0.1: 0.75}, {}, num_known=400, num_unknown=50)
+    assert _identities_text(out).splitlines() == [
+        "rank-1 0.9000, DIR@FAR=0.01 0.5000, DIR@FAR=0.1 0.7500 (400 known probes, 50 unknown)",
+        "note: 50 unknown probe(s) set the thresholds, so FAR is measured in steps of 1/50 "
+        "(DIR@FAR=0.01 is at FAR 0); give more identities or a higher --unknown-fraction",
+    ]
+    out = OpenSetResult(0.9, {0.01: 0.5}, {}, num_known=400, num_unknown=200)
+    assert (
+        _identities_text(out)
+        == "rank-1 0.9000, DIR@FAR=0.01 0.5000 (400 known probes, 200 unknown)"
     )
 
 
