@@ -130,3 +130,12 @@ def test_the_training_summary_states_the_threshold_as_text_similarity_does(
     assert said, sim.output
     assert shown.group(1) == said.group(1)
     assert metrics["verification.min_similarity"] == pytest.approx(float(said.group(1)), abs=1e-4)
+
+
+def test_a_set_value_that_is_not_yaml_is_one_sentence_naming_it() -> None:
+    # `siamkit train configs/text-pairs.yaml --set 'train.epochs=[1'` ended in yaml's traceback
+    with pytest.raises(ValueError) as err:
+        parse_config({"data": {"train": "x.csv"}}, ("train.epochs=[1",))
+    assert str(err.value).startswith(
+        "--set 'train.epochs=[1': the value '[1' is not valid YAML (expected ',' or ']', "
+    ), str(err.value)

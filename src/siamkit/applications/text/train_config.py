@@ -107,7 +107,15 @@ def apply_overrides(doc: dict[str, Any], overrides: tuple[str, ...]) -> dict[str
         section, dot, name = key.partition(".")
         if not sep or not dot:
             raise ValueError(f"--set takes section.key=value, got {item!r}")
-        out.setdefault(section, {})[name] = yaml.safe_load(value)
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or "unreadable"
+            raise ValueError(
+                f"--set {item!r}: the value {value!r} is not valid YAML ({problem}); quote it, "
+                "or write a list as [a, b] and a mapping as {key: value}"
+            ) from None
+        out.setdefault(section, {})[name] = parsed
     return out
 
 
