@@ -239,6 +239,27 @@ def test_page_shows_server_errors(page, tmp_path):
     assert "HTTP" not in page.inner_text("#enroll-result")
 
 
+def test_page_says_no_face_was_found_not_that_the_gallery_is_empty(page, images):
+    """A face model answers a photo without a face with no matches, faces [] and a hint; the
+    page read the empty matches as 'The gallery is empty: enroll someone first.' (the answer
+    is the face service's, stubbed: this module's model finds no faces)."""
+    import json
+
+    hint = "No face was found in 'disc.png'; send a photo in which a face is clearly visible."
+    answer = {"threshold": 0.6, "label": None, "matches": [], "faces": [], "hint": hint}
+    page.route(
+        "**/identify",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(answer)
+        ),
+    )
+    page.set_input_files("#identify-file", str(images["disc"]))
+    page.click("#identify-submit")
+    page.wait_for_selector("#identify-result.error")
+    assert page.inner_text("#identify-result") == hint
+    assert page.locator("#identify-matches li").count() == 0
+
+
 def test_page_without_key_reports_401(page, images):
     """With a wrong key the page says so instead of showing results."""
     page.fill("#api-key", "wrong-key")

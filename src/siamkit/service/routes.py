@@ -402,9 +402,20 @@ async def identify(
             )
             for f in found
         ]
+        if not found:  # an empty answer, not an unknown face, nor an empty gallery
+            out.hint = no_face_hint(one[0].name)
+            return out
     if not out.matches and (hint := await engine.empty_gallery_hint()):
         out.hint = hint  # set, so shown (exclude_unset): only on an empty gallery
     return out
+
+
+def no_face_hint(name: str) -> str:
+    """A face model's ``/identify`` ``hint`` when no face was found in the photo ``name`` (an
+    upload's words): the sentence with which ``/enroll`` refuses such a photo."""
+    from siamkit.applications.faces.errors import NoFaceError, name_the_photo
+
+    return str(name_the_photo(NoFaceError("", 0), [name]))
 
 
 @router.post(

@@ -152,8 +152,9 @@ class IdentifyResponse(BaseModel):
     )
     hint: str | None = Field(
         default=None,
-        description="Only when the gallery is empty (absent otherwise): that nothing is enrolled "
-        "yet, so the null label does not mean unknown, and to POST /enroll images first.",
+        description="Only when the gallery is empty, or for a face model when no face was found "
+        "in the image (absent otherwise): why the null label does not mean unknown, and what to "
+        "do (POST /enroll images first, or send a photo in which a face is clearly visible).",
     )
 
 

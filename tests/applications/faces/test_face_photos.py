@@ -220,6 +220,11 @@ def test_rest_identify_reports_every_face_with_its_box(
     assert doc["label"] == faces[0]["label"] and doc["matches"] == faces[0]["matches"]
     res = client.post("/identify", files={"file": ("none.png", _png(megamind[0]))})
     assert res.status_code == 200 and res.json()["faces"] == [] and res.json()["label"] is None
+    # the page read the empty matches as an empty gallery: the hint says why (as /enroll would)
+    assert res.json()["hint"] == (
+        "No face was found in 'none.png' (the image); send a photo in which a face is clearly "
+        "visible."
+    )
     schema = client.get("/openapi.json").json()["components"]["schemas"]
     assert (
         "faces" in schema["IdentifyResponse"]["properties"]

@@ -115,7 +115,9 @@ async function onIdentify(event) {
     try {
       const r = await api("POST", "/identify", form);
       if (r.matches.length === 0) {
-        show("identify-result", "The gallery is empty: enroll someone first.", "error");
+        // a face model's photo without a face (faces: []) says so in its hint: not an empty gallery
+        const noFace = Array.isArray(r.faces) && r.faces.length === 0;
+        show("identify-result", noFace ? r.hint : "The gallery is empty: enroll someone first.", "error");
         return;
       }
       if (r.label === null) show("identify-result", "Unknown: no enrolled label is close enough.", "bad");
