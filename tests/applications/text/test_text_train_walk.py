@@ -139,3 +139,20 @@ def test_a_set_value_that_is_not_yaml_is_one_sentence_naming_it() -> None:
     assert str(err.value).startswith(
         "--set 'train.epochs=[1': the value '[1' is not valid YAML (expected ',' or ']', "
     ), str(err.value)
+
+
+def test_set_gives_the_column_the_missing_column_message_names() -> None:
+    # "has no column 'score' ...; set data.columns.label to the column that holds it", and
+    # --set data.columns.label=label was refused as an unknown key 'columns.label'
+    import yaml
+
+    example = Path(__file__).resolve().parents[3] / "configs" / "text-pairs.yaml"
+    doc = yaml.safe_load(example.read_text())
+    doc.pop("task")
+    cfg = parse_config(doc, ("data.columns.label=label",))
+    assert cfg.data.columns == {"a": "a", "b": "b", "label": "label"}  # the others kept
+    assert doc["data"]["columns"]["label"] == "score"  # the config read is not changed
+    cfg = parse_config({"data": {"train": "x.csv"}}, ("data.columns.label=same",))
+    assert cfg.data.columns == {"label": "same"}
+    with pytest.raises(ValueError, match=r"unknown key 'format\.x' in section 'data'"):
+        parse_config({"data": {"train": "x.csv"}}, ("data.format.x=1",))

@@ -99,8 +99,15 @@ def _section(cls: type, doc: object, name: str) -> Any:
     return config_section(cls, doc, name)
 
 
+MAPPING_KEYS = {"data": ("columns",)}
+"""Keys whose value is a mapping, one entry of which ``--set`` may give
+(``data.columns.label=score``; the other entries stay)."""
+
+
 def apply_overrides(doc: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
-    """``section.key=value`` strings (values parsed as YAML) applied to a copy of ``doc``."""
+    """``section.key=value`` strings (values parsed as YAML) applied to a copy of ``doc``; an
+    entry of a mapping key (:data:`MAPPING_KEYS`) is ``section.key.entry=value``, e.g.
+    ``data.columns.label=score`` (what a pairs file's missing column tells to set)."""
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -115,7 +122,18 @@ def apply_overrides(doc: dict[str, Any], overrides: tuple[str, ...]) -> dict[str
                 f"--set {item!r}: the value {value!r} is not valid YAML ({problem}); quote it, "
                 "or write a list as [a, b] and a mapping as {key: value}"
             ) from None
-        out.setdefault(section, {})[name] = parsed
+        if out.get(section) is None:  # absent, or an empty `data:` in the YAML
+            out[section] = {}
+        target = out[section]
+        if not isinstance(target, dict):  # refused by the section's own check, naming it
+            continue
+        head, dot, entry = name.partition(".")
+        if dot and head in MAPPING_KEYS.get(section, ()) and entry and "." not in entry:
+            current = target.get(head)
+            mapping = dict(current) if isinstance(current, dict) else {}
+            mapping[entry] = parsed
+            name, parsed = head, mapping
+        target[name] = parsed
     return out
 
 
