@@ -398,3 +398,25 @@ def test_a_query_parameter_sent_twice_is_refused(enrolled, query):
     r = enrolled.get(f"/gallery/images?{query}")
     _assert_refused(r, 422, "query parameter label was sent 2 times", "send it once")
     assert [e["field"] for e in r.json()["errors"]] == ["label"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "detail"),
+    [
+        ("GET", "/identify", 405, "/identify takes POST, not GET (the API reference is at /docs)."),
+        ("POST", "/gallery", 405, "/gallery takes GET, not POST (the API reference is at /docs)."),
+        (
+            "GET",
+            "/identfy",
+            404,
+            "There is no endpoint /identfy; the endpoints are listed at /docs.",
+        ),
+    ],
+)
+def test_a_wrong_method_or_path_is_answered_in_a_sentence(client, method, path, status, detail):
+    """`curl http://host/identify` (a GET) answered 'Method Not Allowed', a misspelt path 'Not
+    Found': neither said which method the endpoint takes or where the endpoints are listed."""
+    r = client.request(method, path)
+    assert r.status_code == status and r.json() == {"detail": detail}
+    if status == 405:
+        assert r.headers["allow"] == detail.split()[2].rstrip(",")  # the header is kept

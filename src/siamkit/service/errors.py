@@ -17,7 +17,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("siamkit.service")
 
@@ -138,6 +139,28 @@ async def _on_value_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=400)
 
 
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 ("Not Found", "Method Not Allowed") as sentences naming the
+    path and what to do; other HTTP errors keep their detail."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    assert isinstance(exc, StarletteHTTPException)
+    status, headers, detail, path = exc.status_code, exc.headers, str(exc.detail), request.url.path
+    if status not in (404, 405):
+        return await http_exception_handler(request, exc)
+    if status == 405:
+        allowed = " or ".join(m.strip() for m in (headers or {}).get("Allow", "").split(",") if m)
+        takes = (
+            f"takes {allowed}, not {request.method}"
+            if allowed
+            else f"does not take {request.method}"
+        )
+        detail = f"{path} {takes} (the API reference is at /docs)."
+    elif status == 404 and detail == "Not Found":
+        detail = f"There is no endpoint {path}; the endpoints are listed at /docs."
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error while serving a request", exc_info=exc)
     return JSONResponse(
@@ -148,6 +171,7 @@ async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app`` (most specific first)."""
     app.add_exception_handler(RequestError, _on_request_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValueError, _on_value_error)
     app.add_exception_handler(TypeError, _on_value_error)
