@@ -169,6 +169,25 @@ def _load(corpus: str, text_field: str, id_field: str | None, **kwargs: Any) -> 
     return loaded
 
 
+def _refuse_one_text(corpus: str, loaded: Any) -> None:
+    """dedup compares texts with each other: a corpus of one text (a plain text file is one
+    text, whatever its lines) has no pair to compare, and was embedded (sentence by sentence
+    with --by passages) to report no group."""
+    if len(loaded.docs) > 1:
+        return
+    path = Path(corpus)
+    if path.is_file() and path.suffix.lower() not in (".jsonl", ".csv"):
+        raise ValueError(
+            f"{corpus} is one text (a file other than .jsonl or .csv is read as one text, "
+            "whatever its lines); dedup compares texts with each other: give a .jsonl or .csv "
+            "corpus with a text per line or row, or a folder of text files"
+        )
+    raise ValueError(
+        f"{corpus} holds one text; dedup compares texts with each other: give a corpus of at "
+        "least two texts"
+    )
+
+
 def _chunk_note(n: int) -> str:
     return (
         f"{n} text(s) were longer than the model's window and were embedded as overlapping "
@@ -338,7 +357,10 @@ def dedup(
     device: str,
     as_json: bool,
 ) -> None:
-    """Find groups of near-duplicate texts in CORPUS (.jsonl, .csv, a text file or a folder).
+    """Find groups of near-duplicate texts in CORPUS (.jsonl, .csv, or a folder of text files).
+
+    A .jsonl line, a .csv row or a folder's file is one text; a single file of another kind
+    is one text whatever its lines, and is refused (dedup needs two).
 
     Each line of --out is one group: its members' ids and scores against the group's first
     member (cosine, or passage coverage with --by passages), and the weakest linked pair.
@@ -363,6 +385,7 @@ def dedup(
     loaded = _load(corpus, text_field, id_field)
     _refuse_overwriting(out, "--out", loaded.files)
     check_writable_file(out, f"--out {out}")  # before the texts are grouped, not after
+    _refuse_one_text(corpus, loaded)  # before the model loads and the texts are embedded
     docs = loaded.docs
     model = _model(model_path, _device(device, runtime))
     doc_dist, doc_source = resolve_threshold(
