@@ -92,6 +92,33 @@ def test_not_found_message(tmp_path, monkeypatch):
         assert hint in message
 
 
+def test_a_folder_of_images_as_root_is_refused(tmp_path, monkeypatch):
+    """data.root set to a folder of photos with data.dataset still fashion-mnist (simclr.yaml's
+    default) trained on the system's Fashion-MNIST without a word: the root held none of its
+    files, so the next place searched was read and the photos never were."""
+    from PIL import Image
+
+    from siamkit.data.sources import DATA_SOURCES
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (8, 8)).save(photos / "a.png")
+    with pytest.raises(ValueError) as info:
+        DATA_SOURCES.build("fashion-mnist", root=str(photos))
+    assert str(info.value) == (
+        f"data.root {str(photos)!r} is a folder of images, not of the Fashion-MNIST files that "
+        "data.dataset = fashion-mnist reads: to train on these images set data.dataset: "
+        "image-folder (--set data.dataset=image-folder)"
+    )
+    # a root that holds the files (beside images) or holds no images is searched as before
+    _fake_test_split(photos / "fashion-mnist")
+    assert fm.holds_fashion_mnist_files(photos)
+    assert not fm.holds_fashion_mnist_files(tmp_path / "empty")
+    monkeypatch.setattr(fm, "_DEBIAN_DIR", tmp_path / "no-debian")
+    with pytest.raises(FileNotFoundError, match="was not found"):
+        DATA_SOURCES.build("fashion-mnist", root=str(tmp_path / "empty"))
+
+
 def test_bad_split():
     with pytest.raises(ValueError, match="'train' or 'test'"):
         fm.load_fashion_mnist("validation")

@@ -114,6 +114,11 @@ def _cache_dir() -> Path:
     return Path.home() / ".cache" / "siamkit" / "fashion-mnist"
 
 
+def _under(base: Path) -> list[Path]:
+    """The folders of ``base`` that may hold the files: itself and two usual sub-folders."""
+    return [base, base / "fashion-mnist", base / "FashionMNIST" / "raw"]
+
+
 def _candidates(root: str | os.PathLike | None) -> list[Path]:
     bases = [Path(root)] if root is not None else []
     env = os.environ.get("SIAMKIT_DATA")
@@ -121,8 +126,15 @@ def _candidates(root: str | os.PathLike | None) -> list[Path]:
         bases.append(Path(env))
     out = []
     for base in bases:
-        out += [base, base / "fashion-mnist", base / "FashionMNIST" / "raw"]
+        out += _under(base)
     return [*out, _cache_dir(), _DEBIAN_DIR]
+
+
+def holds_fashion_mnist_files(root: str | os.PathLike) -> bool:
+    """Whether ``root`` itself (or its ``fashion-mnist/`` or ``FashionMNIST/raw/`` sub-folder)
+    holds any of the four files, whatever the other places searched hold."""
+    names = [info.name for pair in FASHION_MNIST_FILES.values() for info in pair]
+    return any(_find_file(folder, n) is not None for folder in _under(Path(root)) for n in names)
 
 
 def _find_file(folder: Path, name: str) -> Path | None:

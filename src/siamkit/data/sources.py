@@ -11,6 +11,7 @@ torch.Size([1797, 1, 8, 8])
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -34,11 +35,37 @@ DATA_SOURCES: Registry[Source] = Registry("data source")
 
 def fashion_mnist(root: str | None = None, image_size: int = 28, grayscale: bool = True) -> Source:
     """Fashion-MNIST's train and test splits, ``(N, 1, 28, 28)`` uint8 (found on this system or ``root``)."""
-    from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+    from siamkit.data.fashion_mnist import (
+        FASHION_MNIST_CLASSES,
+        holds_fashion_mnist_files,
+        load_fashion_mnist,
+    )
 
+    if root is not None and not holds_fashion_mnist_files(root) and _holds_an_image(root):
+        # the files would be taken from another place searched, and the images never read
+        raise ValueError(
+            f"data.root {root!r} is a folder of images, not of the Fashion-MNIST files that "
+            "data.dataset = fashion-mnist reads: to train on these images set data.dataset: "
+            "image-folder (--set data.dataset=image-folder)"
+        )
     xtr, ytr = load_fashion_mnist("train", root=root)
     xte, yte = load_fashion_mnist("test", root=root)
     return Source(xtr.unsqueeze(1), ytr, xte.unsqueeze(1), yte, FASHION_MNIST_CLASSES)
+
+
+def _holds_an_image(root: str) -> bool:
+    """Whether an image file is anywhere under ``root``, as
+    :func:`~siamkit.data.folders.find_images` finds them (hidden ones skipped); stops at the
+    first."""
+    from siamkit.data.folders import IMAGE_EXTENSIONS
+
+    base = Path(root)
+    return base.is_dir() and any(
+        p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(base).parts)
+        and p.is_file()
+        for p in base.rglob("*")
+    )
 
 
 def digits(root: str | None = None, image_size: int = 8, grayscale: bool = True) -> Source:

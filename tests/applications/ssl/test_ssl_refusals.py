@@ -374,6 +374,19 @@ def test_image_folders_skip_hidden_files_and_folders(tmp_path: Path) -> None:
         folder_images(str(root), 16, False)
 
 
+def test_a_folder_of_images_with_the_default_dataset_is_refused(tmp_path: Path) -> None:
+    """--set data.root=PHOTOS on configs/simclr.yaml (dataset: fashion-mnist) trained on
+    Fashion-MNIST found elsewhere, the photos unread; now one sentence naming the key to set,
+    and nothing written."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (8, 8)).save(photos / "a.png")
+    res = _cli(tmp_path, _doc(data={"dataset": "fashion-mnist", "root": str(photos)}))
+    _one_sentence(res, "is a folder of images, not of the Fashion-MNIST files")
+    assert "--set data.dataset=image-folder" in res.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_train_seconds_add_up_over_a_resume(tmp_path: Path) -> None:
     out = tmp_path / "o"
     run(_doc(), out, QUIET)
