@@ -53,6 +53,27 @@ def test_static_int8_defaults_and_out_path(bundle, tmp_path):
     assert OnnxEmbedder(tmp_path / "edge" / "shoes.int8.onnx").info.int8_mode == "static"
 
 
+def test_the_image_export_says_each_step_as_the_text_export_does(bundle, tmp_path):
+    """An image export printed nothing until its result: no word while the model loaded, was
+    traced, checked, quantised and measured (the text export names its steps)."""
+    out = tmp_path / "edge" / "shoes.onnx"
+    args = ["export", str(bundle), "--int8", "--calib-size", "64", "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert [line for line in res.stderr.splitlines() if line.endswith(" ...")] == [
+        f"loading the model from {bundle} ...",
+        "tracing the model to ONNX (torchscript exporter, opset 17) ...",
+        "checking the ONNX graph against PyTorch on 5 images (random, blank, flat) ...",
+        f"writing {out} ...",
+        "quantising shoes.onnx to int8 (static, calibrated on 64 images) ...",
+        f"writing {tmp_path / 'edge' / 'shoes.int8.onnx'} ...",
+        "measuring how much int8 changes EER and 1-shot accuracy on 1000 images ...",
+    ]
+    assert " ..." not in res.stdout  # the step lines stay off stdout (--json reads it)
+    quiet = CliRunner().invoke(cli, [*args, "--force", "--no-progress"])
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+
+
 def test_static_int8_of_a_joined_model_like_the_demos(tmp_path, fmnist_images):
     """The demo saves a joined model (network + appearance features), whose input shape is
     recorded on the wrapped network: static int8 must find it, calibrate on the built-in
@@ -191,7 +212,7 @@ def test_branch_g_exports_a_half_twins_second_tower(tmp_path, bundle):
     folder = siamkit.save_model(net, tmp_path / "ht")
     res = _invoke(str(folder), "--branch", "g", "--json")
     assert res.exit_code == 0, res.output
-    path = json.loads(res.output)["files"][0]["path"]
+    path = json.loads(res.stdout)["files"][0]["path"]
     assert path == str(folder / "model.g.onnx")
     y = torch.rand(6, 5)
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -225,7 +246,7 @@ def test_branch_g_int8_is_dynamic_and_close_to_fp32(tmp_path):
         assert not (folder / "model.g.onnx").exists()
     res = _invoke(str(folder), "--branch", "g", "--int8", "--json")
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     fp32, q = (row["path"] for row in doc["files"])
     assert doc["files"][1]["int8_mode"] == "dynamic" and q == str(folder / "model.g.int8.onnx")
     assert "not measured for --branch g" in doc["int8_check"]
@@ -400,7 +421,7 @@ def test_ctrl_c_in_the_int8_check_keeps_the_complete_export(bundle, tmp_path, mo
         cli, ["export", str(bundle), "--int8", "--out", str(tmp_path / "m.onnx"), "--json"]
     )
     assert res.exit_code == 0, res.output
-    check = json.loads(res.output)["int8_check"]
+    check = json.loads(res.stdout)["int8_check"]
     assert check.startswith("accuracy change not measured: interrupted (Ctrl-C)"), check
     assert len(list(tmp_path.glob("*.onnx"))) == 2
 

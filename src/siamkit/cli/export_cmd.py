@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from siamkit.cli._inputs import PROGRESS, refuse_existing
+from siamkit.progress import step
 
 INT8_MODES = ("static", "dynamic")
 # how a text model's int8 graph is quantised (applications/text/onnx.py, quantize_int8)
@@ -253,6 +254,7 @@ def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[s
 
     if isinstance(images, str):
         return images
+    step(f"measuring how much int8 changes EER and 1-shot accuracy on {len(images[1])} images")
     try:
         return int8_accuracy_change(fp32, q, images)
     except ValueError as err:  # the files are written: say why they were not checked

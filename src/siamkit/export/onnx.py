@@ -45,6 +45,7 @@ from siamkit.models import (
     SiameseNetwork,
     model_fingerprint,
 )
+from siamkit.progress import step
 
 __all__ = [
     "INT8_FILE",
@@ -130,6 +131,7 @@ def _source(model: Any) -> tuple[Model, Path | None, str]:
         why = kind_without_export(folder, (doc.get("model") or {}).get("kind"))
         if why is not None:
             raise ExportError(why)
+        step(f"loading the model from {folder}")
         net = load_model(folder)
         return net, folder, str(doc.get("fingerprint") or model_fingerprint(net))
     if not isinstance(model, (SiameseNetwork, HalfTwinNetwork, JoinedEmbedding)):
@@ -235,7 +237,6 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
         return None
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     # random inputs plus a blank and a flat one: real images have flat regions (zero gradients),
     # where an op can differ between torch and ONNX (atan2(0, 0) is NaN in ONNX)
     x = torch.cat(
@@ -245,6 +246,8 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
             torch.full((1, *shape), 0.5),
         ]
     )
+    step(f"checking the ONNX graph against PyTorch on {len(x)} images (random, blank, flat)")
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     with torch.no_grad():
         want = graph(x).numpy()
     worst = 0.0
@@ -308,6 +311,7 @@ def export_onnx(
     graph = _EmbedGraph(copy.deepcopy(net).cpu().eval(), branch).eval()
     meta = _metadata(net, fingerprint, shape, branch, prep)
     with atomic_path(dest) as tmp:
+        step(f"tracing the model to ONNX ({exporter} exporter, opset {opset})")
         _torch_export(graph, shape, tmp, opset, exporter)
         proto = onnx_mod.load(str(tmp))
         onnx_mod.helper.set_model_props(proto, meta)
@@ -324,6 +328,7 @@ def export_onnx(
                 f"the ONNX export differs from the torch model by up to {diff:.2e} (allowed {atol:.0e}); "
                 "nothing was written — try exporter='dynamo' or another opset"
             )
+        step(f"writing {dest}")
     info = {"precision": "fp32", "opset": opset, "exporter": exporter, "max_abs_diff": diff}
     if folder is not None and dest.parent.resolve() == folder.resolve():
         record_export(dest, info, meta)

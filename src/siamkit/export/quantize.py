@@ -36,7 +36,7 @@ from siamkit.atomic import remove_stale_temp_folders
 from siamkit.export.onnx import INPUT_NAME, ONNX_FILE, OnnxExport, import_onnx
 from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
 from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
-from siamkit.progress import progress
+from siamkit.progress import progress, step
 
 __all__ = ["DEFAULT_INT8_MODE", "INT8_MODES", "import_quantizer", "int8_path", "quantize_onnx"]
 
@@ -203,6 +203,8 @@ def quantize_onnx(
     remove_stale_temp_folders(dest.parent, ".quantize")  # of quantisations killed with kill -9
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".quantize") as tmp:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+        how = "dynamic" if calib is None else f"static, calibrated on {len(calib)} images"
+        step(f"quantising {src.name} to int8 ({how})")
         with _quiet():
             try:
                 quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
@@ -212,6 +214,7 @@ def quantize_onnx(
         proto = onnx.load(str(out))
         meta_out = {**meta, "precision": "int8", "int8_mode": mode}
         onnx.helper.set_model_props(proto, meta_out)
+        step(f"writing {dest}")
         write_model_atomically(onnx, proto, dest)
     if (
         dest.parent.resolve() == src.parent.resolve()
