@@ -44,6 +44,9 @@ def test_a_labels_images_are_listed_as_thumbnails(client):
     assert all(i["thumbnail"].startswith("data:image/png;base64,") for i in body["images"])
     missing = client.get("/gallery/images", params={"label": "nobody"})
     assert missing.status_code == 404 and "nobody" in missing.json()["detail"]
+    # it named no label, where DELETE /gallery/{label} and /verify name the closest ones
+    missing = client.get("/gallery/images", params={"label": "Bob"})
+    assert missing.json()["detail"] == "Label 'Bob' is not in the gallery; did you mean 'bob'?"
     client.delete("/gallery/bob")
     assert client.get("/gallery/images", params={"label": "bob"}).status_code == 404
 

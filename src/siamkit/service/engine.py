@@ -34,6 +34,7 @@ from siamkit.index.embedding import (
     model_embedding_dim,
     model_threshold,
 )
+from siamkit.index.results import unknown_label_hint
 from siamkit.model_protocol import as_embedding_model
 from siamkit.models import JoinedEmbedding, model_fingerprint
 from siamkit.service.errors import RequestError, not_found
@@ -337,8 +338,10 @@ class ServiceEngine:
 
     def label_images(self, label: str) -> list[tuple[int, bytes]]:
         """``[(item_id, png)]`` thumbnails of one enrolled label; 404 if it is not enrolled."""
-        if label not in self.gallery:
-            raise RequestError(404, f"Label {label!r} is not in the gallery.")
+        if label not in self.gallery:  # in the words of DELETE and /verify's refusal
+            hint = unknown_label_hint(label, [i.label for i in self.gallery.labels()])
+            end = "" if hint.endswith("?") else "."
+            raise RequestError(404, f"Label {label!r} is not in the gallery{hint}{end}")
         # only ids up to the gallery's largest: a text enrollment killed before its commit
         # leaves its previews under ids above it until the next enrollment deletes them
         return self.thumbnails.of_label(label, max_item_id=self.gallery.max_item_id())
