@@ -305,3 +305,46 @@ def test_enroll_records_the_model_folder_that_gallery_stats_names(tiny_hf, tmp_p
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(cli, ["gallery", str(db), "stats", "--json"])
     assert json.loads(res.output)["model_path"] == str(tiny_hf.resolve()), res.output
+
+
+def test_enroll_with_another_model_names_the_model_the_gallery_recorded(tiny_hf, tmp_path) -> None:
+    # the gallery's refusal said 'Use the original model', naming none, where enroll --model
+    # records the folder it enrolled with
+    import shutil
+
+    from _tiny_bert import save_tiny_bert
+    from siamkit.applications.text import load_text_model
+    from siamkit.index import Gallery
+
+    other = save_tiny_bert(tmp_path / "other", seed=1)
+    first = tmp_path / "first"
+    shutil.copytree(tiny_hf, first)
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "a cat"}\n')
+
+    def enroll(db: object, model: object):  # type: ignore[no-untyped-def]
+        args = ["text", "enroll", str(corpus), "--gallery", str(db), "--model", str(model)]
+        return CliRunner().invoke(cli, [*args, "--device", "cpu", "--no-progress"])
+
+    db = tmp_path / "g.db"
+    assert enroll(db, first).exit_code == 0
+    res = enroll(db, other)
+    assert res.exit_code != 0
+    assert f"Error: {db} was enrolled with the model in {first.resolve()}, not {other}: pass " in (
+        " ".join(res.output.split())
+    )
+    shutil.rmtree(first)
+    shutil.copytree(other, first)  # retrained in place
+    res = enroll(db, first)
+    said = f"{db} was enrolled with an earlier model in {first.resolve()}, since retrained or "
+    assert said in " ".join(res.output.split()), res.output
+    first.rename(tmp_path / "moved")
+    res = enroll(db, other)
+    said = f"{db} was enrolled with the model in {first.resolve()}, which no longer exists: "
+    assert said in " ".join(res.output.split()), res.output
+    py = tmp_path / "py.db"  # enrolled from Python: no folder recorded
+    with Gallery.open(py, load_text_model(tiny_hf), create=True) as g:
+        g.enroll("a", ["a cat"])
+    res = enroll(py, other)
+    said = f"{py} was enrolled with another model than {other} and records no model folder ("
+    assert said in " ".join(res.output.split()), res.output
