@@ -570,6 +570,22 @@ def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monke
     )
 
 
+def test_the_best_values_table_shows_floats_to_four_digits(tmp_path: Path, monkeypatch) -> None:
+    """The table printed a searched float as 0.00016283591083632567; best.yaml keeps it whole."""
+    _fake_training(monkeypatch)
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "1", "--out", str(out), "--no-progress",
+         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    lr = _completed_lrs(out)[0]
+    row = next(line for line in res.output.splitlines() if line.startswith("optim.lr "))
+    assert row.split() == ["optim.lr", f"{lr:.4g}"] and len(f"{lr:.4g}") <= 9
+    assert load_config(out / "best.yaml").optim.lr == pytest.approx(lr, rel=1e-12)
+
+
 def _completed_lrs(out: Path) -> list[float]:
     return [float(r["optim.lr"]) for r in _rows(out / "trials.csv") if r["state"] == "complete"]
 

@@ -123,7 +123,10 @@ def tune(
     if result.best_config is None:
         click.echo("no trial finished; nothing to recommend")
         return
-    rows = [(k, str(v)) for k, v in result.best_params.items()]
+    # 4 significant digits (0.0001628, not 0.00016283591083632567); best.yaml has them all
+    rows = [
+        (k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in result.best_params.items()
+    ]
     click.echo(format_table(rows, ("best value (validation classes)", "")))
     click.echo(f"\nvalidation {base.train.val_metric}: {result.best_value:.4f}")
     click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")
