@@ -49,7 +49,7 @@ def test_without_val_classes_the_per_image_hold_out_stays() -> None:
         ([6, 7], "not in data.train_classes"),  # test classes
         ([0], "at least 2 classes"),
         ([0, 0], "duplicates"),
-        ([0, 1, 2, 3, 4], "fewer than 2 training classes"),
+        ([0, 1, 2, 3, 4], "fewer than 2 of the 6"),
         (1, "at least 2 classes"),
         (5, "fewer than 2 of the 6"),
     ],
@@ -58,6 +58,55 @@ def test_bad_val_classes_name_the_key(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message) as err:
         config_from_dict({"data": {"dataset": "digits", "val_classes": value}})
     assert "data.val_classes" in str(err.value)
+
+
+_MORE = "train on more classes (data.train_classes: a longer list, or a count of classes to draw)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"train_classes": TRAIN, "val_classes": 10},
+            f"data.val_classes = 10 leaves fewer than 2 of the 6 classes data.train_classes "
+            f"lists to train on: hold out at most 4, or {_MORE}",
+        ),
+        (
+            {"train_classes": 5, "val_classes": 4},
+            f"data.val_classes = 4 leaves fewer than 2 of the 5 classes data.train_classes "
+            f"draws to train on: hold out at most 3, or {_MORE}",
+        ),
+        (
+            {"train_classes": TRAIN, "val_classes": [0, 1, 2, 3, 4]},
+            "data.val_classes = [0, 1, 2, 3, 4] leaves fewer than 2 of the 6 classes "
+            f"data.train_classes lists to train on: hold out at most 4, or {_MORE}",
+        ),
+        (
+            {"train_classes": [0, 1, 2], "val_classes": [0, 1]},
+            "data.val_classes = [0, 1] leaves fewer than 2 of the 3 classes data.train_classes "
+            f"lists to train on: {_MORE}",
+        ),
+    ],
+)
+def test_too_many_val_classes_say_how_many_may_be_held_out(
+    data: dict[str, object], message: str
+) -> None:
+    """configs/demo.yaml on a folder of 60 classes with data.val_classes=10 said 'leaves fewer
+    than 2 of the 6 train_classes to train on': which 6, and what to change? The sentence names
+    data.train_classes, the most that may be held out, and the other way out."""
+    with pytest.raises(ValueError) as err:
+        config_from_dict({"data": {"dataset": "digits", **data}})
+    assert str(err.value) == message
+
+
+def test_too_many_val_classes_are_refused_in_the_same_words_when_loading() -> None:
+    """The library's load_run_data (no config check) counts the loaded training classes."""
+    with pytest.raises(ValueError) as err:
+        load_run_data(DataConfig(dataset="digits", train_classes=TRAIN, val_classes=5))
+    assert str(err.value) == (
+        "data.val_classes = 5 leaves fewer than 2 of the 6 classes data.train_classes lists to "
+        f"train on: hold out at most 4, or {_MORE}"
+    )
 
 
 def test_override_reads_a_list() -> None:

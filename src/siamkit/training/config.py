@@ -901,6 +901,30 @@ def _check_class_lists(cfg: RunConfig) -> None:
         )
 
 
+def too_few_left_to_train(
+    val_classes: tuple[int, ...] | int, train_classes: tuple[int, ...] | int
+) -> ValueError:
+    """The sentence for ``data.val_classes`` holding out so many of ``data.train_classes`` (a
+    list or a count) that fewer than 2 are left to train on.
+
+    >>> print(too_few_left_to_train(10, (0, 1, 2, 3, 4, 5)))
+    data.val_classes = 10 leaves fewer than 2 of the 6 classes data.train_classes lists to train
+    on: hold out at most 4, or train on more classes (data.train_classes: a longer list, or a
+    count of classes to draw)
+    """
+    shown = val_classes if isinstance(val_classes, int) else list(val_classes)
+    n = train_classes if isinstance(train_classes, int) else len(train_classes)
+    lists = "draws" if isinstance(train_classes, int) else "lists"
+    more = (
+        "train on more classes (data.train_classes: a longer list, or a count of classes to draw)"
+    )
+    fix = f"hold out at most {n - 2}, or {more}" if n >= 4 else more
+    return ValueError(
+        f"data.val_classes = {shown} leaves fewer than 2 of the {n} classes data.train_classes "
+        f"{lists} to train on: {fix}"
+    )
+
+
 def _check_val_classes(cfg: DataConfig) -> None:
     """``data.val_classes``: at least two classes, all of them training classes, two left to train."""
     vc = cfg.val_classes
@@ -913,11 +937,8 @@ def _check_val_classes(cfg: DataConfig) -> None:
             raise ValueError(
                 f"data.val_classes = {vc}: hold out at least 2 classes (validation compares classes)"
             )
-        if n_train is not None and vc > n_train - 2:
-            raise ValueError(
-                f"data.val_classes = {vc} leaves fewer than 2 of the {n_train} train_classes to "
-                "train on"
-            )
+        if tc is not None and n_train is not None and vc > n_train - 2:
+            raise too_few_left_to_train(vc, tc)
         return
     if len(vc) == 0:
         raise ValueError("data.val_classes is empty; name at least 2 classes, or give a count")
@@ -936,6 +957,4 @@ def _check_val_classes(cfg: DataConfig) -> None:
                 "from the training classes and must never be test classes"
             )
         if len(cfg.train_classes) - len(vc) < 2:
-            raise ValueError(
-                f"data.val_classes = {list(vc)} leaves fewer than 2 training classes to train on"
-            )
+            raise too_few_left_to_train(vc, cfg.train_classes)

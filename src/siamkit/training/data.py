@@ -19,7 +19,7 @@ from torch import Tensor
 
 from siamkit.data.sources import DATA_SOURCES
 from siamkit.data.splits import validate_class_lists
-from siamkit.training.config import DataConfig
+from siamkit.training.config import DataConfig, too_few_left_to_train
 
 SPLIT_SEED = 0  # the validation / test hold-out does not move with the training seed
 TEST_FRACTION = 0.3  # data.train_classes: null without a test split: the share of each class tested
@@ -255,10 +255,7 @@ def _val_classes(cfg: DataConfig, train_classes: tuple[int, ...]) -> tuple[int, 
         return ()
     if isinstance(vc, int):
         if vc > len(train_classes) - 2:
-            raise ValueError(
-                f"data.val_classes = {vc} leaves fewer than 2 of the {len(train_classes)} "
-                "training classes to train on"
-            )
+            raise too_few_left_to_train(vc, train_classes)
         pick = seeded_sample(len(train_classes), vc, SPLIT_SEED).tolist()
         return tuple(train_classes[i] for i in pick)
     outside = sorted(set(vc) - set(train_classes))
