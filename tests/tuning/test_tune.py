@@ -605,6 +605,27 @@ def test_ctrl_c_before_any_trial_completes_writes_no_best_config(
     assert "best config" not in res.output and not (out / "best.yaml").exists()
 
 
+def test_ctrl_c_while_the_data_loads_says_nothing_was_written(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C before the study began (loading the data) said its study.db "keeps its finished
+    trials: run the same command again to continue it", and there was no study.db."""
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search_mod, "load_run_data", interrupted)
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
+         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 130, res.output
+    assert res.output.strip().splitlines() == [
+        "study interrupted before it began; nothing was written"
+    ]
+    assert not out.exists()
+
+
 def _space_file(
     tmp_path: Path, text: str = "optim.lr: {float: [0.001, 0.01], log: true}\n"
 ) -> Path:

@@ -101,6 +101,9 @@ def tune(
         result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
                            progress=progress, log=click.echo, plugins=plugins)  # fmt: skip
     except KeyboardInterrupt as err:
+        if not (out_dir / STUDY_FILE).is_file():  # while the data loaded: no study was begun
+            click.echo("study interrupted before it began; nothing was written", err=True)
+            raise click.exceptions.Exit(130) from None
         click.echo(
             f"study interrupted; {out_dir / STUDY_FILE} keeps its finished trials: run the same "
             "command again to continue it",
