@@ -84,3 +84,31 @@ def test_no_progress_silences_every_step_of_the_text_commands(
     assert quiet.stdout == shown.stdout.replace(str(tmp_path / "a"), str(tmp_path / "b"))
     assert not re.search(r"%|\r", quiet.stderr), quiet.stderr  # nor any step's name:
     assert not any(step in quiet.stderr for step in steps), quiet.stderr
+
+
+@pytest.mark.parametrize("command", ["dedup --by passages", "plagiarism"])
+def test_sentences_are_counted_as_sentences(
+    command: str, tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a log said 'embedding sentences: 40% (1,088/2,687 texts)' of one text's 2,687 sentences
+    real = Progress.__init__
+
+    def eager(self: Progress, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **{**kwargs, "delay": 0, "tty": False})
+
+    monkeypatch.setattr(Progress, "__init__", eager)
+    was = is_enabled()
+    try:
+        args, steps = COMMANDS[command]
+        corpus = tmp_path / "corpus.jsonl"
+        corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+        res = CliRunner().invoke(cli, ["text", *args(tmp_path, tiny_hf, corpus)])
+    finally:
+        set_enabled(was)
+    assert res.exit_code == 0, res.output
+    sentence_steps = [s for s in steps if s != "searching" and s != "passage coverage"]
+    for step in sentence_steps:
+        assert re.search(rf"^{step}: 100% \(\d+/\d+ sentences\)", res.stderr, re.M), res.stderr
+    assert "texts)" not in "".join(
+        line for line in res.stderr.splitlines() if line.startswith(tuple(sentence_steps))
+    )

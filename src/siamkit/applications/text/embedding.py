@@ -36,6 +36,7 @@ def embed_texts(
     progress: bool | None = None,
     desc: str = "embedding",
     dim: int | None = None,
+    unit: str = "texts",
 ) -> Embedded:
     """Embed ``texts`` in batches of ``batch_size`` (longest first, so padding stays small;
     the ONNX runtime sorts the token windows of all texts at once).
@@ -49,7 +50,8 @@ def embed_texts(
     ``siamkit`` command unless ``--no-progress`` is given.
 
     ``dim``: keep each vector's first ``dim`` dimensions, re-normalised (:func:`truncate_rows`;
-    a model fine-tuned with loss matryoshka embeds at its trained sizes).
+    a model fine-tuned with loss matryoshka embeds at its trained sizes). ``unit``: what the
+    progress counts ``texts`` as (``"sentences"`` where they are a text's sentences).
 
     >>> embed_texts(load_text_model(), ["a", "b"]).vectors.shape  # doctest: +SKIP
     (2, 384)
@@ -65,7 +67,7 @@ def embed_texts(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), progress_ticks(desc, "texts", progress) as tick:
+        with torch.inference_mode(), progress_ticks(desc, unit, progress) as tick:
             for s in range(0, len(items), batch_size):
                 idx = order[s : s + batch_size]
                 z = model.embed([items[i] for i in idx], role=role)  # (B, D)
@@ -131,6 +133,12 @@ def embed_passages(
     parts = [[p.text for p in split_sentences(t)] or [t] for t in items]
     flat = [s for ps in parts for s in ps]
     emb = embed_texts(
-        model, flat, batch_size=batch_size, progress=progress, desc="embedding sentences", dim=dim
+        model,
+        flat,
+        batch_size=batch_size,
+        progress=progress,
+        desc="embedding sentences",
+        dim=dim,
+        unit="sentences",
     )
     return PassageVectors.from_rows(emb.vectors, [len(ps) for ps in parts]), emb.chunked

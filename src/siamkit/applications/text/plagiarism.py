@@ -163,7 +163,9 @@ def find_plagiarism(
     if not src:
         raise ValueError("the sources hold no sentence to compare with")
     net = model if runtime is None else runtime
-    a = embed_texts(net, [p.text for p in sus], progress=progress, desc="suspect", dim=dim)
+    a = embed_texts(
+        net, [p.text for p in sus], progress=progress, desc="suspect", dim=dim, unit="sentences"
+    )
     b = embed_texts(
         net,
         [p.text for _, p, _ in src],
@@ -171,6 +173,7 @@ def find_plagiarism(
         progress=progress,
         desc="sources",
         dim=dim,
+        unit="sentences",
     )
     sims = np.minimum(a.vectors @ b.vectors.T, 1.0)  # (S, M); rounding can pass 1 by 1e-7
     best = sims.argmax(1)
