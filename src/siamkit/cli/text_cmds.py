@@ -591,7 +591,7 @@ def plagiarism(
     )
     for s in report.scores:
         click.echo(
-            f"  {s.source}: {s.coverage:.1%} of the text, mean similarity {s.mean_similarity:.3f}"
+            f"  {s.source}: {s.coverage:.1%} of {doc.id}, mean similarity {s.mean_similarity:.3f}"
         )
     click.echo(_chunk_note(report.chunked), nl=False)
     if out:

@@ -348,3 +348,21 @@ def test_enroll_with_another_model_names_the_model_the_gallery_recorded(tiny_hf,
     res = enroll(py, other)
     said = f"{py} was enrolled with another model than {other} and records no model folder ("
     assert said in " ".join(res.output.split()), res.output
+
+
+def test_plagiarism_names_whose_share_each_source_covers(tiny_hf, tmp_path) -> None:
+    # '  doc3.txt: 48.3% of the text': of the source's text or the suspect's? (the suspect's)
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    copied = "The bushfire burned thousands of hectares of forest west of Sydney."
+    (sources / "doc3.txt").write_text(f"{copied} The town of Hill Top was saved by the crews.")
+    essay = tmp_path / "essay.txt"
+    essay.write_text(f"My essay begins with an original thought about gardening. {copied}")
+    args = ["text", "plagiarism", str(essay), "--corpus", str(sources), "--model", str(tiny_hf)]
+    res = CliRunner().invoke(cli, [*args, "--threshold", "0.999", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    share = json.loads(CliRunner().invoke(cli, [*args, "--threshold", "0.999", "--json"]).output)
+    covered = share["scores"][0]["coverage"]
+    assert f"  doc3.txt: {covered:.1%} of essay.txt, mean similarity 1.000" in res.output, (
+        res.output
+    )
