@@ -39,8 +39,38 @@ def _limits(max_upload_mb: float, max_request_mb: float, max_pixels: int) -> Ser
         raise click.BadParameter(str(err)) from None
 
 
+DLIB = "dlib"
+"""The MODEL that names dlib's pretrained face encoder, as the face commands' ``--model dlib``."""
+
+
+class ModelArgument(click.ParamType):
+    """A saved model folder, or ``dlib`` for dlib's pretrained face encoder (no folder: its
+    files come with ``siamkit[face]``), as ``siamkit face ... --model`` takes it."""
+
+    name = "model"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == DLIB:
+            return value
+        return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
+
+
+def load_model_to_serve(model: str, runtime: str, threads: int) -> Any:
+    """The model to serve: dlib's pretrained face encoder for ``dlib`` (found without importing
+    ``face_recognition_models``, as the face commands find it), else :func:`load_for_serving`."""
+    if model != DLIB:
+        return load_for_serving(model, runtime, threads)
+    if runtime != "torch":
+        raise ValueError(
+            f"dlib's face model runs in dlib and has no ONNX export: drop --runtime {runtime}"
+        )
+    from siamkit.applications.faces.pipeline import load_embedder
+
+    return load_embedder(DLIB)
+
+
 @click.command("serve")
-@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.argument("model", type=ModelArgument())
 @click.option(
     "--gallery",
     default=None,
@@ -146,12 +176,17 @@ def serve(
 ) -> None:
     """Serve MODEL over HTTP: enroll, verify, identify, with a web page at /.
 
+    MODEL is a saved model folder (siamkit train, save_model), or dlib: dlib's pretrained face
+    encoder, which finds the faces in each photo (pip install 'siamkit[face]'; the face
+    commands' --model dlib, so it serves a gallery of `siamkit face enroll`).
+
     \b
     Example:
         siamkit serve runs/demo/model --gallery staff.db
         # open http://127.0.0.1:8000/  (API reference at /docs)
         siamkit serve runs/demo/model   # no gallery: compare two images and embed only
         siamkit serve runs/tickets/model --gallery tickets.db   # a text model: JSON with text
+        siamkit serve dlib --gallery faces.db   # faces in photos, dlib's pretrained encoder
 
     Behind a reverse proxy (nginx, Caddy), keep --host 127.0.0.1 and let the proxy face
     the network; see README "Running behind a reverse proxy".
@@ -177,7 +212,7 @@ def serve(
     torch.set_num_threads(threads)
     try:
         dev = runtime_device(device, runtime)
-        net = load_for_serving(model, runtime, threads)
+        net = load_model_to_serve(model, runtime, threads)
         if dev is not None and dev.type != "cpu":
             net = _to_device(net, dev, device)
         name = public_model_name(model)

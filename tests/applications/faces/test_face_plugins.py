@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import warnings
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
@@ -168,6 +170,69 @@ def test_serve_with_the_dlib_face_model(tmp_path, encoder, astronaut):
         )
         assert res.status_code == 400
         assert "No face was found in 'b.png' (the second image)" in res.json()["detail"]
+
+
+def _png(img):
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """``siamkit serve`` hands its app to this list instead of running uvicorn."""
+    from siamkit.cli import serve_cmd
+
+    apps: list = []
+
+    def run(app, sock, log_level):
+        apps.append(app)
+        sock.close()
+
+    monkeypatch.setattr(serve_cmd, "run_server", run)
+    monkeypatch.delenv("SIAMKIT_API_KEY", raising=False)
+    yield apps
+    for app in apps:
+        app.state.engine.close()
+
+
+def test_siamkit_serve_dlib_serves_dlibs_face_encoder(tmp_path, astronaut, served):
+    """`siamkit serve dlib` failed with "Directory 'dlib' does not exist", where the face
+    commands take --model dlib: a face gallery could be served only from a model folder saved
+    from Python. It serves dlib's encoder, and a gallery of `siamkit face enroll` (dlib)."""
+    pytest.importorskip("dlib")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    db = str(tmp_path / "faces.db")
+    res = CliRunner().invoke(
+        cli, ["face", "enroll", "--gallery", db, "--label", "eileen", str(tmp_path / "a.png")]
+    )
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["serve", "dlib", "--gallery", db, "--port", str(_free_port())])
+    assert res.exit_code == 0, res.output
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    with TestClient(served[0]) as client:
+        model = client.get("/info").json()["model"]
+        assert model["name"] == "dlib" and model["photos_at_own_size"] is True
+        assert model["threshold"] == 0.6 and model["embedding_dim"] == 128
+        res = client.post("/identify", files={"file": ("b.png", _png(flipped))})
+        assert res.status_code == 200, res.text
+        assert res.json()["label"] == "eileen"
+    res = CliRunner().invoke(cli, ["serve", "dlib", "--runtime", "onnx"])
+    assert res.exit_code == 1 and "drop --runtime onnx" in res.output, res.output
+    helped = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
+    assert "or dlib: dlib's pretrained face encoder" in helped
+    res = CliRunner().invoke(cli, ["serve", str(tmp_path / "nothing")])  # a folder as before
+    assert res.exit_code == 2 and "does not exist" in res.output
 
 
 def test_a_face_command_checks_its_model_once(tmp_path, astronaut, monkeypatch):
