@@ -69,6 +69,42 @@ def test_a_model_that_does_not_fit_is_refused(
         init_from_model(make_net(wide, tiny_data), source_model)
 
 
+def test_a_refusal_names_the_saved_models_settings(
+    source_model: Path, tiny_cfg: RunConfig, tiny_data: RunData, make_net
+) -> None:  # type: ignore[no-untyped-def]
+    """configs/demo.yaml --init-from an SSL model said 'embeds to 128 dimensions, this run's
+    model.embedding_dim is 64' and, for an encoder, 'use the same ones as the saved model'
+    without saying which: each sentence now gives the saved model's settings to copy."""
+    where = str(source_model)
+    cfg = apply_overrides(tiny_cfg, ["model.embedding_dim=8"])
+    with pytest.raises(ValueError) as err:
+        init_from_model(make_net(cfg, tiny_data), source_model)
+    assert str(err.value) == (
+        f"model.init_from: {where} embeds to 16 dimensions, this run's model.embedding_dim is "
+        "8; set model.embedding_dim: 16 (--set model.embedding_dim=16) to start from it"
+    )
+    saved = read_model_config(source_model)["model"]["encoder"]
+    kwargs = ", ".join(
+        f"{k}: {v}".replace("'", "") for k, v in saved["kwargs"].items() if k != "in_channels"
+    )
+    wide = apply_overrides(tiny_cfg, ["model.encoder_kwargs={widths: [8, 32]}"])
+    with pytest.raises(ValueError) as err:
+        init_from_model(make_net(wide, tiny_data), source_model)
+    assert str(err.value) == (
+        f"model.init_from: {where}'s encoder is built differently from this run's "
+        "model.encoder / model.encoder_kwargs; use the same ones as the saved model "
+        f"(model.encoder: {saved['name']}, model.encoder_kwargs: {{{kwargs}}})"
+    )
+    deep = apply_overrides(tiny_cfg, ["model.head_hidden=[12]"])
+    with pytest.raises(ValueError) as err:
+        init_from_model(make_net(deep, tiny_data), source_model)
+    assert str(err.value).endswith("use the same ones as the saved model (model.head_hidden: [])")
+    # what the sentence gives is a config that starts from it
+    copied = yaml.safe_load(f"{{{str(err.value).rsplit('(', 1)[1].rstrip(')')}}}")
+    fits = apply_overrides(tiny_cfg, [f"model.head_hidden={copied['model.head_hidden']}"])
+    init_from_model(make_net(fits, tiny_data), source_model)
+
+
 def _tiny_yaml(tmp_path: Path, extra: str = "") -> Path:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(TINY.read_text() + extra)

@@ -68,10 +68,12 @@ def check_init_fits(source: SiameseNetwork, net: SiameseNetwork, where: str) -> 
             f"this run's data are {_describe(net.input_shape)}; start from a model trained on "
             "inputs of this run's shape, or train without --init-from / model.init_from"
         )
-    if source.head.embedding_dim != net.head.embedding_dim:
+    dim = source.head.embedding_dim
+    if dim != net.head.embedding_dim:
         raise ValueError(
-            f"model.init_from: {where} embeds to {source.head.embedding_dim} dimensions, "
-            f"this run's model.embedding_dim is {net.head.embedding_dim}"
+            f"model.init_from: {where} embeds to {dim} dimensions, this run's "
+            f"model.embedding_dim is {net.head.embedding_dim}; set model.embedding_dim: {dim} "
+            f"(--set model.embedding_dim={dim}) to start from it"
         )
     for part in ("encoder", "head"):
         mine, theirs = getattr(net, part).state_dict(), getattr(source, part).state_dict()
@@ -80,8 +82,26 @@ def check_init_fits(source: SiameseNetwork, net: SiameseNetwork, where: str) -> 
             raise ValueError(
                 f"model.init_from: {where}'s {part} is built differently from this run's "
                 f"model.{'encoder / model.encoder_kwargs' if part == 'encoder' else 'head_hidden'}; "
-                "use the same ones as the saved model"
+                f"use the same ones as the saved model ({_saved_keys(source, part)})"
             )
+
+
+def _saved_keys(source: SiameseNetwork, part: str) -> str:
+    """The config keys that build ``source``'s encoder or head, as YAML a config can take."""
+    import yaml
+
+    def flow(value: Any) -> str:
+        dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1 << 30)
+        return str(dumped).strip()
+
+    if part == "head":
+        return f"model.head_hidden: {flow(list(source.head.hidden))}"
+    from siamkit.encoders.registry import encoder_spec
+
+    spec = encoder_spec(source.encoder)
+    # the input's channels or features are filled in from the data, not given in a config
+    kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("in_channels", "in_features")}
+    return f"model.encoder: {spec['name']}, model.encoder_kwargs: {flow(kwargs)}"
 
 
 def init_from_model(
