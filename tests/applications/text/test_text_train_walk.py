@@ -156,3 +156,33 @@ def test_set_gives_the_column_the_missing_column_message_names() -> None:
     assert cfg.data.columns == {"label": "same"}
     with pytest.raises(ValueError, match=r"unknown key 'format\.x' in section 'data'"):
         parse_config({"data": {"train": "x.csv"}}, ("data.format.x=1",))
+
+
+def test_a_validation_share_not_taken_from_a_small_file_is_pointed_out(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # six 0/1 pairs with val_fraction 0.2: the run reported loss and steps alone, no metric and
+    # no threshold, without saying why
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    data = tmp_path / "pairs.csv"
+    rows = [("printer out of toner", "printer needs toner", 1), ("vpn fails", "sink leaks", 0)] * 3
+    data.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows))
+    cfg: dict[str, Any] = {
+        "model": {"path": str(tiny_hf), "max_length": 32, "overlap": 8},
+        "data": {"train": str(data), "val_fraction": 0.2},
+        "loss": {"name": "contrastive"},
+        "train": {"epochs": 1, "batch_size": 6, "lr": 1e-3, "warmup": 0.0},
+    }
+    lines: list[str] = []
+    summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lines.append))
+    assert set(summary.metrics) == {"train.final_loss", "train.steps"}
+    note = (
+        f"data.val_fraction 0.2 is not taken from {data}'s 6 examples (fewer than 10): this run "
+        "reports no validation metrics and calibrates no threshold; give data.val, or more examples"
+    )
+    assert note in lines, lines
+    lines.clear()
+    cfg["data"]["val_fraction"] = 0  # validation turned off: nothing to say
+    get_task("text")(cfg, tmp_path / "run2", TaskOptions(progress=False, log=lines.append))
+    assert not any("val_fraction" in line for line in lines), lines

@@ -118,12 +118,16 @@ def _base_loss(cfg: TextTrainConfig, ex: TextExamples, zs: list[torch.Tensor]) -
     return mnrl_loss(zs[0], zs[1], scale, zs[2] if len(zs) > 2 else None)
 
 
+MIN_SPLIT_EXAMPLES = 10
+"""Fewest training examples ``data.val_fraction`` takes a validation share from."""
+
+
 def _split(ex: TextExamples, cfg: TextTrainConfig) -> tuple[TextExamples, TextExamples | None]:
     d = cfg.data
     if d.val:
         val = read_examples(d.val, d.format, d.columns, _range(cfg), columns_key="data.columns")
         return ex, val
-    if d.val_fraction == 0 or len(ex) < 10:
+    if d.val_fraction == 0 or len(ex) < MIN_SPLIT_EXAMPLES:
         return ex, None
     order = list(range(len(ex)))
     random.Random(cfg.train.seed).shuffle(order)
@@ -177,6 +181,25 @@ def _val_source(cfg: TextTrainConfig, examples: TextExamples) -> str:
     if d.val:
         return f"data.val {d.val}"
     return f"data.val_fraction {d.val_fraction} of {len(examples)} examples"
+
+
+def validation_skipped(cfg: TextTrainConfig, examples: TextExamples) -> str | None:
+    """A note when ``data.val_fraction`` asks for validation but the training file has too few
+    examples to take a share from: the run then reports no validation metrics (and, for 0/1
+    labels, calibrates no threshold), where nothing said why."""
+    d = cfg.data
+    if d.val or d.val_fraction == 0 or len(examples) >= MIN_SPLIT_EXAMPLES:
+        return None
+    threshold = (
+        " and calibrates no threshold"
+        if examples.format == "pairs" and examples.targets is not None and not _graded(examples)
+        else ""
+    )
+    return (
+        f"data.val_fraction {d.val_fraction} is not taken from {d.train}'s {len(examples)} "
+        f"examples (fewer than {MIN_SPLIT_EXAMPLES}): this run reports no validation metrics"
+        f"{threshold}; give data.val, or more examples"
+    )
 
 
 def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> str | None:
@@ -490,6 +513,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     _check_train(train_ex, cfg)
     log = options.log or print
     if note := labels_read_as_scores(cfg, examples, val_ex):
+        log(note)
+    if note := validation_skipped(cfg, examples):
         log(note)
     torch.manual_seed(cfg.train.seed)
     saved_start = state.get(START)  # absent in a checkpoint from before it was saved
