@@ -30,6 +30,7 @@ from siamkit.cli._face_common import (
     _pipeline,
     gallery_model,
     gallery_model_options,
+    other_models_gallery,
     refuse_missing_store,
 )
 from siamkit.cli._inputs import PROGRESS, OnceOption
@@ -59,36 +60,22 @@ def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
 
 def _open_gallery(gallery_path: str, model: str, embedder: Any, **kwargs: Any) -> Any:
     """``Gallery.open`` with ``model``'s embedder; another model's gallery is refused naming
-    the folder it recorded (face enroll --model FOLDER) and what to pass, not two fingerprints
-    (a gallery that recorded none, enrolled with dlib or from Python, keeps that sentence)."""
-    from pathlib import Path
-
+    the folder it recorded (:func:`other_models_gallery`), not two fingerprints."""
     from siamkit.index import Gallery
-    from siamkit.index.gallery import recorded_model_path
     from siamkit.index.results import GalleryMismatchError
 
     try:
         return Gallery.open(gallery_path, embedder, **kwargs)
     except GalleryMismatchError:
-        recorded = recorded_model_path(gallery_path)
-        if recorded is None:
+        refusal = other_models_gallery(
+            gallery_path,
+            model,
+            "leave out --model (or pass --model {recorded}) to use it, or enroll into a new "
+            "gallery file",
+        )
+        if refusal is None:
             raise
-        if not Path(recorded).is_dir():
-            what = f"the model in {recorded}, which no longer exists"
-            todo = "restore that folder, or enroll the faces again into a new gallery file"
-        elif model != "dlib" and Path(recorded).resolve() == Path(model).resolve():
-            what = f"an earlier model in {recorded}, since retrained or replaced"
-            todo = "enroll the faces again into a new gallery file with the new model"
-        else:
-            what = f"the model in {recorded}, not {'dlib' if model == 'dlib' else model}"
-            todo = (
-                f"leave out --model (or pass --model {recorded}) to use it, or enroll into a "
-                "new gallery file"
-            )
-        raise GalleryMismatchError(
-            f"{gallery_path} was enrolled with {what}, and its faces cannot be compared with "
-            f"another model's: {todo}."
-        ) from None
+        raise refusal from None
 
 
 @face.command()

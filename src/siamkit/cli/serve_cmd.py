@@ -210,6 +210,7 @@ def serve(
     from siamkit.service.server import prepare, url_of
 
     torch.set_num_threads(threads)
+    net: Any = None
     try:
         dev = runtime_device(device, runtime)
         net = load_model_to_serve(model, runtime, threads)
@@ -218,10 +219,26 @@ def serve(
         name = public_model_name(model)
         app, sock = prepare(net, gallery, host, port, api_key, limits, index_kind, name)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
-        raise click.ClickException(str(err)) from None
+        refusal = _other_models_gallery(err, gallery, model, net)
+        raise click.ClickException(str(refusal or err)) from None
     what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"
     click.echo(f"Serving {model} {what} on {url_of(host, sock)}", err=True)
     run_server(app, sock, log_level)
+
+
+def _other_models_gallery(
+    err: Exception, gallery: str | None, model: str, net: Any
+) -> ValueError | None:
+    """``err``, the gallery's refusal of ``net`` (loaded from ``model``), in the face commands'
+    sentence when the gallery recorded the folder that enrolled (serve that one); else None."""
+    from siamkit.cli._face_common import other_models_gallery
+    from siamkit.index.results import GalleryMismatchError
+
+    if gallery is None or not isinstance(err, GalleryMismatchError):
+        return None
+    things = {"photo": "faces", "text": "texts"}.get(getattr(net, "input_kind", ""), "images")
+    use_it = "serve {recorded} to use it, or give a new --gallery file"
+    return other_models_gallery(gallery, model, use_it, things)
 
 
 def public_model_name(model_dir: str) -> str | None:

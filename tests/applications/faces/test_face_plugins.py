@@ -235,6 +235,50 @@ def test_siamkit_serve_dlib_serves_dlibs_face_encoder(tmp_path, astronaut, serve
     assert res.exit_code == 2 and "does not exist" in res.output
 
 
+def test_serve_refuses_another_models_face_gallery_as_the_face_commands_do(
+    tmp_path, astronaut, served
+):
+    """serve with a gallery enrolled by `face enroll --model FOLDER` and another model said
+    'built by a different model (fingerprint ...)', where the face commands name the folder
+    (bed099e): serve now says it in their sentence (one function), with what to serve."""
+    pytest.importorskip("dlib")
+    model_dir = _chip_model(tmp_path)
+    torch.manual_seed(1)
+    other = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16)),
+        embedding_dim=16,
+        preprocess=siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 32, 32)),
+    ).eval()
+    other_dir = siamkit.save_model(other, tmp_path / "other-model")
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    db = str(tmp_path / "g.db")
+    args = ["face", "enroll", "--gallery", db, "--model", str(model_dir), "--label", "e"]
+    res = CliRunner().invoke(cli, [*args, str(tmp_path / "a.png")])
+    assert res.exit_code == 0, res.output
+
+    def serve(model):
+        return CliRunner().invoke(
+            cli, ["serve", model, "--gallery", db, "--port", str(_free_port())]
+        )
+
+    res = serve(str(other_dir))
+    assert res.exit_code == 1 and not served, res.output
+    assert res.output.strip() == (
+        f"Error: {db} was enrolled with the model in {model_dir}, not {other_dir}, and its "
+        f"images cannot be compared with another model's: serve {model_dir} to use it, or give "
+        "a new --gallery file."
+    )
+    res = serve("dlib")
+    assert res.exit_code == 1 and not served, res.output
+    assert f"enrolled with the model in {model_dir}, not dlib, and its faces" in res.output
+    siamkit.save_model(other, model_dir)  # retrained in place
+    res = serve(str(model_dir))
+    assert res.exit_code == 1 and not served, res.output
+    assert f"enrolled with an earlier model in {model_dir}, since retrained" in res.output
+    res = CliRunner().invoke(cli, ["face", "identify", "--gallery", db, str(tmp_path / "a.png")])
+    assert res.exit_code == 1 and "earlier model" in res.output  # the face commands' sentence
+
+
 def test_a_face_command_checks_its_model_once(tmp_path, astronaut, monkeypatch):
     """load_embedder refuses a model that is no face model; the pipeline it feeds does not ask
     again (FacePipeline.from_model), while FacePipeline(embedder) still checks its own."""
