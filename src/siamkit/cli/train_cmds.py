@@ -126,11 +126,18 @@ def train(
     configs/simclr.yaml; method: simclr, simsiam, byol, vicreg, barlow_twins or nnclr), `siamfc`
     (a tracker, configs/siamfc.yaml), `signatures` (configs/signatures.yaml), `half_twin`.
 
+    Your own images: --set data.dataset=image-folder --set data.root=FOLDER, one sub-folder of
+    images per class, with data.train_classes a count of classes to train on (the others are
+    the unseen test classes) or null (a held-out share of every class is tested); task: ssl
+    reads every image under FOLDER, sub-folders ignored.
+
     \b
     Examples:
       siamkit train configs/demo.yaml --out runs/shoes
       siamkit train configs/demo.yaml --out runs/shoes --resume
       siamkit train configs/demo.yaml --out runs/shoes2 --set train.epochs=5 --set loss.margin=0.3
+      siamkit train configs/demo.yaml --out runs/mine --set data.dataset=image-folder --set data.root=photos/ --set data.train_classes=null
+      siamkit train configs/simclr.yaml --out runs/ssl --set data.dataset=image-folder --set data.root=photos/
     """
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
