@@ -68,6 +68,27 @@ def test_image_folder(tmp_path: Path) -> None:
     assert len(data.train_y) + len(data.val_y) == 12
 
 
+def test_a_folder_of_loose_images_points_to_task_ssl(tmp_path: Path) -> None:
+    """500 unlabeled photos in one folder, given to a supervised config, said only "has no
+    sub-folders; expected one folder per class": nothing of the self-supervised run that takes
+    such a folder. A folder with class sub-folders (loose images beside them) is read as it was."""
+    for i in range(3):
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / f"{i}.png")
+    cfg = DataConfig(dataset="image-folder", root=str(tmp_path), train_classes=None)
+    with pytest.raises(ValueError) as err:
+        load_run_data(cfg)
+    assert str(err.value) == (
+        f"data.root {str(tmp_path)!r} holds 3 images and no class sub-folders: a run with labels "
+        "needs one sub-folder of images per class (root/cat/1.png, root/dog/2.png); to learn "
+        "from unlabeled images train configs/simclr.yaml (task: ssl) on the folder"
+    )
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(4):
+            Image.new("RGB", (8, 8), (0, 40 * i, 0)).save(tmp_path / c / f"{i}.png")
+    assert load_run_data(cfg).class_names == ("a", "b")
+
+
 def test_bad_classes_and_missing_root() -> None:
     with pytest.raises(ValueError) as err:
         load_run_data(DataConfig(dataset="digits", train_classes=(0, 12)))

@@ -84,9 +84,27 @@ def image_folder(root: str | None = None, image_size: int = 64, grayscale: bool 
         raise ValueError(
             "data.dataset = image-folder needs data.root: a folder with one sub-folder per class"
         )
+    _refuse_loose_images(root)
     ds = ImageFolderDataset(root, (1 if grayscale else 3, image_size, image_size))
     x, y = ds.load_all()
     return Source(x, y, None, None, tuple(ds.classes))
+
+
+def _refuse_loose_images(root: str) -> None:
+    """Images directly in ``root`` and no class sub-folder: the folder of unlabeled photos that
+    a similarity can still be learned from, by task: ssl, not by a run that needs classes."""
+    from siamkit.data.folders import list_images
+
+    base = Path(root)
+    if not base.is_dir() or any(p.is_dir() and not p.name.startswith(".") for p in base.iterdir()):
+        return
+    n = len(list_images(base))
+    if n:
+        raise ValueError(
+            f"data.root {root!r} holds {n} images and no class sub-folders: a run with labels "
+            "needs one sub-folder of images per class (root/cat/1.png, root/dog/2.png); to "
+            "learn from unlabeled images train configs/simclr.yaml (task: ssl) on the folder"
+        )
 
 
 def synthetic_glyphs(
