@@ -170,21 +170,17 @@ def _load(corpus: str, text_field: str, id_field: str | None, **kwargs: Any) -> 
 
 
 def _refuse_one_text(corpus: str, loaded: Any) -> None:
-    """dedup compares texts with each other: a corpus of one text (a plain text file is one
-    text, whatever its lines) has no pair to compare, and was embedded (sentence by sentence
-    with --by passages) to report no group."""
-    if len(loaded.docs) > 1:
-        return
+    """A CORPUS that is a plain text file is one text whatever its lines (one document per line,
+    as gensim's lee_background.cor, is not split): dedup has no pair to compare, and embedded
+    it (sentence by sentence with --by passages) to report no group. A .jsonl, .csv or folder
+    that holds one text is still taken (its batch may just be small)."""
     path = Path(corpus)
-    if path.is_file() and path.suffix.lower() not in (".jsonl", ".csv"):
-        raise ValueError(
-            f"{corpus} is one text (a file other than .jsonl or .csv is read as one text, "
-            "whatever its lines); dedup compares texts with each other: give a .jsonl or .csv "
-            "corpus with a text per line or row, or a folder of text files"
-        )
+    if len(loaded.docs) > 1 or not path.is_file() or path.suffix.lower() in (".jsonl", ".csv"):
+        return
     raise ValueError(
-        f"{corpus} holds one text; dedup compares texts with each other: give a corpus of at "
-        "least two texts"
+        f"{corpus} is one text (a file other than .jsonl or .csv is read as one text, "
+        "whatever its lines); dedup compares texts with each other: give a .jsonl or .csv "
+        "corpus with a text per line or row, or a folder of text files"
     )
 
 
