@@ -685,3 +685,69 @@ def test_trials_shows_its_range_in_help_and_click_refuses_zero(tmp_path: Path) -
     assert res.exit_code == 2
     assert "Invalid value for '--trials': 0 is not in the range x>=1." in res.output
     assert not (tmp_path / "s").exists()
+
+
+def test_a_loss_key_is_drawn_only_for_a_loss_that_reads_it(tmp_path: Path, monkeypatch) -> None:
+    """The space drew loss.temperature for triplet trials (and loss.margin for supcon ones),
+    and best.yaml and the table of best values carried it: define-by-run draws a loss's own
+    key only in the trials whose loss reads it."""
+    import optuna
+
+    _fake_training(monkeypatch)
+    space = _space_file(
+        tmp_path,
+        "loss: {choice: [{kind: triplet, mining: batch_hard}, {kind: supcon, mining: null}]}\n"
+        "loss.margin: {float: [0.05, 0.5]}\n"
+        "loss.temperature: {float: [0.03, 0.3], log: true}\n"
+        "optim.lr: {float: [0.001, 0.01], log: true}\n",
+    )
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "8", "--out", str(out), "--no-progress",
+         "--space", str(space), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(
+        study_name=search_mod.STUDY_NAME, storage=f"sqlite:///{out / search_mod.STUDY_FILE}"
+    )
+    trials = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
+    reads = {"triplet": "loss.margin", "supcon": "loss.temperature"}
+    kinds = [yaml.safe_load(t.params["loss"])["kind"] for t in trials]
+    assert set(kinds) == {"triplet", "supcon"}, kinds  # both drawn, each with its own key
+    for kind, trial in zip(kinds, trials, strict=True):
+        assert set(trial.params) == {"loss", "optim.lr", reads[kind]}, (kind, trial.params)
+    # the table and best.yaml carry what the best trial's loss reads, and nothing else
+    best = study.best_trial
+    table = res.output.split("best value (validation classes)\n")[1].split("\n\n")[0]
+    order = ["loss", "loss.margin", "loss.temperature", "optim.lr"]  # the space's
+    assert [r.split()[0] for r in table.splitlines()[1:]] == [k for k in order if k in best.params]
+    (key,) = set(best.params) - {"loss", "optim.lr"}
+    section, name = key.split(".")
+    drawn = yaml.safe_load((out / "best.yaml").read_text())[section][name]
+    assert drawn == pytest.approx(best.params[key], rel=1e-12)
+    # trials.csv leaves the key a trial's loss does not read empty
+    for row, kind in zip(_rows(out / "trials.csv"), kinds, strict=True):
+        other = ({"loss.margin", "loss.temperature"} - {reads[kind]}).pop()
+        assert row[other] == "" and row[reads[kind]] != "", row
+
+
+def test_a_loss_key_no_loss_of_the_study_reads_is_not_searched(tmp_path: Path, monkeypatch) -> None:
+    _fake_training(monkeypatch)
+    space = _space_file(
+        tmp_path, "loss.margin: {float: [0.05, 0.5]}\noptim.lr: {float: [0.001, 0.01]}\n"
+    )
+    args = ["tune", str(TINY), "--trials", "1", "--no-progress", "--space", str(space),
+            "--set", "data.val_classes=[4, 5]", "--set", "loss.kind=supcon",
+            "--set", "loss.mining=null"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == (
+        "not searched, read by no loss of this study (supcon): loss.margin"
+    )
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s2"), "--set", "optim.lr=0.01"])
+    assert res.exit_code == 2, res.output
+    assert (
+        "--set fixes optim.lr; no loss of this study reads loss.margin: nothing is left to search"
+    ) in res.output
+    assert not (tmp_path / "s2").exists()

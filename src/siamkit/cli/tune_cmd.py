@@ -28,8 +28,9 @@ from siamkit.cli._inputs import format_table, friendly_errors
     "--space",
     type=click.Path(dir_okay=False),
     help="Search-space YAML (section.key: {choice: [...]} | {float: [lo, hi], log: true} | "
-    "{int: [lo, hi]}) [default: loss, margin, temperature, lr, augmentation, encoder width, "
-    "embedding size, epochs].",
+    "{int: [lo, hi]}); a loss's own key (loss.margin, loss.temperature) is drawn only for the "
+    "losses that read it [default: loss, its margin or temperature, lr, augmentation, encoder "
+    "width, embedding size, epochs].",
 )
 @click.option(
     "--set",
@@ -89,12 +90,17 @@ def tune(
     plugins = list(dict.fromkeys([*recorded, *started_plugins(), *read_config_plugins(config)]))
     fixed = {o.partition("=")[0].strip() for o in overrides}
     searched, pinned = load_space(space).without(fixed)
-    if not searched.params:
-        raise click.UsageError(
-            f"--set fixes every searched key ({', '.join(pinned)}): nothing is left to search"
-        )
     if pinned:
         click.echo(f"not searched, fixed by --set: {', '.join(pinned)}")
+    # a loss's own key that none of the study's losses reads (loss.margin with loss.kind supcon)
+    searched, unread, kinds = searched.unread(base)
+    if unread:
+        click.echo(f"not searched, read by no loss of this study ({', '.join(kinds)}): "
+                   f"{', '.join(unread)}")  # fmt: skip
+    if not searched.params:
+        why = [f"--set fixes {', '.join(pinned)}"] if pinned else []
+        why += [f"no loss of this study reads {', '.join(unread)}"] if unread else []
+        raise click.UsageError(f"{'; '.join(why)}: nothing is left to search")
     check_out_dir(out_dir)
     check_tunable(base, searched)  # before the study folder is made
     try:

@@ -83,11 +83,6 @@ def check_tunable(base: RunConfig, space: SearchSpace) -> None:
     space.check(base)
 
 
-def _overrides(space: SearchSpace, values: dict[str, Any]) -> list[str]:
-    by_key = {p.key: p for p in space.params}
-    return [item for k, v in values.items() for item in by_key[k].overrides(v)]
-
-
 def _suggest(trial: Any, p: Param) -> Any:
     if p.kind == "choice":
         return p.value(trial.suggest_categorical(p.key, p.labels()))
@@ -344,9 +339,9 @@ def run_study(
     t0 = time.perf_counter()
 
     def objective(trial: Any) -> float:
-        values = {p.key: _suggest(trial, p) for p in space.params}
-        try:
-            cfg = apply_overrides(base, _overrides(space, values))
+        try:  # a loss's own key (loss.temperature) only when the trial's loss reads it
+            values = space.draw(base, lambda p: _suggest(trial, p))
+            cfg = apply_overrides(base, space.overrides(values))
         except ValueError as err:  # a combination the config refuses: this trial fails, go on
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
@@ -506,10 +501,10 @@ def _write_best(
     nothing is written)."""
     if not _any_complete(study):
         return {}, None, None
-    by_key = {p.key: p for p in space.params}
     best = study.best_trial
-    params = {k: by_key[k].value(v) for k, v in best.params.items()}
-    cfg = apply_overrides(base, _overrides(space, params))
+    # in the space's order (a loss's own key is drawn after the others: Param.loss_key)
+    params = {p.key: p.value(best.params[p.key]) for p in space.params if p.key in best.params}
+    cfg = apply_overrides(base, space.overrides(params))
     return params, dump_config(cfg, out / "best.yaml", plugins=plugins), float(best.value)
 
 

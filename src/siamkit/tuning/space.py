@@ -14,6 +14,12 @@ together, e.g. a loss with the mining it needs)::
 Every key is checked against the run config before any trial runs: an unknown key or a value the
 config refuses is named in one sentence.
 
+A key of the loss section that fills one loss's own parameter (``loss.margin``: triplet,
+contrastive and margin; ``loss.temperature``: supcon; ``loss.ms_alpha``: multi_similarity; ...)
+is drawn only in the trials whose loss reads it (Optuna's define-by-run), so a triplet trial has
+no temperature, in ``best.yaml`` or the table of best values. The loss is the one the trial draws
+(``loss``, ``loss.kind``), or the config's.
+
 >>> space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1e-2], "log": True}})
 >>> space.params[0].key
 'optim.lr'
@@ -24,13 +30,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from siamkit.training import RunConfig
+from siamkit.training import LossConfig, RunConfig
+from siamkit.training.config import _FLAT_LOSS_KEYS
 from siamkit.training.config_io import (
     ConfigError,
     apply_overrides,
@@ -49,8 +57,8 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
             {"kind": "proxy_anchor", "mining": None},
         ]
     },
-    "loss.margin": {"float": [0.05, 0.5]},
-    "loss.temperature": {"float": [0.03, 0.3], "log": True},
+    "loss.margin": {"float": [0.05, 0.5]},  # drawn for triplet trials only (loss_reads)
+    "loss.temperature": {"float": [0.03, 0.3], "log": True},  # for supcon trials only
     "optim.lr": {"float": [1.0e-4, 3.0e-3], "log": True},
     "data.augmentation": {"choice": ["none", "shift-flip", "light", "standard"]},
     "model": {
@@ -96,11 +104,37 @@ class Param:
             return [overrides_item(self.key, value)]
         return [overrides_item(f"{self.key}.{k}", v) for k, v in value.items()]
 
+    @property
+    def loss_key(self) -> str | None:
+        """The loss section's key this parameter sets when it fills one loss's own parameter
+        (``"temperature"`` for ``loss.temperature``): drawn only when the trial's loss reads it
+        (:func:`loss_reads`); ``None`` for any other parameter."""
+        section, _, key = self.key.partition(".")
+        return key if section == "loss" and key in _LOSS_OWN_KEYS else None
+
     def value(self, label_or_number: Any) -> Any:
         """The config value of a sampled label (choices) or number (ranges)."""
         if self.kind == "choice":
             return json.loads(label_or_number)
         return int(label_or_number) if self.kind == "int" else float(label_or_number)
+
+
+#: The loss section's keys that fill a parameter of some loss kinds only (``margin``,
+#: ``temperature``, ``ms_alpha``, ...).
+_LOSS_OWN_KEYS = frozenset(_FLAT_LOSS_KEYS.values())
+
+
+def loss_reads(loss: LossConfig) -> set[str]:
+    """The loss section's own keys that ``loss``'s kind reads: ``{"margin", "reduction"}`` for
+    triplet, ``{"temperature"}`` for supcon, ``set()`` for a loss set by ``loss.params`` alone.
+
+    >>> sorted(loss_reads(LossConfig(kind="supcon", mining=None)))
+    ['temperature']
+    """
+    from siamkit.training.objectives import flat_loss_params
+
+    _, flat = flat_loss_params(loss, "euclidean")  # which keys: the same for any distance
+    return {_FLAT_LOSS_KEYS[name] for name in flat if name in _FLAT_LOSS_KEYS}
 
 
 def _param(key: str, spec: Any) -> Param:
@@ -174,6 +208,44 @@ class SearchSpace:
             else:
                 keep.append(p)
         return SearchSpace(tuple(keep)), dropped
+
+    def overrides(self, values: dict[str, Any]) -> list[str]:
+        """``section.key=value`` strings setting a trial's ``values`` (by parameter key)."""
+        by_key = {p.key: p for p in self.params}
+        return [item for k, v in values.items() for item in by_key[k].overrides(v)]
+
+    def draw(self, base: RunConfig, suggest: Callable[[Param], Any]) -> dict[str, Any]:
+        """One trial's values in the space's order, each from ``suggest``: every parameter, but a
+        loss's own key (:attr:`Param.loss_key`) only when the trial's loss reads it, the loss of
+        ``base`` with the other values (define-by-run).
+
+        Raises:
+            ValueError: the config refuses the other values together.
+        """
+        values = {p.key: suggest(p) for p in self.params if p.loss_key is None}
+        conditional = [p for p in self.params if p.loss_key is not None]
+        if conditional:
+            reads = loss_reads(apply_overrides(base, self.overrides(values)).loss)
+            values.update({p.key: suggest(p) for p in conditional if p.loss_key in reads})
+        return {p.key: values[p.key] for p in self.params if p.key in values}
+
+    def unread(self, base: RunConfig) -> tuple[SearchSpace, list[str], list[str]]:
+        """The space minus the loss keys that no loss of the study reads (``loss.margin`` with
+        ``--set loss.kind=supcon``), their keys, and the loss kinds the study trains (those the
+        space draws, or the config's)."""
+        losses = []
+        for p in self.params:
+            for choice in p.choices if p.key in ("loss", "loss.kind") else ():
+                try:
+                    losses.append(apply_overrides(base, p.overrides(choice)).loss)
+                except (ConfigError, ValueError):  # refused: check() names it
+                    continue
+        losses = losses or [base.loss]
+        read = set().union(*(loss_reads(loss) for loss in losses))
+        keep = [p for p in self.params if p.loss_key is None or p.loss_key in read]
+        dropped = [p.key for p in self.params if p not in keep]
+        names = list(dict.fromkeys(loss.kind for loss in losses))
+        return SearchSpace(tuple(keep)), dropped, names
 
     def check(self, base: RunConfig) -> None:
         """Apply every choice and both ends of every range to ``base``; raise ``ValueError``
