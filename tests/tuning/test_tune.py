@@ -751,3 +751,37 @@ def test_a_loss_key_no_loss_of_the_study_reads_is_not_searched(tmp_path: Path, m
         "--set fixes optim.lr; no loss of this study reads loss.margin: nothing is left to search"
     ) in res.output
     assert not (tmp_path / "s2").exists()
+
+
+def test_the_end_says_best_yaml_keeps_a_short_run_set(tmp_path: Path, monkeypatch) -> None:
+    """A study's short runs (--set train.epochs=1) end up in best.yaml, and siamkit train
+    OUT/best.yaml trained them without a word: the end names the keys and the --set back."""
+    from siamkit.cli.tune_cmd import short_run_note
+
+    _fake_training(monkeypatch)
+    out = tmp_path / "study"
+    args = ["tune", str(TINY), "--trials", "1", "--no-progress", "--space",
+            str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"]  # fmt: skip
+    res = CliRunner().invoke(
+        cli,
+        [*args, "--out", str(out), "--set", "train.epochs=1", "--set", "train.steps_per_epoch=2"],
+    )
+    assert res.exit_code == 0, res.output
+    best = out / "best.yaml"
+    assert res.output.splitlines()[-1] == (
+        f"note: {best} keeps this study's --set train.epochs=1, train.steps_per_epoch=2, so "
+        f"siamkit train trains that short run; to train with {TINY}'s values: siamkit train "
+        f"{best} --set train.epochs=3 --set train.steps_per_epoch=6"
+    )
+    trained = apply_overrides(load_config(best), ["train.epochs=3", "train.steps_per_epoch=6"])
+    assert trained.train == load_config(TINY).train
+    # the config's own value, or none of these keys, is no short run
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s2"), "--set", "train.epochs=3"])
+    assert res.exit_code == 0, res.output
+    assert "note:" not in res.output and "short run" not in res.output
+    # a key the config leaves unset goes back to null
+    written = load_config(TINY)
+    limited = apply_overrides(written, ["data.limit=100"])
+    note = short_run_note("c.yaml", written, limited, Path("best.yaml"))
+    assert note is not None and note.endswith("siamkit train best.yaml --set data.limit=null")
+    assert apply_overrides(limited, ["data.limit=null"]).data.limit is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -85,7 +86,8 @@ def tune(
     # a continued study's plug-ins, before CONFIG (which may name their parts) is read
     recorded = import_study_plugins(out_dir)
     # load_config refuses an application's config (task: ssl, ...) in one sentence
-    base = apply_overrides(load_config(config), list(overrides))
+    written = load_config(config)
+    base = apply_overrides(written, list(overrides))
     # best.yaml names the plug-ins the study was started with, so training it needs no --plugin
     plugins = list(dict.fromkeys([*recorded, *started_plugins(), *read_config_plugins(config)]))
     fixed = {o.partition("=")[0].strip() for o in overrides}
@@ -123,6 +125,8 @@ def tune(
                 f"(siamkit train {best})",
                 err=True,
             )
+            if short := short_run_note(config, written, base, best):
+                click.echo(short, err=True)
         raise click.exceptions.Exit(130) from None
     click.echo(
         f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed"
@@ -139,3 +143,30 @@ def tune(
     click.echo(format_table(rows, ("best value (validation classes)", "")))
     click.echo(f"\nvalidation {base.train.val_metric}: {result.best_value:.4f}")
     click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")
+    if short := short_run_note(config, written, base, result.best_config):
+        click.echo(short)
+
+
+#: The keys that make a study's trials short runs (``--set train.epochs=1``); best.yaml keeps them.
+SHORT_RUN_KEYS = ("train.epochs", "train.steps_per_epoch", "data.limit")
+
+
+def short_run_note(config: str, written: Any, base: Any, best: Path) -> str | None:
+    """One line when ``--set`` gave a short-run key (:data:`SHORT_RUN_KEYS`) another value than
+    CONFIG's: best.yaml keeps it, so ``siamkit train best.yaml`` trains the short run; the line
+    names the keys and the ``--set`` that trains at CONFIG's values. ``None`` when none differs."""
+    from siamkit.tuning.space import overrides_item
+
+    def value(cfg: Any, key: str) -> Any:
+        section, name = key.split(".")
+        return getattr(getattr(cfg, section), name)
+
+    changed = [k for k in SHORT_RUN_KEYS if value(base, k) != value(written, k)]
+    if not changed:
+        return None
+    kept = ", ".join(overrides_item(k, value(base, k)) for k in changed)
+    back = " ".join(f"--set {overrides_item(k, value(written, k))}" for k in changed)
+    return (
+        f"note: {best} keeps this study's --set {kept}, so siamkit train trains that short run; "
+        f"to train with {config}'s values: siamkit train {best} {back}"
+    )
