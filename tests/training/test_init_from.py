@@ -128,11 +128,21 @@ def test_cli_refuses_another_input_shape_before_writing(tmp_path: Path, source_m
         "--set", "data.train_classes=null", "--set", "eval.shots=[1]",
     ])  # fmt: skip
     assert res.exit_code != 0
+    # the folder read as the source's 1-channel images is the first way out (it named none)
     assert (
-        "takes inputs of shape (1, 8, 8), this run's data are (3, 8, 8); start from a model"
-        in res.output
-    )
+        f"Error: model.init_from: {source_model} takes inputs of shape (1, 8, 8), this run's "
+        "data are (3, 8, 8); read an image folder at the model's shape (data.image_size: 8, "
+        "data.grayscale: true), start from a model trained on inputs of this run's shape, or "
+        "train without --init-from / model.init_from"
+    ) in " ".join(res.output.split())
     assert not out.exists() and "Traceback" not in res.output
+    res = CliRunner().invoke(cli, [
+        "train", str(cfg), "--out", str(out), "--no-progress", "--init-from", str(source_model),
+        "--set", f"data.root={root}", "--set", "data.dataset=image-folder", "--set", "data.image_size=8",
+        "--set", "data.train_classes=null", "--set", "eval.shots=[1]", "--set", "data.grayscale=true",
+        "--set", "train.epochs=1", "--episodes", "5",
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
 
 
 def test_cli_fine_tunes_from_a_model(tmp_path: Path, source_model: Path) -> None:

@@ -60,13 +60,26 @@ def load_init_source(
     return source
 
 
+def _read_as(shape: Any) -> str:
+    """How an image folder is read at ``shape`` (square images of 1 or 3 channels), as the
+    first way out of a refusal; empty for other inputs."""
+    if shape is None or len(shape) != 3 or shape[0] not in (1, 3) or shape[1] != shape[2]:
+        return ""
+    grey = "true" if shape[0] == 1 else "false"
+    return (
+        f"read an image folder at the model's shape (data.image_size: {shape[1]}, "
+        f"data.grayscale: {grey}), "
+    )
+
+
 def check_init_fits(source: SiameseNetwork, net: SiameseNetwork, where: str) -> None:
     """One sentence naming what does not fit between ``source`` (saved) and ``net`` (this run)."""
     if source.input_shape != net.input_shape:
         raise ValueError(
             f"model.init_from: {where} takes inputs of shape {_describe(source.input_shape)}, "
-            f"this run's data are {_describe(net.input_shape)}; start from a model trained on "
-            "inputs of this run's shape, or train without --init-from / model.init_from"
+            f"this run's data are {_describe(net.input_shape)}; {_read_as(source.input_shape)}"
+            "start from a model trained on inputs of this run's shape, or train without "
+            "--init-from / model.init_from"
         )
     dim = source.head.embedding_dim
     if dim != net.head.embedding_dim:
