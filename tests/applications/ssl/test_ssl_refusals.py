@@ -387,6 +387,24 @@ def test_a_folder_of_images_with_the_default_dataset_is_refused(tmp_path: Path) 
     assert not (tmp_path / "o").exists()
 
 
+def test_a_batch_larger_than_the_folder_names_a_size_that_fits(tmp_path: Path) -> None:
+    """configs/simclr.yaml (batch 256) on a folder of 100 photos said only 'train.batch_size =
+    256 is more than the 100 training images'; it now says what to set, and writes nothing."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        Image.new("RGB", (8, 8), (50 * i, 0, 0)).save(photos / f"{i}.png")
+    doc = _doc(data={"dataset": "image-folder", "root": str(photos), "image_size": 8})
+    res = _cli(tmp_path, doc, "--set", "train.batch_size=8")
+    _one_sentence(
+        res,
+        "train.batch_size = 8 is more than the 5 training images: set it to at most 5 (e.g. "
+        "--set train.batch_size=4), or give more images",
+    )
+    assert not (tmp_path / "o").exists()
+    assert _cli(tmp_path, doc, "--set", "train.batch_size=4").exit_code == 0
+
+
 def test_train_seconds_add_up_over_a_resume(tmp_path: Path) -> None:
     out = tmp_path / "o"
     run(_doc(), out, QUIET)

@@ -34,6 +34,7 @@ from siamkit.applications.ssl.trainer import (
     CHECKPOINT,
     CollapseError,
     build_ssl_trainer,
+    check_batch_fits,
     check_resume,
     fit,
 )
@@ -124,10 +125,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         cfg = check_resume(out_dir / CHECKPOINT, cfg)  # (model.init_from: the checkpoint's)
     log = options.log or print
     data = load_ssl_data(cfg.data)
-    if data.train_x.shape[0] < cfg.train.batch_size:
-        raise ValueError(
-            f"train.batch_size = {cfg.train.batch_size} is more than the {data.train_x.shape[0]} training images"
-        )
+    check_batch_fits(cfg.train.batch_size, data.train_x.shape[0])  # before anything is written
     model = build_ssl_model(cfg, data, resume=options.resume)
     trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
     ctx = trainer.ctx

@@ -89,6 +89,29 @@ def rank_generator(seed: int, epoch: int, rank: int, world: int) -> torch.Genera
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
+def check_batch_fits(batch_size: int, n: int) -> None:
+    """Refuse a batch larger than the training images, naming a size that fits.
+
+    >>> check_batch_fits(256, 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: train.batch_size = 256 is more than the 100 training images: set it to at most
+    100 (e.g. --set train.batch_size=64), or give more images
+    """
+    if n >= batch_size:
+        return
+    if n < 2:  # a batch needs 2 images (check_ssl_config): no size fits
+        raise ValueError(
+            f"train.batch_size = {batch_size} is more than the {n} training images: a batch "
+            "needs 2 or more images; give more images"
+        )
+    fits = 1 << (n.bit_length() - 1)  # the largest power of two within n
+    raise ValueError(
+        f"train.batch_size = {batch_size} is more than the {n} training images: set it to at "
+        f"most {n} (e.g. --set train.batch_size={fits}), or give more images"
+    )
+
+
 class ViewPairBatches:
     """Batches of ``batch_size`` images, each as two views stacked: ``(2B, C, H, W)`` and
     ``(2B,)`` zero labels (unused). Images are reshuffled every epoch; the last partial batch
@@ -111,10 +134,7 @@ class ViewPairBatches:
         world: int = 1,
     ) -> None:
         n = x.shape[0]
-        if n < batch_size:
-            raise ValueError(
-                f"train.batch_size = {batch_size} is more than the {n} training images"
-            )
+        check_batch_fits(batch_size, n)
         local = ddp.share_of_batch(batch_size, world)
         self.x, self.b, self.seed, self.views = x.to(device), batch_size, seed, views
         self.rank, self.world, self.local = rank, world, local
