@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -394,7 +395,10 @@ def test_a_batch_larger_than_the_folder_names_a_size_that_fits(tmp_path: Path) -
     photos.mkdir()
     for i in range(5):
         Image.new("RGB", (8, 8), (50 * i, 0, 0)).save(photos / f"{i}.png")
-    doc = _doc(data={"dataset": "image-folder", "root": str(photos), "image_size": 8})
+    doc = _doc(
+        data={"dataset": "image-folder", "root": str(photos), "image_size": 8},
+        ssl={"collapse_std": 0.0},  # plain squares: whether they collapse is not the point
+    )
     res = _cli(tmp_path, doc, "--set", "train.batch_size=8")
     _one_sentence(
         res,
@@ -403,6 +407,30 @@ def test_a_batch_larger_than_the_folder_names_a_size_that_fits(tmp_path: Path) -
     )
     assert not (tmp_path / "o").exists()
     assert _cli(tmp_path, doc, "--set", "train.batch_size=4").exit_code == 0
+
+
+def test_an_image_folder_run_says_it_has_no_knn_accuracy(tmp_path: Path) -> None:
+    """On an image folder (no labels, no kNN monitor) every epoch line said 'kNN@20 -' with no
+    word why; the first line now says there is none and the epoch lines leave it out. A labeled
+    data set keeps its kNN accuracy in each epoch line."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(8):
+        Image.new("RGB", (8, 8), (30 * i, 0, 0)).save(photos / f"{i}.png")
+    doc = _doc(
+        data={"dataset": "image-folder", "root": str(photos), "image_size": 8},
+        ssl={"collapse_std": 0.0},  # plain squares: whether they collapse is not the point
+    )
+    res = _cli(tmp_path, doc, "--set", "train.batch_size=4")
+    assert res.exit_code == 0, res.output
+    first, epoch = res.output.splitlines()[:2]
+    assert first.endswith(f"8 images under {photos} (no labels, so no kNN accuracy) on cpu")
+    assert epoch.startswith("epoch 1/1: loss ") and ", collapse std " in epoch
+    assert "kNN" not in epoch and " -" not in epoch
+    res = _cli(tmp_path, _doc(), "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert "(labels unused) on cpu" in res.output
+    assert re.search(r"^epoch 1/1: loss [\d.]+, kNN@5 [\d.]+, collapse std", res.output, re.M)
 
 
 def test_train_seconds_add_up_over_a_resume(tmp_path: Path) -> None:

@@ -140,7 +140,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     )
     atomic_write(out_dir / "config.yaml", resolved)
     where = f"{ctx.world} processes on {ctx.device.type}" if ctx.enabled else str(ctx.device)
-    log(f"{cfg.method}: self-supervised on {data.source} (labels unused) on {where}")
+    unlabeled = "no labels, so no kNN accuracy" if data.val_y is None else "labels unused"
+    log(f"{cfg.method}: self-supervised on {data.source} ({unlabeled}) on {where}")
     try:
         history = fit(trainer, resume=options.resume)
     finally:  # the run so far once it has a checkpoint: one stopped before its first leaves

@@ -283,11 +283,11 @@ class SSLEpochLog(Callback):
         self.log, self.cfg = log, cfg
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        knn = "-" if row.get("knn") is None else f"{row['knn']:.4f}"
+        # no labeled validation images (an image folder): no kNN accuracy to show, not a '-'
+        knn = "" if row.get("knn") is None else f"kNN@{self.cfg.train.knn_k} {row['knn']:.4f}, "
         self.log(
-            f"epoch {row['epoch']}/{self.cfg.train.epochs}: loss {row['loss']:.4f}, "
-            f"kNN@{self.cfg.train.knn_k} {knn}, collapse std {row['collapse_std']:.3f}, "
-            f"{row['images_per_s']:.0f} images/s"
+            f"epoch {row['epoch']}/{self.cfg.train.epochs}: loss {row['loss']:.4f}, {knn}"
+            f"collapse std {row['collapse_std']:.3f}, {row['images_per_s']:.0f} images/s"
         )
 
 
