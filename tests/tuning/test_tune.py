@@ -785,3 +785,45 @@ def test_the_end_says_best_yaml_keeps_a_short_run_set(tmp_path: Path, monkeypatc
     note = short_run_note("c.yaml", written, limited, Path("best.yaml"))
     assert note is not None and note.endswith("siamkit train best.yaml --set data.limit=null")
     assert apply_overrides(limited, ["data.limit=null"]).data.limit is None
+
+
+def test_tune_warns_when_the_trials_scores_are_all_alike(tmp_path: Path, monkeypatch) -> None:
+    """P@1 on 2 validation classes of the HOG-joined demo scored every trial ~0.9998, and tune
+    named a best config as if it were better: scores within FLAT_SCORES are said to be."""
+    scored = {"by": lambda lr: 0.9998 + lr / 100}  # ~0.9998 whatever the lr: 0.99981 to 0.99990
+
+    class Scored(FakeTrainer):
+        def fit(self) -> Any:
+            score = scored["by"](self.cfg.optim.lr)
+            return Outcome([{"epoch": 1, "val_metric": score}])
+
+    _fake_training(monkeypatch)
+    monkeypatch.setattr(search_mod, "Trainer", Scored)
+    args = ["tune", str(TINY), "--trials", "3", "--no-progress", "--space",
+            str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    scores = [float(r["value"]) for r in _rows(tmp_path / "s" / "trials.csv")]
+    summary = next(line for line in res.output.splitlines() if line.startswith("3 complete, "))
+    assert summary.endswith("; their scores do not tell them apart (see the warning below)")
+    assert res.output.splitlines()[-1] == (
+        "warning: the 3 completed trials' validation precision_at_1 scores are all within 0.001 "
+        f"of each other ({min(scores):.4f} to {max(scores):.4f}), so the best config is no "
+        "better than the others: score the trials with --set train.val_metric=eer or --set "
+        "train.val_metric=few_shot, or hold out more validation classes than 2 "
+        "(data.val_classes), and run a new study"
+    )
+    scored["by"] = lambda lr: lr  # scores that differ (0.001 to 0.01): no warning
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s2")])
+    assert res.exit_code == 0, res.output
+    scores = [float(r["value"]) for r in _rows(tmp_path / "s2" / "trials.csv")]
+    assert max(scores) - min(scores) > 0.001
+    assert "warning" not in res.output and "tell them apart" not in res.output
+    # eer scored alike: the other metric and the validation-class count are named
+    base = apply_overrides(load_config(TINY), ["data.val_classes=3", "train.val_metric=eer"])
+    warning = search_mod.flat_scores([0.0, 0.0005], base)
+    assert warning is not None
+    assert "with --set train.val_metric=few_shot, or hold out more validation classes than 3 " in (
+        warning
+    )
+    assert search_mod.flat_scores([0.2], base) is None  # one trial: nothing to compare

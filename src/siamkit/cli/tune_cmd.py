@@ -64,10 +64,15 @@ def tune(
     training classes, never the test classes. Run it again with the same arguments to continue a
     killed study. Then: siamkit train OUT/best.yaml.
 
+    With few validation classes P@1 saturates (every trial ~0.9998): score with
+    --set train.val_metric=eer (or few_shot); tune warns when the trials' scores are all alike.
+
     \b
     Examples:
-      siamkit tune configs/demo.yaml --trials 20 --set data.val_classes=2 --out runs/tune
-      siamkit tune configs/demo.yaml --space my-space.yaml --set data.val_classes=2 --out runs/tune
+      siamkit tune configs/demo.yaml --trials 20 --set data.val_classes=2 \\
+        --set train.val_metric=eer --out runs/tune
+      siamkit tune configs/demo.yaml --space my-space.yaml --set data.val_classes=2 \\
+        --set train.val_metric=eer --out runs/tune-mine
       siamkit train runs/tune/best.yaml --out runs/best
     """
     from siamkit.cli.main import started_plugins
@@ -132,6 +137,11 @@ def tune(
         f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed"
         + (f", {result.interrupted} interrupted" if result.interrupted else "")
         + f" in {result.seconds:.0f} s"
+        + (
+            "; their scores do not tell them apart (see the warning below)"
+            if result.warning
+            else ""
+        )
     )
     if result.best_config is None:
         click.echo("no trial finished; nothing to recommend")
@@ -145,6 +155,8 @@ def tune(
     click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")
     if short := short_run_note(config, written, base, result.best_config):
         click.echo(short)
+    if result.warning:
+        click.echo(f"warning: {result.warning}")
 
 
 #: The keys that make a study's trials short runs (``--set train.epochs=1``); best.yaml keeps them.

@@ -66,6 +66,30 @@ class StudyResult:
     failed: int
     seconds: float
     interrupted: int = 0  # stopped by Ctrl-C or a kill: failed in Optuna's storage, not here
+    warning: str | None = None  # the completed trials' scores cannot rank them (flat_scores)
+
+
+#: Completed trials whose validation scores are all within this of each other are not told
+#: apart by them (P@1 on 2 validation classes of the HOG-joined demo: every trial ~0.9998).
+FLAT_SCORES = 0.001
+
+
+def flat_scores(values: Sequence[float], base: RunConfig) -> str | None:
+    """A sentence when two or more completed trials' scores (``values``) are all within
+    :data:`FLAT_SCORES` of each other: the best of them is no better than the rest. It says
+    what tells recipes apart: another ``train.val_metric`` (``eer``, ``few_shot``), more
+    validation classes. ``None`` otherwise."""
+    if len(values) < 2 or max(values) - min(values) > FLAT_SCORES:
+        return None
+    metric, held = base.train.val_metric, base.data.val_classes
+    others = " or ".join(f"--set train.val_metric={m}" for m in ("eer", "few_shot") if m != metric)
+    n_val = held if isinstance(held, int) else len(held or ())
+    return (
+        f"the {len(values)} completed trials' validation {metric} scores are all within "
+        f"{FLAT_SCORES} of each other ({min(values):.4f} to {max(values):.4f}), so the best "
+        f"config is no better than the others: score the trials with {others}, or hold out "
+        f"more validation classes than {n_val} (data.val_classes), and run a new study"
+    )
 
 
 def check_tunable(base: RunConfig, space: SearchSpace) -> None:
@@ -479,8 +503,12 @@ def _finish(
     plugins: Sequence[str] = (),
 ) -> StudyResult:
     _write_trials(study, space, out / "trials.csv")
-    states = [_state(t) for t in study.get_trials(deepcopy=False)]
+    trials = study.get_trials(deepcopy=False)
+    states = [_state(t) for t in trials]
     best_params, best_path, best_value = _write_best(study, base, space, out, plugins)
+    scores = [
+        float(t.value) for t, state in zip(trials, states, strict=True) if state == "complete"
+    ]
     return StudyResult(
         best_value,
         best_params,
@@ -490,6 +518,7 @@ def _finish(
         states.count("fail"),
         seconds,
         states.count(INTERRUPTED),
+        flat_scores(scores, base),
     )
 
 
