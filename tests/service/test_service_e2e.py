@@ -260,6 +260,48 @@ def test_page_says_no_face_was_found_not_that_the_gallery_is_empty(page, images)
     assert page.locator("#identify-matches li").count() == 0
 
 
+def test_page_says_when_the_largest_of_several_faces_was_used(page, images):
+    """A face model's /enroll and /verify answers say in `notes` when a photo showed several
+    faces and its largest was used; the page showed only the count and the verdict (the
+    answers are the face service's, stubbed: this module's model finds no faces)."""
+    import json
+
+    note = "3 faces found in 'disc.png' (image 1); using the largest"
+    enrolled = {"label": "team", "item_ids": [], "count": 1, "skipped": 1}
+    answers = {
+        "enroll": {**enrolled, "already_enrolled": True, "notes": [note]},
+        "verify": {
+            "same": True,
+            "distance": 0.25,
+            "threshold": 0.6,
+            "margin": 0.35,
+            "label": None,
+            "notes": [note.replace("(image 1)", "(the first image)")],
+        },
+    }
+
+    def stub(answer):
+        body = json.dumps(answer)
+        return lambda route: route.fulfill(status=200, content_type="application/json", body=body)
+
+    for path, answer in answers.items():
+        page.route(f"**/{path}", stub(answer))
+    page.fill("#enroll-label", "team")
+    page.set_input_files("#enroll-files", [str(images["disc"])])
+    page.click("#enroll-submit")
+    page.wait_for_selector("#enroll-result.ok")
+    assert page.inner_text("#enroll-result").endswith(f"(1 image(s) in total). {note}.")
+    page.set_input_files("#verify-a", str(images["disc"]))
+    page.set_input_files("#verify-b", str(images["stripes"]))
+    page.click("#verify-submit")
+    page.wait_for_selector("#verify-result.ok")
+    text = page.inner_text("#verify-result")
+    assert text.startswith("Same") and text.endswith(
+        "under the threshold 0.6000. 3 faces found in 'disc.png' (the first image); using the "
+        "largest."
+    ), text
+
+
 def test_page_without_key_reports_401(page, images):
     """With a wrong key the page says so instead of showing results."""
     page.fill("#api-key", "wrong-key")

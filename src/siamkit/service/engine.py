@@ -192,6 +192,8 @@ class ServiceEngine:
         self.fingerprint = model_fingerprint(model)
         self.takes_photos = getattr(model, "input_kind", None) == "photo"
         self.finds_faces = callable(getattr(model, "faces_in", None))
+        # a face model that says how many faces each photo showed (its largest is used)
+        self.counts_faces = callable(getattr(model, "largest_faces", None))
         if gallery_path is not None:
             self._gallery = Gallery.open(gallery_path, model, index=index, threshold=threshold)
             try:
@@ -276,31 +278,60 @@ class ServiceEngine:
     # ------------------------------------------------------------ operations (compute thread)
     def enroll(
         self, x: torch.Tensor, label: str, uploads: list[Upload]
-    ) -> tuple[list[int], int, int]:
+    ) -> tuple[list[int], int, int, list[int] | None]:
         """Enroll ``(N, C, H, W)`` images under ``label`` and keep thumbnails of their ``uploads``.
 
         An image the label already holds (the same embedding: enrolled before, or sent twice) is
         skipped (:meth:`siamkit.index.Gallery.enroll_embeddings`, ``skip_repeats``). Returns the
-        new item ids, the label's item count and how many images were skipped.
+        new item ids, the label's item count, how many images were skipped, and for a face
+        model how many faces each photo showed (None for other models).
         """
         thumbnails = thumbnails_of(uploads)
-        ids = self.gallery.enroll(label, x, skip_repeats=True)
+        if self.counts_faces:
+            z, counts = self.model.largest_faces(x)
+            ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True)
+        else:
+            ids, counts = self.gallery.enroll(label, x, skip_repeats=True), None
         if ids:
             skipped = set(ids.skipped)
             kept = [t for i, t in enumerate(thumbnails) if i not in skipped]
             self.thumbnails.put(label, ids, kept)
         count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
-        return list(ids), count, len(ids.skipped)
+        return list(ids), count, len(ids.skipped), counts
 
     def verify_pair(self, x: torch.Tensor) -> VerifyResult:
         """1:1 verification of the two ``(2, C, H, W)`` images (a face model's two photos are
         embedded in one call, so that a photo without a face is named by its own index)."""
         return verify_pair(self.model, x[:1], x[1:])
 
+    def verify_pair_faces(self, x: Any) -> tuple[VerifyResult, list[int] | None]:
+        """:meth:`verify_pair`, and for a face model how many faces each of its two photos
+        showed (the largest of each is compared; None for other models)."""
+        if not self.counts_faces:
+            return self.verify_pair(x), None
+        threshold, _ = model_threshold(self.model)
+        z, counts = self.model.largest_faces(x)
+        with torch.inference_mode():
+            pair = torch.from_numpy(z[:1]), torch.from_numpy(z[1:])
+            d = float(model_distance(self.model).pairwise(*pair)[0])
+        same = None if threshold is None else bool(d <= float(threshold))
+        return VerifyResult(same, d, None if threshold is None else float(threshold), None), counts
+
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
         """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""
         try:
             return self.gallery.verify(x, label)
+        except UnknownLabelError as err:
+            raise self.not_enrolled(err) from None
+
+    def verify_label_faces(self, x: Any, label: str) -> tuple[VerifyResult, list[int] | None]:
+        """:meth:`verify_label`, and for a face model how many faces the photo showed (the
+        largest is compared; None for other models)."""
+        if not self.counts_faces:
+            return self.verify_label(x, label), None
+        z, counts = self.model.largest_faces(x)
+        try:
+            return self.gallery.verify_embedding(z, label), counts
         except UnknownLabelError as err:
             raise self.not_enrolled(err) from None
 

@@ -23,6 +23,7 @@ from siamkit.service.schemas import (
     GalleryInfo,
     GalleryResponse,
     IdentifyResponse,
+    ImageAnswers,
     InfoResponse,
     LabelImage,
     LabelImagesResponse,
@@ -300,14 +301,24 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
     return await read_uploads(uploads, field, engine.limits)
 
 
+def several_faces_notes(counts: list[int] | None, uploads: list[Upload]) -> list[str] | None:
+    """The ``notes`` of a face model's answer: a sentence for each upload in which more than
+    one face was found (its largest was used), as ``siamkit face`` prints; None when none."""
+    from siamkit.applications.faces.recognize import several_faces_note
+
+    found = [several_faces_note(n, u.name) for n, u in zip(counts or [], uploads)]
+    return [note for note in found if note] or None
+
+
 @router.post(
     "/enroll",
     dependencies=UPLOADS_ONLY,
-    response_model=EnrollResponse,
+    response_model=ImageAnswers.EnrollResponse,
+    response_model_exclude_unset=True,  # `notes` only for a photo of several faces
     status_code=201,
     tags=["gallery"],
     responses={
-        **ENROLLED_BEFORE,
+        200: {**ENROLLED_BEFORE[200], "model": ImageAnswers.EnrollResponse},  # with `notes`
         **errors(
             *UPLOAD,
             409,
@@ -327,14 +338,18 @@ async def enroll(
     in `skipped`; when every image was, nothing is stored and the answer is 200, not 201."""
     label = check_new_label(label, engine.limits.max_label_chars)
     uploads = await _read(engine, files, "files")
-    ids, count, skipped = await engine.on_images(uploads, engine.enroll, label, uploads)
-    return enroll_answer(response, label, ids, count, skipped)
+    ids, count, skipped, faces = await engine.on_images(uploads, engine.enroll, label, uploads)
+    out = enroll_answer(response, label, ids, count, skipped)
+    if notes := several_faces_notes(faces, uploads):  # set, so shown (exclude_unset)
+        return ImageAnswers.EnrollResponse(**out.model_dump(), notes=notes)
+    return out
 
 
 @router.post(
     "/verify",
     dependencies=UPLOADS_ONLY,
-    response_model=VerifyResponse,
+    response_model=ImageAnswers.VerifyResponse,
+    response_model_exclude_unset=True,  # `notes` only for a photo of several faces
     tags=["recognition"],
     responses=errors(
         *UPLOAD,
@@ -355,16 +370,24 @@ async def verify(
     """Same or not? Send `file_a` + `file_b` (1:1), or `file` + `label` (against the gallery)."""
     if file_a is not None and file_b is not None and file is None and label is None:
         pair = await _read(engine, [file_a], "file_a") + await _read(engine, [file_b], "file_b")
-        return _verify_out(await engine.on_images(pair, engine.verify_pair))
+        result, faces = await engine.on_images(pair, engine.verify_pair_faces)
+        return _noted(_verify_out(result), several_faces_notes(faces, pair))
     if file is not None and label is not None and file_a is None and file_b is None:
         label = check_label(label, engine.limits.max_label_chars)
         one = await _read(engine, [file], "file")
-        return _verify_out(await engine.on_images(one, engine.verify_label, label))
+        result, faces = await engine.on_images(one, engine.verify_label_faces, label)
+        return _noted(_verify_out(result), several_faces_notes(faces, one))
     raise RequestError(
         422,
         "Send either two images to compare (file_a and file_b), or one image and an "
         "enrolled label to check it against (file and label).",
     )
+
+
+def _noted(out: VerifyResponse, notes: list[str] | None) -> VerifyResponse:
+    if notes:  # set, so shown (exclude_unset)
+        return ImageAnswers.VerifyResponse(**out.model_dump(), notes=notes)
+    return out
 
 
 @router.post(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -110,6 +112,26 @@ class VerifyResponse(BaseModel):
         description="threshold - distance: how far inside (> 0) or outside (< 0) the threshold."
     )
     label: str | None = Field(description="The claimed label, or null for two uploaded images.")
+
+
+def _notes() -> Any:
+    return Field(
+        default=None,
+        description="A face model only, when a photo showed more than one face (absent "
+        "otherwise): one sentence per such photo, e.g. \"2 faces found in 'team.jpg' (the "
+        'image); using the largest": its largest face was used, as `siamkit face` says.',
+    )
+
+
+class ImageAnswers:
+    """The image service's ``/enroll`` and ``/verify`` answers: the shared ones (the text
+    service answers with those) and ``notes``, under the same names in its OpenAPI schema."""
+
+    class EnrollResponse(EnrollResponse):
+        notes: list[str] | None = _notes()
+
+    class VerifyResponse(VerifyResponse):
+        notes: list[str] | None = _notes()
 
 
 class MatchOut(BaseModel):

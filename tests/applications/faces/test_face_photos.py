@@ -187,6 +187,47 @@ def client(tmp_path, encoder):
         yield c
 
 
+def test_rest_enroll_and_verify_say_when_a_photo_showed_several_faces(
+    client, encoder, three_faces, megamind
+):
+    """/enroll and /verify of a photo of several faces used the largest without a word, where
+    `siamkit face` prints "N faces found in X; using the largest": the answer's optional
+    `notes` says it (absent for photos of one face), documented in the OpenAPI schema."""
+    canvas, _ = three_faces
+    one = megamind[110]
+    assert len(encoder.detector(canvas)) == 3 and len(encoder.detector(one)) == 1
+    files = [("files", ("one.png", _png(one))), ("files", ("three.png", _png(canvas)))]
+    res = client.post("/enroll", data={"label": "group"}, files=files)
+    assert res.status_code == 201, res.text
+    assert res.json()["notes"] == ["3 faces found in 'three.png' (image 2); using the largest"]
+    res = client.post("/enroll", data={"label": "solo"}, files={"files": ("a.png", _png(one))})
+    assert res.status_code == 201 and "notes" not in res.json(), res.text
+    pair = {"file_a": ("three.png", _png(canvas)), "file_b": ("one.png", _png(one))}
+    res = client.post("/verify", files=pair)
+    assert res.status_code == 200, res.text
+    assert res.json()["notes"] == [
+        "3 faces found in 'three.png' (the first image); using the largest"
+    ]
+    # the largest face decided, as before: its distance to the other photo's face
+    _, z3 = encoder.faces_in(canvas)
+    _, z1 = encoder.faces_in(one)
+    assert res.json()["distance"] == pytest.approx(float(np.linalg.norm(z3[0] - z1[0])), abs=1e-4)
+    res = client.post(
+        "/verify", data={"label": "solo"}, files={"file": ("three.png", _png(canvas))}
+    )
+    assert res.status_code == 200, res.text
+    assert res.json()["notes"] == ["3 faces found in 'three.png' (the image); using the largest"]
+    res = client.post(
+        "/verify", files={"file_a": ("a.png", _png(one)), "file_b": ("b.png", _png(one))}
+    )
+    assert res.status_code == 200 and "notes" not in res.json() and res.json()["same"] is True
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    for answer in ("EnrollResponse", "VerifyResponse"):
+        notes = schema[answer]["properties"]["notes"]
+        assert "notes" not in schema[answer]["required"]
+        assert "more than one face" in notes["description"]
+
+
 def test_rest_identify_reports_every_face_with_its_box(
     client, encoder, three_faces, astronaut, megamind, messi
 ):

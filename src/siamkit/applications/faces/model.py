@@ -146,7 +146,12 @@ class DlibFaceEncoder(nn.Module):
         A photo is ``(3, H, W)`` in [0, 1] or ``(H, W, 3)`` uint8; :class:`NoFaceError` names the
         first photo without a face.
         """
-        chips = []
+        return self.largest_faces(images)[0]
+
+    def largest_faces(self, images: Sequence[np.ndarray | Tensor]) -> tuple[np.ndarray, list[int]]:
+        """:meth:`embed_photos`, and how many faces each photo showed (the largest is used):
+        the service says so for a photo of several, as ``siamkit face`` does."""
+        chips, counts = [], []
         for i, image in enumerate(images):
             if isinstance(image, Tensor) and (image.dim() != 3 or image.shape[0] != 3):
                 raise ValueError(f"a face photo is a (3, H, W) RGB image, got {tuple(image.shape)}")
@@ -158,9 +163,10 @@ class DlibFaceEncoder(nn.Module):
                     f"no face found in image {i + 1} of {len(images)} ({w}x{h} pixels)", index=i
                 )
             chips.append(self.aligner.chip(img, boxes[0]))
+            counts.append(len(boxes))
         if not chips:
             raise ValueError("no photos to embed")
-        return self.embed_chips(np.stack(chips))
+        return self.embed_chips(np.stack(chips)), counts
 
     def embed(self, x: Tensor, check: bool = True) -> Tensor:
         """The largest face of each ``(N, 3, H, W)`` image in [0, 1] -> ``(N, 128)``."""

@@ -31,9 +31,15 @@ class ChosenFace:
     @property
     def note(self) -> str | None:
         """A sentence when the photo had more than one face, else ``None``."""
-        if self.faces_found > 1:
-            return f"{self.faces_found} faces found in {self.name}; using the largest"
-        return None
+        return several_faces_note(self.faces_found, self.name)
+
+
+def several_faces_note(faces_found: int, name: str) -> str | None:
+    """``"2 faces found in NAME; using the largest"`` for a photo of more than one face, else
+    ``None``: the note of ``siamkit face enroll / verify`` and of the service's answers."""
+    if faces_found > 1:
+        return f"{faces_found} faces found in {name}; using the largest"
+    return None
 
 
 @dataclass(frozen=True)

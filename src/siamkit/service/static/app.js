@@ -18,6 +18,11 @@ function previewFiles(input, target) {
 }
 
 // ---------------------------------------------------------------- enroll
+// a face model's answer for a photo of several faces says in `notes` that the largest was used
+function notesText(r) {
+  return Array.isArray(r.notes) ? r.notes.map((n) => " " + n + ".").join("") : "";
+}
+
 async function onEnroll(event) {
   event.preventDefault();
   const label = $("enroll-label").value.trim();
@@ -35,12 +40,13 @@ async function onEnroll(event) {
       const total = " (" + r.count + " image(s) in total).";
       if (r.already_enrolled) {
         show("enroll-result", (r.skipped === 1 ? "The image is" : "The " + r.skipped + " images are") +
-          " already enrolled as \u201c" + r.label + "\u201d: not added again" + total, "ok");
+          " already enrolled as \u201c" + r.label + "\u201d: not added again" + total + notesText(r),
+          "ok");
       } else {
         const skipped = r.skipped > 0
           ? " Skipped " + r.skipped + " image(s) the label already has (the same image)." : "";
         show("enroll-result", "Enrolled " + r.item_ids.length + " image(s) as \u201c" + r.label +
-          "\u201d" + total + skipped, "ok");
+          "\u201d" + total + skipped + notesText(r), "ok");
       }
       if (r.item_ids.length > 0) galleryChanged(r.label, false);
       $("enroll-form").reset();
@@ -81,7 +87,9 @@ async function onVerify(event) {
     try {
       const r = await api("POST", "/verify", form);
       if (!current()) return;  // the label changed meanwhile: the answer is stale
-      show("verify-result", verdictText(r), r.same === null ? "" : r.same ? "ok" : "bad");
+      const notes = notesText(r);
+      show("verify-result", verdictText(r) + (notes ? "." + notes : ""),
+        r.same === null ? "" : r.same ? "ok" : "bad");
     } catch (err) { if (current()) show("verify-result", err.message, "error"); }
   });
 }
