@@ -47,14 +47,16 @@ from siamkit.training.config_io import (
 )
 
 # The space `siamkit tune` searches when no --space is given (issue 20's declared space).
+# Each loss choice clears loss.params: the config's own loss's (configs/hypercolumn.yaml's tuplet
+# margin and scale) would be refused by another loss, or set it.
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "loss": {
         "choice": [
-            {"kind": "triplet", "mining": "batch_hard"},
-            {"kind": "triplet", "mining": "semihard"},
-            {"kind": "multi_similarity", "mining": "auto"},
-            {"kind": "supcon", "mining": "auto"},
-            {"kind": "proxy_anchor", "mining": None},
+            {"kind": "triplet", "mining": "batch_hard", "params": {}},
+            {"kind": "triplet", "mining": "semihard", "params": {}},
+            {"kind": "multi_similarity", "mining": "auto", "params": {}},
+            {"kind": "supcon", "mining": "auto", "params": {}},
+            {"kind": "proxy_anchor", "mining": None, "params": {}},
         ]
     },
     "loss.margin": {"float": [0.05, 0.5]},  # drawn for triplet trials only (loss_reads)
