@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -122,6 +124,37 @@ def _no_face_hint(detector: str, upsample: int) -> str:
     if upsample < 4:
         return f"{clearer}, or find smaller faces with --upsample {upsample + 1}"
     return f"{clearer}, or try --detector cnn" if detector == "hog" else clearer
+
+
+@contextlib.contextmanager
+def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
+    """Around finding the faces of photos: "no face found in X" says what to do about it."""
+    from siamkit.applications.faces.errors import NoFaceError
+
+    try:
+        yield
+    except NoFaceError as err:
+        raise NoFaceError(f"{err}; {_no_face_hint(detector, upsample)}", err.index) from None
+
+
+def _open_gallery(gallery_path: str, model: str, embedder: Any, **kwargs: Any) -> Any:
+    """``Gallery.open`` with ``model``'s embedder; another model's gallery is refused naming
+    the folder it recorded (:func:`other_models_gallery`), not two fingerprints."""
+    from siamkit.index import Gallery
+    from siamkit.index.results import GalleryMismatchError
+
+    try:
+        return Gallery.open(gallery_path, embedder, **kwargs)
+    except GalleryMismatchError:
+        refusal = other_models_gallery(
+            gallery_path,
+            model,
+            "leave out --model (or pass --model {recorded}) to use it, or enroll into a new "
+            "gallery file",
+        )
+        if refusal is None:
+            raise
+        raise refusal from None
 
 
 def refuse_missing_store(path: str, what: str, hint: str) -> None:

@@ -12,9 +12,7 @@ takes a siamkit model trained on face chips instead. Thin shell over
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -25,12 +23,13 @@ from siamkit.cli._face_common import (
     _JSON,
     _THRESHOLD,
     _emit,
+    _hint_no_face,
     _model_options,
     _no_face_hint,
+    _open_gallery,
     _pipeline,
     gallery_model,
     gallery_model_options,
-    other_models_gallery,
     refuse_missing_store,
 )
 from siamkit.cli._inputs import PROGRESS, OnceOption
@@ -45,37 +44,6 @@ def face() -> None:
     Faces are found (dlib HOG or CNN detector), aligned on 5 landmarks to 150x150 chips and
     embedded with dlib's pretrained 128-d ResNet (or --model). Needs `pip install 'siamkit[face]'`.
     """
-
-
-@contextlib.contextmanager
-def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
-    """Around finding the faces of photos: "no face found in X" says what to do about it."""
-    from siamkit.applications.faces.errors import NoFaceError
-
-    try:
-        yield
-    except NoFaceError as err:
-        raise NoFaceError(f"{err}; {_no_face_hint(detector, upsample)}", err.index) from None
-
-
-def _open_gallery(gallery_path: str, model: str, embedder: Any, **kwargs: Any) -> Any:
-    """``Gallery.open`` with ``model``'s embedder; another model's gallery is refused naming
-    the folder it recorded (:func:`other_models_gallery`), not two fingerprints."""
-    from siamkit.index import Gallery
-    from siamkit.index.results import GalleryMismatchError
-
-    try:
-        return Gallery.open(gallery_path, embedder, **kwargs)
-    except GalleryMismatchError:
-        refusal = other_models_gallery(
-            gallery_path,
-            model,
-            "leave out --model (or pass --model {recorded}) to use it, or enroll into a new "
-            "gallery file",
-        )
-        if refusal is None:
-            raise
-        raise refusal from None
 
 
 @face.command()
