@@ -531,6 +531,19 @@ def check_loop_counts(threads: int | None, limit: int | None, steps_per_epoch: i
         )
 
 
+def check_embed_batch_size(embed_batch_size: int) -> None:
+    """``train.embed_batch_size``, which the supervised run and ``task: ssl`` both read as the
+    images embedded at a time (validation, and ssl's kNN monitor); a :class:`ParamError`.
+
+    >>> check_embed_batch_size(0)  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    siamkit.params.ParamError: train.embed_batch_size must be a whole number >= 1 (images
+    embedded at a time), got 0.
+    """
+    count("train.embed_batch_size", embed_batch_size, note="images embedded at a time")
+
+
 def _check_run_numbers(cfg: RunConfig) -> None:
     """The numbers the run reads that nothing else checks before the run folder is written:
     otherwise a PyTorch or NumPy error without the key (threads, seeds, sizes, input_std,
@@ -540,7 +553,7 @@ def _check_run_numbers(cfg: RunConfig) -> None:
     zeroing and a negative one reversing every gradient); a :class:`ParamError`."""
     t, m, o = cfg.train, cfg.model, cfg.optim
     check_loop_counts(t.threads, cfg.data.limit, t.steps_per_epoch)
-    count("train.embed_batch_size", t.embed_batch_size, note="images embedded at a time")
+    check_embed_batch_size(t.embed_batch_size)
     count("train.seed", t.seed, 0)
     count("eval.seed", cfg.eval.seed, 0)
     if t.early_stopping is not None:

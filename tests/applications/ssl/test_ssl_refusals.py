@@ -306,7 +306,12 @@ _SHARE = "a number in [0, 1] (a share of the views)"
         ("ssl", "proj_dim", 0, "a whole number >= 1, got 0"),
         ("ssl", "proj_hidden", -1, "a whole number >= 1, got -1"),
         ("ssl", "pred_hidden", 0, "a whole number >= 1, got 0"),
-        ("train", "embed_batch_size", 0, "a whole number >= 1, got 0"),
+        (
+            "train",
+            "embed_batch_size",
+            0,
+            "a whole number >= 1 (images embedded at a time), got 0",
+        ),
         ("train", "threads", -1, "a whole number >= 0 (0 or null for torch's default), got -1"),
         (
             "data",

@@ -24,6 +24,7 @@ from siamkit.training.config import (
     ModelConfig,
     OptimConfig,
     check_config,
+    check_embed_batch_size,
     check_loop_counts,
 )
 from siamkit.training.config import RunConfig as _RunConfig
@@ -127,9 +128,10 @@ def _check_numbers(cfg: SSLConfig) -> None:
         note="each image's view needs other images to be told apart from; NT-Xent has no "
         "negatives with 1",
     )
-    for key in ("epochs", "knn_k", "monitor_images", "embed_batch_size"):
+    for key in ("epochs", "knn_k", "monitor_images"):
         count(f"train.{key}", getattr(cfg.train, key))
     check_loop_counts(cfg.train.threads, cfg.data.limit, cfg.train.steps_per_epoch)
+    check_embed_batch_size(cfg.train.embed_batch_size)
     number("data.val_fraction", cfg.data.val_fraction, low=0, high=1, open_high=True)
     count("data.image_size", cfg.data.image_size, note="image-folder images are resized to it")
     for key in ("proj_dim", "proj_hidden", "pred_hidden"):
