@@ -367,6 +367,7 @@ def load_eval_data(
             )
         if "signatures" in model_meta:
             _refuse_signature_corpus(data, folder)
+        _refuse_unlabeled_folder(data, folder, model_meta, shape)
         ds = ImageFolderDataset(folder, shape)
         names = tuple(ds.classes)
         source = f"the folder {folder}"
@@ -403,6 +404,12 @@ def load_eval_data(
         own, trained_in = run.get("dataset"), training_folder(model_meta)[0]
         if own in DATASET_NAMES and own != data:
             hint = f"it trained on {own}: use --data {own}"
+        elif trained_in is not None and _unlabeled(Path(trained_in)):
+            # an ssl run's folder of loose images: evaluate would refuse it as classless
+            hint = (
+                f"it learned from the folder {trained_in} without labels, and evaluation needs "
+                f"classes: {_labeled_data_hint(shape, data)}"
+            )
         elif trained_in is not None:
             hint = f"it trained on the folder {trained_in}: use --data {trained_in}"
         else:
@@ -428,6 +435,43 @@ def load_eval_data(
             f"does not record its {data} training classes"
         )
     return EvalData(*_subset(x, y, chosen), names, chosen, f"{data} ({split} split)")
+
+
+def _unlabeled(folder: Path) -> bool:
+    """``folder`` holds images and no class sub-folders (what ``task: ssl`` learns from)."""
+    from siamkit.data.folders import find_images
+
+    if not folder.is_dir():
+        return False
+    subs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return not subs and bool(find_images(folder))
+
+
+def _labeled_data_hint(shape: tuple[int, int, int], data: str) -> str:
+    """What to give instead of images without classes: a folder of class sub-folders, or a
+    built-in data set of the model's input shape (built-in images are not resized)."""
+    fits = [n for n, s in BUILTIN_SHAPES.items() if s == tuple(shape) and n != data]
+    builtin = f", or --data {' or '.join(fits)}" if fits else ""
+    return (
+        "give a folder with one sub-folder of images per class (--data DIR, e.g. DIR/cat/1.png, "
+        f"DIR/dog/2.png; its images are resized to the model's size){builtin}"
+    )
+
+
+def _refuse_unlabeled_folder(
+    data: str, folder: Path, model_meta: dict[str, Any], shape: tuple[int, int, int]
+) -> None:
+    """A folder of loose images (no class sub-folders) has no classes to evaluate on; say so,
+    and that the model learned from it without labels when it is the folder it trained on."""
+    if not _unlabeled(folder):
+        return
+    trained_in = training_folder(model_meta)[0]
+    own = trained_in is not None and Path(trained_in).resolve() == folder.resolve()
+    learned = " (the model learned from them without labels)" if own else ""
+    raise ValueError(
+        f"--data {data} holds images and no class sub-folders{learned}, so it has no classes "
+        f"to measure with: {_labeled_data_hint(shape, data)}"
+    )
 
 
 def training_folder(model_meta: dict[str, Any]) -> tuple[str | None, list[str] | None]:
