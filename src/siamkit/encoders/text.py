@@ -89,6 +89,10 @@ def check_model_folder(folder: str | os.PathLike[str]) -> None:
         )
         if not present
     ]
+    if len(missing) == 3 and (path / "model" / "siamkit.json").is_file():
+        raise ValueError(
+            f"{path} is a training run's folder, not a model folder: give {path / 'model'}"
+        )
     if len(missing) == 3:
         raise ValueError(
             f"{path} is not a model folder: it has no siamkit.json, config.json, tokenizer or "

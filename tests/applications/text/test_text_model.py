@@ -111,6 +111,10 @@ def test_a_folder_that_is_no_model_is_named_as_such(tmp_path) -> None:
     assert res.exit_code == 1 and "is not a model folder" in res.output, res.output
     assert "config.json, a tokenizer such as tokenizer.json" in res.output
     assert "has no tokenizer" not in res.output and "Traceback" not in res.output
+    (tmp_path / "run" / "model").mkdir(parents=True)  # `siamkit train --out run` writes run/model
+    (tmp_path / "run" / "model" / "siamkit.json").write_text("{}")
+    with pytest.raises(ValueError, match="run is a training run's folder, not a model folder"):
+        load_text_model(tmp_path / "run")
     half = tmp_path / "no-weights"
     half.mkdir()
     for name in ("config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json"):
