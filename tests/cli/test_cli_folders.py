@@ -354,3 +354,31 @@ def test_an_ssl_model_of_a_folder_without_classes_is_told_what_evaluation_needs(
         "without labels), so it has no classes to measure with: " in said
     ), said
     assert needs in said
+
+
+def test_evaluate_without_shots_keeps_the_default_shots_a_small_folder_can_meet(model, tmp_path):
+    """--shots defaulted to 1,5, so a folder of 3 images a class was refused ('4-way 5-shot
+    evaluation cannot be met ... lower --shots') until --shots 1 was found. Left out, the
+    default now keeps the 1-shot it can meet and says so in one line (stderr with --json);
+    --shots 1,5 given is refused as before."""
+    root = tmp_path / "small"
+    gen = torch.Generator().manual_seed(0)
+    for name in ("a", "b", "c", "d"):
+        (root / name).mkdir(parents=True)
+        for j in range(3):
+            arr = (torch.rand(28, 28, generator=gen) * 255).to(torch.uint8).numpy()
+            Image.fromarray(arr).save(root / name / f"{j}.png")
+    line = (
+        "evaluating 1-shot only: 5-shot needs 6 images a class (5 shots + 1 query), which too "
+        "few of these classes hold; pass --shots to choose"
+    )
+    args = ["evaluate", model, "--data", root, "--episodes", "5"]
+    res = run(args)
+    assert line in res.output.splitlines()
+    assert "1-shot" in res.output and "5-shot" not in res.output.replace(line, "")
+    res = CliRunner().invoke(cli, [str(a) for a in [*args, "--json"]])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.strip() == line
+    assert list(json.loads(res.stdout)["few_shot"]) == ["4way1shot"]
+    res = run([*args, "--shots", "1,5"], code=1)
+    assert "4-way 5-shot evaluation cannot be met" in res.output

@@ -458,6 +458,36 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
     return values
 
 
+#: evaluate's --shots when none is given (the README's Fashion-MNIST figures use them)
+DEFAULT_SHOTS = (1, 5)
+
+
+def _default_shots(ways: tuple[int, ...] | None, y: Any) -> tuple[tuple[int, ...], str | None]:
+    """The shots of :data:`DEFAULT_SHOTS` that labels ``y`` can meet at ``ways``, and a line
+    naming those left out (``None`` when all are kept); all of them when none can be met, so
+    that the protocol's refusal says why."""
+    from siamkit.experiment import check_protocol
+    from siamkit.training import EvalConfig
+
+    kept, dropped = [], []
+    for k in DEFAULT_SHOTS:
+        try:
+            check_protocol(EvalConfig(shots=(k,), ways=ways), y, "evaluation")
+        except ValueError:
+            dropped.append(k)
+        else:
+            kept.append(k)
+    if not kept or not dropped:
+        return DEFAULT_SHOTS, None
+    need = ", ".join(
+        f"{k}-shot needs {k + 1} images a class ({k} shots + 1 query)" for k in dropped
+    )
+    return tuple(kept), (
+        f"evaluating {', '.join(f'{k}-shot' for k in kept)} only: {need}, which too few of "
+        "these classes hold; pass --shots to choose"
+    )
+
+
 @click.command("evaluate")
 @click.argument("model", type=click.Path())
 @click.option(
@@ -493,7 +523,11 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
     show_default=True,
     help="Few-shot episodes.",
 )
-@click.option("--shots", default="1,5", show_default=True, help="K values of N-way K-shot.")
+@click.option(
+    "--shots",
+    help="K values of N-way K-shot, e.g. 1,5 [default: 1,5; those of them the classes' image "
+    "counts allow, with a line saying so].",
+)
 @click.option(
     "--ways",
     help="N values of N-way K-shot, e.g. 5,20 (each episode draws N of the classes; an N above "
@@ -530,7 +564,7 @@ def evaluate(
     split: str,
     data_dir: str | None,
     episodes: int,
-    shots: str,
+    shots: str | None,
     ways: str | None,
     report: str | None,
     device: str,
@@ -587,7 +621,7 @@ def evaluate(
         return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
     refuse_fashion_mnist_options(click.get_current_context(), data)  # else they were ignored
     n_ways = None if ways is None else _episode_sizes(ways, "--ways", "N", 2)
-    k_shots = _episode_sizes(shots, "--shots", "K", 1)
+    k_shots = DEFAULT_SHOTS if shots is None else _episode_sizes(shots, "--shots", "K", 1)
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if len(ev.chosen) < 2:
@@ -599,6 +633,9 @@ def evaluate(
             "them with --classes, or give a folder with a sub-folder per class"
         )
     check_input(net, ev.x)
+    note = None
+    if shots is None:  # a small folder keeps the default shots it can meet, said in a line
+        k_shots, note = _default_shots(n_ways, ev.y)
     protocol = EvalConfig(shots=k_shots, ways=n_ways, clustering=clustering)
     check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
     with shared_distance_matrices():  # a learned pair head scores all pairs once, not per part
@@ -619,9 +656,13 @@ def evaluate(
                 trained_on=_trained_on(data, ev, meta),
             )  # fmt: skip
     if as_json:
+        if note:
+            click.echo(note, err=True)
         click.echo(json.dumps(metrics, indent=2))
         return
     click.echo(ev.describe())
+    if note:
+        click.echo(note)
     rows = headline_rows(metrics) + retrieval_rows(metrics)
     click.echo(metrics_table(rows, metrics["verification"]))
     n_classes = metrics["data"]["n_classes"]
