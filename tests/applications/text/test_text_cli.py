@@ -60,6 +60,39 @@ def test_bad_threshold_and_empty_text_are_one_sentence(run) -> None:
     assert res.exit_code != 0 and "Error: B is empty" in res.output
 
 
+def test_bad_option_values_are_usage_errors(run, monkeypatch, tmp_path) -> None:
+    """A --threshold, --device or --dim that cannot be used is a usage error (exit 2) in every
+    text command, as a --batch-size of 0 or an unknown --rule is: `text similarity --threshold
+    1.5` exited 1. --threshold and --device are refused before the model loads."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "a cat"}\n{"id": "b", "text": "a dog"}\n')
+    suspect = tmp_path / "essay.txt"
+    suspect.write_text(ESSAY)
+    out = tmp_path / "g.jsonl"
+    commands = [
+        ["similarity", "a cat", "a dog"],
+        ["dedup", str(corpus), "--out", str(out)],
+        ["plagiarism", str(suspect), "--corpus", str(corpus)],
+    ]
+    for command in commands:
+        for value, said in (("1.5", "lies in [-1, 1], got 1.5"), ("x", "'auto' or a cosine")):
+            res = run(*command, "--threshold", value)
+            assert res.exit_code == 2, (command, res.output)
+            assert "Invalid value for '--threshold': " in res.output and said in res.output
+        res = run(*command, "--dim", "999")
+        assert res.exit_code == 2, (command, res.output)
+        assert "--dim 999 is not a size of this 384-dimensional model" in res.output
+    monkeypatch.setattr(text_cmds, "_model", lambda *a, **k: pytest.fail("the model loaded"))
+    enroll = ["enroll", str(corpus), "--gallery", str(tmp_path / "g.db")]
+    for command in [*commands, enroll]:
+        res = run(*command, "--device", "gpu")
+        assert res.exit_code == 2, (command, res.output)
+        assert "Invalid value for '--device': unknown device 'gpu'" in res.output
+    for command in commands:
+        assert run(*command, "--threshold", "-1.5").exit_code == 2
+    assert not out.exists() and not (tmp_path / "g.db").exists()
+
+
 def test_dedup_writes_groups(run, tmp_path) -> None:
     sents = SOURCE.split(". ")
     rows = [{"id": f"s{i}", "text": s} for i, s in enumerate(sents)]
@@ -272,7 +305,7 @@ def test_a_gpu_that_is_not_there_is_one_sentence(tmp_path) -> None:
     res = CliRunner().invoke(
         cli, ["text", "dedup", str(corpus), "--out", str(out), "--device", "cuda"]
     )
-    assert res.exit_code == 1 and "no usable CUDA GPU" in res.output, res.output
+    assert res.exit_code == 2 and "no usable CUDA GPU" in res.output, res.output  # a usage error
     assert "Traceback" not in res.output and not out.exists()
 
 
