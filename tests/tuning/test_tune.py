@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -830,3 +831,73 @@ def test_tune_warns_when_the_trials_scores_are_all_alike(tmp_path: Path, monkeyp
         warning
     )
     assert search_mod.flat_scores([0.2], base) is None  # one trial: nothing to compare
+
+
+#: A hypercolumn-like ConvNet (configs/hypercolumn.yaml's tap keys) on the tiny digits config.
+_TAPS = {"taps": [0], "tap_grids": [2], "tap_power": 0.5, "tap_train": False}
+
+
+def _tapped_config(tmp_path: Path) -> Path:
+    doc = yaml.safe_load(TINY.read_text())
+    doc["model"]["encoder_kwargs"] = {"widths": [8, 16], **_TAPS}
+    path = tmp_path / "tapped.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _recorded_trials(monkeypatch) -> list[Any]:
+    """FakeTrainer trials whose configs are recorded; a ConvNet one scores above any other."""
+    seen: list[Any] = []
+
+    class Recorded(FakeTrainer):
+        def fit(self) -> Any:
+            seen.append(self.cfg)
+            score = self.cfg.optim.lr + (self.cfg.model.encoder == "convnet")
+            return Outcome([{"epoch": 1, "val_metric": score}])
+
+    _fake_training(monkeypatch)
+    monkeypatch.setattr(search_mod, "Trainer", Recorded)
+    return seen
+
+
+def test_the_default_space_keeps_the_configs_taps(tmp_path: Path, monkeypatch) -> None:
+    """siamkit tune configs/hypercolumn.yaml: the default space's model choices replaced
+    model.encoder_kwargs wholesale, so every trial and best.yaml dropped the config's taps (and
+    tuned a plain ConvNet). A ConvNet choice's widths are now merged over the config's."""
+    seen = _recorded_trials(monkeypatch)
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(_tapped_config(tmp_path)), "--trials", "6", "--out", str(out),
+         "--no-progress", "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (model,) = [p for p in load_space(None).params if p.key == "model"]
+    widths = {json.dumps(c["encoder_kwargs"]["widths"]) for c in model.choices}
+    convnets = [cfg for cfg in seen if cfg.model.encoder == "convnet"]
+    assert len(seen) == 6 and convnets, [cfg.model.encoder for cfg in seen]
+    for cfg in convnets:  # the config's taps, a choice's widths
+        kwargs = cfg.model.encoder_kwargs
+        assert {k: kwargs[k] for k in _TAPS} == _TAPS, kwargs
+        assert json.dumps(kwargs["widths"]) in widths, kwargs
+    best = load_config(out / "best.yaml").model
+    assert best.encoder == "convnet" and {k: best.encoder_kwargs[k] for k in _TAPS} == _TAPS
+
+
+def test_a_choice_of_another_encoder_replaces_the_configs_kwargs(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The config's ConvNet taps would not fit a ResNet: a choice of another encoder takes its
+    own encoder_kwargs alone, in the trial and in best.yaml."""
+    seen = _recorded_trials(monkeypatch)
+    (model,) = [p for p in load_space(None).params if p.key == "model"]
+    (resnet,) = [c for c in model.choices if c["encoder"] == "resnet"]
+    base = apply_overrides(
+        load_config(_tapped_config(tmp_path)), ["data.val_classes=[4, 5]", "train.epochs=1"]
+    )
+    space = SearchSpace.from_dict({"model": {"choice": [resnet]}})
+    result = run_study(base, space, tmp_path / "study", n_trials=1, progress=False)
+    assert result.complete == 1 and result.best_config is not None
+    (cfg,) = seen
+    for got in (cfg.model, load_config(result.best_config).model):
+        assert (got.encoder, got.encoder_kwargs) == ("resnet", resnet["encoder_kwargs"])

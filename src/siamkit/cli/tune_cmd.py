@@ -30,8 +30,10 @@ from siamkit.cli._inputs import format_table, friendly_errors
     type=click.Path(dir_okay=False),
     help="Search-space YAML (section.key: {choice: [...]} | {float: [lo, hi], log: true} | "
     "{int: [lo, hi]}); a loss's own key (loss.margin, loss.temperature) is drawn only for the "
-    "losses that read it [default: loss, its margin or temperature, lr, augmentation, encoder "
-    "width, embedding size, epochs].",
+    "losses that read it; a choice's model.encoder_kwargs are merged over CONFIG's (a wider "
+    "ConvNet keeps its taps) unless it picks another encoder, which takes the choice's alone "
+    "[default: loss, its margin or temperature, lr, augmentation, encoder width, embedding "
+    "size, epochs].",
 )
 @click.option(
     "--set",

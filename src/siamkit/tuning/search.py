@@ -365,7 +365,7 @@ def run_study(
     def objective(trial: Any) -> float:
         try:  # a loss's own key (loss.temperature) only when the trial's loss reads it
             values = space.draw(base, lambda p: _suggest(trial, p))
-            cfg = apply_overrides(base, space.overrides(values))
+            cfg = apply_overrides(base, space.overrides(values, base))
         except ValueError as err:  # a combination the config refuses: this trial fails, go on
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
@@ -533,7 +533,7 @@ def _write_best(
     best = study.best_trial
     # in the space's order (a loss's own key is drawn after the others: Param.loss_key)
     params = {p.key: p.value(best.params[p.key]) for p in space.params if p.key in best.params}
-    cfg = apply_overrides(base, space.overrides(params))
+    cfg = apply_overrides(base, space.overrides(params, base))
     return params, dump_config(cfg, out / "best.yaml", plugins=plugins), float(best.value)
 
 

@@ -20,6 +20,14 @@ is drawn only in the trials whose loss reads it (Optuna's define-by-run), so a t
 no temperature, in ``best.yaml`` or the table of best values. The loss is the one the trial draws
 (``loss``, ``loss.kind``), or the config's.
 
+An ``encoder_kwargs`` a choice sets whole (``model: {choice: [{encoder: convnet, encoder_kwargs:
+{widths: [16, 32, 64]}}, ...]}`` or ``model.encoder_kwargs: {choice: [...]}``) is merged over the
+config's ``model.encoder_kwargs`` when the trial's encoder is the config's: its entries win, the
+config's others stay (``configs/hypercolumn.yaml``'s ``taps``, ``tap_grids``, ``tap_power`` and
+``tap_train`` are kept in every trial and in ``best.yaml``). A trial that draws another encoder
+(``{encoder: resnet, encoder_kwargs: {...}}``), which the config's would not fit, takes the
+choice's alone. ``model.encoder_kwargs.widths: {choice: [...]}`` sets that one entry.
+
 >>> space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1e-2], "log": True}})
 >>> space.params[0].key
 'optim.lr'
@@ -48,7 +56,9 @@ from siamkit.training.config_io import (
 
 # The space `siamkit tune` searches when no --space is given (issue 20's declared space).
 # Each loss choice clears loss.params: the config's own loss's (configs/hypercolumn.yaml's tuplet
-# margin and scale) would be refused by another loss, or set it.
+# margin and scale) would be refused by another loss, or set it. A ConvNet model choice's
+# encoder_kwargs are merged over the config's (hypercolumn.yaml keeps its taps); the ResNet one,
+# another encoder, replaces them (SearchSpace.overrides).
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "loss": {
         "choice": [
@@ -100,8 +110,13 @@ class Param:
         """Choices as strings (Optuna stores only scalars; lists and maps go as JSON)."""
         return [json.dumps(c, sort_keys=True) for c in self.choices]
 
-    def overrides(self, value: Any) -> list[str]:
-        """``section.key=value`` strings setting ``value`` (a whole-section choice sets each key)."""
+    def overrides(self, value: Any, kept_kwargs: dict[str, Any] | None = None) -> list[str]:
+        """``section.key=value`` strings setting ``value`` (a whole-section choice sets each key).
+
+        ``kept_kwargs``: the config's ``model.encoder_kwargs``, which a whole ``encoder_kwargs``
+        that ``value`` sets is merged over (its entries win); ``None``: it replaces them."""
+        if kept_kwargs is not None:
+            value = _merged_kwargs(self.key, value, kept_kwargs)
         if "." in self.key:
             return [overrides_item(self.key, value)]
         return [overrides_item(f"{self.key}.{k}", v) for k, v in value.items()]
@@ -119,6 +134,38 @@ class Param:
         if self.kind == "choice":
             return json.loads(label_or_number)
         return int(label_or_number) if self.kind == "int" else float(label_or_number)
+
+
+def _whole_kwargs(key: str, value: Any) -> dict[str, Any] | None:
+    """The ``model.encoder_kwargs`` that ``value`` of parameter ``key`` sets whole (the key's
+    own value, or a ``model`` choice's entry); ``None`` when it sets none."""
+    if key == "model.encoder_kwargs" and isinstance(value, dict):
+        return value
+    if key == "model" and isinstance(value.get("encoder_kwargs"), dict):
+        return dict(value["encoder_kwargs"])
+    return None
+
+
+def _merged_kwargs(key: str, value: Any, kept: dict[str, Any]) -> Any:
+    """``value`` of parameter ``key`` with the whole ``encoder_kwargs`` it sets merged over
+    ``kept`` (the config's; its entries win); any other value as it is."""
+    kwargs = _whole_kwargs(key, value)
+    if kwargs is None:
+        return value
+    merged = {**kept, **kwargs}
+    return merged if key == "model.encoder_kwargs" else {**value, "encoder_kwargs": merged}
+
+
+def _trial_encoder(values: dict[str, Any], base: RunConfig) -> Any:
+    """The encoder a trial of ``values`` (by parameter key) builds: the one it draws
+    (``model.encoder``, a ``model`` choice's ``encoder``), or ``base``'s."""
+    encoder: Any = base.model.encoder
+    for key, value in values.items():
+        if key == "model.encoder":
+            encoder = value
+        elif key == "model" and "encoder" in value:
+            encoder = value["encoder"]
+    return encoder
 
 
 #: The loss section's keys that fill a parameter of some loss kinds only (``margin``,
@@ -211,10 +258,16 @@ class SearchSpace:
                 keep.append(p)
         return SearchSpace(tuple(keep)), dropped
 
-    def overrides(self, values: dict[str, Any]) -> list[str]:
-        """``section.key=value`` strings setting a trial's ``values`` (by parameter key)."""
+    def overrides(self, values: dict[str, Any], base: RunConfig) -> list[str]:
+        """``section.key=value`` strings setting a trial's ``values`` (by parameter key) in the
+        run config ``base``. A whole ``encoder_kwargs`` they set is merged over ``base``'s when
+        the trial's encoder is ``base``'s (a wider ConvNet keeps the config's ``taps``), and
+        replaces them when the trial draws another encoder (a ``{kind: ..., params: ...}`` one
+        included), which ``base``'s would not fit."""
         by_key = {p.key: p for p in self.params}
-        return [item for k, v in values.items() for item in by_key[k].overrides(v)]
+        same = _trial_encoder(values, base) == base.model.encoder
+        kept = dict(base.model.encoder_kwargs) if same else None
+        return [item for k, v in values.items() for item in by_key[k].overrides(v, kept)]
 
     def draw(self, base: RunConfig, suggest: Callable[[Param], Any]) -> dict[str, Any]:
         """One trial's values in the space's order, each from ``suggest``: every parameter, but a
@@ -227,7 +280,7 @@ class SearchSpace:
         values = {p.key: suggest(p) for p in self.params if p.loss_key is None}
         conditional = [p for p in self.params if p.loss_key is not None]
         if conditional:
-            reads = loss_reads(apply_overrides(base, self.overrides(values)).loss)
+            reads = loss_reads(apply_overrides(base, self.overrides(values, base)).loss)
             values.update({p.key: suggest(p) for p in conditional if p.loss_key in reads})
         return {p.key: values[p.key] for p in self.params if p.key in values}
 
@@ -258,7 +311,7 @@ class SearchSpace:
                 values = [int(v) for v in values]
             for v in values:
                 try:
-                    apply_overrides(base, p.overrides(v))
+                    apply_overrides(base, self.overrides({p.key: v}, base))
                 except (ConfigError, ValueError) as err:
                     raise ValueError(f"search space: {p.key} = {v!r} is refused: {err}") from None
 
