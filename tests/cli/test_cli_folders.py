@@ -382,3 +382,18 @@ def test_evaluate_without_shots_keeps_the_default_shots_a_small_folder_can_meet(
     assert list(json.loads(res.stdout)["few_shot"]) == ["4way1shot"]
     res = run([*args, "--shots", "1,5"], code=1)
     assert "4-way 5-shot evaluation cannot be met" in res.output
+
+
+def test_the_far_note_names_only_the_tar_rows_its_table_shows() -> None:
+    """With fewer than 100 impostor pairs evaluate's table showed one TAR@FAR=1e-3 row and the
+    note under it said 'TAR@FAR=1e-2 and TAR@FAR=1e-3: not measured'; the note now names the
+    rows the table has (the pairs CSV's table shows both, and its note names both)."""
+    from siamkit.cli._inputs import headline_rows, metrics_table, unresolved_far_note
+
+    ver = {"tar_at_far": {"0.01": 0.5, "0.001": 0.5}, "n_impostor": 54}
+    table = metrics_table(headline_rows({"verification": ver}), ver)
+    assert "TAR@FAR=1e-3: not measured" in table and "1e-2" not in table, table
+    assert "(1,000), and these are 54; the JSON keeps the value." in table
+    assert unresolved_far_note(ver) == table.splitlines()[-1]  # as demo prints it
+    both = metrics_table([("TAR@FAR=1e-2", None), ("TAR@FAR=1e-3", None)], ver)
+    assert both.splitlines()[-1].startswith("TAR@FAR=1e-2 and TAR@FAR=1e-3: not measured")

@@ -173,3 +173,17 @@ def test_check_report_path_refuses_a_name_that_is_not_html(tmp_path: Path) -> No
         with pytest.raises(ValueError, match=r"does not end in .html.* give a .html file name"):
             check_report_path(tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_few_shot_row_of_one_query_and_one_episode_is_singular(inputs):
+    """A class of 2 images gives 1-shot episodes 1 query a class: the table said '1 queries/class'."""
+    import dataclasses
+
+    from siamkit.evaluation.report import metrics_tables
+
+    rep = inputs[0]
+    one = dataclasses.replace(rep.few_shot["4way1shot"], n_query=1, episodes=1)
+    html = metrics_tables(dataclasses.replace(rep, few_shot={"4way1shot": one}))
+    assert "4-way 1-shot (1 episode, 1 query/class)" in html
+    n = rep.few_shot["4way1shot"].n_query
+    assert f"4-way 1-shot (50 episodes, {n} queries/class)" in metrics_tables(rep)

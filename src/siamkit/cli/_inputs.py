@@ -653,8 +653,14 @@ def metrics_table(
     """``rows`` of (name, value) as a printed table, followed by why a TAR@FAR shows "-" when
     ``verification``'s impostor pairs are too few to measure it (:func:`unresolved_far_note`)."""
     table = format_table([(name, metric_cell(v)) for name, v in rows], header)
-    note = unresolved_far_note(verification)
+    shown = [name.split("=", 1)[1] for name, _ in rows if name.startswith("TAR@FAR=")]
+    note = unresolved_far_note(verification, shown)
     return table if note is None else f"{table}\n{note}"
+
+
+#: The FAR of :func:`headline_rows`' one TAR@FAR row, as ``metrics.json`` keys it (the JSON
+#: keeps every FAR measured).
+HEADLINE_FAR = "0.001"
 
 
 def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
@@ -668,7 +674,7 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
     rows += [
         ("EER", ver.get("eer")),
         ("ROC AUC", ver.get("roc_auc")),
-        ("TAR@FAR=1e-3", _resolved(ver, "0.001")),
+        ("TAR@FAR=1e-3", _resolved(ver, HEADLINE_FAR)),
         ("P@1", ret.get("precision_at_1")),
         ("MAP@R", ret.get("map_at_r")),
     ]
@@ -701,13 +707,20 @@ def _resolved(ver: dict[str, Any], far: str) -> float | None:
     return value if far_resolved(float(far), ver.get("n_impostor")) else None
 
 
-def unresolved_far_note(ver: dict[str, Any]) -> str | None:
-    """The line printed under a table whose TAR@FAR rows show "-" for too few impostor pairs."""
+def unresolved_far_note(ver: dict[str, Any], shown: Iterable[str] = (HEADLINE_FAR,)) -> str | None:
+    """The line printed under a table whose TAR@FAR rows show "-" for too few impostor pairs;
+    ``shown``: the FARs the table has rows for (``"1e-3"`` or ``"0.001"``; by default
+    :func:`headline_rows`' one), so the line names no FAR the table leaves out."""
     from siamkit.evaluation.verification import far_resolved
 
     n = ver.get("n_impostor")
+    rows = {float(f) for f in shown}
     fars = sorted(
-        (float(f) for f in ver.get("tar_at_far", {}) if not far_resolved(float(f), n)),
+        (
+            float(f)
+            for f in ver.get("tar_at_far", {})
+            if float(f) in rows and not far_resolved(float(f), n)
+        ),
         reverse=True,
     )
     if not fars or n is None:

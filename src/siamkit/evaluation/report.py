@@ -45,6 +45,11 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    """``"1 query"``, ``"1,000 episodes"``: ``n`` and ``word`` in the number it takes."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
 def _table(rows: Sequence[tuple[str, str]], header: tuple[str, str] = ("Metric", "Value")) -> str:
     body = "".join(
         f"<tr><td>{html.escape(k)}</td><td class='num'>{html.escape(v)}</td></tr>" for k, v in rows
@@ -78,7 +83,8 @@ def metrics_tables(report: EvaluationReport) -> str:
     if report.few_shot:
         rows = [
             (
-                f"{r.n_way}-way {r.k_shot}-shot ({r.episodes:,} episodes, {r.n_query} queries/class)",
+                f"{r.n_way}-way {r.k_shot}-shot ({_count(r.episodes, 'episode')}, "
+                f"{_count(r.n_query, 'query', 'queries')}/class)",
                 f"{r.accuracy:.4f} ± {r.ci95:.4f}",
             )
             for r in report.few_shot.values()
