@@ -896,8 +896,47 @@ def test_a_choice_of_another_encoder_replaces_the_configs_kwargs(
         load_config(_tapped_config(tmp_path)), ["data.val_classes=[4, 5]", "train.epochs=1"]
     )
     space = SearchSpace.from_dict({"model": {"choice": [resnet]}})
+    assert space.kept_encoder_kwargs(base) == []
     result = run_study(base, space, tmp_path / "study", n_trials=1, progress=False)
     assert result.complete == 1 and result.best_config is not None
     (cfg,) = seen
     for got in (cfg.model, load_config(result.best_config).model):
         assert (got.encoder, got.encoder_kwargs) == ("resnet", resnet["encoder_kwargs"])
+
+
+def test_a_study_that_dropped_the_configs_taps_is_not_continued(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A study of the default space started before the merge trained its ConvNet trials
+    without the config's taps: continuing it would mix them with trials that keep them, so it
+    is refused in one sentence; a study whose config has no other entries continues."""
+    _recorded_trials(monkeypatch)
+    args = ["tune", "--trials", "2", "--no-progress", "--set", "data.val_classes=[4, 5]"]
+    tapped, plain = tmp_path / "tapped", tmp_path / "plain"
+    with monkeypatch.context() as old:  # an earlier tune: no record of the merge in study.db
+        old.setattr(search_mod, "MERGED_KWARGS_ATTR", "not-this-version")
+        for config, out in ((_tapped_config(tmp_path), tapped), (TINY, plain)):
+            res = CliRunner().invoke(cli, [*args, str(config), "--out", str(out)])
+            assert res.exit_code == 0, res.output
+    more = [*args[:2], "3", *args[3:]]
+    res = CliRunner().invoke(cli, [*more, str(_tapped_config(tmp_path)), "--out", str(tapped)])
+    assert res.exit_code != 0
+    assert res.output.strip().splitlines()[-1] == (
+        f"Error: {tapped / 'study.db'} holds a study whose convnet trials trained without the "
+        "config's model.encoder_kwargs taps, tap_grids, tap_power and tap_train (siamkit tune "
+        "then replaced them with each choice's encoder_kwargs; it now keeps them), so new trials "
+        "would not be alike: give a new --out to start a fresh study"
+    )
+    assert len(_rows(tapped / "trials.csv")) == 2  # untouched
+    res = CliRunner().invoke(cli, [*more, str(TINY), "--out", str(plain)])
+    assert res.exit_code == 0 and "continuing the study" in res.output, res.output
+    assert len(_rows(plain / "trials.csv")) == 3
+    # a study of this version continues
+    new = tmp_path / "new"
+    for trials in ("2", "3"):
+        res = CliRunner().invoke(
+            cli, [*args[:1], "--trials", trials, *args[3:], str(_tapped_config(tmp_path)),
+                  "--out", str(new)],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+    assert len(_rows(new / "trials.csv")) == 3

@@ -258,12 +258,35 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
             ": give a new --out to start a fresh study, or the config, --set values and --space "
             "it was started with to continue it"
         )
+    _check_kept_kwargs(study, base, space, out)
     _fail_stale(study)
     # A seeded sampler restarts its random draws with the process: a resumed study would repeat
     # the values of its first trials. Seeding by the trials already held continues the sequence.
     n_held = len(study.get_trials(deepcopy=False))
     study.sampler = optuna.samplers.TPESampler(seed=base.train.seed + n_held)
     return study
+
+
+#: The study's user attribute saying its trials merged a choice's ``model.encoder_kwargs`` over
+#: the config's (:meth:`SearchSpace.overrides`); a study without it replaced them wholesale.
+MERGED_KWARGS_ATTR = "encoder_kwargs_merged"
+
+
+def _check_kept_kwargs(study: Any, base: RunConfig, space: SearchSpace, out: Path) -> None:
+    """Refuse to continue a study whose trials were drawn before a choice's ``encoder_kwargs``
+    were merged over the config's, when the merge keeps some of the config's (``taps``): its
+    trials trained without them, and new ones would not be alike; mark the study otherwise."""
+    kept = space.kept_encoder_kwargs(base)
+    if kept and study.get_trials(deepcopy=False) and not study.user_attrs.get(MERGED_KWARGS_ATTR):
+        names = ", ".join(kept[:-1]) + (" and " if len(kept) > 1 else "") + kept[-1]
+        raise ValueError(
+            f"{out / STUDY_FILE} holds a study whose {base.model.encoder} trials trained "
+            f"without the config's model.encoder_kwargs {names} (siamkit tune then replaced them "
+            "with each choice's encoder_kwargs; it now keeps them), so new trials would not be "
+            "alike: give a new --out to start a fresh study"
+        )
+    if not study.user_attrs.get(MERGED_KWARGS_ATTR):
+        study.set_user_attr(MERGED_KWARGS_ATTR, True)
 
 
 #: The study's user attribute holding the plug-in modules its runs were started with.

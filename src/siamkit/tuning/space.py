@@ -269,6 +269,21 @@ class SearchSpace:
         kept = dict(base.model.encoder_kwargs) if same else None
         return [item for k, v in values.items() for item in by_key[k].overrides(v, kept)]
 
+    def kept_encoder_kwargs(self, base: RunConfig) -> list[str]:
+        """The entries of ``base``'s ``model.encoder_kwargs`` that some choice of this space
+        keeps, though it sets ``encoder_kwargs`` whole (``taps`` beside a ConvNet's ``widths``):
+        the trials that a study replacing them wholesale (before siamkit tune merged them)
+        trained without."""
+        own = base.model.encoder_kwargs
+        kept: set[str] = set()
+        for p in self.params:
+            for choice in p.choices:
+                kwargs = _whole_kwargs(p.key, choice)
+                same = _trial_encoder({p.key: choice}, base) == base.model.encoder
+                if kwargs is not None and same:
+                    kept |= set(own) - set(kwargs)
+        return [k for k in own if k in kept]
+
     def draw(self, base: RunConfig, suggest: Callable[[Param], Any]) -> dict[str, Any]:
         """One trial's values in the space's order, each from ``suggest``: every parameter, but a
         loss's own key (:attr:`Param.loss_key`) only when the trial's loss reads it, the loss of
