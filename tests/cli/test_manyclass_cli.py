@@ -51,6 +51,16 @@ def test_demo_config_on_a_glyph_folder_trains_validates_calibrates_and_evaluates
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert all(0.0 <= h["val_metric"] <= 1.0 for h in history)  # validation EER every epoch
     assert "20-way 1-shot" in res.output  # type: ignore[attr-defined]
+    # the first line names the classes by folder, as evaluate does, and the held-out ones
+    names = sorted(p.name for p in glyphs.iterdir())
+    run = metrics["run"]
+    train = ", ".join(names[c] for c in run["train_classes"])
+    held = set(range(len(names))) - set(run["train_classes"]) - set(run["test_classes"])
+    val = ", ".join(names[c] for c in sorted(held))
+    assert (
+        f"training on 60 images of 6 classes ({train}) on cpu; 40 images of 4 other classes "
+        f"held out for validation ({val})"
+    ) in res.output.splitlines(), res.output  # type: ignore[attr-defined]
     ev = CliRunner().invoke(
         cli,
         ["evaluate", str(tmp_path / "run" / "model"), "--data", str(glyphs), "--ways", "3,7",

@@ -179,3 +179,29 @@ def test_a_data_parallel_run_says_its_batch_is_per_process() -> None:
     assert "a step trains on 48 images (the loss sees all of them, gathered)" in line
     assert f"an epoch is {two.steps} steps" in line and two.steps == 3
     assert "each process's own" in run_mod._processes_line(2, two, offline=True)
+
+
+def test_the_training_line_names_classes_and_cuts_a_long_list() -> None:
+    """The first line listed an image folder's classes as numbers ('of classes [0, 1, ...]'),
+    where evaluate lists folder names, and data.val_classes as '(50 held out for validation)'
+    naming none: both are named now, the first ten and 'and N more'."""
+    import torch
+
+    from siamkit.training.data import RunData
+
+    names = tuple(f"glyph_{i:02d}" for i in range(60))
+    y = torch.arange(60).repeat_interleave(2)
+    train, val = tuple(range(45)), tuple(range(45, 50))
+    data = RunData(y[:90], y[:90], y[90:100], y[90:100], y[100:], y[100:], names, train,
+                   tuple(range(50, 60)), val)  # fmt: skip
+    first_ten = ", ".join(names[:10])
+    assert run_mod.training_line(data, "cpu") == (
+        f"training on 90 images of 45 classes ({first_ten} and 35 more) on cpu; 10 images of "
+        f"5 other classes held out for validation ({', '.join(names[45:50])})"
+    )
+    shared = data._replace(val_classes=())  # data.val_fraction: a share of the same classes
+    assert run_mod.training_line(shared, "cpu").endswith(
+        "on cpu; 10 more images of them held out for validation"
+    )
+    none = shared._replace(val_x=y[:0], val_y=y[:0])
+    assert run_mod.training_line(none, "cpu").endswith("on cpu; none held out for validation")

@@ -128,10 +128,7 @@ def run_experiment(
     if trainer.ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, out / "config.yaml", plugins=plugins)
-        log(
-            f"training on {len(data.train_y)} images of classes {list(data.train_classes)} "
-            f"({len(data.val_y)} held out for validation) on {trainer.ctx.device}"
-        )
+        log(training_line(data, trainer.ctx.device))
         if trainer.ctx.world > 1:
             log(_processes_line(trainer.ctx.world, trainer.batches, cfg.loss.offline_mining))
     try:  # the time counts from t0, plus what the checkpoint's earlier processes spent
@@ -148,6 +145,48 @@ def run_experiment(
         return None
     history, train_s = fitted.history, fitted.seconds
     return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log, command)
+
+
+#: The most class names a log line lists before "and N more".
+SHOWN_CLASSES = 10
+
+
+def class_list(names: Sequence[str], classes: Sequence[int], most: int = SHOWN_CLASSES) -> str:
+    """``classes`` by name (an image folder's sub-folders, a data set's class names), the first
+    ``most`` of them and how many more.
+
+    >>> class_list(["cat", "dog", "eel", "fox"], [0, 2, 3], most=2)
+    'cat, eel and 1 more'
+    """
+    shown = ", ".join(str(names[c]) for c in classes[:most])
+    return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
+
+
+def training_line(data: RunData, device: object) -> str:
+    """The run's first line: what it trains on, named as ``siamkit evaluate`` names classes,
+    and what it holds out for validation (a share of those images, or ``data.val_classes``).
+
+    >>> import torch
+    >>> y = torch.tensor([0, 0, 1, 1, 2])
+    >>> d = RunData(y, y, y[4:], y[4:], y, y, ("ann", "bob", "cy"), (0, 1), (), (2,))
+    >>> training_line(d, "cpu")  # doctest: +NORMALIZE_WHITESPACE
+    'training on 5 images of 2 classes (ann, bob) on cpu; 1 image of 1 other class held out
+    for validation (cy)'
+    """
+    n, k = len(data.train_y), len(data.train_classes)
+    head = (
+        f"training on {n:,} image{'s' * (n != 1)} of {k} class{'es' * (k != 1)} "
+        f"({class_list(data.class_names, data.train_classes)}) on {device}"
+    )
+    n_val, vc = len(data.val_y), data.val_classes
+    if not vc:
+        held = f"{n_val:,} more image{'s' * (n_val != 1)} of them" if n_val else "none"
+        return f"{head}; {held} held out for validation"
+    return (
+        f"{head}; {n_val:,} image{'s' * (n_val != 1)} of {len(vc)} other "
+        f"class{'es' * (len(vc) != 1)} held out for validation "
+        f"({class_list(data.class_names, vc)})"
+    )
 
 
 def _processes_line(world: int, batches: Any, offline: bool) -> str:
