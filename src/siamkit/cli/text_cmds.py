@@ -666,15 +666,21 @@ def enroll(
     Use the model the service will serve (--model runs/tickets/model): a gallery refuses
     embeddings of another model. Each text's first 1,000 characters are kept beside the gallery
     so the service can show what matched. A text its label already holds (enrolled before, or
-    given twice) is skipped, so enrolling a corpus again adds only what is new. Every id is
-    checked as a label before the gallery is created; a missing --gallery folder is created.
+    given twice) is skipped, so enrolling a corpus again adds only what is new, and embeds only
+    that (and texts over 1,000 characters, told by their embedding). Every id is checked as a
+    label before the gallery is created; a missing --gallery folder is created.
 
     \b
     Example:
       siamkit text enroll tickets.jsonl --gallery tickets.db --model runs/tickets/model
     """
     from siamkit.applications.text.embedding import embed_texts
-    from siamkit.applications.text.gallery import check_labels, enroll_documents
+    from siamkit.applications.text.gallery import (
+        EnrolledTexts,
+        check_labels,
+        enroll_documents,
+        known_texts,
+    )
     from siamkit.index import Gallery
 
     loaded = _load(corpus, text_field, id_field, unique_ids=False)
@@ -692,12 +698,32 @@ def enroll(
         gallery = (
             stack.enter_context(_open_gallery(gallery_path, model, model_path)) if existed else None
         )
-        emb = embed_texts(
-            model if onnx is None else onnx, [d.text for d in docs], batch_size=batch_size
+        # a text its label holds already is not embedded again (enroll_documents would skip it)
+        known = known_texts(gallery, gallery_path, docs)
+        new = [d for d, k in zip(docs, known) if not k]
+        if len(new) < len(docs):
+            rest = f"embedding the other {len(new)}" if new else "nothing to embed"
+            click.echo(
+                f"{len(docs) - len(new)} of {len(docs)} text(s) repeat a text their label already "
+                f"holds (enrolled before, or given earlier): {rest}",
+                err=True,
+            )
+        emb = (
+            embed_texts(
+                model if onnx is None else onnx, [d.text for d in new], batch_size=batch_size
+            )
+            if new
+            else None
         )
         if gallery is None:  # (its folder too, if missing)
             gallery = stack.enter_context(Gallery.open(gallery_path, model, create=True))
-        done = enroll_documents(gallery, gallery_path, docs, emb.vectors)
+        done = (
+            enroll_documents(gallery, gallery_path, new, emb.vectors)
+            if emb is not None
+            else EnrolledTexts({}, [])
+        )
+        skipped = len(done.skipped) + len(docs) - len(new)
+        chunked = 0 if emb is None else emb.chunked
         if model_path is not None:  # `siamkit gallery PATH stats` names it (None: the default)
             gallery.remember_model_path(model_path)
         total = len(gallery)
@@ -705,11 +731,11 @@ def enroll(
     doc = {
         "texts": len(docs),
         "enrolled": enrolled,
-        "skipped_already_enrolled": len(done.skipped),
+        "skipped_already_enrolled": skipped,
         "labels": len(done.ids),
         "gallery": gallery_path,
         "num_items": total,
-        "chunked_texts": emb.chunked,
+        "chunked_texts": chunked,
         "runtime": runtime,
     }
     if as_json:
@@ -719,12 +745,11 @@ def enroll(
         f"enrolled {enrolled} text(s) under {len(done.ids)} label(s) into {gallery_path} "
         f"(now {total} items)"
     )
-    if done.skipped:
+    if skipped:
         click.echo(
-            f"skipped {len(done.skipped)} text(s) already enrolled under the same label with the "
-            "same text"
+            f"skipped {skipped} text(s) already enrolled under the same label with the same text"
         )
-    click.echo(_chunk_note(emb.chunked), nl=False)
+    click.echo(_chunk_note(chunked), nl=False)
 
 
 def _open_gallery(gallery_path: str, model: Any, model_path: str | None) -> Any:

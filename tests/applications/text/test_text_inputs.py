@@ -315,6 +315,57 @@ def test_enroll_again_skips_what_the_gallery_already_holds(run, text_model, tmp_
         assert {i.label: i.count for i in g.labels()} == {"T-1": 2, "T-2": 2, "T-3": 1}
 
 
+def test_enroll_again_embeds_only_what_it_may_enroll(run, text_model, tmp_path, monkeypatch):
+    """Enrolling a corpus again embedded every text to store none of them: a text of at most
+    1,000 characters that its label holds (or that the corpus gave earlier) is now not embedded,
+    with a line saying how many; a longer one still is (its preview holds only its start). The
+    gallery and the summary are those of embedding them all."""
+    from siamkit.applications.text import embedding
+    from siamkit.index import Gallery
+
+    embedded: list[str] = []
+    embed = embedding.embed_texts
+
+    def counted(model, texts, *args, **kwargs):  # type: ignore[no-untyped-def]
+        embedded.extend(texts)
+        return embed(model, texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedding, "embed_texts", counted)
+    long_text = " ".join(f"Part {i} of the ticket describes the printer fault." for i in range(40))
+    rows = [
+        {"id": "T-1", "text": "The printer on floor two is out of toner."},
+        {"id": "T-2", "text": "I cannot connect to the VPN from home."},
+        {"id": "T-1", "text": "The printer on floor two is out of toner."},  # given twice
+        {"id": "T-2", "text": "The printer on floor two is out of toner."},  # another label's
+        {"id": "T-3", "text": long_text},
+    ]
+    c, db = _jsonl(tmp_path / "t.jsonl", rows), tmp_path / "t.db"
+    res = run("enroll", str(c), "--gallery", str(db), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["enrolled"] == 4 and len(embedded) == 4
+    assert res.stderr.endswith(
+        "1 of 5 text(s) repeat a text their label already holds (enrolled before, or given "
+        "earlier): embedding the other 4\n"
+    )
+    embedded.clear()
+    res = run("enroll", str(c), "--gallery", str(db))
+    assert res.exit_code == 0, res.output
+    assert embedded == [long_text]
+    assert "4 of 5 text(s) repeat a text their label already holds" in res.stderr
+    assert "enrolled 0 text(s) under 0 label(s)" in res.stdout and "(now 4 items)" in res.stdout
+    assert "skipped 5 text(s) already enrolled under the same label" in res.stdout
+    embedded.clear()
+    res = run("enroll", str(_jsonl(c, rows[:4])), "--gallery", str(db), "--json")
+    assert res.exit_code == 0 and embedded == [] and "nothing to embed" in res.stderr
+    assert json.loads(res.stdout)["skipped_already_enrolled"] == 4
+    rows.append({"id": "T-1", "text": "Printer toner is empty again."})
+    embedded.clear()
+    res = run("enroll", str(_jsonl(c, rows)), "--gallery", str(db), "--json")
+    assert embedded == [long_text, rows[-1]["text"]] and json.loads(res.stdout)["enrolled"] == 1
+    with Gallery.open(db, text_model, create=False) as g:
+        assert {i.label: i.count for i in g.labels()} == {"T-1": 2, "T-2": 2, "T-3": 1}
+
+
 # ---------------------------------------------------------------- what is reported
 def test_similarity_json_names_the_threshold_as_a_similarity_and_as_a_distance(run) -> None:
     res = run("similarity", "ok", "ok", "--json")  # 'ok' against itself: cosine 1 + 1.2e-7

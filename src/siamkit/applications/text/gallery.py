@@ -65,6 +65,52 @@ def _enrolled(
     return [(found[int(i)], z) for i, z in zip(ids, embeddings) if int(i) in found]
 
 
+def known_texts(
+    gallery: Gallery | None, previews: str | Path | ThumbnailStore, docs: Sequence[Document]
+) -> list[bool]:
+    """Which ``docs`` :func:`enroll_documents` would skip as the same text without reading their
+    embedding, so need none: a text of at most :data:`TEXT_PREVIEW_CHARS` characters whose
+    label already holds it (an item's preview equal to it) or that an earlier document of the
+    same label gives. A longer text is told by its embedding too, so is never known here.
+    ``gallery``: the existing gallery (``None``: a new one, only repeats within ``docs``).
+
+    Leaving the known documents out of :func:`enroll_documents` enrolls the same items: none of
+    them would be stored, nor change what the others are compared with.
+
+    >>> known = known_texts(g, "tickets.db", docs)  # doctest: +SKIP
+    """
+    shown = [text_preview(d.text) if len(d.text) <= TEXT_PREVIEW_CHARS else None for d in docs]
+    held: dict[str, set[bytes]] = {}  # label -> the previews of its stored items
+    labels = {
+        d.id
+        for d, p in zip(docs, shown)
+        if p is not None and gallery is not None and d.id in gallery
+    }
+    if gallery is not None and labels:
+        store = (
+            previews
+            if isinstance(previews, ThumbnailStore)
+            else ThumbnailStore(thumbnails_path_for(previews))
+        )
+        try:
+            for label in labels:
+                stored = gallery.items(label)
+                held[label] = {p for p, _ in _enrolled(store, stored.ids, stored.embeddings)}
+        finally:
+            if store is not previews:
+                store.close()
+    seen: dict[str, set[bytes]] = {}  # label -> the short texts given earlier in docs
+    known = []
+    for d, p in zip(docs, shown):
+        if p is None:
+            known.append(False)
+            continue
+        earlier = seen.setdefault(d.id, set())
+        known.append(p in held.get(d.id, ()) or p in earlier)
+        earlier.add(p)
+    return known
+
+
 def enroll_documents(
     gallery: Gallery,
     previews: str | Path | ThumbnailStore,
