@@ -68,10 +68,21 @@ def _holds_an_image(root: str) -> bool:
     )
 
 
+def _refuse_root(name: str, root: str | None, what: str) -> None:
+    """A ``data.root`` given to a data set that reads no files was ignored without a word (the
+    run trained on the built-in images, not on the folder meant)."""
+    if root is not None:
+        raise ValueError(
+            f"data.root {root!r} is not read by data.dataset = {name} ({what}): leave data.root "
+            f"out, or set data.dataset: image-folder to train on the images in {root!r}"
+        )
+
+
 def digits(root: str | None = None, image_size: int = 8, grayscale: bool = True) -> Source:
     """scikit-learn's 8×8 digits (no test split; quick tests)."""
     from siamkit.data.builtin import load_digits_dataset
 
+    _refuse_root("digits", root, "scikit-learn's digits, built in")
     x, y = load_digits_dataset()
     return Source(x, y, None, None, tuple(str(i) for i in range(10)))
 
@@ -119,6 +130,7 @@ def synthetic_glyphs(
         glyph_class_name,
     )
 
+    _refuse_root("synthetic-glyphs", root, "generated, not read from files")
     g = generate_glyphs(GLYPH_CLASSES, 20, GLYPH_SIZE, seed=0)
     names = tuple(glyph_class_name(c) for c in range(GLYPH_CLASSES))
     return Source(

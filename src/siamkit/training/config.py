@@ -54,7 +54,8 @@ class DataConfig:
         dataset: ``"fashion-mnist"``, ``"digits"`` (scikit-learn 8×8, for quick tests),
             ``"image-folder"`` (``root/<class>/<image>``) or ``"synthetic-glyphs"`` (700
             synthetic handwritten-glyph classes × 20, Omniglot's shape).
-        root: folder to look in (Fashion-MNIST files or the image folder).
+        root: folder to look in (Fashion-MNIST files or the image folder); digits and
+            synthetic-glyphs read no files and refuse one.
         train_classes: labels used for training; the rest are the unseen test classes.
             ``None`` = every class (then the test split of the same classes is the test set).
             A count draws that many classes with a fixed seed (many-class data such as an

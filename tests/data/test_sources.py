@@ -1,0 +1,48 @@
+"""The data sources of data.dataset and the data.root they read, or do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+from siamkit.data.sources import DATA_SOURCES
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.mark.parametrize(
+    ("dataset", "what"),
+    [("digits", "scikit-learn's digits, built in"),
+     ("synthetic-glyphs", "generated, not read from files")],
+)  # fmt: skip
+def test_a_root_the_data_set_does_not_read_is_refused(dataset: str, what: str) -> None:
+    """data.root with digits or synthetic-glyphs was ignored without a word: the run trained on
+    the built-in images, not on the folder meant."""
+    with pytest.raises(ValueError) as info:
+        DATA_SOURCES.build(dataset, root="photos")
+    assert str(info.value) == (
+        f"data.root 'photos' is not read by data.dataset = {dataset} ({what}): leave data.root "
+        "out, or set data.dataset: image-folder to train on the images in 'photos'"
+    )
+    assert DATA_SOURCES.build("digits").x.shape[0] == 1797  # no root: read as before
+
+
+@pytest.mark.parametrize("task", ["supervised", "ssl"])
+def test_train_refuses_the_root_before_anything_is_written(tmp_path: Path, task: str) -> None:
+    if task == "ssl":
+        doc = {"task": "ssl", "method": "simclr", "data": {"dataset": "digits", "root": "photos"}}
+        config = tmp_path / "ssl.yaml"
+        config.write_text(yaml.safe_dump(doc))
+        sets = []
+    else:
+        config, sets = CONFIGS / "digits-tiny.yaml", ["--set", "data.root=photos"]
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["train", str(config), "--out", str(out), "--no-progress", *sets])
+    assert res.exit_code == 1, res.output
+    last = res.output.strip().splitlines()[-1]
+    assert last.startswith("Error: data.root 'photos' is not read by data.dataset = digits"), last
+    assert "Traceback" not in res.output and not out.exists()
