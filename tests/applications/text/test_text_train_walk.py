@@ -186,3 +186,46 @@ def test_a_validation_share_not_taken_from_a_small_file_is_pointed_out(
     cfg["data"]["val_fraction"] = 0  # validation turned off: nothing to say
     get_task("text")(cfg, tmp_path / "run2", TaskOptions(progress=False, log=lines.append))
     assert not any("val_fraction" in line for line in lines), lines
+
+
+def test_pairs_settings_a_triplets_run_does_not_read_are_pointed_out(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # configs/text-pairs.yaml's data.columns {label: score} and data.score_range [0, 5] kept in a
+    # triplets run were ignored without a word
+    from siamkit.applications.text.train_config import unread_data_keys
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    data = tmp_path / "triplets.csv"
+    rows = [("printer out of toner", "printer needs toner", "vpn fails")] * 4
+    data.write_text("anchor,positive,negative\n" + "".join(f"{a},{p},{n}\n" for a, p, n in rows))
+    cfg: dict[str, Any] = {
+        "model": {"path": str(tiny_hf), "max_length": 32, "overlap": 8},
+        "data": {
+            "train": str(data),
+            "format": "triplets",
+            "columns": {"anchor": "anchor", "label": "score"},
+            "score_range": [0, 5],
+            "val_fraction": 0,
+        },
+        "loss": {"name": "triplet"},
+        "train": {"epochs": 1, "batch_size": 4, "lr": 1e-3, "warmup": 0.0},
+    }
+    lines: list[str] = []
+    get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lines.append))
+    note = (
+        "data.columns {label: score} and data.score_range [0, 5] are not read: data.format "
+        "triplets reads the columns anchor, positive, negative (data.columns renames only these) "
+        "and no scores; this run ignores them"
+    )
+    assert note in lines, lines
+    lines.clear()
+    del cfg["data"]["score_range"]
+    cfg["data"]["columns"] = {"anchor": "anchor"}  # a field triplets read: nothing to say
+    get_task("text")(cfg, tmp_path / "run2", TaskOptions(progress=False, log=lines.append))
+    assert not any("not read" in line for line in lines), lines
+    doc = {"train": "x.csv", "format": "anchor_positive", "score_range": [1, 4]}
+    said = unread_data_keys(parse_config({"data": doc, "loss": {"name": "mnrl"}}))
+    assert said is not None and said.startswith("data.score_range [1, 4] is not read")
+    pairs = {"train": "x.csv", "columns": {"label": "score"}, "score_range": [0, 5]}
+    assert unread_data_keys(parse_config({"data": pairs})) is None  # pairs read both

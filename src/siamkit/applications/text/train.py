@@ -50,7 +50,11 @@ from siamkit.applications.text.losses import (
 from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
 from siamkit.applications.text.pairs import NoDuplicatesBatchSampler, TextExamples, read_examples
 from siamkit.applications.text.score_map import ScoreMap
-from siamkit.applications.text.train_config import TextTrainConfig, parse_config
+from siamkit.applications.text.train_config import (
+    TextTrainConfig,
+    parse_config,
+    unread_data_keys,
+)
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_write, same_file
 from siamkit.progress import Progress
@@ -512,6 +516,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     _check_val(val_ex, cfg, examples)
     _check_train(train_ex, cfg)
     log = options.log or print
+    if note := unread_data_keys(cfg):
+        log(note)
     if note := labels_read_as_scores(cfg, examples, val_ex):
         log(note)
     if note := validation_skipped(cfg, examples):

@@ -186,6 +186,30 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     return cfg
 
 
+def unread_data_keys(cfg: TextTrainConfig) -> str | None:
+    """A note when ``data.columns`` names a field ``data.format`` does not read (the pairs
+    config's ``label: score`` in a triplets run) or ``data.score_range`` is set for a format
+    without scores (triplets, anchor_positive): the run ignores them, where nothing said so."""
+    d = cfg.data
+    fields = FORMATS[d.format]
+    unread = {k: v for k, v in d.columns.items() if k not in fields}
+    given = []
+    if unread:
+        entries = ", ".join(f"{k}: {v}" for k, v in unread.items())
+        given.append(f"data.columns {{{entries}}}")
+    scores = d.score_range is not None and d.format != "pairs"
+    if scores:
+        given.append(f"data.score_range [{', '.join(f'{x:g}' for x in d.score_range or [])}]")
+    if not given:
+        return None
+    return (
+        f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} not read: data.format "
+        f"{d.format} reads the columns {', '.join(fields)} (data.columns renames only these)"
+        f"{' and no scores' if scores else ''}; this run ignores "
+        f"{'them' if len(given) > 1 else 'it'}"
+    )
+
+
 def _check_train_numbers(train: TrainSection) -> None:
     """One sentence naming the ``train`` key, its value and its range (a :class:`ParamError`).
     A warmup above 1 or below 0, a negative max_grad_norm or checkpoint_every and a negative
