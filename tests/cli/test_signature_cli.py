@@ -356,7 +356,7 @@ def test_a_bank_of_another_model_names_the_folder_that_enrolled_it(
         code, out = _run(command, "--model", str(other), "--gallery", bank, "--writer", "w", ref)
         assert code == 1 and out.strip().splitlines()[-1] == (
             f"Error: {bank} was enrolled with the model in {model.resolve()}, not {other}, and "
-            "its references cannot be compared with another model's: leave out --model to use "
+            "its signatures cannot be compared with another model's: leave out --model to use "
             "it, or enroll into a new bank file."
         ), out
     shutil.rmtree(model)
@@ -364,8 +364,8 @@ def test_a_bank_of_another_model_names_the_folder_that_enrolled_it(
     code, out = _run("verify", "--gallery", bank, "--writer", "w", ref)
     assert code == 1 and out.strip().splitlines()[-1] == (
         f"Error: {bank} was enrolled with an earlier model in {model.resolve()}, since retrained "
-        "or replaced, and its references cannot be compared with another model's: enroll the "
-        "writers again into a new bank file with the new model."
+        "or replaced, and its signatures cannot be compared with another model's: enroll the "
+        "signatures again into a new bank file with the new model."
     ), out
 
 

@@ -76,38 +76,6 @@ def gallery_model(model: str | None, gallery_path: str) -> str:
     return recorded_model(model, gallery_path, "dlib", "gallery", gone="raise")[0]
 
 
-def other_models_gallery(
-    gallery_path: str, model: str, use_it: str, things: str = "faces"
-) -> ValueError | None:
-    """The refusal of the gallery at ``gallery_path``, enrolled with another model than
-    ``model`` (a folder, or ``dlib``), naming the folder it recorded (face enroll --model
-    FOLDER): gone, retrained in place, or another one, with ``use_it`` (a sentence part in
-    which ``{recorded}`` is that folder) saying how to use it. ``None`` when the gallery
-    recorded no folder (enrolled with dlib or from Python): the caller keeps the fingerprints.
-    The face commands and ``siamkit serve`` refuse such a gallery with it."""
-    from pathlib import Path
-
-    from siamkit.index.gallery import recorded_model_path
-    from siamkit.index.results import GalleryMismatchError
-
-    recorded = recorded_model_path(gallery_path)
-    if recorded is None:
-        return None
-    if not Path(recorded).is_dir():
-        what = f"the model in {recorded}, which no longer exists"
-        todo = f"restore that folder, or enroll the {things} again into a new gallery file"
-    elif model != "dlib" and Path(recorded).resolve() == Path(model).resolve():
-        what = f"an earlier model in {recorded}, since retrained or replaced"
-        todo = f"enroll the {things} again into a new gallery file with the new model"
-    else:
-        what = f"the model in {recorded}, not {model}"
-        todo = use_it.format(recorded=recorded)
-    return GalleryMismatchError(
-        f"{gallery_path} was enrolled with {what}, and its {things} cannot be compared with "
-        f"another model's: {todo}."
-    )
-
-
 def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> Any:
     """The face pipeline of the command's options; ``store=False`` for commands that use no
     gallery (dlib's encoder without torch: a new process starts several times faster)."""
@@ -139,18 +107,22 @@ def _hint_no_face(detector: str, upsample: int) -> Iterator[None]:
 
 def _open_gallery(gallery_path: str, model: str, embedder: Any, **kwargs: Any) -> Any:
     """``Gallery.open`` with ``model``'s embedder; another model's gallery is refused naming
-    the folder it recorded (:func:`other_models_gallery`), not two fingerprints."""
+    the folder it recorded (:func:`~siamkit.cli._model_record.other_models_refusal`), not two
+    fingerprints."""
+    from siamkit.cli._model_record import other_models_refusal
     from siamkit.index import Gallery
     from siamkit.index.results import GalleryMismatchError
 
     try:
         return Gallery.open(gallery_path, embedder, **kwargs)
     except GalleryMismatchError:
-        refusal = other_models_gallery(
+        refusal = other_models_refusal(
             gallery_path,
             model,
+            None if model == "dlib" else model,
             "leave out --model (or pass --model {recorded}) to use it, or enroll into a new "
             "gallery file",
+            things="faces",
         )
         if refusal is None:
             raise

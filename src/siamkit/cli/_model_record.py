@@ -1,6 +1,7 @@
 """The lookup of the model folder a store recorded when a command enrolled into it (``face
-enroll``, ``signature enroll``: ``Gallery.remember_model_path``), which lets later commands on
-that store leave out --model."""
+enroll``, ``signature enroll``, ``text enroll``: ``Gallery.remember_model_path``), which lets
+later commands on that store leave out --model, and the refusal of a store that another
+model enrolled, naming that folder (:func:`other_models_refusal`)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,48 @@ def recorded_model(
             "longer exists; restore that folder, or pass --model with the model that enrolled it."
         )
     return default, f" (the {store} was enrolled with {recorded}, which no longer exists)"
+
+
+def other_models_refusal(
+    store_path: str,
+    model: str,
+    folder: str | None,
+    use_it: str,
+    *,
+    things: str,
+    store: str = "gallery",
+) -> ValueError | None:
+    """The refusal of the store at ``store_path`` (a ``store``: "gallery", "bank"), which
+    another model than the command's enrolled, naming the model folder it recorded
+    (``remember_model_path``): gone, retrained in place, or another folder. ``None`` when it
+    recorded none (enrolled from Python, with dlib, or without --model): the caller keeps its
+    own refusal.
+
+    ``model`` is the command's model as the sentence names it ("dlib", a folder, the default),
+    ``folder`` the folder it was loaded from (``None`` for none, such as dlib), which tells a
+    folder retrained in place; ``things`` what the store holds ("faces", "signatures",
+    "texts"); ``use_it`` says how to use the recorded folder, ``{recorded}`` standing for it
+    ("leave out --model to use it, or enroll into a new bank file"), also after restoring it.
+    The face, signature and text commands and ``siamkit serve`` refuse such a store with it.
+    """
+    from siamkit.atomic import same_file
+    from siamkit.index.gallery import recorded_model_path
+    from siamkit.index.results import GalleryMismatchError
+
+    recorded = recorded_model_path(store_path)
+    if recorded is None:
+        return None
+    use = use_it.format(recorded=recorded)
+    if not Path(recorded).is_dir():
+        what = f"the model in {recorded}, which no longer exists"
+        todo = f"restore that folder and {use}"
+    elif folder is not None and same_file(recorded, folder):
+        what = f"an earlier model in {recorded}, since retrained or replaced"
+        todo = f"enroll the {things} again into a new {store} file with the new model"
+    else:
+        what = f"the model in {recorded}, not {model}"
+        todo = use
+    return GalleryMismatchError(
+        f"{store_path} was enrolled with {what}, and its {things} cannot be compared with "
+        f"another model's: {todo}."
+    )

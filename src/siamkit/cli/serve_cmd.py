@@ -231,14 +231,15 @@ def _other_models_gallery(
 ) -> ValueError | None:
     """``err``, the gallery's refusal of ``net`` (loaded from ``model``), in the face commands'
     sentence when the gallery recorded the folder that enrolled (serve that one); else None."""
-    from siamkit.cli._face_common import other_models_gallery
+    from siamkit.cli._model_record import other_models_refusal
     from siamkit.index.results import GalleryMismatchError
 
     if gallery is None or not isinstance(err, GalleryMismatchError):
         return None
     things = {"photo": "faces", "text": "texts"}.get(getattr(net, "input_kind", ""), "images")
     use_it = "serve {recorded} to use it, or give a new --gallery file"
-    return other_models_gallery(gallery, model, use_it, things)
+    folder = None if model == "dlib" else model
+    return other_models_refusal(gallery, model, folder, use_it, things=things)
 
 
 def public_model_name(model_dir: str) -> str | None:

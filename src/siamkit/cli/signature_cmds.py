@@ -67,28 +67,19 @@ def _open_bank(gallery_path: str, model: Any, model_dir: str, *args: Any, **kwar
     """``SignatureBank.open`` of ``model`` (loaded from ``model_dir``); a bank that another model
     enrolled says which folder did, and what to do, instead of two fingerprints."""
     from siamkit.applications.signatures.bank import SignatureBank
-    from siamkit.index.gallery import recorded_model_path
+    from siamkit.cli._model_record import other_models_refusal
     from siamkit.index.results import GalleryMismatchError
 
     try:
         return SignatureBank.open(gallery_path, model, *args, **kwargs)
     except GalleryMismatchError:
-        recorded = recorded_model_path(gallery_path)
-        if recorded is None:  # enrolled from Python: the fingerprints are all there is
+        use_it = "leave out --model to use it, or enroll into a new bank file"
+        refusal = other_models_refusal(
+            gallery_path, model_dir, model_dir, use_it, things="signatures", store="bank"
+        )
+        if refusal is None:  # enrolled from Python: the fingerprints are all there is
             raise
-        if not Path(recorded).is_dir():
-            what = f"the model in {recorded}, which no longer exists"
-            todo = "restore that model, or enroll the writers again into a new bank file"
-        elif Path(recorded).resolve() == Path(model_dir).resolve():
-            what = f"an earlier model in {model_dir}, since retrained or replaced"
-            todo = "enroll the writers again into a new bank file with the new model"
-        else:
-            what = f"the model in {recorded}, not {model_dir}"
-            todo = "leave out --model to use it, or enroll into a new bank file"
-        raise GalleryMismatchError(
-            f"{gallery_path} was enrolled with {what}, and its references cannot be compared "
-            f"with another model's: {todo}."
-        ) from None
+        raise refusal from None
 
 
 def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, dict[str, Any]]:

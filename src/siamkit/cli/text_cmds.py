@@ -755,48 +755,33 @@ def enroll(
 def _open_gallery(gallery_path: str, model: Any, model_path: str | None) -> Any:
     """The existing gallery at ``gallery_path`` opened for ``model`` (``model_path``: --model,
     None for the default); another model's refusal names the model folder the gallery recorded
-    (enroll --model records it), where the gallery's own sentence said only 'Use the original
+    (enroll --model records it: :func:`~siamkit.cli._model_record.other_models_refusal`), or
+    that it recorded none, where the gallery's own sentence said only 'Use the original
     model'."""
-    from siamkit.atomic import same_file
+    from siamkit.cli._model_record import other_models_refusal
     from siamkit.encoders.text import default_text_model_path
     from siamkit.index import Gallery
-    from siamkit.index.gallery import recorded_model_path
     from siamkit.index.results import GalleryMismatchError
 
     try:
         return Gallery.open(gallery_path, model, create=False)
     except GalleryMismatchError:
-        recorded = recorded_model_path(gallery_path)
         used = model_path or str(default_text_model_path())
         given = model_path or "the default all-MiniLM-L6-v2 (no --model)"
-        if recorded is None:
-            how = (
-                "leave out --model if it was enrolled without one, else"
-                if model_path is not None
-                else "it was enrolled from Python or an older siamkit:"
-            )
-            said = (
-                f"{gallery_path} was enrolled with another model than {given} and records no "
-                f"model folder ({how} pass the model that enrolled it with --model), or enroll "
-                "into a new gallery file"
-            )
-        elif not Path(recorded).is_dir():
-            said = (
-                f"{gallery_path} was enrolled with the model in {recorded}, which no longer "
-                "exists: restore that folder and pass it with --model, or enroll into a new "
-                "gallery file"
-            )
-        elif same_file(recorded, used):
-            said = (
-                f"{gallery_path} was enrolled with an earlier model in {recorded}, since "
-                "retrained or replaced: enroll the texts again into a new gallery file"
-            )
-        else:
-            said = (
-                f"{gallery_path} was enrolled with the model in {recorded}, not {given}: pass "
-                f"--model {recorded}, or enroll into a new gallery file"
-            )
-        raise GalleryMismatchError(said) from None
+        use_it = "pass --model {recorded}, or enroll into a new gallery file"
+        refusal = other_models_refusal(gallery_path, given, used, use_it, things="texts")
+        if refusal is not None:
+            raise refusal from None
+        how = (
+            "leave out --model if it was enrolled without one, else"
+            if model_path is not None
+            else "it was enrolled from Python or an older siamkit:"
+        )
+        raise GalleryMismatchError(
+            f"{gallery_path} was enrolled with another model than {given} and records no "
+            f"model folder ({how} pass the model that enrolled it with --model), or enroll "
+            "into a new gallery file."
+        ) from None
 
 
 @text.command("export")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import socket
 import warnings
 
@@ -20,12 +21,29 @@ from siamkit.data.image_io import resize_images
 from siamkit.index import Gallery
 
 
-def _chip_model(tmp_path):
-    torch.manual_seed(0)
+def _chip_net(seed=0):
+    torch.manual_seed(seed)
     enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
     pre = siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 32, 32))
-    net = siamkit.SiameseNetwork(enc, embedding_dim=16, preprocess=pre).eval()
-    return siamkit.save_model(net, tmp_path / "chips-model")
+    return siamkit.SiameseNetwork(enc, embedding_dim=16, preprocess=pre).eval()
+
+
+def _chip_model(tmp_path):
+    return siamkit.save_model(_chip_net(), tmp_path / "chips-model")
+
+
+def _enrolled_by_chip_model(tmp_path, astronaut):
+    """A gallery g.db that `face enroll --model chips-model` made of a.png, and another model
+    (its network and folder): ``(model_dir, other, other_dir, db, photo)``."""
+    model_dir = _chip_model(tmp_path)
+    other = _chip_net(seed=1)
+    other_dir = siamkit.save_model(other, tmp_path / "other-model")
+    db, photo = str(tmp_path / "g.db"), str(tmp_path / "a.png")
+    Image.fromarray(astronaut).save(photo)
+    args = ["face", "enroll", "--gallery", db, "--model", str(model_dir), "--label", "e", photo]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    return model_dir, other, other_dir, db, photo
 
 
 def test_a_trained_chip_model_plugs_into_the_face_commands(tmp_path, astronaut, messi):
@@ -109,22 +127,11 @@ def test_another_models_gallery_is_refused_naming_the_recorded_folder(tmp_path, 
     """enroll/identify with a model other than the gallery's said 'built by a different model
     (fingerprint ...)', naming neither the folder that enrolled nor what to pass (the signature
     bank's refusal names it). A folder retrained in place is told apart."""
-    model_dir = _chip_model(tmp_path)
-    torch.manual_seed(1)
-    other = siamkit.SiameseNetwork(
-        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16)),
-        embedding_dim=16,
-        preprocess=siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 32, 32)),
-    ).eval()
-    other_dir = siamkit.save_model(other, tmp_path / "other-model")
-    Image.fromarray(astronaut).save(tmp_path / "a.png")
-    db, photo = str(tmp_path / "g.db"), str(tmp_path / "a.png")
+    model_dir, other, other_dir, db, photo = _enrolled_by_chip_model(tmp_path, astronaut)
 
     def face(*args):
         return CliRunner().invoke(cli, ["face", *args])
 
-    res = face("enroll", "--gallery", db, "--model", str(model_dir), "--label", "e", photo)
-    assert res.exit_code == 0, res.output
     for args in (["identify", photo], ["enroll", "--label", "x", photo]):
         res = face(args[0], "--gallery", db, "--model", str(other_dir), *args[1:])
         assert res.exit_code == 1, res.output
@@ -138,6 +145,14 @@ def test_another_models_gallery_is_refused_naming_the_recorded_folder(tmp_path, 
     assert res.exit_code == 1, res.output
     assert f"enrolled with an earlier model in {model_dir}, since retrained" in res.output
     assert "enroll the faces again into a new gallery file" in res.output
+    shutil.rmtree(model_dir)  # gone: --model other_dir was given, so say to leave it out
+    res = face("identify", "--gallery", db, "--model", str(other_dir), photo)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        f"Error: {db} was enrolled with the model in {model_dir}, which no longer exists, and "
+        "its faces cannot be compared with another model's: restore that folder and leave out "
+        f"--model (or pass --model {model_dir}) to use it, or enroll into a new gallery file."
+    )
 
 
 def test_serve_with_the_dlib_face_model(tmp_path, encoder, astronaut):
@@ -242,19 +257,7 @@ def test_serve_refuses_another_models_face_gallery_as_the_face_commands_do(
     'built by a different model (fingerprint ...)', where the face commands name the folder
     (bed099e): serve now says it in their sentence (one function), with what to serve."""
     pytest.importorskip("dlib")
-    model_dir = _chip_model(tmp_path)
-    torch.manual_seed(1)
-    other = siamkit.SiameseNetwork(
-        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16)),
-        embedding_dim=16,
-        preprocess=siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 32, 32)),
-    ).eval()
-    other_dir = siamkit.save_model(other, tmp_path / "other-model")
-    Image.fromarray(astronaut).save(tmp_path / "a.png")
-    db = str(tmp_path / "g.db")
-    args = ["face", "enroll", "--gallery", db, "--model", str(model_dir), "--label", "e"]
-    res = CliRunner().invoke(cli, [*args, str(tmp_path / "a.png")])
-    assert res.exit_code == 0, res.output
+    model_dir, other, other_dir, db, photo = _enrolled_by_chip_model(tmp_path, astronaut)
 
     def serve(model):
         return CliRunner().invoke(
@@ -275,7 +278,7 @@ def test_serve_refuses_another_models_face_gallery_as_the_face_commands_do(
     res = serve(str(model_dir))
     assert res.exit_code == 1 and not served, res.output
     assert f"enrolled with an earlier model in {model_dir}, since retrained" in res.output
-    res = CliRunner().invoke(cli, ["face", "identify", "--gallery", db, str(tmp_path / "a.png")])
+    res = CliRunner().invoke(cli, ["face", "identify", "--gallery", db, photo])
     assert res.exit_code == 1 and "earlier model" in res.output  # the face commands' sentence
 
 

@@ -363,9 +363,12 @@ def test_enroll_with_another_model_names_the_model_the_gallery_recorded(tiny_hf,
     assert enroll(db, first).exit_code == 0
     res = enroll(db, other)
     assert res.exit_code != 0
-    assert f"Error: {db} was enrolled with the model in {first.resolve()}, not {other}: pass " in (
-        " ".join(res.output.split())
+    said = (
+        f"Error: {db} was enrolled with the model in {first.resolve()}, not {other}, and its texts "
+        f"cannot be compared with another model's: pass --model {first.resolve()}, or enroll "
+        "into a new gallery file."
     )
+    assert said in " ".join(res.output.split()), res.output
     shutil.rmtree(first)
     shutil.copytree(other, first)  # retrained in place
     res = enroll(db, first)
@@ -373,7 +376,11 @@ def test_enroll_with_another_model_names_the_model_the_gallery_recorded(tiny_hf,
     assert said in " ".join(res.output.split()), res.output
     first.rename(tmp_path / "moved")
     res = enroll(db, other)
-    said = f"{db} was enrolled with the model in {first.resolve()}, which no longer exists: "
+    said = (
+        f"{db} was enrolled with the model in {first.resolve()}, which no longer exists, and its "
+        f"texts cannot be compared with another model's: restore that folder and pass --model "
+        f"{first.resolve()}, or enroll into a new gallery file."
+    )
     assert said in " ".join(res.output.split()), res.output
     py = tmp_path / "py.db"  # enrolled from Python: no folder recorded
     with Gallery.open(py, load_text_model(tiny_hf), create=True) as g:
