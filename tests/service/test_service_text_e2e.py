@@ -222,3 +222,61 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.screenshot(path=str(tmp_path / "text_page.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_each_result_box_says_the_text_is_being_embedded_while_its_request_is_out(server_url):
+    """A second identify (a 50,000-character text takes seconds) kept the first one's 'Most like
+    ...' under a greyed button until its answer came, as if it were this text's; a verify kept
+    the last pair's verdict, and an enroll showed nothing. Each box now says the text is being
+    embedded while its request is held, then shows the answer."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_context().new_page()
+        page.set_default_timeout(30_000)
+        page.goto(server_url + "/")
+        page.wait_for_selector("#key-box:not([hidden])")
+        page.fill("#api-key", API_KEY)
+        page.dispatch_event("#api-key", "change")
+        page.wait_for_selector("#model-info:has-text('Text model')")
+        page.fill("#enroll-label", "pending-printer")
+        page.fill("#enroll-text", PRINTER)
+        page.click("#enroll-submit")
+        page.wait_for_selector("#enroll-result.ok:has-text('pending-printer')")
+        page.fill("#identify-text", QUERY)
+        page.click("#identify-submit")
+        page.wait_for_selector("#identify-result.ok:has-text('Most like')")
+        page.fill("#verify-a", PRINTER)
+        page.fill("#verify-b", QUERY)
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result:has-text('similarity')")
+
+        held: list[Any] = []
+
+        def hold(route: Any) -> None:
+            held.append(route)
+
+        for path in ("identify", "verify", "enroll"):
+            page.route(f"**/{path}", hold)
+        for box, fill in (
+            ("identify", {"#identify-text": VPN}),
+            ("verify", {"#verify-b": VPN}),
+            ("enroll", {"#enroll-label": "pending-vpn", "#enroll-text": VPN}),
+        ):
+            for field, value in fill.items():
+                page.fill(field, value)
+            page.click(f"#{box}-submit")
+            page.wait_for_selector(f"#{box}-submit[disabled]")
+            # the last answer (another text's) is gone; the box says what is under way
+            assert page.inner_text(f"#{box}-result").startswith("Embedding the ")
+        assert page.inner_text("#verify-result").startswith("Embedding the two texts")
+        assert len(held) == 3
+        for route in held:
+            route.continue_()
+        page.wait_for_selector("#identify-result:has-text('Most like'), #identify-result.bad")
+        page.wait_for_selector("#verify-result:has-text('similarity')")
+        page.wait_for_selector("#enroll-result.ok:has-text('pending-vpn')")
+        browser.close()

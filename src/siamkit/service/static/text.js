@@ -4,6 +4,10 @@
 // Everything the server or the user sends is shown with textContent (never innerHTML).
 "use strict";
 
+// While a request is out, its result box says so: the last answer there (another text's) would
+// read as this one's, and a long text takes seconds to embed with the button merely greyed.
+const WORKING = "Embedding the text\u2026 (a long text takes a few seconds)";
+
 function windowNote(chunked) {
   return chunked ? " (long text: embedded as overlapping windows, averaged)" : "";
 }
@@ -26,6 +30,7 @@ async function onEnroll(event) {
     show("enroll-result", "Give a label and a text.", "error");
     return;
   }
+  show("enroll-result", WORKING);
   await busy($("enroll-submit"), async () => {
     try {
       const r = await api("POST", "/enroll", { label, texts: [text] });
@@ -55,6 +60,7 @@ async function onVerify(event) {
     if (!a.trim() || !b.trim()) { show("verify-result", "Give two texts.", "error"); return; }
     body = { text_a: a, text_b: b };
   }
+  show("verify-result", WORKING.replace("the text", byLabel() ? "the text" : "the two texts"));
   await busy($("verify-submit"), async () => {
     try {
       const r = await api("POST", "/verify", body);
@@ -95,6 +101,7 @@ async function onIdentify(event) {
   const text = $("identify-text").value;
   if (!text.trim()) { show("identify-result", "Give a text.", "error"); return; }
   const k = Number($("identify-k").value || "5");  // 2.5 goes to the service, which refuses it, as on the image page
+  show("identify-result", WORKING);
   await busy($("identify-submit"), async () => {
     try {
       const r = await api("POST", "/identify", { text, k });
