@@ -280,3 +280,39 @@ def test_each_result_box_says_the_text_is_being_embedded_while_its_request_is_ou
         page.wait_for_selector("#verify-result:has-text('similarity')")
         page.wait_for_selector("#enroll-result.ok:has-text('pending-vpn')")
         browser.close()
+
+
+def _open_page(p: Any, url: str) -> Any:
+    browser = p.chromium.launch(
+        executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+    )
+    page = browser.new_context().new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url + "/")
+    page.wait_for_selector("#model-info:has-text('Text model')")
+    return page
+
+
+def test_verify_against_a_label_of_an_empty_gallery_says_nothing_is_enrolled(text_model, tmp_path):
+    """With nothing enrolled, 'an enrolled label' offers an empty list, and Verify said 'Give a
+    text and choose a label.' with a text given and no label to choose. It now says nothing is
+    enrolled: enroll first, or compare with a second text."""
+    from playwright.sync_api import sync_playwright
+
+    from siamkit.service import create_app
+
+    app = create_app(text_model, tmp_path / "empty.db")
+    with serve_in_thread(app) as url, sync_playwright() as p:
+        page = _open_page(p, url)
+        page.wait_for_selector("#gallery-empty:not([hidden])")
+        page.check("#verify-mode-label")
+        page.fill("#verify-a", VPN)
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result.error")
+        assert page.inner_text("#verify-result") == (
+            "Nothing is enrolled yet: enroll a text under a label first, or compare with a "
+            "second text."
+        )
+        page.fill("#verify-a", " ")
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result.error:has-text('Give a text.')")

@@ -53,7 +53,12 @@ async function onVerify(event) {
   let body;
   if (byLabel()) {
     const label = $("verify-label").value;
-    if (!a.trim() || !label) { show("verify-result", "Give a text and choose a label.", "error"); return; }
+    if (!a.trim()) { show("verify-result", "Give a text.", "error"); return; }
+    if (!label) {  // the list is empty: there is no label to choose
+      show("verify-result", "Nothing is enrolled yet: enroll a text under a label first, or " +
+        "compare with a second text.", "error");
+      return;
+    }
     body = { text: a, label };
   } else {
     const b = $("verify-b").value;
