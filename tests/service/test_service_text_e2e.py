@@ -316,3 +316,36 @@ def test_verify_against_a_label_of_an_empty_gallery_says_nothing_is_enrolled(tex
         page.fill("#verify-a", " ")
         page.click("#verify-submit")
         page.wait_for_selector("#verify-result.error:has-text('Give a text.')")
+
+
+def test_verify_against_a_label_removed_elsewhere_says_so_and_updates_the_list(
+    text_model, tmp_path
+):
+    """A label removed outside the page (another tab, the CLI) stayed in the page's list; Verify
+    against it showed the API's sentence ("... the gallery is empty: POST /enroll texts under it
+    first") and the gallery still listed it. The page now says the label is no longer enrolled
+    and lists the gallery as it is."""
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from siamkit.service import create_app
+
+    app = create_app(text_model, tmp_path / "stale.db")
+    with serve_in_thread(app) as url, sync_playwright() as p:
+        page = _open_page(p, url)
+        page.fill("#enroll-label", "printer")
+        page.fill("#enroll-text", PRINTER)
+        page.click("#enroll-submit")
+        page.wait_for_selector("#gallery-count:has-text('1 label(s)')")
+        urllib.request.urlopen(urllib.request.Request(url + "/gallery/printer", method="DELETE"))
+        page.check("#verify-mode-label")
+        page.fill("#verify-a", QUERY)
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result.error")
+        assert page.inner_text("#verify-result") == (
+            "\u201cprinter\u201d is no longer enrolled (removed since this page listed it); the "
+            "gallery below is updated."
+        )
+        page.wait_for_selector("#gallery-empty:not([hidden])")
+        assert page.locator("#verify-label option").count() == 0

@@ -32,7 +32,9 @@ async function api(method, path, body) {
     }
     const detail = data && typeof data.detail === "string" ? data.detail
       : "The service refused the request (" + response.statusText + ").";
-    throw new Error(detail);
+    const error = new Error(detail);
+    error.status = response.status;  // a page may word a refusal of its own request itself
+    throw error;
   }
   return data;
 }

@@ -80,7 +80,16 @@ async function onVerify(event) {
         ? "" : "; score " + fmt(r.score) + " on the fine-tuning scores' scale";
       show("verify-result", text + score + windowNote(r.chunked),
         r.same === null ? "" : r.same ? "ok" : "bad");
-    } catch (err) { if (current()) show("verify-result", err.message, "error"); }
+    } catch (err) {
+      if (!current()) return;
+      if (err.status === 404 && body.label !== undefined) {
+        // removed since this page listed it (another tab, the CLI): say so, and list the labels
+        // the gallery holds now instead of the service's API wording ("POST /enroll ...")
+        show("verify-result", "\u201c" + body.label + "\u201d is no longer enrolled (removed " +
+          "since this page listed it); the gallery below is updated.", "error");
+        await refresh();
+      } else show("verify-result", err.message, "error");
+    }
   });
 }
 
