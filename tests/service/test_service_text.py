@@ -475,3 +475,23 @@ def test_a_joined_model_is_served_at_its_own_threshold_and_refused_without_one(
     assert z.shape[1] == 387
     assert r["distance"] == pytest.approx(1.0 - float(z[0] @ z[1]), abs=1e-5)
     assert r["threshold"] == pytest.approx(0.25) and r["same"] is (r["distance"] <= 0.25)
+
+
+def test_a_text_or_list_over_the_limits_is_refused_with_what_to_do(make_client):
+    """'The text has 50,001 characters; at most 50,000 are allowed.' named the problem only, on
+    the page and to an API caller alike: the refusal now says what to do (shorten it; a list's
+    text may also be split), and a list over max_files says to send several requests."""
+    c = make_client(max_text_chars=200, max_files=2)
+    one = c.post("/identify", json={"text": "a" * 201}).json()["detail"]
+    assert one == "The text has 201 characters; at most 200 are allowed: shorten it."
+    pair = c.post("/verify", json={"text_a": "a", "text_b": "b" * 201}).json()["detail"]
+    assert pair == "The second text has 201 characters; at most 200 are allowed: shorten it."
+    listed = c.post("/enroll", json={"label": "x", "texts": ["a", "b" * 201]}).json()["detail"]
+    assert listed == (
+        "The second text has 201 characters; at most 200 are allowed: shorten it, or split it "
+        "into several texts of the list."
+    )
+    many = c.post("/embed", json={"texts": ["a"] * 3}).json()["detail"]
+    assert (
+        many == "The request holds 3 texts; at most 2 are allowed: send them in several requests."
+    )

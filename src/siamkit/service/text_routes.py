@@ -124,16 +124,20 @@ def check_texts(texts: Sequence[str], field: str, limits: ServiceLimits) -> list
     if len(texts) > limits.max_files:
         raise RequestError(
             413,
-            f"The request holds {len(texts)} texts; at most {limits.max_files} are allowed.",
+            f"The request holds {len(texts)} texts; at most {limits.max_files} are allowed: "
+            "send them in several requests.",
             field=field,
         )
     for i, t in enumerate(texts):
         path = field if len(texts) == 1 and not field.endswith("s") else f"{field}[{i}]"
         name = text_words(field, i, len(texts))
         if len(t) > limits.max_text_chars:
+            # a list's text may be split into several (enrolled under the same label)
+            split = ", or split it into several texts of the list" if field == "texts" else ""
             raise RequestError(
                 413,
-                f"{name} has {len(t):,} characters; at most {limits.max_text_chars:,} are allowed.",
+                f"{name} has {len(t):,} characters; at most {limits.max_text_chars:,} are "
+                f"allowed: shorten it{split}.",
                 field=path,
             )
         if is_blank(t):
