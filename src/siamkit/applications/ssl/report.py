@@ -27,6 +27,8 @@ def _img(fig: Any, caption: str) -> str:
 
 
 def _collapse_figure(history: Sequence[Mapping[str, Any]], threshold: float) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
     fig = new_figure(6.0, 3.5)
     ax = fig.subplots()
     ax.plot(
@@ -38,6 +40,7 @@ def _collapse_figure(history: Sequence[Mapping[str, Any]], threshold: float) -> 
     ax.axhline(threshold, color="red", ls="--", label=f"stop below {threshold}")
     ax.axhline(1.0, color="grey", ls=":", label="uniform on the sphere")
     ax.set_xlabel("epoch (0: before training)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, as the training curves
     ax.set_ylabel("per-dimension std × sqrt(D)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

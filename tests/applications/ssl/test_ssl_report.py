@@ -1,0 +1,19 @@
+"""``report.html`` of a ``task: ssl`` run: what its figures and captions say."""
+
+from __future__ import annotations
+
+from siamkit.applications.ssl.report import _collapse_figure
+
+HISTORY = [
+    {"epoch": 0, "loss": None, "knn": 0.5, "collapse_std": 0.14},
+    {"epoch": 1, "loss": 5.3, "knn": 0.6, "collapse_std": 0.41},
+    {"epoch": 2, "loss": 4.9, "knn": 0.62, "collapse_std": 0.44},
+]
+
+
+def test_the_collapse_figure_marks_whole_epochs_only() -> None:
+    """A two-epoch run's collapse figure had ticks at epochs 0.25, 0.5, 0.75, ... (the training
+    curves beside it mark whole epochs only)."""
+    ax = _collapse_figure(HISTORY, 0.02).axes[0]
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= 2]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
