@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from siamkit.applications.ssl.report import _collapse_figure
+from siamkit.applications.ssl.report import _collapse_figure, render_ssl_report
 
 HISTORY = [
     {"epoch": 0, "loss": None, "knn": 0.5, "collapse_std": 0.14},
@@ -17,3 +17,14 @@ def test_the_collapse_figure_marks_whole_epochs_only() -> None:
     ax = _collapse_figure(HISTORY, 0.02).axes[0]
     ticks = [t for t in ax.get_xticks() if 0 <= t <= 2]
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_a_run_without_labels_is_not_captioned_with_a_knn_accuracy() -> None:
+    """An image-folder run (no labeled validation images, so no kNN monitor) captioned its loss
+    curve 'loss per epoch; leave-one-out kNN accuracy on the labeled validation images'."""
+    unlabeled = [{**h, "knn": None} for h in HISTORY]
+    page = render_ssl_report(unlabeled, {"method": "simclr"}, threshold=0.02)
+    assert "kNN accuracy on the labeled validation images" not in page
+    assert "no labeled validation images, so no kNN accuracy" in page
+    labeled = render_ssl_report(HISTORY, {"method": "simclr"}, threshold=0.02)
+    assert "leave-one-out kNN accuracy on the labeled validation images" in labeled

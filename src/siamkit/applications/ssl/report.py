@@ -56,15 +56,16 @@ def render_ssl_report(
         {"epoch": h["epoch"], "loss": h.get("loss"), "kNN accuracy": h.get("knn")} for h in history
     ]
     curves = [{k: v for k, v in c.items() if v is not None} for c in curves]
+    if any(h.get("knn") is not None for h in history):
+        caption = "loss per epoch; leave-one-out kNN accuracy on the labeled validation images"
+    else:  # an image folder: no labels, so no kNN monitor (as the run's first line says)
+        caption = "loss per epoch (no labeled validation images, so no kNN accuracy)"
     method = html.escape(str(metrics.get("method", "")))
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>siamkit ssl: {method}</title></head><body>",
         f"<h1>Self-supervised training: {method}</h1>",
         "<section id='training'><h2>Training curves</h2>",
-        _img(
-            plot_training_curves(curves),
-            "loss per epoch; leave-one-out kNN accuracy on the labeled validation images",
-        ),
+        _img(plot_training_curves(curves), caption),
         "</section><section id='collapse'><h2>Collapse monitor</h2>",
         "<p>Standard deviation of each dimension of the L2-normalised embedding (the SimSiam "
         "paper's check), times sqrt(D): about 1 when the embeddings spread over the sphere, 0 "
