@@ -480,3 +480,14 @@ def test_a_misspelt_section_is_worded_as_every_task_words_it() -> None:
     assert str(err.value).startswith(
         "unknown section 'trian' for task: ssl (did you mean 'train'?); valid sections: method, "
     )
+
+
+def test_a_folder_of_one_image_is_said_in_the_singular() -> None:
+    """A folder holding one image said 'train.batch_size = 256 is more than the 1 training
+    images'."""
+    with pytest.raises(ValueError) as err:
+        ssl_trainer.check_batch_fits(256, 1)
+    assert str(err.value) == (
+        "train.batch_size = 256 is more than the 1 training image: a batch needs 2 or more "
+        "images; give more images"
+    )

@@ -102,8 +102,8 @@ def check_batch_fits(batch_size: int, n: int) -> None:
         return
     if n < 2:  # a batch needs 2 images (check_ssl_config): no size fits
         raise ValueError(
-            f"train.batch_size = {batch_size} is more than the {n} training images: a batch "
-            "needs 2 or more images; give more images"
+            f"train.batch_size = {batch_size} is more than the {n} training "
+            f"image{'' if n == 1 else 's'}: a batch needs 2 or more images; give more images"
         )
     fits = 1 << (n.bit_length() - 1)  # the largest power of two within n
     raise ValueError(
