@@ -282,13 +282,17 @@ def test_each_result_box_says_the_text_is_being_embedded_while_its_request_is_ou
         browser.close()
 
 
-def _open_page(p: Any, url: str) -> Any:
+def _open_page(p: Any, url: str, key: str | None = None) -> Any:
     browser = p.chromium.launch(
         executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
     )
     page = browser.new_context().new_page()
     page.set_default_timeout(30_000)
     page.goto(url + "/")
+    if key is not None:
+        page.wait_for_selector("#key-box:not([hidden])")
+        page.fill("#api-key", key)
+        page.dispatch_event("#api-key", "change")
     page.wait_for_selector("#model-info:has-text('Text model')")
     return page
 
@@ -349,3 +353,34 @@ def test_verify_against_a_label_removed_elsewhere_says_so_and_updates_the_list(
         )
         page.wait_for_selector("#gallery-empty:not([hidden])")
         assert page.locator("#verify-label option").count() == 0
+
+
+def test_the_model_line_says_an_onnx_runtime_serves(server_url):
+    """Served with --runtime onnx-int8, the page and /info read as the PyTorch model's, whose
+    similarities (siamkit text similarity's) differ slightly: /info now names the runtime and the
+    model line says ONNX Runtime serves, and in int8 that its similarities differ. The torch
+    runtime's line is unchanged (the first test)."""
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    def as_runtime(runtime: str) -> Any:
+        def handle(route: Any) -> None:
+            answer = route.fetch()
+            body = answer.json()
+            assert body["model"]["runtime"] == "torch"  # the served model is the PyTorch one
+            body["model"]["runtime"] = runtime
+            route.fulfill(response=answer, body=json.dumps(body))
+
+        return handle
+
+    with sync_playwright() as p:
+        page = _open_page(p, server_url, API_KEY)
+        for runtime, words in (
+            ("onnx-int8", "; run by ONNX Runtime in int8 (similarities differ slightly from "),
+            ("onnx", "; run by ONNX Runtime (fp32)."),
+        ):
+            page.route("**/info", as_runtime(runtime))
+            page.dispatch_event("#api-key", "change")
+            page.wait_for_selector(f"#model-info:has-text('{words}')")
+            page.unroute("**/info")

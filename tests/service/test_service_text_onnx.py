@@ -136,6 +136,8 @@ def test_onnx_runtimes_answer_as_the_torch_runtime(bundle, client_of, runtime):
     assert cos.min() >= 1 - tol, cos
     for key in ("threshold", "window_tokens", "overlap_tokens", "fingerprint", "embedding_dim"):
         assert got["info"]["model"][key] == want["info"]["model"][key], key
+    # /info says which runtime answers (int8's distances differ from torch's by up to tol)
+    assert (want["info"]["model"]["runtime"], got["info"]["model"]["runtime"]) == ("torch", runtime)
 
 
 def test_a_gallery_enrolled_with_torch_is_served_by_the_int8_export(bundle, client_of):

@@ -156,6 +156,14 @@ def token_stats(model: Any, texts: Sequence[str]) -> tuple[list[int], int]:
     return list(counts), int(chunked)
 
 
+def _runtime_of(model: Any) -> str:
+    """``siamkit serve --runtime``'s name of what embeds the texts: a text model's ONNX export
+    (:class:`~siamkit.applications.text.onnx.TextOnnxModel`, fp32 or int8) or PyTorch."""
+    if getattr(model, "kind", None) != "text-onnx":
+        return "torch"
+    return "onnx-int8" if model.precision == "int8" else "onnx"
+
+
 def _need_gallery(engine: ServiceEngine) -> None:
     """409 before any model work when the service has no gallery."""
     if not engine.has_gallery:
@@ -375,6 +383,7 @@ async def info(engine: Engine) -> TextInfoResponse:
         window_tokens=int(engine.model.max_length),
         overlap_tokens=int(engine.model.overlap),
         fingerprint=engine.fingerprint,
+        runtime=_runtime_of(engine.model),
     )
     gallery = gallery_info(stats)
     limits = TextLimitsInfo(**{f: getattr(engine.limits, f) for f in TextLimitsInfo.model_fields})

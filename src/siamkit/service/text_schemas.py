@@ -113,6 +113,11 @@ class TextModelInfo(BaseModel):
     window_tokens: int = Field(description="Tokens per window; longer texts are windowed.")
     overlap_tokens: int = Field(description="Tokens shared by consecutive windows.")
     fingerprint: str
+    runtime: str = Field(
+        default="torch",
+        description="What embeds the texts, as siamkit serve --runtime names it: torch, onnx "
+        "(ONNX Runtime, fp32) or onnx-int8 (its distances differ slightly from torch's).",
+    )
 
 
 class TextLimitsInfo(LimitsInfo):

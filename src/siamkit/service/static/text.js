@@ -159,12 +159,20 @@ async function showLabel(label) {
   } catch (err) { $("label-texts-note").textContent = err.message; }
 }
 
+// /info's runtime on the model line: the int8 export's similarities differ slightly from the
+// PyTorch model's (siamkit text similarity's), which the line says, as it says which one this is
+const RUNTIMES = {
+  "onnx": "; run by ONNX Runtime (fp32)",
+  "onnx-int8": "; run by ONNX Runtime in int8 (similarities differ slightly from PyTorch's)",
+};
+
 function describeModel(m) {
   const threshold = m.threshold === null ? "no threshold"
     : "same at similarity \u2265 " + fmt(1 - m.threshold) + " (" + m.threshold_source + ")";
   $("model-info").textContent = "Text model" + (m.name ? " " + m.name : "") + ": " +
     m.embedding_dim + "-value embeddings, " +
-    m.distance + " distance, " + threshold + "; windows of " + m.window_tokens + " tokens.";
+    m.distance + " distance, " + threshold + "; windows of " + m.window_tokens + " tokens" +
+    (RUNTIMES[m.runtime] || "") + ".";
 }
 
 document.addEventListener("DOMContentLoaded", () => startPage({
