@@ -165,3 +165,32 @@ def test_text_dedup_runs_on_the_bundles_own_export(exported, tmp_path):
     assert doc["threshold_source"] == "the model's calibrated threshold"
     groups = [json.loads(x) for x in out.read_text().splitlines()]
     assert [sorted(m["id"] for m in g["members"]) for g in groups] == [["copy", "t0"]]
+
+
+def test_a_text_export_folder_given_as_a_model_names_the_model_to_give(tmp_path):
+    """`siamkit text export --out edge/` then `siamkit serve edge/ --runtime onnx-int8` (or any
+    command taking a model) said 'edge has no siamkit.json, so it is not a siamkit model
+    folder: give the folder `siamkit train --out OUT` writes', not that edge is an export and
+    how the service runs one. MODEL/onnx names MODEL."""
+    from siamkit.export.bundle import ModelFileError, read_model_config
+
+    edge = tmp_path / "edge"
+    edge.mkdir()
+    (edge / "text_onnx.json").write_text("{}")
+    with pytest.raises(ModelFileError) as err:
+        read_model_config(edge)
+    assert str(err.value) == (
+        f"{edge} is a text model's ONNX export, not a model folder: give the siamkit model "
+        "folder it was exported from, and to serve its export write it there with `siamkit "
+        "export MODEL --format onnx --int8`, then `siamkit serve MODEL --runtime onnx-int8`"
+    )
+    model = tmp_path / "run" / "model"
+    (model / "onnx").mkdir(parents=True)
+    (model / "siamkit.json").write_text("{}")
+    (model / "onnx" / "text_onnx.json").write_text("{}")
+    with pytest.raises(ModelFileError) as err:
+        read_model_config(model / "onnx")
+    assert str(err.value) == (
+        f"{model / 'onnx'} is the ONNX export of the model {model}, not a model folder: give "
+        f"{model} (siamkit serve runs this export with --runtime onnx or onnx-int8)"
+    )

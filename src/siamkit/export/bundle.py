@@ -247,6 +247,26 @@ def _check_input_shape(shape: Any, cfg_path: Path) -> None:
             )
 
 
+TEXT_EXPORT_META = "text_onnx.json"
+"""What a text model's ONNX export folder holds beside its graphs (``siamkit text export``)."""
+
+
+def _text_export_given(folder: Path) -> str:
+    """The refusal of a text model's ONNX export folder given as a model: the model it was
+    exported from is what the commands take (``siamkit serve MODEL --runtime onnx-int8`` runs
+    that model's export in MODEL/onnx)."""
+    if (folder.parent / CONFIG_FILE).is_file():  # MODEL/onnx, siamkit export's own place
+        return (
+            f"{folder} is the ONNX export of the model {folder.parent}, not a model folder: give "
+            f"{folder.parent} (siamkit serve runs this export with --runtime onnx or onnx-int8)"
+        )
+    return (
+        f"{folder} is a text model's ONNX export, not a model folder: give the siamkit model "
+        "folder it was exported from, and to serve its export write it there with `siamkit "
+        "export MODEL --format onnx --int8`, then `siamkit serve MODEL --runtime onnx-int8`"
+    )
+
+
 def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate ``siamkit.json`` of a model folder, without building the model."""
     folder = Path(path)
@@ -260,6 +280,8 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ModelFileError(
                 f"{folder} is a training run's folder, not a model folder: give {folder / 'model'}"
             )
+        if (folder / TEXT_EXPORT_META).is_file():  # `siamkit text export --out edge/`
+            raise ModelFileError(_text_export_given(folder))
         raise ModelFileError(
             f"{folder} has no {CONFIG_FILE}, so it is not a siamkit model folder: give the "
             "folder `siamkit train --out OUT` writes as OUT/model (or siamkit.save_model writes)"
