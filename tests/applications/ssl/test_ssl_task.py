@@ -169,6 +169,21 @@ def test_collapse_stops_without_a_model(tmp_path: Path) -> None:
     assert len(json.loads((tmp_path / "o" / "history.json").read_text())) == 2
 
 
+def test_a_collapsed_run_leaves_its_report(tmp_path: Path) -> None:
+    """A run stopped on a collapse left only checkpoint.pt, config.yaml and history.json: the
+    report's collapse monitor, the figure that shows it, was written only when nothing went
+    wrong. It is now written, named in the error, and still no model."""
+    doc = _cfg("simsiam")
+    doc["ssl"]["collapse_std"] = 5.0  # above the largest possible value (~1): always "collapsed"
+    report = tmp_path / "o" / "report.html"
+    with pytest.raises(CollapseError, match=f"; the curves: {re.escape(str(report))}$"):
+        run(doc, tmp_path / "o", QUIET)
+    page = report.read_text()
+    assert "id='collapse'" in page and "data:image/png;base64" in page
+    assert "no model saved" in page
+    assert not (tmp_path / "o" / "model").exists()
+
+
 def test_image_folder_without_classes(tmp_path: Path) -> None:
     root = tmp_path / "imgs"
     root.mkdir()

@@ -3,7 +3,8 @@
 Outputs in ``out_dir``: ``config.yaml`` (resolved), ``checkpoint.pt`` (every epoch),
 ``history.json`` (loss, kNN monitor, collapse std, images/s per epoch; from the first checkpoint
 on, so a run stopped before it leaves ``config.yaml`` alone, as an image run does), ``metrics.json``,
-``report.html`` (the training curves and the collapse monitor) and
+``report.html`` (the training curves and the collapse monitor; a run stopped on a collapse
+writes it too, with history.json, and no model) and
 ``model/``: a :class:`~siamkit.models.SiameseNetwork` whose metadata names the method; it embeds
 with the trained embedding head (``ssl.embed: head``, the default), or with the backbone's pooled
 features, L2-normalised (``ssl.embed: backbone``; the trained head then only trains); the
@@ -17,6 +18,7 @@ processes train and return a summary without a model.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +152,11 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         if trainer.history and (out_dir / CHECKPOINT).exists():
             _write_json(out_dir / "history.json", trainer.history)
     finish_distributed()
-    if monitor.collapsed is not None:
-        raise CollapseError(monitor.collapsed)
+    if monitor.collapsed is not None:  # no model; the report shows the collapse curve
+        stopped = {"method": cfg.method, "epochs": len(history) - 1, "collapsed": monitor.collapsed}
+        report = _write_report(out_dir, history, stopped, cfg, log)
+        seen = f"; the curves: {report}" if report is not None else ""
+        raise CollapseError(f"{monitor.collapsed}{seen}")
     seconds = trainer.seconds()  # with a resumed run's seconds before
     net = embedding_network(model.net.cpu().eval(), cfg.ssl.embed)
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))
@@ -163,12 +168,24 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
                "collapse_std": last["collapse_std"], "train_seconds": round(seconds, 1)}  # fmt: skip
     _write_json(out_dir / "metrics.json", metrics)
     files = {"history": out_dir / "history.json", "metrics": out_dir / "metrics.json"}
+    report = _write_report(out_dir, history, metrics, cfg, log)
+    if report is not None:
+        files["report"] = report
+    return TaskSummary(model_dir=model_dir, metrics=metrics, files=files)
+
+
+def _write_report(
+    out_dir: Path,
+    history: list[dict[str, Any]],
+    metrics: dict[str, Any],
+    cfg: SSLConfig,
+    log: Callable[[str], None],
+) -> Path | None:
+    """``out_dir/report.html`` (None without matplotlib, said in ``log``)."""
     try:
         from siamkit.applications.ssl.report import write_ssl_report
 
-        files["report"] = write_ssl_report(
-            out_dir / "report.html", history, metrics, cfg.ssl.collapse_std
-        )
-    except ImportError:  # plotting needs matplotlib (the [report] extra); the model is saved anyway
+        return write_ssl_report(out_dir / "report.html", history, metrics, cfg.ssl.collapse_std)
+    except ImportError:  # plotting needs matplotlib (the [report] extra); the run stands without
         log("matplotlib is not installed: no report.html")
-    return TaskSummary(model_dir=model_dir, metrics=metrics, files=files)
+        return None
