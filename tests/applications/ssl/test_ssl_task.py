@@ -338,6 +338,20 @@ def test_ssl_can_start_from_a_model_that_fits_only(tmp_path: Path) -> None:
     assert again.metrics["epochs"] == 1
 
 
+def test_a_run_from_a_model_says_so_and_its_resume_does_not(tmp_path: Path) -> None:
+    """An ssl run with --init-from said nothing of it in its log (a supervised, text or tracker
+    run says 'starting from the weights of MODEL'); its resume reads the checkpoint instead."""
+    first = run(_cfg("simclr", epochs=1), tmp_path / "a", QUIET)
+    said: list[str] = []
+    start = TaskOptions(progress=False, log=said.append, init_from=str(first.model_dir))
+    run(_cfg("simclr", epochs=1), tmp_path / "b", start)
+    assert f"starting from the weights of {first.model_dir}" in said
+    said.clear()
+    resumed = TaskOptions(progress=False, log=said.append, resume=True)
+    run(_cfg("simclr", epochs=2), tmp_path / "b", resumed)
+    assert said and not any("starting from the weights" in s for s in said), said
+
+
 def test_the_saved_model_embeds_with_the_backbone_and_the_monitor_measures_it(
     tmp_path: Path,
 ) -> None:

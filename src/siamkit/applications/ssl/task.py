@@ -143,6 +143,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     atomic_write(out_dir / "config.yaml", resolved)
     where = f"{ctx.world} processes on {ctx.device.type}" if ctx.enabled else str(ctx.device)
     unlabeled = "no labels, so no kNN accuracy" if data.val_y is None else "labels unused"
+    if cfg.model.init_from and not options.resume:  # a resume's weights are the checkpoint's
+        log(f"starting from the weights of {cfg.model.init_from}")  # as a supervised run says
     log(f"{cfg.method}: self-supervised on {data.source} ({unlabeled}) on {where}")
     try:
         history = fit(trainer, resume=options.resume)
