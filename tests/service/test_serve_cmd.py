@@ -100,7 +100,7 @@ def test_serve_loads_the_model_and_passes_the_options(model_dir, tmp_path, calls
     assert engine.model.threshold == 0.25
     assert THREADS_SET == [1]  # torch threads per call, default 1
     assert not _key_required(app)
-    assert engine.model_name == "model"  # /info and the page: the folder's name (below)
+    assert engine.model_name == f"{tmp_path.name}/model"  # /info and the page (below)
 
 
 def test_info_names_the_model_folder_not_its_path(model_dir, tmp_path, calls):
@@ -113,10 +113,24 @@ def test_info_names_the_model_folder_not_its_path(model_dir, tmp_path, calls):
     with TestClient(calls[0][0]) as client:
         answer = client.get("/info")
         page = client.get("/").text
-    assert answer.json()["model"]["name"] == "model"
+    assert answer.json()["model"]["name"] == f"{tmp_path.name}/model"
     assert str(tmp_path) not in answer.text and str(tmp_path) not in page
-    assert serve_cmd.public_model_name(model_dir + "/") == "model"
+    assert serve_cmd.public_model_name(model_dir + "/") == f"{tmp_path.name}/model"
     assert serve_cmd.public_model_name(".") == Path.cwd().name
+
+
+def test_a_trained_models_folder_is_named_with_its_run(tmp_path, calls):
+    """`siamkit train --out runs/x` writes runs/x/model; serve named it by its folder alone, so
+    the page read 'Text model model: ...' (an image model's 'Model model: ...'). It is now
+    x/model, as the user knows it; another folder keeps its own name."""
+    model_dir = siamkit.save_model(make_model(), tmp_path / "runs" / "x" / "model")
+    result = CliRunner().invoke(serve_cmd.serve, [str(model_dir), "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    with TestClient(calls[0][0]) as client:
+        assert client.get("/info").json()["model"]["name"] == "x/model"
+    assert serve_cmd.public_model_name("runs/x/model") == "x/model"
+    assert serve_cmd.public_model_name("runs/x/best") == "best"
+    assert serve_cmd.public_model_name("/model") == "model"
 
 
 def test_public_host_needs_a_key(model_dir, tmp_path, calls):

@@ -242,12 +242,23 @@ def _other_models_gallery(
     return other_models_refusal(gallery, model, folder, use_it, things=things)
 
 
+TRAINED_MODEL_FOLDER = "model"
+"""The name of the folder ``siamkit train --out OUT`` writes its model to (OUT/model)."""
+
+
 def public_model_name(model_dir: str) -> str | None:
     """What /info and the page call the model: its folder's name, never the path given to
-    serve (``/home/alice/private/runs/x/model`` is ``model``), which would tell anyone who can
-    reach the service where and whose the files are; the startup line keeps the full path.
+    serve (``/home/alice/private/runs/x/model``), which would tell anyone who can reach the
+    service where and whose the files are; the startup line keeps the full path. A folder
+    called ``model`` (``siamkit train --out runs/x`` writes runs/x/model) is named with its
+    run's folder, ``x/model``, as the user knows it: the page said 'Text model model: ...'.
     None (unnamed) for the file system's root, which has no name."""
-    return os.path.basename(os.path.abspath(model_dir)) or None
+    path = os.path.abspath(model_dir)
+    name = os.path.basename(path)
+    run = os.path.basename(os.path.dirname(path))
+    if name == TRAINED_MODEL_FOLDER and run:
+        return f"{run}/{name}"
+    return name or None
 
 
 def _to_device(net: Any, dev: Any, asked: str) -> Any:
