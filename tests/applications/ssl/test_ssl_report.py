@@ -28,3 +28,14 @@ def test_a_run_without_labels_is_not_captioned_with_a_knn_accuracy() -> None:
     assert "no labeled validation images, so no kNN accuracy" in page
     labeled = render_ssl_report(HISTORY, {"method": "simclr"}, threshold=0.02)
     assert "leave-one-out kNN accuracy on the labeled validation images" in labeled
+
+
+def test_the_collapse_monitor_says_it_measures_the_trained_head() -> None:
+    """The collapse section said it measured 'the L2-normalised embedding', while the check
+    takes the trained head's output alone: the shipped config's saved embedding also joins 4,416
+    untrained tap features, which it leaves out."""
+    page = render_ssl_report(HISTORY, {"method": "simclr"}, threshold=0.02)
+    assert "each dimension of the L2-normalised embedding" not in page
+    assert "each dimension of the trained embedding head's output" in page
+    labels = [t.get_text() for t in _collapse_figure(HISTORY, 0.02).axes[0].get_legend().texts]
+    assert "trained head's output" in labels, labels

@@ -35,7 +35,7 @@ def _collapse_figure(history: Sequence[Mapping[str, Any]], threshold: float) -> 
         [h["epoch"] for h in history],
         [h["collapse_std"] for h in history],
         marker="o",
-        label="embedding",
+        label="trained head's output",
     )
     ax.axhline(threshold, color="red", ls="--", label=f"stop below {threshold}")
     ax.axhline(1.0, color="grey", ls=":", label="uniform on the sphere")
@@ -67,9 +67,10 @@ def render_ssl_report(
         "<section id='training'><h2>Training curves</h2>",
         _img(plot_training_curves(curves), caption),
         "</section><section id='collapse'><h2>Collapse monitor</h2>",
-        "<p>Standard deviation of each dimension of the L2-normalised embedding (the SimSiam "
-        "paper's check), times sqrt(D): about 1 when the embeddings spread over the sphere, 0 "
-        "when every image embeds to the same point.</p>",
+        "<p>Standard deviation of each dimension of the trained embedding head's output, "
+        "L2-normalised (the SimSiam paper's check, on the side of the network the loss trains: "
+        "tap features kept out of training are left out), times sqrt(D): about 1 when the "
+        "embeddings spread over the sphere, 0 when every image embeds to the same point.</p>",
         _img(_collapse_figure(history, threshold), "collapse monitor per epoch"),
         "</section><section id='metrics'><h2>Metrics</h2><pre>",
         html.escape(json.dumps(dict(metrics), indent=2, default=str)),
