@@ -109,7 +109,7 @@ def test_info_names_the_model_folder_not_its_path(model_dir, tmp_path, calls):
     assert Path(model_dir).is_absolute()
     result = CliRunner().invoke(serve_cmd.serve, [model_dir, "--port", str(free_port())])
     assert result.exit_code == 0, result.output
-    assert f"Serving {model_dir} without a gallery" in result.output
+    assert f"Serving {model_dir} (torch on cpu) without a gallery" in result.output
     with TestClient(calls[0][0]) as client:
         answer = client.get("/info")
         page = client.get("/").text
@@ -258,6 +258,27 @@ def test_onnx_int8_runtime_serves_the_int8_export_of_an_image_model(model_dir):
     want = siamkit.load_model(model_dir).embed(x).detach()
     got = int8.embed(x)
     assert float(torch.nn.functional.cosine_similarity(got, want)[0]) > 0.95
+
+
+def test_the_startup_line_names_the_runtime_and_its_graph(model_dir, tmp_path, calls):
+    """'Serving MODEL with gallery ...' did not say whether PyTorch or which ONNX export answers
+    (their distances differ slightly); it now names the runtime and the graph it loaded."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.quantize import quantize_onnx
+
+    export_onnx(model_dir)
+    quantize_onnx(Path(model_dir) / "model.onnx", mode="dynamic")
+    gallery = str(tmp_path / "t.db")
+    for runtime, graph in (("onnx-int8", "model.int8.onnx"), ("onnx", "model.onnx")):
+        args = [model_dir, "--gallery", gallery, "--runtime", runtime]
+        result = CliRunner().invoke(serve_cmd.serve, [*args, "--port", str(free_port())])
+        assert result.exit_code == 0, result.output
+        ran = f"{runtime}: {Path(model_dir) / graph}"
+        assert f"Serving {model_dir} ({ran}) with gallery {gallery} on http" in result.output
+    args = [model_dir, "--device", "cpu", "--port", str(free_port())]
+    result = CliRunner().invoke(serve_cmd.serve, args)
+    assert f"Serving {model_dir} (torch on cpu) without a gallery" in result.output
 
 
 def test_a_busy_port_fails_before_serving_is_announced_and_creates_no_gallery(

@@ -157,6 +157,8 @@ def test_siamkit_serve_runtime_onnx_int8_starts_a_text_bundle(bundle, tmp_path, 
     args = [str(bundle), "--gallery", str(gallery), "--runtime", "onnx-int8", "--port"]
     res = CliRunner().invoke(serve_cmd.serve, [*args, str(free_port())])
     assert res.exit_code == 0, res.output
+    graph = bundle / "onnx" / "text.int8.onnx"  # the startup line names what runs the model
+    assert f"Serving {bundle} (onnx-int8: {graph}) with gallery {gallery} on" in res.output
     with TestClient(seen[0]) as c:
         c.post("/enroll", json={"label": "vpn", "texts": ENROLL["vpn"]})
         r = c.post("/identify", json={"text": QUERIES[1], "k": 1}).json()

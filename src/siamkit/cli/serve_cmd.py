@@ -222,7 +222,8 @@ def serve(
         refusal = _other_models_gallery(err, gallery, model, net)
         raise click.ClickException(str(refusal or err)) from None
     what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"
-    click.echo(f"Serving {model} {what} on {url_of(host, sock)}", err=True)
+    ran = runs_on(net, model, runtime)
+    click.echo(f"Serving {model} ({ran}) {what} on {url_of(host, sock)}", err=True)
     run_server(app, sock, log_level)
 
 
@@ -259,6 +260,22 @@ def public_model_name(model_dir: str) -> str | None:
     if name == TRAINED_MODEL_FOLDER and run:
         return f"{run}/{name}"
     return name or None
+
+
+def runs_on(net: Any, model: str, runtime: str) -> str:
+    """What the startup line says runs the model: ``onnx-int8: runs/x/model/onnx/text.int8.onnx``
+    (the graph an ONNX runtime loaded), ``torch on cuda:0`` or ``dlib on the CPU``, so the
+    operator sees which of them answers (their similarities differ slightly)."""
+    if model == DLIB:
+        return "dlib on the CPU"
+    if runtime == "torch":
+        params = getattr(net, "parameters", None)
+        first = next(iter(params()), None) if callable(params) else None
+        return f"torch on {first.device if first is not None else 'cpu'}"
+    # an image model's OnnxModel holds its embedder, a text model's TextOnnxModel its runtime
+    holder = getattr(net, "embedder", None) or getattr(net, "runtime", None)
+    graph = getattr(holder, "path", None)
+    return f"{runtime}: {graph}" if graph is not None else runtime
 
 
 def _to_device(net: Any, dev: Any, asked: str) -> Any:

@@ -329,6 +329,7 @@ class TextOnnxEmbedder:
             raise ValueError(f"{path} has no {META_NAME}; export it with export_text_onnx first")
         self.meta = json.loads((path / META_NAME).read_text())
         graph = path / (INT8_NAME if int8 else ONNX_NAME)
+        self.path = graph  # the graph it runs (siamkit serve's startup line names it)
         if not graph.is_file():  # e.g. int8=True on an export made without int8
             raise ValueError(
                 f"{path} has no {graph.name}; export it with "
