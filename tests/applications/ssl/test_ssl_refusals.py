@@ -491,3 +491,16 @@ def test_a_folder_of_one_image_is_said_in_the_singular() -> None:
         "train.batch_size = 256 is more than the 1 training image: a batch needs 2 or more "
         "images; give more images"
     )
+
+
+def test_the_first_line_names_the_classes_and_the_monitor_s_images(tmp_path: Path) -> None:
+    """The first line said 'self-supervised on 975 digits images of classes [0, 1, 2, 3, 4, 5]
+    (labels unused)', ids where the supervised run names its classes, and not a word of the
+    labeled images held out for the kNN monitor its epoch lines report."""
+    doc = _doc(data={"train_classes": [0, 1, 2, 3, 4, 5]})
+    res = _cli(tmp_path, doc)
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == (
+        "simclr: self-supervised on 975 digits images of 6 classes (0, 1, 2, 3, 4, 5) (labels "
+        "unused) on cpu; 108 more images of them held out for the kNN monitor"
+    )

@@ -75,7 +75,13 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         )
     )  # fmt: skip
     has_val = run.val_y.numel() > 1
-    source = f"{len(run.train_y)} {cfg.dataset} images of classes {list(run.train_classes)}"
+    from siamkit.experiment.run import class_list  # the supervised run's first line's names
+
+    n, k = len(run.train_y), len(run.train_classes)
+    source = (
+        f"{n:,} {cfg.dataset} image{'s' * (n != 1)} of {k} class{'es' * (k != 1)} "
+        f"({class_list(run.class_names, run.train_classes)})"
+    )
     return SSLData(
         run.train_x, run.val_x if has_val else None, run.val_y if has_val else None, source,
         run.train_classes, run.test_classes,

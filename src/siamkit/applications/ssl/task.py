@@ -145,7 +145,12 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     unlabeled = "no labels, so no kNN accuracy" if data.val_y is None else "labels unused"
     if cfg.model.init_from and not options.resume:  # a resume's weights are the checkpoint's
         log(f"starting from the weights of {cfg.model.init_from}")  # as a supervised run says
-    log(f"{cfg.method}: self-supervised on {data.source} ({unlabeled}) on {where}")
+    n_val = 0 if data.val_y is None else len(data.val_y)  # labeled: the kNN monitor's alone
+    held = f"; {n_val:,} more image{'s' * (n_val != 1)} of them held out for the kNN monitor"
+    log(
+        f"{cfg.method}: self-supervised on {data.source} ({unlabeled}) on {where}"
+        f"{held if n_val else ''}"
+    )
     try:
         history = fit(trainer, resume=options.resume)
     finally:  # the run so far once it has a checkpoint: one stopped before its first leaves
