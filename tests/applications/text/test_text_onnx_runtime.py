@@ -85,6 +85,34 @@ def test_onnx_embeddings_and_windows_match_pytorch(text_model, export_dir) -> No
     assert np.allclose(np.linalg.norm(got.vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_the_onnx_runtime_embeds_on_a_device_without_torch(text_model, export_dir) -> None:
+    """TextOnnxEmbedder is the torch-free runtime `siamkit text export` writes for, yet importing
+    it imported torch (the package's __init__ loaded the PyTorch model): on a device without
+    torch it failed before embedding a text."""
+    import os
+    import subprocess
+    import sys
+
+    texts = ["A man is playing guitar.", LONG]
+    code = (
+        "import json, sys\n"
+        "sys.modules['torch'] = None\n"
+        "sys.modules['transformers'] = None\n"
+        "from siamkit.applications.text.onnx import TextOnnxEmbedder\n"
+        f"emb = TextOnnxEmbedder({str(export_dir)!r}, int8=False, threads=1)\n"
+        f"print(json.dumps(emb.embed({texts!r}).tolist()))\n"
+    )
+    src = Path(__file__).resolve().parents[3] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    got = np.array(json.loads(res.stdout))
+    want = text_model.embed(texts).float().numpy()
+    assert (got * want).sum(axis=1).min() > 0.9999
+
+
 def test_int8_embedding_of_a_text_does_not_depend_on_its_batch(text_model, export_dir) -> None:
     """One text, one embedding: alone, in one padded batch with texts of other lengths (the long
     one's windows included), or in batches of 3. With one activation scale per tensor (the

@@ -56,6 +56,31 @@ def unicode_problem(text: str) -> str | None:
     return None
 
 
+def check_texts(texts: object, names: Sequence[str] | None = None) -> list[str]:
+    """A list of non-empty strings, or one sentence saying what is wrong; ``names``: what the
+    sentence calls each text (``("A", "B")``), by default ``text 0``, ``text 1``, ...
+
+    Here, not beside the PyTorch model, because the torch-free ONNX runtime checks its texts
+    too: a tensor can only be given where torch is imported already."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(texts, torch.Tensor):
+        raise TypeError(
+            f"a text model embeds strings, got a tensor of shape {tuple(texts.shape)} (an image?); "
+            "use an image model for images"
+        )
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
+        raise TypeError(f"a text model embeds a list of strings, got {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        name = f"text {i}" if names is None else names[i]
+        if is_blank(t):
+            raise ValueError(f"{name} is empty; every text needs at least one visible character")
+        if bad := unicode_problem(t):
+            raise ValueError(f"{name} is not valid Unicode ({bad})")
+    return list(texts)
+
+
 @dataclass(frozen=True)
 class Document:
     """One text of a corpus and the id it is reported under; ``where`` says where it was read

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from siamkit.applications.text.corpus import check_texts
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.distances import get_distance
@@ -35,29 +36,6 @@ ROLES = ("query", "document")
 # and plagiarism benchmarks test on documents 150-299.
 DOCUMENT_THRESHOLD = 0.12  # near-duplicate documents (dedup): similarity >= 0.88
 PASSAGE_THRESHOLD = 0.28  # reworded sentences (plagiarism, similarity): similarity >= 0.72
-
-
-def check_texts(texts: object, names: Sequence[str] | None = None) -> list[str]:
-    """A list of non-empty strings, or one sentence saying what is wrong; ``names``: what the
-    sentence calls each text (``("A", "B")``), by default ``text 0``, ``text 1``, ..."""
-    if isinstance(texts, Tensor):
-        raise TypeError(
-            f"a text model embeds strings, got a tensor of shape {tuple(texts.shape)} (an image?); "
-            "use an image model for images"
-        )
-    if isinstance(texts, str):
-        texts = [texts]
-    if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
-        raise TypeError(f"a text model embeds a list of strings, got {type(texts).__name__}")
-    from siamkit.applications.text.corpus import is_blank, unicode_problem
-
-    for i, t in enumerate(texts):
-        name = f"text {i}" if names is None else names[i]
-        if is_blank(t):
-            raise ValueError(f"{name} is empty; every text needs at least one visible character")
-        if bad := unicode_problem(t):
-            raise ValueError(f"{name} is not valid Unicode ({bad})")
-    return list(texts)
 
 
 class TextSiameseNetwork(nn.Module):
