@@ -802,9 +802,18 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     The same as `siamkit export MODEL --format onnx [--int8]` of a saved text bundle, also for
     a Hugging Face folder or the default model.
 
+    To serve an export: `siamkit serve MODEL --runtime onnx-int8` runs MODEL/onnx, the folder
+    `siamkit export MODEL --format onnx --int8` writes (MODEL a saved siamkit text model; serve
+    runs no export of a Hugging Face folder or of the default model). --out elsewhere is for
+    the torch-free runtime on a device (siamkit.applications.text.onnx.TextOnnxEmbedder:
+    onnxruntime and tokenizers, no torch) and for the text commands' --runtime onnx-int8
+    --onnx-dir DIR.
+
     \b
     Example:
       siamkit text export --model runs/tickets/model --out edge/ --int8
+      siamkit export runs/tickets/model --format onnx --int8   # runs/tickets/model/onnx
+      siamkit serve runs/tickets/model --runtime onnx-int8     # serves that export
     """
     from siamkit.applications.text.onnx import export_text_bundle, parity_note
 

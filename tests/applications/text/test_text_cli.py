@@ -406,3 +406,18 @@ def test_plagiarism_names_whose_share_each_source_covers(tiny_hf, tmp_path) -> N
     assert f"  doc3.txt: {covered:.1%} of essay.txt, mean similarity 1.000" in res.output, (
         res.output
     )
+
+
+def test_export_help_says_how_to_serve_an_export() -> None:
+    """`text export --help` did not say how the service runs an export: serve runs MODEL/onnx,
+    which `siamkit export MODEL --format onnx --int8` writes (test_service_text_onnx serves
+    one), while an export elsewhere is for the torch-free runtime and --onnx-dir."""
+    res = CliRunner().invoke(cli, ["text", "export", "--help"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert (
+        "To serve an export: `siamkit serve MODEL --runtime onnx-int8` runs MODEL/onnx, the "
+        "folder `siamkit export MODEL --format onnx --int8` writes"
+    ) in said
+    assert "--out elsewhere is for the torch-free runtime on a device" in said
+    assert "--runtime onnx-int8 --onnx-dir DIR" in said
