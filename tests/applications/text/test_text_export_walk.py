@@ -135,3 +135,35 @@ def test_an_export_elsewhere_of_another_model_names_the_folder_and_force(
     assert str(err.value).endswith(
         f"`siamkit export {bundle} --format onnx --int8 --out {where} --force`"
     ), err.value
+
+
+def test_an_export_folder_given_as_a_model_is_named_an_export(tmp_path, monkeypatch) -> None:
+    """`siamkit text export --model edge/` (an export: graphs, text_onnx.json, tokenizer/) said
+    edge had 'no siamkit.json, config.json, tokenizer or weights', though its tokenizer is there;
+    it now says edge is an export and what to give (MODEL/onnx names MODEL)."""
+    monkeypatch.chdir(tmp_path)
+    edge = Path("edge")
+    (edge / "tokenizer").mkdir(parents=True)
+    (edge / "tokenizer" / "tokenizer.json").write_text("{}")
+    for name in ("text_onnx.json", "text.onnx", "text.int8.onnx"):
+        (edge / name).write_text("{}")
+    res = CliRunner().invoke(cli, ["text", "export", "--model", "edge", "--out", "e2"])
+    assert res.exit_code == 1 and not Path("e2").exists(), res.output
+    assert res.output == (
+        "Error: edge is a text model's ONNX export, not a model: give the model it was exported "
+        "from (text dedup, plagiarism and enroll run this export with --runtime onnx-int8 "
+        "--onnx-dir edge)\n"
+    )
+    (edge / "text.int8.onnx").unlink()
+    res = CliRunner().invoke(cli, ["text", "similarity", "a", "b", "--model", "edge"])
+    assert "with --runtime onnx --onnx-dir edge)" in res.output, res.output
+    model = Path("run") / "model"
+    (model / "onnx").mkdir(parents=True)
+    (model / "siamkit.json").write_text("{}")
+    (model / "onnx" / "text_onnx.json").write_text("{}")
+    res = CliRunner().invoke(cli, ["text", "export", "--model", str(model / "onnx"), "--out", "e3"])
+    assert res.exit_code == 1 and not Path("e3").exists(), res.output
+    assert res.output == (
+        f"Error: {model / 'onnx'} is the ONNX export of the model {model}, not a model: give "
+        f"{model} (the text commands with --runtime onnx or onnx-int8 run this export)\n"
+    )

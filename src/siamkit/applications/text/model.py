@@ -263,4 +263,26 @@ def load_text_model(
         if not isinstance(model, TextSiameseNetwork):
             raise TypeError(f"{folder} holds a {type(model).__name__}, not a text model")
         return model
+    _refuse_an_export(folder)
     return TextSiameseNetwork.pretrained(folder)
+
+
+def _refuse_an_export(folder: Path) -> None:
+    """Refuse a text model's ONNX export (``siamkit text export --out edge/``, or MODEL/onnx)
+    given as a model, naming what it is: it holds a tokenizer/ folder but no config.json, so the
+    Hugging Face check said it had 'no siamkit.json, config.json, tokenizer or weights'."""
+    from siamkit.applications.text.onnx import INT8_NAME, META_NAME
+
+    if not (folder / META_NAME).is_file():
+        return
+    if (folder.parent / "siamkit.json").is_file():  # MODEL/onnx, siamkit export's own place
+        raise ValueError(
+            f"{folder} is the ONNX export of the model {folder.parent}, not a model: give "
+            f"{folder.parent} (the text commands with --runtime onnx or onnx-int8 run this export)"
+        )
+    runtime = "onnx-int8" if (folder / INT8_NAME).is_file() else "onnx"
+    raise ValueError(
+        f"{folder} is a text model's ONNX export, not a model: give the model it was exported "
+        f"from (text dedup, plagiarism and enroll run this export with --runtime {runtime} "
+        f"--onnx-dir {folder})"
+    )
