@@ -194,3 +194,23 @@ def test_a_text_export_folder_given_as_a_model_names_the_model_to_give(tmp_path)
         f"{model / 'onnx'} is the ONNX export of the model {model}, not a model folder: give "
         f"{model} (siamkit serve runs this export with --runtime onnx or onnx-int8)"
     )
+
+
+def test_the_text_exports_record_is_named_once():
+    """applications/text/onnx.META_NAME repeated export/bundle.TEXT_EXPORT_META ('text_onnx.json'):
+    renaming one would leave the other recognising no export. One definition, beside onnx.json in
+    export/sidecar (no torch, which the text application's ONNX runtime must not need)."""
+    import ast
+
+    from siamkit.applications.text import onnx
+    from siamkit.export import bundle, sidecar
+
+    src = Path(siamkit.__file__).parent
+    spelled = [
+        str(path.relative_to(src))
+        for path in sorted(src.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value == "text_onnx.json"
+    ]
+    assert spelled == ["export/sidecar.py"]
+    assert onnx.META_NAME is sidecar.TEXT_EXPORT_META is bundle.TEXT_EXPORT_META

@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
+from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
     HalfTwinNetwork,
@@ -245,10 +246,6 @@ def _check_input_shape(shape: Any, cfg_path: Path) -> None:
                 f"a side and {MAX_INPUT_PIXELS:,} pixels are accepted; the file is corrupted or "
                 "was edited by hand"
             )
-
-
-TEXT_EXPORT_META = "text_onnx.json"
-"""What a text model's ONNX export folder holds beside its graphs (``siamkit text export``)."""
 
 
 def _text_export_given(folder: Path) -> str:

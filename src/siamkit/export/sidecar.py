@@ -20,9 +20,21 @@ from typing import Any
 from siamkit._version import __version__
 from siamkit.atomic import atomic_path, atomic_write, sha256_file
 
-__all__ = ["SIDECAR_FILE", "read_sidecar", "record_export", "sha256_file", "write_model_atomically"]
+__all__ = [
+    "SIDECAR_FILE",
+    "TEXT_EXPORT_META",
+    "read_sidecar",
+    "record_export",
+    "sha256_file",
+    "write_model_atomically",
+]
 
 SIDECAR_FILE = "onnx.json"
+
+TEXT_EXPORT_META = "text_onnx.json"
+"""What a text model's ONNX export folder holds beside its graphs and tokenizer/ (``siamkit text
+export``, MODEL/onnx), instead of onnx.json: its one definition, here without torch so that the
+text application's torch-free runtime and the bundle's refusal of an export both read it."""
 
 
 def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:

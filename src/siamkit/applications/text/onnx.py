@@ -22,9 +22,11 @@ import numpy as np
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
 from siamkit.atomic import remove_stale_temp_folders, temp_folder
+from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.progress import step
 
-ONNX_NAME, INT8_NAME, META_NAME = "text.onnx", "text.int8.onnx", "text_onnx.json"
+ONNX_NAME, INT8_NAME = "text.onnx", "text.int8.onnx"
+META_NAME = TEXT_EXPORT_META  # text_onnx.json, which the bundle's refusal of an export reads too
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
 INT8_ACTIVATIONS = "per-token"  # how text.int8.onnx quantises activations (text_onnx.json)
 FP32_MIN_COSINE = 0.9999  # an fp32 graph below this on the probe texts is not written
