@@ -323,13 +323,14 @@ def test_an_unusable_check_data_is_refused_before_anything_is_written(tmp_path, 
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "flat" / "0.png")
     cases = {
         str(tmp_path / "nope"): "no such folder",
-        str(tmp_path / "flat"): "no sub-folders",
+        str(tmp_path / "flat"): "no class sub-folders",
         "digits": "1x8x8 images",
     }
     for data, why in cases.items():
         res = _invoke(str(model), "--int8-mode", "dynamic", "--check-data", data)
         assert res.exit_code == 2, res.output
         assert f"--check-data {data}" in res.output and why in res.output, res.output
+        assert "--data" not in res.output.replace("--check-data", ""), res.output  # export's name
         assert "--data " not in res.output.replace("--check-data", "")
         assert not list(model.glob("*.onnx")) and not (model / "onnx.json").exists()
     res = _invoke(str(model), "--check-data", "fashion-mnist")

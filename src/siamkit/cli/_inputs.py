@@ -347,6 +347,7 @@ def load_eval_data(
     data_dir: str | None,
     shape: tuple[int, int, int],
     default: str = "test",
+    option: str = "--data",
 ) -> EvalData:
     """Images and labels to evaluate (or calibrate) a model on.
 
@@ -356,6 +357,7 @@ def load_eval_data(
     6-9 for ``"test"``; a folder gives all its sub-folders, except that ``"test"`` on the folder
     the model trained on gives the classes it did not train on (as its metadata records them),
     or, for a run on every class (``data.train_classes: null``), the images it held out.
+    ``option`` is the command's name for ``data`` in its messages (export's ``--check-data``).
     """
     if data not in DATASET_NAMES:
         from siamkit.data.folders import ImageFolderDataset
@@ -367,7 +369,7 @@ def load_eval_data(
             )
         if "signatures" in model_meta:
             _refuse_signature_corpus(data, folder)
-        _refuse_unlabeled_folder(data, folder, model_meta, shape)
+        _refuse_unlabeled_folder(data, folder, model_meta, shape, option)
         ds = ImageFolderDataset(folder, shape)
         names = tuple(ds.classes)
         source = f"the folder {folder}"
@@ -447,19 +449,23 @@ def _unlabeled(folder: Path) -> bool:
     return not subs and bool(find_images(folder))
 
 
-def _labeled_data_hint(shape: tuple[int, int, int], data: str) -> str:
+def _labeled_data_hint(shape: tuple[int, int, int], data: str, option: str = "--data") -> str:
     """What to give instead of images without classes: a folder of class sub-folders, or a
     built-in data set of the model's input shape (built-in images are not resized)."""
     fits = [n for n, s in BUILTIN_SHAPES.items() if s == tuple(shape) and n != data]
-    builtin = f", or --data {' or '.join(fits)}" if fits else ""
+    builtin = f", or {option} {' or '.join(fits)}" if fits else ""
     return (
-        "give a folder with one sub-folder of images per class (--data DIR, e.g. DIR/cat/1.png, "
+        f"give a folder with one sub-folder of images per class ({option} DIR, e.g. DIR/cat/1.png, "
         f"DIR/dog/2.png; its images are resized to the model's size){builtin}"
     )
 
 
 def _refuse_unlabeled_folder(
-    data: str, folder: Path, model_meta: dict[str, Any], shape: tuple[int, int, int]
+    data: str,
+    folder: Path,
+    model_meta: dict[str, Any],
+    shape: tuple[int, int, int],
+    option: str = "--data",
 ) -> None:
     """A folder of loose images (no class sub-folders) has no classes to evaluate on; say so,
     and that the model learned from it without labels when it is the folder it trained on."""
@@ -469,8 +475,8 @@ def _refuse_unlabeled_folder(
     own = trained_in is not None and Path(trained_in).resolve() == folder.resolve()
     learned = " (the model learned from them without labels)" if own else ""
     raise ValueError(
-        f"--data {data} holds images and no class sub-folders{learned}, so it has no classes "
-        f"to measure with: {_labeled_data_hint(shape, data)}"
+        f"{option} {data} holds images and no class sub-folders{learned}, so it has no classes "
+        f"to measure with: {_labeled_data_hint(shape, data, option)}"
     )
 
 

@@ -69,7 +69,15 @@ def held_out_images(
     if check_data is None or len(shape) != 3:
         return None
     classes = None if (meta or Path(check_data).is_dir()) else [str(c) for c in range(10)]
-    ev = load_eval_data(check_data, meta, classes, "test", None, tuple(shape))  # type: ignore[arg-type]
+    ev = load_eval_data(
+        check_data,
+        meta,
+        classes,
+        "test",
+        None,
+        tuple(shape),  # type: ignore[arg-type]
+        option="--check-data",
+    )
     pick = torch.randperm(len(ev.y), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
     x = ev.x[pick]
     # (a folder is read at the model's shape; built-in images of another shape are refused
