@@ -344,6 +344,29 @@ def test_cli_refuses_too_many_labels_per_class(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_cli_refuses_a_limit_below_the_labels_per_class(tmp_path: Path) -> None:
+    """data.limit = 30 with data.labels_per_class = 10 of 6 classes trained on 5 a class without
+    a word (the limit applied after the per-class draw): refused, nothing written."""
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["train", str(_tiny_yaml(tmp_path)), "--out", str(out), "--no-progress",
+                                   "--set", "data.labels_per_class=10", "--set", "data.limit=30"])  # fmt: skip
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert (
+        "Error: data.limit = 30 is fewer than the 60 images data.labels_per_class = 10 keeps (10 of "
+        "each of the 6 training classes), so the run would train on about 5 a class: drop one of "
+        "the two keys" in res.output
+    )
+    assert not out.exists()
+
+
+def test_a_limit_of_every_kept_label_trains_on_them(tiny_cfg: RunConfig) -> None:
+    data = load_run_data(dataclasses.replace(tiny_cfg.data, labels_per_class=10, limit=60))
+    assert torch.bincount(data.train_y).tolist() == [10] * 6
+    # more labels than a class has is still said as it was, a limit or not
+    with pytest.raises(ValueError, match=r"labels_per_class = 1000 is more than class \d+ has"):
+        load_run_data(dataclasses.replace(tiny_cfg.data, labels_per_class=1000, limit=10))
+
+
 @pytest.mark.parametrize("init_from", [False, True])
 def test_cli_refuses_one_label_per_class_for_a_pair_loss(
     tmp_path: Path, source_model: Path, init_from: bool

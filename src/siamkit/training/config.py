@@ -70,7 +70,8 @@ class DataConfig:
             features that do not transfer.
         augmentation: ``"none"``, ``"shift-flip"`` (±2 px shift + horizontal flip), or the
             ``"light"`` / ``"standard"`` recipes of :func:`siamkit.data.transforms.build_augmentation`.
-        limit: keep at most this many training images (quick runs); ``None`` = all.
+        limit: keep at most this many training images (quick runs); ``None`` = all. Fewer
+            than ``labels_per_class`` x the training classes is refused (it would cut the labels).
         image_size: resize image-folder images to this square size.
         grayscale: read image-folder images as one channel.
         labels_per_class: keep a seeded K training images of each class ("K labels per class";

@@ -176,11 +176,25 @@ def load_run_data(cfg: DataConfig) -> RunData:
 
         pick = labels_per_class_subset(ytr, cfg.labels_per_class, SPLIT_SEED)
         xtr, ytr = xtr[pick], ytr[pick]
+        _refuse_limit_below_labels(cfg, ytr)
     if cfg.limit is not None and cfg.limit < ytr.numel():
         pick = seeded_sample(ytr.numel(), cfg.limit, SPLIT_SEED)
         xtr, ytr = xtr[pick], ytr[pick]
     return RunData(
         xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes, val_classes
+    )
+
+
+def _refuse_limit_below_labels(cfg: DataConfig, ytr: Tensor) -> None:
+    """A ``data.limit`` below the ``data.labels_per_class`` images it follows (K of each
+    training class) would silently train on fewer labels a class than asked for."""
+    if cfg.limit is None or cfg.labels_per_class is None or cfg.limit >= ytr.numel():
+        return
+    k, n = cfg.labels_per_class, int(torch.unique(ytr).numel())
+    raise ValueError(
+        f"data.limit = {cfg.limit} is fewer than the {ytr.numel():,} images data.labels_per_class "
+        f"= {k} keeps ({k} of each of the {n} training classes), so the run would train on about "
+        f"{cfg.limit // n} a class: drop one of the two keys"
     )
 
 
