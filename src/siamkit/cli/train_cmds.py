@@ -314,12 +314,22 @@ def _refuse_existing_run(out_dir: Path) -> None:
 
     found = [name for name in TRAINING_RUN_FILES if (out_dir / name).exists()]
     if found:
-        # --resume continues from checkpoint.pt: a run that left none (task half_twin) cannot
-        resume = "continue it with --resume, " if "checkpoint.pt" in found else ""
+        # --resume continues from checkpoint.pt: a run that left none (task half_twin) cannot,
+        # nor one that stopped on a collapse (task ssl: a resume is refused)
+        resume = "continue it with --resume, " if _resumable(out_dir, found) else ""
         raise click.UsageError(
             f"{out_dir} already holds a run ({', '.join(found)}): {resume}start again with "
             "--overwrite, or choose another --out"
         )
+
+
+def _resumable(out_dir: Path, found: list[str]) -> bool:
+    """Whether --resume can continue the run in ``out_dir`` (its files ``found``)."""
+    if "checkpoint.pt" not in found:
+        return False
+    from siamkit.applications.ssl.trainer import stopped_on_collapse
+
+    return not stopped_on_collapse(out_dir / "checkpoint.pt")
 
 
 def _named_starts(config: str) -> tuple[tuple[str, ...], bool, str]:

@@ -104,6 +104,29 @@ def test_a_collapsed_run_is_not_saved_on_resume(tmp_path: Path) -> None:
     _one_sentence(res, "cannot resume")
 
 
+def test_a_collapsed_run_folder_is_not_offered_a_resume(tmp_path: Path) -> None:
+    """The same command again in the folder of a run stopped on a collapse suggested 'continue
+    it with --resume', which is then refused: only --overwrite or another --out are offered,
+    for a checkpoint from before the collapse was recorded too; a run that did not collapse is
+    still offered --resume."""
+    _one_sentence(_cli(tmp_path, _collapsing()), "the embedding collapsed")
+    said = (
+        "already holds a run (checkpoint.pt): start again with --overwrite, or choose another --out"
+    )
+    res = _cli(tmp_path, _collapsing())
+    assert res.exit_code == 2 and said in res.output and "--resume" not in res.output, res.output
+    checkpoint = tmp_path / "o" / "checkpoint.pt"
+    state = load_checkpoint(checkpoint)
+    state.pop("ssl_monitor", None)
+    save_checkpoint(state, checkpoint)
+    res = _cli(tmp_path, _collapsing())
+    assert res.exit_code == 2 and said in res.output and "--resume" not in res.output, res.output
+    shutil.rmtree(tmp_path / "o")
+    run(_doc(), tmp_path / "o", QUIET)
+    res = _cli(tmp_path, _doc())
+    assert res.exit_code == 2 and "continue it with --resume, start again" in res.output
+
+
 def test_a_refused_resume_rewrites_nothing_and_names_the_key(tmp_path: Path) -> None:
     out = tmp_path / "o"
     run(_doc(), out, QUIET)

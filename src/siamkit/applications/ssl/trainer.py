@@ -306,19 +306,45 @@ def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> SSLConfig:
     state = load_checkpoint(path)
     cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
     accept_saved_config(state, ssl_config_guard(cfg))
+    at = _stopped_at(state, cfg.ssl.collapse_std)
+    if at is None:
+        return cfg
+    raise CollapseError(
+        f"cannot resume {path.parent}: its run stopped at {at}, so no model was saved; "
+        f"start it again (--overwrite) with {_COLLAPSE_FIX}"
+    )
+
+
+def _stopped_at(state: dict[str, Any], threshold: float) -> str | None:
+    """Where the run of checkpoint ``state`` stopped on a collapse (``epoch N: the embedding
+    collapsed ...``), or ``None`` if it did not."""
     history = state.get("history") or []
     last = history[-1] if history else {}
     std = last.get("collapse_std")
     recorded = (state.get(SSLMonitor.key) or {}).get("collapsed")
     # checkpoints from before the collapse was recorded: the last epoch's stored collapse figure
-    stored = std is not None and last.get("epoch", 0) >= 1 and std < cfg.ssl.collapse_std
+    stored = std is not None and last.get("epoch", 0) >= 1 and std < threshold
     if recorded is None and not stored:
-        return cfg
-    at = _collapse(last.get("epoch", 0), std, cfg.ssl.collapse_std) if std is not None else recorded
-    raise CollapseError(
-        f"cannot resume {path.parent}: its run stopped at {at}, so no model was saved; "
-        f"start it again (--overwrite) with {_COLLAPSE_FIX}"
-    )
+        return None
+    return _collapse(last.get("epoch", 0), std, threshold) if std is not None else recorded
+
+
+def stopped_on_collapse(checkpoint: str | Path) -> bool:
+    """Whether ``checkpoint`` is of a ``task: ssl`` run that stopped on a collapse, which
+    :func:`check_resume` refuses (its saved ``ssl.collapse_std``); ``False`` for any other run's
+    checkpoint, or one that cannot be read."""
+    try:
+        state = load_checkpoint(checkpoint)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(state, dict):
+        return False
+    saved = state.get("config")
+    ssl = saved.get("ssl") if isinstance(saved, dict) else None
+    if not isinstance(ssl, dict):
+        return False  # not an SSL run's checkpoint
+    threshold = ssl.get("collapse_std", SSLConfig().ssl.collapse_std)
+    return _stopped_at(state, float(threshold)) is not None
 
 
 def fit(trainer: Trainer, resume: bool = False) -> list[dict[str, Any]]:
