@@ -46,3 +46,28 @@ def test_train_refuses_the_root_before_anything_is_written(tmp_path: Path, task:
     last = res.output.strip().splitlines()[-1]
     assert last.startswith("Error: data.root 'photos' is not read by data.dataset = digits"), last
     assert "Traceback" not in res.output and not out.exists()
+
+
+def test_an_unreadable_image_in_data_root_is_said_of_the_folder(tmp_path: Path) -> None:
+    """It said "Item 6 of 6: '.../x.jpg' is not a readable image": a list the user never gave.
+    The folder's file is named as data.root's; a list of the user's own keeps its item wording
+    (tests/data/test_image_io.py)."""
+    from PIL import Image
+
+    root = tmp_path / "photos"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (8, 8), (40 * i, 90, 20)).save(root / c / f"{i}.png")
+    bad = root / "b" / "x.jpg"
+    bad.write_bytes(b"not an image")
+    out = tmp_path / "o"
+    sets = ["--set", "data.dataset=image-folder", "--set", f"data.root={root}"]
+    res = CliRunner().invoke(
+        cli,
+        ["train", str(CONFIGS / "digits-tiny.yaml"), "--out", str(out), "--no-progress", *sets],
+    )
+    assert res.exit_code == 1, res.output
+    last = res.output.strip().splitlines()[-1]
+    assert last == f"Error: data.root holds an unreadable image {bad}: remove or fix it", last
+    assert "Traceback" not in res.output and not out.exists()

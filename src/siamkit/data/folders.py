@@ -179,8 +179,8 @@ class FileImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _read(self, paths: Sequence[Path]) -> torch.Tensor:
-        return load_images(paths, self.input_shape)
+    def _read(self, paths: Sequence[Path], folder: str | None = None) -> torch.Tensor:
+        return load_images(paths, self.input_shape, folder=folder)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
@@ -189,9 +189,11 @@ class FileImageDataset(Dataset):
             image = self.transform(image)
         return image, label
 
-    def load_all(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Read every image: ``(images (N, C, H, W) float in [0, 1], labels (N,))``."""
-        return self._read([p for p, _ in self.samples]), self.labels.clone()
+    def load_all(self, folder: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read every image: ``(images (N, C, H, W) float in [0, 1], labels (N,))``; ``folder``:
+        the setting that named the root (``"data.root"``), which an unreadable image's message
+        names (:func:`~siamkit.data.image_io.load_images`)."""
+        return self._read([p for p, _ in self.samples], folder), self.labels.clone()
 
 
 class ImageFolderDataset(FileImageDataset):
@@ -330,6 +332,6 @@ class OmniglotDataset(FileImageDataset):
             f"'{self.root}' has no {' or '.join(names[subset])} folder (standard Omniglot layout)."
         )
 
-    def _read(self, paths: Sequence[Path]) -> torch.Tensor:
-        images = load_images(paths, self.input_shape)
+    def _read(self, paths: Sequence[Path], folder: str | None = None) -> torch.Tensor:
+        images = load_images(paths, self.input_shape, folder=folder)
         return 1.0 - images if self.invert else images

@@ -93,6 +93,7 @@ def load_images(
     items: Sequence[ImageSource],
     input_shape: Sequence[int],
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    folder: str | None = None,
 ) -> torch.Tensor:
     """Read images and resize them to one batch.
 
@@ -100,6 +101,9 @@ def load_images(
         items: paths or byte strings.
         input_shape: ``(C, H, W)`` of the model input; C is 1 or 3.
         max_pixels: per-image size guard, see :func:`read_image`.
+        folder: the setting that named the folder the paths were found in (``"data.root"``):
+            an unreadable file is then said to be in it (``data.root holds an unreadable image
+            photos/a/x.jpg: remove or fix it``), not as item i of n of a list the user gave.
 
     Returns:
         ``(N, C, H, W)`` float32 tensor in ``[0, 1]``.
@@ -119,6 +123,10 @@ def load_images(
         try:
             img = read_image(item, channels=c, max_pixels=max_pixels)
         except ImageReadError as exc:
+            if folder is not None and isinstance(item, (str, os.PathLike)):
+                raise ImageReadError(
+                    f"{folder} holds an unreadable image {os.fspath(item)}: remove or fix it"
+                ) from exc
             raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}") from exc
         out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
     return out

@@ -97,7 +97,7 @@ def image_folder(root: str | None = None, image_size: int = 64, grayscale: bool 
         )
     _refuse_loose_images(root)
     ds = ImageFolderDataset(root, (1 if grayscale else 3, image_size, image_size))
-    x, y = ds.load_all()
+    x, y = ds.load_all(folder="data.root")
     return Source(x, y, None, None, tuple(ds.classes))
 
 
