@@ -127,6 +127,23 @@ def test_a_collapsed_run_folder_is_not_offered_a_resume(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "continue it with --resume, start again" in res.output
 
 
+@pytest.mark.parametrize("where", ["yaml", "--set"])
+def test_labels_per_class_points_to_the_fine_tuning_config(tmp_path: Path, where: str) -> None:
+    """data.labels_per_class was refused as an unknown key of section 'data', not saying where
+    it belongs: a supervised run from the SSL model, configs/finetune.yaml."""
+    doc, sets = _doc(), ["--set", "data.labels_per_class=10"]
+    if where == "yaml":
+        doc, sets = _doc(data={"labels_per_class": 10}), []
+    res = _cli(tmp_path, doc, *sets)
+    _one_sentence(
+        res,
+        "data.labels_per_class is not a key of task: ssl, which trains without labels: fine-tune "
+        "on K labels per class with configs/finetune.yaml, a supervised run started from the SSL "
+        "model (e.g. siamkit train configs/finetune.yaml --init-from runs/ssl/model)",
+    )
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_refused_resume_rewrites_nothing_and_names_the_key(tmp_path: Path) -> None:
     out = tmp_path / "o"
     run(_doc(), out, QUIET)

@@ -219,6 +219,14 @@ def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
     unknown = [k for k in doc if k != "method" and k not in _TYPES]
     if unknown:
         raise ConfigError(unknown_sections_message(unknown, ["method", *_TYPES], " for task: ssl"))
+    data = doc.get("data")
+    if isinstance(data, dict) and "labels_per_class" in data:
+        raise ConfigError(
+            "data.labels_per_class is not a key of task: ssl, which trains without labels: "
+            "fine-tune on K labels per class with configs/finetune.yaml, a supervised run "
+            "started from the SSL model (e.g. siamkit train configs/finetune.yaml --init-from "
+            "runs/ssl/model)"
+        )
     method = doc.get("method", "simclr")
     if not isinstance(method, str):
         raise ConfigError(f"method must be a name, got {method!r}")
