@@ -12,18 +12,24 @@ _CSS = """
 body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}
 th{background:#f4f4f4;text-align:left}mark{padding:0 .1em;border-radius:3px}
+sup a{text-decoration:none;font-weight:600;color:#444}
 .doc{white-space:pre-wrap;border:1px solid #ddd;padding:1em;background:#fcfcfc}.num{text-align:right}
 """
 
 
-def _highlight(text: str, spans: list[tuple[int, int, str, str]]) -> str:
+def _highlight(text: str, spans: list[tuple[int, int, str, int, str]]) -> str:
+    """``text`` with each span ``(start, end, colour, k, source)`` marked and followed by its
+    number, a link to its row of the side-by-side table: the colours repeat after
+    ``len(_COLOURS)`` sources, so a colour alone does not say which source a span matches."""
     out, pos = [], 0
-    for start, end, colour, anchor in sorted(spans):
+    for start, end, colour, k, source in sorted(spans):
         if start < pos:
             continue
         out.append(escape(text[pos:start]))
         out.append(
-            f'<mark id="{anchor}" style="background:{colour}">{escape(text[start:end])}</mark>'
+            f'<mark id="span{k}" style="background:{colour}" title="#{k + 1}: '
+            f'{escape(source)}">{escape(text[start:end])}</mark>'
+            f'<sup><a href="#pair{k}" title="{escape(source)}">{k + 1}</a></sup>'
         )
         pos = end
     out.append(escape(text[pos:]))
@@ -37,7 +43,7 @@ def render_report(report: PlagiarismReport) -> str:
     """
     colour = {s.source: _COLOURS[k % len(_COLOURS)] for k, s in enumerate(report.scores)}
     marks = [
-        (sp.suspect_start, sp.suspect_end, colour[sp.source], f"span{k}")
+        (sp.suspect_start, sp.suspect_end, colour[sp.source], k, sp.source)
         for k, sp in enumerate(report.spans)
     ]
     rows = "".join(
@@ -47,7 +53,7 @@ def render_report(report: PlagiarismReport) -> str:
         for s in report.scores
     )
     pairs = "".join(
-        f'<tr><td><a href="#span{k}">#{k + 1}</a> {escape(report.suspect.text[sp.suspect_start : sp.suspect_end])}</td>'
+        f'<tr id="pair{k}"><td><a href="#span{k}">#{k + 1}</a> {escape(report.suspect.text[sp.suspect_start : sp.suspect_end])}</td>'
         f'<td><mark style="background:{colour[sp.source]}">{escape(sp.source)}</mark><br>'
         f"{escape(report.sources[sp.source][sp.source_start : sp.source_end])}</td>"
         f'<td class="num">{sp.similarity:.3f}</td></tr>'
@@ -68,7 +74,9 @@ def render_report(report: PlagiarismReport) -> str:
         f"{report.min_similarity:.3f}.</p>{note}"
         f"<h2>Sources</h2><table><tr><th>source</th><th>coverage of the suspect</th>"
         f"<th>mean similarity</th><th>spans</th></tr>{rows or '<tr><td colspan=4>no match</td></tr>'}</table>"
-        f"<h2>Suspect text</h2><div class='doc'>{_highlight(report.suspect.text, marks)}</div>"
+        "<h2>Suspect text</h2><p>Each highlighted passage ends with its span's number: it links to "
+        "the passage beside the source text it matches, below.</p>"
+        f"<div class='doc'>{_highlight(report.suspect.text, marks)}</div>"
         f"<h2>Matched spans, side by side</h2><table><tr><th>suspect</th><th>source</th>"
         f"<th>similarity</th></tr>{pairs}</table></body></html>"
     )
