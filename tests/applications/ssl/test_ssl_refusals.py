@@ -79,6 +79,23 @@ def test_a_collapse_is_one_sentence(tmp_path: Path) -> None:
     assert not (tmp_path / "o" / "model").exists()
 
 
+def test_a_collapse_with_a_high_weight_decay_names_it(tmp_path: Path) -> None:
+    """simsiam with optim.weight_decay = 200 collapsed, and the hint named optim.lr, the views
+    and the method, not the weight decay; an ordinary weight decay keeps the usual hint."""
+    res = _cli(tmp_path, _doc(ssl={"collapse_std": 5.0}, optim={"weight_decay": 200}))
+    _one_sentence(
+        res,
+        "no model saved: try a lower optim.weight_decay (now 200), a lower optim.lr, stronger "
+        "views or method: simclr / vicreg / barlow_twins",
+    )
+    res = _cli(tmp_path, _doc(ssl={"collapse_std": 5.0}, optim={"weight_decay": 200}), "--resume")
+    _one_sentence(res, "start it again (--overwrite) with a lower optim.weight_decay (now 200), ")
+    shutil.rmtree(tmp_path / "o")
+    res = _cli(tmp_path, _doc(ssl={"collapse_std": 5.0}, optim={"weight_decay": 0.1}))
+    _one_sentence(res, "no model saved: try a lower optim.lr, stronger views or method: ")
+    assert "weight_decay" not in res.output
+
+
 def test_a_nan_loss_is_one_sentence(tmp_path: Path) -> None:
     doc = _doc(optim={"optimizer": "sgd", "lr": 1e30, "schedule": "constant"})
     _one_sentence(_cli(tmp_path, doc), "the loss became nan; lower optim.lr")

@@ -72,6 +72,20 @@ class CollapseError(RuntimeError, ValueError):
 
 _COLLAPSE_FIX = "a lower optim.lr, stronger views or method: simclr / vicreg / barlow_twins"
 
+#: An ``optim.weight_decay`` above this is unusually high for SSL (published recipes use about
+#: 1e-6 to 5e-4 with SGD or LARS, about 0.05 with AdamW): the collapse hint then names it first,
+#: as decay strong enough pulls the embedding to a point.
+HIGH_WEIGHT_DECAY = 0.1
+
+
+def _collapse_fix(cfg: SSLConfig) -> str:
+    """What to try after a collapse: a lower ``optim.weight_decay`` first when it is unusually
+    high (``simsiam`` with ``optim.weight_decay = 200`` collapses at once), then the usual."""
+    decay = cfg.optim.weight_decay
+    if decay > HIGH_WEIGHT_DECAY:
+        return f"a lower optim.weight_decay (now {decay:g}), {_COLLAPSE_FIX}"
+    return _COLLAPSE_FIX
+
 
 def _collapse(epoch: int, std: float, threshold: float) -> str:
     return (
@@ -253,7 +267,7 @@ class SSLMonitor(Callback):
             trainer.stop = True
             self.collapsed = (
                 f"{_collapse(row['epoch'], row['collapse_std'], self.cfg.ssl.collapse_std)}; "
-                f"no model saved: try {_COLLAPSE_FIX}"
+                f"no model saved: try {_collapse_fix(self.cfg)}"
             )
         self.t0 = time.perf_counter()
 
@@ -311,7 +325,7 @@ def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> SSLConfig:
         return cfg
     raise CollapseError(
         f"cannot resume {path.parent}: its run stopped at {at}, so no model was saved; "
-        f"start it again (--overwrite) with {_COLLAPSE_FIX}"
+        f"start it again (--overwrite) with {_collapse_fix(cfg)}"
     )
 
 
