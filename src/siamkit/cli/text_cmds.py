@@ -596,7 +596,7 @@ def plagiarism(
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     report = find_plagiarism(model, doc, sources, 1 - dist, runtime=onnx, dim=dim)
     if out:
-        _write_atomic(Path(out), render_report(report))
+        _write_atomic(Path(out), render_report(report, source))
     if as_json:
         doc_json = {
             **report.to_json(),

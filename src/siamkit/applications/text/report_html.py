@@ -36,10 +36,12 @@ def _highlight(text: str, spans: list[tuple[int, int, str, int, str]]) -> str:
     return "".join(out)
 
 
-def render_report(report: PlagiarismReport) -> str:
-    """The report as one HTML document (a string).
+def render_report(report: PlagiarismReport, threshold_source: str | None = None) -> str:
+    """The report as one HTML document (a string); ``threshold_source``: where its threshold came
+    from (the second value of :func:`~siamkit.applications.text.similarity.resolve_threshold`),
+    said beside it so that a reader of the page alone knows what the matches were held to.
 
-    >>> Path("report.html").write_text(render_report(report))  # doctest: +SKIP
+    >>> Path("report.html").write_text(render_report(report, source))  # doctest: +SKIP
     """
     colour = {s.source: _COLOURS[k % len(_COLOURS)] for k, s in enumerate(report.scores)}
     marks = [
@@ -65,13 +67,18 @@ def render_report(report: PlagiarismReport) -> str:
         if report.chunked
         else ""
     )
+    origin = ""
+    if threshold_source == "given":
+        origin = " (the threshold given with --threshold)"
+    elif threshold_source:
+        origin = f" ({escape(threshold_source)})"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Plagiarism report: "
         f"{escape(report.suspect.id)}</title><style>{_CSS}</style></head><body>"
         f"<h1>Plagiarism report: {escape(report.suspect.id)}</h1>"
         f"<p>{len(report.spans)} matched span(s) from {len(report.scores)} of "
         f"{len(report.sources)} source(s); sentences matched at cosine similarity ≥ "
-        f"{report.min_similarity:.3f}.</p>{note}"
+        f"{report.min_similarity:.3f}{origin}.</p>{note}"
         f"<h2>Sources</h2><table><tr><th>source</th><th>coverage of the suspect</th>"
         f"<th>mean similarity</th><th>spans</th></tr>{rows or '<tr><td colspan=4>no match</td></tr>'}</table>"
         "<h2>Suspect text</h2><p>Each highlighted passage ends with its span's number: it links to "
