@@ -71,3 +71,22 @@ def test_an_unreadable_image_in_data_root_is_said_of_the_folder(tmp_path: Path) 
     last = res.output.strip().splitlines()[-1]
     assert last == f"Error: data.root holds an unreadable image {bad}: remove or fix it", last
     assert "Traceback" not in res.output and not out.exists()
+
+
+def test_an_unreadable_image_in_an_ssl_folder_is_said_of_the_folder(tmp_path: Path) -> None:
+    """task: ssl reads data.root's loose images itself (applications/ssl/data.folder_images): it
+    said "Item 4 of 4: ..." as the supervised folder did before."""
+    from PIL import Image
+
+    from siamkit.applications.ssl.data import folder_images
+    from siamkit.data.image_io import ImageReadError
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8), (40 * i, 90, 20)).save(root / f"{i}.png")
+    bad = root / "x.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageReadError) as err:
+        folder_images(str(root), 8, grayscale=True)
+    assert str(err.value) == f"data.root holds an unreadable image {bad}: remove or fix it"

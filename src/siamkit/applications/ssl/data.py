@@ -56,7 +56,7 @@ def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
         ValueError: it holds no images.
     """
     paths = images_under(root, "data.root", "; a self-supervised run needs a folder of images")
-    return load_images(paths, (1 if grayscale else 3, image_size, image_size))
+    return load_images(paths, (1 if grayscale else 3, image_size, image_size), folder="data.root")
 
 
 def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
