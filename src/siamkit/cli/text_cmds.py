@@ -55,13 +55,30 @@ def _threshold_value(ctx: click.Context, param: click.Parameter, value: str) -> 
     return similarity
 
 
-_THRESHOLD = click.option(
-    "--threshold",
-    default="auto",
-    callback=_threshold_value,
-    show_default=True,
-    help="Cosine similarity at or above which texts count as the same, or 'auto': the model's "
-    "calibrated threshold, else all-MiniLM-L6-v2's default (the output says which).",
+def _threshold_option(help_text: str) -> Any:
+    """``--threshold`` (a number or ``auto``) with the command's own ``help_text``."""
+    return click.option(
+        "--threshold",
+        default="auto",
+        callback=_threshold_value,
+        show_default=True,
+        help=help_text,
+    )
+
+
+_THRESHOLD = _threshold_option(
+    "Cosine similarity at or above which texts count as the same, or 'auto': the model's "
+    "calibrated threshold, else all-MiniLM-L6-v2's default (the output says which)."
+)
+# 0.88 and 0.68: 1 - model.DOCUMENT_THRESHOLD and dedup.COVERAGE_SIMILARITY (a test checks)
+_DEDUP_THRESHOLD = _threshold_option(
+    "The score at or above which two texts are near-duplicates: their cosine similarity with "
+    "--by documents, their passage coverage with --by passages. 'auto': with --by documents, "
+    "the model's calibrated threshold, else all-MiniLM-L6-v2's document default 0.88; with "
+    "--by passages, all-MiniLM-L6-v2's passage-coverage default 0.68 whatever the model (a "
+    "calibrated threshold is a cosine of whole texts, not a coverage), two one-sentence texts "
+    "being held to the documents' threshold. The output says the threshold used and where it "
+    "came from."
 )
 
 
@@ -314,7 +331,7 @@ def similarity(
     "--out", type=click.Path(dir_okay=False), required=True, help="groups.jsonl to write."
 )
 @_MODEL
-@_THRESHOLD
+@_DEDUP_THRESHOLD
 @click.option(
     "--rule",
     type=click.Choice(["components", "clique", "centroid"]),
