@@ -80,6 +80,12 @@ _DEDUP_THRESHOLD = _threshold_option(
     "being held to the documents' threshold. The output says the threshold used and where it "
     "came from."
 )
+# 0.72: 1 - model.PASSAGE_THRESHOLD (a test checks)
+_PLAGIARISM_THRESHOLD = _threshold_option(
+    "Cosine similarity at or above which a sentence of SUSPECT matches a source sentence, or "
+    "'auto': the model's calibrated threshold, else all-MiniLM-L6-v2's sentence default 0.72. "
+    "The output and the report say the threshold used and where it came from."
+)
 
 
 def _runtime_option(fp32: str, int8: str) -> Any:
@@ -542,7 +548,7 @@ def dedup(
     "is printed.",
 )
 @_MODEL
-@_THRESHOLD
+@_PLAGIARISM_THRESHOLD
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
 @click.option(
     "--id-field",

@@ -32,3 +32,17 @@ def test_dedup_threshold_help_says_what_auto_is_with_each_scoring() -> None:
         f"document default {1 - DOCUMENT_THRESHOLD:.2f}; with --by passages, all-MiniLM-L6-v2's "
         f"passage-coverage default {COVERAGE_SIMILARITY:.2f} whatever the model"
     ) in said
+
+
+def test_plagiarism_threshold_help_says_it_matches_sentences() -> None:
+    """plagiarism's --threshold help read 'at or above which texts count as the same' and 'auto:
+    ... all-MiniLM-L6-v2's default', while it matches SUSPECT's sentences one by one and auto
+    is the sentence default."""
+    from siamkit.applications.text.model import PASSAGE_THRESHOLD
+
+    said = _help("plagiarism")
+    assert (
+        "Cosine similarity at or above which a sentence of SUSPECT matches a source sentence, or "
+        "'auto': the model's calibrated threshold, else all-MiniLM-L6-v2's sentence default "
+        f"{1 - PASSAGE_THRESHOLD:.2f}."
+    ) in said
