@@ -60,3 +60,20 @@ def test_the_page_says_where_its_threshold_came_from(tiny_hf, tmp_path) -> None:
         res = CliRunner().invoke(cli, [*base, "--threshold", threshold])
         assert res.exit_code == 0, res.output
         assert said in out.read_text()
+
+
+def test_a_report_without_matches_says_so_and_shows_no_empty_table() -> None:
+    """A suspect that matched nothing got '0 matched span(s) from 0 of 20 source(s)', a sources
+    table reading 'no match', a sentence explaining highlights it did not have and the
+    side-by-side table's header over nothing. It now says that no sentence matched, and shows
+    the text alone."""
+    full = _report(2)
+    report = PlagiarismReport(full.suspect, full.sources, [], [], 0.72, 0)
+    page = render_report(report, "given")
+    said = (
+        "<p>No sentence of essay.txt matched a sentence of the 2 source(s) at cosine similarity "
+        "≥ 0.720 (the threshold given with --threshold).</p>"
+    )
+    assert said in page
+    assert "<table" not in page and "highlighted" not in page and "0 matched" not in page
+    assert f"<div class='doc'>{report.suspect.text}</div>" in page

@@ -72,15 +72,24 @@ def render_report(report: PlagiarismReport, threshold_source: str | None = None)
         origin = " (the threshold given with --threshold)"
     elif threshold_source:
         origin = f" ({escape(threshold_source)})"
-    return (
+    head = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Plagiarism report: "
         f"{escape(report.suspect.id)}</title><style>{_CSS}</style></head><body>"
         f"<h1>Plagiarism report: {escape(report.suspect.id)}</h1>"
-        f"<p>{len(report.spans)} matched span(s) from {len(report.scores)} of "
-        f"{len(report.sources)} source(s); sentences matched at cosine similarity ≥ "
-        f"{report.min_similarity:.3f}{origin}.</p>{note}"
+    )
+    held_to = f"cosine similarity ≥ {report.min_similarity:.3f}{origin}"
+    if not report.spans:  # no highlight to explain, no pair to show
+        return (
+            f"{head}<p>No sentence of {escape(report.suspect.id)} matched a sentence of the "
+            f"{len(report.sources)} source(s) at {held_to}.</p>{note}"
+            f"<h2>Suspect text</h2><div class='doc'>{escape(report.suspect.text)}</div>"
+            "</body></html>"
+        )
+    return (
+        f"{head}<p>{len(report.spans)} matched span(s) from {len(report.scores)} of "
+        f"{len(report.sources)} source(s); sentences matched at {held_to}.</p>{note}"
         f"<h2>Sources</h2><table><tr><th>source</th><th>coverage of the suspect</th>"
-        f"<th>mean similarity</th><th>spans</th></tr>{rows or '<tr><td colspan=4>no match</td></tr>'}</table>"
+        f"<th>mean similarity</th><th>spans</th></tr>{rows}</table>"
         "<h2>Suspect text</h2><p>Each highlighted passage ends with its span's number: it links to "
         "the passage beside the source text it matches, below.</p>"
         f"<div class='doc'>{_highlight(report.suspect.text, marks)}</div>"
