@@ -77,3 +77,11 @@ def test_a_report_without_matches_says_so_and_shows_no_empty_table() -> None:
     assert said in page
     assert "<table" not in page and "highlighted" not in page and "0 matched" not in page
     assert f"<div class='doc'>{report.suspect.text}</div>" in page
+
+
+def test_the_page_keeps_a_margin_on_a_narrow_window() -> None:
+    """The body's only side margin was 'auto' beside max-width 1200px: in a window narrower
+    than that (a laptop's half screen, a phone) the text touched the window's edges. The body
+    now keeps a padding on its sides."""
+    css = re.search(r"body\{([^}]*)\}", render_report(_report(1))).group(1)  # type: ignore[union-attr]
+    assert "padding:0 1em" in css.split(";")

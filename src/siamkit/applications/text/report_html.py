@@ -9,7 +9,7 @@ from siamkit.applications.text.plagiarism import PlagiarismReport
 
 _COLOURS = ("#ffe08a", "#a8e6cf", "#ffb3ba", "#bae1ff", "#e0bbff", "#ffdfba", "#c9f7f5")
 _CSS = """
-body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1200px;color:#222}
 table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}
 th{background:#f4f4f4;text-align:left}mark{padding:0 .1em;border-radius:3px}
 sup a{text-decoration:none;font-weight:600;color:#444}
