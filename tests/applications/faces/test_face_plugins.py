@@ -245,7 +245,7 @@ def test_siamkit_serve_dlib_serves_dlibs_face_encoder(tmp_path, astronaut, serve
     res = CliRunner().invoke(cli, ["serve", "dlib", "--runtime", "onnx"])
     assert res.exit_code == 1 and "drop --runtime onnx" in res.output, res.output
     helped = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
-    assert "or dlib: dlib's pretrained face encoder" in helped
+    assert "; dlib: dlib's pretrained face encoder" in helped
     res = CliRunner().invoke(cli, ["serve", str(tmp_path / "nothing")])  # a folder as before
     assert res.exit_code == 2 and "does not exist" in res.output
 
