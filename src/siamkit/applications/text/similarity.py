@@ -15,6 +15,15 @@ from siamkit.applications.text.model import (
 from siamkit.applications.text.score_map import mapped_score
 from siamkit.index.embedding import CALIBRATED
 
+# How a user fits a model's threshold with the installed CLI (siamkit.cli.calibrate_cmd): said
+# where a default threshold is used. A siamkit model's threshold is saved in its folder; a named
+# or Hugging Face model is saved as a siamkit model in --out (calibrate refuses it without).
+CALIBRATE = (
+    "`siamkit calibrate MODEL --data PAIRS` (PAIRS: a CSV or JSONL of labelled pairs with "
+    "columns a, b, label; for a named or Hugging Face model add --out DIR and use DIR as the "
+    "model)"
+)
+
 
 @dataclass(frozen=True)
 class SimilarityResult:
@@ -52,9 +61,9 @@ def resolve_threshold(
     default = PASSAGE_THRESHOLD if level == "passage" else DOCUMENT_THRESHOLD
     name = "sentence" if level == "passage" else level
     return default, (
-        f"all-MiniLM-L6-v2's {name} default: best F1 on synthetic edits of Lee background "
-        "documents 0-149, benchmarks/bench_text.py calibrate"
-        + other_model_note(model, threshold_option)
+        f"all-MiniLM-L6-v2's {name} default, the best F1 on synthetic edits of Lee background "
+        "documents 0-149"
+        + (other_model_note(model, threshold_option) or f"; to fit one to your texts: {CALIBRATE}")
     )
 
 
@@ -81,7 +90,7 @@ def other_model_note(model: object, threshold_option: str | None = None) -> str:
     own = f"pass {threshold_option}, or " if threshold_option else ""
     return (
         f"; this model is not all-MiniLM-L6-v2, so the default may not suit it: {own}calibrate "
-        "it on labelled pairs (siamkit calibrate MODEL --data PAIRS --out DIR)"
+        f"it with {CALIBRATE}"
     )
 
 
