@@ -408,7 +408,11 @@ def dedup(
     is one text whatever its lines, and is refused (dedup needs two).
 
     Each line of --out is one group: its members' ids and scores against the group's first
-    member (cosine, or passage coverage with --by passages), and the weakest linked pair.
+    member (cosine, or passage coverage with --by passages); min_similarity, the score of the
+    group's weakest linked pair (not the threshold); and threshold, the score at or above which
+    two texts were linked (with --by passages also threshold_one_sentence, for two one-sentence
+    texts). The --json summary says the threshold as threshold (min_similarity there is the
+    same number, kept for scripts that read it).
 
     \b
     Examples:
@@ -482,6 +486,12 @@ def dedup(
         else:
             pairs = similar_pairs(vectors, 1 - dist, faiss_above=faiss_above, tick=tick)
     groups = group_duplicates(vectors, pairs, rule)
+    # the threshold used, in each line and the summary: a line's min_similarity is its group's
+    # weakest linked pair, the summary's min_similarity (kept as it was) the threshold
+    thresholds = {
+        "threshold": 1 - dist,
+        **({"threshold_one_sentence": 1 - doc_dist} if scoring == "passages" else {}),
+    }
     lines = [
         json.dumps(
             {
@@ -489,6 +499,7 @@ def dedup(
                 "size": len(g.members),
                 "scoring": scoring,
                 "min_similarity": round(g.min_similarity, 6),
+                **thresholds,
                 "members": [
                     {"id": docs[i].id, "similarity": round(s, 6)}
                     for i, s in zip(g.members, g.scores)
@@ -502,6 +513,7 @@ def dedup(
         "texts": len(docs),
         "groups": len(groups),
         "texts_in_groups": sum(len(g.members) for g in groups),
+        **thresholds,
         "min_similarity": 1 - dist,
         "threshold_source": source,
         **(

@@ -171,6 +171,36 @@ def test_dedup_by_passages_scores_coverage(run, text_model, tmp_path) -> None:
     assert "passage coverage >= 0.9900 (given)" in res.output
 
 
+def test_dedup_says_the_threshold_in_each_group_and_the_summary(run, tmp_path) -> None:
+    """groups.jsonl's min_similarity is the group's weakest linked pair while the --json
+    summary's is the threshold, and the groups file did not say the threshold at all: both now
+    carry it as threshold (the summary's min_similarity kept), and --help says which is which."""
+    rows = [{"id": "fire", "text": FIRE}, {"id": "copy", "text": FIRE_COPY}]
+    rows += [{"id": "markets", "text": SOURCE}]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "g.jsonl"
+    for by, one_sentence in (("documents", False), ("passages", True)):
+        res = run("dedup", str(corpus), "--out", str(out), "--by", by, "--threshold", "0.6",
+                  "--json")  # fmt: skip
+        assert res.exit_code == 0, res.output
+        summary = json.loads(res.stdout)
+        assert summary["threshold"] == summary["min_similarity"] == pytest.approx(0.6)
+        (group,) = [json.loads(x) for x in out.read_text().splitlines()]
+        assert group["threshold"] == summary["threshold"]
+        assert group["min_similarity"] > group["threshold"]  # the weakest pair, not the threshold
+        if one_sentence:
+            assert group["threshold_one_sentence"] == summary["threshold_one_sentence"]
+            assert summary["threshold_one_sentence"] == summary["min_similarity_one_sentence"]
+        else:
+            assert "threshold_one_sentence" not in group | summary
+    said = " ".join(CliRunner().invoke(cli, ["text", "dedup", "--help"]).output.split())
+    assert (
+        "min_similarity, the score of the group's weakest linked pair (not the threshold)" in said
+    )
+    assert "The --json summary says the threshold as threshold" in said
+
+
 def test_plagiarism_finds_the_copied_span(run, tmp_path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "news.txt").write_text(SOURCE)
