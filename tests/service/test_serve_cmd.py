@@ -156,8 +156,26 @@ def test_bad_options_are_usage_errors(model_dir, tmp_path, calls):
         result = CliRunner().invoke(serve_cmd.serve, base + extra)
         assert result.exit_code == 2, (extra, result.output)
     result = CliRunner().invoke(serve_cmd.serve, [str(tmp_path / "missing"), "--gallery", "g.db"])
-    assert result.exit_code == 2 and "does not exist" in result.output
+    assert result.exit_code == 2 and "no such model folder" in result.output
     assert not calls
+
+
+def test_an_unknown_model_name_lists_the_names_serve_takes(tmp_path, calls):
+    """`siamkit serve NAME`, NAME neither a folder nor a named model, said only click's
+    "Directory 'NAME' does not exist"; it now names the models serve takes by name, read from
+    the lookup that resolves them."""
+    from siamkit.encoders.text_zoo import text_model_names
+
+    result = CliRunner().invoke(serve_cmd.serve, ["all-MiniLM-L12-v2", "--port", str(free_port())])
+    assert result.exit_code == 2 and not calls
+    said = " ".join(result.output.split())
+    names = ", ".join([serve_cmd.DLIB, *text_model_names()])
+    assert "dlib, all-MiniLM-L6-v2, all-mpnet-base-v2" in names
+    assert (
+        "'all-MiniLM-L12-v2': no such model folder, and not one of the named models: "
+        f"{names}; give a saved model's folder or one of these names"
+    ) in said
+    assert "does not exist" not in said
 
 
 def test_onnx_runtime_without_the_adapter_says_how_to_get_it(

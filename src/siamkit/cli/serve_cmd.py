@@ -56,12 +56,20 @@ class ModelArgument(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value == DLIB:
             return value
-        from siamkit.encoders.text_zoo import resolve_text_model
+        from siamkit.encoders.text_zoo import resolve_text_model, text_model_names
 
         try:
             folder = resolve_text_model(value)
         except ValueError as err:  # a named model whose packages are missing or damaged
             self.fail(str(err), param, ctx)
+        if not folder.exists():  # neither a folder nor a name resolve_text_model knows
+            names = ", ".join([DLIB, *text_model_names()])
+            self.fail(
+                f"{value!r}: no such model folder, and not one of the named models: {names}; "
+                "give a saved model's folder or one of these names",
+                param,
+                ctx,
+            )
         click.Path(exists=True, file_okay=False).convert(str(folder), param, ctx)
         return value
 
