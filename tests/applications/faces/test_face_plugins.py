@@ -247,7 +247,7 @@ def test_siamkit_serve_dlib_serves_dlibs_face_encoder(tmp_path, astronaut, serve
     helped = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
     assert "; dlib: dlib's pretrained face encoder" in helped
     res = CliRunner().invoke(cli, ["serve", str(tmp_path / "nothing")])  # a folder as before
-    assert res.exit_code == 2 and "does not exist" in res.output
+    assert res.exit_code == 2 and "no such model folder" in res.output
 
 
 def test_serve_refuses_another_models_face_gallery_as_the_face_commands_do(
