@@ -54,7 +54,10 @@ def test_the_page_says_where_its_threshold_came_from(tiny_hf, tmp_path) -> None:
     base = ["text", "plagiarism", str(essay), "--corpus", str(tmp_path / "sources")]
     base += ["--model", str(tiny_hf), "--out", str(out), "--device", "cpu"]
     for threshold, said in [
-        ("auto", "≥ 0.720 (all-MiniLM-L6-v2&#x27;s sentence default, the best F1 on synthetic edits"),
+        (
+            "auto",
+            "≥ 0.720 (all-MiniLM-L6-v2&#x27;s sentence default, the best F1 on synthetic edits",
+        ),
         ("0.99", "≥ 0.990 (the threshold given with --threshold)."),
     ]:
         res = CliRunner().invoke(cli, [*base, "--threshold", threshold])
