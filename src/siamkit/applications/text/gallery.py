@@ -8,7 +8,8 @@ matched text. :meth:`siamkit.index.Gallery.remove` deletes them with the label.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,18 +88,10 @@ def known_texts(
         if p is not None and gallery is not None and d.id in gallery
     }
     if gallery is not None and labels:
-        store = (
-            previews
-            if isinstance(previews, ThumbnailStore)
-            else ThumbnailStore(thumbnails_path_for(previews))
-        )
-        try:
+        with _previews_store(previews) as store:
             for label in labels:
                 stored = gallery.items(label)
                 held[label] = {p for p, _ in _enrolled(store, stored.ids, stored.embeddings)}
-        finally:
-            if store is not previews:
-                store.close()
     seen: dict[str, set[bytes]] = {}  # label -> the short texts given earlier in docs
     known = []
     for d, p in zip(docs, shown):
@@ -138,11 +131,20 @@ def enroll_documents(
     if len(docs) != len(vectors):
         raise ValueError(f"got {len(docs)} documents but {len(vectors)} embeddings")
     check_labels(docs)
+    with _previews_store(previews) as store:
+        return _enroll_new(gallery, store, docs, vectors)
+
+
+@contextlib.contextmanager
+def _previews_store(previews: str | Path | ThumbnailStore) -> Iterator[ThumbnailStore]:
+    """``previews`` if it is an open store (the service's, left open), else the store of the
+    gallery file ``previews`` names, opened for the block and closed after it."""
     if isinstance(previews, ThumbnailStore):
-        return _enroll_new(gallery, previews, docs, vectors)
+        yield previews
+        return
     store = ThumbnailStore(thumbnails_path_for(previews))
     try:
-        return _enroll_new(gallery, store, docs, vectors)
+        yield store
     finally:
         store.close()
 
