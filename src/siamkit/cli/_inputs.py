@@ -441,12 +441,9 @@ def load_eval_data(
 
 def _unlabeled(folder: Path) -> bool:
     """``folder`` holds images and no class sub-folders (what ``task: ssl`` learns from)."""
-    from siamkit.data.folders import find_images
+    from siamkit.data.folders import loose_images
 
-    if not folder.is_dir():
-        return False
-    subs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return not subs and bool(find_images(folder))
+    return bool(loose_images(folder))
 
 
 def _labeled_data_hint(shape: tuple[int, int, int], data: str, option: str = "--data") -> str:

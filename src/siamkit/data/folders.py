@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -64,15 +64,33 @@ def find_images(
 ) -> list[Path]:
     """Image files anywhere under ``folder`` (recursive, sorted), skipping hidden files and
     folders below it (``._000.png``, ``.ipynb_checkpoints/``), as :func:`list_images` does."""
+    return sorted(iter_images(folder, extensions))
+
+
+def iter_images(
+    folder: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS
+) -> Iterator[Path]:
+    """:func:`find_images`' files as it walks, unsorted: ``next(iter_images(f), None)`` asks
+    whether a folder holds an image without listing them all."""
     root = Path(folder)
     exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    return sorted(
+    return (
         f
         for f in root.rglob("*")
         if f.is_file()
         and f.suffix.lower() in exts
         and not any(part.startswith(".") for part in f.relative_to(root).parts)
     )
+
+
+def loose_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """The images of a folder of unlabeled photos (``task: ssl``'s): those directly in
+    ``folder`` when it has no class sub-folder (hidden ones aside); ``[]`` for a folder laid out
+    by class, one without images, or no folder."""
+    base = Path(folder)
+    if not base.is_dir() or _subdirs(base):
+        return []
+    return list_images(base)
 
 
 def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[Path]:

@@ -57,15 +57,9 @@ def _holds_an_image(root: str) -> bool:
     """Whether an image file is anywhere under ``root``, as
     :func:`~siamkit.data.folders.find_images` finds them (hidden ones skipped); stops at the
     first."""
-    from siamkit.data.folders import IMAGE_EXTENSIONS
+    from siamkit.data.folders import iter_images
 
-    base = Path(root)
-    return base.is_dir() and any(
-        p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(part.startswith(".") for part in p.relative_to(base).parts)
-        and p.is_file()
-        for p in base.rglob("*")
-    )
+    return Path(root).is_dir() and next(iter_images(root), None) is not None
 
 
 def _refuse_root(name: str, root: str | None, what: str) -> None:
@@ -104,12 +98,9 @@ def image_folder(root: str | None = None, image_size: int = 64, grayscale: bool 
 def _refuse_loose_images(root: str) -> None:
     """Images directly in ``root`` and no class sub-folder: the folder of unlabeled photos that
     a similarity can still be learned from, by task: ssl, not by a run that needs classes."""
-    from siamkit.data.folders import list_images
+    from siamkit.data.folders import loose_images
 
-    base = Path(root)
-    if not base.is_dir() or any(p.is_dir() and not p.name.startswith(".") for p in base.iterdir()):
-        return
-    n = len(list_images(base))
+    n = len(loose_images(root))
     if n:
         raise ValueError(
             f"data.root {root!r} holds {n} images and no class sub-folders: a run with labels "
