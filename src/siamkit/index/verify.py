@@ -35,6 +35,13 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
         za, zb = embed_inputs(model, a), embed_inputs(model, b)
     if za.shape[0] != 1 or zb.shape[0] != 1:
         raise ValueError(_one_pair(za.shape[0], zb.shape[0]))
+    return verify_embedded(model, za, zb, threshold)
+
+
+def verify_embedded(model: Any, za: Any, zb: Any, threshold: float | None) -> VerifyResult:
+    """:func:`verify_pair`'s decision on embeddings ``za`` and ``zb`` (``(1, D)`` arrays) that
+    ``model`` made: their distance under the model's distance, ``same`` when it is at most
+    ``threshold`` (``None`` without one)."""
     with torch.inference_mode():
         d = float(model_distance(model).pairwise(torch.from_numpy(za), torch.from_numpy(zb))[0])
     same = None if threshold is None else bool(d <= float(threshold))

@@ -35,6 +35,7 @@ from siamkit.index.embedding import (
     model_threshold,
 )
 from siamkit.index.results import unknown_label_hint
+from siamkit.index.verify import verify_embedded
 from siamkit.model_protocol import as_embedding_model
 from siamkit.models import JoinedEmbedding, model_fingerprint
 from siamkit.service.errors import RequestError, not_found
@@ -311,11 +312,7 @@ class ServiceEngine:
             return self.verify_pair(x), None
         threshold, _ = model_threshold(self.model)
         z, counts = self.model.largest_faces(x)
-        with torch.inference_mode():
-            pair = torch.from_numpy(z[:1]), torch.from_numpy(z[1:])
-            d = float(model_distance(self.model).pairwise(*pair)[0])
-        same = None if threshold is None else bool(d <= float(threshold))
-        return VerifyResult(same, d, None if threshold is None else float(threshold), None), counts
+        return verify_embedded(self.model, z[:1], z[1:], threshold), counts
 
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
         """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""
