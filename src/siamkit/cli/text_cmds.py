@@ -254,10 +254,16 @@ def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, st
     from siamkit.applications.text.similarity import other_model_note, refuse_default_for_lexical
 
     refuse_default_for_lexical(model)  # a ValueError: friendly_errors says it in one sentence
+    # calibrate's threshold is a cosine of whole texts: it does not set a coverage, so only
+    # --threshold (checked on the user's own duplicates) does
     note = (
         " (this model is not the default one: check it on your own duplicates, or pass --threshold)"
         if model.threshold is not None or model.score_map is not None
-        else other_model_note(model, "--threshold")
+        else "; this model is not all-MiniLM-L6-v2, so the default may not suit it: check it on "
+        "your own duplicates and pass --threshold COVERAGE (a calibrated threshold is a cosine "
+        "of whole texts and does not set the passage coverage)"
+        if other_model_note(model)
+        else ""
     )
     return 1.0 - COVERAGE_SIMILARITY, (
         "all-MiniLM-L6-v2's passage-coverage default: best F1 on synthetic edits of Lee "
