@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,27 @@ def test_impossible_few_shot_offers_only_what_helps() -> None:
 def test_a_test_set_of_one_class_names_the_fix() -> None:
     with pytest.raises(ValueError, match=r"leave two or more classes out of data\.train_classes"):
         check_protocol(EvalConfig(), torch.zeros(10, dtype=torch.long))
+
+
+def test_evaluate_takes_the_few_shot_settings_the_models_run_recorded(tmp_path: Path) -> None:
+    """evaluate fell back to 1,5-shot at all classes whatever the model's run evaluated with;
+    it now takes the run's eval.shots and eval.ways (an option given still wins) and says so."""
+    out = tmp_path / "run"
+    sets = ["train.epochs=1", "train.steps_per_epoch=2", "eval.episodes=5",
+            "eval.shots=[1, 3]", "eval.ways=3"]  # fmt: skip
+    args = ["train", TINY, "--out", str(out), "--no-progress", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*args, *(a for s in sets for a in ("--set", s))])
+    assert res.exit_code == 0, res.output
+    base = ["evaluate", str(out / "model"), "--data", "digits", "--episodes", "5", "--json"]
+    line = "N-way K-shot as the model's run recorded it (eval.shots 1,3 and eval.ways 3); pass "
+    res = CliRunner().invoke(cli, base)
+    assert res.exit_code == 0, res.output
+    assert list(json.loads(res.stdout)["few_shot"]) == ["3way1shot", "3way3shot"]
+    assert res.stderr.startswith(line), res.stderr
+    res = CliRunner().invoke(cli, [*base, "--shots", "2"])  # the run's ways, the option's shots
+    assert list(json.loads(res.stdout)["few_shot"]) == ["3way2shot"]
+    assert "(eval.ways 3)" in res.stderr and "eval.shots" not in res.stderr
+    res = CliRunner().invoke(cli, [*base, "--shots", "1", "--ways", "2"])
+    assert list(json.loads(res.stdout)["few_shot"]) == ["2way1shot"] and res.stderr == ""
+    res = CliRunner().invoke(cli, base[:-1])  # the table's reader is told too
+    assert res.exit_code == 0 and line in res.output and "3-way 3-shot" in res.output

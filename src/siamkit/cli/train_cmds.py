@@ -472,15 +472,60 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
 DEFAULT_SHOTS = (1, 5)
 
 
-def _default_shots(ways: tuple[int, ...] | None, y: Any) -> tuple[tuple[int, ...], str | None]:
-    """The shots of :data:`DEFAULT_SHOTS` that labels ``y`` can meet at ``ways``, and a line
-    naming those left out (``None`` when all are kept); all of them when none can be met, so
-    that the protocol's refusal says why."""
+def _recorded_few_shot(
+    meta: dict[str, Any],
+) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    """The N-way K-shot settings the model's run evaluated with (its saved config's
+    ``eval.shots`` and ``eval.ways``), each ``None`` where the run recorded none, or recorded
+    what evaluate takes anyway (shots 1,5; ways unset), or something evaluate cannot read.
+
+    >>> _recorded_few_shot({"config": {"eval": {"shots": [1, 10], "ways": 5}}})
+    ((1, 10), (5,))
+    >>> _recorded_few_shot({"config": {"eval": {"shots": [1, 5], "ways": None}}})
+    (None, None)
+    """
+    section = (meta.get("config") or {}).get("eval")
+    if not isinstance(section, dict):
+        return None, None
+
+    def sizes(value: Any, least: int) -> tuple[int, ...] | None:
+        values = [value] if isinstance(value, int) else value
+        if not isinstance(values, list) or not values:
+            return None
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= least for v in values)
+        return tuple(values) if ok else None
+
+    shots = sizes(section.get("shots"), 1)
+    return (None if shots == DEFAULT_SHOTS else shots), sizes(section.get("ways"), 2)
+
+
+def _from_run_line(shots: tuple[int, ...] | None, ways: tuple[int, ...] | None) -> str | None:
+    """The line saying that evaluate took these N-way K-shot settings from the model's run
+    (``None`` when it took none)."""
+    taken = [
+        f"{key} {','.join(map(str, v))}"
+        for key, v in (("eval.shots", shots), ("eval.ways", ways))
+        if v is not None
+    ]
+    if not taken:
+        return None
+    return (
+        f"N-way K-shot as the model's run recorded it ({' and '.join(taken)}); pass --shots or "
+        "--ways to choose"
+    )
+
+
+def _default_shots(
+    ways: tuple[int, ...] | None, y: Any, shots: tuple[int, ...] = DEFAULT_SHOTS
+) -> tuple[tuple[int, ...], str | None]:
+    """The ``shots`` (by default :data:`DEFAULT_SHOTS`; else those the model's run recorded)
+    that labels ``y`` can meet at ``ways``, and a line naming those left out (``None`` when all
+    are kept); all of them when none can be met, so that the protocol's refusal says why."""
     from siamkit.experiment import check_protocol
     from siamkit.training import EvalConfig
 
     kept, dropped = [], []
-    for k in DEFAULT_SHOTS:
+    for k in shots:
         try:
             check_protocol(EvalConfig(shots=(k,), ways=ways), y, "evaluation")
         except ValueError:
@@ -488,7 +533,7 @@ def _default_shots(ways: tuple[int, ...] | None, y: Any) -> tuple[tuple[int, ...
         else:
             kept.append(k)
     if not kept or not dropped:
-        return DEFAULT_SHOTS, None
+        return shots, None
     need = ", ".join(
         f"{k}-shot needs {k + 1} images a class ({k} shots + 1 query)" for k in dropped
     )
@@ -535,14 +580,14 @@ def _default_shots(ways: tuple[int, ...] | None, y: Any) -> tuple[tuple[int, ...
 )
 @click.option(
     "--shots",
-    help="K values of N-way K-shot, e.g. 1,5 [default: 1,5; those of them the classes' image "
-    "counts allow, with a line saying so].",
+    help="K values of N-way K-shot, e.g. 1,5 [default: the eval.shots the model's run "
+    "recorded, else 1,5; those of them the classes' image counts allow, with a line saying so].",
 )
 @click.option(
     "--ways",
     help="N values of N-way K-shot, e.g. 5,20 (each episode draws N of the classes; an N above "
     "the number of evaluated classes runs as all of them, and the table says so) "
-    "[default: all classes up to 20, else 5,20].",
+    "[default: the eval.ways the model's run recorded, else all classes up to 20, else 5,20].",
 )
 @click.option(
     "--report", "report", type=click.Path(dir_okay=False), help="Also write an HTML report here."
@@ -630,8 +675,12 @@ def evaluate(
         refuse_class_options(click.get_current_context(), (*CLASS_OPTIONS, "clustering"))
         return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
     refuse_fashion_mnist_options(click.get_current_context(), data)  # else they were ignored
-    n_ways = None if ways is None else _episode_sizes(ways, "--ways", "N", 2)
+    run_shots, run_ways = _recorded_few_shot(meta)  # an option given wins over the run's
+    n_ways = run_ways if ways is None else _episode_sizes(ways, "--ways", "N", 2)
     k_shots = DEFAULT_SHOTS if shots is None else _episode_sizes(shots, "--shots", "K", 1)
+    notes = [
+        _from_run_line(run_shots if shots is None else None, run_ways if ways is None else None)
+    ]
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if len(ev.chosen) < 2:
@@ -643,9 +692,9 @@ def evaluate(
             "them with --classes, or give a folder with a sub-folder per class"
         )
     check_input(net, ev.x)
-    note = None
     if shots is None:  # a small folder keeps the default shots it can meet, said in a line
-        k_shots, note = _default_shots(n_ways, ev.y)
+        k_shots, note = _default_shots(n_ways, ev.y, run_shots or DEFAULT_SHOTS)
+        notes.append(note)
     protocol = EvalConfig(shots=k_shots, ways=n_ways, clustering=clustering)
     check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
     with shared_distance_matrices():  # a learned pair head scores all pairs once, not per part
@@ -665,21 +714,23 @@ def evaluate(
                 calibration=metrics.get("calibration"), run_info=_run_info(meta, dev),
                 trained_on=_trained_on(data, ev, meta),
             )  # fmt: skip
+    said = [n for n in notes if n]
     if as_json:
-        if note:
-            click.echo(note, err=True)
+        for line in said:
+            click.echo(line, err=True)
         click.echo(json.dumps(metrics, indent=2))
         return
     click.echo(ev.describe())
-    if note:
-        click.echo(note)
+    for line in said:
+        click.echo(line)
     rows = headline_rows(metrics) + retrieval_rows(metrics)
     click.echo(metrics_table(rows, metrics["verification"]))
     n_classes = metrics["data"]["n_classes"]
     over = [n for n in n_ways or () if n > n_classes]
     if over:  # --help promises the table says so
+        asked = "--ways" if ways is not None else "the run's eval.ways"
         click.echo(
-            f"--ways {','.join(map(str, over))}: only {n_classes} classes are evaluated, so "
+            f"{asked} {','.join(map(str, over))}: only {n_classes} classes are evaluated, so "
             f"{'it' if len(over) == 1 else 'they'} ran as {n_classes}-way"
         )
     if "calibration" in metrics:
