@@ -68,12 +68,21 @@ def gallery_model_options(fn: Any) -> Any:
     )(fn)
 
 
+_USE_RECORDED = (
+    "leave out --model (or pass --model {recorded}) to use it, or enroll into a new gallery file"
+)
+"""How a face command uses the model folder a gallery recorded, in its refusals
+(:func:`~siamkit.cli._model_record.other_models_refusal`)."""
+
+
 def gallery_model(model: str | None, gallery_path: str) -> str:
     """``--model`` if given, else the model folder ``gallery_path`` recorded, else ``"dlib"``; a
     recorded folder that no longer exists is refused, naming it."""
     from siamkit.cli._model_record import recorded_model
 
-    return recorded_model(model, gallery_path, "dlib", "gallery", gone="raise")[0]
+    return recorded_model(
+        model, gallery_path, "dlib", "gallery", refuse_gone=("faces", _USE_RECORDED)
+    )[0]
 
 
 def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> Any:
@@ -116,14 +125,8 @@ def _open_gallery(gallery_path: str, model: str, embedder: Any, **kwargs: Any) -
     try:
         return Gallery.open(gallery_path, embedder, **kwargs)
     except GalleryMismatchError:
-        refusal = other_models_refusal(
-            gallery_path,
-            model,
-            None if model == "dlib" else model,
-            "leave out --model (or pass --model {recorded}) to use it, or enroll into a new "
-            "gallery file",
-            things="faces",
-        )
+        folder = None if model == "dlib" else model
+        refusal = other_models_refusal(gallery_path, model, folder, _USE_RECORDED, things="faces")
         if refusal is None:
             raise
         raise refusal from None

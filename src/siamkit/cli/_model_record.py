@@ -9,14 +9,20 @@ from pathlib import Path
 
 
 def recorded_model(
-    model_path: str | None, store_path: str, default: str, store: str, *, gone: str = "note"
+    model_path: str | None,
+    store_path: str,
+    default: str,
+    store: str,
+    *,
+    refuse_gone: tuple[str, str] | None = None,
 ) -> tuple[str, str]:
     """``--model`` if given, else the folder ``store_path`` recorded (if it still exists), else
     ``default``; and a note for the error message when the recorded folder is gone.
 
-    ``store`` names the file in the note ("bank", "gallery"). With ``gone="raise"`` a recorded
-    folder that no longer exists is refused in one sentence instead of falling back to
-    ``default`` (whose fingerprint the store would refuse anyway, naming no folder).
+    ``store`` names the file in the note ("bank", "gallery"). With ``refuse_gone=(things,
+    use_it)`` (:func:`other_models_refusal`'s arguments) a recorded folder that no longer exists
+    is refused with that function's sentence instead of falling back to ``default`` (whose
+    fingerprint the store would refuse anyway, naming no folder).
     """
     from siamkit.index.gallery import recorded_model_path
 
@@ -27,11 +33,13 @@ def recorded_model(
         return default, ""
     if Path(recorded).is_dir():
         return recorded, ""
-    if gone == "raise":
-        raise FileNotFoundError(
-            f"the {store} {store_path} was enrolled with the model in {recorded}, which no "
-            "longer exists; restore that folder, or pass --model with the model that enrolled it."
+    if refuse_gone is not None:
+        things, use_it = refuse_gone
+        refusal = other_models_refusal(
+            store_path, default, None, use_it, things=things, store=store
         )
+        if refusal is not None:  # None only if the store was changed meanwhile
+            raise refusal
     return default, f" (the {store} was enrolled with {recorded}, which no longer exists)"
 
 

@@ -116,10 +116,11 @@ def test_a_gallery_remembers_its_face_model(tmp_path, astronaut, messi, monkeypa
     for args in (["identify", "a.png"], ["enroll", "--label", "x", "a.png"]):
         res = face(args[0], "--gallery", "g.db", *args[1:])
         assert res.exit_code == 1, res.output
+        gone = tmp_path / "chips-model"  # other_models_refusal's sentence, as with --model
         assert res.output.strip() == (
-            f"Error: the gallery g.db was enrolled with the model in {tmp_path / 'chips-model'}, "
-            "which no longer exists; restore that folder, or pass --model with the model that "
-            "enrolled it."
+            f"Error: g.db was enrolled with the model in {gone}, which no longer exists, and its "
+            "faces cannot be compared with another model's: restore that folder and leave out "
+            f"--model (or pass --model {gone}) to use it, or enroll into a new gallery file."
         )
 
 
