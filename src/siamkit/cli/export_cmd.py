@@ -206,6 +206,7 @@ def _run_folder(
 
         import_quantizer()
     folder = Path(out) if out else Path(model) / "onnx"
+    step(f"loading the model from {model}")
     net: Any = load_model(model)  # a kind that exports a folder (a text model): not a Model
     try:
         rows = net.export_onnx_folder(folder, int8=int8_mode is not None, force=force)

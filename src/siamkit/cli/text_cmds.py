@@ -857,9 +857,17 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
       siamkit serve runs/tickets/model --runtime onnx-int8     # serves that export
     """
     from siamkit.applications.text.onnx import export_text_bundle, parity_note
+    from siamkit.encoders.text_zoo import DEFAULT_MODEL_NAME
+    from siamkit.progress import step
 
+    step(
+        f"loading the model from {model_path}"
+        if model_path
+        else f"loading the default model ({DEFAULT_MODEL_NAME})"
+    )
+    net = _model(model_path)
     try:
-        rows = export_text_bundle(_model(model_path), out, int8=int8, force=force)
+        rows = export_text_bundle(net, out, int8=int8, force=force)
     except FileExistsError:
         raise click.UsageError(f"{out} already exists; pass --force to replace it") from None
     for r in rows:

@@ -44,12 +44,30 @@ def bundle(tiny: Any, tmp_path: Path) -> Path:
 def test_a_text_export_says_each_long_step_on_stderr(bundle) -> None:
     res = CliRunner().invoke(cli, ["export", str(bundle), "--format", "onnx", "--int8", "--json"])
     assert res.exit_code == 0, res.output
-    assert res.stderr.splitlines() == list(STEPS), res.stderr
+    assert res.stderr.splitlines() == [
+        f"loading the model from {bundle} ...",
+        *STEPS,
+        f"writing {bundle / 'onnx'} ...",
+    ], res.stderr
     assert [f["precision"] for f in json.loads(res.stdout)["files"]] == ["fp32", "int8"]
     quiet = CliRunner().invoke(
         cli, ["export", str(bundle), "--format", "onnx", "--force", "--no-progress"]
     )
     assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+
+
+def test_text_export_says_it_loads_the_model_before_the_slow_steps(tiny_hf, tmp_path) -> None:
+    """`siamkit text export` said nothing while it loaded the model (the slowest step for a real
+    one); it now says so first, as the image export does, and names the folder it writes."""
+    edge = tmp_path / "edge"
+    res = CliRunner().invoke(cli, ["text", "export", "--model", str(tiny_hf), "--out", str(edge)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines() == [
+        f"loading the model from {tiny_hf} ...",
+        STEPS[0],
+        STEPS[2],
+        f"writing {edge} ...",
+    ], res.stderr
 
 
 def test_a_step_line_is_written_only_while_progress_is_on() -> None:

@@ -691,6 +691,7 @@ def export_text_bundle(
                 f"the fp32 ONNX graph's embeddings differ from PyTorch's (cosine "
                 f"{rows[0].min_cosine:.6f} < {FP32_MIN_COSINE}); nothing was written"
             )
+        step(f"writing {out}")
         if out.exists():  # renamed aside, not deleted, until the new export is in its place
             out.rename(old)
             try:
