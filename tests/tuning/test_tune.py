@@ -940,3 +940,35 @@ def test_a_study_that_dropped_the_configs_taps_is_not_continued(
         )  # fmt: skip
         assert res.exit_code == 0, res.output
     assert len(_rows(new / "trials.csv")) == 3
+
+
+def test_a_width_choice_that_does_not_fit_the_configs_taps_is_refused_before_the_study(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A ConvNet choice of fewer blocks than the config's taps name (taps [1], widths [8]) is
+    merged with them and could not be built: a trial drawing it stopped the study with a
+    traceback. It is refused before anything is written, naming the choice and what to change."""
+    _recorded_trials(monkeypatch)
+    config = _tapped_config(tmp_path)
+    doc = yaml.safe_load(config.read_text())
+    doc["model"]["encoder_kwargs"]["taps"] = [1]
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    space = _space_file(
+        tmp_path,
+        "model: {choice: [{encoder: convnet, encoder_kwargs: {widths: [8, 16]}},\n"
+        "                 {encoder: convnet, encoder_kwargs: {widths: [8]}}]}\n",
+    )
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(config), "--trials", "4", "--out", str(out), "--no-progress",
+         "--space", str(space), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        "Error: search space: model = {'encoder': 'convnet', 'encoder_kwargs': {'widths': [8]}} "
+        "builds no model with this config (ConvNet taps must be distinct block indices in 0..0, "
+        "got [1]): change that choice, or the config's model.encoder_kwargs taps, tap_grids, "
+        "tap_power and tap_train, which every convnet trial keeps beside the choice's"
+    ]
+    assert not out.exists()

@@ -278,7 +278,7 @@ def _check_kept_kwargs(study: Any, base: RunConfig, space: SearchSpace, out: Pat
     trials trained without them, and new ones would not be alike; mark the study otherwise."""
     kept = space.kept_encoder_kwargs(base)
     if kept and study.get_trials(deepcopy=False) and not study.user_attrs.get(MERGED_KWARGS_ATTR):
-        names = ", ".join(kept[:-1]) + (" and " if len(kept) > 1 else "") + kept[-1]
+        names = _and(kept)
         raise ValueError(
             f"{out / STUDY_FILE} holds a study whose {base.model.encoder} trials trained "
             f"without the config's model.encoder_kwargs {names} (siamkit tune then replaced them "
@@ -370,6 +370,7 @@ def run_study(
     cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data)}
     check_positives(base, cache[_data_key(base)])
     _check_model(base, cache[_data_key(base)])
+    _check_model_choices(base, space, cache[_data_key(base)])
     out.mkdir(parents=True, exist_ok=True)
     study = _open_study(base, space, out)
     plugins = _remember_plugins(study, plugins)
@@ -489,6 +490,48 @@ def _check_model(base: RunConfig, data: RunData) -> None:
     with torch.random.fork_rng(devices=[]):
         net = build_model(base.model, data.input_shape, mean, std)
     check_input_size(net, base, data.input_shape)
+
+
+def _and(names: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+
+
+def _check_model_choices(base: RunConfig, space: SearchSpace, data: RunData) -> None:
+    """Every model a value of ``space`` gives (with the config's other values) can be built: a
+    ConvNet choice of fewer blocks than the config's ``taps`` name, which the trial keeps beside
+    it, would stop the study at the first trial drawing it. Built under a forked random state,
+    as :func:`_check_model`.
+
+    Raises:
+        ValueError: one sentence naming the value, why and what to change.
+    """
+    import torch
+
+    from siamkit.tuning.space import kept_beside
+
+    mean, std = data.channel_stats()
+    for p in space.params:
+        if not any(k.startswith("model.") for k in p.config_keys()):
+            continue
+        for v in p.checked_values():
+            cfg = apply_overrides(base, space.overrides({p.key: v}, base))
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    build_model(cfg.model, data.input_shape, mean, std)
+            except ValueError as err:
+                why = str(err).removeprefix("model.encoder / model.encoder_kwargs: ")
+                kept = kept_beside(p.key, v, base)
+                raise ValueError(
+                    f"search space: {p.key} = {v!r} builds no model with this config ({why}): "
+                    f"change that {'choice' if p.kind == 'choice' else 'range'}"
+                    + (
+                        f", or the config's model.encoder_kwargs {_and(kept)}, which every "
+                        f"{base.model.encoder} trial keeps beside the choice's"
+                        if kept
+                        else ""
+                    )
+                ) from None
 
 
 class _TrialFailures(logging.Filter):

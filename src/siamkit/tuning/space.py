@@ -129,6 +129,11 @@ class Param:
         section, _, key = self.key.partition(".")
         return key if section == "loss" and key in _LOSS_OWN_KEYS else None
 
+    def checked_values(self) -> list[Any]:
+        """The values checked before a study starts: every choice, or both ends of the range."""
+        values = list(self.choices) if self.kind == "choice" else [self.low, self.high]
+        return [int(v) for v in values] if self.kind == "int" else values
+
     def value(self, label_or_number: Any) -> Any:
         """The config value of a sampled label (choices) or number (ranges)."""
         if self.kind == "choice":
@@ -166,6 +171,17 @@ def _trial_encoder(values: dict[str, Any], base: RunConfig) -> Any:
         elif key == "model" and "encoder" in value:
             encoder = value["encoder"]
     return encoder
+
+
+def kept_beside(key: str, value: Any, base: RunConfig) -> list[str]:
+    """The entries of ``base``'s ``model.encoder_kwargs`` that a trial drawing ``value`` of
+    parameter ``key`` keeps beside the whole ``encoder_kwargs`` the value sets (``taps`` beside
+    a ConvNet's ``widths``), in the config's order; ``[]`` when it sets none, or picks another
+    encoder (whose choice's kwargs replace the config's)."""
+    kwargs = _whole_kwargs(key, value)
+    if kwargs is None or _trial_encoder({key: value}, base) != base.model.encoder:
+        return []
+    return [k for k in base.model.encoder_kwargs if k not in kwargs]
 
 
 #: The loss section's keys that fill a parameter of some loss kinds only (``margin``,
@@ -274,15 +290,8 @@ class SearchSpace:
         keeps, though it sets ``encoder_kwargs`` whole (``taps`` beside a ConvNet's ``widths``):
         the trials that a study replacing them wholesale (before siamkit tune merged them)
         trained without."""
-        own = base.model.encoder_kwargs
-        kept: set[str] = set()
-        for p in self.params:
-            for choice in p.choices:
-                kwargs = _whole_kwargs(p.key, choice)
-                same = _trial_encoder({p.key: choice}, base) == base.model.encoder
-                if kwargs is not None and same:
-                    kept |= set(own) - set(kwargs)
-        return [k for k in own if k in kept]
+        kept = {k for p in self.params for c in p.choices for k in kept_beside(p.key, c, base)}
+        return [k for k in base.model.encoder_kwargs if k in kept]
 
     def draw(self, base: RunConfig, suggest: Callable[[Param], Any]) -> dict[str, Any]:
         """One trial's values in the space's order, each from ``suggest``: every parameter, but a
@@ -321,10 +330,7 @@ class SearchSpace:
         """Apply every choice and both ends of every range to ``base``; raise ``ValueError``
         naming the key and value the config refuses (before any trial runs)."""
         for p in self.params:
-            values = list(p.choices) if p.kind == "choice" else [p.low, p.high]
-            if p.kind == "int":
-                values = [int(v) for v in values]
-            for v in values:
+            for v in p.checked_values():
                 try:
                     apply_overrides(base, self.overrides({p.key: v}, base))
                 except (ConfigError, ValueError) as err:
