@@ -251,8 +251,14 @@ def test_a_bad_label_creates_no_gallery(cli, files, tmp_path, label):
 
 
 def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):
-    db = tmp_path / "g.db"
-    run(cli, ["enroll", files["model"], "--gallery", db, "--label", "alice", files["c0_0"]])
+    """A gallery `siamkit enroll` built with another model said 'built by a different model
+    (fingerprint ...)', naming neither the folder that enrolled nor what to give, where the
+    face, signature and text commands name it: the same sentence now, for a folder that is
+    another model, one retrained in place, and one that is gone. A gallery enrolled from Python
+    (no folder recorded) keeps the fingerprints."""
+    db, mine = tmp_path / "g.db", tmp_path / "mine"
+    shutil.copytree(files["model"], mine)
+    run(cli, ["enroll", mine, "--gallery", db, "--label", "alice", files["c0_0"]])
     torch.manual_seed(1)
     other = siamkit.SiameseNetwork(
         siamkit.encoders.create_encoder("convnet", in_channels=1),
@@ -260,14 +266,34 @@ def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):
         preprocess=siamkit.models.Preprocess(input_shape=(1, 28, 28)),
     )
     siamkit.save_model(other, tmp_path / "other")
-    out = run(cli, ["identify", tmp_path / "other", "--gallery", db, files["c0_0"]], code=1)
-    assert "different model" in out.output
-    out = run(
-        cli,
-        ["enroll", tmp_path / "other", "--gallery", db, "--label", "bob", files["c0_0"]],
-        code=1,
+    said = (
+        f"Error: {db} was enrolled with the model in {mine}, not {tmp_path / 'other'}, and its "
+        "images cannot be compared with another model's: give "
+        f"{mine} as MODEL to use it, or enroll into a new gallery file."
     )
-    assert "different model" in out.output
+    for args in (
+        ["identify", tmp_path / "other", "--gallery", db, files["c0_0"]],
+        ["enroll", tmp_path / "other", "--gallery", db, "--label", "bob", files["c0_0"]],
+        ["verify", tmp_path / "other", files["c0_0"], "--gallery", db, "--label", "alice"],
+    ):
+        assert run(cli, args, code=1).output.strip() == said
+    siamkit.save_model(other, mine)  # retrained in place
+    out = run(cli, ["identify", mine, "--gallery", db, files["c0_0"]], code=1).output
+    assert f"enrolled with an earlier model in {mine}, since retrained or replaced" in out
+    assert "enroll the images again into a new gallery file with the new model" in out
+    shutil.rmtree(mine)
+    out = run(cli, ["identify", tmp_path / "other", "--gallery", db, files["c0_0"]], code=1)
+    assert out.output.strip() == (
+        f"Error: {db} was enrolled with the model in {mine}, which no longer exists, and its "
+        "images cannot be compared with another model's: restore that folder and give "
+        f"{mine} as MODEL to use it, or enroll into a new gallery file."
+    )
+    net = siamkit.load_model(files["model"])
+    with Gallery.open(tmp_path / "python.db", net) as g:  # no folder recorded
+        g.enroll("alice", torch.zeros(1, 1, 28, 28))
+    out = run(cli, ["identify", tmp_path / "other", "--gallery", tmp_path / "python.db",
+                    files["c0_0"]], code=1).output  # fmt: skip
+    assert "different model" in out
 
 
 def test_a_tracker_is_named_as_one_with_what_to_give_instead(cli, files, tmp_path):

@@ -15,11 +15,14 @@ from siamkit.cli.main import cli
 from siamkit.index import Gallery
 
 
+def model_preprocess():
+    return siamkit.models.Preprocess(input_shape=(6,))
+
+
 def _shop(tmp_path):
     torch.manual_seed(0)
     enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=(8,))
-    pre = siamkit.models.Preprocess(input_shape=(6,))
-    net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=pre).eval()
+    net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=model_preprocess()).eval()
     model = siamkit.save_model(net, tmp_path / "model")
     z = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
     with Gallery.open(tmp_path / "shop.db", net) as g:
@@ -92,6 +95,26 @@ def test_recommend_an_item_id_not_in_the_gallery_says_where_ids_come_from(tmp_pa
     assert res.exit_code == 1 and res.output.strip() == (
         "Error: item ids not in the gallery: 999; use an item id that identify or recommend gave "
         "with a match"
+    )
+
+
+def test_recommend_with_another_model_names_the_folder_that_enrolled(tmp_path):
+    """A gallery that `siamkit enroll` built with another model said 'built by a different
+    model (fingerprint ...)', where the other gallery commands name the folder it recorded."""
+    model, _, _ = _shop(tmp_path)
+    with Gallery.open(tmp_path / "shop.db") as g:
+        g.remember_model_path(model)  # as `siamkit enroll MODEL` records it
+    torch.manual_seed(1)
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=(8,))
+    other = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=model_preprocess()).eval()
+    other_dir = siamkit.save_model(other, tmp_path / "other")
+    db = tmp_path / "shop.db"
+    args = ["recommend", str(other_dir), "--gallery", str(db), "--like", "item-1"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: {db} was enrolled with the model in {model}, not {other_dir}, and its images "
+        f"cannot be compared with another model's: give {model} as MODEL to use it, or enroll "
+        "into a new gallery file."
     )
 
 

@@ -102,17 +102,32 @@ NO_THRESHOLD = (
 )
 
 
-def _open(gallery_path: str, model: Any = None, create: bool = False, **kw: Any) -> Any:
+def _open(
+    gallery_path: str, model: Any = None, create: bool = False, folder: str = "", **kw: Any
+) -> Any:
+    """``Gallery.open`` with ``model`` (loaded from ``folder``), or without one for `siamkit
+    gallery PATH ...`; a gallery that another model enrolled with `siamkit enroll` is refused
+    naming the folder it recorded (:func:`~siamkit.cli._model_record.other_models_refusal`),
+    as the face, signature and text commands refuse theirs, not with two fingerprints."""
     from pathlib import Path
 
+    from siamkit.cli._model_record import other_models_refusal
     from siamkit.index import Gallery
+    from siamkit.index.results import GalleryMismatchError
 
     if model is None and not Path(gallery_path).exists():  # `siamkit gallery PATH ...`
         raise FileNotFoundError(
             f"no gallery at {gallery_path}; create it with `siamkit enroll MODEL --gallery "
             f"{gallery_path} ...`"
         )
-    return Gallery.open(gallery_path, model, create=create, **kw)
+    try:
+        return Gallery.open(gallery_path, model, create=create, **kw)
+    except GalleryMismatchError:
+        use_it = "give {recorded} as MODEL to use it, or enroll into a new gallery file"
+        refusal = other_models_refusal(gallery_path, folder, folder, use_it, things="images")
+        if refusal is None:  # enrolled from Python: the fingerprints are all there is
+            raise
+        raise refusal from None
 
 
 def _emit(as_json: bool, doc: Any, text: str) -> None:
@@ -185,7 +200,7 @@ def enroll(
     groups = group_images(images, label)
     net = _load_model(model, gallery_path)
     x = _read_images(net, [p for paths in groups.values() for p in paths], model)
-    with _open(gallery_path, net, create=True) as gallery:
+    with _open(gallery_path, net, create=True, folder=model) as gallery:
         done = enroll_groups(gallery, net, groups, x, meta)
         gallery.remember_model_path(model)  # `siamkit gallery PATH stats` names it
         total = len(gallery)
@@ -255,7 +270,7 @@ def identify(
     """
     net = _load_model(model, gallery_path)
     x = _read_images(net, queries, model)
-    with _open(gallery_path, net, threshold=threshold, index=index) as gallery:
+    with _open(gallery_path, net, threshold=threshold, index=index, folder=model) as gallery:
         with photos_named(queries):
             results = gallery.identify_batch(x, k=k)
         used, empty = gallery.threshold, len(gallery) == 0
@@ -324,7 +339,7 @@ def verify(
         with photos_named([image, other], ("the first photo", "the second photo")):
             result = verify_pair(net, x[0], x[1], threshold=threshold)
     else:
-        opened = _open(gallery_path, net, threshold=threshold)  # type: ignore[arg-type]
+        opened = _open(gallery_path, net, threshold=threshold, folder=model)  # type: ignore[arg-type]
         with opened as gallery, photos_named([image]):
             result = gallery.verify(_read_images(net, [image], model), label)  # type: ignore[arg-type]
     doc = {**dataclasses.asdict(result), "image": image, "other": other}

@@ -11,7 +11,7 @@ import json
 
 import click
 
-from siamkit.cli.gallery_cmds import _friendly, _load_model
+from siamkit.cli.gallery_cmds import _friendly, _load_model, _open
 
 
 @click.command()
@@ -42,11 +42,10 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
     Example:
       siamkit recommend out/model --gallery shop.db --like item-12 --like item-40 --k 10
     """
-    from siamkit.index import Gallery
     from siamkit.index.recommend import recommend_like
 
     net = _load_model(model, gallery_path)  # a tracker said "unknown distance 'cross_correlation'"
-    with Gallery.open(gallery_path, net, create=False) as gallery:
+    with _open(gallery_path, net, folder=model) as gallery:  # another model's: names its folder
         matches = recommend_like(gallery, list(likes), k=k)
     docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
     lines = [f"{m.label:<32} item {m.item_id:<8} distance {m.distance:.4f}" for m in matches]
