@@ -599,7 +599,9 @@ def plagiarism(
     Prints the number of matched spans, the threshold and, per source, the share of SUSPECT
     it covers and the mean similarity; --json prints them as JSON, with each span's offsets.
     Only --out writes a file (the HTML report with the spans' texts); without it nothing is
-    written.
+    written. The report and --json (near_misses) also list, apart, the few sentences of
+    SUSPECT closest to a match at most 0.05 below the threshold: they are not matches and
+    count in no score.
 
     A --corpus folder is read recursively, skipping hidden files and folders, files without a
     text suffix, earlier plagiarism reports and SUSPECT itself (each listed on stderr).

@@ -88,3 +88,68 @@ def test_the_page_keeps_a_margin_on_a_narrow_window() -> None:
     now keeps a padding on its sides."""
     css = re.search(r"body\{([^}]*)\}", render_report(_report(1))).group(1)  # type: ignore[union-attr]
     assert "padding:0 1em" in css.split(";")
+
+
+class _Vectors:
+    """An embedder (the ONNX runtime's interface) with a fixed unit vector per sentence."""
+
+    last_chunked = 0
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def embed(self, items, batch_size=64, progress=None):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        rows = np.array([self.table[t] for t in items], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_sentences_just_under_the_threshold_are_listed_apart_as_near_misses() -> None:
+    """A suspect sentence scoring 0.70 at threshold 0.72 was invisible: neither highlighted nor
+    listed. The report now lists such near misses (at most 0.05 under the threshold) in their
+    own section of the page and of --json, labelled below the threshold; scores leave them out."""
+    import json
+    import math
+
+    from siamkit.applications.text.plagiarism import find_plagiarism
+
+    copied, close, far = (
+        "The crews saved the town from the fire.",
+        "Firefighters protected the small town.",
+        "My garden grows tomatoes every summer.",
+    )
+    src_a, src_b = "The crews saved the town from the fire.", "Fire crews kept the town safe."
+    runtime = _Vectors(
+        {
+            copied: [1, 0, 0],
+            src_a: [1, 0, 0],
+            src_b: [0, 1, 0],
+            close: [0, 0.70, math.sqrt(1 - 0.70**2)],  # 0.70 to src_b: 0.02 under 0.72
+            far: [0.3, 0, math.sqrt(1 - 0.09)],  # 0.30 to src_a: far under
+        }
+    )
+    essay = Document("essay.txt", f"{copied} {close} {far}")
+    sources = [Document("a.txt", src_a), Document("b.txt", src_b)]
+    report = find_plagiarism(None, essay, sources, 0.72, runtime=runtime)  # type: ignore[arg-type]
+    assert [(s.source, s.spans) for s in report.scores] == [("a.txt", 1)]  # b.txt: no score
+    assert len(report.near_misses) == 1
+    miss = report.near_misses[0]
+    assert (miss.source, round(miss.similarity, 4)) == ("b.txt", 0.70)
+    assert essay.text[miss.suspect_start : miss.suspect_end] == close
+    doc = json.loads(json.dumps(report.to_json()))
+    assert doc["near_misses"]["pairs"] == [
+        {**vars(miss), "similarity": doc["near_misses"]["pairs"][0]["similarity"]}
+    ]
+    assert (
+        doc["near_misses"]["within"] == 0.05 and "below the threshold" in doc["near_misses"]["note"]
+    )
+    assert [s["source"] for s in doc["scores"]] == ["a.txt"]
+    page = render_report(report)
+    section = page.split("<h2>Near misses (below the threshold, not counted)</h2>", 1)[1]
+    assert close in section and src_b in section and "0.700" in section
+    assert far not in section and "count in no score" in section
+    doc_text = page.split("<div class='doc'>", 1)[1].split("</div>", 1)[0]
+    assert "<mark" not in doc_text.split(copied, 1)[1]  # the near miss is not highlighted
+    none = find_plagiarism(None, essay, sources, 0.5, runtime=runtime)  # type: ignore[arg-type]
+    assert none.near_misses == [] and "Near misses" not in render_report(none)

@@ -4,12 +4,17 @@ Each suspect sentence is matched to its most similar source sentence; matches at
 similarity threshold are kept, and consecutive suspect sentences matched to the same source, in
 order and close together there, merge into one span. A source's score is the share of the
 suspect's sentence characters its spans cover.
+
+Suspect sentences whose best match falls just under the threshold (within
+:data:`NEAR_MISS_MARGIN` below it) are listed apart, as near misses: the
+:data:`NEAR_MISSES` closest, shown so that a reader sees what the threshold left out; they are
+not matches and count in no score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +24,25 @@ from siamkit.applications.text.embedding import embed_texts
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.passages import Passage, split_sentences
 from siamkit.applications.text.similarity import check_dim
+
+NEAR_MISS_MARGIN = 0.05  # a near miss's similarity lies in [threshold - this, threshold)
+NEAR_MISSES = 5  # the most near misses a report lists, closest to the threshold first
+NEAR_MISS_NOTE = (
+    f"below the threshold (by at most {NEAR_MISS_MARGIN}): not matches, counted in no score"
+)
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A suspect sentence whose best source sentence scored just under the threshold: below
+    it, so not a match and in no score; listed for the reader to judge."""
+
+    source: str
+    suspect_start: int
+    suspect_end: int
+    source_start: int
+    source_end: int
+    similarity: float  # cosine similarity, under the report's min_similarity
 
 
 @dataclass(frozen=True)
@@ -50,6 +74,8 @@ class PlagiarismReport:
     scores: list[SourceScore]
     min_similarity: float
     chunked: int  # sentences longer than the model's window (embedded as averaged windows)
+    # suspect sentences just under the threshold, closest first: below it, counted nowhere
+    near_misses: list[NearMiss] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Machine-readable form (texts left out, offsets into them kept)."""
@@ -59,6 +85,11 @@ class PlagiarismReport:
             "scores": [asdict(s) for s in self.scores],
             "spans": [asdict(s) for s in self.spans],
             "chunked_passages": self.chunked,
+            "near_misses": {  # apart from spans and scores: none of them is a match
+                "note": NEAR_MISS_NOTE,
+                "within": NEAR_MISS_MARGIN,
+                "pairs": [asdict(m) for m in self.near_misses],
+            },
         }
 
 
@@ -188,4 +219,26 @@ def find_plagiarism(
         _scores(spans, sus),
         min_similarity,
         a.chunked + b.chunked,
+        _near_misses(sims, best, sus, src, min_similarity),
     )
+
+
+def _near_misses(
+    sims: np.ndarray,
+    best: np.ndarray,
+    sus: list[Passage],
+    src: list[tuple[str, Passage, int]],
+    min_similarity: float,
+) -> list[NearMiss]:
+    """The :data:`NEAR_MISSES` suspect sentences whose best similarity ``sims[i, best[i]]`` lies
+    within :data:`NEAR_MISS_MARGIN` under ``min_similarity``, closest to it first."""
+    near = [
+        (float(sims[i, j]), i, int(j))
+        for i, j in enumerate(best)
+        if min_similarity - NEAR_MISS_MARGIN <= sims[i, j] < min_similarity
+    ]
+    near.sort(key=lambda t: (-t[0], t[1]))
+    return [
+        NearMiss(src[j][0], sus[i].start, sus[i].end, src[j][1].start, src[j][1].end, s)
+        for s, i, j in near[:NEAR_MISSES]
+    ]

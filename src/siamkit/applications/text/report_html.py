@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from siamkit.applications.text.plagiarism import PlagiarismReport
+from siamkit.applications.text.plagiarism import NEAR_MISS_MARGIN, PlagiarismReport
 
 _COLOURS = ("#ffe08a", "#a8e6cf", "#ffb3ba", "#bae1ff", "#e0bbff", "#ffdfba", "#c9f7f5")
 _CSS = """
@@ -34,6 +34,28 @@ def _highlight(text: str, spans: list[tuple[int, int, str, int, str]]) -> str:
         pos = end
     out.append(escape(text[pos:]))
     return "".join(out)
+
+
+def _near_misses(report: PlagiarismReport) -> str:
+    """The near-miss section: sentences just under the threshold, labelled as below it and
+    outside every score; ``""`` when there is none."""
+    if not report.near_misses:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(report.suspect.text[m.suspect_start : m.suspect_end])}</td>"
+        f"<td>{escape(m.source)}<br>"
+        f"{escape(report.sources[m.source][m.source_start : m.source_end])}</td>"
+        f'<td class="num">{m.similarity:.3f}</td></tr>'
+        for m in report.near_misses
+    )
+    return (
+        "<h2>Near misses (below the threshold, not counted)</h2>"
+        f"<p>The {len(report.near_misses)} suspect sentence(s) closest to a match, at most "
+        f"{NEAR_MISS_MARGIN} below the threshold {report.min_similarity:.3f}: they are not "
+        "matches, are not highlighted and count in no score above. Shown for you to judge.</p>"
+        "<table><tr><th>suspect sentence</th><th>closest source sentence</th>"
+        f"<th>similarity</th></tr>{rows}</table>"
+    )
 
 
 def render_report(report: PlagiarismReport, threshold_source: str | None = None) -> str:
@@ -83,7 +105,7 @@ def render_report(report: PlagiarismReport, threshold_source: str | None = None)
             f"{head}<p>No sentence of {escape(report.suspect.id)} matched a sentence of the "
             f"{len(report.sources)} source(s) at {held_to}.</p>{note}"
             f"<h2>Suspect text</h2><div class='doc'>{escape(report.suspect.text)}</div>"
-            "</body></html>"
+            f"{_near_misses(report)}</body></html>"
         )
     return (
         f"{head}<p>{len(report.spans)} matched span(s) from {len(report.scores)} of "
@@ -94,5 +116,5 @@ def render_report(report: PlagiarismReport, threshold_source: str | None = None)
         "the passage beside the source text it matches, below.</p>"
         f"<div class='doc'>{_highlight(report.suspect.text, marks)}</div>"
         f"<h2>Matched spans, side by side</h2><table><tr><th>suspect</th><th>source</th>"
-        f"<th>similarity</th></tr>{pairs}</table></body></html>"
+        f"<th>similarity</th></tr>{pairs}</table>{_near_misses(report)}</body></html>"
     )
