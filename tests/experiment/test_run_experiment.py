@@ -205,3 +205,21 @@ def test_the_training_line_names_classes_and_cuts_a_long_list() -> None:
     )
     none = shared._replace(val_x=y[:0], val_y=y[:0])
     assert run_mod.training_line(none, "cpu").endswith("on cpu; none held out for validation")
+
+
+def test_metrics_json_names_the_validation_classes(tmp_path: Path) -> None:
+    """metrics.json listed the training and test classes but not the validation classes
+    (data.val_classes, left out of the training classes), so a reader could not check that no
+    test class chose the epoch or the threshold. It lists them now, in the model's record too."""
+    cfg = apply_overrides(load_config(TINY), [*QUICK, "data.val_classes=[4, 5]"])
+    run_experiment(cfg, tmp_path / "a", progress=False, log=lambda _: None)
+    run = json.loads((tmp_path / "a" / "metrics.json").read_text())["run"]
+    assert run["train_classes"] == [0, 1, 2, 3] and run["val_classes"] == [4, 5]
+    assert run["val_held_out"] == "classes" and run["test_classes"] == [6, 7, 8, 9]
+    saved = json.loads((tmp_path / "a" / "model" / "siamkit.json").read_text())
+    assert saved["metadata"]["run"]["val_classes"] == [4, 5]
+    cfg = apply_overrides(load_config(TINY), QUICK)  # held-out images of the training classes
+    run_experiment(cfg, tmp_path / "b", progress=False, log=lambda _: None)
+    run = json.loads((tmp_path / "b" / "metrics.json").read_text())["run"]
+    assert run["val_classes"] == run["train_classes"] == [0, 1, 2, 3, 4, 5]
+    assert run["val_held_out"] == "images"

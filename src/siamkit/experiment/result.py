@@ -72,6 +72,13 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
     command: str | None = None
     """What made the run (``"siamkit demo"``), recorded in ``metrics.json``'s ``run`` section."""
+    val_classes: tuple[int, ...] = ()
+    """The classes of the validation images, which chose the epoch (early stopping,
+    ``restore_best``) and calibrated the threshold: whole classes held out of training
+    (``data.val_classes``), else the training classes whose held-out images validated."""
+    val_held_out: str = "images"
+    """What validation held out of the training data: ``"classes"`` (``data.val_classes``),
+    ``"images"`` (a share of each training class's, ``data.val_fraction``) or ``"none"``."""
 
     @property
     def metrics_path(self) -> Path:
@@ -79,7 +86,10 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` document: the evaluation's keys, then ``score_norm``,
-        ``ablation``, ``calibration`` and ``run`` (with ``command`` when recorded) where they apply."""
+        ``ablation``, ``calibration`` and ``run`` (with ``command`` when recorded) where they apply.
+
+        ``run`` lists the training, validation and test classes, so that a reader can check
+        that no test class chose the model (``val_classes`` disjoint from ``test_classes``)."""
         doc = self.evaluation.to_dict()
         if self.score_norm is not None:
             doc["score_norm"] = asdict(self.score_norm)
@@ -90,6 +100,8 @@ class RunResult:
         doc["run"] = {
             "dataset": self.dataset,
             "train_classes": list(self.train_classes),
+            "val_classes": list(self.val_classes),
+            "val_held_out": self.val_held_out,
             "test_classes": list(self.test_classes),
             "epochs_run": len(self.history),
             "train_seconds": round(self.timings.train_seconds, 1),

@@ -189,6 +189,25 @@ def training_line(data: RunData, device: object) -> str:
     )
 
 
+def validation_classes(data: RunData) -> tuple[tuple[int, ...], str]:
+    """The classes of the run's validation images and what validation held out: ``"classes"``
+    (whole classes, ``data.val_classes``), ``"images"`` (a share of the training classes'
+    images) or ``"none"`` (no validation images).
+
+    >>> import torch
+    >>> y = torch.tensor([0, 0, 1, 1, 2, 3])
+    >>> validation_classes(RunData(y, y, y[4:5], y[4:5], y, y, tuple("abcd"), (0, 1), (3,), (2,)))
+    ((2,), 'classes')
+    >>> validation_classes(RunData(y, y, y[1:3], y[1:3], y, y, tuple("abcd"), (0, 1), (3,)))
+    ((0, 1), 'images')
+    """
+    if data.val_classes:
+        return tuple(data.val_classes), "classes"
+    if not len(data.val_y):
+        return (), "none"
+    return tuple(int(c) for c in data.val_y.unique().tolist()), "images"
+
+
 def _processes_line(world: int, batches: Any, offline: bool) -> str:
     """What a data-parallel run's step is: every process draws its own P x K batch (the
     convention of PyTorch DDP and pytorch-metric-learning), so a step trains on ``world`` of them
@@ -221,8 +240,10 @@ def evaluate_run(
     net = embedding_model(net, cfg.model)
     device = next(net.parameters()).device
     net.eval()
+    val_classes, val_held_out = validation_classes(data)
     run = {
         "dataset": cfg.data.dataset, "train_classes": list(data.train_classes),
+        "val_classes": list(val_classes), "val_held_out": val_held_out,
         "test_classes": list(data.test_classes), "train_images": len(data.train_y),
         "epochs_run": len(history), "train_seconds": round(train_s, 1),
     }  # fmt: skip
@@ -265,6 +286,7 @@ def evaluate_run(
             cfg, history, report, calibration, norm, ablations,
             Timings(train_s, time.perf_counter() - t0), cfg.data.dataset,
             tuple(data.train_classes), tuple(data.test_classes), out, model_dir, command=command,
+            val_classes=val_classes, val_held_out=val_held_out,
         )  # fmt: skip
         atomic_write(out / "metrics.json", json.dumps(result.to_dict(), indent=2))
         t1 = time.perf_counter()
