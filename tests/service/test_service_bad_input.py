@@ -420,3 +420,31 @@ def test_a_wrong_method_or_path_is_answered_in_a_sentence(client, method, path, 
     assert r.status_code == status and r.json() == {"detail": detail}
     if status == 405:
         assert r.headers["allow"] == detail.split()[2].rstrip(",")  # the header is kept
+
+
+def test_an_upload_without_a_filename_is_named_in_lower_case_mid_sentence():
+    """An upload sent without a filename was named "The first image" everywhere, also inside a
+    sentence ("3 faces found in The first image; using the largest", a face model's `notes`);
+    its capital is for a sentence's start only (the service's own refusals)."""
+    import io
+
+    from fastapi import UploadFile
+
+    from siamkit.applications.faces.errors import NoFaceError, name_the_photo
+    from siamkit.applications.faces.recognize import several_faces_note
+    from siamkit.service.errors import RequestError
+    from siamkit.service.uploads import read_upload
+
+    def read(data: bytes, field: str = "file_a"):
+        return asyncio.run(read_upload(UploadFile(io.BytesIO(data)), field, ServiceLimits()))
+
+    upload = read(PNG)
+    assert upload.name == "the first image" and upload.subject == "The first image"
+    assert (
+        several_faces_note(3, upload.name) == "3 faces found in the first image; using the largest"
+    )
+    said = name_the_photo(NoFaceError("", 0), [read(PNG, "files[1]").name])
+    assert str(said).startswith("No face was found in image 2; send a photo")
+    with pytest.raises(RequestError) as refused:
+        read(b"")
+    assert refused.value.detail == "The first image is empty (0 bytes); choose an image file."

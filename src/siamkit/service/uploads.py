@@ -23,10 +23,21 @@ from siamkit.service.thumbnails import make_thumbnail
 
 @dataclass(frozen=True)
 class Upload:
-    """The bytes of one uploaded file and how to name it in a message (``file_a ('x.png')``)."""
+    """The bytes of one uploaded file and how to name it in a message: ``name`` mid-sentence
+    (``'x.png' (the first image)``, or ``the first image`` for an upload without a filename),
+    ``.subject`` at the start of one."""
 
     name: str
     data: bytes
+
+    @property
+    def subject(self) -> str:
+        """``name`` to begin a sentence with (``The first image is empty ...``)."""
+        return _capital(self.name)
+
+
+def _capital(words: str) -> str:
+    return words[:1].upper() + words[1:]
 
 
 def field_words(field: str) -> str:
@@ -39,7 +50,7 @@ def field_words(field: str) -> str:
 def _describe(field: str, upload: UploadFile) -> str:
     filename = (upload.filename or "").replace("\n", " ")[:80]
     words = field_words(field)
-    return f"{filename!r} ({words})" if filename else words[0].upper() + words[1:]
+    return f"{filename!r} ({words})" if filename else words
 
 
 async def read_upload(upload: UploadFile, field: str, limits: ServiceLimits) -> Upload:
@@ -51,12 +62,12 @@ async def read_upload(upload: UploadFile, field: str, limits: ServiceLimits) -> 
     what = _describe(field, upload)
     limit = limits.max_upload_bytes
     if upload.size is not None and upload.size > limit:
-        raise RequestError(413, _too_big(what, limit))
+        raise RequestError(413, _too_big(_capital(what), limit))
     data = await upload.read(limit + 1)
     if len(data) > limit:
-        raise RequestError(413, _too_big(what, limit))
+        raise RequestError(413, _too_big(_capital(what), limit))
     if not data:
-        raise RequestError(400, f"{what} is empty (0 bytes); choose an image file.")
+        raise RequestError(400, f"{_capital(what)} is empty (0 bytes); choose an image file.")
     return Upload(what, data)
 
 
@@ -89,12 +100,13 @@ def _header_size(upload: Upload) -> tuple[int, int]:
     except Image.DecompressionBombError:
         raise RequestError(
             413,
-            f"{upload.name} has too many pixels (hundreds of millions, beyond any limit here); "
+            f"{upload.subject} has too many pixels (hundreds of millions, beyond any limit here); "
             "resize it first.",
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise RequestError(
-            400, f"{upload.name} is not a readable image; send a PNG, JPEG, BMP, GIF or WebP file."
+            400,
+            f"{upload.subject} is not a readable image; send a PNG, JPEG, BMP, GIF or WebP file.",
         ) from None
 
 
@@ -108,19 +120,19 @@ def check_dimensions(upload: Upload, limits: ServiceLimits) -> int:
     if pixels > limits.max_pixels:
         raise RequestError(
             413,
-            f"{upload.name} has too many pixels: {width}x{height} = {pixels:,}, more than the "
+            f"{upload.subject} has too many pixels: {width}x{height} = {pixels:,}, more than the "
             f"limit of {limits.max_pixels:,}; resize it first.",
         )
     if max(width, height) > limits.max_side:
         raise RequestError(
             413,
-            f"{upload.name} is {width}x{height}: a side longer than {limits.max_side:,} pixels; "
+            f"{upload.subject} is {width}x{height}: a side longer than {limits.max_side:,} pixels; "
             "resize it first.",
         )
     if max(width, height) > limits.max_aspect * max(1, min(width, height)):
         raise RequestError(
             413,
-            f"{upload.name} is {width}x{height}, more than {limits.max_aspect} times longer "
+            f"{upload.subject} is {width}x{height}, more than {limits.max_aspect} times longer "
             "than wide; crop it to the object first.",
         )
     return pixels
@@ -152,7 +164,7 @@ def _decode(upload: Upload, channels: int, size: tuple[int, int] | None) -> torc
             img.load()
             array = np.asarray(convert_image(img, mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as err:
-        raise RequestError(400, f"{upload.name} is corrupt or truncated ({err}).") from None
+        raise RequestError(400, f"{upload.subject} is corrupt or truncated ({err}).") from None
     if array.ndim == 2:
         array = array[:, :, None]
     return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32).div_(255.0)
