@@ -202,6 +202,32 @@ def test_image_folder_without_classes(tmp_path: Path) -> None:
     assert re.search(r"^knn +-$", res.output, re.M), res.output  # said as "-", not "None"
 
 
+def test_a_relative_data_root_is_recorded_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model recorded data.root as the config gave it ('imgs'), which names another folder
+    (or none) once the working folder changes: evaluate run from elsewhere on the training
+    folder no longer knew it. The run records it resolved too; the config keeps the user's."""
+    root = tmp_path / "work" / "imgs"
+    root.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    for i in range(40):
+        arr = (torch.rand(12, 12, 3, generator=gen) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(root / f"{i}.png")
+    doc = _cfg("vicreg", epochs=1)
+    doc["data"] = {"dataset": "image-folder", "root": "imgs", "image_size": 16}
+    monkeypatch.chdir(root.parent)
+    res = _cli(tmp_path, doc)
+    assert res.exit_code == 0, res.output
+    monkeypatch.chdir(tmp_path)
+    meta = read_model_config(tmp_path / "o" / "model")["metadata"]
+    assert meta["config"]["data"]["root"] == "imgs"
+    assert meta["run"]["data_root"] == str(root.resolve())
+    ev = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "o" / "model"), "--data", str(root)])
+    assert ev.exit_code == 1
+    assert "(the model learned from them without labels)" in " ".join(ev.output.split())
+
+
 def _cli(tmp_path: Path, doc: dict[str, Any]) -> Any:
     import yaml
 

@@ -81,6 +81,17 @@ def _metadata(
     cfg: SSLConfig, data: SSLData, history: list[dict[str, Any]], seconds: float
 ) -> dict[str, Any]:
     last = history[-1]
+    run: dict[str, Any] = {
+        "train_seconds": round(seconds, 1),
+        "dataset": cfg.data.dataset,
+        "train_classes": list(data.train_classes) if data.train_classes else None,
+        "test_classes": list(data.test_classes) if data.test_classes else None,
+        "labels_used": False,
+    }
+    if cfg.data.root is not None:
+        # data.root as the config gave it (kept in config) is relative to the folder training
+        # ran in: `siamkit evaluate` run from another folder still knows the training folder
+        run["data_root"] = str(Path(cfg.data.root).resolve())
     return {
         "self_supervised": {
             "method": cfg.method,
@@ -91,13 +102,7 @@ def _metadata(
             "final_collapse_std": last["collapse_std"],
             "embed": cfg.ssl.embed,
         },
-        "run": {
-            "train_seconds": round(seconds, 1),
-            "dataset": cfg.data.dataset,
-            "train_classes": list(data.train_classes) if data.train_classes else None,
-            "test_classes": list(data.test_classes) if data.test_classes else None,
-            "labels_used": False,
-        },
+        "run": run,
         "config": ssl_config_to_dict(cfg),
     }
 
