@@ -972,3 +972,38 @@ def test_a_width_choice_that_does_not_fit_the_configs_taps_is_refused_before_the
         "tap_power and tap_train, which every convnet trial keeps beside the choice's"
     ]
     assert not out.exists()
+
+
+def test_a_set_of_one_encoder_kwarg_keeps_the_model_choices(tmp_path: Path, monkeypatch) -> None:
+    """--set model.encoder_kwargs.taps=[1] dropped the space's model choices (their widths)
+    from the search: an entry no choice sets is kept beside each ConvNet choice's instead, and
+    a line says that a trial of another encoder takes its choice's kwargs alone."""
+    seen = _recorded_trials(monkeypatch)
+    (model,) = [p for p in load_space(None).params if p.key == "model"]
+    (resnet,) = [c for c in model.choices if c["encoder"] == "resnet"]
+    narrow, wide = (
+        {"encoder": "convnet", "encoder_kwargs": {"widths": w}} for w in ([8, 16], [16, 32])
+    )
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"model": {"choice": [narrow, wide, resnet]}}))
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(_tapped_config(tmp_path)), "--trials", "8", "--out", str(out),
+         "--no-progress", "--space", str(space), "--set", "data.val_classes=[4, 5]",
+         "--set", "model.encoder_kwargs.taps=[1]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "fixed by --set" not in res.output
+    assert res.output.splitlines()[0] == (
+        "--set model.encoder_kwargs.taps goes in the convnet trials only: a trial of another "
+        "encoder (resnet) takes its choice's encoder_kwargs alone"
+    )
+    convnets = [cfg.model.encoder_kwargs for cfg in seen if cfg.model.encoder == "convnet"]
+    assert {json.dumps(k["widths"]) for k in convnets} == {"[8, 16]", "[16, 32]"}, convnets
+    assert all(k["taps"] == [1] and k["tap_grids"] == [2] for k in convnets), convnets
+    best = load_config(out / "best.yaml").model
+    assert best.encoder == "convnet" and best.encoder_kwargs["taps"] == [1]
+    # an entry the choices set is still pinned: the model choices leave the search
+    assert load_space(None).without({"model.encoder_kwargs.taps"})[1] == []
+    assert load_space(None).without({"model.encoder_kwargs.widths"})[1] == ["model"]

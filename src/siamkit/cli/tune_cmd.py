@@ -41,7 +41,8 @@ from siamkit.cli._inputs import format_table, friendly_errors
     multiple=True,
     metavar="SECTION.KEY=VALUE",
     help="Override a config value before searching, e.g. --set data.val_classes=2 (repeatable). "
-    "A key the space searches is then fixed and not searched (e.g. --set train.epochs=3).",
+    "A key the space searches is then fixed and not searched (e.g. --set train.epochs=3); one "
+    "model.encoder_kwargs entry no choice sets (taps) is kept beside each choice's instead.",
 )
 @click.option("--timeout", type=float, help="Stop starting trials after this many seconds.")
 @click.option(
@@ -101,6 +102,14 @@ def tune(
     searched, pinned = load_space(space).without(fixed)
     if pinned:
         click.echo(f"not searched, fixed by --set: {', '.join(pinned)}")
+    # an encoder_kwargs entry no choice sets stays searched beside it (SearchSpace.without)
+    entries = sorted(k for k in fixed if k.startswith("model.encoder_kwargs."))
+    others = searched.other_encoders(base) if entries else []
+    if others:
+        click.echo(
+            f"--set {', '.join(entries)} goes in the {base.model.encoder} trials only: a trial "
+            f"of another encoder ({', '.join(others)}) takes its choice's encoder_kwargs alone"
+        )
     # a loss's own key that none of the study's losses reads (loss.margin with loss.kind supcon)
     searched, unread, kinds = searched.unread(base)
     if unread:

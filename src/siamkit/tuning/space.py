@@ -141,10 +141,13 @@ class Param:
         return int(label_or_number) if self.kind == "int" else float(label_or_number)
 
 
+KWARGS = "model.encoder_kwargs"
+
+
 def _whole_kwargs(key: str, value: Any) -> dict[str, Any] | None:
     """The ``model.encoder_kwargs`` that ``value`` of parameter ``key`` sets whole (the key's
     own value, or a ``model`` choice's entry); ``None`` when it sets none."""
-    if key == "model.encoder_kwargs" and isinstance(value, dict):
+    if key == KWARGS and isinstance(value, dict):
         return value
     if key == "model" and isinstance(value.get("encoder_kwargs"), dict):
         return dict(value["encoder_kwargs"])
@@ -261,14 +264,21 @@ class SearchSpace:
     def without(self, fixed: set[str]) -> tuple[SearchSpace, list[str]]:
         """The space minus every parameter that sets one of the ``fixed`` keys (or a key inside
         or around one: ``model.encoder_kwargs`` fixes ``model.encoder_kwargs.widths``), and the
-        removed parameters' keys. ``siamkit tune --set KEY=VALUE`` pins KEY this way."""
+        removed parameters' keys. ``siamkit tune --set KEY=VALUE`` pins KEY this way.
 
-        def touches(a: str, b: str) -> bool:
+        One entry of ``model.encoder_kwargs`` (``model.encoder_kwargs.taps``) that no choice
+        sets fixes no parameter: the config holds it, and each trial of the config's encoder
+        keeps it beside its choice's entries (:meth:`overrides`)."""
+
+        def touches(p: Param, a: str, b: str) -> bool:
+            if a == KWARGS and b.startswith(KWARGS + "."):  # one entry: pinned if a choice sets it
+                entry = b[len(KWARGS) + 1 :].partition(".")[0]
+                return any(entry in (_whole_kwargs(p.key, c) or {}) for c in p.choices)
             return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
         keep, dropped = [], []
         for p in self.params:
-            if any(touches(k, f) for k in p.config_keys() for f in fixed):
+            if any(touches(p, k, f) for k in p.config_keys() for f in fixed):
                 dropped.append(p.key)
             else:
                 keep.append(p)
@@ -284,6 +294,17 @@ class SearchSpace:
         same = _trial_encoder(values, base) == base.model.encoder
         kept = dict(base.model.encoder_kwargs) if same else None
         return [item for k, v in values.items() for item in by_key[k].overrides(v, kept)]
+
+    def other_encoders(self, base: RunConfig) -> list[str]:
+        """The encoders other than ``base``'s that a choice sets ``encoder_kwargs`` with: their
+        trials take the choice's kwargs alone, without ``base``'s (a ``--set`` entry included)."""
+        names = [
+            str(_trial_encoder({p.key: c}, base))
+            for p in self.params
+            for c in p.choices
+            if _whole_kwargs(p.key, c) is not None
+        ]
+        return list(dict.fromkeys(n for n in names if n != str(base.model.encoder)))
 
     def kept_encoder_kwargs(self, base: RunConfig) -> list[str]:
         """The entries of ``base``'s ``model.encoder_kwargs`` that some choice of this space
