@@ -262,6 +262,22 @@ def test_bad_text_requests_get_one_sentence(make_client):
     assert c.get("/gallery").json()["num_items"] == 0  # nothing half-written
 
 
+def test_an_empty_label_is_refused_with_a_text_labels_example(make_client):
+    """The text service refused an empty label with the image service's "give a name such as
+    'alice'", odd for texts: its example is the text page's, a ticket id (also on the routes it
+    shares with the image service: removing a label, /recommend)."""
+    c = make_client()
+    said = "The label is empty; give a label such as 'T-1042' (a ticket id)."
+    for r in (
+        c.post("/enroll", json={"label": " ", "texts": ["a"]}),
+        c.post("/verify", json={"text": "a", "label": " "}),
+        c.get("/gallery/images", params={"label": " "}),
+        c.delete("/gallery/%20"),
+        c.post("/recommend", json={"like": [" "]}),
+    ):
+        assert r.status_code == 422 and r.json()["detail"] == said, r.text
+
+
 def test_a_misspelt_key_is_refused_by_name(make_client):
     """An unknown JSON key was dropped: {"text_a", "textb"} read as text_a alone and the answer
     asked for text_b, which had been sent. It is refused by name, as /recommend's are."""

@@ -42,26 +42,39 @@ ImageFiles = Annotated[list[UploadFile], File(description="One or more image fil
 OptionalImage = Annotated[UploadFile | None, File(description="An image file.")]
 
 
-def check_label(label: str, max_chars: int) -> str:
-    """A label from a form or path: printable, 1 to ``max_chars`` characters, outer spaces dropped."""
+IMAGE_LABEL = "a name such as 'alice'"
+TEXT_LABEL = "a label such as 'T-1042' (a ticket id)"
+"""What an empty label's refusal says to give: people and objects in images are named, texts
+are labelled as on the text page (its example label, a ticket id)."""
+
+
+def label_example(engine: ServiceEngine) -> str:
+    """What an empty label's refusal suggests for the service's model: a text model's
+    :data:`TEXT_LABEL`, else :data:`IMAGE_LABEL`."""
+    return TEXT_LABEL if engine.input_kind == "text" else IMAGE_LABEL
+
+
+def check_label(label: str, max_chars: int, example: str = IMAGE_LABEL) -> str:
+    """A label from a form or path: printable, 1 to ``max_chars`` characters, outer spaces
+    dropped; an empty one is refused suggesting ``example`` (:func:`label_example`)."""
     if len(label) > max_chars:
         raise RequestError(
             422, f"The label has {len(label):,} characters; at most {max_chars} are allowed."
         )
     label = label.strip()
     if not label:
-        raise RequestError(422, "The label is empty; give a name such as 'alice'.")
+        raise RequestError(422, f"The label is empty; give {example}.")
     problem = unprintable_char(label)
     if problem is not None:
         raise RequestError(422, f"The label contains {problem}; remove it.")
     return label
 
 
-def check_new_label(label: str, max_chars: int) -> str:
+def check_new_label(label: str, max_chars: int, example: str = IMAGE_LABEL) -> str:
     """A label to enroll under: as :func:`check_label`, and not ``.`` or ``..``, which a browser
     (and most HTTP clients) fold away as path steps, so ``DELETE /gallery/{label}`` could never
     name it: the page's remove would remove nothing, or answer 405."""
-    label = check_label(label, max_chars)
+    label = check_label(label, max_chars, example)
     if label in (".", ".."):
         raise RequestError(
             422,
@@ -500,7 +513,7 @@ async def label_images(
 )
 async def remove(engine: Engine, label: str) -> RemoveResponse:
     """Remove a label, all its images and their thumbnails."""
-    label = check_label(label, engine.limits.max_label_chars)
+    label = check_label(label, engine.limits.max_label_chars, label_example(engine))
     removed = await engine.call(engine.remove, label)
     return RemoveResponse(label=label, removed=removed)
 
@@ -566,7 +579,10 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
     from siamkit.service.recommend_schemas import RecommendedItem
 
     check_k(body.k, engine.limits.max_k)
-    likes = [check_label(like, engine.limits.max_label_chars) for like in body.like]
+    likes = [
+        check_label(like, engine.limits.max_label_chars, label_example(engine))
+        for like in body.like
+    ]
     try:
         matches = await engine.call(recommend_like, engine.gallery, likes, body.k)
     except UnknownLabelError as err:

@@ -40,6 +40,7 @@ from siamkit.service.routes import (
     enroll_answer,
     gallery_info,
     label_count,
+    label_example,
 )
 from siamkit.service.schemas import EnrollResponse
 from siamkit.service.text_schemas import (
@@ -239,7 +240,7 @@ async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) ->
     """Enroll texts under a label (new or existing); no retraining needed. A text the label
     already holds (enrolled before, or sent twice) is skipped and counted in `skipped`; when
     every text was, nothing is stored and the answer is 200, not 201."""
-    label = check_new_label(body.label, engine.limits.max_label_chars)
+    label = check_new_label(body.label, engine.limits.max_label_chars, label_example(engine))
     texts = check_texts(body.texts, "texts", engine.limits)
     _need_gallery(engine)
     ids, count, skipped = await engine.call(enroll_texts, engine, label, texts)
@@ -269,7 +270,7 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
         result, chunked = await engine.call(verify_texts, engine, a, b)
         return _text_verify_out(engine.model, result, chunked)
     if claim and body.text_a is None and body.text_b is None:
-        label = check_label(body.label or "", lim.max_label_chars)
+        label = check_label(body.label or "", lim.max_label_chars, label_example(engine))
         text = check_texts([body.text or ""], "text", lim)[0]
         _need_gallery(engine)
         result, chunked = await engine.call(verify_text_label, engine, text, label)
@@ -362,7 +363,7 @@ async def label_texts(
     engine: Engine, label: str = Query(description="An enrolled label.")
 ) -> TextLabelItemsResponse:
     """The enrolled texts of one label (those enrolled through the service)."""
-    label = check_label(label, engine.limits.max_label_chars)
+    label = check_label(label, engine.limits.max_label_chars, label_example(engine))
     items = await engine.call(engine.label_images, label)
     count = await label_count(engine, label)
     out = [TextItem(item_id=i, text=b.decode("utf-8", "replace")) for i, b in items]
