@@ -131,6 +131,7 @@ def test_an_export_failing_in_torch_removes_the_folders_it_made(saved, tmp_path,
     assert list(tmp_path.iterdir()) == []
     # and the error is one line after the step it failed in, not torch's traceback
     assert res.output.strip().splitlines() == [
+        f"loading the model from {bundle} ...",
         "tracing the text encoder to ONNX (opset 17) ...",
         "Error: torch.onnx.export could not export this text model's encoder (opset 17): "
         "RuntimeError: an operator torch cannot export; run it with PyTorch instead (--runtime "
