@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 from pathlib import Path
@@ -1007,3 +1008,36 @@ def test_a_set_of_one_encoder_kwarg_keeps_the_model_choices(tmp_path: Path, monk
     # an entry the choices set is still pinned: the model choices leave the search
     assert load_space(None).without({"model.encoder_kwargs.taps"})[1] == []
     assert load_space(None).without({"model.encoder_kwargs.widths"})[1] == ["model"]
+
+
+def test_trials_csv_and_the_table_show_the_encoder_kwargs_a_trial_trained(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """trials.csv and the table of best values showed a model choice as drawn ({widths: [8,
+    16]}) while the trial trained it merged with the config's taps (best.yaml alone said so):
+    both now show the merged encoder_kwargs, what the trial trained."""
+    seen = _recorded_trials(monkeypatch)
+    narrow, wide = (
+        {"encoder": "convnet", "encoder_kwargs": {"widths": w}} for w in ([8, 16], [16, 32])
+    )
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"model": {"choice": [narrow, wide]}, **SPACE}))
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(_tapped_config(tmp_path)), "--trials", "4", "--out", str(out),
+         "--no-progress", "--space", str(space), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = _rows(out / "trials.csv")
+    assert len(rows) == len(seen) == 4
+    for row, cfg in zip(rows, seen, strict=True):
+        trained = json.loads(row["model"])
+        assert trained == {"encoder": "convnet", "encoder_kwargs": cfg.model.encoder_kwargs}, row
+        assert {k: trained["encoder_kwargs"][k] for k in _TAPS} == _TAPS
+        assert int(row["model.embedding_dim"]) == cfg.model.embedding_dim  # others as drawn
+    best = load_config(out / "best.yaml").model
+    table = res.output.split("best value (validation classes)\n")[1].split("\n\n")[0]
+    (line,) = [r for r in table.splitlines() if r.startswith("model ")]
+    shown = {"encoder": "convnet", "encoder_kwargs": best.encoder_kwargs}
+    assert ast.literal_eval(line.split(None, 1)[1]) == shown, line

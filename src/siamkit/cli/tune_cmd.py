@@ -157,10 +157,10 @@ def tune(
     if result.best_config is None:
         click.echo("no trial finished; nothing to recommend")
         return
-    # 4 significant digits (0.0001628, not 0.00016283591083632567); best.yaml has them all
-    rows = [
-        (k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in result.best_params.items()
-    ]
+    # 4 significant digits (0.0001628, not 0.00016283591083632567); best.yaml has them all.
+    # A choice as the trial trained it (a ConvNet's encoder_kwargs with the config's taps)
+    trained = searched.trained(result.best_params, base)
+    rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in trained.items()]
     click.echo(format_table(rows, ("best value (validation classes)", "")))
     click.echo(f"\nvalidation {base.train.val_metric}: {result.best_value:.4f}")
     click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")

@@ -453,7 +453,9 @@ def run_study(
                 catch=(RefusedCombination,),
             )
     except KeyboardInterrupt:
-        _write_trials(study, space, out / "trials.csv")  # the trials so far; study.db keeps them
+        _write_trials(
+            study, base, space, out / "trials.csv"
+        )  # the trials so far; study.db keeps them
         complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         raise StudyInterrupted(_write_best(study, base, space, out, plugins)[1], complete) from None
     finally:
@@ -568,7 +570,7 @@ def _finish(
     seconds: float,
     plugins: Sequence[str] = (),
 ) -> StudyResult:
-    _write_trials(study, space, out / "trials.csv")
+    _write_trials(study, base, space, out / "trials.csv")
     trials = study.get_trials(deepcopy=False)
     states = [_state(t) for t in trials]
     best_params, best_path, best_value = _write_best(study, base, space, out, plugins)
@@ -603,12 +605,22 @@ def _write_best(
     return params, dump_config(cfg, out / "best.yaml", plugins=plugins), float(best.value)
 
 
-def _write_trials(study: Any, space: SearchSpace, path: Path) -> None:
-    """One row per trial: number, state, validation score, epochs reached, values."""
-    keys = [p.key for p in space.params]
+def _write_trials(study: Any, base: RunConfig, space: SearchSpace, path: Path) -> None:
+    """One row per trial: number, state, validation score, epochs reached, values. A choice is
+    JSON as the trial trained it (a ConvNet's ``encoder_kwargs`` merged over ``base``'s:
+    :meth:`SearchSpace.trained`); a value a trial did not draw is empty."""
     with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["trial", "state", "value", "epochs", *keys])
+        w.writerow(["trial", "state", "value", "epochs", *(p.key for p in space.params)])
         for t in study.get_trials(deepcopy=False):
-            w.writerow([t.number, _state(t), t.value, len(t.intermediate_values),
-                        *(t.params.get(k) for k in keys)])  # fmt: skip
+            drawn = {p.key: p.value(t.params[p.key]) for p in space.params if p.key in t.params}
+            trained = space.trained(drawn, base)
+            cells = [
+                None
+                if p.key not in trained
+                else json.dumps(trained[p.key], sort_keys=True)
+                if p.kind == "choice"
+                else t.params[p.key]
+                for p in space.params
+            ]
+            w.writerow([t.number, _state(t), t.value, len(t.intermediate_values), *cells])

@@ -24,7 +24,8 @@ An ``encoder_kwargs`` a choice sets whole (``model: {choice: [{encoder: convnet,
 {widths: [16, 32, 64]}}, ...]}`` or ``model.encoder_kwargs: {choice: [...]}``) is merged over the
 config's ``model.encoder_kwargs`` when the trial's encoder is the config's: its entries win, the
 config's others stay (``configs/hypercolumn.yaml``'s ``taps``, ``tap_grids``, ``tap_power`` and
-``tap_train`` are kept in every trial and in ``best.yaml``). A trial that draws another encoder
+``tap_train`` are kept in every trial and in ``best.yaml``; ``trials.csv`` and the table of best
+values show the merged kwargs, what the trial trained). A trial that draws another encoder
 (``{encoder: resnet, encoder_kwargs: {...}}``), which the config's would not fit, takes the
 choice's alone. ``model.encoder_kwargs.widths: {choice: [...]}`` sets that one entry.
 
@@ -291,9 +292,18 @@ class SearchSpace:
         replaces them when the trial draws another encoder (a ``{kind: ..., params: ...}`` one
         included), which ``base``'s would not fit."""
         by_key = {p.key: p for p in self.params}
-        same = _trial_encoder(values, base) == base.model.encoder
-        kept = dict(base.model.encoder_kwargs) if same else None
-        return [item for k, v in values.items() for item in by_key[k].overrides(v, kept)]
+        return [
+            item for k, v in self.trained(values, base).items() for item in by_key[k].overrides(v)
+        ]
+
+    def trained(self, values: dict[str, Any], base: RunConfig) -> dict[str, Any]:
+        """A trial's ``values`` (by parameter key) as the trial trains them in ``base``: a whole
+        ``encoder_kwargs`` merged over ``base``'s when the trial's encoder is ``base``'s (what
+        ``trials.csv`` and the table of best values show); the others as drawn."""
+        if _trial_encoder(values, base) != base.model.encoder:
+            return dict(values)
+        kept = dict(base.model.encoder_kwargs)
+        return {k: _merged_kwargs(k, v, kept) for k, v in values.items()}
 
     def other_encoders(self, base: RunConfig) -> list[str]:
         """The encoders other than ``base``'s that a choice sets ``encoder_kwargs`` with: their
