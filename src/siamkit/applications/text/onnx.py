@@ -1,7 +1,7 @@
 """ONNX export of a text twin, with its tokenizer, and a torch-free runtime for it.
 
-The graph maps ``input_ids, attention_mask`` ``(N, L)`` int64 to ``(N, D)`` mean-pooled token
-vectors; the runtime averages a long text's windows and L2-normalises, as ``model.embed`` does. :class:`TextOnnxEmbedder` tokenizes with the
+The graph maps ``input_ids, attention_mask`` ``(N, L)`` int64 to ``(N, D)`` pooled token
+vectors (the mean, or the CLS token's, as the model pools); the runtime averages a long text's windows and L2-normalises, as ``model.embed`` does. :class:`TextOnnxEmbedder` tokenizes with the
 ``tokenizers`` library and runs ONNX Runtime: no torch, no transformers. Long texts are split
 into the same overlapping windows as :class:`~siamkit.encoders.text.TextEncoder`.
 """
@@ -65,7 +65,6 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
     """
     import torch
 
-    from siamkit.encoders.text import mean_pool
     from siamkit.models import model_fingerprint
 
     if not model.share_weights:
@@ -81,7 +80,7 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
 
         def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             h = self.t(input_ids=ids, attention_mask=mask).last_hidden_state  # (N, L, F)
-            return mean_pool(h, mask)  # (N, F); windows are averaged, then normalised, outside
+            return enc.pool(h, mask)  # (N, F); windows are averaged, then normalised, outside
 
     ids = torch.full((2, 16), 1000, dtype=torch.long)
     axes = {
