@@ -184,6 +184,42 @@ def test_verify_gives_the_score_of_the_models_score_map(make_client, text_model,
     assert "score" in schema["properties"]
 
 
+def test_a_schema_name_means_one_schema_in_the_image_and_the_text_service(make_client):
+    """The image service's /enroll and /verify answers (with `notes`) were subclasses that kept
+    the shared answers' names, so the image service's /openapi.json had an EnrollResponse with
+    `notes` and the text service's another without. Each name is now one schema, and the
+    answers of both services still validate against the ones their routes name."""
+    import io
+
+    from PIL import Image
+
+    image, text = make_client(gallery="i.db", model=make_model()), make_client()
+    specs = [c.get("/openapi.json").json() for c in (image, text)]
+    schemas = [spec["components"]["schemas"] for spec in specs]
+    for name in schemas[0].keys() & schemas[1].keys():
+        assert schemas[0][name] == schemas[1][name], name
+    assert "notes" in schemas[0]["EnrollResponse"]["properties"]
+    assert "notes" in schemas[0]["VerifyResponse"]["properties"]
+    png = io.BytesIO()
+    Image.new("L", (28, 28), 128).save(png, format="PNG")
+    one = [("files", ("a.png", png.getvalue(), "image/png"))]
+    pair = {"file_a": ("a.png", png.getvalue()), "file_b": ("b.png", png.getvalue())}
+    answers = [
+        (image, 0, "/enroll", image.post("/enroll", data={"label": "a"}, files=one)),
+        (image, 0, "/enroll", image.post("/enroll", data={"label": "a"}, files=one)),  # 200
+        (image, 0, "/verify", image.post("/verify", files=pair)),
+        (text, 1, "/enroll", text.post("/enroll", json={"label": "a", "texts": ["x y"]})),
+        (text, 1, "/enroll", text.post("/enroll", json={"label": "a", "texts": ["x y"]})),
+        (text, 1, "/verify", text.post("/verify", json={"text_a": "x", "text_b": "y"})),
+    ]
+    for _, i, path, r in answers:
+        assert r.status_code in (200, 201), r.text
+        ref = specs[i]["paths"][path]["post"]["responses"][str(r.status_code)]
+        name = ref["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        schema = schemas[i][name]
+        assert set(schema["required"]) <= r.json().keys() <= schema["properties"].keys(), name
+
+
 def test_embed_returns_the_models_vectors_and_token_counts(make_client, text_model):
     from tokenizers import Tokenizer
 

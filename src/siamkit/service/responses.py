@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from siamkit.service.schemas import EnrollResponse, ErrorResponse
+from pydantic import BaseModel
+
+from siamkit.service.schemas import ErrorResponse
 
 GENERIC = {
     400: "An upload that is not a readable image, an empty file, or another bad value.",
@@ -36,14 +38,17 @@ VERIFY_LABEL = {
 }
 """``/verify``'s wording for a check against an enrolled label (the image and the text endpoint)."""
 
-ENROLLED_BEFORE: dict[int | str, dict[str, Any]] = {
-    200: {
-        "model": EnrollResponse,
-        "description": "The label already held every input (enrolled before): nothing was "
-        "stored, `already_enrolled` is true and `item_ids` empty.",
+
+def enrolled_before(answer: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """``/enroll``'s other success, answered with ``answer`` (the image and the text endpoint
+    each give its own; 201 when something was stored)."""
+    return {
+        200: {
+            "model": answer,
+            "description": "The label already held every input (enrolled before): nothing was "
+            "stored, `already_enrolled` is true and `item_ids` empty.",
+        }
     }
-}
-"""``/enroll``'s other success (the image and the text endpoint; 201 when something was stored)."""
 
 
 def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_origin
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
@@ -13,17 +13,17 @@ from siamkit.index.store import unprintable_char
 from siamkit.registry import did_you_mean
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError, not_found
-from siamkit.service.responses import ENROLLED_BEFORE, UPLOAD, VERIFY_LABEL, errors
+from siamkit.service.responses import UPLOAD, VERIFY_LABEL, enrolled_before, errors
 from siamkit.service.schemas import (
     EmbeddingPart,
     EmbedResponse,
+    EnrollFields,
     EnrollResponse,
     FaceBoxOut,
     FaceOut,
     GalleryInfo,
     GalleryResponse,
     IdentifyResponse,
-    ImageAnswers,
     InfoResponse,
     LabelImage,
     LabelImagesResponse,
@@ -32,6 +32,7 @@ from siamkit.service.schemas import (
     MatchOut,
     ModelInfo,
     RemoveResponse,
+    VerifyFields,
     VerifyResponse,
 )
 from siamkit.service.thumbnails import data_url
@@ -92,16 +93,27 @@ def check_k(k: int, max_k: int) -> None:
         )
 
 
+Answer = TypeVar("Answer", bound=EnrollFields)
+
+
 def enroll_answer(
-    response: Response, label: str, ids: list[int], count: int, skipped: int
-) -> EnrollResponse:
-    """``/enroll``'s answer (the image and the text endpoint): 201 when something new was stored,
-    200 with ``already_enrolled`` when the label already held every input and nothing was."""
+    answer: type[Answer],
+    response: Response,
+    label: str,
+    ids: list[int],
+    count: int,
+    skipped: int,
+    **extra: Any,
+) -> Answer:
+    """``/enroll``'s ``answer`` (the image or the text endpoint's): 201 when something new was
+    stored, 200 with ``already_enrolled`` when the label already held every input and nothing
+    was. ``extra`` fields that are None are left unset (so not shown: ``exclude_unset``)."""
     already = not ids
     if already:
         response.status_code = 200
-    return EnrollResponse(
-        label=label, item_ids=ids, count=count, skipped=skipped, already_enrolled=already
+    given = {k: v for k, v in extra.items() if v is not None}
+    return answer(
+        label=label, item_ids=ids, count=count, skipped=skipped, already_enrolled=already, **given
     )
 
 
@@ -127,9 +139,9 @@ def _margin(threshold: float | None, distance: float) -> float | None:
     return None if threshold is None else float(threshold) - distance
 
 
-def _verify_out(result: VerifyResult, inputs: str = "images") -> VerifyResponse:
+def _verify_out(result: VerifyResult, inputs: str = "images") -> VerifyFields:
     distance = _finite(result.distance, "distance", inputs)
-    return VerifyResponse(
+    return VerifyFields(
         same=result.same,
         distance=distance,
         threshold=result.threshold,
@@ -326,12 +338,12 @@ def several_faces_notes(counts: list[int] | None, uploads: list[Upload]) -> list
 @router.post(
     "/enroll",
     dependencies=UPLOADS_ONLY,
-    response_model=ImageAnswers.EnrollResponse,
+    response_model=EnrollResponse,
     response_model_exclude_unset=True,  # `notes` only for a photo of several faces
     status_code=201,
     tags=["gallery"],
     responses={
-        200: {**ENROLLED_BEFORE[200], "model": ImageAnswers.EnrollResponse},  # with `notes`
+        **enrolled_before(EnrollResponse),  # with `notes`
         **errors(
             *UPLOAD,
             409,
@@ -352,16 +364,14 @@ async def enroll(
     label = check_new_label(label, engine.limits.max_label_chars)
     uploads = await _read(engine, files, "files")
     ids, count, skipped, faces = await engine.on_images(uploads, engine.enroll, label, uploads)
-    out = enroll_answer(response, label, ids, count, skipped)
-    if notes := several_faces_notes(faces, uploads):  # set, so shown (exclude_unset)
-        return ImageAnswers.EnrollResponse(**out.model_dump(), notes=notes)
-    return out
+    notes = several_faces_notes(faces, uploads)
+    return enroll_answer(EnrollResponse, response, label, ids, count, skipped, notes=notes)
 
 
 @router.post(
     "/verify",
     dependencies=UPLOADS_ONLY,
-    response_model=ImageAnswers.VerifyResponse,
+    response_model=VerifyResponse,
     response_model_exclude_unset=True,  # `notes` only for a photo of several faces
     tags=["recognition"],
     responses=errors(
@@ -397,10 +407,11 @@ async def verify(
     )
 
 
-def _noted(out: VerifyResponse, notes: list[str] | None) -> VerifyResponse:
-    if notes:  # set, so shown (exclude_unset)
-        return ImageAnswers.VerifyResponse(**out.model_dump(), notes=notes)
-    return out
+def _noted(out: VerifyFields, notes: list[str] | None) -> VerifyResponse:
+    """The image service's answer: ``out`` with ``notes`` when there are any (set, so shown:
+    ``response_model_exclude_unset``)."""
+    given: dict[str, Any] = {"notes": notes} if notes else {}
+    return VerifyResponse(**out.model_dump(), **given)
 
 
 @router.post(

@@ -90,7 +90,11 @@ class InfoResponse(BaseModel):
     limits: LimitsInfo
 
 
-class EnrollResponse(BaseModel):
+class EnrollFields(BaseModel):
+    """``/enroll``'s answer, as the image (:class:`EnrollResponse`) and the text service
+    (``TextEnrollResponse``) both give it; each names its own, so that a schema name of either
+    service's OpenAPI document means one schema."""
+
     label: str
     item_ids: list[int] = Field(description="Gallery ids of the newly enrolled images.")
     count: int = Field(description="Images the label has now.")
@@ -104,7 +108,10 @@ class EnrollResponse(BaseModel):
     )
 
 
-class VerifyResponse(BaseModel):
+class VerifyFields(BaseModel):
+    """``/verify``'s answer, as the image (:class:`VerifyResponse`) and the text service
+    (``TextVerifyResponse``, with more fields) both give it."""
+
     same: bool | None = Field(description="distance <= threshold; null without a threshold.")
     distance: float = Field(description="Smaller is more similar.")
     threshold: float | None
@@ -123,15 +130,12 @@ def _notes() -> Any:
     )
 
 
-class ImageAnswers:
-    """The image service's ``/enroll`` and ``/verify`` answers: the shared ones (the text
-    service answers with those) and ``notes``, under the same names in its OpenAPI schema."""
+class EnrollResponse(EnrollFields):  # the image service's (no docstring: none in its docs)
+    notes: list[str] | None = _notes()
 
-    class EnrollResponse(EnrollResponse):
-        notes: list[str] | None = _notes()
 
-    class VerifyResponse(VerifyResponse):
-        notes: list[str] | None = _notes()
+class VerifyResponse(VerifyFields):  # the image service's
+    notes: list[str] | None = _notes()
 
 
 class MatchOut(BaseModel):

@@ -27,7 +27,7 @@ from siamkit.index.embedding import embed_inputs
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
-from siamkit.service.responses import ENROLLED_BEFORE, VERIFY_LABEL, errors
+from siamkit.service.responses import VERIFY_LABEL, enrolled_before, errors
 from siamkit.service.routes import (
     KNOWN_QUERY,
     LABEL_QUERY,
@@ -42,11 +42,11 @@ from siamkit.service.routes import (
     label_count,
     label_example,
 )
-from siamkit.service.schemas import EnrollResponse
 from siamkit.service.text_schemas import (
     TextEmbedRequest,
     TextEmbedResponse,
     TextEnrollRequest,
+    TextEnrollResponse,
     TextGalleryResponse,
     TextIdentifyRequest,
     TextIdentifyResponse,
@@ -228,15 +228,15 @@ def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVeri
 # ---------------------------------------------------------------- endpoints
 @text_router.post(
     "/enroll",
-    response_model=EnrollResponse,
+    response_model=TextEnrollResponse,
     status_code=201,
     tags=["gallery"],
     responses={
-        **ENROLLED_BEFORE,
+        **enrolled_before(TextEnrollResponse),
         **errors(*TEXT_ERRORS, 409, field="The label or the texts are missing or unusable."),
     },
 )
-async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) -> EnrollResponse:
+async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) -> TextEnrollResponse:
     """Enroll texts under a label (new or existing); no retraining needed. A text the label
     already holds (enrolled before, or sent twice) is skipped and counted in `skipped`; when
     every text was, nothing is stored and the answer is 200, not 201."""
@@ -244,7 +244,7 @@ async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) ->
     texts = check_texts(body.texts, "texts", engine.limits)
     _need_gallery(engine)
     ids, count, skipped = await engine.call(enroll_texts, engine, label, texts)
-    return enroll_answer(response, label, ids, count, skipped)
+    return enroll_answer(TextEnrollResponse, response, label, ids, count, skipped)
 
 
 @text_router.post(

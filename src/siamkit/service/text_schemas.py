@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 
 from siamkit.service.schemas import (
     EmbedResponse,
+    EnrollFields,
     GalleryInfo,
     JsonBody,
     LimitsInfo,
     MatchOut,
-    VerifyResponse,
+    VerifyFields,
 )
 
 
@@ -39,7 +40,11 @@ class TextEmbedRequest(JsonBody):
     texts: list[str] = Field(description="Texts to embed, one row each.")
 
 
-class TextVerifyResponse(VerifyResponse):
+class TextEnrollResponse(EnrollFields):  # the image service's EnrollResponse has `notes`
+    pass
+
+
+class TextVerifyResponse(VerifyFields):
     chunked: int = Field(description="Texts longer than the model's window, embedded as windows.")
     score: float | None = Field(
         default=None,
