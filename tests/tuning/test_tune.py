@@ -1041,3 +1041,57 @@ def test_trials_csv_and_the_table_show_the_encoder_kwargs_a_trial_trained(
     (line,) = [r for r in table.splitlines() if r.startswith("model ")]
     shown = {"encoder": "convnet", "encoder_kwargs": best.encoder_kwargs}
     assert ast.literal_eval(line.split(None, 1)[1]) == shown, line
+
+
+#: The shipped loss space's losses that learn parameters of their own (its comment's list).
+_LEARNING_LOSSES = {
+    "proxy_anchor", "proxy_nca", "soft_triple", "normalized_softmax", "sub_center_arcface", "margin"
+}  # fmt: skip
+
+
+def test_the_loss_lr_factor_is_drawn_only_for_a_loss_that_learns_parameters() -> None:
+    """configs/space-losses.yaml drew optim.loss_lr_factor for every loss, though a triplet or
+    SupCon trial has nothing of its own to train at it (the same run at 1 or 100): it is drawn,
+    as a loss's own key is, only for a loss with parameters to learn."""
+    root = Path(__file__).resolve().parents[2]
+    cfg = apply_overrides(load_config(root / "configs" / "demo.yaml"), ["data.val_classes=2"])
+    space = load_space(root / "configs" / "space-losses.yaml")
+    (loss,) = [p for p in space.params if p.key == "loss"]
+    drawn = {}
+    for choice in loss.choices:
+        pick = {"loss": choice, "optim.lr": 1e-3, "optim.loss_lr_factor": 100.0}
+        values = space.draw(cfg, lambda p, pick=pick: pick[p.key])
+        drawn.setdefault(choice["kind"], set()).add("optim.loss_lr_factor" in values)
+        assert "loss" in values and "optim.lr" in values
+    assert {k for k, v in drawn.items() if v == {True}} == _LEARNING_LOSSES, drawn
+    assert {k for k, v in drawn.items() if v == {False}} == set(drawn) - _LEARNING_LOSSES
+    # searched while a loss of the study learns: the space's loss choices, whatever the config's
+    assert "optim.loss_lr_factor" not in space.unread(cfg)[1]
+    # not searched when no loss of the study learns anything
+    alone = SearchSpace.from_dict(
+        {"optim.loss_lr_factor": {"choice": [1.0, 100.0]}, "optim.lr": {"float": [1e-3, 1e-2]}}
+    )
+    supcon = apply_overrides(cfg, ["loss.kind=supcon", "loss.mining=null"])
+    kept, dropped, _ = alone.unread(supcon)
+    assert dropped == ["optim.loss_lr_factor"] and [p.key for p in kept.params] == ["optim.lr"]
+
+
+def test_cli_says_the_loss_lr_factor_is_not_searched_when_no_loss_learns(
+    tmp_path: Path, monkeypatch
+) -> None:
+    _fake_training(monkeypatch)
+    space = _space_file(
+        tmp_path,
+        "optim.loss_lr_factor: {choice: [1.0, 100.0]}\noptim.lr: {float: [0.001, 0.01]}\n",
+    )
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "1", "--no-progress", "--space", str(space),
+         "--set", "data.val_classes=[4, 5]", "--out", str(tmp_path / "s")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == (
+        "not searched, no loss of this study (triplet) learns parameters of its own: "
+        "optim.loss_lr_factor"
+    )
+    assert list(_rows(tmp_path / "s" / "trials.csv")[0])[4:] == ["optim.lr"]

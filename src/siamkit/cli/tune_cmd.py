@@ -30,7 +30,7 @@ from siamkit.cli._inputs import format_table, friendly_errors
     type=click.Path(dir_okay=False),
     help="Search-space YAML (section.key: {choice: [...]} | {float: [lo, hi], log: true} | "
     "{int: [lo, hi]}); a loss's own key (loss.margin, loss.temperature) is drawn only for the "
-    "losses that read it; a choice's model.encoder_kwargs are merged over CONFIG's (a wider "
+    "losses that read it, optim.loss_lr_factor only for those that learn parameters; a choice's model.encoder_kwargs are merged over CONFIG's (a wider "
     "ConvNet keeps its taps) unless it picks another encoder, which takes the choice's alone "
     "[default: loss, its margin or temperature, lr, augmentation, encoder width, embedding "
     "size, epochs].",
@@ -89,6 +89,7 @@ def tune(
         check_tunable,
         import_study_plugins,
     )
+    from siamkit.tuning.space import LOSS_LR_FACTOR
 
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
     # a continued study's plug-ins, before CONFIG (which may name their parts) is read
@@ -112,12 +113,19 @@ def tune(
         )
     # a loss's own key that none of the study's losses reads (loss.margin with loss.kind supcon)
     searched, unread, kinds = searched.unread(base)
+    # optim.loss_lr_factor, the rate of what a loss learns itself, when none of them learns
+    idle = [k for k in unread if k == LOSS_LR_FACTOR]
+    unread = [k for k in unread if k != LOSS_LR_FACTOR]
     if unread:
         click.echo(f"not searched, read by no loss of this study ({', '.join(kinds)}): "
                    f"{', '.join(unread)}")  # fmt: skip
+    if idle:
+        click.echo(f"not searched, no loss of this study ({', '.join(kinds)}) learns parameters "
+                   f"of its own: {', '.join(idle)}")  # fmt: skip
     if not searched.params:
         why = [f"--set fixes {', '.join(pinned)}"] if pinned else []
         why += [f"no loss of this study reads {', '.join(unread)}"] if unread else []
+        why += [f"no loss of this study learns what {idle[0]} sets the rate of"] if idle else []
         raise click.UsageError(f"{'; '.join(why)}: nothing is left to search")
     check_out_dir(out_dir)
     check_tunable(base, searched)  # before the study folder is made

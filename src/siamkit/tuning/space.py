@@ -123,6 +123,13 @@ class Param:
         return [overrides_item(f"{self.key}.{k}", v) for k, v in value.items()]
 
     @property
+    def needs(self) -> str | None:
+        """What the trial's loss must read for this parameter to be drawn (define-by-run): its
+        :attr:`loss_key`, or :data:`LEARNS` for ``optim.loss_lr_factor`` (the rate of the
+        parameters a loss learns itself); ``None``: drawn in every trial."""
+        return LEARNS if self.key == LOSS_LR_FACTOR else self.loss_key
+
+    @property
     def loss_key(self) -> str | None:
         """The loss section's key this parameter sets when it fills one loss's own parameter
         (``"temperature"`` for ``loss.temperature``): drawn only when the trial's loss reads it
@@ -204,6 +211,39 @@ def loss_reads(loss: LossConfig) -> set[str]:
 
     _, flat = flat_loss_params(loss, "euclidean")  # which keys: the same for any distance
     return {_FLAT_LOSS_KEYS[name] for name in flat if name in _FLAT_LOSS_KEYS}
+
+
+#: The key searched only for a loss with parameters of its own to learn (:func:`loss_learns`).
+LOSS_LR_FACTOR = "optim.loss_lr_factor"
+#: What :attr:`Param.needs` names for :data:`LOSS_LR_FACTOR` (and :func:`loss_needs` holds).
+LEARNS = "learned parameters"
+
+
+def loss_learns(loss: LossConfig, base: RunConfig) -> bool:
+    """Whether ``loss`` learns parameters of its own (class proxies, margin's beta), which
+    ``optim.loss_lr_factor`` sets the rate of: its module, built for two classes and ``base``'s
+    embedding size under a forked random state, has any (``True`` when it cannot be built
+    here: the factor is then searched, as before).
+
+    >>> loss_learns(LossConfig(kind="proxy_anchor", mining=None), RunConfig())
+    True
+    """
+    import torch
+
+    from siamkit.training.objectives import build_objective
+
+    try:
+        with torch.random.fork_rng(devices=[]):
+            module = build_objective(loss, "euclidean", [0, 1], base.model.embedding_dim)
+    except Exception:  # a loss this check cannot build (a learned metric's): search the factor
+        return True
+    return any(True for _ in module.parameters())
+
+
+def loss_needs(loss: LossConfig, base: RunConfig) -> set[str]:
+    """What ``loss`` reads of the conditional parameters (:attr:`Param.needs`): its own keys
+    (:func:`loss_reads`), and :data:`LEARNS` when it learns parameters (:func:`loss_learns`)."""
+    return loss_reads(loss) | ({LEARNS} if loss_learns(loss, base) else set())
 
 
 def _param(key: str, spec: Any) -> Param:
@@ -326,22 +366,25 @@ class SearchSpace:
 
     def draw(self, base: RunConfig, suggest: Callable[[Param], Any]) -> dict[str, Any]:
         """One trial's values in the space's order, each from ``suggest``: every parameter, but a
-        loss's own key (:attr:`Param.loss_key`) only when the trial's loss reads it, the loss of
+        loss's own key (:attr:`Param.loss_key`) only when the trial's loss reads it, and
+        ``optim.loss_lr_factor`` only when it learns parameters (:attr:`Param.needs`), the loss of
         ``base`` with the other values (define-by-run).
 
         Raises:
             ValueError: the config refuses the other values together.
         """
-        values = {p.key: suggest(p) for p in self.params if p.loss_key is None}
-        conditional = [p for p in self.params if p.loss_key is not None]
+        values = {p.key: suggest(p) for p in self.params if p.needs is None}
+        conditional = [p for p in self.params if p.needs is not None]
         if conditional:
-            reads = loss_reads(apply_overrides(base, self.overrides(values, base)).loss)
-            values.update({p.key: suggest(p) for p in conditional if p.loss_key in reads})
+            loss = apply_overrides(base, self.overrides(values, base)).loss
+            reads = loss_needs(loss, base)
+            values.update({p.key: suggest(p) for p in conditional if p.needs in reads})
         return {p.key: values[p.key] for p in self.params if p.key in values}
 
     def unread(self, base: RunConfig) -> tuple[SearchSpace, list[str], list[str]]:
         """The space minus the loss keys that no loss of the study reads (``loss.margin`` with
-        ``--set loss.kind=supcon``), their keys, and the loss kinds the study trains (those the
+        ``--set loss.kind=supcon``; ``optim.loss_lr_factor`` when none learns parameters of its
+        own), their keys, and the loss kinds the study trains (those the
         space draws, or the config's)."""
         losses = []
         for p in self.params:
@@ -351,8 +394,8 @@ class SearchSpace:
                 except (ConfigError, ValueError):  # refused: check() names it
                     continue
         losses = losses or [base.loss]
-        read = set().union(*(loss_reads(loss) for loss in losses))
-        keep = [p for p in self.params if p.loss_key is None or p.loss_key in read]
+        read = set().union(*(loss_needs(loss, base) for loss in losses))
+        keep = [p for p in self.params if p.needs is None or p.needs in read]
         dropped = [p.key for p in self.params if p not in keep]
         names = list(dict.fromkeys(loss.kind for loss in losses))
         return SearchSpace(tuple(keep)), dropped, names
