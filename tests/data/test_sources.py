@@ -90,3 +90,43 @@ def test_an_unreadable_image_in_an_ssl_folder_is_said_of_the_folder(tmp_path: Pa
     with pytest.raises(ImageReadError) as err:
         folder_images(str(root), 8, grayscale=True)
     assert str(err.value) == f"data.root holds an unreadable image {bad}: remove or fix it"
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [({"dataset": "digits", "image_size": 64},
+      "data.image_size = 64 is not honoured by data.dataset = digits (8×8 images, not resized)"),
+     ({"dataset": "digits", "grayscale": False},
+      "data.grayscale = false is not honoured by data.dataset = digits (one-channel 8×8"),
+     ({"dataset": "synthetic-glyphs", "grayscale": False},
+      "data.grayscale = false is not honoured by data.dataset = synthetic-glyphs (drawings in "),
+     ({"dataset": "synthetic-glyphs", "image_size": 6},
+      "data.image_size = 6 is too small for data.dataset = synthetic-glyphs, drawn at 8 pixels")],
+)  # fmt: skip
+def test_a_shape_the_data_set_cannot_give_is_refused(data: dict[str, object], said: str) -> None:
+    """data.image_size and data.grayscale were ignored without a word by digits and
+    synthetic-glyphs: the run trained on 8×8 (28×28) one-channel images, not on what was set."""
+    from siamkit.training import config_from_dict, load_run_data
+
+    cfg = config_from_dict({"data": {**data, "train_classes": [0, 1, 2]}})
+    with pytest.raises(ValueError) as info:
+        load_run_data(cfg.data)
+    assert str(info.value).startswith(said), str(info.value)
+
+
+def test_digits_keep_their_shape_and_glyphs_are_drawn_at_the_size_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from siamkit.data import synthetic_glyphs as sg
+    from siamkit.training import config_from_dict, load_run_data
+
+    monkeypatch.setattr(sg, "GLYPH_CLASSES", 4)
+
+    def shape(**data: object) -> tuple[int, ...]:
+        cfg = config_from_dict({"data": {**data, "train_classes": [0, 1]}})
+        return tuple(load_run_data(cfg.data).input_shape)
+
+    assert shape(dataset="digits") == shape(dataset="digits", image_size=8, grayscale=True)
+    assert shape(dataset="digits") == (1, 8, 8)
+    assert shape(dataset="synthetic-glyphs") == (1, 28, 28)
+    assert shape(dataset="synthetic-glyphs", image_size=16, grayscale=True) == (1, 16, 16)

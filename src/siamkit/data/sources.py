@@ -1,6 +1,7 @@
 """Labelled data sets a run can train on (``data.dataset``), as a :class:`~siamkit.registry.Registry`.
 
-A source factory takes ``root``, ``image_size`` and ``grayscale`` (each uses what applies to it)
+A source factory takes ``root``, ``image_size`` and ``grayscale`` (each uses what applies to it,
+and refuses what it cannot honour; its defaults are what the config's unset keys give)
 and returns a :class:`Source`: training items and labels, test items and labels when the data
 set has its own test split (else ``None``: the run splits by class), and the class names.
 Adding a data set is one function here (or in its own module) and one registration.
@@ -72,11 +73,29 @@ def _refuse_root(name: str, root: str | None, what: str) -> None:
         )
 
 
+def _refuse_colour(name: str, grayscale: bool, what: str) -> None:
+    """``data.grayscale: false`` given to a data set of one-channel images was ignored without
+    a word (the run trained on one channel, not the three asked for)."""
+    if not grayscale:
+        raise ValueError(
+            f"data.grayscale = false is not honoured by data.dataset = {name} ({what}): leave "
+            "data.grayscale out, or set data.dataset: image-folder to read images in colour"
+        )
+
+
 def digits(root: str | None = None, image_size: int = 8, grayscale: bool = True) -> Source:
-    """scikit-learn's 8×8 digits (no test split; quick tests)."""
+    """scikit-learn's 8×8 digits (no test split; quick tests): one channel at 8 px, other
+    ``image_size`` / ``grayscale`` refused."""
     from siamkit.data.builtin import load_digits_dataset
 
     _refuse_root("digits", root, "scikit-learn's digits, built in")
+    if image_size != 8:  # upsampled 8x8 scans hold nothing more: say so rather than ignore it
+        raise ValueError(
+            f"data.image_size = {image_size} is not honoured by data.dataset = digits (8×8 "
+            "images, not resized): leave data.image_size out, or set data.dataset: "
+            "image-folder to read images at that size"
+        )
+    _refuse_colour("digits", grayscale, "one-channel 8×8 images")
     x, y = load_digits_dataset()
     return Source(x, y, None, None, tuple(str(i) for i in range(10)))
 
@@ -112,17 +131,20 @@ def _refuse_loose_images(root: str) -> None:
 def synthetic_glyphs(
     root: str | None = None, image_size: int = 28, grayscale: bool = True
 ) -> Source:
-    """Synthetic handwritten glyphs, Omniglot's shape: 700 classes × 20 drawings, ``(N, 1, 28, 28)``
-    uint8, seed 0 (:mod:`siamkit.data.synthetic_glyphs`; no test split: the run splits by class)."""
-    from siamkit.data.synthetic_glyphs import (
-        GLYPH_CLASSES,
-        GLYPH_SIZE,
-        generate_glyphs,
-        glyph_class_name,
-    )
+    """Synthetic handwritten glyphs, Omniglot's shape: 700 classes × 20 drawings, ``(N, 1, S, S)``
+    uint8 drawn at ``image_size`` S (28 by default, at least 8), seed 0
+    (:mod:`siamkit.data.synthetic_glyphs`; no test split: the run splits by class); one
+    channel (``grayscale: false`` refused)."""
+    from siamkit.data.synthetic_glyphs import GLYPH_CLASSES, generate_glyphs, glyph_class_name
 
     _refuse_root("synthetic-glyphs", root, "generated, not read from files")
-    g = generate_glyphs(GLYPH_CLASSES, 20, GLYPH_SIZE, seed=0)
+    _refuse_colour("synthetic-glyphs", grayscale, "drawings in one channel")
+    if image_size < 8:
+        raise ValueError(
+            f"data.image_size = {image_size} is too small for data.dataset = synthetic-glyphs, "
+            "drawn at 8 pixels or more: set data.image_size to 8 or more, or leave it out (28)"
+        )
+    g = generate_glyphs(GLYPH_CLASSES, 20, image_size, seed=0)
     names = tuple(glyph_class_name(c) for c in range(GLYPH_CLASSES))
     return Source(
         torch.from_numpy(g.images).unsqueeze(1), torch.from_numpy(g.labels), None, None, names

@@ -364,7 +364,26 @@ def read_run_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any
     made before that check is not, since nothing the user edits could change it)."""
     from siamkit.training.config_io import config_from_dict, config_to_dict
 
-    return config_to_dict(config_from_dict(_saved_loss_params_win(saved)))
+    read = config_to_dict(config_from_dict(_saved_loss_params_win(saved)))
+    return _saved_shape_unset(read, now)
+
+
+def _saved_shape_unset(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` with ``data.image_size`` 64 and ``data.grayscale`` false read as unset where
+    ``now`` leaves them unset: a checkpoint made before they could be unset recorded those
+    defaults, which gave every data source the images it gives them unset (an image folder's
+    64 px in colour; digits and the other built-in data ignored them)."""
+    from siamkit.training.parts import UNSET_DATA_SHAPE
+
+    data, data_now = saved.get("data"), now.get("data")
+    if not isinstance(data, dict) or not isinstance(data_now, dict):
+        return saved
+    unset = {
+        key: None
+        for key, old in UNSET_DATA_SHAPE.items()
+        if data_now.get(key, 0) is None and data.get(key) == old
+    }
+    return {**saved, "data": {**data, **unset}} if unset else saved
 
 
 def _saved_loss_params_win(saved: dict[str, Any]) -> dict[str, Any]:

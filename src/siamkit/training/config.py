@@ -72,8 +72,12 @@ class DataConfig:
             ``"light"`` / ``"standard"`` recipes of :func:`siamkit.data.transforms.build_augmentation`.
         limit: keep at most this many training images (quick runs); ``None`` = all. Fewer
             than ``labels_per_class`` x the training classes is refused (it would cut the labels).
-        image_size: resize image-folder images to this square size.
-        grayscale: read image-folder images as one channel.
+        image_size: the square side images are read at: image-folder images are resized to
+            it, synthetic-glyphs drawn at it; ``None`` = the data set's own (image-folder 64,
+            synthetic-glyphs 28). Digits (8×8) are refused any other size.
+        grayscale: read images as one channel (``True``) or three (``False``); ``None`` = the
+            data set's own (image-folder three, digits and synthetic-glyphs one: they refuse
+            ``False``).
         labels_per_class: keep a seeded K training images of each class ("K labels per class";
             more than a class has is an error). Validation images are held out as before.
         dataset_params: further parameters of the registered data source ``dataset``
@@ -89,8 +93,8 @@ class DataConfig:
     val_classes: tuple[int, ...] | int | None = None
     augmentation: str = "none"
     limit: int | None = None
-    image_size: int = 64
-    grayscale: bool = False
+    image_size: int | None = None
+    grayscale: bool | None = None
     labels_per_class: int | None = None
     dataset_params: dict[str, Any] = field(default_factory=dict)
 
@@ -453,7 +457,10 @@ def check_config(cfg: RunConfig) -> RunConfig:
     _check_run_numbers(cfg)
     if cfg.data.labels_per_class is not None:
         count("data.labels_per_class", cfg.data.labels_per_class, note="or null for every label")
-    count("data.image_size", cfg.data.image_size, note="the side images are resized to, in pixels")
+    if cfg.data.image_size is not None:  # None: the data set's own
+        count(
+            "data.image_size", cfg.data.image_size, note="the side images are resized to, in pixels"
+        )
     number(
         "data.val_fraction",
         cfg.data.val_fraction,

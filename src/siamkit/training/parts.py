@@ -112,9 +112,33 @@ def _with_flat(part: Part, cfg: Any) -> dict[str, Any]:
     return {**params, **extra}
 
 
+#: What a data source is given for ``data.image_size`` / ``data.grayscale`` left unset (None)
+#: when it has no default of its own for them (the values they defaulted to before).
+UNSET_DATA_SHAPE = {"image_size": 64, "grayscale": False}
+
+
 def data_part(cfg: DataConfig) -> tuple[str, dict[str, Any]]:
-    """``(data source name, its parameters)`` of ``data``."""
-    return cfg.dataset, _with_flat(PART_BY_KEY["data", "dataset"], cfg)
+    """``(data source name, its parameters)`` of ``data``. ``data.image_size`` and
+    ``data.grayscale`` left unset are not passed, so that the source uses its own defaults
+    (digits: 8 px, one channel); a source without a default for one gets
+    :data:`UNSET_DATA_SHAPE`'s."""
+    params = _with_flat(PART_BY_KEY["data", "dataset"], cfg)
+    for key, fallback in UNSET_DATA_SHAPE.items():
+        if key in params and params[key] is None:
+            del params[key]
+            if not _has_default(DATA_SOURCES, cfg.dataset, key):
+                params[key] = fallback
+    return cfg.dataset, params
+
+
+def _has_default(registry: Registry[Any], name: str, param: str) -> bool:
+    """Whether ``name``'s factory names ``param`` with a default value."""
+    import inspect
+
+    if name not in registry:
+        return False
+    found = inspect.signature(registry.get(name)).parameters.get(param)
+    return found is not None and found.default is not inspect.Parameter.empty
 
 
 def encoder_part(
