@@ -1095,3 +1095,36 @@ def test_cli_says_the_loss_lr_factor_is_not_searched_when_no_loss_learns(
         "optim.loss_lr_factor"
     )
     assert list(_rows(tmp_path / "s" / "trials.csv")[0])[4:] == ["optim.lr"]
+
+
+def test_a_space_searches_one_encoder_kwargs_entry(tmp_path: Path, monkeypatch) -> None:
+    """The space's docs say ``model.encoder_kwargs.widths: {choice: [...]}`` sets that one entry,
+    but the key was refused as not looking like section.key: it is searched as that entry, the
+    config's other entries (taps) kept beside it, and a width its taps do not fit is refused."""
+    seen = _recorded_trials(monkeypatch)
+    space = _space_file(tmp_path, "model.encoder_kwargs.widths: {choice: [[8, 16], [16, 32]]}\n")
+    out = tmp_path / "study"
+    args = ["tune", str(_tapped_config(tmp_path)), "--trials", "6", "--no-progress",
+            "--space", str(space), "--set", "data.val_classes=[4, 5]"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {json.dumps(cfg.model.encoder_kwargs["widths"]) for cfg in seen} == {
+        "[8, 16]",
+        "[16, 32]",
+    }
+    assert all({k: cfg.model.encoder_kwargs[k] for k in _TAPS} == _TAPS for cfg in seen)
+    best = load_config(out / "best.yaml").model.encoder_kwargs
+    assert {k: best[k] for k in _TAPS} == _TAPS
+    narrow = _space_file(tmp_path, "model.encoder_kwargs.widths: {choice: [[8, 16], [8]]}\n")
+    res = CliRunner().invoke(
+        cli, [*args[:-4], "--space", str(narrow), "--set", "data.val_classes=[4, 5]",
+              "--set", "model.encoder_kwargs.taps=[1]", "--out", str(tmp_path / "s2")],
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines()[-1] == (
+        "Error: search space: model.encoder_kwargs.widths = [8] builds no model with this config "
+        "(ConvNet taps must be distinct block indices in 0..0, got [1]): change that choice, or "
+        "the config's model.encoder_kwargs taps, tap_grids, tap_power and tap_train, which every "
+        "convnet trial keeps beside the choice's"
+    )
+    assert not (tmp_path / "s2").exists()

@@ -187,8 +187,11 @@ def _trial_encoder(values: dict[str, Any], base: RunConfig) -> Any:
 def kept_beside(key: str, value: Any, base: RunConfig) -> list[str]:
     """The entries of ``base``'s ``model.encoder_kwargs`` that a trial drawing ``value`` of
     parameter ``key`` keeps beside the whole ``encoder_kwargs`` the value sets (``taps`` beside
-    a ConvNet's ``widths``), in the config's order; ``[]`` when it sets none, or picks another
-    encoder (whose choice's kwargs replace the config's)."""
+    a ConvNet's ``widths``, or beside the one entry a ``model.encoder_kwargs.widths`` key sets),
+    in the config's order; ``[]`` when it sets none, or picks another encoder (whose choice's
+    kwargs replace the config's)."""
+    if key.startswith(KWARGS + "."):  # one entry: the config's others stay
+        return [k for k in base.model.encoder_kwargs if k != key[len(KWARGS) + 1 :]]
     kwargs = _whole_kwargs(key, value)
     if kwargs is None or _trial_encoder({key: value}, base) != base.model.encoder:
         return []
@@ -247,11 +250,13 @@ def loss_needs(loss: LossConfig, base: RunConfig) -> set[str]:
 
 
 def _param(key: str, spec: Any) -> Param:
-    nested = isinstance(key, str) and key.startswith("model.appearance.")  # a nested section
+    # a key of the nested section, or one entry of the encoder's kwargs (its others stay)
+    nested = isinstance(key, str) and key.startswith(("model.appearance.", KWARGS + "."))
     if not isinstance(key, str) or key.count(".") > 1 + nested or not key.strip("."):
         raise ValueError(
-            f"search-space key {key!r} must look like section.key (e.g. optim.lr, or "
-            "model.appearance.weight), or be a section whose choices are maps of its keys"
+            f"search-space key {key!r} must look like section.key (e.g. optim.lr, "
+            "model.appearance.weight or model.encoder_kwargs.widths), or be a section whose "
+            "choices are maps of its keys"
         )
     sections = [f.name for f in dataclasses.fields(RunConfig)]
     if "." not in key and key not in sections:  # 'lr:' was called "a whole section"
