@@ -101,11 +101,16 @@ def test_an_unreadable_image_in_an_ssl_folder_is_said_of_the_folder(tmp_path: Pa
      ({"dataset": "synthetic-glyphs", "grayscale": False},
       "data.grayscale = false is not honoured by data.dataset = synthetic-glyphs (drawings in "),
      ({"dataset": "synthetic-glyphs", "image_size": 6},
-      "data.image_size = 6 is too small for data.dataset = synthetic-glyphs, drawn at 8 pixels")],
+      "data.image_size = 6 is too small for data.dataset = synthetic-glyphs, drawn at 8 pixels"),
+     ({"dataset": "fashion-mnist", "image_size": 64},
+      "data.image_size = 64 is not honoured by data.dataset = fashion-mnist (28×28 images, not"),
+     ({"dataset": "fashion-mnist", "grayscale": False},
+      "data.grayscale = false is not honoured by data.dataset = fashion-mnist (one-channel")],
 )  # fmt: skip
 def test_a_shape_the_data_set_cannot_give_is_refused(data: dict[str, object], said: str) -> None:
-    """data.image_size and data.grayscale were ignored without a word by digits and
-    synthetic-glyphs: the run trained on 8×8 (28×28) one-channel images, not on what was set."""
+    """data.image_size and data.grayscale were ignored without a word by digits,
+    synthetic-glyphs and fashion-mnist: the run trained on their one-channel images at their
+    own size, not on what was set."""
     from siamkit.training import config_from_dict, load_run_data
 
     cfg = config_from_dict({"data": {**data, "train_classes": [0, 1, 2]}})

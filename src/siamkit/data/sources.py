@@ -35,13 +35,16 @@ DATA_SOURCES: Registry[Source] = Registry("data source")
 
 
 def fashion_mnist(root: str | None = None, image_size: int = 28, grayscale: bool = True) -> Source:
-    """Fashion-MNIST's train and test splits, ``(N, 1, 28, 28)`` uint8 (found on this system or ``root``)."""
+    """Fashion-MNIST's train and test splits, ``(N, 1, 28, 28)`` uint8 (found on this system or
+    ``root``); other ``image_size`` / ``grayscale`` refused."""
     from siamkit.data.fashion_mnist import (
         FASHION_MNIST_CLASSES,
         holds_fashion_mnist_files,
         load_fashion_mnist,
     )
 
+    _refuse_size("fashion-mnist", image_size, 28)
+    _refuse_colour("fashion-mnist", grayscale, "one-channel 28×28 images")
     if root is not None and not holds_fashion_mnist_files(root) and _holds_an_image(root):
         # the files would be taken from another place searched, and the images never read
         raise ValueError(
@@ -73,6 +76,17 @@ def _refuse_root(name: str, root: str | None, what: str) -> None:
         )
 
 
+def _refuse_size(name: str, image_size: int, own: int) -> None:
+    """A ``data.image_size`` other than the data set's own ``own`` was ignored without a word
+    (the run trained on images of its own size, not resized: rescaled scans hold nothing more)."""
+    if image_size != own:
+        raise ValueError(
+            f"data.image_size = {image_size} is not honoured by data.dataset = {name} "
+            f"({own}×{own} images, not resized): leave data.image_size out, or set "
+            "data.dataset: image-folder to read images at that size"
+        )
+
+
 def _refuse_colour(name: str, grayscale: bool, what: str) -> None:
     """``data.grayscale: false`` given to a data set of one-channel images was ignored without
     a word (the run trained on one channel, not the three asked for)."""
@@ -89,12 +103,7 @@ def digits(root: str | None = None, image_size: int = 8, grayscale: bool = True)
     from siamkit.data.builtin import load_digits_dataset
 
     _refuse_root("digits", root, "scikit-learn's digits, built in")
-    if image_size != 8:  # upsampled 8x8 scans hold nothing more: say so rather than ignore it
-        raise ValueError(
-            f"data.image_size = {image_size} is not honoured by data.dataset = digits (8×8 "
-            "images, not resized): leave data.image_size out, or set data.dataset: "
-            "image-folder to read images at that size"
-        )
+    _refuse_size("digits", image_size, 8)
     _refuse_colour("digits", grayscale, "one-channel 8×8 images")
     x, y = load_digits_dataset()
     return Source(x, y, None, None, tuple(str(i) for i in range(10)))

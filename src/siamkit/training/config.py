@@ -74,10 +74,10 @@ class DataConfig:
             than ``labels_per_class`` x the training classes is refused (it would cut the labels).
         image_size: the square side images are read at: image-folder images are resized to
             it, synthetic-glyphs drawn at it; ``None`` = the data set's own (image-folder 64,
-            synthetic-glyphs 28). Digits (8×8) are refused any other size.
+            synthetic-glyphs 28). Digits (8×8) and fashion-mnist (28×28) refuse another size.
         grayscale: read images as one channel (``True``) or three (``False``); ``None`` = the
-            data set's own (image-folder three, digits and synthetic-glyphs one: they refuse
-            ``False``).
+            data set's own (image-folder three; fashion-mnist, digits and synthetic-glyphs
+            one: they refuse ``False``).
         labels_per_class: keep a seeded K training images of each class ("K labels per class";
             more than a class has is an error). Validation images are held out as before.
         dataset_params: further parameters of the registered data source ``dataset``
