@@ -1128,3 +1128,32 @@ def test_a_space_searches_one_encoder_kwargs_entry(tmp_path: Path, monkeypatch) 
         "convnet trial keeps beside the choice's"
     )
     assert not (tmp_path / "s2").exists()
+
+
+def test_a_combination_that_builds_no_model_fails_its_trial_not_the_study(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Widths [8] and taps [1] each fit the config's other value, so the pre-study check passes
+    them, but a trial drawing both built no model: its ValueError stopped the whole study with
+    a traceback. It is a refused combination now: that trial fails, the study goes on."""
+    _recorded_trials(monkeypatch)
+    space = _space_file(
+        tmp_path,
+        "model.encoder_kwargs.widths: {choice: [[8, 16], [8]]}\n"
+        "model.encoder_kwargs.taps: {choice: [[0], [1]]}\n",
+    )
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(_tapped_config(tmp_path)), "--trials", "8", "--no-progress",
+         "--space", str(space), "--set", "data.val_classes=[4, 5]", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    rows = _rows(out / "trials.csv")
+    failed = [r for r in rows if r["state"] == "fail"]
+    assert failed and all(
+        (r["model.encoder_kwargs.widths"], r["model.encoder_kwargs.taps"]) == ("[8]", "[1]")
+        for r in failed
+    ), rows
+    assert sum(r["state"] == "complete" for r in rows) == len(rows) - len(failed) > 0

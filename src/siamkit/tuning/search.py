@@ -398,8 +398,9 @@ def run_study(
             cache[key] = load_run_data(cfg.data)
         data = cache[key]
         mean, std = data.channel_stats()
-        net = build_model(cfg.model, data.input_shape, mean, std)
-        try:  # a model or loss of this trial that cannot train on these data
+        try:  # a model or loss of this trial that cannot train on these data (or be built:
+            # values that each fit the config's others, widths [8] and taps [1], but not together)
+            net = build_model(cfg.model, data.input_shape, mean, std)
             check_input_size(net, cfg, data.input_shape)
             check_positives(cfg, data)
         except ValueError as err:
