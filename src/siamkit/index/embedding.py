@@ -70,8 +70,12 @@ def as_input_batch(model: object, inputs: Any) -> torch.Tensor:
     return inputs
 
 
-def embed_inputs(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
+def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "query") -> np.ndarray:
     """Embed inputs with ``model.embed`` in eval mode, without gradients. Returns ``(N, D)`` float32.
+
+    ``role``: a text model's tower, ``"query"`` (what is searched with) or ``"document"`` (what is
+    enrolled and searched); a half-twin (``share_weights=False``) embeds each with its own tower,
+    a shared-weight model both with its one. Other models have one tower and ignore it.
 
     >>> embed_inputs(net, torch.rand(1, 28, 28)).shape  # doctest: +SKIP
     (1, 64)
@@ -80,7 +84,8 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
     if kind == "text":  # a text model embeds strings
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         with torch.inference_mode():
-            return np.asarray(model.embed(texts).float().cpu().numpy(), dtype=np.float32)
+            z = model.embed(texts, role=role) if role != "query" else model.embed(texts)
+            return np.asarray(z.float().cpu().numpy(), dtype=np.float32)
     if kind == "photo":  # a face model: whole photos, each at its own size
         return _embed_photos(model, inputs)
     x = as_input_batch(model, inputs)

@@ -191,7 +191,7 @@ class Gallery:
         """
         validate_label(label)
         return self.enroll_embeddings(
-            label, self._embed(inputs), metadata, skip_repeats=skip_repeats
+            label, self._embed(inputs, role="document"), metadata, skip_repeats=skip_repeats
         )
 
     def enroll_embeddings(
@@ -465,12 +465,14 @@ class Gallery:
         )
 
     # ---------------------------------------------------------------- internals
-    def _embed(self, inputs: Any) -> np.ndarray:
+    def _embed(self, inputs: Any, role: str = "query") -> np.ndarray:
+        """``inputs`` embedded by the gallery's model: what is enrolled as ``role="document"``,
+        what is searched with as ``"query"`` (a text half-twin's two towers; one tower else)."""
         if self.model is None:
             raise ValueError(
                 "this gallery was opened without a model; pass the model to embed inputs"
             )
-        return embed_inputs(self.model, inputs)
+        return embed_inputs(self.model, inputs, role=role)
 
     def _unknown(self, label: str) -> UnknownLabelError:
         names = [info.label for info in self._store.labels()]

@@ -32,7 +32,8 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
         z = embed_inputs(model, pa + pb)
         za, zb = z[:1], z[1:]
     else:
-        za, zb = embed_inputs(model, a), embed_inputs(model, b)
+        # a text half-twin: a through the query tower, b the document tower (text similarity's)
+        za, zb = embed_inputs(model, a), embed_inputs(model, b, role="document")
     if za.shape[0] != 1 or zb.shape[0] != 1:
         raise ValueError(_one_pair(za.shape[0], zb.shape[0]))
     return verify_embedded(model, za, zb, threshold)

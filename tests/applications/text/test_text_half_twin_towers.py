@@ -1,0 +1,69 @@
+"""A text half-twin (``share_weights: false``, issue 16) embeds what is searched with its query
+tower and what is enrolled or searched for with its document tower, everywhere a user reaches it:
+the gallery, verify_pair (as ``siamkit text similarity``), ``siamkit text enroll``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+QUESTIONS = ["how do I list the files of a folder?", "which tool prints disk usage?"]
+ANSWERS = [
+    "ls: list information about the files of the current directory by default.",
+    "du: summarize the disk usage of each file, recursively for directories.",
+]
+
+
+@pytest.fixture
+def half_twin(tiny_hf: Path):  # type: ignore[no-untyped-def]
+    """A tiny half-twin whose document tower differs from its query tower."""
+    from siamkit.applications.text.model import TextSiameseNetwork
+
+    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
+    assert net.doc_encoder is not None
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in net.doc_encoder.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    return net
+
+
+def _towers(net, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    with torch.inference_mode():
+        q = net.embed(texts).numpy()
+        d = net.embed(texts, role="document").numpy()
+    assert not np.allclose(q, d, atol=1e-3)  # the towers differ, so the test can tell them apart
+    return q, d
+
+
+def test_a_gallery_enrolls_with_the_document_tower_and_searches_with_the_query_tower(
+    half_twin, tmp_path: Path
+) -> None:
+    from siamkit.index import Gallery
+
+    _, docs = _towers(half_twin, ANSWERS)
+    queries, _ = _towers(half_twin, QUESTIONS)
+    with Gallery.open(tmp_path / "faq.db", half_twin, create=True) as g:
+        for i, answer in enumerate(ANSWERS):
+            g.enroll(f"FAQ-{i}", [answer])
+        for i in range(len(ANSWERS)):
+            stored = g.items(f"FAQ-{i}").embeddings
+            np.testing.assert_allclose(stored, docs[i : i + 1], atol=1e-5)
+        res = g.identify(QUESTIONS[0], k=2)
+        want = 1.0 - docs @ queries[0]
+        got = {m.label: m.distance for m in res.matches}
+        np.testing.assert_allclose([got["FAQ-0"], got["FAQ-1"]], want, atol=1e-4)
+        v = g.verify(QUESTIONS[1], "FAQ-1")
+        assert v.distance == pytest.approx(float(1.0 - docs[1] @ queries[1]), abs=1e-4)
+
+
+def test_verify_pair_scores_b_with_the_document_tower_as_text_similarity(half_twin) -> None:
+    from siamkit.applications.text.similarity import compare_texts
+    from siamkit.index import verify_pair
+
+    v = verify_pair(half_twin, QUESTIONS[0], ANSWERS[0])
+    s = compare_texts(half_twin, QUESTIONS[0], ANSWERS[0])
+    assert v.distance == pytest.approx(s.distance, abs=1e-5)
