@@ -91,6 +91,26 @@ def test_images_too_small_for_the_encoder_are_refused_naming_the_key_and_a_size(
     check_input_size(build_model(cfg.model, (1, 4, 4)), big, (1, 4, 4))
 
 
+def test_images_too_small_at_an_unset_image_size_name_the_key_to_set() -> None:
+    """With data.image_size unset (the data set's own), the refusal named 'the image-folder
+    images (4×4)', not the key that makes them bigger; digits, which refuse another size, are
+    still named by their images."""
+    model = {"encoder_kwargs": {"widths": [8, 16, 16]}, "embedding_dim": 8}
+    for dataset, subject in (
+        ("image-folder", "data.image_size, left unset (2 for image-folder),"),
+        ("synthetic-glyphs", "data.image_size, left unset (2 for synthetic-glyphs),"),
+        ("digits", "the digits images (2×2)"),
+    ):
+        cfg = config_from_dict({"data": {"dataset": dataset}, "model": model})
+        assert cfg.data.image_size is None
+        with pytest.raises(ValueError) as err:
+            check_input_size(build_model(cfg.model, (1, 2, 2)), cfg, (1, 2, 2))
+        assert str(err.value) == (
+            f"{subject} is too small for model.encoder = convnet (it fails on 2×2 images); "
+            "the smallest size that works is 4"
+        )
+
+
 @pytest.mark.parametrize("train_classes", [6, None])
 def test_a_folder_of_one_class_is_named_with_its_class(
     tmp_path: Path, train_classes: int | None

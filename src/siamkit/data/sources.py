@@ -33,6 +33,10 @@ class Source(NamedTuple):
 
 DATA_SOURCES: Registry[Source] = Registry("data source")
 
+#: The data sets whose images have one size (not resized): they refuse another
+#: ``data.image_size``, which therefore cannot make their images fit an encoder.
+FIXED_SIZES: dict[str, int] = {"fashion-mnist": 28, "digits": 8}
+
 
 def fashion_mnist(root: str | None = None, image_size: int = 28, grayscale: bool = True) -> Source:
     """Fashion-MNIST's train and test splits, ``(N, 1, 28, 28)`` uint8 (found on this system or
@@ -43,7 +47,7 @@ def fashion_mnist(root: str | None = None, image_size: int = 28, grayscale: bool
         load_fashion_mnist,
     )
 
-    _refuse_size("fashion-mnist", image_size, 28)
+    _refuse_size("fashion-mnist", image_size, FIXED_SIZES["fashion-mnist"])
     _refuse_colour("fashion-mnist", grayscale, "one-channel 28×28 images")
     if root is not None and not holds_fashion_mnist_files(root) and _holds_an_image(root):
         # the files would be taken from another place searched, and the images never read
@@ -103,7 +107,7 @@ def digits(root: str | None = None, image_size: int = 8, grayscale: bool = True)
     from siamkit.data.builtin import load_digits_dataset
 
     _refuse_root("digits", root, "scikit-learn's digits, built in")
-    _refuse_size("digits", image_size, 8)
+    _refuse_size("digits", image_size, FIXED_SIZES["digits"])
     _refuse_colour("digits", grayscale, "one-channel 8×8 images")
     x, y = load_digits_dataset()
     return Source(x, y, None, None, tuple(str(i) for i in range(10)))

@@ -106,6 +106,19 @@ def _smallest_size(model: nn.Module, channels: int, failed: int, limit: int = 10
     return hi
 
 
+def _honours_size(dataset: str) -> bool:
+    """Whether data source ``dataset`` reads its images at ``data.image_size`` (it takes the
+    parameter and is not one of :data:`~siamkit.data.sources.FIXED_SIZES`, which refuse
+    another size)."""
+    import inspect
+
+    from siamkit.data.sources import DATA_SOURCES, FIXED_SIZES
+
+    if dataset in FIXED_SIZES or dataset not in DATA_SOURCES:
+        return False
+    return "image_size" in inspect.signature(DATA_SOURCES.get(dataset)).parameters
+
+
 def check_input_size(net: nn.Module, cfg: RunConfig, input_shape: tuple[int, ...]) -> None:
     """Embed two blank inputs of ``input_shape`` with the model the run trains and saves; refuse
     images too small for its encoder (or appearance features), naming ``data.image_size`` and,
@@ -128,11 +141,12 @@ def check_input_size(net: nn.Module, cfg: RunConfig, input_shape: tuple[int, ...
     from siamkit.training.parts import data_part
 
     _, params = data_part(cfg.data)
-    what = (
-        f"data.image_size = {cfg.data.image_size}"
-        if "image_size" in params and h == w == cfg.data.image_size
-        else f"the {cfg.data.dataset} images ({h}×{w})"
-    )
+    what = f"the {cfg.data.dataset} images ({h}×{w})"
+    if "image_size" in params and h == w == cfg.data.image_size:
+        what = f"data.image_size = {cfg.data.image_size}"
+    elif cfg.data.image_size is None and h == w and _honours_size(cfg.data.dataset):
+        # unset, the source read them at its own size: the key is still what to set
+        what = f"data.image_size, left unset ({h} for {cfg.data.dataset}),"
     hint = f"; the smallest size that works is {smallest}" if smallest is not None else ""
     raise ValueError(
         f"{what} is too small for model.encoder = {cfg.model.encoder} (it fails on {h}×{w} "
