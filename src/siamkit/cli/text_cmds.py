@@ -752,8 +752,11 @@ def enroll(
                 err=True,
             )
         emb = (
-            embed_texts(
-                model if onnx is None else onnx, [d.text for d in new], batch_size=batch_size
+            embed_texts(  # a half-twin's passages go through its document tower
+                model if onnx is None else onnx,
+                [d.text for d in new],
+                role="document",
+                batch_size=batch_size,
             )
             if new
             else None

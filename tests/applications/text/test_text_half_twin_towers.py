@@ -67,3 +67,28 @@ def test_verify_pair_scores_b_with_the_document_tower_as_text_similarity(half_tw
     v = verify_pair(half_twin, QUESTIONS[0], ANSWERS[0])
     s = compare_texts(half_twin, QUESTIONS[0], ANSWERS[0])
     assert v.distance == pytest.approx(s.distance, abs=1e-5)
+
+
+def test_text_enroll_embeds_the_passages_with_the_document_tower(half_twin, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+    from siamkit.export.bundle import save_model
+    from siamkit.index import Gallery
+
+    model = save_model(half_twin, tmp_path / "model")
+    corpus = tmp_path / "answers.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": f"FAQ-{i}", "text": a}) + "\n" for i, a in enumerate(ANSWERS))
+    )
+    res = CliRunner().invoke(
+        cli, ["text", "enroll", str(corpus), "--gallery", str(tmp_path / "faq.db"),
+              "--model", str(model), "--device", "cpu"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    _, docs = _towers(half_twin, ANSWERS)
+    with Gallery.open(tmp_path / "faq.db") as g:
+        for i in range(len(ANSWERS)):
+            np.testing.assert_allclose(g.items(f"FAQ-{i}").embeddings, docs[i : i + 1], atol=1e-5)
