@@ -499,6 +499,35 @@ def test_a_study_saved_with_the_key_names_alone_continues_with_its_own_space(
     assert run_study(base, space, tmp_path, n_trials=2, progress=False).complete == 2
 
 
+@pytest.mark.parametrize("keys_only", [False, True])
+def test_a_study_started_with_the_old_image_defaults_continues(
+    base, tmp_path: Path, monkeypatch, keys_only: bool
+) -> None:
+    """A study started before data.image_size / data.grayscale could be unset stored their old
+    defaults (64, false) in its config: they are read as unset, as a checkpoint's are on
+    --resume, so the same config continues it; a key that does differ is still the only one
+    named."""
+    import optuna
+
+    _fake_training(monkeypatch)
+    space = SearchSpace.from_dict(SPACE)
+    run_study(base, space, tmp_path, n_trials=1, progress=False)
+    storage = f"sqlite:///{tmp_path / search_mod.STUDY_FILE}"
+    study = optuna.load_study(study_name=search_mod.STUDY_NAME, storage=storage)
+    old = json.loads(search_mod._signature(base, [p.key for p in space.params]))
+    if not keys_only:
+        old = json.loads(study.user_attrs["signature"])
+    assert (
+        old["config"]["data"]["image_size"] is None and old["config"]["data"]["grayscale"] is None
+    )
+    old["config"]["data"].update(image_size=64, grayscale=False)  # written the old way
+    study.set_user_attr("signature", json.dumps(old, sort_keys=True, default=str))
+    other = apply_overrides(base, ["loss.margin=0.3"])
+    with pytest.raises(ValueError, match=r"study of a different config \(loss.margin\): give"):
+        run_study(other, space, tmp_path, n_trials=2, progress=False)
+    assert run_study(base, space, tmp_path, n_trials=2, progress=False).complete == 2
+
+
 def test_a_continued_study_keeps_the_plugins_it_was_started_with(
     base, tmp_path: Path, monkeypatch
 ) -> None:

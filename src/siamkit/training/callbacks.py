@@ -365,14 +365,15 @@ def read_run_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any
     from siamkit.training.config_io import config_from_dict, config_to_dict
 
     read = config_to_dict(config_from_dict(_saved_loss_params_win(saved)))
-    return _saved_shape_unset(read, now)
+    return saved_shape_unset(read, now)
 
 
-def _saved_shape_unset(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+def saved_shape_unset(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """``saved`` with ``data.image_size`` 64 and ``data.grayscale`` false read as unset where
     ``now`` leaves them unset: a checkpoint made before they could be unset recorded those
     defaults, which gave every data source the images it gives them unset (an image folder's
-    64 px in colour; digits and the other built-in data ignored them)."""
+    64 px in colour; digits and the other built-in data ignored them). Shared by every reader
+    of a config saved before (a checkpoint's, a tune study's)."""
     from siamkit.training.parts import UNSET_DATA_SHAPE
 
     data, data_now = saved.get("data"), now.get("data")

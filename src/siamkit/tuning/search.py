@@ -29,7 +29,7 @@ from torch import nn
 from siamkit.atomic import atomic_path, check_writable_folder
 from siamkit.progress import Progress, is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
-from siamkit.training.callbacks import config_diff
+from siamkit.training.callbacks import config_diff, saved_shape_unset
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
 from siamkit.training.from_config import make_validator
@@ -166,6 +166,24 @@ def _signature(base: RunConfig, space: list[Any]) -> str:
     return json.dumps({"config": config_to_dict(base), "space": space}, sort_keys=True, default=str)
 
 
+def _read_signature(saved: str | None, config: dict[str, Any]) -> str | None:
+    """A stored signature as this run's would be for the same study: its config's
+    ``data.image_size`` 64 / ``data.grayscale`` false, the defaults a study started before they
+    could be unset recorded, read as unset where ``config`` leaves them unset
+    (:func:`saved_shape_unset`, as a checkpoint's are on ``--resume``)."""
+    if saved is None:
+        return None
+    old = json.loads(saved)
+    stored = old.get("config") if isinstance(old, dict) else None
+    if not isinstance(stored, dict):
+        return saved
+    now = json.loads(json.dumps(config, default=str))
+    read = saved_shape_unset(stored, now)
+    if read is stored:
+        return saved
+    return json.dumps({**old, "config": read}, sort_keys=True, default=str)
+
+
 def _named(keys: list[str], most: int = 3) -> str:
     """``keys`` as the message names them: at most ``most``, then how many more."""
     shown = ", ".join(keys[:most])
@@ -248,7 +266,7 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
         sampler=optuna.samplers.TPESampler(seed=base.train.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
     )
-    saved = study.user_attrs.get("signature")
+    saved = _read_signature(study.user_attrs.get("signature"), config)
     # a new study, or one saved with the key names alone whose trials are of this same space
     if saved is None or (saved == keys_only and _same_space(study, space)):
         study.set_user_attr("signature", signature)
