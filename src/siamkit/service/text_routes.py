@@ -176,7 +176,7 @@ def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[l
     """Enroll ``texts`` under ``label`` and keep their previews; the new ids, the label's count
     and how many texts were skipped because the label already holds them (the same text, as
     ``siamkit text enroll`` decides: :func:`~siamkit.applications.text.gallery.enroll_documents`)."""
-    z = embed_inputs(engine.model, texts)
+    z = embed_inputs(engine.model, texts, role="document")  # a half-twin's document tower
     docs = [Document(label, t) for t in texts]
     # the check and the write are one gallery transaction (also against other processes)
     done = enroll_documents(engine.gallery, engine.thumbnails, docs, z)

@@ -92,3 +92,27 @@ def test_text_enroll_embeds_the_passages_with_the_document_tower(half_twin, tmp_
     with Gallery.open(tmp_path / "faq.db") as g:
         for i in range(len(ANSWERS)):
             np.testing.assert_allclose(g.items(f"FAQ-{i}").embeddings, docs[i : i + 1], atol=1e-5)
+
+
+def test_the_service_enrolls_with_the_document_tower_and_queries_with_the_query_tower(
+    half_twin, tmp_path: Path
+) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    queries, _ = _towers(half_twin, QUESTIONS)
+    _, docs = _towers(half_twin, ANSWERS)
+    with TestClient(create_app(half_twin, tmp_path / "faq.db")) as c:
+        for i, answer in enumerate(ANSWERS):
+            assert (
+                c.post("/enroll", json={"label": f"FAQ-{i}", "texts": [answer]}).status_code == 201
+            )
+        body = c.post("/identify", json={"text": QUESTIONS[0], "k": 2}).json()
+        got = {m["label"]: m["distance"] for m in body["matches"]}
+        np.testing.assert_allclose([got["FAQ-0"], got["FAQ-1"]], 1.0 - docs @ queries[0], atol=1e-4)
+        pair = c.post("/verify", json={"text_a": QUESTIONS[1], "text_b": ANSWERS[1]}).json()
+        label = c.post("/verify", json={"text": QUESTIONS[1], "label": "FAQ-1"}).json()
+    assert pair["distance"] == pytest.approx(float(1.0 - docs[1] @ queries[1]), abs=1e-4)
+    assert label["distance"] == pytest.approx(pair["distance"], abs=1e-4)
