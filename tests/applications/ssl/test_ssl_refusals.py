@@ -561,3 +561,51 @@ def test_the_first_line_names_the_classes_and_the_monitor_s_images(tmp_path: Pat
         "simclr: self-supervised on 975 digits images of 6 classes (0, 1, 2, 3, 4, 5) (labels "
         "unused) on cpu; 108 more images of them held out for the kNN monitor"
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"dataset": "digits", "image_size": 32}, "data.image_size = 32 is not honoured by "
+         "data.dataset = digits (8×8 images, not resized): leave data.image_size out"),
+        ({"dataset": "digits", "grayscale": False}, "data.grayscale = false is not honoured by "
+         "data.dataset = digits (one-channel 8×8 images): leave data.grayscale out"),
+        ({"dataset": "fashion-mnist", "image_size": 64}, "data.image_size = 64 is not honoured "
+         "by data.dataset = fashion-mnist (28×28 images, not resized)"),
+    ],
+)  # fmt: skip
+def test_a_size_or_colour_a_built_in_data_set_cannot_honour_is_refused(
+    tmp_path: Path, data: dict[str, Any], said: str
+) -> None:
+    """task: ssl trained on digits' 8×8 / fashion-mnist's 28×28 one-channel images whatever
+    data.image_size and data.grayscale said; it now refuses them as a supervised run does."""
+    res = _cli(tmp_path, _doc(data=data))
+    _one_sentence(res, said)
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unset_image_size_reads_a_folder_at_64_and_old_checkpoints_resume(
+    tmp_path: Path,
+) -> None:
+    """data.image_size / data.grayscale now default to unset (the data set's own): an image
+    folder is read at 64 px in colour as before, digits at 8×8, and a checkpoint that recorded
+    the old defaults (64, false) resumes."""
+    from siamkit.applications.ssl.data import load_ssl_data
+    from siamkit.applications.ssl.trainer import ssl_config_guard
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(3):
+        Image.new("RGB", (20, 20), (i * 60, 10, 10)).save(root / f"{i}.png")
+    cfg = ssl_config_from_dict(_doc(data={"dataset": "image-folder", "root": str(root)}))
+    assert (cfg.data.image_size, cfg.data.grayscale) == (None, None)
+    assert load_ssl_data(cfg.data).train_x.shape[1:] == (3, 64, 64)
+    digits = ssl_config_from_dict(SMALL)
+    assert load_ssl_data(digits.data).train_x.shape[1:] == (1, 8, 8)
+    guard = ssl_config_guard(digits)
+    old = copy.deepcopy(guard.config)
+    old["data"] = {**old["data"], "image_size": 64, "grayscale": False}
+    guard.load_state_dict(old)
+    old["data"]["image_size"] = 32
+    with pytest.raises(ValueError, match=r"different config \(data\.image_size\)"):
+        guard.load_state_dict(old)

@@ -52,7 +52,9 @@ class SSLDataConfig:
         val_fraction: labeled datasets: the share of the training images held out (seeded, per
             class) as the kNN monitor's validation set; they are not trained on.
         limit: keep at most this many training images (seeded; at least 1); ``None`` = all.
-        image_size, grayscale: how image-folder images are read.
+        image_size, grayscale: how images are read, as a supervised run's ``data`` keys:
+            ``None`` = the data set's own (image-folder 64 px in colour); fashion-mnist (28×28)
+            and digits (8×8), one channel each, refuse another size and ``grayscale: false``.
     """
 
     dataset: str = "fashion-mnist"
@@ -61,8 +63,8 @@ class SSLDataConfig:
     train_classes: tuple[int, ...] | None = (0, 1, 2, 3, 4, 5)
     val_fraction: float = 0.1
     limit: int | None = None
-    image_size: int = 64
-    grayscale: bool = False
+    image_size: int | None = None
+    grayscale: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ def _check_numbers(cfg: SSLConfig) -> None:
     check_loop_counts(cfg.train.threads, cfg.data.limit, cfg.train.steps_per_epoch)
     check_embed_batch_size(cfg.train.embed_batch_size)
     number("data.val_fraction", cfg.data.val_fraction, low=0, high=1, open_high=True)
-    count("data.image_size", cfg.data.image_size, note="image-folder images are resized to it")
+    if cfg.data.image_size is not None:  # None: the data set's own
+        count("data.image_size", cfg.data.image_size, note="image-folder images are resized to it")
     for key in ("proj_dim", "proj_hidden", "pred_hidden"):
         count(f"ssl.{key}", getattr(cfg.ssl, key))
     number("ssl.temperature", cfg.ssl.temperature, low=0, open_low=True)

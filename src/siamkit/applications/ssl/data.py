@@ -64,7 +64,8 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
     if cfg.dataset == "image-folder":
         if cfg.root is None:
             raise ValueError("data.dataset = image-folder needs data.root: a folder of images")
-        x = folder_images(cfg.root, cfg.image_size, cfg.grayscale)
+        size = 64 if cfg.image_size is None else cfg.image_size  # unset: image-folder's own
+        x = folder_images(cfg.root, size, bool(cfg.grayscale))
         if cfg.limit is not None and cfg.limit < x.shape[0]:
             x = x[seeded_sample(x.shape[0], cfg.limit, SPLIT_SEED)]
         return SSLData(x, None, None, f"{x.shape[0]} images under {cfg.root}")
@@ -72,6 +73,7 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         DataConfig(
             dataset=cfg.dataset, root=cfg.root, train_classes=cfg.train_classes,
             val_fraction=cfg.val_fraction, limit=cfg.limit,
+            image_size=cfg.image_size, grayscale=cfg.grayscale,  # refused as a supervised run's
         )
     )  # fmt: skip
     has_val = run.val_y.numel() > 1
