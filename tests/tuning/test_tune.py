@@ -413,6 +413,73 @@ def test_a_study_interrupted_by_ctrl_c_resumes(base, tmp_path: Path, monkeypatch
     assert resumed.best_config is not None and resumed.best_config.is_file()
 
 
+def _refusing_lrs_above(monkeypatch, most: float) -> None:
+    """Trials "train" without training (metric = lr); a trial of lr above ``most`` fails as a
+    combination the config refuses."""
+    _fake_training(monkeypatch)
+
+    class Refusing(FakeTrainer):
+        def fit(self) -> Any:
+            if self.cfg.optim.lr > most:
+                raise search_mod.RefusedCombination(f"optim.lr {self.cfg.optim.lr} is refused")
+            return super().fit()
+
+    monkeypatch.setattr(search_mod, "Trainer", Refusing)
+
+
+def test_trials_counts_finished_trials_not_failed_ones(tmp_path: Path, monkeypatch) -> None:
+    """--trials 8 ran 8 trials of which 4 failed, though its help says finished trials wanted:
+    a failed trial does not count, and the summary says how many finished, were pruned and
+    failed."""
+    _refusing_lrs_above(monkeypatch, 0.01)
+    space = _space_file(tmp_path, "optim.lr: {float: [1.0e-4, 1.0], log: true}\n")
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "8", "--no-progress", "--space", str(space),
+         "--set", "data.val_classes=[4, 5]", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    states = [r["state"] for r in _rows(out / "trials.csv")]
+    failed = states.count("fail")
+    assert failed > 0 and states.count("complete") + states.count("pruned") == 8, states
+    assert f"8 trials finished ({states.count('complete')} complete, " in res.output
+    assert f"{states.count('pruned')} pruned), {failed} failed in " in res.output
+    assert "stopped after" not in res.output
+    help_text = " ".join(CliRunner().invoke(cli, ["tune", "--help"]).output.split())
+    assert "Finished trials wanted (completed or pruned). A failed trial" in help_text
+
+
+@pytest.mark.parametrize(("n_trials", "ran"), [(2, 10), (12, 12)])
+def test_a_study_whose_every_trial_fails_stops(
+    base, tmp_path: Path, monkeypatch, n_trials: int, ran: int
+) -> None:
+    """Failed trials do not count towards n_trials: a space whose every combination fails
+    stops after n_trials (at least 10) failures in a row, saying so, instead of looping."""
+    _refusing_lrs_above(monkeypatch, 0.0)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
+    result = run_study(base, space, tmp_path, n_trials=n_trials, progress=False)
+    assert (result.finished, result.failed) == (0, ran)
+    assert result.stopped == (
+        f"the study stopped after {ran} trials in a row failed, with 0 of {n_trials} trials "
+        "finished: the space's values keep failing with this config (each failed trial's "
+        "warning says why); change the space or the config, and give a new --out"
+    )
+    assert result.best_config is None and len(_rows(tmp_path / "trials.csv")) == ran
+    if n_trials == 2:  # the command's end says so
+        res = CliRunner().invoke(
+            cli,
+            ["tune", str(TINY), "--trials", "2", "--no-progress", "--out", str(tmp_path / "c"),
+             "--space", str(_space_file(tmp_path, "optim.lr: {float: [1.0e-4, 1.0]}\n")),
+             "--set", "data.val_classes=[4, 5]"],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert res.output.splitlines()[-2:] == [
+            f"warning: {result.stopped}",
+            "no trial completed; nothing to recommend",
+        ]
+
+
 def _tiny_folder(root: Path, one_image_classes: tuple[int, ...]) -> Path:
     """8 classes of 8×8 noise, 6 images each, except one image in ``one_image_classes``."""
     import numpy as np
@@ -591,7 +658,7 @@ def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monke
     assert res.output.splitlines()[0] == (
         f"continuing the study in {out / 'study.db'}: 1 of 3 trials finished, 2 to go"
     )
-    assert "3 complete, 0 pruned, 0 failed, 1 interrupted in " in res.output
+    assert "3 trials finished (3 complete, 0 pruned), 0 failed, 1 interrupted in " in res.output
     res = CliRunner().invoke(
         cli,
         ["tune", str(TINY), "--trials", "2", "--out", str(out), "--no-progress",
@@ -838,7 +905,9 @@ def test_tune_warns_when_the_trials_scores_are_all_alike(tmp_path: Path, monkeyp
     res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
     scores = [float(r["value"]) for r in _rows(tmp_path / "s" / "trials.csv")]
-    summary = next(line for line in res.output.splitlines() if line.startswith("3 complete, "))
+    summary = next(
+        line for line in res.output.splitlines() if line.startswith("3 trials finished ")
+    )
     assert summary.endswith("; their scores do not tell them apart (see the warning below)")
     assert res.output.splitlines()[-1] == (
         "warning: the 3 completed trials' validation precision_at_1 scores are all within 0.001 "

@@ -17,7 +17,9 @@ from siamkit.cli._inputs import format_table, friendly_errors
     type=click.IntRange(min=1),
     default=20,
     show_default=True,
-    help="Finished trials wanted.",
+    help="Finished trials wanted (completed or pruned). A failed trial (values the config "
+    "refuses together) does not count: another is drawn, and the study stops after N trials "
+    "in a row fail (at least 10).",
 )
 @click.option(
     "--out",
@@ -153,7 +155,8 @@ def tune(
                 click.echo(short, err=True)
         raise click.exceptions.Exit(130) from None
     click.echo(
-        f"\n{result.complete} complete, {result.pruned} pruned, {result.failed} failed"
+        f"\n{result.finished} trial{'' if result.finished == 1 else 's'} finished "
+        f"({result.complete} complete, {result.pruned} pruned), {result.failed} failed"
         + (f", {result.interrupted} interrupted" if result.interrupted else "")
         + f" in {result.seconds:.0f} s"
         + (
@@ -162,8 +165,10 @@ def tune(
             else ""
         )
     )
+    if result.stopped:
+        click.echo(f"warning: {result.stopped}")
     if result.best_config is None:
-        click.echo("no trial finished; nothing to recommend")
+        click.echo("no trial completed; nothing to recommend")
         return
     # 4 significant digits (0.0001628, not 0.00016283591083632567); best.yaml has them all.
     # A choice as the trial trained it (a ConvNet's encoder_kwargs with the config's taps)

@@ -67,6 +67,23 @@ class StudyResult:
     seconds: float
     interrupted: int = 0  # stopped by Ctrl-C or a kill: failed in Optuna's storage, not here
     warning: str | None = None  # the completed trials' scores cannot rank them (flat_scores)
+    stopped: str | None = None  # why the study stopped before n_trials finished (failures)
+
+    @property
+    def finished(self) -> int:
+        """The trials that ran to their end: completed or pruned (what ``n_trials`` counts)."""
+        return self.complete + self.pruned
+
+
+#: The study stops after this many failed trials in a row, or ``n_trials`` if more: a space
+#: whose every combination the config refuses would otherwise draw trials for ever, since a
+#: failed trial does not count towards the finished trials wanted.
+MIN_FAILURES_IN_A_ROW = 10
+
+
+def failure_cap(n_trials: int) -> int:
+    """How many trials in a row may fail before a study wanting ``n_trials`` stops."""
+    return max(n_trials, MIN_FAILURES_IN_A_ROW)
 
 
 #: Completed trials whose validation scores are all within this of each other are not told
@@ -361,7 +378,10 @@ def run_study(
     log: Callable[[str], None] | None = None,
     plugins: Sequence[str] = (),
 ) -> StudyResult:
-    """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials.
+    """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials
+    (completed or pruned). A failed trial (values the config refuses together) does not count:
+    the study draws another, and stops after :func:`failure_cap` failures in a row
+    (``StudyResult.stopped`` says so), or when ``timeout`` seconds have passed.
 
     Writes ``out_dir/study.db`` (resumable), ``trials.csv`` and ``best.yaml`` (the base config with
     the best trial's values, ready for ``siamkit train``; ``plugins``, the plug-in modules the
@@ -447,15 +467,32 @@ def run_study(
 
     # tqdm on a terminal, a few plain lines in a log (no carriage returns), as training's bars
     bar = Progress(remaining, "trials", "trials", parts=4) if progress else None
+    cap = failure_cap(n_trials)
+    ran = {"finished": 0, "failed in a row": 0}
+    stopped: list[str] = []
 
     def tick(study: Any, trial: Any) -> None:
+        ended = trial.state in done  # a failed trial does not count towards n_trials
+        ran["finished"] += int(ended)
+        ran["failed in a row"] = 0 if ended else ran["failed in a row"] + 1
         if bar is not None:
             best = study.best_value if _any_complete(study) else None
             bar.set_postfix(best="-" if best is None else f"{best:.4f}")  # before a plain line
-            bar.update(1)
+            if ended:
+                bar.update(1)
         if log is not None:
             shown = "-" if trial.value is None else f"{trial.value:.4f}"
             log(f"trial {trial.number}: {_state(trial)}, validation {shown}")
+        if ran["finished"] >= remaining:
+            study.stop()
+        elif ran["failed in a row"] >= cap:
+            stopped.append(
+                f"the study stopped after {cap} trials in a row failed, with "
+                f"{finished + ran['finished']} of {n_trials} trials finished: the space's "
+                "values keep failing with this config (each failed trial's warning says why); "
+                "change the space or the config, and give a new --out"
+            )
+            study.stop()
 
     was_on = is_enabled()
     set_enabled(False)  # one line per trial, not every epoch's validation embedding
@@ -464,9 +501,9 @@ def run_study(
     optimize_log.addFilter(quiet)
     try:
         if remaining:
-            study.optimize(
+            study.optimize(  # until tick stops it: remaining finished, or cap failures
                 objective,
-                n_trials=remaining,
+                n_trials=None,
                 timeout=timeout,
                 callbacks=[tick],
                 catch=(RefusedCombination,),
@@ -482,7 +519,8 @@ def run_study(
         set_enabled(was_on)
         if bar is not None:
             bar.close()
-    return _finish(study, base, space, out, time.perf_counter() - t0, plugins)
+    result = _finish(study, base, space, out, time.perf_counter() - t0, plugins)
+    return dataclasses.replace(result, stopped=stopped[0] if stopped else None)
 
 
 #: What in a folder marks a ``siamkit train`` run (its checkpoint, its saved model).
