@@ -117,3 +117,30 @@ def test_evaluate_takes_the_few_shot_settings_the_models_run_recorded(tmp_path: 
     assert list(json.loads(res.stdout)["few_shot"]) == ["2way1shot"] and res.stderr == ""
     res = CliRunner().invoke(cli, base[:-1])  # the table's reader is told too
     assert res.exit_code == 0 and line in res.output and "3-way 3-shot" in res.output
+
+
+def test_evaluate_takes_the_episodes_and_queries_the_models_run_recorded(tmp_path: Path) -> None:
+    """evaluate ran 1000 episodes of 15 queries a class whatever the model's run evaluated
+    with; it now takes the run's eval.episodes and eval.queries (--episodes / --queries still
+    win) and names them in the line that names the run's shots and ways."""
+    out = tmp_path / "run"
+    sets = ["train.epochs=1", "train.steps_per_epoch=2", "eval.episodes=7", "eval.queries=4"]
+    args = ["train", TINY, "--out", str(out), "--no-progress", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*args, *(a for s in sets for a in ("--set", s))])
+    assert res.exit_code == 0, res.output
+    base = ["evaluate", str(out / "model"), "--data", "digits", "--shots", "1", "--json"]
+    res = CliRunner().invoke(cli, base)
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)["few_shot"]["4way1shot"]
+    assert (got["episodes"], got["n_query"]) == (7, 4)
+    assert res.stderr == (
+        "N-way K-shot as the model's run recorded it (eval.queries 4 and eval.episodes 7); "
+        "pass --queries or --episodes to choose\n"
+    )
+    res = CliRunner().invoke(cli, [*base, "--episodes", "3"])  # the option's episodes
+    got = json.loads(res.stdout)["few_shot"]["4way1shot"]
+    assert (got["episodes"], got["n_query"]) == (3, 4)
+    assert "(eval.queries 4); pass --queries to choose" in res.stderr
+    res = CliRunner().invoke(cli, [*base, "--episodes", "3", "--queries", "2"])
+    got = json.loads(res.stdout)["few_shot"]["4way1shot"]
+    assert (got["episodes"], got["n_query"]) == (3, 2) and res.stderr == ""

@@ -499,20 +499,62 @@ def _recorded_few_shot(
     return (None if shots == DEFAULT_SHOTS else shots), sizes(section.get("ways"), 2)
 
 
-def _from_run_line(shots: tuple[int, ...] | None, ways: tuple[int, ...] | None) -> str | None:
+DEFAULT_EPISODES, DEFAULT_QUERIES = 1000, 15  # EvalConfig's (not imported: the CLI starts fast)
+
+
+def _recorded_episodes(meta: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The episodes and the queries per class the model's run evaluated N-way K-shot with (its saved
+    config's ``eval.episodes`` and ``eval.queries``), each ``None`` where the run recorded
+    none, or the default evaluate takes anyway (1000, 15), or something it cannot read.
+
+    >>> _recorded_episodes({"config": {"eval": {"episodes": 200, "queries": 15}}})
+    (200, None)
+    """
+    section = (meta.get("config") or {}).get("eval")
+    if not isinstance(section, dict):
+        return None, None
+
+    def count(key: str, default: int) -> int | None:
+        value = section.get(key)
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return value if ok and value != default else None
+
+    return count("episodes", DEFAULT_EPISODES), count("queries", DEFAULT_QUERIES)
+
+
+#: The option of evaluate that chooses each setting it can take from the model's run.
+_RUN_SETTING_OPTIONS = {
+    "eval.shots": "--shots",
+    "eval.ways": "--ways",
+    "eval.queries": "--queries",
+    "eval.episodes": "--episodes",
+}
+
+
+def _from_run_line(
+    shots: tuple[int, ...] | None,
+    ways: tuple[int, ...] | None,
+    queries: int | None = None,
+    episodes: int | None = None,
+) -> str | None:
     """The line saying that evaluate took these N-way K-shot settings from the model's run
-    (``None`` when it took none)."""
-    taken = [
-        f"{key} {','.join(map(str, v))}"
-        for key, v in (("eval.shots", shots), ("eval.ways", ways))
-        if v is not None
-    ]
+    (``None`` when it took none), naming the options that choose them.
+
+    >>> _from_run_line((1, 3), None, episodes=200)
+    "N-way K-shot as the model's run recorded it (eval.shots 1,3 and eval.episodes 200); pass --shots or --episodes to choose"
+    """
+    values = {"eval.shots": shots, "eval.ways": ways, "eval.queries": queries,
+              "eval.episodes": episodes}  # fmt: skip
+    taken = {k: v for k, v in values.items() if v is not None}
     if not taken:
         return None
-    return (
-        f"N-way K-shot as the model's run recorded it ({' and '.join(taken)}); pass --shots or "
-        "--ways to choose"
-    )
+
+    def listed(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+    said = [f"{k} {v if isinstance(v, int) else ','.join(map(str, v))}" for k, v in taken.items()]
+    options = listed([_RUN_SETTING_OPTIONS[k] for k in taken]).replace(" and ", " or ")
+    return f"N-way K-shot as the model's run recorded it ({listed(said)}); pass {options} to choose"
 
 
 def _default_shots(
@@ -574,9 +616,13 @@ def _default_shots(
 @click.option(
     "--episodes",
     type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Few-shot episodes.",
+    help="Few-shot episodes [default: the eval.episodes the model's run recorded, else 1000].",
+)
+@click.option(
+    "--queries",
+    type=click.IntRange(min=1),
+    help="Query images a class in each few-shot episode (fewer where the classes cannot give "
+    "them) [default: the eval.queries the model's run recorded, else 15].",
 )
 @click.option(
     "--shots",
@@ -618,7 +664,8 @@ def evaluate(
     classes: str | None,
     split: str,
     data_dir: str | None,
-    episodes: int,
+    episodes: int | None,
+    queries: int | None,
     shots: str | None,
     ways: str | None,
     report: str | None,
@@ -672,15 +719,23 @@ def evaluate(
     if raw_distance and net.score_norm is not None:
         net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
     if is_pairs_file(data):  # the 1:1 protocol of a list of pairs: verification only
-        refuse_class_options(click.get_current_context(), (*CLASS_OPTIONS, "clustering"))
+        refuse_class_options(click.get_current_context(), (*CLASS_OPTIONS, "queries", "clustering"))
         return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
     refuse_fashion_mnist_options(click.get_current_context(), data)  # else they were ignored
     run_shots, run_ways = _recorded_few_shot(meta)  # an option given wins over the run's
     n_ways = run_ways if ways is None else _episode_sizes(ways, "--ways", "N", 2)
     k_shots = DEFAULT_SHOTS if shots is None else _episode_sizes(shots, "--shots", "K", 1)
+    run_episodes, run_queries = _recorded_episodes(meta)
     notes = [
-        _from_run_line(run_shots if shots is None else None, run_ways if ways is None else None)
+        _from_run_line(
+            run_shots if shots is None else None,
+            run_ways if ways is None else None,
+            run_queries if queries is None else None,
+            run_episodes if episodes is None else None,
+        )
     ]
+    episodes = episodes or run_episodes or DEFAULT_EPISODES
+    queries = queries or run_queries or DEFAULT_QUERIES
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if len(ev.chosen) < 2:
@@ -695,7 +750,9 @@ def evaluate(
     if shots is None:  # a small folder keeps the default shots it can meet, said in a line
         k_shots, note = _default_shots(n_ways, ev.y, run_shots or DEFAULT_SHOTS)
         notes.append(note)
-    protocol = EvalConfig(shots=k_shots, ways=n_ways, clustering=clustering)
+    protocol = EvalConfig(
+        episodes=episodes, shots=k_shots, queries=queries, ways=n_ways, clustering=clustering
+    )
     check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
     with shared_distance_matrices():  # a learned pair head scores all pairs once, not per part
         rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
