@@ -144,3 +144,28 @@ def test_evaluate_takes_the_episodes_and_queries_the_models_run_recorded(tmp_pat
     res = CliRunner().invoke(cli, [*base, "--episodes", "3", "--queries", "2"])
     got = json.loads(res.stdout)["few_shot"]["4way1shot"]
     assert (got["episodes"], got["n_query"]) == (3, 2) and res.stderr == ""
+
+
+def test_evaluate_says_when_it_evaluates_the_runs_validation_classes(tmp_path: Path) -> None:
+    """evaluate counted a class of the run's val_classes (not trained on, but choosing its
+    epoch and calibrating its threshold) as unseen without a word; it now names them in a line
+    (on stderr with --json), and says nothing of the unseen test classes."""
+    out = tmp_path / "run"
+    sets = ["train.epochs=1", "train.steps_per_epoch=2", "data.val_classes=[4, 5]"]
+    args = ["train", TINY, "--out", str(out), "--no-progress", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*args, *(a for s in sets for a in ("--set", s))])
+    assert res.exit_code == 0, res.output
+    base = ["evaluate", str(out / "model"), "--data", "digits", "--episodes", "5"]
+    line = (
+        "classes 4, 5 were the model's run's validation classes (val_classes: not trained on, "
+        "but choosing its epoch and calibrating its threshold), so these figures are optimistic "
+        "for unseen classes: leave them out with --classes"
+    )
+    res = CliRunner().invoke(cli, [*base, "--classes", "4,5,6,7", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["data"]["classes"] == ["4", "5", "6", "7"]
+    assert line in res.stderr.splitlines(), res.stderr
+    res = CliRunner().invoke(cli, [*base, "--classes", "5,6,7"])
+    assert res.exit_code == 0 and "class 5 was the model's run's validation class" in res.output
+    res = CliRunner().invoke(cli, [*base, "--json"])  # its test classes 6-9: nothing to say
+    assert res.exit_code == 0 and "validation class" not in res.stderr, res.stderr

@@ -750,6 +750,7 @@ def evaluate(
     if shots is None:  # a small folder keeps the default shots it can meet, said in a line
         k_shots, note = _default_shots(n_ways, ev.y, run_shots or DEFAULT_SHOTS)
         notes.append(note)
+    notes.append(_validated_on_line(data, ev, meta))
     protocol = EvalConfig(
         episodes=episodes, shots=k_shots, queries=queries, ways=n_ways, clustering=clustering
     )
@@ -920,21 +921,49 @@ def embed(
     )
 
 
-def _trained_on(data: str, ev: Any, meta: dict[str, Any]) -> bool | None:
-    """Whether the model trained on any of the evaluated classes; ``None`` when its metadata
-    does not say (another folder, or no recorded training classes)."""
+def _run_classes(data: str, ev: Any, meta: dict[str, Any], key: str) -> set[int] | None:
+    """The classes the model's run recorded under ``key`` (``train_classes``,
+    ``val_classes``) when ``data`` is what it ran on (the same built-in data set, or its own
+    folder); ``None`` when its metadata does not say."""
     from siamkit.cli._inputs import DATASET_NAMES, _own_folder_classes
 
     run = meta.get("run") or {}
-    train = run.get("train_classes")
-    if train is None:
+    recorded = run.get(key)
+    if recorded is None:
         return None
     if data in DATASET_NAMES:
         if run.get("dataset") != data:
             return None
     elif _own_folder_classes(Path(data), tuple(ev.names), meta) is None:
         return None
-    return bool({int(c) for c in train} & {int(c) for c in ev.chosen})
+    return {int(c) for c in recorded}
+
+
+def _trained_on(data: str, ev: Any, meta: dict[str, Any]) -> bool | None:
+    """Whether the model trained on any of the evaluated classes; ``None`` when its metadata
+    does not say (another folder, or no recorded training classes)."""
+    train = _run_classes(data, ev, meta, "train_classes")
+    return None if train is None else bool(train & {int(c) for c in ev.chosen})
+
+
+def _validated_on_line(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
+    """The line naming the evaluated classes that validated the model's run (its recorded
+    ``val_classes``, held out of training) though it did not train on them: they chose its epoch
+    and calibrated its threshold, so counting them as unseen flatters the figures; ``None``
+    when there are none (or the metadata does not say)."""
+    val = _run_classes(data, ev, meta, "val_classes") or set()
+    val -= _run_classes(data, ev, meta, "train_classes") or set()  # trained on: not unseen
+    both = [c for c in ev.chosen if int(c) in val]
+    if not both:
+        return None
+    one = len(both) == 1
+    names = ", ".join(ev.names[c] for c in both)
+    return (
+        f"{'class' if one else 'classes'} {names} {'was' if one else 'were'} the model's "
+        f"run's validation {'class' if one else 'classes'} (val_classes: not trained on, but "
+        "choosing its epoch and calibrating its threshold), so these figures are optimistic "
+        f"for unseen classes: leave {'it' if one else 'them'} out with --classes"
+    )
 
 
 def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:
