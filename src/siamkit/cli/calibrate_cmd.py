@@ -53,13 +53,52 @@ def _test_class_names(meta: dict[str, Any]) -> set[str]:
     return {names[c] for c in run.get("test_classes") or () if 0 <= c < len(names)}
 
 
+def _held_out_class_names(meta: dict[str, Any]) -> list[str]:
+    """Names of the whole classes the model's run held out of training for validation
+    (``data.val_classes``); empty when it held out images of every class, or does not say."""
+    run = meta.get("run") or {}
+    names = meta.get("class_names") or []
+    if run.get("val_held_out") != "classes":
+        return []
+    return [names[c] for c in run.get("val_classes") or () if 0 <= c < len(names)]
+
+
+def _named(classes: list[str]) -> str:
+    """``"a is a class"`` or ``"a, b are classes"``."""
+    return f"{classes[0]} is a class" if len(classes) == 1 else f"{', '.join(classes)} are classes"
+
+
 def _refuse_test_classes(meta: dict[str, Any], chosen_names: list[str]) -> None:
     clash = sorted(_test_class_names(meta) & set(chosen_names))
     if clash:
-        named = f"{clash[0]} is a class" if len(clash) == 1 else f"{', '.join(clash)} are classes"
+        held = _held_out_class_names(meta)
+        such = f" (here its run's validation classes: --classes {','.join(held)})" if held else ""
         raise ValueError(
-            f"{named} this model is tested on: calibrate on held-out images of its training "
-            "classes (validation data), never on test classes"
+            f"{_named(clash)} this model is tested on: calibrate on held-out images of its "
+            f"training classes (validation data), never on test classes{such}"
+        )
+
+
+def _refuse_own_training_images(meta: dict[str, Any], data: str, ev: Any) -> None:
+    """A run that held out whole classes for validation (``data.val_classes``) trained on every
+    image its folder holds of its training classes: calibrating on them there fits the threshold
+    on images the network has seen (too tight for new ones), while its validation classes are
+    the held-out data it was fit on when it trained."""
+    from pathlib import Path
+
+    from siamkit.cli._inputs import _own_folder_classes
+
+    held = _held_out_class_names(meta)
+    if not held or _own_folder_classes(Path(data), tuple(ev.names), meta) is None:
+        return
+    names = meta.get("class_names") or []
+    train = {names[c] for c in (meta.get("run") or {}).get("train_classes") or ()}
+    seen = [ev.names[c] for c in ev.chosen if ev.names[c] in train]
+    if seen:
+        raise ValueError(
+            f"the images of {', '.join(seen)} in {data} are all ones this model trained on (its "
+            "run held out whole classes for validation, not images): calibrate on its validation "
+            f"classes instead (--classes {','.join(held)})"
         )
 
 
@@ -160,7 +199,9 @@ def calibrate(
 
     verify, identify, enroll's galleries, serve and export then decide "same" / "not the same"
     with it. Only MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
-    with the model, stay valid. Classes the model's run kept for testing are refused.
+    with the model, stay valid. Classes the model's run kept for testing are refused, and so are
+    its training classes in the folder it trained on when its run held out whole classes for
+    validation (data.val_classes): every image of them there is a training image.
 
     An image model also calibrates on a list of labelled image pairs: --data is a CSV with the
     header path_a,path_b,same (paths relative to the CSV's folder; 1 = the same, 0 = not). Each
@@ -232,6 +273,7 @@ def calibrate(
     )
     chosen_names = [ev.names[c] for c in ev.chosen]
     _refuse_test_classes(meta, chosen_names)
+    _refuse_own_training_images(meta, data, ev)
     _refuse_digits_training_images(meta, data, ev.chosen)
     if len(ev.chosen) < 2:
         raise ValueError("calibration needs images of at least two classes (impostor pairs)")
