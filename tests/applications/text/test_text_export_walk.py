@@ -167,7 +167,8 @@ def test_an_export_folder_given_as_a_model_is_named_an_export(tmp_path, monkeypa
         (edge / name).write_text("{}")
     res = CliRunner().invoke(cli, ["text", "export", "--model", "edge", "--out", "e2"])
     assert res.exit_code == 1 and not Path("e2").exists(), res.output
-    assert res.output == (
+    assert res.output == (  # the step line of 5663f43 first (stderr, which the runner mixes in)
+        "loading the model from edge ...\n"
         "Error: edge is a text model's ONNX export, not a model: give the model it was exported "
         "from (text dedup, plagiarism and enroll run this export with --runtime onnx-int8 "
         "--onnx-dir edge)\n"
@@ -182,6 +183,7 @@ def test_an_export_folder_given_as_a_model_is_named_an_export(tmp_path, monkeypa
     res = CliRunner().invoke(cli, ["text", "export", "--model", str(model / "onnx"), "--out", "e3"])
     assert res.exit_code == 1 and not Path("e3").exists(), res.output
     assert res.output == (
+        f"loading the model from {model / 'onnx'} ...\n"
         f"Error: {model / 'onnx'} is the ONNX export of the model {model}, not a model: give "
         f"{model} (the text commands with --runtime onnx or onnx-int8 run this export)\n"
     )
