@@ -178,7 +178,7 @@ class Trainer:
             self.batches.epoch(epoch), f"epoch {epoch + 1}/{self.epochs}",
             epoch_steps(self.batches, epoch), "steps", enabled=self.progress and self.ctx.is_main,
         )  # fmt: skip
-        losses = []
+        losses, total = [], 0.0
         for batch in bar:
             loss = train_step(
                 self.forward, batch, self.objective, self.optimizer, **self.step_kwargs
@@ -186,7 +186,9 @@ class Trainer:
             losses.append(loss)
             for cb in self.callbacks:
                 cb.on_step_end(self)
-            bar.set_postfix(loss=f"{loss:.4f}")
+            # the epoch's mean so far, so its last line shows the loss the epoch's line reports
+            total += loss
+            bar.set_postfix(loss=f"{total / len(losses):.4f}")
         return float(np.mean(losses)) if losses else float("nan")
 
     def seconds(self) -> float:
