@@ -169,3 +169,27 @@ def test_evaluate_says_when_it_evaluates_the_runs_validation_classes(tmp_path: P
     assert res.exit_code == 0 and "class 5 was the model's run's validation class" in res.output
     res = CliRunner().invoke(cli, [*base, "--json"])  # its test classes 6-9: nothing to say
     assert res.exit_code == 0 and "validation class" not in res.stderr, res.stderr
+
+
+def test_evaluate_on_the_runs_test_classes_gives_its_few_shot_figures(tmp_path: Path) -> None:
+    """evaluate took the run's eval.shots/ways/queries/episodes but drew its episodes with seed
+    0 whatever the run's eval.seed, so evaluating the model on the run's test classes did not
+    give metrics.json's few-shot figures; it now takes eval.seed too (--seed still wins)."""
+    out = tmp_path / "run"
+    sets = ["train.epochs=1", "train.steps_per_epoch=2", "eval.episodes=20", "eval.seed=3"]
+    args = ["train", TINY, "--out", str(out), "--no-progress", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*args, *(a for s in sets for a in ("--set", s))])
+    assert res.exit_code == 0, res.output
+    recorded = json.loads((out / "metrics.json").read_text())["few_shot"]
+    base = ["evaluate", str(out / "model"), "--data", "digits", "--device", "cpu", "--json"]
+    res = CliRunner().invoke(cli, base)  # the run's test classes, 6-9
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["few_shot"] == recorded
+    assert res.stderr == (
+        "N-way K-shot as the model's run recorded it (eval.episodes 20 and eval.seed 3); "
+        "pass --episodes or --seed to choose\n"
+    )
+    res = CliRunner().invoke(cli, [*base, "--seed", "0"])  # the option's seed, 0 included
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["few_shot"] != recorded
+    assert "(eval.episodes 20); pass --episodes to choose" in res.stderr

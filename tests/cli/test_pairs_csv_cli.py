@@ -186,6 +186,8 @@ def test_evaluate_refuses_class_options_on_a_pairs_file(data: Path, model: Path)
     assert "--clustering is for data with classes" in out.output  # else ignored: no NMI/AMI
     out = run(["evaluate", model, "--data", data / "pairs.csv", "--queries", "3"], code=2)
     assert "--queries is for data with classes" in out.output
+    out = run(["evaluate", model, "--data", data / "pairs.csv", "--seed", "3"], code=2)
+    assert "--seed is for data with classes" in out.output
 
 
 @pytest.mark.parametrize("target", ["eer", "accuracy", "far"])

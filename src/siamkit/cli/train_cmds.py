@@ -499,7 +499,8 @@ def _recorded_few_shot(
     return (None if shots == DEFAULT_SHOTS else shots), sizes(section.get("ways"), 2)
 
 
-DEFAULT_EPISODES, DEFAULT_QUERIES = 1000, 15  # EvalConfig's (not imported: the CLI starts fast)
+# EvalConfig's (not imported: the CLI starts fast)
+DEFAULT_EPISODES, DEFAULT_QUERIES, DEFAULT_SEED = 1000, 15, 0
 
 
 def _recorded_episodes(meta: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -522,12 +523,27 @@ def _recorded_episodes(meta: dict[str, Any]) -> tuple[int | None, int | None]:
     return count("episodes", DEFAULT_EPISODES), count("queries", DEFAULT_QUERIES)
 
 
+def _recorded_seed(meta: dict[str, Any]) -> int | None:
+    """The seed the model's run drew its N-way K-shot episodes with (its saved config's
+    ``eval.seed``), ``None`` where the run recorded none, or the default evaluate takes anyway
+    (0), or something it cannot read.
+
+    >>> _recorded_seed({"config": {"eval": {"seed": 3}}}), _recorded_seed({"config": {}})
+    (3, None)
+    """
+    section = (meta.get("config") or {}).get("eval")
+    value = section.get("seed") if isinstance(section, dict) else None
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok and value != DEFAULT_SEED else None
+
+
 #: The option of evaluate that chooses each setting it can take from the model's run.
 _RUN_SETTING_OPTIONS = {
     "eval.shots": "--shots",
     "eval.ways": "--ways",
     "eval.queries": "--queries",
     "eval.episodes": "--episodes",
+    "eval.seed": "--seed",
 }
 
 
@@ -536,6 +552,7 @@ def _from_run_line(
     ways: tuple[int, ...] | None,
     queries: int | None = None,
     episodes: int | None = None,
+    seed: int | None = None,
 ) -> str | None:
     """The line saying that evaluate took these N-way K-shot settings from the model's run
     (``None`` when it took none), naming the options that choose them.
@@ -544,7 +561,7 @@ def _from_run_line(
     "N-way K-shot as the model's run recorded it (eval.shots 1,3 and eval.episodes 200); pass --shots or --episodes to choose"
     """
     values = {"eval.shots": shots, "eval.ways": ways, "eval.queries": queries,
-              "eval.episodes": episodes}  # fmt: skip
+              "eval.episodes": episodes, "eval.seed": seed}  # fmt: skip
     taken = {k: v for k, v in values.items() if v is not None}
     if not taken:
         return None
@@ -625,6 +642,12 @@ def _default_shots(
     "them) [default: the eval.queries the model's run recorded, else 15].",
 )
 @click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Seed of the few-shot episodes drawn (and of --clustering's k-means) [default: the "
+    "eval.seed the model's run recorded, else 0].",
+)
+@click.option(
     "--shots",
     help="K values of N-way K-shot, e.g. 1,5 [default: the eval.shots the model's run "
     "recorded, else 1,5; those of them the classes' image counts allow, with a line saying so].",
@@ -666,6 +689,7 @@ def evaluate(
     data_dir: str | None,
     episodes: int | None,
     queries: int | None,
+    seed: int | None,
     shots: str | None,
     ways: str | None,
     report: str | None,
@@ -719,23 +743,28 @@ def evaluate(
     if raw_distance and net.score_norm is not None:
         net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
     if is_pairs_file(data):  # the 1:1 protocol of a list of pairs: verification only
-        refuse_class_options(click.get_current_context(), (*CLASS_OPTIONS, "queries", "clustering"))
+        refuse_class_options(
+            click.get_current_context(), (*CLASS_OPTIONS, "queries", "seed", "clustering")
+        )
         return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
     refuse_fashion_mnist_options(click.get_current_context(), data)  # else they were ignored
     run_shots, run_ways = _recorded_few_shot(meta)  # an option given wins over the run's
     n_ways = run_ways if ways is None else _episode_sizes(ways, "--ways", "N", 2)
     k_shots = DEFAULT_SHOTS if shots is None else _episode_sizes(shots, "--shots", "K", 1)
     run_episodes, run_queries = _recorded_episodes(meta)
+    run_seed = _recorded_seed(meta)
     notes = [
         _from_run_line(
             run_shots if shots is None else None,
             run_ways if ways is None else None,
             run_queries if queries is None else None,
             run_episodes if episodes is None else None,
+            run_seed if seed is None else None,
         )
     ]
     episodes = episodes or run_episodes or DEFAULT_EPISODES
     queries = queries or run_queries or DEFAULT_QUERIES
+    seed = (run_seed or DEFAULT_SEED) if seed is None else seed
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if len(ev.chosen) < 2:
@@ -752,8 +781,9 @@ def evaluate(
         notes.append(note)
     notes.append(_validated_on_line(data, ev, meta))
     protocol = EvalConfig(
-        episodes=episodes, shots=k_shots, queries=queries, ways=n_ways, clustering=clustering
-    )
+        episodes=episodes, shots=k_shots, queries=queries, ways=n_ways, seed=seed,
+        clustering=clustering,
+    )  # fmt: skip
     check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
     with shared_distance_matrices():  # a learned pair head scores all pairs once, not per part
         rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
