@@ -98,7 +98,7 @@ class _Vectors:
     def __init__(self, table: dict[str, list[float]]) -> None:
         self.table = table
 
-    def embed(self, items, batch_size=64, progress=None):  # type: ignore[no-untyped-def]
+    def embed(self, items, batch_size=64, progress=None, role="query"):  # type: ignore[no-untyped-def]
         import numpy as np
 
         rows = np.array([self.table[t] for t in items], dtype=np.float32)

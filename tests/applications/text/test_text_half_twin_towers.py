@@ -116,3 +116,37 @@ def test_the_service_enrolls_with_the_document_tower_and_queries_with_the_query_
         label = c.post("/verify", json={"text": QUESTIONS[1], "label": "FAQ-1"}).json()
     assert pair["distance"] == pytest.approx(float(1.0 - docs[1] @ queries[1]), abs=1e-4)
     assert label["distance"] == pytest.approx(pair["distance"], abs=1e-4)
+
+
+def test_the_onnx_export_writes_both_towers_and_embeds_each_role_as_torch(
+    half_twin, tmp_path: Path
+) -> None:
+    """The export refused a half-twin ('covers shared-weight text models'); it now writes the
+    document tower beside the query tower, checks each against its PyTorch tower, and the
+    runtime, the model served by it and text enroll --runtime onnx embed each role with its own."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.applications.text.embedding import embed_texts
+    from siamkit.applications.text.onnx import TextOnnxEmbedder, load_text_onnx_model
+    from siamkit.export.bundle import save_model
+    from siamkit.index import Gallery
+
+    model = save_model(half_twin, tmp_path / "model")
+    rows = half_twin.export_onnx_folder(model / "onnx", int8=True)
+    names = sorted(r.path.name for r in rows)
+    assert names == [
+        "text.document.int8.onnx", "text.document.onnx", "text.int8.onnx", "text.onnx",
+    ]  # fmt: skip
+    assert all(r.min_cosine > 0.9999 for r in rows if r.precision == "fp32")
+    queries, docs = _towers(half_twin, ANSWERS)
+    runtime = TextOnnxEmbedder(model / "onnx")
+    np.testing.assert_allclose(runtime.embed(ANSWERS), queries, atol=1e-4)
+    np.testing.assert_allclose(runtime.embed(ANSWERS, role="document"), docs, atol=1e-4)
+    got = embed_texts(runtime, ANSWERS, role="document", progress=False).vectors
+    np.testing.assert_allclose(got, docs, atol=1e-4)
+    served = load_text_onnx_model(model)
+    np.testing.assert_allclose(served.embed(ANSWERS, role="document").numpy(), docs, atol=1e-4)
+    with Gallery.open(tmp_path / "faq.db", served, create=True) as g:
+        g.enroll("FAQ-0", [ANSWERS[0]])
+        np.testing.assert_allclose(g.items("FAQ-0").embeddings, docs[:1], atol=1e-4)
+        res = g.identify(ANSWERS[0], k=1)
+    assert res.matches[0].distance == pytest.approx(float(1.0 - docs[0] @ queries[0]), abs=1e-4)

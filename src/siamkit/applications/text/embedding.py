@@ -42,8 +42,8 @@ def embed_texts(
     the ONNX runtime sorts the token windows of all texts at once).
 
     ``model`` is a text model or its exported ONNX runtime
-    (:func:`~siamkit.applications.text.onnx.open_text_runtime`, shared-weight models only, so
-    ``role`` does not matter there); both split long texts into the same windows.
+    (:func:`~siamkit.applications.text.onnx.open_text_runtime`); both split long texts into the
+    same windows, and embed a half-twin's ``role="document"`` texts with its document tower.
 
     ``progress``: report it (:func:`progress_ticks`: a bar on a terminal, a few lines in a log);
     ``None`` as :func:`siamkit.progress.set_enabled` says: off in the library, on in the
@@ -59,7 +59,7 @@ def embed_texts(
     items = check_texts(texts)
     if not isinstance(model, TextSiameseNetwork):  # the ONNX runtime sorts all windows itself
         with progress_ticks(desc, "windows", progress) as tick:
-            vectors = model.embed(items, batch_size=batch_size, progress=tick)
+            vectors = model.embed(items, batch_size=batch_size, progress=tick, role=role)
         return Embedded(truncate_rows(vectors, dim), model.last_chunked)
     order = np.argsort([-len(t) for t in items], kind="stable")
     out = np.empty((len(items), model.embedding_dim), dtype=np.float32)

@@ -26,6 +26,8 @@ from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.progress import step
 
 ONNX_NAME, INT8_NAME = "text.onnx", "text.int8.onnx"
+# a half-twin's document tower (model.share_weights: false), beside its query tower's graphs
+DOC_ONNX_NAME, DOC_INT8_NAME = "text.document.onnx", "text.document.int8.onnx"
 META_NAME = TEXT_EXPORT_META  # text_onnx.json, which the bundle's refusal of an export reads too
 EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
 INT8_ACTIVATIONS = "per-token"  # how text.int8.onnx quantises activations (text_onnx.json)
@@ -58,20 +60,43 @@ PROBE_TEXTS = (
 """Texts the export checks the ONNX files on: short and long (windowed), one not English."""
 
 
+def graph_names(role: str, int8: bool) -> str:
+    """The file of ``role``'s graph (``"query"``: the model's one tower, or a half-twin's query
+    tower; ``"document"``: a half-twin's document tower), fp32 or int8."""
+    if role == "document":
+        return DOC_INT8_NAME if int8 else DOC_ONNX_NAME
+    return INT8_NAME if int8 else ONNX_NAME
+
+
 def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = False) -> Path:
-    """Write ``text.onnx`` (and ``text.int8.onnx``), ``tokenizer/`` and ``text_onnx.json`` to ``folder``.
+    """Write ``text.onnx`` (and ``text.int8.onnx``), ``tokenizer/`` and ``text_onnx.json`` to
+    ``folder``; a half-twin's document tower goes out too, as ``text.document.onnx`` (and
+    ``text.document.int8.onnx``), which the runtime embeds ``role="document"`` texts with.
 
     >>> export_text_onnx(load_text_model(), "edge/")  # doctest: +SKIP
     """
-    import torch
-
-    from siamkit.models import model_fingerprint
-
-    if not model.share_weights:
-        raise ValueError("ONNX export covers shared-weight text models; this one has two towers")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    enc = model.encoder
+    towers = [("query", model.encoder)]
+    if not model.share_weights:
+        towers.append(("document", model.doc_encoder))
+    for role, encoder in towers:
+        tower = "" if model.share_weights else f"'s {role} tower"  # a half-twin's two
+        _trace_encoder(encoder, out / graph_names(role, False), tower)
+        if int8:
+            graph = "the graph" if model.share_weights else f"the {role} tower's graph"
+            step(
+                f"quantising {graph} to int8 (dynamic: weights per channel, activations per token)"
+            )
+            quantize_int8(out / graph_names(role, False), out / graph_names(role, True))
+    _write_export_meta(model, out, int8)
+    return out
+
+
+def _trace_encoder(enc: Any, path: Path, tower: str = "") -> None:
+    """Trace one text encoder (transformer + pooling) to ``path``; ``tower`` names a half-twin's
+    (``"'s query tower"``) in the step line."""
+    import torch
 
     class _Graph(torch.nn.Module):
         def __init__(self) -> None:
@@ -88,12 +113,12 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
         "attention_mask": {0: "n", 1: "l"},
         "embedding": {0: "n"},
     }
-    step("tracing the text encoder to ONNX (opset 17)")
+    step(f"tracing the text encoder{tower} to ONNX (opset 17)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _Graph().eval(), (ids, torch.ones_like(ids)), str(out / ONNX_NAME),
+                _Graph().eval(), (ids, torch.ones_like(ids)), str(path),
                 input_names=["input_ids", "attention_mask"], output_names=["embedding"],
                 dynamic_axes=axes, opset_version=17, dynamo=False,
             )  # fmt: skip
@@ -102,9 +127,13 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
             f"torch.onnx.export could not export this text model's encoder (opset 17): "
             f"{type(err).__name__}: {err}; run it with PyTorch instead (--runtime torch)"
         ) from err
-    if int8:
-        step("quantising the graph to int8 (dynamic: weights per channel, activations per token)")
-        quantize_int8(out / ONNX_NAME, out / INT8_NAME)
+
+
+def _write_export_meta(model: Any, out: Path, int8: bool) -> None:
+    """The tokenizer, the lexical tower and ``text_onnx.json`` of ``model``'s export."""
+    from siamkit.models import model_fingerprint
+
+    enc = model.encoder
     enc.tokenizer.save_pretrained(str(out / "tokenizer"))
     if model.lexical is not None:  # joined after the graph, in numpy, by the runtime
         model.lexical.save(out)
@@ -120,10 +149,11 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
         "threshold": model.threshold,
         "fingerprint": model_fingerprint(model),
     }
+    if not model.share_weights:  # absent for one tower (and all older exports)
+        meta["document_tower"] = True
     if int8:  # exports before issue 16's fix lack it: their int8 graph is batch-dependent
         meta["int8_activations"] = INT8_ACTIVATIONS
     (out / META_NAME).write_text(json.dumps(meta, indent=2))
-    return out
 
 
 def quantize_int8(fp32: Path, int8: Path, per_row: bool = True) -> None:
@@ -309,6 +339,10 @@ class TextOnnxEmbedder:
     is the default model), so that a refusal or warning names the command that exports it
     again; without either the command names it with a ``<model folder>`` placeholder.
 
+    An export of a half-twin (``model.share_weights: false``) holds its document tower's graph
+    too: ``embed(texts, role="document")`` runs it (what is enrolled or searched for), and the
+    default ``role="query"`` the query tower (what is searched with).
+
     >>> TextOnnxEmbedder("edge/", int8=True).embed(["hello"]).shape  # doctest: +SKIP
     (1, 384)
     """
@@ -358,6 +392,19 @@ class TextOnnxEmbedder:
                 stacklevel=2,
             )
         self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        # a half-twin's document tower (None: one tower, which embeds both roles)
+        self.doc_session: Any = None
+        if self.meta.get("document_tower"):
+            doc = path / graph_names("document", int8)
+            if not doc.is_file():
+                raise ValueError(
+                    f"{path} holds a half-twin's query tower but not its document tower "
+                    f"{doc.name}; export it again with "
+                    f"{_export_command(path, model_path, default_model, True)}"
+                )
+            self.doc_session = ort.InferenceSession(
+                str(doc), opts, providers=["CPUExecutionProvider"]
+            )
         self.fingerprint = self.meta["fingerprint"]
         self.threshold = self.meta["threshold"]
         self.embedding_dim = int(self.meta["embedding_dim"])
@@ -389,8 +436,10 @@ class TextOnnxEmbedder:
         texts: Sequence[str],
         batch_size: int = 64,
         progress: Callable[[int, int], None] | None = None,
+        role: str = "query",
     ) -> np.ndarray:
-        """``N`` texts -> ``(N, D)`` float32 unit rows.
+        """``N`` texts -> ``(N, D)`` float32 unit rows; ``role="document"`` runs a half-twin's
+        document tower (an export of one tower embeds both roles with it).
 
         All windows of all texts are sorted by token count before batching, so a batch pads
         little (on 5,000 short texts: 30% less CPU than batching 64 texts at a time by character
@@ -398,6 +447,9 @@ class TextOnnxEmbedder:
         """
         from siamkit.applications.text.corpus import check_texts
 
+        if role not in ("query", "document"):  # model.ROLES, whose module imports torch
+            raise ValueError(f"role is 'query' or 'document', got {role!r}")
+        session = self.doc_session if role == "document" and self.doc_session else self.session
         items = check_texts(texts)
         windows: list[np.ndarray] = []  # int32 token ids: a list of ints per window costs ~5x
         owner: list[int] = []
@@ -421,7 +473,7 @@ class TextOnnxEmbedder:
             for r, j in enumerate(idx):
                 ids[r, : lengths[j]] = windows[j]
                 mask[r, : lengths[j]] = 1
-            pooled[idx] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            pooled[idx] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             if progress is not None:
                 progress(min(s + batch_size, len(order)), len(order))
         out = np.zeros((len(items), pooled.shape[1]), dtype=np.float32)
@@ -573,14 +625,11 @@ class TextOnnxModel:
         return self.runtime.token_stats(texts)
 
     def embed(self, texts: Sequence[str] | str, role: str = "query") -> Any:
-        """Texts -> ``(N, D)`` unit vectors as a float32 CPU tensor (shared weights: one tower)."""
+        """Texts -> ``(N, D)`` unit vectors as a float32 CPU tensor; ``role="document"``: a
+        half-twin's document tower (one tower: the same graph for both roles)."""
         import torch
 
-        from siamkit.applications.text.model import ROLES
-
-        if role not in ROLES:
-            raise ValueError(f"role is 'query' or 'document', got {role!r}")
-        z = self.runtime.embed([texts] if isinstance(texts, str) else texts)
+        z = self.runtime.embed([texts] if isinstance(texts, str) else texts, role=role)
         self.last_chunked = self.runtime.last_chunked
         return torch.from_numpy(z)
 
@@ -641,14 +690,19 @@ class ExportedText:
 
 
 def onnx_parity(
-    model: Any, folder: str | os.PathLike[str], int8: bool, texts: Sequence[str] = PROBE_TEXTS
+    model: Any,
+    folder: str | os.PathLike[str],
+    int8: bool,
+    texts: Sequence[str] = PROBE_TEXTS,
+    role: str = "query",
 ) -> tuple[float, float]:
-    """``(max |onnx - torch|, min cosine(onnx, torch))`` over ``texts`` for one exported graph."""
+    """``(max |onnx - torch|, min cosine(onnx, torch))`` over ``texts`` for one exported graph
+    (``role``: a half-twin's query or document tower)."""
     import torch
 
     with torch.inference_mode():
-        want = model.embed(list(texts)).float().cpu().numpy()
-    got = TextOnnxEmbedder(folder, int8=int8).embed(list(texts))
+        want = model.embed(list(texts), role=role).float().cpu().numpy()
+    got = TextOnnxEmbedder(folder, int8=int8).embed(list(texts), role=role)
     return float(np.abs(got - want).max()), float((got * want).sum(axis=1).min())
 
 
@@ -679,17 +733,24 @@ def export_text_bundle(
     try:
         export_text_onnx(model, tmp, int8=int8)
         rows = []
-        for precision, name in (("fp32", ONNX_NAME), ("int8", INT8_NAME))[: 1 + int8]:
-            step(
-                f"checking the {precision} graph against PyTorch on {len(PROBE_TEXTS)} probe texts"
-            )
-            gap, cos = onnx_parity(model, tmp, int8=precision == "int8")
-            rows.append(ExportedText(precision, out / name, (tmp / name).stat().st_size, gap, cos))
-        if rows[0].min_cosine < FP32_MIN_COSINE:
-            raise ValueError(
-                f"the fp32 ONNX graph's embeddings differ from PyTorch's (cosine "
-                f"{rows[0].min_cosine:.6f} < {FP32_MIN_COSINE}); nothing was written"
-            )
+        roles = ("query",) if model.share_weights else ("query", "document")
+        for role in roles:  # a half-twin's two towers, each against its own PyTorch tower
+            what = "" if model.share_weights else f"{role} tower's "
+            for precision in ("fp32", "int8")[: 1 + int8]:
+                name = graph_names(role, precision == "int8")
+                step(
+                    f"checking the {what}{precision} graph against PyTorch on {len(PROBE_TEXTS)} "
+                    "probe texts"
+                )
+                gap, cos = onnx_parity(model, tmp, int8=precision == "int8", role=role)
+                size = (tmp / name).stat().st_size
+                rows.append(ExportedText(precision, out / name, size, gap, cos))
+        for row in rows:
+            if row.precision == "fp32" and row.min_cosine < FP32_MIN_COSINE:
+                raise ValueError(
+                    f"the fp32 ONNX graph's embeddings ({row.path.name}) differ from PyTorch's "
+                    f"(cosine {row.min_cosine:.6f} < {FP32_MIN_COSINE}); nothing was written"
+                )
         step(f"writing {out}")
         if out.exists():  # renamed aside, not deleted, until the new export is in its place
             out.rename(old)
