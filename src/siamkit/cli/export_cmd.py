@@ -390,7 +390,8 @@ def export(
     (or --out FOLDER): text.onnx (text.int8.onnx with --int8, dynamic quantisation), whose
     graph takes (N, L) int64 token ids and attention mask and returns (N, F) mean-pooled
     vectors, the tokenizer, and text_onnx.json (window, threshold, fingerprint) instead of
-    onnx.json. Run it with `siamkit serve MODEL --runtime onnx` or
+    onnx.json; a half-twin (model.share_weights: false) also writes its document tower,
+    text.document.onnx (and text.document.int8.onnx), which embeds the enrolled texts. Run it with `siamkit serve MODEL --runtime onnx` or
     siamkit.applications.text.onnx.TextOnnxEmbedder (no torch). It reports each graph's lowest
     cosine to the PyTorch embeddings on probe texts and writes nothing if the fp32 graph's is
     below 0.9999.

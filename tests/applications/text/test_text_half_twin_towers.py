@@ -150,3 +150,15 @@ def test_the_onnx_export_writes_both_towers_and_embeds_each_role_as_torch(
         np.testing.assert_allclose(g.items("FAQ-0").embeddings, docs[:1], atol=1e-4)
         res = g.identify(ANSWERS[0], k=1)
     assert res.matches[0].distance == pytest.approx(float(1.0 - docs[0] @ queries[0]), abs=1e-4)
+
+
+def test_export_help_names_the_document_towers_graph() -> None:
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["export", "--help"], terminal_width=200)
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    assert "a half-twin (model.share_weights: false) also writes its document tower," in text
+    assert "text.document.onnx (and text.document.int8.onnx)" in text
