@@ -146,15 +146,22 @@ def test_evaluate_takes_the_episodes_and_queries_the_models_run_recorded(tmp_pat
     assert (got["episodes"], got["n_query"]) == (3, 2) and res.stderr == ""
 
 
-def test_evaluate_says_when_it_evaluates_the_runs_validation_classes(tmp_path: Path) -> None:
-    """evaluate counted a class of the run's val_classes (not trained on, but choosing its
-    epoch and calibrating its threshold) as unseen without a word; it now names them in a line
-    (on stderr with --json), and says nothing of the unseen test classes."""
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def val_classes_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny digits run trained on 0-3 that held out 4 and 5 for validation (tested on 6-9)."""
+    out = tmp_path_factory.mktemp("val-classes") / "run"
     sets = ["train.epochs=1", "train.steps_per_epoch=2", "data.val_classes=[4, 5]"]
     args = ["train", TINY, "--out", str(out), "--no-progress", "--device", "cpu"]
     res = CliRunner().invoke(cli, [*args, *(a for s in sets for a in ("--set", s))])
     assert res.exit_code == 0, res.output
+    return out
+
+
+def test_evaluate_says_when_it_evaluates_the_runs_validation_classes(val_classes_run: Path) -> None:
+    """evaluate counted a class of the run's val_classes (not trained on, but choosing its
+    epoch and calibrating its threshold) as unseen without a word; it now names them in a line
+    (on stderr with --json), and says nothing of the unseen test classes."""
+    out = val_classes_run
     base = ["evaluate", str(out / "model"), "--data", "digits", "--episodes", "5"]
     line = (
         "classes 4, 5 were the model's run's validation classes (val_classes: not trained on, "
@@ -193,3 +200,46 @@ def test_evaluate_on_the_runs_test_classes_gives_its_few_shot_figures(tmp_path: 
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["few_shot"] != recorded
     assert "(eval.episodes 20); pass --episodes to choose" in res.stderr
+
+
+def test_evaluate_report_does_not_call_the_runs_validation_classes_unseen(
+    val_classes_run: Path, tmp_path: Path
+) -> None:
+    """The report's operating point said the threshold was 'fit on validation data of the
+    training classes, never on these' of the run's validation classes, which it was fit on; it
+    now says so of them, and 'never on these' of the test classes alone."""
+    base = ["evaluate", str(val_classes_run / "model"), "--data", "digits", "--episodes", "5"]
+    for classes, validated in (("4,5,6,7", True), ("6,7,8,9", False)):
+        page = tmp_path / f"{classes}.html"
+        res = CliRunner().invoke(cli, [*base, "--classes", classes, "--report", str(page)])
+        assert res.exit_code == 0, res.output
+        text = page.read_text(encoding="utf-8")
+        assert "Operating point the model ships with" in text
+        assert ("never on these" in text) is not validated, classes
+        said = "validation pairs of its run's validation classes (data.val_classes: not trained"
+        assert (said in text) is validated, classes
+
+
+def test_trained_on_tells_the_runs_validation_classes_from_unseen_ones() -> None:
+    """evaluate's four states of the evaluated classes, from the model's run record: trained
+    on, validated on (val_classes), unseen, and not known (a run that held classes out before
+    val_classes were recorded)."""
+    from types import SimpleNamespace
+
+    from siamkit.cli.train_cmds import _trained_on
+
+    run = {"dataset": "digits", "train_classes": [0, 1, 2, 3], "val_classes": [4, 5]}
+    meta = {"run": run, "config": {"data": {"val_classes": [4, 5]}}}
+
+    def state(chosen: list[int], meta: dict, data: str = "digits") -> object:
+        ev = SimpleNamespace(chosen=chosen, names=[str(c) for c in range(10)])
+        return _trained_on(data, ev, meta)
+
+    assert state([3, 4, 6], meta) is True
+    assert state([4, 6, 7], meta) == "validation"
+    assert state([6, 7, 8], meta) is False
+    assert state([4, 6, 7], meta, "fashion-mnist") is None  # another data set
+    old = {"run": {k: v for k, v in run.items() if k != "val_classes"}, "config": meta["config"]}
+    assert state([4, 6, 7], old) is None and state([6, 7], old) is None
+    old["config"] = {"data": {"val_classes": None}}  # its validation images were of 0-3
+    assert state([6, 7], old) is False

@@ -193,15 +193,31 @@ def test_report_has_per_class_and_failure_sections(page):
 
 
 @pytest.mark.parametrize(
-    ("trained_on", "says", "not_says"),
+    ("trained_on", "pairs", "fit"),
     [
-        (False, "never on these", "not those of unseen"),
-        (True, "not those of unseen classes", "never on these"),
-        (None, "classes the model trained on", "never on these"),
+        (False, False, "fit on validation data of other classes, never on these"),
+        (True, False, "fit on validation data, and the model trained on evaluated classes: these "
+         "rates are not those of unseen classes"),
+        ("validation", False, "fit on validation pairs of its run's validation classes "
+         "(data.val_classes: not trained on), which include evaluated classes: these rates are "
+         "optimistic for unseen classes"),
+        (None, False, "fit on its run's validation data; whether that run trained or validated "
+         "on these classes is not known"),
+        (None, True, "fit on its run's validation data; whether that run trained or validated "
+         "on these pairs is not known"),
     ],
-)
-def test_operating_point_calls_classes_unseen_only_when_they_are(trained_on, says, not_says):
+)  # fmt: skip
+def test_operating_point_calls_classes_unseen_only_when_they_are(trained_on, pairs, fit):
+    """The sentence said 'fit on validation data of the training classes, never on these' of
+    evaluated classes that were the run's validation classes (data.val_classes), which the
+    threshold was fit on; each state now has a sentence true whichever way the run validated."""
     from siamkit.evaluation.report_sections import operating_point_html
 
-    text = operating_point_html({"threshold": 0.5, "test": {"tar": 0.9}}, trained_on)
-    assert says in text and not_says not in text
+    text = operating_point_html({"threshold": 0.5, "test": {"tar": 0.9}}, trained_on, pairs)
+    on = "the listed pairs" if pairs else "the evaluated classes' pairs"
+    sentence = (
+        f"<p>The decision threshold saved with the model ({fit}) and the true / false accept "
+        f"rates it gives on {on}.</p>"
+    )
+    assert sentence in text, text
+    assert ("never on these" in text) is (trained_on is False)  # unseen only when they are

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -969,11 +969,22 @@ def _run_classes(data: str, ev: Any, meta: dict[str, Any], key: str) -> set[int]
     return {int(c) for c in recorded}
 
 
-def _trained_on(data: str, ev: Any, meta: dict[str, Any]) -> bool | None:
-    """Whether the model trained on any of the evaluated classes; ``None`` when its metadata
-    does not say (another folder, or no recorded training classes)."""
+def _trained_on(data: str, ev: Any, meta: dict[str, Any]) -> bool | Literal["validation"] | None:
+    """Whether the model trained on any of the evaluated classes; ``"validation"`` when it did
+    not, but some are its run's validation classes (``val_classes``, which its threshold was fit
+    on); ``None`` when its metadata does not say (another folder, no recorded training classes,
+    or a run that held classes out for validation before their record)."""
     train = _run_classes(data, ev, meta, "train_classes")
-    return None if train is None else bool(train & {int(c) for c in ev.chosen})
+    if train is None:
+        return None
+    chosen = {int(c) for c in ev.chosen}
+    if train & chosen:
+        return True
+    val = _run_classes(data, ev, meta, "val_classes")
+    if val is None:  # recorded before val_classes were: which classes validated it is not known
+        held = ((meta.get("config") or {}).get("data") or {}).get("val_classes")
+        return None if held is not None else False
+    return "validation" if val & chosen else False
 
 
 def _validated_on_line(data: str, ev: Any, meta: dict[str, Any]) -> str | None:

@@ -190,7 +190,7 @@ def render_report_html(
     run_info: Mapping[str, Any] | None = None,
     peers: Mapping[str, Any] | None = None,
     analysis: bool = True,
-    trained_on: bool | None = None,
+    trained_on: bool | Literal["validation"] | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report` for the arguments)."""
     from siamkit.evaluation import plots
@@ -388,8 +388,9 @@ def write_report(
             "hardware"}`` for the header; ``peers``: ``{"label", "source", "metrics": {"1-shot":
             ..., "EER": ...}}`` (see :func:`siamkit.evaluation.peers.peer_figures`);
             ``analysis=False`` leaves out the per-class and failure sections; ``trained_on``:
-            whether the model trained on (some of) the evaluated classes (``None``: unknown),
-            which the operating point's wording follows.
+            whether the model trained on (some of) the evaluated classes (``"validation"``: it
+            did not, but some are its run's validation classes, which its threshold was fit on;
+            ``None``: unknown), which the operating point's wording follows.
 
     Example:
         >>> rep = evaluate_embeddings(z, y)                      # doctest: +SKIP

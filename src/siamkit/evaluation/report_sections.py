@@ -10,7 +10,7 @@ import html
 import os
 import platform
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -105,14 +105,16 @@ def _rows(rows: Sequence[tuple[str, str]]) -> str:
 
 def operating_point_html(
     calibration: Mapping[str, Any],
-    trained_on: bool | None = None,
+    trained_on: bool | Literal["validation"] | None = None,
     pairs: bool = False,
     score: str = "distance",
 ) -> str:
     """The threshold the model ships with and what it does on the evaluated classes.
 
-    ``trained_on``: whether the model trained on (some of) the evaluated classes; ``None`` when
-    that is not known (e.g. another image folder). Only ``False`` calls them unseen. ``pairs``:
+    ``trained_on``: whether the model trained on (some of) the evaluated classes; ``"validation"``
+    when it did not, but (some of) them are its run's validation classes (``data.val_classes``),
+    whose pairs the threshold was fit on; ``None`` when that is not known (e.g. another image
+    folder). Only ``False`` calls them unseen. ``pairs``:
     the evaluation was of a list of pairs (a pairs file), not of classes. ``score``: what the
     threshold is compared with (:func:`~siamkit.evaluation._common.score_kind`), a distance or,
     with ``eval.score_norm``, a normalised score.
@@ -127,11 +129,16 @@ def operating_point_html(
                       ("balanced_accuracy", "balanced accuracy")):  # fmt: skip
         if key in test:
             rows.append((name, f"{float(test[key]):.4f}"))
-    fit = {
-        False: "fit on validation data of the training classes, never on these",
-        True: "fit on validation data of the training classes, which include evaluated classes: "
-        "these rates are not those of unseen classes",
-        None: "fit on validation data of the classes the model trained on",
+    fit = {  # true whether the run validated on images of its training classes or on classes
+        # it held out of training (data.val_classes)
+        False: "fit on validation data of other classes, never on these",
+        True: "fit on validation data, and the model trained on evaluated classes: these rates "
+        "are not those of unseen classes",
+        "validation": "fit on validation pairs of its run's validation classes (data.val_classes: "
+        "not trained on), which include evaluated classes: these rates are optimistic for unseen "
+        "classes",
+        None: f"fit on its run's validation data; whether that run trained or validated on "
+        f"{these} is not known",
     }[trained_on]
     on = "the listed pairs" if pairs else "the evaluated classes' pairs"
     note = (
