@@ -40,6 +40,15 @@ class ConfigError(ValueError):
     """A configuration file or value that cannot be used; the message names the key."""
 
 
+#: The keys that list classes by id, and what their ids are, for the refusal of another item
+#: (an image folder's user names the sub-folder, as evaluate's --classes takes it).
+CLASS_LISTS = {
+    key: "give class ids (an image folder's sub-folders in name order are 0, 1, 2, ..., as "
+    "metrics.json lists them) or a count of classes to draw"
+    for key in ("data.train_classes", "data.val_classes")
+}
+
+
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -79,7 +88,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     elif origin in (tuple, list):
         if isinstance(value, (list, tuple)):
             item = typing.get_args(tp)[0]
-            return origin(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+            try:
+                return origin(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+            except ConfigError as err:
+                if where in CLASS_LISTS:  # a folder's class name where its id goes
+                    raise ConfigError(f"{err}: {CLASS_LISTS[where]}") from None
+                raise
     elif origin is dict:
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return dict(value)
@@ -104,7 +118,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     elif dataclasses.is_dataclass(tp) and isinstance(tp, type) and isinstance(value, dict):
         return _section(tp, value, where)  # a nested section (model.appearance)
-    raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r}")
+    hint = f": {CLASS_LISTS[where]}" if where in CLASS_LISTS else ""
+    raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r}{hint}")
 
 
 #: The run-config sections whose registered parts may be written as ``{kind, params}``.
