@@ -159,7 +159,7 @@ def test_a_run_on_every_class_says_its_test_images_are_of_the_training_classes(
     cfg = _folder_run(_folder(tmp_path / "lab", 4, 15), "eval.shots=[1, 3]")
     run_experiment(cfg, tmp_path / "run", progress=False, log=lines.append)
     said = next(s for s in lines if s.startswith("evaluating on"))
-    assert "held-out images of the training classes [0, 1, 2, 3]" in said
+    assert "held-out images of the training classes (k0, k1, k2, k3)" in said
     assert "unseen" not in said.replace("not unseen", "")
 
 
@@ -205,6 +205,31 @@ def test_the_training_line_names_classes_and_cuts_a_long_list() -> None:
     )
     none = shared._replace(val_x=y[:0], val_y=y[:0])
     assert run_mod.training_line(none, "cpu").endswith("on cpu; none held out for validation")
+
+
+def test_the_evaluating_line_names_the_test_classes_as_the_first_line_does() -> None:
+    """A walk on an image folder (part_000 ... part_119) read 'evaluating on 240 images of unseen
+    classes [1, 9, 10, ...]': ids, where the run's first line names the same folders. The line
+    names them now, the first ten and 'and N more'; ids only where the data set has no name."""
+    import torch
+
+    from siamkit.training.data import RunData
+
+    names = tuple(f"part_{i:03d}" for i in range(120))
+    test = tuple(range(80, 120))
+    y = torch.tensor(test).repeat_interleave(6)
+    data = RunData(y[:0], y[:0], y[:0], y[:0], y, y, names, tuple(range(80)), test)
+    assert run_mod.evaluating_line(data, held_out_images=False) == (
+        f"evaluating on 240 images of 40 unseen classes ({', '.join(names[80:90])} and 30 more) ..."
+    )
+    every = data._replace(test_classes=(0, 1), train_classes=(0, 1))
+    assert run_mod.evaluating_line(every, held_out_images=True).startswith(
+        "evaluating on 240 held-out images of the training classes (part_000, part_001) (not unseen"
+    )
+    nameless = data._replace(class_names=())
+    assert "(80, 81, 82, 83, 84, 85, 86, 87, 88, 89 and 30 more)" in run_mod.evaluating_line(
+        nameless, held_out_images=False
+    )
 
 
 def test_metrics_json_names_the_validation_classes(tmp_path: Path) -> None:

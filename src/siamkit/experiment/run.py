@@ -152,13 +152,13 @@ SHOWN_CLASSES = 10
 
 
 def class_list(names: Sequence[str], classes: Sequence[int], most: int = SHOWN_CLASSES) -> str:
-    """``classes`` by name (an image folder's sub-folders, a data set's class names), the first
-    ``most`` of them and how many more.
+    """``classes`` by name (an image folder's sub-folders, a data set's class names; the id of
+    one ``names`` does not reach), the first ``most`` of them and how many more.
 
     >>> class_list(["cat", "dog", "eel", "fox"], [0, 2, 3], most=2)
     'cat, eel and 1 more'
     """
-    shown = ", ".join(str(names[c]) for c in classes[:most])
+    shown = ", ".join(str(names[c]) if c < len(names) else str(c) for c in classes[:most])
     return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
 
 
@@ -187,6 +187,27 @@ def training_line(data: RunData, device: object) -> str:
         f"class{'es' * (len(vc) != 1)} held out for validation "
         f"({class_list(data.class_names, vc)})"
     )
+
+
+def evaluating_line(data: RunData, held_out_images: bool) -> str:
+    """The line before the evaluation: how many test images of which classes, named as the
+    first line (:func:`training_line`) names them. ``held_out_images``: the test images are a
+    share of the training classes' (``data.train_classes: null``), not unseen classes.
+
+    >>> import torch
+    >>> y = torch.tensor([0, 0, 1, 2, 2])
+    >>> d = RunData(y[:2], y[:2], y[:0], y[:0], y[2:], y[2:], ("ann", "bob", "cy"), (0,), (1, 2))
+    >>> evaluating_line(d, held_out_images=False)
+    'evaluating on 3 images of 2 unseen classes (bob, cy) ...'
+    """
+    n, k = len(data.test_y), len(data.test_classes)
+    named = class_list(data.class_names, data.test_classes)
+    if held_out_images:
+        return (
+            f"evaluating on {n:,} held-out images of the training classes ({named}) "
+            "(not unseen classes: data.train_classes is null) ..."
+        )
+    return f"evaluating on {n:,} images of {k} unseen class{'es' * (k != 1)} ({named}) ..."
 
 
 def validation_classes(data: RunData) -> tuple[tuple[int, ...], str]:
@@ -257,16 +278,7 @@ def evaluate_run(
     cohort_n = attach_cohort(net, data, cfg, device)
     threshold = calibrate_run(net, data, cfg, device) if len(data.val_y) > 2 else None
     model_dir = _save(net, out, cfg, data, run, threshold)
-    if cfg.data.train_classes is None:  # the test images are held out of the training classes
-        log(
-            f"evaluating on {len(data.test_y)} held-out images of the training classes "
-            f"{list(data.test_classes)} (not unseen classes: data.train_classes is null) ..."
-        )
-    else:
-        log(
-            f"evaluating on {len(data.test_y)} images of unseen classes "
-            f"{list(data.test_classes)} ..."
-        )
+    log(evaluating_line(data, held_out_images=cfg.data.train_classes is None))
     bs = cfg.train.embed_batch_size
     with shared_distance_matrices():  # a learned pair head scores all pairs once
         report, z = evaluate_model(net, data.test_x, data.test_y, cfg.eval, device, episodes, bs)
