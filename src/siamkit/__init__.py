@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from siamkit._version import __version__
 
 _SUBMODULES = {
+    "applications",
     "data",
     "distances",
     "encoders",
     "evaluation",
+    "experiment",
     "export",
     "heads",
     "index",
@@ -27,6 +29,7 @@ _SUBMODULES = {
     "miners",
     "models",
     "training",
+    "tuning",
     "types",
 }
 _NAMES = {
@@ -42,10 +45,12 @@ _NAMES = {
 
 if TYPE_CHECKING:
     from siamkit import (
+        applications,
         data,
         distances,
         encoders,
         evaluation,
+        experiment,
         export,
         heads,
         index,
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
         miners,
         models,
         training,
+        tuning,
     )
     from siamkit.export.bundle import ModelFileError, load_model, save_model
     from siamkit.models import (
@@ -83,10 +89,12 @@ __all__ = [
     "Preprocess",
     "SiameseNetwork",
     "__version__",
+    "applications",
     "data",
     "distances",
     "encoders",
     "evaluation",
+    "experiment",
     "export",
     "heads",
     "index",
@@ -97,4 +105,5 @@ __all__ = [
     "models",
     "save_model",
     "training",
+    "tuning",
 ]

@@ -1,0 +1,29 @@
+"""What ``import siamkit`` offers a notebook user: every package the README's Python examples use
+is an attribute of ``siamkit`` (lazily imported) and listed in ``siamkit.__all__``."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+
+def test_the_readmes_library_packages_are_attributes_of_siamkit() -> None:
+    # a fresh process: another test's import of siamkit.experiment would set the attribute
+    code = (
+        "import siamkit\n"
+        "for name in ('experiment', 'tuning', 'applications'):\n"
+        "    assert name in siamkit.__all__, name\n"
+        "    assert name in dir(siamkit), name\n"
+        "    getattr(siamkit, name)\n"
+        "print(siamkit.experiment.run_experiment.__name__, siamkit.tuning.run_study.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["run_experiment", "run_study"]
+
+
+def test_every_name_in_all_resolves() -> None:
+    siamkit = importlib.import_module("siamkit")
+    for name in siamkit.__all__:
+        assert getattr(siamkit, name) is not None, name
