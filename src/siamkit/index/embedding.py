@@ -70,12 +70,51 @@ def as_input_batch(model: object, inputs: Any) -> torch.Tensor:
     return inputs
 
 
+ROLES = ("query", "document")
+"""What an input is to a two-tower model: ``"query"`` (what is searched with, a probe) or
+``"document"`` (what is enrolled and searched for, a reference)."""
+
+HALF_TWIN_BRANCHES = {"query": "f", "document": "g"}
+"""The branch of a :class:`~siamkit.models.HalfTwinNetwork` (``task: half_twin``) that embeds
+each role: it trains on ``delta(f(x), g(y))`` and is scored on the nearest ``g(y)`` of each
+``f(x)``, so ``f`` takes the query side of a pair and ``g`` the reference side."""
+
+
+class _HalfTwinBranch:
+    """One branch of a half-twin network as a one-tower model, for :func:`encode` (eval mode
+    and device are the network's)."""
+
+    def __init__(self, net: Any, branch: str) -> None:
+        self.net, self.branch = net, branch
+        prep = net.preprocess_g if branch == "g" else net.preprocess_f
+        self.input_shape = prep.input_shape
+        self.embedding_dim, self.distance = net.embedding_dim, net.distance
+
+    @property
+    def training(self) -> bool:
+        return bool(self.net.training)
+
+    def eval(self) -> None:
+        self.net.eval()
+
+    def train(self, mode: bool = True) -> None:
+        self.net.train(mode)
+
+    def parameters(self) -> Any:
+        return self.net.parameters()
+
+    def embed(self, x: torch.Tensor, check: bool = True) -> torch.Tensor:
+        return self.net.embed(x, branch=self.branch, check=check)  # type: ignore[no-any-return]
+
+
 def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "query") -> np.ndarray:
     """Embed inputs with ``model.embed`` in eval mode, without gradients. Returns ``(N, D)`` float32.
 
-    ``role``: a text model's tower, ``"query"`` (what is searched with) or ``"document"`` (what is
-    enrolled and searched); a half-twin (``share_weights=False``) embeds each with its own tower,
-    a shared-weight model both with its one. Other models have one tower and ignore it.
+    ``role``: :data:`ROLES`, ``"query"`` (what is searched with) or ``"document"`` (what is
+    enrolled and searched); a two-tower model embeds each with its own
+    tower, as it was trained: a text half-twin (``share_weights=False``) with its query or
+    document tower, a :class:`~siamkit.models.HalfTwinNetwork` with branch f or g
+    (:data:`HALF_TWIN_BRANCHES`). Other models have one tower and ignore it.
 
     >>> embed_inputs(net, torch.rand(1, 28, 28)).shape  # doctest: +SKIP
     (1, 64)
@@ -88,6 +127,10 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "qu
             return np.asarray(z.float().cpu().numpy(), dtype=np.float32)
     if kind == "photo":  # a face model: whole photos, each at its own size
         return _embed_photos(model, inputs)
+    if getattr(model, "kind", None) == "half_twin":  # f embeds queries, g references
+        if role not in HALF_TWIN_BRANCHES:
+            raise ValueError(f"role is 'query' or 'document', got {role!r}")
+        model = _HalfTwinBranch(model, HALF_TWIN_BRANCHES[role])
     x = as_input_batch(model, inputs)
     z = encode(model, x, batch_size, check=True).numpy()
     if not np.isfinite(z).all():

@@ -467,7 +467,8 @@ class Gallery:
     # ---------------------------------------------------------------- internals
     def _embed(self, inputs: Any, role: str = "query") -> np.ndarray:
         """``inputs`` embedded by the gallery's model: what is enrolled as ``role="document"``,
-        what is searched with as ``"query"`` (a text half-twin's two towers; one tower else)."""
+        what is searched with as ``"query"`` (a two-tower model's towers: a text half-twin's
+        document and query towers, a ``HalfTwinNetwork``'s branches g and f; one tower else)."""
         if self.model is None:
             raise ValueError(
                 "this gallery was opened without a model; pass the model to embed inputs"

@@ -16,7 +16,9 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
     The threshold is ``threshold`` if given, else ``model.threshold`` (a text model without
     one: all-MiniLM-L6-v2's sentence default, as ``siamkit text similarity``; a text model joined
     to a lexical tower without one: ``ValueError``, since no default applies to its scores);
-    without either, ``same`` is ``None`` and only the distance is reported.
+    without either, ``same`` is ``None`` and only the distance is reported. ``a`` is the probe
+    and ``b`` the reference: a two-tower model embeds ``a`` with its query tower and ``b`` with
+    its document tower (a :class:`~siamkit.models.HalfTwinNetwork`: ``f(a)`` and ``g(b)``).
 
     >>> verify_pair(net, img_a, img_b).same  # doctest: +SKIP
     True
@@ -32,7 +34,8 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
         z = embed_inputs(model, pa + pb)
         za, zb = z[:1], z[1:]
     else:
-        # a text half-twin: a through the query tower, b the document tower (text similarity's)
+        # a two-tower model: a through the query tower, b the document tower (a text
+        # half-twin as text similarity; a HalfTwinNetwork f(a), g(b), as it trains)
         za, zb = embed_inputs(model, a), embed_inputs(model, b, role="document")
     if za.shape[0] != 1 or zb.shape[0] != 1:
         raise ValueError(_one_pair(za.shape[0], zb.shape[0]))

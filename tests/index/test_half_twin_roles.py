@@ -1,0 +1,96 @@
+"""An image half-twin (``task: half_twin``, branches f and g unshared) trains on
+``delta(f(x), g(y))`` and is scored on the nearest ``g(y)`` of each ``f(x)``: a gallery enrolls
+its references with branch g and searches with branch f, verify_pair scores ``(f(a), g(b))``, and
+the service does the same, each equal to the branches called directly."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import siamkit
+from siamkit.models import HalfTwinNetwork, Preprocess
+
+
+def _half_twin() -> HalfTwinNetwork:
+    """Two small convnets over 28x28 grey images, different weights (f and g differ)."""
+    torch.manual_seed(0)
+    f = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
+    g = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
+    pre = (Preprocess(input_shape=(1, 28, 28)), Preprocess(input_shape=(1, 28, 28)))
+    net = HalfTwinNetwork(f, g, embedding_dim=16, preprocess_f=pre[0], preprocess_g=pre[1])
+    net.threshold = 0.8
+    return net.eval()
+
+
+def _images(n: int, seed: int) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+def _naive(net: HalfTwinNetwork, refs: torch.Tensor, probes: torch.Tensor):  # type: ignore[no-untyped-def]
+    with torch.inference_mode():
+        zf, zg = net.embed_f(probes), net.embed_g(refs)
+    assert not torch.allclose(net.embed_f(refs), zg, atol=1e-3)  # the branches differ
+    return zf.numpy(), zg.numpy(), torch.cdist(zf, zg).numpy()  # euclidean, the net's distance
+
+
+def test_a_gallery_enrolls_with_branch_g_and_searches_with_branch_f(tmp_path: Path) -> None:
+    from siamkit.index import Gallery, verify_pair
+
+    net = _half_twin()
+    refs, probes = _images(3, 1), _images(2, 2)
+    _, zg, d = _naive(net, refs, probes)
+    with Gallery.open(tmp_path / "g.db", net) as g:
+        for i in range(3):
+            g.enroll(f"item-{i}", refs[i : i + 1])
+        for i in range(3):
+            np.testing.assert_allclose(g.items(f"item-{i}").embeddings, zg[i : i + 1], atol=1e-5)
+        res = g.identify(probes[0], k=3)
+        got = {m.label: m.distance for m in res.matches}
+        np.testing.assert_allclose([got[f"item-{i}"] for i in range(3)], d[0], atol=1e-4)
+        assert g.verify(probes[1], "item-2").distance == pytest.approx(float(d[1, 2]), abs=1e-4)
+    with torch.inference_mode():
+        want = float(net(probes[:1], refs[:1])[0])  # the pair as the network trains on it
+    assert verify_pair(net, probes[0], refs[0]).distance == pytest.approx(want, abs=1e-4)
+
+
+def test_the_service_enrolls_with_branch_g_and_queries_with_branch_f(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("multipart")
+    import io
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    def png(img: torch.Tensor) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(img[0].numpy().astype(np.uint8)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    net = _half_twin()
+    # whole grey levels, so that the PNG round trip gives back the same pixels
+    refs = (_images(2, 1) * 255).round() / 255
+    probes = (_images(1, 2) * 255).round() / 255
+    _, _, d = _naive(net, refs, probes)
+    files = [png(r * 255) for r in refs]
+    with TestClient(create_app(net, tmp_path / "g.db")) as c:
+        for i, body in enumerate(files):
+            r = c.post("/enroll", data={"label": f"item-{i}"}, files={"files": ("a.png", body)})
+            assert r.status_code == 201, r.text
+        q = png(probes[0] * 255)
+        body = c.post("/identify", files={"file": ("q.png", q)}, data={"k": "2"}).json()
+        got = {m["label"]: m["distance"] for m in body["matches"]}
+        np.testing.assert_allclose([got["item-0"], got["item-1"]], d[0], atol=1e-4)
+        pair = c.post("/verify", files={"file_a": ("q.png", q), "file_b": ("r.png", files[1])})
+        label = c.post("/verify", files={"file": ("q.png", q)}, data={"label": "item-1"})
+    assert pair.json()["distance"] == pytest.approx(float(d[0, 1]), abs=1e-4), pair.text
+    assert label.json()["distance"] == pytest.approx(float(d[0, 1]), abs=1e-4), label.text
