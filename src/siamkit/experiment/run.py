@@ -51,6 +51,7 @@ from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import finish_distributed, teardown_distributed
 from siamkit.training.parts import run_spec
 from siamkit.training.preflight import check_input_size, check_positives, check_resumable
+from siamkit.training.tasks import DEFAULT_TASK
 from siamkit.training.trainer import CHECKPOINT, seed_everything
 
 
@@ -68,6 +69,25 @@ def _save(net: SiameseNetwork | JoinedEmbedding, out: Path, cfg: RunConfig, data
     path = save_model(net.cpu(), out / "model", threshold=threshold, metadata=meta)
     net.to(device)
     return path
+
+
+def check_run_config(cfg: object) -> None:
+    """Refuse, in one sentence naming what to pass, a ``cfg`` that is not a :class:`RunConfig`:
+    a YAML mapping (``config_from_dict`` makes one) or another task's config, whose runner is
+    :func:`~siamkit.training.tasks.get_task`'s."""
+    if isinstance(cfg, RunConfig):
+        return
+    task = cfg.get("task") if isinstance(cfg, dict) else None
+    if isinstance(task, str) and task != DEFAULT_TASK:
+        raise TypeError(
+            f"run_experiment trains a supervised embedding config, not a task: {task} one; run "
+            f"that with siamkit.training.tasks.get_task({task!r})(config_without_task, out_dir, "
+            "TaskOptions())"
+        )
+    raise TypeError(
+        f"run_experiment takes a RunConfig, got {type(cfg).__name__}; make one with "
+        "siamkit.training.config_from_dict(mapping) or load_config(path)"
+    )
 
 
 def run_experiment(
@@ -100,6 +120,7 @@ def run_experiment(
         The :class:`RunResult`, or ``None`` on ranks other than 0 of a distributed run (they
         write nothing).
     """
+    check_run_config(cfg)
     out = Path(out_dir)
     t0 = time.perf_counter()
     if os.environ.get("RANK", "0") != "0":
