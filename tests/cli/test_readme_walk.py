@@ -42,3 +42,14 @@ def test_readme_quotes_the_line_serve_prints_once_it_listens(tiny_demo_dir, monk
     assert result.exit_code == 0, result.output
     printed = [line for line in result.output.splitlines() if line.startswith("Serving")]
     assert printed and _as_pattern(quoted.group(1)).fullmatch(printed[0]), (quoted[1], printed)
+
+
+def test_readme_says_what_make_lint_type_checks():
+    """README's Development block said `make lint` runs 'mypy on the core', but mypy's files
+    (pyproject's [tool.mypy]) are the whole package, the CLI included."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    mypy = pyproject.split("[tool.mypy]", 1)[1].split("\n[", 1)[0]
+    assert re.search(r'^files = \["src/siamkit"\]', mypy, re.M), mypy
+    lint = re.search(r"^make lint +# (.*)$", README, re.M)
+    assert lint, "README's Development block no longer describes make lint"
+    assert "mypy" in lint.group(1) and "core" not in lint.group(1), lint.group(1)
