@@ -18,6 +18,7 @@ processes train and return a summary without a model.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,13 +108,32 @@ def _metadata(
     }
 
 
-def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
-    """Train as ``config`` says and save the network (see the module docstring)."""
+def run(
+    config: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    options: TaskOptions | None = None,
+) -> TaskSummary:
+    """Train as ``config`` says and save the network (see the module docstring).
+
+    Args:
+        config: a ``task: ssl`` YAML mapping (``yaml.safe_load`` of ``configs/simclr.yaml``; its
+            ``task: ssl`` key may stay), every key it leaves out at its default.
+        out_dir: the run's folder.
+        options: resume, ``--set``-style overrides, device, ``progress`` (bars) and ``log``
+            (receives the run's lines; default ``print``); default ``TaskOptions()``.
+
+    Returns:
+        The saved model's folder (``None`` on ranks other than 0), ``metrics.json``'s figures and
+        the files written.
+    """
+    options = TaskOptions() if options is None else options
+    if isinstance(config, dict) and config.get("task") == "ssl":  # a whole configs/simclr.yaml
+        config = {k: v for k, v in config.items() if k != "task"}
     was_on = is_enabled()
     if not options.progress:  # nor the monitor's embedding lines
         set_enabled(False)
     try:
-        return _run(config, out_dir, options)
+        return _run(config, Path(out_dir), options)
     finally:
         set_enabled(was_on)
 
