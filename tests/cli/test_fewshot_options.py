@@ -218,6 +218,8 @@ def test_evaluate_report_does_not_call_the_runs_validation_classes_unseen(
         assert ("never on these" in text) is not validated, classes
         said = "validation pairs of its run's validation classes (data.val_classes: not trained"
         assert (said in text) is validated, classes
+        # the header says what the run trained and validated on, from the model's record
+        assert "of 4 classes (0, 1, 2, 3) · validated on 2 other classes (4, 5) · " in text
 
 
 def test_trained_on_tells_the_runs_validation_classes_from_unseen_ones() -> None:

@@ -161,6 +161,9 @@ def test_a_run_on_every_class_says_its_test_images_are_of_the_training_classes(
     said = next(s for s in lines if s.startswith("evaluating on"))
     assert "held-out images of the training classes (k0, k1, k2, k3)" in said
     assert "unseen" not in said.replace("not unseen", "")
+    # the report's header names them too, and what the run validated on
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "of 4 classes (k0, k1, k2, k3) · validated on held-out images of the training" in page
 
 
 def test_a_data_parallel_run_says_its_batch_is_per_process() -> None:

@@ -1008,10 +1008,12 @@ def _validated_on_line(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
 
 
 def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:
-    """The report header's facts about how the model was trained (from its metadata)."""
+    """The report header's facts about how the model was trained (from its metadata): its
+    classes named by the run's data set, and what it validated on."""
     run = meta.get("run") or {}
-    keys = ("train_images", "train_classes", "train_seconds")
-    return {**{k: run[k] for k in keys if k in run}, "device": str(device)}
+    keys = ("train_images", "train_classes", "val_classes", "val_held_out", "train_seconds")
+    names = {"class_names": meta["class_names"]} if meta.get("class_names") else {}
+    return {**{k: run[k] for k in keys if k in run}, **names, "device": str(device)}
 
 
 def load_siamese(path: str, device: object, command: str) -> SiameseNetwork | JoinedEmbedding:

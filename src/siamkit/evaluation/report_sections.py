@@ -79,14 +79,49 @@ def hardware_summary() -> str:
     )
 
 
+#: The most class names a log line or the report's header lists before "and N more".
+SHOWN_CLASSES = 10
+
+
+def class_list(names: Sequence[str], classes: Sequence[int], most: int = SHOWN_CLASSES) -> str:
+    """``classes`` by name (an image folder's sub-folders, a data set's class names; the id of
+    one ``names`` does not reach), the first ``most`` of them and how many more.
+
+    >>> class_list(["cat", "dog", "eel", "fox"], [0, 2, 3], most=2)
+    'cat, eel and 1 more'
+    """
+    shown = ", ".join(str(names[c]) if c < len(names) else str(c) for c in classes[:most])
+    return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
+
+
 def run_line(run_info: Mapping[str, Any] | None) -> str:
-    """The header's second line: training set size, wall times and hardware."""
+    """The header's second line: training set size and classes, what validated, wall times and
+    hardware. ``run_info`` may hold ``class_names`` (the data set's, which name the classes as
+    the run's output does; ids without them) and the run record's ``val_classes`` and
+    ``val_held_out`` (``"classes"``, ``"images"`` or ``"none"``; nothing said without it).
+
+    >>> run_line({"train_images": 90, "train_classes": [0, 2], "class_names": ["a", "b", "c"],
+    ...           "val_classes": [1], "val_held_out": "classes", "hardware": "test"})
+    'trained on 90 images of 2 classes (a, c) · validated on 1 other class (b) · test'
+    """
     info = dict(run_info or {})
-    parts = []
+    names = list(info.get("class_names") or ())
+    parts, trained = [], []
     if info.get("train_images") is not None:
-        parts.append(f"trained on {int(info['train_images']):,} images")
+        trained.append(f"{int(info['train_images']):,} images")
     if info.get("train_classes"):
-        parts.append(f"classes {list(info['train_classes'])}")
+        k, tc = len(info["train_classes"]), info["train_classes"]
+        trained.append(f"{k} class{'es' * (k != 1)} ({class_list(names, tc)})")
+    if trained:
+        parts.append("trained on " + " of ".join(trained))
+    held, vc = info.get("val_held_out"), list(info.get("val_classes") or ())
+    if held == "classes" and vc:
+        k = len(vc)
+        parts.append(f"validated on {k} other class{'es' * (k != 1)} ({class_list(names, vc)})")
+    elif held == "images":
+        parts.append("validated on held-out images of the training classes")
+    elif held == "none":
+        parts.append("no validation images")
     for key, name in (("train_seconds", "training"), ("eval_seconds", "evaluation")):
         if info.get(key) is not None:
             parts.append(f"{name} {float(info[key]):,.0f} s wall time")

@@ -13,9 +13,9 @@ def report_inputs(
     ``metrics`` is the run's ``metrics.json`` dict (:meth:`RunResult.to_dict`). ``config`` is the
     resolved config with the evaluation settings that actually ran (e.g.
     ``--episodes 100`` replaces ``eval.episodes``); ``calibration`` the threshold saved with the
-    model and its rates on the test classes; ``run_info`` the training set size, wall times and
-    device; ``peers`` the peer's figures on this split when ``peers.json`` has them (full data
-    only).
+    model and its rates on the test classes; ``run_info`` the training set size, its classes
+    (named), the validation classes, wall times and device; ``peers`` the peer's figures on this
+    split when ``peers.json`` has them (full data only).
     """
     from siamkit.evaluation.peers import peer_figures
     from siamkit.evaluation.report_sections import hardware_summary
@@ -28,6 +28,9 @@ def report_inputs(
     run_info = {
         "train_images": len(data.train_y),
         "train_classes": list(data.train_classes),
+        "class_names": list(data.class_names),
+        "val_classes": run.get("val_classes"),
+        "val_held_out": run.get("val_held_out"),
         "train_seconds": run.get("train_seconds"),
         "eval_seconds": run.get("eval_seconds"),
         "device": str(device),

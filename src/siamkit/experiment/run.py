@@ -21,6 +21,7 @@ from typing import Any
 
 from siamkit.atomic import atomic_write
 from siamkit.evaluation import shared_distance_matrices
+from siamkit.evaluation.report_sections import class_list
 from siamkit.experiment.protocol import (
     ABLATION_PARTS,
     COHORT_SOURCES,
@@ -166,21 +167,6 @@ def run_experiment(
         return None
     history, train_s = fitted.history, fitted.seconds
     return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log, command)
-
-
-#: The most class names a log line lists before "and N more".
-SHOWN_CLASSES = 10
-
-
-def class_list(names: Sequence[str], classes: Sequence[int], most: int = SHOWN_CLASSES) -> str:
-    """``classes`` by name (an image folder's sub-folders, a data set's class names; the id of
-    one ``names`` does not reach), the first ``most`` of them and how many more.
-
-    >>> class_list(["cat", "dog", "eel", "fox"], [0, 2, 3], most=2)
-    'cat, eel and 1 more'
-    """
-    shown = ", ".join(str(names[c]) if c < len(names) else str(c) for c in classes[:most])
-    return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
 
 
 def training_line(data: RunData, device: object) -> str:
