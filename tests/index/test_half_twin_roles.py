@@ -94,3 +94,55 @@ def test_the_service_enrolls_with_branch_g_and_queries_with_branch_f(tmp_path: P
         label = c.post("/verify", files={"file": ("q.png", q)}, data={"label": "item-1"})
     assert pair.json()["distance"] == pytest.approx(float(d[0, 1]), abs=1e-4), pair.text
     assert label.json()["distance"] == pytest.approx(float(d[0, 1]), abs=1e-4), label.text
+
+
+def _drop_record(path: Path) -> None:
+    """The gallery as a siamkit before the enrolling tower was recorded left it."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'enrolled_tower'")
+    conn.close()
+
+
+def test_a_half_twin_gallery_records_its_enrolling_tower_and_one_without_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    from siamkit.index import Gallery
+    from siamkit.index.store import GalleryStore
+
+    net = _half_twin()
+    with Gallery.open(tmp_path / "old.db", net) as g:
+        g.enroll("item-0", _images(1, 1))
+    with GalleryStore(tmp_path / "old.db", create=False) as store:
+        assert store.meta()["enrolled_tower"] == "document"
+    _drop_record(tmp_path / "old.db")  # enrolled with branch f by an older siamkit
+    with pytest.raises(ValueError) as err:
+        Gallery.open(tmp_path / "old.db", net)
+    assert str(err.value) == (
+        f"{tmp_path / 'old.db'} was enrolled with this half-twin model (two towers) by an older "
+        "siamkit, which embedded its items with the query tower instead of the document tower "
+        "(branch g of an image half-twin) that they are now searched as: enroll them again "
+        "into a new gallery file."
+    )
+    with Gallery.open(tmp_path / "old.db") as g:  # without a model: listing and removal
+        g.remove("item-0")
+    with Gallery.open(tmp_path / "old.db", net) as g:  # empty: nothing stale, recorded now
+        g.enroll("item-0", _images(1, 1))
+    with GalleryStore(tmp_path / "old.db", create=False) as store:
+        assert store.meta()["enrolled_tower"] == "document"
+
+
+def test_a_shared_weight_gallery_records_no_tower_and_opens_as_before(tmp_path: Path) -> None:
+    from siamkit.index import Gallery
+    from siamkit.index.store import GalleryStore
+
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
+    net = siamkit.SiameseNetwork(enc, 16, preprocess=Preprocess(input_shape=(1, 28, 28))).eval()
+    with Gallery.open(tmp_path / "g.db", net) as g:
+        g.enroll("item-0", _images(1, 1))
+    with GalleryStore(tmp_path / "g.db", create=False) as store:
+        assert "enrolled_tower" not in store.meta()
+    with Gallery.open(tmp_path / "g.db", net) as g:
+        assert len(g) == 1

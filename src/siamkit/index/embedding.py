@@ -107,11 +107,21 @@ class _HalfTwinBranch:
         return self.net.embed(x, branch=self.branch, check=check)  # type: ignore[no-any-return]
 
 
+def two_towers(model: object) -> bool:
+    """Whether ``model`` embeds queries and documents with different towers: an image/vector
+    half-twin (``task: half_twin``, branches f and g), a text half-twin
+    (``model.share_weights: false``) or its ONNX export."""
+    return (
+        getattr(model, "kind", None) == "half_twin"
+        or getattr(model, "share_weights", True) is False
+    )
+
+
 def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "query") -> np.ndarray:
     """Embed inputs with ``model.embed`` in eval mode, without gradients. Returns ``(N, D)`` float32.
 
     ``role``: :data:`ROLES`, ``"query"`` (what is searched with) or ``"document"`` (what is
-    enrolled and searched); a two-tower model embeds each with its own
+    enrolled and searched); a two-tower model (:func:`two_towers`) embeds each with its own
     tower, as it was trained: a text half-twin (``share_weights=False``) with its query or
     document tower, a :class:`~siamkit.models.HalfTwinNetwork` with branch f or g
     (:data:`HALF_TWIN_BRANCHES`). Other models have one tower and ignore it.

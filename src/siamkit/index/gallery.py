@@ -20,7 +20,12 @@ from siamkit.distances import Distance, get_distance, list_distances
 from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
 from siamkit.index.embedding import embed_inputs, model_distance, model_threshold
 from siamkit.index.factory import create_index
-from siamkit.index.provenance import check_same_model, wanted_meta
+from siamkit.index.provenance import (
+    ENROLLED_TOWER_KEY,
+    check_enrolled_tower,
+    check_same_model,
+    wanted_meta,
+)
 from siamkit.index.results import (
     EnrolledIds,
     GalleryStats,
@@ -154,6 +159,8 @@ class Gallery:
                     )
                 meta = store.init_meta(wanted)
             check_same_model(path, meta, wanted)
+            if check_enrolled_tower(path, meta, wanted, store.count()[0]):
+                store.set_meta(ENROLLED_TOWER_KEY, wanted[ENROLLED_TOWER_KEY])  # type: ignore[index]
             if model is None and meta["distance"] not in list_distances():
                 raise ValueError(
                     f"{path} was made by a model that compares embeddings with "

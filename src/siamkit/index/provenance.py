@@ -9,12 +9,18 @@ from typing import Any
 
 from siamkit._version import __version__
 from siamkit.distances import Distance, get_distance
-from siamkit.index.embedding import model_distance, model_embedding_dim
+from siamkit.index.embedding import model_distance, model_embedding_dim, two_towers
 from siamkit.index.results import GalleryMismatchError
 from siamkit.models.fingerprint import model_fingerprint
 
 NO_MODEL = "none"
 """Fingerprint of a gallery created from raw embeddings, without a model."""
+
+ENROLLED_TOWER_KEY = "enrolled_tower"
+"""Meta key of the tower a two-tower model (:func:`~siamkit.index.embedding.two_towers`)
+enrolls with, ``"document"`` (a text half-twin's document tower, a ``HalfTwinNetwork``'s branch
+g). A two-tower gallery without it was enrolled before siamkit recorded it, when enrollment
+went through the query tower."""
 
 
 def wanted_meta(
@@ -28,13 +34,16 @@ def wanted_meta(
         name, fingerprint = get_distance(distance or "euclidean").name, NO_MODEL
     else:
         return None
-    return {
+    meta = {
         "embedding_dim": str(int(dim)),
         "distance": name,
         "model_fingerprint": fingerprint,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "siamkit_version": __version__,
     }
+    if model is not None and two_towers(model):
+        meta[ENROLLED_TOWER_KEY] = "document"
+    return meta
 
 
 def check_same_model(
@@ -58,3 +67,22 @@ def check_same_model(
             f"{wanted['distance']}); its embeddings are not comparable. Use the original model "
             "or enroll into a new gallery file"
         )
+
+
+def check_enrolled_tower(
+    path: str | Path, meta: Mapping[str, str], wanted: Mapping[str, str] | None, items: int
+) -> bool:
+    """Refuse a two-tower model's gallery of ``items`` items that does not record the tower
+    that enrolled them (enrolled before it was recorded: with the query tower, so its vectors
+    are not comparable with the query-tower probes); ``True`` when an empty one should record
+    it now. Shared-weight models' galleries have no such record and need none."""
+    if wanted is None or ENROLLED_TOWER_KEY not in wanted or ENROLLED_TOWER_KEY in meta:
+        return False
+    if items == 0:
+        return True
+    raise ValueError(
+        f"{path} was enrolled with this half-twin model (two towers) by an older siamkit, "
+        "which embedded its items with the query tower instead of the document tower "
+        "(branch g of an image half-twin) that they are now searched as: enroll them again "
+        "into a new gallery file."
+    )

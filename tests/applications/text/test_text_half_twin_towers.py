@@ -150,6 +150,10 @@ def test_the_onnx_export_writes_both_towers_and_embeds_each_role_as_torch(
         np.testing.assert_allclose(g.items("FAQ-0").embeddings, docs[:1], atol=1e-4)
         res = g.identify(ANSWERS[0], k=1)
     assert res.matches[0].distance == pytest.approx(float(1.0 - docs[0] @ queries[0]), abs=1e-4)
+    # the served export records its document tower as the PyTorch model does, so the gallery
+    # it enrolled opens with either (a half-twin gallery without the record is refused)
+    with Gallery.open(tmp_path / "faq.db", half_twin, create=False) as g:
+        assert len(g) == 1
 
 
 def test_export_help_names_the_document_towers_graph() -> None:

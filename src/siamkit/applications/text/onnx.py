@@ -601,6 +601,12 @@ class TextOnnxModel:
         return self.runtime.embedding_dim
 
     @property
+    def share_weights(self) -> bool:
+        """``False`` for a half-twin's export (its document tower's graph beside the query
+        tower's), as the PyTorch model's ``share_weights``: galleries record its towers."""
+        return not self.runtime.meta.get("document_tower")
+
+    @property
     def lexical(self) -> LexicalTower | None:
         """The lexical tower joined to the embedding (the export's copy), or ``None``."""
         return self.runtime.lexical
