@@ -436,7 +436,13 @@ def load_eval_data(
             f"name the classes the model trained on with --classes (e.g. 0,1,2,3,4,5): this model "
             f"does not record its {data} training classes"
         )
-    return EvalData(*_subset(x, y, chosen), names, chosen, f"{data} ({split} split)")
+    # digits are one set of images (no test split): naming one would pass training images as held out
+    source = (
+        f"{data} ({split} split)"
+        if data == "fashion-mnist"
+        else f"{data} (one set of images, no test split)"
+    )
+    return EvalData(*_subset(x, y, chosen), names, chosen, source)
 
 
 def _unlabeled(folder: Path) -> bool:
