@@ -70,10 +70,14 @@ def check_texts(texts: object, names: Sequence[str] | None = None) -> list[str]:
         )
     if isinstance(texts, str):
         texts = [texts]
-    if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
+    if not isinstance(texts, Sequence) or isinstance(texts, bytes | bytearray):
         raise TypeError(f"a text model embeds a list of strings, got {type(texts).__name__}")
     for i, t in enumerate(texts):
         name = f"text {i}" if names is None else names[i]
+        if not isinstance(t, str):  # (a list given where one string goes: name which, and what)
+            raise TypeError(
+                f"{name} is of type {type(t).__name__}, not str; give each text as a str"
+            )
         if is_blank(t):
             raise ValueError(f"{name} is empty; every text needs at least one visible character")
         if bad := unicode_problem(t):
