@@ -68,6 +68,14 @@ def _faiss_pairs(z: np.ndarray, sim: float, k: int, tick: Callable[[int], None])
     return np.unique(pairs, axis=0)
 
 
+def check_cosine(value: float, name: str) -> None:
+    """Refuse a threshold outside ``[-1, 1]`` (a percentage such as 72 would find nothing)."""
+    if not -1.0 <= value <= 1.0:
+        raise ValueError(
+            f"{name} is a cosine similarity in [-1, 1], got {value}; e.g. 0.72, not 72"
+        )
+
+
 def similar_pairs(
     z: np.ndarray,
     min_similarity: float,
@@ -76,7 +84,13 @@ def similar_pairs(
     block: int | None = None,
     tick: Callable[[int], None] = lambda n: None,
 ) -> np.ndarray:
-    """``(P, 2)`` index pairs ``i < j`` with ``z_i · z_j >= min_similarity``; ``z``: ``(N, D)`` unit rows."""
+    """``(P, 2)`` index pairs ``i < j`` with ``z_i · z_j >= min_similarity`` (a cosine in
+    ``[-1, 1]``); ``z``: ``(N, D)`` unit rows, e.g. ``model.embed(texts).numpy()``.
+
+    >>> similar_pairs(np.eye(3, dtype=np.float32)[[0, 1, 0]], 0.9).tolist()
+    [[0, 2]]
+    """
+    check_cosine(min_similarity, "min_similarity")
     z = np.ascontiguousarray(z, dtype=np.float32)
     if len(z) > faiss_above:
         return _faiss_pairs(z, min_similarity, k, tick)
@@ -135,6 +149,9 @@ def covered_pairs(
     Two one-sentence texts: their coverage is their cosine, and nothing is missing from either,
     so they are held to ``min_single`` (default ``min_coverage``) — a near-duplicate sentence
     threshold, where ``min_coverage`` allows for the sentences an edited copy loses."""
+    check_cosine(min_coverage, "min_coverage")
+    if min_single is not None:
+        check_cosine(min_single, "min_single")
     single_t = min_coverage if min_single is None else min_single
     floor = min(CANDIDATE_SIMILARITY, min_coverage, single_t)
     cand = similar_pairs(passages.means, floor, faiss_above=faiss_above, k=k, tick=tick)
