@@ -27,14 +27,27 @@ CALIBRATE = (
 
 @dataclass(frozen=True)
 class SimilarityResult:
-    similarity: float  # cosine similarity in [-1, 1]
-    distance: float  # the model's distance, 1 - similarity
-    threshold: float  # distance at or below which the texts are "the same"
-    threshold_source: str  # where the threshold came from
+    """What :func:`compare_texts` found for two texts.
+
+    Attributes:
+        similarity: their cosine similarity, in ``[-1, 1]``.
+        distance: the model's distance, ``1 - similarity``.
+        threshold: the *distance* at or below which the texts are "the same" (a similarity
+            threshold of 0.72 is a distance threshold of 0.28).
+        threshold_source: where the threshold came from (given, calibrated, or a default).
+        same: ``distance <= threshold``.
+        chunked: how many of the two texts were longer than the model's window (embedded as
+            averaged windows).
+        score: the similarity on the scale of the graded scores the model was fine-tuned on (its
+            score map, fitted on the training pairs); ``None`` when the model has no score map.
+    """
+
+    similarity: float
+    distance: float
+    threshold: float
+    threshold_source: str
     same: bool
-    chunked: int  # texts longer than the model's window (embedded as averaged windows)
-    # the similarity on the scale of the graded scores the model was fine-tuned on (its score
-    # map, fitted on the training pairs); None when the model has no score map
+    chunked: int
     score: float | None = None
 
 
