@@ -27,3 +27,14 @@ def test_every_name_in_all_resolves() -> None:
     siamkit = importlib.import_module("siamkit")
     for name in siamkit.__all__:
         assert getattr(siamkit, name) is not None, name
+
+
+def test_a_task_config_runs_from_siamkit_training_as_siamkit_train_runs_it() -> None:
+    # TaskOptions and get_task lived only in siamkit.training.tasks, named nowhere public
+    import siamkit.training as training
+    from siamkit.applications.ssl.task import run as ssl_run
+
+    for name in ("TaskOptions", "TaskSummary", "get_task", "list_tasks"):
+        assert name in training.__all__, name
+    assert training.get_task("ssl") is ssl_run and "ssl" in training.list_tasks()
+    assert training.TaskOptions(progress=False).progress is False

@@ -3,6 +3,10 @@
 >>> from siamkit.training import RunConfig, load_config, train_step, Trainer
 >>> trainer = Trainer(net, objective, optimizer, PKBatches(x, y, p=6, k=8), epochs=3)  # doctest: +SKIP
 >>> trainer = Trainer.from_config(net, cfg, data, out_dir="runs/x")  # doctest: +SKIP
+
+A config of another ``task:`` (``ssl``, ``text``, ...; :func:`list_tasks`) runs as
+``siamkit train`` runs it: ``get_task(doc.pop("task"))(doc, Path("runs/x"), TaskOptions())``
+(a plain supervised run is ``siamkit.experiment.run_experiment``).
 """
 
 from siamkit.training.batch_source import BatchSource, PKBatches
@@ -41,6 +45,7 @@ from siamkit.training.config_io import (
 from siamkit.training.data import RunData, load_run_data
 from siamkit.training.objectives import build_objective
 from siamkit.training.step import train_step
+from siamkit.training.tasks import TaskOptions, TaskSummary, get_task, list_tasks
 from siamkit.training.trainer import Trainer, TrainResult
 
 __all__ = [
@@ -58,6 +63,8 @@ __all__ = [
     "PKBatches",
     "RunConfig",
     "RunData",
+    "TaskOptions",
+    "TaskSummary",
     "TrainConfig",
     "TrainResult",
     "Trainer",
@@ -73,6 +80,8 @@ __all__ = [
     "demo_recipe",
     "dump_config",
     "embedding_model",
+    "get_task",
+    "list_tasks",
     "load_config",
     "load_run_data",
     "train_step",
