@@ -9,7 +9,7 @@ thumbnails; removed with the label), so ``/identify`` can show what matched.
     POST /enroll    {"label": "T-17", "texts": ["The printer is out of toner."]}
     POST /verify    {"text_a": "...", "text_b": "..."}  or  {"text": "...", "label": "T-17"}
     POST /identify  {"text": "...", "k": 5}
-    POST /embed     {"texts": ["...", "..."]}
+    POST /embed     {"texts": ["...", "..."], "role": "query"}  (role: query | document)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from siamkit.applications.text.corpus import Document, is_blank, unicode_problem
 from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, enroll_documents
 from siamkit.applications.text.score_map import mapped_score
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
-from siamkit.index.embedding import embed_inputs
+from siamkit.index.embedding import embed_inputs, two_towers
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
@@ -210,10 +210,13 @@ def identify_text(
     return result, texts, token_stats(engine.model, [text])[1]
 
 
-def embed_text_batch(engine: ServiceEngine, texts: list[str]) -> tuple[Any, list[int], int]:
-    """``(N, D)`` embeddings, the token count of each text, and how many were windowed."""
+def embed_text_batch(
+    engine: ServiceEngine, texts: list[str], role: str = "query"
+) -> tuple[Any, list[int], int]:
+    """``(N, D)`` embeddings, the token count of each text, and how many were windowed;
+    ``role``: a half-twin's tower (``"query"`` or ``"document"``)."""
     tokens, chunked = token_stats(engine.model, texts)
-    return embed_inputs(engine.model, texts), tokens, chunked
+    return embed_inputs(engine.model, texts, role=role), tokens, chunked
 
 
 def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVerifyResponse:
@@ -316,9 +319,10 @@ async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyRes
     responses=errors(*TEXT_ERRORS, large="Too many texts, or a text over the length limit."),
 )
 async def embed(engine: Engine, body: TextEmbedRequest) -> TextEmbedResponse:
-    """The model's embeddings of the texts, one row per text, with their token counts."""
+    """The model's embeddings of the texts, one row per text, with their token counts; a
+    half-twin embeds them with its query tower, or its document tower for `role` document."""
     texts = check_texts(body.texts, "texts", engine.limits)
-    z, tokens, chunked = await engine.call(embed_text_batch, engine, texts)
+    z, tokens, chunked = await engine.call(embed_text_batch, engine, texts, body.role)
     return TextEmbedResponse(
         embeddings=z.tolist(),
         dim=int(z.shape[1]),
@@ -384,6 +388,7 @@ async def info(engine: Engine) -> TextInfoResponse:
         window_tokens=int(engine.model.max_length),
         overlap_tokens=int(engine.model.overlap),
         fingerprint=engine.fingerprint,
+        towers=2 if two_towers(engine.model) else 1,
         runtime=_runtime_of(engine.model),
     )
     gallery = gallery_info(stats)

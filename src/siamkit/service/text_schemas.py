@@ -6,6 +6,8 @@ The paths are the image service's (``/enroll``, ``/verify``, ``/identify``, ``/e
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from siamkit.service.schemas import (
@@ -38,6 +40,13 @@ class TextIdentifyRequest(JsonBody):
 
 class TextEmbedRequest(JsonBody):
     texts: list[str] = Field(description="Texts to embed, one row each.")
+    role: Literal["query", "document"] = Field(
+        default="query",
+        description="Which tower embeds the texts when the model has two (/info's `towers`: "
+        "a half-twin, model.share_weights: false): `query` for what is searched with (as "
+        "/identify's text), `document` for what is enrolled and searched for (as /enroll's "
+        "texts). A model with one tower embeds both the same.",
+    )
 
 
 class TextEnrollResponse(EnrollFields):  # the image service's EnrollResponse has `notes`
@@ -118,6 +127,13 @@ class TextModelInfo(BaseModel):
     window_tokens: int = Field(description="Tokens per window; longer texts are windowed.")
     overlap_tokens: int = Field(description="Tokens shared by consecutive windows.")
     fingerprint: str
+    towers: int = Field(
+        default=1,
+        description="1: one tower embeds every text; 2: a half-twin (model.share_weights: "
+        "false), whose query tower embeds what is searched with (/identify's text, /verify's "
+        "text and text_a) and document tower what is enrolled and searched for (/enroll's "
+        "texts, /verify's text_b); /embed takes `role` to choose.",
+    )
     runtime: str = Field(
         default="torch",
         description="What embeds the texts, as siamkit serve --runtime names it: torch, onnx "

@@ -166,3 +166,42 @@ def test_export_help_names_the_document_towers_graph() -> None:
     text = " ".join(res.output.split())
     assert "a half-twin (model.share_weights: false) also writes its document tower," in text
     assert "text.document.onnx (and text.document.int8.onnx)" in text
+
+
+def test_the_services_embed_takes_a_role_and_info_says_two_towers(half_twin, tmp_path) -> None:
+    """/embed gave only query-tower vectors, so a client could not embed passages as /enroll
+    does; /info did not say the model has two towers."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    queries, docs = _towers(half_twin, ANSWERS)
+    with TestClient(create_app(half_twin, None)) as c:
+        plain = c.post("/embed", json={"texts": ANSWERS}).json()
+        query = c.post("/embed", json={"texts": ANSWERS, "role": "query"}).json()
+        doc = c.post("/embed", json={"texts": ANSWERS, "role": "document"}).json()
+        bad = c.post("/embed", json={"texts": ANSWERS, "role": "passage"})
+        info = c.get("/info").json()
+        schema = c.get("/openapi.json").json()["components"]["schemas"]["TextEmbedRequest"]
+    np.testing.assert_allclose(plain["embeddings"], queries, atol=1e-5)
+    np.testing.assert_allclose(query["embeddings"], queries, atol=1e-5)
+    np.testing.assert_allclose(doc["embeddings"], docs, atol=1e-5)
+    assert bad.status_code == 422 and "role" in bad.text, bad.text
+    assert info["model"]["towers"] == 2
+    assert "document" in schema["properties"]["role"]["description"]
+
+
+def test_a_shared_weight_models_info_says_one_tower(tiny_hf: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.service import create_app
+
+    net = TextSiameseNetwork.pretrained(tiny_hf, max_length=32, overlap=8)
+    with TestClient(create_app(net, None)) as c:
+        assert c.get("/info").json()["model"]["towers"] == 1
+        z = c.post("/embed", json={"texts": ANSWERS, "role": "document"}).json()["embeddings"]
+    with torch.inference_mode():
+        np.testing.assert_allclose(z, net.embed(ANSWERS).numpy(), atol=1e-5)
