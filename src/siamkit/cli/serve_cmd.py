@@ -307,8 +307,9 @@ def public_model_name(model_dir: str) -> str | None:
 
 def runs_on(net: Any, model: str, runtime: str) -> str:
     """What the startup line says runs the model: ``onnx-int8: runs/x/model/onnx/text.int8.onnx``
-    (the graph an ONNX runtime loaded), ``torch on cuda:0`` or ``dlib on the CPU``, so the
-    operator sees which of them answers (their similarities differ slightly)."""
+    (the graph an ONNX runtime loaded; a text half-twin's two: ``onnx: .../text.onnx (query
+    tower) and .../text.document.onnx (document tower)``), ``torch on cuda:0`` or ``dlib on the
+    CPU``, so the operator sees which of them answers (their similarities differ slightly)."""
     if model == DLIB:
         return "dlib on the CPU"
     if runtime == "torch":
@@ -318,6 +319,9 @@ def runs_on(net: Any, model: str, runtime: str) -> str:
     # an image model's OnnxModel holds its embedder, a text model's TextOnnxModel its runtime
     holder = getattr(net, "embedder", None) or getattr(net, "runtime", None)
     graph = getattr(holder, "path", None)
+    doc = getattr(holder, "doc_path", None)  # a text half-twin's document tower
+    if graph is not None and doc is not None:
+        return f"{runtime}: {graph} (query tower) and {doc} (document tower)"
     return f"{runtime}: {graph}" if graph is not None else runtime
 
 

@@ -154,6 +154,18 @@ def test_the_onnx_export_writes_both_towers_and_embeds_each_role_as_torch(
     # it enrolled opens with either (a half-twin gallery without the record is refused)
     with Gallery.open(tmp_path / "faq.db", half_twin, create=False) as g:
         assert len(g) == 1
+    # siamkit serve --runtime onnx*'s startup line named only the query tower's graph
+    from siamkit.cli.serve_cmd import runs_on
+
+    onnx = model / "onnx"
+    for runtime, int8 in (("onnx", False), ("onnx-int8", True)):
+        q, d = (
+            ("text.int8.onnx", "text.document.int8.onnx")
+            if int8
+            else ("text.onnx", "text.document.onnx")
+        )
+        ran = runs_on(load_text_onnx_model(model, int8=int8), str(model), runtime)
+        assert ran == f"{runtime}: {onnx / q} (query tower) and {onnx / d} (document tower)"
 
 
 def test_export_help_names_the_document_towers_graph() -> None:

@@ -394,8 +394,9 @@ class TextOnnxEmbedder:
         self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
         # a half-twin's document tower (None: one tower, which embeds both roles)
         self.doc_session: Any = None
+        self.doc_path: Path | None = None  # its graph (siamkit serve's startup line names it)
         if self.meta.get("document_tower"):
-            doc = path / graph_names("document", int8)
+            doc = self.doc_path = path / graph_names("document", int8)
             if not doc.is_file():
                 raise ValueError(
                     f"{path} holds a half-twin's query tower but not its document tower "
