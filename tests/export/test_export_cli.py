@@ -67,7 +67,7 @@ def test_the_image_export_says_each_step_as_the_text_export_does(bundle, tmp_pat
         f"writing {out} ...",
         "quantising shoes.onnx to int8 (static, calibrated on 64 images) ...",
         f"writing {tmp_path / 'edge' / 'shoes.int8.onnx'} ...",
-        "measuring how much int8 changes EER and 1-shot accuracy on 1000 images ...",
+        "measuring how much int8 changes EER and few-shot accuracy on 1000 images ...",
     ]
     assert " ..." not in res.stdout  # the step lines stay off stdout (--json reads it)
     quiet = CliRunner().invoke(cli, [*args, "--force", "--no-progress"])
@@ -134,11 +134,49 @@ def test_int8_check_on_a_small_check_folder(tmp_path, bundle, fmnist_images):
     res = _invoke(*args, str(tmp_path / "few"))
     assert res.exit_code == 0, res.output
     check = json.loads(res.stdout)["int8_check"]
-    assert check["n_way"] == 3 and check["n_query"] == 5
+    assert check["few_shot"] == [{"n_way": 3, "k_shot": 1, "n_query": 5}]
     assert (model / "onnx.json").is_file()
     res = _invoke(*args, str(tmp_path / "one"))
     assert res.exit_code == 0, res.output
     assert "not measured" in json.loads(res.stdout)["int8_check"]
+
+
+def test_int8_check_measures_the_ways_and_shots_the_run_recorded(tmp_path, fmnist_images):
+    """export --int8 measured 5-way 1-shot whatever the run recorded (e.g. eval.ways 20), so
+    its figure could not be compared with metrics.json's; it takes the saved config's eval.ways
+    and eval.shots where the check images allow (capped at their classes, shots they cannot
+    give left out), as evaluate does, and its line says which it used."""
+    torch.manual_seed(1)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=8, preprocess=Preprocess(input_shape=(1, 28, 28))
+    )
+    meta = {"config": {"eval": {"shots": [1, 3, 9], "ways": [2, 20]}}}
+    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    for c in range(4):
+        (tmp_path / "few" / f"class {c}").mkdir(parents=True)
+        for i in range(6):
+            pixels = (fmnist_images[c * 40 + i, 0] * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "few" / f"class {c}" / f"{i}.png")
+    args = [str(model), "--int8-mode", "dynamic", "--check-data", str(tmp_path / "few")]
+    res = _invoke(*args, "--json")
+    assert res.exit_code == 0, res.output
+    check = json.loads(res.stdout)["int8_check"]
+    assert [(s["n_way"], s["k_shot"]) for s in check["few_shot"]] == [
+        (2, 1),
+        (2, 3),
+        (4, 1),
+        (4, 3),
+    ]
+    assert set(check["fp32"]) == {"eer", "2way1shot", "2way3shot", "4way1shot", "4way3shot"}
+    res = _invoke(*args, "--force")
+    assert res.exit_code == 0, res.output
+    line = next(s for s in res.output.splitlines() if s.startswith("int8 vs fp32 on "))
+    assert ", 2-way 1-shot " in line and ", 4-way 3-shot " in line, line
+    assert line.endswith(
+        "(N-way K-shot as the model's run recorded it: eval.ways 2,20, eval.shots 1,3,9; 20-way "
+        "ran as 4-way (4 classes here); 9-shot left out (too few images a class))"
+    ), line
 
 
 def test_clear_errors(tmp_path, bundle):

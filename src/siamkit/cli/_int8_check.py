@@ -90,45 +90,128 @@ def held_out_images(
     )
 
 
-def _scores(path: str, x: Any, y: Any, n_way: int, n_query: int) -> dict[str, float]:
+def run_protocol(model_doc: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The N-way K-shot the model's run evaluated with: its saved config's ``eval.shots`` and
+    ``eval.ways`` (``()``: ``null``, the number of classes decides), each the config's default
+    where missing; ``None`` when the model records no run config, or one that cannot be read.
+
+    >>> run_protocol({"metadata": {"config": {"eval": {"shots": [1, 5], "ways": 20}}}})
+    ((1, 5), (20,))
+    >>> run_protocol({"metadata": {"config": {"eval": {"shots": 1, "ways": None}}}})
+    ((1,), ())
+    >>> run_protocol({"metadata": {}}) is None
+    True
+    """
+    section = ((model_doc.get("metadata") or {}).get("config") or {}).get("eval")
+    if not isinstance(section, dict):
+        return None
+
+    def sizes(key: str, default: Any, least: int) -> tuple[int, ...] | None:
+        value = section.get(key, default)
+        values = [] if value is None else [value] if isinstance(value, int) else value
+        if not isinstance(values, (list, tuple)):
+            return None
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= least for v in values)
+        return tuple(values) if ok else None
+
+    shots, ways = sizes("shots", [1, 5], 1), sizes("ways", None, 2)
+    if not shots or ways is None:
+        return None
+    return shots, ways
+
+
+def check_settings(
+    y: Any, protocol: tuple[tuple[int, ...], tuple[int, ...]] | None
+) -> tuple[list[dict[str, int]], str]:
+    """The N-way K-shot settings (``n_way``, ``k_shot``, ``n_query``) the check measures on
+    labels ``y``, and a sentence saying which and why.
+
+    The run's recorded ``protocol`` (:func:`run_protocol`), so that the figures compare with its
+    ``metrics.json``: ``eval.ways`` capped at the classes there are (``null``: all of them up to
+    20, else 5 and 20, as the run took them), each of ``eval.shots`` the images allow (K shots
+    and a query in N classes), with up to :data:`CHECK_QUERIES` queries. Without a recorded
+    protocol, or when the images allow none of it, up to 5-way 1-shot.
+    """
+    import numpy as np
+
+    from siamkit.evaluation.few_shot import max_queries
+    from siamkit.training.config import EvalConfig, resolved_ways
+
+    def setting(n: int, k: int) -> dict[str, int]:
+        return {"n_way": n, "k_shot": k, "n_query": min(CHECK_QUERIES, max_queries(y, n, k))}
+
+    counts = np.unique(y, return_counts=True)[1]
+    fallback = min(5, int((counts >= 2).sum()))
+    if protocol is None:
+        return [setting(fallback, 1)], "the model records no run's eval.ways or eval.shots"
+    shots, ways = protocol
+    recorded = (
+        f"eval.ways {','.join(map(str, ways)) if ways else 'null'}, "
+        f"eval.shots {','.join(map(str, shots))}"
+    )
+    n_ways = resolved_ways(EvalConfig(ways=ways or None), len(counts))
+    kept = [(n, k) for n in n_ways for k in shots if n >= 2 and max_queries(y, n, k) >= 1]
+    if not kept:
+        return [setting(fallback, 1)], (
+            f"the model's run recorded {recorded}, which these images do not allow (K-shot "
+            "needs K + 1 images in each of N classes)"
+        )
+    notes = []
+    capped = [n for n in ways if n > len(counts)]
+    if capped:
+        notes.append(
+            f"{','.join(map(str, capped))}-way ran as {len(counts)}-way ({len(counts)} classes "
+            "here)"
+        )
+    left = [k for k in shots if all(kk != k for _, kk in kept)]
+    if left:
+        notes.append(f"{','.join(map(str, left))}-shot left out (too few images a class)")
+    said = f"N-way K-shot as the model's run recorded it: {recorded}"
+    return [setting(n, k) for n, k in kept], "; ".join([said, *notes])
+
+
+def _scores(path: str, x: Any, y: Any, settings: list[dict[str, int]]) -> dict[str, float]:
     from siamkit.evaluation import evaluate_embeddings
+    from siamkit.evaluation.few_shot import few_shot_episodes
     from siamkit.export.runtime import OnnxEmbedder
 
     emb = OnnxEmbedder(path)
     z = emb.embed(x)
-    rep = evaluate_embeddings(
-        z, y, emb.distance_name, few_shot=[(n_way, 1)], episodes=CHECK_EPISODES,
-        n_query=n_query, retrieval=False,
-    )  # fmt: skip
+    rep = evaluate_embeddings(z, y, emb.distance_name, few_shot=(), retrieval=False)
     assert rep.verification is not None
-    return {"eer": rep.verification.eer, "one_shot": next(iter(rep.few_shot.values())).accuracy}
+    scores = {"eer": rep.verification.eer}
+    for s in settings:
+        acc = few_shot_episodes(z, y, s["n_way"], s["k_shot"], s["n_query"], CHECK_EPISODES,
+                                distance=emb.distance_name).accuracy  # fmt: skip
+        scores[f"{s['n_way']}way{s['k_shot']}shot"] = acc
+    return scores
 
 
 def int8_accuracy_change(
-    fp32_path: str, int8_path: str, images: tuple[Any, Any, str]
+    fp32_path: str,
+    int8_path: str,
+    images: tuple[Any, Any, str],
+    protocol: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
 ) -> dict[str, Any]:
-    """EER and N-way 1-shot accuracy of both files on ``images`` and the change (int8 - fp32)."""
+    """EER and N-way K-shot accuracy of both files on ``images`` and the change (int8 - fp32),
+    at the settings of :func:`check_settings` (the run's recorded ``protocol`` where given)."""
     import numpy as np
 
-    from siamkit.evaluation.few_shot import max_queries
-
     x, y, source = images
-    # up to 5 ways and 15 queries, fewer where the classes are small (a 1-shot episode takes
-    # one support image and at least one query from each of its classes)
-    n_way = min(5, int((np.unique(y, return_counts=True)[1] >= 2).sum()))
-    if n_way < 2:
+    if int((np.unique(y, return_counts=True)[1] >= 2).sum()) < 2:
         raise ValueError("the accuracy check needs at least two classes of two images each")
-    n_query = min(CHECK_QUERIES, max_queries(y, n_way, 1))
-    fp32 = _scores(fp32_path, x, y, n_way, n_query)
-    int8 = _scores(int8_path, x, y, n_way, n_query)
+    settings, basis = check_settings(y, protocol)
+    fp32 = _scores(fp32_path, x, y, settings)
+    int8 = _scores(int8_path, x, y, settings)
     return {
-        "images": source, "n_way": n_way, "n_query": n_query, "episodes": CHECK_EPISODES,
+        "images": source, "few_shot": settings, "episodes": CHECK_EPISODES, "few_shot_basis": basis,
         "fp32": fp32, "int8": int8, "change": {k: int8[k] - fp32[k] for k in fp32},
     }  # fmt: skip
 
 
 def describe(check: dict[str, Any]) -> str:
-    """One line: ``int8 vs fp32 on 1000 images of ...: EER 0.2012 -> 0.2031 (+0.0019), ...``.
+    """One line: ``int8 vs fp32 on 1000 images of ...: EER 0.2012 -> 0.2031 (+0.0019), 20-way
+    1-shot ... (N-way K-shot as the model's run recorded it: ...)``.
 
     Four decimals, as evaluate's table, and each change is that of the figures shown, so the
     line adds up (0.045 -> 0.045 (+0.001) did not)."""
@@ -137,7 +220,11 @@ def describe(check: dict[str, Any]) -> str:
         a, b = (round(float(v[key]), 4) for v in (check["fp32"], check["int8"]))
         return f"{a:.4f} -> {b:.4f} ({round(b - a, 4) + 0.0:+.4f})"  # + 0.0: no -0.0000
 
+    shots = ", ".join(
+        f"{n}-way {k}-shot {change(f'{n}way{k}shot')}"
+        for n, k in ((s["n_way"], s["k_shot"]) for s in check["few_shot"])
+    )
     return (
-        f"int8 vs fp32 on {check['images']}: EER {change('eer')}, "
-        f"{check['n_way']}-way 1-shot {change('one_shot')}"
+        f"int8 vs fp32 on {check['images']}: EER {change('eer')}, {shots} "
+        f"({check['few_shot_basis']})"
     )

@@ -151,7 +151,9 @@ def _run(
     if branch == "g":  # the held-out check scores image pairs through the f tower
         return rows, "accuracy change not measured for --branch g: compare its embeddings yourself"
     assert check_images is not None  # loaded above for the f tower
-    return rows, _int8_check(check_images, str(fp32.path), str(q.path))
+    from siamkit.cli._int8_check import run_protocol
+
+    return rows, _int8_check(check_images, str(fp32.path), str(q.path), run_protocol(doc))
 
 
 @contextmanager
@@ -249,15 +251,21 @@ def _check_images(
     return images
 
 
-def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[str, Any] | str:
-    """The int8 file's accuracy change on held-out images, or why it was not measured."""
+def _int8_check(
+    images: tuple[Any, Any, str] | str,
+    fp32: str,
+    q: str,
+    protocol: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
+) -> dict[str, Any] | str:
+    """The int8 file's accuracy change on held-out images, or why it was not measured; N-way
+    K-shot as the model's run recorded it (``protocol``) where the images allow."""
     from siamkit.cli._int8_check import int8_accuracy_change
 
     if isinstance(images, str):
         return images
-    step(f"measuring how much int8 changes EER and 1-shot accuracy on {len(images[1])} images")
+    step(f"measuring how much int8 changes EER and few-shot accuracy on {len(images[1])} images")
     try:
-        return int8_accuracy_change(fp32, q, images)
+        return int8_accuracy_change(fp32, q, images, protocol)
     except ValueError as err:  # the files are written: say why they were not checked
         return f"accuracy change not measured: {err}"
     except KeyboardInterrupt:  # "run it again" would be refused: the files are complete
@@ -339,9 +347,10 @@ def _int8_check(images: tuple[Any, Any, str] | str, fp32: str, q: str) -> dict[s
     "--check-data",
     default=None,
     help="Held-out images (a folder with one sub-folder per class, or fashion-mnist / digits) on "
-    "which --int8 reports the int8 model's EER and 1-shot change [default: the test split of the "
-    "model's built-in data, or the image folder it trained on while that is still there: its test "
-    "classes].",
+    "which --int8 reports the int8 model's EER and N-way K-shot change (the eval.ways and "
+    "eval.shots the model's run recorded, where these images allow; else up to 5-way 1-shot) "
+    "[default: the test split of the model's built-in data, or the image folder it trained on "
+    "while that is still there: its test classes].",
 )
 @click.option(
     "--branch",
@@ -383,8 +392,8 @@ def export(
     and returns its (N, D) embeddings; the embedding size, distance, threshold and input shape
     are stored in its metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit
     serve MODEL --runtime onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime
-    only, no torch). With --int8, also reports how much the int8 file changes EER and 1-shot
-    accuracy on held-out images (--check-data).
+    only, no torch). With --int8, also reports how much the int8 file changes EER and N-way
+    K-shot accuracy (as the model's run recorded them) on held-out images (--check-data).
 
     A text model (siamkit text, siamkit train of a text config) writes the folder MODEL/onnx/
     (or --out FOLDER): text.onnx (text.int8.onnx with --int8, dynamic quantisation), whose
