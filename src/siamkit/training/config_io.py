@@ -391,6 +391,17 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
     if PLUGINS_KEY in doc:
         config_plugins(doc)
         doc = {k: v for k, v in doc.items() if k != PLUGINS_KEY}
+    if "task" in doc:  # a whole YAML file's mapping, as load_config reads it
+        from siamkit.training.tasks import DEFAULT_TASK
+
+        task = doc["task"]
+        if task not in (None, DEFAULT_TASK):
+            raise ConfigError(
+                f"this is a task: {task} config, not a supervised embedding one; run it with "
+                f"siamkit.training.get_task({task!r})(the mapping without task, out_dir, "
+                "TaskOptions())"
+            )
+        doc = {k: v for k, v in doc.items() if k != "task"}
     sections = {f.name: f for f in dataclasses.fields(RunConfig)}
     unknown = [k for k in doc if k not in sections]
     if unknown:
