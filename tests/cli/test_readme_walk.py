@@ -53,3 +53,15 @@ def test_readme_says_what_make_lint_type_checks():
     lint = re.search(r"^make lint +# (.*)$", README, re.M)
     assert lint, "README's Development block no longer describes make lint"
     assert "mypy" in lint.group(1) and "core" not in lint.group(1), lint.group(1)
+
+
+def test_readme_contracts_list_every_strategy_mine_triplets_takes():
+    """The Contracts block listed mine_triplets' strategies as hard | semihard | easy | all |
+    batch_hard | random, leaving out distance_weighted, which it takes (and the README names
+    among loss.miner's strategies above)."""
+    from siamkit.miners import TRIPLET_STRATEGIES
+
+    line = re.search(r"^a, p, n = mine_triplets\(.*# (.*)$", README, re.M)
+    assert line, "README's Contracts block no longer shows mine_triplets"
+    listed = [name.strip() for name in line.group(1).split("|")]
+    assert listed == list(TRIPLET_STRATEGIES), listed
