@@ -488,17 +488,24 @@ def _calibrate_text(
 def _text_reexport_hint(model: str) -> str | None:
     """As :func:`_reexport_hint` for a text model: its export MODEL/onnx/ (what ``siamkit export
     MODEL`` writes) records the old threshold in text_onnx.json, or ``None`` when it has none.
-    --force replaces the whole folder, so --int8 is named when it holds the int8 graph."""
+    --force replaces the whole folder, so --int8 is named when it holds the int8 graph; a
+    half-twin's export holds its document tower's graphs too, which it replaces as well."""
     from pathlib import Path
 
-    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME, META_NAME, ONNX_NAME
+    from siamkit.applications.text.onnx import (
+        DOC_INT8_NAME,
+        DOC_ONNX_NAME,
+        EXPORT_DIR,
+        INT8_NAME,
+        META_NAME,
+        ONNX_NAME,
+    )
 
     folder = Path(model) / EXPORT_DIR
     if not (folder / META_NAME).is_file():
         return None
-    names = [
-        f"{EXPORT_DIR}/{n}" for n in (INT8_NAME, ONNX_NAME, META_NAME) if (folder / n).is_file()
-    ]
+    files = (INT8_NAME, ONNX_NAME, DOC_INT8_NAME, DOC_ONNX_NAME, META_NAME)
+    names = [f"{EXPORT_DIR}/{n}" for n in files if (folder / n).is_file()]
     return _stale_exports(names, model, " --int8" if (folder / INT8_NAME).is_file() else "")
 
 

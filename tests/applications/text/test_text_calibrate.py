@@ -237,3 +237,24 @@ def test_text_calibration_names_the_export_command_for_the_stale_onnx_files(
     meta = json.loads((Path(model) / "onnx" / "text_onnx.json").read_text())
     assert meta["threshold"] == pytest.approx(json.loads(res_json)["threshold"])
     assert (Path(model) / "onnx" / "text.int8.onnx").is_file()
+
+
+def test_a_half_twins_stale_export_names_its_document_towers_graphs_too(
+    half_twin: Path, tmp_path: Path, graded_pairs
+) -> None:
+    """A half-twin's export holds its document tower's graphs (text.document.onnx, and
+    text.document.int8.onnx with --int8) beside the query tower's; calibrate's list of what the
+    new threshold makes stale left them out, though the command it names replaces them too."""
+    pytest.importorskip("onnxruntime")
+    res = CliRunner().invoke(cli, ["export", str(half_twin), "--int8"])
+    assert res.exit_code == 0, res.output
+    _pairs_csv(tmp_path / "val.csv", graded_pairs)
+    args = ["calibrate", str(half_twin), "--data", str(tmp_path / "val.csv"), "--json"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["hint"] == (
+        "ONNX files exported before (onnx/text.int8.onnx, onnx/text.onnx, "
+        "onnx/text.document.int8.onnx, onnx/text.document.onnx, onnx/text_onnx.json) still "
+        f"carry the old threshold: export them again with `siamkit export {half_twin} --int8 "
+        "--force`"
+    )
