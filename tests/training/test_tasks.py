@@ -55,3 +55,16 @@ def test_registry_refuses_duplicates_and_the_default() -> None:
         assert "dup-test" in list_tasks() and get_task("dup-test") is fake_runner
     finally:
         tasks._TASKS.pop("dup-test")
+
+
+def test_help_of_task_options_describes_every_field() -> None:
+    # a notebook user calling get_task(...)(doc, out, TaskOptions(...)) read only the generated
+    # signature: what log=None does (the ssl run prints, others stay silent) was nowhere
+    import dataclasses
+
+    from siamkit.training.tasks import TaskOptions
+
+    doc = TaskOptions.__doc__ or ""
+    for field in dataclasses.fields(TaskOptions):
+        assert f"        {field.name}: " in doc, field.name
+    assert "``lambda line: None`` is silence for every task" in doc

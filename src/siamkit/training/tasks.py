@@ -25,7 +25,21 @@ DEFAULT_TASK = "embedding"
 
 @dataclass(frozen=True)
 class TaskOptions:
-    """What the command line adds to a config: resume, ``--set`` overrides, device, progress."""
+    """What the command line adds to a config, and what a Python caller passes the same way.
+
+    Attributes:
+        resume: continue the run in ``out_dir`` from its checkpoint (``--resume``).
+        overrides: ``"section.key=value"`` strings applied over the config (``--set``).
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ... (``--device``).
+        progress: progress bars (``--no-progress`` turns them off).
+        init_from: a saved model to start from (``--init-from``; the config's
+            ``model.init_from``).
+        log: receives the run's lines; ``None`` leaves them to the task: ``ssl`` and ``text``
+            print them, the others say nothing. ``lambda line: None`` is silence for every task.
+        plugins: the plug-in modules the run was started with (``--plugin``,
+            ``$SIAMKIT_PLUGINS``, a resumed run's recorded ones, the config's own), written in a
+            resolved ``config.yaml``.
+    """
 
     resume: bool = False
     overrides: tuple[str, ...] = ()
@@ -33,8 +47,6 @@ class TaskOptions:
     progress: bool = True
     init_from: str | None = None
     log: Callable[[str], None] | None = None
-    #: the plug-in modules the run was started with (``--plugin``, ``$SIAMKIT_PLUGINS``, a
-    #: resumed run's recorded ones, the config's own), written in a resolved ``config.yaml``
     plugins: tuple[str, ...] = ()
 
 
