@@ -65,3 +65,15 @@ def test_readme_contracts_list_every_strategy_mine_triplets_takes():
     assert line, "README's Contracts block no longer shows mine_triplets"
     listed = [name.strip() for name in line.group(1).split("|")]
     assert listed == list(TRIPLET_STRATEGIES), listed
+
+
+def test_readme_does_not_say_a_folders_classes_cannot_be_numbers():
+    """README's evaluate line on a folder said '# a folder: class names, not numbers', but
+    --classes takes a folder's sub-folders by name or by number in name order (as metrics.json
+    lists them): `--classes 0,1` on photos/{boot,sandal} evaluates boot and sandal."""
+    from siamkit.cli._inputs import resolve_classes
+
+    assert resolve_classes(["0", "sandal"], ["boot", "sandal", "sneaker"], "--classes") == (0, 1)
+    line = re.search(r"^siamkit evaluate \S+ --data photos/ --classes .*# (.*)$", README, re.M)
+    assert line, "README no longer shows evaluate on a folder with --classes"
+    assert "not numbers" not in line.group(1), line.group(1)
