@@ -77,3 +77,27 @@ def test_readme_does_not_say_a_folders_classes_cannot_be_numbers():
     line = re.search(r"^siamkit evaluate \S+ --data photos/ --classes .*# (.*)$", README, re.M)
     assert line, "README no longer shows evaluate on a folder with --classes"
     assert "not numbers" not in line.group(1), line.group(1)
+
+
+def test_readme_says_shell_enrollments_keep_no_thumbnails(tiny_demo_dir, tmp_path):
+    """README said 'Match thumbnails are kept beside the gallery in <gallery>.thumbs', and the
+    page lists a label's images; but only the service's /enroll keeps thumbnails: a catalogue
+    enrolled with `siamkit enroll` and then served showed matches with no picture and labels
+    with no images, which the README did not prepare the user for."""
+    import numpy as np
+    from PIL import Image
+
+    from siamkit.cli.main import cli
+    from siamkit.index.thumbnail_store import thumbnails_path_for
+
+    folder = tmp_path / "boot-123"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    gallery = tmp_path / "shop.db"
+    args = ["enroll", str(tiny_demo_dir / "model"), "--gallery", str(gallery), str(tmp_path)]
+    result = CliRunner().invoke(cli, [*args, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert gallery.exists() and not Path(thumbnails_path_for(gallery)).exists()
+    said = " ".join(README.split())
+    assert "`siamkit enroll` keeps none" in said
