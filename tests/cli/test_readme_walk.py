@@ -101,3 +101,15 @@ def test_readme_says_shell_enrollments_keep_no_thumbnails(tiny_demo_dir, tmp_pat
     assert gallery.exists() and not Path(thumbnails_path_for(gallery)).exists()
     said = " ".join(README.split())
     assert "`siamkit enroll` keeps none" in said
+
+
+def test_readme_quotes_face_verifys_note_as_it_is_printed():
+    """README's `siamkit face verify` line quoted its note as "N faces found, using the
+    largest"; the command says "2 faces found in id_photo.jpg; using the largest"."""
+    from siamkit.applications.faces.recognize import several_faces_note
+
+    line = re.search(r'^siamkit face verify .*# .*"([^"]*faces found[^"]*)"', README, re.M)
+    assert line, "README's face verify line no longer quotes the note"
+    quoted = line.group(1).replace("N", "...", 1).replace("IMAGE", "...")
+    note = several_faces_note(2, "id_photo.jpg")
+    assert note and _as_pattern(quoted).fullmatch(note), (line.group(1), note)
