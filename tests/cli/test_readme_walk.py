@@ -113,3 +113,16 @@ def test_readme_quotes_face_verifys_note_as_it_is_printed():
     quoted = line.group(1).replace("N", "...", 1).replace("IMAGE", "...")
     note = several_faces_note(2, "id_photo.jpg")
     assert note and _as_pattern(quoted).fullmatch(note), (line.group(1), note)
+
+
+def test_readme_says_what_export_int8_reports_as_its_help_does():
+    """`siamkit export --int8` reports the int8 file's change in EER and in the N-way K-shot
+    accuracy the model's run recorded (1- and 5-shot for the demo), as its --help says; the
+    README's Edge deployment block still said it prints an 'EER / 1-shot change'."""
+    from siamkit.cli.main import cli
+
+    shown = " ".join(CliRunner().invoke(cli, ["export", "--help"]).output.split())
+    assert "EER and N-way K-shot accuracy" in shown
+    block = README.split("## Edge deployment", 1)[1].split("```", 2)[1]
+    check = [line for line in block.splitlines() if "(--check-data" in line]
+    assert check and "N-way K-shot" in check[0] and "/ 1-shot" not in check[0], check
