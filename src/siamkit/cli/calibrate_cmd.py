@@ -276,7 +276,12 @@ def calibrate(
     _refuse_own_training_images(meta, data, ev)
     _refuse_digits_training_images(meta, data, ev.chosen)
     if len(ev.chosen) < 2:
-        raise ValueError("calibration needs images of at least two classes (impostor pairs)")
+        given = ", ".join(chosen_names) or "none"
+        raise ValueError(
+            f"calibration needs images of at least two classes (impostor pairs), and --data "
+            f"{data} gives {len(ev.chosen)} ({given}): give a folder with a sub-folder per class, "
+            "two or more, or --classes naming two or more"
+        )
     check_input(net, ev.x)
     z = encode(net, ev.x, device=dev)
     sample = max_pairs if n_pairs(len(ev.y)) > max_pairs else None
