@@ -246,29 +246,11 @@ def _chunk_note(n: int) -> str:
 
 
 def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, str]:
-    """The distance ``1 - coverage`` for ``--by passages``: the user's number, else the default."""
-    from siamkit.applications.text.dedup import COVERAGE_SIMILARITY
+    """The distance ``1 - coverage`` for ``--by passages``: the user's number, else the default
+    (:func:`~siamkit.applications.text.duplicates.coverage_threshold`)."""
+    from siamkit.applications.text.duplicates import coverage_threshold
 
-    if similarity is not None:  # in [-1, 1]: --threshold's callback refused any other
-        return 1.0 - similarity, "given"
-    from siamkit.applications.text.similarity import other_model_note, refuse_default_for_lexical
-
-    refuse_default_for_lexical(model)  # a ValueError: friendly_errors says it in one sentence
-    # calibrate's threshold is a cosine of whole texts: it does not set a coverage, so only
-    # --threshold (checked on the user's own duplicates) does
-    note = (
-        " (this model is not the default one: check it on your own duplicates, or pass --threshold)"
-        if model.threshold is not None or model.score_map is not None
-        else "; this model is not all-MiniLM-L6-v2, so the default may not suit it: check it on "
-        "your own duplicates and pass --threshold COVERAGE (a calibrated threshold is a cosine "
-        "of whole texts and does not set the passage coverage)"
-        if other_model_note(model)
-        else ""
-    )
-    return 1.0 - COVERAGE_SIMILARITY, (
-        "all-MiniLM-L6-v2's passage-coverage default: best F1 on synthetic edits of Lee "
-        f"background documents 0-149{note}"
-    )
+    return coverage_threshold(model, similarity, "--threshold")
 
 
 @click.group("text")
@@ -426,16 +408,7 @@ def dedup(
       siamkit text dedup tickets.csv --text-field body --rule clique --out groups.jsonl
       siamkit text dedup articles.jsonl --by passages --out groups.jsonl
     """
-    import numpy as np
-
-    from siamkit.applications.text.dedup import (
-        PassageVectors,
-        covered_pairs,
-        group_duplicates,
-        similar_pairs,
-    )
-    from siamkit.applications.text.embedding import embed_passages, embed_texts, progress_ticks
-    from siamkit.applications.text.similarity import at_dim, resolve_threshold
+    from siamkit.applications.text.duplicates import dedup_thresholds, find_duplicates
 
     loaded = _load(corpus, text_field, id_field)
     _refuse_overwriting(out, "--out", loaded.files)
@@ -443,55 +416,24 @@ def dedup(
     _refuse_one_text(corpus, loaded)  # before the model loads and the texts are embedded
     docs = loaded.docs
     model = _model(model_path, _device(device, runtime))
-    doc_dist, doc_source = resolve_threshold(
-        model, threshold, level="document", threshold_option="--threshold"
-    )
-    _check_dim(model, dim)
-    doc_source = at_dim(doc_source, model, dim)
-    if scoring == "passages":
-        dist, source = _coverage_threshold(model, threshold)
-        source = at_dim(source, model, dim)
-    else:
-        dist, source = doc_dist, doc_source
+    _check_dim(model, dim)  # a usage error (exit 2), its note on stderr
+    chosen = dedup_thresholds(model, threshold, scoring, dim, threshold_option="--threshold")
+    dist, source = chosen.distance, chosen.source
+    doc_dist, doc_source = chosen.document_distance, chosen.document_source
     onnx = _runtime(model, model_path, runtime, onnx_dir)
-    encoder = model if onnx is None else onnx
-    texts = [d.text for d in docs]
-    vectors: np.ndarray | PassageVectors
-    if scoring == "passages":
-        vectors, chunked = embed_passages(encoder, texts, batch_size=batch_size, dim=dim)
-    else:
-        emb = embed_texts(encoder, texts, batch_size=batch_size, dim=dim)
-        vectors, chunked = emb.vectors, emb.chunked
-    candidates = len(vectors.means if isinstance(vectors, PassageVectors) else vectors)
-    if candidates > faiss_above:  # one FAISS call with no progress of its own: say what it is
-        click.echo(f"building a FAISS HNSW graph of {candidates:,} vectors ...", err=True)
-    searched = [0]
-    with contextlib.ExitStack() as search_bar:
-        search_tick = search_bar.enter_context(progress_ticks("searching", "texts"))
-
-        def tick(n: int) -> None:
-            searched[0] += n
-            search_tick(searched[0], len(docs))
-
-        if isinstance(vectors, PassageVectors):
-            with progress_ticks("passage coverage", "pairs") as coverage_tick:
-
-                def score_tick(done: int, total: int) -> None:
-                    if done == 0:  # the search is done: its bar makes way
-                        search_bar.close()
-                    coverage_tick(done, total)
-
-                pairs, _ = covered_pairs(
-                    vectors,
-                    1 - dist,
-                    1 - doc_dist,
-                    faiss_above=faiss_above,
-                    tick=tick,
-                    score_tick=score_tick,
-                )
-        else:
-            pairs = similar_pairs(vectors, 1 - dist, faiss_above=faiss_above, tick=tick)
-    groups = group_duplicates(vectors, pairs, rule)
+    found = find_duplicates(
+        [d.text for d in docs],
+        model,
+        chosen,
+        scoring,
+        rule,
+        batch_size=batch_size,
+        faiss_above=faiss_above,
+        dim=dim,
+        runtime=onnx,
+        log=lambda line: click.echo(line, err=True),
+    )
+    groups, chunked = found.groups, found.chunked
     # the threshold used, in each line and the summary: a line's min_similarity is its group's
     # weakest linked pair, the summary's min_similarity (kept as it was) the threshold
     thresholds = {
@@ -529,9 +471,9 @@ def dedup(
         ),
         "rule": rule,
         "scoring": scoring,
-        "search": "faiss-hnsw" if len(docs) > faiss_above else "exact",
+        "search": found.search,
         "chunked_texts": chunked,
-        "dim": vectors.means.shape[1] if isinstance(vectors, PassageVectors) else vectors.shape[1],
+        "dim": found.dim,
         "runtime": runtime,
         "out": out,
     }

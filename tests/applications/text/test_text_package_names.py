@@ -15,6 +15,8 @@ NAMES = (
     "similar_pairs",
     "group_duplicates",
     "DuplicateGroup",
+    "find_duplicates",
+    "DedupResult",
     "find_plagiarism",
     "Document",
     "load_corpus",

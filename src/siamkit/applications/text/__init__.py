@@ -3,10 +3,12 @@
 What ``siamkit text similarity``, ``text dedup`` and ``text plagiarism`` do, from Python:
 
 >>> from siamkit.applications.text import (  # doctest: +SKIP
-...     compare_texts, embed_texts, group_duplicates, load_text_model, similar_pairs)
+...     compare_texts, embed_texts, find_duplicates, group_duplicates, load_text_model,
+...     similar_pairs)
 >>> model = load_text_model()  # all-MiniLM-L6-v2; or a saved model's folder  # doctest: +SKIP
 >>> compare_texts(model, "A man plays guitar.", "Someone plays a guitar.").same  # doctest: +SKIP
 True
+>>> find_duplicates(texts, model, threshold="auto").groups  # as `text dedup`  # doctest: +SKIP
 >>> z = embed_texts(model, texts).vectors  # (N, 384) unit rows  # doctest: +SKIP
 >>> group_duplicates(z, similar_pairs(z, 0.88))  # cosine >= 0.88: documents  # doctest: +SKIP
 
@@ -26,18 +28,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from siamkit.applications.text.corpus import Document, load_corpus
     from siamkit.applications.text.dedup import DuplicateGroup, group_duplicates, similar_pairs
+    from siamkit.applications.text.duplicates import DedupResult, find_duplicates
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
     from siamkit.applications.text.plagiarism import find_plagiarism
     from siamkit.applications.text.similarity import SimilarityResult, compare_texts
 
 _MODULES = {
+    "DedupResult": "duplicates",
     "Document": "corpus",
     "DuplicateGroup": "dedup",
     "SimilarityResult": "similarity",
     "TextSiameseNetwork": "model",
     "compare_texts": "similarity",
     "embed_texts": "embedding",
+    "find_duplicates": "duplicates",
     "find_plagiarism": "plagiarism",
     "group_duplicates": "dedup",
     "load_corpus": "corpus",
@@ -46,12 +51,14 @@ _MODULES = {
 }
 
 __all__ = [
+    "DedupResult",
     "Document",
     "DuplicateGroup",
     "SimilarityResult",
     "TextSiameseNetwork",
     "compare_texts",
     "embed_texts",
+    "find_duplicates",
     "find_plagiarism",
     "group_duplicates",
     "load_corpus",
