@@ -132,6 +132,8 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "qu
     kind = getattr(model, "input_kind", "tensor")
     if kind == "text":  # a text model embeds strings
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not texts:  # as an image batch of no items is refused
+            raise ValueError("inputs hold no texts (an empty list); give at least one text")
         with torch.inference_mode():
             z = model.embed(texts, role=role) if role != "query" else model.embed(texts)
             return np.asarray(z.float().cpu().numpy(), dtype=np.float32)

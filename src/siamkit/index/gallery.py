@@ -190,7 +190,10 @@ class Gallery:
         *,
         skip_repeats: bool = False,
     ) -> EnrolledIds:
-        """Embed ``inputs`` (``(N, C, H, W)`` in [0, 1], or one ``(C, H, W)``) and enroll them.
+        """Embed ``inputs`` with the gallery's model (a two-tower model's document tower) and
+        enroll them: images (``(N, C, H, W)`` in [0, 1], or one ``(C, H, W)``) for an image
+        model, texts (a list of strings, or one string) for a text model. An empty batch or list
+        is refused.
 
         One transaction: when this returns the items are durable and searchable. Returns their
         ids (a list; see :meth:`enroll_embeddings` for ``skip_repeats`` and ``.skipped``).

@@ -137,10 +137,14 @@ class TextSiameseNetwork(nn.Module):
         """Texts -> ``(N, D)`` unit vectors; ``role="document"`` uses the document tower of a half-twin.
 
         Gradients flow when the model is in training mode; in eval mode nothing is recorded.
+        An empty list gives an empty ``(0, D)`` tensor, as an image model's empty batch does.
         """
         items = check_texts(texts)
         if role not in ROLES:
             raise ValueError(f"role is 'query' or 'document', got {role!r}")
+        if not items:  # the tokenizer fails on an empty batch
+            weight = next(self.encoder.parameters())
+            return weight.new_zeros((0, self.embedding_dim))
         enc = (
             self.doc_encoder
             if role == "document" and self.doc_encoder is not None
