@@ -252,8 +252,11 @@ def _check_distance(cfg: dict[str, Any]) -> None:
         )
 
 
-def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
-    """The ``task: half_twin`` runner (see the module docstring)."""
+def run(
+    config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
+) -> TaskSummary:
+    """The ``task: half_twin`` runner (see the module docstring); ``out_dir``: a str or a path."""
+    out_dir = Path(out_dir)
     if options.resume or options.init_from:
         raise ValueError(
             "task half_twin trains from scratch: --resume and --init-from are not supported"

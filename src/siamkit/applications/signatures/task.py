@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -185,8 +186,12 @@ def _init_from(model: torch.nn.Module, path: str) -> None:
         ) from None
 
 
-def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
-    """The runner ``siamkit train`` calls for ``task: signatures``."""
+def run(
+    config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
+) -> TaskSummary:
+    """The runner ``siamkit train`` calls for ``task: signatures``; ``out_dir``: a str or a
+    path."""
+    out_dir = Path(out_dir)
     config, own_plugins = without_plugins(config)
     cfg = signature_config_from_dict(config, tuple(options.overrides))
     plugins = (*options.plugins, *own_plugins)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import tempfile
 from collections.abc import Callable
@@ -488,11 +489,13 @@ def _checkpoint_activations(transformer: Any) -> None:
     (enable or transformer.gradient_checkpointing_enable)()
 
 
-def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
+def run(
+    config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
+) -> TaskSummary:
     """Fine-tune as ``config`` says; writes ``out_dir/config.yaml`` (the resolved config, before
-    training), ``model``, ``metrics.json``, the checkpoint."""
+    training), ``model``, ``metrics.json``, the checkpoint. ``out_dir``: a str or a path."""
     with tempfile.TemporaryDirectory(prefix="siamkit-text-") as tmp:
-        return _run(config, out_dir, options, Path(tmp))
+        return _run(config, Path(out_dir), options, Path(tmp))
 
 
 def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path) -> TaskSummary:

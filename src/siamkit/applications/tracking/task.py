@@ -19,6 +19,7 @@ needs none (the checkpoint records it and holds the weights), and refuses anothe
 from __future__ import annotations
 
 import json
+import os
 import time
 import types
 from dataclasses import asdict, fields
@@ -216,8 +217,12 @@ def start_from_tracker(net: SiamFCNet, init_from: str) -> None:
     net.load_state_dict(source.state_dict())
 
 
-def run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
-    """Train, validate on synthetic ``eval.split`` sequences, save ``out_dir/model``."""
+def run(
+    config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
+) -> TaskSummary:
+    """Train, validate on synthetic ``eval.split`` sequences, save ``out_dir/model``;
+    ``out_dir``: a str or a path."""
+    out_dir = Path(out_dir)
     config, own_plugins = without_plugins(config)
     cfg = resolve_config(config, options.overrides)
     if options.device != "auto":

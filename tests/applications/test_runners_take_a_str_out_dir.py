@@ -1,0 +1,58 @@
+"""The signatures, half_twin and siamfc runners, called from Python as ``get_task(task)(doc,
+out_dir, TaskOptions())`` (siamkit.training's documented call), took ``out_dir`` only as a
+``Path``: a notebook's ``"runs/x"`` failed with ``AttributeError: 'str' object has no attribute
+...`` (ssl takes a str since cf5c5aa, and the text runner now does too)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from siamkit.training import TaskOptions, get_task
+
+SIGNATURES = """
+data: {synthetic_writers: 12, genuine: 7, forged: 4, image_size: [40, 56], split: [0.5, 0.25, 0.25]}
+model: {embedding_dim: 16, encoder_kwargs: {widths: [4, 8, 8, 8], fc: 16, stem_stride: 1}}
+train: {steps: 2, writers_per_batch: 4, genuine_per_writer: 3, forged_per_writer: 2, eval_every: 2}
+eval: {references: 3}
+"""
+SIAMFC = """
+model: {backbone: tiny}
+data: {frame_size: [160, 120], n_frames: 20}
+train: {steps: 2, batch_size: 2, threads: 1}
+eval: {n_sequences: 1, n_frames: 5, frame_size: [160, 120]}
+"""
+
+
+def _half_twin(tmp: Path) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 10)
+    x = rng.normal(size=(40, 6)).astype(np.float32)
+    y = rng.normal(size=(40, 5)).astype(np.float32)
+    np.savez(tmp / "pairs.npz", x=x, y=y, labels=labels)
+    return {
+        "data": {"path": str(tmp / "pairs.npz"), "val_fraction": 0.25},
+        "model": {"embedding_dim": 4},
+        "train": {"epochs": 2, "batch_size": 16},
+    }
+
+
+CONFIGS = {
+    "signatures": lambda tmp: yaml.safe_load(SIGNATURES),
+    "half_twin": _half_twin,
+    "siamfc": lambda tmp: yaml.safe_load(SIAMFC),
+}
+
+
+@pytest.mark.parametrize("task", list(CONFIGS))
+def test_the_runner_takes_out_dir_as_a_str(task: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    quiet = TaskOptions(progress=False, log=lambda line: None)
+    summary = get_task(task)(CONFIGS[task](tmp_path), str(out), quiet)  # type: ignore[arg-type]
+    assert (out / "metrics.json").is_file() and json.loads((out / "metrics.json").read_text())
+    assert summary.model_dir is not None and Path(summary.model_dir).is_dir()
