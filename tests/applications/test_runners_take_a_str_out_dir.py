@@ -1,10 +1,12 @@
 """The signatures, half_twin and siamfc runners, called from Python as ``get_task(task)(doc,
 out_dir, TaskOptions())`` (siamkit.training's documented call), took ``out_dir`` only as a
 ``Path``: a notebook's ``"runs/x"`` failed with ``AttributeError: 'str' object has no attribute
-...`` (ssl takes a str since cf5c5aa, and the text runner now does too)."""
+...`` (ssl takes a str since cf5c5aa, and the text runner now does too). half_twin ignores
+``log`` and ``progress`` (it prints nothing); its docstring now says so."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -56,3 +58,9 @@ def test_the_runner_takes_out_dir_as_a_str(task: str, tmp_path: Path) -> None:
     summary = get_task(task)(CONFIGS[task](tmp_path), str(out), quiet)  # type: ignore[arg-type]
     assert (out / "metrics.json").is_file() and json.loads((out / "metrics.json").read_text())
     assert summary.model_dir is not None and Path(summary.model_dir).is_dir()
+
+
+def test_half_twin_says_it_ignores_log_and_progress() -> None:
+    doc = inspect.getdoc(get_task("half_twin")) or ""
+    assert "``options.log`` and ``options.progress`` change nothing" in doc
+    assert "a str or a path" in doc
