@@ -232,3 +232,23 @@ def test_train_help_names_every_text_loss_and_ssl_method() -> None:
     text = CliRunner().invoke(cli, ["train", "--help"], terminal_width=80).output
     words = set(re.findall(r"[a-z_]+", text))
     assert not [n for n in (*LOSSES, *METHODS) if n not in words]
+
+
+def test_train_help_says_ssl_reads_images_in_sub_folders_too(tmp_path: Path) -> None:
+    """train --help said task: ssl reads every image under FOLDER, 'sub-folders ignored', but
+    images in sub-folders are read (only their names go unused): the help now says so."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from siamkit.applications.ssl.config import SSLDataConfig
+    from siamkit.applications.ssl.data import load_ssl_data
+
+    for i, sub in enumerate(["", "a", "a/b"]):
+        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (16, 16), (i * 60, 0, 0)).save(tmp_path / sub / f"{i}.png")
+    data = load_ssl_data(SSLDataConfig(dataset="image-folder", root=str(tmp_path), image_size=16))
+    assert len(data.train_x) == 3  # the images in sub-folders are read
+    text = " ".join(CliRunner().invoke(cli, ["train", "--help"], terminal_width=80).output.split())
+    text = text.replace("sub- folders", "sub-folders")  # click may wrap at the hyphen
+    assert "sub-folders ignored" not in text
+    assert "task: ssl reads every image under FOLDER, in its sub-folders too" in text

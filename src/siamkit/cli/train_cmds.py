@@ -129,7 +129,7 @@ def train(
     Your own images: --set data.dataset=image-folder --set data.root=FOLDER, one sub-folder of
     images per class, with data.train_classes a count of classes to train on (the others are
     the unseen test classes) or null (a held-out share of every class is tested); task: ssl
-    reads every image under FOLDER, sub-folders ignored.
+    reads every image under FOLDER, in its sub-folders too (their names are not used).
 
     \b
     Examples:
