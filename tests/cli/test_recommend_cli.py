@@ -49,18 +49,23 @@ def test_recommend_like_labels_matches_naive(tmp_path):
 
 def test_recommend_unknown_label_is_one_sentence_naming_the_labels(tmp_path):
     """A liked label not enrolled said only "'item-11' is not a label in the gallery", where
-    gallery remove and verify --label name the labels: it now names the closest ones too."""
+    gallery remove and verify --label name the labels: it now names the closest ones too, and
+    that one item is liked as '#ID' (a user after one item of a label would not find that)."""
     model, _, _ = _shop(tmp_path)
     args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like"]
+    one_item = " (for one item, give --like '#ID' with the item N that identify or recommend print)"
     res = CliRunner().invoke(cli, [*args, "Item-11"])
     assert res.exit_code == 1 and res.output.strip() == (
-        "Error: label 'Item-11' is not in the gallery; did you mean 'item-1'?"
+        "Error: label 'Item-11' is not in the gallery; did you mean 'item-1'?" + one_item
     )
     res = CliRunner().invoke(cli, [*args, "shoe"])
     assert res.exit_code == 1 and res.output.strip() == (
         "Error: label 'shoe' is not in the gallery; enrolled labels include 'item-0', 'item-1', "
-        "'item-2', 'item-3', 'item-4', 'item-5', 'item-6', 'item-7', 'item-8', 'item-9'"
+        "'item-2', 'item-3', 'item-4', 'item-5', 'item-6', 'item-7', 'item-8', 'item-9'" + one_item
     )
+    res = CliRunner().invoke(cli, [*args, "#999"])  # an item id: Gallery.recommend's own sentence
+    assert res.exit_code == 1 and "item ids not in the gallery: 999" in res.output
+    assert "for one item" not in res.output
 
 
 def test_recommend_with_a_tracker_names_the_model_it_needs(tmp_path):

@@ -2,7 +2,7 @@
 
     siamkit recommend MODEL --gallery shop.db --like item-12 --like item-40 --k 10
 
-Thin shell over :func:`siamkit.index.recommend.recommend_like`.
+Thin shell over :func:`siamkit.index.recommend.liked_item_ids` and :meth:`Gallery.recommend`.
 """
 
 from __future__ import annotations
@@ -42,11 +42,19 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
     Example:
       siamkit recommend out/model --gallery shop.db --like item-12 --like item-40 --k 10
     """
-    from siamkit.index.recommend import recommend_like
+    from siamkit.index.recommend import liked_item_ids
+    from siamkit.index.results import UnknownLabelError
 
     net = _load_model(model, gallery_path)  # a tracker said "unknown distance 'cross_correlation'"
     with _open(gallery_path, net, folder=model) as gallery:  # another model's: names its folder
-        matches = recommend_like(gallery, list(likes), k=k)
+        try:
+            ids = liked_item_ids(gallery, list(likes))
+        except UnknownLabelError as e:  # a label only: an unknown #ID is refused by recommend
+            raise UnknownLabelError(
+                f"{e} (for one item, give --like '#ID' with the item N that identify or "
+                "recommend print)"
+            ) from None
+        matches = gallery.recommend(ids, k=k)
     docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
     lines = [f"{m.label:<32} item {m.item_id:<8} distance {m.distance:.4f}" for m in matches]
     text = (
