@@ -1,5 +1,5 @@
 # The project's two commands: `make demo` (the main job) and `make test` (the tests CI runs).
-.PHONY: setup data demo test test-all lint bench
+.PHONY: setup data demo test test-all lint
 
 setup:
 	bash scripts/setup.sh
