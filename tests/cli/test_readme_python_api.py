@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -39,3 +40,36 @@ def test_readme_runs_a_config_written_as_a_dict(monkeypatch, tmp_path):
     assert "get_task(task)(doc, out_dir, TaskOptions())" in text
     with pytest.raises(ConfigError, match=re.escape("siamkit.training.get_task('ssl')")):
         config_from_dict(yaml.safe_load((ROOT / "configs" / "simclr.yaml").read_text()))
+
+
+def test_readme_runs_an_ssl_config_from_python(monkeypatch):
+    """README showed task: ssl configs run only by siamkit train; get_task, TaskOptions and
+    TaskSummary (cf5c5aa, 2a73793) were in no README line."""
+    import dataclasses
+
+    import siamkit.training
+    from siamkit.applications.ssl import run as ssl_run
+    from siamkit.training import TaskOptions, TaskSummary
+
+    section = _section("### Learning without labels")
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks, "README no longer shows an SSL config run from Python"
+    calls: list[tuple[str, dict[str, Any], Any, TaskOptions]] = []
+
+    def fake_get_task(task: str) -> Any:
+        assert siamkit.training.tasks.get_task(task) is ssl_run
+        return lambda doc, out, options: (
+            calls.append((task, doc, out, options)) or TaskSummary(Path(out) / "model")
+        )
+
+    monkeypatch.setattr(siamkit.training, "get_task", fake_get_task)
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, Any] = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    task, doc, out, options = calls[0]
+    assert task == "ssl" and "task" not in doc and str(out) == "runs/ssl"
+    assert namespace["summary"].model_dir == Path("runs/ssl/model")
+    assert [o.split("=")[0] for o in options.overrides] == ["method"]
+    fields = {f.name for f in dataclasses.fields(TaskOptions)}
+    said = re.search(r"`TaskOptions` takes what the command line adds: (.*?)\.\n\n", section, re.S)
+    assert said and set(re.findall(r"`(\w+)`", said.group(1))) <= fields
