@@ -73,3 +73,49 @@ def test_readme_runs_an_ssl_config_from_python(monkeypatch):
     fields = {f.name for f in dataclasses.fields(TaskOptions)}
     said = re.search(r"`TaskOptions` takes what the command line adds: (.*?)\.\n\n", section, re.S)
     assert said and set(re.findall(r"`(\w+)`", said.group(1))) <= fields
+
+
+def test_readme_text_block_calls_the_package_as_it_takes_them():
+    """The text functions the commands run (find_duplicates 30643f4; compare_texts,
+    find_plagiarism exported by dad14b8) were named in no README line; the block that names
+    them imports only exported names and passes arguments their signatures take."""
+    import ast
+    import inspect
+
+    import siamkit.applications.text as text
+
+    section = _section("## Text: Siamese transformers")
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "find_duplicates" in b
+    ]
+    assert blocks, "README no longer shows the text package's functions"
+    tree = ast.parse(blocks[0])
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
+    assert {"compare_texts", "find_duplicates", "find_plagiarism"} <= set(imported)
+    assert set(imported) <= set(text.__all__)
+    called = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    assert {c.func.id for c in called} >= {"compare_texts", "find_duplicates", "find_plagiarism"}
+    for call in called:
+        sig = inspect.signature(getattr(text, call.func.id))
+        sig.bind(*call.args, **{k.arg: k.value for k in call.keywords if k.arg})
+
+
+def test_readme_says_how_near_a_plagiarism_near_miss_lies():
+    """c9314df's near misses (below the threshold, counted nowhere) were in no README line."""
+    from siamkit.applications.text.plagiarism import NEAR_MISS_MARGIN, NEAR_MISSES
+
+    text = " ".join(_section("## Text: Siamese transformers").split())
+    assert (
+        f"up to {NEAR_MISSES} near misses: suspect sentences whose best source sentence lies at "
+        f"most {NEAR_MISS_MARGIN} under the threshold"
+    ) in text
+
+
+def test_readme_says_which_sentence_transformers_layouts_load():
+    """38ce855 loads the older 0_Transformer/ + 1_Pooling/ layout, pooled by its mode; README
+    said only 'any local Hugging Face folder'."""
+    from siamkit.encoders.text_layout import POOLINGS
+
+    text = " ".join(_section("## Text: Siamese transformers").split())
+    assert "older layout (`modules.json` naming `0_Transformer/` and `1_Pooling/`) loads" in text
+    assert POOLINGS == ("mean", "cls") and "pooled as its `1_Pooling` says (mean or CLS)" in text
