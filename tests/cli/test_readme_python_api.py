@@ -119,3 +119,26 @@ def test_readme_says_which_sentence_transformers_layouts_load():
     text = " ".join(_section("## Text: Siamese transformers").split())
     assert "older layout (`modules.json` naming `0_Transformer/` and `1_Pooling/`) loads" in text
     assert POOLINGS == ("mean", "cls") and "pooled as its `1_Pooling` says (mean or CLS)" in text
+
+
+def test_readme_says_which_tower_a_half_twin_enrolls_and_searches_with():
+    """b9af111/2eed5a5 enroll with the document tower (branch g) and search with the query tower
+    (branch f), d997517 gave /embed a role and /info towers, fbaf22a refuses a gallery an older
+    siamkit filled with the query tower: README said none of it for the service or for a
+    task: half_twin model."""
+    pytest.importorskip("fastapi")
+    from siamkit.index.embedding import HALF_TWIN_BRANCHES
+    from siamkit.index.provenance import check_enrolled_tower
+    from siamkit.service.text_schemas import TextEmbedRequest, TextModelInfo
+
+    text = " ".join(README.split())
+    role = TextEmbedRequest.model_fields["role"]
+    assert role.default == "query" and "towers" in TextModelInfo.model_fields
+    assert '`/embed {"texts", "role"}`' in text
+    assert "`role` is `query`, the default, or `document`" in text
+    assert HALF_TWIN_BRANCHES == {"query": "f", "document": "g"}
+    assert "a gallery enrolls the items with g" in text and "searches with f" in text
+    assert "`siamkit verify A B` scores f(A) against g(B)" in text
+    with pytest.raises(ValueError, match="enroll them again into a new gallery file"):
+        check_enrolled_tower("old.db", {}, {"enrolled_tower": "document"}, 3)
+    assert "saying to enroll its items again into a new gallery file" in text
