@@ -142,3 +142,37 @@ def test_readme_says_which_tower_a_half_twin_enrolls_and_searches_with():
     with pytest.raises(ValueError, match="enroll them again into a new gallery file"):
         check_enrolled_tower("old.db", {}, {"enrolled_tower": "document"}, 3)
     assert "saying to enroll its items again into a new gallery file" in text
+
+
+def test_readme_says_evaluate_takes_the_runs_protocol_and_what_calibrate_refuses():
+    """17ef26e, 27626c2 and 4090b55 made evaluate take the run's recorded eval.shots, ways,
+    queries, episodes and seed (--queries and --seed new), 6794918 names evaluated validation
+    classes, 9ba7e43 refuses calibrating on a val_classes run's own training images and 277b7dc
+    put the classes and the validation into the report's header: README said none of it."""
+    import dataclasses
+
+    from siamkit.cli import calibrate_cmd
+    from siamkit.cli.main import cli
+    from siamkit.evaluation.report_sections import run_line
+    from siamkit.training import EvalConfig
+
+    text = " ".join(README.split())
+    said = re.search(
+        r"`evaluate` of a run's model draws N-way K-shot episodes as the run "
+        r"recorded them \((.*?)\)",
+        text,
+    )
+    assert said, "README no longer says what evaluate takes from the run"
+    keys = re.findall(r"`eval\.(\w+)`", said.group(1))
+    assert set(keys) <= {f.name for f in dataclasses.fields(EvalConfig)} and len(keys) == 5
+    evaluate = cli.get_command(None, "evaluate")  # type: ignore[arg-type]
+    options = {o for p in evaluate.params for o in p.opts}
+    assert {f"--{k}" for k in keys} <= options
+    assert "`--shots`, `--ways`, `--queries`, `--episodes` and `--seed` choose others" in text
+    assert "leave it out with `--classes`" in text
+    meta = {"class_names": ["a", "b", "c"], "run": {"val_held_out": "classes", "val_classes": [1]}}
+    assert calibrate_cmd._held_out_class_names(meta) == ["b"]
+    assert "naming the run's validation classes to pass instead" in text
+    line = run_line({"train_images": 9, "train_classes": [0], "val_held_out": "images"})
+    assert "validated on held-out images of the training classes" in line, line
+    assert "what the run validated on (other classes, or held-out images of the training" in text
