@@ -176,3 +176,26 @@ def test_readme_says_evaluate_takes_the_runs_protocol_and_what_calibrate_refuses
     line = run_line({"train_images": 9, "train_classes": [0], "val_held_out": "images"})
     assert "validated on held-out images of the training classes" in line, line
     assert "what the run validated on (other classes, or held-out images of the training" in text
+
+
+def test_readme_quotes_the_int8_check_line_and_its_json_as_export_writes_them():
+    """6030d68 changed export --int8's check line (the run's ways and shots, said in a bracket)
+    and --json's int8_check (few_shot, few_shot_basis, evaluate's 4way1shot keys): README quoted
+    neither."""
+    from siamkit.cli import _int8_check
+
+    text = " ".join(README.split("## Edge deployment", 1)[1].split())
+    quoted = re.search(r"The check's line reads `(.*?)`", text)
+    assert quoted, "README no longer quotes the int8 check line"
+    settings = [{"n_way": 4, "k_shot": k, "n_query": 15} for k in (1, 5)]
+    fp32 = {"eer": 0.12458, "4way1shot": 0.91183, "4way5shot": 0.98683}
+    int8 = {"eer": 0.12368, "4way1shot": 0.91172, "4way5shot": 0.98689}
+    basis = "N-way K-shot as the model's run recorded it: eval.ways null, eval.shots 1,5"
+    check = {"images": "IMAGES", "few_shot": settings, "episodes": _int8_check.CHECK_EPISODES}
+    check |= {"few_shot_basis": basis, "fp32": fp32, "int8": int8, "change": {}}
+    pattern = ".*".join(re.escape(part) for part in quoted.group(1).split("..."))
+    assert re.fullmatch(pattern, _int8_check.describe(check)), _int8_check.describe(check)
+    assert f"its own {_int8_check.CHECK_EPISODES} episodes of up to" in text
+    assert f"up to {_int8_check.CHECK_QUERIES} queries a class" in text
+    keys = re.search(r"`--json` holds it under `int8_check`: (.*?)\.", text)
+    assert keys and set(re.findall(r"`(\w+)`", keys.group(1))) >= set(check) - {"change"}
