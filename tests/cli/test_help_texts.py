@@ -252,3 +252,15 @@ def test_train_help_says_ssl_reads_images_in_sub_folders_too(tmp_path: Path) -> 
     text = text.replace("sub- folders", "sub-folders")  # click may wrap at the hyphen
     assert "sub-folders ignored" not in text
     assert "task: ssl reads every image under FOLDER, in its sub-folders too" in text
+
+
+def test_no_ssl_doc_says_sub_folders_are_ignored() -> None:
+    """configs/simclr.yaml's comments and SSLDataConfig's docstring said an SSL image folder's
+    sub-folders are ignored, as train --help did, though their images are read."""
+    from siamkit.applications.ssl.config import SSLDataConfig
+
+    said = [
+        (ROOT / "configs" / "simclr.yaml").read_text(encoding="utf-8"),
+        SSLDataConfig.__doc__ or "",
+    ]
+    assert not [s for s in said if re.search(r"sub-folders(, if any, are)? ignored", s)]

@@ -44,7 +44,7 @@ class SSLDataConfig:
 
     Attributes:
         dataset: ``"fashion-mnist"``, ``"digits"`` or ``"image-folder"``: every image found under
-            ``root`` (class sub-folders, if any, are ignored).
+            ``root``, in its sub-folders too (their names, class names or not, are unused).
         labels: ``"none"``: the only choice, said out loud; labels of a labeled dataset are never
             seen by training (its validation split, when it has one, feeds the kNN monitor).
         train_classes: the classes whose training images are used (labeled datasets); the rest
