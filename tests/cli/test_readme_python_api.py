@@ -190,12 +190,23 @@ def test_readme_quotes_the_int8_check_line_and_its_json_as_export_writes_them():
     settings = [{"n_way": 4, "k_shot": k, "n_query": 15} for k in (1, 5)]
     fp32 = {"eer": 0.12458, "4way1shot": 0.91183, "4way5shot": 0.98683}
     int8 = {"eer": 0.12368, "4way1shot": 0.91172, "4way5shot": 0.98689}
-    basis = "N-way K-shot as the model's run recorded it: eval.ways null, eval.shots 1,5"
-    check = {"images": "IMAGES", "few_shot": settings, "episodes": _int8_check.CHECK_EPISODES}
+    # the run's recorded episodes, queries and seed too, so that the fp32 figures are
+    # metrics.json's on its test classes; elsewhere the bracket says what differs
+    y = [c for c in range(4) for _ in range(40)]
+    run = _int8_check.RunProtocol((1, 5), (), 1000, 15, 0)
+    basis = _int8_check.check_settings(y, run)[1]
+    check = {"images": "IMAGES", "few_shot": settings, "episodes": 1000}
     check |= {"few_shot_basis": basis, "fp32": fp32, "int8": int8, "change": {}}
     pattern = ".*".join(re.escape(part) for part in quoted.group(1).split("..."))
     assert re.fullmatch(pattern, _int8_check.describe(check)), _int8_check.describe(check)
+    other = re.search(r"the bracket says what differs instead: `(.*?)`", text)
+    differs = "other images than its test classes"
+    assert other, "README no longer quotes the bracket on other images"
+    pattern = ".*".join(re.escape(part) for part in other.group(1).split("..."))
+    assert re.fullmatch(pattern, _int8_check.check_settings(y, run, differs)[1])
+    assert f"or `on a sample of {_int8_check.CHECK_IMAGES} of its 4,000 test images`" in text
+    assert f"at most {_int8_check.CHECK_IMAGES} images, its fp32 figures are" in text
     assert f"its own {_int8_check.CHECK_EPISODES} episodes of up to" in text
-    assert f"up to {_int8_check.CHECK_QUERIES} queries a class" in text
+    assert f"up to {_int8_check.CHECK_QUERIES} queries a class and seed 0" in text
     keys = re.search(r"`--json` holds it under `int8_check`: (.*?)\.", text)
     assert keys and set(re.findall(r"`(\w+)`", keys.group(1))) >= set(check) - {"change"}

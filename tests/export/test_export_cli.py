@@ -174,8 +174,59 @@ def test_int8_check_measures_the_ways_and_shots_the_run_recorded(tmp_path, fmnis
     line = next(s for s in res.output.splitlines() if s.startswith("int8 vs fp32 on "))
     assert ", 2-way 1-shot " in line and ", 4-way 3-shot " in line, line
     assert line.endswith(
-        "(N-way K-shot as the model's run recorded it: eval.ways 2,20, eval.shots 1,3,9; 20-way "
-        "ran as 4-way (4 classes here); 9-shot left out (too few images a class))"
+        "(N-way K-shot at the model's run's eval.ways 2,20, eval.shots 1,3,9, on other images "
+        "than its test classes: not metrics.json's figures; the check's own episodes 300, "
+        "queries 15, seed 0; 20-way ran as 4-way (4 classes here); 9-shot left out (too few "
+        "images a class))"
+    ), line
+
+
+def test_int8_check_on_the_runs_test_classes_gives_its_few_shot_figures(tmp_path):
+    """export --int8 took the run's eval.ways and eval.shots but drew its own 300 episodes of up
+    to 15 queries with seed 0, so on the run's own test classes its fp32 few-shot figure was not
+    metrics.json's (0.9118 against 0.9140 on a glyph-folder run) though the line said "as the
+    model's run recorded it". It takes eval.episodes, eval.queries and eval.seed too; on other
+    images the line says what differs instead."""
+    out = tmp_path / "run"
+    tiny = str(Path(__file__).parents[2] / "configs" / "digits-tiny.yaml")
+    sets = ["train.epochs=1", "train.steps_per_epoch=2", "eval.episodes=40", "eval.queries=4",
+            "eval.seed=3", "eval.shots=[1, 2]"]  # fmt: skip
+    args = ["train", tiny, "--out", str(out), "--no-progress", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*args, *(a for s in sets for a in ("--set", s))])
+    assert res.exit_code == 0, res.output
+    recorded = json.loads((out / "metrics.json").read_text())["few_shot"]
+    model = str(out / "model")
+    res = _invoke(model, "--int8-mode", "dynamic", "--json")  # the run's test classes, 6-9
+    assert res.exit_code == 0, res.output
+    check = json.loads(res.stdout)["int8_check"]
+    assert check["episodes"] == 40
+    assert [s["n_query"] for s in check["few_shot"]] == [4, 4]
+    assert {k: check["fp32"][k] for k in recorded} == {
+        k: pytest.approx(v["accuracy"], abs=1e-9) for k, v in recorded.items()
+    }
+    assert check["few_shot_basis"] == (
+        "N-way K-shot as the model's run recorded it: eval.ways null, eval.shots 1,2, "
+        "eval.episodes 40, eval.queries 4, eval.seed 3"
+    )
+    # other images: the run's settings, and the line says how they differ from its test set
+    from siamkit.data.builtin import load_digits_dataset
+
+    x, y = load_digits_dataset()
+    for c in range(3):
+        (tmp_path / "other" / f"d{c}").mkdir(parents=True)
+        for i, img in enumerate(x[y == c][:8]):
+            Image.fromarray((img[0].numpy() * 255).round().astype(np.uint8)).save(
+                tmp_path / "other" / f"d{c}" / f"{i}.png"
+            )
+    res = _invoke(
+        model, "--int8-mode", "dynamic", "--force", "--check-data", str(tmp_path / "other")
+    )
+    assert res.exit_code == 0, res.output
+    line = next(s for s in res.output.splitlines() if s.startswith("int8 vs fp32 on "))
+    assert line.endswith(
+        "(N-way K-shot at the model's run's eval.ways null, eval.shots 1,2, eval.episodes 40, "
+        "eval.queries 4, eval.seed 3, on other images than its test classes: not metrics.json's "
+        "figures)"
     ), line
 
 

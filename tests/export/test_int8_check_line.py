@@ -39,13 +39,17 @@ def test_the_check_takes_the_runs_recorded_ways_and_shots() -> None:
     y = np.repeat(np.arange(40), 6)  # 40 test classes of 6 images
     doc = {"metadata": {"config": {"eval": {"shots": [1, 5], "ways": 20}}}}
     settings, basis = check_settings(y, run_protocol(doc))
-    assert [(s["n_way"], s["k_shot"], s["n_query"]) for s in settings] == [(20, 1, 5), (20, 5, 1)]
-    assert basis == "N-way K-shot as the model's run recorded it: eval.ways 20, eval.shots 1,5"
+    # one number of queries, what every setting allows, as the run lowered eval.queries
+    assert [(s["n_way"], s["k_shot"], s["n_query"]) for s in settings] == [(20, 1, 1), (20, 5, 1)]
+    assert basis == (
+        "N-way K-shot as the model's run recorded it: eval.ways 20, eval.shots 1,5; the check's "
+        "own episodes 300, queries 15, seed 0"
+    )
     # eval.ways null: as the run took them (all classes up to 20, else 5 and 20)
     null = {"metadata": {"config": {"eval": {"shots": [1], "ways": None}}}}
     settings, basis = check_settings(y, run_protocol(null))
     assert [(s["n_way"], s["k_shot"]) for s in settings] == [(5, 1), (20, 1)]
-    assert basis.endswith("eval.ways null, eval.shots 1")
+    assert "eval.ways null, eval.shots 1; " in basis
     settings, basis = check_settings(y[:60], run_protocol(null))  # 10 classes: all 10
     assert [(s["n_way"], s["k_shot"]) for s in settings] == [(10, 1)]
     # what the images cannot give falls back to up to 5-way 1-shot, saying why

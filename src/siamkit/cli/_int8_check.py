@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 CHECK_IMAGES = 1000
 CHECK_EPISODES = 300
@@ -12,8 +12,11 @@ CHECK_QUERIES = 15
 
 def held_out_images(
     model_dir: str, model_doc: dict[str, Any], shape: tuple[int, ...], check_data: str | None
-) -> tuple[Any, Any, str] | None:
-    """Images ``(N, C, H, W)`` in [0, 1], labels and a description, or ``None`` when there are none.
+) -> tuple[Any, Any, str, str | None] | None:
+    """Images ``(N, C, H, W)`` in [0, 1], labels, a description and how they differ from the
+    test set the model's run evaluated on (``None``: they are that set, in its order, so that
+    :func:`int8_accuracy_change` at the run's settings gives ``metrics.json``'s few-shot
+    figures), or ``None`` when there are none.
 
     ``check_data`` (a folder or built-in name) if given; else the test split of the model's
     built-in dataset (its test classes), the image folder it trained on while that is still
@@ -79,26 +82,61 @@ def held_out_images(
         option="--check-data",
     )
     pick = torch.randperm(len(ev.y), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
+    # in the set's order: the episodes a seed draws depend on it (and EER does not)
+    pick = pick.sort().values
     x = ev.x[pick]
     # (a folder is read at the model's shape; built-in images of another shape are refused
     # above when given, and by load_eval_data otherwise)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    if not _runs_test_set(check_data, meta, ev):
+        differs = "other images than its test classes"
+    elif len(pick) < len(ev.y):
+        differs = f"a sample of {len(pick)} of its {len(ev.y):,} test images"
+    else:
+        differs = None
     return (
         x.numpy(),
         ev.y[pick].numpy(),
         f"{len(pick)} images of {ev.describe().split(' of ', 1)[1]}",
+        differs,
     )
 
 
-def run_protocol(model_doc: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+def _runs_test_set(data: str, meta: dict[str, Any], ev: Any) -> bool:
+    """``data`` as ``load_eval_data`` read it is the test set the model's run evaluated on: its
+    recorded test classes of its built-in data set, or of the image folder it trained on."""
+    from siamkit.cli._inputs import DATASET_NAMES, _own_folder_classes, _trained_on_every_class
+
+    run = meta.get("run") or {}
+    if data in DATASET_NAMES:  # digits on every class tested a held-out share of each
+        every = data != "fashion-mnist" and _trained_on_every_class(meta)
+        return run.get("dataset") == data and bool(run.get("test_classes")) and not every
+    return _own_folder_classes(Path(data), ev.names, meta) is not None
+
+
+class RunProtocol(NamedTuple):
+    """The N-way K-shot protocol the model's run evaluated with (:func:`run_protocol`)."""
+
+    shots: tuple[int, ...]
+    ways: tuple[int, ...]  # (): eval.ways null, the number of classes decides
+    # None: not recorded, the check's own (CHECK_EPISODES, CHECK_QUERIES, seed 0)
+    episodes: int | None = None
+    queries: int | None = None
+    seed: int | None = None
+
+
+def run_protocol(model_doc: dict[str, Any]) -> RunProtocol | None:
     """The N-way K-shot the model's run evaluated with: its saved config's ``eval.shots`` and
     ``eval.ways`` (``()``: ``null``, the number of classes decides), each the config's default
-    where missing; ``None`` when the model records no run config, or one that cannot be read.
+    where missing, and its ``eval.episodes``, ``eval.queries`` and ``eval.seed`` (``None``
+    where missing: the check's own); ``None`` when the model records no run config, or one
+    that cannot be read.
 
     >>> run_protocol({"metadata": {"config": {"eval": {"shots": [1, 5], "ways": 20}}}})
-    ((1, 5), (20,))
-    >>> run_protocol({"metadata": {"config": {"eval": {"shots": 1, "ways": None}}}})
-    ((1,), ())
+    RunProtocol(shots=(1, 5), ways=(20,), episodes=None, queries=None, seed=None)
+    >>> eval_ = {"shots": 1, "ways": None, "episodes": 1000, "queries": 5, "seed": 3}
+    >>> run_protocol({"metadata": {"config": {"eval": eval_}}})
+    RunProtocol(shots=(1,), ways=(), episodes=1000, queries=5, seed=3)
     >>> run_protocol({"metadata": {}}) is None
     True
     """
@@ -106,22 +144,27 @@ def run_protocol(model_doc: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int,
     if not isinstance(section, dict):
         return None
 
+    def whole(v: Any, least: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= least
+
     def sizes(key: str, default: Any, least: int) -> tuple[int, ...] | None:
         value = section.get(key, default)
         values = [] if value is None else [value] if isinstance(value, int) else value
         if not isinstance(values, (list, tuple)):
             return None
-        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= least for v in values)
-        return tuple(values) if ok else None
+        return tuple(values) if all(whole(v, least) for v in values) else None
 
     shots, ways = sizes("shots", [1, 5], 1), sizes("ways", None, 2)
     if not shots or ways is None:
         return None
-    return shots, ways
+    # what cannot be read counts as not recorded: the check's own, which its line names
+    counts = {k: section.get(k) for k in ("episodes", "queries", "seed")}
+    counts = {k: v if whole(v, 0 if k == "seed" else 1) else None for k, v in counts.items()}
+    return RunProtocol(shots, ways, **counts)
 
 
 def check_settings(
-    y: Any, protocol: tuple[tuple[int, ...], tuple[int, ...]] | None
+    y: Any, protocol: RunProtocol | None, differs: str | None = None
 ) -> tuple[list[dict[str, int]], str]:
     """The N-way K-shot settings (``n_way``, ``k_shot``, ``n_query``) the check measures on
     labels ``y``, and a sentence saying which and why.
@@ -129,22 +172,27 @@ def check_settings(
     The run's recorded ``protocol`` (:func:`run_protocol`), so that the figures compare with its
     ``metrics.json``: ``eval.ways`` capped at the classes there are (``null``: all of them up to
     20, else 5 and 20, as the run took them), each of ``eval.shots`` the images allow (K shots
-    and a query in N classes), with up to :data:`CHECK_QUERIES` queries. Without a recorded
-    protocol, or when the images allow none of it, up to 5-way 1-shot.
+    and a query in N classes), and ``eval.queries`` lowered to what every setting allows, as
+    the run lowered them. Without a recorded protocol, or when the images allow none of it, up
+    to 5-way 1-shot with up to :data:`CHECK_QUERIES` queries. ``differs``: how the images
+    differ from the run's test set (``None``: they are that set), which the sentence says
+    instead of "as the model's run recorded it".
     """
     import numpy as np
 
     from siamkit.evaluation.few_shot import max_queries
     from siamkit.training.config import EvalConfig, resolved_ways
 
-    def setting(n: int, k: int) -> dict[str, int]:
-        return {"n_way": n, "k_shot": k, "n_query": min(CHECK_QUERIES, max_queries(y, n, k))}
+    def settings(pairs: list[tuple[int, int]], queries: int) -> list[dict[str, int]]:
+        n_query = min(queries, *(max_queries(y, n, k) for n, k in pairs))
+        return [{"n_way": n, "k_shot": k, "n_query": n_query} for n, k in pairs]
 
     counts = np.unique(y, return_counts=True)[1]
-    fallback = min(5, int((counts >= 2).sum()))
+    fallback = [(min(5, int((counts >= 2).sum())), 1)]
     if protocol is None:
-        return [setting(fallback, 1)], "the model records no run's eval.ways or eval.shots"
-    shots, ways = protocol
+        none = "the model records no run's eval.ways or eval.shots"
+        return settings(fallback, CHECK_QUERIES), none
+    shots, ways = protocol.shots, protocol.ways
     recorded = (
         f"eval.ways {','.join(map(str, ways)) if ways else 'null'}, "
         f"eval.shots {','.join(map(str, shots))}"
@@ -152,7 +200,7 @@ def check_settings(
     n_ways = resolved_ways(EvalConfig(ways=ways or None), len(counts))
     kept = [(n, k) for n in n_ways for k in shots if n >= 2 and max_queries(y, n, k) >= 1]
     if not kept:
-        return [setting(fallback, 1)], (
+        return settings(fallback, CHECK_QUERIES), (
             f"the model's run recorded {recorded}, which these images do not allow (K-shot "
             "needs K + 1 images in each of N classes)"
         )
@@ -166,11 +214,26 @@ def check_settings(
     left = [k for k in shots if all(kk != k for _, kk in kept)]
     if left:
         notes.append(f"{','.join(map(str, left))}-shot left out (too few images a class)")
-    said = f"N-way K-shot as the model's run recorded it: {recorded}"
-    return [setting(n, k) for n, k in kept], "; ".join([said, *notes])
+    own = {"episodes": CHECK_EPISODES, "queries": CHECK_QUERIES, "seed": 0}
+    for key in own:
+        value = getattr(protocol, key)
+        recorded += "" if value is None else f", eval.{key} {value}"
+    unrecorded = [k for k in own if getattr(protocol, k) is None]
+    if unrecorded:  # a config written without them: the check's own, which it names
+        notes.insert(0, "the check's own " + ", ".join(f"{k} {own[k]}" for k in unrecorded))
+    said = (
+        f"N-way K-shot as the model's run recorded it: {recorded}"
+        if differs is None
+        else f"N-way K-shot at the model's run's {recorded}, on {differs}: not metrics.json's "
+        "figures"
+    )
+    queries = CHECK_QUERIES if protocol.queries is None else protocol.queries
+    return settings(kept, queries), "; ".join([said, *notes])
 
 
-def _scores(path: str, x: Any, y: Any, settings: list[dict[str, int]]) -> dict[str, float]:
+def _scores(
+    path: str, x: Any, y: Any, settings: list[dict[str, int]], episodes: int, seed: int
+) -> dict[str, float]:
     from siamkit.evaluation import evaluate_embeddings
     from siamkit.evaluation.few_shot import few_shot_episodes
     from siamkit.export.runtime import OnnxEmbedder
@@ -181,7 +244,7 @@ def _scores(path: str, x: Any, y: Any, settings: list[dict[str, int]]) -> dict[s
     assert rep.verification is not None
     scores = {"eer": rep.verification.eer}
     for s in settings:
-        acc = few_shot_episodes(z, y, s["n_way"], s["k_shot"], s["n_query"], CHECK_EPISODES,
+        acc = few_shot_episodes(z, y, s["n_way"], s["k_shot"], s["n_query"], episodes, seed,
                                 distance=emb.distance_name).accuracy  # fmt: skip
         scores[f"{s['n_way']}way{s['k_shot']}shot"] = acc
     return scores
@@ -190,21 +253,27 @@ def _scores(path: str, x: Any, y: Any, settings: list[dict[str, int]]) -> dict[s
 def int8_accuracy_change(
     fp32_path: str,
     int8_path: str,
-    images: tuple[Any, Any, str],
-    protocol: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
+    images: tuple[Any, Any, str, str | None],
+    protocol: RunProtocol | None = None,
 ) -> dict[str, Any]:
-    """EER and N-way K-shot accuracy of both files on ``images`` and the change (int8 - fp32),
-    at the settings of :func:`check_settings` (the run's recorded ``protocol`` where given)."""
+    """EER and N-way K-shot accuracy of both files on ``images`` (:func:`held_out_images`) and
+    the change (int8 - fp32), at the settings of :func:`check_settings` (the run's recorded
+    ``protocol`` where given: its episodes and seed too, so that on the run's test set the
+    fp32 figures are ``metrics.json``'s; else :data:`CHECK_EPISODES` episodes, seed 0)."""
     import numpy as np
 
-    x, y, source = images
+    x, y, source, differs = images
     if int((np.unique(y, return_counts=True)[1] >= 2).sum()) < 2:
         raise ValueError("the accuracy check needs at least two classes of two images each")
-    settings, basis = check_settings(y, protocol)
-    fp32 = _scores(fp32_path, x, y, settings)
-    int8 = _scores(int8_path, x, y, settings)
+    settings, basis = check_settings(y, protocol, differs)
+    episodes = (
+        CHECK_EPISODES if protocol is None or protocol.episodes is None else protocol.episodes
+    )
+    seed = 0 if protocol is None or protocol.seed is None else protocol.seed
+    fp32 = _scores(fp32_path, x, y, settings, episodes, seed)
+    int8 = _scores(int8_path, x, y, settings, episodes, seed)
     return {
-        "images": source, "few_shot": settings, "episodes": CHECK_EPISODES, "few_shot_basis": basis,
+        "images": source, "few_shot": settings, "episodes": episodes, "few_shot_basis": basis,
         "fp32": fp32, "int8": int8, "change": {k: int8[k] - fp32[k] for k in fp32},
     }  # fmt: skip
 

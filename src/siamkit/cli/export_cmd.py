@@ -6,12 +6,15 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from siamkit.cli._inputs import PROGRESS, refuse_existing
 from siamkit.progress import step
+
+if TYPE_CHECKING:
+    from siamkit.cli._int8_check import RunProtocol
 
 INT8_MODES = ("static", "dynamic")
 # how a text model's int8 graph is quantised (applications/text/onnx.py, quantize_int8)
@@ -134,7 +137,7 @@ def _run(
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
         calib, source = _calibration(calib_data, doc, shape, calib_size)
     # the held-out images of the int8 check (or why there are none), before exporting too
-    check_images: tuple[Any, Any, str] | str | None = None
+    check_images: tuple[Any, Any, str, str | None] | str | None = None
     if int8_mode is not None and branch == "f":
         check_images = _check_images(model, doc, shape, check_data)
     refuse_existing(_targets(model, out, int8_mode is not None), force, "or --out elsewhere")
@@ -232,7 +235,7 @@ def _run_folder(
 
 def _check_images(
     model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None
-) -> tuple[Any, Any, str] | str:
+) -> tuple[Any, Any, str, str | None] | str:
     """The held-out images of the int8 check, or why there are none. A --check-data that cannot
     be used is refused here, before anything is written; the default data only goes unmeasured."""
     from siamkit.cli._int8_check import held_out_images
@@ -252,13 +255,14 @@ def _check_images(
 
 
 def _int8_check(
-    images: tuple[Any, Any, str] | str,
+    images: tuple[Any, Any, str, str | None] | str,
     fp32: str,
     q: str,
-    protocol: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
+    protocol: RunProtocol | None = None,
 ) -> dict[str, Any] | str:
     """The int8 file's accuracy change on held-out images, or why it was not measured; N-way
-    K-shot as the model's run recorded it (``protocol``) where the images allow."""
+    K-shot as the model's run recorded it (``protocol``: its ways, shots, episodes, queries and
+    seed) where the images allow."""
     from siamkit.cli._int8_check import int8_accuracy_change
 
     if isinstance(images, str):
@@ -347,10 +351,11 @@ def _int8_check(
     "--check-data",
     default=None,
     help="Held-out images (a folder with one sub-folder per class, or fashion-mnist / digits) on "
-    "which --int8 reports the int8 model's EER and N-way K-shot change (the eval.ways and "
-    "eval.shots the model's run recorded, where these images allow; else up to 5-way 1-shot) "
-    "[default: the test split of the model's built-in data, or the image folder it trained on "
-    "while that is still there: its test classes].",
+    "which --int8 reports the int8 model's EER and N-way K-shot change (the eval.ways, "
+    "eval.shots, eval.episodes, eval.queries and eval.seed the model's run recorded, where "
+    "these images allow, so that on its test classes the fp32 figures are metrics.json's; else "
+    "up to 5-way 1-shot) [default: the test split of the model's built-in data, or the image "
+    "folder it trained on while that is still there: its test classes].",
 )
 @click.option(
     "--branch",
