@@ -5,6 +5,7 @@ of the write raises KeyboardInterrupt after writing part of its file."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,11 @@ def _fake_text_export(monkeypatch: pytest.MonkeyPatch, content: str) -> Any:
     return onnx
 
 
+# the stubbed export reads only whether the model shares its towers (4d9b6d3 exports a
+# half-twin's two graphs)
+_SHARED_MODEL: Any = SimpleNamespace(share_weights=True)
+
+
 def test_text_export_force_interrupted_keeps_the_earlier_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,7 +109,7 @@ def test_text_export_force_interrupted_keeps_the_earlier_export(
 
     onnx = _fake_text_export(monkeypatch, "old graph")
     out = tmp_path / "edge"
-    onnx.export_text_bundle(None, out)
+    onnx.export_text_bundle(_SHARED_MODEL, out)
     before = _files(out)
     onnx = _fake_text_export(monkeypatch, "new graph")
     real_rmtree = shutil.rmtree
@@ -124,12 +130,12 @@ def test_text_export_force_interrupted_keeps_the_earlier_export(
 
     monkeypatch.setattr(Path, "rename", rename)
     with pytest.raises(KeyboardInterrupt):
-        onnx.export_text_bundle(None, out, force=True)
+        onnx.export_text_bundle(_SHARED_MODEL, out, force=True)
     monkeypatch.setattr(Path, "rename", real_rename)
     monkeypatch.setattr(shutil, "rmtree", real_rmtree)
     assert _files(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]  # no temporary folder
-    onnx.export_text_bundle(None, out, force=True)
+    onnx.export_text_bundle(_SHARED_MODEL, out, force=True)
     assert (out / onnx.ONNX_NAME).read_text() == "new graph"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]
 
@@ -141,10 +147,10 @@ def test_text_export_killed_between_its_renames_is_undone(
     ``.edge.old``): the next export finds the earlier one where it was."""
     onnx = _fake_text_export(monkeypatch, "old graph")
     out = tmp_path / "edge"
-    onnx.export_text_bundle(None, out)
+    onnx.export_text_bundle(_SHARED_MODEL, out)
     out.rename(tmp_path / ".edge.old")  # what the kill leaves
     with pytest.raises(FileExistsError):
-        onnx.export_text_bundle(None, out)  # without force the earlier export is kept
+        onnx.export_text_bundle(_SHARED_MODEL, out)  # without force the earlier export is kept
     assert (out / onnx.ONNX_NAME).read_text() == "old graph"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]
 
@@ -193,7 +199,7 @@ def test_text_export_removes_the_temporary_folders_of_killed_exports(
         (d / onnx.ONNX_NAME).write_text("part of a graph")
     hour_ago = time.time() - 3600
     os.utime(stale, (hour_ago, hour_ago))
-    onnx.export_text_bundle(None, tmp_path / "edge")
+    onnx.export_text_bundle(_SHARED_MODEL, tmp_path / "edge")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".edge.running", "edge"]
 
 
