@@ -45,16 +45,20 @@ def _kind(module: dict[str, Any]) -> str:
     return str(module.get("type", "")).rsplit(".", 1)[-1]
 
 
+def _read_json(path: Path, what: str) -> Any:
+    """``path``'s JSON, refused in one sentence naming it as ``what`` when it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"{path} cannot be read as {what} ({err}); copy it again from the model"
+        ) from None
+
+
 def _pooling(folder: Path, module: dict[str, Any]) -> str:
     """The mode a Pooling module's config.json turns on, refused unless it is one of POOLINGS."""
     config = folder / str(module.get("path", "")) / "config.json"
-    try:
-        doc = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ValueError(
-            f"{config} cannot be read as the pooling module's JSON config ({err}); copy it "
-            "again from the model"
-        ) from None
+    doc = _read_json(config, "the pooling module's JSON config")
     modes = [mode for key, mode in _POOLING_KEYS.items() if doc.get(key)]
     if len(modes) != 1 or modes[0] not in POOLINGS:
         said = " and ".join(modes) if modes else "no mode siamkit knows"
@@ -72,13 +76,7 @@ def read_layout(folder: str | os.PathLike[str]) -> TextLayout:
     listing = path / MODULES
     if not listing.is_file():
         return TextLayout(path, "mean")
-    try:
-        modules = json.loads(listing.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ValueError(
-            f"{listing} cannot be read as sentence-transformers' module list ({err}); copy it "
-            "again from the model"
-        ) from None
+    modules = _read_json(listing, "sentence-transformers' module list")
     if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
         raise ValueError(f"{listing} is not a list of modules; copy it again from the model")
     kinds = [_kind(m) for m in modules]
