@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import click
 
@@ -472,69 +472,44 @@ def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int
 DEFAULT_SHOTS = (1, 5)
 
 
-def _recorded_few_shot(
-    meta: dict[str, Any],
-) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
-    """The N-way K-shot settings the model's run evaluated with (its saved config's
-    ``eval.shots`` and ``eval.ways``), each ``None`` where the run recorded none, or recorded
-    what evaluate takes anyway (shots 1,5; ways unset), or something evaluate cannot read.
-
-    >>> _recorded_few_shot({"config": {"eval": {"shots": [1, 10], "ways": 5}}})
-    ((1, 10), (5,))
-    >>> _recorded_few_shot({"config": {"eval": {"shots": [1, 5], "ways": None}}})
-    (None, None)
-    """
-    section = (meta.get("config") or {}).get("eval")
-    if not isinstance(section, dict):
-        return None, None
-
-    def sizes(value: Any, least: int) -> tuple[int, ...] | None:
-        values = [value] if isinstance(value, int) else value
-        if not isinstance(values, list) or not values:
-            return None
-        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= least for v in values)
-        return tuple(values) if ok else None
-
-    shots = sizes(section.get("shots"), 1)
-    return (None if shots == DEFAULT_SHOTS else shots), sizes(section.get("ways"), 2)
-
-
 # EvalConfig's (not imported: the CLI starts fast)
 DEFAULT_EPISODES, DEFAULT_QUERIES, DEFAULT_SEED = 1000, 15, 0
 
 
-def _recorded_episodes(meta: dict[str, Any]) -> tuple[int | None, int | None]:
-    """The episodes and the queries per class the model's run evaluated N-way K-shot with (its saved
-    config's ``eval.episodes`` and ``eval.queries``), each ``None`` where the run recorded
-    none, or the default evaluate takes anyway (1000, 15), or something it cannot read.
+class _Recorded(NamedTuple):
+    """The N-way K-shot settings the model's run evaluated with that evaluate takes by default,
+    each ``None`` where the run recorded none, or what evaluate takes anyway."""
 
-    >>> _recorded_episodes({"config": {"eval": {"episodes": 200, "queries": 15}}})
-    (200, None)
+    shots: tuple[int, ...] | None
+    ways: tuple[int, ...] | None
+    episodes: int | None
+    queries: int | None
+    seed: int | None
+
+
+def _recorded(meta: dict[str, Any]) -> _Recorded:
+    """The model's run's N-way K-shot settings (its saved config's ``eval`` section, read as
+    export's int8 check reads it: :func:`~siamkit.cli._int8_check.run_protocol`), less those
+    equal to evaluate's defaults (shots 1,5; ways unset; 1000 episodes; 15 queries; seed 0).
+
+    >>> _recorded({"config": {"eval": {"shots": [1, 10], "ways": 5, "episodes": 200}}})
+    _Recorded(shots=(1, 10), ways=(5,), episodes=200, queries=None, seed=None)
+    >>> _recorded({"config": {"eval": {"shots": [1, 5], "ways": None, "seed": 3}}})
+    _Recorded(shots=None, ways=None, episodes=None, queries=None, seed=3)
     """
-    section = (meta.get("config") or {}).get("eval")
-    if not isinstance(section, dict):
-        return None, None
+    from siamkit.cli._int8_check import run_protocol
 
-    def count(key: str, default: int) -> int | None:
-        value = section.get(key)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-        return value if ok and value != default else None
+    run = run_protocol({"metadata": meta})
+    if run is None:
+        return _Recorded(None, None, None, None, None)
 
-    return count("episodes", DEFAULT_EPISODES), count("queries", DEFAULT_QUERIES)
+    def unless(value: Any, default: Any) -> Any:
+        return None if value == default else value
 
-
-def _recorded_seed(meta: dict[str, Any]) -> int | None:
-    """The seed the model's run drew its N-way K-shot episodes with (its saved config's
-    ``eval.seed``), ``None`` where the run recorded none, or the default evaluate takes anyway
-    (0), or something it cannot read.
-
-    >>> _recorded_seed({"config": {"eval": {"seed": 3}}}), _recorded_seed({"config": {}})
-    (3, None)
-    """
-    section = (meta.get("config") or {}).get("eval")
-    value = section.get("seed") if isinstance(section, dict) else None
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    return value if ok and value != DEFAULT_SEED else None
+    return _Recorded(
+        unless(run.shots, DEFAULT_SHOTS), run.ways or None, unless(run.episodes, DEFAULT_EPISODES),
+        unless(run.queries, DEFAULT_QUERIES), unless(run.seed, DEFAULT_SEED),
+    )  # fmt: skip
 
 
 #: The option of evaluate that chooses each setting it can take from the model's run.
@@ -748,11 +723,9 @@ def evaluate(
         )
         return evaluate_pairs(model, net, data, report, dev, _run_info(meta, dev), as_json)
     refuse_fashion_mnist_options(click.get_current_context(), data)  # else they were ignored
-    run_shots, run_ways = _recorded_few_shot(meta)  # an option given wins over the run's
+    run_shots, run_ways, run_episodes, run_queries, run_seed = _recorded(meta)  # options win
     n_ways = run_ways if ways is None else _episode_sizes(ways, "--ways", "N", 2)
     k_shots = DEFAULT_SHOTS if shots is None else _episode_sizes(shots, "--shots", "K", 1)
-    run_episodes, run_queries = _recorded_episodes(meta)
-    run_seed = _recorded_seed(meta)
     notes = [
         _from_run_line(
             run_shots if shots is None else None,
