@@ -1255,3 +1255,27 @@ def test_a_combination_that_builds_no_model_fails_its_trial_not_the_study(
         for r in failed
     ), rows
     assert sum(r["state"] == "complete" for r in rows) == len(rows) - len(failed) > 0
+
+
+def test_the_best_trials_validation_figures_are_those_of_training_best_yaml(
+    base, tmp_path: Path
+) -> None:
+    """Each trial built its model without seeding first (as ``siamkit train`` seeds), so its
+    starting weights depended on the trials before it, and ``siamkit train best.yaml`` did not
+    give the validation figures the study recorded for it."""
+    import optuna
+
+    from siamkit.experiment import run_experiment
+
+    cfg = apply_overrides(base, ["train.val_metric=eer"])
+    space = SearchSpace.from_dict(SPACE)
+    result = run_study(cfg, space, tmp_path / "study", n_trials=3, progress=False)
+    assert result.best_config is not None
+    study = optuna.load_study(
+        study_name=search_mod.STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study' / 'study.db'}"
+    )
+    recorded = [study.best_trial.intermediate_values[e] for e in (1, 2)]
+    run_experiment(load_config(result.best_config), tmp_path / "train", progress=False,
+                   log=lambda _s: None)  # fmt: skip
+    history = json.loads((tmp_path / "train" / "history.json").read_text())
+    assert [h["val_metric"] for h in history] == recorded

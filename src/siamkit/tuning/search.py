@@ -34,6 +34,7 @@ from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
 from siamkit.training.from_config import make_validator
 from siamkit.training.preflight import check_input_size, check_positives
+from siamkit.training.trainer import seed_everything
 from siamkit.tuning.space import Param, SearchSpace
 
 STUDY_FILE = "study.db"
@@ -438,6 +439,9 @@ def run_study(
         mean, std = data.channel_stats()
         try:  # a model or loss of this trial that cannot train on these data (or be built:
             # values that each fit the config's others, widths [8] and taps [1], but not together)
+            # seeded as siamkit train seeds, so the weights start as a train run of this config's
+            # do, whatever trials ran before (best.yaml gives the validation figures recorded)
+            seed_everything(cfg.train.seed)
             net = build_model(cfg.model, data.input_shape, mean, std)
             check_input_size(net, cfg, data.input_shape)
             check_positives(cfg, data)
