@@ -1279,3 +1279,24 @@ def test_the_best_trials_validation_figures_are_those_of_training_best_yaml(
                    log=lambda _s: None)  # fmt: skip
     history = json.loads((tmp_path / "train" / "history.json").read_text())
     assert [h["val_metric"] for h in history] == recorded
+
+
+def test_a_trials_line_comes_before_the_progress_line_that_counts_it(
+    base, tmp_path: Path, monkeypatch
+) -> None:
+    """The bar was updated before the trial's line was written: ``trials: 40% (2/5 ...)``
+    came before ``trial 1: complete``."""
+    import io
+
+    _instant_trials(monkeypatch)
+    both = io.StringIO()  # the trial lines and the progress lines, in the order written
+    monkeypatch.setattr("sys.stderr", both)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-3, 1e-2]}})
+    run_study(base, space, tmp_path, n_trials=4, progress=True, log=lambda s: both.write(s + "\n"))
+    lines = both.getvalue().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("trials: "):
+            counted = int(line.split("(")[1].split("/")[0])
+            trial_lines = [x for x in lines[:i] if x.startswith("trial ")]
+            assert len(trial_lines) == counted, lines
+    assert any(x.startswith("trials: ") for x in lines), lines

@@ -479,14 +479,14 @@ def run_study(
         ended = trial.state in done  # a failed trial does not count towards n_trials
         ran["finished"] += int(ended)
         ran["failed in a row"] = 0 if ended else ran["failed in a row"] + 1
+        if log is not None:  # the trial's line before the progress line that counts it
+            shown = "-" if trial.value is None else f"{trial.value:.4f}"
+            log(f"trial {trial.number}: {_state(trial)}, validation {shown}")
         if bar is not None:
             best = study.best_value if _any_complete(study) else None
             bar.set_postfix(best="-" if best is None else f"{best:.4f}")  # before a plain line
             if ended:
                 bar.update(1)
-        if log is not None:
-            shown = "-" if trial.value is None else f"{trial.value:.4f}"
-            log(f"trial {trial.number}: {_state(trial)}, validation {shown}")
         if ran["finished"] >= remaining:
             study.stop()
         elif ran["failed in a row"] >= cap:
