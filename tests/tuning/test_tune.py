@@ -1300,3 +1300,30 @@ def test_a_trials_line_comes_before_the_progress_line_that_counts_it(
             trial_lines = [x for x in lines[:i] if x.startswith("trial ")]
             assert len(trial_lines) == counted, lines
     assert any(x.startswith("trials: ") for x in lines), lines
+
+
+def test_run_study_takes_a_space_mapping_or_yaml_path(base, tmp_path: Path, monkeypatch) -> None:
+    """A mapping (as DEFAULT_SPACE) or a YAML path failed with AttributeError: 'dict' object
+    has no attribute 'params' in check_tunable."""
+    _instant_trials(monkeypatch)
+    one = {"optim.lr": {"float": [1e-3, 1e-2]}}
+    assert run_study(base, one, tmp_path / "a", n_trials=1, progress=False).complete == 1
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(one))
+    for given in (path, str(path)):
+        out = tmp_path / f"b-{type(given).__name__}"
+        assert run_study(base, given, out, n_trials=1, progress=False).complete == 1
+    with pytest.raises(TypeError, match=r"^run_study takes a SearchSpace, a mapping .* got list; "
+                       r"make one with SearchSpace.from_dict\(mapping\) or load_space\(path\)$"):  # fmt: skip
+        run_study(base, ["optim.lr"], tmp_path / "c", n_trials=1, progress=False)  # type: ignore[arg-type]
+    assert not (tmp_path / "c").exists()
+
+
+def test_run_study_refuses_zero_trials(base, tmp_path: Path) -> None:
+    """n_trials=0 returned an empty result without a word."""
+    space = SearchSpace.from_dict(SPACE)
+    for n in (0, -2):
+        with pytest.raises(ValueError, match=rf"^run_study needs at least one trial to run, got "
+                           rf"n_trials={n}: give 1 or more$"):  # fmt: skip
+            run_study(base, space, tmp_path / "s", n_trials=n, progress=False)
+    assert not (tmp_path / "s").exists()

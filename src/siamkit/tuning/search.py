@@ -18,8 +18,9 @@ import csv
 import dataclasses
 import json
 import logging
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from siamkit.training.config_io import apply_overrides, config_to_dict, dump_con
 from siamkit.training.from_config import make_validator
 from siamkit.training.preflight import check_input_size, check_positives
 from siamkit.training.trainer import seed_everything
-from siamkit.tuning.space import Param, SearchSpace
+from siamkit.tuning.space import Param, SearchSpace, load_space
 
 STUDY_FILE = "study.db"
 STUDY_NAME = "siamkit-tune"
@@ -369,9 +370,29 @@ def import_study_plugins(out_dir: str | Path) -> list[str]:
     return names
 
 
+def space_of(space: Any) -> SearchSpace:
+    """``space`` as a :class:`SearchSpace`: one as is, a mapping (``DEFAULT_SPACE``'s layout)
+    through :meth:`SearchSpace.from_dict`, a YAML file's path through :func:`load_space`.
+
+    Raises:
+        TypeError: anything else (one sentence naming what it takes).
+    """
+    if isinstance(space, SearchSpace):
+        return space
+    if isinstance(space, Mapping):
+        return SearchSpace.from_dict(dict(space))
+    if isinstance(space, (str, os.PathLike)):
+        return load_space(space)
+    raise TypeError(
+        f"run_study takes a SearchSpace, a mapping of section.key entries (as DEFAULT_SPACE) or "
+        f"a search-space YAML path, got {type(space).__name__}; make one with "
+        "SearchSpace.from_dict(mapping) or load_space(path)"
+    )
+
+
 def run_study(
     base: RunConfig,
-    space: SearchSpace,
+    space: SearchSpace | Mapping[str, Any] | str | os.PathLike[str],
     out_dir: str | Path,
     n_trials: int = 20,
     timeout: float | None = None,
@@ -390,10 +411,14 @@ def run_study(
     keeps them: a continued one names them in ``best.yaml`` too (see
     :func:`import_study_plugins`).
 
+    ``space`` is a :class:`SearchSpace`, a mapping of ``section.key`` entries (as
+    :data:`DEFAULT_SPACE`) or a search-space YAML path (:func:`space_of`).
+
     Raises:
         ValueError: the config has no validation classes, its data split is refused, the space
-            names a key or value the config refuses, or ``out_dir`` holds a training run (before
-            anything is written).
+            names a key or value the config refuses, ``n_trials`` is below 1, or ``out_dir``
+            holds a training run (before anything is written).
+        TypeError: ``space`` is none of those.
         StudyInterrupted: a :class:`KeyboardInterrupt`: the study was interrupted
             (``trials.csv``, and ``best.yaml`` from the completed trials if any, are written
             first; running it again continues it).
@@ -401,6 +426,11 @@ def run_study(
     import optuna
     from optuna.trial import TrialState
 
+    space = space_of(space)
+    if n_trials < 1:
+        raise ValueError(
+            f"run_study needs at least one trial to run, got n_trials={n_trials}: give 1 or more"
+        )
     out = Path(out_dir)
     check_out_dir(out)
     check_tunable(base, space)
