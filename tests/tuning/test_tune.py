@@ -1327,3 +1327,30 @@ def test_run_study_refuses_zero_trials(base, tmp_path: Path) -> None:
                            rf"n_trials={n}: give 1 or more$"):  # fmt: skip
             run_study(base, space, tmp_path / "s", n_trials=n, progress=False)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_timeout_that_ends_the_study_early_is_said(tmp_path: Path, monkeypatch) -> None:
+    """--timeout ended a study before --trials finished without a word: the end read as if
+    the study had run what was asked."""
+    import time
+
+    class Slow(FakeTrainer):
+        def fit(self) -> Any:
+            time.sleep(1.0)  # past the timeout, which the first trial starts well before
+            return super().fit()
+
+    _instant_trials(monkeypatch)
+    monkeypatch.setattr(search_mod, "Trainer", Slow)
+    space = _space_file(tmp_path)
+    args = ["tune", str(TINY), "--trials", "5", "--space", str(space), "--no-progress",
+            "--set", "data.val_classes=[4, 5]", "--set", "train.epochs=1"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s"), "--timeout", "0.5"])
+    assert res.exit_code == 0, res.output
+    assert (
+        "warning: the study stopped at its timeout of 0.5 s with 1 of 5 trials finished; run it "
+        "again with the same arguments to continue it\n"
+    ) in res.output
+    # a timeout that leaves every trial time to finish says nothing
+    monkeypatch.setattr(search_mod, "Trainer", FakeTrainer)
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "t"), "--timeout", "600"])
+    assert res.exit_code == 0 and "its timeout" not in res.output, res.output

@@ -69,7 +69,7 @@ class StudyResult:
     seconds: float
     interrupted: int = 0  # stopped by Ctrl-C or a kill: failed in Optuna's storage, not here
     warning: str | None = None  # the completed trials' scores cannot rank them (flat_scores)
-    stopped: str | None = None  # why the study stopped before n_trials finished (failures)
+    stopped: str | None = None  # why it stopped before n_trials finished (failures, timeout)
 
     @property
     def finished(self) -> int:
@@ -403,7 +403,8 @@ def run_study(
     """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials
     (completed or pruned). A failed trial (values the config refuses together) does not count:
     the study draws another, and stops after :func:`failure_cap` failures in a row
-    (``StudyResult.stopped`` says so), or when ``timeout`` seconds have passed.
+    (``StudyResult.stopped`` says so), or when ``timeout`` seconds have passed (no trial starts
+    after them; ``StudyResult.stopped`` says so if fewer than ``n_trials`` have finished).
 
     Writes ``out_dir/study.db`` (resumable), ``trials.csv`` and ``best.yaml`` (the base config with
     the best trial's values, ready for ``siamkit train``; ``plugins``, the plug-in modules the
@@ -553,6 +554,12 @@ def run_study(
         set_enabled(was_on)
         if bar is not None:
             bar.close()
+    got = finished + ran["finished"]
+    if timeout is not None and not stopped and got < n_trials:  # optimize's timeout ended it
+        stopped.append(
+            f"the study stopped at its timeout of {timeout:g} s with {got} of {n_trials} trials "
+            "finished; run it again with the same arguments to continue it"
+        )
     result = _finish(study, base, space, out, time.perf_counter() - t0, plugins)
     return dataclasses.replace(result, stopped=stopped[0] if stopped else None)
 
