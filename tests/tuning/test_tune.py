@@ -1354,3 +1354,35 @@ def test_a_timeout_that_ends_the_study_early_is_said(tmp_path: Path, monkeypatch
     monkeypatch.setattr(search_mod, "Trainer", FakeTrainer)
     res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "t"), "--timeout", "600"])
     assert res.exit_code == 0 and "its timeout" not in res.output, res.output
+
+
+def test_a_trial_of_an_init_from_config_starts_from_the_saved_model(base, tmp_path: Path) -> None:
+    """A config's model.init_from was not read by the trials (run.py copies the saved model's
+    weights in after building the model; the objective did not), so every trial trained from
+    scratch while siamkit train best.yaml starts from the saved model."""
+    import optuna
+
+    from siamkit import save_model
+    from siamkit.experiment import run_experiment
+    from siamkit.training import build_model, load_run_data
+
+    data = load_run_data(base.data)
+    torch.manual_seed(123)
+    saved = save_model(build_model(base.model, data.input_shape), tmp_path / "src")
+    cfg = apply_overrides(base, ["train.val_metric=eer", f"model.init_from={saved}"])
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-3, 1e-2]}})
+    result = run_study(cfg, space, tmp_path / "study", n_trials=1, progress=False)
+    assert result.best_config is not None
+    study = optuna.load_study(
+        study_name=search_mod.STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study' / 'study.db'}"
+    )
+    recorded = [study.best_trial.intermediate_values[e] for e in (1, 2)]
+    run_experiment(load_config(result.best_config), tmp_path / "train", progress=False,
+                   log=lambda _s: None)  # fmt: skip
+    history = json.loads((tmp_path / "train" / "history.json").read_text())
+    assert [h["val_metric"] for h in history] == recorded
+    # a saved model that is not there is refused before the study folder is made
+    gone = apply_overrides(base, [f"model.init_from={tmp_path / 'gone'}"])
+    with pytest.raises(FileNotFoundError, match=r"^model\.init_from: no saved model at "):
+        run_study(gone, space, tmp_path / "s2", n_trials=1, progress=False)
+    assert not (tmp_path / "s2").exists()

@@ -34,6 +34,7 @@ from siamkit.training.callbacks import config_diff, saved_shape_unset
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_io import apply_overrides, config_to_dict, dump_config
 from siamkit.training.from_config import make_validator
+from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size, check_positives
 from siamkit.training.trainer import seed_everything
 from siamkit.tuning.space import Param, SearchSpace, load_space
@@ -476,6 +477,8 @@ def run_study(
             net = build_model(cfg.model, data.input_shape, mean, std)
             check_input_size(net, cfg, data.input_shape)
             check_positives(cfg, data)
+            if cfg.model.init_from:  # as siamkit train starts: from the saved model's weights
+                init_from_model(net, cfg.model.init_from)
         except ValueError as err:
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
@@ -581,15 +584,18 @@ def check_out_dir(out: Path) -> None:
 
 
 def _check_model(base: RunConfig, data: RunData) -> None:
-    """The base config's model takes the data's images (:func:`check_input_size`). Built under
-    a forked random state, so the check draws none of the numbers the trials' weights come from
-    (the study's trials stay those of a run without the check)."""
+    """The base config's model takes the data's images (:func:`check_input_size`), and its
+    ``model.init_from`` model loads into it. Built under a forked random state, so the check
+    draws none of the numbers the trials' weights come from (the study's trials stay those of a
+    run without the check)."""
     import torch
 
     mean, std = data.channel_stats()
     with torch.random.fork_rng(devices=[]):
         net = build_model(base.model, data.input_shape, mean, std)
     check_input_size(net, base, data.input_shape)
+    if base.model.init_from:  # a missing model, or one that does not fit: refused before a trial
+        init_from_model(net, base.model.init_from)
 
 
 def _and(names: Sequence[str]) -> str:
