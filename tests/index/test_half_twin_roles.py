@@ -83,6 +83,7 @@ def test_the_service_enrolls_with_branch_g_and_queries_with_branch_f(tmp_path: P
     _, _, d = _naive(net, refs, probes)
     files = [png(r * 255) for r in refs]
     with TestClient(create_app(net, tmp_path / "g.db")) as c:
+        assert c.get("/info").json()["model"]["towers"] == 2
         for i, body in enumerate(files):
             r = c.post("/enroll", data={"label": f"item-{i}"}, files={"files": ("a.png", body)})
             assert r.status_code == 201, r.text

@@ -224,6 +224,7 @@ def test_info_reports_model_and_limits(client, model):
     assert body["model"]["embedding_dim"] == 16
     assert body["model"]["input_shape"] == [1, 28, 28]
     assert body["model"]["threshold"] == model.threshold
+    assert body["model"]["towers"] == 1  # a half-twin's is 2: tests/index/test_half_twin_roles
     assert body["limits"]["max_k"] == 100
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_origin
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from siamkit.index import GalleryStats, IdentifyResult, Match, VerifyResult
+from siamkit.index.embedding import two_towers
 from siamkit.index.store import unprintable_char
 from siamkit.registry import did_you_mean
 from siamkit.service.engine import ServiceEngine
@@ -542,6 +543,7 @@ async def info(engine: Engine) -> InfoResponse:
         input_shape=list(engine.input_shape),
         photos_at_own_size=engine.takes_photos,
         fingerprint=engine.fingerprint,
+        towers=2 if two_towers(engine.model) else 1,
     )
     gallery = gallery_info(stats)
     limits = LimitsInfo(**{f: getattr(engine.limits, f) for f in LimitsInfo.model_fields})

@@ -64,6 +64,12 @@ class ModelInfo(BaseModel):
         description="A face model: each photo is searched for faces at its own size, not resized.",
     )
     fingerprint: str
+    towers: int = Field(
+        default=1,
+        description="1: one network embeds every image; 2: a half-twin (task: half_twin), whose "
+        "branch f embeds what is searched with (/identify's image, /verify's first image) and "
+        "branch g what is enrolled and searched for (/enroll's images, /verify's second image).",
+    )
 
 
 class GalleryInfo(BaseModel):
