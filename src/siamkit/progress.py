@@ -107,6 +107,21 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix(**values)
 
+    def write(self, line: str, out: Callable[[str], None] | None = None) -> None:
+        """Write ``line`` beside the progress without breaking it: with ``out`` (e.g.
+        ``click.echo``, default ``print`` to stdout), the bar on a terminal cleared before it and
+        drawn again after (tqdm's ``write``); with no bar, ``out`` alone.
+
+        >>> Progress(2, "trials", tty=False).write("trial 0: complete")
+        trial 0: complete
+        """
+        out = out if out is not None else print
+        if self._bar is None:
+            out(line)
+            return
+        with self._bar.external_write_mode():  # stdout and the stderr bar share a terminal
+            out(line)
+
     def _catch_up(self) -> None:
         if self.total:
             self._next_tenth = max(self._next_tenth, self.done * self.parts // self.total + 1)

@@ -175,6 +175,41 @@ def test_trial_progress_on_a_terminal_is_a_bar(base, tmp_path: Path, monkeypatch
     assert "\r" in term.getvalue() and f"best={best:.4f}" in term.getvalue()
 
 
+def _shown(text: str) -> list[str]:
+    """The rows a terminal shows for ``text``: a carriage return writes over its row."""
+    rows = []
+    for raw in text.split("\n"):
+        row: list[str] = []
+        at = 0
+        for part in raw.split("\r"):
+            row[at : at + len(part)] = part
+            at = 0
+        rows.append("".join(row).rstrip())
+    return rows
+
+
+def test_trial_lines_on_a_terminal_are_written_beside_the_bar(
+    base, tmp_path: Path, monkeypatch
+) -> None:
+    """A trial's line (stdout) was written with the bar (stderr) still on the terminal's row,
+    so the row read ``trials:  0%|...| 0/3 [..., best=-]trial 0: complete, ...``: the bar is
+    now cleared before the line and drawn again after it."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    _instant_trials(monkeypatch)
+    term = Terminal()  # stdout and stderr: one terminal
+    monkeypatch.setattr("sys.stderr", term)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-3, 1e-2]}})
+    run_study(base, space, tmp_path, n_trials=3, progress=True, log=lambda s: term.write(s + "\n"))
+    rows = [r for r in _shown(term.getvalue()) if "trial " in r]
+    assert len(rows) == 3 and all(r.startswith("trial ") for r in rows), rows
+    assert term.getvalue().count("\n\rtrials: ") == 3, term.getvalue()  # drawn again after each
+
+
 @pytest.mark.parametrize(
     ("space", "message"),
     [

@@ -515,7 +515,11 @@ def run_study(
         ran["failed in a row"] = 0 if ended else ran["failed in a row"] + 1
         if log is not None:  # the trial's line before the progress line that counts it
             shown = "-" if trial.value is None else f"{trial.value:.4f}"
-            log(f"trial {trial.number}: {_state(trial)}, validation {shown}")
+            line = f"trial {trial.number}: {_state(trial)}, validation {shown}"
+            if bar is not None:  # on a terminal, between the bar's redraws (not into it)
+                bar.write(line, log)
+            else:
+                log(line)
         if bar is not None:
             best = study.best_value if _any_complete(study) else None
             bar.set_postfix(best="-" if best is None else f"{best:.4f}")  # before a plain line
