@@ -1391,6 +1391,16 @@ def test_a_timeout_that_ends_the_study_early_is_said(tmp_path: Path, monkeypatch
     assert res.exit_code == 0 and "its timeout" not in res.output, res.output
 
 
+def test_timeout_help_says_a_stopped_study_is_said_and_continues() -> None:
+    """--timeout's help did not say what the end of a study it stopped says (1f6cb52)."""
+    help_text = " ".join(CliRunner().invoke(cli, ["tune", "--help"]).output.split())
+    assert (
+        "--timeout FLOAT Stop starting trials after this many seconds (a running trial "
+        "finishes). A study it stops before --trials finished says so at its end; run the same "
+        "command again to continue it."
+    ) in help_text, help_text
+
+
 def test_a_trial_of_an_init_from_config_starts_from_the_saved_model(base, tmp_path: Path) -> None:
     """A config's model.init_from was not read by the trials (run.py copies the saved model's
     weights in after building the model; the objective did not), so every trial trained from

@@ -46,7 +46,12 @@ from siamkit.cli._inputs import format_table, friendly_errors
     "A key the space searches is then fixed and not searched (e.g. --set train.epochs=3); one "
     "model.encoder_kwargs entry no choice sets (taps) is kept beside each choice's instead.",
 )
-@click.option("--timeout", type=float, help="Stop starting trials after this many seconds.")
+@click.option(
+    "--timeout",
+    type=float,
+    help="Stop starting trials after this many seconds (a running trial finishes). A study it "
+    "stops before --trials finished says so at its end; run the same command again to continue it.",
+)
 @click.option(
     "--progress/--no-progress",
     default=True,
