@@ -147,3 +147,53 @@ def test_a_shared_weight_gallery_records_no_tower_and_opens_as_before(tmp_path: 
         assert "enrolled_tower" not in store.meta()
     with Gallery.open(tmp_path / "g.db", net) as g:
         assert len(g) == 1
+
+
+def _grey(n: int, size: int, seed: int) -> torch.Tensor:
+    """Whole grey levels, so that a PNG round trip gives back the same pixels."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, 1, size, size, generator=g) * 255).round() / 255
+
+
+def _png(img: torch.Tensor) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray((img[0] * 255).round().numpy().astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _gallery_cli():  # type: ignore[no-untyped-def]
+    import click
+
+    from siamkit.cli.gallery_cmds import COMMANDS
+
+    cli = click.Group("siamkit")
+    for command in COMMANDS:
+        cli.add_command(command)
+    return cli
+
+
+def test_siamkit_enroll_embeds_a_half_twins_images_with_branch_g(tmp_path: Path) -> None:
+    """siamkit enroll embedded the images with branch f (the query tower) while the gallery
+    recorded branch g as its enrolling tower and searched them with f: they must be g's."""
+    from click.testing import CliRunner
+
+    from siamkit.index import Gallery
+
+    net = _half_twin()
+    siamkit.save_model(net, tmp_path / "model")
+    refs = _grey(2, 28, 1)
+    for i, r in enumerate(refs):
+        (tmp_path / f"r{i}.png").write_bytes(_png(r))
+    args = ["enroll", tmp_path / "model", "--gallery", tmp_path / "g.db", "--label", "item"]
+    res = CliRunner().invoke(
+        _gallery_cli(), [str(a) for a in [*args, *sorted(tmp_path.glob("r*"))]]
+    )
+    assert res.exit_code == 0, res.output
+    with torch.inference_mode():
+        zg = net.embed_g(refs).numpy()
+    with Gallery.open(tmp_path / "g.db", net) as g:
+        np.testing.assert_allclose(g.items("item").embeddings, zg, atol=1e-5)

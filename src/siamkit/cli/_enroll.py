@@ -112,7 +112,9 @@ def enroll_groups(
 
     def embed(s: int) -> np.ndarray:
         with photos_named(files, start=s):  # a photo without a face is named by its file
-            return embed_inputs(model, x[s : s + chunk])
+            # what is enrolled is searched for: a half-twin embeds it with branch g, as
+            # Gallery.enroll does (the gallery records the document tower as the enrolling one)
+            return embed_inputs(model, x[s : s + chunk], role="document")
 
     starts = range(0, n, chunk)
     weight = lambda s: min(chunk, n - s)  # noqa: E731
