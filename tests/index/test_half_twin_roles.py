@@ -197,3 +197,73 @@ def test_siamkit_enroll_embeds_a_half_twins_images_with_branch_g(tmp_path: Path)
         zg = net.embed_g(refs).numpy()
     with Gallery.open(tmp_path / "g.db", net) as g:
         np.testing.assert_allclose(g.items("item").embeddings, zg, atol=1e-5)
+
+
+def _sized_half_twin() -> HalfTwinNetwork:
+    """A half-twin whose branch f takes 28x28 grey images and branch g 32x32 ones."""
+    torch.manual_seed(0)
+    f = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
+    g = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8, 16))
+    pre_f, pre_g = Preprocess(input_shape=(1, 28, 28)), Preprocess(input_shape=(1, 32, 32))
+    net = HalfTwinNetwork(f, g, embedding_dim=16, preprocess_f=pre_f, preprocess_g=pre_g)
+    net.threshold = 0.8
+    return net.eval()
+
+
+def test_cli_reads_a_half_twins_references_at_branch_gs_size(tmp_path: Path) -> None:
+    """Enrolled images and verify's second image are read at g's input size, the probes at f's
+    (they were all read at f's, which g's input check refused)."""
+    import json
+
+    from click.testing import CliRunner
+
+    cli = _gallery_cli()
+    net = _sized_half_twin()
+    siamkit.save_model(net, tmp_path / "model")
+    refs, probe = _grey(2, 32, 1), _grey(1, 28, 2)
+    for i, r in enumerate(refs):
+        (tmp_path / f"r{i}.png").write_bytes(_png(r))
+    (tmp_path / "q.png").write_bytes(_png(probe[0]))
+    with torch.inference_mode():
+        want = torch.cdist(net.embed_f(probe), net.embed_g(refs))[0].numpy()
+
+    def run(*args: object) -> dict:  # type: ignore[type-arg]
+        res = CliRunner().invoke(cli, [str(a) for a in args])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)  # type: ignore[no-any-return]
+
+    m, db, q = tmp_path / "model", tmp_path / "g.db", tmp_path / "q.png"
+    for i in range(2):
+        run("enroll", m, "--gallery", db, "--label", f"item-{i}", tmp_path / f"r{i}.png", "--json")
+    doc = run("identify", m, "--gallery", db, q, "--k", "2", "--json")
+    got = {x["label"]: x["distance"] for x in doc["queries"][0]["matches"]}
+    np.testing.assert_allclose([got["item-0"], got["item-1"]], want, atol=1e-4)
+    doc = run("verify", m, q, tmp_path / "r1.png", "--json")
+    assert doc["distance"] == pytest.approx(float(want[1]), abs=1e-4)
+
+
+def test_the_service_reads_a_half_twins_references_at_branch_gs_size(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("multipart")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    net = _sized_half_twin()
+    refs, probe = _grey(2, 32, 1), _grey(1, 28, 2)
+    with torch.inference_mode():
+        want = torch.cdist(net.embed_f(probe), net.embed_g(refs))[0].numpy()
+    q = _png(probe[0])
+    with TestClient(create_app(net, tmp_path / "g.db")) as c:
+        for i, r in enumerate(refs):
+            res = c.post(
+                "/enroll", data={"label": f"item-{i}"}, files={"files": ("a.png", _png(r))}
+            )
+            assert res.status_code == 201, res.text
+        body = c.post("/identify", files={"file": ("q.png", q)}, data={"k": "2"}).json()
+        got = {m["label"]: m["distance"] for m in body["matches"]}
+        np.testing.assert_allclose([got["item-0"], got["item-1"]], want, atol=1e-4)
+        pair = c.post("/verify", files={"file_a": ("q.png", q), "file_b": ("r.png", _png(refs[1]))})
+    assert pair.json()["distance"] == pytest.approx(float(want[1]), abs=1e-4), pair.text

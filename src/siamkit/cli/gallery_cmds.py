@@ -78,10 +78,16 @@ def _load_model(path: str, gallery_path: str | None = None) -> Any:
     )
 
 
-def _read_images(model: Any, paths: Sequence[Any], where: str = "this model") -> Any:
+def _read_images(
+    model: Any, paths: Sequence[Any], where: str = "this model", role: str = "query"
+) -> Any:
     """``(N, C, H, W)`` images in [0, 1], resized to the model's input shape; for a model that
     takes whole photos (``input_kind == "photo"``, a face model), a list of ``(C, H, W)`` images
-    at their own sizes, so that its detector still finds small faces."""
+    at their own sizes, so that its detector still finds small faces.
+
+    ``role="document"``: images to enroll or to compare against, which a half-twin
+    (``task: half_twin``) embeds with branch g, whose input size may differ from branch f's.
+    """
     from siamkit.cli._inputs import model_image_shape, read_image_files
 
     if getattr(model, "input_kind", None) == "photo":
@@ -89,6 +95,10 @@ def _read_images(model: Any, paths: Sequence[Any], where: str = "this model") ->
 
         return [read_image(p, channels=3) for p in paths]
 
+    if role == "document" and getattr(model, "kind", None) == "half_twin":
+        from siamkit.index.embedding import HALF_TWIN_BRANCHES, _HalfTwinBranch
+
+        model = _HalfTwinBranch(model, HALF_TWIN_BRANCHES[role])
     try:
         shape = model_image_shape(model, where)
     except ValueError as err:
@@ -199,7 +209,7 @@ def enroll(
             )
     groups = group_images(images, label)
     net = _load_model(model, gallery_path)
-    x = _read_images(net, [p for paths in groups.values() for p in paths], model)
+    x = _read_images(net, [p for paths in groups.values() for p in paths], model, "document")
     with _open(gallery_path, net, create=True, folder=model) as gallery:
         done = enroll_groups(gallery, net, groups, x, meta)
         gallery.remember_model_path(model)  # `siamkit gallery PATH stats` names it
@@ -335,9 +345,11 @@ def verify(
     if other is not None:
         from siamkit.index import verify_pair
 
-        x = _read_images(net, [image, other], model)
+        # the other image is the reference: a half-twin reads it at branch g's size
+        a = _read_images(net, [image], model)[0]
+        b = _read_images(net, [other], model, "document")[0]
         with photos_named([image, other], ("the first photo", "the second photo")):
-            result = verify_pair(net, x[0], x[1], threshold=threshold)
+            result = verify_pair(net, a, b, threshold=threshold)
     else:
         opened = _open(gallery_path, net, threshold=threshold, folder=model)  # type: ignore[arg-type]
         with opened as gallery, photos_named([image]):

@@ -92,9 +92,16 @@ def empty_gallery_hint(input_kind: str = "image") -> str:
     )
 
 
-def model_input_shape(model: Any) -> tuple[int, int, int]:
-    """The ``(C, H, W)`` images the model takes; refuses vector models and unknown shapes."""
-    shape = as_embedding_model(model).input_shape
+def model_input_shape(model: Any, role: str = "query") -> tuple[int, int, int]:
+    """The ``(C, H, W)`` images the model takes; refuses vector models and unknown shapes.
+
+    ``role="document"``: the shape of what is enrolled, which a half-twin (``task: half_twin``)
+    embeds with branch g, whose input size may differ from branch f's.
+    """
+    if role == "document" and getattr(model, "kind", None) == "half_twin":
+        shape = model.preprocess_g.input_shape
+    else:
+        shape = as_embedding_model(model).input_shape
     if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
         raise ValueError(
             f"the service serves image models with a known input shape (C, H, W) and 1 or 3 "
@@ -180,6 +187,10 @@ class ServiceEngine:
         self.input_shape: tuple[int, int, int] = (
             (0, 0, 0) if self.input_kind == "text" else model_input_shape(model)
         )
+        # what is enrolled (and /verify's file_b): a half-twin's branch g may take another size
+        self.reference_shape: tuple[int, int, int] = (
+            self.input_shape if self.input_kind == "text" else model_input_shape(model, "document")
+        )
         if isinstance(model, torch.nn.Module):
             model.eval()
         self._gallery: Gallery | None = None
@@ -249,10 +260,14 @@ class ServiceEngine:
         """Run ``fn(*args)`` on the compute pool and wait (for callers outside an event loop)."""
         return self._pool.submit(fn, *args).result()
 
-    async def on_images(self, uploads: list[Upload], fn: Callable[..., T], *args: Any) -> T:
+    async def on_images(
+        self, uploads: list[Upload], fn: Callable[..., T], *args: Any, role: str = "query"
+    ) -> T:
         """Decode ``uploads`` and run ``fn(images, *args)``, both in one trip to the compute pool.
 
-        ``images`` is the ``(N, C, H, W)`` batch of the model's input size, or for a model that
+        ``images`` is the ``(N, C, H, W)`` batch of the model's input size (``role``
+        ``"document"``: the size of what is enrolled, :attr:`reference_shape`; ``"pair"``: a
+        probe and a reference, ``((1, C, H, W), (1, C', H', W'))`` at those sizes), or for a model that
         takes whole photos (a face model: ``input_kind == "photo"``) the list of ``(3, H, W)``
         photos at their own sizes, so that its detector sees every face at full resolution.
         """
@@ -265,7 +280,12 @@ class ServiceEngine:
 
         def work() -> T:
             if not self.takes_photos:
-                return fn(decode_images(uploads, self.input_shape, self.limits), *args)
+                if role == "pair":
+                    a = decode_images(uploads[:1], self.input_shape, self.limits)
+                    b = decode_images(uploads[1:], self.reference_shape, self.limits)
+                    return fn((a, b), *args)
+                shape = self.reference_shape if role == "document" else self.input_shape
+                return fn(decode_images(uploads, shape, self.limits), *args)
             try:
                 return fn(decode_photos(uploads, self.limits), *args)
             except NoFaceError as err:  # name the upload: its index is the batch's
@@ -300,10 +320,13 @@ class ServiceEngine:
         count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
         return list(ids), count, len(ids.skipped), counts
 
-    def verify_pair(self, x: torch.Tensor) -> VerifyResult:
-        """1:1 verification of the two ``(2, C, H, W)`` images (a face model's two photos are
-        embedded in one call, so that a photo without a face is named by its own index)."""
-        return verify_pair(self.model, x[:1], x[1:])
+    def verify_pair(self, x: Any) -> VerifyResult:
+        """1:1 verification of the two ``(2, C, H, W)`` images, or of a probe and a reference
+        ``((1, C, H, W), (1, C', H', W'))`` (:meth:`on_images`'s ``"pair"``; a face model's two
+        photos are embedded in one call, so that a photo without a face is named by its own
+        index)."""
+        a, b = x if isinstance(x, tuple) else (x[:1], x[1:])
+        return verify_pair(self.model, a, b)
 
     def verify_pair_faces(self, x: Any) -> tuple[VerifyResult, list[int] | None]:
         """:meth:`verify_pair`, and for a face model how many faces each of its two photos

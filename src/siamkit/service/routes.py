@@ -364,7 +364,9 @@ async def enroll(
     in `skipped`; when every image was, nothing is stored and the answer is 200, not 201."""
     label = check_new_label(label, engine.limits.max_label_chars)
     uploads = await _read(engine, files, "files")
-    ids, count, skipped, faces = await engine.on_images(uploads, engine.enroll, label, uploads)
+    ids, count, skipped, faces = await engine.on_images(
+        uploads, engine.enroll, label, uploads, role="document"
+    )
     notes = several_faces_notes(faces, uploads)
     return enroll_answer(EnrollResponse, response, label, ids, count, skipped, notes=notes)
 
@@ -394,7 +396,7 @@ async def verify(
     """Same or not? Send `file_a` + `file_b` (1:1), or `file` + `label` (against the gallery)."""
     if file_a is not None and file_b is not None and file is None and label is None:
         pair = await _read(engine, [file_a], "file_a") + await _read(engine, [file_b], "file_b")
-        result, faces = await engine.on_images(pair, engine.verify_pair_faces)
+        result, faces = await engine.on_images(pair, engine.verify_pair_faces, role="pair")
         return _noted(_verify_out(result), several_faces_notes(faces, pair))
     if file is not None and label is not None and file_a is None and file_b is None:
         label = check_label(label, engine.limits.max_label_chars)
