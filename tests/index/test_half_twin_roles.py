@@ -267,3 +267,35 @@ def test_the_service_reads_a_half_twins_references_at_branch_gs_size(tmp_path: P
         np.testing.assert_allclose([got["item-0"], got["item-1"]], want, atol=1e-4)
         pair = c.post("/verify", files={"file_a": ("q.png", q), "file_b": ("r.png", _png(refs[1]))})
     assert pair.json()["distance"] == pytest.approx(float(want[1]), abs=1e-4), pair.text
+
+
+@pytest.mark.parametrize("branch", ["f", "g"])
+def test_a_one_branch_onnx_export_is_refused_by_a_gallery_and_the_service(
+    tmp_path: Path, branch: str
+) -> None:
+    """siamkit export writes one branch of a half-twin with the torch model's fingerprint: a
+    gallery or the service given it would embed both roles with that branch."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.onnx_model import OnnxModel
+    from siamkit.index import Gallery
+
+    net = _half_twin()
+    path = export_onnx(net, tmp_path / "m.onnx", branch=branch).path
+    onnx_net = OnnxModel(str(path))
+    assert onnx_net.half_twin_branch == branch
+    want = (
+        f"{path} holds only branch {branch} of a half-twin model (task: half_twin), but a "
+        "gallery or the service embeds what is searched with branch f and what is enrolled or "
+        "compared against with branch g: use the model folder's torch model instead "
+        "(siamkit serve --runtime torch)."
+    )
+    with pytest.raises(ValueError) as err:
+        Gallery.open(tmp_path / "g.db", onnx_net)
+    assert str(err.value) == want and not (tmp_path / "g.db").exists()
+    pytest.importorskip("fastapi")
+    from siamkit.service.engine import ServiceEngine
+
+    with pytest.raises(ValueError) as err:
+        ServiceEngine(onnx_net, None)  # no gallery: /enroll and /verify need both still
+    assert str(err.value) == want

@@ -78,6 +78,13 @@ class OnnxModel:
         return self.embedder.precision
 
     @property
+    def half_twin_branch(self) -> str | None:
+        """The one branch (``"f"`` or ``"g"``) this file holds when it was exported from a
+        half-twin (``task: half_twin``, ``siamkit export --branch``); None for other models."""
+        info = self.embedder.info
+        return (info.branch or "f") if info.model_kind == "half_twin" else None
+
+    @property
     def device(self) -> torch.device:
         return torch.device("cpu")
 

@@ -73,6 +73,8 @@ class OnnxModelInfo:
     std: tuple[float, ...]
     precision: str  # "fp32" or "int8"
     int8_mode: str | None  # "dynamic" or "static" for int8 files
+    model_kind: str = ""  # the exported model's kind, e.g. "siamese" or "half_twin"
+    branch: str = ""  # a half-twin export's one branch: "f" or "g"
 
 
 def _json(meta: Mapping[str, str], key: str, source: str) -> Any:
@@ -116,6 +118,8 @@ def parse_metadata(meta: Mapping[str, str], source: str = "the ONNX model") -> O
         std=tuple(float(v) for v in prep["std"]),
         precision=meta.get("precision", "fp32"),
         int8_mode=meta.get("int8_mode") or None,
+        model_kind=meta.get("model_kind", ""),
+        branch=meta.get("branch", ""),
     )
 
 

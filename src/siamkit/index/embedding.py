@@ -117,6 +117,22 @@ def two_towers(model: object) -> bool:
     )
 
 
+def one_branch_refusal(model: object) -> str | None:
+    """Why ``model`` cannot fill or search a gallery or serve: an ONNX export of one branch of a
+    half-twin (``siamkit export --branch f|g``) embeds both roles with that branch, while the
+    network embeds what is searched with f and what is enrolled with g. None for other models."""
+    branch = getattr(model, "half_twin_branch", None)
+    if branch is None:
+        return None
+    path = getattr(getattr(model, "embedder", None), "path", None) or "this ONNX file"
+    return (
+        f"{path} holds only branch {branch} of a half-twin model (task: half_twin), but a "
+        "gallery or the service embeds what is searched with branch f and what is enrolled or "
+        "compared against with branch g: use the model folder's torch model instead "
+        "(siamkit serve --runtime torch)."
+    )
+
+
 def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "query") -> np.ndarray:
     """Embed inputs with ``model.embed`` in eval mode, without gradients. Returns ``(N, D)`` float32.
 

@@ -18,7 +18,12 @@ import torch
 
 from siamkit.distances import Distance, get_distance, list_distances
 from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
-from siamkit.index.embedding import embed_inputs, model_distance, model_threshold
+from siamkit.index.embedding import (
+    embed_inputs,
+    model_distance,
+    model_threshold,
+    one_branch_refusal,
+)
 from siamkit.index.factory import create_index
 from siamkit.index.provenance import (
     ENROLLED_TOWER_KEY,
@@ -142,6 +147,9 @@ class Gallery:
             synchronous: ``"FULL"`` (default) syncs every enrollment to disk (survives power
                 loss, ~10 ms on a slow disk); ``"NORMAL"`` survives ``kill -9`` but not power loss.
         """
+        refusal = one_branch_refusal(model)
+        if refusal is not None:
+            raise ValueError(refusal)
         if model is None and embedding_dim is None and not Path(path).exists():
             raise FileNotFoundError(
                 f"no gallery at {path}; open it with a model (or embedding_dim=...) to create it"

@@ -33,6 +33,7 @@ from siamkit.index.embedding import (
     model_distance,
     model_embedding_dim,
     model_threshold,
+    one_branch_refusal,
 )
 from siamkit.index.results import unknown_label_hint
 from siamkit.index.verify import verify_embedded
@@ -179,6 +180,9 @@ class ServiceEngine:
         threshold: float | None = None,
         model_name: str | None = None,
     ) -> None:
+        refusal = one_branch_refusal(model)
+        if refusal is not None:  # /enroll and /verify need both branches, gallery or none
+            raise ValueError(refusal)
         self.limits = limits or ServiceLimits()
         self.model = model
         self.model_name = model_name
