@@ -274,10 +274,14 @@ def test_each_result_box_says_the_text_is_being_embedded_while_its_request_is_ou
             assert page.inner_text(f"#{box}-result").startswith("Embedding the ")
         assert page.inner_text("#verify-result").startswith("Embedding the two texts")
         assert len(held) == 3
-        for route in held:
-            route.continue_()
+        # one at a time: an enroll's answer clears the identify box (the gallery changed), so
+        # letting all three go at once made the identify check race the enroll
+        identify, verify, enroll = held
+        identify.continue_()
         page.wait_for_selector("#identify-result:has-text('Most like'), #identify-result.bad")
+        verify.continue_()
         page.wait_for_selector("#verify-result:has-text('similarity')")
+        enroll.continue_()
         page.wait_for_selector("#enroll-result.ok:has-text('pending-vpn')")
         browser.close()
 
