@@ -95,10 +95,10 @@ def _read_images(
 
         return [read_image(p, channels=3) for p in paths]
 
-    if role == "document" and getattr(model, "kind", None) == "half_twin":
-        from siamkit.index.embedding import HALF_TWIN_BRANCHES, _HalfTwinBranch
+    if role == "document":  # a half-twin's branch g, at its own input size
+        from siamkit.index.embedding import role_tower
 
-        model = _HalfTwinBranch(model, HALF_TWIN_BRANCHES[role])
+        model = role_tower(model, role)
     try:
         shape = model_image_shape(model, where)
     except ValueError as err:

@@ -107,6 +107,18 @@ class _HalfTwinBranch:
         return self.net.embed(x, branch=self.branch, check=check)  # type: ignore[no-any-return]
 
 
+def role_tower(model: Any, role: str) -> Any:
+    """The one-tower model that embeds ``role`` (:data:`ROLES`) inputs: a
+    :class:`~siamkit.models.HalfTwinNetwork`'s branch for it (:data:`HALF_TWIN_BRANCHES`, with
+    that branch's input shape), else ``model`` itself (a text half-twin picks its tower from
+    ``role`` in its own ``embed``)."""
+    if getattr(model, "kind", None) != "half_twin":
+        return model
+    if role not in HALF_TWIN_BRANCHES:
+        raise ValueError(f"role is 'query' or 'document', got {role!r}")
+    return _HalfTwinBranch(model, HALF_TWIN_BRANCHES[role])
+
+
 def two_towers(model: object) -> bool:
     """Whether ``model`` embeds queries and documents with different towers: an image/vector
     half-twin (``task: half_twin``, branches f and g), a text half-twin
@@ -155,10 +167,7 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "qu
             return np.asarray(z.float().cpu().numpy(), dtype=np.float32)
     if kind == "photo":  # a face model: whole photos, each at its own size
         return _embed_photos(model, inputs)
-    if getattr(model, "kind", None) == "half_twin":  # f embeds queries, g references
-        if role not in HALF_TWIN_BRANCHES:
-            raise ValueError(f"role is 'query' or 'document', got {role!r}")
-        model = _HalfTwinBranch(model, HALF_TWIN_BRANCHES[role])
+    model = role_tower(model, role)  # a half-twin: f embeds queries, g references
     x = as_input_batch(model, inputs)
     z = encode(model, x, batch_size, check=True).numpy()
     if not np.isfinite(z).all():
