@@ -245,14 +245,6 @@ def _chunk_note(n: int) -> str:
     )
 
 
-def _coverage_threshold(model: Any, similarity: float | None) -> tuple[float, str]:
-    """The distance ``1 - coverage`` for ``--by passages``: the user's number, else the default
-    (:func:`~siamkit.applications.text.duplicates.coverage_threshold`)."""
-    from siamkit.applications.text.duplicates import coverage_threshold
-
-    return coverage_threshold(model, similarity, "--threshold")
-
-
 @click.group("text")
 def text() -> None:
     """Text similarity, near-duplicate groups and plagiarism reports with a Siamese transformer.

@@ -49,12 +49,12 @@ def test_passage_coverage_source_for_another_model_does_not_say_calibrate() -> N
     """dedup --by passages with a model other than MiniLM told the user to calibrate it, though
     calibrate's threshold is a cosine of whole texts and does not set the passage coverage; it
     now says to check the default on their own duplicates and pass --threshold."""
-    from siamkit.cli.text_cmds import _coverage_threshold
+    from siamkit.applications.text.duplicates import coverage_threshold
 
     mpnet = SimpleNamespace(**vars(_model("mpnet", 768, 12)), score_map=None)
-    _, source = _coverage_threshold(mpnet, None)
+    _, source = coverage_threshold(mpnet, None, "--threshold")
     assert "calibrate MODEL" not in source, source
     assert "pass --threshold COVERAGE" in source and "does not set the passage coverage" in source
     minilm = SimpleNamespace(**vars(_model("bert", 384, 6)), score_map=None)
-    _, source = _coverage_threshold(minilm, None)
+    _, source = coverage_threshold(minilm, None, "--threshold")
     assert source.endswith("background documents 0-149"), source
