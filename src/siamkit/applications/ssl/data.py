@@ -77,7 +77,8 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         )
     )  # fmt: skip
     has_val = run.val_y.numel() > 1
-    from siamkit.experiment.run import class_list  # the supervised run's first line's names
+    # named as the supervised run's first line names them
+    from siamkit.evaluation.report_sections import class_list
 
     n, k = len(run.train_y), len(run.train_classes)
     source = (
