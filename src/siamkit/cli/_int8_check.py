@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 CHECK_IMAGES = 1000
 CHECK_EPISODES = 300
 CHECK_QUERIES = 15
+#: The check's own episodes, queries and seed, where the model's run records none.
+_CHECK_OWN = {"episodes": CHECK_EPISODES, "queries": CHECK_QUERIES, "seed": 0}
 
 
 def held_out_images(
@@ -214,21 +216,25 @@ def check_settings(
     left = [k for k in shots if all(kk != k for _, kk in kept)]
     if left:
         notes.append(f"{','.join(map(str, left))}-shot left out (too few images a class)")
-    own = {"episodes": CHECK_EPISODES, "queries": CHECK_QUERIES, "seed": 0}
-    for key in own:
+    for key in _CHECK_OWN:
         value = getattr(protocol, key)
         recorded += "" if value is None else f", eval.{key} {value}"
-    unrecorded = [k for k in own if getattr(protocol, k) is None]
+    unrecorded = [k for k in _CHECK_OWN if getattr(protocol, k) is None]
     if unrecorded:  # a config written without them: the check's own, which it names
-        notes.insert(0, "the check's own " + ", ".join(f"{k} {own[k]}" for k in unrecorded))
+        notes.insert(0, "the check's own " + ", ".join(f"{k} {_CHECK_OWN[k]}" for k in unrecorded))
     said = (
         f"N-way K-shot as the model's run recorded it: {recorded}"
         if differs is None
         else f"N-way K-shot at the model's run's {recorded}, on {differs}: not metrics.json's "
         "figures"
     )
-    queries = CHECK_QUERIES if protocol.queries is None else protocol.queries
-    return settings(kept, queries), "; ".join([said, *notes])
+    return settings(kept, _recorded_or_own(protocol, "queries")), "; ".join([said, *notes])
+
+
+def _recorded_or_own(protocol: RunProtocol | None, key: str) -> int:
+    """The run's recorded ``eval.<key>`` (episodes, queries, seed), else the check's own."""
+    value = None if protocol is None else getattr(protocol, key)
+    return int(_CHECK_OWN[key] if value is None else value)
 
 
 def _scores(
@@ -266,10 +272,8 @@ def int8_accuracy_change(
     if int((np.unique(y, return_counts=True)[1] >= 2).sum()) < 2:
         raise ValueError("the accuracy check needs at least two classes of two images each")
     settings, basis = check_settings(y, protocol, differs)
-    episodes = (
-        CHECK_EPISODES if protocol is None or protocol.episodes is None else protocol.episodes
-    )
-    seed = 0 if protocol is None or protocol.seed is None else protocol.seed
+    episodes = _recorded_or_own(protocol, "episodes")
+    seed = _recorded_or_own(protocol, "seed")
     fp32 = _scores(fp32_path, x, y, settings, episodes, seed)
     int8 = _scores(int8_path, x, y, settings, episodes, seed)
     return {
