@@ -500,19 +500,57 @@ def test_a_study_whose_every_trial_fails_stops(
         "finished: the space's values keep failing with this config (each failed trial's "
         "warning says why); change the space or the config, and give a new --out"
     )
+    assert result.stopped_by == "failures"
     assert result.best_config is None and len(_rows(tmp_path / "trials.csv")) == ran
-    if n_trials == 2:  # the command's end says so
+    if n_trials == 2:  # the command's end says so, and fails: the search did not succeed
         res = CliRunner().invoke(
             cli,
             ["tune", str(TINY), "--trials", "2", "--no-progress", "--out", str(tmp_path / "c"),
              "--space", str(_space_file(tmp_path, "optim.lr: {float: [1.0e-4, 1.0]}\n")),
              "--set", "data.val_classes=[4, 5]"],
         )  # fmt: skip
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 1, res.output
         assert res.output.splitlines()[-2:] == [
-            f"warning: {result.stopped}",
             "no trial completed; nothing to recommend",
+            f"Error: {result.stopped}",
         ]
+
+
+def test_a_study_stopped_by_failures_exits_1_and_keeps_what_finished(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """siamkit tune that stopped after too many failed trials in a row exited with status 0, so
+    a script checking $? took the search for a success. It exits 1 with the stop's sentence,
+    after the table and best.yaml of the trials that did complete (written as before)."""
+    _fake_training(monkeypatch)
+    fits: list[float] = []
+
+    class FailingAfterTwo(FakeTrainer):
+        def fit(self) -> Any:
+            fits.append(self.cfg.optim.lr)
+            if len(fits) > 2:
+                raise search_mod.RefusedCombination(f"optim.lr {self.cfg.optim.lr} is refused")
+            return super().fit()
+
+    monkeypatch.setattr(search_mod, "Trainer", FailingAfterTwo)
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "5", "--no-progress", "--space", str(_space_file(tmp_path)),
+         "--set", "data.val_classes=[4, 5]", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    stop = (
+        "the study stopped after 10 trials in a row failed, with 2 of 5 trials finished: the "
+        "space's values keep failing with this config (each failed trial's warning says why); "
+        "change the space or the config, and give a new --out"
+    )
+    assert res.output.splitlines()[-1] == f"Error: {stop}", res.output
+    assert f"warning: {stop}" not in res.output
+    assert f"best config: {out / 'best.yaml'}" in res.output
+    assert (out / "best.yaml").is_file()
+    states = [r["state"] for r in _rows(out / "trials.csv")]
+    assert states == ["complete"] * 2 + ["fail"] * 10, states
 
 
 def _tiny_folder(root: Path, one_image_classes: tuple[int, ...]) -> Path:

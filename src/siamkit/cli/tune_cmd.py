@@ -19,7 +19,7 @@ from siamkit.cli._inputs import format_table, friendly_errors
     show_default=True,
     help="Finished trials wanted (completed or pruned). A failed trial (values the config "
     "refuses together) does not count: another is drawn, and the study stops after N trials "
-    "in a row fail (at least 10).",
+    "in a row fail (at least 10), exiting with status 1.",
 )
 @click.option(
     "--out",
@@ -170,10 +170,15 @@ def tune(
             else ""
         )
     )
-    if result.stopped:
+    # too many failures in a row: the search did not succeed, so the command fails (exit 1)
+    # after saying what it found; a timeout is the time asked for, only a warning
+    gave_up = result.stopped if result.stopped_by == "failures" else None
+    if result.stopped and not gave_up:
         click.echo(f"warning: {result.stopped}")
     if result.best_config is None:
         click.echo("no trial completed; nothing to recommend")
+        if gave_up:
+            raise click.ClickException(gave_up)
         return
     # 4 significant digits (0.0001628, not 0.00016283591083632567); best.yaml has them all.
     # A choice as the trial trained it (a ConvNet's encoder_kwargs with the config's taps)
@@ -186,6 +191,8 @@ def tune(
         click.echo(short)
     if result.warning:
         click.echo(f"warning: {result.warning}")
+    if gave_up:
+        raise click.ClickException(gave_up)
 
 
 #: The keys that make a study's trials short runs (``--set train.epochs=1``); best.yaml keeps them.

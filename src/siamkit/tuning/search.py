@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from torch import nn
 
@@ -41,6 +41,9 @@ from siamkit.tuning.space import Param, SearchSpace, load_space
 
 STUDY_FILE = "study.db"
 STUDY_NAME = "siamkit-tune"
+
+#: What stopped a study before ``n_trials`` finished (:attr:`StudyResult.stopped_by`).
+StopReason = Literal["failures", "timeout"]
 
 
 class RefusedCombination(ValueError):
@@ -71,6 +74,9 @@ class StudyResult:
     interrupted: int = 0  # stopped by Ctrl-C or a kill: failed in Optuna's storage, not here
     warning: str | None = None  # the completed trials' scores cannot rank them (flat_scores)
     stopped: str | None = None  # why it stopped before n_trials finished (failures, timeout)
+    #: what stopped it before n_trials finished: ``"failures"`` (:func:`failure_cap` failed
+    #: trials in a row, the search did not succeed) or ``"timeout"`` (the time asked for)
+    stopped_by: StopReason | None = None
 
     @property
     def finished(self) -> int:
@@ -404,8 +410,9 @@ def run_study(
     """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials
     (completed or pruned). A failed trial (values the config refuses together) does not count:
     the study draws another, and stops after :func:`failure_cap` failures in a row
-    (``StudyResult.stopped`` says so), or when ``timeout`` seconds have passed (no trial starts
-    after them; ``StudyResult.stopped`` says so if fewer than ``n_trials`` have finished).
+    (``StudyResult.stopped`` says so, ``stopped_by`` is ``"failures"``), or when ``timeout``
+    seconds have passed (no trial starts after them; ``StudyResult.stopped`` says so if fewer
+    than ``n_trials`` have finished, ``stopped_by`` is ``"timeout"``).
 
     Writes ``out_dir/study.db`` (resumable), ``trials.csv`` and ``best.yaml`` (the base config with
     the best trial's values, ready for ``siamkit train``; ``plugins``, the plug-in modules the
@@ -507,7 +514,7 @@ def run_study(
     bar = Progress(remaining, "trials", "trials", parts=4) if progress else None
     cap = failure_cap(n_trials)
     ran = {"finished": 0, "failed in a row": 0}
-    stopped: list[str] = []
+    stopped: list[tuple[StopReason, str]] = []
 
     def tick(study: Any, trial: Any) -> None:
         ended = trial.state in done  # a failed trial does not count towards n_trials
@@ -528,12 +535,13 @@ def run_study(
         if ran["finished"] >= remaining:
             study.stop()
         elif ran["failed in a row"] >= cap:
-            stopped.append(
+            stopped.append((
+                "failures",
                 f"the study stopped after {cap} trials in a row failed, with "
                 f"{finished + ran['finished']} of {n_trials} trials finished: the space's "
                 "values keep failing with this config (each failed trial's warning says why); "
-                "change the space or the config, and give a new --out"
-            )
+                "change the space or the config, and give a new --out",
+            ))  # fmt: skip
             study.stop()
 
     was_on = is_enabled()
@@ -563,12 +571,14 @@ def run_study(
             bar.close()
     got = finished + ran["finished"]
     if timeout is not None and not stopped and got < n_trials:  # optimize's timeout ended it
-        stopped.append(
+        stopped.append((
+            "timeout",
             f"the study stopped at its timeout of {timeout:g} s with {got} of {n_trials} trials "
-            "finished; run it again with the same arguments to continue it"
-        )
+            "finished; run it again with the same arguments to continue it",
+        ))  # fmt: skip
     result = _finish(study, base, space, out, time.perf_counter() - t0, plugins)
-    return dataclasses.replace(result, stopped=stopped[0] if stopped else None)
+    by, why = stopped[0] if stopped else (None, None)
+    return dataclasses.replace(result, stopped=why, stopped_by=by)
 
 
 #: What in a folder marks a ``siamkit train`` run (its checkpoint, its saved model).
