@@ -533,9 +533,9 @@ def plagiarism(
     Prints the number of matched spans, the threshold and, per source, the share of SUSPECT
     it covers and the mean similarity; --json prints them as JSON, with each span's offsets.
     Only --out writes a file (the HTML report with the spans' texts); without it nothing is
-    written. The report and --json (near_misses) also list, apart, the few sentences of
-    SUSPECT closest to a match at most 0.05 below the threshold: they are not matches and
-    count in no score.
+    written. The summary, the report and --json (near_misses) also list, apart, the few
+    sentences of SUSPECT closest to a match at most 0.05 below the threshold: they are not
+    matches and count in no score.
 
     A --corpus folder is read recursively, skipping hidden files and folders, files without a
     text suffix, earlier plagiarism reports and SUSPECT itself (each listed on stderr).
@@ -545,7 +545,7 @@ def plagiarism(
       siamkit text plagiarism essay.txt --corpus sources/ --out report.html
     """
     from siamkit.applications.text.corpus import Document, is_blank, read_text_file
-    from siamkit.applications.text.plagiarism import find_plagiarism
+    from siamkit.applications.text.plagiarism import NEAR_MISS_NOTE, find_plagiarism
     from siamkit.applications.text.report_html import render_report
     from siamkit.applications.text.similarity import at_dim, resolve_threshold
 
@@ -590,6 +590,12 @@ def plagiarism(
         click.echo(
             f"  {s.source}: {s.coverage:.1%} of {doc.id}, mean similarity {s.mean_similarity:.3f}"
         )
+    if report.near_misses:  # as the report and --json list them: apart, counted in no score
+        click.echo(f"{len(report.near_misses)} near miss(es) {NEAR_MISS_NOTE}")
+        for m in report.near_misses:
+            said = " ".join(doc.text[m.suspect_start : m.suspect_end].split())
+            said = said if len(said) <= 80 else f"{said[:77]}..."
+            click.echo(f'  {m.source}: similarity {m.similarity:.3f}, "{said}"')
     click.echo(_chunk_note(report.chunked), nl=False)
     if out:
         click.echo(f"report -> {out}")

@@ -153,3 +153,52 @@ def test_sentences_just_under_the_threshold_are_listed_apart_as_near_misses() ->
     assert "<mark" not in doc_text.split(copied, 1)[1]  # the near miss is not highlighted
     none = find_plagiarism(None, essay, sources, 0.5, runtime=runtime)  # type: ignore[arg-type]
     assert none.near_misses == [] and "Near misses" not in render_report(none)
+
+
+def test_the_printed_summary_lists_the_near_misses_too(tiny_hf, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The HTML report and --json listed the near misses (c9314df), the summary printed without
+    --json did not: on the terminal a sentence just under the threshold stayed invisible. The
+    summary now lists them apart, with --json's note, after the sources' scores."""
+    import math
+
+    from click.testing import CliRunner
+
+    from siamkit.applications.text import plagiarism as plagiarism_mod
+    from siamkit.cli.main import cli
+
+    copied, close, far = (
+        "The crews saved the town from the fire.",
+        "Firefighters protected the small town.",
+        "My garden grows tomatoes every summer.",
+    )
+    src_a, src_b = "The crews saved the town from the fire.", "Fire crews kept the town safe."
+    vectors = _Vectors(
+        {
+            copied: [1, 0, 0],
+            src_b: [0, 1, 0],
+            close: [0, 0.70, math.sqrt(1 - 0.70**2)],  # 0.70 to b.txt: 0.02 under 0.72
+            far: [0.3, 0, math.sqrt(1 - 0.09)],
+        }
+    )
+    real = plagiarism_mod.find_plagiarism
+    monkeypatch.setattr(  # the command's own call, with the hand-built embeddings
+        plagiarism_mod,
+        "find_plagiarism",
+        lambda m, d, s, t, **kw: real(m, d, s, t, runtime=vectors),
+    )
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "a.txt").write_text(src_a)
+    (tmp_path / "sources" / "b.txt").write_text(src_b)
+    essay = tmp_path / "essay.txt"
+    essay.write_text(f"{copied} {close} {far}")
+    args = ["text", "plagiarism", str(essay), "--corpus", str(tmp_path / "sources")]
+    args += ["--model", str(tiny_hf), "--device", "cpu", "--threshold", "0.72"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    share = len(copied) / len(copied + close + far)  # of the suspect's sentence characters
+    assert res.output.splitlines()[1:4] == [
+        f"  a.txt: {share:.1%} of essay.txt, mean similarity 1.000",
+        "1 near miss(es) below the threshold (by at most 0.05): not matches, counted in no score",
+        f'  b.txt: similarity 0.700, "{close}"',
+    ], res.output
+    assert far not in res.output
