@@ -4,6 +4,7 @@
     siamkit text dedup corpus.jsonl --out groups.jsonl --threshold auto
     siamkit text plagiarism essay.txt --corpus sources/ --out report.html
     siamkit text enroll tickets.jsonl --gallery tickets.db --model runs/tickets/model
+    siamkit text identify "My laptop will not charge" --gallery tickets.db --model runs/tickets/model
 
 Thin shell over :mod:`siamkit.applications.text`: parse, call the library, print text or JSON.
 """
@@ -20,6 +21,7 @@ import click
 from siamkit.atomic import check_writable_file, same_file
 from siamkit.cli._inputs import (
     PROGRESS,
+    OnceOption,
     friendly_errors,
     runtime_device,
     store_errors,
@@ -738,20 +740,26 @@ def enroll(
     click.echo(_chunk_note(chunked), nl=False)
 
 
-def _open_gallery(gallery_path: str, model: Any, model_path: str | None) -> Any:
+def _open_gallery(gallery_path: str, model: Any, model_path: str | None, **kw: Any) -> Any:
     """The existing gallery at ``gallery_path`` opened for ``model`` (``model_path``: --model,
-    None for the default); another model's refusal names the model folder the gallery recorded
-    (enroll --model records it: :func:`~siamkit.cli._model_record.other_models_refusal`), or
-    that it recorded none, where the gallery's own sentence said only 'Use the original
-    model'."""
+    None for the default; ``kw``: more of ``Gallery.open``'s arguments, e.g. ``threshold``). A
+    gallery of images is refused naming the command that searches it
+    (:func:`~siamkit.cli.text_identify.image_gallery_refusal`); another model's refusal names
+    the model folder the gallery recorded (enroll --model records it:
+    :func:`~siamkit.cli._model_record.other_models_refusal`), or that it recorded none, where
+    the gallery's own sentence said only 'Use the original model'."""
     from siamkit.cli._model_record import other_models_refusal
+    from siamkit.cli.text_identify import image_gallery_refusal
     from siamkit.encoders.text import default_text_model_path
     from siamkit.index import Gallery
     from siamkit.index.results import GalleryMismatchError
 
     try:
-        return Gallery.open(gallery_path, model, create=False)
+        return Gallery.open(gallery_path, model, create=False, **kw)
     except GalleryMismatchError:
+        images = image_gallery_refusal(gallery_path)
+        if images is not None:
+            raise images from None
         used = model_path or str(default_text_model_path())
         given = model_path or "the default all-MiniLM-L6-v2 (no --model)"
         use_it = "pass --model {recorded}, or enroll into a new gallery file"
@@ -768,6 +776,212 @@ def _open_gallery(gallery_path: str, model: Any, model_path: str | None) -> Any:
             f"model folder ({how} pass the model that enrolled it with --model), or enroll "
             "into a new gallery file."
         ) from None
+
+
+_GALLERY_IN = click.option(
+    "--gallery",
+    "gallery_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Gallery file (SQLite) that `siamkit text enroll` filled, e.g. tickets.db.",
+)
+_GALLERY_THRESHOLD = _threshold_option(
+    "Cosine similarity at or above which a query is taken to be an enrolled label, or 'auto': "
+    "the model's calibrated threshold, else all-MiniLM-L6-v2's sentence default, as `siamkit "
+    "text similarity` and `siamkit serve` decide (the output says which)."
+)
+
+
+def _gallery_threshold(model: Any, threshold: float | None) -> tuple[float, str]:
+    """The distance threshold of ``--threshold`` (``None``: auto) and where it comes from."""
+    from siamkit.applications.text.similarity import resolve_threshold
+
+    return resolve_threshold(model, threshold, threshold_option="--threshold")
+
+
+def _queries(queries: tuple[str, ...], query_file: str | None, *fields: Any) -> list[Any]:
+    """The queries: the QUERY arguments, or the texts of --file (read as `text enroll` reads
+    its CORPUS; ``fields``: --text-field, --id-field). Exactly one of the two is given."""
+    from siamkit.cli.text_identify import command_line_queries
+
+    if bool(queries) == (query_file is not None):
+        raise click.UsageError(
+            "give the queries as QUERY arguments or with --file F, not both"
+            if queries
+            else "give a QUERY text, or --file F with one query per line of a .jsonl or .csv"
+        )
+    if query_file is None:
+        return command_line_queries(queries)
+    path = Path(query_file)
+    if path.is_file() and path.suffix.lower() not in (".jsonl", ".csv"):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if sum(1 for ln in lines if ln.strip()) > 1:
+            click.echo(
+                f"note: {query_file} is read as one query, whatever its lines (a file other "
+                "than .jsonl or .csv is one text, as `text enroll` reads it); for one query "
+                "per line give a .jsonl or .csv",
+                err=True,
+            )
+    return list(_load(query_file, *fields, unique_ids=False).docs)
+
+
+@text.command("identify")
+@click.argument("queries", nargs=-1, metavar="[QUERY]...")
+@click.option(
+    "--file",
+    "query_file",
+    type=click.Path(exists=True),
+    default=None,
+    help="Read the queries from a .jsonl or .csv (a query per line or row, under --text-field, "
+    "named by --id-field), a folder of text files (a query per file) or a text file (one "
+    "query), instead of QUERY arguments.",
+)
+@_GALLERY_IN
+@_MODEL
+@click.option(
+    "--k",
+    "k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Labels to list per query.",
+)
+@_GALLERY_THRESHOLD
+@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@click.option(
+    "--id-field",
+    default=None,
+    help=f"JSONL key / CSV column that names each query in the output {_ID_DEFAULT}.",
+)
+@click.option(
+    "--batch-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Texts per forward pass.",
+)
+@_TORCH_DEVICE
+@PROGRESS
+@_JSON
+@store_errors("gallery")
+def identify(
+    queries: tuple[str, ...],
+    query_file: str | None,
+    gallery_path: str,
+    model_path: str | None,
+    k: int,
+    threshold: float | None,
+    text_field: str,
+    id_field: str | None,
+    batch_size: int,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Which enrolled texts is each QUERY closest to? The K nearest labels of a gallery that
+    `siamkit text enroll` filled, best first, as the service's /identify answers.
+
+    Give the model that enrolled the gallery (--model, as to `text enroll`); a half-twin
+    embeds the queries with its query tower, the gallery holding its document tower's
+    embeddings. Each match shows its similarity, its distance (1 - similarity) and the start of
+    the matched text (enroll keeps each text's first 1,000 characters beside the gallery). A
+    query whose best match is below the threshold is unknown.
+
+    --json: per query its id (a file's id, else 1, 2, ...), the query, label (null: unknown)
+    and matches (label, similarity, distance, item_id, accepted, text); min_similarity,
+    max_distance and threshold_source.
+
+    \b
+    Examples:
+      siamkit text identify "My laptop will not charge" --gallery tickets.db --model runs/tickets/model
+      siamkit text identify --file new.jsonl --gallery tickets.db --model runs/tickets/model --k 3 --json
+    """
+    from siamkit.cli.text_identify import (
+        check_gallery_file,
+        identify_doc,
+        identify_lines,
+        identify_texts,
+    )
+
+    docs = _queries(queries, query_file, text_field, id_field)
+    check_gallery_file(gallery_path, model_path)  # before the model loads
+    model = _model(model_path, _device(device))
+    dist, source = _gallery_threshold(model, threshold)
+    with _open_gallery(gallery_path, model, model_path, threshold=dist) as gallery:
+        found = identify_texts(gallery, gallery_path, model, [d.text for d in docs], k, batch_size)
+        empty = len(gallery) == 0
+    doc = identify_doc(docs, found, dist, source, k)
+    if empty:  # every answer is "unknown" because nothing is enrolled, not because of the texts
+        doc["gallery_empty"] = True
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo("\n".join(identify_lines(doc, from_file=query_file is not None)))
+    if empty:
+        click.echo(f"{gallery_path} is empty: enroll texts first (siamkit text enroll CORPUS ...)")
+    click.echo(_chunk_note(found.chunked), nl=False)
+
+
+@text.command("verify")
+@click.argument("query")
+@_GALLERY_IN
+@click.option(
+    "--label",
+    cls=OnceOption,
+    required=True,
+    help="The enrolled label QUERY is claimed to be, e.g. T-17.",
+)
+@_MODEL
+@_GALLERY_THRESHOLD
+@_TORCH_DEVICE
+@_JSON
+@store_errors("gallery")
+def verify(
+    query: str,
+    gallery_path: str,
+    label: str,
+    model_path: str | None,
+    threshold: float | None,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Is QUERY the enrolled --label? Its similarity to the label's closest text in a gallery
+    that `siamkit text enroll` filled, against the threshold, as the service's /verify answers
+    for a text and a label (a half-twin embeds QUERY with its query tower).
+
+    --json: label, same, similarity, distance, min_similarity, max_distance,
+    threshold_source and chunked.
+
+    \b
+    Example:
+      siamkit text verify "Printer out of toner" --gallery tickets.db --label T-17 --model runs/tickets/model
+    """
+    from siamkit.cli.text_identify import check_gallery_file, command_line_queries, verify_text
+
+    text_ = command_line_queries((query,))[0].text
+    check_gallery_file(gallery_path, model_path)  # before the model loads
+    model = _model(model_path, _device(device))
+    dist, source = _gallery_threshold(model, threshold)
+    with _open_gallery(gallery_path, model, model_path, threshold=dist) as gallery:
+        result, chunked = verify_text(gallery, model, text_, label)
+    doc = {
+        "label": label,
+        "same": result.same,
+        "similarity": 1 - result.distance,
+        "distance": result.distance,
+        "min_similarity": 1 - dist,
+        "max_distance": dist,
+        "threshold_source": source,
+        "chunked": chunked,
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    verdict = label if result.same else f"not {label}"
+    click.echo(
+        f"{verdict}: similarity {1 - result.distance:.4f} to its closest text (threshold: "
+        f"similarity >= {1 - dist:.4f}, {source})"
+    )
+    click.echo(_chunk_note(chunked), nl=False)
 
 
 @text.command("export")

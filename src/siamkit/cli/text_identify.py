@@ -1,0 +1,231 @@
+"""What ``siamkit text identify`` and ``siamkit text verify`` do on a gallery of texts that
+``siamkit text enroll`` filled: read the queries, say why a gallery cannot be used, embed the
+queries as the service's ``/identify`` and ``/verify`` do, and shape the answer.
+
+The commands themselves (options, help) are in :mod:`siamkit.cli.text_cmds`; the search is
+:class:`siamkit.index.Gallery`'s, the matched texts' first characters the previews that
+:func:`~siamkit.applications.text.gallery.enroll_documents` keeps beside the gallery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from siamkit.applications.text.corpus import Document, check_texts
+from siamkit.index import IdentifyResult, VerifyResult
+
+SNIPPET_CHARS = 80
+"""How much of a matched text the plain output shows on its line (--json gives the stored
+preview whole, up to 1,000 characters)."""
+
+_NEW_GALLERY = (
+    "enroll your texts into a new gallery file with `siamkit text enroll CORPUS --gallery NEW.db`"
+)
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def command_line_queries(queries: tuple[str, ...]) -> list[Document]:
+    """The QUERY arguments as documents ``1``, ``2``, ...; a blank one is refused, naming it
+    (``QUERY``, or ``QUERY 2`` of several), before any model loads."""
+    names = ["QUERY"] if len(queries) == 1 else [f"QUERY {i + 1}" for i in range(len(queries))]
+    check_texts(list(queries), names=names)
+    return [Document(str(i + 1), q, n) for i, (q, n) in enumerate(zip(queries, names))]
+
+
+def check_gallery_file(gallery_path: str, model_path: str | None) -> None:
+    """Refuse a --gallery that is no gallery yet (nothing there, or a 0-byte file), saying how
+    to fill one, before the model loads; nothing is created."""
+    from siamkit.index.store import existing_store_problem
+
+    problem = existing_store_problem(gallery_path)
+    if problem is None:
+        return
+    model = f" --model {model_path}" if model_path else ""
+    what = f"no gallery at {gallery_path}" if problem == "missing" else (
+        f"{gallery_path} is an empty file, not a gallery"
+    )  # fmt: skip
+    raise FileNotFoundError(
+        f"{what}: enroll texts into it first with `siamkit text enroll CORPUS --gallery "
+        f"{gallery_path}{model}`"
+    )
+
+
+def image_gallery_refusal(gallery_path: str) -> ValueError | None:
+    """The refusal of a gallery of images (which a text model's fingerprint never matches),
+    naming the command that searches it; ``None`` when nothing says it holds images.
+
+    It holds images when the model folder it recorded (``siamkit enroll MODEL`` records it) is a
+    siamkit model of another kind than a text model, or when its side file keeps PNG
+    thumbnails (an image model's ``siamkit serve`` keeps them where a text gallery keeps its
+    texts' first characters)."""
+    from siamkit.index.gallery import recorded_model_path
+
+    recorded = recorded_model_path(gallery_path)
+    kind = _model_kind(recorded)
+    if kind is not None and kind != "text":
+        return ValueError(
+            f"{gallery_path} holds images enrolled with the image model {recorded}, not texts: "
+            f"search it with `siamkit identify {recorded} --gallery {gallery_path} IMAGE` "
+            f"(faces: `siamkit face identify`), or {_NEW_GALLERY}."
+        )
+    if recorded is None and _keeps_thumbnails(gallery_path):
+        return ValueError(
+            f"{gallery_path} holds images (enrolled through `siamkit serve` with an image "
+            f"model), not texts: search it with `siamkit identify MODEL --gallery {gallery_path} "
+            f"IMAGE` or that service, or {_NEW_GALLERY}."
+        )
+    return None
+
+
+def _model_kind(folder: str | None) -> str | None:
+    """The ``kind`` a siamkit model folder's ``siamkit.json`` names; ``None`` for no folder, a
+    Hugging Face folder (a text model) or one that cannot be read."""
+    if folder is None or not (Path(folder) / "siamkit.json").is_file():
+        return None
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        kind = read_model_config(folder)["model"]["kind"]
+    except (ValueError, OSError):
+        return None
+    return str(kind)
+
+
+def _keeps_thumbnails(gallery_path: str) -> bool:
+    """Whether the gallery's side file exists and its first entry is a PNG image."""
+    import sqlite3
+
+    from siamkit.index.thumbnail_store import thumbnails_path_for
+
+    side = Path(thumbnails_path_for(gallery_path))
+    if not side.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"{side.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT png FROM thumbnails ORDER BY item_id LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and bytes(row[0]).startswith(_PNG)
+
+
+def stored_texts(gallery_path: str, item_ids: list[int]) -> dict[int, str]:
+    """The first characters that ``siamkit text enroll`` (or the service) kept of each item of
+    ``item_ids``; items without one (enrolled through the library) are left out. The side file
+    is only read: a gallery without one gets none, not a new file."""
+    from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
+
+    side = thumbnails_path_for(gallery_path)
+    if not item_ids or not Path(side).is_file():
+        return {}
+    store = ThumbnailStore(side)
+    try:
+        found = store.get(item_ids)
+    finally:
+        store.close()
+    return {i: b.decode("utf-8", "replace") for i, b in found.items()}
+
+
+@dataclass(frozen=True)
+class Identified:
+    """What :func:`identify_texts` found: one result per query, the matched items' stored
+    texts, and how many queries were longer than the model's window (embedded as windows)."""
+
+    results: list[IdentifyResult]
+    texts: dict[int, str]
+    chunked: int
+
+
+def embed_queries(model: Any, texts: list[str], batch_size: int = 64) -> Any:
+    """``texts`` embedded as the service's ``/identify`` and ``/verify`` embed a query: with the
+    query tower of a half-twin (a gallery holds its document tower's embeddings), in batches
+    with progress (:func:`~siamkit.applications.text.embedding.embed_texts`)."""
+    from siamkit.applications.text.embedding import embed_texts
+
+    return embed_texts(
+        model, texts, role="query", batch_size=batch_size, desc="embedding the queries"
+    )
+
+
+def identify_texts(
+    gallery: Any, gallery_path: str, model: Any, texts: list[str], k: int, batch_size: int = 64
+) -> Identified:
+    """The ``k`` nearest labels of each of ``texts`` in the open ``gallery`` (at its threshold),
+    with the matched items' stored texts."""
+    embedded = embed_queries(model, texts, batch_size)
+    results = gallery.identify_embeddings(embedded.vectors, k=k)
+    ids = sorted({m.item_id for r in results for m in r.matches})
+    return Identified(results, stored_texts(gallery_path, ids), embedded.chunked)
+
+
+def verify_text(gallery: Any, model: Any, text: str, label: str) -> tuple[VerifyResult, int]:
+    """Is ``text`` the enrolled ``label`` (its closest item, at the gallery's threshold)? And
+    whether ``text`` was longer than the model's window."""
+    embedded = embed_queries(model, [text])
+    return gallery.verify_embedding(embedded.vectors, label), embedded.chunked
+
+
+def snippet(text: str | None, chars: int = SNIPPET_CHARS) -> str:
+    """``text`` on one line (its whitespace runs as one space), cut to ``chars`` characters."""
+    if text is None:
+        return "(no stored text)"
+    flat = " ".join(text.split())
+    return flat if len(flat) <= chars else flat[: chars - 1] + "\u2026"
+
+
+def identify_doc(
+    queries: list[Document], found: Identified, threshold: float, source: str, k: int
+) -> dict[str, Any]:
+    """The ``--json`` answer of ``text identify``: per query its best accepted label (``null``:
+    unknown) and its ``k`` nearest labels, best first, each with similarity, distance and the
+    matched item's stored text."""
+    return {
+        "k": k,
+        "min_similarity": 1 - threshold,
+        "max_distance": threshold,
+        "threshold_source": source,
+        "chunked_texts": found.chunked,
+        "queries": [
+            {
+                "id": q.id,
+                "query": q.text,
+                "label": r.label,
+                "unknown": r.label is None,
+                "matches": [
+                    {
+                        "label": m.label,
+                        "similarity": 1 - m.distance,
+                        "distance": m.distance,
+                        "item_id": m.item_id,
+                        "accepted": m.accepted,
+                        "text": found.texts.get(m.item_id),
+                    }
+                    for m in r.matches
+                ],
+            }
+            for q, r in zip(queries, found.results)
+        ],
+    }
+
+
+def identify_lines(doc: dict[str, Any], from_file: bool) -> list[str]:
+    """The plain answer of ``text identify`` (``doc``: :func:`identify_doc`'s): a line per
+    query (its id from a file, else its text), then a line per match."""
+    lines = []
+    for q in doc["queries"]:
+        name = q["id"] if from_file else f'"{snippet(q["query"], 60)}"'
+        lines.append(f"{name}: {q['label'] if q['label'] is not None else 'unknown'}")
+        for m in q["matches"]:
+            flag = "accepted" if m["accepted"] else "rejected"
+            lines.append(
+                f"  {m['label']:<16} similarity {m['similarity']:.4f}  distance "
+                f"{m['distance']:.4f}  {flag}  {snippet(m['text'])}"
+            )
+    lines.append(
+        f"threshold: similarity >= {doc['min_similarity']:.4f} ({doc['threshold_source']})"
+    )
+    return lines
