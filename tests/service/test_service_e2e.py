@@ -415,9 +415,9 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
     browser, model_and_distances, images, tmp_path
 ):
     """A verify against a label stayed on screen after the label was removed, and the last
-    enroll message after any removal: a change of the gallery clears the identify answer, a
-    verify against the changed label and (a removal) the enroll message; a verify of two images
-    stays."""
+    enroll message after any removal: a change of the gallery clears a verify against the
+    changed label and, a removal, the identify answer and the enroll message; a verify of two
+    images stays, and so does an identify answer after an enroll, saying it came before it."""
     from siamkit.service import create_app
 
     net, _ = model_and_distances
@@ -445,6 +445,16 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
             page.wait_for_selector("#verify-result.bad")
             _enroll(page, "carol", [images["disc"]])
             assert page.inner_text("#verify-result").startswith("Different")
+            # an enroll leaves an identify answer in its box, saying it came before the enroll
+            page.set_input_files("#identify-file", str(images["disc"]))
+            page.click("#identify-submit")
+            page.wait_for_selector("#identify-result.ok:has-text('carol')")
+            _enroll(page, "dave", [images["stripes"]])
+            assert page.inner_text("#identify-result") == (
+                "Identified as \u201ccarol\u201d.\nGiven before \u201cdave\u201d was enrolled: "
+                "identify again to rank it too."
+            )
+            assert page.locator("#identify-matches li").count() == 1
         finally:
             context.close()
 

@@ -274,8 +274,8 @@ def test_each_result_box_says_the_text_is_being_embedded_while_its_request_is_ou
             assert page.inner_text(f"#{box}-result").startswith("Embedding the ")
         assert page.inner_text("#verify-result").startswith("Embedding the two texts")
         assert len(held) == 3
-        # one at a time: an enroll's answer clears the identify box (the gallery changed), so
-        # letting all three go at once made the identify check race the enroll
+        # one at a time, each answer awaited (2513be0: an enroll's answer used to empty the
+        # identify box, so letting all three go at once raced the identify check)
         identify, verify, enroll = held
         identify.continue_()
         page.wait_for_selector("#identify-result:has-text('Most like'), #identify-result.bad")
@@ -388,3 +388,78 @@ def test_the_model_line_says_an_onnx_runtime_serves(server_url):
             page.dispatch_event("#api-key", "change")
             page.wait_for_selector(f"#model-info:has-text('{words}')")
             page.unroute("**/info")
+
+
+def test_an_identify_answer_stays_in_its_box_when_an_enroll_answers_after_it(text_model, tmp_path):
+    """An enroll's answer emptied the identify box (galleryChanged): a user who identified while
+    an enroll was embedding saw the answer vanish when the enroll answered. The identify answer
+    stays in its own box, with a line naming the labels enrolled since; an identify still out
+    keeps saying so; a message the enroll made wrong ('The gallery is empty') goes."""
+    from playwright.sync_api import sync_playwright
+
+    from siamkit.service import create_app
+
+    def enroll(page: Any, label: str, text: str) -> None:
+        page.fill("#enroll-label", label)
+        page.fill("#enroll-text", text)
+        page.click("#enroll-submit")
+        page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
+
+    def identify(page: Any, text: str) -> None:
+        page.fill("#identify-text", text)
+        page.click("#identify-submit")
+
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    app = create_app(text_model, tmp_path / "boxes.db")
+    with serve_in_thread(app) as url, sync_playwright() as p:
+        page = _open_page(p, url)
+        page.wait_for_selector("#gallery-empty:not([hidden])")
+        identify(page, QUERY)
+        page.wait_for_selector("#identify-result.error:has-text('The gallery is empty')")
+        enroll(page, "printer", PRINTER)
+        assert page.inner_text("#identify-result") == ""  # it was wrong once printer came
+
+        identify(page, QUERY)
+        page.wait_for_selector("#identify-result.ok:has-text('Most like')")
+        answer = page.inner_text("#identify-result")
+        # an enroll sent before the identify, answering after it
+        page.route("**/enroll", hold)
+        page.fill("#enroll-label", "vpn")
+        page.fill("#enroll-text", VPN)
+        page.click("#enroll-submit")
+        page.wait_for_function("() => document.getElementById('enroll-submit').disabled")
+        identify(page, QUERY)
+        page.wait_for_selector("#identify-result.ok:has-text('Most like')")
+        assert page.locator("#identify-matches li").count() == 1
+        held[0].continue_()
+        page.unroute("**/enroll")  # after continue_: unroute lets a held one go
+        page.wait_for_selector("#enroll-result.ok:has-text('vpn')")
+        note = "Given before \u201cvpn\u201d was enrolled: identify again to rank it too."
+        assert page.inner_text("#identify-result.ok") == f"{answer}\n{note}"
+        assert page.locator("#identify-matches li").count() == 1  # the answer's ranking stays
+        assert page.is_visible("#identify-legend")
+        enroll(page, "printer", QUERY)  # into a label enrolled before: named once, last
+        enroll(page, "vpn", "My VPN drops every few minutes.")
+        assert page.inner_text("#identify-result .given-before") == (
+            "Given before \u201cprinter\u201d, \u201cvpn\u201d were enrolled: identify again to "
+            "rank them too."
+        )
+
+        # a new identify answers afresh; one still out when an enroll answers keeps saying so
+        identify(page, QUERY)
+        page.wait_for_selector("#identify-matches li >> nth=1")
+        assert page.locator("#identify-result .given-before").count() == 0
+        held.clear()
+        page.route("**/identify", hold)
+        identify(page, VPN)
+        page.wait_for_function("() => document.getElementById('identify-submit').disabled")
+        enroll(page, "wifi", "The office wifi is very slow today.")
+        assert page.inner_text("#identify-result").startswith("Embedding the text")
+        held[0].continue_()
+        page.unroute("**/identify")  # after continue_: unroute lets a held one go
+        page.wait_for_selector("#identify-result.ok:has-text('Most like \u201cvpn\u201d')")
+        assert page.locator("#identify-matches li").count() == 3

@@ -100,18 +100,44 @@ function startVerify() {
   return () => label === "" || changesOf(label) === sent;
 }
 
-// After label was enrolled into or removed, answers given on the gallery before are stale: the
-// identify answer goes (any label may now rank differently), and so does a verify against this
-// label (one of two images or texts stays); a removal also clears the last enroll message.
+// After label was enrolled into or removed, answers given on the gallery before are stale. A
+// removal clears the identify answer (it may name the removed label) and the last enroll
+// message. An enroll leaves an identify answer in its own box, saying it came before the enroll
+// (identifyGivenBefore); the identify box's other words go. Either clears a verify against this
+// label (one of two images or texts stays).
 function galleryChanged(label, removed) {
   labelChanges.set(label, changesOf(label) + 1);
-  clearMatches();
-  show("identify-result", "");
+  if (removed || !identifyGivenBefore(label)) {
+    clearMatches();
+    show("identify-result", "");
+  }
   if ($("verify-result").dataset.label === label) {
     show("verify-result", "");
     $("verify-result").dataset.label = "";
   }
   if (removed) show("enroll-result", "");
+}
+
+// After label was enrolled: an identify answer (its ranked matches are listed) stays, with a line
+// naming the labels enrolled since (a later identify would rank them too); an identify still out
+// keeps saying so, its answer comes. Returns false when the box holds neither (a message such as
+// "The gallery is empty", which the enroll made wrong).
+function identifyGivenBefore(label) {
+  if ($("identify-submit").disabled) return true;
+  if ($("identify-matches").children.length === 0) return false;
+  const box = $("identify-result");
+  let note = box.querySelector(".given-before");
+  if (!note) {
+    note = el("span", "given-before");
+    note.dataset.labels = "[]";
+    box.append(note);
+  }
+  const labels = JSON.parse(note.dataset.labels).filter((l) => l !== label).concat([label]);
+  note.dataset.labels = JSON.stringify(labels);
+  note.textContent = "Given before " + labels.map((l) => "\u201c" + l + "\u201d").join(", ") +
+    (labels.length === 1 ? " was" : " were") + " enrolled: identify again to rank " +
+    (labels.length === 1 ? "it" : "them") + " too.";
+  return true;
 }
 
 // /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row;
