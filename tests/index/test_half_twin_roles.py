@@ -287,8 +287,8 @@ def test_a_one_branch_onnx_export_is_refused_by_a_gallery_and_the_service(
     want = (
         f"{path} holds only branch {branch} of a half-twin model (task: half_twin), but a "
         "gallery or the service embeds what is searched with branch f and what is enrolled or "
-        "compared against with branch g: use the model folder's torch model instead "
-        "(siamkit serve --runtime torch)."
+        "compared against with branch g: export it again with `siamkit export MODEL --format "
+        "onnx --force`, which writes both branches, or serve the torch model (--runtime torch)."
     )
     with pytest.raises(ValueError) as err:
         Gallery.open(tmp_path / "g.db", onnx_net)

@@ -98,13 +98,16 @@ def _parse_shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
-def _targets(model: str, out: str | None, int8: bool) -> list[Path]:
-    """The files an export writes: the fp32 ``.onnx`` and, with int8, the file next to it."""
+def _targets(model: str, out: str | None, int8: bool, both: bool = False) -> list[Path]:
+    """The files an export writes: the fp32 ``.onnx`` and, with int8, the file next to it; a
+    half-twin's (``both``) branch g graphs beside them too."""
+    from siamkit.export.onnx import document_path
     from siamkit.export.quantize import int8_path
     from siamkit.export.runtime import ONNX_FILE
 
     fp32 = Path(out) if out else Path(model) / ONNX_FILE
-    return [fp32, int8_path(fp32)] if int8 else [fp32]
+    graphs = [fp32, document_path(fp32)] if both else [fp32]
+    return [*graphs, *(int8_path(g) for g in graphs)] if int8 else graphs
 
 
 def _run(
@@ -118,7 +121,7 @@ def _run(
     input_shape: tuple[int, ...] | None = None,
     force: bool = False,
     check_data: str | None = None,
-    branch: str = "f",
+    branch: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | str | None]:
     try:
         from siamkit.export.bundle import read_model_config
@@ -138,19 +141,30 @@ def _run(
         calib, source = _calibration(calib_data, doc, shape, calib_size)
     # the held-out images of the int8 check (or why there are none), before exporting too
     check_images: tuple[Any, Any, str, str | None] | str | None = None
-    if int8_mode is not None and branch == "f":
+    if int8_mode is not None and branch != "g":
         check_images = _check_images(model, doc, shape, check_data)
-    refuse_existing(_targets(model, out, int8_mode is not None), force, "or --out elsewhere")
+    # a half-twin's two branches (f: what is searched with, g: what is enrolled), unless --branch
+    both = branch is None and (doc.get("model") or {}).get("kind") == "half_twin"
+    targets = _targets(model, out, int8_mode is not None, both)
+    refuse_existing(targets, force, "or --out elsewhere")
     fp32 = export_onnx(
         model, out, opset=opset, exporter=exporter, input_shape=input_shape, branch=branch
     )
-    rows = [{"precision": "fp32", "path": str(fp32.path), "bytes": fp32.size_bytes,
-             "max_abs_diff": fp32.max_abs_diff}]  # fmt: skip
+    graphs = [("f", fp32), ("g", fp32.document)] if fp32.document is not None else [("", fp32)]
+    rows = [{"precision": "fp32", **({"branch": b} if b else {}), "path": str(g.path),
+             "bytes": g.size_bytes, "max_abs_diff": g.max_abs_diff}
+            for b, g in graphs if g is not None]  # fmt: skip
     if int8_mode is None:
         return rows, None
+    if fp32.document is not None:  # g first (onnx.json's input shape stays f's), dynamically:
+        # no calibration images are known to be like g's inputs, as with --branch g
+        qg = quantize_onnx(fp32.document.path, mode="dynamic")
+        rows.append({"precision": "int8", "branch": "g", "int8_mode": "dynamic",
+                     "path": str(qg.path), "bytes": qg.size_bytes})  # fmt: skip
     q = quantize_onnx(fp32.path, mode=int8_mode, calibration=calib, calibration_source=source)
-    rows.append({"precision": "int8", "int8_mode": int8_mode, "path": str(q.path),
-                 "bytes": q.size_bytes, "calibration": source})  # fmt: skip
+    rows.insert(len(graphs), {"precision": "int8", **({"branch": "f"} if both else {}),
+                              "int8_mode": int8_mode, "path": str(q.path),
+                              "bytes": q.size_bytes, "calibration": source})  # fmt: skip
     if branch == "g":  # the held-out check scores image pairs through the f tower
         return rows, "accuracy change not measured for --branch g: compare its embeddings yourself"
     assert check_images is not None  # loaded above for the f tower
@@ -360,11 +374,13 @@ def _int8_check(
 @click.option(
     "--branch",
     type=click.Choice(["f", "g"]),
-    default="f",
-    show_default=True,
-    help="A half-twin model's tower: f (its first kind of input) or g (the second kind; "
-    "default file MODEL/model.g.onnx; with --int8, model.g.int8.onnx, quantised dynamically). "
-    "A Siamese model has one tower, f.",
+    default=None,
+    help="Only this tower of a half-twin model: f (its first kind of input) or g (the second "
+    "kind; default file MODEL/model.g.onnx; with --int8, model.g.int8.onnx, quantised "
+    "dynamically). A gallery or siamkit serve --runtime onnx needs both, which a half-twin "
+    "exports without --branch: f as MODEL/model.onnx, g beside it as model.document.onnx "
+    "(with --int8, model.document.int8.onnx, quantised dynamically). A Siamese model has one "
+    "tower, f.",
 )
 @click.option(
     "--force",
@@ -387,7 +403,7 @@ def export(
     out: str | None,
     input_shape: str | None,
     check_data: str | None,
-    branch: str,
+    branch: str | None,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -399,6 +415,9 @@ def export(
     serve MODEL --runtime onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime
     only, no torch). With --int8, also reports how much the int8 file changes EER and N-way
     K-shot accuracy (as the model's run recorded them) on held-out images (--check-data).
+    An image half-twin (task: half_twin) writes its branch f (what is searched with) as that
+    file and its branch g (what is enrolled) beside it, model.document.onnx (and
+    model.document.int8.onnx), each checked against its PyTorch branch.
 
     A text model (siamkit text, siamkit train of a text config) writes the folder MODEL/onnx/
     (or --out FOLDER): text.onnx (text.int8.onnx with --int8, dynamic quantisation), whose
@@ -525,6 +544,7 @@ def _print(
         return
     for row in rows:
         what = row["precision"] + (f" ({row['int8_mode']})" if "int8_mode" in row else "")
+        what = f"{row['branch']} {what}" if "branch" in row else what  # a half-twin's branch
         extra = ""
         if row.get("max_abs_diff") is not None and "min_cosine" in row:
             # a text graph is held to its cosine (parity_note below), not to PARITY_ATOL: an int8

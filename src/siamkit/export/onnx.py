@@ -18,7 +18,7 @@ import copy
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "SIDECAR_FILE",
     "ExportError",
     "OnnxExport",
+    "document_path",
     "export_onnx",
     "read_sidecar",
     "record_export",
@@ -72,13 +73,15 @@ class OnnxExport:
     """Where an export was written, its metadata, and how closely it matches the source model.
 
     ``max_abs_diff`` is the largest embedding difference to the torch model on a check batch
-    (``None`` when onnxruntime is not installed and the check was skipped).
+    (``None`` when onnxruntime is not installed and the check was skipped). ``document`` is a
+    half-twin's branch g graph, written beside branch f's (``path``) by the same export.
     """
 
     path: Path
     metadata: dict[str, str]
     max_abs_diff: float | None
     size_bytes: int
+    document: OnnxExport | None = None  # a half-twin's branch g graph, exported with branch f
 
 
 def import_onnx() -> Any:
@@ -152,7 +155,7 @@ def _preprocess(model: Model, branch: str) -> Preprocess:
     return model.preprocess
 
 
-def _input_shape(prep: Preprocess, override: Any) -> tuple[int, ...]:
+def _input_shape(prep: Preprocess, override: Any, branch: str = "f") -> tuple[int, ...]:
     if override is not None:
         shape = tuple(int(s) for s in override)
         recorded = None if prep.input_shape is None else tuple(prep.input_shape)
@@ -162,6 +165,12 @@ def _input_shape(prep: Preprocess, override: Any) -> tuple[int, ...]:
                 f"that shape, not {shape}: leave --input-shape (input_shape) out"
             )
         return shape
+    if prep.input_shape is None and branch == "g":
+        raise ExportError(
+            "branch g of the half-twin does not record its input shape (preprocess_g), so its "
+            "ONNX input cannot be fixed; save the model with preprocess_g=Preprocess("
+            "input_shape=...), or export branch f alone (branch='f', --branch f)"
+        )
     if prep.input_shape is None:
         raise ExportError(
             "the model does not record its input shape (Preprocess(input_shape=...)), so the ONNX "
@@ -263,16 +272,35 @@ PARITY_ATOL = 1e-4
 """The largest embedding difference to the torch model an export may have (``export_onnx``)."""
 
 
+def document_path(query: str | os.PathLike[str]) -> Path:
+    """Where a half-twin export puts its branch g graph, beside branch f's ``query`` file:
+    ``X.document.onnx`` for ``X.onnx`` (as a text half-twin's ``text.document.onnx``).
+
+    >>> document_path("edge/model.onnx").name
+    'model.document.onnx'
+    """
+    path = Path(query)
+    if path.suffix.lower() == ".onnx":
+        return path.with_name(f"{path.stem}.document{path.suffix}")
+    return path.with_name(path.name + ".document.onnx")
+
+
 def export_onnx(
     model: str | os.PathLike[str] | Model,
     out_path: str | os.PathLike[str] | None = None,
     opset: int = 17,
     exporter: str = "torchscript",
-    branch: str = "f",
+    branch: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     atol: float = PARITY_ATOL,
 ) -> OnnxExport:
     """Export the embedding network (preprocessing folded in) to ONNX with a dynamic batch size.
+
+    A half-twin network (``task: half_twin``) embeds what is searched with branch f and what is
+    enrolled with branch g, so by default both go out: f's graph at ``out_path`` and g's beside
+    it (:func:`document_path`, ``model.document.onnx``), named in f's metadata
+    (``document_graph``), each checked against its torch branch; a gallery or ``siamkit serve
+    --runtime onnx`` then embeds each role with its branch (:class:`~siamkit.export.OnnxModel`).
 
     Args:
         model: a model folder written by :func:`siamkit.save_model`, or a model object.
@@ -281,13 +309,15 @@ def export_onnx(
         opset: ONNX opset version.
         exporter: ``"torchscript"`` (default: exact opset, one self-contained file, fast) or
             ``"dynamo"`` (``torch.export``-based; needs onnxscript, opset >= 18).
-        branch: for a half-twin network, the branch to export (``"f"`` or ``"g"``).
-        input_shape: ``(C, H, W)`` / ``(F,)`` when the model does not record one.
+        branch: ``None`` (default): the model's graph, a half-twin's two; ``"f"`` or ``"g"``:
+            only that branch of a half-twin (a file a gallery or the service refuses).
+        input_shape: ``(C, H, W)`` / ``(F,)`` when the model does not record one (branch f's).
         atol: the export is checked against the torch model with ONNX Runtime (if installed);
             a larger embedding difference raises :class:`ExportError` and writes nothing.
 
     Returns:
-        :class:`OnnxExport` with the path, metadata and measured difference.
+        :class:`OnnxExport` with the path, metadata and measured difference (a half-twin's
+        branch g graph in its ``document``).
 
     Raises:
         ExportError: the model cannot be exported (learned distance, no input shape, an
@@ -297,39 +327,83 @@ def export_onnx(
     >>> export_onnx(net, "edge/model.onnx").max_abs_diff < 1e-4  # doctest: +SKIP
     True
     """
-    onnx_mod = import_onnx()
+    import_onnx()
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter is one of {', '.join(EXPORTERS)}, got {exporter!r}")
     net, folder, fingerprint = _source(model)
     _check_exportable(net)
-    prep = _preprocess(net, branch)
-    shape = _input_shape(prep, input_shape)
+    both = branch is None and isinstance(net, HalfTwinNetwork)
     if out_path is None and folder is None:
         raise ValueError("pass out_path when exporting a model object (not a model folder)")
     dest = Path(out_path) if out_path is not None else folder / ONNX_FILE  # type: ignore[operator]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    graph = _EmbedGraph(copy.deepcopy(net).cpu().eval(), branch).eval()
-    meta = _metadata(net, fingerprint, shape, branch, prep)
-    with atomic_path(dest) as tmp:
-        step(f"tracing the model to ONNX ({exporter} exporter, opset {opset})")
-        _torch_export(graph, shape, tmp, opset, exporter)
-        proto = onnx_mod.load(str(tmp))
-        onnx_mod.helper.set_model_props(proto, meta)
-        onnx_mod.checker.check_model(proto)
-        onnx_mod.save_model(proto, str(tmp))
-        diff = _parity(graph, tmp, shape)
-        if diff == float("inf"):
-            raise ExportError(
-                "the ONNX export gives NaN or infinite embeddings where the torch model does not "
-                "(checked on random, blank and flat images); nothing was written"
-            )
-        if diff is not None and diff > atol:
-            raise ExportError(
-                f"the ONNX export differs from the torch model by up to {diff:.2e} (allowed {atol:.0e}); "
-                "nothing was written — try exporter='dynamo' or another opset"
-            )
-        step(f"writing {dest}")
-    info = {"precision": "fp32", "opset": opset, "exporter": exporter, "max_abs_diff": diff}
-    if folder is not None and dest.parent.resolve() == folder.resolve():
-        record_export(dest, info, meta)
-    return OnnxExport(dest, meta, diff, dest.stat().st_size)
+    graph = _Graph(net, fingerprint, opset, exporter, atol)
+    if not both:
+        written = graph.write(branch or "f", dest, input_shape)
+        graph.record(written, folder)
+        return written
+    doc = graph.write("g", document_path(dest), None)  # first: f's metadata names it
+    try:
+        query = graph.write("f", dest, input_shape, {"document_graph": doc.path.name})
+    except BaseException:
+        doc.path.unlink(missing_ok=True)  # no g graph without the f graph that names it
+        raise
+    graph.record(doc, folder)
+    graph.record(query, folder)  # last: onnx.json's input shape and preprocessing are f's
+    return replace(query, document=doc)
+
+
+class _Graph:
+    """Writes the graphs of one export (a half-twin's two) with the same settings."""
+
+    def __init__(self, net: Model, fingerprint: str, opset: int, exporter: str, atol: float):
+        self.net, self.fingerprint = net, fingerprint
+        self.opset, self.exporter, self.atol = opset, exporter, atol
+
+    def write(
+        self,
+        branch: str,
+        dest: Path,
+        input_shape: tuple[int, ...] | None,
+        extra: dict[str, str] | None = None,
+    ) -> OnnxExport:
+        """Trace ``branch`` to ``dest`` and check it against the torch branch."""
+        onnx_mod = import_onnx()
+        prep = _preprocess(self.net, branch)
+        shape = _input_shape(prep, input_shape, branch)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        graph = _EmbedGraph(copy.deepcopy(self.net).cpu().eval(), branch).eval()
+        meta = _metadata(self.net, self.fingerprint, shape, branch, prep) | (extra or {})
+        half_twin = isinstance(self.net, HalfTwinNetwork)
+        what, of = (
+            (f"branch {branch} of the model", f" of branch {branch}")
+            if half_twin
+            else ("the model", "")
+        )
+        with atomic_path(dest) as tmp:
+            step(f"tracing {what} to ONNX ({self.exporter} exporter, opset {self.opset})")
+            _torch_export(graph, shape, tmp, self.opset, self.exporter)
+            proto = onnx_mod.load(str(tmp))
+            onnx_mod.helper.set_model_props(proto, meta)
+            onnx_mod.checker.check_model(proto)
+            onnx_mod.save_model(proto, str(tmp))
+            diff = _parity(graph, tmp, shape)
+            if diff == float("inf"):
+                raise ExportError(
+                    f"the ONNX export{of} gives NaN or infinite embeddings where the torch model "
+                    "does not (checked on random, blank and flat images); nothing was written"
+                )
+            if diff is not None and diff > self.atol:
+                raise ExportError(
+                    f"the ONNX export{of} differs from the torch model by up to {diff:.2e} "
+                    f"(allowed {self.atol:.0e}); nothing was written — try exporter='dynamo' or "
+                    "another opset"
+                )
+            step(f"writing {dest}")
+        return OnnxExport(dest, meta, diff, dest.stat().st_size)
+
+    def record(self, export: OnnxExport, folder: Path | None) -> None:
+        """List ``export`` in the model folder's ``onnx.json`` when it was written into it."""
+        if folder is not None and export.path.parent.resolve() == folder.resolve():
+            info = {"precision": "fp32", "opset": self.opset, "exporter": self.exporter,
+                    "max_abs_diff": export.max_abs_diff}  # fmt: skip
+            record_export(export.path, info, export.metadata)

@@ -15,13 +15,15 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from siamkit.distances import Distance, get_distance
 from siamkit.export.runtime import OnnxEmbedder
+from siamkit.models.preprocess import Preprocess
 
 __all__ = ["OnnxModel", "load_onnx_model"]
 
@@ -36,6 +38,12 @@ class OnnxModel:
 
     ``embed`` returns a float32 CPU tensor; inputs on another device are moved to the CPU.
     ``model(a, b)`` gives the ``(N,)`` distances of pairs, like ``SiameseNetwork``.
+
+    A half-twin's export of both branches (``siamkit export``: branch f's file names branch g's,
+    ``model.document.onnx``, beside it) opens both: the model then has the half-twin's
+    interface (``kind == "half_twin"``, ``preprocess_f`` / ``preprocess_g`` with each branch's
+    input shape, ``embed(x, branch="g")``), so a gallery or the service embeds what is searched
+    with f's graph and what is enrolled with g's, each at its own input size.
     """
 
     kind = "onnx"
@@ -55,6 +63,14 @@ class OnnxModel:
         self.distance: Distance = get_distance(self.embedder.distance_name)
         self.threshold: float | None = self.embedder.threshold
         self.training = False
+        # a half-twin's branch g (what is enrolled), exported beside branch f: None otherwise
+        self.document: OnnxEmbedder | None = _document_embedder(
+            self.embedder, providers=providers, threads=threads
+        )
+        if self.document is not None:  # the half-twin's interface (role_tower, the service)
+            self.kind = "half_twin"
+            self.preprocess_f = _recorded_preprocess(self.embedder)
+            self.preprocess_g = _recorded_preprocess(self.document)
 
     @property
     def embedding_dim(self) -> int:
@@ -80,19 +96,30 @@ class OnnxModel:
     @property
     def half_twin_branch(self) -> str | None:
         """The one branch (``"f"`` or ``"g"``) this file holds when it was exported from a
-        half-twin (``task: half_twin``, ``siamkit export --branch``); None for other models."""
+        half-twin (``task: half_twin``) without the other (``siamkit export --branch``, or an
+        export before both branches went out); None for other models and for an export of
+        both branches."""
         info = self.embedder.info
-        return (info.branch or "f") if info.model_kind == "half_twin" else None
+        if info.model_kind != "half_twin" or self.document is not None:
+            return None
+        return info.branch or "f"
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]:
+        """No torch parameters: the graphs run in ONNX Runtime (``encode`` leaves inputs where
+        they are, as for a model without parameters)."""
+        return iter(())
 
     @property
     def device(self) -> torch.device:
         return torch.device("cpu")
 
-    def embed(self, x: Tensor, check: bool = True) -> Tensor:
+    def embed(self, x: Tensor, check: bool = True, branch: str = "f") -> Tensor:
         """``(N, C, H, W)`` floats in ``[0, 1]`` -> ``(N, D)`` float32 embeddings (CPU tensor).
 
-        Raises the same ``TypeError`` / ``ValueError`` as the torch model for bad input;
-        ``check`` is accepted for compatibility (ONNX inputs are always checked).
+        ``branch="g"``: a half-twin's branch g graph (what is enrolled), at its own input size,
+        as ``HalfTwinNetwork.embed(x, branch="g")``. Raises the same ``TypeError`` /
+        ``ValueError`` as the torch model for bad input; ``check`` is accepted for
+        compatibility (ONNX inputs are always checked).
         """
         if not isinstance(x, Tensor):
             raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
@@ -100,14 +127,23 @@ class OnnxModel:
             raise TypeError(
                 f"expected floats in [0, 1], got dtype {x.dtype}; divide uint8 images by 255"
             )
-        z = self.embedder.embed(x.detach().cpu().float().numpy())
-        return torch.from_numpy(z)
+        if branch not in ("f", "g"):
+            raise ValueError(f"branch is 'f' or 'g', got {branch!r}")
+        if branch == "g" and self.document is None:
+            raise ValueError(
+                f"{self.embedder.path} holds no branch g graph (only half-twin exports of both "
+                "branches do); embed with branch='f'"
+            )
+        graph = self.document if branch == "g" and self.document is not None else self.embedder
+        return torch.from_numpy(graph.embed(x.detach().cpu().float().numpy()))
 
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
+        """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)`` (a
+        half-twin's: ``a`` through branch f, ``b`` through branch g, as it trained)."""
         if a.shape[0] != b.shape[0]:
             raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
-        return self.distance.pairwise(self.embed(a), self.embed(b))
+        second = "g" if self.document is not None else "f"
+        return self.distance.pairwise(self.embed(a), self.embed(b, branch=second))
 
     forward = __call__
 
@@ -126,6 +162,50 @@ class OnnxModel:
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.embedder!r})"
+
+
+def _document_embedder(
+    query: OnnxEmbedder, providers: Sequence[str] | None, threads: int | None
+) -> OnnxEmbedder | None:
+    """Branch g's graph named by a half-twin's branch f file (None when it names none), refused
+    unless it is the same export's: branch g, same model, precision and embedding."""
+    info = query.info
+    if info.model_kind != "half_twin" or not info.document_graph:
+        return None
+    path = Path(query.path).parent / info.document_graph
+    again = f"export the model again with `siamkit export {_model_folder(query)} --format onnx"
+    again += " --int8 --force`" if info.precision == "int8" else " --force`"
+    if not path.is_file():
+        raise ValueError(
+            f"{query.path} is branch f of a half-twin whose branch g graph {path.name} is not "
+            f"beside it; {again}"
+        )
+    doc = OnnxEmbedder(path, providers=providers, threads=threads)
+    same = (doc.info.model_kind, doc.info.branch, doc.fingerprint, doc.precision) == (
+        "half_twin",
+        "g",
+        query.fingerprint,
+        query.precision,
+    ) and (doc.embedding_dim, doc.distance_name) == (query.embedding_dim, query.distance_name)
+    if not same:
+        raise ValueError(
+            f"{path} is not branch g of the same half-twin export as {query.path} (another "
+            f"model, branch or precision); {again}"
+        )
+    return doc
+
+
+def _model_folder(query: OnnxEmbedder) -> str:
+    """The model folder an export sits in (it holds siamkit.json), else a placeholder."""
+    folder = Path(query.path).parent
+    return str(folder) if (folder / "siamkit.json").is_file() else "MODEL"
+
+
+def _recorded_preprocess(graph: OnnxEmbedder) -> Preprocess:
+    """The preprocessing a graph records (folded into it): what a branch's ``preprocess_f`` /
+    ``preprocess_g`` says of its inputs, never applied again."""
+    info = graph.info
+    return Preprocess(mean=info.mean, std=info.std, input_shape=info.input_shape)
 
 
 def load_onnx_model(

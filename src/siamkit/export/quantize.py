@@ -13,7 +13,8 @@ Two modes:
 
 The L2 normalisation at the end of the graph stays in float in both modes, so embeddings keep
 unit length. The quantised file carries the fp32 file's metadata plus ``precision="int8"`` and
-``int8_mode``.
+``int8_mode``; a half-twin's branch f graph names its branch g graph's int8 file
+(``model.document.int8.onnx``), which the export quantises beside it.
 
 Example:
     >>> quantize_onnx("out/model/model.onnx", calibration=images).path  # doctest: +SKIP
@@ -213,6 +214,8 @@ def quantize_onnx(
             _run_quantizer(pre, out, mode, calib, per_channel)
         proto = onnx.load(str(out))
         meta_out = {**meta, "precision": "int8", "int8_mode": mode}
+        if info.document_graph:  # a half-twin's branch f: its g graph's int8 file, beside it
+            meta_out["document_graph"] = int8_path(info.document_graph).name
         onnx.helper.set_model_props(proto, meta_out)
         step(f"writing {dest}")
         write_model_atomically(onnx, proto, dest)

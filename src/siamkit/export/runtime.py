@@ -75,6 +75,8 @@ class OnnxModelInfo:
     int8_mode: str | None  # "dynamic" or "static" for int8 files
     model_kind: str = ""  # the exported model's kind, e.g. "siamese" or "half_twin"
     branch: str = ""  # a half-twin export's one branch: "f" or "g"
+    # a half-twin's branch f graph exported with its branch g: g's file name, beside it ("": none)
+    document_graph: str = ""
 
 
 def _json(meta: Mapping[str, str], key: str, source: str) -> Any:
@@ -120,6 +122,7 @@ def parse_metadata(meta: Mapping[str, str], source: str = "the ONNX model") -> O
         int8_mode=meta.get("int8_mode") or None,
         model_kind=meta.get("model_kind", ""),
         branch=meta.get("branch", ""),
+        document_graph=meta.get("document_graph", ""),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,17 +132,22 @@ def two_towers(model: object) -> bool:
 
 def one_branch_refusal(model: object) -> str | None:
     """Why ``model`` cannot fill or search a gallery or serve: an ONNX export of one branch of a
-    half-twin (``siamkit export --branch f|g``) embeds both roles with that branch, while the
-    network embeds what is searched with f and what is enrolled with g. None for other models."""
+    half-twin (``siamkit export --branch f|g``, or an export from before ``siamkit export``
+    wrote both) embeds both roles with that branch, while the network embeds what is searched
+    with f and what is enrolled with g. None for other models and exports of both branches."""
     branch = getattr(model, "half_twin_branch", None)
     if branch is None:
         return None
     path = getattr(getattr(model, "embedder", None), "path", None) or "this ONNX file"
+    folder = Path(path).parent  # the model folder when the export sits in it
+    name = folder if (folder / "siamkit.json").is_file() else "MODEL"
+    int8 = " --int8" if getattr(model, "precision", None) == "int8" else ""
     return (
         f"{path} holds only branch {branch} of a half-twin model (task: half_twin), but a "
         "gallery or the service embeds what is searched with branch f and what is enrolled or "
-        "compared against with branch g: use the model folder's torch model instead "
-        "(siamkit serve --runtime torch)."
+        f"compared against with branch g: export it again with `siamkit export {name} --format "
+        f"onnx{int8} --force`, which writes both branches, or serve the torch model (--runtime "
+        "torch)."
     )
 
 

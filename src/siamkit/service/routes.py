@@ -543,6 +543,7 @@ async def info(engine: Engine) -> InfoResponse:
         distance=engine.distance_name,
         threshold=engine.threshold,
         input_shape=list(engine.input_shape),
+        reference_input_shape=list(engine.reference_shape),
         photos_at_own_size=engine.takes_photos,
         fingerprint=engine.fingerprint,
         towers=2 if two_towers(engine.model) else 1,

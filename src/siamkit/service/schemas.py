@@ -57,7 +57,13 @@ class ModelInfo(BaseModel):
         description="Decision threshold on the distance, if calibrated."
     )
     input_shape: list[int] = Field(
-        description="(C, H, W) that uploads are resized to (not with photos_at_own_size)."
+        description="(C, H, W) that uploads are resized to (not with photos_at_own_size); a "
+        "half-twin's (towers: 2): what is searched with, branch f's size."
+    )
+    reference_input_shape: list[int] = Field(
+        description="(C, H, W) that /enroll's images and /verify's second image are resized to: "
+        "a half-twin's (towers: 2) branch g's size, which may differ from input_shape; "
+        "input_shape for one tower."
     )
     photos_at_own_size: bool = Field(
         default=False,
