@@ -380,6 +380,48 @@ def test_enrolling_an_image_again_skips_it_and_says_how_many(cli, files, tmp_pat
         assert [(i.label, i.count) for i in g.labels()] == [("alice", 3), ("bob", 2)]
 
 
+def test_enroll_keeps_the_thumbnails_the_service_keeps(cli, files, tmp_path):
+    """siamkit enroll kept no thumbnails while the service's /enroll does: a gallery filled from
+    the shell and then served showed its matches and its labels' images without a picture. It
+    keeps each enrolled image's thumbnail in the same side file, made as the service makes them
+    (make_thumbnail of the file), none for an image skipped as a repeat, and the service then
+    shows them."""
+    from fastapi.testclient import TestClient
+
+    from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
+    from siamkit.service import create_app
+    from siamkit.service.thumbnails import data_url, make_thumbnail
+
+    db, m = tmp_path / "g.db", files["model"]
+    first = json.loads(
+        run(cli, ["enroll", m, "--gallery", db, "--label", "alice",
+                  files["c0_0"], files["c0_1"], "--json"]).stdout
+    )  # fmt: skip
+    folder = tmp_path / "people"  # labels from folders; alice's c0_1 again is a repeat
+    for name, src in (("alice", "c0_1"), ("bob", "c2_0")):
+        (folder / name).mkdir(parents=True)
+        (folder / name / f"{src}.png").write_bytes(files[src].read_bytes())
+    second = json.loads(run(cli, ["enroll", m, "--gallery", db, folder, "--json"]).stdout)
+    assert second["skipped"] == {"alice": [str(folder / "alice" / "c0_1.png")]}
+    (bob,) = second["labels"][1]["item_ids"]
+    a0, a1 = first["item_ids"]
+    thumb = {k: make_thumbnail(files[k].read_bytes()) for k in ("c0_0", "c0_1", "c2_0")}
+    store = ThumbnailStore(thumbnails_path_for(db))
+    try:
+        assert store.get(range(100)) == {a0: thumb["c0_0"], a1: thumb["c0_1"], bob: thumb["c2_0"]}
+        assert [i for i, _ in store.of_label("alice")] == [a0, a1]
+    finally:
+        store.close()
+    with TestClient(create_app(siamkit.load_model(m), db)) as client:
+        shown = {g["label"]: g["thumbnail"] for g in client.get("/gallery").json()["labels"]}
+        assert shown == {"alice": data_url(thumb["c0_0"]), "bob": data_url(thumb["c2_0"])}
+        name = files["c2_0"].name
+        with files["c2_0"].open("rb") as f:
+            found = client.post("/identify", files={"file": (name, f, "image/png")}).json()
+        assert found["matches"][0]["item_id"] == bob
+        assert found["matches"][0]["thumbnail"] == data_url(thumb["c2_0"])
+
+
 def test_metadata_given_with_only_repeats_is_said_not_applied(cli, files, tmp_path):
     db, m = tmp_path / "g.db", files["model"]
     run(cli, ["enroll", m, "--gallery", db, "--label", "alice", files["c0_0"],

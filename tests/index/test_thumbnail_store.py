@@ -90,3 +90,19 @@ def test_a_file_locked_while_another_process_creates_it_is_retried(
         assert store.get([1]) == {1: b"png"}
     finally:
         store.close()
+
+
+def test_put_enrolled_keeps_the_new_items_and_refuses_a_count_that_does_not_fit() -> None:
+    """put_enrolled (the service's /enroll and siamkit enroll) stores one thumbnail per new item,
+    leaving out the inputs skipped as repeats; thumbnails that are not one per input are refused
+    before anything is stored, not matched to the wrong items."""
+    from siamkit.index.results import EnrolledIds
+
+    store = ThumbnailStore(":memory:")
+    store.put_enrolled("alice", EnrolledIds([4, 5], skipped=[1]), [b"a", b"repeat", b"c"])
+    store.put_enrolled("bob", EnrolledIds([], skipped=[0]), [b"repeat"])  # all skipped: nothing
+    assert store.get(range(10)) == {4: b"a", 5: b"c"}
+    with pytest.raises(ValueError, match="got 2 thumbnails for 2 new and 1 skipped inputs"):
+        store.put_enrolled("carol", EnrolledIds([6, 7], skipped=[0]), [b"x", b"y"])
+    assert store.get(range(10)) == {4: b"a", 5: b"c"}
+    store.close()

@@ -90,19 +90,28 @@ def enroll_groups(
     x: Any,
     metadata: Mapping[str, Any] | None,
     chunk: int = 256,
+    thumbnails: str | Path | None = None,
 ) -> EnrolledImages:
     """Embed ``x`` (the images of ``groups``, in order) with progress, then enroll each label in
     one transaction. Every label is checked before anything is written, so a bad label leaves
     the gallery untouched.
 
+    ``thumbnails``: the side file where the enrolled images' 64-pixel thumbnails are kept
+    (``thumbnails_path_for(gallery_path)``), as the service's ``/enroll`` keeps them
+    (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled`), so that the web page
+    shows what matched; they are made with the embeddings, before anything is written.
+
     An image its label already holds (enrolled before, or given twice) is skipped, as
     ``siamkit text enroll`` skips a text its label holds: the gallery's ``skip_repeats`` rule
     (:mod:`siamkit.index.repeats`: the same embedding)."""
+    import contextlib
+
     import numpy as np
 
     from siamkit.cli._inputs import photos_named
     from siamkit.index.embedding import embed_inputs
     from siamkit.index.store import validate_label
+    from siamkit.index.thumbnail_store import ThumbnailStore
     from siamkit.progress import track
 
     for label in groups:
@@ -110,7 +119,11 @@ def enroll_groups(
     n = len(x)  # a batch, or a list of photos of their own sizes (a face model)
     files = [p for group in groups.values() for p in group]
 
+    pngs: list[bytes] = []
+
     def embed(s: int) -> np.ndarray:
+        if thumbnails is not None:
+            pngs.extend(_thumbnail(p) for p in files[s : s + chunk])
         with photos_named(files, start=s):  # a photo without a face is named by its file
             # what is enrolled is searched for: a half-twin embeds it with branch g, as
             # Gallery.enroll does (the gallery records the document tower as the enrolling one)
@@ -122,15 +135,31 @@ def enroll_groups(
     ids: dict[str, list[int]] = {}
     skipped: dict[str, list[Path]] = {}
     start = 0
-    for label, paths in groups.items():
-        rows = z[start : start + len(paths)]
-        start += len(paths)
-        new = gallery.enroll_embeddings(label, rows, metadata, skip_repeats=True)
-        if new.skipped:
-            skipped[label] = [paths[i] for i in new.skipped]
-        if new:
-            ids[label] = list(new)
+    with contextlib.ExitStack() as stack:
+        store = None
+        if thumbnails is not None:
+            store = stack.enter_context(contextlib.closing(ThumbnailStore(thumbnails)))
+        for label, paths in groups.items():
+            rows = z[start : start + len(paths)]
+            new = gallery.enroll_embeddings(label, rows, metadata, skip_repeats=True)
+            if store is not None:
+                store.put_enrolled(label, new, pngs[start : start + len(paths)])
+            start += len(paths)
+            if new.skipped:
+                skipped[label] = [paths[i] for i in new.skipped]
+            if new:
+                ids[label] = list(new)
     return EnrolledImages(ids, skipped)
+
+
+def _thumbnail(path: Path) -> bytes:
+    """The service's 64-pixel PNG thumbnail of the image file ``path``."""
+    from siamkit.service.thumbnails import make_thumbnail
+
+    try:
+        return make_thumbnail(path.read_bytes())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot make a thumbnail of {path}: {err}") from None
 
 
 def _count(n: int, noun: str) -> str:

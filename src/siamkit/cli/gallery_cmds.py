@@ -188,6 +188,8 @@ def enroll(
     staff/bob/*.png). Each label's enrollment is one transaction: once this command prints,
     the images are stored durably. An image its label already holds (enrolled before, or given
     twice: the same embedding) is skipped, so enrolling a folder again adds only what is new.
+    Each image's 64-pixel thumbnail is kept beside the gallery (GALLERY.thumbs), as `siamkit
+    serve` keeps those it enrolls, so its web page shows what matched.
 
     \b
     Examples:
@@ -195,6 +197,7 @@ def enroll(
       siamkit enroll out/model --gallery staff.db staff/
     """
     from siamkit.cli._enroll import enroll_groups, enrollment_summary, group_images
+    from siamkit.index.thumbnail_store import thumbnails_path_for
 
     meta = None
     if metadata is not None:
@@ -211,7 +214,10 @@ def enroll(
     net = _load_model(model, gallery_path)
     x = _read_images(net, [p for paths in groups.values() for p in paths], model, "document")
     with _open(gallery_path, net, create=True, folder=model) as gallery:
-        done = enroll_groups(gallery, net, groups, x, meta)
+        # thumbnails beside the gallery, as the service's /enroll keeps them (the page's matches)
+        done = enroll_groups(
+            gallery, net, groups, x, meta, thumbnails=thumbnails_path_for(gallery_path)
+        )
         gallery.remember_model_path(model)  # `siamkit gallery PATH stats` names it
         total = len(gallery)
     ids = done.ids

@@ -17,8 +17,12 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from siamkit.index.store import retry_locked
+
+if TYPE_CHECKING:
+    from siamkit.index.results import EnrolledIds
 
 _OPEN_TIMEOUT = 30.0  # seconds SQLite waits for a lock, and opening retries one
 
@@ -89,6 +93,27 @@ class ThumbnailStore:
                 if self._conn.in_transaction:  # also when the COMMIT failed and left it open
                     self._conn.execute("ROLLBACK")
                 raise
+
+    def put_enrolled(self, label: str, enrolled: EnrolledIds, pngs: Sequence[bytes]) -> None:
+        """Store the thumbnails of one enrollment's new items (what the service's ``/enroll``
+        and ``siamkit enroll`` both keep): ``pngs`` holds one per input, in input order; those of
+        the inputs skipped as repeats (``enrolled.skipped``) are left out.
+
+        Example:
+            >>> from siamkit.index.results import EnrolledIds
+            >>> store = ThumbnailStore(":memory:")
+            >>> store.put_enrolled("alice", EnrolledIds([7], skipped=[0]), [b"held", b"new"])
+            >>> store.get([7])
+            {7: b'new'}
+        """
+        if len(enrolled) + len(enrolled.skipped) != len(pngs):
+            raise ValueError(
+                f"got {len(pngs)} thumbnails for {len(enrolled)} new and "
+                f"{len(enrolled.skipped)} skipped inputs"
+            )
+        skipped = set(enrolled.skipped)
+        if enrolled:
+            self.put(label, enrolled, [p for i, p in enumerate(pngs) if i not in skipped])
 
     def get(self, item_ids: Sequence[int]) -> dict[int, bytes]:
         """``{item_id: png}`` for those ids that have a thumbnail (any number of ids: they are

@@ -317,10 +317,7 @@ class ServiceEngine:
             ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True)
         else:
             ids, counts = self.gallery.enroll(label, x, skip_repeats=True), None
-        if ids:
-            skipped = set(ids.skipped)
-            kept = [t for i, t in enumerate(thumbnails) if i not in skipped]
-            self.thumbnails.put(label, ids, kept)
+        self.thumbnails.put_enrolled(label, ids, thumbnails)  # as siamkit enroll keeps them
         count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
         return list(ids), count, len(ids.skipped), counts
 

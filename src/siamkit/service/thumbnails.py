@@ -1,8 +1,9 @@
 """Small PNG thumbnails of enrolled images, so the web page can show what a match looks like.
 
-At enrollment the service keeps a 64-pixel PNG of each image in the gallery's side file
-(:mod:`siamkit.index.thumbnail_store`). A missing thumbnail (an item enrolled from the command
-line) is simply not shown.
+At enrollment the service and ``siamkit enroll`` keep a 64-pixel PNG of each image in the
+gallery's side file (:mod:`siamkit.index.thumbnail_store`). A missing thumbnail (an item
+enrolled through the Python API, or by ``siamkit enroll`` before it kept them) is simply not
+shown.
 """
 
 from __future__ import annotations
