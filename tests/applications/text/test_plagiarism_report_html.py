@@ -105,30 +105,39 @@ class _Vectors:
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+# a suspect of a copied sentence, a near miss (0.70 to b.txt's, 0.02 under 0.72) and a far one
+COPIED, CLOSE, FAR = (
+    "The crews saved the town from the fire.",
+    "Firefighters protected the small town.",
+    "My garden grows tomatoes every summer.",
+)
+SRC_A, SRC_B = COPIED, "Fire crews kept the town safe."
+
+
+def _near_miss_vectors() -> _Vectors:
+    """Unit vectors giving COPIED 1.0 to SRC_A, CLOSE 0.70 to SRC_B, FAR 0.30 to SRC_A."""
+    import math
+
+    return _Vectors(
+        {
+            COPIED: [1, 0, 0],
+            SRC_B: [0, 1, 0],
+            CLOSE: [0, 0.70, math.sqrt(1 - 0.70**2)],  # 0.70 to SRC_B: 0.02 under 0.72
+            FAR: [0.3, 0, math.sqrt(1 - 0.09)],  # 0.30 to SRC_A: far under
+        }
+    )
+
+
 def test_sentences_just_under_the_threshold_are_listed_apart_as_near_misses() -> None:
     """A suspect sentence scoring 0.70 at threshold 0.72 was invisible: neither highlighted nor
     listed. The report now lists such near misses (at most 0.05 under the threshold) in their
     own section of the page and of --json, labelled below the threshold; scores leave them out."""
     import json
-    import math
 
     from siamkit.applications.text.plagiarism import find_plagiarism
 
-    copied, close, far = (
-        "The crews saved the town from the fire.",
-        "Firefighters protected the small town.",
-        "My garden grows tomatoes every summer.",
-    )
-    src_a, src_b = "The crews saved the town from the fire.", "Fire crews kept the town safe."
-    runtime = _Vectors(
-        {
-            copied: [1, 0, 0],
-            src_a: [1, 0, 0],
-            src_b: [0, 1, 0],
-            close: [0, 0.70, math.sqrt(1 - 0.70**2)],  # 0.70 to src_b: 0.02 under 0.72
-            far: [0.3, 0, math.sqrt(1 - 0.09)],  # 0.30 to src_a: far under
-        }
-    )
+    copied, close, far, src_a, src_b = COPIED, CLOSE, FAR, SRC_A, SRC_B
+    runtime = _near_miss_vectors()
     essay = Document("essay.txt", f"{copied} {close} {far}")
     sources = [Document("a.txt", src_a), Document("b.txt", src_b)]
     report = find_plagiarism(None, essay, sources, 0.72, runtime=runtime)  # type: ignore[arg-type]
@@ -159,27 +168,13 @@ def test_the_printed_summary_lists_the_near_misses_too(tiny_hf, tmp_path, monkey
     """The HTML report and --json listed the near misses (c9314df), the summary printed without
     --json did not: on the terminal a sentence just under the threshold stayed invisible. The
     summary now lists them apart, with --json's note, after the sources' scores."""
-    import math
-
     from click.testing import CliRunner
 
     from siamkit.applications.text import plagiarism as plagiarism_mod
     from siamkit.cli.main import cli
 
-    copied, close, far = (
-        "The crews saved the town from the fire.",
-        "Firefighters protected the small town.",
-        "My garden grows tomatoes every summer.",
-    )
-    src_a, src_b = "The crews saved the town from the fire.", "Fire crews kept the town safe."
-    vectors = _Vectors(
-        {
-            copied: [1, 0, 0],
-            src_b: [0, 1, 0],
-            close: [0, 0.70, math.sqrt(1 - 0.70**2)],  # 0.70 to b.txt: 0.02 under 0.72
-            far: [0.3, 0, math.sqrt(1 - 0.09)],
-        }
-    )
+    copied, close, far, src_a, src_b = COPIED, CLOSE, FAR, SRC_A, SRC_B
+    vectors = _near_miss_vectors()
     real = plagiarism_mod.find_plagiarism
     monkeypatch.setattr(  # the command's own call, with the hand-built embeddings
         plagiarism_mod,
