@@ -4,7 +4,7 @@
     siamkit text dedup corpus.jsonl --out groups.jsonl --threshold auto
     siamkit text plagiarism essay.txt --corpus sources/ --out report.html
     siamkit text enroll tickets.jsonl --gallery tickets.db --model runs/tickets/model
-    siamkit text identify "My laptop will not charge" --gallery tickets.db --model runs/tickets/model
+    siamkit text identify "My laptop will not charge" --gallery tickets.db
 
 Thin shell over :mod:`siamkit.applications.text`: parse, call the library, print text or JSON.
 """
@@ -603,6 +603,18 @@ def plagiarism(
         click.echo(f"report -> {out}")
 
 
+_GALLERY_MODEL = click.option(
+    "--model",
+    "model_path",
+    default=None,
+    callback=text_model_folder,
+    help="A siamkit text model folder, a local Hugging Face folder, or a named model "
+    "(all-MiniLM-L6-v2, all-mpnet-base-v2). Default: the model folder the gallery recorded "
+    "(`text enroll --model` records it), else all-MiniLM-L6-v2; a gallery refuses another "
+    "model than the one that enrolled it.",
+)
+
+
 @text.command("enroll")
 @click.argument("corpus", type=click.Path(exists=True))
 @click.option(
@@ -612,7 +624,7 @@ def plagiarism(
     required=True,
     help="Gallery file (SQLite), created if missing, e.g. tickets.db.",
 )
-@_MODEL
+@_GALLERY_MODEL
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
 @click.option(
     "--id-field",
@@ -649,11 +661,13 @@ def enroll(
     under its id (a folder: the file name), for `siamkit serve MODEL --gallery FILE`.
 
     Use the model the service will serve (--model runs/tickets/model): a gallery refuses
-    embeddings of another model. Each text's first 1,000 characters are kept beside the gallery
-    so the service can show what matched. A text its label already holds (enrolled before, or
-    given twice) is skipped, so enrolling a corpus again adds only what is new, and embeds only
-    that (and texts over 1,000 characters, told by their embedding). Every id is checked as a
-    label before the gallery is created; a missing --gallery folder is created.
+    embeddings of another model. Into an existing gallery, --model defaults to the model
+    folder it recorded (stderr names the model used). Each text's first 1,000 characters are
+    kept beside the gallery so the service can show what matched. A text its label already
+    holds (enrolled before, or given twice) is skipped, so enrolling a corpus again adds only
+    what is new, and embeds only that (and texts over 1,000 characters, told by their
+    embedding). Every id is checked as a label before the gallery is created; a missing
+    --gallery folder is created.
 
     \b
     Example:
@@ -672,6 +686,8 @@ def enroll(
     docs = loaded.docs
     check_labels(docs)  # before any gallery file is made
     _refuse_overwriting(gallery_path, "--gallery", loaded.files)
+    used = _gallery_model(model_path, gallery_path)  # an existing gallery's recorded model
+    model_path = used.path
     model = _model(model_path, _device(device, runtime))
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     from siamkit.index.store import existing_store_problem
@@ -738,6 +754,19 @@ def enroll(
             f"skipped {skipped} text(s) already enrolled under the same label with the same text"
         )
     click.echo(_chunk_note(chunked), nl=False)
+
+
+def _gallery_model(model_path: str | None, gallery_path: str) -> Any:
+    """The model a command on ``gallery_path`` uses
+    (:func:`~siamkit.cli.text_identify.gallery_model`: --model, else the folder the gallery
+    recorded, else the default), named on stderr when --model was not given and the gallery
+    exists; before the model loads."""
+    from siamkit.cli.text_identify import gallery_model
+
+    used = gallery_model(model_path, gallery_path)
+    if used.note is not None:
+        click.echo(used.note, err=True)
+    return used
 
 
 def _open_gallery(gallery_path: str, model: Any, model_path: str | None, **kw: Any) -> Any:
@@ -837,7 +866,7 @@ def _queries(queries: tuple[str, ...], query_file: str | None, *fields: Any) -> 
     "query), instead of QUERY arguments.",
 )
 @_GALLERY_IN
-@_MODEL
+@_GALLERY_MODEL
 @click.option(
     "--k",
     "k",
@@ -860,7 +889,9 @@ def _queries(queries: tuple[str, ...], query_file: str | None, *fields: Any) -> 
     type=click.IntRange(1),
     help="Texts per forward pass.",
 )
-@_TORCH_DEVICE
+@_runtime_option("the same matches, ~1.4x less CPU", _INT8_NOTE)
+@_ONNX_DIR
+@_DEVICE
 @PROGRESS
 @_JSON
 @store_errors("gallery")
@@ -874,26 +905,30 @@ def identify(
     text_field: str,
     id_field: str | None,
     batch_size: int,
+    runtime: str,
+    onnx_dir: str | None,
     device: str,
     as_json: bool,
 ) -> None:
     """Which enrolled texts is each QUERY closest to? The K nearest labels of a gallery that
     `siamkit text enroll` filled, best first, as the service's /identify answers.
 
-    Give the model that enrolled the gallery (--model, as to `text enroll`); a half-twin
-    embeds the queries with its query tower, the gallery holding its document tower's
-    embeddings. Each match shows its similarity, its distance (1 - similarity) and the start of
-    the matched text (enroll keeps each text's first 1,000 characters beside the gallery). A
-    query whose best match is below the threshold is unknown.
+    The model is the one that enrolled the gallery: the folder `text enroll --model` recorded
+    in it unless --model is given (stderr names it); a half-twin embeds the queries with its
+    query tower (its export's text.onnx with --runtime onnx), the gallery holding its document
+    tower's embeddings. Each match shows its similarity, its distance (1 - similarity) and the
+    start of the matched text (enroll keeps each text's first 1,000 characters beside the
+    gallery). A query whose best match is below the threshold is unknown.
 
     --json: per query its id (a file's id, else 1, 2, ...), the query, label (null: unknown)
     and matches (label, similarity, distance, item_id, accepted, text); min_similarity,
-    max_distance and threshold_source.
+    max_distance, threshold_source, model (its folder, or all-MiniLM-L6-v2), model_source
+    (--model, gallery or default) and runtime.
 
     \b
     Examples:
-      siamkit text identify "My laptop will not charge" --gallery tickets.db --model runs/tickets/model
-      siamkit text identify --file new.jsonl --gallery tickets.db --model runs/tickets/model --k 3 --json
+      siamkit text identify "My laptop will not charge" --gallery tickets.db
+      siamkit text identify --file new.jsonl --gallery tickets.db --k 3 --json --runtime onnx-int8
     """
     from siamkit.cli.text_identify import (
         check_gallery_file,
@@ -904,12 +939,16 @@ def identify(
 
     docs = _queries(queries, query_file, text_field, id_field)
     check_gallery_file(gallery_path, model_path)  # before the model loads
-    model = _model(model_path, _device(device))
+    used = _gallery_model(model_path, gallery_path)
+    model = _model(used.path, _device(device, runtime))
+    onnx = _runtime(model, used.path, runtime, onnx_dir)
     dist, source = _gallery_threshold(model, threshold)
-    with _open_gallery(gallery_path, model, model_path, threshold=dist) as gallery:
-        found = identify_texts(gallery, gallery_path, model, [d.text for d in docs], k, batch_size)
+    with _open_gallery(gallery_path, model, used.path, threshold=dist) as gallery:
+        texts = [d.text for d in docs]
+        found = identify_texts(gallery, gallery_path, model, texts, k, batch_size, onnx)
         empty = len(gallery) == 0
     doc = identify_doc(docs, found, dist, source, k)
+    doc.update(model=used.name, model_source=used.source, runtime=runtime)
     if empty:  # every answer is "unknown" because nothing is enrolled, not because of the texts
         doc["gallery_empty"] = True
     if as_json:
@@ -930,9 +969,11 @@ def identify(
     required=True,
     help="The enrolled label QUERY is claimed to be, e.g. T-17.",
 )
-@_MODEL
+@_GALLERY_MODEL
 @_GALLERY_THRESHOLD
-@_TORCH_DEVICE
+@_runtime_option("the same answer, ~1.4x less CPU", _INT8_NOTE)
+@_ONNX_DIR
+@_DEVICE
 @_JSON
 @store_errors("gallery")
 def verify(
@@ -941,28 +982,33 @@ def verify(
     label: str,
     model_path: str | None,
     threshold: float | None,
+    runtime: str,
+    onnx_dir: str | None,
     device: str,
     as_json: bool,
 ) -> None:
     """Is QUERY the enrolled --label? Its similarity to the label's closest text in a gallery
     that `siamkit text enroll` filled, against the threshold, as the service's /verify answers
-    for a text and a label (a half-twin embeds QUERY with its query tower).
+    for a text and a label (a half-twin embeds QUERY with its query tower). The model is the
+    one the gallery recorded unless --model is given, as for `text identify`.
 
     --json: label, same, similarity, distance, min_similarity, max_distance,
-    threshold_source and chunked.
+    threshold_source, chunked, model, model_source and runtime.
 
     \b
     Example:
-      siamkit text verify "Printer out of toner" --gallery tickets.db --label T-17 --model runs/tickets/model
+      siamkit text verify "Printer out of toner" --gallery tickets.db --label T-17
     """
     from siamkit.cli.text_identify import check_gallery_file, command_line_queries, verify_text
 
     text_ = command_line_queries((query,))[0].text
     check_gallery_file(gallery_path, model_path)  # before the model loads
-    model = _model(model_path, _device(device))
+    used = _gallery_model(model_path, gallery_path)
+    model = _model(used.path, _device(device, runtime))
+    onnx = _runtime(model, used.path, runtime, onnx_dir)
     dist, source = _gallery_threshold(model, threshold)
-    with _open_gallery(gallery_path, model, model_path, threshold=dist) as gallery:
-        result, chunked = verify_text(gallery, model, text_, label)
+    with _open_gallery(gallery_path, model, used.path, threshold=dist) as gallery:
+        result, chunked = verify_text(gallery, model, text_, label, onnx)
     doc = {
         "label": label,
         "same": result.same,
@@ -972,6 +1018,9 @@ def verify(
         "max_distance": dist,
         "threshold_source": source,
         "chunked": chunked,
+        "model": used.name,
+        "model_source": used.source,
+        "runtime": runtime,
     }
     if as_json:
         click.echo(json.dumps(doc, indent=2))

@@ -52,6 +52,65 @@ def check_gallery_file(gallery_path: str, model_path: str | None) -> None:
     )
 
 
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+"""How the output names the default text model (no --model, nothing recorded)."""
+
+_USE_GONE = (
+    "leave out --model, or pass --model with the folder that model is in now, or enroll into a "
+    "new gallery file"
+)
+"""How to use a recorded model folder that no longer exists, in its refusal
+(:func:`~siamkit.cli._model_record.other_models_refusal` puts 'restore that folder and' first)."""
+
+
+@dataclass(frozen=True)
+class GalleryModel:
+    """The text model a command on a gallery uses: ``path`` (``None``: the default model) and
+    where it comes from, ``source``: ``"--model"``, ``"gallery"`` (the folder the gallery
+    recorded when ``text enroll --model`` filled it) or ``"default"``. ``note``: the stderr line
+    that names it when --model was not given and the gallery exists, else ``None``."""
+
+    path: str | None
+    source: str
+    note: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The model as the output names it: its folder, or the default model's name."""
+        return self.path if self.path is not None else DEFAULT_MODEL_NAME
+
+
+def gallery_model(model_path: str | None, gallery_path: str) -> GalleryModel:
+    """``--model`` if given (the gallery still checks it), else the model folder the existing
+    gallery at ``gallery_path`` recorded, else the default model, as the face and signature
+    commands default to theirs; said before any model loads.
+
+    A recorded folder that no longer exists is refused, naming it and what to pass; a gallery of
+    images (which recorded an image model) is refused naming the command that searches it."""
+    from siamkit.cli._model_record import recorded_model
+    from siamkit.index.store import existing_store_problem
+
+    if model_path is not None:
+        return GalleryModel(model_path, "--model")
+    if existing_store_problem(gallery_path) is not None:  # a new gallery: nothing recorded
+        return GalleryModel(None, "default")
+    images = image_gallery_refusal(gallery_path)
+    if images is not None:
+        raise images
+    folder, _ = recorded_model(
+        None, gallery_path, "", "gallery", refuse_gone=("texts", _USE_GONE)
+    )  # "" when nothing is recorded
+    if folder:
+        return GalleryModel(
+            folder, "gallery", f"model: {folder} (recorded in {gallery_path} by text enroll)"
+        )
+    return GalleryModel(
+        None,
+        "default",
+        f"model: {DEFAULT_MODEL_NAME}, the default ({gallery_path} records no model folder)",
+    )
+
+
 def image_gallery_refusal(gallery_path: str) -> ValueError | None:
     """The refusal of a gallery of images (which a text model's fingerprint never matches),
     naming the command that searches it; ``None`` when nothing says it holds images.
@@ -143,7 +202,9 @@ class Identified:
 def embed_queries(model: Any, texts: list[str], batch_size: int = 64) -> Any:
     """``texts`` embedded as the service's ``/identify`` and ``/verify`` embed a query: with the
     query tower of a half-twin (a gallery holds its document tower's embeddings), in batches
-    with progress (:func:`~siamkit.applications.text.embedding.embed_texts`)."""
+    with progress (:func:`~siamkit.applications.text.embedding.embed_texts`). ``model``: the
+    text model, or its ONNX runtime (``--runtime onnx``: the export's query graph,
+    ``text.onnx``, as ``text enroll --runtime`` embeds with its document graph)."""
     from siamkit.applications.text.embedding import embed_texts
 
     return embed_texts(
@@ -152,20 +213,29 @@ def embed_queries(model: Any, texts: list[str], batch_size: int = 64) -> Any:
 
 
 def identify_texts(
-    gallery: Any, gallery_path: str, model: Any, texts: list[str], k: int, batch_size: int = 64
+    gallery: Any,
+    gallery_path: str,
+    model: Any,
+    texts: list[str],
+    k: int,
+    batch_size: int = 64,
+    runtime: Any = None,
 ) -> Identified:
     """The ``k`` nearest labels of each of ``texts`` in the open ``gallery`` (at its threshold),
-    with the matched items' stored texts."""
-    embedded = embed_queries(model, texts, batch_size)
+    with the matched items' stored texts; embedded by ``runtime`` (an ONNX runtime of
+    ``model``'s export) if given, else by ``model``."""
+    embedded = embed_queries(model if runtime is None else runtime, texts, batch_size)
     results = gallery.identify_embeddings(embedded.vectors, k=k)
     ids = sorted({m.item_id for r in results for m in r.matches})
     return Identified(results, stored_texts(gallery_path, ids), embedded.chunked)
 
 
-def verify_text(gallery: Any, model: Any, text: str, label: str) -> tuple[VerifyResult, int]:
+def verify_text(
+    gallery: Any, model: Any, text: str, label: str, runtime: Any = None
+) -> tuple[VerifyResult, int]:
     """Is ``text`` the enrolled ``label`` (its closest item, at the gallery's threshold)? And
-    whether ``text`` was longer than the model's window."""
-    embedded = embed_queries(model, [text])
+    whether ``text`` was longer than the model's window. ``runtime`` as :func:`identify_texts`'s."""
+    embedded = embed_queries(model if runtime is None else runtime, [text])
     return gallery.verify_embedding(embedded.vectors, label), embedded.chunked
 
 

@@ -249,6 +249,9 @@ def test_an_image_gallery_is_refused_naming_the_command_that_searches_it(
         "(faces: `siamkit face identify`), or enroll your texts into a new gallery file with "
         "`siamkit text enroll CORPUS --gallery NEW.db`."
     )
+    # without --model the image model it recorded is not taken for a text model
+    alike = run(["text", "identify", QUERIES[0], "--gallery", gallery], code=1)
+    assert alike.output.strip() == res.output.strip()
     # text enroll opens an existing gallery as identify does: refused alike, left unchanged
     corpus = write_corpus(tmp_path / "t.jsonl", TICKETS)
     enrolled = run(["text", "enroll", corpus, "--gallery", gallery, "--model", model], code=1)
@@ -320,3 +323,117 @@ def test_progress_is_shown_and_no_progress_silences_it(
         shown.stderr
     )
     assert "embedding" not in quiet.stderr and quiet.stdout == shown.stdout
+
+
+def test_without_model_the_commands_use_the_model_the_gallery_recorded(
+    model: Path, tmp_path: Path
+) -> None:
+    """A gallery filled with `text enroll --model M` was refused by identify/verify without
+    --model ('pass --model M'): they loaded all-MiniLM-L6-v2. Now they, and enroll into the
+    existing gallery, load M, as the face and signature commands do, and say so."""
+    gallery = enroll(tmp_path, model, TICKETS)
+    recorded = str(model.resolve())
+    base = ["--gallery", gallery, "--device", "cpu", "--no-progress", "--json"]
+    got = run(["text", "identify", QUERIES[0], TICKETS["T-2"], "--k", "2", *base])
+    given = json.loads(
+        identify(gallery, model, QUERIES[0], TICKETS["T-2"], "--k", "2", "--json").stdout
+    )
+    doc = json.loads(got.stdout)
+    assert (doc["model"], doc["model_source"]) == (recorded, "gallery")
+    assert (given["model"], given["model_source"]) == (str(model), "--model")
+    assert doc["queries"] == given["queries"]
+    note = f"model: {recorded} (recorded in {gallery} by text enroll)"
+    assert got.stderr.splitlines() == [note]
+    assert "model:" not in identify(gallery, model, QUERIES[0]).stderr  # --model: nothing to say
+    plain = run(["text", "identify", TICKETS["T-2"], "--gallery", gallery, "--no-progress"])
+    assert plain.stdout.splitlines()[0] == f'"{TICKETS["T-2"]}": T-2' and note in plain.stderr
+
+    verified = run(["text", "verify", TICKETS["T-1"], "--label", "T-1", *base[:-2], "--json"])
+    v = json.loads(verified.stdout)
+    assert (v["same"], v["model"], v["model_source"]) == (True, recorded, "gallery")
+    assert verified.stderr.splitlines() == [note]
+
+    more = write_corpus(tmp_path / "more.jsonl", {"T-5": "the monitor flickers"})
+    added = run(["text", "enroll", more, *base])
+    assert (json.loads(added.stdout)["enrolled"], json.loads(added.stdout)["num_items"]) == (1, 5)
+    assert added.stderr.splitlines() == [note]  # (its --json keeps its keys: enroll's tests)
+    # a new gallery records nothing: enroll without --model takes the default, saying nothing
+    from siamkit.cli.text_identify import gallery_model
+
+    fresh = gallery_model(None, str(tmp_path / "new.db"))
+    assert (fresh.path, fresh.source, fresh.note) == (None, "default", None)
+
+
+def test_a_recorded_model_folder_that_is_gone_is_named_with_what_to_pass(
+    model: Path, tmp_path: Path
+) -> None:
+    gallery = enroll(tmp_path, model, TICKETS)
+    recorded = model.resolve()
+    moved = model.rename(tmp_path / "moved")
+    sentence = (
+        f"Error: {gallery} was enrolled with the model in {recorded}, which no longer exists, and "
+        "its texts cannot be compared with another model's: restore that folder and leave out "
+        "--model, or pass --model with the folder that model is in now, or enroll into a new "
+        "gallery file."
+    )
+    for cmd in (["identify", QUERIES[0]], ["verify", QUERIES[0], "--label", "T-1"]):
+        res = run(["text", *cmd, "--gallery", gallery, "--device", "cpu"], code=1)
+        assert res.output.strip() == sentence
+    corpus = write_corpus(tmp_path / "more.jsonl", {"T-5": "the monitor flickers"})
+    res = run(["text", "enroll", corpus, "--gallery", gallery, "--device", "cpu"], code=1)
+    assert res.output.strip() == sentence
+    # the model given where it is now still opens the gallery (the same fingerprint)
+    got = json.loads(identify(gallery, moved, TICKETS["T-3"], "--json").stdout)
+    assert got["queries"][0]["label"] == "T-3" and got["model_source"] == "--model"
+
+
+def test_identify_and_verify_embed_with_the_onnx_export_of_the_query_tower(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    """--runtime onnx (the export's query graph text.onnx; enroll embeds with text.document.onnx)
+    ranks as PyTorch does, the distances within export precision."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.export.bundle import save_model
+
+    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
+    assert net.doc_encoder is not None
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in net.doc_encoder.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    model = save_model(net, tmp_path / "model")
+    net.export_onnx_folder(model / "onnx", int8=True)
+    faq = {f"FAQ-{i}": a for i, a in enumerate([*ANSWERS, *TICKETS.values()])}
+    gallery = enroll(tmp_path, model, faq)
+    queries = [*QUESTIONS, *QUERIES]
+
+    def answer(*extra: str) -> list[list[tuple[str, float]]]:
+        doc = json.loads(identify(gallery, model, *queries, "--k", "6", "--json", *extra).stdout)
+        assert doc["runtime"] == (extra[1] if extra else "torch")
+        return [[(m["label"], m["distance"]) for m in q["matches"]] for q in doc["queries"]]
+
+    torch_, onnx = answer(), answer("--runtime", "onnx")
+    for t, o in zip(torch_, onnx):
+        dists = np.array([d for _, d in t])
+        assert np.diff(dists).min() > 1e-3  # gaps wider than the tolerance: the ranking is real
+        assert [label for label, _ in o] == [label for label, _ in t]
+        np.testing.assert_allclose([d for _, d in o], dists, atol=1e-4)
+    int8 = answer("--runtime", "onnx-int8")  # the int8 graph's distances differ: it ran
+    assert max(abs(d - dict(t)[label]) for t, q in zip(torch_, int8) for label, d in q) > 1e-5
+
+    def verify(*extra: str) -> float:
+        res = run(["text", "verify", QUESTIONS[1], "--gallery", gallery, "--label", "FAQ-1",
+                   "--model", model, "--json", *extra])  # fmt: skip
+        return float(json.loads(res.stdout)["distance"])
+
+    assert verify("--runtime", "onnx") == pytest.approx(verify(), abs=1e-4)
+    assert dict(torch_[1])["FAQ-1"] == pytest.approx(verify(), abs=1e-5)
+    # the ONNX runtime runs on the CPU, and needs an export
+    gpu = run(["text", "verify", "x", "--gallery", gallery, "--label", "FAQ-1", "--runtime",
+               "onnx", "--device", "cuda"], code=2)  # fmt: skip
+    assert "--runtime onnx embeds on the CPU" in gpu.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = identify(gallery, model, "x", "--runtime", "onnx", "--onnx-dir", empty, code=1)
+    assert "holds no exported text.onnx" in res.output
