@@ -118,6 +118,13 @@ _ONNX_DIR = click.option(
     help="The ONNX export to use with --runtime onnx/onnx-int8 (default: MODEL/onnx).",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+_TEXT_FIELD = click.option(
+    "--text-field", default="text", show_default=True, help="JSONL key / CSV column."
+)
+_BATCH_SIZE = click.option(
+    "--batch-size", default=64, show_default=True, type=click.IntRange(1),
+    help="Texts per forward pass.",
+)  # fmt: skip
 
 
 _DIM = click.option(
@@ -340,19 +347,13 @@ def similarity(
     "document threshold instead. On synthetic edits of Lee background documents 0-149 "
     "(validation) it raised pair F1 from 0.96 to 0.99; see BENCHMARKS.md.",
 )
-@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@_TEXT_FIELD
 @click.option(
     "--id-field",
     default=None,
     help=f"JSONL key / CSV column of ids, each given once {_ID_DEFAULT}.",
 )
-@click.option(
-    "--batch-size",
-    default=64,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Texts per forward pass.",
-)
+@_BATCH_SIZE
 @click.option(
     "--faiss-above",
     default=50_000,
@@ -503,7 +504,7 @@ def dedup(
 )
 @_MODEL
 @_PLAGIARISM_THRESHOLD
-@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@_TEXT_FIELD
 @click.option(
     "--id-field",
     default=None,
@@ -625,20 +626,14 @@ _GALLERY_MODEL = click.option(
     help="Gallery file (SQLite), created if missing, e.g. tickets.db.",
 )
 @_GALLERY_MODEL
-@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@_TEXT_FIELD
 @click.option(
     "--id-field",
     default=None,
     help="JSONL key / CSV column whose value is each text's label (texts sharing it are one "
     f"label) {_ID_DEFAULT}.",
 )
-@click.option(
-    "--batch-size",
-    default=64,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Texts per forward pass.",
-)
+@_BATCH_SIZE
 @_runtime_option("the same embeddings to about 1e-6, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
@@ -876,19 +871,13 @@ def _queries(queries: tuple[str, ...], query_file: str | None, *fields: Any) -> 
     help="Labels to list per query.",
 )
 @_GALLERY_THRESHOLD
-@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@_TEXT_FIELD
 @click.option(
     "--id-field",
     default=None,
     help=f"JSONL key / CSV column that names each query in the output {_ID_DEFAULT}.",
 )
-@click.option(
-    "--batch-size",
-    default=64,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Texts per forward pass.",
-)
+@_BATCH_SIZE
 @_runtime_option("the same matches, ~1.4x less CPU", _INT8_NOTE)
 @_ONNX_DIR
 @_DEVICE
@@ -1120,7 +1109,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     type=click.IntRange(1),
     help="Keep the corpus's most frequent terms (bounds the files: components x terms floats).",
 )
-@click.option("--text-field", default="text", show_default=True, help="JSONL key / CSV column.")
+@_TEXT_FIELD
 @click.option(
     "--calibrate",
     "calibrate_pairs",
