@@ -238,22 +238,99 @@ def _recorded_or_own(protocol: RunProtocol | None, key: str) -> int:
 
 
 def _scores(
-    path: str, x: Any, y: Any, settings: list[dict[str, int]], episodes: int, seed: int
+    model: Any, x: Any, y: Any, settings: list[dict[str, int]], episodes: int, seed: int
 ) -> dict[str, float]:
+    """EER and each setting's few-shot accuracy of an export (an
+    :class:`~siamkit.export.OnnxModel`) on images ``x``: one tower's embeddings as evaluate
+    scores them, or a half-twin's pairing (:func:`_paired_scores`)."""
     from siamkit.evaluation import evaluate_embeddings
     from siamkit.evaluation.few_shot import few_shot_episodes
-    from siamkit.export.runtime import OnnxEmbedder
 
-    emb = OnnxEmbedder(path)
-    z = emb.embed(x)
-    rep = evaluate_embeddings(z, y, emb.distance_name, few_shot=(), retrieval=False)
+    if model.kind == "half_twin":  # an export of both branches
+        return _paired_scores(model, x, y, settings, episodes, seed)
+    distance = model.embedder.distance_name
+    z = model.embedder.embed(x)
+    rep = evaluate_embeddings(z, y, distance, few_shot=(), retrieval=False)
     assert rep.verification is not None
     scores = {"eer": rep.verification.eer}
     for s in settings:
         acc = few_shot_episodes(z, y, s["n_way"], s["k_shot"], s["n_query"], episodes, seed,
-                                distance=emb.distance_name).accuracy  # fmt: skip
+                                distance=distance).accuracy  # fmt: skip
         scores[f"{s['n_way']}way{s['k_shot']}shot"] = acc
     return scores
+
+
+def pairing(model: Any) -> str | None:
+    """How a half-twin export's figures pair its branches, for the check's line; ``None`` for
+    a model of one tower."""
+    if model.kind == "half_twin":
+        f, g = ("x".join(map(str, p.input_shape)) for p in (model.preprocess_f, model.preprocess_g))
+        g = g if g == f else f"the same images at {g}"
+        return (
+            f"probes and queries through branch f ({f}), references and support through branch "
+            f"g ({g}), as the half-twin is deployed"
+        )
+    if model.half_twin_branch == "f":  # siamkit export --branch f: no g graph to pair with
+        return (
+            "branch f against itself (--branch f wrote no branch g graph), not the half-twin's "
+            "f-against-g pairing"
+        )
+    return None
+
+
+def _paired_scores(
+    model: Any, x: Any, y: Any, settings: list[dict[str, int]], episodes: int, seed: int
+) -> dict[str, float]:
+    """A half-twin's figures as it is trained and deployed (``delta(f(probe), g(reference))``):
+    each image through branch f (the query role) and through branch g (the document role, at
+    g's input shape, :func:`reference_images`), as a gallery or the service embeds them
+    (:func:`~siamkit.index.embedding.role_tower`). Verification: every ordered pair ``i != j``,
+    probe ``i`` through f against reference ``j`` through g (both orders, as f and g differ);
+    few-shot: the same episodes as one tower's, queries through f against prototypes of
+    support images through g."""
+    import numpy as np
+    import torch
+
+    from siamkit.evaluation.few_shot import Episodes, episode_accuracies, sample_episodes
+    from siamkit.evaluation.roc import eer
+    from siamkit.index.embedding import role_tower
+
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    zq = role_tower(model, "query").embed(xt)  # (N, D), branch f
+    zr = role_tower(model, "document").embed(reference_images(xt, model.preprocess_g.input_shape))
+    with torch.inference_mode():
+        d = model.distance.matrix(zq, zr).numpy()  # (N, N): probe i (f), reference j (g)
+    labels = np.asarray(y)
+    same = labels[:, None] == labels[None, :]
+    other = ~np.eye(len(labels), dtype=bool)
+    scores = {"eer": eer(d[same & other], d[~same & other]).value}
+    z = torch.cat([zq, zr])  # (2N, D): item i's f embedding at i, its g embedding at N + i
+    for s in settings:
+        ep = sample_episodes(labels, s["n_way"], s["k_shot"], s["n_query"], episodes, seed)
+        ep = Episodes(ep.support + len(labels), ep.query, ep.classes)  # support through g
+        acc = episode_accuracies(z, ep, model.distance)
+        scores[f"{s['n_way']}way{s['k_shot']}shot"] = float(acc.mean())
+    return scores
+
+
+def reference_images(x: Any, shape: Any) -> Any:
+    """Images ``(N, C, H, W)`` in [0, 1] as a half-twin's branch g takes them, ``shape`` =
+    ``(C', H', W')``: grey to colour by copying the channel, colour to grey by Pillow's ``L``
+    weights (as an image file is read at either), resized as an upload is
+    (:func:`~siamkit.data.image_io.resize_images`).
+
+    >>> import torch
+    >>> tuple(reference_images(torch.rand(2, 1, 28, 28), (3, 32, 32)).shape)
+    (2, 3, 32, 32)
+    """
+    from siamkit.data.image_io import resize_images
+
+    c, h, w = (int(s) for s in shape)
+    if x.shape[1] == 1 and c == 3:
+        x = x.expand(-1, 3, -1, -1)
+    elif x.shape[1] == 3 and c == 1:
+        x = (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return resize_images(x.contiguous(), (h, w))
 
 
 def int8_accuracy_change(
@@ -265,8 +342,15 @@ def int8_accuracy_change(
     """EER and N-way K-shot accuracy of both files on ``images`` (:func:`held_out_images`) and
     the change (int8 - fp32), at the settings of :func:`check_settings` (the run's recorded
     ``protocol`` where given: its episodes and seed too, so that on the run's test set the
-    fp32 figures are ``metrics.json``'s; else :data:`CHECK_EPISODES` episodes, seed 0)."""
+    fp32 figures are ``metrics.json``'s; else :data:`CHECK_EPISODES` episodes, seed 0).
+
+    A half-twin's export of both branches is scored as it is deployed, queries and probes
+    through branch f against support and references through branch g (:func:`_paired_scores`),
+    in both precisions; ``pairing`` (:func:`pairing`) says so, as it says when an export of
+    branch f alone (``--branch f``) could only be scored against itself."""
     import numpy as np
+
+    from siamkit.export.onnx_model import OnnxModel
 
     x, y, source, differs = images
     if int((np.unique(y, return_counts=True)[1] >= 2).sum()) < 2:
@@ -274,17 +358,21 @@ def int8_accuracy_change(
     settings, basis = check_settings(y, protocol, differs)
     episodes = _recorded_or_own(protocol, "episodes")
     seed = _recorded_or_own(protocol, "seed")
-    fp32 = _scores(fp32_path, x, y, settings, episodes, seed)
-    int8 = _scores(int8_path, x, y, settings, episodes, seed)
+    # a half-twin export of both branches opens branch g's graph beside branch f's
+    models = OnnxModel(fp32_path), OnnxModel(int8_path)
+    fp32, int8 = (_scores(m, x, y, settings, episodes, seed) for m in models)
+    paired = pairing(models[0])
     return {
-        "images": source, "few_shot": settings, "episodes": episodes, "few_shot_basis": basis,
-        "fp32": fp32, "int8": int8, "change": {k: int8[k] - fp32[k] for k in fp32},
+        "images": source, **({"pairing": paired} if paired else {}), "few_shot": settings,
+        "episodes": episodes, "few_shot_basis": basis, "fp32": fp32, "int8": int8,
+        "change": {k: int8[k] - fp32[k] for k in fp32},
     }  # fmt: skip
 
 
 def describe(check: dict[str, Any]) -> str:
     """One line: ``int8 vs fp32 on 1000 images of ...: EER 0.2012 -> 0.2031 (+0.0019), 20-way
-    1-shot ... (N-way K-shot as the model's run recorded it: ...)``.
+    1-shot ... (N-way K-shot as the model's run recorded it: ...)``; a half-twin's says how its
+    branches were paired after the images (``pairing``).
 
     Four decimals, as evaluate's table, and each change is that of the figures shown, so the
     line adds up (0.045 -> 0.045 (+0.001) did not)."""
@@ -297,7 +385,8 @@ def describe(check: dict[str, Any]) -> str:
         f"{n}-way {k}-shot {change(f'{n}way{k}shot')}"
         for n, k in ((s["n_way"], s["k_shot"]) for s in check["few_shot"])
     )
+    paired = f", {check['pairing']}" if check.get("pairing") else ""
     return (
-        f"int8 vs fp32 on {check['images']}: EER {change('eer')}, {shots} "
+        f"int8 vs fp32 on {check['images']}{paired}: EER {change('eer')}, {shots} "
         f"({check['few_shot_basis']})"
     )
