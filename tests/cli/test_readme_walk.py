@@ -83,7 +83,8 @@ def test_readme_says_which_enrollments_keep_thumbnails(tiny_demo_dir, tmp_path):
     """README said 'Match thumbnails are kept beside the gallery in <gallery>.thumbs', and the
     page lists a label's images; but only the service's /enroll kept thumbnails: a catalogue
     enrolled with `siamkit enroll` and then served showed matches with no picture. `siamkit
-    enroll` keeps them now, as the README says; what keeps none is named."""
+    enroll` keeps them now, and so does `siamkit face enroll`, as the README says; what keeps
+    none is named."""
     import numpy as np
     from PIL import Image
 
@@ -100,8 +101,11 @@ def test_readme_says_which_enrollments_keep_thumbnails(tiny_demo_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert gallery.exists() and Path(thumbnails_path_for(gallery)).is_file()
     said = " ".join(README.split())
-    assert "through the service (`/enroll` or the page) or with `siamkit enroll`;" in said
-    assert "(`siamkit face enroll`, `Gallery.enroll` in Python) show no picture" in said
+    assert (
+        "through the service (`/enroll` or the page), with `siamkit enroll` or with `siamkit "
+        "face enroll` (the whole photo, as `/enroll` keeps a face model's);"
+    ) in said
+    assert "images enrolled with `Gallery.enroll` in Python show no picture" in said
 
 
 def test_readme_quotes_face_verifys_note_as_it_is_printed():

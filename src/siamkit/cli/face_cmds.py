@@ -74,16 +74,23 @@ def enroll(
     skipped, so enrolling the same photos again adds only what is new. IMAGES are files (a
     shell pattern such as alice/*.jpg gives a folder's photos). With --model FOLDER the gallery
     records the folder, so later `enroll` and `identify` calls on it find it without --model.
+    Each photo's 64-pixel thumbnail is kept beside the gallery (GALLERY.thumbs), as `siamkit
+    serve` keeps those it enrolls, so its web page shows who matched.
 
     \b
     Example:
       siamkit face enroll --gallery staff.db --label alice alice1.jpg alice2.jpg
     """
+    import contextlib
+    from pathlib import Path
+
     import numpy as np
 
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import face_record, largest_face_of
+    from siamkit.cli._enroll import _thumbnail
     from siamkit.index.store import encode_metadata, validate_label
+    from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
     try:
         meta = None if metadata is None else json.loads(metadata)
@@ -108,9 +115,13 @@ def enroll(
     with _hint_no_face(detector, upsample):  # every face found before any write
         found = track(images, "finding faces", unit="images")
         chosen = [largest_face_of(pipe, read_rgb(p), p) for p in found]
+    # the whole photo's thumbnail, as the service's /enroll keeps a face model's, before any write
+    pngs = [_thumbnail(Path(p)) for p in images]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with _open_gallery(gallery_path, model, pipe.embedder, create=True) as gallery:
         ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
+        with contextlib.closing(ThumbnailStore(thumbnails_path_for(gallery_path))) as store:
+            store.put_enrolled(label, ids, pngs)  # as /enroll and siamkit enroll keep them
         if model != "dlib":  # later enroll / identify on the gallery find it without --model
             gallery.remember_model_path(model)
         total = len(gallery)

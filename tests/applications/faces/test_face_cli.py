@@ -177,6 +177,43 @@ def test_enrolling_a_face_again_skips_it_and_says_how_many(tmp_path, photos):
         assert [(i.label, i.count) for i in g.labels()] == [("eileen", 2), ("someone", 1)]
 
 
+def test_face_enroll_keeps_the_thumbnails_the_service_keeps(tmp_path, photos, encoder):
+    """`siamkit face enroll` kept no thumbnails while the service's /enroll keeps each photo's
+    (a face model's too): a face gallery enrolled from the shell and then served showed its
+    matches and its labels without a picture. It keeps each photo's thumbnail in the same side
+    file, made as the service makes them (make_thumbnail of the whole photo), none for a face
+    skipped as a repeat, and the service then shows them."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
+    from siamkit.service import create_app
+    from siamkit.service.thumbnails import data_url, make_thumbnail
+
+    db, a, mega = tmp_path / "staff.db", photos["astronaut"], photos["mega110"]
+    first = json.loads(run("enroll", "--gallery", db, "--label", "eileen", a, "--json").output)
+    res = run("enroll", "--gallery", db, "--label", "eileen", a, "--json")  # a repeat
+    assert json.loads(res.output)["skipped_already_enrolled"] == 1
+    res = run("enroll", "--gallery", db, "--label", "mega", mega, "--json")
+    (eileen,), (mind,) = first["item_ids"], json.loads(res.output)["item_ids"]
+    thumb = {p: make_thumbnail(p.read_bytes()) for p in (a, mega)}
+    store = ThumbnailStore(thumbnails_path_for(db))
+    try:
+        assert store.get(range(100)) == {eileen: thumb[a], mind: thumb[mega]}
+    finally:
+        store.close()
+    with TestClient(create_app(encoder, db, api_key=None)) as client:
+        shown = {g["label"]: g["thumbnail"] for g in client.get("/gallery").json()["labels"]}
+        assert shown == {"eileen": data_url(thumb[a]), "mega": data_url(thumb[mega])}
+        with photos["astronaut_flip"].open("rb") as f:
+            found = client.post("/identify", files={"file": ("b.jpg", f, "image/jpeg")}).json()
+        assert found["label"] == "eileen" and found["matches"][0]["item_id"] == eileen
+        assert found["matches"][0]["thumbnail"] == data_url(thumb[a])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
