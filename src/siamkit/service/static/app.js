@@ -170,12 +170,16 @@ function describeModel(m) {
   const parts = m.embedding_parts || [];
   const sizes = parts.length > 1
     ? " (" + parts.map((p) => p.dim + " " + p.name).join(" + ") + ")" : "";
+  const size = (s) => s.slice(1).join("\u00d7") + " (" + (s[0] === 1 ? "grey" : "colour") + ")";
+  const ref = m.reference_input_shape;  // a half-twin's branch g may take another size
   $("model-info").textContent = (m.name ? "Model " + m.name + ": " : "") +
     m.embedding_dim + "-value embeddings" + sizes + ", " + m.distance +
     " distance, threshold " + fmt(m.threshold) + (m.photos_at_own_size
       ? ", photos searched for faces at their own size"
-      : ", images resized to " + m.input_shape.slice(1).join("\u00d7") + " (" +
-        (m.input_shape[0] === 1 ? "grey" : "colour") + ")");
+      : ref && ref.join() !== m.input_shape.join()
+        ? ", queries resized to " + size(m.input_shape) + ", enrolled and reference images to " +
+          size(ref)
+        : ", images resized to " + size(m.input_shape));
   $("embedding-info").hidden = parts.length === 0;
   $("embedding-summary").textContent = "Why " + m.embedding_dim + " values?";
   $("embedding-parts").replaceChildren(
