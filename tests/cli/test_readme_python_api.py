@@ -210,3 +210,31 @@ def test_readme_quotes_the_int8_check_line_and_its_json_as_export_writes_them():
     assert f"up to {_int8_check.CHECK_QUERIES} queries a class and seed 0" in text
     keys = re.search(r"`--json` holds it under `int8_check`: (.*?)\.", text)
     assert keys and set(re.findall(r"`(\w+)`", keys.group(1))) >= set(check) - {"change"}
+
+
+def test_readme_names_the_graphs_a_half_twin_export_writes(tmp_path: Path) -> None:
+    """29a779e made siamkit export write both branches of a half-twin (f's and g's graph, and
+    their int8 files) for a gallery or the service to use; README still said one branch's file
+    is refused and to use the torch model, and named only --branch's files."""
+    pytest.importorskip("onnxruntime")
+    import json
+
+    from click.testing import CliRunner
+
+    import siamkit
+    from siamkit.applications.half_twin.task import build_half_twin
+    from siamkit.cli.export_cmd import export
+
+    folder = siamkit.save_model(build_half_twin({}, (6, 9)).eval(), tmp_path / "model")
+    res = CliRunner().invoke(export, [str(folder), "--int8-mode", "dynamic", "--json"])
+    assert res.exit_code == 0, res.output
+    files = {
+        (f["branch"], f["precision"]): Path(f["path"]).name for f in json.loads(res.stdout)["files"]
+    }
+    text = " ".join(
+        README.split("A half-twin network (two encoders", 1)[1].split("\n#", 1)[0].split()
+    )
+    assert f"f (what is searched with) as `{files['f', 'fp32']}`" in text
+    assert f"g (what is enrolled) beside it as `{files['g', 'fp32']}`" in text
+    assert f"with `--int8` also `{files['f', 'int8']}` and `{files['g', 'int8']}`" in text
+    assert "`--branch f|g` writes one branch only" in text and "name the torch model" not in text
