@@ -165,7 +165,7 @@ def _run(
     rows.insert(len(graphs), {"precision": "int8", **({"branch": "f"} if both else {}),
                               "int8_mode": int8_mode, "path": str(q.path),
                               "bytes": q.size_bytes, "calibration": source})  # fmt: skip
-    if branch == "g":  # the held-out check scores image pairs through the f tower
+    if branch == "g":  # the check embeds probes with f, which a lone g export lacks
         return rows, "accuracy change not measured for --branch g: compare its embeddings yourself"
     assert check_images is not None  # loaded above for the f tower
     from siamkit.cli._int8_check import run_protocol
@@ -417,7 +417,8 @@ def export(
     K-shot accuracy (as the model's run recorded them) on held-out images (--check-data).
     An image half-twin (task: half_twin) writes its branch f (what is searched with) as that
     file and its branch g (what is enrolled) beside it, model.document.onnx (and
-    model.document.int8.onnx), each checked against its PyTorch branch.
+    model.document.int8.onnx), each checked against its PyTorch branch; its int8 check scores
+    probes through f against references through g, as the pair is deployed.
 
     A text model (siamkit text, siamkit train of a text config) writes the folder MODEL/onnx/
     (or --out FOLDER): text.onnx (text.int8.onnx with --int8, dynamic quantisation), whose
