@@ -106,6 +106,8 @@ def _enroll(page, label: str, files: list[Path]) -> None:
     page.fill("#enroll-label", label)
     page.set_input_files("#enroll-files", [str(f) for f in files])
     page.click("#enroll-submit")
+    # answered: an earlier message naming the label (enrolled into again) is no answer to this
+    page.wait_for_selector("#enroll-submit:not([disabled])")
     page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
 
 
@@ -448,9 +450,11 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
     browser, model_and_distances, images, tmp_path
 ):
     """A verify against a label stayed on screen after the label was removed, and the last
-    enroll message after any removal: a change of the gallery clears a verify against the
-    changed label and, a removal, the identify answer and the enroll message; a verify of two
-    images stays, and so does an identify answer after an enroll, saying it came before it."""
+    enroll message after any removal: a removal clears a verify against the removed label, the
+    identify answer and the enroll message; a verify of two images stays, and so does an
+    identify answer after an enroll, saying it came before it. An enroll into the label a
+    verify was against emptied its box, and dropped the answer of one still out: the answer
+    stays, saying it came before, and one still out is shown when it comes."""
     from siamkit.service import create_app
 
     net, _ = model_and_distances
@@ -488,6 +492,46 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
                 "identify again to rank it too."
             )
             assert page.locator("#identify-matches li").count() == 1
+
+            # an enroll into the label a verify was against leaves its answer, saying so once;
+            # an enroll into another label leaves it as it was
+            page.check("#verify-mode-label")
+            page.set_input_files("#verify-a", str(images["disc"]))
+            page.select_option("#verify-label", "carol")
+            page.click("#verify-submit")
+            page.wait_for_selector("#verify-result.ok:has-text('carol')")
+            answer = page.inner_text("#verify-result")
+            note = (
+                "Given before more images of \u201ccarol\u201d were enrolled: verify again to "
+                "compare with them too."
+            )
+            _enroll(page, "carol", [images["checker"]])
+            assert page.inner_text("#verify-result.ok") == f"{answer}\n{note}"
+            _enroll(page, "carol", [images["stripes"]])
+            _enroll(page, "dave", [images["checker"]])
+            assert page.inner_text("#verify-result.ok") == f"{answer}\n{note}"
+            # a verify against carol still out when an enroll into carol answers is not dropped
+            noise = tmp_path / "noise.png"
+            noise.write_bytes(png_bytes(pattern("noise")))
+            held: list[Any] = []
+
+            def hold(route: Any) -> None:
+                held.append(route)
+
+            page.route("**/verify", hold)
+            page.set_input_files("#verify-a", str(noise))
+            page.click("#verify-submit")
+            page.wait_for_function("() => document.getElementById('verify-submit').disabled")
+            _enroll(page, "carol", [noise])
+            assert len(held) == 1
+            held[0].continue_()
+            page.unroute("**/verify")  # after continue_: unroute lets a held one go
+            page.wait_for_selector("#verify-submit:not([disabled])")
+            assert page.inner_text("#verify-result.ok").startswith("Same as \u201ccarol\u201d")
+            assert page.locator("#verify-result .given-before").count() == 0
+            # a removal still clears it: the answer names the removed label
+            _remove(page, "carol", "1 label(s)")
+            assert page.inner_text("#verify-result") == ""
         finally:
             context.close()
 

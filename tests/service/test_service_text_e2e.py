@@ -463,3 +463,28 @@ def test_an_identify_answer_stays_in_its_box_when_an_enroll_answers_after_it(tex
         page.unroute("**/identify")  # after continue_: unroute lets a held one go
         page.wait_for_selector("#identify-result.ok:has-text('Most like \u201cvpn\u201d')")
         assert page.locator("#identify-matches li").count() == 3
+
+        # a verify answer against a label stays too when more of it is enrolled, saying so; one
+        # still out keeps saying so, and its answer comes
+        page.check("#verify-mode-label")
+        page.fill("#verify-a", VPN)
+        page.select_option("#verify-label", "vpn")
+        page.click("#verify-submit")
+        page.wait_for_selector("#verify-result:has-text('as \u201cvpn\u201d')")
+        verdict = page.inner_text("#verify-result")
+        enroll(page, "vpn", "The VPN client says my certificate has expired.")
+        assert page.inner_text("#verify-result") == (
+            f"{verdict}\nGiven before more texts of \u201cvpn\u201d were enrolled: verify again "
+            "to compare with them too."
+        )
+        held.clear()
+        page.route("**/verify", hold)
+        page.click("#verify-submit")
+        page.wait_for_function("() => document.getElementById('verify-submit').disabled")
+        enroll(page, "wifi", "The wifi drops in the meeting room.")
+        enroll(page, "vpn", "The VPN is slow in the evening.")
+        assert page.inner_text("#verify-result").startswith("Embedding the text")
+        held[0].continue_()
+        page.unroute("**/verify")  # after continue_: unroute lets a held one go
+        page.wait_for_selector("#verify-submit:not([disabled])")
+        assert page.inner_text("#verify-result") == verdict  # answered, with no note

@@ -86,7 +86,7 @@ async function onVerify(event) {
   await busy($("verify-submit"), async () => {
     try {
       const r = await api("POST", "/verify", form);
-      if (!current()) return;  // the label changed meanwhile: the answer is stale
+      if (!current()) return;  // the label was removed meanwhile: the answer is stale
       const notes = notesText(r);
       show("verify-result", verdictText(r) + (notes ? "." + notes : ""),
         r.same === null ? "" : r.same ? "ok" : "bad");

@@ -83,39 +83,54 @@ function clearMatches() {
   $("identify-legend").hidden = true;
 }
 
-// How many times each label was enrolled into or removed since the page loaded (galleryChanged).
-const labelChanges = new Map();
+// How many times each label was removed since the page loaded (galleryChanged).
+const labelRemovals = new Map();
 
-function changesOf(label) {
-  return labelChanges.get(label) || 0;
+function removalsOf(label) {
+  return labelRemovals.get(label) || 0;
 }
 
 // Before each verify: the label it is against ("" for two images or texts), so that its answer
-// is cleared when that label changes (galleryChanged). Returns current(): false once the label
-// changed after this verify was sent; its answer, arriving later, is then dropped, not shown.
+// is cleared when that label is removed (galleryChanged). Returns current(): false once the label
+// was removed after this verify was sent; its answer, arriving later, is then dropped, not shown
+// (it names the removed label). An enroll into the label leaves it to come.
 function startVerify() {
   const label = byLabel() ? $("verify-label").value : "";
   $("verify-result").dataset.label = label;
-  const sent = changesOf(label);
-  return () => label === "" || changesOf(label) === sent;
+  const sent = removalsOf(label);
+  return () => label === "" || removalsOf(label) === sent;
 }
 
 // After label was enrolled into or removed, answers given on the gallery before are stale. A
-// removal clears the identify answer (it may name the removed label) and the last enroll
-// message. An enroll leaves an identify answer in its own box, saying it came before the enroll
-// (identifyGivenBefore); the identify box's other words go. Either clears a verify against this
-// label (one of two images or texts stays).
+// removal clears the identify answer (it may name the removed label), a verify against the label
+// and the last enroll message. An enroll leaves an identify answer in its own box, saying it came
+// before the enroll (identifyGivenBefore), and a verify answer against the label in its own
+// (verifyGivenBefore); the other words of either box go. A verify of two images or texts stays.
 function galleryChanged(label, removed) {
-  labelChanges.set(label, changesOf(label) + 1);
+  if (removed) labelRemovals.set(label, removalsOf(label) + 1);
   if (removed || !identifyGivenBefore(label)) {
     clearMatches();
     show("identify-result", "");
   }
-  if ($("verify-result").dataset.label === label) {
+  if ($("verify-result").dataset.label === label && (removed || !verifyGivenBefore(label))) {
     show("verify-result", "");
     $("verify-result").dataset.label = "";
   }
   if (removed) show("enroll-result", "");
+}
+
+// After more of label was enrolled: a verify answer against it (same, different, or a distance)
+// stays, with a line saying it came before (its distance is to the images or texts the label
+// held then); a verify still out keeps saying so, its answer comes. Returns false when the box
+// holds neither (a message such as the label not being enrolled, which the enroll made wrong).
+function verifyGivenBefore(label) {
+  if ($("verify-submit").disabled) return true;
+  const box = $("verify-result");
+  if (box.textContent === "" || box.classList.contains("error")) return false;
+  if (!box.querySelector(".given-before")) box.append(el("span", "given-before"));
+  box.querySelector(".given-before").textContent = "Given before more " + currentPage.unit +
+    "s of \u201c" + label + "\u201d were enrolled: verify again to compare with them too.";
+  return true;
 }
 
 // After label was enrolled: an identify answer (its ranked matches are listed) stays, with a line
