@@ -1,9 +1,9 @@
 """Small PNG thumbnails of enrolled images, so the web page can show what a match looks like.
 
-At enrollment the service and ``siamkit enroll`` keep a 64-pixel PNG of each image in the
-gallery's side file (:mod:`siamkit.index.thumbnail_store`). A missing thumbnail (an item
-enrolled through the Python API, or by ``siamkit enroll`` before it kept them) is simply not
-shown.
+At enrollment the service, ``siamkit enroll`` and ``siamkit face enroll`` (the whole photo) keep
+a 64-pixel PNG of each image in the gallery's side file (:mod:`siamkit.index.thumbnail_store`).
+A missing thumbnail (an item enrolled through the Python API, or by an older siamkit whose enroll
+commands did not keep them) is simply not shown.
 """
 
 from __future__ import annotations

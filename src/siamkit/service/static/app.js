@@ -161,7 +161,7 @@ async function showLabel(label) {
       ...r.images.map((im) => thumb(im.thumbnail, label + " #" + im.item_id)));
     const missing = r.count - r.images.length;
     $("label-images-note").textContent = r.count + " image(s) enrolled" + (missing > 0
-      ? "; " + missing + " without a picture (enrolled from the command line, or beyond the first 48)"
+      ? "; " + missing + " without a picture (enrolled through the Python API or by an older siamkit, or beyond the first 48)"
       : "") + ".";
   } catch (err) { $("label-images-note").textContent = err.message; }
 }

@@ -69,7 +69,7 @@ async function onVerify(event) {
   await busy($("verify-submit"), async () => {
     try {
       const r = await api("POST", "/verify", body);
-      if (!current()) return;  // the label changed meanwhile: the answer is stale
+      if (!current()) return;  // the label was removed meanwhile: the answer is stale
       const against = r.label === null ? "" : " as \u201c" + r.label + "\u201d";
       const text = r.same === null
         ? "Distance " + fmt(r.distance) + against + " (no threshold to decide)"
