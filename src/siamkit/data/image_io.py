@@ -28,6 +28,7 @@ from siamkit.image_decode import (
     decode_image,
     image_mode,
 )
+from siamkit.progress import track
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -103,13 +104,17 @@ def load_images(
         max_pixels: per-image size guard, see :func:`read_image`.
         folder: the setting that named the folder the paths were found in (``"data.root"``):
             an unreadable file is then said to be in it (``data.root holds an unreadable image
-            photos/a/x.jpg: remove or fix it``), not as item i of n of a list the user gave.
+            photos/a/x.jpg: remove or fix it``), not as item i of n of a list the user gave;
+            every file is read first, so one sentence names all the unreadable ones (a folder
+            of thousands of photos is not refused once per bad file), and the reading shows
+            progress (:mod:`siamkit.progress`).
 
     Returns:
         ``(N, C, H, W)`` float32 tensor in ``[0, 1]``.
 
     Raises:
-        ImageReadError: naming the first file that could not be read.
+        ImageReadError: naming the first file that could not be read (with ``folder``: every
+            one).
 
     Example:
         >>> load_images(["a.png", "b.jpg"], (3, 64, 64)).shape  # doctest: +SKIP
@@ -118,17 +123,46 @@ def load_images(
     c, h, w = _check_shape(input_shape)
     if isinstance(items, (str, bytes, os.PathLike)):
         items = [items]
+    if folder is not None:
+        return _load_folder(items, (c, h, w), max_pixels, folder)
     out = torch.empty(len(items), c, h, w)
     for i, item in enumerate(items):
         try:
             img = read_image(item, channels=c, max_pixels=max_pixels)
         except ImageReadError as exc:
-            if folder is not None and isinstance(item, (str, os.PathLike)):
-                raise ImageReadError(
-                    f"{folder} holds an unreadable image {os.fspath(item)}: remove or fix it"
-                ) from exc
             raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}") from exc
         out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
+    return out
+
+
+def _load_folder(
+    items: Sequence[ImageSource], shape: tuple[int, int, int], max_pixels: int, folder: str
+) -> torch.Tensor:
+    """:func:`load_images` of the files found under the folder the setting ``folder`` names:
+    all read, with progress, before one sentence names every unreadable one."""
+    c, h, w = shape
+    out = torch.empty(len(items), c, h, w)
+    bad: list[str] = []
+    shown = os.environ.get("RANK", "0") == "0"  # under torchrun, the first process alone says it
+    read = track(items, f"reading the images of {folder}", unit="images") if shown else items
+    for i, item in enumerate(read):
+        try:
+            img = read_image(item, channels=c, max_pixels=max_pixels)
+        except ImageReadError as exc:
+            if not isinstance(item, (str, os.PathLike)):
+                raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}") from exc
+            bad.append(os.fspath(item))
+        else:
+            out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
+    if len(bad) == 1:
+        raise ImageReadError(f"{folder} holds an unreadable image {bad[0]}: remove or fix it")
+    if bad:
+        from siamkit.data.folders import shown_names  # (it imports this module)
+
+        raise ImageReadError(
+            f"{folder} holds {len(bad):,} unreadable images ({shown_names(bad)}): remove or "
+            "fix them"
+        )
     return out
 
 
