@@ -54,12 +54,13 @@ def read_examples(
     format: str = "pairs",
     columns: dict[str, str] | None = None,
     score_range: tuple[float, float] | None = None,
-    scores_hint: str = "give data.score_range for scores",
+    scores_hint: str = "label each pair 0 or 1, or give data.score_range for graded scores",
     columns_key: str | None = None,
 ) -> TextExamples:
     """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``).
 
-    Pairs: the target column holds 0/1 labels, or scores within ``score_range`` (scaled to [0, 1]).
+    Pairs: the target column holds 0/1 labels (:data:`LABEL_WORDS` true/false and yes/no read as
+    1/0), or scores within ``score_range`` (scaled to [0, 1]).
     ``scores_hint`` ends the error for a label that is neither 0 nor 1 (without ``score_range``):
     what the caller's user can do about it. ``columns_key``: the setting that maps fields to
     columns (``"data.columns"``), which the error for a missing column tells the user to set;
@@ -115,19 +116,36 @@ def read_labelled_pairs(path: str | os.PathLike[str], purpose: str) -> TextExamp
     return ex
 
 
+LABEL_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+"""Label words read as 0/1 (any case), as JSON's ``true`` and ``false`` are: a spreadsheet's
+checkbox column exports as TRUE/FALSE (Excel, Google Sheets), a "duplicate?" column as yes/no."""
+
+
 def _target(
     value: object, rng: tuple[float, float] | None, p: Path, n: int, col: str, hint: str
 ) -> float:
+    where = f"{p} line {n}: {col}"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        need = "a label 0 or 1" if rng is None else f"a score in [{rng[0]:g}, {rng[1]:g}]"
+        raise ValueError(f"{where} is empty; give every pair {need}")
+    word = LABEL_WORDS.get(value.strip().casefold()) if isinstance(value, str) else None
     try:
-        x = float(value)  # type: ignore[arg-type]
+        x = word if word is not None else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{p} line {n}: {col}={value!r} is not a number") from None
-    lo, hi = rng if rng is not None else (0.0, 1.0)
+        if rng is None:
+            raise ValueError(
+                f"{where}={value!r} is not 0 or 1 (nor true/false or yes/no); {hint}"
+            ) from None
+        raise ValueError(
+            f"{where}={value!r} is not a number; give a score in [{rng[0]:g}, {rng[1]:g}]"
+        ) from None
+    if rng is None:
+        if x not in (0.0, 1.0):
+            raise ValueError(f"{where}={x:g} is not 0 or 1; {hint}")
+        return x
+    lo, hi = rng
     if not (lo <= x <= hi) or math.isnan(x):
-        what = f"the score range [{lo}, {hi}]" if rng is not None else "0/1 labels"
-        raise ValueError(f"{p} line {n}: {col}={x} is outside {what}")
-    if rng is None and x not in (0.0, 1.0):
-        raise ValueError(f"{p} line {n}: label {x} is not 0 or 1; {hint}")
+        raise ValueError(f"{where}={x} is outside the score range [{lo}, {hi}]")
     return (x - lo) / (hi - lo)
 
 

@@ -1,0 +1,84 @@
+"""A support team's pairs as spreadsheets export them (issue 16's fine-tuning walk, synthetic
+tickets): a checkbox column (TRUE/FALSE from Excel and Google Sheets), a "duplicate?" column of
+yes/no, JSON booleans; and a label cell that is empty, 2 or a word said what was wrong but not
+what to write instead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from siamkit.applications.text.pairs import read_examples, read_labelled_pairs
+
+TICKETS = [
+    ("My laptop will not charge", "Laptop battery stays at 0% when plugged in"),
+    ("Cannot log in to the VPN", "Printer in room 4 is out of toner"),
+    ("Outlook keeps asking for my password", "Repeated password prompt in Outlook"),
+    ("Wi-Fi drops every few minutes", "Need access to the finance share"),
+]
+
+
+def _csv(path: Path, labels: list[str], header: str = "a,b,label") -> Path:
+    # as a spreadsheet exports it: UTF-8 with a BOM, CRLF line ends
+    lines = [header] + [f"{a},{b},{lab}" for (a, b), lab in zip(TICKETS, labels)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8-sig"))
+    return path
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [["TRUE", "FALSE", "TRUE", "FALSE"], ["yes", "no", "Yes", "NO"], ["true", "false", "1", "0"]],
+)
+def test_spreadsheet_label_words_read_as_one_and_zero(tmp_path: Path, labels: list[str]) -> None:
+    ex = read_examples(_csv(tmp_path / "pairs.csv", labels))
+    assert ex.targets == (1.0, 0.0, 1.0, 0.0)
+    # calibration reads the same file (it has no option to map the labels)
+    assert read_labelled_pairs(tmp_path / "pairs.csv", "calibration").targets == ex.targets
+
+
+def test_jsonl_booleans_and_words_read_alike(tmp_path: Path) -> None:
+    f = tmp_path / "pairs.jsonl"
+    rows = [True, "false", "yes", False]
+    f.write_text(
+        "".join(json.dumps({"a": a, "b": b, "label": y}) + "\n" for (a, b), y in zip(TICKETS, rows))
+    )
+    assert read_examples(f).targets == (1.0, 0.0, 1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("labels", "said"),
+    [
+        (
+            ["1", "0", "", "0"],
+            "line 4: label is empty; give every pair a label 0 or 1",
+        ),
+        (
+            ["1", "0", "2", "0"],
+            "line 4: label=2 is not 0 or 1; label each pair 0 or 1, or give data.score_range "
+            "for graded scores",
+        ),
+        (
+            ["1", "0", "maybe", "0"],
+            "line 4: label='maybe' is not 0 or 1 (nor true/false or yes/no); label each pair 0 "
+            "or 1, or give data.score_range for graded scores",
+        ),
+    ],
+)
+def test_a_bad_label_says_what_to_write(tmp_path: Path, labels: list[str], said: str) -> None:
+    f = _csv(tmp_path / "pairs.csv", labels)
+    with pytest.raises(ValueError) as err:
+        read_examples(f)
+    assert str(err.value) == f"{f} {said}"
+
+
+def test_a_bad_score_says_the_range(tmp_path: Path) -> None:
+    f = _csv(tmp_path / "sts.csv", ["4.5", "", "0.5", "1"], header="a,b,score")
+    with pytest.raises(ValueError) as err:
+        read_examples(f, columns={"label": "score"}, score_range=(0, 5))
+    assert str(err.value) == f"{f} line 3: score is empty; give every pair a score in [0, 5]"
+    f = _csv(tmp_path / "sts.csv", ["4.5", "high", "0.5", "1"], header="a,b,score")
+    with pytest.raises(ValueError) as err:
+        read_examples(f, columns={"label": "score"}, score_range=(0, 5))
+    assert str(err.value) == f"{f} line 3: score='high' is not a number; give a score in [0, 5]"
