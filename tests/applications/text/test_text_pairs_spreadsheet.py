@@ -82,3 +82,29 @@ def test_a_bad_score_says_the_range(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as err:
         read_examples(f, columns={"label": "score"}, score_range=(0, 5))
     assert str(err.value) == f"{f} line 3: score='high' is not a number; give a score in [0, 5]"
+
+
+def test_a_header_in_another_case_is_read(tmp_path: Path) -> None:
+    # Excel's "A,B,Label" (and a trailing space) for the columns a, b, label: training took
+    # three --set data.columns... to read it, and calibration (which maps no columns) refused it
+    f = _csv(tmp_path / "excel.csv", ["1", "0", "1", "0"], header="A,B ,Label")
+    ex = read_examples(f, columns_key="data.columns")
+    assert ex.texts[0][0] == TICKETS[0][0] and ex.texts[1][1] == TICKETS[1][1]
+    assert ex.targets == (1.0, 0.0, 1.0, 0.0)
+    assert read_labelled_pairs(f, "calibration").targets == ex.targets
+    g = _csv(tmp_path / "sts.csv", ["4", "0", "5", "1"], header="a,b,Score")
+    assert read_examples(g, columns={"label": "score"}, score_range=(0, 5)).targets == (
+        0.8,
+        0.0,
+        1.0,
+        0.2,
+    )
+
+
+def test_two_columns_alike_but_for_case_are_not_guessed(tmp_path: Path) -> None:
+    f = tmp_path / "two.csv"
+    f.write_text("a,b,Label,LABEL\nx y,z w,1,0\n")
+    with pytest.raises(
+        ValueError, match=r"has no column 'label' \(its columns: a, b, Label, LABEL\)"
+    ):
+        read_examples(f)

@@ -49,6 +49,16 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict[str, object]]], list[str]]:
     raise ValueError(f"{path}: training data is a .csv or .jsonl file")
 
 
+def _column(found: Sequence[str], name: str) -> str:
+    """``name``, or the one column of ``found`` that is ``name`` but for case and surrounding
+    spaces (a spreadsheet's header "A,B,Label" or "label "); ``name`` when there is none or several
+    (the error for a missing column then lists them)."""
+    if name in found:
+        return name
+    alike = [c for c in found if c.strip().casefold() == name.strip().casefold()]
+    return alike[0] if len(alike) == 1 else name
+
+
 def read_examples(
     path: str | os.PathLike[str],
     format: str = "pairs",
@@ -57,7 +67,9 @@ def read_examples(
     scores_hint: str = "label each pair 0 or 1, or give data.score_range for graded scores",
     columns_key: str | None = None,
 ) -> TextExamples:
-    """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``).
+    """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``). A
+    column is found whatever its case and surrounding spaces when the file has one such column
+    (a spreadsheet's header ``A,B,Label``).
 
     Pairs: the target column holds 0/1 labels (:data:`LABEL_WORDS` true/false and yes/no read as
     1/0), or scores within ``score_range`` (scaled to [0, 1]).
@@ -72,7 +84,7 @@ def read_examples(
         raise ValueError(f"data format is one of {', '.join(FORMATS)}, got {format!r}")
     p = Path(path)
     rows, found = _rows(p)
-    names = {f: (columns or {}).get(f, f) for f in FORMATS[format]}
+    names = {f: _column(found, (columns or {}).get(f, f)) for f in FORMATS[format]}
     missing = {f: n for f, n in names.items() if n not in found}
     if missing:
         if columns_key:
