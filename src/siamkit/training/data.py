@@ -147,11 +147,13 @@ def load_run_data(cfg: DataConfig) -> RunData:
     """
     x, y, xte, yte, names = _load_source(cfg)
     _check_two_classes(cfg, y, names)
+    loaded, held_for = y, "validation (data.val_fraction)"  # labels_per_class's refusal words
     if cfg.train_classes is None:
         train_classes = test_classes = tuple(range(len(names)))
         if xte is None or yte is None:
             keep, held = _split_by_class(y, TEST_FRACTION, SPLIT_SEED)
             xte, yte, x, y = x[held], y[held], x[keep], y[keep]
+            held_for = f"testing ({TEST_FRACTION:.0%}: data.train_classes is null) and {held_for}"
     else:
         chosen = cfg.train_classes
         if isinstance(chosen, int):
@@ -174,7 +176,9 @@ def load_run_data(cfg: DataConfig) -> RunData:
     if cfg.labels_per_class is not None:
         from siamkit.training.init_from import labels_per_class_subset
 
-        pick = labels_per_class_subset(ytr, cfg.labels_per_class, SPLIT_SEED)
+        pick = labels_per_class_subset(
+            ytr, cfg.labels_per_class, SPLIT_SEED, names, loaded, held_for
+        )
         xtr, ytr = xtr[pick], ytr[pick]
         _refuse_limit_below_labels(cfg, ytr)
     if cfg.limit is not None and cfg.limit < ytr.numel():

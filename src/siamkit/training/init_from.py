@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -186,8 +187,19 @@ class FreezeEncoder(Callback):
         freeze_encoder(self.net, False)
 
 
-def labels_per_class_subset(y: Tensor, k: int, seed: int) -> Tensor:
+def labels_per_class_subset(
+    y: Tensor,
+    k: int,
+    seed: int,
+    names: Sequence[str] | None = None,
+    loaded: Tensor | None = None,
+    held_for: str = "validation",
+) -> Tensor:
     """Sorted indices of ``k`` items of each class of ``y`` ``(N,)``, drawn with ``seed``.
+
+    ``names`` (by label) and ``loaded`` (the labels of every image read, before the run held
+    some out ``held_for`` what) only word the refusal: a class is named as its folder is, and
+    the images of it the user counted but training does not get are said to be held out.
 
     Raises:
         ValueError: ``k`` is not a whole number >= 1, or a class has fewer than ``k`` items
@@ -198,9 +210,12 @@ def labels_per_class_subset(y: Tensor, k: int, seed: int) -> Tensor:
     classes, counts = torch.unique(y, return_counts=True)
     if len(counts) and int(counts.min()) < k:
         c, n = int(classes[counts.argmin()]), int(counts.min())
+        total = n if loaded is None else int((loaded == c).sum())
+        held = f"; the other {total - n} of its {total} are held out for {held_for}"
         raise ValueError(
-            f"data.labels_per_class = {k} is more than class {c} has ({n} training images): "
-            f"set it to at most {n}"
+            f"data.labels_per_class = {k} is more than class "
+            f"{c if names is None else names[c]} has ({n} training images"
+            f"{held if total > n else ''}): set it to at most {n}"
         )
     picks = []
     for c in classes.tolist():
