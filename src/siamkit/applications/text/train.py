@@ -207,10 +207,11 @@ def validation_skipped(cfg: TextTrainConfig, examples: TextExamples) -> str | No
     )
 
 
-def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> str | None:
-    """A note when every pair is labelled 0 or 1 but ``data.score_range`` is wider (the example
-    config's [0, 5] left in place): the labels then train as the graded scores 0 and 1 of 5, so
-    the model gets a score map on that scale and no calibrated threshold, without a word."""
+def _labels_under_range(
+    cfg: TextTrainConfig, *sets: TextExamples | None
+) -> tuple[float, float] | None:
+    """``data.score_range`` when it is wider than [0, 1] and every pair of ``sets`` is labelled
+    0 or 1 in the file (the example config's [0, 5] left in place for a 0/1 file), else None."""
     r = _range(cfg)
     if r is None or cfg.data.format != "pairs" or r == (0.0, 1.0):
         return None
@@ -218,9 +219,19 @@ def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> s
     raw = {lo + t * (hi - lo) for ex in sets if ex is not None for t in ex.targets or ()}
     if not raw or any(min(abs(x), abs(x - 1)) > 1e-6 for x in raw):
         return None
+    return r
+
+
+def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> str | None:
+    """A note when every pair is labelled 0 or 1 but ``data.score_range`` is wider (the example
+    config's [0, 5] left in place): the labels then train as the graded scores 0 and 1 of 5, so
+    the model gets a score map on that scale and no calibrated threshold, without a word."""
+    r = _labels_under_range(cfg, *sets)
+    if r is None:
+        return None
     return (
         f"every pair of {cfg.data.train} is labelled 0 or 1, but data.score_range is "
-        f"[{lo:g}, {hi:g}]: they train as graded scores on that scale (a score map, no "
+        f"[{r[0]:g}, {r[1]:g}]: they train as graded scores on that scale (a score map, no "
         "calibrated threshold); for 0/1 labels set data.score_range: null"
     )
 
@@ -248,6 +259,24 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
             f"{len(train)} training pair(s) all score {shown:g}: add pairs of other scores, or use loss "
             "contrastive (0/1 labels), or mnrl with data.format anchor_positive (similar pairs)"
         )
+
+
+def _check_label_range(cfg: TextTrainConfig, *sets: TextExamples | None) -> None:
+    """Under loss contrastive or online_contrastive, refuse pairs labelled 0 and 1 in the files
+    that a ``data.score_range`` wider than [0, 1] (the example config's [0, 5] left in place)
+    made scores, 1 becoming 0.2: :func:`_check_labels` would say to label them 0/1, which they
+    are, or a validation share holding only 0s would be refused for its one score first."""
+    if cfg.loss.kind not in ("contrastive", "online_contrastive"):
+        return
+    r = _labels_under_range(cfg, *sets)
+    if r is None or all(t == 0.0 for ex in sets if ex is not None for t in ex.targets or ()):
+        return
+    files = cfg.data.train if not cfg.data.val else f"{cfg.data.train} and {cfg.data.val}"
+    raise ValueError(
+        f"loss {cfg.loss.kind} trains on pairs labelled 0 or 1, and data.score_range "
+        f"[{r[0]:g}, {r[1]:g}] reads the labels 0 and 1 of {files} as scores on that scale: "
+        "set data.score_range: null for 0/1 labels"
+    )
 
 
 def _check_labels(ex: TextExamples | None, cfg: TextTrainConfig, what: str) -> None:
@@ -515,6 +544,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg), columns_key="data.columns"
     )
     train_ex, val_ex = _split(examples, cfg)
+    _check_label_range(cfg, examples, val_ex)
     _check_labels(val_ex, cfg, f"validation pairs ({_val_source(cfg, examples)})")
     _check_val(val_ex, cfg, examples)
     _check_train(train_ex, cfg)
