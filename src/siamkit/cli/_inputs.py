@@ -406,8 +406,10 @@ def load_eval_data(
         own, trained_in = run.get("dataset"), training_folder(model_meta)[0]
         if own in DATASET_NAMES and own != data:
             hint = f"it trained on {own}: use --data {own}"
-        elif trained_in is not None and _unlabeled(Path(trained_in)):
-            # an ssl run's folder of loose images: evaluate would refuse it as classless
+        elif trained_in is not None and (
+            _learned_without_labels(model_meta) or _unlabeled(Path(trained_in))
+        ):
+            # an ssl run's folder (sub-folders of photos too): it has no classes to evaluate on
             hint = (
                 f"it learned from the folder {trained_in} without labels, and evaluation needs "
                 f"classes: {_labeled_data_hint(shape, data)}"
@@ -452,6 +454,12 @@ def _unlabeled(folder: Path) -> bool:
     return bool(loose_images(folder))
 
 
+def _learned_without_labels(model_meta: dict[str, Any]) -> bool:
+    """The model's run never saw a label (``task: ssl``): the folder it read may hold
+    sub-folders (a nested folder of photos), yet they are not classes."""
+    return (model_meta.get("run") or {}).get("labels_used") is False
+
+
 def _labeled_data_hint(shape: tuple[int, int, int], data: str, option: str = "--data") -> str:
     """What to give instead of images without classes: a folder of class sub-folders, or a
     built-in data set of the model's input shape (built-in images are not resized)."""
@@ -471,15 +479,22 @@ def _refuse_unlabeled_folder(
     option: str = "--data",
 ) -> None:
     """A folder of loose images (no class sub-folders) has no classes to evaluate on; say so,
-    and that the model learned from it without labels when it is the folder it trained on."""
-    if not _unlabeled(folder):
-        return
+    and that the model learned from it without labels when it is the folder it trained on (so
+    too when that folder holds photos beside sub-folders of more photos: not a class layout)."""
+    from siamkit.data.folders import list_images
+
     trained_in = training_folder(model_meta)[0]
     own = trained_in is not None and Path(trained_in).resolve() == folder.resolve()
+    if _unlabeled(folder):
+        layout = "images and no class sub-folders"
+    elif own and folder.is_dir() and _learned_without_labels(model_meta) and list_images(folder):
+        layout = "images beside its sub-folders, not one sub-folder per class"
+    else:
+        return
     learned = " (the model learned from them without labels)" if own else ""
     raise ValueError(
-        f"{option} {data} holds images and no class sub-folders{learned}, so it has no classes "
-        f"to measure with: {_labeled_data_hint(shape, data, option)}"
+        f"{option} {data} holds {layout}{learned}, so it has no classes to measure with: "
+        f"{_labeled_data_hint(shape, data, option)}"
     )
 
 
