@@ -3,6 +3,7 @@ configs/text-pairs.yaml` did with a 0/1 duplicate file under another loss than t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,65 @@ def test_the_same_file_with_score_range_null_trains_and_calibrates(
     cfg = _config(tiny_hf, data, score_range=None, val_fraction=0.5)
     summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert "verification.min_similarity" in summary.metrics
+
+
+def _jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _mnrl(tiny: Path, data: Path) -> dict[str, Any]:
+    cfg = _config(tiny, data, format="anchor_positive", columns={}, score_range=None)
+    cfg["loss"] = {"name": "mnrl"}
+    return cfg
+
+
+def test_mnrl_on_pairs_that_all_share_a_text_is_refused_before_anything_is_written(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # an FAQ's one question asked eleven ways: no two of them may share a batch, so every
+    # batch was one example, left out; the run trained 0 steps and saved the start model
+    question = "My laptop will not charge"
+    ways = [b for a, b, y in TICKETS if y] + [f"laptop not charging, case {i}" for i in range(5)]
+    data = _jsonl(tmp_path / "faq.jsonl", [{"anchor": question, "positive": p} for p in ways])
+    with pytest.raises(ValueError) as err:
+        get_task("text")(_mnrl(tiny_hf, data), tmp_path / "run", TaskOptions(progress=False))
+    assert str(err.value) == (
+        f"loss mnrl compares each example with the others in its batch, and every two of the 9 "
+        f"training examples of {data} share a text, which a batch never holds twice (the other "
+        "examples' texts are its negatives): no batch can be made; add examples of other texts"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("loss", ["mnrl", "contrastive", "triplet"])
+def test_a_file_of_one_example_is_refused_before_anything_is_written(
+    tiny_hf: Path, tmp_path: Path, loss: str
+) -> None:
+    a, b, _ = TICKETS[0]
+    if loss == "mnrl":
+        cfg = _mnrl(tiny_hf, _jsonl(tmp_path / "one.jsonl", [{"anchor": a, "positive": b}]))
+    elif loss == "triplet":
+        row = {"anchor": a, "positive": b, "negative": TICKETS[1][1]}
+        cfg = _config(tiny_hf, _jsonl(tmp_path / "one.jsonl", [row]), format="triplets")
+        cfg["data"].update(columns={}, score_range=None)
+        cfg["loss"] = {"name": "triplet"}
+    else:
+        one = tmp_path / "one.jsonl"
+        cfg = _config(tiny_hf, _jsonl(one, [{"a": a, "b": b, "label": 1}]), score_range=None)
+    with pytest.raises(ValueError) as err:
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lambda _: None))
+    assert str(err.value) == (
+        f"{cfg['data']['train']} gives 1 training example; fine-tuning compares examples in "
+        "batches of at least 2: add examples"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_mnrl_with_a_text_shared_by_some_pairs_trains(tiny_hf: Path, tmp_path: Path) -> None:
+    rows = [{"anchor": a, "positive": b} for a, b, y in TICKETS if y]
+    rows.append({"anchor": TICKETS[0][0], "positive": "laptop battery not charging"})
+    cfg = _mnrl(tiny_hf, _jsonl(tmp_path / "ap.jsonl", rows))
+    cfg["data"]["val_fraction"] = 0
+    summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert summary.metrics["train.steps"] == 2

@@ -261,6 +261,25 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
         )
 
 
+def _check_batches(train: TextExamples, cfg: TextTrainConfig) -> None:
+    """Refuse, before training, training examples that make no batch of two: one example (a
+    batch of one, which ``train.batch_size`` of at least 2 refuses), or for loss mnrl examples
+    every two of which share a text (its batches never hold a text twice, and a batch of one is
+    left out), where the run trained 0 steps and saved the start model as the fine-tuned one."""
+    if cfg.loss.kind == "mnrl" and len(train) > 1 and not _batches(train, cfg, 0):
+        raise ValueError(
+            f"loss mnrl compares each example with the others in its batch, and "
+            f"every two of the {len(train)} training examples of {cfg.data.train} share a text, "
+            "which a batch never holds twice (the other examples' texts are its negatives): no "
+            "batch can be made; add examples of other texts"
+        )
+    if len(train) < 2:
+        raise ValueError(
+            f"{cfg.data.train} gives {len(train)} training example; fine-tuning compares "
+            "examples in batches of at least 2: add examples"
+        )
+
+
 def _check_label_range(cfg: TextTrainConfig, *sets: TextExamples | None) -> None:
     """Under loss contrastive or online_contrastive, refuse pairs labelled 0 and 1 in the files
     that a ``data.score_range`` wider than [0, 1] (the example config's [0, 5] left in place)
@@ -548,6 +567,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     _check_labels(val_ex, cfg, f"validation pairs ({_val_source(cfg, examples)})")
     _check_val(val_ex, cfg, examples)
     _check_train(train_ex, cfg)
+    _check_batches(train_ex, cfg)
     log = options.log or print
     if note := unread_data_keys(cfg):
         log(note)
