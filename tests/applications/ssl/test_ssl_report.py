@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from siamkit.applications.ssl.report import _collapse_figure, render_ssl_report
 
 HISTORY = [
@@ -39,3 +43,31 @@ def test_the_collapse_monitor_says_it_measures_the_trained_head() -> None:
     assert "each dimension of the trained embedding head's output" in page
     labels = [t.get_text() for t in _collapse_figure(HISTORY, 0.02).axes[0].get_legend().texts]
     assert "trained head's output" in labels, labels
+
+
+def _figures(history: list[dict], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The figures render_ssl_report draws, in order."""
+    import siamkit.applications.ssl.report as report
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(report, "figure_to_png", lambda fig: drawn.append(fig) or b"")
+    render_ssl_report(history, {"method": "simclr"}, threshold=0.02)
+    return drawn
+
+
+def _ticks(ax: Any) -> list[float]:
+    lo, hi = ax.get_xlim()
+    return [float(t) for t in ax.get_xticks() if lo <= t <= hi]
+
+
+def test_a_one_epoch_run_s_loss_curve_marks_whole_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-epoch run's loss panel held one point, and its axis ran 0.945 to 1.055 with eleven
+    crowded labels ('0.9450.9600.975...') beside a kNN panel marking epochs 0 and 1. Every panel
+    now spans the run's epochs, 0 to the last, with whole-epoch ticks."""
+    curves = _figures(HISTORY[:2], monkeypatch)[0]
+    shown = [ax for ax in curves.axes if ax.axison]
+    assert [ax.get_title() for ax in shown] == ["training loss", "kNN accuracy"]
+    for ax in shown:
+        assert _ticks(ax) == [0.0, 1.0], (ax.get_title(), ax.get_xlim())
+    unlabeled = _figures([{**h, "knn": None} for h in HISTORY[:2]], monkeypatch)[0]
+    assert [_ticks(ax) for ax in unlabeled.axes if ax.axison] == [[0.0, 1.0]]

@@ -48,14 +48,26 @@ def _collapse_figure(history: Sequence[Mapping[str, Any]], threshold: float) -> 
     return fig
 
 
+def _curves_figure(history: Sequence[Mapping[str, Any]]) -> Any:
+    """Loss and kNN accuracy per epoch, every panel over the run's epochs (0: before training,
+    where only the monitors have a value), so a one-epoch run's single loss point gets whole
+    epochs on its axis too."""
+    curves = [
+        {"epoch": h["epoch"], "loss": h.get("loss"), "kNN accuracy": h.get("knn")} for h in history
+    ]
+    fig = plot_training_curves([{k: v for k, v in c.items() if v is not None} for c in curves])
+    first, last = min(c["epoch"] for c in curves), max(c["epoch"] for c in curves)
+    pad = max(0.25, 0.05 * (last - first))
+    for ax in fig.axes:
+        if ax.axison:
+            ax.set_xlim(first - pad, last + pad)
+    return fig
+
+
 def render_ssl_report(
     history: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any], threshold: float
 ) -> str:
     """The report's HTML text (figures inline as PNG)."""
-    curves = [
-        {"epoch": h["epoch"], "loss": h.get("loss"), "kNN accuracy": h.get("knn")} for h in history
-    ]
-    curves = [{k: v for k, v in c.items() if v is not None} for c in curves]
     if any(h.get("knn") is not None for h in history):
         caption = "loss per epoch; leave-one-out kNN accuracy on the labeled validation images"
     else:  # an image folder: no labels, so no kNN monitor (as the run's first line says)
@@ -65,7 +77,7 @@ def render_ssl_report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>siamkit ssl: {method}</title></head><body>",
         f"<h1>Self-supervised training: {method}</h1>",
         "<section id='training'><h2>Training curves</h2>",
-        _img(plot_training_curves(curves), caption),
+        _img(_curves_figure(history), caption),
         "</section><section id='collapse'><h2>Collapse monitor</h2>",
         "<p>Standard deviation of each dimension of the trained embedding head's output, "
         "L2-normalised (the SimSiam paper's check, on the side of the network the loss trains: "
