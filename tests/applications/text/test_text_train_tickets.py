@@ -68,11 +68,13 @@ def test_contrastive_on_01_labels_under_the_examples_score_range_names_the_range
     assert not (tmp_path / "run").exists()
 
 
-def test_graded_scores_under_contrastive_keep_their_sentence(tiny_hf: Path, tmp_path: Path) -> None:
+def test_graded_scores_under_contrastive_name_the_score_range(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "sts.csv"
     data.write_text("a,b,label\n" + "".join(f"{a},{b},{4.5 * y}\n" for a, b, y in TICKETS))
     cfg = _config(tiny_hf, data, val_fraction=0)
-    with pytest.raises(ValueError, match=r"6 of the 12 training pairs have other scores: label"):
+    with pytest.raises(ValueError, match=r"6 of the 12 training pairs have other scores on data"):
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
 
 
@@ -146,3 +148,25 @@ def test_mnrl_with_a_text_shared_by_some_pairs_trains(tiny_hf: Path, tmp_path: P
     cfg["data"]["val_fraction"] = 0
     summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert summary.metrics["train.steps"] == 2
+
+
+def test_a_stray_label_under_the_examples_score_range_names_the_range(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # 0/1 labels and one 2 (a typo) under the example's score_range [0, 5]: "4 of the 12
+    # training pairs have other scores: label them 0/1" of pairs labelled 1, the range unnamed
+    rows = [(a, b, 2 if i == 3 else y) for i, (a, b, y) in enumerate(TICKETS)]
+    data = tmp_path / "typo.csv"
+    data.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows))
+    cfg = _config(tiny_hf, data, val_fraction=0)
+    with pytest.raises(ValueError) as err:
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert str(err.value) == (
+        "loss contrastive trains on pairs labelled 0 or 1, and 7 of the 12 training pairs have "
+        "other scores on data.score_range [0, 5] (only its ends are labels): for 0/1 labels set "
+        "data.score_range: null, or use loss cosent or angle for graded scores"
+    )
+    cfg["data"]["score_range"] = None  # then the 2 is named by its line
+    with pytest.raises(ValueError, match=r"typo\.csv line 5: label=2 is not 0 or 1"):
+        get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
+    assert not (tmp_path / "run").exists()

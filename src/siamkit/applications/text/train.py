@@ -309,12 +309,21 @@ def _check_labels(ex: TextExamples | None, cfg: TextTrainConfig, what: str) -> N
     ):
         return
     graded = sum(t not in (0.0, 1.0) for t in ex.targets)
-    if graded:
+    if not graded:
+        return
+    r = _range(cfg)
+    if r is not None and r != (0.0, 1.0):  # a label 1 is a score of 0.2 on [0, 5]: say so
         raise ValueError(
             f"loss {cfg.loss.kind} trains on pairs labelled 0 or 1, and {graded} of the "
-            f"{len(ex)} {what} have other scores: label them 0/1, or use loss cosent or angle "
-            "for graded scores"
+            f"{len(ex)} {what} have other scores on data.score_range [{r[0]:g}, {r[1]:g}] "
+            "(only its ends are labels): for 0/1 labels set data.score_range: null, or use "
+            "loss cosent or angle for graded scores"
         )
+    raise ValueError(
+        f"loss {cfg.loss.kind} trains on pairs labelled 0 or 1, and {graded} of the "
+        f"{len(ex)} {what} have other scores: label them 0/1, or use loss cosent or angle "
+        "for graded scores"
+    )
 
 
 def _check_matryoshka_model(
