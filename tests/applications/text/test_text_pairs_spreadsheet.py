@@ -108,3 +108,14 @@ def test_two_columns_alike_but_for_case_are_not_guessed(tmp_path: Path) -> None:
         ValueError, match=r"has no column 'label' \(its columns: a, b, Label, LABEL\)"
     ):
         read_examples(f)
+
+
+def test_a_score_out_of_range_says_what_to_change(tmp_path: Path) -> None:
+    # the second team's 0-5 file with a 7: the range was printed as the run's floats, no fix
+    f = _csv(tmp_path / "sts.csv", ["4.5", "7", "0.5", "1"], header="a,b,score")
+    with pytest.raises(ValueError) as err:
+        read_examples(f, columns={"label": "score"}, score_range=(0.0, 5.0))
+    assert str(err.value) == (
+        f"{f} line 3: score=7.0 is outside the score range [0, 5]; correct the score, or set "
+        "data.score_range to the scale your scores use"
+    )

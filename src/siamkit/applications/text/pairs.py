@@ -157,7 +157,10 @@ def _target(
         return x
     lo, hi = rng
     if not (lo <= x <= hi) or math.isnan(x):
-        raise ValueError(f"{where}={x} is outside the score range [{lo}, {hi}]")
+        raise ValueError(
+            f"{where}={x} is outside the score range [{lo:g}, {hi:g}]; correct the score, or "
+            "set data.score_range to the scale your scores use"
+        )
     return (x - lo) / (hi - lo)
 
 
