@@ -286,6 +286,21 @@ def test_freezing_the_encoder_for_the_whole_run_is_noted_at_the_start(tmp_path: 
     assert note not in res.output
 
 
+def test_freezing_the_encoder_for_the_first_epochs_is_said_at_the_start(tmp_path: Path) -> None:
+    """model.freeze_encoder_epochs below train.epochs left no trace in the run's lines: a user
+    who set it to freeze a started model's backbone could not tell that it took."""
+    args = ["train", str(TINY), "--no-progress", "--episodes", "2", "--out", str(tmp_path / "a")]
+    args += ["--set", "train.epochs=3", "--set", "train.steps_per_epoch=1"]
+    res = CliRunner().invoke(cli, [*args, "--set", "model.freeze_encoder_epochs=2"])
+    assert res.exit_code == 0, res.output
+    said = (
+        "the encoder stays frozen for the first 2 of 3 epochs (model.freeze_encoder_epochs): "
+        "only the head trains until epoch 3\n"
+    )
+    assert res.output.count(said) == 1, res.output
+    assert res.output.index(said) < res.output.index("training on")  # at the start
+
+
 def test_freeze_hook_is_removed() -> None:
     from siamkit.encoders import create_encoder
     from siamkit.models import SiameseNetwork

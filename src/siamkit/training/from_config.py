@@ -163,11 +163,17 @@ def build_trainer(
         from siamkit.training.init_from import FreezeEncoder
 
         callbacks.append(FreezeEncoder(net, cfg.model.freeze_encoder_epochs))
-        if cfg.model.freeze_encoder_epochs >= t.epochs and log is not None:  # allowed: may be meant
+        frozen = cfg.model.freeze_encoder_epochs
+        if frozen >= t.epochs and log is not None:  # allowed: may be meant
             log(
-                f"note: model.freeze_encoder_epochs = {cfg.model.freeze_encoder_epochs} covers all "
+                f"note: model.freeze_encoder_epochs = {frozen} covers all "
                 f"train.epochs = {t.epochs}, so the encoder stays frozen for the whole run: only "
                 "the head trains"
+            )
+        elif log is not None:  # the epoch lines do not show it: say it once, at the start
+            log(
+                f"the encoder stays frozen for the first {frozen} of {t.epochs} epochs "
+                f"(model.freeze_encoder_epochs): only the head trains until epoch {frozen + 1}"
             )
     distance: Any = net.distance
     loss_dim = int(net.embedding_dim)  # type: ignore[arg-type]
