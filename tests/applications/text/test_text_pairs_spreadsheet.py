@@ -119,3 +119,49 @@ def test_a_score_out_of_range_says_what_to_change(tmp_path: Path) -> None:
         f"{f} line 3: score=7.0 is outside the score range [0, 5]; correct the score, or set "
         "data.score_range to the scale your scores use"
     )
+
+
+def _semicolon(path: Path, header: str, rows: list[str]) -> Path:
+    # Excel's CSV where the comma is the decimal mark (German, French, ...): semicolons between
+    # the fields, a BOM, CRLF, and a text with a comma quoted only if it held a semicolon
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("utf-8-sig"))
+    return path
+
+
+def test_an_excel_csv_separated_by_semicolons_is_read(tmp_path: Path) -> None:
+    # was "line 3 has 2 fields but the header has 1 columns; quote a field that holds a comma":
+    # the header read as one column 'A;B;Label', the rows split at their commas
+    f = _semicolon(
+        tmp_path / "tickets.csv",
+        "A;B;Label",
+        [
+            "My laptop will not charge;Laptop battery stays at 0%, even when plugged in;1",
+            "Cannot log in to the VPN;Printer in room 4 is out of toner;0",
+        ],
+    )
+    ex = read_examples(f)
+    assert ex.texts[1] == (
+        "Laptop battery stays at 0%, even when plugged in",
+        "Printer in room 4 is out of toner",
+    )
+    assert ex.targets == (1.0, 0.0)
+    assert read_labelled_pairs(f, "calibration").targets == (1.0, 0.0)
+    # its scores carry decimal commas
+    g = _semicolon(tmp_path / "sts.csv", "a;b;score", ["x y;z w;4,5", "x y;q r;0,5"])
+    assert read_examples(g, columns={"label": "score"}, score_range=(0, 5)).targets == (0.9, 0.1)
+
+
+def test_a_semicolon_corpus_dedups_by_its_columns(tmp_path: Path) -> None:
+    from siamkit.applications.text.corpus import load_corpus
+
+    f = _semicolon(tmp_path / "tickets.csv", "id;text", ["T-1;Laptop, not charging", "T-2;VPN"])
+    assert [(d.id, d.text) for d in load_corpus(f)] == [
+        ("T-1", "Laptop, not charging"),
+        ("T-2", "VPN"),
+    ]
+
+
+def test_a_comma_csv_with_semicolons_in_its_texts_stays_comma_separated(tmp_path: Path) -> None:
+    f = tmp_path / "pairs.csv"
+    f.write_text("a,b,label\nx; y,z w,1\nx y,q; r,0\n")
+    assert read_examples(f).texts == (("x; y", "x y"), ("z w", "q; r"))

@@ -140,19 +140,31 @@ def _raise_field_limit() -> None:
             limit //= 2
 
 
+def _delimiter(text: str) -> str:
+    """``;`` when the first non-blank line (the header) holds a semicolon and no comma, else
+    ``,``: a semicolon-separated file read with commas is one column, whose rows then split
+    wherever a text holds a comma."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return ";" if ";" in header and "," not in header else ","
+
+
 def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header's columns and ``(line number, {column: value})`` of every record of a CSV file
     (the line a record starts on; blank lines skipped; a short row's missing fields are ``""``).
 
-    Fields of any length are read. A ``ValueError`` names the file and line of a record the csv
-    module cannot parse (strictly: an unclosed quote is an error, not the rest of the file in
-    one field), or of one with more (non-empty) fields than the header has columns.
+    Fields of any length are read. Fields are separated by commas, or by semicolons when the
+    header has none but holds a semicolon: Excel's CSV where a comma is the decimal mark
+    (German, French, ...), ``A;B;Label``. A ``ValueError`` names the file and line of a record
+    the csv module cannot parse (strictly: an unclosed quote is an error, not the rest of the
+    file in one field), or of one with more (non-empty) fields than the header has columns.
     """
     p = Path(path)
     _raise_field_limit()
+    text = read_text_file(p)
     # strict: a quote left open or a stray quote after a closing one is an error, where the
     # lenient reader would swallow the rest of the file into one field or keep the quote
-    reader = csv.reader(io.StringIO(read_text_file(p), newline=""), strict=True)
+    sep = _delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
     header: list[str] | None = None
     records: list[tuple[int, dict[str, str]]] = []
     start = 1
@@ -167,7 +179,7 @@ def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int
             if len(row) > len(header) and any(v.strip() for v in row[len(header) :]):
                 raise ValueError(
                     f"{p} line {line} has {len(row)} fields but the header has {len(header)} "
-                    "columns; quote a field that holds a comma"
+                    f"columns; quote a field that holds a {'comma' if sep == ',' else 'semicolon'}"
                 )
             records.append((line, dict(zip(header, row + [""] * (len(header) - len(row))))))
     except csv.Error as err:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,8 @@ def read_examples(
     (a spreadsheet's header ``A,B,Label``).
 
     Pairs: the target column holds 0/1 labels (:data:`LABEL_WORDS` true/false and yes/no read as
-    1/0), or scores within ``score_range`` (scaled to [0, 1]).
+    1/0), or scores within ``score_range`` (scaled to [0, 1]; a decimal comma, ``4,5``, is read
+    as Excel writes it where the comma is the decimal mark).
     ``scores_hint`` ends the error for a label that is neither 0 nor 1 (without ``score_range``):
     what the caller's user can do about it. ``columns_key``: the setting that maps fields to
     columns (``"data.columns"``), which the error for a missing column tells the user to set;
@@ -133,6 +135,9 @@ LABEL_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
 checkbox column exports as TRUE/FALSE (Excel, Google Sheets), a "duplicate?" column as yes/no."""
 
 
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
 def _target(
     value: object, rng: tuple[float, float] | None, p: Path, n: int, col: str, hint: str
 ) -> float:
@@ -141,6 +146,8 @@ def _target(
         need = "a label 0 or 1" if rng is None else f"a score in [{rng[0]:g}, {rng[1]:g}]"
         raise ValueError(f"{where} is empty; give every pair {need}")
     word = LABEL_WORDS.get(value.strip().casefold()) if isinstance(value, str) else None
+    if isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value.strip()):
+        value = value.strip().replace(",", ".")  # Excel's "4,5" where the comma is the decimal mark
     try:
         x = word if word is not None else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
