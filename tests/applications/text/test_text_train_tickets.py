@@ -170,3 +170,32 @@ def test_a_stray_label_under_the_examples_score_range_names_the_range(
     with pytest.raises(ValueError, match=r"typo\.csv line 5: label=2 is not 0 or 1"):
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert not (tmp_path / "run").exists()
+
+
+def test_mnrl_says_when_a_shared_text_leaves_examples_out(tiny_hf: Path, tmp_path: Path) -> None:
+    # a common ticket asked twelve ways, each way paired with it, among eight other pairs: a
+    # batch holds the ticket once, so after the other pairs run out the rest were batches of
+    # one, dropped: 9 of the 20 examples trained in no epoch, without a word
+    ticket = "My laptop will not charge"
+    rows = [{"anchor": ticket, "positive": f"laptop not charging, way {i}"} for i in range(12)]
+    rows += [{"anchor": f"other ticket {k}", "positive": f"its paraphrase {k}"} for k in range(8)]
+    cfg = _mnrl(tiny_hf, _jsonl(tmp_path / "faq.jsonl", rows))
+    cfg["data"]["val_fraction"] = 0
+    said: list[str] = []
+    summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=said.append))
+    assert summary.metrics["train.steps"] == 3  # the ticket and 3, 3 and 2 others; then ones
+    assert (
+        "loss mnrl leaves 9 of the 20 training examples out of the first epoch: a batch never "
+        f"holds a text twice, and 12 examples share {ticket!r}; pair the texts that share one "
+        "with each other rather than each with it"
+    ) in said
+
+
+def test_mnrl_says_nothing_of_a_chance_collision(tiny_hf: Path, tmp_path: Path) -> None:
+    rows = [{"anchor": a, "positive": b} for a, b, y in TICKETS if y]
+    rows.append({"anchor": TICKETS[0][0], "positive": "laptop battery not charging"})
+    cfg = _mnrl(tiny_hf, _jsonl(tmp_path / "ap.jsonl", rows))
+    cfg["data"]["val_fraction"] = 0
+    said: list[str] = []
+    get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=said.append))
+    assert not [s for s in said if "loss mnrl leaves" in s]

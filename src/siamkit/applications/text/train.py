@@ -31,6 +31,7 @@ import json
 import os
 import random
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,29 @@ def _check_batches(train: TextExamples, cfg: TextTrainConfig) -> None:
             f"{cfg.data.train} gives {len(train)} training example; fine-tuning compares "
             "examples in batches of at least 2: add examples"
         )
+
+
+def mnrl_left_out(train: TextExamples, cfg: TextTrainConfig) -> str | None:
+    """A note when loss mnrl's first epoch leaves training examples out: its batches never hold
+    a text twice, so when many examples share one text (a common ticket asked many ways, each
+    way paired with it) the batches run out of other examples, and what is left makes batches
+    of one, which teach nothing and are dropped: more than half of such a file can go untrained
+    without a word. Said when a text is in more examples than there are batches, so that some
+    must be left out whatever the order."""
+    if cfg.loss.kind != "mnrl":
+        return None
+    batches = _batches(train, cfg, 0)
+    left = len(train) - sum(map(len, batches))
+    shared = Counter(t for row in zip(*train.texts) for t in set(row))
+    text, k = shared.most_common(1)[0]
+    if left == 0 or k <= len(batches):  # none, or a chance collision another epoch may not have
+        return None
+    shown = text if len(text) <= 40 else text[:39] + "\u2026"
+    return (
+        f"loss mnrl leaves {left} of the {len(train)} training examples out of the first "
+        f"epoch: a batch never holds a text twice, and {k} examples share {shown!r}; pair "
+        "the texts that share one with each other rather than each with it"
+    )
 
 
 def _check_label_range(cfg: TextTrainConfig, *sets: TextExamples | None) -> None:
@@ -583,6 +607,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     if note := labels_read_as_scores(cfg, examples, val_ex):
         log(note)
     if note := validation_skipped(cfg, examples):
+        log(note)
+    if note := mnrl_left_out(train_ex, cfg):
         log(note)
     torch.manual_seed(cfg.train.seed)
     saved_start = state.get(START)  # absent in a checkpoint from before it was saved
