@@ -52,6 +52,10 @@ class SSLDataConfig:
         val_fraction: labeled datasets: the share of the training images held out (seeded, per
             class) as the kNN monitor's validation set; they are not trained on.
         limit: keep at most this many training images (seeded; at least 1); ``None`` = all.
+        val_root: ``image-folder`` only: a folder with one sub-folder of labelled images per
+            class (the few labels you have), read at the training images' size, whose
+            leave-one-out kNN accuracy is the kNN monitor's (never trained on, unless they also
+            lie under ``root``); ``None``: an image folder has no kNN monitor.
         image_size, grayscale: how images are read, as a supervised run's ``data`` keys:
             ``None`` = the data set's own (image-folder 64 px in colour); fashion-mnist (28×28)
             and digits (8×8), one channel each, refuse another size and ``grayscale: false``.
@@ -65,6 +69,7 @@ class SSLDataConfig:
     limit: int | None = None
     image_size: int | None = None
     grayscale: bool | None = None
+    val_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,11 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         raise ConfigError(f"data.dataset must be one of {', '.join(DATASETS)}")
     if cfg.data.dataset == "image-folder" and cfg.data.root is None:
         raise ConfigError("data.dataset = image-folder needs data.root: a folder of images")
+    if cfg.data.val_root is not None and cfg.data.dataset != "image-folder":
+        raise ConfigError(
+            f"data.val_root is for data.dataset = image-folder; {cfg.data.dataset} holds out "
+            "data.val_fraction of its own labeled images for the kNN monitor: remove data.val_root"
+        )
     try:  # the run config's sentences (siamkit.params), each reason kept as its note
         _check_numbers(cfg)
     except ParamError as err:

@@ -4,7 +4,8 @@
   ``train_classes`` without their labels; a seeded per-class share of them is held out as a small
   labeled validation set for the kNN monitor (never trained on).
 * ``dataset: image-folder``: every image anywhere under ``root`` (sub-folder names ignored,
-  hidden files and folders skipped); no labels, so no kNN monitor.
+  hidden files and folders skipped); no labels, so no kNN monitor unless ``val_root`` names a
+  folder of labelled images (one sub-folder per class) for it.
 
 >>> d = load_ssl_data(SSLDataConfig(dataset="digits"))
 >>> d.train_x.shape[1:], d.val_y is not None
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 from torch import Tensor
@@ -34,6 +36,7 @@ class SSLData(NamedTuple):
     source: str
     train_classes: tuple[int, ...] | None = None
     test_classes: tuple[int, ...] | None = None
+    val_source: str | None = None  # the validation images, when not a share of the training data
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -59,6 +62,39 @@ def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
     return load_images(paths, (1 if grayscale else 3, image_size, image_size), folder="data.root")
 
 
+def monitor_folder_images(
+    root: str, image_size: int, grayscale: bool
+) -> tuple[Tensor, Tensor, str]:
+    """The kNN monitor's labelled images of ``data.val_root`` (one sub-folder per class):
+    ``(N, C, S, S)`` float, ``(N,)`` labels, and what they are in words.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        ValueError: it is not one sub-folder of images per class, of two classes or more.
+    """
+    from siamkit.data.folders import ImageFolderDataset, loose_images
+
+    layout = "a folder with one sub-folder of labelled images per class (e.g. labeled/cat/1.png)"
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"data.val_root {root!r} is not a folder: give {layout}")
+    if loose_images(root):
+        raise ValueError(
+            f"data.val_root {root!r} holds images and no class sub-folders: give {layout}"
+        )
+    try:
+        ds = ImageFolderDataset(root, (1 if grayscale else 3, image_size, image_size))
+    except ValueError as err:
+        raise ValueError(f"data.val_root: {err}") from None
+    if len(ds.classes) < 2:
+        raise ValueError(
+            f"data.val_root {root!r} holds one class ({ds.classes[0]}); the kNN monitor tells "
+            f"classes apart, so give {layout}, of two classes or more"
+        )
+    x, y = ds.load_all(folder="data.val_root")
+    n, k = len(y), len(ds.classes)
+    return x, y, f"{n:,} labelled image{'s' * (n != 1)} of {k} classes under {root}"
+
+
 def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
     """Load the images of ``cfg`` (see the module docstring)."""
     if cfg.dataset == "image-folder":
@@ -68,7 +104,11 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         x = folder_images(cfg.root, size, bool(cfg.grayscale))
         if cfg.limit is not None and cfg.limit < x.shape[0]:
             x = x[seeded_sample(x.shape[0], cfg.limit, SPLIT_SEED)]
-        return SSLData(x, None, None, f"{x.shape[0]} images under {cfg.root}")
+        source = f"{x.shape[0]} images under {cfg.root}"
+        if cfg.val_root is None:
+            return SSLData(x, None, None, source)
+        vx, vy, val_source = monitor_folder_images(cfg.val_root, size, bool(cfg.grayscale))
+        return SSLData(x, vx, vy, source, val_source=val_source)
     run = load_run_data(
         DataConfig(
             dataset=cfg.dataset, root=cfg.root, train_classes=cfg.train_classes,

@@ -275,7 +275,7 @@ class SSLMonitor(Callback):
 def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint's SSL config as ``now``'s shape: a train or ssl key the checkpoint's version
     did not have (train.amp, a later method's constant such as ssl.barlow_lambda) is taken as the
-    one asked for now; ``data.image_size`` 64 and ``data.grayscale`` false, which a checkpoint
+    one asked for now, and a missing ``data.val_root`` as none (no folder could be given then); ``data.image_size`` 64 and ``data.grayscale`` false, which a checkpoint
     made before they could be unset recorded, are read as unset where ``now`` leaves them so
     (they gave what unset gives: an image folder's 64 px in colour; other data ignored them)."""
     from siamkit.training.callbacks import saved_shape_unset
@@ -283,6 +283,7 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
     return saved_shape_unset(
         {
             **saved,
+            **({"data": {"val_root": None, **saved["data"]}} if "data" in saved else {}),
             "train": {**now["train"], **saved["train"]},
             "ssl": {**now["ssl"], **saved["ssl"]},
         },

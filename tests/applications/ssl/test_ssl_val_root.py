@@ -1,0 +1,116 @@
+"""``data.val_root``: the kNN monitor of a self-supervised run on an image folder, from a folder
+of the few labelled images a user has (one sub-folder per class)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from siamkit.applications.ssl.config import ssl_config_from_dict, ssl_config_to_dict
+from siamkit.applications.ssl.trainer import check_resume
+from siamkit.cli.main import cli
+from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+def _folders(tmp_path: Path) -> tuple[Path, Path]:
+    """photos/ (loose, and a nested sub-folder) and labeled/ (two classes of four)."""
+    photos, labeled = tmp_path / "photos", tmp_path / "labeled"
+    (photos / "2019").mkdir(parents=True)
+    for i in range(12):
+        where = photos if i % 2 else photos / "2019"
+        Image.new("RGB", (9, 8), (20 * i, 200 - 10 * i, 40)).save(where / f"{i}.png")
+    for c, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        (labeled / c).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8), tuple(v + 5 * i for v in colour)).save(
+                labeled / c / f"{i}.png"
+            )
+    return photos, labeled
+
+
+def _doc(photos: Path, **data: Any) -> dict[str, Any]:
+    return {
+        "task": "ssl", "method": "simclr",
+        "data": {"dataset": "image-folder", "root": str(photos), "image_size": 8, **data},
+        "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8]}, "embedding_dim": 8},
+        "ssl": {"proj_dim": 8, "proj_hidden": 16, "collapse_std": 0.0},
+        "train": {"epochs": 1, "batch_size": 4, "steps_per_epoch": 1, "knn_k": 3, "device": "cpu"},
+    }  # fmt: skip
+
+
+def _train(tmp_path: Path, doc: dict[str, Any]) -> Result:
+    cfg = tmp_path / "ssl.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "o"
+    return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--no-progress"])
+
+
+def test_a_labelled_folder_gives_an_image_folder_run_its_knn_monitor(tmp_path: Path) -> None:
+    """A user with a folder of unlabeled photos and a few hundred labelled ones had no way to
+    watch a kNN accuracy while training on the photos (only labeled data sets had the monitor
+    the issue asks for 'when a labeled validation set exists')."""
+    photos, labeled = _folders(tmp_path)
+    res = _train(tmp_path, _doc(photos, val_root=str(labeled)))
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert first.endswith(
+        f"12 images under {photos} (no labels; kNN monitor on 8 labelled images of 2 classes "
+        f"under {labeled}) on cpu"
+    ), first
+    assert re.search(r"^epoch 1/1: loss [\d.]+, kNN@3 [\d.]+, collapse std", res.output, re.M)
+    history = json.loads((tmp_path / "o" / "history.json").read_text())
+    assert all(row["knn"] is not None for row in history), history
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["knn"] is not None
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("nope", "data.val_root '{p}' is not a folder: give a folder with one sub-folder of "
+         "labelled images per class (e.g. labeled/cat/1.png)"),
+        ("photos/2019", "data.val_root '{p}' holds images and no class sub-folders: give a "
+         "folder with one sub-folder of labelled images per class"),
+        ("one", "data.val_root '{p}' holds one class (red); the kNN monitor tells classes apart"),
+    ],
+)  # fmt: skip
+def test_a_val_root_that_is_not_labelled_classes_is_one_sentence(
+    tmp_path: Path, where: str, says: str
+) -> None:
+    photos, labeled = _folders(tmp_path)
+    (tmp_path / "one").mkdir()
+    (labeled / "red").rename(tmp_path / "one" / "red")
+    root = tmp_path / where
+    res = _train(tmp_path, _doc(photos, val_root=str(root)))
+    assert res.exit_code == 1, res.output
+    last = res.output.strip().splitlines()[-1]
+    assert last.startswith("Error: " + says.format(p=root)), last
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_labeled_data_set_refuses_a_val_root() -> None:
+    with pytest.raises(ValueError, match=r"data.val_root is for data.dataset = image-folder; "):
+        ssl_config_from_dict({"data": {"dataset": "digits", "val_root": "labeled"}})
+
+
+def test_a_checkpoint_from_before_val_root_resumes(tmp_path: Path) -> None:
+    """A checkpoint saved before data.val_root existed has no such key: read as none, not as a
+    different config; one made with a folder still refuses another."""
+    photos, labeled = _folders(tmp_path)
+    doc = {k: v for k, v in _doc(photos).items() if k != "task"}
+    path = tmp_path / "o" / "checkpoint.pt"
+    save_checkpoint({"epoch": 1, "config": ssl_config_to_dict(ssl_config_from_dict(doc))}, path)
+    state = load_checkpoint(path)
+    del state["config"]["data"]["val_root"]
+    save_checkpoint(state, path)
+    check_resume(path, ssl_config_from_dict(doc))
+    with pytest.raises(ValueError, match=r"different config \(data\.val_root\)"):
+        check_resume(
+            path, ssl_config_from_dict({**doc, "data": {**doc["data"], "val_root": str(labeled)}})
+        )
