@@ -165,3 +165,23 @@ def test_a_comma_csv_with_semicolons_in_its_texts_stays_comma_separated(tmp_path
     f = tmp_path / "pairs.csv"
     f.write_text("a,b,label\nx; y,z w,1\nx y,q; r,0\n")
     assert read_examples(f).texts == (("x; y", "x y"), ("z w", "q; r"))
+
+
+def test_the_empty_rows_excel_writes_below_a_table_are_skipped(tmp_path: Path) -> None:
+    # rows of commas alone, which Excel exports for empty rows once edited: "line 4: 'A' is
+    # empty or not text" of a row the user sees blank in the spreadsheet
+    f = _csv(tmp_path / "pairs.csv", ["1", "0"], header="A,B,Label")
+    f.write_bytes(f.read_bytes() + b",,\r\n , ,\r\n")
+    assert read_examples(f).targets == (1.0, 0.0)
+    from siamkit.applications.text.corpus import load_corpus
+
+    g = tmp_path / "tickets.csv"
+    g.write_bytes(b"id,text\r\nT-1,Laptop not charging\r\n,\r\nT-2,VPN fails\r\n,\r\n")
+    assert [d.id for d in load_corpus(g)] == ["T-1", "T-2"]
+
+
+def test_a_row_with_one_field_empty_is_still_refused(tmp_path: Path) -> None:
+    f = _csv(tmp_path / "pairs.csv", ["1", "0"], header="a,b,label")
+    f.write_bytes(f.read_bytes() + b",,1\r\n")
+    with pytest.raises(ValueError, match=r"line 4: 'a' is empty or not text"):
+        read_examples(f)

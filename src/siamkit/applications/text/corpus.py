@@ -150,7 +150,8 @@ def _delimiter(text: str) -> str:
 
 def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header's columns and ``(line number, {column: value})`` of every record of a CSV file
-    (the line a record starts on; blank lines skipped; a short row's missing fields are ``""``).
+    (the line a record starts on; blank lines skipped, and rows of empty fields, ``,,``, which
+    Excel writes for the empty rows below a table; a short row's missing fields are ``""``).
 
     Fields of any length are read. Fields are separated by commas, or by semicolons when the
     header has none but holds a semicolon: Excel's CSV where a comma is the decimal mark
@@ -171,7 +172,9 @@ def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int
     try:
         for row in reader:
             line, start = start, reader.line_num + 1
-            if not row:
+            # a blank line, or a spreadsheet's empty row (",,"; a one-field row of spaces is a
+            # blank text, which the corpus reports)
+            if not row or (len(row) > 1 and not any(v.strip() for v in row)):
                 continue
             if header is None:
                 header = row
