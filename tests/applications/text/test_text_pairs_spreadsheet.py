@@ -185,3 +185,17 @@ def test_a_row_with_one_field_empty_is_still_refused(tmp_path: Path) -> None:
     f.write_bytes(f.read_bytes() + b",,1\r\n")
     with pytest.raises(ValueError, match=r"line 4: 'a' is empty or not text"):
         read_examples(f)
+
+
+def test_a_spreadsheets_id_and_text_columns_are_found_whatever_their_case(tmp_path: Path) -> None:
+    # "ID,Body": the default id column 'id' was not found, so the tickets were numbered by row
+    # and groups.jsonl listed 1, 2, 3 instead of T-17, T-18, without a word
+    from siamkit.applications.text.corpus import load_corpus
+
+    f = tmp_path / "tickets.csv"
+    f.write_bytes("ID,Body\r\nT-17,Laptop not charging\r\nT-18,VPN fails\r\n".encode("utf-8-sig"))
+    assert [(d.id, d.text) for d in load_corpus(f, "body")] == [
+        ("T-17", "Laptop not charging"),
+        ("T-18", "VPN fails"),
+    ]
+    assert [d.id for d in load_corpus(f, "Body", "id")] == ["T-17", "T-18"]

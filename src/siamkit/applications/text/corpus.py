@@ -5,7 +5,8 @@ CSV files are read by :func:`jsonl_objects` and :func:`csv_records` (shared with
 pairs' reader), which name the file and line of anything they cannot read.
 
 Ids (:func:`load_corpus`): the ``id`` field/column when the file has one (``--id-field`` names
-another, which must then exist), else the text's line number (JSONL) or row number (CSV). When
+another, which must then exist; a CSV's columns are found whatever their case, ``ID``, as the
+text column is: :func:`column_named`), else the text's line number (JSONL) or row number (CSV). When
 the id field exists, every text needs a non-empty id of its own: an empty id is refused rather
 than replaced by a number that could equal another text's id, and so is an id given twice (unless
 the caller shares ids on purpose: a gallery's labels). A folder's ids are paths relative to it.
@@ -138,6 +139,20 @@ def _raise_field_limit() -> None:
             return
         except OverflowError:
             limit //= 2
+
+
+def column_named(columns: Sequence[str], name: str) -> str:
+    """``name``, or the one column of ``columns`` that is ``name`` but for case and surrounding
+    spaces (a spreadsheet's header ``ID,Body`` or ``A,B,Label``); ``name`` when there is none
+    or several (the error for a missing column then lists them).
+
+    >>> column_named(["ID", "Body"], "id"), column_named(["Label", "LABEL"], "label")
+    ('ID', 'label')
+    """
+    if name in columns:
+        return name
+    alike = [c for c in columns if c.strip().casefold() == name.strip().casefold()]
+    return alike[0] if len(alike) == 1 else name
 
 
 def _delimiter(text: str) -> str:
@@ -307,11 +322,14 @@ def _csv(path: Path, text_field: str, id_field: str | None) -> list[Document]:
             f"name the {option.removesuffix('-field')} column with --{option}"
         )
 
+    # a spreadsheet's "ID,Body" for --text-field body and the default id column: its ids
+    # were replaced by row numbers without a word
+    text_field = column_named(columns, text_field)
     if text_field not in columns:
         raise missing(text_field, "text-field")
-    if id_field is not None and id_field not in columns:
+    if id_field is not None and (id_field := column_named(columns, id_field)) not in columns:
         raise missing(id_field, "id-field")
-    key = id_field or ("id" if "id" in columns else None)
+    key = id_field or (ids if (ids := column_named(columns, "id")) in columns else None)
     docs = []
     for n, (line, row) in enumerate(records, 1):
         where = f"{path} line {line}"

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from siamkit.applications.text.corpus import csv_records, jsonl_objects
+from siamkit.applications.text.corpus import column_named, csv_records, jsonl_objects
 
 FORMATS = {
     "pairs": ("a", "b", "label"),  # label 0/1, or a graded score with score_range
@@ -50,16 +50,6 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict[str, object]]], list[str]]:
     raise ValueError(f"{path}: training data is a .csv or .jsonl file")
 
 
-def _column(found: Sequence[str], name: str) -> str:
-    """``name``, or the one column of ``found`` that is ``name`` but for case and surrounding
-    spaces (a spreadsheet's header "A,B,Label" or "label "); ``name`` when there is none or several
-    (the error for a missing column then lists them)."""
-    if name in found:
-        return name
-    alike = [c for c in found if c.strip().casefold() == name.strip().casefold()]
-    return alike[0] if len(alike) == 1 else name
-
-
 def read_examples(
     path: str | os.PathLike[str],
     format: str = "pairs",
@@ -86,7 +76,7 @@ def read_examples(
         raise ValueError(f"data format is one of {', '.join(FORMATS)}, got {format!r}")
     p = Path(path)
     rows, found = _rows(p)
-    names = {f: _column(found, (columns or {}).get(f, f)) for f in FORMATS[format]}
+    names = {f: column_named(found, (columns or {}).get(f, f)) for f in FORMATS[format]}
     missing = {f: n for f, n in names.items() if n not in found}
     if missing:
         if columns_key:
