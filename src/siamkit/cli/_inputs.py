@@ -380,7 +380,8 @@ def load_eval_data(
             chosen, source = own, f"{source} (the classes the model did not train on)"
         else:
             chosen = tuple(range(len(names)))
-        x, y = read_image_files([p for p, _ in ds.samples], shape), torch_labels(ds.samples)
+        paths = [p for p, _ in ds.samples]
+        x, y = read_image_files(paths, shape, folder=f"{option} {data}"), torch_labels(ds.samples)
         if own is not None and not classes and _trained_on_every_class(model_meta):
             # data.train_classes: null: no class is unseen; the test set is the images the run
             # held out of training (as `siamkit train` evaluated), not every image it trained on
@@ -549,8 +550,14 @@ def torch_labels(samples: Sequence[tuple[Any, int]]) -> Tensor:
     return torch.tensor([label for _, label in samples], dtype=torch.int64)
 
 
-def read_image_files(paths: Sequence[Any], shape: Sequence[int], chunk: int = 256) -> Tensor:
-    """``(N, C, H, W)`` images in ``[0, 1]`` read from files, with progress for long lists."""
+def read_image_files(
+    paths: Sequence[Any], shape: Sequence[int], chunk: int = 256, folder: str | None = None
+) -> Tensor:
+    """``(N, C, H, W)`` images in ``[0, 1]`` read from files, with progress for long lists.
+
+    ``folder``: the option and folder the paths were found in (``"--data photos/"``): every
+    file is read, then one sentence names each unreadable one as a file of that folder
+    (:func:`~siamkit.data.image_io.load_images`), not as item i of a chunk of the list."""
     import torch
 
     from siamkit.data.image_io import load_images
@@ -558,6 +565,8 @@ def read_image_files(paths: Sequence[Any], shape: Sequence[int], chunk: int = 25
 
     if not paths:
         raise ValueError("no image files to read")
+    if folder is not None:
+        return load_images(list(paths), shape, folder=folder)
     starts = range(0, len(paths), chunk)
     weight = lambda s: min(chunk, len(paths) - s)  # noqa: E731
     parts = [
