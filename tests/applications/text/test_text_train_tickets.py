@@ -1,5 +1,7 @@
 """Issue 16's fine-tuning walk as a support team (synthetic tickets): what `siamkit train
-configs/text-pairs.yaml` did with a 0/1 duplicate file under another loss than the example's."""
+configs/text-pairs.yaml` did with a 0/1 duplicates file under the contrastive losses and the
+example's score_range, with one stray label, with (anchor, positive) pairs sharing a text under
+mnrl, and with a file of one example."""
 
 from __future__ import annotations
 
