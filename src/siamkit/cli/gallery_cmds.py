@@ -10,9 +10,12 @@ Thin shell over :class:`siamkit.index.Gallery`: parse, call the library, print t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -110,6 +113,38 @@ NO_THRESHOLD = (
     "no threshold to decide: the model has none. Fit one on held-out images of its training "
     "classes with `siamkit calibrate MODEL --data FOLDER` (or pass --threshold)"
 )
+#: :data:`NO_THRESHOLD` for a model that learned without labels (``task: ssl``): it has no
+#: training classes, so the threshold is fit on images the user labelled
+NO_THRESHOLD_UNLABELED = (
+    "no threshold to decide: the model learned without labels, so it has none. Fit one on a "
+    "folder of labelled images (one sub-folder per class) with `siamkit calibrate MODEL --data "
+    "FOLDER` (or pass --threshold)"
+)
+
+
+def _no_threshold(model_path: str, verb: str = "decide") -> str:
+    """The one sentence that says the model has no threshold to ``verb`` with and how to fit
+    one: on held-out images of its training classes, or for a model whose run recorded
+    ``labels_used: false`` (``task: ssl``, as :func:`~siamkit.cli._inputs._learned_without_labels`
+    reads it for evaluate) on a labelled folder, since it trained on no classes."""
+    from siamkit.cli._inputs import _learned_without_labels
+    from siamkit.export.bundle import read_model_config
+
+    meta = read_model_config(model_path).get("metadata") or {}
+    text = NO_THRESHOLD_UNLABELED if _learned_without_labels(meta) else NO_THRESHOLD
+    return text.replace("no threshold to decide", f"no threshold to {verb}")
+
+
+@contextlib.contextmanager
+def _threshold_said_here() -> Iterator[None]:
+    """The gallery's warning that the model has no threshold (for Python users) left unshown:
+    the command says so itself in one sentence (:func:`_no_threshold`), not also as Python shows
+    a warning (a source file, a line number and a line of siamkit's code)."""
+    from siamkit.index.gallery import NO_THRESHOLD as GALLERY_NO_THRESHOLD
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", re.escape(GALLERY_NO_THRESHOLD), UserWarning)
+        yield
 
 
 def _open(
@@ -287,7 +322,7 @@ def identify(
     net = _load_model(model, gallery_path)
     x = _read_images(net, queries, model)
     with _open(gallery_path, net, threshold=threshold, index=index, folder=model) as gallery:
-        with photos_named(queries):
+        with photos_named(queries), _threshold_said_here():
             results = gallery.identify_batch(x, k=k)
         used, empty = gallery.threshold, len(gallery) == 0
     docs = [
@@ -310,7 +345,7 @@ def identify(
     if empty:  # every answer is "unknown" because nobody is enrolled, not because of the images
         lines.append(f"{gallery_path} is empty: enroll images first (siamkit enroll MODEL ...)")
     elif used is None:
-        lines.append(NO_THRESHOLD.replace("no threshold to decide", "no threshold to accept"))
+        lines.append(_no_threshold(model, "accept"))
     doc = {"threshold": used, "queries": docs, **({"gallery_empty": True} if empty else {})}
     _emit(as_json, doc, "\n".join(lines))
 
@@ -358,12 +393,12 @@ def verify(
             result = verify_pair(net, a, b, threshold=threshold)
     else:
         opened = _open(gallery_path, net, threshold=threshold, folder=model)  # type: ignore[arg-type]
-        with opened as gallery, photos_named([image]):
+        with opened as gallery, photos_named([image]), _threshold_said_here():
             result = gallery.verify(_read_images(net, [image], model), label)  # type: ignore[arg-type]
     doc = {**dataclasses.asdict(result), "image": image, "other": other}
     kind = _score_kind(net)
     if result.same is None:
-        text = f"{kind} {result.distance:.4f}; {NO_THRESHOLD}"
+        text = f"{kind} {result.distance:.4f}; {_no_threshold(model)}"
     else:
         verdict = "same" if result.same else "not the same"
         text = f"{verdict} ({kind} {result.distance:.4f}, threshold {_fmt(result.threshold)})"

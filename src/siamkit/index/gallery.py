@@ -68,8 +68,9 @@ def recorded_model_path(path: str | Path) -> str | None:
 NO_THRESHOLD = (
     "the model has no calibrated threshold, so the gallery cannot decide same or unknown (it "
     "answers None): fit one "
-    "with `siamkit calibrate MODEL --data DATA` (validation images of its training classes), "
-    "or pass threshold=... to Gallery.open"
+    "with `siamkit calibrate MODEL --data DATA` (validation images of its training classes; "
+    "for a model that learned without labels, a folder of labelled images, one sub-folder per "
+    "class), or pass threshold=... to Gallery.open"
 )
 
 
