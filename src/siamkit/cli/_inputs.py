@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 #: The built-in data sets and their image shape (C, H, W); their images are not resized.
 BUILTIN_SHAPES: dict[str, tuple[int, int, int]] = {
@@ -551,29 +552,52 @@ def torch_labels(samples: Sequence[tuple[Any, int]]) -> Tensor:
 
 
 def read_image_files(
-    paths: Sequence[Any], shape: Sequence[int], chunk: int = 256, folder: str | None = None
+    paths: Sequence[Any], shape: Sequence[int], folder: str | None = None
 ) -> Tensor:
     """``(N, C, H, W)`` images in ``[0, 1]`` read from files, with progress for long lists.
 
-    ``folder``: the option and folder the paths were found in (``"--data photos/"``): every
-    file is read, then one sentence names each unreadable one as a file of that folder
-    (:func:`~siamkit.data.image_io.load_images`), not as item i of a chunk of the list."""
+    Every file is read before any unreadable one is refused, in one sentence naming each
+    (:func:`read_each_image`), not as item i of a chunk of the list. ``folder``: the option and
+    folder the paths were found in (``"--data photos/"``), which the sentence names
+    (:func:`~siamkit.data.image_io.load_images`); without it, the images given (files named and
+    files found in the folders named, as ``siamkit embed`` and ``siamkit enroll`` take them)."""
     import torch
 
-    from siamkit.data.image_io import load_images
-    from siamkit.progress import track
+    from siamkit.data.image_io import load_images, read_image, resize_images
 
     if not paths:
         raise ValueError("no image files to read")
     if folder is not None:
         return load_images(list(paths), shape, folder=folder)
-    starts = range(0, len(paths), chunk)
-    weight = lambda s: min(chunk, len(paths) - s)  # noqa: E731
-    parts = [
-        load_images(list(paths[s : s + chunk]), shape)
-        for s in track(starts, "reading images", len(paths), "images", weight)
-    ]
-    return torch.cat(parts)
+    c, h, w = (int(s) for s in shape)
+    read = lambda p: resize_images(read_image(p, channels=c).unsqueeze(0), (h, w))[0]  # noqa: E731
+    return torch.stack(read_each_image(paths, read))
+
+
+def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:
+    """``read(path)`` of every path, with progress; then an unreadable file is refused in its
+    own sentence, and several in one sentence naming each, so that a folder holding two bad
+    files is not refused once for each (nothing is written before: the caller reads first)."""
+    from siamkit.data.folders import shown_names
+    from siamkit.data.image_io import ImageReadError
+    from siamkit.progress import track
+
+    out: list[T] = []
+    bad: list[tuple[str, ImageReadError]] = []
+    for path in track(list(paths), "reading images", unit="images"):
+        try:
+            out.append(read(path))
+        except ImageReadError as err:
+            bad.append((os.fspath(path), err))
+    if len(bad) == 1:
+        raise bad[0][1]
+    if bad:
+        names = shown_names([name for name, _ in bad])
+        raise ImageReadError(
+            f"{len(bad):,} of the {len(paths):,} images given cannot be read ({names}): remove "
+            "or fix them"
+        )
+    return out
 
 
 def _subset(x: Tensor, y: Tensor, classes: Sequence[int]) -> tuple[Tensor, Tensor]:

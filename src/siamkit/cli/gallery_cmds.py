@@ -91,12 +91,12 @@ def _read_images(
     ``role="document"``: images to enroll or to compare against, which a half-twin
     (``task: half_twin``) embeds with branch g, whose input size may differ from branch f's.
     """
-    from siamkit.cli._inputs import model_image_shape, read_image_files
+    from siamkit.cli._inputs import model_image_shape, read_each_image, read_image_files
 
     if getattr(model, "input_kind", None) == "photo":
         from siamkit.data.image_io import read_image
 
-        return [read_image(p, channels=3) for p in paths]
+        return read_each_image(paths, lambda p: read_image(p, channels=3))
 
     if role == "document":  # a half-twin's branch g, at its own input size
         from siamkit.index.embedding import role_tower
