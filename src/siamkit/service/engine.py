@@ -38,7 +38,8 @@ from siamkit.index.embedding import (
 from siamkit.index.results import unknown_label_hint
 from siamkit.index.verify import verify_embedded
 from siamkit.model_protocol import as_embedding_model
-from siamkit.models import JoinedEmbedding, model_fingerprint
+from siamkit.models import model_fingerprint
+from siamkit.service.embedding_parts import embedding_parts
 from siamkit.service.errors import RequestError, not_found
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
@@ -111,43 +112,6 @@ def model_input_shape(model: Any, role: str = "query") -> tuple[int, int, int]:
         )
     c, h, w = (int(s) for s in shape)
     return c, h, w
-
-
-def embedding_parts(model: Any) -> list[dict[str, Any]]:
-    """What a model's embedding is made of: ``[{"name", "dim", "description"}]``, summing to D.
-
-    A :class:`~siamkit.models.JoinedEmbedding` joins fixed image features (HOG gradients or
-    pooled pixels) to the learned embedding, e.g. 64 learned + 240 HOG values = 304.
-    """
-    dim = model_embedding_dim(model)
-    if getattr(model, "kind", None) == "dlib_face":  # trained by dlib, not by siamkit
-        return [
-            {
-                "name": "pretrained",
-                "dim": dim,
-                "description": "Values of dlib's pretrained face network (a ResNet trained by "
-                "dlib, not by siamkit) for the largest face of the photo, aligned on 5 "
-                "landmarks.",
-            }
-        ]
-    joined = isinstance(model, JoinedEmbedding)
-    extra = dim - int(model.net.embedding_dim) if joined else 0
-    learned = {
-        "name": "learned",
-        "dim": dim - extra,
-        "description": "Values the network learned in training (encoder and projection head).",
-    }
-    if not 0 < extra < dim:
-        return [{**learned, "dim": dim}]
-    hog = joined and model.features.features == "hog"
-    kind = "HOG (gradient histograms)" if hog else "pooled pixels"
-    appearance = {
-        "name": "appearance",
-        "dim": extra,
-        "description": f"Fixed {kind} of the image, not learned, joined to the learned values "
-        "so that classes never seen in training are still told apart by their look.",
-    }
-    return [learned, appearance]
 
 
 class ServiceEngine:

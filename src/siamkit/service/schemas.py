@@ -50,7 +50,8 @@ class ModelInfo(BaseModel):
     )
     embedding_dim: int
     embedding_parts: list[EmbeddingPart] = Field(
-        description="What the embedding is made of, e.g. 64 learned + 240 HOG appearance values."
+        description="What the embedding is made of, e.g. 64 learned + 240 HOG appearance values, "
+        "or 128 learned + 4,416 taps (an encoder's early-layer features, joined unprojected)."
     )
     distance: str
     threshold: float | None = Field(
