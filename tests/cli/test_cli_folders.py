@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
+from _tiny_ssl import save_photos, train_tiny_ssl
 from siamkit.cli.main import cli
 from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from siamkit.index import Gallery
@@ -322,24 +323,8 @@ def test_an_ssl_model_of_a_folder_without_classes_is_told_what_evaluation_needs(
     """siamkit evaluate on a task: ssl model of a folder of loose photos said 'it trained on
     the folder P: use --data P', and --data P then failed with 'has no sub-folders'. Both now
     say evaluation needs classes: a folder of class sub-folders (or a built-in set that fits)."""
-    import yaml
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    gen = torch.Generator().manual_seed(0)
-    for i in range(40):
-        arr = (torch.rand(12, 12, 3, generator=gen) * 255).to(torch.uint8).numpy()
-        Image.fromarray(arr).save(photos / f"{i}.png")
-    cfg = tmp_path / "ssl.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "task": "ssl", "method": "simclr",
-        "data": {"dataset": "image-folder", "root": str(photos), "image_size": 16},
-        "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8]}, "embedding_dim": 8},
-        "ssl": {"proj_dim": 8, "proj_hidden": 16},
-        "train": {"epochs": 1, "batch_size": 20, "steps_per_epoch": 1, "device": "cpu"},
-    }))  # fmt: skip
-    run(["train", cfg, "--out", tmp_path / "o", "--no-progress"])
-    model = tmp_path / "o" / "model"
+    photos = save_photos(tmp_path / "photos", 40)
+    model = train_tiny_ssl(tmp_path, photos, image_size=16)
     needs = "give a folder with one sub-folder of images per class (--data DIR, e.g. DIR/cat/1.png"
     res = run(["evaluate", model], code=1)
     assert f"use --data {photos}" not in res.output

@@ -7,11 +7,11 @@ import warnings
 from pathlib import Path
 
 import torch
-import yaml
 from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
+from _tiny_ssl import save_photos, train_tiny_ssl
 from siamkit.cli.main import cli
 
 SUPERVISED_ADVICE = "Fit one on held-out images of its training classes with `siamkit calibrate"
@@ -44,25 +44,7 @@ def _labelled_folder(root: Path) -> Path:
 
 def _ssl_model(tmp_path: Path) -> str:
     """A one-step task: ssl run on a folder of unlabeled photos (its run records labels_used)."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    gen = torch.Generator().manual_seed(0)
-    for i in range(20):
-        arr = (torch.rand(12, 12, 3, generator=gen) * 255).to(torch.uint8).numpy()
-        Image.fromarray(arr).save(photos / f"{i}.png")
-    cfg = tmp_path / "ssl.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "task": "ssl", "method": "simclr",
-        "data": {"dataset": "image-folder", "root": str(photos), "image_size": 12},
-        "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8]}, "embedding_dim": 8},
-        "ssl": {"proj_dim": 8, "proj_hidden": 16},
-        "train": {"epochs": 1, "batch_size": 20, "steps_per_epoch": 1, "device": "cpu"},
-    }))  # fmt: skip
-    trained = CliRunner().invoke(
-        cli, ["train", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]
-    )
-    assert trained.exit_code == 0, trained.output
-    return str(tmp_path / "o" / "model")
+    return str(train_tiny_ssl(tmp_path, save_photos(tmp_path / "photos", 20)))
 
 
 def test_a_self_supervised_model_is_told_to_calibrate_on_labelled_images_once(

@@ -6,39 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-import yaml
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from PIL import Image
 
 import siamkit
-from siamkit.cli.main import cli
+from _tiny_ssl import save_photos, train_tiny_ssl
 from siamkit.service import create_app
 
 
 def _ssl_model(tmp_path: Path, embed: str) -> Path:
     """A one-step task: ssl run whose ConvNet has taps kept out of the loss, as
     configs/simclr.yaml's (there 128 head values + 4,416 tap values)."""
-    photos = tmp_path / "photos"
-    photos.mkdir(exist_ok=True)
-    gen = torch.Generator().manual_seed(0)
-    for i in range(20):
-        arr = (torch.rand(12, 12, 3, generator=gen) * 255).to(torch.uint8).numpy()
-        Image.fromarray(arr).save(photos / f"{i}.png")
-    cfg = tmp_path / f"ssl-{embed}.yaml"
     taps = {"widths": [8, 16], "taps": [0], "tap_grids": [3, 2], "tap_train": False}
-    cfg.write_text(yaml.safe_dump({
-        "task": "ssl", "method": "simclr",
-        "data": {"dataset": "image-folder", "root": str(photos), "image_size": 12},
-        "model": {"encoder": "convnet", "encoder_kwargs": taps, "embedding_dim": 8},
-        "ssl": {"proj_dim": 8, "proj_hidden": 16, "embed": embed},
-        "train": {"epochs": 1, "batch_size": 20, "steps_per_epoch": 1, "device": "cpu"},
-    }))  # fmt: skip
-    out = tmp_path / f"o-{embed}"
-    trained = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--no-progress"])
-    assert trained.exit_code == 0, trained.output
-    return out / "model"
+    return train_tiny_ssl(
+        tmp_path, save_photos(tmp_path / "photos", 20), name=f"o-{embed}", encoder_kwargs=taps,
+        ssl={"embed": embed},
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(("embed", "learned"), [("head", 8), ("backbone", 16)])
