@@ -264,3 +264,22 @@ def test_no_ssl_doc_says_sub_folders_are_ignored() -> None:
         SSLDataConfig.__doc__ or "",
     ]
     assert not [s for s in said if re.search(r"sub-folders(, if any, are)? ignored", s)]
+
+
+def test_help_that_gives_the_text_pairs_columns_says_what_else_they_read() -> None:
+    """calibrate --help and text lexical --calibrate said a text pairs file has columns a, b,
+    label with 1 = same, 0 = not, though the columns are found whatever their case (2229ee3) and
+    the label reads true/false and yes/no too (8849de9): a user with a spreadsheet's 'A,B,Label'
+    and TRUE/FALSE column took it for a file to rewrite. Every help naming those columns says so."""
+    naming = {}
+    for path, cmd, ctx in _commands():
+        text = " ".join(cmd.get_help(ctx).split())
+        if re.search(r"columns a, b,? (and )?label", text):
+            naming[path] = text
+    assert {"siamkit calibrate", "siamkit text lexical"} <= set(naming)
+    for path, text in naming.items():
+        for said in ("any case", "1, true or yes = ", "0, false or no = not"):
+            assert text.count(said) >= len(re.findall(r"columns a, b,? (?:and )?label", text)), (
+                path,
+                said,
+            )

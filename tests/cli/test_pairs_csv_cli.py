@@ -271,7 +271,8 @@ def test_a_text_model_is_told_the_format_of_its_pairs(data: Path, tmp_path: Path
     out = run(args, code=1).output
     assert "lists pairs of image files (path_a,path_b,same), which image models take" in out
     assert (
-        "a text model calibrates on pairs of texts: a CSV or JSONL with columns a, b, label" in out
+        "a text model calibrates on pairs of texts: a CSV or JSONL with columns a, b and label, "
+        "any case (label 1, true or yes = the same; 0, false or no = not)" in out
     )
     assert not out_dir.exists()
 

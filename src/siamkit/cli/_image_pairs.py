@@ -27,7 +27,10 @@ IMAGE_PAIRS_FORMAT = (
     "same = 1 for the same, 0 for not)"
 )
 #: What a text model's pairs file is.
-TEXT_PAIRS_FORMAT = "a CSV or JSONL with columns a, b, label (1 = the same, 0 = not)"
+TEXT_PAIRS_FORMAT = (
+    "a CSV or JSONL with columns a, b and label, any case (label 1, true or yes = the same; "
+    "0, false or no = not)"
+)
 #: Why the class-based parts of ``siamkit evaluate`` are missing on a pairs file.
 NOT_COMPUTED = "needs classes; a pairs file has none"
 #: The same, said in the printed output and the report.

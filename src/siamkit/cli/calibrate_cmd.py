@@ -15,7 +15,12 @@ from typing import Any, cast
 
 import click
 
-from siamkit.cli._image_pairs import is_pairs_file, refuse_class_options, refuse_image_pairs
+from siamkit.cli._image_pairs import (
+    TEXT_PAIRS_FORMAT,
+    is_pairs_file,
+    refuse_class_options,
+    refuse_image_pairs,
+)
 from siamkit.cli._inputs import (
     PROGRESS,
     check_input,
@@ -126,8 +131,8 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     help="Validation images: a folder with one sub-folder per class, fashion-mnist / digits, or "
     "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
     "1 = same, 0 = not). Use held-out images of the classes the model trained on, never the "
-    "classes you test on. For a text model: labelled pairs, CSV or JSONL with columns a, b, "
-    "label (1 = same, 0 = not).",
+    "classes you test on. For a text model: labelled pairs, CSV or JSONL with columns a, b and "
+    "label, any case (label 1, true or yes = same; 0, false or no = not).",
 )
 @click.option(
     "--classes",
@@ -208,8 +213,9 @@ def calibrate(
     image is embedded once and the threshold is fit on the listed pairs' distances.
 
     A text model (siamkit text, or `siamkit train` with task: text) calibrates on labelled pairs
-    of texts instead: --data is a CSV or JSONL file with columns a, b and label (1 = the same,
-    0 = not), pairs you will not test on. Its distance is 1 - cosine similarity.
+    of texts instead: --data is a CSV or JSONL file with columns a, b and label, any case (label
+    1, true or yes = the same; 0, false or no = not), pairs you will not test on. Its distance
+    is 1 - cosine similarity.
 
     \b
     Examples:
@@ -237,7 +243,7 @@ def calibrate(
         if classes is not None or data_dir is not None or split != "test":
             raise click.UsageError(
                 "--classes, --split and --data-dir are for image models; a text model calibrates "
-                "on --data PAIRS (CSV/JSONL with columns a, b, label)"
+                f"on --data PAIRS, {TEXT_PAIRS_FORMAT}"
             )
         if out is None:
             raise click.UsageError(
@@ -257,7 +263,7 @@ def calibrate(
         if classes is not None or data_dir is not None or split != "test":
             raise click.UsageError(
                 "--classes, --split and --data-dir are for image models; a text model calibrates "
-                "on --data PAIRS (CSV/JSONL with columns a, b, label)"
+                f"on --data PAIRS, {TEXT_PAIRS_FORMAT}"
             )
         _calibrate_text(model, data, target, far, max_pairs, as_json, device)
         return
@@ -447,8 +453,8 @@ def _calibrate_text(
     dev = resolve_device(device)  # checked before the data is read
     if Path(data).is_dir() or Path(data).suffix.lower() not in (".csv", ".jsonl"):
         raise click.UsageError(
-            f"--data {data}: a text model calibrates on labelled pairs of texts, a .csv or .jsonl "
-            "file with columns a, b, label (1 = same, 0 = not)"
+            f"--data {data}: a text model calibrates on labelled pairs of texts, "
+            f"{TEXT_PAIRS_FORMAT}"
         )
     refuse_image_pairs(data)
     ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads

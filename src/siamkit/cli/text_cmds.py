@@ -1115,8 +1115,8 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     "calibrate_pairs",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="Labelled validation pairs (CSV/JSONL with columns a, b, label; label 1 = same, 0 = "
-    "not): the joined model's threshold is set at their equal-error point and saved, so "
+    help="Labelled validation pairs (CSV/JSONL with columns a, b and label, any case; label 1, "
+    "true or yes = same; 0, false or no = not): the joined model's threshold is set at their equal-error point and saved, so "
     "--threshold auto and `siamkit serve` work. Use pairs you will not test on.",
 )
 @click.option(
