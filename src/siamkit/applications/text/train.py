@@ -31,8 +31,10 @@ import json
 import os
 import random
 import tempfile
+from array import array
 from collections import Counter
 from collections.abc import Callable
+from itertools import accumulate, chain
 from pathlib import Path
 from typing import Any
 
@@ -396,6 +398,37 @@ def _batches(ex: TextExamples, cfg: TextTrainConfig, epoch: int) -> list[list[in
     return [order[s : s + b] for s in range(0, len(order), b)]
 
 
+class EpochBatches:
+    """Every epoch's batches (:func:`_batches`), drawn once before training: the steps the run
+    takes, which the learning-rate schedule, ``train.steps``, the progress bar and a resume's
+    position count, and the batches the loop trains on (not drawn again).
+
+    Under loss mnrl the epochs differ in length: a batch never holds a text twice, and what each
+    epoch's seeded order leaves over makes batches of one, which are dropped, so an epoch can
+    make 5 batches and the next 6. Counting the first epoch ``train.epochs`` times ended the
+    schedule early (the last steps ran at a learning rate of 0) or late. Each epoch's indices are
+    kept in one flat array (8 bytes an example), so that holding them all costs little.
+    """
+
+    def __init__(self, ex: TextExamples, cfg: TextTrainConfig) -> None:
+        self._flat: list[array[int]] = []  # per epoch: its batches' example indices in turn
+        self._ends: list[array[int]] = []  # per epoch: where each batch ends in its flat array
+        for epoch in range(cfg.train.epochs):
+            batches = _batches(ex, cfg, epoch)
+            self._flat.append(array("q", chain.from_iterable(batches)))
+            self._ends.append(array("q", accumulate(map(len, batches))))
+
+    @property
+    def counts(self) -> list[int]:
+        """Each epoch's number of batches, i.e. of steps."""
+        return [len(ends) for ends in self._ends]
+
+    def batch(self, epoch: int, step: int) -> list[int]:
+        """The example indices of batch ``step`` (from 0) of ``epoch`` (from 0)."""
+        ends = self._ends[epoch]
+        return self._flat[epoch][ends[step - 1] if step else 0 : ends[step]].tolist()
+
+
 def fit_score_map(
     model: TextSiameseNetwork, ex: TextExamples, score_range: tuple[float, float] | None
 ) -> ScoreMap | None:
@@ -629,7 +662,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             "are not kept: this run trains the full size alone (loss matryoshka keeps them)"
         )
     model.matryoshka_dims = [d for d, _ in cfg.loss.matryoshka] or None
-    total = cfg.train.epochs * len(_batches(train_ex, cfg, 0))
+    plan = EpochBatches(train_ex, cfg)
+    total = sum(plan.counts)  # every epoch's own count: under loss mnrl they may differ
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
@@ -671,6 +705,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             model,
             cfg,
             train_ex,
+            plan,
             opt,
             sched,
             (start_epoch, start_step),
@@ -710,6 +745,7 @@ def _loop(
     model: TextSiameseNetwork,
     cfg: TextTrainConfig,
     ex: TextExamples,
+    plan: EpochBatches,
     opt: torch.optim.Optimizer,
     sched: torch.optim.lr_scheduler.LRScheduler,
     start: tuple[int, int],
@@ -721,26 +757,26 @@ def _loop(
     *,
     scaler: torch.amp.GradScaler | None = None,
 ) -> list[float]:
-    """Train from ``start`` (epoch, step) to the end, checkpointing as configured; ``amp`` and
-    ``scaler`` as :func:`~siamkit.training.step.mixed_precision` gives them (a ``scaler`` for
-    float16 autocast, where the GPU has no native bfloat16)."""
+    """Train on ``plan``'s batches of ``ex`` from ``start`` (epoch, step) to the end,
+    checkpointing as configured; ``amp`` and ``scaler`` as
+    :func:`~siamkit.training.step.mixed_precision` gives them (a ``scaler`` for float16
+    autocast, where the GPU has no native bfloat16)."""
     losses: list[float] = []
     device = next(model.parameters()).device
     clip = cfg.train.max_grad_norm if cfg.train.max_grad_norm > 0 else None  # 0: off
     every = cfg.train.checkpoint_every
-    steps_per_epoch = len(_batches(ex, cfg, 0))
-    initial = start[0] * steps_per_epoch + start[1]
+    counts = plan.counts  # each epoch's steps, which under loss mnrl may differ
+    initial = sum(counts[: start[0]]) + start[1]
     # as the image trainer's: a bar on a terminal, a few lines in a log (the steps left), closed
     # however the loop ends, so that a Ctrl-C's message is not followed by the bar drawn again
-    total = cfg.train.epochs * steps_per_epoch - initial
+    total = sum(counts) - initial
     bar = Progress(total, "fine-tuning", "steps") if progress else None
     try:
         for epoch in range(start[0], cfg.train.epochs):
-            batches = _batches(ex, cfg, epoch)
-            for step in range(start[1] if epoch == start[0] else 0, len(batches)):
+            for step in range(start[1] if epoch == start[0] else 0, counts[epoch]):
                 model.train()
                 with autocast_for(device, amp):
-                    loss = batch_loss(model, cfg, ex.subset(batches[step]))
+                    loss = batch_loss(model, cfg, ex.subset(plan.batch(epoch, step)))
                 opt.zero_grad(set_to_none=True)
                 backward_and_step(loss, opt, model.parameters(), scaler, clip)
                 sched.step()
@@ -748,7 +784,7 @@ def _loop(
                 if bar is not None:  # (a line written now shows this loss)
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
                     bar.update(1)
-                done = step + 1 == len(batches)
+                done = step + 1 == counts[epoch]
                 if done or (every and (step + 1) % every == 0):
                     nxt = (epoch + 1, 0) if done else (epoch, step + 1)
                     _save_checkpoint(
