@@ -52,6 +52,7 @@ from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import finish_distributed, teardown_distributed
 from siamkit.training.parts import run_spec
 from siamkit.training.preflight import check_input_size, check_positives, check_resumable
+from siamkit.training.resume_note import nothing_resumed_line
 from siamkit.training.tasks import DEFAULT_TASK
 from siamkit.training.trainer import CHECKPOINT, seed_everything
 
@@ -165,6 +166,11 @@ def run_experiment(
     finish_distributed()
     if not trainer.ctx.is_main:
         return None
+    said = nothing_resumed_line(
+        fitted, cfg.train.epochs, out / CHECKPOINT, out, cfg.optim.schedule == "onecycle"
+    )
+    if said is not None:
+        log(said)
     history, train_s = fitted.history, fitted.seconds
     return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log, command)
 

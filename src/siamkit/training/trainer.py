@@ -48,13 +48,17 @@ CHECKPOINT = "checkpoint.pt"
 @dataclass(frozen=True)
 class TrainResult:
     """What :meth:`Trainer.fit` did: per-epoch ``history``, the best validation epoch, and the
-    ``seconds`` the run took, over every process that resumed it."""
+    ``seconds`` the run took, over every process that resumed it; ``resumed_at``: the epochs
+    the resumed checkpoint had trained (``None``: not resumed), ``epochs_run``: the epochs this
+    call trained (0 when a resumed run had finished or stopped early)."""
 
     history: list[dict[str, Any]]
     best_epoch: int | None
     best_metric: float | None
     stopped_early: bool
     seconds: float = 0.0
+    resumed_at: int | None = None
+    epochs_run: int = 0
 
 
 def seed_everything(seed: int) -> None:
@@ -253,9 +257,11 @@ class Trainer:
         start = self._resume() if resume else 0
         for cb in self.callbacks:
             cb.on_fit_start(self, resume)
+        run = 0
         for epoch in range(start, self.epochs):
             if self.stop:
                 break
+            run += 1
             for cb in self.callbacks:
                 cb.on_epoch_start(self, epoch)
             t0 = time.perf_counter()
@@ -279,4 +285,6 @@ class Trainer:
             best["val_metric"] if best else None,
             self.stop,
             self.seconds(),
+            start if resume else None,
+            run,
         )

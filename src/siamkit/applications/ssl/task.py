@@ -48,6 +48,7 @@ from siamkit.progress import is_enabled, set_enabled
 from siamkit.training.builders import build_model
 from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import finish_distributed
+from siamkit.training.resume_note import nothing_resumed_line
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import seed_everything
 
@@ -183,7 +184,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         f"{held if n_val else ''}"
     )
     try:
-        history = fit(trainer, resume=options.resume)
+        fitted = fit(trainer, resume=options.resume)
+        history = fitted.history
     finally:  # the run so far once it has a checkpoint: one stopped before its first leaves
         # config.yaml alone, as an image run does (not the untrained epoch 0's row), and a resume
         # refused before loading the run leaves its history
@@ -195,6 +197,11 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         report = _write_report(out_dir, history, stopped, cfg, log)
         seen = f"; the curves: {report}" if report is not None else ""
         raise CollapseError(f"{monitor.collapsed}{seen}")
+    said = nothing_resumed_line(
+        fitted, cfg.train.epochs, out_dir / CHECKPOINT, out_dir, cfg.optim.schedule == "onecycle"
+    )
+    if said is not None:
+        log(said)
     seconds = trainer.seconds()  # with a resumed run's seconds before
     net = embedding_network(model.net.cpu().eval(), cfg.ssl.embed)
     model_dir = save_model(net, out_dir / "model", metadata=_metadata(cfg, data, history, seconds))

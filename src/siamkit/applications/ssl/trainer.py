@@ -60,7 +60,7 @@ from siamkit.training.data import to_float
 from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.preflight import accept_saved_config, resumed_model
 from siamkit.training.step import mixed_precision
-from siamkit.training.trainer import Trainer
+from siamkit.training.trainer import Trainer, TrainResult
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -369,10 +369,10 @@ def stopped_on_collapse(checkpoint: str | Path) -> bool:
     return _stopped_at(state, float(threshold)) is not None
 
 
-def fit(trainer: Trainer, resume: bool = False) -> list[dict[str, Any]]:
-    """``trainer.fit(resume)``'s history (a NaN or infinite loss raises ``FloatingPointError``,
-    which the command line says in one sentence)."""
-    return trainer.fit(resume=resume).history
+def fit(trainer: Trainer, resume: bool = False) -> TrainResult:
+    """``trainer.fit(resume)`` (a NaN or infinite loss raises ``FloatingPointError``, which the
+    command line says in one sentence)."""
+    return trainer.fit(resume=resume)
 
 
 def build_ssl_trainer(

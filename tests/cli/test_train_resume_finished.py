@@ -1,0 +1,99 @@
+"""``siamkit train ... --resume`` of a run that had finished printed its summary again, as if it
+had trained, without a word that nothing was left to train: image and self-supervised runs
+(both on the Trainer) now say so in one line, and how to train longer (a text run says it
+itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from _tiny_ssl import save_photos, train_tiny_ssl
+from siamkit.cli.main import cli
+from siamkit.training.resume_note import nothing_resumed_line
+from siamkit.training.trainer import TrainResult
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "configs" / "digits-tiny.yaml"
+
+
+def _said(output: str, start: str) -> list[str]:
+    return [line for line in output.splitlines() if start in line]
+
+
+def test_an_image_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "2"]
+    args += ["--set", "train.steps_per_epoch=2", "--set", "train.epochs=1"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert not _said(first.output, "nothing is left")
+    again = CliRunner().invoke(cli, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert _said(again.output, "holds a finished run") == [
+        f"{out / 'checkpoint.pt'} holds a finished run (all 1 of 1 epochs): nothing is left to "
+        "resume, so the model is saved and summarised again as it is; to train longer, resume "
+        "with train.epochs above 1 (--set train.epochs=2 --resume)"
+    ]
+    assert "epoch 1/1" not in again.output and "4-way 1-shot" in again.output
+    # what the line advises trains the next epoch, and says nothing of a finished run
+    longer = CliRunner().invoke(cli, [*args[:-2], "--set", "train.epochs=2", "--resume"])
+    assert longer.exit_code == 0, longer.output
+    assert "epoch 2/2" in longer.output and not _said(longer.output, "nothing is left")
+
+
+def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path: Path) -> None:
+    photos = save_photos(tmp_path / "photos", 20)
+    model = train_tiny_ssl(tmp_path, photos)
+    out = model.parent
+    args = ["train", str(tmp_path / "o.yaml"), "--out", str(out), "--no-progress"]
+    again = CliRunner().invoke(cli, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert _said(again.output, "holds a finished run") == [
+        f"{out / 'checkpoint.pt'} holds a finished run (all 1 of 1 epochs): nothing is left to "
+        "resume, so the model is saved and summarised again as it is; to train longer, resume "
+        "with train.epochs above 1 (--set train.epochs=2 --resume)"
+    ]
+    longer = CliRunner().invoke(cli, [*args, "--set", "train.epochs=2", "--resume"])
+    assert longer.exit_code == 0, longer.output
+    assert "epoch 2/2" in longer.output and not _said(longer.output, "nothing is left")
+
+
+@pytest.mark.parametrize(
+    ("result", "epochs", "fixed", "said"),
+    [
+        (TrainResult([], None, None, False), 3, False, None),  # a new run
+        (TrainResult([], None, None, False, resumed_at=1, epochs_run=2), 3, False, None),
+        (
+            TrainResult([], None, None, True, resumed_at=4, epochs_run=0),
+            10,
+            False,
+            "r/checkpoint.pt holds a run that stopped early, after epoch 4 of 10: nothing is left "
+            "to resume, so the model is saved and summarised again as it is; to train longer, "
+            "start a new run from its model (--init-from r/model --out NEW)",
+        ),
+        (
+            TrainResult([], None, None, False, resumed_at=3, epochs_run=0),
+            3,
+            True,
+            "r/checkpoint.pt holds a finished run (all 3 of 3 epochs): nothing is left to "
+            "resume, so the model is saved and summarised again as it is; to train longer, start "
+            "a new run from its model (--init-from r/model --out NEW): optim.schedule onecycle "
+            "fixes train.epochs",
+        ),
+        (
+            TrainResult([], None, None, False, resumed_at=3, epochs_run=0),
+            2,
+            False,
+            "r/checkpoint.pt holds a finished run (3 epochs): nothing is left to resume, so the "
+            "model is saved and summarised again as it is; to train longer, resume with "
+            "train.epochs above 3 (--set train.epochs=6 --resume)",
+        ),
+    ],
+)
+def test_the_line_for_each_way_a_resume_can_find_nothing_to_train(
+    result: TrainResult, epochs: int, fixed: bool, said: str | None
+) -> None:
+    assert nothing_resumed_line(result, epochs, "r/checkpoint.pt", "r", fixed) == said
