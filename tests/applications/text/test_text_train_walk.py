@@ -102,7 +102,10 @@ def test_the_training_summary_states_the_threshold_as_text_similarity_does(
     from siamkit.cli.main import cli
 
     data = tmp_path / "pairs.csv"
-    rows = [("printer out of toner", "printer needs toner", 1), ("vpn fails", "sink leaks", 0)] * 6
+    # twelve pairs of their own texts: the validation share takes whole pairs sharing no text
+    # with training (two pairs written six times each were one group apiece, all 1 or all 0)
+    rows = [(f"printer {i} out of toner", f"printer {i} needs toner", 1) for i in range(6)]
+    rows += [(f"vpn {i} fails", f"sink {i} leaks", 0) for i in range(6)]
     data.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows))
     cfg = {
         "task": "text",

@@ -130,17 +130,121 @@ MIN_SPLIT_EXAMPLES = 10
 """Fewest training examples ``data.val_fraction`` takes a validation share from."""
 
 
-def _split(ex: TextExamples, cfg: TextTrainConfig) -> tuple[TextExamples, TextExamples | None]:
+def _norm(text: str) -> str:
+    """A text as the split compares texts: runs of whitespace as one space, none at the ends."""
+    return " ".join(text.split())
+
+
+def _texts(ex: TextExamples) -> set[str]:
+    """Every text of ``ex`` (each column: a triplet's negative too), whitespace normalised."""
+    return {_norm(t) for column in ex.texts for t in column}
+
+
+def text_groups(ex: TextExamples) -> list[list[int]]:
+    """The examples that share a text, directly or through others, as groups of indices: the
+    connected components of the graph whose nodes are the texts (whitespace normalised, every
+    column) and whose edges are the examples. Indices ascend within a group; groups come in the
+    order of their first example.
+
+    >>> text_groups(TextExamples("pairs", (("q", "r", "q"), ("x", "y", "z")), None))
+    [[0, 2], [1]]
+    """
+    parent = list(range(len(ex)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}  # a text's first example
+    for column in ex.texts:
+        for i, text in enumerate(column):
+            a, b = root(i), root(first.setdefault(_norm(text), i))
+            parent[max(a, b)] = min(a, b)  # a root is its group's first example
+    groups: dict[int, list[int]] = {}
+    for i in range(len(ex)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _take_groups(groups: list[list[int]], n_val: int, seed: int) -> list[int]:
+    """Validation indices: whole groups in a seeded order, each taken when it brings the count
+    nearer ``n_val`` (and leaves training some); the smallest group when none does. Examples
+    that share no text are one group each, so such a file splits as a plain seeded shuffle."""
+    order = list(groups)
+    random.Random(seed).shuffle(order)
+    n = sum(map(len, groups))
+    val: list[int] = []
+    for g in order:
+        if abs(len(val) + len(g) - n_val) < abs(len(val) - n_val) and len(val) + len(g) < n:
+            val += g
+    if not val:
+        val = min(order, key=len)
+    return sorted(val)
+
+
+def _split(
+    ex: TextExamples, cfg: TextTrainConfig
+) -> tuple[TextExamples, TextExamples | None, list[str]]:
+    """Training and validation examples, and the lines to log about them.
+
+    ``data.val`` is read as given; a line counts its texts that training has too. Otherwise a
+    seeded ``data.val_fraction`` of the examples is held out (none under
+    ``MIN_SPLIT_EXAMPLES``) in whole groups of examples sharing a text (:func:`text_groups`),
+    so that no text is on both sides: a ticket paired with many others would otherwise be
+    validated on after training on it, and the early-stopping, the metrics and the calibrated
+    threshold would be optimistic, as seen-class validation is for images. When one group holds
+    more than ``1 - val_fraction`` of the examples (a file whose pairs all link up, e.g. every
+    pair of a few documents), no such split gives validation its share: the split is the plain
+    seeded one it was before, with a line saying that validation shares texts with training.
+    That is a note, not a refusal: the run trains as it would, the user who cannot give a
+    separate file still gets a model, and the line says what to do (give ``data.val``).
+    """
     d = cfg.data
     if d.val:
         val = read_examples(d.val, d.format, d.columns, _range(cfg), columns_key="data.columns")
-        return ex, val
+        seen = _texts(ex)
+        val_texts = _texts(val)
+        shared = len(val_texts & seen)
+        notes = []
+        if shared:
+            notes.append(
+                f"data.val {d.val} shares {shared} of its {len(val_texts)} texts with data.train "
+                f"{d.train}: its metrics and calibrated threshold are measured partly on texts "
+                "the model trained on (optimistic); leave them out of one of the files"
+            )
+        return ex, val, notes
     if d.val_fraction == 0 or len(ex) < MIN_SPLIT_EXAMPLES:
-        return ex, None
-    order = list(range(len(ex)))
-    random.Random(cfg.train.seed).shuffle(order)
+        return ex, None, []
     n_val = max(1, round(len(ex) * d.val_fraction))
-    return ex.subset(sorted(order[n_val:])), ex.subset(sorted(order[:n_val]))
+    groups = text_groups(ex)
+    largest = max(map(len, groups))
+    if largest > (1 - d.val_fraction) * len(ex):
+        order = list(range(len(ex)))
+        random.Random(cfg.train.seed).shuffle(order)
+        train, val = ex.subset(sorted(order[n_val:])), ex.subset(sorted(order[:n_val]))
+        return (
+            train,
+            val,
+            [
+                f"data.val_fraction {d.val_fraction}: {largest} of the {len(ex)} examples of "
+                f"{d.train} are linked by shared texts, more than {1 - d.val_fraction:g} of "
+                f"them, so validation is a plain random {n_val} and shares "
+                f"{len(_texts(val) & _texts(train))} texts with training: its metrics and "
+                "calibrated threshold are optimistic; give data.val, pairs of texts that "
+                "training does not have"
+            ],
+        )
+    held = _take_groups(groups, n_val, cfg.train.seed)
+    kept = sorted(set(range(len(ex))) - set(held))
+    train, val = ex.subset(kept), ex.subset(held)
+    note = (
+        f"validation: {len(val)} of the {len(ex)} examples of {d.train} (data.val_fraction "
+        f"{d.val_fraction}) with {len(_texts(val))} of the file's {len(_texts(ex))} texts; "
+        "examples that share a text are kept on one side, so no text is on both sides"
+    )
+    return train, val, [note]
 
 
 def _graded(*sets: TextExamples | None) -> bool:
@@ -628,13 +732,15 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     examples = read_examples(
         cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg), columns_key="data.columns"
     )
-    train_ex, val_ex = _split(examples, cfg)
+    train_ex, val_ex, split_notes = _split(examples, cfg)
     _check_label_range(cfg, examples, val_ex)
     _check_labels(val_ex, cfg, f"validation pairs ({_val_source(cfg, examples)})")
     _check_val(val_ex, cfg, examples)
     _check_train(train_ex, cfg)
     _check_batches(train_ex, cfg)
     log = options.log or print
+    for line in split_notes:
+        log(line)
     if note := unread_data_keys(cfg):
         log(note)
     if note := labels_read_as_scores(cfg, examples, val_ex):

@@ -1,0 +1,166 @@
+"""``data.val_fraction`` holds out whole groups of examples that share a text: a ticket paired
+with many others was in training and validation both, so the early stopping, the metrics and the
+calibrated threshold were measured on texts the network had trained on."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from siamkit.applications.text import train as text_train
+from siamkit.applications.text.pairs import TextExamples, read_examples
+from siamkit.applications.text.train_config import parse_config
+from siamkit.training.tasks import TaskOptions, get_task
+
+
+def _tickets() -> list[dict[str, Any]]:
+    """90 pairs: each of 30 tickets with two paraphrases (once written with a double space) and
+    one unrelated ticket; the unrelated ones chain tickets 3k, 3k+1, 3k+2 into groups of 9."""
+    rows: list[dict[str, Any]] = []
+    for k in range(30):
+        ticket = f"ticket {k} printer jammed on floor {k}"
+        other = f"ticket {k + 1} printer jammed on floor {k + 1}" if k % 3 != 2 else f"vpn {k}"
+        rows += [
+            {"a": ticket, "b": f"paper stuck in printer {k}", "label": 1},
+            {"a": ticket.replace(" printer ", "  printer "), "b": f"jam on floor {k}", "label": 1},
+            {"a": ticket, "b": other, "label": 0},
+        ]
+    return rows
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _cfg(data: Path, seed: int = 0, **data_keys: Any) -> Any:
+    return parse_config(
+        {
+            "model": {"path": "unused"},
+            "data": {"train": str(data), "val_fraction": 0.2, **data_keys},
+            "loss": {"name": "contrastive"},
+            "train": {"seed": seed},
+        }
+    )
+
+
+def _split(data: Path, seed: int = 0, **data_keys: Any) -> tuple[Any, ...]:
+    cfg = _cfg(data, seed, **data_keys)
+    return text_train._split(read_examples(data, "pairs"), cfg)
+
+
+def _texts(ex: TextExamples) -> set[str]:
+    """Every text, runs of whitespace read as one space: a naive reference."""
+    out = set()
+    for column in ex.texts:
+        for text in column:
+            out.add(" ".join(text.split()))
+    return out
+
+
+def test_no_text_is_in_both_training_and_validation(tmp_path: Path) -> None:
+    data = _jsonl(tmp_path / "tickets.jsonl", _tickets())
+    train, val = _split(data)[:2]
+    assert len(train) + len(val) == 90
+    assert _texts(train).isdisjoint(_texts(val)), _texts(train) & _texts(val)
+    # the whitespace variant went with its ticket
+    assert sum("  printer " in t for t in train.texts[0] + val.texts[0]) == 30
+
+
+def test_validation_is_near_val_fraction_of_the_examples(tmp_path: Path) -> None:
+    data = _jsonl(tmp_path / "tickets.jsonl", _tickets())
+    for seed in range(5):
+        val = _split(data, seed)[1]
+        assert abs(len(val) - 18) <= 9, len(val)  # 0.2 of 90, give or take a group of 9
+    loose = [
+        {"a": f"q{i}", "b": f"q{i + 1}" if i % 2 == 0 else f"r{i}", "label": 1} for i in range(100)
+    ]
+    data = _jsonl(tmp_path / "loose.jsonl", loose)  # groups of 2 and 1
+    for seed in range(5):
+        assert abs(len(_split(data, seed)[1]) - 20) <= 1
+
+
+def test_the_split_is_seeded(tmp_path: Path) -> None:
+    data = _jsonl(tmp_path / "tickets.jsonl", _tickets())
+    first, again, other = _split(data, 3)[1], _split(data, 3)[1], _split(data, 4)[1]
+    assert first == again
+    assert first != other
+
+
+def test_a_file_sharing_no_text_splits_as_a_plain_seeded_shuffle(tmp_path: Path) -> None:
+    # each example is its own group, so the split is the one it was before grouping
+    rows = [{"a": f"text {i}", "b": f"other {i}", "label": i % 2} for i in range(40)]
+    data = _jsonl(tmp_path / "pairs.jsonl", rows)
+    order = list(range(40))
+    random.Random(7).shuffle(order)
+    train, val, notes = _split(data, 7)
+    assert val.texts[0] == tuple(f"text {i}" for i in sorted(order[:8]))
+    assert train.texts[0] == tuple(f"text {i}" for i in sorted(order[8:]))
+    assert notes == [
+        f"validation: 8 of the 40 examples of {data} (data.val_fraction 0.2) with 16 of the "
+        "file's 80 texts; examples that share a text are kept on one side, so no text is on "
+        "both sides"
+    ]
+
+
+def test_a_file_whose_texts_all_link_up_falls_back_with_a_note(tmp_path: Path) -> None:
+    # every pair of six documents: one group, no text-disjoint split; the plain seeded one, said
+    docs = [f"document {i}" for i in range(6)]
+    rows = [
+        {"a": docs[i], "b": docs[j], "label": (i + j) % 2}
+        for i in range(6)
+        for j in range(i + 1, 6)
+    ]
+    data = _jsonl(tmp_path / "all.jsonl", rows)
+    train, val, notes = _split(data, 1)
+    order = list(range(15))
+    random.Random(1).shuffle(order)
+    assert val.texts[0] == tuple(rows[i]["a"] for i in sorted(order[:3]))
+    shared = len(_texts(train) & _texts(val))
+    assert shared > 0
+    assert notes == [
+        f"data.val_fraction 0.2: 15 of the 15 examples of {data} are linked by shared texts, "
+        f"more than 0.8 of them, so validation is a plain random 3 and shares {shared} texts "
+        "with training: its metrics and calibrated threshold are optimistic; give data.val, "
+        "pairs of texts that training does not have"
+    ]
+
+
+def test_a_validation_file_sharing_texts_with_training_is_warned_about(tmp_path: Path) -> None:
+    data = _jsonl(tmp_path / "tickets.jsonl", _tickets())
+    val_rows = [
+        {"a": "ticket 4  printer jammed on floor 4", "b": "brand new text", "label": 1},
+        {"a": "paper stuck in printer 9", "b": "ticket 4 printer jammed on floor 4", "label": 0},
+        {"a": "nothing shared", "b": "nor here", "label": 0},
+    ]
+    val_file = _jsonl(tmp_path / "val.jsonl", val_rows)
+    train, val, notes = _split(data, val=str(val_file))
+    assert len(train) == 90 and len(val) == 3  # data.val is used as given
+    shared = _texts(val) & _texts(read_examples(data, "pairs"))
+    assert len(shared) == 2
+    assert notes == [
+        f"data.val {val_file} shares 2 of its 5 texts with data.train {data}: its metrics and "
+        "calibrated threshold are measured partly on texts the model trained on (optimistic); "
+        "leave them out of one of the files"
+    ]
+    clean = _jsonl(tmp_path / "clean.jsonl", [*val_rows[2:], dict(val_rows[2], a="fresh")])
+    assert _split(data, val=str(clean))[2] == []
+
+
+def test_a_run_logs_the_split(tiny_hf: Path, tmp_path: Path) -> None:
+    data = _jsonl(tmp_path / "tickets.jsonl", _tickets())
+    cfg = {
+        "model": {"path": str(tiny_hf), "max_length": 32, "overlap": 8},
+        "data": {"train": str(data), "val_fraction": 0.2},
+        "loss": {"name": "contrastive"},
+        "train": {"epochs": 1, "batch_size": 24},
+    }
+    lines: list[str] = []
+    summary = get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lines.append))
+    said = [line for line in lines if line.startswith("validation: ")]
+    assert len(said) == 1, lines
+    assert said[0].startswith(f"validation: 18 of the 90 examples of {data} (data.val_fraction")
+    assert said[0].endswith("so no text is on both sides")
+    assert "verification.min_similarity" in summary.metrics
