@@ -38,7 +38,18 @@ _ORIENTATION = 0x0112  # the EXIF tag: how the stored pixels must be turned to s
 
 
 class ImageReadError(ValueError):
-    """An image could not be read: missing, empty, not an image, corrupt, or too large."""
+    """An image could not be read: missing, empty, not an image, corrupt, or too large.
+
+    ``reason`` says which in a few words (``"not an image"``, ``"corrupt or truncated"``,
+    ``"too large"``, ...), for a sentence that lists several unreadable files.
+    """
+
+    def __init__(self, message: str, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ImageReadError], tuple[str, str]]:
+        return type(self), (str(self), self.reason)  # (a worker process's error keeps it)
 
 
 def describe_source(source: ImageSource) -> str:
@@ -108,20 +119,21 @@ def read_source_bytes(source: ImageSource) -> bytes:
         path = Path(source)
         if not path.is_file():
             raise ImageReadError(
-                f"Image file {describe_source(source)} does not exist or is not a file."
+                f"Image file {describe_source(source)} does not exist or is not a file.",
+                "missing",
             )
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise ImageReadError(
-                f"Cannot read image file {describe_source(source)}: {exc}."
+                f"Cannot read image file {describe_source(source)}: {exc}.", "cannot be opened"
             ) from exc
     else:
         raise TypeError(
             f"An image must be given as a file path or bytes, got {type(source).__name__}."
         )
     if not data:
-        raise ImageReadError(f"Image {describe_source(source)} is empty (0 bytes).")
+        raise ImageReadError(f"Image {describe_source(source)} is empty (0 bytes).", "empty")
     return data
 
 
@@ -137,7 +149,8 @@ def _opened(stream: BinaryIO, name: str, max_pixels: int) -> Iterator[Image.Imag
                 if width * height > max_pixels:
                     raise ImageReadError(
                         f"Image {name} is {width}x{height} = {width * height} pixels, "
-                        f"more than the limit of {max_pixels}; resize it first."
+                        f"more than the limit of {max_pixels}; resize it first.",
+                        "too large",
                     )
                 yield img
     except ImageReadError:
@@ -145,15 +158,17 @@ def _opened(stream: BinaryIO, name: str, max_pixels: int) -> Iterator[Image.Imag
     except Image.DecompressionBombError as exc:
         raise ImageReadError(
             f"Image {name} has too many pixels (far more than the limit of "
-            f"{max_pixels}); resize it first."
+            f"{max_pixels}); resize it first.",
+            "too large",
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(
-            f"{name} is not a readable image (PNG, JPEG, BMP, ... expected)."
+            f"{name} is not a readable image (PNG, JPEG, BMP, ... expected).", "not an image"
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(
-            f"Image {name} is corrupt or truncated: {exc}; save it again or leave it out."
+            f"Image {name} is corrupt or truncated: {exc}; save it again or leave it out.",
+            "corrupt or truncated",
         ) from exc
 
 
@@ -168,16 +183,16 @@ def probe_image(
     """
     name = describe_source(path)
     if not Path(path).is_file():
-        raise ImageReadError(f"Image file {name} does not exist or is not a file.")
+        raise ImageReadError(f"Image file {name} does not exist or is not a file.", "missing")
     try:
         with open(path, "rb") as stream:
             if not stream.read(1):
-                raise ImageReadError(f"Image {name} is empty (0 bytes).")
+                raise ImageReadError(f"Image {name} is empty (0 bytes).", "empty")
             stream.seek(0)
             with _opened(stream, name, max_pixels) as img:
                 return img.size
     except OSError as exc:
-        raise ImageReadError(f"Cannot read image file {name}: {exc}.") from exc
+        raise ImageReadError(f"Cannot read image file {name}: {exc}.", "cannot be opened") from exc
 
 
 def decode_image(

@@ -48,8 +48,8 @@ def test_embed_names_every_unreadable_image_and_writes_nothing(setup: dict[str, 
     out = setup["root"] / "z.npy"
     last = _refused(["embed", setup["model"], setup["staff"], "--out", out, "--no-progress"])
     assert last == (
-        f"Error: 2 of the 14 images given cannot be read ({setup['cut']}, {setup['fake']}): "
-        "remove or fix them"
+        f"Error: 2 of the 14 images given cannot be read, {setup['cut']} (corrupt or "
+        f"truncated) and {setup['fake']} (not an image): remove or fix them"
     ), last
     assert not list(setup["root"].glob("z*"))
 
@@ -70,8 +70,8 @@ def test_enroll_names_every_unreadable_image_and_leaves_the_gallery_as_it_was(
     ):
         last = _refused(args)
         assert last == (
-            f"Error: 2 of the 14 images given cannot be read ({setup['cut']}, {setup['fake']}): "
-            "remove or fix them"
+            f"Error: 2 of the 14 images given cannot be read, {setup['cut']} (corrupt or "
+            f"truncated) and {setup['fake']} (not an image): remove or fix them"
         ), last
         with Gallery.open(db, siamkit.load_model(model)) as g:
             assert [(i.label, i.count) for i in g.labels()] == [("cy", 1)]

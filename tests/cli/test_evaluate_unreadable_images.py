@@ -39,6 +39,7 @@ def test_every_unreadable_image_of_the_folder_is_named_as_a_file_of_it(
     assert res.exit_code == 1, res.output
     last = res.output.strip().splitlines()[-1]
     assert last == (
-        f"Error: --data {data} holds 2 unreadable images ({cut}, {fake}): remove or fix them"
+        f"Error: --data {data} holds 2 unreadable images, {cut} (corrupt or truncated) and "
+        f"{fake} (not an image): remove or fix them"
     ), last
     assert "Item " not in res.output

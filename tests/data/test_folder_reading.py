@@ -59,8 +59,9 @@ def test_every_unreadable_image_of_the_folder_is_named_in_one_sentence(
     res = CliRunner().invoke(cli, ["train", str(config), "--out", str(out), "--no-progress", *sets])
     assert res.exit_code == 1, res.output
     last = res.output.strip().splitlines()[-1]
-    named = ", ".join(sorted([str(cut), str(fake)]))
-    assert last == f"Error: data.root holds 2 unreadable images ({named}): remove or fix them", last
+    why = {cut: "corrupt or truncated", fake: "not an image"}
+    named = " and ".join(f"{p} ({why[p]})" for p in sorted([cut, fake], key=str))
+    assert last == f"Error: data.root holds 2 unreadable images, {named}: remove or fix them", last
     assert "Traceback" not in res.output and not out.exists()
 
 
@@ -75,9 +76,11 @@ def test_many_unreadable_images_are_counted_past_ten(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError) as err:
         folder_images(str(root), 8, grayscale=False)
     assert str(err.value).startswith(
-        f"data.root holds 12 unreadable images ({root / 'bad00.jpg'}, "
+        f"data.root holds 12 unreadable images, {root / 'bad00.jpg'} (not an image), "
     )
-    assert str(err.value).endswith(", ... (12 in all)): remove or fix them")
+    assert str(err.value).endswith(
+        f"{root / 'bad09.jpg'} (not an image) and 2 more: remove or fix them"
+    )
 
 
 def test_reading_a_folder_shows_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,3 +102,31 @@ def test_reading_a_folder_shows_progress(tmp_path: Path, monkeypatch: pytest.Mon
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("reading the images of")]
     assert lines and lines[-1].startswith("reading the images of data.root: 100% (20/20 images)")
     assert 3 <= len(lines) <= 12, lines
+
+
+def test_each_unreadable_image_is_named_with_what_is_wrong_with_it(tmp_path: Path) -> None:
+    """The sentence naming several unreadable files dropped what was wrong with each (a single
+    one's sentence says it): the user could not tell a truncated copy, which a new download
+    fixes, from a file that is no image, or one too large, which a resize fixes."""
+    import pickle
+
+    from siamkit.data.image_io import ImageReadError, load_images
+
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(tmp_path / "whole.jpg")
+    big, ok = tmp_path / "big.png", tmp_path / "ok.png"
+    Image.new("RGB", (30, 30)).save(big)
+    Image.new("RGB", (8, 8)).save(ok)
+    cut, fake, empty = tmp_path / "cut.jpg", tmp_path / "fake.jpg", tmp_path / "empty.png"
+    cut.write_bytes((tmp_path / "whole.jpg").read_bytes()[:200])
+    fake.write_bytes(b"not a jpeg")
+    empty.write_bytes(b"")
+    with pytest.raises(ImageReadError) as err:
+        load_images([ok, cut, fake, big, empty], (3, 8, 8), max_pixels=800, folder="data.root")
+    assert str(err.value) == (
+        f"data.root holds 4 unreadable images, {cut} (corrupt or truncated), {fake} (not an "
+        f"image), {big} (too large) and {empty} (empty): remove or fix them"
+    )
+    with pytest.raises(ImageReadError) as one:
+        load_images([ok, big], (3, 8, 8), max_pixels=800, folder="data.root")
+    assert one.value.reason == "too large"  # (a worker process's error keeps it too)
+    assert pickle.loads(pickle.dumps(one.value)).reason == "too large"

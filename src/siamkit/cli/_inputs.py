@@ -578,8 +578,7 @@ def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:
     """``read(path)`` of every path, with progress; then an unreadable file is refused in its
     own sentence, and several in one sentence naming each, so that a folder holding two bad
     files is not refused once for each (nothing is written before: the caller reads first)."""
-    from siamkit.data.folders import shown_names
-    from siamkit.data.image_io import ImageReadError
+    from siamkit.data.image_io import ImageReadError, unreadable_list
     from siamkit.progress import track
 
     out: list[T] = []
@@ -592,10 +591,9 @@ def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:
     if len(bad) == 1:
         raise bad[0][1]
     if bad:
-        names = shown_names([name for name, _ in bad])
         raise ImageReadError(
-            f"{len(bad):,} of the {len(paths):,} images given cannot be read ({names}): remove "
-            "or fix them"
+            f"{len(bad):,} of the {len(paths):,} images given cannot be read, "
+            f"{unreadable_list(bad)}: remove or fix them"
         )
     return out
 

@@ -130,7 +130,7 @@ def load_images(
         try:
             img = read_image(item, channels=c, max_pixels=max_pixels)
         except ImageReadError as exc:
-            raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}") from exc
+            raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}", exc.reason) from exc
         out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
     return out
 
@@ -142,7 +142,7 @@ def _load_folder(
     all read, with progress, before one sentence names every unreadable one."""
     c, h, w = shape
     out = torch.empty(len(items), c, h, w)
-    bad: list[str] = []
+    bad: list[tuple[str, ImageReadError]] = []
     shown = os.environ.get("RANK", "0") == "0"  # under torchrun, the first process alone says it
     read = track(items, f"reading the images of {folder}", unit="images") if shown else items
     for i, item in enumerate(read):
@@ -150,20 +150,35 @@ def _load_folder(
             img = read_image(item, channels=c, max_pixels=max_pixels)
         except ImageReadError as exc:
             if not isinstance(item, (str, os.PathLike)):
-                raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}") from exc
-            bad.append(os.fspath(item))
+                raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}", exc.reason) from exc
+            bad.append((os.fspath(item), exc))
         else:
             out[i] = resize_images(img.unsqueeze(0), (h, w))[0]
     if len(bad) == 1:
-        raise ImageReadError(f"{folder} holds an unreadable image {bad[0]}: remove or fix it")
-    if bad:
-        from siamkit.data.folders import shown_names  # (it imports this module)
-
         raise ImageReadError(
-            f"{folder} holds {len(bad):,} unreadable images ({shown_names(bad)}): remove or "
+            f"{folder} holds an unreadable image {bad[0][0]}: remove or fix it", bad[0][1].reason
+        )
+    if bad:
+        raise ImageReadError(
+            f"{folder} holds {len(bad):,} unreadable images, {unreadable_list(bad)}: remove or "
             "fix them"
         )
     return out
+
+
+def unreadable_list(bad: Sequence[tuple[str, ImageReadError]], shown: int = 10) -> str:
+    """The unreadable files ``bad`` (name, error) with what is wrong with each, for one
+    sentence that names them all: ``a.jpg (corrupt or truncated) and b.jpg (not an image)``;
+    past ``shown`` of them the rest are counted (``... j.jpg (empty) and 30 more``).
+
+    >>> unreadable_list([("a.jpg", ImageReadError("", "empty")), ("b", ImageReadError("x"))])
+    'a.jpg (empty) and b (unreadable)'
+    """
+    named = [f"{name} ({err.reason})" for name, err in bad[:shown]]
+    rest = len(bad) - len(named)
+    if rest:
+        return f"{', '.join(named)} and {rest:,} more"
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
 def _as_tensor(x: Any) -> torch.Tensor:
