@@ -547,12 +547,12 @@ def plagiarism(
     Example:
       siamkit text plagiarism essay.txt --corpus sources/ --out report.html
     """
-    from siamkit.applications.text.corpus import Document, is_blank, read_text_file
+    from siamkit.applications.text.corpus import Document, is_blank, read_document
     from siamkit.applications.text.plagiarism import NEAR_MISS_NOTE, find_plagiarism
     from siamkit.applications.text.report_html import render_report
     from siamkit.applications.text.similarity import at_dim, resolve_threshold
 
-    doc = Document(Path(suspect).name, read_text_file(suspect), suspect)
+    doc = Document(Path(suspect).name, read_document(suspect), suspect)  # an .html: its words
     if is_blank(doc.text):  # said now, not after the model and the sources are loaded
         raise click.UsageError(
             f"SUSPECT {suspect} is empty (no visible character); give the file holding the text "

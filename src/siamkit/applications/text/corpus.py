@@ -11,6 +11,10 @@ the id field exists, every text needs a non-empty id of its own: an empty id is 
 than replaced by a number that could equal another text's id, and so is an id given twice (unless
 the caller shares ids on purpose: a gallery's labels). A folder's ids are paths relative to it.
 
+An ``.html`` / ``.htm`` file is read as the text a browser shows (:func:`html_text`): no tags,
+script, style or head, one paragraph per block element; so its sentences split as a text file's
+do, and a plagiarism report shows and highlights the words, not the markup.
+
 Folders are read recursively; hidden files and folders (``.DS_Store``, ``.git/``), files whose
 suffix is not a text suffix (:data:`TEXT_SUFFIXES`) and siamkit's own plagiarism reports are
 skipped, and :attr:`Corpus.skipped` says which and why.
@@ -22,10 +26,12 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, overload
 
@@ -105,6 +111,77 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
     if not p.is_file():
         raise ValueError(f"{p} is not a file{relative_note(p)}")
     return read_utf8(p)  # one sentence naming the file, line and byte, and what to do
+
+
+HTML_SUFFIXES = {".html", ".htm"}
+# elements that start and end a paragraph of the text shown; their text is never run together
+_HTML_BLOCKS = {
+    "address", "article", "aside", "blockquote", "br", "caption", "dd", "div", "dl", "dt",
+    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+    "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+}  # fmt: skip
+# elements whose content is not shown as text
+_HTML_HIDDEN = {"head", "script", "style", "template", "noscript", "svg", "title"}
+
+
+class _ShownText(HTMLParser):
+    """The paragraphs of text an HTML page shows (see :func:`html_text`)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[list[str]] = [[]]
+        self.hidden: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":  # a <head> left open ends where the body starts
+            self.hidden.clear()
+        if tag in _HTML_HIDDEN:
+            self.hidden.append(tag)
+        elif tag in _HTML_BLOCKS:
+            self.blocks.append([])
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HTML_BLOCKS:  # <br/>, <hr/>
+            self.blocks.append([])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.hidden:
+            del self.hidden[len(self.hidden) - 1 - self.hidden[::-1].index(tag) :]
+        elif tag in _HTML_BLOCKS:
+            self.blocks.append([])
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.blocks[-1].append(data)
+
+
+def html_text(markup: str) -> str:
+    """The text an HTML page shows: tags, comments, script, style and the head left out,
+    character references decoded, each block element (``<p>``, ``<div>``, ``<li>``, ``<br>``,
+    headings, ...) a paragraph of its own, separated by a blank line, and the spaces inside a
+    paragraph collapsed as a browser does. A file with no tag at all is returned as it is.
+
+    >>> html_text("<html><head><title>T</title></head><body><p>One &amp; two.</p><p>Three.</p>")
+    'One & two.\n\nThree.'
+    """
+    if not re.search(r"<[A-Za-z!/]", markup):
+        return markup
+    parser = _ShownText()
+    parser.feed(markup)
+    parser.close()
+    paragraphs = (" ".join("".join(b).split()) for b in parser.blocks)
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def read_document(path: str | os.PathLike[str]) -> str:
+    """The text of one document file: :func:`read_text_file`'s, and for ``.html`` / ``.htm``
+    the text the page shows (:func:`html_text`), so that markup is neither compared nor
+    reported.
+
+    >>> read_document("sources/article.html")  # doctest: +SKIP
+    """
+    text = read_text_file(path)
+    return html_text(text) if Path(path).suffix.lower() in HTML_SUFFIXES else text
 
 
 def jsonl_objects(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
@@ -378,6 +455,8 @@ def _folder(
                 if text.startswith(REPORT_PREFIX):
                     why = "a siamkit plagiarism report"
                 else:
+                    if f.suffix.lower() in HTML_SUFFIXES:  # the words, not the markup
+                        text = html_text(text)
                     docs.append(Document(str(rel), text, str(f)))
                     files.append(f)
             if why is not None:
@@ -448,7 +527,7 @@ def load_corpus(
         elif suffix == ".csv":
             docs = _csv(p, text_field, id_field)
         else:
-            docs = [Document(p.name, read_text_file(p), str(p))]
+            docs = [Document(p.name, read_document(p), str(p))]
     if unique_ids:
         refuse_repeated_ids(docs, file=str(p), hint=" (--id-field names the id field)")
     corpus = Corpus(

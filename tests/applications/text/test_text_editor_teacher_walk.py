@@ -1,0 +1,90 @@
+"""What an editor deduplicating a folder of articles and a teacher checking essays against a
+folder of sources met (issue 16's walk): web pages read as their markup, and what follows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.applications.text.corpus import html_text, load_corpus
+from siamkit.cli import text_cmds
+from siamkit.cli.main import cli
+
+COPIED = [
+    "Unions are fighting a proposed wage freeze and want a better career structure for staff.",
+    "The union secretary says members will not rest until a satisfactory outcome is reached.",
+    "Talks will resume tomorrow morning in the Industrial Relations Commission in Sydney.",
+]
+OTHER = [
+    "Bushfires burned through thousands of hectares of forest west of the city this week.",
+    "Firefighters expect hot and windy conditions to make their work harder on Saturday.",
+]
+ESSAY = (
+    "In this essay I look at work and pay in my own words, as a student who reads the news.\n\n"
+    + " ".join(COPIED)
+    + "\n\nI think that people should think carefully before they judge either side of it.\n"
+)
+
+
+@pytest.fixture
+def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
+    return lambda *args: CliRunner().invoke(cli, ["text", *args])
+
+
+def _page(sentences: list[str]) -> str:
+    """A web page as a site saves it: a head, one <p> per sentence, no space between tags."""
+    return (
+        "<!doctype html><html><head><title>Pay talks</title><style>p{margin:0}</style></head>"
+        "<body><h1>Pay talks continue</h1>"
+        + "".join(f"<p>{s}</p>" for s in sentences)
+        + "<script>var x = 1;</script></body></html>\n"
+    )
+
+
+def test_html_text_keeps_the_words_a_page_shows_one_paragraph_per_block() -> None:
+    page = _page(["Fish &amp; chips.", "Tea <b>or</b>  coffee?"])
+    assert html_text(page) == "Pay talks continue\n\nFish & chips.\n\nTea or coffee?"
+    assert html_text("No markup here. Two.\n\nThree.") == "No markup here. Two.\n\nThree."
+
+
+def test_an_html_source_is_matched_by_its_words_and_reported_without_markup(
+    run: Any, tmp_path: Path
+) -> None:
+    """A source saved as a web page was read as its markup: its <p> sentences, with no space
+    between the tags, made one long 'sentence' (windows averaged), so the essay copying three of
+    them matched nothing, and a report would have shown tags beside the suspect's words."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "pay.html").write_text(_page(OTHER[:1] + COPIED + OTHER[1:]))
+    (sources / "fires.txt").write_text(" ".join(OTHER) + "\n")
+    essay = tmp_path / "essay.txt"
+    essay.write_text(ESSAY)
+    out = tmp_path / "report.html"
+    res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    found = json.loads(res.stdout)
+    [span] = found["spans"]
+    assert span["source"] == "pay.html" and span["sentences"] == 3
+    text = load_corpus(sources)[1].text  # pay.html as the report shows it
+    assert text[span["source_start"] : span["source_end"]].split() == " ".join(COPIED).split()
+    assert "<p>" not in out.read_text().split("side by side")[1].replace("&lt;", "<")
+
+
+def test_an_html_suspect_is_checked_by_its_words(run: Any, tmp_path: Path) -> None:
+    """An essay handed in as a web page was checked as its markup: one 'sentence' matching
+    nothing."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "pay.txt").write_text(" ".join(OTHER[:1] + COPIED + OTHER[1:]) + "\n")
+    (sources / "fires.txt").write_text(" ".join(OTHER) + "\n")
+    essay = tmp_path / "essay.html"
+    essay.write_text(_page(COPIED))
+    res = run("plagiarism", str(essay), "--corpus", str(sources), "--json")
+    assert res.exit_code == 0, res.output
+    [span] = json.loads(res.stdout)["spans"]
+    assert span["source"] == "pay.txt" and span["sentences"] == 3
