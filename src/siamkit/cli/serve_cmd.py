@@ -265,7 +265,41 @@ def serve(
     what = f"with gallery {gallery}" if gallery else "without a gallery (verify and embed only)"
     ran = runs_on(net, model, runtime)
     click.echo(f"Serving {model} ({ran}) {what} on {url_of(host, sock)}", err=True)
-    run_server(app, sock, log_level)
+    from siamkit.cli.gallery_cmds import _threshold_said_here
+
+    said = no_threshold_line(net, model)
+    if said is not None:
+        click.echo(said, err=True)
+    with _threshold_said_here():  # said above, not in the log at the first /identify
+        run_server(app, sock, log_level)
+
+
+def no_threshold_line(net: Any, model: str) -> str | None:
+    """The line serve prints at start when the model it serves (loaded from ``model``) has no
+    threshold, in identify's and verify's sentence (whose advice fits a model that learned
+    without labels), naming the model and what the service answers until it has one; else None.
+    The gallery's warning, which Python would show in the log with a source file and line at
+    the first /identify, is then kept out of the log (:func:`_threshold_said_here`)."""
+    import shlex
+
+    from siamkit.cli._inputs import _learned_without_labels
+    from siamkit.cli.gallery_cmds import NO_THRESHOLD, NO_THRESHOLD_UNLABELED
+    from siamkit.export.bundle import read_model_config
+    from siamkit.index.embedding import model_threshold
+
+    if model == DLIB or model_threshold(net)[0] is not None:
+        return None
+    try:
+        meta = read_model_config(model).get("metadata") or {}
+    except (OSError, ValueError):  # (a model serve loaded has one: nothing to tell apart then)
+        meta = {}
+    text = NO_THRESHOLD_UNLABELED if _learned_without_labels(meta) else NO_THRESHOLD
+    text = text.removesuffix(" (or pass --threshold)")  # serve takes no --threshold
+    text = text.replace("calibrate MODEL", f"calibrate {shlex.quote(model)}")
+    return (
+        f"{text}, then serve it again: until then /verify and /identify neither accept nor "
+        "refuse (same and accepted are null)"
+    )
 
 
 def _other_models_gallery(
