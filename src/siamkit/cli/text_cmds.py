@@ -264,6 +264,28 @@ def text() -> None:
     """
 
 
+def _text_or_file(value: str, name: str) -> tuple[bool, str]:
+    """``(True, its text)`` when ``value`` names an existing file (an .html page: the text it
+    shows), said on stderr; else ``(False, value)``. `text similarity a.txt b.txt` compared the
+    two file names and answered 'same'."""
+    from siamkit.applications.text.corpus import is_blank, read_document
+
+    try:
+        is_file = "\n" not in value and len(value) < 4096 and Path(value).is_file()
+    except (OSError, ValueError):  # a text too long for a path, or holding a NUL
+        is_file = False
+    if not is_file:
+        return False, value
+    text = read_document(value)
+    if is_blank(text):
+        raise click.UsageError(
+            f"{name} names the file {value}, which holds no visible character; give a file "
+            "with the text to compare, or the text itself"
+        )
+    click.echo(f"{name}: the text of the file {value} ({len(text):,} characters)", err=True)
+    return True, text
+
+
 @text.command("similarity")
 @click.argument("a")
 @click.argument("b")
@@ -284,6 +306,11 @@ def similarity(
 ) -> None:
     """Score two texts and say whether they are the same at the threshold.
 
+    A and B are texts, or files to compare whole: an argument naming an existing file is read
+    (UTF-8; an .html or .htm page as the text it shows), and the line on stderr says so. Two
+    files are documents, held, as `text dedup` holds them, to the model's calibrated threshold,
+    else all-MiniLM-L6-v2's document default 0.88; otherwise the sentence default 0.72 applies.
+
     --json: similarity, distance (1 - similarity), min_similarity (the threshold, as
     --threshold takes it) and max_distance (the same threshold as a distance), threshold_source,
     same, chunked and score (on the fine-tuning scores' scale; null without a score map).
@@ -292,11 +319,22 @@ def similarity(
     Example:
       siamkit text similarity "A man is playing guitar." "Someone plays a guitar." --json
     """
-    from siamkit.applications.text.similarity import compare_texts
+    from dataclasses import replace
 
+    from siamkit.applications.text.similarity import at_dim, compare_texts, resolve_threshold
+
+    a_file, a = _text_or_file(a, "A")
+    b_file, b = _text_or_file(b, "B")
     model = _model(model_path, _device(device))
     _check_dim(model, dim)
-    r = compare_texts(model, a, b, threshold, "--threshold", dim=dim)
+    if a_file and b_file:  # two documents: the threshold text dedup holds them to
+        doc_dist, doc_source = resolve_threshold(
+            model, threshold, level="document", threshold_option="--threshold"
+        )
+        r = compare_texts(model, a, b, 1 - doc_dist, "--threshold", dim=dim)
+        r = replace(r, threshold_source=at_dim(doc_source, model, dim))
+    else:
+        r = compare_texts(model, a, b, threshold, "--threshold", dim=dim)
     if as_json:
         doc = {
             "similarity": r.similarity,

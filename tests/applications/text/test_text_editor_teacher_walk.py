@@ -88,3 +88,28 @@ def test_an_html_suspect_is_checked_by_its_words(run: Any, tmp_path: Path) -> No
     assert res.exit_code == 0, res.output
     [span] = json.loads(res.stdout)["spans"]
     assert span["source"] == "pay.txt" and span["sentences"] == 3
+
+
+def test_similarity_of_two_files_compares_their_texts_as_documents(
+    run: Any, text_model: Any, tmp_path: Path
+) -> None:
+    """`text similarity a.txt b.txt` compared the two file names ('a.txt', 'b.txt') and said
+    'same' at the sentence threshold: an editor comparing two articles got a verdict on their
+    names. An argument naming a file is now read, and two files are documents, held to the
+    document threshold text dedup holds them to."""
+    a, b = tmp_path / "pay.txt", tmp_path / "fires.html"
+    a.write_text(" ".join(COPIED) + "\n")
+    b.write_text(_page(OTHER))
+    res = run("similarity", str(a), str(b), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    z = text_model.embed([" ".join(COPIED), "Pay talks continue\n\n" + "\n\n".join(OTHER)])
+    assert out["similarity"] == pytest.approx(float(z[0] @ z[1]), abs=1e-5)
+    assert out["min_similarity"] == pytest.approx(0.88) and out["same"] is False
+    assert out["threshold_source"].startswith("all-MiniLM-L6-v2's document default")
+    assert f"A: the text of the file {a} (" in res.stderr
+    res = run("similarity", str(a), "Unions want a better career structure.", "--json")
+    assert json.loads(res.stdout)["min_similarity"] == pytest.approx(0.72)  # one is a sentence
+    (tmp_path / "empty.txt").write_text("\n")
+    res = run("similarity", str(tmp_path / "empty.txt"), str(a))
+    assert res.exit_code == 2 and "A names the file" in res.output and "Traceback" not in res.output
