@@ -35,7 +35,8 @@ def test_an_image_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_pat
     assert _said(again.output, "holds a finished run") == [
         f"{out / 'checkpoint.pt'} holds a finished run (all 1 of 1 epochs): nothing is left to "
         "resume, so the model is saved and summarised again as it is; to train longer, resume "
-        "with train.epochs above 1 (--set train.epochs=2 --resume)"
+        "with train.epochs above 1 (--set train.epochs=2 --resume; the cosine schedule then "
+        "spans the new total, so the rate rises again)"
     ]
     assert "epoch 1/1" not in again.output and "4-way 1-shot" in again.output
     # what the line advises trains the next epoch, and says nothing of a finished run
@@ -54,7 +55,8 @@ def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path:
     assert _said(again.output, "holds a finished run") == [
         f"{out / 'checkpoint.pt'} holds a finished run (all 1 of 1 epochs): nothing is left to "
         "resume, so the model is saved and summarised again as it is; to train longer, resume "
-        "with train.epochs above 1 (--set train.epochs=2 --resume)"
+        "with train.epochs above 1 (--set train.epochs=2 --resume; the cosine schedule then "
+        "spans the new total, so the rate rises again)"
     ]
     longer = CliRunner().invoke(cli, [*args, "--set", "train.epochs=2", "--resume"])
     assert longer.exit_code == 0, longer.output
@@ -62,14 +64,14 @@ def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("result", "epochs", "fixed", "said"),
+    ("result", "epochs", "schedule", "said"),
     [
-        (TrainResult([], None, None, False), 3, False, None),  # a new run
-        (TrainResult([], None, None, False, resumed_at=1, epochs_run=2), 3, False, None),
+        (TrainResult([], None, None, False), 3, "cosine", None),  # a new run
+        (TrainResult([], None, None, False, resumed_at=1, epochs_run=2), 3, "cosine", None),
         (
             TrainResult([], None, None, True, resumed_at=4, epochs_run=0),
             10,
-            False,
+            "cosine",
             "r/checkpoint.pt holds a run that stopped early, after epoch 4 of 10: nothing is left "
             "to resume, so the model is saved and summarised again as it is; to train longer, "
             "start a new run from its model (--init-from r/model --out NEW)",
@@ -77,7 +79,7 @@ def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path:
         (
             TrainResult([], None, None, False, resumed_at=3, epochs_run=0),
             3,
-            True,
+            "onecycle",
             "r/checkpoint.pt holds a finished run (all 3 of 3 epochs): nothing is left to "
             "resume, so the model is saved and summarised again as it is; to train longer, start "
             "a new run from its model (--init-from r/model --out NEW): optim.schedule onecycle "
@@ -86,7 +88,7 @@ def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path:
         (
             TrainResult([], None, None, False, resumed_at=3, epochs_run=0),
             2,
-            False,
+            "constant",
             "r/checkpoint.pt holds a finished run (3 epochs): nothing is left to resume, so the "
             "model is saved and summarised again as it is; to train longer, resume with "
             "train.epochs above 3 (--set train.epochs=6 --resume)",
@@ -94,6 +96,6 @@ def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path:
     ],
 )
 def test_the_line_for_each_way_a_resume_can_find_nothing_to_train(
-    result: TrainResult, epochs: int, fixed: bool, said: str | None
+    result: TrainResult, epochs: int, schedule: str, said: str | None
 ) -> None:
-    assert nothing_resumed_line(result, epochs, "r/checkpoint.pt", "r", fixed) == said
+    assert nothing_resumed_line(result, epochs, "r/checkpoint.pt", "r", schedule) == said

@@ -166,9 +166,7 @@ def run_experiment(
     finish_distributed()
     if not trainer.ctx.is_main:
         return None
-    said = nothing_resumed_line(
-        fitted, cfg.train.epochs, out / CHECKPOINT, out, cfg.optim.schedule == "onecycle"
-    )
+    said = nothing_resumed_line(fitted, cfg.train.epochs, out / CHECKPOINT, out, cfg.optim.schedule)
     if said is not None:
         log(said)
     history, train_s = fitted.history, fitted.seconds

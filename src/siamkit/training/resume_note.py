@@ -16,7 +16,7 @@ def nothing_resumed_line(
     epochs: int,
     checkpoint: str | os.PathLike[str],
     run_dir: str | os.PathLike[str],
-    epochs_fixed: bool = False,
+    schedule: str = "constant",
 ) -> str | None:
     """The sentence for a resume of ``checkpoint`` that trained no epoch, else ``None``.
 
@@ -25,7 +25,9 @@ def nothing_resumed_line(
         epochs: the run's ``train.epochs``.
         checkpoint: the file resumed, named in the sentence.
         run_dir: the run's folder, whose ``model`` a new run can start from.
-        epochs_fixed: ``train.epochs`` cannot change on resume (``optim.schedule: onecycle``).
+        schedule: the run's ``optim.schedule``: ``onecycle`` fixes ``train.epochs`` (a resume
+            may not change it); ``cosine`` is rebuilt over the new total, so a resume with more
+            epochs raises the learning rate again before it decays.
 
     >>> r = TrainResult([], None, None, False, resumed_at=3, epochs_run=0)
     >>> nothing_resumed_line(r, 3, "runs/a/checkpoint.pt", "runs/a")  # doctest: +NORMALIZE_WHITESPACE
@@ -44,10 +46,13 @@ def nothing_resumed_line(
             f"{epochs}: {again}; to train longer, {new_run}"
         )
     held = f"all {done} of {epochs} epochs" if done == epochs else f"{done} epochs"
-    if epochs_fixed:
+    if schedule == "onecycle":
         more = f"{new_run}: optim.schedule onecycle fixes train.epochs"
     else:
-        more = f"resume with train.epochs above {done} (--set train.epochs={2 * done} --resume)"
+        more = f"resume with train.epochs above {done} (--set train.epochs={2 * done} --resume"
+        if schedule == "cosine":
+            more += "; the cosine schedule then spans the new total, so the rate rises again"
+        more += ")"
     return (
         f"{os.fspath(checkpoint)} holds a finished run ({held}): {again}; to train longer, {more}"
     )

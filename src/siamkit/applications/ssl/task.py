@@ -198,7 +198,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         seen = f"; the curves: {report}" if report is not None else ""
         raise CollapseError(f"{monitor.collapsed}{seen}")
     said = nothing_resumed_line(
-        fitted, cfg.train.epochs, out_dir / CHECKPOINT, out_dir, cfg.optim.schedule == "onecycle"
+        fitted, cfg.train.epochs, out_dir / CHECKPOINT, out_dir, cfg.optim.schedule
     )
     if said is not None:
         log(said)
