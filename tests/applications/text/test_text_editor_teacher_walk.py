@@ -113,3 +113,47 @@ def test_similarity_of_two_files_compares_their_texts_as_documents(
     (tmp_path / "empty.txt").write_text("\n")
     res = run("similarity", str(tmp_path / "empty.txt"), str(a))
     assert res.exit_code == 2 and "A names the file" in res.output and "Traceback" not in res.output
+
+
+def _export(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+def test_a_csv_exports_article_id_column_gives_the_groups_their_ids(
+    run: Any, tmp_path: Path
+) -> None:
+    """A CMS export with the header 'Article ID,Title,Body' was deduplicated with its articles
+    numbered by row: groups.jsonl listed 1 and 3 instead of ART-17 and ART-19, without a word."""
+    corpus = _export(
+        tmp_path / "export.csv",
+        "Article ID,Title,Body",
+        [f"ART-17,Pay,{COPIED[0]}", f"ART-18,Fires,{OTHER[0]}", f"ART-19,Pay again,{COPIED[0]}"],
+    )
+    out = tmp_path / "groups.jsonl"
+    res = run("dedup", str(corpus), "--text-field", "Body", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    [group] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [m["id"] for m in group["members"]] == ["ART-17", "ART-19"]
+    assert f"{corpus}: ids from the column 'Article ID' (it has no column 'id'" in res.stderr
+
+
+def test_an_id_like_field_is_read_only_when_it_holds_one_id_per_text(tmp_path: Path) -> None:
+    rows = [{"article_id": 7, "text": COPIED[0]}, {"article_id": "A-8", "text": OTHER[0]}]
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    corpus = load_corpus(jsonl)
+    assert [d.id for d in corpus] == ["7", "A-8"] and "field 'article_id'" in corpus.id_note
+    # an author's id repeats: the texts are numbered, and the note says why (a gallery, whose
+    # labels repeat on purpose, reads it)
+    repeated = _export(tmp_path / "r.csv", "Author ID,text", ["AU-1,one text", "AU-1,two text"])
+    corpus = load_corpus(repeated)
+    assert [d.id for d in corpus] == ["1", "2"]
+    assert "numbered by row: the column 'Author ID' has values empty" in corpus.notes()[0]
+    assert [d.id for d in load_corpus(repeated, unique_ids=False)] == ["AU-1", "AU-1"]
+    two = _export(tmp_path / "t.csv", "Article ID,Author ID,text", ["1,2,one", "3,4,two"])
+    corpus = load_corpus(two)
+    assert [d.id for d in corpus] == ["1", "2"]
+    assert "2 that may hold ids (Article ID, Author ID); name the one" in corpus.id_note
+    plain = _export(tmp_path / "p.csv", "Title,text", ["a,one", "b,two"])  # as before
+    assert [d.id for d in load_corpus(plain)] == ["1", "2"] and load_corpus(plain).id_note == ""

@@ -6,7 +6,9 @@ pairs' reader), which name the file and line of anything they cannot read.
 
 Ids (:func:`load_corpus`): the ``id`` field/column when the file has one (``--id-field`` names
 another, which must then exist; a CSV's columns are found whatever their case, ``ID``, as the
-text column is: :func:`column_named`), else the text's line number (JSONL) or row number (CSV). When
+text column is: :func:`column_named`); without one, the one field whose name ends in the word id
+(``Article ID``, ``article_id``: :func:`id_like`) when its values are ids, each given once, said
+in :attr:`Corpus.id_note`; else the text's line number (JSONL) or row number (CSV). When
 the id field exists, every text needs a non-empty id of its own: an empty id is refused rather
 than replaced by a number that could equal another text's id, and so is an id given twice (unless
 the caller shares ids on purpose: a gallery's labels). A folder's ids are paths relative to it.
@@ -287,7 +289,8 @@ def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int
 class Corpus(Sequence[Document]):
     """What :func:`load_corpus` read: ``docs`` to work on; ``blank``: documents dropped for
     having no visible character; ``skipped``: ``(path, why)`` of a folder's files not read;
-    ``files``: the files read (to check an output file against).
+    ``files``: the files read (to check an output file against); ``id_note``: where the ids
+    came from when the file has no ``id`` field (:func:`id_like`), else ``""``.
 
     A corpus is also the sequence of its ``docs`` (``len``, indexing, iteration), so it goes
     wherever a list of documents does, e.g. :func:`~siamkit.applications.text.plagiarism.find_plagiarism`.
@@ -298,6 +301,7 @@ class Corpus(Sequence[Document]):
     blank: list[Document]
     skipped: list[tuple[str, str]]
     files: list[Path]
+    id_note: str = ""  # where the ids came from, when the file has no id field of that name
 
     @overload
     def __getitem__(self, index: int) -> Document: ...
@@ -312,10 +316,11 @@ class Corpus(Sequence[Document]):
         return len(self.docs)
 
     def notes(self, limit: int = 10) -> list[str]:
-        """One line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
+        """Where the ids came from when the file has no ``id`` field (:attr:`id_note`), then one
+        line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
         from siamkit.index.results import listing
 
-        out = []
+        out = [self.id_note] if self.id_note else []
         if self.blank:
             where = [d.where.removeprefix(f"{self.path} ") for d in self.blank]
             shown = [d.id if w == d.where else f"{d.id} ({w})" for d, w in zip(self.blank, where)]
@@ -339,10 +344,70 @@ def _text_id(value: object) -> str | None:
     return None
 
 
-def _jsonl(path: Path, text_field: str, id_field: str | None) -> list[Document]:
+def id_like(names: Iterable[str]) -> list[str]:
+    """The names whose last word, of two or more, is ``id``: a spreadsheet's ``Article ID``,
+    ``article_id``, ``ArticleId``; not ``id`` itself (read as it is), ``Valid`` or ``GUID``.
+
+    >>> id_like(["Article ID", "Title", "Body", "Valid", "doc_id"])
+    ['Article ID', 'doc_id']
+    """
+    out = []
+    for name in names:
+        words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)
+        if len(words) > 1 and words[-1].casefold() == "id":
+            out.append(name)
+    return out
+
+
+def _guess_ids(
+    path: Path,
+    names: Sequence[str],
+    values: Mapping[str, Sequence[object]],
+    unique: bool,
+    kind: str,
+) -> tuple[str | None, str]:
+    """With no ``id`` field or column: the one :func:`id_like` field whose values are all
+    non-empty ids (and distinct when ``unique``), and a note saying it is read as the ids; else
+    ``None`` (the texts are numbered) and a note naming the candidates it did not read, if any.
+    ``kind``: ``"column"`` or ``"field"``; ``values``: each candidate's values, row by row."""
+    found = id_like(names)
+    numbered = "line" if kind == "field" else "row"
+    if not found:
+        return None, ""
+    if len(found) == 1:
+        name, vals = found[0], values[found[0]]
+        ids = [_text_id(v) for v in vals]
+        if all(i is not None and i.strip() for i in ids) and (
+            not unique or len(set(ids)) == len(ids)
+        ):
+            return name, (
+                f"{path}: ids from the {kind} {name!r} (it has no {kind} 'id'; --id-field names "
+                "another)"
+            )
+        why = "empty, not an id, or repeated" if unique else "empty or not an id"
+        return None, (
+            f"{path}: texts numbered by {numbered}: the {kind} {name!r} has values {why}; "
+            f"name an id {kind} with --id-field"
+        )
+    return None, (
+        f"{path}: texts numbered by {numbered}: it has no {kind} 'id' but {len(found)} that may "
+        f"hold ids ({', '.join(found)}); name the one to report texts by with --id-field"
+    )
+
+
+def _jsonl(
+    path: Path, text_field: str, id_field: str | None, unique: bool = True
+) -> tuple[list[Document], str]:
     rows = jsonl_objects(path)
     key = id_field or "id"
     has_ids = any(key in row for _, row in rows)
+    note = ""
+    if id_field is None and not has_ids:  # "article_id": its ids were replaced by line numbers
+        names = list(dict.fromkeys(k for _, row in rows for k in row if k != text_field))
+        values = {k: [row.get(k) for _, row in rows] for k in id_like(names)}
+        guessed, note = _guess_ids(path, names, values, unique, "field")
+        if guessed is not None:
+            key, has_ids = guessed, True
     if id_field is not None and rows and not has_ids:
         raise ValueError(
             f"{path} has no field {id_field!r} on any line; name the id field with --id-field"
@@ -382,10 +447,12 @@ def _jsonl(path: Path, text_field: str, id_field: str | None) -> list[Document]:
         if not text_id.strip():
             raise ValueError(f"{where} has an empty id ({key!r})")
         docs.append(Document(text_id, row[text_field], where))
-    return docs
+    return docs, note
 
 
-def _csv(path: Path, text_field: str, id_field: str | None) -> list[Document]:
+def _csv(
+    path: Path, text_field: str, id_field: str | None, unique: bool = True
+) -> tuple[list[Document], str]:
     columns, records = csv_records(path)
     if not columns:
         raise ValueError(
@@ -407,6 +474,11 @@ def _csv(path: Path, text_field: str, id_field: str | None) -> list[Document]:
     if id_field is not None and (id_field := column_named(columns, id_field)) not in columns:
         raise missing(id_field, "id-field")
     key = id_field or (ids if (ids := column_named(columns, "id")) in columns else None)
+    note = ""
+    if key is None:  # "Article ID": its ids were replaced by row numbers without a word
+        names = [c for c in columns if c != text_field]
+        values = {c: [row[c] for _, row in records] for c in id_like(names)}
+        key, note = _guess_ids(path, names, values, unique, "column")
     docs = []
     for n, (line, row) in enumerate(records, 1):
         where = f"{path} line {line}"
@@ -416,7 +488,7 @@ def _csv(path: Path, text_field: str, id_field: str | None) -> list[Document]:
         if not row[key].strip():
             raise ValueError(f"{where} has an empty id (column {key!r})")
         docs.append(Document(row[key], row[text_field], where))
-    return docs
+    return docs, note
 
 
 def _why_skip(rel: Path, f: Path, exclude: Mapping[Path, str]) -> str | None:
@@ -512,6 +584,7 @@ def load_corpus(
     p = Path(path)
     skip = {Path(k): v for k, v in (exclude or {}).items()}
     skipped: list[tuple[str, str]] = []
+    id_note = ""
     suffix = p.suffix.lower()
     if p.is_dir():
         docs, skipped, files = _folder(p, skip)
@@ -523,9 +596,9 @@ def load_corpus(
     else:
         files = [p]
         if suffix == ".jsonl":
-            docs = _jsonl(p, text_field, id_field)
+            docs, id_note = _jsonl(p, text_field, id_field, unique_ids)
         elif suffix == ".csv":
-            docs = _csv(p, text_field, id_field)
+            docs, id_note = _csv(p, text_field, id_field, unique_ids)
         else:
             docs = [Document(p.name, read_document(p), str(p))]
     if unique_ids:
@@ -536,6 +609,7 @@ def load_corpus(
         [d for d in docs if is_blank(d.text)],
         skipped,
         files,
+        id_note,
     )
     if not corpus.docs:
         left_out = "; ".join(corpus.notes())
