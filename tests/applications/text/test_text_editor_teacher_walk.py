@@ -157,3 +157,28 @@ def test_an_id_like_field_is_read_only_when_it_holds_one_id_per_text(tmp_path: P
     assert "2 that may hold ids (Article ID, Author ID); name the one" in corpus.id_note
     plain = _export(tmp_path / "p.csv", "Title,text", ["a,one", "b,two"])  # as before
     assert [d.id for d in load_corpus(plain)] == ["1", "2"] and load_corpus(plain).id_note == ""
+
+
+def test_a_folder_with_several_files_not_utf8_names_them_all_at_once(
+    run: Any, tmp_path: Path
+) -> None:
+    """A folder of articles holding a Latin-1 file and a binary one named .txt stopped at the
+    first ('latin1.txt line 1: byte 0xe9 ...'): the user re-saved it, ran again, and met the
+    next. One sentence now names each, with where, and nothing is written."""
+    folder = tmp_path / "articles"
+    (folder / "2019").mkdir(parents=True)
+    (folder / "pay.txt").write_text(" ".join(COPIED))
+    (folder / "2019" / "cafe.txt").write_bytes("Le café a fermé.".encode("latin-1"))
+    (folder / "scan.txt").write_bytes(b"%PDF\n" + bytes(range(256)))
+    out = tmp_path / "groups.jsonl"
+    res = run("dedup", str(folder), "--out", str(out))
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert (
+        f"Error: {folder} holds 2 files that are not UTF-8 text: scan.txt (line 3: byte 0x80 "
+        f"at offset 133), {Path('2019', 'cafe.txt')} (line 1: byte 0xe9 at offset 6); save them "
+        "as UTF-8, or move them out"
+    ) in res.output
+    assert not out.exists()
+    (folder / "scan.txt").unlink()  # one left: its own sentence, as before
+    res = run("dedup", str(folder), "--out", str(out))
+    assert "cafe.txt line 1: byte 0xe9 at offset 6 is not UTF-8 text" in res.output

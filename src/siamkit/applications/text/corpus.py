@@ -37,7 +37,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, overload
 
-from siamkit.atomic import read_utf8, relative_note, same_file
+from siamkit.atomic import NotUtf8Error, read_utf8, relative_note, same_file
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".rst", ".html", ".htm", ""}
 CORPUS_SUFFIXES = {".jsonl", ".csv"}
@@ -510,6 +510,7 @@ def _folder(
     root: Path, exclude: Mapping[Path, str]
 ) -> tuple[list[Document], list[tuple[str, str]], list[Path]]:
     docs, skipped, files = [], [], []
+    not_utf8: list[tuple[Path, NotUtf8Error]] = []  # every one, said together after the walk
     for folder, subdirs, names in os.walk(root):
         here = Path(folder)
         for d in sorted(subdirs):
@@ -523,7 +524,11 @@ def _folder(
                 continue
             why = _why_skip(rel, f, exclude)
             if why is None:
-                text = read_text_file(f)
+                try:
+                    text = read_text_file(f)
+                except NotUtf8Error as err:
+                    not_utf8.append((rel, err))
+                    continue
                 if text.startswith(REPORT_PREFIX):
                     why = "a siamkit plagiarism report"
                 else:
@@ -533,7 +538,27 @@ def _folder(
                     files.append(f)
             if why is not None:
                 skipped.append((str(rel), why))
+    _refuse_not_utf8(root, not_utf8)
     return docs, skipped, files
+
+
+def _refuse_not_utf8(root: Path, bad: list[tuple[Path, NotUtf8Error]]) -> None:
+    """One sentence naming every file of the folder ``root`` that is not UTF-8 and where, so
+    that the user fixes them all at once, not one per run; a single one keeps its own."""
+    if len(bad) == 1:
+        raise bad[0][1]
+    if bad:
+        from siamkit.index.results import listing
+
+        def where(rel: Path, err: NotUtf8Error) -> str:  # "line 1: byte 0xe9 at offset 6"
+            said = str(err).removeprefix(f"{root / rel} ").split(" is not UTF-8")[0]
+            return f"{rel} ({said})"
+
+        raise NotUtf8Error(
+            f"{root} holds {len(bad)} files that are not UTF-8 text: "
+            f"{listing([where(rel, err) for rel, err in bad])}; save them as UTF-8, or move "
+            "them out of the folder"
+        )
 
 
 def refuse_repeated_ids(
