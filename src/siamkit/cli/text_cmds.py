@@ -245,9 +245,11 @@ def _refuse_one_text(corpus: str, loaded: Any) -> None:
     )
 
 
-def _chunk_note(n: int) -> str:
+def _chunk_note(n: int, unit: str = "text") -> str:
+    """The line saying that ``n`` texts (``unit="sentence"``: sentences, what dedup --by
+    passages and plagiarism embed) were embedded as windows; ``""`` for none."""
     return (
-        f"{n} text(s) were longer than the model's window and were embedded as overlapping "
+        f"{n} {unit}(s) were longer than the model's window and were embedded as overlapping "
         "windows, averaged.\n"
         if n
         else ""
@@ -521,7 +523,8 @@ def dedup(
     )
     if scoring == "passages":
         click.echo(f"two one-sentence texts: similarity >= {1 - doc_dist:.4f} ({doc_source})")
-    click.echo(_chunk_note(chunked), nl=False)
+    # with --by passages the texts are embedded sentence by sentence: those are what was windowed
+    click.echo(_chunk_note(chunked, "sentence" if scoring == "passages" else "text"), nl=False)
 
 
 @text.command("plagiarism")
@@ -637,7 +640,7 @@ def plagiarism(
             said = " ".join(doc.text[m.suspect_start : m.suspect_end].split())
             said = said if len(said) <= 80 else f"{said[:77]}..."
             click.echo(f'  {m.source}: similarity {m.similarity:.3f}, "{said}"')
-    click.echo(_chunk_note(report.chunked), nl=False)
+    click.echo(_chunk_note(report.chunked, "sentence"), nl=False)  # it embeds sentences
     if out:
         click.echo(f"report -> {out}")
 

@@ -182,3 +182,23 @@ def test_a_folder_with_several_files_not_utf8_names_them_all_at_once(
     (folder / "scan.txt").unlink()  # one left: its own sentence, as before
     res = run("dedup", str(folder), "--out", str(out))
     assert "cafe.txt line 1: byte 0xe9 at offset 6 is not UTF-8 text" in res.output
+
+
+def test_the_window_note_counts_sentences_where_sentences_were_embedded(
+    run: Any, tmp_path: Path
+) -> None:
+    """dedup --by passages and plagiarism embed sentences, and the one sentence longer than the
+    model's window was reported as '1 text(s) were longer than the model's window', of a corpus
+    whose texts were all short enough."""
+    run_on = "and then the talks went on " * 60 + "until late."  # one sentence, > 256 tokens
+    corpus = tmp_path / "c.jsonl"
+    rows = [{"id": "a", "text": " ".join(COPIED)}, {"id": "b", "text": f"{OTHER[0]} {run_on}"}]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run("dedup", str(corpus), "--by", "passages", "--out", str(tmp_path / "g.jsonl"))
+    assert res.exit_code == 0, res.output
+    assert "1 sentence(s) were longer than the model's window" in res.stdout
+    essay = tmp_path / "essay.txt"
+    essay.write_text(f"{COPIED[0]} {run_on}\n")
+    res = run("plagiarism", str(essay), "--corpus", str(corpus))
+    assert res.exit_code == 0, res.output
+    assert "2 sentence(s) were longer than the model's window" in res.stdout  # essay's, b's
