@@ -617,7 +617,9 @@ def plagiarism(
     onnx = _runtime(model, model_path, runtime, onnx_dir)
     report = find_plagiarism(model, doc, sources, 1 - dist, runtime=onnx, dim=dim)
     if out:
-        _write_atomic(Path(out), render_report(report, source))
+        # the files it skipped (a .pdf, a .docx) and blank texts: the page is read without
+        # the terminal that said so
+        _write_atomic(Path(out), render_report(report, source, loaded.notes()))
     if as_json:
         doc_json = {
             **report.to_json(),

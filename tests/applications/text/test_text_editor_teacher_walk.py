@@ -202,3 +202,24 @@ def test_the_window_note_counts_sentences_where_sentences_were_embedded(
     res = run("plagiarism", str(essay), "--corpus", str(corpus))
     assert res.exit_code == 0, res.output
     assert "2 sentence(s) were longer than the model's window" in res.stdout  # essay's, b's
+
+
+def test_the_report_says_which_sources_were_not_compared(run: Any, tmp_path: Path) -> None:
+    """A teacher's sources/ held a .docx and an empty .txt: the terminal said they were
+    skipped, but report.html, read later or by someone else, said '1 matched span(s) from 1 of
+    2 source(s)' as if everything had been checked."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "pay.txt").write_text(" ".join(COPIED) + "\n")
+    (sources / "fires.txt").write_text(" ".join(OTHER) + "\n")
+    (sources / "old essay.docx").write_bytes(b"PK\x03\x04 a word file")
+    (sources / "empty.txt").write_text("\n")
+    for name, text in (("copied", ESSAY), ("own", "I sailed a dinghy on the lake all summer.")):
+        essay = tmp_path / f"{name}.txt"
+        essay.write_text(text)
+        out = tmp_path / f"{name}.html"
+        res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
+        assert res.exit_code == 0, res.output
+        page = out.read_text()
+        assert "Not compared with the suspect:" in page, name
+        assert "old essay.docx (not a text file" in page and "ids empty.txt" in page

@@ -3,6 +3,7 @@ span beside its source passage, and a score per source. No scripts, no external 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from siamkit.applications.text.plagiarism import NEAR_MISS_MARGIN, PlagiarismReport
@@ -58,10 +59,15 @@ def _near_misses(report: PlagiarismReport) -> str:
     )
 
 
-def render_report(report: PlagiarismReport, threshold_source: str | None = None) -> str:
+def render_report(
+    report: PlagiarismReport, threshold_source: str | None = None, left_out: Sequence[str] = ()
+) -> str:
     """The report as one HTML document (a string); ``threshold_source``: where its threshold came
     from (the second value of :func:`~siamkit.applications.text.similarity.resolve_threshold`),
-    said beside it so that a reader of the page alone knows what the matches were held to.
+    said beside it so that a reader of the page alone knows what the matches were held to;
+    ``left_out``: lines saying what of the sources was not compared (the corpus's
+    :meth:`~siamkit.applications.text.corpus.Corpus.notes`: a .pdf or .docx skipped, a blank
+    text), listed under the summary so that the page does not pass them for checked.
 
     >>> Path("report.html").write_text(render_report(report, source))  # doctest: +SKIP
     """
@@ -89,6 +95,9 @@ def render_report(report: PlagiarismReport, threshold_source: str | None = None)
         if report.chunked
         else ""
     )
+    if left_out:
+        items = "".join(f"<li>{escape(line)}</li>" for line in left_out)
+        note += f"<p>Not compared with the suspect:</p><ul>{items}</ul>"
     origin = ""
     if threshold_source == "given":
         origin = " (the threshold given with --threshold)"
