@@ -528,7 +528,7 @@ def dedup(
 
 
 @text.command("plagiarism")
-@click.argument("suspect", type=click.Path(exists=True, dir_okay=False))
+@click.argument("suspect", type=click.Path(exists=True))
 @click.option(
     "--corpus",
     type=click.Path(exists=True),
@@ -593,6 +593,12 @@ def plagiarism(
     from siamkit.applications.text.report_html import render_report
     from siamkit.applications.text.similarity import at_dim, resolve_threshold
 
+    if Path(suspect).is_dir():  # a teacher's folder of essays: click said only "is a directory"
+        raise click.UsageError(
+            f"SUSPECT {suspect} is a folder; the command checks one essay at a time: run it for "
+            f'each file, e.g. for f in {suspect.rstrip("/")}/*; do siamkit text plagiarism "$f" '
+            f'--corpus {corpus} --out "reports/${{f##*/}}.html"; done'
+        )
     doc = Document(Path(suspect).name, read_document(suspect), suspect)  # an .html: its words
     if is_blank(doc.text):  # said now, not after the model and the sources are loaded
         raise click.UsageError(

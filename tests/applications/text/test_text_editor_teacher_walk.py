@@ -223,3 +223,19 @@ def test_the_report_says_which_sources_were_not_compared(run: Any, tmp_path: Pat
         page = out.read_text()
         assert "Not compared with the suspect:" in page, name
         assert "old essay.docx (not a text file" in page and "ids empty.txt" in page
+
+
+def test_a_folder_of_essays_as_suspect_says_to_check_them_one_at_a_time(
+    run: Any, tmp_path: Path
+) -> None:
+    """`text plagiarism essays/ --corpus sources/` said only "File 'essays/' is a directory",
+    leaving the teacher with a folder of essays to guess how to check them."""
+    essays, sources = tmp_path / "essays", tmp_path / "sources"
+    essays.mkdir()
+    sources.mkdir()
+    (essays / "ann.txt").write_text(ESSAY)
+    (sources / "pay.txt").write_text(" ".join(COPIED) + "\n")
+    res = run("plagiarism", str(essays), "--corpus", str(sources))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert f"SUSPECT {essays} is a folder; the command checks one essay at a time" in res.output
+    assert f'for f in {essays}/*; do siamkit text plagiarism "$f" --corpus {sources}' in res.output
