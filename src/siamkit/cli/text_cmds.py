@@ -575,7 +575,9 @@ def plagiarism(
     """Match SUSPECT's sentences against the sources and report the copied spans side by side.
 
     Prints the number of matched spans, the threshold and, per source, the share of SUSPECT
-    it covers and the mean similarity; --json prints them as JSON, with each span's offsets.
+    it covers and the mean similarity; --json prints them as JSON, with each span's offsets
+    (characters of the texts as read: of an .html file, the text it shows, which
+    siamkit.applications.text.corpus.read_document gives, not of its markup).
     Only --out writes a file (the HTML report with the spans' texts); without it nothing is
     written. The summary, the report and --json (near_misses) also list, apart, the few
     sentences of SUSPECT closest to a match at most 0.05 below the threshold: they are not
