@@ -187,24 +187,31 @@ class NoDuplicatesBatchSampler:
         self.epoch = 0
 
     def __iter__(self) -> Iterator[list[int]]:
+        """Each batch takes, in the epoch's seeded order, every example left whose texts are
+        not yet in the batch, until it holds ``batch_size``; what it passes over stays, in
+        order, for the next. The examples left are a linked list over the order (``nxt[k]``
+        follows place ``k``; place 0 heads it, the example at place ``k`` is ``order[k - 1]``),
+        so a batch costs the places it looks at, not a copy of all that is left: an epoch is
+        linear in the examples plus what batches pass over (a text in ``c`` examples is passed
+        over at most ``c * c`` times in all)."""
         order = list(range(len(self.examples)))
         random.Random(self.seed + self.epoch).shuffle(order)
         self.epoch += 1
-        while order:
+        end = len(order) + 1
+        nxt = list(range(1, end + 1))  # place k is followed by k + 1 until taken
+        while nxt[0] != end:
             batch: list[int] = []
             seen: set[str] = set()
-            rest = []
-            for pos, i in enumerate(order):
-                if len(batch) == self.batch_size:
-                    rest += order[pos:]
-                    break
-                texts = set(self.examples[i])
-                if not texts & seen:
+            prev, k = 0, nxt[0]
+            while k != end and len(batch) < self.batch_size:
+                i = order[k - 1]
+                if seen.isdisjoint(self.examples[i]):
                     batch.append(i)
-                    seen |= texts
+                    seen.update(self.examples[i])
+                    nxt[prev] = nxt[k]  # taken: unlinked, the place before it stays
                 else:
-                    rest.append(i)
-            order = rest
+                    prev = k
+                k = nxt[k]
             if len(batch) == self.batch_size or not self.drop_last:
                 yield batch
 

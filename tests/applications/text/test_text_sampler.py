@@ -1,0 +1,99 @@
+"""The no-duplicates batch sampler (loss mnrl's batches) against its former algorithm, kept here
+as the reference: the same seed must draw the same batches, batch for batch, so that runs stay
+reproducible and resumable across the change and the recorded figures stay comparable."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from siamkit.applications.text.pairs import NoDuplicatesBatchSampler
+
+
+def _reference(
+    examples: Sequence[Sequence[str]], batch_size: int, seed: int, epoch: int, drop_last: bool
+) -> Iterator[list[int]]:
+    """The sampler as it was before it kept what was left as a linked list: it copied the rest of
+    the order for every batch (quadratic in the examples), kept verbatim."""
+    order = list(range(len(examples)))
+    random.Random(seed + epoch).shuffle(order)
+    while order:
+        batch: list[int] = []
+        seen: set[str] = set()
+        rest = []
+        for pos, i in enumerate(order):
+            if len(batch) == batch_size:
+                rest += order[pos:]
+                break
+            texts = set(examples[i])
+            if not texts & seen:
+                batch.append(i)
+                seen |= texts
+            else:
+                rest.append(i)
+        order = rest
+        if len(batch) == batch_size or not drop_last:
+            yield batch
+
+
+def _file(seed: int, n: int, distinct: int, columns: int, hot: float) -> list[tuple[str, ...]]:
+    """``n`` examples of ``columns`` texts drawn from ``distinct`` texts (many repeats; a row may
+    hold one text twice), a share ``hot`` of them holding the one text ``hot`` (a ticket asked
+    many ways, each way paired with it)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        row = [f"t{rng.randrange(distinct)}" for _ in range(columns)]
+        if rng.random() < hot:
+            row[-1] = "hot"
+        rows.append(tuple(row))
+    return rows
+
+
+FILES = [
+    # (file seed, examples, distinct texts, columns, share holding the hot text)
+    (0, 300, 40, 2, 0.0),
+    (1, 500, 25, 2, 0.3),  # a text in a third of the examples: many batches of one at the end
+    (2, 400, 900, 2, 0.0),  # few repeats
+    (3, 350, 60, 3, 0.1),  # triplets
+    (4, 200, 6, 2, 0.0),  # six texts: batches of at most three
+    (5, 1, 3, 2, 0.0),
+    (6, 0, 3, 2, 0.0),
+]
+
+
+@pytest.mark.parametrize("seed, n, distinct, columns, hot", FILES)
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 8, 16, 64, 1000])
+def test_the_sampler_draws_the_reference_batches(
+    seed: int, n: int, distinct: int, columns: int, hot: float, batch_size: int
+) -> None:
+    rows = _file(seed, n, distinct, columns, hot)
+    for drop_last in (False, True):
+        for sampler_seed in (0, 7, 3000):
+            sampler = NoDuplicatesBatchSampler(
+                rows, batch_size, seed=sampler_seed, drop_last=drop_last
+            )
+            for epoch in range(3):  # each epoch reshuffles with seed + epoch
+                want = list(_reference(rows, batch_size, sampler_seed, epoch, drop_last))
+                assert list(sampler) == want, (seed, batch_size, drop_last, sampler_seed, epoch)
+
+
+def test_the_files_leave_examples_out() -> None:
+    """The comparison covers files where examples are dropped: partial batches under
+    ``drop_last``, and the batches of one that training drops (a text in many examples)."""
+    rows = _file(1, 500, 25, 2, 0.3)
+    full = list(NoDuplicatesBatchSampler(rows, 8, seed=0, drop_last=True))
+    assert 0 < sum(map(len, full)) < len(rows)
+    kept = [b for b in NoDuplicatesBatchSampler(rows, 8, seed=0) if len(b) > 1]
+    assert 0 < sum(map(len, kept)) < len(rows)
+
+
+def test_a_batch_never_holds_a_text_twice_and_an_epoch_holds_every_example() -> None:
+    rows = _file(3, 350, 60, 3, 0.1)
+    batches = list(NoDuplicatesBatchSampler(rows, 16, seed=5))
+    assert sorted(i for b in batches for i in b) == list(range(len(rows)))
+    for b in batches:
+        texts = [t for i in b for t in set(rows[i])]
+        assert len(texts) == len(set(texts))
