@@ -278,6 +278,12 @@ def _text_or_file(value: str, name: str) -> tuple[bool, str]:
         is_file = False
     if not is_file:
         return False, value
+    if Path(value).suffix.lower() in (".jsonl", ".csv", ".json"):  # many texts, not one
+        raise click.UsageError(
+            f"{name} names the corpus file {value}, which holds many texts; text similarity "
+            "compares two texts or two text files: for a corpus use `siamkit text dedup "
+            f"{value} --out groups.jsonl`"
+        )
     text = read_document(value)
     if is_blank(text):
         raise click.UsageError(

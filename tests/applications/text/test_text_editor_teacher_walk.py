@@ -239,3 +239,14 @@ def test_a_folder_of_essays_as_suspect_says_to_check_them_one_at_a_time(
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert f"SUSPECT {essays} is a folder; the command checks one essay at a time" in res.output
     assert f'for f in {essays}/*; do siamkit text plagiarism "$f" --corpus {sources}' in res.output
+
+
+def test_similarity_of_a_corpus_file_points_to_dedup(run: Any, tmp_path: Path) -> None:
+    """`text similarity articles.jsonl x` (read as a file since 6dc19e2) scored the whole JSONL,
+    braces and all, as one text."""
+    corpus = tmp_path / "articles.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": COPIED[0]}) + "\n")
+    res = run("similarity", str(corpus), COPIED[0])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert f"A names the corpus file {corpus}, which holds many texts" in res.output
+    assert f"siamkit text dedup {corpus} --out groups.jsonl" in res.output
