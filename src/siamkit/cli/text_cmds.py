@@ -633,7 +633,7 @@ def plagiarism(
     if out:
         # the files it skipped (a .pdf, a .docx) and blank texts: the page is read without
         # the terminal that said so
-        _write_atomic(Path(out), render_report(report, source, loaded.notes()))
+        _write_atomic(Path(out), render_report(report, source, loaded.left_out()))
     if as_json:
         doc_json = {
             **report.to_json(),

@@ -223,6 +223,11 @@ def test_the_report_says_which_sources_were_not_compared(run: Any, tmp_path: Pat
         page = out.read_text()
         assert "Not compared with the suspect:" in page, name
         assert "old essay.docx (not a text file" in page and "ids empty.txt" in page
+    # a sources CSV whose ids come from 'Article ID': compared, so not listed as left out
+    csv = _export(tmp_path / "sources.csv", "Article ID,text", [f"ART-1,{' '.join(COPIED)}"])
+    res = run("plagiarism", str(essay), "--corpus", str(csv), "--out", str(out))
+    assert res.exit_code == 0 and "ids from the column 'Article ID'" in res.stderr
+    assert "Not compared" not in out.read_text() and "Article ID" not in out.read_text()
 
 
 def test_a_folder_of_essays_as_suspect_says_to_check_them_one_at_a_time(

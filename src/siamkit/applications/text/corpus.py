@@ -316,11 +316,15 @@ class Corpus(Sequence[Document]):
         return len(self.docs)
 
     def notes(self, limit: int = 10) -> list[str]:
-        """Where the ids came from when the file has no ``id`` field (:attr:`id_note`), then one
-        line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
+        """Where the ids came from when the file has no ``id`` field (:attr:`id_note`), then
+        :meth:`left_out`'s lines."""
+        return ([self.id_note] if self.id_note else []) + self.left_out(limit)
+
+    def left_out(self, limit: int = 10) -> list[str]:
+        """One line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
         from siamkit.index.results import listing
 
-        out = [self.id_note] if self.id_note else []
+        out = []
         if self.blank:
             where = [d.where.removeprefix(f"{self.path} ") for d in self.blank]
             shown = [d.id if w == d.where else f"{d.id} ({w})" for d, w in zip(self.blank, where)]
@@ -637,7 +641,7 @@ def load_corpus(
         id_note,
     )
     if not corpus.docs:
-        left_out = "; ".join(corpus.notes())
+        left_out = "; ".join(corpus.left_out())
         raise ValueError(
             f"{p} holds no non-empty text"
             + (f" ({left_out})" if left_out else "")
