@@ -108,8 +108,9 @@ _INT8_NOTE = (
     "lowest cosine on probe texts"
 )
 _ID_DEFAULT = (
-    "[default: id, where the file has it; else each text's line (JSONL) or row (CSV) number]. "
-    "Where the field exists, an empty id is refused"
+    "[default: id, where the file has it; else the one field named like 'Article ID' or "
+    "article_id, when it holds an id for every text (the command says so); else each text's "
+    "line (JSONL) or row (CSV) number]. Where the field exists, an empty id is refused"
 )
 _ONNX_DIR = click.option(
     "--onnx-dir",
