@@ -50,6 +50,8 @@ def test_html_text_keeps_the_words_a_page_shows_one_paragraph_per_block() -> Non
     page = _page(["Fish &amp; chips.", "Tea <b>or</b>  coffee?"])
     assert html_text(page) == "Pay talks continue\n\nFish & chips.\n\nTea or coffee?"
     assert html_text("No markup here. Two.\n\nThree.") == "No markup here. Two.\n\nThree."
+    # HTML lets a page leave out </head> and <body>: its paragraphs are still shown
+    assert html_text("<html><head><title>T</title><p>Shown.</p><p>Too.") == "Shown.\n\nToo."
 
 
 def test_an_html_source_is_matched_by_its_words_and_reported_without_markup(

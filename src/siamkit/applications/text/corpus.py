@@ -135,7 +135,9 @@ class _ShownText(HTMLParser):
         self.hidden: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":  # a <head> left open ends where the body starts
+        # a <head> left open ends where the body starts, or its first paragraph (HTML lets a
+        # page leave out </head> and <body>)
+        if tag == "body" or (tag in _HTML_BLOCKS and self.hidden == ["head"]):
             self.hidden.clear()
         if tag in _HTML_HIDDEN:
             self.hidden.append(tag)
