@@ -40,14 +40,16 @@ def _reference(
 
 def _file(seed: int, n: int, distinct: int, columns: int, hot: float) -> list[tuple[str, ...]]:
     """``n`` examples of ``columns`` texts drawn from ``distinct`` texts (many repeats; a row may
-    hold one text twice), a share ``hot`` of them holding the one text ``hot`` (a ticket asked
-    many ways, each way paired with it)."""
+    hold one text twice), a share ``hot`` of them holding the text ``hot`` last (a ticket asked
+    many ways, each way paired with it) and half as many the text ``hot0`` first."""
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
         row = [f"t{rng.randrange(distinct)}" for _ in range(columns)]
         if rng.random() < hot:
             row[-1] = "hot"
+        if rng.random() < hot / 2:
+            row[0] = "hot0"
         rows.append(tuple(row))
     return rows
 
@@ -59,6 +61,7 @@ FILES = [
     (2, 400, 900, 2, 0.0),  # few repeats
     (3, 350, 60, 3, 0.1),  # triplets
     (4, 200, 6, 2, 0.0),  # six texts: batches of at most three
+    (5, 2000, 3000, 2, 0.2),  # two common texts over many batches
     (5, 1, 3, 2, 0.0),
     (6, 0, 3, 2, 0.0),
 ]
@@ -78,6 +81,32 @@ def test_the_sampler_draws_the_reference_batches(
             for epoch in range(3):  # each epoch reshuffles with seed + epoch
                 want = list(_reference(rows, batch_size, sampler_seed, epoch, drop_last))
                 assert list(sampler) == want, (seed, batch_size, drop_last, sampler_seed, epoch)
+
+
+class _Counted(Sequence[tuple[str, ...]]):
+    """Examples that count how often the sampler looks at one."""
+
+    def __init__(self, rows: list[tuple[str, ...]]) -> None:
+        self.rows, self.looks = rows, 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[str, ...]:  # type: ignore[override]
+        self.looks += 1
+        return self.rows[i]
+
+
+def test_an_epoch_looks_at_each_example_once_however_many_share_a_text() -> None:
+    """The former algorithm looked again, for every batch, at every example left that holds a
+    common text: quadratic in that text's examples (here over 200 looks an example)."""
+    rows = _file(8, 3000, 10**6, 2, 0.4)
+    reference = _Counted(rows)
+    want = list(_reference(reference, 16, 0, 0, False))
+    assert reference.looks > 200 * len(rows)  # the cost this test guards against
+    counted = _Counted(rows)
+    assert list(NoDuplicatesBatchSampler(counted, 16, seed=0)) == want
+    assert counted.looks == len(rows)
 
 
 def test_the_files_leave_examples_out() -> None:
