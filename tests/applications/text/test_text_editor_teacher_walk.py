@@ -257,3 +257,30 @@ def test_similarity_of_a_corpus_file_points_to_dedup(run: Any, tmp_path: Path) -
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert f"A names the corpus file {corpus}, which holds many texts" in res.output
     assert f"siamkit text dedup {corpus} --out groups.jsonl" in res.output
+
+
+def test_a_word_or_pdf_file_is_refused_as_a_document_to_save_as_text(
+    run: Any, tmp_path: Path
+) -> None:
+    """An essay handed in as essay.docx was refused as 'essay.docx line 1: byte 0xb4 at offset
+    10 is not UTF-8 text; save the file as UTF-8': a teacher re-encodes a Word file in vain."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "pay.txt").write_text(" ".join(COPIED) + "\n")
+    essay = tmp_path / "essay.docx"
+    essay.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\xb4\x9e word/document.xml")
+    res = run("plagiarism", str(essay), "--corpus", str(sources))
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert (
+        f"{essay} is not a text file (a .docx file is not plain text); save or export it as "
+        in res.output
+    )
+    assert "plain text (.txt) and give that" in res.output
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    res = run("similarity", str(pdf), COPIED[0])
+    assert f"{pdf} is not a text file (a .pdf file is not plain text)" in res.output
+    latin = tmp_path / "essay.txt"  # a text file: re-encoding it is the fix, as before
+    latin.write_bytes("Le café a fermé ce soir.".encode("latin-1"))
+    res = run("plagiarism", str(latin), "--corpus", str(sources))
+    assert "byte 0xe9 at offset 6 is not UTF-8 text; save the file as UTF-8" in res.output

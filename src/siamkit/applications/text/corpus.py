@@ -118,12 +118,22 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
 def read_document(path: str | os.PathLike[str]) -> str:
     """The text of one document file: :func:`read_text_file`'s, and for ``.html`` / ``.htm``
     the text the page shows (:func:`html_text`), so that markup is neither compared nor
-    reported.
+    reported. A file that is not UTF-8 and whose suffix is not a text suffix (an essay.docx,
+    a source.pdf) is refused as a document to save as plain text, not as text to re-encode.
 
     >>> read_document("sources/article.html")  # doctest: +SKIP
     """
-    text = read_text_file(path)
-    return html_text(text) if Path(path).suffix.lower() in HTML_SUFFIXES else text
+    suffix = Path(path).suffix.lower()
+    try:
+        text = read_text_file(path)
+    except NotUtf8Error:
+        if suffix and suffix not in TEXT_SUFFIXES and suffix not in CORPUS_SUFFIXES:
+            raise NotUtf8Error(
+                f"{path} is not a text file (a {suffix} file is not plain text); save or export "
+                "it as plain text (.txt) and give that"
+            ) from None
+        raise
+    return html_text(text) if suffix in HTML_SUFFIXES else text
 
 
 def jsonl_objects(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
