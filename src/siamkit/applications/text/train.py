@@ -368,12 +368,13 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
         )
 
 
-def _check_batches(train: TextExamples, cfg: TextTrainConfig) -> None:
+def _check_batches(train: TextExamples, cfg: TextTrainConfig, plan: EpochBatches) -> None:
     """Refuse, before training, training examples that make no batch of two: one example (a
     batch of one, which ``train.batch_size`` of at least 2 refuses), or for loss mnrl examples
     every two of which share a text (its batches never hold a text twice, and a batch of one is
-    left out), where the run trained 0 steps and saved the start model as the fine-tuned one."""
-    if cfg.loss.kind == "mnrl" and len(train) > 1 and not _batches(train, cfg, 0):
+    left out), where the run trained 0 steps and saved the start model as the fine-tuned one.
+    ``plan``: the run's batches, whose first epoch is looked at (not drawn again)."""
+    if cfg.loss.kind == "mnrl" and len(train) > 1 and not plan.counts[0]:
         raise ValueError(
             f"loss mnrl compares each example with the others in its batch, and "
             f"every two of the {len(train)} training examples of {cfg.data.train} share a text, "
@@ -387,20 +388,21 @@ def _check_batches(train: TextExamples, cfg: TextTrainConfig) -> None:
         )
 
 
-def mnrl_left_out(train: TextExamples, cfg: TextTrainConfig) -> str | None:
+def mnrl_left_out(train: TextExamples, cfg: TextTrainConfig, plan: EpochBatches) -> str | None:
     """A note when loss mnrl's first epoch leaves training examples out: its batches never hold
     a text twice, so when many examples share one text (a common ticket asked many ways, each
     way paired with it) the batches run out of other examples, and what is left makes batches
     of one, which teach nothing and are dropped: more than half of such a file can go untrained
     without a word. Said when a text is in more examples than there are batches, so that some
-    must be left out whatever the order."""
+    must be left out whatever the order. ``plan``: the run's batches, whose first epoch is
+    counted (not drawn again)."""
     if cfg.loss.kind != "mnrl":
         return None
-    batches = _batches(train, cfg, 0)
-    left = len(train) - sum(map(len, batches))
+    count = plan.counts[0]
+    left = len(train) - sum(len(plan.batch(0, step)) for step in range(count))
     shared = Counter(t for row in zip(*train.texts) for t in set(row))
     text, k = shared.most_common(1)[0]
-    if left == 0 or k <= len(batches):  # none, or a chance collision another epoch may not have
+    if left == 0 or k <= count:  # none, or a chance collision another epoch may not have
         return None
     shown = text if len(text) <= 40 else text[:39] + "\u2026"
     return (
@@ -737,7 +739,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     _check_labels(val_ex, cfg, f"validation pairs ({_val_source(cfg, examples)})")
     _check_val(val_ex, cfg, examples)
     _check_train(train_ex, cfg)
-    _check_batches(train_ex, cfg)
+    plan = EpochBatches(train_ex, cfg)  # every epoch's batches, drawn once
+    _check_batches(train_ex, cfg, plan)
     log = options.log or print
     for line in split_notes:
         log(line)
@@ -747,7 +750,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         log(note)
     if note := validation_skipped(cfg, examples):
         log(note)
-    if note := mnrl_left_out(train_ex, cfg):
+    if note := mnrl_left_out(train_ex, cfg, plan):
         log(note)
     torch.manual_seed(cfg.train.seed)
     saved_start = state.get(START)  # absent in a checkpoint from before it was saved
@@ -768,7 +771,6 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             "are not kept: this run trains the full size alone (loss matryoshka keeps them)"
         )
     model.matryoshka_dims = [d for d, _ in cfg.loss.matryoshka] or None
-    plan = EpochBatches(train_ex, cfg)
     total = sum(plan.counts)  # every epoch's own count: under loss mnrl they may differ
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
