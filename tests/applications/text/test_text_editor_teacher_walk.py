@@ -284,3 +284,25 @@ def test_a_word_or_pdf_file_is_refused_as_a_document_to_save_as_text(
     latin.write_bytes("Le café a fermé ce soir.".encode("latin-1"))
     res = run("plagiarism", str(latin), "--corpus", str(sources))
     assert "byte 0xe9 at offset 6 is not UTF-8 text; save the file as UTF-8" in res.output
+
+
+def test_a_cms_exports_html_bodies_are_read_as_the_text_they_show(run: Any, tmp_path: Path) -> None:
+    """A CMS export keeps each article's body as HTML ('<p>..</p><p>..</p>'): read as it was,
+    its sentences ran together into one 'sentence' per article, so an essay copying three of
+    them was told '0 matched span(s)'. Such texts are now read as the text they show, saying
+    so; a text naming one tag is left as it is."""
+    body = "".join(f"<p>{s}</p>" for s in OTHER[:1] + COPIED + OTHER[1:])
+    corpus = _export(
+        tmp_path / "posts.csv",
+        "Post ID,Content",
+        [f'P-1,"{body}"', "P-2,my </div> closes early on the page."],
+    )
+    essay = tmp_path / "essay.txt"
+    essay.write_text(ESSAY)
+    res = run("plagiarism", str(essay), "--corpus", str(corpus), "--text-field", "content")
+    assert res.exit_code == 0, res.output
+    assert "1 matched span(s)" in res.stdout and "P-1: " in res.stdout
+    assert f"{corpus}: 1 text(s) hold HTML markup (ids P-1): read as the text" in res.stderr
+    docs = load_corpus(corpus, "Content")
+    assert docs[0].text.split() == " ".join(OTHER[:1] + COPIED + OTHER[1:]).split()
+    assert docs[1].text == "my </div> closes early on the page."

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-from siamkit.applications.text.html_text import HTML_SUFFIXES, html_text
+from siamkit.applications.text.html_text import HTML_SUFFIXES, html_text, looks_like_html
 from siamkit.atomic import NotUtf8Error, read_utf8, relative_note, same_file
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".rst", ".html", ".htm", ""}
@@ -252,6 +252,7 @@ class Corpus(Sequence[Document]):
     skipped: list[tuple[str, str]]
     files: list[Path]
     id_note: str = ""  # where the ids came from, when the file has no id field of that name
+    html_note: str = ""  # which texts of a JSONL/CSV were HTML, read as the text they show
 
     @overload
     def __getitem__(self, index: int) -> Document: ...
@@ -268,7 +269,8 @@ class Corpus(Sequence[Document]):
     def notes(self, limit: int = 10) -> list[str]:
         """Where the ids came from when the file has no ``id`` field (:attr:`id_note`), then
         :meth:`left_out`'s lines."""
-        return ([self.id_note] if self.id_note else []) + self.left_out(limit)
+        said = [n for n in (self.id_note, self.html_note) if n]
+        return said + self.left_out(limit)
 
     def left_out(self, limit: int = 10) -> list[str]:
         """One line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
@@ -287,6 +289,24 @@ class Corpus(Sequence[Document]):
                 + listing([f"{name} ({why})" for name, why in self.skipped], limit)
             )
         return out
+
+
+def _shown_text(path: Path, docs: list[Document]) -> tuple[list[Document], str]:
+    """``docs`` with each text that holds HTML (:func:`looks_like_html`: a CMS export's bodies)
+    replaced by the text it shows, and a note naming them, ``""`` if none: read as markup, a
+    body's ``<p>`` sentences ran together into one 'sentence' that matched nothing."""
+    from siamkit.index.results import listing
+
+    marked = [k for k, d in enumerate(docs) if looks_like_html(d.text)]
+    if not marked:
+        return docs, ""
+    out = list(docs)
+    for k in marked:
+        out[k] = Document(docs[k].id, html_text(docs[k].text), docs[k].where)
+    return out, (
+        f"{path}: {len(marked)} text(s) hold HTML markup (ids {listing([docs[k].id for k in marked], 5)}): "
+        "read as the text they show, without tags"
+    )
 
 
 def _text_id(value: object) -> str | None:
@@ -563,7 +583,7 @@ def load_corpus(
     p = Path(path)
     skip = {Path(k): v for k, v in (exclude or {}).items()}
     skipped: list[tuple[str, str]] = []
-    id_note = ""
+    id_note = html_note = ""
     suffix = p.suffix.lower()
     if p.is_dir():
         docs, skipped, files = _folder(p, skip)
@@ -580,6 +600,8 @@ def load_corpus(
             docs, id_note = _csv(p, text_field, id_field, unique_ids)
         else:
             docs = [Document(p.name, read_document(p), str(p))]
+        if suffix in CORPUS_SUFFIXES:  # a CMS export's HTML bodies
+            docs, html_note = _shown_text(p, docs)
     if unique_ids:
         refuse_repeated_ids(docs, file=str(p), hint=" (--id-field names the id field)")
     corpus = Corpus(
@@ -589,6 +611,7 @@ def load_corpus(
         skipped,
         files,
         id_note,
+        html_note,
     )
     if not corpus.docs:
         left_out = "; ".join(corpus.left_out())

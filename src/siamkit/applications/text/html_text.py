@@ -67,3 +67,17 @@ def html_text(markup: str) -> str:
     parser.close()
     paragraphs = (" ".join("".join(b).split()) for b in parser.blocks)
     return "\n\n".join(p for p in paragraphs if p)
+
+
+# a tag of a block element, opening or closing (<p>, </div>, <br/>)
+_BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(sorted(_HTML_BLOCKS))})\b[^<>]*>", re.IGNORECASE)
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether a corpus field holds HTML (a CMS export's ``<p>...</p><p>...</p>`` body): two or
+    more tags of block elements; a text that names one tag (``my </div> closes early``) does not.
+
+    >>> looks_like_html("<p>One.</p><p>Two.</p>"), looks_like_html("my </div> closes early")
+    (True, False)
+    """
+    return "<" in text and len(_BLOCK_TAG.findall(text)) >= 2
