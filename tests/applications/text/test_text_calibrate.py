@@ -110,7 +110,7 @@ def test_text_calibration_on_a_folder_names_what_a_text_model_takes(
     (tmp_path / "val" / "cat").mkdir(parents=True)
     res = CliRunner().invoke(cli, ["calibrate", str(half_twin), "--data", str(tmp_path / "val")])
     assert res.exit_code == 2, res.output
-    assert "a text model calibrates on labelled pairs of texts, a .csv or .jsonl" in res.output
+    assert "a text model calibrates on labelled pairs of texts, a CSV or JSONL" in res.output
     assert "training data" not in res.output
 
 
