@@ -236,6 +236,10 @@ BAD = {
     "text pairs": ("a,b,label\nhello,hi,1\nhello,bye,0\n",
                    "holds pairs of texts .* an image model takes a CSV with the header "
                    "path_a,path_b,same"),
+    # a spreadsheet's header, which text training and calibrate take (column_named)
+    "text pairs, any case": ("A,B,Label\nhello,hi,1\nhello,bye,0\n",
+                             "holds pairs of texts .* an image model takes a CSV with the header "
+                             "path_a,path_b,same"),
 }  # fmt: skip
 
 

@@ -61,11 +61,14 @@ def _csv_columns(path: Path) -> list[str]:
 
 
 def refuse_text_pairs(data: str) -> None:
-    """An image model's refusal of a text pairs file (columns a, b, label, or JSONL)."""
+    """An image model's refusal of a text pairs file (JSONL, or columns a, b, label found as
+    text training finds them: whatever their case, ``A,B,Label``)."""
+    from siamkit.applications.text.corpus import column_named
+
     path = Path(data)
-    cols = set(_csv_columns(path)) if path.suffix.lower() == ".csv" else set()
+    cols = _csv_columns(path) if path.suffix.lower() == ".csv" else []
     if path.suffix.lower() in TEXT_SUFFIXES or (
-        {"a", "b", "label"} <= cols and "path_a" not in cols
+        all(column_named(cols, c) in cols for c in ("a", "b", "label")) and "path_a" not in cols
     ):
         raise ValueError(
             f"--data {data} holds pairs of texts (columns a, b, label), which text models take; "
