@@ -126,3 +126,20 @@ def test_a_batch_never_holds_a_text_twice_and_an_epoch_holds_every_example() -> 
     for b in batches:
         texts = [t for i in b for t in set(rows[i])]
         assert len(texts) == len(set(texts))
+
+
+def test_the_sampler_claims_no_number_of_batches() -> None:
+    """Its ``len()`` was ``ceil(len(examples) / batch_size)``: 19 here, where texts repeat and
+    the epochs make 23, 23 and 22 batches, so a progress bar or schedule sized by it came out
+    short. Nothing used it; it has none now, and a DataLoader still draws its batches."""
+    from torch.utils.data import DataLoader
+
+    rows = _file(0, 300, 40, 2, 0.0)
+    sampler = NoDuplicatesBatchSampler(rows, 16, seed=0)
+    counts = [len(list(sampler)) for _ in range(3)]
+    assert min(counts) > -(-len(rows) // 16) and len(set(counts)) > 1  # no one number is true
+    with pytest.raises(TypeError):
+        len(sampler)  # type: ignore[arg-type]
+    loader = DataLoader(range(len(rows)), batch_sampler=NoDuplicatesBatchSampler(rows, 16, seed=0))
+    want = list(NoDuplicatesBatchSampler(rows, 16, seed=0))
+    assert [b.tolist() for b in loader] == want

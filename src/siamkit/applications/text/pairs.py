@@ -165,6 +165,11 @@ class NoDuplicatesBatchSampler:
     """Batches of example indices in which no text occurs twice, so that with in-batch negatives
     (multiple-negatives ranking) a duplicate never acts as a negative. Seeded; each epoch reshuffles.
 
+    It has no ``len()``: where texts repeat, an epoch makes more batches than
+    ``ceil(len(examples) / batch_size)``, and each epoch's order makes its own number (one
+    epoch 23, the next 22). Count an epoch's batches by drawing them, as training does
+    (:class:`~siamkit.applications.text.train.EpochBatches`).
+
     >>> list(NoDuplicatesBatchSampler([("a", "b"), ("a", "c"), ("d", "e")], 2, seed=0))
     [[0, 2], [1]]
     """
@@ -193,9 +198,6 @@ class NoDuplicatesBatchSampler:
         for batch in _no_duplicate_batches(self.examples, order, self.batch_size):
             if len(batch) == self.batch_size or not self.drop_last:
                 yield batch
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.examples) / self.batch_size)
 
 
 def _no_duplicate_batches(
