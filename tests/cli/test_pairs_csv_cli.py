@@ -240,6 +240,10 @@ BAD = {
     "text pairs, any case": ("A,B,Label\nhello,hi,1\nhello,bye,0\n",
                              "holds pairs of texts .* an image model takes a CSV with the header "
                              "path_a,path_b,same"),
+    # Excel's where the comma is the decimal mark, which the text readers take too
+    "text pairs, semicolons": ("A;B;Label\nhello;hi;1\nhello;bye;0\n",
+                               "holds pairs of texts .* an image model takes a CSV with the "
+                               "header path_a,path_b,same"),
 }  # fmt: skip
 
 

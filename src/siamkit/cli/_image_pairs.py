@@ -51,22 +51,27 @@ def is_pairs_file(data: str) -> bool:
     return Path(data).is_file() or data.lower().endswith((".csv", *TEXT_SUFFIXES))
 
 
-def _csv_columns(path: Path) -> list[str]:
-    """The header of a CSV file (empty for an empty or unreadable one)."""
+def _csv_columns(path: Path, semicolons: bool = False) -> list[str]:
+    """The header of a CSV file (empty for an empty or unreadable one). With ``semicolons``, a
+    header that holds semicolons and no comma is split at them, as the text readers read it
+    (Excel's ``A;B;Label`` where the comma is the decimal mark, ``corpus.csv_records``)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            return [c.strip() for c in next(csv.reader(fh), [])]
+            first = fh.readline()
+            fh.seek(0)
+            sep = ";" if semicolons and ";" in first and "," not in first else ","
+            return [c.strip() for c in next(csv.reader(fh, delimiter=sep), [])]
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
 
 
 def refuse_text_pairs(data: str) -> None:
     """An image model's refusal of a text pairs file (JSONL, or columns a, b, label found as
-    text training finds them: whatever their case, ``A,B,Label``)."""
+    text training finds them: whatever their case, ``A,B,Label``, or ``A;B;Label``)."""
     from siamkit.applications.text.corpus import column_named
 
     path = Path(data)
-    cols = _csv_columns(path) if path.suffix.lower() == ".csv" else []
+    cols = _csv_columns(path, semicolons=True) if path.suffix.lower() == ".csv" else []
     if path.suffix.lower() in TEXT_SUFFIXES or (
         all(column_named(cols, c) in cols for c in ("a", "b", "label")) and "path_a" not in cols
     ):
