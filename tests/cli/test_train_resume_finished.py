@@ -1,13 +1,14 @@
 """``siamkit train ... --resume`` of a run that had finished printed its summary again, as if it
-had trained, without a word that nothing was left to train: image and self-supervised runs
-(both on the Trainer) now say so in one line, and how to train longer (a text run says it
-itself)."""
+had trained, without a word that nothing was left to train: image, self-supervised and tracker
+runs (all on the Trainer) now say so in one line, and how to train longer (a text run says it
+itself: tests/applications/text/test_text_resume_finished.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from _tiny_ssl import save_photos, train_tiny_ssl
@@ -17,6 +18,13 @@ from siamkit.training.trainer import TrainResult
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "configs" / "digits-tiny.yaml"
+TRACKER = {  # a tiny siamfc run of 2 steps, one an epoch
+    "task": "siamfc",
+    "model": {"backbone": "tiny"},
+    "data": {"frame_size": [160, 120], "n_frames": 20},
+    "train": {"steps": 2, "batch_size": 2, "threads": 1, "checkpoint_every": 1},
+    "eval": {"n_sequences": 1, "n_frames": 5, "frame_size": [160, 120]},
+}
 
 
 def _said(output: str, start: str) -> list[str]:
@@ -99,3 +107,42 @@ def test_the_line_for_each_way_a_resume_can_find_nothing_to_train(
     result: TrainResult, epochs: int, schedule: str, said: str | None
 ) -> None:
     assert nothing_resumed_line(result, epochs, "r/checkpoint.pt", "r", schedule) == said
+
+
+def test_a_tracker_run_resumed_after_its_last_step_says_nothing_was_left(tmp_path: Path) -> None:
+    # a siamfc run shares the Trainer but said nothing; it has no train.epochs, and a resume
+    # may not change train.steps (the learning rate decays over them): a new run from its model
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(yaml.safe_dump(TRACKER))
+    out = tmp_path / "run"
+    args = ["train", str(cfg), "--out", str(out), "--no-progress"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert not _said(first.output, "nothing is left")
+    again = CliRunner().invoke(cli, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert _said(again.output, "holds a finished run") == [
+        f"{out / 'checkpoint.pt'} holds a finished run (all 2 of 2 steps): nothing is left to "
+        "resume, so the model is validated and saved again as it is; to train longer, start a "
+        f"new run from its model (--init-from {out}/model --out NEW): train.steps cannot change "
+        "on resume, as the learning rate decays over them, and the new run decays it from "
+        "train.lr again over its own train.steps"
+    ]
+    assert "step 1:" not in again.output
+    longer = CliRunner().invoke(cli, [*args, "--set", "train.steps=4", "--resume"])
+    assert longer.exit_code == 1 and "(train.steps)" in longer.output, longer.output
+    # what the line advises trains the steps again from the run's model
+    new = CliRunner().invoke(
+        cli,
+        [
+            *args[:-3],
+            "--init-from",
+            f"{out}/model",
+            "--out",
+            str(tmp_path / "new"),
+            "--no-progress",
+        ],
+    )
+    assert new.exit_code == 0, new.output
+    assert f"starting from the weights of {out}/model" in new.output and "step 2:" in new.output
+    assert not _said(new.output, "nothing is left")

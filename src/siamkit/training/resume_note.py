@@ -2,6 +2,9 @@
 
 ``siamkit train ... --resume`` of a run that had finished (or stopped early) trains no epoch and
 then saves and summarises the model as it is: without this line the summary read as a new run's.
+Image and self-supervised runs say :func:`nothing_resumed_line`, a tracker (``task: siamfc``)
+:func:`tracker_nothing_resumed_line`, a text run :func:`text_finished_line`; each says how to
+train longer in the way that works for its schedule.
 """
 
 from __future__ import annotations
@@ -9,6 +12,32 @@ from __future__ import annotations
 import os
 
 from siamkit.training.trainer import TrainResult
+
+#: What a resume of a finished run does instead of training (an image or self-supervised run).
+AGAIN = "nothing is left to resume, so the model is saved and summarised again as it is"
+
+
+def new_run_from(run_dir: str | os.PathLike[str], *sets: str) -> str:
+    """The advice to train on as a new run started from ``run_dir``'s model, with ``--set``
+    ``sets`` (``key=value``) besides.
+
+    >>> new_run_from("runs/a")
+    'start a new run from its model (--init-from runs/a/model --out NEW)'
+    """
+    given = "".join(f" --set {item}" for item in sets)
+    return (
+        f"start a new run from its model (--init-from {os.fspath(run_dir)}/model{given} --out NEW)"
+    )
+
+
+def finished_line(
+    checkpoint: str | os.PathLike[str], held: str, more: str, again: str = AGAIN
+) -> str:
+    """The sentence for ``checkpoint``, a finished run of ``held`` (``all 3 of 3 epochs``):
+    ``again``, what the resume does instead, and ``more``, how to train longer."""
+    return (
+        f"{os.fspath(checkpoint)} holds a finished run ({held}): {again}; to train longer, {more}"
+    )
 
 
 def nothing_resumed_line(
@@ -38,12 +67,11 @@ def nothing_resumed_line(
     done = result.resumed_at
     if done is None or result.epochs_run:
         return None
-    again = "nothing is left to resume, so the model is saved and summarised again as it is"
-    new_run = f"start a new run from its model (--init-from {os.fspath(run_dir)}/model --out NEW)"
+    new_run = new_run_from(run_dir)
     if result.stopped_early and done < epochs:
         return (
             f"{os.fspath(checkpoint)} holds a run that stopped early, after epoch {done} of "
-            f"{epochs}: {again}; to train longer, {new_run}"
+            f"{epochs}: {AGAIN}; to train longer, {new_run}"
         )
     held = f"all {done} of {epochs} epochs" if done == epochs else f"{done} epochs"
     if schedule == "onecycle":
@@ -53,6 +81,63 @@ def nothing_resumed_line(
         if schedule == "cosine":
             more += "; the cosine schedule then spans the new total, so the rate rises again"
         more += ")"
-    return (
-        f"{os.fspath(checkpoint)} holds a finished run ({held}): {again}; to train longer, {more}"
+    return finished_line(checkpoint, held, more)
+
+
+def tracker_nothing_resumed_line(
+    result: TrainResult,
+    steps_done: int,
+    steps: int,
+    checkpoint: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+) -> str | None:
+    """The sentence for a resume of a tracker's (``task: siamfc``) ``checkpoint`` that trained no
+    step, else ``None``; ``steps_done``: the steps the checkpoint had trained, ``steps``: the
+    run's ``train.steps``. A tracker has no ``train.epochs``, and a resume may not change
+    ``train.steps`` (the learning rate decays from ``train.lr`` to ``train.final_lr`` over
+    them), so the advice is a new run from its model, which decays it over its own steps again.
+
+    >>> r = TrainResult([], None, None, False, resumed_at=2, epochs_run=0)
+    >>> tracker_nothing_resumed_line(r, 100, 100, "t/checkpoint.pt", "t")  # doctest: +NORMALIZE_WHITESPACE
+    't/checkpoint.pt holds a finished run (all 100 of 100 steps): nothing is left to resume, so
+    the model is validated and saved again as it is; to train longer, start a new run from its
+    model (--init-from t/model --out NEW): train.steps cannot change on resume, as the learning
+    rate decays over them, and the new run decays it from train.lr again over its own
+    train.steps'
+    """
+    if result.resumed_at is None or result.epochs_run:
+        return None
+    more = (
+        f"{new_run_from(run_dir)}: train.steps cannot change on resume, as the learning rate "
+        "decays over them, and the new run decays it from train.lr again over its own train.steps"
     )
+    again = "nothing is left to resume, so the model is validated and saved again as it is"
+    return finished_line(checkpoint, f"all {steps_done} of {steps} steps", more, again)
+
+
+def text_finished_line(
+    checkpoint: str | os.PathLike[str],
+    done: int,
+    epochs: int,
+    run_dir: str | os.PathLike[str],
+    model_path: str | None,
+) -> str:
+    """The sentence for a resume of a text run's ``checkpoint`` that had trained ``done`` of its
+    ``epochs``. A text run's ``train.epochs`` cannot change on resume (the warm-up and decay
+    span all its steps), so the advice is a new run from its model; a config naming
+    ``model.path`` (``model_path``, the run's start model) would refuse ``--init-from`` beside
+    it, so the advice then sets ``model.path`` to null.
+
+    >>> text_finished_line("t/checkpoint.pt", 1, 1, "t", "bert")  # doctest: +NORMALIZE_WHITESPACE
+    "t/checkpoint.pt holds a finished run (1 of 1 epochs): nothing is left to train, so the model
+    is validated and saved again; to train longer, start a new run from its model (--init-from
+    t/model --set model.path=null --out NEW): a text run's warm-up and decay span its
+    train.epochs, which a resume cannot change"
+    """
+    sets = ("model.path=null",) if model_path is not None else ()
+    more = (
+        f"{new_run_from(run_dir, *sets)}: a text run's warm-up and decay span its train.epochs, "
+        "which a resume cannot change"
+    )
+    again = "nothing is left to train, so the model is validated and saved again"
+    return finished_line(checkpoint, f"{done} of {epochs} epochs", more, again)

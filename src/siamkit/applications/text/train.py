@@ -72,6 +72,7 @@ from siamkit.training.checkpoint import (
 from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
+from siamkit.training.resume_note import text_finished_line
 from siamkit.training.step import autocast_for, backward_and_step, mixed_precision
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
@@ -794,9 +795,11 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         else:  # a checkpoint from before: the CPU generator alone
             torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
         if start_epoch >= cfg.train.epochs:
+            # train.epochs may not change on resume: the advice is a new run from the model
             log(
-                f"{ckpt_path} holds a finished run ({start_epoch} of {cfg.train.epochs} "
-                "epochs): nothing is left to train, the model is validated and saved again"
+                text_finished_line(
+                    ckpt_path, start_epoch, cfg.train.epochs, out_dir, cfg.model.path
+                )
             )
         else:
             log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")

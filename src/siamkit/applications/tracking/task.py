@@ -49,6 +49,7 @@ from siamkit.training.config_io import (
 )
 from siamkit.training.ddp import finish_distributed, is_main_process
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
+from siamkit.training.resume_note import tracker_nothing_resumed_line
 from siamkit.training.tasks import TaskOptions, TaskSummary
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -270,6 +271,15 @@ def run(
     if not main:
         return TaskSummary(None)
     train_seconds = time.time() - t0
+    said = tracker_nothing_resumed_line(
+        result,
+        steps_done(settings, result.resumed_at or 0),
+        settings.steps,
+        out_dir / "checkpoint.pt",
+        out_dir,
+    )
+    if said is not None:
+        log(said)
     ev = cfg["eval"]
     val = synthetic_sequences(
         ev["split"], ev["n_sequences"], ev["n_frames"], tuple(ev["frame_size"]), ev["seed"]
