@@ -1330,19 +1330,16 @@ def test_a_combination_that_builds_no_model_fails_its_trial_not_the_study(
     assert sum(r["state"] == "complete" for r in rows) == len(rows) - len(failed) > 0
 
 
-def test_the_best_trials_validation_figures_are_those_of_training_best_yaml(
-    base, tmp_path: Path
+def _assert_best_trial_reproduces(
+    cfg: Any, space: SearchSpace, n_trials: int, tmp_path: Path
 ) -> None:
-    """Each trial built its model without seeding first (as ``siamkit train`` seeds), so its
-    starting weights depended on the trials before it, and ``siamkit train best.yaml`` did not
-    give the validation figures the study recorded for it."""
+    """A study of ``n_trials`` on ``cfg``, then ``siamkit train``'s run of its best.yaml: the run's
+    per-epoch validation figures are exactly those the study recorded for its best trial."""
     import optuna
 
     from siamkit.experiment import run_experiment
 
-    cfg = apply_overrides(base, ["train.val_metric=eer"])
-    space = SearchSpace.from_dict(SPACE)
-    result = run_study(cfg, space, tmp_path / "study", n_trials=3, progress=False)
+    result = run_study(cfg, space, tmp_path / "study", n_trials=n_trials, progress=False)
     assert result.best_config is not None
     study = optuna.load_study(
         study_name=search_mod.STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study' / 'study.db'}"
@@ -1352,6 +1349,18 @@ def test_the_best_trials_validation_figures_are_those_of_training_best_yaml(
                    log=lambda _s: None)  # fmt: skip
     history = json.loads((tmp_path / "train" / "history.json").read_text())
     assert [h["val_metric"] for h in history] == recorded
+
+
+def test_the_best_trials_validation_figures_are_those_of_training_best_yaml(
+    base, tmp_path: Path
+) -> None:
+    """Each trial built its model without seeding first (as ``siamkit train`` seeds), so its
+    starting weights depended on the trials before it, and ``siamkit train best.yaml`` did not
+    give the validation figures the study recorded for it."""
+
+    cfg = apply_overrides(base, ["train.val_metric=eer"])
+    space = SearchSpace.from_dict(SPACE)
+    _assert_best_trial_reproduces(cfg, space, 3, tmp_path)
 
 
 def test_a_trials_line_comes_before_the_progress_line_that_counts_it(
@@ -1443,10 +1452,8 @@ def test_a_trial_of_an_init_from_config_starts_from_the_saved_model(base, tmp_pa
     """A config's model.init_from was not read by the trials (run.py copies the saved model's
     weights in after building the model; the objective did not), so every trial trained from
     scratch while siamkit train best.yaml starts from the saved model."""
-    import optuna
 
     from siamkit import save_model
-    from siamkit.experiment import run_experiment
     from siamkit.training import build_model, load_run_data
 
     data = load_run_data(base.data)
@@ -1454,16 +1461,7 @@ def test_a_trial_of_an_init_from_config_starts_from_the_saved_model(base, tmp_pa
     saved = save_model(build_model(base.model, data.input_shape), tmp_path / "src")
     cfg = apply_overrides(base, ["train.val_metric=eer", f"model.init_from={saved}"])
     space = SearchSpace.from_dict({"optim.lr": {"float": [1e-3, 1e-2]}})
-    result = run_study(cfg, space, tmp_path / "study", n_trials=1, progress=False)
-    assert result.best_config is not None
-    study = optuna.load_study(
-        study_name=search_mod.STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study' / 'study.db'}"
-    )
-    recorded = [study.best_trial.intermediate_values[e] for e in (1, 2)]
-    run_experiment(load_config(result.best_config), tmp_path / "train", progress=False,
-                   log=lambda _s: None)  # fmt: skip
-    history = json.loads((tmp_path / "train" / "history.json").read_text())
-    assert [h["val_metric"] for h in history] == recorded
+    _assert_best_trial_reproduces(cfg, space, 1, tmp_path)
     # a saved model that is not there is refused before the study folder is made
     gone = apply_overrides(base, [f"model.init_from={tmp_path / 'gone'}"])
     with pytest.raises(FileNotFoundError, match=r"^model\.init_from: no saved model at "):
