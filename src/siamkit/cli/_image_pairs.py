@@ -81,13 +81,14 @@ def refuse_text_pairs(data: str) -> None:
         )
 
 
-def refuse_image_pairs(data: str) -> None:
-    """A text model's refusal of an image pairs CSV (header path_a,path_b,same)."""
+def refuse_image_pairs(data: str, verb: str = "calibrates") -> None:
+    """A text model's refusal of an image pairs CSV (header path_a,path_b,same); ``verb``: what
+    the command does with pairs of texts ("calibrates", "is evaluated")."""
     path = Path(data)
     if path.is_file() and {"path_a", "path_b", "same"} <= set(_csv_columns(path)):
         raise ValueError(
             f"--data {data} lists pairs of image files (path_a,path_b,same), which image models "
-            f"take; a text model calibrates on pairs of texts: {TEXT_PAIRS_FORMAT}"
+            f"take; a text model {verb} on pairs of texts: {TEXT_PAIRS_FORMAT}"
         )
 
 
@@ -223,45 +224,103 @@ def evaluate_pairs(
 ) -> None:
     """The body of ``siamkit evaluate MODEL --data pairs.csv``: verification on the listed pairs
     (ROC AUC, EER, TAR@FAR; the model's threshold's accuracy, TAR and FAR when it has one)."""
-    import numpy as np
-
-    from siamkit.cli._inputs import metrics_table
-    from siamkit.evaluation import EvaluationReport
     from siamkit.evaluation._common import distance_name
-    from siamkit.evaluation.verification import far_resolved, verification_report
 
     pairs = read_image_pairs(data)  # `evaluate` checked the --report path before the model loaded
     pd = pair_scores(net, pairs, model, device)
-    ver = verification_report(pd.genuine, pd.impostor)  # the FARs of `siamkit evaluate`
     name = distance_name(net.scoring_distance)
-    rep = EvaluationReport(ver, {}, None, name, len(pairs.paths), 0)
+    source = PairsSource(
+        pairs.describe(), pairs.data_entry(name), len(pairs.paths),
+        f"{pairs.same.size:,} pairs ({pairs.n_genuine:,} genuine, {pairs.n_impostor:,} "
+        f"impostor) of {len(pairs.paths):,} images",
+    )  # fmt: skip
+    threshold = None if net.threshold is None else float(net.threshold)
+    scored = ScoredPairs(pd.genuine, pd.impostor, name, threshold)
+    report_listed_pairs(f"siamkit evaluate {model} on {data}", scored, source, report, run_info,
+                        as_json)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PairsSource:
+    """What listed pairs came from, as ``siamkit evaluate`` states it: ``described`` (the
+    printed first line), ``entry`` (the JSON's ``data``), ``n_items`` (the distinct images or
+    texts embedded) and ``counts`` (the report header's pairs and items)."""
+
+    described: str
+    entry: dict[str, Any]
+    n_items: int
+    counts: str
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """The listed pairs' distances, ``genuine`` ``(G,)`` and ``impostor`` ``(I,)``, with the
+    distance's ``name`` and the model's calibrated ``threshold`` (a distance; ``None``
+    without one); ``threshold_note`` follows the threshold in the printed line."""
+
+    genuine: np.ndarray
+    impostor: np.ndarray
+    distance: str
+    threshold: float | None
+    threshold_note: str = ""
+
+
+def pairs_metrics(scored: ScoredPairs, source: PairsSource) -> tuple[Any, dict[str, Any]]:
+    """The :class:`~siamkit.evaluation.VerificationReport` of listed pairs (the FARs of ``siamkit
+    evaluate``) and the metrics JSON: verification, data, what is not computed and, with a
+    threshold, its TAR, FAR and (balanced) accuracy on these pairs."""
+    import numpy as np
+
+    from siamkit.evaluation.verification import verification_report
+
+    g, i = scored.genuine, scored.impostor
+    ver = verification_report(g, i)
     metrics: dict[str, Any] = {
         "verification": ver.to_dict(),
-        "data": pairs.data_entry(name),
+        "data": source.entry,
         "not_computed": {"few_shot": NOT_COMPUTED, "retrieval": NOT_COMPUTED},
     }
-    if net.threshold is not None:
-        t = float(net.threshold)
-        tar, far = float(np.mean(pd.genuine <= t)), float(np.mean(pd.impostor <= t))
-        right = int((pd.genuine <= t).sum() + (pd.impostor > t).sum())
+    if scored.threshold is not None:
+        t = scored.threshold
+        tar, far = float(np.mean(g <= t)), float(np.mean(i <= t))
+        right = int((g <= t).sum() + (i > t).sum())
         metrics["calibration"] = {
             "threshold": t,
             "test": {"tar": tar, "far": far, "balanced_accuracy": (tar + 1 - far) / 2,
-                     "accuracy": right / pairs.same.size},
+                     "accuracy": right / (g.size + i.size)},
         }  # fmt: skip
+    return ver, metrics
+
+
+def report_listed_pairs(
+    title: str,
+    scored: ScoredPairs,
+    source: PairsSource,
+    report: str | None,
+    run_info: dict[str, Any],
+    as_json: bool,
+) -> dict[str, Any]:
+    """Verification on listed pairs, as ``siamkit evaluate`` gives it for an image or a text
+    model: the metrics (:func:`pairs_metrics`), the verification report at ``report`` (ROC/DET,
+    distance histograms; its path was checked before the model loaded), and the JSON or the
+    printed table. Returns the metrics JSON."""
+    from siamkit.cli._inputs import metrics_table
+    from siamkit.evaluation import EvaluationReport
+    from siamkit.evaluation.verification import far_resolved
+
+    ver, metrics = pairs_metrics(scored, source)
     if report:
         from siamkit.evaluation.report import write_verification_report
 
+        rep = EvaluationReport(ver, {}, None, scored.distance, source.n_items, 0)
         write_verification_report(
-            Path(report), rep, title=f"siamkit evaluate {model} on {data}",
-            calibration=metrics.get("calibration"), run_info=run_info,
-            data=f"{pairs.same.size:,} pairs ({ver.n_genuine:,} genuine, {ver.n_impostor:,} "
-            f"impostor) of {len(pairs.paths):,} images", note=NOT_COMPUTED_LINE, metrics=metrics,
+            Path(report), rep, title=title, calibration=metrics.get("calibration"),
+            run_info=run_info, data=source.counts, note=NOT_COMPUTED_LINE, metrics=metrics,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
-        return
-    click.echo(pairs.describe())
+        return metrics
+    click.echo(source.described)
     rows = [
         ("EER", ver.eer), ("ROC AUC", ver.roc_auc),
         *((f"TAR@FAR={f:.0e}".replace("e-0", "e-"), v if far_resolved(f, ver.n_impostor) else None)
@@ -271,9 +330,11 @@ def evaluate_pairs(
     if "calibration" in metrics:
         cal = metrics["calibration"]
         click.echo(
-            f"\nthe model's threshold {cal['threshold']:.4f}: accuracy {cal['test']['accuracy']:.3f}, "
-            f"TAR {cal['test']['tar']:.3f}, FAR {cal['test']['far']:.3f} on these pairs"
+            f"\nthe model's threshold {cal['threshold']:.4f}{scored.threshold_note}: accuracy "
+            f"{cal['test']['accuracy']:.3f}, TAR {cal['test']['tar']:.3f}, FAR "
+            f"{cal['test']['far']:.3f} on these pairs"
         )
     click.echo(f"\n{NOT_COMPUTED_LINE}")
     if report:
         click.echo(f"report: {report}")
+    return metrics

@@ -38,6 +38,7 @@ from siamkit.cli._inputs import (
     read_image_files,
     refuse_existing,
     refuse_fashion_mnist_options,
+    refuse_given,
     retrieval_rows,
     write_embeddings,
 )
@@ -585,7 +586,8 @@ def _default_shots(
     show_default=True,
     help="fashion-mnist, digits, an image folder (one sub-folder per class), signatures:DIR, or "
     "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
-    "same = 1 for the same, 0 for not): verification on those pairs only.",
+    "same = 1 for the same, 0 for not): verification on those pairs only. A text model takes "
+    "pairs of texts, labelled or graded (--score-range): a CSV or JSONL, as said below.",
 )
 @click.option(
     "--classes",
@@ -652,6 +654,14 @@ def _default_shots(
     "10 classes but 40 at 1,000 (10k embeddings of 128 dimensions). Not for a pairs CSV.",
 )
 @click.option(
+    "--score-range",
+    metavar="LO,HI",
+    help="A text model on graded pairs (a, b, score; e.g. 0,5 for STS-style scores): Pearson and "
+    "Spearman of the cosine similarity against the scores, read from the column score (else "
+    "label), each within LO..HI. No ROC AUC, EER or TAR@FAR there: a cut on graded scores would "
+    "be arbitrary; label the pairs 0/1 for them.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the metrics as JSON (the metrics.json layout)."
 )
 @PROGRESS
@@ -671,6 +681,7 @@ def evaluate(
     device: str,
     raw_distance: bool,
     clustering: bool,
+    score_range: str | None,
     as_json: bool,
 ) -> None:
     """Evaluate a saved MODEL folder: N-way K-shot, verification (ROC AUC, EER, TAR@FAR) and retrieval.
@@ -686,11 +697,24 @@ def evaluate(
     K-shot and retrieval need classes and are not computed there; --report holds the
     verification parts (ROC/DET, distance histograms).
 
+    A text model (a siamkit text model folder, a Hugging Face folder, or a named model such as
+    all-MiniLM-L6-v2) is evaluated on held-out pairs of texts, --data a CSV or JSONL: with
+    columns a, b and label, any case (label 1, true or yes = the same; 0, false or no = not),
+    the same verification as image pairs, on the distance 1 - cosine; with --score-range
+    LO,HI, graded scores (column score, else label): Pearson and Spearman of the cosine
+    similarity, and no verification metrics (a cut on graded scores would be arbitrary; label
+    the pairs 0/1 for them). Each distinct text is
+    embedded once, a half-twin's a texts with its query tower and b texts with its document
+    tower; texts longer than the model's window are embedded as overlapping windows, averaged,
+    and the output says how many were.
+
     \b
     Examples:
       siamkit evaluate runs/demo/model
       siamkit evaluate runs/demo/model --data val_images/ --report report.html
       siamkit evaluate runs/demo/model --data pairs.csv --json
+      siamkit evaluate runs/tickets/model --data test_pairs.csv --report pairs.html
+      siamkit evaluate all-MiniLM-L6-v2 --data sts_test.csv --score-range 0,5
     """
     if data.startswith("signatures:"):  # FAR/FRR/EER on skilled and random forgeries
         from siamkit.cli.signature_cmds import evaluate_signature_data
@@ -700,6 +724,14 @@ def evaluate(
         return evaluate_signature_data(
             model, data[len("signatures:") :], report=report, as_json=as_json
         )
+    from siamkit.cli.text_evaluate import evaluate_text, parse_score_range, text_model_folder_of
+
+    ctx = click.get_current_context()
+    text_folder = text_model_folder_of(model)
+    if text_folder is not None:
+        rng = parse_score_range(score_range)
+        return evaluate_text(ctx, model, text_folder, data, rng, report, device, as_json)
+    refuse_given(ctx, ("score_range",), "for a text model's graded pairs of texts")
     from dataclasses import asdict
 
     from siamkit.evaluation import shared_distance_matrices
@@ -1007,8 +1039,9 @@ def _other_kind(net: object, command: str) -> str:
     if kind == "text":
         return (
             f"is a text model; {command} takes image models. For texts use `siamkit "
-            "text similarity`, `text dedup`, `text plagiarism` or `text enroll`, and `siamkit "
-            "calibrate MODEL --data PAIRS` for its threshold"
+            "text similarity`, `text dedup`, `text plagiarism` or `text enroll`, `siamkit "
+            "calibrate MODEL --data PAIRS` for its threshold and `siamkit evaluate MODEL --data "
+            "PAIRS` to score it"
         )
     if getattr(net, "kind", None) == "siamfc":
         return (
