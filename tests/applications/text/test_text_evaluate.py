@@ -109,6 +109,13 @@ def test_graded_pairs_give_pearson_and_spearman_with_the_document_tower_for_b(
     # the query tower for both sides gives another Pearson r: the tower split is what is checked
     one_tower = pearsonr(_cosines(half_twin, graded_pairs, "query"), scores)[0]
     assert abs(one_tower - doc["similarity"]["pearson"]) > 1e-3
+    # a file whose graded scores are in its label column, as a training file's are
+    labels = tmp_path / "sts_label.jsonl"
+    labels.write_text(
+        "".join(json.dumps({"A": a, "B": b, "Label": s}) + "\n" for a, b, s in graded_pairs)
+    )
+    again = json.loads(_run([half_twin, "--data", labels, "--score-range", "0,5", "--json"]).output)
+    assert again["similarity"] == doc["similarity"]
     out = _run([half_twin, "--data", data, "--score-range", "0,5"]).output
     assert "Pearson r" in out and "Spearman rho" in out and "not computed" in out
 
@@ -161,7 +168,7 @@ def test_the_report_holds_the_verification_parts(
     half_twin: Path, tmp_path: Path, graded_pairs
 ) -> None:
     rows = [(a, b, float(s > 2.5)) for a, b, s in graded_pairs]
-    data = _write(tmp_path / "test.jsonl", [], "label")
+    data = tmp_path / "test.jsonl"
     data.write_text(
         "".join(json.dumps({"a": a, "b": b, "label": int(y)}) + "\n" for a, b, y in rows)
     )
