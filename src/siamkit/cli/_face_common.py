@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -85,6 +86,32 @@ def gallery_model(model: str | None, gallery_path: str) -> str:
     )[0]
 
 
+def _not_a_face_gallery(gallery_path: str, folder: str, what: str) -> click.ClickException:
+    """The refusal of a gallery that a model embedding no faces enrolled (a signature bank, a
+    text gallery): the gallery is the thing to change, not --model, which would only be
+    refused as another model than the gallery's."""
+    return click.ClickException(
+        f"{gallery_path} holds no faces: it was enrolled with the model in {folder}, {what}; "
+        "give --gallery a face gallery file, or a new file to enroll faces into"
+    )
+
+
+def gallery_pipeline(
+    model: str | None, gallery_path: str, detector: str, upsample: int
+) -> tuple[str, Any]:
+    """:func:`gallery_model` and its face pipeline; a recorded model folder that embeds no faces
+    (``signature enroll`` or ``text enroll`` made the gallery) is refused naming the gallery."""
+    from siamkit.applications.faces.errors import NotAFaceModelError
+
+    chosen = gallery_model(model, gallery_path)
+    try:
+        return chosen, _pipeline(chosen, detector, upsample)
+    except NotAFaceModelError as err:
+        if model is not None:  # the user's own --model: its refusal names it
+            raise
+        raise _not_a_face_gallery(gallery_path, chosen, err.what) from None
+
+
 def _pipeline(model: str, detector: str, upsample: int, store: bool = True) -> Any:
     """The face pipeline of the command's options; ``store=False`` for commands that use no
     gallery (dlib's encoder without torch: a new process starts several times faster)."""
@@ -125,11 +152,31 @@ def _open_gallery(gallery_path: str, model: str, embedder: Any, **kwargs: Any) -
     try:
         return Gallery.open(gallery_path, embedder, **kwargs)
     except GalleryMismatchError:
+        _refuse_a_gallery_of_no_faces(gallery_path)
         folder = None if model == "dlib" else model
         refusal = other_models_refusal(gallery_path, model, folder, _USE_RECORDED, things="faces")
         if refusal is None:
             raise
         raise refusal from None
+
+
+def _refuse_a_gallery_of_no_faces(gallery_path: str) -> None:
+    """On a gallery that refused the command's model: when the model folder it recorded embeds
+    no faces, say so (:func:`_not_a_face_gallery`) rather than advise that folder's model, which
+    the face commands refuse in turn."""
+    from siamkit.applications.faces.errors import NotAFaceModelError
+    from siamkit.applications.faces.pipeline import load_embedder
+    from siamkit.index.gallery import recorded_model_path
+
+    recorded = recorded_model_path(gallery_path)
+    if recorded is None or not Path(recorded).is_dir():
+        return
+    try:
+        load_embedder(recorded)
+    except NotAFaceModelError as err:
+        raise _not_a_face_gallery(gallery_path, recorded, err.what) from None
+    except (OSError, ValueError, RuntimeError):  # a folder that does not load: the caller's
+        return  # refusal names it
 
 
 def refuse_missing_store(path: str, what: str, hint: str) -> None:

@@ -28,8 +28,8 @@ from siamkit.cli._face_common import (
     _no_face_hint,
     _open_gallery,
     _pipeline,
-    gallery_model,
     gallery_model_options,
+    gallery_pipeline,
     refuse_missing_store,
 )
 from siamkit.cli._inputs import PROGRESS, OnceOption
@@ -110,8 +110,7 @@ def enroll(
         encode_metadata(meta)  # NaN, or more than the gallery keeps
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--metadata") from None
-    model = gallery_model(model, gallery_path)
-    pipe = _pipeline(model, detector, upsample)
+    model, pipe = gallery_pipeline(model, gallery_path, detector, upsample)
     with _hint_no_face(detector, upsample):  # every face found before any write
         found = track(images, "finding faces", unit="images")
         chosen = [largest_face_of(pipe, read_rgb(p), p) for p in found]
@@ -250,8 +249,7 @@ def identify(
     from siamkit.evaluation._common import score_kind
 
     refuse_missing_store(gallery_path, "gallery", "enroll faces first")
-    model = gallery_model(model, gallery_path)
-    pipe = _pipeline(model, detector, upsample)
+    model, pipe = gallery_pipeline(model, gallery_path, detector, upsample)
     hint = _no_face_hint(detector, upsample)
     docs = []
     opened = _open_gallery(gallery_path, model, pipe.embedder, create=False, threshold=threshold)

@@ -465,6 +465,34 @@ def test_a_signature_model_is_refused_as_a_face_model(tmp_path, photos, command)
     assert not db.exists()
 
 
+@pytest.mark.parametrize("command", ["identify", "enroll"])
+@pytest.mark.parametrize("model", [None, "dlib"])
+def test_a_signature_bank_is_refused_as_a_face_gallery(tmp_path, photos, command, model):
+    """A bank that `signature enroll` made, given as a face gallery, was refused as 'runs/sig/model
+    is a signature model ...; use dlib's encoder', and with --model dlib as 'enrolled with the
+    model in runs/sig/model, not dlib: leave out --model ... to use it': each advised the other."""
+    import siamkit
+    from siamkit.applications.signatures import build_signature_model
+
+    net = build_signature_model((1, 48, 64), 8, {"widths": [4, 4, 8, 8], "fc": 8})
+    siamkit.save_model(net, tmp_path / "sig", metadata={"signatures": {"reduce": "mean"}})
+    bank = tmp_path / "bank.db"
+    with Gallery.open(bank, siamkit.load_model(tmp_path / "sig"), create=True) as gallery:
+        gallery.enroll_embeddings("0042", np.ones((1, net.embedding_dim), np.float32))
+        gallery.remember_model_path(str(tmp_path / "sig"))
+    before = bank.read_bytes()
+    args = ["--label", "x"] if command == "enroll" else []
+    given = ["--model", model] if model else []
+    res = run(command, "--gallery", bank, *args, *given, photos["messi"])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        f"Error: {bank} holds no faces: it was enrolled with the model in {tmp_path / 'sig'}, a "
+        "signature model (it embeds binarised signature scans), not a face model; give "
+        "--gallery a face gallery file, or a new file to enroll faces into"
+    )
+    assert bank.read_bytes() == before
+
+
 @pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
 def test_the_long_face_steps_report_progress_in_a_log(
     tmp_path, photos, face_folder, monkeypatch, flag

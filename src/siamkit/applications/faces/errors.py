@@ -5,6 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+class NotAFaceModelError(ValueError):
+    """A model folder that embeds no faces (a signature, text or tracker model); ``what``: the
+    clause that says what it is instead, e.g. ``"a text model, not a face (image embedding)
+    model"``, so a gallery that such a model enrolled can be refused naming the gallery."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
+
+
 class NoFaceError(ValueError):
     """An image in which no face was found; ``index``: its place in the batch (from 0), when
     the error came from embedding a batch."""

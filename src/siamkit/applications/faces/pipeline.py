@@ -23,6 +23,7 @@ import numpy as np
 from siamkit.applications.faces.align import FaceAligner
 from siamkit.applications.faces.descriptor import DlibDescriptor
 from siamkit.applications.faces.detect import FaceBox, FaceDetector
+from siamkit.applications.faces.errors import NotAFaceModelError
 from siamkit.image_decode import DEFAULT_MAX_PIXELS, decode_image
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def load_embedder(model: str | os.PathLike[str] | None = None, store: bool = Tru
     ``store=False`` (nothing will be enrolled or looked up in a gallery) gives dlib's encoder as
     the torch-free :class:`DlibDescriptor`, which starts several times faster. A model that is
     no image model, or a signature model (``metadata.signatures``: it takes 1-channel images,
-    but of binarised ink), is refused with a ``ValueError`` naming the folder.
+    but of binarised ink), is refused with a :class:`NotAFaceModelError` (a ``ValueError``)
+    naming the folder.
     """
     if model is None or str(model) == "dlib":
         return _default_encoder() if store else DlibDescriptor()
@@ -66,16 +68,15 @@ def load_embedder(model: str | os.PathLike[str] | None = None, store: bool = Tru
     from siamkit.export.bundle import read_model_config
 
     net = siamkit.load_model(model)
+    what: str | None
     if "signatures" in read_model_config(model).get("metadata", {}):  # the signature task's
-        raise ValueError(
-            f"{model} is a signature model (it embeds binarised signature scans), not a face "
-            "model; use dlib's encoder or a siamkit model trained on face chips"
-        )
-    what = _not_an_image_model(net)
+        what = "a signature model (it embeds binarised signature scans), not a face model"
+    else:
+        kind = _not_an_image_model(net)
+        what = None if kind is None else f"{kind}, not a face (image embedding) model"
     if what is not None:
-        raise ValueError(
-            f"{model} is {what}, not a face (image embedding) model; use dlib's encoder or a "
-            "siamkit model trained on face chips"
+        raise NotAFaceModelError(
+            f"{model} is {what}; use dlib's encoder or a siamkit model trained on face chips", what
         )
     return net
 
