@@ -132,6 +132,29 @@ def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> 
     assert code != 0 and "no signature model" in out
 
 
+def test_a_missing_model_given_by_the_user_is_not_answered_with_pass_model(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A missing folder given as --model, or as evaluate's MODEL (which has no --model), was
+    answered 'no signature model at X; train one ... or pass --model.'"""
+    _, sigs = setup
+    ref = str(sigs / "w0000" / "genuine" / "001.png")
+    gone, bank = str(tmp_path / "none"), str(tmp_path / "bank.db")
+    train = "`siamkit train configs/signatures.yaml --out runs/sig`"
+    for args, named in [
+        (("enroll", "--model", gone, "--gallery", bank, "--writer", "a", ref), "--model"),
+        (("evaluate", gone, "--data", str(sigs)), "MODEL"),
+    ]:
+        code, out = _run(*args)
+        assert code == 1 and out.strip() == (
+            f"Error: no signature model at {gone}; give {named} a trained signature model's "
+            f"folder (runs/sig/model after {train})."
+        )
+    res = CliRunner().invoke(cli, ["evaluate", gone, "--data", f"signatures:{sigs}"])
+    assert res.exit_code == 1 and "; give MODEL a trained signature model's" in res.output
+    assert not Path(bank).exists()
+
+
 @pytest.mark.parametrize(
     "writer, message",
     [("", "a label must have 1 to 256 characters"), (" 0042", "starts or ends with whitespace")],

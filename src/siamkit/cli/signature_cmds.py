@@ -82,19 +82,27 @@ def _open_bank(gallery_path: str, model: Any, model_dir: str, *args: Any, **kwar
         raise refusal from None
 
 
-def _load(model_path: str, note: str = "", *, warn: bool = False) -> tuple[Any, dict[str, Any]]:
+_TRAIN = "`siamkit train configs/signatures.yaml --out runs/sig`"
+
+
+def _load(
+    model_path: str, note: str = "", *, warn: bool = False, given: str | None = None
+) -> tuple[Any, dict[str, Any]]:
     """The model and its ``metadata.signatures``; with ``warn``, one ``warning: ...`` line on
     stderr when the model has none (not a refusal: a model trained another way may still be a
-    signature model, but a digits model's scores say nothing about signatures)."""
+    signature model, but a digits model's scores say nothing about signatures). ``given``: how
+    the user named ``model_path`` (``"--model"``, ``"MODEL"``), or ``None`` for the default
+    or the bank's record, which a missing folder's sentence advises --model instead of."""
     import siamkit
     from siamkit.applications.signatures.bank import signature_shape_problem
     from siamkit.export.bundle import read_model_config
 
     if not Path(model_path).is_dir():
-        raise FileNotFoundError(
-            f"no signature model at {model_path}{note}; train one with "
-            "`siamkit train configs/signatures.yaml --out runs/sig` or pass --model."
-        )
+        if given is None:
+            fix = f"train one with {_TRAIN} or pass --model"
+        else:
+            fix = f"give {given} a trained signature model's folder (runs/sig/model after {_TRAIN})"
+        raise FileNotFoundError(f"no signature model at {model_path}{note}; {fix}.")
     metadata = read_model_config(model_path).get("metadata", {})
     model = siamkit.load_model(model_path)
     got = signature_shape_problem(model)  # a face or digits-RGB model
@@ -164,7 +172,7 @@ def enroll(
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--writer") from None
     model_dir, note = _model_dir(model_path, gallery_path)
-    model, _ = _load(model_dir, note, warn=True)
+    model, _ = _load(model_dir, note, warn=True, given=model_path and "--model")
     scans = _scans(images)
     bank = _open_bank(gallery_path, model, model_dir)
     try:
@@ -217,7 +225,7 @@ def verify(
     """
     refuse_missing_store(gallery_path, "signature bank", "enroll a writer first.")
     model_dir, note = _model_dir(model_path, gallery_path)
-    model, meta = _load(model_dir, note, warn=True)
+    model, meta = _load(model_dir, note, warn=True, given=model_path and "--model")
     scan = _scans((image,))[0]
     reduce = reduce or meta.get("reduce", "mean")
     bank = _open_bank(gallery_path, model, model_dir, reduce, threshold, create=False)
@@ -381,7 +389,7 @@ def evaluate_signature_data(
 
     if report:  # before the evaluation, not after
         check_report_path(report)
-    model, meta = _load(model_path, warn=True)  # as enroll and verify do
+    model, meta = _load(model_path, warn=True, given="MODEL")  # as enroll and verify do
     reduce = reduce or meta.get("reduce", "mean")
     source = "given" if threshold is not None else "model"
     threshold = threshold if threshold is not None else model.threshold
