@@ -96,7 +96,11 @@ class Validation(Callback):
     """``row["val_metric"] = validate(net)`` each epoch, on the main process, shared with the
     others; early stopping after ``patience`` epochs without a better one; ``restore_best``: end
     with the best epoch's weights. Better is higher, or lower with ``lower_is_better`` (an
-    error rate such as the validation EER). Put it after a weight average."""
+    error rate such as the validation EER). Put it after a weight average.
+
+    ``log`` (the main process's) gets a line at the end when it stopped the run early and when
+    it put the best epoch's weights back, naming ``metric_name``: the epoch lines alone do not
+    say why a run ended before ``train.epochs`` or which epoch the model holds."""
 
     key = "best"
 
@@ -108,11 +112,16 @@ class Validation(Callback):
         share: Callable[[float | None], float | None] = lambda v: v,
         is_main: bool = True,
         lower_is_better: bool = False,
+        log: Callable[[str], None] | None = None,
+        metric_name: str = "metric",
     ) -> None:
         self.validate, self.patience, self.restore_best = validate, patience, restore_best
         self.lower_is_better = lower_is_better
         self.share, self.is_main = share, is_main
+        self.log, self.metric_name = log, metric_name
         self.best: dict[str, Any] = {"metric": None, "epoch": None, "state": None, "bad": 0}
+        self.last_epoch: int | None = None  # the last epoch this call of fit validated
+        self.stopped = False  # this call of fit stopped early
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         metric = None
@@ -122,6 +131,7 @@ class Validation(Callback):
         if metric is None:
             return
         b = self.best
+        self.last_epoch = int(row["epoch"])
         if b["metric"] is None or self.better(metric, b["metric"]):
             b.update(metric=metric, epoch=row["epoch"], bad=0)
             if self.restore_best:
@@ -130,14 +140,33 @@ class Validation(Callback):
         b["bad"] += 1
         if self.patience is not None and b["bad"] >= self.patience:
             trainer.stop = True
+            self.stopped = True
 
     def better(self, new: float, old: float) -> bool:
         """Whether ``new`` beats ``old`` in this metric's direction."""
         return new < old if self.lower_is_better else new > old
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        if self.restore_best and self.best["state"] is not None:
-            trainer.net.load_state_dict(self.best["state"])
+        b = self.best
+        if self.stopped and self.log is not None:  # after the last epoch's line
+            self.log(
+                f"stopped early after epoch {self.last_epoch}: val {self.metric_name} has not "
+                f"beaten epoch {b['epoch']}'s {b['metric']:.4f} for {b['bad']} epoch"
+                f"{'s' * (b['bad'] != 1)} (train.early_stopping = {self.patience})"
+            )
+        if self.restore_best and b["state"] is not None:
+            trainer.net.load_state_dict(b["state"])
+            # said when it changes the weights: this call validated a later epoch than the best
+            if (
+                self.log is not None
+                and self.last_epoch is not None
+                and b["epoch"] != self.last_epoch
+            ):
+                self.log(
+                    f"the model holds epoch {b['epoch']}'s weights, the best val "
+                    f"{self.metric_name} ({b['metric']:.4f}), not the last epoch's "
+                    f"({self.last_epoch}): train.restore_best"
+                )
 
     def state_dict(self) -> Any:
         return self.best

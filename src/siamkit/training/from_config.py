@@ -203,9 +203,11 @@ def build_trainer(
     validator = (validate or make_validator(cfg, data, ctx.device)) if validating else None
     share = lambda v: ddp.broadcast_float(v, ctx)  # noqa: E731 - rank 0's metric on every rank
     lower = t.val_metric in VAL_METRICS_LOWER_BETTER
+    main_log = log if ctx.is_main else None
     callbacks.append(
-        Validation(validator, t.early_stopping, t.restore_best, share, ctx.is_main, lower)
-    )
+        Validation(validator, t.early_stopping, t.restore_best, share, ctx.is_main, lower,
+                   log=main_log, metric_name=t.val_metric)
+    )  # fmt: skip
     spread_x = (data.val_x if len(data.val_x) >= 2 else data.train_x)[:1024]
 
     def learned(n: nn.Module) -> Tensor | None:  # the network's own embedding, on the main rank

@@ -1,0 +1,48 @@
+"""What a run says about its validation: early stopping, restore_best (issue 20's walk)."""
+
+from __future__ import annotations
+
+from siamkit.training import Trainer, apply_overrides
+
+
+def _fit(make_net, cfg, data, scores, resume=False, out=None):
+    lines: list[str] = []
+    it = iter(scores)
+    trainer = Trainer.from_config(
+        make_net(cfg, data), cfg, data, out_dir=out, progress=False,
+        validate=lambda n: next(it), log=lines.append,
+    )  # fmt: skip
+    return trainer.fit(resume=resume), lines
+
+
+def test_early_stopping_and_restore_best_say_so_after_the_last_epoch_line(
+    make_net, tiny_cfg, tiny_data
+) -> None:
+    cfg = apply_overrides(
+        tiny_cfg,
+        ["train.epochs=6", "train.steps_per_epoch=2", "train.early_stopping=2",
+         "train.restore_best=true", "train.val_metric=eer"],
+    )  # fmt: skip
+    # eer: lower is better; epoch 2 is the best, 3 and 4 do not beat it
+    result, lines = _fit(make_net, cfg, tiny_data, [0.4, 0.2, 0.3, 0.25, 0.1, 0.1])
+    assert result.stopped_early and result.best_epoch == 2
+    epochs = [i for i, s in enumerate(lines) if s.startswith("epoch ")]
+    assert len(epochs) == 4
+    after = lines[epochs[-1] + 1 :]
+    assert after == [
+        "stopped early after epoch 4: val eer has not beaten epoch 2's 0.2000 for 2 epochs "
+        "(train.early_stopping = 2)",
+        "the model holds epoch 2's weights, the best val eer (0.2000), not the last epoch's "
+        "(4): train.restore_best",
+    ]
+
+
+def test_a_run_whose_last_epoch_is_best_says_nothing_more(make_net, tiny_cfg, tiny_data) -> None:
+    cfg = apply_overrides(
+        tiny_cfg,
+        ["train.epochs=3", "train.steps_per_epoch=2", "train.early_stopping=2",
+         "train.restore_best=true"],
+    )  # fmt: skip
+    result, lines = _fit(make_net, cfg, tiny_data, [0.5, 0.6, 0.7])
+    assert not result.stopped_early
+    assert not [s for s in lines if "stopped early" in s or "restore_best" in s]
