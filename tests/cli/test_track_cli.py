@@ -440,6 +440,22 @@ def test_start_frame_and_frames_track_a_segment(files: dict[str, Path], tmp_path
     assert "warning" not in text
 
 
+def test_one_frame_tracked_claims_no_fps(files: dict[str, Path]) -> None:
+    """Only the start frame (the video's last, or --frames 1) said 'tracked 1 frames (7 to 7) at
+    0.0 fps': nothing was tracked, the box is --box as given."""
+    import json
+
+    code, text = _track(files, "--start-frame", str(N - 1), "--frames", "5", "--box", "60,40,24,24")
+    assert code == 0 and text.strip() == (
+        f"tracked 1 frame ({N - 1}): the start frame only (it is the last frame of "
+        f"{files['video']}), whose box is --box as given; no frame followed it to track, so no fps"
+    )
+    code, text = _track(files, "--frames", "1", "--box", "60,40,24,24", "--json")
+    assert code == 0 and json.loads(text)["fps"] is None
+    code, text = _track(files, "--frames", "1", "--box", "60,40,24,24")
+    assert code == 0 and "(--frames 1)" in text and "fps (tracking only)" not in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -198,7 +198,7 @@ def track(
         "last_frame": last_frame,
         "frames": summary.n_frames,
         "frames_expected": summary.expected_frames or None,
-        "fps": round(summary.fps, 2),
+        "fps": round(summary.fps, 2) if summary.n_frames > 1 else None,  # none was tracked
         "out": out_video,
         "boxes": boxes_csv,
         "last_box": [round(float(v), 2) for v in summary.boxes[-1]],
@@ -208,7 +208,16 @@ def track(
         click.echo(json.dumps(doc))
         return
     span = f" ({start_frame} to {last_frame})" if start_frame or max_frames else ""
-    click.echo(f"tracked {summary.n_frames} frames{span} at {summary.fps:.1f} fps (tracking only)")
+    if summary.n_frames == 1:  # the start frame takes --box as it is: "at 0.0 fps" before
+        why = "--frames 1" if max_frames == 1 else f"it is the last frame of {video}"
+        click.echo(
+            f"tracked 1 frame ({start_frame}): the start frame only ({why}), whose box is --box "
+            "as given; no frame followed it to track, so no fps"
+        )
+    else:
+        click.echo(
+            f"tracked {summary.n_frames} frames{span} at {summary.fps:.1f} fps (tracking only)"
+        )
     for label, p in (("video", out_video), ("boxes", boxes_csv)):
         if p:
             click.echo(f"{label}: {p}")
