@@ -112,3 +112,26 @@ def test_too_many_val_classes_are_refused_in_the_same_words_when_loading() -> No
 def test_override_reads_a_list() -> None:
     cfg = apply_overrides(RunConfig(), ["data.val_classes=[2, 3]"])
     assert cfg.data.val_classes == (2, 3)
+
+
+def test_a_val_class_the_data_lacks_is_not_called_a_test_class() -> None:
+    """A folder of 60 classes with data.val_classes: [999, 1] was told 999 is not a training
+    class and 'validation classes must never be test classes': 999 is no class at all. Drawn
+    training classes (a count) are checked when loading, against the data's own classes."""
+    drawn = load_run_data(DataConfig(dataset="digits", train_classes=6)).train_classes
+    test = next(c for c in range(10) if c not in drawn)
+    with pytest.raises(ValueError) as err:
+        load_run_data(DataConfig(dataset="digits", train_classes=6, val_classes=(42, drawn[0])))
+    msg = str(err.value)
+    assert msg.startswith(
+        "data.val_classes includes [42], which the digits data does not have (its 10 classes "
+        "are 0-9); name ids from the training classes ("
+    )
+    assert "test class" not in msg and "--set data.val_classes=2" in msg
+    with pytest.raises(ValueError) as err:
+        load_run_data(DataConfig(dataset="digits", train_classes=6, val_classes=(test, drawn[0])))
+    assert str(err.value).startswith(
+        f"data.val_classes includes [{test}], which is a test class, not a training class "
+        "(validation classes must never be test classes); name ids from the training classes "
+        f"({', '.join(map(str, drawn))}), or give a count"
+    )

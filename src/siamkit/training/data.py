@@ -164,7 +164,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
             xte, yte = x, y
         xte, yte = _select(xte, yte, test_classes)
         x, y = _select(x, y, train_classes)
-    val_classes = _val_classes(cfg, train_classes)
+    val_classes = _val_classes(cfg, train_classes, len(names))
     if val_classes:
         held_mask = torch.isin(y, torch.tensor(val_classes, dtype=y.dtype))
         keep, held = torch.nonzero(~held_mask).flatten(), torch.nonzero(held_mask).flatten()
@@ -265,9 +265,12 @@ def _shown(classes: tuple[int, ...] | int) -> str:
     return str(list(classes)) if isinstance(classes, tuple) else str(classes)
 
 
-def _val_classes(cfg: DataConfig, train_classes: tuple[int, ...]) -> tuple[int, ...]:
+def _val_classes(
+    cfg: DataConfig, train_classes: tuple[int, ...], n_classes: int
+) -> tuple[int, ...]:
     """The class-disjoint validation classes ``data.val_classes`` names, or draws (a count, with
-    :data:`SPLIT_SEED`), checked against the dataset's training classes; ``()`` when unset."""
+    :data:`SPLIT_SEED`), checked against the dataset's ``n_classes`` classes and its training
+    classes; ``()`` when unset."""
     vc = cfg.val_classes
     if vc is None:
         return ()
@@ -276,13 +279,32 @@ def _val_classes(cfg: DataConfig, train_classes: tuple[int, ...]) -> tuple[int, 
             raise too_few_left_to_train(vc, train_classes)
         pick = seeded_sample(len(train_classes), vc, SPLIT_SEED).tolist()
         return tuple(train_classes[i] for i in pick)
+    fix = (
+        f"name ids from the training classes ({_short_ids(train_classes)}), or give a count "
+        "drawn from them, e.g. --set data.val_classes=2"
+    )
+    unknown = sorted(c for c in vc if not 0 <= c < n_classes)
+    if unknown:  # not a class at all: calling it a test class would mislead
+        where = f"data.root {cfg.root}" if cfg.root is not None else f"the {cfg.dataset} data"
+        raise ValueError(
+            f"data.val_classes includes {unknown}, which {where} does not have (its "
+            f"{n_classes} classes are 0-{n_classes - 1}); {fix}"
+        )
     outside = sorted(set(vc) - set(train_classes))
     if outside:
         raise ValueError(
-            f"data.val_classes includes {outside}, which are not training classes of this "
-            f"dataset ({list(train_classes)}); validation classes must never be test classes"
+            f"data.val_classes includes {outside}, which "
+            f"{'are test classes' if len(outside) > 1 else 'is a test class'}, not a training "
+            f"class (validation classes must never be test classes); {fix}"
         )
     return tuple(sorted(vc))
+
+
+def _short_ids(ids: tuple[int, ...], shown: int = 12) -> str:
+    """``0, 1, 2`` for a few ids, ``0, 1, ..., 9, ... (40 in all)`` past ``shown`` of them."""
+    from siamkit.data.folders import shown_names
+
+    return shown_names([str(i) for i in ids], shown)
 
 
 def _select(x: Tensor, y: Tensor, classes: tuple[int, ...]) -> tuple[Tensor, Tensor]:
