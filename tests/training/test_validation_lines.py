@@ -46,3 +46,37 @@ def test_a_run_whose_last_epoch_is_best_says_nothing_more(make_net, tiny_cfg, ti
     result, lines = _fit(make_net, cfg, tiny_data, [0.5, 0.6, 0.7])
     assert not result.stopped_early
     assert not [s for s in lines if "stopped early" in s or "restore_best" in s]
+
+
+def test_a_run_with_no_validation_images_says_what_goes_without_them(
+    make_net, tiny_cfg, tmp_path
+) -> None:
+    """A folder of 3 images a class: the per-image hold-out holds out none (a class needs 4),
+    so val_metric, restore_best and the threshold silently did nothing ('val eer -')."""
+    from siamkit.data.synthetic_glyphs import write_glyph_folder
+    from siamkit.training import load_run_data
+
+    root = write_glyph_folder(tmp_path / "three", 8, per_class=3, size=16)
+    cfg = apply_overrides(
+        tiny_cfg,
+        ["data.dataset=image-folder", f"data.root={root}", "data.train_classes=5",
+         "data.image_size=16", "data.grayscale=true", "train.epochs=1",
+         "train.steps_per_epoch=1", "train.val_metric=eer", "train.restore_best=true"],
+    )  # fmt: skip
+    data = load_run_data(cfg.data)
+    assert len(data.val_y) == 0
+    lines: list[str] = []
+    Trainer.from_config(make_net(cfg, data), cfg, data, progress=False, log=lines.append).fit()
+    assert lines[0] == (
+        "note: no images are held out for validation (data.val_fraction = 0.1 holds out none "
+        "of classes of at most 3 images), so train.val_metric = eer is not measured, "
+        "train.early_stopping and train.restore_best have nothing to go by and the model gets "
+        "no calibrated threshold; hold out whole classes instead with data.val_classes (a "
+        "count, e.g. --set data.val_classes=2)"
+    )
+    # with whole classes held out there is something to validate on: no note
+    held = apply_overrides(cfg, ["data.val_classes=2"])
+    data = load_run_data(held.data)
+    lines.clear()
+    Trainer.from_config(make_net(held, data), held, data, progress=False, log=lines.append).fit()
+    assert not [s for s in lines if s.startswith("note: no images")]

@@ -123,6 +123,29 @@ def _note(msg: str, log: Callable[[str], None] | None) -> None:
         warnings.warn(msg, UserWarning, stacklevel=3)
 
 
+def _no_validation_note(cfg: RunConfig, data: RunData) -> str:
+    """The sentence for a run with no validation images: what goes without them, and the fix.
+
+    A per-image hold-out of classes of 3 images or fewer holds out none (a class needs 4 for
+    2 to go to validation and 2 to stay), which an Omniglot-like folder of few images meets.
+    """
+    f = cfg.data.val_fraction
+    counts = torch.bincount(data.train_y) if data.train_y.numel() else torch.zeros(1)
+    most = int(counts.max())
+    why = (
+        f"data.val_fraction = {f} holds out none"
+        if f == 0 or cfg.data.val_classes is not None
+        else f"data.val_fraction = {f} holds out none of classes of at most {most} image"
+        f"{'s' * (most != 1)}"
+    )
+    return (
+        f"note: no images are held out for validation ({why}), so train.val_metric = "
+        f"{cfg.train.val_metric} is not measured, train.early_stopping and train.restore_best "
+        "have nothing to go by and the model gets no calibrated threshold; hold out whole "
+        "classes instead with data.val_classes (a count, e.g. --set data.val_classes=2)"
+    )
+
+
 def build_trainer(
     net: nn.Module,
     cfg: RunConfig,
@@ -200,6 +223,8 @@ def build_trainer(
     scheduler = build_scheduler(cfg.optim, optimizer, t.epochs * batches.steps)
     amp, scaler = mixed_precision(t.amp, ctx.device)
     validating = t.val_metric != "none" and len(data.val_y) > 1
+    if t.val_metric != "none" and not validating and ctx.is_main:
+        _note(_no_validation_note(cfg, data), log)
     validator = (validate or make_validator(cfg, data, ctx.device)) if validating else None
     share = lambda v: ddp.broadcast_float(v, ctx)  # noqa: E731 - rank 0's metric on every rank
     lower = t.val_metric in VAL_METRICS_LOWER_BETTER
