@@ -120,7 +120,11 @@ _ONNX_DIR = click.option(
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 _TEXT_FIELD = click.option(
-    "--text-field", default="text", show_default=True, help="JSONL key / CSV column."
+    "--text-field",
+    default="text",
+    show_default=True,
+    help="JSONL key / CSV column; several, comma-separated (title,body), are read as one text, "
+    "each non-empty one its own paragraph.",
 )
 _BATCH_SIZE = click.option(
     "--batch-size", default=64, show_default=True, type=click.IntRange(1),
@@ -447,7 +451,7 @@ def dedup(
     \b
     Examples:
       siamkit text dedup corpus.jsonl --out groups.jsonl --threshold auto
-      siamkit text dedup tickets.csv --text-field body --rule clique --out groups.jsonl
+      siamkit text dedup tickets.csv --text-field title,body --rule clique --out groups.jsonl
       siamkit text dedup articles.jsonl --by passages --out groups.jsonl
     """
     from siamkit.applications.text.duplicates import dedup_thresholds, find_duplicates

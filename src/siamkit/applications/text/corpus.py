@@ -184,6 +184,37 @@ def column_named(columns: Sequence[str], name: str) -> str:
     return alike[0] if len(alike) == 1 else name
 
 
+def text_fields(name: str, names: Sequence[str], any_case: bool = True) -> list[str]:
+    """The fields ``--text-field`` names among ``names`` (a CSV header, a JSONL file's keys):
+    ``name`` itself when a field is so named or it holds no comma, else its comma-separated
+    parts (``title,body``); with ``any_case`` (a CSV header) each is read as
+    :func:`column_named` reads one.
+
+    >>> text_fields("title, body", ["ID", "Title", "Body"]), text_fields("a,b", ["a,b"])
+    (['Title', 'Body'], ['a,b'])
+    """
+
+    def find(part: str) -> str:
+        return column_named(names, part) if any_case else part
+
+    if find(name) in names or "," not in name:
+        return [find(name)]
+    return [find(part.strip()) for part in name.split(",") if part.strip()] or [name]
+
+
+def joined_text(values: Sequence[str]) -> str:
+    r"""One text of several fields' values (a ticket's title and body): the value itself for one
+    field; else the non-blank ones, stripped, each its own paragraph (a blank line between, so a
+    title without a full stop is a sentence of its own).
+
+    >>> joined_text(["Printer jams", "", "It jams on page 2."])
+    'Printer jams\n\nIt jams on page 2.'
+    """
+    if len(values) == 1:
+        return values[0]
+    return "\n\n".join(v.strip() for v in values if not is_blank(v))
+
+
 def _delimiter(text: str) -> str:
     """``;`` when the first non-blank line (the header) holds a semicolon and no comma, else
     ``,``: a semicolon-separated file read with commas is one column, whose rows then split
@@ -376,8 +407,10 @@ def _jsonl(
     key = id_field or "id"
     has_ids = any(key in row for _, row in rows)
     note = ""
+    keys = list(dict.fromkeys(k for _, row in rows for k in row))
+    fields = text_fields(text_field, keys, any_case=False)  # "title,body": one text of both
     if id_field is None and not has_ids:  # "article_id": its ids were replaced by line numbers
-        names = list(dict.fromkeys(k for _, row in rows for k in row if k != text_field))
+        names = list(dict.fromkeys(k for _, row in rows for k in row if k not in fields))
         values = {k: [row.get(k) for _, row in rows] for k in id_like(names)}
         guessed, note = _guess_ids(path, names, values, unique, "field")
         if guessed is not None:
@@ -386,29 +419,32 @@ def _jsonl(
         raise ValueError(
             f"{path} has no field {id_field!r} on any line; name the id field with --id-field"
         )
-    if rows and not any(text_field in row for _, row in rows):
-        n, first = rows[0]
-        raise ValueError(
-            f"{path} has no field {text_field!r} on any line (line {n}'s fields: "
-            f"{', '.join(map(str, first)) or 'none'}); name the text field with --text-field"
-        )
+    for name in fields:
+        if rows and not any(name in row for _, row in rows):
+            n, first = rows[0]
+            raise ValueError(
+                f"{path} has no field {name!r} on any line (line {n}'s fields: "
+                f"{', '.join(map(str, first)) or 'none'}); name the text field with --text-field"
+            )
     docs = []
     for n, row in rows:
         where = f"{path} line {n}"
-        if text_field not in row:
-            raise ValueError(
-                f"{where} has no field {text_field!r}, though other lines have one; give every "
-                "line its text"
-            )
-        if not isinstance(row[text_field], str):
-            raise ValueError(
-                f"{where}: the field {text_field!r} is {json.dumps(row[text_field])[:40]}, not a "
-                "string; give the text as a JSON string"
-            )
-        if bad := unicode_problem(row[text_field]):
-            raise ValueError(f"{where}: the text is not valid Unicode ({bad})")
+        for name in fields:
+            if name not in row:
+                raise ValueError(
+                    f"{where} has no field {name!r}, though other lines have one; give every "
+                    "line its text"
+                )
+            if not isinstance(row[name], str):
+                raise ValueError(
+                    f"{where}: the field {name!r} is {json.dumps(row[name])[:40]}, not a "
+                    "string; give the text as a JSON string"
+                )
+            if bad := unicode_problem(row[name]):
+                raise ValueError(f"{where}: the text is not valid Unicode ({bad})")
+        text = joined_text([row[name] for name in fields])
         if not has_ids:
-            docs.append(Document(str(n), row[text_field], where))
+            docs.append(Document(str(n), text, where))
             continue
         if key not in row:
             raise ValueError(f"{where} has no {key!r}, though other lines have one")
@@ -420,7 +456,7 @@ def _jsonl(
             )
         if not text_id.strip():
             raise ValueError(f"{where} has an empty id ({key!r})")
-        docs.append(Document(text_id, row[text_field], where))
+        docs.append(Document(text_id, text, where))
     return docs, note
 
 
@@ -442,26 +478,28 @@ def _csv(
 
     # a spreadsheet's "ID,Body" for --text-field body and the default id column: its ids
     # were replaced by row numbers without a word
-    text_field = column_named(columns, text_field)
-    if text_field not in columns:
-        raise missing(text_field, "text-field")
+    fields = text_fields(text_field, columns)  # "title,body": one text of both columns
+    for name in fields:
+        if name not in columns:
+            raise missing(name, "text-field")
     if id_field is not None and (id_field := column_named(columns, id_field)) not in columns:
         raise missing(id_field, "id-field")
     key = id_field or (ids if (ids := column_named(columns, "id")) in columns else None)
     note = ""
     if key is None:  # "Article ID": its ids were replaced by row numbers without a word
-        names = [c for c in columns if c != text_field]
+        names = [c for c in columns if c not in fields]
         values = {c: [row[c] for _, row in records] for c in id_like(names)}
         key, note = _guess_ids(path, names, values, unique, "column")
     docs = []
     for n, (line, row) in enumerate(records, 1):
         where = f"{path} line {line}"
+        text = joined_text([row[name] for name in fields])
         if key is None:
-            docs.append(Document(str(n), row[text_field], where))
+            docs.append(Document(str(n), text, where))
             continue
         if not row[key].strip():
             raise ValueError(f"{where} has an empty id (column {key!r})")
-        docs.append(Document(row[key], row[text_field], where))
+        docs.append(Document(row[key], text, where))
     return docs, note
 
 

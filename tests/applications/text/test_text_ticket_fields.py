@@ -1,0 +1,61 @@
+"""A ticket export keeps a ticket's words in two columns, title and body, and many tickets have a
+title alone: ``--text-field title,body`` reads both as one text (each non-empty one its own
+paragraph), so title-only tickets are compared rather than skipped as blank."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from siamkit.applications.text.corpus import load_corpus
+from siamkit.cli.main import cli
+
+TICKETS = [
+    ("T-1", "Printer out of toner", ""),
+    ("T-2", "Printer out of toner", ""),
+    ("T-3", "VPN fails", "Cannot connect from home since the update."),
+]
+
+
+def _csv(tmp_path: Path) -> Path:
+    path = tmp_path / "tickets.csv"
+    rows = "".join(f'{i},{t},"{b}",2026-01-0{n}\n' for n, (i, t, b) in enumerate(TICKETS, 1))
+    path.write_text("ID,Title,Body,created\n" + rows, encoding="utf-8")
+    return path
+
+
+def test_title_and_body_read_as_one_text(tmp_path: Path) -> None:
+    jsonl = tmp_path / "tickets.jsonl"
+    jsonl.write_text(
+        "".join(json.dumps({"id": i, "title": t, "body": b}) + "\n" for i, t, b in TICKETS)
+    )
+    want = [
+        ("T-1", "Printer out of toner"),
+        ("T-2", "Printer out of toner"),
+        ("T-3", "VPN fails\n\nCannot connect from home since the update."),
+    ]
+    for path in (_csv(tmp_path), jsonl):
+        corpus = load_corpus(path, "title, body" if path.suffix == ".csv" else "title,body")
+        assert [(d.id, d.text) for d in corpus.docs] == want, path
+        assert corpus.blank == [] and corpus.id_note == ""
+
+
+def test_dedup_groups_title_only_tickets(tmp_path: Path, tiny_hf: Path) -> None:
+    out = tmp_path / "groups.jsonl"
+    args = ["text", "dedup", str(_csv(tmp_path)), "--text-field", "title,body"]
+    args += ["--model", str(tiny_hf), "--threshold", "0.999", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "blank" not in result.output
+    groups = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [[m["id"] for m in g["members"]] for g in groups] == [["T-1", "T-2"]]
+
+
+def test_a_missing_one_of_the_fields_is_named(tmp_path: Path) -> None:
+    args = ["text", "dedup", str(_csv(tmp_path)), "--text-field", "title,text"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "g.jsonl")])
+    assert result.exit_code != 0
+    assert "has no column 'text' (its columns: ID, Title, Body, created)" in result.output
+    assert not (tmp_path / "g.jsonl").exists()
