@@ -171,6 +171,18 @@ def _figure_html(fig: Any, caption: str, fig_id: str) -> str:
 Section = tuple[str, str, str]  # (element id, heading, inner HTML)
 
 
+def _training_section(
+    history: Sequence[Mapping[str, Any]], names: Mapping[str, str] | None = None
+) -> Section:
+    """The ``training`` section: the loss and each validation figure per epoch
+    (:func:`~siamkit.evaluation.plots.plot_training_curves`; ``names`` labels its keys)."""
+    from siamkit.evaluation import plots
+
+    fig = plots.plot_training_curves(history, names)
+    caption = "Loss and validation metrics per epoch, each on its own axis"
+    return ("training", "Training curves", _figure_html(fig, caption, "fig-training"))
+
+
 def render_report_html(
     report: EvaluationReport,
     z: ArrayLike,
@@ -245,9 +257,7 @@ def render_report_html(
         train_cfg = config.get("train") if isinstance(config, Mapping) else None
         val = train_cfg.get("val_metric") if isinstance(train_cfg, Mapping) else None
         names = {"val_metric": f"validation {val}".replace("_", " ")} if val else None
-        fig = plots.plot_training_curves(history, names)
-        caption = "Loss and validation metrics per epoch, each on its own axis"
-        sections.append(("training", "Training curves", _figure_html(fig, caption, "fig-training")))
+        sections.append(_training_section(history, names))
     metrics_json = html.escape(json.dumps(report.to_dict(), indent=2))
     # the evaluation's metrics alone: a run's metrics.json adds its calibration, run and more
     raw = (
@@ -267,16 +277,23 @@ def render_verification_html(
     data: str | None = None,
     note: str = "",
     metrics: Mapping[str, Any] | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    curve_names: Mapping[str, str] | None = None,
 ) -> str:
     """A report of the verification parts alone: the metrics tables, the model's operating point,
     ROC / DET and the distance histograms, and the metrics JSON; for pairs without classes (a
     pairs file), where the per-class, failure, embedding-map and neighbour sections cannot be
     drawn. ``data`` replaces the header's item and class counts; ``note`` (plain text) follows
-    the tables; ``metrics`` is the JSON shown (default ``report.to_dict()``)."""
+    the tables; ``metrics`` is the JSON shown (default ``report.to_dict()``). ``history`` (one
+    dict per epoch, as :func:`write_report` takes it) adds the ``training`` section, its curves
+    labelled by ``curve_names`` (``{"val_eer": "validation EER"}``); with it the report may have
+    no verification section (a run validated on graded scores: its curves and metrics alone)."""
     from siamkit.evaluation import report_sections as rs
 
-    if report.verification is None:
-        raise ValueError("a verification report needs the report's verification section")
+    if report.verification is None and not history:
+        raise ValueError(
+            "a verification report needs the report's verification section or a training history"
+        )
     tables = metrics_tables(report)
     if calibration is not None:
         tables += rs.operating_point_html(
@@ -287,15 +304,16 @@ def render_verification_html(
     shown = report.to_dict() if metrics is None else metrics
     metrics_json = html.escape(json.dumps(shown, indent=2))
     # no metrics.json is written beside this report: the block is labelled by what it holds
-    raw = (
-        "<details><summary>verification metrics (JSON)</summary>"
-        f"<pre>{metrics_json}</pre></details>"
-    )
-    sections: list[Section] = [
-        ("metrics", "Metrics", tables),
-        rs.verification_section(report.verification, calibration, score_kind(report.distance)),
-        ("config", "Verification metrics (JSON)", raw),
-    ]
+    what = "verification metrics" if report.verification is not None else "metrics"
+    raw = f"<details><summary>{what} (JSON)</summary><pre>{metrics_json}</pre></details>"
+    sections: list[Section] = [("metrics", "Metrics", tables)]
+    if report.verification is not None:
+        sections.append(
+            rs.verification_section(report.verification, calibration, score_kind(report.distance))
+        )
+    if history:
+        sections.append(_training_section(history, curve_names))
+    sections.append(("config", f"{what.capitalize()} (JSON)", raw))
     return _page(title, report, sections, rs.run_line(run_info), data)
 
 

@@ -10,6 +10,15 @@ gives the metrics and, for labelled pairs, the calibrated threshold saved with t
 summary and ``metrics.json`` state it as ``verification.min_similarity``, the cosine similarity a
 pair must reach, as the text commands do).
 
+Each epoch's end adds a row to the run's history (``OUT/history.json``): the epoch's mean
+training loss and, with validation pairs and ``train.val_metric: auto``, the validation figures
+(:func:`~siamkit.applications.text.validate.validate`'s: ROC AUC and EER for 0/1 labels,
+Spearman and Pearson for graded scores), printed on the epoch's line as image runs print theirs;
+each validation embeds the validation texts once (``train.val_metric: none`` validates at the
+end alone). The checkpoint keeps the history and the current epoch's step losses, so a resumed
+run's history is an uninterrupted one's. ``OUT/report.html`` (:func:`write_run_report`) draws
+the curves and, for 0/1 labelled validation pairs, their ROC / DET, histograms and threshold.
+
 ``--init-from MODEL`` (:attr:`TaskOptions.init_from`) is the model to fine-tune, as ``model.path``
 is (a config naming another one is refused); the checkpoint and the saved model record it, and a
 ``--resume`` without it continues from the checkpoint's (:func:`start_model`).
@@ -38,6 +47,7 @@ from itertools import accumulate, chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -543,16 +553,118 @@ def fit_score_map(
     cosine to the score, fitted on the TRAINING pairs ``ex`` only; None for other data."""
     if ex.format != "pairs" or ex.targets is None or score_range is None or len(ex) < 2:
         return None
+    return ScoreMap.fit(pair_cosines(model, ex), ex.targets).rescaled(*score_range)
+
+
+CURVE_NAMES = {
+    "val_roc_auc": "validation ROC AUC",
+    "val_eer": "validation EER",
+    "val_pearson": "validation Pearson",
+    "val_spearman": "validation Spearman",
+    "val_precision_at_1": "validation P@1",
+    "val_triplet_accuracy": "validation triplet accuracy",
+}
+"""The report's labels of a text run's history keys."""
+
+
+def _history_key(metric: str) -> str:
+    """A :func:`~siamkit.applications.text.validate.validate` key as a history key:
+    ``verification.roc_auc`` -> ``val_roc_auc``, ``triplet.accuracy`` ->
+    ``val_triplet_accuracy``."""
+    section, _, name = metric.partition(".")
+    return f"val_{section}_{name}" if section == "triplet" else f"val_{name}"
+
+
+def epoch_row(epoch: int, losses: list[float], figures: dict[str, Any] | None) -> dict[str, Any]:
+    """One epoch of a text run's history: ``epoch`` (from 1), the mean of its step ``losses``
+    (None when it took none here: resumed from a checkpoint from before they were kept) and
+    the validation ``figures`` (:func:`validate`'s, as :func:`_history_key` names them; its
+    threshold is left out, which the end of the run calibrates)."""
+    row: dict[str, Any] = {"epoch": epoch, "loss": sum(losses) / len(losses) if losses else None}
+    for key, value in (figures or {}).items():
+        if key != "verification.threshold":
+            row[_history_key(key)] = value
+    return row
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """The epoch's line, as image runs print it: ``epoch 2/3: loss 0.1234, val roc_auc
+    0.9100, eer 0.1200``."""
+    loss = "-" if row["loss"] is None else f"{row['loss']:.4f}"
+    line = f"epoch {row['epoch']}/{epochs}: loss {loss}"
+    figures = [f"{k[4:]} {v:.4f}" for k, v in row.items() if k.startswith("val_")]
+    return f"{line}, val {', '.join(figures)}" if figures else line
+
+
+def pair_cosines(model: TextSiameseNetwork, ex: TextExamples) -> np.ndarray:
+    """The cosine of each pair of ``ex`` (a by the query tower, b by the document tower), each
+    distinct text embedded once."""
     model.eval()
     z = []
     for col, role in ((ex.texts[0], "query"), (ex.texts[1], "document")):
-        uniq = sorted(set(col))  # each distinct text embedded once
+        uniq = sorted(set(col))
         pos = {t: k for k, t in enumerate(uniq)}
         with torch.inference_mode():
             e = model.embed(uniq, role=role).float().cpu().numpy()
         z.append(e[[pos[t] for t in col]])
-    cos = (z[0] * z[1]).sum(1)
-    return ScoreMap.fit(cos, ex.targets).rescaled(*score_range)
+    return np.asarray((z[0] * z[1]).sum(1))
+
+
+def write_run_report(
+    path: Path,
+    model: TextSiameseNetwork,
+    val: TextExamples | None,
+    graded: bool,
+    history: list[dict[str, Any]],
+    metrics: dict[str, Any],
+    threshold: float | None = None,
+) -> Path | None:
+    """``OUT/report.html`` of a text run (:func:`~siamkit.evaluation.report.render_verification_html`):
+    the training curves (``history``: the loss and the validation figures per epoch) and, for
+    validation pairs labelled 0/1, their verification parts (ROC / DET, the cosine-distance
+    histograms, the calibrated threshold and its rates on them). None (nothing written) when
+    the run has neither: no epoch recorded and no labelled validation pairs. Embeds the
+    validation texts once. ``threshold``: the calibrated one, a cosine distance."""
+    from siamkit.evaluation import EvaluationReport
+    from siamkit.evaluation.report import write_verification_report
+    from siamkit.evaluation.verification import verification_report
+
+    labelled = val is not None and val.format == "pairs" and val.targets is not None and not graded
+    if not history and not labelled:
+        return None
+    ver, calibration, data, note = None, None, "no validation pairs", ""
+    if val is not None:
+        data = f"{len(val):,} validation {'pairs' if val.format == 'pairs' else 'examples'}"
+    if labelled:
+        assert val is not None and val.targets is not None
+        d = 1 - pair_cosines(model, val)  # the cosine distance the threshold is kept in
+        same = np.asarray(val.targets) == 1
+        ver = verification_report(d[same], d[~same])
+        data += f" ({int(same.sum()):,} same / {int((~same).sum()):,} different)"
+        if threshold is not None:
+            t = float(threshold)
+            tar, far = float(np.mean(d[same] <= t)), float(np.mean(d[~same] <= t))
+            calibration = {
+                "threshold": t,
+                "test": {"tar": tar, "far": far, "balanced_accuracy": (tar + 1 - far) / 2},
+            }
+            note = (
+                f"The threshold was calibrated on these validation pairs: cosine distance "
+                f"{t:.4f}, i.e. similarity at least {1 - t:.4f} "
+                "(verification.min_similarity); its rates here are those it was fit on."
+            )
+    report = EvaluationReport(ver, {}, None, "cosine", 0 if val is None else len(val), 0)
+    return write_verification_report(
+        path,
+        report,
+        title="siamkit text training report",
+        calibration=calibration,
+        data=data,
+        note=note,
+        metrics=metrics,
+        history=history or None,
+        curve_names=CURVE_NAMES,
+    )
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -782,6 +894,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     )
     amp, scaler = mixed_precision(cfg.train.amp, device)  # the image path's rule
     start_epoch, start_step = 0, 0
+    # one row per epoch ended (a checkpoint from before they were kept: from this session on)
+    history: list[dict[str, Any]] = list(state.get("history") or [])
     if options.resume:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -811,6 +925,16 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         sort_keys=False,
     )
     atomic_write(out_dir / "config.yaml", resolved)
+    graded = _graded(examples, val_ex)
+    last_val: dict[str, Any] = {}  # the latest epoch's validation: the end's when it is the last
+
+    def per_epoch() -> dict[str, Any]:
+        assert val_ex is not None
+        last_val.clear()
+        last_val.update(validate(model, val_ex, graded=graded))
+        return last_val
+
+    validating = val_ex is not None and cfg.train.val_metric != "none"
     with deterministic_on_cpu(device):  # a seeded or resumed run gives the same weights
         losses = _loop(
             model,
@@ -826,13 +950,17 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             guard.state_dict(),
             rebuild,
             scaler=scaler,
+            history=history,
+            epoch_losses=state.get("epoch_losses"),
+            val=per_epoch if validating else None,
+            log=log,
         )
     model.eval()
     # a finished run resumed trains no step: its last loss is the checkpoint's
     final_loss = losses[-1] if losses else state.get("last_loss")
     metrics = {"train.final_loss": final_loss, "train.steps": total}
-    if val_ex is not None:
-        metrics.update(validate(model, val_ex, graded=_graded(examples, val_ex)))
+    if val_ex is not None:  # the last epoch's validation is the end's (the same weights)
+        metrics.update(dict(last_val) if last_val else validate(model, val_ex, graded=graded))
     # the model keeps its threshold as a cosine distance; the run reports it as the text
     # commands state it (`siamkit text similarity`: similarity >= x), not as image runs do
     threshold = metrics.pop("verification.threshold", None)
@@ -848,7 +976,17 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         meta["init_from"] = init_from
     model_dir = save_model(model, out_dir / "model", threshold=threshold, metadata=meta)  # type: ignore[arg-type]
     atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
-    files = {"metrics": out_dir / "metrics.json", "config": out_dir / "config.yaml"}
+    atomic_write(out_dir / "history.json", json.dumps(history, indent=2))
+    files = {
+        "metrics": out_dir / "metrics.json",
+        "history": out_dir / "history.json",
+        "config": out_dir / "config.yaml",
+    }
+    report = write_run_report(
+        out_dir / "report.html", model, val_ex, graded, history, metrics, threshold
+    )
+    if report is not None:
+        files["report"] = report
     return TaskSummary(model_dir, metrics, files)
 
 
@@ -867,12 +1005,24 @@ def _loop(
     rebuild: dict[str, Any] | None = None,
     *,
     scaler: torch.amp.GradScaler | None = None,
+    history: list[dict[str, Any]] | None = None,
+    epoch_losses: list[float] | None = None,
+    val: Callable[[], dict[str, Any]] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> list[float]:
     """Train on ``plan``'s batches of ``ex`` from ``start`` (epoch, step) to the end,
     checkpointing as configured; ``amp`` and ``scaler`` as
     :func:`~siamkit.training.step.mixed_precision` gives them (a ``scaler`` for float16
-    autocast, where the GPU has no native bfloat16)."""
+    autocast, where the GPU has no native bfloat16). Returns this session's step losses.
+
+    ``history`` (the checkpoint's, extended in place) gets one row per epoch ended
+    (:func:`epoch_row`): the mean of its step losses (``epoch_losses``: those of the epoch
+    ``start`` is in, taken before it) and ``val()``'s figures (validation after the epoch;
+    None: none), and ``log`` gets its line; the checkpoint keeps both, so that a resumed run's
+    history is an uninterrupted one's."""
     losses: list[float] = []
+    history = [] if history is None else history
+    this_epoch = list(epoch_losses or [])
     device = next(model.parameters()).device
     clip = cfg.train.max_grad_norm if cfg.train.max_grad_norm > 0 else None  # 0: off
     every = cfg.train.checkpoint_every
@@ -884,6 +1034,8 @@ def _loop(
     bar = Progress(total, "fine-tuning", "steps") if progress else None
     try:
         for epoch in range(start[0], cfg.train.epochs):
+            if epoch != start[0]:
+                this_epoch = []
             for step in range(start[1] if epoch == start[0] else 0, counts[epoch]):
                 model.train()
                 with autocast_for(device, amp):
@@ -892,10 +1044,21 @@ def _loop(
                 backward_and_step(loss, opt, model.parameters(), scaler, clip)
                 sched.step()
                 losses.append(float(loss.detach()))
+                this_epoch.append(losses[-1])
                 if bar is not None:  # (a line written now shows this loss)
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
                     bar.update(1)
                 done = step + 1 == counts[epoch]
+                if done:  # validated before the checkpoint, which keeps the row
+                    row = epoch_row(epoch + 1, this_epoch, None if val is None else val())
+                    history.append(row)
+                    this_epoch = []
+                    if log is not None:
+                        line = epoch_line(row, cfg.train.epochs)
+                        if bar is not None:  # the bar cleared and drawn again after it
+                            bar.write(line, log)
+                        else:
+                            log(line)
                 if done or (every and (step + 1) % every == 0):
                     nxt = (epoch + 1, 0) if done else (epoch, step + 1)
                     _save_checkpoint(
@@ -911,6 +1074,8 @@ def _loop(
                             "last_loss": losses[-1],
                             "config": record,  # model.init_from: what a resume checks
                             START: rebuild,  # what rebuilds the model without the start folder
+                            "history": list(history),
+                            "epoch_losses": list(this_epoch),  # the epoch's steps so far
                         },
                     )
     finally:

@@ -23,6 +23,8 @@ LOSSES = (
     "triplet",
     "matryoshka",
 )
+VAL_METRICS = ("auto", "none")
+"""``train.val_metric``: the data's validation figure each epoch, or none (the end's alone)."""
 MATRYOSHKA_DIMS = (384, 256, 128, 64)  # loss matryoshka without loss.dims: all-MiniLM-L6-v2's size
 
 
@@ -83,6 +85,10 @@ class TrainSection:
     amp: bool = True  # CUDA only: bf16 autocast where native, else fp16 with a GradScaler
     gradient_checkpointing: bool = False
     checkpoint_every: int = 0  # steps; 0 = at the end of every epoch
+    # validation each epoch (when there are validation pairs): "auto" the data's figure (ROC AUC
+    # and EER for 0/1 labels, Spearman and Pearson for graded scores, precision@1 otherwise),
+    # which embeds the validation texts once an epoch; "none" validates at the end alone
+    val_metric: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,11 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
             "loss 'mnrl' trains on anchor_positive or triplets data (in-batch negatives)"
         )
     _check_train_numbers(cfg.train)
+    if cfg.train.val_metric not in VAL_METRICS:
+        raise ValueError(
+            f"train.val_metric is one of {', '.join(VAL_METRICS)} (none: validate at the end "
+            f"alone), got {cfg.train.val_metric!r}"
+        )
     if not 0 <= cfg.data.val_fraction < 1:
         raise ValueError(f"data.val_fraction lies in [0, 1), got {cfg.data.val_fraction}")
     # before any model is loaded; the transformer's own limit is checked once it is
