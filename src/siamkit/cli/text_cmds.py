@@ -441,7 +441,8 @@ def dedup(
     A .jsonl line, a .csv row or a folder's file is one text; a single file of another kind
     is one text whatever its lines, and is refused (dedup needs two).
 
-    Each line of --out is one group: its members' ids and scores against the group's first
+    Each line of --out is one group: its members' ids, the start of their texts (200
+    characters, on one line, to review the group by) and scores against the group's first
     member (cosine, or passage coverage with --by passages); min_similarity, the score of the
     group's weakest linked pair (not the threshold); and threshold, the score at or above which
     two texts were linked (with --by passages also threshold_one_sentence, for two one-sentence
@@ -455,6 +456,7 @@ def dedup(
       siamkit text dedup articles.jsonl --by passages --out groups.jsonl
     """
     from siamkit.applications.text.duplicates import dedup_thresholds, find_duplicates
+    from siamkit.cli.text_identify import snippet
 
     loaded = _load(corpus, text_field, id_field)
     _refuse_overwriting(out, "--out", loaded.files)
@@ -494,8 +496,12 @@ def dedup(
                 "scoring": scoring,
                 "min_similarity": round(g.min_similarity, 6),
                 **thresholds,
-                "members": [
-                    {"id": docs[i].id, "similarity": round(s, 6)}
+                "members": [  # each text's start, so a reviewer need not look each id up
+                    {
+                        "id": docs[i].id,
+                        "similarity": round(s, 6),
+                        "text": snippet(docs[i].text, 200),
+                    }
                     for i, s in zip(g.members, g.scores)
                 ],
             }

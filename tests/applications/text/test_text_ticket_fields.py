@@ -59,3 +59,18 @@ def test_a_missing_one_of_the_fields_is_named(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "has no column 'text' (its columns: ID, Title, Body, created)" in result.output
     assert not (tmp_path / "g.jsonl").exists()
+
+
+def test_groups_show_each_members_text_to_review(tmp_path: Path, tiny_hf: Path) -> None:
+    """groups.jsonl listed ids and scores alone: a support team reviewing a group had to look
+    every id up in the export. Each member now carries its text's start, on one line."""
+    path = tmp_path / "tickets.csv"
+    long = "Printer jams on page two. " * 20
+    path.write_text(f'id,text\nT-1,"{long}"\nT-2,"{long}"\nT-3,"VPN\nfails"\n', encoding="utf-8")
+    out = tmp_path / "groups.jsonl"
+    args = ["text", "dedup", str(path), "--model", str(tiny_hf), "--threshold", "0.999"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (group,) = [json.loads(line) for line in out.read_text().splitlines()]
+    start = " ".join(long.split())[:199] + "\u2026"
+    assert [(m["id"], m["text"]) for m in group["members"]] == [("T-1", start), ("T-2", start)]
