@@ -76,6 +76,34 @@ def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
     assert out.rstrip().endswith("(min distance to 3 references), threshold 0.0123")
 
 
+def test_a_signature_png_with_a_transparent_background_is_read_on_white_paper(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A signature pad's PNG (ink in the alpha channel over black pixels) was refused as 'blank
+    (no ink on the page)': the alpha was dropped, leaving a black page."""
+    from siamkit.applications.signatures.bank import read_signature
+    from siamkit.data.image_io import read_image
+
+    root, sigs = setup
+    bank, model = str(tmp_path / "bank.db"), str(root / "model")
+    refs = [str(sigs / "w0001" / "genuine" / f"00{n}.png") for n in (1, 2, 3)]
+    assert _run("enroll", "--model", model, "--gallery", bank, "--writer", "a", *refs)[0] == 0
+    paper = np.asarray(Image.open(refs[1]).convert("L"))
+    pad = np.zeros((*paper.shape, 4), np.uint8)  # black everywhere, ink where opaque
+    pad[..., 3] = 255 - paper
+    Image.fromarray(pad, "RGBA").save(tmp_path / "pad.png")
+    np.testing.assert_allclose(read_signature(tmp_path / "pad.png"), read_image(refs[1], 1))
+    assert torch.equal(read_signature(refs[0]), read_image(refs[0], 1))  # opaque: as before
+    answers = []
+    for scan in (refs[1], str(tmp_path / "pad.png")):
+        code, out = _run("verify", "--gallery", bank, "--writer", "a", scan, "--json")
+        assert code == 0, out
+        answers.append(json.loads(out))
+    assert answers[1]["score"] == pytest.approx(answers[0]["score"], abs=1e-5)
+    code, out = _run("enroll", "--gallery", bank, "--writer", "b", str(tmp_path / "pad.png"))
+    assert code == 0 and "enrolled 1 reference(s) for writer b" in out
+
+
 def test_enrolling_a_reference_again_skips_it_and_says_how_many(
     setup: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -122,11 +122,12 @@ def _load(
 
 
 def _scans(paths: tuple[str, ...]) -> list[Any]:
-    """Read each scan as grayscale; a blank one is named before anything is written."""
-    from siamkit.data.image_io import read_image
+    """Read each scan as grayscale (a transparent background as white paper); a blank one is
+    named before anything is written."""
+    from siamkit.applications.signatures.bank import read_signature
     from siamkit.data.signature_preprocess import BlankSignatureError, signet_preprocess
 
-    scans = [read_image(p, channels=1) for p in paths]
+    scans = [read_signature(p) for p in paths]
     for path, scan in zip(paths, scans):
         try:
             signet_preprocess(scan, size=(32, 32))

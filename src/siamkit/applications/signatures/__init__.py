@@ -6,7 +6,7 @@ that writer's enrolled genuine references (mean, min or max distance). Evaluatio
 FRR and EER separately for skilled forgeries and random forgeries (other writers' genuines).
 """
 
-from siamkit.applications.signatures.bank import SignatureBank, SignatureDecision
+from siamkit.applications.signatures.bank import SignatureBank, SignatureDecision, read_signature
 from siamkit.applications.signatures.decision import REDUCTIONS, reference_scores
 from siamkit.applications.signatures.evaluate import (
     ErrorRates,
@@ -23,5 +23,6 @@ __all__ = [
     "SignatureEvaluation",
     "build_signature_model",
     "evaluate_signatures",
+    "read_signature",
     "reference_scores",
 ]
