@@ -80,3 +80,32 @@ def test_a_run_with_no_validation_images_says_what_goes_without_them(
     lines.clear()
     Trainer.from_config(make_net(held, data), held, data, progress=False, log=lines.append).fit()
     assert not [s for s in lines if s.startswith("note: no images")]
+
+
+def test_steps_per_epoch_above_one_pass_is_said(make_net, tiny_cfg, tmp_path) -> None:
+    """An epoch is at most one pass over the training images: train.steps_per_epoch = 50 on a
+    few-image folder trained 1 step an epoch without a word."""
+    from siamkit.data.synthetic_glyphs import write_glyph_folder
+    from siamkit.training import load_run_data
+
+    root = write_glyph_folder(tmp_path / "few", 8, per_class=3, size=16)
+    base = ["data.dataset=image-folder", f"data.root={root}", "data.train_classes=5",
+            "data.val_classes=2", "data.image_size=16", "data.grayscale=true", "train.epochs=1"]  # fmt: skip
+    for asked, said in ((50, True), (1, False)):
+        cfg = apply_overrides(tiny_cfg, [*base, f"train.steps_per_epoch={asked}"])
+        data = load_run_data(cfg.data)
+        lines: list[str] = []
+        trainer = Trainer.from_config(
+            make_net(cfg, data), cfg, data, progress=False, log=lines.append
+        )
+        assert trainer.batches.steps == 1  # 3 classes of 3 images: one batch
+        notes = [s for s in lines if "steps_per_epoch" in s]
+        assert notes == (
+            [
+                "note: train.steps_per_epoch = 50 is more than one pass over the 9 training "
+                "images makes (1 batch of 3 classes x up to 8 images), so an epoch trains 1 "
+                "step; raise train.epochs to train longer"
+            ]
+            if said
+            else []
+        )

@@ -272,7 +272,8 @@ class TrainConfig:
     Attributes:
         classes_per_batch: P, classes in a batch.
         samples_per_class: K, images of each class in a batch.
-        steps_per_epoch: batches per epoch; ``None`` = training images // (P × K).
+        steps_per_epoch: batches per epoch, at most one pass over the training images (a run
+            asking for more says so and trains that pass); ``None`` = one pass (every image once).
         amp: mixed precision (``torch.autocast``) when training on CUDA.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         val_metric: on the validation split each epoch: ``"precision_at_1"``, ``"few_shot"``

@@ -123,6 +123,20 @@ def _note(msg: str, log: Callable[[str], None] | None) -> None:
         warnings.warn(msg, UserWarning, stacklevel=3)
 
 
+def _steps_capped_note(asked: int, batches: PKBatches, images: int, world: int) -> str | None:
+    """The sentence for a ``train.steps_per_epoch`` above one pass over the training images,
+    which an epoch never exceeds (every image once), else ``None``."""
+    if max(1, len(batches.sampler)) >= max(1, asked // world):
+        return None
+    steps = batches.steps * world
+    return (
+        f"note: train.steps_per_epoch = {asked} is more than one pass over the {images:,} "
+        f"training images makes ({steps} batch{'es' * (steps != 1)} of {batches.sampler.p} "
+        f"classes x up to {batches.k} images), so an epoch trains {steps} step"
+        f"{'s' * (steps != 1)}; raise train.epochs to train longer"
+    )
+
+
 def _no_validation_note(cfg: RunConfig, data: RunData) -> str:
     """The sentence for a run with no validation images: what goes without them, and the fix.
 
@@ -220,6 +234,10 @@ def build_trainer(
         device=ctx.device, rank=ctx.rank, world=ctx.world, channels_last=image,
         offline=offline, offline_pool=cfg.loss.offline_pool, class_power=t.class_power,
     )  # fmt: skip
+    if ctx.is_main and t.steps_per_epoch is not None:
+        capped = _steps_capped_note(t.steps_per_epoch, batches, len(data.train_y), ctx.world)
+        if capped is not None:
+            _note(capped, log)
     scheduler = build_scheduler(cfg.optim, optimizer, t.epochs * batches.steps)
     amp, scaler = mixed_precision(t.amp, ctx.device)
     validating = t.val_metric != "none" and len(data.val_y) > 1
