@@ -135,3 +135,13 @@ def test_a_val_class_the_data_lacks_is_not_called_a_test_class() -> None:
         "(validation classes must never be test classes); name ids from the training classes "
         f"({', '.join(map(str, drawn))}), or give a count"
     )
+
+
+def test_val_classes_beside_no_train_classes_are_shown_as_written() -> None:
+    """--set data.val_classes=[5,6] --set data.train_classes=null was echoed as '(5, 6)'."""
+    with pytest.raises(ValueError) as err:
+        config_from_dict({"data": {"train_classes": None, "val_classes": [5, 6]}})
+    assert str(err.value).startswith(
+        "data.val_classes = [5, 6] with data.train_classes = null: every class is then also a "
+        "test class"
+    )

@@ -918,7 +918,8 @@ def _check_class_lists(cfg: RunConfig) -> None:
         )
     if tc is None and cfg.data.val_classes is not None:
         raise ValueError(
-            f"data.val_classes = {cfg.data.val_classes!r} with data.train_classes = null: every "
+            f"data.val_classes = {_as_written(cfg.data.val_classes)} with data.train_classes = "
+            "null: every "
             "class is then also a test class, so validation classes would be test classes; name "
             "data.train_classes (a list or a count) to hold validation classes out of them"
         )
@@ -946,6 +947,11 @@ def too_few_left_to_train(
         f"data.val_classes = {shown} leaves fewer than 2 of the {n} classes data.train_classes "
         f"{lists} to train on: {fix}"
     )
+
+
+def _as_written(classes: tuple[int, ...] | int) -> str:
+    """Class ids as a config writes them (``[5, 6]``, not a tuple's ``(5, 6)``), or a count."""
+    return str(classes if isinstance(classes, int) else list(classes))
 
 
 def _check_val_classes(cfg: DataConfig) -> None:
