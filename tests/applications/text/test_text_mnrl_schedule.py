@@ -84,6 +84,9 @@ class _Watch:
             def set_postfix(self, **kwargs: Any) -> None:
                 pass
 
+            def write(self, line: str, out: Any = None) -> None:  # an epoch's line
+                (out or print)(line)
+
             def close(self) -> None:
                 pass
 
