@@ -101,3 +101,18 @@ def test_cosine_schedule_follows_the_formula() -> None:
         opt.step()
         sched.step()
     assert lrs[0] == pytest.approx(0.01) and lrs[10] == pytest.approx(0.1) and lrs[-1] < 0.001
+
+
+def test_grey_images_read_as_colour_are_pointed_to_data_grayscale() -> None:
+    """configs/demo.yaml on a folder of grey PNGs (Omniglot's) was told to give
+    model.input_mean three values: the fix is to read the images as one channel."""
+    grey = ModelConfig(input_mean=(0.286,), input_std=(0.353,))
+    lines: list[str] = []
+    build_model(grey, (3, 8, 8), mean=(0.05,) * 3, std=(0.09,) * 3, log=lines.append)
+    assert lines[0].endswith(
+        "; the three channels are alike, so these look like grey images read as colour: "
+        "--set data.grayscale=true reads them as one channel"
+    )
+    lines.clear()  # colour images: no such clause
+    build_model(grey, (3, 8, 8), mean=(0.1, 0.2, 0.3), std=(0.4, 0.5, 0.6), log=lines.append)
+    assert len(lines) == 1 and "grayscale" not in lines[0]

@@ -63,6 +63,12 @@ def input_normalisation(
         f"statistics, mean {list(data[0])} and std {list(data[1])}, instead (set both keys "
         f"to {channels} values, or to null, to silence this)"
     )
+    if channels == 3 and len(set(data[0])) == 1 and len(set(data[1])) == 1:
+        # grey images read as colour (an image folder's default): one channel is what they hold
+        note += (
+            "; the three channels are alike, so these look like grey images read as colour: "
+            "--set data.grayscale=true reads them as one channel"
+        )
     return (*data, note)
 
 
