@@ -36,7 +36,8 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
 
     Images without a face are skipped and listed; a file that is not a readable image (not an
     image, truncated) stops the crop with one sentence and nothing written. DEST must be a new
-    or an empty folder; the chips appear in it all at once, and Ctrl-C leaves it as it was.
+    or an empty folder outside SOURCE; the chips appear in it all at once, and Ctrl-C leaves it
+    as it was.
 
     \b
     Example:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,6 +127,28 @@ def test_crop_refuses_a_dest_that_is_not_empty(face_folder, tmp_path) -> None:
     assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
     assert res.output.startswith(f"Error: {dest} is not empty; give a new or empty folder")
     assert _tree(dest) == ["Bob", "Bob/b.png"]
+
+
+@pytest.mark.parametrize("inside", ["Eileen_Collins/chips", ".", "Mega_Mind/../x"])
+def test_crop_refuses_a_dest_inside_source(face_folder, tmp_path, inside) -> None:
+    """`face crop people people/Eileen_Collins/chips` wrote Mega_Mind's chips into Eileen's
+    folder, so the next crop or training run of people read them as photos of Eileen."""
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    src = _two_people(face_folder, tmp_path)
+    before = _tree(src)
+    dest = f"{src}/{inside}"
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), dest])
+    assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
+    where = "is" if inside == "." else "is inside"
+    assert res.output.strip() == (
+        f"Error: {Path(dest)} {where} {src}: its chips would be read as photos of the person whose "
+        f"folder holds them the next time {src} is read; give a destination outside {src}, "
+        f"e.g. {tmp_path.resolve() / 'chips'}"
+    )
+    assert _tree(src) == before
 
 
 def test_images_sharing_a_stem_get_a_chip_each(face_folder, tmp_path) -> None:

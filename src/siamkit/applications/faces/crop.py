@@ -53,12 +53,21 @@ def crop_folder(
     10 minutes, are removed.
 
     Raises:
-        ValueError: no images under ``source``, photos directly in ``source`` (not in a folder
-            per person), or ``dest`` is a folder that is not empty.
+        ValueError: ``dest`` is ``source`` or inside it, no images under ``source``, photos
+            directly in ``source`` (not in a folder per person), or ``dest`` is a folder that
+            is not empty.
 
     Returns:
         the number of chips written and the images in which no face was found.
     """
+    home, landing = Path(source).resolve(), Path(dest).resolve()
+    if landing == home or home in landing.parents:
+        where = "is" if landing == home else "is inside"
+        raise ValueError(  # people/alice/chips: every chip, bob's too, read as alice's after
+            f"{dest} {where} {source}: its chips would be read as photos of the person whose "
+            f"folder holds them the next time {source} is read; give a destination outside "
+            f"{source}, e.g. {home.parent / 'chips'}"
+        )
     paths = find_images(source)
     if not paths:
         raise ValueError(
