@@ -148,11 +148,13 @@ def test_a_resumed_run_continues_the_history_of_an_uninterrupted_one(
     full = json.loads((tmp_path / "full" / "history.json").read_text())
     cut = json.loads((tmp_path / "cut" / "history.json").read_text())
     assert len(full) == 2 and "val_roc_auc" in full[0]
-    assert cut == full
+    assert [sorted(row) for row in cut] == [sorted(row) for row in full]
+    for a, b in zip(cut, full):  # the same on the CPU; CUDA's atomics may differ in the last bits
+        assert a == pytest.approx(b, rel=1e-5, abs=1e-7)
     assert sum(line.startswith("epoch 2/2: loss") for line in lines) == 1
     # a finished run resumed again trains nothing and keeps the history
     get_task("text")(cfg, tmp_path / "cut", TaskOptions(progress=False, resume=True))
-    assert json.loads((tmp_path / "cut" / "history.json").read_text()) == full
+    assert json.loads((tmp_path / "cut" / "history.json").read_text()) == cut
 
 
 def test_the_report_holds_the_curves_and_the_verification_parts(
