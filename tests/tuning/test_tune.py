@@ -216,6 +216,11 @@ def test_trial_lines_on_a_terminal_are_written_beside_the_bar(
         ({"loss.nope": {"choice": [1]}}, "loss.nope"),
         ({"optim.lr": {"float": [0.1, 0.01]}}, "low < high"),
         ({"optim.lr": {"uniform": [0.1, 1]}}, "exactly one of"),
+        # a misspelt key is named, not only listed beside the right ones
+        (
+            {"optim.lr": {"float": [1e-4, 1e-2], "logg": True}},
+            "unknown key 'logg' (did you mean 'log'?)",
+        ),
         ({"loss.kind": {"choice": ["triplet", "bogus"]}}, "loss.kind = 'bogus'"),
         ({"lr": {"float": [0.1, 1]}}, "section.key"),
         # not "is a whole section": the key names no section at all (bad-input pass)

@@ -267,8 +267,18 @@ def _param(key: str, spec: Any) -> Param:
     if not isinstance(spec, dict):
         raise ValueError(f"search-space entry {key} must be a map such as {{float: [0.1, 1.0]}}")
     kinds = [k for k in ("choice", "float", "int") if k in spec]
-    extra = sorted(set(spec) - {"choice", "float", "int", "log"})
-    if len(kinds) != 1 or extra:
+    extra = sorted(map(str, set(spec) - {"choice", "float", "int", "log"}))
+    if extra:  # a misspelt key ('logg') was only listed beside the right ones
+        import difflib
+
+        near = difflib.get_close_matches(extra[0], ["choice", "float", "int", "log"], n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise ValueError(
+            f"search-space entry {key} has unknown key{'s' * (len(extra) > 1)} "
+            f"{', '.join(repr(e) for e in extra)}{hint}: an entry holds exactly one of "
+            "choice / float / int, and optionally log (e.g. {float: [1.0e-4, 1.0e-2], log: true})"
+        )
+    if len(kinds) != 1:
         raise ValueError(
             f"search-space entry {key} needs exactly one of choice / float / int (and optionally "
             f"log), got {sorted(spec)}"
