@@ -279,6 +279,7 @@ def render_verification_html(
     metrics: Mapping[str, Any] | None = None,
     history: Sequence[Mapping[str, Any]] | None = None,
     curve_names: Mapping[str, str] | None = None,
+    trained_on: bool | Literal["validation", "these"] | None = None,
 ) -> str:
     """A report of the verification parts alone: the metrics tables, the model's operating point,
     ROC / DET and the distance histograms, and the metrics JSON; for pairs without classes (a
@@ -287,7 +288,9 @@ def render_verification_html(
     the tables; ``metrics`` is the JSON shown (default ``report.to_dict()``). ``history`` (one
     dict per epoch, as :func:`write_report` takes it) adds the ``training`` section, its curves
     labelled by ``curve_names`` (``{"val_eer": "validation EER"}``); with it the report may have
-    no verification section (a run validated on graded scores: its curves and metrics alone)."""
+    no verification section (a run validated on graded scores: its curves and metrics alone).
+    ``trained_on``: what the threshold was fit on, as
+    :func:`~siamkit.evaluation.report_sections.operating_point_html` takes it."""
     from siamkit.evaluation import report_sections as rs
 
     if report.verification is None and not history:
@@ -297,7 +300,7 @@ def render_verification_html(
     tables = metrics_tables(report)
     if calibration is not None:
         tables += rs.operating_point_html(
-            calibration, pairs=True, score=score_kind(report.distance)
+            calibration, trained_on, pairs=True, score=score_kind(report.distance)
         )
     if note:
         tables += f"<p>{html.escape(note)}</p>"

@@ -140,7 +140,7 @@ def _rows(rows: Sequence[tuple[str, str]]) -> str:
 
 def operating_point_html(
     calibration: Mapping[str, Any],
-    trained_on: bool | Literal["validation"] | None = None,
+    trained_on: bool | Literal["validation", "these"] | None = None,
     pairs: bool = False,
     score: str = "distance",
 ) -> str:
@@ -148,8 +148,9 @@ def operating_point_html(
 
     ``trained_on``: whether the model trained on (some of) the evaluated classes; ``"validation"``
     when it did not, but (some of) them are its run's validation classes (``data.val_classes``),
-    whose pairs the threshold was fit on; ``None`` when that is not known (e.g. another image
-    folder). Only ``False`` calls them unseen. ``pairs``:
+    whose pairs the threshold was fit on; ``"these"`` when it was fit on the very pairs evaluated
+    (a text run's report of its validation pairs); ``None`` when that is not known (e.g. another
+    image folder). Only ``False`` calls them unseen. ``pairs``:
     the evaluation was of a list of pairs (a pairs file), not of classes. ``score``: what the
     threshold is compared with (:func:`~siamkit.evaluation._common.score_kind`), a distance or,
     with ``eval.score_norm``, a normalised score.
@@ -172,6 +173,8 @@ def operating_point_html(
         "validation": "fit on validation pairs of its run's validation classes (data.val_classes: "
         "not trained on), which include evaluated classes: these rates are optimistic for unseen "
         "classes",
+        "these": f"fit on {these}: the rates below are those it was fit on, optimistic for new "
+        "ones",
         None: f"fit on its run's validation data; whether that run trained or validated on "
         f"{these} is not known",
     }[trained_on]

@@ -169,7 +169,10 @@ def test_the_report_holds_the_curves_and_the_verification_parts(
     for part in ("fig-training", "fig-roc", "fig-hist"):
         assert f"id='{part}'" in html
     threshold = 1 - run.metrics["verification.min_similarity"]
-    assert f"cosine distance {threshold:.4f}" in html  # the calibrated threshold
+    assert f"cosine distance of {threshold:.4f}" in html  # the calibrated threshold
+    # the operating point says the threshold was fit on these very pairs, not "not known"
+    assert "fit on these pairs: the rates below are those it was fit on" in html
+    assert "is not known" not in html
     assert "12 validation pairs (6 same / 6 different)" in html
 
 

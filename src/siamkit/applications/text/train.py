@@ -649,9 +649,8 @@ def write_run_report(
                 "test": {"tar": tar, "far": far, "balanced_accuracy": (tar + 1 - far) / 2},
             }
             note = (
-                f"The threshold was calibrated on these validation pairs: cosine distance "
-                f"{t:.4f}, i.e. similarity at least {1 - t:.4f} "
-                "(verification.min_similarity); its rates here are those it was fit on."
+                f"The threshold, a cosine distance of {t:.4f}, is a similarity of at least "
+                f"{1 - t:.4f} (verification.min_similarity)."
             )
     report = EvaluationReport(ver, {}, None, "cosine", 0 if val is None else len(val), 0)
     return write_verification_report(
@@ -664,6 +663,7 @@ def write_run_report(
         metrics=metrics,
         history=history or None,
         curve_names=CURVE_NAMES,
+        trained_on="these",  # the threshold was calibrated on these validation pairs
     )
 
 
