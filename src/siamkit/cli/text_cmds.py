@@ -482,6 +482,9 @@ def dedup(
         log=lambda line: click.echo(line, err=True),
     )
     groups, chunked = found.groups, found.chunked
+    measure = "passage coverage" if scoring == "passages" else "similarity"
+    if note := _giant_group_note(groups, len(docs), f"{measure} >= {1 - dist:.4f}", rule):
+        click.echo(note, err=True)
     # the threshold used, in each line and the summary: a line's min_similarity is its group's
     # weakest linked pair, the summary's min_similarity (kept as it was) the threshold
     thresholds = {
@@ -542,6 +545,21 @@ def dedup(
         click.echo(f"two one-sentence texts: similarity >= {1 - doc_dist:.4f} ({doc_source})")
     # with --by passages the texts are embedded sentence by sentence: those are what was windowed
     click.echo(_chunk_note(chunked, "sentence" if scoring == "passages" else "text"), nl=False)
+
+
+def _giant_group_note(groups: list[Any], n_texts: int, threshold: str, rule: str) -> str:
+    """A warning when one group holds most of the texts (at least 10 and over half): at that
+    threshold texts merely on one topic link up (a calibrated threshold fitted on easy pairs
+    sits low), so the group is not a set of duplicates to merge; ``""`` otherwise. ``threshold``:
+    as the summary says it (``similarity >= 0.2574``)."""
+    size = len(groups[0].members) if groups else 0  # groups come largest first
+    if size < 10 or size * 2 <= n_texts:
+        return ""
+    how = "; or --rule clique or centroid, which do not chain" if rule == "components" else ""
+    return (
+        f"warning: one group holds {size} of the {n_texts} texts: at {threshold} texts that are "
+        f"only related link up; read a few of its members and raise --threshold{how}"
+    )
 
 
 @text.command("plagiarism")

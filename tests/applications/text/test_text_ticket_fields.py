@@ -74,3 +74,28 @@ def test_groups_show_each_members_text_to_review(tmp_path: Path, tiny_hf: Path) 
     (group,) = [json.loads(line) for line in out.read_text().splitlines()]
     start = " ".join(long.split())[:199] + "\u2026"
     assert [(m["id"], m["text"]) for m in group["members"]] == [("T-1", start), ("T-2", start)]
+
+
+def test_a_group_of_most_texts_is_warned_about(tmp_path: Path, tiny_hf: Path) -> None:
+    """A threshold calibrated on easy pairs (duplicates against random tickets) sat at 0.26 and
+    dedup put all 800 tickets in one group, saying only '1 duplicate group(s) holding 800 texts'.
+    It now warns that related texts link up at that threshold, and says what to change."""
+    path = tmp_path / "tickets.jsonl"
+    path.write_text("".join(json.dumps({"text": f"ticket number {n}"}) + "\n" for n in range(12)))
+    said = {}
+    for rule in ("components", "clique"):
+        args = ["text", "dedup", str(path), "--model", str(tiny_hf), "--threshold", "-1"]
+        args += ["--rule", rule, "--out", str(tmp_path / f"{rule}.jsonl")]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert "1 duplicate group(s) holding 12 texts" in result.output
+        said[rule] = " ".join(result.output.split())
+    warning = "warning: one group holds 12 of the 12 texts: at similarity >= -1.0000 texts that"
+    assert warning in said["components"] and warning in said["clique"]
+    assert "raise --threshold; or --rule clique or centroid" in said["components"]
+    assert "--rule clique" not in said["clique"]
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(json.dumps({"text": f"ticket number {n}"}) + "\n" for n in range(3)))
+    args = ["text", "dedup", str(few), "--model", str(tiny_hf), "--threshold", "-1"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "few-groups.jsonl")])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
