@@ -67,13 +67,13 @@ def test_a_run_with_no_validation_images_says_what_goes_without_them(
     assert len(data.val_y) == 0
     lines: list[str] = []
     Trainer.from_config(make_net(cfg, data), cfg, data, progress=False, log=lines.append).fit()
-    assert lines[0] == (
+    assert [s for s in lines if s.startswith("note: no images")] == [
         "note: no images are held out for validation (data.val_fraction = 0.1 holds out none "
         "of classes of at most 3 images), so train.val_metric = eer is not measured, "
         "train.early_stopping and train.restore_best have nothing to go by and the model gets "
         "no calibrated threshold; hold out whole classes instead with data.val_classes (a "
         "count, e.g. --set data.val_classes=2)"
-    )
+    ]
     # with whole classes held out there is something to validate on: no note
     held = apply_overrides(cfg, ["data.val_classes=2"])
     data = load_run_data(held.data)
@@ -109,3 +109,26 @@ def test_steps_per_epoch_above_one_pass_is_said(make_net, tiny_cfg, tmp_path) ->
             if said
             else []
         )
+
+
+def test_classes_per_batch_above_the_training_classes_is_said(make_net, tiny_cfg) -> None:
+    """data.val_classes=2 of the six classes left 4 to train on: P = 6 became 4 without a word."""
+    from siamkit.training import load_run_data
+
+    for held, said in (("data.val_classes=2", True), ("train.classes_per_batch=4", False)):
+        cfg = apply_overrides(tiny_cfg, [held, "train.epochs=1", "train.steps_per_epoch=1"])
+        data = load_run_data(cfg.data)
+        lines: list[str] = []
+        trainer = Trainer.from_config(
+            make_net(cfg, data), cfg, data, progress=False, log=lines.append
+        )
+        notes = [s for s in lines if "classes_per_batch" in s]
+        if said:
+            assert trainer.batches.sampler.p == 4
+            assert notes == [
+                "note: train.classes_per_batch = 6 is more than the 4 training classes "
+                "(data.val_classes holds 2 of the classes out), so a batch holds 4 classes x up "
+                "to 8 images"
+            ]
+        else:
+            assert notes == []

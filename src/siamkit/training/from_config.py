@@ -123,6 +123,22 @@ def _note(msg: str, log: Callable[[str], None] | None) -> None:
         warnings.warn(msg, UserWarning, stacklevel=3)
 
 
+def _fewer_classes_note(asked: int, batches: PKBatches, data: RunData) -> str:
+    """The sentence for ``train.classes_per_batch`` above the training classes (P is capped at
+    them): the batches are smaller than the config says, e.g. once data.val_classes holds some
+    of the demo's six classes out."""
+    n = batches.sampler.p
+    held = (
+        f" (data.val_classes holds {len(data.val_classes)} of the classes out)"
+        if data.val_classes
+        else ""
+    )
+    return (
+        f"note: train.classes_per_batch = {asked} is more than the {n} training classes{held}, "
+        f"so a batch holds {n} classes x up to {batches.k} images"
+    )
+
+
 def _steps_capped_note(asked: int, batches: PKBatches, images: int, world: int) -> str | None:
     """The sentence for a ``train.steps_per_epoch`` above one pass over the training images,
     which an epoch never exceeds (every image once), else ``None``."""
@@ -234,6 +250,8 @@ def build_trainer(
         device=ctx.device, rank=ctx.rank, world=ctx.world, channels_last=image,
         offline=offline, offline_pool=cfg.loss.offline_pool, class_power=t.class_power,
     )  # fmt: skip
+    if ctx.is_main and batches.sampler.p < t.classes_per_batch:
+        _note(_fewer_classes_note(t.classes_per_batch, batches, data), log)
     if ctx.is_main and t.steps_per_epoch is not None:
         capped = _steps_capped_note(t.steps_per_epoch, batches, len(data.train_y), ctx.world)
         if capped is not None:
