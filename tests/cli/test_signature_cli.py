@@ -515,6 +515,29 @@ def test_synth_by_default_makes_writers_the_shipped_config_never_trained_on(tmp_
     assert yaml.safe_load((ROOT / "configs" / "signatures.yaml").read_text())["data"]["seed"] == 0
 
 
+def test_making_many_synthetic_signatures_says_so_first(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`signature synth --writers 40` (README's) wrote for 8 s, and `evaluate --data
+    synthetic:60` made its writers for 12 s, without a line; a few stay quiet."""
+    from siamkit.cli import signature_cmds
+
+    root, _ = setup
+    args = ["synth", "--writers", "2", "--genuine", "2", "--forged", "1"]
+    code, out = _run(args[0], str(tmp_path / "few"), *args[1:])
+    assert code == 0 and out.splitlines() == [f"wrote 2 synthetic writers to {tmp_path / 'few'}"]
+    monkeypatch.setattr(signature_cmds, "MANY_SYNTHETIC", 6)  # as if 240, not 6, were made
+    code, out = _run(args[0], str(tmp_path / "many"), *args[1:])
+    assert code == 0 and out.splitlines() == [
+        f"making 2 synthetic writers' 6 signatures in {tmp_path / 'many'} ...",
+        f"wrote 2 synthetic writers to {tmp_path / 'many'}",
+    ]
+    code, out = _run(args[0], str(tmp_path / "quiet"), *args[1:], "--no-progress")
+    assert code == 0 and out.splitlines() == [f"wrote 2 synthetic writers to {tmp_path / 'quiet'}"]
+    code, out = _run("evaluate", str(root / "model"), "--data", "synthetic:1", "--references", "3")
+    assert code == 0 and out.startswith("making 1 synthetic writers' 24 signatures ...\n"), out
+
+
 def _model_without_signature_metadata(path: Path) -> None:
     """A signature-shaped model saved as another task would: no metadata.signatures. Its
     weights are drawn from their own seed, never the setup model's: the global generator's

@@ -273,6 +273,7 @@ def verify(
     help="Random seed. The default makes writers unlike those configs/signatures.yaml trains on "
     "(seed 0), as evaluate's synthetic:N does; --seed 0 repeats the training writers.",
 )
+@PROGRESS
 @_friendly
 def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
     """Write SYNTHETIC signatures to OUT/<writer>/genuine/*.png and OUT/<writer>/forged/*.png.
@@ -295,8 +296,22 @@ def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
             f"OUT {out} is not empty; give a new or empty folder (writers written there before "
             "would stay beside the new ones and be read as part of the same set)"
         )
+    _say_making(writers, genuine + forged, f" in {out}")
     write_signature_folders(out, writers, genuine, forged, seed)
     click.echo(f"wrote {writers} synthetic writers to {out}")
+
+
+MANY_SYNTHETIC = 240
+"""From this many synthetic signatures on (about 2 s here: 1,440 took 12 s, the delay after
+which a progress bar shows), making them says so first: one call with no count to report."""
+
+
+def _say_making(writers: int, per_writer: int, where: str = "") -> None:
+    """``making N synthetic writers' M signatures ...`` while progress is on, for many."""
+    from siamkit.progress import step
+
+    if writers * per_writer >= MANY_SYNTHETIC:
+        step(f"making {writers} synthetic writers' {writers * per_writer} signatures{where}")
 
 
 def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool]:
@@ -316,6 +331,7 @@ def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool
                 f"--data {data}: give at least one writer, e.g. synthetic:20 (two or more to "
                 "score random forgeries)."
             )
+        _say_making(writers, 12 + 12)
         return synthetic_signature_set(writers, 12, 12, seed, size), True
     return load_signature_set(data, layout, size), False
 
