@@ -237,6 +237,33 @@ def test_outputs_that_would_destroy_an_input_are_refused(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.avi"]
 
 
+def test_boxes_never_overwrite_a_file_that_is_not_a_boxes_csv(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """`--boxes staff.db` replaced a face gallery with 9 lines of CSV, silently; an earlier
+    run's boxes CSV (or an empty file) is still replaced."""
+    box = ["--box", "28,24,24,24", "--frames", "2"]
+    gallery = tmp_path / "staff.db"
+    gallery.write_bytes(b"SQLite format 3\x00" + bytes(200))
+    out = tmp_path / "o.avi"
+    res = CliRunner().invoke(
+        cli, ["track", str(files["video"]), *box, "--boxes", str(gallery), "--out", str(out)]
+    )
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: --boxes {gallery} exists and is not a boxes CSV (its first line is not "
+        "frame,x,y,w,h,score), so writing it would destroy it; give a new file name, or remove "
+        "that file first"
+    )
+    assert gallery.read_bytes() == b"SQLite format 3\x00" + bytes(200)
+    assert not out.exists()
+    boxes = tmp_path / "b.csv"
+    for before in ("", "frame,x,y,w,h,score\n0,1,1,1,1,1.0\n"):
+        boxes.write_text(before)
+        code, out = _track(files, *box, "--boxes", str(boxes))
+        assert code == 0, out
+        assert len(_csv(boxes)[0]) == 2
+
+
 @pytest.mark.parametrize("name", ["o.gif", "o"])
 def test_unsupported_out_extension_is_refused_before_tracking(
     files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str

@@ -102,7 +102,8 @@ def _json_number(v: float | int) -> float | int | None:
     "--boxes",
     "boxes_csv",
     type=click.Path(dir_okay=False),
-    help="CSV of frame,x,y,w,h,score; frame is the video's frame number.",
+    help="CSV of frame,x,y,w,h,score; frame is the video's frame number. An existing file is "
+    "replaced only if it is such a CSV (an earlier run's).",
 )
 @click.option(
     "--model",

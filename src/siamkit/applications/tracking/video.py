@@ -77,13 +77,26 @@ def draw_result(frame: np.ndarray, result: TrackResult, show_response: bool = Fa
     return out
 
 
+BOXES_HEADER = "frame,x,y,w,h,score"
+"""The first line of the CSV :func:`track_video` writes."""
+
+
+def _is_boxes_csv(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is empty or starts with :data:`BOXES_HEADER` (a file to replace)."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(BOXES_HEADER) + 2)
+    return not head or head.split(b"\n")[0].rstrip(b"\r") == BOXES_HEADER.encode()
+
+
 def check_outputs(
     video: str | os.PathLike[str],
     out_video: str | os.PathLike[str] | None = None,
     boxes_csv: str | os.PathLike[str] | None = None,
 ) -> None:
     """Refuse, before any work, outputs that cannot be written or would destroy an input: a video
-    name OpenCV has no writer for, an output that is the input video, or one file for both."""
+    name OpenCV has no writer for, an output that is the input video, one file for both, or a
+    ``boxes_csv`` that exists and is no boxes CSV (an earlier run's is replaced; a gallery or
+    any other file given by mistake was overwritten)."""
     src = Path(video)
     if out_video is not None and Path(out_video).suffix.lower() not in _FOURCC:
         raise ValueError(
@@ -102,6 +115,12 @@ def check_outputs(
     ):
         raise ValueError(
             f"--out and --boxes are the same file ({out_video}); give each its own file name"
+        )
+    if boxes_csv is not None and Path(boxes_csv).is_file() and not _is_boxes_csv(boxes_csv):
+        raise ValueError(
+            f"--boxes {boxes_csv} exists and is not a boxes CSV (its first line is not "
+            f"{BOXES_HEADER}), so writing it would destroy it; give a new file name, or remove "
+            "that file first"
         )
 
 
@@ -223,7 +242,7 @@ def track_video(
             if tmp_csv is not None:
                 with tmp_csv.open("w", newline="") as fh:
                     w = csv.writer(fh)
-                    w.writerow(["frame", "x", "y", "w", "h", "score"])
+                    w.writerow(BOXES_HEADER.split(","))
                     for i, (b, s) in enumerate(zip(boxes, scores)):
                         w.writerow([start_frame + i, *(f"{v:.2f}" for v in b), f"{s:.4f}"])
     n = len(boxes)
