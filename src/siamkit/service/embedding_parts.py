@@ -15,6 +15,7 @@ network and was dropped (a self-supervised run's projection head) is no part of 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ def embedding_parts(model: Any) -> list[dict[str, Any]]:
     tap values); a :class:`~siamkit.models.JoinedEmbedding` joins fixed image features (HOG
     gradients or pooled pixels) to them, e.g. 64 learned + 240 HOG values = 304.
     """
+    model = _exported_from(model)
     dim = model_embedding_dim(model)
     if getattr(model, "kind", None) == "dlib_face":  # trained by dlib, not by siamkit
         return [
@@ -57,6 +59,25 @@ def embedding_parts(model: Any) -> list[dict[str, Any]]:
         "so that classes never seen in training are still told apart by their look.",
     }
     return [*_network_parts(net, dim - extra), appearance]
+
+
+def _exported_from(model: Any) -> Any:
+    """The torch model an ONNX Runtime adapter (``--runtime onnx`` / ``onnx-int8``) was exported
+    from, read from the model folder its file sits in, so that its parts are named as the torch
+    model's are (64 learned + 240 HOG values, not 304 "learned" ones); the adapter itself when
+    it is no such export or the folder holds another model (its fingerprint differs)."""
+    embedder = getattr(model, "embedder", None)
+    folder = Path(getattr(embedder, "path", "")).parent
+    if getattr(model, "kind", None) != "onnx" or not (folder / "siamkit.json").is_file():
+        return model
+    from siamkit.export.bundle import load_model, read_model_config
+
+    try:
+        if read_model_config(folder).get("fingerprint") != getattr(model, "fingerprint", None):
+            return model
+        return load_model(folder)
+    except (ImportError, OSError, ValueError, KeyError):  # e.g. a plug-in's encoder
+        return model
 
 
 def _network_parts(net: Any, dim: int) -> list[dict[str, Any]]:
