@@ -507,7 +507,8 @@ def dedup(
                     }
                     for i, s in zip(g.members, g.scores)
                 ],
-            }
+            },
+            ensure_ascii=False,  # a reviewer reads 登录 or Принтер, not \u767b\u5f55
         )
         for k, g in enumerate(groups)
     ]

@@ -99,3 +99,24 @@ def test_a_group_of_most_texts_is_warned_about(tmp_path: Path, tiny_hf: Path) ->
     args = ["text", "dedup", str(few), "--model", str(tiny_hf), "--threshold", "-1"]
     result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "few-groups.jsonl")])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_groups_file_shows_non_english_text_as_it_reads(tmp_path: Path, tiny_hf: Path) -> None:
+    """groups.jsonl escaped every non-ASCII character, so a reviewer read a Chinese or Russian
+    ticket as \\u767b\\u5f55...; it is UTF-8 now, the text as written. An id that cannot be
+    written in UTF-8 (a JSON lone surrogate) is refused in one sentence before anything runs."""
+    path = tmp_path / "tickets.csv"
+    path.write_text("id,text\nN-登录,打印机坏了\nN-2,打印机坏了\n", encoding="utf-8")
+    out = tmp_path / "groups.jsonl"
+    args = ["text", "dedup", str(path), "--model", str(tiny_hf), "--threshold", "0.999"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    line = out.read_text(encoding="utf-8")
+    assert '"id": "N-登录"' in line and '"text": "打印机坏了"' in line
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "\\ud800", "text": "a"}\n{"id": "b", "text": "a"}\n')
+    args = ["text", "dedup", str(bad), "--model", str(tiny_hf), "--out", str(tmp_path / "b.jsonl")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "line 1: the id 'id' is not valid Unicode (a lone surrogate" in result.output
+    assert not (tmp_path / "b.jsonl").exists()

@@ -456,6 +456,8 @@ def _jsonl(
             )
         if not text_id.strip():
             raise ValueError(f"{where} has an empty id ({key!r})")
+        if bad := unicode_problem(text_id):  # outputs are UTF-8, which it cannot be written in
+            raise ValueError(f"{where}: the id {key!r} is not valid Unicode ({bad})")
         docs.append(Document(text_id, text, where))
     return docs, note
 
