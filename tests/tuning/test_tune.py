@@ -1472,3 +1472,27 @@ def test_a_trial_of_an_init_from_config_starts_from_the_saved_model(base, tmp_pa
     with pytest.raises(FileNotFoundError, match=r"^model\.init_from: no saved model at "):
         run_study(gone, space, tmp_path / "s2", n_trials=1, progress=False)
     assert not (tmp_path / "s2").exists()
+
+
+def test_a_models_note_is_said_once_not_warned_every_trial(base, tmp_path: Path) -> None:
+    """configs/demo.yaml's one-value input_mean on a colour folder: every trial's model warned
+    'UserWarning: model.input_mean / ...' with a source line; the study now says it once."""
+    import warnings
+
+    rgb_stats = apply_overrides(
+        base, ["model.input_mean=[0.5, 0.5, 0.5]", "model.input_std=[0.2, 0.2, 0.2]"]
+    )
+    lines: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_study(
+            rgb_stats,
+            SearchSpace.from_dict(SPACE),
+            tmp_path,
+            n_trials=2,
+            progress=False,
+            log=lines.append,
+        )
+    notes = [s for s in lines if s.startswith("model.input_mean / model.input_std give 3 value(s)")]
+    assert len(notes) == 1
+    assert not [w for w in caught if "model.input_mean" in str(w.message)]

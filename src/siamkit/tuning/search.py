@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -447,8 +448,9 @@ def run_study(
     # (e.g. validation classes with no same-class pair) is one sentence, and no study folder
     cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data)}
     check_positives(base, cache[_data_key(base)])
-    _check_model(base, cache[_data_key(base)])
-    _check_model_choices(base, space, cache[_data_key(base)])
+    note = _say_once(log)  # a model's note (e.g. normalisation set aside): once, not per trial
+    _check_model(base, cache[_data_key(base)], note)
+    _check_model_choices(base, space, cache[_data_key(base)], note)
     out.mkdir(parents=True, exist_ok=True)
     study = _open_study(base, space, out)
     plugins = _remember_plugins(study, plugins)
@@ -481,7 +483,7 @@ def run_study(
             # seeded as siamkit train seeds, so the weights start as a train run of this config's
             # do, whatever trials ran before (best.yaml gives the validation figures recorded)
             seed_everything(cfg.train.seed)
-            net = build_model(cfg.model, data.input_shape, mean, std)
+            net = build_model(cfg.model, data.input_shape, mean, std, log=note)
             check_input_size(net, cfg, data.input_shape)
             check_positives(cfg, data)
             if cfg.model.init_from:  # as siamkit train starts: from the saved model's weights
@@ -597,16 +599,33 @@ def check_out_dir(out: Path) -> None:
         )
 
 
-def _check_model(base: RunConfig, data: RunData) -> None:
+def _say_once(log: Callable[[str], None] | None) -> Callable[[str], None]:
+    """``log`` (or a ``UserWarning`` without one) each distinct line once: building the model of
+    every trial said the same note (and warned with a source line) once a trial."""
+    said: set[str] = set()
+
+    def note(msg: str) -> None:
+        if msg in said:
+            return
+        said.add(msg)
+        if log is not None:
+            log(msg)
+        else:
+            warnings.warn(msg, UserWarning, stacklevel=3)
+
+    return note
+
+
+def _check_model(base: RunConfig, data: RunData, note: Callable[[str], None] | None = None) -> None:
     """The base config's model takes the data's images (:func:`check_input_size`), and its
     ``model.init_from`` model loads into it. Built under a forked random state, so the check
     draws none of the numbers the trials' weights come from (the study's trials stay those of a
-    run without the check)."""
+    run without the check). ``note`` gets the model's note, if any."""
     import torch
 
     mean, std = data.channel_stats()
     with torch.random.fork_rng(devices=[]):
-        net = build_model(base.model, data.input_shape, mean, std)
+        net = build_model(base.model, data.input_shape, mean, std, log=note)
     check_input_size(net, base, data.input_shape)
     if base.model.init_from:  # a missing model, or one that does not fit: refused before a trial
         init_from_model(net, base.model.init_from)
@@ -617,7 +636,9 @@ def _and(names: Sequence[str]) -> str:
     return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
 
 
-def _check_model_choices(base: RunConfig, space: SearchSpace, data: RunData) -> None:
+def _check_model_choices(
+    base: RunConfig, space: SearchSpace, data: RunData, note: Callable[[str], None] | None = None
+) -> None:
     """Every model a value of ``space`` gives (with the config's other values) can be built: a
     ConvNet choice of fewer blocks than the config's ``taps`` name, which the trial keeps beside
     it, would stop the study at the first trial drawing it. Built under a forked random state,
@@ -638,7 +659,7 @@ def _check_model_choices(base: RunConfig, space: SearchSpace, data: RunData) -> 
             cfg = apply_overrides(base, space.overrides({p.key: v}, base))
             try:
                 with torch.random.fork_rng(devices=[]):
-                    build_model(cfg.model, data.input_shape, mean, std)
+                    build_model(cfg.model, data.input_shape, mean, std, log=note)
             except ValueError as err:
                 why = str(err).removeprefix("model.encoder / model.encoder_kwargs: ")
                 kept = kept_beside(p.key, v, base)
