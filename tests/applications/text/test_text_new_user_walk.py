@@ -29,7 +29,8 @@ def test_a_jsonl_without_the_text_field_lists_its_fields_and_names_the_option(tm
         load_corpus(f)
     assert str(err.value) == (
         f"{f} has no field 'text' on any line (line 1's fields: id, body); name the text field "
-        "with --text-field"
+        "with --text-field (several, comma-separated, are read as one text: --text-field "
+        "title,body)"
     )
 
 

@@ -58,6 +58,9 @@ def test_a_missing_one_of_the_fields_is_named(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "g.jsonl")])
     assert result.exit_code != 0
     assert "has no column 'text' (its columns: ID, Title, Body, created)" in result.output
+    assert "(several, comma-separated, are read as one text: --text-field title,body)" in " ".join(
+        result.output.split()
+    )
     assert not (tmp_path / "g.jsonl").exists()
 
 

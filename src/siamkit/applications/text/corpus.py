@@ -184,6 +184,9 @@ def column_named(columns: Sequence[str], name: str) -> str:
     return alike[0] if len(alike) == 1 else name
 
 
+_SEVERAL = " (several, comma-separated, are read as one text: --text-field title,body)"
+
+
 def text_fields(name: str, names: Sequence[str], any_case: bool = True) -> list[str]:
     """The fields ``--text-field`` names among ``names`` (a CSV header, a JSONL file's keys):
     ``name`` itself when a field is so named or it holds no comma, else its comma-separated
@@ -425,6 +428,7 @@ def _jsonl(
             raise ValueError(
                 f"{path} has no field {name!r} on any line (line {n}'s fields: "
                 f"{', '.join(map(str, first)) or 'none'}); name the text field with --text-field"
+                f"{_SEVERAL}"
             )
     docs = []
     for n, row in rows:
@@ -476,6 +480,7 @@ def _csv(
         return ValueError(
             f"{path} has no column {col!r} (its columns: {', '.join(columns) or 'none'}); "
             f"name the {option.removesuffix('-field')} column with --{option}"
+            + (_SEVERAL if option == "text-field" else "")
         )
 
     # a spreadsheet's "ID,Body" for --text-field body and the default id column: its ids
