@@ -209,3 +209,45 @@ def test_an_identities_folder_of_loose_photos_is_refused_before_any_face_is_sear
     assert read == []
     (root / "bob.png").unlink()
     assert ev.read_identities(root)[1] == ["ann", "ann"]
+
+
+@pytest.mark.parametrize(
+    ("people", "fraction", "message"),
+    [
+        (
+            {"ann": 1, "bob": 1},
+            0.5,
+            "no enrolled identity of {root} has a photo to probe with: each enrolls its first "
+            "photo and probes with the rest, and bob has no more; give the identities 2 or more "
+            "photos each",
+        ),
+        (
+            {"ann": 2},
+            0.9,
+            "every identity of {root} is left out of the gallery as unknown (a fraction 0.9 of 1 "
+            "identity), so no probe is of an enrolled one; give a lower --unknown-fraction or "
+            "more identities",
+        ),
+    ],
+)
+def test_a_split_without_known_probes_is_refused_before_any_face_is_searched(
+    tmp_path, monkeypatch, people, fraction, message
+):
+    """Two people of one photo each (one enrolled, one unknown), or every identity left out,
+    embedded every photo and ended with "no probe belongs to an enrolled identity", saying
+    neither why nor what to do."""
+    from PIL import Image
+
+    import siamkit.applications.faces.evaluate as ev
+
+    root = tmp_path / "people"
+    for person, count in people.items():
+        (root / person).mkdir(parents=True)
+        for i in range(count):
+            Image.new("RGB", (8, 8)).save(root / person / f"{i}.png")
+    read = []
+    monkeypatch.setattr(ev, "read_rgb", lambda path: read.append(path))
+    with pytest.raises(ValueError) as err:
+        evaluate_identities(object(), root, unknown_fraction=fraction)  # type: ignore[arg-type]
+    assert str(err.value) == message.format(root=root)
+    assert read == []

@@ -111,6 +111,36 @@ def read_identities(root: str | Path) -> tuple[list[Path], list[str]]:
     return paths, [p.relative_to(root).parts[0] for p in paths]
 
 
+def _refuse_no_known_probe(
+    root: str | Path,
+    labels: Sequence[str],
+    gallery: np.ndarray,
+    probes: np.ndarray,
+    unknown_fraction: float,
+    per_identity: int,
+) -> None:
+    """The one sentence for a split of ``labels`` with no probe of an enrolled identity, which
+    rank-1 and DIR need (``open_set_identification`` refused it after every face was searched,
+    saying neither why nor what to do)."""
+    enrolled = sorted({labels[i] for i in gallery})
+    if any(labels[i] in enrolled for i in probes):
+        return
+    n = len(set(labels))
+    if not enrolled:
+        raise ValueError(
+            f"every identity of {root} is left out of the gallery as unknown (a fraction "
+            f"{unknown_fraction:g} of {n} identit{'y' if n == 1 else 'ies'}), so no probe is of "
+            "an enrolled one; give a lower --unknown-fraction or more identities"
+        )
+    names = ", ".join(enrolled[:3]) + (", ..." if len(enrolled) > 3 else "")
+    first = "photo" if per_identity == 1 else f"{per_identity} photos"
+    raise ValueError(
+        f"no enrolled identity of {root} has a photo to probe with: each enrolls its first "
+        f"{first} and probes with the rest, and {names} {'has' if len(enrolled) == 1 else 'have'}"
+        f" no more; give the identities {per_identity + 1} or more photos each"
+    )
+
+
 def evaluate_identities(
     pipe: FacePipeline,
     root: str | Path,
@@ -119,10 +149,19 @@ def evaluate_identities(
     fars: Sequence[float] = (0.01, 0.1),
     seed: int = 0,
 ) -> tuple[OpenSetResult, list[Path]]:
-    """Open-set 1:N on an identities folder (see :func:`split_identities`)."""
+    """Open-set 1:N on an identities folder (see :func:`split_identities`).
+
+    Raises:
+        ValueError: the split leaves no probe of an enrolled identity (every identity left out,
+            or the enrolled ones have no photo beyond their first ``per_identity``), refused
+            before any face is searched.
+    """
     paths, labels = read_identities(root)
-    emb = embed_files(pipe, paths)
     g, p = split_identities(labels, unknown_fraction, per_identity, seed)
+    for path in paths:  # a file that is not an image is the first thing to say (embed_files)
+        probe_image(path)
+    _refuse_no_known_probe(root, labels, g, p, unknown_fraction, per_identity)
+    emb = embed_files(pipe, paths)
     y = np.asarray(labels)
     result = open_set_identification(
         emb.embeddings[g],
