@@ -13,6 +13,7 @@ Example:
     (2, 64)
     >>> emb.distance_name, emb.threshold  # doctest: +SKIP
     ('euclidean', 0.71)
+    >>> distances, same = emb.verify(images_a, images_b)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "OnnxEmbedder",
     "OnnxModelInfo",
     "import_onnxruntime",
+    "pairwise_distance",
     "parse_metadata",
     "resolve_onnx_path",
 ]
@@ -160,6 +162,38 @@ def _as_float_batch(x: Any) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+def pairwise_distance(name: str, a: Any, b: Any) -> np.ndarray:
+    """Distances between matching rows of two embedding batches, as siamkit computes them:
+    ``(N, D), (N, D) -> (N,)`` float64.
+
+    ``name`` is the model's distance (``OnnxEmbedder.distance_name``): ``euclidean``,
+    ``sqeuclidean``, ``manhattan`` (L1) or ``cosine`` (``1 - cos``, in ``[0, 2]``).
+
+    >>> pairwise_distance("euclidean", [[0.0, 0.0]], [[3.0, 4.0]])
+    array([5.])
+    """
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.ndim != 2 or x.shape != y.shape:
+        raise ValueError(
+            f"expected two embedding batches of the same shape (N, D), got {x.shape} and {y.shape}"
+        )
+    if name == "cosine":
+        xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
+        yn = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-8)
+        return np.clip(1.0 - (xn * yn).sum(axis=1), 0.0, 2.0)
+    sq = ((x - y) ** 2).sum(axis=1)
+    if name == "euclidean":
+        return np.sqrt(sq)
+    if name == "sqeuclidean":
+        return sq
+    if name == "manhattan":
+        return np.abs(x - y).sum(axis=1)
+    raise ValueError(
+        f"unknown distance {name!r}: a siamkit export uses cosine, euclidean, manhattan or "
+        "sqeuclidean"
+    )
+
+
 class OnnxEmbedder:
     """Embed with an exported siamkit model: the same ``embed`` contract as the torch model.
 
@@ -255,6 +289,38 @@ class OnnxEmbedder:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     __call__ = embed
+
+    def distance(self, a: Any, b: Any) -> np.ndarray:
+        """The model's distance between matching rows of two embedding batches:
+        ``(N, D), (N, D) -> (N,)``; smaller is more alike (see :func:`pairwise_distance`)."""
+        return pairwise_distance(self.distance_name, a, b)
+
+    def verify(self, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Compare two image batches pair by pair, as ``siamkit verify`` does: the distances
+        ``(N,)`` and whether each pair is the same, ``distance <= threshold`` ``(N,)`` bool.
+
+        Raises:
+            ValueError: the file carries no threshold (calibrate the model with ``siamkit
+                calibrate`` and export it again), or it is one branch of a half-twin, whose
+                second image goes through its branch g graph (compare with :meth:`distance`).
+        """
+        if self.threshold is None:
+            raise ValueError(
+                f"{self.path} carries no threshold; fit one with `siamkit calibrate MODEL` and "
+                "export again with `siamkit export MODEL --format onnx --force`, or compare "
+                "distance() with a threshold of your own"
+            )
+        if self.info.model_kind == "half_twin":
+            other = self.info.document_graph or "branch g's graph"
+            raise ValueError(
+                f"{self.path} is branch {self.info.branch or 'f'} of a half-twin: embed the "
+                f"second images with {other} and compare the embeddings with distance()"
+            )
+        za, zb = self.embed(a), self.embed(b)
+        if len(za) != len(zb):
+            raise ValueError(f"pair batches differ in size: {len(za)} and {len(zb)}")
+        d = self.distance(za, zb)
+        return d, d <= self.threshold
 
     def __repr__(self) -> str:
         return (
