@@ -161,6 +161,7 @@ def enroll(
 @_THRESHOLD
 @_model_options
 @_JSON
+@PROGRESS
 @_friendly
 def verify(
     image: str,
@@ -181,6 +182,10 @@ def verify(
     from siamkit.applications.faces.recognize import face_record, verify_faces
 
     pipe = _pipeline(model, detector, upsample, store=False)
+    if detector == "cnn":  # 15 s for two 512x512 photos here, with nothing to count
+        from siamkit.progress import step
+
+        step("finding the faces with dlib's CNN detector (seconds a photo on a CPU)")
     with _hint_no_face(detector, upsample):
         r = verify_faces(pipe, read_rgb(image), read_rgb(other), threshold, names=(image, other))
     doc = {

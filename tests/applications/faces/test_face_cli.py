@@ -521,6 +521,28 @@ def test_the_long_face_steps_report_progress_in_a_log(
         prog.set_enabled(False)  # the command turned it on for this process
 
 
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_verify_with_the_cnn_detector_says_it_searches_first(photos, monkeypatch, flag):
+    """verify --detector cnn searched two 512x512 photos for 15 s here without a line."""
+    from siamkit import progress as prog
+    from siamkit.cli import face_cmds
+
+    real = face_cmds._pipeline
+    monkeypatch.setattr(face_cmds, "_pipeline", lambda m, d, u, **kw: real(m, "hog", u, **kw))
+    try:
+        for detector in ("cnn", "hog"):
+            args = ["verify", "--detector", detector, photos["messi"], photos["messi"], flag]
+            res = run(*args)
+            assert res.exit_code == 0, res.output
+            said = res.stderr.splitlines() == [
+                "finding the faces with dlib's CNN detector (seconds a photo on a CPU) ..."
+            ]
+            assert said is (detector == "cnn" and flag == "--progress"), res.stderr
+            assert res.stdout.startswith("same person")
+    finally:
+        prog.set_enabled(False)  # the command turned it on for this process
+
+
 @pytest.mark.parametrize("bad", ["nan", "-1", "inf", "-0.01"])
 @pytest.mark.parametrize("command", ["verify", "identify"])
 def test_threshold_must_be_a_finite_distance(tmp_path, photos, command, bad):
