@@ -423,7 +423,9 @@ def test_crop_stops_on_an_unreadable_file_with_nothing_written(tmp_path, photos,
     assert res.output.startswith("Error: ") and len(res.output.strip().splitlines()) == 1
     assert message in res.output and str(src / "zz_nobody" / "broken.jpg") in res.output
     assert list((tmp_path / "out").iterdir()) == []  # no chips, no hidden staging folder
-    res = run("evaluate", "--identities", src)
+    for person, key in {"eileen": "astronaut_flip", "mega": "mega120"}.items():  # a probe each,
+        (src / person / photos[key].name).write_bytes(photos[key].read_bytes())  # else refused
+    res = run("evaluate", "--identities", src, "--unknown-fraction", "0.34")  # before the search
     assert res.exit_code == 1 and message in res.output and "broken.jpg" in res.output
 
 
