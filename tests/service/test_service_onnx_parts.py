@@ -44,3 +44,22 @@ def test_an_onnx_runtime_names_the_parts_of_the_model_it_was_exported_from(
     want = _parts(siamkit.load_model(folder))
     assert want == [("learned", 8), ("appearance", 192)]
     assert _parts(load_for_serving(folder, "onnx")) == want
+
+
+def test_damaged_torch_weights_beside_the_export_do_not_stop_the_onnx_service(
+    tmp_path: Path,
+) -> None:
+    """The ONNX runtime never reads model.safetensors: weights that no longer load (truncated
+    after the export) leave the parts undescribed, not the service unstarted."""
+    from siamkit.export.onnx import export_onnx
+
+    net = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16]),
+        embedding_dim=8,
+        preprocess=Preprocess(input_shape=(1, 28, 28)),
+    ).eval()
+    folder = siamkit.save_model(net, tmp_path / "model")
+    export_onnx(folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    assert _parts(load_for_serving(folder, "onnx")) == [("learned", 8)]
