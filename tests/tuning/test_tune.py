@@ -1496,3 +1496,18 @@ def test_a_models_note_is_said_once_not_warned_every_trial(base, tmp_path: Path)
     notes = [s for s in lines if s.startswith("model.input_mean / model.input_std give 3 value(s)")]
     assert len(notes) == 1
     assert not [w for w in caught if "model.input_mean" in str(w.message)]
+
+
+def test_a_trials_training_note_is_said_once(base, tmp_path: Path) -> None:
+    """data.val_classes=[4, 5] leaves 4 of digits-tiny's 6 classes to train on, so every trial
+    trained batches of 4 classes where the config says 6, and the study said nothing."""
+    lines: list[str] = []
+    run_study(
+        base, SearchSpace.from_dict(SPACE), tmp_path, n_trials=2, progress=False, log=lines.append
+    )
+    notes = [s for s in lines if s.startswith("note: ")]
+    assert notes == [
+        "note: train.classes_per_batch = 6 is more than the 4 training classes (data.val_classes "
+        "holds 2 of the classes out), so a batch holds 4 classes x up to 8 images"
+    ]
+    assert not [s for s in lines if s.startswith("epoch ")]  # a trial's epoch lines stay out

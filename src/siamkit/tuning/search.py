@@ -498,7 +498,7 @@ def run_study(
                 raise optuna.TrialPruned()
 
         trainer = Trainer.from_config(
-            net, cfg, data, out_dir=None, progress=False, log=lambda _s: None,
+            net, cfg, data, out_dir=None, progress=False, log=lambda s: _trial_note(s, note),
             validate=_validator(cfg, data, on_epoch),
         )  # fmt: skip
         try:
@@ -597,6 +597,13 @@ def check_out_dir(out: Path) -> None:
             f"--out {out} holds a training run ({', '.join(found)}); choose another --out for "
             "the study"
         )
+
+
+def _trial_note(line: str, note: Callable[[str], None]) -> None:
+    """A trial's training line: its notes (e.g. P capped at the training classes) go to
+    ``note``, said once for the study; its epoch lines are left out (trials.csv has them)."""
+    if line.startswith("note: "):
+        note(line)
 
 
 def _say_once(log: Callable[[str], None] | None) -> Callable[[str], None]:
