@@ -95,3 +95,21 @@ def test_bad_input_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"data\.val_fraction"):
         run_experiment(cfg, out, progress=False, log=lambda _s: None)
     assert not out.exists()
+
+
+def test_a_held_out_test_share_without_pairs_names_a_count_of_training_classes(
+    tmp_path: Path,
+) -> None:
+    """data.train_classes: null on a folder of 3 images a class tests 1 image of each, and was
+    refused by the evaluation ('give the classes more images'); testing whole classes, with a
+    count of training classes, is the way out with these images."""
+    root = write_glyph_folder(tmp_path / "three", 9, per_class=3, size=16)
+    with pytest.raises(ValueError) as err:
+        load_run_data(_folder(root, train_classes=None))
+    assert str(err.value) == (
+        "data.train_classes = null tests a held-out 30% of each class, which leaves no class 2 "
+        "test images (classes of at most 3 images), and testing compares images of a class; "
+        "name a count of classes to train on instead, e.g. --set data.train_classes=6, and the "
+        "other classes are tested whole"
+    )
+    assert len(load_run_data(_folder(root, train_classes=6)).test_classes) == 3

@@ -153,6 +153,7 @@ def load_run_data(cfg: DataConfig) -> RunData:
         if xte is None or yte is None:
             keep, held = _split_by_class(y, TEST_FRACTION, SPLIT_SEED)
             xte, yte, x, y = x[held], y[held], x[keep], y[keep]
+            _check_held_out_tests(cfg, yte, loaded)
             held_for = f"testing ({TEST_FRACTION:.0%}: data.train_classes is null) and {held_for}"
     else:
         chosen = cfg.train_classes
@@ -186,6 +187,22 @@ def load_run_data(cfg: DataConfig) -> RunData:
         xtr, ytr = xtr[pick], ytr[pick]
     return RunData(
         xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes, val_classes
+    )
+
+
+def _check_held_out_tests(cfg: DataConfig, yte: Tensor, y: Tensor) -> None:
+    """``data.train_classes: null`` on data without a test split tests a share of each class:
+    refuse it when no class keeps 2 test images (a folder of 3 images a class keeps 1), which
+    N-way episodes and genuine pairs need, naming the way out: test whole classes instead."""
+    if yte.numel() and int(torch.bincount(yte).max()) >= 2:
+        return
+    most = int(torch.bincount(y).max()) if y.numel() else 0
+    n = int(torch.unique(y).numel())
+    raise ValueError(
+        f"data.train_classes = null tests a held-out {TEST_FRACTION:.0%} of each class, which "
+        f"leaves no class 2 test images (classes of at most {most} image{'s' * (most != 1)}), "
+        "and testing compares images of a class; name a count of classes to train on instead, "
+        f"e.g. --set data.train_classes={max(2, n * 2 // 3)}, and the other classes are tested whole"
     )
 
 
