@@ -1,6 +1,9 @@
-"""A ticket export keeps a ticket's words in two columns, title and body, and many tickets have a
-title alone: ``--text-field title,body`` reads both as one text (each non-empty one its own
-paragraph), so title-only tickets are compared rather than skipped as blank."""
+"""A support team deduplicating a ticket export (issue 16's walk). The export keeps a ticket's
+words in two columns, title and body, and many tickets have a title alone: ``--text-field
+title,body`` reads both as one text (each non-empty one its own paragraph), and a file without the
+text column says so. Reviewing groups.jsonl: each member carries its text's start, non-English
+text as written, and a group holding most of the tickets (a threshold where related texts link)
+is warned about."""
 
 from __future__ import annotations
 
