@@ -85,3 +85,16 @@ def test_readmes_device_block_runs_with_the_runtime_file_alone(exported, fmnist_
         want = float(net(x[:1], x[1:])[0])
     assert abs(float(d) - want) <= 1e-4 and float(d_verify) == float(d)
     assert same == str(want <= float(threshold)) and float(threshold) == net.threshold
+
+
+@pytest.mark.parametrize(
+    ("scale", "shift", "match"),
+    [(255.0, 0.0, "divide 0-255 pixels by 255"), (1.0, -0.5, "do not subtract a mean")],
+)
+def test_images_outside_0_1_are_refused(exported, fmnist_images, scale, shift, match):
+    """np.asarray(img, np.float32) without / 255 (or a batch normalised by hand) embedded
+    silently into meaningless vectors: only uint8 arrays were refused."""
+    emb = OnnxEmbedder(exported)
+    with pytest.raises(ValueError, match=match):
+        emb.embed(fmnist_images[:2] * scale + shift)
+    emb.embed(np.clip(fmnist_images[:2] + 5e-4, 0, 1 + 5e-4))  # rounding around 1 is fine

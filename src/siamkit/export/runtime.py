@@ -47,6 +47,8 @@ METADATA_FORMAT = "siamkit-onnx"
 """Value of the ``format`` metadata key that marks a siamkit export."""
 METADATA_VERSION = 1
 
+_RANGE_SLACK = 1e-3  # rounding around [0, 1] an image batch may carry
+
 _INSTALL_HINT = (
     "pip install 'siamkit[onnx]' (on a device, `pip install onnxruntime numpy` is enough)"
 )
@@ -270,6 +272,16 @@ class OnnxEmbedder:
             )
         if not np.isfinite(arr).all():
             raise ValueError("the input contains NaN or infinite values")
+        if (
+            len(want) == 3
+            and arr.size
+            and (arr.min() < -_RANGE_SLACK or arr.max() > 1 + _RANGE_SLACK)
+        ):
+            raise ValueError(
+                f"expected images as floats in [0, 1], got values from {float(arr.min()):g} to "
+                f"{float(arr.max()):g}; divide 0-255 pixels by 255 (the graph normalises them "
+                "itself: do not subtract a mean or divide by a std)"
+            )
         return arr
 
     def embed(self, x: Any, batch_size: int = 256) -> np.ndarray:
