@@ -41,13 +41,13 @@ def run(*args: str):
 def test_verify_json_same_and_different(photos):
     res = run("verify", photos["astronaut"], photos["astronaut_flip"], "--json")
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["same"] is True and doc["threshold"] == 0.6 and doc["distance"] < 0.6
     assert doc["faces"][0]["faces_found"] == 2 and "using the largest" in doc["faces"][0]["note"]
     box = doc["faces"][0]["box"]
     assert (box["left"], box["top"], box["right"], box["bottom"]) == (175, 76, 265, 166)
     res = run("verify", photos["astronaut"], photos["messi"], "--json")
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["same"] is False and doc["distance"] > 0.6
 
 
@@ -80,12 +80,12 @@ def test_enroll_then_identify_every_face(tmp_path, photos):
         "--json",
     )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["num_items"] == 2
+    assert json.loads(res.stdout)["num_items"] == 2
     with Gallery.open(db) as g:
         assert {i.label: i.metadata for i in g.labels()}["mega"] == {"team": "cartoons"}
     res = run("identify", "--gallery", db, photos["three"], photos["noface"], "--json")
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     three, empty = doc["images"]
     assert empty["faces"] == []
     # the text line's hint, as a field only where no face was found
@@ -149,7 +149,7 @@ def test_enrolling_a_face_again_skips_it_and_says_how_many(tmp_path, photos):
     a, flip = photos["astronaut"], photos["astronaut_flip"]
     res = run("enroll", "--gallery", db, "--label", "eileen", a, flip, flip, "--json")
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)  # astronaut enrolled before, the flipped photo given twice
+    doc = json.loads(res.stdout)  # astronaut enrolled before, the flipped photo given twice
     assert len(doc["item_ids"]) == 1 and doc["num_items"] == 2
     assert doc["skipped_already_enrolled"] == 2 and len(doc["faces"]) == 3
     assert [(f["image"], f["item_id"], f["skipped"]) for f in doc["faces"]] == [
@@ -170,7 +170,7 @@ def test_enrolling_a_face_again_skips_it_and_says_how_many(tmp_path, photos):
         "embedding); --metadata was not applied to 'eileen', which got no new face"
     )
     res = run("enroll", "--gallery", db, "--label", "eileen", flip, "--metadata", "{}", "--json")
-    assert json.loads(res.output)["metadata_not_applied"] == ["eileen"]
+    assert json.loads(res.stdout)["metadata_not_applied"] == ["eileen"]
     res = run("enroll", "--gallery", db, "--label", "someone", a)  # a repeat is per label
     assert "enrolled 1 face(s)" in res.output and "skipped" not in res.output
     with Gallery.open(db) as g:
@@ -196,9 +196,9 @@ def test_face_enroll_keeps_the_thumbnails_the_service_keeps(tmp_path, photos, en
     db, a, mega = tmp_path / "staff.db", photos["astronaut"], photos["mega110"]
     first = json.loads(run("enroll", "--gallery", db, "--label", "eileen", a, "--json").output)
     res = run("enroll", "--gallery", db, "--label", "eileen", a, "--json")  # a repeat
-    assert json.loads(res.output)["skipped_already_enrolled"] == 1
+    assert json.loads(res.stdout)["skipped_already_enrolled"] == 1
     res = run("enroll", "--gallery", db, "--label", "mega", mega, "--json")
-    (eileen,), (mind,) = first["item_ids"], json.loads(res.output)["item_ids"]
+    (eileen,), (mind,) = first["item_ids"], json.loads(res.stdout)["item_ids"]
     thumb = {p: make_thumbnail(p.read_bytes()) for p in (a, mega)}
     store = ThumbnailStore(thumbnails_path_for(db))
     try:
@@ -268,7 +268,7 @@ def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
             (src / person / photos[k].name).write_bytes(photos[k].read_bytes())
     res = CliRunner().invoke(cli, ["face", "crop", str(src), str(tmp_path / "chips"), "--json"])
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["written"] == 3 and doc["skipped"] == [str(src / "mega" / "mega0.png")]
     # the text's hint, as face identify --json has it: only when an image was skipped
     assert doc["hint"] == (
@@ -293,7 +293,7 @@ def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
         cli, ["face", "crop", str(tmp_path / "faces"), str(tmp_path / "chips3"), "--json"]
     )
     assert res.exit_code == 0, res.output
-    assert set(json.loads(res.output)) == {"written", "skipped", "dest"}  # nothing skipped
+    assert set(json.loads(res.stdout)) == {"written", "skipped", "dest"}  # nothing skipped
 
 
 def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
@@ -304,7 +304,7 @@ def test_evaluate_lfw_pairs_and_identities(tmp_path, face_folder):
     )
     res = run("evaluate", "--lfw-pairs", pairs, "--images", face_folder, "--json")
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["lfw"]["accuracy"] == 1.0 and len(doc["lfw"]["fold_accuracy"]) == 2
     res = run("evaluate", "--lfw-pairs", pairs, "--images", face_folder)
     assert res.exit_code == 0, res.output
