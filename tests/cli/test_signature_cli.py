@@ -38,8 +38,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _run(*args: str) -> tuple[int, str]:
+    """The exit code and output; with --json and success, stdout alone (the JSON), since the
+    output also holds stderr, where progress lines go once a step passes 2 s (a loaded machine)."""
     res = CliRunner().invoke(cli, ["signature", *args])
-    return res.exit_code, res.output
+    return res.exit_code, res.stdout if "--json" in args and res.exit_code == 0 else res.output
 
 
 def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -334,7 +336,7 @@ def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> Non
         cli, ["evaluate", str(root / "model"), "--data", f"signatures:{sigs}", "--json"]
     )
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["n_references"] == 5 and set(doc) >= {"skilled", "random", "threshold"}
     assert doc["threshold_source"] == "model"  # the saved model's, not the user's
 
