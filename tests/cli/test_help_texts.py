@@ -283,3 +283,23 @@ def test_help_that_gives_the_text_pairs_columns_says_what_else_they_read() -> No
                 path,
                 said,
             )
+
+
+def test_train_help_tells_a_folder_user_of_val_classes_and_its_example_loads() -> None:
+    """train --help told a user bringing an image folder of data.train_classes only: issue 20's
+    user (classes of few images) trained with a per-image hold-out that validated nothing. The
+    help names data.val_classes and gives an example whose --set values the config takes."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from siamkit.training import apply_overrides, load_config
+
+    raw = CliRunner().invoke(cli, ["train", "--help"], terminal_width=80).output
+    text = " ".join(raw.split())
+    assert "data.val_classes (a count, or class ids) holds whole training classes out" in text
+    line = next(s for s in raw.splitlines() if "data.val_classes=" in s)
+    args = shlex.split(line)
+    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    cfg = apply_overrides(load_config(Path(__file__).resolve().parents[2] / args[2]), sets)
+    assert cfg.data.val_classes == 8 and cfg.data.grayscale is True

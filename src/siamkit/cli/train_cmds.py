@@ -131,6 +131,10 @@ def train(
     images per class, with data.train_classes a count of classes to train on (the others are
     the unseen test classes) or null (a held-out share of every class is tested); task: ssl
     reads every image under FOLDER, in its sub-folders too (their names are not used).
+    data.val_classes (a count, or class ids) holds whole training classes out for validation,
+    so early stopping, restore_best and the threshold are chosen on classes the network never
+    trained on (with a few images a class the per-image hold-out, data.val_fraction, may hold
+    out none); data.grayscale=true reads grey images as one channel.
 
     \b
     Examples:
@@ -138,6 +142,7 @@ def train(
       siamkit train configs/demo.yaml --out runs/shoes --resume
       siamkit train configs/demo.yaml --out runs/shoes2 --set train.epochs=5 --set loss.margin=0.3
       siamkit train configs/demo.yaml --out runs/mine --set data.dataset=image-folder --set data.root=photos/ --set data.train_classes=null
+      siamkit train configs/demo.yaml --out runs/glyphs --set data.dataset=image-folder --set data.root=glyphs/ --set data.train_classes=40 --set data.val_classes=8 --set data.grayscale=true
       siamkit train configs/simclr.yaml --out runs/ssl --set data.dataset=image-folder --set data.root=photos/
     """
     if resume and overwrite:
