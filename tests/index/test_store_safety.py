@@ -142,6 +142,9 @@ def test_an_emoji_label_joined_by_zwj_is_text_not_control_characters() -> None:
         validate_label("evil\u202etxt")
     with pytest.raises(ValueError, match="U\\+0007 \\(unnamed\\), a control character"):
         validate_label("bell\x07")
+    # a label pasted with a line break: its character named, not "unnamed"
+    with pytest.raises(ValueError, match="U\\+000A \\(LINE FEED\\), a control character"):
+        validate_label("alice\nsmith")
 
 
 def test_an_emoji_label_round_trips_through_the_gallery(tmp_path: Path) -> None:

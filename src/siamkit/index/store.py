@@ -95,6 +95,10 @@ def retry_locked(setup: Callable[[], None], path: str, timeout: float) -> None:
             time.sleep(random.uniform(0.005, 0.05))
 
 
+# Control characters have no Unicode name (unicodedata.name gives none): the usual ones by theirs
+_CONTROL_NAMES = {"\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\x00": "NULL"}
+
+
 def unprintable_char(label: str) -> str | None:
     """Name the first character of ``label`` that cannot be shown, or None if all can.
 
@@ -107,7 +111,7 @@ def unprintable_char(label: str) -> str | None:
     for ch in label:
         if ch.isprintable() or ch in _JOINERS:
             continue
-        name = unicodedata.name(ch, "unnamed")
+        name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ch, "unnamed")
         kind = {
             "Cc": "a control character",
             "Cf": "an invisible formatting character",
