@@ -106,6 +106,32 @@ def test_a_signature_png_with_a_transparent_background_is_read_on_white_paper(
     assert code == 0 and "enrolled 1 reference(s) for writer b" in out
 
 
+def test_a_face_gallery_is_named_as_one_not_as_another_models_bank(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`face enroll` (dlib, no folder recorded) made staff.db; given as a bank it was refused as
+    'staff.db holds 128-d embeddings but this model makes 6220-d ones; use the model that built
+    the gallery', which no signature command can use."""
+    from siamkit.applications.faces import DlibFaceEncoder
+    from siamkit.index import Gallery
+
+    root, sigs = setup
+    staff = tmp_path / "staff.db"
+    with Gallery.open(staff, DlibFaceEncoder(), create=True) as gallery:
+        gallery.enroll_embeddings("alice", np.ones((1, 128), np.float32))
+    before = staff.read_bytes()
+    ref = str(sigs / "w0000" / "genuine" / "001.png")
+    for command in ("verify", "enroll"):
+        args = ("--model", str(root / "model"), "--gallery", str(staff), "--writer", "alice")
+        code, out = _run(command, *args, ref)
+        assert code == 1 and out.strip() == (
+            f"Error: {staff} is a face gallery (dlib's face encoder enrolled it), not a signature "
+            "bank; give --gallery a bank that `siamkit signature enroll` made, or a new file to "
+            "enroll the writer into"
+        )
+    assert staff.read_bytes() == before
+
+
 def test_enrolling_a_reference_again_skips_it_and_says_how_many(
     setup: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -77,9 +77,34 @@ def _open_bank(gallery_path: str, model: Any, model_dir: str, *args: Any, **kwar
         refusal = other_models_refusal(
             gallery_path, model_dir, model_dir, use_it, things="signatures", store="bank"
         )
-        if refusal is None:  # enrolled from Python: the fingerprints are all there is
-            raise
+        if refusal is None:  # a face gallery (dlib records no folder), or enrolled from Python
+            if _made_by_dlib(gallery_path):
+                raise ValueError(
+                    f"{gallery_path} is a face gallery (dlib's face encoder enrolled it), not a "
+                    "signature bank; give --gallery a bank that `siamkit signature enroll` made, "
+                    "or a new file to enroll the writer into"
+                ) from None
+            raise  # the fingerprints are all there is
         raise refusal from None
+
+
+def _made_by_dlib(gallery_path: str) -> bool:
+    """Whether dlib's face encoder enrolled the gallery at ``gallery_path`` (`face enroll`
+    without --model, which records no model folder); False when the face extra is missing."""
+    from siamkit.index.store import GalleryStore
+    from siamkit.models.fingerprint import model_fingerprint
+
+    try:
+        from siamkit.applications.faces.pipeline import load_embedder
+
+        dlib = model_fingerprint(load_embedder("dlib"))
+    except (ImportError, OSError, RuntimeError, ValueError):  # no dlib or its model files
+        return False
+    store = GalleryStore(gallery_path, create=False, create_schema=False)
+    try:
+        return bool(store.meta().get("model_fingerprint") == dlib)
+    finally:
+        store.close()
 
 
 _TRAIN = "`siamkit train configs/signatures.yaml --out runs/sig`"
