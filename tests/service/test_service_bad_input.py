@@ -53,7 +53,13 @@ def enrolled(client):
             400,
             ["'x.png' (image 1)", "not a readable image"],
         ),
-        ("/identify", {}, _file("file", PNG[: len(PNG) // 2]), 400, ["file"]),  # truncated PNG
+        (  # truncated PNG: the sentence names the fix
+            "/identify",
+            {},
+            _file("file", PNG[: len(PNG) // 2]),
+            400,
+            ["file", "corrupt or truncated", "send it again"],
+        ),
         ("/verify", {}, _file("file_a", b"") + _file("file_b", PNG), 400, ["empty"]),
         ("/embed", {}, _file("files", PNG) + _file("files", b""), 400, ["(image 2)", "empty"]),
         # wrong field types

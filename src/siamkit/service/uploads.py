@@ -164,7 +164,11 @@ def _decode(upload: Upload, channels: int, size: tuple[int, int] | None) -> torc
             img.load()
             array = np.asarray(convert_image(img, mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as err:
-        raise RequestError(400, f"{upload.subject} is corrupt or truncated ({err}).") from None
+        raise RequestError(
+            400,
+            f"{upload.subject} is corrupt or truncated ({err}): send it again, or save it again "
+            "from the original if it was cut short on disk.",
+        ) from None
     if array.ndim == 2:
         array = array[:, :, None]
     return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32).div_(255.0)
