@@ -117,6 +117,23 @@ def test_unopenable_video_and_image_model(files: dict[str, Path], tmp_path: Path
     assert res.exit_code != 0 and "is a 'siamese' model, not a tracker" in res.output
 
 
+def test_a_photo_given_as_the_video_is_named_as_one(files: dict[str, Path], tmp_path: Path) -> None:
+    """A PNG opens in OpenCV and reads nothing: 'photo.png has no frames' said neither what it
+    is nor what to give."""
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.zeros((120, 160, 3), np.uint8))
+    out, boxes = tmp_path / "o.mp4", tmp_path / "b.csv"
+    res = CliRunner().invoke(
+        cli,
+        ["track", str(photo), "--box", "1,1,5,5", "--out", str(out), "--boxes", str(boxes)],
+    )
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: {photo} has no video frames to read (a photo, or an empty video); give a video "
+        "file (.mp4, .avi, .mkv, .mov, ...) to track through"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
 def test_evaluate_tracking_report(files: dict[str, Path], tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli,

@@ -202,7 +202,10 @@ def track_video(
         stack.callback(frames.close)  # releases the capture at once, whatever stops the loop
         first = next(frames, None)  # frame start_frame: skipped to before any output exists
         if first is None:
-            raise ValueError(f"{video} has no frames")
+            raise ValueError(  # a photo opens, and reads nothing ("has no frames" said no more)
+                f"{video} has no video frames to read (a photo, or an empty video); give a video "
+                f"file ({', '.join(VIDEO_EXTENSIONS)}, ...) to track through"
+            )
         init_box = check_box(box, first.shape)
         limited = itertools.islice(itertools.chain([first], frames), max_frames)
         with ExitStack() as outputs:  # each output is renamed over its path only when complete
