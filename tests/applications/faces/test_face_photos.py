@@ -115,7 +115,7 @@ def test_generic_verify_and_enroll_find_a_small_face(tmp_path, dlib_model, encod
     assert encoder.detector(squeezed) == []  # what the old path saw
     res = CliRunner().invoke(cli, ["verify", str(dlib_model), str(a), str(b), "--json"])
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     pipe = FacePipeline(encoder)
     fa, fb = pipe.largest_face(messi)[0], pipe.largest_face(np.ascontiguousarray(messi[:, ::-1]))[0]
     assert abs(doc["distance"] - float(np.linalg.norm(fa.embedding - fb.embedding))) < 1e-5
@@ -128,7 +128,7 @@ def test_generic_verify_and_enroll_find_a_small_face(tmp_path, dlib_model, encod
     res = CliRunner().invoke(
         cli, ["identify", str(dlib_model), "--gallery", str(db), str(b), "--json"]
     )
-    assert json.loads(res.output)["queries"][0]["label"] == "messi", res.output
+    assert json.loads(res.stdout)["queries"][0]["label"] == "messi", res.output
 
 
 def test_generic_commands_name_the_photo_without_a_face(tmp_path, dlib_model, messi, megamind):

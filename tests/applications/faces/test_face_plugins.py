@@ -77,7 +77,7 @@ def test_a_trained_chip_model_plugs_into_the_face_commands(tmp_path, astronaut, 
         ],
     )
     assert res.exit_code == 0, res.output
-    faces = json.loads(res.output)["images"][0]["faces"]
+    faces = json.loads(res.stdout)["images"][0]["faces"]
     assert faces[0]["matches"][0]["label"] == "eileen" and faces[0]["matches"][0]["distance"] < 1e-4
     with Gallery.open(db) as g:
         assert g.stats().model_fingerprint == siamkit.models.model_fingerprint(net)
@@ -110,7 +110,7 @@ def test_a_gallery_remembers_its_face_model(tmp_path, astronaut, messi, monkeypa
     assert res.exit_code == 0, res.output
     res = face("identify", "--gallery", "g.db", "a.png", "--json")
     assert res.exit_code == 0, res.output
-    match = json.loads(res.output)["images"][0]["faces"][0]["matches"][0]
+    match = json.loads(res.stdout)["images"][0]["faces"][0]["matches"][0]
     assert match["label"] == "e" and match["distance"] < 1e-4
     shutil.rmtree(tmp_path / "chips-model")
     for args in (["identify", "a.png"], ["enroll", "--label", "x", "a.png"]):

@@ -41,7 +41,7 @@ def test_crop_train_then_identify_with_the_trained_model(tmp_path, astronaut, me
     run = lambda *a: CliRunner().invoke(cli, [str(x) for x in a])  # noqa: E731
     res = run("face", "crop", tmp_path / "people", tmp_path / "chips", "--json")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["written"] >= 27, res.output
+    assert json.loads(res.stdout)["written"] >= 27, res.output
     sets = ["data.root=" + str(tmp_path / "chips"), "data.image_size=32", "train.epochs=1"]
     sets += ["data.val_fraction=0.3"]  # 2+ validation chips per person for calibration pairs
     sets += ["eval.shots=[1]", "eval.queries=1", "eval.episodes=10"]
@@ -73,5 +73,5 @@ def test_crop_train_then_identify_with_the_trained_model(tmp_path, astronaut, me
         "--json",
     )
     assert res.exit_code == 0, res.output
-    faces = json.loads(res.output)["images"][0]["faces"]
+    faces = json.loads(res.stdout)["images"][0]["faces"]
     assert faces and faces[0]["matches"][0]["label"] == "eileen"
