@@ -321,8 +321,10 @@ def similarity(
 
     A and B are texts, or files to compare whole: an argument naming an existing file is read
     (UTF-8; an .html or .htm page as the text it shows), and the line on stderr says so. Two
-    files are documents, held, as `text dedup` holds them, to the model's calibrated threshold,
-    else all-MiniLM-L6-v2's document default 0.88; otherwise the sentence default 0.72 applies.
+    files, or files and texts of several sentences each (two pasted tickets), are documents,
+    held, as `text dedup` holds them, to the model's calibrated threshold, else
+    all-MiniLM-L6-v2's document default 0.88; otherwise (a sentence) the sentence default 0.72
+    applies.
 
     --json: similarity, distance (1 - similarity), min_similarity (the threshold, as
     --threshold takes it) and max_distance (the same threshold as a distance), threshold_source,
@@ -334,13 +336,25 @@ def similarity(
     """
     from dataclasses import replace
 
+    from siamkit.applications.text.passages import split_sentences
     from siamkit.applications.text.similarity import at_dim, compare_texts, resolve_threshold
 
     a_file, a = _text_or_file(a, "A")
     b_file, b = _text_or_file(b, "B")
+    # two pasted tickets of several sentences each are documents as two files are: at the
+    # sentence default, two tickets sharing one sentence's story were 'same' (0.76) though
+    # text dedup, and the same texts as files, held them apart
+    pasted = [not f and len(split_sentences(t)) > 1 for f, t in ((a_file, a), (b_file, b))]
+    documents = (a_file or pasted[0]) and (b_file or pasted[1])
+    if documents and any(pasted):
+        click.echo(
+            "A and B hold several sentences each: compared as documents, as text dedup "
+            "compares them",
+            err=True,
+        )
     model = _model(model_path, _device(device))
     _check_dim(model, dim)
-    if a_file and b_file:  # two documents: the threshold text dedup holds them to
+    if documents:  # two documents: the threshold text dedup holds them to
         doc_dist, doc_source = resolve_threshold(
             model, threshold, level="document", threshold_option="--threshold"
         )

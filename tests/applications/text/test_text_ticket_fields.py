@@ -126,3 +126,30 @@ def test_groups_file_shows_non_english_text_as_it_reads(tmp_path: Path, tiny_hf:
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "line 1: the id 'id' is not valid Unicode (a lone surrogate" in result.output
     assert not (tmp_path / "b.jsonl").exists()
+
+
+TICKET_A = "Mr Arafat has closed dozens of Hamas offices. Hamas vowed to continue its campaign."
+TICKET_B = "The Authority will close down all Hamas institutions. An official statement said so."
+
+
+def test_two_pasted_tickets_are_compared_as_documents(tmp_path: Path, tiny_hf: Path) -> None:
+    """Two tickets of several sentences, pasted, were held to the sentence default (0.72), so two
+    tickets on one story scored 0.76 'same' while text dedup, and the same texts given as files,
+    held them to the document default (0.88) and apart. They are documents now, said on stderr;
+    a one-sentence text keeps the sentence default."""
+    (tmp_path / "b.txt").write_text(TICKET_B, encoding="utf-8")
+
+    def run(a: str, b: str) -> tuple[float, str]:
+        args = ["text", "similarity", a, b, "--model", str(tiny_hf), "--json"]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.output[result.output.index("{") :])
+        return doc["min_similarity"], " ".join(result.output.split())
+
+    note = "A and B hold several sentences each: compared as documents, as text dedup compares them"
+    for b in (TICKET_B, str(tmp_path / "b.txt")):
+        threshold, said = run(TICKET_A, b)
+        assert threshold == 0.88 and note in said, said
+    for a, b in ((TICKET_A, "Hamas offices closed."), ("Offices closed.", "Hamas offices shut.")):
+        threshold, said = run(a, b)
+        assert threshold == 0.72 and "compared as documents" not in said, said
