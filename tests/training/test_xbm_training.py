@@ -57,3 +57,44 @@ def test_resume_reproduces_the_memory_and_the_weights(
 def test_bad_xbm_settings_name_the_key(tiny_cfg, sets, match) -> None:
     with pytest.raises(ValueError, match=match):
         apply_overrides(tiny_cfg, sets)
+
+
+@pytest.mark.parametrize(
+    ("kind", "mining", "takes"),
+    [
+        ("contrastive", "pairs", "null, all, hardest, hard, semihard or easy"),
+        ("multi_similarity", "batch_hard", "null or multi_similarity"),
+        ("triplet", "triplet_margin", "null, all, hard, semihard, easy, batch_hard or random"),
+    ],
+)
+def test_a_miner_the_memory_cannot_use_is_refused_before_the_run(
+    tiny_cfg, kind: str, mining: str, takes: str, tmp_path: Path
+) -> None:
+    """loss.kind=contrastive with loss.mining=pairs and a memory failed at the first step, after
+    the run's folder was begun, with 'takes a pair strategy name, not PairMiner(strategy=...)'."""
+    from siamkit.experiment import run_experiment
+
+    cfg = apply_overrides(
+        tiny_cfg, ["loss.xbm_memory_size=64", f"loss.kind={kind}", f"loss.mining={mining}"]
+    )
+    out = tmp_path / "run"
+    with pytest.raises(ValueError) as err:
+        run_experiment(cfg, out, progress=False, log=lambda _s: None)
+    assert str(err.value) == (
+        f"loss.mining = {mining} cannot go with loss.xbm_memory_size = 64: the cross-batch "
+        f"memory mines each batch against the memory itself, so loss.kind = {kind} takes "
+        f"loss.mining = {takes} (or turn the memory off with loss.xbm_memory_size=0)"
+    )
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_miners_the_memory_uses_still_build(tiny_cfg) -> None:
+    from siamkit.training.objectives import build_objective
+
+    for kind, mining in (("contrastive", "hardest"), ("multi_similarity", "auto"),
+                         ("triplet", "batch_hard"), ("margin", "batch_hard")):  # fmt: skip
+        cfg = apply_overrides(
+            tiny_cfg, ["loss.xbm_memory_size=64", f"loss.kind={kind}", f"loss.mining={mining}"]
+        )
+        obj = build_objective(cfg.loss, "euclidean", classes=(0, 1, 2), embedding_dim=16)
+        assert isinstance(obj, CrossBatchMemory)

@@ -108,8 +108,52 @@ def build_objective(
     if cfg.xbm_memory_size > 0:  # mine each batch against a memory of earlier ones
         if embedding_dim is None:
             raise ValueError("loss.xbm_memory_size > 0 needs the run's embedding_dim")
+        _check_xbm_mining(cfg, loss, embedding_dim, classes)
         loss = CrossBatchMemory(loss, embedding_dim, cfg.xbm_memory_size, cfg.xbm_warmup_steps)
     return loss
+
+
+#: The loss.mining values a cross-batch memory can mine with, by the loss kinds whose mining it
+#: does itself (batch x (batch + memory)); a miner object built by name cannot.
+XBM_MINING = {
+    "contrastive": "null, all, hardest, hard, semihard or easy",
+    "multi_similarity": "null or multi_similarity",
+    **{
+        k: "null, all, hard, semihard, easy, batch_hard or random"
+        for k in ("triplet", "soft_margin_triplet", "margin")
+    },
+}
+
+
+def _check_xbm_mining(
+    cfg: LossConfig, loss: nn.Module, embedding_dim: int, classes: Sequence[int] | None
+) -> None:
+    """Refuse, when the objective is built (before a run writes anything), a loss.mining the
+    cross-batch memory cannot mine with: the memory's first step raised 'a cross-batch memory
+    with contrastive takes a pair strategy name, not PairMiner(...)' with the run's folder begun.
+    The memory's own loss is tried on a four-embedding batch, as its steps will call it."""
+    if cfg.kind not in XBM_MINING or resolved_mining(cfg) is None:
+        return
+    import torch
+
+    from siamkit.losses.xbm import reference_loss
+
+    ids = list(classes)[:2] if classes is not None and len(classes) >= 2 else [0, 1]
+    first = next(iter([*loss.parameters(), *loss.buffers()]), None)
+    device = first.device if first is not None else torch.device("cpu")
+    gen = torch.Generator().manual_seed(0)
+    z = nn.functional.normalize(torch.randn(4, embedding_dim, generator=gen), dim=1).to(device)
+    labels = torch.tensor([ids[0], ids[0], ids[1], ids[1]], device=device)
+    try:
+        with torch.no_grad():
+            reference_loss(loss, z, labels, z, labels)
+    except ValueError:
+        raise ValueError(
+            f"loss.mining = {cfg.mining} cannot go with loss.xbm_memory_size = "
+            f"{cfg.xbm_memory_size}: the cross-batch memory mines each batch against the memory "
+            f"itself, so loss.kind = {cfg.kind} takes loss.mining = {XBM_MINING[cfg.kind]} "
+            "(or turn the memory off with loss.xbm_memory_size=0)"
+        ) from None
 
 
 __all__ = ["build_objective", "flat_loss_params", "loss_params"]
