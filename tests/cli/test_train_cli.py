@@ -429,7 +429,7 @@ def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(tmp_path / "nope.yaml")])
     assert res.exit_code == 1 and "does not exist" in res.output
     res = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "no-model"), "--data", "digits"])
-    assert res.exit_code == 1 and "not a model folder" in res.output
+    assert res.exit_code == 1 and "no-model does not exist: give a model folder" in res.output
     res = CliRunner().invoke(cli, ["evaluate", str(tmp_path), "--data", "digits"])
     assert res.exit_code == 1 and "Error:" in res.output
 

@@ -123,8 +123,12 @@ def test_corrupted_json_newer_format_and_missing_files_are_refused(
     cfg.write_text("{not json")
     with pytest.raises(ModelFileError, match="not valid JSON"):
         load_model(saved)
-    with pytest.raises(ModelFileError, match="not a model folder"):
+    # a folder that is not there is said to be missing, not "not a model folder"
+    with pytest.raises(ModelFileError, match=r"nowhere does not exist: give a model folder"):
         load_model(tmp_path / "nowhere")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ModelFileError, match=r"notes\.txt is a file, not a model folder"):
+        load_model(tmp_path / "notes.txt")
     (saved / "siamkit.json").unlink()
     with pytest.raises(ModelFileError, match=r"no siamkit\.json"):
         load_model(saved)

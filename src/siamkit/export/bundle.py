@@ -268,9 +268,15 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate ``siamkit.json`` of a model folder, without building the model."""
     folder = Path(path)
     cfg_path = folder / CONFIG_FILE
+    if not folder.exists():
+        raise ModelFileError(
+            f"{folder} does not exist: give a model folder, the one `siamkit train --out OUT` "
+            "writes as OUT/model (or siamkit.save_model writes)"
+        )
     if not folder.is_dir():
         raise ModelFileError(
-            f"{folder} is not a model folder (expected a directory with {CONFIG_FILE} and {WEIGHTS_FILE})"
+            f"{folder} is a file, not a model folder (expected a directory with {CONFIG_FILE} and "
+            f"{WEIGHTS_FILE})"
         )
     if not cfg_path.is_file():
         if (folder / "model" / CONFIG_FILE).is_file():  # a run's folder: its model is inside
