@@ -1511,3 +1511,26 @@ def test_a_trials_training_note_is_said_once(base, tmp_path: Path) -> None:
         "holds 2 of the classes out), so a batch holds 4 classes x up to 8 images"
     ]
     assert not [s for s in lines if s.startswith("epoch ")]  # a trial's epoch lines stay out
+
+
+def test_a_trial_whose_objective_cannot_be_built_fails_and_the_study_goes_on(
+    base, tmp_path: Path
+) -> None:
+    """A choice whose loss the cross-batch memory cannot mine with (contrastive with the pairs
+    miner) passes the config's checks; building its objective refuses it, which stopped the
+    whole study with a ValueError. That trial now fails alone, saying why, and others run."""
+    memory = apply_overrides(base, ["loss.xbm_memory_size=64"])
+    pairs, hard = (
+        {"kind": "contrastive", "mining": "pairs"},
+        {"kind": "triplet", "mining": "batch_hard"},
+    )
+    space = SearchSpace.from_dict({"loss": {"choice": [pairs, hard]}})
+    result = run_study(memory, space, tmp_path, n_trials=2, progress=False)
+    assert result.complete == 2 and result.failed >= 1
+    import optuna
+
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / 'study.db'}")
+    refused = [t.user_attrs["refused"] for t in study.trials if "refused" in t.user_attrs]
+    assert refused and refused[0].startswith(
+        "loss.mining = pairs cannot go with loss.xbm_memory_size"
+    )

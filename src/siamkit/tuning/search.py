@@ -497,10 +497,14 @@ def run_study(
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        trainer = Trainer.from_config(
-            net, cfg, data, out_dir=None, progress=False, log=lambda s: _trial_note(s, note),
-            validate=_validator(cfg, data, on_epoch),
-        )  # fmt: skip
+        try:  # its objective too: a miner the cross-batch memory cannot use, say
+            trainer = Trainer.from_config(
+                net, cfg, data, out_dir=None, progress=False, log=lambda s: _trial_note(s, note),
+                validate=_validator(cfg, data, on_epoch),
+            )  # fmt: skip
+        except ValueError as err:
+            trial.set_user_attr("refused", str(err))
+            raise RefusedCombination(str(err)) from None
         try:
             result = trainer.fit()
         except KeyboardInterrupt:
