@@ -35,7 +35,7 @@ def test_recommend_like_labels_matches_naive(tmp_path):
     args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--json"]
     res = CliRunner().invoke(cli, [*args, "--like", "item-2", "--like", "item-7", "--k", "4"])
     assert res.exit_code == 0, res.output
-    got = [it["label"] for it in json.loads(res.output)["items"]]
+    got = [it["label"] for it in json.loads(res.stdout)["items"]]
     score = {
         i: min(np.linalg.norm(z[i] - z[2]), np.linalg.norm(z[i] - z[7]))
         for i in range(10)
@@ -44,7 +44,7 @@ def test_recommend_like_labels_matches_naive(tmp_path):
     assert got == [f"item-{i}" for i in sorted(score, key=score.get)[:4]]
     res = CliRunner().invoke(cli, [*args, "--like", f"#{ids[3]}", "--k", "1"])
     nearest = min((i for i in range(10) if i != 3), key=lambda i: np.linalg.norm(z[i] - z[3]))
-    assert json.loads(res.output)["items"][0]["label"] == f"item-{nearest}"
+    assert json.loads(res.stdout)["items"][0]["label"] == f"item-{nearest}"
 
 
 def test_recommend_unknown_label_is_one_sentence_naming_the_labels(tmp_path):
@@ -139,4 +139,4 @@ def test_readme_shows_recommend_with_the_gallery_commands_and_it_runs(tmp_path):
     args = [a.replace("item-12", "item-1").replace("item-40", "item-4") for a in args]
     res = CliRunner().invoke(cli, ["recommend", *args])
     assert res.exit_code == 0, res.output
-    assert len(json.loads(res.output)["items"]) == 8  # --k 10 of the 8 items not liked
+    assert len(json.loads(res.stdout)["items"]) == 8  # --k 10 of the 8 items not liked

@@ -407,7 +407,7 @@ def test_evaluate_tracking_json_has_int_counts_and_sequence_rows(
         cli, ["evaluate-tracking", str(files["tracker"]), "--data", str(files["seqs"]), "--json"]
     )
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["n_frames"] == N - 1 and isinstance(doc["frames_lost"], int)
     (row,) = doc["sequences"]
     assert row["name"] == "square" and row["frames"] == N and row["scored_frames"] == N - 1
@@ -416,7 +416,7 @@ def test_evaluate_tracking_json_has_int_counts_and_sequence_rows(
     _seq(tmp_path / "d" / "a", "10,10,20,20")
     res = CliRunner().invoke(cli, ["evaluate-tracking", "--data", str(tmp_path / "d"), "--json"])
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["n_frames"] == 1 and doc["sequences"][0]["frames"] == 3
 
 

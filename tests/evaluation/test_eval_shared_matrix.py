@@ -71,7 +71,7 @@ def test_cli_evaluate_with_report_scores_the_pairs_once(tmp_path: Path, matrix_c
         cli, [*args, "--shots", "1", "--json", "--report", str(tmp_path / "r.html")]
     )
     assert res.exit_code == 0, res.output
-    metrics = json.loads(res.output)
+    metrics = json.loads(res.stdout)
     n = metrics["data"]["n_items"]
     assert "calibration" in metrics and (tmp_path / "r.html").is_file()
     # verification, retrieval, the threshold's TAR/FAR, the report's k-NN and failure cases

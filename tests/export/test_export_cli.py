@@ -625,11 +625,11 @@ def test_calibrate_json_carries_the_stale_onnx_hint_only_when_there_are_exports(
     args = ["calibrate", str(model), "--data", str(tmp_path / "val"), "--json"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
-    assert "hint" not in json.loads(res.output)
+    assert "hint" not in json.loads(res.stdout)
     assert _invoke(str(model)).exit_code == 0
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["hint"] == (
+    assert json.loads(res.stdout)["hint"] == (
         "ONNX files exported before (model.onnx) still carry the old threshold: export them "
         f"again with `siamkit export {model} --force`"
     )

@@ -196,7 +196,7 @@ def test_cli_writes_a_joined_model_and_refuses_bad_input(tiny_hf, tmp_path) -> N
               "--threshold", "0.5", "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["same"] is True
+    assert json.loads(res.stdout)["same"] is True
     # bad input: one sentence, nothing written
     bad = tmp_path / "bad"
     args = ["text", "lexical", "--corpus", str(src), "--model", str(tiny_hf), "--out", str(bad)]

@@ -121,7 +121,7 @@ def test_fine_tuning_saves_a_map_fitted_on_the_training_pairs_only(
     ]
     res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["score"] == pytest.approx(r.score, abs=1e-4)
+    assert json.loads(res.stdout)["score"] == pytest.approx(r.score, abs=1e-4)
     res = CliRunner().invoke(cli, args)
     assert f"score {r.score:.4f} (on the fine-tuning scores' scale" in res.output
 

@@ -47,7 +47,7 @@ def test_text_calibration_reaches_the_best_balanced_accuracy_of_a_naive_sweep(
               "--target", "accuracy", "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    info = json.loads(res.output)
+    info = json.loads(res.stdout)
     assert (info["genuine_pairs"], info["impostor_pairs"]) == (6, 6)
     m = load_text_model(half_twin)
     assert m.threshold == pytest.approx(info["threshold"])
@@ -131,7 +131,7 @@ def test_a_pretrained_folder_is_calibrated_into_a_new_siamkit_model(
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in tiny_hf.iterdir()) == before
     m, ref = load_text_model(out), load_text_model(tiny_hf)
-    assert m.threshold == pytest.approx(json.loads(res.output)["threshold"])
+    assert m.threshold == pytest.approx(json.loads(res.stdout)["threshold"])
     with torch.inference_mode():
         za = ref.embed([a for a, _, _ in pairs]).numpy()
         zb = ref.embed([b for _, b, _ in pairs]).numpy()
@@ -190,7 +190,7 @@ def test_a_calibrated_copy_is_written_once_with_its_threshold(
     args = ["calibrate", str(tiny_hf), "--data", str(tmp_path / "val.csv"), "--out", str(out)]
     res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, res.output
-    record = json.loads(res.output)
+    record = json.loads(res.stdout)
     assert saves == [pytest.approx(record["threshold"])]
     doc = json.loads((out / "siamkit.json").read_text())
     assert doc["threshold"] == pytest.approx(record["threshold"])
@@ -216,7 +216,7 @@ def test_text_calibration_names_the_export_command_for_the_stale_onnx_files(
     args = ["calibrate", str(model), "--data", str(tmp_path / "val.csv")]
     res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, res.output
-    assert "hint" not in json.loads(res.output)  # no export yet
+    assert "hint" not in json.loads(res.stdout)  # no export yet
     res = CliRunner().invoke(cli, ["export", str(model), "--int8"])
     assert res.exit_code == 0, res.output
     hint = (
@@ -229,7 +229,7 @@ def test_text_calibration_names_the_export_command_for_the_stale_onnx_files(
     assert hint in res.output
     res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["hint"] == hint
+    assert json.loads(res.stdout)["hint"] == hint
     res_json = res.output
     # the command it names replaces the export, int8 graph included, with the new threshold
     res = CliRunner().invoke(cli, ["export", str(model), "--int8", "--force"])
@@ -252,7 +252,7 @@ def test_a_half_twins_stale_export_names_its_document_towers_graphs_too(
     args = ["calibrate", str(half_twin), "--data", str(tmp_path / "val.csv"), "--json"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["hint"] == (
+    assert json.loads(res.stdout)["hint"] == (
         "ONNX files exported before (onnx/text.int8.onnx, onnx/text.onnx, "
         "onnx/text.document.int8.onnx, onnx/text.document.onnx, onnx/text_onnx.json) still "
         f"carry the old threshold: export them again with `siamkit export {half_twin} --int8 "

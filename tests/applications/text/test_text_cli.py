@@ -40,7 +40,7 @@ def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
 def test_similarity_scores_and_decides(run, text_model) -> None:
     res = run("similarity", "A man is playing guitar.", "Someone plays a guitar.", "--json")
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     z = text_model.embed(["A man is playing guitar.", "Someone plays a guitar."])
     assert out["similarity"] == pytest.approx(float(z[0] @ z[1]), abs=1e-5)
     assert out["same"] is True and "Lee background" in out["threshold_source"]
@@ -109,7 +109,7 @@ def test_dedup_writes_groups(run, tmp_path) -> None:
         ["copy0", "s0"],
         ["copy2", "s2"],
     ]
-    assert json.loads(res.output)["search"] == "exact"
+    assert json.loads(res.stdout)["search"] == "exact"
     # above --faiss-above: the graph is built in one FAISS call, said on stderr before it
     res = run("dedup", str(corpus), "--out", str(tmp_path / "f.jsonl"), "--threshold", "0.8",
               "--json", "--faiss-above", "3")  # fmt: skip
@@ -151,7 +151,7 @@ def test_dedup_by_passages_scores_coverage(run, text_model, tmp_path) -> None:
     out = tmp_path / "g.jsonl"
     res = run("dedup", str(corpus), "--out", str(out), "--by", "passages", "--json")
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)
     assert summary["scoring"] == "passages" and summary["min_similarity"] == pytest.approx(0.68)
     assert "passage-coverage default" in summary["threshold_source"]
     assert summary["min_similarity_one_sentence"] == pytest.approx(0.88)
@@ -219,7 +219,7 @@ def test_plagiarism_finds_the_copied_span(run, tmp_path) -> None:
         "--json",
     )
     assert res.exit_code == 0, res.output
-    rep = json.loads(res.output)
+    rep = json.loads(res.stdout)
     assert [s["source"] for s in rep["scores"]] == ["news.txt"]
     (span,) = rep["spans"]  # the two copied sentences merged into one span
     assert span["sentences"] == 2
@@ -249,7 +249,7 @@ def test_enroll_puts_a_corpus_in_a_gallery_the_service_shows(run, text_model, tm
     db = tmp_path / "tickets.db"
     res = run("enroll", str(corpus), "--gallery", str(db), "--json")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output) | {"gallery": None} == {
+    assert json.loads(res.stdout) | {"gallery": None} == {
         "texts": 3, "enrolled": 3, "skipped_already_enrolled": 0, "labels": 2, "gallery": None,
         "num_items": 3, "chunked_texts": 0, "runtime": "torch",
     }  # fmt: skip
@@ -293,7 +293,7 @@ def test_enroll_into_a_zero_byte_file_makes_a_new_gallery(run, tmp_path) -> None
     db.touch()
     res = run("enroll", str(corpus), "--gallery", str(db), "--json")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["num_items"] == 1 and db.stat().st_size > 0
+    assert json.loads(res.stdout)["num_items"] == 1 and db.stat().st_size > 0
 
 
 def test_device_reaches_the_model_and_onnx_refuses_a_gpu(text_model, monkeypatch, tmp_path):
@@ -367,7 +367,7 @@ def test_enroll_records_the_model_folder_that_gallery_stats_names(tiny_hf, tmp_p
     res = CliRunner().invoke(cli, [*args, "--device", "cpu"])
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(cli, ["gallery", str(db), "stats", "--json"])
-    assert json.loads(res.output)["model_path"] == str(tiny_hf.resolve()), res.output
+    assert json.loads(res.stdout)["model_path"] == str(tiny_hf.resolve()), res.output
 
 
 def test_enroll_with_another_model_names_the_model_the_gallery_recorded(tiny_hf, tmp_path) -> None:

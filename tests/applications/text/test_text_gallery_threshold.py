@@ -35,7 +35,7 @@ def test_a_text_gallery_decides_where_the_cli_and_the_service_do(
     monkeypatch.setattr(text_model, "threshold", None)
     res = CliRunner().invoke(cli, ["text", "similarity", A, B, "--json"])
     assert res.exit_code == 0, res.output
-    said = json.loads(res.output)
+    said = json.loads(res.stdout)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "cannot decide" warning
         with Gallery.open(tmp_path / "g.db", text_model) as g:

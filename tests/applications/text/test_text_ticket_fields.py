@@ -143,7 +143,7 @@ def test_two_pasted_tickets_are_compared_as_documents(tmp_path: Path, tiny_hf: P
         args = ["text", "similarity", a, b, "--model", str(tiny_hf), "--json"]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
-        doc = json.loads(result.output[result.output.index("{") :])
+        doc = json.loads(result.stdout)
         return doc["min_similarity"], " ".join(result.output.split())
 
     note = "A and B hold several sentences each: compared as documents, as text dedup compares them"

@@ -96,7 +96,7 @@ def test_a_named_model_serves_the_cli_and_is_assembled_once(
     res = CliRunner().invoke(cli, ["text", "similarity", a, b, "--model", "tiny-named", "--json"])
     assert res.exit_code == 0, res.output
     z = load_text_model(src).embed([a, b])
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out["similarity"] == pytest.approx(float(z[0] @ z[1]), abs=1e-5)
     # MiniLM's default threshold is used, and the output says it was not made for this model
     assert "this model is not all-MiniLM-L6-v2" in out["threshold_source"]
@@ -137,7 +137,7 @@ def test_the_default_model_is_taken_by_its_name(
     res = CliRunner().invoke(cli, ["text", "similarity", a, b, "--model", name, "--json"])
     assert res.exit_code == 0, res.output
     z = load_text_model(tiny_hf).embed([a, b])
-    assert json.loads(res.output)["similarity"] == pytest.approx(float(z[0] @ z[1]), abs=1e-5)
+    assert json.loads(res.stdout)["similarity"] == pytest.approx(float(z[0] @ z[1]), abs=1e-5)
     cfg = tmp_path / "text.yaml"
     cfg.write_text("task: text\n")
     assert _named_start(str(cfg), name)
