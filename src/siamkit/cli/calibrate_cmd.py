@@ -30,8 +30,10 @@ from siamkit.cli._inputs import (
     load_eval_data,
     model_image_shape,
     refuse_fashion_mnist_options,
+    refuse_given,
     text_model_folder,
 )
+from siamkit.cli.text_evaluate import COLUMNS
 
 MAX_PAIRS = 300_000
 #: Pairs of the rarer kind (genuine or impostor) that the --max-pairs a refusal suggests gives
@@ -132,7 +134,8 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
     "1 = same, 0 = not). Use held-out images of the classes the model trained on, never the "
     "classes you test on. For a text model: labelled pairs, CSV or JSONL with columns a, b and "
-    "label, any case (label 1, true or yes = same; 0, false or no = not).",
+    "label, any case (label 1, true or yes = same; 0, false or no = not), or others named "
+    "with --columns.",
 )
 @click.option(
     "--classes",
@@ -184,6 +187,7 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     show_default=True,
     help="auto (CUDA if available), cpu, cuda or cuda:N.",
 )
+@COLUMNS
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @PROGRESS
 @friendly_errors
@@ -198,6 +202,7 @@ def calibrate(
     max_pairs: int,
     out: str | None,
     device: str,
+    columns: dict[str, str] | None,
     as_json: bool,
 ) -> None:
     """Fit MODEL's verification threshold on validation images and save it in the model folder.
@@ -214,8 +219,9 @@ def calibrate(
 
     A text model (siamkit text, or `siamkit train` with task: text) calibrates on labelled pairs
     of texts instead: --data is a CSV or JSONL file with columns a, b and label, any case (label
-    1, true or yes = the same; 0, false or no = not), pairs you will not test on. Its distance
-    is 1 - cosine similarity.
+    1, true or yes = the same; 0, false or no = not), pairs you will not test on; a file with
+    its own header names its columns with --columns (as data.columns does for siamkit train).
+    Its distance is 1 - cosine similarity.
 
     \b
     Examples:
@@ -224,6 +230,7 @@ def calibrate(
       siamkit calibrate out/model --data val_images/ --target far --far 0.001
       siamkit calibrate out/model --data val_image_pairs.csv
       siamkit calibrate runs/tickets/model --data val_pairs.csv
+      siamkit calibrate runs/tickets/model --data tickets.csv --columns a=ticket_one,b=ticket_two,label=is_duplicate
       siamkit calibrate all-mpnet-base-v2 --data val_pairs.csv --out runs/mpnet-calibrated
     """
     from siamkit.cli.train_cmds import load_siamese
@@ -250,7 +257,7 @@ def calibrate(
                 f"{model} is a pretrained text model, not a siamkit model folder: give --out DIR "
                 "to save it there as a siamkit text model with the threshold"
             )
-        _calibrate_text(model, data, target, far, max_pairs, as_json, device, out)
+        _calibrate_text(model, data, target, far, max_pairs, as_json, device, out, columns)
         return
     if out is not None:
         raise click.UsageError(
@@ -265,8 +272,9 @@ def calibrate(
                 "--classes, --split and --data-dir are for image models; a text model calibrates "
                 f"on --data PAIRS, {TEXT_PAIRS_FORMAT}"
             )
-        _calibrate_text(model, data, target, far, max_pairs, as_json, device)
+        _calibrate_text(model, data, target, far, max_pairs, as_json, device, columns=columns)
         return
+    refuse_given(ctx, ("columns",), "for a text model's pairs of texts")
     dev = resolve_device(device)
     net = load_siamese(model, dev, "calibrate")
     if is_pairs_file(data):
@@ -435,10 +443,11 @@ def _calibrate_text(
     as_json: bool,
     device: str = "auto",
     out: str | None = None,
+    columns: dict[str, str] | None = None,
 ) -> None:
     """``siamkit calibrate`` for a text model: the threshold on the distances (1 - cosine) of
     labelled pairs of texts, embedded on ``device``, saved as for images (``out``: a pretrained
-    folder is first saved there as a siamkit text model)."""
+    folder is first saved there as a siamkit text model; ``columns``: ``--columns``)."""
     from pathlib import Path
 
     import numpy as np
@@ -457,7 +466,8 @@ def _calibrate_text(
             f"{TEXT_PAIRS_FORMAT}"
         )
     refuse_image_pairs(data)
-    ex = read_labelled_pairs(data, "calibration")  # read and checked before the model loads
+    # read and checked before the model loads
+    ex = read_labelled_pairs(data, "calibration", columns, columns_key="--columns")
     y = np.asarray(ex.targets)
     a, b = np.asarray(ex.texts[0], dtype=object), np.asarray(ex.texts[1], dtype=object)
     if len(y) > max_pairs:  # a seeded sample, as for images (the file holds both labels)

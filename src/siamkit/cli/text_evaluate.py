@@ -68,6 +68,31 @@ def text_model_folder_of(model: str) -> Path | None:
     return folder if (read_model_config(folder).get("model") or {}).get("kind") == "text" else None
 
 
+def _columns(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> dict[str, str] | None:
+    """--columns read by the text training reader's parser, refused in its sentence."""
+    from siamkit.applications.text.pairs import parse_columns
+
+    try:
+        return parse_columns(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err).removeprefix(f"--columns {value!r}: "),
+                                 ctx, param) from None  # fmt: skip
+
+
+#: ``--columns`` of ``siamkit calibrate`` and ``siamkit evaluate`` for a text model's pairs file
+#: whose header is not a, b, label (as ``data.columns`` renames them for ``siamkit train``).
+COLUMNS = click.option(
+    "--columns",
+    metavar="a=COL,b=COL,label=COL",
+    callback=_columns,
+    help="A text model's pairs file whose header is not a, b, label: the columns holding them, "
+    "e.g. a=ticket_one,b=ticket_two,label=is_duplicate (any case; those not named keep their "
+    "names), as data.columns renames them for siamkit train.",
+)
+
+
 def parse_score_range(text: str | None) -> tuple[float, float] | None:
     """``"0,5"`` -> ``(0.0, 5.0)``: the scale of graded scores; a usage error for anything else."""
     if text is None:
@@ -95,9 +120,11 @@ def evaluate_text(
     report: str | None,
     device: str,
     as_json: bool,
+    columns: dict[str, str] | None = None,
 ) -> None:
     """The body of ``siamkit evaluate TEXT_MODEL --data PAIRS``: the options and the pairs are
-    checked, then the model loads, embeds each distinct text once and scores the pairs."""
+    checked, then the model loads, embeds each distinct text once and scores the pairs
+    (``columns``: the columns holding a, b and label, from ``--columns``)."""
     from siamkit.training.ddp import resolve_device
 
     refuse_class_options(ctx, (*CLASS_OPTIONS, "queries", "seed", "clustering"))
@@ -122,7 +149,7 @@ def evaluate_text(
         check_report_path(report)
     dev = resolve_device(device)  # checked before the data is read
     refuse_image_pairs(data, "is evaluated")
-    ex = _read_pairs(path, score_range)  # read and checked before the model loads
+    ex = _read_pairs(path, score_range, columns)  # read and checked before the model loads
     from siamkit.applications.text import load_text_model
 
     net = load_text_model(folder).to(dev)
@@ -140,9 +167,12 @@ def evaluate_text(
         click.echo(_chunk_note(chunked), nl=False)
 
 
-def _read_pairs(path: Path, score_range: tuple[float, float] | None) -> TextExamples:
+def _read_pairs(
+    path: Path, score_range: tuple[float, float] | None, columns: dict[str, str] | None = None
+) -> TextExamples:
     """The pairs of ``path`` (``a``, ``b``, and ``label`` 0/1, or with ``score_range`` the
-    ``score`` column, else ``label``, as graded scores), read by the text training reader."""
+    ``score`` column, else ``label``, as graded scores), read by the text training reader;
+    ``columns`` (``--columns``) names the columns holding a, b and label."""
     from siamkit.applications.text.corpus import column_named, jsonl_objects
     from siamkit.applications.text.pairs import read_examples
 
@@ -150,20 +180,27 @@ def _read_pairs(path: Path, score_range: tuple[float, float] | None) -> TextExam
         cols = _csv_columns(path, semicolons=True)
     else:
         cols = sorted({k for _, row in jsonl_objects(path) for k in row})
-    has_score = column_named(cols, "score") in cols
+    named = dict(columns or {})
+    has_score = "label" not in named and column_named(cols, "score") in cols
+    label_col = named.get("label", "label")
     if score_range is None:
-        if has_score and column_named(cols, "label") not in cols:
+        if has_score and column_named(cols, label_col) not in cols:
             raise click.UsageError(
                 f"--data {path} holds graded scores (column score): give --score-range LO,HI "
                 "(e.g. 0,5) to evaluate them, or a label column of 0/1 for verification"
             )
-        ex = read_examples(path, "pairs", scores_hint=LABELS_NEEDED)
+        ex = read_examples(
+            path, "pairs", named or None, scores_hint=LABELS_NEEDED, columns_key="--columns"
+        )
         present = sorted(set(ex.targets or ()))
         if present != [0.0, 1.0]:
             raise ValueError(f"{path} has only label {int(present[0])}; {BOTH_LABELS}")
         return ex
-    columns = {"label": "score"} if has_score else None
-    ex = read_examples(path, "pairs", columns=columns, score_range=score_range)
+    if has_score:
+        named["label"] = "score"
+    ex = read_examples(
+        path, "pairs", columns=named or None, score_range=score_range, columns_key="--columns"
+    )
     if len(set(ex.targets or ())) < 2:
         raise ValueError(
             f"{path}: every pair has the same score; Pearson and Spearman need scores that vary"

@@ -43,6 +43,7 @@ from siamkit.cli._inputs import (
     write_embeddings,
 )
 from siamkit.cli._registry_help import RegistryHelpCommand
+from siamkit.cli.text_evaluate import COLUMNS as TEXT_COLUMNS
 
 if TYPE_CHECKING:
     from siamkit.models import JoinedEmbedding, SiameseNetwork
@@ -666,6 +667,7 @@ def _default_shots(
     "label), each within LO..HI. No ROC AUC, EER or TAR@FAR there: a cut on graded scores would "
     "be arbitrary; label the pairs 0/1 for them.",
 )
+@TEXT_COLUMNS
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the metrics as JSON (the metrics.json layout)."
 )
@@ -687,6 +689,7 @@ def evaluate(
     raw_distance: bool,
     clustering: bool,
     score_range: str | None,
+    columns: dict[str, str] | None,
     as_json: bool,
 ) -> None:
     """Evaluate a saved MODEL folder: N-way K-shot, verification (ROC AUC, EER, TAR@FAR) and retrieval.
@@ -708,7 +711,8 @@ def evaluate(
     the same verification as image pairs, on the distance 1 - cosine; with --score-range
     LO,HI, graded scores (column score, else label): Pearson and Spearman of the cosine
     similarity, and no verification metrics (a cut on graded scores would be arbitrary; label
-    the pairs 0/1 for them). Each distinct text is
+    the pairs 0/1 for them). A file with its own header names its columns with --columns
+    (e.g. a=ticket_one,b=ticket_two,label=is_duplicate). Each distinct text is
     embedded once, a half-twin's a texts with its query tower and b texts with its document
     tower; texts longer than the model's window are embedded as overlapping windows, averaged,
     and the output says how many were.
@@ -735,8 +739,9 @@ def evaluate(
     text_folder = text_model_folder_of(model)
     if text_folder is not None:
         rng = parse_score_range(score_range)
-        return evaluate_text(ctx, model, text_folder, data, rng, report, device, as_json)
+        return evaluate_text(ctx, model, text_folder, data, rng, report, device, as_json, columns)
     refuse_given(ctx, ("score_range",), "for a text model's graded pairs of texts")
+    refuse_given(ctx, ("columns",), "for a text model's pairs of texts")
     from dataclasses import asdict
 
     from siamkit.evaluation import shared_distance_matrices

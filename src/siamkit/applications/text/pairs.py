@@ -67,7 +67,8 @@ def read_examples(
     as Excel writes it where the comma is the decimal mark).
     ``scores_hint`` ends the error for a label that is neither 0 nor 1 (without ``score_range``):
     what the caller's user can do about it. ``columns_key``: the setting that maps fields to
-    columns (``"data.columns"``), which the error for a missing column tells the user to set;
+    columns (``"data.columns"``), or a command's option (``"--columns"``, read by
+    :func:`parse_columns`), which the error for a missing column tells the user to give;
     without it the error names the columns the file needs.
 
     >>> read_examples("pairs.csv", "pairs", score_range=(0, 5))  # doctest: +SKIP
@@ -79,9 +80,13 @@ def read_examples(
     names = {f: column_named(found, (columns or {}).get(f, f)) for f in FORMATS[format]}
     missing = {f: n for f, n in names.items() if n not in found}
     if missing:
-        if columns_key:
+        held = "columns that hold them" if len(missing) > 1 else "column that holds it"
+        if columns_key and columns_key.startswith("--"):  # a command's option (parse_columns)
+            given = {f: "COLUMN" if f in missing else n for f, n in names.items()}
+            example = ",".join(f"{f}={n}" for f, n in given.items())
+            fix = f"name the {held} with {columns_key} {example}"
+        elif columns_key:
             keys = " and ".join(f"{columns_key}.{f}" for f in missing)
-            held = "columns that hold them" if len(missing) > 1 else "column that holds it"
             fix = f"set {keys} to the {held}"
         else:
             fix = f"{format} need the columns {', '.join(names.values())}"
@@ -106,14 +111,47 @@ def read_examples(
     return TextExamples(format, tuple(map(tuple, texts)), tuple(targets) if targets else None)
 
 
-def read_labelled_pairs(path: str | os.PathLike[str], purpose: str) -> TextExamples:
+def parse_columns(text: str | None, option: str = "--columns") -> dict[str, str] | None:
+    """``"a=ticket_one,b=ticket_two,label=is_duplicate"`` -> ``{"a": "ticket_one", ...}``: the
+    columns of a pairs file holding the fields a, b and label (the mapping ``data.columns``
+    gives training, for a command's ``option``); ``None`` for ``None``. A field given twice, one
+    that pairs do not have, or an entry without ``=`` is refused in one sentence."""
+    if text is None:
+        return None
+    fields = FORMATS["pairs"]
+    out: dict[str, str] = {}
+    for entry in text.split(","):
+        field, eq, column = (s.strip() for s in entry.partition("="))
+        if not eq or not field or not column:
+            raise ValueError(
+                f"{option} {text!r}: {entry.strip()!r} is not FIELD=COLUMN; give e.g. "
+                f"{option} a=ticket_one,b=ticket_two,label=is_duplicate"
+            )
+        if field.lower() not in fields:
+            raise ValueError(
+                f"{option} {text!r}: pairs have no field {field!r}; name the columns of "
+                f"{', '.join(fields)} (e.g. {option} a=ticket_one,b=ticket_two,label=is_duplicate)"
+            )
+        if field.lower() in out:
+            raise ValueError(f"{option} {text!r}: {field!r} is given twice; give it once")
+        out[field.lower()] = column
+    return out
+
+
+def read_labelled_pairs(
+    path: str | os.PathLike[str],
+    purpose: str,
+    columns: dict[str, str] | None = None,
+    columns_key: str | None = None,
+) -> TextExamples:
     """Pairs labelled 1 (same) and 0 (not the same), both present: what fitting a verification
-    threshold needs. ``purpose`` names the caller in the errors (e.g. ``"calibration"``).
+    threshold needs. ``purpose`` names the caller in the errors (e.g. ``"calibration"``);
+    ``columns`` and ``columns_key`` as :func:`read_examples` takes them.
 
     >>> read_labelled_pairs("val.csv", "calibration")  # doctest: +SKIP
     """
     need = f"{purpose} needs pairs labelled 1 (same) and 0 (not the same)"
-    ex = read_examples(path, "pairs", scores_hint=need)
+    ex = read_examples(path, "pairs", columns, scores_hint=need, columns_key=columns_key)
     present = sorted(set(ex.targets or ()))
     if present != [0.0, 1.0]:
         raise ValueError(f"{need}; {path} has only label {int(present[0])}")

@@ -20,8 +20,8 @@ from siamkit.index.embedding import CALIBRATED
 # or Hugging Face model is saved as a siamkit model in --out (calibrate refuses it without).
 CALIBRATE = (
     "`siamkit calibrate MODEL --data PAIRS` (PAIRS: a CSV or JSONL of labelled pairs with "
-    "columns a, b, label; for a named or Hugging Face model add --out DIR and use DIR as the "
-    "model)"
+    "columns a, b, label, or other names given with --columns a=COL,b=COL,label=COL; for a "
+    "named or Hugging Face model add --out DIR and use DIR as the model)"
 )
 
 
