@@ -145,3 +145,13 @@ def test_val_classes_beside_no_train_classes_are_shown_as_written() -> None:
         "data.val_classes = [5, 6] with data.train_classes = null: every class is then also a "
         "test class"
     )
+
+
+def test_a_count_of_zero_says_how_to_turn_whole_class_validation_off() -> None:
+    """--set data.val_classes=0, meant as 'off', was told to hold out at least 2 classes only."""
+    with pytest.raises(ValueError) as err:
+        config_from_dict({"data": {"dataset": "digits", "val_classes": 0}})
+    assert str(err.value) == (
+        "data.val_classes = 0: hold out at least 2 classes (validation compares classes), or set "
+        "it to null for the per-image hold-out (data.val_fraction)"
+    )

@@ -964,7 +964,8 @@ def _check_val_classes(cfg: DataConfig) -> None:
     if isinstance(vc, int):
         if vc < 2:
             raise ValueError(
-                f"data.val_classes = {vc}: hold out at least 2 classes (validation compares classes)"
+                f"data.val_classes = {vc}: hold out at least 2 classes (validation compares "
+                "classes), or set it to null for the per-image hold-out (data.val_fraction)"
             )
         if tc is not None and n_train is not None and vc > n_train - 2:
             raise too_few_left_to_train(vc, tc)
