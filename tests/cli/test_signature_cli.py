@@ -237,7 +237,7 @@ def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> Non
     )  # fmt: skip
     assert code == 0, out
     doc = json.loads(out)
-    assert doc["synthetic"] is False and doc["n_writers"] == 3 and doc["reduce"] == "min"
+    assert doc["synthetic"] is True and doc["n_writers"] == 3 and doc["reduce"] == "min"
     assert doc["skilled"]["n_genuine"] == 9 and doc["skilled"]["n_forged"] == 36
     assert doc["random"]["n_forged"] == 6 and 0.0 <= doc["random"]["eer"] <= 1.0
     assert "random forgeries" in report.read_text()
@@ -249,6 +249,31 @@ def test_evaluate_writes_report(setup: tuple[Path, Path], tmp_path: Path) -> Non
         "--threshold", "0.125",
     )  # fmt: skip
     assert code == 0 and "threshold 0.1250 (given)" in out
+
+
+def test_evaluating_a_synth_folder_says_synthetic_and_a_folder_of_scans_does_not(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A folder `signature synth` wrote was evaluated as real scans: "synthetic": false and no
+    "(synthetic data)", a synthetic figure presented as real. Its SYNTHETIC file marks it now,
+    in a copy that keeps the file too; the same images without it read as real."""
+    import shutil
+
+    root, sigs = setup
+    assert (sigs / "SYNTHETIC").is_file()
+    marked = shutil.copytree(sigs, tmp_path / "copy")
+    unmarked = shutil.copytree(sigs, tmp_path / "scans", ignore=shutil.ignore_patterns("SYN*"))
+    model, refs = str(root / "model"), ["--references", "3"]
+    for data, synthetic in ((sigs, True), (marked, True), (unmarked, False)):
+        code, out = _run("evaluate", model, "--data", str(data), *refs)
+        assert code == 0 and ("(synthetic data)" in out.splitlines()[0]) is synthetic, out
+        code, out = _run("evaluate", model, "--data", str(data), *refs, "--json")
+        assert code == 0 and json.loads(out)["synthetic"] is synthetic, out
+        res = CliRunner().invoke(cli, ["evaluate", model, "--data", f"signatures:{data}"])
+        assert res.exit_code == 0 and ("(synthetic data)" in res.output) is synthetic
+        report = tmp_path / f"{data.name}.html"
+        code, out = _run("evaluate", model, "--data", str(data), *refs, "--report", str(report))
+        assert code == 0 and ("SYNTHETIC" in report.read_text()) is synthetic, out
 
 
 def test_evaluate_counts_the_writers_it_scored(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -266,8 +291,8 @@ def test_evaluate_counts_the_writers_it_scored(setup: tuple[Path, Path], tmp_pat
     assert code == 0, out
     assert out.splitlines()[0] == (
         "2 of 3 writers (1 with at most 3 genuine signatures, none left to question: lower "
-        "--references to include them), 3 references, min distance"
-    )
+        "--references to include them), 3 references, min distance (synthetic data)"
+    )  # a copy of a synth folder, its SYNTHETIC file kept
     doc = json.loads(_run(*args, "--json")[1])
     assert doc["n_writers"] == 3 and doc["n_writers_evaluated"] == 2
     code, out = _run(*args[:-1], "2")

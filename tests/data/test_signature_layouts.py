@@ -180,10 +180,34 @@ def test_reading_a_signature_set_reports_progress(
     assert "reading signatures: 100% (8/8 images)" in capsys.readouterr().err
 
 
-def test_blank_file_is_named(folders: Path) -> None:
-    Image.fromarray(np.full((30, 50), 240, np.uint8)).save(folders / "bob" / "genuine" / "4.png")
-    with pytest.raises(BlankSignatureError, match=r"4\.png"):
+def test_blank_file_is_named_with_what_to_do(folders: Path) -> None:
+    """'the signature image X is blank.' said nothing of what to do about it."""
+    blank = folders / "bob" / "genuine" / "4.png"
+    Image.fromarray(np.full((30, 50), 240, np.uint8)).save(blank)
+    with pytest.raises(BlankSignatureError) as err:
         load_signature_set(folders, size=(20, 30))
+    assert str(err.value) == (
+        f"Signature image '{blank}' is blank (no ink on the page); check the scan, or leave it "
+        f"out of '{folders}'."
+    )
+
+
+def test_a_corpus_of_transparent_pngs_reads_as_the_opaque_scans(
+    folders: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A corpus of signature-pad PNGs (ink in the alpha channel over black pixels) read as
+    blank pages for training and evaluation: load_signature_set dropped the alpha, as only
+    enroll and verify no longer did. It reads them as the opaque scans now."""
+    pads = tmp_path_factory.mktemp("pads")
+    for scan in sorted(folders.rglob("*.png")):
+        paper = np.asarray(Image.open(scan).convert("L"))
+        pad = np.zeros((*paper.shape, 4), np.uint8)  # black everywhere, ink where opaque
+        pad[..., 3] = 255 - paper
+        (pads / scan.relative_to(folders)).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pad, "RGBA").save(pads / scan.relative_to(folders))
+    want, got = load_signature_set(folders, size=(20, 30)), load_signature_set(pads, size=(20, 30))
+    assert got.names == want.names and torch.equal(got.writer, want.writer)
+    torch.testing.assert_close(got.images, want.images, atol=1e-6, rtol=0)
 
 
 def test_unknown_layouts_are_refused(tmp_path: Path) -> None:

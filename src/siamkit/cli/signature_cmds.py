@@ -303,7 +303,8 @@ def verify(
 def synth(out: str, writers: int, genuine: int, forged: int, seed: int) -> None:
     """Write SYNTHETIC signatures to OUT/<writer>/genuine/*.png and OUT/<writer>/forged/*.png.
 
-    OUT must be a new or an empty folder.
+    OUT must be a new or an empty folder. OUT/SYNTHETIC marks it as generated: evaluating or
+    training on it (or on a copy that keeps the file) says "synthetic", as synthetic:N does.
 
     \b
     Example:
@@ -340,8 +341,10 @@ def _say_making(writers: int, per_writer: int, where: str = "") -> None:
 
 
 def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool]:
-    """A signature folder, or ``synthetic:WRITERS[:SEED]`` for generated writers."""
+    """A signature folder, or ``synthetic:WRITERS[:SEED]`` for generated writers; and whether
+    they are synthetic (generated here, or a folder ``signature synth`` wrote)."""
     from siamkit.data.signature_set import load_signature_set, synthetic_signature_set
+    from siamkit.data.synthetic_signatures import is_synthetic_folder
 
     if data.startswith("synthetic:"):
         parts = data.split(":")[1:]
@@ -358,7 +361,7 @@ def _eval_data(data: str, layout: str, size: tuple[int, int]) -> tuple[Any, bool
             )
         _say_making(writers, 12 + 12)
         return synthetic_signature_set(writers, 12, 12, seed, size), True
-    return load_signature_set(data, layout, size), False
+    return load_signature_set(data, layout, size), is_synthetic_folder(data)
 
 
 @signature.command("evaluate")

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 from collections.abc import Sequence
@@ -25,15 +26,22 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from siamkit.data.image_io import read_image
 from siamkit.data.signature_layouts import scan_signature_layout
 from siamkit.data.signature_preprocess import SIGNET_SIZE, BlankSignatureError, preprocess_batch
 from siamkit.data.synthetic_signatures import generate_signatures
+from siamkit.image_decode import (
+    DEFAULT_MAX_PIXELS,
+    ImageSource,
+    convert_image,
+    decode_image,
+    read_source_bytes,
+)
 from siamkit.progress import progress
 
 __all__ = [
     "SignatureSet",
     "load_signature_set",
+    "read_signature",
     "signature_pairs",
     "synthetic_signature_set",
     "writer_disjoint_split",
@@ -81,6 +89,26 @@ def synthetic_signature_set(
     )
 
 
+def read_signature(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
+    """A signature image as a ``(1, H, W)`` float32 grey tensor in ``[0, 1]``, ink dark on white.
+
+    As ``read_image(source, 1)``, except for transparency: a signature pad's or an e-signature's
+    PNG holds the ink in its alpha channel, often over pixels that are black everywhere, and
+    dropping the alpha (as images are read elsewhere) left a black page with no ink to find. A
+    transparent background is laid on white paper instead. Enrolment, verification and the
+    corpora read for training and evaluation (:func:`load_signature_set`) all read with it.
+    """
+    from PIL import Image
+
+    grey = decode_image(source, 1, max_pixels)[:, :, 0]  # every check of any image, (H, W)
+    with Image.open(io.BytesIO(read_source_bytes(source))) as img:
+        if img.has_transparency_data:
+            alpha = np.asarray(convert_image(img, "RGBA").getchannel("A"), np.float32) / 255.0
+            paper = grey.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)  # both upright
+            grey = np.clip(np.rint(paper), 0, 255).astype(np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(grey))[None].to(torch.float32).div_(255.0)
+
+
 def load_signature_set(
     root: str | os.PathLike[str], layout: str = "auto", size: Sequence[int] = SIGNET_SIZE
 ) -> SignatureSet:
@@ -99,10 +127,11 @@ def load_signature_set(
             for is_forged, paths in ((False, ws.genuine), (True, ws.forged)):
                 for path in paths:
                     try:
-                        images.append(preprocess_batch([read_image(path, channels=1)], size))
+                        images.append(preprocess_batch([read_signature(path)], size))
                     except BlankSignatureError:
                         raise BlankSignatureError(
-                            f"the signature image '{path}' is blank."
+                            f"Signature image '{path}' is blank (no ink on the page); check "
+                            f"the scan, or leave it out of '{root}'."
                         ) from None
                     writer.append(w)
                     forged.append(is_forged)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from siamkit.atomic import atomic_path
+from siamkit.atomic import atomic_path, atomic_write
 from siamkit.data.pen import catmull_rom
 
 try:
@@ -36,7 +36,18 @@ except ImportError as err:  # pragma: no cover - the extra is missing
         "signature images need OpenCV: pip install 'siamkit[signatures]' (opencv-python-headless)"
     ) from err
 
-__all__ = ["SyntheticSignatures", "WriterStyle", "generate_signatures", "write_signature_folders"]
+__all__ = [
+    "SYNTHETIC_MARKER",
+    "SyntheticSignatures",
+    "WriterStyle",
+    "generate_signatures",
+    "is_synthetic_folder",
+    "write_signature_folders",
+]
+
+SYNTHETIC_MARKER = "SYNTHETIC"
+"""The file :func:`write_signature_folders` leaves in its folder, so that every figure computed
+on the folder (or on a copy that keeps the file) says "synthetic", as ``synthetic:N`` does."""
 
 _SUPER = 2  # supersampling factor of the renderer (anti-aliasing)
 
@@ -261,7 +272,8 @@ def write_signature_folders(
 ) -> Path:
     """Write synthetic signatures as ``root/<writer>/genuine/*.png`` and ``.../forged/*.png``.
 
-    Writers are named ``w0000``, ``w0001``, ... Returns ``root``.
+    Writers are named ``w0000``, ``w0001``, ... ``root/SYNTHETIC`` (:data:`SYNTHETIC_MARKER`)
+    marks the folder as generated: :func:`is_synthetic_folder` finds it. Returns ``root``.
 
     Example:
         >>> write_signature_folders("synthetic_sigs", 10, seed=0)  # doctest: +SKIP
@@ -269,6 +281,12 @@ def write_signature_folders(
     """
     data = generate_signatures(n_writers, n_genuine, n_forged, seed, size)
     root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write(  # first: a folder left half-written is marked too
+        root / SYNTHETIC_MARKER,
+        f"Synthetic signatures from siamkit's generator ({n_writers} writers, seed {seed}), not "
+        "real scans: every figure computed on this folder is on synthetic data.\n",
+    )
     counter: dict[tuple[int, bool], int] = {}
     for img, w, f in zip(data.images, data.writer.tolist(), data.forged.tolist()):
         folder = root / f"w{w:04d}" / ("forged" if f else "genuine")
@@ -279,3 +297,10 @@ def write_signature_folders(
             if not cv2.imwrite(str(tmp), img):
                 raise OSError(f"OpenCV could not write {dest}")
     return root
+
+
+def is_synthetic_folder(root: str | os.PathLike[str]) -> bool:
+    """Whether ``root`` or a folder above it holds :data:`SYNTHETIC_MARKER` (it, or the folder it
+    was copied from with the marker, was written by :func:`write_signature_folders`)."""
+    here = Path(root).resolve()
+    return any((d / SYNTHETIC_MARKER).is_file() for d in (here, *here.parents))

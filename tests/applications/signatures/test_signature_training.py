@@ -165,6 +165,30 @@ def test_train_task_end_to_end(tmp_path: Path) -> None:
     assert [h["step"] for h in metrics["history"]] == [3, 6]
 
 
+def test_a_run_on_a_synth_folder_records_synthetic_data(tmp_path: Path) -> None:
+    """A run on a folder `signature synth` wrote recorded "synthetic": false in metrics.json
+    and the model, as on real scans; its SYNTHETIC file marks it now, and a folder of the same
+    images without the file is read as real."""
+    from siamkit.applications.signatures.task import load_run_data
+    from siamkit.data.synthetic_signatures import write_signature_folders
+
+    sigs = write_signature_folders(tmp_path / "sigs", 12, 7, 4, seed=0, size=(40, 56))
+    doc = yaml.safe_load(TINY)
+    doc["data"]["root"] = str(sigs)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert "synthetic signatures: 6 train" in res.output
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"] is True
+    meta = read_model_config(tmp_path / "run" / "model")["metadata"]["signatures"]
+    assert meta["synthetic_training_data"] is True
+    scans = shutil.copytree(sigs, tmp_path / "scans", ignore=shutil.ignore_patterns("SYN*"))
+    doc.pop("task")
+    doc["data"]["root"] = str(scans)
+    assert load_run_data(signature_config_from_dict(doc))[1] is False
+
+
 def test_shipped_config_parses() -> None:
     import yaml
 

@@ -19,7 +19,6 @@ True
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -32,38 +31,13 @@ import torch
 
 from siamkit.applications.signatures.decision import check_reduce, reference_scores
 from siamkit.data.signature_preprocess import preprocess_batch
+from siamkit.data.signature_set import read_signature
 from siamkit.encode import encode
-from siamkit.image_decode import (
-    DEFAULT_MAX_PIXELS,
-    ImageSource,
-    convert_image,
-    decode_image,
-    read_source_bytes,
-)
 from siamkit.index import Gallery
 from siamkit.index.results import EnrolledIds, UnknownLabelError, unknown_label_hint
 from siamkit.model_protocol import as_embedding_model
 
 __all__ = ["SignatureBank", "SignatureDecision", "read_signature"]
-
-
-def read_signature(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
-    """A signature image as a ``(1, H, W)`` float32 grey tensor in ``[0, 1]``, ink dark on white.
-
-    As ``read_image(source, 1)``, except for transparency: a signature pad's or an e-signature's
-    PNG holds the ink in its alpha channel, often over pixels that are black everywhere, and
-    dropping the alpha (as images are read elsewhere) left a black page with no ink to find. A
-    transparent background is laid on white paper instead.
-    """
-    from PIL import Image
-
-    grey = decode_image(source, 1, max_pixels)[:, :, 0]  # every check of any image, (H, W)
-    with Image.open(io.BytesIO(read_source_bytes(source))) as img:
-        if img.has_transparency_data:
-            alpha = np.asarray(convert_image(img, "RGBA").getchannel("A"), np.float32) / 255.0
-            paper = grey.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)  # both upright
-            grey = np.clip(np.rint(paper), 0, 255).astype(np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(grey))[None].to(torch.float32).div_(255.0)
 
 
 @dataclass(frozen=True)

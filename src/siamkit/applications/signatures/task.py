@@ -40,6 +40,7 @@ from siamkit.data.signature_set import (
     synthetic_signature_set,
     writer_disjoint_split,
 )
+from siamkit.data.synthetic_signatures import is_synthetic_folder
 from siamkit.export.bundle import save_model
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.config_io import with_plugins, without_plugins
@@ -59,7 +60,8 @@ def load_run_data(cfg: SignatureRunConfig) -> tuple[SignatureSet, bool]:
             d.synthetic_writers, d.genuine, d.forged, d.seed, d.image_size
         )
         return data, True
-    return load_signature_set(d.root, d.layout, d.image_size), False
+    data = load_signature_set(d.root, d.layout, d.image_size)
+    return data, is_synthetic_folder(d.root)  # a folder `siamkit signature synth` wrote
 
 
 def run_signatures(
