@@ -64,8 +64,12 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Return ``value`` converted to ``tp`` (lists become tuples) or raise ``ConfigError``."""
+def _coerce(value: Any, tp: Any, where: str, scalar_list: bool = True) -> Any:
+    """Return ``value`` converted to ``tp`` (lists become tuples) or raise ``ConfigError``.
+
+    A single item where a list goes is a list of one (``eval.shots: 3`` is ``[3]``), except
+    in a union that takes the item itself (``data.train_classes: 3`` is a count of classes).
+    """
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -75,7 +79,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return _coerce(value, args[0], where)
         for arg in args:
             try:
-                return _coerce(value, arg, where)
+                return _coerce(value, arg, where, scalar_list=False)
             except ConfigError:
                 if typing.get_origin(arg) is tuple and isinstance(value, (list, tuple)):
                     raise  # a list with a wrong item: its message names the item
@@ -94,6 +98,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 if where in CLASS_LISTS:  # a folder's class name where its id goes
                     raise ConfigError(f"{err}: {CLASS_LISTS[where]}") from None
                 raise
+        if scalar_list and not isinstance(value, (dict, type(None))):
+            with contextlib.suppress(ConfigError):  # one item: a list of one
+                return origin((_coerce(value, typing.get_args(tp)[0], where),))
     elif origin is dict:
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return dict(value)

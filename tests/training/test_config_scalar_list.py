@@ -1,0 +1,40 @@
+"""A single item where the config takes a list is a list of one, in YAML and in --set: the
+refusal of too many shots advises "lower eval.shots (at most 3 ...)", and ``eval.shots=3`` must
+then work; a key that also takes the item itself (a count of classes) keeps that meaning."""
+
+from __future__ import annotations
+
+import pytest
+
+from siamkit.training.config import RunConfig
+from siamkit.training.config_io import ConfigError, apply_overrides, config_from_dict, load_config
+
+
+def test_one_shot_count_is_a_list_of_one_in_set_and_yaml(tmp_path) -> None:
+    assert apply_overrides(RunConfig(), ["eval.shots=3"]).eval.shots == (3,)
+    assert config_from_dict({"eval": {"shots": 3}}).eval.shots == (3,)
+    path = tmp_path / "run.yaml"
+    path.write_text("eval:\n  shots: 3\nmodel:\n  head_hidden: 64\n", encoding="utf-8")
+    cfg = load_config(path)
+    assert cfg.eval.shots == (3,)
+    assert cfg.model.head_hidden == (64,)
+
+
+def test_a_key_that_takes_a_count_keeps_the_count() -> None:
+    cfg = apply_overrides(RunConfig(), ["data.train_classes=3", "eval.ways=5"])
+    assert cfg.data.train_classes == 3
+    assert cfg.eval.ways == 5
+
+
+@pytest.mark.parametrize(
+    ("item", "said"),
+    [
+        ("eval.shots=abc", "eval.shots must be a list of int, got 'abc'"),
+        ("eval.shots=true", "eval.shots must be a list of int, got True"),
+        ("eval.shots=[1, x]", "eval.shots[1] must be int, got 'x'"),
+    ],
+)
+def test_a_wrong_item_is_still_refused(item: str, said: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(RunConfig(), [item])
+    assert str(err.value) == said
