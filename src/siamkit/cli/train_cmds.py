@@ -799,7 +799,7 @@ def evaluate(
         episodes=episodes, shots=k_shots, queries=queries, ways=n_ways, seed=seed,
         clustering=clustering,
     )  # fmt: skip
-    check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"))
+    check_protocol(protocol, ev.y, what="evaluation", keys=("--shots", "--ways"), names=ev.names)
     with shared_distance_matrices():  # a learned pair head scores all pairs once, not per part
         rep, z = evaluate_model(net, ev.x, ev.y, protocol, dev, episodes)
         metrics = rep.to_dict()

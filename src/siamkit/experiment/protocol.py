@@ -11,6 +11,7 @@ of a joined embedding alone. :func:`~siamkit.experiment.run.run_experiment` call
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,19 +78,21 @@ def check_protocol(
     y: Tensor,
     what: str = "test",
     keys: tuple[str, str] = ("eval.shots", "eval.ways"),
+    names: Sequence[str] = (),
 ) -> None:
     """Refuse, in one sentence, an evaluation ``protocol`` that labels ``y`` cannot give: fewer
     than two classes, or an N-way K-shot setting without N classes of K + 1 images (K shots and
     at least one query), naming the setting and what to change (``keys``: how the shots and the
-    ways are set, e.g. ``("--shots", "--ways")``). Runs check it before training.
+    ways are set, e.g. ``("--shots", "--ways")``; ``names[label]`` names a class short of
+    images, else its label does). Runs check it before training.
 
     >>> check_protocol(EvalConfig(shots=(1, 5)), torch.arange(4).repeat(4))
     Traceback (most recent call last):
     ...
     ValueError: 4-way 5-shot evaluation cannot be met: it needs 4 test classes with at least 6 images each (5 shots + 1 query), but the 4 test classes have at most 4 images; lower eval.shots (at most 3 at 4-way) or give the classes more images
     """
-    counts = torch.bincount(y)
-    counts = counts[counts > 0].sort(descending=True).values
+    per_label = torch.bincount(y)
+    counts = per_label[per_label > 0].sort(descending=True).values
     n_classes = int(counts.numel())
     if n_classes < 2:
         fix = (
@@ -109,7 +112,8 @@ def check_protocol(
             held = (
                 f"the {n_classes} {what} classes have at most {_count(int(counts[0]), 'image')}"
                 if have == 0
-                else f"only {have} of the {n_classes} {what} classes have that many"
+                else f"only {have} of the {n_classes} {what} classes have that many "
+                f"({_short_classes(per_label, k + 1, names)})"
             )
             # offer only what helps: fewer shots (n classes of best_k + 1 images), fewer ways
             # (the classes that do have k + 1 images), more images
@@ -123,6 +127,20 @@ def check_protocol(
                 f"{n}-way {k}-shot evaluation cannot be met: it needs {n} {what} classes with at "
                 f"least {k + 1} images each ({_count(k, 'shot')} + 1 query), but {held}; {todo}"
             )
+
+
+def _short_classes(per_label: Tensor, need: int, names: Sequence[str], shown: int = 3) -> str:
+    """``"short: class 7 (1 image), class 3 (4 images) and 2 more"``: the classes of fewer than
+    ``need`` (but some) images, fewest first, named by ``names[label]`` or their label."""
+    short = [(int(c), i) for i, c in enumerate(per_label.tolist()) if 0 < c < need]
+    short.sort()
+    said = [
+        f"class {repr(names[i]) if i < len(names) and names[i] != str(i) else i} "
+        f"({_count(c, 'image')})"
+        for c, i in short[:shown]
+    ]
+    more = f" and {len(short) - shown} more" if len(short) > shown else ""
+    return f"short: {', '.join(said)}{more}"
 
 
 def _count(n: int, word: str, plural: str | None = None) -> str:

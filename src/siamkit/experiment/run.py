@@ -133,7 +133,9 @@ def run_experiment(
     log(f"loading {cfg.data.dataset} ...")
     data = load_run_data(cfg.data)
     check_positives(cfg, data)
-    check_protocol(cfg.eval, data.test_y)  # every N-way K-shot the test classes must give
+    check_protocol(
+        cfg.eval, data.test_y, names=data.class_names
+    )  # every N-way K-shot the test classes must give
     if cfg.eval.score_norm != "none" and cfg.eval.cohort_root is not None:
         cohort_folder_images(cfg.eval.cohort_root, 1, 0)  # a missing or empty folder: fail now
     mean, std = data.channel_stats()
