@@ -334,19 +334,16 @@ def similarity(
     Example:
       siamkit text similarity "A man is playing guitar." "Someone plays a guitar." --json
     """
-    from dataclasses import replace
-
-    from siamkit.applications.text.passages import split_sentences
-    from siamkit.applications.text.similarity import at_dim, compare_texts, resolve_threshold
+    from siamkit.applications.text.similarity import compare_texts, pair_level
 
     a_file, a = _text_or_file(a, "A")
     b_file, b = _text_or_file(b, "B")
     # two pasted tickets of several sentences each are documents as two files are: at the
     # sentence default, two tickets sharing one sentence's story were 'same' (0.76) though
-    # text dedup, and the same texts as files, held them apart
-    pasted = [not f and len(split_sentences(t)) > 1 for f, t in ((a_file, a), (b_file, b))]
-    documents = (a_file or pasted[0]) and (b_file or pasted[1])
-    if documents and any(pasted):
+    # text dedup, and the same texts as files, held them apart (the service's /verify decides
+    # with the same pair_level)
+    level = pair_level(a, b, (a_file, b_file))
+    if level == "document" and not (a_file and b_file):
         click.echo(
             "A and B hold several sentences each: compared as documents, as text dedup "
             "compares them",
@@ -354,14 +351,7 @@ def similarity(
         )
     model = _model(model_path, _device(device))
     _check_dim(model, dim)
-    if documents:  # two documents: the threshold text dedup holds them to
-        doc_dist, doc_source = resolve_threshold(
-            model, threshold, level="document", threshold_option="--threshold"
-        )
-        r = compare_texts(model, a, b, 1 - doc_dist, "--threshold", dim=dim)
-        r = replace(r, threshold_source=at_dim(doc_source, model, dim))
-    else:
-        r = compare_texts(model, a, b, threshold, "--threshold", dim=dim)
+    r = compare_texts(model, a, b, threshold, "--threshold", dim=dim, level=level)
     if as_json:
         doc = {
             "similarity": r.similarity,

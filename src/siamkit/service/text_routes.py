@@ -185,19 +185,30 @@ def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[l
     return ids, count, len(done.skipped)
 
 
-def verify_texts(engine: ServiceEngine, a: str, b: str) -> tuple[VerifyResult, int]:
-    """1:1: are ``a`` and ``b`` the same at the service's threshold?"""
-    result = verify_pair(engine.model, a, b, threshold=engine.threshold)
-    return result, token_stats(engine.model, [a, b])[1]
+def verify_texts(engine: ServiceEngine, a: str, b: str) -> tuple[VerifyResult, int, str]:
+    """1:1: are ``a`` and ``b`` the same? At the threshold ``siamkit text similarity`` holds
+    them to (:func:`~siamkit.applications.text.similarity.pair_level`): the model's calibrated
+    one, else the document default when each holds several sentences (two pasted tickets, as
+    text dedup holds documents), else the sentence default; and where it comes from."""
+    from siamkit.applications.text.similarity import pair_level, resolve_threshold
+
+    threshold, source = resolve_threshold(engine.model, None, level=pair_level(a, b))
+    result = verify_pair(engine.model, a, b, threshold=threshold)
+    return result, token_stats(engine.model, [a, b])[1], source
 
 
-def verify_text_label(engine: ServiceEngine, text: str, label: str) -> tuple[VerifyResult, int]:
-    """Is ``text`` the enrolled ``label``? 404 if the label is not enrolled."""
+def verify_text_label(
+    engine: ServiceEngine, text: str, label: str
+) -> tuple[VerifyResult, int, str]:
+    """Is ``text`` the enrolled ``label``? 404 if the label is not enrolled. At the gallery's
+    threshold, the one ``/identify`` accepts a match at (the service's, :func:`text_threshold`),
+    whatever the texts' length: a label's texts are compared one by one, and the decision must
+    agree with ``/identify``'s and ``siamkit text identify``'s on the same gallery."""
     try:
         result = engine.gallery.verify(text, label)
     except UnknownLabelError as err:
         raise engine.not_enrolled(err) from None
-    return result, token_stats(engine.model, [text])[1]
+    return result, token_stats(engine.model, [text])[1], text_threshold(engine.model)[1]
 
 
 def identify_text(
@@ -219,12 +230,18 @@ def embed_text_batch(
     return embed_inputs(engine.model, texts, role=role), tokens, chunked
 
 
-def _text_verify_out(model: Any, result: VerifyResult, chunked: int) -> TextVerifyResponse:
-    """The image service's verify answer, with the windowed count and the similarity on the
-    graded scale of the model's score map (as ``siamkit text similarity`` prints it)."""
+def _text_verify_out(
+    model: Any, result: VerifyResult, chunked: int, source: str
+) -> TextVerifyResponse:
+    """The image service's verify answer, with the windowed count, the similarity on the
+    graded scale of the model's score map (as ``siamkit text similarity`` prints it) and where
+    the threshold comes from (``source``, as its --json's threshold_source)."""
     out = _verify_out(result, "texts")  # a finite distance, so a finite score (the map's knots are)
     return TextVerifyResponse(
-        **out.model_dump(), chunked=chunked, score=mapped_score(model, out.distance)
+        **out.model_dump(),
+        chunked=chunked,
+        score=mapped_score(model, out.distance),
+        threshold_source=source,
     )
 
 
@@ -263,21 +280,26 @@ async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) ->
     ),
 )
 async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
-    """Same or not? Send `text_a` + `text_b` (1:1), or `text` + `label` (against the gallery)."""
+    """Same or not? Send `text_a` + `text_b` (1:1), or `text` + `label` (against the gallery).
+
+    Two texts of several sentences each (two pasted tickets) are held, as `siamkit text
+    similarity` and `text dedup` hold documents, to the model's calibrated threshold, else the
+    document default; a sentence on either side to the sentence default. A text and a label
+    are held to the gallery's threshold, as `/identify` is. `threshold_source` says which."""
     lim = engine.limits
     pair = body.text_a is not None and body.text_b is not None
     claim = body.text is not None and body.label is not None
     if pair and body.text is None and body.label is None:
         a = check_texts([body.text_a or ""], "text_a", lim)[0]
         b = check_texts([body.text_b or ""], "text_b", lim)[0]
-        result, chunked = await engine.call(verify_texts, engine, a, b)
-        return _text_verify_out(engine.model, result, chunked)
+        result, chunked, source = await engine.call(verify_texts, engine, a, b)
+        return _text_verify_out(engine.model, result, chunked, source)
     if claim and body.text_a is None and body.text_b is None:
         label = check_label(body.label or "", lim.max_label_chars, label_example(engine))
         text = check_texts([body.text or ""], "text", lim)[0]
         _need_gallery(engine)
-        result, chunked = await engine.call(verify_text_label, engine, text, label)
-        return _text_verify_out(engine.model, result, chunked)
+        result, chunked, source = await engine.call(verify_text_label, engine, text, label)
+        return _text_verify_out(engine.model, result, chunked, source)
     raise RequestError(
         422,
         "Send either two texts to compare (text_a and text_b), or one text and an enrolled "

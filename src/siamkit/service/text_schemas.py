@@ -61,6 +61,13 @@ class TextVerifyResponse(VerifyFields):
         "was fine-tuned on (e.g. 0-5), through the model's score map fitted on its training "
         "pairs; null when the model has no score map.",
     )
+    threshold_source: str | None = Field(
+        default=None,
+        description="Where the threshold comes from, as `siamkit text similarity --json` says "
+        "it: the model's calibrated threshold, else all-MiniLM-L6-v2's document default for "
+        "two texts of several sentences each (as text dedup holds documents) or its sentence "
+        "default otherwise; against a label, the gallery's (/info's).",
+    )
 
 
 class TextMatchOut(MatchOut):

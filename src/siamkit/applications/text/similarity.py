@@ -80,6 +80,32 @@ def resolve_threshold(
     )
 
 
+def several_sentences(text: str) -> bool:
+    """Whether ``text`` holds more than one sentence, as
+    :func:`~siamkit.applications.text.passages.split_sentences` splits it: a pasted ticket or
+    article, not a sentence."""
+    from siamkit.applications.text.passages import split_sentences
+
+    return len(split_sentences(text)) > 1
+
+
+def pair_level(a: str, b: str, files: tuple[bool, bool] = (False, False)) -> str:
+    """The threshold level two texts are held to (:func:`resolve_threshold`'s ``level``):
+    ``"document"`` when each of ``a`` and ``b`` is a file's text (``files``) or a text of several
+    sentences (two pasted tickets), as ``text dedup`` holds documents; else ``"passage"`` (a
+    sentence on either side: the sentence default). ``siamkit text similarity`` and the
+    service's ``/verify`` of two texts both decide with it, so they agree on the same texts.
+
+    >>> pair_level("The printer is out of toner. It jams on every page.",
+    ...            "Printer toner is empty again. The paper jams daily.")
+    'document'
+    >>> pair_level("The printer is out of toner.", "Printer toner is empty again. The paper jams.")
+    'passage'
+    """
+    whole = [f or several_sentences(t) for f, t in zip(files, (a, b))]
+    return "document" if all(whole) else "passage"
+
+
 def transformer_config(model: object) -> dict[str, Any]:
     """The Hugging Face config of ``model``'s transformer: a PyTorch text model's encoder's, or
     the one an ONNX-served model (:class:`~siamkit.applications.text.onnx.TextOnnxModel`) read
@@ -170,18 +196,21 @@ def compare_texts(
     min_similarity: float | None = None,
     threshold_option: str | None = None,
     dim: int | None = None,
+    level: str = "passage",
 ) -> SimilarityResult:
     """Score ``a`` against ``b`` (``b`` through the document tower of a half-twin).
 
-    ``threshold_option``: see :func:`resolve_threshold`. ``dim``: compare the embeddings' first
-    ``dim`` dimensions, re-normalised (a model fine-tuned with loss matryoshka embeds at its
-    trained sizes); the score map, fitted at the full size, then gives no score.
+    ``threshold_option`` and ``level`` (the default threshold's: ``pair_level(a, b)`` holds two
+    texts of several sentences each to the document threshold, as ``siamkit text similarity``
+    does): see :func:`resolve_threshold`. ``dim``: compare the embeddings' first ``dim``
+    dimensions, re-normalised (a model fine-tuned with loss matryoshka embeds at its trained
+    sizes); the score map, fitted at the full size, then gives no score.
 
     >>> compare_texts(load_text_model(), "A man plays guitar.", "Someone plays a guitar.")  # doctest: +SKIP
     """
     a, b = check_texts([a, b], names=("A", "B"))
     check_dim(model, dim)
-    threshold, source = resolve_threshold(model, min_similarity, threshold_option=threshold_option)
+    threshold, source = resolve_threshold(model, min_similarity, level, threshold_option)
     source = at_dim(source, model, dim)
     za = model.embed([a])
     chunked = model.last_chunked

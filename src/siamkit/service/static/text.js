@@ -46,6 +46,18 @@ async function onEnroll(event) {
 }
 
 // ---------------------------------------------------------------- verify
+// /info's threshold (the model line's). /verify of two texts of several sentences each holds
+// them to the document threshold instead, as siamkit text similarity and text dedup do; its
+// answer's threshold then differs, and the result says why
+let modelThreshold = null;
+
+function documentNote(r) {
+  return r.label === null && r.threshold !== null && modelThreshold !== null &&
+    r.threshold !== modelThreshold
+    ? " (both texts hold several sentences: compared as documents, at the document threshold)"
+    : "";
+}
+
 async function onVerify(event) {
   event.preventDefault();
   const current = startVerify();
@@ -78,7 +90,7 @@ async function onVerify(event) {
       // the model's score map: the similarity on the scale of the scores it was fine-tuned on
       const score = r.score === null || r.score === undefined
         ? "" : "; score " + fmt(r.score) + " on the fine-tuning scores' scale";
-      show("verify-result", text + score + windowNote(r.chunked),
+      show("verify-result", text + documentNote(r) + score + windowNote(r.chunked),
         r.same === null ? "" : r.same ? "ok" : "bad");
     } catch (err) {
       if (!current()) return;
@@ -167,6 +179,7 @@ const RUNTIMES = {
 };
 
 function describeModel(m) {
+  modelThreshold = m.threshold;
   const threshold = m.threshold === null ? "no threshold"
     : "same at similarity \u2265 " + fmt(1 - m.threshold) + " (" + m.threshold_source + ")";
   $("model-info").textContent = "Text model" + (m.name ? " " + m.name : "") + ": " +
