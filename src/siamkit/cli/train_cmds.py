@@ -818,8 +818,9 @@ def evaluate(
                 trained_on=_trained_on(data, ev, meta),
             )  # fmt: skip
     said = [n for n in notes if n]
-    if as_json:
-        for line in said:
+    ran_as = _ran_as_line(metrics, n_ways, "--ways" if ways is not None else "the run's eval.ways")
+    if as_json:  # the note on stderr, and each capped N in its entry
+        for line in [*said, *([ran_as] if ran_as else [])]:
             click.echo(line, err=True)
         click.echo(json.dumps(metrics, indent=2))
         return
@@ -828,20 +829,24 @@ def evaluate(
         click.echo(line)
     rows = headline_rows(metrics) + retrieval_rows(metrics)
     click.echo(metrics_table(rows, metrics["verification"]))
-    n_classes = metrics["data"]["n_classes"]
-    over = [n for n in n_ways or () if n > n_classes]
-    if over:  # --help promises the table says so
-        asked = "--ways" if ways is not None else "the run's eval.ways"
-        click.echo(
-            f"{asked} {','.join(map(str, over))}: only {n_classes} classes are evaluated, so "
-            f"{'it' if len(over) == 1 else 'they'} ran as {n_classes}-way"
-        )
+    if ran_as:  # --help promises the table says so
+        click.echo(ran_as)
     if "calibration" in metrics:
         cal = metrics["calibration"]
         click.echo(
             f"\nthe model's threshold {cal['threshold']:.4f}: TAR {cal['test']['tar']:.3f}, "
             f"FAR {cal['test']['far']:.3f} on these classes"
         )
+
+
+def _ran_as_line(metrics: dict[str, Any], n_ways: tuple[int, ...] | None, asked: str) -> str | None:
+    """The line saying that the N-way asked above the evaluated classes ran as all of them
+    (``None`` when none was), with ``n_way_asked`` (those N) set in each few-shot entry that ran
+    so, for ``--json``; ``asked``: how the N were given."""
+    from siamkit.experiment.result import mark_ways_asked, ways_over_line
+
+    over = mark_ways_asked(metrics, n_ways or ())
+    return ways_over_line(asked, over, metrics["data"]["n_classes"]) if over else None
 
 
 def _refuse_unused_options(ctx: click.Context, used: tuple[str, ...]) -> None:

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from siamkit.evaluation import EvaluationReport
-from siamkit.training.config import RunConfig
+from siamkit.training.config import RunConfig, eval_ways
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class RunResult:
         ``run`` lists the training, validation and test classes, so that a reader can check
         that no test class chose the model (``val_classes`` disjoint from ``test_classes``)."""
         doc = self.evaluation.to_dict()
+        mark_ways_asked(doc, eval_ways(self.config.eval))
         if self.score_norm is not None:
             doc["score_norm"] = asdict(self.score_norm)
         if self.ablations:
@@ -110,3 +112,33 @@ class RunResult:
         if self.command is not None:
             doc["run"]["command"] = self.command
         return doc
+
+
+def mark_ways_asked(doc: dict[str, Any], ways: Sequence[int]) -> list[int]:
+    """The N of ``ways`` above the classes of evaluation document ``doc`` (which ran as all of
+    them), recorded as ``n_way_asked`` in each few-shot entry that ran so; ``[]`` when none was.
+
+    >>> doc = {"data": {"n_classes": 3}, "few_shot": {"3way1shot": {"n_way": 3}}}
+    >>> mark_ways_asked(doc, (5,)), doc["few_shot"]["3way1shot"]["n_way_asked"]
+    ([5], [5])
+    """
+    n_classes = doc["data"]["n_classes"]
+    over = [n for n in ways if n > n_classes]
+    for entry in doc.get("few_shot", {}).values() if over else ():
+        if entry.get("n_way") == n_classes:
+            entry["n_way_asked"] = over
+    return over
+
+
+def ways_over_line(
+    asked: str, over: Sequence[int], n_classes: int, before: bool = False, what: str = "classes"
+) -> str:
+    """``"--ways 5: only 3 classes are evaluated, so it ran as 3-way"``; ``asked``: how the N of
+    ``over`` were given, ``before``: said before the evaluation (``it runs as``), ``what``: the
+    classes' kind."""
+    one = len(over) == 1
+    ran = ("runs" if one else "run") if before else "ran"
+    return (
+        f"{asked} {','.join(map(str, over))}: only {n_classes} {what} are evaluated, so "
+        f"{'it' if one else 'they'} {ran} as {n_classes}-way"
+    )

@@ -36,7 +36,7 @@ from siamkit.experiment.protocol import (
     try_write_report,
 )
 from siamkit.experiment.report_inputs import report_inputs
-from siamkit.experiment.result import Calibration, RunResult, ScoreNorm, Timings
+from siamkit.experiment.result import Calibration, RunResult, ScoreNorm, Timings, ways_over_line
 from siamkit.export.bundle import save_model
 from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.training import (
@@ -47,6 +47,7 @@ from siamkit.training import (
     embedding_model,
     load_run_data,
 )
+from siamkit.training.config import eval_ways
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import finish_distributed, teardown_distributed
@@ -136,6 +137,10 @@ def run_experiment(
     check_protocol(
         cfg.eval, data.test_y, names=data.class_names
     )  # every N-way K-shot the test classes must give
+    n_test = len(data.test_classes)
+    over = [n for n in eval_ways(cfg.eval) if n > n_test]
+    if over:  # metrics.json records them too (n_way_asked)
+        log(ways_over_line("eval.ways", over, n_test, before=True, what="test classes"))
     if cfg.eval.score_norm != "none" and cfg.eval.cohort_root is not None:
         cohort_folder_images(cfg.eval.cohort_root, 1, 0)  # a missing or empty folder: fail now
     mean, std = data.channel_stats()

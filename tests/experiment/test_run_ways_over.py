@@ -1,0 +1,24 @@
+"""A run's eval.ways above its test classes runs as all of them: the run said nothing (a
+'4-way' row for eval.ways 10); it now says so before training, and metrics.json records the N
+asked (n_way_asked) in the few-shot entries that ran so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from siamkit.experiment import run_experiment
+from siamkit.training.config_io import apply_overrides, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_run_says_and_records_the_ways_that_ran_as_all_test_classes(tmp_path: Path) -> None:
+    cfg = load_config(ROOT / "configs" / "digits-tiny.yaml")
+    cfg = apply_overrides(cfg, ["eval.ways=[2, 10]", "eval.shots=1", "train.epochs=1"])
+    said: list[str] = []
+    run_experiment(cfg, tmp_path / "run", episodes=5, progress=False, log=said.append)
+    assert "eval.ways 10: only 4 test classes are evaluated, so it runs as 4-way" in said
+    few = json.loads((tmp_path / "run" / "metrics.json").read_text())["few_shot"]
+    assert few["4way1shot"]["n_way_asked"] == [10]
+    assert "n_way_asked" not in few["2way1shot"]
