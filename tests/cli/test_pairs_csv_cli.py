@@ -280,7 +280,8 @@ def test_a_text_model_is_told_the_format_of_its_pairs(data: Path, tmp_path: Path
     assert "lists pairs of image files (path_a,path_b,same), which image models take" in out
     assert (
         "a text model calibrates on pairs of texts: a CSV or JSONL with columns a, b and label, "
-        "any case (label 1, true or yes = the same; 0, false or no = not)" in out
+        "any case (label 1, true or yes = the same; 0, false or no = not), or other names "
+        "given with --columns a=COL,b=COL,label=COL" in out
     )
     assert not out_dir.exists()
 

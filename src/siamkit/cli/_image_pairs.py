@@ -29,7 +29,7 @@ IMAGE_PAIRS_FORMAT = (
 #: What a text model's pairs file is.
 TEXT_PAIRS_FORMAT = (
     "a CSV or JSONL with columns a, b and label, any case (label 1, true or yes = the same; "
-    "0, false or no = not)"
+    "0, false or no = not), or other names given with --columns a=COL,b=COL,label=COL"
 )
 #: Why the class-based parts of ``siamkit evaluate`` are missing on a pairs file.
 NOT_COMPUTED = "needs classes; a pairs file has none"
