@@ -31,7 +31,12 @@ import torch
 from torch import nn
 
 from siamkit.training.ema import WeightAverage, network_state
-from siamkit.training.validation import COLLAPSE_FACTOR, embedding_spread, spread_news
+from siamkit.training.validation import (
+    COLLAPSE_ADVICE,
+    COLLAPSE_FACTOR,
+    embedding_spread,
+    spread_news,
+)
 
 if TYPE_CHECKING:
     from siamkit.training.trainer import Trainer
@@ -191,6 +196,9 @@ class CollapseMonitor(Callback):
     ) -> None:
         self.measure, self.log, self.appearance = measure, log, appearance
         self.spread0: float | None = None
+        #: the collapse line's last sentence for a trainer; a :class:`CollapseRecovery` sets it
+        #: to what it is about to do (the advice would be what the run then does by itself)
+        self.advice: Callable[[Trainer, int], str] = lambda _t, _e: COLLAPSE_ADVICE
 
     def _spread(self, net: nn.Module) -> float | None:
         z = self.measure(net)
@@ -205,7 +213,14 @@ class CollapseMonitor(Callback):
         if spread is None or self.spread0 is None:
             return
         before = [h["spread"] for h in trainer.history if h.get("spread") is not None]
-        msg = spread_news(row["epoch"], spread, self.spread0, before, self.appearance)
+        msg = spread_news(
+            row["epoch"],
+            spread,
+            self.spread0,
+            before,
+            self.appearance,
+            self.advice(trainer, row["epoch"]),
+        )
         if msg is not None and self.log is not None:
             self.log(msg)
         elif msg is not None:
@@ -258,6 +273,33 @@ class CollapseRecovery(Callback):
             "good_epoch": 0, "good_model": None, "good_ema": None, "pending": False,
             "restarts": 0, "lr_scale": 1.0, "mining": None, "gave_up": False,
         }  # fmt: skip
+        monitor.advice = self._plan
+
+    def _plan(self, trainer: Trainer, epoch: int) -> str:
+        """What this callback does about a collapse after ``epoch`` (1-based), for the monitor's
+        collapse line."""
+        s = self.state
+        where = f"epoch {s['good_epoch']}" if s["good_epoch"] else "initialisation"
+        if epoch >= trainer.epochs:
+            return (
+                f"It was the last epoch: train.on_collapse=restart ends the run with the weights "
+                f"after {where}."
+            )
+        if s["restarts"] >= self.max_restarts:
+            return (
+                f"train.on_collapse=restart has restarted {self.max_restarts} time(s) already: "
+                f"the run stops and ends with the weights after {where}."
+            )
+        old = getattr(self._loss(trainer), "mining", None)
+        switched = (
+            f", loss.mining {old} -> {self.switch_mining[old]}"
+            if isinstance(old, str) and old in self.switch_mining
+            else ""
+        )
+        return (
+            f"train.on_collapse=restart: the next epoch restarts from the weights after {where} "
+            f"with the learning rate x{s['lr_scale'] * self.lr_factor:.3g}{switched}."
+        )
 
     def _say(self, msg: str) -> None:
         if self.log is not None:

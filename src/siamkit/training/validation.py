@@ -35,8 +35,19 @@ def embedding_spread(z: Tensor) -> float:
 COLLAPSE_FACTOR = 0.1
 
 
+#: What a collapse line advises when nothing restarts the run (``train.on_collapse: warn``).
+COLLAPSE_ADVICE = (
+    "Try a lower optim.lr, loss.mining=all or semihard, or loss.kind=multi_similarity."
+)
+
+
 def spread_news(
-    epoch: int, spread: float, spread0: float, before: list[float], appearance: bool = False
+    epoch: int,
+    spread: float,
+    spread0: float,
+    before: list[float],
+    appearance: bool = False,
+    advice: str = COLLAPSE_ADVICE,
 ) -> str | None:
     """What to tell the user about the :func:`embedding_spread` after ``epoch``, given the spread
     before training (``spread0``) and after the earlier epochs (``before``): that the embedding
@@ -44,7 +55,8 @@ def spread_news(
     typically batch-hard triplets with the loss stuck near the margin), that it has spread out
     again (the epoch after a collapse that it is back above), or nothing (``None``).
     ``appearance``: the model joins appearance features to the learned embedding (the message
-    says what the collapse means next to them).
+    says what the collapse means next to them). ``advice``: the collapse line's last sentence
+    (what the run does about it, when it restarts by itself).
 
     >>> spread_news(1, 0.001, 0.02, [0.03]).startswith("epoch 1: the learned embeddings have collapsed")
     True
@@ -61,7 +73,7 @@ def spread_news(
         return (
             f"epoch {epoch}: the learned embeddings have collapsed towards one point (spread "
             f"{spread:.2g}, {spread0:.2g} before training): their distances are tiny, {effect}. "
-            "Try a lower optim.lr, loss.mining=all or semihard, or loss.kind=multi_similarity."
+            f"{advice}"
         )
     if spread >= low and before and before[-1] < low:
         return (
