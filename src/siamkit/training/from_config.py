@@ -153,6 +153,20 @@ def _steps_capped_note(asked: int, batches: PKBatches, images: int, world: int) 
     )
 
 
+def _xbm_note(memory: int, images: int) -> str | None:
+    """The sentence for a cross-batch memory (``loss.xbm_memory_size``) larger than the training
+    set, which then holds several embeddings of the same images, the older ones made by weights
+    since changed; else ``None``."""
+    if memory <= images:
+        return None
+    return (
+        f"note: loss.xbm_memory_size = {memory:,} is more than the {images:,} training images, "
+        f"so once full it holds {memory / images:.1f} embeddings of each image on average, the "
+        f"older ones stale (made by earlier weights); a memory of at most {images:,} keeps "
+        f"about one of each (--set loss.xbm_memory_size={images})"
+    )
+
+
 def _no_validation_note(cfg: RunConfig, data: RunData) -> str:
     """The sentence for a run with no validation images: what goes without them, and the fix.
 
@@ -256,6 +270,9 @@ def build_trainer(
         capped = _steps_capped_note(t.steps_per_epoch, batches, len(data.train_y), ctx.world)
         if capped is not None:
             _note(capped, log)
+    xbm = _xbm_note(cfg.loss.xbm_memory_size, len(data.train_y))
+    if ctx.is_main and xbm is not None:
+        _note(xbm, log)
     scheduler = build_scheduler(cfg.optim, optimizer, t.epochs * batches.steps)
     amp, scaler = mixed_precision(t.amp, ctx.device)
     validating = t.val_metric != "none" and len(data.val_y) > 1
