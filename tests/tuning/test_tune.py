@@ -1270,7 +1270,7 @@ def test_cli_says_the_loss_lr_factor_is_not_searched_when_no_loss_learns(
         "not searched, no loss of this study (triplet) learns parameters of its own: "
         "optim.loss_lr_factor"
     )
-    assert list(_rows(tmp_path / "s" / "trials.csv")[0])[4:] == ["optim.lr"]
+    assert list(_rows(tmp_path / "s" / "trials.csv")[0])[4:] == ["optim.lr", "reason"]
 
 
 def test_a_space_searches_one_encoder_kwargs_entry(tmp_path: Path, monkeypatch) -> None:

@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -179,6 +180,19 @@ def _fail_stale(study: Any) -> None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(t._trial_id, INTERRUPTED, True)
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+
+
+#: The user attribute of a trial that failed for a reason other than a refused combination.
+FAILED = "failed"
+
+
+def _reason(trial: Any) -> str:
+    """Why a failed trial failed, for ``trials.csv`` (empty for another state)."""
+    if trial.state.name != "FAIL":
+        return ""
+    if trial.user_attrs.get(INTERRUPTED):
+        return "stopped by Ctrl-C or a kill"
+    return str(trial.user_attrs.get("refused") or trial.user_attrs.get(FAILED) or "")
 
 
 def _state(trial: Any) -> str:
@@ -467,6 +481,17 @@ def run_study(
     t0 = time.perf_counter()
 
     def objective(trial: Any) -> float:
+        """The trial's score; why a failed trial failed is kept for trials.csv (``reason``)."""
+        try:
+            value = train_trial(trial)
+        except RefusedCombination as err:  # raised inside training too (a refused miner)
+            trial.set_user_attr("refused", str(err))
+            raise
+        if not math.isfinite(value):  # Optuna fails the trial, saying so in its log only
+            trial.set_user_attr(FAILED, f"the validation metric was {value}, not a number")
+        return value
+
+    def train_trial(trial: Any) -> float:
         try:  # a loss's own key (loss.temperature) only when the trial's loss reads it
             values = space.draw(base, lambda p: _suggest(trial, p))
             cfg = apply_overrides(base, space.overrides(values, base))
@@ -756,12 +781,14 @@ def _write_best(
 
 
 def _write_trials(study: Any, base: RunConfig, space: SearchSpace, path: Path) -> None:
-    """One row per trial: number, state, validation score, epochs reached, values. A choice is
+    """One row per trial: number, state, validation score, epochs reached, values, and why a
+    failed trial failed (``reason``: a refused combination's sentence, say). A choice is
     JSON as the trial trained it (a ConvNet's ``encoder_kwargs`` merged over ``base``'s:
     :meth:`SearchSpace.trained`); a value a trial did not draw is empty."""
     with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["trial", "state", "value", "epochs", *(p.key for p in space.params)])
+        keys = [p.key for p in space.params]
+        w.writerow(["trial", "state", "value", "epochs", *keys, "reason"])
         for t in study.get_trials(deepcopy=False):
             drawn = {p.key: p.value(t.params[p.key]) for p in space.params if p.key in t.params}
             trained = space.trained(drawn, base)
@@ -773,4 +800,5 @@ def _write_trials(study: Any, base: RunConfig, space: SearchSpace, path: Path) -
                 else t.params[p.key]
                 for p in space.params
             ]
-            w.writerow([t.number, _state(t), t.value, len(t.intermediate_values), *cells])
+            row = [t.number, _state(t), t.value, len(t.intermediate_values), *cells, _reason(t)]
+            w.writerow(row)
