@@ -38,3 +38,13 @@ def test_a_wrong_item_is_still_refused(item: str, said: str) -> None:
     with pytest.raises(ConfigError) as err:
         apply_overrides(RunConfig(), [item])
     assert str(err.value) == said
+
+
+def test_a_fixed_length_value_is_not_read_as_a_list_of_one() -> None:
+    """A pair (a signature run's image_size, height and width) given one number is refused as
+    before: a list of one would only fail later, further from the key."""
+    from siamkit.applications.signatures.config import _SECTIONS
+    from siamkit.training.config_io import _section
+
+    with pytest.raises(ConfigError, match=r"^data\.image_size must be a list of int, got 78$"):
+        _section(_SECTIONS["data"], {"image_size": 78}, "data")

@@ -64,11 +64,13 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _coerce(value: Any, tp: Any, where: str, scalar_list: bool = True) -> Any:
+def _coerce(value: Any, tp: Any, where: str, scalar_list: bool = False) -> Any:
     """Return ``value`` converted to ``tp`` (lists become tuples) or raise ``ConfigError``.
 
-    A single item where a list goes is a list of one (``eval.shots: 3`` is ``[3]``), except
-    in a union that takes the item itself (``data.train_classes: 3`` is a count of classes).
+    With ``scalar_list`` (a run config's keys), a single item where a list goes is a list of
+    one (``eval.shots: 3`` is ``[3]``) for a ``tuple[X, ...]`` key, except in a union that
+    takes the item itself (``data.train_classes: 3`` is a count of classes); never for a
+    fixed-length value (a signature run's ``image_size``, the tracker's ``frame_size``).
     """
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -76,7 +78,7 @@ def _coerce(value: Any, tp: Any, where: str, scalar_list: bool = True) -> Any:
         if value is None and len(args) < len(typing.get_args(tp)):
             return None
         if len(args) == 1:  # Optional[X]: X's own message names the offending item
-            return _coerce(value, args[0], where)
+            return _coerce(value, args[0], where, scalar_list)
         for arg in args:
             try:
                 return _coerce(value, arg, where, scalar_list=False)
@@ -98,7 +100,7 @@ def _coerce(value: Any, tp: Any, where: str, scalar_list: bool = True) -> Any:
                 if where in CLASS_LISTS:  # a folder's class name where its id goes
                     raise ConfigError(f"{err}: {CLASS_LISTS[where]}") from None
                 raise
-        if scalar_list and not isinstance(value, (dict, type(None))):
+        if scalar_list and typing.get_args(tp)[1:] == (...,) and not isinstance(value, dict):
             with contextlib.suppress(ConfigError):  # one item: a list of one
                 return origin((_coerce(value, typing.get_args(tp)[0], where),))
     elif origin is dict:
@@ -275,7 +277,7 @@ def _section(cls: type, values: Any, name: str, default: Any = None) -> Any:
     unknown = [k for k in values if k not in fields]
     if unknown:
         raise ConfigError(unknown_keys_message(unknown, name, fields))
-    kwargs = {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in values.items()}
+    kwargs = {k: _coerce(v, hints[k], f"{name}.{k}", scalar_list=True) for k, v in values.items()}
     return cls(**kwargs) if default is None else dataclasses.replace(default, **kwargs)
 
 
