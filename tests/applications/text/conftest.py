@@ -1,5 +1,6 @@
 """Shared text fixtures: one pretrained text model per test session (loading all-MiniLM-L6-v2
-takes seconds), a tiny random BERT with MiniLM's tokenizer, and a dozen graded ticket pairs."""
+takes seconds), a tiny random BERT with MiniLM's tokenizer (and a half-twin of it), and a dozen
+graded ticket pairs."""
 
 from __future__ import annotations
 
@@ -53,3 +54,21 @@ def pairs_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Pat
     path = tmp_path / "pairs.csv"
     path.write_text("a,b,label\n" + "".join(f"{a},{b},{s}\n" for a, b, s in graded_pairs))
     return path
+
+
+@pytest.fixture
+def half_twin(tiny_hf: Path, tmp_path: Path) -> Path:
+    """A saved half-twin text model of the tiny BERT whose document tower differs from its query
+    tower, so that one tower used for both sides of a pair gives other cosines."""
+    import torch
+
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.export.bundle import save_model
+
+    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
+    assert net.doc_encoder is not None
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in net.doc_encoder.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return save_model(net, tmp_path / "model")

@@ -14,22 +14,6 @@ from click.testing import CliRunner
 from siamkit.cli.main import cli
 
 
-@pytest.fixture
-def half_twin(tiny_hf: Path, tmp_path: Path) -> Path:
-    """A saved half-twin text bundle whose document tower differs from the query tower, so a
-    calibration that used one tower for both sides of a pair would give other distances."""
-    from siamkit.applications.text.model import TextSiameseNetwork
-    from siamkit.export.bundle import save_model
-
-    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
-    assert net.doc_encoder is not None
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in net.doc_encoder.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
-    return save_model(net, tmp_path / "model")
-
-
 def _pairs_csv(path: Path, graded: list[tuple[str, str, float]]) -> list[tuple[str, str, int]]:
     pairs = [(a, b, int(s > 2.5)) for a, b, s in graded]
     path.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in pairs))

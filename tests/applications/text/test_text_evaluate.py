@@ -17,22 +17,6 @@ from click.testing import CliRunner, Result
 from siamkit.cli.main import cli
 
 
-@pytest.fixture
-def half_twin(tiny_hf: Path, tmp_path: Path) -> Path:
-    """A saved half-twin text model whose document tower differs from its query tower, so that
-    one tower used for both sides gives other cosines."""
-    from siamkit.applications.text.model import TextSiameseNetwork
-    from siamkit.export.bundle import save_model
-
-    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
-    assert net.doc_encoder is not None
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in net.doc_encoder.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
-    return save_model(net, tmp_path / "model")
-
-
 def _write(path: Path, rows: list[tuple[str, str, float]], column: str) -> Path:
     path.write_text(f"a,b,{column}\n" + "".join(f"{a},{b},{y:g}\n" for a, b, y in rows))
     return path
