@@ -250,7 +250,7 @@ def _refuse_one_text(corpus: str, loaded: Any) -> None:
     )
 
 
-def _chunk_note(n: int, unit: str = "text") -> str:
+def chunk_note(n: int, unit: str = "text") -> str:
     """The line saying that ``n`` texts (``unit="sentence"``: sentences, what dedup --by
     passages and plagiarism embed) were embedded as windows; ``""`` for none."""
     return (
@@ -372,7 +372,7 @@ def similarity(
     )
     if r.score is not None:
         click.echo(f"score {r.score:.4f} (on the fine-tuning scores' scale, the model's score map)")
-    click.echo(_chunk_note(r.chunked), nl=False)
+    click.echo(chunk_note(r.chunked), nl=False)
 
 
 @text.command("dedup")
@@ -549,7 +549,7 @@ def dedup(
     if scoring == "passages":
         click.echo(f"two one-sentence texts: similarity >= {1 - doc_dist:.4f} ({doc_source})")
     # with --by passages the texts are embedded sentence by sentence: those are what was windowed
-    click.echo(_chunk_note(chunked, "sentence" if scoring == "passages" else "text"), nl=False)
+    click.echo(chunk_note(chunked, "sentence" if scoring == "passages" else "text"), nl=False)
 
 
 def _giant_group_note(groups: list[Any], n_texts: int, threshold: str, rule: str) -> str:
@@ -690,7 +690,7 @@ def plagiarism(
             said = " ".join(doc.text[m.suspect_start : m.suspect_end].split())
             said = said if len(said) <= 80 else f"{said[:77]}..."
             click.echo(f'  {m.source}: similarity {m.similarity:.3f}, "{said}"')
-    click.echo(_chunk_note(report.chunked, "sentence"), nl=False)  # it embeds sentences
+    click.echo(chunk_note(report.chunked, "sentence"), nl=False)  # it embeds sentences
     if out:
         click.echo(f"report -> {out}")
 
@@ -839,7 +839,7 @@ def enroll(
         click.echo(
             f"skipped {skipped} text(s) already enrolled under the same label with the same text"
         )
-    click.echo(_chunk_note(chunked), nl=False)
+    click.echo(chunk_note(chunked), nl=False)
 
 
 def _gallery_model(model_path: str | None, gallery_path: str) -> Any:
@@ -1037,7 +1037,7 @@ def identify(
     click.echo("\n".join(identify_lines(doc, from_file=query_file is not None)))
     if empty:
         click.echo(f"{gallery_path} is empty: enroll texts first (siamkit text enroll CORPUS ...)")
-    click.echo(_chunk_note(found.chunked), nl=False)
+    click.echo(chunk_note(found.chunked), nl=False)
 
 
 @text.command("verify")
@@ -1110,7 +1110,7 @@ def verify(
         f"{verdict}: similarity {1 - result.distance:.4f} to its closest text (threshold: "
         f"similarity >= {1 - dist:.4f}, {source})"
     )
-    click.echo(_chunk_note(chunked), nl=False)
+    click.echo(chunk_note(chunked), nl=False)
 
 
 @text.command("export")

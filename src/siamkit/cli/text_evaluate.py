@@ -164,7 +164,9 @@ def evaluate_text(
     else:
         _labelled(model, net, cos, ex, entry, data, report, dev, as_json)
     if not as_json:
-        click.echo(_chunk_note(chunked), nl=False)
+        from siamkit.cli.text_cmds import chunk_note  # the text commands' line
+
+        click.echo(chunk_note(chunked), nl=False)
 
 
 def _read_pairs(
@@ -323,10 +325,3 @@ def _graded(
         "\nROC AUC, EER and TAR@FAR are not computed: graded scores are not same/different "
         "labels; label the pairs 0/1 for them. N-way K-shot and retrieval need classes."
     )
-
-
-def _chunk_note(n: int) -> str:
-    """The line the text commands print when ``n`` texts were embedded as windows."""
-    from siamkit.cli.text_cmds import _chunk_note as note
-
-    return note(n)
