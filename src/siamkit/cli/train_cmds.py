@@ -810,15 +810,18 @@ def evaluate(
                 "threshold": net.threshold,
                 "test": asdict(rates_at(z, ev.y, net, net.threshold)),
             }
+        asked = "--ways" if ways is not None else "the run's eval.ways"
+        ran_as = _ran_as_line(metrics, n_ways, asked)  # before the report, which says it too
         if report:
+            from siamkit.evaluation.report import ways_asked_of
+
             try_write_report(
                 Path(report), rep, z, ev.y, images=ev.x, class_names=list(ev.names),
                 title=f"siamkit evaluate {model}", distance=net.scoring_distance,
                 calibration=metrics.get("calibration"), run_info=_run_info(meta, dev),
-                trained_on=_trained_on(data, ev, meta),
+                trained_on=_trained_on(data, ev, meta), ways_asked=ways_asked_of(metrics),
             )  # fmt: skip
     said = [n for n in notes if n]
-    ran_as = _ran_as_line(metrics, n_ways, "--ways" if ways is not None else "the run's eval.ways")
     if as_json:  # the note on stderr, and each capped N in its entry
         for line in [*said, *([ran_as] if ran_as else [])]:
             click.echo(line, err=True)

@@ -57,8 +57,38 @@ def _table(rows: Sequence[tuple[str, str]], header: tuple[str, str] = ("Metric",
     return f"<table><tr><th>{header[0]}</th><th>{header[1]}</th></tr>{body}</table>"
 
 
-def metrics_tables(report: EvaluationReport) -> str:
-    """HTML tables of the verification, few-shot and retrieval metrics."""
+def ways_asked_of(doc: Mapping[str, Any]) -> dict[str, list[int]]:
+    """``{few-shot key: the N asked}`` of the few-shot entries of evaluation document ``doc``
+    (``metrics.json``, evaluate's ``--json``) that carry ``n_way_asked``: an N-way asked above
+    the evaluated classes, which ran as all of them.
+
+    >>> ways_asked_of({"few_shot": {"3way1shot": {"n_way": 3, "n_way_asked": [5]}}})
+    {'3way1shot': [5]}
+    """
+    return {
+        key: list(entry["n_way_asked"])
+        for key, entry in doc.get("few_shot", {}).items()
+        if entry.get("n_way_asked")
+    }
+
+
+def _asked_note(asked: Sequence[int] | None, n_way: int) -> str:
+    """``"; 5-way asked, but only 3 classes are evaluated"`` for a few-shot row that ran as all
+    ``n_way`` evaluated classes in place of the N-way ``asked``; ``""`` for one that ran as
+    asked."""
+    if not asked:
+        return ""
+    ways = " and ".join(f"{n}-way" for n in asked)
+    return f"; {ways} asked, but only {n_way} classes are evaluated"
+
+
+def metrics_tables(
+    report: EvaluationReport, ways_asked: Mapping[str, Sequence[int]] | None = None
+) -> str:
+    """HTML tables of the verification, few-shot and retrieval metrics; ``ways_asked``
+    (``{few-shot key: [N, ...]}``, see :func:`ways_asked_of`) marks the few-shot rows that ran as
+    all the evaluated classes in place of the N-way asked."""
+    asked = ways_asked or {}
     parts = []
     v = report.verification
     if v is not None:
@@ -84,10 +114,10 @@ def metrics_tables(report: EvaluationReport) -> str:
         rows = [
             (
                 f"{r.n_way}-way {r.k_shot}-shot ({_count(r.episodes, 'episode')}, "
-                f"{_count(r.n_query, 'query', 'queries')}/class)",
+                f"{_count(r.n_query, 'query', 'queries')}/class{_asked_note(asked.get(key), r.n_way)})",
                 f"{r.accuracy:.4f} ± {r.ci95:.4f}",
             )
-            for r in report.few_shot.values()
+            for key, r in report.few_shot.items()
         ]
         parts.append(
             "<h3>Few-shot (nearest prototype)</h3>" + _table(rows, ("Setting", "Accuracy ± 95% CI"))
@@ -203,12 +233,13 @@ def render_report_html(
     peers: Mapping[str, Any] | None = None,
     analysis: bool = True,
     trained_on: bool | Literal["validation"] | None = None,
+    ways_asked: Mapping[str, Sequence[int]] | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report` for the arguments)."""
     from siamkit.evaluation import plots
     from siamkit.evaluation import report_sections as rs
 
-    tables = metrics_tables(report)
+    tables = metrics_tables(report, ways_asked)
     if calibration is not None:
         tables += rs.operating_point_html(
             calibration, trained_on, score=score_kind(report.distance)
@@ -258,7 +289,10 @@ def render_report_html(
         val = train_cfg.get("val_metric") if isinstance(train_cfg, Mapping) else None
         names = {"val_metric": f"validation {val}".replace("_", " ")} if val else None
         sections.append(_training_section(history, names))
-    metrics_json = html.escape(json.dumps(report.to_dict(), indent=2))
+    doc = report.to_dict()
+    for key, asked in (ways_asked or {}).items():  # as metrics.json and --json record them
+        doc["few_shot"][key]["n_way_asked"] = list(asked)
+    metrics_json = html.escape(json.dumps(doc, indent=2))
     # the evaluation's metrics alone: a run's metrics.json adds its calibration, run and more
     raw = (
         f"<details><summary>evaluation metrics (JSON)</summary><pre>{metrics_json}</pre></details>"
@@ -411,7 +445,10 @@ def write_report(
             ``analysis=False`` leaves out the per-class and failure sections; ``trained_on``:
             whether the model trained on (some of) the evaluated classes (``"validation"``: it
             did not, but some are its run's validation classes, which its threshold was fit on;
-            ``None``: unknown), which the operating point's wording follows.
+            ``None``: unknown), which the operating point's wording follows; ``ways_asked``:
+            ``{few-shot key: [N, ...]}`` of the rows that ran as all the evaluated classes in
+            place of the N-way asked (:func:`ways_asked_of` of the metrics document), which their
+            rows say.
 
     Example:
         >>> rep = evaluate_embeddings(z, y)                      # doctest: +SKIP
