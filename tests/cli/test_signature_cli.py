@@ -393,7 +393,15 @@ def test_generic_evaluate_takes_signatures_data(setup: tuple[Path, Path]) -> Non
 
 
 @pytest.mark.parametrize(
-    "option", [["--device", "cpu"], ["--raw-distance"], ["--episodes", "3"], ["--classes", "a,b"]]
+    "option",
+    [
+        ["--device", "cpu"],
+        ["--raw-distance"],
+        ["--episodes", "3"],
+        ["--classes", "a,b"],
+        ["--columns", "a=x,b=y,label=z"],  # the text and image options are refused as well
+        ["--score-range", "0,5"],
+    ],
 )
 def test_generic_evaluate_of_signatures_refuses_options_it_would_ignore(
     setup: tuple[Path, Path], option: list[str]
