@@ -169,10 +169,11 @@ def test_identify_k_limits_the_labels_and_empty_gallery_has_no_matches(client):
 def test_verify_against_a_label_on_an_empty_gallery_says_to_enroll_first(client):
     r = client.post("/verify", data={"label": "bob"}, files=_files("file", "disc"))
     assert r.status_code == 404
-    assert r.json()["detail"].endswith(": POST /enroll images under it first")
+    assert r.json()["detail"].endswith(", which is empty: POST /enroll images under it first.")
     client.post("/enroll", data={"label": "alice"}, files=_files("files", "stripes"))
     r = client.post("/verify", data={"label": "bob"}, files=_files("file", "disc"))
-    assert r.status_code == 404 and "POST /enroll" not in r.json()["detail"]
+    assert r.status_code == 404  # how to add it, no longer "first"
+    assert r.json()["detail"].endswith("; POST /enroll images under it to add it.")
 
 
 def test_embed_matches_model_embed(client, model):

@@ -117,6 +117,27 @@ def test_unknown_label_delete_and_long_label_delete(enrolled):
     assert enrolled.get("/gallery").json()["num_items"] == 1  # nothing else was touched
 
 
+def test_an_unknown_label_is_one_sentence_naming_post_enroll(enrolled):
+    """POST /verify said "label 'Alice' is not in the gallery; did you mean 'alice'?", GET
+    /gallery/images "Label 'Alice' is ...", DELETE /gallery/LABEL the first again, and none said
+    how to add the label to a gallery that held others; all three now say the same sentence."""
+    sentence = (
+        "Label 'Alice' is not in the gallery (did you mean 'alice'?); POST /enroll images under "
+        "it to add it."
+    )
+    answers = [
+        enrolled.post("/verify", data={"label": "Alice"}, files=_file("file", PNG)),
+        enrolled.get("/gallery/images", params={"label": "Alice"}),
+        enrolled.delete("/gallery/Alice"),
+    ]
+    assert [(r.status_code, r.json()["detail"]) for r in answers] == [(404, sentence)] * 3
+    far = enrolled.delete("/gallery/zzz").json()["detail"]
+    assert far == (
+        "Label 'zzz' is not in the gallery (enrolled labels include 'alice'); POST /enroll images "
+        "under it to add it."
+    )
+
+
 def test_failed_enrollment_stores_nothing(enrolled):
     files = _file("files", PNG) + _file("files", b"not an image")
     _assert_refused(enrolled.post("/enroll", data={"label": "bob"}, files=files), 400, "(image 2)")

@@ -46,7 +46,10 @@ def test_a_labels_images_are_listed_as_thumbnails(client):
     assert missing.status_code == 404 and "nobody" in missing.json()["detail"]
     # it named no label, where DELETE /gallery/{label} and /verify name the closest ones
     missing = client.get("/gallery/images", params={"label": "Bob"})
-    assert missing.json()["detail"] == "Label 'Bob' is not in the gallery; did you mean 'bob'?"
+    assert missing.json()["detail"] == (
+        "Label 'Bob' is not in the gallery (did you mean 'bob'?); POST /enroll images under it "
+        "to add it."
+    )
     client.delete("/gallery/bob")
     assert client.get("/gallery/images", params={"label": "bob"}).status_code == 404
 

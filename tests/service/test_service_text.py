@@ -132,7 +132,7 @@ def test_verify_two_texts_and_a_text_against_a_label(make_client, text_model):
 
 def test_an_empty_gallery_says_to_enroll_first(make_client):
     """identify's null label on an empty gallery read as "unknown", and verify's 404 did not
-    say how to fill it: a hint and the message name POST /enroll, only while it is empty."""
+    say how to fill it: the hint names POST /enroll while it is empty, the 404 always does."""
     c = make_client()
     r = c.post("/identify", json={"text": "toner", "k": 1})
     assert r.status_code == 200 and r.json() == {
@@ -144,11 +144,12 @@ def test_an_empty_gallery_says_to_enroll_first(make_client):
     }
     r = c.post("/verify", json={"text": "toner", "label": "printer"})
     assert r.status_code == 404
-    assert r.json()["detail"].endswith(": POST /enroll texts under it first")
+    assert r.json()["detail"].endswith(", which is empty: POST /enroll texts under it first.")
     c.post("/enroll", json={"label": "vpn", "texts": VPN})
     assert "hint" not in c.post("/identify", json={"text": "toner", "k": 1}).json()
     r = c.post("/verify", json={"text": "toner", "label": "printer"})
-    assert r.status_code == 404 and "POST /enroll" not in r.json()["detail"]
+    assert r.status_code == 404  # how to add it, no longer "first"
+    assert r.json()["detail"].endswith("; POST /enroll texts under it to add it.")
 
 
 def test_a_text_verified_against_itself_is_never_below_distance_zero(make_client):

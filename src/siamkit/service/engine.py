@@ -40,7 +40,7 @@ from siamkit.index.verify import verify_embedded
 from siamkit.model_protocol import as_embedding_model
 from siamkit.models import model_fingerprint
 from siamkit.service.embedding_parts import embedding_parts
-from siamkit.service.errors import RequestError, not_found
+from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import ThumbnailStore, thumbnails_path_for
 from siamkit.service.uploads import (
@@ -83,6 +83,28 @@ def _no_gallery(input_kind: str = "image") -> RequestError:
 
 def _things(input_kind: str) -> str:
     return "texts" if input_kind == "text" else "images"
+
+
+def unknown_label_sentence(label: str, labels: list[str], input_kind: str = "image") -> str:
+    """The one sentence of every 404 for a label that is not enrolled (``/verify``'s label,
+    ``GET /gallery/images``, ``DELETE /gallery/{label}``), naming how to add it; ``labels``: the
+    enrolled ones.
+
+    >>> unknown_label_sentence("Bob", ["bob"])
+    "Label 'Bob' is not in the gallery (did you mean 'bob'?); POST /enroll images under it to add it."
+    >>> unknown_label_sentence("bob", [], "text")
+    "Label 'bob' is not in the gallery, which is empty: POST /enroll texts under it first."
+    """
+    things = _things(input_kind)
+    if not labels:
+        return (
+            f"Label {label!r} is not in the gallery, which is empty: POST /enroll {things} under "
+            "it first."
+        )
+    hint = unknown_label_hint(label, labels).removeprefix("; ")  # did you mean 'x'? / enrolled..
+    return (
+        f"Label {label!r} is not in the gallery ({hint}); POST /enroll {things} under it to add it."
+    )
 
 
 def empty_gallery_hint(input_kind: str = "image") -> str:
@@ -196,15 +218,11 @@ class ServiceEngine:
             raise _no_gallery(self.input_kind)
         return self._gallery
 
-    def not_enrolled(self, err: UnknownLabelError) -> RequestError:
-        """The 404 for a label that is not enrolled (compute thread); on an empty gallery it
-        also says to POST /enroll first."""
-        found = not_found(err)
-        if len(self.gallery) > 0:
-            return found
-        return RequestError(
-            404, f"{found.detail}: POST /enroll {_things(self.input_kind)} under it first"
-        )
+    def not_enrolled(self, label: str) -> RequestError:
+        """The 404 for a label that is not enrolled (compute thread), in the words of
+        :func:`unknown_label_sentence`."""
+        labels = [i.label for i in self.gallery.labels()]
+        return RequestError(404, unknown_label_sentence(label, labels, self.input_kind))
 
     async def empty_gallery_hint(self) -> str | None:
         """:func:`empty_gallery_hint` when the gallery is empty, else ``None`` (``/identify``
@@ -306,8 +324,8 @@ class ServiceEngine:
         """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""
         try:
             return self.gallery.verify(x, label)
-        except UnknownLabelError as err:
-            raise self.not_enrolled(err) from None
+        except UnknownLabelError:
+            raise self.not_enrolled(label) from None
 
     def verify_label_faces(self, x: Any, label: str) -> tuple[VerifyResult, list[int] | None]:
         """:meth:`verify_label`, and for a face model how many faces the photo showed (the
@@ -317,8 +335,8 @@ class ServiceEngine:
         z, counts = self.model.largest_faces(x)
         try:
             return self.gallery.verify_embedding(z, label), counts
-        except UnknownLabelError as err:
-            raise self.not_enrolled(err) from None
+        except UnknownLabelError:
+            raise self.not_enrolled(label) from None
 
     def identify(self, x: torch.Tensor, k: int) -> tuple[IdentifyResult, dict[int, bytes]]:
         """The ``k`` nearest labels of one ``(1, C, H, W)`` image, and the matches' thumbnails."""
@@ -347,17 +365,15 @@ class ServiceEngine:
         """Remove every item of ``label``; 404 if it is not enrolled."""
         try:
             removed = self.gallery.remove(label)
-        except UnknownLabelError as err:
-            raise not_found(err) from None
+        except UnknownLabelError:
+            raise self.not_enrolled(label) from None
         self.thumbnails.remove_label(label)
         return removed
 
     def label_images(self, label: str) -> list[tuple[int, bytes]]:
         """``[(item_id, png)]`` thumbnails of one enrolled label; 404 if it is not enrolled."""
         if label not in self.gallery:  # in the words of DELETE and /verify's refusal
-            hint = unknown_label_hint(label, [i.label for i in self.gallery.labels()])
-            end = "" if hint.endswith("?") else "."
-            raise RequestError(404, f"Label {label!r} is not in the gallery{hint}{end}")
+            raise self.not_enrolled(label)
         # only ids up to the gallery's largest: a text enrollment killed before its commit
         # leaves its previews under ids above it until the next enrollment deletes them
         return self.thumbnails.of_label(label, max_item_id=self.gallery.max_item_id())

@@ -206,8 +206,8 @@ def verify_text_label(
     agree with ``/identify``'s and ``siamkit text identify``'s on the same gallery."""
     try:
         result = engine.gallery.verify(text, label)
-    except UnknownLabelError as err:
-        raise engine.not_enrolled(err) from None
+    except UnknownLabelError:
+        raise engine.not_enrolled(label) from None
     return result, token_stats(engine.model, [text])[1], text_threshold(engine.model)[1]
 
 
