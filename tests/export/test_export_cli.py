@@ -141,6 +141,35 @@ def test_int8_check_on_a_small_check_folder(tmp_path, bundle, fmnist_images):
     assert "not measured" in json.loads(res.stdout)["int8_check"]
 
 
+def test_int8_check_on_too_few_images_says_its_figures_mean_little(tmp_path, bundle, fmnist_images):
+    """export --int8 --check-data with 4 images printed an EER and a few-shot change as if they
+    meant something (2 genuine pairs: an EER in steps of 0.5); the line and --json now say the
+    images are too few, and the export still succeeds. 5 classes of 7 images (105 pairs) do
+    not."""
+    model = Path(shutil.copytree(bundle, tmp_path / "model"))
+    for name, classes, per_class in (("four", 2, 2), ("enough", 5, 7)):
+        for c in range(classes):
+            (tmp_path / name / f"class {c}").mkdir(parents=True)
+            for i in range(per_class):
+                pixels = (fmnist_images[c * 40 + i, 0] * 255).astype(np.uint8)
+                Image.fromarray(pixels).save(tmp_path / name / f"class {c}" / f"{i}.png")
+    args = [str(model), "--int8-mode", "dynamic", "--force", "--check-data"]
+    res = _invoke(*args, str(tmp_path / "four"))
+    assert res.exit_code == 0, res.output
+    line = next(s for s in res.output.splitlines() if s.startswith("int8 vs fp32 on "))
+    few = (
+        "too few images for the figures to mean much: 2 genuine pairs (4 images in 2 classes), "
+        "so one pair moves the EER by up to 0.5; give --check-data a folder with 100 genuine "
+        "pairs or more (e.g. 5 classes of 7 images)"
+    )
+    assert f"({few}): EER " in line, line
+    assert (model / "model.int8.onnx").is_file()
+    check = json.loads(_invoke(*args, str(tmp_path / "four"), "--json").stdout)["int8_check"]
+    assert check["too_few_images"] == few and "eer" in check["change"]
+    check = json.loads(_invoke(*args, str(tmp_path / "enough"), "--json").stdout)["int8_check"]
+    assert "too_few_images" not in check and "eer" in check["change"]
+
+
 def test_int8_check_measures_the_ways_and_shots_the_run_recorded(tmp_path, fmnist_images):
     """export --int8 measured 5-way 1-shot whatever the run recorded (e.g. eval.ways 20), so
     its figure could not be compared with metrics.json's; it takes the saved config's eval.ways

@@ -10,6 +10,37 @@ CHECK_EPISODES = 300
 CHECK_QUERIES = 15
 #: The check's own episodes, queries and seed, where the model's run records none.
 _CHECK_OWN = {"episodes": CHECK_EPISODES, "queries": CHECK_QUERIES, "seed": 0}
+#: The fewest genuine pairs (two images of one class) the check's figures are worth reading
+#: at. The EER is read where the genuine pairs' rejection rate meets the impostors', so one
+#: genuine pair moves it by up to 1 / (genuine pairs): below 100 pairs that step is above 0.01,
+#: the size of change an int8 file is judged by, and the change shown is mostly which few pairs
+#: the images happen to give; few-shot episodes redraw the same few images too (4 images in 2
+#: classes give 2 pairs: an EER in steps of 0.5).
+MIN_GENUINE_PAIRS = 100
+
+
+def too_few_images(y: Any) -> str | None:
+    """The sentence saying that the check images in labels ``y`` are too few for its figures to
+    mean much (fewer than :data:`MIN_GENUINE_PAIRS` genuine pairs), else ``None``.
+
+    >>> too_few_images([0, 0, 1, 1])
+    'too few images for the figures to mean much: 2 genuine pairs (4 images in 2 classes), so one pair moves the EER by up to 0.5; give --check-data a folder with 100 genuine pairs or more (e.g. 5 classes of 7 images)'
+    >>> too_few_images([c for c in range(5) for _ in range(7)]) is None
+    True
+    """
+    import numpy as np
+
+    counts = np.unique(np.asarray(y), return_counts=True)[1]
+    genuine = int((counts * (counts - 1) // 2).sum())
+    if genuine >= MIN_GENUINE_PAIRS:
+        return None
+    step = f"{1 / max(genuine, 1):.2g}"
+    return (
+        f"too few images for the figures to mean much: {genuine} genuine pair"
+        f"{'' if genuine == 1 else 's'} ({len(y)} images in {len(counts)} classes), so one pair "
+        f"moves the EER by up to {step}; give --check-data a folder with {MIN_GENUINE_PAIRS} "
+        "genuine pairs or more (e.g. 5 classes of 7 images)"
+    )
 
 
 def held_out_images(
@@ -362,8 +393,10 @@ def int8_accuracy_change(
     models = OnnxModel(fp32_path), OnnxModel(int8_path)
     fp32, int8 = (_scores(m, x, y, settings, episodes, seed) for m in models)
     paired = pairing(models[0])
+    few = too_few_images(y)  # said, not refused: the export itself is fine
     return {
-        "images": source, **({"pairing": paired} if paired else {}), "few_shot": settings,
+        "images": source, **({"too_few_images": few} if few else {}),
+        **({"pairing": paired} if paired else {}), "few_shot": settings,
         "episodes": episodes, "few_shot_basis": basis, "fp32": fp32, "int8": int8,
         "change": {k: int8[k] - fp32[k] for k in fp32},
     }  # fmt: skip
@@ -372,7 +405,8 @@ def int8_accuracy_change(
 def describe(check: dict[str, Any]) -> str:
     """One line: ``int8 vs fp32 on 1000 images of ...: EER 0.2012 -> 0.2031 (+0.0019), 20-way
     1-shot ... (N-way K-shot as the model's run recorded it: ...)``; a half-twin's says how its
-    branches were paired after the images (``pairing``).
+    branches were paired after the images (``pairing``), and images too few for the figures to
+    mean much say so right after them (``too_few_images``, :func:`too_few_images`).
 
     Four decimals, as evaluate's table, and each change is that of the figures shown, so the
     line adds up (0.045 -> 0.045 (+0.001) did not)."""
@@ -386,7 +420,8 @@ def describe(check: dict[str, Any]) -> str:
         for n, k in ((s["n_way"], s["k_shot"]) for s in check["few_shot"])
     )
     paired = f", {check['pairing']}" if check.get("pairing") else ""
+    few = f" ({check['too_few_images']})" if check.get("too_few_images") else ""
     return (
-        f"int8 vs fp32 on {check['images']}{paired}: EER {change('eer')}, {shots} "
+        f"int8 vs fp32 on {check['images']}{few}{paired}: EER {change('eer')}, {shots} "
         f"({check['few_shot_basis']})"
     )
