@@ -1,6 +1,6 @@
 """A run's eval.ways above its test classes runs as all of them: the run said nothing (a
 '4-way' row for eval.ways 10); it now says so before training, and metrics.json records the N
-asked (n_way_asked) in the few-shot entries that ran so."""
+asked (n_way_asked) in the few-shot entries that ran so, and the report's row says so."""
 
 from __future__ import annotations
 
@@ -22,3 +22,6 @@ def test_run_says_and_records_the_ways_that_ran_as_all_test_classes(tmp_path: Pa
     few = json.loads((tmp_path / "run" / "metrics.json").read_text())["few_shot"]
     assert few["4way1shot"]["n_way_asked"] == [10]
     assert "n_way_asked" not in few["2way1shot"]
+    page = (tmp_path / "run" / "report.html").read_text()  # the report's row says so too
+    assert "; 10-way asked, but only 4 classes are evaluated)" in page
+    assert page.count("way asked, but only") == 1

@@ -15,9 +15,11 @@ def report_inputs(
     ``--episodes 100`` replaces ``eval.episodes``); ``calibration`` the threshold saved with the
     model and its rates on the test classes; ``run_info`` the training set size, its classes
     (named), the validation classes, wall times and device; ``peers`` the peer's figures on this
-    split when ``peers.json`` has them (full data only).
+    split when ``peers.json`` has them (full data only); ``ways_asked`` the eval.ways above the
+    test classes that ran as all of them (the few-shot rows say so).
     """
     from siamkit.evaluation.peers import peer_figures
+    from siamkit.evaluation.report import ways_asked_of
     from siamkit.evaluation.report_sections import hardware_summary
     from siamkit.training.config_io import config_to_dict
 
@@ -45,4 +47,5 @@ def report_inputs(
         "run_info": run_info,
         "peers": peers,
         "trained_on": bool(set(data.test_classes) & set(data.train_classes)),
+        "ways_asked": ways_asked_of(metrics),  # eval.ways above the test classes: rows say so
     }
