@@ -413,6 +413,9 @@ def test_generic_evaluate_of_signatures_refuses_options_it_would_ignore(
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2, res.output
     assert option[0] in res.output and "siamkit signature evaluate" in res.output
+    assert "leave it out" in " ".join(res.output.split())  # one option: 'it', not 'them'
+    res = CliRunner().invoke(cli, [*args, "--seed", "1"])
+    assert res.exit_code == 2 and "leave them out" in " ".join(res.output.split()), res.output
 
 
 @pytest.mark.parametrize("command", ["evaluate", "calibrate"])

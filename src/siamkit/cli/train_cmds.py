@@ -864,7 +864,8 @@ def _refuse_unused_options(ctx: click.Context, used: tuple[str, ...]) -> None:
     if given:
         raise click.UsageError(
             f"--data signatures:DIR takes only --report and --json, not {', '.join(given)}: "
-            "leave them out, or use siamkit signature evaluate (--references, --reduce, "
+            f"leave {'them' if len(given) > 1 else 'it'} out, or use siamkit signature evaluate "
+            "(--references, --reduce, "
             "--threshold, --layout, --seed)"
         )
 
