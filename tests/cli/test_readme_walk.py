@@ -131,3 +131,50 @@ def test_readme_says_what_export_int8_reports_as_its_help_does():
     block = README.split("## Edge deployment", 1)[1].split("```", 2)[1]
     check = [line for line in block.splitlines() if "(--check-data" in line]
     assert check and "N-way K-shot" in check[0] and "/ 1-shot" not in check[0], check
+
+
+def test_readme_names_the_augmentations_a_config_takes():
+    """README's recipe section lists what `data.augmentation` can be; the config takes exactly
+    those names, and the default tune space draws from them."""
+    from siamkit.training.augment import AUGMENTATION_NAMES
+    from siamkit.tuning.space import DEFAULT_SPACE
+
+    said = " ".join(README.split())
+    sentence = re.search(r"`data\.augmentation` is (.*?), each batched and seeded", said)
+    assert sentence, "README no longer says what data.augmentation can be"
+    named = re.findall(r"(?:^|, | or )`([a-z-]+)`", sentence.group(1))
+    assert named == list(AUGMENTATION_NAMES), (named, AUGMENTATION_NAMES)
+    assert DEFAULT_SPACE["data.augmentation"]["choice"] == list(AUGMENTATION_NAMES)
+
+
+def test_readme_gives_evaluate_trackings_default_sequence_count():
+    """README says `siamkit evaluate-tracking --synthetic test` scores its default 8 sequences
+    (the first 8 of the benchmark's 12); that is the --n-sequences default."""
+    from siamkit.cli.track_cmds import evaluate_tracking
+
+    said = " ".join(README.split())
+    quoted = re.search(
+        r"line above scores its default (\d+) sequences \(the first \1 of those", said
+    )
+    assert quoted, "README no longer says how many sequences evaluate-tracking scores"
+    (option,) = [p for p in evaluate_tracking.params if p.name == "n_sequences"]
+    assert option.default == int(quoted.group(1))
+
+
+def test_readme_quotes_the_text_commands_default_thresholds():
+    """README's text section quotes all-MiniLM-L6-v2's defaults that `auto` uses (document,
+    sentence and passage-coverage similarities); they are the constants the commands hold."""
+    from siamkit.applications.text.dedup import COVERAGE_SIMILARITY
+    from siamkit.applications.text.model import DOCUMENT_THRESHOLD, PASSAGE_THRESHOLD
+
+    said = " ".join(README.split())
+    quoted = re.search(
+        r"defaults \(similarity ≥ ([\d.]+) for documents, ≥ ([\d.]+) for sentences, coverage ≥ "
+        r"([\d.]+) with `--by passages`\)",
+        said,
+    )
+    assert quoted, "README no longer quotes the text defaults"
+    document, sentence, coverage = (float(v) for v in quoted.groups())
+    assert document == pytest.approx(1 - DOCUMENT_THRESHOLD)
+    assert sentence == pytest.approx(1 - PASSAGE_THRESHOLD)
+    assert coverage == pytest.approx(COVERAGE_SIMILARITY)
