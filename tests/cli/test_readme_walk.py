@@ -178,3 +178,16 @@ def test_readme_quotes_the_text_commands_default_thresholds():
     assert document == pytest.approx(1 - DOCUMENT_THRESHOLD)
     assert sentence == pytest.approx(1 - PASSAGE_THRESHOLD)
     assert coverage == pytest.approx(COVERAGE_SIMILARITY)
+
+
+def test_readme_install_line_lists_every_extra_and_the_pinned_torch():
+    """README's Install line lists the extras `pip install` can name, and its opening says which
+    PyTorch `constraints.txt` pins: both as pyproject.toml and constraints.txt have them."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    line = re.search(r"^pip install .*# every extra is optional: (.*)$", README, re.M)
+    assert line, "README's Install block no longer lists the extras"
+    assert sorted(line.group(1).split(", ")) == sorted(project["optional-dependencies"])
+    pinned = re.search(r"^torch==(\d+\.\d+)", (ROOT / "constraints.txt").read_text(), re.M)
+    assert pinned and f"CPU PyTorch {pinned.group(1)} pinned by `constraints.txt`" in README
