@@ -191,3 +191,27 @@ def test_readme_install_line_lists_every_extra_and_the_pinned_torch():
     assert sorted(line.group(1).split(", ")) == sorted(project["optional-dependencies"])
     pinned = re.search(r"^torch==(\d+\.\d+)", (ROOT / "constraints.txt").read_text(), re.M)
     assert pinned and f"CPU PyTorch {pinned.group(1)} pinned by `constraints.txt`" in README
+
+
+def test_readme_quotes_the_services_limits_as_they_are_set():
+    """README's Serving section quotes the service's limits on hostile clients and texts; each
+    figure is the default the service holds (ServiceLimits, ConnectionLimits, create_app)."""
+    import inspect
+
+    from siamkit.service.app import create_app
+    from siamkit.service.limits import ConnectionLimits, ServiceLimits
+
+    said = " ".join(README.split())
+    limits, connections = ServiceLimits(), ConnectionLimits()
+    body = inspect.signature(create_app).parameters["body_timeout"].default
+    mpixel = limits.max_request_pixels // 2**20
+    for quoted in (
+        f"a side over {limits.max_side} or an aspect ratio over {limits.max_aspect}:1",
+        f"when one request's images together pass {mpixel} Mpixel",
+        f"finish its request headers within {connections.header_timeout:g} s",
+        f"each client keeps at most {connections.max_idle_per_client} idle connections",
+        f"a request body that stalls for {body:g} s is answered 408",
+        f"Texts are limited to {limits.max_text_chars:,} characters",
+        f"client_max_body_size {limits.max_request_bytes // 2**20}m; # = --max-request-mb",
+    ):
+        assert quoted in said, quoted
