@@ -215,3 +215,15 @@ def test_readme_quotes_the_services_limits_as_they_are_set():
         f"client_max_body_size {limits.max_request_bytes // 2**20}m; # = --max-request-mb",
     ):
         assert quoted in said, quoted
+
+
+def test_readme_quotes_the_line_for_ways_above_the_classes():
+    """README's evaluate paragraph quotes the line said when --ways asks for more classes than
+    are evaluated; it is the sentence evaluate builds (ways_over_line)."""
+    from siamkit.experiment.result import ways_over_line
+
+    said = " ".join(README.split())
+    quoted = re.search(r'"(--ways \d+: only \d+ classes are evaluated[^"]*)"', said)
+    assert quoted, "README no longer quotes the line for --ways above the evaluated classes"
+    n_way, n_classes = (int(v) for v in re.findall(r"\d+", quoted.group(1))[:2])
+    assert quoted.group(1) == ways_over_line("--ways", [n_way], n_classes)
