@@ -227,3 +227,14 @@ def test_readme_quotes_the_line_for_ways_above_the_classes():
     assert quoted, "README no longer quotes the line for --ways above the evaluated classes"
     n_way, n_classes = (int(v) for v in re.findall(r"\d+", quoted.group(1))[:2])
     assert quoted.group(1) == ways_over_line("--ways", [n_way], n_classes)
+
+
+def test_readme_gives_the_tolerance_enroll_tells_a_repeat_by():
+    """README says enrolling skips an image its label holds when the embedding is the same to
+    0.2% of its length; that is the tolerance the gallery tells a repeat by."""
+    from siamkit.index.repeats import SAME_EMBEDDING_TOLERANCE
+
+    said = " ".join(README.split())
+    quoted = re.search(r"the same embedding to ([\d.]+)% of its length", said)
+    assert quoted, "README no longer says how close a repeated image's embedding is"
+    assert float(quoted.group(1)) / 100 == pytest.approx(SAME_EMBEDDING_TOLERANCE)
