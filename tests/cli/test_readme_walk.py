@@ -238,3 +238,25 @@ def test_readme_gives_the_tolerance_enroll_tells_a_repeat_by():
     quoted = re.search(r"the same embedding to ([\d.]+)% of its length", said)
     assert quoted, "README no longer says how close a repeated image's embedding is"
     assert float(quoted.group(1)) / 100 == pytest.approx(SAME_EMBEDDING_TOLERANCE)
+
+
+def test_readme_says_how_a_collapse_restart_recovers():
+    """README says train.on_collapse: restart starts again with a tenth of the learning rate and
+    batch-hard mining switched to semihard, at most twice: CollapseRecovery's defaults, which the
+    run builds it with."""
+    import inspect
+
+    from siamkit.training.callbacks import CollapseRecovery
+
+    said = " ".join(README.split())
+    assert (
+        "with a tenth of the learning rate and batch-hard mining switched to semihard, at most "
+        "twice, then stops with the last good weights"
+    ) in said
+    defaults = inspect.signature(CollapseRecovery).parameters
+    assert defaults["lr_factor"].default == pytest.approx(0.1)
+    assert defaults["max_restarts"].default == 2
+    from types import SimpleNamespace
+
+    recovery = CollapseRecovery(SimpleNamespace(advice=None), None)  # type: ignore[arg-type]
+    assert recovery.switch_mining == {"batch_hard": "semihard"}
