@@ -260,3 +260,48 @@ def test_readme_says_how_a_collapse_restart_recovers():
 
     recovery = CollapseRecovery(SimpleNamespace(advice=None), None)  # type: ignore[arg-type]
     assert recovery.switch_mining == {"batch_hard": "semihard"}
+
+
+def _readme_command_lines() -> list[str]:
+    """What follows `siamkit` on each command of README's bash blocks (continuations joined,
+    comments dropped, `a && b` split)."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            code = line.split("  #")[0].split(" # ")[0]
+            for part in code.split("&&"):
+                shown = re.search(r"(?:^|\s)siamkit(\s.*)$", part.strip())
+                if shown and not part.strip().startswith("pip"):
+                    found.append(shown.group(1).strip())
+    return found
+
+
+def test_every_option_readme_gives_a_command_is_one_it_takes():
+    """A new user copies README's command lines: each --option they give a siamkit command (or
+    subcommand) is one that command's --help lists, so none fails as 'No such option'."""
+    import click
+
+    from siamkit.cli.main import cli
+
+    lines = _readme_command_lines()
+    assert len(lines) > 50, "README's bash blocks no longer read as siamkit commands"
+    ctx, helps, missing = click.Context(cli), {}, []
+    for line in lines:
+        words = line.replace("|", " ").split()
+        while words and words[0] in ("--plugin", "--trust-plugins"):  # the group's own options
+            words = words[2:] if words[0] == "--plugin" else words[1:]
+        command: Any = cli
+        path: list[str] = []
+        while words and isinstance(command, click.Group):
+            sub = command.get_command(ctx, words[0])
+            if sub is None:
+                break
+            command, path = sub, [*path, words.pop(0)]
+        assert path, f"README runs a siamkit command that does not exist: siamkit {line}"
+        key = " ".join(path)
+        if key not in helps:
+            helps[key] = CliRunner().invoke(cli, [*path, "--help"]).output
+        for option in (w.split("=")[0] for w in words if w.startswith("--")):
+            if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", helps[key]):
+                missing.append(f"siamkit {key} {option}")
+    assert not missing, missing
