@@ -148,6 +148,25 @@ on {2,5} by more than 0.005 (EER: Barlow Twins 0.1135, NNCLR 0.1118, reference 0
 can pass; both were stopped in their third fold, after {0,3} (0.379 and 0.374 against 0.372).
 Nothing adopted; the test classes not run.
 
+An eighth rule, written before its run (issue 17, 2026-12-05, twenty-fifth stop; ``--finetune``):
+
+* Why: the fine-tuning recipe names ``train.steps_per_epoch: 10`` and 10 epochs, 100 steps, but
+  10 labels a class make one P x K batch (a fold's 4 classes x 10, less the validation share),
+  and an epoch never exceeds one pass, so every fine-tuning so far (the fourth and sixth rules,
+  fmnist-ssl's two fine-tuning rows) trained 1 step an epoch, 10 in all (silent until 220800d).
+* Reference: the fourth rule's ``ref`` (the benchmark's recipe as it runs: 10 epochs of 1 step),
+  run again in the same command; the rule uses this run's figures.
+* Candidates: ``steps30`` (``train.epochs=30``: 30 steps) and ``steps100`` (``train.epochs=100``:
+  the 100 steps the recipe names), everything else as ``ref`` (Adam 5e-4, batch-hard, constant
+  rate, nothing frozen, ``train.val_metric: none``), SimCLR as shipped (6 epochs, seed 0).
+* Chosen on the rows fine-tuned **from SSL** only, as the fourth rule: adopted only if its mean
+  validation EER over the folds ``2,5;0,3;1,4`` is >= 0.01 below ``ref``'s and no fold is worse
+  by > 0.005; among both, the lowest mean. The scratch rows are printed, never used to choose.
+  If one passes, it becomes the fine-tuning length of ``bench_ssl.py`` and
+  ``configs/finetune.yaml``, and fmnist-ssl runs once on 6-9 (3 seeds); if that run does not fit
+  in this stop, it is the next stop's first run and nothing is claimed before it. If none
+  passes, the test classes are not run.
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
       nice python benchmarks/ssl_val.py simclr --finetune ref= --finetune freeze2=model.freeze_encoder_epochs=2 ...
 """
