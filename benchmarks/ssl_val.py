@@ -167,6 +167,12 @@ An eighth rule, written before its run (issue 17, 2026-12-05, twenty-fifth stop;
   in this stop, it is the next stop's first run and nothing is claimed before it. If none
   passes, the test classes are not run.
 
+Outcome of the eighth rule (2026-12-05, twenty-fifth stop, 16:25-16:39 UTC): ``ref`` reproduced
+the fourth rule's figures (mean EER from SSL 0.192); ``steps30`` (0.205) and ``steps100`` (0.203)
+are worse on every fold, so neither passes; nothing adopted, the test classes not run. From
+scratch improves with the steps (0.226, 0.213, 0.210), so the lead of fine-tuning from SSL over
+scratch falls from 0.034 EER at 10 steps to 0.008 at 30 and 0.008 at 100.
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
       nice python benchmarks/ssl_val.py simclr --finetune ref= --finetune freeze2=model.freeze_encoder_epochs=2 ...
 """
