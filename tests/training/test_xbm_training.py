@@ -60,6 +60,31 @@ def test_bad_xbm_settings_name_the_key(tiny_cfg, sets, match) -> None:
 
 
 @pytest.mark.parametrize(
+    ("sets", "said"),
+    [
+        (  # margin's default mining: said so, and what margin takes
+            ["loss.kind=margin", "loss.mining=auto"],
+            "distance_weighted (loss.kind = margin's default); loss.kind = margin takes "
+            "loss.mining = null, all, hard, semihard, easy, batch_hard or random with it",
+        ),
+        (  # triplet given it by name: not "margin's default"
+            ["loss.kind=triplet", "loss.mining=distance_weighted"],
+            "distance_weighted; loss.kind = triplet takes loss.mining = null, all, hard, "
+            "semihard, easy, batch_hard or random with it",
+        ),
+    ],
+)
+def test_distance_weighted_beside_the_memory_names_the_minings_that_go(
+    tiny_cfg, sets, said
+) -> None:
+    """The refusal said "(loss.kind = margin's default)" for a triplet loss given
+    distance_weighted by name, and offered only null, batch_hard or semihard of the seven."""
+    with pytest.raises(ValueError) as info:
+        apply_overrides(tiny_cfg, ["loss.xbm_memory_size=64", *sets])
+    assert said in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("kind", "mining", "takes"),
     [
         ("contrastive", "pairs", "null, all, hardest, hard, semihard or easy"),

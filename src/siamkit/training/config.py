@@ -608,6 +608,18 @@ XBM_KINDS = (
 )
 
 
+#: The loss.mining values a cross-batch memory can mine with, by the loss kinds whose mining it
+#: does itself (batch x (batch + memory)); a miner object built by name cannot.
+XBM_MINING = {
+    "contrastive": "null, all, hardest, hard, semihard or easy",
+    "multi_similarity": "null or multi_similarity",
+    **{
+        k: "null, all, hard, semihard, easy, batch_hard or random"
+        for k in ("triplet", "soft_margin_triplet", "margin")
+    },
+}
+
+
 def _check_xbm(cfg: LossConfig) -> None:
     """``loss.xbm_*``: sizes, and a loss and mining the cross-batch memory can use."""
     count("loss.xbm_memory_size", cfg.xbm_memory_size, 0, note="embeddings kept; 0 is off")
@@ -628,9 +640,11 @@ def _check_xbm(cfg: LossConfig) -> None:
             "loss.xbm_memory_size > 0 mines in each step; turn loss.offline_mining off"
         )
     if resolved_mining(cfg) == "distance_weighted":
+        default = " (loss.kind = margin's default)" if cfg.mining == "auto" else ""
+        takes = XBM_MINING.get(cfg.kind, "null")
         raise ValueError(
-            "loss.xbm_memory_size > 0 cannot use loss.mining = distance_weighted (loss.kind = "
-            "margin's default); set loss.mining to null, batch_hard or semihard"
+            f"loss.xbm_memory_size > 0 cannot use loss.mining = distance_weighted{default}; "
+            f"loss.kind = {cfg.kind} takes loss.mining = {takes} with it"
         )
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from siamkit.distances import Distance
 from siamkit.losses.registry import LOSSES
 from siamkit.losses.xbm import CrossBatchMemory
-from siamkit.training.config import LossConfig, resolved_mining
+from siamkit.training.config import XBM_MINING, LossConfig, resolved_mining
 from siamkit.training.parts import build_miner
 
 
@@ -111,18 +111,6 @@ def build_objective(
         _check_xbm_mining(cfg, loss, embedding_dim, classes)
         loss = CrossBatchMemory(loss, embedding_dim, cfg.xbm_memory_size, cfg.xbm_warmup_steps)
     return loss
-
-
-#: The loss.mining values a cross-batch memory can mine with, by the loss kinds whose mining it
-#: does itself (batch x (batch + memory)); a miner object built by name cannot.
-XBM_MINING = {
-    "contrastive": "null, all, hardest, hard, semihard or easy",
-    "multi_similarity": "null or multi_similarity",
-    **{
-        k: "null, all, hard, semihard, easy, batch_hard or random"
-        for k in ("triplet", "soft_margin_triplet", "margin")
-    },
-}
 
 
 def _check_xbm_mining(
