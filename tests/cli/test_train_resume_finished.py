@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from _tiny_ssl import save_photos, train_tiny_ssl
 from siamkit.cli.main import cli
@@ -31,15 +31,22 @@ def _said(output: str, start: str) -> list[str]:
     return [line for line in output.splitlines() if start in line]
 
 
-def test_an_image_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "2"]
-    args += ["--set", "train.steps_per_epoch=2", "--set", "train.epochs=1"]
+def _train_then_resume(args: list[str]) -> Result:
+    """Train with ``args`` (which must not say the run is finished), then resume it; the resume's
+    result, both exits checked."""
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
     assert not _said(first.output, "nothing is left")
     again = CliRunner().invoke(cli, [*args, "--resume"])
     assert again.exit_code == 0, again.output
+    return again
+
+
+def test_an_image_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "2"]
+    args += ["--set", "train.steps_per_epoch=2", "--set", "train.epochs=1"]
+    again = _train_then_resume(args)
     assert _said(again.output, "holds a finished run") == [
         f"{out / 'checkpoint.pt'} holds a finished run (all 1 of 1 epochs): nothing is left to "
         "resume, so the model is saved and summarised again as it is; to train longer, resume "
@@ -116,11 +123,7 @@ def test_a_tracker_run_resumed_after_its_last_step_says_nothing_was_left(tmp_pat
     cfg.write_text(yaml.safe_dump(TRACKER))
     out = tmp_path / "run"
     args = ["train", str(cfg), "--out", str(out), "--no-progress"]
-    first = CliRunner().invoke(cli, args)
-    assert first.exit_code == 0, first.output
-    assert not _said(first.output, "nothing is left")
-    again = CliRunner().invoke(cli, [*args, "--resume"])
-    assert again.exit_code == 0, again.output
+    again = _train_then_resume(args)
     assert _said(again.output, "holds a finished run") == [
         f"{out / 'checkpoint.pt'} holds a finished run (all 2 of 2 steps): nothing is left to "
         "resume, so the model is validated and saved again as it is; to train longer, start a "
