@@ -13,10 +13,12 @@ import torch
 from PIL import Image
 
 from siamkit.data.folders import EmptyFoldersWarning
+from siamkit.data.image_io import read_image, resize_images
 from siamkit.data.signature_layouts import detect_layout, scan_signature_layout
 from siamkit.data.signature_preprocess import BlankSignatureError
 from siamkit.data.signature_set import load_signature_set, signature_pairs, writer_disjoint_split
 from siamkit.data.signatures import SignatureDataset
+from siamkit.data.synthetic_signatures import write_signature_folders
 
 
 def _png(path: Path, value: int = 0) -> None:
@@ -192,22 +194,71 @@ def test_blank_file_is_named_with_what_to_do(folders: Path) -> None:
     )
 
 
-def test_a_corpus_of_transparent_pngs_reads_as_the_opaque_scans(
-    folders: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """A corpus of signature-pad PNGs (ink in the alpha channel over black pixels) read as
-    blank pages for training and evaluation: load_signature_set dropped the alpha, as only
-    enroll and verify no longer did. It reads them as the opaque scans now."""
-    pads = tmp_path_factory.mktemp("pads")
+def _as_signature_pad_pngs(folders: Path, pads: Path) -> Path:
+    """``folders`` again under ``pads`` as signature-pad PNGs: black everywhere, ink in alpha."""
     for scan in sorted(folders.rglob("*.png")):
         paper = np.asarray(Image.open(scan).convert("L"))
         pad = np.zeros((*paper.shape, 4), np.uint8)  # black everywhere, ink where opaque
         pad[..., 3] = 255 - paper
         (pads / scan.relative_to(folders)).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pad, "RGBA").save(pads / scan.relative_to(folders))
+    return pads
+
+
+def test_a_corpus_of_transparent_pngs_reads_as_the_opaque_scans(
+    folders: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A corpus of signature-pad PNGs (ink in the alpha channel over black pixels) read as
+    blank pages for training and evaluation: load_signature_set dropped the alpha, as only
+    enroll and verify no longer did. It reads them as the opaque scans now."""
+    pads = _as_signature_pad_pngs(folders, tmp_path_factory.mktemp("pads"))
     want, got = load_signature_set(folders, size=(20, 30)), load_signature_set(pads, size=(20, 30))
     assert got.names == want.names and torch.equal(got.writer, want.writer)
     torch.testing.assert_close(got.images, want.images, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_pair_dataset_reads_transparent_pngs_as_the_opaque_scans(
+    folders: Path, tmp_path_factory: pytest.TempPathFactory, channels: int
+) -> None:
+    """SignatureDataset read with load_images, which drops the alpha: a signature pad's PNG
+    (ink in the alpha channel over black pixels) became an all-black page. It reads as
+    read_signature does now, the transparent background laid on white paper."""
+    pads = _as_signature_pad_pngs(folders, tmp_path_factory.mktemp("pads"))
+    want = SignatureDataset(folders, input_shape=(channels, 20, 30))
+    got = SignatureDataset(pads, input_shape=(channels, 20, 30))
+    assert [p.same for p in got.pairs] == [p.same for p in want.pairs]
+    for k in range(len(want)):
+        (wa, wb, wsame), (ga, gb, gsame) = want[k], got[k]
+        assert gsame == wsame and ga.shape == (channels, 20, 30)
+        torch.testing.assert_close(ga, wa, atol=1e-6, rtol=0)
+        torch.testing.assert_close(gb, wb, atol=1e-6, rtol=0)
+    a, _, _ = want[0]  # an opaque scan reads as any image does
+    reference = read_image(want.pairs[0].reference, channels)[None]
+    torch.testing.assert_close(a, resize_images(reference, (20, 30))[0], atol=0, rtol=0)
+    assert float(a.min()) < 0.2 and float(a.max()) > 0.9  # ink on paper
+
+
+def test_the_pair_dataset_says_whether_the_folder_is_synthetic(
+    folders: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A folder `siamkit signature synth` wrote carries the SYNTHETIC marker, which training and
+    evaluation report; SignatureDataset ignored it. It says so in `synthetic` now."""
+    synth = write_signature_folders(
+        tmp_path_factory.mktemp("synth") / "sigs", 2, n_genuine=2, n_forged=1, size=(40, 56)
+    )
+    assert SignatureDataset(synth, input_shape=(1, 8, 8)).synthetic is True
+    (synth / "part").mkdir()
+    for writer in ("w0000", "w0001"):  # the writers in a folder below the marker
+        (synth / writer).rename(synth / "part" / writer)
+    assert SignatureDataset(synth / "part", input_shape=(1, 8, 8)).synthetic is True
+    assert SignatureDataset(folders, input_shape=(1, 8, 8)).synthetic is False
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8), (8, 8), (1, 0, 8)])
+def test_the_pair_dataset_refuses_a_bad_input_shape_when_built(folders: Path, shape) -> None:
+    with pytest.raises(ValueError, match=r"input_shape must be \(C, H, W\) with C = 1"):
+        SignatureDataset(folders, input_shape=shape)
 
 
 def test_unknown_layouts_are_refused(tmp_path: Path) -> None:

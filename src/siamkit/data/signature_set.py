@@ -89,24 +89,29 @@ def synthetic_signature_set(
     )
 
 
-def read_signature(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
-    """A signature image as a ``(1, H, W)`` float32 grey tensor in ``[0, 1]``, ink dark on white.
+def read_signature(
+    source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, channels: int = 1
+) -> torch.Tensor:
+    """A signature image as a ``(C, H, W)`` float32 tensor in ``[0, 1]``, ink dark on white.
 
-    As ``read_image(source, 1)``, except for transparency: a signature pad's or an e-signature's
-    PNG holds the ink in its alpha channel, often over pixels that are black everywhere, and
-    dropping the alpha (as images are read elsewhere) left a black page with no ink to find. A
-    transparent background is laid on white paper instead. Enrolment, verification and the
-    corpora read for training and evaluation (:func:`load_signature_set`) all read with it.
+    As ``read_image(source, channels)`` (grey by default), except for transparency: a signature
+    pad's or an e-signature's PNG holds the ink in its alpha channel, often over pixels that are
+    black everywhere, and dropping the alpha (as images are read elsewhere) left a black page with
+    no ink to find. A transparent background is laid on white paper instead. Enrolment,
+    verification, the corpora read for training and evaluation (:func:`load_signature_set`) and
+    the pair dataset (:class:`~siamkit.data.signatures.SignatureDataset`) all read with it.
     """
     from PIL import Image
 
-    grey = decode_image(source, 1, max_pixels)[:, :, 0]  # every check of any image, (H, W)
+    pixels = decode_image(source, channels, max_pixels)  # every check of any image, (H, W, C)
     with Image.open(io.BytesIO(read_source_bytes(source))) as img:
         if img.has_transparency_data:
             alpha = np.asarray(convert_image(img, "RGBA").getchannel("A"), np.float32) / 255.0
-            paper = grey.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)  # both upright
-            grey = np.clip(np.rint(paper), 0, 255).astype(np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(grey))[None].to(torch.float32).div_(255.0)
+            alpha = alpha[:, :, None]  # (H, W, 1), upright as the pixels are
+            paper = pixels.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+            pixels = np.clip(np.rint(paper), 0, 255).astype(np.uint8)
+    chw = np.ascontiguousarray(pixels.transpose(2, 0, 1))
+    return torch.from_numpy(chw).to(torch.float32).div_(255.0)
 
 
 def load_signature_set(

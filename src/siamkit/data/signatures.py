@@ -28,7 +28,9 @@ from siamkit.data.folders import (
     list_images,
     missing_folder,
 )
+from siamkit.data.image_io import resize_images
 from siamkit.data.pairs_csv import FilePairDataset
+from siamkit.data.synthetic_signatures import is_synthetic_folder
 
 __all__ = ["SignatureDataset", "SignaturePair", "WriterSignatures", "scan_signatures"]
 
@@ -138,6 +140,9 @@ class SignatureDataset(FilePairDataset):
             writer (random but reproducible with ``seed``); ``None`` keeps all.
         seed: seed for that subsampling.
         transform: optional callable on each float ``(C, H, W)`` image.
+            Images are read as enrolment and training read signatures
+            (:func:`~siamkit.data.signature_set.read_signature`): a transparent background is
+            laid on white paper.
         layout: ``"auto"`` (detect), ``"folders"``, ``"cedar"``, ``"gpds"`` or ``"bhsig"``.
         balanced: per writer, as many genuine-forged pairs as genuine-genuine pairs.
 
@@ -145,6 +150,9 @@ class SignatureDataset(FilePairDataset):
         writers: the :class:`WriterSignatures` found.
         pairs: the :class:`SignaturePair` list, positives then negatives per writer.
         same: ``(N,)`` int64 tensor.
+        synthetic: whether ``root`` is a folder ``siamkit signature synth`` wrote (it, or a
+            folder above it, holds the ``SYNTHETIC`` marker): figures on it are on generated
+            signatures, not real scans.
 
     Example:
         >>> ds = SignatureDataset("cedar/", input_shape=(1, 155, 220))  # doctest: +SKIP
@@ -166,6 +174,12 @@ class SignatureDataset(FilePairDataset):
 
         if max_pairs_per_writer is not None and max_pairs_per_writer < 1:
             raise ValueError(f"max_pairs_per_writer must be >= 1, got {max_pairs_per_writer}.")
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 3 or shape[0] not in (1, 3) or min(shape) < 1:
+            raise ValueError(
+                f"input_shape must be (C, H, W) with C = 1 (grey) or 3 (RGB) and positive sizes, "
+                f"got {tuple(input_shape)!r}."
+            )
         self.writers = scan_signature_layout(root, layout)
         rng = random.Random(seed)
         pairs = [
@@ -177,6 +191,20 @@ class SignatureDataset(FilePairDataset):
                 "signatures or one forgery."
             )
         self._set_pairs(pairs, input_shape, transform)
+        self.synthetic = is_synthetic_folder(root)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        from siamkit.data.signature_set import read_signature  # imports this module
+
+        pair = self.pairs[index]
+        c, h, w = self.input_shape
+        a, b = (
+            resize_images(read_signature(path, channels=c)[None], (h, w))[0]
+            for path in self._paths(pair)
+        )
+        if self.transform is not None:
+            a, b = self.transform(a), self.transform(b)
+        return a, b, pair.same
 
     @staticmethod
     def _paths(pair: SignaturePair) -> tuple[Path, Path]:
