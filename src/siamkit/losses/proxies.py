@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamkit.losses.class_rows import class_lookup, class_rows
+from siamkit.miners._common import check_batch
 from siamkit.params import choice, count, flag, number
 
 #: How :func:`normalized_softmax_loss` applies its margin: ``"arc"`` adds it to the target's angle
@@ -161,8 +162,22 @@ class _ProxyLoss(nn.Module):
         nn.init.kaiming_normal_(self.proxies, mode="fan_out")
         self.register_buffer("lookup", class_lookup(ids, 2), persistent=False)
 
-    def targets(self, labels: Tensor) -> Tensor:
-        """Class ids ``(B,)`` -> class rows; a clear error for a class without a proxy."""
+    def targets(self, labels: Tensor, embeddings: Tensor | None = None) -> Tensor:
+        """Class ids ``(B,)`` -> class rows; a clear error for a class without a proxy, and,
+        given the batch's ``(B, D)`` ``embeddings``, for labels or embeddings that do not fit
+        them or the proxies (another length, another size, float labels, no items)."""
+        if embeddings is not None:
+            labels = check_batch(embeddings, labels)
+            if embeddings.shape[0] == 0:
+                raise ValueError(
+                    "embeddings is empty (a batch of 0); a proxy loss needs at least one embedding"
+                )
+            dim = self.proxies.shape[1]
+            if embeddings.shape[1] != dim:
+                raise ValueError(
+                    f"embeddings are {embeddings.shape[1]}-d but the loss was built with "
+                    f"embedding_dim={dim}; build it with the network's embedding size"
+                )
         return class_rows(self.lookup, labels)
 
 
@@ -186,7 +201,7 @@ class ProxyAnchorLoss(_ProxyLoss):
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss (``indices`` is unused:
         proxies need no mining)."""
         return proxy_anchor_loss(
-            embeddings, self.targets(labels), self.proxies, self.margin, self.alpha
+            embeddings, self.targets(labels, embeddings), self.proxies, self.margin, self.alpha
         )
 
 
@@ -219,7 +234,11 @@ class ProxyNCALoss(_ProxyLoss):
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss (``indices`` is unused)."""
         return proxy_nca_loss(
-            embeddings, self.targets(labels), self.proxies, self.scale, self.exclude_positive
+            embeddings,
+            self.targets(labels, embeddings),
+            self.proxies,
+            self.scale,
+            self.exclude_positive,
         )
 
 
@@ -245,7 +264,7 @@ class NormalizedSoftmaxLoss(_ProxyLoss):
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""
         return normalized_softmax_loss(
             embeddings,
-            self.targets(labels),
+            self.targets(labels, embeddings),
             self.proxies,
             self.scale,
             self.margin,

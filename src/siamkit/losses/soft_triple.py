@@ -99,7 +99,7 @@ class SoftTripleLoss(_ProxyLoss):
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""
         return soft_triple_loss(
-            embeddings, self.targets(labels), self.proxies, self.centers_per_class,
+            embeddings, self.targets(labels, embeddings), self.proxies, self.centers_per_class,
             self.la, self.gamma, self.margin, self.tau,
         )  # fmt: skip
 

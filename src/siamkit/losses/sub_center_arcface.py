@@ -92,7 +92,7 @@ class SubCenterArcFaceLoss(_ProxyLoss):
     def forward(self, embeddings: Tensor, labels: Tensor, indices: object = None) -> Tensor:
         """``(B, D)`` embeddings and ``(B,)`` class ids -> scalar loss."""
         return sub_center_arcface_loss(
-            embeddings, self.targets(labels), self.proxies, self.sub_centers,
+            embeddings, self.targets(labels, embeddings), self.proxies, self.sub_centers,
             self.scale, self.margin, self.margin_type,
         )  # fmt: skip
 
@@ -100,7 +100,7 @@ class SubCenterArcFaceLoss(_ProxyLoss):
     def dominant(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         """``(C,)`` each class's dominant sub-centre (``0..K-1``): the one nearest to most of
         its items among ``embeddings`` (ties: the lowest), ``-1`` for a class with none."""
-        rows = self.targets(labels)
+        rows = self.targets(labels, embeddings)
         own = sub_center_cosines(embeddings, self.proxies, self.sub_centers)[
             torch.arange(rows.numel(), device=rows.device), rows
         ]  # (B, K)
@@ -118,7 +118,7 @@ class SubCenterArcFaceLoss(_ProxyLoss):
     ) -> Tensor:
         """Indices (ascending) of the items more than ``max_angle`` radians (the paper's 75
         degrees) from their class's dominant sub-centre: the likely label noise to drop."""
-        rows = self.targets(labels)
+        rows = self.targets(labels, embeddings)
         dom = self.dominant(embeddings, labels)[rows]  # (B,)
         cos = sub_center_cosines(embeddings, self.proxies, self.sub_centers)
         at = torch.arange(rows.numel(), device=rows.device)
