@@ -342,6 +342,45 @@ def test_branch_g_exports_a_half_twins_second_tower(tmp_path, bundle):
     assert not (tmp_path / "s.onnx").exists()
 
 
+def test_a_vector_half_twins_int8_says_what_it_needs_not_images(tmp_path):
+    """export --int8 of a half-twin on vectors asked for calibration images in a folder and,
+    with --int8-mode dynamic, for --check-data FOLDER (held-out images by class), which it
+    then refused as not images: it says what a vector model takes instead."""
+    from siamkit.models import HalfTwinNetwork
+
+    torch.manual_seed(0)
+    f = siamkit.encoders.create_encoder("mlp", in_features=12, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
+    net = HalfTwinNetwork(
+        f, g, embedding_dim=8, preprocess_f=Preprocess(input_shape=(12,)),
+        preprocess_g=Preprocess(input_shape=(5,)),
+    ).eval()  # fmt: skip
+    folder = siamkit.save_model(net, tmp_path / "ht")
+    for static in (["--int8"], ["--int8", "--calib-data", str(tmp_path)]):
+        res = _invoke(str(folder), *static)
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        said = " ".join(res.output.split())
+        assert (
+            "static int8 calibrates on images, and this model takes vectors (12,): use "
+            "--int8-mode dynamic (no calibration data), or quantise the fp32 export in Python "
+            "with siamkit.export.quantize_onnx, its calibration an (N, 12) array of training "
+            "vectors"
+        ) in said, said
+        assert not (folder / "model.onnx").exists()  # refused before anything is written
+    res = _invoke(str(folder), "--int8-mode", "dynamic", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["int8_check"] == (
+        "accuracy change not measured: the check reads held-out images, and this model takes "
+        "vectors (12,); compare the int8 file's embeddings with the fp32 file's on held-out "
+        "vectors of your own (siamkit.export.OnnxEmbedder)"
+    )
+    help_text = " ".join(_invoke("--help").output.split())
+    assert "Image models: held-out images" in help_text
+    assert "A vector model has no calibration images: export it with --int8-mode dynamic" in (
+        help_text
+    )
+
+
 def test_branch_g_int8_is_dynamic_and_close_to_fp32(tmp_path):
     """--int8 with --branch g was refused; the g tower of a half-twin can be quantised
     dynamically (no calibration images exist for its inputs)."""

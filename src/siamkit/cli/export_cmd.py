@@ -33,6 +33,13 @@ def _calibration(
     from siamkit.cli._inputs import training_folder
     from siamkit.export.calibration import BUILTIN_SOURCES, calibration_images
 
+    if len(input_shape) != 3:  # a vector model: no images are like its inputs
+        raise click.UsageError(
+            f"static int8 calibrates on images, and this model takes vectors {input_shape}: "
+            "use --int8-mode dynamic (no calibration data), or quantise the fp32 export in "
+            "Python with siamkit.export.quantize_onnx, its calibration an (N, "
+            f"{', '.join(map(str, input_shape))}) array of training vectors"
+        )
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     classes: list[Any] | None = None
@@ -263,6 +270,12 @@ def _check_images(
                 why if why.startswith("--check-data") else f"--check-data {data}: {why}"
             ) from None
         return f"accuracy change not measured: {str(err).strip()}"
+    if images is None and len(shape) != 3:  # --check-data is images: nothing to pass
+        return (
+            f"accuracy change not measured: the check reads held-out images, and this model "
+            f"takes vectors {shape}; compare the int8 file's embeddings with the fp32 file's "
+            "on held-out vectors of your own (siamkit.export.OnnxEmbedder)"
+        )
     if images is None:
         return "accuracy change not measured: pass --check-data FOLDER (held-out images by class)"
     return images
@@ -322,10 +335,11 @@ def _int8_check(
 @click.option(
     "--calib-data",
     default=None,
-    help="Calibration images for static int8: 'fashion-mnist', 'digits' or a folder of training "
-    "images [default: the model's own training data and classes: its built-in data set, or the "
-    "image folder it trained on while that is still there; else fashion-mnist for 1-channel "
-    "models]. The output says which data it calibrated on.",
+    help="Calibration images for an image model's static int8: 'fashion-mnist', 'digits' or a "
+    "folder of training images [default: the model's own training data and classes: its "
+    "built-in data set, or the image folder it trained on while that is still there; else "
+    "fashion-mnist for 1-channel models]. The output says which data it calibrated on. A "
+    "vector model has no calibration images: export it with --int8-mode dynamic.",
 )
 @click.option(
     "--calib-size",
@@ -364,12 +378,13 @@ def _int8_check(
 @click.option(
     "--check-data",
     default=None,
-    help="Held-out images (a folder with one sub-folder per class, or fashion-mnist / digits) on "
-    "which --int8 reports the int8 model's EER and N-way K-shot change (the eval.ways, "
+    help="Image models: held-out images (a folder with one sub-folder per class, or fashion-mnist "
+    "/ digits) on which --int8 reports the int8 model's EER and N-way K-shot change (the eval.ways, "
     "eval.shots, eval.episodes, eval.queries and eval.seed the model's run recorded, where "
     "these images allow, so that on its test classes the fp32 figures are metrics.json's; else "
     "up to 5-way 1-shot) [default: the test split of the model's built-in data, or the image "
-    "folder it trained on while that is still there: its test classes].",
+    "folder it trained on while that is still there: its test classes]. A vector model's int8 "
+    "change is not measured: compare its embeddings on held-out vectors yourself.",
 )
 @click.option(
     "--branch",
@@ -414,7 +429,9 @@ def export(
     are stored in its metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit
     serve MODEL --runtime onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime
     only, no torch). With --int8, also reports how much the int8 file changes EER and N-way
-    K-shot accuracy (as the model's run recorded them) on held-out images (--check-data).
+    K-shot accuracy (as the model's run recorded them) on held-out images (--check-data). A
+    vector model (an (N, F) input, as a half-twin on vectors) quantises with --int8-mode
+    dynamic: no images calibrate it or check it.
     An image half-twin (task: half_twin) writes its branch f (what is searched with) as that
     file and its branch g (what is enrolled) beside it, model.document.onnx (and
     model.document.int8.onnx), each checked against its PyTorch branch; its int8 check scores
