@@ -228,7 +228,7 @@ def test_trained_on_tells_the_runs_validation_classes_from_unseen_ones() -> None
     val_classes were recorded)."""
     from types import SimpleNamespace
 
-    from siamkit.cli.train_cmds import _trained_on
+    from siamkit.cli._model_run import _trained_on
 
     run = {"dataset": "digits", "train_classes": [0, 1, 2, 3], "val_classes": [4, 5]}
     meta = {"run": run, "config": {"data": {"val_classes": [4, 5]}}}

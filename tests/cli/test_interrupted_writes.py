@@ -162,7 +162,7 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, monkeypatch: pytest.M
     from PIL import Image
 
     import siamkit
-    from siamkit.cli import train_cmds
+    from siamkit.cli import embed_cmd
     from siamkit.cli.main import cli
 
     enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8])
@@ -173,7 +173,7 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path: Path, monkeypatch: pytest.M
     def interrupted(*a: Any, **kw: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_cmds, "write_embeddings", interrupted)
+    monkeypatch.setattr(embed_cmd, "write_embeddings", interrupted)
     out = tmp_path / "z.npy"
     res = CliRunner().invoke(cli, ["embed", str(model), str(tmp_path / "a.png"), "--out", str(out)])
     assert res.exit_code == 130

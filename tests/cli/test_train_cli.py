@@ -610,7 +610,7 @@ def test_a_onecycle_run_refuses_more_epochs_on_resume_and_changes_nothing(
 def test_evaluate_names_the_kind_of_a_model_it_cannot_take() -> None:
     """A tracker or a text model given to evaluate/embed gets the command that takes it (it was
     told evaluate takes "Siamese (shared-weight) models", which a text model is)."""
-    from siamkit.cli.train_cmds import _other_kind
+    from siamkit.cli._image_model import _other_kind
 
     tracker = ROOT / "src" / "siamkit" / "applications" / "tracking" / "pretrained" / "siamfc-small"
     res = CliRunner().invoke(cli, ["evaluate", str(tracker), "--data", "digits"])

@@ -233,7 +233,7 @@ def calibrate(
       siamkit calibrate runs/tickets/model --data tickets.csv --columns a=ticket_one,b=ticket_two,label=is_duplicate
       siamkit calibrate all-mpnet-base-v2 --data val_pairs.csv --out runs/mpnet-calibrated
     """
-    from siamkit.cli.train_cmds import load_siamese
+    from siamkit.cli._image_model import load_siamese
     from siamkit.encode import encode
     from siamkit.encoders.text import is_pretrained_text_folder
     from siamkit.evaluation.pairs import n_pairs, pair_distances

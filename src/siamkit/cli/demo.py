@@ -134,7 +134,7 @@ def refuse_other_folder(out: Path, cfg: RunConfig | None = None) -> None:
     (train, tune, an SSL or text run), a demo folder with other files in it, or unrelated files
     would be replaced or mixed with the demo's. The temporary files of a demo killed mid-write
     (``.metrics.json.*`` ...) count as its own."""
-    from siamkit.cli.train_cmds import RUN_OUTPUTS
+    from siamkit.cli._run_folder import RUN_OUTPUTS
 
     if not out.is_dir():
         return

@@ -21,9 +21,9 @@ from siamkit._version import __version__
 # its attribute with "_" written "-" (tests/cli/test_lazy_commands.py checks it).
 _COMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
-    ("train_cmds", "train"),
-    ("train_cmds", "evaluate"),
-    ("train_cmds", "embed"),
+    ("train_cmd", "train"),
+    ("evaluate_cmd", "evaluate"),
+    ("embed_cmd", "embed"),
     ("calibrate_cmd", "calibrate"),
     ("gallery_cmds", "enroll"),
     ("gallery_cmds", "identify"),

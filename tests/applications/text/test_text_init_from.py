@@ -121,7 +121,7 @@ def test_the_cli_takes_a_named_text_model_as_the_task_does(
     The zoo is stood in for: nothing is assembled or downloaded."""
     import dataclasses
 
-    from siamkit.cli.train_cmds import _named_start
+    from siamkit.cli.train_cmd import _named_start
     from siamkit.encoders import text_zoo
 
     name = "all-mpnet-base-v2"

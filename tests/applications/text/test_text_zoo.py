@@ -126,7 +126,7 @@ def test_the_default_model_is_taken_by_its_name(
     folder is stood in for by a tiny BERT."""
     from siamkit.applications.text import load_text_model
     from siamkit.cli.main import cli
-    from siamkit.cli.train_cmds import _named_start
+    from siamkit.cli.train_cmd import _named_start
     from siamkit.encoders import text as text_mod
 
     monkeypatch.setattr(text_mod, "default_text_model_path", lambda: tiny_hf)

@@ -1,0 +1,59 @@
+"""The saved Siamese image model that ``siamkit evaluate``, ``embed`` and ``calibrate`` load, and
+the refusal of any other kind of model; the --device option of those commands and ``train``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from siamkit.models import JoinedEmbedding, SiameseNetwork
+
+DEVICE = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA if available), cpu, cuda or cuda:N.",
+)
+
+
+def load_siamese(path: str, device: object, command: str) -> SiameseNetwork | JoinedEmbedding:
+    """A saved Siamese model (or one joined with appearance features) for ``command`` (evaluate,
+    embed, calibrate); a half-twin model (two different encoders) is a clear error naming it."""
+    from siamkit.export.bundle import load_model
+    from siamkit.models import JoinedEmbedding, SiameseNetwork
+
+    net = load_model(path, map_location=device)  # type: ignore[arg-type]
+    if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
+        raise ValueError(f"{path} {_other_kind(net, command)}")
+    return net
+
+
+def _other_kind(net: object, command: str) -> str:
+    """What the model is, and which commands take it, for ``command``'s refusal of it."""
+    kind = getattr(net, "input_kind", "image")
+    if kind == "text":
+        return (
+            f"is a text model; {command} takes image models. For texts use `siamkit "
+            "text similarity`, `text dedup`, `text plagiarism` or `text enroll`, `siamkit "
+            "calibrate MODEL --data PAIRS` for its threshold and `siamkit evaluate MODEL --data "
+            "PAIRS` to score it"
+        )
+    if getattr(net, "kind", None) == "siamfc":
+        return (
+            f"is a tracker, which {command} does not take; evaluate it with `siamkit "
+            "evaluate-tracking MODEL`"
+        )
+    if getattr(net, "kind", None) == "dlib_face":
+        score = (
+            "; score it with `siamkit face evaluate --model MODEL`" if command != "embed" else ""
+        )
+        return (
+            f"is dlib's face model, which {command} does not take; for faces use `siamkit face "
+            f"enroll`, `face verify` or `face identify` with --model MODEL{score}"
+        )
+    return (
+        f"is a {type(net).__name__}; {command} takes Siamese image models whose twins share one "
+        "encoder"
+    )

@@ -1,0 +1,150 @@
+"""The OUT folder of ``siamkit train``: what a run writes there, the refusals of a folder that
+holds another run, a tuning study or a run set aside, and the setting aside of an earlier run
+that --overwrite replaces."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+RUN_OUTPUTS = (
+    "config.yaml",
+    "checkpoint.pt",
+    "history.json",
+    "metrics.json",
+    "report.html",
+    "model",
+)
+"""What a training run writes into OUT (a task's run writes some of them)."""
+
+
+def _refuse_study_folder(out_dir: Path) -> None:
+    """A tuning study's folder is not a run's: its best.yaml would sit beside a model it did
+    not make (and `siamkit tune` refuses a run's folder the same way)."""
+    from siamkit.tuning.search import STUDY_FILE
+
+    if (out_dir / STUDY_FILE).exists():
+        raise click.UsageError(
+            f"{out_dir} holds a tuning study ({STUDY_FILE}); train into another --out, "
+            f"e.g. --out {out_dir / 'best-run'}"
+        )
+
+
+@contextlib.contextmanager
+def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
+    """With --overwrite: move the earlier run's outputs aside, so the new run's files never mix
+    with the old ones; delete them once the new run has finished, and put them back if it fails
+    (a refused config or an interrupt loses nothing). Only the first process of a torchrun
+    launch does this."""
+    from siamkit.training.ddp import is_main_process
+
+    names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
+    if not names or not is_main_process():
+        yield
+        return
+    stash = Path(tempfile.mkdtemp(prefix=".earlier-run-", dir=out_dir))
+    moved: list[str] = []
+    try:
+        for name in names:
+            os.replace(out_dir / name, stash / name)
+            moved.append(name)
+        yield
+    except BaseException:
+        for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
+            if name in moved or name not in names:
+                _remove(out_dir / name)
+        for name in moved:  # ... then the earlier run's back
+            os.replace(stash / name, out_dir / name)
+        shutil.rmtree(stash, ignore_errors=True)
+        raise
+    shutil.rmtree(stash, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
+    """Ctrl-C in a new run that has written its checkpoint: the same command again is refused
+    (OUT holds a run), so say that --resume continues it, not the generic "run it again".
+    Under torchrun every process gets the Ctrl-C: the first alone says it."""
+    from siamkit.training.ddp import is_main_process
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        checkpoint = out_dir / "checkpoint.pt"
+        if not enabled or not checkpoint.exists():
+            raise
+        if not is_main_process():
+            raise click.exceptions.Exit(130) from None
+        click.echo(
+            f"interrupted (Ctrl-C); {checkpoint} keeps the run so far: run the same command "
+            "with --resume to continue it",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+
+
+def _refuse_set_aside_run(out_dir: Path) -> None:
+    """Refuse any run into ``out_dir`` while it holds an earlier run that an --overwrite set
+    aside and whose process was killed (SIGKILL) before it could put it back: a new run there
+    would leave it hidden, or bury it under a second one. The first process of a torchrun
+    launch alone asks: it alone sets a run aside, so another process that started later saw its
+    set-aside run of this launch and refused the launch."""
+    from siamkit.training.ddp import is_main_process
+
+    if not is_main_process():
+        return
+    left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
+    if left:
+        raise click.UsageError(
+            f"{out_dir} holds {', '.join(left)}: an earlier run set aside by --overwrite whose "
+            "process was killed; move its files back into the folder or delete it, then rerun"
+        )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _refuse_existing_run(out_dir: Path) -> None:
+    """Refuse to train over an earlier run in ``out_dir`` (its model, and any gallery enrolled
+    with it, would be silently replaced), before anything is written."""
+    from siamkit.tuning.search import TRAINING_RUN_FILES  # what `siamkit tune` refuses too
+
+    found = [name for name in TRAINING_RUN_FILES if (out_dir / name).exists()]
+    if found:
+        # --resume continues from checkpoint.pt: a run that left none (task half_twin) cannot,
+        # nor one that stopped on a collapse (task ssl: a resume is refused)
+        resume = "continue it with --resume, " if _resumable(out_dir, found) else ""
+        raise click.UsageError(
+            f"{out_dir} already holds a run ({', '.join(found)}): {resume}start again with "
+            "--overwrite, or choose another --out"
+        )
+
+
+def _resumable(out_dir: Path, found: list[str]) -> bool:
+    """Whether --resume can continue the run in ``out_dir`` (its files ``found``)."""
+    if "checkpoint.pt" not in found:
+        return False
+    from siamkit.applications.ssl.trainer import stopped_on_collapse
+
+    return not stopped_on_collapse(out_dir / "checkpoint.pt")
+
+
+def _refuse_unmakeable_folder(folder: Path, what: str) -> None:
+    """A usage error, before the config is read, for an output folder below a file (every task
+    makes its folder only after loading its data)."""
+    from siamkit.atomic import check_writable_folder
+
+    try:
+        check_writable_folder(folder, what)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None

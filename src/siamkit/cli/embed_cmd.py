@@ -1,0 +1,132 @@
+"""``siamkit embed``: a thin shell over the library's encoding of images with a saved model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from siamkit.cli._image_model import DEVICE, load_siamese
+from siamkit.cli._inputs import (
+    PROGRESS,
+    check_embeddings_out,
+    check_input,
+    collect_images,
+    embedding_files,
+    friendly_errors,
+    given_on_command_line,
+    load_eval_data,
+    model_image_shape,
+    read_image_files,
+    refuse_existing,
+    write_embeddings,
+)
+
+
+@click.command("embed")
+@click.argument("model", type=click.Path())
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .npy or .parquet.",
+)
+@click.option(
+    "--data",
+    type=click.Choice(["fashion-mnist", "digits"]),
+    help="Embed a built-in dataset instead of INPUTS.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train"]),
+    default="test",
+    show_default=True,
+    help="Split of --data fashion-mnist (refused for digits, which have one set of images, and "
+    "for INPUTS).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Images per forward pass.",
+)
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    help="Replace OUT (and its row ids, z.ids.txt for z.npy) if it exists (--overwrite is the "
+    "same).",
+)
+@DEVICE
+@PROGRESS
+@friendly_errors
+def embed(
+    model: str,
+    inputs: tuple[str, ...],
+    out: str,
+    data: str | None,
+    split: str,
+    batch_size: int,
+    force: bool,
+    device: str,
+) -> None:
+    """Embed images with MODEL and save the (N, D) embeddings to OUT (.npy or .parquet).
+
+    INPUTS are image files or folders (searched recursively; an image's label is its folder
+    name). .npy writes the float32 matrix plus the file naming each row (z.npy: z.ids.txt, one id
+    a line); .parquet writes columns id, label and embedding. An existing OUT is only
+    replaced with --force.
+
+    \b
+    Examples:
+      siamkit embed runs/shoes/model img1.png img2.png --out z.npy
+      siamkit embed runs/shoes/model photos/ --out z.parquet
+      siamkit embed runs/shoes/model --data fashion-mnist --split test --out z.npy
+    """
+    from siamkit.encode import encode
+    from siamkit.training.ddp import resolve_device
+
+    if data and inputs:
+        raise click.UsageError(
+            f"give image files / folders or --data {data}, not both ({inputs[0]} would be ignored)"
+        )
+    if (
+        given_on_command_line(click.get_current_context(), "split")
+        and data != "fashion-mnist"
+        and (data or inputs)
+    ):
+        what = "--data digits has one set of images" if data else "image files / folders have none"
+        raise click.UsageError(
+            f"--split picks a split of --data fashion-mnist, and {what}: leave --split out"
+        )
+    check_embeddings_out(Path(out))  # before any work: embedding many images takes minutes
+    refuse_existing(embedding_files(Path(out)), force, "or choose another --out")
+    dev = resolve_device(device)
+    net = load_siamese(model, dev, "embed")
+    shape = model_image_shape(net, model)
+    if data:
+        from siamkit.export.bundle import read_model_config
+
+        meta = read_model_config(model).get("metadata", {})  # names its own data on a misfit
+        ev = load_eval_data(data, meta, [str(c) for c in range(10)], split, None, shape)
+        x, label_list = ev.x, [ev.names[int(c)] for c in ev.y]
+        ids = [f"{data}:{split}:{i}" for i in range(len(label_list))]
+    elif inputs:
+        paths, label_list = collect_images(inputs)
+        x, ids = read_image_files(paths, shape), [str(p) for p in paths]
+    else:
+        raise click.UsageError("give image files / folders, or --data NAME")
+    check_input(net, x)
+    z = encode(net, x, batch_size, dev).numpy()
+    written = write_embeddings(Path(out), z, ids, label_list)
+    click.echo(
+        f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
+    )
+
+
+COMMANDS = [embed]
+__all__ = ["COMMANDS", "embed"]

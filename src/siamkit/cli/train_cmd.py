@@ -1,0 +1,295 @@
+"""``siamkit train``: a thin shell over the library's embedding run and each task's run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from siamkit.cli._image_model import DEVICE
+from siamkit.cli._inputs import (
+    format_table,
+    friendly_errors,
+    headline_rows,
+    metric_cell,
+    metrics_table,
+    progress_option,
+    retrieval_rows,
+)
+from siamkit.cli._registry_help import RegistryHelpCommand
+from siamkit.cli._run_folder import (
+    _earlier_run_set_aside,
+    _refuse_existing_run,
+    _refuse_set_aside_run,
+    _refuse_study_folder,
+    _refuse_unmakeable_folder,
+    _resume_hint_on_interrupt,
+)
+
+
+@click.command("train", cls=RegistryHelpCommand)
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    help="Output folder [default: runs/<config name>].",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue from OUT/checkpoint.pt after an interruption."
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start again in an OUT that already holds a run: the earlier run is set aside, deleted "
+    "when the new one finishes, and put back if it fails.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override a config value, e.g. --set train.epochs=2 (repeatable). In an embedding run "
+    "one entry of a parameter mapping takes one more dot: --set loss.params.margin=0.3.",
+)
+@click.option(
+    "--init-from",
+    "init_from",
+    type=click.Path(),
+    help="Start from this saved model's encoder and head (model.init_from); the class list may "
+    "differ, the optimiser starts fresh. A text run fine-tunes it (as model.path: a folder or "
+    "a named text model such as all-mpnet-base-v2); a tracker "
+    "run takes a saved tracker of its backbone, or 'builtin' for the shipped one. --resume "
+    "needs no --init-from: the checkpoint holds the weights.",
+)
+@DEVICE
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=1),
+    help="Few-shot episodes of the final evaluation [default: eval.episodes].",
+)
+@progress_option(" (training and evaluation)", expose_value=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
+@friendly_errors
+def train(
+    config: str,
+    out: str | None,
+    resume: bool,
+    overwrite: bool,
+    overrides: tuple[str, ...],
+    init_from: str | None,
+    device: str,
+    episodes: int | None,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Train a Siamese network as CONFIG (a YAML file) says, then evaluate it on the test classes.
+
+    Every key of CONFIG has a default (see configs/ for examples); unknown keys are errors.
+    Writes OUT/config.yaml (the resolved config), OUT/checkpoint.pt (every epoch, atomically),
+    OUT/model/ (weights + calibrated threshold), OUT/metrics.json, OUT/history.json and
+    OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for
+    data-parallel training.
+
+    A config with a top-level `task:` trains that application instead and writes its own
+    outputs (the summary at the end lists them): `task: text`
+    (a twin transformer on text pairs, configs/text-pairs.yaml; loss.name: cosent, angle,
+    cosine_mse, mnrl, contrastive, online_contrastive, triplet or matryoshka), `ssl`
+    (self-supervised,
+    configs/simclr.yaml; method: simclr, simsiam, byol, vicreg, barlow_twins or nnclr), `siamfc`
+    (a tracker, configs/siamfc.yaml), `signatures` (configs/signatures.yaml), `half_twin`.
+
+    Your own images: --set data.dataset=image-folder --set data.root=FOLDER, one sub-folder of
+    images per class, with data.train_classes a count of classes to train on (the others are
+    the unseen test classes) or null (a held-out share of every class is tested); task: ssl
+    reads every image under FOLDER, in its sub-folders too (their names are not used).
+    data.val_classes (a count, or class ids) holds whole training classes out for validation,
+    so early stopping, restore_best and the threshold are chosen on classes the network never
+    trained on (with a few images a class the per-image hold-out, data.val_fraction, may hold
+    out none); data.grayscale=true reads grey images as one channel.
+
+    \b
+    Examples:
+      siamkit train configs/demo.yaml --out runs/shoes
+      siamkit train configs/demo.yaml --out runs/shoes --resume
+      siamkit train configs/demo.yaml --out runs/shoes2 --set train.epochs=5 --set loss.margin=0.3
+      siamkit train configs/demo.yaml --out runs/mine --set data.dataset=image-folder --set data.root=photos/ --set data.train_classes=null
+      siamkit train configs/demo.yaml --out runs/glyphs --set data.dataset=image-folder --set data.root=glyphs/ --set data.train_classes=40 --set data.val_classes=8 --set data.grayscale=true
+      siamkit train configs/simclr.yaml --out runs/ssl --set data.dataset=image-folder --set data.root=photos/
+    """
+    if resume and overwrite:
+        raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
+    folder = init_from is not None and not _named_start(config, init_from)
+    if folder and not resume and not Path(str(init_from)).exists():
+        # (a resume does not read it: the checkpoint's weights replace the ones it gave)
+        hint = _named_starts(config)[2]
+        raise click.BadParameter(f"no saved model at {init_from}{hint}", param_hint="'--init-from'")
+    out_dir = Path(out) if out else Path("runs") / Path(config).stem
+    _refuse_unmakeable_folder(out_dir, f"--out {out_dir}")
+    _refuse_study_folder(out_dir)
+    _refuse_set_aside_run(out_dir)
+    if not resume and not overwrite:
+        _refuse_existing_run(out_dir)
+    if overwrite and folder and out_dir.resolve() in Path(str(init_from)).resolve().parents:
+        raise click.UsageError(
+            f"--init-from {init_from} is inside {out_dir}, whose earlier run --overwrite sets "
+            f"aside: copy that model elsewhere first (e.g. cp -r {init_from} runs/base-model)"
+        )
+    with (
+        _resume_hint_on_interrupt(out_dir, enabled=not resume and not overwrite),
+        _earlier_run_set_aside(out_dir, enabled=overwrite),
+    ):
+        from siamkit.experiment import run_experiment
+        from siamkit.training import apply_overrides, load_config
+
+        task = _config_task(config)
+        if task is not None:
+            _run_task(
+                task, config, out_dir, resume, overrides, device, progress, as_json, init_from
+            )
+            return
+        if init_from is not None:
+            overrides = (*overrides, f"model.init_from={json.dumps(init_from)}")
+        plugins = _run_plugins(config, out_dir, resume)
+        cfg = load_config(config)
+        cfg = apply_overrides(
+            cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
+        )
+        log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+        result = run_experiment(
+            cfg,
+            out_dir,
+            resume=resume,
+            progress=progress,
+            episodes=episodes,
+            title=f"siamkit train {config}",
+            log=log,
+            plugins=plugins,
+        )
+        if result is None:  # a non-zero rank of a distributed run
+            return
+        metrics = result.to_dict()
+        if as_json:
+            click.echo(json.dumps(metrics, indent=2))
+            return
+        seen_only = cfg.data.train_classes is None  # evaluated on held-out images of its classes
+        header = (
+            "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
+        )
+        ver = metrics.get("verification", {})
+        rows = headline_rows(metrics) + retrieval_rows(metrics)  # evaluate's rows, same values
+        click.echo(metrics_table(rows, ver, (header, "value")))
+        click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
+        if result.report_path:
+            click.echo(f"report:  {result.report_path}")
+
+
+def _named_starts(config: str) -> tuple[tuple[str, ...], bool, str]:
+    """The models the config's task knows by name as ``--init-from`` rather than a folder, whether
+    a folder of that name wins over the name, and what to add to the 'no saved model' error: the
+    built-in tracker (``builtin``) for ``task: siamfc``; the named text models of
+    :mod:`siamkit.encoders.text_zoo` (``all-mpnet-base-v2``) for ``task: text``, which the run
+    assembles from its installed packages, or names the ones to install."""
+    task = _config_task(config)
+    if task == "siamfc":
+        from siamkit.applications.tracking.pretrained import BUILTIN_NAME
+
+        return (BUILTIN_NAME,), False, f" (or {BUILTIN_NAME}: the built-in tracker)"
+    if task == "text":
+        from siamkit.encoders.text_zoo import text_model_names
+
+        names = tuple(text_model_names())
+        return names, True, f" (or a named text model: {', '.join(names)})"
+    return (), False, ""
+
+
+def _named_start(config: str, init_from: str) -> bool:
+    """Whether ``--init-from`` names a model the config's task knows by name (:func:`_named_starts`)
+    rather than a folder."""
+    names, folder_wins, _ = _named_starts(config)
+    return init_from in names and not (folder_wins and Path(init_from).exists())
+
+
+def _run_plugins(config: str, out_dir: Path, resume: bool) -> list[str]:
+    """The plug-in modules the run records in OUT/config.yaml (``plugins:``): a resumed run's
+    recorded ones, imported here before CONFIG is read (a resume needs no --plugin again), then
+    --plugin / $SIAMKIT_PLUGINS and CONFIG's own ``plugins:``."""
+    from siamkit.cli.main import started_plugins
+    from siamkit.training.config_io import read_config_plugins
+
+    recorded = out_dir / "config.yaml"
+    plugins = read_config_plugins(recorded) if resume and recorded.is_file() else []
+    plugins += started_plugins()
+    if Path(config).is_file():  # (else load_config says so)
+        plugins += read_config_plugins(config)
+    return list(dict.fromkeys(plugins))
+
+
+def _config_task(config: str) -> str | None:
+    """The config's ``task:`` when it names an application's run (not the default embedding run)."""
+    from siamkit.training.config_io import ConfigError, read_yaml
+    from siamkit.training.tasks import DEFAULT_TASK
+
+    path = Path(config)
+    if not path.is_file():
+        return None  # load_config says so
+    try:
+        doc = read_yaml(path)
+    except ConfigError:
+        return None  # load_config says so
+    task = doc.get("task") if isinstance(doc, dict) else None
+    if task is None or task == DEFAULT_TASK:
+        return None
+    if not isinstance(task, str):
+        raise click.UsageError(f"{config}: task must be a name, got {task!r}")
+    return task
+
+
+def _run_task(
+    task: str,
+    config: str,
+    out_dir: Path,
+    resume: bool,
+    overrides: tuple[str, ...],
+    device: str,
+    progress: bool,
+    as_json: bool,
+    init_from: str | None = None,
+) -> None:
+    from siamkit.training.config_io import read_yaml
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    runner = get_task(task)
+    plugins = _run_plugins(config, out_dir, resume)  # before the config's parts are checked
+    doc = read_yaml(config)
+    doc.pop("task")
+    log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+    options = TaskOptions(
+        resume=resume,
+        overrides=overrides,
+        device=device,
+        progress=progress,
+        init_from=init_from,
+        log=log,
+        plugins=tuple(plugins),
+    )
+    summary = runner(doc, out_dir, options)
+    from siamkit.training.ddp import is_main_process
+
+    if not is_main_process():  # another process of a torchrun launch prints nothing
+        return
+    if as_json:
+        click.echo(json.dumps(summary.metrics, indent=2, default=str))
+        return
+    rows = [(k, metric_cell(v)) for k, v in summary.metrics.items()]
+    if rows:
+        click.echo(format_table(rows, ("metric", "value")))
+    if summary.model_dir is not None:
+        click.echo(f"\nmodel:   {summary.model_dir}")
+    for name, path in summary.files.items():
+        click.echo(f"{name + ':':<8} {path}")
+
+
+COMMANDS = [train]
+__all__ = ["COMMANDS", "train"]
