@@ -13,7 +13,8 @@ class Preprocess(nn.Module):
     """Check the input shape, then ``(x - mean) / std`` per channel (or per feature for vectors).
 
     ``input_shape`` is ``(C, H, W)`` for images, whose values are floats in ``[0, 1]``, or
-    ``(F,)`` for feature vectors. ``mean`` / ``std`` have one value per channel (or one for all).
+    ``(F,)`` for feature vectors, of any float dtype (float64 from numpy is cast to the weights'
+    dtype). ``mean`` / ``std`` have one value per channel (or one for all).
     When it is not given, the first ``(N, C, H, W)`` or ``(N, F)`` batch the model sees sets it
     (and :func:`siamkit.save_model` saves it), so a model built and trained in Python works with
     every command that reads image files.
@@ -95,6 +96,8 @@ class Preprocess(nn.Module):
             raise ValueError("the input contains NaN or infinite values")
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.is_floating_point() and x.dtype != self.mean.dtype:
+            x = x.to(self.mean.dtype)  # float64 from numpy (or float16) -> the weights' dtype
         if self.input_shape is None and x.dim() in (2, 4) and x.shape[0] > 0:
             self.input_shape = tuple(int(s) for s in x.shape[1:])  # learned from the first batch
         if x.dim() == 4:
