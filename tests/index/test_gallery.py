@@ -109,6 +109,23 @@ def test_recommend_returns_nearest_items_excluding_the_liked(enrolled):
         gallery.recommend([999, 998, liked[0]])
 
 
+def test_recommend_names_the_unknown_ids_and_an_empty_gallery(tmp_path, model):
+    """The unknown ids are on the error (the service words its own sentence from them), and on
+    an empty gallery it said to "use an item id that identify or recommend gave", which there
+    is none of: it says the gallery is empty."""
+    from siamkit.index.gallery import UnknownItemError
+
+    with Gallery.open(tmp_path / "g.db", model) as g:
+        with pytest.raises(UnknownItemError, match=r"^item ids not in the gallery: 3; the gallery "
+                           r"is empty: enroll items first$") as err:  # fmt: skip
+            g.recommend([3])
+        assert err.value.item_ids == [3]
+        (i,) = g.enroll_embeddings("a", np.ones((1, g.embedding_dim), np.float32))
+        with pytest.raises(UnknownItemError, match="; use an item id that identify") as err:
+            g.recommend([i + 2, i, i + 1])
+        assert err.value.item_ids == [i + 1, i + 2]
+
+
 def test_items_returns_what_was_enrolled_by_label(tmp_path, fmnist, fmnist_embeddings, model):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((3, 32)), rng.standard_normal((2, 32))

@@ -38,7 +38,9 @@ def test_recommend_bad_input(client):
     res = client.post("/recommend", json={"like": ["nobody"]})
     assert res.status_code == 404  # the label keeps both its quotes (one used to be stripped)
     assert res.json()["detail"] == (
-        "label 'nobody' is not in the gallery; enrolled labels include 'item-0'"
+        "Label 'nobody' is not in the gallery (enrolled labels include 'item-0'); POST /enroll "
+        "images under it to add it, or like one item as '#ID' with an item_id that /identify or "
+        "/recommend answered."
     )
     assert client.post("/recommend", json={"like": []}).status_code == 422
     assert client.post("/recommend", json={"like": ["item-0"], "k": 0}).status_code == 422
@@ -103,3 +105,36 @@ def test_recommend_not_sent_as_json_is_told_to_send_json(client):
     assert r.status_code == 200, r.text
     responses = client.get("/openapi.json").json()["paths"]["/recommend"]["post"]["responses"]
     assert {"404", "409", "415", "422"} <= set(responses)
+
+
+def test_recommend_refusals_read_as_the_other_routes(client, png):
+    """/recommend said "label 'x' is not in the gallery; enrolled labels include ..." (lower case,
+    no full stop, no way to add it) where /verify, GET /gallery/images and DELETE /gallery say
+    "Label 'x' is not in the gallery (...); POST /enroll images under it to add it.": it now
+    says the same, adding the '#ID' hint; an unknown #ID said "item ids not in the gallery: 999;
+    use an item id that identify or recommend gave" (CLI words); an empty gallery said "label
+    'x' is not in the gallery; the gallery is empty", or of '#1' that 1 is not a known id."""
+    for like in (["nobody"], ["#1"], ["nobody", "#1"]):
+        r = client.post("/recommend", json={"like": like})
+        assert r.status_code == 404 and r.json()["detail"] == (
+            "The gallery is empty, so there is nothing to recommend: POST /enroll labelled "
+            "images first."
+        ), r.text
+    item = _enroll(client, "item-0", pattern("stripes"))
+    r = client.post("/recommend", json={"like": ["nobody"]})
+    verify = client.post("/verify", data={"label": "nobody"}, files={"file": ("a.png", png())})
+    assert r.status_code == verify.status_code == 404
+    assert r.json()["detail"].startswith(verify.json()["detail"].removesuffix("."))
+    assert r.json()["detail"].endswith(", or like one item as '#ID' with an item_id that "
+                                       "/identify or /recommend answered.")  # fmt: skip
+    r = client.post("/recommend", json={"like": [f"#{item + 7}", "item-0"]})
+    assert r.status_code == 404 and r.json()["detail"] == (
+        f"Item {item + 7} is not in the gallery; like an item_id that /identify or /recommend "
+        "answered ('#12'), or a label (GET /gallery lists them)."
+    )
+    r = client.post("/recommend", json={"like": [f"#{item + 9}", f"#{item + 8}"]})
+    assert r.json()["detail"].startswith(f"Items {item + 8}, {item + 9} are not in the gallery;")
+    r = client.post("/recommend", json={"like": ["#x"]})
+    assert (
+        r.status_code == 422 and r.json()["detail"] == "'#x': an item id is written #ID, e.g. #12."
+    )

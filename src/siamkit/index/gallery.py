@@ -50,6 +50,16 @@ from siamkit.index.store import (
 )
 from siamkit.index.thumbnail_store import remove_thumbnails, remove_thumbnails_from
 
+
+class UnknownItemError(UnknownLabelError):
+    """Liked item ids that are not in the gallery (:meth:`Gallery.recommend`); ``item_ids``
+    names them, so a caller (the service) can word its own sentence."""
+
+    def __init__(self, message: str, item_ids: list[int]) -> None:
+        super().__init__(message)
+        self.item_ids = item_ids
+
+
 MODEL_PATH_KEY = "model_path"
 """Meta key of the model folder recorded by :meth:`Gallery.remember_model_path`."""
 
@@ -386,9 +396,13 @@ class Gallery:
             self._sync()
             missing = [i for i in liked if i not in self._label_of]
             if missing:
-                raise UnknownLabelError(
-                    f"item ids not in the gallery: {listing(missing)}; use an item id that "
-                    "identify or recommend gave with a match"
+                fix = (
+                    "use an item id that identify or recommend gave with a match"
+                    if self._label_of
+                    else "the gallery is empty: enroll items first"
+                )
+                raise UnknownItemError(
+                    f"item ids not in the gallery: {listing(missing)}; {fix}", missing
                 )
             vectors = self._store.embeddings_of(liked)
             kk = min(len(self._index), k + len(liked))

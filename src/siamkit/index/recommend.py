@@ -9,16 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from siamkit.index.gallery import Gallery
-from siamkit.index.results import Match
+from siamkit.index.gallery import Gallery, UnknownItemError
+from siamkit.index.results import Match, UnknownLabelError
+
+__all__ = ["UnknownItemError", "UnknownLikedLabelError", "liked_item_ids", "recommend_like"]
+
+
+class UnknownLikedLabelError(UnknownLabelError):
+    """A liked label that is not enrolled; ``label`` names it, so a caller (the service) can word
+    its own sentence. The message is :meth:`Gallery.items`' (it names the closest labels)."""
+
+    def __init__(self, message: str, label: str) -> None:
+        super().__init__(message)
+        self.label = label
 
 
 def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
     """Gallery item ids of ``likes``: every item of a label, or one item written ``#ID``.
 
     Raises:
-        UnknownLabelError: a label that is not enrolled (an ``#ID`` not in the gallery is refused
-            by :meth:`Gallery.recommend`).
+        UnknownLikedLabelError: a label that is not enrolled (an ``#ID`` not in the gallery is
+            refused by :meth:`Gallery.recommend`, with :class:`UnknownItemError`).
         ValueError: no likes, an ``#`` reference that is not a number, or an empty label.
     """
     if not likes:
@@ -31,8 +42,10 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
             except ValueError:
                 raise ValueError(f"{like!r}: an item id is written #ID, e.g. #12") from None
             continue
-        # every item of the label; an unknown one is refused naming the closest enrolled labels
-        ids += gallery.items(like).ids.tolist()
+        try:  # every item of the label; an unknown one is refused naming the closest labels
+            ids += gallery.items(like).ids.tolist()
+        except UnknownLabelError as err:
+            raise UnknownLikedLabelError(str(err.args[0]), like) from None
     return ids
 
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 
 from siamkit.index import GalleryStats, IdentifyResult, Match, VerifyResult
 from siamkit.index.embedding import two_towers
+from siamkit.index.results import listing
 from siamkit.index.store import unprintable_char
 from siamkit.registry import did_you_mean
 from siamkit.service.engine import ServiceEngine
-from siamkit.service.errors import RequestError, not_found
+from siamkit.service.errors import RequestError
 from siamkit.service.responses import UPLOAD, VERIFY_LABEL, enrolled_before, errors
 from siamkit.service.schemas import (
     EmbeddingPart,
@@ -590,8 +591,6 @@ async def _json_only(request: Request) -> None:
 )
 async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
     """More like these: the `k` gallery items nearest to any liked item (liked ones excluded)."""
-    from siamkit.index import UnknownLabelError
-    from siamkit.index.recommend import recommend_like
     from siamkit.service.recommend_schemas import RecommendedItem
 
     check_k(body.k, engine.limits.max_k)
@@ -599,14 +598,46 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
         check_label(like, engine.limits.max_label_chars, label_example(engine))
         for like in body.like
     ]
-    try:
-        matches = await engine.call(recommend_like, engine.gallery, likes, body.k)
-    except UnknownLabelError as err:
-        raise not_found(err) from None
-    except ValueError as err:
-        raise RequestError(422, str(err)) from None
+    matches = await engine.call(_recommend, engine, likes, body.k)
     items = [
         RecommendedItem(label=m.label, item_id=m.item_id, distance=_finite(m.distance, "distance"))
         for m in matches
     ]
     return RecommendResponse(items=items)
+
+
+def _recommend(engine: ServiceEngine, likes: list[str], k: int) -> list[Match]:
+    """``/recommend``'s search (compute thread), refusing in the other routes' words: an unknown
+    label in :func:`~siamkit.service.engine.unknown_label_sentence`'s, with the ``#ID`` hint."""
+    from siamkit.index.recommend import (
+        UnknownItemError,
+        UnknownLikedLabelError,
+        recommend_like,
+    )
+
+    things = "texts" if engine.input_kind == "text" else "images"
+    if len(engine.gallery) == 0:  # every like is unknown: say why, not which
+        raise RequestError(
+            404,
+            f"The gallery is empty, so there is nothing to recommend: POST /enroll labelled "
+            f"{things} first.",
+        )
+    try:
+        return recommend_like(engine.gallery, likes, k)
+    except UnknownLikedLabelError as err:
+        sentence = engine.not_enrolled(err.label).detail.removesuffix(".")
+        raise RequestError(
+            404,
+            f"{sentence}, or like one item as '#ID' with an item_id that /identify or "
+            "/recommend answered.",
+        ) from None
+    except UnknownItemError as err:
+        ids = err.item_ids
+        which = f"Item {ids[0]} is" if len(ids) == 1 else f"Items {listing(ids)} are"
+        raise RequestError(
+            404,
+            f"{which} not in the gallery; like an item_id that /identify or /recommend "
+            "answered ('#12'), or a label (GET /gallery lists them).",
+        ) from None
+    except ValueError as err:  # '#x': not a number
+        raise RequestError(422, f"{err}.") from None
