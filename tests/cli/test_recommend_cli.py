@@ -140,3 +140,20 @@ def test_readme_shows_recommend_with_the_gallery_commands_and_it_runs(tmp_path):
     res = CliRunner().invoke(cli, ["recommend", *args])
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.stdout)["items"]) == 8  # --k 10 of the 8 items not liked
+
+
+def test_recommend_on_an_empty_gallery_says_to_enroll_first(tmp_path):
+    """An empty gallery said "label 'item-1' is not in the gallery; the gallery is empty (for one
+    item, give --like '#ID' ...)", a hint that cannot help, and of '#1' "item ids not in the
+    gallery: 1; use an item id that identify or recommend gave": it now says, as identify does,
+    that the gallery is empty and to enroll first."""
+    model, _, _ = _shop(tmp_path)
+    net = siamkit.load_model(model)
+    Gallery.open(tmp_path / "empty.db", net).close()
+    empty = str(tmp_path / "empty.db")
+    for like in ("item-1", "#1"):
+        res = CliRunner().invoke(cli, ["recommend", str(model), "--gallery", empty, "--like", like])
+        assert res.exit_code == 1 and res.output.strip() == (
+            f"Error: {empty} is empty, so there is nothing to recommend: enroll images first "
+            f"(siamkit enroll MODEL --gallery {empty} ...)"
+        ), res.output

@@ -28,10 +28,16 @@ from siamkit.cli.gallery_cmds import _friendly, _load_model, _open
     "likes",
     multiple=True,
     required=True,
-    help="A liked item: its label, or '#ID' for one gallery item id. Repeat for several.",
+    help="A liked item: a label (all its items are liked), or '#ID' for one item (the 'item N' "
+    "that identify and recommend print). Repeat for several.",
 )
 @click.option(
-    "--k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="Items to list."
+    "--k",
+    "k",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many items to list (fewer when fewer are left that are not liked).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @_friendly
@@ -47,6 +53,11 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
 
     net = _load_model(model, gallery_path)  # a tracker said "unknown distance 'cross_correlation'"
     with _open(gallery_path, net, folder=model) as gallery:  # another model's: names its folder
+        if len(gallery) == 0:  # every like is unknown: say why, not which (as identify)
+            raise click.ClickException(
+                f"{gallery_path} is empty, so there is nothing to recommend: enroll images first "
+                f"(siamkit enroll MODEL --gallery {gallery_path} ...)"
+            )
         try:
             ids = liked_item_ids(gallery, list(likes))
         except UnknownLabelError as e:  # a label only: an unknown #ID is refused by recommend
