@@ -9,7 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from _gloo import run_ranks
-from siamkit.distributed import all_gather_with_grad, gather_embeddings, world_size
+from siamkit.distributed import (
+    all_gather_with_grad,
+    gather_embeddings,
+    gather_embeddings_for_ddp,
+    world_size,
+)
 from siamkit.losses.triplet import TripletMarginLoss
 
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -28,6 +33,14 @@ def _model() -> torch.nn.Linear:
     return torch.nn.Linear(D, 4)
 
 
+def _proxies() -> torch.nn.Parameter:
+    return torch.nn.Parameter(torch.randn(3, 4, generator=torch.Generator().manual_seed(2)))
+
+
+def _proxy_loss(z: torch.Tensor, y: torch.Tensor, proxies: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(z @ F.normalize(proxies, dim=1).T / 0.1, y)
+
+
 def _work(rank: int, world: int, out: str) -> None:
     x, y = _data()
     rows = SPLIT[rank]
@@ -41,8 +54,20 @@ def _work(rank: int, world: int, out: str) -> None:
     z_all2, y_all2 = gather_embeddings(z, y[rows])
     (TripletMarginLoss(0.2, mining="all")(z_all2, y_all2) * world_size()).backward()
     w, b = ddp.module.weight.grad, ddp.module.bias.grad
+    # 3) a loss with parameters of its own (class proxies), the loss not scaled
+    ddp3, proxies = torch.nn.parallel.DistributedDataParallel(_model()), _proxies()
+    z_all3, y_all3 = gather_embeddings_for_ddp(F.normalize(ddp3(x[rows]), dim=1), y[rows])
+    _proxy_loss(z_all3, y_all3, proxies).backward()
     safetensors_torch.save_file(
-        {"z_all": z_all.detach(), "y_all": y_all, "grad": xl.grad, "w": w, "b": b},
+        {
+            "z_all": z_all.detach(),
+            "y_all": y_all,
+            "grad": xl.grad,
+            "w": w,
+            "b": b,
+            "w3": ddp3.module.weight.grad,
+            "proxies": proxies.grad,
+        },
         str(Path(out) / f"rank{rank}.safetensors"),
     )
 
@@ -56,7 +81,12 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     TripletMarginLoss(0.2, mining="semihard")(xf, y).backward()
     model = _model()
     TripletMarginLoss(0.2, mining="all")(F.normalize(model(x), dim=1), y).backward()
+    model3, proxies = _model(), _proxies()
+    _proxy_loss(F.normalize(model3(x), dim=1), y, proxies).backward()
     for r in range(2):
+        # with the loss scaled by the world size instead, the proxies' gradient was twice this
+        assert torch.allclose(got[r]["proxies"], proxies.grad, atol=1e-6)
+        assert torch.allclose(got[r]["w3"], model3.weight.grad, atol=1e-6)
         assert torch.equal(got[r]["z_all"], x) and torch.equal(got[r]["y_all"], y)
         assert torch.allclose(got[r]["grad"], xf.grad[SPLIT[r]], atol=1e-7)
         assert torch.allclose(got[r]["w"], model.weight.grad, atol=1e-6)
@@ -68,6 +98,8 @@ def test_single_process_is_a_no_op() -> None:
     z, y = torch.randn(3, 2, requires_grad=True), torch.arange(3)
     z2, y2 = gather_embeddings(z, y)
     assert z2 is z and y2 is y and all_gather_with_grad(z) is z and world_size() == 1
+    z3, y3 = gather_embeddings_for_ddp(z, y)
+    assert torch.equal(z3, z) and y3 is y
     with pytest.raises(ValueError, match="expected z"):
         gather_embeddings(z, y[:2])
 

@@ -5,7 +5,11 @@ rank's own tensor, so gradients flow back to the local embeddings; the other ran
 constants here (their own ranks back-propagate through them). With every rank computing the loss
 on the gathered batch, each rank's gradient on its local embeddings equals that of one process
 holding the whole batch. DDP then *averages* parameter gradients over ranks, so multiply the loss
-by the world size (``loss * world_size``) to get exactly the single-process gradient.
+by the world size (``loss * world_size``) to get exactly the single-process gradient, or gather
+with :func:`gather_embeddings_for_ddp`, which scales the local slice's gradient instead: that is
+exact also for parameters the loss holds itself (class proxies, a learned distance), whose
+gradient every rank computes whole from the gathered batch, so that a scaled loss multiplies it
+by the world size.
 
 Batches may differ in size between ranks. Without an initialised process group (or with one
 process) the functions return their inputs unchanged.
@@ -16,6 +20,8 @@ torch.Size([4, 8])
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -78,3 +84,34 @@ def gather_embeddings(z: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         return z, labels
     all_labels = torch.cat(_gather_constant(labels.to(z.device)), dim=0)
     return all_gather_with_grad(z), all_labels
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """The identity forward; the gradient multiplied by ``scale`` backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, scale: float) -> Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        return grad * ctx.scale, None
+
+
+def gather_embeddings_for_ddp(z: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`gather_embeddings`, with the gradient reaching the local ``z`` multiplied by the
+    world size: under DistributedDataParallel (which averages parameter gradients over ranks)
+    the loss on the gathered batch then gives every parameter its one-process gradient **without**
+    scaling the loss: the network's (each rank back-propagates its own slice) and those the loss
+    holds itself, such as class proxies or a learned distance (each rank computes theirs whole,
+    the same on every rank). Scaling the loss by the world size instead multiplied the latter
+    by it. A no-op in one process.
+
+    >>> z_all, y_all = gather_embeddings_for_ddp(torch.randn(4, 8), torch.arange(4))
+    >>> z_all.shape
+    torch.Size([4, 8])
+    """
+    if not is_distributed():
+        return gather_embeddings(z, labels)
+    return gather_embeddings(_ScaleGrad.apply(z, float(dist.get_world_size())), labels)

@@ -1,7 +1,8 @@
 """Data-parallel set-up for runs launched by ``torchrun`` (``WORLD_SIZE`` > 1).
 
 Each process trains on its own P×K batches; embeddings and labels are gathered across processes
-before the loss, so mining sees the global batch (``siamkit.distributed.gather_embeddings``).
+before the loss, so mining sees the global batch
+(``siamkit.distributed.gather_embeddings_for_ddp``).
 Only rank 0 writes files.
 
 >>> ctx = setup_distributed("cpu")
@@ -168,12 +169,14 @@ def data_parallel(module: nn.Module, ctx: DistContext) -> nn.Module:
 
 
 def make_gather(ctx: DistContext) -> Any:
-    """``(z, labels) -> (all_z, all_labels)`` across processes, or ``None`` in one process."""
+    """``(z, labels) -> (all_z, all_labels)`` across processes, or ``None`` in one process; the
+    loss on the gathered batch is back-propagated unscaled
+    (:func:`~siamkit.distributed.gather_embeddings_for_ddp`)."""
     if not ctx.enabled:
         return None
-    from siamkit.distributed import gather_embeddings
+    from siamkit.distributed import gather_embeddings_for_ddp
 
-    return gather_embeddings
+    return gather_embeddings_for_ddp
 
 
 def broadcast_float(value: float | None, ctx: DistContext) -> float | None:

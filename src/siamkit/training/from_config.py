@@ -299,12 +299,15 @@ def build_trainer(
         callbacks.append(CollapseRecovery(monitor, log, share=share))
     if log is not None and ctx.is_main:
         callbacks.append(EpochLog(log, t.epochs, t.val_metric))
-    # online losses see the batch gathered from every rank; offline triplets index the local one
+    # online losses see the batch gathered from every rank; offline triplets index the local one.
+    # The gather scales the local embeddings' gradient by the process count, not the loss: a
+    # scaled loss multiplied the gradient of the loss's own parameters (proxies, a learned
+    # distance), which every rank computes whole, by the process count
     gather = None if cfg.loss.offline_mining else ddp.make_gather(ctx)
     return Trainer(
         net, objective, optimizer, batches, scheduler=scheduler, epochs=t.epochs,
         callbacks=callbacks, checkpoint=Path(out_dir) / CHECKPOINT if out_dir is not None else None,
         ctx=ctx, forward=forward, amp=amp, scaler=scaler, grad_clip=cfg.optim.grad_clip,
-        gather=gather, loss_scale=float(ctx.world) if gather is not None else 1.0,
+        gather=gather,
         seed=t.seed, progress=progress,
     )  # fmt: skip
