@@ -164,7 +164,7 @@ def evaluate_text(
     else:
         _labelled(model, net, cos, ex, entry, data, report, dev, as_json)
     if not as_json:
-        from siamkit.cli.text_cmds import chunk_note  # the text commands' line
+        from siamkit.cli._text_common import chunk_note  # the text commands' line
 
         click.echo(chunk_note(chunked), nl=False)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from siamkit.cli import text_cmds
+from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 TEXTS = [
@@ -49,7 +49,7 @@ def _naive_groups(z: np.ndarray, similarity: float) -> list[list[int]]:
 
 
 def _cli_groups(text_model, monkeypatch, tmp_path: Path, *more: str):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: text_model)
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(
         "".join(json.dumps({"id": f"t{i}", "text": t}) + "\n" for i, t in enumerate(TEXTS))

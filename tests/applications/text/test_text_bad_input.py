@@ -57,9 +57,9 @@ def test_a_corpus_drops_invisible_texts_and_names_a_lone_surrogate_line(tmp_path
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    from siamkit.cli import text_cmds
+    from siamkit.cli import _text_common
 
-    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
@@ -188,12 +188,12 @@ def test_dedup_of_a_plain_text_file_is_refused_before_the_model_loads(
     # a plain text file of one document per line (gensim's lee_background.cor) is read as one
     # text: dedup embedded its 2,687 sentences (--by passages, 85 s) to say '1 texts: 0
     # duplicate group(s)'
-    from siamkit.cli import text_cmds
+    from siamkit.cli import _text_common
 
     def no_model(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(text_cmds, "_model", no_model)
+    monkeypatch.setattr(_text_common, "_model", no_model)
     lines = tmp_path / "lee.cor"
     lines.write_text("The first document.\nThe second document.\n")
     out = tmp_path / "groups.jsonl"

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from siamkit.cli import text_cmds
+from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 
@@ -33,7 +33,7 @@ ESSAY = (
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
@@ -82,7 +82,7 @@ def test_bad_option_values_are_usage_errors(run, monkeypatch, tmp_path) -> None:
         res = run(*command, "--dim", "999")
         assert res.exit_code == 2, (command, res.output)
         assert "--dim 999 is not a size of this 384-dimensional model" in res.output
-    monkeypatch.setattr(text_cmds, "_model", lambda *a, **k: pytest.fail("the model loaded"))
+    monkeypatch.setattr(_text_common, "_model", lambda *a, **k: pytest.fail("the model loaded"))
     enroll = ["enroll", str(corpus), "--gallery", str(tmp_path / "g.db")]
     for command in [*commands, enroll]:
         res = run(*command, "--device", "gpu")
@@ -308,7 +308,7 @@ def test_device_reaches_the_model_and_onnx_refuses_a_gpu(text_model, monkeypatch
         seen.append(device)
         return text_model
 
-    monkeypatch.setattr(text_cmds, "_model", loaded)
+    monkeypatch.setattr(_text_common, "_model", loaded)
     res = CliRunner().invoke(cli, ["text", "similarity", "a cat", "a dog", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert seen == [torch.device("cpu")]

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from siamkit.applications.text.corpus import html_text, load_corpus
-from siamkit.cli import text_cmds
+from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 COPIED = [
@@ -35,7 +35,7 @@ ESSAY = (
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 

@@ -17,7 +17,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 
 import siamkit
-from siamkit.cli import text_cmds
+from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 STEPS = (
@@ -105,7 +105,7 @@ def test_a_missing_export_names_the_saved_models_folder(bundle, tiny, monkeypatc
         f"{bundle / 'onnx'} holds no exported text.onnx; export the model first with "
         f"`siamkit export {bundle} --format onnx --int8`"
     )
-    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: tiny)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: tiny)
     corpus = bundle.parent / "c.txt"
     corpus.write_text("the printer is out of toner\nvpn login fails at home\n")
     res = CliRunner().invoke(

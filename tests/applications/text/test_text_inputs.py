@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from siamkit.applications.text.corpus import load_corpus, read_corpus
 from siamkit.applications.text.pairs import read_examples, read_labelled_pairs
-from siamkit.cli import text_cmds
+from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 SOURCE = (
@@ -29,7 +29,7 @@ LONG = "The quick brown fox jumps over the lazy dog. " * 3000  # 135,000 charact
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
@@ -438,7 +438,7 @@ def test_out_below_a_file_is_refused_before_the_model_is_used(
     def loaded(path: Any, device: Any = None) -> Any:
         raise AssertionError("the model was loaded before --out was checked")
 
-    monkeypatch.setattr(text_cmds, "_model", loaded)
+    monkeypatch.setattr(_text_common, "_model", loaded)
     (tmp_path / "notes.txt").write_text("keep me")
     src = tmp_path / "sources"
     src.mkdir()

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from siamkit.applications.text.corpus import load_corpus
-from siamkit.cli import text_cmds
+from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 
@@ -78,7 +78,7 @@ def test_an_empty_essay_is_refused_before_the_model_loads(tmp_path, monkeypatch,
     def no_model(*_: Any, **__: Any) -> Any:
         raise AssertionError("the model was loaded for an empty essay")
 
-    monkeypatch.setattr(text_cmds, "_model", no_model)
+    monkeypatch.setattr(_text_common, "_model", no_model)
     essay = tmp_path / "essay.txt"
     essay.write_text(content)
     sources = tmp_path / "sources"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 
-from siamkit.cli import text_cmds
+from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 BASE = [
@@ -61,7 +61,7 @@ def export_dir(text_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture
 def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(text_cmds, "_model", lambda path, device=None: text_model)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: text_model)
     return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
