@@ -138,3 +138,16 @@ def test_recommend_refusals_read_as_the_other_routes(client, png):
     assert (
         r.status_code == 422 and r.json()["detail"] == "'#x': an item id is written #ID, e.g. #12."
     )
+
+
+def test_recommend_refuses_a_k_of_true_or_false(client):
+    """pydantic's lax mode read JSON's `"k": true` as k = 1 (one item, no word of the mistake)
+    and `false` as 0 (refused as "between 1 and 100, got 0"): a boolean is refused as no number."""
+    _enroll(client, "item-0", pattern("stripes"))
+    _enroll(client, "item-1", pattern("noise"))
+    for k in (True, False):
+        r = client.post("/recommend", json={"like": ["item-0"], "k": k})
+        assert r.status_code == 422 and r.json()["detail"] == (
+            "The number of matches (k) must be a whole number (integer), such as 5."
+        ), r.text
+    assert len(client.post("/recommend", json={"like": ["item-0"], "k": 1}).json()["items"]) == 1

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from siamkit.service.schemas import JsonBody
 
@@ -17,6 +20,14 @@ class RecommendRequest(JsonBody):
         default=10,
         description="How many items to recommend: 1 to the service's max_k (GET /info).",
     )
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _not_a_bool(cls, k: Any) -> Any:
+        """JSON's ``true`` is no count: pydantic's lax mode read ``"k": true`` as 1 item."""
+        if isinstance(k, bool):
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return k
 
 
 class RecommendedItem(BaseModel):
