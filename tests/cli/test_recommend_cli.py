@@ -157,3 +157,16 @@ def test_recommend_on_an_empty_gallery_says_to_enroll_first(tmp_path):
             f"Error: {empty} is empty, so there is nothing to recommend: enroll images first "
             f"(siamkit enroll MODEL --gallery {empty} ...)"
         ), res.output
+
+
+def test_recommend_an_empty_like_says_what_to_give(tmp_path):
+    """--like '' said "a label must have 1 to 256 characters, got 0" and --like ' ' "label ' '
+    starts or ends with whitespace; strip it first" (stripped, it is empty): neither says that a
+    label or an #ID is wanted."""
+    model, _, _ = _shop(tmp_path)
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "item-1"]
+    for like in ("", " "):
+        res = CliRunner().invoke(cli, [*args, "--like", like])
+        assert res.exit_code == 1 and res.output.strip() == (
+            f"Error: a liked item is empty ({like!r}): give a label, or #ID for one item"
+        ), res.output

@@ -36,6 +36,8 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
         raise ValueError("give at least one liked item (a label, or #ID for one item)")
     ids: list[int] = []
     for like in likes:
+        if not like.strip():  # the store said "a label must have 1 to 256 characters, got 0"
+            raise ValueError(f"a liked item is empty ({like!r}): give a label, or #ID for one item")
         if like.startswith("#") and like not in gallery:
             try:
                 ids.append(int(like[1:]))
