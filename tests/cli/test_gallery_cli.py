@@ -285,7 +285,8 @@ def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):
     out = run(cli, ["identify", tmp_path / "other", "--gallery", db, files["c0_0"]], code=1)
     assert out.output.strip() == (
         f"Error: {db} was enrolled with the model in {mine}, which no longer exists, and its "
-        "images cannot be compared with another model's: restore that folder and give "
+        "images cannot be compared with another model's: if that folder moved (a moved or "
+        "cloned project), give the folder it is in now as MODEL; else restore it and give "
         f"{mine} as MODEL to use it, or enroll into a new gallery file."
     )
     net = siamkit.load_model(files["model"])

@@ -36,11 +36,14 @@ def recorded_model(
     if refuse_gone is not None:
         things, use_it = refuse_gone
         refusal = other_models_refusal(
-            store_path, default, None, use_it, things=things, store=store
+            store_path, default, None, use_it, things=things, store=store, option="--model"
         )
         if refusal is not None:  # None only if the store was changed meanwhile
             raise refusal
-    return default, f" (the {store} was enrolled with {recorded}, which no longer exists)"
+    return default, (
+        f" (the {store} was enrolled with {recorded}, which no longer exists; if that folder "
+        "moved, pass --model with the folder it is in now)"
+    )
 
 
 def other_models_refusal(
@@ -51,6 +54,7 @@ def other_models_refusal(
     *,
     things: str,
     store: str = "gallery",
+    option: str | None = None,
 ) -> ValueError | None:
     """The refusal of the store at ``store_path`` (a ``store``: "gallery", "bank"), which
     another model than the command's enrolled, naming the model folder it recorded
@@ -64,6 +68,12 @@ def other_models_refusal(
     "texts"); ``use_it`` says how to use the recorded folder, ``{recorded}`` standing for it
     ("leave out --model to use it, or enroll into a new bank file"), also after restoring it.
     The face, signature and text commands and ``siamkit serve`` refuse such a store with it.
+
+    A recorded folder that is gone has most often moved with its project (a copied, moved or
+    cloned project folder: the store records an absolute path), so the sentence first says how
+    to give the command its new place: ``option``, how the command takes a model folder
+    (``"--model"``, or ``"MODEL"`` for an argument); ``None``: ``--model`` when ``use_it`` names
+    it, else ``MODEL``.
     """
     from siamkit.atomic import same_file
     from siamkit.index.gallery import recorded_model_path
@@ -75,7 +85,8 @@ def other_models_refusal(
     use = use_it.format(recorded=recorded)
     if not Path(recorded).is_dir():
         what = f"the model in {recorded}, which no longer exists"
-        todo = f"restore that folder and {use}"
+        option = option or ("--model" if "--model" in use_it else "MODEL")
+        todo = f"{_moved(option)}; else restore it and {use}"
     elif folder is not None and same_file(recorded, folder):
         what = f"an earlier model in {recorded}, since retrained or replaced"
         todo = f"enroll the {things} again into a new {store} file with the new model"
@@ -85,4 +96,17 @@ def other_models_refusal(
     return GalleryMismatchError(
         f"{store_path} was enrolled with {what}, and its {things} cannot be compared with "
         f"another model's: {todo}."
+    )
+
+
+def _moved(option: str) -> str:
+    """What to do when a recorded model folder moved: give the command the folder it is in now,
+    with ``option`` (``"--model"``: and enrolling with it records that place for later
+    commands, which may then leave --model out)."""
+    moved = "if that folder moved (a moved or cloned project)"
+    if option == "MODEL":
+        return f"{moved}, give the folder it is in now as MODEL"
+    return (
+        f"{moved}, pass {option} with the folder it is in now (enrolling with it records that "
+        "folder)"
     )

@@ -119,7 +119,9 @@ def test_a_gallery_remembers_its_face_model(tmp_path, astronaut, messi, monkeypa
         gone = tmp_path / "chips-model"  # other_models_refusal's sentence, as with --model
         assert res.output.strip() == (
             f"Error: g.db was enrolled with the model in {gone}, which no longer exists, and its "
-            "faces cannot be compared with another model's: restore that folder and leave out "
+            "faces cannot be compared with another model's: if that folder moved (a moved or "
+            "cloned project), pass --model with the folder it is in now (enrolling with it "
+            "records that folder); else restore it and leave out "
             f"--model (or pass --model {gone}) to use it, or enroll into a new gallery file."
         )
 
@@ -151,7 +153,9 @@ def test_another_models_gallery_is_refused_naming_the_recorded_folder(tmp_path, 
     assert res.exit_code == 1, res.output
     assert res.output.strip() == (
         f"Error: {db} was enrolled with the model in {model_dir}, which no longer exists, and "
-        "its faces cannot be compared with another model's: restore that folder and leave out "
+        "its faces cannot be compared with another model's: if that folder moved (a moved or "
+        "cloned project), pass --model with the folder it is in now (enrolling with it records "
+        "that folder); else restore it and leave out "
         f"--model (or pass --model {model_dir}) to use it, or enroll into a new gallery file."
     )
 

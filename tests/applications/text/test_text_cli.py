@@ -408,7 +408,9 @@ def test_enroll_with_another_model_names_the_model_the_gallery_recorded(tiny_hf,
     res = enroll(db, other)
     said = (
         f"{db} was enrolled with the model in {first.resolve()}, which no longer exists, and its "
-        f"texts cannot be compared with another model's: restore that folder and pass --model "
+        "texts cannot be compared with another model's: if that folder moved (a moved or "
+        "cloned project), pass --model with the folder it is in now (enrolling with it records "
+        "that folder); else restore it and pass --model "
         f"{first.resolve()}, or enroll into a new gallery file."
     )
     assert said in " ".join(res.output.split()), res.output

@@ -372,7 +372,9 @@ def test_a_recorded_model_folder_that_is_gone_is_named_with_what_to_pass(
     moved = model.rename(tmp_path / "moved")
     sentence = (
         f"Error: {gallery} was enrolled with the model in {recorded}, which no longer exists, and "
-        "its texts cannot be compared with another model's: restore that folder and leave out "
+        "its texts cannot be compared with another model's: if that folder moved (a moved or "
+        "cloned project), pass --model with the folder it is in now (enrolling with it records "
+        "that folder); else restore it and leave out "
         "--model, or pass --model with the folder that model is in now, or enroll into a new "
         "gallery file."
     )
