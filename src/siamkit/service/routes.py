@@ -584,9 +584,9 @@ async def _json_only(request: Request) -> None:
         415,
         422,
         bad="A distance that is not a finite number (a broken model).",
-        label="A liked label or #ID is not in the gallery.",
-        field="like is missing, empty or not a list of strings, a key is unknown, or k is not "
-        "1 to the limit.",
+        label="A liked label or #ID is not in the gallery, or the gallery is empty.",
+        field="like is missing, empty or not a list of strings, a key is unknown, or k is not a "
+        "whole number from 1 to the limit.",
     ),
 )
 async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
