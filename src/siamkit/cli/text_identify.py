@@ -2,7 +2,7 @@
 ``siamkit text enroll`` filled: read the queries, say why a gallery cannot be used, embed the
 queries as the service's ``/identify`` and ``/verify`` do, and shape the answer.
 
-The commands themselves (options, help) are in :mod:`siamkit.cli.text_cmds`; the search is
+The commands themselves (options, help) are in :mod:`siamkit.cli.text_gallery_cmds`; the search is
 :class:`siamkit.index.Gallery`'s, the matched texts' first characters the previews that
 :func:`~siamkit.applications.text.gallery.enroll_documents` keeps beside the gallery.
 """
