@@ -126,6 +126,25 @@ def test_recommend_names_the_unknown_ids_and_an_empty_gallery(tmp_path, model):
         assert err.value.item_ids == [i + 1, i + 2]
 
 
+def test_recommend_like_is_on_siamkit_index_as_the_readme_writes_it(tmp_path, model):
+    """README's `siamkit.index.recommend_like(gallery, ["item-12", "#7"], k=10)` ended in
+    "module 'siamkit.index' has no attribute 'recommend'" after `import siamkit` (the function
+    lived only in siamkit.index.recommend): it is exported, and ranks as Gallery.recommend."""
+    import subprocess
+    import sys
+
+    code = "import siamkit; print(siamkit.index.recommend_like.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.split() == ["recommend_like"], out.stderr
+    import siamkit.index as index
+
+    z = np.random.default_rng(0).normal(size=(6, model.embedding_dim)).astype(np.float32)
+    with Gallery.open(tmp_path / "g.db", model) as g:
+        ids = [g.enroll_embeddings(f"item-{i}", z[i : i + 1])[0] for i in range(6)]
+        got = index.recommend_like(g, ["item-1", f"#{ids[4]}"], k=3)
+        assert got == g.recommend([ids[1], ids[4]], k=3) and len(got) == 3
+
+
 def test_items_returns_what_was_enrolled_by_label(tmp_path, fmnist, fmnist_embeddings, model):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((3, 32)), rng.standard_normal((2, 32))

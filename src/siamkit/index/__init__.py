@@ -13,6 +13,7 @@ from siamkit.index.faiss_index import FaissIndex
 from siamkit.index.gallery import Gallery
 from siamkit.index.lsh import LSHIndex
 from siamkit.index.provenance import NO_MODEL
+from siamkit.index.recommend import recommend_like
 from siamkit.index.repeats import SAME_EMBEDDING_TOLERANCE
 from siamkit.index.results import (
     EnrolledIds,
@@ -48,5 +49,6 @@ __all__ = [
     "VerifyResult",
     "create_index",
     "load_index",
+    "recommend_like",
     "verify_pair",
 ]
