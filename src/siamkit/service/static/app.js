@@ -128,8 +128,8 @@ async function onIdentify(event) {
         show("identify-result", noFace ? r.hint : "The gallery is empty: enroll someone first.", "error");
         return;
       }
-      if (r.label === null) show("identify-result", "Unknown: no enrolled label is close enough.", "bad");
-      else show("identify-result", "Identified as \u201c" + r.label + "\u201d.", "ok");
+      show("identify-result", ...identifyVerdict(r, (label) => "Identified as \u201c" + label +
+        "\u201d.", "Unknown: no enrolled label is close enough."));
       showMatches(r, "The model has no threshold: these are the nearest labels, none is accepted or refused.", matchRow);
     } catch (err) { show("identify-result", err.message, "error"); }
   });

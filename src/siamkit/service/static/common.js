@@ -155,6 +155,18 @@ function identifyGivenBefore(label) {
   return true;
 }
 
+// /identify's verdict on its answer r, as [text, kind] for show(). Without a threshold nothing is
+// accepted or refused, so nothing is identified, whatever r.label holds (the service named the
+// nearest label there, which read as an identity); named(label) words an accepted label,
+// unknown the answer when no label is close enough.
+function identifyVerdict(r, named, unknown) {
+  if (r.threshold === null) {
+    return ["Not decided: the model has no threshold, so no label is accepted or refused; the " +
+      "nearest are listed below.", ""];
+  }
+  return r.label === null ? [unknown, "bad"] : [named(r.label), "ok"];
+}
+
 // /identify's answer r as a legend and a ranked list; matchRow(m, rank, threshold) draws one row;
 // thresholdLegend(threshold), optional, words the legend on the page's own scale (the text page's
 // similarities).

@@ -135,8 +135,9 @@ async function onIdentify(event) {
         show("identify-result", "The gallery is empty: enroll a text first.", "error");
         return;
       }
-      if (r.label === null) show("identify-result", "No enrolled label is close enough." + windowNote(r.chunked), "bad");
-      else show("identify-result", "Most like \u201c" + r.label + "\u201d." + windowNote(r.chunked), "ok");
+      const [verdict, kind] = identifyVerdict(r, (label) => "Most like \u201c" + label + "\u201d.",
+        "No enrolled label is close enough.");
+      show("identify-result", verdict + windowNote(r.chunked), kind);
       showMatches(r, "No threshold: these are the nearest labels, none is accepted or refused.",
         matchRow, (t) => "Green: similarity at or above " + fmt(1 - t) + " (accepted). Grey: too far.");
     } catch (err) { show("identify-result", err.message, "error"); }
