@@ -170,3 +170,23 @@ def test_recommend_an_empty_like_says_what_to_give(tmp_path):
         assert res.exit_code == 1 and res.output.strip() == (
             f"Error: a liked item is empty ({like!r}): give a label, or #ID for one item"
         ), res.output
+
+
+def test_recommend_names_a_cohort_normalised_score_as_identify_does(tmp_path):
+    """With a model scoring against a cohort (set_score_norm, eval.score_norm) the gallery ranks
+    by the normalised score, which is no distance (identify prints "snorm-normalised score"), but
+    recommend printed "distance" for it."""
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=(8,))
+    net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=model_preprocess()).eval()
+    net.set_score_norm(torch.nn.functional.normalize(torch.randn(40, 4), dim=1), k=10)
+    model = siamkit.save_model(net, tmp_path / "model")
+    z = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    with Gallery.open(tmp_path / "shop.db", siamkit.load_model(model)) as g:
+        for i in range(5):
+            g.enroll_embeddings(f"item-{i}", z[i : i + 1])
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "item-0"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 4 and all(" snorm-normalised score " in line for line in lines), lines

@@ -11,7 +11,7 @@ import json
 
 import click
 
-from siamkit.cli.gallery_cmds import _friendly, _load_model, _open
+from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, _score_kind
 
 
 @click.command()
@@ -67,7 +67,8 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
             ) from None
         matches = gallery.recommend(ids, k=k)
     docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
-    lines = [f"{m.label:<32} item {m.item_id:<8} distance {m.distance:.4f}" for m in matches]
+    kind = _score_kind(net)  # a cohort-normalised model's numbers are no distances (as identify)
+    lines = [f"{m.label:<32} item {m.item_id:<8} {kind} {m.distance:.4f}" for m in matches]
     text = (
         "\n".join(lines) if lines else "(nothing to recommend: every item in the gallery is liked)"
     )
