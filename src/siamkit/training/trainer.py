@@ -105,6 +105,10 @@ class Trainer:
         amp, scaler, grad_clip, gather, loss_scale: passed to each :func:`train_step`.
         seed: seeds the run, and each epoch with ``seed * 1000 + epoch`` (resumable dropout).
         progress: show each epoch's progress (a tqdm bar on a terminal, a few lines in a log).
+        batch_per_process: each process draws a whole batch of its own (P×K batches), so the
+            process count sets the batch, the epoch's steps and the schedule's length, and a
+            resume with another count is refused; ``False`` where the batches are a global
+            batch's equal shares (self-supervised runs), which another count continues.
     """
 
     def __init__(
@@ -127,6 +131,7 @@ class Trainer:
         loss_scale: float = 1.0,
         seed: int = 0,
         progress: bool = False,
+        batch_per_process: bool = True,
     ) -> None:
         if not callable(objective) or not hasattr(batches, "epoch"):
             raise TypeError(
@@ -154,7 +159,8 @@ class Trainer:
             "scheduler": scheduler, "scaler": scaler, "amp": amp, "grad_clip": grad_clip,
             "gather": gather, "loss_scale": loss_scale,
         }  # fmt: skip
-        self.seed, self.progress = seed, progress
+        self.seed, self.progress, self.batch_per_process = seed, progress, batch_per_process
+        self.resumed_world: int | None = None  # the process count of the checkpoint resumed
         self.history: list[dict[str, Any]] = []
         self.stop = False  # a callback sets it to end the run after this epoch
         self.seconds_before = 0.0  # what earlier processes spent on the run (from the checkpoint)
@@ -222,7 +228,10 @@ class Trainer:
         if self.checkpoint is None:
             raise ValueError("resume needs an output folder holding checkpoint.pt")
         state = load_checkpoint(self.checkpoint, map_location=self.ctx.device)
-        check_resumed_world(state.get("world"), self.ctx.world)
+        saved_world = state.get("world")
+        if self.batch_per_process:
+            check_resumed_world(saved_world, self.ctx.world)
+        self.resumed_world = int(saved_world) if saved_world is not None else None
         for cb in self.callbacks:  # the config guard first refuses a different run
             if cb.key is not None and state.get(cb.key) is not None:
                 cb.load_state_dict(state[cb.key])

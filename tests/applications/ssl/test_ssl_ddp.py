@@ -168,3 +168,29 @@ def test_ranks_draw_disjoint_shares_of_each_batch() -> None:
         whole, r0, r1 = ids(a), ids(b0), ids(b1)
         assert r0[:4] == r0[4:] and r1[:4] == r1[4:]  # two views of the same 4 images
         assert not set(r0) & set(r1) and r0[:4] + r1[:4] == whole[:8]
+
+
+def test_a_run_resumes_on_another_process_count(tmp_path: Path) -> None:
+    """train.batch_size is the global batch, so a run of two processes can continue on one (or
+    the other way): the resume was refused with the embedding runs' reason ('the process count
+    sets an embedding run's batch'), though the steps, batches and schedule are the same."""
+    from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
+
+    straight, history = _train(None)
+    _train(tmp_path, epochs=1)
+    ckpt = tmp_path / "checkpoint.pt"
+    save_checkpoint({**load_checkpoint(ckpt), "world": 2}, ckpt)  # as two processes write it
+    cfg = _cfg()
+    data = load_ssl_data(cfg.data)
+    model = build_ssl_model(cfg, data)
+    said: list[str] = []
+    trainer, _ = build_ssl_trainer(model, cfg, data, tmp_path, progress=False, log=said.append)
+    trainer.fit(resume=True)
+    assert said[0] == (
+        "resuming a run of 2 processes on 1: each step takes the same 16 images (train.batch_size "
+        "is the global batch), with other random views than the uninterrupted run would draw"
+    )
+    # (one process resuming a one-process run: the same views, so the same weights)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, straight[name]), name
+    assert [h["loss"] for h in trainer.history] == [h["loss"] for h in history]

@@ -304,6 +304,15 @@ class SSLEpochLog(Callback):
     def __init__(self, log: Callable[[str], None], cfg: SSLConfig) -> None:
         self.log, self.cfg = log, cfg
 
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        was, now = trainer.resumed_world, trainer.ctx.world
+        if resumed and was is not None and was != now:
+            self.log(
+                f"resuming a run of {was} process{'es' * (was != 1)} on {now}: each step takes "
+                f"the same {self.cfg.train.batch_size} images (train.batch_size is the global "
+                "batch), with other random views than the uninterrupted run would draw"
+            )
+
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         # no labeled validation images (an image folder): no kNN accuracy to show, not a '-'
         knn = "" if row.get("knn") is None else f"kNN@{self.cfg.train.knn_k} {row['knn']:.4f}, "
@@ -413,5 +422,6 @@ def build_ssl_trainer(
         ctx=ctx, forward=ddp.data_parallel(model, ctx), amp=amp, scaler=scaler,
         grad_clip=cfg.optim.grad_clip, gather=gather_views if ctx.enabled else None,
         loss_scale=float(ctx.world), seed=t.seed, progress=progress,
+        batch_per_process=False,  # train.batch_size is the global batch: another count resumes
     )  # fmt: skip
     return trainer, monitor
