@@ -214,3 +214,14 @@ def test_preprocess_learns_the_shape_of_the_first_batch_only():
     assert pre.input_shape == (3, 8, 8)
     with pytest.raises(ValueError, match=r"\(3, 8, 8\)"):
         pre.check(torch.rand(2, 3, 9, 9))
+
+
+def test_the_python_evaluation_and_gallery_block_runs(readme_run):
+    """README showed evaluation and galleries only as commands (and Gallery as a sentence); a
+    notebook user now has the block, run here as written."""
+    root, ns, _ = readme_run
+    report, gallery = ns["report"], ns["gallery"]
+    assert report.few_shot["4way1shot"].episodes == 100 and 0 <= report.verification.eer <= 1
+    assert ns["threshold"] > 0 and gallery.threshold == ns["threshold"]
+    assert sorted(info.label for info in gallery.labels()) == ["6", "7", "8"]
+    assert (root / "shop.db").is_file()
