@@ -5,6 +5,7 @@ and a checkpoint from before the config was recorded resumes unchecked."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -62,12 +63,13 @@ def test_a_changed_config_is_refused_by_key_and_nothing_is_rewritten(
 def test_a_validation_file_may_change_and_a_resume_needs_no_init_from(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only the validation after training reads data.val; the checkpoint recorded model.path =
-    the --init-from model, which a resume without --init-from takes again (start_model)."""
+    """Under train.val_metric none only the validation after training reads data.val; the
+    checkpoint recorded model.path = the --init-from model, which a resume without --init-from
+    takes again (start_model)."""
     val, other_val = tmp_path / "val.csv", tmp_path / "other-val.csv"
     shutil.copy(pairs_csv, val)
     shutil.copy(pairs_csv, other_val)
-    cfg, out = text_config(pairs_csv, checkpoint_every=1), tmp_path / "cut"
+    cfg, out = text_config(pairs_csv, checkpoint_every=1, val_metric="none"), tmp_path / "cut"
     cfg["data"]["val"] = str(val)
     _cut(cfg, out, monkeypatch, init_from=str(tiny_hf))
     saved = torch.load(out / "checkpoint.pt", weights_only=True)["config"]
@@ -78,6 +80,75 @@ def test_a_validation_file_may_change_and_a_resume_needs_no_init_from(
     assert read_model_config(summary.model_dir)["metadata"]["init_from"] == str(tiny_hf)
     resumed = torch.load(out / "checkpoint.pt", weights_only=True)["config"]
     assert resumed["data"]["val"] == str(other_val)  # the checkpoint records the run's config
+
+
+def test_a_validation_file_validated_each_epoch_may_not_change(
+    tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validated each epoch (train.val_metric auto), history.json holds data.val's figures:
+    another file on resume joined its figures to the first's without a word. It is refused as
+    image runs refuse another data section, with the --set that restores the file."""
+    val, other_val = tmp_path / "val.csv", tmp_path / "other-val.csv"
+    shutil.copy(pairs_csv, val)
+    shutil.copy(pairs_csv, other_val)
+    cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=2), tmp_path / "cut"
+    cfg["data"]["val"] = str(val)
+    _cut(cfg, out, monkeypatch)  # after epoch 1, its validation row in the checkpoint
+    before = (out / "checkpoint.pt").read_bytes()
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["history"][0]["val_spearman"]
+    moved = {**cfg, "data": {**cfg["data"], "val": str(other_val), "val_fraction": 0.3}}
+    with pytest.raises(ValueError) as err:
+        get_task("text")(moved, out, TaskOptions(progress=False, resume=True))
+    assert str(err.value) == (
+        "the checkpoint was made with a different config (data.val); resume with the same one "
+        f"(the checkpoint's values: --set data.val={val})"
+    )
+    assert (out / "checkpoint.pt").read_bytes() == before
+    # data.val_fraction, unused beside data.val, may still change
+    kept = {**cfg, "data": {**cfg["data"], "val_fraction": 0.3}}
+    get_task("text")(kept, out, TaskOptions(progress=False, resume=True))
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("at", "said"),
+    [
+        (1, "hold epoch 1 on, epoch 1's loss the mean of its steps from step 2 on"),
+        (2, "hold epoch 2 alone"),
+        (4, "hold none of its epochs"),
+    ],
+)
+def test_a_checkpoint_from_before_the_history_says_where_history_json_starts(
+    tiny_hf: Path,
+    pairs_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    at: int,
+    said: str,
+) -> None:
+    """A checkpoint made before runs kept their history resumed with history.json holding the
+    epochs from there on only, without a word; a checkpoint of today says nothing."""
+    cfg, out = text_config(pairs_csv, tiny_hf, checkpoint_every=1), tmp_path / "cut"
+    cut_run(cfg, out, monkeypatch, TaskOptions(progress=False), at=at)
+    lines: list[str] = []
+    shutil.copytree(out, tmp_path / "today")
+    get_task("text")(
+        cfg, tmp_path / "today", TaskOptions(progress=False, resume=True, log=lines.append)
+    )
+    assert not any("per-epoch history" in line for line in lines), lines
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    del state["history"], state["epoch_losses"]  # as a checkpoint from before they were kept
+    torch.save(state, out / "checkpoint.pt")
+    lines.clear()
+    get_task("text")(cfg, out, TaskOptions(progress=False, resume=True, log=lines.append))
+    line = (
+        f"{out / 'checkpoint.pt'} was made before text runs kept a per-epoch history: "
+        f"history.json and the report's curves {said}"
+    )
+    assert line in lines, lines
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == {1: [1, 2], 2: [2], 4: []}[at]
 
 
 def test_gradient_checkpointing_and_checkpoint_every_may_change(

@@ -77,7 +77,8 @@ def test_zero_one_labels_under_a_score_range_are_pointed_out(tiny_hf: Path, tmp_
     lines: list[str] = []
     get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lines.append))
     note = (
-        f"every pair of {data} is labelled 0 or 1, but data.score_range is [0, 5]: they train as "
+        f"every pair of {data} is labelled 0 or 1 (column label), but data.score_range is "
+        "[0, 5]: they train as "
         "graded scores on that scale (a score map, no calibrated threshold); for 0/1 labels set "
         "data.score_range: null"
     )

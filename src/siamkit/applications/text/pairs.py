@@ -57,6 +57,7 @@ def read_examples(
     score_range: tuple[float, float] | None = None,
     scores_hint: str = "label each pair 0 or 1, or give data.score_range for graded scores",
     columns_key: str | None = None,
+    notes: list[str] | None = None,
 ) -> TextExamples:
     """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``). A
     column is found whatever its case and surrounding spaces when the file has one such column
@@ -69,7 +70,8 @@ def read_examples(
     what the caller's user can do about it. ``columns_key``: the setting that maps fields to
     columns (``"data.columns"``), or a command's option (``"--columns"``, read by
     :func:`parse_columns`), which the error for a missing column tells the user to give;
-    without it the error names the columns the file needs.
+    without it the error names the columns the file needs. ``notes`` gets the line said about
+    whole 0s and 1s among fractional scores (see :class:`_Scores`), which may be 0/1 labels.
 
     >>> read_examples("pairs.csv", "pairs", score_range=(0, 5))  # doctest: +SKIP
     """
@@ -97,6 +99,8 @@ def read_examples(
     fields = [f for f in FORMATS[format] if f != "label"]
     texts: list[list[str]] = [[] for _ in fields]
     targets: list[float] = []
+    range_key = "--score-range" if columns_key and columns_key.startswith("--") else None
+    scores = _Scores(p, names.get("label", "label"), score_range, range_key)
     for n, row in rows:
         for k, f in enumerate(fields):
             value = row.get(names[f])
@@ -104,10 +108,11 @@ def read_examples(
                 raise ValueError(f"{p} line {n}: {names[f]!r} is empty or not text")
             texts[k].append(value)
         if format == "pairs":
-            label = row.get(names["label"])
-            targets.append(_target(label, score_range, p, n, names["label"], scores_hint))
+            targets.append(scores.read(row.get(names["label"]), n, scores_hint))
     if not rows:
         raise ValueError(f"{p} holds no examples")
+    if notes is not None and (note := scores.labels_among_scores()):
+        notes.append(note)
     return TextExamples(format, tuple(map(tuple, texts)), tuple(targets) if targets else None)
 
 
@@ -166,8 +171,99 @@ checkbox column exports as TRUE/FALSE (Excel, Google Sheets), a "duplicate?" col
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 
 
+_WHOLE = re.compile(r"[+-]?\d+")
+
+
+class _Scores:
+    """The target column ``col`` of pairs file ``p`` read row by row (:meth:`read`): 0/1 labels,
+    or scores on ``rng`` scaled to [0, 1]. ``range_key`` names the setting of the range in the
+    errors (default ``data.score_range``; a command's ``--score-range``).
+
+    Under a range other than [0, 1], 0/1 labels among the scores would train as the scores 0
+    and 1 on that scale (a "1" meant as "duplicate" as 1 of 5). A label word (yes/no,
+    true/false, JSON's true/false) is never a score: it is refused. Whole numbers may be either:
+    once the file is read, :meth:`labels_among_scores` gives a line when the values written as
+    whole numbers (``1``, not ``1.0``; JSON's ``1``, not ``1.0``) are 0 and 1 alone, a 1 among
+    them, beside values written as fractions, as a 0/1 file joined to a graded one is; it is a
+    line, not a refusal, since a small graded file written by Excel (which writes 1.0 as ``1``)
+    can look the same. A graded file of whole scores writes other whole numbers too (``0`` to
+    ``5``), and one that writes a 1 as ``1.0`` gives no line; a column of 0/1 alone (no
+    fractions) has its own line in a training run
+    (:func:`~siamkit.applications.text.train.labels_read_as_scores`)."""
+
+    def __init__(
+        self, p: Path, col: str, rng: tuple[float, float] | None, range_key: str | None
+    ) -> None:
+        self.p, self.col, self.rng = p, col, rng
+        self.key = range_key or "data.score_range"
+        self.check = rng is not None and tuple(rng) != (0.0, 1.0)
+        self.whole: dict[float, int] = {}  # a value written as a whole number -> its first line
+        self.whole_count = 0  # values written as the whole numbers 0 or 1
+        self.fraction: tuple[int, object] | None = None  # the first value written otherwise
+
+    def read(self, value: object, n: int, hint: str) -> float:
+        """The target of line ``n`` (``hint``: as :func:`read_examples` takes it)."""
+        if self.check:
+            self._note(value, n)
+        return _target(value, self.rng, self.p, n, self.col, hint, self.key)
+
+    def _note(self, value: object, n: int) -> None:
+        rng = self.rng
+        assert rng is not None
+        word = isinstance(value, bool) or (
+            isinstance(value, str) and value.strip().casefold() in LABEL_WORDS
+        )
+        if word:
+            raise ValueError(
+                f"{self.p} line {n}: {self.col}={value!r} is a 0/1 label, but {self.key} "
+                f"[{rng[0]:g}, {rng[1]:g}] reads {self.col} as graded scores on that scale; "
+                f"{self._fix()}"
+            )
+        text = value.strip() if isinstance(value, str) else value
+        whole = isinstance(text, int) or (isinstance(text, str) and _WHOLE.fullmatch(text))
+        if whole:
+            x = float(text)  # type: ignore[arg-type]
+            self.whole.setdefault(x, n)
+            self.whole_count += x in (0.0, 1.0)
+        elif self.fraction is None and text not in (None, ""):
+            self.fraction = (n, text)
+
+    def _fix(self) -> str:
+        null = "set data.score_range: null" if self.key == "data.score_range" else "leave out "
+        null += "" if self.key == "data.score_range" else self.key
+        assert self.rng is not None
+        return (
+            f"{null} if every pair is labelled 0/1, else write each label as a score on "
+            f"[{self.rng[0]:g}, {self.rng[1]:g}] (a duplicate as {self.rng[1]:g})"
+        )
+
+    def labels_among_scores(self) -> str | None:
+        """The line on whole 0s and 1s beside fractions (see the class), naming a line of each;
+        None when the column has none such."""
+        if not self.check or self.fraction is None or 1.0 not in self.whole:
+            return None
+        if set(self.whole) - {0.0, 1.0}:
+            return None
+        rng = self.rng
+        assert rng is not None
+        (n, shown), one = self.fraction, self.whole[1.0]
+        return (
+            f"{self.p}: {self.col} holds {self.whole_count} whole 0s and 1s (line {one}: 1) "
+            f"beside fractional scores (line {n}: {shown}) on {self.key} [{rng[0]:g}, "
+            f"{rng[1]:g}]: if they are 0/1 labels, a 1 meant as a duplicate trains as a score "
+            f"of 1 on that scale; write each 0/1 label as a score on it (a duplicate as "
+            f"{rng[1]:g}), or a score that is 1 as 1.0"
+        )
+
+
 def _target(
-    value: object, rng: tuple[float, float] | None, p: Path, n: int, col: str, hint: str
+    value: object,
+    rng: tuple[float, float] | None,
+    p: Path,
+    n: int,
+    col: str,
+    hint: str,
+    key: str = "data.score_range",
 ) -> float:
     where = f"{p} line {n}: {col}"
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -194,7 +290,7 @@ def _target(
     if not (lo <= x <= hi) or math.isnan(x):
         raise ValueError(
             f"{where}={x} is outside the score range [{lo:g}, {hi:g}]; correct the score, or "
-            "set data.score_range to the scale your scores use"
+            f"set {key} to the scale your scores use"
         )
     return (x - lo) / (hi - lo)
 

@@ -142,8 +142,10 @@ MIN_SPLIT_EXAMPLES = 10
 
 
 def _norm(text: str) -> str:
-    """A text as the split compares texts: runs of whitespace as one space, none at the ends."""
-    return " ".join(text.split())
+    """A text as the split compares texts: runs of whitespace as one space, none at the ends,
+    case folded (a ticket typed "VPN fails" and "vpn fails" is one text to the model's
+    uncased tokenizer, and the same ticket to its reader)."""
+    return " ".join(text.casefold().split())
 
 
 def _texts(ex: TextExamples) -> set[str]:
@@ -153,8 +155,8 @@ def _texts(ex: TextExamples) -> set[str]:
 
 def text_groups(ex: TextExamples) -> list[list[int]]:
     """The examples that share a text, directly or through others, as groups of indices: the
-    connected components of the graph whose nodes are the texts (whitespace normalised, every
-    column) and whose edges are the examples. Indices ascend within a group; groups come in the
+    connected components of the graph whose nodes are the texts (as :func:`_norm` gives them,
+    every column) and whose edges are the examples. Indices ascend within a group; groups come in the
     order of their first example.
 
     >>> text_groups(TextExamples("pairs", (("q", "r", "q"), ("x", "y", "z")), None))
@@ -179,20 +181,63 @@ def text_groups(ex: TextExamples) -> list[list[int]]:
     return list(groups.values())
 
 
-def _take_groups(groups: list[list[int]], n_val: int, seed: int) -> list[int]:
+def _take_groups(
+    groups: list[list[int]], n_val: int, seed: int, targets: tuple[float, ...] | None = None
+) -> list[int]:
     """Validation indices: whole groups in a seeded order, each taken when it brings the count
     nearer ``n_val`` (and leaves training some); the smallest group when none does. Examples
-    that share no text are one group each, so such a file splits as a plain seeded shuffle."""
+    that share no text are one group each, so such a file splits as a plain seeded shuffle.
+    With ``targets``, a side whose pairs all have one label (or score) gets a group holding
+    another from the other side (:func:`_two_targets_each`)."""
     order = list(groups)
     random.Random(seed).shuffle(order)
     n = sum(map(len, groups))
-    val: list[int] = []
+    val: list[list[int]] = []
+    count = 0
     for g in order:
-        if abs(len(val) + len(g) - n_val) < abs(len(val) - n_val) and len(val) + len(g) < n:
-            val += g
+        if abs(count + len(g) - n_val) < abs(count - n_val) and count + len(g) < n:
+            val.append(g)
+            count += len(g)
     if not val:
-        val = min(order, key=len)
-    return sorted(val)
+        val = [min(order, key=len)]
+    taken = {id(g) for g in val}
+    rest = [g for g in order if id(g) not in taken]
+    return sorted(chain.from_iterable(_two_targets_each(val, rest, targets)))
+
+
+def _two_targets_each(
+    val: list[list[int]], train: list[list[int]], targets: tuple[float, ...] | None
+) -> list[list[int]]:
+    """The validation groups ``val`` (of example indices; ``train``: the others, both in the
+    split's seeded order), made to hold two targets (labels, or scores) or more on each side
+    where the file has them: when validation's pairs all have one target, the first training
+    group holding another joins it, and when training's do, the last validation group holding
+    another goes back, each only where the side it leaves keeps two. A share of 0/1 labelled
+    pairs with no pair labelled 1 was refused for calibrating no threshold ("give data.val
+    ..."), and training with none trained on negatives alone, when the file had both; a graded
+    share of one score was refused too. Unchanged where no group can move so."""
+    if targets is None or len(set(targets)) < 2:
+        return val
+
+    def kinds(side: list[list[int]]) -> Counter[float]:
+        return Counter(targets[i] for g in side for i in g)
+
+    def move(src: list[list[int]], dst: list[list[int]], order: list[list[int]]) -> None:
+        have, left = kinds(dst), kinds(src)
+        for g in order:
+            if all(targets[i] in have for i in g):
+                continue
+            if len(left - Counter(targets[i] for i in g)) > 1:
+                src.remove(g)
+                dst.append(g)
+                return
+
+    val, train = list(val), list(train)
+    if len(kinds(val)) < 2:
+        move(train, val, list(train))
+    if len(kinds(train)) < 2:
+        move(val, train, val[::-1])
+    return val
 
 
 def _split(
@@ -205,7 +250,10 @@ def _split(
     ``MIN_SPLIT_EXAMPLES``) in whole groups of examples sharing a text (:func:`text_groups`),
     so that no text is on both sides: a ticket paired with many others would otherwise be
     validated on after training on it, and the early-stopping, the metrics and the calibrated
-    threshold would be optimistic, as seen-class validation is for images. When one group holds
+    threshold would be optimistic, as seen-class validation is for images. Texts are compared
+    with runs of whitespace as one space and case folded (:func:`_norm`). A share whose pairs
+    all have one label (or one score) takes one more group holding another, where the file has
+    one, and training so too (:func:`_two_targets_each`). When one group holds
     more than ``1 - val_fraction`` of the examples (a file whose pairs all link up, e.g. every
     pair of a few documents), no such split gives validation its share: the split is the plain
     seeded one it was before, with a line saying that validation shares texts with training.
@@ -214,11 +262,13 @@ def _split(
     """
     d = cfg.data
     if d.val:
-        val = read_examples(d.val, d.format, d.columns, _range(cfg), columns_key="data.columns")
+        notes: list[str] = []
+        val = read_examples(
+            d.val, d.format, d.columns, _range(cfg), columns_key="data.columns", notes=notes
+        )
         seen = _texts(ex)
         val_texts = _texts(val)
         shared = len(val_texts & seen)
-        notes = []
         if shared:
             notes.append(
                 f"data.val {d.val} shares {shared} of its {len(val_texts)} texts with data.train "
@@ -234,7 +284,13 @@ def _split(
     if largest > (1 - d.val_fraction) * len(ex):
         order = list(range(len(ex)))
         random.Random(cfg.train.seed).shuffle(order)
-        train, val = ex.subset(sorted(order[n_val:])), ex.subset(sorted(order[:n_val]))
+        ones = [[i] for i in order]
+        picked = sorted(
+            i for g in _two_targets_each(ones[:n_val], ones[n_val:], ex.targets) for i in g
+        )
+        kept = sorted(set(order) - set(picked))
+        train, val = ex.subset(kept), ex.subset(picked)
+        n_val = len(val)
         return (
             train,
             val,
@@ -247,7 +303,7 @@ def _split(
                 "training does not have"
             ],
         )
-    held = _take_groups(groups, n_val, cfg.train.seed)
+    held = _take_groups(groups, n_val, cfg.train.seed, ex.targets)
     kept = sorted(set(range(len(ex))) - set(held))
     train, val = ex.subset(kept), ex.subset(held)
     note = (
@@ -347,10 +403,32 @@ def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> s
     r = _labels_under_range(cfg, *sets)
     if r is None:
         return None
+    column = cfg.data.columns.get("label", "label")
     return (
-        f"every pair of {cfg.data.train} is labelled 0 or 1, but data.score_range is "
+        f"every pair of {cfg.data.train} is labelled 0 or 1 (column {column}), but "
+        f"data.score_range is "
         f"[{r[0]:g}, {r[1]:g}]: they train as graded scores on that scale (a score map, no "
         "calibrated threshold); for 0/1 labels set data.score_range: null"
+    )
+
+
+def history_from_here_line(ckpt: Path, epoch: int, step: int, epochs: int) -> str:
+    """The line of a resume from checkpoint ``ckpt``, made before text runs kept a per-epoch
+    history, at ``epoch`` (from 0), ``step``: ``history.json`` and the report's curves hold
+    the epochs from there on only (none of a finished run), and a resumed epoch's loss is the
+    mean of its steps from ``step`` on; they did so without a word."""
+    if epoch >= epochs:
+        held = "none of its epochs"
+    else:
+        held = f"epoch {epoch + 1} on" if epoch + 1 < epochs else f"epoch {epoch + 1} alone"
+        held += (
+            f", epoch {epoch + 1}'s loss the mean of its steps from step {step + 1} on"
+            if step
+            else ""
+        )
+    return (
+        f"{ckpt} was made before text runs kept a per-epoch history: history.json and the "
+        f"report's curves hold {held}"
     )
 
 
@@ -716,8 +794,10 @@ _FREE_ON_RESUME = ("gradient_checkpointing", "checkpoint_every")
 def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint's text config as ``now``'s shape: a key added since takes its default; a
     ``model.path`` naming the same folder otherwise is ``now``'s (:func:`start_model` takes it as
-    the same model); with a validation file (``data.val``) in both, that file is ``now``'s, and
-    ``data.val_fraction`` (unused then): only the evaluation after training reads them; and
+    the same model); with a validation file (``data.val``) in both, ``data.val_fraction`` (unused
+    then) is ``now``'s, and under ``train.val_metric: none`` the file too, which only the
+    evaluation after training reads then (validated each epoch, history.json holds its figures,
+    and another file was taken without a word, its figures joined to the first's); and
     ``train.gradient_checkpointing`` and ``train.checkpoint_every`` are ``now``'s: they change
     memory use and how often the run is saved, not its result (turning gradient checkpointing
     on is the usual fix after running out of GPU memory). Sections and keys the config does
@@ -736,8 +816,12 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
             "path": path if same_file(model["path"], path) else model["path"],
         }
     if isinstance(data, dict) and data["val"] is not None and now["data"]["val"] is not None:
-        val = {k: now["data"][k] for k in ("val", "val_fraction")}
-        out["data"] = {**data, **val}
+        # validated each epoch (train.val_metric auto), history.json holds the file's figures:
+        # another file would join a second file's to them, so it is compared as the rest
+        free = (
+            ("val", "val_fraction") if now["train"]["val_metric"] == "none" else ("val_fraction",)
+        )
+        out["data"] = {**data, **{k: now["data"][k] for k in free}}
     if isinstance(train := out.get("train"), dict):  # neither changes the weights it gives
         out["train"] = {**train, **{k: now["train"][k] for k in _FREE_ON_RESUME}}
     return out
@@ -748,8 +832,8 @@ def text_config_guard(cfg: TextTrainConfig, init_from: str | None) -> ConfigGuar
     started from ``init_from`` (as :func:`start_model` gives them): the checkpoint records the
     config; a resume with another one is refused, naming the keys. ``train.epochs`` may not
     change (the learning rate warms up and decays over all the run's steps, so they fix the
-    schedule's length); a separate validation file, gradient checkpointing and
-    ``train.checkpoint_every`` may (:func:`_read_saved_config`)."""
+    schedule's length); gradient checkpointing, ``train.checkpoint_every`` and, validated at
+    the end alone, a separate validation file may (:func:`_read_saved_config`)."""
     return ConfigGuard(
         _recorded(cfg, init_from), read=_read_saved_config, schedule_spans_epochs=True
     )
@@ -844,8 +928,14 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     guard = text_config_guard(cfg, init_from)
     if options.resume:  # refused before anything is written; an older checkpoint has no config
         accept_saved_config(state, guard)
+    data_notes: list[str] = []  # whole 0s and 1s among graded scores
     examples = read_examples(
-        cfg.data.train, cfg.data.format, cfg.data.columns, _range(cfg), columns_key="data.columns"
+        cfg.data.train,
+        cfg.data.format,
+        cfg.data.columns,
+        _range(cfg),
+        columns_key="data.columns",
+        notes=data_notes,
     )
     train_ex, val_ex, split_notes = _split(examples, cfg)
     _check_label_range(cfg, examples, val_ex)
@@ -855,7 +945,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     plan = EpochBatches(train_ex, cfg)  # every epoch's batches, drawn once
     _check_batches(train_ex, cfg, plan)
     log = options.log or print
-    for line in split_notes:
+    for line in [*data_notes, *split_notes]:
         log(line)
     if note := unread_data_keys(cfg):
         log(note)
@@ -917,6 +1007,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             )
         else:
             log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
+        if "history" not in state and (start_epoch or start_step):
+            log(history_from_here_line(ckpt_path, start_epoch, start_step, cfg.train.epochs))
     out_dir.mkdir(parents=True, exist_ok=True)
     # the resolved config, as the other tasks write it (model.path: the model fine-tuned, the
     # --init-from one too), so that `siamkit train OUT/config.yaml --resume` continues the run

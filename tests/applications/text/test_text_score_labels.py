@@ -1,0 +1,139 @@
+"""0/1 labels among graded scores: a pairs file that joins a 0/1 file ("1" = duplicate) to a
+0-5 graded one, read under ``data.score_range: [0, 5]`` (or ``--score-range 0,5``), trained
+the labels as the scores 0 and 1 of 5 without a word. A label word (yes, true) there is
+refused; whole 0s and 1s beside fractions get a line naming the column, the range and what to
+write (a line: a small graded file written by Excel looks the same, and still trains).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from siamkit.applications.text.pairs import read_examples
+
+
+def _csv(path: Path, scores: list[str], column: str = "label") -> Path:
+    rows = "".join(f"ticket {i} text,other {i} text,{s}\n" for i, s in enumerate(scores))
+    path.write_text(f"a,b,{column}\n{rows}")
+    return path
+
+
+def _jsonl(path: Path, scores: list[Any]) -> Path:
+    lines = [
+        json.dumps({"a": f"ticket {i}", "b": f"other {i}", "label": s})
+        for i, s in enumerate(scores)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _notes(path: Path, **kw: Any) -> list[str]:
+    notes: list[str] = []
+    read_examples(path, "pairs", notes=notes, **kw)
+    return notes
+
+
+def test_whole_zeros_and_ones_beside_fractions_get_a_line_naming_column_range_and_lines(
+    tmp_path: Path,
+) -> None:
+    data = _csv(tmp_path / "tickets.csv", ["4.5", "1", "0", "3.8", "1"], column="score")
+    assert _notes(data, columns={"label": "score"}, score_range=(0, 5)) == [
+        f"{data}: score holds 3 whole 0s and 1s (line 3: 1) beside fractional scores (line 2: "
+        "4.5) on data.score_range [0, 5]: if they are 0/1 labels, a 1 meant as a duplicate "
+        "trains as a score of 1 on that scale; write each 0/1 label as a score on it (a "
+        "duplicate as 5), or a score that is 1 as 1.0"
+    ]
+    # read without notes (as a command that has no line for it): the pairs, as before
+    ex = read_examples(data, "pairs", {"label": "score"}, score_range=(0, 5))
+    assert ex.targets == (0.9, 0.2, 0.0, 0.76, 0.2)
+
+
+def test_a_command_s_pairs_name_its_score_range_option(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "tickets.csv", ["4.5", "1", "0"])
+    assert (
+        "on --score-range [0, 5]: if"
+        in _notes(data, score_range=(0, 5), columns_key="--columns")[0]
+    )
+    over = _csv(tmp_path / "over.csv", ["4.5", "7"])
+    with pytest.raises(ValueError, match="; correct the score, or set --score-range to the"):
+        read_examples(over, "pairs", score_range=(0, 5), columns_key="--columns")
+    word = _csv(tmp_path / "word.csv", ["4.5", "yes"])
+    with pytest.raises(ValueError, match="; leave out --score-range if every pair is labelled"):
+        read_examples(word, "pairs", score_range=(0, 5), columns_key="--columns")
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        ["0", "1", "2", "3", "4", "5", "2.5"],  # whole grades 0-5 (and a half): a graded file
+        ["4.5", "1", "0", "5", "3.8"],  # a whole 5: whole numbers are not 0/1 alone
+        ["0.0", "1.0", "4.5", "3.8", "0.2"],  # fractions throughout, a 1 written 1.0
+        ["0", "1.0", "4.5"],  # a whole 0 (the bottom either way) with fractions
+        ["1", "0", "1", "0"],  # 0/1 alone: a training run notes it (no fraction to mix with)
+        ["4,5", "1,0", "0,0"],  # Excel's decimal commas
+    ],
+)
+def test_a_graded_file_whose_values_include_0_and_1_still_reads(
+    tmp_path: Path, scores: list[str]
+) -> None:
+    data = _csv(tmp_path / "graded.csv", [f'"{s}"' for s in scores])
+    assert _notes(data, score_range=(0, 5)) == []
+    ex = read_examples(data, "pairs", score_range=(0, 5))
+    assert ex.targets == tuple(float(s.replace(",", ".")) / 5 for s in scores)
+
+
+def test_under_the_range_0_1_whole_labels_and_fractions_agree(tmp_path: Path) -> None:
+    # a 1 is the top of [0, 1]: a label and a score say the same there
+    data = _csv(tmp_path / "unit.csv", ["1", "0", "0.7", "yes"])
+    assert _notes(data, score_range=(0, 1)) == []
+    assert read_examples(data, "pairs", score_range=(0, 1)).targets == (1.0, 0.0, 0.7, 1.0)
+
+
+@pytest.mark.parametrize("word", ["yes", "FALSE", "true"])
+def test_a_label_word_under_a_wider_range_is_refused(tmp_path: Path, word: str) -> None:
+    # 'yes' was read as 1 and then as a score of 1 of 5; 'no' under [1, 5] as a score 0
+    # outside the range, in words that never said the file held a label
+    data = _csv(tmp_path / "words.csv", ["4.5", word])
+    with pytest.raises(ValueError) as err:
+        read_examples(data, "pairs", score_range=(0, 5))
+    assert str(err.value) == (
+        f"{data} line 3: label={word!r} is a 0/1 label, but data.score_range [0, 5] reads "
+        "label as graded scores on that scale; set data.score_range: null if every pair is "
+        "labelled 0/1, else write each label as a score on [0, 5] (a duplicate as 5)"
+    )
+    labels = read_examples(_csv(tmp_path / "labels.csv", ["0", word]), "pairs")  # no range
+    assert labels.targets == (0.0, 0.0 if word == "FALSE" else 1.0)
+
+
+def test_jsonl_numbers_are_whole_as_json_writes_them(tmp_path: Path) -> None:
+    mixed = _jsonl(tmp_path / "mixed.jsonl", [4.5, 1, 0])
+    assert "label holds 2 whole 0s and 1s" in _notes(mixed, score_range=(0, 5))[0]
+    graded = _jsonl(tmp_path / "graded.jsonl", [4.5, 1.0, 0.0])
+    assert _notes(graded, score_range=(0, 5)) == []
+    assert read_examples(graded, "pairs", score_range=(0, 5)).targets == (0.9, 0.2, 0.0)
+    flag = _jsonl(tmp_path / "flag.jsonl", [4.5, True])
+    with pytest.raises(ValueError, match=r"label=True is a 0/1 label, but data\.score_range"):
+        read_examples(flag, "pairs", score_range=(0, 5))
+
+
+def test_a_training_run_says_the_line_for_its_training_and_validation_files(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    data = _csv(tmp_path / "tickets.csv", ["4.5", "1", "0", "3.8"] * 3)
+    val = _csv(tmp_path / "val.csv", ["4.5", "1", "0.5"])
+    cfg = {
+        "model": {"path": str(tiny_hf), "max_length": 32, "overlap": 8},
+        "data": {"train": str(data), "score_range": [0, 5], "val": str(val)},
+        "train": {"epochs": 1, "batch_size": 4, "val_metric": "none"},
+    }
+    lines: list[str] = []
+    get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lines.append))
+    said = [line for line in lines if "whole 0s and 1s" in line]
+    assert [line.split(":")[0] for line in said] == [str(data), str(val)], lines
+    assert said[0].startswith(f"{data}: label holds 6 whole 0s and 1s (line 3: 1)")
