@@ -41,6 +41,28 @@ def _embed_fn(
     return embed  # type: ignore[no-any-return]
 
 
+def _embed_batch(
+    model: EmbeddingModel | Callable[[Tensor], Tensor],
+    fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    check: bool,
+) -> Tensor:
+    """``fn(x)``; when that fails deep in torch with the model's checks off, the checks name the
+    problem instead (a batch of other channels, a missing batch dimension), at no cost when
+    nothing fails."""
+    try:
+        return fn(x)
+    except torch.cuda.OutOfMemoryError:
+        raise  # not the input's shape: running it again would not say more
+    except (RuntimeError, ValueError, TypeError):
+        if not check:
+            try:
+                _embed_fn(model, True)(x)
+            except (ValueError, TypeError) as named:
+                raise named from None
+        raise
+
+
 def _model_device(model: Any) -> torch.device | None:
     params = getattr(model, "parameters", None)
     if callable(params):
@@ -98,7 +120,7 @@ def encode(
             x = x.to(dev) if dev is not None else x
             if x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            out.append(fn(x).float().cpu())
+            out.append(_embed_batch(model, fn, x, check).float().cpu())
     finally:
         if was_training:
             model.train()  # type: ignore[union-attr]
