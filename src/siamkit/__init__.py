@@ -4,6 +4,20 @@
 >>> enc = siamkit.encoders.create_encoder("convnet", in_channels=1)
 >>> net = siamkit.SiameseNetwork(enc, embedding_dim=64)
 
+Where things are, for a training loop of your own (README, "The library in a few lines"):
+
+- ``siamkit.encoders.create_encoder``, ``siamkit.SiameseNetwork`` / ``HalfTwinNetwork``:
+  ``net.embed(x)`` -> ``(N, D)``, ``net(a, b)`` -> ``(N,)`` distances (smaller = more similar).
+- ``siamkit.losses``: functions (``triplet_margin_loss(d_ap, d_an)``) and modules called as
+  ``loss(embeddings, labels, indices=None)``; ``siamkit.miners``: ``mine_triplets`` and miners
+  called as ``miner(embeddings, labels)`` -> indices for a loss.
+- ``siamkit.data``: ``load_fashion_mnist``, ``PKSampler`` (P classes x K items a batch).
+- ``siamkit.evaluation``: ``evaluate_embeddings`` (verification, N-way K-shot, retrieval),
+  ``few_shot_episodes``, ``calibrate_threshold``.
+- ``siamkit.index.Gallery``: enroll, identify (1:N) and verify (1:1) against a gallery file.
+- ``siamkit.save_model`` / ``siamkit.load_model``: a folder of safetensors and JSON.
+- ``siamkit.experiment.run_experiment`` and ``siamkit.training.Trainer``: a whole run.
+
 Names are imported lazily (PEP 562), so ``import siamkit.export.runtime`` works on a device that
 has ONNX Runtime and numpy but no torch.
 """
