@@ -30,3 +30,25 @@ def test_torchrun_two_processes_train_and_rank0_writes(tmp_path: Path) -> None:
     # 6 global batches per epoch over 2 ranks -> 3 steps per rank; both epochs ran
     assert [h["epoch"] for h in history] == [1, 2]
     assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_the_steps_capped_note_counts_steps_as_the_processes_line_does(tiny_data) -> None:
+    """Under torchrun the note said 'an epoch trains 20 steps' and the next line 'an epoch is
+    10 steps': the note counted every process's batch as a step, the processes line (and the
+    progress bar) a step of all the processes' batches."""
+    from siamkit.training.batch_source import PKBatches
+    from siamkit.training.from_config import _steps_capped_note
+
+    x, y = tiny_data.train_x, tiny_data.train_y
+    two = PKBatches(x, y, p=6, k=8, steps_per_epoch=40, rank=0, world=2)
+    assert two.steps * 2 < 40  # one pass makes fewer batches than asked
+    assert _steps_capped_note(40, two, len(y), 2) == (
+        f"note: train.steps_per_epoch = 40 is more than one pass over the {len(y)} training images "
+        f"makes ({2 * two.steps} batches of 6 classes x up to 8 images), so an epoch trains "
+        f"{2 * two.steps} batches, {two.steps} steps of the 2 processes' batches; raise "
+        "train.epochs to train longer"
+    )
+    one = PKBatches(x, y, p=6, k=8, steps_per_epoch=40)
+    assert _steps_capped_note(40, one, len(y), 1).endswith(  # type: ignore[union-attr]
+        f"so an epoch trains {one.steps} steps; raise train.epochs to train longer"
+    )

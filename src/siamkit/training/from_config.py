@@ -145,11 +145,19 @@ def _steps_capped_note(asked: int, batches: PKBatches, images: int, world: int) 
     if max(1, len(batches.sampler)) >= max(1, asked // world):
         return None
     steps = batches.steps * world
+    # under torchrun a step trains one batch of each process: say the epoch in both, as the run's
+    # processes line counts steps ("an epoch is N steps")
+    trains = (
+        f"{steps} step{'s' * (steps != 1)}"
+        if world == 1
+        else f"{steps} batches, {batches.steps} step{'s' * (batches.steps != 1)} of the {world} "
+        "processes' batches"
+    )
     return (
         f"note: train.steps_per_epoch = {asked} is more than one pass over the {images:,} "
         f"training images makes ({steps} batch{'es' * (steps != 1)} of {batches.sampler.p} "
-        f"classes x up to {batches.k} images), so an epoch trains {steps} step"
-        f"{'s' * (steps != 1)}; raise train.epochs to train longer"
+        f"classes x up to {batches.k} images), so an epoch trains {trains}; raise train.epochs "
+        "to train longer"
     )
 
 
