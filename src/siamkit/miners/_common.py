@@ -29,7 +29,11 @@ def check_batch(embeddings: Tensor, labels: Tensor) -> Tensor:
         )
     if labels.is_floating_point() or labels.is_complex():
         raise TypeError(f"labels must be integer class ids, got dtype {labels.dtype}")
-    if embeddings.is_floating_point() and not bool(torch.isfinite(embeddings.detach()).all()):
+    if not embeddings.is_floating_point():
+        raise TypeError(
+            f"embeddings must be floating point (a model's output), got dtype {embeddings.dtype}"
+        )
+    if not bool(torch.isfinite(embeddings.detach()).all()):
         raise ValueError(
             "embeddings contain NaN or inf; check the encoder output and learning rate"
         )
