@@ -57,6 +57,8 @@ class FewShotReport:
         return few_shot_key(self.n_way, self.k_shot)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready ``accuracy``, ``ci95``, ``n_way``, ``k_shot``, ``n_query`` and ``episodes``
+        (not the per-episode accuracies)."""
         return {
             "accuracy": self.accuracy,
             "ci95": self.ci95,

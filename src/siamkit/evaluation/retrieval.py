@@ -63,6 +63,7 @@ class RetrievalReport:
     ami: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metrics; ``recall_at_k`` keys are strings (``"1"``, ``"5"``, ...)."""
         out = {
             "precision_at_1": self.precision_at_1,
             "map_at_r": self.map_at_r,

@@ -59,10 +59,12 @@ class SortedScores:
 
     @property
     def n_genuine(self) -> int:
+        """How many genuine (same-class) distances there are."""
         return int(self.genuine.size)
 
     @property
     def n_impostor(self) -> int:
+        """How many impostor (different-class) distances there are."""
         return int(self.impostor.size)
 
     def accepted(self, t: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -73,9 +75,11 @@ class SortedScores:
         )
 
     def tar(self, t: ArrayLike) -> np.ndarray:
+        """True accept rate at each threshold in ``t``: the share of genuine distances ``<= t``."""
         return np.asarray(np.searchsorted(self.genuine, t, side="right") / self.n_genuine)
 
     def far(self, t: ArrayLike) -> np.ndarray:
+        """False accept rate at each threshold in ``t``: the share of impostor distances ``<= t``."""
         return np.asarray(np.searchsorted(self.impostor, t, side="right") / self.n_impostor)
 
     def union(self) -> np.ndarray:

@@ -50,14 +50,17 @@ class HalfTwinNetwork(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
+        """Size of the embeddings both branches return."""
         return self.head_f.embedding_dim
 
     @property
     def distance_name(self) -> str:
+        """The name of the distance between an f and a g embedding (e.g. ``"euclidean"``)."""
         return self.distance.name
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
+        """Branch f's input shape without the batch dimension, ``None`` before it has seen a batch."""
         return self.preprocess_f.input_shape
 
     def embed_f(self, x: Tensor, check: bool = True) -> Tensor:
@@ -87,6 +90,7 @@ class HalfTwinNetwork(nn.Module):
         return self.distance.pairwise(self.embed_f(x), self.embed_g(y))
 
     def config(self) -> dict[str, Any]:
+        """The JSON-ready description :func:`siamkit.save_model` stores and :meth:`from_config` reads."""
         return {
             "kind": self.kind,
             "encoder_f": encoder_spec(self.encoder_f),
@@ -99,6 +103,7 @@ class HalfTwinNetwork(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> HalfTwinNetwork:
+        """Rebuild the network (untrained weights) from :meth:`config`."""
         head = cfg["head"]
         return cls(
             rebuild_encoder(cfg["encoder_f"]),

@@ -116,6 +116,7 @@ class JoinedEmbedding(PairScoring, nn.Module):
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
+        """The network's input shape without the batch dimension, ``None`` before it has seen a batch."""
         return self.net.input_shape  # type: ignore[no-any-return]
 
     @property
@@ -134,6 +135,7 @@ class JoinedEmbedding(PairScoring, nn.Module):
         return {"learned": self.net.embed(x, check=check), "appearance": self.features(x)}
 
     def config(self) -> dict[str, Any]:
+        """The JSON-ready description :func:`siamkit.save_model` stores and :meth:`from_config` reads."""
         return {
             "kind": self.kind,
             "net": self.net.config(),  # type: ignore[operator]
@@ -159,6 +161,7 @@ class JoinedEmbedding(PairScoring, nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> JoinedEmbedding:
+        """Rebuild the joined model (untrained weights) from :meth:`config`."""
         from siamkit.models.kinds import model_class
 
         inner: Any = model_class(cfg["net"]["kind"])

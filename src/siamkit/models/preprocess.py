@@ -59,6 +59,7 @@ class Preprocess(nn.Module):
 
     @property
     def is_image(self) -> bool:
+        """Whether inputs are ``(N, C, H, W)`` images (also before any batch set the shape), not vectors."""
         return self.input_shape is None or len(self.input_shape) == 3
 
     def check(self, x: Tensor) -> None:
@@ -105,6 +106,7 @@ class Preprocess(nn.Module):
         return (x - self.mean) / self.std
 
     def config(self) -> dict[str, Any]:
+        """``mean``, ``std`` and ``input_shape`` as JSON-ready lists, as the model folder stores them."""
         return {
             "mean": [float(v) for v in self.mean],
             "std": [float(v) for v in self.std],

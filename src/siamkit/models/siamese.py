@@ -158,6 +158,7 @@ class SiameseNetwork(PairScoring, nn.Module):
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
+        """Input shape without the batch dimension (``(C, H, W)`` or ``(F,)``), ``None`` before the first batch."""
         return self.preprocess.input_shape
 
     def embed(self, x: Tensor, check: bool = True) -> Tensor:
@@ -180,6 +181,7 @@ class SiameseNetwork(PairScoring, nn.Module):
         return self.distance.logits(self.embed(a), self.embed(b))
 
     def config(self) -> dict[str, Any]:
+        """The JSON-ready description :func:`siamkit.save_model` stores and :meth:`from_config` reads."""
         return {
             "kind": self.kind,
             "encoder": encoder_spec(self.encoder),

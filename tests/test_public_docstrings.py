@@ -1,0 +1,45 @@
+"""What ``help()`` shows a notebook user: every public function and class of the packages a
+training loop of one's own uses has a docstring, and so has each public method and property of
+those classes (one inherited from a documented base counts)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+PACKAGES = ["siamkit", "siamkit.models", "siamkit.losses", "siamkit.miners", "siamkit.evaluation"]
+SKIP = {"forward", "extra_repr"}  # nn.Module's: documented by the class and torch
+
+
+def undocumented(package: str) -> list[str]:
+    module = importlib.import_module(package)
+    missing = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.ismodule(obj) or not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue
+        if not inspect.getdoc(obj):
+            missing.append(name)
+        if not inspect.isclass(obj):
+            continue
+        for attr, value in vars(obj).items():
+            if attr.startswith("_") or attr in SKIP:
+                continue
+            if not (
+                inspect.isfunction(value)
+                or isinstance(value, (property, classmethod, staticmethod))
+            ):
+                continue
+            if not inspect.getdoc(getattr(obj, attr)) and not (
+                isinstance(value, property) and inspect.getdoc(value)
+            ):
+                missing.append(f"{name}.{attr}")
+    return missing
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_public_names_and_their_members_have_docstrings(package: str) -> None:
+    missing = undocumented(package)
+    assert not missing, f"{package}: no docstring on {missing}"
