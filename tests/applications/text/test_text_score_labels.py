@@ -137,3 +137,23 @@ def test_a_training_run_says_the_line_for_its_training_and_validation_files(
     said = [line for line in lines if "whole 0s and 1s" in line]
     assert [line.split(":")[0] for line in said] == [str(data), str(val)], lines
     assert said[0].startswith(f"{data}: label holds 6 whole 0s and 1s (line 3: 1)")
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.jsonl", "blank.jsonl"])
+def test_an_empty_file_is_called_empty(tmp_path: Path, name: str) -> None:
+    # it was 'has no column 'a', 'b', 'label' (its columns: none); set data.columns.a and
+    # data.columns.b and data.columns.label to the columns that hold them'
+    path = tmp_path / name
+    path.write_text("\n\n" if name.startswith("blank") else "")
+    how = "a JSON object a line" if name.endswith(".jsonl") else "a header, then a row"
+    with pytest.raises(ValueError) as err:
+        read_examples(path, "pairs", columns_key="data.columns")
+    assert str(err.value) == f"{path} is empty; give it {how} per example (a, b, label)"
+
+
+def test_a_nan_score_is_not_a_number(tmp_path: Path) -> None:
+    # pandas writes a missing score as nan: it was 'outside the score range [0, 5]'
+    data = _csv(tmp_path / "nan.csv", ["4.5", "nan"])
+    with pytest.raises(ValueError) as err:
+        read_examples(data, "pairs", score_range=(0, 5))
+    assert str(err.value) == f"{data} line 3: label='nan' is not a number; give a score in [0, 5]"

@@ -147,6 +147,13 @@ def test_a_validation_file_sharing_texts_with_training_is_warned_about(tmp_path:
     ]
     clean = _jsonl(tmp_path / "clean.jsonl", [*val_rows[2:], dict(val_rows[2], a="fresh")])
     assert _split(data, val=str(clean))[2] == []
+    # data.val naming the training file itself was said to share its texts "partly"
+    assert _split(data, val=str(data))[2] == [
+        f"data.val {data} shares all 100 of its texts with data.train {data}: its metrics and "
+        "calibrated threshold are measured on texts the model trained on (optimistic); give "
+        "data.val pairs of other texts, or leave it out to validate on a share of data.train "
+        "(data.val_fraction) that keeps them apart"
+    ]
 
 
 def test_a_run_logs_the_split(tiny_hf: Path, tmp_path: Path) -> None:

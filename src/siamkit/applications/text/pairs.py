@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from siamkit.applications.text.corpus import column_named, csv_records, jsonl_objects
+from siamkit.applications.text.records import column_named, csv_records, jsonl_objects
 
 FORMATS = {
     "pairs": ("a", "b", "label"),  # label 0/1, or a graded score with score_range
@@ -79,6 +79,9 @@ def read_examples(
         raise ValueError(f"data format is one of {', '.join(FORMATS)}, got {format!r}")
     p = Path(path)
     rows, found = _rows(p)
+    if not rows and not found:  # (a header alone holds no examples either: said below)
+        how = "a JSON object a line" if p.suffix.lower() == ".jsonl" else "a header, then a row"
+        raise ValueError(f"{p} is empty; give it {how} per example ({', '.join(FORMATS[format])})")
     names = {f: column_named(found, (columns or {}).get(f, f)) for f in FORMATS[format]}
     missing = {f: n for f, n in names.items() if n not in found}
     if missing:
@@ -274,6 +277,8 @@ def _target(
         value = value.strip().replace(",", ".")  # Excel's "4,5" where the comma is the decimal mark
     try:
         x = word if word is not None else float(value)  # type: ignore[arg-type]
+        if math.isnan(x):  # "nan", as pandas may write a missing value
+            raise ValueError
     except (TypeError, ValueError):
         if rng is None:
             raise ValueError(
@@ -287,7 +292,7 @@ def _target(
             raise ValueError(f"{where}={x:g} is not 0 or 1; {hint}")
         return x
     lo, hi = rng
-    if not (lo <= x <= hi) or math.isnan(x):
+    if not lo <= x <= hi:
         raise ValueError(
             f"{where}={x} is outside the score range [{lo:g}, {hi:g}]; correct the score, or "
             f"set {key} to the scale your scores use"

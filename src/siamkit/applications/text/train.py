@@ -269,7 +269,14 @@ def _split(
         seen = _texts(ex)
         val_texts = _texts(val)
         shared = len(val_texts & seen)
-        if shared:
+        if shared == len(val_texts):  # data.val is data.train, or a part of it
+            notes.append(
+                f"data.val {d.val} shares all {shared} of its texts with data.train {d.train}: "
+                "its metrics and calibrated threshold are measured on texts the model trained "
+                "on (optimistic); give data.val pairs of other texts, or leave it out to "
+                "validate on a share of data.train (data.val_fraction) that keeps them apart"
+            )
+        elif shared:
             notes.append(
                 f"data.val {d.val} shares {shared} of its {len(val_texts)} texts with data.train "
                 f"{d.train}: its metrics and calibrated threshold are measured partly on texts "
