@@ -139,13 +139,21 @@ class Embedder(nn.Module):
         return self.net.embed(x, check=False)  # type: ignore[operator]
 
 
-def wrap_for_training(net: nn.Module, ctx: DistContext) -> nn.Module:
+def wrap_for_training(net: nn.Module, ctx: DistContext, some_frozen: bool = False) -> nn.Module:
     """The module the step calls: the network itself, or in a distributed run an
-    :class:`Embedder` wrapped in DistributedDataParallel."""
+    :class:`Embedder` wrapped in DistributedDataParallel.
+
+    ``some_frozen``: parameters will stop getting gradients part-way (``requires_grad`` turned
+    off after wrapping, e.g. ``model.freeze_encoder_epochs``). DDP then looks for the unused ones
+    every step; without it the second step stopped with "Expected to have finished reduction in
+    the prior iteration". Their gradients stay ``None`` (unused on every process), so the
+    optimiser leaves them alone."""
     if not ctx.enabled:
         return net
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(Embedder(net), device_ids=ids)
+    return nn.parallel.DistributedDataParallel(
+        Embedder(net), device_ids=ids, find_unused_parameters=some_frozen
+    )
 
 
 def share_of_batch(batch_size: int, world: int) -> int:

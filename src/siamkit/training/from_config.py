@@ -231,7 +231,7 @@ def build_trainer(
         callbacks.append(ChannelsLast(net))  # before DDP wraps it
     # ``net`` is what the loss sees: the network alone, or joined with the appearance features
     # (model.appearance.in_loss); the saved model joins them after training either way
-    forward = ddp.wrap_for_training(net, ctx)
+    forward = ddp.wrap_for_training(net, ctx, some_frozen=cfg.model.freeze_encoder_epochs > 0)
     if t.ema_decay is not None:
         callbacks.append(WeightAverageCallback(net, t.ema_decay, t.ema_exclude_initial))
     if cfg.model.freeze_encoder_epochs:  # the encoder of an init_from model, for the first epochs
