@@ -49,6 +49,9 @@ def check_margin(margin: float) -> float:
 
 def batch_hard_triplets(dist: Tensor, pos: Tensor, neg: Tensor) -> Triplets:
     """Per anchor row: its farthest positive and closest negative (first one on ties). ``(A, R)``."""
+    if dist.numel() == 0:  # an empty batch: no triplets (argmax has nothing to reduce)
+        e = empty_long(dist.device)
+        return Triplets(e, e.clone(), e.clone())
     has = pos.any(1) & neg.any(1)
     p = dist.masked_fill(~pos, float("-inf")).argmax(1)
     n = dist.masked_fill(~neg, float("inf")).argmin(1)

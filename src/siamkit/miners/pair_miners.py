@@ -54,6 +54,8 @@ def select_pairs(dist: Tensor, pos: Tensor, neg: Tensor, strategy: str, margin: 
     if strategy == "hardest":
         rows = torch.arange(dist.shape[0], device=dist.device)
         sel = torch.zeros_like(pos)
+        if dist.numel() == 0:  # an empty batch: no pairs (argmax has nothing to reduce)
+            return sel
         has_p, has_n = pos.any(1), neg.any(1)
         sel[rows[has_p], dist.masked_fill(~pos, float("-inf")).argmax(1)[has_p]] = True
         sel[rows[has_n], dist.masked_fill(~neg, float("inf")).argmin(1)[has_n]] = True
