@@ -157,3 +157,17 @@ def test_a_nan_score_is_not_a_number(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as err:
         read_examples(data, "pairs", score_range=(0, 5))
     assert str(err.value) == f"{data} line 3: label='nan' is not a number; give a score in [0, 5]"
+
+
+@pytest.mark.parametrize(("name", "what"), [("runs", "a folder"), ("pairs.tsv", "a .tsv file")])
+def test_a_validation_folder_is_not_called_training_data(
+    tmp_path: Path, name: str, what: str
+) -> None:
+    # data.val naming a folder was refused as 'runs: training data is a .csv or .jsonl file'
+    path = tmp_path / name
+    path.mkdir() if name == "runs" else path.write_text("a\tb\tlabel\n")
+    with pytest.raises(ValueError) as err:
+        read_examples(path, "pairs")
+    assert str(err.value) == (
+        f"{path} is {what}; text pairs and triplets are read from a .csv or .jsonl file"
+    )

@@ -47,7 +47,10 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict[str, object]]], list[str]]:
     if path.suffix.lower() == ".csv":
         columns, records = csv_records(path)
         return [(n, dict(r)) for n, r in records], columns
-    raise ValueError(f"{path}: training data is a .csv or .jsonl file")
+    what = "a folder" if path.is_dir() else f"a {path.suffix} file" if path.suffix else "a file"
+    raise ValueError(
+        f"{path} is {what}; text pairs and triplets are read from a .csv or .jsonl file"
+    )
 
 
 def read_examples(
