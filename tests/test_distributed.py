@@ -131,3 +131,32 @@ def test_more_processes_than_gpus_is_one_sentence(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("LOCAL_RANK", "0")
     ctx = ddp.setup_distributed("auto")
     assert set_to == [0] and ctx.device == torch.device("cuda", 0) and ctx.rank == 1
+
+
+def _seeded_apart(rank: int, world: int, out: str) -> None:
+    import os
+
+    from siamkit.training import Trainer, apply_overrides, build_model, load_config, load_run_data
+
+    os.environ["WORLD_SIZE"] = str(world)  # setup_distributed joins the group run_ranks made
+    root = Path(__file__).resolve().parents[1]
+    cfg = apply_overrides(
+        load_config(root / "configs" / "digits-tiny.yaml"),
+        ["loss.kind=proxy_anchor", "loss.mining=null", "train.device=cpu"],
+    )
+    data = load_run_data(cfg.data)
+    net = build_model(cfg.model, data.input_shape, *data.channel_stats())
+    torch.manual_seed(100 + rank)  # a script that seeds each process apart
+    trainer = Trainer.from_config(net, cfg, data, progress=False)
+    state = {k: v.contiguous() for k, v in trainer.objective.state_dict().items()}
+    safetensors_torch.save_file(state, str(Path(out) / f"loss{rank}.safetensors"))
+
+
+def test_a_loss_with_proxies_starts_with_the_same_proxies_on_every_rank(tmp_path: Path) -> None:
+    """DDP brings the network's weights together at the start, but a loss's class proxies were
+    each process's own draw: with the processes seeded apart they differed all run long."""
+    run_ranks(_seeded_apart, tmp_path)
+    got = [safetensors_torch.load_file(str(tmp_path / f"loss{r}.safetensors")) for r in range(2)]
+    assert got[0] and got[0].keys() == got[1].keys()
+    for name, value in got[0].items():
+        assert torch.equal(value, got[1][name]), name

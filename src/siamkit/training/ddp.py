@@ -176,6 +176,18 @@ def data_parallel(module: nn.Module, ctx: DistContext) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
+def broadcast_module(module: nn.Module, ctx: DistContext) -> None:
+    """Rank 0's parameters and buffers of ``module`` on every rank, for modules outside
+    DistributedDataParallel (which does this for the network): a loss's class proxies were
+    drawn from each process's own random state, which a script that seeds each rank apart
+    (``seed + rank``) makes differ, and nothing brought them together again."""
+    if not ctx.enabled:
+        return
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t.data, src=0)
+
+
 def make_gather(ctx: DistContext) -> Any:
     """``(z, labels) -> (all_z, all_labels)`` across processes, or ``None`` in one process; the
     loss on the gathered batch is back-propagated unscaled

@@ -255,6 +255,7 @@ def build_trainer(
     objective = build_objective(
         cfg.loss, distance, classes=data.train_classes, embedding_dim=loss_dim
     ).to(ctx.device)
+    ddp.broadcast_module(objective, ctx)  # its proxies, as DDP does the network's weights
     # the network's parameters, then any the loss learns itself (class proxies, margin's beta),
     # each once: at optim.loss_lr_factor x optim.lr, a second param group, when that is not 1
     optimizer = build_optimizer(cfg.optim, list(net.parameters()), list(objective.parameters()))
