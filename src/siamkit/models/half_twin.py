@@ -11,7 +11,7 @@ from siamkit.distances import Distance, get_distance
 from siamkit.encoders import create_encoder, encoder_spec  # noqa: F401  (the doctests use it)
 from siamkit.encoders.registry import rebuild_encoder
 from siamkit.heads import EmbeddingHead
-from siamkit.models.preprocess import Preprocess, check_encoder_input
+from siamkit.models.preprocess import Preprocess, check_encoder_input, one_item_batch_named
 from siamkit.models.siamese import distance_config, distance_from_config, num_features
 
 
@@ -68,14 +68,16 @@ class HalfTwinNetwork(nn.Module):
         if check:
             self.preprocess_f.check(x)
             check_encoder_input(self.encoder_f, x)
-        return self.head_f(self.encoder_f(self.preprocess_f(x)))
+        with one_item_batch_named():
+            return self.head_f(self.encoder_f(self.preprocess_f(x)))
 
     def embed_g(self, y: Tensor, check: bool = True) -> Tensor:
         """Embed inputs of the second kind. ``(N, ...) -> (N, D)``."""
         if check:
             self.preprocess_g.check(y)
             check_encoder_input(self.encoder_g, y)
-        return self.head_g(self.encoder_g(self.preprocess_g(y)))
+        with one_item_batch_named():
+            return self.head_g(self.encoder_g(self.preprocess_g(y)))
 
     def embed(self, x: Tensor, branch: str = "f", check: bool = True) -> Tensor:
         """Embed with branch ``"f"`` (default) or ``"g"``."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -144,3 +145,19 @@ def missing_input_shape_message(where: str = "this model") -> str:
         "preprocess=siamkit.Preprocess(input_shape=(1, 28, 28)))`, then `siamkit.save_model(net, "
         "PATH)` again"
     )
+
+
+@contextmanager
+def one_item_batch_named() -> Iterator[None]:
+    """Say what to do when a batch of 1 meets batch norm in training mode, instead of torch's
+    'Expected more than 1 value per channel when training' (the last batch of a DataLoader
+    whose size leaves one item over, with the resnet or mlp encoder)."""
+    try:
+        yield
+    except ValueError as e:
+        if not str(e).startswith("Expected more than 1 value per channel when training"):
+            raise
+        raise ValueError(
+            "a batch of 1 cannot pass the encoder's batch norm in training mode; drop the last "
+            "batch (DataLoader(..., drop_last=True)) or call model.eval() before embedding one item"
+        ) from None

@@ -14,7 +14,7 @@ from siamkit.distances.registry import rebuild_distance
 from siamkit.encoders import create_encoder, encoder_spec  # noqa: F401  (the doctests use it)
 from siamkit.encoders.registry import rebuild_encoder
 from siamkit.heads import EmbeddingHead
-from siamkit.models.preprocess import Preprocess, check_encoder_input
+from siamkit.models.preprocess import Preprocess, check_encoder_input, one_item_batch_named
 
 if TYPE_CHECKING:
     from siamkit.models.joined import JoinedEmbedding
@@ -166,7 +166,8 @@ class SiameseNetwork(PairScoring, nn.Module):
         if check:
             self.preprocess.check(x)
             check_encoder_input(self.encoder, x)
-        return self.head(self.encoder(self.preprocess(x)))  # type: ignore[no-any-return]
+        with one_item_batch_named():
+            return self.head(self.encoder(self.preprocess(x)))  # type: ignore[no-any-return]
 
     def branches(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         """Embed any number of inputs with the shared weights, e.g. ``z_a, z_p, z_n = net.branches(a, p, n)``."""
