@@ -51,6 +51,23 @@ from siamkit.index.store import (
 from siamkit.index.thumbnail_store import remove_thumbnails, remove_thumbnails_from
 
 
+def _nearest_unliked(
+    distances: np.ndarray, ids: np.ndarray, liked: list[int], k: int
+) -> list[tuple[int, float]]:
+    """``(item id, distance)`` of the ``k`` items nearest to any liked one, by (distance, id),
+    from the liked items' search results: each item at its closest liked item, liked ones and
+    the index's ``-1`` fill left out. Vectorised: a loop over the pairs, testing ``in`` the
+    liked list, made liking a label of 2,000 items (4 million pairs) take about 3 minutes."""
+    flat_ids, flat_d = ids.ravel(), distances.ravel()
+    keep = (flat_ids >= 0) & ~np.isin(flat_ids, np.asarray(liked, dtype=np.int64))
+    flat_ids, flat_d = flat_ids[keep], flat_d[keep]
+    order = np.lexsort((flat_ids, flat_d))  # by distance, then id
+    flat_ids, flat_d = flat_ids[order], flat_d[order]
+    _, first = np.unique(flat_ids, return_index=True)  # each item's first place: its closest
+    chosen = np.sort(first)[:k]
+    return [(int(i), float(d)) for i, d in zip(flat_ids[chosen], flat_d[chosen])]
+
+
 class UnknownItemError(UnknownLabelError):
     """Liked item ids that are not in the gallery (:meth:`Gallery.recommend`); ``item_ids``
     names them, so a caller (the service) can word its own sentence."""
@@ -407,11 +424,7 @@ class Gallery:
             vectors = self._store.embeddings_of(liked)
             kk = min(len(self._index), k + len(liked))
             res = self._index.search(vectors, kk)
-            best: dict[int, float] = {}
-            for d, i in zip(res.distances.ravel().tolist(), res.ids.ravel().tolist()):
-                if i >= 0 and i not in liked and d < best.get(i, np.inf):
-                    best[i] = d
-            top = sorted(best.items(), key=lambda t: (t[1], t[0]))[:k]
+            top = _nearest_unliked(res.distances, res.ids, liked, k)
             # a recommendation is a ranking, not a decision: no "uncalibrated" warning
             return [
                 Match(self._label_of[i], float(d), i, self._accept(d, warn=False)) for i, d in top
