@@ -19,7 +19,9 @@ from siamkit.losses.registry import LOSSES
 from siamkit.training import apply_overrides, load_config
 from siamkit.training.objectives import build_objective
 from siamkit.tuning import SearchSpace, load_space, run_study
+from siamkit.tuning import results as results_mod
 from siamkit.tuning import search as search_mod
+from siamkit.tuning import study as study_mod
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 SPACE = {
@@ -416,8 +418,8 @@ def test_a_study_killed_mid_trial_resumes(base, tmp_path: Path, monkeypatch) -> 
     space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
     run_study(base, space, tmp_path, n_trials=2, progress=False)
     # what a killed process leaves: a trial that started and never ended
-    storage = f"sqlite:///{tmp_path / search_mod.STUDY_FILE}"
-    study = optuna.load_study(study_name=search_mod.STUDY_NAME, storage=storage)
+    storage = f"sqlite:///{tmp_path / study_mod.STUDY_FILE}"
+    study = optuna.load_study(study_name=study_mod.STUDY_NAME, storage=storage)
     killed = study.ask()
     killed.suggest_float("optim.lr", 1e-4, 1.0, log=True)
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE", "RUNNING"]
@@ -635,9 +637,9 @@ def test_a_study_saved_with_the_key_names_alone_continues_with_its_own_space(
     _fake_training(monkeypatch)
     space = SearchSpace.from_dict(SPACE)
     run_study(base, space, tmp_path, n_trials=1, progress=False)
-    storage = f"sqlite:///{tmp_path / search_mod.STUDY_FILE}"
-    study = optuna.load_study(study_name=search_mod.STUDY_NAME, storage=storage)
-    study.set_user_attr("signature", search_mod._signature(base, [p.key for p in space.params]))
+    storage = f"sqlite:///{tmp_path / study_mod.STUDY_FILE}"
+    study = optuna.load_study(study_name=study_mod.STUDY_NAME, storage=storage)
+    study.set_user_attr("signature", study_mod._signature(base, [p.key for p in space.params]))
     other = SearchSpace.from_dict({**SPACE, "optim.lr": {"float": [1e-3, 1e-1], "log": True}})
     with pytest.raises(ValueError, match=r"holds a study of a different space \(optim.lr\): "):
         run_study(base, other, tmp_path, n_trials=2, progress=False)
@@ -657,9 +659,9 @@ def test_a_study_started_with_the_old_image_defaults_continues(
     _fake_training(monkeypatch)
     space = SearchSpace.from_dict(SPACE)
     run_study(base, space, tmp_path, n_trials=1, progress=False)
-    storage = f"sqlite:///{tmp_path / search_mod.STUDY_FILE}"
-    study = optuna.load_study(study_name=search_mod.STUDY_NAME, storage=storage)
-    old = json.loads(search_mod._signature(base, [p.key for p in space.params]))
+    storage = f"sqlite:///{tmp_path / study_mod.STUDY_FILE}"
+    study = optuna.load_study(study_name=study_mod.STUDY_NAME, storage=storage)
+    old = json.loads(study_mod._signature(base, [p.key for p in space.params]))
     if not keys_only:
         old = json.loads(study.user_attrs["signature"])
     assert (
@@ -684,8 +686,8 @@ def test_a_continued_study_keeps_the_plugins_it_was_started_with(
     (tmp_path / "best.yaml").unlink()
     assert run_study(base, space, tmp_path, n_trials=2, progress=False).complete == 2
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["plugins"] == ["json"]
-    assert search_mod.import_study_plugins(tmp_path) == ["json"]
-    assert search_mod.import_study_plugins(tmp_path / "no-study") == []
+    assert study_mod.import_study_plugins(tmp_path) == ["json"]
+    assert study_mod.import_study_plugins(tmp_path / "no-study") == []
 
 
 def test_tune_refuses_a_folder_holding_a_training_run(base, tmp_path: Path) -> None:
@@ -844,7 +846,7 @@ def test_the_model_check_draws_no_random_numbers_the_trials_use(base) -> None:
     import torch
 
     from siamkit.training import load_run_data
-    from siamkit.tuning.search import _check_model
+    from siamkit.tuning.preflight import _check_model
 
     data = load_run_data(base.data)
     torch.manual_seed(3)
@@ -888,7 +890,7 @@ def test_a_loss_key_is_drawn_only_for_a_loss_that_reads_it(tmp_path: Path, monke
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     study = optuna.load_study(
-        study_name=search_mod.STUDY_NAME, storage=f"sqlite:///{out / search_mod.STUDY_FILE}"
+        study_name=study_mod.STUDY_NAME, storage=f"sqlite:///{out / study_mod.STUDY_FILE}"
     )
     trials = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
     reads = {"triplet": "loss.margin", "supcon": "loss.temperature"}
@@ -1002,12 +1004,12 @@ def test_tune_warns_when_the_trials_scores_are_all_alike(tmp_path: Path, monkeyp
     assert "warning" not in res.output and "tell them apart" not in res.output
     # eer scored alike: the other metric and the validation-class count are named
     base = apply_overrides(load_config(TINY), ["data.val_classes=3", "train.val_metric=eer"])
-    warning = search_mod.flat_scores([0.0, 0.0005], base)
+    warning = results_mod.flat_scores([0.0, 0.0005], base)
     assert warning is not None
     assert "with --set train.val_metric=few_shot, or hold out more validation classes than 3 " in (
         warning
     )
-    assert search_mod.flat_scores([0.2], base) is None  # one trial: nothing to compare
+    assert results_mod.flat_scores([0.2], base) is None  # one trial: nothing to compare
 
 
 #: A hypercolumn-like ConvNet (configs/hypercolumn.yaml's tap keys) on the tiny digits config.
@@ -1091,7 +1093,7 @@ def test_a_study_that_dropped_the_configs_taps_is_not_continued(
     args = ["tune", "--trials", "2", "--no-progress", "--set", "data.val_classes=[4, 5]"]
     tapped, plain = tmp_path / "tapped", tmp_path / "plain"
     with monkeypatch.context() as old:  # an earlier tune: no record of the merge in study.db
-        old.setattr(search_mod, "MERGED_KWARGS_ATTR", "not-this-version")
+        old.setattr(study_mod, "MERGED_KWARGS_ATTR", "not-this-version")
         for config, out in ((_tapped_config(tmp_path), tapped), (TINY, plain)):
             res = CliRunner().invoke(cli, [*args, str(config), "--out", str(out)])
             assert res.exit_code == 0, res.output
@@ -1347,7 +1349,7 @@ def _assert_best_trial_reproduces(
     result = run_study(cfg, space, tmp_path / "study", n_trials=n_trials, progress=False)
     assert result.best_config is not None
     study = optuna.load_study(
-        study_name=search_mod.STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study' / 'study.db'}"
+        study_name=study_mod.STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study' / 'study.db'}"
     )
     recorded = [study.best_trial.intermediate_values[e] for e in (1, 2)]
     run_experiment(load_config(result.best_config), tmp_path / "train", progress=False,

@@ -27,7 +27,7 @@ RUN_OUTPUTS = (
 def _refuse_study_folder(out_dir: Path) -> None:
     """A tuning study's folder is not a run's: its best.yaml would sit beside a model it did
     not make (and `siamkit tune` refuses a run's folder the same way)."""
-    from siamkit.tuning.search import STUDY_FILE
+    from siamkit.tuning.study import STUDY_FILE
 
     if (out_dir / STUDY_FILE).exists():
         raise click.UsageError(
@@ -117,7 +117,7 @@ def _remove(path: Path) -> None:
 def _refuse_existing_run(out_dir: Path) -> None:
     """Refuse to train over an earlier run in ``out_dir`` (its model, and any gallery enrolled
     with it, would be silently replaced), before anything is written."""
-    from siamkit.tuning.search import TRAINING_RUN_FILES  # what `siamkit tune` refuses too
+    from siamkit.tuning.preflight import TRAINING_RUN_FILES  # what `siamkit tune` refuses too
 
     found = [name for name in TRAINING_RUN_FILES if (out_dir / name).exists()]
     if found:

@@ -89,14 +89,10 @@ def tune(
     from siamkit.training import apply_overrides, load_config
     from siamkit.training.config_io import read_config_plugins
     from siamkit.tuning import load_space, run_study
-    from siamkit.tuning.search import (
-        STUDY_FILE,
-        StudyInterrupted,
-        check_out_dir,
-        check_tunable,
-        import_study_plugins,
-    )
+    from siamkit.tuning.preflight import check_out_dir, check_tunable
+    from siamkit.tuning.search import StudyInterrupted
     from siamkit.tuning.space import LOSS_LR_FACTOR
+    from siamkit.tuning.study import STUDY_FILE, import_study_plugins
 
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
     # a continued study's plug-ins, before CONFIG (which may name their parts) is read

@@ -3,7 +3,8 @@
 >>> from siamkit.tuning import SearchSpace, run_study  # doctest: +SKIP
 """
 
-from siamkit.tuning.search import StudyResult, run_study
+from siamkit.tuning.results import StudyResult
+from siamkit.tuning.search import run_study
 from siamkit.tuning.space import DEFAULT_SPACE, Param, SearchSpace, load_space
 
 __all__ = ["DEFAULT_SPACE", "Param", "SearchSpace", "StudyResult", "load_space", "run_study"]

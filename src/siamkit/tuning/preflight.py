@@ -1,0 +1,100 @@
+"""Checks made before a study writes anything: a config and space that can be tuned, a study
+folder that is no training run, and models that every value of the space can build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from siamkit.atomic import check_writable_folder
+from siamkit.training import RunConfig, RunData, build_model
+from siamkit.training.config_io import apply_overrides
+from siamkit.training.init_from import init_from_model
+from siamkit.training.preflight import check_input_size
+from siamkit.tuning.space import SearchSpace
+from siamkit.tuning.study import _and
+
+
+def check_tunable(base: RunConfig, space: SearchSpace) -> None:
+    """Refuse, in one sentence, a config or space that cannot be tuned honestly."""
+    if base.data.val_classes is None:
+        raise ValueError(
+            "siamkit tune scores trials on validation classes the network does not train on: set "
+            "data.val_classes in the config (class ids held out of data.train_classes, or a count, "
+            "e.g. --set data.val_classes=2)"
+        )
+    if base.train.val_metric == "none":
+        raise ValueError("siamkit tune needs a validation metric: train.val_metric is none")
+    if any(p.key.startswith("data.val_classes") for p in space.params):
+        raise ValueError("data.val_classes cannot be searched: trials must be scored alike")
+    space.check(base)
+
+
+#: What in a folder marks a ``siamkit train`` run (its checkpoint, its saved model).
+TRAINING_RUN_FILES = ("checkpoint.pt", "model")
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse a study folder that holds a training run (the study's files would be mixed into
+    it) or that cannot be made (below a file)."""
+    check_writable_folder(out, f"--out {out}")
+    found = [name for name in TRAINING_RUN_FILES if (out / name).exists()]
+    if found:
+        raise ValueError(
+            f"--out {out} holds a training run ({', '.join(found)}); choose another --out for "
+            "the study"
+        )
+
+
+def _check_model(base: RunConfig, data: RunData, note: Callable[[str], None] | None = None) -> None:
+    """The base config's model takes the data's images (:func:`check_input_size`), and its
+    ``model.init_from`` model loads into it. Built under a forked random state, so the check
+    draws none of the numbers the trials' weights come from (the study's trials stay those of a
+    run without the check). ``note`` gets the model's note, if any."""
+    import torch
+
+    mean, std = data.channel_stats()
+    with torch.random.fork_rng(devices=[]):
+        net = build_model(base.model, data.input_shape, mean, std, log=note)
+    check_input_size(net, base, data.input_shape)
+    if base.model.init_from:  # a missing model, or one that does not fit: refused before a trial
+        init_from_model(net, base.model.init_from)
+
+
+def _check_model_choices(
+    base: RunConfig, space: SearchSpace, data: RunData, note: Callable[[str], None] | None = None
+) -> None:
+    """Every model a value of ``space`` gives (with the config's other values) can be built: a
+    ConvNet choice of fewer blocks than the config's ``taps`` name, which the trial keeps beside
+    it, would stop the study at the first trial drawing it. Built under a forked random state,
+    as :func:`_check_model`.
+
+    Raises:
+        ValueError: one sentence naming the value, why and what to change.
+    """
+    import torch
+
+    from siamkit.tuning.space import kept_beside
+
+    mean, std = data.channel_stats()
+    for p in space.params:
+        if not any(k.startswith("model.") for k in p.config_keys()):
+            continue
+        for v in p.checked_values():
+            cfg = apply_overrides(base, space.overrides({p.key: v}, base))
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    build_model(cfg.model, data.input_shape, mean, std, log=note)
+            except ValueError as err:
+                why = str(err).removeprefix("model.encoder / model.encoder_kwargs: ")
+                kept = kept_beside(p.key, v, base)
+                raise ValueError(
+                    f"search space: {p.key} = {v!r} builds no model with this config ({why}): "
+                    f"change that {'choice' if p.kind == 'choice' else 'range'}"
+                    + (
+                        f", or the config's model.encoder_kwargs {_and(kept)}, which every "
+                        f"{base.model.encoder} trial keeps beside the choice's"
+                        if kept
+                        else ""
+                    )
+                ) from None

@@ -1,0 +1,247 @@
+"""The Optuna study behind ``siamkit tune``: opened in ``DIR/study.db`` (SQLite), refused when
+it was started with another config or space, and the plug-ins and trial states it records."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from siamkit.training import RunConfig
+from siamkit.training.callbacks import config_diff, saved_shape_unset
+from siamkit.training.config import VAL_METRICS_LOWER_BETTER
+from siamkit.training.config_io import config_to_dict
+from siamkit.tuning.space import Param, SearchSpace
+
+STUDY_FILE = "study.db"
+STUDY_NAME = "siamkit-tune"
+
+
+INTERRUPTED = "interrupted"
+"""The user attribute of a trial that a Ctrl-C or a kill stopped (Optuna stores it as failed)."""
+
+
+def _fail_stale(study: Any) -> None:
+    """Trials left RUNNING by a killed study can never finish: mark them failed, as interrupted."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(t._trial_id, INTERRUPTED, True)
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+
+
+#: The user attribute of a trial that failed for a reason other than a refused combination.
+FAILED = "failed"
+
+
+def _reason(trial: Any) -> str:
+    """Why a failed trial failed, for ``trials.csv`` (empty for another state)."""
+    if trial.state.name != "FAIL":
+        return ""
+    if trial.user_attrs.get(INTERRUPTED):
+        return "stopped by Ctrl-C or a kill"
+    return str(trial.user_attrs.get("refused") or trial.user_attrs.get(FAILED) or "")
+
+
+def _state(trial: Any) -> str:
+    """A trial's state as ``trials.csv`` and the summary name it: Optuna's, but ``interrupted``
+    for a trial a Ctrl-C or a kill stopped (not a failure of its values)."""
+    if trial.state.name == "FAIL" and trial.user_attrs.get(INTERRUPTED):
+        return INTERRUPTED
+    return str(trial.state.name.lower())
+
+
+def _signature(base: RunConfig, space: list[Any]) -> str:
+    return json.dumps({"config": config_to_dict(base), "space": space}, sort_keys=True, default=str)
+
+
+def _read_signature(saved: str | None, config: dict[str, Any]) -> str | None:
+    """A stored signature as this run's would be for the same study: its config's
+    ``data.image_size`` 64 / ``data.grayscale`` false, the defaults a study started before they
+    could be unset recorded, read as unset where ``config`` leaves them unset
+    (:func:`saved_shape_unset`, as a checkpoint's are on ``--resume``)."""
+    if saved is None:
+        return None
+    old = json.loads(saved)
+    stored = old.get("config") if isinstance(old, dict) else None
+    if not isinstance(stored, dict):
+        return saved
+    now = json.loads(json.dumps(config, default=str))
+    read = saved_shape_unset(stored, now)
+    if read is stored:
+        return saved
+    return json.dumps({**old, "config": read}, sort_keys=True, default=str)
+
+
+def _named(keys: list[str], most: int = 3) -> str:
+    """``keys`` as the message names them: at most ``most``, then how many more."""
+    shown = ", ".join(keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def _what_differs(
+    saved: str, config: dict[str, Any], signature: str, study: Any, space: SearchSpace
+) -> str:
+    """Which of a study's config and space differ from this run's, from the two signatures,
+    with the keys that differ (:func:`config_diff`, as ``--resume`` names them, in the config's
+    order, ``config`` the run's config dict): "a different config (loss.margin)", "a different
+    space (optim.lr)", or both."""
+    old, new = json.loads(saved), json.loads(signature)
+    parts = []
+    if old.get("config") != new["config"]:
+        # the run's config as the signature holds it (json values), in the config's key order
+        now = json.loads(json.dumps(config, default=str))
+        keys = _named(config_diff(old.get("config") or {}, now))
+        parts.append(f"config ({keys})" if keys else "config")
+    old_space, new_space = old.get("space") or [], new["space"]
+    keys_only = all(isinstance(p, str) for p in old_space)
+    if keys_only:  # saved with the key names alone: the trials' distributions say the rest
+        was = {k: None for k in old_space} | {
+            k: "drawn otherwise" for k in _keys_drawn_otherwise(study, space)
+        }
+        space_now = {p["key"]: None for p in new_space}
+    else:
+        was = {p["key"]: p for p in old_space}
+        space_now = {p["key"]: p for p in new_space}
+    keys = _named(config_diff(was, space_now, depth=1))  # a searched key is one name
+    if keys or (not keys_only and old_space != new_space):
+        parts.append(f"space ({keys})" if keys else "space")
+    return "a different " + (" and a different ".join(parts) if parts else "config or space")
+
+
+def _distribution(p: Param) -> Any:
+    """The Optuna distribution :func:`_suggest` samples ``p`` from."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if p.kind == "choice":
+        return CategoricalDistribution(p.labels())
+    if p.kind == "int":
+        return IntDistribution(int(p.low), int(p.high), log=p.log)
+    return FloatDistribution(p.low, p.high, log=p.log)
+
+
+def _keys_drawn_otherwise(study: Any, space: SearchSpace) -> set[str]:
+    """The keys some trial of ``study`` drew from another distribution than ``space``'s (or
+    that ``space`` does not search)."""
+    wanted = {p.key: _distribution(p) for p in space.params}
+    return {
+        k
+        for t in study.get_trials(deepcopy=False)
+        for k, d in t.distributions.items()
+        if wanted.get(k) != d
+    }
+
+
+def _same_space(study: Any, space: SearchSpace) -> bool:
+    """Whether every trial of ``study`` was drawn from ``space``'s distributions (a study saved
+    with the key names alone, before the signature held the whole space)."""
+    return not _keys_drawn_otherwise(study, space)
+
+
+def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # the whole space (kinds, ranges, choices, log flags): a changed range or choice list is
+    # another study, whose trials Optuna could not mix with these (or would mix silently)
+    config = config_to_dict(base)
+    signature = _signature(base, [dataclasses.asdict(p) for p in space.params])
+    keys_only = _signature(base, [p.key for p in space.params])
+    study = optuna.create_study(
+        study_name=STUDY_NAME,
+        storage=f"sqlite:///{out / STUDY_FILE}",
+        load_if_exists=True,
+        direction="minimize" if base.train.val_metric in VAL_METRICS_LOWER_BETTER else "maximize",
+        sampler=optuna.samplers.TPESampler(seed=base.train.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+    )
+    saved = _read_signature(study.user_attrs.get("signature"), config)
+    # a new study, or one saved with the key names alone whose trials are of this same space
+    if saved is None or (saved == keys_only and _same_space(study, space)):
+        study.set_user_attr("signature", signature)
+    elif saved != signature:
+        raise ValueError(
+            f"{out / STUDY_FILE} holds a study of {_what_differs(saved, config, signature, study, space)}"
+            ": give a new --out to start a fresh study, or the config, --set values and --space "
+            "it was started with to continue it"
+        )
+    _check_kept_kwargs(study, base, space, out)
+    _fail_stale(study)
+    # A seeded sampler restarts its random draws with the process: a resumed study would repeat
+    # the values of its first trials. Seeding by the trials already held continues the sequence.
+    n_held = len(study.get_trials(deepcopy=False))
+    study.sampler = optuna.samplers.TPESampler(seed=base.train.seed + n_held)
+    return study
+
+
+#: The study's user attribute saying its trials merged a choice's ``model.encoder_kwargs`` over
+#: the config's (:meth:`SearchSpace.overrides`); a study without it replaced them wholesale.
+MERGED_KWARGS_ATTR = "encoder_kwargs_merged"
+
+
+def _check_kept_kwargs(study: Any, base: RunConfig, space: SearchSpace, out: Path) -> None:
+    """Refuse to continue a study whose trials were drawn before a choice's ``encoder_kwargs``
+    were merged over the config's, when the merge keeps some of the config's (``taps``): its
+    trials trained without them, and new ones would not be alike; mark the study otherwise."""
+    kept = space.kept_encoder_kwargs(base)
+    if kept and study.get_trials(deepcopy=False) and not study.user_attrs.get(MERGED_KWARGS_ATTR):
+        names = _and(kept)
+        raise ValueError(
+            f"{out / STUDY_FILE} holds a study whose {base.model.encoder} trials trained "
+            f"without the config's model.encoder_kwargs {names} (siamkit tune then replaced them "
+            "with each choice's encoder_kwargs; it now keeps them), so new trials would not be "
+            "alike: give a new --out to start a fresh study"
+        )
+    if not study.user_attrs.get(MERGED_KWARGS_ATTR):
+        study.set_user_attr(MERGED_KWARGS_ATTR, True)
+
+
+#: The study's user attribute holding the plug-in modules its runs were started with.
+PLUGINS_ATTR = "plugins"
+
+
+def _remember_plugins(study: Any, plugins: Sequence[str]) -> list[str]:
+    """The plug-ins the study was started with before (stored in ``study.db``) and now, stored
+    again: a continued study imports them (:func:`import_study_plugins`) and its ``best.yaml``
+    names them, though no --plugin names them again."""
+    saved = study.user_attrs.get(PLUGINS_ATTR) or []
+    merged = list(dict.fromkeys([*saved, *plugins]))
+    if merged != saved:
+        study.set_user_attr(PLUGINS_ATTR, merged)
+    return merged
+
+
+def import_study_plugins(out_dir: str | Path) -> list[str]:
+    """Import the plug-in modules the study in ``out_dir`` was started with (``--plugin``, the
+    config's ``plugins:``), so continuing it reads a config naming their parts without --plugin
+    again; returns them, ``[]`` for a folder without a study.
+
+    Raises:
+        ImportError: one of them cannot be imported (one sentence naming it and ``study.db``).
+    """
+    from siamkit.registry import import_plugins
+
+    db = Path(out_dir) / STUDY_FILE
+    if not db.is_file():
+        return []
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{db}")
+        saved = study.user_attrs.get(PLUGINS_ATTR) or []
+    except Exception:  # no study of this name, or not a study file: opening it says which
+        return []
+    names = [str(n) for n in saved if isinstance(n, str) and n]
+    try:
+        import_plugins(names, entry_points=False)
+    except ImportError as err:
+        raise ImportError(f"{db}: plugins: {err}") from None
+    return names
+
+
+def _and(names: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
