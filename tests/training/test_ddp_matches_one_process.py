@@ -1,7 +1,7 @@
 """An embedding run (``Trainer.from_config``) on two gloo processes against one process whose
 batches are the two processes' batches joined: the same weights and losses, also for the
 parameters a loss or a learned distance holds (class proxies, an MLP pair head), and with the
-encoder frozen for the first epoch (model.freeze_encoder_epochs)."""
+encoder frozen for the first epoch (model.freeze_encoder_epochs) or a cross-batch memory."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ RUNS: dict[str, list[str]] = {
     "triplet": [],
     "proxy_anchor": ["loss.kind=proxy_anchor", "loss.mining=null", "optim.loss_lr_factor=1"],
     "mlp_head": ["loss.kind=bce", "model.distance=mlp", "loss.mining=null"],
+    # a cross-batch memory: each process's memory takes the gathered batches, in rank order
+    "xbm": ["loss.xbm_memory_size=200"],
     # the encoder frozen for the first epoch: DDP stopped at the second step
     "frozen_encoder": ["model.freeze_encoder_epochs=1"],
 }
