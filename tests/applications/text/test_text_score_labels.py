@@ -171,3 +171,31 @@ def test_a_validation_folder_is_not_called_training_data(
     assert str(err.value) == (
         f"{path} is {what}; text pairs and triplets are read from a .csv or .jsonl file"
     )
+
+
+@pytest.mark.parametrize("zero", ["0", "no", "FALSE", "0.0"])
+def test_anchor_positive_pairs_labelled_0_are_refused(tmp_path: Path, zero: str) -> None:
+    # a support team's pairs file (duplicates 1, others 0) given as anchor_positive trained
+    # its non-duplicates as duplicates under loss mnrl, without a word
+    data = tmp_path / "tickets.csv"
+    data.write_text(f"anchor,positive,Label\nt1,d1,1\nt2,x2,{zero}\nt3,d3,1\nt4,x4,0\n")
+    with pytest.raises(ValueError) as err:
+        read_examples(data, "anchor_positive")
+    assert str(err.value) == (
+        f"{data} labels 2 of its 4 pairs 0 in its column 'Label' (line 3 first), and "
+        "data.format anchor_positive trains every pair as a positive: keep only the pairs "
+        "labelled 1, or train on the labels with data.format pairs and loss contrastive"
+    )
+    renamed = tmp_path / "renamed.jsonl"
+    _jsonl(renamed, [1, 0])  # columns a, b, label: anchor and positive renamed, label read
+    with pytest.raises(ValueError, match="labels 1 of its 2 pairs 0 in its column 'label'"):
+        read_examples(renamed, "anchor_positive", {"anchor": "a", "positive": "b"})
+
+
+def test_anchor_positive_pairs_all_labelled_1_or_unlabelled_read(tmp_path: Path) -> None:
+    ones = tmp_path / "ones.csv"
+    ones.write_text("anchor,positive,label\nt1,d1,1\nt2,d2,yes\n")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("anchor,positive\nt1,d1\nt2,d2\n")
+    for path in (ones, plain):
+        assert read_examples(path, "anchor_positive").texts == (("t1", "t2"), ("d1", "d2"))

@@ -119,7 +119,36 @@ def read_examples(
         raise ValueError(f"{p} holds no examples")
     if notes is not None and (note := scores.labels_among_scores()):
         notes.append(note)
+    if format == "anchor_positive":
+        _refuse_negatives(p, rows, column_named(found, (columns or {}).get("label", "label")))
     return TextExamples(format, tuple(map(tuple, texts)), tuple(targets) if targets else None)
+
+
+def _refuse_negatives(p: Path, rows: list[tuple[int, dict[str, object]]], col: str) -> None:
+    """Refuse anchor_positive rows that a label column ``col`` labels 0 (0, false, no): every
+    pair is read as a positive, so a pairs file of duplicates and non-duplicates given as
+    anchor_positive trained its non-duplicates as duplicates without a word."""
+    zero = [n for n, row in rows if _is_zero(row.get(col))]
+    if zero:
+        raise ValueError(
+            f"{p} labels {len(zero)} of its {len(rows)} pairs 0 in its column {col!r} (line "
+            f"{zero[0]} first), and data.format anchor_positive trains every pair as a "
+            "positive: keep only the pairs labelled 1, or train on the labels with data.format "
+            "pairs and loss contrastive"
+        )
+
+
+def _is_zero(value: object) -> bool:
+    """Whether a label cell reads as 0: 0, 0.0, false or no (any case), JSON's false or 0."""
+    if isinstance(value, str):
+        text = value.strip().casefold()
+        if text in LABEL_WORDS:
+            return LABEL_WORDS[text] == 0.0
+        try:
+            return float(text) == 0.0
+        except ValueError:
+            return False
+    return isinstance(value, (bool, int, float)) and float(value) == 0.0
 
 
 def parse_columns(text: str | None, option: str = "--columns") -> dict[str, str] | None:
