@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from siamkit.evaluation._common import (
     ArrayLike,
@@ -153,6 +155,7 @@ def evaluate_embeddings(
             )
     zt = as_embeddings(z)
     codes, classes = encode_labels(labels, zt.shape[0])
+    _check_few_shot_fits(few_shot, n_query, codes)
     dist = resolve_distance(distance)
     # one matrix for both sections; the sections take zt as checked here, not again each
     with checked_embeddings(zt), shared_distance_matrices(), memoized(dist, zt):
@@ -179,3 +182,22 @@ def evaluate_embeddings(
         n_classes=int(classes.size),
         seed=seed,
     )
+
+
+def _check_few_shot_fits(
+    few_shot: Sequence[tuple[int, int]], n_query: int, codes: torch.Tensor
+) -> None:
+    """Refuse, before any section runs, a few-shot setting the labels cannot fill, naming
+    ``few_shot`` and ``n_query`` (the names :func:`evaluate_embeddings` takes them by)."""
+    counts = torch.bincount(codes) if codes.numel() else torch.zeros(0, dtype=torch.long)
+    for n_way, k_shot in few_shot:
+        if not (isinstance(n_way, int) and isinstance(k_shot, int) and isinstance(n_query, int)):
+            continue  # few_shot_episodes names the wrong type
+        have = int((counts >= k_shot + n_query).sum())
+        if have < n_way:
+            raise ValueError(
+                f"few_shot setting ({n_way}, {k_shot}) with n_query={n_query} needs {n_way} "
+                f"classes with at least {k_shot + n_query} items each, but {have} have that "
+                "many; give smaller few_shot=((n_way, k_shot), ...) or n_query, or few_shot=() "
+                "to skip few-shot"
+            )
