@@ -190,3 +190,31 @@ def test_recommend_names_a_cohort_normalised_score_as_identify_does(tmp_path):
     assert res.exit_code == 0, res.output
     lines = res.output.strip().splitlines()
     assert len(lines) == 4 and all(" snorm-normalised score " in line for line in lines), lines
+
+
+def test_recommend_per_label_lists_each_label_once(tmp_path):
+    """A label of several items (a product's photos) filled several places of --k: --per-label
+    lists each label once, at its nearest item, and leaves out the liked items' labels."""
+    model, _, _ = _shop(tmp_path)
+    net = siamkit.load_model(model)
+    z = np.random.default_rng(1).normal(size=(12, 4)).astype(np.float32)
+    with Gallery.open(tmp_path / "shop.db", net) as g:
+        photos = {
+            f"prod-{p}": g.enroll_embeddings(f"prod-{p}", z[3 * p : 3 * p + 3]) for p in range(4)
+        }
+        items = g.items()
+    liked = int(photos["prod-0"][1])
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--json"]
+    res = CliRunner().invoke(cli, [*args, "--like", f"#{liked}", "--k", "6", "--per-label"])
+    assert res.exit_code == 0, res.output
+    got = [(it["label"], it["item_id"]) for it in json.loads(res.stdout)["items"]]
+    at = dict(zip(items.ids.tolist(), items.embeddings))
+    best: dict[str, tuple[float, int]] = {}
+    for i, label in zip(items.ids.tolist(), items.labels):
+        if label != "prod-0":
+            best[label] = min(
+                best.get(label, (np.inf, 0)), (float(np.linalg.norm(at[i] - at[liked])), i)
+            )
+    ranked = sorted(best.items(), key=lambda t: t[1])[:6]
+    assert got == [(label, i) for label, (_, i) in ranked]
+    assert len({label for label, _ in got}) == 6

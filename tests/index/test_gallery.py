@@ -159,6 +159,51 @@ def test_recommend_merges_a_large_liked_label_quickly(tmp_path, monkeypatch):
     assert took < 8, f"recommend took {took:.1f} s to merge 4.8 million search results"
 
 
+def test_recommend_per_label_gives_each_label_once_at_its_nearest_item(tmp_path):
+    """A label of several items (a product's photos) filled several of the k places: per_label
+    keeps each label's nearest item and leaves out the liked items' labels. A crowd of one
+    label's items around the liked one takes the whole first search (k + L), so the search
+    widens; the answer is checked against a naive ranking of the labels."""
+    rng = np.random.default_rng(3)
+    with Gallery.open(tmp_path / "g.db", None, embedding_dim=3, distance="euclidean") as g:
+        (liked,) = g.enroll_embeddings("liked", np.zeros((1, 3), np.float32))
+        g.enroll_embeddings("liked", np.full((1, 3), 5.0, np.float32))  # its label's other item
+        crowd = g.enroll_embeddings("crowd", rng.normal(0, 0.01, (30, 3)).astype(np.float32))
+        for c in range(12):
+            g.enroll_embeddings(f"p{c}", rng.normal(0, 1 + c / 4, (3, 3)).astype(np.float32))
+        items = g.items()
+        got = g.recommend([liked], k=4, per_label=True)
+        every = g.recommend([liked], k=100)
+        more = g.recommend([liked, int(crowd[0])], k=5, per_label=True)
+    d = np.linalg.norm(items.embeddings, axis=1)
+    best: dict[str, tuple[float, int]] = {}
+    for i, label, dist in zip(items.ids.tolist(), items.labels, d.tolist()):
+        if label != "liked":
+            best[label] = min(best.get(label, (np.inf, 0)), (dist, i))
+    ranked = sorted(best.items(), key=lambda t: t[1])
+    assert [(m.label, m.item_id) for m in got] == [(lab, i) for lab, (_, i) in ranked[:4]]
+    assert got[0].label == "crowd" and [m.label for m in every[:4]] == ["crowd"] * 4
+    np.testing.assert_allclose([m.distance for m in got], [t[1][0] for t in ranked[:4]], 1e-5)
+    assert "crowd" not in {m.label for m in more} and len(more) == 5
+
+
+def test_recommend_per_label_widens_past_a_label_found_through_a_farther_liked_item(tmp_path):
+    """Liked A sits in a crowd, liked B far off beside 'q' (0.5 from B): the first search finds
+    two labels, crowd and q, but 'm' (0.3 from A, beyond A's crowd) ranks before q. Stopping at
+    k labels found would answer q; the search widens until the k-th is within every liked
+    item's search."""
+    rng = np.random.default_rng(0)
+    with Gallery.open(tmp_path / "g.db", None, embedding_dim=3, distance="euclidean") as g:
+        (a,) = g.enroll_embeddings("a", np.zeros((1, 3), np.float32))
+        (b,) = g.enroll_embeddings("b", np.array([[10.0, 0, 0]], np.float32))
+        g.enroll_embeddings("crowd", rng.normal(0, 0.01, (30, 3)).astype(np.float32))
+        g.enroll_embeddings("q", np.array([[10.5, 0, 0]], np.float32))
+        g.enroll_embeddings("m", np.array([[0, 0, 0.3]], np.float32))
+        got = g.recommend([a, b], k=2, per_label=True)
+    assert [m.label for m in got] == ["crowd", "m"]
+    assert got[1].distance == pytest.approx(0.3, abs=1e-5)
+
+
 def test_recommend_like_is_on_siamkit_index_as_the_readme_writes_it(tmp_path, model):
     """README's `siamkit.index.recommend_like(gallery, ["item-12", "#7"], k=10)` ended in
     "module 'siamkit.index' has no attribute 'recommend'" after `import siamkit` (the function

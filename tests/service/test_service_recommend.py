@@ -151,3 +151,27 @@ def test_recommend_refuses_a_k_of_true_or_false(client):
             "The number of matches (k) must be a whole number (integer), such as 5."
         ), r.text
     assert len(client.post("/recommend", json={"like": ["item-0"], "k": 1}).json()["items"]) == 1
+
+
+def test_recommend_per_label_gives_each_label_once(client):
+    """{"per_label": true}: one item per label, its nearest; the liked items' labels left out."""
+    first = client.post(
+        "/enroll",
+        data={"label": "prod-0"},
+        files=[("files", (f"{s}.png", png_bytes(pattern("noise", seed=s)))) for s in (0, 1)],
+    ).json()["item_ids"]
+    for p in range(1, 4):
+        files = [
+            ("files", (f"{s}.png", png_bytes(pattern("noise", seed=10 * p + s)))) for s in (0, 1, 2)
+        ]
+        assert client.post("/enroll", data={"label": f"prod-{p}"}, files=files).status_code == 201
+    every = client.post("/recommend", json={"like": [f"#{first[0]}"], "k": 20}).json()["items"]
+    r = client.post("/recommend", json={"like": [f"#{first[0]}"], "k": 20, "per_label": True})
+    assert r.status_code == 200, r.text
+    nearest: dict[str, tuple[float, int]] = {}
+    for it in every:
+        if it["label"] != "prod-0":
+            nearest.setdefault(it["label"], (it["distance"], it["item_id"]))
+    got = [(it["label"], it["item_id"]) for it in r.json()["items"]]
+    assert got == [(label, i) for label, (_, i) in sorted(nearest.items(), key=lambda t: t[1])]
+    assert len(got) == 3

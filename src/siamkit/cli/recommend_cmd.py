@@ -39,14 +39,29 @@ from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, _score_kind
     type=click.IntRange(min=1),
     help="How many items to list (fewer when fewer are left that are not liked).",
 )
+@click.option(
+    "--per-label",
+    is_flag=True,
+    help="At most one item per label, its nearest (products rather than their photos); the "
+    "labels of the liked items are left out.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @_friendly
-def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_json: bool) -> None:
-    """The K gallery items nearest to any liked item (liked ones excluded), nearest first.
+def recommend(
+    model: str,
+    gallery_path: str,
+    likes: tuple[str, ...],
+    k: int,
+    per_label: bool,
+    as_json: bool,
+) -> None:
+    """The K gallery items nearest to any liked item (liked ones excluded), nearest first;
+    with --per-label, the K nearest labels, each by its nearest item.
 
     \b
-    Example:
+    Examples:
       siamkit recommend out/model --gallery shop.db --like item-12 --like item-40 --k 10
+      siamkit recommend out/model --gallery shop.db --like '#7' --per-label
     """
     from siamkit.index.recommend import liked_item_ids
     from siamkit.index.results import UnknownLabelError
@@ -65,11 +80,12 @@ def recommend(model: str, gallery_path: str, likes: tuple[str, ...], k: int, as_
                 f"{e} (for one item, give --like '#ID' with the item N that identify or "
                 "recommend print)"
             ) from None
-        matches = gallery.recommend(ids, k=k)
+        matches = gallery.recommend(ids, k=k, per_label=per_label)
     docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
     kind = _score_kind(net)  # a cohort-normalised model's numbers are no distances (as identify)
     lines = [f"{m.label:<32} item {m.item_id:<8} {kind} {m.distance:.4f}" for m in matches]
-    text = (
-        "\n".join(lines) if lines else "(nothing to recommend: every item in the gallery is liked)"
+    nothing = (
+        "every label in the gallery is liked" if per_label else "every item in the gallery is liked"
     )
+    text = "\n".join(lines) if lines else f"(nothing to recommend: {nothing})"
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from siamkit.distances import Distance, get_distance, list_distances
-from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
+from siamkit.index.base import ArrayLike, SearchIndex, SearchResult, as_float32_matrix, check_k
 from siamkit.index.embedding import (
     embed_inputs,
     model_distance,
@@ -52,12 +52,13 @@ from siamkit.index.thumbnail_store import remove_thumbnails, remove_thumbnails_f
 
 
 def _nearest_unliked(
-    distances: np.ndarray, ids: np.ndarray, liked: list[int], k: int
+    distances: np.ndarray, ids: np.ndarray, liked: list[int], k: int | None
 ) -> list[tuple[int, float]]:
     """``(item id, distance)`` of the ``k`` items nearest to any liked one, by (distance, id),
     from the liked items' search results: each item at its closest liked item, liked ones and
     the index's ``-1`` fill left out. Vectorised: a loop over the pairs, testing ``in`` the
-    liked list, made liking a label of 2,000 items (4 million pairs) take about 3 minutes."""
+    liked list, made liking a label of 2,000 items (4 million pairs) take about 3 minutes.
+    ``k=None``: every item found."""
     flat_ids, flat_d = ids.ravel(), distances.ravel()
     keep = (flat_ids >= 0) & ~np.isin(flat_ids, np.asarray(liked, dtype=np.int64))
     flat_ids, flat_d = flat_ids[keep], flat_d[keep]
@@ -392,10 +393,18 @@ class Gallery:
         distance = float(d.min())
         return VerifyResult(self._accept(distance), distance, self.threshold, label)
 
-    def recommend(self, liked_item_ids: Iterable[int], k: int = 10) -> list[Match]:
+    def recommend(
+        self, liked_item_ids: Iterable[int], k: int = 10, *, per_label: bool = False
+    ) -> list[Match]:
         """More like these: the ``k`` items nearest to any liked item, excluding the liked ones.
 
         An item's distance is its distance to the closest liked item.
+
+        Args:
+            per_label: at most one item per label, its nearest, so that a label of several items
+                (a product's photos) takes one place, as in :meth:`identify`'s matches; the
+                labels of the liked items are left out then (liking one photo of a product
+                likes the product).
         """
         k = check_k(k)
         given = (
@@ -422,13 +431,44 @@ class Gallery:
                     f"item ids not in the gallery: {listing(missing)}; {fix}", missing
                 )
             vectors = self._store.embeddings_of(liked)
-            kk = min(len(self._index), k + len(liked))
+            n = len(self._index)
+            kk = min(n, k + len(liked))
             res = self._index.search(vectors, kk)
-            top = _nearest_unliked(res.distances, res.ids, liked, k)
+            if per_label:
+                top = self._nearest_labels(vectors, liked, k, kk, res)
+            else:  # exact: an item among the k nearest has fewer than k + L items nearer its
+                # closest liked item (the k - 1 before it and the liked ones)
+                top = _nearest_unliked(res.distances, res.ids, liked, k)
             # a recommendation is a ranking, not a decision: no "uncalibrated" warning
             return [
                 Match(self._label_of[i], float(d), i, self._accept(d, warn=False)) for i, d in top
             ]
+
+    def _nearest_labels(
+        self, vectors: np.ndarray, liked: list[int], k: int, kk: int, res: SearchResult
+    ) -> list[tuple[int, float]]:
+        """:meth:`recommend` with ``per_label``: each label's nearest item, liked labels left out.
+        A label's items can fill any number of places, so the search widens until the k-th
+        label is nearer than every liked item's farthest found one (then no item that was not
+        found, or was found only through a farther liked item, can rank before it)."""
+        n = len(self._index)
+        skip = {self._label_of[i] for i in liked}
+        while True:
+            top: list[tuple[int, float]] = []
+            seen: set[str] = set()
+            for i, d in _nearest_unliked(res.distances, res.ids, liked, None):
+                label = self._label_of[i]
+                if label not in skip and label not in seen:
+                    seen.add(label)
+                    top.append((i, d))
+                    if len(top) == k:
+                        break
+            last = res.distances[:, -1][res.ids[:, -1] >= 0]  # -1: that row found all items
+            horizon = float(last.min()) if last.size else np.inf
+            if kk >= n or (len(top) == k and top[-1][1] < horizon):
+                return top
+            kk = min(n, 4 * kk)
+            res = self._index.search(vectors, kk)
 
     # ---------------------------------------------------------------- information
     def labels(self) -> list[LabelInfo]:

@@ -51,6 +51,10 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
     return ids
 
 
-def recommend_like(gallery: Gallery, likes: Sequence[str], k: int = 10) -> list[Match]:
-    """The ``k`` items nearest to any liked item, liked items (all of a liked label) excluded."""
-    return gallery.recommend(liked_item_ids(gallery, likes), k=k)
+def recommend_like(
+    gallery: Gallery, likes: Sequence[str], k: int = 10, *, per_label: bool = False
+) -> list[Match]:
+    """The ``k`` items nearest to any liked item, liked items (all of a liked label) excluded;
+    ``per_label``: one item per label, the liked items' labels left out
+    (:meth:`Gallery.recommend`)."""
+    return gallery.recommend(liked_item_ids(gallery, likes), k=k, per_label=per_label)

@@ -20,6 +20,11 @@ class RecommendRequest(JsonBody):
         default=10,
         description="How many items to recommend: 1 to the service's max_k (GET /info).",
     )
+    per_label: bool = Field(
+        default=False,
+        description="At most one item per label, its nearest (products rather than their "
+        "photos); the labels of the liked items are left out.",
+    )
 
     @field_validator("k", mode="before")
     @classmethod

@@ -598,7 +598,7 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
         check_label(like, engine.limits.max_label_chars, label_example(engine))
         for like in body.like
     ]
-    matches = await engine.call(_recommend, engine, likes, body.k)
+    matches = await engine.call(_recommend, engine, likes, body.k, body.per_label)
     items = [
         RecommendedItem(label=m.label, item_id=m.item_id, distance=_finite(m.distance, "distance"))
         for m in matches
@@ -606,7 +606,7 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
     return RecommendResponse(items=items)
 
 
-def _recommend(engine: ServiceEngine, likes: list[str], k: int) -> list[Match]:
+def _recommend(engine: ServiceEngine, likes: list[str], k: int, per_label: bool) -> list[Match]:
     """``/recommend``'s search (compute thread), refusing in the other routes' words: an unknown
     label in :func:`~siamkit.service.engine.unknown_label_sentence`'s, with the ``#ID`` hint."""
     from siamkit.index.recommend import (
@@ -623,7 +623,7 @@ def _recommend(engine: ServiceEngine, likes: list[str], k: int) -> list[Match]:
             f"{things} first.",
         )
     try:
-        return recommend_like(engine.gallery, likes, k)
+        return recommend_like(engine.gallery, likes, k, per_label=per_label)
     except UnknownLikedLabelError as err:
         sentence = engine.not_enrolled(err.label).detail.removesuffix(".")
         raise RequestError(
