@@ -246,7 +246,7 @@ def test_readme_says_how_a_collapse_restart_recovers():
     run builds it with."""
     import inspect
 
-    from siamkit.training.callbacks import CollapseRecovery
+    from siamkit.training.collapse import CollapseRecovery
 
     said = " ".join(README.split())
     assert (

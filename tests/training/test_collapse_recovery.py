@@ -46,7 +46,7 @@ def _patch_collapse(monkeypatch, collapsed_at) -> None:
 def test_a_collapsing_run_recovers(make_net, tiny_cfg, tiny_data) -> None:
     warn = apply_overrides(tiny_cfg, [*COLLAPSING, "train.on_collapse=warn"])
     _, t_warn, r_warn, _ = _fit(make_net, warn, tiny_data)
-    from siamkit.training.callbacks import CollapseMonitor
+    from siamkit.training.collapse import CollapseMonitor
 
     spread0 = next(c for c in t_warn.callbacks if isinstance(c, CollapseMonitor)).spread0
     assert spread0 is not None

@@ -335,7 +335,7 @@ def test_a_checkpoint_with_a_loss_parameter_set_twice_is_read_as_it_trained() ->
     """A config saved before the conflict check, with loss.margin and loss.params.margin
     different, trained with params' value; reading it on resume is not refused (the user cannot
     edit the checkpoint) and equals a user config with params.margin only."""
-    from siamkit.training.callbacks import read_run_config
+    from siamkit.training.config_guard import read_run_config
 
     user = config_to_dict(
         config_from_dict({"loss": {"kind": "triplet", "params": {"margin": 0.5}}})

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from siamkit.training import RunData, apply_overrides, build_model, preflight
-from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import save_checkpoint
 from siamkit.training.config import DataConfig, RunConfig
+from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.config_io import config_from_dict, config_to_dict
 from siamkit.training.data import load_run_data
 from siamkit.training.preflight import check_input_size, check_positives, check_resumable

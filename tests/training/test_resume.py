@@ -119,7 +119,7 @@ def test_resume_refuses_a_different_config(make_net, tiny_cfg, tiny_data, tmp_pa
 def test_a_changed_key_is_named_to_any_depth_in_the_configs_order() -> None:
     """config_diff (ConfigGuard's, and siamkit tune's) names the key that changed, not its
     section: model.encoder_kwargs.widths, not model.encoder_kwargs; then the saved-only keys."""
-    from siamkit.training.callbacks import ConfigGuard, config_diff
+    from siamkit.training.config_guard import ConfigGuard, config_diff
 
     now = {"model": {"encoder_kwargs": {"widths": [8, 32]}, "embedding_dim": 16},
            "loss": {"margin": 0.3}, "optim": {"lr": 0.1}}  # fmt: skip

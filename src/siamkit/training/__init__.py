@@ -18,11 +18,11 @@ from siamkit.training.builders import (
 )
 from siamkit.training.callbacks import (
     Callback,
-    CollapseMonitor,
     EpochLog,
     Validation,
     WeightAverageCallback,
 )
+from siamkit.training.collapse import CollapseMonitor
 from siamkit.training.config import (
     AppearanceConfig,
     DataConfig,

@@ -294,7 +294,7 @@ class TrainConfig:
             spread falls under a tenth of the spread before training): ``"restart"`` the next
             epoch from the last good weights with a tenth of the learning rate and batch-hard
             mining switched to semihard, at most twice, then stop with the last good weights
-            (:class:`~siamkit.training.callbacks.CollapseRecovery`); ``"warn"``: only say so.
+            (:class:`~siamkit.training.collapse.CollapseRecovery`); ``"warn"``: only say so.
         class_power: for class-imbalanced data, draw a batch's classes with probability
             ``count ** class_power`` (0 uniform, 1 by frequency), small classes with
             replacement (:class:`~siamkit.data.samplers.PKSampler`); ``None``: every image once
@@ -744,7 +744,7 @@ def loss_key_conflicts(loss: LossConfig) -> list[tuple[str, str]]:
     "alpha")``) where the loss section's own key, set away from its default, gives the loss
     kind's parameter another value than ``loss.params`` does. A user's config with one is
     refused (:func:`check_config`); a saved one is read with ``loss.params`` winning, as its run
-    trained (:func:`siamkit.training.callbacks.read_run_config`)."""
+    trained (:func:`siamkit.training.config_guard.read_run_config`)."""
     from siamkit.training.objectives import flat_loss_params
 
     _, flat = flat_loss_params(loss, "euclidean")  # which keys: the same for any distance

@@ -29,12 +29,11 @@ from siamkit.training.builders import build_optimizer, build_scheduler, embeddin
 from siamkit.training.callbacks import (
     Callback,
     ChannelsLast,
-    CollapseMonitor,
-    CollapseRecovery,
     EpochLog,
     Validation,
     WeightAverageCallback,
 )
+from siamkit.training.collapse import CollapseMonitor, CollapseRecovery
 from siamkit.training.config import (
     VAL_METRICS_LOWER_BETTER,
     RunConfig,

@@ -28,7 +28,7 @@ from siamkit.training.data import RunData
 from siamkit.training.ddp import check_resumed_world
 
 if TYPE_CHECKING:
-    from siamkit.training.callbacks import ConfigGuard
+    from siamkit.training.config_guard import ConfigGuard
 
 #: Losses that pull each embedding towards a learned class proxy (or class weight) rather than
 #: towards other images of its class: they train on classes of a single image.
@@ -158,7 +158,7 @@ def run_config_guard(cfg: RunConfig) -> ConfigGuard:
     """The :class:`~siamkit.training.callbacks.ConfigGuard` of an embedding run of ``cfg`` (the
     trainer holds it; :func:`check_resumable` asks it before anything is written): a onecycle
     schedule fixes ``train.epochs``."""
-    from siamkit.training.callbacks import ConfigGuard
+    from siamkit.training.config_guard import ConfigGuard
     from siamkit.training.config_io import config_to_dict
 
     return ConfigGuard(
@@ -179,7 +179,7 @@ def _located(config: dict[str, Any]) -> dict[str, Any]:
 def _read_located(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint's config as the guard compares it: :func:`_located` (a checkpoint made
     before runs recorded the absolute ``data.root`` has the root as given, taken from here)."""
-    from siamkit.training.callbacks import read_run_config
+    from siamkit.training.config_guard import read_run_config
 
     return _located(read_run_config(saved, now))
 

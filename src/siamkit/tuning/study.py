@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.training import RunConfig
-from siamkit.training.callbacks import config_diff, saved_shape_unset
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
+from siamkit.training.config_guard import config_diff, saved_shape_unset
 from siamkit.training.config_io import config_to_dict
 from siamkit.tuning.space import Param, SearchSpace
 

@@ -46,8 +46,8 @@ from siamkit.data.signature_set import SignatureSet
 from siamkit.encode import encode
 from siamkit.losses import contrastive_loss
 from siamkit.models import JoinedEmbedding, SiameseNetwork, network_of
-from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import rng_state, save_checkpoint, set_rng_state
+from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.ddp import resolve_device
 from siamkit.training.preflight import resumable_state
 

@@ -54,8 +54,9 @@ from siamkit.encode import encode
 from siamkit.training import ddp
 from siamkit.training.batches import epoch_generator
 from siamkit.training.builders import build_optimizer, build_scheduler
-from siamkit.training.callbacks import Callback, ConfigGuard
+from siamkit.training.callbacks import Callback
 from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.data import to_float
 from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.preflight import accept_saved_config, resumed_model
@@ -278,7 +279,7 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
     one asked for now, and a missing ``data.val_root`` as none (no folder could be given then); ``data.image_size`` 64 and ``data.grayscale`` false, which a checkpoint
     made before they could be unset recorded, are read as unset where ``now`` leaves them so
     (they gave what unset gives: an image folder's 64 px in colour; other data ignored them)."""
-    from siamkit.training.callbacks import saved_shape_unset
+    from siamkit.training.config_guard import saved_shape_unset
 
     return saved_shape_unset(
         {

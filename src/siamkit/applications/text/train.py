@@ -72,13 +72,13 @@ from siamkit.applications.text.train_config import (
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_write, same_file
 from siamkit.progress import Progress
-from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import (
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
+from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from

@@ -37,8 +37,8 @@ from siamkit.applications.tracking.train import TrainSettings, steps_done, train
 from siamkit.atomic import atomic_write
 from siamkit.data.synthetic_tracking import SPLITS, synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
-from siamkit.training.callbacks import ConfigGuard
 from siamkit.training.checkpoint import load_checkpoint
+from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.config_io import _coerce as config_value
 from siamkit.training.config_io import _section as config_section
 from siamkit.training.config_io import (

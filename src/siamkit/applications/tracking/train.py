@@ -38,7 +38,8 @@ from siamkit.applications.tracking.model import SiamFCNet
 from siamkit.applications.tracking.pairs import PairSource, make_batch
 from siamkit.distributed import all_gather_with_grad
 from siamkit.training import ddp
-from siamkit.training.callbacks import Callback, ConfigGuard
+from siamkit.training.callbacks import Callback
+from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import Trainer, TrainResult
