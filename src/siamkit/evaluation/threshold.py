@@ -50,7 +50,15 @@ class ThresholdCalibrator:
         self.far = far
 
     def fit(self: _Self, genuine: ArrayLike, impostor: ArrayLike) -> _Self:
-        """Fit ``threshold_`` on genuine ``(G,)`` and impostor ``(I,)`` distances; returns ``self``."""
+        """Fit ``threshold_`` on genuine ``(G,)`` and impostor ``(I,)`` distances; returns ``self``.
+
+        For embeddings and labels, :func:`calibrate_threshold` (or :func:`pair_distances` for
+        the two arrays this takes)."""
+        if np.ndim(genuine.detach().cpu() if isinstance(genuine, Tensor) else genuine) == 2:
+            raise ValueError(
+                "fit takes genuine and impostor distances, 1-D each, got a 2-D genuine (embeddings?); "
+                "for embeddings and labels use calibrate_threshold(z, labels, target=...)"
+            )
         s = SortedScores(genuine, impostor)
         if self.target == "eer":
             point = eer(s)
