@@ -233,3 +233,22 @@ def test_pairs_settings_a_triplets_run_does_not_read_are_pointed_out(
     assert said is not None and said.startswith("data.score_range [1, 4] is not read")
     pairs = {"train": "x.csv", "columns": {"label": "score"}, "score_range": [0, 5]}
     assert unread_data_keys(parse_config({"data": pairs})) is None  # pairs read both
+
+
+@pytest.mark.parametrize(
+    ("column", "said"),
+    [
+        (3, "got 3 (quote it, '3', for a column named 3)"),
+        (None, "got null"),
+        ("  ", "got '  '"),
+        (True, "got True"),
+    ],
+)
+def test_a_data_column_that_is_not_a_name_is_one_sentence(column: Any, said: str) -> None:
+    # --set data.columns.label=3 (or null) failed inside the reader: 'int' object has no
+    # attribute 'strip', with a traceback
+    with pytest.raises(ValueError) as err:
+        parse_config({"data": {"train": "x.csv", "columns": {"a": "q", "label": column}}})
+    assert str(err.value) == (
+        f"data.columns.label names the file's column that holds label, a string, {said}"
+    )

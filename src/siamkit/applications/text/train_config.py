@@ -10,8 +10,8 @@ import yaml
 from siamkit.applications.text.pairs import FORMATS
 from siamkit.encoders.text import check_window
 from siamkit.params import count, number
-from siamkit.training.config_io import _section as config_section
 from siamkit.training.config_io import without_plugins
+from siamkit.training.config_sections import _section as config_section
 
 LOSSES = (
     "cosent",
@@ -161,6 +161,7 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         raise ValueError("data.train must name a .csv or .jsonl file of examples")
     if cfg.data.format not in FORMATS:
         raise ValueError(f"data.format is one of {', '.join(FORMATS)}, got {cfg.data.format!r}")
+    _check_columns(cfg.data.columns)
     if cfg.loss.name not in LOSSES:
         raise ValueError(f"loss.name is one of {', '.join(LOSSES)}, got {cfg.loss.name!r}")
     _check_matryoshka(cfg.loss)
@@ -195,6 +196,21 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")
     return cfg
+
+
+def _check_columns(columns: dict[str, Any]) -> None:
+    """Each ``data.columns`` entry names a column with a string: ``label: 3`` (YAML's number) or
+    ``label: null`` failed inside the reader with a traceback."""
+    for name, column in columns.items():
+        if isinstance(column, str) and column.strip():
+            continue
+        number = isinstance(column, (int, float)) and not isinstance(column, bool)
+        shown = "null" if column is None else repr(column)
+        quote = f" (quote it, '{column}', for a column named {column})" if number else ""
+        raise ValueError(
+            f"data.columns.{name} names the file's column that holds {name}, a string, got "
+            f"{shown}{quote}"
+        )
 
 
 def unread_data_keys(cfg: TextTrainConfig) -> str | None:
