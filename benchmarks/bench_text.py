@@ -609,14 +609,9 @@ def speed_onnx(args: argparse.Namespace) -> None:
 
     import onnx
 
-    from siamkit.applications.text.onnx import (
-        INT8_NAME,
-        ONNX_NAME,
-        TextOnnxEmbedder,
-        export_text_onnx,
-        quantize_int8,
-        rowwise_activations,
-    )
+    from siamkit.applications.text.onnx import INT8_NAME, ONNX_NAME, TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_onnx
+    from siamkit.applications.text.quantize import quantize_int8, rowwise_activations
     from text_bench_data import lee_documents, lee_pairs
 
     sents = [p.text for d in lee_background() for p in split_sentences(d)][: args.n]
@@ -687,7 +682,8 @@ def dedup_scale(args: argparse.Namespace) -> None:
     import tempfile
 
     from siamkit.applications.text.corpus import read_corpus
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_onnx
     from text_bench_data import edit_sentence
 
     rng = random.Random(0)

@@ -146,7 +146,8 @@ def embed_options(args: argparse.Namespace) -> None:
 
     from siamkit.applications.text import load_text_model
     from siamkit.applications.text.embedding import embed_texts
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_onnx
 
     texts = _read_texts(args.corpus, args.n)
     folder = Path(args.onnx_dir)

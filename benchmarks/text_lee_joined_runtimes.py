@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from siamkit.applications.text import load_text_model
 from siamkit.applications.text.embedding import embed_texts
-from siamkit.applications.text.onnx import load_text_onnx_model
+from siamkit.applications.text.onnx_model import load_text_onnx_model
 from text_bench_data import lee_documents, lee_pairs
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from siamkit.applications.text.onnx import ONNX_NAME
 from siamkit.cli._inputs import write_embeddings
 
 
@@ -83,16 +84,16 @@ def test_embed_parquet_interrupted_leaves_no_partial_file(
 def _fake_text_export(monkeypatch: pytest.MonkeyPatch, content: str) -> Any:
     """The text export with its graph writing and parity check replaced by a stand-in that
     writes one file of ``content`` (the folder logic is what is tested)."""
-    from siamkit.applications.text import onnx
+    from siamkit.applications.text import onnx, onnx_export
 
     def export(model: Any, folder: Path, int8: bool = False) -> Path:
         (Path(folder) / onnx.ONNX_NAME).write_text(content)
         (Path(folder) / onnx.META_NAME).write_text("{}")
         return Path(folder)
 
-    monkeypatch.setattr(onnx, "export_text_onnx", export)
-    monkeypatch.setattr(onnx, "onnx_parity", lambda *a, **k: (0.0, 1.0))
-    return onnx
+    monkeypatch.setattr(onnx_export, "export_text_onnx", export)
+    monkeypatch.setattr(onnx_export, "onnx_parity", lambda *a, **k: (0.0, 1.0))
+    return onnx_export
 
 
 # the stubbed export reads only whether the model shares its towers (4d9b6d3 exports a
@@ -136,7 +137,7 @@ def test_text_export_force_interrupted_keeps_the_earlier_export(
     assert _files(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]  # no temporary folder
     onnx.export_text_bundle(_SHARED_MODEL, out, force=True)
-    assert (out / onnx.ONNX_NAME).read_text() == "new graph"
+    assert (out / ONNX_NAME).read_text() == "new graph"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]
 
 
@@ -151,7 +152,7 @@ def test_text_export_killed_between_its_renames_is_undone(
     out.rename(tmp_path / ".edge.old")  # what the kill leaves
     with pytest.raises(FileExistsError):
         onnx.export_text_bundle(_SHARED_MODEL, out)  # without force the earlier export is kept
-    assert (out / onnx.ONNX_NAME).read_text() == "old graph"
+    assert (out / ONNX_NAME).read_text() == "old graph"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]
 
 
@@ -196,7 +197,7 @@ def test_text_export_removes_the_temporary_folders_of_killed_exports(
     stale, recent = tmp_path / ".edge.killed1", tmp_path / ".edge.running"
     for d in (stale, recent):
         d.mkdir()
-        (d / onnx.ONNX_NAME).write_text("part of a graph")
+        (d / ONNX_NAME).write_text("part of a graph")
     hour_ago = time.time() - 3600
     os.utime(stale, (hour_ago, hour_ago))
     onnx.export_text_bundle(_SHARED_MODEL, tmp_path / "edge")

@@ -140,12 +140,12 @@ def test_an_export_failing_in_torch_removes_the_folders_it_made(saved, tmp_path,
 
 
 def test_a_failed_parity_check_writes_nothing(saved, tmp_path, monkeypatch):
-    from siamkit.applications.text import onnx
+    from siamkit.applications.text import onnx_export
 
     model, _ = saved
-    monkeypatch.setattr(onnx, "onnx_parity", lambda *a, **k: (0.5, 0.9))
+    monkeypatch.setattr(onnx_export, "onnx_parity", lambda *a, **k: (0.5, 0.9))
     with pytest.raises(ValueError, match="nothing was written"):
-        onnx.export_text_bundle(model, tmp_path / "edge")
+        onnx_export.export_text_bundle(model, tmp_path / "edge")
     assert list(tmp_path.iterdir()) == []  # no folder, no temporary left behind
 
 

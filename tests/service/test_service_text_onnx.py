@@ -110,7 +110,7 @@ def _answers(c: Any) -> dict[str, Any]:
 def test_onnx_runtimes_answer_as_the_torch_runtime(bundle, client_of, runtime):
     import numpy as np
 
-    from siamkit.applications.text.onnx import TextOnnxModel
+    from siamkit.applications.text.onnx_model import TextOnnxModel
 
     want = _answers(client_of(load_for_serving(bundle, "torch"), "torch.db"))
     model = load_for_serving(bundle, runtime, threads=1)

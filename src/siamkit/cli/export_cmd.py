@@ -581,7 +581,7 @@ def _print(
         if row.get("calibration"):
             extra += f", calibrated on {row['calibration']}"
         if row.get("min_cosine") is not None:
-            from siamkit.applications.text.onnx import parity_note
+            from siamkit.applications.text.onnx_export import parity_note
 
             extra += ", " + parity_note(row["precision"], row["min_cosine"])
         click.echo(f"{what:15s} {row['path']}  {row['bytes'] / 1024:.0f} KiB{extra}")

@@ -43,7 +43,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
       siamkit export runs/tickets/model --format onnx --int8   # runs/tickets/model/onnx
       siamkit serve runs/tickets/model --runtime onnx-int8     # serves that export
     """
-    from siamkit.applications.text.onnx import export_text_bundle, parity_note
+    from siamkit.applications.text.onnx_export import export_text_bundle, parity_note
     from siamkit.encoders.text_zoo import DEFAULT_MODEL_NAME
     from siamkit.progress import step
 

@@ -147,7 +147,8 @@ def test_bundle_keeps_the_tower_and_refuses_changed_files(tiny, tmp_path) -> Non
 
 
 def test_onnx_runtime_joins_the_same_tower(tiny, tmp_path) -> None:
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_bundle
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_bundle
 
     tiny.lexical = LexicalTower.fit(corpus(), components=6, weight=0.3)
     try:

@@ -97,7 +97,7 @@ def test_the_export_help_says_what_a_text_export_takes_and_writes() -> None:
 
 # ---------------------------------------------------------------- missing export
 def test_a_missing_export_names_the_saved_models_folder(bundle, tiny, monkeypatch) -> None:
-    from siamkit.applications.text.onnx import load_text_onnx_model
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
 
     with pytest.raises(ValueError) as err:
         load_text_onnx_model(bundle)
@@ -142,7 +142,8 @@ def test_a_missing_export_names_each_model_it_can(tiny, tiny_hf, tmp_path) -> No
 def test_an_export_elsewhere_of_another_model_names_the_folder_and_force(
     bundle, tiny, tiny_hf, tmp_path
 ) -> None:
-    from siamkit.applications.text.onnx import export_text_bundle, open_text_runtime
+    from siamkit.applications.text.onnx import open_text_runtime
+    from siamkit.applications.text.onnx_export import export_text_bundle
 
     where = tmp_path / "edge"
     export_text_bundle(tiny, where)

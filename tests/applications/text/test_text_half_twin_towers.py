@@ -126,7 +126,8 @@ def test_the_onnx_export_writes_both_towers_and_embeds_each_role_as_torch(
     runtime, the model served by it and text enroll --runtime onnx embed each role with its own."""
     pytest.importorskip("onnxruntime")
     from siamkit.applications.text.embedding import embed_texts
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, load_text_onnx_model
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
     from siamkit.export.bundle import save_model
     from siamkit.index import Gallery
 

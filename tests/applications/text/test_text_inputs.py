@@ -409,7 +409,7 @@ def test_help_and_refusals_describe_what_a_text_export_does() -> None:
 def test_onnx_export_folder_has_the_usual_mode(tiny_hf, tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     from siamkit.applications.text import load_text_model
-    from siamkit.applications.text.onnx import export_text_bundle
+    from siamkit.applications.text.onnx_export import export_text_bundle
 
     export_text_bundle(load_text_model(str(tiny_hf)), tmp_path / "onnx")
     umask = os.umask(0)

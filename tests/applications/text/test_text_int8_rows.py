@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime.quantization")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from siamkit.applications.text.onnx import quantize_int8, rowwise_activations  # noqa: E402
+from siamkit.applications.text.quantize import quantize_int8, rowwise_activations  # noqa: E402
 
 K, OUT = 24, 16
 
@@ -134,7 +134,8 @@ def test_an_export_made_before_per_token_int8_is_run_with_a_warning(tiny_hf, tmp
     import warnings
 
     from siamkit.applications.text.model import TextSiameseNetwork
-    from siamkit.applications.text.onnx import META_NAME, TextOnnxEmbedder, export_text_onnx
+    from siamkit.applications.text.onnx import META_NAME, TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_onnx
 
     folder = export_text_onnx(TextSiameseNetwork.pretrained(tiny_hf), tmp_path / "edge", int8=True)
     with warnings.catch_warnings():
@@ -158,7 +159,8 @@ def test_the_onnx_runtime_names_the_command_that_exports_its_model_again(tiny_hf
     import json
 
     from siamkit.applications.text.model import TextSiameseNetwork
-    from siamkit.applications.text.onnx import META_NAME, TextOnnxEmbedder, export_text_onnx
+    from siamkit.applications.text.onnx import META_NAME, TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_onnx
 
     model = TextSiameseNetwork.pretrained(tiny_hf)
     old = export_text_onnx(model, tmp_path / "old", int8=True)

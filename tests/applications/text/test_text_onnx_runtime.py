@@ -52,7 +52,7 @@ def _corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def export_dir(text_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from siamkit.applications.text.onnx import export_text_bundle
+    from siamkit.applications.text.onnx_export import export_text_bundle
 
     folder = tmp_path_factory.mktemp("edge") / "onnx"
     export_text_bundle(text_model, folder, int8=True)
@@ -253,7 +253,7 @@ def test_enroll_with_a_missing_export_writes_no_gallery(run, export_dir, tmp_pat
 
 def test_an_onnx_served_minilm_gets_no_other_model_note(text_model, export_dir, tmp_path) -> None:
     """serve --runtime onnx reads the bundle's transformer config: MiniLM is MiniLM there too."""
-    from siamkit.applications.text.onnx import load_text_onnx_model
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
     from siamkit.applications.text.similarity import resolve_threshold
     from siamkit.export.bundle import save_model
 

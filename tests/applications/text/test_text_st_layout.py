@@ -88,7 +88,7 @@ def test_cls_pooling_is_honoured_and_kept_by_a_saved_model(tiny_hf, tmp_path) ->
     back = siamkit.load_model(siamkit.save_model(model, tmp_path / "saved"))
     torch.testing.assert_close(back.embed(TEXTS), want, atol=1e-5, rtol=0)
     pytest.importorskip("onnxruntime")
-    from siamkit.applications.text.onnx import export_text_bundle
+    from siamkit.applications.text.onnx_export import export_text_bundle
 
     (row,) = export_text_bundle(back, tmp_path / "edge")  # refused below cosine 0.9999
     assert row.min_cosine > 0.9999

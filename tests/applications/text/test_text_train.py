@@ -392,7 +392,8 @@ def test_bad_training_data_is_one_sentence(tmp_path: Path) -> None:
 
 def test_onnx_export_matches_torch_with_long_texts(tiny_hf: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from siamkit.applications.text.onnx import TextOnnxEmbedder, export_text_onnx
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_onnx
 
     model = TextSiameseNetwork.pretrained(tiny_hf, max_length=32, overlap=8)
     folder = export_text_onnx(model, tmp_path / "edge", int8=True)

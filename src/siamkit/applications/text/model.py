@@ -228,8 +228,8 @@ class TextSiameseNetwork(nn.Module):
         self, folder: str | os.PathLike[str], int8: bool = False, force: bool = False
     ) -> list[Any]:
         """``siamkit export`` of a text bundle: encoder ONNX (and int8) with the tokenizer, in
-        ``folder``, checked against PyTorch (:func:`~siamkit.applications.text.onnx.export_text_bundle`)."""
-        from siamkit.applications.text.onnx import export_text_bundle
+        ``folder``, checked against PyTorch (:func:`~siamkit.applications.text.onnx_export.export_text_bundle`)."""
+        from siamkit.applications.text.onnx_export import export_text_bundle
 
         return list(export_text_bundle(self, folder, int8=int8, force=force))
 
@@ -239,8 +239,8 @@ class TextSiameseNetwork(nn.Module):
     ) -> Any:
         """The saved text model ``model_dir`` run by its export ``model_dir/onnx`` (what
         ``siamkit serve --runtime onnx|onnx-int8`` serves;
-        :func:`~siamkit.applications.text.onnx.load_text_onnx_model`)."""
-        from siamkit.applications.text.onnx import load_text_onnx_model
+        :func:`~siamkit.applications.text.onnx_model.load_text_onnx_model`)."""
+        from siamkit.applications.text.onnx_model import load_text_onnx_model
 
         return load_text_onnx_model(model_dir, int8=int8, threads=threads)
 

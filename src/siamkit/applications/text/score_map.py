@@ -109,7 +109,7 @@ class ScoreMap:
 def mapped_score(model: Any, distance: float) -> float | None:
     """``distance`` (1 - cosine) on the scale of the graded scores ``model`` was fine-tuned on,
     through its score map; None when it has none. The PyTorch model and its ONNX runtime
-    (:class:`~siamkit.applications.text.onnx.TextOnnxModel`) both carry ``score_map``.
+    (:class:`~siamkit.applications.text.onnx_model.TextOnnxModel`) both carry ``score_map``.
 
     >>> mapped_score(model, 0.2)  # doctest: +SKIP
     3.9

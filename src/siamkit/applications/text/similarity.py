@@ -108,7 +108,7 @@ def pair_level(a: str, b: str, files: tuple[bool, bool] = (False, False)) -> str
 
 def transformer_config(model: object) -> dict[str, Any]:
     """The Hugging Face config of ``model``'s transformer: a PyTorch text model's encoder's, or
-    the one an ONNX-served model (:class:`~siamkit.applications.text.onnx.TextOnnxModel`) read
+    the one an ONNX-served model (:class:`~siamkit.applications.text.onnx_model.TextOnnxModel`) read
     from its bundle; ``{}`` when neither is known."""
     hf_config = getattr(getattr(model, "encoder", None), "hf_config", None)
     if callable(hf_config):

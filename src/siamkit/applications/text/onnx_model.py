@@ -1,0 +1,143 @@
+"""A saved text model served by its ONNX export (:class:`TextOnnxModel`), embedding with the
+torch-free :class:`~siamkit.applications.text.onnx.TextOnnxEmbedder`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from siamkit.applications.text.lexical import LexicalTower
+from siamkit.applications.text.onnx import EXPORT_DIR, TextOnnxEmbedder, _checked_runtime
+from siamkit.applications.text.score_map import ScoreMap
+
+
+class TextOnnxModel:
+    """A saved text model served by its ONNX export: what the gallery and the service read of a
+    text model (``input_kind``, ``embed``, ``distance``, ``threshold``, ``embedding_dim``,
+    ``fingerprint``, ``token_stats``), the embedding done by :class:`TextOnnxEmbedder`.
+
+    The fingerprint is the bundle's, so a gallery enrolled with the PyTorch model opens with
+    this one and the reverse; the threshold is the bundle's current one (``siamkit calibrate``
+    may have changed it after the export). ``score_map`` is the bundle's too (cosine -> the
+    graded scores' scale, ``None`` without one): the fingerprint hashes the model's config,
+    map included, so the export this runs is the one of the model that map was fitted for.
+
+    >>> load_text_onnx_model("runs/tickets/model", int8=True).embed(["hi"]).shape  # doctest: +SKIP
+    torch.Size([1, 384])
+    """
+
+    kind = "text-onnx"
+    input_kind = "text"
+    training = False
+
+    def __init__(
+        self,
+        runtime: TextOnnxEmbedder,
+        distance: str,
+        threshold: float | None,
+        int8: bool,
+        score_map: ScoreMap | None = None,
+        transformer_config: dict[str, Any] | None = None,
+    ) -> None:
+        from siamkit.distances import get_distance
+
+        self.runtime = runtime
+        self.distance = get_distance(distance)
+        self.threshold = threshold
+        self.score_map = score_map
+        # the bundle's Hugging Face config of the transformer: which architecture this is (the
+        # default thresholds are all-MiniLM-L6-v2's), as a PyTorch model's encoder.hf_config()
+        self.transformer_config: dict[str, Any] = dict(transformer_config or {})
+        self.fingerprint: str = runtime.fingerprint
+        self.precision = "int8" if int8 else "fp32"
+        self.max_length = int(runtime.meta["max_length"])
+        self.overlap = int(runtime.meta["overlap"])
+        self.last_chunked = 0
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.runtime.embedding_dim
+
+    @property
+    def share_weights(self) -> bool:
+        """``False`` for a half-twin's export (its document tower's graph beside the query
+        tower's), as the PyTorch model's ``share_weights``: galleries record its towers."""
+        return not self.runtime.meta.get("document_tower")
+
+    @property
+    def lexical(self) -> LexicalTower | None:
+        """The lexical tower joined to the embedding (the export's copy), or ``None``."""
+        return self.runtime.lexical
+
+    @property
+    def distance_name(self) -> str:
+        return str(self.distance.name)
+
+    def decision_threshold(self) -> tuple[float, str]:
+        """As :meth:`TextSiameseNetwork.decision_threshold`: the bundle's threshold, else
+        all-MiniLM-L6-v2's sentence default, and where it comes from."""
+        from siamkit.applications.text.similarity import resolve_threshold
+
+        return resolve_threshold(self, None)  # type: ignore[arg-type]
+
+    @property
+    def input_shape(self) -> None:
+        """``None``: the model embeds strings, not tensors of one shape."""
+        return None
+
+    def token_stats(self, texts: Sequence[str]) -> tuple[list[int], int]:
+        return self.runtime.token_stats(texts)
+
+    def embed(self, texts: Sequence[str] | str, role: str = "query") -> Any:
+        """Texts -> ``(N, D)`` unit vectors as a float32 CPU tensor; ``role="document"``: a
+        half-twin's document tower (one tower: the same graph for both roles)."""
+        import torch
+
+        z = self.runtime.embed([texts] if isinstance(texts, str) else texts, role=role)
+        self.last_chunked = self.runtime.last_chunked
+        return torch.from_numpy(z)
+
+    def __call__(self, a: Sequence[str], b: Sequence[str]) -> Any:
+        """Distances of the pairs ``(a_i, b_i)``: ``N, N -> (N,)``."""
+        if len(a) != len(b):
+            raise ValueError(f"pair lists differ in length: {len(a)} and {len(b)}")
+        return self.distance.pairwise(self.embed(a), self.embed(b, role="document"))
+
+    def eval(self) -> TextOnnxModel:
+        return self
+
+    def __repr__(self) -> str:
+        return f"TextOnnxModel({self.precision}, fingerprint {self.fingerprint[:12]}...)"
+
+
+def load_text_onnx_model(
+    model_dir: str | os.PathLike[str], int8: bool = False, threads: int | None = None
+) -> TextOnnxModel:
+    """The saved text model ``model_dir`` run by its export ``model_dir/onnx`` (``siamkit export
+    MODEL --format onnx [--int8]``), refused unless that export exists and was made from this
+    very model (same fingerprint). Torch is not used to embed.
+    """
+    from siamkit.export.bundle import read_model_config
+
+    doc = read_model_config(model_dir)
+    fingerprint = doc.get("fingerprint")
+    if not isinstance(fingerprint, str) or not fingerprint:
+        from siamkit.export.bundle import load_model
+        from siamkit.models import model_fingerprint
+
+        fingerprint = model_fingerprint(load_model(model_dir))  # an older bundle: compute it
+    runtime = _checked_runtime(
+        Path(model_dir) / EXPORT_DIR, int8, fingerprint, threads or 0, model_path=model_dir
+    )
+    threshold = doc.get("threshold")
+    score_map = doc["model"].get("score_map")
+    return TextOnnxModel(
+        runtime,
+        str(doc.get("distance") or "cosine"),
+        None if threshold is None else float(threshold),
+        int8,
+        None if score_map is None else ScoreMap.from_dict(score_map),
+        doc["model"].get("transformer"),
+    )
