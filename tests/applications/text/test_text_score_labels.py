@@ -199,3 +199,26 @@ def test_anchor_positive_pairs_all_labelled_1_or_unlabelled_read(tmp_path: Path)
     plain.write_text("anchor,positive\nt1,d1\nt2,d2\n")
     for path in (ones, plain):
         assert read_examples(path, "anchor_positive").texts == (("t1", "t2"), ("d1", "d2"))
+
+
+def test_a_validation_file_without_the_training_file_s_columns_is_told_to_match_it(
+    tmp_path: Path,
+) -> None:
+    # it was told to set data.columns.a, b and label to its own columns, which data.train,
+    # read with the same data.columns, does not have
+    from siamkit.applications.text import train as text_train
+    from siamkit.applications.text.train_config import parse_config
+
+    data = tmp_path / "tickets.csv"
+    data.write_text("ticket_a,ticket_b,dup\n" + "".join(f"t{i},u{i},{i % 2}\n" for i in range(12)))
+    val = _csv(tmp_path / "val.csv", ["1", "0"])
+    columns = {"a": "ticket_a", "b": "ticket_b", "label": "dup"}
+    cfg = parse_config({"data": {"train": str(data), "val": str(val), "columns": columns}})
+    examples = read_examples(data, "pairs", columns)
+    with pytest.raises(ValueError) as err:
+        text_train._split(examples, cfg)
+    assert str(err.value) == (
+        f"{val} has no column 'ticket_a', 'ticket_b', 'dup' (its columns: a, b, label); "
+        f"data.columns names the columns of this file and of data.train {data} alike: name "
+        "them ticket_a, ticket_b, dup here too"
+    )

@@ -61,6 +61,7 @@ def read_examples(
     scores_hint: str = "label each pair 0 or 1, or give data.score_range for graded scores",
     columns_key: str | None = None,
     notes: list[str] | None = None,
+    columns_of: str | None = None,
 ) -> TextExamples:
     """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``). A
     column is found whatever its case and surrounding spaces when the file has one such column
@@ -75,6 +76,8 @@ def read_examples(
     :func:`parse_columns`), which the error for a missing column tells the user to give;
     without it the error names the columns the file needs. ``notes`` gets the line said about
     whole 0s and 1s among fractional scores (see :class:`_Scores`), which may be 0/1 labels.
+    ``columns_of``: the file read before with the same ``columns`` (``data.train``, for
+    ``data.val``), which the error for a missing column tells this one to match.
 
     >>> read_examples("pairs.csv", "pairs", score_range=(0, 5))  # doctest: +SKIP
     """
@@ -93,6 +96,11 @@ def read_examples(
             given = {f: "COLUMN" if f in missing else n for f, n in names.items()}
             example = ",".join(f"{f}={n}" for f, n in given.items())
             fix = f"name the {held} with {columns_key} {example}"
+        elif columns_of:  # data.columns reads another file too, which has the columns
+            fix = (
+                f"{columns_key or 'data.columns'} names the columns of this file and of "
+                f"{columns_of} alike: name them {', '.join(names.values())} here too"
+            )
         elif columns_key:
             keys = " and ".join(f"{columns_key}.{f}" for f in missing)
             fix = f"set {keys} to the {held}"

@@ -264,7 +264,13 @@ def _split(
     if d.val:
         notes: list[str] = []
         val = read_examples(
-            d.val, d.format, d.columns, _range(cfg), columns_key="data.columns", notes=notes
+            d.val,
+            d.format,
+            d.columns,
+            _range(cfg),
+            columns_key="data.columns",
+            notes=notes,
+            columns_of=f"data.train {d.train}",
         )
         seen = _texts(ex)
         val_texts = _texts(val)
