@@ -287,7 +287,7 @@ def test_a_colour_model_on_grayscale_built_in_data_is_told_to_use_a_folder(tmp_p
 
 
 def test_tar_at_far_is_shown_only_where_the_impostor_pairs_can_measure_it() -> None:
-    from siamkit.cli._inputs import headline_rows, unresolved_far_note
+    from siamkit.cli._metric_tables import headline_rows, unresolved_far_note
     from siamkit.evaluation.verification import far_resolved
 
     # one false accept among n impostor pairs is a rate of 1/n: FAR f needs n >= 1/f
@@ -374,7 +374,7 @@ def test_the_far_note_names_only_the_tar_rows_its_table_shows() -> None:
     """With fewer than 100 impostor pairs evaluate's table showed one TAR@FAR=1e-3 row and the
     note under it said 'TAR@FAR=1e-2 and TAR@FAR=1e-3: not measured'; the note now names the
     rows the table has (the pairs CSV's table shows both, and its note names both)."""
-    from siamkit.cli._inputs import headline_rows, metrics_table, unresolved_far_note
+    from siamkit.cli._metric_tables import headline_rows, metrics_table, unresolved_far_note
 
     ver = {"tar_at_far": {"0.01": 0.5, "0.001": 0.5}, "n_impostor": 54}
     table = metrics_table(headline_rows({"verification": ver}), ver)

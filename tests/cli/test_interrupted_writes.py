@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from siamkit.applications.text.onnx import ONNX_NAME
-from siamkit.cli._inputs import write_embeddings
+from siamkit.cli._image_files import write_embeddings
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -17,7 +17,7 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     >>> group_images(["staff/"], None)  # doctest: +SKIP
     {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
     """
-    from siamkit.cli._inputs import collect_images
+    from siamkit.cli._image_files import collect_images
     from siamkit.data.folders import (
         IMAGE_EXTENSIONS,
         empty_folders_note,

@@ -304,7 +304,7 @@ def report_listed_pairs(
     model: the metrics (:func:`pairs_metrics`), the verification report at ``report`` (ROC/DET,
     distance histograms; its path was checked before the model loaded), and the JSON or the
     printed table. Returns the metrics JSON."""
-    from siamkit.cli._inputs import metrics_table
+    from siamkit.cli._metric_tables import metrics_table
     from siamkit.evaluation import EvaluationReport
     from siamkit.evaluation.verification import far_resolved
 

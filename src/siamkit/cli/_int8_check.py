@@ -63,12 +63,8 @@ def held_out_images(
     """
     import torch
 
-    from siamkit.cli._inputs import (
-        BUILTIN_SHAPES,
-        DATASET_NAMES,
-        load_eval_data,
-        training_folder,
-    )
+    from siamkit.cli._eval_data import load_eval_data, training_folder
+    from siamkit.cli._inputs import BUILTIN_SHAPES, DATASET_NAMES
 
     given = check_data
     meta = model_doc.get("metadata") or {}
@@ -138,7 +134,8 @@ def held_out_images(
 def _runs_test_set(data: str, meta: dict[str, Any], ev: Any) -> bool:
     """``data`` as ``load_eval_data`` read it is the test set the model's run evaluated on: its
     recorded test classes of its built-in data set, or of the image folder it trained on."""
-    from siamkit.cli._inputs import DATASET_NAMES, _own_folder_classes, _trained_on_every_class
+    from siamkit.cli._eval_data import _own_folder_classes, _trained_on_every_class
+    from siamkit.cli._inputs import DATASET_NAMES
 
     run = meta.get("run") or {}
     if data in DATASET_NAMES:  # digits on every class tested a held-out share of each

@@ -11,7 +11,8 @@ def _run_classes(data: str, ev: Any, meta: dict[str, Any], key: str) -> set[int]
     """The classes the model's run recorded under ``key`` (``train_classes``,
     ``val_classes``) when ``data`` is what it ran on (the same built-in data set, or its own
     folder); ``None`` when its metadata does not say."""
-    from siamkit.cli._inputs import DATASET_NAMES, _own_folder_classes
+    from siamkit.cli._eval_data import _own_folder_classes
+    from siamkit.cli._inputs import DATASET_NAMES
 
     run = meta.get("run") or {}
     recorded = run.get(key)

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import click
 
+from siamkit.cli._eval_data import load_eval_data
 from siamkit.cli._image_pairs import (
     TEXT_PAIRS_FORMAT,
     is_pairs_file,
@@ -27,7 +28,6 @@ from siamkit.cli._inputs import (
     class_tokens,
     friendly_errors,
     given_on_command_line,
-    load_eval_data,
     model_image_shape,
     refuse_fashion_mnist_options,
     refuse_given,
@@ -93,7 +93,7 @@ def _refuse_own_training_images(meta: dict[str, Any], data: str, ev: Any) -> Non
     the held-out data it was fit on when it trained."""
     from pathlib import Path
 
-    from siamkit.cli._inputs import _own_folder_classes
+    from siamkit.cli._eval_data import _own_folder_classes
 
     held = _held_out_class_names(meta)
     if not held or _own_folder_classes(Path(data), tuple(ev.names), meta) is None:

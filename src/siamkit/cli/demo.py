@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from siamkit.cli._inputs import (
+from siamkit.cli._inputs import friendly_errors, parse_classes, progress_option
+from siamkit.cli._metric_tables import (
     format_table,
-    friendly_errors,
     headline_rows,
-    parse_classes,
-    progress_option,
     retrieval_rows,
     unresolved_far_note,
 )
@@ -176,7 +174,7 @@ def summary(metrics: dict[str, object], peers: dict[str, float]) -> str:
     """The headline table, then the ranking rows evaluate prints (R-precision, MAP, MRR):
     siamkit's value (and the peer's best on this split, when known). A TAR@FAR the run's
     impostor pairs are too few to measure shows "-", and the line evaluate prints says why
-    (:func:`~siamkit.cli._inputs.unresolved_far_note`). Rows the peer was not measured on show
+    (:func:`~siamkit.cli._metric_tables.unresolved_far_note`). Rows the peer was not measured on show
     "-" in its column, and a line under the table says so: they compare nothing."""
     rows: list[tuple[str, ...]] = []
     compare = bool(peers)

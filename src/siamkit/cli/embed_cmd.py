@@ -6,20 +6,22 @@ from pathlib import Path
 
 import click
 
+from siamkit.cli._eval_data import load_eval_data
+from siamkit.cli._image_files import (
+    check_embeddings_out,
+    collect_images,
+    embedding_files,
+    read_image_files,
+    write_embeddings,
+)
 from siamkit.cli._image_model import DEVICE, load_siamese
 from siamkit.cli._inputs import (
     PROGRESS,
-    check_embeddings_out,
     check_input,
-    collect_images,
-    embedding_files,
     friendly_errors,
     given_on_command_line,
-    load_eval_data,
     model_image_shape,
-    read_image_files,
     refuse_existing,
-    write_embeddings,
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from siamkit.cli._eval_data import load_eval_data
 from siamkit.cli._fewshot_settings import (
     DEFAULT_EPISODES,
     DEFAULT_QUERIES,
@@ -31,14 +32,11 @@ from siamkit.cli._inputs import (
     class_tokens,
     friendly_errors,
     given_on_command_line,
-    headline_rows,
-    load_eval_data,
-    metrics_table,
     model_image_shape,
     refuse_fashion_mnist_options,
     refuse_given,
-    retrieval_rows,
 )
+from siamkit.cli._metric_tables import headline_rows, metrics_table, retrieval_rows
 from siamkit.cli._model_run import _run_info, _trained_on, _validated_on_line
 from siamkit.cli.text_evaluate import COLUMNS as TEXT_COLUMNS
 

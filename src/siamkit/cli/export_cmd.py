@@ -30,7 +30,7 @@ def _calibration(
     """Calibration images: --calib-data, else the model's own training data (built in, or the
     image folder it trained on when that is still there), else Fashion-MNIST for 1-channel
     models."""
-    from siamkit.cli._inputs import training_folder
+    from siamkit.cli._eval_data import training_folder
     from siamkit.export.calibration import BUILTIN_SOURCES, calibration_images
 
     if len(input_shape) != 3:  # a vector model: no images are like its inputs

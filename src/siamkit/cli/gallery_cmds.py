@@ -25,10 +25,10 @@ from siamkit.cli._inputs import (
     PROGRESS,
     DistanceThreshold,
     OnceOption,
-    format_table,
     photos_named,
     store_errors,
 )
+from siamkit.cli._metric_tables import format_table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +91,8 @@ def _read_images(
     ``role="document"``: images to enroll or to compare against, which a half-twin
     (``task: half_twin``) embeds with branch g, whose input size may differ from branch f's.
     """
-    from siamkit.cli._inputs import model_image_shape, read_each_image, read_image_files
+    from siamkit.cli._image_files import read_each_image, read_image_files
+    from siamkit.cli._inputs import model_image_shape
 
     if getattr(model, "input_kind", None) == "photo":
         from siamkit.data.image_io import read_image
@@ -125,9 +126,9 @@ NO_THRESHOLD_UNLABELED = (
 def _no_threshold(model_path: str, verb: str = "decide") -> str:
     """The one sentence that says the model has no threshold to ``verb`` with and how to fit
     one: on held-out images of its training classes, or for a model whose run recorded
-    ``labels_used: false`` (``task: ssl``, as :func:`~siamkit.cli._inputs._learned_without_labels`
+    ``labels_used: false`` (``task: ssl``, as :func:`~siamkit.cli._eval_data._learned_without_labels`
     reads it for evaluate) on a labelled folder, since it trained on no classes."""
-    from siamkit.cli._inputs import _learned_without_labels
+    from siamkit.cli._eval_data import _learned_without_labels
     from siamkit.export.bundle import read_model_config
 
     meta = read_model_config(model_path).get("metadata") or {}

@@ -282,7 +282,7 @@ def no_threshold_line(net: Any, model: str) -> str | None:
     the first /identify, is then kept out of the log (:func:`_threshold_said_here`)."""
     import shlex
 
-    from siamkit.cli._inputs import _learned_without_labels
+    from siamkit.cli._eval_data import _learned_without_labels
     from siamkit.cli.gallery_cmds import NO_THRESHOLD, NO_THRESHOLD_UNLABELED
     from siamkit.export.bundle import read_model_config
     from siamkit.index.embedding import model_threshold

@@ -29,7 +29,8 @@ from siamkit.cli._image_pairs import (
     refuse_image_pairs,
     report_listed_pairs,
 )
-from siamkit.cli._inputs import format_table, metric_cell, refuse_given
+from siamkit.cli._inputs import refuse_given
+from siamkit.cli._metric_tables import format_table, metric_cell
 
 if TYPE_CHECKING:
     import numpy as np

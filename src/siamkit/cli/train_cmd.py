@@ -8,13 +8,12 @@ from pathlib import Path
 import click
 
 from siamkit.cli._image_model import DEVICE
-from siamkit.cli._inputs import (
+from siamkit.cli._inputs import friendly_errors, progress_option
+from siamkit.cli._metric_tables import (
     format_table,
-    friendly_errors,
     headline_rows,
     metric_cell,
     metrics_table,
-    progress_option,
     retrieval_rows,
 )
 from siamkit.cli._registry_help import RegistryHelpCommand

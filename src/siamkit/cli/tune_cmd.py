@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import format_table, friendly_errors
+from siamkit.cli._inputs import friendly_errors
+from siamkit.cli._metric_tables import format_table
 
 
 @click.command("tune")

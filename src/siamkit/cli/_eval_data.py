@@ -1,0 +1,258 @@
+"""The images and classes ``siamkit evaluate``, ``calibrate``, ``embed`` and export's int8 check
+read from --data (a built-in data set or a folder of class sub-folders), and what a model's
+metadata says of the data its run trained on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from siamkit.cli._image_files import read_image_files, torch_labels
+from siamkit.cli._inputs import BUILTIN_SHAPES, DATASET_NAMES, resolve_classes
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Images ``(N, C, H, W)``, labels ``(N,)`` (indices into ``names``) and where they came from."""
+
+    x: Tensor
+    y: Tensor
+    names: tuple[str, ...]
+    chosen: tuple[int, ...]
+    source: str
+
+    def describe(self) -> str:
+        """``"400 images of 4 classes (shirt, sneaker, bag, ankle boot) from ..."``."""
+        shown = ", ".join(self.names[c] for c in self.chosen)
+        return f"{len(self.y):,} images of {len(self.chosen)} classes ({shown}) from {self.source}"
+
+
+def _refuse_signature_corpus(data: str, folder: Path) -> None:
+    """A signature model given a signature corpus as a class folder would count its forgeries
+    as genuine signatures (of their writer's class, or a class of their own in CEDAR's layout)."""
+    from siamkit.data.signature_layouts import detect_layout
+
+    try:
+        layout = detect_layout(folder)
+    except ValueError:
+        return
+    raise ValueError(
+        f"--data {data} is a signature corpus ({layout} layout), whose forgeries a class folder "
+        f"would count as genuine signatures: evaluate it with --data signatures:{data}"
+    )
+
+
+def load_eval_data(
+    data: str,
+    model_meta: dict[str, Any],
+    classes: Sequence[str] | None,
+    split: str,
+    data_dir: str | None,
+    shape: tuple[int, int, int],
+    default: str = "test",
+    option: str = "--data",
+) -> EvalData:
+    """Images and labels to evaluate (or calibrate) a model on.
+
+    ``data`` is a built-in name or an image folder (one sub-folder per class). ``classes`` are
+    names or numbers. For built-in data the default classes are the model's ``default`` classes
+    from its metadata (``"test"``: those it did not train on; ``"train"``: those it did), else
+    6-9 for ``"test"``; a folder gives all its sub-folders, except that ``"test"`` on the folder
+    the model trained on gives the classes it did not train on (as its metadata records them),
+    or, for a run on every class (``data.train_classes: null``), the images it held out.
+    ``option`` is the command's name for ``data`` in its messages (export's ``--check-data``).
+    """
+    if data not in DATASET_NAMES:
+        from siamkit.data.folders import ImageFolderDataset
+
+        folder = Path(data)
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"--data {data}: no such dataset name or folder (names: {', '.join(DATASET_NAMES)})"
+            )
+        if "signatures" in model_meta:
+            _refuse_signature_corpus(data, folder)
+        _refuse_unlabeled_folder(data, folder, model_meta, shape, option)
+        ds = ImageFolderDataset(folder, shape)
+        names = tuple(ds.classes)
+        source = f"the folder {folder}"
+        own = _own_folder_classes(folder, names, model_meta) if default == "test" else None
+        if classes:
+            chosen = resolve_classes(classes, names, "--classes")
+        elif own is not None:  # the model's own training folder: its unseen classes, as built-ins
+            chosen, source = own, f"{source} (the classes the model did not train on)"
+        else:
+            chosen = tuple(range(len(names)))
+        paths = [p for p, _ in ds.samples]
+        x, y = read_image_files(paths, shape, folder=f"{option} {data}"), torch_labels(ds.samples)
+        if own is not None and not classes and _trained_on_every_class(model_meta):
+            # data.train_classes: null: no class is unseen; the test set is the images the run
+            # held out of training (as `siamkit train` evaluated), not every image it trained on
+            from siamkit.training.data import held_out_test_images
+
+            held = held_out_test_images(y)
+            x, y = x[held], y[held]
+            source = f"the folder {folder} (the images the model held out of training)"
+        return EvalData(*_subset(x, y, chosen), names, chosen, source)
+    run = model_meta.get("run", {})
+    if data == "fashion-mnist":
+        from siamkit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+
+        x, y = load_fashion_mnist(split, root=data_dir)
+        x, names = x.unsqueeze(1), tuple(FASHION_MNIST_CLASSES)
+    else:
+        from siamkit.data.builtin import load_digits_dataset
+
+        x, y = load_digits_dataset()
+        names = tuple(str(i) for i in range(10))
+    if x.shape[1] != shape[0] or tuple(x.shape[2:]) != tuple(shape[1:]):
+        # built-in images are not resized: name the data the model trained on
+        own, trained_in = run.get("dataset"), training_folder(model_meta)[0]
+        if own in DATASET_NAMES and own != data:
+            hint = f"it trained on {own}: use --data {own}"
+        elif trained_in is not None and (
+            _learned_without_labels(model_meta) or _unlabeled(Path(trained_in))
+        ):
+            # an ssl run's folder (sub-folders of photos too): it has no classes to evaluate on
+            hint = (
+                f"it learned from the folder {trained_in} without labels, and evaluation needs "
+                f"classes: {_labeled_data_hint(shape, data)}"
+            )
+        elif trained_in is not None:
+            hint = f"it trained on the folder {trained_in}: use --data {trained_in}"
+        else:
+            hint = "give an image folder (--data DIR), whose images are resized to the model's size"
+        if x.shape[1] != shape[0]:
+            raise ValueError(
+                f"--data {data} holds grayscale images and this model takes {shape[0]}-channel "
+                f"ones; {hint}"
+            )
+        raise ValueError(
+            f"--data {data} holds {x.shape[2]}x{x.shape[3]} images and this model takes "
+            f"{shape[1]}x{shape[2]} ones; {hint}"
+        )
+    if classes:
+        chosen = resolve_classes(classes, names, "--classes")
+    elif run.get("dataset") == data and run.get(f"{default}_classes"):
+        chosen = tuple(run[f"{default}_classes"])
+    elif default == "test":
+        chosen = (6, 7, 8, 9)
+    else:
+        raise ValueError(
+            f"name the classes the model trained on with --classes (e.g. 0,1,2,3,4,5): this model "
+            f"does not record its {data} training classes"
+        )
+    # digits are one set of images (no test split): naming one would pass training images as held out
+    source = (
+        f"{data} ({split} split)"
+        if data == "fashion-mnist"
+        else f"{data} (one set of images, no test split)"
+    )
+    return EvalData(*_subset(x, y, chosen), names, chosen, source)
+
+
+def _unlabeled(folder: Path) -> bool:
+    """``folder`` holds images and no class sub-folders (what ``task: ssl`` learns from)."""
+    from siamkit.data.folders import loose_images
+
+    return bool(loose_images(folder))
+
+
+def _learned_without_labels(model_meta: dict[str, Any]) -> bool:
+    """The model's run never saw a label (``task: ssl``): the folder it read may hold
+    sub-folders (a nested folder of photos), yet they are not classes."""
+    return (model_meta.get("run") or {}).get("labels_used") is False
+
+
+def _labeled_data_hint(shape: tuple[int, int, int], data: str, option: str = "--data") -> str:
+    """What to give instead of images without classes: a folder of class sub-folders, or a
+    built-in data set of the model's input shape (built-in images are not resized)."""
+    fits = [n for n, s in BUILTIN_SHAPES.items() if s == tuple(shape) and n != data]
+    builtin = f", or {option} {' or '.join(fits)}" if fits else ""
+    return (
+        f"give a folder with one sub-folder of images per class ({option} DIR, e.g. DIR/cat/1.png, "
+        f"DIR/dog/2.png; its images are resized to the model's size){builtin}"
+    )
+
+
+def _refuse_unlabeled_folder(
+    data: str,
+    folder: Path,
+    model_meta: dict[str, Any],
+    shape: tuple[int, int, int],
+    option: str = "--data",
+) -> None:
+    """A folder of loose images (no class sub-folders) has no classes to evaluate on; say so,
+    and that the model learned from it without labels when it is the folder it trained on (so
+    too when that folder holds photos beside sub-folders of more photos: not a class layout)."""
+    from siamkit.data.folders import list_images
+
+    trained_in = training_folder(model_meta)[0]
+    own = trained_in is not None and Path(trained_in).resolve() == folder.resolve()
+    if _unlabeled(folder):
+        layout = "images and no class sub-folders"
+    elif own and folder.is_dir() and _learned_without_labels(model_meta) and list_images(folder):
+        layout = "images beside its sub-folders, not one sub-folder per class"
+    else:
+        return
+    learned = " (the model learned from them without labels)" if own else ""
+    raise ValueError(
+        f"{option} {data} holds {layout}{learned}, so it has no classes to measure with: "
+        f"{_labeled_data_hint(shape, data, option)}"
+    )
+
+
+def training_folder(model_meta: dict[str, Any]) -> tuple[str | None, list[str] | None]:
+    """The image folder a run trained the model on and its training classes (sub-folder
+    names), as its metadata records them; ``(None, None)`` for a model not trained on one."""
+    run = model_meta.get("run") or {}
+    data = (model_meta.get("config") or {}).get("data") or {}
+    if run.get("dataset", data.get("dataset")) != "image-folder":
+        return None, None
+    # the absolute root the run recorded; a model saved before it recorded one has only the
+    # config's, relative to the folder the run was started in
+    root = run.get("data_root") or data.get("root")
+    if not root:
+        return None, None
+    names, train = model_meta.get("class_names") or [], run.get("train_classes")
+    if not train or not all(isinstance(c, int) and 0 <= c < len(names) for c in train):
+        return str(root), None
+    return str(root), [str(names[c]) for c in train]
+
+
+def _own_folder_classes(
+    folder: Path, names: tuple[str, ...], model_meta: dict[str, Any]
+) -> tuple[int, ...] | None:
+    """The test classes of a model trained on ``folder`` itself (same path, same class list),
+    from its metadata; ``None`` for any other folder or a model that does not record them."""
+    data = model_meta.get("config", {}).get("data", {})
+    run = model_meta.get("run", {})
+    test = run.get("test_classes")
+    # the absolute root the run recorded; a model saved before it recorded one has only the
+    # config's, relative to the folder the run was started in
+    own = data.get("dataset") == "image-folder"
+    root = (run.get("data_root") or data.get("root")) if own else None
+    if not root or not test or tuple(model_meta.get("class_names", ())) != names:
+        return None
+    if Path(root).resolve() != folder.resolve():
+        return None
+    return tuple(int(c) for c in test)
+
+
+def _trained_on_every_class(model_meta: dict[str, Any]) -> bool:
+    """The run trained on every class of its folder (``data.train_classes: null``): its test
+    set was a held-out share of each class's images, not unseen classes."""
+    data = model_meta.get("config", {}).get("data", {})
+    return "train_classes" in data and data["train_classes"] is None
+
+
+def _subset(x: Tensor, y: Tensor, classes: Sequence[int]) -> tuple[Tensor, Tensor]:
+    import torch
+
+    mask = torch.isin(y, torch.tensor(list(classes), dtype=y.dtype))
+    return x[mask], y[mask]

@@ -1,0 +1,150 @@
+"""Image files in and embedding files out: reading the images the commands are given (every
+unreadable one named in one sentence), and writing ``siamkit embed``'s .npy or .parquet."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import Tensor
+
+T = TypeVar("T")
+
+
+def torch_labels(samples: Sequence[tuple[Any, int]]) -> Tensor:
+    """``(N,)`` int64 labels of ``(path, label)`` samples."""
+    import torch
+
+    return torch.tensor([label for _, label in samples], dtype=torch.int64)
+
+
+def read_image_files(
+    paths: Sequence[Any], shape: Sequence[int], folder: str | None = None
+) -> Tensor:
+    """``(N, C, H, W)`` images in ``[0, 1]`` read from files, with progress for long lists.
+
+    Every file is read before any unreadable one is refused, in one sentence naming each
+    (:func:`read_each_image`), not as item i of a chunk of the list. ``folder``: the option and
+    folder the paths were found in (``"--data photos/"``), which the sentence names
+    (:func:`~siamkit.data.image_io.load_images`); without it, the images given (files named and
+    files found in the folders named, as ``siamkit embed`` and ``siamkit enroll`` take them)."""
+    import torch
+
+    from siamkit.data.image_io import load_images, read_image, resize_images
+
+    if not paths:
+        raise ValueError("no image files to read")
+    if folder is not None:
+        return load_images(list(paths), shape, folder=folder)
+    c, h, w = (int(s) for s in shape)
+    read = lambda p: resize_images(read_image(p, channels=c).unsqueeze(0), (h, w))[0]  # noqa: E731
+    return torch.stack(read_each_image(paths, read))
+
+
+def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:
+    """``read(path)`` of every path, with progress; then an unreadable file is refused in its
+    own sentence, and several in one sentence naming each, so that a folder holding two bad
+    files is not refused once for each (nothing is written before: the caller reads first)."""
+    from siamkit.data.image_io import ImageReadError, unreadable_list
+    from siamkit.progress import track
+
+    out: list[T] = []
+    bad: list[tuple[str, ImageReadError]] = []
+    for path in track(list(paths), "reading images", unit="images"):
+        try:
+            out.append(read(path))
+        except ImageReadError as err:
+            bad.append((os.fspath(path), err))
+    if len(bad) == 1:
+        raise bad[0][1]
+    if bad:
+        raise ImageReadError(
+            f"{len(bad):,} of the {len(paths):,} images given cannot be read, "
+            f"{unreadable_list(bad)}: remove or fix them"
+        )
+    return out
+
+
+def collect_images(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """Image files named directly or found (recursively, sorted) in folders; label = parent folder."""
+    from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
+
+    paths: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            paths += find_images(p)
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise FileNotFoundError(f"{item}: no such file or folder")
+    if not paths:
+        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {', '.join(inputs)}")
+    return paths, [p.parent.name for p in paths]
+
+
+def embedding_files(path: Path) -> list[Path]:
+    """The files :func:`write_embeddings` writes for ``path``: ``.npy`` and its ``.ids.txt``, or
+    the one ``.parquet``."""
+    return [path, path.with_suffix(".ids.txt")] if path.suffix.lower() == ".npy" else [path]
+
+
+def check_embeddings_out(path: Path) -> None:
+    """Refuse, before any image is read, an ``--out`` that :func:`write_embeddings` could not
+    write: not ``.npy`` / ``.parquet``, a folder, or a path below a file (``notes.txt/z.npy``).
+
+    Raises:
+        ValueError: one sentence naming the problem and what to do.
+    """
+    from siamkit.atomic import check_writable_file
+
+    if path.suffix.lower() not in (".npy", ".parquet"):
+        raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
+    for file in embedding_files(path):
+        what = f"--out {path}" if file == path else f"{file} (the row ids of --out {path})"
+        check_writable_file(file, what)
+
+
+def write_embeddings(
+    path: Path, z: np.ndarray, ids: Sequence[str], labels: Sequence[Any] | None
+) -> list[Path]:
+    """``.npy``: the ``(N, D)`` float32 matrix plus ``<name>.ids.txt`` (one id per row);
+    ``.parquet``: columns ``id``, ``label`` (if known) and ``embedding`` (list of float32).
+
+    Each file is written beside its name and renamed over it only when complete (the two files
+    of ``.npy`` together, once both are written), so an interrupted write (Ctrl-C, an error)
+    leaves earlier files as they were and no partial file under the name."""
+    import numpy as np
+
+    from siamkit.atomic import atomic_path
+
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".parquet"):  # before a missing folder of --out is made
+        raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        ids_path = embedding_files(path)[1]
+        with atomic_path(path) as tmp, atomic_path(ids_path) as ids_tmp:
+            with tmp.open("wb") as f:  # np.save(path) writes "z.NPY" as "z.NPY.npy"
+                np.save(f, z.astype(np.float32), allow_pickle=False)
+            ids_tmp.write_text("".join(f"{i}\n" for i in ids))
+        return [path, ids_path]
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            "writing .parquet needs pyarrow: pip install pyarrow (or write .npy)"
+        ) from None
+    cols: dict[str, Any] = {"id": pa.array([str(i) for i in ids])}
+    if labels is not None:
+        cols["label"] = pa.array([str(v) for v in labels])
+    flat = pa.array(z.astype(np.float32).reshape(-1))
+    cols["embedding"] = pa.FixedSizeListArray.from_arrays(flat, z.shape[1])
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(pa.table(cols), tmp)
+    return [path]
