@@ -68,7 +68,7 @@ def _csv_columns(path: Path, semicolons: bool = False) -> list[str]:
 def refuse_text_pairs(data: str) -> None:
     """An image model's refusal of a text pairs file (JSONL, or columns a, b, label found as
     text training finds them: whatever their case, ``A,B,Label``, or ``A;B;Label``)."""
-    from siamkit.applications.text.corpus import column_named
+    from siamkit.applications.text.records import column_named
 
     path = Path(data)
     cols = _csv_columns(path, semicolons=True) if path.suffix.lower() == ".csv" else []

@@ -176,8 +176,8 @@ def _read_pairs(
     """The pairs of ``path`` (``a``, ``b``, and ``label`` 0/1, or with ``score_range`` the
     ``score`` column, else ``label``, as graded scores), read by the text training reader;
     ``columns`` (``--columns``) names the columns holding a, b and label."""
-    from siamkit.applications.text.corpus import column_named, jsonl_objects
     from siamkit.applications.text.pairs import read_examples
+    from siamkit.applications.text.records import column_named, jsonl_objects
 
     if path.suffix.lower() == ".csv":
         cols = _csv_columns(path, semicolons=True)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from siamkit.applications.text.corpus import Document, check_texts
+from siamkit.applications.text.documents import Document
+from siamkit.applications.text.text_checks import check_texts
 from siamkit.index import IdentifyResult, VerifyResult
 
 SNIPPET_CHARS = 80

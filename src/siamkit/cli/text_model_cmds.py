@@ -146,7 +146,8 @@ def lexical(
     Example:
       siamkit text lexical --corpus background.jsonl --out runs/hybrid --calibrate val_pairs.csv
     """
-    from siamkit.applications.text.corpus import read_corpus, read_text_file
+    from siamkit.applications.text.corpus import read_corpus
+    from siamkit.applications.text.documents import read_text_file
     from siamkit.applications.text.lexical import LexicalTower
     from siamkit.export.bundle import save_model
 

@@ -102,10 +102,11 @@ def plagiarism(
     Example:
       siamkit text plagiarism essay.txt --corpus sources/ --out report.html
     """
-    from siamkit.applications.text.corpus import Document, is_blank, read_document
+    from siamkit.applications.text.documents import Document, read_document
     from siamkit.applications.text.plagiarism import NEAR_MISS_NOTE, find_plagiarism
     from siamkit.applications.text.report_html import render_report
     from siamkit.applications.text.similarity import at_dim, resolve_threshold
+    from siamkit.applications.text.text_checks import is_blank
 
     if Path(suspect).is_dir():  # a teacher's folder of essays: click said only "is a directory"
         raise click.UsageError(

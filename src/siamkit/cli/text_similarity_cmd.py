@@ -31,7 +31,8 @@ def _text_or_file(value: str, name: str) -> tuple[bool, str]:
     """``(True, its text)`` when ``value`` names an existing file (an .html page: the text it
     shows), said on stderr; else ``(False, value)``. `text similarity a.txt b.txt` compared the
     two file names and answered 'same'."""
-    from siamkit.applications.text.corpus import is_blank, read_document
+    from siamkit.applications.text.documents import read_document
+    from siamkit.applications.text.text_checks import is_blank
 
     try:
         is_file = "\n" not in value and len(value) < 4096 and Path(value).is_file()

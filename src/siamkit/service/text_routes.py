@@ -19,9 +19,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from siamkit.applications.text.corpus import Document, is_blank, unicode_problem
+from siamkit.applications.text.documents import Document
 from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, enroll_documents
 from siamkit.applications.text.score_map import mapped_score
+from siamkit.applications.text.text_checks import is_blank, unicode_problem
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs, two_towers
 from siamkit.service.engine import ServiceEngine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from siamkit.applications.text.corpus import Document
+from siamkit.applications.text.documents import Document
 from siamkit.applications.text.plagiarism import MatchedSpan, PlagiarismReport, SourceScore
 from siamkit.applications.text.report_html import _COLOURS, render_report
 

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import siamkit
-from siamkit.applications.text.corpus import is_blank, read_corpus, unicode_problem
+from siamkit.applications.text.corpus import read_corpus
+from siamkit.applications.text.text_checks import is_blank, unicode_problem
 from siamkit.cli.main import cli
 
 INVISIBLE = ["\u200b\u200b", "\x00", "\ufeff", " \u2060\t"]  # zero-width, NUL, BOM, word joiner

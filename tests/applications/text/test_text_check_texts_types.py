@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from siamkit.applications.text.corpus import check_texts
+from siamkit.applications.text.text_checks import check_texts
 
 
 def test_a_list_where_one_string_goes_is_named_not_called_a_list_of_strings() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from siamkit.applications.text.corpus import html_text, load_corpus
+from siamkit.applications.text.corpus import load_corpus
+from siamkit.applications.text.html_text import html_text
 from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 

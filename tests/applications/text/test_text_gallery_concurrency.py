@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from siamkit.applications.text.corpus import Document
+from siamkit.applications.text.documents import Document
 from siamkit.applications.text.gallery import enroll_documents, text_preview
 from siamkit.index import Gallery
 from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for

@@ -138,7 +138,7 @@ def test_an_id_field_that_does_not_exist_is_refused(tmp_path) -> None:
 
 # ---------------------------------------------------------------- folders
 def test_a_folder_skips_hidden_files_corpus_files_and_reports_and_says_so(tmp_path) -> None:
-    from siamkit.applications.text.corpus import REPORT_PREFIX
+    from siamkit.applications.text.corpus_folder import REPORT_PREFIX
 
     f = tmp_path / "sources"
     (f / ".git").mkdir(parents=True)
@@ -244,7 +244,7 @@ def test_the_suspect_inside_its_corpus_folder_is_skipped_and_coverage_stays_at_m
 
 
 def test_sources_sharing_an_id_are_refused(run, tmp_path) -> None:
-    from siamkit.applications.text.corpus import Document
+    from siamkit.applications.text.documents import Document
     from siamkit.applications.text.plagiarism import find_plagiarism
 
     one = r"^source 1 repeats the id 's' of source 0; every source needs an id of its own$"
@@ -258,7 +258,7 @@ def test_sources_sharing_an_id_are_refused(run, tmp_path) -> None:
 
 
 def test_find_plagiarism_takes_the_corpus_load_corpus_returns(text_model, tmp_path) -> None:
-    from siamkit.applications.text.corpus import Document
+    from siamkit.applications.text.documents import Document
     from siamkit.applications.text.plagiarism import find_plagiarism
 
     (tmp_path / "wiki.txt").write_text(SOURCE)
@@ -420,7 +420,7 @@ def test_onnx_export_folder_has_the_usual_mode(tiny_hf, tmp_path) -> None:
 def test_a_missing_relative_file_says_where_it_was_looked_for(tmp_path, monkeypatch) -> None:
     """configs/text-pairs.yaml names its data relative to the repository root; run elsewhere,
     the bare 'configs/data/x.csv is not a file' did not say which folder that was read from."""
-    from siamkit.applications.text.corpus import read_text_file
+    from siamkit.applications.text.documents import read_text_file
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=rf"relative to the current folder, {tmp_path}\)$"):

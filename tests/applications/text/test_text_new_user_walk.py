@@ -93,7 +93,7 @@ def test_an_empty_essay_is_refused_before_the_model_loads(tmp_path, monkeypatch,
 
 
 def test_a_suspect_without_a_sentence_says_what_to_give() -> None:
-    from siamkit.applications.text.corpus import Document
+    from siamkit.applications.text.documents import Document
     from siamkit.applications.text.plagiarism import find_plagiarism
 
     with pytest.raises(ValueError) as err:  # the library's check: no model is needed before it

@@ -26,8 +26,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from siamkit.applications.text.corpus import Document, load_corpus
+    from siamkit.applications.text.corpus import load_corpus
     from siamkit.applications.text.dedup import DuplicateGroup, group_duplicates, similar_pairs
+    from siamkit.applications.text.documents import Document
     from siamkit.applications.text.duplicates import DedupResult, find_duplicates
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "DedupResult": "duplicates",
-    "Document": "corpus",
+    "Document": "documents",
     "DuplicateGroup": "dedup",
     "SimilarityResult": "similarity",
     "TextSiameseNetwork": "model",

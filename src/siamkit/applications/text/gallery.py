@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamkit.applications.text.corpus import Document
+from siamkit.applications.text.documents import Document
 from siamkit.index import EnrolledIds, Gallery
 from siamkit.index.store import validate_label
 from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for

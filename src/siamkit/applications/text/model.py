@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamkit.applications.text.corpus import check_texts
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.applications.text.score_map import ScoreMap
+from siamkit.applications.text.text_checks import check_texts
 from siamkit.distances import get_distance
 from siamkit.encoders.text import (
     TextEncoder,

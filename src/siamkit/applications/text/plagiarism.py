@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from siamkit.applications.text.corpus import Document, refuse_repeated_ids
+from siamkit.applications.text.corpus_ids import refuse_repeated_ids
+from siamkit.applications.text.documents import Document
 from siamkit.applications.text.embedding import embed_texts
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.passages import Passage, split_sentences

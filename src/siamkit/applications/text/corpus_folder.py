@@ -1,0 +1,92 @@
+"""A folder read as a corpus: its text files, recursively, one document each (ids: paths
+relative to the folder); hidden files, other suffixes and siamkit's plagiarism reports are
+skipped, saying why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from siamkit.applications.text.documents import (
+    CORPUS_SUFFIXES,
+    TEXT_SUFFIXES,
+    Document,
+    read_text_file,
+)
+from siamkit.applications.text.html_text import HTML_SUFFIXES, html_text
+from siamkit.atomic import NotUtf8Error, same_file
+
+# how every plagiarism report (report_html.render_report) starts: such a file in a corpus folder
+# is an earlier run's output, which holds the suspect's text, not a source
+REPORT_PREFIX = "<!doctype html><html><head><meta charset='utf-8'><title>Plagiarism report: "
+
+
+def _why_skip(rel: Path, f: Path, exclude: Mapping[Path, str]) -> str | None:
+    """Why a folder's file is not read, or ``None`` to read it."""
+    for other, why in exclude.items():
+        if same_file(f, other):
+            return why
+    if rel.name.startswith("."):
+        return "hidden"
+    suffix = f.suffix.lower()
+    if suffix in CORPUS_SUFFIXES or suffix == ".json":
+        return f"a {suffix} file inside a folder is not read: give it as the corpus itself"
+    if suffix not in TEXT_SUFFIXES:
+        return f"not a text file: {' '.join(sorted(s for s in TEXT_SUFFIXES if s))} or no suffix"
+    return None
+
+
+def _folder(
+    root: Path, exclude: Mapping[Path, str]
+) -> tuple[list[Document], list[tuple[str, str]], list[Path]]:
+    docs, skipped, files = [], [], []
+    not_utf8: list[tuple[Path, NotUtf8Error]] = []  # every one, said together after the walk
+    for folder, subdirs, names in os.walk(root):
+        here = Path(folder)
+        for d in sorted(subdirs):
+            if d.startswith("."):
+                skipped.append((f"{(here / d).relative_to(root)}{os.sep}", "hidden folder"))
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(names):
+            f = here / name
+            rel = f.relative_to(root)
+            if not f.is_file():
+                continue
+            why = _why_skip(rel, f, exclude)
+            if why is None:
+                try:
+                    text = read_text_file(f)
+                except NotUtf8Error as err:
+                    not_utf8.append((rel, err))
+                    continue
+                if text.startswith(REPORT_PREFIX):
+                    why = "a siamkit plagiarism report"
+                else:
+                    if f.suffix.lower() in HTML_SUFFIXES:  # the words, not the markup
+                        text = html_text(text)
+                    docs.append(Document(str(rel), text, str(f)))
+                    files.append(f)
+            if why is not None:
+                skipped.append((str(rel), why))
+    _refuse_not_utf8(root, not_utf8)
+    return docs, skipped, files
+
+
+def _refuse_not_utf8(root: Path, bad: list[tuple[Path, NotUtf8Error]]) -> None:
+    """One sentence naming every file of the folder ``root`` that is not UTF-8 and where, so
+    that the user fixes them all at once, not one per run; a single one keeps its own."""
+    if len(bad) == 1:
+        raise bad[0][1]
+    if bad:
+        from siamkit.index.results import listing
+
+        def where(rel: Path, err: NotUtf8Error) -> str:  # "line 1: byte 0xe9 at offset 6"
+            said = str(err).removeprefix(f"{root / rel} ").split(" is not UTF-8")[0]
+            return f"{rel} ({said})"
+
+        raise NotUtf8Error(
+            f"{root} holds {len(bad)} files that are not UTF-8 text: "
+            f"{listing([where(rel, err) for rel, err in bad])}; save them as UTF-8, or move "
+            "them out of the folder"
+        )
