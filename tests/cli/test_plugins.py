@@ -419,7 +419,8 @@ def test_a_study_started_with_a_plugin_recommends_a_config_that_imports_it(tmp_p
 
 @pytest.mark.parametrize("value", [3, ["my_parts", 4], [""]])
 def test_a_configs_plugins_key_names_modules(value: object) -> None:
-    from siamkit.training.config_io import ConfigError, config_from_dict
+    from siamkit.training.config_io import config_from_dict
+    from siamkit.training.config_sections import ConfigError
 
     with pytest.raises(ConfigError, match=r"^plugins must be a list of module names or \.py"):
         config_from_dict({"plugins": value})

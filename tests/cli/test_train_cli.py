@@ -349,7 +349,8 @@ def _own_folder_examples(lines: list[str]) -> set[str]:
     import yaml
 
     from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict
-    from siamkit.training.config_io import apply_overrides, load_config
+    from siamkit.training.config_io import load_config
+    from siamkit.training.config_overrides import apply_overrides
 
     configs = set()
     for line in lines:

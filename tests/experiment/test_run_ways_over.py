@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from siamkit.experiment import run_experiment
-from siamkit.training.config_io import apply_overrides, load_config
+from siamkit.training.config_io import load_config
+from siamkit.training.config_overrides import apply_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from siamkit.training.config_io import ConfigError, config_from_dict
+from siamkit.training.config_io import config_from_dict
+from siamkit.training.config_sections import ConfigError
 
 HINT = (
     "give class ids (an image folder's sub-folders in name order are 0, 1, 2, ..., as "

@@ -20,7 +20,7 @@ from siamkit.training import (
     dump_config,
     load_config,
 )
-from siamkit.training.config_io import _set_mapping_entry
+from siamkit.training.config_overrides import _set_mapping_entry
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from siamkit.training.config import RunConfig
-from siamkit.training.config_io import ConfigError, apply_overrides, config_from_dict, load_config
+from siamkit.training.config_io import config_from_dict, load_config
+from siamkit.training.config_overrides import apply_overrides
+from siamkit.training.config_sections import ConfigError
 
 
 def test_one_shot_count_is_a_list_of_one_in_set_and_yaml(tmp_path) -> None:
@@ -44,7 +46,7 @@ def test_a_fixed_length_value_is_not_read_as_a_list_of_one() -> None:
     """A pair (a signature run's image_size, height and width) given one number is refused as
     before: a list of one would only fail later, further from the key."""
     from siamkit.applications.signatures.config import _SECTIONS
-    from siamkit.training.config_io import _section
+    from siamkit.training.config_sections import _section
 
     with pytest.raises(ConfigError, match=r"^data\.image_size must be a list of int, got 78$"):
         _section(_SECTIONS["data"], {"image_size": 78}, "data")

@@ -15,7 +15,8 @@ from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.callbacks import Callback
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.config import OptimConfig
-from siamkit.training.config_io import ConfigError, config_from_dict
+from siamkit.training.config_io import config_from_dict
+from siamkit.training.config_sections import ConfigError
 from siamkit.training.optim import SCHEDULES
 from siamkit.tuning.space import SearchSpace
 

@@ -12,7 +12,8 @@ import torch
 from siamkit.data.synthetic_glyphs import write_glyph_folder
 from siamkit.training import RunConfig, load_run_data
 from siamkit.training.config import DataConfig
-from siamkit.training.config_io import apply_overrides, config_from_dict
+from siamkit.training.config_io import config_from_dict
+from siamkit.training.config_overrides import apply_overrides
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import torch
 from siamkit.data.builtin import load_digits_dataset
 from siamkit.training import RunConfig, load_run_data
 from siamkit.training.config import DataConfig
-from siamkit.training.config_io import apply_overrides, config_from_dict
+from siamkit.training.config_io import config_from_dict
+from siamkit.training.config_overrides import apply_overrides
 
 TRAIN = (0, 1, 2, 3, 4, 5)
 

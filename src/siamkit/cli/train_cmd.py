@@ -227,7 +227,8 @@ def _run_plugins(config: str, out_dir: Path, resume: bool) -> list[str]:
 
 def _config_task(config: str) -> str | None:
     """The config's ``task:`` when it names an application's run (not the default embedding run)."""
-    from siamkit.training.config_io import ConfigError, read_yaml
+    from siamkit.training.config_io import read_yaml
+    from siamkit.training.config_sections import ConfigError
     from siamkit.training.tasks import DEFAULT_TASK
 
     path = Path(config)

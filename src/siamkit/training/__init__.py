@@ -34,14 +34,9 @@ from siamkit.training.config import (
     TrainConfig,
     demo_recipe,
 )
-from siamkit.training.config_io import (
-    ConfigError,
-    apply_overrides,
-    config_from_dict,
-    config_to_dict,
-    dump_config,
-    load_config,
-)
+from siamkit.training.config_io import config_from_dict, config_to_dict, dump_config, load_config
+from siamkit.training.config_overrides import apply_overrides
+from siamkit.training.config_sections import ConfigError
 from siamkit.training.data import RunData, load_run_data
 from siamkit.training.objectives import build_objective
 from siamkit.training.step import train_step

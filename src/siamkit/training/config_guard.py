@@ -51,7 +51,7 @@ def _saved_loss_params_win(saved: dict[str, Any]) -> dict[str, Any]:
     (:func:`~siamkit.training.config.loss_key_conflicts`) at its default, as the checkpoint's
     run resolved it (``loss.params`` won)."""
     from siamkit.training.config import LossConfig, loss_key_conflicts
-    from siamkit.training.config_io import _section
+    from siamkit.training.config_sections import _section
 
     loss = saved.get("loss")
     if not isinstance(loss, dict) or not isinstance(loss.get("params"), dict):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from siamkit.atomic import check_writable_folder
 from siamkit.training import RunConfig, RunData, build_model
-from siamkit.training.config_io import apply_overrides
+from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size
 from siamkit.tuning.space import SearchSpace

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from siamkit.atomic import atomic_path
 from siamkit.training import RunConfig
-from siamkit.training.config_io import apply_overrides, dump_config
+from siamkit.training.config_io import dump_config
+from siamkit.training.config_overrides import apply_overrides
 from siamkit.tuning.space import SearchSpace
 from siamkit.tuning.study import INTERRUPTED, _reason, _state
 

@@ -29,7 +29,8 @@ from torch import nn
 
 from siamkit.progress import Progress, is_enabled, set_enabled
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
-from siamkit.training.config_io import apply_overrides, config_to_dict
+from siamkit.training.config_io import config_to_dict
+from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.from_config import make_validator
 from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size, check_positives

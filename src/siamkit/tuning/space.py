@@ -48,12 +48,9 @@ import yaml
 
 from siamkit.training import LossConfig, RunConfig
 from siamkit.training.config import _FLAT_LOSS_KEYS
-from siamkit.training.config_io import (
-    ConfigError,
-    apply_overrides,
-    read_yaml,
-    unknown_sections_message,
-)
+from siamkit.training.config_io import read_yaml
+from siamkit.training.config_overrides import apply_overrides
+from siamkit.training.config_sections import ConfigError, unknown_sections_message
 
 # The space `siamkit tune` searches when no --space is given (issue 20's declared space).
 # Each loss choice clears loss.params: the config's own loss's (configs/hypercolumn.yaml's tuplet

@@ -31,7 +31,7 @@ from siamkit.applications.ssl.trainer import CollapseError, check_resume
 from siamkit.cli.main import cli
 from siamkit.export.bundle import read_model_config
 from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
-from siamkit.training.config_io import ConfigError
+from siamkit.training.config_sections import ConfigError
 from siamkit.training.tasks import TaskOptions
 
 SMALL: dict[str, Any] = {

@@ -40,12 +40,8 @@ from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
 from siamkit.losses import contrastive_loss
 from siamkit.models import HalfTwinNetwork, Preprocess
-from siamkit.training.config_io import (
-    unknown_keys_message,
-    unknown_sections_message,
-    with_plugins,
-    without_plugins,
-)
+from siamkit.training.config_io import with_plugins, without_plugins
+from siamkit.training.config_sections import unknown_keys_message, unknown_sections_message
 from siamkit.training.ddp import refuse_torchrun
 from siamkit.training.tasks import TaskOptions, TaskSummary
 

@@ -24,8 +24,10 @@ from typing import Any
 import yaml
 
 from siamkit.data.signature_layouts import SIGNATURE_LAYOUTS
-from siamkit.training.config_io import _section as config_section
-from siamkit.training.config_io import set_override, unknown_sections_message, without_plugins
+from siamkit.training.config_io import without_plugins
+from siamkit.training.config_overrides import set_override
+from siamkit.training.config_sections import _section as config_section
+from siamkit.training.config_sections import unknown_sections_message
 
 __all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
 

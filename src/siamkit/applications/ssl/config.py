@@ -28,14 +28,9 @@ from siamkit.training.config import (
     check_loop_counts,
 )
 from siamkit.training.config import RunConfig as _RunConfig
-from siamkit.training.config_io import (
-    ConfigError,
-    _section,
-    plain_dict,
-    set_override,
-    unknown_sections_message,
-    without_plugins,
-)
+from siamkit.training.config_io import plain_dict, without_plugins
+from siamkit.training.config_overrides import set_override
+from siamkit.training.config_sections import ConfigError, _section, unknown_sections_message
 
 
 @dataclass(frozen=True)

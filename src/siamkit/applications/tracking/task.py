@@ -39,14 +39,10 @@ from siamkit.data.synthetic_tracking import SPLITS, synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
 from siamkit.training.checkpoint import load_checkpoint
 from siamkit.training.config_guard import ConfigGuard
-from siamkit.training.config_io import _coerce as config_value
-from siamkit.training.config_io import _section as config_section
-from siamkit.training.config_io import (
-    unknown_keys_message,
-    unknown_sections_message,
-    with_plugins,
-    without_plugins,
-)
+from siamkit.training.config_io import with_plugins, without_plugins
+from siamkit.training.config_sections import _coerce as config_value
+from siamkit.training.config_sections import _section as config_section
+from siamkit.training.config_sections import unknown_keys_message, unknown_sections_message
 from siamkit.training.ddp import finish_distributed, is_main_process
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.resume_note import tracker_nothing_resumed_line
