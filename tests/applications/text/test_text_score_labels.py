@@ -222,3 +222,27 @@ def test_a_validation_file_without_the_training_file_s_columns_is_told_to_match_
         f"data.columns names the columns of this file and of data.train {data} alike: name "
         "them ticket_a, ticket_b, dup here too"
     )
+
+
+def test_a_0_1_training_file_beside_a_graded_validation_file_gets_the_line(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    # the training file's labels were read as the scores 0 and 1 of 5 without a word when
+    # data.val held graded scores (the note looked at both files together)
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    data = _csv(tmp_path / "tickets.csv", ["1", "0"] * 6)
+    val = _csv(tmp_path / "val.csv", ["4.5", "0.5", "3.0", "1.5"])
+    cfg = {
+        "model": {"path": str(tiny_hf), "max_length": 32, "overlap": 8},
+        "data": {"train": str(data), "score_range": [0, 5], "val": str(val)},
+        "train": {"epochs": 1, "batch_size": 6, "val_metric": "none"},
+    }
+    lines: list[str] = []
+    get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False, log=lines.append))
+    assert (
+        f"every pair of {data} is labelled 0 or 1 (column label), but data.score_range is "
+        "[0, 5]: they train as graded scores on that scale (a score map, no calibrated "
+        f"threshold); write them as scores on that scale (a duplicate as 5), as data.val {val} "
+        "has its pairs"
+    ) in lines, lines

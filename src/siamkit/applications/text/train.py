@@ -156,8 +156,8 @@ def _texts(ex: TextExamples) -> set[str]:
 def text_groups(ex: TextExamples) -> list[list[int]]:
     """The examples that share a text, directly or through others, as groups of indices: the
     connected components of the graph whose nodes are the texts (as :func:`_norm` gives them,
-    every column) and whose edges are the examples. Indices ascend within a group; groups come in the
-    order of their first example.
+    every column) and whose edges are the examples. Indices ascend within a group; groups come
+    in the order of their first example.
 
     >>> text_groups(TextExamples("pairs", (("q", "r", "q"), ("x", "y", "z")), None))
     [[0, 2], [1]]
@@ -410,18 +410,28 @@ def _labels_under_range(
 
 
 def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> str | None:
-    """A note when every pair is labelled 0 or 1 but ``data.score_range`` is wider (the example
-    config's [0, 5] left in place): the labels then train as the graded scores 0 and 1 of 5, so
-    the model gets a score map on that scale and no calibrated threshold, without a word."""
-    r = _labels_under_range(cfg, *sets)
+    """A note when every training pair is labelled 0 or 1 but ``data.score_range`` is wider
+    (the example config's [0, 5] left in place): the labels then train as the graded scores 0
+    and 1 of 5, so the model gets a score map on that scale and no calibrated threshold, without
+    a word. ``sets``: the training file's pairs, then the validation pairs; a data.val of other
+    scores (the graded pairs a 0/1 training file was meant to join) was let pass silently, and
+    is told to be written on the scale, since data.score_range: null would refuse it."""
+    train, val = sets[0], sets[1] if len(sets) > 1 else None
+    r = _labels_under_range(cfg, train)
     if r is None:
         return None
     column = cfg.data.columns.get("label", "label")
+    graded_val = cfg.data.val and val is not None and _labels_under_range(cfg, val) is None
+    fix = (
+        f"write them as scores on that scale (a duplicate as {r[1]:g}), as data.val "
+        f"{cfg.data.val} has its pairs"
+        if graded_val
+        else "for 0/1 labels set data.score_range: null"
+    )
     return (
         f"every pair of {cfg.data.train} is labelled 0 or 1 (column {column}), but "
-        f"data.score_range is "
-        f"[{r[0]:g}, {r[1]:g}]: they train as graded scores on that scale (a score map, no "
-        "calibrated threshold); for 0/1 labels set data.score_range: null"
+        f"data.score_range is [{r[0]:g}, {r[1]:g}]: they train as graded scores on that scale "
+        f"(a score map, no calibrated threshold); {fix}"
     )
 
 
