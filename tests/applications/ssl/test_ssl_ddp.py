@@ -68,12 +68,16 @@ def _work(rank: int, world: int, out: str) -> None:
     resumed, resumed_history = _train(root / "resumed", resume=True)
     byol, byol_history = _train(None, "byol")
     nnclr, _ = _train(None, "nnclr", queue_size=40)  # global batches of 16: it wraps around
+    # VICReg's variance and covariance terms: of the global batch. (Barlow Twins at this
+    # learning rate takes steps that grow any rounding difference 8x a step: 2.5e-6 apart
+    # after one step, 2e-3 after six, measured; it is left out)
+    vicreg, _ = _train(None, "vicreg")
     # a threshold above any spread: rank 0's monitor sees a collapse after epoch 1
     _, collapsed_history = _train(None, "simsiam", collapse_std=5.0)
     torch.save(
         {"straight": straight, "history": history, "resumed": resumed,
          "resumed_history": resumed_history, "byol": byol, "byol_history": byol_history,
-         "collapsed_history": collapsed_history, "nnclr": nnclr},
+         "collapsed_history": collapsed_history, "nnclr": nnclr, "vicreg": vicreg},
         root / f"rank{rank}.pt",
     )  # fmt: skip
 
@@ -118,6 +122,9 @@ def test_two_processes_train_as_one_on_the_global_batch(
         # norm scales the rounding up (1.3e-4 measured, on values up to ~3)
         tol = 1e-3 if name == "queue.bank" else TOL
         torch.testing.assert_close(got[0]["nnclr"][name], value, atol=tol, rtol=0, msg=name)
+    # VICReg's batch statistics: the global batch's, as one process's
+    for name, value in _train(None, "vicreg")[0].items():
+        torch.testing.assert_close(got[0]["vicreg"][name], value, atol=TOL, rtol=0, msg=name)
     # the ranks hold the very same weights, monitors, BYOL target and NNCLR queue
     for key in ("straight", "resumed", "byol", "nnclr"):
         for name, value in got[0][key].items():
