@@ -201,3 +201,9 @@ def test_a_run_resumes_on_another_process_count(tmp_path: Path) -> None:
     for name, value in model.state_dict().items():
         assert torch.equal(value, straight[name]), name
     assert [h["loss"] for h in trainer.history] == [h["loss"] for h in history]
+    # a finished run resumed on another count trains no step: nothing to say about its views
+    save_checkpoint({**load_checkpoint(ckpt), "world": 2}, ckpt)
+    said.clear()
+    again, _ = build_ssl_trainer(model, cfg, data, tmp_path, progress=False, log=said.append)
+    again.fit(resume=True)
+    assert said == []

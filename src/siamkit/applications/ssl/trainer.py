@@ -307,7 +307,9 @@ class SSLEpochLog(Callback):
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
         was, now = trainer.resumed_world, trainer.ctx.world
-        if resumed and was is not None and was != now:
+        done = trainer.history[-1]["epoch"] if trainer.history else 0
+        left = not trainer.stop and done < trainer.epochs  # a finished run trains no step
+        if resumed and left and was is not None and was != now:
             self.log(
                 f"resuming a run of {was} process{'es' * (was != 1)} on {now}: each step takes "
                 f"the same {self.cfg.train.batch_size} images (train.batch_size is the global "
