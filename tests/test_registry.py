@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from siamkit.losses import SoftMarginTripletLoss
 from siamkit.registry import Registry
 from siamkit.training import LossConfig, RunConfig, apply_overrides, build_objective
-from siamkit.training.config import registered_choices
+from siamkit.training.config_checks import registered_choices
 
 
 def _scale(x: float, factor: float = 2.0) -> float:

@@ -9,7 +9,8 @@ import torch
 from siamkit.evaluation import episode_accuracies, sample_episodes
 from siamkit.evaluation.few_shot import max_queries
 from siamkit.experiment.protocol import evaluate_protocol, protocol_settings
-from siamkit.training.config import EvalConfig, resolved_ways
+from siamkit.training.config import EvalConfig
+from siamkit.training.config_classes import resolved_ways
 
 N_CLASSES = 300
 

@@ -168,7 +168,8 @@ def test_param_error_is_documented_as_the_run_configs_error_too() -> None:
     under the key."""
     from siamkit.params import ParamError
     from siamkit.training import RunConfig
-    from siamkit.training.config import TrainConfig, check_config
+    from siamkit.training.config import TrainConfig
+    from siamkit.training.config_checks import check_config
 
     with pytest.raises(ParamError) as err:
         check_config(RunConfig(train=TrainConfig(ema_decay=1.0)))

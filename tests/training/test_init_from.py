@@ -23,7 +23,7 @@ from siamkit.training import (
     build_model,
     load_run_data,
 )
-from siamkit.training.config import check_config
+from siamkit.training.config_checks import check_config
 from siamkit.training.init_from import freeze_encoder, init_from_model, labels_per_class_subset
 from siamkit.training.trainer import seed_everything
 

@@ -28,7 +28,7 @@ from siamkit.training import (
     load_config,
 )
 from siamkit.training.builders import build_optimizer, build_scheduler
-from siamkit.training.config import registered_choices
+from siamkit.training.config_checks import registered_choices
 from siamkit.training.optim import OPTIMIZERS
 from siamkit.training.parts import run_spec
 

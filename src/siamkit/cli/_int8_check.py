@@ -211,7 +211,8 @@ def check_settings(
     import numpy as np
 
     from siamkit.evaluation.few_shot import max_queries
-    from siamkit.training.config import EvalConfig, resolved_ways
+    from siamkit.training.config import EvalConfig
+    from siamkit.training.config_classes import resolved_ways
 
     def settings(pairs: list[tuple[int, int]], queries: int) -> list[dict[str, int]]:
         n_query = min(queries, *(max_queries(y, n, k) for n, k in pairs))

@@ -10,7 +10,7 @@ class RegistryHelpCommand(click.Command):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
-        from siamkit.training.config import registered_choices
+        from siamkit.training.config_checks import registered_choices
 
         with formatter.section("Registered names (config keys)"):
             formatter.write_text(

@@ -61,7 +61,7 @@ def demo_config(
     from dataclasses import replace
 
     from siamkit.training import demo_recipe, load_config
-    from siamkit.training.config import check_config
+    from siamkit.training.config_checks import check_config
 
     cfg = load_config(config) if config else demo_recipe()
     if data_dir is not None and cfg.data.dataset != "fashion-mnist":  # else it was ignored

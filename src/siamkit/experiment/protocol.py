@@ -27,7 +27,8 @@ from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.experiment.result import Rates
 from siamkit.models import JoinedEmbedding, SiameseNetwork
-from siamkit.training.config import EvalConfig, RunConfig, resolved_ways
+from siamkit.training.config import EvalConfig, RunConfig
+from siamkit.training.config_classes import resolved_ways
 from siamkit.training.data import (
     RunData,
     cohort_folder_images,

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.evaluation import EvaluationReport
-from siamkit.training.config import RunConfig, eval_ways
+from siamkit.training.config import RunConfig
+from siamkit.training.config_classes import eval_ways
 
 
 @dataclass(frozen=True)

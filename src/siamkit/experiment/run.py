@@ -47,7 +47,7 @@ from siamkit.training import (
     embedding_model,
     load_run_data,
 )
-from siamkit.training.config import eval_ways
+from siamkit.training.config_classes import eval_ways
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import finish_distributed, teardown_distributed

@@ -48,9 +48,10 @@ def saved_shape_unset(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, A
 
 def _saved_loss_params_win(saved: dict[str, Any]) -> dict[str, Any]:
     """``saved`` with each flat loss key that conflicts with ``loss.params``
-    (:func:`~siamkit.training.config.loss_key_conflicts`) at its default, as the checkpoint's
+    (:func:`~siamkit.training.config_loss.loss_key_conflicts`) at its default, as the checkpoint's
     run resolved it (``loss.params`` won)."""
-    from siamkit.training.config import LossConfig, loss_key_conflicts
+    from siamkit.training.config import LossConfig
+    from siamkit.training.config_loss import loss_key_conflicts
     from siamkit.training.config_sections import _section
 
     loss = saved.get("loss")

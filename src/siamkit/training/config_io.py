@@ -21,11 +21,8 @@ from typing import Any
 import yaml
 
 from siamkit.atomic import NotUtf8Error, atomic_write, read_utf8
-from siamkit.training.config import (
-    AppearanceConfig,
-    RunConfig,
-    check_config,
-)
+from siamkit.training.config import AppearanceConfig, RunConfig
+from siamkit.training.config_checks import check_config
 from siamkit.training.config_sections import (
     _PART_SECTIONS,
     ConfigError,

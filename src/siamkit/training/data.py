@@ -19,7 +19,8 @@ from torch import Tensor
 
 from siamkit.data.sources import DATA_SOURCES
 from siamkit.data.splits import validate_class_lists
-from siamkit.training.config import DataConfig, too_few_left_to_train
+from siamkit.training.config import DataConfig
+from siamkit.training.config_classes import too_few_left_to_train
 
 SPLIT_SEED = 0  # the validation / test hold-out does not move with the training seed
 TEST_FRACTION = 0.3  # data.train_classes: null without a test split: the share of each class tested

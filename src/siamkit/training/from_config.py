@@ -34,12 +34,9 @@ from siamkit.training.callbacks import (
     WeightAverageCallback,
 )
 from siamkit.training.collapse import CollapseMonitor, CollapseRecovery
-from siamkit.training.config import (
-    VAL_METRICS_LOWER_BETTER,
-    RunConfig,
-    resolved_mining,
-    resolved_ways,
-)
+from siamkit.training.config import VAL_METRICS_LOWER_BETTER, RunConfig
+from siamkit.training.config_classes import resolved_ways
+from siamkit.training.config_loss import resolved_mining
 from siamkit.training.data import RunData
 from siamkit.training.objectives import build_objective
 from siamkit.training.preflight import run_config_guard

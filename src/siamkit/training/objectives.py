@@ -24,7 +24,8 @@ from torch import nn
 from siamkit.distances import Distance
 from siamkit.losses.registry import LOSSES
 from siamkit.losses.xbm import CrossBatchMemory
-from siamkit.training.config import XBM_MINING, LossConfig, resolved_mining
+from siamkit.training.config import LossConfig
+from siamkit.training.config_loss import XBM_MINING, resolved_mining
 from siamkit.training.parts import build_miner
 
 

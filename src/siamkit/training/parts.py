@@ -255,7 +255,7 @@ def run_spec(cfg: RunConfig) -> dict[str, dict[str, Any]]:
     >>> run_spec(RunConfig())["optimizer"]
     {'kind': 'adamw', 'params': {'lr': 0.003, 'weight_decay': 0.0005, 'momentum': 0.9}}
     """
-    from siamkit.training.config import resolved_mining
+    from siamkit.training.config_loss import resolved_mining
     from siamkit.training.objectives import loss_params
 
     loss_kind, loss_kw = loss_params(cfg.loss, cfg.model.distance)

@@ -47,8 +47,8 @@ from typing import Any
 import yaml
 
 from siamkit.training import LossConfig, RunConfig
-from siamkit.training.config import _FLAT_LOSS_KEYS
 from siamkit.training.config_io import read_yaml
+from siamkit.training.config_loss import _FLAT_LOSS_KEYS
 from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.config_sections import ConfigError, unknown_sections_message
 

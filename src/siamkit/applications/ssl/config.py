@@ -19,15 +19,9 @@ import yaml
 from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
 from siamkit.params import ParamError, count, number
-from siamkit.training.config import (
-    DATASETS,
-    ModelConfig,
-    OptimConfig,
-    check_config,
-    check_embed_batch_size,
-    check_loop_counts,
-)
+from siamkit.training.config import DATASETS, ModelConfig, OptimConfig
 from siamkit.training.config import RunConfig as _RunConfig
+from siamkit.training.config_checks import check_config, check_embed_batch_size, check_loop_counts
 from siamkit.training.config_io import plain_dict, without_plugins
 from siamkit.training.config_overrides import set_override
 from siamkit.training.config_sections import ConfigError, _section, unknown_sections_message
