@@ -1536,3 +1536,22 @@ def test_a_trial_whose_objective_cannot_be_built_fails_and_the_study_goes_on(
     assert refused and refused[0].startswith(
         "loss.mining = pairs cannot go with loss.xbm_memory_size"
     )
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_tune_under_torchrun_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch, rank: str
+) -> None:
+    """Under torchrun every process opened OUT/study.db at once and one crashed with a raw
+    SQLAlchemy IntegrityError; each trial is a single-process training, so tune refuses."""
+    from siamkit.cli.tune_cmd import TUNE_UNDER_TORCHRUN
+
+    ran: list[bool] = []
+    monkeypatch.setattr("siamkit.tuning.run_study", lambda *a, **k: ran.append(True))
+    monkeypatch.setenv("RANK", rank)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    out = tmp_path / "study"
+    res = CliRunner().invoke(cli, ["tune", str(TINY), "--trials", "2", "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().endswith(f"Error: {TUNE_UNDER_TORCHRUN}"), res.output
+    assert ran == [] and not out.exists() and list(tmp_path.iterdir()) == []

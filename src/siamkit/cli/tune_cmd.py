@@ -86,6 +86,8 @@ def tune(
         --set train.val_metric=eer --out runs/tune-mine
       siamkit train runs/tune/best.yaml --out runs/best
     """
+    import os
+
     from siamkit.cli.main import started_plugins
     from siamkit.training import apply_overrides, load_config
     from siamkit.training.config_io import read_config_plugins
@@ -94,6 +96,10 @@ def tune(
     from siamkit.tuning.search import StudyInterrupted
     from siamkit.tuning.space import LOSS_LR_FACTOR
     from siamkit.tuning.study import STUDY_FILE, import_study_plugins
+
+    # before anything is read or written: every process would open OUT/study.db at once
+    if os.environ.get("WORLD_SIZE", "1").strip() not in ("", "0", "1"):
+        raise click.UsageError(TUNE_UNDER_TORCHRUN)
 
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
     # a continued study's plug-ins, before CONFIG (which may name their parts) is read
@@ -190,6 +196,14 @@ def tune(
         click.echo(f"warning: {result.warning}")
     if gave_up:
         raise click.ClickException(gave_up)
+
+
+#: Why ``siamkit tune`` refuses a torchrun launch. Its trials cannot share one study.db either:
+#: a study opened marks every trial still running in it failed (left by a killed study).
+TUNE_UNDER_TORCHRUN = (
+    "siamkit tune runs in one process (each trial is a single-process training, and processes "
+    "sharing OUT/study.db would fail each other's trials): run it without torchrun"
+)
 
 
 #: The keys that make a study's trials short runs (``--set train.epochs=1``); best.yaml keeps them.
