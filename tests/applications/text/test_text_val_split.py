@@ -4,6 +4,7 @@ calibrated threshold were measured on texts the network had trained on."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -246,3 +247,30 @@ def test_a_graded_share_of_one_score_takes_a_pair_of_another(tmp_path: Path) -> 
     for seed in range(10):
         val = text_train._split(ex, _cfg(data, seed, score_range=[0, 5]))[1]
         assert val is not None and len(set(val.targets or ())) == 2, seed
+
+
+def test_a_pair_labelled_both_0_and_1_is_pointed_out(tmp_path: Path) -> None:
+    # two agents who disagreed: the same tickets labelled duplicate and not, trained both ways
+    from siamkit.applications.text.train import conflicting_labels
+
+    rows = [{"a": f"ticket {i}", "b": f"reply {i}", "label": i % 2} for i in range(10)] + [
+        {"a": "REPLY 0", "b": "ticket  0", "label": 1},  # ticket 0 / reply 0 is labelled 0
+        {"a": "ticket 3", "b": "reply 3", "label": 0},  # labelled 1 above
+        {"a": "ticket 5", "b": "reply 5", "label": 1},  # the same label again: no conflict
+    ]
+    data = _jsonl(tmp_path / "tickets.jsonl", rows)
+    ex = read_examples(data, "pairs")
+    assert conflicting_labels(_cfg(data), ex) == (
+        f"2 pairs of texts in {data} are labelled both 0 and 1 (the first: 'ticket 0' and "
+        "'reply 0', up to case and spacing): training pulls such a pair together and pushes "
+        "it apart at once; keep one label for each pair"
+    )
+    # towers of their own (a half-twin): a query and a document are not the other way round
+    cfg = _cfg(data)
+    towers = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, share_weights=False))
+    said = conflicting_labels(towers, ex)
+    assert said is not None and said.startswith(f"1 pair of texts in {data} is labelled both")
+    graded = _jsonl(tmp_path / "graded.jsonl", [dict(r, label=r["label"] * 4 + 0.5) for r in rows])
+    assert (
+        conflicting_labels(_cfg(graded), read_examples(graded, "pairs", score_range=(0, 5))) is None
+    )

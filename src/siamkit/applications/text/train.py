@@ -435,6 +435,33 @@ def labels_read_as_scores(cfg: TextTrainConfig, *sets: TextExamples | None) -> s
     )
 
 
+def conflicting_labels(cfg: TextTrainConfig, ex: TextExamples) -> str | None:
+    """A note when the same pair of texts (up to case and spacing; either order where the twins
+    share weights) is labelled both 0 and 1 in the training file, as two agents who disagreed
+    leave it: training pulls the pair together and pushes it apart at once, without a word.
+    Graded scores are left alone (raters differ on a pair's score as a matter of course)."""
+    if ex.format != "pairs" or ex.targets is None or _graded(ex):
+        return None
+    labels: dict[tuple[str, ...], set[float]] = {}
+    first: dict[tuple[str, ...], tuple[str, str]] = {}
+    for a, b, y in zip(ex.texts[0], ex.texts[1], ex.targets):
+        key: tuple[str, ...] = (_norm(a), _norm(b))
+        if cfg.model.share_weights:
+            key = tuple(sorted(key))
+        labels.setdefault(key, set()).add(y)
+        first.setdefault(key, (a, b))
+    both = [key for key, ys in labels.items() if len(ys) > 1]
+    if not both:
+        return None
+    a, b = (t if len(t) <= 40 else t[:39] + "\u2026" for t in first[both[0]])
+    n = len(both)
+    return (
+        f"{n} pair{'s' if n > 1 else ''} of texts in {cfg.data.train} {'are' if n > 1 else 'is'} "
+        f"labelled both 0 and 1 (the first: {a!r} and {b!r}, up to case and spacing): training "
+        "pulls such a pair together and pushes it apart at once; keep one label for each pair"
+    )
+
+
 def history_from_here_line(ckpt: Path, epoch: int, step: int, epochs: int) -> str:
     """The line of a resume from checkpoint ``ckpt``, made before text runs kept a per-epoch
     history, at ``epoch`` (from 0), ``step``: ``history.json`` and the report's curves hold
@@ -973,6 +1000,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     if note := unread_data_keys(cfg):
         log(note)
     if note := labels_read_as_scores(cfg, examples, val_ex):
+        log(note)
+    if note := conflicting_labels(cfg, examples):
         log(note)
     if note := validation_skipped(cfg, examples):
         log(note)
