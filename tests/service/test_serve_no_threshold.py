@@ -20,6 +20,7 @@ import siamkit
 from _tiny_ssl import save_photos, train_tiny_ssl
 from siamkit.cli import serve_cmd
 from siamkit.cli.main import cli
+from siamkit.service.engine import no_threshold_hint
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2")
@@ -81,6 +82,9 @@ def test_a_model_without_a_threshold_is_said_once_at_start(
     assert out.count("threshold") == 1, out
     assert SUPERVISED.format(model=model) in out.splitlines(), out
     assert answer["threshold"] is None and answer["matches"][0]["accepted"] is None, answer
+    # the nearest label is matches[0]; `label`, read as an identity, names none that was accepted
+    assert answer["label"] is None and answer["matches"][0]["label"] == "a", answer
+    assert answer["hint"] == no_threshold_hint(), answer
 
 
 def test_a_self_supervised_model_is_told_to_calibrate_on_labelled_images(
@@ -111,4 +115,4 @@ def test_a_model_with_a_threshold_says_nothing_of_it(
     _enroll(siamkit.load_model(model), db, [png_bytes(pattern("stripes"))])
     out, answer, warned = _serve_and_identify(monkeypatch, model, db, png_bytes(pattern("disc")))
     assert "no threshold" not in out and not warned, (out, warned)
-    assert answer["threshold"] == 0.25
+    assert answer["threshold"] == 0.25 and "hint" not in answer, answer

@@ -87,6 +87,21 @@ def test_enroll_then_identify_ranks_by_cosine_and_shows_the_texts(make_client, t
     assert body["label"] == ("printer" if top["accepted"] else None)
 
 
+def test_identify_without_a_threshold_names_no_label(make_client, text_model):
+    """Without a threshold /identify named the nearest label in `label`, every match's accepted
+    null: a client reading `label` as the identity took the nearest for a match. `label` is
+    null then, as on the image service, and `hint` says why (not an unknown text)."""
+    from siamkit.service.engine import no_threshold_hint
+
+    c = make_client()
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    c.app.state.engine.gallery.threshold = None  # as a lexical join without one serves
+    body = c.post("/identify", json={"text": PRINTER[0], "k": 2}).json()
+    assert body["threshold"] is None and body["matches"][0]["accepted"] is None, body
+    assert body["matches"][0]["label"] == "printer" and body["label"] is None, body
+    assert body["hint"] == no_threshold_hint()
+
+
 def test_enrolling_a_text_again_skips_it_and_says_how_many(make_client, text_model):
     """A re-enrollment that stored nothing answered 201 Created: now 200, as for images."""
     c = make_client()

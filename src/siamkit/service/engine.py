@@ -116,6 +116,16 @@ def empty_gallery_hint(input_kind: str = "image") -> str:
     )
 
 
+def no_threshold_hint() -> str:
+    """``/identify``'s ``hint`` when there is no threshold: its null label means that nothing
+    was decided, not that the input is unknown, and the matches are only the nearest."""
+    return (
+        "No threshold to decide with, so no label is accepted or refused (label is null): the "
+        "matches are the nearest labels, matches[0] the nearest. Fit a threshold with `siamkit "
+        "calibrate MODEL --data FOLDER` and serve the model again."
+    )
+
+
 def model_input_shape(model: Any, role: str = "query") -> tuple[int, int, int]:
     """The ``(C, H, W)`` images the model takes; refuses vector models and unknown shapes.
 

@@ -13,7 +13,7 @@ from siamkit.index.embedding import two_towers
 from siamkit.index.results import listing
 from siamkit.index.store import unprintable_char
 from siamkit.registry import did_you_mean
-from siamkit.service.engine import ServiceEngine
+from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
 from siamkit.service.responses import UPLOAD, VERIFY_LABEL, enrolled_before, errors
 from siamkit.service.schemas import (
@@ -175,7 +175,14 @@ def _identify_out(
         _match_out(m, threshold, data_url(thumbs[m.item_id]) if m.item_id in thumbs else None)
         for m in result.matches
     ]
-    return IdentifyResponse(threshold=threshold, label=result.label, matches=matches)
+    label = decided_label(result, threshold)
+    return IdentifyResponse(threshold=threshold, label=label, matches=matches)
+
+
+def decided_label(result: IdentifyResult, threshold: float | None) -> str | None:
+    """``/identify``'s ``label``: the accepted best label, so ``None`` without a threshold, where
+    the gallery names the nearest (which a client would read as an identity) and accepts none."""
+    return None if threshold is None else result.label
 
 
 def get_engine(request: Request) -> ServiceEngine:
@@ -448,7 +455,7 @@ async def identify(
         out.faces = [
             FaceOut(
                 box=FaceBoxOut(**f.box),
-                label=f.result.label,
+                label=decided_label(f.result, threshold),
                 matches=_identify_out(f.result, thumbs, threshold).matches,
             )
             for f in found
@@ -458,6 +465,8 @@ async def identify(
             return out
     if not out.matches and (hint := await engine.empty_gallery_hint()):
         out.hint = hint  # set, so shown (exclude_unset): only on an empty gallery
+    elif out.matches and threshold is None:
+        out.hint = no_threshold_hint()  # why the null label does not mean unknown
     return out
 
 

@@ -170,15 +170,18 @@ class FaceBoxOut(BaseModel):
 
 class FaceOut(BaseModel):
     box: FaceBoxOut
-    label: str | None = Field(description="The accepted best label; null for an unknown face.")
+    label: str | None = Field(
+        description="The accepted best label; null for an unknown face, or without a threshold."
+    )
     matches: list[MatchOut] = Field(description="Nearest labels, best first, one item each.")
 
 
 class IdentifyResponse(BaseModel):
     threshold: float | None = Field(description="Matches at or under it are accepted.")
     label: str | None = Field(
-        description="The accepted best label; null for an unknown face/object. For a face "
-        "model: the largest face's."
+        description="The accepted best label; null for an unknown face/object, and when there "
+        "is no threshold to accept one (hint says so; matches still rank the nearest). For a "
+        "face model: the largest face's."
     )
     matches: list[MatchOut] = Field(
         description="Nearest labels, best first, one item each (a face model: the largest face's)."
@@ -191,9 +194,10 @@ class IdentifyResponse(BaseModel):
     )
     hint: str | None = Field(
         default=None,
-        description="Only when the gallery is empty, or for a face model when no face was found "
-        "in the image (absent otherwise): why the null label does not mean unknown, and what to "
-        "do (POST /enroll images first, or send a photo in which a face is clearly visible).",
+        description="Only when the gallery is empty, when there is no threshold, or for a face "
+        "model when no face was found in the image (absent otherwise): why the null label does "
+        "not mean unknown, and what to do (POST /enroll images first, calibrate a threshold, or "
+        "send a photo in which a face is clearly visible).",
     )
 
 

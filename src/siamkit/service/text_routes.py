@@ -25,7 +25,7 @@ from siamkit.applications.text.score_map import mapped_score
 from siamkit.applications.text.text_checks import is_blank, unicode_problem
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs, two_towers
-from siamkit.service.engine import ServiceEngine
+from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.responses import VERIFY_LABEL, enrolled_before, errors
@@ -38,6 +38,7 @@ from siamkit.service.routes import (
     check_k,
     check_label,
     check_new_label,
+    decided_label,
     enroll_answer,
     gallery_info,
     label_count,
@@ -328,10 +329,13 @@ async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyRes
         for m in result.matches
     ]
     out = TextIdentifyResponse(
-        threshold=threshold, label=result.label, matches=matches, chunked=chunked
-    )
+        threshold=threshold, label=decided_label(result, threshold), matches=matches,
+        chunked=chunked,
+    )  # fmt: skip
     if not matches and (hint := await engine.empty_gallery_hint()):
         out.hint = hint
+    elif matches and threshold is None:
+        out.hint = no_threshold_hint()  # why the null label does not mean unknown
     return out
 
 

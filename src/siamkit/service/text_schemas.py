@@ -79,13 +79,17 @@ class TextMatchOut(MatchOut):
 
 class TextIdentifyResponse(BaseModel):
     threshold: float | None = Field(description="Matches at or under it are accepted.")
-    label: str | None = Field(description="The accepted best label; null when none is close.")
+    label: str | None = Field(
+        description="The accepted best label; null when none is close, or without a threshold "
+        "to accept one (hint says so; matches still rank the nearest)."
+    )
     matches: list[TextMatchOut] = Field(description="Nearest labels, best first, one item each.")
     chunked: int = Field(description="1 if the query was longer than the model's window.")
     hint: str | None = Field(
         default=None,
-        description="Only when the gallery is empty (absent otherwise): that nothing is enrolled "
-        "yet, so the null label does not mean unknown, and to POST /enroll texts first.",
+        description="Only when the gallery is empty or there is no threshold (absent otherwise): "
+        "why the null label does not mean unknown (nothing enrolled yet: POST /enroll texts "
+        "first; no threshold: nothing was decided).",
     )
 
 
