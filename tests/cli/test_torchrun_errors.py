@@ -22,9 +22,16 @@ def test_a_config_error_met_by_every_rank_is_said_once(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def _interrupted_run(tmp_path: Path, monkeypatch, rank: int, checkpoint: bool) -> tuple[int, str]:
-    """`siamkit train` as process ``rank`` of a two-process torchrun launch, Ctrl-C'd during
-    the run (after its first checkpoint when ``checkpoint``): the exit code and what it said."""
+def _interrupted_run(
+    tmp_path: Path,
+    monkeypatch,
+    rank: int,
+    checkpoint: bool,
+    stop: type[BaseException] = KeyboardInterrupt,
+) -> tuple[int, str]:
+    """`siamkit train` as process ``rank`` of a two-process torchrun launch, Ctrl-C'd (or
+    ``stop`` raised, as the SIGTERM handler does) during the run (after its first checkpoint
+    when ``checkpoint``): the exit code and what it said."""
     from click.testing import CliRunner
 
     import siamkit.experiment
@@ -36,7 +43,7 @@ def _interrupted_run(tmp_path: Path, monkeypatch, rank: int, checkpoint: bool) -
         if checkpoint:
             out.mkdir(parents=True, exist_ok=True)
             (out / "checkpoint.pt").write_bytes(b"")
-        raise KeyboardInterrupt
+        raise stop()
 
     monkeypatch.setattr(siamkit.experiment, "run_experiment", interrupted)
     monkeypatch.setenv("RANK", str(rank))
@@ -57,6 +64,62 @@ def test_ctrl_c_under_torchrun_is_said_by_the_first_process_only(
     assert ("--resume" in said) == checkpoint, said
     code, said = _interrupted_run(tmp_path / "r1", monkeypatch, 1, checkpoint)
     assert code == 130 and said == "", said
+
+
+@pytest.mark.parametrize("checkpoint", [True, False], ids=["resume-hint", "before-checkpoint"])
+def test_sigterm_under_torchrun_says_what_ctrl_c_says(
+    tmp_path: Path, monkeypatch, checkpoint: bool
+) -> None:
+    """torchrun stops its processes with SIGTERM when its launcher gets one: the run ended
+    silently with status 143, where Ctrl-C said that --resume continues it. A SIGTERM before the
+    checkpoint says nothing under torchrun (torchrun also sends it when another process failed)."""
+    from siamkit.cli.main import Terminated
+
+    code, said = _interrupted_run(tmp_path / "r0", monkeypatch, 0, checkpoint, Terminated)
+    assert code == 143, said
+    if checkpoint:
+        assert said == (
+            f"interrupted (SIGTERM); {tmp_path / 'r0' / 'run' / 'checkpoint.pt'} keeps the run "
+            "so far: run the same command with --resume to continue it\n"
+        ), said
+    else:
+        assert said == "", said
+    code, said = _interrupted_run(tmp_path / "r1", monkeypatch, 1, checkpoint, Terminated)
+    assert code == 143 and said == "", said
+
+
+@pytest.mark.slow
+def test_a_killed_run_says_resume_and_its_checkpoint_resumes(tmp_path: Path) -> None:
+    """A plain `kill PID` (what a cluster scheduler sends) of a one-process `siamkit train`
+    ended it with status 143 and no word, where Ctrl-C said that --resume continues it. The
+    checkpoint it leaves is complete: --resume finishes the run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "siamkit", "train", str(ROOT / "configs" / "digits-tiny.yaml")]
+    cmd += ["--out", str(out), "--no-progress", "--episodes", "5", "--device", "cpu"]
+    cmd += ["--set", "train.epochs=40", "--set", "train.steps_per_epoch=1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoint.pt").exists() and run.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint written"
+        time.sleep(0.02)
+    run.send_signal(signal.SIGTERM)
+    said, err = run.communicate(timeout=120)
+    assert run.returncode == 143, said + err
+    assert err.strip().endswith(
+        f"interrupted (SIGTERM); {out / 'checkpoint.pt'} keeps the run so far: run the same "
+        "command with --resume to continue it"
+    ), err
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml"]
+    res = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (out / "model").is_dir() and (out / "metrics.json").is_file()
 
 
 def test_an_embedding_run_resumes_only_with_the_process_count_it_was_made_by(
@@ -110,3 +173,23 @@ def test_overwrite_under_torchrun_leaves_the_set_aside_run_to_the_first_process(
     assert res.exit_code == 0 and res.output == "", res.output
     assert ran == [True]
     assert (out / "checkpoint.pt").read_bytes() == b"earlier"  # not this process's to move
+
+
+def test_sigterm_in_one_process_says_run_it_again(tmp_path: Path, monkeypatch) -> None:
+    """A command stopped by SIGTERM (no checkpoint to resume) ended with status 143 and no
+    word, where Ctrl-C said 'run it again'."""
+    from click.testing import CliRunner
+
+    import siamkit.experiment
+    from siamkit.cli.main import Terminated, cli
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise Terminated
+
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", stopped)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    args = ["train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 143
+    assert res.output == "interrupted (SIGTERM) before the command finished; run it again\n"

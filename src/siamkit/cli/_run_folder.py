@@ -68,25 +68,29 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
-    """Ctrl-C in a new run that has written its checkpoint: the same command again is refused
-    (OUT holds a run), so say that --resume continues it, not the generic "run it again".
-    Under torchrun every process gets the Ctrl-C: the first alone says it."""
+    """Ctrl-C or SIGTERM (``kill``, a scheduler, torchrun stopping its processes) in a new run
+    that has written its checkpoint: the same command again is refused (OUT holds a run), so
+    say that --resume continues it, not the generic "run it again". Under torchrun every
+    process gets the signal: the first alone says it."""
+    from siamkit.cli.main import Terminated
     from siamkit.training.ddp import is_main_process
 
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
         checkpoint = out_dir / "checkpoint.pt"
         if not enabled or not checkpoint.exists():
             raise
+        term = isinstance(stop, Terminated)
+        code, signame = (Terminated.STATUS, "SIGTERM") if term else (130, "Ctrl-C")
         if not is_main_process():
-            raise click.exceptions.Exit(130) from None
+            raise click.exceptions.Exit(code) from None
         click.echo(
-            f"interrupted (Ctrl-C); {checkpoint} keeps the run so far: run the same command "
+            f"interrupted ({signame}); {checkpoint} keeps the run so far: run the same command "
             "with --resume to continue it",
             err=True,
         )
-        raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(code) from None
 
 
 def _refuse_set_aside_run(out_dir: Path) -> None:

@@ -67,7 +67,9 @@ class LazyGroup(click.Group):
         a shell reports for a command stopped by Ctrl-C), not click's "Aborted!" and status 1.
         Its outputs are written beside their names and renamed only when complete, so nothing
         half-written is left under an output's name. Under torchrun every process gets the
-        Ctrl-C: the first alone says it."""
+        Ctrl-C: the first alone says it. SIGTERM (:class:`Terminated`) ends it the same way,
+        with status 143; under torchrun it says nothing there, as torchrun also stops the other
+        processes with SIGTERM when one fails (its error is the line to read)."""
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -76,6 +78,12 @@ class LazyGroup(click.Group):
                     "interrupted (Ctrl-C) before the command finished; run it again", err=True
                 )
             raise click.exceptions.Exit(130) from None
+        except Terminated:
+            if os.environ.get("WORLD_SIZE", "1").strip() in ("", "0", "1"):
+                click.echo(
+                    "interrupted (SIGTERM) before the command finished; run it again", err=True
+                )
+            raise click.exceptions.Exit(Terminated.STATUS) from None
 
 
 #: The environment variable that names plug-in modules, as ``--plugin`` does (comma-separated).
@@ -158,8 +166,20 @@ def started_plugins() -> list[str]:
     return list(ctx.meta.get(_PLUGINS_META, ())) if ctx is not None else []
 
 
+class Terminated(SystemExit):
+    """The ``SystemExit(143)`` that :func:`exit_on_sigterm`'s handler raises: a command tells a
+    SIGTERM from another exit by it, to say what it says on Ctrl-C (a run's --resume hint)."""
+
+    #: 128 + SIGTERM, what a shell reports for a command stopped by SIGTERM.
+    STATUS = 143
+
+    def __init__(self) -> None:
+        super().__init__(self.STATUS)
+
+
 def exit_on_sigterm() -> None:
-    """Turn SIGTERM (``kill``, a job scheduler, ``timeout``) into ``SystemExit(143)``.
+    """Turn SIGTERM (``kill``, a job scheduler, ``timeout``, torchrun stopping its processes)
+    into :class:`Terminated` (``SystemExit(143)``).
 
     Python's default SIGTERM action ends the process at once, so a command stopped that way
     left its half-written temporary files behind (Ctrl-C already cleaned up). As an exception
@@ -167,7 +187,7 @@ def exit_on_sigterm() -> None:
     """
 
     def _exit(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+        raise Terminated
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit)
