@@ -101,16 +101,19 @@ def test_a_moved_project_folder_is_used_by_giving_the_model_s_new_place(
     for name in ("a", "b"):
         Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(proj / f"{name}.png")
     _run(cli, "enroll", proj / "model", "--gallery", proj / "g.db", "--label", "a", proj / "a.png")
+    shutil.copytree(proj / "model", tmp_path / "spare")
     moved = shutil.move(proj, tmp_path / "moved")
-    db = Path(moved) / "g.db"
-    out = _run(
-        cli, "identify", Path(moved) / "other", "--gallery", db, Path(moved) / "a.png", code=1
-    )
+    db, new = Path(moved) / "g.db", (Path(moved) / "model").resolve()
+    here = (Path(moved) / "other", "--gallery", db, Path(moved) / "a.png")
+    out = _run(cli, "identify", *here, code=1)  # found where it moved with the gallery
+    assert f"was enrolled with the model in {new}, not {Path(moved) / 'other'}" in out
+    shutil.rmtree(new)  # gone from both the places the gallery recorded
+    out = _run(cli, "identify", *here, code=1)
     assert (
         f"was enrolled with the model in {(proj / 'model').resolve()}, which no longer exists"
     ) in out
     assert f"{MOVED}, give the folder it is in now as MODEL; else restore it and give" in out
-    new = Path(moved) / "model"
+    shutil.copytree(tmp_path / "spare", new)
     out = _run(cli, "identify", new, "--gallery", db, Path(moved) / "a.png", "--json")
     assert '"label": "a"' in out
     _run(cli, "enroll", new, "--gallery", db, "--label", "b", Path(moved) / "b.png")

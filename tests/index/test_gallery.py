@@ -378,6 +378,42 @@ def test_a_score_normalised_model_identifies_with_its_normalised_distance(tmp_pa
         Gallery.open(tmp_path / "f.db", net, index="faiss-flat")
 
 
+def test_a_gallery_moved_with_its_model_finds_the_model_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The model folder was recorded as an absolute path only: a project folder moved or cloned
+    left the gallery naming a folder that is gone. Its path from the gallery's folder is
+    recorded too and used when the absolute one is gone; a gallery recorded before (no relative
+    path) still reads as it did."""
+    import shutil
+
+    from siamkit.index.gallery import recorded_model_path
+    from siamkit.index.provenance import MODEL_RELPATH_KEY
+    from siamkit.index.store import GalleryStore
+
+    proj = tmp_path / "proj"
+    (proj / "runs" / "model").mkdir(parents=True)
+    (proj / "galleries").mkdir()
+    db = proj / "galleries" / "g.db"
+    with Gallery.open(db, embedding_dim=2) as g:
+        g.remember_model_path(proj / "runs" / "model")
+    old = str((proj / "runs" / "model").resolve())
+    assert recorded_model_path(db) == old
+    shutil.copytree(proj, tmp_path / "clone")  # the original still there: its absolute path
+    assert recorded_model_path(tmp_path / "clone" / "galleries" / "g.db") == old
+    shutil.move(proj, tmp_path / "moved")
+    moved_db = tmp_path / "moved" / "galleries" / "g.db"
+    new = str((tmp_path / "moved" / "runs" / "model").resolve())
+    assert recorded_model_path(moved_db) == new
+    with Gallery.open(moved_db) as g:
+        assert g.stats().model_path == new
+    store = GalleryStore(moved_db, create=False)
+    with store.transaction() as c:  # as a gallery recorded before the relative path was
+        c.execute("DELETE FROM meta WHERE key = ?", (MODEL_RELPATH_KEY,))
+    store.close()
+    assert recorded_model_path(moved_db) == old  # gone, and named as before
+    shutil.rmtree(tmp_path / "moved" / "runs")
+    assert recorded_model_path(moved_db) == old
+
+
 def test_verify_without_a_threshold_says_how_to_get_one(tmp_path, fmnist, model):
     """same=None alone leaves a library user guessing: a warning names siamkit calibrate, once."""
     x, _ = fmnist

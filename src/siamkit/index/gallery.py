@@ -29,6 +29,8 @@ from siamkit.index.provenance import (
     ENROLLED_TOWER_KEY,
     check_enrolled_tower,
     check_same_model,
+    model_path_meta,
+    recorded_model_folder,
     wanted_meta,
 )
 from siamkit.index.results import (
@@ -78,17 +80,15 @@ class UnknownItemError(UnknownLabelError):
         self.item_ids = item_ids
 
 
-MODEL_PATH_KEY = "model_path"
-"""Meta key of the model folder recorded by :meth:`Gallery.remember_model_path`."""
-
-
 def recorded_model_path(path: str | Path) -> str | None:
-    """The model folder recorded in the gallery file ``path``; None if none or no such file."""
+    """The model folder recorded in the gallery file ``path`` (found again where the gallery and
+    it moved together: :func:`~siamkit.index.provenance.recorded_model_folder`); None if none or
+    no such file."""
     if not Path(path).is_file():
         return None
     store = GalleryStore(path, create=False, create_schema=False)
     try:
-        return store.meta().get(MODEL_PATH_KEY)
+        return recorded_model_folder(store.meta(), path)
     finally:
         store.close()
 
@@ -524,16 +524,18 @@ class Gallery:
             file_bytes=size,
             created=meta.get("created", ""),
             siamkit_version=meta.get("siamkit_version", ""),
-            model_path=meta.get(MODEL_PATH_KEY, ""),
+            model_path=recorded_model_folder(meta, path) or "",
         )
 
     def remember_model_path(self, model_dir: str | Path) -> None:
-        """Record where the model folder that enrolls into this gallery lives (absolute path).
+        """Record where the model folder that enrolls into this gallery lives: its absolute path,
+        and its path from the gallery file's folder, which finds it again when both moved.
 
         Commands with a default model (``siamkit signature verify``) use it when ``--model`` is not
         given; the fingerprint check still decides whether a model may open the gallery.
         """
-        self._store.set_meta(MODEL_PATH_KEY, str(Path(model_dir).resolve()))
+        for key, value in model_path_meta(model_dir, self._store.path).items():
+            self._store.set_meta(key, value)
 
     def close(self) -> None:
         """Close the store. Everything acknowledged is already on disk."""

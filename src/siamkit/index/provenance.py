@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,47 @@ ENROLLED_TOWER_KEY = "enrolled_tower"
 enrolls with, ``"document"`` (a text half-twin's document tower, a ``HalfTwinNetwork``'s branch
 g). A two-tower gallery without it was enrolled before siamkit recorded it, when enrollment
 went through the query tower."""
+
+
+MODEL_PATH_KEY = "model_path"
+"""Meta key of the model folder that enrolls into a gallery, as an absolute path."""
+
+MODEL_RELPATH_KEY = "model_path_relative"
+"""Meta key of that folder relative to the gallery file's folder, which finds it again when the
+two moved together (a moved, copied or cloned project); galleries recorded before it lack it."""
+
+
+def model_path_meta(model_dir: str | Path, gallery_path: str | Path) -> dict[str, str]:
+    """The meta recording where the model folder ``model_dir`` is: absolute, and relative to
+    the folder of the gallery file ``gallery_path`` (left out where there is no such path,
+    such as another drive on Windows, or an in-memory gallery).
+
+    >>> model_path_meta("/proj/runs/model", "/proj/galleries/g.db")["model_path_relative"]
+    '../runs/model'
+    """
+    folder = Path(model_dir).resolve()
+    meta = {MODEL_PATH_KEY: str(folder)}
+    if str(gallery_path) != ":memory:":
+        with contextlib.suppress(ValueError):  # no relative path between them
+            meta[MODEL_RELPATH_KEY] = os.path.relpath(folder, Path(gallery_path).resolve().parent)
+    return meta
+
+
+def recorded_model_folder(meta: Mapping[str, str], gallery_path: str | Path) -> str | None:
+    """The model folder the meta of the gallery file ``gallery_path`` records: its absolute
+    path while that is a folder, else the relative one from where the gallery is now when that
+    is (gallery and model moved together), else the absolute one, gone (callers name it);
+    ``None`` when none is recorded. The gallery's fingerprint check still decides whether the
+    model found there may open it."""
+    recorded = meta.get(MODEL_PATH_KEY)
+    if recorded is None or Path(recorded).is_dir():
+        return recorded
+    relative = meta.get(MODEL_RELPATH_KEY)
+    if relative:
+        moved = (Path(gallery_path).resolve().parent / relative).resolve()
+        if moved.is_dir():
+            return str(moved)
+    return recorded
 
 
 def wanted_meta(
