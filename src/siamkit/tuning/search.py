@@ -61,7 +61,8 @@ from siamkit.tuning.study import (
 
 
 class RefusedCombination(ValueError):
-    """A trial's values together make a config that :func:`check_config` refuses."""
+    """A trial's values together make a config that the config (``apply_overrides``) or the
+    model's build and checks refuse; the trial fails with the reason and the study goes on."""
 
 
 class StudyInterrupted(KeyboardInterrupt):

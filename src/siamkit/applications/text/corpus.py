@@ -1,25 +1,28 @@
 """Reading texts: one JSONL/CSV corpus, one file per document, or a folder of files.
 
-Every file is decoded as UTF-8; a file that is not says which file and at which byte. JSONL and
-CSV files are read by :func:`jsonl_objects` and :func:`csv_records` (shared with the training
-pairs' reader), which name the file and line of anything they cannot read.
+Every file is decoded as UTF-8; a file that is not says which file and at which byte. JSONL and CSV
+files are read by :func:`~siamkit.applications.text.records.jsonl_objects` and
+:func:`~siamkit.applications.text.records.csv_records` (shared with the training pairs' reader),
+which name the file and line of anything they cannot read.
 
 Ids (:func:`load_corpus`): the ``id`` field/column when the file has one (``--id-field`` names
-another, which must then exist; a CSV's columns are found whatever their case, ``ID``, as the
-text column is: :func:`column_named`); without one, the one field whose name ends in the word id
-(``Article ID``, ``article_id``: :func:`id_like`) when its values are ids, each given once, said
-in :attr:`Corpus.id_note`; else the text's line number (JSONL) or row number (CSV). When
-the id field exists, every text needs a non-empty id of its own: an empty id is refused rather
-than replaced by a number that could equal another text's id, and so is an id given twice (unless
-the caller shares ids on purpose: a gallery's labels). A folder's ids are paths relative to it.
+another, which must then exist; a CSV's columns are found whatever their case, ``ID``, as the text
+column is: :func:`~siamkit.applications.text.records.column_named`); without one, the one field
+whose name ends in the word id (``Article ID``, ``article_id``:
+:func:`~siamkit.applications.text.corpus_ids.id_like`) when its values are ids, each given once,
+said in :attr:`Corpus.id_note`; else the text's line number (JSONL) or row number (CSV). When the
+id field exists, every text needs a non-empty id of its own: an empty id is refused rather than
+replaced by a number that could equal another text's id, and so is an id given twice (unless the
+caller shares ids on purpose: a gallery's labels). A folder's ids are paths relative to it.
 
-An ``.html`` / ``.htm`` file is read as the text a browser shows (:func:`html_text`): no tags,
-script, style or head, one paragraph per block element; so its sentences split as a text file's
-do, and a plagiarism report shows and highlights the words, not the markup.
+An ``.html`` / ``.htm`` file is read as the text a browser shows
+(:func:`~siamkit.applications.text.html_text.html_text`): no tags, script, style or head, one
+paragraph per block element; so its sentences split as a text file's do, and a plagiarism report
+shows and highlights the words, not the markup.
 
 Folders are read recursively; hidden files and folders (``.DS_Store``, ``.git/``), files whose
-suffix is not a text suffix (:data:`TEXT_SUFFIXES`) and siamkit's own plagiarism reports are
-skipped, and :attr:`Corpus.skipped` says which and why.
+suffix is not a text suffix (:data:`~siamkit.applications.text.documents.TEXT_SUFFIXES`) and
+siamkit's own plagiarism reports are skipped, and :attr:`Corpus.skipped` says which and why.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""ONNX export of a text twin, with its tokenizer, and a torch-free runtime for it.
+"""The torch-free runtime of a text twin's ONNX export (the export itself is written below).
 
 The graph maps ``input_ids, attention_mask`` ``(N, L)`` int64 to ``(N, D)`` pooled token
-vectors (the mean, or the CLS token's, as the model pools); the runtime averages a long text's windows and L2-normalises, as ``model.embed`` does. :class:`TextOnnxEmbedder` tokenizes with the
+vectors (the mean, or the CLS token's, as the model pools); the runtime averages a long text's
+windows and L2-normalises, as ``model.embed`` does. :class:`TextOnnxEmbedder` tokenizes with the
 ``tokenizers`` library and runs ONNX Runtime: no torch, no transformers. Long texts are split
 into the same overlapping windows as :class:`~siamkit.encoders.text.TextEncoder`.
 
