@@ -52,3 +52,37 @@ def test_the_steps_capped_note_counts_steps_as_the_processes_line_does(tiny_data
     assert _steps_capped_note(40, one, len(y), 1).endswith(  # type: ignore[union-attr]
         f"so an epoch trains {one.steps} steps; raise train.epochs to train longer"
     )
+
+
+def test_the_steps_shared_note_says_the_batches_an_epoch_trains(tiny_data) -> None:
+    """Two processes share train.steps_per_epoch out in whole steps of one batch each: 5 was
+    rounded down to 4 batches (and 1 up to 2) without a word."""
+    from siamkit.training.batch_source import PKBatches
+    from siamkit.training.from_config import _steps_shared_note
+
+    x, y = tiny_data.train_x, tiny_data.train_y
+    five = PKBatches(x, y, p=2, k=2, steps_per_epoch=5, rank=0, world=2)
+    assert _steps_shared_note(5, five, 2) == (
+        "note: train.steps_per_epoch = 5 is rounded down to 4 batches (2 steps of the 2 "
+        "processes' batches, a step training one batch of each); set a multiple of 2 to train "
+        "it exactly"
+    )
+    one = PKBatches(x, y, p=2, k=2, steps_per_epoch=1, rank=0, world=2)
+    assert _steps_shared_note(1, one, 2).startswith(  # type: ignore[union-attr]
+        "note: train.steps_per_epoch = 1 is rounded up to 2 batches (1 step of the 2"
+    )
+    assert _steps_shared_note(4, PKBatches(x, y, p=2, k=2, steps_per_epoch=4, world=2), 2) is None
+    assert _steps_shared_note(5, PKBatches(x, y, p=2, k=2, steps_per_epoch=5), 1) is None
+
+
+def test_an_odd_steps_per_epoch_under_torchrun_is_said_in_the_start_lines(tmp_path: Path) -> None:
+    """`train.steps_per_epoch: 5` on two processes trained 4 batches an epoch without a word."""
+    from _gloo import torchrun_siamkit
+
+    args = ["train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(tmp_path / "run")]
+    args += ["--no-progress", "--episodes", "5", "--device", "cpu", "--set", "train.epochs=1"]
+    res = torchrun_siamkit(*args, "--set", "train.steps_per_epoch=5", timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    said = res.stdout + res.stderr
+    assert said.count("note: train.steps_per_epoch = 5 is rounded down to 4 batches (2 steps") == 1
+    assert "an epoch is 2 steps" in res.stdout

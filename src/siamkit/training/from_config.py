@@ -157,6 +157,21 @@ def _steps_capped_note(asked: int, batches: PKBatches, images: int, world: int) 
     )
 
 
+def _steps_shared_note(asked: int, batches: PKBatches, world: int) -> str | None:
+    """The sentence for a ``train.steps_per_epoch`` that the processes of a torchrun launch
+    cannot share out evenly: a step trains one batch of each, so an epoch trains a multiple of
+    their count (5 batches on 2 processes: 4); else ``None``."""
+    trained = batches.steps * world
+    if world == 1 or trained == asked:
+        return None
+    rounded = "down" if trained < asked else "up"
+    return (
+        f"note: train.steps_per_epoch = {asked} is rounded {rounded} to {trained} batches "
+        f"({batches.steps} step{'s' * (batches.steps != 1)} of the {world} processes' batches, "
+        f"a step training one batch of each); set a multiple of {world} to train it exactly"
+    )
+
+
 def _xbm_note(memory: int, images: int) -> str | None:
     """The sentence for a cross-batch memory (``loss.xbm_memory_size``) larger than the training
     set, which then holds several embeddings of the same images, the older ones made by weights
@@ -275,6 +290,8 @@ def build_trainer(
         capped = _steps_capped_note(t.steps_per_epoch, batches, len(data.train_y), ctx.world)
         if capped is not None:
             _note(capped, log)
+        elif shared := _steps_shared_note(t.steps_per_epoch, batches, ctx.world):
+            _note(shared, log)
     xbm = _xbm_note(cfg.loss.xbm_memory_size, len(data.train_y))
     if ctx.is_main and xbm is not None:
         _note(xbm, log)
