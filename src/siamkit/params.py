@@ -26,8 +26,8 @@ _NAMED_BOUNDS = {math.pi / 2: "pi/2"}
 class ParamError(ValueError):
     """The setting ``param`` is ``value``, which is not ``valid`` (a phrase: ``"a finite number
     >= 0"``). ``param`` is a loss's or miner's parameter (``beta``) or a run config's own key
-    (``optim.loss_lr_factor``, ``train.ema_decay``): :func:`siamkit.training.config.check_config`
-    checks those through :func:`number` too."""
+    (``optim.loss_lr_factor``, ``train.ema_decay``):
+    :func:`siamkit.training.config_checks.check_config` checks those through :func:`number` too."""
 
     def __init__(self, param: str, value: object, valid: str) -> None:
         self.param, self.value, self.valid = param, value, valid

@@ -155,7 +155,7 @@ def check_input_size(net: nn.Module, cfg: RunConfig, input_shape: tuple[int, ...
 
 
 def run_config_guard(cfg: RunConfig) -> ConfigGuard:
-    """The :class:`~siamkit.training.callbacks.ConfigGuard` of an embedding run of ``cfg`` (the
+    """The :class:`~siamkit.training.config_guard.ConfigGuard` of an embedding run of ``cfg`` (the
     trainer holds it; :func:`check_resumable` asks it before anything is written): a onecycle
     schedule fixes ``train.epochs``."""
     from siamkit.training.config_guard import ConfigGuard

@@ -15,7 +15,7 @@ torch's random generators, the best weights so far, the history and the config) 
 atomically after every validation check with the image path's tensor-only checkpoint files
 (:mod:`siamkit.training.checkpoint`); ``resume=True`` continues it and ends with the same weights
 as a run that was never stopped. A checkpoint of another config is refused, by the shared
-:class:`~siamkit.training.callbacks.ConfigGuard` (:func:`signature_config_guard`).
+:class:`~siamkit.training.config_guard.ConfigGuard` (:func:`signature_config_guard`).
 
 >>> model, history = train_signatures(
 ...     build_signature_model(), train_set, val_set, SignatureTrainConfig(), SignatureEvalConfig()
@@ -200,7 +200,7 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
 
 
 def signature_config_guard(config: dict[str, Any]) -> ConfigGuard:
-    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` for a signature run's
+    """The shared :class:`~siamkit.training.config_guard.ConfigGuard` for a signature run's
     ``config`` (the dict its checkpoint records): on resume it refuses any other config, naming
     the keys (``train.steps`` too: the cosine schedule's length; ``eval`` keys too: validation
     during training reads them)."""

@@ -9,7 +9,7 @@ resumed after any epoch ends with the same weights as one never stopped, on CPU)
 * :class:`SSLMonitor`: after each epoch, the collapse check (on the trained embedding head's
   output) and the kNN monitor (on the embedding the model is saved with, ``ssl.embed``),
   images/s; it stops the run when the embedding collapses;
-* the shared :class:`~siamkit.training.callbacks.ConfigGuard` (:func:`ssl_config_guard`): a
+* the shared :class:`~siamkit.training.config_guard.ConfigGuard` (:func:`ssl_config_guard`): a
   resumed run must have the same config;
 * an epoch log line.
 
@@ -293,7 +293,7 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
 
 
 def ssl_config_guard(cfg: SSLConfig) -> ConfigGuard:
-    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` for an SSL run: saves ``cfg``
+    """The shared :class:`~siamkit.training.config_guard.ConfigGuard` for an SSL run: saves ``cfg``
     in the checkpoint; on resume refuses a different one (``train.epochs`` may change, unless
     ``optim.schedule = onecycle`` fixes the schedule's length)."""
     return ConfigGuard(

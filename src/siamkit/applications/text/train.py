@@ -878,7 +878,7 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
 
 
 def text_config_guard(cfg: TextTrainConfig, init_from: str | None) -> ConfigGuard:
-    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` of a text run of ``cfg``
+    """The shared :class:`~siamkit.training.config_guard.ConfigGuard` of a text run of ``cfg``
     started from ``init_from`` (as :func:`start_model` gives them): the checkpoint records the
     config; a resume with another one is refused, naming the keys. ``train.epochs`` may not
     change (the learning rate warms up and decays over all the run's steps, so they fix the

@@ -173,8 +173,8 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
 
 
 def tracker_config_guard(cfg: dict[str, Any]) -> ConfigGuard:
-    """The shared :class:`~siamkit.training.callbacks.ConfigGuard` of a siamfc run of the resolved
-    config ``cfg``: the checkpoint records it; a resume with another config is refused, naming
+    """The shared :class:`~siamkit.training.config_guard.ConfigGuard` of a siamfc run of the
+    resolved config ``cfg``: the checkpoint records it; a resume with another config is refused, naming
     the keys. ``train.steps`` may not change: the learning rate decays from ``train.lr`` to
     ``train.final_lr`` over them, so they fix the schedule's length (as ``optim.schedule =
     onecycle`` fixes an embedding run's ``train.epochs``). ``eval`` and :data:`RESUME_MAY_CHANGE`
