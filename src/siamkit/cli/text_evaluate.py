@@ -175,7 +175,8 @@ def _read_pairs(
 ) -> TextExamples:
     """The pairs of ``path`` (``a``, ``b``, and ``label`` 0/1, or with ``score_range`` the
     ``score`` column, else ``label``, as graded scores), read by the text training reader;
-    ``columns`` (``--columns``) names the columns holding a, b and label."""
+    ``columns`` (``--columns``) names the columns holding a, b and label. The reader's line on
+    whole 0s and 1s beside fractional scores (0/1 labels joined to graded ones) goes to stderr."""
     from siamkit.applications.text.pairs import read_examples
     from siamkit.applications.text.records import column_named, jsonl_objects
 
@@ -201,9 +202,17 @@ def _read_pairs(
         return ex
     if has_score:
         named["label"] = "score"
+    notes: list[str] = []  # whole 0s and 1s among fractional scores, said as training says it
     ex = read_examples(
-        path, "pairs", columns=named or None, score_range=score_range, columns_key="--columns"
+        path,
+        "pairs",
+        columns=named or None,
+        score_range=score_range,
+        columns_key="--columns",
+        notes=notes,
     )
+    for note in notes:
+        click.echo(note, err=True)
     if len(set(ex.targets or ())) < 2:
         raise ValueError(
             f"{path}: every pair has the same score; Pearson and Spearman need scores that vary"

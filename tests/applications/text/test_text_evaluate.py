@@ -84,7 +84,7 @@ def test_graded_pairs_give_pearson_and_spearman_with_the_document_tower_for_b(
     from scipy.stats import pearsonr, spearmanr
 
     data = _write(tmp_path / "sts.csv", graded_pairs, "score")
-    doc = json.loads(_run([half_twin, "--data", data, "--score-range", "0,5", "--json"]).output)
+    doc = json.loads(_run([half_twin, "--data", data, "--score-range", "0,5", "--json"]).stdout)
     scores = np.array([s for _, _, s in graded_pairs])
     cos = _cosines(half_twin, graded_pairs, "document")
     assert doc["similarity"]["pearson"] == pytest.approx(pearsonr(cos, scores)[0], abs=1e-5)
@@ -98,7 +98,7 @@ def test_graded_pairs_give_pearson_and_spearman_with_the_document_tower_for_b(
     labels.write_text(
         "".join(json.dumps({"A": a, "B": b, "Label": s}) + "\n" for a, b, s in graded_pairs)
     )
-    again = json.loads(_run([half_twin, "--data", labels, "--score-range", "0,5", "--json"]).output)
+    again = json.loads(_run([half_twin, "--data", labels, "--score-range", "0,5", "--json"]).stdout)
     assert again["similarity"] == doc["similarity"]
     out = _run([half_twin, "--data", data, "--score-range", "0,5"]).output
     assert "Pearson r" in out and "Spearman rho" in out and "not computed" in out
@@ -208,3 +208,19 @@ def test_bad_text_pairs_are_refused_in_one_sentence(
 def test_score_range_is_refused_for_an_image_model(tmp_path: Path) -> None:
     out = _run([tmp_path / "none", "--data", "x.csv", "--score-range", "0,5"], code=2).output
     assert "--score-range is for a text model's graded pairs of texts: leave it out" in out
+
+
+def test_whole_0_1_labels_among_graded_scores_get_the_training_line_on_stderr(
+    half_twin: Path, tmp_path: Path, graded_pairs
+) -> None:
+    # a 0/1 file joined to a graded one: its 1s would be scored as 1 of 5
+    rows = [(a, b, s * 0.9 + 0.25) for a, b, s in graded_pairs]  # fractions alone
+    rows += [("printer jams again", "printer keeps jamming", 1), ("reset password", "vpn down", 0)]
+    data = _write(tmp_path / "mixed.csv", rows, "score")
+    res = _run([half_twin, "--data", data, "--score-range", "0,5", "--json"])
+    assert "holds 2 whole 0s and 1s (line 14: 1) beside fractional scores" in res.stderr
+    assert "write each 0/1 label as a score on it (a duplicate as 5)" in res.stderr
+    assert "pearson" in json.loads(res.stdout)["similarity"]  # the JSON on stdout is left whole
+    # a graded file of fractions alone says nothing
+    plain = _write(tmp_path / "graded.csv", rows[:-2], "score")
+    assert _run([half_twin, "--data", plain, "--score-range", "0,5", "--json"]).stderr == ""
