@@ -100,3 +100,27 @@ def test_two_processes_train_as_one_on_the_global_batch(
 def test_batch_size_must_split_evenly() -> None:
     with pytest.raises(ValueError, match="multiple of the 3 processes"):
         SiamFCPairBatches(_source(), SiamFCNet("tiny"), S, 0, 3)
+
+
+def test_a_resume_on_another_process_count_is_refused_in_the_trackers_words(
+    tmp_path: Path,
+) -> None:
+    """A tracker run resumed on another process count was refused with the embedding run's
+    reason (its batch, epoch length and schedule), none of which the process count sets for
+    the tracker (its batch is global, its schedule train.steps): its frame pairs are."""
+    ck = tmp_path / "ck.pt"
+    one = replace(S, steps=2)
+    _train(one, ck)
+    state = torch.load(ck, weights_only=False)
+    assert state["world"] == 1
+    state["world"] = 2  # as a two-process launch records it
+    torch.save(state, ck)
+    before = ck.read_bytes()
+    with pytest.raises(ValueError) as err:
+        _train(replace(one, steps=4), ck, resume=True)
+    assert str(err.value) == (
+        "the checkpoint was made by 2 process(es), not 1: resume with torchrun "
+        "--nproc_per_node=2 (each process draws its share of a tracker run's frame pairs from a "
+        "stream seeded by the process count, so another count would not continue the run's pairs)"
+    )
+    assert ck.read_bytes() == before

@@ -168,6 +168,30 @@ class TimeLimit(Callback):
             )
 
 
+class SameProcessCount(Callback):
+    """Refuse to resume a checkpoint made by another process count, in the tracker's own words:
+    each process draws its share of the global batch from a pair stream seeded by its rank and
+    the count (:class:`SiamFCPairBatches`), so another count would not train the pairs the run
+    would have. The batch and the schedule (``train.steps``) do not depend on it, so the Trainer's
+    refusal of an embedding run (its per-process P×K batches) is not the tracker's reason. A
+    checkpoint that did not record the count passes."""
+
+    def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
+        saved, world = trainer.resumed_world, trainer.ctx.world
+        if not resumed or saved is None or saved == world:
+            return
+        launch = (
+            "`siamkit train` without torchrun"
+            if saved == 1
+            else f"torchrun --nproc_per_node={saved}"
+        )
+        raise ValueError(
+            f"the checkpoint was made by {saved} process(es), not {world}: resume with {launch} "
+            "(each process draws its share of a tracker run's frame pairs from a stream seeded "
+            "by the process count, so another count would not continue the run's pairs)"
+        )
+
+
 class EpochLog(Callback):
     def __init__(self, log: Callable[[str], None], settings: TrainSettings) -> None:
         self.log, self.s = log, settings
@@ -214,7 +238,7 @@ def train_siamfc(
         opt, lambda step: math.exp(decay * min(step, total - 1))
     )
     batches = SiamFCPairBatches(source, net, s, ctx.rank, ctx.world, ctx.device)
-    callbacks: list[Callback] = [UseGlobalBatchNorm(net)]
+    callbacks: list[Callback] = [SameProcessCount(), UseGlobalBatchNorm(net)]
     if log and ctx.is_main:  # before TimeLimit: an epoch's loss line, then the stop line
         callbacks.append(EpochLog(log, s))
     callbacks.append(TimeLimit(s, log))
@@ -227,6 +251,7 @@ def train_siamfc(
         forward=ddp.data_parallel(PairResponse(net), ctx), amp=amp, scaler=scaler,
         gather=gather_pairs if ctx.enabled else None, loss_scale=float(ctx.world),
         seed=s.seed, progress=progress,
+        batch_per_process=False,  # the batch is global; SameProcessCount refuses another count
     )  # fmt: skip
     result = trainer.fit(resume=resume)
     net.eval().to(home)
