@@ -199,3 +199,23 @@ def test_a_spreadsheets_id_and_text_columns_are_found_whatever_their_case(tmp_pa
         ("T-18", "VPN fails"),
     ]
     assert [d.id for d in load_corpus(f, "Body", "id")] == ["T-17", "T-18"]
+
+
+def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    # a 0/1 label column pasted beside another: the last one was read without a word
+    f = _csv(tmp_path / "twice.csv", ["1,0", "0,1", "1,1", "0,0"], header="a,b,label,label")
+    with pytest.raises(ValueError) as err:
+        read_examples(f)
+    assert str(err.value) == (
+        f"{f} names the column 'label' twice in its header (columns 3 and 4); rename or remove "
+        "one of them, since only one can be read"
+    )
+    from siamkit.applications.text.corpus import load_corpus
+
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("id,text,text\n1,printer jams,vpn down\n")
+    with pytest.raises(ValueError, match=r"names the column 'text' twice .*\(columns 2 and 3\)"):
+        load_corpus(corpus)
+    # a spreadsheet's trailing empty columns are no names: read as before
+    blank = _csv(tmp_path / "blank.csv", ["1,,", "0,,", "1,,", "0,,"], header="a,b,label,,")
+    assert read_examples(blank).targets == (1.0, 0.0, 1.0, 0.0)

@@ -107,6 +107,22 @@ def _delimiter(text: str) -> str:
     return ";" if ";" in header and "," not in header else ","
 
 
+def _refuse_repeated_columns(p: Path, header: list[str]) -> None:
+    """Refuse a header naming a column twice (``a,b,label,label``), whose rows a dict would
+    read from the last one without a word; blank names (a spreadsheet's trailing ``,,``) are
+    left alone, as no column is read by them."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        if not name.strip():
+            continue
+        if name in seen:
+            raise ValueError(
+                f"{p} names the column {name!r} twice in its header (columns {seen[name]} and "
+                f"{i}); rename or remove one of them, since only one can be read"
+            )
+        seen[name] = i
+
+
 def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header's columns and ``(line number, {column: value})`` of every record of a CSV file
     (the line a record starts on; blank lines skipped, and rows of empty fields, ``,,``, which
@@ -116,7 +132,8 @@ def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int
     header has none but holds a semicolon: Excel's CSV where a comma is the decimal mark
     (German, French, ...), ``A;B;Label``. A ``ValueError`` names the file and line of a record
     the csv module cannot parse (strictly: an unclosed quote is an error, not the rest of the
-    file in one field), or of one with more (non-empty) fields than the header has columns.
+    file in one field), or of one with more (non-empty) fields than the header has columns; one
+    names a column the header names twice.
     """
     p = Path(path)
     _raise_field_limit()
@@ -137,6 +154,7 @@ def csv_records(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int
                 continue
             if header is None:
                 header = row
+                _refuse_repeated_columns(p, header)
                 continue
             if len(row) > len(header) and any(v.strip() for v in row[len(header) :]):
                 raise ValueError(
