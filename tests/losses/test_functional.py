@@ -197,3 +197,28 @@ def test_degenerate_inputs_identical_points_and_all_same_labels() -> None:
     sim = torch.ones(8, 8)
     expected = math.log(1 + 7 * math.exp(-2 * 0.5)) / 2
     assert multi_similarity_loss(sim, same_labels).item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("same", "shown"),
+    [
+        (torch.tensor([1, 3, 0]), "got 3 at index 1 (1 of 3 are neither)"),  # class ids
+        (torch.tensor([1.0, 0.5, 0.5]), "got 0.5 at index 1 (2 of 3 are neither)"),  # a score
+        (torch.tensor([float("nan"), 1.0, 0.0]), "got nan at index 0 (1 of 3 are neither)"),
+    ],
+)
+def test_contrastive_loss_refuses_same_that_is_not_0_or_1(same: torch.Tensor, shown: str) -> None:
+    # seed 001 defines Y as a label (1 dissimilar, 0 similar), not a degree: 3 or 0.5 trained
+    # as a weight of 3 on d**2 and -2 on the margin term without a word
+    with pytest.raises(ValueError) as err:
+        contrastive_loss(torch.tensor([0.1, 0.2, 0.3]), same)
+    assert str(err.value) == (
+        f"contrastive_loss takes same as 1 (similar) or 0 (dissimilar) per pair, {shown}: give "
+        "1 or 0 per pair (from class ids: same = y1 == y2), or train graded scores with a loss "
+        "made for them (text: loss cosent)"
+    )
+    # 0/1 as ints, floats or bools read alike
+    d = torch.tensor([0.5, 0.2])
+    ref = contrastive_loss(d, torch.tensor([True, False]))
+    for ok in (torch.tensor([1, 0]), torch.tensor([1.0, 0.0])):
+        assert torch.equal(contrastive_loss(d, ok), ref)

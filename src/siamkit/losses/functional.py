@@ -34,6 +34,22 @@ def _check_same_length(name: str, *tensors: Tensor) -> None:
         raise ValueError(f"{name} expects 1-D tensors of equal length, got shapes {shapes}")
 
 
+def _check_binary(name: str, arg: str, labels: Tensor) -> None:
+    """A ``ValueError`` naming ``arg`` when ``labels`` holds a value other than 0 and 1 (NaN
+    included); a bool tensor is left unread (it cannot, and reading a GPU tensor waits for it)."""
+    if labels.dtype == torch.bool or labels.numel() == 0:
+        return
+    bad = ((labels != 0) & (labels != 1)).nonzero()
+    if len(bad):
+        i = int(bad[0, 0])
+        raise ValueError(
+            f"{name} takes {arg} as 1 (similar) or 0 (dissimilar) per pair, got "
+            f"{labels[i].item():g} at index {i} ({len(bad)} of {labels.numel()} are neither): "
+            f"give 1 or 0 per pair (from class ids: {arg} = y1 == y2), or train graded scores "
+            "with a loss made for them (text: loss cosent)"
+        )
+
+
 def contrastive_loss(d: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
     """Contrastive loss (Hadsell et al.; seed 001 with ``Y = 1 - same``, no 1/2 factor).
 
@@ -41,7 +57,9 @@ def contrastive_loss(d: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
 
     Args:
         d: ``(N,)`` distances of the pairs.
-        same: ``(N,)`` 1/True for a similar pair, 0/False for a dissimilar one.
+        same: ``(N,)`` 1/True for a similar pair, 0/False for a dissimilar one; any other value
+            (a class label 3, a graded score 0.5) is a ``ValueError``, since the seed's ``Y`` is
+            a label, not a degree (graded scores need a loss made for them, such as CoSENT).
         margin: dissimilar pairs farther apart than this cost nothing.
 
     >>> contrastive_loss(torch.tensor([0.5, 0.2]), torch.tensor([1, 0]), margin=1.0)
@@ -49,6 +67,7 @@ def contrastive_loss(d: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
     """
     check_tensors("contrastive_loss", d=d, same=same)
     _check_same_length("contrastive_loss", d, same)
+    _check_binary("contrastive_loss", "same", same)
     s = same.to(d.dtype)
     return _mean_or_zero(s * d.pow(2) + (1 - s) * F.relu(margin - d).pow(2))
 
