@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from siamkit.applications.text import train as text_train
+from siamkit.applications.text import train_loop
 from siamkit.training.tasks import TaskOptions, get_task
 
 
@@ -30,7 +30,7 @@ def kill_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch, at: int = 1) ->
     """Make the text loop's checkpoints kill the run (KeyboardInterrupt) just after the ``at``-th
     one is written, and again after ``at`` more once the returned list is cleared; the list
     holds one item per checkpoint written. ``monkeypatch.undo()`` writes them plainly again."""
-    real, saves = text_train._save_checkpoint, []
+    real, saves = train_loop._save_checkpoint, []
 
     def dying_save(path: Path, state: dict[str, Any]) -> None:
         real(path, state)
@@ -38,7 +38,7 @@ def kill_after_first_checkpoint(monkeypatch: pytest.MonkeyPatch, at: int = 1) ->
         if len(saves) == at:
             raise KeyboardInterrupt  # killed just after that checkpoint
 
-    monkeypatch.setattr(text_train, "_save_checkpoint", dying_save)
+    monkeypatch.setattr(train_loop, "_save_checkpoint", dying_save)
     return saves
 
 
@@ -51,8 +51,8 @@ def cut_run(
 ) -> None:
     """Run ``cfg`` into ``out`` until it is killed just after its ``at``-th checkpoint; then
     checkpoints are written plainly again (any other patch of the test stays)."""
-    real = text_train._save_checkpoint
+    real = train_loop._save_checkpoint
     kill_after_first_checkpoint(monkeypatch, at)
     with pytest.raises(KeyboardInterrupt):
         get_task("text")(cfg, out, options or TaskOptions(progress=False))
-    monkeypatch.setattr(text_train, "_save_checkpoint", real)
+    monkeypatch.setattr(train_loop, "_save_checkpoint", real)

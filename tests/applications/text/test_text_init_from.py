@@ -17,6 +17,8 @@ from click.testing import CliRunner
 import siamkit
 from _tiny_bert import save_tiny_bert
 from siamkit.applications.text import train as text_train
+from siamkit.applications.text import train_loop
+from siamkit.applications.text.model import load_text_model
 from siamkit.cli.main import cli
 from siamkit.export.bundle import read_model_config
 from siamkit.training.tasks import TaskOptions, get_task
@@ -47,7 +49,7 @@ def first_weights(monkeypatch: pytest.MonkeyPatch) -> dict[str, torch.Tensor]:
 def test_init_from_is_the_model_the_run_fine_tunes(
     other_bert: Path, pairs_csv: Path, tmp_path: Path, first_weights: dict[str, torch.Tensor]
 ) -> None:
-    start = text_train.load_text_model(other_bert).state_dict()
+    start = load_text_model(other_bert).state_dict()
     options = TaskOptions(progress=False, init_from=str(other_bert))
     summary = get_task("text")(_config(pairs_csv), tmp_path / "run", options)
     assert first_weights.keys() == start.keys()  # not the default MiniLM of a config without path
@@ -88,7 +90,7 @@ def test_resume_needs_no_init_from_and_refuses_another(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg, out = _config(pairs_csv, checkpoint_every=1), tmp_path / "cut"
-    real = text_train._save_checkpoint
+    real = train_loop._save_checkpoint
     saves = kill_after_first_checkpoint(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         get_task("text")(cfg, out, TaskOptions(progress=False, init_from=str(other_bert)))
@@ -109,7 +111,7 @@ def test_resume_needs_no_init_from_and_refuses_another(
     with pytest.raises(ValueError, match="name different models"):
         get_task("text")(plain_cfg, plain, again)
     same = TaskOptions(progress=False, resume=True, init_from=str(tiny_hf))  # its model.path
-    monkeypatch.setattr(text_train, "_save_checkpoint", real)
+    monkeypatch.setattr(train_loop, "_save_checkpoint", real)
     get_task("text")(plain_cfg, plain, same)
 
 
@@ -159,7 +161,7 @@ def test_the_fine_tuned_model_does_not_keep_the_start_models_threshold(
     model's, calibrated for other weights (save_model falls back to model.threshold)."""
     from siamkit.export.bundle import save_model
 
-    start = save_model(text_train.load_text_model(tiny_hf), tmp_path / "start", threshold=0.123)
+    start = save_model(load_text_model(tiny_hf), tmp_path / "start", threshold=0.123)
     said: list[str] = []
     by_option = given == "init_from"
     cfg = _config(pairs_csv, None if by_option else start)
@@ -182,7 +184,7 @@ def test_a_run_writes_its_resolved_config_that_resumes_it(
     `siamkit train OUT/config.yaml --resume` continues the run it records."""
     cfg, out = tmp_path / "text.yaml", tmp_path / "run"
     cfg.write_text(yaml.safe_dump({"task": "text", **_config(pairs_csv, checkpoint_every=1)}))
-    real = text_train._save_checkpoint
+    real = train_loop._save_checkpoint
     kill_after_first_checkpoint(monkeypatch)
     args = ["--out", str(out), "--no-progress"]
     start = ["--init-from", str(other_bert), "--set", "train.lr=0.002"]
@@ -191,7 +193,7 @@ def test_a_run_writes_its_resolved_config_that_resumes_it(
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert written["task"] == "text" and written["model"]["path"] == str(other_bert)
     assert written["train"]["lr"] == 0.002 and written["train"]["epochs"] == 2
-    monkeypatch.setattr(text_train, "_save_checkpoint", real)
+    monkeypatch.setattr(train_loop, "_save_checkpoint", real)
     res = CliRunner().invoke(cli, ["train", str(out / "config.yaml"), *args, "--resume"])
     assert res.exit_code == 0, res.output
     assert f"config:  {out / 'config.yaml'}" in res.output

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import siamkit
-from siamkit.applications.text import train as text_train
+from siamkit.applications.text import train_checks, train_loop, train_split
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.pairs import read_examples
 from siamkit.applications.text.train_config import parse_config
@@ -31,10 +31,10 @@ def _config(tiny: Path, data: Path, loss: dict[str, Any], **data_keys: Any) -> d
 
 def _objective(model: TextSiameseNetwork, cfg: dict[str, Any], data: Path) -> float:
     parsed = parse_config(cfg)
-    ex = read_examples(data, "pairs", score_range=text_train._range(parsed))
+    ex = read_examples(data, "pairs", score_range=train_split._range(parsed))
     model.eval()
     with torch.no_grad():
-        return float(text_train.batch_loss(model, parsed, ex))
+        return float(train_loop.batch_loss(model, parsed, ex))
 
 
 def _train_and_compare(
@@ -156,8 +156,8 @@ def test_contrastive_takes_0_1_and_boolean_labels(tmp_path: Path, labels: list[o
         cfg = parse_config(
             _config(Path("unused"), data, {"name": "contrastive"}, score_range=score_range)
         )
-        ex = read_examples(data, "pairs", score_range=text_train._range(cfg))
-        text_train._check_train(ex, cfg)  # no error
+        ex = read_examples(data, "pairs", score_range=train_split._range(cfg))
+        train_checks._check_train(ex, cfg)  # no error
 
 
 def test_matryoshka_fine_tuning_records_its_sizes_in_the_saved_model(

@@ -152,8 +152,8 @@ def test_matryoshka_training_loss_equals_sentence_transformers(base: str) -> Non
     whose embeddings are a table's rows) against ST's MatryoshkaLoss around ST's loss of the
     same kind, on the same rows: value and gradient. Sizes given unsorted with their weights."""
     from siamkit.applications.text.pairs import TextExamples
-    from siamkit.applications.text.train import batch_loss
     from siamkit.applications.text.train_config import parse_config
+    from siamkit.applications.text.train_loop import batch_loss
 
     fmt, st_loss = MATRYOSHKA_CASES[base]
     cols = 2 if fmt == "pairs" else 3
@@ -247,8 +247,8 @@ def test_the_training_loss_is_float32_under_bf16_autocast() -> None:
     """Fine-tuning runs the twin under bf16 autocast on a GPU; the loss itself must not: the
     scaled cosine logits (scale 20) came out in bf16 steps of 0.125. CPU autocast shows it."""
     from siamkit.applications.text.pairs import TextExamples
-    from siamkit.applications.text.train import batch_loss
     from siamkit.applications.text.train_config import parse_config
+    from siamkit.applications.text.train_loop import batch_loss
 
     texts = [f"text {k}" for k in range(16)]
     g = torch.Generator().manual_seed(0)

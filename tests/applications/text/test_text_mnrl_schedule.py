@@ -15,6 +15,7 @@ from _text_runs import cut_run
 
 import siamkit
 from siamkit.applications.text import train as text_train
+from siamkit.applications.text import train_loop
 from siamkit.applications.text.pairs import read_examples
 from siamkit.applications.text.train_config import parse_config
 from siamkit.training.tasks import TaskOptions, get_task
@@ -50,7 +51,7 @@ def _epochs(cfg: dict[str, Any], data: Path) -> list[list[list[int]]]:
     """The reference: every epoch's batches, enumerated one epoch at a time."""
     parsed = parse_config(cfg)
     ex = read_examples(data, "anchor_positive")
-    return [text_train._batches(ex, parsed, e) for e in range(parsed.train.epochs)]
+    return [train_loop._batches(ex, parsed, e) for e in range(parsed.train.epochs)]
 
 
 class _Watch:
@@ -61,7 +62,7 @@ class _Watch:
         self.batches: list[tuple[str, ...]] = []
         self.lrs: list[float] = []
         self.bars: list[list[int | None]] = []  # [total, updates]
-        real_loss, real_step = text_train.batch_loss, text_train.backward_and_step
+        real_loss, real_step = train_loop.batch_loss, train_loop.backward_and_step
 
         def batch_loss(model: Any, cfg: Any, ex: Any) -> torch.Tensor:
             self.batches.append(ex.texts[0])
@@ -90,9 +91,9 @@ class _Watch:
             def close(self) -> None:
                 pass
 
-        monkeypatch.setattr(text_train, "batch_loss", batch_loss)
-        monkeypatch.setattr(text_train, "backward_and_step", backward_and_step)
-        monkeypatch.setattr(text_train, "Progress", Bar)
+        monkeypatch.setattr(train_loop, "batch_loss", batch_loss)
+        monkeypatch.setattr(train_loop, "backward_and_step", backward_and_step)
+        monkeypatch.setattr(train_loop, "Progress", Bar)
 
 
 def _lr(step: int, total: int) -> float:

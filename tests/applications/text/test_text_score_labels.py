@@ -206,7 +206,7 @@ def test_a_validation_file_without_the_training_file_s_columns_is_told_to_match_
 ) -> None:
     # it was told to set data.columns.a, b and label to its own columns, which data.train,
     # read with the same data.columns, does not have
-    from siamkit.applications.text import train as text_train
+    from siamkit.applications.text import train_split
     from siamkit.applications.text.train_config import parse_config
 
     data = tmp_path / "tickets.csv"
@@ -216,7 +216,7 @@ def test_a_validation_file_without_the_training_file_s_columns_is_told_to_match_
     cfg = parse_config({"data": {"train": str(data), "val": str(val), "columns": columns}})
     examples = read_examples(data, "pairs", columns)
     with pytest.raises(ValueError) as err:
-        text_train._split(examples, cfg)
+        train_split._split(examples, cfg)
     assert str(err.value) == (
         f"{val} has no column 'ticket_a', 'ticket_b', 'dup' (its columns: a, b, label); "
         f"data.columns names the columns of this file and of data.train {data} alike: name "

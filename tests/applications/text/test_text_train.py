@@ -17,6 +17,7 @@ from _text_runs import cut_run
 import siamkit
 from _on_gpu import on_gpu, refuse_gpu_rng_states
 from siamkit.applications.text import train as text_train
+from siamkit.applications.text import train_loop
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.pairs import read_examples
 from siamkit.applications.text.train_config import parse_config
@@ -52,7 +53,7 @@ def _objective(model: TextSiameseNetwork, cfg: dict[str, Any], data: Path) -> fl
     ex = read_examples(data, "pairs", score_range=(0, 5))
     model.eval()
     with torch.no_grad():
-        return float(text_train.batch_loss(model, parsed, ex))
+        return float(train_loop.batch_loss(model, parsed, ex))
 
 
 @pytest.mark.parametrize(
@@ -220,7 +221,7 @@ def test_text_autocast_takes_the_image_paths_precision(
         return training_step.autocast_for(device, amp)  # a no-op on the CPU
 
     monkeypatch.setattr(text_train, "mixed_precision", mixed_precision)
-    monkeypatch.setattr(text_train, "autocast_for", autocast_for)
+    monkeypatch.setattr(train_loop, "autocast_for", autocast_for)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "CUDA is not available" where it is not
         cfg = _config(tiny_hf, pairs_csv, epochs=2)
@@ -304,14 +305,14 @@ def test_float16_fine_tuning_on_cuda_resumes_with_its_scaler(
 
     monkeypatch.setattr(training_step, "native_bf16", lambda: False)
     dtypes: list[torch.dtype | None] = []
-    real_loss = text_train.batch_loss
+    real_loss = train_loop.batch_loss
 
     def batch_loss(model: TextSiameseNetwork, cfg: Any, ex: Any) -> torch.Tensor:
         on = torch.is_autocast_enabled("cuda")
         dtypes.append(torch.get_autocast_dtype("cuda") if on else None)
         return real_loss(model, cfg, ex)
 
-    monkeypatch.setattr(text_train, "batch_loss", batch_loss)
+    monkeypatch.setattr(train_loop, "batch_loss", batch_loss)
     cfg = _config(tiny_hf, pairs_csv, epochs=2, checkpoint_every=1)
     opts = TaskOptions(progress=False, device="cuda")
     full = get_task("text")(cfg, tmp_path / "full", opts)
@@ -590,7 +591,7 @@ def test_a_run_stopped_before_its_first_checkpoint_keeps_its_config_and_says_so_
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Progress, "__init__", eager)
-    monkeypatch.setattr(text_train, "batch_loss", stopped)
+    monkeypatch.setattr(train_loop, "batch_loss", stopped)
     config = tmp_path / "text.yaml"
     config.write_text(yaml.safe_dump({"task": "text", **_config(tiny_hf, pairs_csv, epochs=1)}))
     out = tmp_path / "run"

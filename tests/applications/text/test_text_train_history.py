@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 import siamkit
 from siamkit.applications.text import train as text_train
+from siamkit.applications.text import train_loop
 from siamkit.evaluation import EvaluationReport
 from siamkit.evaluation.report import render_verification_html
 from siamkit.training.tasks import TaskOptions, get_task
@@ -49,7 +50,7 @@ def _record(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], list[dict[str
     """The step losses the loop returns, and a copy of the weights at each epoch's end."""
     losses: list[float] = []
     weights: list[dict[str, Any]] = []
-    real_loop, real_save = text_train._loop, text_train._save_checkpoint
+    real_loop, real_save = text_train._loop, train_loop._save_checkpoint
 
     def loop(*args: Any, **kwargs: Any) -> list[float]:
         out = real_loop(*args, **kwargs)
@@ -62,7 +63,7 @@ def _record(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], list[dict[str
         real_save(path, state)
 
     monkeypatch.setattr(text_train, "_loop", loop)
-    monkeypatch.setattr(text_train, "_save_checkpoint", save)
+    monkeypatch.setattr(train_loop, "_save_checkpoint", save)
     return losses, weights
 
 

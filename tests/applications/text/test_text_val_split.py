@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from siamkit.applications.text import train as text_train
+from siamkit.applications.text import train_split
 from siamkit.applications.text.pairs import TextExamples, read_examples
 from siamkit.applications.text.train_config import parse_config
 from siamkit.training.tasks import TaskOptions, get_task
@@ -49,7 +49,7 @@ def _cfg(data: Path, seed: int = 0, **data_keys: Any) -> Any:
 
 def _split(data: Path, seed: int = 0, **data_keys: Any) -> tuple[Any, ...]:
     cfg = _cfg(data, seed, **data_keys)
-    return text_train._split(read_examples(data, "pairs"), cfg)
+    return train_split._split(read_examples(data, "pairs"), cfg)
 
 
 def _texts(ex: TextExamples) -> set[str]:
@@ -245,13 +245,13 @@ def test_a_graded_share_of_one_score_takes_a_pair_of_another(tmp_path: Path) -> 
     data = _jsonl(tmp_path / "graded.jsonl", rows)
     ex = read_examples(data, "pairs", score_range=(0, 5))
     for seed in range(10):
-        val = text_train._split(ex, _cfg(data, seed, score_range=[0, 5]))[1]
+        val = train_split._split(ex, _cfg(data, seed, score_range=[0, 5]))[1]
         assert val is not None and len(set(val.targets or ())) == 2, seed
 
 
 def test_a_pair_labelled_both_0_and_1_is_pointed_out(tmp_path: Path) -> None:
     # two agents who disagreed: the same tickets labelled duplicate and not, trained both ways
-    from siamkit.applications.text.train import conflicting_labels
+    from siamkit.applications.text.train_checks import conflicting_labels
 
     rows = [{"a": f"ticket {i}", "b": f"reply {i}", "label": i % 2} for i in range(10)] + [
         {"a": "REPLY 0", "b": "ticket  0", "label": 1},  # ticket 0 / reply 0 is labelled 0

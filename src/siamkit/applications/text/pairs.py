@@ -232,7 +232,7 @@ class _Scores:
     can look the same. A graded file of whole scores writes other whole numbers too (``0`` to
     ``5``), and one that writes a 1 as ``1.0`` gives no line; a column of 0/1 alone (no
     fractions) has its own line in a training run
-    (:func:`~siamkit.applications.text.train.labels_read_as_scores`)."""
+    (:func:`~siamkit.applications.text.train_checks.labels_read_as_scores`)."""
 
     def __init__(
         self, p: Path, col: str, rng: tuple[float, float] | None, range_key: str | None
@@ -347,7 +347,7 @@ class NoDuplicatesBatchSampler:
     It has no ``len()``: where texts repeat, an epoch makes more batches than
     ``ceil(len(examples) / batch_size)``, and each epoch's order makes its own number (one
     epoch 23, the next 22). Count an epoch's batches by drawing them, as training does
-    (:class:`~siamkit.applications.text.train.EpochBatches`).
+    (:class:`~siamkit.applications.text.train_loop.EpochBatches`).
 
     >>> list(NoDuplicatesBatchSampler([("a", "b"), ("a", "c"), ("d", "e")], 2, seed=0))
     [[0, 2], [1]]
