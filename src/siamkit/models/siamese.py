@@ -162,7 +162,16 @@ class SiameseNetwork(PairScoring, nn.Module):
         return self.preprocess.input_shape
 
     def embed(self, x: Tensor, check: bool = True) -> Tensor:
-        """``(N, C, H, W)`` images in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` embeddings."""
+        """``(N, C, H, W)`` images in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` embeddings.
+
+        A training call: one batch, in the mode the network is in, with an autograd graph while
+        the weights require grad (a loaded model's do), which for thousands of images holds
+        gigabytes. To embed without one, call it under ``torch.no_grad()``, or use
+        :func:`siamkit.encode.encode` (batches, eval mode, no graph, float32 on the CPU).
+
+        >>> with torch.no_grad():  # doctest: +SKIP
+        ...     z = net.embed(images)  # (N, D), no graph kept
+        """
         if check:
             self.preprocess.check(x)
             check_encoder_input(self.encoder, x)
