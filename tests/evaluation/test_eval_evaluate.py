@@ -145,3 +145,25 @@ def test_the_embeddings_are_checked_for_nan_once_not_per_section(digits, monkeyp
         z[0, 0] = float("inf")  # z changed since it was checked
         with pytest.raises(ValueError, match="NaN or inf"):
             as_embeddings(z)
+
+
+def test_require_gives_a_computed_section_and_names_a_skipped_one() -> None:
+    # report.verification is Optional, so report.verification.eer fails a user's mypy --strict;
+    # require_verification / require_retrieval give the section typed without None
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(40, 8)).astype(np.float32), np.arange(40) % 4
+    full = evaluate_embeddings(z, y, few_shot=())
+    assert full.require_verification() is full.verification
+    assert full.require_retrieval() is full.retrieval
+    skipped = evaluate_embeddings(z, y, few_shot=(), verification=False, retrieval=False)
+    for section, require in (
+        ("verification", skipped.require_verification),
+        ("retrieval", skipped.require_retrieval),
+    ):
+        with pytest.raises(ValueError) as err:
+            require()
+        assert str(err.value) == (
+            f"this report has no {section} section (evaluate_embeddings skips it for "
+            f"{section}=False, and a report built by hand may leave it out): ask for it, or "
+            f"check report.{section} is not None first"
+        )

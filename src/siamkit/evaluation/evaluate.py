@@ -30,7 +30,16 @@ class EvaluationReport:
     """Everything ``siamkit evaluate`` reports; :meth:`to_dict` gives the ``metrics.json`` layout.
 
     ``few_shot`` maps keys such as ``"4way1shot"`` to reports. A section that was not computed
-    is ``None`` (or empty) and is left out of :meth:`to_dict`.
+    is ``None`` (or empty) and is left out of :meth:`to_dict`: ``verification`` is ``None`` when
+    :func:`evaluate_embeddings` was given ``verification=False``, ``retrieval`` when given
+    ``retrieval=False`` (and in the reports of labelled pairs, which rank nothing), and
+    ``few_shot`` is empty for ``few_shot=()``. Code checked with
+    ``mypy --strict`` reads a section it asked for with :meth:`require_verification` or
+    :meth:`require_retrieval`, typed without ``None``.
+
+    >>> rep = evaluate_embeddings(torch.randn(40, 8), torch.arange(40) % 4, few_shot=())
+    >>> 0.0 <= rep.require_verification().eer <= 1.0
+    True
     """
 
     verification: VerificationReport | None
@@ -79,6 +88,26 @@ class EvaluationReport:
 
         walk("", {k: v for k, v in self.to_dict().items() if k != "data"})
         return out
+
+    def require_verification(self) -> VerificationReport:
+        """:attr:`verification`, or a ``ValueError`` saying it was skipped (``None``)."""
+        if self.verification is None:
+            raise ValueError(
+                "this report has no verification section (evaluate_embeddings skips it for "
+                "verification=False, and a report built by hand may leave it out): ask for it, "
+                "or check report.verification is not None first"
+            )
+        return self.verification
+
+    def require_retrieval(self) -> RetrievalReport:
+        """:attr:`retrieval`, or a ``ValueError`` saying it was skipped (``None``)."""
+        if self.retrieval is None:
+            raise ValueError(
+                "this report has no retrieval section (evaluate_embeddings skips it for "
+                "retrieval=False, and a report built by hand may leave it out): ask for it, "
+                "or check report.retrieval is not None first"
+            )
+        return self.retrieval
 
     @property
     def primary_metric(self) -> str:
