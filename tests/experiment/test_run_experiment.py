@@ -182,6 +182,10 @@ def test_a_data_parallel_run_says_its_batch_is_per_process() -> None:
     assert "a step trains on 48 images (the loss sees all of them, gathered)" in line
     assert f"an epoch is {two.steps} steps" in line and two.steps == 3
     assert "each process's own" in run_mod._processes_line(2, two, offline=True)
+    one = PKBatches(x, y, 8, 4, steps_per_epoch=2, rank=1, world=2)  # one step an epoch
+    assert one.steps == 1 and "an epoch is 1 step (one process" in run_mod._processes_line(
+        2, one, offline=False
+    )
 
 
 def test_the_training_line_names_classes_and_cuts_a_long_list() -> None:

@@ -256,7 +256,8 @@ def _processes_line(world: int, batches: Any, offline: bool) -> str:
     return (
         f"{world} processes: each draws its own batch of {p} classes x {k} images, so a step "
         f"trains on {world * p * k} images (the loss sees {sees}) and an epoch is "
-        f"{batches.steps} steps (one process: {p * k} images a step; the batch is per process)"
+        f"{batches.steps} step{'' if batches.steps == 1 else 's'} (one process: {p * k} images "
+        "a step; the batch is per process)"
     )
 
 
