@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 from torch import Tensor
 
+__all__ = ["Pairs", "Triplets"]
+
 
 class Triplets(NamedTuple):
     """Indices of (anchor, positive, negative) triplets into a batch of embeddings; each ``(T,)``."""

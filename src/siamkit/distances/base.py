@@ -20,11 +20,14 @@ class Distance(Protocol):
     """
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The name saved with a model and printed in reports (``"cosine"``, ``"mahalanobis"``)."""
 
-    def pairwise(self, x: Tensor, y: Tensor) -> Tensor: ...
+    def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
+        """Distances of the row pairs ``(x_i, y_i)``: ``(N, D), (N, D) -> (N,)``."""
 
-    def matrix(self, x: Tensor, y: Tensor) -> Tensor: ...
+    def matrix(self, x: Tensor, y: Tensor) -> Tensor:
+        """Distances of every row of ``x`` to every row of ``y``: ``(N, D), (M, D) -> (N, M)``."""
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ class CohortNormalized(nn.Module):
 
     @property
     def name(self) -> str:
+        """The base distance's name and the method, e.g. ``"cosine+snorm"``."""
         return f"{self.base.name}+{self.method}"
 
     def cohort_stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -163,6 +164,8 @@ class CohortNormalized(nn.Module):
         return self.normalise(d, mx[:, None], sx[:, None], my[None, :], sy[None, :])
 
     def config(self) -> dict[str, Any]:
+        """The settings saved with a model: method, k and the cohort's shape (its embeddings are
+        saved with the weights, the base distance by the model)."""
         return {
             "method": self.method,
             "k": self.k,

@@ -92,6 +92,7 @@ class MahalanobisDistance(nn.Module):
         return self.pairwise(x, y)
 
     def config(self) -> dict[str, Any]:
+        """The settings that rebuild this metric (its weights are saved with the model's)."""
         return {"type": "mahalanobis", "dim": self.dim, "rank": self.rank, "squared": self.squared}
 
 
@@ -211,6 +212,7 @@ class MLPMetric(nn.Module):
         return self.pairwise(x, y)
 
     def config(self) -> dict[str, Any]:
+        """The settings that rebuild this metric (its weights are saved with the model's)."""
         return {
             "type": "mlp",
             "dim": self.dim,

@@ -74,14 +74,17 @@ class OnnxModel:
 
     @property
     def embedding_dim(self) -> int:
+        """Size ``D`` of the ``(N, D)`` embeddings :meth:`embed` returns."""
         return self.embedder.embedding_dim
 
     @property
     def distance_name(self) -> str:
+        """The name of the distance pairs are scored with."""
         return self.distance.name
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """One input's shape without the batch dimension, e.g. ``(1, 28, 28)``."""
         return self.embedder.input_shape
 
     @property
@@ -91,6 +94,7 @@ class OnnxModel:
 
     @property
     def precision(self) -> str:
+        """The export's weights: ``"fp32"``, or ``"int8"`` (quantised)."""
         return self.embedder.precision
 
     @property
@@ -111,6 +115,7 @@ class OnnxModel:
 
     @property
     def device(self) -> torch.device:
+        """The CPU: :meth:`embed` returns CPU tensors, whichever provider runs the model."""
         return torch.device("cpu")
 
     def embed(self, x: Tensor, check: bool = True, branch: str = "f") -> Tensor:

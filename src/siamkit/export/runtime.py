@@ -231,26 +231,32 @@ class OnnxEmbedder:
 
     @property
     def embedding_dim(self) -> int:
+        """Size ``D`` of the ``(N, D)`` embeddings :meth:`embed` returns."""
         return self.info.embedding_dim
 
     @property
     def distance_name(self) -> str:
+        """The distance the model compares embeddings with (``"euclidean"``, ``"cosine"``, ...)."""
         return self.info.distance
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """One input's shape without the batch dimension, e.g. ``(1, 28, 28)``."""
         return self.info.input_shape
 
     @property
     def fingerprint(self) -> str:
+        """The fingerprint of the torch model this was exported from (``model_fingerprint``)."""
         return self.info.fingerprint
 
     @property
     def precision(self) -> str:
+        """The export's weights: ``"fp32"``, or ``"int8"`` (quantised)."""
         return self.info.precision
 
     @property
     def providers(self) -> list[str]:
+        """The ONNX Runtime execution providers the session runs on, in order of preference."""
         return list(self._session.get_providers())
 
     def check(self, x: Any) -> np.ndarray:

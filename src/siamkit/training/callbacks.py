@@ -39,28 +39,31 @@ class Callback:
     key: str | None = None
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
-        pass
+        """Before the first epoch; ``resumed``: the run goes on from a checkpoint."""
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
-        pass
+        """Before epoch ``epoch`` (0-based), outside any weight average."""
 
     def on_step_end(self, trainer: Trainer) -> None:
-        pass
+        """After every optimiser step."""
 
     def weights(self, net: nn.Module) -> AbstractContextManager[Any]:
+        """A context the epoch-end hooks run in (a weight average swaps its weights into
+        ``net`` there); by default one that changes nothing."""
         return nullcontext()
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        pass
+        """After an epoch: add figures to ``row`` (its history entry), or set ``trainer.stop``."""
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        pass
+        """After the last epoch (it may set the weights the run ends with)."""
 
     def state_dict(self) -> Any:
+        """What the checkpoint keeps under :attr:`key` (``None``: nothing)."""
         return None
 
     def load_state_dict(self, state: Any) -> None:
-        pass
+        """Restore what :meth:`state_dict` gave, on resume."""
 
 
 class WeightAverageCallback(Callback):
