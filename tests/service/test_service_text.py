@@ -563,3 +563,26 @@ def test_a_text_or_list_over_the_limits_is_refused_with_what_to_do(make_client):
     assert (
         many == "The request holds 3 texts; at most 2 are allowed: send them in several requests."
     )
+
+
+def test_recommend_items_carry_their_text_as_identify_matches_do(make_client):
+    """/identify's matches showed each item's text; /recommend's items gave only label and id."""
+    c = make_client()
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    c.post("/enroll", json={"label": "vpn", "texts": VPN})
+    r = c.post("/recommend", json={"like": ["#1"], "k": 5})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert {it["item_id"]: it["text"] for it in items} == {2: PRINTER[1], 3: VPN[0]}
+    assert all(it["source"] is None for it in items)  # texts are enrolled from no file
+
+
+def test_identify_refuses_a_k_of_true_or_false(make_client):
+    """pydantic's lax mode read `"k": true` as k = 1, where /recommend refused it (48ae096)."""
+    c = make_client()
+    c.post("/enroll", json={"label": "printer", "texts": PRINTER})
+    for k in (True, False):
+        r = c.post("/identify", json={"text": "toner", "k": k})
+        assert r.status_code == 422 and r.json()["detail"] == (
+            "The number of matches (k) must be a whole number (integer), such as 5."
+        ), r.text

@@ -141,7 +141,12 @@ def enroll_groups(
             store = stack.enter_context(contextlib.closing(ThumbnailStore(thumbnails)))
         for label, paths in groups.items():
             rows = z[start : start + len(paths)]
-            new = gallery.enroll_embeddings(label, rows, metadata, skip_repeats=True)
+            # each item keeps the file it came from (the path as given), so that "brick-tile
+            # item 3" in identify or recommend can be traced back to its photo
+            sources = [str(p) for p in paths]
+            new = gallery.enroll_embeddings(
+                label, rows, metadata, skip_repeats=True, sources=sources
+            )
             if store is not None:
                 store.put_enrolled(label, new, pngs[start : start + len(paths)])
             start += len(paths)

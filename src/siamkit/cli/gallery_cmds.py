@@ -276,8 +276,21 @@ def enroll(
     _emit(as_json, doc, text)
 
 
-def _match_doc(m: Any) -> dict[str, Any]:
-    return {"label": m.label, "distance": m.distance, "item_id": m.item_id, "accepted": m.accepted}
+def _match_doc(m: Any, sources: dict[int, str]) -> dict[str, Any]:
+    """One match as JSON; ``source``: the file its item was enrolled from (``None`` for an
+    item enrolled before siamkit kept it, or from Python)."""
+    return {
+        "label": m.label,
+        "distance": m.distance,
+        "item_id": m.item_id,
+        "accepted": m.accepted,
+        "source": sources.get(m.item_id),
+    }
+
+
+def source_note(source: str | None) -> str:
+    """``  (from products/brick-tile/3.jpg)`` after an item in a table, '' when unknown."""
+    return f"  (from {source})" if source is not None else ""
 
 
 @click.command()
@@ -326,12 +339,13 @@ def identify(
         with photos_named(queries), _threshold_said_here():
             results = gallery.identify_batch(x, k=k)
         used, empty = gallery.threshold, len(gallery) == 0
+        sources = gallery.sources([m.item_id for r in results for m in r.matches])
     docs = [
         {
             "image": path,
             "label": r.label,
             "unknown": r.label is None,
-            "matches": [_match_doc(m) for m in r.matches],
+            "matches": [_match_doc(m, sources) for m in r.matches],
         }
         for path, r in zip(queries, results)
     ]
@@ -340,9 +354,8 @@ def identify(
         lines.append(f"{d['image']}: {d['label'] if d['label'] is not None else 'unknown'}")
         for m in d["matches"]:
             flag = {True: "accepted", False: "rejected", None: ""}[m["accepted"]]
-            lines.append(
-                f"  {m['label']:<24} {kind} {m['distance']:.4f}  item {m['item_id']}  {flag}"
-            )
+            row = f"  {m['label']:<24} {kind} {m['distance']:.4f}  item {m['item_id']}  {flag}"
+            lines.append(row + source_note(m["source"]) if m["source"] is not None else row)
     if empty:  # every answer is "unknown" because nobody is enrolled, not because of the images
         lines.append(f"{gallery_path} is empty: enroll images first (siamkit enroll MODEL ...)")
     elif used is None:

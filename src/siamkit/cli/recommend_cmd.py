@@ -11,7 +11,7 @@ import json
 
 import click
 
-from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, _score_kind
+from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, _score_kind, source_note
 
 
 @click.command()
@@ -81,9 +81,22 @@ def recommend(
                 "recommend print)"
             ) from None
         matches = gallery.recommend(ids, k=k, per_label=per_label)
-    docs = [{"label": m.label, "item_id": m.item_id, "distance": m.distance} for m in matches]
+        sources = gallery.sources([m.item_id for m in matches])  # the file each was enrolled from
+    docs = [
+        {
+            "label": m.label,
+            "item_id": m.item_id,
+            "distance": m.distance,
+            "source": sources.get(m.item_id),
+        }
+        for m in matches
+    ]
     kind = _score_kind(net)  # a cohort-normalised model's numbers are no distances (as identify)
-    lines = [f"{m.label:<32} item {m.item_id:<8} {kind} {m.distance:.4f}" for m in matches]
+    lines = [
+        f"{m.label:<32} item {m.item_id:<8} {kind} {m.distance:.4f}"
+        + source_note(sources.get(m.item_id))
+        for m in matches
+    ]
     nothing = (
         "every label in the gallery is liked" if per_label else "every item in the gallery is liked"
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from siamkit.index.store import (
     LabelInfo,
     RepeatRule,
     StoredItems,
+    check_label_text,
     validate_label,
 )
 from siamkit.index.thumbnail_store import remove_thumbnails, remove_thumbnails_from
@@ -250,6 +251,7 @@ class Gallery:
         skip_repeats: bool = False,
         repeats: RepeatRule | None = None,
         written: Callable[[list[int]], None] | None = None,
+        sources: Sequence[str | None] | None = None,
     ) -> EnrolledIds:
         """Enroll precomputed ``(N, D)`` embeddings under ``label``; returns the new item ids.
 
@@ -268,6 +270,10 @@ class Gallery:
         enrollment's check reads it; when it raises, nothing is enrolled. Texts use both: a
         repeat is the same text, told by the previews kept beside the gallery
         (:func:`~siamkit.applications.text.gallery.enroll_documents`).
+
+        ``sources``: one per row, the file it came from (``siamkit enroll`` gives the path as
+        given), kept with the item so that a match can be traced back to its file
+        (:meth:`sources`).
 
         >>> g.enroll_embeddings("alice", z[:2], skip_repeats=True)  # doctest: +SKIP
         [4, 5]
@@ -288,10 +294,12 @@ class Gallery:
 
         with self._lock:
             if skip_repeats or repeats is not None:
-                ids, skip = self._store.add_new(label, z, metadata, repeats=repeats, written=record)
+                ids, skip = self._store.add_new(
+                    label, z, metadata, repeats=repeats, written=record, sources=sources
+                )
                 z = z[~skip]
             else:
-                ids = self._store.add(label, z, metadata, written=record)
+                ids = self._store.add(label, z, metadata, written=record, sources=sources)
                 skip = np.zeros(len(z), dtype=bool)
             if self._loaded and ids:
                 self._index.add(z, np.asarray(ids, dtype=np.int64))
@@ -305,7 +313,7 @@ class Gallery:
         so an interrupted removal never leaves a picture of a label that is gone.
         :class:`UnknownLabelError` if the label is absent.
         """
-        validate_label(label)
+        check_label_text(label)  # not validate_label: a '#12' enrolled before still goes
         with self._lock:
             remove_thumbnails(self._store.path, label)
             ids = self._store.remove_label(label)
@@ -488,11 +496,16 @@ class Gallery:
         """
         if label is None:
             return self._store.load()
-        validate_label(label)
+        check_label_text(label)
         found = self._store.load(label=label)
         if found.ids.size == 0:
             raise self._unknown(label)
         return found
+
+    def sources(self, item_ids: Sequence[int]) -> dict[int, str]:
+        """``{item_id: source file}`` of those items whose enrollment named its file
+        (``siamkit enroll`` does); the others, and every item of an older gallery, have none."""
+        return self._store.sources_of([int(i) for i in item_ids])
 
     def max_item_id(self) -> int:
         """The largest item id stored, 0 when the gallery is empty. What sits beside the gallery

@@ -4,7 +4,11 @@ Tables::
 
     meta(key TEXT PRIMARY KEY, value TEXT)        -- embedding_dim, model_fingerprint, distance, ...
     items(id INTEGER PRIMARY KEY AUTOINCREMENT,    -- ids are never reused after a removal
-          label TEXT, metadata TEXT (JSON), embedding BLOB (little-endian float32), created REAL)
+          label TEXT, metadata TEXT (JSON), embedding BLOB (little-endian float32), created REAL,
+          source TEXT)                               -- the file an item came from, or NULL
+
+``items.source`` is added by the first enrollment that names its files (``siamkit enroll``);
+a gallery written before has no such column and reads as before (every source unknown).
 
 Durability: the journal is a write-ahead log and ``synchronous=FULL`` syncs it at every commit,
 so a committed enrollment survives ``kill -9`` and also an OS crash or power cut (``NORMAL``
@@ -23,7 +27,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +128,33 @@ def unprintable_char(label: str) -> str | None:
 
 
 def validate_label(label: object) -> str:
+    """A label is printable text of 1 to 256 characters without surrounding whitespace, and
+    not ``#`` followed by digits: that is how one item is named (``siamkit recommend --like
+    '#12'``, ``/recommend``'s ``"like": ["#12"]``), so a label ``#12`` would hide item 12 there.
+    Every enrollment checks it; a gallery's existing labels are read and removed with
+    :func:`check_label_text` (one enrolled as ``#12`` by an older siamkit can still go)."""
+    label = check_label_text(label)
+    if looks_like_item_id(label):
+        raise ValueError(
+            f"label {label!r} looks like an item id: '#' followed by digits names one item in "
+            f"recommend's likes ('#12'), so choose another label, e.g. 'item-{label[1:]}'"
+        )
+    return label
+
+
+def looks_like_item_id(label: str) -> bool:
+    """``#12``: how recommend's likes name one item (:func:`~siamkit.index.recommend.
+    liked_item_ids` reads what follows ``#`` as a number), so no label may be written so."""
+    if not label.startswith("#"):
+        return False
+    try:
+        int(label[1:])
+    except ValueError:
+        return False
+    return True
+
+
+def check_label_text(label: object) -> str:
     """A label is printable text of 1 to 256 characters without surrounding whitespace."""
     if not isinstance(label, str):
         raise TypeError(f"a label must be a string, got {type(label).__name__}")
@@ -326,13 +357,14 @@ class GalleryStore:
         metadata: Mapping[str, Any] | None = None,
         *,
         written: Callable[[list[int]], None] | None = None,
+        sources: Sequence[str | None] | None = None,
     ) -> list[int]:
         """Store ``(N, D)`` embeddings under ``label`` in one transaction; returns the new ids.
 
         When this returns, the items are committed (durable); when it raises, none are.
-        ``written``: as in :meth:`add_new`.
+        ``written`` and ``sources``: as in :meth:`add_new`.
         """
-        return self._add(label, embeddings, metadata, False, None, written)[0]
+        return self._add(label, embeddings, metadata, False, None, written, sources)[0]
 
     def add_new(
         self,
@@ -342,6 +374,7 @@ class GalleryStore:
         *,
         repeats: RepeatRule | None = None,
         written: Callable[[list[int]], None] | None = None,
+        sources: Sequence[str | None] | None = None,
     ) -> tuple[list[int], np.ndarray]:
         """:meth:`add` the rows that ``label`` does not already hold; returns the new ids and the
         ``(N,)`` bools of the rows skipped as repeats (:func:`siamkit.index.repeats.repeated`: of
@@ -352,8 +385,9 @@ class GalleryStore:
         ``embeddings (M, D)``, it returns the ``(N,)`` bools of the rows to skip. ``written``
         is called with the new ids (when there are any) before the transaction commits, to
         record what goes with them elsewhere (a text's preview) where the next enrollment's
-        check finds it; when it raises, nothing is stored."""
-        return self._add(label, embeddings, metadata, True, repeats, written)
+        check finds it; when it raises, nothing is stored. ``sources``: one per row, the file
+        each came from (the path as given, or None), kept with the item (:meth:`sources_of`)."""
+        return self._add(label, embeddings, metadata, True, repeats, written, sources)
 
     def _add(
         self,
@@ -363,12 +397,15 @@ class GalleryStore:
         skip_repeats: bool,
         repeats: RepeatRule | None = None,
         written: Callable[[list[int]], None] | None = None,
+        sources: Sequence[str | None] | None = None,
     ) -> tuple[list[int], np.ndarray]:
         label = validate_label(label)
         meta_text = encode_metadata(metadata)
         x = np.ascontiguousarray(embeddings, dtype="<f4")
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError(f"embeddings must have shape (N, D) with N >= 1, got {tuple(x.shape)}")
+        if sources is not None and len(sources) != len(x):
+            raise ValueError(f"got {len(sources)} sources for {len(x)} embeddings")
         now = time.time()
         ids: list[int] = []
         skip = np.zeros(len(x), dtype=bool)
@@ -386,15 +423,43 @@ class GalleryStore:
                 else:
                     stored = np.array([r[0] for r in rows], dtype=np.int64)
                     skip = np.asarray(repeats(stored, known), dtype=bool).reshape(len(x))
-            for row in x[~skip]:
-                cur = c.execute(
-                    "INSERT INTO items(label, metadata, embedding, created) VALUES (?, ?, ?, ?)",
-                    (label, meta_text, row.tobytes(), now),
-                )
+            if sources is not None and not self._has_source_column():
+                c.execute("ALTER TABLE items ADD COLUMN source TEXT")  # a gallery from before
+            for i in np.flatnonzero(~skip):
+                if sources is None:
+                    cur = c.execute(
+                        "INSERT INTO items(label, metadata, embedding, created) VALUES (?, ?, ?, ?)",
+                        (label, meta_text, x[i].tobytes(), now),
+                    )
+                else:
+                    cur = c.execute(
+                        "INSERT INTO items(label, metadata, embedding, created, source)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (label, meta_text, x[i].tobytes(), now, sources[int(i)]),
+                    )
                 ids.append(int(cur.lastrowid or 0))
             if written is not None and ids:
                 written(list(ids))
         return ids, skip
+
+    def _has_source_column(self) -> bool:
+        with self._lock:
+            rows = self._conn.execute("PRAGMA table_info(items)").fetchall()
+        return any(r[1] == "source" for r in rows)
+
+    def sources_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """``{item_id: source file}`` of those ``ids`` whose enrollment named its file (none for
+        a gallery enrolled before sources were kept, or from Python without them)."""
+        if not ids or not self._has_source_column():
+            return {}
+        found: dict[int, str] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                part = [int(i) for i in ids[start : start + 500]]
+                marks = ",".join("?" * len(part))  # only '?' placeholders go into the SQL text
+                sql = f"SELECT id, source FROM items WHERE id IN ({marks}) AND source IS NOT NULL"
+                found.update(self._conn.execute(sql, part).fetchall())
+        return {int(k): str(v) for k, v in found.items()}
 
     def remove_label(self, label: str) -> list[int]:
         """Delete every item of ``label`` in one transaction; returns their ids (empty if none)."""

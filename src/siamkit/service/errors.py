@@ -76,6 +76,13 @@ def _message(err: dict[str, Any]) -> str:
         return "must be a whole number (integer), such as 5"
     if kind == "list_type":
         return 'must be a JSON list, such as ["alice", "#12"]'
+    if kind == "string_type":  # {"like": [3]}: pydantic said "should be a valid string"
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        first = str(loc[0]) if loc else ""
+        example = {"like": '"alice" or "#12"', "label": '"alice"'}.get(
+            first, '"The printer is out of toner."' if first.startswith("text") else '"alice"'
+        )
+        return f"must be text in double quotes (a JSON string), such as {example}"
     ctx = err.get("ctx") or {}
     if kind == "too_short" and "min_length" in ctx:
         least = int(ctx["min_length"])
@@ -109,12 +116,26 @@ def _json_invalid(err: dict[str, Any]) -> str:
     return "The request body is not valid JSON" + (f" ({reason})." if reason else ".")
 
 
+NOT_AN_OBJECT = (
+    'The request body must be a JSON object of fields in braces ({"name": value, ...}), not a '
+    "list, a string or a number; the API docs at /docs list each endpoint's fields."
+)
+"""A JSON body that is valid JSON but no object (``[1, 2]``, ``"x"``): pydantic said "Request
+should be a valid dictionary or object to extract fields from"."""
+
+
 def validation_detail(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
     """Sentences saying what to fix, plus ``[{"field", "message"}]`` for programs."""
     bad_json = [e for e in errors if e.get("type") == "json_invalid"]
     if bad_json:  # loc is ("body", <character offset>): no field to name
         text = _json_invalid(bad_json[0])
         return text, [{"field": "body", "message": text}]
+    if any(
+        e.get("type") in ("model_attributes_type", "dict_type", "model_type")
+        and _field(e.get("loc", ())) == "request"
+        for e in errors
+    ):  # the whole body is of the wrong kind: no field to name either
+        return NOT_AN_OBJECT, [{"field": "body", "message": NOT_AN_OBJECT}]
     items = [{"field": _field(e.get("loc", ())), "message": _message(e)} for e in errors]
     text = " ".join(_sentence(i["field"], i["message"]) for i in items)
     return text or "The request is not a valid form.", items

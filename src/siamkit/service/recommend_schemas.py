@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field
 
 from siamkit.service.schemas import JsonBody
 
 
 class RecommendRequest(JsonBody):
     """POST /recommend body: liked items by label (all its items) or ``#ID`` (one item); an
-    unknown key ("likes", "K") is refused by name (:class:`~siamkit.service.schemas.JsonBody`).
+    unknown key ("likes", "K") is refused by name, and ``"k": true`` as no whole number
+    (:class:`~siamkit.service.schemas.JsonBody`).
     """
 
     like: list[str] = Field(min_length=1, max_length=100, examples=[["item-12", "item-40"]])
@@ -26,19 +24,22 @@ class RecommendRequest(JsonBody):
         "photos); the labels of the liked items are left out.",
     )
 
-    @field_validator("k", mode="before")
-    @classmethod
-    def _not_a_bool(cls, k: Any) -> Any:
-        """JSON's ``true`` is no count: pydantic's lax mode read ``"k": true`` as 1 item."""
-        if isinstance(k, bool):
-            raise PydanticCustomError("int_type", "Input should be a valid integer")
-        return k
-
 
 class RecommendedItem(BaseModel):
     label: str
     item_id: int
     distance: float = Field(description="To the closest liked item; smaller is more similar.")
+    source: str | None = Field(
+        default=None,
+        description="The file the item was enrolled from, as `siamkit enroll` was given it; "
+        "null for items enrolled otherwise.",
+    )
+    text: str | None = Field(
+        default=None,
+        description="A text model's service only: the item's text (its first characters) when "
+        "enrolled through the service, as /identify's matches show it; null for items enrolled "
+        "otherwise.",
+    )
 
 
 class RecommendResponse(BaseModel):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from siamkit.index import GalleryStats, IdentifyResult, Match, VerifyResult
 from siamkit.index.embedding import two_towers
 from siamkit.index.results import listing
-from siamkit.index.store import unprintable_char
+from siamkit.index.store import looks_like_item_id, unprintable_char
 from siamkit.registry import did_you_mean
 from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
@@ -84,6 +84,13 @@ def check_new_label(label: str, max_chars: int, example: str = IMAGE_LABEL) -> s
             f"The label '{label}' cannot be used: web addresses drop '.' and '..', so it "
             "could not be removed later; choose another name.",
         )
+    if looks_like_item_id(label):  # '#12' names item 12 in /recommend's likes: it would hide it
+        raise RequestError(
+            422,
+            f"The label '{label}' looks like an item id: '#' followed by digits names one item "
+            f'in /recommend\'s "like" ("#12"), so choose another name, such as '
+            f"'item-{label[1:]}'.",
+        )
     return label
 
 
@@ -153,7 +160,11 @@ def _verify_out(result: VerifyResult, inputs: str = "images") -> VerifyFields:
 
 
 def _match_out(
-    m: Match, threshold: float | None, thumbnail: str | None, inputs: str = "images"
+    m: Match,
+    threshold: float | None,
+    thumbnail: str | None,
+    inputs: str = "images",
+    source: str | None = None,
 ) -> MatchOut:
     """One ``/identify`` match with its margin to ``threshold`` (the image and the text endpoint;
     the text one adds the matched text; ``inputs`` names them in the refusal)."""
@@ -165,14 +176,25 @@ def _match_out(
         accepted=m.accepted,
         margin=_margin(threshold, distance),
         thumbnail=thumbnail,
+        source=source,
     )
 
 
 def _identify_out(
-    result: IdentifyResult, thumbs: dict[int, bytes], threshold: float | None
+    result: IdentifyResult,
+    thumbs: dict[int, bytes],
+    threshold: float | None,
+    sources: dict[int, str],
 ) -> IdentifyResponse:
+    """``/identify``'s answer; ``sources``: the files the matched items were enrolled from
+    (:meth:`~siamkit.index.Gallery.sources`)."""
     matches = [
-        _match_out(m, threshold, data_url(thumbs[m.item_id]) if m.item_id in thumbs else None)
+        _match_out(
+            m,
+            threshold,
+            data_url(thumbs[m.item_id]) if m.item_id in thumbs else None,
+            source=sources.get(m.item_id),
+        )
         for m in result.matches
     ]
     label = decided_label(result, threshold)
@@ -448,15 +470,18 @@ async def identify(
     threshold = engine.gallery.threshold
     if not engine.finds_faces:
         result, thumbs = await engine.on_images(one, engine.identify, k)
-        out = _identify_out(result, thumbs, threshold)
+        sources = await engine.call(engine.gallery.sources, [m.item_id for m in result.matches])
+        out = _identify_out(result, thumbs, threshold, sources)
     else:
         result, thumbs, found = await engine.on_images(one, engine.identify_faces, k)
-        out = _identify_out(result, thumbs, threshold)
+        ids = [m.item_id for r in (result, *(f.result for f in found)) for m in r.matches]
+        sources = await engine.call(engine.gallery.sources, ids)
+        out = _identify_out(result, thumbs, threshold, sources)
         out.faces = [
             FaceOut(
                 box=FaceBoxOut(**f.box),
                 label=decided_label(f.result, threshold),
-                matches=_identify_out(f.result, thumbs, threshold).matches,
+                matches=_identify_out(f.result, thumbs, threshold, sources).matches,
             )
             for f in found
         ]
@@ -585,6 +610,7 @@ async def _json_only(request: Request) -> None:
     "/recommend",
     dependencies=[Depends(_json_only)],
     response_model=RecommendResponse,
+    response_model_exclude_unset=True,  # `text` only from a text model's service
     tags=["recognition"],
     responses=errors(
         400,
@@ -608,10 +634,22 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
         for like in body.like
     ]
     matches = await engine.call(_recommend, engine, likes, body.k, body.per_label)
+    ids = [m.item_id for m in matches]
+    sources = await engine.call(engine.gallery.sources, ids)
     items = [
-        RecommendedItem(label=m.label, item_id=m.item_id, distance=_finite(m.distance, "distance"))
+        RecommendedItem(
+            label=m.label,
+            item_id=m.item_id,
+            distance=_finite(m.distance, "distance"),
+            source=sources.get(m.item_id),
+        )
         for m in matches
     ]
+    if engine.input_kind == "text":  # each item's text, as /identify's matches show it
+        found = await engine.call(engine.thumbnails.get, ids)
+        for item in items:
+            preview = found.get(item.item_id)
+            item.text = None if preview is None else preview.decode("utf-8", "replace")
     return RecommendResponse(items=items)
 
 

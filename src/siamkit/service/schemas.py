@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class JsonBody(BaseModel):
     """A JSON request body whose keys it does not know ("likes", "txt") are refused by name
     (the 422 handler's UNKNOWN_FIELD sentence), not dropped: dropped, the request would run on
-    the defaults and the answer ask for a field that was sent misspelt, or for nothing at all."""
+    the defaults and the answer ask for a field that was sent misspelt, or for nothing at all.
+
+    A boolean given for a whole number is refused too: pydantic's lax mode read JSON's
+    ``"k": true`` as k = 1 (and ``false`` as 0), with no word of the mistake."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_an_int(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            kind = cls.model_fields[info.field_name].annotation
+            if kind is int or kind == int | None:
+                raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return value
 
 
 class FieldError(BaseModel):
@@ -158,6 +171,11 @@ class MatchOut(BaseModel):
     accepted: bool | None = Field(description="distance <= threshold; null without a threshold.")
     margin: float | None = Field(description="threshold - distance; > 0 inside the threshold.")
     thumbnail: str | None = Field(description="data:image/png;base64 URL of the matched image.")
+    source: str | None = Field(
+        default=None,
+        description="The file the matched item was enrolled from, as `siamkit enroll` was given "
+        "it; null for items enrolled otherwise (through the service, or before siamkit kept it).",
+    )
 
 
 class FaceBoxOut(BaseModel):
