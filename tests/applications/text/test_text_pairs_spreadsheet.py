@@ -219,3 +219,17 @@ def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
     # a spreadsheet's trailing empty columns are no names: read as before
     blank = _csv(tmp_path / "blank.csv", ["1,,", "0,,", "1,,", "0,,"], header="a,b,label,,")
     assert read_examples(blank).targets == (1.0, 0.0, 1.0, 0.0)
+
+
+def test_a_jsonl_key_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    # json.loads keeps the last of a repeated key without a word, as a CSV header did
+    f = tmp_path / "twice.jsonl"
+    f.write_text(
+        json.dumps({"a": "x", "b": "y", "label": 1}) + "\n"
+        + '{"a": "printer jams", "b": "vpn down", "label": 1, "label": 0}\n'
+    )  # fmt: skip
+    with pytest.raises(ValueError) as err:
+        read_examples(f)
+    assert str(err.value) == (
+        f"{f} line 2 names the key 'label' twice; keep one of them, since only one can be read"
+    )

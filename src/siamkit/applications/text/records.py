@@ -17,9 +17,26 @@ from siamkit.applications.text.documents import read_text_file
 from siamkit.applications.text.text_checks import is_blank
 
 
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's dict, or :class:`_RepeatedKey` for a key it names twice (``json.loads``
+    keeps the last one without a word)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
+
+
 def jsonl_objects(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` of every non-blank line of a JSONL file; a ``ValueError`` naming
-    the file and line of one that is not valid JSON or not a JSON object.
+    the file and line of one that is not valid JSON, not a JSON object, or names a key twice.
 
     Lines are split at ``\\n`` only: a JSON string may hold U+2028 and other characters that
     ``str.splitlines`` would cut at.
@@ -30,9 +47,14 @@ def jsonl_objects(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as err:
             raise ValueError(f"{p} line {n} is not valid JSON ({err.msg})") from None
+        except _RepeatedKey as err:
+            raise ValueError(
+                f"{p} line {n} names the key {err.key!r} twice; keep one of them, since only one "
+                "can be read"
+            ) from None
         if not isinstance(row, dict):
             raise ValueError(f"{p} line {n} is not a JSON object (it is a {type(row).__name__})")
         rows.append((n, row))
