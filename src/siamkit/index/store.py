@@ -452,14 +452,20 @@ class GalleryStore:
         a gallery enrolled before sources were kept, or from Python without them)."""
         if not ids or not self._has_source_column():
             return {}
-        found: dict[int, str] = {}
+        found = self._column_of(ids, "source", " AND source IS NOT NULL")
+        return {int(k): str(v) for k, v in found.items()}
+
+    def _column_of(self, ids: Sequence[int], column: str, where: str = "") -> dict[int, Any]:
+        """``{id: column}`` of the items among ``ids`` (and ``where``), 500 ids a query: SQLite
+        caps a statement's variables. ``column`` and ``where`` are this module's constants."""
+        found: dict[int, Any] = {}
         with self._lock:
             for start in range(0, len(ids), 500):
                 part = [int(i) for i in ids[start : start + 500]]
                 marks = ",".join("?" * len(part))  # only '?' placeholders go into the SQL text
-                sql = f"SELECT id, source FROM items WHERE id IN ({marks}) AND source IS NOT NULL"
+                sql = f"SELECT id, {column} FROM items WHERE id IN ({marks}){where}"
                 found.update(self._conn.execute(sql, part).fetchall())
-        return {int(k): str(v) for k, v in found.items()}
+        return found
 
     def remove_label(self, label: str) -> list[int]:
         """Delete every item of ``label`` in one transaction; returns their ids (empty if none)."""
@@ -484,13 +490,7 @@ class GalleryStore:
 
     def embeddings_of(self, ids: list[int]) -> np.ndarray:
         """``(len(ids), D)`` embeddings in the order of ``ids``; KeyError names missing ids."""
-        found: dict[int, bytes] = {}
-        with self._lock:
-            for start in range(0, len(ids), 500):
-                part = [int(i) for i in ids[start : start + 500]]
-                marks = ",".join("?" * len(part))  # only '?' placeholders go into the SQL text
-                sql = f"SELECT id, embedding FROM items WHERE id IN ({marks})"
-                found.update(self._conn.execute(sql, part).fetchall())
+        found: dict[int, bytes] = self._column_of(ids, "embedding")
         missing = [i for i in ids if int(i) not in found]
         if missing:
             raise KeyError(f"item ids not in the gallery: {listing(missing)}")
