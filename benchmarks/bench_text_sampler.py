@@ -13,8 +13,8 @@ Files (``--pairs`` examples each, texts ``q<k>`` and ``d<k>``):
             every example left that holds it for every batch
 
 Times are this process's CPU time (``--clock wall`` for elapsed time), the best of
-``--repeats``; every sampler draws ``train.py``'s way (``EpochBatches`` draws every epoch up front,
-so this is the wait before the first step, per epoch).
+``--repeats``; every sampler draws the text training loop's way (``train_loop.EpochBatches`` draws
+every epoch up front, so this is the wait before the first step, per epoch).
 
 Run:  nice python benchmarks/bench_text_sampler.py --pairs 200000 --batch-size 16
 """
