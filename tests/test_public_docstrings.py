@@ -1,7 +1,7 @@
 """What ``help()`` shows a notebook user: every public function and class of the packages a
-training loop of one's own uses (with the distances, augmentations, callback hooks and ONNX
-runtime it may pass around) has a docstring, and so has each public method and property of
-those classes (one inherited from a documented base counts)."""
+training loop of one's own uses (with the distances, augmentations, callback hooks, heads, ONNX
+runtime and galleries it may pass around) has a docstring, and so has each public method and
+property of those classes (one inherited from a documented base counts)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ PACKAGES = [
     "siamkit.data.transforms",
     "siamkit.training.callbacks",  # the hooks a callback of one's own overrides
     "siamkit.export",
+    "siamkit.training",  # config, batch sources, Trainer
+    "siamkit.heads",
+    "siamkit.index",  # galleries and search
 ]
 SKIP = {"forward", "extra_repr"}  # nn.Module's: documented by the class and torch
 

@@ -128,6 +128,8 @@ class AppearanceFeatures(nn.Module):
         return F.normalize(F.avg_pool2d(x, self.pool).flatten(1), dim=1)
 
     def config(self) -> dict[str, Any]:
+        """The constructor's arguments as JSON values: ``AppearanceFeatures(**f.config())`` builds
+        the same features (a saved :class:`~siamkit.models.JoinedEmbedding` keeps them)."""
         return {
             "pool": self.pool,
             "features": self.features,

@@ -69,6 +69,9 @@ class EmbeddingHead(nn.Module):
         return self.embedding_dim + self.passthrough
 
     def config(self) -> dict[str, Any]:
+        """The head's settings as JSON values: ``embedding_dim``, ``hidden``, ``normalize`` and
+        ``dropout`` (a saved model keeps them under ``"head"``; ``in_features`` and
+        ``passthrough`` come from the encoder when it is rebuilt)."""
         return {
             "embedding_dim": self.embedding_dim,
             "hidden": list(self.hidden),

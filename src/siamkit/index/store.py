@@ -516,6 +516,7 @@ class GalleryStore:
         return [LabelInfo(r[0], int(r[1]), _decode_metadata(r[2])) for r in rows]
 
     def has_label(self, label: str) -> bool:
+        """Whether at least one stored item has ``label`` (exact, case-sensitive match)."""
         with self._lock:
             row = self._conn.execute("SELECT 1 FROM items WHERE label = ? LIMIT 1", (label,))
             return row.fetchone() is not None

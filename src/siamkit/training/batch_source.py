@@ -35,7 +35,10 @@ class BatchSource(Protocol):
 
     steps: int
 
-    def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]: ...
+    def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]:
+        """The batches of epoch ``epoch`` (0-based), each a tuple the objective takes (``(x, y)``
+        for :class:`PKBatches`, which gives the same batches for the same epoch: resumable)."""
+        ...
 
 
 def epoch_steps(batches: BatchSource, epoch: int) -> int:

@@ -45,6 +45,7 @@ class RunData(NamedTuple):
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one training image (what :func:`~siamkit.training.build_model` needs)."""
         c, h, w = self.train_x.shape[1:]
         return (int(c), int(h), int(w))
 
