@@ -202,7 +202,7 @@ def _read_pairs(
         return ex
     if has_score:
         named["label"] = "score"
-    notes: list[str] = []  # whole 0s and 1s among fractional scores, said as training says it
+    notes: list[str] = []  # whole 0s and 1s among fractional scores: the reader's line
     ex = read_examples(
         path,
         "pairs",
@@ -210,6 +210,7 @@ def _read_pairs(
         score_range=score_range,
         columns_key="--columns",
         notes=notes,
+        read_for="evaluation",
     )
     for note in notes:
         click.echo(note, err=True)

@@ -210,7 +210,7 @@ def test_score_range_is_refused_for_an_image_model(tmp_path: Path) -> None:
     assert "--score-range is for a text model's graded pairs of texts: leave it out" in out
 
 
-def test_whole_0_1_labels_among_graded_scores_get_the_training_line_on_stderr(
+def test_whole_0_1_labels_among_graded_scores_get_the_reader_s_line_on_stderr(
     half_twin: Path, tmp_path: Path, graded_pairs
 ) -> None:
     # a 0/1 file joined to a graded one: its 1s would be scored as 1 of 5
@@ -219,6 +219,9 @@ def test_whole_0_1_labels_among_graded_scores_get_the_training_line_on_stderr(
     data = _write(tmp_path / "mixed.csv", rows, "score")
     res = _run([half_twin, "--data", data, "--score-range", "0,5", "--json"])
     assert "holds 2 whole 0s and 1s (line 14: 1) beside fractional scores" in res.stderr
+    # the line says what the 1 does here: nothing trains in an evaluation
+    assert "a 1 meant as a duplicate is evaluated as a score of 1 on that scale" in res.stderr
+    assert "trains" not in res.stderr
     assert "write each 0/1 label as a score on it (a duplicate as 5)" in res.stderr
     assert "pearson" in json.loads(res.stdout)["similarity"]  # the JSON on stdout is left whole
     # a graded file of fractions alone says nothing

@@ -52,6 +52,15 @@ def test_whole_zeros_and_ones_beside_fractions_get_a_line_naming_column_range_an
     assert ex.targets == (0.9, 0.2, 0.0, 0.76, 0.2)
 
 
+def test_the_line_s_verb_follows_what_the_pairs_are_read_for(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "tickets.csv", ["4.5", "1", "0"])
+    [line] = _notes(data, score_range=(0, 5), columns_key="--columns", read_for="evaluation")
+    assert "a 1 meant as a duplicate is evaluated as a score of 1 on that scale;" in line
+    assert "trains" not in line
+    with pytest.raises(ValueError, match="read_for is 'training' or 'evaluation', got 'tests'"):
+        _notes(data, score_range=(0, 5), read_for="tests")
+
+
 def test_a_command_s_pairs_name_its_score_range_option(tmp_path: Path) -> None:
     data = _csv(tmp_path / "tickets.csv", ["4.5", "1", "0"])
     assert (

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from siamkit.applications.text.records import column_named, csv_records, jsonl_objects
 
@@ -62,6 +63,7 @@ def read_examples(
     columns_key: str | None = None,
     notes: list[str] | None = None,
     columns_of: str | None = None,
+    read_for: Literal["training", "evaluation"] = "training",
 ) -> TextExamples:
     """Read ``format`` examples; ``columns`` renames fields (e.g. ``{"label": "score"}``). A
     column is found whatever its case and surrounding spaces when the file has one such column
@@ -75,7 +77,8 @@ def read_examples(
     columns (``"data.columns"``), or a command's option (``"--columns"``, read by
     :func:`parse_columns`), which the error for a missing column tells the user to give;
     without it the error names the columns the file needs. ``notes`` gets the line said about
-    whole 0s and 1s among fractional scores (see :class:`_Scores`), which may be 0/1 labels.
+    whole 0s and 1s among fractional scores (see :class:`_Scores`), which may be 0/1 labels;
+    ``read_for`` (``"training"`` or ``"evaluation"``) says what such a 1 would do there.
     ``columns_of``: the file read before with the same ``columns`` (``data.train``, for
     ``data.val``), which the error for a missing column tells this one to match.
 
@@ -114,7 +117,7 @@ def read_examples(
     texts: list[list[str]] = [[] for _ in fields]
     targets: list[float] = []
     range_key = "--score-range" if columns_key and columns_key.startswith("--") else None
-    scores = _Scores(p, names.get("label", "label"), score_range, range_key)
+    scores = _Scores(p, names.get("label", "label"), score_range, range_key, read_for)
     for n, row in rows:
         for k, f in enumerate(fields):
             value = row.get(names[f])
@@ -217,10 +220,15 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _WHOLE = re.compile(r"[+-]?\d+")
 
 
+_READ_AS = {"training": "trains as", "evaluation": "is evaluated as"}
+"""What a 0/1 label read as a graded score does, by what the pairs are read for."""
+
+
 class _Scores:
     """The target column ``col`` of pairs file ``p`` read row by row (:meth:`read`): 0/1 labels,
     or scores on ``rng`` scaled to [0, 1]. ``range_key`` names the setting of the range in the
-    errors (default ``data.score_range``; a command's ``--score-range``).
+    errors (default ``data.score_range``; a command's ``--score-range``); ``read_for``: whether
+    the pairs are read for training or for an evaluation, which the line's verb follows.
 
     Under a range other than [0, 1], 0/1 labels among the scores would train as the scores 0
     and 1 on that scale (a "1" meant as "duplicate" as 1 of 5). A label word (yes/no,
@@ -235,9 +243,16 @@ class _Scores:
     (:func:`~siamkit.applications.text.train_checks.labels_read_as_scores`)."""
 
     def __init__(
-        self, p: Path, col: str, rng: tuple[float, float] | None, range_key: str | None
+        self,
+        p: Path,
+        col: str,
+        rng: tuple[float, float] | None,
+        range_key: str | None,
+        read_for: Literal["training", "evaluation"] = "training",
     ) -> None:
-        self.p, self.col, self.rng = p, col, rng
+        if read_for not in _READ_AS:
+            raise ValueError(f"read_for is 'training' or 'evaluation', got {read_for!r}")
+        self.p, self.col, self.rng, self.read_as = p, col, rng, _READ_AS[read_for]
         self.key = range_key or "data.score_range"
         self.check = rng is not None and tuple(rng) != (0.0, 1.0)
         self.whole: dict[float, int] = {}  # a value written as a whole number -> its first line
@@ -293,8 +308,8 @@ class _Scores:
         return (
             f"{self.p}: {self.col} holds {self.whole_count} whole 0s and 1s (line {one}: 1) "
             f"beside fractional scores (line {n}: {shown}) on {self.key} [{rng[0]:g}, "
-            f"{rng[1]:g}]: if they are 0/1 labels, a 1 meant as a duplicate trains as a score "
-            f"of 1 on that scale; write each 0/1 label as a score on it (a duplicate as "
+            f"{rng[1]:g}]: if they are 0/1 labels, a 1 meant as a duplicate {self.read_as} a "
+            f"score of 1 on that scale; write each 0/1 label as a score on it (a duplicate as "
             f"{rng[1]:g}), or a score that is 1 as 1.0"
         )
 
