@@ -24,6 +24,18 @@ PACKAGES = [
     "siamkit.training",  # config, batch sources, Trainer
     "siamkit.heads",
     "siamkit.index",  # galleries and search
+    "siamkit.experiment",
+    "siamkit.tuning",
+    "siamkit.encoders",
+    "siamkit.data",
+    "siamkit.encode",
+    "siamkit.service",
+    "siamkit.applications.text",
+    "siamkit.applications.ssl",
+    "siamkit.applications.faces",
+    "siamkit.applications.signatures",
+    "siamkit.applications.tracking",
+    "siamkit.applications.half_twin",
 ]
 SKIP = {"forward", "extra_repr"}  # nn.Module's: documented by the class and torch
 

@@ -84,6 +84,7 @@ class RunResult:
 
     @property
     def metrics_path(self) -> Path:
+        """Where the run wrote :meth:`to_dict`'s document: ``out_dir / "metrics.json"``."""
         return self.out_dir / "metrics.json"
 
     def to_dict(self) -> dict[str, Any]:

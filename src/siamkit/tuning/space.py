@@ -310,6 +310,8 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, doc: Any) -> SearchSpace:
+        """The space of a search-space file's map (``section.key`` -> choices or a range),
+        in file order; ``ValueError`` names the first entry that is not one."""
         if not isinstance(doc, dict) or not doc:
             raise ValueError("a search space must be a non-empty map of section.key entries")
         return cls(tuple(_param(k, v) for k, v in doc.items()))

@@ -39,9 +39,11 @@ class FaceBox:
 
     @property
     def area(self) -> int:
+        """The box's area in pixels (0 for an empty box)."""
         return max(0, self.right - self.left + 1) * max(0, self.bottom - self.top + 1)
 
     def as_dict(self) -> dict[str, Any]:
+        """The box as a JSON-ready dict, ``score`` rounded to 4 places."""
         return {**asdict(self), "score": round(float(self.score), 4)}
 
     def rectangle(self) -> Any:
@@ -118,6 +120,7 @@ class FaceDetector:
         )
 
     def config(self) -> dict[str, Any]:
+        """``method``, ``upsample`` and ``min_score``, as a face model's config stores them."""
         return {"method": self.method, "upsample": self.upsample, "min_score": self.min_score}
 
     def __call__(self, image: np.ndarray) -> list[FaceBox]:

@@ -119,14 +119,18 @@ class DlibFaceEncoder(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
+        """Size of dlib's face descriptors (128)."""
         return EMBEDDING_DIM
 
     @property
     def distance_name(self) -> str:
+        """The name of the distance between two descriptors (``"euclidean"``, as dlib's)."""
         return self.distance.name
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        """``(3, input_size, input_size)``: reported to callers that need a shape; photos of
+        any size are embedded at their own size."""
         return (3, self.input_size, self.input_size)
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
@@ -180,6 +184,8 @@ class DlibFaceEncoder(nn.Module):
         return self.distance.pairwise(self.embed(a), self.embed(b))
 
     def config(self) -> dict[str, Any]:
+        """The JSON-ready description :func:`siamkit.save_model` stores and :meth:`from_config`
+        reads: detector, ``input_size``, chip geometry, model files and recorded versions."""
         return {
             "kind": self.kind,
             "detector": self.detector.config(),
@@ -191,6 +197,7 @@ class DlibFaceEncoder(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> DlibFaceEncoder:
+        """Rebuild the encoder from :meth:`config` (warns when its dlib version differs)."""
         det = cfg.get("detector", {})
         return cls(
             detector=det.get("method", "hog"),

@@ -147,6 +147,7 @@ class FacePipeline:
 
     @property
     def threshold(self) -> float | None:
+        """The embedder's distance threshold (``None`` when it has none)."""
         return getattr(self.embedder, "threshold", None)
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:

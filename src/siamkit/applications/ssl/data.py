@@ -40,6 +40,7 @@ class SSLData(NamedTuple):
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the training images."""
         c, h, w = self.train_x.shape[1:]
         return (int(c), int(h), int(w))
 

@@ -257,6 +257,7 @@ class SelfSupervised(nn.Module):
 
     @property
     def net(self) -> SiameseNetwork:
+        """The Siamese network being trained (the online branch's, without projector or predictor)."""
         return self.online.net
 
     def forward(self, x: Tensor) -> Tensor:

@@ -84,6 +84,7 @@ class TextSiameseNetwork(nn.Module):
 
     @property
     def share_weights(self) -> bool:
+        """Whether queries and documents go through one tower (no separate document encoder)."""
         return self.doc_encoder is None
 
     def decision_threshold(self) -> tuple[float, str]:
@@ -98,10 +99,12 @@ class TextSiameseNetwork(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
+        """Size of the embeddings ``embed`` returns (the transformer's, plus a joined lexical tower's)."""
         return self.encoder.num_features + (self.lexical.dim if self.lexical is not None else 0)
 
     @property
     def distance_name(self) -> str:
+        """The name of the distance between two embeddings (e.g. ``"cosine"``)."""
         return self.distance.name
 
     @property
@@ -111,6 +114,7 @@ class TextSiameseNetwork(nn.Module):
 
     @property
     def tokenizer(self) -> Any:
+        """The (query) encoder's Hugging Face tokenizer, saved beside the weights."""
         return self.encoder.tokenizer
 
     @property
@@ -165,6 +169,8 @@ class TextSiameseNetwork(nn.Module):
         return self.distance.pairwise(self.embed(a), self.embed(b, role="document"))
 
     def config(self) -> dict[str, Any]:
+        """The JSON-ready description :func:`siamkit.save_model` stores (the transformer's
+        config, window, towers, distance, and any score map, lexical tower, Matryoshka sizes)."""
         cfg = {
             "kind": self.kind,
             "transformer": self.encoder.hf_config(),
@@ -185,6 +191,8 @@ class TextSiameseNetwork(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TextSiameseNetwork:
+        """Always ``ValueError``: a text model needs the tokenizer saved beside its weights, so
+        it is rebuilt by :meth:`from_bundle` (:func:`siamkit.load_model` of its folder)."""
         raise ValueError(
             "a text model needs its tokenizer: load it with siamkit.load_model(folder)"
         )

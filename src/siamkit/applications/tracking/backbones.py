@@ -93,6 +93,7 @@ class SiamFCBackbone(nn.Module):
 
     @property
     def num_features(self) -> int:
+        """Channels of the feature maps the backbone returns."""
         return self.widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

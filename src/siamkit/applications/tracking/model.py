@@ -64,6 +64,7 @@ class SiamFCNet(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
+        """Channels of the feature maps ``embed`` returns (the backbone's)."""
         return self.backbone.num_features
 
     @property
@@ -74,6 +75,7 @@ class SiamFCNet(nn.Module):
 
     @property
     def distance_name(self) -> str:
+        """``"cross_correlation"``, as :attr:`distance`."""
         return self.distance
 
     @property
@@ -83,6 +85,7 @@ class SiamFCNet(nn.Module):
 
     @property
     def total_stride(self) -> int:
+        """Input pixels per feature-map cell (8)."""
         return TOTAL_STRIDE
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,6 +112,8 @@ class SiamFCNet(nn.Module):
             return self.response(kernel, feats)[:, 0].cpu().numpy()  # type: ignore[no-any-return]
 
     def config(self) -> dict[str, Any]:
+        """The JSON-ready description :func:`siamkit.save_model` stores and :meth:`from_config`
+        reads: backbone name and arguments, and the tracker parameters."""
         return {
             "kind": self.kind,
             "backbone": self.backbone_name,
@@ -118,6 +123,7 @@ class SiamFCNet(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SiamFCNet:
+        """Rebuild the network (untrained weights) from :meth:`config`."""
         return cls(
             cfg["backbone"],
             cfg.get("backbone_kwargs"),

@@ -35,7 +35,9 @@ Frame = tuple[np.ndarray, np.ndarray]  # (H, W, 3) uint8 image, (4,) box
 class PairSource(Protocol):
     """Anything that draws two frames (with boxes) of one sequence."""
 
-    def sample(self, rng: np.random.Generator) -> tuple[Frame, Frame]: ...
+    def sample(self, rng: np.random.Generator) -> tuple[Frame, Frame]:
+        """Two frames of one sequence, each ``(image, box)``: an ``(H, W, 3)`` uint8 image and
+        its ``(4,)`` ``(x, y, w, h)`` box."""
 
 
 def _gap_pair(rng: np.random.Generator, n: int, max_gap: int) -> tuple[int, int]:
@@ -89,6 +91,7 @@ class SequencePairs:
         return seq.frame(t), seq.boxes[t]
 
     def sample(self, rng: np.random.Generator) -> tuple[Frame, Frame]:
+        """Two frames with a ground-truth box, of a random sequence, at most ``max_gap`` frames apart."""
         k = int(rng.integers(len(self.sequences)))
         seq, valid = self.sequences[k], self.valid[k]
         if valid is None:
@@ -117,6 +120,7 @@ class SyntheticPairs:
         )
 
     def sample(self, rng: np.random.Generator) -> tuple[Frame, Frame]:
+        """Two frames, with their boxes, of a fresh synthetic sequence, at most ``max_gap`` apart."""
         seq = synthetic_sequence(rng, self.split, self.n_frames, self.frame_size)
         i, j = _gap_pair(rng, self.n_frames, self.max_gap)
         return seq.render(i), seq.render(j)

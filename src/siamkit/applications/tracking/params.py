@@ -48,6 +48,8 @@ class TrackerParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackerParams:
+        """Parameters from a ``tracker:`` map (missing keys keep their defaults); ``ValueError``
+        names an unknown key (with the valid ones) or a value of the wrong type or range."""
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(valid))
         if unknown:
