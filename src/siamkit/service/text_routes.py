@@ -29,19 +29,21 @@ from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
 from siamkit.service.responses import VERIFY_LABEL, enrolled_before, errors
-from siamkit.service.routes import (
-    KNOWN_QUERY,
-    LABEL_QUERY,
-    Engine,
+from siamkit.service.route_answers import (
     _match_out,
     _verify_out,
-    check_k,
-    check_label,
-    check_new_label,
     decided_label,
     enroll_answer,
     gallery_info,
     label_count,
+)
+from siamkit.service.route_checks import (
+    KNOWN_QUERY,
+    LABEL_QUERY,
+    Engine,
+    check_k,
+    check_label,
+    check_new_label,
     label_example,
 )
 from siamkit.service.text_schemas import (
