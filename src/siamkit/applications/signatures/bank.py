@@ -52,6 +52,7 @@ class SignatureDecision:
     distances: list[float]  # to each reference
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as a JSON-ready dict, one key per field."""
         return asdict(self)
 
 
@@ -167,4 +168,5 @@ class SignatureBank:
         )
 
     def close(self) -> None:
+        """Close the bank's gallery store."""
         self.gallery.close()
