@@ -75,7 +75,7 @@ def test_enroll_then_verify(setup: tuple[Path, Path], tmp_path: Path) -> None:
         "--threshold", "0.0123456789",
     )  # fmt: skip
     assert code == 0 and out.startswith("GENUINE: score 0.00")
-    assert out.rstrip().endswith("(min distance to 3 references), threshold 0.0123")
+    assert out.splitlines()[0].endswith("(min distance to 3 references), threshold 0.0123")
 
 
 def test_a_signature_png_with_a_transparent_background_is_read_on_white_paper(
@@ -663,3 +663,49 @@ def test_evaluating_a_model_without_signature_metadata_warns_as_verify_does(
             ["evaluate", str(model), "--data", f"signatures:{sigs}"],
         ):
             _assert_warned_once(runner.invoke(cli, [*args, "--json"]), model, warned)
+
+
+def test_verify_names_the_scan_of_each_reference(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    """A clerk could not trace the bank's reference "item 2" back to the scan that enrolled
+    it: enroll keeps each scan's file, verify lists the references with theirs."""
+    from siamkit.index import Gallery
+
+    root, sigs = setup
+    bank, model = str(tmp_path / "bank.db"), str(root / "model")
+    refs = [str(sigs / "w0001" / "genuine" / f"00{n}.png") for n in (1, 2, 3)]
+    code, out = _run("enroll", "--model", model, "--gallery", bank, "--writer", "0042", *refs)
+    assert code == 0, out
+    with Gallery.open(bank) as g:
+        ids = g.items("0042").ids.tolist()
+        assert g.sources(ids) == dict(zip(ids, refs))
+    args = ("verify", "--model", model, "--gallery", bank, "--writer", "0042", refs[1])
+    code, out = _run(*args, "--json")
+    doc = json.loads(out)
+    assert doc["item_ids"] == ids and doc["sources"] == refs and len(doc["distances"]) == 3
+    code, out = _run(*args)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("GENUINE: score")
+    assert lines[1:] == [
+        f"  reference item {i}  distance {d:.4f}  (from {s})"
+        for i, d, s in zip(ids, doc["distances"], refs)
+    ]
+
+
+def test_a_bank_from_before_sources_verifies_as_before(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """References enrolled before siamkit kept their scans (no source column): "sources" are
+    null and the text is the verdict line alone, as it was."""
+    import sqlite3
+
+    root, sigs = setup
+    bank, model = str(tmp_path / "bank.db"), str(root / "model")
+    ref = str(sigs / "w0001" / "genuine" / "001.png")
+    assert _run("enroll", "--model", model, "--gallery", bank, "--writer", "w", ref)[0] == 0
+    with sqlite3.connect(bank) as conn:
+        conn.execute("ALTER TABLE items DROP COLUMN source")
+    args = ("verify", "--model", model, "--gallery", bank, "--writer", "w", ref)
+    code, out = _run(*args, "--json")
+    assert code == 0 and json.loads(out)["sources"] == [None]
+    code, out = _run(*args)
+    assert code == 0 and len(out.splitlines()) == 1 and "(from" not in out

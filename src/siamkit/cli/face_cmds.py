@@ -33,7 +33,7 @@ from siamkit.cli._face_common import (
     refuse_missing_store,
 )
 from siamkit.cli._inputs import PROGRESS, OnceOption
-from siamkit.cli.gallery_cmds import _friendly
+from siamkit.cli.gallery_cmds import _friendly, _match_doc, source_note
 from siamkit.progress import track
 
 
@@ -118,7 +118,10 @@ def enroll(
     pngs = [_thumbnail(Path(p)) for p in images]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     with _open_gallery(gallery_path, model, pipe.embedder, create=True) as gallery:
-        ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True)
+        # each face keeps its photo (the path as given: the largest face of it is the one
+        # enrolled), so that "alice item 12" in identify can be traced back to the photo
+        sources = [str(p) for p in images]
+        ids = gallery.enroll_embeddings(label, z, metadata=meta, skip_repeats=True, sources=sources)
         with contextlib.closing(ThumbnailStore(thumbnails_path_for(gallery_path))) as store:
             store.put_enrolled(label, ids, pngs)  # as /enroll and siamkit enroll keep them
         if model != "dlib":  # later enroll / identify on the gallery find it without --model
@@ -216,9 +219,8 @@ def _identify_text(docs: list[dict[str, Any]], no_face_hint: str, kind: str = "d
             lines.append(f"  box ({b['left']}, {b['top']})-({b['right']}, {b['bottom']}): {who}")
             for rank, m in enumerate(f["matches"], 1):
                 flag = {True: "accepted", False: "rejected", None: ""}[m["accepted"]]
-                lines.append(
-                    f"    {rank}. {m['label']:<24} {kind} {m['distance']:.4f}  {flag}".rstrip()
-                )
+                row = f"    {rank}. {m['label']:<24} {kind} {m['distance']:.4f}  {flag}".rstrip()
+                lines.append(row + source_note(m["source"]))
     return "\n".join(lines)
 
 
@@ -263,7 +265,9 @@ def identify(
             raise click.ClickException(f"{gallery_path} has no enrolled faces; enroll faces first")
         for path in track(images, "identifying faces", unit="images"):
             found = identify_faces(pipe, gallery, read_rgb(path), k=k)
-            doc: dict[str, Any] = {"image": path, "faces": [_face_doc(f, r) for f, r in found]}
+            sources = gallery.sources([m.item_id for _, r in found for m in r.matches])
+            faces = [_face_doc(f, r, sources) for f, r in found]
+            doc: dict[str, Any] = {"image": path, "faces": faces}
             if not found:  # what to do, as the text line says (only then: no field changes)
                 doc["hint"] = hint
             docs.append(doc)
@@ -272,11 +276,10 @@ def identify(
     _emit(as_json, {"threshold": used, "images": docs}, text)
 
 
-def _face_doc(face: Any, result: Any) -> dict[str, Any]:
-    matches = [
-        {"label": m.label, "distance": m.distance, "item_id": m.item_id, "accepted": m.accepted}
-        for m in result.matches
-    ]
+def _face_doc(face: Any, result: Any, sources: dict[int, str]) -> dict[str, Any]:
+    """One face as JSON; each match's ``source``: the photo its item was enrolled from
+    (``None`` for a face enrolled before siamkit kept it, or from Python)."""
+    matches = [_match_doc(m, sources) for m in result.matches]
     return {
         "box": face.box.as_dict(),
         "label": result.label,

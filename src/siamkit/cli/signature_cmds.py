@@ -202,7 +202,9 @@ def enroll(
     scans = _scans(images)
     bank = _open_bank(gallery_path, model, model_dir)
     try:
-        ids = bank.enroll(writer, scans, skip_repeats=True)
+        # each reference keeps its scan's file (the path as given), so that a verdict names
+        # the scans it was compared with
+        ids = bank.enroll(writer, scans, skip_repeats=True, sources=list(images))
         bank.gallery.remember_model_path(model_dir)
         total = len(bank.references(writer))
     finally:
@@ -269,6 +271,11 @@ def verify(
         f"{verdict}: score {decision.score:.4f} ({decision.reduce} distance to {refs} "
         f"reference{'' if refs == 1 else 's'}), threshold {th}"
     )
+    if any(s is not None for s in decision.sources):  # a bank enrolled before: as before
+        from siamkit.cli.gallery_cmds import source_note
+
+        for i, d, s in zip(decision.item_ids, decision.distances, decision.sources):
+            click.echo(f"  reference item {i}  distance {d:.4f}{source_note(s)}")
 
 
 @signature.command()

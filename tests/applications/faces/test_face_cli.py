@@ -123,11 +123,12 @@ def test_identify_text_lists_the_k_matches_of_each_face(tmp_path, photos):
         expected += [
             [f"{rank}.", m["label"], "distance", f"{m['distance']:.4f}"]
             + (["accepted"] if m["accepted"] else ["rejected"])
+            + ["(from", f"{m['source']})"]  # the photo that enrolled the matched face
             for rank, m in enumerate(f["matches"], 1)
         ]
     expected[0] = expected[0].split()
     assert [t.split() for t in text] == expected
-    assert text[2].split()[1] == "eileen" and text[2].endswith("accepted")
+    assert text[2].split()[1] == "eileen" and text[2].endswith(f"(from {photos['astronaut']})")
 
 
 def test_enroll_with_a_faceless_image_enrolls_nothing(tmp_path, photos):

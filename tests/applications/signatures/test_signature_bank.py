@@ -125,3 +125,27 @@ def test_a_model_of_colour_images_creates_no_bank(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"not one of input shape \(3, 40, 56\); use a signature"):
         SignatureBank.open(tmp_path / "bank.db", model)
     assert not (tmp_path / "bank.db").exists()
+
+
+def test_a_verdict_names_each_reference_and_the_scan_it_came_from(tmp_path) -> None:
+    """``enroll(..., sources=)`` keeps each scan's file; the verdict's ``item_ids`` and
+    ``sources`` follow its ``distances`` (None for a reference enrolled without one)."""
+    torch.manual_seed(0)
+    model = build_signature_model(
+        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    ).eval()
+    sigs = generate_signatures(1, n_genuine=4, n_forged=0, seed=0, size=(60, 90))
+    scans = list(sigs.images)
+    bank = SignatureBank.open(tmp_path / "bank.db", model, reduce="min", threshold=0.5)
+    try:
+        with pytest.raises(ValueError, match="got 1 sources for 2 reference scans"):
+            bank.enroll("0001", scans[:2], sources=["r1.png"])
+        assert len(bank.gallery) == 0  # nothing half-written
+        old = bank.enroll("0001", scans[:1])  # from Python, naming no file
+        new = bank.enroll("0001", scans[1:3], sources=["r2.png", "r3.png"])
+        decision = bank.verify("0001", scans[3])
+        assert decision.item_ids == [*old, *new] and len(decision.distances) == 3
+        assert decision.sources == [None, "r2.png", "r3.png"]
+        assert decision.to_dict()["sources"] == decision.sources
+    finally:
+        bank.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,10 @@ class SignatureDecision:
     threshold: float | None
     reduce: str
     distances: list[float]  # to each reference
+    # each reference's item id, and the scan it was enrolled from (None when the enrollment
+    # named no file: a bank enrolled from Python, or before siamkit kept them)
+    item_ids: list[int] = field(default_factory=list)
+    sources: list[str | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict as a JSON-ready dict, one key per field."""
@@ -126,29 +130,44 @@ class SignatureBank:
         return encode(self.model, x, check=True)  # (N, D) float32 on the CPU
 
     def enroll(
-        self, writer: str, scans: Sequence[Any], *, skip_repeats: bool = False
+        self,
+        writer: str,
+        scans: Sequence[Any],
+        *,
+        skip_repeats: bool = False,
+        sources: Sequence[str | None] | None = None,
     ) -> EnrolledIds:
         """Add reference scans (``(H, W)``/``(C, H, W)`` arrays or tensors) for ``writer``; the
         new ids. ``skip_repeats=True`` skips a scan the writer already holds (the same
-        embedding; their positions in ``.skipped``), as :meth:`Gallery.enroll_embeddings`."""
+        embedding; their positions in ``.skipped``), as :meth:`Gallery.enroll_embeddings`.
+        ``sources``: one per scan, the file it was read from, kept with the reference so that
+        a verdict names the scans it was compared with (:attr:`SignatureDecision.sources`)."""
         if not scans:
             raise ValueError("enroll needs at least one reference signature.")
+        if sources is not None and len(sources) != len(scans):
+            raise ValueError(f"got {len(sources)} sources for {len(scans)} reference scans.")
         z = self._embed(scans).numpy()
-        return self.gallery.enroll_embeddings(writer, z, skip_repeats=skip_repeats)
+        return self.gallery.enroll_embeddings(writer, z, skip_repeats=skip_repeats, sources=sources)
 
-    def references(self, writer: str) -> np.ndarray:
-        """``(K, D)`` enrolled reference embeddings of ``writer``."""
+    def _references(self, writer: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(K,)`` item ids and ``(K, D)`` embeddings of ``writer``'s references."""
         if writer not in self.gallery:
             writers = [info.label for info in self.gallery.labels()]
             hint = unknown_label_hint(writer, writers, noun="writers")
             raise UnknownLabelError(
                 f"writer {writer!r} is not enrolled in this signature bank{hint}"
             )
-        return self.gallery.items(writer).embeddings
+        items = self.gallery.items(writer)
+        return items.ids, items.embeddings
+
+    def references(self, writer: str) -> np.ndarray:
+        """``(K, D)`` enrolled reference embeddings of ``writer``."""
+        return self._references(writer)[1]
 
     def verify(self, writer: str, scan: Any) -> SignatureDecision:
         """Is ``scan`` a genuine signature of ``writer``?"""
-        refs = torch.from_numpy(self.references(writer))  # (K, D)
+        ids, embeddings = self._references(writer)
+        refs = torch.from_numpy(embeddings)  # (K, D)
         if self._reduce_unknown and self.threshold is not None:
             self._reduce_unknown = False  # once per bank
             warnings.warn(
@@ -163,8 +182,17 @@ class SignatureBank:
         dist = self.model.distance.matrix(z, refs)[0]  # (K,)
         score = float(reference_scores(z, refs, self.model.distance, self.reduce)[0])
         genuine = None if self.threshold is None else bool(score <= self.threshold)
+        item_ids = [int(i) for i in ids]
+        known = self.gallery.sources(item_ids)
         return SignatureDecision(
-            writer, genuine, score, self.threshold, self.reduce, [float(d) for d in dist]
+            writer,
+            genuine,
+            score,
+            self.threshold,
+            self.reduce,
+            [float(d) for d in dist],
+            item_ids,
+            [known.get(i) for i in item_ids],
         )
 
     def close(self) -> None:
