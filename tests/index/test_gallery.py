@@ -113,7 +113,7 @@ def test_recommend_names_the_unknown_ids_and_an_empty_gallery(tmp_path, model):
     """The unknown ids are on the error (the service words its own sentence from them), and on
     an empty gallery it said to "use an item id that identify or recommend gave", which there
     is none of: it says the gallery is empty."""
-    from siamkit.index.gallery import UnknownItemError
+    from siamkit.index.gallery_search import UnknownItemError
 
     with Gallery.open(tmp_path / "g.db", model) as g:
         with pytest.raises(UnknownItemError, match=r"^item ids not in the gallery: 3; the gallery "

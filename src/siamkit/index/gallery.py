@@ -16,22 +16,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from siamkit.distances import Distance, get_distance, list_distances
-from siamkit.index.base import ArrayLike, SearchIndex, SearchResult, as_float32_matrix, check_k
+from siamkit.distances import Distance
+from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
 from siamkit.index.embedding import (
     embed_inputs,
-    model_distance,
-    model_threshold,
-    one_branch_refusal,
 )
-from siamkit.index.factory import create_index
+from siamkit.index.gallery_file import file_stats, open_gallery
+from siamkit.index.gallery_search import decide, group_by_label, recommend_items, sync_index
 from siamkit.index.provenance import (
-    ENROLLED_TOWER_KEY,
-    check_enrolled_tower,
-    check_same_model,
     model_path_meta,
     recorded_model_folder,
-    wanted_meta,
 )
 from siamkit.index.results import (
     EnrolledIds,
@@ -40,7 +34,6 @@ from siamkit.index.results import (
     Match,
     UnknownLabelError,
     VerifyResult,
-    listing,
     unknown_label_hint,
 )
 from siamkit.index.store import (
@@ -52,33 +45,6 @@ from siamkit.index.store import (
     validate_label,
 )
 from siamkit.index.thumbnail_store import remove_thumbnails, remove_thumbnails_from
-
-
-def _nearest_unliked(
-    distances: np.ndarray, ids: np.ndarray, liked: list[int], k: int | None
-) -> list[tuple[int, float]]:
-    """``(item id, distance)`` of the ``k`` items nearest to any liked one, by (distance, id),
-    from the liked items' search results: each item at its closest liked item, liked ones and
-    the index's ``-1`` fill left out. Vectorised: a loop over the pairs, testing ``in`` the
-    liked list, made liking a label of 2,000 items (4 million pairs) take about 3 minutes.
-    ``k=None``: every item found."""
-    flat_ids, flat_d = ids.ravel(), distances.ravel()
-    keep = (flat_ids >= 0) & ~np.isin(flat_ids, np.asarray(liked, dtype=np.int64))
-    flat_ids, flat_d = flat_ids[keep], flat_d[keep]
-    order = np.lexsort((flat_ids, flat_d))  # by distance, then id
-    flat_ids, flat_d = flat_ids[order], flat_d[order]
-    _, first = np.unique(flat_ids, return_index=True)  # each item's first place: its closest
-    chosen = np.sort(first)[:k]
-    return [(int(i), float(d)) for i, d in zip(flat_ids[chosen], flat_d[chosen])]
-
-
-class UnknownItemError(UnknownLabelError):
-    """Liked item ids that are not in the gallery (:meth:`Gallery.recommend`); ``item_ids``
-    names them, so a caller (the service) can word its own sentence."""
-
-    def __init__(self, message: str, item_ids: list[int]) -> None:
-        super().__init__(message)
-        self.item_ids = item_ids
 
 
 def recorded_model_path(path: str | Path) -> str | None:
@@ -177,47 +143,18 @@ class Gallery:
             synchronous: ``"FULL"`` (default) syncs every enrollment to disk (survives power
                 loss, ~10 ms on a slow disk); ``"NORMAL"`` survives ``kill -9`` but not power loss.
         """
-        refusal = one_branch_refusal(model)
-        if refusal is not None:
-            raise ValueError(refusal)
-        if model is None and embedding_dim is None and not Path(path).exists():
-            raise FileNotFoundError(
-                f"no gallery at {path}; open it with a model (or embedding_dim=...) to create it"
-            )
-        wanted = wanted_meta(model, embedding_dim, distance)
-        store = GalleryStore(
-            path, create=create, synchronous=synchronous, create_schema=wanted is not None
+        return open_gallery(
+            cls,
+            path,
+            model,
+            index=index,
+            threshold=threshold,
+            create=create,
+            embedding_dim=embedding_dim,
+            distance=distance,
+            index_options=index_options,
+            synchronous=synchronous,
         )
-        try:
-            meta = store.meta()
-            if "embedding_dim" not in meta:
-                if wanted is None:
-                    raise ValueError(
-                        f"{path} is a new gallery: open it with a model (or embedding_dim=...) to create it"
-                    )
-                meta = store.init_meta(wanted)
-            check_same_model(path, meta, wanted)
-            if check_enrolled_tower(path, meta, wanted, store.count()[0]):
-                store.set_meta(ENROLLED_TOWER_KEY, wanted[ENROLLED_TOWER_KEY])  # type: ignore[index]
-            if model is None and meta["distance"] not in list_distances():
-                raise ValueError(
-                    f"{path} was made by a model that compares embeddings with "
-                    f"{meta['distance']!r} (a learned or cohort-normalised distance): open it "
-                    "with that model"
-                )
-            dist = model_distance(model) if model is not None else get_distance(meta["distance"])
-            source, refusal = ("given" if threshold is not None else None), None
-            if threshold is None and model is not None:
-                try:
-                    threshold, source = model_threshold(model)
-                except ValueError as err:  # decisions are refused; enrolling and search are not
-                    refusal = str(err)
-            idx = create_index(index, int(meta["embedding_dim"]), dist, **dict(index_options or {}))
-        except BaseException:
-            store.close()
-            raise
-        value = None if threshold is None else float(threshold)
-        return cls(store, model, idx, dist, value, index, source, refusal)
 
     # ---------------------------------------------------------------- enrollment
     def enroll(
@@ -342,38 +279,20 @@ class Gallery:
         z = as_float32_matrix(embeddings, self.embedding_dim, what="queries")
         k = check_k(k)
         with self._lock:
-            self._sync()
+            sync_index(self)
             n = len(self._index)
             if n == 0:
                 return [IdentifyResult([], None) for _ in range(z.shape[0])]
             k_items = min(n, 4 * k)
             while True:  # widen the search until every query has k distinct labels (or all items)
                 res = self._index.search(z, k_items)
-                rows = [self._group(res.distances[i], res.ids[i], k) for i in range(z.shape[0])]
+                rows = [
+                    group_by_label(self, res.distances[i], res.ids[i], k) for i in range(z.shape[0])
+                ]
                 if k_items >= n or all(len(r) == k for r in rows):
                     break
                 k_items = min(n, 4 * k_items)
-        return [IdentifyResult(r, self._decide(r)) for r in rows]
-
-    def _group(self, dists: np.ndarray, ids: np.ndarray, k: int) -> list[Match]:
-        """The best item per label, in order, up to ``k`` labels."""
-        out: list[Match] = []
-        seen: set[str] = set()
-        for d, i in zip(dists.tolist(), ids.tolist()):
-            if i < 0:
-                break
-            label = self._label_of[i]
-            if label not in seen:
-                seen.add(label)
-                out.append(Match(label, float(d), int(i), self._accept(d)))
-                if len(out) == k:
-                    break
-        return out
-
-    def _decide(self, matches: list[Match]) -> str | None:
-        if not matches or matches[0].accepted is False:
-            return None
-        return matches[0].label
+        return [IdentifyResult(r, decide(r)) for r in rows]
 
     def _accept(self, distance: float, warn: bool = True) -> bool | None:
         if self.threshold is None:
@@ -414,69 +333,7 @@ class Gallery:
                 labels of the liked items are left out then (liking one photo of a product
                 likes the product).
         """
-        k = check_k(k)
-        given = (
-            [liked_item_ids] if isinstance(liked_item_ids, (str, bytes)) else list(liked_item_ids)
-        )
-        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in given):
-            raise TypeError(  # a label was int()'s "invalid literal for int() with base 10"
-                f"recommend takes item ids (ints, e.g. from identify's matches or items()), got "
-                f"{liked_item_ids!r}; for a label's items use items(label).ids"
-            )
-        liked = sorted({int(i) for i in given})
-        if not liked:
-            raise ValueError("recommend needs at least one liked item id")
-        with self._lock:
-            self._sync()
-            missing = [i for i in liked if i not in self._label_of]
-            if missing:
-                fix = (
-                    "use an item id that identify or recommend gave with a match"
-                    if self._label_of
-                    else "the gallery is empty: enroll items first"
-                )
-                raise UnknownItemError(
-                    f"item ids not in the gallery: {listing(missing)}; {fix}", missing
-                )
-            vectors = self._store.embeddings_of(liked)
-            n = len(self._index)
-            kk = min(n, k + len(liked))
-            res = self._index.search(vectors, kk)
-            if per_label:
-                top = self._nearest_labels(vectors, liked, k, kk, res)
-            else:  # exact: an item among the k nearest has fewer than k + L items nearer its
-                # closest liked item (the k - 1 before it and the liked ones)
-                top = _nearest_unliked(res.distances, res.ids, liked, k)
-            # a recommendation is a ranking, not a decision: no "uncalibrated" warning
-            return [
-                Match(self._label_of[i], float(d), i, self._accept(d, warn=False)) for i, d in top
-            ]
-
-    def _nearest_labels(
-        self, vectors: np.ndarray, liked: list[int], k: int, kk: int, res: SearchResult
-    ) -> list[tuple[int, float]]:
-        """:meth:`recommend` with ``per_label``: each label's nearest item, liked labels left out.
-        A label's items can fill any number of places, so the search widens until the k-th
-        label is nearer than every liked item's farthest found one (then no item that was not
-        found, or was found only through a farther liked item, can rank before it)."""
-        n = len(self._index)
-        skip = {self._label_of[i] for i in liked}
-        while True:
-            top: list[tuple[int, float]] = []
-            seen: set[str] = set()
-            for i, d in _nearest_unliked(res.distances, res.ids, liked, None):
-                label = self._label_of[i]
-                if label not in skip and label not in seen:
-                    seen.add(label)
-                    top.append((i, d))
-                    if len(top) == k:
-                        break
-            last = res.distances[:, -1][res.ids[:, -1] >= 0]  # -1: that row found all items
-            horizon = float(last.min()) if last.size else np.inf
-            if kk >= n or (len(top) == k and top[-1][1] < horizon):
-                return top
-            kk = min(n, 4 * kk)
-            res = self._index.search(vectors, kk)
+        return recommend_items(self, liked_item_ids, k, per_label)
 
     # ---------------------------------------------------------------- information
     def labels(self) -> list[LabelInfo]:
@@ -521,24 +378,7 @@ class Gallery:
 
     def stats(self) -> GalleryStats:
         """Counts, the model fingerprint, the threshold and the file size."""
-        meta = self._store.meta()
-        items, labels = self._store.count()
-        path = Path(self._store.path)
-        size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-        return GalleryStats(
-            path=str(path),
-            num_items=items,
-            num_labels=labels,
-            embedding_dim=int(meta["embedding_dim"]),
-            distance=meta["distance"],
-            model_fingerprint=meta["model_fingerprint"],
-            threshold=self.threshold,
-            index=self.index_kind,
-            file_bytes=size,
-            created=meta.get("created", ""),
-            siamkit_version=meta.get("siamkit_version", ""),
-            model_path=recorded_model_folder(meta, path) or "",
-        )
+        return file_stats(self)
 
     def remember_model_path(self, model_dir: str | Path) -> None:
         """Record where the model folder that enrolls into this gallery lives: its absolute path,
@@ -580,25 +420,3 @@ class Gallery:
         names = [info.label for info in self._store.labels()]
         hint = unknown_label_hint(label, names) if names else "; the gallery is empty"
         return UnknownLabelError(f"label {label!r} is not in the gallery{hint}")
-
-    def _sync(self) -> None:
-        """Build the index on first use; afterwards apply commits made by other connections."""
-        version = self._store.data_version()
-        if self._loaded and version == self._version:
-            return
-        stored = self._store.ids()
-        known = np.fromiter(self._label_of, dtype=np.int64, count=len(self._label_of))
-        gone = np.setdiff1d(known, stored)
-        new = np.setdiff1d(stored, known)
-        if gone.size:
-            self._index.remove(gone)
-            for i in gone.tolist():
-                del self._label_of[i]
-        if new.size:
-            items = self._store.load(after_id=int(new[0]) - 1)
-            keep = np.isin(items.ids, new)
-            self._index.add(items.embeddings[keep], items.ids[keep])
-            self._label_of.update(
-                (int(i), lab) for i, lab, k in zip(items.ids, items.labels, keep) if k
-            )
-        self._loaded, self._version = True, version

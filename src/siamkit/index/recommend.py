@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from siamkit.index.gallery import Gallery, UnknownItemError
+from siamkit.index.gallery import Gallery
+from siamkit.index.gallery_search import UnknownItemError
 from siamkit.index.results import Match, UnknownLabelError
 
 __all__ = ["UnknownItemError", "UnknownLikedLabelError", "liked_item_ids", "recommend_like"]

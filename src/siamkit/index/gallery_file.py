@@ -1,0 +1,105 @@
+"""A gallery file: what :meth:`Gallery.open <siamkit.index.gallery.Gallery.open>` checks
+before it is searched (that it is one, made by this model or of its distance and dimension,
+and the threshold the gallery decides with), and what
+:meth:`Gallery.stats <siamkit.index.gallery.Gallery.stats>` reads from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from siamkit.distances import Distance, get_distance, list_distances
+from siamkit.index.embedding import model_distance, model_threshold, one_branch_refusal
+from siamkit.index.factory import create_index
+from siamkit.index.provenance import (
+    ENROLLED_TOWER_KEY,
+    check_enrolled_tower,
+    check_same_model,
+    recorded_model_folder,
+    wanted_meta,
+)
+from siamkit.index.results import GalleryStats
+from siamkit.index.store import GalleryStore
+
+if TYPE_CHECKING:
+    from siamkit.index.gallery import Gallery
+
+
+def open_gallery(
+    cls: type[Gallery],
+    path: str | Path,
+    model: Any,
+    *,
+    index: str,
+    threshold: float | None,
+    create: bool,
+    embedding_dim: int | None,
+    distance: str | Distance | None,
+    index_options: Mapping[str, Any] | None,
+    synchronous: str,
+) -> Gallery:
+    """:meth:`Gallery.open <siamkit.index.gallery.Gallery.open>` (which documents it)."""
+    refusal = one_branch_refusal(model)
+    if refusal is not None:
+        raise ValueError(refusal)
+    if model is None and embedding_dim is None and not Path(path).exists():
+        raise FileNotFoundError(
+            f"no gallery at {path}; open it with a model (or embedding_dim=...) to create it"
+        )
+    wanted = wanted_meta(model, embedding_dim, distance)
+    store = GalleryStore(
+        path, create=create, synchronous=synchronous, create_schema=wanted is not None
+    )
+    try:
+        meta = store.meta()
+        if "embedding_dim" not in meta:
+            if wanted is None:
+                raise ValueError(
+                    f"{path} is a new gallery: open it with a model (or embedding_dim=...) to create it"
+                )
+            meta = store.init_meta(wanted)
+        check_same_model(path, meta, wanted)
+        if check_enrolled_tower(path, meta, wanted, store.count()[0]):
+            store.set_meta(ENROLLED_TOWER_KEY, wanted[ENROLLED_TOWER_KEY])  # type: ignore[index]
+        if model is None and meta["distance"] not in list_distances():
+            raise ValueError(
+                f"{path} was made by a model that compares embeddings with "
+                f"{meta['distance']!r} (a learned or cohort-normalised distance): open it "
+                "with that model"
+            )
+        dist = model_distance(model) if model is not None else get_distance(meta["distance"])
+        source, refusal = ("given" if threshold is not None else None), None
+        if threshold is None and model is not None:
+            try:
+                threshold, source = model_threshold(model)
+            except ValueError as err:  # decisions are refused; enrolling and search are not
+                refusal = str(err)
+        idx = create_index(index, int(meta["embedding_dim"]), dist, **dict(index_options or {}))
+    except BaseException:
+        store.close()
+        raise
+    value = None if threshold is None else float(threshold)
+    return cls(store, model, idx, dist, value, index, source, refusal)
+
+
+def file_stats(gallery: Gallery) -> GalleryStats:
+    """:meth:`Gallery.stats <siamkit.index.gallery.Gallery.stats>` (which documents it)."""
+    meta = gallery._store.meta()
+    items, labels = gallery._store.count()
+    path = Path(gallery._store.path)
+    size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+    return GalleryStats(
+        path=str(path),
+        num_items=items,
+        num_labels=labels,
+        embedding_dim=int(meta["embedding_dim"]),
+        distance=meta["distance"],
+        model_fingerprint=meta["model_fingerprint"],
+        threshold=gallery.threshold,
+        index=gallery.index_kind,
+        file_bytes=size,
+        created=meta.get("created", ""),
+        siamkit_version=meta.get("siamkit_version", ""),
+        model_path=recorded_model_folder(meta, path) or "",
+    )

@@ -1,0 +1,156 @@
+"""How a :class:`~siamkit.index.gallery.Gallery` searches its index: recommend's items nearest
+to liked ones (one per item or one per label), identify's best match per label, and the index
+kept in step with the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from siamkit.index.base import SearchResult, check_k
+from siamkit.index.results import Match, UnknownLabelError, listing
+
+if TYPE_CHECKING:
+    from siamkit.index.gallery import Gallery
+
+
+def _nearest_unliked(
+    distances: np.ndarray, ids: np.ndarray, liked: list[int], k: int | None
+) -> list[tuple[int, float]]:
+    """``(item id, distance)`` of the ``k`` items nearest to any liked one, by (distance, id),
+    from the liked items' search results: each item at its closest liked item, liked ones and
+    the index's ``-1`` fill left out. Vectorised: a loop over the pairs, testing ``in`` the
+    liked list, made liking a label of 2,000 items (4 million pairs) take about 3 minutes.
+    ``k=None``: every item found."""
+    flat_ids, flat_d = ids.ravel(), distances.ravel()
+    keep = (flat_ids >= 0) & ~np.isin(flat_ids, np.asarray(liked, dtype=np.int64))
+    flat_ids, flat_d = flat_ids[keep], flat_d[keep]
+    order = np.lexsort((flat_ids, flat_d))  # by distance, then id
+    flat_ids, flat_d = flat_ids[order], flat_d[order]
+    _, first = np.unique(flat_ids, return_index=True)  # each item's first place: its closest
+    chosen = np.sort(first)[:k]
+    return [(int(i), float(d)) for i, d in zip(flat_ids[chosen], flat_d[chosen])]
+
+
+class UnknownItemError(UnknownLabelError):
+    """Liked item ids that are not in the gallery (:meth:`Gallery.recommend`); ``item_ids``
+    names them, so a caller (the service) can word its own sentence."""
+
+    def __init__(self, message: str, item_ids: list[int]) -> None:
+        super().__init__(message)
+        self.item_ids = item_ids
+
+
+def recommend_items(
+    gallery: Gallery, liked_item_ids: Iterable[int], k: int, per_label: bool
+) -> list[Match]:
+    """:meth:`Gallery.recommend <siamkit.index.gallery.Gallery.recommend>` (which documents it)."""
+    k = check_k(k)
+    given = [liked_item_ids] if isinstance(liked_item_ids, (str, bytes)) else list(liked_item_ids)
+    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in given):
+        raise TypeError(  # a label was int()'s "invalid literal for int() with base 10"
+            f"recommend takes item ids (ints, e.g. from identify's matches or items()), got "
+            f"{liked_item_ids!r}; for a label's items use items(label).ids"
+        )
+    liked = sorted({int(i) for i in given})
+    if not liked:
+        raise ValueError("recommend needs at least one liked item id")
+    with gallery._lock:
+        sync_index(gallery)
+        missing = [i for i in liked if i not in gallery._label_of]
+        if missing:
+            fix = (
+                "use an item id that identify or recommend gave with a match"
+                if gallery._label_of
+                else "the gallery is empty: enroll items first"
+            )
+            raise UnknownItemError(
+                f"item ids not in the gallery: {listing(missing)}; {fix}", missing
+            )
+        vectors = gallery._store.embeddings_of(liked)
+        n = len(gallery._index)
+        kk = min(n, k + len(liked))
+        res = gallery._index.search(vectors, kk)
+        if per_label:
+            top = nearest_labels(gallery, vectors, liked, k, kk, res)
+        else:  # exact: an item among the k nearest has fewer than k + L items nearer its
+            # closest liked item (the k - 1 before it and the liked ones)
+            top = _nearest_unliked(res.distances, res.ids, liked, k)
+        # a recommendation is a ranking, not a decision: no "uncalibrated" warning
+        return [
+            Match(gallery._label_of[i], float(d), i, gallery._accept(d, warn=False)) for i, d in top
+        ]
+
+
+def nearest_labels(
+    gallery: Gallery, vectors: np.ndarray, liked: list[int], k: int, kk: int, res: SearchResult
+) -> list[tuple[int, float]]:
+    """:meth:`recommend` with ``per_label``: each label's nearest item, liked labels left out.
+    A label's items can fill any number of places, so the search widens until the k-th
+    label is nearer than every liked item's farthest found one (then no item that was not
+    found, or was found only through a farther liked item, can rank before it)."""
+    n = len(gallery._index)
+    skip = {gallery._label_of[i] for i in liked}
+    while True:
+        top: list[tuple[int, float]] = []
+        seen: set[str] = set()
+        for i, d in _nearest_unliked(res.distances, res.ids, liked, None):
+            label = gallery._label_of[i]
+            if label not in skip and label not in seen:
+                seen.add(label)
+                top.append((i, d))
+                if len(top) == k:
+                    break
+        last = res.distances[:, -1][res.ids[:, -1] >= 0]  # -1: that row found all items
+        horizon = float(last.min()) if last.size else np.inf
+        if kk >= n or (len(top) == k and top[-1][1] < horizon):
+            return top
+        kk = min(n, 4 * kk)
+        res = gallery._index.search(vectors, kk)
+
+
+def group_by_label(gallery: Gallery, dists: np.ndarray, ids: np.ndarray, k: int) -> list[Match]:
+    """The best item per label, in order, up to ``k`` labels."""
+    out: list[Match] = []
+    seen: set[str] = set()
+    for d, i in zip(dists.tolist(), ids.tolist()):
+        if i < 0:
+            break
+        label = gallery._label_of[i]
+        if label not in seen:
+            seen.add(label)
+            out.append(Match(label, float(d), int(i), gallery._accept(d)))
+            if len(out) == k:
+                break
+    return out
+
+
+def decide(matches: list[Match]) -> str | None:
+    if not matches or matches[0].accepted is False:
+        return None
+    return matches[0].label
+
+
+def sync_index(gallery: Gallery) -> None:
+    """Build the index on first use; afterwards apply commits made by other connections."""
+    version = gallery._store.data_version()
+    if gallery._loaded and version == gallery._version:
+        return
+    stored = gallery._store.ids()
+    known = np.fromiter(gallery._label_of, dtype=np.int64, count=len(gallery._label_of))
+    gone = np.setdiff1d(known, stored)
+    new = np.setdiff1d(stored, known)
+    if gone.size:
+        gallery._index.remove(gone)
+        for i in gone.tolist():
+            del gallery._label_of[i]
+    if new.size:
+        items = gallery._store.load(after_id=int(new[0]) - 1)
+        keep = np.isin(items.ids, new)
+        gallery._index.add(items.embeddings[keep], items.ids[keep])
+        gallery._label_of.update(
+            (int(i), lab) for i, lab, k in zip(items.ids, items.labels, keep) if k
+        )
+    gallery._loaded, gallery._version = True, version
