@@ -377,7 +377,7 @@ def test_a_query_parameter_an_endpoint_does_not_take_is_refused(make_client):
 
 
 def test_identify_refuses_a_non_finite_distance(make_client, monkeypatch):
-    # the same check as the image endpoint's (routes._match_out serves both)
+    # the same check as the image endpoint's (route_answers._match_out serves both)
     from siamkit.index import IdentifyResult, Match
     from siamkit.service import text_routes
 

@@ -87,7 +87,8 @@ def recommend_items(
 def nearest_labels(
     gallery: Gallery, vectors: np.ndarray, liked: list[int], k: int, kk: int, res: SearchResult
 ) -> list[tuple[int, float]]:
-    """:meth:`recommend` with ``per_label``: each label's nearest item, liked labels left out.
+    """:meth:`Gallery.recommend <siamkit.index.gallery.Gallery.recommend>` with ``per_label``:
+    each label's nearest item, liked labels left out.
     A label's items can fill any number of places, so the search widens until the k-th
     label is nearer than every liked item's farthest found one (then no item that was not
     found, or was found only through a farther liked item, can rank before it)."""

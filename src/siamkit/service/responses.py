@@ -29,7 +29,7 @@ GENERIC = {
 }
 QUERY_ONLY = "A query parameter was sent: this endpoint takes none."
 """The 422 of an endpoint that lists no 422 of its own: every endpoint refuses query parameters
-it does not take (:data:`siamkit.service.routes.KNOWN_QUERY`)."""
+it does not take (:data:`siamkit.service.route_checks.KNOWN_QUERY`)."""
 UPLOAD = (400, 403, 408, 413, 415, 422)
 """What any endpoint that takes images can answer."""
 VERIFY_LABEL = {
