@@ -215,3 +215,40 @@ def test_the_written_config_trains_the_same_run_again(tmp_path):
     assert second["train_loss"] == pytest.approx(first["train_loss"])
     rewritten = yaml.safe_load((tmp_path / "again" / "config.yaml").read_text())
     assert rewritten == {"plugins": ["json"], **written}
+
+
+def _image_pairs(path, n_per=12, classes=3, seed=0):
+    """x (N, 1, 12, 12) and y (N, 1, 8, 8): a bright square whose place is the class, y inverted."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(classes), n_per)
+    x = 0.1 * rng.random((len(labels), 1, 12, 12))
+    y = 1 - 0.1 * rng.random((len(labels), 1, 8, 8))
+    for i, c in enumerate(labels):
+        x[i, 0, 4 * c : 4 * c + 4, 4 * c : 4 * c + 4] = 1
+        y[i, 0, 2 * c + 1 : 2 * c + 3, :] = 0
+    np.savez(path, x=x.astype(np.float32), y=y.astype(np.float32), labels=labels)
+
+
+def test_train_takes_images_of_two_sizes_for_an_image_half_twin(tmp_path):
+    """x and y may be (N, C, H, W) images, each kind at its own size (they were refused as not
+    (N, F)): each branch keeps its input shape, so enroll and identify read image files for it."""
+    _image_pairs(tmp_path / "img.npz")
+    conv = "{name: convnet, kwargs: {widths: [4, 8]}}"
+    cfg = tmp_path / "img.yaml"
+    cfg.write_text(
+        f"task: half_twin\ndata: {{path: {tmp_path / 'img.npz'}, val_fraction: 0.25}}\n"
+        f"model: {{encoder_f: {conv}, encoder_g: {conv}, embedding_dim: 4}}\n"
+        "train: {epochs: 2, batch_size: 16}\n"
+    )
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    net = siamkit.load_model(tmp_path / "run" / "model")
+    assert isinstance(net, HalfTwinNetwork)
+    assert net.preprocess_f.input_shape == (1, 12, 12)
+    assert net.preprocess_g.input_shape == (1, 8, 8)
+    # an mlp over images is one sentence naming the key and what to do
+    cfg.write_text(cfg.read_text().replace(f"encoder_f: {conv}, ", ""))
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "bad")])
+    assert res.exit_code != 0
+    assert "model.encoder_f: mlp takes vectors but x holds images (1, 12, 12)" in res.output
+    assert not (tmp_path / "bad").exists()

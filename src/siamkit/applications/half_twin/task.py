@@ -1,7 +1,9 @@
 """``siamkit train`` with ``task: half_twin``: a :class:`HalfTwinNetwork` on paired vectors.
 
 The data is an ``.npz`` with ``x`` ``(N, F)`` (first kind, branch f), ``y`` ``(N, G)`` (second
-kind, branch g) and ``labels`` ``(N,)``: ``x_i`` and ``y_j`` match when their labels are equal
+kind, branch g) and ``labels`` ``(N,)``; ``x`` or ``y`` may be images ``(N, C, H, W)`` instead
+(values in [0, 1], each kind at its own size), for an image encoder such as ``convnet``, so
+``siamkit enroll``, ``identify`` and ``verify`` read image files for it: ``x_i`` and ``y_j`` match when their labels are equal
 (e.g. a query's text vector and the item it is about). Every (f(x_i), g(y_j)) in a batch is a
 pair for the contrastive loss (positive if the labels match). Validation rows are a seeded
 ``val_fraction`` of the rows; the score is cross-modal P@1 (the nearest g(y) of each f(x) has its
@@ -92,9 +94,11 @@ def load_pairs(path: str | os.PathLike[str]) -> HalfTwinData:
     if missing:
         raise ValueError(f"data.path {path}: missing array(s) {sorted(missing)}; need x, y, labels")
     x, y, labels = arrays["x"], arrays["y"], arrays["labels"]
-    if x.ndim != 2 or y.ndim != 2 or labels.ndim != 1 or not (len(x) == len(y) == len(labels)):
+    shapes_ok = x.ndim in (2, 4) and y.ndim in (2, 4) and labels.ndim == 1
+    if not shapes_ok or not (len(x) == len(y) == len(labels)):
         raise ValueError(
-            f"data.path {path}: need x (N, F), y (N, G), labels (N,), got {x.shape}, {y.shape}, {labels.shape}"
+            f"data.path {path}: need x (N, F) or (N, C, H, W), y (N, G) or (N, C, H, W) and "
+            f"labels (N,), got {x.shape}, {y.shape}, {labels.shape}"
         )
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError(f"data.path {path}: x or y contains NaN or infinite values")
@@ -118,14 +122,27 @@ def _apply_overrides(cfg: dict[str, Any], overrides: tuple[str, ...]) -> dict[st
     return cfg
 
 
-def build_half_twin(model: dict[str, Any], dims: tuple[int, int]) -> HalfTwinNetwork:
-    """The network of the ``model`` section for inputs of ``dims = (F, G)`` features."""
+def build_half_twin(
+    model: dict[str, Any], dims: tuple[int | tuple[int, ...], int | tuple[int, ...]]
+) -> HalfTwinNetwork:
+    """The network of the ``model`` section for inputs of ``dims = (F, G)`` features, or of
+    ``(C, H, W)`` image shapes (one branch or both; an image branch needs an image encoder such
+    as ``convnet``, whose ``in_channels`` defaults to ``C``)."""
+    shapes = [(d,) if isinstance(d, int) else tuple(d) for d in dims]
     encoders = []
-    for branch, n in zip(("encoder_f", "encoder_g"), dims):
+    for branch, shape, kind in zip(("encoder_f", "encoder_g"), shapes, ("x", "y")):
         spec = dict(model.get(branch) or _DEFAULT_ENCODER)
         kwargs = dict(spec.get("kwargs") or {})
-        if spec.get("name", "mlp") == "mlp":
-            kwargs.setdefault("in_features", n)
+        name = spec.get("name", "mlp")
+        if name == "mlp" and len(shape) != 1:
+            raise ValueError(
+                f"model.{branch}: mlp takes vectors but {kind} holds images {shape}; name an "
+                "image encoder (e.g. convnet) or save the images flattened"
+            )
+        if name == "mlp":
+            kwargs.setdefault("in_features", shape[0])
+        elif len(shape) == 3 and name == "convnet":
+            kwargs.setdefault("in_channels", shape[0])
         try:
             encoders.append(create_encoder(spec.get("name", "mlp"), **kwargs))
         except (TypeError, ValueError) as err:
@@ -135,8 +152,8 @@ def build_half_twin(model: dict[str, Any], dims: tuple[int, int]) -> HalfTwinNet
         encoders[1],
         embedding_dim=int(model.get("embedding_dim", DEFAULTS["model"]["embedding_dim"])),
         distance=str(model.get("distance", DEFAULTS["model"]["distance"])),
-        preprocess_f=Preprocess(input_shape=(dims[0],)),
-        preprocess_g=Preprocess(input_shape=(dims[1],)),
+        preprocess_f=Preprocess(input_shape=shapes[0]),
+        preprocess_g=Preprocess(input_shape=shapes[1]),
     )
 
 
@@ -288,7 +305,7 @@ def run(
             f"data.val_fraction {data_cfg['val_fraction']} leaves {len(tr.labels)} "
             "training row(s); training needs at least 2: lower it or add rows"
         )
-    net = build_half_twin(cfg["model"], (tr.x.shape[1], tr.y.shape[1]))
+    net = build_half_twin(cfg["model"], (tuple(tr.x.shape[1:]), tuple(tr.y.shape[1:])))
     out_dir.mkdir(parents=True, exist_ok=True)
     # the resolved config once every check has passed, before training, as an image run
     # writes it: `siamkit train OUT/config.yaml` trains this run again (its plug-ins imported)
