@@ -8,6 +8,8 @@ here with the few names they take as given (``d``, ``same``, ``texts``, ``essay`
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,38 @@ def test_the_text_block_runs_as_written_and_gives_the_figures_it_quotes(
     assert result.same is True
     assert round(result.similarity, 3) == float(similarity.group(1))
     assert round(result.threshold, 2) == float(threshold.group(1))
+
+
+#: The names a README block takes as given, for mypy: each section's blocks are read as one
+#: notebook, in order, after these lines.
+GIVEN_TO_MYPY = {
+    "## Contracts": "import torch, siamkit\nd = same = d_ap = d_an = z = labels = x = y = torch.rand(4)\n",
+    "## Text: Siamese transformers": "texts = ['a', 'b']\nessay = 'e'\n",
+}
+
+
+@pytest.mark.slow
+def test_the_library_blocks_type_check_strictly_as_written(tmp_path: Path) -> None:
+    """A notebook user's mypy --strict on the README's library blocks, as written: it failed on
+    run_experiment's result (None on torchrun's other processes, calibration Optional), on the
+    DataLoader's untyped batch_sampler and on load_model's union assigned to the twin ``net``.
+    The first two sections are one notebook (the second goes on with the first's ``x``, ``y``).
+    Run outside the repository, as a user runs it; about 30 s without a cache."""
+    notebooks = {
+        "library.py": ("## The library in a few lines", "## A run as a library call"),
+        "contracts.py": ("## Contracts",),
+        "text.py": ("## Text: Siamese transformers",),
+    }
+    for name, sections in notebooks.items():
+        given = "".join(GIVEN_TO_MYPY.get(s, "") for s in sections)
+        code = "".join(c for h, c in python_blocks() if h.startswith(sections))
+        assert code, sections
+        (tmp_path / name).write_text(given + code)
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"),
+         *notebooks],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout

@@ -122,7 +122,7 @@ def test_readme_blocks_run_and_the_model_records_its_input_shape(readme_run):
     assert ns["z"].shape == (4 * PER_CLASS, 64)  # type: ignore[attr-defined]
     # a loaded model's weights require grad: the block embeds without keeping an autograd graph
     # (embedding 10,000 images with one kept ~2 GB in a notebook)
-    assert next(ns["net"].parameters()).requires_grad  # type: ignore[attr-defined]
+    assert next(ns["model"].parameters()).requires_grad  # type: ignore[attr-defined]
     for name in ("z", "d", "cohort"):
         assert ns[name].grad_fn is None, name  # type: ignore[attr-defined]
 

@@ -30,6 +30,16 @@ def test_a_run_returns_a_typed_result_matching_metrics_json(tmp_path: Path) -> N
     assert on_disk == json.loads(json.dumps(result.to_dict()))
     model = siamkit.load_model(result.model_dir)
     assert model.threshold == pytest.approx(result.calibration.threshold)
+    # result.calibration is Optional, so result.calibration.threshold failed a user's
+    # mypy --strict; require_calibration gives it typed without None, or names why it is missing
+    assert result.require_calibration() is result.calibration
+    with pytest.raises(ValueError) as err:
+        dataclasses.replace(result, calibration=None).require_calibration()
+    assert str(err.value) == (
+        "this run has no calibration (it had fewer than 3 validation images to fit a threshold "
+        "on, as with data.val_fraction 0 and no data.val_classes): hold out validation images, "
+        "or check result.calibration is not None first"
+    )
 
 
 def test_eval_clustering_puts_nmi_and_ami_in_metrics_json(tmp_path: Path) -> None:

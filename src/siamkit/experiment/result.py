@@ -1,7 +1,8 @@
 """What a run produced, typed: :class:`RunResult` (``to_dict()`` is the ``metrics.json`` layout).
 
 >>> result = run_experiment(cfg, "runs/x")  # doctest: +SKIP
->>> result.evaluation.verification.eer, result.calibration.threshold  # doctest: +SKIP
+>>> assert result is not None  # None on torchrun's other processes  # doctest: +SKIP
+>>> result.require_calibration().threshold  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ class Timings:
 @dataclass(frozen=True)
 class RunResult:
     """A finished run: its history, calibration, evaluation on the test classes, ablations,
-    timings, and where it wrote its files."""
+    timings, and where it wrote its files.
+
+    ``calibration`` is ``None`` when the run had fewer than 3 validation images to fit a
+    threshold on (``data.val_fraction: 0`` and no ``data.val_classes``); code checked with
+    ``mypy --strict`` reads it with :meth:`require_calibration`, typed without ``None``."""
 
     config: RunConfig
     history: list[dict[str, Any]]
@@ -81,6 +86,16 @@ class RunResult:
     val_held_out: str = "images"
     """What validation held out of the training data: ``"classes"`` (``data.val_classes``),
     ``"images"`` (a share of each training class's, ``data.val_fraction``) or ``"none"``."""
+
+    def require_calibration(self) -> Calibration:
+        """:attr:`calibration`, or a ``ValueError`` saying the run calibrated nothing (``None``)."""
+        if self.calibration is None:
+            raise ValueError(
+                "this run has no calibration (it had fewer than 3 validation images to fit a "
+                "threshold on, as with data.val_fraction 0 and no data.val_classes): hold out "
+                "validation images, or check result.calibration is not None first"
+            )
+        return self.calibration
 
     @property
     def metrics_path(self) -> Path:
