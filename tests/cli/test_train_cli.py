@@ -657,10 +657,11 @@ def test_a_half_twin_model_is_refused_by_the_command_given_it(tmp_path: Path, co
     out = ["--out", str(tmp_path / "z.npy")] if command == "embed" else []
     res = CliRunner().invoke(cli, [command, str(model), "--data", "digits", *out])
     assert res.exit_code == 1
-    assert res.output.strip() == (
-        f"Error: {model} is a HalfTwinNetwork; {command} takes Siamese image models whose twins "
-        "share one encoder"
+    # one sentence that says what to do instead (it named the class, "is a HalfTwinNetwork")
+    assert res.output.startswith(
+        f"Error: {model} is a half-twin (task: half_twin, two towers), which {command} does not"
     )
+    assert len(res.output.strip().splitlines()) == 1
 
 
 def test_overwrite_never_mixes_runs_and_a_failed_one_loses_nothing(

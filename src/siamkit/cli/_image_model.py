@@ -53,7 +53,30 @@ def _other_kind(net: object, command: str) -> str:
             f"is dlib's face model, which {command} does not take; for faces use `siamkit face "
             f"enroll`, `face verify` or `face identify` with --model MODEL{score}"
         )
+    if getattr(net, "kind", None) == "half_twin":  # was "is a HalfTwinNetwork", naming no way on
+        return (
+            f"is a half-twin (task: half_twin, two towers), which {command} {_HALF_TWIN[command]}"
+        )
     return (
         f"is a {type(net).__name__}; {command} takes Siamese image models whose twins share one "
         "encoder"
     )
+
+
+#: What each command that takes one-tower models says to do with a half-twin instead.
+_HALF_TWIN = {
+    "evaluate": (
+        "does not score: its run's metrics.json holds the validation cross-modal P@1 (tower f's "
+        "nearest tower-g item has its label); `siamkit enroll`, `identify` and `verify` use an image one"
+    ),
+    "calibrate": (
+        "does not fit: fit its threshold in Python on distances f(x) to g(y) of matching and "
+        "non-matching pairs (siamkit.evaluation.ThresholdCalibrator().fit(genuine, impostor)"
+        ".threshold_, set net.threshold and siamkit.save_model), or pass --threshold to verify "
+        "and identify"
+    ),
+    "embed": (
+        "does not take: embed with one tower in Python, net.embed(x, branch='f') for the first "
+        "kind of input and branch='g' for the second"
+    ),
+}

@@ -142,6 +142,12 @@ def _run(
     why = kind_without_export(model, (doc.get("model") or {}).get("kind"))
     if why is not None:  # before calibration images are looked for
         raise click.ClickException(why)
+    kind = (doc.get("model") or {}).get("kind")
+    if branch == "g" and kind != "half_twin":  # was "branch='g' is for half-twin networks"
+        raise click.ClickException(
+            f"{model} is a {kind or 'one-tower'} model with one tower (f): drop --branch g, "
+            "which exports a half-twin's second tower (task: half_twin)"
+        )
     shape = input_shape or _model_input_shape(doc)
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing

@@ -99,6 +99,9 @@ def _read_images(
 
         return read_each_image(paths, lambda p: read_image(p, channels=3))
 
+    from siamkit.cli._half_twin_inputs import refuse_other_tower_size
+
+    refuse_other_tower_size(model, paths, role)  # a half-twin: an image of the other kind
     if role == "document":  # a half-twin's branch g, at its own input size
         from siamkit.index.embedding import role_tower
 
@@ -219,6 +222,9 @@ def enroll(
 ) -> None:
     """Add IMAGES (files or folders) to a gallery (created if missing), no retraining.
 
+    A half-twin model (task: half_twin, two towers) enrolls IMAGES with its tower g (the second
+    kind of input, read at g's input size); identify and verify search with its tower f.
+
     With --label, every image given (folders are searched recursively) is of that label.
     Without it, give folders with one sub-folder per label (e.g. staff/alice/*.png,
     staff/bob/*.png). Each label's enrollment is one transaction: once this command prints,
@@ -329,6 +335,9 @@ def identify(
 
     A query whose best match is beyond the threshold is reported as unknown.
 
+    A half-twin model (task: half_twin, two towers) embeds each QUERY with its tower f (the
+    first kind of input, read at f's input size) against items enrolled with its tower g.
+
     \b
     Example:
       siamkit identify out/model --gallery staff.db query.png --k 5 --json
@@ -388,6 +397,10 @@ def verify(
     as_json: bool,
 ) -> None:
     """Is IMAGE the same as OTHER (or as --label in --gallery)?
+
+    A half-twin model (task: half_twin, two towers) embeds IMAGE with its tower f (the first
+    kind of input) and OTHER with its tower g (the second kind; a gallery's items were enrolled
+    with g), each read at its own tower's input size: the distance is f(IMAGE) to g(OTHER).
 
     \b
     Examples:
