@@ -296,7 +296,8 @@ class ServiceEngine:
     def enroll(
         self, x: torch.Tensor, label: str, uploads: list[Upload]
     ) -> tuple[list[int], int, int, list[int] | None]:
-        """Enroll ``(N, C, H, W)`` images under ``label`` and keep thumbnails of their ``uploads``.
+        """Enroll ``(N, C, H, W)`` images under ``label``, each with its upload's file name as its
+        source (:meth:`siamkit.index.Gallery.sources`), and keep thumbnails of their ``uploads``.
 
         An image the label already holds (the same embedding: enrolled before, or sent twice) is
         skipped (:meth:`siamkit.index.Gallery.enroll_embeddings`, ``skip_repeats``). Returns the
@@ -304,11 +305,15 @@ class ServiceEngine:
         model how many faces each photo showed (None for other models).
         """
         thumbnails = thumbnails_of(uploads)
+        # each item keeps its upload's file name (the name alone), so that "item 7" in
+        # /identify or /recommend can be traced back to its photo, as siamkit enroll keeps paths
+        names = [u.filename for u in uploads]
+        sources = names if any(n is not None for n in names) else None
         if self.counts_faces:
             z, counts = self.model.largest_faces(x)
-            ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True)
         else:
-            ids, counts = self.gallery.enroll(label, x, skip_repeats=True), None
+            z, counts = embed_inputs(self.model, x, role="document"), None
+        ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
         self.thumbnails.put_enrolled(label, ids, thumbnails)  # as siamkit enroll keeps them
         count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
         return list(ids), count, len(ids.skipped), counts

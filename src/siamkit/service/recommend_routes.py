@@ -19,6 +19,7 @@ from siamkit.service.route_checks import (
     check_label,
     label_example,
 )
+from siamkit.service.thumbnails import data_url
 
 recommend_router = APIRouter(dependencies=KNOWN_QUERY)
 """``/recommend``, which :data:`siamkit.service.routes.router` serves last (after ``/info``)."""
@@ -43,7 +44,8 @@ async def _json_only(request: Request) -> None:
     "/recommend",
     dependencies=[Depends(_json_only)],
     response_model=RecommendResponse,
-    response_model_exclude_unset=True,  # `text` only from a text model's service
+    response_model_exclude_unset=True,  # `text` only from a text model's service, `thumbnail`
+    # only from an image model's
     tags=["recognition"],
     responses=errors(
         400,
@@ -58,7 +60,8 @@ async def _json_only(request: Request) -> None:
     ),
 )
 async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
-    """More like these: the `k` gallery items nearest to any liked item (liked ones excluded)."""
+    """More like these: the `k` gallery items nearest to any liked item (liked ones excluded),
+    each with its source file and its thumbnail (an image model's) or text (a text model's)."""
     from siamkit.service.recommend_schemas import RecommendedItem
 
     check_k(body.k, engine.limits.max_k)
@@ -78,11 +81,13 @@ async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse
         )
         for m in matches
     ]
-    if engine.input_kind == "text":  # each item's text, as /identify's matches show it
-        found = await engine.call(engine.thumbnails.get, ids)
-        for item in items:
-            preview = found.get(item.item_id)
-            item.text = None if preview is None else preview.decode("utf-8", "replace")
+    found = await engine.call(engine.thumbnails.get, ids)
+    for item in items:  # each item's text or thumbnail, as /identify's matches show it
+        kept = found.get(item.item_id)
+        if engine.input_kind == "text":
+            item.text = None if kept is None else kept.decode("utf-8", "replace")
+        else:
+            item.thumbnail = None if kept is None else data_url(kept)
     return RecommendResponse(items=items)
 
 

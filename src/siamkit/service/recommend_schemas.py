@@ -31,8 +31,13 @@ class RecommendedItem(BaseModel):
     distance: float = Field(description="To the closest liked item; smaller is more similar.")
     source: str | None = Field(
         default=None,
-        description="The file the item was enrolled from, as `siamkit enroll` was given it; "
-        "null for items enrolled otherwise.",
+        description="The file the item was enrolled from: as `siamkit enroll` was given it, or "
+        "the name of the file uploaded to /enroll; null for items enrolled otherwise.",
+    )
+    thumbnail: str | None = Field(
+        default=None,
+        description="An image model's service only: data:image/png;base64 URL of the item's "
+        "image, as /identify's matches show it; null for items enrolled without one.",
     )
     text: str | None = Field(
         default=None,

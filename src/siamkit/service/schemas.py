@@ -173,8 +173,9 @@ class MatchOut(BaseModel):
     thumbnail: str | None = Field(description="data:image/png;base64 URL of the matched image.")
     source: str | None = Field(
         default=None,
-        description="The file the matched item was enrolled from, as `siamkit enroll` was given "
-        "it; null for items enrolled otherwise (through the service, or before siamkit kept it).",
+        description="The file the matched item was enrolled from: as `siamkit enroll` was given "
+        "it, or the name (alone) of the file uploaded to /enroll; null for items enrolled "
+        "otherwise (from Python, or before siamkit kept it).",
     )
 
 

@@ -1,11 +1,14 @@
 """Uploaded files -> validated image tensors (and thumbnails), with the service's limits.
 
-Only the bytes of an upload are ever used: its file name is shown in messages, never opened.
+Only the bytes of an upload are ever used: its file name is shown in messages and kept as the
+enrolled item's source (its last part only, :func:`file_name`), never opened.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 
@@ -16,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from siamkit.data.image_io import resize_images
 from siamkit.image_decode import convert_image
+from siamkit.index.store import unprintable_char
 from siamkit.service.errors import FIELD_WORDS, RequestError
 from siamkit.service.limits import ServiceLimits, human_bytes
 from siamkit.service.thumbnails import make_thumbnail
@@ -25,10 +29,12 @@ from siamkit.service.thumbnails import make_thumbnail
 class Upload:
     """The bytes of one uploaded file and how to name it in a message: ``name`` mid-sentence
     (``'x.png' (the first image)``, or ``the first image`` for an upload without a filename),
-    ``.subject`` at the start of one."""
+    ``.subject`` at the start of one; ``filename``: the file's name as the gallery keeps it
+    (:func:`file_name`), None when the upload named none."""
 
     name: str
     data: bytes
+    filename: str | None = None
 
     @property
     def subject(self) -> str:
@@ -45,6 +51,36 @@ def field_words(field: str) -> str:
     if field.startswith("files[") and field.endswith("]") and field[6:-1].isdigit():
         return f"image {int(field[6:-1]) + 1}"
     return FIELD_WORDS.get(field, field)
+
+
+MAX_FILE_NAME_CHARS = 255
+"""The longest file name kept as an item's source (a file system's usual limit): a longer one
+is cut, ending in an ellipsis."""
+
+
+def file_name(filename: str | None) -> str | None:
+    r"""An upload's file name as a gallery keeps it (the item's ``source``): its last part only,
+    since a client may send a path (``C:\photos\a.jpg``, ``../a.jpg``) that means nothing here;
+    a space other than ' ' made ' ' and any other character that cannot be shown (as a label's
+    are told: :func:`~siamkit.index.store.unprintable_char`) made '?', so nothing is refused;
+    at most :data:`MAX_FILE_NAME_CHARS` characters. None when nothing names a file (no name,
+    or a bare ``.`` or ``..``).
+
+    >>> file_name("C:\\Users\\me\\tile 3.jpg"), file_name("../etc/a\x1bb.png"), file_name("..")
+    ('tile 3.jpg', 'a?b.png', None)
+    """
+    if not filename:
+        return None
+    name = re.split(r"[/\\]", filename)[-1]
+    if not name.strip() or name in (".", ".."):
+        return None
+    shown = "".join(
+        ch if unprintable_char(ch) is None else " " if unicodedata.category(ch) == "Zs" else "?"
+        for ch in name
+    )
+    if len(shown) > MAX_FILE_NAME_CHARS:
+        shown = shown[: MAX_FILE_NAME_CHARS - 1] + "\u2026"
+    return shown
 
 
 def _describe(field: str, upload: UploadFile) -> str:
@@ -68,7 +104,7 @@ async def read_upload(upload: UploadFile, field: str, limits: ServiceLimits) -> 
         raise RequestError(413, _too_big(_capital(what), limit))
     if not data:
         raise RequestError(400, f"{_capital(what)} is empty (0 bytes); choose an image file.")
-    return Upload(what, data)
+    return Upload(what, data, file_name(upload.filename))
 
 
 async def read_uploads(
