@@ -48,6 +48,7 @@ def _run(*args: str):  # type: ignore[no-untyped-def]
         ("enroll", "enrolls IMAGES with its tower g"),
         ("identify", "embeds each QUERY with its tower f"),
         ("verify", "embeds IMAGE with its tower f"),
+        ("serve", "embeds what /enroll stores and /verify's file_b with its tower g"),
     ],
 )
 def test_help_says_which_tower_each_input_goes_through(command: str, wording: str) -> None:
