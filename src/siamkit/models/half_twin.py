@@ -66,6 +66,7 @@ class HalfTwinNetwork(nn.Module):
     def embed_f(self, x: Tensor, check: bool = True) -> Tensor:
         """Embed inputs of the first kind. ``(N, ...) -> (N, D)``."""
         if check:
+            self._refuse_other_kind(x, "f")
             self.preprocess_f.check(x)
             check_encoder_input(self.encoder_f, x)
         with one_item_batch_named():
@@ -74,10 +75,31 @@ class HalfTwinNetwork(nn.Module):
     def embed_g(self, y: Tensor, check: bool = True) -> Tensor:
         """Embed inputs of the second kind. ``(N, ...) -> (N, D)``."""
         if check:
+            self._refuse_other_kind(y, "g")
             self.preprocess_g.check(y)
             check_encoder_input(self.encoder_g, y)
         with one_item_batch_named():
             return self.head_g(self.encoder_g(self.preprocess_g(y)))
+
+    def _refuse_other_kind(self, x: Tensor, branch: str) -> None:
+        """Refuse a batch shaped as the other branch's inputs (not as this one's), naming both
+        branches: for a half-twin, "resize them first" would feed a sketch to the photo tower."""
+        own, other = (self.preprocess_f, self.preprocess_g)[:: 1 if branch == "f" else -1]
+        shape = tuple(x.shape[1:])
+        if own.input_shape is None or other.input_shape is None:
+            return
+        if shape == tuple(own.input_shape) or shape != tuple(other.input_shape):
+            return
+        roles = {
+            "f": "the first kind of input, what is searched with",
+            "g": "the second kind, what is enrolled and compared against",
+        }
+        theirs = "g" if branch == "f" else "f"
+        raise ValueError(
+            f"branch {branch} ({roles[branch]}) takes inputs of shape {tuple(own.input_shape)}, "
+            f"got {shape}, the shape of branch {theirs}'s inputs ({roles[theirs]}): give inputs "
+            f"of the {'first' if branch == 'f' else 'second'} kind here"
+        )
 
     def embed(self, x: Tensor, branch: str = "f", check: bool = True) -> Tensor:
         """Embed with branch ``"f"`` (default) or ``"g"``."""
