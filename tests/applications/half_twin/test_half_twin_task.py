@@ -252,3 +252,22 @@ def test_train_takes_images_of_two_sizes_for_an_image_half_twin(tmp_path):
     assert res.exit_code != 0
     assert "model.encoder_f: mlp takes vectors but x holds images (1, 12, 12)" in res.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_images_outside_0_1_are_refused_before_training(tmp_path):
+    """Images saved as 0..255 trained a model that CLI image files (read into [0, 1]) never
+    matched; they are one sentence saying to save them in [0, 1], and no run folder is made."""
+    _image_pairs(tmp_path / "img.npz")
+    with np.load(tmp_path / "img.npz") as f:
+        np.savez(tmp_path / "img.npz", x=f["x"], y=f["y"] * 255, labels=f["labels"])
+    cfg = tmp_path / "img.yaml"
+    conv = "{name: convnet}"
+    cfg.write_text(
+        f"task: half_twin\ndata: {{path: {tmp_path / 'img.npz'}}}\n"
+        f"model: {{encoder_f: {conv}, encoder_g: {conv}}}\n"
+    )
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code != 0
+    assert "y holds images with values from" in res.output
+    assert "save them in [0, 1] (e.g. divided by 255)" in res.output
+    assert not (tmp_path / "run").exists()

@@ -8,7 +8,7 @@ kind, branch g) and ``labels`` ``(N,)``; ``x`` or ``y`` may be images ``(N, C, H
 pair for the contrastive loss (positive if the labels match). Validation rows are a seeded
 ``val_fraction`` of the rows; the score is cross-modal P@1 (the nearest g(y) of each f(x) has its
 label), reported for the untrained network too. It trains in one process, on the CPU (its
-networks are small MLPs over vectors): ``--device cuda`` and ``torchrun`` are refused.
+networks are small): ``--device cuda`` and ``torchrun`` are refused.
 
 Example config::
 
@@ -102,6 +102,14 @@ def load_pairs(path: str | os.PathLike[str]) -> HalfTwinData:
         )
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError(f"data.path {path}: x or y contains NaN or infinite values")
+    for name, images in (("x", x), ("y", y)):
+        # siamkit reads image files into [0, 1]: images trained on 0..255 would never match them
+        if images.ndim == 4 and images.size and (images.min() < 0 or images.max() > 1):
+            raise ValueError(
+                f"data.path {path}: {name} holds images with values from {images.min():g} to "
+                f"{images.max():g}; save them in [0, 1] (e.g. divided by 255), as siamkit reads "
+                "image files"
+            )
     return HalfTwinData(
         torch.from_numpy(x.astype(np.float32)),
         torch.from_numpy(y.astype(np.float32)),
@@ -270,7 +278,7 @@ def run(
 ) -> TaskSummary:
     """The ``task: half_twin`` runner (see the module docstring); ``out_dir``: a str or a path.
 
-    It prints no lines and shows no progress bar (small MLPs over vectors, trained in seconds):
+    It prints no lines and shows no progress bar (small networks, trained in seconds):
     ``options.log`` and ``options.progress`` change nothing. ``metrics.json`` holds each epoch's
     training loss, the returned summary the validation P@1 before and after training.
     """
@@ -280,7 +288,7 @@ def run(
             "task half_twin trains from scratch: --resume and --init-from are not supported"
         )
     refuse_torchrun("half_twin")
-    if options.device not in ("auto", "cpu"):  # small MLPs over feature vectors
+    if options.device not in ("auto", "cpu"):  # small networks over vectors or small images
         raise ValueError(
             f"task half_twin trains on the CPU: drop --device {options.device} "
             "(or use --device cpu)"
