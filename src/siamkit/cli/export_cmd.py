@@ -56,6 +56,8 @@ def _calibration(
         source, classes = run["dataset"], run.get("train_classes")
     elif source is None and root is not None and not gone:
         source, classes = root, train
+    elif source is None and (own := _half_twin_training_images(meta, input_shape, count)):
+        return own  # an image half-twin's x (tower f's inputs), not Fashion-MNIST
     elif source is None and len(input_shape) == 3 and input_shape[0] == 1:
         source = "fashion-mnist"
     elif source is None:
@@ -80,6 +82,30 @@ def _calibration(
         if gone and not given:
             label += f" ({gone}; pass --calib-data FOLDER to calibrate on the training images)"
     return images, label
+
+
+def _half_twin_training_images(
+    meta: dict[str, Any], input_shape: tuple[int, ...], count: int
+) -> tuple[Any, str] | None:
+    """A seeded sample of ``count`` of the ``x`` images an image half-twin (``task:
+    half_twin``) trained tower f on, and their label, when its ``data.path`` is still there and
+    holds images of f's input shape; else ``None``."""
+    import numpy as np
+
+    if meta.get("task") != "half_twin":
+        return None
+    path = ((meta.get("config") or {}).get("data") or {}).get("path")
+    if not isinstance(path, str) or not Path(path).is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            x = f.get("x")
+    except (OSError, ValueError, EOFError):
+        return None
+    if x is None or x.ndim != 4 or tuple(x.shape[1:]) != tuple(input_shape) or not len(x):
+        return None
+    pick = np.random.default_rng(0).choice(len(x), min(count, len(x)), replace=False)
+    return x[np.sort(pick)].astype(np.float32), f"the x images of its training data {path}"
 
 
 def _model_input_shape(model_doc: dict[str, Any]) -> tuple[int, ...]:

@@ -1,0 +1,39 @@
+"""Static int8 of an image half-twin calibrates tower f on the x images it trained on (its
+``data.path``) when they are still there: it calibrated on Fashion-MNIST, whatever it learned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+
+import siamkit
+from siamkit.cli.main import cli
+from siamkit.models import HalfTwinNetwork, Preprocess
+
+
+def _model(tmp_path: Path, data: Path) -> Path:
+    torch.manual_seed(0)
+    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
+    pre_f, pre_g = Preprocess(input_shape=(1, 12, 12)), Preprocess(input_shape=(1, 8, 8))
+    net = HalfTwinNetwork(conv(), conv(), 4, preprocess_f=pre_f, preprocess_g=pre_g).eval()
+    meta = {"task": "half_twin", "config": {"data": {"path": str(data)}}}
+    return siamkit.save_model(net, tmp_path / "model", metadata=meta)
+
+
+def test_static_int8_calibrates_f_on_the_half_twins_own_x_images(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "pairs.npz"
+    x, y = rng.random((20, 1, 12, 12), np.float32), rng.random((20, 1, 8, 8), np.float32)
+    np.savez(data, x=x, y=y, labels=np.arange(20) % 4)
+    folder = _model(tmp_path, data)
+    res = CliRunner().invoke(cli, ["export", str(folder), "--int8"])
+    assert res.exit_code == 0, res.output
+    assert f"calibrated on the x images of its training data {data}" in res.output
+    # data.path gone: Fashion-MNIST, as for any one-channel model that names no training data
+    data.unlink()
+    res = CliRunner().invoke(cli, ["export", str(folder), "--int8", "--force"])
+    assert res.exit_code == 0, res.output
+    assert "calibrated on fashion-mnist" in res.output
