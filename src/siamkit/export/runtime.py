@@ -34,6 +34,7 @@ __all__ = [
     "OnnxEmbedder",
     "OnnxModelInfo",
     "import_onnxruntime",
+    "other_kind_message",
     "pairwise_distance",
     "parse_metadata",
     "resolve_onnx_path",
@@ -228,6 +229,9 @@ class OnnxEmbedder:
         self.info = parse_metadata(meta, str(self.path))
         self._input_name = self._session.get_inputs()[0].name
         self.threshold: float | None = self.info.threshold
+        # a half-twin's other branch's input shape, read on demand (the first wrong-shaped batch)
+        self._other_shape: tuple[int, ...] | None = None
+        self._other_read = False
 
     @property
     def embedding_dim(self) -> int:
@@ -263,6 +267,9 @@ class OnnxEmbedder:
         """Validate a batch and return it as contiguous float32; raises a clear error otherwise."""
         arr = _as_float_batch(x)
         want = self.input_shape
+        got = tuple(int(s) for s in arr.shape[1:])
+        if got != want and got == self._other_branch_shape():
+            raise ValueError(other_kind_message(self.info.branch or "f", want, got))
         if arr.ndim != len(want) + 1:
             layout = "(N, C, H, W)" if len(want) == 3 else "(N, F)"
             raise ValueError(
@@ -289,6 +296,15 @@ class OnnxEmbedder:
                 "itself: do not subtract a mean or divide by a std)"
             )
         return arr
+
+    def _other_branch_shape(self) -> tuple[int, ...] | None:
+        """A half-twin branch's other branch's input shape, read from that branch's graph beside
+        this one (the same export's: f's file names g's, g's is f's name + ``.document``); None
+        for other models, or when the other graph is not there."""
+        if not self._other_read:
+            self._other_shape = _sibling_input_shape(self.path, self.info)
+            self._other_read = True
+        return self._other_shape
 
     def embed(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """``(N, C, H, W)`` floats in ``[0, 1]`` (or ``(N, F)`` vectors) -> ``(N, D)`` float32 embeddings.
@@ -345,6 +361,62 @@ class OnnxEmbedder:
             f"OnnxEmbedder({str(self.path)!r}, precision={self.precision!r}, "
             f"embedding_dim={self.embedding_dim}, distance={self.distance_name!r})"
         )
+
+
+_ROLES = {
+    "f": "the first kind of input, what is searched with",
+    "g": "the second kind, what is enrolled and compared against",
+}
+
+
+def other_kind_message(branch: str, want: Sequence[int], got: Sequence[int]) -> str:
+    """What a half-twin's branch ``branch`` (``"f"`` or ``"g"``, taking inputs of shape ``want``)
+    says of a batch at its other branch's input shape ``got``, naming both branches and their
+    roles: "resize them first" would feed one kind of input to the other kind's tower.
+
+    >>> other_kind_message("g", (1, 32, 32), (1, 28, 28))[:62]
+    'branch g (the second kind, what is enrolled and compared again'
+    """
+    theirs = "g" if branch == "f" else "f"
+    return (
+        f"branch {branch} ({_ROLES[branch]}) takes inputs of shape {tuple(want)}, "
+        f"got {tuple(got)}, the shape of branch {theirs}'s inputs ({_ROLES[theirs]}): give inputs "
+        f"of the {'first' if branch == 'f' else 'second'} kind here"
+    )
+
+
+_DOCUMENT_SUFFIX = ".document.onnx"
+
+
+def _sibling_input_shape(path: Path, info: OnnxModelInfo) -> tuple[int, ...] | None:
+    """The input shape of the other branch's graph of the half-twin export ``path`` belongs to
+    (same fingerprint and precision), or None: not a half-twin, or no such graph beside it."""
+    if info.model_kind != "half_twin":
+        return None
+    branch = info.branch or "f"
+    if branch == "f":
+        if not info.document_graph:
+            return None
+        sibling = path.parent / info.document_graph
+    elif path.name.lower().endswith(_DOCUMENT_SUFFIX):
+        sibling = path.with_name(path.name[: -len(_DOCUMENT_SUFFIX)] + ".onnx")
+    else:
+        return None
+    if not sibling.is_file():
+        return None
+    try:
+        session = _make_session(import_onnxruntime(), sibling, None, 1)
+        other = parse_metadata(session.get_modelmeta().custom_metadata_map, str(sibling))
+    except (ImportError, ValueError, KeyError, TypeError):
+        return None
+    same = (other.model_kind, other.fingerprint, other.precision) == (
+        "half_twin",
+        info.fingerprint,
+        info.precision,
+    )
+    if not same or (other.branch or "f") == branch:
+        return None
+    return other.input_shape
 
 
 def _make_session(
