@@ -52,7 +52,7 @@ from siamkit.service.schemas import (
     VerifyResponse,
 )
 from siamkit.service.thumbnails import data_url
-from siamkit.service.uploads import Upload, read_upload, read_uploads
+from siamkit.service.uploads import Upload, read_upload, read_uploads, refuse_other_tower_size
 
 ImageFile = Annotated[UploadFile, File(description="An image file (PNG, JPEG, ...).")]
 ImageFiles = Annotated[list[UploadFile], File(description="One or more image files.")]
@@ -102,8 +102,8 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
         **errors(
             *UPLOAD,
             409,
-            field="The label or the files are missing, the label is unusable, or a field is "
-            "unknown.",
+            field="The label or the files are missing, the label is unusable, a field is "
+            "unknown, or (a half-twin) an image is at tower f's size, not g's.",
         ),
     },
 )
@@ -118,6 +118,7 @@ async def enroll(
     in `skipped`; when every image was, nothing is stored and the answer is 200, not 201."""
     label = check_new_label(label, engine.limits.max_label_chars)
     uploads = await _read(engine, files, "files")
+    refuse_other_tower_size(engine.model, uploads, "document")  # a half-twin: tower g's kind
     ids, count, skipped, faces = await engine.on_images(
         uploads, engine.enroll, label, uploads, role="document"
     )
@@ -136,8 +137,8 @@ async def enroll(
         404,
         409,
         **VERIFY_LABEL,
-        field="Neither file_a + file_b nor file + label was sent, the label is unusable, or a "
-        "field is unknown.",
+        field="Neither file_a + file_b nor file + label was sent, the label is unusable, a "
+        "field is unknown, or (a half-twin) file_a or file is at tower g's size or file_b at f's.",
     ),
 )
 async def verify(
@@ -150,11 +151,14 @@ async def verify(
     """Same or not? Send `file_a` + `file_b` (1:1), or `file` + `label` (against the gallery)."""
     if file_a is not None and file_b is not None and file is None and label is None:
         pair = await _read(engine, [file_a], "file_a") + await _read(engine, [file_b], "file_b")
+        refuse_other_tower_size(engine.model, pair[:1], "query")  # a half-twin: f(a) to g(b)
+        refuse_other_tower_size(engine.model, pair[1:], "document")
         result, faces = await engine.on_images(pair, engine.verify_pair_faces, role="pair")
         return _noted(_verify_out(result), several_faces_notes(faces, pair))
     if file is not None and label is not None and file_a is None and file_b is None:
         label = check_label(label, engine.limits.max_label_chars)
         one = await _read(engine, [file], "file")
+        refuse_other_tower_size(engine.model, one, "query")  # a half-twin: tower f's kind
         result, faces = await engine.on_images(one, engine.verify_label_faces, label)
         return _noted(_verify_out(result), several_faces_notes(faces, one))
     raise RequestError(
@@ -171,7 +175,10 @@ async def verify(
     response_model_exclude_unset=True,  # `faces` only for a face model: other answers unchanged
     tags=["recognition"],
     responses=errors(
-        *UPLOAD, 409, field="The file is missing, k is not 1 to the limit, or a field is unknown."
+        *UPLOAD,
+        409,
+        field="The file is missing, k is not 1 to the limit, a field is unknown, or (a "
+        "half-twin) the file is at tower g's size, not f's.",
     ),
 )
 async def identify(
@@ -184,6 +191,7 @@ async def identify(
     `matches` are the largest face's."""
     check_k(k, engine.limits.max_k)
     one = await _read(engine, [file], "file")
+    refuse_other_tower_size(engine.model, one, "query")  # a half-twin: tower f's kind
     threshold = engine.gallery.threshold
     if not engine.finds_faces:
         result, thumbs = await engine.on_images(one, engine.identify, k)
