@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from siamkit.data.image_io import resize_images
 from siamkit.image_decode import convert_image
 from siamkit.index.store import unprintable_char
+from siamkit.models.half_twin_sizes import other_tower_problem, tower_sizes
 from siamkit.service.errors import FIELD_WORDS, RequestError
 from siamkit.service.limits import ServiceLimits, human_bytes
 from siamkit.service.thumbnails import make_thumbnail
@@ -238,43 +239,18 @@ def thumbnails_of(uploads: list[Upload]) -> list[bytes]:
         raise RequestError(400, f"Cannot make a thumbnail of an uploaded image: {err}.") from None
 
 
-def _tower_sizes(model: object) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """``(f's (H, W), g's (H, W))`` of an image half-twin whose towers differ in size, else None."""
-    if getattr(model, "kind", None) != "half_twin":
-        return None
-    f = getattr(getattr(model, "preprocess_f", None), "input_shape", None)
-    g = getattr(getattr(model, "preprocess_g", None), "input_shape", None)
-    if f is None or g is None or len(f) != 3 or len(g) != 3 or tuple(f[1:]) == tuple(g[1:]):
-        return None
-    return (int(f[1]), int(f[2])), (int(g[1]), int(g[2]))
-
-
 def refuse_other_tower_size(model: object, uploads: list[Upload], role: str) -> None:
     """422, before anything is decoded or enrolled, for an upload to an image half-twin
     (``task: half_twin``) at exactly the other tower's input size, which would be resized into
     the wrong tower: for ``role="query"`` (tower f: /identify's file, /verify's file_a or file)
     one at g's size, for ``role="document"`` (tower g: /enroll's files, /verify's file_b) one at
-    f's. The sentence is the CLI's (``siamkit.cli._half_twin_inputs``, which the service may not
-    import), naming the upload. Other sizes, and other models, pass."""
-    sizes = _tower_sizes(model)
+    f's. The sentence is the command line's (:mod:`siamkit.models.half_twin_sizes`), naming the
+    upload. Other sizes, and other models, pass."""
+    sizes = tower_sizes(model)
     if sizes is None:
         return
-    f, g = sizes
-    own, other = (f, g) if role == "query" else (g, f)
     for upload in uploads:
         w, h = _header_size(upload)
-        if (h, w) != other:
-            continue
-        if role == "query":
-            raise RequestError(
-                422,
-                f"{upload.subject} is {w}x{h}, the size of this half-twin's second kind of input "
-                f"(tower g, what is enrolled), but a query goes through tower f "
-                f"({own[1]}x{own[0]}): give an image of the first kind here, or enroll this one.",
-            )
-        raise RequestError(
-            422,
-            f"{upload.subject} is {w}x{h}, the size of this half-twin's first kind of input "
-            f"(tower f, what is searched with), but what is enrolled and /verify's file_b go "
-            f"through tower g ({own[1]}x{own[0]}): give an image of the second kind here.",
-        )
+        problem = other_tower_problem(sizes, upload.subject, w, h, role, "/verify's file_b")
+        if problem is not None:
+            raise RequestError(422, problem + ".")
