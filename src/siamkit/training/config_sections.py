@@ -112,8 +112,41 @@ def _coerce(value: Any, tp: Any, where: str, scalar_list: bool = False) -> Any:
         return value
     elif dataclasses.is_dataclass(tp) and isinstance(tp, type) and isinstance(value, dict):
         return _section(tp, value, where)  # a nested section (model.appearance)
-    hint = f": {CLASS_LISTS[where]}" if where in CLASS_LISTS else ""
+    hint = f": {CLASS_LISTS[where]}" if where in CLASS_LISTS else _list_form(value, tp)
     raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r}{hint}")
+
+
+def _list_form(value: Any, tp: Any) -> str:
+    """How to write ``value`` as the list ``tp`` takes when it is one string of comma-separated
+    items of its type (``--set data.score_range=0,5``): ``"; write it as a list, [0, 5]"``.
+
+    >>> _list_form("0,5", tuple[float, float])
+    '; write it as a list, [0, 5]'
+    >>> _list_form("0,x", list[float])
+    ''
+    """
+    origin = typing.get_origin(tp)
+    if origin not in (tuple, list) or not isinstance(value, str):
+        return ""
+    args = typing.get_args(tp)
+    any_length = origin is list or args[1:] == (...,)
+    parts = [p.strip() for p in value.strip().strip("[]()").split(",")]
+    if len(parts) < 2 or (not any_length and len(args) != len(parts)):
+        return ""
+    try:
+        for i, part in enumerate(parts):
+            _coerce(_number(part), args[0] if any_length else args[i], "item")
+    except ConfigError:
+        return ""
+    return f"; write it as a list, [{', '.join(parts)}]"
+
+
+def _number(text: str) -> Any:
+    """``text`` as YAML reads a number (an int or a float), else as it is."""
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
+    return text
 
 
 #: The run-config sections whose registered parts may be written as ``{kind, params}``.
