@@ -12,6 +12,8 @@ import typing
 from collections.abc import Iterable, Sequence
 from typing import Any, Union
 
+import yaml
+
 from siamkit.registry import did_you_mean
 from siamkit.training.config import (
     DataConfig,
@@ -133,20 +135,12 @@ def _list_form(value: Any, tp: Any) -> str:
     parts = [p.strip() for p in value.strip().strip("[]()").split(",")]
     if len(parts) < 2 or (not any_length and len(args) != len(parts)):
         return ""
-    try:
+    try:  # each item read as --set reads a value (YAML), then as the key's item type
         for i, part in enumerate(parts):
-            _coerce(_number(part), args[0] if any_length else args[i], "item")
-    except ConfigError:
+            _coerce(yaml.safe_load(part), args[0] if any_length else args[i], "item")
+    except (ConfigError, yaml.YAMLError):
         return ""
     return f"; write it as a list, [{', '.join(parts)}]"
-
-
-def _number(text: str) -> Any:
-    """``text`` as YAML reads a number (an int or a float), else as it is."""
-    for kind in (int, float):
-        with contextlib.suppress(ValueError):
-            return kind(text)
-    return text
 
 
 #: The run-config sections whose registered parts may be written as ``{kind, params}``.
