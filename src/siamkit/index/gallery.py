@@ -164,6 +164,7 @@ class Gallery:
         metadata: Mapping[str, Any] | None = None,
         *,
         skip_repeats: bool = False,
+        sources: Sequence[str | None] | None = None,
     ) -> EnrolledIds:
         """Embed ``inputs`` with the gallery's model (a two-tower model's document tower) and
         enroll them: images (``(N, C, H, W)`` in [0, 1], or one ``(C, H, W)``) for an image
@@ -171,12 +172,13 @@ class Gallery:
         is refused.
 
         One transaction: when this returns the items are durable and searchable. Returns their
-        ids (a list; see :meth:`enroll_embeddings` for ``skip_repeats`` and ``.skipped``).
-        Enrolling a label that already exists adds items to it.
+        ids (a list; see :meth:`enroll_embeddings` for ``skip_repeats``, ``.skipped`` and
+        ``sources``, each input's file). Enrolling a label that already exists adds items to it.
         """
         validate_label(label)
+        z = self._embed(inputs, role="document")
         return self.enroll_embeddings(
-            label, self._embed(inputs, role="document"), metadata, skip_repeats=skip_repeats
+            label, z, metadata, skip_repeats=skip_repeats, sources=sources
         )
 
     def enroll_embeddings(

@@ -311,9 +311,9 @@ class ServiceEngine:
         sources = names if any(n is not None for n in names) else None
         if self.counts_faces:
             z, counts = self.model.largest_faces(x)
+            ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
         else:
-            z, counts = embed_inputs(self.model, x, role="document"), None
-        ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
+            ids, counts = self.gallery.enroll(label, x, skip_repeats=True, sources=sources), None
         self.thumbnails.put_enrolled(label, ids, thumbnails)  # as siamkit enroll keeps them
         count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
         return list(ids), count, len(ids.skipped), counts
