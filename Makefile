@@ -1,11 +1,15 @@
 # The project's two commands: `make demo` (the main job) and `make test` (the tests CI runs).
-.PHONY: setup data demo test test-all lint
+.PHONY: setup data text-data demo test test-all lint
 
 setup:
 	bash scripts/setup.sh
 
 data:
 	bash scripts/get-data.sh
+
+# the Lee corpus, WordSim-353 and SimLex-999 for benchmarks/bench_text.py (from gensim's wheel)
+text-data: setup
+	bash scripts/get-text-data.sh
 
 demo: setup data
 	.venv/bin/siamkit demo

@@ -15,18 +15,34 @@ mixture's five.
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
 import re
 from pathlib import Path
 
 import numpy as np
 
+LEE_FILES = ("lee.cor", "lee_background.cor", "similarities0-1.txt")
+
 
 def gensim_test_data() -> Path:
+    """The folder holding gensim's test data files: ``$SIAMKIT_TEXT_DATA``, then
+    ``~/.cache/siamkit/gensim-test-data`` (both filled by ``make text-data``), then an importable
+    gensim's ``test/test_data`` (a gensim install, or its wheel unpacked on ``PYTHONPATH``)."""
+    env = os.environ.get("SIAMKIT_TEXT_DATA")
+    folders = [Path(env)] if env else []
+    folders.append(Path.home() / ".cache" / "siamkit" / "gensim-test-data")
     spec = importlib.util.find_spec("gensim")
-    if spec is None or spec.origin is None:
-        raise SystemExit("the Lee corpus comes from the gensim wheel: pip install gensim")
-    return Path(spec.origin).parent / "test" / "test_data"
+    if spec is not None and spec.origin is not None:
+        folders.append(Path(spec.origin).parent / "test" / "test_data")
+    for folder in folders:
+        if all((folder / name).is_file() for name in LEE_FILES):
+            return folder
+    raise SystemExit(
+        "the Lee corpus files (lee.cor, lee_background.cor, similarities0-1.txt) were not found in "
+        + ", ".join(str(f) for f in folders)
+        + ": run `make text-data` (unpacks them from gensim's wheel) or pip install gensim"
+    )
 
 
 def lee_documents() -> list[str]:

@@ -2,12 +2,14 @@
 
     siamkit text lexical --corpus .../lee_background.cor --out /tmp/leelex --weight 0.3
     siamkit export /tmp/leelex --format onnx --int8
-    PYTHONPATH=src:/tmp/gensimpkg python benchmarks/text_lee_joined_runtimes.py /tmp/leelex
+    make text-data   # the Lee files (older records unpacked gensim's wheel at /tmp/gensimpkg instead)
+    PYTHONPATH=src python benchmarks/text_lee_joined_runtimes.py /tmp/leelex
 
 Prints r for PyTorch, ONNX fp32 and int8 (with the least cosine to PyTorch over the 50 documents),
 and r of the same model without its lexical tower, if it has one.
 """
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -24,7 +26,16 @@ from text_bench_data import lee_documents, lee_pairs
 
 
 def main() -> None:
-    folder = sys.argv[1] if len(sys.argv) > 1 else "/tmp/leelex"
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "folder",
+        nargs="?",
+        default="/tmp/leelex",
+        help="the text model's folder, with its onnx/ export",
+    )
+    folder = ap.parse_args().folder
     docs, (i, j, y) = lee_documents(), lee_pairs()
 
     def r(z: np.ndarray) -> float:
