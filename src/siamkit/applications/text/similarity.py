@@ -196,20 +196,25 @@ def compare_texts(
     min_similarity: float | None = None,
     threshold_option: str | None = None,
     dim: int | None = None,
-    level: str = "passage",
+    level: str | None = None,
 ) -> SimilarityResult:
     """Score ``a`` against ``b`` (``b`` through the document tower of a half-twin).
 
-    ``threshold_option`` and ``level`` (the default threshold's: ``pair_level(a, b)`` holds two
-    texts of several sentences each to the document threshold, as ``siamkit text similarity``
-    does): see :func:`resolve_threshold`. ``dim``: compare the embeddings' first ``dim``
-    dimensions, re-normalised (a model fine-tuned with loss matryoshka embeds at its trained
-    sizes); the score map, fitted at the full size, then gives no score.
+    ``threshold_option`` and ``level`` (the default threshold's): see
+    :func:`resolve_threshold`. ``level=None`` decides it as ``siamkit text similarity`` does,
+    by :func:`pair_level`: two texts of several sentences each are held to the document
+    threshold, a sentence on either side to the sentence one (the command also counts a file's
+    text as a document: pass ``level="document"`` for two files). ``dim``: compare the
+    embeddings' first ``dim`` dimensions, re-normalised (a model fine-tuned with loss
+    matryoshka embeds at its trained sizes); the score map, fitted at the full size, then gives
+    no score.
 
     >>> compare_texts(load_text_model(), "A man plays guitar.", "Someone plays a guitar.")  # doctest: +SKIP
     """
     a, b = check_texts([a, b], names=("A", "B"))
     check_dim(model, dim)
+    if level is None:  # the command's default (its files aside, which Python passes as text)
+        level = pair_level(a, b)
     threshold, source = resolve_threshold(model, min_similarity, level, threshold_option)
     source = at_dim(source, model, dim)
     za = model.embed([a])
