@@ -4,8 +4,9 @@ The exported graph maps the same ``(N, C, H, W)`` float batch in ``[0, 1]`` that
 takes to the ``(N, D)`` embeddings, with a dynamic batch dimension: the model's mean/std
 normalisation is part of the graph (eval-mode batch norm is folded into the convolutions by the
 exporter). The file's ``metadata_props`` record the siamkit version, embedding size, distance,
-calibrated threshold, input shape, preprocessing and the torch model's fingerprint; a model
-folder also gets an ``onnx.json`` sidecar listing its exports (``siamkit.json`` is untouched).
+calibrated threshold, input shape, preprocessing and the torch model's fingerprint (a
+half-twin's also which tower the file is and both towers' input shapes); a model folder also
+gets an ``onnx.json`` sidecar listing its exports (``siamkit.json`` is untouched).
 
 Example:
     >>> export_onnx("runs/shoes/model").path  # doctest: +SKIP
@@ -337,19 +338,35 @@ def export_onnx(
         raise ValueError("pass out_path when exporting a model object (not a model folder)")
     dest = Path(out_path) if out_path is not None else folder / ONNX_FILE  # type: ignore[operator]
     graph = _Graph(net, fingerprint, opset, exporter, atol)
+    towers = _tower_shapes(net, branch or "f", input_shape)
     if not both:
-        written = graph.write(branch or "f", dest, input_shape)
+        written = graph.write(branch or "f", dest, input_shape, towers)
         graph.record(written, folder)
         return written
-    doc = graph.write("g", document_path(dest), None)  # first: f's metadata names it
+    doc = graph.write("g", document_path(dest), None, towers)  # first: f's metadata names it
     try:
-        query = graph.write("f", dest, input_shape, {"document_graph": doc.path.name})
+        query = graph.write("f", dest, input_shape, {"document_graph": doc.path.name, **towers})
     except BaseException:
         doc.path.unlink(missing_ok=True)  # no g graph without the f graph that names it
         raise
     graph.record(doc, folder)
     graph.record(query, folder)  # last: onnx.json's input shape and preprocessing are f's
     return replace(query, document=doc)
+
+
+def _tower_shapes(net: Model, branch: str, input_shape: tuple[int, ...] | None) -> dict[str, str]:
+    """A half-twin's ``tower_input_shapes`` metadata: each tower's input shape that is known
+    (``input_shape`` is ``branch``'s when given), so that a graph read alone (``--branch``, or a
+    branch g file renamed) can name the other tower for a batch at its shape, as the model does;
+    ``{}`` for other models."""
+    if not isinstance(net, HalfTwinNetwork):
+        return {}
+    shapes = {}
+    for tower, prep in (("f", net.preprocess_f), ("g", net.preprocess_g)):
+        shape = input_shape if tower == branch and input_shape is not None else prep.input_shape
+        if shape is not None:
+            shapes[tower] = [int(s) for s in shape]
+    return {"tower_input_shapes": json.dumps(shapes)} if shapes else {}
 
 
 class _Graph:

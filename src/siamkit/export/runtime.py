@@ -82,6 +82,9 @@ class OnnxModelInfo:
     branch: str = ""  # a half-twin export's one branch: "f" or "g"
     # a half-twin's branch f graph exported with its branch g: g's file name, beside it ("": none)
     document_graph: str = ""
+    # a half-twin's towers' input shapes, as export recorded them: (("f", shape), ("g", shape));
+    # () in files exported before they were recorded
+    tower_input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 def _json(meta: Mapping[str, str], key: str, source: str) -> Any:
@@ -128,7 +131,24 @@ def parse_metadata(meta: Mapping[str, str], source: str = "the ONNX model") -> O
         model_kind=meta.get("model_kind", ""),
         branch=meta.get("branch", ""),
         document_graph=meta.get("document_graph", ""),
+        tower_input_shapes=_tower_input_shapes(meta, source),
     )
+
+
+def _tower_input_shapes(
+    meta: Mapping[str, str], source: str
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The ``tower_input_shapes`` metadata of a half-twin export (``{"f": [C, H, W], "g":
+    [...]}``) as ``(("f", shape), ("g", shape))``; ``()`` when the file has none."""
+    if "tower_input_shapes" not in meta:
+        return ()
+    shapes = _json(meta, "tower_input_shapes", source)
+    try:
+        return tuple((t, tuple(int(s) for s in shapes[t])) for t in ("f", "g") if t in shapes)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{source} has a malformed metadata value for 'tower_input_shapes'"
+        ) from None
 
 
 def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> Path:
@@ -298,11 +318,17 @@ class OnnxEmbedder:
         return arr
 
     def _other_branch_shape(self) -> tuple[int, ...] | None:
-        """A half-twin branch's other branch's input shape, read from that branch's graph beside
+        """A half-twin branch's other branch's input shape: as this file's metadata records it
+        (``tower_input_shapes``), else (an older export) read from that branch's graph beside
         this one (the same export's: f's file names g's, g's is f's name + ``.document``); None
-        for other models, or when the other graph is not there."""
+        for other models, or when neither tells it."""
         if not self._other_read:
-            self._other_shape = _sibling_input_shape(self.path, self.info)
+            other = "g" if (self.info.branch or "f") == "f" else "f"
+            recorded = dict(self.info.tower_input_shapes).get(other)
+            if self.info.model_kind == "half_twin" and recorded is not None:
+                self._other_shape = recorded
+            else:
+                self._other_shape = _sibling_input_shape(self.path, self.info)
             self._other_read = True
         return self._other_shape
 
