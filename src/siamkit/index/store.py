@@ -258,6 +258,7 @@ class GalleryStore:
                         f"{err.strerror or err}"
                     ) from None
         self._lock = threading.RLock()
+        self._source_column = False  # items.source seen (it is never dropped): _has_source_column
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=timeout
         )
@@ -423,8 +424,10 @@ class GalleryStore:
                 else:
                     stored = np.array([r[0] for r in rows], dtype=np.int64)
                     skip = np.asarray(repeats(stored, known), dtype=bool).reshape(len(x))
+            # asked inside the transaction: no other process can add the column in between
             if sources is not None and not self._has_source_column():
                 c.execute("ALTER TABLE items ADD COLUMN source TEXT")  # a gallery from before
+                self._source_column = True
             for i in np.flatnonzero(~skip):
                 if sources is None:
                     cur = c.execute(
@@ -443,16 +446,32 @@ class GalleryStore:
         return ids, skip
 
     def _has_source_column(self) -> bool:
+        """Whether ``items`` has the ``source`` column. A True answer is kept (the column is
+        only ever added, never dropped); a False one is asked again next time, since another
+        process may have added it meanwhile."""
+        if self._source_column:
+            return True
         with self._lock:
             rows = self._conn.execute("PRAGMA table_info(items)").fetchall()
-        return any(r[1] == "source" for r in rows)
+        self._source_column = any(r[1] == "source" for r in rows)
+        return self._source_column
 
     def sources_of(self, ids: Sequence[int]) -> dict[int, str]:
         """``{item_id: source file}`` of those ``ids`` whose enrollment named its file (none for
-        a gallery enrolled before sources were kept, or from Python without them)."""
-        if not ids or not self._has_source_column():
+        a gallery enrolled before sources were kept, or from Python without them).
+
+        No ``PRAGMA`` per call (the service asks at every /identify and /recommend): once the
+        column is known it is read at once; before, the read itself tells, its "no such column"
+        answering {} for a gallery without it (another process may add it meanwhile)."""
+        if not ids:
             return {}
-        found = self._column_of(ids, "source", " AND source IS NOT NULL")
+        try:
+            found = self._column_of(ids, "source", " AND source IS NOT NULL")
+        except sqlite3.OperationalError as err:
+            if self._source_column or "no such column" not in str(err):
+                raise
+            return {}
+        self._source_column = True
         return {int(k): str(v) for k, v in found.items()}
 
     def _column_of(self, ids: Sequence[int], column: str, where: str = "") -> dict[int, Any]:
