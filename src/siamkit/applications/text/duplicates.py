@@ -174,6 +174,8 @@ def find_duplicates(
     ``"passages"`` splits texts into sentences and scores a pair by passage coverage (two
     one-sentence texts are held to the document threshold). ``rule``: ``"components"`` (linked
     chains), ``"clique"`` (every pair linked) or ``"centroid"`` (linked to one leader).
+    A half-twin (towers of its own) embeds every text with its document tower: dedup compares
+    documents with documents, and the query tower is for what is searched with.
 
     ``batch_size``: texts per forward pass; ``faiss_above``: above this many texts the pairs come
     from a FAISS HNSW graph (approximate) instead of an exact search; ``dim``: compare the
@@ -199,12 +201,16 @@ def find_duplicates(
     dist, doc_dist = chosen.distance, chosen.document_distance
     encoder = model if runtime is None else runtime
     vectors: np.ndarray | PassageVectors
+    # dedup compares documents with documents: a half-twin embeds both sides with its document
+    # tower (its query tower is for the questions searched with, not for what is compared)
     if by == "passages":
         vectors, chunked = embed_passages(
-            encoder, texts, batch_size=batch_size, progress=progress, dim=dim
+            encoder, texts, batch_size=batch_size, progress=progress, dim=dim, role="document"
         )
     else:
-        emb = embed_texts(encoder, texts, batch_size=batch_size, progress=progress, dim=dim)
+        emb = embed_texts(
+            encoder, texts, "document", batch_size=batch_size, progress=progress, dim=dim
+        )
         vectors, chunked = emb.vectors, emb.chunked
     n = len(vectors.means if isinstance(vectors, PassageVectors) else vectors)
     if n > faiss_above and log is not None:  # one FAISS call with no progress of its own

@@ -121,10 +121,11 @@ def embed_passages(
     batch_size: int = 64,
     progress: bool | None = None,
     dim: int | None = None,
+    role: str = "query",
 ) -> tuple[PassageVectors, int]:
     """Split each text into sentences (:func:`~siamkit.applications.text.passages.split_sentences`)
     and embed them all, for passage-coverage dedup; also returns how many sentences were longer
-    than the model's window. ``dim``: as :func:`embed_texts`.
+    than the model's window. ``dim`` and ``role``: as :func:`embed_texts`.
 
     >>> embed_passages(load_text_model(), ["One two three four. Five six seven eight."])[0].offsets  # doctest: +SKIP
     array([0, 2])
@@ -135,6 +136,7 @@ def embed_passages(
     emb = embed_texts(
         model,
         flat,
+        role=role,
         batch_size=batch_size,
         progress=progress,
         desc="embedding sentences",
