@@ -121,3 +121,43 @@ def test_a_face_models_enroll_keeps_the_photos_file_name(tmp_path):
         res = client.post("/identify", files=[("file", ("q.png", buf.getvalue()))])
         assert res.status_code == 200, res.text
         assert res.json()["matches"][0]["source"] == "astronaut.png"
+
+
+def test_a_labels_images_name_the_file_each_was_enrolled_from(client):
+    images = [png_bytes(pattern("noise", seed=i)) for i in range(3)]
+    res = client.post(
+        "/enroll",
+        data={"label": "tiles"},
+        files=[("files", ("../shop/tile-0.png", images[0])), ("files", ("tile-1.png", images[1]))],
+    )
+    assert res.status_code == 201, res.text
+    first, second = res.json()["item_ids"]
+    body, headers = _multipart("tiles", [("..", images[2])])  # a name that names no file
+    res = client.post("/enroll", content=body, headers=headers)
+    assert res.status_code == 201, res.text
+    (nameless,) = res.json()["item_ids"]
+    res = client.get("/gallery/images", params={"label": "tiles"})
+    assert res.status_code == 200, res.text
+    listed = {im["item_id"]: im["source"] for im in res.json()["images"]}
+    assert listed == {first: "tile-0.png", second: "tile-1.png", nameless: None}
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["LabelImage"]
+    assert schema["properties"]["source"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert "enrolled from" in schema["properties"]["source"]["description"]
+
+
+def test_a_gallery_without_the_source_column_lists_its_images_with_no_source(client, tmp_path):
+    """A gallery from before sources were kept (here: uploads that named no file, so the
+    column is never added) lists its images as before, each with a null source."""
+    import sqlite3
+
+    images = [png_bytes(pattern("noise", seed=i)) for i in range(2)]
+    body, headers = _multipart("old", [("..", images[0]), ("", images[1])])
+    res = client.post("/enroll", content=body, headers=headers)
+    assert res.status_code == 201, res.text
+    with sqlite3.connect(tmp_path / "gallery0.db") as conn:  # the client's gallery
+        assert "source" not in [r[1] for r in conn.execute("PRAGMA table_info(items)")]
+    res = client.get("/gallery/images", params={"label": "old"})
+    assert res.status_code == 200, res.text
+    assert res.json()["count"] == 2
+    assert [im["source"] for im in res.json()["images"]] == [None, None]
+    assert all(im["thumbnail"].startswith("data:image/png;base64,") for im in res.json()["images"])

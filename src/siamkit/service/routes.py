@@ -257,11 +257,15 @@ async def gallery(engine: Engine) -> GalleryResponse:
 async def label_images(
     engine: Engine, label: Annotated[str, Query(description="An enrolled label.")]
 ) -> LabelImagesResponse:
-    """The enrolled images of one label, as thumbnails (those enrolled through the service)."""
+    """The enrolled images of one label, as thumbnails (those enrolled through the service or
+    `siamkit enroll`), each with the file it was enrolled from."""
     label = check_label(label, engine.limits.max_label_chars)
     images = await engine.call(engine.label_images, label)
     count = await label_count(engine, label)
-    out = [LabelImage(item_id=i, thumbnail=data_url(png)) for i, png in images]
+    sources = await engine.call(engine.gallery.sources, [i for i, _ in images])
+    out = [
+        LabelImage(item_id=i, thumbnail=data_url(png), source=sources.get(i)) for i, png in images
+    ]
     return LabelImagesResponse(label=label, count=count, images=out)
 
 

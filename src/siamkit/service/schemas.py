@@ -164,6 +164,16 @@ class VerifyResponse(VerifyFields):  # the image service's
     notes: list[str] | None = _notes()
 
 
+def source_field(what: str) -> Any:
+    """The ``source`` of an item in an answer (``what``: "matched item", "item", ...)."""
+    return Field(
+        default=None,
+        description=f"The file the {what} was enrolled from: as `siamkit enroll` was given it, "
+        "or the name (alone) of the file uploaded to /enroll; null for items enrolled "
+        "otherwise (from Python, or before siamkit kept it).",
+    )
+
+
 class MatchOut(BaseModel):
     label: str
     distance: float
@@ -171,12 +181,7 @@ class MatchOut(BaseModel):
     accepted: bool | None = Field(description="distance <= threshold; null without a threshold.")
     margin: float | None = Field(description="threshold - distance; > 0 inside the threshold.")
     thumbnail: str | None = Field(description="data:image/png;base64 URL of the matched image.")
-    source: str | None = Field(
-        default=None,
-        description="The file the matched item was enrolled from: as `siamkit enroll` was given "
-        "it, or the name (alone) of the file uploaded to /enroll; null for items enrolled "
-        "otherwise (from Python, or before siamkit kept it).",
-    )
+    source: str | None = source_field("matched item")
 
 
 class FaceBoxOut(BaseModel):
@@ -246,6 +251,7 @@ class RemoveResponse(BaseModel):
 class LabelImage(BaseModel):
     item_id: int
     thumbnail: str = Field(description="data:image/png;base64 URL of the enrolled image.")
+    source: str | None = source_field("image")
 
 
 class LabelImagesResponse(BaseModel):
