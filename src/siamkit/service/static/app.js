@@ -11,6 +11,15 @@ function thumb(src, alt) {
   return img;
 }
 
+// The file an item was enrolled from (siamkit enroll's path, /enroll's upload name), as text in
+// one line cut with an ellipsis, the whole in the title; null when the service knows none.
+function sourceLine(source, tag) {
+  if (!source) return null;
+  const line = el(tag || "div", "source", "from " + source);
+  line.title = source;
+  return line;
+}
+
 function previewFiles(input, target) {
   const box = $(target);
   box.replaceChildren(...Array.from(input.files).slice(0, 12).map(
@@ -107,6 +116,8 @@ function matchRow(m, rank, threshold) {
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
   text.append(el("div", "dist", "distance " + fmt(m.distance) + verdict +
     marginText(m.margin, threshold)));
+  const source = sourceLine(m.source);
+  if (source) text.append(source);
   li.append(text);
   return li;
 }
@@ -149,6 +160,15 @@ function galleryItem(entry) {
   return li;
 }
 
+// One of a label's images (GET /gallery/images): its thumbnail, and under it its file if known.
+function labelImage(im, label) {
+  const item = el("figure", "item");
+  item.append(thumb(im.thumbnail, label + " #" + im.item_id));
+  const source = sourceLine(im.source, "figcaption");
+  if (source) item.append(source);
+  return item;
+}
+
 async function showLabel(label) {
   $("label-images").hidden = false;
   $("label-images").dataset.label = label;
@@ -157,8 +177,7 @@ async function showLabel(label) {
   $("label-images-list").replaceChildren();
   try {
     const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));
-    $("label-images-list").replaceChildren(
-      ...r.images.map((im) => thumb(im.thumbnail, label + " #" + im.item_id)));
+    $("label-images-list").replaceChildren(...r.images.map((im) => labelImage(im, label)));
     const missing = r.count - r.images.length;
     $("label-images-note").textContent = r.count + " image(s) enrolled" + (missing > 0
       ? "; " + missing + " without a picture (enrolled through the Python API or by an older siamkit, or beyond the first 48)"
