@@ -28,7 +28,10 @@ is (a config naming another one is refused); the checkpoint and the saved model 
 ``--resume`` refuses a config other than the checkpoint's, naming the keys
 (:func:`~siamkit.applications.text.train_resume.text_config_guard`): ``train.epochs`` too, since
 the warm-up and decay span all the steps, and ``train.amp``; ``train.gradient_checkpointing`` and
-``train.checkpoint_every`` may change.
+``train.checkpoint_every`` may change. The checkpoint records its data files' sizes and
+SHA-256 (:func:`~siamkit.applications.text.train_resume.data_hashes`), and a resume refuses a
+file edited since under the same path, naming it
+(:func:`~siamkit.applications.text.train_resume.check_data_files`).
 
 The checkpoint holds what rebuilds the model besides its weights (the transformer's config, the
 tokenizer files, a lexical tower's arrays:
@@ -72,8 +75,11 @@ from siamkit.applications.text.train_report import (
     write_run_report,
 )
 from siamkit.applications.text.train_resume import (
+    DATA_FILES,
     START,
     _setup,
+    check_data_files,
+    data_hashes,
     start_files,
     start_model,
     text_config_guard,
@@ -116,6 +122,12 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     if options.resume:  # refused before anything is written; an older checkpoint has no config
         accept_saved_config(state, guard)
     data_notes: list[str] = []  # whole 0s and 1s among graded scores
+    # the data files' contents: a resume refuses one edited since the run started, before the
+    # examples it now holds are read and checked
+    hashes = data_hashes(cfg)
+    saved_files = state.get(DATA_FILES)  # None: a checkpoint from before they were recorded
+    if options.resume and (note := check_data_files(saved_files, hashes, cfg, ckpt_path)):
+        data_notes.append(note)
     examples = read_examples(
         cfg.data.train,
         cfg.data.format,
@@ -235,6 +247,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             epoch_losses=state.get("epoch_losses"),
             val=per_epoch if validating else None,
             log=log,
+            data_files=hashes,
         )
     model.eval()
     # a finished run resumed trains no step: its last loss is the checkpoint's

@@ -1,5 +1,6 @@
 """The model a text run starts from, and what its checkpoint records so that ``--resume``
-continues it: the config it checks (:func:`text_config_guard`) and the start model's files."""
+continues it: the config it checks (:func:`text_config_guard`), the contents of its data files
+(:func:`data_hashes`, checked by :func:`check_data_files`) and the start model's files."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import torch
 
 from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
 from siamkit.applications.text.train_config import TextTrainConfig
-from siamkit.atomic import same_file
+from siamkit.atomic import same_file, sha256_file
 from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.preflight import resumed_init_from
 
 START = "start"  # the checkpoint's key of start_files
+DATA_FILES = "data_files"  # the checkpoint's key of data_hashes
 
 
 def start_model(
@@ -105,6 +107,51 @@ def text_config_guard(cfg: TextTrainConfig, init_from: str | None) -> ConfigGuar
     return ConfigGuard(
         _recorded(cfg, init_from), read=_read_saved_config, schedule_spans_epochs=True
     )
+
+
+def data_hashes(cfg: TextTrainConfig) -> dict[str, dict[str, Any]]:
+    """The size and SHA-256 (read in blocks, so a big file costs one read) of the run's data
+    files by config key: ``data.train``, and ``data.val`` when given. The checkpoint records
+    them, so that a resume notices a file edited under the same path
+    (:func:`check_data_files`), which the config guard, comparing paths, cannot. A file that is
+    not there is left out (reading the examples then names it)."""
+    files = {"data.train": cfg.data.train, **({"data.val": cfg.data.val} if cfg.data.val else {})}
+    return {
+        key: {"path": path, "size": Path(path).stat().st_size, "sha256": sha256_file(Path(path))}
+        for key, path in files.items()
+        if Path(path).is_file()
+    }
+
+
+def check_data_files(
+    saved: Any, now: dict[str, dict[str, Any]], cfg: TextTrainConfig, checkpoint: Path
+) -> str | None:
+    """Refuse a resume whose data file differs from the one the checkpoint's run started with
+    (``saved``, the checkpoint's :func:`data_hashes`; ``now``, the files' as they are), naming
+    it: the examples, their split and every epoch's batches come from its contents, so an
+    edited file would continue the run on other data. Under ``train.val_metric: none``
+    ``data.val`` may change, as its path may (:func:`_read_saved_config`): only the evaluation
+    after training reads it then. Returns the note for a checkpoint from before the hashes were
+    recorded (``saved`` None), which resumes unchecked as before, else None."""
+    if saved is None:
+        return (
+            f"{checkpoint} was made before checkpoints recorded their data files' contents, so "
+            f"an edit of {' or '.join(now)} since then cannot be noticed on this resume (the "
+            "checkpoints it writes record them)"
+        )
+    free = ("data.val",) if cfg.train.val_metric == "none" else ()
+    for key, file in now.items():
+        old = saved.get(key)
+        if key in free or not isinstance(old, dict):
+            continue
+        if (old.get("size"), old.get("sha256")) != (file["size"], file["sha256"]):
+            raise ValueError(
+                f"{key} {file['path']} has changed since {checkpoint} was made (its contents "
+                "differ from the ones the run started with): a resume continues on the data it "
+                "started with, so put that file back, or start a new run (--out NEW) to train "
+                "on the edited one"
+            )
+    return None
 
 
 def _load_start(path: str | None, init_from: str | None) -> TextSiameseNetwork:
