@@ -371,7 +371,8 @@ def test_a_vector_half_twins_int8_says_what_it_needs_not_images(tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["int8_check"] == (
         "accuracy change not measured: the check reads held-out images, and this model takes "
-        "vectors (12,); compare the int8 file's embeddings with the fp32 file's on held-out "
+        "vectors (12,) (nor its run's own x, y rows: the model records no half-twin run's "
+        "data.path); compare the int8 file's embeddings with the fp32 file's on held-out "
         "vectors of your own (siamkit.export.OnnxEmbedder)"
     )
     help_text = " ".join(_invoke("--help").output.split())

@@ -102,8 +102,9 @@ def test_the_int8_check_scores_a_half_twin_f_against_g_in_both_precisions(tmp_pa
     assert check["images"].startswith("40 images of 4 classes (class 6, ")
     assert line.startswith(
         f"int8 vs fp32 on {check['images']}, probes and queries through branch f (1x28x28), "
-        "references and support through branch g (the same images at 1x32x32), as the "
-        "half-twin is deployed: EER "
+        "references and support through branch g (the same images at 1x32x32, not inputs of "
+        "g's own kind: --check-data gives one kind of input, f's), as the half-twin is "
+        "deployed: EER "
     ), line
 
 

@@ -19,9 +19,31 @@ _CHECK_OWN = {"episodes": CHECK_EPISODES, "queries": CHECK_QUERIES, "seed": 0}
 MIN_GENUINE_PAIRS = 100
 
 
-def too_few_images(y: Any) -> str | None:
+#: What to do when a half-twin's own validation rows are too few (:func:`too_few_images`).
+_FEW_ROWS = (
+    f"a run holding out rows with {MIN_GENUINE_PAIRS} genuine pairs or more (data.val_fraction) "
+    "gives figures worth reading"
+)
+
+
+class CheckImages(NamedTuple):
+    """What the int8 check scores: inputs ``x`` ``(N, ...)`` and labels ``y`` ``(N,)``, a
+    description, how they differ from the run's test set (``None``: they are it), and for a
+    half-twin the inputs of tower g paired row by row with ``x`` (``g_inputs``, its run's ``y``
+    data), or why there are none (``no_g_inputs``: g is then given ``x`` itself, resized)."""
+
+    x: Any
+    y: Any
+    source: str
+    differs: str | None
+    g_inputs: Any = None
+    no_g_inputs: str = ""
+
+
+def too_few_images(y: Any, remedy: str | None = None) -> str | None:
     """The sentence saying that the check images in labels ``y`` are too few for its figures to
-    mean much (fewer than :data:`MIN_GENUINE_PAIRS` genuine pairs), else ``None``.
+    mean much (fewer than :data:`MIN_GENUINE_PAIRS` genuine pairs), else ``None``; ``remedy``
+    replaces its closing advice (to give --check-data more images).
 
     >>> too_few_images([0, 0, 1, 1])
     'too few images for the figures to mean much: 2 genuine pairs (4 images in 2 classes), so one pair moves the EER by up to 0.5; give --check-data a folder with 100 genuine pairs or more (e.g. 5 classes of 7 images)'
@@ -35,17 +57,20 @@ def too_few_images(y: Any) -> str | None:
     if genuine >= MIN_GENUINE_PAIRS:
         return None
     step = f"{1 / max(genuine, 1):.2g}"
+    remedy = remedy or (
+        f"give --check-data a folder with {MIN_GENUINE_PAIRS} genuine pairs or more (e.g. 5 "
+        "classes of 7 images)"
+    )
     return (
         f"too few images for the figures to mean much: {genuine} genuine pair"
         f"{'' if genuine == 1 else 's'} ({len(y)} images in {len(counts)} classes), so one pair "
-        f"moves the EER by up to {step}; give --check-data a folder with {MIN_GENUINE_PAIRS} "
-        "genuine pairs or more (e.g. 5 classes of 7 images)"
+        f"moves the EER by up to {step}; {remedy}"
     )
 
 
 def held_out_images(
     model_dir: str, model_doc: dict[str, Any], shape: tuple[int, ...], check_data: str | None
-) -> tuple[Any, Any, str, str | None] | None:
+) -> CheckImages | None:
     """Images ``(N, C, H, W)`` in [0, 1], labels, a description and how they differ from the
     test set the model's run evaluated on (``None``: they are that set, in its order, so that
     :func:`int8_accuracy_change` at the run's settings gives ``metrics.json``'s few-shot
@@ -123,7 +148,7 @@ def held_out_images(
         differs = f"a sample of {len(pick)} of its {len(ev.y):,} test images"
     else:
         differs = None
-    return (
+    return CheckImages(
         x.numpy(),
         ev.y[pick].numpy(),
         f"{len(pick)} images of {ev.describe().split(' of ', 1)[1]}",
@@ -267,16 +292,23 @@ def _recorded_or_own(protocol: RunProtocol | None, key: str) -> int:
 
 
 def _scores(
-    model: Any, x: Any, y: Any, settings: list[dict[str, int]], episodes: int, seed: int
+    model: Any,
+    x: Any,
+    y: Any,
+    settings: list[dict[str, int]],
+    episodes: int,
+    seed: int,
+    g_inputs: Any = None,
 ) -> dict[str, float]:
     """EER and each setting's few-shot accuracy of an export (an
     :class:`~siamkit.export.OnnxModel`) on images ``x``: one tower's embeddings as evaluate
-    scores them, or a half-twin's pairing (:func:`_paired_scores`)."""
+    scores them, or a half-twin's pairing (:func:`_paired_scores`, tower g on ``g_inputs``
+    where given)."""
     from siamkit.evaluation import evaluate_embeddings
     from siamkit.evaluation.few_shot import few_shot_episodes
 
     if model.kind == "half_twin":  # an export of both branches
-        return _paired_scores(model, x, y, settings, episodes, seed)
+        return _paired_scores(model, x, y, settings, episodes, seed, g_inputs)
     distance = model.embedder.distance_name
     z = model.embedder.embed(x)
     rep = evaluate_embeddings(z, y, distance, few_shot=(), retrieval=False)
@@ -289,12 +321,17 @@ def _scores(
     return scores
 
 
-def pairing(model: Any) -> str | None:
-    """How a half-twin export's figures pair its branches, for the check's line; ``None`` for
-    a model of one tower."""
+def pairing(model: Any, own_g: bool = False, no_g_inputs: str = "") -> str | None:
+    """How a half-twin export's figures pair its branches, and what branch g was given (its
+    run's ``y`` rows paired with f's, ``own_g``; else f's inputs themselves, resized, and why:
+    ``no_g_inputs``), for the check's line; ``None`` for a model of one tower."""
     if model.kind == "half_twin":
         f, g = ("x".join(map(str, p.input_shape)) for p in (model.preprocess_f, model.preprocess_g))
-        g = g if g == f else f"the same images at {g}"
+        if own_g:
+            g = f"the y inputs paired with them, {g}"
+        else:
+            at = "" if g == f else f" at {g}"
+            g = f"the same images{at}, not inputs of g's own kind: {no_g_inputs or 'none given'}"
         return (
             f"probes and queries through branch f ({f}), references and support through branch "
             f"g ({g}), as the half-twin is deployed"
@@ -308,11 +345,18 @@ def pairing(model: Any) -> str | None:
 
 
 def _paired_scores(
-    model: Any, x: Any, y: Any, settings: list[dict[str, int]], episodes: int, seed: int
+    model: Any,
+    x: Any,
+    y: Any,
+    settings: list[dict[str, int]],
+    episodes: int,
+    seed: int,
+    g_inputs: Any = None,
 ) -> dict[str, float]:
     """A half-twin's figures as it is trained and deployed (``delta(f(probe), g(reference))``):
-    each image through branch f (the query role) and through branch g (the document role, at
-    g's input shape, :func:`reference_images`), as a gallery or the service embeds them
+    each item through branch f (the query role) and through branch g (the document role: its
+    ``g_inputs`` row, else the same image at g's input shape, :func:`reference_images`), as a
+    gallery or the service embeds them
     (:func:`~siamkit.index.embedding.role_tower`). Verification: every ordered pair ``i != j``,
     probe ``i`` through f against reference ``j`` through g (both orders, as f and g differ);
     few-shot: the same episodes as one tower's, queries through f against prototypes of
@@ -326,7 +370,12 @@ def _paired_scores(
 
     xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
     zq = role_tower(model, "query").embed(xt)  # (N, D), branch f
-    zr = role_tower(model, "document").embed(reference_images(xt, model.preprocess_g.input_shape))
+    references = (
+        reference_images(xt, model.preprocess_g.input_shape)
+        if g_inputs is None
+        else torch.from_numpy(np.asarray(g_inputs, dtype=np.float32))
+    )
+    zr = role_tower(model, "document").embed(references)  # (N, D), branch g
     with torch.inference_mode():
         d = model.distance.matrix(zq, zr).numpy()  # (N, N): probe i (f), reference j (g)
     labels = np.asarray(y)
@@ -365,7 +414,7 @@ def reference_images(x: Any, shape: Any) -> Any:
 def int8_accuracy_change(
     fp32_path: str,
     int8_path: str,
-    images: tuple[Any, Any, str, str | None],
+    images: CheckImages | tuple[Any, Any, str, str | None],
     protocol: RunProtocol | None = None,
 ) -> dict[str, Any]:
     """EER and N-way K-shot accuracy of both files on ``images`` (:func:`held_out_images`) and
@@ -374,14 +423,15 @@ def int8_accuracy_change(
     fp32 figures are ``metrics.json``'s; else :data:`CHECK_EPISODES` episodes, seed 0).
 
     A half-twin's export of both branches is scored as it is deployed, queries and probes
-    through branch f against support and references through branch g (:func:`_paired_scores`),
-    in both precisions; ``pairing`` (:func:`pairing`) says so, as it says when an export of
-    branch f alone (``--branch f``) could only be scored against itself."""
+    through branch f against support and references through branch g (:func:`_paired_scores`:
+    on ``images.g_inputs``, the run's ``y`` rows, where given), in both precisions; ``pairing``
+    (:func:`pairing`) says so and what g was given, as it says when an export of branch f alone
+    (``--branch f``) could only be scored against itself."""
     import numpy as np
 
     from siamkit.export.onnx_model import OnnxModel
 
-    x, y, source, differs = images
+    x, y, source, differs, g_inputs, no_g_inputs = CheckImages(*images)
     if int((np.unique(y, return_counts=True)[1] >= 2).sum()) < 2:
         raise ValueError("the accuracy check needs at least two classes of two images each")
     settings, basis = check_settings(y, protocol, differs)
@@ -389,9 +439,10 @@ def int8_accuracy_change(
     seed = _recorded_or_own(protocol, "seed")
     # a half-twin export of both branches opens branch g's graph beside branch f's
     models = OnnxModel(fp32_path), OnnxModel(int8_path)
-    fp32, int8 = (_scores(m, x, y, settings, episodes, seed) for m in models)
-    paired = pairing(models[0])
-    few = too_few_images(y)  # said, not refused: the export itself is fine
+    fp32, int8 = (_scores(m, x, y, settings, episodes, seed, g_inputs) for m in models)
+    paired = pairing(models[0], g_inputs is not None, no_g_inputs)
+    # said, not refused: the export itself is fine
+    few = too_few_images(y, _FEW_ROWS if g_inputs is not None else None)
     return {
         "images": source, **({"too_few_images": few} if few else {}),
         **({"pairing": paired} if paired else {}), "few_shot": settings,

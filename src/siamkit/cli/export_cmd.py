@@ -14,7 +14,7 @@ from siamkit.cli._inputs import PROGRESS, refuse_existing
 from siamkit.progress import step
 
 if TYPE_CHECKING:
-    from siamkit.cli._int8_check import RunProtocol
+    from siamkit.cli._int8_check import CheckImages, RunProtocol
 
 INT8_MODES = ("static", "dynamic")
 # how a text model's int8 graph is quantised (applications/text/onnx.py, quantize_int8)
@@ -178,12 +178,12 @@ def _run(
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
         calib, source = _calibration(calib_data, doc, shape, calib_size)
-    # the held-out images of the int8 check (or why there are none), before exporting too
-    check_images: tuple[Any, Any, str, str | None] | str | None = None
-    if int8_mode is not None and branch != "g":
-        check_images = _check_images(model, doc, shape, check_data)
     # a half-twin's two branches (f: what is searched with, g: what is enrolled), unless --branch
     both = branch is None and (doc.get("model") or {}).get("kind") == "half_twin"
+    # the held-out images of the int8 check (or why there are none), before exporting too
+    check_images: CheckImages | str | None = None
+    if int8_mode is not None and branch != "g":
+        check_images = _check_images(model, doc, shape, check_data, both)
     targets = _targets(model, out, int8_mode is not None, both)
     refuse_existing(targets, force, "or --out elsewhere")
     fp32 = export_onnx(
@@ -287,12 +287,28 @@ def _run_folder(
 
 
 def _check_images(
-    model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None
-) -> tuple[Any, Any, str, str | None] | str:
+    model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None, both: bool = False
+) -> CheckImages | str:
     """The held-out images of the int8 check, or why there are none. A --check-data that cannot
-    be used is refused here, before anything is written; the default data only goes unmeasured."""
+    be used is refused here, before anything is written; the default data only goes unmeasured.
+
+    A half-twin exported with both towers (``both``) is checked on its run's own rows without
+    --check-data: ``x`` through f, ``y`` through g, each tower on inputs of its own kind (vector
+    half-twins included); where they are not there, on held-out images through f and the same
+    images resized through g, and the check's line says why."""
     from siamkit.cli._int8_check import held_out_images
 
+    no_rows = ""  # why a half-twin's g is not checked on its own kind of input
+    if both and data is None:
+        from siamkit.cli._half_twin_check_data import half_twin_rows
+
+        g_prep = (doc.get("model") or {}).get("preprocess_g") or {}
+        rows = half_twin_rows(doc, shape, tuple(g_prep.get("input_shape") or ()))
+        if not isinstance(rows, str):
+            return rows
+        no_rows = rows
+    elif both:
+        no_rows = "--check-data gives one kind of input, f's"
     try:
         images = held_out_images(model, doc, shape, data)
     except (ValueError, FileNotFoundError) as err:
@@ -302,19 +318,23 @@ def _check_images(
                 why if why.startswith("--check-data") else f"--check-data {data}: {why}"
             ) from None
         return f"accuracy change not measured: {str(err).strip()}"
+    rows = f" (nor its run's own x, y rows: {no_rows})" if both else ""
     if images is None and len(shape) != 3:  # --check-data is images: nothing to pass
         return (
             f"accuracy change not measured: the check reads held-out images, and this model "
-            f"takes vectors {shape}; compare the int8 file's embeddings with the fp32 file's "
-            "on held-out vectors of your own (siamkit.export.OnnxEmbedder)"
+            f"takes vectors {shape}{rows}; compare the int8 file's embeddings with the fp32 "
+            "file's on held-out vectors of your own (siamkit.export.OnnxEmbedder)"
         )
     if images is None:
-        return "accuracy change not measured: pass --check-data FOLDER (held-out images by class)"
-    return images
+        return (
+            f"accuracy change not measured: pass --check-data FOLDER (held-out images by class)"
+            f"{rows}"
+        )
+    return images._replace(no_g_inputs=no_rows) if both else images
 
 
 def _int8_check(
-    images: tuple[Any, Any, str, str | None] | str,
+    images: CheckImages | str,
     fp32: str,
     q: str,
     protocol: RunProtocol | None = None,
@@ -415,8 +435,10 @@ def _int8_check(
     "eval.shots, eval.episodes, eval.queries and eval.seed the model's run recorded, where "
     "these images allow, so that on its test classes the fp32 figures are metrics.json's; else "
     "up to 5-way 1-shot) [default: the test split of the model's built-in data, or the image "
-    "folder it trained on while that is still there: its test classes]. A vector model's int8 "
-    "change is not measured: compare its embeddings on held-out vectors yourself.",
+    "folder it trained on while that is still there: its test classes; a half-twin (task: "
+    "half_twin, vectors too): its run's validation rows, x through f and y through g, while "
+    "its data.path is still there]. Any other vector model's int8 change is not measured: "
+    "compare its embeddings on held-out vectors yourself.",
 )
 @click.option(
     "--branch",
@@ -463,11 +485,13 @@ def export(
     only, no torch). With --int8, also reports how much the int8 file changes EER and N-way
     K-shot accuracy (as the model's run recorded them) on held-out images (--check-data). A
     vector model (an (N, F) input, as a half-twin on vectors) quantises with --int8-mode
-    dynamic: no images calibrate it or check it.
-    An image half-twin (task: half_twin) writes its branch f (what is searched with) as that
+    dynamic: no images calibrate it.
+    A half-twin (task: half_twin) writes its branch f (what is searched with) as that
     file and its branch g (what is enrolled) beside it, model.document.onnx (and
     model.document.int8.onnx), each checked against its PyTorch branch; its int8 check scores
-    probes through f against references through g, as the pair is deployed.
+    probes through f against references through g, as the pair is deployed, on its run's
+    validation rows (x through f, y through g; vectors too) while its data.path is there, else
+    on held-out images through both (the output says so).
 
     A text model (siamkit text, siamkit train of a text config) writes the folder MODEL/onnx/
     (or --out FOLDER): text.onnx (text.int8.onnx with --int8, dynamic quantisation), whose

@@ -1,0 +1,81 @@
+"""The int8 check's data for a half-twin (``task: half_twin``): the rows of its own training data
+(``data.path``: ``x`` through tower f, ``y`` through tower g, ``labels``), so that each tower is
+scored on inputs of its own kind (g was given resized copies of f's images), and vector
+half-twins, which have no held-out images, are checked at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from siamkit.cli._int8_check import CHECK_IMAGES, CheckImages
+
+
+def validation_rows(n: int, val_fraction: float, seed: int) -> Any:
+    """The rows ``task: half_twin`` held out for validation: the first ``round(val_fraction *
+    n)`` of a permutation seeded with ``train.seed`` (as its run split them), sorted.
+
+    >>> validation_rows(10, 0.2, 0).tolist()
+    [1, 4]
+    """
+    import torch
+
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[: round(val_fraction * n)].sort().values
+
+
+def _allows_check(labels: Any) -> bool:
+    """At least two classes of two rows each: what the check's EER and episodes need."""
+    import numpy as np
+
+    return int((np.unique(labels, return_counts=True)[1] >= 2).sum()) >= 2
+
+
+def half_twin_rows(
+    model_doc: dict[str, Any], f_shape: tuple[int, ...], g_shape: tuple[int, ...]
+) -> CheckImages | str:
+    """A half-twin's check data from its run's ``data.path``: its validation rows (all rows
+    when it held too few out), at most :data:`CHECK_IMAGES`, a seeded sample, with their
+    ``y`` inputs for tower g; else the clause saying why there are none (no such run, the
+    file is not there or not readable, or its inputs are not the towers' shapes)."""
+    import numpy as np
+    import torch
+
+    from siamkit.applications.half_twin import load_pairs
+
+    meta = model_doc.get("metadata") or {}
+    config = meta.get("config") or {}
+    path = (config.get("data") or {}).get("path")
+    if meta.get("task") != "half_twin" or not isinstance(path, str):
+        return "the model records no half-twin run's data.path"
+    if not Path(path).is_file():
+        return f"its run's data.path {path} is not there"
+    try:
+        data = load_pairs(path)
+    except ValueError as err:
+        return str(err).rstrip(".")
+    shapes = (tuple(data.x.shape[1:]), tuple(data.y.shape[1:]))
+    if shapes != (tuple(f_shape), tuple(g_shape)):
+        return (
+            f"its run's data.path {path} holds x {shapes[0]} and y {shapes[1]}, not the towers' "
+            f"inputs {tuple(f_shape)} and {tuple(g_shape)}"
+        )
+    train = config.get("train") or {}
+    n = len(data.labels)
+    try:
+        rows = validation_rows(n, float(config["data"].get("val_fraction", 0.2)),
+                               int(train.get("seed", 0)))  # fmt: skip
+    except (TypeError, ValueError):
+        rows = torch.arange(0)
+    what = f"validation rows of its training data {path}"
+    if not _allows_check(data.labels[rows].numpy()):
+        rows, what = torch.arange(n), f"rows of its training data {path} (all: it held out too few)"
+    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
+    rows = rows[pick.sort().values]
+    return CheckImages(
+        data.x[rows].numpy(),
+        data.labels[rows].numpy().astype(np.int64),
+        f"{len(rows)} {what}",
+        "the half-twin's own rows",
+        data.y[rows].numpy(),
+    )
