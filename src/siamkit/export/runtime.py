@@ -364,17 +364,20 @@ class OnnxEmbedder:
                 calibrate`` and export it again), or it is one branch of a half-twin, whose
                 second image goes through its branch g graph (compare with :meth:`distance`).
         """
+        if self.info.model_kind == "half_twin":  # before the threshold: calibrate refuses it
+            if (self.info.branch or "f") == "f":
+                kind, other = "second", self.info.document_graph or "branch g's graph"
+            else:
+                kind, other = "first", "branch f's graph"
+            raise ValueError(
+                f"{self.path} is branch {self.info.branch or 'f'} of a half-twin: embed the "
+                f"{kind} images with {other} and compare the embeddings with distance()"
+            )
         if self.threshold is None:
             raise ValueError(
                 f"{self.path} carries no threshold; fit one with `siamkit calibrate MODEL` and "
                 "export again with `siamkit export MODEL --format onnx --force`, or compare "
                 "distance() with a threshold of your own"
-            )
-        if self.info.model_kind == "half_twin":
-            other = self.info.document_graph or "branch g's graph"
-            raise ValueError(
-                f"{self.path} is branch {self.info.branch or 'f'} of a half-twin: embed the "
-                f"second images with {other} and compare the embeddings with distance()"
             )
         za, zb = self.embed(a), self.embed(b)
         if len(za) != len(zb):

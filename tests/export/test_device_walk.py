@@ -1,0 +1,36 @@
+"""The torch-free runtime (``runtime.py`` copied to a device beside the exported ``.onnx`` files)
+on what a device user meets: its refusals say what to do on the device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import siamkit
+
+
+def test_verify_on_a_half_twin_without_a_threshold_says_to_use_branch_g_not_calibrate(tmp_path):
+    """A half-twin has no threshold (``siamkit calibrate`` refuses half-twins): verify() on its
+    branch f graph said to run `siamkit calibrate MODEL`, which then refuses, instead of the
+    half-twin's sentence (embed the second images with branch g's graph, compare distance())."""
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.runtime import OnnxEmbedder
+    from siamkit.models import HalfTwinNetwork, Preprocess
+
+    torch.manual_seed(0)
+    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
+    pre_f, pre_g = Preprocess(input_shape=(1, 12, 12)), Preprocess(input_shape=(1, 8, 8))
+    net = HalfTwinNetwork(conv(), conv(), 4, preprocess_f=pre_f, preprocess_g=pre_g).eval()
+    res = export_onnx(net, tmp_path / "model.onnx")
+    f_graph = OnnxEmbedder(res.path)
+    assert f_graph.threshold is None
+    f_img = np.random.default_rng(0).random((2, 1, 12, 12))
+    with pytest.raises(ValueError) as err:
+        f_graph.verify(f_img, f_img)
+    message = str(err.value)
+    assert "siamkit calibrate" not in message
+    assert "embed the second images with model.document.onnx" in message, message
+    assert res.document is not None  # branch g's graph: the other way round
+    with pytest.raises(ValueError, match="embed the first images with branch f's graph"):
+        OnnxEmbedder(res.document.path).verify(f_img[:, :, :8, :8], f_img[:, :, :8, :8])
