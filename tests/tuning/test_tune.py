@@ -389,15 +389,18 @@ def test_cli_does_not_search_a_key_fixed_by_set(tmp_path: Path) -> None:
     assert not (tmp_path / "s2").exists()
 
 
-def _fake_training(monkeypatch, interrupt_at: int | None = None) -> list[int]:
-    """Trials "train" without training (metric = lr); trial ``interrupt_at`` gets Ctrl-C."""
+def _fake_training(
+    monkeypatch, interrupt_at: int | None = None, stop: type[BaseException] = KeyboardInterrupt
+) -> list[int]:
+    """Trials "train" without training (metric = lr); trial ``interrupt_at`` gets Ctrl-C (or
+    ``stop`` raised, as the SIGTERM handler raises Terminated)."""
     started: list[int] = []
 
     class Interrupting(FakeTrainer):
         def fit(self) -> Any:
             started.append(len(started))
             if interrupt_at is not None and len(started) - 1 == interrupt_at:
-                raise KeyboardInterrupt
+                raise stop()
             return super().fit()
 
     def fake_validator(cfg, data, on_epoch):
@@ -805,6 +808,109 @@ def test_ctrl_c_while_the_data_loads_says_nothing_was_written(tmp_path: Path, mo
         "study interrupted before it began; nothing was written"
     ]
     assert not out.exists()
+
+
+def test_sigterm_says_what_ctrl_c_says_and_writes_the_study_so_far(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """SIGTERM (siamkit's handler raises Terminated, a SystemExit) went through Optuna, which
+    catches KeyboardInterrupt only: the trial stayed RUNNING, trials.csv and best.yaml were not
+    written, and the command said only 'run it again'. It now ends as Ctrl-C does, with 143."""
+    from siamkit.cli.main import Terminated
+
+    started = _fake_training(monkeypatch, interrupt_at=1, stop=Terminated)
+    out = tmp_path / "study"
+    args = ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
+            "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == Terminated.STATUS, res.output
+    best = out / "best.yaml"
+    assert res.output.strip().splitlines()[-2:] == [
+        f"study interrupted; {out / 'study.db'} keeps its finished trials: run the same command "
+        "again to continue it",
+        f"best config of the 1 completed trial: {best}  (siamkit train {best})",
+    ]
+    assert load_config(best).optim.lr == pytest.approx(_completed_lrs(out)[0])
+    assert [r["state"] for r in _rows(out / "trials.csv")] == ["complete", "interrupted"]
+    started.append(-1)  # no more signals: the study continues, the stopped trial not counted
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "3 trials finished (3 complete, 0 pruned), 0 failed, 1 interrupted in " in res.output
+
+
+def test_sigterm_while_the_data_loads_says_nothing_was_written(tmp_path: Path, monkeypatch) -> None:
+    from siamkit.cli.main import Terminated
+
+    def terminated(*args: Any, **kwargs: Any) -> Any:
+        raise Terminated
+
+    monkeypatch.setattr(search_mod, "load_run_data", terminated)
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
+         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == Terminated.STATUS, res.output
+    assert res.output.strip().splitlines() == [
+        "study interrupted before it began; nothing was written"
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_study_writes_its_trials_and_best_config(tmp_path: Path) -> None:
+    """A plain `kill PID` (what a scheduler sends) of `siamkit tune` mid-trial: the stopped trial
+    is marked interrupted in the study, trials.csv and best.yaml are written from the finished
+    trials and the command says how to continue, as on Ctrl-C, exiting with status 143."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "siamkit", "tune", str(TINY), "--trials", "100", "--out",
+           str(out), "--no-progress", "--space", str(_space_file(tmp_path)),
+           "--set", "data.val_classes=[4, 5]", "--set", "train.epochs=1",
+           "--set", "train.steps_per_epoch=5"]  # fmt: skip
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert run.stdout is not None
+    try:
+        for line in run.stdout:  # each trial's line is said when it ends
+            if line.startswith("trial 0: complete"):
+                break
+        else:
+            raise AssertionError(f"trial 0 did not complete: {run.communicate()[1]}")
+        db = sqlite3.connect(out / "study.db")
+        deadline = time.monotonic() + 60
+        while not db.execute("SELECT 1 FROM trials WHERE state = 'RUNNING'").fetchall():
+            assert time.monotonic() < deadline and run.poll() is None, "no trial started"
+            time.sleep(0.01)
+        db.close()
+        run.send_signal(signal.SIGTERM)  # mid-trial (trial 1 takes a second or so)
+        said, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 143, said + err
+    rows = _rows(out / "trials.csv")
+    states = [r["state"] for r in rows]
+    assert states[-1] == "interrupted" and set(states[:-1]) == {"complete"}, states
+    done = len(states) - 1
+    best = out / "best.yaml"
+    said_last = err.strip().splitlines()[-3:]
+    assert said_last[:2] == [
+        f"study interrupted; {out / 'study.db'} keeps its finished trials: run the same command "
+        "again to continue it",
+        f"best config of the {done} completed trial{'' if done == 1 else 's'}: {best}  "
+        f"(siamkit train {best})",
+    ], err
+    assert said_last[2].startswith(f"note: {best} keeps this study's --set train.epochs=1"), err
+    top = max(rows[:-1], key=lambda r: float(r["value"]))
+    assert load_config(best).optim.lr == pytest.approx(float(top["optim.lr"]))
 
 
 def _space_file(

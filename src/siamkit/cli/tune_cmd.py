@@ -88,12 +88,12 @@ def tune(
     """
     import os
 
-    from siamkit.cli.main import started_plugins
+    from siamkit.cli.main import Terminated, started_plugins
     from siamkit.training import apply_overrides, load_config
     from siamkit.training.config_io import read_config_plugins
     from siamkit.tuning import load_space, run_study
     from siamkit.tuning.preflight import check_out_dir, check_tunable
-    from siamkit.tuning.search import StudyInterrupted
+    from siamkit.tuning.search import StudyInterrupted, StudyTerminated
     from siamkit.tuning.space import LOSS_LR_FACTOR
     from siamkit.tuning.study import STUDY_FILE, import_study_plugins
 
@@ -142,17 +142,20 @@ def tune(
     try:
         result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
                            progress=progress, log=click.echo, plugins=plugins)  # fmt: skip
-    except KeyboardInterrupt as err:
+    except (KeyboardInterrupt, Terminated, StudyTerminated) as err:
+        # SIGTERM (a scheduler, a plain kill) ends it as Ctrl-C does, with its own status (143)
+        code = 130 if isinstance(err, KeyboardInterrupt) else err.code
+        code = code if isinstance(code, int) else 1
         if not (out_dir / STUDY_FILE).is_file():  # while the data loaded: no study was begun
             click.echo("study interrupted before it began; nothing was written", err=True)
-            raise click.exceptions.Exit(130) from None
+            raise click.exceptions.Exit(code) from None
         click.echo(
             f"study interrupted; {out_dir / STUDY_FILE} keeps its finished trials: run the same "
             "command again to continue it",
             err=True,
         )
         # once the study has begun: best.yaml written from its completed trials, if any
-        if isinstance(err, StudyInterrupted) and err.best_config is not None:
+        if isinstance(err, (StudyInterrupted, StudyTerminated)) and err.best_config is not None:
             best, done = err.best_config, err.complete
             click.echo(
                 f"best config of the {done} completed trial{'' if done == 1 else 's'}: {best}  "
@@ -161,7 +164,7 @@ def tune(
             )
             if short := short_run_note(config, written, base, best):
                 click.echo(short, err=True)
-        raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(code) from None
     click.echo(
         f"\n{result.finished} trial{'' if result.finished == 1 else 's'} finished "
         f"({result.complete} complete, {result.pruned} pruned), {result.failed} failed"

@@ -54,6 +54,7 @@ from siamkit.tuning.study import (
     FAILED,
     INTERRUPTED,
     STUDY_FILE,
+    _fail_stale,
     _open_study,
     _remember_plugins,
     _state,
@@ -71,6 +72,17 @@ class StudyInterrupted(KeyboardInterrupt):
 
     def __init__(self, best_config: Path | None, complete: int) -> None:
         super().__init__()
+        self.best_config = best_config
+        self.complete = complete
+
+
+class StudyTerminated(SystemExit):
+    """A ``SystemExit`` that stopped :func:`run_study` (what siamkit's SIGTERM handler raises),
+    after the trial it stopped was marked interrupted and ``trials.csv`` and, when a trial had
+    completed, ``best.yaml`` (``best_config``) were written; its code is the exit's."""
+
+    def __init__(self, code: str | int | None, best_config: Path | None, complete: int) -> None:
+        super().__init__(code)
         self.best_config = best_config
         self.complete = complete
 
@@ -174,6 +186,8 @@ def run_study(
         StudyInterrupted: a :class:`KeyboardInterrupt`: the study was interrupted
             (``trials.csv``, and ``best.yaml`` from the completed trials if any, are written
             first; running it again continues it).
+        StudyTerminated: a ``SystemExit`` (a SIGTERM handler's) stopped the study, written
+            first as on :class:`StudyInterrupted`.
     """
     import optuna
     from optuna.trial import TrialState
@@ -317,12 +331,18 @@ def run_study(
                 callbacks=[tick],
                 catch=(RefusedCombination,),
             )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as stop:
+        # Optuna fails a trial on Ctrl-C but lets a SystemExit (SIGTERM's handler) through,
+        # leaving it RUNNING: marked interrupted here, as the next run would mark it
+        _fail_stale(study)
         _write_trials(
             study, base, space, out / "trials.csv"
         )  # the trials so far; study.db keeps them
         complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        raise StudyInterrupted(_write_best(study, base, space, out, plugins)[1], complete) from None
+        best = _write_best(study, base, space, out, plugins)[1]
+        if isinstance(stop, SystemExit):
+            raise StudyTerminated(stop.code, best, complete) from None
+        raise StudyInterrupted(best, complete) from None
     finally:
         optimize_log.removeFilter(quiet)
         set_enabled(was_on)
