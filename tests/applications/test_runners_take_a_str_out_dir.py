@@ -64,3 +64,18 @@ def test_half_twin_says_it_ignores_log_and_progress() -> None:
     doc = inspect.getdoc(get_task("half_twin")) or ""
     assert "``options.log`` and ``options.progress`` change nothing" in doc
     assert "a str or a path" in doc
+
+
+def test_run_signatures_takes_out_dir_as_a_str(tmp_path: Path) -> None:
+    """``run_signatures`` (the signatures package's own Python entry, listed in its ``__all__``)
+    was typed ``Path | None`` and failed on a str (``str / str``); it now takes a str or a path,
+    as the runner that calls it does."""
+    from siamkit.applications.signatures.config import signature_config_from_dict
+    from siamkit.applications.signatures.task import run_signatures
+
+    cfg = signature_config_from_dict(yaml.safe_load(SIGNATURES), ())
+    out = tmp_path / "run"
+    quiet = TaskOptions(progress=False, log=lambda line: None)
+    metrics = run_signatures(cfg, str(out), quiet)
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    assert (out / "model" / "siamkit.json").is_file() and (out / "config.yaml").is_file()

@@ -65,9 +65,13 @@ def load_run_data(cfg: SignatureRunConfig) -> tuple[SignatureSet, bool]:
 
 
 def run_signatures(
-    cfg: SignatureRunConfig, out_dir: Path | None, options: TaskOptions | None = None
+    cfg: SignatureRunConfig,
+    out_dir: str | os.PathLike[str] | None,
+    options: TaskOptions | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate as configured; save to ``out_dir`` when given. Returns the metrics."""
+    """Train and evaluate as configured; save to ``out_dir`` (a str or a path) when given.
+    Returns the metrics."""
+    out_dir = None if out_dir is None else Path(out_dir)
     options = options or TaskOptions()
     refuse_torchrun("signatures")
     if options.device != "auto":  # `siamkit train --device` over the config's train.device
