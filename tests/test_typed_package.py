@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 USER_SCRIPT = """\
 import torch
 import siamkit
+from siamkit.applications.signatures.config import SignatureRunConfig
+from siamkit.applications.signatures.task import run_signatures
 from siamkit.evaluation import calibrate_threshold, evaluate_embeddings
 from siamkit.index import Gallery
 from siamkit.losses import triplet_margin_loss
@@ -36,8 +38,14 @@ verification = evaluate_embeddings(z, labels).verification  # None when verifica
 eer: float = verification.eer if verification is not None else 1.0
 model = siamkit.load_model("out/model")
 reveal_type(model)
+twin = siamkit.load_model("out/model", expect=siamkit.HalfTwinNetwork)
+reveal_type(twin)
 gallery = Gallery.open("g.db", model)
 same: bool | None = gallery.verify(z[:1], "a").same  # None without a threshold
+
+
+def train_signatures(cfg: SignatureRunConfig) -> dict[str, object]:
+    return run_signatures(cfg, "runs/signatures")  # a str folder, as the runners take
 """
 
 
@@ -69,4 +77,6 @@ def test_a_users_script_type_checks_strictly_against_siamkit(tmp_path: Path) -> 
     )
     assert "py.typed" not in out.stdout, out.stdout
     assert 'Revealed type is "siamkit.models.siamese.SiameseNetwork |' in out.stdout, out.stdout
+    # expect= types the result as the class asked for, no isinstance needed
+    assert 'Revealed type is "siamkit.models.half_twin.HalfTwinNetwork"' in out.stdout, out.stdout
     assert out.returncode == 0, out.stdout

@@ -15,7 +15,8 @@ Where things are, for a training loop of your own (README, "The library in a few
 - ``siamkit.evaluation``: ``evaluate_embeddings`` (verification, N-way K-shot, retrieval),
   ``few_shot_episodes``, ``calibrate_threshold``.
 - ``siamkit.index.Gallery``: enroll, identify (1:N) and verify (1:1) against a gallery file.
-- ``siamkit.save_model`` / ``siamkit.load_model``: a folder of safetensors and JSON.
+- ``siamkit.save_model`` / ``siamkit.load_model``: a folder of safetensors and JSON;
+  ``load_model(path, expect=siamkit.SiameseNetwork)`` is typed as that class and refuses another.
 - ``siamkit.experiment.run_experiment`` and ``siamkit.training.Trainer``: a whole run.
 
 Names are imported lazily (PEP 562), so ``import siamkit.export.runtime`` works on a device that

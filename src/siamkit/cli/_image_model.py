@@ -24,7 +24,7 @@ def load_siamese(path: str, device: object, command: str) -> SiameseNetwork | Jo
     from siamkit.export.bundle import load_model
     from siamkit.models import JoinedEmbedding, SiameseNetwork
 
-    net = load_model(path, map_location=device)  # type: ignore[arg-type]
+    net = load_model(path, map_location=device)  # type: ignore[call-overload]
     if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
         raise ValueError(f"{path} {_other_kind(net, command)}")
     return net

@@ -24,7 +24,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast, overload
 
 import torch
 from safetensors import SafetensorError
@@ -59,6 +59,8 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "siamkit.json"
 
 Model = SiameseNetwork | HalfTwinNetwork | JoinedEmbedding
+M = TypeVar("M", bound=torch.nn.Module)
+"""The model class a caller of :func:`load_model` expects (``expect=``), and gets typed as."""
 MAX_INPUT_SIDE = 16384
 MAX_INPUT_PIXELS = 8192 * 8192
 """Largest ``input_shape`` a model folder may declare (a larger one is refused at load)."""
@@ -366,14 +368,41 @@ def _untrusted(folder: Path, err: PluginNotImportedError, pending: list[str]) ->
     )
 
 
+@overload
 def load_model(
     path: str | os.PathLike[str],
     map_location: str | torch.device = "cpu",
     *,
     trust_plugins: bool | None = None,
-) -> Model:
+    expect: None = None,
+) -> Model: ...
+
+
+@overload
+def load_model(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    *,
+    trust_plugins: bool | None = None,
+    expect: type[M],
+) -> M: ...
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    *,
+    trust_plugins: bool | None = None,
+    expect: type[torch.nn.Module] | None = None,
+) -> torch.nn.Module:
     """Load a model folder written by :func:`save_model`, in eval mode. Never unpickles anything,
     and imports nothing unless ``trust_plugins``.
+
+    Without ``expect`` the result is typed as any saved kind (``SiameseNetwork | HalfTwinNetwork
+    | JoinedEmbedding``), so a ``mypy --strict`` caller needs an ``isinstance`` before using
+    one kind's members; ``expect=SiameseNetwork`` (or ``HalfTwinNetwork``, ``JoinedEmbedding``,
+    an application's class such as ``TextSiameseNetwork``) gives that class, typed, and refuses
+    a folder of another kind in one sentence naming what it holds, before reading its weights.
 
     Args:
         path: the model folder.
@@ -386,11 +415,20 @@ def load_model(
             ``siamkit --trust-plugins`` (:func:`~siamkit.registry.trusting_recorded_plugins`).
             Without it, a part no imported module registers is a :class:`ModelFileError`
             naming the recorded modules and how to import them.
+        expect: the model class the folder must hold (a subclass counts), which the result is
+            typed as; a folder of another kind is a :class:`ModelFileError`.
 
     >>> net = load_model("out/model")  # doctest: +SKIP
+    >>> twin = load_model("out/model", expect=SiameseNetwork)  # doctest: +SKIP
     """
+    if expect is not None and not isinstance(expect, type):
+        raise TypeError(
+            f"expect must be a model class such as siamkit.SiameseNetwork, got {expect!r}"
+        )
     recover_model_folder(path)
     doc = read_model_config(path)
+    if expect is not None:
+        _check_expected_kind(Path(path), doc["model"]["kind"], expect)
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelFileError(
@@ -427,8 +465,42 @@ def load_model(
         ) from None
     model.threshold = doc.get("threshold")
     model = model.to(map_location).eval()
+    if expect is not None and not isinstance(model, expect):  # a kind whose rebuild says otherwise
+        raise ModelFileError(_not_expected(Path(path), doc["model"]["kind"], type(model), expect))
     _dry_run(model, Path(path))
-    return model
+    return model  # type: ignore[no-any-return]
+
+
+#: What each built-in kind of model folder holds, in words, for a refusal naming it.
+_KIND_WORDS = {
+    "siamese": "a Siamese model whose twins share one encoder",
+    "half_twin": "a half-twin model with two towers",
+    "joined": "a Siamese model joined with appearance features",
+    "text": "a text model",
+    "siamfc": "a SiamFC tracker",
+    "dlib_face": "dlib's face model",
+}
+
+
+def _not_expected(folder: Path, kind: str, cls: type, expect: type) -> str:
+    """The sentence refusing a folder of ``kind`` (rebuilt as ``cls``) to a caller expecting
+    ``expect``: what the folder holds and the two ways to load it."""
+    words = _KIND_WORDS.get(kind, "a model")
+    return (
+        f"{folder} holds {words} ({cls.__name__}, kind {kind!r}), not a {expect.__name__}: "
+        f"load it with expect={cls.__name__}, or without expect= to take any kind"
+    )
+
+
+def _check_expected_kind(folder: Path, kind: str, expect: type) -> None:
+    """Refuse a folder whose kind's class is not ``expect`` (or a subclass), before its weights
+    are read or its recorded plug-ins imported."""
+    try:
+        cls = model_class(kind)
+    except (ImportError, AttributeError, ValueError):  # its class cannot be imported: loading
+        return  # goes on and says so as it does without expect
+    if isinstance(cls, type) and not issubclass(cls, expect):
+        raise ModelFileError(_not_expected(folder, kind, cls, expect))
 
 
 def _dry_run(model: Any, folder: Path) -> None:
