@@ -129,22 +129,28 @@ def test_the_library_blocks_type_check_strictly_as_written(tmp_path: Path) -> No
     """A notebook user's mypy --strict on the README's library blocks, as written: it failed on
     run_experiment's result (None on torchrun's other processes, calibration Optional), on the
     DataLoader's untyped batch_sampler, on load_model's union assigned to the twin ``net`` and on
-    a task runner given a str for its Path.
+    a task runner given a str for its Path; then on the plug-in block (a user's module, its defs
+    unannotated) and the edge block (Pillow's Image.BILINEAR, which Pillow's types do not declare).
     The first two sections are one notebook (the second goes on with the first's ``x``, ``y``).
-    Run outside the repository, as a user runs it; about 30 s without a cache. Not checked: the
-    plug-in block (a user's module, its defs unannotated) and the edge block (Pillow's
-    Image.BILINEAR, kept for a device's older Pillow)."""
+    Run outside the repository, as a user runs it; about 30 s without a cache. The edge block's
+    ``runtime`` is the installed ``siamkit.export.runtime`` (the block's comment says so): this
+    checks the block's own lines, not runtime.py as a module of the user's."""
     notebooks = {
         "library.py": ("## The library in a few lines", "## A run as a library call"),
         "contracts.py": ("## Contracts",),
         "text.py": ("## Text: Siamese transformers",),
         "tasks.py": ("### Learning without labels",),
+        "my_parts.py": ("## Your own encoder, loss, miner or distance",),
+        "edge.py": ("## Edge deployment",),
     }
     for name, sections in notebooks.items():
         given = "".join(GIVEN_TO_MYPY.get(s, "") for s in sections)
         code = "".join(c for h, c in python_blocks() if h.startswith(sections))
         assert code, sections
         (tmp_path / name).write_text(given + code)
+    (tmp_path / "runtime.py").write_text(
+        "from siamkit.export.runtime import OnnxEmbedder as OnnxEmbedder\n"
+    )
     out = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"),
          *notebooks],
