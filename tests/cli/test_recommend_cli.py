@@ -218,3 +218,31 @@ def test_recommend_per_label_lists_each_label_once(tmp_path):
     ranked = sorted(best.items(), key=lambda t: t[1])[:6]
     assert got == [(label, i) for label, (_, i) in ranked]
     assert len({label for label, _ in got}) == 6
+
+
+def test_a_like_that_is_both_an_old_label_and_an_item_is_refused(tmp_path):
+    """--like '#3' liked a label '#3' that an older siamkit enrolled, without a word, though the
+    help says '#ID' is one item and item 3 was in the gallery too."""
+    import sqlite3
+
+    model, z, ids = _shop(tmp_path)
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:  # as an older siamkit enrolled it
+        conn.execute(
+            "INSERT INTO items(label, metadata, embedding, created) VALUES (?, NULL, ?, 0)",
+            ("#3", z[0].astype("<f4").tobytes()),
+        )
+    args = ["recommend", str(model), "--gallery", str(db), "--json", "--k", "1", "--like"]
+    res = CliRunner().invoke(cli, [*args, "#3"])
+    assert res.exit_code == 1 and res.output.strip() == (
+        "Error: '#3' is both item 3 and the label '#3' (enrolled before labels like item ids "
+        "were refused): like item 3 as '#03', or the label as its items '#11'"
+    ), res.output
+    assert ids[2] == 3
+    vectors = {**dict(zip(ids, z)), 11: z[0]}
+    for like, liked in (("#03", 3), ("#11", 11)):  # each reading, as the sentence says
+        res = CliRunner().invoke(cli, [*args, like])
+        assert res.exit_code == 0, res.output
+        near = min((i for i in vectors if i != liked),
+                   key=lambda i: np.linalg.norm(vectors[i] - vectors[liked]))  # fmt: skip
+        assert [it["item_id"] for it in json.loads(res.stdout)["items"]] == [near]

@@ -61,3 +61,36 @@ def test_a_gallery_holding_such_a_label_from_before_still_reads_and_removes_it(t
         assert g.items("#12").labels == ["#12"]
         assert liked_item_ids(g, ["#12"]) == g.items("#12").ids.tolist()  # the label, as before
         assert g.remove("#12") == 1 and "#12" not in g
+
+
+def _legacy_gallery(path, n_items=12):
+    """Items 1..n_items under 'a', then the label '#12' as an older siamkit enrolled it."""
+    z = np.random.default_rng(0).normal(size=(n_items + 1, 3)).astype(np.float32)
+    with Gallery.open(path, embedding_dim=3) as g:
+        g.enroll_embeddings("a", z[:n_items])
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO items(label, metadata, embedding, created) VALUES (?, NULL, ?, 0)",
+            ("#12", z[n_items].astype("<f4").tobytes()),
+        )
+    return z
+
+
+def test_a_like_that_is_both_an_old_label_and_an_item_is_refused_naming_both(tmp_path):
+    """'#12' liked the old label '#12' without a word when item 12 was in the gallery too, so a
+    user after item 12 (as the help says '#ID' means) got the label's items instead."""
+    from siamkit.index.recommend import AmbiguousLikeError
+
+    _legacy_gallery(tmp_path / "old.db")
+    with Gallery.open(tmp_path / "old.db", embedding_dim=3) as g:
+        with pytest.raises(AmbiguousLikeError) as err:
+            liked_item_ids(g, ["#12"])
+        assert str(err.value) == (
+            "'#12' is both item 12 and the label '#12' (enrolled before labels like item ids "
+            "were refused): like item 12 as '#012', or the label as its items '#13'"
+        )
+        assert liked_item_ids(g, ["#012"]) == [12]  # each reading, as the sentence says
+        assert liked_item_ids(g, ["#13"]) == g.items("#12").ids.tolist() == [13]
+    _legacy_gallery(tmp_path / "small.db", n_items=5)  # no item 12: the label, as before
+    with Gallery.open(tmp_path / "small.db", embedding_dim=3) as g:
+        assert liked_item_ids(g, ["#12"]) == [6]

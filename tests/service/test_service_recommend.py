@@ -175,3 +175,27 @@ def test_recommend_per_label_gives_each_label_once(client):
     got = [(it["label"], it["item_id"]) for it in r.json()["items"]]
     assert got == [(label, i) for label, (_, i) in sorted(nearest.items(), key=lambda t: t[1])]
     assert len(got) == 3
+
+
+def test_a_like_that_is_both_an_old_label_and_an_item_is_refused(client, tmp_path):
+    """ "like": ["#2"] liked a label '#2' that an older siamkit enrolled, without a word, though
+    '#ID' names one item and item 2 was in the gallery too."""
+    import sqlite3
+
+    ids = [_enroll(client, f"item-{i}", pattern("noise", seed=i)) for i in range(3)]
+    assert ids == [1, 2, 3]
+    with sqlite3.connect(tmp_path / "gallery0.db") as conn:  # as an older siamkit enrolled it
+        emb = conn.execute("SELECT embedding FROM items WHERE id = 1").fetchone()[0]
+        conn.execute(
+            "INSERT INTO items(label, metadata, embedding, created) VALUES ('#2', NULL, ?, 0)",
+            (emb,),
+        )
+    res = client.post("/recommend", json={"like": ["#2"], "k": 1})
+    assert res.status_code == 422 and res.json()["detail"] == (
+        "'#2' is both item 2 and the label '#2' (enrolled before labels like item ids were "
+        "refused): like item 2 as '#02', or the label as its items '#4'."
+    ), res.text
+    res = client.post("/recommend", json={"like": ["#4"], "k": 1})
+    assert res.status_code == 200 and res.json()["items"][0]["item_id"] == 1, res.text
+    res = client.post("/recommend", json={"like": ["#02"], "k": 3})
+    assert res.status_code == 200 and 2 not in [it["item_id"] for it in res.json()["items"]]

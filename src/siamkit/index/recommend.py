@@ -13,7 +13,13 @@ from siamkit.index.gallery import Gallery
 from siamkit.index.gallery_search import UnknownItemError
 from siamkit.index.results import Match, UnknownLabelError
 
-__all__ = ["UnknownItemError", "UnknownLikedLabelError", "liked_item_ids", "recommend_like"]
+__all__ = [
+    "AmbiguousLikeError",
+    "UnknownItemError",
+    "UnknownLikedLabelError",
+    "liked_item_ids",
+    "recommend_like",
+]
 
 
 class UnknownLikedLabelError(UnknownLabelError):
@@ -25,12 +31,53 @@ class UnknownLikedLabelError(UnknownLabelError):
         self.label = label
 
 
+class AmbiguousLikeError(ValueError):
+    """A like ``#12`` that is both item 12 and a label ``#12`` enrolled by an older siamkit
+    (before such labels were refused) whose items are not just item 12; the message names both
+    readings and how to like each: the item as ``#012``, the label as its items' ``#ID``."""
+
+    def __init__(self, like: str, item_id: int, label_ids: list[int], item_spelling: str) -> None:
+        shown = ", ".join(f"'#{i}'" for i in label_ids[:10])
+        if len(label_ids) > 10:
+            shown += f", ... ({len(label_ids)} items)"
+        super().__init__(
+            f"{like!r} is both item {item_id} and the label {like!r} (enrolled before labels "
+            f"like item ids were refused): like item {item_id} as {item_spelling!r}, or the "
+            f"label as its items {shown}"
+        )
+        self.like, self.item_id, self.label_ids = like, item_id, label_ids
+        self.item_spelling = item_spelling
+
+
+def _ambiguity(gallery: Gallery, like: str, label_ids: list[int]) -> AmbiguousLikeError | None:
+    """The refusal of a like ``#N`` that names the enrolled label ``#N`` when item N is in the
+    gallery too and is not the label's one item (else both readings like the same items)."""
+    try:
+        item_id = int(like[1:])
+    except ValueError:  # '#x': a label only
+        return None
+    if label_ids == [item_id]:
+        return None
+    try:
+        gallery._store.embeddings_of([item_id])
+    except KeyError:  # no item N: the label it is
+        return None
+    digits = str(abs(item_id))
+    spelling = like
+    while spelling in gallery or spelling == like:  # '#012', read as item 12, unless a label
+        digits = "0" + digits
+        spelling = f"#{'-' if item_id < 0 else ''}{digits}"
+    return AmbiguousLikeError(like, item_id, label_ids, spelling)
+
+
 def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
     """Gallery item ids of ``likes``: every item of a label, or one item written ``#ID``.
 
     Raises:
         UnknownLikedLabelError: a label that is not enrolled (an ``#ID`` not in the gallery is
             refused by :meth:`Gallery.recommend`, with :class:`UnknownItemError`).
+        AmbiguousLikeError: ``#N`` is both item N and a label enrolled by an older siamkit
+            (a ``ValueError``; the message says how to like either).
         ValueError: no likes, an ``#`` reference that is not a number, or an empty label.
     """
     if not likes:
@@ -46,9 +93,12 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
                 raise ValueError(f"{like!r}: an item id is written #ID, e.g. #12") from None
             continue
         try:  # every item of the label; an unknown one is refused naming the closest labels
-            ids += gallery.items(like).ids.tolist()
+            label_ids = gallery.items(like).ids.tolist()
         except UnknownLabelError as err:
             raise UnknownLikedLabelError(str(err.args[0]), like) from None
+        if like.startswith("#") and (refusal := _ambiguity(gallery, like, label_ids)) is not None:
+            raise refusal
+        ids += label_ids
     return ids
 
 

@@ -55,8 +55,9 @@ async def _json_only(request: Request) -> None:
         422,
         bad="A distance that is not a finite number (a broken model).",
         label="A liked label or #ID is not in the gallery, or the gallery is empty.",
-        field="like is missing, empty or not a list of strings, a key is unknown, or k is not a "
-        "whole number from 1 to the limit.",
+        field="like is missing, empty or not a list of strings, a key is unknown, k is not a "
+        "whole number from 1 to the limit, or a '#ID' is also a label an older siamkit enrolled "
+        "(the message says how to like either).",
     ),
 )
 async def recommend(engine: Engine, body: RecommendRequest) -> RecommendResponse:
@@ -124,5 +125,5 @@ def _recommend(engine: ServiceEngine, likes: list[str], k: int, per_label: bool)
             f"{which} not in the gallery; like an item_id that /identify or /recommend "
             "answered ('#12'), or a label (GET /gallery lists them).",
         ) from None
-    except ValueError as err:  # '#x': not a number
+    except ValueError as err:  # '#x': not a number; '#12' both item 12 and an old label
         raise RequestError(422, f"{err}.") from None
