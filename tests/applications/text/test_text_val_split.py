@@ -90,24 +90,36 @@ def test_the_split_is_seeded(tmp_path: Path) -> None:
     assert first != other
 
 
-def test_a_file_sharing_no_text_splits_as_a_plain_seeded_shuffle(tmp_path: Path) -> None:
-    # each example is its own group, so the split is the one it was before grouping
-    rows = [{"a": f"text {i}", "b": f"other {i}", "label": i % 2} for i in range(40)]
+def _first_of_each_label(order: list[int], labels: list[int], val: list[int]) -> None:
+    """Each label's validation examples are the first of that label in the seeded ``order``."""
+    for label in set(labels):
+        mine = [i for i in order if labels[i] == label]
+        taken = sorted(i for i in val if labels[i] == label)
+        assert taken == sorted(mine[: len(taken)]), label
+
+
+def test_a_file_sharing_no_text_splits_as_a_seeded_stratified_shuffle(tmp_path: Path) -> None:
+    # each example is its own group: the seeded shuffle, taking each label's share of it
+    rows = [{"a": f"text {i}", "b": f"other {i}", "label": int(i % 4 == 0)} for i in range(40)]
     data = _jsonl(tmp_path / "pairs.jsonl", rows)
     order = list(range(40))
     random.Random(7).shuffle(order)
     train, val, notes = _split(data, 7)
-    assert val.texts[0] == tuple(f"text {i}" for i in sorted(order[:8]))
-    assert train.texts[0] == tuple(f"text {i}" for i in sorted(order[8:]))
+    picked = [int(t.split()[1]) for t in val.texts[0]]
+    assert sorted(val.targets or ()) == [0.0] * 6 + [1.0] * 2  # 8 of 40, a quarter labelled 1
+    _first_of_each_label(order, [r["label"] for r in rows], picked)
+    assert train.texts[0] == tuple(f"text {i}" for i in sorted(set(range(40)) - set(picked)))
     assert notes == [
         f"validation: 8 of the 40 examples of {data} (data.val_fraction 0.2) with 16 of the "
         "file's 80 texts; examples that share a text are kept on one side, so no text is on "
-        "both sides"
+        "both sides",
+        "validation is stratified by label: pairs labelled 1 are 25% (2 of 8) of validation, "
+        "25% (8 of 32) of training and 25% (10 of 40) of the file",
     ]
 
 
 def test_a_file_whose_texts_all_link_up_falls_back_with_a_note(tmp_path: Path) -> None:
-    # every pair of six documents: one group, no text-disjoint split; the plain seeded one, said
+    # every pair of six documents: one group, no text-disjoint split; a seeded one, said
     docs = [f"document {i}" for i in range(6)]
     rows = [
         {"a": docs[i], "b": docs[j], "label": (i + j) % 2}
@@ -118,15 +130,19 @@ def test_a_file_whose_texts_all_link_up_falls_back_with_a_note(tmp_path: Path) -
     train, val, notes = _split(data, 1)
     order = list(range(15))
     random.Random(1).shuffle(order)
-    assert val.texts[0] == tuple(rows[i]["a"] for i in sorted(order[:3]))
+    pairs = [(r["a"], r["b"]) for r in rows]
+    picked = [pairs.index(p) for p in zip(*val.texts)]
+    assert len(picked) == 3
+    _first_of_each_label(order, [r["label"] for r in rows], picked)
     shared = len(_texts(train) & _texts(val))
     assert shared > 0
-    assert notes == [
+    assert notes[0] == (
         f"data.val_fraction 0.2: 15 of the 15 examples of {data} are linked by shared texts, "
-        f"more than 0.8 of them, so validation is a plain random 3 and shares {shared} texts "
-        "with training: its metrics and calibrated threshold are optimistic; give data.val, "
-        "pairs of texts that training does not have"
-    ]
+        f"more than 0.8 of them, so validation is a random 3, drawn regardless of them, and "
+        f"shares {shared} texts with training: its metrics and calibrated threshold are "
+        "optimistic; give data.val, pairs of texts that training does not have"
+    )
+    assert notes[1].startswith("validation is stratified by label: pairs labelled 1 are ")
 
 
 def test_a_validation_file_sharing_texts_with_training_is_warned_about(tmp_path: Path) -> None:
@@ -227,7 +243,7 @@ def test_the_plain_fallback_split_holds_both_labels_too(tmp_path: Path) -> None:
         train, val, notes = _split(data, seed)
         assert set(val.targets) == {0.0, 1.0}, seed
         assert 1.0 in train.targets
-        assert f"so validation is a plain random {len(val)} and shares" in notes[0]
+        assert f"so validation is a random {len(val)}, drawn regardless of them" in notes[0]
 
 
 def test_a_file_with_one_label_1_keeps_it_for_training(tmp_path: Path) -> None:

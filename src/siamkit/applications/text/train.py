@@ -84,7 +84,7 @@ from siamkit.applications.text.train_resume import (
     start_model,
     text_config_guard,
 )
-from siamkit.applications.text.train_split import _range, _split
+from siamkit.applications.text.train_split import STRATIFIED, VAL_SPLIT, _range, _split
 from siamkit.applications.text.validate import validate
 from siamkit.atomic import atomic_write
 from siamkit.training.checkpoint import load_checkpoint, set_rng_state
@@ -136,7 +136,9 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
         columns_key="data.columns",
         notes=data_notes,
     )
-    train_ex, val_ex, split_notes = _split(examples, cfg)
+    # a checkpoint from before the validation share was stratified keeps the share it drew
+    stratify = not options.resume or state.get(VAL_SPLIT) == STRATIFIED
+    train_ex, val_ex, split_notes = _split(examples, cfg, stratify)
     _check_label_range(cfg, examples, val_ex)
     _check_labels(val_ex, cfg, f"validation pairs ({_val_source(cfg, examples)})")
     _check_val(val_ex, cfg, examples)
@@ -247,7 +249,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             epoch_losses=state.get("epoch_losses"),
             val=per_epoch if validating else None,
             log=log,
-            data_files=hashes,
+            recorded={DATA_FILES: hashes, VAL_SPLIT: STRATIFIED if stratify else None},
         )
     model.eval()
     # a finished run resumed trains no step: its last loss is the checkpoint's

@@ -26,7 +26,7 @@ from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.pairs import NoDuplicatesBatchSampler, TextExamples
 from siamkit.applications.text.train_config import TextTrainConfig
 from siamkit.applications.text.train_report import epoch_line, epoch_row
-from siamkit.applications.text.train_resume import DATA_FILES, START
+from siamkit.applications.text.train_resume import START
 from siamkit.progress import Progress
 from siamkit.training.checkpoint import rng_state, save_checkpoint
 from siamkit.training.step import autocast_for, backward_and_step
@@ -146,7 +146,7 @@ def _loop(
     epoch_losses: list[float] | None = None,
     val: Callable[[], dict[str, Any]] | None = None,
     log: Callable[[str], None] | None = None,
-    data_files: dict[str, Any] | None = None,
+    recorded: dict[str, Any] | None = None,
 ) -> list[float]:
     """Train on ``plan``'s batches of ``ex`` from ``start`` (epoch, step) to the end,
     checkpointing as configured; ``amp`` and ``scaler`` as
@@ -157,9 +157,9 @@ def _loop(
     (:func:`~siamkit.applications.text.train_report.epoch_row`): the mean of its step losses
     (``epoch_losses``: those of the epoch ``start`` is in, taken before it) and ``val()``'s
     figures (validation after the epoch; None: none), and ``log`` gets its line; the checkpoint
-    keeps both, so that a resumed run's history is an uninterrupted one's. ``data_files``: the
-    data files' :func:`~siamkit.applications.text.train_resume.data_hashes`, which the
-    checkpoint keeps for a resume to check."""
+    keeps both, so that a resumed run's history is an uninterrupted one's. ``recorded``: more that
+    the checkpoint keeps for a resume to check (the data files'
+    :func:`~siamkit.applications.text.train_resume.data_hashes`, how validation was drawn)."""
     losses: list[float] = []
     history = [] if history is None else history
     this_epoch = list(epoch_losses or [])
@@ -214,7 +214,7 @@ def _loop(
                             "last_loss": losses[-1],
                             "config": record,  # model.init_from: what a resume checks
                             START: rebuild,  # what rebuilds the model without the start folder
-                            DATA_FILES: data_files,  # what a resume checks the files against
+                            **(recorded or {}),  # the data files' hashes, the split's kind
                             "history": list(history),
                             "epoch_losses": list(this_epoch),  # the epoch's steps so far
                         },

@@ -1,5 +1,6 @@
 """A text run's validation share: a seeded ``data.val_fraction`` of the training examples,
-held out in whole groups of examples that share a text (:func:`_split`), or ``data.val``."""
+held out in whole groups of examples that share a text and stratified by label or score
+(:func:`_split`), or ``data.val``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from itertools import chain
 
 from siamkit.applications.text.pairs import TextExamples, read_examples
 from siamkit.applications.text.train_config import TextTrainConfig
+from siamkit.applications.text.train_strata import allocation, proportions_note, strata
+
+VAL_SPLIT, STRATIFIED = "val_split", "stratified"
+"""The checkpoint's key saying how its run drew the validation share, and its value for a
+stratified one (a checkpoint from before has none, and its resumed run draws the share it drew)."""
 
 MIN_SPLIT_EXAMPLES = 10
 """Fewest training examples ``data.val_fraction`` takes a validation share from."""
@@ -55,21 +61,36 @@ def text_groups(ex: TextExamples) -> list[list[int]]:
 
 
 def _take_groups(
-    groups: list[list[int]], n_val: int, seed: int, targets: tuple[float, ...] | None = None
+    groups: list[list[int]],
+    n_val: int,
+    seed: int,
+    targets: tuple[float, ...] | None = None,
+    of: list[int] | None = None,
 ) -> list[int]:
-    """Validation indices: whole groups in a seeded order, each taken when it brings the count
-    nearer ``n_val`` (and leaves training some); the smallest group when none does. Examples
-    that share no text are one group each, so such a file splits as a plain seeded shuffle.
-    With ``targets``, a side whose pairs all have one label (or score) gets a group holding
-    another from the other side (:func:`_two_targets_each`)."""
+    """Validation indices: whole groups in a seeded order, each taken when it brings each
+    stratum's count nearer its share of ``n_val`` and leaves training some; the smallest group
+    when none does. ``of``: each example's stratum
+    (:func:`~siamkit.applications.text.train_strata.strata`), whose shares
+    (:func:`~siamkit.applications.text.train_strata.allocation`) keep the file's proportion of
+    labels or scores; None: one stratum, each group taken when it brings the count nearer
+    ``n_val``. Examples that share no text are one group each, so such a file splits as a
+    seeded stratified shuffle (a plain one with one stratum). With ``targets``, a side whose
+    pairs all have one label (or score) gets a group holding another from the other side
+    (:func:`_two_targets_each`)."""
     order = list(groups)
     random.Random(seed).shuffle(order)
     n = sum(map(len, groups))
+    of = of or [0] * n
+    want, have = allocation(of, n_val), Counter[int]()
     val: list[list[int]] = []
     count = 0
     for g in order:
-        if abs(count + len(g) - n_val) < abs(count - n_val) and count + len(g) < n:
+        kinds = Counter(of[i] for i in g)
+        before = sum(abs(have[s] - want[s]) for s in kinds)
+        after = sum(abs(have[s] + k - want[s]) for s, k in kinds.items())
+        if after < before and count + len(g) < n:
             val.append(g)
+            have += kinds
             count += len(g)
     if not val:
         val = [min(order, key=len)]
@@ -114,7 +135,7 @@ def _two_targets_each(
 
 
 def _split(
-    ex: TextExamples, cfg: TextTrainConfig
+    ex: TextExamples, cfg: TextTrainConfig, stratify: bool = True
 ) -> tuple[TextExamples, TextExamples | None, list[str]]:
     """Training and validation examples, and the lines to log about them.
 
@@ -124,13 +145,17 @@ def _split(
     so that no text is on both sides: a ticket paired with many others would otherwise be
     validated on after training on it, and the early-stopping, the metrics and the calibrated
     threshold would be optimistic, as seen-class validation is for images. Texts are compared
-    with runs of whitespace as one space and case folded (:func:`_norm`). A share whose pairs
-    all have one label (or one score) takes one more group holding another, where the file has
-    one, and training so too (:func:`_two_targets_each`). When one group holds
-    more than ``1 - val_fraction`` of the examples (a file whose pairs all link up, e.g. every
-    pair of a few documents), no such split gives validation its share: the split is the plain
-    seeded one it was before, with a line saying that validation shares texts with training.
-    That is a note, not a refusal: the run trains as it would, the user who cannot give a
+    with runs of whitespace as one space and case folded (:func:`_norm`). The share is
+    stratified: labelled pairs keep the file's proportion of each label on both sides, graded
+    ones of each quantile bin of scores (:mod:`~siamkit.applications.text.train_strata`), and a
+    line says what proportion each side got. ``stratify`` False draws it as a run resumed from
+    a checkpoint made before that drew it, with a line saying so. A share whose pairs all have
+    one label (or one score) takes one more group holding another, where the file has one, and
+    training so too (:func:`_two_targets_each`). When one group holds more than
+    ``1 - val_fraction`` of the examples (a file whose pairs all link up, e.g. every pair of a
+    few documents), no such split gives validation its share: the split is a seeded one of
+    single examples (stratified as well), with a line saying that validation shares texts with
+    training. That is a note, not a refusal: the run trains as it would, the user who cannot give a
     separate file still gets a model, and the line says what to do (give ``data.val``).
     """
     d = cfg.data
@@ -165,39 +190,42 @@ def _split(
     if d.val_fraction == 0 or len(ex) < MIN_SPLIT_EXAMPLES:
         return ex, None, []
     n_val = max(1, round(len(ex) * d.val_fraction))
+    of = strata(ex.targets, n_val)  # validation keeps the file's proportion of each
+    said = None
+    if not stratify and of is not None and len(set(of)) > 1:
+        of, said = (
+            None,
+            (
+                "validation is drawn as the resumed checkpoint's run drew it, before validation "
+                "shares were stratified by label or score (a new run stratifies it)"
+            ),
+        )
     groups = text_groups(ex)
     largest = max(map(len, groups))
-    if largest > (1 - d.val_fraction) * len(ex):
-        order = list(range(len(ex)))
-        random.Random(cfg.train.seed).shuffle(order)
-        ones = [[i] for i in order]
-        picked = sorted(
-            i for g in _two_targets_each(ones[:n_val], ones[n_val:], ex.targets) for i in g
-        )
-        kept = sorted(set(order) - set(picked))
-        train, val = ex.subset(kept), ex.subset(picked)
-        n_val = len(val)
-        return (
-            train,
-            val,
-            [
-                f"data.val_fraction {d.val_fraction}: {largest} of the {len(ex)} examples of "
-                f"{d.train} are linked by shared texts, more than {1 - d.val_fraction:g} of "
-                f"them, so validation is a plain random {n_val} and shares "
-                f"{len(_texts(val) & _texts(train))} texts with training: its metrics and "
-                "calibrated threshold are optimistic; give data.val, pairs of texts that "
-                "training does not have"
-            ],
-        )
-    held = _take_groups(groups, n_val, cfg.train.seed, ex.targets)
+    linked = largest > (1 - d.val_fraction) * len(ex)
+    if linked:  # no text-disjoint split: each example a group of its own
+        groups = [[i] for i in range(len(ex))]
+    held = _take_groups(groups, n_val, cfg.train.seed, ex.targets, of)
     kept = sorted(set(range(len(ex))) - set(held))
     train, val = ex.subset(kept), ex.subset(held)
-    note = (
-        f"validation: {len(val)} of the {len(ex)} examples of {d.train} (data.val_fraction "
-        f"{d.val_fraction}) with {len(_texts(val))} of the file's {len(_texts(ex))} texts; "
-        "examples that share a text are kept on one side, so no text is on both sides"
-    )
-    return train, val, [note]
+    if linked:
+        note = (
+            f"data.val_fraction {d.val_fraction}: {largest} of the {len(ex)} examples of "
+            f"{d.train} are linked by shared texts, more than {1 - d.val_fraction:g} of "
+            f"them, so validation is a random {len(val)}, drawn regardless of them, and shares "
+            f"{len(_texts(val) & _texts(train))} texts with training: its metrics and "
+            "calibrated threshold are optimistic; give data.val, pairs of texts that "
+            "training does not have"
+        )
+    else:
+        note = (
+            f"validation: {len(val)} of the {len(ex)} examples of {d.train} (data.val_fraction "
+            f"{d.val_fraction}) with {len(_texts(val))} of the file's {len(_texts(ex))} texts; "
+            "examples that share a text are kept on one side, so no text is on both sides"
+        )
+    if of is not None and ex.targets is not None:
+        said = proportions_note(of, kept, held, ex.targets, _range(cfg))
+    return train, val, [note, *([said] if said else [])]
 
 
 def _range(cfg: TextTrainConfig) -> tuple[float, float] | None:
