@@ -21,6 +21,7 @@ from siamkit._version import __version__
 # its attribute with "_" written "-" (tests/cli/test_lazy_commands.py checks it).
 _COMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
+    ("configs_cmd", "configs"),
     ("train_cmd", "train"),
     ("evaluate_cmd", "evaluate"),
     ("embed_cmd", "embed"),
