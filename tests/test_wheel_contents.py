@@ -108,3 +108,22 @@ def test_the_wheel_holds_the_modules_and_no_others(wheel: zipfile.ZipFile) -> No
     assert in_wheel == modules
     entry = wheel.read(next(n for n in wheel.namelist() if n.endswith("entry_points.txt")))
     assert b"siamkit = siamkit.cli.main:main" in entry
+
+
+def test_readme_installs_the_wheel_this_version_builds_and_writes_the_configs_out() -> None:
+    """README's Install section, for a siamkit installed from its wheel: the file name it gives
+    is the one `pip wheel` makes of this version, and `siamkit configs` comes before the first
+    `siamkit train configs/...` line, which would otherwise find no configs/ folder."""
+    import re
+
+    import siamkit
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = readme.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    names = re.findall(r"dist/siamkit-([^-\s]+)-py3-none-any\.whl", install)
+    assert names and set(names) == {siamkit.__version__}
+    assert "rm -rf build" in install  # a stale build/ puts deleted modules in the wheel
+    lines = [line.split("#")[0].strip() for line in install.splitlines()]
+    writes = lines.index("siamkit configs")
+    trains = next(i for i, line in enumerate(lines) if line.startswith("siamkit train configs/"))
+    assert writes < trains
