@@ -246,3 +246,55 @@ def test_a_like_that_is_both_an_old_label_and_an_item_is_refused(tmp_path):
         near = min((i for i in vectors if i != liked),
                    key=lambda i: np.linalg.norm(vectors[i] - vectors[liked]))  # fmt: skip
         assert [it["item_id"] for it in json.loads(res.stdout)["items"]] == [near]
+
+
+def test_recommend_checks_the_fingerprint_without_building_the_model(tmp_path, monkeypatch):
+    """Likes need no embedding, yet recommend built the whole model only to compare its
+    fingerprint with the gallery's (a text model took 15 s): the bundle's files are hashed now,
+    and the model is built only where they cannot tell (here: never)."""
+    model, _, ids = _shop(tmp_path)
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like"]
+    built = CliRunner().invoke(cli, [*args, "item-2", "--like", f"#{ids[5]}", "--k", "4"])
+    assert built.exit_code == 0, built.output
+
+    def no_build(*_a, **_k):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(siamkit, "load_model", no_build)
+    res = CliRunner().invoke(cli, [*args, "item-2", "--like", f"#{ids[5]}", "--k", "4"])
+    assert res.exit_code == 0, res.output
+    assert res.output == built.output  # the same items and distances
+
+
+def test_a_text_model_is_not_built_either(tmp_path, monkeypatch):
+    """The text model, which took the longest to build, for items enrolled with it."""
+    from _tiny_bert import save_tiny_bert
+    from siamkit.applications.text.model import TextSiameseNetwork
+
+    (tmp_path / "bert").mkdir()
+    save_tiny_bert(tmp_path / "bert", layers=1)
+    net = TextSiameseNetwork.pretrained(tmp_path / "bert", max_length=16, overlap=4)
+    model = siamkit.save_model(net, tmp_path / "model")
+    with Gallery.open(tmp_path / "t.db", net) as g:
+        for i, text in enumerate(["red shoe", "blue shoe", "green tea", "black tea"]):
+            g.enroll(f"item-{i}", [text])
+    monkeypatch.setattr(siamkit, "load_model", lambda *_a, **_k: 1 / 0)
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "t.db"), "--json"]
+    res = CliRunner().invoke(cli, [*args, "--like", "item-0", "--k", "3"])
+    assert res.exit_code == 0, res.output
+    with Gallery.open(tmp_path / "t.db", net) as g:
+        expected = [m.item_id for m in g.recommend([1], k=3)]
+    assert [it["item_id"] for it in json.loads(res.stdout)["items"]] == expected
+
+
+def test_recommend_with_changed_weights_still_refuses_them(tmp_path):
+    """Weights replaced beside an unchanged siamkit.json hash to another fingerprint than the
+    gallery's: the model is loaded then, which refuses the file as before."""
+    from safetensors.torch import load_file, save_file
+
+    model, _, _ = _shop(tmp_path)
+    weights = Path(model) / "model.safetensors"
+    save_file({k: v + 1 for k, v in load_file(str(weights)).items()}, str(weights))
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "item-2"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and "does not match the checksum" in res.output, res.output

@@ -8,10 +8,12 @@ Thin shell over :func:`siamkit.index.recommend.liked_item_ids` and :meth:`Galler
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import click
 
-from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, _score_kind, source_note
+from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, source_note
 
 
 @click.command()
@@ -63,10 +65,18 @@ def recommend(
       siamkit recommend out/model --gallery shop.db --like item-12 --like item-40 --k 10
       siamkit recommend out/model --gallery shop.db --like '#7' --per-label
     """
+    from siamkit.distances import get_distance
+    from siamkit.evaluation._common import score_kind
+    from siamkit.index.embedding import model_distance
     from siamkit.index.recommend import liked_item_ids
     from siamkit.index.results import UnknownLabelError
 
-    net = _load_model(model, gallery_path)  # a tracker said "unknown distance 'cross_correlation'"
+    distance = _bundle_made_gallery(model, gallery_path)  # likes need no embedding: no model
+    if distance is not None:  # the bundle's files hash to the gallery's fingerprint
+        net, kind = None, score_kind(get_distance(distance))
+    else:  # a tracker said "unknown distance 'cross_correlation'"
+        net = _load_model(model, gallery_path)
+        kind = score_kind(model_distance(net))  # a cohort-normalised model's: no distances
     with _open(gallery_path, net, folder=model) as gallery:  # another model's: names its folder
         if len(gallery) == 0:  # every like is unknown: say why, not which (as identify)
             raise click.ClickException(
@@ -91,7 +101,6 @@ def recommend(
         }
         for m in matches
     ]
-    kind = _score_kind(net)  # a cohort-normalised model's numbers are no distances (as identify)
     lines = [
         f"{m.label:<32} item {m.item_id:<8} {kind} {m.distance:.4f}"
         + source_note(sources.get(m.item_id))
@@ -102,3 +111,55 @@ def recommend(
     )
     text = "\n".join(lines) if lines else f"(nothing to recommend: {nothing})"
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)
+
+
+def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
+    """The distance of the gallery at ``gallery_path`` when the model folder ``model`` made it,
+    told from the folder's files without building the model (a text model took 15 s to build,
+    for likes that need no embedding): the fingerprint that :func:`~siamkit.models.fingerprint.
+    model_fingerprint` gives the loaded model, hashed from ``siamkit.json``'s model description
+    and the weights file's tensors, with its distance and size. ``None`` where that cannot tell
+    (another model, a cohort-normalised or learned distance, a two-tower model's gallery that
+    does not record its enrolling tower, a kind that fingerprints itself otherwise, a file that
+    is not a model's or a gallery's): the model is then loaded, and refused or used, as before."""
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    from siamkit.distances import list_distances
+    from siamkit.export.bundle import WEIGHTS_FILE, read_model_config, recover_model_folder
+    from siamkit.index import GalleryStore
+    from siamkit.index.provenance import ENROLLED_TOWER_KEY
+
+    try:
+        recover_model_folder(model)
+        doc = read_model_config(model)
+        with GalleryStore(gallery_path, create=False, create_schema=False) as store:
+            meta = store.meta()
+    except Exception:  # not a model's or a gallery's file: the full load says which
+        return None
+    config: Any = doc.get("model")
+    distance = meta.get("distance")
+    two_towers = isinstance(config, dict) and (
+        config.get("kind") == "half_twin" or config.get("share_weights") is False
+    )
+    if (
+        not isinstance(config, dict)
+        or config.get("kind") == "siamfc"  # a tracker: refused by name
+        or config.get("score_norm") is not None
+        or (two_towers and ENROLLED_TOWER_KEY not in meta)  # refused: enrolled by query tower
+        or distance not in list_distances()
+        or distance != doc.get("distance")
+        or meta.get("embedding_dim") != str(doc.get("embedding_dim"))
+        or meta.get("model_fingerprint") != doc.get("fingerprint")  # recorded when saved
+    ):
+        return None
+    try:  # ... and so it is now: hash what loading would build from
+        tensors = load_file(str(Path(model) / WEIGHTS_FILE))
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+        for name, tensor in sorted(tensors.items()):
+            digest.update(name.encode())
+            digest.update(tensor.contiguous().numpy().tobytes())
+    except Exception:  # unreadable, or no numpy dtype (bfloat16): the full load says
+        return None
+    return str(distance) if digest.hexdigest() == meta["model_fingerprint"] else None
