@@ -382,7 +382,9 @@ def test_identify_refuses_a_non_finite_distance(make_client, monkeypatch):
     from siamkit.service import text_routes
 
     inf = IdentifyResult(matches=[Match("T-1", float("inf"), 1, False)], label=None)
-    monkeypatch.setattr(text_routes, "identify_text", lambda engine, text, k: (inf, {1: "x"}, 0))
+    monkeypatch.setattr(
+        text_routes, "identify_text", lambda engine, text, k: (inf, {1: "x"}, 0, {})
+    )
     r = make_client().post("/identify", json={"text": "toner", "k": 1})
     assert r.status_code == 400
     assert r.json()["detail"] == "The distance is not a finite number for these texts."

@@ -77,7 +77,10 @@ def enroll(
     Use the model the service will serve (--model runs/tickets/model): a gallery refuses
     embeddings of another model. Into an existing gallery, --model defaults to the model
     folder it recorded (stderr names the model used). Each text's first 1,000 characters are
-    kept beside the gallery so the service can show what matched. A text its label already
+    kept beside the gallery so the service can show what matched, and where it came from (its
+    source, which `text identify` and the service's /identify show): its file (a text file as
+    given, a folder's file under the folder as given), or FILE:LINE for a .jsonl or .csv record
+    (the line it starts on; a CSV's header is line 1). A text its label already
     holds (enrolled before, or given twice) is skipped, so enrolling a corpus again adds only
     what is new, and embeds only that (and texts over 1,000 characters, told by their
     embedding). Every id is checked as a label before the gallery is created; a missing
@@ -91,6 +94,7 @@ def enroll(
     from siamkit.applications.text.gallery import (
         EnrolledTexts,
         check_labels,
+        document_sources,
         enroll_documents,
         known_texts,
     )
@@ -99,6 +103,9 @@ def enroll(
     loaded = _load(corpus, text_field, id_field, unique_ids=False)
     docs = loaded.docs
     check_labels(docs)  # before any gallery file is made
+    # each item keeps where its text came from (a file, or path:line of a JSONL/CSV), so that
+    # a match in identify can be traced back to its ticket, as siamkit enroll keeps image paths
+    sources = document_sources(corpus, docs)
     _refuse_overwriting(gallery_path, "--gallery", loaded.files)
     used = _gallery_model(model_path, gallery_path)  # an existing gallery's recorded model
     model_path = used.path
@@ -116,6 +123,7 @@ def enroll(
         # a text its label holds already is not embedded again (enroll_documents would skip it)
         known = known_texts(gallery, gallery_path, docs)
         new = [d for d, k in zip(docs, known) if not k]
+        new_sources = [s for s, k in zip(sources, known) if not k]
         if len(new) < len(docs):
             rest = f"embedding the other {len(new)}" if new else "nothing to embed"
             click.echo(
@@ -136,7 +144,7 @@ def enroll(
         if gallery is None:  # (its folder too, if missing)
             gallery = stack.enter_context(Gallery.open(gallery_path, model, create=True))
         done = (
-            enroll_documents(gallery, gallery_path, new, emb.vectors)
+            enroll_documents(gallery, gallery_path, new, emb.vectors, new_sources)
             if emb is not None
             else EnrolledTexts({}, [])
         )
@@ -226,14 +234,16 @@ def identify(
     The model is the one that enrolled the gallery: the folder `text enroll --model` recorded
     in it unless --model is given (stderr names it); a half-twin embeds the queries with its
     query tower (its export's text.onnx with --runtime onnx), the gallery holding its document
-    tower's embeddings. Each match shows its similarity, its distance (1 - similarity) and the
+    tower's embeddings. Each match shows its similarity, its distance (1 - similarity), the
     start of the matched text (enroll keeps each text's first 1,000 characters beside the
-    gallery). A query whose best match is below the threshold is unknown.
+    gallery) and where it was enrolled from (its file, or FILE:LINE of a .jsonl or .csv; not
+    shown for a gallery enrolled before siamkit kept it). A query whose best match is below
+    the threshold is unknown.
 
     --json: per query its id (a file's id, else 1, 2, ...), the query, label (null: unknown)
-    and matches (label, similarity, distance, item_id, accepted, text); min_similarity,
-    max_distance, threshold_source, model (its folder, or all-MiniLM-L6-v2), model_source
-    (--model, gallery or default) and runtime.
+    and matches (label, similarity, distance, item_id, accepted, text, source: null when
+    unknown); min_similarity, max_distance, threshold_source, model (its folder, or
+    all-MiniLM-L6-v2), model_source (--model, gallery or default) and runtime.
 
     \b
     Examples:

@@ -9,7 +9,7 @@ The commands themselves (options, help) are in :mod:`siamkit.cli.text_gallery_cm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +193,14 @@ def stored_texts(gallery_path: str, item_ids: list[int]) -> dict[int, str]:
 @dataclass(frozen=True)
 class Identified:
     """What :func:`identify_texts` found: one result per query, the matched items' stored
-    texts, and how many queries were longer than the model's window (embedded as windows)."""
+    texts, how many queries were longer than the model's window (embedded as windows), and
+    where the matched items came from (``sources``: :meth:`~siamkit.index.Gallery.sources`,
+    none for an item enrolled without one or a gallery from before they were kept)."""
 
     results: list[IdentifyResult]
     texts: dict[int, str]
     chunked: int
+    sources: dict[int, str] = field(default_factory=dict)
 
 
 def embed_queries(model: Any, texts: list[str], batch_size: int = 64) -> Any:
@@ -223,12 +226,13 @@ def identify_texts(
     runtime: Any = None,
 ) -> Identified:
     """The ``k`` nearest labels of each of ``texts`` in the open ``gallery`` (at its threshold),
-    with the matched items' stored texts; embedded by ``runtime`` (an ONNX runtime of
+    with the matched items' stored texts and sources; embedded by ``runtime`` (an ONNX runtime of
     ``model``'s export) if given, else by ``model``."""
     embedded = embed_queries(model if runtime is None else runtime, texts, batch_size)
     results = gallery.identify_embeddings(embedded.vectors, k=k)
     ids = sorted({m.item_id for r in results for m in r.matches})
-    return Identified(results, stored_texts(gallery_path, ids), embedded.chunked)
+    texts_ = stored_texts(gallery_path, ids)
+    return Identified(results, texts_, embedded.chunked, gallery.sources(ids))
 
 
 def verify_text(
@@ -252,8 +256,9 @@ def identify_doc(
     queries: list[Document], found: Identified, threshold: float, source: str, k: int
 ) -> dict[str, Any]:
     """The ``--json`` answer of ``text identify``: per query its best accepted label (``null``:
-    unknown) and its ``k`` nearest labels, best first, each with similarity, distance and the
-    matched item's stored text."""
+    unknown) and its ``k`` nearest labels, best first, each with similarity, distance, the
+    matched item's stored text and its source (where ``text enroll`` read it: a file, or
+    ``path:line`` of a JSONL/CSV record; ``None`` when the gallery does not know)."""
     return {
         "k": k,
         "min_similarity": 1 - threshold,
@@ -274,6 +279,7 @@ def identify_doc(
                         "item_id": m.item_id,
                         "accepted": m.accepted,
                         "text": found.texts.get(m.item_id),
+                        "source": found.sources.get(m.item_id),
                     }
                     for m in r.matches
                 ],
@@ -285,7 +291,10 @@ def identify_doc(
 
 def identify_lines(doc: dict[str, Any], from_file: bool) -> list[str]:
     """The plain answer of ``text identify`` (``doc``: :func:`identify_doc`'s): a line per
-    query (its id from a file, else its text), then a line per match."""
+    query (its id from a file, else its text), then a line per match (ending in where its
+    text came from, when the gallery knows)."""
+    from siamkit.cli.gallery_cmds import source_note
+
     lines = []
     for q in doc["queries"]:
         name = q["id"] if from_file else f'"{snippet(q["query"], 60)}"'
@@ -294,7 +303,7 @@ def identify_lines(doc: dict[str, Any], from_file: bool) -> list[str]:
             flag = "accepted" if m["accepted"] else "rejected"
             lines.append(
                 f"  {m['label']:<16} similarity {m['similarity']:.4f}  distance "
-                f"{m['distance']:.4f}  {flag}  {snippet(m['text'])}"
+                f"{m['distance']:.4f}  {flag}  {snippet(m['text'])}{source_note(m['source'])}"
             )
     lines.append(
         f"threshold: similarity >= {doc['min_similarity']:.4f} ({doc['threshold_source']})"

@@ -6,7 +6,8 @@ model takes text (``model.input_kind == "text"``); ``DELETE /gallery/{label}`` a
 :data:`TEXT_PREVIEW_CHARS` characters in the gallery's side file (where an image service keeps
 thumbnails; removed with the label), so ``/identify`` can show what matched.
 
-    POST /enroll    {"label": "T-17", "texts": ["The printer is out of toner."]}
+    POST /enroll    {"label": "T-17", "texts": ["The printer is out of toner."],
+                     "source": "tickets.csv:17"}  (source: optional)
     POST /verify    {"text_a": "...", "text_b": "..."}  or  {"text": "...", "label": "T-17"}
     POST /identify  {"text": "...", "k": 5}
     POST /embed     {"texts": ["...", "..."], "role": "query"}  (role: query | document)
@@ -64,6 +65,7 @@ from siamkit.service.text_schemas import (
     TextVerifyRequest,
     TextVerifyResponse,
 )
+from siamkit.service.uploads import file_name
 
 __all__ = ["TEXT_PREVIEW_CHARS", "is_text_model", "text_router", "text_threshold"]
 TEXT_ERRORS = (400, 403, 408, 413, 415, 422)
@@ -176,14 +178,18 @@ def _need_gallery(engine: ServiceEngine) -> None:
 
 
 # ---------------------------------------------------------------- operations (compute thread)
-def enroll_texts(engine: ServiceEngine, label: str, texts: list[str]) -> tuple[list[int], int, int]:
-    """Enroll ``texts`` under ``label`` and keep their previews; the new ids, the label's count
-    and how many texts were skipped because the label already holds them (the same text, as
-    ``siamkit text enroll`` decides: :func:`~siamkit.applications.text.gallery.enroll_documents`)."""
+def enroll_texts(
+    engine: ServiceEngine, label: str, texts: list[str], source: str | None = None
+) -> tuple[list[int], int, int]:
+    """Enroll ``texts`` under ``label`` and keep their previews and ``source`` (each text's,
+    ``None``: none kept); the new ids, the label's count and how many texts were skipped because
+    the label already holds them (the same text, as ``siamkit text enroll`` decides:
+    :func:`~siamkit.applications.text.gallery.enroll_documents`)."""
     z = embed_inputs(engine.model, texts, role="document")  # a half-twin's document tower
     docs = [Document(label, t) for t in texts]
+    sources = None if source is None else [source] * len(texts)
     # the check and the write are one gallery transaction (also against other processes)
-    done = enroll_documents(engine.gallery, engine.thumbnails, docs, z)
+    done = enroll_documents(engine.gallery, engine.thumbnails, docs, z, sources)
     ids = done.ids.get(label, [])
     count = next((i.count for i in engine.gallery.labels() if i.label == label), len(ids))
     return ids, count, len(done.skipped)
@@ -217,12 +223,14 @@ def verify_text_label(
 
 def identify_text(
     engine: ServiceEngine, text: str, k: int
-) -> tuple[IdentifyResult, dict[int, str], int]:
-    """The ``k`` nearest labels of ``text``, the matched items' texts, and whether it was windowed."""
+) -> tuple[IdentifyResult, dict[int, str], int, dict[int, str]]:
+    """The ``k`` nearest labels of ``text``, the matched items' texts, whether it was
+    windowed, and the matched items' sources (:meth:`~siamkit.index.Gallery.sources`)."""
     result = engine.gallery.identify(text, k=k)
-    found = engine.thumbnails.get([m.item_id for m in result.matches])
+    ids = [m.item_id for m in result.matches]
+    found = engine.thumbnails.get(ids)
     texts = {i: b.decode("utf-8", "replace") for i, b in found.items()}
-    return result, texts, token_stats(engine.model, [text])[1]
+    return result, texts, token_stats(engine.model, [text])[1], engine.gallery.sources(ids)
 
 
 def embed_text_batch(
@@ -263,11 +271,13 @@ def _text_verify_out(
 async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) -> TextEnrollResponse:
     """Enroll texts under a label (new or existing); no retraining needed. A text the label
     already holds (enrolled before, or sent twice) is skipped and counted in `skipped`; when
-    every text was, nothing is stored and the answer is 200, not 201."""
+    every text was, nothing is stored and the answer is 200, not 201. `source` (say
+    `tickets.csv:17`) is kept with each text and shown by /identify's matches."""
     label = check_new_label(body.label, engine.limits.max_label_chars, label_example(engine))
     texts = check_texts(body.texts, "texts", engine.limits)
+    source = file_name(body.source)  # as an image upload's name is kept
     _need_gallery(engine)
-    ids, count, skipped = await engine.call(enroll_texts, engine, label, texts)
+    ids, count, skipped = await engine.call(enroll_texts, engine, label, texts, source)
     return enroll_answer(TextEnrollResponse, response, label, ids, count, skipped)
 
 
@@ -319,14 +329,17 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
     responses=errors(*TEXT_ERRORS, 409, field="The text is missing, or k is not 1 to the limit."),
 )
 async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyResponse:
-    """Which enrolled texts is this like? The `k` nearest labels with distances and texts."""
+    """Which enrolled texts is this like? The `k` nearest labels with distances, texts and
+    sources (where each was enrolled from: `siamkit text enroll`'s file or FILE:LINE, or
+    /enroll's `source`)."""
     check_k(body.k, engine.limits.max_k)
     text = check_texts([body.text], "text", engine.limits)[0]
     threshold = engine.gallery.threshold  # 409 without a gallery
-    result, texts, chunked = await engine.call(identify_text, engine, text, body.k)
+    result, texts, chunked, sources = await engine.call(identify_text, engine, text, body.k)
     matches = [
         TextMatchOut(
-            **_match_out(m, threshold, None, "texts").model_dump(), text=texts.get(m.item_id)
+            **_match_out(m, threshold, None, "texts", sources.get(m.item_id)).model_dump(),
+            text=texts.get(m.item_id),
         )
         for m in result.matches
     ]

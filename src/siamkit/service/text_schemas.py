@@ -24,6 +24,13 @@ from siamkit.service.schemas import (
 class TextEnrollRequest(JsonBody):
     label: str = Field(description="Who or what the texts are, e.g. a ticket id.")
     texts: list[str] = Field(description="One or more texts to enroll under the label.")
+    source: str | None = Field(
+        default=None,
+        description="Where the texts came from, e.g. `tickets.csv:17` (a file, and a line or "
+        "record), kept with each as its `source` (which /identify's matches show), as /enroll "
+        "of an image keeps its file's name: the last part of a path only, a character that "
+        "cannot be shown made '?', at most 255 characters. Omitted or null: none is kept.",
+    )
 
 
 class TextVerifyRequest(JsonBody):

@@ -129,7 +129,9 @@ def test_the_plain_answer_lists_matches_best_first_with_the_threshold_and_its_so
     assert lines[0] == f'"{QUERIES[0]}": unknown'
     assert re.match(r"  T-\d +similarity [\d.]+  distance [\d.]+  rejected  ", lines[1]), out
     assert lines[3] == f'"{TICKETS["T-2"]}": T-2'
-    assert lines[4].startswith("  T-2 ") and lines[4].endswith(f"accepted  {TICKETS['T-2']}")
+    assert lines[4].startswith("  T-2 ")
+    # the matched text, then where text enroll read it (the corpus's line 2)
+    assert lines[4].endswith(f"accepted  {TICKETS['T-2']}  (from {gallery}.jsonl:2)"), out
     assert lines[-1] == f"threshold: similarity >= {1 - 1e-4:.4f} ({CALIBRATED})"
     # a threshold given: every nearest label is taken, and the source says so
     given = identify(gallery, model, QUERIES[0], "--threshold", "-1", "--k", "1").stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamkit.applications.text.documents import Document
+from siamkit.applications.text.documents import CORPUS_SUFFIXES, Document
 from siamkit.index import EnrolledIds, Gallery
 from siamkit.index.store import validate_label
 from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
@@ -55,6 +55,29 @@ def check_labels(docs: Sequence[Document]) -> None:
             raise ValueError(
                 f"{d.where or f'document {k}'}: the id {shown!r} cannot be a gallery label ({err})"
             ) from None
+
+
+def document_sources(corpus: str | Path, docs: Sequence[Document]) -> list[str]:
+    """Where each of ``docs`` (read from ``corpus`` by
+    :func:`~siamkit.applications.text.corpus.load_corpus`) came from, as the gallery keeps it
+    (an item's ``source``, :meth:`siamkit.index.Gallery.sources`): ``path:line`` for a record of
+    a ``.jsonl`` or ``.csv`` (the line of the file it starts on, a CSV's header being line 1), the
+    file for a folder's document or a single text file. Paths are as given, under the folder
+    given, as ``siamkit enroll`` keeps an image's.
+
+    >>> document_sources("tickets.jsonl", [Document("T-1", "toner", "tickets.jsonl line 3")])
+    ['tickets.jsonl:3']
+    """
+    path = Path(corpus)
+    if path.suffix.lower() not in CORPUS_SUFFIXES or path.is_dir():
+        return [d.where or str(path) for d in docs]  # a folder's file, or the file itself
+    out = []
+    for d in docs:
+        line = d.where.removeprefix(f"{path} line ")
+        if line == d.where or not line.isdigit():
+            raise ValueError(f"{d.where or d.id!r} does not say which line of {path} it is on")
+        out.append(f"{path}:{line}")
+    return out
 
 
 def _enrolled(
@@ -109,11 +132,14 @@ def enroll_documents(
     previews: str | Path | ThumbnailStore,
     docs: Sequence[Document],
     vectors: np.ndarray,
+    sources: Sequence[str | None] | None = None,
 ) -> EnrolledTexts:
     """Enroll each document's ``(D,)`` row of ``vectors`` under its id (documents sharing an id
     become items of one label), with its preview. ``previews``: the gallery's file (its
     previews are kept beside it), or an open :class:`ThumbnailStore` of them (the service's).
-    Every id is checked before anything is written (:func:`check_labels`).
+    Every id is checked before anything is written (:func:`check_labels`). ``sources``: one
+    per document, where it came from (:func:`document_sources`), kept with its item
+    (:meth:`siamkit.index.Gallery.sources`); ``None`` keeps none.
 
     A document whose label already holds the same text is skipped, so enrolling a corpus again
     adds only what is new: the same text is a text of at most :data:`TEXT_PREVIEW_CHARS`
@@ -130,9 +156,11 @@ def enroll_documents(
     """
     if len(docs) != len(vectors):
         raise ValueError(f"got {len(docs)} documents but {len(vectors)} embeddings")
+    if sources is not None and len(sources) != len(docs):
+        raise ValueError(f"got {len(sources)} sources for {len(docs)} documents")
     check_labels(docs)
     with _previews_store(previews) as store:
-        return _enroll_new(gallery, store, docs, vectors)
+        return _enroll_new(gallery, store, docs, vectors, sources)
 
 
 @contextlib.contextmanager
@@ -150,7 +178,11 @@ def _previews_store(previews: str | Path | ThumbnailStore) -> Iterator[Thumbnail
 
 
 def _enroll_new(
-    gallery: Gallery, previews: ThumbnailStore, docs: Sequence[Document], vectors: np.ndarray
+    gallery: Gallery,
+    previews: ThumbnailStore,
+    docs: Sequence[Document],
+    vectors: np.ndarray,
+    sources: Sequence[str | None] | None = None,
 ) -> EnrolledTexts:
     """:func:`enroll_documents` into an open ``previews`` store, one label at a time."""
     rows: dict[str, list[int]] = {}  # label -> its documents
@@ -159,7 +191,9 @@ def _enroll_new(
     ids: dict[str, list[int]] = {}
     skipped: list[int] = []
     for label, mine in rows.items():
-        done = _enroll_label(gallery, previews, label, [docs[i].text for i in mine], vectors[mine])
+        texts = [docs[i].text for i in mine]
+        theirs = None if sources is None else [sources[i] for i in mine]
+        done = _enroll_label(gallery, previews, label, texts, vectors[mine], theirs)
         if done:
             ids[label] = list(done)
         skipped += [mine[k] for k in done.skipped]
@@ -167,12 +201,17 @@ def _enroll_new(
 
 
 def _enroll_label(
-    gallery: Gallery, previews: ThumbnailStore, label: str, texts: list[str], vectors: np.ndarray
+    gallery: Gallery,
+    previews: ThumbnailStore,
+    label: str,
+    texts: list[str],
+    vectors: np.ndarray,
+    sources: list[str | None] | None = None,
 ) -> EnrolledIds:
     """Enroll the ``texts`` (rows of ``vectors``) that ``label`` does not hold yet, with their
-    previews. The check of what it holds and the write of the new items and their previews are
-    one gallery transaction, so two processes or threads enrolling the same text at once
-    store it once."""
+    previews and ``sources``. The check of what it holds and the write of the new items and
+    their previews are one gallery transaction, so two processes or threads enrolling the same
+    text at once store it once."""
     shown = [text_preview(t) for t in texts]
     skip = np.zeros(len(texts), dtype=bool)
 
@@ -192,7 +231,9 @@ def _enroll_label(
         put[:] = new
 
     try:
-        return gallery.enroll_embeddings(label, vectors, repeats=same_text, written=write_previews)
+        return gallery.enroll_embeddings(
+            label, vectors, repeats=same_text, written=write_previews, sources=sources
+        )
     except BaseException:
         # the previews are written just before the gallery commits: when the commit fails
         # (a full disk), nothing was enrolled, so no preview of a never-stored item stays
