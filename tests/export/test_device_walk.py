@@ -34,3 +34,20 @@ def test_verify_on_a_half_twin_without_a_threshold_says_to_use_branch_g_not_cali
     assert res.document is not None  # branch g's graph: the other way round
     with pytest.raises(ValueError, match="embed the first images with branch f's graph"):
         OnnxEmbedder(res.document.path).verify(f_img[:, :, :8, :8], f_img[:, :, :8, :8])
+
+
+def test_serving_an_export_copied_without_its_siamkit_json_says_to_copy_it(exported, tmp_path):
+    """`siamkit serve FOLDER --runtime onnx` of a folder holding only the copied model.onnx
+    said it was not a siamkit model folder at all; it now says to copy siamkit.json (the
+    kind and threshold the runtime serves with) beside the export."""
+    import shutil
+
+    from siamkit.export.serving import load_for_serving
+
+    shutil.copy(exported, tmp_path / "model.onnx")
+    with pytest.raises(ValueError) as err:
+        load_for_serving(tmp_path, "onnx")
+    assert "model.onnx but not siamkit.json" in str(err.value)
+    assert "copy siamkit.json from the model folder" in str(err.value)
+    shutil.copy(exported.parent / "siamkit.json", tmp_path / "siamkit.json")
+    assert load_for_serving(tmp_path, "onnx").threshold == 0.75

@@ -43,12 +43,30 @@ def load_for_serving(
             "'siamkit[onnx]' and export the model first (siamkit export MODEL --format onnx)."
         ) from None
     int8 = runtime == "onnx-int8"
+    _refuse_export_without_config(Path(model_dir), runtime)
     load_folder = _onnx_folder_loader(model_dir)
     if load_folder is not None:  # a text model: encoder graphs + tokenizer in MODEL/onnx
         return load_folder(model_dir, int8=int8, threads=threads)
     model = OnnxModel(str(model_dir), threads=threads, precision="int8" if int8 else "fp32")
     _use_folder_threshold(model, model_dir)
     return model
+
+
+def _refuse_export_without_config(folder: Path, runtime: str) -> None:
+    """An image export copied without the model's ``siamkit.json`` (a device's folder): say to
+    copy it too, rather than that the folder is not a model folder at all."""
+    from siamkit.export.bundle import CONFIG_FILE
+    from siamkit.export.runtime import INT8_FILE, ONNX_FILE
+
+    if (folder / CONFIG_FILE).is_file():
+        return
+    exports = [name for name in (ONNX_FILE, INT8_FILE) if (folder / name).is_file()]
+    if exports:
+        raise ValueError(
+            f"{folder} holds {' and '.join(exports)} but not {CONFIG_FILE}, the model's kind and "
+            f"threshold that --runtime {runtime} serves with: copy {CONFIG_FILE} from the model "
+            "folder it was exported from beside it, or give that folder"
+        )
 
 
 def _use_folder_threshold(model: Any, model_dir: str | Path) -> None:
