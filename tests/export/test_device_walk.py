@@ -51,3 +51,17 @@ def test_serving_an_export_copied_without_its_siamkit_json_says_to_copy_it(expor
     assert "copy siamkit.json from the model folder" in str(err.value)
     shutil.copy(exported.parent / "siamkit.json", tmp_path / "siamkit.json")
     assert load_for_serving(tmp_path, "onnx").threshold == 0.75
+
+
+def test_a_channels_last_or_wrong_channel_batch_says_how_to_fix_it(exported, fmnist_images):
+    """Pillow gives (H, W, C) pixels: a batch stacked as they come was answered "the model
+    takes 1-channel images, got 28 channels", and an RGB batch for a grey model only "got 3
+    channels", neither saying what to do."""
+    from siamkit.export.runtime import OnnxEmbedder
+
+    emb = OnnxEmbedder(exported)
+    with pytest.raises(ValueError, match=r"channels last: give x\.transpose\(0, 3, 1, 2\)"):
+        emb.embed(fmnist_images[:2].transpose(0, 2, 3, 1))
+    with pytest.raises(ValueError, match=r"got 3 channels; convert the images to grey \('L'\)"):
+        emb.embed(np.repeat(fmnist_images[:2], 3, axis=1))
+    emb.embed(fmnist_images[:2].transpose(0, 2, 3, 1).transpose(0, 3, 1, 2))  # as it says

@@ -296,8 +296,15 @@ class OnnxEmbedder:
                 f"expected a batch shaped {layout} = (N, {', '.join(map(str, want))}), got {arr.shape}"
             )
         if len(want) == 3 and arr.shape[1] != want[0]:
+            if tuple(arr.shape[2:]) == (want[2], want[0]) and arr.shape[1] == want[1]:
+                raise ValueError(  # Pillow's (H, W, C) pixels stacked as they come
+                    f"expected a batch shaped (N, C, H, W) = (N, {', '.join(map(str, want))}), "
+                    f"got {arr.shape}, channels last: give x.transpose(0, 3, 1, 2)"
+                )
+            mode = "grey ('L')" if want[0] == 1 else "RGB ('RGB')"
             raise ValueError(
-                f"the model takes {want[0]}-channel images, got {arr.shape[1]} channels"
+                f"the model takes {want[0]}-channel images, got {arr.shape[1]} channels; "
+                f"convert the images to {mode} before stacking them (Pillow: img.convert)"
             )
         if tuple(arr.shape[1:]) != want:
             raise ValueError(
