@@ -408,11 +408,16 @@ async def gallery(engine: Engine) -> TextGalleryResponse:
 async def label_texts(
     engine: Engine, label: str = Query(description="An enrolled label.")
 ) -> TextLabelItemsResponse:
-    """The enrolled texts of one label (those enrolled through the service)."""
+    """The enrolled texts of one label (those enrolled through the service or `siamkit text
+    enroll`), each with where it was enrolled from."""
     label = check_label(label, engine.limits.max_label_chars, label_example(engine))
     items = await engine.call(engine.label_images, label)
     count = await label_count(engine, label)
-    out = [TextItem(item_id=i, text=b.decode("utf-8", "replace")) for i, b in items]
+    sources = await engine.call(engine.gallery.sources, [i for i, _ in items])
+    out = [
+        TextItem(item_id=i, text=b.decode("utf-8", "replace"), source=sources.get(i))
+        for i, b in items
+    ]
     return TextLabelItemsResponse(label=label, count=count, items=out)
 
 

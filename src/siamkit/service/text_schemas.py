@@ -6,7 +6,7 @@ The paths are the image service's (``/enroll``, ``/verify``, ``/identify``, ``/e
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -77,11 +77,22 @@ class TextVerifyResponse(VerifyFields):
     )
 
 
+def text_source_field(what: str) -> Any:
+    """The ``source`` of a text item in an answer (``what``: "matched text", "text")."""
+    return Field(
+        default=None,
+        description=f"Where the {what} was enrolled from: `siamkit text enroll`'s file (as "
+        "given) or FILE:LINE of a .jsonl or .csv record, or /enroll's `source`; null when none "
+        "was given (from Python, or before siamkit kept it).",
+    )
+
+
 class TextMatchOut(MatchOut):
     text: str | None = Field(
         description="The matched item's text (its first characters) when enrolled through the "
         "service; null for items enrolled otherwise."
     )
+    source: str | None = text_source_field("matched text")
 
 
 class TextIdentifyResponse(BaseModel):
@@ -122,13 +133,15 @@ class TextGalleryResponse(BaseModel):
 class TextItem(BaseModel):
     item_id: int
     text: str
+    source: str | None = text_source_field("text")
 
 
 class TextLabelItemsResponse(BaseModel):
     label: str
     count: int = Field(description="Items the label has in the gallery.")
     items: list[TextItem] = Field(
-        description="Its texts enrolled through the service (first 48, first characters each)."
+        description="Its texts enrolled through the service or `siamkit text enroll` (first 48, "
+        "first characters each), each with its source.",
     )
 
 

@@ -176,11 +176,18 @@ def test_the_service_keeps_enrolls_source_and_identify_returns_it(
         r = c.post("/enroll", json={"label": "T-3", "texts": ["battery"], "source": "a\x1bb.md"})
         assert r.status_code == 201, r.json()
         found = c.post("/identify", json={"text": "toner", "k": 3}).json()
+        listed = c.get("/gallery/images", params={"label": "T-1"}).json()
+        schemas = c.get("/openapi.json").json()["components"]["schemas"]
     assert {m["label"]: m["source"] for m in found["matches"]} == {
         "T-1": "tickets.csv:17",
         "T-2": None,
         "T-3": "a?b.md",
     }
+    assert [(it["text"], it["source"]) for it in listed["items"]] == [
+        ("the printer is out of toner", "tickets.csv:17")
+    ]
+    for name in ("TextMatchOut", "TextItem"):  # said for texts, not as an image's file
+        assert "siamkit text enroll" in schemas[name]["properties"]["source"]["description"]
     # the command line reads what the service kept
     got = json.loads(identify(gallery, model, "toner", "--k", "3", "--json").stdout)
     assert _match_sources(got)["T-1"] == "tickets.csv:17"
