@@ -274,8 +274,25 @@ def serve(
     said = no_threshold_line(net, model)
     if said is not None:
         click.echo(said, err=True)
-    with _threshold_said_here():  # said above, not in the log at the first /identify
-        run_server(app, sock, log_level)
+    from siamkit.cli.main import Terminated
+
+    try:
+        with _threshold_said_here():  # said above, not in the log at the first /identify
+            run_server(app, sock, log_level)
+    except Terminated:  # systemctl stop, docker stop, kill: the way a service is stopped
+        click.echo(STOPPED, err=True)  # status 0: a unit stopped so has not failed
+    except KeyboardInterrupt:
+        click.echo(STOPPED.replace("SIGTERM", "Ctrl-C"), err=True)
+        raise click.exceptions.Exit(130) from None
+
+
+STOPPED = (
+    "siamkit serve stopped (SIGTERM): it answered the requests in progress, took no new ones "
+    "and closed the gallery"
+)
+"""What serve says when stopped, in place of the other commands' "interrupted ... run it
+again": uvicorn has shut down gracefully by then and hands the signal on (SIGTERM exits 0,
+so systemd records a clean stop, not a failed unit; Ctrl-C keeps a shell's 130)."""
 
 
 def no_threshold_line(net: Any, model: str) -> str | None:
