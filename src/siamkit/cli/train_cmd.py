@@ -85,7 +85,8 @@ def train(
 ) -> None:
     """Train a Siamese network as CONFIG (a YAML file) says, then evaluate it on the test classes.
 
-    Every key of CONFIG has a default (see configs/ for examples); unknown keys are errors.
+    Every key of CONFIG has a default (see configs/ for examples; `siamkit configs` writes them
+    out for an installed siamkit); unknown keys are errors.
     Writes OUT/config.yaml (the resolved config), OUT/checkpoint.pt (every epoch, atomically),
     OUT/model/ (weights + calibrated threshold), OUT/metrics.json, OUT/history.json and
     OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for

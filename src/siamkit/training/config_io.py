@@ -239,6 +239,20 @@ def read_yaml(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(str(err)) from None
 
 
+def _shipped_hint(path: Path) -> str:
+    """``"; siamkit ships ..."`` when siamkit ships a config of that file name (an installed
+    siamkit has no ``configs/`` folder until ``siamkit configs`` writes one), else ``""``."""
+    from importlib import resources
+
+    try:
+        shipped = (resources.files("siamkit") / "configs" / path.name).is_file()
+    except (OSError, ValueError):  # pragma: no cover - a broken installation
+        return ""
+    if not shipped:
+        return ""
+    return f"; siamkit ships a {path.name}: `siamkit configs` writes its example configs into ./configs"
+
+
 def load_config(path: str | os.PathLike[str]) -> RunConfig:
     """Read a YAML config file; every key it leaves out keeps its default.
 
@@ -254,7 +268,7 @@ def load_config(path: str | os.PathLike[str]) -> RunConfig:
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"config file {p} does not exist")
+        raise FileNotFoundError(f"config file {p} does not exist{_shipped_hint(p)}")
     doc = read_yaml(p)
     if isinstance(doc, dict) and "task" in doc:
         from siamkit.training.tasks import DEFAULT_TASK
