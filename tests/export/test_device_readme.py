@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 import siamkit
+from siamkit.data.image_io import load_images
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_FILE = ROOT / "src" / "siamkit" / "export" / "runtime.py"
@@ -41,14 +43,43 @@ def _run_on_device(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def test_readmes_load_reads_files_of_other_sizes_as_siamkit_does(exported, fmnist_images, tmp_path):
+    """README's load() resized the 8-bit pixels with Pillow and divided by 255 after, where
+    siamkit resizes the [0, 1] floats: images not at the model's size embedded up to 2.4e-3 away
+    from siamkit's (a trained demo model), where the export itself holds 1e-4."""
+    shutil.copy(RUNTIME_FILE, tmp_path / "runtime.py")
+    shutil.copy(exported, tmp_path / "model.int8.onnx")  # the fp32 file, under the block's name
+    grey = Image.fromarray((fmnist_images[0, 0] * 255).round().astype(np.uint8))
+    grey.resize((64, 64), Image.Resampling.BICUBIC).save(tmp_path / "a.png")  # larger
+    colour = Image.fromarray((fmnist_images[1, 0] * 255).round().astype(np.uint8)).convert("RGB")
+    colour.resize((50, 21), Image.Resampling.BICUBIC).save(tmp_path / "b.png")  # another aspect
+    code = (
+        _device_block()
+        + "\nnp.save('z.npy', z)\nnp.save('x.npy', np.stack([load('a.png'), load('b.png')]))\nprint(float(d[0]), float(distances[0]))\n"
+    )
+    res = _run_on_device(tmp_path, code)
+    assert res.returncode == 0, res.stderr
+    d, d_verify = map(float, res.stdout.split())
+    net = siamkit.load_model(exported.parent)
+    x = load_images([tmp_path / "a.png", tmp_path / "b.png"], net.input_shape)
+    with torch.no_grad():
+        want, want_d = net.embed(x).numpy(), float(net(x[:1], x[1:])[0])
+    pixels = float(np.abs(np.load(tmp_path / "x.npy") - x.numpy()).max())
+    assert pixels <= 1e-5, f"load() reads pixels {pixels:.1e} away from siamkit's"
+    gap = float(np.abs(np.load(tmp_path / "z.npy") - want).max())
+    assert gap <= 1e-4, f"the device embeds {gap:.1e} away from siamkit"
+    assert abs(d - want_d) <= 1e-4 and d_verify == d, (d, want_d)
+
+
 def _text_device_commands() -> tuple[str, str]:
     """The text section's build command (run in this checkout) and device install command."""
     section = _section("## Text: Siamese transformers (`pip install 'siamkit[text]'`)")
     spans = re.findall(r"`([^`]*pip (?:wheel|install)[^`]*)`", section.replace("\n", " "))
-    builds = [s for s in spans if s.startswith("pip wheel")]
+    builds = [s for s in spans if "pip wheel" in s]
     installs = [s for s in spans if "--no-deps" in s and s.startswith("pip install numpy")]
     assert len(installs) == 1, spans
-    return (builds[0] if builds else ""), installs[0]
+    assert len(builds) == 1, spans
+    return builds[0], installs[0]
 
 
 def test_readmes_text_device_install_gives_a_torch_free_runtime(tmp_path):
@@ -62,17 +93,22 @@ def test_readmes_text_device_install_gives_a_torch_free_runtime(tmp_path):
     build, install = _text_device_commands()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": ""}
-    if build:  # in the checkout, with the build backend installed here (no download)
-        args = shlex.split(build)[2:]
-        args = [
-            str(tmp_path / "dist") if a == "dist" else str(ROOT) if a == "." else a for a in args
-        ]
-        res = subprocess.run([*pip, "wheel", "--no-build-isolation", *args], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    checkout = tmp_path / "checkout"  # a copy: the build writes build/ and *.egg-info beside it
+    junk = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    shutil.copytree(ROOT / "src", checkout / "src", ignore=junk)  # configs/ as files, not a link
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, checkout / name)
+    for step in build.split("&&"):
+        words = shlex.split(step)
+        if words[:2] == ["rm", "-rf"]:
+            continue  # a fresh copy has no build/
+        assert words[:2] == ["pip", "wheel"], build
+        res = subprocess.run([*pip, "wheel", "--no-build-isolation", *words[2:]], cwd=checkout,
+                             env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
         assert res.returncode == 0, res.stderr
     device = tmp_path / "device"  # numpy, onnxruntime and tokenizers: this environment's
     args = shlex.split(install.split("&&")[1])[2:]  # what follows the second `pip install`
-    args = [w for a in args for w in (glob.glob(str(tmp_path / "dist" / a)) or [a])]
+    args = [w for a in args for w in (glob.glob(str(checkout / "dist" / a)) or [a])]
     res = subprocess.run([*pip, "install", "--target", str(device), *args], env=env,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert res.returncode == 0, res.stderr
@@ -135,3 +171,19 @@ def test_readmes_half_twin_device_paragraph_names_the_files_a_device_needs(tmp_p
         want = net(torch.from_numpy(x), torch.from_numpy(y)).numpy()
     np.testing.assert_allclose(np.array(distances.split(), float), want, atol=1e-4)
     assert "embed the second images with model.document.onnx" in refusal, refusal
+
+
+def test_readme_says_where_runtime_py_is_and_what_to_pip_install_on_the_device(tmp_path):
+    """README named `siamkit/export/runtime.py`, a path neither a checkout (src/...) nor an
+    installed siamkit has, and no install command: the path it names now exists in the checkout,
+    its command for an installed siamkit prints the file, and the pip line names Pillow."""
+    intro = " ".join(_section("## Edge deployment").split("```python")[0].split())
+    paths = re.findall(r"`(\S*runtime\.py)`", intro)
+    assert paths and all((ROOT / p).is_file() for p in paths), paths
+    (command,) = re.findall(r'`(python -c "[^`]*runtime[^`]*")`', intro)
+    import shlex
+
+    res = subprocess.run([sys.executable, *shlex.split(command)[1:]], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0 and Path(res.stdout.strip()).samefile(RUNTIME_FILE), res
+    assert "`pip install numpy onnxruntime pillow`" in intro

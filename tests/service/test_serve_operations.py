@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _service_helpers import free_port, make_model
@@ -105,3 +108,84 @@ def test_a_slow_request_in_flight_at_sigterm_is_answered_and_kept(tmp_path: Path
     assert proc.returncode == 0, err
     with siamkit.index.Gallery.open(gallery, make_model()) as g:
         assert "late" in g
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _for_weeks_lines(start: str) -> list[str]:
+    """The lines of README's "Running it for weeks" (under "Serving") that start with ``start``."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n### Running it for weeks", 1)[1].split("\n## ", 1)[0]
+    return [line.strip() for line in section.splitlines() if line.strip().startswith(start)]
+
+
+def _client(gallery: Path, model: object) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    return TestClient(create_app(model, gallery), raise_server_exceptions=False)
+
+
+def _items(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        except sqlite3.OperationalError:  # no such table: the schema is still in the log
+            return 0
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 command is not installed")
+def test_readme_backup_while_serving_copies_what_cp_misses(tmp_path: Path) -> None:
+    """README's backup line, run as written next to a serving gallery, holds every enrollment
+    (still in shop.db-wal, which a plain copy of shop.db misses) and their thumbnails; its
+    integrity check prints ok."""
+    from _service_helpers import pattern, png_bytes
+
+    (backup_line,) = _for_weeks_lines('sqlite3 shop.db ".backup')
+    (check_line,) = [
+        line.split("`")[1] for line in _for_weeks_lines("") if "PRAGMA integrity_check" in line
+    ]
+    model = make_model()
+    with _client(tmp_path / "shop.db", model) as client:
+        for i, kind in enumerate(["stripes", "checker", "disc"]):
+            files = [("files", (f"{kind}.png", png_bytes(pattern(kind))))]
+            assert client.post("/enroll", data={"label": f"l{i}"}, files=files).status_code == 201
+        shutil.copy(tmp_path / "shop.db", tmp_path / "cp.db")
+        (tmp_path / "backup").mkdir()
+        subprocess.run(backup_line, shell=True, cwd=tmp_path, check=True)
+        checked = subprocess.run(
+            check_line, shell=True, cwd=tmp_path, check=True, capture_output=True, text=True
+        )
+        assert client.get("/health").json()["status"] == "ok"  # still serving
+    assert checked.stdout.strip() == "ok"
+    assert _items(tmp_path / "cp.db") < 3  # why the README warns against cp
+    with siamkit.index.Gallery.open(tmp_path / "backup" / "shop.db", model) as restored:
+        assert sorted(i.label for i in restored.labels()) == ["l0", "l1", "l2"]
+    with sqlite3.connect(tmp_path / "backup" / "shop.db.thumbs") as thumbs:
+        assert thumbs.execute("SELECT COUNT(*) FROM thumbnails").fetchone()[0] == 3
+
+
+def test_two_services_on_one_gallery_see_each_others_writes(tmp_path: Path) -> None:
+    """README: two services (and siamkit gallery) on one gallery file see each other's
+    enrollments and removals at their next request."""
+    from _service_helpers import pattern, png_bytes
+
+    model = make_model()
+    gallery = tmp_path / "shop.db"
+    image = png_bytes(pattern("disc"))
+    with _client(gallery, model) as a, _client(gallery, model) as b:
+        assert b.get("/gallery").json()["labels"] == []
+        files = [("files", ("disc.png", image))]
+        assert a.post("/enroll", data={"label": "alice"}, files=files).status_code == 201
+        found = b.post("/identify", files={"file": ("q.png", image)}).json()
+        assert found["matches"][0]["label"] == "alice"
+        with siamkit.index.Gallery.open(gallery, model) as beside:  # siamkit gallery ... remove
+            beside.remove("alice")
+        assert a.get("/gallery").json()["labels"] == []
+        assert b.post("/identify", files={"file": ("q.png", image)}).json()["matches"] == []
