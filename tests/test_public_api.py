@@ -36,5 +36,5 @@ def test_a_task_config_runs_from_siamkit_training_as_siamkit_train_runs_it() -> 
 
     for name in ("TaskOptions", "TaskSummary", "get_task", "list_tasks"):
         assert name in training.__all__, name
-    assert training.get_task("ssl") is ssl_run and "ssl" in training.list_tasks()
+    assert training.get_task("ssl").__wrapped__ is ssl_run and "ssl" in training.list_tasks()
     assert training.TaskOptions(progress=False).progress is False

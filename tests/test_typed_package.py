@@ -26,6 +26,7 @@ from siamkit.evaluation import calibrate_threshold, evaluate_embeddings
 from siamkit.index import Gallery
 from siamkit.losses import triplet_margin_loss
 from siamkit.miners import mine_triplets
+from siamkit.training import TaskOptions, TaskSummary, get_task
 
 net = siamkit.SiameseNetwork(siamkit.encoders.create_encoder("convnet", in_channels=1), 64)
 z = net.embed(torch.rand(8, 1, 28, 28))
@@ -46,6 +47,10 @@ same: bool | None = gallery.verify(z[:1], "a").same  # None without a threshold
 
 def train_signatures(cfg: SignatureRunConfig) -> dict[str, object]:
     return run_signatures(cfg, "runs/signatures")  # a str folder, as the runners take
+
+
+def train_ssl(doc: dict[str, object]) -> TaskSummary:
+    return get_task("ssl")(doc, "runs/ssl", TaskOptions())  # get_task's runners take a str too
 """
 
 

@@ -55,7 +55,7 @@ CONFIGS = {
 def test_the_runner_takes_out_dir_as_a_str(task: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
     quiet = TaskOptions(progress=False, log=lambda line: None)
-    summary = get_task(task)(CONFIGS[task](tmp_path), str(out), quiet)  # type: ignore[arg-type]
+    summary = get_task(task)(CONFIGS[task](tmp_path), str(out), quiet)
     assert (out / "metrics.json").is_file() and json.loads((out / "metrics.json").read_text())
     assert summary.model_dir is not None and Path(summary.model_dir).is_dir()
 

@@ -57,7 +57,7 @@ def test_readme_runs_an_ssl_config_from_python(monkeypatch):
     calls: list[tuple[str, dict[str, Any], Any, TaskOptions]] = []
 
     def fake_get_task(task: str) -> Any:
-        assert siamkit.training.tasks.get_task(task) is ssl_run
+        assert siamkit.training.tasks.get_task(task).__wrapped__ is ssl_run
         return lambda doc, out, options: (
             calls.append((task, doc, out, options)) or TaskSummary(Path(out) / "model")
         )

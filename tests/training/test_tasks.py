@@ -31,7 +31,7 @@ def test_train_dispatches_on_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert res.exit_code == 0, res.output
     config, out_dir, options = CALLS[0]
     assert config == {"model": {"width": 3}}  # the task key is the dispatcher's
-    assert out_dir == tmp_path / "o"
+    assert out_dir == tmp_path / "o" and isinstance(out_dir, Path)
     assert options.resume and options.overrides == ("a.b=1",)
     assert "0.5000" in res.output and "model" in res.output
 
@@ -52,9 +52,36 @@ def test_registry_refuses_duplicates_and_the_default() -> None:
     try:
         with pytest.raises(ValueError, match="already registered"):
             register_task("dup-test", fake_runner)
-        assert "dup-test" in list_tasks() and get_task("dup-test") is fake_runner
+        assert "dup-test" in list_tasks() and get_task("dup-test").__wrapped__ is fake_runner  # type: ignore[attr-defined]
     finally:
         tasks._TASKS.pop("dup-test")
+
+
+def test_get_task_takes_a_str_folder_and_gives_the_runner_a_path(tmp_path: Path) -> None:
+    # get_task was typed as the registered Runner (out_dir: Path), so a strict user's
+    # get_task("ssl")(doc, "runs/ssl", ...) failed mypy, and a user's own runner typed with Path
+    # got the str as it was; the runner get_task gives takes either and hands on a Path
+    register_task("path-test", fake_runner)
+    try:
+        CALLS.clear()
+        summary = get_task("path-test")({"a": 1}, str(tmp_path / "run"), TaskOptions())
+        config, out_dir, _ = CALLS[0]
+        assert type(out_dir) is type(tmp_path) and out_dir == tmp_path / "run"
+        assert summary.model_dir == tmp_path / "run" / "model" and config == {"a": 1}
+        get_task("path-test")({}, tmp_path / "p", TaskOptions())
+        assert CALLS[1][1] == tmp_path / "p"
+        # the same runner each time, and registering it again does not wrap it twice
+        assert get_task("path-test") is get_task("path-test")
+        register_task("path-again", get_task("path-test"))
+        try:
+            assert get_task("path-again") is get_task("path-test")
+        finally:
+            tasks._TASKS.pop("path-again")
+        with pytest.raises(TypeError, match=r"out_dir as a folder path .* got int"):
+            get_task("path-test")({}, 3, TaskOptions())  # type: ignore[arg-type]
+        assert len(CALLS) == 2
+    finally:
+        tasks._TASKS.pop("path-test")
 
 
 def test_help_of_task_options_describes_every_field() -> None:

@@ -8,11 +8,14 @@ layer never imports the applications above it.
 A runner is ``run(config: dict, out_dir: Path, options: TaskOptions) -> TaskSummary``; ``config``
 is the YAML document without its ``task`` key (a top-level ``plugins:`` is imported and dropped
 before the task's own checks, :func:`~siamkit.training.config_io.without_plugins`). It validates
-everything before writing anything.
+everything before writing anything. :func:`get_task` hands it back as a :data:`TaskCall`, which
+takes the folder as a str or a path and passes the runner a ``Path``.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +63,9 @@ class TaskSummary:
 
 
 Runner = Callable[[dict[str, Any], Path, TaskOptions], TaskSummary]
+"""What :func:`register_task` takes: a runner given its folder as a ``Path``."""
+TaskCall = Callable[[dict[str, Any], str | os.PathLike[str], TaskOptions], TaskSummary]
+"""What :func:`get_task` gives: a runner that also takes its folder as a str (``"runs/x"``)."""
 
 _TASKS: dict[str, Any] = {
     "ssl": "siamkit.applications.ssl.task:run",
@@ -84,8 +90,12 @@ def list_tasks() -> list[str]:
     return sorted([DEFAULT_TASK, *_TASKS])
 
 
-def get_task(name: str) -> Runner:
-    """The runner for ``task: name``; a clear error naming the known tasks otherwise."""
+def get_task(name: str) -> TaskCall:
+    """The runner for ``task: name``, taking its folder as a str or a path (the registered runner
+    is given a ``Path``); a clear error naming the known tasks otherwise.
+
+    >>> summary = get_task("ssl")(doc, "runs/ssl", TaskOptions())  # doctest: +SKIP
+    """
     try:
         target = _TASKS[name]
     except KeyError:
@@ -94,5 +104,32 @@ def get_task(name: str) -> Runner:
         ) from None
     if isinstance(target, str):
         target = load_target(target)
-        _TASKS[name] = target
-    return target  # type: ignore[no-any-return]
+    if not isinstance(target, _FolderAsPath):  # get_task's own result registered again is kept
+        target = _FolderAsPath(name, target)
+    _TASKS[name] = target  # loaded and wrapped once: get_task(name) is the same object each time
+    return target
+
+
+class _FolderAsPath:
+    """A registered runner, called with its folder as a str or a path: the runner gets a
+    ``Path``. Its name and docstring are the runner's; ``__wrapped__`` is the runner."""
+
+    def __init__(self, name: str, runner: Runner) -> None:
+        self.task = name
+        self.__wrapped__ = runner
+        functools.update_wrapper(self, runner)
+
+    def __call__(
+        self, config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
+    ) -> TaskSummary:
+        if not isinstance(out_dir, (str, os.PathLike)):
+            raise TypeError(
+                f"task {self.task!r} takes out_dir as a folder path (a str or a pathlib.Path), "
+                f"got {type(out_dir).__name__}"
+            )
+        return self.__wrapped__(config, Path(out_dir), options)
+
+    def __repr__(self) -> str:
+        runner = self.__wrapped__
+        where = f"{getattr(runner, '__module__', '?')}.{getattr(runner, '__qualname__', runner)}"
+        return f"<task {self.task!r} runner {where}>"

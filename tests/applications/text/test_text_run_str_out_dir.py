@@ -16,6 +16,6 @@ def test_the_text_runner_takes_out_dir_as_a_str(
 ) -> None:
     out = tmp_path / "run"
     quiet = TaskOptions(progress=False, log=lambda line: None)
-    summary = get_task("text")(text_config(pairs_csv, tiny_hf, epochs=1), str(out), quiet)  # type: ignore[arg-type]
+    summary = get_task("text")(text_config(pairs_csv, tiny_hf, epochs=1), str(out), quiet)
     assert (out / "metrics.json").is_file() and (out / "config.yaml").is_file()
     assert summary.model_dir is not None and Path(summary.model_dir).is_dir()
