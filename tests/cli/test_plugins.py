@@ -554,19 +554,29 @@ def test_init_from_model_passes_trust_plugins_on(user_module, tmp_path) -> None:
         assert a.equal(b)
 
 
-def test_load_text_model_passes_trust_plugins_on(user_module, tmp_path) -> None:
-    """load_text_model takes load_model's trust_plugins for a siamkit bundle: without it the
-    recorded plug-in file is not imported; with True it is (this bundle is then refused as not a
-    text model, after loading)."""
-    from siamkit.applications.text import load_text_model
+def test_load_text_model_passes_trust_plugins_on(user_module, tmp_path, monkeypatch) -> None:
+    """load_text_model takes load_model's trust_plugins for a siamkit bundle. A bundle of
+    another kind is refused as load_model(expect=TextSiameseNetwork) refuses it, before its
+    recorded plug-in file is imported, trusted or not (it was imported, then refused)."""
+    import siamkit.export.bundle as bundle
+    from siamkit.applications.text import TextSiameseNetwork, load_text_model
     from siamkit.export import ModelFileError
 
-    model, _, untrusted = _saved_with_a_plugin_file(*user_module, tmp_path)
-    for trust in ({}, {"trust_plugins": False}):
-        with pytest.raises(ModelFileError) as err:
+    model, _, _ = _saved_with_a_plugin_file(*user_module, tmp_path)
+    for trust in ({}, {"trust_plugins": False}, {"trust_plugins": True}):
+        with pytest.raises(ModelFileError, match="not a TextSiameseNetwork") as err:
             load_text_model(model, **trust)
-        assert str(err.value) == untrusted
+        assert isinstance(err.value, TypeError)
         assert not (tmp_path / "imported.txt").exists()
-    with pytest.raises(TypeError, match="holds a SiameseNetwork, not a text model"):
-        load_text_model(model, trust_plugins=True)
-    assert (tmp_path / "imported.txt").read_text() == "ran"
+    passed: list[object] = []
+    real = bundle.load_model
+
+    def spy(path, map_location="cpu", *, trust_plugins=None, expect=None):
+        passed.append((trust_plugins, expect))
+        return real(path, map_location, trust_plugins=trust_plugins, expect=expect)
+
+    monkeypatch.setattr(bundle, "load_model", spy)
+    for trust in (True, False, None):
+        with pytest.raises(ModelFileError):
+            load_text_model(model, trust_plugins=trust)
+    assert passed == [(t, TextSiameseNetwork) for t in (True, False, None)]

@@ -133,7 +133,10 @@ def test_an_image_model_given_text_says_it_is_not_a_text_model(tmp_path) -> None
         ["enroll", str(corpus), "--gallery", str(tmp_path / "g.db"), "--model", str(bundle)],
     ):
         res = CliRunner().invoke(cli, ["text", *args])
-        assert res.exit_code == 1 and "holds a SiameseNetwork, not a text model" in res.output
+        assert (
+            res.exit_code == 1
+            and "(SiameseNetwork, kind 'siamese'), not a TextSiameseNetwork" in res.output
+        )
         assert res.output.count("\n") == 1
     assert not out.exists() and not (tmp_path / "g.db").exists()
 

@@ -27,6 +27,7 @@ from siamkit.encoders.text import (
     load_tokenizer,
     text_encoder,
 )
+from siamkit.export.bundle import ModelFileError
 
 TOKENIZER_DIR = "tokenizer"
 ROLES = ("query", "document")
@@ -268,6 +269,9 @@ def load_text_model(
     ``True`` imports the plug-in modules the bundle records (``plugins`` in ``siamkit.json``),
     running their code, so only for model folders you trust; ``None`` (default) only within a
     command run with ``siamkit --trust-plugins``. A Hugging Face folder imports no plug-ins.
+    A siamkit folder of another kind is refused as ``load_model(path,
+    expect=TextSiameseNetwork)`` refuses it, before its weights are read or its plug-ins
+    imported: a :class:`NotATextModelError` (a ``ModelFileError`` and a ``TypeError``).
 
     >>> net = load_text_model()  # doctest: +SKIP
     """
@@ -275,14 +279,35 @@ def load_text_model(
         return TextSiameseNetwork.pretrained(default_text_model_path())
     folder = Path(path)
     if (folder / "siamkit.json").is_file():
-        from siamkit.export.bundle import load_model
+        from siamkit.export.bundle import ModelFileError, load_model
 
-        model = load_model(folder, trust_plugins=trust_plugins)
-        if not isinstance(model, TextSiameseNetwork):
-            raise TypeError(f"{folder} holds a {type(model).__name__}, not a text model")
-        return model
+        try:
+            return load_model(folder, trust_plugins=trust_plugins, expect=TextSiameseNetwork)
+        except ModelFileError as err:  # load_model's sentence; a TypeError too, as it was
+            if _holds_another_kind(folder):
+                raise NotATextModelError(str(err)) from None
+            raise
     _refuse_an_export(folder)
     return TextSiameseNetwork.pretrained(folder)
+
+
+class NotATextModelError(ModelFileError, TypeError):
+    """:func:`load_text_model` given a siamkit model folder of another kind (an image model, a
+    tracker, ...): ``load_model(path, expect=TextSiameseNetwork)``'s refusal, in its words. A
+    :class:`~siamkit.export.ModelFileError`, and a ``TypeError`` as this refusal was before."""
+
+
+def _holds_another_kind(folder: Path) -> bool:
+    """Whether the bundle at ``folder`` records a kind whose class is not a text model (what
+    ``load_model``'s ``expect=`` refuses before reading the weights)."""
+    from siamkit.export.bundle import read_model_config
+    from siamkit.models import model_class
+
+    try:
+        cls = model_class(read_model_config(folder)["model"]["kind"])
+    except (ImportError, AttributeError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(cls, type) and not issubclass(cls, TextSiameseNetwork)
 
 
 def _refuse_an_export(folder: Path) -> None:
