@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    import torch
+
     from siamkit.models import JoinedEmbedding, SiameseNetwork
 
 DEVICE = click.option(
@@ -18,13 +20,15 @@ DEVICE = click.option(
 )
 
 
-def load_siamese(path: str, device: object, command: str) -> SiameseNetwork | JoinedEmbedding:
+def load_siamese(
+    path: str, device: str | torch.device, command: str
+) -> SiameseNetwork | JoinedEmbedding:
     """A saved Siamese model (or one joined with appearance features) for ``command`` (evaluate,
     embed, calibrate); a half-twin model (two different encoders) is a clear error naming it."""
     from siamkit.export.bundle import load_model
     from siamkit.models import JoinedEmbedding, SiameseNetwork
 
-    net = load_model(path, map_location=device)  # type: ignore[call-overload]
+    net = load_model(path, map_location=device)
     if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
         raise ValueError(f"{path} {_other_kind(net, command)}")
     return net
