@@ -45,6 +45,12 @@ def test_unknown_task_names_the_known_ones(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_get_task_of_the_default_task_names_its_runner() -> None:
+    # it said "unknown task 'embedding' ...; choose one of embedding, ..."
+    with pytest.raises(ValueError, match=r"run_experiment\(siamkit.training.config_from_dict"):
+        get_task("embedding")
+
+
 def test_registry_refuses_duplicates_and_the_default() -> None:
     with pytest.raises(ValueError, match="other than"):
         register_task("embedding", fake_runner)

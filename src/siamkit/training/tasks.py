@@ -96,6 +96,11 @@ def get_task(name: str) -> TaskCall:
 
     >>> summary = get_task("ssl")(doc, "runs/ssl", TaskOptions())  # doctest: +SKIP
     """
+    if name == DEFAULT_TASK:  # was "unknown task 'embedding'; choose one of embedding, ..."
+        raise ValueError(
+            f"task {DEFAULT_TASK!r} (a config without task:) has no runner here: run it with "
+            "siamkit.experiment.run_experiment(siamkit.training.config_from_dict(mapping), out_dir)"
+        )
     try:
         target = _TASKS[name]
     except KeyError:
