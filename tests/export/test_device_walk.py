@@ -65,3 +65,14 @@ def test_a_channels_last_or_wrong_channel_batch_says_how_to_fix_it(exported, fmn
     with pytest.raises(ValueError, match=r"got 3 channels; convert the images to grey \('L'\)"):
         emb.embed(np.repeat(fmnist_images[:2], 3, axis=1))
     emb.embed(fmnist_images[:2].transpose(0, 2, 3, 1).transpose(0, 3, 1, 2))  # as it says
+
+
+def test_opening_a_graph_that_was_not_copied_says_what_to_copy(tmp_path):
+    """The device block opens model.int8.onnx; where only model.onnx was copied the runtime
+    said just 'no ONNX model at model.int8.onnx'."""
+    from siamkit.export.runtime import OnnxEmbedder
+
+    with pytest.raises(FileNotFoundError) as err:
+        OnnxEmbedder(tmp_path / "model.int8.onnx")
+    assert str(err.value).startswith(f"no ONNX model at {tmp_path / 'model.int8.onnx'}; copy")
+    assert "siamkit export MODEL --format onnx" in str(err.value)

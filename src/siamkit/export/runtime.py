@@ -165,7 +165,10 @@ def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> 
             )
         return p / name
     if not p.is_file():
-        raise FileNotFoundError(f"no ONNX model at {p}")
+        raise FileNotFoundError(
+            f"no ONNX model at {p}; copy the .onnx file `siamkit export MODEL --format onnx` "
+            "wrote (model.onnx, with --int8 also model.int8.onnx) there, or give its path"
+        )
     return p
 
 
