@@ -78,7 +78,8 @@ def test_init_from_and_another_model_path_or_a_non_text_model_are_refused(
     cfg.write_text(yaml.safe_dump({"task": "text", **_config(pairs_csv)}))
     res = CliRunner().invoke(cli, [*args, "--init-from", str(PRETRAINED_DIR)])
     assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
-    assert "(SiamFCNet, kind 'siamfc'), not a TextSiameseNetwork" in res.output
+    assert "(SiamFCNet, kind 'siamfc'), not a text model" in res.output
+    assert "expect=" not in res.output
     assert "a text run starts from a siamkit text model" in res.output
     assert not out.exists()
 

@@ -271,7 +271,9 @@ def load_text_model(
     command run with ``siamkit --trust-plugins``. A Hugging Face folder imports no plug-ins.
     A siamkit folder of another kind is refused as ``load_model(path,
     expect=TextSiameseNetwork)`` refuses it, before its weights are read or its plug-ins
-    imported: a :class:`NotATextModelError` (a ``ModelFileError`` and a ``TypeError``).
+    imported, naming what it holds (without ``expect=``'s advice, since the text commands
+    show this sentence too): a :class:`NotATextModelError` (a ``ModelFileError`` and a
+    ``TypeError``).
 
     >>> net = load_text_model()  # doctest: +SKIP
     """
@@ -284,8 +286,9 @@ def load_text_model(
         try:
             return load_model(folder, trust_plugins=trust_plugins, expect=TextSiameseNetwork)
         except ModelFileError as err:  # load_model's sentence; a TypeError too, as it was
-            if _holds_another_kind(folder):
-                raise NotATextModelError(str(err)) from None
+            if _holds_another_kind(folder):  # what it holds, without expect='s Python advice
+                what = str(err).split(f", not a {TextSiameseNetwork.__name__}:")[0]
+                raise NotATextModelError(f"{what}, not a text model") from None
             raise
     _refuse_an_export(folder)
     return TextSiameseNetwork.pretrained(folder)
@@ -293,7 +296,7 @@ def load_text_model(
 
 class NotATextModelError(ModelFileError, TypeError):
     """:func:`load_text_model` given a siamkit model folder of another kind (an image model, a
-    tracker, ...): ``load_model(path, expect=TextSiameseNetwork)``'s refusal, in its words. A
+    tracker, ...): ``load_model(path, expect=TextSiameseNetwork)``'s words for what it holds. A
     :class:`~siamkit.export.ModelFileError`, and a ``TypeError`` as this refusal was before."""
 
 
