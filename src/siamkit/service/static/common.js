@@ -117,6 +117,22 @@ function galleryChanged(label, removed) {
     $("verify-result").dataset.label = "";
   }
   if (removed) show("enroll-result", "");
+  if ($("recommend-items")) recommendChanged(removed);  // the image page's
+}
+
+// After the gallery changed, recommendations given before: a removal clears them (they may name
+// the removed label); after an enroll they stay with a line saying so (the new items may rank).
+function recommendChanged(removed) {
+  if ($("recommend-submit").disabled || $("recommend-items").children.length === 0) return;
+  if (removed) {
+    $("recommend-items").replaceChildren();
+    show("recommend-result", "");
+    return;
+  }
+  const box = $("recommend-result");
+  if (!box.querySelector(".given-before")) box.append(el("span", "given-before"));
+  box.querySelector(".given-before").textContent = "Given before more " + currentPage.unit +
+    "s were enrolled: recommend again to rank them too.";
 }
 
 // After more of label was enrolled: a verify answer against it (same, different, or a distance)
@@ -204,6 +220,7 @@ function galleryButtons(label, units, showLabel) {
 function showGalleryCards(present) {
   hasGallery = present;
   for (const id of ["enroll-card", "identify-card", "gallery-card"]) $(id).hidden = !present;
+  if ($("recommend-card")) $("recommend-card").hidden = !present;  // the image page's
   $("verify-mode").hidden = !present;
   if (!present) { $(currentPage.pairModeId).checked = true; onVerifyMode(); }
 }
@@ -226,6 +243,7 @@ async function refresh() {
       return option;
     }));
     if (gallery.labels.some((g) => g.label === chosen)) $("verify-label").value = chosen;
+    if (currentPage.galleryLoaded) currentPage.galleryLoaded(gallery);
   } catch (err) {
     $("model-info").textContent = err.message;
   }
@@ -234,6 +252,7 @@ async function refresh() {
 // page: { unit ("image" / "text"), pairModeId (the radio for "a second image/text"),
 //         labelPanelId (the list of a label's items; its data-label names the label shown),
 //         describeModel(model), galleryItem(entry), onEnroll, onVerify, onIdentify,
+//         galleryLoaded(gallery) (GET /gallery's answer, after each refresh; optional),
 //         bind() (the page's other listeners, optional) }
 async function startPage(page) {
   currentPage = page;
