@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from siamkit.service.middleware import INTERNAL_ERROR
+
 log = logging.getLogger("siamkit.service")
 
 
@@ -182,11 +184,11 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error while serving a request", exc_info=exc)
-    return JSONResponse(
-        {"detail": "Internal error; the server log has the details."}, status_code=500
-    )
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """What no other handler took; GuardMiddleware answers it first (one traceback), so this is
+    the answer of an app without it."""
+    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ SECURITY_HEADERS = [
     ),
 ]
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+INTERNAL_ERROR = "Internal error; the server log has the details."
+log = logging.getLogger("siamkit.service")
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
@@ -57,7 +60,9 @@ class _RequestState:
 
 
 class GuardMiddleware:
-    """Refuse oversized bodies (413), cross-site writes (403); add security headers to answers.
+    """Refuse oversized bodies (413), cross-site writes (403); add security headers to answers;
+    answer an error no handler took with 500 and log its traceback once, as ``POST /x failed``
+    (passed on, the server would log it a second time).
 
     Args:
         app: the wrapped ASGI app.
@@ -113,9 +118,12 @@ class GuardMiddleware:
         try:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
-            if state.refusal is None:
-                raise
-            if not state.started:
+            if state.refusal is None:  # a bug or a failing model: one traceback, naming the request
+                log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+                if state.started:  # half answered: the server closes the connection
+                    raise
+                await _send_json(send, 500, INTERNAL_ERROR)
+            elif not state.started:
                 await _send_json(send, *state.refusal)
 
     def _refuse(self, scope: Scope) -> tuple[int, str] | None:

@@ -107,6 +107,7 @@ def build_server(
         app,
         http=guarded_protocol(limits),
         log_level=log_level,
+        log_config=log_config(log_level),
         server_header=False,
         proxy_headers=False,
         timeout_keep_alive=5,
@@ -114,6 +115,20 @@ def build_server(
         h11_max_incomplete_event_size=16 * 1024,  # request line + headers
     )
     return uvicorn.Server(config)
+
+
+def log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging, with siamkit's own loggers (a failed request's traceback, named
+    ``POST /identify failed``) in its format, on its stream and at ``log_level``: unconfigured,
+    they went to Python's last-resort handler, unformatted and deaf to ``--log-level``."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    level = log_level.upper()
+    config["loggers"]["siamkit"] = {"handlers": ["default"], "level": level, "propagate": False}
+    return config
 
 
 def serve(

@@ -1,0 +1,81 @@
+"""The service's log: a failed request is one traceback naming it, at ``--log-level``."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from _service_helpers import make_model, pattern, png_bytes
+
+pytest.importorskip("uvicorn")
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from fastapi.testclient import TestClient
+
+from siamkit.service import create_app
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def siamkit_log() -> Iterator[_Records]:
+    """The records of the ``siamkit`` loggers, whatever handlers and levels they have; restored."""
+    logger = logging.getLogger("siamkit")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    handler = _Records()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def test_a_failing_model_is_one_500_and_one_traceback_naming_the_request(siamkit_log) -> None:
+    """A model that raises (CUDA out of memory, a bug) answers 500 in a sentence and logs one
+    traceback that names the request; it escaped to the server, which logged it a second time
+    ("Exception in ASGI application") after siamkit's unnamed "unexpected error while serving a
+    request"."""
+    model = make_model()
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    model.embed = fail  # type: ignore[method-assign]
+    with TestClient(create_app(model, None)) as client:  # raises what escapes the app
+        answer = client.post("/embed", files={"files": ("a.png", png_bytes(pattern("disc")))})
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "Internal error; the server log has the details."}
+    errors = [r for r in siamkit_log.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["POST /embed failed"]
+    assert errors[0].exc_info is not None and "CUDA out of memory" in str(errors[0].exc_info[1])
+
+
+def test_the_server_shows_siamkit_lines_in_its_format_at_its_level(capsys) -> None:
+    """Under ``serve --log-level``, siamkit's loggers print as uvicorn's (``ERROR:    ...``) and
+    obey the level; they went to Python's last-resort handler, bare and always shown."""
+    from siamkit.service.server import build_server
+
+    logger = logging.getLogger("siamkit")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    try:
+        build_server(create_app(make_model(), None), "error")  # configures logging, as serve
+        log = logging.getLogger("siamkit.service")
+        log.warning("below the level")
+        log.error("POST /embed failed")
+        err = capsys.readouterr().err
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+    assert "below the level" not in err
+    assert "ERROR:    POST /embed failed" in err
