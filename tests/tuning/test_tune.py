@@ -458,6 +458,32 @@ def test_a_study_interrupted_by_ctrl_c_resumes(base, tmp_path: Path, monkeypatch
     assert resumed.best_config is not None and resumed.best_config.is_file()
 
 
+def test_a_trial_stopped_while_its_model_is_built_is_interrupted(
+    base, tmp_path: Path, monkeypatch
+) -> None:
+    """Ctrl-C outside the trial's training (here while its model is built) left the trial
+    'fail' with no reason in trials.csv, as if its values had failed."""
+    _fake_training(monkeypatch)
+    built: list[int] = []
+    real = search_mod.build_model
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        if len(built) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search_mod, "build_model", build)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
+    with pytest.raises(KeyboardInterrupt):
+        run_study(base, space, tmp_path, n_trials=3, progress=False)
+    rows = _rows(tmp_path / "trials.csv")
+    assert [(r["state"], r["reason"]) for r in rows] == [
+        ("complete", ""),
+        ("interrupted", "stopped by Ctrl-C or a kill"),
+    ]
+
+
 def _refusing_lrs_above(monkeypatch, most: float) -> None:
     """Trials "train" without training (metric = lr); a trial of lr above ``most`` fails as a
     combination the config refuses."""

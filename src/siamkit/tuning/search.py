@@ -229,6 +229,9 @@ def run_study(
         except RefusedCombination as err:  # raised inside training too (a refused miner)
             trial.set_user_attr("refused", str(err))
             raise
+        except KeyboardInterrupt:  # wherever in the trial: not a failure of its values
+            trial.set_user_attr(INTERRUPTED, True)
+            raise
         if not math.isfinite(value):  # Optuna fails the trial, saying so in its log only
             trial.set_user_attr(FAILED, f"the validation metric was {value}, not a number")
         return value
@@ -272,11 +275,7 @@ def run_study(
         except ValueError as err:
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
-        try:
-            result = trainer.fit()
-        except KeyboardInterrupt:
-            trial.set_user_attr(INTERRUPTED, True)
-            raise
+        result = trainer.fit()
         scores = [h["val_metric"] for h in result.history if h["val_metric"] is not None]
         if not scores:
             raise ValueError("the trial reported no validation metric")
