@@ -76,3 +76,57 @@ def test_opening_a_graph_that_was_not_copied_says_what_to_copy(tmp_path):
         OnnxEmbedder(tmp_path / "model.int8.onnx")
     assert str(err.value).startswith(f"no ONNX model at {tmp_path / 'model.int8.onnx'}; copy")
     assert "siamkit export MODEL --format onnx" in str(err.value)
+
+
+def test_onnx_json_of_a_half_twin_gives_each_graph_its_own_shape(tmp_path):
+    """onnx.json (what an ONNX-only consumer reads beside the graphs) had one top-level input
+    shape, taken from whichever graph was recorded last: after `export --branch g` it gave
+    g's (1, 8, 8) while listing model.onnx, branch f's graph of (1, 12, 12) inputs, and no
+    entry said which branch or size it was."""
+    import json
+
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+    from siamkit.models import HalfTwinNetwork, Preprocess
+
+    torch.manual_seed(0)
+    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
+    pre_f, pre_g = Preprocess(input_shape=(1, 12, 12)), Preprocess(input_shape=(1, 8, 8))
+    net = HalfTwinNetwork(conv(), conv(), 4, preprocess_f=pre_f, preprocess_g=pre_g).eval()
+    folder = siamkit.save_model(net, tmp_path / "model")
+    for args in (["--int8-mode", "dynamic"], ["--branch", "g"]):
+        res = CliRunner().invoke(cli, ["export", str(folder), *args])
+        assert res.exit_code == 0, res.output
+    doc = json.loads((folder / "onnx.json").read_text())
+    assert doc["input"]["shape"] == ["N", 1, 12, 12]  # branch f's: what is searched with
+    assert doc["preprocess"]["input_shape"] == [1, 12, 12]
+    shapes = {name: (e["branch"], e["input_shape"]) for name, e in doc["exports"].items()}
+    assert shapes == {
+        "model.onnx": ("f", [1, 12, 12]),
+        "model.int8.onnx": ("f", [1, 12, 12]),
+        "model.document.onnx": ("g", [1, 8, 8]),
+        "model.document.int8.onnx": ("g", [1, 8, 8]),
+        "model.g.onnx": ("g", [1, 8, 8]),
+    }
+
+
+def test_onnx_json_of_a_branch_g_exported_alone_describes_it(tmp_path):
+    """The first graph of a model recorded in onnx.json describes the top level, a branch g
+    exported alone too (its only graph)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+    from siamkit.models import HalfTwinNetwork, Preprocess
+
+    torch.manual_seed(0)
+    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
+    pre_f, pre_g = Preprocess(input_shape=(1, 12, 12)), Preprocess(input_shape=(1, 8, 8))
+    net = HalfTwinNetwork(conv(), conv(), 4, preprocess_f=pre_f, preprocess_g=pre_g).eval()
+    folder = siamkit.save_model(net, tmp_path / "model")
+    res = CliRunner().invoke(cli, ["export", str(folder), "--branch", "g"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((folder / "onnx.json").read_text())
+    assert doc["input"]["shape"] == ["N", 1, 8, 8] and list(doc["exports"]) == ["model.g.onnx"]

@@ -60,17 +60,41 @@ def record_export(path: Path, info: dict[str, Any], meta: dict[str, str]) -> Non
     """Add ``path`` (an export inside a model folder) to the folder's ``onnx.json``, atomically."""
     folder = path.parent
     doc = read_sidecar(folder)
-    if doc.get("fingerprint") != meta["fingerprint"]:
+    stale = doc.get("fingerprint") != meta["fingerprint"]
+    if stale:
         doc["exports"] = {}  # the model was replaced: older exports are stale
+    doc["fingerprint"] = meta["fingerprint"]
+    own = _branch_record(meta)
+    doc["exports"][path.name] = {
+        **info,
+        **own,
+        "siamkit_version": __version__,
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+    }
+    # the top level describes what is searched with: a half-twin's branch g graph keeps its
+    # shape and preprocessing in its own entry (unless it is the model's first graph listed)
+    if own.get("branch") != "g" or stale:
+        _describe(doc, meta)
+    atomic_write(folder / SIDECAR_FILE, json.dumps(doc, indent=2, sort_keys=True))
+
+
+def _branch_record(meta: dict[str, str]) -> dict[str, Any]:
+    """A half-twin graph's branch, input shape and preprocessing, for its own ``exports`` entry
+    (its two branches take inputs of their own sizes); ``{}`` for other models."""
+    if meta.get("model_kind") != "half_twin":
+        return {}
+    return {
+        "branch": meta.get("branch") or "f",
+        "input_shape": json.loads(meta["input_shape"]),
+        "preprocess": json.loads(meta["preprocess"]),
+    }
+
+
+def _describe(doc: dict[str, Any], meta: dict[str, str]) -> None:
+    """Set ``doc``'s top level (size, distance, threshold, input and output) from ``meta``."""
     doc.update(fingerprint=meta["fingerprint"], embedding_dim=json.loads(meta["embedding_dim"]),
                distance=meta["distance"], threshold=json.loads(meta["threshold"]),
                preprocess=json.loads(meta["preprocess"]) | {"input_shape": json.loads(meta["input_shape"])},
                input=json.loads(meta["input"]) | {"shape": ["N", *json.loads(meta["input_shape"])]},
                output=json.loads(meta["output"]) | {"shape": ["N", json.loads(meta["embedding_dim"])]})  # fmt: skip
-    doc["exports"][path.name] = {
-        **info,
-        "siamkit_version": __version__,
-        "sha256": sha256_file(path),
-        "bytes": path.stat().st_size,
-    }
-    atomic_write(folder / SIDECAR_FILE, json.dumps(doc, indent=2, sort_keys=True))
