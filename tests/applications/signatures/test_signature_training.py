@@ -553,3 +553,21 @@ def test_a_run_stopped_after_its_first_checkpoint_has_its_config(tmp_path: Path,
     )
     assert res.exit_code == 0, res.output
     assert [h["step"] for h in json.loads((out / "metrics.json").read_text())["history"]] == [3, 6]
+
+
+def test_the_train_task_is_reproducible_by_train_seed(tmp_path: Path) -> None:
+    """Two `siamkit train` runs of one signature config (train.seed 0) end with the same
+    weights, whatever the process's torch RNG was before: the network's initial weights were
+    drawn unseeded, so two runs (or a resume and an uninterrupted run in two processes)
+    differed."""
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    weights = []
+    for run, rng_before in (("a", 1), ("b", 2)):
+        torch.manual_seed(rng_before)  # another state of the global RNG, as another process has
+        res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / run)])
+        assert res.exit_code == 0, res.output
+        weights.append(siamkit.load_model(tmp_path / run / "model").state_dict())
+    assert weights[0].keys() == weights[1].keys()
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name

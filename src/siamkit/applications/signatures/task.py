@@ -96,6 +96,7 @@ def run_signatures(
     for group, subset in (("validation", val_set), ("test", test_set)):
         _check_references(subset, group, cfg.eval.references)  # before training, not after
     m = cfg.model
+    torch.manual_seed(cfg.train.seed)  # the initial weights: train.seed makes the run repeatable
     model = build_signature_model(
         (1, *cfg.data.image_size), m.embedding_dim, m.encoder_kwargs,
         appearance_weight=m.appearance_weight, appearance_pool=m.appearance_pool,

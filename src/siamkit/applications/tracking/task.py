@@ -26,6 +26,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from siamkit.applications.tracking.evaluate import evaluate_tracker
@@ -234,6 +235,7 @@ def run(
         cfg["model"]["init_from"] = resumed_init_from(saved, cfg["model"]["init_from"])
         accept_saved_config(state, tracker_config_guard(cfg))
     source, described = _source(cfg["data"])
+    torch.manual_seed(settings.seed)  # the initial weights: train.seed makes the run repeatable
     net = SiamFCNet(cfg["model"]["backbone"], cfg["model"]["backbone_kwargs"], params)
     init_from = cfg["model"]["init_from"]
     if init_from is not None and not options.resume:
