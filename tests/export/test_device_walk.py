@@ -130,3 +130,27 @@ def test_onnx_json_of_a_branch_g_exported_alone_describes_it(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((folder / "onnx.json").read_text())
     assert doc["input"]["shape"] == ["N", 1, 8, 8] and list(doc["exports"]) == ["model.g.onnx"]
+
+
+def test_a_text_export_given_to_the_image_runtime_names_the_text_runtime(tmp_path):
+    """OnnxEmbedder("edge/") of a `siamkit text export` folder said to create model.onnx with
+    `siamkit export edge`, and of edge/text.onnx that it was not exported by siamkit."""
+    import onnx
+
+    from siamkit.export.runtime import OnnxEmbedder
+
+    (tmp_path / "tokenizer").mkdir()
+    (tmp_path / "tokenizer" / "tokenizer.json").write_text("{}")
+    ids = onnx.helper.make_tensor_value_info("input_ids", onnx.TensorProto.INT64, ["N", "L"])
+    out = onnx.helper.make_tensor_value_info("pooled", onnx.TensorProto.INT64, ["N", "L"])
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["input_ids"], ["pooled"])], "g", [ids], [out]
+    )
+    onnx.save(onnx.helper.make_model(graph), str(tmp_path / "text.onnx"))
+    for given, kw in (
+        (tmp_path, {}),
+        (tmp_path, {"precision": "int8"}),
+        (tmp_path / "text.onnx", {}),
+    ):
+        with pytest.raises(ValueError, match=r"is a text model's export .*TextOnnxEmbedder"):
+            OnnxEmbedder(given, **kw)

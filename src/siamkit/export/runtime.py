@@ -158,6 +158,8 @@ def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> 
     p = Path(path)
     if p.is_dir():
         name = ONNX_FILE if precision == "fp32" else INT8_FILE
+        if not (p / name).is_file() and (p / "tokenizer" / "tokenizer.json").is_file():
+            raise ValueError(_text_export_message(p))
         if not (p / name).is_file():
             flag = " --int8" if precision == "int8" else ""
             raise FileNotFoundError(
@@ -170,6 +172,15 @@ def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> 
             "wrote (model.onnx, with --int8 also model.int8.onnx) there, or give its path"
         )
     return p
+
+
+def _text_export_message(path: Path) -> str:
+    """What the image runtime says of a text model's export (graphs of token ids)."""
+    return (
+        f"{path} is a text model's export (its graphs take token ids): open its folder with "
+        "siamkit.applications.text.onnx.TextOnnxEmbedder, which tokenizes texts for them; "
+        "OnnxEmbedder runs image exports"
+    )
 
 
 def _as_float_batch(x: Any) -> np.ndarray:
@@ -249,6 +260,9 @@ class OnnxEmbedder:
         self.path = resolve_onnx_path(path, precision)
         self._session = _make_session(ort, self.path, providers, threads)
         meta = self._session.get_modelmeta().custom_metadata_map
+        inputs = {i.name for i in self._session.get_inputs()}
+        if meta.get("format") != METADATA_FORMAT and "input_ids" in inputs:
+            raise ValueError(_text_export_message(self.path))
         self.info = parse_metadata(meta, str(self.path))
         self._input_name = self._session.get_inputs()[0].name
         self.threshold: float | None = self.info.threshold
