@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -54,11 +55,12 @@ def test_a_failing_model_is_one_500_and_one_traceback_naming_the_request(siamkit
 
     model.embed = fail  # type: ignore[method-assign]
     with TestClient(create_app(model, None)) as client:  # raises what escapes the app
-        answer = client.post("/embed", files={"files": ("a.png", png_bytes(pattern("disc")))})
+        image = {"files": ("a.png", png_bytes(pattern("disc")))}
+        answer = client.post("/embed", files=image, headers={"X-Request-ID": "r1"})
     assert answer.status_code == 500
     assert answer.json() == {"detail": "Internal error; the server log has the details."}
     errors = [r for r in siamkit_log.records if r.levelno >= logging.ERROR]
-    assert [r.getMessage() for r in errors] == ["POST /embed failed"]
+    assert [r.getMessage() for r in errors] == ["POST /embed failed (id=r1)"]
     assert errors[0].exc_info is not None and "CUDA out of memory" in str(errors[0].exc_info[1])
 
 
@@ -79,3 +81,26 @@ def test_the_server_shows_siamkit_lines_in_its_format_at_its_level(capsys) -> No
         logger.handlers[:], logger.level, logger.propagate = saved
     assert "below the level" not in err
     assert "ERROR:    POST /embed failed" in err
+
+
+def test_each_request_is_one_access_line_with_its_time_and_request_id(siamkit_log) -> None:
+    """uvicorn's access line said status but not how long a request took; siamkit's says both,
+    and the balancer's X-Request-ID, for refusals too; serve turns uvicorn's own line off."""
+    from siamkit.service.limits import ServiceLimits
+    from siamkit.service.server import build_server
+
+    app = create_app(
+        make_model(), None, limits=ServiceLimits(max_upload_bytes=1000, max_request_bytes=1000)
+    )
+    with TestClient(app) as client:
+        client.get("/health", headers={"X-Request-ID": "lb-42"})
+        client.get("/health", headers={"X-Request-ID": "two words"})  # not an id: left out
+        client.post("/embed", content=b"x" * 2000, headers={"content-type": "text/plain"})
+    lines = [r.getMessage() for r in siamkit_log.records if r.name == "siamkit.access"]
+    assert len(lines) == 3, lines
+    assert re.fullmatch(
+        r'testclient:\d+ - "GET /health HTTP/1.1" 200 OK \d+\.\d ms id=lb-42', lines[0]
+    )
+    assert lines[1].endswith(" ms") and "two" not in lines[1]
+    assert '"POST /embed HTTP/1.1" 413 Request Entity Too Large' in lines[2]
+    assert build_server(app, "info").config.access_log is False

@@ -23,7 +23,7 @@ from siamkit._version import __version__
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError, install_error_handlers
 from siamkit.service.limits import ServiceLimits
-from siamkit.service.middleware import GuardMiddleware
+from siamkit.service.middleware import AccessLogMiddleware, GuardMiddleware
 from siamkit.service.routes import router
 from siamkit.service.schemas import HealthResponse
 from siamkit.service.server import check_api_key
@@ -168,6 +168,7 @@ def create_app(
     app.add_middleware(
         GuardMiddleware, max_body_bytes=limits.max_request_bytes, body_timeout=body_timeout
     )
+    app.add_middleware(AccessLogMiddleware)  # outermost: it times the guard's refusals too
 
     @app.get("/health", response_model=HealthResponse, tags=["service"])
     async def health() -> HealthResponse:

@@ -108,6 +108,7 @@ def build_server(
         http=guarded_protocol(limits),
         log_level=log_level,
         log_config=log_config(log_level),
+        access_log=False,  # siamkit's own line (AccessLogMiddleware) also says how long it took
         server_header=False,
         proxy_headers=False,
         timeout_keep_alive=5,
