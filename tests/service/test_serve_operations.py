@@ -189,3 +189,13 @@ def test_two_services_on_one_gallery_see_each_others_writes(tmp_path: Path) -> N
             beside.remove("alice")
         assert a.get("/gallery").json()["labels"] == []
         assert b.post("/identify", files={"file": ("q.png", image)}).json()["matches"] == []
+
+
+def test_health_answers_head_as_monitors_send_it(tmp_path: Path) -> None:
+    """Uptime monitors and balancers that check with HEAD /health got 405 and marked the
+    service down; HEAD answers 200 (no body), GET as before, and /docs lists GET alone."""
+    with _client(tmp_path / "shop.db", make_model()) as client:
+        head = client.head("/health")
+        assert (head.status_code, head.content) == (200, b"")
+        assert client.get("/health").json()["status"] == "ok"
+        assert list(client.get("/openapi.json").json()["paths"]["/health"]) == ["get"]

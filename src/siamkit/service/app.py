@@ -175,6 +175,9 @@ def create_app(
         """Liveness; needs no API key and tells whether the others do."""
         return HealthResponse(status="ok", version=__version__, auth_required=api_key is not None)
 
+    # uptime monitors and some balancers check with HEAD (UptimeRobot's default): 405 read as down
+    app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+
     needs_key = [Depends(_api_key_dependency(api_key))]
     if text_routes is None:
         app.include_router(router, dependencies=needs_key)
