@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,24 @@ def test_check_writable_folder_refuses_a_folder_below_a_file_and_allows_a_new_on
     atomic.check_writable_folder(tmp_path / "new" / "run", "--out new/run")  # made later
     atomic.check_writable_folder(tmp_path, "--out .")
     assert (tmp_path / "notes.txt").read_text() == "x" and not (tmp_path / "new").exists()
+
+
+def test_check_writable_refuses_a_read_only_folder_before_any_work(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # a read-only mount (or a folder without write permission) as access(2) reports it; root
+    # passes a chmod 555 folder, so the refusal is driven through access itself
+    ro = tmp_path / "ro ü"
+    ro.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(atomic.os, "access", lambda p, mode: Path(p) != ro and real_access(p, mode))
+    message = rf"because the folder {re.escape(str(ro))} is read-only for this user; give a path"
+    with pytest.raises(ValueError, match=rf"--report .* cannot be written {message}"):
+        atomic.check_writable_file(ro / "r.html", "--report r.html")
+    with pytest.raises(ValueError, match=rf"--out .* cannot be made {message}"):
+        atomic.check_writable_folder(ro / "run" / "a", "--out run/a")
+    with pytest.raises(ValueError, match=rf"--out .* cannot be written {message}"):
+        atomic.check_writable_folder(ro, "--out ro")
+    atomic.check_writable_file(tmp_path / "r.html", "--report r.html")  # a writable folder
+    atomic.check_writable_folder(tmp_path / "new", "--out new")
+    assert list(ro.iterdir()) == [] and not (tmp_path / "new").exists()

@@ -193,8 +193,9 @@ def atomic_path(
 
 def check_writable_file(path: str | os.PathLike[str], what: str) -> None:
     """Refuse, before any work, a file path that :func:`atomic_write` could not write: one
-    that is a folder, or one below a file (``notes.txt/out.html``). ``what`` names the path in
-    the message (``"--report report.html"``).
+    that is a folder, one below a file (``notes.txt/out.html``), or one in a folder this user
+    cannot write (a read-only mount). ``what`` names the path in the message
+    (``"--report report.html"``).
 
     Raises:
         ValueError: one sentence naming the problem and what to do.
@@ -209,12 +210,14 @@ def check_writable_file(path: str | os.PathLike[str], what: str) -> None:
                     f"{what} cannot be written because {parent} is a file, not a folder; "
                     "give a path in a folder"
                 )
+            _refuse_unwritable(parent, f"{what} cannot be written")
             return
 
 
 def check_writable_folder(path: str | os.PathLike[str], what: str) -> None:
     """Refuse, before any work, an output folder that cannot be made: one that is a file, or
-    one below a file (``notes.txt/run``). ``what`` names the path in the message
+    one below a file (``notes.txt/run``), or one in (or being) a folder this user cannot write
+    (a read-only mount). ``what`` names the path in the message
     (``"--out runs/x"``).
 
     Raises:
@@ -228,7 +231,21 @@ def check_writable_folder(path: str | os.PathLike[str], what: str) -> None:
                     f"{what} cannot be made because {folder} is a file, not a folder; "
                     "give a folder path"
                 )
+            _refuse_unwritable(
+                folder, f"{what} cannot be {'written' if folder == target else 'made'}"
+            )
             return
+
+
+def _refuse_unwritable(folder: Path, cannot: str) -> None:
+    """Refuse a folder this process may not write in: read-only (a read-only mount, a folder
+    without write permission for this user), found before any work rather than as a traceback
+    when the first output is written."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"{cannot} because the folder {folder} is read-only for this user; "
+            "give a path in a folder you can write to"
+        )
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
