@@ -6,12 +6,14 @@ A command's module is imported only when that command runs (or ``--help`` lists 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import click
 
@@ -85,6 +87,42 @@ class LazyGroup(click.Group):
                     "interrupted (SIGTERM) before the command finished; run it again", err=True
                 )
             raise click.exceptions.Exit(Terminated.STATUS) from None
+        except OSError as err:
+            sentence = disk_error(err)
+            if sentence is None:
+                raise
+            raise click.ClickException(sentence) from None
+
+
+def disk_error(err: OSError) -> str | None:
+    """One sentence for an output the disk refused (full, read-only, no permission), where
+    Python printed a traceback ending in ``[Errno 28] No space left on device``; ``None`` for
+    any other error. The outputs are written atomically, so the refused one was not left
+    half-written (an earlier output of the command may be there, complete).
+
+    >>> print(disk_error(OSError(errno.EROFS, "Read-only file system", "/mnt/cd/.x.html.tmp")))
+    /mnt/cd is on a read-only file system; give an output path on a disk you can write to
+    """
+    where = Path(err.filename).parent if isinstance(err.filename, str) else None
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        on = f" writing in {where}" if where else ""
+        return (
+            f"the disk is full ({(err.strerror or 'no space left').lower()}){on}; free some "
+            "space or give an output path on another disk, and run it again"
+        )
+    if err.errno == errno.EROFS:
+        return (
+            f"{where or 'an output folder'} is on a read-only file system; give an output path "
+            "on a disk you can write to"
+        )
+    if err.errno in (errno.EACCES, errno.EPERM) and isinstance(err.filename, str):
+        name = Path(err.filename)  # atomic_path's temporary (.r.html.tmp-1-x): its folder
+        shown = name.parent if name.name.startswith(".") and ".tmp-" in name.name else name
+        return (
+            f"{shown}: permission denied; give this user access to it (read for an input, "
+            "write for an output's folder) or give another path"
+        )
+    return None
 
 
 #: The environment variable that names plug-in modules, as ``--plugin`` does (comma-separated).
