@@ -11,15 +11,6 @@ function thumb(src, alt) {
   return img;
 }
 
-// The file an item was enrolled from (siamkit enroll's path, /enroll's upload name), as text in
-// one line cut with an ellipsis, the whole in the title; null when the service knows none.
-function sourceLine(source, tag) {
-  if (!source) return null;
-  const line = el(tag || "div", "source", "from " + source);
-  line.title = source;
-  return line;
-}
-
 function previewFiles(input, target) {
   const box = $(target);
   box.replaceChildren(...Array.from(input.files).slice(0, 12).map(

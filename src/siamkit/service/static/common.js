@@ -46,6 +46,16 @@ function el(tag, className, text) {
   return node;
 }
 
+// The file an item was enrolled from, as text in one line cut with an ellipsis, the whole in the
+// title: siamkit enroll's path or /enroll's upload name (images), siamkit text enroll's file or
+// FILE:LINE or /enroll's source (texts). null when the service knows none (or sends no source).
+function sourceLine(source, tag) {
+  if (!source) return null;
+  const line = el(tag || "div", "source", "from " + source);
+  line.title = source;
+  return line;
+}
+
 function show(id, text, kind) {
   const box = $(id);
   box.textContent = text;
@@ -117,7 +127,7 @@ function galleryChanged(label, removed) {
     $("verify-result").dataset.label = "";
   }
   if (removed) show("enroll-result", "");
-  if ($("recommend-items")) recommendChanged(removed);  // the image page's
+  if ($("recommend-items")) recommendChanged(removed);
 }
 
 // After the gallery changed, recommendations given before: a removal clears them (they may name
@@ -220,7 +230,7 @@ function galleryButtons(label, units, showLabel) {
 function showGalleryCards(present) {
   hasGallery = present;
   for (const id of ["enroll-card", "identify-card", "gallery-card"]) $(id).hidden = !present;
-  if ($("recommend-card")) $("recommend-card").hidden = !present;  // the image page's
+  if ($("recommend-card")) $("recommend-card").hidden = !present;
   $("verify-mode").hidden = !present;
   if (!present) { $(currentPage.pairModeId).checked = true; onVerifyMode(); }
 }

@@ -1,4 +1,4 @@
-// siamkit web page for a text model: enroll, verify, identify texts against the JSON API.
+// siamkit web page for a text model: enroll, verify, identify, recommend texts against the JSON API.
 // Served at / instead of app.js's page when the model takes text (/info: input_kind "text").
 // The shared helpers ($, api, el, show, fmt, refresh, startPage...) are in common.js, loaded first.
 // Everything the server or the user sends is shown with textContent (never innerHTML).
@@ -116,9 +116,17 @@ function matchRow(m, rank, threshold) {
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
   box.append(el("div", "dist", "similarity " + fmt(1 - m.distance) + verdict +
     similarityMargin(m.margin, threshold)));
-  box.append(el("div", "snippet", m.text === null ? "(text not kept: enrolled outside the service)" : m.text));
+  box.append(snippet(m.text));
+  const source = sourceLine(m.source);  // "from tickets.jsonl:3"; nothing when unknown
+  if (source) box.append(source);
   li.append(box);
   return li;
+}
+
+// A matched or recommended item's text (its first characters), or why there is none.
+function snippet(text) {
+  return el("div", "snippet", text === null || text === undefined
+    ? "(text not kept: enrolled outside the service)" : text);
 }
 
 async function onIdentify(event) {
@@ -144,6 +152,84 @@ async function onIdentify(event) {
   });
 }
 
+// ---------------------------------------------------------------- recommend
+// The labels chosen in the list of enrolled ones (all their texts are liked).
+function likedLabels() {
+  return Array.from($("recommend-labels").children).filter((o) => o.selected).map((o) => o.value);
+}
+
+// After the gallery was read (refresh): its labels to choose from, those chosen kept chosen.
+function fillRecommendLabels(gallery) {
+  const chosen = new Set(likedLabels());
+  $("recommend-labels").replaceChildren(...gallery.labels.map((g) => {
+    const option = el("option", "", g.label);
+    option.value = g.label;
+    option.selected = chosen.has(g.label);
+    return option;
+  }));
+}
+
+// The texts typed by #ID ("#12 #40", "12, 40"), as "#12" for /recommend; throws naming the
+// first word that is no #ID.
+function likedIds(text) {
+  return text.split(/[\s,]+/).filter((w) => w !== "").map((word) => {
+    if (!/^#?[0-9]+$/.test(word)) {
+      throw new Error("\u201c" + word + "\u201d is no #ID: type text numbers such as #12 " +
+        "(the #ID each recommendation shows), or choose labels in the list.");
+    }
+    return "#" + word.replace(/^#/, "");
+  });
+}
+
+// One recommended text (POST /recommend): its label, #ID (to like it in turn), similarity to the
+// nearest liked text (1 - the distance, the page's scale), the text, and its source if known.
+function recommendRow(item, rank) {
+  const li = el("li", "match");
+  const box = el("div");
+  const name = el("div", "name", rank + ". " + item.label);
+  name.title = item.label;  // the whole label: the row cuts a long one with an ellipsis
+  box.append(name);
+  box.append(el("div", "dist", "#" + item.item_id + " \u2014 similarity " +
+    fmt(1 - item.distance)));
+  box.append(snippet(item.text));
+  const source = sourceLine(item.source);
+  if (source) box.append(source);
+  li.append(box);
+  return li;
+}
+
+async function onRecommend(event) {
+  event.preventDefault();
+  $("recommend-items").replaceChildren();
+  let like;
+  try {
+    like = likedLabels().concat(likedIds($("recommend-ids").value));
+  } catch (err) { show("recommend-result", err.message, "error"); return; }
+  if (like.length === 0) {
+    show("recommend-result", "Choose at least one liked label, or type #ID for one text.",
+      "error");
+    return;
+  }
+  const perLabel = $("recommend-per-label").checked;
+  const k = $("recommend-k").value.trim();
+  const body = { like, per_label: perLabel };
+  if (k !== "") body.k = Number(k);  // a k the service refuses is said in its words
+  show("recommend-result", "");
+  await busy($("recommend-submit"), async () => {
+    try {
+      const r = await api("POST", "/recommend", body);
+      $("recommend-items").replaceChildren(...r.items.map((item, i) => recommendRow(item, i + 1)));
+      if (r.items.length === 0) {
+        show("recommend-result", "Nothing to recommend: every " + (perLabel ? "label" : "text") +
+          " in the gallery is liked.", "bad");
+      } else {
+        show("recommend-result", (perLabel ? "The most similar label(s), each by its most " +
+          "similar text" : "The most similar text(s)") + ", most similar first.", "");
+      }
+    } catch (err) { show("recommend-result", err.message, "error"); }
+  });
+}
+
 // ---------------------------------------------------------------- gallery + info
 function galleryItem(entry) {
   const li = el("li");
@@ -156,6 +242,15 @@ function galleryItem(entry) {
   return li;
 }
 
+// One of a label's texts (GET /gallery/images): the text, and under it its source if known.
+function labelText(item) {
+  const li = el("li");
+  li.append(el("div", "snippet", item.text));
+  const source = sourceLine(item.source);
+  if (source) li.append(source);
+  return li;
+}
+
 async function showLabel(label) {
   $("label-texts").hidden = false;
   $("label-texts").dataset.label = label;
@@ -164,8 +259,7 @@ async function showLabel(label) {
   $("label-texts-list").replaceChildren();
   try {
     const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));
-    $("label-texts-list").replaceChildren(
-      ...r.items.map((it) => el("li", "snippet", it.text)));
+    $("label-texts-list").replaceChildren(...r.items.map(labelText));
     const missing = r.count - r.items.length;
     $("label-texts-note").textContent = r.count + " text(s) enrolled" + (missing > 0
       ? "; " + missing + " not kept (enrolled outside the service, or beyond the first 48)" : "") + ".";
@@ -195,7 +289,11 @@ document.addEventListener("DOMContentLoaded", () => startPage({
   labelPanelId: "label-texts",
   describeModel,
   galleryItem,
+  galleryLoaded: fillRecommendLabels,
   onEnroll,
   onVerify,
   onIdentify,
+  bind() {
+    $("recommend-form").addEventListener("submit", onRecommend);
+  },
 }));
