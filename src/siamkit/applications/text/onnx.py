@@ -72,10 +72,12 @@ class TextOnnxEmbedder:
 
         path = Path(folder)
         if not (path / META_NAME).is_file():
-            raise ValueError(f"{path} has no {META_NAME}; export it with export_text_onnx first")
+            raise ValueError(_incomplete_export(path, META_NAME, model_path, default_model))
         self.meta = json.loads((path / META_NAME).read_text())
         graph = path / (INT8_NAME if int8 else ONNX_NAME)
         self.path = graph  # the graph it runs (siamkit serve's startup line names it)
+        if not graph.is_file() and not int8:  # the folder copied without its graph
+            raise ValueError(_incomplete_export(path, graph.name, model_path, default_model))
         if not graph.is_file():  # e.g. int8=True on an export made without int8
             raise ValueError(
                 f"{path} has no {graph.name}; export it with "
@@ -84,7 +86,9 @@ class TextOnnxEmbedder:
             )
         tok_file = path / "tokenizer" / "tokenizer.json"
         if not tok_file.is_file():
-            raise ValueError(f"{path} has no tokenizer/tokenizer.json")
+            raise ValueError(
+                _incomplete_export(path, "tokenizer/tokenizer.json", model_path, default_model)
+            )
         self.tokenizer = Tokenizer.from_file(str(tok_file))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
@@ -214,6 +218,29 @@ def _export_command(
         return f"`siamkit text export --model {model} --out {path} --int8{again}`"
     out = "" if path == model / EXPORT_DIR else f" --out {path}"
     return f"`siamkit export {model} --format onnx --int8{out}{again}`"
+
+
+def _incomplete_export(
+    path: Path, missing: str, model_path: str | os.PathLike[str] | None, default_model: bool
+) -> str:
+    """What :class:`TextOnnxEmbedder` says of a folder that lacks ``missing``: a text export is
+    one folder (copy all of it), else the command that exports the model again. A folder there
+    without :data:`META_NAME` is no export to replace (the exporter refuses it): a new folder."""
+    whole = (
+        f"a text export is one folder, its graph ({ONNX_NAME}), {META_NAME} and tokenizer/ "
+        "together: copy the whole export folder"
+    )
+    if not path.exists():
+        cmd = _export_command(path, model_path, default_model, False)
+        return f"{path} does not exist; {whole} there, or export the model into it with {cmd}"
+    if not (path / META_NAME).is_file():
+        cmd = _export_command(Path("<new folder>"), model_path, default_model, False)
+        return (
+            f"{path} has no {missing}; {whole} here, or export the model again into a new "
+            f"folder with {cmd}"
+        )
+    cmd = _export_command(path, model_path, default_model, True)
+    return f"{path} has no {missing}; {whole} here, or export the model again with {cmd}"
 
 
 def _checked_runtime(
