@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -185,3 +187,35 @@ def test_a_new_gallery_in_a_missing_folder_creates_the_folder_and_an_existing_on
         with pytest.raises(ValueError, match=r"cannot be written because .*file is a file, not a"):
             Gallery.open(tmp_path / "file" / below, embedding_dim=4)
     assert (tmp_path / "file").read_text() == "x"
+
+
+@pytest.mark.parametrize("read_only", ["folder", "file"])
+def test_a_gallery_in_a_read_only_place_is_named_so_not_called_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_only: str
+) -> None:
+    """On a read-only mount SQLite said 'unable to open database file', which the command
+    showed as 'not a siamkit gallery'. access(2) stands in for the mount (root writes a chmod
+    555 folder), so the refusal must come before SQLite is asked."""
+    folder = tmp_path / "ro ü"
+    folder.mkdir()
+    path = folder / "g ü.db"
+    Gallery.open(path, embedding_dim=2).close()
+    before = _snapshot(folder)
+    denied = folder if read_only == "folder" else path
+    real_access = store_module.os.access
+    monkeypatch.setattr(
+        store_module.os,
+        "access",
+        lambda p, mode: not (Path(p) == denied and mode & os.W_OK) and real_access(p, mode),
+    )
+    where = rf"its folder {folder}" if read_only == "folder" else "the file"
+    says = rf"the gallery {path} cannot be opened: {where} is read-only for this user, and SQLite"
+    for create in (False, True):
+        with pytest.raises(ValueError, match=says):
+            GalleryStore(path, create=create)
+    from siamkit.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["gallery", str(path), "list"])
+    assert result.exit_code == 1, result.output
+    assert re.match(f"Error: {says}", result.output) and result.output.count("\n") == 1
+    assert _snapshot(folder) == before

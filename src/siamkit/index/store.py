@@ -22,6 +22,7 @@ This module needs only the standard library and numpy (the crash test runs it in
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -202,6 +203,25 @@ def existing_store_problem(path: str | Path) -> Literal["missing", "empty"] | No
     return None
 
 
+def refuse_read_only(file: Path) -> None:
+    """Refuse a gallery this user cannot write, or whose folder it cannot write (a read-only
+    mount): SQLite writes beside a gallery even to search it (its ``-wal`` and ``-shm``
+    files), and said only "unable to open database file", which read as a damaged gallery.
+
+    Raises:
+        ValueError: one sentence naming the file and what to do.
+    """
+    folder = file.absolute().parent
+    folder_ok = os.access(folder, os.W_OK | os.X_OK)
+    if not folder_ok or not os.access(file, os.W_OK):
+        where = "the file" if folder_ok else f"its folder {folder}"
+        raise ValueError(
+            f"the gallery {file} cannot be opened: {where} is read-only for this user, and "
+            "SQLite writes beside a gallery even to search it (its -wal and -shm files); copy "
+            "it to a folder you can write to, or make it writable"
+        )
+
+
 class GalleryStore:
     """Labels, metadata and float32 embeddings in one SQLite file.
 
@@ -238,6 +258,8 @@ class GalleryStore:
                 raise ValueError(
                     f"{file} is a directory; a gallery is a single file, e.g. staff.db"
                 )
+            if file.is_file():
+                refuse_read_only(file)
             problem = None if create else existing_store_problem(file)
             if problem == "missing":
                 raise FileNotFoundError(
