@@ -24,6 +24,7 @@ from torch import Tensor
 from siamkit.distances import Distance, get_distance
 from siamkit.export.runtime import OnnxEmbedder
 from siamkit.models.preprocess import Preprocess
+from siamkit.models.siamese import pair_sizes_message
 
 __all__ = ["OnnxModel", "load_onnx_model"]
 
@@ -146,7 +147,7 @@ class OnnxModel:
         """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)`` (a
         half-twin's: ``a`` through branch f, ``b`` through branch g, as it trained)."""
         if a.shape[0] != b.shape[0]:
-            raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
+            raise ValueError(pair_sizes_message(a.shape[0], b.shape[0]))
         second = "g" if self.document is not None else "f"
         return self.distance.pairwise(self.embed(a), self.embed(b, branch=second))
 

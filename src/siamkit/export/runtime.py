@@ -199,6 +199,16 @@ def _as_float_batch(x: Any) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+def _pair_sizes_message(first: int, second: int) -> str:
+    # siamkit.models.siamese.pair_sizes_message's sentence (this file imports nothing of
+    # siamkit); a test holds the two equal
+    return (
+        f"pair batches differ in size: {first} and {second}; pairs are a[i] with b[i], so give "
+        "as many second items as first, or, to compare items one-to-many, embed() both batches "
+        "and compare the embeddings (or enroll one side in a gallery and identify the other)"
+    )
+
+
 def pairwise_distance(name: str, a: Any, b: Any) -> np.ndarray:
     """Distances between matching rows of two embedding batches, as siamkit computes them:
     ``(N, D), (N, D) -> (N,)`` float64.
@@ -403,10 +413,10 @@ class OnnxEmbedder:
                 "export again with `siamkit export MODEL --format onnx --force`, or compare "
                 "distance() with a threshold of your own"
             )
-        za, zb = self.embed(a), self.embed(b)
-        if len(za) != len(zb):
-            raise ValueError(f"pair batches differ in size: {len(za)} and {len(zb)}")
-        d = self.distance(za, zb)
+        xa, xb = self.check(a), self.check(b)
+        if len(xa) != len(xb):  # before embedding either batch
+            raise ValueError(_pair_sizes_message(len(xa), len(xb)))
+        d = self.distance(self.embed(xa), self.embed(xb))
         return d, d <= self.threshold
 
     def __repr__(self) -> str:

@@ -12,7 +12,12 @@ from siamkit.encoders import create_encoder, encoder_spec  # noqa: F401  (the do
 from siamkit.encoders.registry import rebuild_encoder
 from siamkit.heads import EmbeddingHead
 from siamkit.models.preprocess import Preprocess, check_encoder_input, one_item_batch_named
-from siamkit.models.siamese import distance_config, distance_from_config, num_features
+from siamkit.models.siamese import (
+    distance_config,
+    distance_from_config,
+    num_features,
+    pair_sizes_message,
+)
 
 
 class HalfTwinNetwork(nn.Module):
@@ -110,7 +115,7 @@ class HalfTwinNetwork(nn.Module):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """``delta(f(x_i), g(y_i))``: ``(N, ...), (N, ...) -> (N,)``."""
         if x.shape[0] != y.shape[0]:
-            raise ValueError(f"pair batches differ in size: {x.shape[0]} and {y.shape[0]}")
+            raise ValueError(pair_sizes_message(x.shape[0], y.shape[0]))
         return self.distance.pairwise(self.embed_f(x), self.embed_g(y))
 
     def config(self) -> dict[str, Any]:

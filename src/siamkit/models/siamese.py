@@ -20,6 +20,21 @@ if TYPE_CHECKING:
     from siamkit.models.joined import JoinedEmbedding
 
 
+def pair_sizes_message(first: int, second: int) -> str:
+    """What a pair call says of ``first`` items paired with ``second`` (unequal) items, before
+    embedding either batch. The image runtime (``siamkit.export.runtime``, which imports nothing
+    of siamkit) keeps a copy of this sentence; a test holds the two equal.
+
+    >>> pair_sizes_message(2, 3)[:40]
+    'pair batches differ in size: 2 and 3; pa'
+    """
+    return (
+        f"pair batches differ in size: {first} and {second}; pairs are a[i] with b[i], so give "
+        "as many second items as first, or, to compare items one-to-many, embed() both batches "
+        "and compare the embeddings (or enroll one side in a gallery and identify the other)"
+    )
+
+
 def num_features(encoder: nn.Module) -> int:
     """The encoder's output width; a clear error if it does not declare one."""
     n = getattr(encoder, "num_features", None)
@@ -103,7 +118,7 @@ class PairScoring:
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """Distances between the pairs ``(a_i, b_i)``: ``(N, ...), (N, ...) -> (N,)``."""
         if a.shape[0] != b.shape[0]:
-            raise ValueError(f"pair batches differ in size: {a.shape[0]} and {b.shape[0]}")
+            raise ValueError(pair_sizes_message(a.shape[0], b.shape[0]))
         return self.distance.pairwise(self.embed(a), self.embed(b))
 
 
