@@ -79,3 +79,27 @@ def test_a_refused_write_is_one_sentence_and_leaves_no_file(
 def test_another_os_error_is_not_dressed_as_a_disk_problem(tmp_path: Path) -> None:
     result = CliRunner().invoke(_group(tmp_path / "r.html"), ["other"])
     assert isinstance(result.exception, OSError) and result.exception.errno == errno.EIO
+
+
+def test_a_full_disk_under_a_gallery_says_to_free_space(tmp_path: Path) -> None:
+    """SQLite's 'database or disk is full' was the whole sentence; it now says what to do.
+    max_page_count fills the database as a full disk does (SQLITE_FULL)."""
+    import sqlite3
+
+    from siamkit.cli._inputs import store_errors
+
+    @click.command()
+    @store_errors("gallery")
+    def enroll() -> None:
+        conn = sqlite3.connect(tmp_path / "g ü.db")
+        conn.execute("CREATE TABLE items (embedding BLOB)")
+        conn.execute("PRAGMA max_page_count = 3")
+        for _ in range(10):
+            conn.execute("INSERT INTO items VALUES (?)", (b"\0" * 4000,))
+
+    result = CliRunner().invoke(enroll, [])
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        "Error: the gallery file cannot be used: database or disk is full; free some space on "
+        "its disk and run it again\n"
+    )
