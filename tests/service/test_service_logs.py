@@ -104,3 +104,26 @@ def test_each_request_is_one_access_line_with_its_time_and_request_id(siamkit_lo
     assert lines[1].endswith(" ms") and "two" not in lines[1]
     assert '"POST /embed HTTP/1.1" 413 Request Entity Too Large' in lines[2]
     assert build_server(app, "info").config.access_log is False
+
+
+def test_a_full_disk_is_a_503_naming_it_not_an_internal_error(siamkit_log, tmp_path) -> None:
+    """SQLite failing to write the gallery (disk full, a lock held past the wait) was a bare
+    500 "Internal error"; it is a 503 a client may retry, naming SQLite's reason, and the log
+    names the request and the reason."""
+    import sqlite3
+
+    app = create_app(make_model(), tmp_path / "shop.db")
+    gallery = app.state.engine.gallery
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    gallery.enroll = full
+    with TestClient(app) as client:
+        image = {"files": ("a.png", png_bytes(pattern("disc")))}
+        answer = client.post("/enroll", data={"label": "a"}, files=image)
+        assert client.get("/gallery").json()["labels"] == []
+    assert answer.status_code == 503
+    assert "database or disk is full" in answer.json()["detail"]
+    errors = [r.getMessage() for r in siamkit_log.records if r.levelno >= logging.ERROR]
+    assert errors == ["POST /enroll failed: the gallery: database or disk is full"]

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siamkit.service.middleware import INTERNAL_ERROR
+from siamkit.service.middleware import INTERNAL_ERROR, request_id
 
 log = logging.getLogger("siamkit.service")
 
@@ -191,6 +192,24 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
+async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
+    """SQLite could not read or write the gallery (the disk is full, another process held its
+    lock past the 30 s wait, the file turned read-only): 503, which a client may retry, in a
+    sentence naming SQLite's reason, and the reason in the log for the operator (with the
+    traceback, should it be a bug's)."""
+    rid = request_id(request.scope)
+    said = f" (id={rid})" if rid else ""
+    path = request.url.path
+    log.error("%s %s failed%s: the gallery: %s", request.method, path, said, exc, exc_info=exc)
+    return JSONResponse(
+        {
+            "detail": f"The gallery could not be read or written ({exc}); send the request "
+            "again later (the server log says the same to its operator)."
+        },
+        status_code=503,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app`` (most specific first)."""
     app.add_exception_handler(RequestError, _on_request_error)
@@ -198,4 +217,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValueError, _on_value_error)
     app.add_exception_handler(TypeError, _on_value_error)
+    app.add_exception_handler(sqlite3.OperationalError, _on_gallery_failure)
     app.add_exception_handler(Exception, _on_unexpected)
