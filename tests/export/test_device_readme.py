@@ -71,6 +71,28 @@ def test_readmes_load_reads_files_of_other_sizes_as_siamkit_does(exported, fmnis
     assert abs(d - want_d) <= 1e-4 and d_verify == d, (d, want_d)
 
 
+def test_readmes_load_reads_a_16_bit_png_as_siamkit_does(exported, fmnist_images, tmp_path):
+    """A 16-bit grey PNG (a scanner's, a medical image's) came out of README's load() all white:
+    Pillow's convert("L") clips 16-bit values, where siamkit scales them to 8 bits (value >> 8).
+    The block's load() reads it (and a big-endian 16-bit TIFF) as siamkit does."""
+    shutil.copy(RUNTIME_FILE, tmp_path / "runtime.py")
+    shutil.copy(exported, tmp_path / "model.int8.onnx")  # the fp32 file, under the block's name
+    wide = (fmnist_images[0, 0] * 65535).round().astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "a.png")  # mode I;16
+    flipped = wide[::-1].astype(">u2").tobytes()
+    Image.frombytes("I;16B", wide.shape[::-1], flipped).save(tmp_path / "c.tif")
+    Image.fromarray((fmnist_images[1, 0] * 255).round().astype(np.uint8)).save(tmp_path / "b.png")
+    assert Image.open(tmp_path / "a.png").mode.startswith("I")  # Pillow reads it as 16-bit
+    code = _device_block() + "\nnp.save('x.npy', np.stack([load('a.png'), load('c.tif')]))\n"
+    res = _run_on_device(tmp_path, code)
+    assert res.returncode == 0, res.stderr
+    net = siamkit.load_model(exported.parent)
+    want = load_images([tmp_path / "a.png", tmp_path / "c.tif"], net.input_shape).numpy()
+    got = np.load(tmp_path / "x.npy")
+    assert 0.05 < float(want.mean()) < 0.5  # grey levels, not a white or a black image
+    assert float(np.abs(got - want).max()) <= 1e-5, float(np.abs(got - want).max())
+
+
 def _text_device_commands() -> tuple[str, str]:
     """The text section's build command (run in this checkout) and device install command."""
     section = _section("## Text: Siamese transformers (`pip install 'siamkit[text]'`)")
