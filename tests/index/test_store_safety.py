@@ -219,3 +219,16 @@ def test_a_gallery_in_a_read_only_place_is_named_so_not_called_damaged(
     assert result.exit_code == 1, result.output
     assert re.match(f"Error: {says}", result.output) and result.output.count("\n") == 1
     assert _snapshot(folder) == before
+
+
+def test_a_file_name_that_is_not_utf8_is_kept_as_a_source_and_utf8_names_intact(
+    tmp_path: Path,
+) -> None:
+    """A Latin-1 file name on Linux (bytes b'bild \\xe9.png', as os.fsdecode gives it to Python)
+    made siamkit enroll fail: "'utf-8' codec can't encode character '\\udce9' ... surrogates not
+    allowed". Its byte is kept as a \\xe9 escape; a UTF-8 name (NFC or NFD) is kept as it is."""
+    latin = os.fsdecode(b"/photos/bild \xe9.png")
+    nfc, nfd = "/My Photos/Café 2024/ü ñ.PNG", "/My Photos/Cafe\u0301/x"
+    with GalleryStore(tmp_path / "g.db") as store:
+        ids = store.add("p", np.eye(3, 2, dtype=np.float32), sources=[latin, nfc, nfd])
+        assert store.sources_of(ids) == dict(zip(ids, ["/photos/bild \\xe9.png", nfc, nfd]))

@@ -203,6 +203,22 @@ def existing_store_problem(path: str | Path) -> Literal["missing", "empty"] | No
     return None
 
 
+def storable(source: str | None) -> str | None:
+    r"""A file's path as SQLite can keep it. A name that is not UTF-8 on disk (Latin-1 bytes on
+    Linux) reaches Python with surrogates (``os.fsdecode``), which SQLite refused as "surrogates
+    not allowed"; its undecodable bytes are kept as ``\xe9`` escapes, every other character
+    (any UTF-8 name) as it is.
+
+    >>> storable("photos/bild \udce9.png")
+    'photos/bild \\xe9.png'
+    >>> storable("Café 2024/ü.png")
+    'Café 2024/ü.png'
+    """
+    if source is None:
+        return None
+    return source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def refuse_read_only(file: Path) -> None:
     """Refuse a gallery this user cannot write, or whose folder it cannot write (a read-only
     mount): SQLite writes beside a gallery even to search it (its ``-wal`` and ``-shm``
@@ -460,7 +476,7 @@ class GalleryStore:
                     cur = c.execute(
                         "INSERT INTO items(label, metadata, embedding, created, source)"
                         " VALUES (?, ?, ?, ?, ?)",
-                        (label, meta_text, x[i].tobytes(), now, sources[int(i)]),
+                        (label, meta_text, x[i].tobytes(), now, storable(sources[int(i)])),
                     )
                 ids.append(int(cur.lastrowid or 0))
             if written is not None and ids:
