@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,6 @@ def enroll_groups(
     An image its label already holds (enrolled before, or given twice) is skipped, as
     ``siamkit text enroll`` skips a text its label holds: the gallery's ``skip_repeats`` rule
     (:mod:`siamkit.index.repeats`: the same embedding)."""
-    import contextlib
-
     import numpy as np
 
     from siamkit.cli._inputs import photos_named
@@ -124,7 +123,9 @@ def enroll_groups(
     def embed(s: int) -> np.ndarray:
         if thumbnails is not None:
             pngs.extend(_thumbnail(p) for p in files[s : s + chunk])
-        with photos_named(files, start=s):  # a photo without a face is named by its file
+        # a photo without a face is named by its file; the chunk's own "embedding: 100% (1/1
+        # batches)" line, shown when a chunk takes seconds, would interleave with this count
+        with photos_named(files, start=s), _progress_off():
             # what is enrolled is searched for: a half-twin embeds it with branch g, as
             # Gallery.enroll does (the gallery records the document tower as the enrolling one)
             return embed_inputs(model, x[s : s + chunk], role="document")
@@ -155,6 +156,20 @@ def enroll_groups(
             if new:
                 ids[label] = list(new)
     return EnrolledImages(ids, skipped)
+
+
+@contextlib.contextmanager
+def _progress_off() -> Iterator[None]:
+    """No progress reported inside: a step counted by an outer bar (enrollment's images) is not
+    also counted as its own (each chunk's batches)."""
+    from siamkit import progress
+
+    was = progress.is_enabled()
+    progress.set_enabled(False)
+    try:
+        yield
+    finally:
+        progress.set_enabled(was)
 
 
 def _thumbnail(path: Path) -> bytes:
