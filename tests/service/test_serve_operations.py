@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _service_helpers import free_port, make_model
+from _service_helpers import free_port, make_model, pattern, png_bytes
 
 import siamkit
 
@@ -273,3 +273,25 @@ def test_kill_9_during_an_enroll_burst_keeps_every_answered_item(tmp_path: Path)
     assert set(answered) <= items
     assert thumbs <= items
     assert len(items - thumbs) <= 3  # at most the enrollments cut between their two files
+
+
+def test_the_search_index_is_built_before_the_service_answers(tmp_path: Path) -> None:
+    """After a restart the first /identify built the index from the whole gallery (seconds for
+    a large one), holding it and the requests queued behind it while /health said ok; the
+    service now builds it when it starts, so the first /identify reads no embeddings."""
+    import numpy as np
+
+    model = make_model()
+    with siamkit.index.Gallery.open(tmp_path / "shop.db", model) as gallery:
+        gallery.enroll_embeddings("a", np.eye(16, dtype=np.float32)[:3])
+    with _client(tmp_path / "shop.db", model) as client:
+        store = client.app.state.engine.gallery._store
+
+        def reading(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("the first /identify loaded the gallery's embeddings")
+
+        store.load = reading
+        png = png_bytes(pattern("disc"))
+        answer = client.post("/identify", files={"file": ("q.png", png)})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["matches"][0]["label"] == "a"

@@ -35,6 +35,7 @@ from siamkit.index.embedding import (
     model_threshold,
     one_branch_refusal,
 )
+from siamkit.index.gallery_search import sync_index
 from siamkit.index.results import unknown_label_hint
 from siamkit.index.verify import verify_embedded
 from siamkit.model_protocol import as_embedding_model
@@ -209,6 +210,9 @@ class ServiceEngine:
         if gallery_path is not None:
             self._gallery = Gallery.open(gallery_path, model, index=index, threshold=threshold)
             try:
+                # the search index now, before serve answers /health: built at the first
+                # /identify, it held that request and the ones behind it (4 s for 200k items)
+                sync_index(self._gallery)
                 self._thumbnails = ThumbnailStore(thumbnails_path_for(gallery_path))
             except BaseException:
                 self._gallery.close()
