@@ -14,3 +14,26 @@ def test_find_images_skips_hidden_entries_below_the_root_only(tmp_path: Path) ->
         (root / rel).write_bytes(b"x")
     got = [p.relative_to(root).as_posix() for p in find_images(root)]
     assert got == ["a/1.png", "b/c/3.JPG"]
+
+
+def test_a_class_folder_whose_name_is_not_utf8_gets_a_printable_class_name(
+    tmp_path: Path,
+) -> None:
+    """A Latin-1 class folder (bytes b'kl\\xe4sse' on Linux) gave a class name with a surrogate,
+    on which evaluate --report's plots died with a matplotlib traceback; the name now keeps its
+    byte as a \\xe4 escape, and a UTF-8 name stays as it is."""
+    import json
+    import os
+
+    from PIL import Image
+
+    from siamkit.data.folders import ImageFolderDataset
+
+    for name in (b"kl\xe4sse", "Café ü".encode()):
+        folder = tmp_path / os.fsdecode(name)
+        folder.mkdir()
+        Image.new("L", (8, 8), 128).save(folder / "a.PNG")
+    data = ImageFolderDataset(tmp_path, (1, 8, 8))
+    assert data.classes == ["Café ü", "kl\\xe4sse"]
+    json.dumps(data.classes).encode("utf-8")
+    "".join(data.classes).encode("utf-8")  # what a plot's text and a report need

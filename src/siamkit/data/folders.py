@@ -112,6 +112,18 @@ def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[
     return paths
 
 
+def text_name(name: str) -> str:
+    r"""A folder's name as text that can be printed, plotted and written to JSON: a name that is
+    not UTF-8 on disk (Latin-1 bytes on Linux) reaches Python with surrogates, which the
+    report's plots refused with a traceback; its undecodable bytes become ``\xe4`` escapes,
+    every UTF-8 name is kept as it is.
+
+    >>> text_name("kl\udce4sse"), text_name("Café ü")
+    ('kl\\xe4sse', 'Café ü')
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class EmptyFoldersWarning(UserWarning):
     """Class (or label) sub-folders that hold no images were left out. The ``siamkit`` command
     shows it as one ``warning:`` line on stderr."""
@@ -263,9 +275,9 @@ class ImageFolderDataset(FileImageDataset):
             files = find_images(folder, extensions)
             if files:
                 samples += [(f, len(classes)) for f in files]
-                classes.append(folder.name)
+                classes.append(text_name(folder.name))
             else:
-                self.empty_folders.append(folder.name)
+                self.empty_folders.append(text_name(folder.name))
         if not samples:
             raise ValueError(
                 f"No images with extensions {', '.join(extensions)} in the class folders of "
