@@ -18,17 +18,24 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     ]
 
 
-def _cell_means(h: Tensor, g: int) -> Tensor:
-    """``F.adaptive_avg_pool2d(h, g)`` (cell i spans rows floor(i H / g) .. ceil((i + 1) H / g)),
-    written with average pooling or slices so that the ONNX exporter takes it when ``g`` does not
-    divide the map (14 x 14 in 4 x 4 cells)."""
-    rows, cols = int(h.shape[-2]), int(h.shape[-1])
-    if rows % g == 0 and cols % g == 0:
-        return F.avg_pool2d(h, (rows // g, cols // g))
-    r = [((i * rows) // g, -(-(i + 1) * rows // g)) for i in range(g)]
-    c = [((j * cols) // g, -(-(j + 1) * cols // g)) for j in range(g)]
+def cell_means(h: Tensor, rows: int, cols: int) -> Tensor:
+    """``F.adaptive_avg_pool2d(h, (rows, cols))`` (cell i spans map rows floor(i H / rows) ..
+    ceil((i + 1) H / rows), and likewise for columns), written with average pooling or slices so
+    that the ONNX exporter takes it when the grid does not divide the map (14 x 14 in 4 x 4 cells,
+    SigNet's 8 x 12 in 3 x 4): the torchscript exporter refuses such an adaptive pool and the
+    dynamo exporter's stand-in differs from torch. Equal to torch's up to float rounding."""
+    height, width = int(h.shape[-2]), int(h.shape[-1])
+    if height % rows == 0 and width % cols == 0:
+        return F.avg_pool2d(h, (height // rows, width // cols))
+    r = [((i * height) // rows, -(-(i + 1) * height // rows)) for i in range(rows)]
+    c = [((j * width) // cols, -(-(j + 1) * width // cols)) for j in range(cols)]
     cells = [h[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1 in r for c0, c1 in c]
-    return torch.stack(cells, dim=2).unflatten(2, (g, g))
+    return torch.stack(cells, dim=2).unflatten(2, (rows, cols))
+
+
+def _cell_means(h: Tensor, g: int) -> Tensor:
+    """:func:`cell_means` over a ``g`` x ``g`` grid."""
+    return cell_means(h, g, g)
 
 
 class ConvNet(nn.Module):

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+from siamkit.encoders.convnet import cell_means
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> list[nn.Module]:
@@ -25,6 +29,35 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1) -> list[nn.Module]:
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     ]
+
+
+def _exporting() -> bool:
+    """Whether the module is being traced to ONNX (either exporter) or by ``torch.export``."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.6
+    return bool(torch.onnx.is_in_onnx_export() or (is_exporting is not None and is_exporting()))
+
+
+class GridAvgPool2d(nn.AdaptiveAvgPool2d):
+    """:class:`torch.nn.AdaptiveAvgPool2d` to ``(rows, columns)`` that exports to ONNX.
+
+    Eager PyTorch runs ``nn.AdaptiveAvgPool2d`` itself (the same numbers, no weights, so models
+    saved with it load unchanged); an ONNX export traces the same cells as average pooling or
+    slices (:func:`~siamkit.encoders.convnet.cell_means`), which the torchscript exporter takes
+    where the grid does not divide the feature map (it refuses ``adaptive_avg_pool2d`` there) and
+    which the dynamo exporter reproduces.
+
+    >>> GridAvgPool2d((3, 4))(torch.rand(1, 2, 8, 12)).shape
+    torch.Size([1, 2, 3, 4])
+    """
+
+    def __init__(self, output_size: tuple[int, int]) -> None:
+        super().__init__((int(output_size[0]), int(output_size[1])))
+        self.rows, self.cols = int(output_size[0]), int(output_size[1])
+
+    def forward(self, input: Tensor) -> Tensor:
+        if _exporting():
+            return cell_means(input, self.rows, self.cols)
+        return F.adaptive_avg_pool2d(input, (self.rows, self.cols))
 
 
 class SigNet(nn.Module):
@@ -66,7 +99,7 @@ class SigNet(nn.Module):
             *_conv(c2, c3, 3),
             *_conv(c3, c4, 3),
             nn.MaxPool2d(3, 2),
-            nn.AdaptiveAvgPool2d((int(grid[0]), int(grid[1]))),
+            GridAvgPool2d((int(grid[0]), int(grid[1]))),
             nn.Flatten(),
         )
         flat = c4 * int(grid[0]) * int(grid[1])
