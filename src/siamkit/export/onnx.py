@@ -15,10 +15,15 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import os
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,8 @@ from siamkit.models import (
     model_fingerprint,
 )
 from siamkit.progress import step
+
+log = logging.getLogger("siamkit.export")
 
 __all__ = [
     "INT8_FILE",
@@ -217,6 +224,47 @@ def _metadata(
     }
 
 
+@contextlib.contextmanager
+def _captured_stdout() -> Iterator[list[str]]:
+    """Send what is written to file descriptor 1 (stdout) while the block runs into a list
+    instead: the torchscript exporter's C++ log prints the whole TorchScript graph there (over a
+    hundred lines) when an operator fails, before the exception says what went wrong."""
+    out: list[str] = []
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no usable descriptor 1: nothing to capture
+        yield out
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield out
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            sink.seek(0)
+            out.append(sink.read().decode(errors="replace"))
+
+
+def _adaptive_pools(graph: nn.Module) -> list[str]:
+    """``graph``'s ``nn.AdaptiveAvgPool2d`` layers to a size other than 1 x 1, which the
+    torchscript exporter refuses when the output size does not divide the feature map (ONNX has
+    no adaptive pooling); siamkit's :class:`~siamkit.encoders.signet.GridAvgPool2d` exports as
+    cell means and is left out."""
+    from siamkit.encoders.signet import GridAvgPool2d
+
+    return [
+        f"{name} ({module})"
+        for name, module in graph.named_modules()
+        if isinstance(module, nn.AdaptiveAvgPool2d)
+        and not isinstance(module, GridAvgPool2d)
+        and module.output_size not in (1, (1, 1))
+    ]
+
+
 def _torch_export(
     graph: nn.Module, shape: tuple[int, ...], path: Path, opset: int, exporter: str
 ) -> None:
@@ -228,16 +276,38 @@ def _torch_export(
     else:
         kwargs.update(dynamo=False, do_constant_folding=True,
                       dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})  # fmt: skip
+    quiet: contextlib.AbstractContextManager[list[str]] = (
+        _captured_stdout() if exporter == "torchscript" else contextlib.nullcontext([])
+    )
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), quiet as printed:
             warnings.simplefilter("ignore")
             torch.onnx.export(graph, (dummy,), str(path), opset_version=opset, **kwargs)
     except Exception as err:  # the exporters raise many unrelated types
+        dump = "".join(printed).strip()
+        if dump:  # the TorchScript graph at the failure: for a bug report, not for the user
+            log.debug("torch.onnx.export (%s) printed before failing:\n%s", exporter, dump)
+        text = str(err).strip()
+        reason = text.splitlines()[0].split(" [Caused by")[0].strip() if text else ""
+        pools = _adaptive_pools(
+            getattr(graph, "model", graph)
+        )  # names as the user's model has them
+        if exporter == "torchscript" and pools and "adaptive_avg_pool2d" in text:
+            reason = "adaptive_avg_pool2d to an output size that does not divide the feature map"
+            advice = (
+                f"replace its {pools[0]} with siamkit.encoders.signet.GridAvgPool2d "
+                "(nn.AdaptiveAvgPool2d's numbers in PyTorch, cell means in ONNX) or use an input "
+                "size whose last feature map the output size divides"
+            )
+        else:
+            other = "dynamo" if exporter == "torchscript" else "torchscript"
+            advice = f"try the other exporter (exporter={other!r}) or another opset"
+        reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
         raise ExportError(
-            f"torch.onnx.export ({exporter}) could not export this model: {type(err).__name__}: {err}. "
-            f"Try the other exporter (exporter={'dynamo' if exporter == 'torchscript' else 'torchscript'!r}) "
-            "or another opset."
+            f"torch.onnx.export ({exporter}) could not export this model ({reason}); {advice}"
         ) from err
+    if dump := "".join(printed).strip():
+        log.debug("torch.onnx.export (%s) printed:\n%s", exporter, dump)
 
 
 def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | None:
@@ -410,10 +480,11 @@ class _Graph:
                     "does not (checked on random, blank and flat images); nothing was written"
                 )
             if diff is not None and diff > self.atol:
+                other = "dynamo" if self.exporter == "torchscript" else "torchscript"
+                advice = f"try the other exporter (exporter={other!r}) or another opset"
                 raise ExportError(
                     f"the ONNX export{of} differs from the torch model by up to {diff:.2e} "
-                    f"(allowed {self.atol:.0e}); nothing was written — try exporter='dynamo' or "
-                    "another opset"
+                    f"(allowed {self.atol:.0e}); nothing was written — {advice}"
                 )
             step(f"writing {dest}")
         return OnnxExport(dest, meta, diff, dest.stat().st_size)
