@@ -564,7 +564,7 @@ def test_load_text_model_passes_trust_plugins_on(user_module, tmp_path, monkeypa
 
     model, _, _ = _saved_with_a_plugin_file(*user_module, tmp_path)
     for trust in ({}, {"trust_plugins": False}, {"trust_plugins": True}):
-        with pytest.raises(ModelFileError, match="not a TextSiameseNetwork") as err:
+        with pytest.raises(ModelFileError, match="not a text model") as err:
             load_text_model(model, **trust)
         assert isinstance(err.value, TypeError)
         assert not (tmp_path / "imported.txt").exists()
