@@ -84,7 +84,7 @@ def store_errors(what: str) -> Callable[[F], F]:
                 message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
                 raise click.ClickException(str(message).strip() or type(err).__name__) from None
             except (sqlite3.Error, PermissionError) as err:
-                full = getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+                full = getattr(err, "sqlite_errorname", None) == "SQLITE_FULL"
                 fix = "; free some space on its disk and run it again" if full else ""
                 raise click.ClickException(f"the {what} file cannot be used: {err}{fix}") from None
 
