@@ -102,3 +102,20 @@ def test_list_names_each_config_with_what_it_is(tmp_path: Path) -> None:
     lines = {line.split()[0]: line for line in res.output.splitlines()}
     assert set(lines) == set(_repo_configs())
     assert "The `siamkit demo` recipe" in lines["demo.yaml"]
+
+
+def test_the_next_line_pastes_into_a_shell_for_a_folder_with_spaces(tmp_path: Path) -> None:
+    """'next: siamkit train /x/My Configs ü/demo.yaml' split into two words in a shell."""
+    import shlex
+
+    out = tmp_path / "My Configs ü"
+    res = CliRunner().invoke(cli, ["configs", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("next: "))
+    assert shlex.split(line.removeprefix("next: ")) == [
+        "siamkit",
+        "train",
+        str(out / "demo.yaml"),
+        "--out",
+        "runs/demo",
+    ]

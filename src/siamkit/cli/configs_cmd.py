@@ -10,6 +10,7 @@ and ``configs/text-pairs.yaml``'s ``configs/data/...`` path, work from where it 
 from __future__ import annotations
 
 import re
+import shlex
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,4 +176,5 @@ def configs(out: str, force: bool, list_only: bool) -> None:
     click.echo(f"wrote {len(write)} of siamkit's {len(files)} example config files to {out}{kept}")
     for note in _data_path_notes(files, target):
         click.echo(note, err=True)
-    click.echo(f"next: siamkit train {target / 'demo.yaml'} --out runs/demo")
+    demo = shlex.quote(str(target / "demo.yaml"))  # a line to paste: My Configs/ is 2 words
+    click.echo(f"next: siamkit train {demo} --out runs/demo")
