@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,8 +104,11 @@ def enroll_groups(
     An image its label already holds (enrolled before, or given twice) is skipped, as
     ``siamkit text enroll`` skips a text its label holds: the gallery's ``skip_repeats`` rule
     (:mod:`siamkit.index.repeats`: the same embedding)."""
+    import contextlib
+
     import numpy as np
 
+    from siamkit.cli._image_files import progress_off
     from siamkit.cli._inputs import photos_named
     from siamkit.index.embedding import embed_inputs
     from siamkit.index.store import validate_label
@@ -125,7 +127,7 @@ def enroll_groups(
             pngs.extend(_thumbnail(p) for p in files[s : s + chunk])
         # a photo without a face is named by its file; the chunk's own "embedding: 100% (1/1
         # batches)" line, shown when a chunk takes seconds, would interleave with this count
-        with photos_named(files, start=s), _progress_off():
+        with photos_named(files, start=s), progress_off():
             # what is enrolled is searched for: a half-twin embeds it with branch g, as
             # Gallery.enroll does (the gallery records the document tower as the enrolling one)
             return embed_inputs(model, x[s : s + chunk], role="document")
@@ -156,20 +158,6 @@ def enroll_groups(
             if new:
                 ids[label] = list(new)
     return EnrolledImages(ids, skipped)
-
-
-@contextlib.contextmanager
-def _progress_off() -> Iterator[None]:
-    """No progress reported inside: a step counted by an outer bar (enrollment's images) is not
-    also counted as its own (each chunk's batches)."""
-    from siamkit import progress
-
-    was = progress.is_enabled()
-    progress.set_enabled(False)
-    try:
-        yield
-    finally:
-        progress.set_enabled(was)
 
 
 def _thumbnail(path: Path) -> bytes:

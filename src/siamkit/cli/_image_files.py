@@ -3,8 +3,9 @@ unreadable one named in one sentence), and writing ``siamkit embed``'s .npy or .
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +44,56 @@ def read_image_files(
     c, h, w = (int(s) for s in shape)
     read = lambda p: resize_images(read_image(p, channels=c).unsqueeze(0), (h, w))[0]  # noqa: E731
     return torch.stack(read_each_image(paths, read))
+
+
+class ImageFiles:
+    """The ``(N, C, H, W)`` images in ``[0, 1]`` of image files, read a slice at a time
+    (``files[s : s + chunk]``), so that embedding or enrolling tens of thousands of photos holds
+    one chunk of pixels, not all of them (20,000 RGB images at 224 x 224 are 12 GB as floats).
+    Made by :func:`open_image_files`, which has read every file once."""
+
+    def __init__(self, paths: Sequence[Any], shape: Sequence[int]) -> None:
+        self.paths = list(paths)
+        self.shape = tuple(int(s) for s in shape)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: slice) -> Tensor:
+        import torch
+
+        from siamkit.data.image_io import read_image, resize_images
+
+        c, h, w = self.shape
+        read = lambda p: resize_images(read_image(p, channels=c).unsqueeze(0), (h, w))[0]  # noqa: E731
+        return torch.stack([read(p) for p in self.paths[index]])
+
+
+def open_image_files(paths: Sequence[Any], shape: Sequence[int]) -> ImageFiles:
+    """:class:`ImageFiles` of ``paths``, after every file was read once, keeping none of its
+    pixels, so that the unreadable ones are refused before any work, in one sentence naming
+    each (:func:`read_each_image`), as :func:`read_image_files` refuses them."""
+    from siamkit.data.image_io import read_image
+
+    if not paths:
+        raise ValueError("no image files to read")
+    channels = int(shape[0])
+    read_each_image(paths, lambda p: read_image(p, channels=channels).shape)
+    return ImageFiles(paths, shape)
+
+
+@contextlib.contextmanager
+def progress_off() -> Iterator[None]:
+    """No progress reported inside: a step counted by an outer count (the images of embed or
+    enroll) is not also counted as its own (each chunk's batches)."""
+    from siamkit import progress
+
+    was = progress.is_enabled()
+    progress.set_enabled(False)
+    try:
+        yield
+    finally:
+        progress.set_enabled(was)
 
 
 def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:

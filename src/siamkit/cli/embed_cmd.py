@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from siamkit.cli._eval_data import load_eval_data
 from siamkit.cli._image_files import (
+    ImageFiles,
     check_embeddings_out,
     collect_images,
     embedding_files,
-    read_image_files,
+    open_image_files,
+    progress_off,
     write_embeddings,
 )
 from siamkit.cli._image_model import DEVICE, load_siamese
@@ -23,6 +26,9 @@ from siamkit.cli._inputs import (
     model_image_shape,
     refuse_existing,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @click.command("embed")
@@ -117,17 +123,37 @@ def embed(
         ev = load_eval_data(data, meta, [str(c) for c in range(10)], split, None, shape)
         x, label_list = ev.x, [ev.names[int(c)] for c in ev.y]
         ids = [f"{data}:{split}:{i}" for i in range(len(label_list))]
+        check_input(net, x)
+        z = encode(net, x, batch_size, dev).numpy()
     elif inputs:
         paths, label_list = collect_images(inputs)
-        x, ids = read_image_files(paths, shape), [str(p) for p in paths]
+        files, ids = open_image_files(paths, shape), [str(p) for p in paths]
+        z = _embed_files(net, files, batch_size, dev)
     else:
         raise click.UsageError("give image files / folders, or --data NAME")
-    check_input(net, x)
-    z = encode(net, x, batch_size, dev).numpy()
     written = write_embeddings(Path(out), z, ids, label_list)
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
     )
+
+
+def _embed_files(net: Any, files: ImageFiles, batch_size: int, dev: Any) -> np.ndarray:
+    """``(N, D)`` embeddings of image files, read and embedded a few batches at a time (the
+    pixels of one chunk in memory, not of every file), with one count of the images."""
+    import numpy as np
+
+    from siamkit.encode import encode
+    from siamkit.progress import track
+
+    n, chunk = len(files), batch_size * 4
+    parts = []
+    weight = lambda s: min(chunk, n - s)  # noqa: E731
+    for start in track(range(0, n, chunk), "embedding", n, "images", weight):
+        x = files[start : start + chunk]
+        check_input(net, x)
+        with progress_off():  # the chunk's batches are counted as its images
+            parts.append(encode(net, x, batch_size, dev).numpy())
+    return np.concatenate(parts)
 
 
 COMMANDS = [embed]

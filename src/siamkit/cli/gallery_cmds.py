@@ -82,7 +82,11 @@ def _load_model(path: str, gallery_path: str | None = None) -> Any:
 
 
 def _read_images(
-    model: Any, paths: Sequence[Any], where: str = "this model", role: str = "query"
+    model: Any,
+    paths: Sequence[Any],
+    where: str = "this model",
+    role: str = "query",
+    lazy: bool = False,
 ) -> Any:
     """``(N, C, H, W)`` images in [0, 1], resized to the model's input shape; for a model that
     takes whole photos (``input_kind == "photo"``, a face model), a list of ``(C, H, W)`` images
@@ -90,8 +94,11 @@ def _read_images(
 
     ``role="document"``: images to enroll or to compare against, which a half-twin
     (``task: half_twin``) embeds with branch g, whose input size may differ from branch f's.
+    ``lazy``: the batch as :class:`~siamkit.cli._image_files.ImageFiles`, every file checked
+    but read again a slice at a time, so that enrolling a folder of tens of thousands of photos
+    holds one chunk of pixels.
     """
-    from siamkit.cli._image_files import read_each_image, read_image_files
+    from siamkit.cli._image_files import open_image_files, read_each_image, read_image_files
     from siamkit.cli._inputs import model_image_shape
 
     if getattr(model, "input_kind", None) == "photo":
@@ -110,7 +117,7 @@ def _read_images(
         shape = model_image_shape(model, where)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
-    return read_image_files(list(paths), shape)
+    return open_image_files(list(paths), shape) if lazy else read_image_files(list(paths), shape)
 
 
 NO_THRESHOLD = (
@@ -254,7 +261,8 @@ def enroll(
             )
     groups = group_images(images, label)
     net = _load_model(model, gallery_path)
-    x = _read_images(net, [p for paths in groups.values() for p in paths], model, "document")
+    files = [p for paths in groups.values() for p in paths]
+    x = _read_images(net, files, model, "document", lazy=True)
     with _open(gallery_path, net, create=True, folder=model) as gallery:
         # thumbnails beside the gallery, as the service's /enroll keeps them (the page's matches)
         done = enroll_groups(
