@@ -30,7 +30,8 @@ class CheckImages(NamedTuple):
     """What the int8 check scores: inputs ``x`` ``(N, ...)`` and labels ``y`` ``(N,)``, a
     description, how they differ from the run's test set (``None``: they are it), and for a
     half-twin the inputs of tower g paired row by row with ``x`` (``g_inputs``, its run's ``y``
-    data), or why there are none (``no_g_inputs``: g is then given ``x`` itself, resized)."""
+    data), or why there are none (``no_g_inputs``: g is then given ``x`` itself, resized);
+    ``remedy``: what to give when they are too few (:func:`too_few_images`), if not a folder."""
 
     x: Any
     y: Any
@@ -38,6 +39,7 @@ class CheckImages(NamedTuple):
     differs: str | None
     g_inputs: Any = None
     no_g_inputs: str = ""
+    remedy: str | None = None
 
 
 def too_few_images(y: Any, remedy: str | None = None) -> str | None:
@@ -431,7 +433,7 @@ def int8_accuracy_change(
 
     from siamkit.export.onnx_model import OnnxModel
 
-    x, y, source, differs, g_inputs, no_g_inputs = CheckImages(*images)
+    x, y, source, differs, g_inputs, no_g_inputs, remedy = CheckImages(*images)
     if int((np.unique(y, return_counts=True)[1] >= 2).sum()) < 2:
         raise ValueError("the accuracy check needs at least two classes of two images each")
     settings, basis = check_settings(y, protocol, differs)
@@ -442,7 +444,7 @@ def int8_accuracy_change(
     fp32, int8 = (_scores(m, x, y, settings, episodes, seed, g_inputs) for m in models)
     paired = pairing(models[0], g_inputs is not None, no_g_inputs)
     # said, not refused: the export itself is fine
-    few = too_few_images(y, _FEW_ROWS if g_inputs is not None else None)
+    few = too_few_images(y, _FEW_ROWS if g_inputs is not None else remedy)
     return {
         "images": source, **({"too_few_images": few} if few else {}),
         **({"pairing": paired} if paired else {}), "few_shot": settings,
@@ -473,4 +475,155 @@ def describe(check: dict[str, Any]) -> str:
     return (
         f"int8 vs fp32 on {check['images']}{few}{paired}: EER {change('eer')}, {shots} "
         f"({check['few_shot_basis']})"
+    )
+
+
+#: How --calib-data and --check-data name a signature corpus (as evaluate's --data does): read
+#: as the signature commands read it (:func:`~siamkit.data.signature_set.load_signature_set`).
+SIGNATURES = "signatures:"
+
+
+class SignatureData(NamedTuple):
+    """Signatures preprocessed as a signature model takes them (``sigs``), the writers its run
+    trained on and tested on (``None``: a corpus given on the command line, not its run's), and
+    what they are (``where``)."""
+
+    sigs: Any
+    train: list[int] | None
+    test: list[int] | None
+    where: str
+
+
+def is_signature_model(model_doc: dict[str, Any]) -> bool:
+    """Whether the signature task saved the model (its ``metadata.signatures``)."""
+    return "signatures" in (model_doc.get("metadata") or {})
+
+
+def given_signatures(option: str, value: str, shape: tuple[int, ...]) -> SignatureData:
+    """The corpus ``value`` (``signatures:DIR``) given to ``option``, read and preprocessed at the
+    model's input ``shape`` as the signature commands read it.
+
+    Raises:
+        ValueError: the model does not take 1-channel images, or ``DIR`` is not a signature
+            corpus (no such folder, no known layout, an unreadable or blank scan).
+    """
+    from siamkit.data.signature_set import load_signature_set
+
+    folder = value[len(SIGNATURES) :]
+    if len(shape) != 3 or shape[0] != 1:
+        raise ValueError(
+            f"{option} {value}: signatures are 1-channel images and this model takes "
+            f"{tuple(shape)} inputs; give a folder of images by class"
+        )
+    if not folder or not Path(folder).is_dir():
+        raise ValueError(
+            f"{option} {value}: no such folder; give signatures:DIR with DIR a signature corpus "
+            "(CEDAR, GPDS, BHSig or <writer>/genuine/*, <writer>/forged/*)"
+        )
+    try:
+        sigs = load_signature_set(folder, "auto", tuple(shape[1:]))
+    except (ValueError, FileNotFoundError) as err:
+        raise ValueError(f"{option} {value}: {str(err).strip().rstrip('.')}") from None
+    return SignatureData(sigs, None, None, f"the signatures in {folder}")
+
+
+def run_signatures(model_dir: str, shape: tuple[int, ...]) -> SignatureData | str:
+    """The signatures a signature model's run trained and tested on, from its run config
+    (``MODEL/../config.yaml``, as ``siamkit train --out RUN`` wrote it): its ``data.root``
+    corpus read and preprocessed as the run read it (:func:`load_run_data`), or its synthetic
+    writers made again (``data.root: null``), split into writers as the run split them; else
+    the clause saying why there are none (no run config beside the model, its data.root gone
+    or unreadable, images of another size)."""
+    import yaml
+
+    from siamkit.applications.signatures.config import signature_config_from_dict
+    from siamkit.applications.signatures.task import load_run_data
+    from siamkit.data.signature_set import writer_disjoint_split
+
+    path = Path(model_dir).resolve().parent / "config.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return f"its run's config {path} is not there (or cannot be read)"
+    if not isinstance(doc, dict) or doc.get("task") != "signatures":
+        return f"{path} is not the config of a signature run (task: signatures)"
+    try:
+        cfg = signature_config_from_dict({k: v for k, v in doc.items() if k != "task"})
+    except ValueError as err:
+        return f"its run's config {path} cannot be read ({str(err).strip().rstrip('.')})"
+    d = cfg.data
+    if tuple(d.image_size) != tuple(shape[1:]):
+        return (
+            f"its run's config {path} has data.image_size {list(d.image_size)}, not the model's "
+            f"{list(shape[1:])}"
+        )
+    if d.root is not None and not Path(d.root).is_dir():
+        return f"its run's signatures (data.root {d.root}) are not there"
+    try:
+        sigs, _ = load_run_data(cfg)
+        train, _, test = writer_disjoint_split(len(sigs.names), d.split, d.seed)
+    except (ValueError, FileNotFoundError) as err:
+        return f"its run's signatures cannot be read ({str(err).strip().rstrip('.')})"
+    where = (
+        f"its run's signatures {d.root}"
+        if d.root is not None
+        else f"its run's synthetic signatures (data.root null: {d.synthetic_writers} writers, "
+        f"seed {d.seed}, made again)"
+    )
+    return SignatureData(sigs, train, test, where)
+
+
+def signature_calibration(data: SignatureData, count: int, seed: int = 0) -> tuple[Any, str]:
+    """A seeded sample of ``count`` signatures (genuine and forged) of the writers the run
+    trained on (of every writer of a given corpus), ``(N, 1, H, W)`` float32 in [0, 1] as the
+    model takes them, and their label."""
+    import numpy as np
+    import torch
+
+    sigs = data.sigs
+    keep = torch.ones(len(sigs.writer), dtype=torch.bool)
+    whose = ""
+    if data.train is not None:
+        keep = torch.isin(sigs.writer, torch.as_tensor(data.train))
+        whose = f" of its {len(data.train)} training writers"
+    rows = torch.nonzero(keep).flatten()
+    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:count]
+    rows = rows[pick.sort().values]
+    x = np.ascontiguousarray(sigs.images[rows].numpy(), dtype=np.float32)
+    return x, f"{len(rows)} signatures{whose} ({data.where})"
+
+
+def signature_check_images(data: SignatureData) -> CheckImages:
+    """The int8 check's images on signatures: the genuine signatures of the writers the run
+    tested on (of every writer of a given corpus, or of the run's when its test writers are too
+    few for the check), labelled by writer, at most :data:`CHECK_IMAGES`, a seeded sample.
+    Skilled forgeries are left out: the check's EER and N-way K-shot tell writers apart."""
+    import numpy as np
+    import torch
+
+    sigs = data.sigs
+    genuine = ~sigs.forged
+    whose = "every writer"
+    if data.test is not None:
+        test = genuine & torch.isin(sigs.writer, torch.as_tensor(data.test))
+        counts = torch.bincount(sigs.writer[test])
+        if int((counts >= 2).sum()) >= 2:
+            genuine, whose = test, f"its {len(data.test)} test writers"
+        else:
+            whose = "every writer (its test writers are too few for the check)"
+    rows = torch.nonzero(genuine).flatten()
+    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
+    rows = rows[pick.sort().values]
+    y = sigs.writer[rows].numpy().astype(np.int64)
+    writers = len(np.unique(y))
+    return CheckImages(
+        np.ascontiguousarray(sigs.images[rows].numpy(), dtype=np.float32),
+        y,
+        f"{len(rows)} genuine signatures of {writers} writers ({whose}) of {data.where}, "
+        "skilled forgeries left out",
+        "genuine signatures, not the signature metrics",
+        remedy=(
+            f"give --check-data signatures:DIR with {MIN_GENUINE_PAIRS} genuine pairs or more "
+            "(e.g. 5 writers of 7 genuine signatures)"
+        ),
     )

@@ -14,7 +14,7 @@ from siamkit.cli._inputs import PROGRESS, refuse_existing
 from siamkit.progress import step
 
 if TYPE_CHECKING:
-    from siamkit.cli._int8_check import CheckImages, RunProtocol
+    from siamkit.cli._int8_check import CheckImages, RunProtocol, SignatureData
 
 INT8_MODES = ("static", "dynamic")
 # how a text model's int8 graph is quantised (applications/text/onnx.py, quantize_int8)
@@ -24,12 +24,71 @@ _TEXT_INT8 = (
 )
 
 
+def _signature_corpus(folder: str) -> bool:
+    """Whether ``folder`` is laid out as a signature corpus (CEDAR, GPDS, BHSig, folders)."""
+    from siamkit.data.signature_layouts import detect_layout
+
+    try:
+        detect_layout(folder)
+    except (ValueError, FileNotFoundError):
+        return False
+    return True
+
+
+def _signature_calibration(
+    source: str | None,
+    model_doc: dict[str, Any],
+    input_shape: tuple[int, ...],
+    count: int,
+    run_sigs: SignatureData | str | None,
+) -> tuple[Any, str] | None:
+    """A signature model's calibration images (and ``signatures:DIR`` for any model): the given
+    corpus, else the signatures its run trained on, read as the signature commands read them;
+    ``None`` when neither applies."""
+    from siamkit.cli._int8_check import (
+        SIGNATURES,
+        given_signatures,
+        is_signature_model,
+        signature_calibration,
+    )
+
+    if source is not None and source.startswith(SIGNATURES):
+        try:
+            return signature_calibration(
+                given_signatures("--calib-data", source, input_shape), count
+            )
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+    if not is_signature_model(model_doc):
+        return None
+    if source is not None and _signature_corpus(source):
+        raise click.UsageError(
+            f"--calib-data {source} is a signature corpus, and a folder of images is read "
+            "without the signature preprocessing the model takes (ink cropped, centred, "
+            f"inverted): pass --calib-data signatures:{source}"
+        )
+    if source is not None:
+        return None
+    if run_sigs is not None and not isinstance(run_sigs, str):
+        return signature_calibration(run_sigs, count)
+    raise click.UsageError(
+        f"static int8 calibrates a signature model on signatures like those it trained on, and "
+        f"{run_sigs or 'they were not looked for'}: pass --calib-data signatures:DIR (a "
+        "signature corpus), or use --int8-mode dynamic"
+    )
+
+
 def _calibration(
-    source: str | None, model_doc: dict[str, Any], input_shape: tuple[int, ...], count: int
+    source: str | None,
+    model_doc: dict[str, Any],
+    input_shape: tuple[int, ...],
+    count: int,
+    run_sigs: SignatureData | str | None = None,
 ) -> tuple[Any, str]:
-    """Calibration images: --calib-data, else the model's own training data (built in, or the
-    image folder it trained on when that is still there), else Fashion-MNIST for 1-channel
-    models."""
+    """Calibration images: --calib-data, else the model's own training data (built in, the
+    image folder it trained on when that is still there, or a signature model's run's
+    signatures: ``run_sigs``, :func:`~siamkit.cli._int8_check.run_signatures`), else
+    Fashion-MNIST for 1-channel models."""
     from siamkit.cli._eval_data import training_folder
     from siamkit.export.calibration import BUILTIN_SOURCES, calibration_images
 
@@ -40,6 +99,9 @@ def _calibration(
             "Python with siamkit.export.quantize_onnx, its calibration an (N, "
             f"{', '.join(map(str, input_shape))}) array of training vectors"
         )
+    signatures = _signature_calibration(source, model_doc, input_shape, count, run_sigs)
+    if signatures is not None:
+        return signatures
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     classes: list[Any] | None = None
@@ -175,15 +237,25 @@ def _run(
             "which exports a half-twin's second tower (task: half_twin)"
         )
     shape = input_shape or _model_input_shape(doc)
+    from siamkit.cli._int8_check import is_signature_model, run_signatures
+
+    # a signature model's own signatures (or why there are none), read once for both defaults
+    run_sigs: SignatureData | str | None = None
+    if is_signature_model(doc) and (
+        (int8_mode == "static" and calib_data is None)
+        or (int8_mode is not None and check_data is None and branch != "g")
+    ):
+        step("reading the signatures the model's run trained and tested on")
+        run_sigs = run_signatures(model, shape)
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
-        calib, source = _calibration(calib_data, doc, shape, calib_size)
+        calib, source = _calibration(calib_data, doc, shape, calib_size, run_sigs)
     # a half-twin's two branches (f: what is searched with, g: what is enrolled), unless --branch
     both = branch is None and (doc.get("model") or {}).get("kind") == "half_twin"
     # the held-out images of the int8 check (or why there are none), before exporting too
     check_images: CheckImages | str | None = None
     if int8_mode is not None and branch != "g":
-        check_images = _check_images(model, doc, shape, check_data, both)
+        check_images = _check_images(model, doc, shape, check_data, both, run_sigs)
     targets = _targets(model, out, int8_mode is not None, both)
     refuse_existing(targets, force, "or --out elsewhere")
     fp32 = export_onnx(
@@ -286,11 +358,56 @@ def _run_folder(
     ]
 
 
+def _signature_check_images(
+    doc: dict[str, Any],
+    shape: tuple[int, ...],
+    data: str | None,
+    run_sigs: SignatureData | str | None,
+) -> CheckImages | str | None:
+    """A signature model's check images (and ``signatures:DIR``'s for any model): the given
+    corpus's genuine signatures, else its run's test writers', or why there are none; ``None``
+    when neither applies."""
+    from siamkit.cli._int8_check import (
+        SIGNATURES,
+        given_signatures,
+        is_signature_model,
+        signature_check_images,
+    )
+
+    if data is not None and data.startswith(SIGNATURES):
+        try:
+            return signature_check_images(given_signatures("--check-data", data, shape))
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+    if not is_signature_model(doc):
+        return None
+    if data is not None and _signature_corpus(data):
+        raise click.UsageError(
+            f"--check-data {data} is a signature corpus, whose forgeries a class folder would "
+            f"count as genuine signatures: pass --check-data signatures:{data}"
+        )
+    if data is not None:
+        return None
+    if run_sigs is not None and not isinstance(run_sigs, str):
+        return signature_check_images(run_sigs)
+    return (
+        f"accuracy change not measured: {run_sigs or 'its signatures were not looked for'}; "
+        "pass --check-data signatures:DIR (signatures of writers it did not train on)"
+    )
+
+
 def _check_images(
-    model: str, doc: dict[str, Any], shape: tuple[int, ...], data: str | None, both: bool = False
+    model: str,
+    doc: dict[str, Any],
+    shape: tuple[int, ...],
+    data: str | None,
+    both: bool = False,
+    run_sigs: SignatureData | str | None = None,
 ) -> CheckImages | str:
     """The held-out images of the int8 check, or why there are none. A --check-data that cannot
     be used is refused here, before anything is written; the default data only goes unmeasured.
+    A signature model is checked on signatures (``run_sigs``: its run's, read once for its
+    calibration too), as is any model given ``--check-data signatures:DIR``.
 
     A half-twin exported with both towers (``both``) is checked on its run's own rows without
     --check-data: ``x`` through f, ``y`` through g, each tower on inputs of its own kind (vector
@@ -298,6 +415,9 @@ def _check_images(
     images resized through g, and the check's line says why."""
     from siamkit.cli._int8_check import held_out_images
 
+    signatures = _signature_check_images(doc, shape, data, run_sigs)
+    if signatures is not None:
+        return signatures
     no_rows = ""  # why a half-twin's g is not checked on its own kind of input
     if both and data is None:
         from siamkit.cli._half_twin_check_data import half_twin_rows
@@ -387,9 +507,11 @@ def _int8_check(
 @click.option(
     "--calib-data",
     default=None,
-    help="Calibration images for an image model's static int8: 'fashion-mnist', 'digits' or a "
-    "folder of training images [default: the model's own training data and classes: its "
-    "built-in data set, or the image folder it trained on while that is still there; else "
+    help="Calibration images for an image model's static int8: 'fashion-mnist', 'digits', a "
+    "folder of training images, or signatures:DIR (a signature corpus, read as the signature "
+    "commands read it) [default: the model's own training data and classes: its built-in data "
+    "set, or the image folder it trained on while that is still there; a signature model: its "
+    "run's training writers (its config.yaml's data.root, or its synthetic writers); else "
     "fashion-mnist for 1-channel models]. The output says which data it calibrated on. A "
     "vector model has no calibration images: export it with --int8-mode dynamic.",
 )
@@ -430,12 +552,13 @@ def _int8_check(
 @click.option(
     "--check-data",
     default=None,
-    help="Image models: held-out images (a folder with one sub-folder per class, or fashion-mnist "
-    "/ digits) on which --int8 reports the int8 model's EER and N-way K-shot change (the eval.ways, "
+    help="Image models: held-out images (a folder with one sub-folder per class, fashion-mnist / "
+    "digits, or signatures:DIR: a signature corpus's genuine signatures by writer) on which --int8 reports the int8 model's EER and N-way K-shot change (the eval.ways, "
     "eval.shots, eval.episodes, eval.queries and eval.seed the model's run recorded, where "
     "these images allow, so that on its test classes the fp32 figures are metrics.json's; else "
     "up to 5-way 1-shot) [default: the test split of the model's built-in data, or the image "
-    "folder it trained on while that is still there: its test classes; a half-twin (task: "
+    "folder it trained on while that is still there: its test classes; a signature model: its "
+    "run's test writers' genuine signatures; a half-twin (task: "
     "half_twin, vectors too): its run's validation rows, x through f and y through g, while "
     "its data.path is still there]. Any other vector model's int8 change is not measured: "
     "compare its embeddings on held-out vectors yourself.",

@@ -1,0 +1,160 @@
+"""export --int8 of a signature model calibrates and checks on signatures: by default its run's own
+(its config.yaml's data.root, read and preprocessed as the signature task reads it, or its
+synthetic writers made again), or a corpus given as --calib-data / --check-data signatures:DIR.
+It calibrated on Fashion-MNIST and measured nothing, and refused signatures:DIR."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+import siamkit
+from siamkit.applications.signatures.model import build_signature_model
+from siamkit.cli.export_cmd import export
+from siamkit.data.signature_set import load_signature_set, writer_disjoint_split
+from siamkit.data.synthetic_signatures import write_signature_folders
+
+pytest.importorskip("onnxruntime")
+
+SIZE = (40, 56)
+SPLIT = [0.5, 0.25, 0.25]
+
+
+def _run(tmp_path: Path, root: Path | None) -> Path:
+    """A tiny signature model saved as ``siamkit train configs/signatures.yaml`` saves it, with
+    its run's config.yaml beside it (``data.root``: ``root``; ``None``: synthetic writers)."""
+    torch.manual_seed(0)
+    kwargs = {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    net = build_signature_model((1, *SIZE), 16, kwargs).eval()
+    run = tmp_path / "run"
+    run.mkdir()
+    config = {
+        "task": "signatures",
+        "data": {"root": None if root is None else str(root), "synthetic_writers": 12,
+                 "genuine": 7, "forged": 4, "seed": 0, "image_size": list(SIZE), "split": SPLIT},
+        "model": {"embedding_dim": 16, "encoder_kwargs": kwargs},
+    }  # fmt: skip
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    meta = {"signatures": {"reduce": "mean", "references": 3, "image_size": list(SIZE)}}
+    siamkit.save_model(net, run / "model", metadata=meta)
+    return run / "model"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 synthetic writers in the writer/genuine|forged layout (7 genuine, 4 forged each)."""
+    root = tmp_path_factory.mktemp("sigs") / "sigs"
+    return write_signature_folders(root, 12, 7, 4, seed=0, size=SIZE)
+
+
+def _export(model: Path, *args: str):
+    return CliRunner().invoke(export, [str(model), "--int8", "--json", "--no-progress", *args])
+
+
+def test_default_export_calibrates_and_checks_on_the_runs_own_signatures(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import siamkit.export.quantize as quantize
+
+    seen = {}
+    real = quantize.quantize_onnx
+
+    def spy(path, **kwargs):
+        seen.update(kwargs)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(quantize, "quantize_onnx", spy)
+    res = _export(_run(tmp_path, corpus))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output[res.output.index("{") :])
+    int8 = doc["files"][1]
+    assert "fashion-mnist" not in res.output
+    assert int8["calibration"] == (
+        f"66 signatures of its 6 training writers (its run's signatures {corpus})"
+    )
+    # the calibration images are the training writers' signatures as the signature task reads
+    # them (ink bright, preprocessed at the model's size), not an image folder's pixels
+    sigs = load_signature_set(corpus, "auto", SIZE)
+    train = writer_disjoint_split(12, SPLIT, 0)[0]
+    want = sigs.images[torch.isin(sigs.writer, torch.tensor(train))].numpy()
+    got = seen["calibration"]
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.array_equal(np.sort(got.reshape(len(got), -1), 0), np.sort(want.reshape(66, -1), 0))
+    check = doc["int8_check"]
+    assert isinstance(check, dict), check
+    assert check["images"] == (
+        f"21 genuine signatures of 3 writers (its 3 test writers) of its run's signatures "
+        f"{corpus}, skilled forgeries left out"
+    )
+    assert "--check-data signatures:DIR with 100 genuine pairs" in check["too_few_images"]
+    assert set(check["change"]) == {"eer", "3way1shot"}
+
+
+def test_check_data_and_calib_data_take_a_signature_corpus(tmp_path: Path, corpus: Path) -> None:
+    other = write_signature_folders(tmp_path / "held", 6, 5, 2, seed=1000, size=SIZE)
+    model = _run(tmp_path, corpus)
+    res = _export(
+        model, "--check-data", f"signatures:{other}", "--calib-data", f"signatures:{corpus}"
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output[res.output.index("{") :])
+    assert doc["files"][1]["calibration"] == f"132 signatures (the signatures in {corpus})"
+    check = doc["int8_check"]
+    assert isinstance(check, dict), check
+    assert check["images"] == (
+        f"30 genuine signatures of 6 writers (every writer) of the signatures in {other}, "
+        "skilled forgeries left out"
+    )
+    # a signature corpus given as a plain folder names the form that reads it
+    res = _export(model, "--force", "--check-data", str(other))
+    assert res.exit_code != 0
+    assert f"pass --check-data signatures:{other}" in res.output
+    res = _export(model, "--force", "--check-data", f"signatures:{tmp_path / 'nowhere'}")
+    assert res.exit_code != 0 and "no such folder" in res.output
+
+
+def test_a_run_on_synthetic_writers_makes_them_again(tmp_path: Path) -> None:
+    res = _export(_run(tmp_path, None))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output[res.output.index("{") :])
+    where = "its run's synthetic signatures (data.root null: 12 writers, seed 0, made again)"
+    assert doc["files"][1]["calibration"] == f"66 signatures of its 6 training writers ({where})"
+    assert doc["int8_check"]["images"].endswith(f"of {where}, skilled forgeries left out")
+
+
+def test_when_the_runs_signatures_are_gone_it_says_so_and_what_to_pass(
+    tmp_path: Path, corpus: Path
+) -> None:
+    gone = shutil.copytree(corpus, tmp_path / "gone")
+    model = _run(tmp_path, gone)
+    shutil.rmtree(gone)
+    res = _export(model)  # static: refused before anything is written
+    assert res.exit_code != 0
+    assert f"its run's signatures (data.root {gone}) are not there" in res.output
+    assert "--calib-data signatures:DIR" in res.output
+    assert not (model / "model.onnx").exists()
+    res = _export(model, "--int8-mode", "dynamic")
+    assert res.exit_code == 0, res.output
+    check = json.loads(res.output[res.output.index("{") :])["int8_check"]
+    assert check == (
+        f"accuracy change not measured: its run's signatures (data.root {gone}) are not there; "
+        "pass --check-data signatures:DIR (signatures of writers it did not train on)"
+    )
+
+
+def test_a_signature_corpus_as_a_plain_calibration_folder_names_signatures_dir(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """A plain folder would calibrate on scans read as photos (ink dark, uncropped)."""
+    model = _run(tmp_path, corpus)
+    res = _export(model, "--calib-data", str(corpus))
+    assert res.exit_code != 0
+    assert f"pass --calib-data signatures:{corpus}" in res.output
+    assert not (model / "model.onnx").exists()
