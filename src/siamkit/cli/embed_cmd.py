@@ -138,14 +138,14 @@ def embed(
 
 
 def _embed_files(net: Any, files: ImageFiles, batch_size: int, dev: Any) -> np.ndarray:
-    """``(N, D)`` embeddings of image files, read and embedded a few batches at a time (the
+    """``(N, D)`` embeddings of image files, read and embedded a batch at a time (the
     pixels of one chunk in memory, not of every file), with one count of the images."""
     import numpy as np
 
     from siamkit.encode import encode
     from siamkit.progress import track
 
-    n, chunk = len(files), batch_size * 4
+    n, chunk = len(files), batch_size
     parts = []
     weight = lambda s: min(chunk, n - s)  # noqa: E731
     for start in track(range(0, n, chunk), "embedding", n, "images", weight):
