@@ -17,7 +17,9 @@ from click.testing import CliRunner
 
 import siamkit
 from siamkit.applications.signatures.model import build_signature_model
+from siamkit.cli._int8_check import describe
 from siamkit.cli.export_cmd import export
+from siamkit.cli.main import cli
 from siamkit.data.signature_set import load_signature_set, writer_disjoint_split
 from siamkit.data.synthetic_signatures import write_signature_folders
 
@@ -95,6 +97,14 @@ def test_default_export_calibrates_and_checks_on_the_runs_own_signatures(
     )
     assert "--check-data signatures:DIR with 100 genuine pairs" in check["too_few_images"]
     assert set(check["change"]) == {"eer", "3way1shot"}
+    # and verification against its test writers' forgeries, as `signature evaluate` scores it
+    sig = check["signatures"]
+    assert sig["data"] == (
+        f"33 signatures (genuine and skilled forgeries) of its 3 test writers of its run's "
+        f"signatures {corpus}, 3 references a writer, mean distance"
+    )
+    assert set(sig["fp32"]) == set(sig["int8"]) == {"skilled", "random"}
+    assert "skilled-forgery EER" in describe(check)
 
 
 def test_check_data_and_calib_data_take_a_signature_corpus(tmp_path: Path, corpus: Path) -> None:
@@ -158,3 +168,31 @@ def test_a_signature_corpus_as_a_plain_calibration_folder_names_signatures_dir(
     assert res.exit_code != 0
     assert f"pass --calib-data signatures:{corpus}" in res.output
     assert not (model / "model.onnx").exists()
+
+
+def test_on_its_runs_test_writers_the_fp32_figures_are_its_metrics(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """A 4-step run on the corpus: the check's fp32 forgery EERs are metrics.json's test ones
+    (the same writers, references, reduction and seed), so the change is int8's alone."""
+    config = {
+        "task": "signatures",
+        "data": {"root": str(corpus), "image_size": list(SIZE), "split": SPLIT, "seed": 0},
+        "model": {"embedding_dim": 16,
+                  "encoder_kwargs": {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}},
+        "train": {"steps": 4, "writers_per_batch": 4, "genuine_per_writer": 3,
+                  "forged_per_writer": 2, "eval_every": 4},
+        "eval": {"references": 3, "seed": 3},
+    }  # fmt: skip
+    (tmp_path / "sig.yaml").write_text(yaml.safe_dump(config))
+    res = CliRunner().invoke(
+        cli, ["train", str(tmp_path / "sig.yaml"), "--out", str(tmp_path / "run")]
+    )
+    assert res.exit_code == 0, res.output
+    res = _export(tmp_path / "run" / "model")
+    assert res.exit_code == 0, res.output
+    sig = json.loads(res.output[res.output.index("{") :])["int8_check"]["signatures"]
+    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert sig["fp32"] == pytest.approx(
+        {k: test[k]["eer"] for k in ("skilled", "random")}, abs=1e-6
+    )

@@ -31,7 +31,9 @@ class CheckImages(NamedTuple):
     description, how they differ from the run's test set (``None``: they are it), and for a
     half-twin the inputs of tower g paired row by row with ``x`` (``g_inputs``, its run's ``y``
     data), or why there are none (``no_g_inputs``: g is then given ``x`` itself, resized);
-    ``remedy``: what to give when they are too few (:func:`too_few_images`), if not a folder."""
+    ``remedy``: what to give when they are too few (:func:`too_few_images`), if not a folder;
+    ``signatures``: for a signature model, its writers' genuine signatures and skilled forgeries
+    with the references, reduction and seed it verifies with (:class:`SignatureCheck`)."""
 
     x: Any
     y: Any
@@ -40,6 +42,7 @@ class CheckImages(NamedTuple):
     g_inputs: Any = None
     no_g_inputs: str = ""
     remedy: str | None = None
+    signatures: Any = None
 
 
 def too_few_images(y: Any, remedy: str | None = None) -> str | None:
@@ -433,7 +436,8 @@ def int8_accuracy_change(
 
     from siamkit.export.onnx_model import OnnxModel
 
-    x, y, source, differs, g_inputs, no_g_inputs, remedy = CheckImages(*images)
+    images = CheckImages(*images)
+    x, y, source, differs, g_inputs, no_g_inputs, remedy = images[:7]
     if int((np.unique(y, return_counts=True)[1] >= 2).sum()) < 2:
         raise ValueError("the accuracy check needs at least two classes of two images each")
     settings, basis = check_settings(y, protocol, differs)
@@ -445,7 +449,9 @@ def int8_accuracy_change(
     paired = pairing(models[0], g_inputs is not None, no_g_inputs)
     # said, not refused: the export itself is fine
     few = too_few_images(y, _FEW_ROWS if g_inputs is not None else remedy)
+    signed = {} if images.signatures is None else signature_change(models, images.signatures)
     return {
+        **signed,
         "images": source, **({"too_few_images": few} if few else {}),
         **({"pairing": paired} if paired else {}), "few_shot": settings,
         "episodes": episodes, "few_shot_basis": basis, "fp32": fp32, "int8": int8,
@@ -472,10 +478,24 @@ def describe(check: dict[str, Any]) -> str:
     )
     paired = f", {check['pairing']}" if check.get("pairing") else ""
     few = f" ({check['too_few_images']})" if check.get("too_few_images") else ""
-    return (
+    line = (
         f"int8 vs fp32 on {check['images']}{few}{paired}: EER {change('eer')}, {shots} "
         f"({check['few_shot_basis']})"
     )
+    sig = check.get("signatures")
+    if isinstance(sig, str):
+        return f"{line}; signature verification not measured: {sig}"
+    if isinstance(sig, dict):
+        rates = []
+        for kind in ("skilled", "random"):
+            a, b = (sig[p][kind] for p in ("fp32", "int8"))
+            if a is not None and b is not None:
+                a, b = round(float(a), 4), round(float(b), 4)
+                rates.append(
+                    f"{kind}-forgery EER {a:.4f} -> {b:.4f} ({round(b - a, 4) + 0.0:+.4f})"
+                )
+        line += f"; signature verification on {sig['data']}: {', '.join(rates) or 'no forgeries'}"
+    return line
 
 
 #: How --calib-data and --check-data name a signature corpus (as evaluate's --data does): read
@@ -485,13 +505,15 @@ SIGNATURES = "signatures:"
 
 class SignatureData(NamedTuple):
     """Signatures preprocessed as a signature model takes them (``sigs``), the writers its run
-    trained on and tested on (``None``: a corpus given on the command line, not its run's), and
-    what they are (``where``)."""
+    trained on and tested on (``None``: a corpus given on the command line, not its run's),
+    what they are (``where``), and the run's ``eval.seed`` (which genuine signatures its test
+    took as references)."""
 
     sigs: Any
     train: list[int] | None
     test: list[int] | None
     where: str
+    seed: int = 0
 
 
 def is_signature_model(model_doc: dict[str, Any]) -> bool:
@@ -570,7 +592,7 @@ def run_signatures(model_dir: str, shape: tuple[int, ...]) -> SignatureData | st
         else f"its run's synthetic signatures (data.root null: {d.synthetic_writers} writers, "
         f"seed {d.seed}, made again)"
     )
-    return SignatureData(sigs, train, test, where)
+    return SignatureData(sigs, train, test, where, cfg.eval.seed)
 
 
 def signature_calibration(data: SignatureData, count: int, seed: int = 0) -> tuple[Any, str]:
@@ -593,11 +615,14 @@ def signature_calibration(data: SignatureData, count: int, seed: int = 0) -> tup
     return x, f"{len(rows)} signatures{whose} ({data.where})"
 
 
-def signature_check_images(data: SignatureData) -> CheckImages:
+def signature_check_images(
+    data: SignatureData, model_doc: dict[str, Any] | None = None
+) -> CheckImages:
     """The int8 check's images on signatures: the genuine signatures of the writers the run
     tested on (of every writer of a given corpus, or of the run's when its test writers are too
     few for the check), labelled by writer, at most :data:`CHECK_IMAGES`, a seeded sample.
-    Skilled forgeries are left out: the check's EER and N-way K-shot tell writers apart."""
+    Skilled forgeries are left out: the check's EER and N-way K-shot tell writers apart; with
+    the signature model's ``model_doc``, its forgery EERs are checked too (:func:`signature_check`)."""
     import numpy as np
     import torch
 
@@ -626,4 +651,62 @@ def signature_check_images(data: SignatureData) -> CheckImages:
             f"give --check-data signatures:DIR with {MIN_GENUINE_PAIRS} genuine pairs or more "
             "(e.g. 5 writers of 7 genuine signatures)"
         ),
+        signatures=None if model_doc is None else signature_check(data, model_doc),
     )
+
+
+class SignatureCheck(NamedTuple):
+    """What a signature model's int8 check verifies: ``sigs`` (genuine signatures and skilled
+    forgeries of the writers checked), the ``references`` and ``reduce`` it verifies with, what
+    they are (``where``) and which genuine signatures are references (``seed``)."""
+
+    sigs: Any
+    references: int
+    reduce: str
+    where: str
+    seed: int = 0
+
+
+def signature_check(data: SignatureData, model_doc: dict[str, Any]) -> SignatureCheck:
+    """The writers :func:`signature_check_images` checks (its run's test writers, or every
+    writer of a given corpus), genuine and forged, with the references and reduction the model
+    records (``metadata.signatures``; 5 and mean where it records none) and its run's
+    ``eval.seed``: on its run's test writers, the fp32 figures are ``metrics.json``'s."""
+    meta = (model_doc.get("metadata") or {}).get("signatures") or {}
+    references = meta.get("references", 5)
+    reduce = meta.get("reduce", "mean")
+    references = references if isinstance(references, int) and references >= 1 else 5
+    reduce = reduce if reduce in ("mean", "min", "max") else "mean"
+    sigs, whose = data.sigs, "every writer"
+    if data.test is not None:
+        sigs, whose = sigs.subset(data.test), f"its {len(data.test)} test writers"
+    return SignatureCheck(sigs, references, reduce, f"{whose} of {data.where}", data.seed)
+
+
+def signature_change(models: Any, check: SignatureCheck) -> dict[str, Any]:
+    """Skilled- and random-forgery EER of the fp32 and int8 files (``models``, two
+    :class:`~siamkit.export.OnnxModel`) on ``check``'s writers, as ``siamkit signature
+    evaluate`` scores them (``references`` genuine references a writer, ``reduce``d distances,
+    the run's ``seed``); under ``"signatures"``, or why it could not be measured (a sentence)."""
+    import torch
+
+    from siamkit.applications.signatures.evaluate import evaluate_signatures
+
+    sigs = check.sigs
+    x = sigs.images.numpy()
+    out: dict[str, Any] = {
+        "data": f"{len(sigs.writer)} signatures (genuine and skilled forgeries) of "
+        f"{check.where}, {check.references} references a writer, {check.reduce} distance"
+    }
+    for name, model in zip(("fp32", "int8"), models, strict=True):
+        z = torch.from_numpy(model.embedder.embed(x))
+        try:
+            ev = evaluate_signatures(
+                z, sigs.writer, sigs.forged, check.references, check.reduce,
+                model.embedder.distance_name, seed=check.seed,
+            )  # fmt: skip
+        except ValueError as err:
+            return {"signatures": str(err).strip().rstrip(".")}
+        rates = ev.to_dict()
+        out[name] = {k: (rates.get(k) or {}).get("eer") for k in ("skilled", "random")}
+    return {"signatures": out}

@@ -376,7 +376,7 @@ def _signature_check_images(
 
     if data is not None and data.startswith(SIGNATURES):
         try:
-            return signature_check_images(given_signatures("--check-data", data, shape))
+            return signature_check_images(given_signatures("--check-data", data, shape), doc)
         except ValueError as err:
             raise click.UsageError(str(err)) from None
     if not is_signature_model(doc):
@@ -389,7 +389,7 @@ def _signature_check_images(
     if data is not None:
         return None
     if run_sigs is not None and not isinstance(run_sigs, str):
-        return signature_check_images(run_sigs)
+        return signature_check_images(run_sigs, doc)
     return (
         f"accuracy change not measured: {run_sigs or 'its signatures were not looked for'}; "
         "pass --check-data signatures:DIR (signatures of writers it did not train on)"
@@ -558,7 +558,8 @@ def _int8_check(
     "these images allow, so that on its test classes the fp32 figures are metrics.json's; else "
     "up to 5-way 1-shot) [default: the test split of the model's built-in data, or the image "
     "folder it trained on while that is still there: its test classes; a signature model: its "
-    "run's test writers' genuine signatures; a half-twin (task: "
+    "run's test writers' genuine signatures, and its skilled- and random-forgery EER on them "
+    "as `siamkit signature evaluate` scores them; a half-twin (task: "
     "half_twin, vectors too): its run's validation rows, x through f and y through g, while "
     "its data.path is still there]. Any other vector model's int8 change is not measured: "
     "compare its embeddings on held-out vectors yourself.",
