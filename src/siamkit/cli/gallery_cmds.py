@@ -264,11 +264,13 @@ def enroll(
     files = [p for paths in groups.values() for p in paths]
     x = _read_images(net, files, model, "document", lazy=True)
     with _open(gallery_path, net, create=True, folder=model) as gallery:
+        # `siamkit gallery PATH stats` names it; recorded first, so that the labels stored by an
+        # enrollment stopped part-way (Ctrl-C) are recorded as this folder's
+        gallery.remember_model_path(model)
         # thumbnails beside the gallery, as the service's /enroll keeps them (the page's matches)
         done = enroll_groups(
             gallery, net, groups, x, meta, thumbnails=thumbnails_path_for(gallery_path)
         )
-        gallery.remember_model_path(model)  # `siamkit gallery PATH stats` names it
         total = len(gallery)
     ids = done.ids
     skipped = sum(len(v) for v in done.skipped.values())
