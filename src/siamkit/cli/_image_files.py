@@ -120,19 +120,32 @@ def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:
     return out
 
 
-def collect_images(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """Image files named directly or found (recursively, sorted) in folders; label = parent folder."""
+def collect_images(inputs: Sequence[str], once: bool = False) -> tuple[list[Path], list[str]]:
+    """Image files named directly or found (recursively, sorted) in folders; label = parent folder.
+
+    ``once``: each file where it is first met, for ``siamkit embed``: ``photos/**`` (zsh, or
+    bash with globstar) names the folder, its sub-folders and every file in them, which gave
+    each image three rows (enroll takes every one and reports the repeats it skips).
+    """
     from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
 
     paths: list[Path] = []
+    seen: set[Path] = set()
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            paths += find_images(p)
+            found = find_images(p)
         elif p.is_file():
-            paths.append(p)
+            found = [p]
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
+        for path in found:
+            if once:
+                key = path.resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
+            paths.append(path)
     if not paths:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {', '.join(inputs)}")
     return paths, [p.parent.name for p in paths]

@@ -85,9 +85,10 @@ def embed(
     """Embed images with MODEL and save the (N, D) embeddings to OUT (.npy or .parquet).
 
     INPUTS are image files or folders (searched recursively; an image's label is its folder
-    name). .npy writes the float32 matrix plus the file naming each row (z.npy: z.ids.txt, one id
-    a line); .parquet writes columns id, label and embedding. An existing OUT is only
-    replaced with --force.
+    name); a file named again (photos/** names it through its folders too) gives one row.
+    .npy writes the float32 matrix plus the file naming each row (z.npy: z.ids.txt, one id a
+    line); .parquet writes columns id, label and embedding. An existing OUT is only replaced
+    with --force.
 
     \b
     Examples:
@@ -126,7 +127,7 @@ def embed(
         check_input(net, x)
         z = encode(net, x, batch_size, dev).numpy()
     elif inputs:
-        paths, label_list = collect_images(inputs)
+        paths, label_list = collect_images(inputs, once=True)  # photos/** names files again
         files, ids = open_image_files(paths, shape), [str(p) for p in paths]
         z = _embed_files(net, files, batch_size, dev)
     else:
