@@ -176,7 +176,7 @@ def test_a_refusal_a_bad_id_and_an_empty_answer_are_said_in_words():
     assert got["result"]["text"] == "Nothing to recommend: every image in the gallery is liked."
     got = _run({"labels": ["tile"], "ids": "#12 tile", "k": "5", "per_label": False}, {})
     assert got["sent"] == [] and got["result"]["text"] == (
-        "\u201ctile\u201d is no #ID: type item numbers such as #12 (the #ID each recommendation "
+        "\u201ctile\u201d is no #ID: type image numbers such as #12 (the #ID each recommendation "
         "shows), or choose labels in the list."
     )
     got = _run({"labels": [], "ids": " ", "k": "5", "per_label": False}, {})
@@ -214,7 +214,8 @@ def test_the_page_has_the_section_and_the_service_takes_what_it_sends(client):
     from _service_helpers import pattern, png_bytes
 
     page = (STATIC / "index.html").read_text()
-    used = set(re.findall(r'\$\("(recommend-[a-z-]+)"\)', (STATIC / "app.js").read_text()))
+    scripts = (STATIC / "common.js").read_text() + (STATIC / "app.js").read_text()
+    used = set(re.findall(r'\$\("(recommend-[a-z-]+)"\)', scripts))
     assert used and all(f'id="{name}"' in page for name in used), used
     for label in ("tile", "brick"):
         files = [("files", ("a.png", png_bytes(pattern("noise", seed=len(label)))))]

@@ -171,7 +171,8 @@ def text_client(tmp_path: Path, text_model: Any) -> Iterator[Any]:
 
 def test_the_page_has_the_section_and_the_text_service_takes_what_it_sends(text_client):
     page = (STATIC / "text.html").read_text()
-    used = set(re.findall(r'\$\("(recommend-[a-z-]+)"\)', (STATIC / "text.js").read_text()))
+    scripts = (STATIC / "common.js").read_text() + (STATIC / "text.js").read_text()
+    used = set(re.findall(r'\$\("(recommend-[a-z-]+)"\)', scripts))
     assert used and all(f'id="{name}"' in page for name in used), used
     enrolled = {
         "printer": (["The printer on floor two is out of toner."], "tickets.jsonl:1"),

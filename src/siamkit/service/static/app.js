@@ -138,34 +138,6 @@ async function onIdentify(event) {
 }
 
 // ---------------------------------------------------------------- recommend
-// The labels chosen in the list of enrolled ones (all their items are liked).
-function likedLabels() {
-  return Array.from($("recommend-labels").children).filter((o) => o.selected).map((o) => o.value);
-}
-
-// After the gallery was read (refresh): its labels to choose from, those chosen kept chosen.
-function fillRecommendLabels(gallery) {
-  const chosen = new Set(likedLabels());
-  $("recommend-labels").replaceChildren(...gallery.labels.map((g) => {
-    const option = el("option", "", g.label);
-    option.value = g.label;
-    option.selected = chosen.has(g.label);
-    return option;
-  }));
-}
-
-// The items typed by #ID ("#12 #40", "12, 40"), as "#12" for /recommend; throws naming the
-// first word that is no #ID.
-function likedIds(text) {
-  return text.split(/[\s,]+/).filter((w) => w !== "").map((word) => {
-    if (!/^#?[0-9]+$/.test(word)) {
-      throw new Error("\u201c" + word + "\u201d is no #ID: type item numbers such as #12 " +
-        "(the #ID each recommendation shows), or choose labels in the list.");
-    }
-    return "#" + word.replace(/^#/, "");
-  });
-}
-
 // One recommended item (POST /recommend): its thumbnail, label, #ID (to like it in turn),
 // distance to the nearest liked item, and the file it was enrolled from if known.
 function recommendRow(item, rank) {
@@ -182,35 +154,11 @@ function recommendRow(item, rank) {
   return li;
 }
 
-async function onRecommend(event) {
-  event.preventDefault();
-  $("recommend-items").replaceChildren();
-  let like;
-  try {
-    like = likedLabels().concat(likedIds($("recommend-ids").value));
-  } catch (err) { show("recommend-result", err.message, "error"); return; }
-  if (like.length === 0) {
-    show("recommend-result", "Choose at least one liked label, or type #ID for one image.",
-      "error");
-    return;
-  }
-  const perLabel = $("recommend-per-label").checked;
-  const k = $("recommend-k").value.trim();
-  const body = { like, per_label: perLabel };
-  if (k !== "") body.k = Number(k);  // a k the service refuses is said in its words
-  await busy($("recommend-submit"), async () => {
-    try {
-      const r = await api("POST", "/recommend", body);
-      $("recommend-items").replaceChildren(...r.items.map((item, i) => recommendRow(item, i + 1)));
-      if (r.items.length === 0) {
-        show("recommend-result", "Nothing to recommend: every " + (perLabel ? "label" : "image") +
-          " in the gallery is liked.", "bad");
-      } else {
-        show("recommend-result", (perLabel ? "The nearest label(s), each by its nearest image"
-          : "The nearest image(s)") + ", nearest first (smaller distance is more alike).", "");
-      }
-    } catch (err) { show("recommend-result", err.message, "error"); }
-  });
+// The page's Recommend form sent (common.js's submitRecommend, with this page's rows and words).
+function onRecommend(event) {
+  return submitRecommend(event, "image", recommendRow, (perLabel) => (perLabel
+    ? "The nearest label(s), each by its nearest image" : "The nearest image(s)") +
+    ", nearest first (smaller distance is more alike).");
 }
 
 // ---------------------------------------------------------------- gallery + info

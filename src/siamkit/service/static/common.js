@@ -130,6 +130,68 @@ function galleryChanged(label, removed) {
   if ($("recommend-items")) recommendChanged(removed);
 }
 
+// ---------------------------------------------------------------- recommend (both pages)
+// The labels chosen in the list of enrolled ones (all their items are liked).
+function likedLabels() {
+  return Array.from($("recommend-labels").children).filter((o) => o.selected).map((o) => o.value);
+}
+
+// After the gallery was read (refresh): its labels to choose from, those chosen kept chosen.
+function fillRecommendLabels(gallery) {
+  const chosen = new Set(likedLabels());
+  $("recommend-labels").replaceChildren(...gallery.labels.map((g) => {
+    const option = el("option", "", g.label);
+    option.value = g.label;
+    option.selected = chosen.has(g.label);
+    return option;
+  }));
+}
+
+// The items typed by #ID ("#12 #40", "12, 40"), as "#12" for /recommend; throws naming the
+// first word that is no #ID. noun: what the page's items are ("image", "text").
+function likedIds(text, noun) {
+  return text.split(/[\s,]+/).filter((w) => w !== "").map((word) => {
+    if (!/^#?[0-9]+$/.test(word)) {
+      throw new Error("\u201c" + word + "\u201d is no #ID: type " + noun + " numbers such as " +
+        "#12 (the #ID each recommendation shows), or choose labels in the list.");
+    }
+    return "#" + word.replace(/^#/, "");
+  });
+}
+
+// The Recommend form sent: the liked labels and #IDs to POST /recommend, each answer's item
+// drawn by the page's row(item, rank), and summary(perLabel) said above them.
+async function submitRecommend(event, noun, row, summary) {
+  event.preventDefault();
+  $("recommend-items").replaceChildren();
+  let like;
+  try {
+    like = likedLabels().concat(likedIds($("recommend-ids").value, noun));
+  } catch (err) { show("recommend-result", err.message, "error"); return; }
+  if (like.length === 0) {
+    show("recommend-result", "Choose at least one liked label, or type #ID for one " + noun + ".",
+      "error");
+    return;
+  }
+  const perLabel = $("recommend-per-label").checked;
+  const k = $("recommend-k").value.trim();
+  const body = { like, per_label: perLabel };
+  if (k !== "") body.k = Number(k);  // a k the service refuses is said in its words
+  show("recommend-result", "");
+  await busy($("recommend-submit"), async () => {
+    try {
+      const r = await api("POST", "/recommend", body);
+      $("recommend-items").replaceChildren(...r.items.map((item, i) => row(item, i + 1)));
+      if (r.items.length === 0) {
+        show("recommend-result", "Nothing to recommend: every " + (perLabel ? "label" : noun) +
+          " in the gallery is liked.", "bad");
+      } else {
+        show("recommend-result", summary(perLabel), "");
+      }
+    } catch (err) { show("recommend-result", err.message, "error"); }
+  });
+}
+
 // After the gallery changed, recommendations given before: a removal clears them (they may name
 // the removed label); after an enroll they stay with a line saying so (the new items may rank).
 function recommendChanged(removed) {
