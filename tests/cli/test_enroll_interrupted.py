@@ -47,3 +47,15 @@ def test_an_interrupted_enroll_keeps_its_labels_and_the_model_folder(tmp_path, m
     with Gallery.open(db) as gallery:
         assert [info.label for info in gallery.labels()] == ["bag"]
     assert Path(recorded_model_path(db) or "") == Path(model).resolve()
+    # it said only "run it again", leaving the user to wonder whether bag would be stored twice
+    assert res.stderr.splitlines() == [
+        f"interrupted (Ctrl-C) before every label was enrolled; the labels already stored in {db} "
+        "are kept: run the same command again to enroll the rest (it skips the images they hold)"
+    ]
+    monkeypatch.undo()  # and so it does
+    res = CliRunner().invoke(
+        cli, ["enroll", str(model), "--gallery", str(db), str(tmp_path / "photos")]
+    )
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith(f"enrolled 2 images of 1 label into {db} (now 4 items): boot 2")
+    assert "skipped 2 images already enrolled under the same label" in res.stdout

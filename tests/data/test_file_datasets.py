@@ -13,6 +13,7 @@ from PIL import Image
 from siamkit.data.folders import (
     EmptyFoldersWarning,
     ImageFolderDataset,
+    LeftOutFilesWarning,
     OmniglotDataset,
     empty_folders_note,
 )
@@ -76,9 +77,15 @@ def test_image_folder_names_the_class_folders_it_leaves_out_for_holding_no_image
     with pytest.warns(EmptyFoldersWarning) as caught:
         ds = ImageFolderDataset(folder_tree, (1, 4, 4))
     assert ds.classes == ["cat", "dog", "emu"] and ds.empty_folders == ["empty_class", "zebu"]
+    # cat's notes.txt is named as left out (zebu's is its folder's warning's: "holds no images")
+    assert ds.left_out == [folder_tree / "cat" / "notes.txt"]
     assert [str(w.message) for w in caught] == [
         f"2 class folders of {folder_tree} hold no images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
-        ".tiff, .webp) and are left out (empty_class, zebu): add their images, or remove the folders"
+        ".tiff, .webp) and are left out (empty_class, zebu): add their images, or remove the "
+        "folders",
+        "left out 1 file that is not an image by its extension, "
+        f"{folder_tree / 'cat' / 'notes.txt'}: give it an extension (.png, .jpg) to include it if "
+        "it is an image",
     ]
     assert empty_folders_note("photos", ["boot"], extensions=[".png"]) == (
         "the class folder photos/boot holds no images (.png) and is left out: add its images, "
@@ -327,3 +334,26 @@ def test_signature_errors(tmp_path):
     _write_png(tmp_path / "w" / "genuine" / "only.png", 0)
     with pytest.raises(ValueError, match="No pairs"):
         SignatureDataset(tmp_path)
+
+
+def test_image_folder_names_the_files_it_leaves_out_for_their_extension(tmp_path):
+    """2 photos of 12 per class saved without an extension were left out without a word; they
+    are named (a few of them) in one warning, and still not read as images."""
+    root = tmp_path / "photos"
+    for cls in ("boot", "sandal"):
+        for i in range(3):
+            _write_png(root / cls / f"{i}.png", 10 * i)
+        for i in (3, 4):  # real PNGs, named without an image extension
+            Image.fromarray(np.zeros((4, 4), np.uint8)).save(root / cls / f"scan_{i}", "PNG")
+    _write_png(root / "boot" / ".scan_5.png", 50)  # hidden: skipped without a word
+    (root / "boot" / ".DS_Store").write_bytes(b"")
+    with pytest.warns(LeftOutFilesWarning) as caught:
+        ds = ImageFolderDataset(root, (1, 4, 4))
+    assert len(ds) == 6 and all(p.suffix == ".png" for p, _ in ds.samples)
+    assert ds.left_out == [root / c / f"scan_{i}" for c in ("boot", "sandal") for i in (3, 4)]
+    assert [str(w.message) for w in caught] == [
+        f"left out 4 files that are not images by their extension, e.g. {root}/boot/scan_3, "
+        f"{root}/boot/scan_4: give them an extension (.png, .jpg) to include them if they are "
+        "images"
+    ]
+    assert issubclass(LeftOutFilesWarning, EmptyFoldersWarning)  # shown as its one line

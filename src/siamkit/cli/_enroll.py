@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,12 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     >>> group_images(["staff/"], None)  # doctest: +SKIP
     {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
     """
-    from siamkit.cli._image_files import collect_images
+    from siamkit.cli._image_files import collect_images, say_left_out
     from siamkit.data.folders import (
         IMAGE_EXTENSIONS,
         empty_folders_note,
-        find_images,
         shown_names,
+        sort_files,
     )
     from siamkit.index.store import validate_label
 
@@ -30,21 +31,23 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
         return {validate_label(label): collect_images(inputs)[0]}
     groups: dict[str, list[Path]] = {}
     empty: dict[Path, list[str]] = {}  # label folders without images, by the folder given
+    left_out: list[Path] = []  # files not images by their extension, said in one line
     for item in map(Path, inputs):
         if not item.is_dir():
             raise click.UsageError(
                 f"{item} is a file: name its label with --label, or give a folder with one "
                 "sub-folder per label"
             )
-        loose = [p for p in find_images(item) if p.parent == item]
+        loose = [p for p in sort_files(item)[0] if p.parent == item]
         if loose:
             raise click.UsageError(
                 f"{item} holds images directly ({loose[0].name}, ...): give --label for them, or "
                 "move them into one sub-folder per label"
             )
         for sub in sorted(p for p in item.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            files = find_images(sub)
-            if files:
+            files, others = sort_files(sub)
+            if files:  # an empty folder's files are its own warning's ("holds no images")
+                left_out += others
                 groups.setdefault(sub.name, []).extend(files)
             else:
                 empty.setdefault(item, []).append(sub.name)
@@ -58,6 +61,7 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
         )
     for item, names in empty.items():  # a label lost without a word would surprise later
         click.echo(f"warning: {empty_folders_note(item, names, 'label')}", err=True)
+    say_left_out(left_out)
     if not groups:
         raise click.UsageError(
             f"no labelled images found in {', '.join(inputs)}: expected one sub-folder of "
@@ -66,6 +70,29 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     for name in groups:
         validate_label(name)
     return groups
+
+
+@contextlib.contextmanager
+def stored_labels_kept_on_interrupt(gallery_path: str) -> Iterator[None]:
+    """Ctrl-C or SIGTERM while enrolling: say that the labels already stored are kept (each
+    label is one transaction) and that running the same command again skips the images they
+    hold (:func:`enroll_groups` skips repeats), not the generic "run it again", which left the
+    user wondering whether a rerun would store them twice. Exit status 130 or 143, as
+    :class:`~siamkit.cli.main.LazyGroup` gives."""
+    from siamkit.cli.main import Terminated
+
+    try:
+        yield
+    except (KeyboardInterrupt, Terminated) as stop:
+        term = isinstance(stop, Terminated)
+        code, signame = (Terminated.STATUS, "SIGTERM") if term else (130, "Ctrl-C")
+        click.echo(
+            f"interrupted ({signame}) before every label was enrolled; the labels already "
+            f"stored in {gallery_path} are kept: run the same command again to enroll the rest "
+            "(it skips the images they hold)",
+            err=True,
+        )
+        raise click.exceptions.Exit(code) from None
 
 
 @dataclass(frozen=True)

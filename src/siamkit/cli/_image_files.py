@@ -126,15 +126,21 @@ def collect_images(inputs: Sequence[str], once: bool = False) -> tuple[list[Path
     ``once``: each file where it is first met, for ``siamkit embed``: ``photos/**`` (zsh, or
     bash with globstar) names the folder, its sub-folders and every file in them, which gave
     each image three rows (enroll takes every one and reports the repeats it skips).
+
+    The files of the folders that are not images by their extension are left out, and said so
+    in one ``warning:`` line (:func:`~siamkit.data.folders.left_out_note`); a file named
+    directly is read whatever its name.
     """
-    from siamkit.data.folders import IMAGE_EXTENSIONS, find_images
+    from siamkit.data.folders import IMAGE_EXTENSIONS, sort_files
 
     paths: list[Path] = []
     seen: set[Path] = set()
+    left_out: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = find_images(p)
+            found, others = sort_files(p)
+            left_out += others
         elif p.is_file():
             found = [p]
         else:
@@ -148,7 +154,21 @@ def collect_images(inputs: Sequence[str], once: bool = False) -> tuple[list[Path
             paths.append(path)
     if not paths:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {', '.join(inputs)}")
+    if left_out:  # one also named directly (photos/** names every file) is read, not left out
+        taken = {q.resolve() for q in paths}
+        say_left_out([f for f in left_out if f.resolve() not in taken])
     return paths, [p.parent.name for p in paths]
+
+
+def say_left_out(files: Sequence[Path]) -> None:
+    """One ``warning:`` line on stderr naming a few of the ``files`` of folder inputs left out
+    as not images by their extension (:func:`~siamkit.data.folders.left_out_note`), if any."""
+    import click
+
+    from siamkit.data.folders import left_out_note
+
+    if files:
+        click.echo(f"warning: {left_out_note(sorted(set(files)))}", err=True)
 
 
 def embedding_files(path: Path) -> list[Path]:
@@ -185,7 +205,12 @@ def write_embeddings(
     import numpy as np
 
     from siamkit.atomic import atomic_path
+    from siamkit.index.store import storable
 
+    # a file name that is not UTF-8 (Latin-1 bytes on Linux) reaches Python with surrogates,
+    # which no text file or parquet column can hold: its bytes are written as \xe9 escapes, as
+    # the gallery keeps an enrolled file's source (an id of embed is then that source)
+    texts = [storable(str(i)) or "" for i in ids]
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".parquet"):  # before a missing folder of --out is made
         raise ValueError(f"--out {path}: write embeddings to a .npy or .parquet file")
@@ -195,7 +220,7 @@ def write_embeddings(
         with atomic_path(path) as tmp, atomic_path(ids_path) as ids_tmp:
             with tmp.open("wb") as f:  # np.save(path) writes "z.NPY" as "z.NPY.npy"
                 np.save(f, z.astype(np.float32), allow_pickle=False)
-            ids_tmp.write_text("".join(f"{i}\n" for i in ids))
+            ids_tmp.write_text("".join(f"{i}\n" for i in texts), encoding="utf-8")
         return [path, ids_path]
     try:
         import pyarrow as pa
@@ -204,9 +229,9 @@ def write_embeddings(
         raise ImportError(
             "writing .parquet needs pyarrow: pip install pyarrow (or write .npy)"
         ) from None
-    cols: dict[str, Any] = {"id": pa.array([str(i) for i in ids])}
+    cols: dict[str, Any] = {"id": pa.array(texts)}
     if labels is not None:
-        cols["label"] = pa.array([str(v) for v in labels])
+        cols["label"] = pa.array([storable(str(v)) or "" for v in labels])
     flat = pa.array(z.astype(np.float32).reshape(-1))
     cols["embedding"] = pa.FixedSizeListArray.from_arrays(flat, z.shape[1])
     with atomic_path(path, suffix=".parquet") as tmp:

@@ -245,7 +245,13 @@ def enroll(
       siamkit enroll out/model --gallery staff.db --label alice a1.png a2.png
       siamkit enroll out/model --gallery staff.db staff/
     """
-    from siamkit.cli._enroll import enroll_groups, enrollment_summary, group_images
+    from siamkit.cli._enroll import (
+        enroll_groups,
+        enrollment_summary,
+        group_images,
+        stored_labels_kept_on_interrupt,
+    )
+    from siamkit.index.store import storable
     from siamkit.index.thumbnail_store import thumbnails_path_for
 
     meta = None
@@ -263,7 +269,10 @@ def enroll(
     net = _load_model(model, gallery_path)
     files = [p for paths in groups.values() for p in paths]
     x = _read_images(net, files, model, "document", lazy=True)
-    with _open(gallery_path, net, create=True, folder=model) as gallery:
+    with (
+        stored_labels_kept_on_interrupt(gallery_path),
+        _open(gallery_path, net, create=True, folder=model) as gallery,
+    ):
         # `siamkit gallery PATH stats` names it; recorded first, so that the labels stored by an
         # enrollment stopped part-way (Ctrl-C) are recorded as this folder's
         gallery.remember_model_path(model)
@@ -283,7 +292,7 @@ def enroll(
         gallery=gallery_path,
         num_items=total,
         skipped_already_enrolled=skipped,
-        skipped={k: [str(p) for p in v] for k, v in done.skipped.items()},
+        skipped={k: [storable(str(p)) for p in v] for k, v in done.skipped.items()},
         metadata_not_applied=unapplied,
     )
     text = enrollment_summary(
@@ -352,6 +361,8 @@ def identify(
     Example:
       siamkit identify out/model --gallery staff.db query.png --k 5 --json
     """
+    from siamkit.index.store import storable
+
     net = _load_model(model, gallery_path)
     x = _read_images(net, queries, model)
     with _open(gallery_path, net, threshold=threshold, index=index, folder=model) as gallery:
@@ -360,8 +371,8 @@ def identify(
         used, empty = gallery.threshold, len(gallery) == 0
         sources = gallery.sources([m.item_id for r in results for m in r.matches])
     docs = [
-        {
-            "image": path,
+        {  # a name that is not UTF-8 keeps its bytes as \xe9 escapes, as the gallery's sources
+            "image": storable(path),
             "label": r.label,
             "unknown": r.label is None,
             "matches": [_match_doc(m, sources) for m in r.matches],
@@ -417,6 +428,8 @@ def verify(
       siamkit verify out/model a.png b.png --json
       siamkit verify out/model query.png --gallery staff.db --label alice
     """
+    from siamkit.index.store import storable
+
     if (other is None) == (gallery_path is None) or (gallery_path is None) != (label is None):
         raise click.UsageError("give either a second image, or --gallery and --label")
     net = _load_model(model, gallery_path)
@@ -432,7 +445,8 @@ def verify(
         opened = _open(gallery_path, net, threshold=threshold, folder=model)  # type: ignore[arg-type]
         with opened as gallery, photos_named([image]), _threshold_said_here():
             result = gallery.verify(_read_images(net, [image], model), label)  # type: ignore[arg-type]
-    doc = {**dataclasses.asdict(result), "image": image, "other": other}
+    # a name that is not UTF-8 keeps its bytes as \xe9 escapes, as the gallery's sources
+    doc = {**dataclasses.asdict(result), "image": storable(image), "other": storable(other)}
     kind = _score_kind(net)
     if result.same is None:
         text = f"{kind} {result.distance:.4f}; {_no_threshold(model)}"

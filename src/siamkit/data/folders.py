@@ -24,6 +24,7 @@ __all__ = [
     "EmptyFoldersWarning",
     "FileImageDataset",
     "ImageFolderDataset",
+    "LeftOutFilesWarning",
     "OmniglotDataset",
     "list_images",
     "missing_folder",
@@ -83,6 +84,44 @@ def iter_images(
     )
 
 
+def sort_files(
+    folder: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS
+) -> tuple[list[Path], list[Path]]:
+    """``(images, others)`` under ``folder`` (recursive, each sorted, hidden files and folders
+    skipped): :func:`find_images`' files, and those it leaves out for their extension (none, or
+    not an image's: ``scan_0042``, ``notes.txt``), which :func:`left_out_note` names, in one walk."""
+    root = Path(folder)
+    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    images: list[Path] = []
+    others: list[Path] = []
+    for f in root.rglob("*"):
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts):
+            (images if f.suffix.lower() in exts else others).append(f)
+    return sorted(images), sorted(others)
+
+
+def left_out_note(files: Sequence[str | os.PathLike[str]], shown: int = 2) -> str:
+    """The sentence for ``files`` a folder input leaves out as not images by their extension,
+    naming ``shown`` of them, e.g. ``left out 2 files that are not images by their extension,
+    e.g. photos/a/scan_1, photos/a/scan_2: give them an extension (.png, .jpg) to include them
+    if they are images``. They are not read as images (a notes.txt is no photo).
+
+    >>> left_out_note(["photos/a/scan_1"])
+    'left out 1 file that is not an image by its extension, photos/a/scan_1: give it an extension (.png, .jpg) to include it if it is an image'
+    """
+    names = [text_name(os.fspath(f)) for f in files]
+    if len(names) == 1:
+        return (
+            f"left out 1 file that is not an image by its extension, {names[0]}: give it an "
+            "extension (.png, .jpg) to include it if it is an image"
+        )
+    return (
+        f"left out {len(names):,} files that are not images by their extension, e.g. "
+        f"{', '.join(names[:shown])}: give them an extension (.png, .jpg) to include them if "
+        "they are images"
+    )
+
+
 def loose_images(folder: str | os.PathLike[str]) -> list[Path]:
     """The images of a folder of unlabeled photos (``task: ssl``'s): those directly in
     ``folder`` when it has no class sub-folder (hidden ones aside); ``[]`` for a folder laid out
@@ -127,6 +166,12 @@ def text_name(name: str) -> str:
 class EmptyFoldersWarning(UserWarning):
     """Class (or label) sub-folders that hold no images were left out. The ``siamkit`` command
     shows it as one ``warning:`` line on stderr."""
+
+
+class LeftOutFilesWarning(EmptyFoldersWarning):
+    """Files in the class folders that are not images by their extension (none, or
+    ``.txt``) were left out (:func:`left_out_note`); a kind of :class:`EmptyFoldersWarning`, so
+    that it is shown (one ``warning:`` line) and silenced wherever that warning is."""
 
 
 def shown_names(names: Sequence[str], shown: int = 10) -> str:
@@ -271,9 +316,13 @@ class ImageFolderDataset(FileImageDataset):
         #: the class sub-folders that hold no images, left out of :attr:`classes` (a warning
         #: names them: a class lost without a word would change what is trained or measured)
         self.empty_folders: list[str] = []
+        #: the files of the kept class folders left out as not images by their extension (a
+        #: warning names a few: 2 photos of 12 lost without a word change what is measured)
+        self.left_out: list[Path] = []
         for folder in class_dirs:
-            files = find_images(folder, extensions)
-            if files:
+            files, others = sort_files(folder, extensions)
+            if files:  # an empty folder's files are its own warning's ("holds no images")
+                self.left_out += others
                 samples += [(f, len(classes)) for f in files]
                 classes.append(text_name(folder.name))
             else:
@@ -288,6 +337,8 @@ class ImageFolderDataset(FileImageDataset):
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, extensions=extensions)
             warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
+        if self.left_out:
+            warnings.warn(left_out_note(self.left_out), LeftOutFilesWarning, stacklevel=2)
         super().__init__(samples, classes, input_shape, transform)
 
 
