@@ -127,3 +127,23 @@ def test_a_full_disk_is_a_503_naming_it_not_an_internal_error(siamkit_log, tmp_p
     assert "database or disk is full" in answer.json()["detail"]
     errors = [r.getMessage() for r in siamkit_log.records if r.levelno >= logging.ERROR]
     assert errors == ["POST /enroll failed: the gallery: database or disk is full"]
+
+
+def test_a_model_raising_a_type_error_is_a_500_and_one_traceback(siamkit_log) -> None:
+    """A TypeError inside the service (a model's, a plug-in's or siamkit's bug) was answered 400
+    with its message, as if the client had sent something wrong, and logged nothing; it is a
+    500 logged once with its traceback and the request's id, as any other failure."""
+    model = make_model()
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("unsupported operand type(s) for +: 'Tensor' and 'NoneType'")
+
+    model.embed = fail  # type: ignore[method-assign]
+    with TestClient(create_app(model, None)) as client:
+        image = {"files": ("a.png", png_bytes(pattern("disc")))}
+        answer = client.post("/embed", files=image, headers={"X-Request-ID": "r2"})
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "Internal error; the server log has the details."}
+    errors = [r for r in siamkit_log.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["POST /embed failed (id=r2)"]
+    assert errors[0].exc_info is not None and isinstance(errors[0].exc_info[1], TypeError)

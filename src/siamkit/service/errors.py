@@ -5,9 +5,12 @@
 * FastAPI's validation errors (missing field, ``k="abc"``, text where a file is expected) become
   a 422 whose ``detail`` says in words what to fix ("Choose the first image (file_a)."), with
   the field names in ``errors`` for programs.
-* ``ValueError`` / ``TypeError`` escaping from the library are bad input by the library's own
-  contract (DESIGN §6), hence 400 with the library's message (an unknown label is turned into a
-  404 by the engine before it gets here).
+* ``ValueError`` escaping from the library is bad input by the library's own contract
+  (DESIGN §6), hence 400 with the library's message (an unknown label is turned into a 404 by
+  the engine before it gets here).
+* ``TypeError`` is not: the request's fields reach the library already typed (pydantic's
+  ``str``, ``int``, decoded image tensors), so a ``TypeError`` is a bug in a model, a plug-in or
+  siamkit, answered 500 with its traceback logged once, by GuardMiddleware, naming the request.
 """
 
 from __future__ import annotations
@@ -216,6 +219,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValueError, _on_value_error)
-    app.add_exception_handler(TypeError, _on_value_error)
     app.add_exception_handler(sqlite3.OperationalError, _on_gallery_failure)
     app.add_exception_handler(Exception, _on_unexpected)
