@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
@@ -106,6 +107,16 @@ def test_each_request_is_one_access_line_with_its_time_and_request_id(siamkit_lo
     assert build_server(app, "info").config.access_log is False
 
 
+def test_a_path_is_logged_on_one_line_percent_encoded(siamkit_log) -> None:
+    """The access line showed the decoded path, so ``GET /a%0AINFO: forged`` wrote a second,
+    forged log line; the path is percent-encoded again, as in uvicorn's own access line."""
+    with TestClient(create_app(make_model(), None)) as client:
+        client.get("/a%0AINFO:%20forged%1B[31m/caf%C3%A9")
+    lines = [r.getMessage() for r in siamkit_log.records if r.name == "siamkit.access"]
+    assert len(lines) == 1 and lines[0].isprintable(), lines
+    assert '"GET /a%0AINFO%3A%20forged%1B%5B31m/caf%C3%A9 HTTP/1.1" 404 Not Found' in lines[0]
+
+
 def test_a_full_disk_is_a_503_naming_it_not_an_internal_error(siamkit_log, tmp_path) -> None:
     """SQLite failing to write the gallery (disk full, a lock held past the wait) was a bare
     500 "Internal error"; it is a 503 a client may retry, naming SQLite's reason, and the log
@@ -147,3 +158,28 @@ def test_a_model_raising_a_type_error_is_a_500_and_one_traceback(siamkit_log) ->
     errors = [r for r in siamkit_log.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == ["POST /embed failed (id=r2)"]
     assert errors[0].exc_info is not None and isinstance(errors[0].exc_info[1], TypeError)
+
+
+def test_a_refusal_logs_its_reason_on_its_access_line(siamkit_log) -> None:
+    """A 4xx access line said only the status, so the operator could not see why requests
+    failed; it adds the answer's detail as a JSON string on one line (what the client sent in
+    it, a newline or a terminal escape, escaped), cut to 200 characters."""
+    from siamkit.service.middleware import REASON_CHARS
+
+    with TestClient(create_app(make_model(), None)) as client:
+        bad = {"file_a": ("a.png", b"not an image"), "file_b": ("b.png", b"nor this")}
+        answers = [client.post("/verify", files=bad, headers={"X-Request-ID": "r3"})]
+        answers.append(client.get("/gallery?a%0Ab%1B%E2%80%A8=1"))  # named in the detail
+        answers.append(client.get("/" + "x" * 500))
+        answers.append(client.get("/health"))
+    lines = [r.getMessage() for r in siamkit_log.records if r.name == "siamkit.access"]
+    assert len(lines) == 4, lines
+    assert [a.status_code for a in answers] == [400, 422, 404, 200]
+    reasons = [line.split(" reason=", 1)[1] for line in lines[:3]]
+    assert lines[0].endswith(f" id=r3 reason={reasons[0]}")
+    assert json.loads(reasons[0]) == answers[0].json()["detail"]
+    assert r"a\nb\u001b\u2028" in reasons[1] and reasons[1].isprintable()
+    assert json.loads(reasons[1]) == answers[1].json()["detail"]
+    assert json.loads(reasons[2]).startswith("There is no endpoint /xxx")
+    assert len(json.loads(reasons[2])) == REASON_CHARS and reasons[2].endswith('…"')
+    assert "reason" not in lines[3]

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from siamkit.service.limits import human_bytes
 
@@ -162,7 +162,10 @@ def request_id(scope: Scope) -> str | None:
 
 class AccessLogMiddleware:
     """One log line per request, as uvicorn's access line with the time it took and its
-    ``X-Request-ID``: ``127.0.0.1:5123 - "POST /enroll HTTP/1.1" 201 Created 12.4 ms id=4f1c``.
+    ``X-Request-ID``: ``127.0.0.1:5123 - "POST /enroll HTTP/1.1" 201 Created 12.4 ms id=4f1c``;
+    a refusal (4xx) adds why, its answer's ``detail`` in double quotes on the same line, cut to
+    :data:`REASON_CHARS` characters: ``... 400 Bad Request 3.1 ms reason="The image (file) is
+    not a readable image; ..."``.
 
     ``siamkit serve`` turns uvicorn's own access line off (it has no duration) and logs this one
     on ``siamkit.access`` at INFO (``--log-level warning`` hides both).
@@ -177,24 +180,56 @@ class AccessLogMiddleware:
             return
         start = time.perf_counter()
         status = [500]  # what the server answers if the app raises before it starts
+        refusal = bytearray()  # the start of a 4xx answer's body, for its reason
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
+            elif 400 <= status[0] < 500 and len(refusal) < _REFUSAL_BYTES:
+                refusal.extend(message.get("body", b"")[: _REFUSAL_BYTES - len(refusal)])
             await send(message)
 
         try:
             await self.app(scope, receive, timed_send)
         finally:
-            _log_access(scope, status[0], time.perf_counter() - start)
+            refused = 400 <= status[0] < 500 and access_log.isEnabledFor(logging.INFO)
+            reason = _reason(bytes(refusal)) if refused else None
+            _log_access(scope, status[0], time.perf_counter() - start, reason)
 
 
-def _log_access(scope: Scope, status: int, seconds: float) -> None:
+REASON_CHARS = 200
+"""The longest reason (a 4xx answer's ``detail``) an access line shows; longer ones end in …."""
+_REFUSAL_BYTES = 64 * 1024  # a 4xx body read for its detail: siamkit's are a few hundred bytes
+
+
+def _reason(body: bytes) -> str | None:
+    """A 4xx answer's ``detail`` for its access line: at most :data:`REASON_CHARS` characters,
+    as a JSON string on one line (a detail can quote what the client sent, newlines and terminal
+    escapes included: they are escaped, as every unprintable character); None for an answer
+    without one.
+
+    >>> _reason(b'{"detail": "Choose the image (file): it is required."}')
+    '"Choose the image (file): it is required."'
+    """
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):  # not JSON (or longer than read), or no JSON object
+        return None
+    if detail is None:
+        return None
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    if len(text) > REASON_CHARS:
+        text = text[: REASON_CHARS - 1] + "…"
+    quoted = json.dumps(text, ensure_ascii=False)  # escapes quotes, newlines and C0 controls
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in quoted)  # U+2028...
+
+
+def _log_access(scope: Scope, status: int, seconds: float, reason: str | None = None) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
     client = scope.get("client")
     who = f"{client[0]}:{client[1]}" if client else "-"
-    path = scope.get("path", "")
+    path = quote(scope.get("path", ""))  # as uvicorn's line: a %0A in it stays %0A, one line
     if scope.get("query_string"):
         path += "?" + scope["query_string"].decode("latin-1")
     try:
@@ -203,7 +238,7 @@ def _log_access(scope: Scope, status: int, seconds: float) -> None:
         phrase = ""
     rid = request_id(scope)
     access_log.info(
-        '%s - "%s %s HTTP/%s" %d %s %.1f ms%s',
+        '%s - "%s %s HTTP/%s" %d %s %.1f ms%s%s',
         who,
         scope.get("method", ""),
         path,
@@ -212,6 +247,7 @@ def _log_access(scope: Scope, status: int, seconds: float) -> None:
         phrase,
         seconds * 1000,
         f" id={rid}" if rid else "",
+        f" reason={reason}" if reason else "",
     )
 
 
