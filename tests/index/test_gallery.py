@@ -131,10 +131,12 @@ def test_recommend_merges_a_large_liked_label_quickly(tmp_path, monkeypatch):
     the list of liked ids: liking a label of 2,000 items took about 3 minutes (the search itself
     15 s). The search is replaced here by one of 300 rows x 16,000 found ids (-1 fill included),
     so the merge alone is timed (about 20 s before, a second now) and checked against a
-    naive merge: each item at its closest liked item, liked ones left out, by (distance, id)."""
+    naive merge: each item at its closest liked item, liked ones left out, by (distance, id).
+    The exact index no longer searches for recommend (one pass, test_recommend_scan.py): the
+    gallery takes the search path of the other indexes (FAISS, LSH) here."""
     import time
 
-    from siamkit.index import SearchResult
+    from siamkit.index import SearchResult, gallery_search
 
     rng = np.random.default_rng(0)
     with Gallery.open(tmp_path / "g.db", None, embedding_dim=4, distance="euclidean") as g:
@@ -146,6 +148,7 @@ def test_recommend_merges_a_large_liked_label_quickly(tmp_path, monkeypatch):
         dist = np.sort(rng.random((300, 16_000)).astype(np.float32) * 4, axis=1)
         dist[:, -5:] = np.inf
         monkeypatch.setattr(g._index, "search", lambda q, k: SearchResult(dist, ids))
+        monkeypatch.setattr(gallery_search, "ExactIndex", type("NotExact", (), {}))
         start = time.perf_counter()
         got = g.recommend(list(liked), k=7)
         took = time.perf_counter() - start

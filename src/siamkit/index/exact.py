@@ -34,6 +34,8 @@ from siamkit.index.results import listing
 
 _MATMUL_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 _SCORE_BUDGET = 1 << 18  # elements of the (Q, chunk) score buffer: 1 MiB, stays in cache
+_MIN_BUDGET = 1 << 20  # elements of min_distances' (chunk, queries) block: 4 MiB
+_EPS32 = float(np.finfo(np.float32).eps)
 
 
 class ExactIndex:
@@ -235,6 +237,86 @@ class ExactIndex:
         if name == "cosine":
             return (1.0 + best).clamp(0, 2), best_pos
         return best, best_pos
+
+    def min_distances(self, queries: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored item's distance to its nearest query: ``(N,)`` float32 distances and the
+        ``(N,)`` ids, in insertion order (``inf`` for all without queries).
+
+        The distance of an item to a query is the one :meth:`search` gives for that pair, so an
+        item's value here is the smallest :meth:`search` would report for it over the queries.
+        One pass over the gallery in ``(C, B)`` blocks of at most ``_MIN_BUDGET`` elements, for
+        many queries at once (recommend's liked items) instead of ``k + Q`` neighbours each.
+
+        >>> index = ExactIndex(dim=1)
+        >>> index.add(np.array([[0.0], [3.0], [10.0]]), np.array([7, 8, 9]))
+        >>> index.min_distances(np.array([[1.0], [9.0]]))
+        (array([1., 2., 1.], dtype=float32), array([7, 8, 9]))
+        """
+        q_np = as_float32_matrix(queries, self.dim, what="queries")
+        with self._lock:
+            n, data, sqnorm, ids, norm = self._n, self._data, self._sqnorm, self._ids, self._norm
+        if n == 0 or q_np.shape[0] == 0:
+            return np.full(n, np.inf, dtype=np.float32), ids[:n].copy()
+        q = torch.from_numpy(q_np).to(self.device)
+        with torch.inference_mode():
+            best = self._min_blocks(q, data[:n], sqnorm[:n], norm[:n])
+        return best.cpu().numpy().astype(np.float32), ids[:n].copy()
+
+    def _min_blocks(self, q: Tensor, data: Tensor, sqnorm: Tensor, norm: Tensor) -> Tensor:
+        """``(N,)`` smallest distance of each row of ``data`` to the ``(Q, D)`` queries.
+
+        Euclidean: ``|g|^2 - 2 q.g + |q|^2`` picks, per row, the queries within its float32
+        rounding bound of the row's smallest; those pairs' distances are then taken as
+        ``|q - g|``, exactly as :meth:`_exact_euclidean` computes them for :meth:`search`.
+        """
+        n, nq, dim = data.shape[0], q.shape[0], data.shape[1]
+        name = self.distance_name if self._fast else ""
+        if name == "cosine":
+            q = torch.nn.functional.normalize(q, dim=1, eps=1e-12)
+        q_block = max(1, min(nq, _MIN_BUDGET // 256))
+        chunk = max(1, _MIN_BUDGET // q_block)
+        best = torch.full((n,), float("inf"), device=q.device)
+        cohort = self._cohort
+        for qs in range(0, nq, q_block):
+            qq = q[qs : qs + q_block]  # (B, D)
+            q_mm_t = (-qq if name == "cosine" else -2.0 * qq).T.contiguous()  # (D, B)
+            q_sq = qq.pow(2).sum(1)  # (B,)
+            if cohort is not None:
+                qm, qsd = cohort.cohort_stats(qq)
+            for start in range(0, n, chunk):
+                block = data[start : start + chunk]  # (C, D)
+                rows = slice(start, start + block.shape[0])
+                if name in ("euclidean", "sqeuclidean"):
+                    found = self._exact_block_min(qq, q_mm_t, q_sq, block, sqnorm[rows], dim)
+                elif name == "cosine":
+                    found = (1.0 + torch.mm(block, q_mm_t).amin(1)).clamp(0, 2)
+                elif cohort is not None:
+                    bn = norm[rows]
+                    d = cohort.base.matrix(block, qq)
+                    found = cohort.normalise(d, bn[:, :1], bn[:, 1:], qm[None], qsd[None]).amin(1)
+                else:
+                    found = self.distance.matrix(block, qq).amin(1)
+                best[rows] = torch.minimum(best[rows], found)
+        return best.sqrt() if name == "euclidean" else best
+
+    @staticmethod
+    def _exact_block_min(
+        qq: Tensor, q_mm_t: Tensor, q_sq: Tensor, block: Tensor, g_sq: Tensor, dim: int
+    ) -> Tensor:
+        """``(C,)`` smallest ``|q - g|^2`` of each block row over the ``(B, D)`` queries."""
+        approx = torch.mm(block, q_mm_t).add_(g_sq[:, None]).add_(q_sq[None])  # (C, B)
+        row_min = approx.amin(1)
+        # float32 rounding of |g|^2 - 2 q.g + |q|^2 stays well within this (dot products of D
+        # terms): every query that may be the nearest is re-measured as |q - g|^2
+        tol = (2 * dim + 16) * _EPS32 * (g_sq + q_sq.max())
+        r, c = (approx <= (row_min + tol)[:, None]).nonzero(as_tuple=True)
+        out = torch.full((block.shape[0],), float("inf"), device=block.device)
+        step = max(1, _MIN_BUDGET // dim)
+        for p in range(0, r.numel(), step):  # pieces: all pairs are candidates when all tie
+            rp, cp = r[p : p + step], c[p : p + step]
+            sq = (qq[cp] - block[rp]).pow(2).sum(-1)
+            out.scatter_reduce_(0, rp, sq, reduce="amin")
+        return out
 
     @staticmethod
     def _exact_euclidean(q: Tensor, data: Tensor, pos: Tensor, name: str) -> tuple[Tensor, Tensor]:
