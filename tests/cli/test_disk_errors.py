@@ -44,6 +44,12 @@ def _group(out: Path) -> click.Group:
             r"the disk is full \(no space left on device\) writing in .*out ü; free some space "
             r"or give an output path on another disk, and run it again",
         ),
+        (  # the disk has room: the user's quota is used up ("the disk is full" before)
+            errno.EDQUOT,
+            "Disk quota exceeded",
+            r"your disk quota is used up writing in .*out ü; free some of your files or give "
+            r"an output path outside the quota \(or ask for a larger one\), and run it again",
+        ),
         (
             errno.EROFS,
             "Read-only file system",

@@ -95,17 +95,22 @@ class LazyGroup(click.Group):
 
 
 def disk_error(err: OSError) -> str | None:
-    """One sentence for an output the disk refused (full, read-only, no permission), where
-    Python printed a traceback ending in ``[Errno 28] No space left on device``; ``None`` for
-    any other error. The outputs are written atomically, so the refused one was not left
-    half-written (an earlier output of the command may be there, complete).
+    """One sentence for an output the disk refused (full, quota used up, read-only, no
+    permission), where Python printed a traceback ending in ``[Errno 28] No space left on
+    device``; ``None`` for any other error. The outputs are written atomically, so the refused
+    one was not left half-written (an earlier output of the command may be there, complete).
 
     >>> print(disk_error(OSError(errno.EROFS, "Read-only file system", "/mnt/cd/.x.html.tmp")))
     /mnt/cd is on a read-only file system; give an output path on a disk you can write to
     """
     where = Path(err.filename).parent if isinstance(err.filename, str) else None
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        on = f" writing in {where}" if where else ""
+    on = f" writing in {where}" if where else ""
+    if err.errno == errno.EDQUOT:  # the disk has room; this user's share of it is used up
+        return (
+            f"your disk quota is used up{on}; free some of your files or give an output path "
+            "outside the quota (or ask for a larger one), and run it again"
+        )
+    if err.errno == errno.ENOSPC:
         return (
             f"the disk is full ({(err.strerror or 'no space left').lower()}){on}; free some "
             "space or give an output path on another disk, and run it again"
