@@ -75,3 +75,27 @@ def test_a_column_added_by_another_process_is_seen_and_not_added_twice(tmp_path)
     again = mine.add("carol", np.full((1, 4), 2, np.float32), sources=["carol.png"])
     assert other.sources_of(first + later + again) == {later[0]: "bob.png", again[0]: "carol.png"}
     assert _columns(path).count("source") == 1
+
+
+def test_an_enrollment_rolled_back_takes_the_column_back_and_the_store_knows(tmp_path):
+    """The first enrollment with sources into a gallery without the column adds it inside its
+    transaction; when that transaction rolls back (here its ``written`` step fails, as a full
+    disk or a failed thumbnail would), the column is gone again, and the store must not go on
+    believing in it: sources_of still answers {} and the next enrollment adds the column."""
+    store = _store(tmp_path / "old.db")
+    old = store.add("alice", np.eye(4, dtype=np.float32)[:1])  # no sources: no column
+
+    def fails(ids: list[int]) -> None:
+        raise OSError(28, "No space left on device")
+
+    try:
+        store.add("bob", np.eye(4, dtype=np.float32)[1:2], written=fails, sources=["b.png"])
+    except OSError:
+        pass
+    else:  # pragma: no cover - the failure is the point
+        raise AssertionError("the failing step did not fail the enrollment")
+    assert "source" not in _columns(tmp_path / "old.db")  # rolled back with the transaction
+    assert store.sources_of(old) == {}
+    ids = store.add("carol", np.eye(4, dtype=np.float32)[2:3], sources=["c.png"])
+    assert store.sources_of(ids) == {ids[0]: "c.png"}
+    assert "source" in _columns(tmp_path / "old.db")

@@ -448,6 +448,7 @@ class GalleryStore:
         now = time.time()
         ids: list[int] = []
         skip = np.zeros(len(x), dtype=bool)
+        added_column = False
         with self.transaction() as c:
             if skip_repeats:
                 from siamkit.index.repeats import repeated  # numpy only, as this module
@@ -465,7 +466,7 @@ class GalleryStore:
             # asked inside the transaction: no other process can add the column in between
             if sources is not None and not self._has_source_column():
                 c.execute("ALTER TABLE items ADD COLUMN source TEXT")  # a gallery from before
-                self._source_column = True
+                added_column = True
             for i in np.flatnonzero(~skip):
                 if sources is None:
                     cur = c.execute(
@@ -481,6 +482,8 @@ class GalleryStore:
                 ids.append(int(cur.lastrowid or 0))
             if written is not None and ids:
                 written(list(ids))
+        if added_column:  # only once committed: a rollback (a full disk, a failed thumbnail,
+            self._source_column = True  # Ctrl-C) takes the ALTER TABLE back with it
         return ids, skip
 
     def _has_source_column(self) -> bool:
