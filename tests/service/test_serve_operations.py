@@ -60,6 +60,19 @@ def test_sigterm_stops_serve_cleanly_with_status_0(tmp_path: Path) -> None:
     assert not Path(f"{gallery}-wal").exists()  # closed: its log checkpointed into g.db
 
 
+def test_the_stop_line_says_it_closed_the_gallery_only_when_it_served_one() -> None:
+    """Serve without --gallery said "and closed the gallery" when stopped, as if it had one."""
+    from siamkit.cli.serve_cmd import stopped_line
+
+    assert "gallery" not in stopped_line("SIGTERM", None)
+    assert stopped_line("Ctrl-C", None) == (
+        "siamkit serve stopped (Ctrl-C): it answered the requests in progress and took no new ones"
+    )
+    assert stopped_line("SIGTERM", "g.db").endswith(
+        "(SIGTERM): it answered the requests in progress, took no new ones and closed the gallery"
+    )
+
+
 @pytest.mark.slow  # a serve process for ~10 s
 def test_a_slow_request_in_flight_at_sigterm_is_answered_and_kept(tmp_path: Path) -> None:
     """A request still uploading when SIGTERM arrives is finished and stored before exit."""

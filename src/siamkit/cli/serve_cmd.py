@@ -280,19 +280,24 @@ def serve(
         with _threshold_said_here():  # said above, not in the log at the first /identify
             run_server(app, sock, log_level)
     except Terminated:  # systemctl stop, docker stop, kill: the way a service is stopped
-        click.echo(STOPPED, err=True)  # status 0: a unit stopped so has not failed
+        click.echo(stopped_line("SIGTERM", gallery), err=True)  # status 0: not a failed unit
     except KeyboardInterrupt:
-        click.echo(STOPPED.replace("SIGTERM", "Ctrl-C"), err=True)
+        click.echo(stopped_line("Ctrl-C", gallery), err=True)
         raise click.exceptions.Exit(130) from None
 
 
-STOPPED = (
-    "siamkit serve stopped (SIGTERM): it answered the requests in progress, took no new ones "
-    "and closed the gallery"
-)
-"""What serve says when stopped, in place of the other commands' "interrupted ... run it
-again": uvicorn has shut down gracefully by then and hands the signal on (SIGTERM exits 0,
-so systemd records a clean stop, not a failed unit; Ctrl-C keeps a shell's 130)."""
+def stopped_line(signal: str, gallery: str | None) -> str:
+    """What serve says when stopped by ``signal``, in place of the other commands'
+    "interrupted ... run it again": uvicorn has shut down gracefully by then and hands the
+    signal on (SIGTERM exits 0, so systemd records a clean stop, not a failed unit; Ctrl-C
+    keeps a shell's 130). It says it closed the gallery only when it served one.
+
+    >>> stopped_line("SIGTERM", None)
+    'siamkit serve stopped (SIGTERM): it answered the requests in progress and took no new ones'
+    """
+    closed = " and closed the gallery" if gallery else ""
+    took = ", took no new ones" if gallery else " and took no new ones"
+    return f"siamkit serve stopped ({signal}): it answered the requests in progress{took}{closed}"
 
 
 def no_threshold_line(net: Any, model: str) -> str | None:
