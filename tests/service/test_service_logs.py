@@ -183,3 +183,35 @@ def test_a_refusal_logs_its_reason_on_its_access_line(siamkit_log) -> None:
     assert json.loads(reasons[2]).startswith("There is no endpoint /xxx")
     assert len(json.loads(reasons[2])) == REASON_CHARS and reasons[2].endswith('…"')
     assert "reason" not in lines[3]
+
+
+def test_a_gallery_bug_is_a_500_not_a_503_to_retry(siamkit_log, tmp_path) -> None:
+    """Every sqlite3.OperationalError was answered 503 "send the request again later", so a
+    bug (``no such column``, as SQLite itself names SQLITE_ERROR) told clients to retry for
+    ever; only the states SQLite names as passing (a lock, a full disk, a read-only file) are
+    503, the rest a 500 logged once."""
+    import sqlite3
+
+    app = create_app(make_model(), tmp_path / "shop.db")
+    gallery = app.state.engine.gallery
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("SELECT no_such_column FROM sqlite_master")  # SQLITE_ERROR
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        err = sqlite3.OperationalError("database is locked")
+        err.sqlite_errorname = "SQLITE_BUSY"  # type: ignore[attr-defined]
+        raise err
+
+    image = {"files": ("a.png", png_bytes(pattern("disc")))}
+    with TestClient(app) as client:
+        gallery.enroll = bug
+        answer = client.post("/enroll", data={"label": "a"}, files=image)
+        assert answer.status_code == 500, answer.json()
+        assert answer.json() == {"detail": "Internal error; the server log has the details."}
+        gallery.enroll = locked
+        answer = client.post("/enroll", data={"label": "a"}, files=image)
+        assert answer.status_code == 503 and "database is locked" in answer.json()["detail"]
+    errors = [r.getMessage() for r in siamkit_log.records if r.levelno >= logging.ERROR]
+    assert errors[0] == "POST /enroll failed" and len(errors) == 2, errors

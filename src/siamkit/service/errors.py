@@ -195,11 +195,29 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
+#: SQLite's error names (``sqlite_errorname``, by prefix) for a gallery that cannot be read or
+#: written now and may be later: a lock held, a full disk, a read-only or unreachable file.
+_GALLERY_STATES = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_PERM",
+    "SQLITE_PROTOCOL",
+)
+
+
 async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
     """SQLite could not read or write the gallery (the disk is full, another process held its
     lock past the 30 s wait, the file turned read-only): 503, which a client may retry, in a
     sentence naming SQLite's reason, and the reason in the log for the operator (with the
-    traceback, should it be a bug's)."""
+    traceback, should it be a bug's). An OperationalError SQLite names as no such passing state
+    (``no such column``, a syntax error: a bug) is a 500, as any other failure."""
+    name = getattr(exc, "sqlite_errorname", None)  # set by sqlite3 itself (Python >= 3.11)
+    if name is not None and not str(name).startswith(_GALLERY_STATES):
+        return await _on_unexpected(request, exc)
     rid = request_id(request.scope)
     said = f" (id={rid})" if rid else ""
     path = request.url.path
