@@ -298,3 +298,32 @@ def test_recommend_with_changed_weights_still_refuses_them(tmp_path):
     args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "item-2"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1 and "does not match the checksum" in res.output, res.output
+
+
+def test_the_saved_files_hash_to_the_loaded_models_fingerprint(tmp_path):
+    """recommend hashes a saved folder's siamkit.json and weights file with the helper that
+    model_fingerprint uses for a built model (a copy of its loop could drift): both give the
+    fingerprint the folder recorded, for a Siamese model and a two-tower half-twin."""
+    from safetensors.torch import load_file
+
+    from siamkit.cli.recommend_cmd import _bundle_made_gallery
+    from siamkit.export.bundle import read_model_config
+    from siamkit.models.fingerprint import fingerprint_of
+
+    model, _, _ = _shop(tmp_path)
+    torch.manual_seed(1)
+    twin = siamkit.models.HalfTwinNetwork(
+        siamkit.encoders.create_encoder("mlp", in_features=6, hidden=(8,)),
+        siamkit.encoders.create_encoder("mlp", in_features=3, hidden=(8,)),
+        4,
+        preprocess_f=siamkit.models.Preprocess(input_shape=(6,)),
+        preprocess_g=siamkit.models.Preprocess(input_shape=(3,)),
+    )
+    for folder in (model, siamkit.save_model(twin, tmp_path / "twin")):
+        doc = read_model_config(folder)
+        from_files = fingerprint_of(
+            doc["model"], load_file(str(Path(folder) / "model.safetensors"))
+        )
+        assert from_files == siamkit.model_fingerprint(siamkit.load_model(folder))
+        assert from_files == doc["fingerprint"]
+    assert _bundle_made_gallery(str(model), str(tmp_path / "shop.db")) is not None

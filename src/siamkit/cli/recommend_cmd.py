@@ -122,14 +122,13 @@ def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
     (another model, a cohort-normalised or learned distance, a two-tower model's gallery that
     does not record its enrolling tower, a kind that fingerprints itself otherwise, a file that
     is not a model's or a gallery's): the model is then loaded, and refused or used, as before."""
-    import hashlib
-
     from safetensors.torch import load_file
 
     from siamkit.distances import list_distances
     from siamkit.export.bundle import WEIGHTS_FILE, read_model_config, recover_model_folder
     from siamkit.index import GalleryStore
     from siamkit.index.provenance import ENROLLED_TOWER_KEY
+    from siamkit.models.fingerprint import fingerprint_of
 
     try:
         recover_model_folder(model)
@@ -155,11 +154,7 @@ def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
     ):
         return None
     try:  # ... and so it is now: hash what loading would build from
-        tensors = load_file(str(Path(model) / WEIGHTS_FILE))
-        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
-        for name, tensor in sorted(tensors.items()):
-            digest.update(name.encode())
-            digest.update(tensor.contiguous().numpy().tobytes())
+        digest = fingerprint_of(config, load_file(str(Path(model) / WEIGHTS_FILE)))
     except Exception:  # unreadable, or no numpy dtype (bfloat16): the full load says
         return None
-    return str(distance) if digest.hexdigest() == meta["model_fingerprint"] else None
+    return str(distance) if digest == meta["model_fingerprint"] else None

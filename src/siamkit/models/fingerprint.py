@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
@@ -26,8 +27,18 @@ def model_fingerprint(model: Any) -> str:
         )
     # a kind may describe itself as an equivalent model was described before (JoinedEmbedding)
     describe: Any = getattr(model, "fingerprint_config", None) or model.config
-    h = hashlib.sha256(json.dumps(describe(), sort_keys=True).encode())
-    for name, tensor in sorted(model.state_dict().items()):
+    return fingerprint_of(describe(), model.state_dict())
+
+
+def fingerprint_of(config: Any, tensors: Mapping[str, Any]) -> str:
+    """SHA-256 over a model's description (``config``, JSON with sorted keys) and its named
+    tensors, in name order: what :func:`model_fingerprint` hashes for a built model, and what
+    ``siamkit recommend`` hashes from a saved folder's ``siamkit.json`` and weights file without
+    building the model, so that the two cannot drift apart. A tensor whose dtype numpy lacks
+    (bfloat16) raises :class:`TypeError`.
+    """
+    h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for name, tensor in sorted(tensors.items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
