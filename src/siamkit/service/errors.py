@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siamkit.service.middleware import INTERNAL_ERROR, request_id
+from siamkit.service.middleware import INTERNAL_ERROR, logged_path, request_id
 
 log = logging.getLogger("siamkit.service")
 
@@ -191,7 +191,7 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """What no other handler took; GuardMiddleware answers it first (one traceback), so this is
     the answer of an app without it."""
-    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    log.exception("%s %s failed", request.method, logged_path(request.scope), exc_info=exc)
     return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
@@ -220,7 +220,7 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
         return await _on_unexpected(request, exc)
     rid = request_id(request.scope)
     said = f" (id={rid})" if rid else ""
-    path = request.url.path
+    path = logged_path(request.scope)
     log.error("%s %s failed%s: the gallery: %s", request.method, path, said, exc, exc_info=exc)
     return JSONResponse(
         {

@@ -125,7 +125,7 @@ class GuardMiddleware:
             if state.refusal is None:  # a bug or a failing model: one traceback, naming the request
                 rid = request_id(scope)
                 said = f" (id={rid})" if rid else ""
-                log.exception("%s %s failed%s", scope.get("method"), scope.get("path"), said)
+                log.exception("%s %s failed%s", scope.get("method"), logged_path(scope), said)
                 if state.started:  # half answered: the server closes the connection
                     raise
                 await _send_json(send, 500, INTERNAL_ERROR)
@@ -224,12 +224,18 @@ def _reason(body: bytes) -> str | None:
     return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in quoted)  # U+2028...
 
 
+def logged_path(scope: Scope) -> str:
+    """The request's path for a log line, percent-encoded again as in uvicorn's access line: a
+    ``%0A`` the client sent stays ``%0A``, so it cannot start a forged line of its own."""
+    return quote(str(scope.get("path", "")))
+
+
 def _log_access(scope: Scope, status: int, seconds: float, reason: str | None = None) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
     client = scope.get("client")
     who = f"{client[0]}:{client[1]}" if client else "-"
-    path = quote(scope.get("path", ""))  # as uvicorn's line: a %0A in it stays %0A, one line
+    path = logged_path(scope)
     if scope.get("query_string"):
         path += "?" + scope["query_string"].decode("latin-1")
     try:
