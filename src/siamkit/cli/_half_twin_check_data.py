@@ -12,16 +12,18 @@ from siamkit.cli._int8_check import CHECK_IMAGES, CheckImages
 
 
 def validation_rows(n: int, val_fraction: float, seed: int) -> Any:
-    """The rows ``task: half_twin`` held out for validation: the first ``round(val_fraction *
-    n)`` of a permutation seeded with ``train.seed`` (as its run split them), sorted.
+    """The rows ``task: half_twin`` held out for validation, drawn as its run split them
+    (:func:`~siamkit.applications.half_twin.task.split_rows` with a generator seeded with
+    ``train.seed``, leaving torch's global generator alone), sorted.
 
     >>> validation_rows(10, 0.2, 0).tolist()
     [1, 4]
     """
     import torch
 
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[: round(val_fraction * n)].sort().values
+    from siamkit.applications.half_twin.task import split_rows
+
+    return split_rows(n, val_fraction, torch.Generator().manual_seed(seed))[1].sort().values
 
 
 def _allows_check(labels: Any) -> bool:

@@ -271,3 +271,28 @@ def test_images_outside_0_1_are_refused_before_training(tmp_path):
     assert "y holds images with values from" in res.output
     assert "save them in [0, 1] (e.g. divided by 255)" in res.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("n", "frac", "seed"), [(200, 0.2, 0), (37, 0.3, 5), (10, 0.0, 3)])
+def test_a_runs_split_and_the_int8_checks_rows_are_one_draw(n, frac, seed):
+    """The int8 check re-drew a half-twin run's validation rows with its own copy of the run's
+    seeded split; both now call split_rows. The run's split is the one it drew before (a
+    permutation from a generator seeded with train.seed, its first round(frac * n) held out),
+    the check's rows are its validation rows, sorted, and split_rows leaves torch's global
+    generator alone while the run still seeds it for the encoders' initial weights."""
+    from siamkit.applications.half_twin.task import HalfTwinData, _split, split_rows
+    from siamkit.cli._half_twin_check_data import validation_rows
+
+    idx = torch.arange(n)
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    train_rows, val_rows = split_rows(n, frac, torch.Generator().manual_seed(seed))
+    assert torch.equal(torch.get_rng_state(), before)
+
+    tr, val = _split(HalfTwinData(idx, idx, idx), frac, {"seed": seed})
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))  # the run's draw
+    assert torch.equal(val.labels, perm[: round(frac * n)])
+    assert torch.equal(tr.labels, perm[round(frac * n) :])
+    assert torch.equal(tr.labels, train_rows) and torch.equal(val.labels, val_rows)
+    assert torch.equal(torch.get_rng_state(), torch.manual_seed(seed).get_state())
+    assert torch.equal(validation_rows(n, frac, seed), val.labels.sort().values)

@@ -199,22 +199,38 @@ def train_half_twin(
     return history
 
 
-def _split(
-    data: HalfTwinData, val_fraction: Any, train: dict[str, Any]
-) -> tuple[HalfTwinData, HalfTwinData]:
-    """Seeded training / validation rows."""
+def split_rows(
+    n: int, val_fraction: Any, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training and validation row numbers of ``n`` rows, in the order training takes
+    them: a permutation drawn from ``generator`` (not torch's global generator, which this
+    leaves alone), whose first ``round(val_fraction * n)`` are held out for validation. A run
+    passes a generator seeded with ``train.seed``; the int8 check redraws its rows so.
+
+    >>> [t.tolist() for t in split_rows(10, 0.2, torch.Generator().manual_seed(0))]
+    [[7, 5, 3, 9, 0, 8, 6, 2], [4, 1]]
+    """
     frac = float(val_fraction)
     if not 0 <= frac < 1:
         raise ValueError(f"data.val_fraction is in [0, 1), got {val_fraction}")
+    perm = torch.randperm(n, generator=generator)
+    n_val = round(frac * n)
+    return perm[n_val:], perm[:n_val]
+
+
+def _split(
+    data: HalfTwinData, val_fraction: Any, train: dict[str, Any]
+) -> tuple[HalfTwinData, HalfTwinData]:
+    """Seeded training / validation rows (:func:`split_rows`), and the global generator seeded
+    for the encoders' initial weights."""
     seed = int(train.get("seed", DEFAULTS["train"]["seed"]))
+    rows = split_rows(len(data.labels), val_fraction, torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)  # the encoders' initial weights
-    perm = torch.randperm(len(data.labels), generator=torch.Generator().manual_seed(seed))
-    n_val = round(frac * len(data.labels))
 
     def pick(idx: torch.Tensor) -> HalfTwinData:
         return HalfTwinData(data.x[idx], data.y[idx], data.labels[idx])
 
-    return pick(perm[n_val:]), pick(perm[:n_val])
+    return pick(rows[0]), pick(rows[1])
 
 
 def _check_keys(cfg: dict[str, Any]) -> None:
