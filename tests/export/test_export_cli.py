@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PIL import Image
 import siamkit
 from siamkit.cli.export_cmd import export
 from siamkit.cli.main import cli
+from siamkit.data.folders import ImageFolderDataset
 from siamkit.distances import MahalanobisDistance
 from siamkit.export.runtime import OnnxEmbedder
 from siamkit.models import Preprocess
@@ -467,6 +469,40 @@ def test_static_int8_calibrates_on_the_image_folder_the_model_trained_on(tmp_pat
     assert res.exit_code == 0, res.output
     calibration = json.loads(res.stdout)["files"][1]["calibration"]
     assert calibration.startswith(f"fashion-mnist (the training folder {root} is not there")
+
+
+def test_static_int8_calibrates_on_a_training_class_folder_named_in_latin_1(tmp_path):
+    """A class folder whose name is not UTF-8 (Latin-1 bytes on Linux) is recorded in the
+    model's class_names as ``kl\\xe4sse`` (text_name); calibration looked for a folder of that
+    name, said the training folder had none and calibrated on Fashion-MNIST instead."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "lab"
+    root.mkdir()
+    for name in (b"kl\xe4sse", b"b", b"c"):
+        folder = root / os.fsdecode(name)  # a surrogate in Python, the Latin-1 byte on disk
+        folder.mkdir()
+        for i in range(3 if name == b"c" else 4):
+            Image.fromarray(rng.integers(0, 256, (14, 14), dtype=np.uint8)).save(
+                folder / f"{i}.png"
+            )
+    names = ImageFolderDataset(root, (1, 12, 12)).classes
+    assert "kl\\xe4sse" in names  # the name as recorded, not the folder's own
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 12, 12))
+    )
+    train = [names.index("kl\\xe4sse"), names.index("b")]
+    run = {"dataset": "image-folder", "data_root": str(root), "train_classes": train,
+           "test_classes": [names.index("c")]}  # fmt: skip
+    meta = {"run": run, "class_names": names,
+            "config": {"data": {"dataset": "image-folder", "root": str(root)}}}  # fmt: skip
+    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    res = _invoke(str(model), "--int8", "--json")
+    assert res.exit_code == 0, res.output
+    calibration = json.loads(res.stdout)["files"][1]["calibration"]
+    assert calibration == f"the training folder {root} (its 2 training classes)"
+    record = json.loads((model / "onnx.json").read_text())["exports"]["model.int8.onnx"]
+    assert record["calibration"]["images"] == 8  # the 2 training classes' 4 images each
 
 
 def test_an_unusable_check_data_is_refused_before_anything_is_written(tmp_path, bundle):

@@ -107,13 +107,7 @@ def _calibration(
     classes: list[Any] | None = None
     given = source is not None
     root, train = training_folder(meta)
-    gone = ""  # why the training folder is not used
-    if root is not None:
-        missing = [c for c in train or () if not (Path(root) / c).is_dir()]
-        if not Path(root).is_dir():
-            gone = f"the training folder {root} is not there"
-        elif missing:
-            gone = f"the training folder {root} has no sub-folder {missing[0]!r}"
+    train, gone = _training_sub_folders(root, train)  # gone: why the folder is not used
     if source is None and run.get("dataset") in BUILTIN_SOURCES:
         source, classes = run["dataset"], run.get("train_classes")
     elif source is None and root is not None and not gone:
@@ -144,6 +138,30 @@ def _calibration(
         if gone and not given:
             label += f" ({gone}; pass --calib-data FOLDER to calibrate on the training images)"
     return images, label
+
+
+def _training_sub_folders(
+    root: str | None, train: list[str] | None
+) -> tuple[list[str] | None, str]:
+    r"""The training classes' sub-folders of ``root`` by their names on disk, and why the
+    folder cannot be used ("" when it can). A class name is its folder's
+    :func:`~siamkit.data.folders.text_name`: one named in Latin-1 bytes is recorded as
+    ``kl\xe4sse``, and no folder has that name."""
+    from siamkit.data.folders import text_name
+
+    if root is None:
+        return train, ""
+    if not Path(root).is_dir():
+        return train, f"the training folder {root} is not there"
+    if train is None:
+        return None, ""
+    try:
+        on_disk = {text_name(p.name): p.name for p in Path(root).iterdir() if p.is_dir()}
+    except OSError as err:
+        return train, f"the training folder {root} cannot be read ({err.strerror})"
+    if missing := [c for c in train if c not in on_disk]:
+        return train, f"the training folder {root} has no sub-folder {missing[0]!r}"
+    return [on_disk[c] for c in train], ""
 
 
 def _half_twin_training_images(
