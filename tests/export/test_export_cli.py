@@ -505,6 +505,30 @@ def test_static_int8_calibrates_on_a_training_class_folder_named_in_latin_1(tmp_
     assert record["calibration"]["images"] == 8  # the 2 training classes' 4 images each
 
 
+def test_a_training_folder_that_cannot_be_listed_is_still_read_by_its_class_names(
+    tmp_path, monkeypatch
+):
+    """Matching class names to the folders' own names lists the training folder; one this
+    user may enter but not list (mode 711) was used by name before, and still is."""
+    from siamkit.cli.export_cmd import _training_sub_folders
+
+    (tmp_path / "a").mkdir()
+    real = Path.iterdir
+
+    def unlistable(self):
+        if self == tmp_path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", unlistable)
+    assert _training_sub_folders(str(tmp_path), ["a"]) == (["a"], "")
+    root = str(tmp_path)
+    assert _training_sub_folders(root, ["a", "z"]) == (
+        ["a", "z"],
+        f"the training folder {root} has no sub-folder 'z'",
+    )
+
+
 def test_an_unusable_check_data_is_refused_before_anything_is_written(tmp_path, bundle):
     """A --check-data that cannot be used (no such folder, a folder without class sub-folders,
     digits' 8x8 images for a 28x28 model) failed after both .onnx files were written, naming

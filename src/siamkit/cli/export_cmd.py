@@ -157,8 +157,8 @@ def _training_sub_folders(
         return None, ""
     try:
         on_disk = {text_name(p.name): p.name for p in Path(root).iterdir() if p.is_dir()}
-    except OSError as err:
-        return train, f"the training folder {root} cannot be read ({err.strerror})"
+    except OSError:  # a folder this user may enter but not list: its sub-folders by name
+        on_disk = {c: c for c in train if (Path(root) / c).is_dir()}
     if missing := [c for c in train if c not in on_disk]:
         return train, f"the training folder {root} has no sub-folder {missing[0]!r}"
     return [on_disk[c] for c in train], ""
