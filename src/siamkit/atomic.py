@@ -237,11 +237,17 @@ def check_writable_folder(path: str | os.PathLike[str], what: str) -> None:
             return
 
 
+def can_write_in(folder: str | os.PathLike[str]) -> bool:
+    """Whether this user may create, rename and remove files in ``folder``: False for a
+    read-only mount or a folder without write (or search) permission for this user. The one
+    check behind the refusals of unwritable output folders and read-only galleries."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def _refuse_unwritable(folder: Path, cannot: str) -> None:
-    """Refuse a folder this process may not write in: read-only (a read-only mount, a folder
-    without write permission for this user), found before any work rather than as a traceback
-    when the first output is written."""
-    if not os.access(folder, os.W_OK | os.X_OK):
+    """Refuse a folder this process may not write in (:func:`can_write_in`), found before any
+    work rather than as a traceback when the first output is written."""
+    if not can_write_in(folder):
         raise ValueError(
             f"{cannot} because the folder {folder} is read-only for this user; "
             "give a path in a folder you can write to"

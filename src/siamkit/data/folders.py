@@ -52,7 +52,7 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
         >>> list_images(Path("photos/cat"))  # doctest: +SKIP
         [PosixPath('photos/cat/1.jpg'), PosixPath('photos/cat/2.jpg')]
     """
-    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    exts = _suffixes(extensions)
     return sorted(
         p
         for p in folder.iterdir()
@@ -73,15 +73,8 @@ def iter_images(
 ) -> Iterator[Path]:
     """:func:`find_images`' files as it walks, unsorted: ``next(iter_images(f), None)`` asks
     whether a folder holds an image without listing them all."""
-    root = Path(folder)
-    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    return (
-        f
-        for f in root.rglob("*")
-        if f.is_file()
-        and f.suffix.lower() in exts
-        and not any(part.startswith(".") for part in f.relative_to(root).parts)
-    )
+    exts = _suffixes(extensions)
+    return (f for f in _visible_files(folder) if f.suffix.lower() in exts)
 
 
 def sort_files(
@@ -90,14 +83,28 @@ def sort_files(
     """``(images, others)`` under ``folder`` (recursive, each sorted, hidden files and folders
     skipped): :func:`find_images`' files, and those it leaves out for their extension (none, or
     not an image's: ``scan_0042``, ``notes.txt``), which :func:`left_out_note` names, in one walk."""
-    root = Path(folder)
-    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    exts = _suffixes(extensions)
     images: list[Path] = []
     others: list[Path] = []
-    for f in root.rglob("*"):
-        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts):
-            (images if f.suffix.lower() in exts else others).append(f)
+    for f in _visible_files(folder):
+        (images if f.suffix.lower() in exts else others).append(f)
     return sorted(images), sorted(others)
+
+
+def _suffixes(extensions: Iterable[str]) -> set[str]:
+    """``extensions`` as the lower-case suffixes a file's ``suffix.lower()`` is matched to."""
+    return {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+
+
+def _visible_files(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Every file anywhere under ``folder`` as the walk finds it (unsorted), hidden files and
+    those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk."""
+    root = Path(folder)
+    return (
+        f
+        for f in root.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts)
+    )
 
 
 def left_out_note(files: Sequence[str | os.PathLike[str]], shown: int = 2) -> str:
@@ -152,10 +159,11 @@ def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[
 
 
 def text_name(name: str) -> str:
-    r"""A folder's name as text that can be printed, plotted and written to JSON: a name that is
-    not UTF-8 on disk (Latin-1 bytes on Linux) reaches Python with surrogates, which the
-    report's plots refused with a traceback; its undecodable bytes become ``\xe4`` escapes,
-    every UTF-8 name is kept as it is.
+    r"""A folder's (or file's) name as text that can be printed, plotted and written to JSON
+    (and to a gallery's SQLite store): a name that is not UTF-8 on disk
+    (Latin-1 bytes on Linux) reaches Python with surrogates, which the report's plots refused
+    with a traceback; its undecodable bytes become ``\xe4`` escapes, every UTF-8 name is kept
+    as it is.
 
     >>> text_name("kl\udce4sse"), text_name("Café ü")
     ('kl\\xe4sse', 'Café ü')

@@ -36,7 +36,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from siamkit.atomic import check_writable_file
+from siamkit.atomic import can_write_in, check_writable_file
 from siamkit.index.results import listing
 
 SCHEMA_VERSION = "1"
@@ -204,19 +204,20 @@ def existing_store_problem(path: str | Path) -> Literal["missing", "empty"] | No
 
 
 def storable(source: str | None) -> str | None:
-    r"""A file's path as SQLite can keep it. A name that is not UTF-8 on disk (Latin-1 bytes on
-    Linux) reaches Python with surrogates (``os.fsdecode``), which SQLite refused as "surrogates
-    not allowed"; its undecodable bytes are kept as ``\xe9`` escapes, every other character
-    (any UTF-8 name) as it is.
+    r"""A file's path as SQLite can keep it (None kept). A name that is not UTF-8 on disk
+    (Latin-1 bytes on Linux) reaches Python with surrogates (``os.fsdecode``), which SQLite
+    refused as "surrogates not allowed"; its undecodable bytes are kept as ``\xe9`` escapes,
+    every other character (any UTF-8 name) as it is: :func:`siamkit.data.folders.text_name`,
+    the escape the class names of an image folder have too.
 
     >>> storable("photos/bild \udce9.png")
     'photos/bild \\xe9.png'
     >>> storable("Café 2024/ü.png")
     'Café 2024/ü.png'
     """
-    if source is None:
-        return None
-    return source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    from siamkit.data.folders import text_name  # lazily: importing siamkit.index stays light
+
+    return None if source is None else text_name(source)
 
 
 def refuse_read_only(file: Path) -> None:
@@ -228,7 +229,7 @@ def refuse_read_only(file: Path) -> None:
         ValueError: one sentence naming the file and what to do.
     """
     folder = file.absolute().parent
-    folder_ok = os.access(folder, os.W_OK | os.X_OK)
+    folder_ok = can_write_in(folder)
     if not folder_ok or not os.access(file, os.W_OK):
         where = "the file" if folder_ok else f"its folder {folder}"
         raise ValueError(
