@@ -217,3 +217,19 @@ def test_image_commands_that_show_progress_take_no_progress(tmp_path, monkeypatc
         prog.set_enabled(False)  # the command turned it on for this process
     assert res.exit_code == 0, res.output
     assert ("% (" in res.stderr) is (flag == "--progress"), res.stderr
+
+
+def test_progress_off_restores_the_setting_however_the_block_ends() -> None:
+    was = prog.is_enabled()
+    try:
+        prog.set_enabled(True)
+        with pytest.raises(KeyboardInterrupt), prog.progress_off():
+            assert not prog.is_enabled()
+            raise KeyboardInterrupt
+        assert prog.is_enabled()
+        with prog.progress_off(when=False):  # left as it is inside
+            assert prog.is_enabled()
+            prog.set_enabled(False)
+        assert prog.is_enabled()  # and as it was after
+    finally:
+        prog.set_enabled(was)

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,25 @@ def set_enabled(on: bool = True) -> None:
 def is_enabled() -> bool:
     """Whether :func:`track` / :func:`progress` report anything."""
     return _enabled
+
+
+@contextlib.contextmanager
+def progress_off(when: bool = True) -> Iterator[None]:
+    """No progress reported inside (when ``when``), and progress as it was after, however the
+    block ends: a step counted by an outer count (the images of ``siamkit embed``) is not also
+    counted as its own (each chunk's batches).
+
+    >>> with progress_off():
+    ...     is_enabled()
+    False
+    """
+    was = _enabled
+    if when:
+        set_enabled(False)
+    try:
+        yield
+    finally:
+        set_enabled(was)
 
 
 class Progress:

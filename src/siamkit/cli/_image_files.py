@@ -3,11 +3,12 @@ unreadable one named in one sentence), and writing ``siamkit embed``'s .npy or .
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from siamkit.progress import progress_off as progress_off  # siamkit embed imports it from here
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,15 +36,23 @@ def read_image_files(
     files found in the folders named, as ``siamkit embed`` and ``siamkit enroll`` take them)."""
     import torch
 
-    from siamkit.data.image_io import load_images, read_image, resize_images
+    from siamkit.data.image_io import load_images
 
     if not paths:
         raise ValueError("no image files to read")
     if folder is not None:
         return load_images(list(paths), shape, folder=folder)
     c, h, w = (int(s) for s in shape)
-    read = lambda p: resize_images(read_image(p, channels=c).unsqueeze(0), (h, w))[0]  # noqa: E731
-    return torch.stack(read_each_image(paths, read))
+    return torch.stack(read_each_image(paths, lambda p: read_sized(p, (c, h, w))))
+
+
+def read_sized(path: Any, shape: tuple[int, int, int]) -> Tensor:
+    """The ``(C, H, W)`` image in ``[0, 1]`` of the file ``path``, read with ``C`` channels and
+    resized to ``H x W`` (``shape``)."""
+    from siamkit.data.image_io import read_image, resize_images
+
+    c, h, w = shape
+    return resize_images(read_image(path, channels=c).unsqueeze(0), (h, w))[0]
 
 
 class ImageFiles:
@@ -54,7 +63,8 @@ class ImageFiles:
 
     def __init__(self, paths: Sequence[Any], shape: Sequence[int]) -> None:
         self.paths = list(paths)
-        self.shape = tuple(int(s) for s in shape)
+        c, h, w = (int(s) for s in shape)
+        self.shape = (c, h, w)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -62,11 +72,7 @@ class ImageFiles:
     def __getitem__(self, index: slice) -> Tensor:
         import torch
 
-        from siamkit.data.image_io import read_image, resize_images
-
-        c, h, w = self.shape
-        read = lambda p: resize_images(read_image(p, channels=c).unsqueeze(0), (h, w))[0]  # noqa: E731
-        return torch.stack([read(p) for p in self.paths[index]])
+        return torch.stack([read_sized(p, self.shape) for p in self.paths[index]])
 
 
 def open_image_files(paths: Sequence[Any], shape: Sequence[int]) -> ImageFiles:
@@ -80,20 +86,6 @@ def open_image_files(paths: Sequence[Any], shape: Sequence[int]) -> ImageFiles:
     channels = int(shape[0])
     read_each_image(paths, lambda p: read_image(p, channels=channels).shape)
     return ImageFiles(paths, shape)
-
-
-@contextlib.contextmanager
-def progress_off() -> Iterator[None]:
-    """No progress reported inside: a step counted by an outer count (the images of embed or
-    enroll) is not also counted as its own (each chunk's batches)."""
-    from siamkit import progress
-
-    was = progress.is_enabled()
-    progress.set_enabled(False)
-    try:
-        yield
-    finally:
-        progress.set_enabled(was)
 
 
 def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:
@@ -125,7 +117,10 @@ def collect_images(inputs: Sequence[str], once: bool = False) -> tuple[list[Path
 
     ``once``: each file where it is first met, for ``siamkit embed``: ``photos/**`` (zsh, or
     bash with globstar) names the folder, its sub-folders and every file in them, which gave
-    each image three rows (enroll takes every one and reports the repeats it skips).
+    each image three rows (enroll takes every one and reports the repeats it skips). A file is
+    the same by its absolute path with ``.`` and ``..`` taken out (:func:`os.path.abspath`),
+    not by where its symbolic links lead: ``ds/b/1.png -> ../a/1.png`` is a row of label ``b``
+    beside ``ds/a/1.png``'s of label ``a``, as the data set means it.
 
     The files of the folders that are not images by their extension are left out, and said so
     in one ``warning:`` line (:func:`~siamkit.data.folders.left_out_note`); a file named
@@ -147,7 +142,7 @@ def collect_images(inputs: Sequence[str], once: bool = False) -> tuple[list[Path
             raise FileNotFoundError(f"{item}: no such file or folder")
         for path in found:
             if once:
-                key = path.resolve()
+                key = Path(os.path.abspath(path))
                 if key in seen:
                     continue
                 seen.add(key)
@@ -155,8 +150,8 @@ def collect_images(inputs: Sequence[str], once: bool = False) -> tuple[list[Path
     if not paths:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {', '.join(inputs)}")
     if left_out:  # one also named directly (photos/** names every file) is read, not left out
-        taken = {q.resolve() for q in paths}
-        say_left_out([f for f in left_out if f.resolve() not in taken])
+        taken = {Path(os.path.abspath(q)) for q in paths}
+        say_left_out([f for f in left_out if Path(os.path.abspath(f)) not in taken])
     return paths, [p.parent.name for p in paths]
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from torch import nn
 
-from siamkit.progress import Progress, is_enabled, set_enabled
+from siamkit.progress import Progress, progress_off
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.config_overrides import apply_overrides
@@ -316,37 +316,35 @@ def run_study(
             ))  # fmt: skip
             study.stop()
 
-    was_on = is_enabled()
-    set_enabled(False)  # one line per trial, not every epoch's validation embedding
     quiet = _TrialFailures()
     optimize_log = logging.getLogger("optuna.study._optimize")
     optimize_log.addFilter(quiet)
-    try:
-        if remaining:
-            study.optimize(  # until tick stops it: remaining finished, or cap failures
-                objective,
-                n_trials=None,
-                timeout=timeout,
-                callbacks=[tick],
-                catch=(RefusedCombination,),
-            )
-    except (KeyboardInterrupt, SystemExit) as stop:
-        # Optuna fails a trial on Ctrl-C but lets a SystemExit (SIGTERM's handler) through,
-        # leaving it RUNNING: marked interrupted here, as the next run would mark it
-        _fail_stale(study)
-        _write_trials(
-            study, base, space, out / "trials.csv"
-        )  # the trials so far; study.db keeps them
-        complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        best = _write_best(study, base, space, out, plugins)[1]
-        if isinstance(stop, SystemExit):
-            raise StudyTerminated(stop.code, best, complete) from None
-        raise StudyInterrupted(best, complete) from None
-    finally:
-        optimize_log.removeFilter(quiet)
-        set_enabled(was_on)
-        if bar is not None:
-            bar.close()
+    with progress_off():  # one line per trial, not every epoch's validation embedding
+        try:
+            if remaining:
+                study.optimize(  # until tick stops it: remaining finished, or cap failures
+                    objective,
+                    n_trials=None,
+                    timeout=timeout,
+                    callbacks=[tick],
+                    catch=(RefusedCombination,),
+                )
+        except (KeyboardInterrupt, SystemExit) as stop:
+            # Optuna fails a trial on Ctrl-C but lets a SystemExit (SIGTERM's handler) through,
+            # leaving it RUNNING: marked interrupted here, as the next run would mark it
+            _fail_stale(study)
+            _write_trials(
+                study, base, space, out / "trials.csv"
+            )  # the trials so far; study.db keeps them
+            complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            best = _write_best(study, base, space, out, plugins)[1]
+            if isinstance(stop, SystemExit):
+                raise StudyTerminated(stop.code, best, complete) from None
+            raise StudyInterrupted(best, complete) from None
+        finally:
+            optimize_log.removeFilter(quiet)
+            if bar is not None:
+                bar.close()
     got = finished + ran["finished"]
     if timeout is not None and not stopped and got < n_trials:  # optimize's timeout ended it
         stopped.append((

@@ -44,7 +44,7 @@ from siamkit.applications.ssl.trainer import (
 from siamkit.atomic import atomic_write
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
-from siamkit.progress import is_enabled, set_enabled
+from siamkit.progress import progress_off
 from siamkit.training.builders import build_model
 from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import finish_distributed
@@ -130,13 +130,8 @@ def run(
     options = TaskOptions() if options is None else options
     if isinstance(config, dict) and config.get("task") == "ssl":  # a whole configs/simclr.yaml
         config = {k: v for k, v in config.items() if k != "task"}
-    was_on = is_enabled()
-    if not options.progress:  # nor the monitor's embedding lines
-        set_enabled(False)
-    try:
+    with progress_off(when=not options.progress):  # nor the monitor's embedding lines
         return _run(config, Path(out_dir), options)
-    finally:
-        set_enabled(was_on)
 
 
 def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
