@@ -59,3 +59,36 @@ def test_an_interrupted_enroll_keeps_its_labels_and_the_model_folder(tmp_path, m
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith(f"enrolled 2 images of 1 label into {db} (now 4 items): boot 2")
     assert "skipped 2 images already enrolled under the same label" in res.stdout
+
+
+def test_an_enroll_interrupted_while_embedding_says_nothing_was_enrolled(tmp_path, monkeypatch):
+    # every image is embedded before the first label is stored: a Ctrl-C then (most of a large
+    # enrollment's time) stored nothing, yet the sentence said the labels stored were kept
+    import siamkit.index.embedding as embedding_module
+
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4])
+    pre = siamkit.Preprocess(input_shape=(1, 8, 8))
+    model = siamkit.save_model(
+        siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=pre), tmp_path / "m"
+    )
+    rng = np.random.default_rng(0)
+    for label in ("bag", "boot"):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "photos" / label / "0.png")
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(embedding_module, "embed_inputs", stopped)
+    db = tmp_path / "shop.db"
+    res = CliRunner().invoke(
+        cli, ["enroll", str(model), "--gallery", str(db), str(tmp_path / "photos")]
+    )
+    assert res.exit_code == 130, res.output
+    assert res.stderr.splitlines() == [
+        f"interrupted (Ctrl-C) before any label was stored in {db}: nothing was enrolled yet; "
+        "run it again"
+    ]
+    with Gallery.open(db) as gallery:
+        assert len(gallery) == 0

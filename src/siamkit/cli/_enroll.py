@@ -72,26 +72,44 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     return groups
 
 
+@dataclass
+class StoredLabels:
+    """How many labels :func:`enroll_groups` has stored so far (each in its own transaction),
+    which :func:`stored_labels_kept_on_interrupt` reads when the enrollment is stopped."""
+
+    count: int = 0
+
+
 @contextlib.contextmanager
-def stored_labels_kept_on_interrupt(gallery_path: str) -> Iterator[None]:
+def stored_labels_kept_on_interrupt(gallery_path: str) -> Iterator[StoredLabels]:
     """Ctrl-C or SIGTERM while enrolling: say that the labels already stored are kept (each
     label is one transaction) and that running the same command again skips the images they
     hold (:func:`enroll_groups` skips repeats), not the generic "run it again", which left the
-    user wondering whether a rerun would store them twice. Exit status 130 or 143, as
-    :class:`~siamkit.cli.main.LazyGroup` gives."""
+    user wondering whether a rerun would store them twice. Stopped before any label was stored
+    (while the images are embedded, most of a large enrollment's time: every image is embedded
+    before the first label is stored), it says that nothing was enrolled yet. The
+    :class:`StoredLabels` it yields is given to :func:`enroll_groups` as ``stored``. Exit status
+    130 or 143, as :class:`~siamkit.cli.main.LazyGroup` gives."""
     from siamkit.cli.main import Terminated
 
+    stored = StoredLabels()
     try:
-        yield
+        yield stored
     except (KeyboardInterrupt, Terminated) as stop:
         term = isinstance(stop, Terminated)
         code, signame = (Terminated.STATUS, "SIGTERM") if term else (130, "Ctrl-C")
-        click.echo(
-            f"interrupted ({signame}) before every label was enrolled; the labels already "
-            f"stored in {gallery_path} are kept: run the same command again to enroll the rest "
-            "(it skips the images they hold)",
-            err=True,
-        )
+        if stored.count:
+            said = (
+                f"before every label was enrolled; the labels already stored in {gallery_path} "
+                "are kept: run the same command again to enroll the rest (it skips the images "
+                "they hold)"
+            )
+        else:
+            said = (
+                f"before any label was stored in {gallery_path}: nothing was enrolled yet; run "
+                "it again"
+            )
+        click.echo(f"interrupted ({signame}) {said}", err=True)
         raise click.exceptions.Exit(code) from None
 
 
@@ -118,6 +136,7 @@ def enroll_groups(
     metadata: Mapping[str, Any] | None,
     chunk: int = 256,
     thumbnails: str | Path | None = None,
+    stored: StoredLabels | None = None,
 ) -> EnrolledImages:
     """Embed ``x`` (the images of ``groups``, in order) with progress, then enroll each label in
     one transaction. Every label is checked before anything is written, so a bad label leaves
@@ -128,6 +147,9 @@ def enroll_groups(
     (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled`), so that the web page
     shows what matched; they are made with the embeddings, before anything is written.
 
+    ``stored``: counts each label once its transaction is committed (that of
+    :func:`stored_labels_kept_on_interrupt`, which says what an interruption kept).
+
     An image its label already holds (enrolled before, or given twice) is skipped, as
     ``siamkit text enroll`` skips a text its label holds: the gallery's ``skip_repeats`` rule
     (:mod:`siamkit.index.repeats`: the same embedding)."""
@@ -135,12 +157,11 @@ def enroll_groups(
 
     import numpy as np
 
-    from siamkit.cli._image_files import progress_off
     from siamkit.cli._inputs import photos_named
     from siamkit.index.embedding import embed_inputs
     from siamkit.index.store import validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore
-    from siamkit.progress import track
+    from siamkit.progress import progress_off, track
 
     for label in groups:
         validate_label(label)
@@ -177,6 +198,8 @@ def enroll_groups(
             new = gallery.enroll_embeddings(
                 label, rows, metadata, skip_repeats=True, sources=sources
             )
+            if stored is not None:
+                stored.count += 1
             if store is not None:
                 store.put_enrolled(label, new, pngs[start : start + len(paths)])
             start += len(paths)

@@ -270,7 +270,7 @@ def enroll(
     files = [p for paths in groups.values() for p in paths]
     x = _read_images(net, files, model, "document", lazy=True)
     with (
-        stored_labels_kept_on_interrupt(gallery_path),
+        stored_labels_kept_on_interrupt(gallery_path) as stored,
         _open(gallery_path, net, create=True, folder=model) as gallery,
     ):
         # `siamkit gallery PATH stats` names it; recorded first, so that the labels stored by an
@@ -278,7 +278,13 @@ def enroll(
         gallery.remember_model_path(model)
         # thumbnails beside the gallery, as the service's /enroll keeps them (the page's matches)
         done = enroll_groups(
-            gallery, net, groups, x, meta, thumbnails=thumbnails_path_for(gallery_path)
+            gallery,
+            net,
+            groups,
+            x,
+            meta,
+            thumbnails=thumbnails_path_for(gallery_path),
+            stored=stored,
         )
         total = len(gallery)
     ids = done.ids
