@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from siamkit.progress import progress_off as progress_off  # siamkit embed imports it from here
-
 if TYPE_CHECKING:
     import numpy as np
     from torch import Tensor

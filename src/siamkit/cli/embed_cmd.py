@@ -14,7 +14,6 @@ from siamkit.cli._image_files import (
     collect_images,
     embedding_files,
     open_image_files,
-    progress_off,
     write_embeddings,
 )
 from siamkit.cli._image_model import DEVICE, load_siamese
@@ -26,6 +25,7 @@ from siamkit.cli._inputs import (
     model_image_shape,
     refuse_existing,
 )
+from siamkit.progress import progress_off
 
 if TYPE_CHECKING:
     import numpy as np
