@@ -106,16 +106,19 @@ def nearest_by_scan(
     index = gallery._index
     if not isinstance(index, ExactIndex):
         raise TypeError(f"nearest_by_scan needs an ExactIndex, got {type(index).__name__}")
-    dist, ids = index.min_distances(vectors)  # (N,), (N,)
-    keep = ~np.isin(ids, np.asarray(liked, dtype=np.int64))
-    dist, ids = dist[keep], ids[keep]
-    order = np.lexsort((ids, dist))  # by distance, then id
-    if not per_label:
-        order = order[:k]
-        return [(int(i), float(d)) for i, d in zip(ids[order], dist[order])]
+    dist, ids = index.min_distances(vectors)  # (N,), (N,): every item once, at its closest
+    ranked = _nearest_unliked(dist[None], ids[None], liked, None if per_label else k)
+    return _first_per_label(gallery, ranked, liked, k) if per_label else ranked
+
+
+def _first_per_label(
+    gallery: Gallery, ranked: Iterable[tuple[int, float]], liked: list[int], k: int
+) -> list[tuple[int, float]]:
+    """The first of ``ranked``'s ``(item id, distance)`` of each label, liked labels left out,
+    up to ``k`` labels."""
     skip = {gallery._label_of[i] for i in liked}
     top: list[tuple[int, float]] = []
-    for i, d in zip(ids[order].tolist(), dist[order].tolist()):
+    for i, d in ranked:
         label = gallery._label_of[i]
         if label not in skip:
             skip.add(label)
@@ -134,17 +137,10 @@ def nearest_labels(
     label is nearer than every liked item's farthest found one (then no item that was not
     found, or was found only through a farther liked item, can rank before it)."""
     n = len(gallery._index)
-    skip = {gallery._label_of[i] for i in liked}
     while True:
-        top: list[tuple[int, float]] = []
-        seen: set[str] = set()
-        for i, d in _nearest_unliked(res.distances, res.ids, liked, None):
-            label = gallery._label_of[i]
-            if label not in skip and label not in seen:
-                seen.add(label)
-                top.append((i, d))
-                if len(top) == k:
-                    break
+        top = _first_per_label(
+            gallery, _nearest_unliked(res.distances, res.ids, liked, None), liked, k
+        )
         last = res.distances[:, -1][res.ids[:, -1] >= 0]  # -1: that row found all items
         horizon = float(last.min()) if last.size else np.inf
         if kk >= n or (len(top) == k and top[-1][1] < horizon):
