@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, source_note
+from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, _score_kind, source_note
 
 
 @click.command()
@@ -67,7 +67,6 @@ def recommend(
     """
     from siamkit.distances import get_distance
     from siamkit.evaluation._common import score_kind
-    from siamkit.index.embedding import model_distance
     from siamkit.index.recommend import liked_item_ids
     from siamkit.index.results import UnknownLabelError
 
@@ -76,7 +75,7 @@ def recommend(
         net, kind = None, score_kind(get_distance(distance))
     else:  # a tracker said "unknown distance 'cross_correlation'"
         net = _load_model(model, gallery_path)
-        kind = score_kind(model_distance(net))  # a cohort-normalised model's: no distances
+        kind = _score_kind(net)  # a cohort-normalised model's numbers are no distances
     with _open(gallery_path, net, folder=model) as gallery:  # another model's: names its folder
         if len(gallery) == 0:  # every like is unknown: say why, not which (as identify)
             raise click.ClickException(
