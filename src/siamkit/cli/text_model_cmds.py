@@ -178,13 +178,16 @@ def lexical(
         for name, v in (("threshold", model.threshold), ("score map", model.score_map))
         if v is not None
     ]
-    model.threshold, model.score_map = None, None
+    # a half-twin's threshold for two documents (what dedup uses) goes with its threshold
+    model.threshold, model.score_map, model.document_threshold = None, None, None
     calibrated = ""
     if pairs is not None:
-        from siamkit.applications.text.validate import validate
+        from siamkit.applications.text.validate import document_threshold, validate
 
         m = validate(model, pairs)
         model.threshold = m["verification.threshold"]
+        if not model.share_weights:  # and, on the same pairs, the one for two documents
+            model.document_threshold = document_threshold(model, pairs)
         calibrated = (
             f"threshold: similarity >= {1 - model.threshold:.4f}, the equal-error point on "
             f"{len(pairs.texts[0])} pairs of {calibrate_pairs} (EER {m['verification.eer']:.3f}, "

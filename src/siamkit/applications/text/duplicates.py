@@ -1,10 +1,10 @@
 """Near-duplicate texts in one call: what ``siamkit text dedup`` does, from Python.
 
-:func:`find_duplicates` chooses the threshold (``"auto"``: the model's calibrated one, else
-all-MiniLM-L6-v2's default for the level), embeds the texts in batches (whole texts, or their
-sentences with ``by="passages"``), finds the linked pairs (exact below ``faiss_above`` texts, a
-FAISS HNSW graph above) and groups them by ``rule``. The command calls it, so both give the
-same groups.
+:func:`find_duplicates` chooses the threshold (``"auto"``: the model's calibrated one, a
+half-twin's for two documents, else all-MiniLM-L6-v2's default for the level), embeds the texts
+in batches (whole texts, or their sentences with ``by="passages"``), finds the linked pairs
+(exact below ``faiss_above`` texts, a FAISS HNSW graph above) and groups them by ``rule``. The
+command calls it, so both give the same groups.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from siamkit.applications.text.onnx import TextOnnxEmbedder
 
 SCORINGS = ("documents", "passages")
+# where a half-twin's document-document threshold comes from, as the dedup output says it
+DOCUMENT_CALIBRATED = (
+    "the model's calibrated threshold for two documents (each embedded by its document tower)"
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,32 @@ def _similarity(threshold: float | str | None) -> float | None:
     return float(threshold)
 
 
+def document_threshold(
+    model: TextSiameseNetwork, similarity: float | None, threshold_option: str | None = None
+) -> tuple[float, str]:
+    """The distance at or below which dedup links two whole texts, and its origin:
+    ``similarity`` if given; for a half-twin (towers of its own, each text embedded by the
+    document tower) its calibrated document-document threshold
+    (:attr:`~siamkit.applications.text.model.TextSiameseNetwork.document_threshold`), and a
+    ``ValueError`` where it has only the calibrated threshold of a query against a document,
+    whose scores lie elsewhere; else :func:`resolve_threshold`'s at the document level (a model
+    of one tower: its calibrated threshold, else the default)."""
+    if similarity is None and not getattr(model, "share_weights", True):
+        calibrated = getattr(model, "document_threshold", None)
+        if calibrated is not None:
+            return float(calibrated), DOCUMENT_CALIBRATED
+        if model.threshold is not None:
+            own = f"{threshold_option} SIMILARITY" if threshold_option else "a threshold"
+            raise ValueError(
+                "this half-twin's calibrated threshold is for a query against a document, and "
+                "dedup compares documents with documents (the document tower on both sides), "
+                f"whose similarities lie elsewhere: pass {own} (a cosine similarity checked on "
+                "your own duplicates), or fine-tune the model again with siamkit train on 0/1 "
+                "labelled validation pairs, which calibrates a threshold for two documents too"
+            )
+    return resolve_threshold(model, similarity, level="document", threshold_option=threshold_option)
+
+
 def dedup_thresholds(
     model: TextSiameseNetwork,
     threshold: float | str | None = "auto",
@@ -134,13 +164,12 @@ def dedup_thresholds(
 ) -> DedupThresholds:
     """The thresholds :func:`find_duplicates` links pairs at (see its arguments), chosen before
     any text is embedded; a ``dim`` the model cannot be cut to, or ``"auto"`` for a model whose
-    scores have no default, is refused here."""
+    scores have no default or a half-twin without a threshold for two documents
+    (:func:`document_threshold`), is refused here."""
     if by not in SCORINGS:
         raise ValueError(f"by is one of {', '.join(SCORINGS)}, got {by!r}")
     similarity = _similarity(threshold)
-    doc_dist, doc_source = resolve_threshold(
-        model, similarity, level="document", threshold_option=threshold_option
-    )
+    doc_dist, doc_source = document_threshold(model, similarity, threshold_option)
     dim_note = check_dim(model, dim)
     doc_source = at_dim(doc_source, model, dim)
     if by == "passages":
@@ -175,7 +204,10 @@ def find_duplicates(
     one-sentence texts are held to the document threshold). ``rule``: ``"components"`` (linked
     chains), ``"clique"`` (every pair linked) or ``"centroid"`` (linked to one leader).
     A half-twin (towers of its own) embeds every text with its document tower: dedup compares
-    documents with documents, and the query tower is for what is searched with.
+    documents with documents, and the query tower is for what is searched with. Its ``"auto"``
+    is the threshold for two documents its training run calibrated; a half-twin saved without
+    one but with a threshold for a query against a document is refused ``"auto"`` (that
+    threshold is for other scores): pass a number.
 
     ``batch_size``: texts per forward pass; ``faiss_above``: above this many texts the pairs come
     from a FAISS HNSW graph (approximate) instead of an exact search; ``dim``: compare the

@@ -60,6 +60,11 @@ class TextSiameseNetwork(nn.Module):
             self.doc_encoder.tokenizer = encoder.tokenizer
         self.distance = get_distance(distance)
         self.threshold: float | None = None
+        # a half-twin's distance threshold for two documents, both embedded by the document tower
+        # (what dedup compares), calibrated on the validation pairs of the run that trained it;
+        # None for a shared model, and for a half-twin saved without one. ``threshold`` is for a
+        # query against a document; saved in the bundle's config as "document_threshold"
+        self.document_threshold: float | None = None
         # cosine -> the graded scores' scale, fitted on the training pairs (None: not fine-tuned
         # on graded scores); saved in the bundle's config as "score_map"
         self.score_map: ScoreMap | None = None
@@ -171,7 +176,8 @@ class TextSiameseNetwork(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """The JSON-ready description :func:`siamkit.save_model` stores (the transformer's
-        config, window, towers, distance, and any score map, lexical tower, Matryoshka sizes)."""
+        config, window, towers, distance, and any score map, document-document threshold,
+        lexical tower, Matryoshka sizes)."""
         cfg = {
             "kind": self.kind,
             "transformer": self.encoder.hf_config(),
@@ -184,6 +190,8 @@ class TextSiameseNetwork(nn.Module):
             cfg["score_map"] = self.score_map.to_dict()
         if self.lexical is not None:  # its arrays are saved beside the weights
             cfg["lexical"] = self.lexical.describe()
+        if self.document_threshold is not None:  # absent in older bundles and shared models
+            cfg["document_threshold"] = float(self.document_threshold)
         if self.matryoshka_dims:  # absent in bundles not fine-tuned with loss matryoshka
             cfg["matryoshka_dims"] = list(self.matryoshka_dims)
         if self.encoder.pooling != "mean":  # absent for mean pooling (and all older bundles)
@@ -221,6 +229,8 @@ class TextSiameseNetwork(nn.Module):
         model = cls(enc, share_weights=cfg["share_weights"], distance=cfg["distance"])
         if cfg.get("score_map") is not None:
             model.score_map = ScoreMap.from_dict(cfg["score_map"])
+        if cfg.get("document_threshold") is not None:
+            model.document_threshold = float(cfg["document_threshold"])
         if cfg.get("matryoshka_dims"):
             model.matryoshka_dims = [int(d) for d in cfg["matryoshka_dims"]]
         if cfg.get("lexical") is not None:

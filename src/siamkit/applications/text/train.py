@@ -8,7 +8,10 @@ checkpointing. It trains in one process on ``--device`` (``auto``: CUDA when ava
 ``torchrun`` is refused. Validation (a separate file or a seeded share of the training file)
 gives the metrics and, for labelled pairs, the calibrated threshold saved with the model (the
 summary and ``metrics.json`` state it as ``verification.min_similarity``, the cosine similarity a
-pair must reach, as the text commands do).
+pair must reach, as the text commands do). A half-twin's threshold is for a query (tower ``f``)
+against a document (tower ``g``); the run also calibrates one for two documents, both embedded by
+the document tower, on the same pairs (``verification.document_min_similarity``), which
+``siamkit text dedup --threshold auto`` uses.
 
 Each epoch's end adds a row to the run's history (``OUT/history.json``): the epoch's mean
 training loss and, with validation pairs and ``train.val_metric: auto``, the validation figures
@@ -85,7 +88,7 @@ from siamkit.applications.text.train_resume import (
     text_config_guard,
 )
 from siamkit.applications.text.train_split import STRATIFIED, VAL_SPLIT, _range, _split
-from siamkit.applications.text.validate import validate
+from siamkit.applications.text.validate import document_threshold, validate
 from siamkit.atomic import atomic_write
 from siamkit.training.checkpoint import load_checkpoint, set_rng_state
 from siamkit.training.config_io import with_plugins, without_plugins
@@ -170,6 +173,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             "fine-tuned model has only one this run calibrates (on 0/1 labelled validation pairs)"
         )
         model.threshold = None
+    # a half-twin start model's document-document threshold: for its weights too, not these
+    model.document_threshold = None
     _check_matryoshka_model(cfg, model, log)
     if model.matryoshka_dims and not cfg.loss.matryoshka:
         log(
@@ -262,6 +267,10 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     threshold = metrics.pop("verification.threshold", None)
     if threshold is not None:
         metrics["verification.min_similarity"] = 1 - threshold
+        if not model.share_weights:  # dedup compares documents: its threshold, saved too
+            assert val_ex is not None  # a calibrated threshold comes from validation pairs
+            model.document_threshold = document_threshold(model, val_ex)
+            metrics["verification.document_min_similarity"] = 1 - model.document_threshold
     model.score_map = fit_score_map(model, train_ex, _range(cfg))
     if model.score_map is not None:
         metrics["score_map.knots"] = len(model.score_map.x)

@@ -51,3 +51,24 @@ def validate(
         zn = _embed(model, ex.texts[2], "document")
         out["triplet.accuracy"] = float(((za * zb).sum(1) > (za * zn).sum(1)).mean())
     return out
+
+
+def document_threshold(model: TextSiameseNetwork, ex: TextExamples) -> float:
+    """A half-twin's equal-error distance threshold on 0/1 labelled pairs ``ex`` with both sides
+    embedded by its document tower: the threshold for two documents, as ``siamkit text dedup``
+    compares them (:func:`validate`'s ``verification.threshold`` is for a query against a
+    document). ``ValueError`` for a model of one tower (its threshold already is that one) or
+    pairs without both labels."""
+    if model.share_weights:
+        raise ValueError(
+            "a model of one tower embeds queries and documents alike: its calibrated threshold "
+            "is already the one for two documents"
+        )
+    y = np.asarray(ex.targets if ex.format == "pairs" and ex.targets is not None else [])
+    if set(np.unique(y)) != {0.0, 1.0}:
+        raise ValueError("a document-document threshold is calibrated on pairs labelled 0 and 1")
+    model.eval()
+    za = _embed(model, ex.texts[0], "document")
+    zb = _embed(model, ex.texts[1], "document")
+    d = 1 - (za * zb).sum(1)
+    return float(eer(d[y == 1], d[y == 0]).threshold)
