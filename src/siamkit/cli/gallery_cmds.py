@@ -240,6 +240,9 @@ def enroll(
     Each image's 64-pixel thumbnail is kept beside the gallery (GALLERY.thumbs), as `siamkit
     serve` keeps those it enrolls, so its web page shows what matched.
 
+    Stopped (Ctrl-C, SIGTERM, an error), it keeps the labels already stored, each whole; a
+    gallery file it created is removed again when no label was stored in it yet.
+
     \b
     Examples:
       siamkit enroll out/model --gallery staff.db --label alice a1.png a2.png
@@ -251,6 +254,7 @@ def enroll(
         group_images,
         stored_labels_kept_on_interrupt,
     )
+    from siamkit.cli._new_gallery import new_gallery_removed_if_unused
     from siamkit.index.store import storable
     from siamkit.index.thumbnail_store import thumbnails_path_for
 
@@ -271,6 +275,7 @@ def enroll(
     x = _read_images(net, files, model, "document", lazy=True)
     with (
         stored_labels_kept_on_interrupt(gallery_path) as stored,
+        new_gallery_removed_if_unused(gallery_path),  # a first enrollment stopped: no file left
         _open(gallery_path, net, create=True, folder=model) as gallery,
     ):
         # `siamkit gallery PATH stats` names it; recorded first, so that the labels stored by an
@@ -462,17 +467,36 @@ def verify(
     _emit(as_json, doc, text)
 
 
-@click.group()
+class _GalleryGroup(click.Group):
+    """`siamkit gallery PATH COMMAND`, and for check and backup also with the command first
+    (`siamkit gallery check staff.db`), as an operator types them."""
+
+    FIRST = ("check", "backup")
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if len(args) >= 2 and args[0] in self.FIRST and args[1] not in self.commands:
+            if args[1] in ctx.help_option_names:  # `gallery check --help`: check's own help
+                args = ["GALLERY", args[0], *args[1:]]
+            elif not args[1].startswith("-"):
+                args = [args[1], args[0], *args[2:]]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_GalleryGroup)
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.pass_context
 def gallery(ctx: click.Context, path: str) -> None:
-    """Look after the gallery file PATH: list its labels, remove one, show statistics.
+    """Look after the gallery file PATH: list its labels, remove one, show statistics, check
+    it, back it up. check and backup also take the command first (gallery check PATH).
 
     \b
     Examples:
       siamkit gallery staff.db list
       siamkit gallery staff.db remove alice
       siamkit gallery staff.db stats --json
+      siamkit gallery check staff.db
+      siamkit gallery staff.db check --model out/model
+      siamkit gallery backup staff.db backups/staff-monday.db
     """
     ctx.obj = path
 
@@ -524,6 +548,92 @@ def stats(path: str, as_json: bool) -> None:
     doc = dataclasses.asdict(s)
     doc.pop("threshold")  # opened without a model: always None, which read as "not calibrated"
     _emit(as_json, doc, "\n".join(f"{k:<18} {v}" for k, v in doc.items()))
+
+
+@gallery.command("check")
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="The model folder that enrolls into it: check too that it made the gallery (its "
+    "fingerprint, distance and embedding size).",
+)
+@_JSON
+@click.pass_obj
+@_friendly
+def check(path: str, model: str | None, as_json: bool) -> None:
+    """Check the gallery file: SQLite's integrity check, its items and labels, and that every
+    stored embedding has the gallery's dimension and only finite values (no NaN), with --model
+    also that this model made it. Prints a short report; when something is wrong, exits with
+    status 1 and a sentence naming it. Only reads the file, so it is safe while `siamkit serve`
+    uses it.
+
+    \b
+    Examples:
+      siamkit gallery check staff.db
+      siamkit gallery staff.db check --model out/model --json
+    """
+    from siamkit.index.store_files import check_gallery_file
+
+    wanted = None
+    if model is not None:
+        from siamkit.index.provenance import wanted_meta
+
+        wanted = wanted_meta(_load_model(model, path), None, None)
+    found = check_gallery_file(path, wanted)
+    doc = {**dataclasses.asdict(found), "problems": list(found.problems), "ok": found.ok}
+    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok")}
+    if model is not None:
+        shown["model"] = model
+    text = "\n".join(f"{k:<18} {'-' if v is None else v}" for k, v in shown.items())
+    _emit(as_json, doc, text + ("\nok" if found.ok else ""))
+    if len(found.problems) == 1:
+        raise click.ClickException(found.problems[0])
+    if found.problems:
+        said = " ".join(f"({i}) {p}." for i, p in enumerate(found.problems, 1))
+        raise click.ClickException(f"{len(found.problems)} problems: {said}")
+
+
+@gallery.command("backup")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    help="Overwrite OUT (and OUT.thumbs); stop whatever uses OUT first.",
+)
+@_JSON
+@click.pass_obj
+@_friendly
+def backup(path: str, out: str, force: bool, as_json: bool) -> None:
+    """Copy the gallery file to OUT with SQLite's online backup API: a consistent copy of
+    everything committed, safe while `siamkit serve` or an enrollment is using the gallery (a
+    plain file copy then can be torn). Its thumbnails (GALLERY.thumbs) go to OUT.thumbs. OUT is
+    written under a temporary name and renamed when complete; an existing OUT is refused
+    unless --force. Restore by copying OUT back while nothing uses the gallery.
+
+    \b
+    Examples:
+      siamkit gallery backup staff.db backups/staff-monday.db
+      siamkit gallery staff.db backup backups/staff-monday.db --force
+    """
+    from siamkit.index.store_files import backup_gallery_file, backup_targets
+
+    _, _, dest, dest_thumbs = backup_targets(path, out)
+    there = [p for p in (dest, dest_thumbs) if p.exists()]
+    if there and not force:
+        raise click.ClickException(
+            f"{there[0]} already exists; give another path, or --force to overwrite it"
+        )
+    done = backup_gallery_file(path, out, force=force)
+    doc = {"gallery": path, **done._asdict()}
+    thumbs = f" and its thumbnails to {done.thumbnails}" if done.thumbnails else ""
+    text = (
+        f"backed up {path} ({done.num_items} items, {done.num_labels} labels) to {done.out}"
+        + thumbs
+    )
+    _emit(as_json, doc, text)
 
 
 COMMANDS = [enroll, identify, verify, gallery]

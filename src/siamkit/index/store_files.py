@@ -1,0 +1,366 @@
+"""A gallery file as a whole, beside what :class:`~siamkit.index.store.GalleryStore` does in it:
+remove one that a first enrollment created and stopped before filling (:func:`remove_if_unused`),
+check one (:func:`check_gallery_file`: SQLite's integrity check, every stored embedding's size and
+values, the model that made it), back one up (:func:`backup_gallery_file`: SQLite's online backup
+API, safe while the service or an enrollment writes to it).
+
+Only the standard library and numpy, as :mod:`siamkit.index.store`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from siamkit.atomic import atomic_path, check_writable_file, same_file
+from siamkit.index.store import existing_store_problem
+from siamkit.index.thumbnail_store import thumbnails_path_for
+
+#: The files SQLite keeps beside a database: its write-ahead log, the log's shared-memory
+#: index, and the rollback journal
+_BESIDE = ("-wal", "-shm", "-journal")
+#: The tables :func:`remove_if_unused` may count (its SQL names one; never a caller's text)
+_COUNTED = frozenset({"items", "thumbnails"})
+_SHOWN = 3  # items named in a problem's sentence, the rest counted
+
+
+def _has_rows(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether ``table`` (one of :data:`_COUNTED`) exists and holds a row."""
+    if table not in _COUNTED:
+        raise ValueError(f"cannot count the rows of {table!r}")
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,))
+    if found.fetchone() is None:
+        return False
+    return conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
+
+
+def remove_if_unused(path: str | Path, table: str = "items") -> bool:
+    """Remove the SQLite file ``path`` and SQLite's files beside it when its ``table``
+    (``"items"`` of a gallery, ``"thumbnails"`` of its side file) holds no row, or does not
+    exist yet, and no other connection has the file open; returns whether it was removed.
+
+    For a file that a command created and then stopped before it stored anything there (a first
+    ``siamkit enroll`` interrupted while it embeds the images), so that no empty gallery made
+    for one model is left behind to refuse the next one, or to read as a gallery. A file that
+    another process has open (it may be enrolling into it) is left alone: SQLite lets a
+    connection take a file out of WAL mode only while it is the file's only one, and the rows
+    are counted again under an exclusive lock just before the files are removed. A file that is
+    no SQLite database is left as it is.
+    """
+    file = Path(path)
+    if not file.is_file():
+        return False
+    conn = sqlite3.connect(str(file), isolation_level=None, timeout=0)
+    try:
+        if _has_rows(conn, table):
+            return False
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()
+        if mode is None or str(mode[0]).lower() != "delete":  # another connection has it open
+            return False
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            if _has_rows(conn, table):
+                return False
+            for name in (file, *(Path(f"{file}{end}") for end in _BESIDE)):
+                name.unlink(missing_ok=True)
+        finally:
+            conn.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:  # locked by another process, or not a database: left as it is
+        return False
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class GalleryCheck:
+    """What :func:`check_gallery_file` found in a gallery file.
+
+    Attributes:
+        path: the file checked.
+        integrity: SQLite's ``PRAGMA integrity_check`` answer, ``"ok"`` for a sound file.
+        num_items, num_labels: what the gallery holds (0 where it could not be read).
+        embedding_dim, distance, model_fingerprint: what its meta records (None if nothing).
+        problems: one sentence per thing wrong, each naming what to do; empty when all is well.
+    """
+
+    path: str
+    integrity: str
+    num_items: int = 0
+    num_labels: int = 0
+    embedding_dim: int | None = None
+    distance: str | None = None
+    model_fingerprint: str | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong."""
+        return not self.problems
+
+
+@dataclass
+class _Findings:
+    """:class:`GalleryCheck` while it is found out."""
+
+    path: str
+    integrity: str = "not checked"
+    counts: tuple[int, int] = (0, 0)
+    meta: dict[str, str] = field(default_factory=dict)
+    dim: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def result(self) -> GalleryCheck:
+        return GalleryCheck(
+            self.path,
+            self.integrity,
+            *self.counts,
+            embedding_dim=self.dim,
+            distance=self.meta.get("distance"),
+            model_fingerprint=self.meta.get("model_fingerprint"),
+            problems=tuple(self.problems),
+        )
+
+
+def _existing_file(path: str | Path, what: str) -> Path:
+    """``path`` when it is a gallery file to read; else one sentence naming what it is."""
+    file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"{what} {file} is a folder; a gallery is a single file, e.g. staff.db")
+    problem = existing_store_problem(file)
+    if problem == "missing":
+        raise FileNotFoundError(f"no gallery at {file}; check the path")
+    if problem == "empty":
+        raise ValueError(f"{file} is empty (0 bytes), not a gallery; there is nothing in it")
+    return file
+
+
+def check_gallery_file(path: str | Path, wanted: Mapping[str, str] | None = None) -> GalleryCheck:
+    """Check the gallery file ``path``: SQLite's integrity check, the gallery's tables and meta,
+    the number of items and labels, and that every stored embedding has the recorded dimension
+    and only finite values (a NaN or infinite one matches nothing, or everything). ``wanted``:
+    the meta a model's gallery must have (:func:`~siamkit.index.provenance.wanted_meta`), to
+    check also that this model made it (its fingerprint, distance and embedding size).
+
+    The file is only read. Returns what was found; its ``problems`` say what is wrong.
+
+    Raises:
+        FileNotFoundError, ValueError: no file, a folder, or a 0-byte file at ``path``.
+
+    >>> check_gallery_file("staff.db").ok  # doctest: +SKIP
+    True
+    """
+    file = _existing_file(path, "the gallery")
+    found = _Findings(str(file))
+    conn = sqlite3.connect(str(file), isolation_level=None, timeout=30.0)
+    try:
+        _check_open_file(conn, file, found, wanted)
+    except sqlite3.DatabaseError as err:  # a damaged header, schema or table
+        if found.integrity not in ("ok", "not checked"):
+            return found.result()  # the integrity check's sentence says it already
+        if found.integrity == "not checked":
+            found.integrity = str(err)
+        found.problems.append(
+            f"{file} cannot be read as a gallery ({err}): it is damaged or no SQLite file; "
+            "restore it from a backup, or enroll its images again into a new gallery file"
+        )
+    finally:
+        conn.close()
+    return found.result()
+
+
+def _check_open_file(
+    conn: sqlite3.Connection, file: Path, found: _Findings, wanted: Mapping[str, str] | None
+) -> None:
+    """The checks of :func:`check_gallery_file` on its open connection, into ``found``."""
+    rows = conn.execute("PRAGMA integrity_check(10)")
+    messages = [m for r in rows for m in str(r[0]).splitlines() if not m.startswith("*** ")]
+    found.integrity = "; ".join(messages)
+    if messages != ["ok"]:
+        more = f" and {len(messages) - 1} more" if len(messages) > 1 else ""
+        found.problems.append(
+            f"SQLite's integrity check finds {file} damaged ({messages[0]}{more}): restore it "
+            "from a backup, or enroll its images again into a new gallery file"
+        )
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not {"meta", "items"} <= tables:
+        found.problems.append(
+            f"{file} is an SQLite file but no siamkit gallery (its tables: "
+            f"{sorted(tables) or 'none'}); give the gallery file that `siamkit enroll` made"
+        )
+        return
+    found.meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    row = conn.execute("SELECT COUNT(*), COUNT(DISTINCT label) FROM items").fetchone()
+    found.counts = (int(row[0]), int(row[1]))
+    try:
+        found.dim = int(found.meta["embedding_dim"])
+    except (KeyError, ValueError):
+        found.problems.append(
+            f"{file} records no embedding size (its meta embedding_dim is "
+            f"{found.meta.get('embedding_dim')!r}); it was never opened with a model, so enroll "
+            "into a new gallery file"
+        )
+        return
+    _check_embeddings(conn, file, found.dim, found.problems)
+    if wanted is not None:
+        _check_model(file, found.meta, wanted, found.problems)
+
+
+def _named(items: list[tuple[int, str]], total: int) -> str:
+    """``item 3 ('alice'), item 9 ('bob') and 4 more``."""
+    shown = ", ".join(f"item {i} ({label!r})" for i, label in items)
+    return shown + (f" and {total - len(items)} more" if total > len(items) else "")
+
+
+def _check_embeddings(conn: sqlite3.Connection, file: Path, dim: int, problems: list[str]) -> None:
+    """Every item's embedding is ``dim`` little-endian float32 values, all finite."""
+    wrong: list[tuple[int, str]] = []
+    bad: list[tuple[int, str]] = []
+    n_wrong = n_bad = 0
+    rows = conn.execute("SELECT id, label, embedding FROM items ORDER BY id")
+    while chunk := rows.fetchmany(4096):
+        fits = [isinstance(r[2], bytes) and len(r[2]) == 4 * dim for r in chunk]
+        sized = [r for r, ok in zip(chunk, fits) if ok]
+        n_wrong += len(chunk) - len(sized)
+        wrong += [(r[0], r[1]) for r, ok in zip(chunk, fits) if not ok][: _SHOWN - len(wrong)]
+        if not sized:
+            continue
+        x = np.frombuffer(b"".join(r[2] for r in sized), dtype="<f4").reshape(len(sized), dim)
+        rejected = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        n_bad += len(rejected)
+        bad += [(sized[i][0], sized[i][1]) for i in rejected[: _SHOWN - len(bad)]]
+    fix = f"remove their labels (`siamkit gallery {file} remove LABEL`) and enroll them again"
+    if n_wrong:
+        problems.append(
+            f"{file} has {n_wrong} embedding(s) that are not {dim} float32 values, the size it "
+            f"records: {_named(wrong, n_wrong)}; {fix}"
+        )
+    if n_bad:
+        problems.append(
+            f"{file} has {n_bad} embedding(s) with NaN or infinite values, which no search can "
+            f"rank: {_named(bad, n_bad)}; {fix}"
+        )
+
+
+def _check_model(
+    file: Path, meta: Mapping[str, str], wanted: Mapping[str, str], problems: list[str]
+) -> None:
+    """The model that ``wanted`` describes made the gallery whose meta is ``meta``."""
+    if meta.get("embedding_dim") != wanted["embedding_dim"]:
+        problems.append(
+            f"{file} holds {meta.get('embedding_dim')}-d embeddings but the model makes "
+            f"{wanted['embedding_dim']}-d ones; give the model that enrolled it"
+        )
+    elif (meta.get("model_fingerprint"), meta.get("distance")) != (
+        wanted["model_fingerprint"],
+        wanted["distance"],
+    ):
+        problems.append(
+            f"{file} was made by another model (fingerprint "
+            f"{str(meta.get('model_fingerprint'))[:12]}, distance {meta.get('distance')}) than "
+            f"the one given ({wanted['model_fingerprint'][:12]}, {wanted['distance']}), so their "
+            "embeddings are not comparable; give the model that enrolled it"
+        )
+
+
+class GalleryBackup(NamedTuple):
+    """What :func:`backup_gallery_file` wrote: the copy ``out``, the items and labels it holds,
+    and its thumbnail side file (``OUT.thumbs``), None when the gallery has none."""
+
+    out: str
+    num_items: int
+    num_labels: int
+    thumbnails: str | None
+
+
+def backup_targets(path: str | Path, out: str | Path) -> tuple[Path, Path, Path, Path]:
+    """``(gallery, its thumbnails, out, out's thumbnails)`` of a backup of ``path`` to ``out``,
+    checked: the gallery is a file, ``out`` is another file in a folder this user can write."""
+    src = _existing_file(path, "the gallery")
+    dest = Path(out)
+    if same_file(src, dest):
+        raise ValueError(f"{dest} is the gallery itself; give another path for the backup")
+    check_writable_file(dest, f"the backup {dest}")
+    return src, Path(thumbnails_path_for(src)), dest, Path(thumbnails_path_for(dest))
+
+
+def backup_gallery_file(
+    path: str | Path, out: str | Path, *, force: bool = False, timeout: float = 30.0
+) -> GalleryBackup:
+    """Copy the gallery file ``path`` to ``out`` with SQLite's online backup API: one
+    consistent snapshot of what was committed (an enrollment under way is not in it, nor half
+    in it), safe while the service or an enrollment has the gallery open. Its thumbnail side
+    file (``GALLERY.thumbs``) is copied too, to ``OUT.thumbs``, after the gallery (it may hold
+    thumbnails of items enrolled meanwhile; the next enrollment into the copy drops those).
+
+    Each copy is written under a temporary name beside ``out`` and renamed when both are
+    complete, so no half-written backup is left under its name.
+
+    Args:
+        path: the gallery file.
+        out: the backup's file name.
+        force: overwrite ``out`` (and ``OUT.thumbs``; an ``OUT.thumbs`` the gallery has no
+            counterpart of is removed, as its thumbnails belong to the old file). Stop whatever
+            uses ``out`` first.
+        timeout: seconds to wait while another process holds a lock the copy needs.
+
+    Raises:
+        FileNotFoundError, ValueError: no gallery at ``path``; ``out`` is the gallery, a
+            folder, in a folder this user cannot write, or exists without ``force``.
+
+    >>> backup_gallery_file("staff.db", "backups/staff-monday.db").num_items  # doctest: +SKIP
+    40
+    """
+    src, src_thumbs, dest, dest_thumbs = backup_targets(path, out)
+    there = [p for p in (dest, dest_thumbs) if p.exists()]
+    if there and not force:
+        raise ValueError(
+            f"{there[0]} already exists; give another path, or force=True to overwrite it"
+        )
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(dest))
+        counts = _copy(src, tmp, timeout, gallery=True)
+        thumbs = None
+        if src_thumbs.is_file():
+            _copy(src_thumbs, stack.enter_context(atomic_path(dest_thumbs)), timeout)
+            thumbs = str(dest_thumbs)
+        elif dest_thumbs.exists():  # force: the old backup's thumbnails are not this one's
+            dest_thumbs.unlink()
+        for name in (dest, dest_thumbs):  # force: an old file's log must not be replayed on it
+            for end in _BESIDE:
+                Path(f"{name}{end}").unlink(missing_ok=True)
+    return GalleryBackup(str(dest), *counts, thumbs)
+
+
+def _copy(src: Path, tmp: Path, timeout: float, gallery: bool = False) -> tuple[int, int]:
+    """SQLite's backup of ``src`` into the new file ``tmp``; for a gallery, checks that it is
+    one and returns its ``(items, labels)`` as copied."""
+    with _closing(sqlite3.connect(str(src), isolation_level=None, timeout=timeout)) as source:
+        if gallery:
+            found = source.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in found}
+            if not {"meta", "items"} <= tables:
+                raise ValueError(
+                    f"{src} is an SQLite file but no siamkit gallery (its tables: "
+                    f"{sorted(tables) or 'none'}); give the gallery file that `siamkit enroll` made"
+                )
+        with _closing(sqlite3.connect(str(tmp), isolation_level=None)) as copy:
+            source.backup(copy)  # every page in one step: one snapshot
+            if not gallery:
+                return 0, 0
+            row = copy.execute("SELECT COUNT(*), COUNT(DISTINCT label) FROM items").fetchone()
+            return int(row[0]), int(row[1])
+
+
+@contextlib.contextmanager
+def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    try:
+        yield conn
+    finally:
+        conn.close()

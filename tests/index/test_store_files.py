@@ -1,0 +1,196 @@
+"""A gallery file as a whole: removed when a first enrollment left it unused (never while another
+process has it open, never with items in it), checked (SQLite's integrity check, every embedding's
+size and values, the model that made it), and backed up with SQLite's online backup API while
+another connection holds it open in the middle of a write."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from siamkit.index.store import GalleryStore
+from siamkit.index.store_files import backup_gallery_file, check_gallery_file, remove_if_unused
+from siamkit.index.thumbnail_store import ThumbnailStore
+
+META = {"embedding_dim": "4", "distance": "euclidean", "model_fingerprint": "none"}
+
+
+def make_gallery(path: Path, labels: int = 2, per_label: int = 2, dim: int = 4) -> Path:
+    rng = np.random.default_rng(0)
+    with GalleryStore(path) as store:
+        store.init_meta({**META, "embedding_dim": str(dim)})
+        for k in range(labels):
+            store.add(f"label-{k}", rng.normal(size=(per_label, dim)).astype(np.float32))
+    return path
+
+
+def items_of(path: Path) -> list[tuple[int, str, bytes]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT id, label, embedding FROM items ORDER BY id").fetchall()
+
+
+def set_embedding(path: Path, item_id: int, blob: bytes) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE items SET embedding = ? WHERE id = ?", (blob, item_id))
+    conn.close()
+
+
+# ------------------------------------------------------------------ remove_if_unused
+def test_an_unused_gallery_is_removed_with_the_files_beside_it(tmp_path):
+    db = tmp_path / "new.db"
+    with GalleryStore(db) as store:
+        store.init_meta(META)
+    assert remove_if_unused(db)
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_gallery_with_items_is_never_removed(tmp_path):
+    db = make_gallery(tmp_path / "staff.db")
+    before = items_of(db)
+    assert not remove_if_unused(db)
+    assert items_of(db) == before
+
+
+def test_a_gallery_another_connection_has_open_is_not_removed(tmp_path):
+    # another process may be about to enroll into it: removing it under that process would lose
+    # what it commits there
+    db = tmp_path / "new.db"
+    with GalleryStore(db) as other:
+        other.init_meta(META)
+        assert not remove_if_unused(db)
+        assert db.exists()
+        assert other.add("alice", np.ones((1, 4), np.float32)) == [1]
+    assert [r[1] for r in items_of(db)] == ["alice"]
+
+
+def test_thumbnails_without_rows_are_removed_and_other_files_left_alone(tmp_path):
+    thumbs = tmp_path / "new.db.thumbs"
+    ThumbnailStore(thumbs).close()
+    assert remove_if_unused(thumbs, "thumbnails")
+    assert not thumbs.exists()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database, " * 300)
+    assert not remove_if_unused(text)
+    assert text.exists()
+
+
+# ------------------------------------------------------------------ check_gallery_file
+def test_a_sound_gallery_checks_ok(tmp_path):
+    found = check_gallery_file(make_gallery(tmp_path / "staff.db", labels=3))
+    assert found.ok, found.problems
+    assert (found.integrity, found.num_items, found.num_labels) == ("ok", 6, 3)
+    assert (found.embedding_dim, found.model_fingerprint) == (4, "none")
+
+
+def test_a_nan_embedding_is_named_by_item_and_label(tmp_path):
+    db = make_gallery(tmp_path / "staff.db")
+    set_embedding(db, 3, np.array([0.5, np.nan, 0.1, 0.2], "<f4").tobytes())
+    found = check_gallery_file(db)
+    assert not found.ok
+    assert found.problems == (
+        f"{db} has 1 embedding(s) with NaN or infinite values, which no search can rank: "
+        f"item 3 ('label-1'); remove their labels (`siamkit gallery {db} remove LABEL`) and "
+        "enroll them again",
+    )
+
+
+def test_an_embedding_of_another_size_is_named(tmp_path):
+    db = make_gallery(tmp_path / "staff.db")
+    set_embedding(db, 2, np.ones(3, "<f4").tobytes())
+    (problem,) = check_gallery_file(db).problems
+    assert "1 embedding(s) that are not 4 float32 values" in problem
+    assert "item 2 ('label-0')" in problem
+
+
+def test_a_damaged_file_fails_the_integrity_check(tmp_path):
+    db = make_gallery(tmp_path / "big.db", labels=20, per_label=10, dim=64)
+    assert check_gallery_file(db).ok
+    with open(db, "r+b") as f:  # the middle of the items table's pages
+        f.seek(5 * 4096 + 100)
+        f.write(b"\xa5" * 2000)
+    found = check_gallery_file(db)
+    assert found.integrity != "ok"
+    (problem,) = found.problems
+    assert problem.startswith(f"SQLite's integrity check finds {db} damaged (")
+    assert problem.endswith(
+        "restore it from a backup, or enroll its images again into a new gallery file"
+    )
+
+
+def test_a_file_that_is_no_database_is_said_so(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"x" * 5000)
+    (problem,) = check_gallery_file(junk).problems
+    assert problem.startswith(f"{junk} cannot be read as a gallery (file is not a database)")
+    other = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    (problem,) = check_gallery_file(other).problems
+    assert "is an SQLite file but no siamkit gallery (its tables: ['notes'])" in problem
+
+
+def test_the_model_given_must_have_made_it(tmp_path):
+    db = make_gallery(tmp_path / "staff.db")
+    assert check_gallery_file(db, META).ok
+    (problem,) = check_gallery_file(db, {**META, "model_fingerprint": "f" * 64}).problems
+    assert problem.startswith(f"{db} was made by another model (fingerprint none, distance")
+    (problem,) = check_gallery_file(db, {**META, "embedding_dim": "8"}).problems
+    assert problem.startswith(f"{db} holds 4-d embeddings but the model makes 8-d ones")
+
+
+def test_no_file_and_an_empty_file_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no gallery at"):
+        check_gallery_file(tmp_path / "missing.db")
+    (tmp_path / "empty.db").touch()
+    with pytest.raises(ValueError, match=r"is empty \(0 bytes\), not a gallery"):
+        check_gallery_file(tmp_path / "empty.db")
+
+
+# ------------------------------------------------------------------ backup_gallery_file
+def test_a_backup_holds_the_committed_items_while_another_connection_writes(tmp_path):
+    db = make_gallery(tmp_path / "staff.db")
+    with contextlib.closing(ThumbnailStore(f"{db}.thumbs")) as thumbs:
+        thumbs.put("label-0", [1], [b"png"])
+    committed = items_of(db)
+    with GalleryStore(db) as writer:  # the service, in the middle of an enrollment
+        writer._conn.execute("BEGIN IMMEDIATE")
+        writer._conn.execute(
+            "INSERT INTO items(label, embedding, created) VALUES ('late', ?, 0)",
+            (np.zeros(4, "<f4").tobytes(),),
+        )
+        done = backup_gallery_file(db, tmp_path / "backups" / "monday.db", timeout=1)
+        writer._conn.execute("ROLLBACK")
+    copy = tmp_path / "backups" / "monday.db"
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["monday.db", "monday.db.thumbs"]
+    assert (done.out, done.num_items, done.num_labels) == (str(copy), 4, 2)
+    assert items_of(copy) == committed
+    assert done.thumbnails == f"{copy}.thumbs"
+    with contextlib.closing(ThumbnailStore(done.thumbnails)) as thumbs:
+        assert thumbs.get([1]) == {1: b"png"}
+    assert check_gallery_file(copy).ok
+
+
+def test_a_backup_is_not_written_over_an_existing_file_unless_forced(tmp_path):
+    db = make_gallery(tmp_path / "staff.db")
+    out = tmp_path / "out.db"
+    out.write_bytes(b"keep me")
+    with pytest.raises(ValueError, match="already exists; give another path, or force=True"):
+        backup_gallery_file(db, out)
+    assert out.read_bytes() == b"keep me"
+    stale = Path(f"{out}.thumbs")  # an older backup's thumbnails belong to its items, not these
+    stale.write_bytes(b"old")
+    backup_gallery_file(db, out, force=True)
+    assert items_of(out) == items_of(db)
+    assert not stale.exists()
+
+
+def test_a_backup_onto_the_gallery_itself_is_refused(tmp_path):
+    db = make_gallery(tmp_path / "staff.db")
+    with pytest.raises(ValueError, match="is the gallery itself"):
+        backup_gallery_file(db, tmp_path / "." / "staff.db", force=True)
+    assert len(items_of(db)) == 4
