@@ -12,8 +12,15 @@ import click
 
 
 def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Path]]:
-    """``{label: image files}``: everything under ``label`` when given, else one label per
+    r"""``{label: image files}``: everything under ``label`` when given, else one label per
     sub-folder of each folder in ``inputs`` (images found recursively under it).
+
+    A label folder whose name is not UTF-8 (Latin-1 bytes from an old archive) reaches Python
+    with surrogates, which no label may hold (SQLite, JSON and the terminal refuse them): its
+    label is the name with its undecodable bytes as ``\xe9`` escapes
+    (:func:`~siamkit.data.folders.text_name`, as the files' sources and an image folder's class
+    names are written), e.g. ``caf\xe9``. Two folders whose names differ but read as one label
+    so (``caf\xe9`` spelt out beside that Latin-1 name) are refused: one must be renamed.
 
     >>> group_images(["staff/"], None)  # doctest: +SKIP
     {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
@@ -24,12 +31,14 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
         empty_folders_note,
         shown_names,
         sort_files,
+        text_name,
     )
     from siamkit.index.store import validate_label
 
     if label is not None:  # refused before the gallery is opened, so no empty one is created
         return {validate_label(label): collect_images(inputs)[0]}
     groups: dict[str, list[Path]] = {}
+    named: dict[str, Path] = {}  # each label's first folder: another name read so is refused
     empty: dict[Path, list[str]] = {}  # label folders without images, by the folder given
     left_out: list[Path] = []  # files not images by their extension, said in one line
     for item in map(Path, inputs):
@@ -46,13 +55,15 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             )
         for sub in sorted(p for p in item.iterdir() if p.is_dir() and not p.name.startswith(".")):
             files, others = sort_files(sub)
+            name = text_name(sub.name)  # a name that is not UTF-8: its bytes as \xe9 escapes
             if files:  # an empty folder's files are its own warning's ("holds no images")
                 left_out += others
-                groups.setdefault(sub.name, []).extend(files)
+                _check_one_spelling(named.setdefault(name, sub), sub, name)
+                groups.setdefault(name, []).extend(files)
             else:
-                empty.setdefault(item, []).append(sub.name)
+                empty.setdefault(item, []).append(name)
     if not groups and empty:
-        folders = [str(item / name) for item, names in empty.items() for name in names]
+        folders = [text_name(str(item / name)) for item, names in empty.items() for name in names]
         raise click.UsageError(
             f"nothing to enroll: the label folder{'s' if len(folders) > 1 else ''} "
             f"{shown_names(folders)} "
@@ -70,6 +81,25 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     for name in groups:
         validate_label(name)
     return groups
+
+
+def _check_one_spelling(first: Path, sub: Path, label: str) -> None:
+    r"""Refuse ``sub`` when the folder ``first`` of another name (not UTF-8 against its ``\xe9``
+    escape spelt out) gives the same ``label``: their images would be enrolled as one label.
+    The two print alike, so each is said to be UTF-8 or not."""
+    if first.name == sub.name:
+        return
+    from siamkit.data.folders import text_name
+
+    def named(folder: Path) -> str:
+        utf8 = text_name(folder.name) == folder.name
+        return f"{text_name(str(folder))} ({'UTF-8' if utf8 else 'not UTF-8'})"
+
+    raise click.UsageError(
+        f"the label folders {named(first)} and {named(sub)} both read as the label '{label}', "
+        "since a name that is not UTF-8 is read with its bytes as \\xe9 escapes: rename one "
+        "of them"
+    )
 
 
 @dataclass

@@ -234,8 +234,10 @@ def enroll(
 
     With --label, every image given (folders are searched recursively) is of that label.
     Without it, give folders with one sub-folder per label (e.g. staff/alice/*.png,
-    staff/bob/*.png). Each label's enrollment is one transaction: once this command prints,
-    the images are stored durably. An image its label already holds (enrolled before, or given
+    staff/bob/*.png); a sub-folder whose name is not UTF-8 (Latin-1 bytes from an old archive)
+    is enrolled under that name with those bytes as \\xe9 escapes (e.g. caf\\xe9). Each
+    label's enrollment is one transaction: once this command prints, the images are stored
+    durably. An image its label already holds (enrolled before, or given
     twice: the same embedding) is skipped, so enrolling a folder again adds only what is new.
     Each image's 64-pixel thumbnail is kept beside the gallery (GALLERY.thumbs), as `siamkit
     serve` keeps those it enrolls, so its web page shows what matched.
