@@ -116,11 +116,11 @@ def test_matches_and_a_labels_images_show_their_source_file_as_text():
         [],
         [{"text": "from " + ODD, "title": ODD}],
     ]
-    # each image keeps its thumbnail beside its file
+    # each image keeps its thumbnail and its #ID beside its file
     assert [[c["cls"] for c in im["children"]] for im in listed] == [
-        ["thumb", "source"],
-        ["thumb"],
-        ["thumb", "source"],
+        ["thumb", "item-id", "source"],
+        ["thumb", "item-id"],
+        ["thumb", "item-id", "source"],
     ]
     assert note == "3 image(s) enrolled."
 

@@ -54,11 +54,11 @@ def test_matches_and_a_labels_texts_show_their_source_as_text():
         [],  # unknown: nothing shown, not "from null"
         [{"text": "from " + ODD, "title": ODD}],
     ]
-    # each match keeps its name, similarity and text, the source under them
+    # each match keeps its name, similarity and text, the source and the label's actions under them
     assert [[c["cls"] for c in m["children"][0]["children"]] for m in rows] == [
-        ["name", "dist", "snippet", "source"],
-        ["name", "dist", "snippet"],
-        ["name", "dist", "snippet", "source"],
+        ["name", "dist", "snippet", "source", "actions"],
+        ["name", "dist", "snippet", "actions"],
+        ["name", "dist", "snippet", "source", "actions"],
     ]
     assert texts(rows[2], "snippet")[0]["text"] == "(text not kept: enrolled outside the service)"
     listed = got["label-texts-list"]["children"]

@@ -95,20 +95,23 @@ async function onVerify(event) {
 }
 
 // ---------------------------------------------------------------- identify
+// One match: its thumbnail, rank and label, #ID (the item's, as a label's images list it and the
+// Recommend form likes it) and distance, its file if known, and the gallery's actions on its label.
 function matchRow(m, rank, threshold) {
   // only a match within the threshold is coloured as accepted
   const state = m.accepted === true ? " accepted" : m.accepted === false ? " rejected" : "";
   const li = el("li", "match" + state);
-  li.append(thumb(m.thumbnail, m.label));
+  li.append(thumb(m.thumbnail, m.label + " #" + m.item_id));
   const text = el("div");
   const name = el("div", "name", rank + ". " + m.label);
   name.title = m.label;  // the whole label: the row cuts a long one with an ellipsis
   text.append(name);
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
-  text.append(el("div", "dist", "distance " + fmt(m.distance) + verdict +
-    marginText(m.margin, threshold)));
+  text.append(el("div", "dist", "#" + m.item_id + " \u2014 distance " + fmt(m.distance) +
+    verdict + marginText(m.margin, threshold)));
   const source = sourceLine(m.source);
   if (source) text.append(source);
+  text.append(matchActions(m.label, "images", showLabel));
   li.append(text);
   return li;
 }
@@ -175,10 +178,11 @@ function galleryItem(entry) {
   return li;
 }
 
-// One of a label's images (GET /gallery/images): its thumbnail, and under it its file if known.
+// One of a label's images (GET /gallery/images): its thumbnail, under it its #ID (as identify's
+// matches show it) and its file if known.
 function labelImage(im, label) {
   const item = el("figure", "item");
-  item.append(thumb(im.thumbnail, label + " #" + im.item_id));
+  item.append(thumb(im.thumbnail, label + " #" + im.item_id), itemIdLine(im.item_id));
   const source = sourceLine(im.source, "figcaption");
   if (source) item.append(source);
   return item;

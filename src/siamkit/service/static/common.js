@@ -268,8 +268,9 @@ function showMatches(r, noThresholdLegend, matchRow, thresholdLegend) {
     ...r.matches.map((m, i) => matchRow(m, i + 1, r.threshold)));
 }
 
-// A gallery entry's two buttons: list the label's items (units: "images" / "texts"), remove it.
-function galleryButtons(label, units, showLabel) {
+// A gallery entry's two buttons: list the label's items (units: "images" / "texts"), remove it;
+// a refusal of the removal is said in the box resultId (the enroll form's unless given).
+function galleryButtons(label, units, showLabel, resultId) {
   const showItems = el("button", "link show", units);
   showItems.type = "button";
   showItems.addEventListener("click", () => showLabel(label));
@@ -284,9 +285,29 @@ function galleryButtons(label, units, showLabel) {
       const panel = $(currentPage.labelPanelId);
       if (panel.dataset.label === label) panel.hidden = true;
       await refresh();
-    } catch (err) { show("enroll-result", err.message, "error"); }
+    } catch (err) { show(resultId || "enroll-result", err.message, "error"); }
   });
   return [showItems, remove];
+}
+
+// An identify match's actions, under its text as under a gallery card's: list the label's items
+// (the list opens in the gallery card, brought into view, each item with its #ID) and remove the
+// label, so that a wrong match can be looked at and acted on where it is shown.
+function matchActions(label, units, showLabel) {
+  const box = el("div", "actions");
+  box.append(...galleryButtons(label, units, (l) => {
+    const listed = showLabel(l);
+    const panel = $(currentPage.labelPanelId);
+    if (panel.scrollIntoView) panel.scrollIntoView({ block: "nearest" });
+    return listed;
+  }, "identify-result"));
+  return box;
+}
+
+// An item's #ID as the service numbers it (/identify's item_id, /gallery/images', /recommend's):
+// what the Recommend form's liked #IDs take.
+function itemIdLine(itemId) {
+  return el("div", "item-id", "#" + itemId);
 }
 
 function showGalleryCards(present) {

@@ -106,6 +106,8 @@ async function onVerify(event) {
 }
 
 // ---------------------------------------------------------------- identify
+// One match: its rank and label, #ID (the item's, as a label's texts list it and the Recommend
+// form likes it) and similarity, its text and source, and the gallery's actions on its label.
 function matchRow(m, rank, threshold) {
   const state = m.accepted === true ? " accepted" : m.accepted === false ? " rejected" : "";
   const li = el("li", "match" + state);
@@ -114,11 +116,12 @@ function matchRow(m, rank, threshold) {
   name.title = m.label;  // the whole label: the row cuts a long one with an ellipsis
   box.append(name);
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
-  box.append(el("div", "dist", "similarity " + fmt(1 - m.distance) + verdict +
-    similarityMargin(m.margin, threshold)));
+  box.append(el("div", "dist", "#" + m.item_id + " \u2014 similarity " + fmt(1 - m.distance) +
+    verdict + similarityMargin(m.margin, threshold)));
   box.append(snippet(m.text));
   const source = sourceLine(m.source);  // "from tickets.jsonl:3"; nothing when unknown
   if (source) box.append(source);
+  box.append(matchActions(m.label, "texts", showLabel));
   li.append(box);
   return li;
 }
@@ -189,10 +192,11 @@ function galleryItem(entry) {
   return li;
 }
 
-// One of a label's texts (GET /gallery/images): the text, and under it its source if known.
+// One of a label's texts (GET /gallery/images): its #ID (as identify's matches show it), the
+// text, and under it its source if known.
 function labelText(item) {
   const li = el("li");
-  li.append(el("div", "snippet", item.text));
+  li.append(itemIdLine(item.item_id), el("div", "snippet", item.text));
   const source = sourceLine(item.source);
   if (source) li.append(source);
   return li;
