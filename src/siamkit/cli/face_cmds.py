@@ -75,7 +75,8 @@ def enroll(
     shell pattern such as alice/*.jpg gives a folder's photos). With --model FOLDER the gallery
     records the folder, so later `enroll` and `identify` calls on it find it without --model.
     Each photo's 64-pixel thumbnail is kept beside the gallery (GALLERY.thumbs), as `siamkit
-    serve` keeps those it enrolls, so its web page shows who matched.
+    serve` keeps those it enrolls, so its web page shows who matched. Stopped (Ctrl-C,
+    SIGTERM, an error) before the faces were stored, it removes the gallery file it created.
 
     \b
     Example:
@@ -89,6 +90,7 @@ def enroll(
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import face_record, largest_face_of
     from siamkit.cli._enroll import _thumbnail
+    from siamkit.cli._new_gallery import new_gallery_removed_if_unused
     from siamkit.index.store import encode_metadata, validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
@@ -117,7 +119,10 @@ def enroll(
     # the whole photo's thumbnail, as the service's /enroll keeps a face model's, before any write
     pngs = [_thumbnail(Path(p)) for p in images]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
-    with _open_gallery(gallery_path, model, pipe.embedder, create=True) as gallery:
+    with (
+        new_gallery_removed_if_unused(gallery_path),  # a first enrollment stopped: no file left
+        _open_gallery(gallery_path, model, pipe.embedder, create=True) as gallery,
+    ):
         # each face keeps its photo (the path as given: the largest face of it is the one
         # enrolled), so that "alice item 12" in identify can be traced back to the photo
         sources = [str(p) for p in images]

@@ -84,7 +84,9 @@ def enroll(
     holds (enrolled before, or given twice) is skipped, so enrolling a corpus again adds only
     what is new, and embeds only that (and texts over 1,000 characters, told by their
     embedding). Every id is checked as a label before the gallery is created; a missing
-    --gallery folder is created.
+    --gallery folder is created. Stopped (Ctrl-C, SIGTERM, an error), it keeps the labels
+    already stored, each whole; a gallery file it created is removed again when no label was
+    stored in it yet.
 
     \b
     Example:
@@ -98,6 +100,7 @@ def enroll(
         enroll_documents,
         known_texts,
     )
+    from siamkit.cli._new_gallery import new_gallery_removed_if_unused
     from siamkit.index import Gallery
 
     loaded = _load(corpus, text_field, id_field, unique_ids=False)
@@ -115,8 +118,10 @@ def enroll(
 
     existed = existing_store_problem(gallery_path) is None  # a 0-byte file (touch) counts as new
     # an existing gallery is opened first (another model's is refused before embedding); a new
-    # one is created only once the texts are embedded, so a failure leaves no file behind
+    # one is created only once the texts are embedded, so a failure leaves no file behind, and
+    # one stopped before its first label was stored is removed again (the gallery closed first)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(new_gallery_removed_if_unused(gallery_path))
         gallery = (
             stack.enter_context(_open_gallery(gallery_path, model, model_path)) if existed else None
         )
