@@ -59,7 +59,10 @@ def test_a_failing_model_is_one_500_and_one_traceback_naming_the_request(siamkit
         image = {"files": ("a.png", png_bytes(pattern("disc")))}
         answer = client.post("/embed", files=image, headers={"X-Request-ID": "r1"})
     assert answer.status_code == 500
-    assert answer.json() == {"detail": "Internal error; the server log has the details."}
+    assert answer.json() == {
+        "detail": "Internal error; the server log has the details under request id r1.",
+        "request_id": "r1",
+    }
     errors = [r for r in siamkit_log.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == ["POST /embed failed (id=r1)"]
     assert errors[0].exc_info is not None and "CUDA out of memory" in str(errors[0].exc_info[1])
@@ -154,7 +157,7 @@ def test_a_model_raising_a_type_error_is_a_500_and_one_traceback(siamkit_log) ->
         image = {"files": ("a.png", png_bytes(pattern("disc")))}
         answer = client.post("/embed", files=image, headers={"X-Request-ID": "r2"})
     assert answer.status_code == 500
-    assert answer.json() == {"detail": "Internal error; the server log has the details."}
+    assert answer.json()["request_id"] == "r2"
     errors = [r for r in siamkit_log.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == ["POST /embed failed (id=r2)"]
     assert errors[0].exc_info is not None and isinstance(errors[0].exc_info[1], TypeError)
@@ -209,12 +212,15 @@ def test_a_gallery_bug_is_a_500_not_a_503_to_retry(siamkit_log, tmp_path) -> Non
         gallery.enroll = bug
         answer = client.post("/enroll", data={"label": "a"}, files=image)
         assert answer.status_code == 500, answer.json()
-        assert answer.json() == {"detail": "Internal error; the server log has the details."}
+        rid = answer.json()["request_id"]  # made up for it: the request sent none
+        assert answer.json()["detail"] == (
+            f"Internal error; the server log has the details under request id {rid}."
+        )
         gallery.enroll = locked
         answer = client.post("/enroll", data={"label": "a"}, files=image)
         assert answer.status_code == 503 and "database is locked" in answer.json()["detail"]
     errors = [r.getMessage() for r in siamkit_log.records if r.levelno >= logging.ERROR]
-    assert errors[0] == "POST /enroll failed" and len(errors) == 2, errors
+    assert errors[0] == f"POST /enroll failed (id={rid})" and len(errors) == 2, errors
 
 
 def test_a_failed_request_logs_its_path_as_the_access_line_does(siamkit_log, tmp_path) -> None:

@@ -1,16 +1,17 @@
-"""Every failure becomes JSON ``{"detail": "<a sentence>"}`` with a 4xx status, never a traceback.
+"""Every refusal becomes JSON ``{"detail": "<a sentence>"}`` with a 4xx status, never a traceback;
+every failure of the service itself a 500 with a generic body and its traceback in the log.
 
 * :class:`RequestError` — raised by the service's own checks, carries its status code (and
-  the field it is about, if any, in ``errors`` like a validation error's).
+  the field it is about, if any, in ``errors`` like a validation error's). It is the only way
+  a request is told that it was wrong: the routes check what the client sent, and turn the
+  library's typed refusals (an unknown label, no face in a photo, an ambiguous like) into one.
 * FastAPI's validation errors (missing field, ``k="abc"``, text where a file is expected) become
   a 422 whose ``detail`` says in words what to fix ("Choose the first image (file_a)."), with
   the field names in ``errors`` for programs.
-* ``ValueError`` escaping from the library is bad input by the library's own contract
-  (DESIGN §6), hence 400 with the library's message (an unknown label is turned into a 404 by
-  the engine before it gets here).
-* ``TypeError`` is not: the request's fields reach the library already typed (pydantic's
-  ``str``, ``int``, decoded image tensors), so a ``TypeError`` is a bug in a model, a plug-in or
-  siamkit, answered 500 with its traceback logged once, by GuardMiddleware, naming the request.
+* Anything else (a ``ValueError`` or ``TypeError`` from deep inside a model, a plug-in or the
+  gallery included) is a bug, not the client's mistake: a 500 whose body names the request's
+  id (its ``X-Request-ID``, or one made up for it) and says the log has the details, with the
+  traceback logged once, naming the request and that id, by GuardMiddleware.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siamkit.service.middleware import INTERNAL_ERROR, logged_path, request_id
+from siamkit.service.middleware import internal_error, logged_path, request_id
 
 log = logging.getLogger("siamkit.service")
 
@@ -162,10 +163,6 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": items}, status_code=422)
 
 
-async def _on_value_error(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=400)
-
-
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 ("Not Found", "Method Not Allowed") as sentences naming the
     path and what to do; other HTTP errors keep their detail."""
@@ -190,9 +187,12 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """What no other handler took; GuardMiddleware answers it first (one traceback), so this is
-    the answer of an app without it."""
-    log.exception("%s %s failed", request.method, logged_path(request.scope), exc_info=exc)
-    return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
+    the answer of an app without it, and of a gallery failure that is a bug
+    (:func:`_on_gallery_failure`): a 500 naming the request's id, as the log line does."""
+    body = internal_error(request.scope)
+    path = logged_path(request.scope)
+    log.exception("%s %s failed (id=%s)", request.method, path, body["request_id"], exc_info=exc)
+    return JSONResponse(body, status_code=500)
 
 
 #: SQLite's error names (``sqlite_errorname``, by prefix) for a gallery that cannot be read or
@@ -236,6 +236,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, _on_request_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(ValueError, _on_value_error)
     app.add_exception_handler(sqlite3.OperationalError, _on_gallery_failure)
     app.add_exception_handler(Exception, _on_unexpected)

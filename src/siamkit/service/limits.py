@@ -31,7 +31,7 @@ class ServiceLimits:
         max_aspect: largest ratio of the long side to the short side.
         max_request_pixels: pixels of all images of one request together (the decode budget).
         max_files: most images in one ``/enroll`` or ``/embed`` request.
-        max_label_chars: longest label.
+        max_label_chars: longest label (at most the gallery's 256 characters).
         max_k: largest ``k`` for ``/identify``.
         max_text_chars: longest text a text model's service takes (longer texts are refused;
             texts over the model's token window are embedded as overlapping windows).
@@ -72,6 +72,14 @@ class ServiceLimits:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ServiceLimits.{name} must be a positive integer, got {value!r}.")
+        from siamkit.index.store import MAX_LABEL_LENGTH  # the gallery's own limit
+
+        if self.max_label_chars > MAX_LABEL_LENGTH:  # a longer label passed the route's check
+            # and the gallery refused it: a 500, as the service's failure, not the client's
+            raise ValueError(
+                f"ServiceLimits.max_label_chars ({self.max_label_chars}) cannot exceed the "
+                f"gallery's limit of {MAX_LABEL_LENGTH} characters per label."
+            )
         if self.max_upload_bytes > self.max_request_bytes:
             raise ValueError(
                 f"ServiceLimits.max_upload_bytes ({self.max_upload_bytes}) cannot exceed "

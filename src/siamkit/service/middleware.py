@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -36,13 +37,15 @@ SECURITY_HEADERS = [
     ),
 ]
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-INTERNAL_ERROR = "Internal error; the server log has the details."
+INTERNAL_ERROR = "Internal error; the server log has the details under request id {id}."
+"""The ``detail`` of every 500, whatever failed: it names no internals, only the id under
+which the log holds the traceback (:func:`internal_error`)."""
 log = logging.getLogger("siamkit.service")
 access_log = logging.getLogger("siamkit.access")
 
 
-async def _send_json(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _send_json(send: Send, status: int, detail: str | dict[str, str]) -> None:
+    body = json.dumps(detail if isinstance(detail, dict) else {"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -65,8 +68,11 @@ class _RequestState:
 
 class GuardMiddleware:
     """Refuse oversized bodies (413), cross-site writes (403); add security headers to answers;
-    answer an error no handler took with 500 and log its traceback once, as ``POST /x failed``
-    (passed on, the server would log it a second time).
+    answer an error no handler took with 500 (:func:`internal_error`) and log its traceback
+    once, as ``POST /x failed (id=...)``. A failure after the answer's status was sent (a
+    streamed answer's) is logged alike and ends the answer there, cut short, which the server
+    sees as such and closes the connection (passed on, it was logged twice more: by the
+    app's last handler and by the server).
 
     Args:
         app: the wrapped ASGI app.
@@ -123,12 +129,13 @@ class GuardMiddleware:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
             if state.refusal is None:  # a bug or a failing model: one traceback, naming the request
-                rid = request_id(scope)
-                said = f" (id={rid})" if rid else ""
-                log.exception("%s %s failed%s", scope.get("method"), logged_path(scope), said)
+                body = internal_error(scope)  # the id first: the log line names it too
+                path = logged_path(scope)
+                log.exception("%s %s failed (id=%s)", scope.get("method"), path, body["request_id"])
                 if state.started:  # half answered: the server closes the connection
-                    raise
-                await _send_json(send, 500, INTERNAL_ERROR)
+                    scope[_CUT_SHORT] = True  # for the access line
+                else:
+                    await _send_json(send, 500, body)
             elif not state.started:
                 await _send_json(send, *state.refusal)
 
@@ -147,17 +154,43 @@ class GuardMiddleware:
         return None
 
 
+_MADE_ID = "siamkit.request_id"
+"""The scope key of the id :func:`internal_error` made up for a failed request that came
+without one, so that its access line and its log lines name it as its answer does."""
+_CUT_SHORT = "siamkit.cut_short"
+"""The scope key GuardMiddleware sets when the service failed after the answer's status was
+sent, for the access line (a client that goes away mid-answer also leaves it unfinished)."""
+
+
 def request_id(scope: Scope) -> str | None:
     """The request's ``X-Request-ID`` (set by a balancer or the client, e.g. nginx's
-    ``$request_id``) when it is up to 128 printable ASCII characters without spaces; else None.
+    ``$request_id``) when it is up to 128 printable ASCII characters without spaces, or the one
+    :func:`internal_error` made up for it; else None.
 
     >>> request_id({"headers": [(b"x-request-id", b"4f1c-9a")]}), request_id({"headers": []})
     ('4f1c-9a', None)
     """
+    made = scope.get(_MADE_ID)
+    if made is not None:
+        return str(made)
     value = _header(scope, b"x-request-id")
     if value is None or not 0 < len(value) <= 128 or not value.isascii():
         return None
     return value if value.isprintable() and " " not in value else None
+
+
+def internal_error(scope: Scope) -> dict[str, str]:
+    """The body of a 500: ``{"detail": <a generic sentence>, "request_id": <id>}``, the id being
+    the request's ``X-Request-ID`` (:func:`request_id`), or, for a request that came without
+    one, a new one kept in the scope, so that the log lines of the request name it too.
+
+    >>> internal_error({"headers": [(b"x-request-id", b"lb-7")]})["detail"]
+    'Internal error; the server log has the details under request id lb-7.'
+    """
+    rid = request_id(scope)
+    if rid is None:
+        rid = scope[_MADE_ID] = uuid.uuid4().hex[:16]
+    return {"detail": INTERNAL_ERROR.format(id=rid), "request_id": rid}
 
 
 class AccessLogMiddleware:
@@ -166,6 +199,10 @@ class AccessLogMiddleware:
     a refusal (4xx) adds why, its answer's ``detail`` in double quotes on the same line, cut to
     :data:`REASON_CHARS` characters: ``... 400 Bad Request 3.1 ms reason="The image (file) is
     not a readable image; ..."``.
+
+    The status is the one sent: a 500 for a failure the service answered; for one after its
+    status went out (a streamed answer), that status, with ``failed="..."`` saying the answer
+    was cut short.
 
     ``siamkit serve`` turns uvicorn's own access line off (it has no duration) and logs this one
     on ``siamkit.access`` at INFO (``--log-level warning`` hides both).
@@ -194,7 +231,8 @@ class AccessLogMiddleware:
         finally:
             refused = 400 <= status[0] < 500 and access_log.isEnabledFor(logging.INFO)
             reason = _reason(bytes(refusal)) if refused else None
-            _log_access(scope, status[0], time.perf_counter() - start, reason)
+            cut = bool(scope.get(_CUT_SHORT))
+            _log_access(scope, status[0], time.perf_counter() - start, reason, cut)
 
 
 REASON_CHARS = 200
@@ -230,7 +268,13 @@ def logged_path(scope: Scope) -> str:
     return quote(str(scope.get("path", "")))
 
 
-def _log_access(scope: Scope, status: int, seconds: float, reason: str | None = None) -> None:
+CUT_SHORT_NOTE = '"the service failed after this status was sent; the answer was cut short"'
+"""The ``failed=`` of an access line whose answer broke off after its status went out."""
+
+
+def _log_access(
+    scope: Scope, status: int, seconds: float, reason: str | None = None, cut: bool = False
+) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
     client = scope.get("client")
@@ -244,7 +288,7 @@ def _log_access(scope: Scope, status: int, seconds: float, reason: str | None = 
         phrase = ""
     rid = request_id(scope)
     access_log.info(
-        '%s - "%s %s HTTP/%s" %d %s %.1f ms%s%s',
+        '%s - "%s %s HTTP/%s" %d %s %.1f ms%s%s%s',
         who,
         scope.get("method", ""),
         path,
@@ -254,6 +298,7 @@ def _log_access(scope: Scope, status: int, seconds: float, reason: str | None = 
         seconds * 1000,
         f" id={rid}" if rid else "",
         f" reason={reason}" if reason else "",
+        f" failed={CUT_SHORT_NOTE}" if cut else "",
     )
 
 

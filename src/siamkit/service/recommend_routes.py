@@ -96,6 +96,7 @@ def _recommend(engine: ServiceEngine, likes: list[str], k: int, per_label: bool)
     """``/recommend``'s search (compute thread), refusing in the other routes' words: an unknown
     label in :func:`~siamkit.service.engine.unknown_label_sentence`'s, with the ``#ID`` hint."""
     from siamkit.index.recommend import (
+        AmbiguousLikeError,
         UnknownItemError,
         UnknownLikedLabelError,
         recommend_like,
@@ -108,6 +109,10 @@ def _recommend(engine: ServiceEngine, likes: list[str], k: int, per_label: bool)
             f"The gallery is empty, so there is nothing to recommend: POST /enroll labelled "
             f"{things} first.",
         )
+    for like in likes:  # '#x': not a label, nor a number (checked here, so that a ValueError
+        # from inside the search is a bug's 500, not the client's 422)
+        if like.startswith("#") and like not in engine.gallery and not _is_int(like[1:]):
+            raise RequestError(422, f"{like!r}: an item id is written #ID, e.g. #12.")
     try:
         return recommend_like(engine.gallery, likes, k, per_label=per_label)
     except UnknownLikedLabelError as err:
@@ -125,5 +130,14 @@ def _recommend(engine: ServiceEngine, likes: list[str], k: int, per_label: bool)
             f"{which} not in the gallery; like an item_id that /identify or /recommend "
             "answered ('#12'), or a label (GET /gallery lists them).",
         ) from None
-    except ValueError as err:  # '#x': not a number; '#12' both item 12 and an old label
+    except AmbiguousLikeError as err:  # '#12': both item 12 and a label an old siamkit enrolled
         raise RequestError(422, f"{err}.") from None
+
+
+def _is_int(text: str) -> bool:
+    """Whether ``text`` reads as a whole number the way the liked ``#ID`` is read (``int``)."""
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from fastapi import UploadFile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from siamkit.data.image_io import resize_images
 from siamkit.image_decode import convert_image
@@ -140,7 +140,10 @@ def _header_size(upload: Upload) -> tuple[int, int]:
             f"{upload.subject} has too many pixels (hundreds of millions, beyond any limit here); "
             "resize it first.",
         ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except MemoryError:  # the server's trouble, not the upload's: a 500
+        raise
+    except Exception:  # whatever Pillow raises on bytes it cannot read (OSError, ValueError,
+        # and on some damaged files TypeError, IndexError, struct.error ...) says so of the upload
         raise RequestError(
             400,
             f"{upload.subject} is not a readable image; send a PNG, JPEG, BMP, GIF or WebP file.",
@@ -200,7 +203,10 @@ def _decode(upload: Upload, channels: int, size: tuple[int, int] | None) -> torc
                 img.draft(mode, (2 * size[1], 2 * size[0]))
             img.load()
             array = np.asarray(convert_image(img, mode), dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError) as err:
+    except MemoryError:
+        raise
+    except Exception as err:  # any failure to decode bytes whose header was read is the
+        # upload's, whatever Pillow raises (as in _header_size)
         raise RequestError(
             400,
             f"{upload.subject} is corrupt or truncated ({err}): send it again, or save it again "
@@ -232,11 +238,20 @@ def decode_photos(uploads: list[Upload], limits: ServiceLimits) -> list[torch.Te
 
 
 def thumbnails_of(uploads: list[Upload]) -> list[bytes]:
-    """64-pixel PNG thumbnails of already validated uploads."""
-    try:
-        return [make_thumbnail(u.data) for u in uploads]
-    except (OSError, ValueError) as err:
-        raise RequestError(400, f"Cannot make a thumbnail of an uploaded image: {err}.") from None
+    """64-pixel PNG thumbnails of already validated uploads; 400 naming the upload whose bytes
+    Pillow cannot decode for it after all (whatever it raises)."""
+    thumbnails = []
+    for upload in uploads:
+        try:
+            thumbnails.append(make_thumbnail(upload.data))
+        except MemoryError:
+            raise
+        except Exception as err:  # as in _decode
+            raise RequestError(
+                400,
+                f"Cannot make a thumbnail of {upload.name}: it is corrupt or truncated ({err}).",
+            ) from None
+    return thumbnails
 
 
 def refuse_other_tower_size(model: object, uploads: list[Upload], role: str) -> None:
