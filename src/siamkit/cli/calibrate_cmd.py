@@ -221,7 +221,10 @@ def calibrate(
     of texts instead: --data is a CSV or JSONL file with columns a, b and label, any case (label
     1, true or yes = the same; 0, false or no = not), pairs you will not test on; a file with
     its own header names its columns with --columns (as data.columns does for siamkit train).
-    Its distance is 1 - cosine similarity.
+    Its distance is 1 - cosine similarity. A half-twin (towers of its own) is fit on a by its
+    query tower against b by its document tower, and its threshold for two documents (both by
+    the document tower, which text dedup --threshold auto uses) is refit on the same pairs, so
+    the two never disagree; the output states both.
 
     \b
     Examples:
@@ -482,28 +485,57 @@ def _calibrate_text(
     def vectors(texts: np.ndarray, role: str) -> np.ndarray:
         return np.asarray(embed_texts(net, list(texts), role=role, progress=progress).vectors)
 
-    d = np.clip(1.0 - (vectors(a, "query") * vectors(b, "document")).sum(1), 0.0, 2.0)
+    zb = vectors(b, "document")
+    d = np.clip(1.0 - (vectors(a, "query") * zb).sum(1), 0.0, 2.0)
     genuine, impostor = d[y == 1], d[y == 0]
+    info = _fit(genuine, impostor, target, far, {"data": data})
+    if not getattr(net, "share_weights", True):  # a half-twin: its dedup threshold as well
+        dd = np.clip(1.0 - (vectors(a, "document") * zb).sum(1), 0.0, 2.0)
+        info.update(_documents_fit(dd[y == 1], dd[y == 0], target, far))
+        net.document_threshold = info["document_threshold"]
     if out is not None:  # one atomic save: no model folder without its threshold, even on kill -9
         from siamkit.export.bundle import save_model
 
-        info = _fit(genuine, impostor, target, far, {"data": data})
         meta = {"task": "text", "pretrained_from": str(model), "calibration": info}
         save_model(net, out, threshold=info["threshold"], metadata=meta)
         model = out
-    else:
-        info = _fit_and_save(model, genuine, impostor, target, far, {"data": data})
+    else:  # the two thresholds in one write: never one refitted without the other
+        from siamkit.export.threshold_file import write_threshold
+
+        both = info.get("document_threshold")
+        write_threshold(model, info["threshold"], info, document_threshold=both)
     hint = _text_reexport_hint(model)
     if _echo_json(as_json, model, info, hint):
         return
     t = info["threshold"]
-    click.echo(
-        f"threshold {t:.4f} ({target}; similarity >= {1 - t:.4f} is the same): TAR "
-        f"{info['tar']:.3f}, FAR {info['far']:.3f} on {genuine.size:,} genuine / "
-        f"{impostor.size:,} impostor pairs of {data}; saved in {model}/siamkit.json"
-    )
+    pairs = f"{genuine.size:,} genuine / {impostor.size:,} impostor pairs of {data}"
+    if "document_threshold" not in info:
+        click.echo(
+            f"threshold {t:.4f} ({target}; similarity >= {1 - t:.4f} is the same): TAR "
+            f"{info['tar']:.3f}, FAR {info['far']:.3f} on {pairs}; saved in {model}/siamkit.json"
+        )
+    else:
+        td = info["document_threshold"]
+        click.echo(
+            f"threshold {t:.4f} ({target}; similarity >= {1 - t:.4f} is the same) for a query "
+            f"(query tower) against a document (document tower): TAR {info['tar']:.3f}, FAR "
+            f"{info['far']:.3f} on {pairs}\n"
+            f"document threshold {td:.4f} ({target}; similarity >= {1 - td:.4f}) for two "
+            "documents, both by the document tower, as text dedup --threshold auto compares "
+            f"them: TAR {info['document_tar']:.3f}, FAR {info['document_far']:.3f} on the same "
+            f"pairs; both saved in {model}/siamkit.json"
+        )
     if hint is not None:
         click.echo(hint)
+
+
+def _documents_fit(genuine: Any, impostor: Any, target: str, far: float) -> dict[str, Any]:
+    """A half-twin's threshold for two documents (both sides embedded by its document tower,
+    as ``siamkit text dedup`` compares them), fit on the distances of the same labelled pairs
+    as its query-document threshold with the same target: ``document_threshold``,
+    ``document_tar`` and ``document_far``, recorded beside the other's."""
+    fit = _fit(genuine, impostor, target, far, {})
+    return {f"document_{k}": fit[k] for k in ("threshold", "tar", "far")}
 
 
 def _text_reexport_hint(model: str) -> str | None:

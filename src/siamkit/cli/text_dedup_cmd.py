@@ -39,8 +39,11 @@ _DEDUP_THRESHOLD = _threshold_option(
     "the model's calibrated threshold, else all-MiniLM-L6-v2's document default 0.88; with "
     "--by passages, all-MiniLM-L6-v2's passage-coverage default 0.68 whatever the model (a "
     "calibrated threshold is a cosine of whole texts, not a coverage), two one-sentence texts "
-    "being held to the documents' threshold. The output says the threshold used and where it "
-    "came from."
+    "being held to the documents' threshold. A half-twin (towers of its own) embeds every "
+    "text with its document tower, so its 'auto' is its threshold for two documents, which "
+    "its training run and siamkit calibrate fit, not its threshold for a query against a "
+    "document; a half-twin that has only the latter is refused 'auto': give a number. The "
+    "output says the threshold used and where it came from."
 )
 
 

@@ -17,10 +17,25 @@ from siamkit.atomic import atomic_write
 from siamkit.export.bundle import CONFIG_FILE, read_model_config
 
 
+def _distance(threshold: float) -> float:
+    value = float(threshold)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"a threshold is a finite distance >= 0, got {threshold!r}")
+    return value
+
+
 def write_threshold(
-    path: str | os.PathLike[str], threshold: float, calibration: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str],
+    threshold: float,
+    calibration: Mapping[str, Any] | None = None,
+    *,
+    document_threshold: float | None = None,
 ) -> Path:
     """Set the model folder's threshold (and record how it was fit under ``metadata.calibration``).
+
+    ``document_threshold``: a half-twin text model's threshold for two documents, each embedded
+    by its document tower (what ``siamkit text dedup`` compares), set in the same write as the
+    model config's ``document_threshold``; ``None`` leaves the config's model part as it is.
 
     The new ``siamkit.json`` is written to a temporary file in the folder and renamed over the
     old one, so a reader sees either the old or the new file, never half of one.
@@ -28,11 +43,12 @@ def write_threshold(
     >>> write_threshold("out/model", 0.42, {"target": "eer"})  # doctest: +SKIP
     PosixPath('out/model/siamkit.json')
     """
-    value = float(threshold)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"a threshold is a finite distance >= 0, got {threshold!r}")
+    value = _distance(threshold)
+    documents = None if document_threshold is None else _distance(document_threshold)
     doc = read_model_config(path)
     doc["threshold"] = value
+    if documents is not None:
+        doc["model"] = {**(doc.get("model") or {}), "document_threshold": documents}
     if calibration is not None:
         doc["metadata"] = {**(doc.get("metadata") or {}), "calibration": dict(calibration)}
     return atomic_write(Path(path) / CONFIG_FILE, json.dumps(doc, indent=2, sort_keys=True))
