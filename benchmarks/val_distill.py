@@ -34,6 +34,9 @@ If none passes, nothing changes and the test classes are not run. Whether a netw
 hand-crafted teacher counts as "learned only" is for the issue's reader: the closing note says
 how it was trained either way.
 
+Round 12's result (same day): nothing passed (mean EER w=10 0.180, w=100 0.181; w=1000 failed
+{2,5} at 0.063); the test classes were not run. BENCHMARKS.md "Issue 20, round 12".
+
 Run:  OMP_NUM_THREADS=1 nice python benchmarks/val_distill.py NAME --config configs/hypercolumn.yaml \
           --folds "2,5;0,3;1,4" --set train.epochs=10 --set train.steps_per_epoch=50 \
           --set train.val_metric=none --distill-weight 10
