@@ -3,7 +3,7 @@
     siamkit enroll MODEL --gallery staff.db --label alice img1.png img2.png
     siamkit identify MODEL --gallery staff.db query.png --k 5 --json
     siamkit verify MODEL a.png b.png --json
-    siamkit gallery staff.db list | remove LABEL | stats
+    siamkit gallery staff.db list | remove LABEL | remove --id 57 | stats
 
 Thin shell over :class:`siamkit.index.Gallery`: parse, call the library, print text or JSON.
 """
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
+from siamkit.cli._gallery_remove import ID_HELP, ItemId, removal_target, remove_items_report
 from siamkit.cli._inputs import (
     INDEX_CHOICES,
     PROGRESS,
@@ -470,10 +471,10 @@ def verify(
 
 
 class _GalleryGroup(click.Group):
-    """`siamkit gallery PATH COMMAND`, and for check and backup also with the command first
-    (`siamkit gallery check staff.db`), as an operator types them."""
+    """`siamkit gallery PATH COMMAND`, and for check, backup and remove also with the command
+    first (`siamkit gallery check staff.db`), as an operator types them."""
 
-    FIRST = ("check", "backup")
+    FIRST = ("check", "backup", "remove")
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if len(args) >= 2 and args[0] in self.FIRST and args[1] not in self.commands:
@@ -488,13 +489,15 @@ class _GalleryGroup(click.Group):
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.pass_context
 def gallery(ctx: click.Context, path: str) -> None:
-    """Look after the gallery file PATH: list its labels, remove one, show statistics, check
-    it, back it up. check and backup also take the command first (gallery check PATH).
+    """Look after the gallery file PATH: list its labels, remove one or single items by id,
+    show statistics, check it, back it up. check, backup and remove also take the command first
+    (gallery check PATH).
 
     \b
     Examples:
       siamkit gallery staff.db list
       siamkit gallery staff.db remove alice
+      siamkit gallery staff.db remove --id 57
       siamkit gallery staff.db stats --json
       siamkit gallery check staff.db
       siamkit gallery staff.db check --model out/model
@@ -525,14 +528,27 @@ def list_labels(path: str, as_json: bool) -> None:
 
 
 @gallery.command("remove")
-@click.argument("label")
+@click.argument("label", required=False)
+@click.option("--id", "item_ids", type=ItemId(), multiple=True, help=ID_HELP)
 @_JSON
 @click.pass_obj
 @_friendly
-def remove_label(path: str, label: str, as_json: bool) -> None:
-    """Remove LABEL and all its items (one transaction)."""
+def remove_label(path: str, label: str | None, item_ids: tuple[int, ...], as_json: bool) -> None:
+    """Remove LABEL and all its items, or with --id single items (a wrongly enrolled photo),
+    with their thumbnails, in one transaction. A label left without items is no longer listed.
+
+    \b
+    Examples:
+      siamkit gallery staff.db remove alice
+      siamkit gallery staff.db remove --id 57 --id 58 --json
+      siamkit gallery remove staff.db alice
+    """
+    removal_target(label, item_ids)
     with _open(path) as g:
-        removed = g.remove(label)
+        if item_ids:
+            _emit(as_json, *remove_items_report(g, item_ids))
+            return
+        removed = g.remove(str(label))
     _emit(as_json, {"label": label, "removed": removed}, f"removed {label!r} ({removed} item(s))")
 
 
@@ -567,8 +583,8 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     """Check the gallery file: SQLite's integrity check, its items and labels, and that every
     stored embedding has the gallery's dimension and only finite values (no NaN), with --model
     also that this model made it. Prints a short report; when something is wrong, exits with
-    status 1 and a sentence naming it. Only reads the file, so it is safe while `siamkit serve`
-    uses it.
+    status 1 and a sentence naming it. A sound gallery with no items is said to hold none
+    (status 0). Only reads the file, so it is safe while `siamkit serve` uses it.
 
     \b
     Examples:
@@ -583,12 +599,22 @@ def check(path: str, model: str | None, as_json: bool) -> None:
 
         wanted = wanted_meta(_load_model(model, path), None, None)
     found = check_gallery_file(path, wanted)
-    doc = {**dataclasses.asdict(found), "problems": list(found.problems), "ok": found.ok}
-    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok")}
+    # a sound file that holds nothing (enrolled into by no one, or every label removed) is no
+    # fault, but "ok" alone reads as a gallery to search; say so plainly
+    empty = found.ok and found.num_items == 0
+    note = f"{found.path} holds no items: nothing is enrolled in it" if empty else None
+    doc = {
+        **dataclasses.asdict(found),
+        "problems": list(found.problems),
+        "ok": found.ok,
+        "note": note,
+    }
+    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok", "note")}
     if model is not None:
         shown["model"] = model
     text = "\n".join(f"{k:<18} {'-' if v is None else v}" for k, v in shown.items())
-    _emit(as_json, doc, text + ("\nok" if found.ok else ""))
+    verdict = f"\nok, but {note}" if note else "\nok" if found.ok else ""
+    _emit(as_json, doc, text + verdict)
     if len(found.problems) == 1:
         raise click.ClickException(found.problems[0])
     if found.problems:

@@ -22,7 +22,14 @@ from siamkit.index.embedding import (
     embed_inputs,
 )
 from siamkit.index.gallery_file import file_stats, open_gallery
-from siamkit.index.gallery_search import decide, group_by_label, recommend_items, sync_index
+from siamkit.index.gallery_search import (
+    UnknownItemError,
+    check_item_ids,
+    decide,
+    group_by_label,
+    recommend_items,
+    sync_index,
+)
 from siamkit.index.provenance import (
     model_path_meta,
     recorded_model_folder,
@@ -34,6 +41,7 @@ from siamkit.index.results import (
     Match,
     UnknownLabelError,
     VerifyResult,
+    listing,
     unknown_label_hint,
 )
 from siamkit.index.store import (
@@ -44,7 +52,11 @@ from siamkit.index.store import (
     check_label_text,
     validate_label,
 )
-from siamkit.index.thumbnail_store import remove_thumbnails, remove_thumbnails_from
+from siamkit.index.thumbnail_store import (
+    remove_item_thumbnails,
+    remove_thumbnails,
+    remove_thumbnails_from,
+)
 
 
 def recorded_model_path(path: str | Path) -> str | None:
@@ -59,6 +71,8 @@ def recorded_model_path(path: str | Path) -> str | None:
     finally:
         store.close()
 
+
+_MAX_ID = 2**63 - 1  # SQLite's largest integer: no item id is above it
 
 NO_THRESHOLD = (
     "the model has no calibrated threshold, so the gallery cannot decide same or unknown (it "
@@ -263,6 +277,39 @@ class Gallery:
                 for i in ids:
                     self._label_of.pop(i, None)
         return len(ids)
+
+    def remove_items(self, item_ids: Iterable[int]) -> dict[int, str]:
+        """Remove these items (ids from identify's matches, :meth:`items`, recommend) and their
+        thumbnails, all or none in one transaction; returns ``{item_id: label}`` of the items
+        removed, by id. A label left without items is gone (:meth:`labels` no longer lists it),
+        and no search returns a removed item again.
+
+        :class:`~siamkit.index.gallery_search.UnknownItemError` naming the ids that are not in
+        the gallery (its ``item_ids``); nothing is removed then.
+
+        >>> g.remove_items([57])  # doctest: +SKIP
+        {57: 'alice'}
+        """
+        ids = check_item_ids(item_ids, "remove_items")
+        if not ids:
+            raise ValueError("remove_items needs at least one item id")
+        stored = [i for i in ids if 0 < i <= _MAX_ID]  # others cannot be stored (nor bound)
+        with self._lock:
+            found, missing = self._store.remove_items(
+                stored, written=lambda done: remove_item_thumbnails(self._store.path, done)
+            )
+            missing = sorted(set(missing) | (set(ids) - set(stored)))
+            if missing:
+                raise UnknownItemError(
+                    f"item ids not in the gallery: {listing(missing, limit=20)}; nothing was "
+                    "removed: use the ids that identify and recommend give with each match",
+                    missing,
+                )
+            if self._loaded:
+                self._index.remove(np.asarray(list(found), dtype=np.int64))
+                for i in found:
+                    self._label_of.pop(i, None)
+        return found
 
     # ---------------------------------------------------------------- queries
     def identify(self, x: Any, k: int = 5) -> IdentifyResult:

@@ -44,18 +44,24 @@ class UnknownItemError(UnknownLabelError):
         self.item_ids = item_ids
 
 
+def check_item_ids(item_ids: Iterable[int], what: str) -> list[int]:
+    """``item_ids`` as sorted distinct ints, or a ``TypeError`` saying that ``what`` takes item
+    ids (a label given instead was int()'s "invalid literal for int() with base 10")."""
+    given = [item_ids] if isinstance(item_ids, (str, bytes)) else list(item_ids)
+    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in given):
+        raise TypeError(
+            f"{what} takes item ids (ints, e.g. from identify's matches or items()), got "
+            f"{item_ids!r}; for a label's items use items(label).ids"
+        )
+    return sorted({int(i) for i in given})
+
+
 def recommend_items(
     gallery: Gallery, liked_item_ids: Iterable[int], k: int, per_label: bool
 ) -> list[Match]:
     """:meth:`Gallery.recommend <siamkit.index.gallery.Gallery.recommend>` (which documents it)."""
     k = check_k(k)
-    given = [liked_item_ids] if isinstance(liked_item_ids, (str, bytes)) else list(liked_item_ids)
-    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in given):
-        raise TypeError(  # a label was int()'s "invalid literal for int() with base 10"
-            f"recommend takes item ids (ints, e.g. from identify's matches or items()), got "
-            f"{liked_item_ids!r}; for a label's items use items(label).ids"
-        )
-    liked = sorted({int(i) for i in given})
+    liked = check_item_ids(liked_item_ids, "recommend")
     if not liked:
         raise ValueError("recommend needs at least one liked item id")
     with gallery._lock:

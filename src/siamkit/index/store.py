@@ -535,6 +535,28 @@ class GalleryStore:
             c.execute("DELETE FROM items WHERE label = ?", (label,))
         return [int(r[0]) for r in rows]
 
+    def remove_items(
+        self, ids: Sequence[int], written: Callable[[list[int]], object] | None = None
+    ) -> tuple[dict[int, str], list[int]]:
+        """Delete the items ``ids`` in one transaction, all or none; returns ``({id: label},
+        missing)``: the ids stored, by id, and those not. With any ``missing``, nothing is
+        deleted. ``written`` is called with the ids before the transaction commits (the gallery
+        deletes their thumbnails there); when it raises, nothing is deleted."""
+        with self.transaction() as c:
+            found: dict[int, str] = {}
+            for start in range(0, len(ids), 500):  # SQLite caps a statement's variables
+                part = [int(i) for i in ids[start : start + 500]]
+                marks = ",".join("?" * len(part))  # only '?' placeholders go into the SQL text
+                sql = f"SELECT id, label FROM items WHERE id IN ({marks})"
+                found.update((int(i), str(lab)) for i, lab in c.execute(sql, part).fetchall())
+            missing = [int(i) for i in ids if int(i) not in found]
+            if missing or not found:
+                return {i: found[i] for i in sorted(found)}, missing
+            if written is not None:
+                written(sorted(found))
+            c.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in found])
+        return {i: found[i] for i in sorted(found)}, []
+
     def load(self, after_id: int = -1, label: str | None = None) -> StoredItems:
         """Items with ``id > after_id`` (optionally of one label), ordered by id."""
         sql = "SELECT id, label, embedding FROM items WHERE id > ?"

@@ -5,8 +5,8 @@ here, keyed by the gallery's item id (ids are never reused, so a stale thumbnail
 the wrong item; the ids of an enrollment killed before its commit are handed out again, and the
 gallery first deletes what is stored under them, :func:`remove_thumbnails_from`).
 :meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same call that removes
-its items, whoever removes it (the service, the CLI or the library), so no picture of a removed
-person is left behind.
+its items, and :meth:`~siamkit.index.Gallery.remove_items` an item's, whoever removes it (the
+service, the CLI or the library), so no picture of a removed person is left behind.
 
 Only the standard library: the library layer reads and deletes thumbnails, the service makes them.
 """
@@ -179,7 +179,7 @@ def remove_thumbnails(gallery_path: str | Path, label: str, timeout: float = 30.
     >>> remove_thumbnails("staff.db", "alice")  # doctest: +SKIP
     3
     """
-    return _delete_beside(gallery_path, "label = ?", label, timeout)
+    return _delete_beside(gallery_path, "label = ?", [label], timeout)
 
 
 def remove_thumbnails_from(gallery_path: str | Path, first_id: int, timeout: float = 30.0) -> int:
@@ -191,11 +191,24 @@ def remove_thumbnails_from(gallery_path: str | Path, first_id: int, timeout: flo
     for an enrollment killed before its commit (a text's previews are written just before it),
     and would otherwise show beside the items that now get those ids.
     """
-    return _delete_beside(gallery_path, "item_id >= ?", int(first_id), timeout)
+    return _delete_beside(gallery_path, "item_id >= ?", [int(first_id)], timeout)
 
 
-def _delete_beside(gallery_path: str | Path, where: str, value: object, timeout: float) -> int:
-    """``DELETE FROM thumbnails WHERE <where>`` (one ``?``) in the file beside the gallery."""
+def remove_item_thumbnails(
+    gallery_path: str | Path, item_ids: Sequence[int], timeout: float = 30.0
+) -> int:
+    """Delete the thumbnails (a text's previews) of these item ids beside the gallery file, in
+    one transaction; returns how many. :meth:`siamkit.index.Gallery.remove_items` calls it in
+    its own transaction, before it commits, so no picture of a removed item is left behind.
+    """
+    return _delete_beside(gallery_path, "item_id = ?", [int(i) for i in item_ids], timeout)
+
+
+def _delete_beside(
+    gallery_path: str | Path, where: str, values: Sequence[object], timeout: float
+) -> int:
+    """``DELETE FROM thumbnails WHERE <where>`` (one ``?``) for each of ``values``, in one
+    transaction, in the file beside the gallery."""
     path = thumbnails_path_for(gallery_path)
     if path == ":memory:" or not Path(path).is_file():
         return 0
@@ -204,7 +217,10 @@ def _delete_beside(gallery_path: str | Path, where: str, value: object, timeout:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "thumbnails" not in tables:
             return 0
-        return int(conn.execute(f"DELETE FROM thumbnails WHERE {where}", (value,)).rowcount)
+        conn.execute("BEGIN IMMEDIATE")
+        done = conn.executemany(f"DELETE FROM thumbnails WHERE {where}", [(v,) for v in values])
+        conn.execute("COMMIT")
+        return int(done.rowcount)
     except sqlite3.DatabaseError as err:
         raise ValueError(f"{path} is not a siamkit thumbnail file ({err})") from None
     finally:
