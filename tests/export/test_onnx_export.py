@@ -71,6 +71,30 @@ def test_appearance_features_are_in_the_graph(skip, tmp_path, fmnist_images):
     assert np.abs(got - want).max() <= 1e-4
 
 
+def test_dynamo_exports_the_demo_recipes_hog_features_exactly(tmp_path, fmnist_images):
+    """The dynamo exporter's optimizer dropped HOG's ``+ 1e-12`` under the gradient magnitude's
+    square root (its rewrite rules take a constant under 1e-8 for 0), so a blank image's HOG
+    features were 0 instead of a uniform bin-0 histogram and the export failed its parity check
+    (0.18 apart); the demo recipe's joined model now exports with it as with torchscript."""
+    from siamkit.heads import AppearanceFeatures
+
+    torch.manual_seed(3)
+    learned = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[4, 8]),
+        embedding_dim=8,
+        preprocess=Preprocess(mean=(0.286,), std=(0.353,), input_shape=(1, 28, 28)),
+    ).eval()
+    hog = AppearanceFeatures(pool=7, features="hog", bins=12, signed=True, levels=2)
+    path = siamkit.save_model(siamkit.JoinedEmbedding(learned, hog, weight=0.5), tmp_path / "m")
+    done = export_onnx(path, tmp_path / "dyn.onnx", opset=18, exporter="dynamo")
+    assert done.max_abs_diff is not None and done.max_abs_diff <= 1e-4
+    blank = np.zeros((2, 1, 28, 28), dtype=np.float32)  # flat: every gradient is 0
+    x = np.concatenate([fmnist_images[:16], blank, blank + 0.5])
+    want = _torch_embed(path, x)
+    assert np.abs(_ort_embed(done.path, x) - want).max() <= 1e-4
+    assert np.abs(want[-4:, 8:]).max() > 0.1  # the blank images' HOG part is not all zero
+
+
 @pytest.mark.parametrize("n", [1, 5, 64])
 def test_batch_dimension_is_dynamic(bundle, exported, fmnist_images, n):
     sess = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
