@@ -185,12 +185,15 @@ def enroll(
     The bank records the model folder, so later `verify` and `enroll` calls on it find the model
     without --model. A scan the writer already holds (enrolled before, or given twice: the same
     embedding) is skipped, so enrolling the same scans again adds only what is new. IMAGES are
-    files (a shell pattern such as refs/0042/*.png gives a folder's scans).
+    files (a shell pattern such as refs/0042/*.png gives a folder's scans). Stopped (Ctrl-C,
+    SIGTERM, an error) before the references were stored, it removes the bank file it created;
+    a bank that was there before keeps exactly what it held.
 
     \b
     Example:
       siamkit signature enroll --gallery bank.db --writer 0042 ref1.png ref2.png ref3.png
     """
+    from siamkit.cli._new_gallery import new_gallery_removed_if_unused
     from siamkit.index.store import validate_label
 
     try:  # before the model loads and before the bank file is created
@@ -200,15 +203,18 @@ def enroll(
     model_dir, note = _model_dir(model_path, gallery_path)
     model, _ = _load(model_dir, note, warn=True, given=model_path and "--model")
     scans = _scans(images)
-    bank = _open_bank(gallery_path, model, model_dir)
-    try:
-        # each reference keeps its scan's file (the path as given), so that a verdict names
-        # the scans it was compared with
-        ids = bank.enroll(writer, scans, skip_repeats=True, sources=list(images))
-        bank.gallery.remember_model_path(model_dir)
-        total = len(bank.references(writer))
-    finally:
-        bank.close()
+    # a first enrollment stopped (Ctrl-C, SIGTERM, a scan the model cannot embed) before its
+    # references were stored leaves no bank file behind (the bank closed first)
+    with new_gallery_removed_if_unused(gallery_path):
+        bank = _open_bank(gallery_path, model, model_dir)
+        try:
+            # each reference keeps its scan's file (the path as given), so that a verdict names
+            # the scans it was compared with
+            ids = bank.enroll(writer, scans, skip_repeats=True, sources=list(images))
+            bank.gallery.remember_model_path(model_dir)
+            total = len(bank.references(writer))
+        finally:
+            bank.close()
     skipped = len(ids.skipped)
     doc = {
         "writer": writer,
