@@ -583,8 +583,8 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     """Check the gallery file: SQLite's integrity check, its items and labels, and that every
     stored embedding has the gallery's dimension and only finite values (no NaN), with --model
     also that this model made it. Prints a short report; when something is wrong, exits with
-    status 1 and a sentence naming it. Only reads the file, so it is safe while `siamkit serve`
-    uses it.
+    status 1 and a sentence naming it. A sound gallery with no items is said to hold none
+    (status 0). Only reads the file, so it is safe while `siamkit serve` uses it.
 
     \b
     Examples:
@@ -599,12 +599,22 @@ def check(path: str, model: str | None, as_json: bool) -> None:
 
         wanted = wanted_meta(_load_model(model, path), None, None)
     found = check_gallery_file(path, wanted)
-    doc = {**dataclasses.asdict(found), "problems": list(found.problems), "ok": found.ok}
-    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok")}
+    # a sound file that holds nothing (enrolled into by no one, or every label removed) is no
+    # fault, but "ok" alone reads as a gallery to search; say so plainly
+    empty = found.ok and found.num_items == 0
+    note = f"{found.path} holds no items: nothing is enrolled in it" if empty else None
+    doc = {
+        **dataclasses.asdict(found),
+        "problems": list(found.problems),
+        "ok": found.ok,
+        "note": note,
+    }
+    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok", "note")}
     if model is not None:
         shown["model"] = model
     text = "\n".join(f"{k:<18} {'-' if v is None else v}" for k, v in shown.items())
-    _emit(as_json, doc, text + ("\nok" if found.ok else ""))
+    verdict = f"\nok, but {note}" if note else "\nok" if found.ok else ""
+    _emit(as_json, doc, text + verdict)
     if len(found.problems) == 1:
         raise click.ClickException(found.problems[0])
     if found.problems:
