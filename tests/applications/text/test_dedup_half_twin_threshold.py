@@ -157,8 +157,9 @@ def test_auto_for_a_half_twin_saved_with_only_a_query_document_threshold_is_refu
         "Error: this half-twin's calibrated threshold is for a query against a document, and "
         "dedup compares documents with documents (the document tower on both sides), whose "
         "similarities lie elsewhere: pass --threshold SIMILARITY (a cosine similarity checked on "
-        "your own duplicates), or fine-tune the model again with siamkit train on 0/1 labelled "
-        "validation pairs, which calibrates a threshold for two documents too\n"
+        "your own duplicates), or calibrate the model on 0/1 labelled validation pairs with "
+        "siamkit calibrate MODEL --data pairs.csv (or fine-tune it again with siamkit train on "
+        "them), which calibrates a threshold for two documents too\n"
     )
     assert not (tmp_path / "groups.jsonl").exists()  # nothing half-written
     with pytest.raises(ValueError, match=r"calibrated threshold is for a query against a doc"):
@@ -168,6 +169,23 @@ def test_auto_for_a_half_twin_saved_with_only_a_query_document_threshold_is_refu
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert (summary["threshold"], summary["threshold_source"]) == (0.5, "given")
+
+
+def test_the_calibrate_run_the_refusal_names_lets_auto_group_the_half_twin(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    """The refusal's `siamkit calibrate MODEL --data pairs.csv` (since de73e69 it refits the
+    threshold for two documents as well) is a fix: auto is then that threshold."""
+    from siamkit.applications.text.duplicates import DOCUMENT_CALIBRATED
+
+    model = _saved(tiny_hf, tmp_path / "model", share_weights=False, threshold=0.3)
+    assert _dedup(model, tmp_path, "--by", "documents").exit_code == 1
+    pairs = _csv(tmp_path / "pairs.csv", VAL)
+    res = CliRunner().invoke(cli, ["calibrate", str(model), "--data", str(pairs)])
+    assert res.exit_code == 0, res.output
+    res = _dedup(model, tmp_path, "--threshold", "auto", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["threshold_source"] == DOCUMENT_CALIBRATED
 
 
 def test_cli_auto_for_a_half_twin_uses_its_threshold_for_two_documents(

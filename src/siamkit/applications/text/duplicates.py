@@ -149,8 +149,9 @@ def document_threshold(
                 "this half-twin's calibrated threshold is for a query against a document, and "
                 "dedup compares documents with documents (the document tower on both sides), "
                 f"whose similarities lie elsewhere: pass {own} (a cosine similarity checked on "
-                "your own duplicates), or fine-tune the model again with siamkit train on 0/1 "
-                "labelled validation pairs, which calibrates a threshold for two documents too"
+                "your own duplicates), or calibrate the model on 0/1 labelled validation pairs "
+                "with siamkit calibrate MODEL --data pairs.csv (or fine-tune it again with "
+                "siamkit train on them), which calibrates a threshold for two documents too"
             )
     return resolve_threshold(model, similarity, level="document", threshold_option=threshold_option)
 
