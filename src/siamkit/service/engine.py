@@ -35,7 +35,7 @@ from siamkit.index.embedding import (
     model_threshold,
     one_branch_refusal,
 )
-from siamkit.index.gallery_search import sync_index
+from siamkit.index.gallery_search import UnknownItemError, sync_index
 from siamkit.index.results import unknown_label_hint
 from siamkit.index.verify import verify_embedded
 from siamkit.model_protocol import as_embedding_model
@@ -105,6 +105,19 @@ def unknown_label_sentence(label: str, labels: list[str], input_kind: str = "ima
     hint = unknown_label_hint(label, labels).removeprefix("; ")  # did you mean 'x'? / enrolled..
     return (
         f"Label {label!r} is not in the gallery ({hint}); POST /enroll {things} under it to add it."
+    )
+
+
+def unknown_item_sentence(item_id: int, input_kind: str = "image") -> str:
+    """The 404 of ``DELETE /gallery/items/{item_id}`` for an id that no enrolled item has.
+
+    >>> unknown_item_sentence(57)
+    "Item #57 is not in the gallery (never enrolled, or removed already); /identify's matches and GET /gallery/images give each enrolled image's item_id."
+    """
+    one = _things(input_kind).removesuffix("s")
+    return (
+        f"Item #{item_id} is not in the gallery (never enrolled, or removed already); "
+        f"/identify's matches and GET /gallery/images give each enrolled {one}'s item_id."
     )
 
 
@@ -388,6 +401,16 @@ class ServiceEngine:
             raise self.not_enrolled(label) from None
         self.thumbnails.remove_label(label)
         return removed
+
+    def remove_item(self, item_id: int) -> tuple[str, int]:
+        """Remove one item with its thumbnail (a text's preview); returns its label and how many
+        items the label has left (0: it is no longer in the gallery). 404 if no item has the id.
+        """
+        try:
+            label = self.gallery.remove_items([item_id])[item_id]
+        except UnknownItemError:
+            raise RequestError(404, unknown_item_sentence(item_id, self.input_kind)) from None
+        return label, next((i.count for i in self.gallery.labels() if i.label == label), 0)
 
     def label_images(self, label: str) -> list[tuple[int, bytes]]:
         """``[(item_id, png)]`` thumbnails of one enrolled label; 404 if it is not enrolled."""

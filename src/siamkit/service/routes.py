@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from siamkit.index.embedding import two_towers
 from siamkit.service.engine import ServiceEngine, no_threshold_hint
@@ -48,11 +50,16 @@ from siamkit.service.schemas import (
     LabelOut,
     LimitsInfo,
     ModelInfo,
+    RemoveItemResponse,
     RemoveResponse,
     VerifyResponse,
 )
 from siamkit.service.thumbnails import data_url
 from siamkit.service.uploads import Upload, read_upload, read_uploads, refuse_other_tower_size
+
+ITEM_PATH = re.compile(rb"/items/[0-9]+$")
+"""The raw path of ``DELETE /gallery/items/{item_id}`` as sent: a slash written %2F is part of
+a label (the pages encode it so), which ``DELETE /gallery/{label}`` removes."""
 
 ImageFile = Annotated[UploadFile, File(description="An image file (PNG, JPEG, ...).")]
 ImageFiles = Annotated[list[UploadFile], File(description="One or more image files.")]
@@ -267,6 +274,27 @@ async def label_images(
         LabelImage(item_id=i, thumbnail=data_url(png), source=sources.get(i)) for i, png in images
     ]
     return LabelImagesResponse(label=label, count=count, images=out)
+
+
+@router.delete(
+    "/gallery/items/{item_id:int}",
+    response_model=RemoveItemResponse,
+    tags=["gallery"],
+    responses=errors(
+        403, 404, 409, label="No item has this id: it was never enrolled, or removed already."
+    ),
+)
+async def remove_item(engine: Engine, request: Request, item_id: int) -> Any:
+    """Remove one enrolled item (an image; a text on a text model's service) by its `item_id`,
+    as `/identify`'s matches, `GET /gallery/images` and `/recommend` give it, with its
+    thumbnail; its label keeps its other items, and a label left with none is no longer in the
+    gallery. No search returns the item again. (A label named `items/` and digits, enrolled
+    before, is removed as a label when its slash is written %2F: `DELETE /gallery/items%2F57`.)"""
+    if not ITEM_PATH.search(request.scope.get("raw_path") or b"/items/0"):
+        label = "items/" + request.url.path.rsplit("/", 1)[1]  # sent as items%2F57: a label
+        return JSONResponse((await remove(engine, label)).model_dump())
+    label, left = await engine.call(engine.remove_item, item_id)
+    return RemoveItemResponse(item_id=item_id, label=label, label_count=left)
 
 
 @router.delete(

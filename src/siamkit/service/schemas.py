@@ -248,6 +248,14 @@ class RemoveResponse(BaseModel):
     removed: int = Field(description="How many images of the label were removed.")
 
 
+class RemoveItemResponse(BaseModel):
+    item_id: int
+    label: str = Field(description="The label the item was enrolled under.")
+    label_count: int = Field(
+        description="Items the label has left; 0: the label is no longer in the gallery."
+    )
+
+
 class LabelImage(BaseModel):
     item_id: int
     thumbnail: str = Field(description="data:image/png;base64 URL of the enrolled image.")
