@@ -1,7 +1,8 @@
 """export --int8 of a signature model calibrates and checks on signatures: by default its run's own
-(its config.yaml's data.root, read and preprocessed as the signature task reads it, or its
-synthetic writers made again), or a corpus given as --calib-data / --check-data signatures:DIR.
-It calibrated on Fashion-MNIST and measured nothing, and refused signatures:DIR."""
+(the data.root its run recorded in the model, else its config.yaml's, read and preprocessed as
+the signature task reads it, or its synthetic writers made again), or a corpus given as
+--calib-data / --check-data signatures:DIR. It calibrated on Fashion-MNIST and measured nothing,
+and refused signatures:DIR; a model copied out of its run folder needed signatures:DIR."""
 
 from __future__ import annotations
 
@@ -196,3 +197,74 @@ def test_on_its_runs_test_writers_the_fp32_figures_are_its_metrics(
     assert sig["fp32"] == pytest.approx(
         {k: test[k]["eer"] for k in ("skilled", "random")}, abs=1e-6
     )
+
+
+def test_a_model_copied_out_of_its_run_folder_finds_its_runs_signatures(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model records its run's data (data.root made absolute) and eval.seed: copied out of
+    its run folder, and exported from another folder, it calibrates and checks on its run's
+    writers as in place (it asked for --calib-data signatures:DIR: its config.yaml was gone)."""
+    monkeypatch.chdir(corpus.parent)  # data.root relative to where the run started
+    config = {
+        "task": "signatures",
+        "data": {"root": corpus.name, "image_size": list(SIZE), "split": SPLIT, "seed": 0},
+        "model": {"embedding_dim": 16,
+                  "encoder_kwargs": {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}},
+        "train": {"steps": 2, "writers_per_batch": 4, "genuine_per_writer": 3,
+                  "forged_per_writer": 2, "eval_every": 2},
+        "eval": {"references": 3, "seed": 3},
+    }  # fmt: skip
+    (tmp_path / "sig.yaml").write_text(yaml.safe_dump(config))
+    res = CliRunner().invoke(
+        cli, ["train", str(tmp_path / "sig.yaml"), "--out", str(tmp_path / "run")]
+    )
+    assert res.exit_code == 0, res.output
+    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    model = shutil.copytree(tmp_path / "run" / "model", tmp_path / "elsewhere" / "model")
+    shutil.rmtree(tmp_path / "run")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    res = _export(model)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output[res.output.index("{") :])
+    assert doc["files"][1]["calibration"] == (
+        f"66 signatures of its 6 training writers (its run's signatures {corpus})"
+    )
+    sig = doc["int8_check"]["signatures"]
+    assert sig["data"].startswith("33 signatures (genuine and skilled forgeries) of its 3 test")
+    assert sig["fp32"] == pytest.approx(  # the same writers and references (eval.seed 3)
+        {k: test[k]["eer"] for k in ("skilled", "random")}, abs=1e-6
+    )
+
+
+def test_a_copied_model_of_a_synthetic_run_makes_its_writers_again(tmp_path: Path) -> None:
+    from siamkit.applications.signatures.config import SignatureDataConfig, SignatureRunConfig
+    from siamkit.applications.signatures.run_record import run_record
+
+    data = SignatureDataConfig(
+        synthetic_writers=12, genuine=7, forged=4, image_size=SIZE, split=tuple(SPLIT)
+    )
+    torch.manual_seed(0)
+    kwargs = {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    net = build_signature_model((1, *SIZE), 16, kwargs).eval()
+    meta = {"signatures": {"reduce": "mean", "references": 3, "image_size": list(SIZE),
+                           **run_record(SignatureRunConfig(data=data))}}  # fmt: skip
+    model = siamkit.save_model(net, tmp_path / "copied" / "model", metadata=meta)
+    res = _export(model)  # no config.yaml beside it
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output[res.output.index("{") :])
+    where = "its run's synthetic signatures (data.root null: 12 writers, seed 0, made again)"
+    assert doc["files"][1]["calibration"] == f"66 signatures of its 6 training writers ({where})"
+
+
+def test_a_copied_model_that_records_no_run_says_what_is_missing(tmp_path: Path) -> None:
+    """A model saved before models recorded their run's data, copied out of its run folder."""
+    model = shutil.copytree(_run(tmp_path, None), tmp_path / "copied" / "model")
+    res = _export(model)
+    assert res.exit_code != 0
+    assert (
+        f"{model} does not record its run's signatures (it was saved before models recorded "
+        f"them) and its run's config {model.parent / 'config.yaml'} is not there"
+    ) in " ".join(res.output.split())
+    assert "pass --calib-data signatures:DIR" in res.output
+    assert not (model / "model.onnx").exists()

@@ -550,39 +550,37 @@ def given_signatures(option: str, value: str, shape: tuple[int, ...]) -> Signatu
 
 
 def run_signatures(model_dir: str, shape: tuple[int, ...]) -> SignatureData | str:
-    """The signatures a signature model's run trained and tested on, from its run config
-    (``MODEL/../config.yaml``, as ``siamkit train --out RUN`` wrote it): its ``data.root``
-    corpus read and preprocessed as the run read it (:func:`load_run_data`), or its synthetic
-    writers made again (``data.root: null``), split into writers as the run split them; else
-    the clause saying why there are none (no run config beside the model, its data.root gone
-    or unreadable, images of another size)."""
-    import yaml
-
-    from siamkit.applications.signatures.config import signature_config_from_dict
+    """The signatures a signature model's run trained and tested on, from the run data the
+    model records (:func:`~siamkit.applications.signatures.run_record.recorded_run`; a model
+    saved before it did: its run config ``MODEL/../config.yaml``, as ``siamkit train --out RUN``
+    wrote it): its ``data.root`` corpus read and preprocessed as the run read it
+    (:func:`load_run_data`), or its synthetic writers made again (``data.root: null``), split
+    into writers as the run split them; else the clause saying why there are none (no run data
+    recorded nor a run config beside the model, its data.root gone or unreadable, images of
+    another size)."""
+    from siamkit.applications.signatures.config import SignatureRunConfig
+    from siamkit.applications.signatures.run_record import recorded_run
     from siamkit.applications.signatures.task import load_run_data
     from siamkit.data.signature_set import writer_disjoint_split
 
-    path = Path(model_dir).resolve().parent / "config.yaml"
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return f"its run's config {path} is not there (or cannot be read)"
-    if not isinstance(doc, dict) or doc.get("task") != "signatures":
-        return f"{path} is not the config of a signature run (task: signatures)"
-    try:
-        cfg = signature_config_from_dict({k: v for k, v in doc.items() if k != "task"})
-    except ValueError as err:
-        return f"its run's config {path} cannot be read ({str(err).strip().rstrip('.')})"
-    d = cfg.data
+    run = recorded_run(model_dir)
+    if isinstance(run, str):
+        return run
+    d = run.data
     if tuple(d.image_size) != tuple(shape[1:]):
+        recorded = (
+            "the run data the model records"
+            if run.source == "the model"
+            else f"its run's config {run.source}"
+        )
         return (
-            f"its run's config {path} has data.image_size {list(d.image_size)}, not the model's "
+            f"{recorded} has data.image_size {list(d.image_size)}, not the model's "
             f"{list(shape[1:])}"
         )
     if d.root is not None and not Path(d.root).is_dir():
         return f"its run's signatures (data.root {d.root}) are not there"
     try:
-        sigs, _ = load_run_data(cfg)
+        sigs, _ = load_run_data(SignatureRunConfig(data=d))
         train, _, test = writer_disjoint_split(len(sigs.names), d.split, d.seed)
     except (ValueError, FileNotFoundError) as err:
         return f"its run's signatures cannot be read ({str(err).strip().rstrip('.')})"
@@ -592,7 +590,7 @@ def run_signatures(model_dir: str, shape: tuple[int, ...]) -> SignatureData | st
         else f"its run's synthetic signatures (data.root null: {d.synthetic_writers} writers, "
         f"seed {d.seed}, made again)"
     )
-    return SignatureData(sigs, train, test, where, cfg.eval.seed)
+    return SignatureData(sigs, train, test, where, run.eval_seed)
 
 
 def signature_calibration(data: SignatureData, count: int, seed: int = 0) -> tuple[Any, str]:

@@ -529,7 +529,8 @@ def _int8_check(
     "folder of training images, or signatures:DIR (a signature corpus, read as the signature "
     "commands read it) [default: the model's own training data and classes: its built-in data "
     "set, or the image folder it trained on while that is still there; a signature model: its "
-    "run's training writers (its config.yaml's data.root, or its synthetic writers); else "
+    "run's training writers (the data.root its run recorded in the model, or its synthetic "
+    "writers made again; so in a copy of the model folder too); else "
     "fashion-mnist for 1-channel models]. The output says which data it calibrated on. A "
     "vector model has no calibration images: export it with --int8-mode dynamic.",
 )

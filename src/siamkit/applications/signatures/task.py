@@ -27,6 +27,7 @@ import yaml
 from siamkit.applications.signatures.config import SignatureRunConfig, signature_config_from_dict
 from siamkit.applications.signatures.evaluate import evaluable_writers, evaluate_signatures
 from siamkit.applications.signatures.model import build_signature_model
+from siamkit.applications.signatures.run_record import run_record
 from siamkit.applications.signatures.train import (
     embed_signatures,
     signature_config_guard,
@@ -141,6 +142,8 @@ def run_signatures(
                 "references": cfg.eval.references,
                 "image_size": list(cfg.data.image_size),
                 "synthetic_training_data": synthetic,
+                # its data and eval.seed: a copy of the model folder finds its run's signatures
+                **run_record(cfg),
             },
             **({"init_from": init_from} if init_from else {}),
         }
