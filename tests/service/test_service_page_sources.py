@@ -116,11 +116,11 @@ def test_matches_and_a_labels_images_show_their_source_file_as_text():
         [],
         [{"text": "from " + ODD, "title": ODD}],
     ]
-    # each image keeps its thumbnail and its #ID beside its file
+    # each image keeps its thumbnail and its #ID beside its file, and its own remove button
     assert [[c["cls"] for c in im["children"]] for im in listed] == [
-        ["thumb", "item-id", "source"],
-        ["thumb", "item-id"],
-        ["thumb", "item-id", "source"],
+        ["thumb", "item-id", "source", "link item-remove"],
+        ["thumb", "item-id", "link item-remove"],
+        ["thumb", "item-id", "source", "link item-remove"],
     ]
     assert note == "3 image(s) enrolled."
 

@@ -179,12 +179,13 @@ function galleryItem(entry) {
 }
 
 // One of a label's images (GET /gallery/images): its thumbnail, under it its #ID (as identify's
-// matches show it) and its file if known.
+// matches show it), its file if known and a button that removes this image only.
 function labelImage(im, label) {
   const item = el("figure", "item");
   item.append(thumb(im.thumbnail, label + " #" + im.item_id), itemIdLine(im.item_id));
   const source = sourceLine(im.source, "figcaption");
   if (source) item.append(source);
+  item.append(itemRemoveButton(im.item_id, label, "image", showLabel));
   return item;
 }
 

@@ -304,6 +304,32 @@ function matchActions(label, units, showLabel) {
   return box;
 }
 
+// A listed item's remove button (unit: "image" / "text"), in its label's list (the page's
+// labelPanelId; showLabel lists it again): after the page's usual confirm, DELETE
+// /gallery/items/{id} removes this one image or text, not the label. Answers that may name the
+// item go, as after a label's removal; the list is shown again without it, or closed when the
+// label has nothing left (it left the gallery).
+function itemRemoveButton(itemId, label, unit, showLabel) {
+  const what = unit + " #" + itemId + " of \u201c" + label + "\u201d";
+  const remove = el("button", "link item-remove", "remove");
+  remove.type = "button";
+  remove.title = "Remove " + what;
+  remove.addEventListener("click", async () => {
+    if (!window.confirm("Remove " + what + "? The label keeps its other " + unit + "s.")) return;
+    const panel = $(currentPage.labelPanelId);
+    try {
+      const r = await api("DELETE", "/gallery/items/" + itemId);
+      galleryChanged(r.label, true);
+      if (panel.dataset.label === r.label) {
+        if (r.label_count === 0) panel.hidden = true;
+        else await showLabel(r.label);
+      }
+      await refresh();
+    } catch (err) { $(currentPage.labelPanelId + "-note").textContent = err.message; }
+  });
+  return remove;
+}
+
 // An item's #ID as the service numbers it (/identify's item_id, /gallery/images', /recommend's):
 // what the Recommend form's liked #IDs take.
 function itemIdLine(itemId) {

@@ -192,13 +192,14 @@ function galleryItem(entry) {
   return li;
 }
 
-// One of a label's texts (GET /gallery/images): its #ID (as identify's matches show it), the
-// text, and under it its source if known.
-function labelText(item) {
+// One of label's texts (GET /gallery/images): its #ID (as identify's matches show it), the
+// text, under it its source if known, and a button that removes this text only.
+function labelText(item, label) {
   const li = el("li");
   li.append(itemIdLine(item.item_id), el("div", "snippet", item.text));
   const source = sourceLine(item.source);
   if (source) li.append(source);
+  li.append(itemRemoveButton(item.item_id, label, "text", showLabel));
   return li;
 }
 
@@ -210,7 +211,7 @@ async function showLabel(label) {
   $("label-texts-list").replaceChildren();
   try {
     const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));
-    $("label-texts-list").replaceChildren(...r.items.map(labelText));
+    $("label-texts-list").replaceChildren(...r.items.map((item) => labelText(item, label)));
     const missing = r.count - r.items.length;
     $("label-texts-note").textContent = r.count + " text(s) enrolled" + (missing > 0
       ? "; " + missing + " not kept (enrolled outside the service, or beyond the first 48)" : "") + ".";

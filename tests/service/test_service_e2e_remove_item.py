@@ -1,0 +1,83 @@
+"""End to end in headless Chromium: a label's listed image is removed with its own remove
+button (the confirm dialog accepted), one image, not the label; the list and the gallery count
+follow, and the label's last image closes the list and takes the label with it.
+
+Skipped only where Debian's /usr/bin/chromium is absent and the CI variable is unset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _service_helpers import (
+    CHROMIUM,
+    make_model,
+    pattern,
+    png_bytes,
+    require_browser,
+    serve_in_thread,
+)
+
+require_browser()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    from siamkit.service import create_app
+
+    app = create_app(make_model(), tmp_path / "gallery.db")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    with serve_in_thread(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.set_default_timeout(20_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "/")
+        yield page
+        browser.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def _enroll(page, label: str, files: list[Path]) -> None:
+    page.fill("#enroll-label", label)
+    page.set_input_files("#enroll-files", [str(f) for f in files])
+    page.click("#enroll-submit")
+    page.wait_for_selector("#enroll-submit:not([disabled])")
+    page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
+
+
+def test_a_listed_image_is_removed_alone_after_the_confirm(page, tmp_path):
+    files = {}
+    for kind in ("stripes", "disc", "checker"):
+        files[kind] = tmp_path / f"{kind}.png"
+        files[kind].write_bytes(png_bytes(pattern(kind)))
+    asked: list[str] = []
+
+    def accept(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    _enroll(page, "alice", [files["stripes"], files["disc"]])  # #1, #2
+    _enroll(page, "bob", [files["checker"]])  # #3
+    page.wait_for_selector("#gallery-count:has-text('2 label(s), 3 image(s)')")
+    page.locator("#gallery-list li", has_text="alice").locator("button.show").click()
+    page.wait_for_selector("#label-images-list figure.item >> nth=1")
+
+    page.locator("#label-images-list figure.item", has_text="#2").locator("button").click()
+    page.wait_for_selector("#gallery-count:has-text('2 label(s), 2 image(s)')")
+    assert asked == ["Remove image #2 of \u201calice\u201d? The label keeps its other images."]
+    page.wait_for_function(
+        "document.querySelectorAll('#label-images-list figure.item').length === 1"
+    )
+    assert page.inner_text("#label-images-list .item-id") == "#1"
+    assert page.is_visible("#label-images")
+
+    page.locator("#label-images-list figure.item", has_text="#1").locator("button").click()
+    page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 image(s)')")
+    assert page.is_hidden("#label-images")
+    assert page.locator("#gallery-list li").count() == 1
