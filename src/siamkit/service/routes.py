@@ -310,7 +310,8 @@ async def remove_item(engine: Engine, request: Request, item_id: int) -> Any:
     ),
 )
 async def remove(engine: Engine, label: str) -> RemoveResponse:
-    """Remove a label, all its images and their thumbnails."""
+    """Remove a label, all its images and their thumbnails (one image alone: `DELETE
+    /gallery/items/{item_id}`)."""
     label = check_label(label, engine.limits.max_label_chars, label_example(engine))
     removed = await engine.call(engine.remove, label)
     return RemoveResponse(label=label, removed=removed)

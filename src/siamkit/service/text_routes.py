@@ -1,10 +1,11 @@
 """The endpoints of a text model's service: the image service's paths, JSON with text in.
 
 ``create_app`` mounts this router instead of the image endpoints of the same paths when the
-model takes text (``model.input_kind == "text"``); ``DELETE /gallery/{label}`` and
-``/recommend`` are shared. The service keeps each enrolled text's first
-:data:`TEXT_PREVIEW_CHARS` characters in the gallery's side file (where an image service keeps
-thumbnails; removed with the label), so ``/identify`` can show what matched.
+model takes text (``model.input_kind == "text"``); ``DELETE /gallery/{label}``, ``DELETE
+/gallery/items/{item_id}`` (one text) and ``/recommend`` are shared. The service keeps each
+enrolled text's first :data:`TEXT_PREVIEW_CHARS` characters in the gallery's side file (where an
+image service keeps thumbnails; removed with the label or the item), so ``/identify`` can show
+what matched.
 
     POST /enroll    {"label": "T-17", "texts": ["The printer is out of toner."],
                      "source": "tickets.csv:17"}  (source: optional)
