@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,16 @@ def test_dynamo_exports_the_demo_recipes_hog_features_exactly(tmp_path, fmnist_i
     ).eval()
     hog = AppearanceFeatures(pool=7, features="hog", bins=12, signed=True, levels=2)
     path = siamkit.save_model(siamkit.JoinedEmbedding(learned, hog, weight=0.5), tmp_path / "m")
-    done = export_onnx(path, tmp_path / "dyn.onnx", opset=18, exporter="dynamo")
+    logged: list[logging.LogRecord] = []  # what torch.onnx's own stderr handler is given too
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    logging.getLogger("torch.onnx").addHandler(handler)
+    try:
+        done = export_onnx(path, tmp_path / "dyn.onnx", opset=18, exporter="dynamo")
+    finally:
+        logging.getLogger("torch.onnx").removeHandler(handler)
+    # not torch.onnx's four "torchvision is not installed. Skipping torchvision::nms" lines
+    assert [r.getMessage() for r in logged if r.levelno >= logging.WARNING] == []
     assert done.max_abs_diff is not None and done.max_abs_diff <= 1e-4
     blank = np.zeros((2, 1, 28, 28), dtype=np.float32)  # flat: every gradient is 0
     x = np.concatenate([fmnist_images[:16], blank, blank + 0.5])

@@ -249,6 +249,21 @@ def _captured_stdout() -> Iterator[list[str]]:
             out.append(sink.read().decode(errors="replace"))
 
 
+@contextlib.contextmanager
+def _quiet_torch_onnx_log() -> Iterator[None]:
+    """Keep torch.onnx's warnings off stderr while the block runs: the dynamo exporter logs
+    "torchvision is not installed. Skipping torchvision::nms" and three more lines on every
+    export (torchvision is not a siamkit dependency); its errors still show, and a failed export
+    raises :class:`ExportError` naming the cause."""
+    logger = logging.getLogger("torch.onnx")  # its own stderr handler; does not propagate
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _adaptive_pools(graph: nn.Module) -> list[str]:
     """``graph``'s ``nn.AdaptiveAvgPool2d`` layers to a size other than 1 x 1, which the
     torchscript exporter refuses when the output size does not divide the feature map (ONNX has
@@ -280,7 +295,7 @@ def _torch_export(
         _captured_stdout() if exporter == "torchscript" else contextlib.nullcontext([])
     )
     try:
-        with warnings.catch_warnings(), torch.no_grad(), quiet as printed:
+        with warnings.catch_warnings(), torch.no_grad(), _quiet_torch_onnx_log(), quiet as printed:
             warnings.simplefilter("ignore")
             torch.onnx.export(graph, (dummy,), str(path), opset_version=opset, **kwargs)
     except Exception as err:  # the exporters raise many unrelated types
