@@ -3,7 +3,7 @@
 The exported graph maps the same ``(N, C, H, W)`` float batch in ``[0, 1]`` that ``model.embed``
 takes to the ``(N, D)`` embeddings, with a dynamic batch dimension: the model's mean/std
 normalisation is part of the graph (eval-mode batch norm is folded into the convolutions by the
-exporter). The file's ``metadata_props`` record the siamkit version, embedding size, distance,
+torchscript exporter, and by ONNX Runtime when it loads a dynamo export). The file's ``metadata_props`` record the siamkit version, embedding size, distance,
 calibrated threshold, input shape, preprocessing and the torch model's fingerprint (a
 half-twin's also which tower the file is and both towers' input shapes); a model folder also
 gets an ``onnx.json`` sidecar listing its exports (``siamkit.json`` is untouched).
