@@ -173,7 +173,7 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         printer = page.locator("#gallery-list li", has_text="printer")
         printer.locator("button.show").click()
         page.wait_for_selector("#label-texts-list li")
-        assert page.inner_text("#label-texts-list") == PRINTER
+        assert page.inner_text("#label-texts-list .snippet") == PRINTER  # under #1, over remove
         confirms: list[str] = []
         page.on("dialog", lambda d: (confirms.append(d.message), d.accept()))
         page.locator("#gallery-list li", has_text="vpn").locator(
