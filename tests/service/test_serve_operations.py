@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -154,16 +155,23 @@ def _items(path: Path) -> int:
             return 0
 
 
-@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 command is not installed")
+def _as_run_here(line: str) -> str:
+    """A README ``siamkit ...`` line run with this interpreter's siamkit (no PATH needed)."""
+    assert line.startswith("siamkit "), line
+    return f"{shlex.quote(sys.executable)} -m {line}"
+
+
 def test_readme_backup_while_serving_copies_what_cp_misses(tmp_path: Path) -> None:
     """README's backup line, run as written next to a serving gallery, holds every enrollment
-    (still in shop.db-wal, which a plain copy of shop.db misses) and their thumbnails; its
-    integrity check prints ok."""
+    (still in shop.db-wal, which a plain copy of shop.db misses) and their thumbnails; the
+    crash bullet's check of the gallery ends ``ok``."""
     from _service_helpers import pattern, png_bytes
 
-    (backup_line,) = _for_weeks_lines('sqlite3 shop.db ".backup')
+    (backup_line,) = _for_weeks_lines("siamkit gallery backup shop.db")
     (check_line,) = [
-        line.split("`")[1] for line in _for_weeks_lines("") if "PRAGMA integrity_check" in line
+        line.split("`")[1]
+        for line in _for_weeks_lines("")
+        if "`siamkit gallery check shop.db`" in line
     ]
     model = make_model()
     with _client(tmp_path / "shop.db", model) as client:
@@ -172,12 +180,18 @@ def test_readme_backup_while_serving_copies_what_cp_misses(tmp_path: Path) -> No
             assert client.post("/enroll", data={"label": f"l{i}"}, files=files).status_code == 201
         shutil.copy(tmp_path / "shop.db", tmp_path / "cp.db")
         (tmp_path / "backup").mkdir()
-        subprocess.run(backup_line, shell=True, cwd=tmp_path, check=True)
+        subprocess.run(_as_run_here(backup_line), shell=True, cwd=tmp_path, check=True)
         checked = subprocess.run(
-            check_line, shell=True, cwd=tmp_path, check=True, capture_output=True, text=True
+            _as_run_here(check_line),
+            shell=True,
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         assert client.get("/health").json()["status"] == "ok"  # still serving
-    assert checked.stdout.strip() == "ok"
+    assert checked.stdout.strip().splitlines()[-1] == "ok"
+    assert "num_items          3" in checked.stdout
     assert _items(tmp_path / "cp.db") < 3  # why the README warns against cp
     with siamkit.index.Gallery.open(tmp_path / "backup" / "shop.db", model) as restored:
         assert sorted(i.label for i in restored.labels()) == ["l0", "l1", "l2"]
