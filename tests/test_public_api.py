@@ -38,3 +38,16 @@ def test_a_task_config_runs_from_siamkit_training_as_siamkit_train_runs_it() -> 
         assert name in training.__all__, name
     assert training.get_task("ssl").__wrapped__ is ssl_run and "ssl" in training.list_tasks()
     assert training.TaskOptions(progress=False).progress is False
+
+
+def test_unknown_item_error_is_exported_beside_unknown_label_error() -> None:
+    """Gallery.remove_items and Gallery.recommend raise UnknownItemError for ids not in the
+    gallery, but only siamkit.index.gallery_search had it: a user catching it imported a private
+    module. siamkit.index exports it with UnknownLabelError, which it is a kind of."""
+    import siamkit.index as index
+    from siamkit.index.gallery_search import UnknownItemError
+
+    assert {"UnknownItemError", "UnknownLabelError"} <= set(index.__all__)
+    assert index.UnknownItemError is UnknownItemError
+    assert issubclass(index.UnknownItemError, index.UnknownLabelError)
+    assert index.UnknownItemError("item ids not in the gallery: 57", [57]).item_ids == [57]

@@ -11,6 +11,7 @@ from siamkit.index.exact import ExactIndex
 from siamkit.index.factory import INDEX_KINDS, create_index, load_index
 from siamkit.index.faiss_index import FaissIndex
 from siamkit.index.gallery import Gallery
+from siamkit.index.gallery_search import UnknownItemError
 from siamkit.index.lsh import LSHIndex
 from siamkit.index.provenance import NO_MODEL
 from siamkit.index.recommend import recommend_like
@@ -45,6 +46,7 @@ __all__ = [
     "SearchIndex",
     "SearchResult",
     "StoredItems",
+    "UnknownItemError",
     "UnknownLabelError",
     "VerifyResult",
     "create_index",

@@ -36,8 +36,17 @@ def _nearest_unliked(
 
 
 class UnknownItemError(UnknownLabelError):
-    """Liked item ids that are not in the gallery (:meth:`Gallery.recommend`); ``item_ids``
-    names them, so a caller (the service) can word its own sentence."""
+    """Item ids that are not in the gallery: liked ones (:meth:`Gallery.recommend`) or ones to
+    remove (:meth:`Gallery.remove_items`); ``item_ids`` names them, so a caller (the service)
+    can word its own sentence. An :class:`UnknownLabelError`, so catching that catches it too.
+
+    >>> from siamkit.index import UnknownItemError
+    >>> try:  # doctest: +SKIP
+    ...     gallery.remove_items([57])
+    ... except UnknownItemError as err:
+    ...     print(err.item_ids)
+    [57]
+    """
 
     def __init__(self, message: str, item_ids: list[int]) -> None:
         super().__init__(message)
