@@ -626,8 +626,10 @@ def export(
     are stored in its metadata, and MODEL/onnx.json lists the exports. Run it with `siamkit
     serve MODEL --runtime onnx` or siamkit.export.runtime.OnnxEmbedder (numpy + onnxruntime
     only, no torch). With --int8, also reports how much the int8 file changes EER and N-way
-    K-shot accuracy (as the model's run recorded them) on held-out images (--check-data). A
-    vector model (an (N, F) input, as a half-twin on vectors) quantises with --int8-mode
+    K-shot accuracy (as the model's run recorded them) on held-out images (--check-data). The
+    ONNX file is checked against the model on a few images before it is written; where
+    onnxruntime is not installed it is written unchecked, which the output says (with --json, in
+    a warning line on stderr). A vector model (an (N, F) input, as a half-twin on vectors) quantises with --int8-mode
     dynamic: no images calibrate it.
     A half-twin (task: half_twin) writes its branch f (what is searched with) as that
     file and its branch g (what is enrolled) beside it, model.document.onnx (and
@@ -748,16 +750,35 @@ def export(
         click.echo(f"Recorded in {folder / 'onnx.json'}")
 
 
+_NOT_CHECKED = (
+    "not checked against the torch model (onnxruntime is not installed: pip install "
+    "'siamkit[onnx]' and export again with --force to check it)"
+)
+
+
+def _parity_unchecked(row: dict[str, Any]) -> bool:
+    """Whether ``row``'s fp32 image graph was written without its parity check (no onnxruntime:
+    a text graph's export refuses to go on without it, and an int8 graph is measured apart)."""
+    return (
+        row["precision"] == "fp32" and "min_cosine" not in row and row.get("max_abs_diff") is None
+    )
+
+
 def _print(
     rows: list[dict[str, Any]], check: dict[str, Any] | str | None, fmt: str, as_json: bool
 ) -> None:
     from siamkit.export.onnx import PARITY_ATOL
 
+    unchecked = [r["path"] for r in rows if _parity_unchecked(r)]
     if as_json:
         doc: dict[str, Any] = {"format": fmt, "files": rows}
         if check is not None:
             doc["int8_check"] = check
         click.echo(json.dumps(doc, indent=2))
+        if unchecked:  # max_abs_diff null alone: a script's log showed no word of it
+            files = ", ".join(str(p) for p in unchecked)
+            verb = "was" if len(unchecked) == 1 else "were"
+            click.echo(f"warning: {files} {verb} {_NOT_CHECKED}", err=True)
         return
     for row in rows:
         what = row["precision"] + (f" ({row['int8_mode']})" if "int8_mode" in row else "")
@@ -772,11 +793,8 @@ def _print(
                 f", max |torch - onnx| = {row['max_abs_diff']:.1e} (within {PARITY_ATOL:.0e}: "
                 "the export embeds as the torch model)"
             )
-        elif row["precision"] == "fp32" and "min_cosine" not in row:  # no onnxruntime here
-            extra = (
-                ", not checked against the torch model (onnxruntime is not installed: pip "
-                "install 'siamkit[onnx]' and export again with --force to check it)"
-            )
+        elif _parity_unchecked(row):
+            extra = f", {_NOT_CHECKED}"
         if row.get("calibration"):
             extra += f", calibrated on {row['calibration']}"
         if row.get("min_cosine") is not None:
