@@ -48,6 +48,9 @@ def _resolve(tokens: list[str]) -> tuple[click.Command, list[str]]:
             i += 1 if own[tokens[i]].is_flag else 2
             continue
         if cmd is not cli and any(isinstance(p, click.Argument) for p in cmd.params):
+            path_first = getattr(cmd, "path_first", None)
+            if path_first is not None:  # `siamkit gallery remove --id 57 PATH`, as it routes it
+                tokens = tokens[:i] + path_first(ctx, tokens[i:])
             i += 1  # the group's own argument: `siamkit gallery PATH list`
         sub = cmd.get_command(ctx, tokens[i]) if i < len(tokens) else None
         if sub is None:
@@ -152,6 +155,9 @@ def test_readme_training_lines_run_in_order_each_into_a_folder_of_its_own() -> N
 def test_the_check_catches_an_unknown_option() -> None:
     assert unknown_options("siamkit enroll m --gallery g.db --db x a.png") == ["enroll --db"]
     assert unknown_options("siamkit gallery g.db stats --jsn") == ["stats --jsn"]
+    # the command first, its options before the gallery file: read as `siamkit gallery` reads it
+    assert unknown_options("siamkit gallery remove --id 57 g.db --jsn") == ["remove --jsn"]
+    assert unknown_options("siamkit gallery check --model m g.db --json") == []
     assert unknown_options("siamkit face crop a/ b/ --detector cnn  # --nope") == []
 
 

@@ -3,7 +3,8 @@
     siamkit enroll MODEL --gallery staff.db --label alice img1.png img2.png
     siamkit identify MODEL --gallery staff.db query.png --k 5 --json
     siamkit verify MODEL a.png b.png --json
-    siamkit gallery staff.db list | remove LABEL | remove --id 57 | stats
+    siamkit gallery staff.db list | remove LABEL | remove --id 57 | stats | check | backup OUT
+    siamkit gallery remove --id 57 staff.db        (the command first, options anywhere)
 
 Thin shell over :class:`siamkit.index.Gallery`: parse, call the library, print text or JSON.
 """
@@ -471,18 +472,25 @@ def verify(
 
 
 class _GalleryGroup(click.Group):
-    """`siamkit gallery PATH COMMAND`, and for check, backup and remove also with the command
-    first (`siamkit gallery check staff.db`), as an operator types them."""
+    """`siamkit gallery PATH COMMAND`, and every command also with the command first (`siamkit
+    gallery check staff.db`), as an operator types them, with the command's options anywhere
+    (`siamkit gallery remove --id 57 staff.db`)."""
 
-    FIRST = ("check", "backup", "remove")
+    def path_first(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``args`` as click reads them, ``PATH COMMAND ...``, in whatever order they were given
+        (``_gallery_args.path_first``); the help texts' check routes its examples with it."""
+        from siamkit.cli._gallery_args import path_first
+
+        try:
+            return path_first(args, self.commands, ctx.help_option_names)
+        except click.UsageError as err:
+            if ctx.resilient_parsing:  # shell completion: words typed so far, no file yet
+                return args
+            err.ctx = ctx  # the error shows `siamkit gallery`'s usage line
+            raise
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if len(args) >= 2 and args[0] in self.FIRST and args[1] not in self.commands:
-            if args[1] in ctx.help_option_names:  # `gallery check --help`: check's own help
-                args = ["GALLERY", args[0], *args[1:]]
-            elif not args[1].startswith("-"):
-                args = [args[1], args[0], *args[2:]]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, self.path_first(ctx, args))
 
 
 @click.group(cls=_GalleryGroup)
@@ -490,17 +498,17 @@ class _GalleryGroup(click.Group):
 @click.pass_context
 def gallery(ctx: click.Context, path: str) -> None:
     """Look after the gallery file PATH: list its labels, remove one or single items by id,
-    show statistics, check it, back it up. check, backup and remove also take the command first
-    (gallery check PATH).
+    show statistics, check it, back it up. Each command also takes the command first (gallery
+    check PATH), and its options before or after PATH.
 
     \b
     Examples:
       siamkit gallery staff.db list
       siamkit gallery staff.db remove alice
-      siamkit gallery staff.db remove --id 57
+      siamkit gallery remove --id 57 staff.db
       siamkit gallery staff.db stats --json
       siamkit gallery check staff.db
-      siamkit gallery staff.db check --model out/model
+      siamkit gallery check --model out/model staff.db
       siamkit gallery backup staff.db backups/staff-monday.db
     """
     ctx.obj = path
@@ -542,6 +550,7 @@ def remove_label(path: str, label: str | None, item_ids: tuple[int, ...], as_jso
       siamkit gallery staff.db remove alice
       siamkit gallery staff.db remove --id 57 --id 58 --json
       siamkit gallery remove staff.db alice
+      siamkit gallery remove --id 57 staff.db
     """
     removal_target(label, item_ids)
     with _open(path) as g:
@@ -590,6 +599,7 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     Examples:
       siamkit gallery check staff.db
       siamkit gallery staff.db check --model out/model --json
+      siamkit gallery check --model out/model staff.db
     """
     from siamkit.index.store_files import check_gallery_file
 
@@ -644,7 +654,7 @@ def backup(path: str, out: str, force: bool, as_json: bool) -> None:
     \b
     Examples:
       siamkit gallery backup staff.db backups/staff-monday.db
-      siamkit gallery staff.db backup backups/staff-monday.db --force
+      siamkit gallery backup --force staff.db backups/staff-monday.db
     """
     from siamkit.index.store_files import backup_gallery_file, backup_targets
 
