@@ -30,13 +30,24 @@ def model_fingerprint(model: Any) -> str:
     return fingerprint_of(describe(), model.state_dict())
 
 
+#: Keys of a model's description that hold a calibration, not its architecture: a command that
+#: refits them in place (``siamkit calibrate`` on a half-twin text model refits its threshold for
+#: two documents) leaves the embeddings, and so the galleries and exports made with the model,
+#: as they were, so they are not hashed (the model's ``threshold`` is kept outside its
+#: description for the same reason).
+CALIBRATION_KEYS = ("document_threshold",)
+
+
 def fingerprint_of(config: Any, tensors: Mapping[str, Any]) -> str:
-    """SHA-256 over a model's description (``config``, JSON with sorted keys) and its named
-    tensors, in name order: what :func:`model_fingerprint` hashes for a built model, and what
-    ``siamkit recommend`` hashes from a saved folder's ``siamkit.json`` and weights file without
-    building the model, so that the two cannot drift apart. A tensor whose dtype numpy lacks
-    (bfloat16) raises :class:`TypeError`.
+    """SHA-256 over a model's description (``config``, JSON with sorted keys, without its
+    :data:`CALIBRATION_KEYS`) and its named tensors, in name order: what
+    :func:`model_fingerprint` hashes for a built model, and what ``siamkit recommend`` hashes
+    from a saved folder's ``siamkit.json`` and weights file without building the model, so that
+    the two cannot drift apart. A tensor whose dtype numpy lacks (bfloat16) raises
+    :class:`TypeError`.
     """
+    if isinstance(config, Mapping):
+        config = {k: v for k, v in config.items() if k not in CALIBRATION_KEYS}
     h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for name, tensor in sorted(tensors.items()):
         h.update(name.encode())
