@@ -298,8 +298,8 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
     """Same or not? Send `text_a` + `text_b` (1:1), or `text` + `label` (against the gallery).
 
     Two texts of several sentences each (two pasted tickets) are held, as `siamkit text
-    similarity` and `text dedup` hold documents, to the model's calibrated threshold, else the
-    document default; a sentence on either side to the sentence default. A text and a label
+    similarity` holds documents, to the model's calibrated threshold, else the document default
+    (a half-twin's `text dedup` holds two documents to its threshold for two documents); a sentence on either side to the sentence default. A text and a label
     are held to the gallery's threshold, as `/identify` is. `threshold_source` says which."""
     lim = engine.limits
     pair = body.text_a is not None and body.text_b is not None
