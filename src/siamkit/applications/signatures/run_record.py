@@ -14,7 +14,6 @@ were recorded, the ``RUN/config.yaml`` beside the model.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +24,7 @@ from siamkit.applications.signatures.config import (
     _section,
     signature_config_from_dict,
 )
+from siamkit.training.config_io import plain_dict
 
 __all__ = ["RecordedRun", "recorded_run", "run_record"]
 
@@ -33,10 +33,9 @@ def run_record(cfg: SignatureRunConfig) -> dict[str, Any]:
     """``metadata.signatures``' ``data`` (the run's data section, ``root`` absolute: a relative
     one named the folder from where the run started) and ``eval_seed`` (which genuine signatures
     its test took as references), as JSON values."""
-    data = dataclasses.asdict(cfg.data)
+    data = plain_dict(cfg.data)  # tuples as lists, as every saved config section
     if cfg.data.root is not None:
         data["root"] = str(Path(cfg.data.root).resolve())
-    data["image_size"], data["split"] = list(cfg.data.image_size), list(cfg.data.split)
     return {"data": data, "eval_seed": int(cfg.eval.seed)}
 
 
