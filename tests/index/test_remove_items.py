@@ -110,6 +110,20 @@ def test_unknown_ids_are_named_and_nothing_is_removed(gallery_path):
     assert _thumbnail_ids(gallery_path) == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.parametrize("bad", [0, -3, 2**63, 2**64])
+def test_an_id_no_item_can_have_beside_stored_ones_removes_nothing(gallery_path, bad):
+    # ids outside 1..2**63-1 are not looked up in SQLite: the stored ones beside them must not
+    # be deleted (with their thumbnails) before the refusal, leaving the loaded index stale
+    with _open(gallery_path) as g:
+        assert g.identify_embeddings(Z[0][None])[0].matches[0].item_id == 1  # index loaded
+        with pytest.raises(UnknownItemError, match="nothing was removed") as err:
+            g.remove_items([1, bad])
+        assert err.value.item_ids == [bad]
+        assert g.items("alice").ids.tolist() == [1, 2, 3]
+        assert g.identify_embeddings(Z[0][None])[0].matches[0].item_id == 1
+    assert _thumbnail_ids(gallery_path) == [1, 2, 3, 4, 5]
+
+
 def test_a_failure_removing_the_thumbnails_removes_no_item(gallery_path, monkeypatch):
     import siamkit.index.gallery as gallery_module
 

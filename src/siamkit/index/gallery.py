@@ -45,6 +45,7 @@ from siamkit.index.results import (
     unknown_label_hint,
 )
 from siamkit.index.store import (
+    MAX_ITEM_ID,
     GalleryStore,
     LabelInfo,
     RepeatRule,
@@ -72,7 +73,13 @@ def recorded_model_path(path: str | Path) -> str | None:
         store.close()
 
 
-_MAX_ID = 2**63 - 1  # SQLite's largest integer: no item id is above it
+def _unknown_items(missing: list[int]) -> UnknownItemError:
+    return UnknownItemError(
+        f"item ids not in the gallery: {listing(missing, limit=20)}; nothing was removed: use "
+        "the ids that identify and recommend give with each match",
+        missing,
+    )
+
 
 NO_THRESHOLD = (
     "the model has no calibrated threshold, so the gallery cannot decide same or unknown (it "
@@ -293,18 +300,16 @@ class Gallery:
         ids = check_item_ids(item_ids, "remove_items")
         if not ids:
             raise ValueError("remove_items needs at least one item id")
-        stored = [i for i in ids if 0 < i <= _MAX_ID]  # others cannot be stored (nor bound)
+        stored = [i for i in ids if 0 < i <= MAX_ITEM_ID]  # others cannot be stored (nor bound)
         with self._lock:
+            if len(stored) < len(ids):  # refused before the store deletes the stored ones
+                known = self._store.labels_of(stored)
+                raise _unknown_items(sorted(set(ids) - set(known)))
             found, missing = self._store.remove_items(
                 stored, written=lambda done: remove_item_thumbnails(self._store.path, done)
             )
-            missing = sorted(set(missing) | (set(ids) - set(stored)))
             if missing:
-                raise UnknownItemError(
-                    f"item ids not in the gallery: {listing(missing, limit=20)}; nothing was "
-                    "removed: use the ids that identify and recommend give with each match",
-                    missing,
-                )
+                raise _unknown_items(missing)
             if self._loaded:
                 self._index.remove(np.asarray(list(found), dtype=np.int64))
                 for i in found:

@@ -42,6 +42,7 @@ from siamkit.index.results import listing
 SCHEMA_VERSION = "1"
 MAX_LABEL_LENGTH = 256
 MAX_METADATA_BYTES = 64 * 1024
+MAX_ITEM_ID = 2**63 - 1  # SQLite's largest integer: no item id is above it (and none below 1)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS items ("
@@ -528,6 +529,10 @@ class GalleryStore:
                 found.update(self._conn.execute(sql, part).fetchall())
         return found
 
+    def labels_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """``{id: label}`` of the items among ``ids`` (each in 1..:data:`MAX_ITEM_ID`), read only."""
+        return {int(i): str(lab) for i, lab in self._column_of(ids, "label").items()}
+
     def remove_label(self, label: str) -> list[int]:
         """Delete every item of ``label`` in one transaction; returns their ids (empty if none)."""
         with self.transaction() as c:
@@ -543,12 +548,7 @@ class GalleryStore:
         deleted. ``written`` is called with the ids before the transaction commits (the gallery
         deletes their thumbnails there); when it raises, nothing is deleted."""
         with self.transaction() as c:
-            found: dict[int, str] = {}
-            for start in range(0, len(ids), 500):  # SQLite caps a statement's variables
-                part = [int(i) for i in ids[start : start + 500]]
-                marks = ",".join("?" * len(part))  # only '?' placeholders go into the SQL text
-                sql = f"SELECT id, label FROM items WHERE id IN ({marks})"
-                found.update((int(i), str(lab)) for i, lab in c.execute(sql, part).fetchall())
+            found = self.labels_of(ids)  # the lock is re-entrant: read inside the transaction
             missing = [int(i) for i in ids if int(i) not in found]
             if missing or not found:
                 return {i: found[i] for i in sorted(found)}, missing

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from siamkit.index.store import retry_locked
+from siamkit.index.store import MAX_ITEM_ID, retry_locked
 
 if TYPE_CHECKING:
     from siamkit.index.results import EnrolledIds
@@ -31,7 +31,6 @@ _SCHEMA = (
     " item_id INTEGER PRIMARY KEY, label TEXT NOT NULL, png BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS thumbnails_label ON thumbnails(label)",
 )
-_ANY_ID = 2**63 - 1  # SQLite's largest integer: no item id is above it
 
 
 def thumbnails_path_for(gallery_path: str | Path) -> str:
@@ -132,7 +131,7 @@ class ThumbnailStore:
     def first_per_label(self, max_item_id: int | None = None) -> dict[str, bytes]:
         """``{label: png}`` of the earliest thumbnail of every label; with ``max_item_id`` (the
         gallery's :meth:`~siamkit.index.Gallery.max_item_id`), of those up to it only."""
-        top = _ANY_ID if max_item_id is None else int(max_item_id)
+        top = MAX_ITEM_ID if max_item_id is None else int(max_item_id)
         sql = (
             "SELECT label, png FROM thumbnails WHERE item_id IN"
             " (SELECT MIN(item_id) FROM thumbnails WHERE item_id <= ? GROUP BY label)"
@@ -146,7 +145,7 @@ class ThumbnailStore:
     ) -> list[tuple[int, bytes]]:
         """``[(item_id, png)]`` of ``label``'s first ``limit`` thumbnails, oldest first; with
         ``max_item_id``, of those up to it only (see :meth:`first_per_label`)."""
-        top = _ANY_ID if max_item_id is None else int(max_item_id)
+        top = MAX_ITEM_ID if max_item_id is None else int(max_item_id)
         with self._lock:
             rows = self._conn.execute(
                 "SELECT item_id, png FROM thumbnails WHERE label = ? AND item_id <= ?"
