@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from siamkit.index.thumbnail_store import ThumbnailStore
+from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
 
 def test_get_returns_every_stored_id_however_many_are_asked(tmp_path: Path) -> None:
@@ -106,3 +106,27 @@ def test_put_enrolled_keeps_the_new_items_and_refuses_a_count_that_does_not_fit(
         store.put_enrolled("carol", EnrolledIds([6, 7], skipped=[0]), [b"x", b"y"])
     assert store.get(range(10)) == {4: b"a", 5: b"c"}
     store.close()
+
+
+def test_a_locked_side_file_is_a_locked_gallery_not_a_foreign_file(tmp_path: Path) -> None:
+    """Deleting thumbnails while another process holds the side file's write lock past the wait
+    said '... is not a siamkit thumbnail file (database is locked)', a ValueError the service
+    answered with a 500; the OperationalError now goes through, as the gallery's own does (503,
+    the CLI's store errors)."""
+    from siamkit.index.thumbnail_store import remove_item_thumbnails, remove_thumbnails
+
+    gallery = tmp_path / "g.db"
+    store = ThumbnailStore(thumbnails_path_for(gallery))
+    store.put("alice", [1], [b"png"])
+    store.close()
+    holder = sqlite3.connect(thumbnails_path_for(gallery), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            remove_thumbnails(gallery, "alice", timeout=0.05)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            remove_item_thumbnails(gallery, [1], timeout=0.05)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert remove_item_thumbnails(gallery, [1]) == 1

@@ -220,6 +220,8 @@ def _delete_beside(
         done = conn.executemany(f"DELETE FROM thumbnails WHERE {where}", [(v,) for v in values])
         conn.execute("COMMIT")
         return int(done.rowcount)
+    except sqlite3.OperationalError:  # locked past the wait, a full disk: the gallery's failure
+        raise  # (the service's 503, the CLI's store errors), not a foreign file
     except sqlite3.DatabaseError as err:
         raise ValueError(f"{path} is not a siamkit thumbnail file ({err})") from None
     finally:
