@@ -250,12 +250,15 @@ def _captured_stdout() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _quiet_torch_onnx_log() -> Iterator[None]:
-    """Keep torch.onnx's warnings off stderr while the block runs: the dynamo exporter logs
-    "torchvision is not installed. Skipping torchvision::nms" and three more lines on every
-    export (torchvision is not a siamkit dependency); its errors still show, and a failed export
-    raises :class:`ExportError` naming the cause."""
-    logger = logging.getLogger("torch.onnx")  # its own stderr handler; does not propagate
+def quiet_logger(name: str | None = None) -> Iterator[None]:
+    """Only errors of the logger ``name`` (the root logger for ``None``) while the block runs.
+
+    The dynamo exporter (``"torch.onnx"``, its own stderr handler) logs "torchvision is not
+    installed. Skipping torchvision::nms" and three more lines on every export (torchvision is
+    not a siamkit dependency); ONNX Runtime's quantiser (the root logger) warns about
+    pre-processing on every model. Their errors still show, and a failed export raises
+    :class:`ExportError` naming the cause."""
+    logger = logging.getLogger(name)
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
@@ -295,7 +298,12 @@ def _torch_export(
         _captured_stdout() if exporter == "torchscript" else contextlib.nullcontext([])
     )
     try:
-        with warnings.catch_warnings(), torch.no_grad(), _quiet_torch_onnx_log(), quiet as printed:
+        with (
+            warnings.catch_warnings(),
+            torch.no_grad(),
+            quiet_logger("torch.onnx"),
+            quiet as printed,
+        ):
             warnings.simplefilter("ignore")
             torch.onnx.export(graph, (dummy,), str(path), opset_version=opset, **kwargs)
     except Exception as err:  # the exporters raise many unrelated types

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from siamkit.atomic import remove_stale_temp_folders
-from siamkit.export.onnx import INPUT_NAME, ONNX_FILE, OnnxExport, import_onnx
+from siamkit.export.onnx import INPUT_NAME, ONNX_FILE, OnnxExport, import_onnx, quiet_logger
 from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
 from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
 from siamkit.progress import progress, step
@@ -123,18 +122,6 @@ def _check_calibration(calibration: Any, input_shape: tuple[int, ...]) -> np.nda
     return arr
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """ONNX Runtime's quantiser logs a warning per model about pre-processing; keep CLI output clean."""
-    logger = logging.getLogger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _run_quantizer(
     pre: Path, dest: Path, mode: str, calib: np.ndarray | None, per_channel: bool
 ) -> None:
@@ -206,7 +193,7 @@ def quantize_onnx(
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         how = "dynamic" if calib is None else f"static, calibrated on {len(calib)} images"
         step(f"quantising {src.name} to int8 ({how})")
-        with _quiet():
+        with quiet_logger():  # the quantiser's pre-processing warning per model
             try:
                 quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             except Exception:  # pre-processing is an optimisation; quantise the original instead
