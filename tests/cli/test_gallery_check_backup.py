@@ -111,8 +111,8 @@ def test_a_corrupted_file_exits_non_zero(enrolled, tmp_path):
 def test_another_model_and_several_problems_are_said(enrolled, tmp_path):
     db = copy_of(enrolled["db"], tmp_path / "shop.db")
     res = run(["gallery", "check", db, "--model", enrolled["other"]], code=1)
-    assert f"Error: {db} was made by another model (fingerprint" in res.stderr
-    assert "give the model that enrolled it" in res.stderr
+    assert f"Error: {db} was built by a different model (fingerprint" in res.stderr
+    assert "Use the original model or enroll into a new gallery file" in res.stderr
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE items SET embedding = ? WHERE id = 1", (b"abc",))
     res = run(["gallery", "check", db, "--model", enrolled["other"]], code=1)

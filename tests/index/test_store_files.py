@@ -138,9 +138,21 @@ def test_the_model_given_must_have_made_it(tmp_path):
     db = make_gallery(tmp_path / "staff.db")
     assert check_gallery_file(db, META).ok
     (problem,) = check_gallery_file(db, {**META, "model_fingerprint": "f" * 64}).problems
-    assert problem.startswith(f"{db} was made by another model (fingerprint none, distance")
+    assert problem.startswith(f"{db} was built by a different model (fingerprint none, distance")
     (problem,) = check_gallery_file(db, {**META, "embedding_dim": "8"}).problems
-    assert problem.startswith(f"{db} holds 4-d embeddings but the model makes 8-d ones")
+    assert problem.startswith(f"{db} holds 4-d embeddings but this model makes 8-d ones")
+
+
+def test_a_gallery_the_model_cannot_open_never_checks_ok(tmp_path):
+    # a half-twin's gallery enrolled by an older siamkit (no enrolled_tower recorded) is refused
+    # by Gallery.open (check_enrolled_tower); `gallery check --model` said ok for it
+    db = make_gallery(tmp_path / "staff.db")
+    wanted = {**META, "enrolled_tower": "document"}
+    (problem,) = check_gallery_file(db, wanted).problems
+    assert problem.startswith(f"{db} was enrolled with this half-twin model (two towers)")
+    assert problem.endswith("enroll them again into a new gallery file.")
+    empty = make_gallery(tmp_path / "empty.db", labels=0)  # opening records the tower: fine
+    assert check_gallery_file(empty, wanted).ok
 
 
 def test_no_file_and_an_empty_file_are_refused(tmp_path):

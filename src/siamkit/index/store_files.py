@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from siamkit.atomic import atomic_path, check_writable_file, same_file
+from siamkit.index.provenance import check_enrolled_tower, check_same_model
 from siamkit.index.store import existing_store_problem
 from siamkit.index.thumbnail_store import thumbnails_path_for
 
@@ -209,7 +210,7 @@ def _check_open_file(
         return
     _check_embeddings(conn, file, found.dim, found.problems)
     if wanted is not None:
-        _check_model(file, found.meta, wanted, found.problems)
+        _check_model(found, file, wanted)
 
 
 def _named(items: list[tuple[int, str]], total: int) -> str:
@@ -248,25 +249,15 @@ def _check_embeddings(conn: sqlite3.Connection, file: Path, dim: int, problems: 
         )
 
 
-def _check_model(
-    file: Path, meta: Mapping[str, str], wanted: Mapping[str, str], problems: list[str]
-) -> None:
-    """The model that ``wanted`` describes made the gallery whose meta is ``meta``."""
-    if meta.get("embedding_dim") != wanted["embedding_dim"]:
-        problems.append(
-            f"{file} holds {meta.get('embedding_dim')}-d embeddings but the model makes "
-            f"{wanted['embedding_dim']}-d ones; give the model that enrolled it"
-        )
-    elif (meta.get("model_fingerprint"), meta.get("distance")) != (
-        wanted["model_fingerprint"],
-        wanted["distance"],
-    ):
-        problems.append(
-            f"{file} was made by another model (fingerprint "
-            f"{str(meta.get('model_fingerprint'))[:12]}, distance {meta.get('distance')}) than "
-            f"the one given ({wanted['model_fingerprint'][:12]}, {wanted['distance']}), so their "
-            "embeddings are not comparable; give the model that enrolled it"
-        )
+def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> None:
+    """What :meth:`Gallery.open <siamkit.index.gallery.Gallery.open>` checks before the model
+    that ``wanted`` describes opens the gallery (the same functions), as problems."""
+    meta = {"model_fingerprint": "none", "distance": "none", **found.meta}  # a damaged meta too
+    try:
+        check_same_model(file, meta, wanted)
+        check_enrolled_tower(file, meta, wanted, found.counts[0])
+    except ValueError as err:  # GalleryMismatchError is one
+        found.problems.append(str(err))
 
 
 class GalleryBackup(NamedTuple):
