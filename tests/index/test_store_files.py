@@ -79,6 +79,27 @@ def test_thumbnails_without_rows_are_removed_and_other_files_left_alone(tmp_path
     assert text.exists()
 
 
+def test_a_file_that_cannot_be_deleted_is_kept_and_the_first_error_stays(tmp_path, monkeypatch):
+    # the unlink failing (a folder without write permission) raised its OSError out of
+    # new_gallery_removed_if_unused's except clause, in place of the Ctrl-C that stopped enroll
+    from siamkit.cli._new_gallery import new_gallery_removed_if_unused
+
+    db = tmp_path / "new.db"
+    real_unlink = Path.unlink
+
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        if self.name == "new.db":
+            raise PermissionError(13, "Permission denied", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with pytest.raises(KeyboardInterrupt), new_gallery_removed_if_unused(str(db)):
+        GalleryStore(db).close()
+        raise KeyboardInterrupt
+    assert db.exists()
+    assert not remove_if_unused(db)
+
+
 # ------------------------------------------------------------------ check_gallery_file
 def test_a_sound_gallery_checks_ok(tmp_path):
     found = check_gallery_file(make_gallery(tmp_path / "staff.db", labels=3))

@@ -52,7 +52,8 @@ def remove_if_unused(path: str | Path, table: str = "items") -> bool:
     another process has open (it may be enrolling into it) is left alone: SQLite lets a
     connection take a file out of WAL mode only while it is the file's only one, and the rows
     are counted again under an exclusive lock just before the files are removed. A file that is
-    no SQLite database is left as it is.
+    no SQLite database, or that cannot be deleted, is left as it is (never an error: it runs
+    while another error, or Ctrl-C, is on its way out).
     """
     file = Path(path)
     if not file.is_file():
@@ -74,6 +75,8 @@ def remove_if_unused(path: str | Path, table: str = "items") -> bool:
             conn.execute("ROLLBACK")
         return True
     except sqlite3.Error:  # locked by another process, or not a database: left as it is
+        return False
+    except OSError:  # cannot be deleted (a read-only folder): kept, and the caller's error stays
         return False
     finally:
         conn.close()
