@@ -116,14 +116,23 @@ def test_an_upload_pillow_fails_on_is_a_400_naming_it(
 ) -> None:
     """Pillow raises more than OSError and ValueError on damaged files (a TypeError, an
     IndexError from a plug-in's parser): such an upload was a 500, logged as the service's
-    failure; whatever Pillow raises, reading its header, its pixels or its thumbnail, it is
-    the upload's 400, naming it, and nothing is logged as an error."""
+    failure; whatever Pillow raises, reading its header, its pixels or its pixels again for its
+    thumbnail (at another scale, which a damaged JPEG may not survive), it is the upload's 400,
+    naming it, and nothing is logged as an error."""
     from PIL import Image, ImageFile
 
     import siamkit.service.uploads as uploads
+    from siamkit.service.thumbnails import THUMBNAIL_SIZE
 
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise error("damaged file (simulated)")
+
+    draft = Image.Image.draft
+
+    def fail_at_thumbnail_scale(self: Image.Image, mode: str | None, size: Any) -> Any:
+        if tuple(size) == (THUMBNAIL_SIZE, THUMBNAIL_SIZE):  # the model's draft is 56x56
+            raise error("damaged file (simulated)")
+        return draft(self, mode, size)
 
     files = [("files", _image("ok.png")), ("files", _image("cut.png", "stripes"))]
     if stage == "header":
@@ -132,7 +141,7 @@ def test_an_upload_pillow_fails_on_is_a_400_naming_it(
         monkeypatch.setattr(ImageFile.ImageFile, "load", fail)
         monkeypatch.setattr(Image.Image, "load", fail)
     else:
-        monkeypatch.setattr(uploads, "make_thumbnail", fail)
+        monkeypatch.setattr(Image.Image, "draft", fail_at_thumbnail_scale)
     with TestClient(create_app(make_model(), tmp_path / "shop.db")) as client:
         answer = client.post("/enroll", data={"label": "a"}, files=files)
         assert client.get("/gallery").json()["labels"] == []  # nothing half-written
@@ -142,6 +151,82 @@ def test_an_upload_pillow_fails_on_is_a_400_naming_it(
     expected = {"header": "not a readable image", "pixels": "corrupt or truncated"}
     assert expected.get(stage, "Cannot make a thumbnail of") in detail
     assert siamkit_log.errors() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        ("/enroll", "uploads.convert_image"),  # the decoded pixels' conversion
+        ("/identify", "uploads.convert_image"),
+        ("/enroll", "thumbnails.convert_image"),  # the thumbnail's conversion
+        ("/enroll", "Image.thumbnail"),  # its resize
+        ("/enroll", "uploads.thumbnail_png"),  # the whole thumbnail making
+    ],
+)
+def test_a_bug_after_pillow_read_the_upload_is_a_500(
+    siamkit_log, tmp_path, monkeypatch, path, where
+) -> None:
+    """Only Pillow's reading of an upload's bytes (open, draft, load) is the client's: a
+    ValueError from siamkit's own work on the pixels read (their conversion to 8-bit grey or
+    RGB, the thumbnail's resize and save) was answered 400 "... is corrupt or truncated", as if
+    the file were bad; it is the service's 500, with its one traceback in the log."""
+    from PIL import Image
+
+    import siamkit.service.thumbnails as thumbnails
+    import siamkit.service.uploads as uploads
+
+    owner, name = where.split(".")
+    target = {"uploads": uploads, "thumbnails": thumbnails, "Image": Image.Image}[owner]
+    monkeypatch.setattr(target, name, _bug)
+    app = create_app(make_model(), tmp_path / "shop.db")
+    headers = {"X-Request-ID": "up-1"}
+    with TestClient(app) as client:
+        if path == "/enroll":
+            answer = client.post(
+                "/enroll", data={"label": "a"}, files={"files": _image()}, headers=headers
+            )
+            assert client.get("/gallery").json()["labels"] == []  # nothing half-written
+        else:
+            answer = client.post("/identify", files={"file": _image()}, headers=headers)
+    _internal(answer, "up-1")
+    errors = siamkit_log.errors()
+    assert [r.getMessage() for r in errors] == [f"POST {path} failed (id=up-1)"]
+    assert errors[0].exc_info is not None and isinstance(errors[0].exc_info[1], ValueError)
+
+
+def _lab_tiff() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("LAB", (28, 28), (50, 10, 20)).save(buf, "TIFF")
+    return buf.getvalue()
+
+
+def test_an_upload_in_a_colour_space_pillow_cannot_convert_is_a_400_naming_it(
+    siamkit_log, tmp_path
+) -> None:
+    """A CIELAB TIFF is read by Pillow but converted by it to neither RGB nor grey: it was a 400
+    saying the file was "corrupt or truncated", and with the conversion no longer the client's
+    it would be a 500; it is a 400 naming the file and what to send instead, at decoding and
+    at the thumbnail alike, with nothing logged as an error."""
+    from siamkit.service.errors import RequestError
+    from siamkit.service.uploads import Upload, thumbnails_of
+
+    files = [("files", _image("ok.png")), ("files", ("lab.tif", _lab_tiff()))]
+    with TestClient(create_app(make_model(), tmp_path / "shop.db")) as client:
+        answer = client.post("/enroll", data={"label": "a"}, files=files)
+        assert client.get("/gallery").json()["labels"] == []
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"] == (
+        "'lab.tif' (image 2) is a CIELAB (LAB) image, which cannot be converted to RGB here; "
+        "save it as an RGB or greyscale PNG or JPEG."
+    )
+    assert siamkit_log.errors() == []
+    with pytest.raises(RequestError, match=r"^'lab\.tif' \(image 2\) is a CIELAB") as refused:
+        thumbnails_of([Upload("'lab.tif' (image 2)", _lab_tiff())])
+    assert refused.value.status_code == 400
 
 
 def test_a_failure_after_the_status_is_one_traceback_and_its_access_line_says_so(

@@ -23,7 +23,7 @@ from siamkit.index.store import unprintable_char
 from siamkit.models.half_twin_sizes import other_tower_problem, tower_sizes
 from siamkit.service.errors import FIELD_WORDS, RequestError
 from siamkit.service.limits import ServiceLimits, human_bytes
-from siamkit.service.thumbnails import make_thumbnail
+from siamkit.service.thumbnails import read_for_thumbnail, thumbnail_png
 
 
 @dataclass(frozen=True)
@@ -197,21 +197,23 @@ def _decode(upload: Upload, channels: int, size: tuple[int, int] | None) -> torc
     ``size=None`` decodes at full size.
     """
     mode = "L" if channels == 1 else "RGB"
-    try:
-        with Image.open(io.BytesIO(upload.data)) as img:
-            if size is not None:
-                img.draft(mode, (2 * size[1], 2 * size[0]))
-            img.load()
-            array = np.asarray(convert_image(img, mode), dtype=np.uint8)
-    except MemoryError:
+    try:  # Pillow reading the client's bytes, and only that: whatever it raises is the upload's
+        img = Image.open(io.BytesIO(upload.data))
+        if size is not None:
+            img.draft(mode, (2 * size[1], 2 * size[0]))
+        img.load()
+    except MemoryError:  # the server's trouble, not the upload's: a 500
         raise
-    except Exception as err:  # any failure to decode bytes whose header was read is the
-        # upload's, whatever Pillow raises (as in _header_size)
+    except Exception as err:  # OSError, ValueError, and on some damaged files TypeError,
+        # IndexError, struct.error ... (as in _header_size)
         raise RequestError(
             400,
             f"{upload.subject} is corrupt or truncated ({err}): send it again, or save it again "
             "from the original if it was cut short on disk.",
         ) from None
+    _refuse_unconverted_mode(upload, img)
+    # siamkit's own work on pixels read: a failure here is a bug, the service's 500
+    array = np.asarray(convert_image(img, mode), dtype=np.uint8)
     if array.ndim == 2:
         array = array[:, :, None]
     return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32).div_(255.0)
@@ -238,20 +240,43 @@ def decode_photos(uploads: list[Upload], limits: ServiceLimits) -> list[torch.Te
 
 
 def thumbnails_of(uploads: list[Upload]) -> list[bytes]:
-    """64-pixel PNG thumbnails of already validated uploads; 400 naming the upload whose bytes
-    Pillow cannot decode for it after all (whatever it raises)."""
+    """64-pixel PNG thumbnails of already validated uploads, as
+    :func:`~siamkit.service.thumbnails.make_thumbnail` makes them: 400 naming the upload whose
+    pixels Pillow cannot read for it after all, whatever it raises (:func:`read_for_thumbnail`,
+    at another scale than :func:`_decode`'s); shrinking and saving them is siamkit's work, so a
+    failure there is the service's 500."""
     thumbnails = []
     for upload in uploads:
         try:
-            thumbnails.append(make_thumbnail(upload.data))
+            img = read_for_thumbnail(upload.data)
         except MemoryError:
             raise
         except Exception as err:  # as in _decode
             raise RequestError(
                 400,
-                f"Cannot make a thumbnail of {upload.name}: it is corrupt or truncated ({err}).",
+                f"Cannot make a thumbnail of {upload.name}: it is corrupt or truncated ({err}); "
+                "send it again, or save it again from the original.",
             ) from None
+        _refuse_unconverted_mode(upload, img)
+        thumbnails.append(thumbnail_png(img))
     return thumbnails
+
+
+_UNCONVERTED_MODES = {"LAB": "a CIELAB (LAB) image"}
+"""Pillow modes that Pillow reads from a file (a LAB TIFF or PSD) but cannot convert to RGB or
+grey, so an upload in one is refused as such rather than failing in the conversion."""
+
+
+def _refuse_unconverted_mode(upload: Upload, img: Image.Image) -> None:
+    """400 for an upload that Pillow read in a colour space it cannot convert
+    (:data:`_UNCONVERTED_MODES`)."""
+    what = _UNCONVERTED_MODES.get(img.mode)
+    if what is not None:
+        raise RequestError(
+            400,
+            f"{upload.subject} is {what}, which cannot be converted to RGB here; save it as an "
+            "RGB or greyscale PNG or JPEG.",
+        )
 
 
 def refuse_other_tower_size(model: object, uploads: list[Upload], role: str) -> None:
