@@ -147,3 +147,23 @@ def test_help_names_the_id_option(enrolled):
     for args in (["gallery", "x.db", "remove", "--help"], ["gallery", "remove", "--help"]):
         assert "--id ID" in run(args).output
     assert "remove --id 57" in run(["gallery", "--help"]).output
+
+
+def test_a_stored_id_beside_one_no_item_can_have_is_not_removed(enrolled, tmp_path):
+    # 0 was never looked up, and item 2 was deleted with its thumbnail before the refusal
+    db = copy_of(enrolled, tmp_path)
+    out = run(["gallery", db, "remove", "--id", "2", "--id", "0"], code=1).output
+    assert "item ids not in the gallery: 0; nothing was removed" in out
+    assert items_of(db) == items_of(enrolled["db"])
+    assert thumbnails_of(db) == [1, 2, 3, 4, 5]
+
+
+def test_a_label_written_as_an_item_id_is_told_to_use_id(enrolled, tmp_path):
+    db = copy_of(enrolled, tmp_path)
+    out = run(["gallery", db, "remove", "#2"], code=1).output
+    assert out == (
+        "Error: label '#2' is not in the gallery; to remove the item #2, give its id with "
+        f"--id: siamkit gallery {db} remove --id 2\n"
+    )
+    assert items_of(db) == items_of(enrolled["db"])
+    assert "did you mean" in run(["gallery", db, "remove", "bags"], code=1).output

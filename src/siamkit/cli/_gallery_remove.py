@@ -47,6 +47,25 @@ def removal_target(label: str | None, item_ids: tuple[int, ...]) -> None:
         )
 
 
+def remove_whole_label(gallery: Any, path: str, label: str) -> int:
+    """Remove ``label`` with all its items from the open ``gallery``; returns how many. A
+    ``#57`` that is no label is told to use ``--id 57``: that is how an item is named, and no
+    label may be written so (:func:`~siamkit.index.store.looks_like_item_id`)."""
+    from siamkit.index.results import UnknownLabelError
+    from siamkit.index.store import looks_like_item_id
+
+    try:
+        return int(gallery.remove(label))
+    except UnknownLabelError:
+        if not looks_like_item_id(label):
+            raise
+    n = int(label[1:])
+    raise click.ClickException(
+        f"label {label!r} is not in the gallery; to remove the item {label}, give its id "
+        f"with --id: siamkit gallery {path} remove --id {n}"
+    )
+
+
 def remove_items_report(gallery: Any, item_ids: tuple[int, ...]) -> tuple[dict[str, Any], str]:
     """Remove ``item_ids`` from the open ``gallery`` (one transaction, with their thumbnails);
     returns the ``--json`` document and the text line. Labels left without items are named: they

@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 
 import click
 
-from siamkit.cli._gallery_remove import ID_HELP, ItemId, removal_target, remove_items_report
+from siamkit.cli._gallery_remove import (
+    ID_HELP,
+    ItemId,
+    removal_target,
+    remove_items_report,
+    remove_whole_label,
+)
 from siamkit.cli._inputs import (
     INDEX_CHOICES,
     PROGRESS,
@@ -557,7 +563,7 @@ def remove_label(path: str, label: str | None, item_ids: tuple[int, ...], as_jso
         if item_ids:
             _emit(as_json, *remove_items_report(g, item_ids))
             return
-        removed = g.remove(str(label))
+        removed = remove_whole_label(g, path, str(label))
     _emit(as_json, {"label": label, "removed": removed}, f"removed {label!r} ({removed} item(s))")
 
 
