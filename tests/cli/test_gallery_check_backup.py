@@ -84,9 +84,11 @@ def test_a_nan_embedding_exits_non_zero_naming_the_item(enrolled, tmp_path):
     res = run(["gallery", "check", db], code=1)
     assert res.stderr == (
         f"Error: {db} has 1 embedding(s) with NaN or infinite values, which no search can rank: "
-        f"item 3 ('boot'); remove their labels (`siamkit gallery {db} remove LABEL`) and enroll "
-        "them again\n"
+        f"item 3 ('boot'); remove them (`siamkit gallery {db} remove --id 3`) and enroll them "
+        "again\n"
     )
+    run(["gallery", db, "remove", "--id", "3"])  # the advice, as given, works
+    run(["gallery", "check", db])
     assert "num_items          4" in res.stdout  # the report is printed all the same
 
 

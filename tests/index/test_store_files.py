@@ -115,8 +115,8 @@ def test_a_nan_embedding_is_named_by_item_and_label(tmp_path):
     assert not found.ok
     assert found.problems == (
         f"{db} has 1 embedding(s) with NaN or infinite values, which no search can rank: "
-        f"item 3 ('label-1'); remove their labels (`siamkit gallery {db} remove LABEL`) and "
-        "enroll them again",
+        f"item 3 ('label-1'); remove them (`siamkit gallery {db} remove --id 3`) and enroll "
+        "them again",
     )
 
 
@@ -126,6 +126,21 @@ def test_an_embedding_of_another_size_is_named(tmp_path):
     (problem,) = check_gallery_file(db).problems
     assert "1 embedding(s) that are not 4 float32 values" in problem
     assert "item 2 ('label-0')" in problem
+    assert problem.endswith(
+        f"remove them (`siamkit gallery {db} remove --id 2`) and enroll them again"
+    )
+
+
+def test_more_bad_items_than_named_are_removed_one_id_each(tmp_path):
+    db = make_gallery(tmp_path / "staff.db", labels=1, per_label=5)
+    for i in range(1, 6):
+        set_embedding(db, i, np.full(4, np.inf, "<f4").tobytes())
+    (problem,) = check_gallery_file(db).problems
+    assert problem.endswith(
+        f"item 1 ('label-0'), item 2 ('label-0'), item 3 ('label-0') and 2 more; remove them "
+        f"(`siamkit gallery {db} remove --id 1 --id 2 --id 3`, one --id for each) and enroll "
+        "them again"
+    )
 
 
 def test_a_damaged_file_fails_the_integrity_check(tmp_path):

@@ -239,17 +239,23 @@ def _check_embeddings(conn: sqlite3.Connection, file: Path, dim: int, problems: 
         rejected = np.flatnonzero(~np.isfinite(x).all(axis=1))
         n_bad += len(rejected)
         bad += [(sized[i][0], sized[i][1]) for i in rejected[: _SHOWN - len(bad)]]
-    fix = f"remove their labels (`siamkit gallery {file} remove LABEL`) and enroll them again"
     if n_wrong:
         problems.append(
             f"{file} has {n_wrong} embedding(s) that are not {dim} float32 values, the size it "
-            f"records: {_named(wrong, n_wrong)}; {fix}"
+            f"records: {_named(wrong, n_wrong)}; {_fix(file, wrong, n_wrong)}"
         )
     if n_bad:
         problems.append(
             f"{file} has {n_bad} embedding(s) with NaN or infinite values, which no search can "
-            f"rank: {_named(bad, n_bad)}; {fix}"
+            f"rank: {_named(bad, n_bad)}; {_fix(file, bad, n_bad)}"
         )
+
+
+def _fix(file: Path, items: list[tuple[int, str]], total: int) -> str:
+    """What to do with the bad items: remove them by id (their labels keep the rest)."""
+    ids = " ".join(f"--id {i}" for i, _ in items)
+    each = ", one --id for each" if total > len(items) else ""
+    return f"remove them (`siamkit gallery {file} remove {ids}`{each}) and enroll them again"
 
 
 def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> None:
