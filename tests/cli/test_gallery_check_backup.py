@@ -129,7 +129,11 @@ def test_check_of_a_missing_gallery_and_its_help(enrolled, tmp_path):
     help_text = run(["gallery", "check", "--help"]).stdout
     assert "SQLite's integrity check" in help_text
     assert "--model DIRECTORY" in help_text
-    assert "online backup API" in run(["gallery", "backup", "--help"]).stdout
+    backup_help = " ".join(run(["gallery", "backup", "--help"]).stdout.split())
+    assert "online backup API" in backup_help
+    # a restore of OUT alone lost the thumbnails, and a crashed gallery's log replayed onto it
+    assert "delete GALLERY-wal and GALLERY-shm if a crash left them" in backup_help
+    assert "OUT.thumbs to GALLERY.thumbs" in backup_help
 
 
 def test_a_backup_equals_the_source_while_another_connection_holds_it(enrolled, tmp_path):

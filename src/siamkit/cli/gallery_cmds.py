@@ -655,22 +655,21 @@ def backup(path: str, out: str, force: bool, as_json: bool) -> None:
     everything committed, safe while `siamkit serve` or an enrollment is using the gallery (a
     plain file copy then can be torn). Its thumbnails (GALLERY.thumbs) go to OUT.thumbs. OUT is
     written under a temporary name and renamed when complete; an existing OUT is refused
-    unless --force. Restore by copying OUT back while nothing uses the gallery.
+    unless --force. To restore, stop whatever uses the gallery, delete GALLERY-wal and
+    GALLERY-shm if a crash left them, and copy OUT back to GALLERY and OUT.thumbs to
+    GALLERY.thumbs.
 
     \b
     Examples:
       siamkit gallery backup staff.db backups/staff-monday.db
       siamkit gallery backup --force staff.db backups/staff-monday.db
     """
-    from siamkit.index.store_files import backup_gallery_file, backup_targets
+    from siamkit.index.store_files import BackupExistsError, backup_gallery_file
 
-    _, _, dest, dest_thumbs = backup_targets(path, out)
-    there = [p for p in (dest, dest_thumbs) if p.exists()]
-    if there and not force:
-        raise click.ClickException(
-            f"{there[0]} already exists; give another path, or --force to overwrite it"
-        )
-    done = backup_gallery_file(path, out, force=force)
+    try:
+        done = backup_gallery_file(path, out, force=force)
+    except BackupExistsError as err:
+        raise click.ClickException(str(BackupExistsError(err.path, "--force"))) from None
     doc = {"gallery": path, **done._asdict()}
     thumbs = f" and its thumbnails to {done.thumbnails}" if done.thumbnails else ""
     text = (

@@ -269,6 +269,15 @@ def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> Non
         found.problems.append(str(err))
 
 
+class BackupExistsError(ValueError):
+    """:func:`backup_gallery_file` without ``force`` found its target (``path``) there already;
+    the CLI says ``--force`` where this says ``force=True``."""
+
+    def __init__(self, path: Path, force: str = "force=True") -> None:
+        super().__init__(f"{path} already exists; give another path, or {force} to overwrite it")
+        self.path = path
+
+
 class GalleryBackup(NamedTuple):
     """What :func:`backup_gallery_file` wrote: the copy ``out``, the items and labels it holds,
     and its thumbnail side file (``OUT.thumbs``), None when the gallery has none."""
@@ -312,7 +321,8 @@ def backup_gallery_file(
 
     Raises:
         FileNotFoundError, ValueError: no gallery at ``path``; ``out`` is the gallery, a
-            folder, in a folder this user cannot write, or exists without ``force``.
+            folder, or in a folder this user cannot write; :class:`BackupExistsError` (a
+            ``ValueError``): ``out`` or ``OUT.thumbs`` exists without ``force``.
 
     >>> backup_gallery_file("staff.db", "backups/staff-monday.db").num_items  # doctest: +SKIP
     40
@@ -320,9 +330,7 @@ def backup_gallery_file(
     src, src_thumbs, dest, dest_thumbs = backup_targets(path, out)
     there = [p for p in (dest, dest_thumbs) if p.exists()]
     if there and not force:
-        raise ValueError(
-            f"{there[0]} already exists; give another path, or force=True to overwrite it"
-        )
+        raise BackupExistsError(there[0])
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(dest))
         counts = _copy(src, tmp, timeout, gallery=True)
