@@ -70,7 +70,7 @@ def test_a_listed_image_is_removed_alone_after_the_confirm(page, tmp_path):
 
     page.locator("#label-images-list figure.item", has_text="#2").locator("button").click()
     page.wait_for_selector("#gallery-count:has-text('2 label(s), 2 image(s)')")
-    assert asked == ["Remove image #2 of \u201calice\u201d? The label keeps its other images."]
+    assert asked == ["Remove image #2 of \u201calice\u201d? The label keeps its other image."]
     page.wait_for_function(
         "document.querySelectorAll('#label-images-list figure.item').length === 1"
     )

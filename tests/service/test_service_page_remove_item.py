@@ -65,7 +65,7 @@ globalThis.window = {{ confirm: (q) => {{ asked.push(q); return {answer}; }} }};
 box("identify-k").value = "5";
 await box("identify-form").listeners.submit({{ preventDefault() {{}} }});
 await showLabel({label});
-const row = box("{panel}-list").children[1];
+const row = box("{panel}-list").children[{row}];
 const button = row.children.find((c) => c.className === "link item-remove");
 box("button").textContent = button.textContent;
 box("button").title = button.title;
@@ -74,12 +74,12 @@ box("asked").textContent = asked.join("|");
 """
 
 
-def _run(page: str, answers: dict[str, Any], answer: str = "true") -> dict[str, Any]:
+def _run(page: str, answers: dict[str, Any], answer: str = "true", row: int = 1) -> dict[str, Any]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("Node.js is not installed: the page's script cannot run")
     start, _, panel, fill = PAGES[page]
-    steps = STEPS.format(answer=answer, fill=fill, label=json.dumps(LABEL), panel=panel)
+    steps = STEPS.format(answer=answer, fill=fill, label=json.dumps(LABEL), panel=panel, row=row)
     show = [panel, f"{panel}-note", f"{panel}-list", "identify-matches", "asked", "button"]
     all_answers = {**start, "/identify": IDENTIFY, "/gallery/images": LISTED, **answers}
     args = [str(STATIC / "common.js"), str(STATIC / page), all_answers, steps, show]
@@ -107,7 +107,7 @@ def test_an_items_remove_button_removes_that_item_and_lists_the_label_again(page
         f"Remove {unit} #13 of \u201c{LABEL}\u201d",
     )
     assert got["asked"]["text"] == (
-        f"Remove {unit} #13 of \u201c{LABEL}\u201d? The label keeps its other {unit}s."
+        f"Remove {unit} #13 of \u201c{LABEL}\u201d? The label keeps its other {unit}."
     )
     assert _requests(got) == [["GET", LIST], ["DELETE", "/gallery/items/13"], ["GET", LIST]]
     assert got[panel]["hidden"] is False
@@ -137,3 +137,20 @@ def test_a_refused_removal_is_said_in_the_lists_note(page):
     got = _run(page, {"/gallery/items/13": {"error": refusal}})
     assert got[f"{panel}-note"]["text"] == refusal
     assert len(got["identify-matches"]["children"]) == 1
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_confirm_counts_what_the_label_keeps(page):
+    # it said "The label keeps its other images." also of a label's last one, whose removal
+    # takes the label out of the gallery
+    unit = PAGES[page][1]
+    one = {"label": LABEL, "count": 1, "images": ITEMS[:1], "items": ITEMS[:1]}
+    got = _run(page, {"/gallery/images": one}, answer="false", row=0)
+    assert got["asked"]["text"] == (
+        f"Remove {unit} #12 of \u201c{LABEL}\u201d? It is the label\u2019s last {unit}: the "
+        "label leaves the gallery."
+    )
+    three = [*ITEMS, {**ITEMS[0], "item_id": 14}]
+    listed = {"label": LABEL, "count": 3, "images": three, "items": three}
+    got = _run(page, {"/gallery/images": listed}, answer="false")
+    assert got["asked"]["text"].endswith(f"The label keeps its other 2 {unit}s.")
