@@ -15,12 +15,10 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import struct
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -137,14 +135,43 @@ def read_source_bytes(source: ImageSource) -> bytes:
     return data
 
 
-@contextlib.contextmanager
-def _opened(stream: BinaryIO, name: str, max_pixels: int) -> Iterator[Image.Image]:
-    """``Image.open(stream)`` within the size limit; every Pillow error met while the block
-    reads the image becomes one :class:`ImageReadError` sentence naming ``name``."""
+UNCONVERTED_MODES = {"LAB": "a CIELAB (LAB) image"}
+"""Pillow modes that Pillow reads from a file (a LAB TIFF or PSD) but that siamkit does not convert
+to RGB or grey, so an image in one is refused by name (:func:`unconverted_mode_problem`) rather
+than failing in the conversion."""
+
+
+def unconverted_mode_problem(subject: str, mode: str) -> str | None:
+    """The sentence refusing an image ``subject`` that Pillow read in ``mode``, one of
+    :data:`UNCONVERTED_MODES`; ``None`` for any other mode. The CLI's :func:`decode_image` and the
+    service's uploads both refuse with it.
+
+    Example:
+        >>> unconverted_mode_problem("'a.tif'", "LAB").split(";")[0]
+        "'a.tif' is a CIELAB (LAB) image, which cannot be converted to RGB here"
+        >>> unconverted_mode_problem("'a.tif'", "RGB") is None
+        True
+    """
+    what = UNCONVERTED_MODES.get(mode)
+    if what is None:
+        return None
+    return (
+        f"{subject} is {what}, which cannot be converted to RGB here; save it as an RGB or "
+        "greyscale PNG or JPEG."
+    )
+
+
+def _read(stream: BinaryIO, name: str, max_pixels: int, pixels: bool) -> Image.Image:
+    """``Image.open(stream)`` within the size limit, and with ``pixels`` its ``load()``: Pillow
+    reading the file, and only that, so that every Pillow error met here becomes one
+    :class:`ImageReadError` sentence naming ``name`` while a failure in what the caller does
+    with the image afterwards (converting it) is raised as itself. The caller closes the image.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(stream) as img:
+            img = Image.open(stream)
+            try:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise ImageReadError(
@@ -152,7 +179,12 @@ def _opened(stream: BinaryIO, name: str, max_pixels: int) -> Iterator[Image.Imag
                         f"more than the limit of {max_pixels}; resize it first.",
                         "too large",
                     )
-                yield img
+                if pixels:
+                    img.load()
+            except BaseException:
+                img.close()
+                raise
+            return img
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
@@ -189,7 +221,7 @@ def probe_image(
             if not stream.read(1):
                 raise ImageReadError(f"Image {name} is empty (0 bytes).", "empty")
             stream.seek(0)
-            with _opened(stream, name, max_pixels) as img:
+            with _read(stream, name, max_pixels, pixels=False) as img:
                 return img.size
     except OSError as exc:
         raise ImageReadError(f"Cannot read image file {name}: {exc}.", "cannot be opened") from exc
@@ -207,12 +239,19 @@ def decode_image(
         max_pixels: refuse images with more than this many pixels (width × height).
 
     Raises:
-        ImageReadError: the file is missing, empty, not an image, truncated or too large.
+        ImageReadError: the file is missing, empty, not an image, truncated or too large (Pillow
+            cannot read it), or in a colour space that is not converted
+            (:data:`UNCONVERTED_MODES`). A failure in converting pixels that Pillow read is
+            siamkit's own and is raised as itself.
     """
     mode = image_mode(channels)
     data = read_source_bytes(source)
-    with _opened(io.BytesIO(data), describe_source(source), max_pixels) as img:
-        img.load()
+    name = describe_source(source)
+    with _read(io.BytesIO(data), name, max_pixels, pixels=True) as img:
+        problem = unconverted_mode_problem(name, img.mode)
+        if problem is not None:
+            raise ImageReadError(problem, "colour space not supported")
+        # siamkit's own work on the pixels read: a failure here is a bug, raised as itself
         array = np.array(convert_image(img, mode), dtype=np.uint8)  # a writable copy
     if array.ndim == 2:
         array = array[:, :, None]

@@ -100,3 +100,108 @@ def test_tracking_frames_decode_through_the_same_path(tmp_path):
     frame = TrackingSequence("s", [tmp_path / "1.png"], np.zeros((1, 4))).frame(0)
     assert frame.shape == (24, 32, 3) and frame.dtype == np.uint8
     np.testing.assert_array_equal(frame[:, :, 1], A8)
+
+
+def _lab_tiff(path=None) -> bytes:
+    """A CIELAB TIFF: Pillow reads it (mode ``LAB``) but siamkit does not convert it."""
+    data = _encoded(Image.new("LAB", (8, 8), (50, 10, 20)), "TIFF")
+    if path is not None:
+        path.write_bytes(data)
+    return data
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_failure_converting_read_pixels_is_not_called_corrupt(monkeypatch, tmp_path, channels):
+    """decode_image converted the image inside the except that maps Pillow's errors to "Image
+    ... is corrupt or truncated": a bug in siamkit's conversion was reported to a CLI user as a
+    damaged file. Only Pillow's open and load are inside it now; the bug is raised as itself."""
+    import siamkit.image_decode as image_decode
+
+    def bug(img, mode):
+        raise ValueError("a bug in the conversion (simulated)")
+
+    monkeypatch.setattr(image_decode, "convert_image", bug)
+    path = tmp_path / "ok.png"
+    Image.fromarray(A8).save(path)
+    with pytest.raises(ValueError, match=r"^a bug in the conversion \(simulated\)$") as err:
+        decode_image(path, channels=channels)
+    assert not isinstance(err.value, image_decode.ImageReadError)
+
+
+def test_a_file_pillow_cannot_read_is_still_corrupt_or_truncated(tmp_path):
+    """Pillow's load of the pixels stays inside the except: a PNG cut short after its header
+    is the file's fault, named."""
+    from siamkit.image_decode import ImageReadError
+
+    path = tmp_path / "cut.png"
+    path.write_bytes(_encoded(Image.fromarray(A8), "PNG")[:80])
+    with pytest.raises(ImageReadError) as err:
+        decode_image(path, channels=3)
+    assert err.value.reason == "corrupt or truncated"
+    assert str(err.value).startswith(f"Image '{path}' is corrupt or truncated: ")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_lab_image_is_refused_by_name_not_called_corrupt(tmp_path, channels):
+    """Pillow reads a CIELAB TIFF but does not convert it to grey: decode_image said the file was
+    "corrupt or truncated". It is refused naming the file and what to send, in the sentence the
+    service answers an uploaded one with, for RGB too (as the service does)."""
+    from siamkit.image_decode import ImageReadError
+
+    path = tmp_path / "lab.tif"
+    _lab_tiff(path)
+    with pytest.raises(ImageReadError) as err:
+        decode_image(path, channels=channels)
+    assert str(err.value) == (
+        f"'{path}' is a CIELAB (LAB) image, which cannot be converted to RGB here; save it as an "
+        "RGB or greyscale PNG or JPEG."
+    )
+    assert err.value.reason == "colour space not supported"
+
+
+def test_service_refuses_a_lab_upload_in_the_cli_sentence():
+    """One check and one wording for both: the service's upload and the CLI's file."""
+    pytest.importorskip("fastapi")
+    from siamkit.image_decode import ImageReadError
+    from siamkit.service.errors import RequestError
+    from siamkit.service.uploads import Upload, _decode
+
+    data = _lab_tiff()
+    with pytest.raises(RequestError) as served:
+        _decode(Upload("'lab.tif' (image 1)", data), 3, None)
+    with pytest.raises(ImageReadError) as read:
+        decode_image(data, channels=3)
+    assert served.value.status_code == 400
+    assert served.value.detail == str(read.value).replace(
+        f"<{len(data)} bytes>", "'lab.tif' (image 1)"
+    )
+
+
+@pytest.mark.parametrize("command", ["embed", "enroll"])
+def test_cli_names_a_lab_image_given_to_it(tmp_path, command):
+    """``siamkit embed`` / ``enroll`` of a CIELAB TIFF: one line naming the file and what to send
+    (it said "corrupt or truncated"), no traceback, nothing written."""
+    from click.testing import CliRunner
+
+    import siamkit
+    from siamkit.cli.main import cli
+
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[4])
+    pre = siamkit.Preprocess(input_shape=(3, 8, 8))
+    model = siamkit.save_model(
+        siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=pre), tmp_path / "m"
+    )
+    lab = tmp_path / "lab.tif"
+    _lab_tiff(lab)
+    if command == "embed":
+        args = ["embed", str(model), str(lab), "--out", str(tmp_path / "z.npy")]
+    else:
+        args = ["enroll", str(model), "--gallery", str(tmp_path / "g.db"), "--label", "a", str(lab)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output and "corrupt" not in res.output, res.output
+    assert res.output.strip().splitlines()[-1] == (
+        f"Error: '{lab}' is a CIELAB (LAB) image, which cannot be converted to RGB here; save it "
+        "as an RGB or greyscale PNG or JPEG."
+    ), res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.tif", "m"]

@@ -18,7 +18,7 @@ from fastapi import UploadFile
 from PIL import Image
 
 from siamkit.data.image_io import resize_images
-from siamkit.image_decode import convert_image
+from siamkit.image_decode import convert_image, unconverted_mode_problem
 from siamkit.index.store import unprintable_char
 from siamkit.models.half_twin_sizes import other_tower_problem, tower_sizes
 from siamkit.service.errors import FIELD_WORDS, RequestError
@@ -262,21 +262,12 @@ def thumbnails_of(uploads: list[Upload]) -> list[bytes]:
     return thumbnails
 
 
-_UNCONVERTED_MODES = {"LAB": "a CIELAB (LAB) image"}
-"""Pillow modes that Pillow reads from a file (a LAB TIFF or PSD) but cannot convert to RGB or
-grey, so an upload in one is refused as such rather than failing in the conversion."""
-
-
 def _refuse_unconverted_mode(upload: Upload, img: Image.Image) -> None:
     """400 for an upload that Pillow read in a colour space it cannot convert
-    (:data:`_UNCONVERTED_MODES`)."""
-    what = _UNCONVERTED_MODES.get(img.mode)
-    if what is not None:
-        raise RequestError(
-            400,
-            f"{upload.subject} is {what}, which cannot be converted to RGB here; save it as an "
-            "RGB or greyscale PNG or JPEG.",
-        )
+    (:data:`~siamkit.image_decode.UNCONVERTED_MODES`), in the CLI's sentence."""
+    problem = unconverted_mode_problem(upload.subject, img.mode)
+    if problem is not None:
+        raise RequestError(400, problem)
 
 
 def refuse_other_tower_size(model: object, uploads: list[Upload], role: str) -> None:
