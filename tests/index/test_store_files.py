@@ -242,3 +242,12 @@ def test_a_backup_onto_the_gallery_itself_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is the gallery itself"):
         backup_gallery_file(db, tmp_path / "." / "staff.db", force=True)
     assert len(items_of(db)) == 4
+
+
+def test_a_backup_of_an_sqlite_file_that_is_no_gallery_is_refused(tmp_path):
+    other = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    with pytest.raises(ValueError, match=r"is an SQLite file but no siamkit gallery \(its tables"):
+        backup_gallery_file(other, tmp_path / "out.db")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -192,12 +192,9 @@ def _check_open_file(
             f"SQLite's integrity check finds {file} damaged ({messages[0]}{more}): restore it "
             "from a backup, or enroll its images again into a new gallery file"
         )
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not {"meta", "items"} <= tables:
-        found.problems.append(
-            f"{file} is an SQLite file but no siamkit gallery (its tables: "
-            f"{sorted(tables) or 'none'}); give the gallery file that `siamkit enroll` made"
-        )
+    not_gallery = _not_a_gallery(conn, file)
+    if not_gallery is not None:
+        found.problems.append(not_gallery)
         return
     found.meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     row = conn.execute("SELECT COUNT(*), COUNT(DISTINCT label) FROM items").fetchone()
@@ -214,6 +211,18 @@ def _check_open_file(
     _check_embeddings(conn, file, found.dim, found.problems)
     if wanted is not None:
         _check_model(found, file, wanted)
+
+
+def _not_a_gallery(conn: sqlite3.Connection, file: Path) -> str | None:
+    """Why the SQLite file ``file`` open on ``conn`` is no siamkit gallery; None when it is one
+    (it has the ``meta`` and ``items`` tables)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if {"meta", "items"} <= tables:
+        return None
+    return (
+        f"{file} is an SQLite file but no siamkit gallery (its tables: "
+        f"{sorted(tables) or 'none'}); give the gallery file that `siamkit enroll` made"
+    )
 
 
 def _named(items: list[tuple[int, str]], total: int) -> str:
@@ -349,26 +358,15 @@ def backup_gallery_file(
 def _copy(src: Path, tmp: Path, timeout: float, gallery: bool = False) -> tuple[int, int]:
     """SQLite's backup of ``src`` into the new file ``tmp``; for a gallery, checks that it is
     one and returns its ``(items, labels)`` as copied."""
-    with _closing(sqlite3.connect(str(src), isolation_level=None, timeout=timeout)) as source:
-        if gallery:
-            found = source.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            tables = {r[0] for r in found}
-            if not {"meta", "items"} <= tables:
-                raise ValueError(
-                    f"{src} is an SQLite file but no siamkit gallery (its tables: "
-                    f"{sorted(tables) or 'none'}); give the gallery file that `siamkit enroll` made"
-                )
-        with _closing(sqlite3.connect(str(tmp), isolation_level=None)) as copy:
+    with contextlib.closing(
+        sqlite3.connect(str(src), isolation_level=None, timeout=timeout)
+    ) as source:
+        not_gallery = _not_a_gallery(source, src) if gallery else None
+        if not_gallery is not None:
+            raise ValueError(not_gallery)
+        with contextlib.closing(sqlite3.connect(str(tmp), isolation_level=None)) as copy:
             source.backup(copy)  # every page in one step: one snapshot
             if not gallery:
                 return 0, 0
             row = copy.execute("SELECT COUNT(*), COUNT(DISTINCT label) FROM items").fetchone()
             return int(row[0]), int(row[1])
-
-
-@contextlib.contextmanager
-def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    try:
-        yield conn
-    finally:
-        conn.close()
