@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner, Result
 from PIL import Image
@@ -114,3 +115,36 @@ def test_a_checkpoint_from_before_val_root_resumes(tmp_path: Path) -> None:
         check_resume(
             path, ssl_config_from_dict({**doc, "data": {**doc["data"], "val_root": str(labeled)}})
         )
+
+
+def test_the_knn_monitor_votes_among_no_more_neighbours_than_a_class_has(tmp_path: Path) -> None:
+    """A user with 8 labelled photos a class and the shipped train.knn_k = 20 read kNN@20 0.03
+    to 0.19 each epoch while the model's P@1 on the same photos was 0.97: every image's
+    leave-one-out vote took in more neighbours than its class has other images, and the other
+    classes (one image more each) won it. The monitor now votes among the other images of the
+    smallest class at most, and says so before training."""
+    photos, labeled = _folders(tmp_path)  # two classes of four: three other images each
+    doc = _doc(photos, val_root=str(labeled))
+    res = _train(tmp_path, {**doc, "train": {**doc["train"], "knn_k": 20}})
+    assert res.exit_code == 0, res.output
+    assert (
+        "note: the kNN monitor votes among 3 neighbours, not train.knn_k = 20: the smallest "
+        "class of its labelled images has 4, and a vote of more neighbours than an image's "
+        "class has other images would be won by the other classes"
+    ) in res.output
+    assert re.search(r"^epoch 1/1: loss [\d.]+, kNN@3 [\d.]+, collapse std", res.output, re.M)
+
+
+def test_a_vote_within_the_smallest_class_scores_a_clustered_embedding_right() -> None:
+    """Two tight clusters of four: one vote among all seven others is always wrong (own class
+    three, the other four); :func:`monitor_k`'s three neighbours are all right."""
+    from siamkit.applications.ssl.monitor import leave_one_out_knn, monitor_k
+
+    z = torch.cat(
+        [torch.tensor([[1.0, 0.0]]).repeat(4, 1), torch.tensor([[0.0, 1.0]]).repeat(4, 1)]
+    )
+    z = z + 0.01 * torch.arange(8.0)[:, None]
+    y = torch.tensor([0] * 4 + [1] * 4)
+    assert leave_one_out_knn(z, y, 7) == 0.0
+    assert monitor_k(20, y) == 3
+    assert leave_one_out_knn(z, y, monitor_k(20, y)) == 1.0

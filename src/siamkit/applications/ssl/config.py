@@ -69,7 +69,9 @@ class SSLTrainConfig:
         batch_size: images per batch (two views each); at least 2.
         steps_per_epoch: batches per epoch (at least 1); ``None`` = a full pass, training
             images // batch_size.
-        knn_k: neighbours of the kNN monitor (leave-one-out on the labeled validation images).
+        knn_k: neighbours of the kNN monitor (leave-one-out on the labeled validation images;
+            at most the other images of their smallest class, which the run says before
+            training: a vote of more is won by the other classes).
         monitor_images: validation (else training) images embedded for the collapse monitor.
         amp: mixed precision (``torch.autocast``, bfloat16 where native, else float16 with a
             ``GradScaler``) when training on CUDA; nothing on the CPU.

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from torch import Tensor
 
 from siamkit.applications.ssl.config import (
     SSLConfig,
@@ -33,6 +34,7 @@ from siamkit.applications.ssl.config import (
 )
 from siamkit.applications.ssl.data import SSLData, load_ssl_data
 from siamkit.applications.ssl.methods import SelfSupervised, embedding_network
+from siamkit.applications.ssl.monitor import monitor_k, smallest_class
 from siamkit.applications.ssl.trainer import (
     CHECKPOINT,
     CollapseError,
@@ -109,6 +111,16 @@ def _metadata(
     }
 
 
+def _fewer_neighbours(knn_k: int, val_y: Tensor) -> str:
+    """The note of a kNN monitor that votes among fewer than ``train.knn_k`` neighbours."""
+    k, smallest = monitor_k(knn_k, val_y), smallest_class(val_y)
+    return (
+        f"note: the kNN monitor votes among {k} neighbour{'s' * (k != 1)}, not train.knn_k = "
+        f"{knn_k}: the smallest class of its labelled images has {smallest}, and a vote of more "
+        "neighbours than an image's class has other images would be won by the other classes"
+    )
+
+
 def run(
     config: dict[str, Any],
     out_dir: str | os.PathLike[str],
@@ -178,6 +190,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         f"{cfg.method}: self-supervised on {data.source} ({unlabeled}) on {where}"
         f"{held if n_val else ''}"
     )
+    if data.val_y is not None and monitor_k(cfg.train.knn_k, data.val_y) < cfg.train.knn_k:
+        log(_fewer_neighbours(cfg.train.knn_k, data.val_y))
     try:
         fitted = fit(trainer, resume=options.resume)
         history = fitted.history

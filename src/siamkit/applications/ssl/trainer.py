@@ -47,7 +47,7 @@ from torch import Tensor
 from siamkit.applications.ssl.config import SSLConfig, ssl_config_to_dict
 from siamkit.applications.ssl.data import SSLData
 from siamkit.applications.ssl.methods import SelfSupervised, embedding_network, trained_dim
-from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn
+from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn, monitor_k
 from siamkit.applications.ssl.views import ViewMaker
 from siamkit.distributed import all_gather_with_grad
 from siamkit.encode import encode
@@ -251,7 +251,7 @@ class SSLMonitor(Callback):
             "collapse_std": collapse_std(z[:, : trained_dim(net)]), "knn": None,
         }  # fmt: skip
         if zv is not None and vy is not None:
-            out["knn"] = leave_one_out_knn(zv, vy, min(t.knn_k, len(zv) - 1))
+            out["knn"] = leave_one_out_knn(zv, vy, monitor_k(t.knn_k, vy))
         return out
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
@@ -302,8 +302,10 @@ def ssl_config_guard(cfg: SSLConfig) -> ConfigGuard:
 
 
 class SSLEpochLog(Callback):
-    def __init__(self, log: Callable[[str], None], cfg: SSLConfig) -> None:
-        self.log, self.cfg = log, cfg
+    """An epoch's line; ``knn_k``: the kNN monitor's neighbours (:func:`monitor_k`)."""
+
+    def __init__(self, log: Callable[[str], None], cfg: SSLConfig, knn_k: int) -> None:
+        self.log, self.cfg, self.knn_k = log, cfg, knn_k
 
     def on_fit_start(self, trainer: Trainer, resumed: bool) -> None:
         was, now = trainer.resumed_world, trainer.ctx.world
@@ -318,7 +320,7 @@ class SSLEpochLog(Callback):
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         # no labeled validation images (an image folder): no kNN accuracy to show, not a '-'
-        knn = "" if row.get("knn") is None else f"kNN@{self.cfg.train.knn_k} {row['knn']:.4f}, "
+        knn = "" if row.get("knn") is None else f"kNN@{self.knn_k} {row['knn']:.4f}, "
         self.log(
             f"epoch {row['epoch']}/{self.cfg.train.epochs}: loss {row['loss']:.4f}, {knn}"
             f"collapse std {row['collapse_std']:.3f}, {row['images_per_s']:.0f} images/s"
@@ -417,7 +419,8 @@ def build_ssl_trainer(
         monitor,
     ]
     if log is not None and ctx.is_main:
-        callbacks.append(SSLEpochLog(log, cfg))
+        vy = data.val_y
+        callbacks.append(SSLEpochLog(log, cfg, t.knn_k if vy is None else monitor_k(t.knn_k, vy)))
     amp, scaler = mixed_precision(t.amp, device)  # as the supervised path (from_config)
     trainer = Trainer(
         model, model.objective, optimizer, batches, scheduler=build_scheduler(cfg.optim, optimizer, total),
