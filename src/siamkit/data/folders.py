@@ -146,15 +146,21 @@ def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[
     Raises:
         FileNotFoundError: ``root`` is not a folder.
         ValueError: it holds no images.
+
+    Warns:
+        LeftOutFilesWarning: files under ``root`` that are not images by their extension
+            (``notes.txt``, ``IMG_0042.heic``) are left out (:func:`left_out_note`).
     """
     if not Path(root).is_dir():
         raise FileNotFoundError(f"{key} {str(root)!r} is not a folder of images")
-    paths = find_images(root)
+    paths, others = sort_files(root)
     if not paths:
         raise ValueError(
             f"{key} {str(root)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}; hidden "
             f"files and folders are skipped){why}"
         )
+    if others:  # said, as an image folder of classes says them (a folder of .heic photos too)
+        warnings.warn(left_out_note(others), LeftOutFilesWarning, stacklevel=2)
     return paths
 
 
