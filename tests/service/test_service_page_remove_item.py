@@ -154,3 +154,18 @@ def test_the_confirm_counts_what_the_label_keeps(page):
     listed = {"label": LABEL, "count": 3, "images": three, "items": three}
     got = _run(page, {"/gallery/images": listed}, answer="false")
     assert got["asked"]["text"].endswith(f"The label keeps its other 2 {unit}s.")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_confirm_counts_the_labels_items_not_the_ones_listed(page):
+    # the list holds only the items with a thumbnail (or kept text), and at most 48: a label of
+    # one pictured item and two without was "the label's last image: the label leaves the
+    # gallery", one of 100 "keeps its other 47"
+    unit = PAGES[page][1]
+    listed = {"label": LABEL, "count": 3, "images": ITEMS[:1], "items": ITEMS[:1]}
+    got = _run(page, {"/gallery/images": listed}, answer="false", row=0)
+    assert got["asked"]["text"].endswith(f"The label keeps its other 2 {unit}s.")
+    many = [{**ITEMS[0], "item_id": i} for i in range(48)]
+    listed = {"label": LABEL, "count": 100, "images": many, "items": many}
+    got = _run(page, {"/gallery/images": listed}, answer="false")
+    assert got["asked"]["text"].endswith(f"The label keeps its other 99 {unit}s.")

@@ -197,6 +197,7 @@ async function showLabel(label) {
   $("label-images-list").replaceChildren();
   try {
     const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));
+    $("label-images").dataset.count = r.count;  // every item of the label: the list holds <= 48
     $("label-images-list").replaceChildren(...r.images.map((im) => labelImage(im, label)));
     const missing = r.count - r.images.length;
     $("label-images-note").textContent = r.count + " image(s) enrolled" + (missing > 0

@@ -309,14 +309,15 @@ function matchActions(label, units, showLabel) {
 // /gallery/items/{id} removes this one image or text, not the label. Answers that may name the
 // item go, as after a label's removal; the list is shown again without it, or closed when the
 // label has nothing left (it left the gallery). The confirm counts what the label keeps by the
-// list shown (every item of the label): its last item takes the label out of the gallery.
+// label's count that showLabel keeps on the panel (the list shows only items with a thumbnail or
+// text, and at most 48): its last item takes the label out of the gallery.
 function itemRemoveButton(itemId, label, unit, showLabel) {
   const what = unit + " #" + itemId + " of \u201c" + label + "\u201d";
   const remove = el("button", "link item-remove", "remove");
   remove.type = "button";
   remove.title = "Remove " + what;
   remove.addEventListener("click", async () => {
-    const left = $(currentPage.labelPanelId + "-list").children.length - 1;
+    const left = Number($(currentPage.labelPanelId).dataset.count) - 1;
     const keeps = left <= 0
       ? "It is the label\u2019s last " + unit + ": the label leaves the gallery."
       : "The label keeps its other " + (left === 1 ? unit : left + " " + unit + "s") + ".";

@@ -211,6 +211,7 @@ async function showLabel(label) {
   $("label-texts-list").replaceChildren();
   try {
     const r = await api("GET", "/gallery/images?label=" + encodeURIComponent(label));
+    $("label-texts").dataset.count = r.count;  // every item of the label: the list holds <= 48
     $("label-texts-list").replaceChildren(...r.items.map((item) => labelText(item, label)));
     const missing = r.count - r.items.length;
     $("label-texts-note").textContent = r.count + " text(s) enrolled" + (missing > 0
