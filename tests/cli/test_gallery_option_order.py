@@ -189,6 +189,19 @@ def test_a_gallery_file_named_like_a_command_is_read_file_first(enrolled, tmp_pa
     assert json.loads(run(["gallery", "list", "--json", "stats"]).output)["num_items"] == 3
 
 
+def test_a_gallery_file_starting_with_a_dash_after_double_dash(enrolled, tmp_path, monkeypatch):
+    """`gallery -- -odd.db remove --id 1`, the way to name such a file first, was refused "Got
+    unexpected extra argument (1)": the `--` was passed on to remove too."""
+    db = copy_of(enrolled, tmp_path, "-odd.db")
+    monkeypatch.chdir(tmp_path)
+    assert json.loads(run(["gallery", "--", "-odd.db", "stats", "--json"]).output)["num_items"] == 3
+    res = run(["gallery", "--", "-odd.db", "remove", "--id", "1"])
+    assert res.output.startswith("removed 1 item(s): #1 ('bag')")
+    assert items_of(db) == {2: "bag", 3: "boot"}
+    res = run(["gallery", "remove", "--id", "2", "--", "-odd.db"])  # the command first
+    assert items_of(db) == {3: "boot"}
+
+
 @pytest.mark.parametrize("words", [["remove", "--id", "1"], ["check", "--model", "M"]])
 def test_no_gallery_file_is_one_sentence_naming_it(enrolled, words):
     res = run(["gallery", *words_of(" ".join(words), M=enrolled["model"])], code=2)

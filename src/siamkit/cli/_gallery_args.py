@@ -55,6 +55,8 @@ def path_first(
     """
     if not args or args[0] in help_names:
         return args
+    if args[:1] == ["--"]:  # `gallery -- -odd.db remove --id 5`: click reads it file-first
+        return args
     words = _positionals(args, _values_taken(list(commands.values())))
     named = [i for i in words[:2] if args[i] in commands]
     if not named:
