@@ -131,15 +131,17 @@ def test_an_embedding_of_another_size_is_named(tmp_path):
     )
 
 
-def test_more_bad_items_than_named_are_removed_one_id_each(tmp_path):
-    db = make_gallery(tmp_path / "staff.db", labels=1, per_label=5)
-    for i in range(1, 6):
-        set_embedding(db, i, np.full(4, np.inf, "<f4").tobytes())
+def test_more_bad_items_than_named_are_all_in_the_command(tmp_path):
+    # the command named only the 3 items the sentence names ("one --id for each"), and neither
+    # the text nor --json named the other 2
+    db = make_gallery(tmp_path / "staff.db", labels=1, per_label=6)
+    for i in (1, 2, 3, 5, 6):
+        set_embedding(db, i, np.full(4, np.nan, "<f4").tobytes())
     (problem,) = check_gallery_file(db).problems
     assert problem.endswith(
         f"item 1 ('label-0'), item 2 ('label-0'), item 3 ('label-0') and 2 more; remove them "
-        f"(`siamkit gallery {db} remove --id 1 --id 2 --id 3`, one --id for each) and enroll "
-        "them again"
+        f"(`siamkit gallery {db} remove --id 1 --id 2 --id 3 --id 5 --id 6`) and enroll them "
+        "again"
     )
 
 

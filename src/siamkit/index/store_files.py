@@ -235,36 +235,37 @@ def _check_embeddings(conn: sqlite3.Connection, file: Path, dim: int, problems: 
     """Every item's embedding is ``dim`` little-endian float32 values, all finite."""
     wrong: list[tuple[int, str]] = []
     bad: list[tuple[int, str]] = []
-    n_wrong = n_bad = 0
+    wrong_ids: list[int] = []  # every one, for the command that removes them
+    bad_ids: list[int] = []
     rows = conn.execute("SELECT id, label, embedding FROM items ORDER BY id")
     while chunk := rows.fetchmany(4096):
         fits = [isinstance(r[2], bytes) and len(r[2]) == 4 * dim for r in chunk]
         sized = [r for r, ok in zip(chunk, fits) if ok]
-        n_wrong += len(chunk) - len(sized)
+        wrong_ids += [r[0] for r, ok in zip(chunk, fits) if not ok]
         wrong += [(r[0], r[1]) for r, ok in zip(chunk, fits) if not ok][: _SHOWN - len(wrong)]
         if not sized:
             continue
         x = np.frombuffer(b"".join(r[2] for r in sized), dtype="<f4").reshape(len(sized), dim)
         rejected = np.flatnonzero(~np.isfinite(x).all(axis=1))
-        n_bad += len(rejected)
+        bad_ids += [sized[i][0] for i in rejected]
         bad += [(sized[i][0], sized[i][1]) for i in rejected[: _SHOWN - len(bad)]]
-    if n_wrong:
+    if wrong_ids:
         problems.append(
-            f"{file} has {n_wrong} embedding(s) that are not {dim} float32 values, the size it "
-            f"records: {_named(wrong, n_wrong)}; {_fix(file, wrong, n_wrong)}"
+            f"{file} has {len(wrong_ids)} embedding(s) that are not {dim} float32 values, the "
+            f"size it records: {_named(wrong, len(wrong_ids))}; {_fix(file, wrong_ids)}"
         )
-    if n_bad:
+    if bad_ids:
         problems.append(
-            f"{file} has {n_bad} embedding(s) with NaN or infinite values, which no search can "
-            f"rank: {_named(bad, n_bad)}; {_fix(file, bad, n_bad)}"
+            f"{file} has {len(bad_ids)} embedding(s) with NaN or infinite values, which no search "
+            f"can rank: {_named(bad, len(bad_ids))}; {_fix(file, bad_ids)}"
         )
 
 
-def _fix(file: Path, items: list[tuple[int, str]], total: int) -> str:
-    """What to do with the bad items: remove them by id (their labels keep the rest)."""
-    ids = " ".join(f"--id {i}" for i, _ in items)
-    each = ", one --id for each" if total > len(items) else ""
-    return f"remove them (`siamkit gallery {file} remove {ids}`{each}) and enroll them again"
+def _fix(file: Path, ids: list[int]) -> str:
+    """What to do with the bad items: remove them by id (their labels keep the rest); the
+    command names every one of them, also those the sentence only counts."""
+    each = " ".join(f"--id {i}" for i in ids)
+    return f"remove them (`siamkit gallery {file} remove {each}`) and enroll them again"
 
 
 def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> None:
