@@ -100,6 +100,25 @@ def test_a_file_that_cannot_be_deleted_is_kept_and_the_first_error_stays(tmp_pat
     assert not remove_if_unused(db)
 
 
+def test_a_file_sqlite_cannot_open_is_kept_and_the_first_error_stays(tmp_path, monkeypatch):
+    # sqlite3.connect was outside the try: its error came out of new_gallery_removed_if_unused's
+    # except clause in place of the one that stopped enroll
+    from siamkit.cli._new_gallery import new_gallery_removed_if_unused
+    from siamkit.index import store_files
+
+    db = tmp_path / "new.db"
+
+    def cannot_open(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    with pytest.raises(KeyboardInterrupt), new_gallery_removed_if_unused(str(db)):
+        GalleryStore(db).close()
+        monkeypatch.setattr(store_files.sqlite3, "connect", cannot_open)
+        raise KeyboardInterrupt
+    assert db.exists()
+    assert not remove_if_unused(db)
+
+
 # ------------------------------------------------------------------ check_gallery_file
 def test_a_sound_gallery_checks_ok(tmp_path):
     found = check_gallery_file(make_gallery(tmp_path / "staff.db", labels=3))

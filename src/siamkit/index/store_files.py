@@ -58,7 +58,10 @@ def remove_if_unused(path: str | Path, table: str = "items") -> bool:
     file = Path(path)
     if not file.is_file():
         return False
-    conn = sqlite3.connect(str(file), isolation_level=None, timeout=0)
+    try:  # a file that SQLite cannot open is left too, so that the caller's error stays
+        conn = sqlite3.connect(str(file), isolation_level=None, timeout=0)
+    except sqlite3.Error:
+        return False
     try:
         if _has_rows(conn, table):
             return False
