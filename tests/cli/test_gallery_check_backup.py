@@ -122,6 +122,28 @@ def test_another_model_and_several_problems_are_said(enrolled, tmp_path):
     assert "that are not 4 float32 values" in res.stderr
 
 
+def test_several_problems_end_with_one_period_each(enrolled, tmp_path, monkeypatch):
+    # the half-twin's problem ends with its own period: joined it read "...into a new gallery
+    # file.." before the next one
+    from siamkit.index import provenance
+
+    db = copy_of(enrolled["db"], tmp_path / "shop.db")
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        nan = np.array([np.nan, 0, 0, 0], "<f4").tobytes()
+        conn.execute("UPDATE items SET embedding = ? WHERE id = 3", (nan,))
+    real = provenance.wanted_meta
+
+    def half_twin(*args, **kwargs):  # a two-tower model's record, as a half-twin's would be
+        return {**real(*args, **kwargs), provenance.ENROLLED_TOWER_KEY: "document"}
+
+    monkeypatch.setattr(provenance, "wanted_meta", half_twin)
+    res = run(["gallery", "check", db, "--model", enrolled["model"]], code=1)
+    assert res.stderr.startswith("Error: 2 problems: (1) ")
+    assert "and enroll them again. (2) " in res.stderr
+    assert ".." not in res.stderr
+    assert res.stderr.endswith("enroll them again into a new gallery file.\n")
+
+
 def test_check_of_a_missing_gallery_and_its_help(enrolled, tmp_path):
     res = run(["gallery", "check", tmp_path / "missing.db"], code=1)
     assert res.stderr == f"Error: no gallery at {tmp_path / 'missing.db'}; check the path\n"

@@ -634,7 +634,8 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     if len(found.problems) == 1:
         raise click.ClickException(found.problems[0])
     if found.problems:
-        said = " ".join(f"({i}) {p}." for i, p in enumerate(found.problems, 1))
+        # a problem may end with its own period (check_enrolled_tower's): one each, not two
+        said = " ".join(f"({i}) {p.removesuffix('.')}." for i, p in enumerate(found.problems, 1))
         raise click.ClickException(f"{len(found.problems)} problems: {said}")
 
 
