@@ -147,8 +147,8 @@ def unconverted_mode_problem(subject: str, mode: str) -> str | None:
     service's uploads both refuse with it.
 
     Example:
-        >>> unconverted_mode_problem("'a.tif'", "LAB").split(";")[0]
-        "'a.tif' is a CIELAB (LAB) image, which cannot be converted to RGB here"
+        >>> unconverted_mode_problem("Image 'a.tif'", "LAB").split(";")[0]
+        "Image 'a.tif' is a CIELAB (LAB) image, which siamkit cannot convert"
         >>> unconverted_mode_problem("'a.tif'", "RGB") is None
         True
     """
@@ -156,8 +156,8 @@ def unconverted_mode_problem(subject: str, mode: str) -> str | None:
     if what is None:
         return None
     return (
-        f"{subject} is {what}, which cannot be converted to RGB here; save it as an RGB or "
-        "greyscale PNG or JPEG."
+        f"{subject} is {what}, which siamkit cannot convert; save it as an RGB or greyscale PNG "
+        "or JPEG."
     )
 
 
@@ -248,7 +248,7 @@ def decode_image(
     data = read_source_bytes(source)
     name = describe_source(source)
     with _read(io.BytesIO(data), name, max_pixels, pixels=True) as img:
-        problem = unconverted_mode_problem(name, img.mode)
+        problem = unconverted_mode_problem(f"Image {name}", img.mode)  # as _read's sentences
         if problem is not None:
             raise ImageReadError(problem, "colour space not supported")
         # siamkit's own work on the pixels read: a failure here is a bug, raised as itself

@@ -153,14 +153,15 @@ def test_a_lab_image_is_refused_by_name_not_called_corrupt(tmp_path, channels):
     with pytest.raises(ImageReadError) as err:
         decode_image(path, channels=channels)
     assert str(err.value) == (
-        f"'{path}' is a CIELAB (LAB) image, which cannot be converted to RGB here; save it as an "
-        "RGB or greyscale PNG or JPEG."
+        f"Image '{path}' is a CIELAB (LAB) image, which siamkit cannot convert; save it as an RGB "
+        "or greyscale PNG or JPEG."
     )
     assert err.value.reason == "colour space not supported"
 
 
 def test_service_refuses_a_lab_upload_in_the_cli_sentence():
-    """One check and one wording for both: the service's upload and the CLI's file."""
+    """One check and one wording for both, each with its own subject: the service's upload
+    ("'lab.tif' (image 1)") and the CLI's file ("Image 'lab.tif'", as its other sentences)."""
     pytest.importorskip("fastapi")
     from siamkit.image_decode import ImageReadError
     from siamkit.service.errors import RequestError
@@ -173,7 +174,7 @@ def test_service_refuses_a_lab_upload_in_the_cli_sentence():
         decode_image(data, channels=3)
     assert served.value.status_code == 400
     assert served.value.detail == str(read.value).replace(
-        f"<{len(data)} bytes>", "'lab.tif' (image 1)"
+        f"Image <{len(data)} bytes>", "'lab.tif' (image 1)"
     )
 
 
@@ -201,7 +202,7 @@ def test_cli_names_a_lab_image_given_to_it(tmp_path, command):
     assert res.exit_code == 1, res.output
     assert "Traceback" not in res.output and "corrupt" not in res.output, res.output
     assert res.output.strip().splitlines()[-1] == (
-        f"Error: '{lab}' is a CIELAB (LAB) image, which cannot be converted to RGB here; save it "
-        "as an RGB or greyscale PNG or JPEG."
+        f"Error: Image '{lab}' is a CIELAB (LAB) image, which siamkit cannot convert; save it as "
+        "an RGB or greyscale PNG or JPEG."
     ), res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.tif", "m"]

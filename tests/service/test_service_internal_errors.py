@@ -220,8 +220,8 @@ def test_an_upload_in_a_colour_space_pillow_cannot_convert_is_a_400_naming_it(
         assert client.get("/gallery").json()["labels"] == []
     assert answer.status_code == 400, answer.text
     assert answer.json()["detail"] == (
-        "'lab.tif' (image 2) is a CIELAB (LAB) image, which cannot be converted to RGB here; "
-        "save it as an RGB or greyscale PNG or JPEG."
+        "'lab.tif' (image 2) is a CIELAB (LAB) image, which siamkit cannot convert; save it as an "
+        "RGB or greyscale PNG or JPEG."
     )
     assert siamkit_log.errors() == []
     with pytest.raises(RequestError, match=r"^'lab\.tif' \(image 2\) is a CIELAB") as refused:
