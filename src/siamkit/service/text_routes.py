@@ -200,7 +200,8 @@ def verify_texts(engine: ServiceEngine, a: str, b: str) -> tuple[VerifyResult, i
     """1:1: are ``a`` and ``b`` the same? At the threshold ``siamkit text similarity`` holds
     them to (:func:`~siamkit.applications.text.similarity.pair_level`): the model's calibrated
     one, else the document default when each holds several sentences (two pasted tickets, as
-    text dedup holds documents), else the sentence default; and where it comes from."""
+    ``text similarity`` holds documents; a half-twin's ``text dedup`` holds two documents to its
+    threshold for two documents), else the sentence default; and where it comes from."""
     from siamkit.applications.text.similarity import pair_level, resolve_threshold
 
     threshold, source = resolve_threshold(engine.model, None, level=pair_level(a, b))
