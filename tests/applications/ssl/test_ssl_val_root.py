@@ -46,11 +46,11 @@ def _doc(photos: Path, **data: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _train(tmp_path: Path, doc: dict[str, Any]) -> Result:
+def _train(tmp_path: Path, doc: dict[str, Any], *more: str) -> Result:
     cfg = tmp_path / "ssl.yaml"
     cfg.write_text(yaml.safe_dump(doc))
     out = tmp_path / "o"
-    return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--no-progress"])
+    return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--no-progress", *more])
 
 
 def test_a_labelled_folder_gives_an_image_folder_run_its_knn_monitor(tmp_path: Path) -> None:
@@ -166,3 +166,35 @@ def test_a_photo_folder_names_the_files_it_leaves_out(tmp_path: Path) -> None:
         "(.png, .jpg) to include them if they are images"
     ], res.stderr
     assert "12 images under" in res.output
+
+
+def test_a_resume_refuses_a_photo_folder_that_changed_since_the_run_started(
+    tmp_path: Path,
+) -> None:
+    """A run on photos/ stopped, photos were added (or renamed), and --resume went on silently
+    on the other images with other batches: not the run it continued, though the checkpoint's
+    resume is meant to end as the uninterrupted run would. The checkpoint now records the
+    folder's file names and sizes, and a resume on other files is one sentence, nothing
+    written; the same folder resumes as before."""
+    photos, labeled = _folders(tmp_path)
+    doc = _doc(photos, val_root=str(labeled))
+    assert _train(tmp_path, doc).exit_code == 0
+    out = tmp_path / "o"
+    res = _train(tmp_path, {**doc, "train": {**doc["train"], "epochs": 2}}, "--resume")
+    assert res.exit_code == 0, res.output  # the same files: resumed
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    Image.new("RGB", (9, 8), (1, 2, 3)).save(photos / "new.png")
+    res = _train(tmp_path, {**doc, "train": {**doc["train"], "epochs": 3}}, "--resume")
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == (
+        f"Error: cannot resume {out}: data.root {photos} holds other images than when the run "
+        "started (13 images now, 12 when it started; its checkpoint records their names and "
+        "sizes), so it would not continue the same run: put the folder back as it was, or start "
+        "a new run (--overwrite, or another --out)"
+    )
+    (photos / "new.png").unlink()
+    (photos / "1.png").rename(photos / "one.png")
+    res = _train(tmp_path, {**doc, "train": {**doc["train"], "epochs": 3}}, "--resume")
+    assert res.exit_code == 1
+    assert "(files renamed or changed since it started;" in res.output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,6 +39,7 @@ class SSLData(NamedTuple):
     train_classes: tuple[int, ...] | None = None
     test_classes: tuple[int, ...] | None = None
     val_source: str | None = None  # the validation images, when not a share of the training data
+    images_id: str | None = None  # an image folder's: :func:`folder_id` of its training files
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -51,16 +54,32 @@ class SSLData(NamedTuple):
         return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
 
 
+def folder_id(root: str | os.PathLike[str], paths: list[Path]) -> str:
+    """A SHA-256 of the names (relative to ``root``) and sizes of an image folder's files: what a
+    resumed run compares, so that it does not go on silently with other images."""
+    digest = hashlib.sha256()
+    for p in paths:
+        name = os.fsencode(p.relative_to(root))
+        digest.update(name + b"\0" + str(p.stat().st_size).encode() + b"\n")
+    return digest.hexdigest()
+
+
 def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
-    """Every image under ``root`` (:func:`~siamkit.data.folders.images_under`), resized to ``image_size`` squares:
-    ``(N, C, S, S)`` float.
+    """Every image under ``root`` (:func:`~siamkit.data.folders.images_under`), resized to
+    ``image_size`` squares: ``(N, C, S, S)`` float.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
         ValueError: it holds no images.
     """
+    return folder_images_and_id(root, image_size, grayscale)[0]
+
+
+def folder_images_and_id(root: str, image_size: int, grayscale: bool) -> tuple[Tensor, str]:
+    """:func:`folder_images`, and the files' :func:`folder_id`, from one walk of ``root``."""
     paths = images_under(root, "data.root", "; a self-supervised run needs a folder of images")
-    return load_images(paths, (1 if grayscale else 3, image_size, image_size), folder="data.root")
+    shape = (1 if grayscale else 3, image_size, image_size)
+    return load_images(paths, shape, folder="data.root"), folder_id(root, paths)
 
 
 def monitor_folder_images(
@@ -102,14 +121,14 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         if cfg.root is None:
             raise ValueError("data.dataset = image-folder needs data.root: a folder of images")
         size = 64 if cfg.image_size is None else cfg.image_size  # unset: image-folder's own
-        x = folder_images(cfg.root, size, bool(cfg.grayscale))
+        x, images_id = folder_images_and_id(cfg.root, size, bool(cfg.grayscale))
         if cfg.limit is not None and cfg.limit < x.shape[0]:
             x = x[seeded_sample(x.shape[0], cfg.limit, SPLIT_SEED)]
         source = f"{x.shape[0]} images under {cfg.root}"
         if cfg.val_root is None:
-            return SSLData(x, None, None, source)
+            return SSLData(x, None, None, source, images_id=images_id)
         vx, vy, val_source = monitor_folder_images(cfg.val_root, size, bool(cfg.grayscale))
-        return SSLData(x, vx, vy, source, val_source=val_source)
+        return SSLData(x, vx, vy, source, val_source=val_source, images_id=images_id)
     run = load_run_data(
         DataConfig(
             dataset=cfg.dataset, root=cfg.root, train_classes=cfg.train_classes,

@@ -41,6 +41,7 @@ from siamkit.applications.ssl.trainer import (
     build_ssl_trainer,
     check_batch_fits,
     check_resume,
+    check_same_images,
     fit,
 )
 from siamkit.atomic import atomic_write
@@ -160,6 +161,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         cfg = check_resume(out_dir / CHECKPOINT, cfg)  # (model.init_from: the checkpoint's)
     log = options.log or print
     data = load_ssl_data(cfg.data)
+    if options.resume:  # an image folder's files since the run started: refused before writing
+        check_same_images(out_dir / CHECKPOINT, data, cfg.data.root)
     check_batch_fits(cfg.train.batch_size, data.train_x.shape[0])  # before anything is written
     model = build_ssl_model(cfg, data, resume=options.resume)
     trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)

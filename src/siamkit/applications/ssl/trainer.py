@@ -221,7 +221,9 @@ class SSLMonitor(Callback):
         self.collapsed: str | None = None
 
     def state_dict(self) -> Any:
-        return {"collapsed": self.collapsed}
+        # an image folder's files, which a resume checks (check_same_images)
+        images = {"images_id": self.data.images_id, "images": int(self.data.train_x.shape[0])}
+        return {"collapsed": self.collapsed, **(images if self.data.images_id else {})}
 
     def load_state_dict(self, state: Any) -> None:
         self.collapsed = state.get("collapsed")
@@ -348,6 +350,28 @@ def check_resume(checkpoint: str | Path, cfg: SSLConfig) -> SSLConfig:
     raise CollapseError(
         f"cannot resume {path.parent}: its run stopped at {at}, so no model was saved; "
         f"start it again (--overwrite) with {_collapse_fix(cfg)}"
+    )
+
+
+def check_same_images(checkpoint: str | Path, data: SSLData, root: str | None) -> None:
+    """Refuse, before anything is written, to resume the run of ``checkpoint`` on an image folder
+    whose files (names and sizes) are not those it started on: it would go on with other
+    batches, silently not the run it continues. A checkpoint that did not record them passes."""
+    path = Path(checkpoint)
+    saved = load_checkpoint(path).get(SSLMonitor.key) or {}
+    then = saved.get("images_id")
+    if then is None or data.images_id is None or then == data.images_id:
+        return
+    now, was = int(data.train_x.shape[0]), saved.get("images")
+    if isinstance(was, int) and was != now:
+        how = f"{now:,} images now, {was:,} when it started"
+    else:
+        how = "files renamed or changed since it started"
+    raise ValueError(
+        f"cannot resume {path.parent}: data.root {root} holds other images than when the run "
+        f"started ({how}; its checkpoint records their names and sizes), so it would not "
+        "continue the same run: put the folder back as it was, or start a new run "
+        "(--overwrite, or another --out)"
     )
 
 
