@@ -41,6 +41,7 @@ class SSLDataConfig:
         val_fraction: labeled datasets: the share of the training images held out (seeded, per
             class) as the kNN monitor's validation set; they are not trained on.
         limit: keep at most this many training images (seeded; at least 1); ``None`` = all.
+            An image folder reads only those.
         val_root: ``image-folder`` only: a folder with one sub-folder of labelled images per
             class (the few labels you have), read at the training images' size, whose
             leave-one-out kNN accuracy is the kNN monitor's (never trained on, unless they also

@@ -75,11 +75,18 @@ def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
     return folder_images_and_id(root, image_size, grayscale)[0]
 
 
-def folder_images_and_id(root: str, image_size: int, grayscale: bool) -> tuple[Tensor, str]:
-    """:func:`folder_images`, and the files' :func:`folder_id`, from one walk of ``root``."""
+def folder_images_and_id(
+    root: str, image_size: int, grayscale: bool, limit: int | None = None
+) -> tuple[Tensor, str]:
+    """:func:`folder_images`, and the files' :func:`folder_id`, from one walk of ``root``; with
+    ``limit`` (``data.limit``) only a seeded ``limit`` of the files are read (the images the
+    whole folder's read would keep, in its order; the id is the whole folder's)."""
     paths = images_under(root, "data.root", "; a self-supervised run needs a folder of images")
+    images_id = folder_id(root, paths)
+    if limit is not None and limit < len(paths):  # not 50,000 photos read for 1,000 kept
+        paths = [paths[i] for i in seeded_sample(len(paths), limit, SPLIT_SEED).tolist()]
     shape = (1 if grayscale else 3, image_size, image_size)
-    return load_images(paths, shape, folder="data.root"), folder_id(root, paths)
+    return load_images(paths, shape, folder="data.root"), images_id
 
 
 def monitor_folder_images(
@@ -121,9 +128,7 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         if cfg.root is None:
             raise ValueError("data.dataset = image-folder needs data.root: a folder of images")
         size = 64 if cfg.image_size is None else cfg.image_size  # unset: image-folder's own
-        x, images_id = folder_images_and_id(cfg.root, size, bool(cfg.grayscale))
-        if cfg.limit is not None and cfg.limit < x.shape[0]:
-            x = x[seeded_sample(x.shape[0], cfg.limit, SPLIT_SEED)]
+        x, images_id = folder_images_and_id(cfg.root, size, bool(cfg.grayscale), cfg.limit)
         source = f"{x.shape[0]} images under {cfg.root}"
         if cfg.val_root is None:
             return SSLData(x, None, None, source, images_id=images_id)
