@@ -197,9 +197,14 @@ def _read(stream: BinaryIO, name: str, max_pixels: int, pixels: bool) -> Image.I
         raise ImageReadError(
             f"{name} is not a readable image (PNG, JPEG, BMP, ... expected).", "not an image"
         ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except MemoryError:  # this machine's trouble, not the file's
+        raise
+    except Exception as exc:  # whatever Pillow raises on a file it cannot read, as the service's
+        # uploads catch it: OSError, ValueError, SyntaxError, and on some damaged files TypeError,
+        # IndexError, KeyError, struct.error ... (only Pillow's own reading is inside the try)
         raise ImageReadError(
-            f"Image {name} is corrupt or truncated: {exc}; save it again or leave it out.",
+            f"Image {name} is corrupt or truncated: {str(exc) or type(exc).__name__}; save it "
+            "again or leave it out.",
             "corrupt or truncated",
         ) from exc
 

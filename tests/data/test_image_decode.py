@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from siamkit.image_decode import convert_image, decode_image
 
@@ -206,3 +207,102 @@ def test_cli_names_a_lab_image_given_to_it(tmp_path, command):
         "an RGB or greyscale PNG or JPEG."
     ), res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.tif", "m"]
+
+
+_DAMAGED_FILE_ERRORS = [
+    pytest.param(TypeError("'NoneType' object is not subscriptable"), id="TypeError"),
+    pytest.param(IndexError("tuple index out of range"), id="IndexError"),
+    pytest.param(KeyError(317), id="KeyError"),
+    pytest.param(struct.error("unpack requires a buffer of 4 bytes"), id="struct.error"),
+    pytest.param(IndexError(), id="IndexError-without-message"),
+    pytest.param(OSError("image file is truncated"), id="OSError"),
+]
+
+
+def _fail_in(monkeypatch, where: str, error: BaseException) -> None:
+    """Pillow's ``Image.open`` or every image's ``load()`` raises ``error``, as on a damaged file."""
+
+    def fail(*args, **kwargs):
+        raise error
+
+    if where == "open":
+        monkeypatch.setattr(Image, "open", fail)
+    else:
+        monkeypatch.setattr(ImageFile.ImageFile, "load", fail)
+
+
+@pytest.mark.parametrize("where", ["open", "load"])
+@pytest.mark.parametrize("error", _DAMAGED_FILE_ERRORS)
+def test_whatever_pillow_raises_on_a_damaged_file_is_corrupt_or_truncated(
+    monkeypatch, tmp_path, where, error
+):
+    """Some damaged files make Pillow raise TypeError, IndexError, KeyError or struct.error, which
+    decode_image let through (a traceback in the CLI) where the service's uploads name the file:
+    now it is the "corrupt or truncated" sentence naming the file, as for an OSError."""
+    from siamkit.image_decode import ImageReadError
+
+    path = tmp_path / "hurt.png"
+    Image.fromarray(A8).save(path)
+    _fail_in(monkeypatch, where, error)
+    with pytest.raises(ImageReadError) as err:
+        decode_image(path, channels=3)
+    assert err.value.reason == "corrupt or truncated"
+    detail = str(error) or type(error).__name__
+    assert str(err.value) == (
+        f"Image '{path}' is corrupt or truncated: {detail}; save it again or leave it out."
+    )
+    assert err.value.__cause__ is error
+
+
+@pytest.mark.parametrize("error", _DAMAGED_FILE_ERRORS)
+def test_probe_image_names_a_header_pillow_fails_on(monkeypatch, tmp_path, error):
+    from siamkit.image_decode import ImageReadError, probe_image
+
+    path = tmp_path / "hurt.png"
+    Image.fromarray(A8).save(path)
+    _fail_in(monkeypatch, "open", error)
+    with pytest.raises(ImageReadError) as err:
+        probe_image(path)
+    assert err.value.reason == "corrupt or truncated" and f"'{path}'" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "error", [MemoryError(), KeyboardInterrupt()], ids=lambda e: type(e).__name__
+)
+def test_running_out_of_memory_or_an_interrupt_is_not_called_a_damaged_file(
+    monkeypatch, tmp_path, error
+):
+    path = tmp_path / "ok.png"
+    Image.fromarray(A8).save(path)
+    _fail_in(monkeypatch, "load", error)
+    with pytest.raises(type(error)) as err:
+        decode_image(path, channels=3)
+    assert err.value is error
+
+
+def test_cli_names_a_file_pillow_fails_on_with_a_type_error(monkeypatch, tmp_path):
+    """``siamkit embed`` of a file that makes Pillow raise TypeError: one line naming the file
+    (it was a traceback), nothing written."""
+    from click.testing import CliRunner
+
+    import siamkit
+    from siamkit.cli.main import cli
+
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[4])
+    pre = siamkit.Preprocess(input_shape=(3, 8, 8))
+    model = siamkit.save_model(
+        siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=pre), tmp_path / "m"
+    )
+    path = tmp_path / "hurt.png"
+    Image.fromarray(A8).save(path)
+    _fail_in(monkeypatch, "load", TypeError("'NoneType' object is not subscriptable"))
+    res = CliRunner().invoke(
+        cli, ["embed", str(model), str(path), "--out", str(tmp_path / "z.npy")]
+    )
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output, res.output
+    assert res.output.strip().splitlines()[-1] == (
+        f"Error: Image '{path}' is corrupt or truncated: 'NoneType' object is not subscriptable; "
+        "save it again or leave it out."
+    ), res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hurt.png", "m"]
