@@ -133,7 +133,10 @@ def run_experiment(
     if resume:  # a missing checkpoint, or one made by another config (init_from: the checkpoint's)
         cfg = check_resumable(cfg, out / CHECKPOINT)
     log(f"loading {cfg.data.dataset} ...")
-    data = load_run_data(cfg.data)
+    # a labelled folder too small for both data.labels_per_class and eval.shots names both
+    data = load_run_data(
+        cfg.data, check_test=lambda y, names: check_protocol(cfg.eval, y, names=names)
+    )
     check_positives(cfg, data)
     check_protocol(
         cfg.eval, data.test_y, names=data.class_names

@@ -11,6 +11,7 @@ of the unseen classes 6-9 as the test set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -137,8 +138,15 @@ def _check_class_ids(
     raise UnknownTrainClasses(unknown, dataset, shown_names(labels, 12))
 
 
-def load_run_data(cfg: DataConfig) -> RunData:
+def load_run_data(
+    cfg: DataConfig, check_test: Callable[[Tensor, tuple[str, ...]], None] | None = None
+) -> RunData:
     """Load and split the data described by ``cfg`` (see the module docstring).
+
+    ``check_test(test_y, class_names)`` is the run's check of its test labels (its evaluation
+    protocol), which raises ``ValueError``: when ``data.labels_per_class`` is refused it is run
+    too, and a refusal of both is said in one sentence, so a small folder too short for both
+    keys names both in one run (the caller still runs its check on what this returns).
 
     Without separate test images (digits, image folders) the test set is every image of the
     classes not trained on, or, when ``train_classes`` is ``None``, a seeded 30% of each class.
@@ -179,9 +187,13 @@ def load_run_data(cfg: DataConfig) -> RunData:
     if cfg.labels_per_class is not None:
         from siamkit.training.init_from import labels_per_class_subset
 
-        pick = labels_per_class_subset(
-            ytr, cfg.labels_per_class, SPLIT_SEED, names, loaded, held_for
-        )
+        try:
+            pick = labels_per_class_subset(
+                ytr, cfg.labels_per_class, SPLIT_SEED, names, loaded, held_for
+            )
+        except ValueError as err:
+            _also_refuse_test(err, check_test, yte, tuple(names))
+            raise
         xtr, ytr = xtr[pick], ytr[pick]
         _refuse_limit_below_labels(cfg, ytr)
     if cfg.limit is not None and cfg.limit < ytr.numel():
@@ -190,6 +202,22 @@ def load_run_data(cfg: DataConfig) -> RunData:
     return RunData(
         xtr, ytr, xva, yva, xte, yte, tuple(names), train_classes, test_classes, val_classes
     )
+
+
+def _also_refuse_test(
+    err: ValueError,
+    check_test: Callable[[Tensor, tuple[str, ...]], None] | None,
+    yte: Tensor,
+    names: tuple[str, ...],
+) -> None:
+    """Raise ``err`` and the test labels' refusal by ``check_test`` in one sentence; return
+    (for ``err`` alone to be raised) when there is no check or it passes."""
+    if check_test is None:
+        return
+    try:
+        check_test(yte, names)
+    except ValueError as test_err:
+        raise ValueError(f"{str(err).rstrip('.')}; and {test_err}") from None
 
 
 def _check_held_out_tests(cfg: DataConfig, yte: Tensor, y: Tensor) -> None:
