@@ -3,11 +3,12 @@ frames without ground truth in evaluation and training pairs."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from siamkit.applications.tracking.evaluate import evaluate_tracker
 from siamkit.applications.tracking.pairs import SequencePairs
@@ -161,3 +162,78 @@ def test_training_pairs_draw_as_before_when_every_frame_has_a_box() -> None:
         (fz, _), (fx, _) = source.sample(a)
         b.integers(1)  # the sequence choice
         assert (int(fz[0, 0, 0]), int(fx[0, 0, 0])) == _gap_pair(b, 30, 5)
+
+
+def test_a_failure_converting_a_read_frame_is_not_called_a_corrupt_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TrackingSequence.frame converted a frame inside the except that names a damaged file, so a
+    bug in siamkit's conversion was reported as "cannot read the frame ...: it is not a valid
+    image". Only Pillow's open and load are inside it now; the bug is raised as itself."""
+    import siamkit.data.tracking_sequences as tracking_sequences
+
+    def bug(img: Image.Image, mode: str) -> Image.Image:
+        raise ValueError("a bug in the conversion (simulated)")
+
+    seq_dir = tmp_path / "seq"
+    _frames(seq_dir, ["1.png", "2.png"])
+    (seq_dir / "groundtruth.txt").write_text("1,1,4,4\n" * 2)
+    seq = read_sequence(seq_dir)
+    monkeypatch.setattr(tracking_sequences, "convert_image", bug)
+    with pytest.raises(ValueError, match=r"^a bug in the conversion \(simulated\)$"):
+        seq.frame(1)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TypeError("'NoneType' object is not subscriptable"),
+        IndexError("tuple index out of range"),
+        KeyError(317),
+        struct.error("unpack requires a buffer of 4 bytes"),
+        OSError("image file is truncated"),
+    ],
+    ids=["TypeError", "IndexError", "KeyError", "struct.error", "OSError"],
+)
+@pytest.mark.parametrize("where", ["open", "load"])
+def test_whatever_pillow_raises_on_a_damaged_frame_names_the_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, error: Exception
+) -> None:
+    """Some damaged files make Pillow raise TypeError, IndexError, KeyError or struct.error, which
+    frame() let through (a traceback in ``siamkit evaluate-tracking``); they name the frame now."""
+    seq_dir = tmp_path / "seq"
+    _frames(seq_dir, ["1.png", "2.png"])
+    (seq_dir / "groundtruth.txt").write_text("1,1,4,4\n" * 2)
+    seq = read_sequence(seq_dir)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    if where == "open":
+        monkeypatch.setattr(Image, "open", fail)
+    else:
+        monkeypatch.setattr(ImageFile.ImageFile, "load", fail)
+    with pytest.raises(ValueError) as err:
+        seq.frame(1)
+    assert str(err.value) == (
+        f"cannot read the frame {seq_dir / '2.png'}: it is not a valid image (corrupt or "
+        "truncated), so replace it with the frame's image"
+    )
+
+
+def test_running_out_of_memory_reading_a_frame_is_not_called_a_damaged_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seq_dir = tmp_path / "seq"
+    _frames(seq_dir, ["1.png"])
+    (seq_dir / "groundtruth.txt").write_text("1,1,4,4\n")
+    seq = read_sequence(seq_dir)
+    error = MemoryError()
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", fail)
+    with pytest.raises(MemoryError) as err:
+        seq.frame(0)
+    assert err.value is error

@@ -60,18 +60,27 @@ class TrackingSequence:
         f = self.frames[i]
         if isinstance(f, np.ndarray):
             return f
-        try:
-            with Image.open(f) as im:
-                return np.asarray(convert_image(im, "RGB"))
+        try:  # Pillow reading the frame's file, and only that: whatever it raises is the file's
+            im = Image.open(f)
+            try:
+                im.load()
+            except BaseException:
+                im.close()
+                raise
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"the frame {f} is missing; put it back or re-extract the sequence"
             ) from None
-        except (OSError, ValueError, SyntaxError):  # PIL: unidentified, truncated or broken image
+        except MemoryError:  # this machine's trouble, not the frame's
+            raise
+        except Exception:  # unidentified, truncated or broken image: OSError, ValueError,
+            # SyntaxError, and on some damaged files TypeError, IndexError, KeyError, struct.error
             raise ValueError(
                 f"cannot read the frame {f}: it is not a valid image (corrupt or truncated), so "
                 "replace it with the frame's image"
             ) from None
+        with im:  # siamkit's own work on the pixels read: a failure here is a bug, raised as itself
+            return np.asarray(convert_image(im, "RGB"))
 
 
 def _parse_boxes(path: Path) -> tuple[np.ndarray, int]:
