@@ -471,6 +471,38 @@ def test_static_int8_calibrates_on_the_image_folder_the_model_trained_on(tmp_pat
     assert calibration.startswith(f"fashion-mnist (the training folder {root} is not there")
 
 
+def test_static_int8_of_a_self_supervised_model_says_its_folder_has_no_classes(tmp_path):
+    """A self-supervised model trained on a folder of photos (loose and in a dated sub-folder,
+    no classes) was said to be calibrated on "the training folder ... (all its classes)"."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "photos"
+    (root / "2019").mkdir(parents=True)
+    for i in range(6):
+        pixels = rng.integers(0, 256, (14, 14), dtype=np.uint8)
+        Image.fromarray(pixels).save((root if i % 2 else root / "2019") / f"{i}.png")
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 12, 12))
+    )
+    run = {
+        "dataset": "image-folder",
+        "data_root": str(root),
+        "train_classes": None,
+        "test_classes": None,
+        "labels_used": False,
+    }  # as task: ssl records it
+    meta = {"run": run, "config": {"data": {"dataset": "image-folder", "root": str(root)}}}
+    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    res = _invoke(str(model), "--int8", "--json")
+    assert res.exit_code == 0, res.output
+    calibration = json.loads(res.stdout)["files"][1]["calibration"]
+    assert calibration == (
+        f"the training folder {root} (its images, which the model learned from without labels)"
+    )
+    record = json.loads((model / "onnx.json").read_text())["exports"]["model.int8.onnx"]
+    assert record["calibration"]["images"] == 6  # the loose and the nested photos
+
+
 def test_static_int8_calibrates_on_a_training_class_folder_named_in_latin_1(tmp_path):
     """A class folder whose name is not UTF-8 (Latin-1 bytes on Linux) is recorded in the
     model's class_names as ``kl\\xe4sse`` (text_name); calibration looked for a folder of that

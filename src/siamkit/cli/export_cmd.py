@@ -89,7 +89,7 @@ def _calibration(
     image folder it trained on when that is still there, or a signature model's run's
     signatures: ``run_sigs``, :func:`~siamkit.cli._int8_check.run_signatures`), else
     Fashion-MNIST for 1-channel models."""
-    from siamkit.cli._eval_data import training_folder
+    from siamkit.cli._eval_data import _learned_without_labels, training_folder
     from siamkit.export.calibration import BUILTIN_SOURCES, calibration_images
 
     if len(input_shape) != 3:  # a vector model: no images are like its inputs
@@ -130,6 +130,8 @@ def _calibration(
         raise click.BadParameter(str(err).strip(), param_hint="'--calib-data'") from None
     if source == root and not given:
         what = "all its classes" if classes is None else f"its {len(classes)} training classes"
+        if _learned_without_labels(meta):  # task: ssl: sub-folders (if any) are not classes
+            what = "its images, which the model learned from without labels"
         label = f"the training folder {root} ({what})"
     elif classes is not None:
         label = f"{source} classes {list(classes)}"
