@@ -139,17 +139,15 @@ def collect_images(inputs: Sequence[str], once: bool = False) -> tuple[list[Path
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
         for path in found:
-            if once:
-                key = Path(os.path.abspath(path))
-                if key in seen:
-                    continue
-                seen.add(key)
+            key = Path(os.path.abspath(path))
+            if once and key in seen:
+                continue
+            seen.add(key)  # every file taken: a folder's file also named directly is not left out
             paths.append(path)
     if not paths:
         raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {', '.join(inputs)}")
     if left_out:  # one also named directly (photos/** names every file) is read, not left out
-        taken = {Path(os.path.abspath(q)) for q in paths}
-        say_left_out([f for f in left_out if Path(os.path.abspath(f)) not in taken])
+        say_left_out([f for f in left_out if Path(os.path.abspath(f)) not in seen])
     return paths, [p.parent.name for p in paths]
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from siamkit.atomic import atomic_path, check_writable_file, same_file
 from siamkit.index.provenance import check_enrolled_tower, check_same_model
+from siamkit.index.results import listing
 from siamkit.index.store import existing_store_problem
 from siamkit.index.thumbnail_store import thumbnails_path_for
 
@@ -228,46 +229,40 @@ def _not_a_gallery(conn: sqlite3.Connection, file: Path) -> str | None:
     )
 
 
-def _named(items: list[tuple[int, str]], total: int) -> str:
-    """``item 3 ('alice'), item 9 ('bob') and 4 more``."""
-    shown = ", ".join(f"item {i} ({label!r})" for i, label in items)
-    return shown + (f" and {total - len(items)} more" if total > len(items) else "")
-
-
 def _check_embeddings(conn: sqlite3.Connection, file: Path, dim: int, problems: list[str]) -> None:
     """Every item's embedding is ``dim`` little-endian float32 values, all finite."""
-    wrong: list[tuple[int, str]] = []
+    wrong: list[tuple[int, str]] = []  # (id, label) of every one: the fix's command names all
     bad: list[tuple[int, str]] = []
-    wrong_ids: list[int] = []  # every one, for the command that removes them
-    bad_ids: list[int] = []
     rows = conn.execute("SELECT id, label, embedding FROM items ORDER BY id")
     while chunk := rows.fetchmany(4096):
         fits = [isinstance(r[2], bytes) and len(r[2]) == 4 * dim for r in chunk]
         sized = [r for r, ok in zip(chunk, fits) if ok]
-        wrong_ids += [r[0] for r, ok in zip(chunk, fits) if not ok]
-        wrong += [(r[0], r[1]) for r, ok in zip(chunk, fits) if not ok][: _SHOWN - len(wrong)]
+        wrong += [(r[0], r[1]) for r, ok in zip(chunk, fits) if not ok]
         if not sized:
             continue
         x = np.frombuffer(b"".join(r[2] for r in sized), dtype="<f4").reshape(len(sized), dim)
-        rejected = np.flatnonzero(~np.isfinite(x).all(axis=1))
-        bad_ids += [sized[i][0] for i in rejected]
-        bad += [(sized[i][0], sized[i][1]) for i in rejected[: _SHOWN - len(bad)]]
-    if wrong_ids:
+        bad += [(sized[i][0], sized[i][1]) for i in np.flatnonzero(~np.isfinite(x).all(axis=1))]
+    if wrong:
         problems.append(
-            f"{file} has {len(wrong_ids)} embedding(s) that are not {dim} float32 values, the "
-            f"size it records: {_named(wrong, len(wrong_ids))}; {_fix(file, wrong_ids)}"
+            f"{file} has {len(wrong)} embedding(s) that are not {dim} float32 values, the "
+            f"size it records: {_named(wrong)}; {_fix(file, wrong)}"
         )
-    if bad_ids:
+    if bad:
         problems.append(
-            f"{file} has {len(bad_ids)} embedding(s) with NaN or infinite values, which no search "
-            f"can rank: {_named(bad, len(bad_ids))}; {_fix(file, bad_ids)}"
+            f"{file} has {len(bad)} embedding(s) with NaN or infinite values, which no search "
+            f"can rank: {_named(bad)}; {_fix(file, bad)}"
         )
 
 
-def _fix(file: Path, ids: list[int]) -> str:
-    """What to do with the bad items: remove them by id (their labels keep the rest); the
-    command names every one of them, also those the sentence only counts."""
-    each = " ".join(f"--id {i}" for i in ids)
+def _named(items: list[tuple[int, str]]) -> str:
+    """``item 3 ('alice'), item 9 ('bob') and 4 more``: the first :data:`_SHOWN`, the rest counted."""
+    return listing((f"item {i} ({label!r})" for i, label in items), limit=_SHOWN)
+
+
+def _fix(file: Path, items: list[tuple[int, str]]) -> str:
+    """What to do with the bad ``(id, label)`` items: remove them by id (their labels keep the
+    rest); the command names every one of them, also those the sentence only counts."""
+    each = " ".join(f"--id {i}" for i, _ in items)
     return f"remove them (`siamkit gallery {file} remove {each}`) and enroll them again"
 
 
