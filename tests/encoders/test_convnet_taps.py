@@ -162,10 +162,10 @@ def test_taps_kept_out_of_training_train_exactly_as_without_them() -> None:
 
 @pytest.mark.parametrize(("rows", "cols", "g"), [(14, 14, 4), (7, 9, 2), (28, 28, 4), (5, 5, 3)])
 def test_cell_means_are_torch_adaptive_average_pooling(rows: int, cols: int, g: int) -> None:
-    from siamkit.encoders.convnet import _cell_means
+    from siamkit.encoders.convnet import cell_means
 
     h = torch.rand(2, 3, rows, cols)
-    torch.testing.assert_close(_cell_means(h, g), torch.nn.functional.adaptive_avg_pool2d(h, g))
+    torch.testing.assert_close(cell_means(h, g, g), torch.nn.functional.adaptive_avg_pool2d(h, g))
 
 
 def test_a_tapped_network_exports_to_onnx(tmp_path: Path) -> None:

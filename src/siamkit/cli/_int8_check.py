@@ -600,6 +600,8 @@ def signature_calibration(data: SignatureData, count: int, seed: int = 0) -> tup
     import numpy as np
     import torch
 
+    from siamkit.training.data import seeded_sample
+
     sigs = data.sigs
     keep = torch.ones(len(sigs.writer), dtype=torch.bool)
     whose = ""
@@ -607,8 +609,7 @@ def signature_calibration(data: SignatureData, count: int, seed: int = 0) -> tup
         keep = torch.isin(sigs.writer, torch.as_tensor(data.train))
         whose = f" of its {len(data.train)} training writers"
     rows = torch.nonzero(keep).flatten()
-    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:count]
-    rows = rows[pick.sort().values]
+    rows = rows[seeded_sample(len(rows), count, seed)]
     x = np.ascontiguousarray(sigs.images[rows].numpy(), dtype=np.float32)
     return x, f"{len(rows)} signatures{whose} ({data.where})"
 
@@ -624,6 +625,8 @@ def signature_check_images(
     import numpy as np
     import torch
 
+    from siamkit.training.data import seeded_sample
+
     sigs = data.sigs
     genuine = ~sigs.forged
     whose = "every writer"
@@ -635,8 +638,7 @@ def signature_check_images(
         else:
             whose = "every writer (its test writers are too few for the check)"
     rows = torch.nonzero(genuine).flatten()
-    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
-    rows = rows[pick.sort().values]
+    rows = rows[seeded_sample(len(rows), CHECK_IMAGES, 0)]
     y = sigs.writer[rows].numpy().astype(np.int64)
     writers = len(np.unique(y))
     return CheckImages(

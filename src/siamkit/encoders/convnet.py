@@ -33,11 +33,6 @@ def cell_means(h: Tensor, rows: int, cols: int) -> Tensor:
     return torch.stack(cells, dim=2).unflatten(2, (rows, cols))
 
 
-def _cell_means(h: Tensor, g: int) -> Tensor:
-    """:func:`cell_means` over a ``g`` x ``g`` grid."""
-    return cell_means(h, g, g)
-
-
 class ConvNet(nn.Module):
     """Blocks of ``convs_per_block`` × (3×3 conv, batch norm, ReLU) then 2×2 max-pool; global average pool.
 
@@ -129,7 +124,7 @@ class ConvNet(nn.Module):
         """One tapped block output ``(N, C, H, W)`` -> its L2-normalised cell features per grid."""
         out = []
         for g in self.tap_grids:
-            cells = _cell_means(h, g)
+            cells = cell_means(h, g, g)
             if (
                 self.tap_power != 1.0
             ):  # ReLU outputs are >= 0; the epsilon keeps the gradient finite

@@ -15,6 +15,7 @@ torch.Size([2, 128])
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -52,12 +53,12 @@ class GridAvgPool2d(nn.AdaptiveAvgPool2d):
 
     def __init__(self, output_size: tuple[int, int]) -> None:
         super().__init__((int(output_size[0]), int(output_size[1])))
-        self.rows, self.cols = int(output_size[0]), int(output_size[1])
 
     def forward(self, input: Tensor) -> Tensor:
+        rows, cols = cast(tuple[int, int], self.output_size)  # two ints, as __init__ set them
         if _exporting():
-            return cell_means(input, self.rows, self.cols)
-        return F.adaptive_avg_pool2d(input, (self.rows, self.cols))
+            return cell_means(input, rows, cols)
+        return F.adaptive_avg_pool2d(input, (rows, cols))
 
 
 class SigNet(nn.Module):

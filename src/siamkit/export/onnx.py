@@ -249,6 +249,12 @@ def _captured_stdout() -> Iterator[list[str]]:
             out.append(sink.read().decode(errors="replace"))
 
 
+def _other_exporter_advice(exporter: str) -> str:
+    """What to try after ``exporter`` failed or gave other numbers: the other one, or an opset."""
+    other = "dynamo" if exporter == "torchscript" else "torchscript"
+    return f"try the other exporter (exporter={other!r}) or another opset"
+
+
 @contextlib.contextmanager
 def quiet_logger(name: str | None = None) -> Iterator[None]:
     """Only errors of the logger ``name`` (the root logger for ``None``) while the block runs.
@@ -323,8 +329,7 @@ def _torch_export(
                 "size whose last feature map the output size divides"
             )
         else:
-            other = "dynamo" if exporter == "torchscript" else "torchscript"
-            advice = f"try the other exporter (exporter={other!r}) or another opset"
+            advice = _other_exporter_advice(exporter)
         reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
         raise ExportError(
             f"torch.onnx.export ({exporter}) could not export this model ({reason}); {advice}"
@@ -521,8 +526,7 @@ class _Graph:
                     "does not (checked on random, blank and flat images); nothing was written"
                 )
             if diff is not None and diff > self.atol:
-                other = "dynamo" if self.exporter == "torchscript" else "torchscript"
-                advice = f"try the other exporter (exporter={other!r}) or another opset"
+                advice = _other_exporter_advice(self.exporter)
                 raise ExportError(
                     f"the ONNX export{of} differs from the torch model by up to {diff:.2e} "
                     f"(allowed {self.atol:.0e}); nothing was written — {advice}"
