@@ -332,8 +332,7 @@ class ServiceEngine:
         else:
             ids, counts = self.gallery.enroll(label, x, skip_repeats=True, sources=sources), None
         self.thumbnails.put_enrolled(label, ids, thumbnails)  # as siamkit enroll keeps them
-        count = next((i.count for i in self.gallery.labels() if i.label == label), len(ids))
-        return list(ids), count, len(ids.skipped), counts
+        return list(ids), self.label_count(label, len(ids)), len(ids.skipped), counts
 
     def verify_pair(self, x: Any) -> VerifyResult:
         """1:1 verification of the two ``(2, C, H, W)`` images, or of a probe and a reference
@@ -410,7 +409,7 @@ class ServiceEngine:
             label = self.gallery.remove_items([item_id])[item_id]
         except UnknownItemError:
             raise RequestError(404, unknown_item_sentence(item_id, self.input_kind)) from None
-        return label, next((i.count for i in self.gallery.labels() if i.label == label), 0)
+        return label, self.label_count(label)
 
     def label_images(self, label: str) -> list[tuple[int, bytes]]:
         """``[(item_id, png)]`` thumbnails of one enrolled label; 404 if it is not enrolled."""
@@ -419,6 +418,10 @@ class ServiceEngine:
         # only ids up to the gallery's largest: a text enrollment killed before its commit
         # leaves its previews under ids above it until the next enrollment deletes them
         return self.thumbnails.of_label(label, max_item_id=self.gallery.max_item_id())
+
+    def label_count(self, label: str, default: int = 0) -> int:
+        """How many items ``label`` has in the gallery; ``default`` when it is not enrolled."""
+        return next((i.count for i in self.gallery.labels() if i.label == label), default)
 
     def labels(self) -> list[LabelSummary]:
         """Every enrolled label with its count and first thumbnail, sorted by label."""

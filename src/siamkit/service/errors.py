@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siamkit.service.middleware import internal_error, logged_path, request_id
+from siamkit.service.middleware import log_failure, logged_path, request_id
 
 log = logging.getLogger("siamkit.service")
 
@@ -189,10 +189,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """What no other handler took; GuardMiddleware answers it first (one traceback), so this is
     the answer of an app without it, and of a gallery failure that is a bug
     (:func:`_on_gallery_failure`): a 500 naming the request's id, as the log line does."""
-    body = internal_error(request.scope)
-    path = logged_path(request.scope)
-    log.exception("%s %s failed (id=%s)", request.method, path, body["request_id"], exc_info=exc)
-    return JSONResponse(body, status_code=500)
+    return JSONResponse(log_failure(request.scope, exc), status_code=500)
 
 
 #: SQLite's error names (``sqlite_errorname``, by prefix) for a gallery that cannot be read or

@@ -129,9 +129,7 @@ class GuardMiddleware:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
             if state.refusal is None:  # a bug or a failing model: one traceback, naming the request
-                body = internal_error(scope)  # the id first: the log line names it too
-                path = logged_path(scope)
-                log.exception("%s %s failed (id=%s)", scope.get("method"), path, body["request_id"])
+                body = log_failure(scope)
                 if state.started:  # half answered: the server closes the connection
                     scope[_CUT_SHORT] = True  # for the access line
                 else:
@@ -191,6 +189,19 @@ def internal_error(scope: Scope) -> dict[str, str]:
     if rid is None:
         rid = scope[_MADE_ID] = uuid.uuid4().hex[:16]
     return {"detail": INTERNAL_ERROR.format(id=rid), "request_id": rid}
+
+
+def log_failure(scope: Scope, exc: BaseException | None = None) -> dict[str, str]:
+    """Log the request's failure with its traceback (``exc``, else the one being handled) as
+    ``POST /identify failed (id=...)`` and return the 500's body (:func:`internal_error`),
+    whose id the line names."""
+    body = internal_error(scope)  # the id first: the log line names it too
+    path = logged_path(scope)
+    log.error(
+        "%s %s failed (id=%s)", scope.get("method"), path, body["request_id"],
+        exc_info=exc if exc is not None else True,
+    )  # fmt: skip
+    return body
 
 
 class AccessLogMiddleware:

@@ -48,7 +48,7 @@ def enroll_answer(
 
 async def label_count(engine: ServiceEngine, label: str) -> int:
     """How many items ``label`` has in the gallery (0 when it is not enrolled)."""
-    return next((i.count for i in await engine.call(engine.labels) if i.label == label), 0)
+    return await engine.call(engine.label_count, label)
 
 
 def gallery_info(stats: GalleryStats | None) -> GalleryInfo | None:

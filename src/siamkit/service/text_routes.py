@@ -192,8 +192,7 @@ def enroll_texts(
     # the check and the write are one gallery transaction (also against other processes)
     done = enroll_documents(engine.gallery, engine.thumbnails, docs, z, sources)
     ids = done.ids.get(label, [])
-    count = next((i.count for i in engine.gallery.labels() if i.label == label), len(ids))
-    return ids, count, len(done.skipped)
+    return ids, engine.label_count(label, len(ids)), len(done.skipped)
 
 
 def verify_texts(engine: ServiceEngine, a: str, b: str) -> tuple[VerifyResult, int, str]:
