@@ -53,3 +53,37 @@ def test_json_output_with_onnxruntime_checks_and_says_nothing_more(bundle, tmp_p
     res = _export(bundle, tmp_path / "m.onnx", "--json")
     assert json.loads(res.stdout)["files"][0]["max_abs_diff"] <= 1e-4
     assert res.stderr == ""
+
+
+def test_python_api_warns_that_the_parity_was_not_checked(bundle, tmp_path, no_onnxruntime):
+    """``export_onnx`` returned ``max_abs_diff=None`` without a word: a script never learned its
+    export went unchecked, nor how to check it."""
+    from siamkit.export.onnx import ParityNotCheckedWarning, export_onnx
+
+    out = tmp_path / "m.onnx"
+    with pytest.warns(ParityNotCheckedWarning) as caught:
+        result = export_onnx(bundle, out)
+    assert result.max_abs_diff is None and out.is_file()
+    [warning] = caught.list
+    text = str(warning.message)
+    assert text.startswith(f"{out} was not checked against the torch model"), text
+    assert "pip install 'siamkit[onnx]'" in text
+    assert warning.filename == __file__  # points at the caller's line, not at siamkit's
+
+
+def test_python_api_with_onnxruntime_checks_and_does_not_warn(bundle, tmp_path, recwarn):
+    from siamkit.export.onnx import ParityNotCheckedWarning, export_onnx
+
+    assert export_onnx(bundle, tmp_path / "m.onnx").max_abs_diff is not None
+    assert not [w for w in recwarn.list if issubclass(w.category, ParityNotCheckedWarning)]
+
+
+def test_the_command_says_it_once_not_also_as_a_python_warning(
+    bundle, tmp_path, no_onnxruntime, recwarn
+):
+    """The command's own line says it; the API's warning would print a second, longer one
+    (file name and line of siamkit's source) on stderr."""
+    from siamkit.export.onnx import ParityNotCheckedWarning
+
+    _export(bundle, tmp_path / "m.onnx")
+    assert not [w for w in recwarn.list if issubclass(w.category, ParityNotCheckedWarning)]

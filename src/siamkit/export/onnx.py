@@ -61,6 +61,7 @@ __all__ = [
     "SIDECAR_FILE",
     "ExportError",
     "OnnxExport",
+    "ParityNotCheckedWarning",
     "document_path",
     "export_onnx",
     "read_sidecar",
@@ -76,12 +77,17 @@ class ExportError(ValueError):
     """A model that cannot be exported, or an export that does not reproduce the torch model."""
 
 
+class ParityNotCheckedWarning(UserWarning):
+    """An export written without comparing it to the torch model: onnxruntime is not installed."""
+
+
 @dataclass(frozen=True)
 class OnnxExport:
     """Where an export was written, its metadata, and how closely it matches the source model.
 
     ``max_abs_diff`` is the largest embedding difference to the torch model on a check batch
-    (``None`` when onnxruntime is not installed and the check was skipped). ``document`` is a
+    (``None`` when onnxruntime is not installed and the check was skipped, which
+    :func:`export_onnx` warns of: :class:`ParityNotCheckedWarning`). ``document`` is a
     half-twin's branch g graph, written beside branch f's (``path``) by the same export.
     """
 
@@ -431,6 +437,8 @@ def export_onnx(
         input_shape: ``(C, H, W)`` / ``(F,)`` when the model does not record one (branch f's).
         atol: the export is checked against the torch model with ONNX Runtime (if installed);
             a larger embedding difference raises :class:`ExportError` and writes nothing.
+            Without onnxruntime the file is written unchecked (``max_abs_diff`` None) with a
+            :class:`ParityNotCheckedWarning` saying how to install it.
 
     Returns:
         :class:`OnnxExport` with the path, metadata and measured difference (a half-twin's
@@ -458,6 +466,7 @@ def export_onnx(
     if not both:
         written = graph.write(branch or "f", dest, input_shape, towers)
         graph.record(written, folder)
+        _warn_unchecked(written)
         return written
     doc = graph.write("g", document_path(dest), None, towers)  # first: f's metadata names it
     try:
@@ -467,7 +476,23 @@ def export_onnx(
         raise
     graph.record(doc, folder)
     graph.record(query, folder)  # last: onnx.json's input shape and preprocessing are f's
+    _warn_unchecked(query, doc)
     return replace(query, document=doc)
+
+
+def _warn_unchecked(*exports: OnnxExport) -> None:
+    """Warn that ``exports`` were written without their parity check (``max_abs_diff`` None):
+    with onnxruntime missing, an export whose numbers differ would otherwise pass unnoticed."""
+    unchecked = [str(e.path) for e in exports if e.max_abs_diff is None]
+    if unchecked:
+        verb = "was" if len(unchecked) == 1 else "were"
+        warnings.warn(
+            f"{' and '.join(unchecked)} {verb} not checked against the torch model (onnxruntime "
+            "is not installed, so max_abs_diff is None): pip install 'siamkit[onnx]' (or "
+            "onnxruntime) and export again to check it",
+            ParityNotCheckedWarning,
+            stacklevel=3,
+        )
 
 
 def _tower_shapes(net: Model, branch: str, input_shape: tuple[int, ...] | None) -> dict[str, str]:
