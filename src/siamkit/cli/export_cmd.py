@@ -238,11 +238,14 @@ def _run(
     force: bool = False,
     check_data: str | None = None,
     branch: str | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | str | None]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | str | None, list[Path]]:
+    """The rows of the files written, the int8 check (or why there is none), and the int8 files
+    of an earlier export that this one removed (``stale``)."""
     try:
         from siamkit.export.bundle import read_model_config
         from siamkit.export.onnx import ParityNotCheckedWarning, export_onnx, kind_without_export
         from siamkit.export.quantize import import_quantizer, quantize_onnx
+        from siamkit.export.sidecar import forget_export
     except ImportError as err:
         raise click.ClickException(f"{err}; pip install 'siamkit[onnx]'") from None
     if int8_mode is not None:  # before anything is written: the fp32 file would block a retry
@@ -278,18 +281,25 @@ def _run(
     if int8_mode is not None and branch != "g":
         check_images = _check_images(model, doc, shape, check_data, both, run_sigs)
     targets = _targets(model, out, int8_mode is not None, both)
-    refuse_existing(targets, force, "or --out elsewhere")
+    # an earlier --int8 export's int8 files beside the graphs this export writes without int8:
+    # quantised from the graphs it replaces, they would no longer match; removed, and said so
+    stale = [] if int8_mode is not None else _targets(model, out, True, both)[len(targets) :]
+    stale = [p for p in stale if p.exists()]
+    refuse_existing([*targets, *stale], force, "or --out elsewhere")
     with warnings.catch_warnings():  # _print says it in its own words, --json included
         warnings.simplefilter("ignore", ParityNotCheckedWarning)
         fp32 = export_onnx(
             model, out, opset=opset, exporter=exporter, input_shape=input_shape, branch=branch
         )
+    for path in stale:
+        path.unlink(missing_ok=True)
+        forget_export(path)
     graphs = [("f", fp32), ("g", fp32.document)] if fp32.document is not None else [("", fp32)]
     rows = [{"precision": "fp32", **({"branch": b} if b else {}), "path": str(g.path),
              "bytes": g.size_bytes, "max_abs_diff": g.max_abs_diff}
             for b, g in graphs if g is not None]  # fmt: skip
     if int8_mode is None:
-        return rows, None
+        return rows, None, stale
     if fp32.document is not None:  # g first (onnx.json's input shape stays f's), dynamically:
         # no calibration images are known to be like g's inputs, as with --branch g
         qg = quantize_onnx(fp32.document.path, mode="dynamic")
@@ -300,11 +310,12 @@ def _run(
                               "int8_mode": int8_mode, "path": str(q.path),
                               "bytes": q.size_bytes, "calibration": source})  # fmt: skip
     if branch == "g":  # the check embeds probes with f, which a lone g export lacks
-        return rows, "accuracy change not measured for --branch g: compare its embeddings yourself"
+        why = "accuracy change not measured for --branch g: compare its embeddings yourself"
+        return rows, why, stale
     assert check_images is not None  # loaded above for the f tower
     from siamkit.cli._int8_check import run_protocol
 
-    return rows, _int8_check(check_images, str(fp32.path), str(q.path), run_protocol(doc))
+    return rows, _int8_check(check_images, str(fp32.path), str(q.path), run_protocol(doc)), stale
 
 
 @contextmanager
@@ -653,7 +664,8 @@ def export(
     cosine to the PyTorch embeddings on probe texts and writes nothing if the fp32 graph's is
     below 0.9999.
 
-    Existing files are only replaced with --force.
+    Existing files are only replaced with --force; an export without --int8 then removes the
+    int8 file of an earlier --int8 export beside it, which no longer matches (the output says so).
 
     \b
     Example:
@@ -743,13 +755,13 @@ def export(
     try:
         shape = _parse_shape(input_shape)
         with _removing_new_folders(Path(out).parent if out else Path(model)):
-            rows, check = _run(
+            rows, check, removed = _run(
                 model, out, opset, exporter, mode, calib_data, calib_size, shape, force,
                 check_data, branch,
             )  # fmt: skip
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         raise click.ClickException(str(err).strip() or type(err).__name__) from None
-    _print(rows, check, fmt, as_json)
+    _print(rows, check, fmt, as_json, removed)
     folder = Path(rows[0]["path"]).parent  # export_onnx records files written into MODEL
     if folder.resolve() == Path(model).resolve() and not as_json:  # with --out there too
         click.echo(f"Recorded in {folder / 'onnx.json'}")
@@ -770,7 +782,11 @@ def _parity_unchecked(row: dict[str, Any]) -> bool:
 
 
 def _print(
-    rows: list[dict[str, Any]], check: dict[str, Any] | str | None, fmt: str, as_json: bool
+    rows: list[dict[str, Any]],
+    check: dict[str, Any] | str | None,
+    fmt: str,
+    as_json: bool,
+    removed: list[Path] | None = None,
 ) -> None:
     from siamkit.export.onnx import PARITY_ATOL
 
@@ -779,6 +795,8 @@ def _print(
         doc: dict[str, Any] = {"format": fmt, "files": rows}
         if check is not None:
             doc["int8_check"] = check
+        if removed:
+            doc["removed"] = [str(p) for p in removed]
         click.echo(json.dumps(doc, indent=2))
         if unchecked:  # max_abs_diff null alone: a script's log showed no word of it
             files = ", ".join(str(p) for p in unchecked)
@@ -813,6 +831,12 @@ def _print(
         from siamkit.cli._int8_check import describe
 
         click.echo(check if isinstance(check, str) else describe(check))
+    if removed:
+        files = " and ".join(str(p) for p in removed)
+        click.echo(
+            f"Removed {files}: the earlier --int8 export's, quantised from the graph this "
+            "export replaced (export with --int8 to write a new one)"
+        )
 
 
 COMMANDS = [export]

@@ -23,6 +23,7 @@ from siamkit.atomic import atomic_path, atomic_write, sha256_file
 __all__ = [
     "SIDECAR_FILE",
     "TEXT_EXPORT_META",
+    "forget_export",
     "read_sidecar",
     "record_export",
     "sha256_file",
@@ -77,6 +78,14 @@ def record_export(path: Path, info: dict[str, Any], meta: dict[str, str]) -> Non
     if own.get("branch") != "g" or stale:
         _describe(doc, meta)
     atomic_write(folder / SIDECAR_FILE, json.dumps(doc, indent=2, sort_keys=True))
+
+
+def forget_export(path: Path) -> None:
+    """Drop ``path`` (an export removed from its model folder) from the folder's ``onnx.json``,
+    atomically; nothing when it is not listed there."""
+    doc = read_sidecar(path.parent)
+    if doc["exports"].pop(path.name, None) is not None:
+        atomic_write(path.parent / SIDECAR_FILE, json.dumps(doc, indent=2, sort_keys=True))
 
 
 def _branch_record(meta: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""``siamkit export --force`` without ``--int8`` left the int8 file of an earlier ``--int8``
+export beside the new fp32 graph: quantised from the graph it replaced, it no longer matched
+(``serve --runtime onnx-int8`` served the old model). The export removes it, says so in one
+line, and drops it from ``onnx.json``; without --force it is refused like the fp32 file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+import siamkit
+from siamkit.cli.export_cmd import export
+from siamkit.export.sidecar import read_sidecar
+from siamkit.models import Preprocess
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(export, [*args, "--no-progress"], catch_exceptions=False)
+
+
+def _vector_model(folder: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
+    net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(6,)))
+    return siamkit.save_model(net.eval(), folder)
+
+
+def test_a_float_export_over_an_int8_one_removes_the_stale_int8_file(tmp_path):
+    model = _vector_model(tmp_path / "vec", seed=0)
+    res = _invoke(str(model), "--int8-mode", "dynamic")
+    assert res.exit_code == 0, res.output
+    assert (model / "model.int8.onnx").is_file()
+    res = _invoke(str(model), "--force", "--opset", "18")  # the int8 file is of the opset-17 graph
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in model.glob("*.onnx")) == ["model.onnx"]
+    assert list(read_sidecar(model)["exports"]) == ["model.onnx"]
+    [said] = [line for line in res.output.splitlines() if line.startswith("Removed")]
+    assert said.startswith(f"Removed {model / 'model.int8.onnx'}: the earlier --int8 export's")
+    assert "export with --int8 to write a new one" in said
+
+
+def test_json_names_the_removed_file_of_another_models_export_to_the_same_out(tmp_path):
+    """The stale int8 file of another model: edge/m.int8.onnx was model a's, edge/m.onnx b's."""
+    out = tmp_path / "edge" / "m.onnx"
+    model = _vector_model(tmp_path / "a", seed=0)
+    assert _invoke(str(model), "--int8-mode", "dynamic", "--out", str(out)).exit_code == 0
+    res = _invoke(
+        str(_vector_model(tmp_path / "b", seed=1)), "--out", str(out), "--force", "--json"
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["removed"] == [str(tmp_path / "edge" / "m.int8.onnx")]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.onnx"]
+
+
+def test_without_force_the_int8_file_is_refused_and_nothing_is_written(tmp_path):
+    model = _vector_model(tmp_path / "vec", seed=0)
+    assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
+    (model / "model.onnx").unlink()  # only the int8 file is left
+    res = _invoke(str(model))
+    assert res.exit_code == 2 and "model.int8.onnx already exists" in res.output
+    assert not (model / "model.onnx").exists() and (model / "model.int8.onnx").is_file()
+
+
+def test_a_fresh_float_export_says_nothing_of_int8(tmp_path):
+    model = _vector_model(tmp_path / "vec", seed=0)
+    res = _invoke(str(model), "--json")
+    assert res.exit_code == 0, res.output
+    assert "removed" not in json.loads(res.stdout)
