@@ -440,6 +440,21 @@ def test_evaluate_tracking_names_a_corrupt_frame(tmp_path: Path) -> None:
     assert f"Error: cannot read the frame {frame}: it is not a valid image" in res.output
 
 
+def test_evaluate_tracking_refuses_a_cielab_frame_by_name(tmp_path: Path) -> None:
+    """A CIELAB frame (a LAB TIFF) was converted to RGB and tracked, where the CLI's and the
+    service's images refuse that colour space by name: tracking refuses it in their sentence."""
+    from PIL import Image
+
+    _seq(tmp_path / "d" / "a", "10,10,20,20")
+    frame = tmp_path / "d" / "a" / "img" / "0002.jpg"  # Pillow reads a file by its content
+    Image.new("RGB", (80, 60), (200, 30, 30)).convert("LAB").save(frame, "TIFF")
+    res = CliRunner().invoke(cli, ["evaluate-tracking", "--data", str(tmp_path / "d")])
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: the frame {frame} is a CIELAB (LAB) image, which siamkit cannot convert; save "
+        "it as an RGB or greyscale PNG or JPEG."
+    )
+
+
 def _csv(path: Path) -> tuple[list[int], np.ndarray]:
     rows = list(csv.DictReader(path.open()))
     return [int(r["frame"]) for r in rows], np.array([[float(r[k]) for k in "xywh"] for r in rows])

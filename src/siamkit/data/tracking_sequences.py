@@ -7,7 +7,9 @@ sequence per ground-truth file, named ``Jogging.1``, ``Jogging.2``.
 Frames are ordered by their numbers (``2.jpg`` before ``10.jpg``); hidden files (macOS's
 ``._0001.jpg``) are ignored. A ground-truth row of ``NaN`` (OTB's "no box") is kept as NaN.
 A ground truth with a different number of lines than frames, or a frame that is not a readable
-image, is refused with one sentence naming the file.
+image or is in a colour space siamkit does not convert (CIELAB, as
+:func:`~siamkit.image_decode.unconverted_mode_problem` says), is refused with one sentence naming
+the file.
 
 >>> seq = read_sequence("data/Basketball")  # doctest: +SKIP
 >>> seq.boxes.shape, seq.frame(0).shape  # doctest: +SKIP
@@ -28,7 +30,7 @@ from PIL import Image
 
 from siamkit.atomic import read_utf8
 from siamkit.data.folders import list_images
-from siamkit.image_decode import convert_image
+from siamkit.image_decode import convert_image, unconverted_mode_problem
 
 _FRAME_EXT = (".jpg", ".jpeg", ".png", ".bmp")
 LAYOUTS = ("got10k", "otb")
@@ -80,6 +82,9 @@ class TrackingSequence:
                 "replace it with the frame's image"
             ) from None
         with im:  # siamkit's own work on the pixels read: a failure here is a bug, raised as itself
+            problem = unconverted_mode_problem(f"the frame {f}", im.mode)  # as decode_image
+            if problem is not None:
+                raise ValueError(problem)
             return np.asarray(convert_image(im, "RGB"))
 
 
