@@ -79,9 +79,13 @@ def test_a_gallery_with_items_checks_ok_without_a_note(models, tmp_path):
     assert json.loads(run(["gallery", "check", db, "--json"]).stdout)["note"] is None
 
 
-def test_an_empty_gallery_of_another_model_is_still_refused(models, tmp_path):
+def test_an_empty_gallery_takes_another_model(models, tmp_path):
+    # it was refused as another model's gallery; holding no item, it has nothing to compare,
+    # and `siamkit enroll` with that model takes it over (the check says what enroll does)
     db = _never_enrolled(models, tmp_path)
-    res = run(["gallery", "check", db, "--model", models["other"]], code=1)
-    assert not res.stdout.splitlines()[-1].startswith("ok")
-    assert "holds no items" not in res.output
+    res = run(["gallery", "check", db, "--model", models["other"]])
+    assert res.stdout.splitlines()[-1] == f"ok, but {db} holds no items: nothing is enrolled in it"
+    run(["enroll", models["other"], "--gallery", db, models["photos"]])
+    res = run(["gallery", "check", db, "--model", models["model"]], code=1)
+    assert "was built by a different model" in res.output
     assert res.output.count("Error: ") == 1

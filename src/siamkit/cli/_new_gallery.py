@@ -13,7 +13,8 @@ def new_gallery_removed_if_unused(gallery_path: str) -> Iterator[None]:
     """Around an enrollment that may create ``gallery_path``: stopped (Ctrl-C, SIGTERM, an
     error such as an unreadable image) before any item was stored, it removes the gallery file
     it created, with the thumbnail side file and the folders made for them
-    (:func:`~siamkit.index.store_files.remove_if_unused`). Left there, the empty gallery
+    (:func:`~siamkit.index.store_files.remove_if_unused`); a 0-byte file that was there
+    (``touch staff.db``) is cut back to 0 bytes. Left there, the empty gallery
     recorded the model, so the next enroll with another model was refused, and `siamkit
     gallery PATH ...` read it as a gallery. A gallery that was there before is never removed:
     each label's enrollment is one transaction, so a stopped one keeps the labels already
@@ -23,13 +24,16 @@ def new_gallery_removed_if_unused(gallery_path: str) -> Iterator[None]:
 
     gallery = Path(gallery_path)
     thumbs = Path(thumbnails_path_for(gallery_path))
-    new = gallery_path != ":memory:" and not os.path.lexists(gallery)
+    # a 0-byte file (`touch shop.db`) is a new gallery too: SQLite makes one of it, and the
+    # stopped enrollment's record of its model is cut away again, the file kept, 0 bytes
+    touched = gallery.is_file() and not gallery.is_symlink() and gallery.stat().st_size == 0
+    new = gallery_path != ":memory:" and (touched or not os.path.lexists(gallery))
     new_thumbs = not os.path.lexists(thumbs)
     made = [p for p in gallery.absolute().parents if not p.exists()]  # deepest first
     try:
         yield
     except BaseException:
-        if new and remove_if_unused(gallery, "items"):
+        if new and remove_if_unused(gallery, "items", emptied=touched):
             if new_thumbs:
                 remove_if_unused(thumbs, "thumbnails")
             for folder in made:

@@ -36,6 +36,7 @@ from siamkit.index.provenance import (
 )
 from siamkit.index.results import (
     EnrolledIds,
+    GalleryMismatchError,
     GalleryStats,
     IdentifyResult,
     Match,
@@ -58,6 +59,16 @@ from siamkit.index.thumbnail_store import (
     remove_thumbnails,
     remove_thumbnails_from,
 )
+
+
+def _model_keys(meta: Mapping[str, str]) -> tuple[str, str, str]:
+    """What tells one model's gallery from another's: its embedding size, distance and
+    fingerprint."""
+    return (
+        meta.get("embedding_dim", ""),
+        meta.get("distance", ""),
+        meta.get("model_fingerprint", ""),
+    )
 
 
 def recorded_model_path(path: str | Path) -> str | None:
@@ -126,6 +137,9 @@ class Gallery:
         # why a decision is refused without a threshold (a model no default applies to)
         self._no_threshold = no_threshold
         self.embedding_dim = index.dim
+        # the model the gallery recorded when it was opened: another that takes it over while
+        # it holds no item (:meth:`GalleryStore.remeta_if_empty`) is seen before an enrollment
+        self._recorded = _model_keys(store.meta())
         self._label_of: dict[int, str] = {}  # item id -> label, for indexed items
         self._loaded = False
         self._version = -1
@@ -151,7 +165,9 @@ class Gallery:
         Args:
             path: the SQLite gallery file.
             model: the model whose embeddings the gallery holds; a gallery remembers its model's
-                fingerprint and dimension and refuses any other (:class:`GalleryMismatchError`).
+                fingerprint and dimension and refuses any other (:class:`GalleryMismatchError`)
+                once it holds an item; one that holds none (its first enrollment was killed
+                before it committed, or every label was removed) records this model instead.
                 Without a model, an existing gallery opens for listing, removal and search by
                 embeddings; a new one needs ``embedding_dim`` (and ``distance``).
             index: ``"exact"`` (default), ``"faiss-flat"``, ``"faiss-ivf"``, ``"faiss-hnsw"``, ``"lsh"``.
@@ -248,6 +264,7 @@ class Gallery:
             # the new ids are above every id ever stored; what the side file holds under them
             # was written for an enrollment killed before its commit (a text's previews), and
             # goes before these items are stored or anything is recorded for them
+            self._check_still_recorded()
             remove_thumbnails_from(self._store.path, min(new))
             if written is not None:
                 written(new)
@@ -265,6 +282,17 @@ class Gallery:
                 self._index.add(z, np.asarray(ids, dtype=np.int64))
                 self._label_of.update(dict.fromkeys(ids, label))
         return EnrolledIds(ids, np.flatnonzero(skip).tolist())
+
+    def _check_still_recorded(self) -> None:
+        """In an enrollment's transaction: refuse it when another model took the gallery over
+        since it was opened (it held no item then), as its embeddings are not comparable."""
+        now = _model_keys(self._store.meta())
+        if now != self._recorded:
+            raise GalleryMismatchError(
+                f"{self._store.path} held no item and was taken over by another model "
+                f"(fingerprint {now[2][:12]}) while this one had it open; nothing was enrolled: "
+                "open it again with that model, or enroll into a new gallery file"
+            )
 
     def remove(self, label: str) -> int:
         """Remove every item of ``label`` and its thumbnails; returns how many items.

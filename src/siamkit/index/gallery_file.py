@@ -19,7 +19,7 @@ from siamkit.index.provenance import (
     recorded_model_folder,
     wanted_meta,
 )
-from siamkit.index.results import GalleryStats
+from siamkit.index.results import GalleryMismatchError, GalleryStats
 from siamkit.index.store import GalleryStore
 
 if TYPE_CHECKING:
@@ -59,7 +59,15 @@ def open_gallery(
                     f"{path} is a new gallery: open it with a model (or embedding_dim=...) to create it"
                 )
             meta = store.init_meta(wanted)
-        check_same_model(path, meta, wanted)
+        try:
+            check_same_model(path, meta, wanted)
+        except GalleryMismatchError:
+            # no item to compare with (a first enrollment killed before its commit, every
+            # label removed): the model that opens it records itself, in place of the other
+            taken = store.remeta_if_empty(wanted)  # type: ignore[arg-type]
+            if taken is None:
+                raise
+            meta = taken
         if check_enrolled_tower(path, meta, wanted, store.count()[0]):
             store.set_meta(ENROLLED_TOWER_KEY, wanted[ENROLLED_TOWER_KEY])  # type: ignore[index]
         if model is None and meta["distance"] not in list_distances():

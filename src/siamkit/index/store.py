@@ -386,6 +386,25 @@ class GalleryStore:
             )
         return self.meta()
 
+    def remeta_if_empty(self, values: Mapping[str, str]) -> dict[str, str] | None:
+        """Replace the whole meta (all but ``schema_version``) with ``values`` when no item is
+        stored, in one transaction that counts the items first; returns the stored meta, or
+        None (nothing changed) when an item is there.
+
+        For a gallery that recorded one model and holds nothing (its first enrollment was
+        killed before it committed, or every label was removed): another model may take it
+        over, as nothing in it could be compared with that model's embeddings.
+        """
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM items LIMIT 1").fetchone() is not None:
+                return None
+            c.execute("DELETE FROM meta WHERE key != 'schema_version'")
+            c.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [(str(k), str(v)) for k, v in values.items() if k != "schema_version"],
+            )
+        return self.meta()
+
     def set_meta(self, key: str, value: str) -> None:
         """Store ``key`` = ``value`` in ``meta``, replacing an earlier value (one transaction)."""
         with self.transaction() as c:

@@ -10,6 +10,7 @@ Only the standard library and numpy, as :mod:`siamkit.index.store`.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,10 +43,12 @@ def _has_rows(conn: sqlite3.Connection, table: str) -> bool:
     return conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
 
 
-def remove_if_unused(path: str | Path, table: str = "items") -> bool:
+def remove_if_unused(path: str | Path, table: str = "items", *, emptied: bool = False) -> bool:
     """Remove the SQLite file ``path`` and SQLite's files beside it when its ``table``
     (``"items"`` of a gallery, ``"thumbnails"`` of its side file) holds no row, or does not
     exist yet, and no other connection has the file open; returns whether it was removed.
+    ``emptied``: cut ``path`` back to 0 bytes instead of deleting it (a file the user made
+    with ``touch``, which keeps its owner and mode; SQLite reads a 0-byte file as a new one).
 
     For a file that a command created and then stopped before it stored anything there (a first
     ``siamkit enroll`` interrupted while it embeds the images), so that no empty gallery made
@@ -73,7 +76,11 @@ def remove_if_unused(path: str | Path, table: str = "items") -> bool:
         try:
             if _has_rows(conn, table):
                 return False
-            for name in (file, *(Path(f"{file}{end}") for end in _BESIDE)):
+            if emptied:
+                os.truncate(file, 0)
+            else:
+                file.unlink(missing_ok=True)
+            for name in (Path(f"{file}{end}") for end in _BESIDE):
                 name.unlink(missing_ok=True)
         finally:
             conn.execute("ROLLBACK")
@@ -268,10 +275,12 @@ def _fix(file: Path, items: list[tuple[int, str]]) -> str:
 
 def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> None:
     """What :meth:`Gallery.open <siamkit.index.gallery.Gallery.open>` checks before the model
-    that ``wanted`` describes opens the gallery (the same functions), as problems."""
+    that ``wanted`` describes opens the gallery (the same functions), as problems. A gallery
+    that holds no item takes any model (it records the one that opens it): nothing to compare."""
     meta = {"model_fingerprint": "none", "distance": "none", **found.meta}  # a damaged meta too
     try:
-        check_same_model(file, meta, wanted)
+        if found.counts[0]:
+            check_same_model(file, meta, wanted)
         check_enrolled_tower(file, meta, wanted, found.counts[0])
     except ValueError as err:  # GalleryMismatchError is one
         found.problems.append(str(err))
