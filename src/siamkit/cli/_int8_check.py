@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -82,9 +83,11 @@ def held_out_images(
     figures), or ``None`` when there are none.
 
     ``check_data`` (a folder or built-in name) if given; else the test split of the model's
-    built-in dataset (its test classes), the image folder it trained on while that is still
-    there (its test classes), or Fashion-MNIST's test split for 1×28×28 models (the int8
-    calibration used the train split). At most :data:`CHECK_IMAGES`, a seeded sample.
+    built-in dataset (its test classes), the labelled validation folder of a self-supervised
+    run (``data.val_root``, :func:`_labelled_val_root`: the only labels it had), the image
+    folder it trained on while that is still there (its test classes), or Fashion-MNIST's test
+    split for 1×28×28 models (the int8 calibration used the train split). At most
+    :data:`CHECK_IMAGES`, a seeded sample.
 
     Raises:
         ValueError: ``check_data`` was given and cannot be used with this model (no such
@@ -100,8 +103,11 @@ def held_out_images(
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     root, _ = training_folder(meta)
+    val_root = _labelled_val_root(meta) if given is None else None
     if check_data is None and run.get("dataset") in DATASET_NAMES:
         check_data = run["dataset"]
+    elif check_data is None and val_root is not None:
+        check_data = val_root
     elif check_data is None and root is not None and Path(root).is_dir():
         check_data = root
     elif check_data is None and tuple(shape) == BUILTIN_SHAPES["fashion-mnist"]:
@@ -147,7 +153,10 @@ def held_out_images(
     # (a folder is read at the model's shape; built-in images of another shape are refused
     # above when given, and by load_eval_data otherwise)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    if not _runs_test_set(check_data, meta, ev):
+    if check_data == val_root:  # said as such: not a folder the user named, nor a test set
+        ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
+        differs: str | None = "its run's labelled validation images (data.val_root)"
+    elif not _runs_test_set(check_data, meta, ev):
         differs = "other images than its test classes"
     elif len(pick) < len(ev.y):
         differs = f"a sample of {len(pick)} of its {len(ev.y):,} test images"
@@ -159,6 +168,29 @@ def held_out_images(
         f"{len(pick)} images of {ev.describe().split(' of ', 1)[1]}",
         differs,
     )
+
+
+def _labelled_val_root(meta: dict[str, Any]) -> str | None:
+    """The labelled validation folder (``data.val_root``: one sub-folder per class, its kNN
+    monitor's images) that a self-supervised run recorded, the only labels it had: the folder
+    it learned from may hold loose photos or dated sub-folders, which are not classes; ``None``
+    when the run recorded none.
+
+    Raises:
+        ValueError: the run recorded one and it is not there (moved, or relative to another
+            folder than this one), naming it and what to pass instead.
+    """
+    from siamkit.cli._eval_data import _learned_without_labels
+
+    root = ((meta.get("config") or {}).get("data") or {}).get("val_root")
+    if not _learned_without_labels(meta) or not isinstance(root, str) or not root:
+        return None
+    if not Path(root).is_dir():
+        raise ValueError(
+            f"the run's labelled validation folder (data.val_root) {root} is not there; pass "
+            "--check-data FOLDER (held-out images, one sub-folder per class)"
+        )
+    return root
 
 
 def _runs_test_set(data: str, meta: dict[str, Any], ev: Any) -> bool:
