@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from siamkit.progress import Progress, progress_off
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
@@ -161,6 +161,7 @@ def run_study(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     plugins: Sequence[str] = (),
+    check_test: Callable[[Tensor, tuple[str, ...]], None] | None = None,
 ) -> StudyResult:
     """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials
     (completed or pruned). A failed trial (values the config refuses together) does not count:
@@ -177,6 +178,12 @@ def run_study(
 
     ``space`` is a :class:`SearchSpace`, a mapping of ``section.key`` entries (as
     :data:`DEFAULT_SPACE`) or a search-space YAML path (:func:`space_of`).
+
+    ``check_test(test_y, class_names)``: the check ``siamkit train`` makes of the test labels
+    (its evaluation protocol, ``siamkit.experiment.check_protocol``), which raises ``ValueError``:
+    run on the base config's data before anything is written, so a study never recommends a
+    ``best.yaml`` that training refuses, and handed to the loader, which names it in the same
+    sentence as a refused ``data.labels_per_class`` (:func:`~siamkit.training.load_run_data`).
 
     Raises:
         ValueError: the config has no validation classes, its data split is refused, the space
@@ -202,7 +209,9 @@ def run_study(
     check_tunable(base, space)
     # the base config's data is loaded before anything is written: a split the loader refuses
     # (e.g. validation classes with no same-class pair) is one sentence, and no study folder
-    cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data)}
+    cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data, check_test)}
+    if check_test is not None:
+        check_test(cache[_data_key(base)].test_y, cache[_data_key(base)].class_names)
     check_positives(base, cache[_data_key(base)])
     note = _say_once(log)  # a model's note (e.g. normalisation set aside): once, not per trial
     _check_model(base, cache[_data_key(base)], note)
