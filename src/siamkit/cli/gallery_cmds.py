@@ -599,7 +599,10 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     stored embedding has the gallery's dimension and only finite values (no NaN), with --model
     also that this model made it. Prints a short report; when something is wrong, exits with
     status 1 and a sentence naming it. A sound gallery with no items is said to hold none
-    (status 0). Only reads the file, so it is safe while `siamkit serve` uses it.
+    (status 0). Thumbnails or text previews beside it (GALLERY.thumbs) that belong to no item,
+    left by an enrollment stopped before its commit, are counted in a note (status 0): the next
+    enrollment that stores an item deletes them. Only reads the files, so it is safe while
+    `siamkit serve` uses them.
 
     \b
     Examples:
@@ -625,12 +628,12 @@ def check(path: str, model: str | None, as_json: bool) -> None:
         "ok": found.ok,
         "note": note,
     }
-    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok", "note")}
+    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok", "note", "notes")}
     if model is not None:
         shown["model"] = model
     text = "\n".join(f"{k:<18} {'-' if v is None else v}" for k, v in shown.items())
     verdict = f"\nok, but {note}" if note else "\nok" if found.ok else ""
-    _emit(as_json, doc, text + verdict)
+    _emit(as_json, doc, text + verdict + "".join(f"\nnote: {n}" for n in found.notes))
     if len(found.problems) == 1:
         raise click.ClickException(found.problems[0])
     if found.problems:

@@ -103,6 +103,11 @@ class GalleryCheck:
         num_items, num_labels: what the gallery holds (0 where it could not be read).
         embedding_dim, distance, model_fingerprint: what its meta records (None if nothing).
         problems: one sentence per thing wrong, each naming what to do; empty when all is well.
+        orphan_thumbnails: the thumbnails or text previews in its side file (``PATH.thumbs``)
+            that belong to no item: written for an enrollment stopped before its commit (or
+            one under way now), above every item id handed out.
+        notes: a sentence per thing to know that is not wrong (the orphan thumbnails, and how
+            they go); empty when there is none.
     """
 
     path: str
@@ -113,6 +118,8 @@ class GalleryCheck:
     distance: str | None = None
     model_fingerprint: str | None = None
     problems: tuple[str, ...] = ()
+    orphan_thumbnails: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -130,6 +137,8 @@ class _Findings:
     meta: dict[str, str] = field(default_factory=dict)
     dim: int | None = None
     problems: list[str] = field(default_factory=list)
+    orphans: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def result(self) -> GalleryCheck:
         return GalleryCheck(
@@ -140,6 +149,8 @@ class _Findings:
             distance=self.meta.get("distance"),
             model_fingerprint=self.meta.get("model_fingerprint"),
             problems=tuple(self.problems),
+            orphan_thumbnails=self.orphans,
+            notes=tuple(self.notes),
         )
 
 
@@ -222,6 +233,46 @@ def _check_open_file(
     _check_embeddings(conn, file, found.dim, found.problems)
     if wanted is not None:
         _check_model(found, file, wanted)
+    _count_orphan_thumbnails(conn, file, found)
+
+
+def _last_item_id(conn: sqlite3.Connection) -> int:
+    """The largest item id ever handed out and committed (an AUTOINCREMENT's sequence, which
+    an enrollment killed before its commit leaves where it was); 0 when none was."""
+    seq = 0
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'").fetchone():
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='items'").fetchone()
+        seq = int(row[0]) if row is not None and row[0] is not None else 0
+    top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]
+    return max(seq, int(top))
+
+
+def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findings) -> None:
+    """Count the thumbnails (a text's previews) beside the gallery above every item id handed
+    out, and say how they go: the next enrollment that stores an item deletes them
+    (:func:`~siamkit.index.thumbnail_store.remove_thumbnails_from`). Only read, never deleted
+    here: an enrollment under way writes its previews just before its commit. A side file that
+    cannot be read is left to the commands that use it."""
+    thumbs = Path(thumbnails_path_for(file))
+    if not thumbs.is_file():
+        return
+    last = _last_item_id(conn)
+    try:
+        # only SELECTs; not mode=ro, which left empty -wal and -shm files beside it
+        with contextlib.closing(sqlite3.connect(str(thumbs), timeout=30.0)) as side:
+            tables = side.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            if "thumbnails" not in {r[0] for r in tables}:
+                return
+            row = side.execute("SELECT COUNT(*) FROM thumbnails WHERE item_id > ?", (last,))
+            found.orphans = int(row.fetchone()[0])
+    except sqlite3.Error:
+        return
+    if found.orphans:
+        found.notes.append(
+            f"{thumbs} holds {found.orphans} thumbnail(s) or text preview(s) of no item, written "
+            "for an enrollment stopped before its commit (or for one under way now); the next "
+            f"enrollment into {file} that stores an item deletes them"
+        )
 
 
 def _not_a_gallery(conn: sqlite3.Connection, file: Path) -> str | None:
