@@ -515,6 +515,25 @@ def test_one_frame_tracked_claims_no_fps(files: dict[str, Path]) -> None:
     assert code == 0 and "(--frames 1)" in text and "fps (tracking only)" not in text
 
 
+def test_a_one_frame_video_is_tracked_as_its_start_frame(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A one-frame video was refused as 'has no video frames to read (a photo, or an empty
+    video)': it is its start frame, as the last frame of a longer video is."""
+    video = tmp_path / "one.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 10, (160, 120))
+    w.write(np.zeros((120, 160, 3), np.uint8))
+    w.release()
+    boxes = tmp_path / "b.csv"
+    args = ["--model", str(files["tracker"]), "--boxes", str(boxes)]
+    res = CliRunner().invoke(cli, ["track", str(video), "--box", "60,40,24,24", *args])
+    assert res.exit_code == 0 and res.output.splitlines()[0] == (
+        f"tracked 1 frame (0): the start frame only (it is the last frame of {video}), whose box "
+        "is --box as given; no frame followed it to track, so no fps"
+    )
+    assert _csv(boxes)[0] == [0]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

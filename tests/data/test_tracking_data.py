@@ -44,6 +44,40 @@ def test_unopenable_video_names_the_file(tmp_path: Path) -> None:
         open_video(tmp_path / "missing.mp4")
 
 
+def _write_video(path: Path, n_frames: int) -> Path:
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(n_frames):
+        w.write(np.full((24, 32, 3), 40 * (i + 1), np.uint8))
+    w.release()
+    return path
+
+
+@pytest.mark.parametrize("ending", [".avi", ".mp4"])
+def test_a_one_frame_video_reads_its_frame(tmp_path: Path, ending: str) -> None:
+    """open_video read the first frame and seeked back to frame 0, after which a one-frame video
+    read nothing more: it was refused as 'has no video frames to read (a photo, ...)'."""
+    video = _write_video(tmp_path / f"one{ending}", 1)
+    assert read_video(video).shape == (1, 24, 32, 3)
+    assert len(read_video(_write_video(tmp_path / f"three{ending}", 3))) == 3
+
+
+def test_an_empty_or_frameless_video_says_so(tmp_path: Path) -> None:
+    """A 0-byte file was 'OpenCV found no backend that reads this container or codec', and a
+    video whose writer closed before its first frame 'no frame could be read with codec
+    'MJPG'': both blamed the codec."""
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError) as err:
+        open_video(empty)
+    assert str(err.value) == f"the video file {empty} is empty (0 bytes); give a video with frames"
+    frameless = _write_video(tmp_path / "zero.avi", 0)
+    with pytest.raises(ValueError) as err:
+        open_video(frameless)
+    assert str(err.value) == (
+        f"the video {frameless} has no frames (its header counts 0); give a video with frames"
+    )
+
+
 def _tiny_sequence(n: int = 3) -> TrackingSequence:
     yy, xx = np.mgrid[0:24, 0:32]
     frames = [

@@ -51,23 +51,21 @@ def open_video(path: str | os.PathLike[str]) -> tuple[Any, VideoInfo]:
 
     Raises:
         FileNotFoundError: there is no such file.
-        ValueError: OpenCV cannot open it or cannot decode its first frame (the codec is named).
+        ValueError: the file is empty, its header counts no frame, or OpenCV cannot open it or
+            cannot decode its first frame (the codec is named).
     """
     cv2 = _cv2()
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no video file at {p}")
+    if p.stat().st_size == 0:  # OpenCV said "no backend reads this container or codec"
+        raise ValueError(f"the video file {p} is empty (0 bytes); give a video with frames")
     cap = cv2.VideoCapture(str(p))
     if not cap.isOpened():
         raise ValueError(
             f"cannot open video {p}: OpenCV found no backend that reads this container or codec"
         )
     codec = _fourcc(cap.get(cv2.CAP_PROP_FOURCC))
-    ok, _ = cap.read()
-    if not ok:
-        cap.release()
-        raise ValueError(f"cannot decode video {p}: no frame could be read with codec {codec!r}")
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
     info = VideoInfo(
         width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
         height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -75,6 +73,21 @@ def open_video(path: str | os.PathLike[str]) -> tuple[Any, VideoInfo]:
         n_frames=max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
         codec=codec,
     )
+    counts_none = cap.get(cv2.CAP_PROP_FRAME_COUNT) == 0  # a header that counts no frame
+    ok, _ = cap.read()
+    if not ok:
+        cap.release()
+        if counts_none:  # a writer closed before its first frame: "cannot decode" blamed the codec
+            raise ValueError(
+                f"the video {p} has no frames (its header counts 0); give a video with frames"
+            )
+        raise ValueError(f"cannot decode video {p}: no frame could be read with codec {codec!r}")
+    if info.n_frames:  # opened again, not seeked back: after the only frame of a one-frame
+        # video was read, a seek to frame 0 read nothing more ("has no video frames to read")
+        cap.release()
+        cap = cv2.VideoCapture(str(p))
+    else:  # no count (a photo opens so): seeked back, and a photo then reads nothing more
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
     return cap, info
 
 
