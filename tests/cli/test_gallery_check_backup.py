@@ -92,6 +92,20 @@ def test_a_nan_embedding_exits_non_zero_naming_the_item(enrolled, tmp_path):
     assert "num_items          4" in res.stdout  # the report is printed all the same
 
 
+def test_many_bad_items_are_listed_in_json_not_in_the_report(enrolled, tmp_path):
+    db = tmp_path / "big.db"
+    with GalleryStore(db) as store:
+        store.init_meta({"embedding_dim": "4", "distance": "euclidean", "model_fingerprint": "x"})
+        store.add("bag", np.full((2000, 4), np.inf, np.float32))
+    res = run(["gallery", "check", db], code=1)
+    assert "bad_item_ids" not in res.stdout  # 2,000 ids, not in the report
+    assert len(res.stderr) < 1000, res.stderr  # 20 ids in the command, not 2,000
+    assert "--id 20`" in res.stderr and "--id 21 " not in res.stderr
+    assert f"`siamkit gallery {db} check --json` lists the ids of all 2000" in res.stderr
+    doc = json.loads(run(["gallery", "check", db, "--json"], code=1).stdout)
+    assert doc["bad_item_ids"] == list(range(1, 2001))
+
+
 def test_a_corrupted_file_exits_non_zero(enrolled, tmp_path):
     db = tmp_path / "big.db"
     rng = np.random.default_rng(1)

@@ -628,7 +628,9 @@ def check(path: str, model: str | None, as_json: bool) -> None:
         "ok": found.ok,
         "note": note,
     }
-    shown = {k: v for k, v in doc.items() if k not in ("problems", "ok", "note", "notes")}
+    # every bad id only in --json: thousands of them were a wall (the problem counts them)
+    hidden = ("problems", "ok", "note", "notes", "bad_item_ids")
+    shown = {k: v for k, v in doc.items() if k not in hidden}
     if model is not None:
         shown["model"] = model
     text = "\n".join(f"{k:<18} {'-' if v is None else v}" for k, v in shown.items())

@@ -31,6 +31,7 @@ _BESIDE = ("-wal", "-shm", "-journal")
 #: The tables :func:`remove_if_unused` may count (its SQL names one; never a caller's text)
 _COUNTED = frozenset({"items", "thumbnails"})
 _SHOWN = 3  # items named in a problem's sentence, the rest counted
+_IN_COMMAND = 20  # ids in a problem's remove command; --json lists every one (bad_item_ids)
 
 
 def _has_rows(conn: sqlite3.Connection, table: str) -> bool:
@@ -108,6 +109,8 @@ class GalleryCheck:
             one under way now), above every item id handed out.
         notes: a sentence per thing to know that is not wrong (the orphan thumbnails, and how
             they go); empty when there is none.
+        bad_item_ids: the ids of every item whose embedding is of the wrong size or not
+            finite, in order (a problem's remove command names the first 20 of them).
     """
 
     path: str
@@ -120,6 +123,7 @@ class GalleryCheck:
     problems: tuple[str, ...] = ()
     orphan_thumbnails: int = 0
     notes: tuple[str, ...] = ()
+    bad_item_ids: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -139,6 +143,7 @@ class _Findings:
     problems: list[str] = field(default_factory=list)
     orphans: int = 0
     notes: list[str] = field(default_factory=list)
+    bad: list[int] = field(default_factory=list)
 
     def result(self) -> GalleryCheck:
         return GalleryCheck(
@@ -151,6 +156,7 @@ class _Findings:
             problems=tuple(self.problems),
             orphan_thumbnails=self.orphans,
             notes=tuple(self.notes),
+            bad_item_ids=tuple(sorted(self.bad)),
         )
 
 
@@ -230,7 +236,7 @@ def _check_open_file(
             "into a new gallery file"
         )
         return
-    _check_embeddings(conn, file, found.dim, found.problems)
+    found.bad = _check_embeddings(conn, file, found.dim, found.problems)
     if wanted is not None:
         _check_model(found, file, wanted)
     _count_orphan_thumbnails(conn, file, found)
@@ -287,9 +293,12 @@ def _not_a_gallery(conn: sqlite3.Connection, file: Path) -> str | None:
     )
 
 
-def _check_embeddings(conn: sqlite3.Connection, file: Path, dim: int, problems: list[str]) -> None:
-    """Every item's embedding is ``dim`` little-endian float32 values, all finite."""
-    wrong: list[tuple[int, str]] = []  # (id, label) of every one: the fix's command names all
+def _check_embeddings(
+    conn: sqlite3.Connection, file: Path, dim: int, problems: list[str]
+) -> list[int]:
+    """Every item's embedding is ``dim`` little-endian float32 values, all finite; returns the
+    ids of those that are not."""
+    wrong: list[tuple[int, str]] = []  # (id, label) of every one: --json names all
     bad: list[tuple[int, str]] = []
     rows = conn.execute("SELECT id, label, embedding FROM items ORDER BY id")
     while chunk := rows.fetchmany(4096):
@@ -310,6 +319,7 @@ def _check_embeddings(conn: sqlite3.Connection, file: Path, dim: int, problems: 
             f"{file} has {len(bad)} embedding(s) with NaN or infinite values, which no search "
             f"can rank: {_named(bad)}; {_fix(file, bad)}"
         )
+    return [i for i, _ in wrong + bad]
 
 
 def _named(items: list[tuple[int, str]]) -> str:
@@ -319,9 +329,17 @@ def _named(items: list[tuple[int, str]]) -> str:
 
 def _fix(file: Path, items: list[tuple[int, str]]) -> str:
     """What to do with the bad ``(id, label)`` items: remove them by id (their labels keep the
-    rest); the command names every one of them, also those the sentence only counts."""
-    each = " ".join(f"--id {i}" for i, _ in items)
-    return f"remove them (`siamkit gallery {file} remove {each}`) and enroll them again"
+    rest); the command names up to :data:`_IN_COMMAND` of them, also those the sentence only
+    counts, and past that says where every id is listed (thousands of ``--id`` were a wall)."""
+    each = " ".join(f"--id {i}" for i, _ in items[:_IN_COMMAND])
+    command = f"`siamkit gallery {file} remove {each}`"
+    if len(items) <= _IN_COMMAND:
+        return f"remove them ({command}) and enroll them again"
+    return (
+        f"remove them ({command} removes the first {_IN_COMMAND}; `siamkit gallery {file} "
+        f"check --json` lists the ids of all {len(items)} under bad_item_ids) and enroll them "
+        "again"
+    )
 
 
 def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> None:
