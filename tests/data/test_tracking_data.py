@@ -120,6 +120,28 @@ def test_not_a_sequence_folder(tmp_path: Path) -> None:
         read_sequence(tmp_path)
 
 
+def test_a_sequence_without_frames_says_where_they_go(tmp_path: Path) -> None:
+    """'seq has no frames' said neither where the frames go nor which files count as frames."""
+    got = tmp_path / "got"
+    got.mkdir()
+    (got / "groundtruth.txt").write_text("1,1,2,2\n")
+    (got / "notes.txt").write_text("frames to come\n")
+    with pytest.raises(ValueError) as err:
+        read_sequence(got)
+    assert str(err.value) == (
+        f"{got} has no frames: put the sequence's images (.jpg, .jpeg, .png, .bmp) beside "
+        f"groundtruth.txt in {got}"
+    )
+    otb = tmp_path / "otb"
+    (otb / "img").mkdir(parents=True)
+    (otb / "groundtruth_rect.txt").write_text("1,1,2,2\n")
+    with pytest.raises(ValueError) as err:
+        read_sequence(otb)
+    assert str(err.value) == (
+        f"{otb} has no frames: put the sequence's images (.jpg, .jpeg, .png, .bmp) in {otb / 'img'}"
+    )
+
+
 def test_linear_square_box_is_the_analytic_box() -> None:
     seq = linear_square_sequence(n_frames=20, size=40, velocity=(5.0, 2.0))
     c0 = np.array([320 * 0.25, 240 * 0.3])

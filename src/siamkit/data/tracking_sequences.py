@@ -152,9 +152,13 @@ def read_targets(folder: str | os.PathLike[str]) -> list[TrackingSequence]:
             "or img/ with groundtruth_rect.txt (OTB)"
         )
     gts = _otb_ground_truths(d) if layout == "otb" else [d / "groundtruth.txt"]
-    frames = _frames_in(d / "img" if layout == "otb" else d)
-    if not frames:
-        raise ValueError(f"{d} has no frames")
+    frame_dir = d / "img" if layout == "otb" else d
+    frames = _frames_in(frame_dir)
+    if not frames:  # "has no frames" said neither where nor which files were looked for
+        where = f"in {frame_dir}" if layout == "otb" else f"beside {gts[0].name} in {d}"
+        raise ValueError(
+            f"{d} has no frames: put the sequence's images ({', '.join(_FRAME_EXT)}) {where}"
+        )
     out = []
     for gt in gts:
         boxes, first = _parse_boxes(gt)
