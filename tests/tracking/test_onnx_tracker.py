@@ -14,6 +14,7 @@ from siamkit.applications.tracking.model import SiamFCNet, cross_correlation, sa
 from siamkit.applications.tracking.onnx import OnnxSiamFC, correlate_numpy, export_tracker_onnx
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.data.synthetic_tracking import linear_square_sequence
+from siamkit.export.onnx import ExportError
 
 
 def test_numpy_correlation_matches_torch() -> None:
@@ -65,12 +66,8 @@ def test_a_failed_export_leaves_the_folder_as_it_was(tmp_path: Path, monkeypatch
         raise RuntimeError("exporter failed")
 
     monkeypatch.setattr(torch.onnx, "export", broken)
-    try:
+    with pytest.raises(ExportError, match=r"\(RuntimeError: exporter failed\); nothing was"):
         export_tracker_onnx(net, out, force=True)
-    except RuntimeError:
-        pass
-    else:  # pragma: no cover - the failure must come through
-        raise AssertionError("the exporter's error was swallowed")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary left either
 
 

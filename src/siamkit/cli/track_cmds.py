@@ -373,18 +373,35 @@ def evaluate_tracking(
 def export_tracker(model_path: str | None, out: str, force: bool) -> None:
     """Export a tracker MODEL (default: the built-in one) for ONNX Runtime: `siamkit track --onnx OUT`.
 
-    Existing files in --out are replaced only with --force.
+    The ONNX backbone is checked against the torch one on a few crops before anything is
+    written (where onnxruntime is installed; the output says when it was not). Existing files
+    in --out are replaced only with --force.
 
     \b
     Examples:
       siamkit export-tracker runs/siamfc/model --out tracker-onnx
       siamkit track video.mp4 --box 310,120,60,140 --onnx tracker-onnx --out tracked.mp4
     """
+    import warnings
+
     from siamkit.applications.tracking.onnx import export_tracker_onnx
+    from siamkit.export.onnx import ParityNotCheckedWarning
 
     net = load_tracker_model(model_path, "export-tracker")
     try:
-        dest = export_tracker_onnx(net, out, force=force)
+        with warnings.catch_warnings():  # said below in the command's own words
+            warnings.simplefilter("ignore", ParityNotCheckedWarning)
+            done = export_tracker_onnx(net, out, force=force)
     except FileExistsError as err:
         raise click.UsageError(str(err)) from None
-    click.echo(f"ONNX tracker: {dest}")
+    if done.max_abs_diff is None:
+        checked = (
+            "not checked against the torch backbone (onnxruntime is not installed: pip install "
+            "'siamkit[onnx]' and export again with --force to check it)"
+        )
+    else:
+        checked = (
+            f"max |torch - onnx| = {done.max_abs_diff:.1e} on the backbone's features: it "
+            "tracks as the torch model"
+        )
+    click.echo(f"ONNX tracker: {done.folder}, {checked}")

@@ -2,8 +2,9 @@
 
 ``export_tracker_onnx(net, folder)`` writes ``backbone.onnx`` (dynamic batch and size) and
 ``tracker.json`` (the response's gain and bias, the tracking hyper-parameters, the backbone's
-SHA-256, and the export it replaced). ``OnnxSiamFC`` loads them with only ``onnxruntime`` and
-NumPy and plugs into :class:`SiamFCTracker`.
+SHA-256, and the export it replaced), the backbone checked against the torch one first where
+onnxruntime is installed. ``OnnxSiamFC`` loads them with only ``onnxruntime`` and NumPy and
+plugs into :class:`SiamFCTracker`.
 
 >>> export_tracker_onnx(net, "tracker-onnx")  # doctest: +SKIP
 >>> tracker = SiamFCTracker(OnnxSiamFC("tracker-onnx"))  # doctest: +SKIP
@@ -14,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,25 +29,50 @@ if TYPE_CHECKING:
 
 ONNX_FILE, META_FILE = "backbone.onnx", "tracker.json"
 
+PARITY_ATOL = 1e-4
+"""The largest backbone feature difference to torch an export may have, relative to the
+features' largest magnitude where that is over 1 (they are not normalised)."""
+
+
+@dataclass(frozen=True)
+class TrackerExport:
+    """The folder :func:`export_tracker_onnx` wrote (``backbone.onnx`` + ``tracker.json``) and
+    the largest difference between the ONNX and torch backbones' features on check crops
+    (``None``: onnxruntime is not installed, so it was not checked)."""
+
+    folder: Path
+    max_abs_diff: float | None
+
 
 def export_tracker_onnx(
-    net: SiamFCNet, folder: str | os.PathLike[str], opset: int = 17, force: bool = False
-) -> Path:
+    net: SiamFCNet,
+    folder: str | os.PathLike[str],
+    opset: int = 17,
+    force: bool = False,
+    atol: float = PARITY_ATOL,
+) -> TrackerExport:
     """Export ``net``'s backbone to ``folder/backbone.onnx`` and its head to ``folder/tracker.json``.
 
+    The backbone is checked against the torch one with ONNX Runtime (where installed) on
+    random and blank crops of the exemplar and search sizes; a feature difference over ``atol``
+    (times their largest magnitude, where that is over 1) raises
+    :class:`~siamkit.export.ExportError` and writes nothing. Without onnxruntime the files are
+    written unchecked with a :class:`~siamkit.export.onnx.ParityNotCheckedWarning`.
+
     Each file is written beside its name and renamed into place when complete, so a failed
-    export leaves the folder as it was. ``tracker.json`` records the SHA-256 of the backbone it
-    goes with and is renamed first; an error or Ctrl-C before the backbone is in puts the
-    earlier ``tracker.json`` back. It also records the earlier export's head and backbone
-    SHA-256 (``"previous"``), so the pair a kill -9 between the two renames leaves (the new
-    ``tracker.json``, the earlier backbone) loads in :class:`OnnxSiamFC` as the earlier export.
-    Existing files are replaced only with ``force``.
+    export leaves the folder as it was (and removes the folders it made). ``tracker.json``
+    records the SHA-256 of the backbone it goes with and is renamed first; an error or Ctrl-C
+    before the backbone is in puts the earlier ``tracker.json`` back. It also records the
+    earlier export's head and backbone SHA-256 (``"previous"``), so the pair a kill -9 between
+    the two renames leaves (the new ``tracker.json``, the earlier backbone) loads in
+    :class:`OnnxSiamFC` as the earlier export. Existing files are replaced only with ``force``.
     """
     from dataclasses import asdict
 
     import torch
 
     from siamkit.atomic import atomic_path, atomic_write, sha256_file
+    from siamkit.export.onnx import ParityNotCheckedWarning
 
     dest = Path(folder)
     existing = [str(dest / f) for f in (ONNX_FILE, META_FILE) if (dest / f).exists()]
@@ -53,6 +81,7 @@ def export_tracker_onnx(
             f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
             "pass --force to replace, or --out elsewhere"
         )
+    made = [p for p in (dest, *dest.parents) if not p.exists()]  # deepest first
     dest.mkdir(parents=True, exist_ok=True)
     backbone = net.backbone.eval()
     dummy = torch.rand(1, 3, 255, 255)
@@ -68,19 +97,8 @@ def export_tracker_onnx(
     new_backbone: tuple[int, int] | None = None  # the exported file, once it is complete
     try:
         with atomic_path(onnx_path, suffix=".onnx") as onnx_tmp:  # renamed when the block ends
-            torch.onnx.export(
-                backbone,
-                (dummy,),
-                str(onnx_tmp),
-                input_names=["crops"],
-                output_names=["features"],
-                dynamic_axes={
-                    "crops": {0: "n", 2: "h", 3: "w"},
-                    "features": {0: "n", 2: "fh", 3: "fw"},
-                },
-                opset_version=opset,
-                dynamo=False,
-            )
+            _export_backbone(backbone, dummy, onnx_tmp, opset)
+            diff = _backbone_parity(backbone, onnx_tmp, net.params, atol)
             meta["backbone_sha256"] = sha256_file(onnx_tmp)
             if previous is not None and previous["backbone_sha256"] != meta["backbone_sha256"]:
                 meta["previous"] = previous  # what loads until the new backbone is in
@@ -93,8 +111,89 @@ def export_tracker_onnx(
                 meta_path.unlink(missing_ok=True)
             else:
                 atomic_write(meta_path, earlier)
+        for path in made:  # the folders it made, still empty: the file system as it was
+            try:
+                path.rmdir()
+            except OSError:
+                break
         raise
-    return dest
+    if diff is None:
+        warnings.warn(
+            f"{onnx_path} was not checked against the torch backbone (onnxruntime is not "
+            "installed): pip install 'siamkit[onnx]' (or onnxruntime) and export again to "
+            "check it",
+            ParityNotCheckedWarning,
+            stacklevel=2,
+        )
+    return TrackerExport(dest, diff)
+
+
+def _export_backbone(backbone: Any, dummy: Any, path: Path, opset: int) -> None:
+    """``torch.onnx.export`` of ``backbone`` to ``path`` with a dynamic batch and crop size;
+    its failure as an :class:`~siamkit.export.ExportError` naming the cause in one sentence."""
+    import torch
+
+    from siamkit.export.onnx import ExportError
+
+    try:
+        torch.onnx.export(
+            backbone,
+            (dummy,),
+            str(path),
+            input_names=["crops"],
+            output_names=["features"],
+            dynamic_axes={
+                "crops": {0: "n", 2: "h", 3: "w"},
+                "features": {0: "n", 2: "fh", 3: "fw"},
+            },
+            opset_version=opset,
+            dynamo=False,
+        )
+    except Exception as err:  # the exporter raises many unrelated types
+        text = str(err).strip()
+        reason = f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+        raise ExportError(
+            f"torch.onnx.export could not export the tracker's backbone ({reason}); nothing was "
+            f"written: try another opset than {opset} (export_tracker_onnx(..., opset=N))"
+        ) from err
+
+
+def _backbone_parity(backbone: Any, path: Path, params: TrackerParams, atol: float) -> float | None:
+    """The largest feature difference between the ONNX graph at ``path`` and the torch
+    ``backbone`` on random and blank crops of the exemplar and search sizes (inf where ONNX
+    gives NaN or inf); ``None`` without onnxruntime. Over ``atol`` (times the features'
+    largest magnitude, where over 1) raises :class:`~siamkit.export.ExportError`."""
+    import torch
+
+    from siamkit.export.onnx import ExportError
+    from siamkit.export.runtime import import_onnxruntime
+
+    try:
+        ort = import_onnxruntime()
+    except ImportError:
+        return None
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    worst, scale = 0.0, 1.0
+    for size in (params.exemplar_size, params.instance_size):
+        crops = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+        crops = torch.cat([crops, torch.zeros(1, 3, size, size)])
+        with torch.no_grad():
+            want = backbone(crops).numpy()
+        got = session.run(None, {"crops": crops.numpy()})[0]
+        if got.shape != want.shape or not np.isfinite(got).all():
+            worst = float("inf")
+            break
+        worst = max(worst, float(np.abs(got - want).max()))
+        scale = max(scale, float(np.abs(want).max()))
+    if worst > atol * scale:
+        raise ExportError(
+            f"the tracker's ONNX backbone differs from the torch one by up to {worst:.2e} on "
+            f"crops of {params.exemplar_size} and {params.instance_size} pixels (allowed "
+            f"{atol * scale:.0e}); nothing was written: try another opset (opset=N)"
+        )
+    return worst
 
 
 def _head_for(meta: dict[str, Any], backbone_sha256: str) -> dict[str, Any] | None:
