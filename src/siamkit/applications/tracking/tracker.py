@@ -80,6 +80,37 @@ def check_box(box: Vec, frame_shape: tuple[int, ...]) -> np.ndarray:
     return b
 
 
+def check_frame(frame: Any) -> np.ndarray:
+    """``frame`` if it is an RGB ``(H, W, 3)`` uint8 array; one sentence naming what it is and
+    how to make one otherwise (a grey frame was "axes don't match array" from deep in numpy, an
+    RGBA one a torch size mismatch, and a float frame in [0, 1] was tracked as a black image).
+
+    Example:
+        >>> check_frame(np.zeros((4, 6), np.uint8))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: a frame is an RGB image, a (H, W, 3) uint8 array; got shape (4, 6), a grey ...
+    """
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(
+            f"a frame is an RGB image, a (H, W, 3) uint8 numpy array; got {type(frame).__name__}"
+        )
+    shape = tuple(frame.shape)
+    if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
+        fix = "a grey frame: repeat it to 3 channels, cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)"
+    elif len(shape) == 3 and shape[2] == 4:
+        fix = "an RGBA frame: drop its alpha channel, frame[..., :3]"
+    elif len(shape) != 3 or shape[2] != 3:
+        fix = "give the frame's (height, width, 3) pixels"
+    elif frame.dtype != np.uint8:
+        raise ValueError(
+            f"a frame is an RGB image, a (H, W, 3) uint8 array; got dtype {frame.dtype}: scale "
+            "it to 0..255 and convert it, frame.astype(np.uint8)"
+        )
+    else:
+        return frame
+    raise ValueError(f"a frame is an RGB image, a (H, W, 3) uint8 array; got shape {shape}, {fix}")
+
+
 #: How far the target may shrink or grow from its first box (Bertinetto et al.'s tracker and
 #: siamfc-pytorch clamp the search area to [0.2, 5] times its initial size).
 SCALE_LIMITS = (0.2, 5.0)
@@ -127,7 +158,7 @@ class SiamFCTracker:
 
     def init(self, frame: np.ndarray, box: Vec) -> None:
         """Take the exemplar around ``box`` = ``(x, y, w, h)`` in ``frame`` (RGB ``(H, W, 3)`` uint8)."""
-        b = check_box(box, frame.shape)
+        b = check_box(box, check_frame(frame).shape)
         self.center = box_center(b)
         self.size0 = b[2:].copy()
         self.z_side0 = context_side(b, self.p.context)
@@ -141,7 +172,8 @@ class SiamFCTracker:
         self.kernel = self._embed([z])  # (1, C, 6, 6)
 
     def update(self, frame: np.ndarray) -> TrackResult:
-        """Locate the target in the next frame."""
+        """Locate the target in the next frame (RGB ``(H, W, 3)`` uint8, as the first)."""
+        check_frame(frame)
         p = self.p
         crops = [
             crop_square(frame, self.center, self.x_side * s, p.instance_size, self.fill)
