@@ -261,6 +261,7 @@ def test_train_interrupted_after_its_checkpoint_says_resume(
     a --resume continues with the same command, so it keeps the generic line."""
     from click.testing import CliRunner
 
+    import siamkit.cli.train_cmd
     import siamkit.experiment
     from siamkit.cli.main import cli
 
@@ -274,6 +275,8 @@ def test_train_interrupted_after_its_checkpoint_says_resume(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(siamkit.experiment, "run_experiment", interrupted)
+    # (the stand-in checkpoint is no run for --resume to read first: a run with epochs left)
+    monkeypatch.setattr(siamkit.cli.train_cmd, "_resume_is_complete", lambda cfg, out: False)
     config = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
     args = ["train", str(config), "--out", str(out)]
     res = CliRunner().invoke(cli, [*args, *mode])

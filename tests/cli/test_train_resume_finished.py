@@ -1,7 +1,8 @@
 """``siamkit train ... --resume`` of a run that had finished printed its summary again, as if it
 had trained, without a word that nothing was left to train: image, self-supervised and tracker
 runs (all on the Trainer) now say so in one line, and how to train longer (a text run says it
-itself: tests/applications/text/test_text_resume_finished.py)."""
+itself: tests/applications/text/test_text_resume_finished.py); an image run's resume now ends
+there, changing no file, and a resume that trains on says where it resumes."""
 
 from __future__ import annotations
 
@@ -42,22 +43,63 @@ def _train_then_resume(args: list[str]) -> Result:
     return again
 
 
-def test_an_image_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path: Path) -> None:
+def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``folder``: its bytes and modification time."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_an_image_run_resumed_after_its_last_epoch_is_complete_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """The resume of a finished image run trained nothing but saved, calibrated, evaluated and
+    reported it again, adding the time to its train_seconds: it now says the run is complete
+    and ends (status 0) leaving every file as it was; raising train.epochs trains on, saying
+    where it resumes."""
     out = tmp_path / "run"
     args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "2"]
     args += ["--set", "train.steps_per_epoch=2", "--set", "train.epochs=1"]
-    again = _train_then_resume(args)
-    assert _said(again.output, "holds a finished run") == [
-        f"{out / 'checkpoint.pt'} holds a finished run (all 1 of 1 epochs): nothing is left to "
-        "resume, so the model is saved and summarised again as it is; to train longer, resume "
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert not _said(first.output, "resuming at") and not _said(first.output, "complete")
+    before = _files(out)
+    again = CliRunner().invoke(cli, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert again.stdout == "" and again.stderr.splitlines() == [
+        f"{out / 'checkpoint.pt'} holds a finished run (epochs 1 of 1): the run is already "
+        "complete, so nothing was trained and none of its files changed; to train longer, resume "
         "with train.epochs above 1 (--set train.epochs=2 --resume; the cosine schedule then "
         "spans the new total, so the rate rises again)"
     ]
-    assert "epoch 1/1" not in again.output and "4-way 1-shot" in again.output
-    # what the line advises trains the next epoch, and says nothing of a finished run
+    assert _files(out) == before  # metrics.json's train_seconds among them
+    as_json = CliRunner().invoke(cli, [*args, "--resume", "--json"])  # the run's metrics
+    assert as_json.exit_code == 0 and as_json.stdout == before["metrics.json"][0].decode() + "\n"
+    assert _files(out) == before
+    # what the line advises trains the next epoch, saying where it resumes
     longer = CliRunner().invoke(cli, [*args[:-2], "--set", "train.epochs=2", "--resume"])
     assert longer.exit_code == 0, longer.output
-    assert "epoch 2/2" in longer.output and not _said(longer.output, "nothing is left")
+    assert _said(longer.stderr, "resuming at") == [
+        f"resuming at epoch 2 of 2 from {out / 'checkpoint.pt'} (1 epoch left)"
+    ]
+    assert "epoch 2/2" in longer.output and not _said(longer.output, "complete")
+
+
+def test_an_interrupted_image_run_resumed_says_where_it_resumes(tmp_path: Path) -> None:
+    """A resumed run said nothing of the checkpoint it picked up, nor how much was left."""
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "2"]
+    args += ["--set", "train.steps_per_epoch=1"]
+    first = CliRunner().invoke(cli, [*args, "--set", "train.epochs=1"])  # 1 epoch of the 3
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli, [*args, "--set", "train.epochs=3", "--resume"])
+    assert again.exit_code == 0, again.output
+    assert _said(again.stderr, "resuming at") == [
+        f"resuming at epoch 2 of 3 from {out / 'checkpoint.pt'} (2 epochs left)"
+    ]
+    assert "epoch 2/3" in again.output and "epoch 1/3" not in again.output
 
 
 def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path: Path) -> None:

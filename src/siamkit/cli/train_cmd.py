@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -156,6 +157,10 @@ def train(
         cfg = apply_overrides(
             cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
         )
+        if resume and _resume_is_complete(cfg, out_dir):
+            if as_json and (out_dir / "metrics.json").is_file():  # the run's, as it finished
+                click.echo((out_dir / "metrics.json").read_text(encoding="utf-8").rstrip())
+            return
         log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
         result = run_experiment(
             cfg,
@@ -183,6 +188,28 @@ def train(
         click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
         if result.report_path:
             click.echo(f"report:  {result.report_path}")
+
+
+def _resume_is_complete(cfg: Any, out_dir: Path) -> bool:
+    """Before ``--resume`` writes anything: whether OUT/checkpoint.pt's run is complete (all of
+    ``train.epochs`` trained, or stopped early), said in one line, and the command then ends
+    there, changing none of the run's files (training it again added to its train_seconds and
+    rewrote its model, metrics and report); else the line saying where it resumes. A missing
+    checkpoint or one of another config is refused first, as the run refuses it."""
+    from siamkit.training.checkpoint import load_checkpoint
+    from siamkit.training.ddp import is_main_process
+    from siamkit.training.preflight import check_resumable
+    from siamkit.training.resume_note import complete_line, resuming_line
+    from siamkit.training.trainer import CHECKPOINT
+
+    checkpoint = out_dir / CHECKPOINT
+    check_resumable(cfg, checkpoint)
+    state = load_checkpoint(checkpoint)
+    done, stopped, epochs = int(state["epoch"]), bool(state.get("stopped")), cfg.train.epochs
+    said = complete_line(checkpoint, done, stopped, epochs, out_dir, cfg.optim.schedule)
+    if is_main_process():  # one line from a torchrun launch
+        click.echo(said or resuming_line(checkpoint, done, epochs), err=True)
+    return said is not None
 
 
 def _named_starts(config: str) -> tuple[tuple[str, ...], bool, str]:

@@ -5,6 +5,11 @@ then saves and summarises the model as it is: without this line the summary read
 Image and self-supervised runs say :func:`nothing_resumed_line`, a tracker (``task: siamfc``)
 :func:`tracker_nothing_resumed_line`, a text run :func:`text_finished_line`; each says how to
 train longer in the way that works for its schedule.
+
+``siamkit train --resume`` of an image run says :func:`complete_line` before anything is written
+and ends there, changing none of the run's files, or :func:`resuming_line` and trains on
+(:func:`nothing_resumed_line` stays for :func:`~siamkit.experiment.run_experiment` called with
+``resume=True`` from Python).
 """
 
 from __future__ import annotations
@@ -67,13 +72,73 @@ def nothing_resumed_line(
     done = result.resumed_at
     if done is None or result.epochs_run:
         return None
+    held = f"all {done} of {epochs} epochs" if done == epochs else f"{done} epochs"
+    return _finished(checkpoint, done, epochs, result.stopped_early, run_dir, schedule, held, AGAIN)
+
+
+#: What ``siamkit train --resume`` of a complete run does instead of training.
+COMPLETE = "the run is already complete, so nothing was trained and none of its files changed"
+
+
+def complete_line(
+    checkpoint: str | os.PathLike[str],
+    done: int,
+    stopped: bool,
+    epochs: int,
+    run_dir: str | os.PathLike[str],
+    schedule: str = "constant",
+) -> str | None:
+    """The sentence for ``siamkit train --resume`` of ``checkpoint``, which trained ``done``
+    epochs (``stopped``: a callback ended it early), when it leaves none of the run's
+    ``epochs`` to train: the command then ends there, writing nothing (the run's files, its
+    ``train_seconds`` among them, stay as they were). ``None`` when epochs are left (e.g. the
+    user raised ``train.epochs``). ``schedule`` as in :func:`nothing_resumed_line`.
+
+    >>> complete_line("runs/a/checkpoint.pt", 3, False, 3, "runs/a")  # doctest: +NORMALIZE_WHITESPACE
+    'runs/a/checkpoint.pt holds a finished run (epochs 3 of 3): the run is already complete, so
+    nothing was trained and none of its files changed; to train longer, resume with train.epochs
+    above 3 (--set train.epochs=6 --resume)'
+    >>> complete_line("runs/a/checkpoint.pt", 2, False, 3, "runs/a") is None
+    True
+    """
+    if done < epochs and not stopped:
+        return None
+    held = f"epochs {done} of {epochs}" if done == epochs else f"{done} epochs"
+    return _finished(checkpoint, done, epochs, stopped, run_dir, schedule, held, COMPLETE)
+
+
+def resuming_line(checkpoint: str | os.PathLike[str], done: int, epochs: int) -> str:
+    """The line ``siamkit train --resume`` says before it trains on from ``checkpoint``, which
+    trained ``done`` of the run's ``epochs``.
+
+    >>> resuming_line("runs/a/checkpoint.pt", 1, 3)
+    'resuming at epoch 2 of 3 from runs/a/checkpoint.pt (2 epochs left)'
+    """
+    left = epochs - done
+    return (
+        f"resuming at epoch {done + 1} of {epochs} from {os.fspath(checkpoint)} "
+        f"({left} epoch{'s' * (left != 1)} left)"
+    )
+
+
+def _finished(
+    checkpoint: str | os.PathLike[str],
+    done: int,
+    epochs: int,
+    stopped: bool,
+    run_dir: str | os.PathLike[str],
+    schedule: str,
+    held: str,
+    again: str,
+) -> str:
+    """The sentence for ``checkpoint``, whose run of ``epochs`` trained ``done`` (``held`` says
+    it) and left none: ``again``, what the resume does instead, and how to train longer."""
     new_run = new_run_from(run_dir)
-    if result.stopped_early and done < epochs:
+    if stopped and done < epochs:
         return (
             f"{os.fspath(checkpoint)} holds a run that stopped early, after epoch {done} of "
-            f"{epochs}: {AGAIN}; to train longer, {new_run}"
+            f"{epochs}: {again}; to train longer, {new_run}"
         )
-    held = f"all {done} of {epochs} epochs" if done == epochs else f"{done} epochs"
     if schedule == "onecycle":
         more = f"{new_run}: optim.schedule onecycle fixes train.epochs"
     else:
@@ -81,7 +146,7 @@ def nothing_resumed_line(
         if schedule == "cosine":
             more += "; the cosine schedule then spans the new total, so the rate rises again"
         more += ")"
-    return finished_line(checkpoint, held, more)
+    return finished_line(checkpoint, held, more, again)
 
 
 def tracker_nothing_resumed_line(
