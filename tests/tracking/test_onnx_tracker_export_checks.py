@@ -97,3 +97,16 @@ def test_a_failing_exporter_is_one_sentence_and_leaves_no_new_folder(
         "17 (export_tracker_onnx(..., opset=N))\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_out_below_a_file_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    """--out notes.txt/tk was mkdir's NotADirectoryError traceback."""
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path / "notes.txt" / "tk"
+    res = CliRunner().invoke(cli, ["export-tracker", "--out", str(out)])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert res.output.rstrip().endswith(
+        f"Error: --out {out} cannot be made because {tmp_path / 'notes.txt'} is a file, not a "
+        "folder; give a folder path"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine"

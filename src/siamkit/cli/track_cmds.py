@@ -385,8 +385,13 @@ def export_tracker(model_path: str | None, out: str, force: bool) -> None:
     import warnings
 
     from siamkit.applications.tracking.onnx import export_tracker_onnx
+    from siamkit.atomic import check_writable_folder
     from siamkit.export.onnx import ParityNotCheckedWarning
 
+    try:  # notes.txt/tk: refused before the model loads, not as mkdir's traceback after
+        check_writable_folder(out, f"--out {out}")
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     net = load_tracker_model(model_path, "export-tracker")
     try:
         with warnings.catch_warnings():  # said below in the command's own words
