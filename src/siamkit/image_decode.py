@@ -161,11 +161,47 @@ def unconverted_mode_problem(subject: str, mode: str) -> str | None:
     )
 
 
-def _read(stream: BinaryIO, name: str, max_pixels: int, pixels: bool) -> Image.Image:
+DRAFT_MARGIN = 2
+"""A JPEG is decoded at a reduced scale only down to this many times the size it is resized to
+next (:func:`draft_jpeg`), so that the resize still averages several pixels into each one."""
+
+
+def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
+    """Let libjpeg shrink an opened, not yet loaded JPEG while decoding it (DCT scaling by 1/2,
+    1/4 or 1/8, Pillow's ``draft``) when it is at least twice :data:`DRAFT_MARGIN` times
+    ``size = (H, W)`` (the size the caller resizes it to next) on each side; the image then
+    loads no smaller than ``DRAFT_MARGIN * max(H, W)`` on either side (the larger of H and W,
+    as an EXIF orientation may turn the image after decoding). A 12-MP photo read for a 64×64
+    model input decodes at 504×378, several times faster. Its mode is kept (the conversion to
+    grey or RGB stays :func:`convert_image`'s); any other image, or a smaller JPEG, is left
+    alone.
+
+    Returns:
+        Whether the decoder was asked to shrink the image.
+
+    Example:
+        >>> big = Image.new("RGB", (1024, 768)); buf = io.BytesIO(); big.save(buf, "JPEG")
+        >>> img = Image.open(buf); draft_jpeg(img, (64, 64)), img.size
+        (True, (256, 192))
+    """
+    side = DRAFT_MARGIN * max(size)
+    if img.format != "JPEG" or min(img.size) < 2 * side:
+        return False
+    return img.draft(img.mode, (side, side)) is not None
+
+
+def _read(
+    stream: BinaryIO,
+    name: str,
+    max_pixels: int,
+    pixels: bool,
+    draft: tuple[int, int] | None = None,
+) -> Image.Image:
     """``Image.open(stream)`` within the size limit, and with ``pixels`` its ``load()``: Pillow
     reading the file, and only that, so that every Pillow error met here becomes one
     :class:`ImageReadError` sentence naming ``name`` while a failure in what the caller does
     with the image afterwards (converting it) is raised as itself. The caller closes the image.
+    ``draft``: see :func:`draft_jpeg` (the size limit is the file's own size, checked first).
     """
     try:
         with warnings.catch_warnings():
@@ -179,6 +215,8 @@ def _read(stream: BinaryIO, name: str, max_pixels: int, pixels: bool) -> Image.I
                         f"more than the limit of {max_pixels}; resize it first.",
                         "too large",
                     )
+                if draft is not None:
+                    draft_jpeg(img, draft)
                 if pixels:
                     img.load()
             except BaseException:
@@ -233,7 +271,10 @@ def probe_image(
 
 
 def decode_image(
-    source: ImageSource, channels: int = 3, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: ImageSource,
+    channels: int = 3,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Decode one image file or byte string into an ``(H, W, C)`` uint8 array.
 
@@ -242,6 +283,9 @@ def decode_image(
         channels: 1 converts to grayscale (``L``), 3 to ``RGB``. Transparency is dropped. The
             EXIF orientation is applied; deeper images are scaled to 8 bits (:func:`convert_image`).
         max_pixels: refuse images with more than this many pixels (width × height).
+        draft: ``(H, W)`` the caller resizes the image to next: a JPEG far larger is decoded
+            at a reduced scale, no smaller than twice that (:func:`draft_jpeg`), and the array
+            then has that reduced size.
 
     Raises:
         ImageReadError: the file is missing, empty, not an image, truncated or too large (Pillow
@@ -252,7 +296,7 @@ def decode_image(
     mode = image_mode(channels)
     data = read_source_bytes(source)
     name = describe_source(source)
-    with _read(io.BytesIO(data), name, max_pixels, pixels=True) as img:
+    with _read(io.BytesIO(data), name, max_pixels, pixels=True, draft=draft) as img:
         problem = unconverted_mode_problem(f"Image {name}", img.mode)  # as _read's sentences
         if problem is not None:
             raise ImageReadError(problem, "colour space not supported")

@@ -1,0 +1,139 @@
+"""Big JPEGs (phone photos) are shrunk by libjpeg as they decode (Pillow's draft mode), and come
+out as a full decode and resize of them would, upright.
+
+The reference is built here with Pillow and torch alone (open, EXIF transpose, convert, then an
+antialiased bilinear resize of the full-size pixels), not through siamkit's reading.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, JpegImagePlugin
+
+from siamkit.data.image_io import load_images
+from siamkit.image_decode import decode_image, draft_jpeg
+
+BIG = (4000, 3000)  # (width, height): a 12-MP phone photo
+TOLERANCE = 0.5 / 255  # mean |difference| allowed, half of one 8-bit step (see the test)
+
+
+def _photo(size: tuple[int, int] = BIG, seed: int = 0) -> Image.Image:
+    """skimage's astronaut (a real photo) upscaled to ``size`` with a little seeded noise, as a
+    phone's sensor leaves it."""
+    up = np.asarray(Image.fromarray(skimage.data.astronaut()).resize(size, Image.BICUBIC))
+    noise = np.random.default_rng(seed).integers(-6, 7, size=up.shape)
+    return Image.fromarray(np.clip(up + noise, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def big_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("photos") / "IMG_0001.jpg"
+    _photo().save(path, quality=90)
+    return path
+
+
+@pytest.fixture(scope="module")
+def turned_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The photo stored sideways (3000×4000) with EXIF orientation 6 ("turn 90° clockwise to
+    view"), as a phone held upright saves it; upright, its top-left quarter is white."""
+    upright = np.asarray(_photo(seed=1)).copy()
+    upright[: BIG[1] // 2, : BIG[0] // 2] = 255
+    stored = Image.fromarray(np.rot90(upright, k=1))  # turned back 90° counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path_factory.mktemp("turned") / "IMG_0002.jpg"
+    stored.save(path, quality=90, exif=exif)
+    return path
+
+
+def _reference(path: Path, channels: int, size: tuple[int, int]) -> torch.Tensor:
+    """Full decode, EXIF transpose, convert, and an antialiased bilinear resize: ``(C, H, W)``."""
+    with Image.open(path) as img:
+        full = ImageOps.exif_transpose(img).convert("RGB" if channels == 3 else "L")
+        array = np.asarray(full, dtype=np.float32) / 255.0
+    x = torch.from_numpy(array.reshape(*array.shape[:2], channels)).permute(2, 0, 1)[None]
+    out = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return out.clamp(0.0, 1.0)[0]
+
+
+class _DraftSpy:
+    """Records what each JPEG's ``draft`` returned and the size it left the image at."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[tuple[int, int], tuple[int, int], object]] = []
+        real = JpegImagePlugin.JpegImageFile.draft
+
+        def spy(img, mode, size):  # type: ignore[no-untyped-def]
+            before = img.size
+            result = real(img, mode, size)
+            self.calls.append((before, img.size, result))
+            return result
+
+        monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+@pytest.mark.parametrize("side", [64, 224])
+def test_a_big_jpeg_reads_as_its_full_decode_and_resize(big_jpeg, channels, side, monkeypatch):
+    spy = _DraftSpy(monkeypatch)
+    got = load_images([big_jpeg], (channels, side, side))[0]
+    ref = _reference(big_jpeg, channels, (side, side))
+    # libjpeg's 1/8 scale averages each 8×8 block (its DC term); the antialiased resize then
+    # averages >= 2 of those per output pixel, so the two differ only by rounding the reduced
+    # image to 8 bits and the filters' shapes: measured 0.1/255 on average (max 1.7/255).
+    # Half an 8-bit step keeps the uint8 copy of the folder the same, while a shrink that
+    # skips pixels instead of averaging them (below) is several steps off.
+    assert (got - ref).abs().mean().item() < TOLERANCE
+    assert (got - ref).abs().max().item() < 4 / 255
+    # the decoder did shrink it: 4000×3000 -> 1/8 (64: 500×375) or 1/4 (224: 1000×750)
+    assert [(before, after) for before, after, _ in spy.calls] == [
+        (BIG, (500, 375) if side == 64 else (1000, 750))
+    ]
+
+
+def test_the_tolerance_tells_a_careless_shrink_apart(big_jpeg):
+    """Every 8th pixel of the full image, resized the same way, is well outside it: the test
+    above would catch a decoder that dropped pixels rather than averaging them."""
+    ref = _reference(big_jpeg, 3, (64, 64))
+    with Image.open(big_jpeg) as img:
+        skipped = np.asarray(img.convert("RGB"), dtype=np.float32)[::8, ::8] / 255.0
+    x = torch.from_numpy(skipped).permute(2, 0, 1)[None]
+    careless = F.interpolate(x, size=(64, 64), mode="bilinear", antialias=True)[0]
+    assert (careless - ref).abs().mean().item() > 2 * TOLERANCE
+
+
+def test_a_turned_big_jpeg_comes_out_upright(turned_jpeg, monkeypatch):
+    spy = _DraftSpy(monkeypatch)
+    got = load_images([turned_jpeg], (1, 48, 64))[0, 0]  # (H, W) as the upright photo
+    assert [after for _, after, _ in spy.calls] == [(375, 500)]  # 3000×4000 stored, 1/8
+    assert got[:24, :32].mean() > 0.97  # the white quarter is top-left again
+    assert got[24:, :].mean() < 0.8 and got[:, 32:].mean() < 0.8
+    ref = _reference(turned_jpeg, 1, (48, 64))[0]
+    assert (got - ref).abs().mean().item() < TOLERANCE
+
+
+def test_images_not_far_larger_than_the_target_are_decoded_whole(tmp_path):
+    """A JPEG under twice the margin (2 × 2 × 64 = 256 px on its short side) and a PNG are
+    decoded at full size, as before: pixel for pixel what decode_image gives."""
+    small = tmp_path / "small.jpg"
+    _photo((400, 255)).save(small, quality=90)
+    img = Image.open(small)
+    assert draft_jpeg(img, (64, 64)) is False and img.size == (400, 255)
+    png = Image.open(io.BytesIO(_png_bytes()))
+    assert draft_jpeg(png, (8, 8)) is False
+    full = torch.from_numpy(decode_image(small, 3)).permute(2, 0, 1).float() / 255
+    ref = F.interpolate(full[None], size=(64, 64), mode="bilinear", antialias=True)
+    assert torch.equal(load_images([small], (3, 64, 64)), ref.clamp(0, 1))
+
+
+def _png_bytes() -> bytes:
+    buf = io.BytesIO()
+    _photo((600, 600)).save(buf, format="PNG")
+    return buf.getvalue()
