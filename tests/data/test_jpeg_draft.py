@@ -1,5 +1,5 @@
 """Big JPEGs (phone photos) are shrunk by libjpeg as they decode (Pillow's draft mode), and come
-out as a full decode and resize of them would, upright.
+out as a full decode and resize of them would, upright; folders can be held as uint8.
 
 The reference is built here with Pillow and torch alone (open, EXIF transpose, convert, then an
 antialiased bilinear resize of the full-size pixels), not through siamkit's reading.
@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, JpegImagePlugin
 
+from siamkit.data.folders import ImageFolderDataset, OmniglotDataset
 from siamkit.data.image_io import load_images
 from siamkit.image_decode import decode_image, draft_jpeg
 
@@ -137,3 +138,57 @@ def _png_bytes() -> bytes:
     buf = io.BytesIO()
     _photo((600, 600)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_uint8_holds_the_float_images_rounded(tmp_path, big_jpeg):
+    items = [big_jpeg, _png_bytes()]
+    floats = load_images(items, (3, 32, 32))
+    eights = load_images(items, (3, 32, 32), dtype=torch.uint8)
+    assert eights.dtype == torch.uint8 and eights.shape == floats.shape
+    assert torch.equal(eights, floats.mul(255).round().to(torch.uint8))
+    assert eights.element_size() * 4 == floats.element_size()
+
+
+def test_a_dtype_other_than_float32_or_uint8_is_refused(big_jpeg):
+    with pytest.raises(ValueError, match=r"dtype must be torch.float32 .* or torch.uint8"):
+        load_images([big_jpeg], (3, 8, 8), dtype=torch.float16)
+
+
+def _tree(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for c in ("ant", "bee"):
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (20, 16, 3), dtype=np.uint8)).save(
+                root / c / f"{i}.png"
+            )
+
+
+def test_a_folder_loads_as_uint8_in_a_quarter_of_the_memory(tmp_path):
+    _tree(tmp_path)
+    ds = ImageFolderDataset(tmp_path, (3, 12, 12))
+    x, y = ds.load_all(folder="data.root")
+    x8, y8 = ds.load_all(folder="data.root", dtype=torch.uint8)
+    assert x8.dtype == torch.uint8 and torch.equal(y, y8)
+    assert torch.equal(x8, x.mul(255).round().to(torch.uint8))
+    assert x8.untyped_storage().nbytes() * 4 == x.untyped_storage().nbytes()
+
+
+def test_an_inverted_omniglot_folder_loads_as_uint8(tmp_path):
+    char = tmp_path / "images_background" / "Latin" / "character01"
+    char.mkdir(parents=True)
+    Image.fromarray(np.array([[0, 255], [10, 200]], np.uint8)).save(char / "a.png")
+    ds = OmniglotDataset(tmp_path, (1, 2, 2), invert=True)
+    x8, _ = ds.load_all(dtype=torch.uint8)
+    assert x8.tolist() == [[[[255, 0], [245, 55]]]]
+    assert torch.allclose(ds.load_all()[0], x8.float() / 255, atol=1e-6)
+
+
+def test_the_image_folder_source_holds_uint8(tmp_path):
+    from siamkit.data.sources import DATA_SOURCES
+
+    _tree(tmp_path)
+    src = DATA_SOURCES.build("image-folder", root=str(tmp_path), image_size=12)
+    ref = ImageFolderDataset(tmp_path, (3, 12, 12)).load_all()[0]
+    assert src.x.dtype == torch.uint8 and src.x.shape == (6, 3, 12, 12)
+    assert torch.equal(src.x, ref.mul(255).round().to(torch.uint8))

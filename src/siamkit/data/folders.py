@@ -268,8 +268,10 @@ class FileImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _read(self, paths: Sequence[Path], folder: str | None = None) -> torch.Tensor:
-        return load_images(paths, self.input_shape, folder=folder)
+    def _read(
+        self, paths: Sequence[Path], folder: str | None = None, dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        return load_images(paths, self.input_shape, folder=folder, dtype=dtype)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
@@ -278,11 +280,14 @@ class FileImageDataset(Dataset):
             image = self.transform(image)
         return image, label
 
-    def load_all(self, folder: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def load_all(
+        self, folder: str | None = None, dtype: torch.dtype = torch.float32
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Read every image: ``(images (N, C, H, W) float in [0, 1], labels (N,))``; ``folder``:
         the setting that named the root (``"data.root"``), which an unreadable image's message
-        names (:func:`~siamkit.data.image_io.load_images`)."""
-        return self._read([p for p, _ in self.samples], folder), self.labels.clone()
+        names; ``dtype=torch.uint8``: the images as 0-255, a quarter of the memory
+        (:func:`~siamkit.data.image_io.load_images`)."""
+        return self._read([p for p, _ in self.samples], folder, dtype), self.labels.clone()
 
 
 class ImageFolderDataset(FileImageDataset):
@@ -427,6 +432,10 @@ class OmniglotDataset(FileImageDataset):
             f"'{self.root}' has no {' or '.join(names[subset])} folder (standard Omniglot layout)."
         )
 
-    def _read(self, paths: Sequence[Path], folder: str | None = None) -> torch.Tensor:
-        images = load_images(paths, self.input_shape, folder=folder)
-        return 1.0 - images if self.invert else images
+    def _read(
+        self, paths: Sequence[Path], folder: str | None = None, dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        images = load_images(paths, self.input_shape, folder=folder, dtype=dtype)
+        if not self.invert:
+            return images
+        return 255 - images if images.dtype == torch.uint8 else 1.0 - images
