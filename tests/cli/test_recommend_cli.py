@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -155,8 +156,26 @@ def test_recommend_on_an_empty_gallery_says_to_enroll_first(tmp_path):
         res = CliRunner().invoke(cli, ["recommend", str(model), "--gallery", empty, "--like", like])
         assert res.exit_code == 1 and res.output.strip() == (
             f"Error: {empty} is empty, so there is nothing to recommend: enroll images first "
-            f"(siamkit enroll MODEL --gallery {empty} ...)"
+            f"(siamkit enroll {model} --gallery {empty} ...)"
         ), res.output
+
+
+def test_recommend_on_an_empty_text_gallery_names_text_enroll(tmp_path):
+    """An empty text gallery was told "enroll images first (siamkit enroll MODEL --gallery ...)",
+    a command that refuses a text model: it names `siamkit text enroll` and the model given."""
+    pytest.importorskip("transformers", reason="the text extra is not installed")
+    from _tiny_bert import save_tiny_bert
+    from siamkit.applications.text.model import TextSiameseNetwork
+
+    net = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "hf"), max_length=32, overlap=8)
+    model = siamkit.save_model(net, tmp_path / "model")
+    Gallery.open(tmp_path / "empty.db", net).close()
+    empty = str(tmp_path / "empty.db")
+    res = CliRunner().invoke(cli, ["recommend", str(model), "--gallery", empty, "--like", "T-1"])
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: {empty} is empty, so there is nothing to recommend: enroll texts first "
+        f"(siamkit text enroll CORPUS --gallery {empty} --model {model})"
+    ), res.output
 
 
 def test_recommend_an_empty_like_says_what_to_give(tmp_path):

@@ -79,8 +79,8 @@ def recommend(
     with _open(gallery_path, net, folder=model) as gallery:  # another model's: names its folder
         if len(gallery) == 0:  # every like is unknown: say why, not which (as identify)
             raise click.ClickException(
-                f"{gallery_path} is empty, so there is nothing to recommend: enroll images first "
-                f"(siamkit enroll MODEL --gallery {gallery_path} ...)"
+                f"{gallery_path} is empty, so there is nothing to recommend: "
+                f"{_enroll_first(model, gallery_path)}"
             )
         try:
             ids = liked_item_ids(gallery, list(likes))
@@ -110,6 +110,23 @@ def recommend(
     )
     text = "\n".join(lines) if lines else f"(nothing to recommend: {nothing})"
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)
+
+
+def _enroll_first(model: str, gallery_path: str) -> str:
+    """How to fill the empty gallery at ``gallery_path`` for the model folder ``model``: a text
+    model's is filled by `siamkit text enroll` (the image command was named for it too)."""
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        config = read_model_config(model).get("model")
+    except Exception:  # the model was read a moment ago: an image model's command then
+        config = None
+    if isinstance(config, dict) and config.get("kind") in ("text", "text-onnx"):
+        return (
+            f"enroll texts first (siamkit text enroll CORPUS --gallery {gallery_path} "
+            f"--model {model})"
+        )
+    return f"enroll images first (siamkit enroll {model} --gallery {gallery_path} ...)"
 
 
 def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
