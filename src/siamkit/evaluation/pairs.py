@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -62,13 +63,25 @@ def all_pair_distances(
     dist = resolve_distance(distance)
     genuine, impostor = [], []
     with memoized(dist, zt):
-        for s, block in distance_rows(zt, dist, upper=True, desc="verification pairs"):
-            rows = block.shape[0]
-            upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
-            same = (y[s : s + rows, None] == y[None, s:]).cpu()
-            genuine.append(block[upper & same].numpy())
-            impostor.append(block[upper & ~same].numpy())
+        for g, m in pair_blocks(zt, y, dist):
+            genuine.append(g)
+            impostor.append(m)
     return PairDistances(np.concatenate(genuine), np.concatenate(impostor))
+
+
+@torch.no_grad()
+def pair_blocks(
+    zt: torch.Tensor, y: torch.Tensor, dist: Distance, desc: str | None = "verification pairs"
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Genuine and impostor distances ``(G_b,), (I_b,)`` of the pairs ``i < j`` of each row
+    block of :func:`~siamkit.evaluation._common.distance_rows`, row-major; ``y`` holds class
+    codes on ``zt``'s device. The one place that splits a block, so every caller gets the
+    same values."""
+    for s, block in distance_rows(zt, dist, upper=True, desc=desc):
+        rows = block.shape[0]
+        upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
+        same = (y[s : s + rows, None] == y[None, s:]).cpu()
+        yield block[upper & same].numpy(), block[upper & ~same].numpy()
 
 
 def pair_index(flat: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

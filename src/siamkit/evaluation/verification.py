@@ -13,8 +13,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from siamkit.evaluation._common import ArrayLike, DistanceLike
-from siamkit.evaluation.pairs import PairDistances, pair_distances
+from siamkit.evaluation._common import (
+    ArrayLike,
+    DistanceLike,
+    as_embeddings,
+    as_sequence,
+    checked_embeddings,
+)
+from siamkit.evaluation.pairs import PairDistances, n_pairs, pair_distances
 from siamkit.evaluation.roc import (
     OperatingPoint,
     RocCurve,
@@ -26,6 +32,7 @@ from siamkit.evaluation.roc import (
     roc_curve,
     tar_at_far,
 )
+from siamkit.evaluation.streamed import StreamedPairs
 
 __all__ = [
     "DistanceHistogram",
@@ -55,6 +62,14 @@ def far_resolved(far: float, n_impostor: int | None) -> bool:
     """
     return n_impostor is None or n_impostor * far >= 1
 
+
+#: Above this many pairs, :func:`verification_from_embeddings` streams them
+#: (:class:`~siamkit.evaluation.streamed.StreamedPairs`, a few hundred MB whatever N) instead of
+#: holding every distance (~25 bytes a pair at its peak: 20,000 items, ~200M pairs, ~5 GB).
+#: Streaming computes the distances three times, so below it holding them is faster (N = 5,000:
+#: 5.3 s against 9.3 s, BENCHMARKS.md) and small. 2**23 pairs is N ~ 4,100: the 4,000 items of
+#: fmnist-disjoint stay in memory. Both give the same numbers.
+STREAM_PAIRS = 1 << 23
 
 #: Exact points kept in a report's ROC curve (enough for ROC and DET plots).
 CURVE_POINTS = 2000
@@ -151,6 +166,11 @@ def verification_from_embeddings(
 ) -> VerificationReport:
     """Verification metrics over all unordered pairs ``i < j`` of ``z`` (or ``max_pairs`` of them).
 
+    Above ``STREAM_PAIRS`` pairs all pairs are streamed in blocks
+    (:class:`~siamkit.evaluation.streamed.StreamedPairs`): memory holds the genuine distances
+    and some counts, not the ~N²/2 impostor distances (20,000 items: ~200M pairs), and every
+    metric is the in-memory one's.
+
     Args:
         z: ``(N, D)`` embeddings.
         labels: ``(N,)`` class labels.
@@ -165,5 +185,32 @@ def verification_from_embeddings(
         >>> verification_from_embeddings(z, [0, 0, 1, 1]).roc_auc
         1.0
     """
-    pd: PairDistances = pair_distances(z, labels, distance, max_pairs=max_pairs, seed=seed)
-    return verification_report(pd.genuine, pd.impostor, fars=fars)
+    zt = as_embeddings(z)
+    with checked_embeddings(zt):
+        if max_pairs is not None or n_pairs(zt.shape[0]) <= STREAM_PAIRS:
+            pd: PairDistances = pair_distances(zt, labels, distance, max_pairs=max_pairs, seed=seed)
+            return verification_report(pd.genuine, pd.impostor, fars=fars)
+        return streamed_verification_report(StreamedPairs(zt, labels, distance), fars)
+
+
+def streamed_verification_report(
+    pairs: StreamedPairs, fars: Iterable[float] = (1e-2, 1e-3)
+) -> VerificationReport:
+    """:func:`verification_report` of all pairs, from counts kept while streaming them: the
+    same numbers, without holding the ``N(N-1)/2`` distances (:mod:`siamkit.evaluation.streamed`)."""
+    fars = as_sequence(fars, "fars", "(0.01,)")
+    pairs.plan(fars, CURVE_POINTS)
+    eer_point = pairs.eer()
+    acc_point = pairs.best_accuracy()
+    return VerificationReport(
+        roc_auc=pairs.roc_auc(),
+        eer=eer_point.value,
+        eer_threshold=eer_point.threshold,
+        tar_at_far={float(f): pairs.far_operating_point(float(f)).value for f in fars},
+        best_accuracy=acc_point.value,
+        best_threshold=acc_point.threshold,
+        n_genuine=pairs.n_genuine,
+        n_impostor=pairs.n_impostor,
+        curve=pairs.roc_curve(CURVE_POINTS),
+        histogram=DistanceHistogram(*pairs.histogram()),
+    )
