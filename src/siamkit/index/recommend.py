@@ -79,11 +79,20 @@ def liked_item_ids(gallery: Gallery, likes: Sequence[str]) -> list[int]:
         AmbiguousLikeError: ``#N`` is both item N and a label enrolled by an older siamkit
             (a ``ValueError``; the message says how to like either).
         ValueError: no likes, an ``#`` reference that is not a number, or an empty label.
+        TypeError: ``likes`` is one string (it was read letter by letter: "label 'i' is not in
+            the gallery"), or holds something other than a string (an item id as an int).
     """
+    if isinstance(likes, str):
+        raise TypeError(f"likes is a list of labels and '#ID's, not one string: give [{likes!r}]")
     if not likes:
         raise ValueError("give at least one liked item (a label, or #ID for one item)")
     ids: list[int] = []
     for like in likes:
+        if not isinstance(like, str):  # an int said "'int' object has no attribute 'strip'"
+            raise TypeError(
+                f"a like is a label or '#ID' string, got {like!r} ({type(like).__name__}); for "
+                "item N give '#N', or pass item ids to Gallery.recommend"
+            )
         if not like.strip():  # the store said "a label must have 1 to 256 characters, got 0"
             raise ValueError(f"a liked item is empty ({like!r}): give a label, or #ID for one item")
         if like.startswith("#") and like not in gallery:
