@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import cv2
@@ -225,6 +226,24 @@ def test_export_tracker_then_track_with_onnx(files: dict[str, Path], tmp_path: P
     assert frames_a == frames_b == [2, 3, 4, 5, 6] and _count_frames(out) == 5
     assert rows_b[0].tolist() == [60, 40, 24, 24]
     np.testing.assert_allclose(rows_b, rows_a, atol=1.0)
+
+
+def test_track_onnx_without_onnxruntime_says_how_to_install_it(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said only "Error: No module named 'onnxruntime'"."""
+    res = CliRunner().invoke(cli, ["export-tracker", "--out", str(tmp_path / "onnx")])
+    assert res.exit_code == 0, res.output
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as without the onnx extra
+    boxes = tmp_path / "b.csv"
+    args = ["--onnx", str(tmp_path / "onnx"), "--box", "28,24,24,24", "--boxes", str(boxes)]
+    res = CliRunner().invoke(cli, ["track", str(files["video"]), *args])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert res.output == (
+        "Error: ONNX Runtime is not installed; pip install 'siamkit[onnx]' (on a device, "
+        "`pip install onnxruntime numpy` is enough)\n"
+    )
+    assert not boxes.exists()
 
 
 def test_outputs_that_would_destroy_an_input_are_refused(

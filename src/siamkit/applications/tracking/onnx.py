@@ -251,7 +251,9 @@ class OnnxSiamFC:
     """The tracker-facing side of :class:`SiamFCNet` (``embed_numpy``, ``response_numpy``) on ONNX Runtime."""
 
     def __init__(self, folder: str | os.PathLike[str], threads: int = 1) -> None:
-        import onnxruntime as ort
+        from siamkit.export.runtime import import_onnxruntime
+
+        ort = import_onnxruntime()  # an ImportError that says how to install it
 
         d = Path(folder)
         if not (d / ONNX_FILE).is_file() or not (d / META_FILE).is_file():
