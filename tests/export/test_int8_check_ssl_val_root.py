@@ -9,11 +9,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
 from siamkit.cli.export_cmd import export
+from siamkit.cli.main import cli
 from siamkit.models import Preprocess
 
 
@@ -74,3 +76,32 @@ def test_without_a_validation_folder_it_still_says_the_photos_have_no_classes(tm
     check = _check(_ssl_model(tmp_path, None))
     assert isinstance(check, str) and check.startswith("accuracy change not measured:")
     assert "no class sub-folders (the model learned from them without labels)" in check
+
+
+def test_a_relative_val_root_is_found_from_another_folder(tmp_path, monkeypatch):
+    """A run trained with ``data.val_root: labelled`` in one folder recorded it relative to that
+    folder, so an export --int8 run from another folder said the folder was not there."""
+    where = tmp_path / "project"
+    rng = np.random.default_rng(0)
+    _images(where / "photos", 8, rng)
+    for c in ("cat", "dog", "owl"):
+        _images(where / "labelled" / c, 5, rng)
+    doc = {
+        "task": "ssl", "method": "simclr",
+        "data": {"dataset": "image-folder", "root": "photos", "val_root": "labelled",
+                 "image_size": 8, "grayscale": True},
+        "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8]}, "embedding_dim": 4},
+        "ssl": {"proj_dim": 8, "proj_hidden": 16, "collapse_std": 0.0},
+        "train": {"epochs": 1, "batch_size": 4, "steps_per_epoch": 1, "knn_k": 3, "device": "cpu"},
+    }  # fmt: skip
+    (where / "ssl.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.chdir(where)
+    res = CliRunner().invoke(cli, ["train", "ssl.yaml", "--out", "run", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    monkeypatch.chdir(tmp_path)  # another folder, where labelled/ is not
+    check = _check(where / "run" / "model")
+    assert isinstance(check, dict), check  # measured, not "... labelled is not there"
+    assert check["images"] == (
+        "15 images of 3 classes (cat, dog, owl) from the run's labelled validation folder "
+        f"{where / 'labelled'} (data.val_root)"
+    )

@@ -174,15 +174,17 @@ def _labelled_val_root(meta: dict[str, Any]) -> str | None:
     """The labelled validation folder (``data.val_root``: one sub-folder per class, its kNN
     monitor's images) that a self-supervised run recorded, the only labels it had: the folder
     it learned from may hold loose photos or dated sub-folders, which are not classes; ``None``
-    when the run recorded none.
+    when the run recorded none. Read from ``run.val_root`` (made absolute where training ran),
+    else, in models saved before that was recorded, ``data.val_root`` as the config gave it.
 
     Raises:
-        ValueError: the run recorded one and it is not there (moved, or relative to another
-            folder than this one), naming it and what to pass instead.
+        ValueError: the run recorded one and it is not there (moved, or an old model's path
+            relative to another folder than this one), naming it and what to pass instead.
     """
     from siamkit.cli._eval_data import _learned_without_labels
 
-    root = ((meta.get("config") or {}).get("data") or {}).get("val_root")
+    given = ((meta.get("config") or {}).get("data") or {}).get("val_root")
+    root = (meta.get("run") or {}).get("val_root") or given
     if not _learned_without_labels(meta) or not isinstance(root, str) or not root:
         return None
     if not Path(root).is_dir():

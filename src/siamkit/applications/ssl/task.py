@@ -97,6 +97,8 @@ def _metadata(
         # data.root as the config gave it (kept in config) is relative to the folder training
         # ran in: `siamkit evaluate` run from another folder still knows the training folder
         run["data_root"] = str(Path(cfg.data.root).resolve())
+    if cfg.data.val_root is not None:  # the same for the labelled folder (export --int8 reads it)
+        run["val_root"] = str(Path(cfg.data.val_root).resolve())
     return {
         "self_supervised": {
             "method": cfg.method,
