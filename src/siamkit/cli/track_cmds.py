@@ -71,6 +71,19 @@ def _json_number(v: float | int) -> float | int | None:
     return round(v, 4) if math.isfinite(v) else None
 
 
+NO_SCORED_FRAME = (
+    "no frame scored (a sequence's first frame is the box it starts from, so it needs a later "
+    "frame with a ground-truth box)"
+)
+
+
+def _scores_line(scores: Any) -> str:
+    """``success AUC 0.531, precision@20 0.707``, or why there is none (NaN said nothing)."""
+    if not scores.n_frames:
+        return NO_SCORED_FRAME
+    return f"success AUC {scores.success_auc:.3f}, precision@20 {scores.precision_20:.3f}"
+
+
 @click.command("track")
 @click.argument("video", type=click.Path(dir_okay=False))
 @click.option(
@@ -311,9 +324,7 @@ def evaluate_tracking(
         if report:
             frames.append((run.name, annotated_frames(seq, run.boxes)))
         if not as_json:
-            click.echo(
-                f"{run.name}: success AUC {run.scores.success_auc:.3f}, precision@20 {run.scores.precision_20:.3f}"
-            )
+            click.echo(f"{run.name}: {_scores_line(run.scores)}")
 
     scores, runs = evaluate_tracker(lambda: SiamFCTracker(net), seqs, keep, progress=not as_json)
     name = Path(model_path).name if model_path else "built-in siamfc-small"
@@ -346,10 +357,13 @@ def evaluate_tracking(
         ]
         click.echo(json.dumps(doc))
     else:
-        click.echo(
-            f"overall: success AUC {scores.success_auc:.3f}, precision@20 {scores.precision_20:.3f}, "
-            f"frames lost {scores.frames_lost}/{scores.n_frames}, {scores.fps:.1f} fps"
-        )
+        if scores.n_frames:
+            click.echo(
+                f"overall: {_scores_line(scores)}, frames lost "
+                f"{scores.frames_lost}/{scores.n_frames}, {scores.fps:.1f} fps"
+            )
+        else:  # "success AUC nan, precision@20 nan, frames lost 0/0, 0.0 fps"
+            click.echo(f"overall: {NO_SCORED_FRAME}; give sequences of two frames or more")
         if report:
             click.echo(f"report: {report}")
 

@@ -91,6 +91,21 @@ def annotated_frames(
     return out
 
 
+NOT_SCORED = "none scored"
+"""The score cells of a sequence with no scored frame (its first frame only): 'nan' said nothing."""
+
+
+def _cells(s: TrackingScores) -> str:
+    """A table row's score cells: success AUC, precision@20px, frames lost, frames, fps."""
+    auc, p20 = (
+        (f"{s.success_auc:.3f}", f"{s.precision_20:.3f}") if s.n_frames else (NOT_SCORED,) * 2
+    )
+    return (
+        f"<td>{auc}</td><td>{p20}</td><td>{s.frames_lost}</td><td>{s.n_frames}</td>"
+        f"<td>{s.fps:.1f}</td>"
+    )
+
+
 def write_tracking_report(
     path: str | os.PathLike[str],
     title: str,
@@ -101,16 +116,8 @@ def write_tracking_report(
 ) -> Path:
     """Write the report atomically (temp file + rename). ``rows``: per-sequence scores of the main tracker."""
     success, precision = plots_png(overall)
-    table = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{s.success_auc:.3f}</td><td>{s.precision_20:.3f}</td>"
-        f"<td>{s.frames_lost}</td><td>{s.n_frames}</td><td>{s.fps:.1f}</td></tr>"
-        for n, s in rows
-    )
-    heads = "".join(
-        f"<tr><th>{html.escape(n)}</th><td>{s.success_auc:.3f}</td><td>{s.precision_20:.3f}</td>"
-        f"<td>{s.frames_lost}</td><td>{s.n_frames}</td><td>{s.fps:.1f}</td></tr>"
-        for n, s in overall.items()
-    )
+    table = "".join(f"<tr><td>{html.escape(n)}</td>{_cells(s)}</tr>" for n, s in rows)
+    heads = "".join(f"<tr><th>{html.escape(n)}</th>{_cells(s)}</tr>" for n, s in overall.items())
     gallery = "".join(
         f"<h3>{html.escape(n)}</h3><p>{''.join(_img(j, 'image/jpeg', n) for j in jpgs)}</p>"
         for n, jpgs in frames
