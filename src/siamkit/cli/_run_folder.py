@@ -5,6 +5,7 @@ that --overwrite replaces."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -91,6 +92,91 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
             err=True,
         )
         raise click.exceptions.Exit(code) from None
+
+
+@contextlib.contextmanager
+def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
+    """A new run (``enabled``: not --resume, not --overwrite) that fails before its first
+    checkpoint with an error (a full disk, a NaN loss) leaves nothing behind that a user would
+    take for a run: the folders it made, OUT among them, are removed, or, in a folder that was
+    there before, the run's files it wrote there (a user's folder and its other files stay).
+    An interrupt (Ctrl-C, SIGTERM) is no failure of the run: it keeps what it wrote. A full disk (``ENOSPC``) then ends the command in one sentence saying so,
+    how much the checkpoint needed and what was removed, with or without the removal. Only the
+    first process of a torchrun launch removes anything."""
+    from siamkit.training.ddp import is_main_process
+
+    made = _first_missing(out_dir) if enabled else None
+    before = set(os.listdir(out_dir)) if enabled and made is None else set()
+    try:
+        yield
+    except Exception as err:
+        removed = None
+        if enabled and is_main_process() and not _holds_run(out_dir):
+            removed = _remove_new_run(out_dir, made, before)
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            raise click.ClickException(_full_disk_sentence(err, out_dir, removed)) from None
+        raise
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet (what a run into
+    ``folder`` makes), or ``None`` when ``folder`` exists."""
+    top = None
+    for p in (folder, *folder.parents):
+        if os.path.lexists(p):
+            break
+        top = p
+    return top
+
+
+def _holds_run(out_dir: Path) -> bool:
+    """Whether ``out_dir`` holds what makes a run worth keeping: a checkpoint or a model."""
+    from siamkit.tuning.preflight import TRAINING_RUN_FILES
+
+    return any(os.path.lexists(out_dir / name) for name in TRAINING_RUN_FILES)
+
+
+def _remove_new_run(out_dir: Path, made: Path | None, before: set[str]) -> str | None:
+    """Remove what a failed new run made (see :func:`_failed_new_run_removed`); what was
+    removed, in words, or ``None`` when nothing was."""
+    if made is not None:
+        if not os.path.lexists(made):
+            return None
+        shutil.rmtree(made, ignore_errors=True)
+        return f"the new folder {made} was removed"
+    written = [n for n in RUN_OUTPUTS if n not in before and os.path.lexists(out_dir / n)]
+    for name in written:
+        _remove(out_dir / name)
+    return f"{', '.join(written)} written in {out_dir} removed" if written else None
+
+
+def _size(n: int) -> str:
+    """Bytes in words: ``'1.5 GiB'``, ``'12.3 MiB'``, ``'4.0 KiB'``, ``'512 bytes'``."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _full_disk_sentence(err: OSError, out_dir: Path, removed: str | None) -> str:
+    """The one sentence for a run that the disk refused for want of space (``err``): what was
+    being written and, for a checkpoint (:class:`~siamkit.training.checkpoint.CheckpointDiskFull`),
+    how much it needed and what was free; what was removed; what to do."""
+    from siamkit.training.checkpoint import CheckpointDiskFull
+
+    what = err.filename if isinstance(err.filename, str) else str(out_dir)
+    needed = err.needed if isinstance(err, CheckpointDiskFull) else None
+    if needed is not None:
+        free = err.free if isinstance(err, CheckpointDiskFull) else None
+        room = f"{_size(free)} was free" if free is not None else "the disk had not that much"
+        said = f"the disk is full: writing {what} needed {_size(needed)} and {room}"
+    else:
+        said = f"the disk is full ({(err.strerror or 'no space left').lower()}) writing {what}"
+    if removed is not None:
+        said += f" ({removed}: the run had written no checkpoint)"
+    if _holds_run(out_dir):  # the checkpoint of the epochs trained stays
+        return f"{said}; free some space, then continue the run with the same command and --resume"
+    return f"{said}; free some space or give an --out on another disk, and run it again"
 
 
 def _refuse_set_aside_run(out_dir: Path) -> None:

@@ -20,6 +20,7 @@ from siamkit.cli._metric_tables import (
 from siamkit.cli._registry_help import RegistryHelpCommand
 from siamkit.cli._run_folder import (
     _earlier_run_set_aside,
+    _failed_new_run_removed,
     _refuse_existing_run,
     _refuse_set_aside_run,
     _refuse_study_folder,
@@ -140,6 +141,7 @@ def train(
     with (
         _resume_hint_on_interrupt(out_dir, enabled=not resume and not overwrite),
         _earlier_run_set_aside(out_dir, enabled=overwrite),
+        _failed_new_run_removed(out_dir, enabled=not resume and not overwrite),
     ):
         from siamkit.experiment import run_experiment
         from siamkit.training import apply_overrides, load_config

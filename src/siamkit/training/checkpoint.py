@@ -11,10 +11,12 @@ the previous checkpoint intact, and its temporary file is removed by the next sa
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import random
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +56,59 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
+class CheckpointDiskFull(OSError):
+    """The disk had no room for a checkpoint (``errno.ENOSPC``, its ``filename`` the
+    checkpoint's): ``needed``, the checkpoint's size in bytes, and ``free``, the bytes its disk
+    had free after the failed write (the temporary file removed); ``None`` where not known."""
+
+    def __init__(self, path: Path, needed: int | None, free: int | None, strerror: str) -> None:
+        super().__init__(errno.ENOSPC, strerror, os.fspath(path))
+        self.needed, self.free = needed, free
+
+
+class _Counter:
+    """A file-like sink that only counts what is written to it."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _saved_size(state: dict[str, Any]) -> int | None:
+    """The bytes ``torch.save(state)`` writes (counted, nothing kept), or ``None``."""
+    sink = _Counter()
+    try:
+        torch.save(state, sink)  # type: ignore[arg-type]
+    except Exception:  # not known: the error says the disk is full without a size
+        return None
+    return sink.size
+
+
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``state`` atomically to ``path`` (tmp file + fsync + ``os.replace``)."""
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        torch.save(state, fh)
+    """Write ``state`` atomically to ``path`` (tmp file + fsync + ``os.replace``).
+
+    Raises:
+        CheckpointDiskFull: the disk is full (the earlier checkpoint at ``path``, if any, is left
+            as it was, and no temporary file); it says how many bytes the checkpoint needed.
+    """
+    try:
+        with atomic_path(path) as tmp, tmp.open("wb") as fh:
+            torch.save(state, fh)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        try:
+            free: int | None = shutil.disk_usage(Path(path).parent).free
+        except OSError:
+            free = None
+        strerror = err.strerror or "No space left on device"
+        raise CheckpointDiskFull(Path(path), _saved_size(state), free, strerror) from err
     return Path(path)
 
 

@@ -1,0 +1,94 @@
+"""A new ``siamkit train`` run on a full disk failed at its first checkpoint and left its
+``config.yaml`` in a new --out folder, saying only that the disk was full: a new run that fails
+before its first checkpoint now removes what it made (never a user's folder or their files),
+and says how much the checkpoint needed."""
+
+from __future__ import annotations
+
+import errno
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing any file with torch.save fails part-way, as a full disk does."""
+    real = torch.save
+
+    def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        if not hasattr(f, "fileno"):  # a buffer or a counter, not the disk
+            return real(obj, f, *args, **kwargs)
+        f.write(b"\0" * 512)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", save)
+
+
+def _train(out: Path) -> tuple[int, str]:
+    args = ["train", str(TINY), "--out", str(out), "--no-progress"]
+    res = CliRunner().invoke(cli, [*args, "--set", "train.steps_per_epoch=1"])
+    return res.exit_code, res.output.strip().splitlines()[-1]
+
+
+NEEDED = r"Error: the disk is full: writing {} needed \d+\.\d KiB and [\d.]+ [GMK]iB was free "
+
+
+@pytest.mark.usefixtures("full_disk")
+def test_a_new_folder_is_removed_and_the_size_needed_named(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "run"  # both folders made by the run
+    code, last = _train(out)
+    assert code == 1, last
+    assert re.fullmatch(
+        NEEDED.format(re.escape(str(out / "checkpoint.pt")))
+        + re.escape(
+            f"(the new folder {tmp_path / 'new'} was removed: the run had written no "
+            "checkpoint); free some space or give an --out on another disk, and run it again"
+        ),
+        last,
+    ), last
+    assert sorted(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("full_disk")
+def test_a_users_folder_keeps_their_files_and_loses_the_runs(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    code, last = _train(out)
+    assert code == 1, last
+    assert f"(config.yaml written in {out} removed: the run had written no checkpoint)" in last
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "my notes"
+
+
+def test_a_full_disk_after_a_checkpoint_keeps_the_run_and_says_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later checkpoint refused: the run so far stays, and --resume continues it."""
+    real, calls = torch.save, []
+
+    def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        if hasattr(f, "fileno"):
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "run"
+    code, last = _train(out)
+    assert code == 1, last
+    assert last.endswith(
+        "was free; free some space, then continue the run with the same command and --resume"
+    ), last
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml"]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
