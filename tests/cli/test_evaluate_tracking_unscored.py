@@ -1,4 +1,5 @@
-"""`siamkit evaluate-tracking` on a sequence with no frame to score says so, not 'nan'."""
+"""`siamkit evaluate-tracking`: a sequence with no frame to score says so, not 'nan'; --data shows
+the folder layouts it reads."""
 
 from __future__ import annotations
 
@@ -56,3 +57,11 @@ def test_beside_a_scored_sequence_the_overall_line_keeps_its_scores(tmp_path: Pa
     assert lines[0] == f"one: {WHY}"
     assert lines[1].startswith("two: success AUC ") and "nan" not in res.output
     assert lines[2].startswith("overall: success AUC ") and "frames lost 0/3" in lines[2]
+
+
+def test_the_data_help_shows_the_two_folder_layouts() -> None:
+    """--data said 'A folder of GOT-10k / OTB sequences', which names the layouts without
+    showing them: a new user had to find them in the README."""
+    res = CliRunner().invoke(cli, ["evaluate-tracking", "--help"], terminal_width=200)
+    assert "GOT-10k (SEQ/*.jpg + SEQ/groundtruth.txt)" in res.output
+    assert "OTB (SEQ/img/*.jpg + SEQ/groundtruth_rect.txt)" in res.output

@@ -242,7 +242,8 @@ def track(
 @click.option(
     "--data",
     type=click.Path(file_okay=False),
-    help="A folder of GOT-10k / OTB sequences (or one sequence).",
+    help="A folder of sequence folders (or one): GOT-10k (SEQ/*.jpg + SEQ/groundtruth.txt) or "
+    "OTB (SEQ/img/*.jpg + SEQ/groundtruth_rect.txt), one x,y,w,h line per frame.",
 )
 @click.option(
     "--synthetic",
