@@ -8,6 +8,8 @@ every failure of the service itself a 500 with a generic body and its traceback 
 * FastAPI's validation errors (missing field, ``k="abc"``, text where a file is expected) become
   a 422 whose ``detail`` says in words what to fix ("Choose the first image (file_a)."), with
   the field names in ``errors`` for programs.
+* The gallery's ``GalleryMismatchError`` in a request (another model took the gallery over
+  while it held no item) becomes a 409 saying so (:data:`TAKEN_OVER`).
 * Anything else (a ``ValueError`` or ``TypeError`` from deep inside a model, a plug-in or the
   gallery included) is a bug, not the client's mistake: a 500 whose body names the request's
   id (its ``X-Request-ID``, or one made up for it) and says the log has the details, with the
@@ -228,9 +230,33 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+TAKEN_OVER = (
+    "The gallery held no item and was taken over by another model (an enrollment with it, such "
+    "as siamkit enroll's) while this service had it open; nothing was changed: serve that "
+    "model, or restart the service with a new --gallery file."
+)
+"""The 409 of a request refused because the gallery, empty when the service opened it, now
+records another model (a gallery that holds no item takes any model)."""
+
+
+async def _on_gallery_taken_over(request: Request, exc: Exception) -> JSONResponse:
+    """The gallery's :class:`~siamkit.index.results.GalleryMismatchError` in a request: another
+    model took the gallery over while it held no item (the service opened it with its own model
+    at startup, so this is the only way it arises then). A 409 in a sentence without the
+    server's paths, which the log line gives the operator."""
+    rid = request_id(request.scope)
+    said = f" (id={rid})" if rid else ""
+    path = logged_path(request.scope)
+    log.warning("%s %s refused%s: %s", request.method, path, said, exc)
+    return JSONResponse({"detail": TAKEN_OVER}, status_code=409)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app`` (most specific first)."""
+    from siamkit.index.results import GalleryMismatchError
+
     app.add_exception_handler(RequestError, _on_request_error)
+    app.add_exception_handler(GalleryMismatchError, _on_gallery_taken_over)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(sqlite3.OperationalError, _on_gallery_failure)
