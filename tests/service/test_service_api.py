@@ -239,10 +239,12 @@ def test_info_names_the_model_served(client_factory):
 def test_gallery_of_another_model_is_refused(tmp_path, model):
     from _service_helpers import make_model
 
-    from siamkit.index import GalleryMismatchError
+    from siamkit.index import Gallery, GalleryMismatchError
     from siamkit.service import create_app
 
     create_app(model, tmp_path / "g.db")
+    with Gallery.open(tmp_path / "g.db", model) as g:  # one that holds no item takes any model
+        g.enroll("alice", as_tensor(pattern("stripes")))
     other = make_model()
     with torch.no_grad():
         next(other.parameters()).add_(1.0)
