@@ -89,7 +89,8 @@ def _scores_line(scores: Any) -> str:
 @click.option(
     "--box",
     required=True,
-    help="The object in the start frame (the first unless --start-frame): x,y,w,h in pixels.",
+    help="The object in the start frame (the first unless --start-frame): x,y,w,h in pixels, "
+    "x,y its top-left corner (0,0: the frame's) and w,h its width and height.",
 )
 @click.option(
     "--start-frame",
