@@ -166,6 +166,9 @@ DRAFT_MARGIN = 2
 next (:func:`draft_jpeg`), so that the resize still averages several pixels into each one."""
 
 
+_JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's names for a JPEG file and a multi-picture one
+
+
 def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
     """Let libjpeg shrink an opened, not yet loaded JPEG while decoding it (DCT scaling by 1/2,
     1/4 or 1/8, Pillow's ``draft``) when it is at least twice :data:`DRAFT_MARGIN` times
@@ -173,7 +176,8 @@ def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
     loads no smaller than ``DRAFT_MARGIN * max(H, W)`` on either side (the larger of H and W,
     as an EXIF orientation may turn the image after decoding). A 12-MP photo read for a 64×64
     model input decodes at 504×378, several times faster. Its mode is kept (the conversion to
-    grey or RGB stays :func:`convert_image`'s); any other image, or a smaller JPEG, is left
+    grey or RGB stays :func:`convert_image`'s). A phone's MPO photo (a JPEG with more pictures
+    after it, as many phones save) counts as a JPEG; any other image, or a smaller JPEG, is left
     alone.
 
     Returns:
@@ -185,7 +189,7 @@ def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
         (True, (256, 192))
     """
     side = DRAFT_MARGIN * max(size)
-    if img.format != "JPEG" or min(img.size) < 2 * side:
+    if img.format not in _JPEG_FORMATS or min(img.size) < 2 * side:
         return False
     return img.draft(img.mode, (side, side)) is not None
 

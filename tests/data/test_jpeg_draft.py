@@ -120,6 +120,19 @@ def test_a_turned_big_jpeg_comes_out_upright(turned_jpeg, monkeypatch):
     assert (got - ref).abs().mean().item() < TOLERANCE
 
 
+def test_a_phones_multi_picture_jpeg_is_shrunk_too(tmp_path, monkeypatch):
+    """Many phones save MPO files (a JPEG with a second picture after it): Pillow names them
+    "MPO", not "JPEG", and they were decoded whole."""
+    path = tmp_path / "IMG_0003.jpg"
+    photo = _photo()
+    photo.save(path, "MPO", save_all=True, append_images=[photo.resize((400, 300))], quality=90)
+    assert Image.open(path).format == "MPO"
+    spy = _DraftSpy(monkeypatch)
+    got = load_images([path], (3, 64, 64))[0]
+    assert [(before, after) for before, after, _ in spy.calls] == [(BIG, (500, 375))]
+    assert (got - _reference(path, 3, (64, 64))).abs().mean().item() < TOLERANCE
+
+
 def test_images_not_far_larger_than_the_target_are_decoded_whole(tmp_path):
     """A JPEG under twice the margin (2 × 2 × 64 = 256 px on its short side) and a PNG are
     decoded at full size, as before: pixel for pixel what decode_image gives."""
