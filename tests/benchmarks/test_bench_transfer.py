@@ -43,8 +43,8 @@ def test_folder_and_split_are_what_siamkit_train_loads(bench, tmp_path: Path) ->
     # PNG round trip at the source's size: the loaded pixels are the data set's own
     order = np.argsort(y[y >= 6], kind="stable")
     want = torch.from_numpy(x[y >= 6][order])
-    got = (data.test_x[:, 0] * 255).round()  # the loader gives floats in [0, 1]
-    assert got.shape == want.shape and torch.equal(got.to(torch.uint8), want)
+    got = data.test_x[:, 0]  # the loader holds an image folder as uint8 0-255
+    assert got.dtype == torch.uint8 and got.shape == want.shape and torch.equal(got, want)
     # the recipe is the config's: only data keys, normalisation, seed and device are set
     recipe = load_config(bench.DEFAULT_CONFIG)
     assert cfg.model.input_mean is None and cfg.model.encoder == recipe.model.encoder
