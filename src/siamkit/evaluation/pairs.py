@@ -71,17 +71,22 @@ def all_pair_distances(
 
 @torch.no_grad()
 def pair_blocks(
-    zt: torch.Tensor, y: torch.Tensor, dist: Distance, desc: str | None = "verification pairs"
+    zt: torch.Tensor,
+    y: torch.Tensor,
+    dist: Distance,
+    desc: str | None = "verification pairs",
+    genuine: bool = True,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Genuine and impostor distances ``(G_b,), (I_b,)`` of the pairs ``i < j`` of each row
     block of :func:`~siamkit.evaluation._common.distance_rows`, row-major; ``y`` holds class
     codes on ``zt``'s device. The one place that splits a block, so every caller gets the
-    same values."""
+    same values. ``genuine=False`` leaves the genuine part empty (a pass over impostors)."""
     for s, block in distance_rows(zt, dist, upper=True, desc=desc):
         rows = block.shape[0]
         upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
         same = (y[s : s + rows, None] == y[None, s:]).cpu()
-        yield block[upper & same].numpy(), block[upper & ~same].numpy()
+        g = block[upper & same] if genuine else block[:0, 0]
+        yield g.numpy(), block[upper & ~same].numpy()
 
 
 def pair_index(flat: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,9 @@ import numpy as np
 FIRST_BINS = 1 << 20
 #: Most counters a refining pass keeps (8 MB).
 REFINE_CELLS = 1 << 20
+#: Values keyed at once: a chunk is taken in slices of this many, so the keys and bin indices
+#: (~25 bytes a value) stay a few tens of MB whatever the chunk.
+SLICE = 1 << 20
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -80,8 +83,9 @@ class RankSelector:
 
     def add(self, x: np.ndarray) -> None:
         """Count one chunk ``(M,)`` of the stream."""
-        b = (self._offsets(x) >> self.shift).astype(np.intp)
-        self.counts += np.bincount(b, minlength=self.counts.size)
+        for s in range(0, x.size, SLICE):
+            b = (self._offsets(x[s : s + SLICE]) >> self.shift).astype(np.intp)
+            self.counts += np.bincount(b, minlength=self.counts.size)
 
     def select(self, ranks: Iterable[int], chunks: Callable[[], Iterable[np.ndarray]]) -> Ranked:
         """The values at 0-based ``ranks``; ``chunks()`` yields the counted stream again."""
@@ -120,12 +124,22 @@ class RankSelector:
         """Counts of the ``2**sub`` equal parts of each range in ``needed`` (ranges of
         ``2**shift`` keys), over one pass of the stream."""
         out = np.zeros(needed.size << sub, dtype=np.int64)
-        last = needed.size - 1
-        for x in chunks():
-            k = self._offsets(x)
-            b = (k >> shift).astype(np.int64)
-            pos = np.minimum(np.searchsorted(needed, b), last)
-            hit = needed[pos] == b
-            part = ((k[hit] >> (shift - sub)) & ((1 << sub) - 1)).astype(np.int64)
-            out += np.bincount((pos[hit] << sub) | part, minlength=out.size)
+        top = int(needed[-1]) + 1
+        if top <= FIRST_BINS:  # a table of each range's row in out (-1: not needed, past top)
+            slot = np.full(top + 1, -1, dtype=np.int64)
+            slot[needed] = np.arange(needed.size)
+
+        def rows(b: np.ndarray) -> np.ndarray:
+            if top <= FIRST_BINS:
+                return slot[np.minimum(b, top).astype(np.intp)]
+            pos = np.minimum(np.searchsorted(needed, b.astype(np.int64)), needed.size - 1)
+            return np.where(needed[pos] == b, pos, -1)
+
+        for chunk in chunks():
+            for s in range(0, chunk.size, SLICE):
+                k = self._offsets(chunk[s : s + SLICE])
+                pos = rows(k >> shift)
+                hit = pos >= 0
+                part = ((k[hit] >> (shift - sub)) & ((1 << sub) - 1)).astype(np.int64)
+                out += np.bincount((pos[hit] << sub) | part, minlength=out.size)
         return out.reshape(needed.size, 1 << sub)

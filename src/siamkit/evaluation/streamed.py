@@ -27,7 +27,7 @@ from siamkit.evaluation._common import (
     resolve_distance,
 )
 from siamkit.evaluation.pairs import pair_blocks
-from siamkit.evaluation.rank_select import RankSelector
+from siamkit.evaluation.rank_select import SLICE, RankSelector
 from siamkit.evaluation.roc import OperatingPoint, RocCurve
 
 
@@ -75,12 +75,14 @@ class StreamedPairs:
         self._count_impostors(bins)
         self._known: dict[int, tuple[float, int, int]] = {}
 
-    def _blocks(self, desc: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _blocks(
+        self, desc: str | None = None, genuine: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         with memoized(self._dist, self._z):
-            yield from pair_blocks(self._z, self._y, self._dist, desc)
+            yield from pair_blocks(self._z, self._y, self._dist, desc, genuine=genuine)
 
     def _impostors(self) -> Iterator[np.ndarray]:
-        for _, m in self._blocks():
+        for _, m in self._blocks(genuine=False):
             if m.size:
                 yield m
 
@@ -103,7 +105,9 @@ class StreamedPairs:
             right[hit] = np.searchsorted(ms, v[hit], side="right")
             lt += left
             le += right
-            self._i_hist += np.histogram(m, bins=bins, range=span)[0]
+            del ms
+            for s in range(0, m.size, SLICE):
+                self._i_hist += np.histogram(m[s : s + SLICE], bins=bins, range=span)[0]
             self._selector.add(m)
         self._i_lt, self._i_le = lt, le
 
