@@ -87,8 +87,11 @@ def gallery_model(model_path: str | None, gallery_path: str) -> GalleryModel:
     commands default to theirs; said before any model loads.
 
     A recorded folder that no longer exists is refused, naming it and what to pass; a gallery of
-    images (which recorded an image model) is refused naming the command that searches it."""
+    images (which recorded an image model) is refused naming the command that searches it,
+    unless it holds no item: one that holds none takes any model (the default here), as it
+    takes any image model."""
     from siamkit.cli._model_record import recorded_model
+    from siamkit.index.gallery import recorded_model_path
     from siamkit.index.store import existing_store_problem
 
     if model_path is not None:
@@ -96,8 +99,20 @@ def gallery_model(model_path: str | None, gallery_path: str) -> GalleryModel:
     if existing_store_problem(gallery_path) is not None:  # a new gallery: nothing recorded
         return GalleryModel(None, "default")
     images = image_gallery_refusal(gallery_path)
-    if images is not None:
+    if images is not None and _holds_items(gallery_path):
         raise images
+    if images is not None:  # left by a first enroll killed before its commit, or emptied
+        recorded = recorded_model_path(gallery_path)
+        why = (
+            f": the image model {recorded} it recorded enrolled nothing there"
+            if recorded
+            else " and records no model folder"
+        )
+        return GalleryModel(
+            None,
+            "default",
+            f"model: {DEFAULT_MODEL_NAME}, the default ({gallery_path} holds no item{why})",
+        )
     folder, _ = recorded_model(
         None, gallery_path, "", "gallery", refuse_gone=("texts", _USE_GONE)
     )  # "" when nothing is recorded
@@ -137,6 +152,17 @@ def image_gallery_refusal(gallery_path: str) -> ValueError | None:
             f"IMAGE` or that service, or {_NEW_GALLERY}."
         )
     return None
+
+
+def _holds_items(gallery_path: str) -> bool:
+    """Whether the existing gallery at ``gallery_path`` holds an item (only read)."""
+    from siamkit.index.store import GalleryStore
+
+    store = GalleryStore(gallery_path, create=False, create_schema=False)
+    try:
+        return store.count()[0] > 0
+    finally:
+        store.close()
 
 
 def _model_kind(folder: str | None) -> str | None:
