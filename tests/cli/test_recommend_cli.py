@@ -346,3 +346,31 @@ def test_the_saved_files_hash_to_the_loaded_models_fingerprint(tmp_path):
         assert from_files == siamkit.model_fingerprint(siamkit.load_model(folder))
         assert from_files == doc["fingerprint"]
     assert _bundle_made_gallery(str(model), str(tmp_path / "shop.db")) is not None
+
+
+def test_recommend_on_a_text_gallery_shows_each_items_text(tmp_path):
+    """A text gallery's recommendations were listed by label, distance and source alone, where
+    `text identify` and the service's /recommend show each item's text: the line and --json now
+    carry it (an image gallery's are as before)."""
+    pytest.importorskip("transformers", reason="the text extra is not installed")
+    from _tiny_bert import save_tiny_bert
+    from siamkit.applications.text.model import TextSiameseNetwork
+
+    net = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "hf"), max_length=32, overlap=8)
+    model = siamkit.save_model(net, tmp_path / "model")
+    texts = {"T-1": "printer jams", "T-2": "the vpn drops every hour"}
+    corpus = tmp_path / "tickets.jsonl"
+    corpus.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()))
+    db = str(tmp_path / "tickets.db")
+    enroll = ["text", "enroll", str(corpus), "--gallery", db, "--model", str(model)]
+    assert CliRunner().invoke(cli, [*enroll, "--device", "cpu", "--no-progress"]).exit_code == 0
+    args = ["recommend", str(model), "--gallery", db, "--like", "T-1"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert re.fullmatch(
+        r"T-2 +item 2 +distance \d\.\d{4}  the vpn drops every hour  \(from .*tickets\.jsonl:2\)",
+        res.output.strip(),
+    ), res.output
+    res = CliRunner().invoke(cli, [*args, "--json"])
+    (item,) = json.loads(res.stdout)["items"]
+    assert item["text"] == "the vpn drops every hour" and item["label"] == "T-2"

@@ -91,6 +91,7 @@ def recommend(
             ) from None
         matches = gallery.recommend(ids, k=k, per_label=per_label)
         sources = gallery.sources([m.item_id for m in matches])  # the file each was enrolled from
+    texts = _stored_texts(model, gallery_path, [m.item_id for m in matches])
     docs = [
         {
             "label": m.label,
@@ -100,10 +101,17 @@ def recommend(
         }
         for m in matches
     ]
+    said = [""] * len(matches)
+    if texts is not None:  # a text gallery's items show what they say, as text identify's do
+        from siamkit.cli.text_identify import snippet
+
+        for doc, m in zip(docs, matches):
+            doc["text"] = texts.get(m.item_id)
+        said = [f"  {snippet(texts.get(m.item_id))}" for m in matches]
     lines = [
-        f"{m.label:<32} item {m.item_id:<8} {kind} {m.distance:.4f}"
+        f"{m.label:<32} item {m.item_id:<8} {kind} {m.distance:.4f}{text}"
         + source_note(sources.get(m.item_id))
-        for m in matches
+        for m, text in zip(matches, said)
     ]
     nothing = (
         "every label in the gallery is liked" if per_label else "every item in the gallery is liked"
@@ -112,16 +120,33 @@ def recommend(
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)
 
 
-def _enroll_first(model: str, gallery_path: str) -> str:
-    """How to fill the empty gallery at ``gallery_path`` for the model folder ``model``: a text
-    model's is filled by `siamkit text enroll` (the image command was named for it too)."""
+def _is_text_model(model: str) -> bool:
+    """Whether the model folder ``model`` holds a text model (from its ``siamkit.json``)."""
     from siamkit.export.bundle import read_model_config
 
     try:
         config = read_model_config(model).get("model")
-    except Exception:  # the model was read a moment ago: an image model's command then
-        config = None
-    if isinstance(config, dict) and config.get("kind") in ("text", "text-onnx"):
+    except Exception:  # the model was read a moment ago: an image model's answer then
+        return False
+    return isinstance(config, dict) and config.get("kind") in ("text", "text-onnx")
+
+
+def _stored_texts(model: str, gallery_path: str, item_ids: list[int]) -> dict[int, str] | None:
+    """The texts `siamkit text enroll` kept of ``item_ids`` (an item without one is left out)
+    when ``model`` is a text model; ``None`` for any other model (its side file holds
+    thumbnails). `recommend` listed a text gallery's items by label alone, where `text
+    identify` and the service's `/recommend` show each item's text."""
+    if not _is_text_model(model):
+        return None
+    from siamkit.cli.text_identify import stored_texts
+
+    return stored_texts(gallery_path, item_ids)
+
+
+def _enroll_first(model: str, gallery_path: str) -> str:
+    """How to fill the empty gallery at ``gallery_path`` for the model folder ``model``: a text
+    model's is filled by `siamkit text enroll` (the image command was named for it too)."""
+    if _is_text_model(model):
         return (
             f"enroll texts first (siamkit text enroll CORPUS --gallery {gallery_path} "
             f"--model {model})"
