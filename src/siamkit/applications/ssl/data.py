@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLDataConfig
@@ -66,7 +67,9 @@ def folder_id(root: str | os.PathLike[str], paths: list[Path]) -> str:
 
 def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
     """Every image under ``root`` (:func:`~siamkit.data.folders.images_under`), resized to
-    ``image_size`` squares: ``(N, C, S, S)`` float.
+    ``image_size`` squares: ``(N, C, S, S)`` uint8 (a quarter of float32's memory for a folder
+    of thousands of photos; each batch, the monitors and the channel statistics scale them to
+    ``[0, 1]``).
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
@@ -86,14 +89,15 @@ def folder_images_and_id(
     if limit is not None and limit < len(paths):  # not 50,000 photos read for 1,000 kept
         paths = [paths[i] for i in seeded_sample(len(paths), limit, SPLIT_SEED).tolist()]
     shape = (1 if grayscale else 3, image_size, image_size)
-    return load_images(paths, shape, folder="data.root"), images_id
+    return load_images(paths, shape, folder="data.root", dtype=torch.uint8), images_id
 
 
 def monitor_folder_images(
     root: str, image_size: int, grayscale: bool
 ) -> tuple[Tensor, Tensor, str]:
     """The kNN monitor's labelled images of ``data.val_root`` (one sub-folder per class):
-    ``(N, C, S, S)`` float, ``(N,)`` labels, and what they are in words.
+    ``(N, C, S, S)`` uint8 (:func:`~siamkit.encode.encode` scales them to ``[0, 1]``), ``(N,)``
+    labels, and what they are in words.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
@@ -117,7 +121,7 @@ def monitor_folder_images(
             f"data.val_root {root!r} holds one class ({ds.classes[0]}); the kNN monitor tells "
             f"classes apart, so give {layout}, of two classes or more"
         )
-    x, y = ds.load_all(folder="data.val_root")
+    x, y = ds.load_all(folder="data.val_root", dtype=torch.uint8)
     n, k = len(y), len(ds.classes)
     return x, y, f"{n:,} labelled image{'s' * (n != 1)} of {k} classes under {root}"
 
