@@ -61,6 +61,20 @@ def test_a_one_frame_video_reads_its_frame(tmp_path: Path, ending: str) -> None:
     assert len(read_video(_write_video(tmp_path / f"three{ending}", 3))) == 3
 
 
+def test_a_frameless_mp4_that_opencv_cannot_open_says_it_may_hold_no_frame(tmp_path: Path) -> None:
+    """An .mp4 whose writer closed before its first frame does not open in OpenCV, and was
+    refused as having a container or codec no backend reads: it may just hold no frame."""
+    video = tmp_path / "zero.mp4"
+    cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), 10, (32, 24)).release()
+    with pytest.raises(ValueError) as err:
+        open_video(video)
+    assert str(err.value) == (
+        f"cannot open video {video}: OpenCV found no backend that reads this container or "
+        "codec, or the file is damaged or holds no frame (a recording stopped before its "
+        "first); check that a video player plays it, or convert it: ffmpeg -i VIDEO out.mp4"
+    )
+
+
 def test_an_empty_or_frameless_video_says_so(tmp_path: Path) -> None:
     """A 0-byte file was 'OpenCV found no backend that reads this container or codec', and a
     video whose writer closed before its first frame 'no frame could be read with codec

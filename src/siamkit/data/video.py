@@ -63,7 +63,9 @@ def open_video(path: str | os.PathLike[str]) -> tuple[Any, VideoInfo]:
     cap = cv2.VideoCapture(str(p))
     if not cap.isOpened():
         raise ValueError(
-            f"cannot open video {p}: OpenCV found no backend that reads this container or codec"
+            f"cannot open video {p}: OpenCV found no backend that reads this container or codec, "
+            "or the file is damaged or holds no frame (a recording stopped before its first); "
+            "check that a video player plays it, or convert it: ffmpeg -i VIDEO out.mp4"
         )
     codec = _fourcc(cap.get(cv2.CAP_PROP_FOURCC))
     info = VideoInfo(
