@@ -64,11 +64,12 @@ def far_resolved(far: float, n_impostor: int | None) -> bool:
 
 
 #: Above this many pairs, :func:`verification_from_embeddings` streams them
-#: (:class:`~siamkit.evaluation.streamed.StreamedPairs`, a few hundred MB whatever N) instead of
-#: holding every distance (~25 bytes a pair at its peak: 20,000 items, ~200M pairs, ~5 GB).
-#: Streaming computes the distances three times, so below it holding them is faster (N = 5,000:
-#: 5.3 s against 9.3 s, BENCHMARKS.md) and small. 2**23 pairs is N ~ 4,100: the 4,000 items of
-#: fmnist-disjoint stay in memory. Both give the same numbers.
+#: (:class:`~siamkit.evaluation.streamed.StreamedPairs`: 20,000 items, ~200M pairs, 365 MB)
+#: instead of holding every distance (~23 bytes a pair at its peak: 4.6 GB there). Streaming
+#: computes the distances three times, so below it holding them is faster and small (N = 5,000:
+#: 2.2 s and 372 MB held against 5.4 s and 199 MB streamed; benchmarks/bench_eval_memory.py).
+#: 2**23 pairs is N ~ 4,100: the 4,000 items of fmnist-disjoint stay in memory. Both give the
+#: same numbers.
 STREAM_PAIRS = 1 << 23
 
 #: Exact points kept in a report's ROC curve (enough for ROC and DET plots).
