@@ -358,6 +358,24 @@ def test_a_corrupt_training_frame_is_one_sentence_and_leaves_no_run_folder(tmp_p
     assert not out.exists()  # no config.yaml of a run that trained nothing
 
 
+@pytest.mark.parametrize("root", ["missing", "a-file.txt"])
+def test_a_data_root_that_is_no_folder_names_data_root(tmp_path: Path, root: str) -> None:
+    """data.root naming no folder said 'no sequence folder at X', not which setting was wrong."""
+    (tmp_path / "a-file.txt").write_text("not sequences\n")
+    cfg = tmp_path / "siamfc.yaml"
+    cfg.write_text("task: siamfc\nmodel: {backbone: tiny}\ntrain: {steps: 2, threads: 1}\n")
+    out = tmp_path / "runs" / "x"
+    where = tmp_path / root
+    res = CliRunner().invoke(
+        cli, ["train", str(cfg), "--out", str(out), "--set", f"data.root={where}"]
+    )
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: data.root {where} is not a folder; set it to a folder of GOT-10k or OTB "
+        "sequences, or to null for synthetic pairs"
+    )
+    assert not out.exists()
+
+
 def test_box_errors_show_plain_numbers() -> None:
     with pytest.raises(ValueError) as err:
         check_box((10.0, 10.0, 50.0, float("nan")), (240, 320, 3))

@@ -145,6 +145,11 @@ def _settings(train: dict[str, Any]) -> TrainSettings:
 
 def _source(data: dict[str, Any]) -> tuple[PairSource, str]:
     if data["root"]:
+        if not Path(data["root"]).is_dir():  # "no sequence folder at X" did not name data.root
+            raise FileNotFoundError(
+                f"data.root {data['root']} is not a folder; set it to a folder of GOT-10k or "
+                "OTB sequences, or to null for synthetic pairs"
+            )
         seqs = read_sequences(data["root"])
         return SequencePairs(seqs, data["max_gap"]), f"{len(seqs)} sequences from {data['root']}"
     size = tuple(data["frame_size"])
