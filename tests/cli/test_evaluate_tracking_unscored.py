@@ -65,3 +65,10 @@ def test_the_data_help_shows_the_two_folder_layouts() -> None:
     res = CliRunner().invoke(cli, ["evaluate-tracking", "--help"], terminal_width=200)
     assert "GOT-10k (SEQ/*.jpg + SEQ/groundtruth.txt)" in res.output
     assert "OTB (SEQ/img/*.jpg + SEQ/groundtruth_rect.txt)" in res.output
+
+
+def test_a_missing_data_folder_names_the_option() -> None:
+    """--data naming no folder said 'no sequence folder at X', naming no option."""
+    res = CliRunner().invoke(cli, ["evaluate-tracking", "--data", "no-such-folder"])
+    assert res.exit_code == 2
+    assert "Invalid value for '--data': Directory 'no-such-folder' does not exist." in res.output

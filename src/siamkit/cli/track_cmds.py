@@ -242,7 +242,7 @@ def track(
 @click.argument("model_path", metavar="[MODEL]", required=False)
 @click.option(
     "--data",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),  # "no sequence folder at X" named no option
     help="A folder of sequence folders (or one): GOT-10k (SEQ/*.jpg + SEQ/groundtruth.txt) or "
     "OTB (SEQ/img/*.jpg + SEQ/groundtruth_rect.txt), one x,y,w,h line per frame.",
 )
