@@ -181,3 +181,25 @@ def test_rank_selector_equals_a_full_sort(dtype):
     np.testing.assert_array_equal(got.upto, np.searchsorted(s, s[ranks], side="right"))
     with pytest.raises(ValueError, match="ranks must lie in"):
         sel.select([x.size], chunks)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "snorm"])
+def test_streamed_equals_in_memory_for_a_pair_head_and_normalised_scores(monkeypatch, kind):
+    """A learned pair head, and cohort-normalised scores (negative values too), kept or not by
+    shared_distance_matrices: every pass sees the in-memory path's values."""
+    from siamkit.distances import MLPMetric
+    from siamkit.distances.cohort import CohortNormalized
+    from siamkit.evaluation import shared_distance_matrices
+
+    torch.manual_seed(0)
+    z, y = torch.randn(150, 8), np.repeat(np.arange(5), 30)
+    dist = (
+        MLPMetric(8) if kind == "mlp" else CohortNormalized("euclidean", torch.randn(40, 8), k=10)
+    )
+    monkeypatch.setattr(common, "BLOCK_ELEMENTS", 2000)
+    pd = all_pair_distances(z, y, dist)
+    assert kind == "mlp" or pd.impostor.min() < 0
+    want = verification_report(pd.genuine, pd.impostor)
+    _assert_same_report(streamed_verification_report(StreamedPairs(z, y, dist)), want)
+    with shared_distance_matrices():
+        _assert_same_report(streamed_verification_report(StreamedPairs(z, y, dist)), want)
