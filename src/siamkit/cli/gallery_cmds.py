@@ -170,7 +170,8 @@ def _open(
     gallery_path: str, model: Any = None, create: bool = False, folder: str = "", **kw: Any
 ) -> Any:
     """``Gallery.open`` with ``model`` (loaded from ``folder``), or without one for `siamkit
-    gallery PATH ...`; a gallery that another model enrolled with `siamkit enroll` is refused
+    gallery PATH ...`; a gallery that another model enrolled with `siamkit enroll` (or a text
+    model with `siamkit text enroll`: its texts, searched with `siamkit text identify`) is refused
     naming the folder it recorded (:func:`~siamkit.cli._model_record.other_models_refusal`),
     as the face, signature and text commands refuse theirs, not with two fingerprints."""
     from pathlib import Path
@@ -187,8 +188,19 @@ def _open(
     try:
         return Gallery.open(gallery_path, model, create=create, **kw)
     except GalleryMismatchError:
-        use_it = "give {recorded} as MODEL to use it, or enroll into a new gallery file"
-        refusal = other_models_refusal(gallery_path, folder, folder, use_it, things="images")
+        from siamkit.cli.text_identify import holds_texts
+
+        if holds_texts(gallery_path):  # `siamkit text enroll` filled it: it searches them
+            use_it = (
+                f"search them with `siamkit text identify --gallery {gallery_path} TEXT` (it "
+                "uses that model), or enroll your images into a new gallery file"
+            )
+            refusal = other_models_refusal(
+                gallery_path, folder, folder, use_it, things="texts", option="--model"
+            )
+        else:
+            use_it = "give {recorded} as MODEL to use it, or enroll into a new gallery file"
+            refusal = other_models_refusal(gallery_path, folder, folder, use_it, things="images")
         if refusal is None:  # enrolled from Python: the fingerprints are all there is
             raise
         raise refusal from None

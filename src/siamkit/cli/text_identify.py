@@ -154,6 +154,21 @@ def image_gallery_refusal(gallery_path: str) -> ValueError | None:
     return None
 
 
+def holds_texts(gallery_path: str) -> bool:
+    """Whether the gallery at ``gallery_path`` holds texts (``siamkit text enroll`` filled it):
+    the model folder it recorded is a text model (a siamkit one of kind ``text``, or a Hugging
+    Face folder, which has no ``siamkit.json``), or, with that folder gone, its side file keeps
+    texts' first characters where an image gallery keeps PNG thumbnails."""
+    from siamkit.index.gallery import recorded_model_path
+    from siamkit.index.thumbnail_store import thumbnails_path_for
+
+    recorded = recorded_model_path(gallery_path)
+    if recorded is not None and Path(recorded).is_dir():
+        return _model_kind(recorded) in (None, "text")
+    side = Path(thumbnails_path_for(gallery_path))
+    return side.is_file() and _first_thumbnail(gallery_path) not in (None, _PNG)
+
+
 def _holds_items(gallery_path: str) -> bool:
     """Whether the existing gallery at ``gallery_path`` holds an item (only read)."""
     from siamkit.index.store import GalleryStore
@@ -181,13 +196,19 @@ def _model_kind(folder: str | None) -> str | None:
 
 def _keeps_thumbnails(gallery_path: str) -> bool:
     """Whether the gallery's side file exists and its first entry is a PNG image."""
+    return _first_thumbnail(gallery_path) == _PNG
+
+
+def _first_thumbnail(gallery_path: str) -> bytes | None:
+    """The first bytes (as many as :data:`_PNG` has) of the first entry of the gallery's side
+    file; ``None`` without a side file, an entry, or a readable one (only read)."""
     import sqlite3
 
     from siamkit.index.thumbnail_store import thumbnails_path_for
 
     side = Path(thumbnails_path_for(gallery_path))
     if not side.is_file():
-        return False
+        return None
     try:
         conn = sqlite3.connect(f"{side.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -195,8 +216,8 @@ def _keeps_thumbnails(gallery_path: str) -> bool:
         finally:
             conn.close()
     except sqlite3.Error:
-        return False
-    return row is not None and bytes(row[0]).startswith(_PNG)
+        return None
+    return None if row is None else bytes(row[0])[: len(_PNG)]
 
 
 def stored_texts(gallery_path: str, item_ids: list[int]) -> dict[int, str]:
