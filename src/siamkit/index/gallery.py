@@ -25,8 +25,10 @@ from siamkit.index.gallery_file import file_stats, open_gallery
 from siamkit.index.gallery_search import (
     UnknownItemError,
     check_item_ids,
+    check_same_model,
     decide,
     group_by_label,
+    model_keys,
     recommend_items,
     sync_index,
 )
@@ -59,16 +61,6 @@ from siamkit.index.thumbnail_store import (
     remove_thumbnails,
     remove_thumbnails_from,
 )
-
-
-def _model_keys(meta: Mapping[str, str]) -> tuple[str, str, str]:
-    """What tells one model's gallery from another's: its embedding size, distance and
-    fingerprint."""
-    return (
-        meta.get("embedding_dim", ""),
-        meta.get("distance", ""),
-        meta.get("model_fingerprint", ""),
-    )
 
 
 def recorded_model_path(path: str | Path) -> str | None:
@@ -139,7 +131,10 @@ class Gallery:
         self.embedding_dim = index.dim
         # the model the gallery recorded when it was opened: another that takes it over while
         # it holds no item (:meth:`GalleryStore.remeta_if_empty`) is seen before an enrollment
-        self._recorded = _model_keys(store.meta())
+        # (and by a search or a listing once another connection committed: check_same_model,
+        # which reads the meta again only when the store's data version moved from this one)
+        self._checked_version = store.data_version()
+        self._recorded = model_keys(store.meta())
         self._label_of: dict[int, str] = {}  # item id -> label, for indexed items
         self._loaded = False
         self._version = -1
@@ -167,7 +162,9 @@ class Gallery:
             model: the model whose embeddings the gallery holds; a gallery remembers its model's
                 fingerprint and dimension and refuses any other (:class:`GalleryMismatchError`)
                 once it holds an item; one that holds none (its first enrollment was killed
-                before it committed, or every label was removed) records this model instead.
+                before it committed, or every label was removed) records this model instead,
+                and a Gallery open on it with the earlier model raises GalleryMismatchError
+                from its next enrollment, search (identify, verify, recommend) or listing.
                 Without a model, an existing gallery opens for listing, removal and search by
                 embeddings; a new one needs ``embedding_dim`` (and ``distance``).
             index: ``"exact"`` (default), ``"faiss-flat"``, ``"faiss-ivf"``, ``"faiss-hnsw"``, ``"lsh"``.
@@ -286,7 +283,7 @@ class Gallery:
     def _check_still_recorded(self) -> None:
         """In an enrollment's transaction: refuse it when another model took the gallery over
         since it was opened (it held no item then), as its embeddings are not comparable."""
-        now = _model_keys(self._store.meta())
+        now = model_keys(self._store.meta())
         if now != self._recorded:
             raise GalleryMismatchError(
                 f"{self._store.path} held no item and was taken over by another model "
@@ -419,8 +416,12 @@ class Gallery:
 
     # ---------------------------------------------------------------- information
     def labels(self) -> list[LabelInfo]:
-        """Every enrolled label with its item count and latest metadata, sorted by label."""
-        return self._store.labels()
+        """Every enrolled label with its item count and latest metadata, sorted by label
+        (:class:`GalleryMismatchError` when another model took the gallery over since it was
+        opened, as in a search)."""
+        found = self._store.labels()
+        check_same_model(self, self._store.data_version())
+        return found
 
     def items(self, label: str | None = None) -> StoredItems:
         """The enrolled items, ordered by id: ``ids (N,)`` int64, ``labels`` (N strings) and
@@ -433,11 +434,12 @@ class Gallery:
             >>> g.items("alice").embeddings.shape  # doctest: +SKIP
             (3, 64)
         """
-        if label is None:
-            return self._store.load()
-        check_label_text(label)
+        if label is not None:
+            check_label_text(label)
         found = self._store.load(label=label)
-        if found.ids.size == 0:
+        # read after the items: another model's, had it taken the gallery over, are refused
+        check_same_model(self, self._store.data_version())
+        if label is not None and found.ids.size == 0:
             raise self._unknown(label)
         return found
 

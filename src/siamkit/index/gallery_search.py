@@ -4,14 +4,14 @@ kept in step with the store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from siamkit.index.base import SearchResult, check_k
 from siamkit.index.exact import ExactIndex
-from siamkit.index.results import Match, UnknownLabelError, listing
+from siamkit.index.results import GalleryMismatchError, Match, UnknownLabelError, listing
 
 if TYPE_CHECKING:
     from siamkit.index.gallery import Gallery
@@ -186,8 +186,45 @@ def decide(matches: list[Match]) -> str | None:
     return matches[0].label
 
 
+def check_same_model(gallery: Gallery, version: int, *, reread: bool = False) -> None:
+    """Raise :class:`GalleryMismatchError` when the gallery now records another model than the
+    one it recorded when it was opened: holding no item, it was taken over by another model's
+    enrollment (a gallery that holds no item takes any model), whose embeddings this one's
+    cannot be compared with.
+
+    Call it after reading what is about to be used, with the store's data version read after
+    that too: the meta is read only when the version moved since the last check (another
+    connection committed), so a search in the steady state costs no query for it.
+    ``reread``: the caller read the version before the data (:func:`sync_index`, which reads
+    rows only when it moved), so the meta is read in any case.
+    """
+    if version == gallery._checked_version and not reread:
+        return
+    now = model_keys(gallery._store.meta())
+    if now != gallery._recorded:
+        raise GalleryMismatchError(
+            f"{gallery._store.path} held no item and was taken over by another model "
+            f"(fingerprint {now[2][:12] or 'none'}) while it was open here, so its items cannot "
+            "be compared with this model's; nothing was searched or changed: open it again "
+            "with that model, or use a new gallery file"
+        )
+    gallery._checked_version = version
+
+
+def model_keys(meta: Mapping[str, str]) -> tuple[str, str, str]:
+    """What tells one model's gallery from another's: its embedding size, distance and
+    fingerprint."""
+    return (
+        meta.get("embedding_dim", ""),
+        meta.get("distance", ""),
+        meta.get("model_fingerprint", ""),
+    )
+
+
 def sync_index(gallery: Gallery) -> None:
-    """Build the index on first use; afterwards apply commits made by other connections."""
+    """Build the index on first use; afterwards apply commits made by other connections
+    (:class:`GalleryMismatchError` when one was another model's taking the gallery over,
+    :func:`check_same_model`; the index is left as it was)."""
     version = gallery._store.data_version()
     if gallery._loaded and version == gallery._version:
         return
@@ -195,12 +232,14 @@ def sync_index(gallery: Gallery) -> None:
     known = np.fromiter(gallery._label_of, dtype=np.int64, count=len(gallery._label_of))
     gone = np.setdiff1d(known, stored)
     new = np.setdiff1d(stored, known)
+    items = gallery._store.load(after_id=int(new[0]) - 1) if new.size else None
+    # after the rows are read: a takeover committed before them is in the meta read now
+    check_same_model(gallery, version, reread=True)
     if gone.size:
         gallery._index.remove(gone)
         for i in gone.tolist():
             del gallery._label_of[i]
-    if new.size:
-        items = gallery._store.load(after_id=int(new[0]) - 1)
+    if items is not None:
         keep = np.isin(items.ids, new)
         gallery._index.add(items.embeddings[keep], items.ids[keep])
         gallery._label_of.update(
