@@ -240,6 +240,13 @@ def refuse_read_only(file: Path) -> None:
         )
 
 
+_GIVE = (
+    "it was left unchanged: give a gallery file that `siamkit enroll` or `siamkit text enroll` "
+    "made, or a new file name to start one"
+)
+"""What a refusal of a file that is no siamkit gallery says to do instead."""
+
+
 class GalleryStore:
     """Labels, metadata and float32 embeddings in one SQLite file.
 
@@ -306,7 +313,7 @@ class GalleryStore:
             self._setup_within(synchronous.upper(), timeout, create_schema)
         except sqlite3.DatabaseError as err:
             self._conn.close()
-            raise ValueError(f"{self.path} is not a siamkit gallery ({err})") from None
+            raise ValueError(f"{self.path} is not a siamkit gallery ({err}); {_GIVE}") from None
         except BaseException:
             self._conn.close()
             raise
@@ -324,7 +331,7 @@ class GalleryStore:
         if foreign or (tables and "meta" not in tables):
             raise ValueError(
                 f"{self.path} is an SQLite database but not a siamkit gallery "
-                f"(it has tables {sorted(tables)}); it was left unchanged"
+                f"(it has tables {sorted(tables)}); {_GIVE}"
             )
 
     def _setup(self, synchronous: str, create_schema: bool) -> None:
