@@ -6,6 +6,7 @@ there, changing no file, and a resume that trains on says where it resumes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -102,22 +103,36 @@ def test_an_interrupted_image_run_resumed_says_where_it_resumes(tmp_path: Path) 
     assert "epoch 2/3" in again.output and "epoch 1/3" not in again.output
 
 
-def test_an_ssl_run_resumed_after_its_last_epoch_says_nothing_was_left(tmp_path: Path) -> None:
+def test_an_ssl_run_resumed_after_its_last_epoch_is_complete_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """As an image run's: a finished ``task: ssl`` run's resume was saved and summarised again
+    (its train_seconds added to); it now says the run is complete and ends, changing no file
+    (--json prints its metrics.json); raising train.epochs trains on, saying where it resumes."""
     photos = save_photos(tmp_path / "photos", 20)
     model = train_tiny_ssl(tmp_path, photos)
     out = model.parent
     args = ["train", str(tmp_path / "o.yaml"), "--out", str(out), "--no-progress"]
+    before = _files(out)
     again = CliRunner().invoke(cli, [*args, "--resume"])
     assert again.exit_code == 0, again.output
     assert _said(again.output, "holds a finished run") == [
-        f"{out / 'checkpoint.pt'} holds a finished run (all 1 of 1 epochs): nothing is left to "
-        "resume, so the model is saved and summarised again as it is; to train longer, resume "
+        f"{out / 'checkpoint.pt'} holds a finished run (epochs 1 of 1): the run is already "
+        "complete, so nothing was trained and none of its files changed; to train longer, resume "
         "with train.epochs above 1 (--set train.epochs=2 --resume; the cosine schedule then "
         "spans the new total, so the rate rises again)"
     ]
+    assert _files(out) == before  # metrics.json's train_seconds among them
+    as_json = CliRunner().invoke(cli, [*args, "--resume", "--json"])  # the run's metrics
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == json.loads(before["metrics.json"][0])
+    assert _said(as_json.stderr, "already complete") and _files(out) == before
     longer = CliRunner().invoke(cli, [*args, "--set", "train.epochs=2", "--resume"])
     assert longer.exit_code == 0, longer.output
-    assert "epoch 2/2" in longer.output and not _said(longer.output, "nothing is left")
+    assert _said(longer.output, "resuming at") == [
+        f"resuming at epoch 2 of 2 from {out / 'checkpoint.pt'} (1 epoch left)"
+    ]
+    assert "epoch 2/2" in longer.output and not _said(longer.output, "complete")
 
 
 @pytest.mark.parametrize(

@@ -501,7 +501,8 @@ def test_train_seconds_add_up_over_a_resume(tmp_path: Path) -> None:
     state = load_checkpoint(out / "checkpoint.pt")
     state["seconds"] = 100.0  # the trainer's clock, as if trained 100 s
     save_checkpoint(state, out / "checkpoint.pt")
-    summary = run(_doc(), out, RESUME)
+    # a second epoch (a finished run's resume ends there, changing nothing)
+    summary = run(_doc(train={"epochs": SMALL["train"]["epochs"] + 1}), out, RESUME)
     assert summary.metrics["train_seconds"] >= 100.0
     assert json.loads((out / "metrics.json").read_text())["train_seconds"] >= 100.0
     meta = read_model_config(summary.model_dir)["metadata"]  # type: ignore[arg-type]

@@ -10,7 +10,9 @@ with the trained embedding head (``ssl.embed: head``, the default), or with the 
 features, L2-normalised (``ssl.embed: backbone``; the trained head then only trains); the
 projector and the predictor are dropped. Everything is
 checked before anything is written. Under ``torchrun`` only rank 0 writes (and logs); the other
-processes train and return a summary without a model.
+processes train and return a summary without a model. ``--resume`` says where it resumes, as an
+image run's does, or that the run is already complete, and then ends there, changing none of its
+files (:func:`_resume_is_complete`).
 
 >>> run({"method": "simclr", "data": {"dataset": "digits"}}, Path("runs/ssl"), TaskOptions())  # doctest: +SKIP
 """
@@ -159,9 +161,12 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         if isinstance(model_section, dict):
             doc["model"] = {**model_section, "init_from": options.init_from}
     cfg = ssl_config_from_dict(doc)
+    log = options.log or print
     if options.resume:  # a different config or a collapsed run: refused before anything is written
         cfg = check_resume(out_dir / CHECKPOINT, cfg)  # (model.init_from: the checkpoint's)
-    log = options.log or print
+        complete = _resume_is_complete(out_dir, cfg, log)
+        if complete is not None:  # said so, and nothing changed
+            return complete
     data = load_ssl_data(cfg.data)
     if options.resume:  # an image folder's files since the run started: refused before writing
         check_same_images(out_dir / CHECKPOINT, data, cfg.data.root)
@@ -231,6 +236,39 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     if report is not None:
         files["report"] = report
     return TaskSummary(model_dir=model_dir, metrics=metrics, files=files)
+
+
+def _resume_is_complete(
+    out_dir: Path, cfg: SSLConfig, log: Callable[[str], None]
+) -> TaskSummary | None:
+    """Before ``--resume`` writes anything, as an image run's
+    (:func:`~siamkit.training.resume_note.complete_line`): when ``out_dir``'s checkpoint left no
+    epoch of ``train.epochs`` to train and the run's model and ``metrics.json`` are saved, says
+    the run is already complete and how to train longer, and returns the run's summary as it
+    finished (training nothing: saving it again rewrote its model, report and metrics, adding
+    to its train_seconds); else says where it resumes (``resuming at epoch N of E ...``) and
+    returns ``None``. A checkpoint of a run stopped before its model was saved is trained on
+    (no epoch) and saved, as before."""
+    from siamkit.training.checkpoint import load_checkpoint
+    from siamkit.training.ddp import is_main_process
+    from siamkit.training.resume_note import complete_line, resuming_line
+
+    checkpoint = out_dir / CHECKPOINT
+    state = load_checkpoint(checkpoint)
+    done, stopped, epochs = int(state["epoch"]), bool(state.get("stopped")), cfg.train.epochs
+    said = complete_line(checkpoint, done, stopped, epochs, out_dir, cfg.optim.schedule)
+    metrics = out_dir / "metrics.json"
+    if said is not None and not (metrics.is_file() and (out_dir / "model").is_dir()):
+        return None  # its model is saved now (nothing_resumed_line says why no epoch trained)
+    if not is_main_process():  # another process of a torchrun launch says nothing
+        return TaskSummary(model_dir=None) if said is not None else None
+    log(said or resuming_line(checkpoint, done, epochs))
+    if said is None:
+        return None
+    names = {"history": "history.json", "metrics": "metrics.json", "report": "report.html"}
+    files = {k: out_dir / name for k, name in names.items() if (out_dir / name).is_file()}
+    doc = json.loads(metrics.read_text(encoding="utf-8"))
+    return TaskSummary(model_dir=out_dir / "model", metrics=doc, files=files)
 
 
 def _write_report(
