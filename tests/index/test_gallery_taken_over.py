@@ -40,8 +40,13 @@ def test_a_search_after_another_model_took_the_gallery_over_is_refused(
             mine.labels()
         with pytest.raises(GalleryMismatchError):
             mine.items()
+        with pytest.raises(GalleryMismatchError):  # nor removed: not this model's items
+            mine.remove("bob")
+        with pytest.raises(GalleryMismatchError):
+            mine.remove_items(other.items("bob").ids.tolist())
         with pytest.raises(GalleryMismatchError):  # still, not searched once refused
             mine.identify(x[:1])
+        assert len(other.items("bob").ids) == 3
         assert len(mine._index) == 0  # the other model's items never went into its index
         assert other.identify(x[:1]).label == "bob"  # the other model searches it
 

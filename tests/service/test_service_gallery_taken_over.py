@@ -22,9 +22,9 @@ from siamkit.index import Gallery
 
 TAKEN_OVER = (
     "The gallery held no item and was taken over by another model (an enrollment with it, such "
-    "as siamkit enroll's) while this service had it open, so this service's model can neither "
-    "search it nor add to it; nothing was changed: serve that model, or restart the service "
-    "with a new --gallery file."
+    "as siamkit enroll's) while this service had it open, so this service's model cannot "
+    "search it, enroll into it or remove from it; nothing was changed: serve that model, or "
+    "restart the service with a new --gallery file."
 )
 
 
@@ -85,8 +85,13 @@ def test_searches_after_another_model_took_the_empty_gallery_over_are_a_409(
     assert (r.status_code, r.json()) == (409, {"detail": TAKEN_OVER})
     r = client.get("/gallery")
     assert (r.status_code, r.json()) == (409, {"detail": TAKEN_OVER})
+    for path in ("/gallery/bob", "/gallery/items/1"):  # the other model's, not to remove
+        r = client.delete(path)
+        assert (r.status_code, r.json()) == (409, {"detail": TAKEN_OVER}), path
     assert "taken over by another model" in caplog.text
     assert "Traceback" not in caplog.text  # refusals, not failures
+    with contextlib.closing(sqlite3.connect(tmp_path / "gallery0.db")) as conn:
+        assert conn.execute("SELECT id, label FROM items").fetchall() == [(1, "bob")]
 
 
 def test_the_openapi_409_names_a_taken_over_gallery(client) -> None:

@@ -296,10 +296,13 @@ class Gallery:
 
         The thumbnails beside the gallery (``staff.db.thumbs``, kept by the service) go first,
         so an interrupted removal never leaves a picture of a label that is gone.
-        :class:`UnknownLabelError` if the label is absent.
+        :class:`UnknownLabelError` if the label is absent; :class:`GalleryMismatchError`,
+        nothing removed, when another model took the gallery over since it was opened.
         """
         check_label_text(label)  # not validate_label: a '#12' enrolled before still goes
         with self._lock:
+            # another model's items, had it taken the gallery over, are not this one's to remove
+            check_same_model(self, self._store.data_version())
             remove_thumbnails(self._store.path, label)
             ids = self._store.remove_label(label)
             if not ids:
@@ -327,6 +330,7 @@ class Gallery:
             raise ValueError("remove_items needs at least one item id")
         stored = [i for i in ids if 0 < i <= MAX_ITEM_ID]  # others cannot be stored (nor bound)
         with self._lock:
+            check_same_model(self, self._store.data_version())  # as remove()
             if len(stored) < len(ids):  # refused before the store deletes the stored ones
                 known = self._store.labels_of(stored)
                 raise _unknown_items(sorted(set(ids) - set(known)))

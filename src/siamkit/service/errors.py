@@ -9,8 +9,8 @@ every failure of the service itself a 500 with a generic body and its traceback 
   a 422 whose ``detail`` says in words what to fix ("Choose the first image (file_a)."), with
   the field names in ``errors`` for programs.
 * The gallery's ``GalleryMismatchError`` in a request (another model took the gallery over
-  while it held no item: an enrollment, a search or a listing of it) becomes a 409 saying so
-  (:data:`TAKEN_OVER`).
+  while it held no item: an enrollment, a search, a listing or a removal) becomes a 409 saying
+  so (:data:`TAKEN_OVER`).
 * Anything else (a ``ValueError`` or ``TypeError`` from deep inside a model, a plug-in or the
   gallery included) is a bug, not the client's mistake: a 500 whose body names the request's
   id (its ``X-Request-ID``, or one made up for it) and says the log has the details, with the
@@ -233,13 +233,14 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
 
 TAKEN_OVER = (
     "The gallery held no item and was taken over by another model (an enrollment with it, such "
-    "as siamkit enroll's) while this service had it open, so this service's model can neither "
-    "search it nor add to it; nothing was changed: serve that model, or restart the service "
-    "with a new --gallery file."
+    "as siamkit enroll's) while this service had it open, so this service's model cannot "
+    "search it, enroll into it or remove from it; nothing was changed: serve that model, or "
+    "restart the service with a new --gallery file."
 )
 """The 409 of a request refused because the gallery, empty when the service opened it, now
 records another model (a gallery that holds no item takes any model): an enrollment, a search
-(``/identify``, ``/verify`` against a label, ``/recommend``) or a listing of its labels."""
+(``/identify``, ``/verify`` against a label, ``/recommend``), a listing of its labels or a
+removal."""
 
 
 async def _on_gallery_taken_over(request: Request, exc: Exception) -> JSONResponse:
