@@ -313,6 +313,11 @@ def evaluate_tracking(
         from siamkit.evaluation.report import check_report_path
 
         check_report_path(report)
+    if synthetic and not as_json:  # seconds (reading the background videos) with nothing shown
+        from siamkit.progress import step
+
+        many = "" if n_sequences == 1 else "s"
+        step(f"making {n_sequences} synthetic {synthetic} sequence{many} of 100 frames (640x480)")
     seqs: Any = (
         read_sequences(data)
         if data
