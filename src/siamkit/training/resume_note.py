@@ -9,7 +9,9 @@ train longer in the way that works for its schedule.
 ``siamkit train --resume`` of an image run says :func:`complete_line` before anything is written
 and ends there, changing none of the run's files, or :func:`resuming_line` and trains on
 (:func:`nothing_resumed_line` stays for :func:`~siamkit.experiment.run_experiment` called with
-``resume=True`` from Python).
+``resume=True`` from Python). A self-supervised run (``task: ssl``) says the same lines, and a
+text run :func:`resuming_line` or :func:`text_finished_line` with ``complete=True``, each ending
+there too when its model and ``metrics.json`` are saved (else they are saved as before).
 """
 
 from __future__ import annotations
@@ -107,17 +109,35 @@ def complete_line(
     return _finished(checkpoint, done, epochs, stopped, run_dir, schedule, held, COMPLETE)
 
 
-def resuming_line(checkpoint: str | os.PathLike[str], done: int, epochs: int) -> str:
+def resuming_line(
+    checkpoint: str | os.PathLike[str],
+    done: int,
+    epochs: int,
+    step: int = 0,
+    steps: int | None = None,
+) -> str:
     """The line ``siamkit train --resume`` says before it trains on from ``checkpoint``, which
-    trained ``done`` of the run's ``epochs``.
+    trained ``done`` of the run's ``epochs``, and ``step`` of the ``steps`` of the next one (a
+    checkpoint taken within an epoch: a text run's ``train.checkpoint_every``).
 
     >>> resuming_line("runs/a/checkpoint.pt", 1, 3)
     'resuming at epoch 2 of 3 from runs/a/checkpoint.pt (2 epochs left)'
+    >>> resuming_line("t/checkpoint.pt", 1, 3, step=4, steps=10)
+    'resuming at epoch 2 of 3, step 5 of 10, from t/checkpoint.pt (6 steps of it and 1 more epoch left)'
     """
     left = epochs - done
+    if not step or steps is None:
+        return (
+            f"resuming at epoch {done + 1} of {epochs} from {os.fspath(checkpoint)} "
+            f"({left} epoch{'s' * (left != 1)} left)"
+        )
+    more = left - 1
+    rest = f"{steps - step} step{'s' * (steps - step != 1)}"
+    if more:
+        rest += f" of it and {more} more epoch{'s' * (more != 1)}"
     return (
-        f"resuming at epoch {done + 1} of {epochs} from {os.fspath(checkpoint)} "
-        f"({left} epoch{'s' * (left != 1)} left)"
+        f"resuming at epoch {done + 1} of {epochs}, step {step + 1} of {steps}, from "
+        f"{os.fspath(checkpoint)} ({rest} left)"
     )
 
 
@@ -186,23 +206,33 @@ def text_finished_line(
     epochs: int,
     run_dir: str | os.PathLike[str],
     model_path: str | None,
+    complete: bool = False,
 ) -> str:
     """The sentence for a resume of a text run's ``checkpoint`` that had trained ``done`` of its
     ``epochs``. A text run's ``train.epochs`` cannot change on resume (the warm-up and decay
     span all its steps), so the advice is a new run from its model; a config naming
     ``model.path`` (``model_path``, the run's start model) would refuse ``--init-from`` beside
-    it, so the advice then sets ``model.path`` to null.
+    it, so the advice then sets ``model.path`` to null. ``complete``: the run's model and
+    metrics are saved, so the resume ends there, changing nothing (:func:`complete_line`'s
+    words); else it validates and saves the model again.
 
     >>> text_finished_line("t/checkpoint.pt", 1, 1, "t", "bert")  # doctest: +NORMALIZE_WHITESPACE
     "t/checkpoint.pt holds a finished run (1 of 1 epochs): nothing is left to train, so the model
     is validated and saved again; to train longer, start a new run from its model (--init-from
     t/model --set model.path=null --out NEW): a text run's warm-up and decay span its
     train.epochs, which a resume cannot change"
+    >>> text_finished_line("t/checkpoint.pt", 1, 1, "t", None, complete=True)  # doctest: +NORMALIZE_WHITESPACE
+    "t/checkpoint.pt holds a finished run (epochs 1 of 1): the run is already complete, so
+    nothing was trained and none of its files changed; to train longer, start a new run from its
+    model (--init-from t/model --out NEW): a text run's warm-up and decay span its train.epochs,
+    which a resume cannot change"
     """
     sets = ("model.path=null",) if model_path is not None else ()
     more = (
         f"{new_run_from(run_dir, *sets)}: a text run's warm-up and decay span its train.epochs, "
         "which a resume cannot change"
     )
+    if complete:
+        return finished_line(checkpoint, f"epochs {done} of {epochs}", more, COMPLETE)
     again = "nothing is left to train, so the model is validated and saved again"
     return finished_line(checkpoint, f"{done} of {epochs} epochs", more, again)

@@ -33,11 +33,11 @@ def test_a_finished_text_run_resumed_says_how_to_train_longer_and_that_works(
     again = CliRunner().invoke(cli, [*args, "--resume"])
     assert again.exit_code == 0, again.output
     said = [line for line in again.output.splitlines() if "holds a finished run" in line]
-    assert said == [
-        f"{out / 'checkpoint.pt'} holds a finished run (1 of 1 epochs): nothing is left to "
-        "train, so the model is validated and saved again; to train longer, start a new run "
-        f"from its model (--init-from {out}/model --set model.path=null --out NEW): a text "
-        "run's warm-up and decay span its train.epochs, which a resume cannot change"
+    assert said == [  # (it ends there: test_text_resume_complete.py)
+        f"{out / 'checkpoint.pt'} holds a finished run (epochs 1 of 1): the run is already "
+        "complete, so nothing was trained and none of its files changed; to train longer, start "
+        f"a new run from its model (--init-from {out}/model --set model.path=null --out NEW): a "
+        "text run's warm-up and decay span its train.epochs, which a resume cannot change"
     ]
     # a resume with more epochs is refused, as the line says ...
     longer = CliRunner().invoke(cli, [*args, "--set", "train.epochs=2", "--resume"])

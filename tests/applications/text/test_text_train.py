@@ -495,7 +495,7 @@ def test_resuming_a_finished_run_keeps_its_final_loss_and_says_it_was_finished(
     assert again.metrics["train.final_loss"] == first.metrics["train.final_loss"] is not None
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["train.final_loss"] == first.metrics["train.final_loss"]
-    assert any("holds a finished run (1 of 1 epochs)" in line for line in lines), lines
+    assert any("holds a finished run (epochs 1 of 1)" in line for line in lines), lines
 
 
 def test_validation_pairs_that_cannot_be_scored_are_refused_before_training(

@@ -34,7 +34,9 @@ the warm-up and decay span all the steps, and ``train.amp``; ``train.gradient_ch
 ``train.checkpoint_every`` may change. The checkpoint records its data files' sizes and
 SHA-256 (:func:`~siamkit.applications.text.train_resume.data_hashes`), and a resume refuses a
 file edited since under the same path, naming it
-(:func:`~siamkit.applications.text.train_resume.check_data_files`).
+(:func:`~siamkit.applications.text.train_resume.check_data_files`). As an image run's, a resume
+says where it resumes (``resuming at epoch N of E from CHECKPOINT ...``), or that a finished
+run is already complete, and then ends there, changing none of its files.
 
 The checkpoint holds what rebuilds the model besides its weights (the transformer's config, the
 tokenizer files, a lexical tower's arrays:
@@ -49,6 +51,7 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +73,11 @@ from siamkit.applications.text.train_checks import (
     mnrl_left_out,
     validation_skipped,
 )
-from siamkit.applications.text.train_config import parse_config, unread_data_keys
+from siamkit.applications.text.train_config import (
+    TextTrainConfig,
+    parse_config,
+    unread_data_keys,
+)
 from siamkit.applications.text.train_loop import EpochBatches, _loop
 from siamkit.applications.text.train_report import (
     fit_score_map,
@@ -94,7 +101,7 @@ from siamkit.training.checkpoint import load_checkpoint, set_rng_state
 from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config
-from siamkit.training.resume_note import text_finished_line
+from siamkit.training.resume_note import resuming_line, text_finished_line
 from siamkit.training.step import mixed_precision
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
@@ -111,6 +118,28 @@ def run(
         return _run(config, Path(out_dir), options, Path(tmp))
 
 
+def _resume_is_complete(
+    state: dict[str, Any], cfg: TextTrainConfig, out_dir: Path, log: Callable[[str], None]
+) -> TaskSummary | None:
+    """A ``--resume`` of a checkpoint (``state``) that trained all of ``train.epochs``, whose
+    model and ``metrics.json`` are saved: says the run is already complete and how to train
+    longer (:func:`~siamkit.training.resume_note.text_finished_line`), and returns the run's
+    summary as it finished, before anything is written (validating and saving it again
+    rewrote its model, metrics and report). ``None`` otherwise: epochs are left, or the run
+    stopped before its model was saved (which the resume then saves)."""
+    done, metrics = int(state["epoch"]), out_dir / "metrics.json"
+    if done < cfg.train.epochs or not (metrics.is_file() and (out_dir / "model").is_dir()):
+        return None
+    ckpt = out_dir / CHECKPOINT
+    log(text_finished_line(ckpt, done, cfg.train.epochs, out_dir, cfg.model.path, complete=True))
+    names = {"metrics": "metrics.json", "history": "history.json", "config": "config.yaml"}
+    files = {k: out_dir / name for k, name in names.items() if (out_dir / name).is_file()}
+    if (out_dir / "report.html").is_file():
+        files["report"] = out_dir / "report.html"
+    doc = json.loads(metrics.read_text(encoding="utf-8"))
+    return TaskSummary(out_dir / "model", doc, files)
+
+
 def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path) -> TaskSummary:
     config, own_plugins = without_plugins(config)
     cfg = parse_config(config, options.overrides)
@@ -122,8 +151,11 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     state = load_checkpoint(ckpt_path, map_location=device) if options.resume else {}
     cfg, init_from = start_model(cfg, options.init_from, options.resume, state.get("config"))
     guard = text_config_guard(cfg, init_from)
+    log = options.log or print
     if options.resume:  # refused before anything is written; an older checkpoint has no config
         accept_saved_config(state, guard)
+        if (complete := _resume_is_complete(state, cfg, out_dir, log)) is not None:
+            return complete  # said so, and nothing changed
     data_notes: list[str] = []  # whole 0s and 1s among graded scores
     # the data files' contents: a resume refuses one edited since the run started, before the
     # examples it now holds are read and checked
@@ -148,7 +180,6 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
     _check_train(train_ex, cfg)
     plan = EpochBatches(train_ex, cfg)  # every epoch's batches, drawn once
     _check_batches(train_ex, cfg, plan)
-    log = options.log or print
     for line in [*data_notes, *split_notes]:
         log(line)
     if note := unread_data_keys(cfg):
@@ -206,15 +237,16 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path)
             set_rng_state(state["rng"])
         else:  # a checkpoint from before: the CPU generator alone
             torch.set_rng_state(state["rng"].cpu())  # loaded onto the device with the rest
-        if start_epoch >= cfg.train.epochs:
+        if start_epoch >= cfg.train.epochs:  # its model was not saved (_resume_is_complete)
             # train.epochs may not change on resume: the advice is a new run from the model
             log(
                 text_finished_line(
                     ckpt_path, start_epoch, cfg.train.epochs, out_dir, cfg.model.path
                 )
             )
-        else:
-            log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
+        else:  # as an image run's resume says it
+            steps = plan.counts[start_epoch]
+            log(resuming_line(ckpt_path, start_epoch, cfg.train.epochs, start_step, steps))
         if "history" not in state and (start_epoch or start_step):
             log(history_from_here_line(ckpt_path, start_epoch, start_step, cfg.train.epochs))
     out_dir.mkdir(parents=True, exist_ok=True)
