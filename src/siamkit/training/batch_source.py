@@ -31,7 +31,9 @@ OfflineMiner = Callable[[Tensor, Tensor, torch.Generator], Triplets]
 
 class BatchSource(Protocol):
     """What the :class:`~siamkit.training.trainer.Trainer` iterates over: ``steps`` batches an
-    epoch, unless the source also says ``steps_in(epoch)`` (see :func:`epoch_steps`)."""
+    epoch, unless the source also says ``steps_in(epoch)`` (see :func:`epoch_steps`); its
+    progress is "epoch 1/N" unless the source names it with ``epoch_name(epoch)``
+    (:func:`epoch_name`)."""
 
     steps: int
 
@@ -39,6 +41,14 @@ class BatchSource(Protocol):
         """The batches of epoch ``epoch`` (0-based), each a tuple the objective takes (``(x, y)``
         for :class:`PKBatches`, which gives the same batches for the same epoch: resumable)."""
         ...
+
+
+def epoch_name(batches: BatchSource, epoch: int, epochs: int) -> str:
+    """What the progress of epoch ``epoch`` (0-based) of ``epochs`` is called: the source's
+    ``epoch_name(epoch)`` where it has one (a tracker run's blocks of steps: "steps 1-200 of
+    2000"), else ``"epoch 1/N"``."""
+    name = getattr(batches, "epoch_name", None)
+    return str(name(epoch)) if callable(name) else f"epoch {epoch + 1}/{epochs}"
 
 
 def epoch_steps(batches: BatchSource, epoch: int) -> int:

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.progress import progress_bar
-from siamkit.training.batch_source import BatchSource, epoch_steps
+from siamkit.training.batch_source import BatchSource, epoch_name, epoch_steps
 from siamkit.training.callbacks import Callback
 from siamkit.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from siamkit.training.ddp import DistContext, check_resumed_world
@@ -185,7 +185,7 @@ class Trainer:
     def _epoch(self, epoch: int) -> float:
         seed_everything(self.seed * 1000 + epoch)  # dropout etc. independent of resume
         bar = progress_bar(  # tqdm on a terminal, a few plain lines in a log
-            self.batches.epoch(epoch), f"epoch {epoch + 1}/{self.epochs}",
+            self.batches.epoch(epoch), epoch_name(self.batches, epoch, self.epochs),
             epoch_steps(self.batches, epoch), "steps", enabled=self.progress and self.ctx.is_main,
         )  # fmt: skip
         losses, total = [], 0.0

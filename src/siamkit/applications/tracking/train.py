@@ -103,6 +103,13 @@ class SiamFCPairBatches:
         """Steps of ``epoch`` (0-based): ``checkpoint_every``, the last one what remains of ``steps``."""
         return max(0, min(self.s.checkpoint_every, self.s.steps - epoch * self.s.checkpoint_every))
 
+    def epoch_name(self, epoch: int) -> str:
+        """What the progress of ``epoch`` (0-based) shows: the steps it runs, "steps 1-200 of
+        2000" (also for one: "steps 2000-2000 of 2000", never the log's "step 200: loss ..."
+        form), as a tracker run counts steps (``train.steps``), not epochs."""
+        first = epoch * self.s.checkpoint_every + 1
+        return f"steps {first}-{first + self.steps_in(epoch) - 1} of {self.s.steps}"
+
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
         """The :meth:`steps_in` batches of ``epoch``."""
         steps = self.steps_in(epoch)
