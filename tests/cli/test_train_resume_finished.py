@@ -7,6 +7,7 @@ there, changing no file, and a resume that trains on says where it resumes."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,10 @@ TRACKER = {  # a tiny siamfc run of 2 steps, one an epoch
     "train": {"steps": 2, "batch_size": 2, "threads": 1, "checkpoint_every": 1},
     "eval": {"n_sequences": 1, "n_frames": 5, "frame_size": [160, 120]},
 }
+
+
+RUN_SAVES = ("model", "metrics.json", "report.html", "history.json")
+"""What an image run saves after its last checkpoint."""
 
 
 def _said(output: str, start: str) -> list[str]:
@@ -86,6 +91,30 @@ def test_an_image_run_resumed_after_its_last_epoch_is_complete_and_changes_nothi
         f"resuming at epoch 2 of 2 from {out / 'checkpoint.pt'} (1 epoch left)"
     ]
     assert "epoch 2/2" in longer.output and not _said(longer.output, "complete")
+
+
+@pytest.mark.parametrize("lost", [("model",), ("metrics.json",), RUN_SAVES])
+def test_an_image_run_whose_final_save_never_happened_is_saved_on_resume(
+    tmp_path: Path, lost: tuple[str, ...]
+) -> None:
+    """A run killed (or out of disk) after its last checkpoint, in its final save or evaluation,
+    as the full-disk and interrupt sentences send users to --resume: the resume said it was
+    already complete and ended with no model or metrics.json; it now saves, evaluates and
+    reports it, saying why no epoch was trained."""
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "2"]
+    args += ["--set", "train.steps_per_epoch=2", "--set", "train.epochs=1"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    for name in lost:
+        path = out / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    again = CliRunner().invoke(cli, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert not _said(again.output, "already complete")
+    assert _said(again.output, "nothing is left to resume, so the model is saved")
+    assert all((out / name).exists() for name in RUN_SAVES)
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["verification"]
 
 
 def test_an_interrupted_image_run_resumed_says_where_it_resumes(tmp_path: Path) -> None:

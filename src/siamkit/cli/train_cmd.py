@@ -196,7 +196,9 @@ def _resume_is_complete(cfg: Any, out_dir: Path) -> bool:
     """Before ``--resume`` writes anything: whether OUT/checkpoint.pt's run is complete (all of
     ``train.epochs`` trained, or stopped early), said in one line, and the command then ends
     there, changing none of the run's files (training it again added to its train_seconds and
-    rewrote its model, metrics and report); else the line saying where it resumes. A missing
+    rewrote its model, metrics and report); else the line saying where it resumes. A run whose
+    checkpoint is at its last epoch but whose model or metrics.json was never saved (killed, or
+    a full disk, in the final save or evaluation) is not complete: the resume saves it. A missing
     checkpoint or one of another config is refused first, as the run refuses it."""
     from siamkit.training.checkpoint import load_checkpoint
     from siamkit.training.ddp import is_main_process
@@ -209,6 +211,10 @@ def _resume_is_complete(cfg: Any, out_dir: Path) -> bool:
     state = load_checkpoint(checkpoint)
     done, stopped, epochs = int(state["epoch"]), bool(state.get("stopped")), cfg.train.epochs
     said = complete_line(checkpoint, done, stopped, epochs, out_dir, cfg.optim.schedule)
+    if said is not None and not (
+        (out_dir / "metrics.json").is_file() and (out_dir / "model").is_dir()
+    ):  # stopped in its final save or evaluation: the resume saves it (nothing_resumed_line)
+        return False
     if is_main_process():  # one line from a torchrun launch
         click.echo(said or resuming_line(checkpoint, done, epochs), err=True)
     return said is not None
