@@ -43,17 +43,22 @@ def shop(tmp_path: Path) -> dict[str, Path]:
 def _events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A log of "read NAME" (an image file decoded) and "embed" (a batch embedded)."""
     events: list[str] = []
-    real_read, real_embed = image_io.read_image, encode_module._embed_batch
+    real_embed = encode_module._embed_batch
+    real_reads = {f: getattr(image_io, f) for f in ("read_image", "read_image_resized")}
 
-    def read(source, *args, **kwargs):
-        events.append(f"read {Path(source).parent.name}/{Path(source).name}")
-        return real_read(source, *args, **kwargs)
+    def spy(real):
+        def read(source, *args, **kwargs):
+            events.append(f"read {Path(source).parent.name}/{Path(source).name}")
+            return real(source, *args, **kwargs)
+
+        return read
 
     def embed(*args, **kwargs):
         events.append("embed")
         return real_embed(*args, **kwargs)
 
-    monkeypatch.setattr(image_io, "read_image", read)
+    for name, real in real_reads.items():  # the check of every file, then each chunk's read
+        monkeypatch.setattr(image_io, name, spy(real))
     monkeypatch.setattr(encode_module, "_embed_batch", embed)
     return events
 

@@ -46,11 +46,11 @@ def read_image_files(
 
 def read_sized(path: Any, shape: tuple[int, int, int]) -> Tensor:
     """The ``(C, H, W)`` image in ``[0, 1]`` of the file ``path``, read with ``C`` channels and
-    resized to ``H x W`` (``shape``)."""
-    from siamkit.data.image_io import read_image, resize_images
+    resized to ``H x W`` (``shape``), a big JPEG shrunk as it decodes, as training reads it
+    (:func:`~siamkit.data.image_io.read_image_resized`)."""
+    from siamkit.data.image_io import read_image_resized
 
-    c, h, w = shape
-    return resize_images(read_image(path, channels=c).unsqueeze(0), (h, w))[0]
+    return read_image_resized(path, shape)
 
 
 class ImageFiles:

@@ -36,6 +36,7 @@ __all__ = [
     "ImageSource",
     "load_images",
     "read_image",
+    "read_image_resized",
     "resize_images",
     "to_image_batch",
 ]
@@ -70,10 +71,14 @@ def _to_float_chw(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).to(torch.float32).div_(255.0)
 
 
-def _read_resized(item: ImageSource, shape: tuple[int, int, int], max_pixels: int) -> torch.Tensor:
+def read_image_resized(
+    item: ImageSource, shape: tuple[int, int, int], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> torch.Tensor:
     """:func:`read_image` of ``item`` resized to ``shape = (C, H, W)``: a JPEG far larger than
     H×W (a 12-MP photo) is shrunk by libjpeg as it decodes (:func:`~siamkit.image_decode.draft_jpeg`,
-    down to no less than twice H×W) before the same resize, several times faster."""
+    down to no less than twice H×W) before the same resize, several times faster. Training,
+    ``siamkit embed``/``enroll``/``identify`` and the service's uploads all read an image to a
+    model's input so, and get the same pixels."""
     c, h, w = shape
     img = _to_float_chw(decode_image(item, c, max_pixels, draft=(h, w)))
     return resize_images(img.unsqueeze(0), (h, w))[0]
@@ -162,7 +167,7 @@ def load_images(
         return _load_folder(items, out, max_pixels, folder)
     for i, item in enumerate(items):
         try:
-            img = _read_resized(item, shape, max_pixels)
+            img = read_image_resized(item, shape, max_pixels)
         except ImageReadError as exc:
             raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}", exc.reason) from exc
         _put(out, i, img)
@@ -181,7 +186,7 @@ def _load_folder(
     read = track(items, f"reading the images of {folder}", unit="images") if shown else items
     for i, item in enumerate(read):
         try:
-            img = _read_resized(item, shape, max_pixels)
+            img = read_image_resized(item, shape, max_pixels)
         except ImageReadError as exc:
             if not isinstance(item, (str, os.PathLike)):
                 raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}", exc.reason) from exc

@@ -18,7 +18,7 @@ from fastapi import UploadFile
 from PIL import Image
 
 from siamkit.data.image_io import resize_images
-from siamkit.image_decode import convert_image, unconverted_mode_problem
+from siamkit.image_decode import convert_image, draft_jpeg, unconverted_mode_problem
 from siamkit.index.store import unprintable_char
 from siamkit.models.half_twin_sizes import other_tower_problem, tower_sizes
 from siamkit.service.errors import FIELD_WORDS, RequestError
@@ -190,17 +190,18 @@ def check_all_dimensions(uploads: list[Upload], limits: ServiceLimits) -> None:
 
 
 def _decode(upload: Upload, channels: int, size: tuple[int, int] | None) -> torch.Tensor:
-    """Decode one checked upload to ``(C, H, W)`` floats; JPEGs decode at a reduced scale.
+    """Decode one checked upload to ``(C, H, W)`` floats; a big JPEG decodes at a reduced scale.
 
-    The JPEG decoder can skip detail at 1/2, 1/4 or 1/8 scale; it is asked for at least twice
-    the model's input size, so the final antialiased resize still sees more pixels than it keeps.
-    ``size=None`` decodes at full size.
+    ``size = (H, W)``, the model's input: a JPEG far larger is shrunk by the JPEG decoder as
+    :func:`~siamkit.data.image_io.read_image_resized` shrinks it for training and the command
+    line (:func:`~siamkit.image_decode.draft_jpeg`), so a photo gets the same pixels through
+    the service as through ``siamkit enroll``. ``size=None`` decodes at full size.
     """
     mode = "L" if channels == 1 else "RGB"
     try:  # Pillow reading the client's bytes, and only that: whatever it raises is the upload's
         img = Image.open(io.BytesIO(upload.data))
         if size is not None:
-            img.draft(mode, (2 * size[1], 2 * size[0]))
+            draft_jpeg(img, size)
         img.load()
     except MemoryError:  # the server's trouble, not the upload's: a 500
         raise
