@@ -92,3 +92,25 @@ def test_a_full_disk_after_a_checkpoint_keeps_the_run_and_says_resume(
     ), last
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml"]
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
+
+
+def test_a_new_parent_keeps_another_run_started_into_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--out sweep/a`` and ``--out sweep/b`` together, both making sweep: a failing before
+    its first checkpoint removed sweep with everything in it, b's checkpoint too; it now
+    removes sweep/a alone, and sweep only while empty."""
+    other = tmp_path / "sweep" / "b" / "checkpoint.pt"
+
+    def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        other.parent.mkdir(parents=True, exist_ok=True)  # b's run, started meanwhile
+        other.write_bytes(b"b's checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "sweep" / "a"
+    code, last = _train(out)
+    assert code == 1, last
+    assert f"(the new folder {out} was removed: the run had written no checkpoint)" in last
+    assert [p.name for p in (tmp_path / "sweep").iterdir()] == ["b"]
+    assert other.read_bytes() == b"b's checkpoint"

@@ -98,8 +98,9 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
 def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
     """A new run (``enabled``: not --resume, not --overwrite) that fails before its first
     checkpoint with an error (a full disk, a NaN loss) leaves nothing behind that a user would
-    take for a run: the folders it made, OUT among them, are removed, or, in a folder that was
-    there before, the run's files it wrote there (a user's folder and its other files stay).
+    take for a run: OUT, when it made it, is removed with what is in it, then each parent it
+    made while empty (one may hold another run started into it meanwhile), or, in a folder that
+    was there before, the run's files it wrote there (a user's folder and its other files stay).
     An interrupt (Ctrl-C, SIGTERM) is no failure of the run: it keeps what it wrote. A full disk (``ENOSPC``) then ends the command in one sentence saying so,
     how much the checkpoint needed and what was removed, with or without the removal. Only the
     first process of a torchrun launch removes anything."""
@@ -140,10 +141,21 @@ def _remove_new_run(out_dir: Path, made: Path | None, before: set[str]) -> str |
     """Remove what a failed new run made (see :func:`_failed_new_run_removed`); what was
     removed, in words, or ``None`` when nothing was."""
     if made is not None:
-        if not os.path.lexists(made):
+        if not os.path.lexists(out_dir):
             return None
-        shutil.rmtree(made, ignore_errors=True)
-        return f"the new folder {made} was removed"
+        # OUT alone with what is in it: a parent it made may hold another run started into
+        # it meanwhile (--out sweep/a and --out sweep/b together), so each goes only if empty
+        shutil.rmtree(out_dir, ignore_errors=True)
+        if os.path.lexists(out_dir):
+            return None
+        gone = out_dir
+        while gone != made:
+            try:
+                os.rmdir(gone.parent)
+            except OSError:
+                break
+            gone = gone.parent
+        return f"the new folder {gone} was removed"
     written = [n for n in RUN_OUTPUTS if n not in before and os.path.lexists(out_dir / n)]
     for name in written:
         _remove(out_dir / name)
