@@ -203,3 +203,54 @@ def test_streamed_equals_in_memory_for_a_pair_head_and_normalised_scores(monkeyp
     _assert_same_report(streamed_verification_report(StreamedPairs(z, y, dist)), want)
     with shared_distance_matrices():
         _assert_same_report(streamed_verification_report(StreamedPairs(z, y, dist)), want)
+
+
+class _NumpyHead:
+    """A pair head (a distance object, so shared_distance_matrices keeps its blocks) whose
+    values numpy allocates, so that tracemalloc sees every block it makes and every one kept."""
+
+    name = "numpy-euclidean"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.sqrt(((x.numpy() - y.numpy()) ** 2).sum(1)))
+
+    def matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        a, b = x.numpy(), y.numpy()
+        d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+        return torch.from_numpy(np.sqrt(np.maximum(d2, 0)))
+
+
+def test_streaming_inside_shared_distance_matrices_keeps_no_block(monkeypatch, make_clusters):
+    """evaluate_embeddings verifies inside shared_distance_matrices, which kept a pair head's
+    blocks up to 1 GiB: streamed, all ~N²/2 distances stayed held (N = 20,000: ~800 MB)."""
+    from siamkit.evaluation import shared_distance_matrices
+
+    z, y = make_clusters(n_classes=150, per_class=20, dim=4)
+    z, head = z.float(), _NumpyHead()
+    monkeypatch.setattr(common, "BLOCK_ELEMENTS", 50_000)
+    monkeypatch.setattr(rank_select, "FIRST_BINS", 1 << 16)
+    monkeypatch.setattr(rank_select, "REFINE_CELLS", 1 << 16)
+    monkeypatch.setattr(verification, "STREAM_PAIRS", 1000)
+    pd = all_pair_distances(z, y, head)
+    want = verification_report(pd.genuine, pd.impostor)
+    held = 4 * (pd.genuine.size + pd.impostor.size)  # bytes of all the pair distances
+    del pd
+    with shared_distance_matrices():
+        tracemalloc.start()
+        try:
+            got = verification.verification_from_embeddings(z, y, head)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    _assert_same_report(got, want)
+    assert held > 15_000_000 and peak < held / 2
+    # blocks kept before (by the in-memory path) are still reused: the head runs no more
+    with shared_distance_matrices():
+        all_pair_distances(z, y, head)
+        calls = head.calls
+        _assert_same_report(streamed_verification_report(StreamedPairs(z, y, head)), want)
+        assert head.calls == calls

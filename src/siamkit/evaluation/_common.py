@@ -218,7 +218,8 @@ def shared_distance_matrices(max_bytes: int = SHARED_MATRIX_BYTES) -> Iterator[N
     The named distances and the Mahalanobis metric are cheap on narrow embeddings and computed
     afresh there; from ``KEEP_NAMED_DIM`` dimensions on (a hypercolumn of tapped features, say)
     they are kept too. At most ``max_bytes`` of distances are kept; a larger set is computed each
-    time, as without the block. Nested blocks share the outermost one. Do not change the
+    time, as without the block. Streamed verification (more than ``STREAM_PAIRS`` pairs) keeps
+    none, so that it holds one block at a time, but reuses blocks kept before. Nested blocks share the outermost one. Do not change the
     embeddings or the distance's weights inside the block: a change is noticed and the distances
     computed afresh.
 
@@ -272,9 +273,10 @@ def _same_view(a: Tensor, b: Tensor) -> bool:
 
 
 def _block_rows(
-    z: Tensor, distance: Distance, upper: bool, step: int
+    z: Tensor, distance: Distance, upper: bool, step: int, keep_new: bool = True
 ) -> Iterator[tuple[int, Tensor]]:
-    """The blocks of :func:`distance_rows`, kept and reused inside :func:`shared_distance_matrices`."""
+    """The blocks of :func:`distance_rows`, kept and reused inside :func:`shared_distance_matrices`
+    (``keep_new=False``: reused when kept before, not kept now)."""
     n = z.shape[0]
     shared = _SHARED.get()
     starts = range(0, n, step)
@@ -287,7 +289,7 @@ def _block_rows(
                     yield s, block.clone()  # callers may change a block in place
                 return
         size = sum(min(step, n - s) * (n - s if upper else n) for s in starts)
-        keep = shared.used + size * max(4, z.element_size()) <= shared.max_bytes
+        keep = keep_new and shared.used + size * max(4, z.element_size()) <= shared.max_bytes
     blocks = []
     for s in starts:
         block = distance.matrix(z[s : s + step], z[s:] if upper else z).cpu()
@@ -302,7 +304,11 @@ def _block_rows(
 
 @torch.no_grad()
 def distance_rows(
-    z: Tensor, distance: Distance, upper: bool = False, desc: str | None = None
+    z: Tensor,
+    distance: Distance,
+    upper: bool = False,
+    desc: str | None = None,
+    keep: bool = True,
 ) -> Iterator[tuple[int, Tensor]]:
     """Yield ``(row_start, block)`` where ``block = distance.matrix(z[rows], z[cols])``, on the CPU.
 
@@ -310,13 +316,15 @@ def distance_rows(
     ``c`` is item ``row_start + c``), which halves the work for upper-triangle uses.
     Blocks hold about ``BLOCK_ELEMENTS`` values, so memory stays bounded for any ``N``.
     With ``desc``, long runs report progress (:mod:`siamkit.progress`) in rows of ``z``.
-    Inside :func:`shared_distance_matrices` the blocks of a costly distance are computed once.
+    Inside :func:`shared_distance_matrices` the blocks of a costly distance are computed once;
+    with ``keep=False`` blocks kept before are reused but these are not kept (a caller that holds
+    one block at a time, such as streamed verification, whose N²/2 pairs would stay held).
     """
     n = z.shape[0]
     step = row_chunk(n)
     upper = upper and step < n  # in one block the upper rows are all the rows
     with progress(n if desc else None, desc or "", "items") as bar:
-        for s, block in _block_rows(z, distance, upper, step):
+        for s, block in _block_rows(z, distance, upper, step, keep):
             yield s, block
             if desc:
                 bar.update(block.shape[0])

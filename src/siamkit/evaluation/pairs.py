@@ -76,12 +76,14 @@ def pair_blocks(
     dist: Distance,
     desc: str | None = "verification pairs",
     genuine: bool = True,
+    keep: bool = True,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Genuine and impostor distances ``(G_b,), (I_b,)`` of the pairs ``i < j`` of each row
     block of :func:`~siamkit.evaluation._common.distance_rows`, row-major; ``y`` holds class
     codes on ``zt``'s device. The one place that splits a block, so every caller gets the
-    same values. ``genuine=False`` leaves the genuine part empty (a pass over impostors)."""
-    for s, block in distance_rows(zt, dist, upper=True, desc=desc):
+    same values. ``genuine=False`` leaves the genuine part empty (a pass over impostors);
+    ``keep=False`` keeps no block in a :func:`~siamkit.evaluation.shared_distance_matrices`."""
+    for s, block in distance_rows(zt, dist, upper=True, desc=desc, keep=keep):
         rows = block.shape[0]
         upper = torch.ones(rows, block.shape[1], dtype=torch.bool).triu_(1)
         same = (y[s : s + rows, None] == y[None, s:]).cpu()

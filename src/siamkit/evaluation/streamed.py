@@ -78,8 +78,10 @@ class StreamedPairs:
     def _blocks(
         self, desc: str | None = None, genuine: bool = True
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        # keep=False: inside shared_distance_matrices (evaluate_embeddings) a costly distance's
+        # blocks would otherwise all be kept, up to its 1 GiB (N = 20,000: ~800 MB held)
         with memoized(self._dist, self._z):
-            yield from pair_blocks(self._z, self._y, self._dist, desc, genuine=genuine)
+            yield from pair_blocks(self._z, self._y, self._dist, desc, genuine=genuine, keep=False)
 
     def _impostors(self) -> Iterator[np.ndarray]:
         for _, m in self._blocks(genuine=False):
