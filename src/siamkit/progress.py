@@ -27,6 +27,19 @@ T = TypeVar("T")
 _enabled = False
 
 
+def human_bytes(n: int) -> str:
+    """Bytes in words, as a progress line or an error names a size: ``8388608`` -> ``'8 MiB'``,
+    ``4000`` -> ``'3.9 KiB'``, ``500`` -> ``'500 bytes'``.
+
+    >>> human_bytes(8 << 20), human_bytes(4000), human_bytes(500), human_bytes(3 << 29)
+    ('8 MiB', '3.9 KiB', '500 bytes', '1.5 GiB')
+    """
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
 def set_enabled(on: bool = True) -> None:
     """Turn progress reporting on or off for this process (off by default in the library)."""
     global _enabled

@@ -19,18 +19,23 @@ from siamkit.cli.main import cli
 TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 
 
-@pytest.fixture
-def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Writing any file with torch.save fails part-way, as a full disk does."""
+def _refuse_writes(monkeypatch: pytest.MonkeyPatch, code: int, reason: str) -> None:
+    """Writing any file with torch.save fails part-way with ``code``."""
     real = torch.save
 
     def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
         if not hasattr(f, "fileno"):  # a buffer or a counter, not the disk
             return real(obj, f, *args, **kwargs)
         f.write(b"\0" * 512)
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise OSError(code, reason)
 
     monkeypatch.setattr(torch, "save", save)
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing any file with torch.save fails part-way, as a full disk does."""
+    _refuse_writes(monkeypatch, errno.ENOSPC, "No space left on device")
 
 
 def _train(out: Path) -> tuple[int, str]:
@@ -39,7 +44,7 @@ def _train(out: Path) -> tuple[int, str]:
     return res.exit_code, res.output.strip().splitlines()[-1]
 
 
-NEEDED = r"Error: the disk is full: writing {} needed \d+\.\d KiB and [\d.]+ [GMK]iB was free "
+NEEDED = r"Error: the disk is full: writing {} needed [\d.]+ KiB and [\d.]+ [GMK]iB was free "
 
 
 @pytest.mark.usefixtures("full_disk")
@@ -52,6 +57,29 @@ def test_a_new_folder_is_removed_and_the_size_needed_named(tmp_path: Path) -> No
         + re.escape(
             f"(the new folder {tmp_path / 'new'} was removed: the run had written no "
             "checkpoint); free some space or give an --out on another disk, and run it again"
+        ),
+        last,
+    ), last
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_used_up_quota_is_named_as_a_full_disk_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quota used up (``EDQUOT``; the disk has room) failed the first checkpoint with the
+    generic sentence, no size and no word of the folder removed: it is now named as a full disk
+    is, with what to do about a quota (the disk's free bytes say nothing of it)."""
+    _refuse_writes(monkeypatch, errno.EDQUOT, "Disk quota exceeded")
+    out = tmp_path / "new" / "run"
+    code, last = _train(out)
+    assert code == 1, last
+    assert re.fullmatch(
+        re.escape(f"Error: your disk quota is used up: writing {out / 'checkpoint.pt'} needed ")
+        + r"[\d.]+ KiB"
+        + re.escape(
+            f" and there was not that much (the new folder {tmp_path / 'new'} was removed: the "
+            "run had written no checkpoint); free some of your files or give an --out outside "
+            "the quota (or ask for a larger one), and run it again"
         ),
         last,
     ), last

@@ -5,7 +5,6 @@ that --overwrite replaces."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import tempfile
@@ -101,9 +100,10 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
     take for a run: OUT, when it made it, is removed with what is in it, then each parent it
     made while empty (one may hold another run started into it meanwhile), or, in a folder that
     was there before, the run's files it wrote there (a user's folder and its other files stay).
-    An interrupt (Ctrl-C, SIGTERM) is no failure of the run: it keeps what it wrote. A full disk (``ENOSPC``) then ends the command in one sentence saying so,
-    how much the checkpoint needed and what was removed, with or without the removal. Only the
-    first process of a torchrun launch removes anything."""
+    An interrupt (Ctrl-C, SIGTERM) is no failure of the run: it keeps what it wrote. A full
+    disk (``ENOSPC``) or a used-up quota (``EDQUOT``) then ends the command in one sentence
+    saying so, how much the checkpoint needed and what was removed, with or without the
+    removal. Only the first process of a torchrun launch removes anything."""
     from siamkit.training.ddp import is_main_process
 
     made = _first_missing(out_dir) if enabled else None
@@ -114,8 +114,9 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
         removed = None
         if enabled and is_main_process() and not _holds_run(out_dir):
             removed = _remove_new_run(out_dir, made, before)
-        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-            raise click.ClickException(_full_disk_sentence(err, out_dir, removed)) from None
+        said = _full_disk_sentence(err, out_dir, removed) if isinstance(err, OSError) else None
+        if said is not None:
+            raise click.ClickException(said) from None
         raise
 
 
@@ -162,33 +163,32 @@ def _remove_new_run(out_dir: Path, made: Path | None, before: set[str]) -> str |
     return f"{', '.join(written)} written in {out_dir} removed" if written else None
 
 
-def _size(n: int) -> str:
-    """Bytes in words: ``'1.5 GiB'``, ``'12.3 MiB'``, ``'4.0 KiB'``, ``'512 bytes'``."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
-
-
-def _full_disk_sentence(err: OSError, out_dir: Path, removed: str | None) -> str:
-    """The one sentence for a run that the disk refused for want of space (``err``): what was
-    being written and, for a checkpoint (:class:`~siamkit.training.checkpoint.CheckpointDiskFull`),
-    how much it needed and what was free; what was removed; what to do."""
+def _full_disk_sentence(err: OSError, out_dir: Path, removed: str | None) -> str | None:
+    """The one sentence for a run that the disk refused for want of room (``err``: a full disk
+    or a used-up quota, in :func:`~siamkit.cli.main.disk_error`'s words): what was being
+    written and, for a checkpoint (:class:`~siamkit.training.checkpoint.CheckpointDiskFull`),
+    how much it needed and what was free; what was removed; what to do. ``None`` for any other
+    error."""
+    from siamkit.cli.main import out_of_room
+    from siamkit.progress import human_bytes
     from siamkit.training.checkpoint import CheckpointDiskFull
 
+    room = out_of_room(err)
+    if room is None:
+        return None
     what = err.filename if isinstance(err.filename, str) else str(out_dir)
     needed = err.needed if isinstance(err, CheckpointDiskFull) else None
     if needed is not None:
         free = err.free if isinstance(err, CheckpointDiskFull) else None
-        room = f"{_size(free)} was free" if free is not None else "the disk had not that much"
-        said = f"the disk is full: writing {what} needed {_size(needed)} and {room}"
+        left = f"{human_bytes(free)} was free" if free is not None else "there was not that much"
+        said = f"{room.full}: writing {what} needed {human_bytes(needed)} and {left}"
     else:
-        said = f"the disk is full ({(err.strerror or 'no space left').lower()}) writing {what}"
+        said = f"{room.said} writing {what}"
     if removed is not None:
         said += f" ({removed}: the run had written no checkpoint)"
     if _holds_run(out_dir):  # the checkpoint of the epochs trained stays
-        return f"{said}; free some space, then continue the run with the same command and --resume"
-    return f"{said}; free some space or give an --out on another disk, and run it again"
+        return f"{said}; {room.free}, then continue the run with the same command and --resume"
+    return f"{said}; {room.free} or give an --out {room.elsewhere}, and run it again"
 
 
 def _refuse_set_aside_run(out_dir: Path) -> None:

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -94,6 +95,36 @@ class LazyGroup(click.Group):
             raise click.ClickException(sentence) from None
 
 
+@dataclass(frozen=True)
+class OutOfRoom:
+    """The words for an output refused for want of room: ``full``, what ran out (``the disk is
+    full``); ``said``, that with the system's reason where it adds one; ``free``, what to do
+    there (``free some space``); ``elsewhere``, where else to write (``on another disk``)."""
+
+    full: str
+    said: str
+    free: str
+    elsewhere: str
+
+
+def out_of_room(err: OSError) -> OutOfRoom | None:
+    """:class:`OutOfRoom` for a full disk (``ENOSPC``) or a used-up disk quota (``EDQUOT``: the
+    disk has room, this user's share of it is used up); ``None`` for any other error.
+
+    >>> out_of_room(OSError(errno.EDQUOT, "Disk quota exceeded")).full
+    'your disk quota is used up'
+    """
+    if err.errno == errno.EDQUOT:
+        full = "your disk quota is used up"
+        elsewhere = "outside the quota (or ask for a larger one)"
+        return OutOfRoom(full, full, "free some of your files", elsewhere)
+    if err.errno == errno.ENOSPC:
+        full = "the disk is full"
+        said = f"{full} ({(err.strerror or 'no space left').lower()})"
+        return OutOfRoom(full, said, "free some space", "on another disk")
+    return None
+
+
 def disk_error(err: OSError) -> str | None:
     """One sentence for an output the disk refused (full, quota used up, read-only, no
     permission), where Python printed a traceback ending in ``[Errno 28] No space left on
@@ -105,16 +136,10 @@ def disk_error(err: OSError) -> str | None:
     """
     where = Path(err.filename).parent if isinstance(err.filename, str) else None
     on = f" writing in {where}" if where else ""
-    if err.errno == errno.EDQUOT:  # the disk has room; this user's share of it is used up
-        return (
-            f"your disk quota is used up{on}; free some of your files or give an output path "
-            "outside the quota (or ask for a larger one), and run it again"
-        )
-    if err.errno == errno.ENOSPC:
-        return (
-            f"the disk is full ({(err.strerror or 'no space left').lower()}){on}; free some "
-            "space or give an output path on another disk, and run it again"
-        )
+    room = out_of_room(err)
+    if room is not None:
+        advice = f"{room.free} or give an output path {room.elsewhere}, and run it again"
+        return f"{room.said}{on}; {advice}"
     if err.errno == errno.EROFS:
         return (
             f"{where or 'an output folder'} is on a read-only file system; give an output path "

@@ -7,18 +7,6 @@ from dataclasses import dataclass
 MiB = 1 << 20
 
 
-def human_bytes(n: int) -> str:
-    """``8388608`` -> ``'8 MiB'``, ``4000`` -> ``'3.9 KiB'``, ``500`` -> ``'500 bytes'``.
-
-    >>> human_bytes(8 * MiB), human_bytes(4000), human_bytes(500)
-    ('8 MiB', '3.9 KiB', '500 bytes')
-    """
-    for unit, size in (("MiB", MiB), ("KiB", 1024)):
-        if n >= size:
-            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{n} bytes"
-
-
 @dataclass(frozen=True)
 class ServiceLimits:
     """Upper bounds on every request; anything above is refused with a 4xx and a message.

@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from siamkit.service.limits import human_bytes
+from siamkit.progress import human_bytes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -21,8 +21,9 @@ from siamkit.data.image_io import resize_images
 from siamkit.image_decode import convert_image, draft_jpeg, unconverted_mode_problem
 from siamkit.index.store import unprintable_char
 from siamkit.models.half_twin_sizes import other_tower_problem, tower_sizes
+from siamkit.progress import human_bytes
 from siamkit.service.errors import FIELD_WORDS, RequestError
-from siamkit.service.limits import ServiceLimits, human_bytes
+from siamkit.service.limits import ServiceLimits
 from siamkit.service.thumbnails import read_for_thumbnail, thumbnail_png
 
 

@@ -11,6 +11,7 @@ the previous checkpoint intact, and its temporary file is removed by the next sa
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pickle
@@ -57,12 +58,20 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 class CheckpointDiskFull(OSError):
-    """The disk had no room for a checkpoint (``errno.ENOSPC``, its ``filename`` the
-    checkpoint's): ``needed``, the checkpoint's size in bytes, and ``free``, the bytes its disk
-    had free after the failed write (the temporary file removed); ``None`` where not known."""
+    """The disk had no room for a checkpoint (``errno.ENOSPC``, or ``errno.EDQUOT``: this
+    user's quota is used up; its ``filename`` the checkpoint's): ``needed``, the checkpoint's
+    size in bytes, and ``free``, the bytes its disk had free after the failed write (the
+    temporary file removed); ``None`` where not known (a quota's)."""
 
-    def __init__(self, path: Path, needed: int | None, free: int | None, strerror: str) -> None:
-        super().__init__(errno.ENOSPC, strerror, os.fspath(path))
+    def __init__(
+        self,
+        path: Path,
+        needed: int | None,
+        free: int | None,
+        strerror: str,
+        code: int = errno.ENOSPC,
+    ) -> None:
+        super().__init__(code, strerror, os.fspath(path))
         self.needed, self.free = needed, free
 
 
@@ -94,21 +103,23 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
     """Write ``state`` atomically to ``path`` (tmp file + fsync + ``os.replace``).
 
     Raises:
-        CheckpointDiskFull: the disk is full (the earlier checkpoint at ``path``, if any, is left
-            as it was, and no temporary file); it says how many bytes the checkpoint needed.
+        CheckpointDiskFull: the disk is full, or the user's quota used up (the earlier
+            checkpoint at ``path``, if any, is left as it was, and no temporary file); it says
+            how many bytes the checkpoint needed.
     """
     try:
         with atomic_path(path) as tmp, tmp.open("wb") as fh:
             torch.save(state, fh)
     except OSError as err:
-        if err.errno != errno.ENOSPC:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        try:
-            free: int | None = shutil.disk_usage(Path(path).parent).free
-        except OSError:
-            free = None
-        strerror = err.strerror or "No space left on device"
-        raise CheckpointDiskFull(Path(path), _saved_size(state), free, strerror) from err
+        free: int | None = None  # the disk's free bytes say nothing of a used-up quota
+        if err.errno == errno.ENOSPC:
+            with contextlib.suppress(OSError):
+                free = shutil.disk_usage(Path(path).parent).free
+        strerror = err.strerror or os.strerror(err.errno)
+        needed = _saved_size(state)
+        raise CheckpointDiskFull(Path(path), needed, free, strerror, err.errno) from err
     return Path(path)
 
 
