@@ -714,7 +714,7 @@ def test_int8_without_the_quantiser_names_the_fix_and_writes_nothing(bundle, tmp
 def test_the_parity_line_says_what_it_measured_and_when_it_did_not(bundle, tmp_path, monkeypatch):
     """The fp32 line printed "max |torch - onnx| = 6.0e-08" with no word on what is allowed,
     and nothing at all when onnxruntime was missing and the export went unchecked."""
-    import siamkit.export.onnx as onnx_export
+    import siamkit.export.parity as export_parity
 
     res = _invoke(str(bundle), "--out", str(tmp_path / "a.onnx"))
     assert res.exit_code == 0, res.output
@@ -723,7 +723,7 @@ def test_the_parity_line_says_what_it_measured_and_when_it_did_not(bundle, tmp_p
     def missing() -> None:
         raise ImportError("ONNX Runtime is not installed")
 
-    monkeypatch.setattr(onnx_export, "import_onnxruntime", missing)
+    monkeypatch.setattr(export_parity, "import_onnxruntime", missing)
     res = _invoke(str(bundle), "--out", str(tmp_path / "b.onnx"))
     assert res.exit_code == 0, res.output
     assert "max |torch" not in res.output

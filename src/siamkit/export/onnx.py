@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -36,12 +35,17 @@ from siamkit._version import __version__
 from siamkit.atomic import atomic_path
 from siamkit.distances import list_distances
 from siamkit.export.bundle import load_model, read_model_config
+from siamkit.export.parity import (
+    PARITY_ATOL,
+    exporter_failure_reason,
+    max_abs_diff,
+    parity_session,
+)
 from siamkit.export.runtime import (
     INT8_FILE,
     METADATA_FORMAT,
     METADATA_VERSION,
     ONNX_FILE,
-    import_onnxruntime,
 )
 from siamkit.export.sidecar import SIDECAR_FILE, read_sidecar, record_export
 from siamkit.models import (
@@ -322,21 +326,20 @@ def _torch_export(
         dump = "".join(printed).strip()
         if dump:  # the TorchScript graph at the failure: for a bug report, not for the user
             log.debug("torch.onnx.export (%s) printed before failing:\n%s", exporter, dump)
-        text = str(err).strip()
-        reason = text.splitlines()[0].split(" [Caused by")[0].strip() if text else ""
         pools = _adaptive_pools(
             getattr(graph, "model", graph)
         )  # names as the user's model has them
-        if exporter == "torchscript" and pools and "adaptive_avg_pool2d" in text:
-            reason = "adaptive_avg_pool2d to an output size that does not divide the feature map"
+        if exporter == "torchscript" and pools and "adaptive_avg_pool2d" in str(err):
+            reason = exporter_failure_reason(
+                err, "adaptive_avg_pool2d to an output size that does not divide the feature map"
+            )
             advice = (
                 f"replace its {pools[0]} with siamkit.encoders.signet.GridAvgPool2d "
                 "(nn.AdaptiveAvgPool2d's numbers in PyTorch, cell means in ONNX) or use an input "
                 "size whose last feature map the output size divides"
             )
         else:
-            advice = _other_exporter_advice(exporter)
-        reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
+            reason, advice = exporter_failure_reason(err), _other_exporter_advice(exporter)
         raise ExportError(
             f"torch.onnx.export ({exporter}) could not export this model ({reason}); {advice}"
         ) from err
@@ -363,12 +366,9 @@ def _fold_constants(path: Path) -> None:
 
 
 def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | None:
-    try:
-        ort = import_onnxruntime()
-    except ImportError:
+    sess = parity_session(path)
+    if sess is None:
         return None
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
     # random inputs plus a blank and a flat one: real images have flat regions (zero gradients),
     # where an op can differ between torch and ONNX (atan2(0, 0) is NaN in ONNX)
     x = torch.cat(
@@ -379,20 +379,13 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
         ]
     )
     step(f"checking the ONNX graph against PyTorch on {len(x)} images (random, blank, flat)")
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     with torch.no_grad():
         want = graph(x).numpy()
     worst = 0.0
     for batch in (x[:1], x):  # batch 1 and a larger one: the batch dimension must be dynamic
         got = sess.run(None, {INPUT_NAME: batch.numpy()})[0]
-        if not np.isfinite(got).all():
-            return float("inf")
-        worst = max(worst, float(np.abs(got - want[: len(batch)]).max()))
+        worst = max(worst, max_abs_diff(got, want[: len(batch)]))
     return worst
-
-
-PARITY_ATOL = 1e-4
-"""The largest embedding difference to the torch model an export may have (``export_onnx``)."""
 
 
 def document_path(query: str | os.PathLike[str]) -> Path:

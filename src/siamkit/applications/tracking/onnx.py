@@ -23,15 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siamkit.applications.tracking.params import TrackerParams
+from siamkit.export.parity import PARITY_ATOL
 
 if TYPE_CHECKING:
     from siamkit.applications.tracking.model import SiamFCNet
 
 ONNX_FILE, META_FILE = "backbone.onnx", "tracker.json"
-
-PARITY_ATOL = 1e-4
-"""The largest backbone feature difference to torch an export may have, relative to the
-features' largest magnitude where that is over 1 (they are not normalised)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +131,7 @@ def _export_backbone(backbone: Any, dummy: Any, path: Path, opset: int) -> None:
     import torch
 
     from siamkit.export.onnx import ExportError
+    from siamkit.export.parity import exporter_failure_reason
 
     try:
         torch.onnx.export(
@@ -150,10 +148,9 @@ def _export_backbone(backbone: Any, dummy: Any, path: Path, opset: int) -> None:
             dynamo=False,
         )
     except Exception as err:  # the exporter raises many unrelated types
-        text = str(err).strip()
-        reason = f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
         raise ExportError(
-            f"torch.onnx.export could not export the tracker's backbone ({reason}); nothing was "
+            "torch.onnx.export could not export the tracker's backbone "
+            f"({exporter_failure_reason(err)}); nothing was "
             f"written: try another opset than {opset} (export_tracker_onnx(..., opset=N))"
         ) from err
 
@@ -166,26 +163,20 @@ def _backbone_parity(backbone: Any, path: Path, params: TrackerParams, atol: flo
     import torch
 
     from siamkit.export.onnx import ExportError
-    from siamkit.export.runtime import import_onnxruntime
+    from siamkit.export.parity import max_abs_diff, parity_session
 
-    try:
-        ort = import_onnxruntime()
-    except ImportError:
+    session = parity_session(path)
+    if session is None:
         return None
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     worst, scale = 0.0, 1.0
     for size in (params.exemplar_size, params.instance_size):
         crops = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
         crops = torch.cat([crops, torch.zeros(1, 3, size, size)])
         with torch.no_grad():
             want = backbone(crops).numpy()
-        got = session.run(None, {"crops": crops.numpy()})[0]
-        if got.shape != want.shape or not np.isfinite(got).all():
-            worst = float("inf")
+        worst = max(worst, max_abs_diff(session.run(None, {"crops": crops.numpy()})[0], want))
+        if worst == float("inf"):
             break
-        worst = max(worst, float(np.abs(got - want).max()))
         scale = max(scale, float(np.abs(want).max()))
     if worst > atol * scale:
         raise ExportError(
