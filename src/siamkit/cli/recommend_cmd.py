@@ -120,23 +120,14 @@ def recommend(
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)
 
 
-def _is_text_model(model: str) -> bool:
-    """Whether the model folder ``model`` holds a text model (from its ``siamkit.json``)."""
-    from siamkit.export.bundle import read_model_config
-
-    try:
-        config = read_model_config(model).get("model")
-    except Exception:  # the model was read a moment ago: an image model's answer then
-        return False
-    return isinstance(config, dict) and config.get("kind") in ("text", "text-onnx")
-
-
 def _stored_texts(model: str, gallery_path: str, item_ids: list[int]) -> dict[int, str] | None:
     """The texts `siamkit text enroll` kept of ``item_ids`` (an item without one is left out)
     when ``model`` is a text model; ``None`` for any other model (its side file holds
     thumbnails). `recommend` listed a text gallery's items by label alone, where `text
     identify` and the service's `/recommend` show each item's text."""
-    if not _is_text_model(model):
+    from siamkit.cli._model_kind import is_text_model
+
+    if not is_text_model(model):
         return None
     from siamkit.cli.text_identify import stored_texts
 
@@ -146,7 +137,9 @@ def _stored_texts(model: str, gallery_path: str, item_ids: list[int]) -> dict[in
 def _enroll_first(model: str, gallery_path: str) -> str:
     """How to fill the empty gallery at ``gallery_path`` for the model folder ``model``: a text
     model's is filled by `siamkit text enroll` (the image command was named for it too)."""
-    if _is_text_model(model):
+    from siamkit.cli._model_kind import is_text_model
+
+    if is_text_model(model):
         return (
             f"enroll texts first (siamkit text enroll CORPUS --gallery {gallery_path} "
             f"--model {model})"

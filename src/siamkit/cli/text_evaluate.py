@@ -62,11 +62,9 @@ def text_model_folder_of(model: str) -> Path | None:
         return None
     if is_pretrained_text_folder(folder):
         return folder
-    if not (folder / "siamkit.json").is_file():
-        return None
-    from siamkit.export.bundle import read_model_config
+    from siamkit.cli._model_kind import is_text_model
 
-    return folder if (read_model_config(folder).get("model") or {}).get("kind") == "text" else None
+    return folder if is_text_model(folder) else None
 
 
 def _columns(

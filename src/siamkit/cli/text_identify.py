@@ -15,6 +15,7 @@ from typing import Any
 
 from siamkit.applications.text.documents import Document
 from siamkit.applications.text.text_checks import check_texts
+from siamkit.cli._model_kind import TEXT_KIND, model_kind
 from siamkit.index import IdentifyResult, VerifyResult
 
 SNIPPET_CHARS = 80
@@ -138,8 +139,8 @@ def image_gallery_refusal(gallery_path: str) -> ValueError | None:
     from siamkit.index.gallery import recorded_model_path
 
     recorded = recorded_model_path(gallery_path)
-    kind = _model_kind(recorded)
-    if kind is not None and kind != "text":
+    kind = model_kind(recorded)
+    if kind is not None and kind != TEXT_KIND:
         return ValueError(
             f"{gallery_path} holds images enrolled with the image model {recorded}, not texts: "
             f"search it with `siamkit identify {recorded} --gallery {gallery_path} IMAGE` "
@@ -164,7 +165,7 @@ def holds_texts(gallery_path: str) -> bool:
 
     recorded = recorded_model_path(gallery_path)
     if recorded is not None and Path(recorded).is_dir():
-        return _model_kind(recorded) in (None, "text")
+        return model_kind(recorded) in (None, TEXT_KIND)
     side = Path(thumbnails_path_for(gallery_path))
     return side.is_file() and _first_thumbnail(gallery_path) not in (None, _PNG)
 
@@ -178,20 +179,6 @@ def _holds_items(gallery_path: str) -> bool:
         return store.count()[0] > 0
     finally:
         store.close()
-
-
-def _model_kind(folder: str | None) -> str | None:
-    """The ``kind`` a siamkit model folder's ``siamkit.json`` names; ``None`` for no folder, a
-    Hugging Face folder (a text model) or one that cannot be read."""
-    if folder is None or not (Path(folder) / "siamkit.json").is_file():
-        return None
-    from siamkit.export.bundle import read_model_config
-
-    try:
-        kind = read_model_config(folder)["model"]["kind"]
-    except (ValueError, OSError):
-        return None
-    return str(kind)
 
 
 def _keeps_thumbnails(gallery_path: str) -> bool:
