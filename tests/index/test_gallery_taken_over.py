@@ -5,13 +5,15 @@ with its own (the same size: wrong matches, no error) or failing deep in the ind
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _index_helpers import make_model
 
-from siamkit.index import Gallery, GalleryMismatchError
+from siamkit.index import Gallery, GalleryMismatchError, gallery_file
 
 
 def _taken_over(tmp_path: Path, model, fmnist, dim: int) -> tuple[Gallery, Gallery]:
@@ -80,3 +82,111 @@ def test_the_check_reads_the_meta_only_after_another_connection_committed(
         g.labels()
         assert reads == []
         assert len(g.items("carol").ids) == 2  # the same model's rows read as before
+
+
+def _meta_of(path: Path) -> dict[str, str]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+def _emptied(path: Path, dim: int) -> None:
+    """A gallery of raw ``dim``-d embeddings at ``path`` that holds no item (every label removed)."""
+    with Gallery.open(path, embedding_dim=dim) as g:
+        g.enroll_embeddings("gone", np.ones((1, dim), np.float32))
+        g.remove("gone")
+
+
+def test_an_enrollment_checks_the_model_before_it_reads_the_labels_rows(tmp_path: Path) -> None:
+    # a 4-d Gallery open on the empty gallery; a 2-d one takes it over with a row of label a:
+    # that row, read as 4-d before the check, was a ValueError (the service's 500)
+    path = tmp_path / "g.db"
+    _emptied(path, 4)
+    with Gallery.open(path, embedding_dim=4) as mine, Gallery.open(path, embedding_dim=2) as other:
+        other.enroll_embeddings("a", np.ones((1, 2), np.float32))
+        with pytest.raises(GalleryMismatchError, match="taken over by another model"):
+            mine.enroll_embeddings("a", np.ones((1, 4), np.float32), skip_repeats=True)
+        assert len(other) == 1
+
+
+def test_an_enrollment_of_repeats_only_is_refused_after_a_takeover(tmp_path: Path) -> None:
+    # every row a repeat of the other model's items stored nothing: the check, made only when
+    # a row was written, never ran, and the old model was told they were enrolled already
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    z = np.array([[1.0, 2.0]], np.float32)
+    with Gallery.open(path, embedding_dim=2) as mine:
+        with Gallery.open(path, embedding_dim=2, distance="cosine") as other:
+            other.enroll_embeddings("a", z)
+        with pytest.raises(GalleryMismatchError, match="nothing was enrolled"):
+            mine.enroll_embeddings("a", z, skip_repeats=True)
+
+
+def test_a_gallery_keeps_the_meta_its_open_checked(tmp_path: Path, monkeypatch) -> None:
+    # another process takes the empty gallery over (4-d) after the open checked its 2-d meta:
+    # the Gallery adopted the meta it read again, and stored 2-d rows under the 4-d meta
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    real = gallery_file.create_index
+
+    def meanwhile(*args, **kwargs):
+        monkeypatch.setattr(gallery_file, "create_index", real)
+        with Gallery.open(path, embedding_dim=4) as other:
+            other.enroll_embeddings("b", np.ones((1, 4), np.float32))
+            other.remove("b")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gallery_file, "create_index", meanwhile)
+    with Gallery.open(path, embedding_dim=2) as mine, pytest.raises(GalleryMismatchError):
+        mine.enroll_embeddings("a", np.ones((1, 2), np.float32))
+    assert _meta_of(path)["embedding_dim"] == "4"
+    with Gallery.open(path, embedding_dim=4) as g:
+        assert len(g) == 0
+
+
+def test_an_open_to_search_takes_nothing_over(tmp_path: Path) -> None:
+    # Gallery.open with another model rewrote an empty gallery's meta: a search or a listing
+    # (siamkit identify, text identify) evicted the model that serves it
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    before = _meta_of(path)
+    with Gallery.open(path, embedding_dim=2, threshold=1.0) as served:
+        with Gallery.open(path, embedding_dim=4, threshold=1.0) as reader:
+            assert reader.identify_embeddings(np.ones((1, 4), np.float32))[0].matches == []
+            assert reader.labels() == [] and len(reader) == 0
+            reader.remember_model_path(tmp_path)  # kept for its enrollment: none came
+        assert _meta_of(path) == before
+        assert served.enroll_embeddings("a", np.ones((1, 2), np.float32)) == [2]
+        assert served.identify_embeddings(np.ones((1, 2), np.float32))[0].matches[0].label == "a"
+
+
+def test_an_enrollment_takes_over_an_empty_gallery_opened_with_another_model(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    with (
+        Gallery.open(path, embedding_dim=4, threshold=1.0) as taker,
+        Gallery.open(path, embedding_dim=2, threshold=1.0) as old,
+    ):
+        taker.remember_model_path(tmp_path)
+        assert taker.enroll_embeddings("a", np.ones((1, 4), np.float32)) == [2]
+        meta = _meta_of(path)
+        assert meta["embedding_dim"] == "4" and meta["model_path"] == str(tmp_path.resolve())
+        with pytest.raises(GalleryMismatchError):  # the old model's searches are refused
+            old.identify_embeddings(np.ones((1, 2), np.float32))
+        assert taker.identify_embeddings(np.ones((1, 4), np.float32))[0].matches[0].label == "a"
+
+
+def test_the_recorded_models_items_first_refuse_a_takeover(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    with (
+        Gallery.open(path, embedding_dim=4, threshold=1.0) as taker,
+        Gallery.open(path, embedding_dim=2, threshold=1.0) as old,
+    ):
+        old.enroll_embeddings("a", np.ones((1, 2), np.float32))
+        with pytest.raises(GalleryMismatchError):  # nothing of another size to search
+            taker.identify_embeddings(np.ones((1, 4), np.float32))
+        with pytest.raises(GalleryMismatchError, match="enrolled items since"):
+            taker.enroll_embeddings("b", np.ones((1, 4), np.float32))
+    assert _meta_of(path)["embedding_dim"] == "2"

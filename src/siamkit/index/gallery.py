@@ -120,6 +120,8 @@ class Gallery:
         index_kind: str,
         threshold_source: str | None = None,
         no_threshold: str | None = None,
+        recorded: Mapping[str, str] | None = None,
+        takeover: Mapping[str, str] | None = None,
     ) -> None:
         self._store, self.model, self._index, self.distance = store, model, index, distance
         self.threshold, self.index_kind = threshold, index_kind
@@ -129,12 +131,17 @@ class Gallery:
         # why a decision is refused without a threshold (a model no default applies to)
         self._no_threshold = no_threshold
         self.embedding_dim = index.dim
-        # the model the gallery recorded when it was opened: another that takes it over while
-        # it holds no item (:meth:`GalleryStore.remeta_if_empty`) is seen before an enrollment
+        # the model the gallery recorded when it was opened (``recorded``, the meta that
+        # Gallery.open checked; read again here, it could be another process's since): another
+        # that takes it over while it holds no item is seen in an enrollment's transaction
         # (and by a search or a listing once another connection committed: check_same_model,
-        # which reads the meta again only when the store's data version moved from this one)
+        # which reads the meta again only when the store's data version moved from this one).
+        # ``takeover``: the meta of this model, which opened a gallery that recorded another and
+        # held no item; its first enrollment records it, in its transaction, if the gallery
+        # still holds none (an open only to search writes nothing)
         self._checked_version = store.data_version()
-        self._recorded = model_keys(store.meta())
+        self._recorded = model_keys(store.meta() if recorded is None else recorded)
+        self._takeover = None if takeover is None else dict(takeover)
         self._label_of: dict[int, str] = {}  # item id -> label, for indexed items
         self._loaded = False
         self._version = -1
@@ -162,7 +169,8 @@ class Gallery:
             model: the model whose embeddings the gallery holds; a gallery remembers its model's
                 fingerprint and dimension and refuses any other (:class:`GalleryMismatchError`)
                 once it holds an item; one that holds none (its first enrollment was killed
-                before it committed, or every label was removed) records this model instead,
+                before it committed, or every label was removed) takes this model: its first
+                enrollment records it, in its transaction (an open to search writes nothing),
                 and a Gallery open on it with the earlier model raises GalleryMismatchError
                 from its next enrollment, search (identify, verify, recommend) or listing.
                 Without a model, an existing gallery opens for listing, removal and search by
@@ -261,7 +269,6 @@ class Gallery:
             # the new ids are above every id ever stored; what the side file holds under them
             # was written for an enrollment killed before its commit (a text's previews), and
             # goes before these items are stored or anything is recorded for them
-            self._check_still_recorded()
             remove_thumbnails_from(self._store.path, min(new))
             if written is not None:
                 written(new)
@@ -269,11 +276,24 @@ class Gallery:
         with self._lock:
             if skip_repeats or repeats is not None:
                 ids, skip = self._store.add_new(
-                    label, z, metadata, repeats=repeats, written=record, sources=sources
+                    label,
+                    z,
+                    metadata,
+                    repeats=repeats,
+                    written=record,
+                    sources=sources,
+                    before=self._check_still_recorded,
                 )
                 z = z[~skip]
             else:
-                ids = self._store.add(label, z, metadata, written=record, sources=sources)
+                ids = self._store.add(
+                    label,
+                    z,
+                    metadata,
+                    written=record,
+                    sources=sources,
+                    before=self._check_still_recorded,
+                )
                 skip = np.zeros(len(z), dtype=bool)
             if self._loaded and ids:
                 self._index.add(z, np.asarray(ids, dtype=np.int64))
@@ -281,15 +301,26 @@ class Gallery:
         return EnrolledIds(ids, np.flatnonzero(skip).tolist())
 
     def _check_still_recorded(self) -> None:
-        """In an enrollment's transaction: refuse it when another model took the gallery over
-        since it was opened (it held no item then), as its embeddings are not comparable."""
+        """First in an enrollment's transaction, before the label's rows are read: take the
+        gallery over when this model opened it recording another and it still holds no item;
+        refuse the enrollment when another model took it over since it was opened (it held no
+        item then), as its embeddings are not comparable."""
         now = model_keys(self._store.meta())
-        if now != self._recorded:
+        if now == self._recorded:
+            return
+        if self._takeover is not None and self._store.replace_meta_if_empty(self._takeover):
+            return
+        if self._takeover is not None:  # it recorded another model, whose items came first
             raise GalleryMismatchError(
-                f"{self._store.path} held no item and was taken over by another model "
-                f"(fingerprint {now[2][:12]}) while this one had it open; nothing was enrolled: "
-                "open it again with that model, or enroll into a new gallery file"
+                f"{self._store.path} held no item when this model opened it, but the model it "
+                f"records (fingerprint {now[2][:12]}) enrolled items since; nothing was "
+                "enrolled: open it with that model, or enroll into a new gallery file"
             )
+        raise GalleryMismatchError(
+            f"{self._store.path} held no item and was taken over by another model "
+            f"(fingerprint {now[2][:12]}) while this one had it open; nothing was enrolled: "
+            "open it again with that model, or enroll into a new gallery file"
+        )
 
     def remove(self, label: str) -> int:
         """Remove every item of ``label`` and its thumbnails; returns how many items.
@@ -475,8 +506,15 @@ class Gallery:
         Commands with a default model (``siamkit signature verify``) use it when ``--model`` is not
         given; the fingerprint check still decides whether a model may open the gallery.
         """
-        for key, value in model_path_meta(model_dir, self._store.path).items():
-            self._store.set_meta(key, value)
+        values = model_path_meta(model_dir, self._store.path)
+        with self._store.transaction() as c:
+            if self._takeover is not None and model_keys(self._store.meta()) != self._recorded:
+                # not taken over yet (an enrollment does that): recorded with this model's meta
+                self._takeover.update(values)
+                return
+            c.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(values.items())
+            )
 
     def close(self) -> None:
         """Close the store. Everything acknowledged is already on disk."""

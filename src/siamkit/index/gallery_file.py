@@ -59,16 +59,19 @@ def open_gallery(
                     f"{path} is a new gallery: open it with a model (or embedding_dim=...) to create it"
                 )
             meta = store.init_meta(wanted)
+        takeover: dict[str, str] | None = None
         try:
             check_same_model(path, meta, wanted)
         except GalleryMismatchError:
             # no item to compare with (a first enrollment killed before its commit, every
-            # label removed): the model that opens it records itself, in place of the other
-            taken = store.remeta_if_empty(wanted)  # type: ignore[arg-type]
-            if taken is None:
+            # label removed): this model may take it over, but only its enrollment records
+            # it, in its transaction (Gallery.enroll_embeddings), where the items are counted
+            # again; an open to search or list writes nothing (a read-only file, another
+            # process serving the gallery with the model it records)
+            if store.count()[0]:
                 raise
-            meta = taken
-        if check_enrolled_tower(path, meta, wanted, store.count()[0]):
+            takeover = meta = dict(wanted)  # type: ignore[arg-type]
+        if takeover is None and check_enrolled_tower(path, meta, wanted, store.count()[0]):
             store.set_meta(ENROLLED_TOWER_KEY, wanted[ENROLLED_TOWER_KEY])  # type: ignore[index]
         if model is None and meta["distance"] not in list_distances():
             raise ValueError(
@@ -88,7 +91,8 @@ def open_gallery(
         store.close()
         raise
     value = None if threshold is None else float(threshold)
-    return cls(store, model, idx, dist, value, index, source, refusal)
+    # the meta checked here, not one read again: another process may have changed it since
+    return cls(store, model, idx, dist, value, index, source, refusal, meta, takeover)
 
 
 def file_stats(gallery: Gallery) -> GalleryStats:

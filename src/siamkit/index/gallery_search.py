@@ -201,7 +201,11 @@ def check_same_model(gallery: Gallery, version: int, *, reread: bool = False) ->
     if version == gallery._checked_version and not reread:
         return
     now = model_keys(gallery._store.meta())
-    if now != gallery._recorded:
+    # opened by a model that may take the gallery over (it recorded another and held no item):
+    # while it still holds none, there is nothing to search and nothing to refuse
+    if now != gallery._recorded and not (
+        gallery._takeover is not None and gallery._store.count()[0] == 0
+    ):
         raise GalleryMismatchError(
             f"{gallery._store.path} held no item and was taken over by another model "
             f"(fingerprint {now[2][:12] or 'none'}) while it was open here, so its items cannot "

@@ -393,24 +393,28 @@ class GalleryStore:
             )
         return self.meta()
 
-    def remeta_if_empty(self, values: Mapping[str, str]) -> dict[str, str] | None:
-        """Replace the whole meta (all but ``schema_version``) with ``values`` when no item is
-        stored, in one transaction that counts the items first; returns the stored meta, or
-        None (nothing changed) when an item is there.
+    def replace_meta_if_empty(self, values: Mapping[str, str]) -> bool:
+        """Inside a transaction of this store (an enrollment's ``before``, :meth:`add_new`):
+        replace the whole meta (all but ``schema_version``) with ``values`` when no item is
+        stored; returns whether it did (False: an item is there, nothing changed).
 
         For a gallery that recorded one model and holds nothing (its first enrollment was
-        killed before it committed, or every label was removed): another model may take it
-        over, as nothing in it could be compared with that model's embeddings.
+        killed before it committed, or every label was removed): another model's enrollment
+        takes it over, as nothing in it could be compared with that model's embeddings. In
+        the enrollment's transaction, so that the items are counted where they are written.
         """
-        with self.transaction() as c:
+        with self._lock:
+            if not self._conn.in_transaction:
+                raise RuntimeError("replace_meta_if_empty runs inside a transaction")
+            c = self._conn
             if c.execute("SELECT 1 FROM items LIMIT 1").fetchone() is not None:
-                return None
+                return False
             c.execute("DELETE FROM meta WHERE key != 'schema_version'")
             c.executemany(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                 [(str(k), str(v)) for k, v in values.items() if k != "schema_version"],
             )
-        return self.meta()
+        return True
 
     def set_meta(self, key: str, value: str) -> None:
         """Store ``key`` = ``value`` in ``meta``, replacing an earlier value (one transaction)."""
@@ -425,13 +429,14 @@ class GalleryStore:
         *,
         written: Callable[[list[int]], None] | None = None,
         sources: Sequence[str | None] | None = None,
+        before: Callable[[], None] | None = None,
     ) -> list[int]:
         """Store ``(N, D)`` embeddings under ``label`` in one transaction; returns the new ids.
 
         When this returns, the items are committed (durable); when it raises, none are.
-        ``written`` and ``sources``: as in :meth:`add_new`.
+        ``written``, ``sources`` and ``before``: as in :meth:`add_new`.
         """
-        return self._add(label, embeddings, metadata, False, None, written, sources)[0]
+        return self._add(label, embeddings, metadata, False, None, written, sources, before)[0]
 
     def add_new(
         self,
@@ -442,6 +447,7 @@ class GalleryStore:
         repeats: RepeatRule | None = None,
         written: Callable[[list[int]], None] | None = None,
         sources: Sequence[str | None] | None = None,
+        before: Callable[[], None] | None = None,
     ) -> tuple[list[int], np.ndarray]:
         """:meth:`add` the rows that ``label`` does not already hold; returns the new ids and the
         ``(N,)`` bools of the rows skipped as repeats (:func:`siamkit.index.repeats.repeated`: of
@@ -453,8 +459,11 @@ class GalleryStore:
         is called with the new ids (when there are any) before the transaction commits, to
         record what goes with them elsewhere (a text's preview) where the next enrollment's
         check finds it; when it raises, nothing is stored. ``sources``: one per row, the file
-        each came from (the path as given, or None), kept with the item (:meth:`sources_of`)."""
-        return self._add(label, embeddings, metadata, True, repeats, written, sources)
+        each came from (the path as given, or None), kept with the item (:meth:`sources_of`).
+        ``before`` is called first in the transaction, before anything is read or written,
+        whether or not a row is then stored (the gallery's check of the model it recorded);
+        when it raises, nothing is stored."""
+        return self._add(label, embeddings, metadata, True, repeats, written, sources, before)
 
     def _add(
         self,
@@ -465,6 +474,7 @@ class GalleryStore:
         repeats: RepeatRule | None = None,
         written: Callable[[list[int]], None] | None = None,
         sources: Sequence[str | None] | None = None,
+        before: Callable[[], None] | None = None,
     ) -> tuple[list[int], np.ndarray]:
         label = validate_label(label)
         meta_text = encode_metadata(metadata)
@@ -478,6 +488,8 @@ class GalleryStore:
         skip = np.zeros(len(x), dtype=bool)
         added_column = False
         with self.transaction() as c:
+            if before is not None:  # before the label's rows are read as this size
+                before()
             if skip_repeats:
                 from siamkit.index.repeats import repeated  # numpy only, as this module
 

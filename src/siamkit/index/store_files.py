@@ -345,7 +345,7 @@ def _fix(file: Path, items: list[tuple[int, str]]) -> str:
 def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> None:
     """What :meth:`Gallery.open <siamkit.index.gallery.Gallery.open>` checks before the model
     that ``wanted`` describes opens the gallery (the same functions), as problems. A gallery
-    that holds no item takes any model (it records the one that opens it): nothing to compare."""
+    that holds no item takes any model (its enrollment records it): nothing to compare."""
     meta = {"model_fingerprint": "none", "distance": "none", **found.meta}  # a damaged meta too
     try:
         if found.counts[0]:
