@@ -101,7 +101,7 @@ def test_many_bad_items_are_listed_in_json_not_in_the_report(enrolled, tmp_path)
     assert "bad_item_ids" not in res.stdout  # 2,000 ids, not in the report
     assert len(res.stderr) < 1000, res.stderr  # 20 ids in the command, not 2,000
     assert "--id 20`" in res.stderr and "--id 21 " not in res.stderr
-    assert f"`siamkit gallery {db} check --json` lists the ids of all 2000" in res.stderr
+    assert f"`siamkit gallery {db} check --json` lists every bad item's id" in res.stderr
     doc = json.loads(run(["gallery", "check", db, "--json"], code=1).stdout)
     assert doc["bad_item_ids"] == list(range(1, 2001))
 

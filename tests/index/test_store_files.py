@@ -166,7 +166,8 @@ def test_more_bad_items_than_named_are_all_in_the_command(tmp_path):
 
 def test_thousands_of_bad_items_are_no_wall_of_ids(tmp_path):
     # the command named every one of them: 3,000 bad items made a sentence of 3,000 --id (about
-    # 30,000 characters); it names 20, says where every id is listed, and --json lists them
+    # 30,000 characters); it names 20, says where every id is listed, and --json lists them:
+    # every bad item's id, the wrong-size item 2 too (it said "the ids of all 2995", the NaN ones)
     db = make_gallery(tmp_path / "staff.db", labels=3, per_label=1000)
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         nan = np.full(4, np.nan, "<f4").tobytes()
@@ -179,7 +180,7 @@ def test_thousands_of_bad_items_are_no_wall_of_ids(tmp_path):
         f"{db} has 2995 embedding(s) with NaN or infinite values, which no search can rank: "
         "item 6 ('label-0'), item 7 ('label-0'), item 8 ('label-0') and 2992 more; remove them "
         f"(`siamkit gallery {db} remove {first}` removes the first 20; `siamkit gallery {db} "
-        "check --json` lists the ids of all 2995 under bad_item_ids) and enroll them again"
+        "check --json` lists every bad item's id under bad_item_ids) and enroll them again"
     )
     assert wrong.endswith(
         f"remove them (`siamkit gallery {db} remove --id 2`) and enroll them again"

@@ -337,8 +337,7 @@ def _fix(file: Path, items: list[tuple[int, str]]) -> str:
         return f"remove them ({command}) and enroll them again"
     return (
         f"remove them ({command} removes the first {_IN_COMMAND}; `siamkit gallery {file} "
-        f"check --json` lists the ids of all {len(items)} under bad_item_ids) and enroll them "
-        "again"
+        "check --json` lists every bad item's id under bad_item_ids) and enroll them again"
     )
 
 
