@@ -265,11 +265,12 @@ def test_export_int8_reports_the_accuracy_change_and_needs_force(model, tmp_path
     res = run(["export", model, "--int8", "--out", out_file], code=2)
     assert "--force" in res.output and out_file.stat().st_mtime_ns == stamp
     assert "int8.onnx already exist; pass --force" in res.output  # two files: "exist"
-    # Without --int8 the earlier int8 file would go stale beside the new graph: both are named.
+    # Without --int8 the earlier int8 file would go stale beside the new graph: both are named,
+    # the int8 file as one that --force removes.
     res = run(["export", model, "--out", out_file], code=2)
-    assert (
-        f"{out_file} and " in res.output and "int8.onnx already exist; pass --force" in res.output
-    )
+    assert f"{out_file} already exists; pass --force to replace it ({out_file.parent}" in res.output
+    assert "m.int8.onnx, the int8 file of an earlier --int8 export" in res.output
+    assert "would be removed), or --out elsewhere" in res.output
     res = run(["export", model, "--out", out_file, "--overwrite"])  # train's word, the same flag
     assert out_file.stat().st_mtime_ns != stamp
 

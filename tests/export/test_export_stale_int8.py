@@ -60,8 +60,25 @@ def test_without_force_the_int8_file_is_refused_and_nothing_is_written(tmp_path)
     assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
     (model / "model.onnx").unlink()  # only the int8 file is left
     res = _invoke(str(model))
-    assert res.exit_code == 2 and "model.int8.onnx already exists" in res.output
+    assert res.exit_code == 2, res.output
+    said = " ".join(res.output.split())
+    assert f"{model / 'model.int8.onnx'}, the int8 file of an earlier --int8 export," in said
+    assert "pass --force to have it removed, or --out elsewhere" in said
+    assert "to replace" not in said  # --force removes it: it is not replaced
     assert not (model / "model.onnx").exists() and (model / "model.int8.onnx").is_file()
+
+
+def test_without_force_the_graph_and_the_int8_file_are_refused_as_replaced_and_removed(tmp_path):
+    model = _vector_model(tmp_path / "vec", seed=0)
+    assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
+    res = _invoke(str(model))
+    assert res.exit_code == 2, res.output
+    said = " ".join(res.output.split())
+    assert (
+        f"{model / 'model.onnx'} already exists; pass --force to replace it "
+        f"({model / 'model.int8.onnx'}, the int8 file of an earlier --int8 export, which would "
+        "no longer match the new graph, would be removed), or --out elsewhere"
+    ) in said
 
 
 def test_a_fresh_float_export_says_nothing_of_int8(tmp_path):

@@ -226,6 +226,34 @@ def _targets(model: str, out: str | None, int8: bool, both: bool = False) -> lis
     return [*graphs, *(int8_path(g) for g in graphs)] if int8 else graphs
 
 
+def _refuse_existing(targets: list[Path], stale: list[Path], force: bool) -> None:
+    """A usage error, unless ``force``, naming the files among ``targets`` that exist (which
+    --force replaces) and the existing int8 files ``stale`` of an earlier --int8 export (which
+    --force removes, as they would no longer match the new graphs)."""
+    if not stale:
+        refuse_existing(targets, force, "or --out elsewhere")
+        return
+    if force:
+        return
+    one = len(stale) == 1
+    old = (
+        f"{' and '.join(str(p) for p in stale)}, the int8 "
+        f"{'file' if one else 'files'} of an earlier --int8 export, which would no longer match "
+        f"the new {'graph' if one else 'graphs'}"
+    )
+    existing = [str(p) for p in targets if p.exists()]
+    if not existing:
+        raise click.UsageError(
+            f"{old[0].upper()}{old[1:]}, already {'exists' if one else 'exist'}; pass --force "
+            f"to have {'it' if one else 'them'} removed, or --out elsewhere"
+        )
+    raise click.UsageError(
+        f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; pass "
+        f"--force to replace {'it' if len(existing) == 1 else 'them'} ({old}, would be "
+        "removed), or --out elsewhere"
+    )
+
+
 def _run(
     model: str,
     out: str | None,
@@ -285,7 +313,7 @@ def _run(
     # quantised from the graphs it replaces, they would no longer match; removed, and said so
     stale = [] if int8_mode is not None else _targets(model, out, True, both)[len(targets) :]
     stale = [p for p in stale if p.exists()]
-    refuse_existing([*targets, *stale], force, "or --out elsewhere")
+    _refuse_existing(targets, stale, force)
     with warnings.catch_warnings():  # _print says it in its own words, --json included
         warnings.simplefilter("ignore", ParityNotCheckedWarning)
         fp32 = export_onnx(
