@@ -104,8 +104,8 @@ def gallery_model(model_path: str | None, gallery_path: str) -> GalleryModel:
         raise images
     if images is not None:  # left by a first enroll killed before its commit, or emptied
         recorded = recorded_model_path(gallery_path)
-        why = (
-            f": the image model {recorded} it recorded enrolled nothing there"
+        why = (  # every label removed: that model enrolled, but nothing of it is left
+            f" of the image model {recorded} it recorded"
             if recorded
             else " and records no model folder"
         )

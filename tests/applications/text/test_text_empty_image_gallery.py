@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 from test_text_identify_cli import TICKETS, tiny_model, write_corpus
 
@@ -45,8 +46,8 @@ def test_text_enroll_with_model_takes_it(tiny_hf, tmp_path, empty_image_gallery)
 def test_without_model_it_takes_the_default_model(tmp_path, empty_image_gallery):
     images, gallery = empty_image_gallery
     note = (
-        f"model: all-MiniLM-L6-v2, the default ({gallery} holds no item: the image model "
-        f"{images.resolve()} it recorded enrolled nothing there)"
+        f"model: all-MiniLM-L6-v2, the default ({gallery} holds no item of the image model "
+        f"{images.resolve()} it recorded)"
     )
     corpus = write_corpus(tmp_path / "t.jsonl", {"T-1": TICKETS["T-1"]})
     res = CliRunner().invoke(
@@ -57,3 +58,24 @@ def test_without_model_it_takes_the_default_model(tmp_path, empty_image_gallery)
     assert json.loads(res.stdout)["num_items"] == 1 and res.stderr.splitlines() == [note]
     stats = CliRunner().invoke(cli, ["gallery", str(gallery), "stats", "--json"])
     assert json.loads(stats.stdout)["model_path"] == ""  # the image model's record is gone
+
+
+def test_a_gallery_whose_labels_were_all_removed_is_not_said_to_be_unenrolled(
+    tmp_path, empty_image_gallery
+):
+    # the image model enrolled there, and every label was removed: the note said that model
+    # "enrolled nothing there"
+    images, gallery = empty_image_gallery
+    with Gallery.open(gallery, siamkit.load_model(images)) as g:
+        g.enroll("bag", torch.zeros(1, 1, 8, 8))
+        g.remove("bag")
+    corpus = write_corpus(tmp_path / "t.jsonl", {"T-1": TICKETS["T-1"]})
+    res = CliRunner().invoke(
+        cli, ["text", "enroll", str(corpus), "--gallery", str(gallery), "--device", "cpu",
+              "--no-progress", "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines() == [
+        f"model: all-MiniLM-L6-v2, the default ({gallery} holds no item of the image model "
+        f"{images.resolve()} it recorded)"
+    ]
