@@ -139,17 +139,9 @@ def tune(
         raise click.UsageError(f"{'; '.join(why)}: nothing is left to search")
     check_out_dir(out_dir)
     check_tunable(base, searched)  # before the study folder is made
-    from siamkit.experiment import check_protocol
-
-    def check_test(y: Any, names: tuple[str, ...]) -> None:
-        # train's check of its test classes (b659fd2): best.yaml must train, and a refused
-        # data.labels_per_class and eval.shots are named in one sentence, as train names them
-        check_protocol(base.eval, y, names=names)
-
-    try:
+    try:  # run_study checks the test classes as train does: best.yaml trains
         result = run_study(base, searched, out_dir, n_trials=trials, timeout=timeout,
-                           progress=progress, log=click.echo, plugins=plugins,
-                           check_test=check_test)  # fmt: skip
+                           progress=progress, log=click.echo, plugins=plugins)  # fmt: skip
     except (KeyboardInterrupt, Terminated, StudyTerminated) as err:
         # SIGTERM (a scheduler, a plain kill) ends it as Ctrl-C does, with its own status (143)
         code = 130 if isinstance(err, KeyboardInterrupt) else err.code

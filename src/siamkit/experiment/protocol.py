@@ -11,7 +11,6 @@ of a joined embedding alone. :func:`~siamkit.experiment.run.run_experiment` call
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from siamkit.training.data import (
     load_unlabeled_pool,
     seeded_sample,
 )
+from siamkit.training.eval_protocol import check_protocol as check_protocol
 
 CALIBRATION_PAIRS = 300_000
 
@@ -72,81 +72,6 @@ def evaluate_model(
     ``protocol`` (the ``eval`` section of a run config); returns the report and ``(N, D)``."""
     z = encode(net, x, batch_size, device)
     return evaluate_protocol(z, y, net.scoring_distance, protocol, episodes), z
-
-
-def check_protocol(
-    protocol: EvalConfig,
-    y: Tensor,
-    what: str = "test",
-    keys: tuple[str, str] = ("eval.shots", "eval.ways"),
-    names: Sequence[str] = (),
-) -> None:
-    """Refuse, in one sentence, an evaluation ``protocol`` that labels ``y`` cannot give: fewer
-    than two classes, or an N-way K-shot setting without N classes of K + 1 images (K shots and
-    at least one query), naming the setting and what to change (``keys``: how the shots and the
-    ways are set, e.g. ``("--shots", "--ways")``; ``names[label]`` names a class short of
-    images, else its label does). Runs check it before training.
-
-    >>> check_protocol(EvalConfig(shots=(1, 5)), torch.arange(4).repeat(4))
-    Traceback (most recent call last):
-    ...
-    ValueError: 4-way 5-shot evaluation cannot be met: it needs 4 test classes with at least 6 images each (5 shots + 1 query), but the 4 test classes have at most 4 images; lower eval.shots (at most 3 at 4-way) or give the classes more images
-    """
-    per_label = torch.bincount(y)
-    counts = per_label[per_label > 0].sort(descending=True).values
-    n_classes = int(counts.numel())
-    if n_classes < 2:
-        fix = (
-            "leave two or more classes out of data.train_classes (the rest are the test classes)"
-            if what == "test"
-            else "give two or more classes"
-        )
-        raise ValueError(
-            f"the {what} set holds {_count(n_classes, 'class', 'classes')}; N-way evaluation "
-            f"needs at least 2: {fix}"
-        )
-    for n in resolved_ways(protocol, n_classes):
-        for k in protocol.shots:
-            have = int((counts >= k + 1).sum())
-            if have >= n:
-                continue
-            held = (
-                f"the {n_classes} {what} classes have at most {_count(int(counts[0]), 'image')}"
-                if have == 0
-                else f"only {have} of the {n_classes} {what} classes have that many "
-                f"({_short_classes(per_label, k + 1, names)})"
-            )
-            # offer only what helps: fewer shots (n classes of best_k + 1 images), fewer ways
-            # (the classes that do have k + 1 images), more images
-            best_k = int(counts[n - 1]) - 1  # the most shots n classes allow with one query
-            fixes = [f"lower {keys[0]} (at most {best_k} at {n}-way)"] if best_k >= 1 else []
-            if have >= 2:
-                fixes.append(f"lower {keys[1]} (at most {have} at {k}-shot)")
-            last = "give the classes more images"
-            todo = last if not fixes else f"{', '.join(fixes)}{',' * (len(fixes) > 1)} or {last}"
-            raise ValueError(
-                f"{n}-way {k}-shot evaluation cannot be met: it needs {n} {what} classes with at "
-                f"least {k + 1} images each ({_count(k, 'shot')} + 1 query), but {held}; {todo}"
-            )
-
-
-def _short_classes(per_label: Tensor, need: int, names: Sequence[str], shown: int = 3) -> str:
-    """``"short: class 7 (1 image), class 3 (4 images) and 2 more"``: the classes of fewer than
-    ``need`` (but some) images, fewest first, named by ``names[label]`` or their label."""
-    short = [(int(c), i) for i, c in enumerate(per_label.tolist()) if 0 < c < need]
-    short.sort()
-    said = [
-        f"class {repr(names[i]) if i < len(names) and names[i] != str(i) else i} "
-        f"({_count(c, 'image')})"
-        for c, i in short[:shown]
-    ]
-    more = f" and {len(short) - shown} more" if len(short) > shown else ""
-    return f"short: {', '.join(said)}{more}"
-
-
-def _count(n: int, word: str, plural: str | None = None) -> str:
-    """``"1 shot"``, ``"5 shots"``: ``n`` and ``word`` in the number it takes."""
-    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def protocol_settings(protocol: EvalConfig, y: Tensor) -> tuple[list[tuple[int, int]], int]:

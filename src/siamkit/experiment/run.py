@@ -51,6 +51,7 @@ from siamkit.training.config_classes import eval_ways
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import finish_distributed, teardown_distributed
+from siamkit.training.eval_protocol import protocol_check
 from siamkit.training.parts import run_spec
 from siamkit.training.preflight import check_input_size, check_positives, check_resumable
 from siamkit.training.resume_note import nothing_resumed_line
@@ -134,9 +135,7 @@ def run_experiment(
         cfg = check_resumable(cfg, out / CHECKPOINT)
     log(f"loading {cfg.data.dataset} ...")
     # a labelled folder too small for both data.labels_per_class and eval.shots names both
-    data = load_run_data(
-        cfg.data, check_test=lambda y, names: check_protocol(cfg.eval, y, names=names)
-    )
+    data = load_run_data(cfg.data, check_test=protocol_check(cfg.eval))
     check_positives(cfg, data)
     check_protocol(
         cfg.eval, data.test_y, names=data.class_names

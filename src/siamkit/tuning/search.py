@@ -25,12 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor, nn
+from torch import nn
 
 from siamkit.progress import Progress, progress_off
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.config_overrides import apply_overrides
+from siamkit.training.eval_protocol import protocol_check
 from siamkit.training.from_config import make_validator
 from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size, check_positives
@@ -161,7 +162,6 @@ def run_study(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     plugins: Sequence[str] = (),
-    check_test: Callable[[Tensor, tuple[str, ...]], None] | None = None,
 ) -> StudyResult:
     """Search ``space`` around ``base`` until the study holds ``n_trials`` finished trials
     (completed or pruned). A failed trial (values the config refuses together) does not count:
@@ -179,14 +179,15 @@ def run_study(
     ``space`` is a :class:`SearchSpace`, a mapping of ``section.key`` entries (as
     :data:`DEFAULT_SPACE`) or a search-space YAML path (:func:`space_of`).
 
-    ``check_test(test_y, class_names)``: the check ``siamkit train`` makes of the test labels
-    (its evaluation protocol, ``siamkit.experiment.check_protocol``), which raises ``ValueError``:
-    run on the base config's data before anything is written, so a study never recommends a
-    ``best.yaml`` that training refuses, and handed to the loader, which names it in the same
-    sentence as a refused ``data.labels_per_class`` (:func:`~siamkit.training.load_run_data`).
+    The base config's test labels get the check training makes of them (its evaluation
+    protocol: :func:`~siamkit.training.eval_protocol.protocol_check`) before anything is
+    written, so a study never recommends a ``best.yaml`` that training refuses; the loader names
+    it in the same sentence as a refused ``data.labels_per_class``
+    (:func:`~siamkit.training.load_run_data`), as training does.
 
     Raises:
-        ValueError: the config has no validation classes, its data split is refused, the space
+        ValueError: the config has no validation classes, its data split or its test classes'
+            evaluation protocol (``eval.shots``, ``eval.ways``) is refused, the space
             names a key or value the config refuses, ``n_trials`` is below 1, or ``out_dir``
             holds a training run (before anything is written).
         TypeError: ``space`` is none of those.
@@ -209,9 +210,9 @@ def run_study(
     check_tunable(base, space)
     # the base config's data is loaded before anything is written: a split the loader refuses
     # (e.g. validation classes with no same-class pair) is one sentence, and no study folder
+    check_test = protocol_check(base.eval)  # training's, so best.yaml trains
     cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data, check_test)}
-    if check_test is not None:
-        check_test(cache[_data_key(base)].test_y, cache[_data_key(base)].class_names)
+    check_test(cache[_data_key(base)].test_y, cache[_data_key(base)].class_names)
     check_positives(base, cache[_data_key(base)])
     note = _say_once(log)  # a model's note (e.g. normalisation set aside): once, not per trial
     _check_model(base, cache[_data_key(base)], note)
