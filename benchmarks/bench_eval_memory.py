@@ -1,14 +1,17 @@
 """Peak memory and time of verification over all pairs: the in-memory reference against the
-library's streamed path, at N = 5,000 / 10,000 / 20,000 random 128-d embeddings of 100 classes.
+library's streamed path, at N = 5,000 / 10,000 / 20,000 random 128-d (--dim) embeddings of 100 classes.
 
 Each variant runs in its own subprocess; peak RSS is ``ru_maxrss`` of that process less its RSS
-after imports and data (so it is what the verification itself added). The reference is the
+after imports and data (so it is what the verification itself added). The library runs inside
+``shared_distance_matrices()``, as ``evaluate_embeddings`` runs it: from ``--dim 512`` on
+(``KEEP_NAMED_DIM``) that block keeps even the Euclidean distance's blocks where they fit, which
+streamed verification must not do (it held ~800 MB more at N = 20,000). The reference is the
 computation ``verification_from_embeddings`` did before streaming, written out here: every
 pair's distance collected in blocks, concatenated, then the in-memory metrics of
 :mod:`siamkit.evaluation.roc` (sorted copies of all ~N²/2 distances). Both must give the same
 figures: the script compares every metric, the ROC curve and the histogram, and fails if not.
 
-    .venv/bin/python benchmarks/bench_eval_memory.py [--sizes 5000 10000 20000]
+    .venv/bin/python benchmarks/bench_eval_memory.py [--sizes 5000 10000 20000] [--dim 128]
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import time
 import numpy as np
 
 
-def _data(n: int) -> tuple[object, np.ndarray]:
+def _data(n: int, dim: int) -> tuple[object, np.ndarray]:
     import torch
 
     rng = np.random.default_rng(0)
-    z = torch.from_numpy(rng.normal(size=(n, 128)).astype(np.float32))
+    z = torch.from_numpy(rng.normal(size=(n, dim)).astype(np.float32))
     return z, rng.integers(0, 100, n)
 
 
@@ -47,13 +50,19 @@ def _reference(z: object, y: np.ndarray) -> object:
 
 
 def _library(z: object, y: np.ndarray) -> object:
-    from siamkit.evaluation import verification_from_embeddings
+    from siamkit.evaluation import shared_distance_matrices, verification_from_embeddings
 
-    return verification_from_embeddings(z, y)
+    with shared_distance_matrices():  # as evaluate_embeddings runs it
+        return verification_from_embeddings(z, y)
 
 
-def _child(variant: str, n: int) -> None:
-    z, y = _data(n)
+def _child(variant: str, n: int, dim: int) -> None:
+    # every import both variants make comes before the baseline, so it is not counted
+    import siamkit.evaluation
+    import siamkit.evaluation.pairs
+    import siamkit.evaluation.verification  # noqa: F401
+
+    z, y = _data(n, dim)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     rep = (_reference if variant == "reference" else _library)(z, y)
@@ -71,8 +80,8 @@ def _child(variant: str, n: int) -> None:
     print(json.dumps(out))
 
 
-def _run(variant: str, n: int) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--child", variant, str(n)]
+def _run(variant: str, n: int, dim: int) -> dict[str, object]:
+    cmd = [sys.executable, __file__, "--child", variant, str(n), str(dim)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -81,10 +90,11 @@ def _run(variant: str, n: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 10000, 20000])
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--dim", type=int, default=128, help="embedding width (default 128)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child[0], int(args.child[1]))
+        _child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
     print("| N | pairs | reference s | library s | time ratio | reference MB | library MB "
           "| memory ratio | same figures |")  # fmt: skip
@@ -92,7 +102,7 @@ def main() -> None:
     same_all = True
     figures: list[tuple[int, object]] = []
     for n in args.sizes:
-        ref, lib = _run("reference", n), _run("library", n)
+        ref, lib = _run("reference", n, args.dim), _run("library", n, args.dim)
         same = ref["metrics"] == lib["metrics"] and (
             ref["curve_and_histogram"] == lib["curve_and_histogram"]
         )
