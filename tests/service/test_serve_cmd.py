@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from _service_helpers import as_tensor, free_port, make_model, pattern, png_bytes
@@ -346,8 +347,10 @@ def test_a_busy_port_fails_before_serving_is_announced_and_creates_no_gallery(
 
 def test_a_gallery_of_another_model_fails_before_serving_is_announced(model_dir, tmp_path, calls):
     other = Gallery.open(tmp_path / "other.db", embedding_dim=3)
+    other.enroll_embeddings("alice", np.ones((1, 3), np.float32))  # an empty one takes any model
     other.close()
     before = (tmp_path / "other.db").read_bytes()
+    thumbs = (tmp_path / "other.db.thumbs").exists()
     result = CliRunner().invoke(
         serve_cmd.serve,
         [model_dir, "--gallery", str(tmp_path / "other.db"), "--port", str(free_port())],
@@ -355,7 +358,7 @@ def test_a_gallery_of_another_model_fails_before_serving_is_announced(model_dir,
     assert result.exit_code == 1 and "Serving" not in result.output and not calls
     assert "Error:" in result.output and "Traceback" not in result.output
     assert (tmp_path / "other.db").read_bytes() == before
-    assert not (tmp_path / "other.db.thumbs").exists()
+    assert (tmp_path / "other.db.thumbs").exists() == thumbs
 
 
 @pytest.mark.parametrize("key", ["   ", " padded "])
