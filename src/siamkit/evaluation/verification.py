@@ -64,11 +64,11 @@ def far_resolved(far: float, n_impostor: int | None) -> bool:
 
 
 #: Above this many pairs, :func:`verification_from_embeddings` streams them
-#: (:class:`~siamkit.evaluation.streamed.StreamedPairs`: 20,000 items, ~200M pairs, 365 MB, also
+#: (:class:`~siamkit.evaluation.streamed.StreamedPairs`: 20,000 items, ~200M pairs, 381 MB, also
 #: inside ``shared_distance_matrices``, which it keeps no block in)
 #: instead of holding every distance (~23 bytes a pair at its peak: 4.6 GB there). Streaming
 #: computes the distances three times, so below it holding them is faster and small (N = 5,000:
-#: 2.2 s and 372 MB held against 5.4 s and 199 MB streamed; benchmarks/bench_eval_memory.py).
+#: 1.5 s and 364 MB held against 1.7 s and 218 MB streamed; benchmarks/bench_eval_memory.py).
 #: 2**23 pairs is N ~ 4,100: the 4,000 items of fmnist-disjoint stay in memory. Both give the
 #: same numbers.
 STREAM_PAIRS = 1 << 23
