@@ -27,7 +27,7 @@ from siamkit.evaluation._common import (
     resolve_distance,
 )
 from siamkit.evaluation.pairs import pair_blocks
-from siamkit.evaluation.rank_select import SLICE, RankSelector
+from siamkit.evaluation.rank_select import RankSelector
 from siamkit.evaluation.roc import OperatingPoint, RocCurve
 
 
@@ -108,8 +108,7 @@ class StreamedPairs:
             lt += left
             le += right
             del ms
-            for s in range(0, m.size, SLICE):
-                self._i_hist += np.histogram(m[s : s + SLICE], bins=bins, range=span)[0]
+            self._i_hist += np.histogram(m, bins=bins, range=span)[0]  # in blocks of 65,536
             self._selector.add(m)
         self._i_lt, self._i_le = lt, le
 
