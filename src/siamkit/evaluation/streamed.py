@@ -128,16 +128,13 @@ class StreamedPairs:
             self.prefetch([r])
         return self._known[r]
 
-    def _impostor_below(self, count_below: int) -> float | None:
-        """The largest impostor distance among the ``count_below`` smallest (None if 0)."""
-        return float(self._rank(count_below - 1)[0]) if count_below > 0 else None
-
     def _below(self, value: float, impostors_below: int) -> float | None:
         """The largest observed distance ``< value``, given how many impostors are below it."""
         i = int(np.searchsorted(self.genuine, value, side="left"))
         cands = [float(self.genuine[i - 1])] if i > 0 else []
-        imp = self._impostor_below(impostors_below)
-        return max([*cands, imp]) if imp is not None else (max(cands) if cands else None)
+        if impostors_below > 0:  # the largest of them is the impostor of rank impostors_below - 1
+            cands.append(float(self._rank(impostors_below - 1)[0]))
+        return max(cands) if cands else None
 
     # -- the metrics of roc.py ---------------------------------------------------------
 
@@ -165,9 +162,10 @@ class StreamedPairs:
             float(tar), float(np.nextafter(float(value), -np.inf)) if t is None else t
         )
 
-    def _eer_rank(self) -> tuple[int, int, int, int]:
-        """Where FAR - FRR first turns >= 0: ``(j, ta, lo, c)``; ``c > 0`` when that is the
-        impostor of rank ``c - 1`` (in the gap below genuine value ``j``), else value ``j``."""
+    def _eer_rank(self) -> tuple[int, int, int]:
+        """Where FAR - FRR first turns >= 0: ``(j, ta, c)``, ``ta`` genuine below value ``j``;
+        ``c > 0`` when that is the impostor of rank ``c - 1`` (in the gap below genuine value
+        ``j``), else value ``j``."""
         n_g, n_i = self.n_genuine, self.n_impostor
         ok = self._i_le / n_i - (1.0 - self._g_le / n_g) >= 0  # at every genuine value
         j = int(np.argmax(ok))  # the last value is always ok: TAR = 1 there
@@ -178,17 +176,17 @@ class StreamedPairs:
             return bool(np.float64(c) / n_i - (1.0 - np.float64(ta) / n_g) >= 0)
 
         if lo >= hi or not good(hi):
-            return j, ta, lo, 0
+            return j, ta, 0
         a, b = lo + 1, hi  # the smallest count c in (lo, hi] with good(c)
         while a < b:
             mid = (a + b) // 2
             a, b = (a, mid) if good(mid) else (mid + 1, b)
-        return j, ta, lo, a
+        return j, ta, a
 
     def eer(self) -> OperatingPoint:
         """:func:`~siamkit.evaluation.eer` of the pairs."""
         n_g, n_i = self.n_genuine, self.n_impostor
-        j, ta, _, c = self._eer_rank()
+        j, ta, c = self._eer_rank()
         if c:
             value, m, fa_k = self._rank(c - 1)
             t_k, ta_k = float(value), ta
@@ -272,7 +270,7 @@ class StreamedPairs:
         for f in fars:
             k = self._far_rank(float(f))
             tied += [k] if k < self.n_impostor else []
-        j, _, _, c = self._eer_rank()
+        j, _, c = self._eer_rank()
         tied += [c - 1] if c else []
         union_imp, imp, _ = self.curve_ranks(points)
         first = [*tied, *(r - 1 for r in tied), int(self._i_lt[j]) - 1, *union_imp, *imp]
