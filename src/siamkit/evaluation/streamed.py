@@ -7,8 +7,9 @@ block by block, as :func:`~siamkit.evaluation.all_pair_distances` computes them 
 so the same values): per block it counts the impostors below and at each genuine distance and
 the impostor histogram, and the few impostor distances a metric reads by rank (TAR@FAR's first
 rejected impostor, the EER crossing, the ROC curve's sampled thresholds) are found exactly by
-:class:`~siamkit.evaluation.rank_select.RankSelector` in one or two more passes. Every metric
-equals the in-memory one's (same definitions, same float operations), bit for bit.
+:class:`~siamkit.evaluation.rank_select.RankSelector` in one or more further passes (more for
+float64 or ties). Every metric equals the in-memory one's (same definitions, same float
+operations), bit for bit.
 """
 
 from __future__ import annotations

@@ -67,10 +67,10 @@ def far_resolved(far: float, n_impostor: int | None) -> bool:
 #: (:class:`~siamkit.evaluation.streamed.StreamedPairs`: 20,000 items, ~200M pairs, 381 MB, also
 #: inside ``shared_distance_matrices``, which it keeps no block in)
 #: instead of holding every distance (~23 bytes a pair at its peak: 4.6 GB there). Streaming
-#: computes the distances three times, so below it holding them is faster and small (N = 5,000:
-#: 1.5 s and 364 MB held against 1.7 s and 218 MB streamed; benchmarks/bench_eval_memory.py).
-#: 2**23 pairs is N ~ 4,100: the 4,000 items of fmnist-disjoint stay in memory. Both give the
-#: same numbers.
+#: computes the distances at least three times (more for float64 or ties), so below it holding
+#: them is faster and small (N = 5,000: 1.5 s and 364 MB held against 1.7 s and 218 MB
+#: streamed; benchmarks/bench_eval_memory.py). 2**23 pairs is N ~ 4,100: the 4,000 items of
+#: fmnist-disjoint stay in memory. Both give the same numbers.
 STREAM_PAIRS = 1 << 23
 
 #: Exact points kept in a report's ROC curve (enough for ROC and DET plots).
