@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageFile
 
 from siamkit.cli._image_files import read_image_files, read_sized
+from siamkit.cli._image_pairs import ImagePairs, read_pair_images
 from siamkit.data.image_io import load_images
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
@@ -53,6 +54,18 @@ def test_the_cli_training_and_the_service_read_the_same_pixels(
     assert torch.equal(cli, training)
     assert torch.equal(cli_list, training)
     assert torch.equal(service, training)
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 160), (1, 32, 160)], ids=["rgb", "grey"])
+def test_evaluate_pairs_reads_the_pixels_identify_reads(
+    turned_jpeg: Path, shape: tuple[int, int, int]
+) -> None:
+    """``siamkit evaluate``/``calibrate --pairs`` decoded a big JPEG at full size before resizing
+    it, so the distances it calibrated were not those of the images ``identify`` compares; it
+    now reads each file as the command line's reader does."""
+    one = np.array([0])
+    pairs = ImagePairs(turned_jpeg.parent / "pairs.csv", [turned_jpeg], one, one, np.array([1]), {})
+    assert torch.equal(read_pair_images(pairs, shape)[0], read_sized(turned_jpeg, shape))
 
 
 def test_the_service_checks_an_uploads_size_before_decoding_it(

@@ -182,21 +182,22 @@ def read_image_pairs(data: str) -> ImagePairs:
 
 
 def read_pair_images(pairs: ImagePairs, shape: tuple[int, int, int]) -> torch.Tensor:
-    """``(U, C, H, W)`` images in ``[0, 1]``, each distinct file once, with progress; a file
-    that cannot be decoded is named with its CSV line."""
+    """``(U, C, H, W)`` images in ``[0, 1]``, each distinct file once, with progress, read as
+    training and ``siamkit identify`` read them (a big JPEG shrunk as it decodes:
+    :func:`~siamkit.data.image_io.read_image_resized`); a file that cannot be decoded is named
+    with its CSV line."""
     import torch
 
-    from siamkit.data.image_io import read_image, resize_images
+    from siamkit.data.image_io import read_image_resized
     from siamkit.image_decode import ImageReadError
     from siamkit.progress import track
 
     x = torch.empty(len(pairs.paths), *shape)
     for i, path in enumerate(track(pairs.paths, "reading images", unit="images")):
         try:
-            image = read_image(path, channels=shape[0])
+            x[i] = read_image_resized(path, shape)
         except ImageReadError as err:
             raise ValueError(f"{pairs.where[path]}: {err}") from None
-        x[i] = resize_images(image.unsqueeze(0), (shape[1], shape[2]))[0]
     return x
 
 
