@@ -45,3 +45,18 @@ def test_an_image_model_refused_a_text_gallery_says_texts(tmp_path: Path) -> Non
         GalleryMismatchError("refused"), str(db), str(images), SimpleNamespace(input_kind="image")
     )
     assert said is not None and "its texts cannot be compared with another model's" in str(said)
+
+
+def test_a_face_model_refused_an_image_gallery_says_images(tmp_path: Path) -> None:
+    """The served face model is the other one: the gallery of a model for any images holds
+    images, not the served model's faces."""
+    images = tiny_model(tmp_path / "img", 0)
+    db = tmp_path / "shop.db"
+    with Gallery.open(db, siamkit.load_model(images)) as g:
+        g.enroll("bag", np.zeros((1, 1, 8, 8), np.float32))
+        g.remember_model_path(images)
+    faces = tiny_model(tmp_path / "faces", 1)
+    said = _other_models_gallery(
+        GalleryMismatchError("refused"), str(db), str(faces), SimpleNamespace(input_kind="photo")
+    )
+    assert said is not None and "its images cannot be compared with another model's" in str(said)

@@ -333,18 +333,15 @@ def _other_models_gallery(
 ) -> ValueError | None:
     """``err``, the gallery's refusal of ``net`` (loaded from ``model``), in the face commands'
     sentence when the gallery recorded the folder that enrolled (serve that one); else None.
-    What it holds is told by the gallery (texts, or images: faces when a face model is
-    refused it), not by the served model, which is the other one."""
+    What it holds is told by the gallery (texts, else images: a face gallery's are images
+    too), not by the served model, which is the other one."""
     from siamkit.cli._model_record import other_models_refusal
     from siamkit.cli.text_identify import holds_texts
     from siamkit.index.results import GalleryMismatchError
 
     if gallery is None or not isinstance(err, GalleryMismatchError):
         return None
-    if holds_texts(gallery):
-        things = "texts"
-    else:
-        things = "faces" if getattr(net, "input_kind", "") == "photo" else "images"
+    things = "texts" if holds_texts(gallery) else "images"
     use_it = "serve {recorded} to use it, or give a new --gallery file"
     from siamkit.encoders.text_zoo import resolve_text_model
 
