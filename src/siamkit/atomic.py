@@ -122,6 +122,34 @@ def temp_folder(parent: str | os.PathLike[str], prefix: str) -> Path:
     return tmp
 
 
+def missing_folders(folder: str | os.PathLike[str]) -> list[Path]:
+    """``folder`` and each of its parents that does not exist yet, deepest first: the folders
+    that making ``folder`` makes (empty when it exists)."""
+    new = []
+    for path in (Path(folder), *Path(folder).parents):
+        if os.path.lexists(path):
+            break
+        new.append(path)
+    return new
+
+
+def remove_empty_folders(folders: list[Path]) -> Path | None:
+    """Remove ``folders`` (deepest first, as :func:`missing_folders` lists them) while each is
+    empty, so that a failed write leaves the file system as it was: one never made is skipped,
+    and the first one written into (another process's, or not empty) stops it, with its
+    parents kept. The outermost of them now gone, or ``None``."""
+    gone = None
+    for path in folders:
+        try:
+            path.rmdir()
+        except FileNotFoundError:  # never made (a write that moves its folder in last)
+            pass
+        except OSError:  # written into: not the write's own, or not empty
+            break
+        gone = path
+    return gone
+
+
 #: A temporary folder nobody has written to for this long belongs to a write that was killed.
 STALE_TEMP_FOLDER_S = 600.0
 

@@ -19,6 +19,7 @@ def new_gallery_removed_if_unused(gallery_path: str) -> Iterator[None]:
     gallery PATH ...` read it as a gallery. A gallery that was there before is never removed:
     each label's enrollment is one transaction, so a stopped one keeps the labels already
     stored, whole, and nothing of the rest."""
+    from siamkit.atomic import missing_folders, remove_empty_folders
     from siamkit.index.store_files import remove_if_unused
     from siamkit.index.thumbnail_store import thumbnails_path_for
 
@@ -29,16 +30,12 @@ def new_gallery_removed_if_unused(gallery_path: str) -> Iterator[None]:
     touched = gallery.is_file() and not gallery.is_symlink() and gallery.stat().st_size == 0
     new = gallery_path != ":memory:" and (touched or not os.path.lexists(gallery))
     new_thumbs = not os.path.lexists(thumbs)
-    made = [p for p in gallery.absolute().parents if not p.exists()]  # deepest first
+    made = missing_folders(gallery.absolute().parent)
     try:
         yield
     except BaseException:
         if new and remove_if_unused(gallery, "items", emptied=touched):
             if new_thumbs:
                 remove_if_unused(thumbs, "thumbnails")
-            for folder in made:
-                try:
-                    folder.rmdir()  # only while empty: another process may have written there
-                except OSError:
-                    break
+            remove_empty_folders(made)  # only while empty: another process may write there
         raise

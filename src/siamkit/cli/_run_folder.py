@@ -104,10 +104,11 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
     disk (``ENOSPC``) or a used-up quota (``EDQUOT``) then ends the command in one sentence
     saying so, how much the checkpoint needed and what was removed, with or without the
     removal. Only the first process of a torchrun launch removes anything."""
+    from siamkit.atomic import missing_folders
     from siamkit.training.ddp import is_main_process
 
-    made = _first_missing(out_dir) if enabled else None
-    before = set(os.listdir(out_dir)) if enabled and made is None else set()
+    made = missing_folders(out_dir) if enabled else []
+    before = set(os.listdir(out_dir)) if enabled and not made else set()
     try:
         yield
     except Exception as err:
@@ -120,17 +121,6 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
         raise
 
 
-def _first_missing(folder: Path) -> Path | None:
-    """The outermost of ``folder`` and its parents that does not exist yet (what a run into
-    ``folder`` makes), or ``None`` when ``folder`` exists."""
-    top = None
-    for p in (folder, *folder.parents):
-        if os.path.lexists(p):
-            break
-        top = p
-    return top
-
-
 def _holds_run(out_dir: Path) -> bool:
     """Whether ``out_dir`` holds what makes a run worth keeping: a checkpoint or a model."""
     from siamkit.tuning.preflight import TRAINING_RUN_FILES
@@ -138,10 +128,13 @@ def _holds_run(out_dir: Path) -> bool:
     return any(os.path.lexists(out_dir / name) for name in TRAINING_RUN_FILES)
 
 
-def _remove_new_run(out_dir: Path, made: Path | None, before: set[str]) -> str | None:
-    """Remove what a failed new run made (see :func:`_failed_new_run_removed`); what was
-    removed, in words, or ``None`` when nothing was."""
-    if made is not None:
+def _remove_new_run(out_dir: Path, made: list[Path], before: set[str]) -> str | None:
+    """Remove what a failed new run made (``made``: ``out_dir`` and the parents it made,
+    deepest first; see :func:`_failed_new_run_removed`); what was removed, in words, or
+    ``None`` when nothing was."""
+    from siamkit.atomic import remove_empty_folders
+
+    if made:
         if not os.path.lexists(out_dir):
             return None
         # OUT alone with what is in it: a parent it made may hold another run started into
@@ -149,13 +142,7 @@ def _remove_new_run(out_dir: Path, made: Path | None, before: set[str]) -> str |
         shutil.rmtree(out_dir, ignore_errors=True)
         if os.path.lexists(out_dir):
             return None
-        gone = out_dir
-        while gone != made:
-            try:
-                os.rmdir(gone.parent)
-            except OSError:
-                break
-            gone = gone.parent
+        gone = remove_empty_folders(made[1:]) or out_dir
         return f"the new folder {gone} was removed"
     written = [n for n in RUN_OUTPUTS if n not in before and os.path.lexists(out_dir / n)]
     for name in written:

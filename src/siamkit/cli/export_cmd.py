@@ -350,21 +350,13 @@ def _run(
 def _removing_new_folders(folder: Path) -> Iterator[None]:
     """On any error, remove the folders of ``folder``'s path that did not exist before and are
     still empty, deepest first: a failed export leaves the file system as it was."""
-    new = []
-    for path in (folder, *folder.parents):
-        if path.exists():
-            break
-        new.append(path)
+    from siamkit.atomic import missing_folders, remove_empty_folders
+
+    new = missing_folders(folder)
     try:
         yield
     except BaseException:
-        for path in new:
-            try:
-                path.rmdir()
-            except FileNotFoundError:  # never made (a text export moves its folder in last)
-                continue
-            except OSError:  # written into: not the export's own, or not empty
-                break
+        remove_empty_folders(new)  # one never made is skipped: a text export moves it in last
         raise
 
 

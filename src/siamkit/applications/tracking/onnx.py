@@ -68,7 +68,13 @@ def export_tracker_onnx(
 
     import torch
 
-    from siamkit.atomic import atomic_path, atomic_write, sha256_file
+    from siamkit.atomic import (
+        atomic_path,
+        atomic_write,
+        missing_folders,
+        remove_empty_folders,
+        sha256_file,
+    )
     from siamkit.export.onnx import ParityNotCheckedWarning
 
     dest = Path(folder)
@@ -78,7 +84,7 @@ def export_tracker_onnx(
             f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
             "pass --force to replace, or --out elsewhere"
         )
-    made = [p for p in (dest, *dest.parents) if not p.exists()]  # deepest first
+    made = missing_folders(dest)
     dest.mkdir(parents=True, exist_ok=True)
     backbone = net.backbone.eval()
     dummy = torch.rand(1, 3, 255, 255)
@@ -108,11 +114,7 @@ def export_tracker_onnx(
                 meta_path.unlink(missing_ok=True)
             else:
                 atomic_write(meta_path, earlier)
-        for path in made:  # the folders it made, still empty: the file system as it was
-            try:
-                path.rmdir()
-            except OSError:
-                break
+        remove_empty_folders(made)  # the folders it made, still empty: as it was
         raise
     if diff is None:
         warnings.warn(
