@@ -90,15 +90,17 @@ class RankSelector:
     def select(self, ranks: Iterable[int], chunks: Callable[[], Iterable[np.ndarray]]) -> Ranked:
         """The values at 0-based ``ranks``; ``chunks()`` yields the counted stream again."""
         r = np.asarray(list(ranks), dtype=np.int64).reshape(-1)
+        if r.size == 0:
+            return Ranked(np.zeros(0, self.dtype), np.zeros(0, np.int64), np.zeros(0, np.int64))
         total = int(self.counts.sum())
-        if r.size and (r.min() < 0 or r.max() >= total):
+        if r.min() < 0 or r.max() >= total:
             raise ValueError(f"ranks must lie in [0, {total}), got {r.min()} to {r.max()}")
         cum = np.cumsum(self.counts)
         bins = np.searchsorted(cum, r, side="right").astype(np.int64)
-        size = self.counts[bins] if r.size else np.zeros(0, np.int64)
-        before = cum[bins] - size if r.size else np.zeros(0, np.int64)
+        size = self.counts[bins]
+        before = cum[bins] - size
         shift = self.shift
-        while shift > 0 and r.size:
+        while shift > 0:
             needed = np.unique(bins)
             sub = max(1, min(shift, (REFINE_CELLS // needed.size).bit_length() - 1))
             counts = self._refine(needed, shift, sub, chunks)  # (len(needed), 2**sub)
