@@ -37,9 +37,11 @@ from siamkit.distances import list_distances
 from siamkit.export.bundle import load_model, read_model_config
 from siamkit.export.parity import (
     PARITY_ATOL,
+    ParityNotCheckedWarning,
     exporter_failure_reason,
     max_abs_diff,
     parity_session,
+    warn_unchecked,
 )
 from siamkit.export.runtime import (
     INT8_FILE,
@@ -79,10 +81,6 @@ EXPORTERS = ("torchscript", "dynamo")
 
 class ExportError(ValueError):
     """A model that cannot be exported, or an export that does not reproduce the torch model."""
-
-
-class ParityNotCheckedWarning(UserWarning):
-    """An export written without comparing it to the torch model: onnxruntime is not installed."""
 
 
 @dataclass(frozen=True)
@@ -478,14 +476,7 @@ def _warn_unchecked(*exports: OnnxExport) -> None:
     with onnxruntime missing, an export whose numbers differ would otherwise pass unnoticed."""
     unchecked = [str(e.path) for e in exports if e.max_abs_diff is None]
     if unchecked:
-        verb = "was" if len(unchecked) == 1 else "were"
-        warnings.warn(
-            f"{' and '.join(unchecked)} {verb} not checked against the torch model (onnxruntime "
-            "is not installed, so max_abs_diff is None): pip install 'siamkit[onnx]' (or "
-            "onnxruntime) and export again to check it",
-            ParityNotCheckedWarning,
-            stacklevel=3,
-        )
+        warn_unchecked(unchecked, "the torch model", ", so max_abs_diff is None", stacklevel=3)
 
 
 def _tower_shapes(net: Model, branch: str, input_shape: tuple[int, ...] | None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """What :func:`~siamkit.export.onnx.export_onnx` and
 :func:`~siamkit.applications.tracking.onnx.export_tracker_onnx` share: the tolerance and the
-measure of an ONNX graph's difference to the torch module it was exported from, and how an
-exporter's failure is named. Imports no torch (the tracker's module is read without it).
+measure of an ONNX graph's difference to the torch module it was exported from, the warning of
+an export left unchecked, and how an exporter's failure is named. Imports no torch (the tracker's module is read without it).
 
 Example:
     >>> max_abs_diff(np.array([1.0, 2.0]), np.array([1.0, 2.5]))
@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,28 @@ PARITY_ATOL = 1e-4
 """The largest difference to the torch model an export may have: ``export_onnx``'s embeddings,
 and ``export_tracker_onnx``'s backbone features relative to their largest magnitude where that
 is over 1 (they are not normalised)."""
+
+
+class ParityNotCheckedWarning(UserWarning):
+    """An export written without comparing it to the torch model: onnxruntime is not installed."""
+
+
+def warn_unchecked(
+    paths: Sequence[str | os.PathLike[str]], against: str, why: str = "", stacklevel: int = 2
+) -> None:
+    """Warn (:class:`ParityNotCheckedWarning`) that the graphs at ``paths`` were written without
+    their check against ``against`` (``"the torch model"``) because onnxruntime is not
+    installed (``why`` adds to that reason), and how to check them: an export whose numbers
+    differ would otherwise pass unnoticed. ``stacklevel`` as for :func:`warnings.warn` from
+    the caller."""
+    verb = "was" if len(paths) == 1 else "were"
+    warnings.warn(
+        f"{' and '.join(str(p) for p in paths)} {verb} not checked against {against} "
+        f"(onnxruntime is not installed{why}): pip install 'siamkit[onnx]' (or onnxruntime) "
+        "and export again to check it",
+        ParityNotCheckedWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def parity_session(path: str | os.PathLike[str]) -> Any | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siamkit.applications.tracking.params import TrackerParams
-from siamkit.export.parity import PARITY_ATOL
+from siamkit.export.parity import PARITY_ATOL, warn_unchecked
 
 if TYPE_CHECKING:
     from siamkit.applications.tracking.model import SiamFCNet
@@ -75,7 +74,6 @@ def export_tracker_onnx(
         remove_empty_folders,
         sha256_file,
     )
-    from siamkit.export.onnx import ParityNotCheckedWarning
 
     dest = Path(folder)
     existing = [str(dest / f) for f in (ONNX_FILE, META_FILE) if (dest / f).exists()]
@@ -117,13 +115,7 @@ def export_tracker_onnx(
         remove_empty_folders(made)  # the folders it made, still empty: as it was
         raise
     if diff is None:
-        warnings.warn(
-            f"{onnx_path} was not checked against the torch backbone (onnxruntime is not "
-            "installed): pip install 'siamkit[onnx]' (or onnxruntime) and export again to "
-            "check it",
-            ParityNotCheckedWarning,
-            stacklevel=2,
-        )
+        warn_unchecked([onnx_path], "the torch backbone")
     return TrackerExport(dest, diff)
 
 
