@@ -164,11 +164,10 @@ def _full_disk_sentence(err: OSError, out_dir: Path, removed: str | None) -> str
     if room is None:
         return None
     what = err.filename if isinstance(err.filename, str) else str(out_dir)
-    needed = err.needed if isinstance(err, CheckpointDiskFull) else None
-    if needed is not None:
-        free = err.free if isinstance(err, CheckpointDiskFull) else None
+    if isinstance(err, CheckpointDiskFull) and err.needed is not None:
+        free = err.free
         left = f"{human_bytes(free)} was free" if free is not None else "there was not that much"
-        said = f"{room.full}: writing {what} needed {human_bytes(needed)} and {left}"
+        said = f"{room.full}: writing {what} needed {human_bytes(err.needed)} and {left}"
     else:
         said = f"{room.said} writing {what}"
     if removed is not None:
