@@ -122,6 +122,7 @@ class Gallery:
         no_threshold: str | None = None,
         recorded: Mapping[str, str] | None = None,
         takeover: Mapping[str, str] | None = None,
+        checked_version: int | None = None,
     ) -> None:
         self._store, self.model, self._index, self.distance = store, model, index, distance
         self.threshold, self.index_kind = threshold, index_kind
@@ -138,8 +139,10 @@ class Gallery:
         # which reads the meta again only when the store's data version moved from this one).
         # ``takeover``: the meta of this model, which opened a gallery that recorded another and
         # held no item; its first enrollment records it, in its transaction, if the gallery
-        # still holds none (an open only to search writes nothing)
-        self._checked_version = store.data_version()
+        # still holds none (an open only to search writes nothing). ``checked_version``: the
+        # store's data version read before ``recorded`` (read now, a takeover committed since
+        # would count as checked)
+        self._checked_version = store.data_version() if checked_version is None else checked_version
         self._recorded = model_keys(store.meta() if recorded is None else recorded)
         self._takeover = None if takeover is None else dict(takeover)
         self._label_of: dict[int, str] = {}  # item id -> label, for indexed items

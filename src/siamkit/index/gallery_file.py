@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from siamkit.distances import Distance, get_distance, list_distances
 from siamkit.index.embedding import model_distance, model_threshold, one_branch_refusal
 from siamkit.index.factory import create_index
+from siamkit.index.gallery_search import model_keys
 from siamkit.index.provenance import (
     ENROLLED_TOWER_KEY,
     check_enrolled_tower,
@@ -52,6 +53,10 @@ def open_gallery(
         path, create=create, synchronous=synchronous, create_schema=wanted is not None
     )
     try:
+        # read before the meta: a takeover committed after this read moves the version, so the
+        # Gallery's first use reads the meta again (read after the meta, it counted that
+        # takeover as checked and acted on the other model's items as its own)
+        version = store.data_version()
         meta = store.meta()
         if "embedding_dim" not in meta:
             if wanted is None:
@@ -92,13 +97,17 @@ def open_gallery(
         raise
     value = None if threshold is None else float(threshold)
     # the meta checked here, not one read again: another process may have changed it since
-    return cls(store, model, idx, dist, value, index, source, refusal, meta, takeover)
+    return cls(store, model, idx, dist, value, index, source, refusal, meta, takeover, version)
 
 
 def file_stats(gallery: Gallery) -> GalleryStats:
     """:meth:`Gallery.stats <siamkit.index.gallery.Gallery.stats>` (which documents it)."""
     meta = gallery._store.meta()
     items, labels = gallery._store.count()
+    if gallery._takeover is not None and not items and model_keys(meta) != gallery._recorded:
+        # opened by a model that takes the empty gallery over at its first enrollment: the
+        # gallery it describes is that model's (its dimension), not the one it records until then
+        meta = {**meta, **gallery._takeover}
     path = Path(gallery._store.path)
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     return GalleryStats(

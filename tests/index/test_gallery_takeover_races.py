@@ -1,0 +1,67 @@
+"""Takeovers of a gallery that holds no item, timed by hooks to fall between two reads of a
+Gallery: its open (the meta, then the store's data version), and ``stats()`` while its own
+takeover is pending."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from siamkit.index import Gallery, GalleryMismatchError, gallery_file
+
+
+def _emptied(path: Path, dim: int) -> None:
+    """A gallery of raw ``dim``-d embeddings at ``path`` that holds no item (every label removed)."""
+    with Gallery.open(path, embedding_dim=dim) as g:
+        g.enroll_embeddings("gone", np.ones((1, dim), np.float32))
+        g.remove("gone")
+
+
+def test_a_takeover_between_the_opens_meta_and_its_version_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the 4-d model takes the empty gallery over and enrolls after the 2-d open read the meta:
+    # the version read afterwards counted it as checked, so the 2-d Gallery listed the 4-d
+    # model's items as its own and removed them
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    real = gallery_file.create_index
+
+    def meanwhile(*args, **kwargs):
+        monkeypatch.setattr(gallery_file, "create_index", real)
+        with Gallery.open(path, embedding_dim=4) as other:
+            other.enroll_embeddings("b", np.ones((1, 4), np.float32))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gallery_file, "create_index", meanwhile)
+    with Gallery.open(path, embedding_dim=2) as mine:
+        with pytest.raises(GalleryMismatchError):
+            mine.labels()
+        with pytest.raises(GalleryMismatchError):
+            mine.items()
+        with pytest.raises(GalleryMismatchError):
+            mine.remove("b")
+    with Gallery.open(path, embedding_dim=4) as g:
+        assert len(g) == 1
+
+
+def test_stats_of_a_pending_takeover_describe_its_model(tmp_path: Path) -> None:
+    # stats() described the gallery the 2-d model records, though this 4-d Gallery searches
+    # and enrolls 4-d embeddings, and its first enrollment records the 4-d model
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    with Gallery.open(path, embedding_dim=4, distance="cosine") as taker:
+        stats = taker.stats()
+        assert (
+            (stats.embedding_dim, stats.distance)
+            == (4, "cosine")
+            == (
+                taker.embedding_dim,
+                "cosine",
+            )
+        )
+        assert stats.num_items == 0
+    with Gallery.open(path, embedding_dim=2) as old:  # nothing was written: still the 2-d one's
+        assert old.stats().embedding_dim == 2
