@@ -55,15 +55,20 @@ def test_json_names_the_removed_file_of_another_models_export_to_the_same_out(tm
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.onnx"]
 
 
-def test_without_force_the_int8_file_is_refused_and_nothing_is_written(tmp_path):
-    model = _vector_model(tmp_path / "vec", seed=0)
+def test_without_force_the_int8_file_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
+    # a relative path: the sentence started with it, capitalised ("Vec/model.int8.onnx")
+    monkeypatch.chdir(tmp_path)
+    model = _vector_model(Path("vec"), seed=0)
     assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
     (model / "model.onnx").unlink()  # only the int8 file is left
     res = _invoke(str(model))
     assert res.exit_code == 2, res.output
     said = " ".join(res.output.split())
-    assert f"{model / 'model.int8.onnx'}, the int8 file of an earlier --int8 export," in said
-    assert "pass --force to have it removed, or --out elsewhere" in said
+    assert (
+        f"The int8 file of an earlier --int8 export, {Path('vec') / 'model.int8.onnx'}, already "
+        "exists and would no longer match the new graph; pass --force to have it removed, or "
+        "--out elsewhere"
+    ) in said
     assert "to replace" not in said  # --force removes it: it is not replaced
     assert not (model / "model.onnx").exists() and (model / "model.int8.onnx").is_file()
 

@@ -236,16 +236,15 @@ def _refuse_existing(targets: list[Path], stale: list[Path], force: bool) -> Non
     if force:
         return
     one = len(stale) == 1
-    old = (
-        f"{' and '.join(str(p) for p in stale)}, the int8 "
-        f"{'file' if one else 'files'} of an earlier --int8 export, which would no longer match "
-        f"the new {'graph' if one else 'graphs'}"
-    )
+    names = " and ".join(str(p) for p in stale)
+    int8 = f"the int8 {'file' if one else 'files'} of an earlier --int8 export"
+    match = f"would no longer match the new {'graph' if one else 'graphs'}"
+    old = f"{names}, {int8}, which {match}"
     existing = [str(p) for p in targets if p.exists()]
-    if not existing:
+    if not existing:  # the sentence starts with words, not a path (never capitalised)
         raise click.UsageError(
-            f"{old[0].upper()}{old[1:]}, already {'exists' if one else 'exist'}; pass --force "
-            f"to have {'it' if one else 'them'} removed, or --out elsewhere"
+            f"{int8[0].upper()}{int8[1:]}, {names}, already {'exists' if one else 'exist'} and "
+            f"{match}; pass --force to have {'it' if one else 'them'} removed, or --out elsewhere"
         )
     raise click.UsageError(
         f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; pass "
