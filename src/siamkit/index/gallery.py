@@ -25,12 +25,13 @@ from siamkit.index.gallery_file import file_stats, open_gallery
 from siamkit.index.gallery_search import (
     UnknownItemError,
     check_item_ids,
-    check_same_model,
+    check_not_taken_over,
     decide,
     group_by_label,
     model_keys,
     recommend_items,
     sync_index,
+    taken_over_error,
 )
 from siamkit.index.provenance import (
     model_path_meta,
@@ -135,7 +136,7 @@ class Gallery:
         # the model the gallery recorded when it was opened (``recorded``, the meta that
         # Gallery.open checked; read again here, it could be another process's since): another
         # that takes it over while it holds no item is seen in an enrollment's transaction
-        # (and by a search or a listing once another connection committed: check_same_model,
+        # (and by a search or a listing once another connection committed: check_not_taken_over,
         # which reads the meta again only when the store's data version moved from this one).
         # ``takeover``: the meta of this model, which opened a gallery that recorded another and
         # held no item; its first enrollment records it, in its transaction, if the gallery
@@ -319,11 +320,7 @@ class Gallery:
                 f"records (fingerprint {now[2][:12]}) enrolled items since; nothing was "
                 "enrolled: open it with that model, or enroll into a new gallery file"
             )
-        raise GalleryMismatchError(
-            f"{self._store.path} held no item and was taken over by another model "
-            f"(fingerprint {now[2][:12]}) while this one had it open; nothing was enrolled: "
-            "open it again with that model, or enroll into a new gallery file"
-        )
+        raise taken_over_error(self, now[2], "nothing was enrolled")
 
     def remove(self, label: str) -> int:
         """Remove every item of ``label`` and its thumbnails; returns how many items.
@@ -336,7 +333,7 @@ class Gallery:
         check_label_text(label)  # not validate_label: a '#12' enrolled before still goes
         with self._lock:
             # another model's items, had it taken the gallery over, are not this one's to remove
-            check_same_model(self, self._store.data_version())
+            check_not_taken_over(self)
             remove_thumbnails(self._store.path, label)
             ids = self._store.remove_label(label)
             if not ids:
@@ -364,7 +361,7 @@ class Gallery:
             raise ValueError("remove_items needs at least one item id")
         stored = [i for i in ids if 0 < i <= MAX_ITEM_ID]  # others cannot be stored (nor bound)
         with self._lock:
-            check_same_model(self, self._store.data_version())  # as remove()
+            check_not_taken_over(self)  # as remove()
             if len(stored) < len(ids):  # refused before the store deletes the stored ones
                 known = self._store.labels_of(stored)
                 raise _unknown_items(sorted(set(ids) - set(known)))
@@ -458,7 +455,7 @@ class Gallery:
         (:class:`GalleryMismatchError` when another model took the gallery over since it was
         opened, as in a search)."""
         found = self._store.labels()
-        check_same_model(self, self._store.data_version())
+        check_not_taken_over(self)
         return found
 
     def items(self, label: str | None = None) -> StoredItems:
@@ -476,7 +473,7 @@ class Gallery:
             check_label_text(label)
         found = self._store.load(label=label)
         # read after the items: another model's, had it taken the gallery over, are refused
-        check_same_model(self, self._store.data_version())
+        check_not_taken_over(self)
         if label is not None and found.ids.size == 0:
             raise self._unknown(label)
         return found

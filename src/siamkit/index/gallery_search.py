@@ -186,18 +186,23 @@ def decide(matches: list[Match]) -> str | None:
     return matches[0].label
 
 
-def check_same_model(gallery: Gallery, version: int, *, reread: bool = False) -> None:
+def check_not_taken_over(
+    gallery: Gallery, version: int | None = None, *, reread: bool = False
+) -> None:
     """Raise :class:`GalleryMismatchError` when the gallery now records another model than the
     one it recorded when it was opened: holding no item, it was taken over by another model's
     enrollment (a gallery that holds no item takes any model), whose embeddings this one's
-    cannot be compared with.
+    cannot be compared with. (:func:`~siamkit.index.provenance.check_same_model` is the check
+    at open, of a meta against the wanted model.)
 
-    Call it after reading what is about to be used, with the store's data version read after
-    that too: the meta is read only when the version moved since the last check (another
+    Call it after reading what is about to be used: ``version``, the store's data version, is
+    read then (by default, here) and the meta only when it moved since the last check (another
     connection committed), so a search in the steady state costs no query for it.
-    ``reread``: the caller read the version before the data (:func:`sync_index`, which reads
+    ``reread``: the caller read ``version`` before the data (:func:`sync_index`, which reads
     rows only when it moved), so the meta is read in any case.
     """
+    if version is None:
+        version = gallery._store.data_version()
     if version == gallery._checked_version and not reread:
         return
     now = model_keys(gallery._store.meta())
@@ -206,13 +211,19 @@ def check_same_model(gallery: Gallery, version: int, *, reread: bool = False) ->
     if now != gallery._recorded and not (
         gallery._takeover is not None and gallery._store.count()[0] == 0
     ):
-        raise GalleryMismatchError(
-            f"{gallery._store.path} held no item and was taken over by another model "
-            f"(fingerprint {now[2][:12] or 'none'}) while it was open here, so its items cannot "
-            "be compared with this model's; nothing was searched or changed: open it again "
-            "with that model, or use a new gallery file"
-        )
+        raise taken_over_error(gallery, now[2], "nothing was searched or changed")
     gallery._checked_version = version
+
+
+def taken_over_error(gallery: Gallery, fingerprint: str, undone: str) -> GalleryMismatchError:
+    """The refusal of a gallery that held no item and that the model of ``fingerprint`` took
+    over while ``gallery`` had it open; ``undone`` says what the refused call left undone."""
+    return GalleryMismatchError(
+        f"{gallery._store.path} held no item and was taken over by another model "
+        f"(fingerprint {fingerprint[:12] or 'none'}) while it was open here, so its items cannot "
+        f"be compared with this model's; {undone}: open it again with that model, or use a new "
+        "gallery file"
+    )
 
 
 def model_keys(meta: Mapping[str, str]) -> tuple[str, str, str]:
@@ -228,7 +239,7 @@ def model_keys(meta: Mapping[str, str]) -> tuple[str, str, str]:
 def sync_index(gallery: Gallery) -> None:
     """Build the index on first use; afterwards apply commits made by other connections
     (:class:`GalleryMismatchError` when one was another model's taking the gallery over,
-    :func:`check_same_model`; the index is left as it was)."""
+    :func:`check_not_taken_over`; the index is left as it was)."""
     version = gallery._store.data_version()
     if gallery._loaded and version == gallery._version:
         return
@@ -238,7 +249,7 @@ def sync_index(gallery: Gallery) -> None:
     new = np.setdiff1d(stored, known)
     items = gallery._store.load(after_id=int(new[0]) - 1) if new.size else None
     # after the rows are read: a takeover committed before them is in the meta read now
-    check_same_model(gallery, version, reread=True)
+    check_not_taken_over(gallery, version, reread=True)
     if gone.size:
         gallery._index.remove(gone)
         for i in gone.tolist():
