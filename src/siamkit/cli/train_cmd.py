@@ -200,24 +200,20 @@ def _resume_is_complete(cfg: Any, out_dir: Path) -> bool:
     checkpoint is at its last epoch but whose model or metrics.json was never saved (killed, or
     a full disk, in the final save or evaluation) is not complete: the resume saves it. A missing
     checkpoint or one of another config is refused first, as the run refuses it."""
-    from siamkit.training.checkpoint import load_checkpoint
     from siamkit.training.ddp import is_main_process
     from siamkit.training.preflight import check_resumable
-    from siamkit.training.resume_note import complete_line, resuming_line
+    from siamkit.training.resume_note import resume_note
     from siamkit.training.trainer import CHECKPOINT
 
     checkpoint = out_dir / CHECKPOINT
     check_resumable(cfg, checkpoint)
-    state = load_checkpoint(checkpoint)
-    done, stopped, epochs = int(state["epoch"]), bool(state.get("stopped")), cfg.train.epochs
-    said = complete_line(checkpoint, done, stopped, epochs, out_dir, cfg.optim.schedule)
-    if said is not None and not (
-        (out_dir / "metrics.json").is_file() and (out_dir / "model").is_dir()
-    ):  # stopped in its final save or evaluation: the resume saves it (nothing_resumed_line)
+    note = resume_note(checkpoint, cfg.train.epochs, cfg.optim.schedule)
+    if note is None:  # stopped in its final save or evaluation: the resume saves it
         return False
+    said, complete = note
     if is_main_process():  # one line from a torchrun launch
-        click.echo(said or resuming_line(checkpoint, done, epochs), err=True)
-    return said is not None
+        click.echo(said, err=True)
+    return complete
 
 
 def _named_starts(config: str) -> tuple[tuple[str, ...], bool, str]:

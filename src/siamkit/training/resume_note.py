@@ -16,8 +16,11 @@ there too when its model and ``metrics.json`` are saved (else they are saved as 
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
+from siamkit.training.tasks import TaskSummary
 from siamkit.training.trainer import TrainResult
 
 #: What a resume of a finished run does instead of training (an image or self-supervised run).
@@ -139,6 +142,38 @@ def resuming_line(
         f"resuming at epoch {done + 1} of {epochs}, step {step + 1} of {steps}, from "
         f"{os.fspath(checkpoint)} ({rest} left)"
     )
+
+
+def run_saved(run_dir: Path) -> bool:
+    """Whether ``run_dir``'s model and ``metrics.json`` are saved: a run whose checkpoint is at
+    its last epoch without them was stopped (killed, or a full disk) in its final save or
+    evaluation, and is not complete: its resume saves it."""
+    return (run_dir / "metrics.json").is_file() and (run_dir / "model").is_dir()
+
+
+def resume_note(checkpoint: Path, epochs: int, schedule: str) -> tuple[str, bool] | None:
+    """What ``--resume`` of an image or self-supervised run's ``checkpoint`` says before it
+    writes anything, and whether the run is complete (it then ends there): the
+    :func:`complete_line` of a run whose model is saved (:func:`run_saved`), else the
+    :func:`resuming_line`; ``None`` for a run at its end whose model was never saved (the resume
+    saves it, and :func:`nothing_resumed_line` says why no epoch trained)."""
+    from siamkit.training.checkpoint import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    done, stopped = int(state["epoch"]), bool(state.get("stopped"))
+    said = complete_line(checkpoint, done, stopped, epochs, checkpoint.parent, schedule)
+    if said is None:
+        return resuming_line(checkpoint, done, epochs), False
+    return (said, True) if run_saved(checkpoint.parent) else None
+
+
+def saved_run_summary(run_dir: Path, names: dict[str, str]) -> TaskSummary:
+    """The summary of ``run_dir``'s complete run as it finished, read back without writing
+    anything: its model, ``metrics.json`` and the files of ``names`` (``{"history":
+    "history.json"}``, in that order) that are there."""
+    files = {key: run_dir / name for key, name in names.items() if (run_dir / name).is_file()}
+    doc = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    return TaskSummary(run_dir / "model", doc, files)
 
 
 def _finished(

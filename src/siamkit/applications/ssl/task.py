@@ -249,26 +249,20 @@ def _resume_is_complete(
     to its train_seconds); else says where it resumes (``resuming at epoch N of E ...``) and
     returns ``None``. A checkpoint of a run stopped before its model was saved is trained on
     (no epoch) and saved, as before."""
-    from siamkit.training.checkpoint import load_checkpoint
     from siamkit.training.ddp import is_main_process
-    from siamkit.training.resume_note import complete_line, resuming_line
+    from siamkit.training.resume_note import resume_note, saved_run_summary
 
-    checkpoint = out_dir / CHECKPOINT
-    state = load_checkpoint(checkpoint)
-    done, stopped, epochs = int(state["epoch"]), bool(state.get("stopped")), cfg.train.epochs
-    said = complete_line(checkpoint, done, stopped, epochs, out_dir, cfg.optim.schedule)
-    metrics = out_dir / "metrics.json"
-    if said is not None and not (metrics.is_file() and (out_dir / "model").is_dir()):
+    note = resume_note(out_dir / CHECKPOINT, cfg.train.epochs, cfg.optim.schedule)
+    if note is None:
         return None  # its model is saved now (nothing_resumed_line says why no epoch trained)
+    said, complete = note
     if not is_main_process():  # another process of a torchrun launch says nothing
-        return TaskSummary(model_dir=None) if said is not None else None
-    log(said or resuming_line(checkpoint, done, epochs))
-    if said is None:
+        return TaskSummary(model_dir=None) if complete else None
+    log(said)
+    if not complete:
         return None
     names = {"history": "history.json", "metrics": "metrics.json", "report": "report.html"}
-    files = {k: out_dir / name for k, name in names.items() if (out_dir / name).is_file()}
-    doc = json.loads(metrics.read_text(encoding="utf-8"))
-    return TaskSummary(model_dir=out_dir / "model", metrics=doc, files=files)
+    return saved_run_summary(out_dir, names)
 
 
 def _write_report(

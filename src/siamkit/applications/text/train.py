@@ -101,7 +101,12 @@ from siamkit.training.checkpoint import load_checkpoint, set_rng_state
 from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.ddp import refuse_torchrun, resolve_device
 from siamkit.training.preflight import accept_saved_config
-from siamkit.training.resume_note import resuming_line, text_finished_line
+from siamkit.training.resume_note import (
+    resuming_line,
+    run_saved,
+    saved_run_summary,
+    text_finished_line,
+)
 from siamkit.training.step import mixed_precision
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import deterministic_on_cpu
@@ -127,17 +132,14 @@ def _resume_is_complete(
     summary as it finished, before anything is written (validating and saving it again
     rewrote its model, metrics and report). ``None`` otherwise: epochs are left, or the run
     stopped before its model was saved (which the resume then saves)."""
-    done, metrics = int(state["epoch"]), out_dir / "metrics.json"
-    if done < cfg.train.epochs or not (metrics.is_file() and (out_dir / "model").is_dir()):
+    done = int(state["epoch"])
+    if done < cfg.train.epochs or not run_saved(out_dir):
         return None
     ckpt = out_dir / CHECKPOINT
     log(text_finished_line(ckpt, done, cfg.train.epochs, out_dir, cfg.model.path, complete=True))
-    names = {"metrics": "metrics.json", "history": "history.json", "config": "config.yaml"}
-    files = {k: out_dir / name for k, name in names.items() if (out_dir / name).is_file()}
-    if (out_dir / "report.html").is_file():
-        files["report"] = out_dir / "report.html"
-    doc = json.loads(metrics.read_text(encoding="utf-8"))
-    return TaskSummary(out_dir / "model", doc, files)
+    names = {"metrics": "metrics.json", "history": "history.json", "config": "config.yaml",
+             "report": "report.html"}  # fmt: skip
+    return saved_run_summary(out_dir, names)
 
 
 def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions, tmp: Path) -> TaskSummary:
