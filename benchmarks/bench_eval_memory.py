@@ -6,10 +6,10 @@ after imports and data (so it is what the verification itself added). The librar
 ``shared_distance_matrices()``, as ``evaluate_embeddings`` runs it: from ``--dim 512`` on
 (``KEEP_NAMED_DIM``) that block keeps even the Euclidean distance's blocks where they fit, which
 streamed verification must not do (it held ~800 MB more at N = 20,000). The reference is the
-computation ``verification_from_embeddings`` did before streaming, written out here: every
-pair's distance collected in blocks, concatenated, then the in-memory metrics of
-:mod:`siamkit.evaluation.roc` (sorted copies of all ~N²/2 distances). Both must give the same
-figures: the script compares every metric, the ROC curve and the histogram, and fails if not.
+computation ``verification_from_embeddings`` did before streaming: every pair's distance held
+(``all_pair_distances``), then the in-memory metrics of :mod:`siamkit.evaluation.roc` (sorted
+copies of all ~N²/2 distances). Both must give the same figures: the script compares every
+metric, the ROC curve and the histogram, and fails if not.
 
     .venv/bin/python benchmarks/bench_eval_memory.py [--sizes 5000 10000 20000] [--dim 128]
 """
@@ -37,16 +37,10 @@ def _data(n: int, dim: int) -> tuple[object, np.ndarray]:
 
 def _reference(z: object, y: np.ndarray) -> object:
     """The old full computation: hold every pair's distance, then the in-memory metrics."""
-    from siamkit.evaluation._common import as_embeddings, as_labels, resolve_distance
-    from siamkit.evaluation.pairs import pair_blocks
+    from siamkit.evaluation.pairs import all_pair_distances
     from siamkit.evaluation.verification import verification_report
 
-    zt = as_embeddings(z)
-    genuine, impostor = [], []
-    for g, m in pair_blocks(zt, as_labels(y, zt.shape[0]), resolve_distance("euclidean"), None):
-        genuine.append(g)
-        impostor.append(m)
-    return verification_report(np.concatenate(genuine), np.concatenate(impostor))
+    return verification_report(*all_pair_distances(z, y))
 
 
 def _library(z: object, y: np.ndarray) -> object:
