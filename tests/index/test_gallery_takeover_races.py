@@ -1,6 +1,6 @@
 """Takeovers of a gallery that holds no item, timed by hooks to fall between two reads of a
-Gallery: its open (the meta, then the store's data version), and ``stats()`` while its own
-takeover is pending."""
+Gallery: its open (the meta, then the store's data version), its index's sync and ``items()``
+(the rows, then the count), and ``stats()`` while its own takeover is pending."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from siamkit.index import Gallery, GalleryMismatchError, gallery_file
+from siamkit.index.store import GalleryStore
 
 
 def _emptied(path: Path, dim: int) -> None:
@@ -45,6 +46,58 @@ def test_a_takeover_between_the_opens_meta_and_its_version_is_seen(
             mine.remove("b")
     with Gallery.open(path, embedding_dim=4) as g:
         assert len(g) == 1
+
+
+def _then_removed(monkeypatch: pytest.MonkeyPatch, path: Path, method: str) -> None:
+    """After the next ``GalleryStore.<method>`` read, the recorded (2-d) model removes label a,
+    so that the count read after the rows finds the gallery empty again."""
+    real = getattr(GalleryStore, method)
+
+    def read_then_removed(self, *args, **kwargs):
+        monkeypatch.setattr(GalleryStore, method, real)
+        found = real(self, *args, **kwargs)
+        with Gallery.open(path, embedding_dim=2) as old:
+            old.remove("a")
+        return found
+
+    monkeypatch.setattr(GalleryStore, method, read_then_removed)
+
+
+@pytest.mark.parametrize("read", ["sync", "items"])
+def test_the_recorded_models_rows_read_before_their_removal_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read: str
+) -> None:
+    # a 4-d Gallery opened the empty 2-d gallery (its takeover pending); the 2-d model
+    # enrolls, and removes after the 4-d Gallery read its rows: counted after them, the gallery held none, and the 2-d rows reached the
+    # 4-d Gallery's index (a failure deep in it) or its items
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    with Gallery.open(path, embedding_dim=4, threshold=1.0) as taker:
+        with Gallery.open(path, embedding_dim=2) as old:
+            old.enroll_embeddings("a", np.ones((1, 2), np.float32))
+        _then_removed(monkeypatch, path, "ids" if read == "sync" else "load")
+        with pytest.raises(GalleryMismatchError, match="enrolled items since"):
+            if read == "sync":
+                taker.identify_embeddings(np.ones((1, 4), np.float32))
+            else:
+                taker.items()
+        assert len(taker._index) == 0
+
+
+def test_a_pending_takeovers_search_says_the_recorded_model_enrolled(tmp_path: Path) -> None:
+    # it said the gallery "was taken over by another model", though it still records the model
+    # it recorded: that model enrolled before this one took it over
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    with Gallery.open(path, embedding_dim=4, threshold=1.0) as taker:
+        with Gallery.open(path, embedding_dim=2) as old:
+            old.enroll_embeddings("a", np.ones((1, 2), np.float32))
+        for call in (lambda: taker.identify_embeddings(np.ones((1, 4), np.float32)), taker.labels):
+            with pytest.raises(GalleryMismatchError) as err:
+                call()
+            said = str(err.value)
+            assert "held no item when this model opened it, but the model it records" in said
+            assert "taken over" not in said and "nothing was searched or changed" in said
 
 
 def test_stats_of_a_pending_takeover_describe_its_model(tmp_path: Path) -> None:

@@ -98,5 +98,42 @@ def test_the_openapi_409_names_a_taken_over_gallery(client) -> None:
     spec = client.get("/openapi.json").json()
     said = spec["paths"]["/identify"]["post"]["responses"]["409"]["description"]
     assert "started without a gallery" in said and "taken over by another model" in said
+    assert "the model it recorded enrolled items into it before" in said
     said = spec["paths"]["/verify"]["post"]["responses"]["409"]["description"]
     assert "taken over by another model" in said
+
+
+RECORDED_MODEL_ENROLLED = (
+    "The gallery held no item when this service opened it with its model, which was to take "
+    "it over at its first enrollment, but the model the gallery records enrolled items into it "
+    "since (an enrollment with it, such as siamkit enroll's), so this service's model cannot "
+    "search it, enroll into it or remove from it; nothing was changed: serve that model, or "
+    "restart the service with a new --gallery file."
+)
+
+
+def test_the_recorded_models_enrollment_before_the_services_is_a_409_saying_so(
+    client_factory, tmp_path: Path, caplog
+) -> None:
+    """The service opened a gallery that held no item and recorded another model (every label
+    removed), to take it over at its first enrollment; that model enrolled first. Nothing was
+    taken over by 'another model': the gallery still records the model it recorded."""
+    torch.manual_seed(5)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8,))
+    pre = siamkit.models.Preprocess(input_shape=(1, 28, 28))
+    other = siamkit.SiameseNetwork(enc, embedding_dim=8, preprocess=pre).eval()
+    image = torch.from_numpy(pattern("stripes")).float().div(255)[None, None]
+    with Gallery.open(tmp_path / "gallery0.db", other) as g:  # the client's gallery, emptied
+        g.enroll("gone", image)
+        g.remove("gone")
+    client = client_factory()
+    with Gallery.open(tmp_path / "gallery0.db", other) as g:
+        g.enroll("bob", image)
+    r = client.get("/gallery")
+    assert (r.status_code, r.json()) == (409, {"detail": RECORDED_MODEL_ENROLLED})
+    files = [("files", ("stripes.png", png_bytes(pattern("stripes")), "image/png"))]
+    r = client.post("/enroll", data={"label": "alice"}, files=files)
+    assert (r.status_code, r.json()) == (409, {"detail": RECORDED_MODEL_ENROLLED})
+    assert "enrolled items since" in caplog.text
+    with contextlib.closing(sqlite3.connect(tmp_path / "gallery0.db")) as conn:
+        assert conn.execute("SELECT label FROM items").fetchall() == [("bob",)]

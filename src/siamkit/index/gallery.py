@@ -39,7 +39,6 @@ from siamkit.index.provenance import (
 )
 from siamkit.index.results import (
     EnrolledIds,
-    GalleryMismatchError,
     GalleryStats,
     IdentifyResult,
     Match,
@@ -314,12 +313,7 @@ class Gallery:
             return
         if self._takeover is not None and self._store.replace_meta_if_empty(self._takeover):
             return
-        if self._takeover is not None:  # it recorded another model, whose items came first
-            raise GalleryMismatchError(
-                f"{self._store.path} held no item when this model opened it, but the model it "
-                f"records (fingerprint {now[2][:12]}) enrolled items since; nothing was "
-                "enrolled: open it with that model, or enroll into a new gallery file"
-            )
+        # taken over by another model, or (self._takeover) the recorded one's items came first
         raise taken_over_error(self, now[2], "nothing was enrolled")
 
     def remove(self, label: str) -> int:
@@ -455,7 +449,7 @@ class Gallery:
         (:class:`GalleryMismatchError` when another model took the gallery over since it was
         opened, as in a search)."""
         found = self._store.labels()
-        check_not_taken_over(self)
+        check_not_taken_over(self, read_none=not found)
         return found
 
     def items(self, label: str | None = None) -> StoredItems:
@@ -473,7 +467,7 @@ class Gallery:
             check_label_text(label)
         found = self._store.load(label=label)
         # read after the items: another model's, had it taken the gallery over, are refused
-        check_not_taken_over(self)
+        check_not_taken_over(self, read_none=found.ids.size == 0)
         if label is not None and found.ids.size == 0:
             raise self._unknown(label)
         return found

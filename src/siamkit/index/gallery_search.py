@@ -11,7 +11,13 @@ import numpy as np
 
 from siamkit.index.base import SearchResult, check_k
 from siamkit.index.exact import ExactIndex
-from siamkit.index.results import GalleryMismatchError, Match, UnknownLabelError, listing
+from siamkit.index.results import (
+    GalleryMismatchError,
+    Match,
+    RecordedModelEnrolledError,
+    UnknownLabelError,
+    listing,
+)
 
 if TYPE_CHECKING:
     from siamkit.index.gallery import Gallery
@@ -187,7 +193,7 @@ def decide(matches: list[Match]) -> str | None:
 
 
 def check_not_taken_over(
-    gallery: Gallery, version: int | None = None, *, reread: bool = False
+    gallery: Gallery, version: int | None = None, *, reread: bool = False, read_none: bool = True
 ) -> None:
     """Raise :class:`GalleryMismatchError` when the gallery now records another model than the
     one it recorded when it was opened: holding no item, it was taken over by another model's
@@ -199,7 +205,9 @@ def check_not_taken_over(
     read then (by default, here) and the meta only when it moved since the last check (another
     connection committed), so a search in the steady state costs no query for it.
     ``reread``: the caller read ``version`` before the data (:func:`sync_index`, which reads
-    rows only when it moved), so the meta is read in any case.
+    rows only when it moved), so the meta is read in any case. ``read_none``: the rows the
+    caller read (before this check) held no item; a Gallery waiting to take the gallery over
+    (:func:`taken_over_error`) is refused unless they did and the gallery still holds none.
     """
     if version is None:
         version = gallery._store.data_version()
@@ -207,9 +215,10 @@ def check_not_taken_over(
         return
     now = model_keys(gallery._store.meta())
     # opened by a model that may take the gallery over (it recorded another and held no item):
-    # while it still holds none, there is nothing to search and nothing to refuse
+    # while it still holds none, there is nothing to search and nothing to refuse; but rows
+    # read before a count that finds none were the recorded model's, removed in between
     if now != gallery._recorded and not (
-        gallery._takeover is not None and gallery._store.count()[0] == 0
+        gallery._takeover is not None and read_none and gallery._store.count()[0] == 0
     ):
         raise taken_over_error(gallery, now[2], "nothing was searched or changed")
     gallery._checked_version = version
@@ -217,7 +226,16 @@ def check_not_taken_over(
 
 def taken_over_error(gallery: Gallery, fingerprint: str, undone: str) -> GalleryMismatchError:
     """The refusal of a gallery that held no item and that the model of ``fingerprint`` took
-    over while ``gallery`` had it open; ``undone`` says what the refused call left undone."""
+    over while ``gallery`` had it open; ``undone`` says what the refused call left undone.
+    Where ``gallery``'s model was to take it over (it recorded another model), nothing was
+    taken over: the model it records enrolled first (:class:`RecordedModelEnrolledError`)."""
+    if gallery._takeover is not None:
+        return RecordedModelEnrolledError(
+            f"{gallery._store.path} held no item when this model opened it, but the model it "
+            f"records (fingerprint {fingerprint[:12] or 'none'}) enrolled items since, which "
+            f"cannot be compared with this model's; {undone}: open it with that model, or use "
+            "a new gallery file"
+        )
     return GalleryMismatchError(
         f"{gallery._store.path} held no item and was taken over by another model "
         f"(fingerprint {fingerprint[:12] or 'none'}) while it was open here, so its items cannot "
@@ -249,7 +267,7 @@ def sync_index(gallery: Gallery) -> None:
     new = np.setdiff1d(stored, known)
     items = gallery._store.load(after_id=int(new[0]) - 1) if new.size else None
     # after the rows are read: a takeover committed before them is in the meta read now
-    check_not_taken_over(gallery, version, reread=True)
+    check_not_taken_over(gallery, version, reread=True, read_none=stored.size == 0)
     if gone.size:
         gallery._index.remove(gone)
         for i in gone.tolist():

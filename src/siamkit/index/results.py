@@ -68,6 +68,11 @@ class GalleryMismatchError(ValueError):
     """The gallery was built by a different model (another embedding size or other weights)."""
 
 
+class RecordedModelEnrolledError(GalleryMismatchError):
+    """A Gallery opened by a model that was to take over a gallery holding no item (which
+    recorded another model) is refused: the model the gallery records enrolled items since."""
+
+
 class UnknownLabelError(LookupError, ValueError):
     """A label (or item id) that is not in the gallery."""
 

@@ -10,7 +10,9 @@ every failure of the service itself a 500 with a generic body and its traceback 
   the field names in ``errors`` for programs.
 * The gallery's ``GalleryMismatchError`` in a request (another model took the gallery over
   while it held no item: an enrollment, a search, a listing or a removal) becomes a 409 saying
-  so (:data:`TAKEN_OVER`).
+  so (:data:`TAKEN_OVER`); where the service's model was to take over a gallery that held no
+  item and the model it records enrolled first, a 409 saying that
+  (:data:`RECORDED_MODEL_ENROLLED`).
 * Anything else (a ``ValueError`` or ``TypeError`` from deep inside a model, a plug-in or the
   gallery included) is a bug, not the client's mistake: a 500 whose body names the request's
   id (its ``X-Request-ID``, or one made up for it) and says the log has the details, with the
@@ -242,17 +244,36 @@ records another model (a gallery that holds no item takes any model): an enrollm
 (``/identify``, ``/verify`` against a label, ``/recommend``), a listing of its labels or a
 removal."""
 
+RECORDED_MODEL_ENROLLED = (
+    "The gallery held no item when this service opened it with its model, which was to take "
+    "it over at its first enrollment, but the model the gallery records enrolled items into it "
+    "since (an enrollment with it, such as siamkit enroll's), so this service's model cannot "
+    "search it, enroll into it or remove from it; nothing was changed: serve that model, or "
+    "restart the service with a new --gallery file."
+)
+"""The 409 of a request refused because the gallery, empty and recording another model when
+the service opened it, was enrolled into by that model before the service's model took it
+over."""
+
 
 async def _on_gallery_taken_over(request: Request, exc: Exception) -> JSONResponse:
-    """The gallery's :class:`~siamkit.index.results.GalleryMismatchError` in a request: another
-    model took the gallery over while it held no item (the service opened it with its own model
-    at startup, so this is the only way it arises then). A 409 in a sentence without the
-    server's paths, which the log line gives the operator."""
+    """The gallery's :class:`~siamkit.index.results.GalleryMismatchError` in a request (the
+    service opened the gallery with its own model at startup, so it arises only from a gallery
+    that held no item then): another model took it over since (:data:`TAKEN_OVER`), or, where
+    it recorded another model and this service's was to take it over, that model enrolled
+    first (:class:`~siamkit.index.results.RecordedModelEnrolledError`,
+    :data:`RECORDED_MODEL_ENROLLED`). A 409 in a sentence without the server's paths, which the
+    log line gives the operator."""
+    from siamkit.index.results import RecordedModelEnrolledError
+
     rid = request_id(request.scope)
     said = f" (id={rid})" if rid else ""
     path = logged_path(request.scope)
     log.warning("%s %s refused%s: %s", request.method, path, said, exc)
-    return JSONResponse({"detail": TAKEN_OVER}, status_code=409)
+    pending = isinstance(exc, RecordedModelEnrolledError)
+    return JSONResponse(
+        {"detail": RECORDED_MODEL_ENROLLED if pending else TAKEN_OVER}, status_code=409
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -22,7 +22,8 @@ GENERIC = {
     404: "The label is not enrolled.",
     408: "The upload stalled for longer than the service waits.",
     409: "The service was started without a gallery (--gallery FILE), or its gallery, which "
-    "held no item, was taken over by another model (siamkit enroll with it) after it started.",
+    "held no item, was taken over by another model (siamkit enroll with it) after it started, "
+    "or the model it recorded enrolled items into it before the service's model did.",
     413: "A file, the request, or an image's size or pixel count is over the service's limits.",
     415: "The request has the wrong content type: a text model's service takes JSON with text "
     "fields, an image model's upload endpoints take multipart/form-data.",
@@ -36,7 +37,8 @@ UPLOAD = (400, 403, 408, 413, 415, 422)
 VERIFY_LABEL = {
     "label": "The claimed label is not enrolled.",
     "nogallery": "A label was sent but the service has no gallery, or its gallery, which held "
-    "no item, was taken over by another model (siamkit enroll with it) after it started.",
+    "no item, was taken over by another model (siamkit enroll with it) after it started, or "
+    "the model it recorded enrolled items into it before the service's model did.",
 }
 """``/verify``'s wording for a check against an enrolled label (the image and the text endpoint)."""
 
