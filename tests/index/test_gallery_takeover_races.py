@@ -118,3 +118,17 @@ def test_stats_of_a_pending_takeover_describe_its_model(tmp_path: Path) -> None:
         assert stats.num_items == 0
     with Gallery.open(path, embedding_dim=2) as old:  # nothing was written: still the 2-d one's
         assert old.stats().embedding_dim == 2
+
+
+def test_a_pending_model_path_is_recorded_after_another_gallery_of_its_model_took_over(
+    tmp_path: Path,
+) -> None:
+    # the model folder remember_model_path kept for this Gallery's takeover was lost when
+    # another Gallery of the same model took the gallery over first (recording none)
+    path = tmp_path / "g.db"
+    _emptied(path, 2)
+    with Gallery.open(path, embedding_dim=4) as mine, Gallery.open(path, embedding_dim=4) as first:
+        mine.remember_model_path(tmp_path / "model")
+        first.enroll_embeddings("a", np.ones((1, 4), np.float32))
+        mine.enroll_embeddings("b", np.ones((1, 4), np.float32))
+        assert mine.stats().model_path == str((tmp_path / "model").resolve())

@@ -34,6 +34,8 @@ from siamkit.index.gallery_search import (
     taken_over_error,
 )
 from siamkit.index.provenance import (
+    MODEL_PATH_KEY,
+    MODEL_RELPATH_KEY,
     model_path_meta,
     recorded_model_folder,
 )
@@ -91,6 +93,10 @@ NO_THRESHOLD = (
     "for a model that learned without labels, a folder of labelled images, one sub-folder per "
     "class), or pass threshold=... to Gallery.open"
 )
+
+
+MODEL_PATH_KEYS = (MODEL_PATH_KEY, MODEL_RELPATH_KEY)
+"""The meta keys :meth:`Gallery.remember_model_path` writes."""
 
 
 class Gallery:
@@ -308,8 +314,15 @@ class Gallery:
         gallery over when this model opened it recording another and it still holds no item;
         refuse the enrollment when another model took it over since it was opened (it held no
         item then), as its embeddings are not comparable."""
-        now = model_keys(self._store.meta())
+        meta = self._store.meta()
+        now = model_keys(meta)
         if now == self._recorded:
+            if self._takeover is not None and MODEL_PATH_KEY not in meta:
+                # another Gallery of this model took it over first, recording no model folder:
+                # the one remember_model_path kept here for the takeover is recorded now
+                paths = {k: v for k, v in self._takeover.items() if k in MODEL_PATH_KEYS}
+                if paths:
+                    self._store.set_meta_in_transaction(paths)
             return
         if self._takeover is not None and self._store.replace_meta_if_empty(self._takeover):
             return

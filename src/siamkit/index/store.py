@@ -416,6 +416,17 @@ class GalleryStore:
             )
         return True
 
+    def set_meta_in_transaction(self, values: Mapping[str, str]) -> None:
+        """Inside a transaction of this store (an enrollment's ``before``): store ``values`` in
+        ``meta``, replacing earlier ones, committed (or rolled back) with that transaction."""
+        with self._lock:
+            if not self._conn.in_transaction:
+                raise RuntimeError("set_meta_in_transaction runs inside a transaction")
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [(str(k), str(v)) for k, v in values.items()],
+            )
+
     def set_meta(self, key: str, value: str) -> None:
         """Store ``key`` = ``value`` in ``meta``, replacing an earlier value (one transaction)."""
         with self.transaction() as c:
