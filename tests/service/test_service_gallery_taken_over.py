@@ -7,7 +7,9 @@ its own (the same size: wrong matches, no error) or failed deep in the index (an
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,35 @@ import siamkit
 from siamkit.cli.main import cli
 from siamkit.index import Gallery
 
+
+@pytest.fixture
+def siamkit_log() -> Iterator[_LogText]:
+    """What the ``siamkit`` loggers write, whatever handlers, levels and propagation earlier
+    tests left them (caplog sees nothing once a serve test has set them up); restored."""
+    logger = logging.getLogger("siamkit")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    handler = _LogText()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+
+
+class _LogText(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
 TAKEN_OVER = (
     "The gallery held no item and was taken over by another model (an enrollment with it, such "
     "as siamkit enroll's) while this service had it open, so this service's model cannot "
@@ -29,7 +60,7 @@ TAKEN_OVER = (
 
 
 def test_an_enroll_after_another_model_took_the_empty_gallery_over_is_a_409(
-    client, tmp_path: Path, caplog
+    client, tmp_path: Path, siamkit_log
 ) -> None:
     torch.manual_seed(5)
     enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(8,))
@@ -48,15 +79,15 @@ def test_an_enroll_after_another_model_took_the_empty_gallery_over_is_a_409(
     assert r.status_code == 409, r.text
     assert r.json() == {"detail": TAKEN_OVER}
     assert str(tmp_path) not in r.text  # the server's paths stay in its log
-    assert "taken over by another model" in caplog.text and str(db) in caplog.text
-    assert "Traceback" not in caplog.text  # a refusal, not a failure
+    assert "taken over by another model" in siamkit_log.text and str(db) in siamkit_log.text
+    assert "Traceback" not in siamkit_log.text  # a refusal, not a failure
     with contextlib.closing(sqlite3.connect(db)) as conn:  # bob's item, and no alice
         assert conn.execute("SELECT label FROM items").fetchall() == [("bob",)]
 
 
 @pytest.mark.parametrize("dim", [16, 8], ids=["same-size", "other-size"])
 def test_searches_after_another_model_took_the_empty_gallery_over_are_a_409(
-    client, tmp_path: Path, caplog, dim: int
+    client, tmp_path: Path, siamkit_log, dim: int
 ) -> None:
     """The service's model is 16-d: another of the same size (other weights) was searched with
     it, wrong matches and no error; another size failed with a 500 deep in the index."""
@@ -88,8 +119,8 @@ def test_searches_after_another_model_took_the_empty_gallery_over_are_a_409(
     for path in ("/gallery/bob", "/gallery/items/1"):  # the other model's, not to remove
         r = client.delete(path)
         assert (r.status_code, r.json()) == (409, {"detail": TAKEN_OVER}), path
-    assert "taken over by another model" in caplog.text
-    assert "Traceback" not in caplog.text  # refusals, not failures
+    assert "taken over by another model" in siamkit_log.text
+    assert "Traceback" not in siamkit_log.text  # refusals, not failures
     with contextlib.closing(sqlite3.connect(tmp_path / "gallery0.db")) as conn:
         assert conn.execute("SELECT id, label FROM items").fetchall() == [(1, "bob")]
 
@@ -113,7 +144,7 @@ RECORDED_MODEL_ENROLLED = (
 
 
 def test_the_recorded_models_enrollment_before_the_services_is_a_409_saying_so(
-    client_factory, tmp_path: Path, caplog
+    client_factory, tmp_path: Path, siamkit_log
 ) -> None:
     """The service opened a gallery that held no item and recorded another model (every label
     removed), to take it over at its first enrollment; that model enrolled first. Nothing was
@@ -134,6 +165,6 @@ def test_the_recorded_models_enrollment_before_the_services_is_a_409_saying_so(
     files = [("files", ("stripes.png", png_bytes(pattern("stripes")), "image/png"))]
     r = client.post("/enroll", data={"label": "alice"}, files=files)
     assert (r.status_code, r.json()) == (409, {"detail": RECORDED_MODEL_ENROLLED})
-    assert "enrolled items since" in caplog.text
+    assert "enrolled items since" in siamkit_log.text
     with contextlib.closing(sqlite3.connect(tmp_path / "gallery0.db")) as conn:
         assert conn.execute("SELECT label FROM items").fetchall() == [("bob",)]
