@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -53,3 +54,40 @@ def client_factory(tmp_path, model) -> Iterator[Callable[..., object]]:
 @pytest.fixture
 def client(client_factory):
     return client_factory()
+
+
+class LogRecords(logging.Handler):
+    """Every record of the ``siamkit`` loggers a test makes (:func:`siamkit_log`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def errors(self) -> list[logging.LogRecord]:
+        return [r for r in self.records if r.levelno >= logging.ERROR]
+
+    def access(self) -> list[str]:
+        return [r.getMessage() for r in self.records if r.name == "siamkit.access"]
+
+    @property
+    def text(self) -> str:
+        """The records as lines, tracebacks included."""
+        return "\n".join(logging.Formatter().format(r) for r in self.records)
+
+
+@pytest.fixture
+def siamkit_log() -> Iterator[LogRecords]:
+    """The records of the ``siamkit`` loggers, whatever handlers, levels and propagation earlier
+    tests left them (``caplog`` sees nothing once a serve test set the level to ERROR); restored."""
+    logger = logging.getLogger("siamkit")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    handler = LogRecords()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved

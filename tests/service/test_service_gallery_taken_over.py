@@ -7,9 +7,7 @@ its own (the same size: wrong matches, no error) or failed deep in the index (an
 from __future__ import annotations
 
 import contextlib
-import logging
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,35 +19,6 @@ from PIL import Image
 import siamkit
 from siamkit.cli.main import cli
 from siamkit.index import Gallery
-
-
-@pytest.fixture
-def siamkit_log() -> Iterator[_LogText]:
-    """What the ``siamkit`` loggers write, whatever handlers, levels and propagation earlier
-    tests left them (caplog sees nothing once a serve test has set them up); restored."""
-    logger = logging.getLogger("siamkit")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    handler = _LogText()
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.handlers[:], logger.level, logger.propagate = saved
-
-
-class _LogText(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
 
 TAKEN_OVER = (
     "The gallery held no item and was taken over by another model (an enrollment with it, such "

@@ -3,7 +3,6 @@ the client sent wrong is a 4xx (bad uploads included, whatever Pillow raises on 
 
 from __future__ import annotations
 
-import logging
 import re
 import warnings
 from collections.abc import Iterator
@@ -17,35 +16,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from siamkit.service import create_app
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def errors(self) -> list[logging.LogRecord]:
-        return [r for r in self.records if r.levelno >= logging.ERROR]
-
-    def access(self) -> list[str]:
-        return [r.getMessage() for r in self.records if r.name == "siamkit.access"]
-
-
-@pytest.fixture
-def siamkit_log() -> Iterator[_Records]:
-    """The records of the ``siamkit`` loggers, whatever handlers and levels they have; restored."""
-    logger = logging.getLogger("siamkit")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    handler = _Records()
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def _image(name: str = "a.png", kind: str = "disc") -> tuple[str, bytes]:

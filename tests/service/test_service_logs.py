@@ -6,7 +6,6 @@ import json
 import logging
 import re
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,29 +18,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from siamkit.service import create_app
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def siamkit_log() -> Iterator[_Records]:
-    """The records of the ``siamkit`` loggers, whatever handlers and levels they have; restored."""
-    logger = logging.getLogger("siamkit")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    handler = _Records()
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def test_a_failing_model_is_one_500_and_one_traceback_naming_the_request(siamkit_log) -> None:
