@@ -200,14 +200,16 @@ def _resume_is_complete(cfg: Any, out_dir: Path) -> bool:
     checkpoint is at its last epoch but whose model or metrics.json was never saved (killed, or
     a full disk, in the final save or evaluation) is not complete: the resume saves it. A missing
     checkpoint or one of another config is refused first, as the run refuses it."""
+    from siamkit.training.checkpoint import load_checkpoint
     from siamkit.training.ddp import is_main_process
     from siamkit.training.preflight import check_resumable
     from siamkit.training.resume_note import resume_note
     from siamkit.training.trainer import CHECKPOINT
 
     checkpoint = out_dir / CHECKPOINT
-    check_resumable(cfg, checkpoint)
-    note = resume_note(checkpoint, cfg.train.epochs, cfg.optim.schedule)
+    state = load_checkpoint(checkpoint)  # read once for both
+    check_resumable(cfg, checkpoint, state)
+    note = resume_note(checkpoint, cfg.train.epochs, cfg.optim.schedule, state)
     if note is None:  # stopped in its final save or evaluation: the resume saves it
         return False
     said, complete = note

@@ -201,7 +201,9 @@ def _recorded_root(cfg: RunConfig, saved: Any) -> RunConfig:
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=recorded))
 
 
-def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> RunConfig:
+def check_resumable(
+    cfg: RunConfig, checkpoint: str | os.PathLike[str], state: dict[str, Any] | None = None
+) -> RunConfig:
     """Returns the config to run with (``cfg`` with the ``model.init_from`` the run started
     from, :func:`resumed_model`): callers must use it, not ``cfg``. Refuses ``--resume`` before
     anything is written: no checkpoint, one made by another process count (torchrun's
@@ -209,10 +211,12 @@ def check_resumable(cfg: RunConfig, checkpoint: str | os.PathLike[str]) -> RunCo
     (the run's :func:`run_config_guard` decides; ``data.root`` compares by the folder it
     names). A relative ``data.root`` that is no folder from here but is the checkpoint's folder
     from where the run was started (the run's own config, resumed from another folder) becomes
-    that folder."""
+    that folder. ``state``: the checkpoint already read by the caller (else it is read here).
+    """
     from siamkit.training.checkpoint import load_checkpoint
 
-    state = load_checkpoint(Path(checkpoint))
+    if state is None:
+        state = load_checkpoint(Path(checkpoint))
     check_resumed_world(state.get("world"), int(os.environ.get("WORLD_SIZE", "1")))
     cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
     cfg = _recorded_root(cfg, state.get("config"))

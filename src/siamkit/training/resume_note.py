@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from siamkit.training.tasks import TaskSummary
 from siamkit.training.trainer import TrainResult
@@ -151,15 +152,19 @@ def run_saved(run_dir: Path) -> bool:
     return (run_dir / "metrics.json").is_file() and (run_dir / "model").is_dir()
 
 
-def resume_note(checkpoint: Path, epochs: int, schedule: str) -> tuple[str, bool] | None:
+def resume_note(
+    checkpoint: Path, epochs: int, schedule: str, state: dict[str, Any] | None = None
+) -> tuple[str, bool] | None:
     """What ``--resume`` of an image or self-supervised run's ``checkpoint`` says before it
     writes anything, and whether the run is complete (it then ends there): the
     :func:`complete_line` of a run whose model is saved (:func:`run_saved`), else the
     :func:`resuming_line`; ``None`` for a run at its end whose model was never saved (the resume
-    saves it, and :func:`nothing_resumed_line` says why no epoch trained)."""
+    saves it, and :func:`nothing_resumed_line` says why no epoch trained). ``state``: the
+    checkpoint already read by the caller (else it is read here)."""
     from siamkit.training.checkpoint import load_checkpoint
 
-    state = load_checkpoint(checkpoint)
+    if state is None:
+        state = load_checkpoint(checkpoint)
     done, stopped = int(state["epoch"]), bool(state.get("stopped"))
     said = complete_line(checkpoint, done, stopped, epochs, checkpoint.parent, schedule)
     if said is None:
