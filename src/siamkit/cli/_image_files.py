@@ -74,16 +74,32 @@ class ImageFiles:
 
 
 def open_image_files(paths: Sequence[Any], shape: Sequence[int]) -> ImageFiles:
-    """:class:`ImageFiles` of ``paths``, after every file was read once, keeping none of its
-    pixels, so that the unreadable ones are refused before any work, in one sentence naming
-    each (:func:`read_each_image`), as :func:`read_image_files` refuses them."""
-    from siamkit.data.image_io import read_image
-
+    """:class:`ImageFiles` of ``paths``, after every file was read once (:func:`check_readable`),
+    keeping none of its pixels, so that the unreadable ones are refused before any work, in one
+    sentence naming each (:func:`read_each_image`), as :func:`read_image_files` refuses them."""
     if not paths:
         raise ValueError("no image files to read")
     channels = int(shape[0])
-    read_each_image(paths, lambda p: read_image(p, channels=channels).shape)
+    read_each_image(paths, lambda p: check_readable(p, channels))
     return ImageFiles(paths, shape)
+
+
+def check_readable(path: Any, channels: int) -> None:
+    """Read the image file ``path`` as cheaply as a read that refuses what the work's read
+    (:func:`read_sized`) refuses can be: a JPEG is decoded at libjpeg's smallest scale (1/8 of
+    each side; :func:`~siamkit.image_decode.draft_jpeg`), any other image in full, then turned
+    upright and converted to ``channels``, and nothing kept. Every scale reads the whole of the
+    compressed data, which is where a truncated or corrupt JPEG fails, so the check refuses the
+    files the work would, by the same sentence. A full-size decode made the check of 50,000
+    12-MP photos take hours before the first was embedded (about 0.5 s a photo on a loaded
+    2-core machine, against 0.05 so).
+
+    Raises:
+        ImageReadError: the file is missing, empty, not an image, truncated, corrupt or too large.
+    """
+    from siamkit.image_decode import decode_image
+
+    decode_image(path, channels, draft=(1, 1))
 
 
 def read_each_image(paths: Sequence[Any], read: Callable[[Any], T]) -> list[T]:
