@@ -487,8 +487,12 @@ class Gallery:
 
     def sources(self, item_ids: Sequence[int]) -> dict[int, str]:
         """``{item_id: source file}`` of those items whose enrollment named its file
-        (``siamkit enroll`` does); the others, and every item of an older gallery, have none."""
-        return self._store.sources_of([int(i) for i in item_ids])
+        (``siamkit enroll`` does); the others, and every item of an older gallery, have none.
+        (:class:`GalleryMismatchError` when another model took the gallery over since it was
+        opened, as in a search: the files would be that model's items'.)"""
+        found = self._store.sources_of([int(i) for i in item_ids])
+        check_not_taken_over(self, read_none=not found)
+        return found
 
     def max_item_id(self) -> int:
         """The largest item id stored, 0 when the gallery is empty. What sits beside the gallery
@@ -497,13 +501,26 @@ class Gallery:
         return self._store.max_id()
 
     def __contains__(self, label: object) -> bool:
-        return isinstance(label, str) and self._store.has_label(label)
+        """Whether ``label`` is enrolled (:class:`GalleryMismatchError` when another model took
+        the gallery over since it was opened, as :meth:`labels`: its labels are not this
+        model's)."""
+        if not isinstance(label, str):
+            return False
+        found = self._store.has_label(label)
+        check_not_taken_over(self, read_none=not found)
+        return found
 
     def __len__(self) -> int:
-        return self._store.count()[0]
+        """How many items are enrolled (:class:`GalleryMismatchError` when another model took
+        the gallery over since it was opened, as :meth:`labels`)."""
+        n = self._store.count()[0]
+        check_not_taken_over(self, read_none=n == 0)
+        return n
 
     def stats(self) -> GalleryStats:
-        """Counts, the model fingerprint, the threshold and the file size."""
+        """Counts, the model fingerprint, the threshold and the file size
+        (:class:`GalleryMismatchError` when another model took the gallery over since it was
+        opened: the counts and the model would be that model's, not this Gallery's)."""
         return file_stats(self)
 
     def remember_model_path(self, model_dir: str | Path) -> None:

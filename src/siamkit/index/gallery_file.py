@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from siamkit.distances import Distance, get_distance, list_distances
 from siamkit.index.embedding import model_distance, model_threshold, one_branch_refusal
 from siamkit.index.factory import create_index
-from siamkit.index.gallery_search import model_keys
+from siamkit.index.gallery_search import check_not_taken_over, model_keys
 from siamkit.index.provenance import (
     ENROLLED_TOWER_KEY,
     check_enrolled_tower,
@@ -104,6 +104,8 @@ def file_stats(gallery: Gallery) -> GalleryStats:
     """:meth:`Gallery.stats <siamkit.index.gallery.Gallery.stats>` (which documents it)."""
     meta = gallery._store.meta()
     items, labels = gallery._store.count()
+    # after the counts, as a listing checks: another model's, had it taken the gallery over
+    check_not_taken_over(gallery, read_none=not items)
     if gallery._takeover is not None and not items and model_keys(meta) != gallery._recorded:
         # opened by a model that takes the empty gallery over at its first enrollment: the
         # gallery it describes is that model's (its dimension), not the one it records until then

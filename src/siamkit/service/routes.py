@@ -317,9 +317,20 @@ async def remove(engine: Engine, label: str) -> RemoveResponse:
     return RemoveResponse(label=label, removed=removed)
 
 
-@router.get("/info", response_model=InfoResponse, tags=["service"], responses=errors())
+@router.get(
+    "/info",
+    response_model=InfoResponse,
+    tags=["service"],
+    responses=errors(
+        409,
+        nogallery="The service's gallery, which held no item, was taken over by another model "
+        "(siamkit enroll with it) after it started, or the model it recorded enrolled items "
+        "into it before the service's model did: its counts are not this model's.",
+    ),
+)
 async def info(engine: Engine) -> InfoResponse:
-    """The model (with what its embedding is made of), the gallery and the request limits."""
+    """The model (with what its embedding is made of), the gallery and the request limits (a
+    409, as every gallery call, once another model took the service's gallery over)."""
     stats = await engine.call(engine.stats)
     model = ModelInfo(
         name=engine.model_name,
