@@ -39,6 +39,18 @@ def thumbnails_path_for(gallery_path: str | Path) -> str:
     return ":memory:" if text == ":memory:" else text + ".thumbs"
 
 
+def not_a_thumbnail_file(path: str, err: Exception) -> ValueError:
+    """The refusal of a file at a gallery's thumbnail path (``staff.db.thumbs``) that is no
+    thumbnail file (another program's database, or no database): what it is and what to do. It
+    is left as it was; moved aside, the next use makes a new one (the gallery's items are not
+    in it: only their thumbnails, or a text's first characters, which new ones replace)."""
+    return ValueError(
+        f"{path} is not a siamkit thumbnail file ({err}); it was left unchanged: move or "
+        "rename it (that name, beside the gallery, is where the gallery keeps its items' "
+        "thumbnails) and run again: a new one is made there"
+    )
+
+
 class ThumbnailStore:
     """``item_id -> PNG`` in one SQLite file; every statement parameterised, one lock.
 
@@ -59,9 +71,7 @@ class ThumbnailStore:
             retry_locked(self._setup, self.path, _OPEN_TIMEOUT)
         except sqlite3.DatabaseError as err:
             self._conn.close()
-            raise ValueError(
-                f"{self.path} is not a siamkit thumbnail file ({err}); it was left unchanged"
-            ) from None
+            raise not_a_thumbnail_file(self.path, err) from None
         except BaseException:
             self._conn.close()
             raise
@@ -223,6 +233,6 @@ def _delete_beside(
     except sqlite3.OperationalError:  # locked past the wait, a full disk: the gallery's failure
         raise  # (the service's 503, the CLI's store errors), not a foreign file
     except sqlite3.DatabaseError as err:
-        raise ValueError(f"{path} is not a siamkit thumbnail file ({err})") from None
+        raise not_a_thumbnail_file(path, err) from None
     finally:
         conn.close()
