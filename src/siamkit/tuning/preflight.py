@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from siamkit.atomic import check_writable_folder
 from siamkit.training import RunConfig, RunData, build_model
@@ -98,3 +99,65 @@ def _check_model_choices(
                         else ""
                     )
                 ) from None
+
+
+def data_kept_apart(base: RunData, data: RunData) -> None:
+    """Refuse, in one sentence, a trial's ``data`` whose classes or test classes are not the
+    config's (``base``): a searched ``data.*`` value (``data.train_classes``, another data set)
+    would otherwise train or select on the config's test classes. (The same test classes of the
+    same classes leave the same training classes, so the same validation classes too.)
+
+    Raises:
+        ValueError: the clause saying what moved (the caller names the value and the fix).
+    """
+    if data.class_names != base.class_names:
+        raise ValueError(
+            f"it loads other classes than the config's ({len(data.class_names)} classes, "
+            f"the config's data have {len(base.class_names)}, not all the same): a trial trains, "
+            "validates and tests on the config's classes; change the space"
+        )
+    if data.test_classes != base.test_classes:
+        trains = sorted(set(base.test_classes) & set(data.train_classes + data.val_classes))
+        what = (
+            f"it trains or validates on {_classes(base.class_names, trains)}, "
+            f"{'a test class' if len(trains) == 1 else 'test classes'} of the config"
+            if trains
+            else f"it tests on {_classes(base.class_names, data.test_classes)}, not the "
+            f"config's {_classes(base.class_names, base.test_classes)}"
+        )
+        raise ValueError(
+            f"{what}: a trial must never train or select on the test classes; change the space"
+        )
+
+
+def _classes(names: tuple[str, ...], ids: Any) -> str:
+    """``classes 6 and 7`` (by id, with the name where it is not the id: ``class 6 'shirt'``)."""
+    said = [f"{i}" if names[i] == str(i) else f"{i} {names[i]!r}" for i in ids]
+    return f"class{'es' * (len(said) != 1)} {_and(said) if said else 'none'}"
+
+
+def _check_data_choices(
+    base: RunConfig, space: SearchSpace, base_data: RunData, load: Callable[[RunConfig], RunData]
+) -> None:
+    """Every value of ``space`` that sets a ``data.*`` or ``eval.*`` key (with the config's
+    other values) gives data that ``load`` (the study's loader, which makes training's check of
+    the test classes, :func:`~siamkit.training.eval_protocol.protocol_check`) accepts, and that
+    keeps the config's test and validation classes (:func:`data_kept_apart`): only the
+    config's data were checked before, so a trial could train on a test class, or stop the
+    study at a ``data.labels_per_class`` its classes cannot give. Both ends of a range are
+    checked, as :meth:`SearchSpace.check` checks them; a trial whose values together are refused
+    fails on its own.
+
+    Raises:
+        ValueError: one sentence naming the setting, the value and why.
+    """
+    for p in space.params:
+        if not any(k.startswith(("data.", "eval.")) for k in p.config_keys()):
+            continue
+        for v in p.checked_values():
+            try:
+                data_kept_apart(
+                    base_data, load(apply_overrides(base, space.overrides({p.key: v}, base)))
+                )
+            except ValueError as err:
+                raise ValueError(f"search space: {p.key} = {v!r} is refused: {err}") from None

@@ -37,10 +37,12 @@ from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size, check_positives
 from siamkit.training.trainer import seed_everything
 from siamkit.tuning.preflight import (
+    _check_data_choices,
     _check_model,
     _check_model_choices,
     check_out_dir,
     check_tunable,
+    data_kept_apart,
 )
 from siamkit.tuning.results import (
     StopReason,
@@ -183,12 +185,16 @@ def run_study(
     protocol: :func:`~siamkit.training.eval_protocol.protocol_check`) before anything is
     written, so a study never recommends a ``best.yaml`` that training refuses; the loader names
     it in the same sentence as a refused ``data.labels_per_class``
-    (:func:`~siamkit.training.load_run_data`), as training does.
+    (:func:`~siamkit.training.load_run_data`), as training does. So do the data of every
+    ``data.*`` or ``eval.*`` value of the space (both ends of a range), which must also keep the
+    config's classes and test classes: no trial trains or selects on a test class. A trial whose
+    values are refused together fails, and the study goes on.
 
     Raises:
         ValueError: the config has no validation classes, its data split or its test classes'
             evaluation protocol (``eval.shots``, ``eval.ways``) is refused, the space
-            names a key or value the config refuses, ``n_trials`` is below 1, or ``out_dir``
+            names a key or value the config refuses (a ``data.*`` value moving the test
+            classes among them), ``n_trials`` is below 1, or ``out_dir``
             holds a training run (before anything is written).
         TypeError: ``space`` is none of those.
         StudyInterrupted: a :class:`KeyboardInterrupt`: the study was interrupted
@@ -208,15 +214,26 @@ def run_study(
     out = Path(out_dir)
     check_out_dir(out)
     check_tunable(base, space)
+    cache: dict[str, RunData] = {}
+
+    def load(cfg: RunConfig) -> RunData:
+        """``cfg``'s data, loaded once per data config (not per trial), and its test labels
+        checked as training checks them (``cfg``'s own protocol), so best.yaml trains."""
+        key = _data_key(cfg)
+        check_test = protocol_check(cfg.eval)
+        if key not in cache:
+            cache[key] = load_run_data(cfg.data, check_test)
+        check_test(cache[key].test_y, cache[key].class_names)
+        return cache[key]
+
     # the base config's data is loaded before anything is written: a split the loader refuses
     # (e.g. validation classes with no same-class pair) is one sentence, and no study folder
-    check_test = protocol_check(base.eval)  # training's, so best.yaml trains
-    cache: dict[str, RunData] = {_data_key(base): load_run_data(base.data, check_test)}
-    check_test(cache[_data_key(base)].test_y, cache[_data_key(base)].class_names)
-    check_positives(base, cache[_data_key(base)])
+    base_data = load(base)
+    check_positives(base, base_data)
     note = _say_once(log)  # a model's note (e.g. normalisation set aside): once, not per trial
-    _check_model(base, cache[_data_key(base)], note)
-    _check_model_choices(base, space, cache[_data_key(base)], note)
+    _check_model(base, base_data, note)
+    _check_model_choices(base, space, base_data, note)
+    _check_data_choices(base, space, base_data, load)  # a searched data.* or eval.* value
     out.mkdir(parents=True, exist_ok=True)
     study = _open_study(base, space, out)
     plugins = _remember_plugins(study, plugins)
@@ -253,10 +270,12 @@ def run_study(
         except ValueError as err:  # a combination the config refuses: this trial fails, go on
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
-        key = _data_key(cfg)
-        if key not in cache:  # loaded once per data config (setdefault would load every trial)
-            cache[key] = load_run_data(cfg.data)
-        data = cache[key]
+        try:  # values checked one by one before the study, refused together here
+            data = load(cfg)
+            data_kept_apart(base_data, data)  # never trained or selected on a test class
+        except ValueError as err:
+            trial.set_user_attr("refused", f"the trial's data are refused: {err}")
+            raise RefusedCombination(f"the trial's data are refused: {err}") from None
         mean, std = data.channel_stats()
         try:  # a model or loss of this trial that cannot train on these data (or be built:
             # values that each fit the config's others, widths [8] and taps [1], but not together)

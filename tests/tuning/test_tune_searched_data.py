@@ -1,0 +1,100 @@
+"""A search space that sets ``data.*`` or ``eval.*`` values changed each trial's data without
+the checks the config's own data get (the test classes' evaluation protocol, and that nothing
+trains on a test class): a ``data.train_classes`` choice trained trials on the config's test
+classes, an ``eval.shots`` choice gave a best.yaml that training refuses, and a
+``data.labels_per_class`` its classes cannot give stopped the study mid-way. Every such value is
+now checked before the study starts, and every trial's data before it trains."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from siamkit.training import apply_overrides, load_config, load_run_data
+from siamkit.tuning import run_study
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+
+
+@pytest.fixture
+def base():
+    return apply_overrides(
+        load_config(TINY),
+        [
+            "data.val_classes=[4, 5]",
+            "train.epochs=1",
+            "train.steps_per_epoch=1",
+            "train.classes_per_batch=4",
+        ],
+    )
+
+
+def _refused(base, space, out: Path) -> str:
+    with pytest.raises(ValueError) as err:
+        run_study(base, space, out, n_trials=1, progress=False)
+    assert not out.exists()  # refused before anything is written
+    return str(err.value)
+
+
+def test_train_classes_reaching_a_test_class_is_refused_before_the_study(
+    base, tmp_path: Path
+) -> None:
+    space = {"data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7]]}}
+    assert _refused(base, space, tmp_path / "s") == (
+        "search space: data.train_classes = [0, 1, 2, 3, 4, 5, 6, 7] is refused: it trains or "
+        "validates on classes 6 and 7, test classes of the config: a trial must never train or "
+        "select on the test classes; change the space"
+    )
+    # the config's data (independently loaded) do hold 6 and 7 as test classes
+    assert {6, 7} <= set(load_run_data(base.data).test_classes)
+
+
+def test_train_classes_moving_the_test_classes_is_refused(base, tmp_path: Path) -> None:
+    """Fewer training classes train on no test class, but test on one the config trains on."""
+    space = {"data.train_classes": {"choice": [[0, 1, 2, 4, 5]]}}
+    assert _refused(base, space, tmp_path / "s") == (
+        "search space: data.train_classes = [0, 1, 2, 4, 5] is refused: it tests on classes 3, "
+        "6, 7, 8 and 9, not the config's classes 6, 7, 8 and 9: a trial must never train or "
+        "select on the test classes; change the space"
+    )
+
+
+def test_searched_shots_the_test_classes_cannot_give_are_refused(base, tmp_path: Path) -> None:
+    space = {"eval.shots": {"choice": [[1], [200]]}}
+    message = _refused(base, space, tmp_path / "s")
+    assert message.startswith(
+        "search space: eval.shots = [200] is refused: 4-way 200-shot evaluation cannot be met: "
+    ), message
+
+
+def test_a_range_of_labels_per_class_is_checked_at_its_end(base, tmp_path: Path) -> None:
+    """The range's high end asks more labels than a class has: refused before the study, not
+    by the first trial that draws too many (which raised out of the study)."""
+    space = {"data.labels_per_class": {"int": [5, 1000]}}
+    message = _refused(base, space, tmp_path / "s")
+    assert message.startswith(
+        "search space: data.labels_per_class = 1000 is refused: data.labels_per_class = 1000 is "
+        "more than class "
+    ), message
+
+
+def test_values_refused_together_fail_their_trial_not_the_study(base, tmp_path: Path) -> None:
+    """150 labels of each of the 4 training classes and a limit of 500 images each pass alone;
+    together the loader refuses them: the trial fails with the reason and the study goes on
+    (it stops at its cap of failures in a row), where the ValueError ended it."""
+    space = {"data.labels_per_class": {"choice": [150]}, "data.limit": {"choice": [500]}}
+    result = run_study(base, space, tmp_path, n_trials=1, progress=False)
+    assert result.complete == 0 and result.stopped_by == "failures"
+    with (tmp_path / "trials.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(r["state"] == "fail" for r in rows)
+    assert all(r["reason"].startswith("the trial's data are refused: ") for r in rows), rows[0]
+
+
+def test_a_searched_data_value_that_keeps_the_classes_trains(base, tmp_path: Path) -> None:
+    space = {"data.limit": {"choice": [200, 300]}}
+    result = run_study(base, space, tmp_path, n_trials=2, progress=False)
+    assert result.complete == 2
+    assert load_config(result.best_config).data.limit in (200, 300)
