@@ -33,7 +33,7 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
         sort_files,
         text_name,
     )
-    from siamkit.index.store import validate_label
+    from siamkit.index.store import looks_like_item_id, validate_label
 
     if label is not None:  # refused before the gallery is opened, so no empty one is created
         return {validate_label(label): collect_images(inputs)[0]}
@@ -79,6 +79,13 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             "images per label"
         )
     for name in groups:
+        if looks_like_item_id(name):  # validate_label's "choose another label" is no help here
+            folder, renamed = named[name], named[name].parent / f"item-{name[1:]}"
+            raise click.UsageError(
+                f"the label folder {text_name(str(folder))} gives a label that looks like an "
+                "item id ('#' followed by digits names one item in recommend's likes, '#12'): "
+                f"rename it, e.g. to {text_name(str(renamed))}"
+            )
         validate_label(name)
     return groups
 
