@@ -170,16 +170,19 @@ def held_out_images(
     )
 
 
-def _labelled_val_root(meta: dict[str, Any]) -> str | None:
+def _labelled_val_root(meta: dict[str, Any], option: str = "--check-data") -> str | None:
     """The labelled validation folder (``data.val_root``: one sub-folder per class, its kNN
     monitor's images) that a self-supervised run recorded, the only labels it had: the folder
     it learned from may hold loose photos or dated sub-folders, which are not classes; ``None``
     when the run recorded none. Read from ``run.val_root`` (made absolute where training ran),
     else, in models saved before that was recorded, ``data.val_root`` as the config gave it.
 
+    ``siamkit evaluate`` reads it too when --data is not given; ``option``: the command's
+    option that gives other images instead.
+
     Raises:
         ValueError: the run recorded one and it is not there (moved, or an old model's path
-            relative to another folder than this one), naming it and what to pass instead.
+            relative to another folder than this one), naming it and ``option``.
     """
     from siamkit.cli._eval_data import _learned_without_labels
 
@@ -190,7 +193,7 @@ def _labelled_val_root(meta: dict[str, Any]) -> str | None:
     if not Path(root).is_dir():
         raise ValueError(
             f"the run's labelled validation folder (data.val_root) {root} is not there; pass "
-            "--check-data FOLDER (held-out images, one sub-folder per class)"
+            f"{option} FOLDER (held-out images, one sub-folder per class)"
         )
     return root
 

@@ -46,11 +46,12 @@ from siamkit.cli.text_evaluate import COLUMNS as TEXT_COLUMNS
 @click.option(
     "--data",
     default="fashion-mnist",
-    show_default=True,
     help="fashion-mnist, digits, an image folder (one sub-folder per class), signatures:DIR, or "
     "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
     "same = 1 for the same, 0 for not): verification on those pairs only. A text model takes "
-    "pairs of texts, labelled or graded (--score-range): a CSV or JSONL, as said below.",
+    "pairs of texts, labelled or graded (--score-range): a CSV or JSONL, as said below. "
+    "[default: a self-supervised run's labelled validation folder (data.val_root) where it "
+    "recorded one, else fashion-mnist]",
 )
 @click.option(
     "--classes",
@@ -199,8 +200,9 @@ def evaluate(
         return evaluate_text(ctx, model, text_folder, data, rng, report, device, as_json, columns)
     refuse_given(ctx, ("score_range",), "for a text model's graded pairs of texts")
     refuse_given(ctx, ("columns",), "for a text model's pairs of texts")
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
+    from siamkit.cli._int8_check import _labelled_val_root
     from siamkit.evaluation import shared_distance_matrices
     from siamkit.experiment import check_protocol, evaluate_model, rates_at, try_write_report
     from siamkit.export.bundle import read_model_config
@@ -213,6 +215,8 @@ def evaluate(
         check_report_path(report)
     dev = resolve_device(device)
     meta = read_model_config(model).get("metadata", {})
+    val_root = None if given_on_command_line(ctx, "data") else _labelled_val_root(meta, "--data")
+    data = val_root or data  # a self-supervised run's only labels, not a data set it never saw
     net = load_siamese(model, dev, "evaluate")
     if raw_distance and net.score_norm is not None:
         net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
@@ -239,6 +243,9 @@ def evaluate(
     seed = (run_seed or DEFAULT_SEED) if seed is None else seed
     shape = model_image_shape(net, model)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
+    if val_root is not None:  # said as such: not a folder the user named, nor a test set
+        ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
+        notes.append(VAL_ROOT_NOTE)
     if len(ev.chosen) < 2:
         one = ", ".join(ev.names[c] for c in ev.chosen)
         raise ValueError(
@@ -297,6 +304,13 @@ def evaluate(
             f"\nthe model's threshold {cal['threshold']:.4f}: TAR {cal['test']['tar']:.3f}, "
             f"FAR {cal['test']['far']:.3f} on these classes"
         )
+
+
+VAL_ROOT_NOTE = (
+    "no --data given: evaluated on the run's labelled validation folder (data.val_root), the "
+    "images its kNN monitor watched during training, not a held-out test set; pass --data "
+    "FOLDER (one sub-folder per class) to evaluate on other images"
+)
 
 
 def _ran_as_line(metrics: dict[str, Any], n_ways: tuple[int, ...] | None, asked: str) -> str | None:

@@ -1,0 +1,116 @@
+"""``siamkit evaluate MODEL`` without --data of a model trained self-supervised on a folder of
+photos without classes fell back to Fashion-MNIST, a data set the model never saw (refused for a
+colour model; a grey 28x28 one was measured on its classes 6-9), though its run recorded a labelled validation
+folder (``data.val_root``): it now evaluates on that folder and says so; --data still wins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from siamkit.cli.evaluate_cmd import VAL_ROOT_NOTE
+from siamkit.cli.main import cli
+from siamkit.models import Preprocess
+
+
+def _images(folder: Path, count: int, rng: np.random.Generator) -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (14, 14, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+
+
+def _model(tmp_path: Path, val_root: Path | None, ssl: bool = True) -> Path:
+    """A colour model saved as ``task: ssl`` records a run on the loose photos of ``photos/``,
+    with ``val_root`` (3 classes of 8 images) where given; ``ssl=False``: a supervised run's."""
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    _images(photos, 6, rng)
+    for other in ("elsewhere/ant", "elsewhere/bee"):
+        _images(tmp_path / other, 6, rng)
+    if val_root is not None:
+        for c in ("cat", "dog", "owl"):
+            _images(val_root / c, 8, rng)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(3, 12, 12))
+    )
+    run: dict[str, Any] = {"dataset": "image-folder", "data_root": str(photos),
+                           "train_classes": None, "test_classes": None, "labels_used": not ssl}  # fmt: skip
+    data = {"dataset": "image-folder", "root": str(photos)}
+    if val_root is not None:
+        run["val_root"] = data["val_root"] = str(val_root)
+    meta = {"run": run, "config": {"data": data}}  # as task: ssl records them
+    return siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+
+
+def _evaluate(model: Path, *more: str) -> Any:
+    args = ["evaluate", str(model), "--episodes", "20", "--no-progress", *more]
+    return CliRunner().invoke(cli, args)
+
+
+def test_without_data_it_evaluates_on_the_runs_labelled_validation_folder(tmp_path: Path) -> None:
+    val = tmp_path / "labelled"
+    model = _model(tmp_path, val)
+    res = _evaluate(model)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0] == (
+        f"24 images of 3 classes (cat, dog, owl) from the run's labelled validation folder "
+        f"{val} (data.val_root)"
+    ), lines
+    assert lines[1] == VAL_ROOT_NOTE
+    assert "not a held-out test set" in VAL_ROOT_NOTE and "--data FOLDER" in VAL_ROOT_NOTE
+
+    as_json = _evaluate(model, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert VAL_ROOT_NOTE in as_json.stderr
+    metrics = json.loads(as_json.stdout)
+    assert metrics["data"]["source"] == (
+        f"the run's labelled validation folder {val} (data.val_root)"
+    )
+    # the same figures as the folder named with --data: the same images, only said otherwise
+    named = _evaluate(model, "--json", "--data", str(val))
+    assert named.exit_code == 0, named.output
+    explicit = json.loads(named.stdout)
+    assert explicit["data"].pop("source") == f"the folder {val}"
+    metrics["data"].pop("source")
+    assert metrics == explicit
+    assert VAL_ROOT_NOTE not in named.stderr
+
+
+def test_data_given_wins_over_the_validation_folder(tmp_path: Path) -> None:
+    model = _model(tmp_path, tmp_path / "labelled")
+    res = _evaluate(model, "--data", str(tmp_path / "elsewhere"))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[0] == (
+        f"12 images of 2 classes (ant, bee) from the folder {tmp_path / 'elsewhere'}"
+    )
+    assert "data.val_root" not in res.output
+
+
+def test_a_validation_folder_that_is_gone_is_one_sentence_naming_data(tmp_path: Path) -> None:
+    gone = tmp_path / "moved"
+    model = _model(tmp_path, None)
+    doc = json.loads((model / "siamkit.json").read_text())
+    doc["metadata"]["run"]["val_root"] = str(gone)
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: the run's labelled validation folder (data.val_root) {gone} is not there; pass "
+        "--data FOLDER (held-out images, one sub-folder per class)"
+    ]
+
+
+def test_a_supervised_run_keeps_the_built_in_default(tmp_path: Path) -> None:
+    """Only a run that never saw a label takes its val_root: a supervised model's default is
+    still Fashion-MNIST (refused here for its colour input, naming the folder it trained on)."""
+    res = _evaluate(_model(tmp_path, tmp_path / "labelled", ssl=False))
+    assert res.exit_code == 1, res.output
+    assert "--data fashion-mnist holds grayscale images" in res.output, res.output
