@@ -27,13 +27,46 @@ def _gallery_model(model_path: str | None, gallery_path: str) -> Any:
     """The model a command on ``gallery_path`` uses
     (:func:`~siamkit.cli.text_identify.gallery_model`: --model, else the folder the gallery
     recorded, else the default), named on stderr when --model was not given and the gallery
-    exists; before the model loads."""
-    from siamkit.cli.text_identify import gallery_model
+    exists; before the model loads.
 
-    used = gallery_model(model_path, gallery_path)
+    A gallery that holds no item and recorded a model folder that no longer exists gets the
+    default model, said so, as one that recorded an image model does: it holds nothing that
+    the missing model made (a gallery that holds no item takes any model), where
+    ``gallery_model`` refused it as another model's gallery."""
+    from siamkit.cli.text_identify import DEFAULT_MODEL_NAME, GalleryModel, gallery_model
+
+    gone = None if model_path is not None else _empty_with_gone_model(gallery_path)
+    if gone is not None:
+        used = GalleryModel(
+            None,
+            "default",
+            f"model: {DEFAULT_MODEL_NAME}, the default ({gallery_path} holds no item of the "
+            f"model {gone} it recorded, which no longer exists)",
+        )
+    else:
+        used = gallery_model(model_path, gallery_path)
     if used.note is not None:
         click.echo(used.note, err=True)
     return used
+
+
+def _empty_with_gone_model(gallery_path: str) -> str | None:
+    """The model folder that the existing gallery at ``gallery_path`` recorded when that folder
+    no longer exists (nor beside a moved gallery) and the gallery holds no item; else ``None``.
+    Only read."""
+    from siamkit.index.gallery import recorded_model_path
+    from siamkit.index.store import GalleryStore, existing_store_problem
+
+    if existing_store_problem(gallery_path) is not None:
+        return None
+    recorded = recorded_model_path(gallery_path)
+    if recorded is None or Path(recorded).is_dir():
+        return None
+    store = GalleryStore(gallery_path, create=False, create_schema=False)
+    try:
+        return None if store.count()[0] else recorded
+    finally:
+        store.close()
 
 
 def _open_gallery(gallery_path: str, model: Any, model_path: str | None, **kw: Any) -> Any:
