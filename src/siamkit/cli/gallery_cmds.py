@@ -611,9 +611,10 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     stored embedding has the gallery's dimension and only finite values (no NaN), with --model
     also that this model made it. Prints a short report; when something is wrong, exits with
     status 1 and a sentence naming it. A sound gallery with no items is said to hold none
-    (status 0). Thumbnails or text previews beside it (GALLERY.thumbs) that belong to no item,
-    left by an enrollment stopped before its commit, are counted in a note (status 0): the next
-    enrollment that stores an item deletes them. Only reads the files, so it is safe while
+    (status 0). Thumbnails or text previews beside it (GALLERY.thumbs) that belong to no item
+    are counted in a note (status 0): those left by an enrollment stopped before its commit,
+    which the next enrollment that stores an item deletes, and those of items removed while
+    their enrollment was keeping them, which stay. Only reads the files, so it is safe while
     `siamkit serve` uses them.
 
     \b

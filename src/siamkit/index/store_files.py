@@ -106,7 +106,8 @@ class GalleryCheck:
         problems: one sentence per thing wrong, each naming what to do; empty when all is well.
         orphan_thumbnails: the thumbnails or text previews in its side file (``PATH.thumbs``)
             that belong to no item: written for an enrollment stopped before its commit (or
-            one under way now), above every item id handed out.
+            one under way now), above every item id handed out, and those of items removed
+            since (under ids handed out; a note says which are which).
         notes: a sentence per thing to know that is not wrong (the orphan thumbnails, and how
             they go); empty when there is none.
         bad_item_ids: the ids of every item whose embedding is of the wrong size or not
@@ -254,11 +255,16 @@ def _last_item_id(conn: sqlite3.Connection) -> int:
 
 
 def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findings) -> None:
-    """Count the thumbnails (a text's previews) beside the gallery above every item id handed
-    out, and say how they go: the next enrollment that stores an item deletes them
-    (:func:`~siamkit.index.thumbnail_store.remove_thumbnails_from`). Only read, never deleted
-    here: an enrollment under way writes its previews just before its commit. A side file that
-    cannot be read is left to the commands that use it."""
+    """Count the thumbnails (a text's previews) beside the gallery that belong to no item, and
+    say what they are. Those above every item id handed out were written for an enrollment
+    stopped before its commit (or one under way now): the next enrollment that stores an item
+    deletes them (:func:`~siamkit.index.thumbnail_store.remove_thumbnails_from`). Those at or
+    below it are of items removed: an image's thumbnail is kept just after its enrollment's
+    commit (the service, ``siamkit enroll``), so a removal of its label or item in between
+    leaves it (as does an older siamkit's removal, or items deleted by hand); their ids are
+    never handed out again, so no enrollment deletes them. Only read, never deleted here: an
+    enrollment under way writes its previews just before its commit. A side file that cannot
+    be read is left to the commands that use it."""
     thumbs = Path(thumbnails_path_for(file))
     if not thumbs.is_file():
         return
@@ -270,14 +276,34 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
             if "thumbnails" not in {r[0] for r in tables}:
                 return
             row = side.execute("SELECT COUNT(*) FROM thumbnails WHERE item_id > ?", (last,))
-            found.orphans = int(row.fetchone()[0])
+            above = int(row.fetchone()[0])
+        # those of ids handed out whose item is gone: one statement on the gallery's connection
+        # with the side file attached, so both are read as they are at one moment (a removal
+        # deletes the thumbnails first, so none of an item being removed is counted)
+        conn.execute("ATTACH DATABASE ? AS side", (str(thumbs),))
+        try:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM side.thumbnails WHERE item_id <= ? AND NOT EXISTS"
+                " (SELECT 1 FROM main.items WHERE main.items.id = side.thumbnails.item_id)",
+                (last,),
+            )
+            removed = int(row.fetchone()[0])
+        finally:
+            conn.execute("DETACH DATABASE side")
     except sqlite3.Error:
         return
-    if found.orphans:
+    found.orphans = above + removed
+    if above:
         found.notes.append(
-            f"{thumbs} holds {found.orphans} thumbnail(s) or text preview(s) of no item, written "
+            f"{thumbs} holds {above} thumbnail(s) or text preview(s) of no item, written "
             "for an enrollment stopped before its commit (or for one under way now); the next "
             f"enrollment into {file} that stores an item deletes them"
+        )
+    if removed:
+        found.notes.append(
+            f"{thumbs} holds {removed} thumbnail(s) or text preview(s) of items no longer in "
+            f"{file} (removed while their enrollment was keeping them, by an older siamkit, or "
+            "by hand); no enrollment deletes them, as their ids are never handed out again"
         )
 
 
