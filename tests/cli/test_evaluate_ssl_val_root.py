@@ -114,3 +114,29 @@ def test_a_supervised_run_keeps_the_built_in_default(tmp_path: Path) -> None:
     res = _evaluate(_model(tmp_path, tmp_path / "labelled", ssl=False))
     assert res.exit_code == 1, res.output
     assert "--data fashion-mnist holds grayscale images" in res.output, res.output
+
+
+def test_a_refusal_of_data_without_classes_names_the_validation_folder(tmp_path: Path) -> None:
+    """--data the photos it learned from (no classes), or a built-in set of another shape, is
+    refused; the sentence offers the labelled folder the run recorded, which the user has."""
+    val = tmp_path / "labelled"
+    model = _model(tmp_path, val)
+    for data, start in (
+        ("photos", f"Error: --data {tmp_path / 'photos'} holds images and no class sub-folders"),
+        ("fashion-mnist", "Error: --data fashion-mnist holds grayscale images"),
+    ):
+        given = str(tmp_path / data) if data == "photos" else data
+        res = _evaluate(model, "--data", given)
+        assert res.exit_code == 1, res.output
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(start), lines
+        assert (
+            f"give the run's labelled validation folder (--data {val}) or a folder with one "
+            "sub-folder of images per class" in lines[0]
+        ), lines
+    # a run without one is offered only a folder by class, as before
+    (tmp_path / "second").mkdir()
+    res = _evaluate(_model(tmp_path / "second", None), "--data", str(tmp_path / "second/photos"))
+    assert res.exit_code == 1, res.output
+    assert "validation folder" not in res.output
+    assert "give a folder with one sub-folder of images per class" in res.output

@@ -121,7 +121,7 @@ def load_eval_data(
             # an ssl run's folder (sub-folders of photos too): it has no classes to evaluate on
             hint = (
                 f"it learned from the folder {trained_in} without labels, and evaluation needs "
-                f"classes: {_labeled_data_hint(shape, data)}"
+                f"classes: {_labeled_data_hint(shape, data, option, model_meta)}"
             )
         elif trained_in is not None:
             hint = f"it trained on the folder {trained_in}: use --data {trained_in}"
@@ -169,14 +169,28 @@ def _learned_without_labels(model_meta: dict[str, Any]) -> bool:
     return (model_meta.get("run") or {}).get("labels_used") is False
 
 
-def _labeled_data_hint(shape: tuple[int, int, int], data: str, option: str = "--data") -> str:
-    """What to give instead of images without classes: a folder of class sub-folders, or a
-    built-in data set of the model's input shape (built-in images are not resized)."""
+def _labeled_data_hint(
+    shape: tuple[int, int, int],
+    data: str,
+    option: str = "--data",
+    model_meta: dict[str, Any] | None = None,
+) -> str:
+    """What to give instead of images without classes: the labelled validation folder the
+    model's self-supervised run recorded (``data.val_root``, where it is still there: the user
+    has one and may not remember it), a folder of class sub-folders, or a built-in data set of
+    the model's input shape (built-in images are not resized)."""
+    from siamkit.cli._int8_check import _labelled_val_root
+
     fits = [n for n, s in BUILTIN_SHAPES.items() if s == tuple(shape) and n != data]
     builtin = f", or {option} {' or '.join(fits)}" if fits else ""
+    try:
+        val_root = _labelled_val_root(model_meta or {}, option)
+    except ValueError:  # recorded, and gone: nothing to offer
+        val_root = None
+    own = f"the run's labelled validation folder ({option} {val_root}) or " if val_root else ""
     return (
-        f"give a folder with one sub-folder of images per class ({option} DIR, e.g. DIR/cat/1.png, "
-        f"DIR/dog/2.png; its images are resized to the model's size){builtin}"
+        f"give {own}a folder with one sub-folder of images per class ({option} DIR, e.g. "
+        f"DIR/cat/1.png, DIR/dog/2.png; its images are resized to the model's size){builtin}"
     )
 
 
@@ -203,7 +217,7 @@ def _refuse_unlabeled_folder(
     learned = " (the model learned from them without labels)" if own else ""
     raise ValueError(
         f"{option} {data} holds {layout}{learned}, so it has no classes to measure with: "
-        f"{_labeled_data_hint(shape, data, option)}"
+        f"{_labeled_data_hint(shape, data, option, model_meta)}"
     )
 
 
