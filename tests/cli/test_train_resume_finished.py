@@ -74,7 +74,11 @@ def test_an_image_run_resumed_after_its_last_epoch_is_complete_and_changes_nothi
     before = _files(out)
     again = CliRunner().invoke(cli, [*args, "--resume"])
     assert again.exit_code == 0, again.output
-    assert again.stdout == "" and again.stderr.splitlines() == [
+    # the finished run's metrics table and files, as its own run printed them (it printed only
+    # the line, where a complete text or ssl run's resume prints its table too)
+    table = first.stdout[first.stdout.index("metric (unseen classes)") :]
+    assert "EER" in table and f"metrics: {out / 'metrics.json'}" in table
+    assert again.stdout == table and again.stderr.splitlines() == [
         f"{out / 'checkpoint.pt'} holds a finished run (epochs 1 of 1): the run is already "
         "complete, so nothing was trained and none of its files changed; to train longer, resume "
         "with train.epochs above 1 (--set train.epochs=2 --resume; the cosine schedule then "

@@ -162,6 +162,8 @@ def train(
         if resume and _resume_is_complete(cfg, out_dir):
             if as_json and (out_dir / "metrics.json").is_file():  # the run's, as it finished
                 click.echo((out_dir / "metrics.json").read_text(encoding="utf-8").rstrip())
+            elif not as_json:  # its table, as it finished (as a text or ssl run's)
+                _say_saved_run(cfg, out_dir)
             return
         log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
         result = run_experiment(
@@ -180,26 +182,49 @@ def train(
         if as_json:
             click.echo(json.dumps(metrics, indent=2))
             return
-        seen_only = cfg.data.train_classes is None  # evaluated on held-out images of its classes
-        header = (
-            "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
-        )
-        ver = metrics.get("verification", {})
-        rows = headline_rows(metrics) + retrieval_rows(metrics)  # evaluate's rows, same values
-        click.echo(metrics_table(rows, ver, (header, "value")))
-        click.echo(f"\nmodel:   {result.model_dir}\nmetrics: {result.metrics_path}")
-        if result.report_path:
-            click.echo(f"report:  {result.report_path}")
+        _say_run(cfg, metrics, result.model_dir, result.metrics_path, result.report_path)
+
+
+def _say_run(
+    cfg: Any, metrics: dict[str, Any], model_dir: Path, metrics_path: Path, report: Path | None
+) -> None:
+    """The end of an image run's output: its metrics (``metrics.json``'s) as a table, and
+    where its model, metrics and report are."""
+    seen_only = cfg.data.train_classes is None  # evaluated on held-out images of its classes
+    header = (
+        "metric (held-out images, training classes)" if seen_only else "metric (unseen classes)"
+    )
+    ver = metrics.get("verification", {})
+    rows = headline_rows(metrics) + retrieval_rows(metrics)  # evaluate's rows, same values
+    click.echo(metrics_table(rows, ver, (header, "value")))
+    click.echo(f"\nmodel:   {model_dir}\nmetrics: {metrics_path}")
+    if report:
+        click.echo(f"report:  {report}")
+
+
+def _say_saved_run(cfg: Any, out_dir: Path) -> None:
+    """:func:`_say_run` of ``out_dir``'s complete run, read back from its files (its
+    ``metrics.json``, as it finished), writing nothing: a complete resume said only that it was
+    complete, where a text or self-supervised run's prints its metrics again."""
+    from siamkit.training.ddp import is_main_process
+    from siamkit.training.resume_note import saved_run_summary
+
+    if not is_main_process():  # one table from a torchrun launch
+        return
+    saved = saved_run_summary(out_dir, {"metrics": "metrics.json", "report": "report.html"})
+    metrics, report = saved.files["metrics"], saved.files.get("report")
+    _say_run(cfg, saved.metrics, out_dir / "model", metrics, report)
 
 
 def _resume_is_complete(cfg: Any, out_dir: Path) -> bool:
     """Before ``--resume`` writes anything: whether OUT/checkpoint.pt's run is complete (all of
     ``train.epochs`` trained, or stopped early), said in one line, and the command then ends
-    there, changing none of the run's files (training it again added to its train_seconds and
-    rewrote its model, metrics and report); else the line saying where it resumes. A run whose
-    checkpoint is at its last epoch but whose model or metrics.json was never saved (killed, or
-    a full disk, in the final save or evaluation) is not complete: the resume saves it. A missing
-    checkpoint or one of another config is refused first, as the run refuses it."""
+    there with the run's saved metrics (:func:`_say_saved_run`), changing none of its files
+    (training it again added to its train_seconds and rewrote its model, metrics and report);
+    else the line saying where it resumes. A run whose checkpoint is at its last epoch but whose
+    model or metrics.json was never saved (killed, or a full disk, in the final save or
+    evaluation) is not complete: the resume saves it. A missing checkpoint or one of another
+    config is refused first, as the run refuses it."""
     from siamkit.training.checkpoint import load_checkpoint
     from siamkit.training.ddp import is_main_process
     from siamkit.training.preflight import check_resumable
