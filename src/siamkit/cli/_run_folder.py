@@ -95,23 +95,26 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
-    """A new run (``enabled``: not --resume, not --overwrite) that fails before its first
-    checkpoint with an error (a full disk, a NaN loss) leaves nothing behind that a user would
-    take for a run: OUT, when it made it, is removed with what is in it, then each parent it
-    made while empty (one may hold another run started into it meanwhile), or, in a folder that
-    was there before, the run's files it wrote there (a user's folder and its other files stay).
-    An interrupt (Ctrl-C, SIGTERM) is no failure of the run: it keeps what it wrote. A full
-    disk (``ENOSPC``) or a used-up quota (``EDQUOT``) then ends the command in one sentence
-    saying so, how much the checkpoint needed and what was removed, with or without the
-    removal. Only the first process of a torchrun launch removes anything."""
+    """A new run (``enabled``: not --resume, not --overwrite) that stops before its first
+    checkpoint, with an error (a full disk, a NaN loss) or an interrupt (Ctrl-C, SIGTERM),
+    leaves nothing behind that a user would take for a run: OUT, when it made it, is removed
+    with what is in it, then each parent it made while empty (one may hold another run started
+    into it meanwhile), or, in a folder that was there before, the run's files it wrote there (a
+    user's folder and its other files stay). An interrupt kept its config.yaml, which nothing
+    can resume (--resume needs the checkpoint) and the same command writes again. A run with a
+    checkpoint keeps everything, and a resumed run is never ``enabled``. A full disk
+    (``ENOSPC``) or a used-up quota (``EDQUOT``) then ends the command in one sentence saying
+    so, how much the checkpoint needed and what was removed, with or without the removal. Only
+    the first process of a torchrun launch removes anything."""
     from siamkit.atomic import missing_folders
+    from siamkit.cli.main import Terminated
     from siamkit.training.ddp import is_main_process
 
     made = missing_folders(out_dir) if enabled else []
     before = set(os.listdir(out_dir)) if enabled and not made else set()
     try:
         yield
-    except Exception as err:
+    except (Exception, KeyboardInterrupt, Terminated) as err:
         removed = None
         if enabled and is_main_process() and not _holds_run(out_dir):
             removed = _remove_new_run(out_dir, made, before)

@@ -570,12 +570,13 @@ def test_cosent_on_pairs_of_one_score_is_refused_before_training(
 
 
 @pytest.mark.parametrize("tty", [False, True], ids=["log", "terminal"])
-def test_a_run_stopped_before_its_first_checkpoint_keeps_its_config_and_says_so_last(
+def test_a_run_stopped_before_its_first_checkpoint_leaves_no_folder_and_says_so_last(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tty: bool
 ) -> None:
-    """Ctrl-C before the first checkpoint, as in an image run: OUT keeps config.yaml alone, the
-    last line says to run the command again, and the same command then trains. The fine-tuning
-    bar was left open: it was drawn again after that line."""
+    """Ctrl-C before the first checkpoint, as in an image run: the folder the run made is
+    removed, as an error there removes it (it kept config.yaml alone, which nothing resumes),
+    the last line says to run the command again, and the same command then trains. The
+    fine-tuning bar was left open: it was drawn again after that line."""
     import yaml
     from click.testing import CliRunner
 
@@ -598,7 +599,7 @@ def test_a_run_stopped_before_its_first_checkpoint_keeps_its_config_and_says_so_
     args = ["train", str(config), "--out", str(out)]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 130, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]
+    assert not out.exists()
     said = "interrupted (Ctrl-C) before the command finished; run it again\n"
     assert res.stderr.endswith(said), res.stderr  # nothing drawn after it
     if not tty:  # no step was done: no progress line either
