@@ -57,11 +57,12 @@ class TrainSettings:
     max_shift: float = 48.0
     scale_jitter: float = 0.1
     seed: int = 0
-    checkpoint_every: int = 100  # steps per epoch: the Trainer checkpoints after each epoch
+    # steps between checkpoints: the Trainer runs train.steps as blocks of this many (its
+    # "epochs", not passes over the data) and checkpoints after each
+    checkpoint_every: int = 100
     threads: int = 0  # 0: torch's default
-    max_minutes: float = (
-        0.0  # > 0: stop after the epoch that passes this (checkpointed; --resume continues)
-    )
+    # > 0: stop after the block of steps that passes this (checkpointed; --resume continues)
+    max_minutes: float = 0.0
     device: str = "auto"  # auto: CUDA when available; under torchrun, each process's GPU
     amp: bool = True  # mixed precision on CUDA (nothing on the CPU)
 
@@ -77,8 +78,9 @@ class TrainSettings:
 
 
 class SiamFCPairBatches:
-    """A Trainer batch source: ``checkpoint_every`` packed pair batches per epoch (the last epoch
-    only what is left of ``settings.steps``), seeded by ``(seed, epoch)``.
+    """A Trainer batch source: ``checkpoint_every`` packed pair batches per Trainer epoch (a
+    block of steps between checkpoints, not a pass over the data; the last block only what is
+    left of ``settings.steps``), seeded by ``(seed, epoch)``.
 
     With ``world`` processes, ``settings.batch_size`` is the global batch: process ``rank``
     makes ``batch_size / world`` pairs a step from the stream ``(seed, epoch, rank, world)``.
@@ -95,12 +97,13 @@ class SiamFCPairBatches:
     ) -> None:
         local = ddp.share_of_batch(settings.batch_size, world)
         self.source, self.params, self.s = source, net.params, settings
-        self.steps = settings.checkpoint_every  # of a full epoch; :meth:`steps_in` of each one
+        self.steps = settings.checkpoint_every  # of a full block; :meth:`steps_in` of each one
         self.rank, self.world, self.local = rank, world, local
         self.device = device if device is not None else torch.device("cpu")
 
     def steps_in(self, epoch: int) -> int:
-        """Steps of ``epoch`` (0-based): ``checkpoint_every``, the last one what remains of ``steps``."""
+        """Steps of block ``epoch`` (0-based): ``checkpoint_every``, the last what remains of
+        ``steps``."""
         return max(0, min(self.s.checkpoint_every, self.s.steps - epoch * self.s.checkpoint_every))
 
     def epoch_name(self, epoch: int) -> str:
@@ -149,9 +152,9 @@ class PairResponse(nn.Module):
 
 
 class TimeLimit(Callback):
-    """Stop after the epoch in which this session has run ``settings.max_minutes`` (rank 0's
-    clock decides for every process); the log names the step it stopped after, as
-    ``train.steps`` counts them."""
+    """Stop after the block of ``checkpoint_every`` steps (a Trainer epoch) in which this
+    session has run ``settings.max_minutes`` (rank 0's clock decides for every process); the log
+    names the step it stopped after, as ``train.steps`` counts them."""
 
     def __init__(self, settings: TrainSettings, log: Callable[[str], None] | None = None) -> None:
         self.minutes, self.s = settings.max_minutes, settings
@@ -208,7 +211,8 @@ class EpochLog(Callback):
 
 
 def steps_done(settings: TrainSettings, epochs: int) -> int:
-    """Optimiser steps after ``epochs`` epochs: ``checkpoint_every`` each, never past ``steps``."""
+    """Optimiser steps after ``epochs`` Trainer epochs (blocks of ``checkpoint_every`` steps),
+    never past ``steps``."""
     return min(epochs * settings.checkpoint_every, settings.steps)
 
 
@@ -223,7 +227,9 @@ def train_siamfc(
     config_guard: ConfigGuard | None = None,
 ) -> TrainResult:
     """Train ``net`` in place on pairs from ``source`` for exactly ``steps`` optimiser steps, in
-    epochs of ``checkpoint_every`` steps (a checkpoint after each; the last one may be shorter).
+    blocks of ``checkpoint_every`` steps, each one of the Trainer's epochs (a checkpoint after
+    each; the last one may be shorter; the pairs are drawn afresh, so no block is a pass over
+    the data).
     ``config_guard``: the run's config guard
     (:func:`~siamkit.applications.tracking.task.tracker_config_guard`): the checkpoint records
     the config, and a resume with another is refused.
