@@ -146,7 +146,9 @@ def load_images(
             progress (:mod:`siamkit.progress`).
         dtype: ``torch.float32`` (values in ``[0, 1]``) or ``torch.uint8`` (0-255, each value
             rounded): a quarter of the memory, for a whole folder held while training (a run
-            scales each batch to ``[0, 1]``).
+            scales each batch to ``[0, 1]``). A folder's uint8 images read inside
+            :func:`~siamkit.data.folder_cache.image_cache` (``data.cache``) come from its cache
+            when the files are the same as when it was made, and are written to it otherwise.
 
     Returns:
         ``(N, C, H, W)`` float32 tensor in ``[0, 1]``, or uint8 with ``dtype=torch.uint8``.
@@ -162,7 +164,19 @@ def load_images(
     shape = _check_shape(input_shape)
     if isinstance(items, (str, bytes, os.PathLike)):
         items = [items]
-    out = torch.empty(len(items), *shape, dtype=_check_dtype(dtype))
+    out_shape = (len(items), *shape)
+    if folder is not None and _check_dtype(dtype) == torch.uint8 and _all_paths(items):
+        from siamkit.data.folder_cache import cache_active, cached_images
+
+        if items and cache_active():  # data.cache: the decoded folder kept (a --resume)
+            paths, where = items, folder
+
+            def read() -> torch.Tensor:
+                out = torch.empty(out_shape, dtype=torch.uint8)
+                return _load_folder(paths, out, max_pixels, where)
+
+            return cached_images(paths, shape, folder, read)  # type: ignore[arg-type]
+    out = torch.empty(out_shape, dtype=_check_dtype(dtype))
     if folder is not None:
         return _load_folder(items, out, max_pixels, folder)
     for i, item in enumerate(items):
@@ -172,6 +186,11 @@ def load_images(
             raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}", exc.reason) from exc
         _put(out, i, img)
     return out
+
+
+def _all_paths(items: Sequence[ImageSource]) -> bool:
+    """Whether ``items`` are all file paths (what a folder cache can fingerprint)."""
+    return all(isinstance(item, (str, os.PathLike)) for item in items)
 
 
 def _load_folder(

@@ -1,0 +1,187 @@
+"""data.cache: an image folder's decoded images kept, so that a --resume does not read 50,000
+photos again; used only while every file is the one it was made from, and never when torn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamkit.data import folder_cache, image_io
+from siamkit.data.folder_cache import cache_folder, image_cache
+from siamkit.data.folders import find_images
+from siamkit.data.image_io import load_images
+
+SHAPE = (3, 16, 16)
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _photo(path: Path, seed: int, size: tuple[int, int] = (40, 30)) -> None:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, quality=90)
+
+
+def _folder(root: Path, n: int = 6) -> list[Path]:
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n // 2):
+            _photo(root / c / f"{i}.jpg" if i % 2 else root / c / f"{i}.png", 10 * ord(c) + i)
+    return find_images(root)
+
+
+def _read(paths: list[Path]) -> torch.Tensor:
+    return load_images(paths, SHAPE, folder="data.root", dtype=torch.uint8)
+
+
+def _cached(paths: list[Path], cache: Path, lines: list[str]) -> torch.Tensor:
+    with image_cache(cache, lines.append):
+        return _read(paths)
+
+
+class Reads:
+    """Counts the files decoded (``read_image_resized`` calls)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.n, real = 0, image_io.read_image_resized
+
+        def counted(*args: object, **kwargs: object) -> torch.Tensor:
+            self.n += 1
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(image_io, "read_image_resized", counted)
+
+
+def test_the_second_read_comes_from_the_cache_and_equals_a_fresh_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every --resume decoded the whole folder again (40 min for 50,000 photos)."""
+    paths = _folder(tmp_path / "photos")
+    fresh = _read(paths)  # no cache: what the files give
+    reads, lines = Reads(monkeypatch), []
+    first = _cached(paths, tmp_path / "cache", lines)
+    assert reads.n == len(paths) and torch.equal(first, fresh)
+    assert "wrote 6 images of data.root to the cache" in lines[-1]
+    second = _cached(paths, tmp_path / "cache", lines)
+    assert reads.n == len(paths)  # not one file decoded again
+    assert second.dtype == torch.uint8 and torch.equal(second, fresh)
+    assert lines[-1].startswith("read 6 images of data.root from the cache ")
+    assert " in " in lines[-1] and lines[-1].endswith(" s")
+
+
+def _changed(root: Path, how: str) -> str:
+    if how == "changed":  # same name, other pixels, another size or time
+        _photo(root / "a" / "1.jpg", 999, (41, 30))
+    elif how == "touched":  # same bytes, a newer modification time (an edit that was undone)
+        st = (root / "b" / "0.png").stat()
+        os.utime(root / "b" / "0.png", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        return "1 file changed since the cache was made"
+    elif how == "added":
+        _photo(root / "b" / "new.png", 7)
+    else:
+        (root / "a" / "2.png").unlink()
+    return f"1 file {how} since the cache was made"
+
+
+@pytest.mark.parametrize("how", ["changed", "touched", "added", "removed"])
+def test_a_changed_added_or_removed_file_is_read_again_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A cache is only the folder it was made from: a photo replaced, added or deleted since
+    must not train as the old pixels, nor be dropped without a word."""
+    root, cache = tmp_path / "photos", tmp_path / "cache"
+    lines: list[str] = []
+    _cached(_folder(root), cache, lines)
+    said = _changed(root, how)
+    paths = find_images(root)
+    reads = Reads(monkeypatch)
+    again = _cached(paths, cache, lines)
+    assert reads.n == len(paths)  # every file read again
+    assert lines[-2] == (f"not using the image cache of data.root: {said}; reading the files again")
+    assert torch.equal(again, _read(paths))
+    reads.n = 0
+    assert torch.equal(_cached(paths, cache, lines), again) and reads.n == 0  # then kept
+
+
+def test_another_shape_has_its_own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths, cache = _folder(tmp_path / "photos"), tmp_path / "cache"
+    _cached(paths, cache, [])
+    reads = Reads(monkeypatch)
+    with image_cache(cache):
+        grey = load_images(paths, (1, 8, 8), folder="data.root", dtype=torch.uint8)
+    assert reads.n == len(paths)
+    assert torch.equal(grey, load_images(paths, (1, 8, 8), dtype=torch.uint8))
+
+
+def _npy(cache: Path) -> Path:
+    (npy,) = cache.glob("*.npy")
+    return npy
+
+
+@pytest.mark.parametrize("tear", ["truncated", "other array", "bad fingerprint"])
+def test_a_torn_cache_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tear: str
+) -> None:
+    """A cache cut short (a full disk, a copy that stopped), or an array newer than its
+    fingerprint (a run killed between the two writes), would train on wrong pixels."""
+    paths, cache = _folder(tmp_path / "photos"), tmp_path / "cache"
+    fresh = _cached(paths, cache, [])
+    npy = _npy(cache)
+    if tear == "truncated":
+        npy.write_bytes(npy.read_bytes()[:-100])
+    elif tear == "other array":  # same shape, other pixels: a later write's array, old fingerprint
+        np.save(npy, 255 - fresh.numpy())
+    else:
+        npy.with_suffix(".json").write_text('{"fingerprint": {"shape": [3, 16', encoding="utf-8")
+    reads, lines = Reads(monkeypatch), []
+    again = _cached(paths, cache, lines)
+    assert reads.n == len(paths) and torch.equal(again, fresh)
+    assert lines[0].startswith("not using the image cache of data.root: its ")
+
+
+def test_a_write_killed_midway_leaves_nothing_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed (Ctrl-C) while writing a changed folder's cache: the next read must not take
+    the old fingerprint for the half-written array, nor a half-written array for a cache."""
+    root, cache = tmp_path / "photos", tmp_path / "cache"
+    _cached(_folder(root), cache, [])
+    _changed(root, "added")
+    paths = find_images(root)
+
+    def killed(file: object, array: np.ndarray, **kwargs: object) -> None:
+        file.write(b"\x93NUMPY partial")  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(folder_cache.np, "save", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _cached(paths, cache, [])
+    assert not list(cache.glob("*.json"))  # no fingerprint to trust
+    assert not list(cache.glob(".*tmp*"))  # nor the half-written array
+    fresh = _read(paths)
+    reads, lines = Reads(monkeypatch), []
+    assert torch.equal(_cached(paths, cache, lines), fresh)
+    assert reads.n == len(paths) and lines[0].startswith("wrote 7 images")
+
+
+def test_only_a_folder_s_uint8_files_are_cached(tmp_path: Path) -> None:
+    """A list the user gave (no folder setting) or float images are not a folder held for
+    training: nothing is written for them."""
+    paths, cache = _folder(tmp_path / "photos"), tmp_path / "cache"
+    with image_cache(cache):
+        load_images(paths, SHAPE, dtype=torch.uint8)
+        load_images(paths, SHAPE, folder="data.root")
+    assert not cache.exists()
+
+
+def test_the_option_s_folder() -> None:
+    assert cache_folder(True, "runs/a") == Path("runs/a/image-cache")
+    assert cache_folder("shared/c", "runs/a") == Path("shared/c")
+    assert cache_folder(False, "runs/a") is None
+    with pytest.raises(ValueError, match=r"^data.cache is an empty path: give true"):
+        cache_folder(" ", "runs/a")
