@@ -98,3 +98,23 @@ def test_a_searched_data_value_that_keeps_the_classes_trains(base, tmp_path: Pat
     result = run_study(base, space, tmp_path, n_trials=2, progress=False)
     assert result.complete == 2
     assert load_config(result.best_config).data.limit in (200, 300)
+
+
+def test_siamkit_tune_names_the_refused_value_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    space = tmp_path / "space.yaml"
+    space.write_text("data.train_classes: {choice: [[0, 1, 2, 3, 4, 5, 6]]}\n")
+    out = tmp_path / "study"
+    args = ["tune", str(TINY), "--space", str(space), "--out", str(out), "--trials", "1",
+            "--no-progress", "--set", "data.val_classes=[4, 5]"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines()[-1] == (
+        "Error: search space: data.train_classes = [0, 1, 2, 3, 4, 5, 6] is refused: it trains "
+        "or validates on class 6, a test class of the config: a trial must never train or "
+        "select on the test classes; change the space"
+    )
+    assert not out.exists()
