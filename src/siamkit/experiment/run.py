@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.atomic import atomic_write
+from siamkit.data.folder_cache import cache_folder, image_cache
 from siamkit.evaluation import shared_distance_matrices
 from siamkit.evaluation.report_sections import class_list
 from siamkit.experiment.protocol import (
@@ -135,7 +136,8 @@ def run_experiment(
         cfg = check_resumable(cfg, out / CHECKPOINT)
     log(f"loading {cfg.data.dataset} ...")
     # a labelled folder too small for both data.labels_per_class and eval.shots names both
-    data = load_run_data(cfg.data, check_test=protocol_check(cfg.eval))
+    with image_cache(cache_folder(cfg.data.cache, out), log):  # data.cache: read once, kept
+        data = load_run_data(cfg.data, check_test=protocol_check(cfg.eval))
     check_positives(cfg, data)
     check_protocol(
         cfg.eval, data.test_y, names=data.class_names

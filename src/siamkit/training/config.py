@@ -75,6 +75,12 @@ class DataConfig:
             (:data:`siamkit.data.sources.DATA_SOURCES`) beyond ``root``, ``image_size`` and
             ``grayscale``, checked against its signature. In YAML the source can be written
             ``dataset: {kind: NAME, params: {root: .., ...}}`` (:mod:`siamkit.training.parts`).
+        cache: keep an image folder's decoded images (uint8, at ``image_size``) in a cache, so
+            that ``--resume`` (or another run on the same folder) does not read and decode them
+            again: ``true`` in the run's ``image-cache/`` folder, a path in that folder;
+            ``false`` reads the files every time. The cache is used only when every file's
+            path, size and modification time are the same as when it was made
+            (:mod:`siamkit.data.folder_cache`).
     """
 
     dataset: str = "fashion-mnist"
@@ -88,6 +94,7 @@ class DataConfig:
     grayscale: bool | None = None
     labels_per_class: int | None = None
     dataset_params: dict[str, Any] = field(default_factory=dict)
+    cache: bool | str = False
 
 
 @dataclass(frozen=True)

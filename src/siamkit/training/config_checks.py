@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from siamkit.data.sources import DATA_SOURCES
+from siamkit.data.sources import DATA_SOURCES, FIXED_SIZES
 from siamkit.distances.cohort import SCORE_NORMS
 from siamkit.distances.registry import DISTANCES as DISTANCE_REGISTRY
 from siamkit.encoders.registry import ENCODERS
@@ -19,6 +19,7 @@ from siamkit.params import choice, count, number
 from siamkit.registry import PLUGIN_HINT, Registry
 from siamkit.training.config import (
     VAL_METRICS,
+    DataConfig,
     ModelConfig,
     RunConfig,
 )
@@ -110,6 +111,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     _check_run_numbers(cfg)
     if cfg.data.labels_per_class is not None:
         count("data.labels_per_class", cfg.data.labels_per_class, note="or null for every label")
+    _check_cache(cfg.data)
     if cfg.data.image_size is not None:  # None: the data set's own
         count(
             "data.image_size", cfg.data.image_size, note="the side images are resized to, in pixels"
@@ -303,3 +305,13 @@ def _check_parts(cfg: RunConfig) -> None:
                 f"{part.section}.{part.params_field}: {', '.join(supplied)} is set by the run, "
                 "not the config"
             )
+
+
+def _check_cache(data: DataConfig) -> None:
+    """``data.cache`` given to a built-in data set that reads no image folder would be ignored
+    without a word (nothing is cached: its images are not decoded from files)."""
+    if data.cache is not False and data.dataset in {*FIXED_SIZES, "synthetic-glyphs"}:
+        raise ValueError(
+            f"data.cache is for a folder of images (data.dataset: image-folder); "
+            f"data.dataset = {data.dataset} reads no image files to cache: leave data.cache out"
+        )

@@ -49,6 +49,9 @@ class SSLDataConfig:
         image_size, grayscale: how images are read, as a supervised run's ``data`` keys:
             ``None`` = the data set's own (image-folder 64 px in colour); fashion-mnist (28×28)
             and digits (8×8), one channel each, refuse another size and ``grayscale: false``.
+        cache: keep the decoded images of ``root`` and ``val_root`` in a cache that a
+            ``--resume`` reads instead of the files, as a supervised run's ``data.cache``:
+            ``true`` in the run's ``image-cache/``, a path in that folder, ``false`` none.
     """
 
     dataset: str = "fashion-mnist"
@@ -60,6 +63,7 @@ class SSLDataConfig:
     image_size: int | None = None
     grayscale: bool | None = None
     val_root: str | None = None
+    cache: bool | str = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,11 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         raise ConfigError(
             f"data.val_root is for data.dataset = image-folder; {cfg.data.dataset} holds out "
             "data.val_fraction of its own labeled images for the kNN monitor: remove data.val_root"
+        )
+    if cfg.data.cache is not False and cfg.data.dataset != "image-folder":  # nothing to cache
+        raise ConfigError(
+            f"data.cache is for a folder of images (data.dataset: image-folder); "
+            f"data.dataset = {cfg.data.dataset} reads no image files to cache: leave data.cache out"
         )
     try:  # the run config's sentences (siamkit.params), each reason kept as its note
         _check_numbers(cfg)

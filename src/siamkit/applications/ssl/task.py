@@ -47,6 +47,7 @@ from siamkit.applications.ssl.trainer import (
     fit,
 )
 from siamkit.atomic import atomic_write
+from siamkit.data.folder_cache import cache_folder, image_cache
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
 from siamkit.progress import progress_off
@@ -167,7 +168,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         complete = _resume_is_complete(out_dir, cfg, log)
         if complete is not None:  # said so, and nothing changed
             return complete
-    data = load_ssl_data(cfg.data)
+    with image_cache(cache_folder(cfg.data.cache, out_dir), log):  # data.cache: read once, kept
+        data = load_ssl_data(cfg.data)
     if options.resume:  # an image folder's files since the run started: refused before writing
         check_same_images(out_dir / CHECKPOINT, data, cfg.data.root)
     check_batch_fits(cfg.train.batch_size, data.train_x.shape[0])  # before anything is written
