@@ -19,7 +19,8 @@ class Passage:
 
 def split_sentences(text: str, min_words: int = 4) -> list[Passage]:
     """Sentences of ``text`` (ends at ``.!?`` + space, or a blank line); a sentence shorter than
-    ``min_words`` words is joined to the next one, so tiny fragments do not match on their own.
+    ``min_words`` words is joined to the next one (the last, to the one before it), so tiny
+    fragments do not match on their own.
 
     >>> [p.text for p in split_sentences("One two three four. Five six seven eight!")]
     ['One two three four.', 'Five six seven eight!']
@@ -37,8 +38,13 @@ def split_sentences(text: str, min_words: int = 4) -> list[Passage]:
         lead = len(piece) - len(piece.lstrip())
         s, e = seg_start + lead, seg_start + len(piece.rstrip())
         if e > s:
-            if len(text[s:e].split()) < min_words and end != len(text):
+            short = len(text[s:e].split()) < min_words
+            if short and end != len(text):
                 pending = s
+            elif short and out and pending is None:
+                # a short last sentence ("Thank you.") joins the one before it: on its own it
+                # would match any text that ends alike, a copied span of nothing
+                out[-1] = Passage(out[-1].start, e, text[out[-1].start : e])
             else:
                 out.append(Passage(s, e, text[s:e]))
                 pending = None

@@ -1,0 +1,36 @@
+"""Where a plagiarism check cuts sentences, as a teacher reads the spans: a short closing line
+("Thank you.") is no passage of its own that matches every letter ending alike."""
+
+from __future__ import annotations
+
+from siamkit.applications.text.documents import Document
+from siamkit.applications.text.passages import split_sentences
+from siamkit.applications.text.plagiarism import find_plagiarism
+
+ESSAY = "Volcanoes form where tectonic plates pull apart or collide with each other. Thank you."
+LETTER = "The committee met on Tuesday to review the annual budget for the library. Thank you."
+
+
+def _texts(text: str) -> list[str]:
+    parts = split_sentences(text)
+    assert all(text[p.start : p.end] == p.text for p in parts)  # offsets hold
+    return [p.text for p in parts]
+
+
+def test_a_short_last_sentence_joins_the_one_before_it() -> None:
+    assert _texts(ESSAY) == [ESSAY]
+    two = "Plants need light to grow well. Animals need food to survive. Thank you."
+    assert _texts(two) == [
+        "Plants need light to grow well.",
+        "Animals need food to survive. Thank you.",
+    ]
+    assert _texts("Thank you.") == ["Thank you."]  # a text of one short sentence is still one
+
+
+def test_a_closing_thank_you_is_not_a_copied_span(text_model) -> None:  # type: ignore[no-untyped-def]
+    # by hand: the two texts share only their closing words; the essay copies nothing
+    report = find_plagiarism(
+        text_model, Document("essay", ESSAY), [Document("letter", LETTER)], 0.72
+    )
+    copied = [ESSAY[s.suspect_start : s.suspect_end] for s in report.spans]
+    assert copied == [] and report.scores == []
