@@ -140,3 +140,33 @@ def test_a_refusal_of_data_without_classes_names_the_validation_folder(tmp_path:
     assert res.exit_code == 1, res.output
     assert "validation folder" not in res.output
     assert "give a folder with one sub-folder of images per class" in res.output
+
+
+def test_a_threshold_fit_on_the_evaluated_folder_is_said_to_be_in_sample(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """README's photo walk calibrates on the labelled folder, which evaluate then reads by
+    default: the threshold's TAR and FAR there are its own fitting images' rates."""
+    monkeypatch.chdir(tmp_path)
+    model = _model(tmp_path, tmp_path / "labelled")
+    other = tmp_path / "other"
+    other.mkdir()
+    model2 = _model(other, other / "labelled")
+    note = "the model's threshold was fit on this folder's images (siamkit calibrate on {})"
+    for m, given in ((model, "labelled"), (model2, str(tmp_path / "elsewhere"))):
+        cal = CliRunner().invoke(cli, ["calibrate", str(m), "--data", given, "--no-progress"])
+        assert cal.exit_code == 0, cal.output
+
+    res = _evaluate(model, "--json")  # calibrated on labelled/ (relative), evaluated on it
+    assert res.exit_code == 0, res.output
+    said = note.format("the folder labelled")
+    assert said in res.stderr, res.stderr
+    assert json.loads(res.stdout)["calibration"]["fit_on"] == "the folder labelled"
+    text = _evaluate(model, "--data", "labelled", "--classes", "cat,dog")
+    assert text.exit_code == 0 and said in text.stdout, text.output
+
+    # fit on other images (elsewhere/, classes ant and bee): nothing to say
+    res = _evaluate(model2, "--json")
+    assert res.exit_code == 0, res.output
+    assert "fit on this folder" not in res.output
+    assert "fit_on" not in json.loads(res.stdout)["calibration"]

@@ -274,6 +274,13 @@ def evaluate(
                 "threshold": net.threshold,
                 "test": asdict(rates_at(z, ev.y, net, net.threshold)),
             }
+            fit_here = _calibrated_on(data, ev, meta)
+            if fit_here is not None:  # its own images: the rates are not held out
+                metrics["calibration"]["fit_on"] = fit_here
+                notes.append(
+                    f"the model's threshold was fit on this folder's images (siamkit calibrate "
+                    f"on {fit_here}), so its TAR and FAR here are not held-out rates"
+                )
         asked = "--ways" if ways is not None else "the run's eval.ways"
         ran_as = _ran_as_line(metrics, n_ways, asked)  # before the report, which says it too
         if report:
@@ -311,6 +318,28 @@ VAL_ROOT_NOTE = (
     "images its kNN monitor watched during training, not a held-out test set; pass --data "
     "FOLDER (one sub-folder per class) to evaluate on other images"
 )
+
+
+def _calibrated_on(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
+    """The data the model's threshold was fit on (its ``calibration.data``, as ``siamkit
+    calibrate`` described it) when that is the folder ``data`` evaluated here, of classes
+    evaluated here (a photo user calibrates on the labelled folder that evaluate then reads by
+    default); ``None`` otherwise, or when the record does not say (a relative path is read from
+    this folder, as one given here is)."""
+    cal = meta.get("calibration") or {}
+    said, classes = cal.get("data"), cal.get("classes")
+    if not isinstance(said, str) or not isinstance(classes, list) or not Path(data).is_dir():
+        return None
+    for lead in ("the folder ", "the run's labelled validation folder "):
+        if said.startswith(lead):  # what follows a folder's path: " (the classes ...)" and such
+            folder = said[len(lead) :].split(" (the ")[0].split(" (data.val_root)")[0]
+            break
+    else:
+        return None
+    if not folder or Path(folder).resolve() != Path(data).resolve():
+        return None
+    evaluated = {ev.names[c] for c in ev.chosen}
+    return said if evaluated & {str(c) for c in classes} else None
 
 
 def _ran_as_line(metrics: dict[str, Any], n_ways: tuple[int, ...] | None, asked: str) -> str | None:
