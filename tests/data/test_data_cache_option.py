@@ -118,3 +118,26 @@ def test_a_self_supervised_run_caches_its_folder_and_its_labelled_folder(tmp_pat
     assert again.exit_code == 0, again.output
     assert "read 6 images of data.root from the cache" in again.output
     assert "read 6 images of data.val_root from the cache" in again.output
+
+
+def test_a_resume_may_turn_the_cache_on_and_reads_a_checkpoint_made_before_it() -> None:
+    """Where the images are kept changes none of them: a run started without data.cache (every
+    run before it existed) must resume with it, and an SSL checkpoint that has no data.cache
+    key (made before this option) was refused as "a different config (data.cache)"."""
+    from siamkit.applications.ssl.config import ssl_config_from_dict, ssl_config_to_dict
+    from siamkit.applications.ssl.trainer import ssl_config_guard
+    from siamkit.training.config_io import config_to_dict
+    from siamkit.training.preflight import run_config_guard
+
+    data = {"dataset": "image-folder", "root": "/photos"}
+    saved = config_to_dict(config_from_dict({"data": data}))
+    run_config_guard(config_from_dict({"data": {**data, "cache": True}})).load_state_dict(saved)
+    with pytest.raises(ValueError, match=r"different config \(data.root\)"):  # still guarded
+        other = config_from_dict({"data": {**data, "root": "/other", "cache": True}})
+        run_config_guard(other).load_state_dict(saved)
+    ssl = ssl_config_from_dict({"data": data})
+    before = ssl_config_to_dict(ssl)
+    del before["data"]["cache"]
+    ssl_config_guard(ssl).load_state_dict(before)
+    on = ssl_config_from_dict({"data": {**data, "cache": "/scratch/c"}})
+    ssl_config_guard(on).load_state_dict(ssl_config_to_dict(ssl))

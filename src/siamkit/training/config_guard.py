@@ -24,7 +24,22 @@ def read_run_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any
     from siamkit.training.config_io import config_from_dict, config_to_dict
 
     read = config_to_dict(config_from_dict(_saved_loss_params_win(saved)))
-    return saved_shape_unset(read, now)
+    return cache_as_now(saved_shape_unset(read, now), now)
+
+
+def cache_as_now(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` with ``now``'s ``data.cache``: where the decoded images are kept changes no
+    image a run trains on, so a ``--resume`` may turn the cache on (the reason to resume with
+    it: not to read 50,000 photos again), off, or move it; a checkpoint made before the key
+    existed did not record it."""
+    data, data_now = saved.get("data"), now.get("data")
+    if not isinstance(data, dict) or not isinstance(data_now, dict):
+        return saved
+    rest = {k: v for k, v in data.items() if k != "cache"}
+    return {
+        **saved,
+        "data": {**rest, **({"cache": data_now["cache"]} if "cache" in data_now else {})},
+    }
 
 
 def saved_shape_unset(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
