@@ -71,7 +71,9 @@ class CollapseError(RuntimeError, ValueError):
     ``ValueError`` too: the command line says it in one sentence, as for a bad input)."""
 
 
-_COLLAPSE_FIX = "a lower optim.lr, stronger views or method: simclr / vicreg / barlow_twins"
+#: The methods a collapse hint offers: negatives (SimCLR) or a variance / decorrelation term
+#: (VICReg, Barlow Twins) keep the embedding spread; SimSiam and BYOL rely on the asymmetry alone.
+_SPREAD_METHODS = ("simclr", "vicreg", "barlow_twins")
 
 #: An ``optim.weight_decay`` above this is unusually high for SSL (published recipes use about
 #: 1e-6 to 5e-4 with SGD or LARS, about 0.05 with AdamW): the collapse hint then names it first,
@@ -81,11 +83,18 @@ HIGH_WEIGHT_DECAY = 0.1
 
 def _collapse_fix(cfg: SSLConfig) -> str:
     """What to try after a collapse: a lower ``optim.weight_decay`` first when it is unusually
-    high (``simsiam`` with ``optim.weight_decay = 200`` collapses at once), then the usual."""
+    high (``simsiam`` with ``optim.weight_decay = 200`` collapses at once), then the usual; the
+    methods offered leave out the run's own (a SimCLR run was told to try ``method: simclr``).
+
+    >>> _collapse_fix(SSLConfig(method="simclr"))
+    'a lower optim.lr, stronger views or method: vicreg / barlow_twins'
+    """
+    others = " / ".join(m for m in _SPREAD_METHODS if m != cfg.method)
+    fix = f"a lower optim.lr, stronger views or method: {others}"
     decay = cfg.optim.weight_decay
     if decay > HIGH_WEIGHT_DECAY:
-        return f"a lower optim.weight_decay (now {decay:g}), {_COLLAPSE_FIX}"
-    return _COLLAPSE_FIX
+        return f"a lower optim.weight_decay (now {decay:g}), {fix}"
+    return fix
 
 
 def _collapse(epoch: int, std: float, threshold: float) -> str:
