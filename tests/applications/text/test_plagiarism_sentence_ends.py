@@ -1,5 +1,6 @@
 """Where a plagiarism check cuts sentences, as a teacher reads the spans: a short closing line
-("Thank you.") is no passage of its own that matches every letter ending alike."""
+("Thank you.") is no passage of its own that matches every letter ending alike, and an
+abbreviation (Dr., U.S., p.m., e.g., No. 5) does not end a sentence mid-way."""
 
 from __future__ import annotations
 
@@ -34,3 +35,34 @@ def test_a_closing_thank_you_is_not_a_copied_span(text_model) -> None:  # type: 
     )
     copied = [ESSAY[s.suspect_start : s.suspect_end] for s in report.spans]
     assert copied == [] and report.scores == []
+
+
+def test_an_abbreviation_does_not_end_a_sentence() -> None:
+    # by hand: where a reader ends each sentence
+    text = (
+        "Dr. Smith and Mrs. Jones went to Washington D.C. on Monday. "
+        "They met the U.S. president at 3 p.m. in his office. "
+        "Some fruits (e.g. apples) grow well in the north. See Fig. 3 for the harvest. "
+        "No. 5 was the best field of all. It rained! Was it enough? Nobody knows it yet."
+    )
+    assert _texts(text) == [
+        "Dr. Smith and Mrs. Jones went to Washington D.C. on Monday.",
+        "They met the U.S. president at 3 p.m. in his office.",
+        "Some fruits (e.g. apples) grow well in the north.",
+        "See Fig. 3 for the harvest.",
+        "No. 5 was the best field of all.",
+        "It rained! Was it enough?",  # "It rained!" is under 4 words: joined to the next
+        "Nobody knows it yet.",
+    ]
+
+
+def test_a_blank_line_or_a_closing_quote_still_ends_one() -> None:
+    text = (
+        'We moved to the U.S.\n\nThe next year was hard for us. He said "go home." Then he left us.'
+    )
+    assert _texts(text) == [
+        "We moved to the U.S.",
+        "The next year was hard for us.",
+        'He said "go home."',
+        "Then he left us.",
+    ]

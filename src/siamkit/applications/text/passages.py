@@ -6,6 +6,61 @@ import re
 from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])([\"'”’)\]]*)\s+|\n\s*\n")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+_LAST_WORD = re.compile(r"[(\[\"'“‘]*(\S+)$")
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)+")  # U.S., D.C., p.m., J. (of J. K. Rowling)
+# words whose period is an abbreviation's, not a sentence's end, before a name or a word
+_TITLES = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "mt",
+        "gen",
+        "col",
+        "capt",
+        "lt",
+        "sgt",
+        "rev",
+        "gov",
+        "sen",
+        "rep",
+        "vs",
+        "e.g",
+        "i.e",
+        "cf",
+        "viz",
+        "approx",
+        "ca",
+    ]
+)
+# ... and before a number: No. 5, Fig. 3, p. 12
+_BEFORE_NUMBER = frozenset(
+    ["no", "nos", "fig", "figs", "vol", "vols", "p", "pp", "ch", "sec", "art", "eq", "ref"]
+)
+
+
+def _ends_sentence(text: str, m: re.Match[str]) -> bool:
+    """Whether the cut ``m`` of :data:`_SENTENCE_END` ends a sentence: a blank line, a closing
+    quote or bracket, ``!``, ``?`` always do; a period does unless the next word starts in
+    lower case (``3 p.m. today``) or the period closes an abbreviation (``Dr. Smith``,
+    ``the U.S. president``, ``No. 5``): cut there, a span would start mid-sentence."""
+    if m.group(1) is None or m.group(1) or _BLANK_LINE.search(m.group(0)):
+        return True
+    if text[m.start() - 1] != ".":
+        return True
+    after = text[m.end() : m.end() + 1]
+    if after.islower():
+        return False
+    last = _LAST_WORD.search(text, max(0, m.start() - 40), m.start())
+    word = last.group(1) if last else ""
+    core = word[:-1].lower()
+    if core in _TITLES or (after.isdigit() and core in _BEFORE_NUMBER):
+        return False
+    return word == "I." or _INITIALS.fullmatch(word) is None
 
 
 @dataclass(frozen=True)
@@ -31,6 +86,7 @@ def split_sentences(text: str, min_words: int = 4) -> list[Passage]:
     cuts = [
         (m.end(1) if m.group(1) is not None else m.start(), m.end())
         for m in _SENTENCE_END.finditer(text)
+        if _ends_sentence(text, m)
     ]
     for end, after in [*cuts, (len(text), len(text))]:
         seg_start = pending if pending is not None else start
