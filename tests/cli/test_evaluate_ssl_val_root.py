@@ -170,3 +170,27 @@ def test_a_threshold_fit_on_the_evaluated_folder_is_said_to_be_in_sample(
     assert res.exit_code == 0, res.output
     assert "fit on this folder" not in res.output
     assert "fit_on" not in json.loads(res.stdout)["calibration"]
+
+
+def test_without_data_or_a_validation_folder_a_grey_photo_model_is_not_measured_on_fashion_mnist(
+    tmp_path: Path,
+) -> None:
+    """A grey 28x28 model fits Fashion-MNIST's images, so the built-in default was read and
+    measured, a data set the model never saw; it is now refused, offering what to give."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 28, 28))
+    )
+    run = {"dataset": "image-folder", "data_root": str(photos), "labels_used": False}
+    meta = {"run": run, "config": {"data": {"dataset": "image-folder", "root": str(photos)}}}
+    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: no --data given: it learned from the folder {photos} without labels, and "
+        "evaluation needs classes: give a folder with one sub-folder of images per class "
+        "(--data DIR, e.g. DIR/cat/1.png, DIR/dog/2.png; its images are resized to the model's "
+        "size), or --data fashion-mnist"
+    ]

@@ -242,6 +242,8 @@ def evaluate(
     queries = queries or run_queries or DEFAULT_QUERIES
     seed = (run_seed or DEFAULT_SEED) if seed is None else seed
     shape = model_image_shape(net, model)
+    if val_root is None and not given_on_command_line(ctx, "data"):
+        _refuse_default_data(meta, shape)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     if val_root is not None:  # said as such: not a folder the user named, nor a test set
         ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
@@ -318,6 +320,21 @@ VAL_ROOT_NOTE = (
     "images its kNN monitor watched during training, not a held-out test set; pass --data "
     "FOLDER (one sub-folder per class) to evaluate on other images"
 )
+
+
+def _refuse_default_data(meta: dict[str, Any], shape: tuple[int, int, int]) -> None:
+    """Refuse the built-in default (Fashion-MNIST) for a model that learned from an image folder
+    without labels and recorded no labelled folder: a grey 28x28 one was measured on a data set
+    it never saw, without a word (a colour one was refused for the images' shape)."""
+    from siamkit.cli._eval_data import _labeled_data_hint, _learned_without_labels, training_folder
+
+    trained_in = training_folder(meta)[0]
+    if trained_in is None or not _learned_without_labels(meta):
+        return
+    raise ValueError(
+        f"no --data given: it learned from the folder {trained_in} without labels, and "
+        f"evaluation needs classes: {_labeled_data_hint(shape, '')}"
+    )
 
 
 def _calibrated_on(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
