@@ -490,7 +490,7 @@ def _check_images(
             raise click.UsageError(
                 why if why.startswith("--check-data") else f"--check-data {data}: {why}"
             ) from None
-        return f"accuracy change not measured: {str(err).strip()}"
+        return f"accuracy change not measured: {_default_check_data(str(err).strip(), doc)}"
     rows = f" (nor its run's own x, y rows: {no_rows})" if both else ""
     if images is None and len(shape) != 3:  # --check-data is images: nothing to pass
         return (
@@ -504,6 +504,25 @@ def _check_images(
             f"{rows}"
         )
     return images._replace(no_g_inputs=no_rows) if both else images
+
+
+def _default_check_data(why: str, doc: dict[str, Any]) -> str:
+    """Why the folder the int8 check read in place of --check-data cannot be measured on, said
+    as that: the reason names it as ``--check-data FOLDER``, which export of a self-supervised
+    photo folder's model (no --check-data given) printed as if the user had passed the folder.
+
+    >>> _default_check_data("--check-data p holds images and no class sub-folders", {})
+    'no --check-data was given, and p holds images and no class sub-folders'
+    """
+    from siamkit.cli._eval_data import training_folder
+
+    if not why.startswith("--check-data "):
+        return why
+    said = why.removeprefix("--check-data ")
+    root = training_folder(doc.get("metadata") or {})[0]  # what the check read, as it names it
+    if root is not None and said.startswith(f"{root} "):
+        said = f"the folder it trained on, {root}, {said.removeprefix(f'{root} ')}"
+    return f"no --check-data was given, and {said}"
 
 
 def _int8_check(
