@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,20 @@ def test_a_resume_may_turn_the_cache_on_and_reads_a_checkpoint_made_before_it() 
     ssl_config_guard(ssl).load_state_dict(before)
     on = ssl_config_from_dict({"data": {**data, "cache": "/scratch/c"}})
     ssl_config_guard(on).load_state_dict(ssl_config_to_dict(ssl))
+
+
+def test_a_tune_study_started_before_the_option_is_continued() -> None:
+    """A study's stored signature holds its base config; one stored before data.cache existed
+    (or with another data.cache) must not read as "a study of a different config"."""
+    from siamkit.tuning.study import _read_signature, _signature
+
+    base = config_from_dict({"data": {"dataset": "image-folder", "root": "/photos"}})
+    signature = _signature(base, [])
+    old = json.loads(signature)
+    del old["config"]["data"]["cache"]
+    now = json.loads(signature)["config"]
+    assert _read_signature(json.dumps(old, sort_keys=True, default=str), now) == signature
+    on = config_from_dict({"data": {"dataset": "image-folder", "root": "/photos", "cache": True}})
+    assert _read_signature(signature, json.loads(_signature(on, []))["config"]) == _signature(
+        on, []
+    )

@@ -24,7 +24,7 @@ def read_run_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any
     from siamkit.training.config_io import config_from_dict, config_to_dict
 
     read = config_to_dict(config_from_dict(_saved_loss_params_win(saved)))
-    return cache_as_now(saved_shape_unset(read, now), now)
+    return saved_shape_unset(read, now)
 
 
 def cache_as_now(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +35,8 @@ def cache_as_now(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     data, data_now = saved.get("data"), now.get("data")
     if not isinstance(data, dict) or not isinstance(data_now, dict):
         return saved
+    if data.get("cache") == data_now.get("cache"):
+        return saved  # (itself: a tune study's signature is then kept as it was stored)
     rest = {k: v for k, v in data.items() if k != "cache"}
     return {
         **saved,
@@ -46,10 +48,12 @@ def saved_shape_unset(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, A
     """``saved`` with ``data.image_size`` 64 and ``data.grayscale`` false read as unset where
     ``now`` leaves them unset: a checkpoint made before they could be unset recorded those
     defaults, which gave every data source the images it gives them unset (an image folder's
-    64 px in colour; digits and the other built-in data ignored them). Shared by every reader
-    of a config saved before (a checkpoint's, a tune study's)."""
+    64 px in colour; digits and the other built-in data ignored them); and with ``now``'s
+    ``data.cache`` (:func:`cache_as_now`). Shared by every reader of a config saved before (a
+    checkpoint's, a tune study's)."""
     from siamkit.training.parts import UNSET_DATA_SHAPE
 
+    saved = cache_as_now(saved, now)
     data, data_now = saved.get("data"), now.get("data")
     if not isinstance(data, dict) or not isinstance(data_now, dict):
         return saved
