@@ -69,7 +69,11 @@ def render_ssl_report(
 ) -> str:
     """The report's HTML text (figures inline as PNG)."""
     if any(h.get("knn") is not None for h in history):
-        caption = "loss per epoch; leave-one-out kNN accuracy on the labeled validation images"
+        k = metrics.get("knn_k")  # the epoch lines' kNN@k (fewer than train.knn_k on few images)
+        caption = (
+            f"loss per epoch; leave-one-out kNN{'' if k is None else f'@{k}'} accuracy on the "
+            "labeled validation images"
+        )
     else:  # an image folder: no labels, so no kNN monitor (as the run's first line says)
         caption = "loss per epoch (no labeled validation images, so no kNN accuracy)"
     method = html.escape(str(metrics.get("method", "")))

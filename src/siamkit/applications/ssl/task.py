@@ -229,8 +229,10 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     last = history[-1]
     taps = int(getattr(net.head, "passthrough", 0))  # the encoder's taps, joined when embedding
     embed = f"{cfg.ssl.embed}{f' + {taps} tap features' if taps else ''}, {net.embedding_dim}-d"
+    # the neighbours the kNN figure voted among: train.knn_k, or fewer for a small labelled folder
+    k = {} if data.val_y is None else {"knn_k": monitor_k(cfg.train.knn_k, data.val_y)}
     metrics = {"method": cfg.method, "embed": embed,
-               "epochs": len(history) - 1, "knn": last["knn"],
+               "epochs": len(history) - 1, "knn": last["knn"], **k,
                "collapse_std": last["collapse_std"], "train_seconds": round(seconds, 1)}  # fmt: skip
     _write_json(out_dir / "metrics.json", metrics)
     files = {"history": out_dir / "history.json", "metrics": out_dir / "metrics.json"}
