@@ -1,6 +1,7 @@
 """Where a plagiarism check cuts sentences, as a teacher reads the spans: a short closing line
 ("Thank you.") is no passage of its own that matches every letter ending alike, and an
-abbreviation (Dr., U.S., p.m., e.g., No. 5) does not end a sentence mid-way."""
+abbreviation (Dr., U.S., p.m., e.g., No. 5) does not end a sentence mid-way, while a text in
+lower case still ends its sentences at periods."""
 
 from __future__ import annotations
 
@@ -65,4 +66,17 @@ def test_a_blank_line_or_a_closing_quote_still_ends_one() -> None:
         "The next year was hard for us.",
         'He said "go home."',
         "Then he left us.",
+    ]
+
+
+def test_a_text_in_lower_case_still_ends_sentences_at_periods() -> None:
+    text = (
+        "the printer is broken again today. tried restarting it twice already. "
+        "we sell apples, pears, etc. and more fruit here. acme inc. said so... and left it."
+    )
+    assert _texts(text) == [
+        "the printer is broken again today.",
+        "tried restarting it twice already.",
+        "we sell apples, pears, etc. and more fruit here.",
+        "acme inc. said so... and left it.",
     ]

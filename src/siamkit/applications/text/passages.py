@@ -41,24 +41,27 @@ _TITLES = frozenset(
 _BEFORE_NUMBER = frozenset(
     ["no", "nos", "fig", "figs", "vol", "vols", "p", "pp", "ch", "sec", "art", "eq", "ref"]
 )
+# ... and before a word in lower case: etc. and, et al. found, Acme Inc. said, wait... no
+_BEFORE_LOWER = frozenset(["etc", "al", "inc", "ltd", "co", "corp", "jr", "sr", "dept", "est"])
 
 
 def _ends_sentence(text: str, m: re.Match[str]) -> bool:
     """Whether the cut ``m`` of :data:`_SENTENCE_END` ends a sentence: a blank line, a closing
-    quote or bracket, ``!``, ``?`` always do; a period does unless the next word starts in
-    lower case (``3 p.m. today``) or the period closes an abbreviation (``Dr. Smith``,
-    ``the U.S. president``, ``No. 5``): cut there, a span would start mid-sentence."""
+    quote or bracket, ``!``, ``?`` always do; a period does unless it closes an abbreviation
+    (``Dr. Smith``, ``the U.S. president``, ``3 p.m.``, ``No. 5``, ``etc. and``): cut there, a
+    span would start mid-sentence. A text all in lower case still ends its sentences at periods.
+    """
     if m.group(1) is None or m.group(1) or _BLANK_LINE.search(m.group(0)):
         return True
     if text[m.start() - 1] != ".":
         return True
     after = text[m.end() : m.end() + 1]
-    if after.islower():
-        return False
     last = _LAST_WORD.search(text, max(0, m.start() - 40), m.start())
     word = last.group(1) if last else ""
     core = word[:-1].lower()
     if core in _TITLES or (after.isdigit() and core in _BEFORE_NUMBER):
+        return False
+    if after.islower() and (core in _BEFORE_LOWER or core.endswith("..")):
         return False
     return word == "I." or _INITIALS.fullmatch(word) is None
 
