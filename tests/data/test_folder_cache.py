@@ -185,3 +185,33 @@ def test_the_option_s_folder() -> None:
     assert cache_folder(False, "runs/a") is None
     with pytest.raises(ValueError, match=r"^data.cache is an empty path: give true"):
         cache_folder(" ", "runs/a")
+
+
+def test_a_cache_of_another_folder_is_named_and_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache folder named by data.cache is shared by runs: one on another folder of photos
+    must not take its images, and is told whose they are."""
+    cache, lines = tmp_path / "cache", []
+    _cached(_folder(tmp_path / "old"), cache, lines)
+    new = tmp_path / "new"
+    new.mkdir()
+    for i in range(3):
+        _photo(new / f"x{i}.png", 500 + i)
+    paths = find_images(new)
+    reads = Reads(monkeypatch)
+    _cached(paths, cache, lines)
+    assert reads.n == 3
+    assert lines[-2] == (
+        f"not using the image cache of data.root: it holds 6 other images, of {tmp_path / 'old'}; "
+        "reading the files again"
+    )
+
+
+def test_a_file_gone_since_the_folder_was_listed_is_named_as_unreadable(tmp_path: Path) -> None:
+    """The fingerprint's stat of a file deleted after the listing was a bare FileNotFoundError
+    traceback, not the read's sentence naming the folder's unreadable images."""
+    paths = _folder(tmp_path / "photos")
+    paths[1].unlink()
+    with pytest.raises(image_io.ImageReadError, match=r"^data.root holds an unreadable image "):
+        _cached(paths, tmp_path / "cache", [])

@@ -122,17 +122,27 @@ def fingerprint(paths: Sequence[str | os.PathLike[str]], shape: Sequence[int]) -
     """What the images read from ``paths`` at ``shape`` depend on: each file's path under the
     folder that holds them all, its size and ``mtime_ns``, the shape and :func:`_versions`."""
     files = [Path(p) for p in paths]
-    root = Path(os.path.commonpath([os.path.abspath(f.parent) for f in files]))
+    root = Path(_root(files))
     listed = []
     for f in files:
-        st = f.stat()
         rel = os.path.relpath(os.path.abspath(f), root).replace(os.sep, "/")
-        listed.append([rel, st.st_size, st.st_mtime_ns])
+        try:
+            st = f.stat()
+        except OSError:  # gone since the folder was listed: the read names it as unreadable
+            listed.append([rel, -1, -1])
+        else:
+            listed.append([rel, st.st_size, st.st_mtime_ns])
     return {"shape": [int(s) for s in shape], **_versions(), "files": listed}
 
 
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """Why the cache fingerprinted ``old`` is not for the images of ``new``, in words."""
+def _root(paths: Sequence[str | os.PathLike[str]]) -> str:
+    """The folder that holds all ``paths`` (what a cache's line names as its images' folder)."""
+    return os.path.commonpath([os.path.abspath(Path(p).parent) for p in paths])
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any], old_root: Any = None) -> str:
+    """Why the cache fingerprinted ``old`` (of the images under ``old_root``) is not for the
+    images of ``new``, in words."""
     if old.get("shape") != new["shape"]:
         return f"it holds images of shape {old.get('shape')}, not {new['shape']}"
     for key in ("decode", "pillow", "torch"):
@@ -140,6 +150,8 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
             return f"it was made with {key} {old.get(key)}, not {new[key]}"
     was = {f[0]: tuple(f[1:]) for f in old.get("files", [])}
     now = {f[0]: tuple(f[1:]) for f in new["files"]}
+    if was and not now.keys() & was.keys():  # a cache folder shared by runs on other images
+        return f"it holds {len(was):,} other images" + (f", of {old_root}" if old_root else "")
     changed = sum(1 for k in now.keys() & was.keys() if now[k] != was[k])
     added, removed = len(now.keys() - was.keys()), len(was.keys() - now.keys())
     parts = [
@@ -177,7 +189,7 @@ def _load(npy: Path, meta: Path, want: dict[str, Any], n: int) -> tuple[np.ndarr
     except (OSError, ValueError) as err:
         return None, f"its fingerprint {meta} cannot be read ({err})"
     if saved.get("fingerprint") != want:
-        return None, _changes(saved.get("fingerprint") or {}, want)
+        return None, _changes(saved.get("fingerprint") or {}, want, saved.get("root"))
     try:
         array = np.load(npy, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
@@ -217,12 +229,18 @@ def cached_images(
         _say(cache, f"not using the image cache of {folder}: {why}; reading the files again")
     images = read()
     if os.environ.get("RANK", "0") == "0":  # one writer under torchrun
-        _write(cache, npy, meta, images, want, folder)
+        _write(cache, npy, meta, images, want, folder, _root(paths))
     return images
 
 
 def _write(
-    cache: _Cache, npy: Path, meta: Path, images: torch.Tensor, want: dict[str, Any], folder: str
+    cache: _Cache,
+    npy: Path,
+    meta: Path,
+    images: torch.Tensor,
+    want: dict[str, Any],
+    folder: str,
+    root: str,
 ) -> None:
     """The array, then its fingerprint (with the array's checksum), each atomically; a cache
     that cannot be written is said, and the run goes on without one."""
@@ -231,7 +249,7 @@ def _write(
         meta.unlink(missing_ok=True)  # the old fingerprint must not describe a half-new cache
         with atomic_path(npy) as tmp, tmp.open("wb") as f:
             np.save(f, array, allow_pickle=False)
-        record = {"fingerprint": want, "crc32": _checksum(array), "folder": folder}
+        record = {"fingerprint": want, "crc32": _checksum(array), "folder": folder, "root": root}
         atomic_write(meta, json.dumps(record))
     except OSError as err:
         _say(cache, f"could not write the image cache of {folder} in {cache.folder} ({err})")
