@@ -37,7 +37,8 @@ class SSLDataConfig:
         labels: ``"none"``: the only choice, said out loud; labels of a labeled dataset are never
             seen by training (its validation split, when it has one, feeds the kNN monitor).
         train_classes: the classes whose training images are used (labeled datasets); the rest
-            are kept unseen for evaluation.
+            are kept unseen for evaluation. An image folder picks no classes: it refuses a list
+            other than this default (which the shipped configs carry) or ``None``.
         val_fraction: labeled datasets: the share of the training images held out (seeded, per
             class) as the kNN monitor's validation set; they are not trained on.
         limit: keep at most this many training images (seeded; at least 1); ``None`` = all.
@@ -166,6 +167,16 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
         raise ConfigError(
             f"data.val_root is for data.dataset = image-folder; {cfg.data.dataset} holds out "
             "data.val_fraction of its own labeled images for the kNN monitor: remove data.val_root"
+        )
+    picked = cfg.data.train_classes
+    if cfg.data.dataset == "image-folder" and picked not in (None, SSLDataConfig.train_classes):
+        # (the default, the shipped configs' Fashion-MNIST classes, picks nothing in a folder)
+        raise ConfigError(
+            f"data.train_classes = {list(picked or ())} picks classes of fashion-mnist or "
+            "digits; a self-supervised run on an image folder reads every image under "
+            "data.root (sub-folders too, their names unused), so it would train on all of them: "
+            "point data.root at the folder of the images to learn from, and remove "
+            "data.train_classes"
         )
     if cfg.data.cache is not False and cfg.data.dataset != "image-folder":  # nothing to cache
         raise ConfigError(
