@@ -215,3 +215,15 @@ def test_a_file_gone_since_the_folder_was_listed_is_named_as_unreadable(tmp_path
     paths[1].unlink()
     with pytest.raises(image_io.ImageReadError, match=r"^data.root holds an unreadable image "):
         _cached(paths, tmp_path / "cache", [])
+
+
+def test_a_cache_that_cannot_be_written_is_said_and_the_images_still_read(tmp_path: Path) -> None:
+    """A full disk or a cache path below a file must not stop the run that asked for a cache."""
+    paths = _folder(tmp_path / "photos")
+    (tmp_path / "taken").write_text("a file", encoding="utf-8")
+    lines: list[str] = []
+    images = _cached(paths, tmp_path / "taken" / "cache", lines)
+    assert torch.equal(images, _read(paths))
+    assert lines[0].startswith(
+        f"could not write the image cache of data.root in {tmp_path / 'taken' / 'cache'} ("
+    )
