@@ -3,6 +3,7 @@ photos again; used only while every file is the one it was made from, and never 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def _npy(cache: Path) -> Path:
     return npy
 
 
-@pytest.mark.parametrize("tear", ["truncated", "other array", "bad fingerprint"])
+@pytest.mark.parametrize("tear", ["truncated", "other array", "bad fingerprint", "odd fingerprint"])
 def test_a_torn_cache_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tear: str
 ) -> None:
@@ -135,8 +136,14 @@ def test_a_torn_cache_is_not_used(
         npy.write_bytes(npy.read_bytes()[:-100])
     elif tear == "other array":  # same shape, other pixels: a later write's array, old fingerprint
         np.save(npy, 255 - fresh.numpy())
-    else:
+    elif tear == "bad fingerprint":
         npy.with_suffix(".json").write_text('{"fingerprint": {"shape": [3, 16', encoding="utf-8")
+    else:  # JSON, but not laid out as a fingerprint (edited by hand, another version's)
+        meta = npy.with_suffix(".json")
+        record = json.loads(meta.read_text(encoding="utf-8"))
+        meta.write_text(
+            json.dumps({**record, "fingerprint": {**record["fingerprint"], "files": 3}})
+        )
     reads, lines = Reads(monkeypatch), []
     again = _cached(paths, cache, lines)
     assert reads.n == len(paths) and torch.equal(again, fresh)

@@ -189,7 +189,10 @@ def _load(npy: Path, meta: Path, want: dict[str, Any], n: int) -> tuple[np.ndarr
     except (OSError, ValueError) as err:
         return None, f"its fingerprint {meta} cannot be read ({err})"
     if saved.get("fingerprint") != want:
-        return None, _changes(saved.get("fingerprint") or {}, want, saved.get("root"))
+        try:
+            return None, _changes(saved.get("fingerprint") or {}, want, saved.get("root"))
+        except (AttributeError, IndexError, KeyError, TypeError):  # edited, or another layout
+            return None, f"its fingerprint {meta} is not one this siamkit reads"
     try:
         array = np.load(npy, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
