@@ -127,6 +127,25 @@ def _fewer_neighbours(knn_k: int, val_y: Tensor) -> str:
     )
 
 
+def _monitor_trained_on(cfg: SSLConfig, val_y: Tensor | None) -> str | None:
+    """The note of a kNN monitor whose labelled folder (``data.val_root``) lies under
+    ``data.root``: its images are trained on too (without their labels), so its accuracy is on
+    images the model has seen, not on new photos; ``None`` otherwise."""
+    val_root, root = cfg.data.val_root, cfg.data.root
+    if val_root is None or root is None or val_y is None:
+        return None
+    if not Path(val_root).resolve().is_relative_to(Path(root).resolve()):
+        return None
+    n = len(val_y)
+    are = "are" if cfg.data.limit is None else "may be (data.limit keeps a sample)"
+    return (
+        f"note: data.val_root {val_root} lies under data.root {root}, so its {n:,} labelled "
+        f"image{'s' * (n != 1)} {are} trained on too (without their labels): the kNN accuracy "
+        "is on images the model has seen; keep the labelled folder out of data.root to monitor "
+        "it on unseen ones"
+    )
+
+
 def run(
     config: dict[str, Any],
     out_dir: str | os.PathLike[str],
@@ -204,6 +223,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     )
     if data.val_y is not None and monitor_k(cfg.train.knn_k, data.val_y) < cfg.train.knn_k:
         log(_fewer_neighbours(cfg.train.knn_k, data.val_y))
+    if (seen := _monitor_trained_on(cfg, data.val_y)) is not None:
+        log(seen)
     try:
         fitted = fit(trainer, resume=options.resume)
         history = fitted.history
