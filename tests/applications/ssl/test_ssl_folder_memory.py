@@ -1,7 +1,9 @@
-"""A self-supervised run holds every training image of its folder in memory (uint8), so 50,000
-photos at data.image_size 512 in colour (36.6 GiB) were read for about 40 minutes before the
-process was killed. The images' size is now compared with the memory the machine has free
-before any file is read, and a folder that does not fit is refused in one sentence."""
+"""A self-supervised run holds every training image of its folder in memory (uint8), and nothing
+compared their size with the machine's memory: 50,000 photos at data.image_size 512 in colour
+(36.6 GiB) failed with PyTorch's allocator error on this 23 GiB machine, and a size within the
+memory but above what is free is killed partway through reading. The size is now compared with
+the memory free before any file is read, and a folder that does not fit is refused in one
+sentence."""
 
 from __future__ import annotations
 

@@ -97,9 +97,12 @@ def available_memory() -> int | None:
 
 def check_images_fit(n: int, shape: tuple[int, int, int], root: str) -> None:
     """Refuse, before any file is read, a folder whose ``n`` images at ``shape`` (uint8, held in
-    memory for the whole run) take more than the memory the machine has free: 50,000 photos at
-    ``data.image_size`` 512 in colour are 36.6 GiB, and reading them took about 40 minutes
-    before the process was killed.
+    memory for the whole run) take more than the memory the machine has free. The images' tensor
+    is allocated before they are read: 50,000 photos at ``data.image_size`` 512 in colour
+    (36.6 GiB), beyond the machine's memory and swap (here 23 GiB), failed at once with
+    PyTorch's "DefaultCPUAllocator: can't allocate memory"; within them but above what is free
+    (Linux overcommits), the pages fill as the photos are read (~0.05 s each) until the
+    process is killed partway.
 
     >>> check_images_fit(10, (3, 64, 64), "photos")  # 120 KiB
     """
