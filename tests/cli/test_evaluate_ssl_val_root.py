@@ -194,3 +194,43 @@ def test_without_data_or_a_validation_folder_a_grey_photo_model_is_not_measured_
         "(--data DIR, e.g. DIR/cat/1.png, DIR/dog/2.png; its images are resized to the model's "
         "size), or --data fashion-mnist"
     ]
+
+
+def test_a_self_supervised_model_saved_before_labels_used_was_recorded_is_not_measured_on_fmnist(
+    tmp_path: Path,
+) -> None:
+    """Models saved before ``run.labels_used`` was recorded say they learned without labels by
+    ``self_supervised`` alone (and no ``run``): such a grey 28x28 one was still measured on
+    Fashion-MNIST's classes 6-9; it is refused as one recording ``labels_used: false`` is, and
+    evaluated on the labelled folder its config names (an absolute path) where there is one."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 28, 28))
+    )
+    data: dict[str, Any] = {"dataset": "image-folder", "root": str(photos)}
+    meta = {"self_supervised": {"method": "simclr"}, "config": {"data": data}}
+    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: no --data given: it learned from the folder {photos} without labels, and "
+        "evaluation needs classes: give a folder with one sub-folder of images per class "
+        "(--data DIR, e.g. DIR/cat/1.png, DIR/dog/2.png; its images are resized to the model's "
+        "size), or --data fashion-mnist"
+    ]
+
+    val = tmp_path / "labelled"
+    rng = np.random.default_rng(1)
+    for c in ("cat", "dog", "owl"):
+        _images(val / c, 8, rng)
+    data["val_root"] = str(val)
+    model = siamkit.save_model(net.eval(), tmp_path / "model2", metadata=meta)
+    res = _evaluate(model)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:2] == [
+        f"24 images of 3 classes (cat, dog, owl) from the run's labelled validation folder "
+        f"{val} (data.val_root)",
+        VAL_ROOT_NOTE,
+    ], res.stdout

@@ -165,8 +165,12 @@ def _unlabeled(folder: Path) -> bool:
 
 def _learned_without_labels(model_meta: dict[str, Any]) -> bool:
     """The model's run never saw a label (``task: ssl``): the folder it read may hold
-    sub-folders (a nested folder of photos), yet they are not classes."""
-    return (model_meta.get("run") or {}).get("labels_used") is False
+    sub-folders (a nested folder of photos), yet they are not classes. Its ``run.labels_used``
+    says so; models saved before that was recorded say it by ``self_supervised``, which only
+    ``task: ssl`` writes."""
+    return (model_meta.get("run") or {}).get("labels_used") is False or (
+        "self_supervised" in model_meta
+    )
 
 
 def _labeled_data_hint(
