@@ -234,3 +234,39 @@ def test_a_self_supervised_model_saved_before_labels_used_was_recorded_is_not_me
         f"{val} (data.val_root)",
         VAL_ROOT_NOTE,
     ], res.stdout
+
+
+def test_an_old_models_relative_validation_folder_is_not_read_from_another_folder(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A model saved before ``run.val_root`` was recorded has only its config's ``data.val_root``,
+    as written (``labelled``: relative to where it trained). Run from another project holding its
+    own ``labelled/``, evaluate read that folder and called it the run's; export's int8 check
+    measured it. Both now say the path is relative and to pass the option instead."""
+    model = _model(tmp_path / "proj", tmp_path / "proj" / "labelled")
+    doc = json.loads((model / "siamkit.json").read_text())
+    del doc["metadata"]["run"]["val_root"]
+    doc["metadata"]["config"]["data"]["val_root"] = "labelled"
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    rng = np.random.default_rng(9)
+    for c in ("apple", "pear"):
+        _images(tmp_path / "other" / "labelled" / c, 8, rng)
+    monkeypatch.chdir(tmp_path / "other")
+    sentence = (
+        "the run recorded its labelled validation folder as data.val_root labelled, relative to "
+        "the folder it trained in, which it does not record; pass {} FOLDER (held-out images, "
+        "one sub-folder per class)"
+    )
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [f"Error: {sentence.format('--data')}"]
+
+    exported = CliRunner().invoke(cli, ["export", str(model), "--int8", "--json", "--no-progress"])
+    assert exported.exit_code == 0, exported.output
+    check = json.loads(exported.stdout)["int8_check"]
+    assert check == f"accuracy change not measured: {sentence.format('--check-data')}"
+
+    # --data the folder, made absolute: evaluated as any folder given
+    named = _evaluate(model, "--data", str(tmp_path / "proj" / "labelled"))
+    assert named.exit_code == 0, named.output
+    assert "(cat, dog, owl)" in named.stdout.splitlines()[0]

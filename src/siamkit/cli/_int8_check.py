@@ -175,14 +175,16 @@ def _labelled_val_root(meta: dict[str, Any], option: str = "--check-data") -> st
     monitor's images) that a self-supervised run recorded, the only labels it had: the folder
     it learned from may hold loose photos or dated sub-folders, which are not classes; ``None``
     when the run recorded none. Read from ``run.val_root`` (made absolute where training ran),
-    else, in models saved before that was recorded, ``data.val_root`` as the config gave it.
+    else, in models saved before that was recorded, ``data.val_root`` as the config gave it
+    where that is absolute: a relative one was read from the folder training ran in, which such
+    a model does not record, and read from here it may be another project's ``labelled/``.
 
     ``siamkit evaluate`` reads it too when --data is not given; ``option``: the command's
     option that gives other images instead.
 
     Raises:
-        ValueError: the run recorded one and it is not there (moved, or an old model's path
-            relative to another folder than this one), naming it and ``option``.
+        ValueError: the run recorded one and it is not there (moved), or only as a relative
+            path, naming it and ``option``.
     """
     from siamkit.cli._eval_data import _learned_without_labels
 
@@ -190,6 +192,12 @@ def _labelled_val_root(meta: dict[str, Any], option: str = "--check-data") -> st
     root = (meta.get("run") or {}).get("val_root") or given
     if not _learned_without_labels(meta) or not isinstance(root, str) or not root:
         return None
+    if not Path(root).is_absolute():  # only an old model's config: where it trained is unknown
+        raise ValueError(
+            f"the run recorded its labelled validation folder as data.val_root {root}, relative "
+            f"to the folder it trained in, which it does not record; pass {option} FOLDER "
+            "(held-out images, one sub-folder per class)"
+        )
     if not Path(root).is_dir():
         raise ValueError(
             f"the run's labelled validation folder (data.val_root) {root} is not there; pass "
