@@ -79,3 +79,24 @@ def test_the_free_memory_is_within_the_machines_memory() -> None:
     assert free is not None
     total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     assert 0 < free <= total
+
+
+def test_every_process_of_a_torchrun_launch_holds_the_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each process reads the whole folder (load_ssl_data runs in every one), so two processes
+    on one machine need twice the memory: what fits one process is refused for two."""
+    one = 100 * 3 * 16 * 16
+    monkeypatch.setattr(ssl_data, "available_memory", lambda: one)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    ssl_data.check_images_fit(100, (3, 16, 16), "photos")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    with pytest.raises(ValueError) as err:
+        ssl_data.check_images_fit(100, (3, 16, 16), "photos")
+    assert str(err.value) == (
+        f"data.root photos: the 100 images to train on take {human_bytes(2 * one)} held in "
+        "memory by the 2 processes on this machine (each holds them all) at data.image_size 16 "
+        f"in colour, more than the {human_bytes(one)} this machine has free: lower "
+        "data.image_size, or keep a sample with data.limit well below 50 (which would fill it "
+        "all)"
+    )

@@ -104,19 +104,29 @@ def check_images_fit(n: int, shape: tuple[int, int, int], root: str) -> None:
     (Linux overcommits), the pages fill as the photos are read (~0.05 s each) until the
     process is killed partway.
 
+    Under ``torchrun`` every process of the machine (``LOCAL_WORLD_SIZE``) reads and holds
+    the whole folder, so their sum is what must fit.
+
     >>> check_images_fit(10, (3, 64, 64), "photos")  # 120 KiB
     """
-    need = n * shape[0] * shape[1] * shape[2]
+    image = shape[0] * shape[1] * shape[2]
+    procs = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))  # torchrun sets it
+    need = n * image * procs
     free = available_memory()
     if free is None or need <= free:
         return
-    fits = max(1, free // (shape[0] * shape[1] * shape[2]))
+    fits = max(1, free // (image * procs))
     colour = "grayscale" if shape[0] == 1 else "colour"
+    held = (
+        "held in memory"
+        if procs == 1
+        else f"held in memory by the {procs} processes on this machine (each holds them all)"
+    )
     raise ValueError(
-        f"data.root {root}: the {n:,} images to train on take {human_bytes(need)} held in "
-        f"memory at data.image_size {shape[1]} in {colour}, more than the "
-        f"{human_bytes(free)} this machine has free: lower data.image_size, or keep a sample "
-        f"with data.limit well below {fits:,} (which would fill it all)"
+        f"data.root {root}: the {n:,} images to train on take {human_bytes(need)} {held} at "
+        f"data.image_size {shape[1]} in {colour}, more than the {human_bytes(free)} this "
+        f"machine has free: lower data.image_size, or keep a sample with data.limit well below "
+        f"{fits:,} (which would fill it all)"
     )
 
 
