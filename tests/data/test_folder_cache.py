@@ -210,9 +210,110 @@ def test_a_cache_of_another_folder_is_named_and_not_used(
     _cached(paths, cache, lines)
     assert reads.n == 3
     assert lines[-2] == (
-        f"not using the image cache of data.root: it holds 6 other images, of {tmp_path / 'old'}; "
+        f"not using the image cache of data.root: it holds the 6 images of {tmp_path / 'old'}; "
         "reading the files again"
     )
+
+
+ARCHIVED = 1_600_000_000 * 10**9  # one timestamp for every file (tar and zip keep whole seconds)
+
+
+def _flat(path: Path, value: int) -> None:
+    """A BMP of one grey ``value``: every such file has the same size, whatever its pixels."""
+    Image.fromarray(np.full((20, 20), value, np.uint8)).save(path)
+    os.utime(path, ns=(ARCHIVED, ARCHIVED))
+
+
+def _flat_folder(root: Path, values: dict[str, int]) -> list[Path]:
+    for c, value in values.items():
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            _flat(root / c / f"{i}.bmp", value)
+    return find_images(root)
+
+
+def test_class_folders_swapped_by_renaming_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swapping two class folders' names keeps every path, size and time the fingerprint held:
+    the cache gave each class the other's pixels."""
+    root, cache = tmp_path / "faces", tmp_path / "cache"
+    paths = _flat_folder(root, {"s1": 0, "s2": 255})
+    _cached(paths, cache, [])
+    os.rename(root / "s1", root / "tmp")
+    os.rename(root / "s2", root / "s1")
+    os.rename(root / "tmp", root / "s2")
+    assert find_images(root) == paths  # the same names, sizes and times
+    reads, lines = Reads(monkeypatch), []
+    again = _cached(paths, cache, lines)
+    assert reads.n == len(paths) and again[:3].eq(255).all() and again[3:].eq(0).all()
+    assert lines[0] == (
+        "not using the image cache of data.root: 6 files changed since the cache was made; "
+        "reading the files again"
+    )
+
+
+def test_a_file_edited_with_its_time_set_back_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``touch -r``, ``cp -p``, ``rsync -a`` or an archive set an edited file's modification
+    time back; of the same size, it was taken for the file the cache was made from."""
+    root, cache = tmp_path / "photos", tmp_path / "cache"
+    paths = _flat_folder(root, {"a": 10, "b": 20})
+    _cached(paths, cache, [])
+    before = paths[0].stat()
+    Image.fromarray(np.full((20, 20), 77, np.uint8)).save(paths[0])
+    os.utime(paths[0], ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = paths[0].stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    reads, lines = Reads(monkeypatch), []
+    again = _cached(paths, cache, lines)
+    assert reads.n == len(paths) and torch.equal(again, _read(paths))
+    assert again[0].eq(77).all()
+    assert lines[0].startswith("not using the image cache of data.root: 1 file changed since ")
+
+
+def test_two_folders_of_the_same_names_sizes_and_times_do_not_share_a_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two releases of a data set unzipped side by side, one data.cache folder: the second run
+    trained on the first folder's pixels."""
+    cache = tmp_path / "cache"
+    v1 = _flat_folder(tmp_path / "v1", {"a": 10, "b": 20})
+    v2 = _flat_folder(tmp_path / "v2", {"a": 200, "b": 210})
+    _cached(v1, cache, [])
+    reads, lines = Reads(monkeypatch), []
+    second = _cached(v2, cache, lines)
+    assert reads.n == len(v2) and torch.equal(second, _read(v2))
+    assert second[:3].eq(200).all() and second[3:].eq(210).all()
+    assert lines[0] == (
+        f"not using the image cache of data.root: it holds the 6 images of {tmp_path / 'v1'}; "
+        "reading the files again"
+    )
+
+
+def test_a_cache_of_another_folder_with_some_of_the_same_names_says_whose_it_is(
+    tmp_path: Path,
+) -> None:
+    """Two cameras' folders both hold IMG_0000.png ...: the cache of one was said as "N files
+    changed" for the other, which looks like an edit of the folder, not another folder."""
+    cache, lines = tmp_path / "cache", []
+    _cached(_folder(tmp_path / "cam1"), cache, lines)
+    _cached(_folder(tmp_path / "cam2"), cache, lines)
+    assert lines[1] == (
+        f"not using the image cache of data.root: it holds the 6 images of {tmp_path / 'cam1'}; "
+        "reading the files again"
+    )
+
+
+def test_paths_in_a_numpy_array_are_cached(tmp_path: Path) -> None:
+    """``if items`` of a NumPy array of paths raised "the truth value of an array ... is
+    ambiguous" once a cache was active."""
+    paths = _folder(tmp_path / "photos")
+    names = np.array([str(p) for p in paths])
+    with image_cache(tmp_path / "cache"):
+        images = load_images(names, SHAPE, folder="data.root", dtype=torch.uint8)
+    assert torch.equal(images, _read(paths)) and len(list((tmp_path / "cache").glob("*.npy"))) == 1
 
 
 def test_a_file_gone_since_the_folder_was_listed_is_named_as_unreadable(tmp_path: Path) -> None:

@@ -2,10 +2,14 @@
 read and decode 50,000 photos again (~0.05 s each, 40 minutes).
 
 The first read of a folder writes its ``(N, C, H, W)`` uint8 images (``np.save``) and a
-fingerprint of what made them (each file's path under the folder, size and ``mtime_ns``, the
-shape, the decoding's versions) into the cache folder (the run's ``image-cache/``, or the folder
+fingerprint of what made them (the folder's real path; each file's path under it, size, inode,
+``mtime_ns`` and ``ctime_ns``; the shape, the decoding's versions) into the cache folder (the run's ``image-cache/``, or the folder
 ``data.cache`` names); a later read uses them only when the fingerprint is the same, and
-otherwise reads the files again and says why in one line. The array is written first and the
+otherwise reads the files again and says why in one line. A file edited in place keeps its
+name and may keep its size and modification time (``touch -r``, ``cp -p``, ``rsync -a``, an
+archive's timestamps), and class folders swapped by renaming keep every name, size and time: the
+inode and the status-change time (``ctime``, which no program sets back) tell them apart, so a
+chmod or a restore from a backup costs only a read of the files again. The array is written first and the
 fingerprint, which holds the array's checksum, after it, each atomically
 (:func:`siamkit.atomic.atomic_path`): a run killed while writing leaves either no fingerprint or
 one that does not match the array, never a cache a later run trusts.
@@ -119,8 +123,10 @@ def _versions() -> dict[str, Any]:
 
 
 def fingerprint(paths: Sequence[str | os.PathLike[str]], shape: Sequence[int]) -> dict[str, Any]:
-    """What the images read from ``paths`` at ``shape`` depend on: each file's path under the
-    folder that holds them all, its size and ``mtime_ns``, the shape and :func:`_versions`."""
+    """What the images read from ``paths`` at ``shape`` depend on: the real path of the folder
+    that holds them all (two folders of the same names, sizes and times are not one), each
+    file's path under it, size, inode, ``mtime_ns`` and ``ctime_ns``, the shape and
+    :func:`_versions`."""
     files = [Path(p) for p in paths]
     root = Path(_root(files))
     listed = []
@@ -129,10 +135,15 @@ def fingerprint(paths: Sequence[str | os.PathLike[str]], shape: Sequence[int]) -
         try:
             st = f.stat()
         except OSError:  # gone since the folder was listed: the read names it as unreadable
-            listed.append([rel, -1, -1])
+            listed.append([rel, -1, -1, -1, -1])
         else:
-            listed.append([rel, st.st_size, st.st_mtime_ns])
-    return {"shape": [int(s) for s in shape], **_versions(), "files": listed}
+            listed.append([rel, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns])
+    return {
+        "root": os.path.realpath(root),
+        "shape": [int(s) for s in shape],
+        **_versions(),
+        "files": listed,
+    }
 
 
 def _root(paths: Sequence[str | os.PathLike[str]]) -> str:
@@ -140,9 +151,13 @@ def _root(paths: Sequence[str | os.PathLike[str]]) -> str:
     return os.path.commonpath([os.path.abspath(Path(p).parent) for p in paths])
 
 
-def _changes(old: dict[str, Any], new: dict[str, Any], old_root: Any = None) -> str:
-    """Why the cache fingerprinted ``old`` (of the images under ``old_root``) is not for the
-    images of ``new``, in words."""
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Why the cache fingerprinted ``old`` is not for the images of ``new``, in words."""
+    if old.get("root") != new["root"]:  # a cache folder shared by runs on other folders
+        if not isinstance(old.get("root"), str):
+            return "its fingerprint does not name the folder its images were read from"
+        n = len(old.get("files", []))
+        return f"it holds the {n:,} {'image' if n == 1 else 'images'} of {old['root']}"
     if old.get("shape") != new["shape"]:
         return f"it holds images of shape {old.get('shape')}, not {new['shape']}"
     for key in ("decode", "pillow", "torch"):
@@ -150,8 +165,6 @@ def _changes(old: dict[str, Any], new: dict[str, Any], old_root: Any = None) -> 
             return f"it was made with {key} {old.get(key)}, not {new[key]}"
     was = {f[0]: tuple(f[1:]) for f in old.get("files", [])}
     now = {f[0]: tuple(f[1:]) for f in new["files"]}
-    if was and not now.keys() & was.keys():  # a cache folder shared by runs on other images
-        return f"it holds {len(was):,} other images" + (f", of {old_root}" if old_root else "")
     changed = sum(1 for k in now.keys() & was.keys() if now[k] != was[k])
     added, removed = len(now.keys() - was.keys()), len(was.keys() - now.keys())
     parts = [
@@ -190,7 +203,7 @@ def _load(npy: Path, meta: Path, want: dict[str, Any], n: int) -> tuple[np.ndarr
         return None, f"its fingerprint {meta} cannot be read ({err})"
     if saved.get("fingerprint") != want:
         try:
-            return None, _changes(saved.get("fingerprint") or {}, want, saved.get("root"))
+            return None, _changes(saved.get("fingerprint") or {}, want)
         except (AttributeError, IndexError, KeyError, TypeError):  # edited, or another layout
             return None, f"its fingerprint {meta} is not one this siamkit reads"
     try:

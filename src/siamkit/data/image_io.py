@@ -168,7 +168,7 @@ def load_images(
     if folder is not None and _check_dtype(dtype) == torch.uint8 and _all_paths(items):
         from siamkit.data.folder_cache import cache_active, cached_images
 
-        if items and cache_active():  # data.cache: the decoded folder kept (a --resume)
+        if cache_active() and len(items):  # data.cache: the decoded folder kept (a --resume)
             paths, where = items, folder
 
             def read() -> torch.Tensor:

@@ -78,9 +78,9 @@ class DataConfig:
         cache: keep an image folder's decoded images (uint8, at ``image_size``) in a cache, so
             that ``--resume`` (or another run on the same folder) does not read and decode them
             again: ``true`` in the run's ``image-cache/`` folder, a path in that folder;
-            ``false`` reads the files every time. The cache is used only when every file's
-            path, size and modification time are the same as when it was made
-            (:mod:`siamkit.data.folder_cache`).
+            ``false`` reads the files every time. The cache is used only when the folder (its
+            real path) and every file's path, size, inode, ``mtime`` and ``ctime`` are the same
+            as when it was made (:mod:`siamkit.data.folder_cache`).
     """
 
     dataset: str = "fashion-mnist"
