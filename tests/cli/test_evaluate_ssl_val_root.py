@@ -172,6 +172,53 @@ def test_a_threshold_fit_on_the_evaluated_folder_is_said_to_be_in_sample(
     assert "fit_on" not in json.loads(res.stdout)["calibration"]
 
 
+def test_the_threshold_note_compares_the_folders_themselves_not_their_paths_as_typed(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """calibrate recorded the folder as typed (``the folder labelled``) and evaluate read it from
+    where it ran: another project's ``labelled/`` of the same class names was said to be the
+    threshold's fitting images, and the very folder, evaluated by default from elsewhere, was
+    not. calibrate now records the folder's own path (``root``), which evaluate compares."""
+    monkeypatch.chdir(tmp_path)
+    model = _model(tmp_path, tmp_path / "labelled")
+    rng = np.random.default_rng(3)
+    for c in ("cat", "dog", "owl"):  # another project's folder, of the same class names
+        _images(tmp_path / "twin" / "labelled" / c, 8, rng)
+    cal = CliRunner().invoke(cli, ["calibrate", str(model), "--data", "labelled", "--json"])
+    assert cal.exit_code == 0, cal.output
+    assert json.loads(cal.stdout)["root"] == str((tmp_path / "labelled").resolve())
+    note = "the model's threshold was fit on this folder's images"
+
+    monkeypatch.chdir(tmp_path / "twin")  # its own labelled/: not the one calibrated on
+    res = _evaluate(model, "--json", "--data", "labelled")
+    assert res.exit_code == 0, res.output
+    metrics = json.loads(res.stdout)
+    assert metrics["data"]["classes"] == ["cat", "dog", "owl"]
+    assert note not in res.output
+    assert "fit_on" not in metrics["calibration"]
+
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the run's folder, read by default from here
+    res = _evaluate(model, "--json")
+    assert res.exit_code == 0, res.output
+    assert note in res.stderr, res.stderr
+    assert json.loads(res.stdout)["calibration"]["fit_on"] == "the folder labelled"
+
+    # a record made before root was kept: its text is read only where it is an absolute path
+    doc = json.loads((model / "siamkit.json").read_text())
+    del doc["metadata"]["calibration"]["root"]
+    for said, expected in (
+        ("the folder labelled", None),
+        (f"the folder {tmp_path / 'labelled'}", f"the folder {tmp_path / 'labelled'}"),
+    ):
+        doc["metadata"]["calibration"]["data"] = said
+        (model / "siamkit.json").write_text(json.dumps(doc))
+        for where in (tmp_path, tmp_path / "elsewhere"):
+            monkeypatch.chdir(where)
+            res = _evaluate(model, "--json")
+            assert res.exit_code == 0, res.output
+            assert json.loads(res.stdout)["calibration"].get("fit_on") == expected, (said, where)
+
+
 def test_without_data_or_a_validation_folder_a_grey_photo_model_is_not_measured_on_fashion_mnist(
     tmp_path: Path,
 ) -> None:

@@ -23,6 +23,7 @@ from siamkit.cli._image_pairs import (
     refuse_image_pairs,
 )
 from siamkit.cli._inputs import (
+    DATASET_NAMES,
     PROGRESS,
     check_input,
     class_tokens,
@@ -309,7 +310,11 @@ def calibrate(
         raise _cap_too_small(max_pairs, (pd.genuine.size, pd.impostor.size), whole)
     if pd.genuine.size == 0:
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
-    where = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
+    where: dict[str, Any] = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
+    if data not in DATASET_NAMES:  # a path as typed is relative to here: evaluate, run from
+        from pathlib import Path  # another folder, compares the folder's own path with it
+
+        where["root"] = str(Path(data).resolve())
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
     _say_saved(model, info, ev.describe(), as_json)
 

@@ -341,19 +341,26 @@ def _calibrated_on(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
     """The data the model's threshold was fit on (its ``calibration.data``, as ``siamkit
     calibrate`` described it) when that is the folder ``data`` evaluated here, of classes
     evaluated here (a photo user calibrates on the labelled folder that evaluate then reads by
-    default); ``None`` otherwise, or when the record does not say (a relative path is read from
-    this folder, as one given here is)."""
+    default); ``None`` otherwise, or when the record does not say.
+
+    The folder is calibrate's ``calibration.root`` (resolved where it ran); a record made
+    before that was kept names it only as typed, which is read only when absolute: a relative
+    path was relative to where calibrate ran, and from here it may name another folder (with
+    the same class names) or miss the same one reached another way."""
     cal = meta.get("calibration") or {}
-    said, classes = cal.get("data"), cal.get("classes")
+    said, classes, root = cal.get("data"), cal.get("classes"), cal.get("root")
     if not isinstance(said, str) or not isinstance(classes, list) or not Path(data).is_dir():
         return None
-    for lead in ("the folder ", "the run's labelled validation folder "):
-        if said.startswith(lead):  # what follows a folder's path: " (the classes ...)" and such
-            folder = said[len(lead) :].split(" (the ")[0].split(" (data.val_root)")[0]
-            break
+    if isinstance(root, str) and root:
+        folder = root
     else:
-        return None
-    if not folder or Path(folder).resolve() != Path(data).resolve():
+        for lead in ("the folder ", "the run's labelled validation folder "):
+            if said.startswith(lead):  # what follows a folder's path: " (the classes ...)" and such
+                folder = said[len(lead) :].split(" (the ")[0].split(" (data.val_root)")[0]
+                break
+        else:
+            return None
+    if not Path(folder).is_absolute() or Path(folder).resolve() != Path(data).resolve():
         return None
     evaluated = {ev.names[c] for c in ev.chosen}
     return said if evaluated & {str(c) for c in classes} else None
