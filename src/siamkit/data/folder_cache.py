@@ -47,6 +47,7 @@ __all__ = [
     "cache_folder",
     "cached_images",
     "image_cache",
+    "written_caches",
 ]
 
 #: The run folder's sub-folder that ``data.cache: true`` keeps the images in.
@@ -66,6 +67,17 @@ class _Cache:
 
 
 _active: ContextVar[_Cache | None] = ContextVar("siamkit_image_cache", default=None)
+
+#: The cache files (array and fingerprint, absolute) this process has written.
+_written: set[str] = set()
+
+
+def written_caches() -> list[Path]:
+    """The cache files (each array and its fingerprint, absolute) this process has written and
+    that are still there: what a failed new run that removes its OUT keeps (the images of a
+    50,000-photo folder took 40 minutes to read, and its "wrote ... to the cache" line was
+    said)."""
+    return sorted(Path(f) for f in _written if os.path.isfile(f))
 
 
 def cache_folder(setting: bool | str | None, run_dir: str | os.PathLike[str]) -> Path | None:
@@ -270,6 +282,7 @@ def _write(
     except OSError as err:
         _say(cache, f"could not write the image cache of {folder} in {cache.folder} ({err})")
         return
+    _written.update(os.path.abspath(f) for f in (npy, meta))
     _say(
         cache,
         f"wrote {len(array):,} images of {folder} to the cache {npy} ({human_bytes(array.nbytes)})",

@@ -191,7 +191,8 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         data = load_ssl_data(cfg.data)
     if options.resume:  # an image folder's files since the run started: refused before writing
         check_same_images(out_dir / CHECKPOINT, data, cfg.data.root)
-    check_batch_fits(cfg.train.batch_size, data.train_x.shape[0])  # before anything is written
+    # refused before anything but the image cache (data.cache) is written
+    check_batch_fits(cfg.train.batch_size, data.train_x.shape[0])
     model = build_ssl_model(cfg, data, resume=options.resume)
     trainer, monitor = build_ssl_trainer(model, cfg, data, out_dir, options.progress, log)
     ctx = trainer.ctx
