@@ -194,6 +194,19 @@ def test_the_option_s_folder() -> None:
         cache_folder(" ", "runs/a")
 
 
+@pytest.mark.parametrize("quoted", ["false", "True"])
+def test_a_quoted_true_or_false_is_refused_not_made_a_folder(quoted: str) -> None:
+    """``data.cache: "false"`` (quoted in YAML, or --set data.cache='"false"') cached the
+    images in a folder named false."""
+    word = quoted.lower()
+    with pytest.raises(ValueError) as refused:
+        cache_folder(quoted, "runs/a")
+    assert str(refused.value) == (
+        f'data.cache is the quoted text "{quoted}", which would name a folder {quoted}: write '
+        f"{word} without quotes (data.cache: {word}), or give a folder path"
+    )
+
+
 def test_a_cache_of_another_folder_is_named_and_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

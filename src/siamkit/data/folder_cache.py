@@ -96,6 +96,12 @@ def cache_folder(setting: bool | str | None, run_dir: str | os.PathLike[str]) ->
             "data.cache is an empty path: give true (the run's image-cache/ folder), a folder "
             "to keep the cache in, or false"
         )
+    if setting.strip().lower() in ("true", "false"):  # YAML's "false" is a folder's name
+        word = setting.strip().lower()
+        raise ValueError(
+            f'data.cache is the quoted text "{setting}", which would name a folder {setting}: '
+            f"write {word} without quotes (data.cache: {word}), or give a folder path"
+        )
     return Path(setting)
 
 
