@@ -422,9 +422,20 @@ async def label_texts(
     return TextLabelItemsResponse(label=label, count=count, items=out)
 
 
-@text_router.get("/info", response_model=TextInfoResponse, tags=["service"], responses=errors())
+@text_router.get(
+    "/info",
+    response_model=TextInfoResponse,
+    tags=["service"],
+    responses=errors(
+        409,
+        nogallery="The service's gallery, which held no item, was taken over by another model "
+        "(siamkit text enroll with it) after it started, or the model it recorded enrolled items "
+        "into it before the service's model did: its counts are not this model's.",
+    ),
+)
 async def info(engine: Engine) -> TextInfoResponse:
-    """The text model (threshold, token window), the gallery and the request limits."""
+    """The text model (threshold, token window), the gallery and the request limits (a 409, as
+    every gallery call, once another model took the service's gallery over)."""
     stats = await engine.call(engine.stats)
     _, source = text_threshold(engine.model)
     model = TextModelInfo(
