@@ -118,3 +118,30 @@ def test_siamkit_tune_names_the_refused_value_in_one_line(tmp_path: Path) -> Non
         "select on the test classes; change the space"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "key", [" data.train_classes", "data. train_classes ", "data .train_classes"]
+)
+def test_a_searched_key_written_with_spaces_is_checked_as_the_key(
+    base, tmp_path: Path, key: str
+) -> None:
+    """apply_overrides reads ' data.train_classes' as data.train_classes, but the preflight
+    compared the key's text: the study folder was written and every trial failed."""
+    space = {key: {"choice": [[0, 1, 2, 3, 4, 5, 6, 7]]}}
+    assert _refused(base, space, tmp_path / "s") == (
+        "search space: data.train_classes = [0, 1, 2, 3, 4, 5, 6, 7] is refused: it trains or "
+        "validates on classes 6 and 7, test classes of the config: a trial must never train or "
+        "select on the test classes; change the space"
+    )
+
+
+def test_a_key_written_twice_with_spaces_is_refused() -> None:
+    from siamkit.tuning import SearchSpace
+
+    with pytest.raises(ValueError) as err:
+        SearchSpace.from_dict({"data.limit": {"choice": [10]}, " data.limit": {"choice": [20]}})
+    assert str(err.value) == (
+        "search-space keys 'data.limit' and ' data.limit' both name data.limit: keep one of the "
+        "two entries"
+    )

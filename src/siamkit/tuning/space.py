@@ -246,6 +246,15 @@ def loss_needs(loss: LossConfig, base: RunConfig) -> set[str]:
     return loss_reads(loss) | ({LEARNS} if loss_learns(loss, base) else set())
 
 
+def _normal_key(key: Any) -> Any:
+    """``key`` without the spaces around its dotted parts (``" data.train_classes"`` is
+    ``data.train_classes``), as :func:`~siamkit.training.apply_overrides` reads it: the checks
+    made before a study (a searched ``data.*`` value, ``data.val_classes``) and ``--set``'s
+    pinning compare the key's text, so a spaced key slipped past them (every trial then failed
+    on data the preflight never checked)."""
+    return ".".join(part.strip() for part in key.split(".")) if isinstance(key, str) else key
+
+
 def _param(key: str, spec: Any) -> Param:
     # a key of the nested section, or one entry of the encoder's kwargs (its others stay)
     nested = isinstance(key, str) and key.startswith(("model.appearance.", KWARGS + "."))
@@ -289,6 +298,8 @@ def _param(key: str, spec: Any) -> Param:
                 f"search-space entry {key} is a whole section: its choices must be maps of its "
                 "keys, e.g. {kind: triplet, mining: batch_hard}"
             )
+        if "." not in key:  # a section's keys as apply_overrides reads them (see _normal_key)
+            arg = [{_normal_key(k): v for k, v in c.items()} for c in arg]
         return Param(key, kind, tuple(arg))
     if "." not in key:
         raise ValueError(f"search-space entry {key}: a range needs a section.key, not a section")
@@ -314,7 +325,17 @@ class SearchSpace:
         in file order; ``ValueError`` names the first entry that is not one."""
         if not isinstance(doc, dict) or not doc:
             raise ValueError("a search space must be a non-empty map of section.key entries")
-        return cls(tuple(_param(k, v) for k, v in doc.items()))
+        params: dict[str, Param] = {}
+        written: dict[str, Any] = {}  # each key as the map wrote it
+        for k, v in doc.items():
+            p = _param(_normal_key(k), v)
+            if p.key in params:
+                raise ValueError(
+                    f"search-space keys {written[p.key]!r} and {k!r} both name {p.key}: keep "
+                    "one of the two entries"
+                )
+            params[p.key], written[p.key] = p, k
+        return cls(tuple(params.values()))
 
     def without(self, fixed: set[str]) -> tuple[SearchSpace, list[str]]:
         """The space minus every parameter that sets one of the ``fixed`` keys (or a key inside
