@@ -145,3 +145,16 @@ def test_a_key_written_twice_with_spaces_is_refused() -> None:
         "search-space keys 'data.limit' and ' data.limit' both name data.limit: keep one of the "
         "two entries"
     )
+
+
+@pytest.mark.parametrize("entry", ["val_classes", " val_classes"])
+def test_validation_classes_in_a_whole_data_choice_are_refused(
+    base, tmp_path: Path, entry: str
+) -> None:
+    """A data section's choice setting val_classes was let through (only a data.val_classes
+    key was refused): its trials were scored on classes 0 and 1, the others on 4 and 5, and
+    best.yaml took the easier classes' trial."""
+    space = {"data": {"choice": [{entry: [0, 1]}, {entry: [4, 5]}]}}
+    assert _refused(base, space, tmp_path / "s") == (
+        "data.val_classes cannot be searched: trials must be scored alike"
+    )

@@ -26,7 +26,8 @@ def check_tunable(base: RunConfig, space: SearchSpace) -> None:
         )
     if base.train.val_metric == "none":
         raise ValueError("siamkit tune needs a validation metric: train.val_metric is none")
-    if any(p.key.startswith("data.val_classes") for p in space.params):
+    # every key a parameter sets: a whole data section's choice ({val_classes: [0, 1]}) too
+    if any(k.startswith("data.val_classes") for p in space.params for k in p.config_keys()):
         raise ValueError("data.val_classes cannot be searched: trials must be scored alike")
     space.check(base)
 
