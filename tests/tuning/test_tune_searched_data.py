@@ -80,17 +80,87 @@ def test_a_range_of_labels_per_class_is_checked_at_its_end(base, tmp_path: Path)
     ), message
 
 
-def test_values_refused_together_fail_their_trial_not_the_study(base, tmp_path: Path) -> None:
-    """150 labels of each of the 4 training classes and a limit of 500 images each pass alone;
-    together the loader refuses them: the trial fails with the reason and the study goes on
-    (it stops at its cap of failures in a row), where the ValueError ended it."""
+def _rows(out: Path) -> list[dict[str, str]]:
+    with (out / "trials.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_value_refused_beside_every_searched_value_is_refused_before_the_study(
+    base, tmp_path: Path
+) -> None:
+    """150 labels of each of the 4 training classes and a limit of 500 images each pass with
+    the config's other values, but every trial draws both: the loader refuses each, so the
+    space is refused before the study (it ran to its cap of failures)."""
     space = {"data.labels_per_class": {"choice": [150]}, "data.limit": {"choice": [500]}}
-    result = run_study(base, space, tmp_path, n_trials=1, progress=False)
-    assert result.complete == 0 and result.stopped_by == "failures"
-    with (tmp_path / "trials.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    assert rows and all(r["state"] == "fail" for r in rows)
-    assert all(r["reason"].startswith("the trial's data are refused: ") for r in rows), rows[0]
+    message = _refused(base, space, tmp_path / "s")
+    assert message.startswith(
+        "search space: data.labels_per_class = 150 is refused beside each searched value of "
+        "data.limit: data.limit = 500 is fewer than the 600 images data.labels_per_class "
+    ), message
+
+
+def test_values_refused_together_fail_their_trial_not_the_study(base, tmp_path: Path) -> None:
+    """Each value trains beside one of the other's (150 labels with no limit, a limit of 500
+    with 2 labels); a trial drawing 150 and 500 together fails with the loader's reason and
+    the study goes on."""
+    space = {
+        "data.labels_per_class": {"choice": [2, 150]},
+        "data.limit": {"choice": [None, 500]},
+    }
+    result = run_study(base, space, tmp_path, n_trials=3, progress=False)
+    assert result.complete == 3
+    rows = _rows(tmp_path)
+    both = [r for r in rows if (r["data.labels_per_class"], r["data.limit"]) == ("150", "500")]
+    assert both, rows  # the seeded sampler drew the pair
+    for r in rows:
+        assert (r["state"] == "fail") == (r in both), r
+    assert all(
+        r["reason"].startswith("the trial's data are refused: data.limit = 500 ") for r in both
+    )
+
+
+def test_a_value_refused_beside_the_configs_but_not_the_spaces_values_trains(
+    base, tmp_path: Path
+) -> None:
+    """10 labels of each of the 4 training classes are more than the config's limit of 20, but
+    every trial has the space's limit, null: checked beside the config's, the space was
+    refused."""
+    base = apply_overrides(base, ["data.limit=20"])
+    with pytest.raises(ValueError, match=r"data\.limit = 20 is fewer than the 40 images"):
+        load_run_data(apply_overrides(base, ["data.labels_per_class=10"]).data)
+    space = {"data.labels_per_class": {"choice": [2, 10]}, "data.limit": {"choice": [None]}}
+    result = run_study(base, space, tmp_path, n_trials=3, progress=False)
+    assert result.complete == 3
+    assert {r["state"] for r in _rows(tmp_path)} == {"complete"}
+
+
+def test_each_trials_data_are_checked_when_the_space_is_too_big_to_load_first(
+    base, tmp_path: Path
+) -> None:
+    """data.train_classes beside 9 values of data.limit is more combinations than are loaded
+    before the study: a trial drawing the training classes 0-7 is refused on its own (it would
+    train on the config's test classes 6 and 7), and the study goes on."""
+    from siamkit.tuning.preflight import MAX_DATA_COMBINATIONS
+
+    limits = list(range(100, 1000, 100))
+    assert len(limits) > MAX_DATA_COMBINATIONS
+    space = {
+        "data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7]]},
+        "data.limit": {"choice": limits},
+    }
+    result = run_study(base, space, tmp_path / "s", n_trials=3, progress=False)
+    assert result.complete == 3
+    rows = _rows(tmp_path / "s")
+    wide = [r for r in rows if r["data.train_classes"] == "[0, 1, 2, 3, 4, 5, 6, 7]"]
+    assert wide, rows  # the seeded sampler drew them
+    for r in rows:
+        assert (r["state"] == "fail") == (r in wide), r
+    assert all(
+        r["reason"] == "the trial's data are refused: it trains or validates on classes 6 and 7, "
+        "test classes of the config: a trial must never train or select on the test classes; "
+        "change the space"
+        for r in wide
+    )
 
 
 def test_a_searched_data_value_that_keeps_the_classes_trains(base, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ folder that is no training run, and models that every value of the space can bui
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,28 +139,58 @@ def _classes(names: tuple[str, ...], ids: Any) -> str:
     return f"class{'es' * (len(said) != 1)} {_and(said) if said else 'none'}"
 
 
+#: At most this many combinations of the other searched ``data.*`` / ``eval.*`` values are
+#: loaded with one value before a study (each loads the data); a value of a space with more is
+#: left to each trial's own check (:func:`_check_data_choices`).
+MAX_DATA_COMBINATIONS = 8
+
+
 def _check_data_choices(
     base: RunConfig, space: SearchSpace, base_data: RunData, load: Callable[[RunConfig], RunData]
 ) -> None:
-    """Every value of ``space`` that sets a ``data.*`` or ``eval.*`` key (with the config's
-    other values) gives data that ``load`` (the study's loader, which makes training's check of
-    the test classes, :func:`~siamkit.training.eval_protocol.protocol_check`) accepts, and that
-    keeps the config's test and validation classes (:func:`data_kept_apart`): only the
-    config's data were checked before, so a trial could train on a test class, or stop the
-    study at a ``data.labels_per_class`` its classes cannot give. Both ends of a range are
-    checked, as :meth:`SearchSpace.check` checks them; a trial whose values together are refused
-    fails on its own.
+    """Every value of ``space`` that sets a ``data.*`` or ``eval.*`` key gives data that
+    ``load`` (the study's loader, which makes training's check of the test classes,
+    :func:`~siamkit.training.eval_protocol.protocol_check`) accepts, and that keeps the
+    config's classes and test classes (:func:`data_kept_apart`): only the config's data were
+    checked before, so a trial could train on a test class, or stop the study at a
+    ``data.labels_per_class`` its classes cannot give. Both ends of a range are checked, as
+    :meth:`SearchSpace.check` checks them.
+
+    With several such parameters, a value is refused only when it fails beside every
+    combination of the others' checked values, which the trials draw instead of the config's:
+    ``data.labels_per_class: 10`` is refused beside the config's ``data.limit: 20`` but trains
+    beside a searched ``data.limit: null``. A value whose others have more than
+    :data:`MAX_DATA_COMBINATIONS` combinations is not checked here (each combination loads its
+    data): each trial's data are checked before it trains, and a trial whose values together
+    are refused fails on its own, with the reason, and the study goes on.
 
     Raises:
         ValueError: one sentence naming the setting, the value and why.
     """
-    for p in space.params:
-        if not any(k.startswith(("data.", "eval.")) for k in p.config_keys()):
-            continue
+    params = [
+        p for p in space.params if any(k.startswith(("data.", "eval.")) for k in p.config_keys())
+    ]
+    for p in params:
+        others = [q for q in params if q is not p]
+        if math.prod(len(q.checked_values()) for q in others) > MAX_DATA_COMBINATIONS:
+            continue  # too many to load: each trial's data are checked (run_study)
         for v in p.checked_values():
-            try:
-                data_kept_apart(
-                    base_data, load(apply_overrides(base, space.overrides({p.key: v}, base)))
+            first: ValueError | None = None
+            for drawn in itertools.product(*(q.checked_values() for q in others)):
+                by_key = {p.key: v, **{q.key: w for q, w in zip(others, drawn)}}
+                values = {q.key: by_key[q.key] for q in params}  # in the space's order
+                try:
+                    data_kept_apart(
+                        base_data, load(apply_overrides(base, space.overrides(values, base)))
+                    )
+                except ValueError as err:  # a ConfigError too: values the config refuses
+                    first = first or err
+                    continue
+                break  # a trial drawing v can train
+            else:
+                beside = (
+                    f" beside each searched value of {_and([q.key for q in others])}"
+                    if others
+                    else ""
                 )
-            except ValueError as err:
-                raise ValueError(f"search space: {p.key} = {v!r} is refused: {err}") from None
+                raise ValueError(f"search space: {p.key} = {v!r} is refused{beside}: {first}")

@@ -186,9 +186,12 @@ def run_study(
     written, so a study never recommends a ``best.yaml`` that training refuses; the loader names
     it in the same sentence as a refused ``data.labels_per_class``
     (:func:`~siamkit.training.load_run_data`), as training does. So do the data of every
-    ``data.*`` or ``eval.*`` value of the space (both ends of a range), which must also keep the
-    config's classes and test classes: no trial trains or selects on a test class. A trial whose
-    values are refused together fails, and the study goes on.
+    ``data.*`` or ``eval.*`` value of the space (both ends of a range), beside the other such
+    values the space searches, which must also keep the config's classes and test classes: no
+    trial trains or selects on a test class. A value is refused there only when it is refused
+    beside each of the others' values (and not loaded when they have too many combinations:
+    :func:`~siamkit.tuning.preflight._check_data_choices`); a trial whose values are refused
+    together fails, with the reason, and the study goes on.
 
     Raises:
         ValueError: the config has no validation classes, its data split or its test classes'
@@ -270,7 +273,7 @@ def run_study(
         except ValueError as err:  # a combination the config refuses: this trial fails, go on
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
-        try:  # values checked one by one before the study, refused together here
+        try:  # values checked beside the others' before the study, refused together here
             data = load(cfg)
             data_kept_apart(base_data, data)  # never trained or selected on a test class
         except ValueError as err:
