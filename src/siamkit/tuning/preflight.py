@@ -108,7 +108,9 @@ def data_kept_apart(base: RunData, data: RunData) -> None:
     """Refuse, in one sentence, a trial's ``data`` whose classes or test classes are not the
     config's (``base``): a searched ``data.*`` value (``data.train_classes``, another data set)
     would otherwise train or select on the config's test classes. (The same test classes of the
-    same classes leave the same training classes, so the same validation classes too.)
+    same classes leave the same training classes. The validation classes are ``data.val_classes``,
+    a key of their own, not compared here: :func:`check_tunable` refuses a space that sets it,
+    so every trial keeps the config's.)
 
     Raises:
         ValueError: the clause saying what moved (the caller names the value and the fix).
