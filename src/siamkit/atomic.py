@@ -124,9 +124,13 @@ def temp_folder(parent: str | os.PathLike[str], prefix: str) -> Path:
 
 def missing_folders(folder: str | os.PathLike[str]) -> list[Path]:
     """``folder`` and each of its parents that does not exist yet, deepest first: the folders
-    that making ``folder`` makes (empty when it exists)."""
+    that making ``folder`` makes (empty when it exists), as real absolute paths. They are found
+    on the resolved path, not on its text: ``new/..`` names the folder it is in, which exists
+    (and ``new/../old`` the existing ``old``), and making it makes ``new`` alone, which is not
+    ``folder``; a caller that removes what it made must not remove the folder it is in."""
+    real = Path(os.path.realpath(folder))
     new = []
-    for path in (Path(folder), *Path(folder).parents):
+    for path in (real, *real.parents):
         if os.path.lexists(path):
             break
         new.append(path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +129,7 @@ def train(
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)
         hint = _named_starts(config)[2]
         raise click.BadParameter(f"no saved model at {init_from}{hint}", param_hint="'--init-from'")
-    out_dir = Path(out) if out else Path("runs") / Path(config).stem
+    out_dir = _resolved_out(Path(out) if out else Path("runs") / Path(config).stem)
     _refuse_unmakeable_folder(out_dir, f"--out {out_dir}")
     _refuse_study_folder(out_dir)
     _refuse_set_aside_run(out_dir)
@@ -183,6 +185,20 @@ def train(
             click.echo(json.dumps(metrics, indent=2))
             return
         _say_run(cfg, metrics, result.model_dir, result.metrics_path, result.report_path)
+
+
+def _resolved_out(out: Path) -> Path:
+    """OUT resolved once, for every check, the run's writing and the removal of a failed new
+    run: on its text, ``--out new/..`` named the folder it is in as a new folder, which a
+    failed run removed with all it held, and ``--out runs/new/../old`` was not refused as
+    ``--out runs/old`` is. A relative OUT below the folder the command runs in stays relative
+    (``runs/old``), any other is its real absolute path."""
+    real = Path(os.path.realpath(out))
+    if out.is_absolute():
+        return real
+    with contextlib.suppress(ValueError, OSError):
+        return real.relative_to(os.getcwd())
+    return real
 
 
 def _say_run(

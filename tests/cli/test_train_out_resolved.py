@@ -1,0 +1,109 @@
+"""``siamkit train --out`` was checked and cleaned up on its text: ``--out new/..`` counted as a
+new folder (``new/..`` did not exist), so a run that failed or was interrupted before its first
+checkpoint removed it, the folder the command ran in, with everything in it (and
+``new/../mine`` the user's ``mine/``); ``--out runs/new/../old`` overwrote the finished run in
+runs/old that ``--out runs/old`` refuses. OUT is now resolved once, for every check, the
+run's writing and the removal."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.atomic import missing_folders
+from siamkit.cli.main import cli
+from siamkit.training.trainer import Trainer
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+
+
+def _args(out: str) -> list[str]:
+    return ["train", str(TINY), "--out", out, "--no-progress", "--episodes", "2",
+            "--set", "train.steps_per_epoch=1", "--set", "train.epochs=2"]  # fmt: skip
+
+
+def _interrupt_in_epoch_1(monkeypatch: pytest.MonkeyPatch, then: object = None) -> None:
+    """Ctrl-C in the first epoch, before any checkpoint; ``then(trainer)`` runs first."""
+
+    def stopped(self: Trainer, at: int) -> float:
+        if callable(then):
+            then(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_epoch", stopped)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder the command runs in, holding a user's file."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("three years")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def test_out_new_dotdot_interrupted_keeps_the_folder_it_runs_in(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupt_in_epoch_1(monkeypatch)
+    res = CliRunner().invoke(cli, _args("nonexist/.."))
+    assert res.exit_code == 130, res.output
+    assert work.is_dir() and _files(work) == {"thesis.tex": b"three years"}  # config.yaml gone
+    assert not (work / "nonexist").exists()  # the run wrote in the folder OUT names
+
+
+def test_out_new_dotdot_existing_interrupted_keeps_the_users_files(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (work / "existing").mkdir()
+    (work / "existing" / "notes.txt").write_text("mine")
+    _interrupt_in_epoch_1(monkeypatch)
+    res = CliRunner().invoke(cli, _args("nonexist/../existing"))
+    assert res.exit_code == 130, res.output
+    assert _files(work / "existing") == {"notes.txt": b"mine"}
+    assert _files(work) == {"thesis.tex": b"three years", "existing/notes.txt": b"mine"}
+
+
+def test_a_finished_run_behind_dotdot_is_refused_as_its_own_path_is(work: Path) -> None:
+    old = work / "runs" / "old"
+    (old / "model").mkdir(parents=True)
+    (old / "model" / "weights.safetensors").write_bytes(b"trained")
+    (old / "metrics.json").write_text("{}")
+    direct = CliRunner().invoke(cli, _args("runs/old"))
+    around = CliRunner().invoke(cli, _args("runs/new/../old"))
+    assert direct.exit_code == around.exit_code == 2, around.output
+    assert "runs/old already holds a run (model)" in direct.output
+    assert "runs/old already holds a run (model)" in around.output
+    assert _files(old) == {"model/weights.safetensors": b"trained", "metrics.json": b"{}"}
+    assert not (work / "runs" / "new").exists()
+
+
+def test_a_failed_new_run_with_nothing_else_in_out_still_removes_the_folders_it_made(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupt_in_epoch_1(monkeypatch)
+    res = CliRunner().invoke(cli, _args("sweep/run"))
+    assert res.exit_code == 130, res.output
+    assert sorted(os.listdir(work)) == ["thesis.tex"]
+
+
+def test_missing_folders_works_on_the_resolved_path(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    assert missing_folders(tmp_path / "new" / "..") == []
+    assert missing_folders(tmp_path / "new" / ".." / "old") == []
+    assert missing_folders(tmp_path / "new" / ".." / "b" / "c") == [
+        tmp_path / "b" / "c",
+        tmp_path / "b",
+    ]
+    (tmp_path / "link").symlink_to(tmp_path / "old")
+    assert missing_folders(tmp_path / "link" / "x") == [tmp_path / "old" / "x"]
