@@ -2,8 +2,10 @@
 new folder (``new/..`` did not exist), so a run that failed or was interrupted before its first
 checkpoint removed it, the folder the command ran in, with everything in it (and
 ``new/../mine`` the user's ``mine/``); ``--out runs/new/../old`` overwrote the finished run in
-runs/old that ``--out runs/old`` refuses. OUT is now resolved once, for every check, the
-run's writing and the removal."""
+runs/old that ``--out runs/old`` refuses. And a failed new run removed the OUT it made with
+``shutil.rmtree``: a user's file saved there during the first epoch went with it. OUT is now
+resolved once, and a failed new run removes only the files it wrote, then each folder it made
+while empty."""
 
 from __future__ import annotations
 
@@ -88,6 +90,29 @@ def test_a_finished_run_behind_dotdot_is_refused_as_its_own_path_is(work: Path) 
     assert not (work / "runs" / "new").exists()
 
 
+def test_a_users_file_saved_in_the_new_out_during_epoch_1_survives_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "sweep" / "run"
+
+    def user_saves(trainer: Trainer) -> None:
+        assert (out / "config.yaml").is_file()  # the run's, written before training
+        (out / "notes.txt").write_text("lr 1e-3 looks slow")
+        (out / "plots").mkdir()
+        (out / "plots" / "loss.png").write_bytes(b"png")
+        (out / "empty").mkdir()
+
+    _interrupt_in_epoch_1(monkeypatch, user_saves)
+    res = CliRunner().invoke(cli, _args(str(out)))
+    assert res.exit_code == 130, res.output
+    assert _files(out) == {"notes.txt": b"lr 1e-3 looks slow", "plots/loss.png": b"png"}
+    assert not (out / "empty").exists()  # an empty folder holds nobody's file
+    assert (
+        f"config.yaml written in the new folder {out} removed, the files there that the run did "
+        "not write kept" in res.output
+    )
+
+
 def test_a_failed_new_run_with_nothing_else_in_out_still_removes_the_folders_it_made(
     work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,3 +132,42 @@ def test_missing_folders_works_on_the_resolved_path(tmp_path: Path) -> None:
     ]
     (tmp_path / "link").symlink_to(tmp_path / "old")
     assert missing_folders(tmp_path / "link" / "x") == [tmp_path / "old" / "x"]
+
+
+def test_a_users_file_and_the_image_cache_in_the_new_out_both_stay_and_are_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    import siamkit.experiment.run as run_module
+
+    photos = tmp_path / "photos"
+    for c in "abcd":
+        (photos / c).mkdir(parents=True)
+        for i in range(8):
+            pixels = np.random.default_rng(100 * ord(c) + i).integers(0, 256, (12, 12, 3))
+            Image.fromarray(pixels.astype(np.uint8)).save(photos / c / f"{i}.png")
+    out = tmp_path / "runs" / "b"
+
+    def user_saves_then_ctrl_c(*args: object, **kwargs: object) -> None:
+        (out / "notes.txt").write_text("mine")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "check_positives", user_saves_then_ctrl_c)
+    args = [
+        "train", str(TINY), "--out", str(out), "--no-progress",
+        "--set", "data.dataset=image-folder", "--set", f"data.root={photos}",
+        "--set", "data.image_size=8", "--set", "data.cache=true", "--set", "data.train_classes=2",
+    ]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 130, res.output
+    cache = out / "image-cache"
+    assert sorted(_files(out)) == [
+        "image-cache/data.root-3x8x8.json",
+        "image-cache/data.root-3x8x8.npy",
+        "notes.txt",
+    ]
+    assert (
+        f"Its image cache kept in {cache}: the same command reads the images from it" in res.output
+    )

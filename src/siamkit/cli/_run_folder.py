@@ -97,10 +97,11 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
 def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
     """A new run (``enabled``: not --resume, not --overwrite) that stops before its first
     checkpoint, with an error (a full disk, a NaN loss) or an interrupt (Ctrl-C, SIGTERM),
-    leaves nothing behind that a user would take for a run: OUT, when it made it, is removed
-    with what is in it, then each parent it made while empty (one may hold another run started
-    into it meanwhile), or, in a folder that was there before, the run's files it wrote there (a
-    user's folder and its other files stay). An interrupt kept its config.yaml, which nothing
+    leaves nothing behind that a user would take for a run: the run's files it wrote in OUT
+    (:data:`RUN_OUTPUTS`) are removed, and OUT, when it made it, with each parent it made, while
+    empty. Never a folder with what it holds: a user's file saved into the new OUT during a
+    long first epoch, or a second run started into it meanwhile, stays, as does a user's folder
+    that was there before with its other files. An interrupt kept its config.yaml, which nothing
     can resume (--resume needs the checkpoint) and the same command writes again. A run with a
     checkpoint keeps everything, and a resumed run is never ``enabled``. The image cache the run
     wrote inside OUT (``image-cache/``, or a ``data.cache`` folder there) is kept, with the
@@ -125,12 +126,10 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
         said = _full_disk_sentence(err, out_dir, removed) if isinstance(err, OSError) else None
         if said is not None:
             raise click.ClickException(said) from None
-        if kept and removed is not None:
-            click.echo(
-                f"{removed[0].upper()}{removed[1:]}: the same command reads the images from it, "
-                "not from the files",
-                err=True,
-            )
+        if made and removed is not None and os.path.lexists(out_dir):  # say why OUT is there
+            why = ": the same command reads the images from it, not from the files" if kept else ""
+            first = removed[0].upper() if removed.startswith(("the ", "its ")) else removed[0]
+            click.echo(f"{first}{removed[1:]}{why}", err=True)  # (not Config.yaml ...)
         raise
 
 
@@ -152,29 +151,77 @@ def _holds_run(out_dir: Path) -> bool:
 def _remove_new_run(
     out_dir: Path, made: list[Path], before: set[str], kept: Sequence[Path] = ()
 ) -> str | None:
-    """Remove what a failed new run made (``made``: ``out_dir`` and the parents it made,
-    deepest first; see :func:`_failed_new_run_removed`) but the image cache files ``kept``
-    inside a folder it made; what was removed, in words, or ``None`` when nothing was."""
+    """Remove what a failed new run wrote (see :func:`_failed_new_run_removed`): its files of
+    :data:`RUN_OUTPUTS` that were not in ``out_dir`` ``before`` it and its temporary files, and,
+    when it made ``out_dir`` (``made``: it and the parents it made, deepest first), the empty
+    folders left in it, then it and each parent while empty. Nothing else goes, never a folder
+    with what it holds: a user's file saved into the new folder during the first epoch, a
+    second run started into it, and the image cache files ``kept`` stay. What was removed and
+    kept, in words, or ``None`` when nothing was removed."""
     from siamkit.atomic import remove_empty_folders
 
-    if made:
-        if not os.path.lexists(out_dir):
-            return None
-        if kept:  # its images, read once (40 minutes for 50,000 photos), stay for the rerun
-            _remove_all_but(out_dir, {os.path.abspath(f) for f in kept})
-            where = ", ".join(sorted({str(f.parent) for f in kept}))
-            return f"the new folder {out_dir} was removed but for its image cache in {where}"
-        # OUT alone with what is in it: a parent it made may hold another run started into
-        # it meanwhile (--out sweep/a and --out sweep/b together), so each goes only if empty
-        shutil.rmtree(out_dir, ignore_errors=True)
-        if os.path.lexists(out_dir):
-            return None
-        gone = remove_empty_folders(made[1:]) or out_dir
-        return f"the new folder {gone} was removed"
+    if made and not os.path.lexists(out_dir):
+        return None
+    written = _remove_run_files(out_dir, before)
+    if not made:
+        return f"{', '.join(written)} written in {out_dir} removed" if written else None
+    _remove_empty_subfolders(out_dir)  # an image-cache/ whose write failed
+    gone = remove_empty_folders(made)
+    if gone is not None:  # (made's paths are absolute: a relative OUT's is said relative)
+        return (
+            f"the new folder {gone if out_dir.is_absolute() else os.path.relpath(gone)} was removed"
+        )
+    where = ", ".join(sorted({str(f.parent) for f in kept}))
+    if not _holds_other_files(out_dir, {os.path.abspath(f) for f in kept}):
+        # its images, read once (40 minutes for 50,000 photos), stay for the rerun
+        return f"the new folder {out_dir} was removed but for its image cache in {where}"
+    said = (
+        f"{', '.join(written)} written in the new folder {out_dir} removed, the files there "
+        "that the run did not write kept"
+        if written
+        else None
+    )
+    if kept:
+        cache = f"its image cache kept in {where}"
+        return f"{said}, and {cache}" if said else cache
+    return said
+
+
+def _remove_run_files(out_dir: Path, before: set[str]) -> list[str]:
+    """Remove the files of :data:`RUN_OUTPUTS` in ``out_dir`` that were not there ``before``,
+    and this process's temporary files of them (``.NAME.tmp-PID-...``); the names removed."""
     written = [n for n in RUN_OUTPUTS if n not in before and os.path.lexists(out_dir / n)]
     for name in written:
         _remove(out_dir / name)
-    return f"{', '.join(written)} written in {out_dir} removed" if written else None
+    for name in RUN_OUTPUTS:
+        for tmp in out_dir.glob(f".{name}.tmp-{os.getpid()}-*"):
+            with contextlib.suppress(OSError):
+                _remove(tmp)
+    return written
+
+
+def _remove_empty_subfolders(folder: Path) -> None:
+    """Remove the empty folders inside ``folder`` (a folder the run made), deepest first: one
+    that holds a file stays, with its parents."""
+    for parent, subfolders, _ in os.walk(folder, topdown=False):
+        for name in subfolders:
+            with contextlib.suppress(OSError):  # not empty, or a symlink
+                os.rmdir(os.path.join(parent, name))
+
+
+def _holds_other_files(folder: Path, kept: set[str]) -> bool:
+    """Whether ``folder`` holds anything but the files ``kept`` (absolute paths) and the folders
+    that hold them."""
+    for entry in os.scandir(folder):
+        path = os.path.abspath(entry.path)
+        if path in kept:
+            continue
+        inside = any(k.startswith(path + os.sep) for k in kept)
+        if not inside or not entry.is_dir(follow_symlinks=False):
+            return True
+        if _holds_other_files(Path(entry.path), kept):
+            return True
+    return False
 
 
 def _full_disk_sentence(err: OSError, out_dir: Path, removed: str | None) -> str | None:
@@ -220,20 +267,6 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
             f"{out_dir} holds {', '.join(left)}: an earlier run set aside by --overwrite whose "
             "process was killed; move its files back into the folder or delete it, then rerun"
         )
-
-
-def _remove_all_but(folder: Path, kept: set[str]) -> None:
-    """Remove what ``folder`` holds but the files ``kept`` (absolute paths) and the folders
-    that hold them."""
-    for entry in os.scandir(folder):
-        path = os.path.abspath(entry.path)
-        if path in kept:
-            continue
-        if entry.is_dir(follow_symlinks=False) and any(k.startswith(path + os.sep) for k in kept):
-            _remove_all_but(Path(entry.path), kept)
-            continue
-        with contextlib.suppress(OSError):
-            _remove(Path(entry.path))
 
 
 def _remove(path: Path) -> None:
