@@ -131,7 +131,10 @@ def run_experiment(
     t0 = time.perf_counter()
     if os.environ.get("RANK", "0") != "0":
         log = _quiet
-    # everything that can refuse the run does so before anything is written
+    # everything that can refuse the run does so before its files are written (config.yaml,
+    # checkpoint.pt): only the image cache (data.cache) is written earlier, while the data
+    # is read, before check_positives and check_protocol; a refused new run keeps it for the
+    # same command (siamkit train removes the rest, cli/_run_folder.py)
     if resume:  # a missing checkpoint, or one made by another config (init_from: the checkpoint's)
         cfg = check_resumable(cfg, out / CHECKPOINT)
     log(f"loading {cfg.data.dataset} ...")
