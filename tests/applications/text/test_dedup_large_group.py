@@ -51,8 +51,8 @@ def test_a_large_chained_group_is_scored_without_its_similarity_matrix() -> None
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", ["centroid", "clique"])
-def test_a_large_group_splits_by_centroid_or_clique_in_time(rule: str) -> None:
+@pytest.mark.parametrize("rule", ["components", "centroid", "clique"])
+def test_a_large_group_is_grouped_in_time(rule: str) -> None:
     z, threshold = _arc(20_000)
     pairs = similar_pairs(z, threshold)
     linked = {(a, b) for a, b in pairs.tolist()}
@@ -67,7 +67,8 @@ def test_a_large_group_splits_by_centroid_or_clique_in_time(rule: str) -> None:
         lead = g.members[0]
         others = g.members[1:]
         # centroid: every member linked to the leader; clique: every pair linked
-        assert all((min(lead, m), max(lead, m)) in linked for m in others)
+        if rule != "components":
+            assert all((min(lead, m), max(lead, m)) in linked for m in others)
         if rule == "clique":
             assert all(
                 (min(a, b), max(a, b)) in linked for a in g.members for b in g.members if a != b

@@ -251,7 +251,8 @@ def group_duplicates(
     for comp in _components(n, pairs):
         parts = [comp] if rule == "components" else _split(comp, nbrs, rule)
         for g in parts:
-            g = sorted(g, key=lambda i: (-len(nbrs[i] & set(g)), i))
+            inside = set(g)  # once: built in the key, it cost G^2 for a group of G
+            g = sorted(g, key=lambda i: (-len(nbrs[i] & inside), i))
             lead, weakest = _lead_and_weakest(z, g, nbrs)
             groups.append(DuplicateGroup(tuple(g), tuple(lead), weakest))
     return sorted(groups, key=lambda gr: (-len(gr.members), gr.members))
