@@ -140,10 +140,10 @@ def test_each_trials_data_are_checked_when_the_space_is_too_big_to_load_first(
     """data.train_classes beside 9 values of data.limit is more combinations than are loaded
     before the study: a trial drawing the training classes 0-7 is refused on its own (it would
     train on the config's test classes 6 and 7), and the study goes on."""
-    from siamkit.tuning.preflight import MAX_DATA_COMBINATIONS
+    from siamkit.tuning.preflight import MAX_COMBINATIONS
 
     limits = list(range(100, 1000, 100))
-    assert len(limits) > MAX_DATA_COMBINATIONS
+    assert len(limits) > MAX_COMBINATIONS
     space = {
         "data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7]]},
         "data.limit": {"choice": limits},

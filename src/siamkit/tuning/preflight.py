@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from siamkit.training import RunConfig, RunData, build_model
 from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size
-from siamkit.tuning.space import SearchSpace
+from siamkit.tuning.space import Param, SearchSpace
 from siamkit.tuning.study import _and
 
 
@@ -68,40 +68,87 @@ def _check_model(base: RunConfig, data: RunData, note: Callable[[str], None] | N
 def _check_model_choices(
     base: RunConfig, space: SearchSpace, data: RunData, note: Callable[[str], None] | None = None
 ) -> None:
-    """Every model a value of ``space`` gives (with the config's other values) can be built: a
-    ConvNet choice of fewer blocks than the config's ``taps`` name, which the trial keeps beside
-    it, would stop the study at the first trial drawing it. Built under a forked random state,
-    as :func:`_check_model`.
+    """Every model a value of ``space`` gives can be built: a ConvNet choice of fewer blocks
+    than the config's ``taps`` name, which the trial keeps beside it, would stop the study at
+    the first trial drawing it. Built under a forked random state, as :func:`_check_model`.
+
+    With several ``model.*`` parameters, a value is refused only when it builds no model beside
+    every combination of the others' checked values, which the trials draw instead of the
+    config's (widths ``[8]`` fail beside the config's taps ``[1]`` but build beside a searched
+    taps ``[0]``); beyond :data:`MAX_COMBINATIONS` it is left to each trial's own build, as
+    :func:`_check_data_choices` leaves data.
 
     Raises:
         ValueError: one sentence naming the value, why and what to change.
     """
     import torch
 
-    from siamkit.tuning.space import kept_beside
+    from siamkit.tuning.space import KWARGS, _whole_kwargs, kept_beside
 
     mean, std = data.channel_stats()
-    for p in space.params:
-        if not any(k.startswith("model.") for k in p.config_keys()):
-            continue
+
+    def build(cfg: RunConfig) -> None:
+        with torch.random.fork_rng(devices=[]):
+            build_model(cfg.model, data.input_shape, mean, std, log=note)
+
+    params = [p for p in space.params if any(k.startswith("model.") for k in p.config_keys())]
+    for p, v, others, err in _refused_values(base, space, params, build):
+        why = str(err).removeprefix("model.encoder / model.encoder_kwargs: ")
+        searched = {k.removeprefix(KWARGS + ".") for q in others for k in q.config_keys()}
+        searched |= {e for q in others for c in q.choices for e in _whole_kwargs(q.key, c) or {}}
+        kept = [k for k in kept_beside(p.key, v, base) if k not in searched]
+        raise ValueError(
+            f"search space: {p.key} = {v!r} builds no model with this config{_beside(others)} "
+            f"({why}): change that {'choice' if p.kind == 'choice' else 'range'}"
+            + (
+                f", or the config's model.encoder_kwargs {_and(kept)}, which every "
+                f"{base.model.encoder} trial keeps beside the choice's"
+                if kept
+                else ""
+            )
+        )
+
+
+#: At most this many combinations of the other searched values (of the same kind: ``model.*``,
+#: or ``data.*`` and ``eval.*``) are checked with one value before a study (each builds a model
+#: or loads the data); a value beside more is left to each trial's own check.
+MAX_COMBINATIONS = 8
+
+
+def _refused_values(
+    base: RunConfig,
+    space: SearchSpace,
+    params: list[Param],
+    check: Callable[[RunConfig], None],
+) -> Iterator[tuple[Param, Any, list[Param], ValueError]]:
+    """Each checked value ``v`` of a parameter ``p`` of ``params`` that ``check`` (or the
+    config) refuses beside every combination of the other ``params``' checked values (each
+    choice, both ends of a range), as ``(p, v, others, the first combination's error)``: a
+    trial draws the others' values, not the config's. A value whose others have more than
+    :data:`MAX_COMBINATIONS` combinations is not checked (each trial checks its own)."""
+    for p in params:
+        others = [q for q in params if q is not p]
+        if math.prod(len(q.checked_values()) for q in others) > MAX_COMBINATIONS:
+            continue  # too many to check: each trial's values are checked (run_study)
         for v in p.checked_values():
-            cfg = apply_overrides(base, space.overrides({p.key: v}, base))
-            try:
-                with torch.random.fork_rng(devices=[]):
-                    build_model(cfg.model, data.input_shape, mean, std, log=note)
-            except ValueError as err:
-                why = str(err).removeprefix("model.encoder / model.encoder_kwargs: ")
-                kept = kept_beside(p.key, v, base)
-                raise ValueError(
-                    f"search space: {p.key} = {v!r} builds no model with this config ({why}): "
-                    f"change that {'choice' if p.kind == 'choice' else 'range'}"
-                    + (
-                        f", or the config's model.encoder_kwargs {_and(kept)}, which every "
-                        f"{base.model.encoder} trial keeps beside the choice's"
-                        if kept
-                        else ""
-                    )
-                ) from None
+            first: ValueError | None = None
+            for drawn in itertools.product(*(q.checked_values() for q in others)):
+                by_key = {p.key: v, **{q.key: w for q, w in zip(others, drawn)}}
+                values = {q.key: by_key[q.key] for q in params}  # in the space's order
+                try:
+                    check(apply_overrides(base, space.overrides(values, base)))
+                except ValueError as err:  # a ConfigError too: values the config refuses
+                    first = first or err
+                    continue
+                break  # a trial drawing v can train
+            else:
+                assert first is not None  # every parameter has a checked value
+                yield p, v, others, first
+
+
+def _beside(others: list[Param]) -> str:
+    """`` beside each searched value of data.limit`` (nothing without ``others``)."""
+    return f" beside each searched value of {_and([q.key for q in others])}" if others else ""
 
 
 def data_kept_apart(base: RunData, data: RunData) -> None:
@@ -141,12 +188,6 @@ def _classes(names: tuple[str, ...], ids: Any) -> str:
     return f"class{'es' * (len(said) != 1)} {_and(said) if said else 'none'}"
 
 
-#: At most this many combinations of the other searched ``data.*`` / ``eval.*`` values are
-#: loaded with one value before a study (each loads the data); a value of a space with more is
-#: left to each trial's own check (:func:`_check_data_choices`).
-MAX_DATA_COMBINATIONS = 8
-
-
 def _check_data_choices(
     base: RunConfig, space: SearchSpace, base_data: RunData, load: Callable[[RunConfig], RunData]
 ) -> None:
@@ -162,7 +203,7 @@ def _check_data_choices(
     combination of the others' checked values, which the trials draw instead of the config's:
     ``data.labels_per_class: 10`` is refused beside the config's ``data.limit: 20`` but trains
     beside a searched ``data.limit: null``. A value whose others have more than
-    :data:`MAX_DATA_COMBINATIONS` combinations is not checked here (each combination loads its
+    :data:`MAX_COMBINATIONS` combinations is not checked here (each combination loads its
     data): each trial's data are checked before it trains, and a trial whose values together
     are refused fails on its own, with the reason, and the study goes on.
 
@@ -172,27 +213,7 @@ def _check_data_choices(
     params = [
         p for p in space.params if any(k.startswith(("data.", "eval.")) for k in p.config_keys())
     ]
-    for p in params:
-        others = [q for q in params if q is not p]
-        if math.prod(len(q.checked_values()) for q in others) > MAX_DATA_COMBINATIONS:
-            continue  # too many to load: each trial's data are checked (run_study)
-        for v in p.checked_values():
-            first: ValueError | None = None
-            for drawn in itertools.product(*(q.checked_values() for q in others)):
-                by_key = {p.key: v, **{q.key: w for q, w in zip(others, drawn)}}
-                values = {q.key: by_key[q.key] for q in params}  # in the space's order
-                try:
-                    data_kept_apart(
-                        base_data, load(apply_overrides(base, space.overrides(values, base)))
-                    )
-                except ValueError as err:  # a ConfigError too: values the config refuses
-                    first = first or err
-                    continue
-                break  # a trial drawing v can train
-            else:
-                beside = (
-                    f" beside each searched value of {_and([q.key for q in others])}"
-                    if others
-                    else ""
-                )
-                raise ValueError(f"search space: {p.key} = {v!r} is refused{beside}: {first}")
+    for p, v, others, err in _refused_values(
+        base, space, params, lambda cfg: data_kept_apart(base_data, load(cfg))
+    ):
+        raise ValueError(f"search space: {p.key} = {v!r} is refused{_beside(others)}: {err}")
