@@ -228,3 +228,34 @@ def test_validation_classes_in_a_whole_data_choice_are_refused(
     assert _refused(base, space, tmp_path / "s") == (
         "data.val_classes cannot be searched: trials must be scored alike"
     )
+
+
+def test_the_data_loaded_before_the_study_are_bounded(base) -> None:
+    """Training classes 0-7 fail beside every limit and labels_per_class: checking each value
+    beside all 81 of the others' combinations would load the data 81 times before the study
+    (a big folder each time); beyond MAX_COMBINATIONS the trials check their own."""
+    from siamkit.tuning import SearchSpace
+    from siamkit.tuning.preflight import MAX_COMBINATIONS, _check_data_choices
+
+    many = list(range(100, 1000, 100))
+    space = SearchSpace.from_dict({
+        "data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7]]},
+        "data.limit": {"choice": many},
+        "data.labels_per_class": {"choice": many},
+    })  # fmt: skip
+    base_data = load_run_data(base.data)
+    loaded = []
+
+    def load(cfg):
+        loaded.append(cfg.data)
+        return load_run_data(cfg.data)
+
+    _check_data_choices(base, space, base_data, load)  # each value beside too many to load
+    assert loaded == []
+    small = SearchSpace.from_dict({
+        "data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5, 6, 7]]},
+        "data.limit": {"choice": many[:MAX_COMBINATIONS]},
+    })  # fmt: skip
+    with pytest.raises(ValueError, match=r"beside each searched value of data\.limit"):
+        _check_data_choices(base, small, base_data, load)
+    assert len(loaded) == MAX_COMBINATIONS  # every combination, once
