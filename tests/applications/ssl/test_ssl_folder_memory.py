@@ -21,14 +21,14 @@ from siamkit.cli.main import cli
 from siamkit.progress import human_bytes
 
 
-def _run(tmp_path: Path) -> tuple[Path, Result]:
+def _run(tmp_path: Path, **data: Any) -> tuple[Path, Result]:
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(12):
         Image.new("RGB", (20, 10), (20 * i, 200 - 10 * i, 40)).save(photos / f"{i}.png")
     doc = {
         "task": "ssl", "method": "simclr",
-        "data": {"dataset": "image-folder", "root": str(photos), "image_size": 8},
+        "data": {"dataset": "image-folder", "root": str(photos), "image_size": 8, **data},
         "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8]}, "embedding_dim": 8},
         "ssl": {"proj_dim": 8, "proj_hidden": 16, "collapse_std": 0.0},
         "train": {"epochs": 1, "batch_size": 4, "steps_per_epoch": 1, "device": "cpu"},
@@ -100,3 +100,96 @@ def test_every_process_of_a_torchrun_launch_holds_the_folder(
         "data.image_size, or keep a sample with data.limit well below 50 (which would fill it "
         "all)"
     )
+
+
+def _labeled(tmp_path: Path) -> Path:
+    """labeled/: two classes of four images (the kNN monitor's data.val_root)."""
+    labeled = tmp_path / "labeled"
+    for c, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        (labeled / c).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8), tuple(v + 5 * i for v in colour)).save(
+                labeled / c / f"{i}.png"
+            )
+    return labeled
+
+
+def _spy_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What is read: the training images (load_images) and the monitor's (load_all)."""
+    from siamkit.data.folders import ImageFolderDataset
+
+    read: list[object] = []
+    real_images, real_all = ssl_data.load_images, ImageFolderDataset.load_all
+
+    def images(*args: Any, **kwargs: Any) -> Any:
+        read.append("data.root")
+        return real_images(*args, **kwargs)
+
+    def load_all(self: Any, *args: Any, **kwargs: Any) -> Any:
+        read.append("data.val_root")
+        return real_all(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl_data, "load_images", images)
+    monkeypatch.setattr(ImageFolderDataset, "load_all", load_all)
+    return read
+
+
+def test_the_monitors_labelled_images_are_counted_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """data.val_root's images are held beside the training images for the whole run: what the
+    training images alone fit in is refused, before either folder is read."""
+    image = 3 * 8 * 8
+    labeled = _labeled(tmp_path)
+    monkeypatch.setattr(ssl_data, "available_memory", lambda: 12 * image)
+    read = _spy_reads(monkeypatch)
+    photos, res = _run(tmp_path, val_root=str(labeled))
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: data.root {photos}: the 12 images to train on and the 8 labelled images of "
+        f"data.val_root {labeled} take {human_bytes(20 * image)} held in memory at "
+        f"data.image_size 8 in colour, more than the {human_bytes(12 * image)} this machine "
+        "has free: lower data.image_size, or keep a sample with data.limit well below 4 (which "
+        "would fill it all)"
+    ], res.output
+    assert read == [] and not (tmp_path / "o").exists()
+
+
+def test_a_monitor_folder_that_alone_fills_the_memory_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    image = 3 * 8 * 8
+    monkeypatch.setattr(ssl_data, "available_memory", lambda: 5 * image)
+    with pytest.raises(ValueError) as err:
+        ssl_data.check_images_fit(12, (3, 8, 8), "photos", 8, "labeled")
+    assert str(err.value) == (
+        f"data.root photos: the 12 images to train on and the 8 labelled images of data.val_root "
+        f"labeled take {human_bytes(20 * image)} held in memory at data.image_size 8 in colour, "
+        f"more than the {human_bytes(5 * image)} this machine has free: lower data.image_size, "
+        "or give data.val_root fewer labelled images (the 8 alone fill it)"
+    )
+
+
+def test_a_folder_and_monitor_that_fit_train(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labeled = _labeled(tmp_path)
+    monkeypatch.setattr(ssl_data, "available_memory", lambda: 20 * 3 * 8 * 8)
+    read = _spy_reads(monkeypatch)
+    _, res = _run(tmp_path, val_root=str(labeled))
+    assert res.exit_code == 0, res.output
+    assert read == ["data.root", "data.val_root"]
+    assert "8 labelled images of 2 classes" in res.output
+
+
+def test_a_sample_that_fits_trains_though_the_whole_folder_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """data.limit keeps 4 of the 12 images: those 4 are what is held, so what fits 4 (and not
+    12) trains on them; the whole folder is refused in the same memory."""
+    monkeypatch.setattr(ssl_data, "available_memory", lambda: 4 * 3 * 8 * 8)
+    photos, res = _run(tmp_path, limit=4)
+    assert res.exit_code == 0, res.output
+    assert f"self-supervised on 4 images under {photos}" in res.output
+    with pytest.raises(ValueError, match="the 12 images to train on"):
+        ssl_data.folder_images(str(photos), 8, False)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLDataConfig
-from siamkit.data.folders import images_under
+from siamkit.data.folders import ImageFolderDataset, images_under
 from siamkit.data.image_io import load_images
 from siamkit.progress import human_bytes
 from siamkit.training.config import DataConfig
@@ -122,14 +122,21 @@ def available_memory() -> int | None:
         return None
 
 
-def check_images_fit(n: int, shape: tuple[int, int, int], root: str) -> None:
+def check_images_fit(
+    n: int,
+    shape: tuple[int, int, int],
+    root: str,
+    monitor: int = 0,
+    val_root: str | None = None,
+) -> None:
     """Refuse, before any file is read, a folder whose ``n`` images at ``shape`` (uint8, held in
-    memory for the whole run) take more than the memory the machine has free. The images' tensor
-    is allocated before they are read: 50,000 photos at ``data.image_size`` 512 in colour
-    (36.6 GiB), beyond the machine's memory and swap (here 23 GiB), failed at once with
-    PyTorch's "DefaultCPUAllocator: can't allocate memory"; within them but above what is free
-    (Linux overcommits), the pages fill as the photos are read (~0.05 s each) until the
-    process is killed partway.
+    memory for the whole run), with the kNN monitor's ``monitor`` labelled images of
+    ``val_root`` (read at the same size and held as long), take more than the memory the machine
+    has free. The images' tensor is allocated before they are read: 50,000 photos at
+    ``data.image_size`` 512 in colour (36.6 GiB), beyond the machine's memory and swap (here
+    23 GiB), failed at once with PyTorch's "DefaultCPUAllocator: can't allocate memory"; within
+    them but above what is free (Linux overcommits), the pages fill as the photos are read
+    (~0.05 s each) until the process is killed partway.
 
     Under ``torchrun`` every process of the machine (``LOCAL_WORLD_SIZE``) reads and holds
     the whole folder, so their sum is what must fit.
@@ -138,23 +145,45 @@ def check_images_fit(n: int, shape: tuple[int, int, int], root: str) -> None:
     """
     image = shape[0] * shape[1] * shape[2]
     procs = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))  # torchrun sets it
-    need = n * image * procs
+    need = (n + monitor) * image * procs
     free = available_memory()
     if free is None or need <= free:
         return
-    fits = max(1, free // (image * procs))
+    fits = free // (image * procs) - monitor
     colour = "grayscale" if shape[0] == 1 else "colour"
     held = (
         "held in memory"
         if procs == 1
         else f"held in memory by the {procs} processes on this machine (each holds them all)"
     )
+    what = f"the {n:,} images to train on"
+    if monitor:
+        what += f" and the {monitor:,} labelled images of data.val_root {val_root}"
+    if monitor and fits < 1:
+        fix = (
+            f"lower data.image_size, or give data.val_root fewer labelled images (the "
+            f"{monitor:,} alone fill it)"
+        )
+    else:
+        fix = (
+            f"lower data.image_size, or keep a sample with data.limit well below "
+            f"{max(1, fits):,} (which would fill it all)"
+        )
     raise ValueError(
-        f"data.root {root}: the {n:,} images to train on take {human_bytes(need)} {held} at "
-        f"data.image_size {shape[1]} in {colour}, more than the {human_bytes(free)} this "
-        f"machine has free: lower data.image_size, or keep a sample with data.limit well below "
-        f"{fits:,} (which would fill it all)"
+        f"data.root {root}: {what} take {human_bytes(need)} {held} at data.image_size "
+        f"{shape[1]} in {colour}, more than the {human_bytes(free)} this machine has free: {fix}"
     )
+
+
+def training_files(root: str, limit: int | None = None) -> tuple[list[Path], str]:
+    """The image files of ``root`` a run reads (with ``limit``, ``data.limit``, a seeded
+    ``limit`` of them: the images the whole folder's read would keep, in its order) and the whole
+    folder's :func:`folder_id`."""
+    paths = images_under(root, "data.root", "; a self-supervised run needs a folder of images")
+    images_id = folder_id(root, paths)
+    if limit is not None and limit < len(paths):  # not 50,000 photos read for 1,000 kept
+        paths = [paths[i] for i in seeded_sample(len(paths), limit, SPLIT_SEED).tolist()]
+    return paths, images_id
 
 
 def folder_images_and_id(
@@ -163,27 +192,21 @@ def folder_images_and_id(
     """:func:`folder_images`, and the files' :func:`folder_id`, from one walk of ``root``; with
     ``limit`` (``data.limit``) only a seeded ``limit`` of the files are read (the images the
     whole folder's read would keep, in its order; the id is the whole folder's)."""
-    paths = images_under(root, "data.root", "; a self-supervised run needs a folder of images")
-    images_id = folder_id(root, paths)
-    if limit is not None and limit < len(paths):  # not 50,000 photos read for 1,000 kept
-        paths = [paths[i] for i in seeded_sample(len(paths), limit, SPLIT_SEED).tolist()]
+    paths, images_id = training_files(root, limit)
     shape = (1 if grayscale else 3, image_size, image_size)
     check_images_fit(len(paths), shape, root)  # not 40 minutes of reading, then killed
     return load_images(paths, shape, folder="data.root", dtype=torch.uint8), images_id
 
 
-def monitor_folder_images(
-    root: str, image_size: int, grayscale: bool
-) -> tuple[Tensor, Tensor, str]:
-    """The kNN monitor's labelled images of ``data.val_root`` (one sub-folder per class):
-    ``(N, C, S, S)`` uint8 (:func:`~siamkit.encode.encode` scales them to ``[0, 1]``), ``(N,)``
-    labels, and what they are in words.
+def monitor_folder(root: str, shape: tuple[int, int, int]) -> ImageFolderDataset:
+    """The files of the kNN monitor's ``data.val_root`` (one sub-folder per class), listed and
+    checked; no image is read.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
         ValueError: it is not one sub-folder of images per class, of two classes or more.
     """
-    from siamkit.data.folders import ImageFolderDataset, loose_images
+    from siamkit.data.folders import loose_images
 
     layout = "a folder with one sub-folder of labelled images per class (e.g. labeled/cat/1.png)"
     if not Path(root).is_dir():
@@ -193,7 +216,7 @@ def monitor_folder_images(
             f"data.val_root {root!r} holds images and no class sub-folders: give {layout}"
         )
     try:
-        ds = ImageFolderDataset(root, (1 if grayscale else 3, image_size, image_size))
+        ds = ImageFolderDataset(root, shape)
     except ValueError as err:
         raise ValueError(f"data.val_root: {err}") from None
     if len(ds.classes) < 2:
@@ -201,9 +224,28 @@ def monitor_folder_images(
             f"data.val_root {root!r} holds one class ({ds.classes[0]}); the kNN monitor tells "
             f"classes apart, so give {layout}, of two classes or more"
         )
+    return ds
+
+
+def _monitor_images(ds: ImageFolderDataset, root: str) -> tuple[Tensor, Tensor, str]:
     x, y = ds.load_all(folder="data.val_root", dtype=torch.uint8)
     n, k = len(y), len(ds.classes)
     return x, y, f"{n:,} labelled image{'s' * (n != 1)} of {k} classes under {root}"
+
+
+def monitor_folder_images(
+    root: str, image_size: int, grayscale: bool
+) -> tuple[Tensor, Tensor, str]:
+    """The kNN monitor's labelled images of ``data.val_root`` (:func:`monitor_folder`):
+    ``(N, C, S, S)`` uint8 (:func:`~siamkit.encode.encode` scales them to ``[0, 1]``), ``(N,)``
+    labels, and what they are in words.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        ValueError: it is not one sub-folder of images per class, of two classes or more.
+    """
+    ds = monitor_folder(root, (1 if grayscale else 3, image_size, image_size))
+    return _monitor_images(ds, root)
 
 
 def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
@@ -212,11 +254,18 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         if cfg.root is None:
             raise ValueError("data.dataset = image-folder needs data.root: a folder of images")
         size = 64 if cfg.image_size is None else cfg.image_size  # unset: image-folder's own
-        x, images_id = folder_images_and_id(cfg.root, size, bool(cfg.grayscale), cfg.limit)
+        shape = (1 if cfg.grayscale else 3, size, size)
+        paths, images_id = training_files(cfg.root, cfg.limit)
+        monitor = None if cfg.val_root is None else monitor_folder(cfg.val_root, shape)
+        # the monitor's images are held beside the training images: both counted before reading
+        check_images_fit(
+            len(paths), shape, cfg.root, 0 if monitor is None else len(monitor), cfg.val_root
+        )
+        x = load_images(paths, shape, folder="data.root", dtype=torch.uint8)
         source = f"{x.shape[0]} images under {cfg.root}"
-        if cfg.val_root is None:
+        if monitor is None or cfg.val_root is None:
             return SSLData(x, None, None, source, images_id=images_id)
-        vx, vy, val_source = monitor_folder_images(cfg.val_root, size, bool(cfg.grayscale))
+        vx, vy, val_source = _monitor_images(monitor, cfg.val_root)
         return SSLData(x, vx, vy, source, val_source=val_source, images_id=images_id)
     run = load_run_data(
         DataConfig(
