@@ -165,13 +165,20 @@ class EnrolledImages:
         return [label for label in self.skipped if label not in self.ids]
 
 
+#: Images embedded at once by :func:`enroll_groups`: 256 images at a model's input size
+CHUNK = 256
+#: Photos embedded at once for a face model, which reads each at its own size (256 12-MP photos
+#: are 37 GB as floats) and finds and embeds their faces one photo at a time anyway
+PHOTO_CHUNK = 8
+
+
 def enroll_groups(
     gallery: Any,
     model: Any,
     groups: Mapping[str, Sequence[Path]],
     x: Any,
     metadata: Mapping[str, Any] | None,
-    chunk: int = 256,
+    chunk: int | None = None,
     thumbnails: str | Path | None = None,
     stored: StoredLabels | None = None,
 ) -> EnrolledImages:
@@ -183,6 +190,9 @@ def enroll_groups(
     (``thumbnails_path_for(gallery_path)``), as the service's ``/enroll`` keeps them
     (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled`), so that the web page
     shows what matched; they are made with the embeddings, before anything is written.
+
+    ``chunk``: images embedded (and held) at once; by default :data:`CHUNK`, or
+    :data:`PHOTO_CHUNK` for a model that takes whole photos (a face model).
 
     ``stored``: counts each label once its transaction is committed (that of
     :func:`stored_labels_kept_on_interrupt`, which says what an interruption kept).
@@ -202,6 +212,8 @@ def enroll_groups(
 
     for label in groups:
         validate_label(label)
+    if chunk is None:
+        chunk = PHOTO_CHUNK if getattr(model, "input_kind", None) == "photo" else CHUNK
     n = len(x)  # a batch, or a list of photos of their own sizes (a face model)
     files = [p for group in groups.values() for p in group]
 
