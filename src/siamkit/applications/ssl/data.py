@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -106,20 +107,101 @@ def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
     return folder_images_and_id(root, image_size, grayscale)[0]
 
 
+#: where :func:`available_memory` reads the machine's memory and this process's cgroups
+#: (module names, so that a test can point them at files of its own)
+MEMINFO = "/proc/meminfo"
+PROC_CGROUP = "/proc/self/cgroup"
+CGROUP_ROOT = "/sys/fs/cgroup"
+_NO_LIMIT = 2**60  # cgroup v1 writes "no limit" as the largest page-aligned int64
+
+
 def available_memory() -> int | None:
     """Bytes of memory this machine can still give a process (Linux's ``MemAvailable``, else
-    the free physical pages), or ``None`` where it cannot be told."""
+    the free physical pages), or less where this process's cgroup (a container's memory limit)
+    leaves it less (:func:`cgroup_memory_left`): a container limited to 4 GiB on a 64 GiB
+    machine is killed at 4 GiB, whatever the machine has free. ``None`` where neither can be
+    told."""
+    machine: int | None = None
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
+        with open(MEMINFO, encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    machine = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
+    if machine is None:
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            machine = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    limited = cgroup_memory_left()
+    if machine is None or limited is None:
+        return limited if machine is None else machine
+    return min(machine, limited)
+
+
+def cgroup_memory_left() -> int | None:
+    """Bytes this process's memory cgroup can still take: over its cgroup and each one above it
+    with a limit (cgroup v2's ``memory.max``, v1's ``memory.limit_in_bytes``), the least limit
+    less usage (``memory.current``, ``memory.usage_in_bytes``), the inactive file cache left out
+    of the usage (the kernel takes those pages back before it kills the process). ``None``
+    where no limit is set or none can be read."""
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
+        with open(PROC_CGROUP, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    v1 = v2 = None
+    for line in lines:  # "0::/path" (v2), "4:memory:/path" (v1)
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[1] == "":
+            v2 = parts[2]
+        elif len(parts) == 3 and "memory" in parts[1].split(","):
+            v1 = parts[2]
+    root = Path(CGROUP_ROOT)
+    kinds = (
+        (root, v2, "memory.max", "memory.current", "inactive_file"),
+        (
+            root / "memory",
+            v1,
+            "memory.limit_in_bytes",
+            "memory.usage_in_bytes",
+            "total_inactive_file",
+        ),
+    )
+    left: int | None = None
+    for mount, path, limit, usage, inactive in kinds:
+        if path is None:
+            continue
+        folder = mount / path.strip("/")
+        # the cgroup and those above it, up to the mount (inside a container the mount is often
+        # the container's own cgroup, and the path below it absent)
+        for where in (folder, *[p for p in folder.parents if p.is_relative_to(mount)]):
+            room = _cgroup_room(where, limit, usage, inactive)
+            if room is not None:
+                left = room if left is None else min(left, room)
+    return left
+
+
+def _cgroup_room(folder: Path, limit: str, usage: str, inactive: str) -> int | None:
+    """``folder``'s limit less its usage (less its inactive file cache), or ``None`` where it
+    sets no limit or cannot be read."""
+    try:
+        cap = (folder / limit).read_text(encoding="ascii").strip()
+        if cap == "max" or int(cap) >= _NO_LIMIT:
+            return None
+        used = int((folder / usage).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
         return None
+    cache = 0
+    try:
+        for line in (folder / "memory.stat").read_text(encoding="ascii").splitlines():
+            key, _, value = line.partition(" ")
+            if key == inactive:
+                cache = int(value)
+                break
+    except (OSError, ValueError):
+        pass
+    return max(0, int(cap) - max(0, used - cache))
 
 
 def check_images_fit(
