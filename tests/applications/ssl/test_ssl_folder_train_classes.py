@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from siamkit.cli.main import cli
+from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -27,19 +28,19 @@ def _folder(tmp_path: Path) -> Path:
     return root
 
 
-def _train(tmp_path: Path, root: Path, train_classes: Any) -> Result:
+def _train(tmp_path: Path, root: Path, train_classes: Any, *more: str, epochs: int = 1) -> Result:
     doc = {
         "task": "ssl", "method": "simclr",
         "data": {"dataset": "image-folder", "root": str(root), "image_size": 8,
                  "train_classes": train_classes},
         "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8]}, "embedding_dim": 8},
         "ssl": {"proj_dim": 8, "proj_hidden": 16, "collapse_std": 0.0},
-        "train": {"epochs": 1, "batch_size": 4, "steps_per_epoch": 1, "device": "cpu"},
+        "train": {"epochs": epochs, "batch_size": 4, "steps_per_epoch": 1, "device": "cpu"},
     }  # fmt: skip
     cfg = tmp_path / "ssl.yaml"
     cfg.write_text(yaml.safe_dump(doc))
     out = tmp_path / "o"
-    return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--no-progress"])
+    return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--no-progress", *more])
 
 
 def test_classes_picked_in_an_image_folder_are_refused(tmp_path: Path) -> None:
@@ -59,3 +60,38 @@ def test_the_default_or_none_trains_on_every_image(tmp_path: Path, train_classes
     res = _train(tmp_path, _folder(tmp_path), train_classes)
     assert res.exit_code == 0, res.output
     assert f"self-supervised on 12 images under {tmp_path / 'shop'}" in res.output
+
+
+@pytest.mark.parametrize("now", [None, [0, 1, 2, 3, 4, 5]])
+def test_a_run_started_with_classes_before_the_refusal_resumes(tmp_path: Path, now: Any) -> None:
+    """A run on a folder started before such lists were refused, with train_classes [0] (it
+    trained on every image), could be resumed no way: [0] is refused now, and the default or
+    none was a different config than its checkpoint's. The key picks nothing in a folder, so a
+    resume takes the one asked for now; [0] is still refused, saying to remove it, which
+    resumes."""
+    root = _folder(tmp_path)
+    assert _train(tmp_path, root, None).exit_code == 0
+    path = tmp_path / "o" / "checkpoint.pt"
+    state = load_checkpoint(path)
+    state["config"]["data"]["train_classes"] = [0]  # as the run before the refusal saved it
+    save_checkpoint(state, path)
+    res = _train(tmp_path, root, [0], "--resume", epochs=2)
+    assert res.exit_code == 1 and "remove data.train_classes" in res.output, res.output
+    res = _train(tmp_path, root, now, "--resume", epochs=2)
+    assert res.exit_code == 0, res.output
+    assert "resuming at epoch 2 of 2" in res.output, res.output
+    assert [row["epoch"] for row in load_checkpoint(path)["history"]] == [0, 1, 2]
+
+
+def test_a_resume_on_labelled_data_still_compares_the_classes(tmp_path: Path) -> None:
+    """On digits the key picks the classes trained on: another list is a different run."""
+    from siamkit.applications.ssl.config import ssl_config_from_dict, ssl_config_to_dict
+    from siamkit.applications.ssl.trainer import check_resume
+
+    doc = {"data": {"dataset": "digits", "train_classes": [0, 1, 2]}}
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint({"epoch": 1, "config": ssl_config_to_dict(ssl_config_from_dict(doc))}, path)
+    check_resume(path, ssl_config_from_dict(doc))
+    other = ssl_config_from_dict({"data": {"dataset": "digits", "train_classes": [0, 1]}})
+    with pytest.raises(ValueError, match=r"different config \(data\.train_classes\)"):
+        check_resume(path, other)

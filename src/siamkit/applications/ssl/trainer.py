@@ -301,7 +301,23 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
         },
         now,
     )
-    return cache_as_now(read, now)  # data.cache may change (or be new since the checkpoint)
+    read = cache_as_now(read, now)  # data.cache may change (or be new since the checkpoint)
+    return _folder_classes_as_now(read, now)
+
+
+def _folder_classes_as_now(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` with ``now``'s ``data.train_classes`` where both runs read an image folder: the
+    key picks nothing there (every image under ``data.root`` is read), and a run started before
+    a list of it was refused on a folder (e.g. ``[0]``, which trained on every image) could be
+    resumed no way: its list is now refused (:func:`~.config.check_ssl_config`), and the
+    default or none was a different config than its checkpoint's."""
+    data, data_now = saved.get("data"), now.get("data")
+    if not isinstance(data, dict) or not isinstance(data_now, dict):
+        return saved
+    folder = data.get("dataset") == data_now.get("dataset") == "image-folder"
+    if not folder or data.get("train_classes") == data_now.get("train_classes"):
+        return saved
+    return {**saved, "data": {**data, "train_classes": data_now.get("train_classes")}}
 
 
 def ssl_config_guard(cfg: SSLConfig) -> ConfigGuard:
