@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any, cast
 
 import click
@@ -130,13 +131,14 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
 @click.argument("model", callback=text_model_folder)
 @click.option(
     "--data",
-    required=True,
+    default=None,
     help="Validation images: a folder with one sub-folder per class, fashion-mnist / digits, or "
     "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
     "1 = same, 0 = not). Use held-out images of the classes the model trained on, never the "
     "classes you test on. For a text model: labelled pairs, CSV or JSONL with columns a, b and "
     "label, any case (label 1, true or yes = same; 0, false or no = not), or others named "
-    "with --columns.",
+    "with --columns. [default: a self-supervised run's labelled validation folder "
+    "(data.val_root) where it recorded one; else required]",
 )
 @click.option(
     "--classes",
@@ -194,7 +196,7 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
 @friendly_errors
 def calibrate(
     model: str,
-    data: str,
+    data: str | None,
     classes: str | None,
     split: str,
     data_dir: str | None,
@@ -250,6 +252,9 @@ def calibrate(
             f"--far is the false accept rate allowed with --target far; with --target {target} "
             "it would be ignored: add --target far, or leave --far out"
         )
+    val_root: str | None = None
+    if data is None:  # a self-supervised run's only labels, as evaluate reads them
+        data = val_root = _default_data(ctx, model)
     if is_pretrained_text_folder(model):
         if classes is not None or data_dir is not None or split != "test":
             raise click.UsageError(
@@ -289,6 +294,8 @@ def calibrate(
     ev = load_eval_data(
         data, meta, class_tokens(classes), split, data_dir, model_image_shape(net, model), "train"
     )
+    if val_root is not None:  # said as such, as evaluate says it (and reads it back)
+        ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
     chosen_names = [ev.names[c] for c in ev.chosen]
     _refuse_test_classes(meta, chosen_names)
     _refuse_own_training_images(meta, data, ev)
@@ -316,7 +323,34 @@ def calibrate(
 
         where["root"] = str(Path(data).resolve())
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
-    _say_saved(model, info, ev.describe(), as_json)
+    _say_saved(model, info, ev.describe(), as_json, VAL_ROOT_NOTE if val_root else None)
+
+
+#: Said when calibrate, given no --data, fit the threshold on a self-supervised run's labelled
+#: validation folder (as ``siamkit evaluate`` then reads it by default)
+VAL_ROOT_NOTE = (
+    "no --data given: calibrated on the run's labelled validation folder (data.val_root), the "
+    "images its kNN monitor watched during training; pass --data FOLDER (one sub-folder per "
+    "class) to calibrate on other images"
+)
+
+
+def _default_data(ctx: click.Context, model: str) -> str:
+    """The data calibrate reads without --data: the labelled validation folder of a model
+    trained self-supervised (:func:`~siamkit.cli._int8_check._labelled_val_root`, as
+    ``siamkit evaluate`` reads it), the only labels its run had; else --data is missing, as
+    click says it (a gone folder is one sentence naming it and --data)."""
+    from siamkit.cli._int8_check import _labelled_val_root
+    from siamkit.encoders.text import is_pretrained_text_folder
+    from siamkit.export.bundle import read_model_config
+
+    if not is_pretrained_text_folder(model):
+        meta = read_model_config(model).get("metadata") or {}
+        val_root = _labelled_val_root(meta, "--data")
+        if val_root is not None:
+            return val_root
+    param = next(p for p in ctx.command.params if p.name == "data")
+    raise click.MissingParameter(ctx=ctx, param=param)
 
 
 def _genuine_pairs(labels: Any) -> int:
@@ -357,15 +391,22 @@ def _calibrate_image_pairs(
     _say_saved(model, info, pairs.describe(), as_json)
 
 
-def _say_saved(model: str, info: dict[str, Any], described: str, as_json: bool) -> None:
+def _say_saved(
+    model: str, info: dict[str, Any], described: str, as_json: bool, note: str | None = None
+) -> None:
     """Print what :func:`_fit_and_save` saved (its record as JSON with ``as_json``), and that
-    ONNX files exported before still carry the old threshold (JSON: ``hint``, only then)."""
+    ONNX files exported before still carry the old threshold (JSON: ``hint``, only then);
+    ``note``: how the data was chosen, after the data's line (on stderr with ``as_json``)."""
     from pathlib import Path
 
     hint = _reexport_hint(model)
+    if as_json and note is not None:
+        click.echo(note, err=True)
     if _echo_json(as_json, model, info, hint):
         return
     click.echo(f"calibrating on {described}")
+    if note is not None:
+        click.echo(note)
     click.echo(
         f"threshold {info['threshold']:.4f} ({info['target']}): TAR {info['tar']:.3f}, FAR "
         f"{info['far']:.3f} on {info['genuine_pairs']:,} genuine / "

@@ -1,0 +1,122 @@
+"""``siamkit calibrate MODEL`` required --data even for a model trained self-supervised on a
+folder of photos without classes, whose run recorded its labelled validation folder
+(``data.val_root``), which ``siamkit evaluate`` reads without --data (b44f94a0): calibrate now
+defaults to that folder too, says so, and records it as evaluate reads it back; --data still
+wins, and any other model still needs --data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from siamkit.cli.calibrate_cmd import VAL_ROOT_NOTE
+from siamkit.cli.main import cli
+from siamkit.models import Preprocess
+
+
+def _images(folder: Path, count: int, rng: np.random.Generator) -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (14, 14, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+
+
+def _model(tmp_path: Path, val_root: Path | None, ssl: bool = True) -> Path:
+    """A colour model saved as ``task: ssl`` records a run on the loose photos of ``photos/``,
+    with ``val_root`` (3 classes of 8 images) where given; ``ssl=False``: a supervised run's."""
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    _images(photos, 6, rng)
+    for other in ("elsewhere/ant", "elsewhere/bee"):
+        _images(tmp_path / other, 6, rng)
+    if val_root is not None:
+        for c in ("cat", "dog", "owl"):
+            _images(val_root / c, 8, rng)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(3, 12, 12))
+    )
+    run: dict[str, Any] = {"dataset": "image-folder", "data_root": str(photos),
+                           "train_classes": None, "test_classes": None, "labels_used": not ssl}  # fmt: skip
+    data = {"dataset": "image-folder", "root": str(photos)}
+    if val_root is not None:
+        run["val_root"] = data["val_root"] = str(val_root)
+    meta = {"run": run, "config": {"data": data}}  # as task: ssl records them
+    return siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+
+
+def _calibrate(model: Path, *more: str) -> Any:
+    return CliRunner().invoke(cli, ["calibrate", str(model), "--no-progress", *more])
+
+
+def _calibration(model: Path) -> dict[str, Any]:
+    return json.loads((model / "siamkit.json").read_text())["metadata"]["calibration"]
+
+
+def test_without_data_it_calibrates_on_the_runs_labelled_validation_folder(
+    tmp_path: Path,
+) -> None:
+    val = tmp_path / "labelled"
+    model = _model(tmp_path, val)
+    res = _calibrate(model)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    source = f"the run's labelled validation folder {val} (data.val_root)"
+    assert lines[0] == f"calibrating on 24 images of 3 classes (cat, dog, owl) from {source}"
+    assert lines[1] == VAL_ROOT_NOTE
+    default = _calibration(model)
+    assert default["data"] == source and default["root"] == str(val.resolve())
+    # the same fit as the folder named with --data: the same images, only said otherwise
+    named = _calibrate(model, "--data", str(val), "--json")
+    assert named.exit_code == 0, named.output
+    assert VAL_ROOT_NOTE not in named.output
+    explicit = _calibration(model)
+    assert explicit.pop("data") == f"the folder {val}"
+    default.pop("data")
+    assert default == explicit
+    as_json = _calibrate(model, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert as_json.stderr.strip() == VAL_ROOT_NOTE
+    assert json.loads(as_json.stdout)["data"] == source
+
+
+def test_data_given_wins_over_the_validation_folder(tmp_path: Path) -> None:
+    model = _model(tmp_path, tmp_path / "labelled")
+    res = _calibrate(model, "--data", str(tmp_path / "elsewhere"))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[0] == (
+        f"calibrating on 12 images of 2 classes (ant, bee) from the folder {tmp_path / 'elsewhere'}"
+    )
+    assert "data.val_root" not in res.output
+
+
+def test_a_validation_folder_that_is_gone_is_one_sentence_naming_data(tmp_path: Path) -> None:
+    gone = tmp_path / "moved"
+    model = _model(tmp_path, None)
+    doc = json.loads((model / "siamkit.json").read_text())
+    doc["metadata"]["run"]["val_root"] = str(gone)
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    res = _calibrate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: the run's labelled validation folder (data.val_root) {gone} is not there; pass "
+        "--data FOLDER (held-out images, one sub-folder per class)"
+    ]
+
+
+def test_other_models_still_need_data(tmp_path: Path) -> None:
+    """A supervised run, or a self-supervised one that recorded no labelled folder, is refused
+    as before: click's missing --data."""
+    for model in (
+        _model(tmp_path / "supervised", tmp_path / "supervised" / "labelled", ssl=False),
+        _model(tmp_path / "bare", None),
+    ):
+        res = _calibrate(model)
+        assert res.exit_code == 2, res.output
+        assert "Missing option '--data'" in res.output, res.output
+        assert "calibration" not in json.loads((model / "siamkit.json").read_text())["metadata"]
