@@ -6,7 +6,10 @@ the wrong item; the ids of an enrollment killed before its commit are handed out
 gallery first deletes what is stored under them, :func:`remove_thumbnails_from`).
 :meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same call that removes
 its items, and :meth:`~siamkit.index.Gallery.remove_items` an item's, whoever removes it (the
-service, the CLI or the library), so no picture of a removed person is left behind.
+service, the CLI or the library), so no picture of a removed person is left behind. One kept just
+after its enrollment's commit outlives an item removed in between (as one an older siamkit's
+removal left, or items deleted by hand): read by label with the gallery file
+(:meth:`ThumbnailStore.of_label`, :meth:`~ThumbnailStore.first_per_label`), it is not shown.
 
 Only the standard library: the library layer reads and deletes thumbnails, the service makes them.
 """
@@ -15,7 +18,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,31 +142,64 @@ class ThumbnailStore:
                 ).fetchall()
         return {int(r[0]): bytes(r[1]) for r in rows}
 
-    def first_per_label(self, max_item_id: int | None = None) -> dict[str, bytes]:
+    def first_per_label(
+        self, max_item_id: int | None = None, gallery: str | Path | None = None
+    ) -> dict[str, bytes]:
         """``{label: png}`` of the earliest thumbnail of every label; with ``max_item_id`` (the
-        gallery's :meth:`~siamkit.index.Gallery.max_item_id`), of those up to it only."""
+        gallery's :meth:`~siamkit.index.Gallery.max_item_id`), of those up to it only; with
+        ``gallery`` (the gallery file these are the thumbnails of), of its items only (see
+        :meth:`of_label`)."""
         top = MAX_ITEM_ID if max_item_id is None else int(max_item_id)
-        sql = (
-            "SELECT label, png FROM thumbnails WHERE item_id IN"
-            " (SELECT MIN(item_id) FROM thumbnails WHERE item_id <= ? GROUP BY label)"
-        )
-        with self._lock:
+        with self._lock, self._items_of(gallery) as live:
+            # each label's thumbnails are read in id order (the label index) until one is live
+            sql = (
+                "SELECT label, png FROM thumbnails WHERE item_id IN (SELECT (SELECT t.item_id"
+                f" FROM thumbnails t WHERE t.label = l.label AND t.item_id <= ?{live}"
+                " ORDER BY t.item_id LIMIT 1) FROM (SELECT DISTINCT label FROM thumbnails) l)"
+            )
             rows = self._conn.execute(sql, (top,)).fetchall()
         return {str(r[0]): bytes(r[1]) for r in rows}
 
     def of_label(
-        self, label: str, limit: int = 48, max_item_id: int | None = None
+        self,
+        label: str,
+        limit: int = 48,
+        max_item_id: int | None = None,
+        gallery: str | Path | None = None,
     ) -> list[tuple[int, bytes]]:
         """``[(item_id, png)]`` of ``label``'s first ``limit`` thumbnails, oldest first; with
-        ``max_item_id``, of those up to it only (see :meth:`first_per_label`)."""
+        ``max_item_id``, of those up to it only (see :meth:`first_per_label`).
+
+        With ``gallery``, the gallery file (not ``":memory:"``), only the thumbnails of items
+        it holds under ``label``, read in the same statement (the file attached): a thumbnail
+        is kept just after its enrollment's commit, so a removal in between (or an older
+        siamkit's, or items deleted by hand) leaves it, and once the label is enrolled again
+        it would show a removed item's picture as the label's."""
         top = MAX_ITEM_ID if max_item_id is None else int(max_item_id)
-        with self._lock:
+        with self._lock, self._items_of(gallery) as live:
             rows = self._conn.execute(
-                "SELECT item_id, png FROM thumbnails WHERE label = ? AND item_id <= ?"
+                f"SELECT item_id, png FROM thumbnails t WHERE label = ? AND item_id <= ?{live}"
                 " ORDER BY item_id LIMIT ?",
                 (label, top, int(limit)),
             ).fetchall()
         return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    @contextmanager
+    def _items_of(self, gallery: str | Path | None) -> Iterator[str]:
+        """The condition (on ``t``, a thumbnails row) that its item is in ``gallery`` under its
+        label, with the file attached as ``items_of`` meanwhile; ``""`` (no condition) without
+        a gallery file. Called under the lock."""
+        if gallery is None or str(gallery) == ":memory:" or not Path(gallery).is_file():
+            yield ""  # (a file missing: attached, SQLite would create an empty one there)
+            return
+        self._conn.execute("ATTACH DATABASE ? AS items_of", (str(gallery),))
+        try:
+            yield (
+                " AND EXISTS (SELECT 1 FROM items_of.items i"
+                " WHERE i.id = t.item_id AND i.label = t.label)"
+            )
+        finally:
+            self._conn.execute("DETACH DATABASE items_of")
 
     def remove_items(self, item_ids: Sequence[int]) -> None:
         """Forget the thumbnails of these item ids (those without one are ignored)."""

@@ -209,6 +209,8 @@ class ServiceEngine:
             model.eval()
         self._gallery: Gallery | None = None
         self._thumbnails: ThumbnailStore | None = None
+        # the thumbnails shown by label are read with the gallery file (live_thumbnails)
+        self._gallery_file = None if gallery_path is None else str(gallery_path)
         self.distance_name = model_distance(model).name
         if threshold is None:
             threshold, _ = model_threshold(model)
@@ -415,9 +417,18 @@ class ServiceEngine:
         """``[(item_id, png)]`` thumbnails of one enrolled label; 404 if it is not enrolled."""
         if label not in self.gallery:  # in the words of DELETE and /verify's refusal
             raise self.not_enrolled(label)
-        # only ids up to the gallery's largest: a text enrollment killed before its commit
-        # leaves its previews under ids above it until the next enrollment deletes them
-        return self.thumbnails.of_label(label, max_item_id=self.gallery.max_item_id())
+        return self.thumbnails.of_label(label, **self.live_thumbnails())
+
+    def live_thumbnails(self) -> dict[str, Any]:
+        """The arguments of :meth:`~siamkit.index.thumbnail_store.ThumbnailStore.of_label` and
+        ``first_per_label`` that keep to the thumbnails of items the gallery holds under that
+        label: a thumbnail is kept just after its enrollment's commit, so a removal in between
+        (from another process, an older siamkit, by hand) leaves it, and a label enrolled again
+        showed the removed item's picture as its own. Also only ids up to the gallery's
+        largest (a gallery in memory, which cannot be attached): a text enrollment killed
+        before its commit leaves its previews under ids above it until the next enrollment
+        deletes them."""
+        return {"max_item_id": self.gallery.max_item_id(), "gallery": self._gallery_file}
 
     def label_count(self, label: str, default: int = 0) -> int:
         """How many items ``label`` has in the gallery; ``default`` when it is not enrolled."""
@@ -425,7 +436,7 @@ class ServiceEngine:
 
     def labels(self) -> list[LabelSummary]:
         """Every enrolled label with its count and first thumbnail, sorted by label."""
-        thumbs = self.thumbnails.first_per_label(self.gallery.max_item_id())  # see label_images
+        thumbs = self.thumbnails.first_per_label(**self.live_thumbnails())
         return [LabelSummary(i.label, i.count, thumbs.get(i.label)) for i in self.gallery.labels()]
 
     def stats(self) -> GalleryStats | None:

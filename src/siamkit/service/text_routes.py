@@ -376,9 +376,10 @@ async def embed(engine: Engine, body: TextEmbedRequest) -> TextEmbedResponse:
 
 
 def _labels(engine: ServiceEngine) -> list[TextLabelOut]:
-    # only ids up to the gallery's largest: after a kill -9 of an enrollment between its
-    # previews and its commit, they showed as the first text of a label that had none
-    first = engine.thumbnails.first_per_label(engine.gallery.max_item_id())
+    # only texts of items the gallery holds (ServiceEngine.live_thumbnails): after a kill -9
+    # of an enrollment between its previews and its commit, they showed as the first text of
+    # a label that had none
+    first = engine.thumbnails.first_per_label(**engine.live_thumbnails())
     return [
         TextLabelOut(
             label=i.label,
