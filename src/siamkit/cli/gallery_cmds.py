@@ -160,6 +160,23 @@ def open_photo_files(paths: Sequence[Any]) -> PhotoFiles:
     return PhotoFiles(paths)
 
 
+def _identify_queries(gallery: Any, x: Any, queries: Sequence[str], k: int) -> list[Any]:
+    """``gallery.identify_batch`` of the queries ``x``: in one call for a batch, and for a face
+    model's :class:`PhotoFiles` a chunk of photos at a time (each query is searched on its own,
+    so the results are the same), so that a shell glob of thousands of full-size photos holds
+    one chunk; a photo without a face is named by its file."""
+    from siamkit.cli._enroll import PHOTO_CHUNK
+
+    if not isinstance(x, PhotoFiles):
+        with photos_named(queries):
+            return list(gallery.identify_batch(x, k=k))
+    results: list[Any] = []
+    for s in range(0, len(x), PHOTO_CHUNK):
+        with photos_named(queries, start=s):
+            results.extend(gallery.identify_batch(x[s : s + PHOTO_CHUNK], k=k))
+    return results
+
+
 NO_THRESHOLD = (
     "no threshold to decide: the model has none. Fit one on held-out images of its training "
     "classes with `siamkit calibrate MODEL --data FOLDER` (or pass --threshold)"
@@ -429,10 +446,11 @@ def identify(
     from siamkit.index.store import storable
 
     net = _load_model(model, gallery_path)
-    x = _read_images(net, queries, model)
+    photos = getattr(net, "input_kind", None) == "photo"
+    x = _read_images(net, queries, model, lazy=photos)  # a face model's: a chunk at a time
     with _open(gallery_path, net, threshold=threshold, index=index, folder=model) as gallery:
-        with photos_named(queries), _threshold_said_here():
-            results = gallery.identify_batch(x, k=k)
+        with _threshold_said_here():
+            results = _identify_queries(gallery, x, queries, k)
         used, empty = gallery.threshold, len(gallery) == 0
         sources = gallery.sources([m.item_id for r in results for m in r.matches])
     docs = [

@@ -5,6 +5,7 @@ for other models. The gallery holds what the all-at-once embedding gave."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import weakref
 from pathlib import Path
@@ -92,3 +93,34 @@ def test_enroll_refuses_an_unreadable_photo_before_reading_any(
     assert "broken.jpg" in res.output, res.output
     assert held == []  # refused by the check, before any photo was read whole
     assert not db.exists()
+
+
+def test_identify_reads_photos_a_chunk_at_a_time_with_the_same_results(
+    tmp_path, monkeypatch, dlib_model, encoder, people, megamind
+):
+    db = tmp_path / "g.db"
+    res = CliRunner().invoke(cli, ["enroll", str(dlib_model), "--gallery", str(db), str(people)])
+    assert res.exit_code == 0, res.output
+    queries = sorted(people.rglob("*.*"))
+    with Gallery.open(db, encoder) as gallery:  # the old search: every photo in one call
+        whole = gallery.identify_batch([image_io.read_image(p, channels=3) for p in queries], k=2)
+    monkeypatch.setattr(_enroll, "PHOTO_CHUNK", 2, raising=False)
+    held = _reads_spied(monkeypatch)
+    args = ["identify", str(dlib_model), "--gallery", str(db), "--k", "2", "--json"]
+    res = CliRunner().invoke(cli, [*args, *map(str, queries)])
+    assert res.exit_code == 0, res.output
+    assert len(held) == len(queries) and max(held) <= 1, held
+    docs = json.loads(res.stdout)["queries"]
+    assert [d["label"] for d in docs] == [r.label for r in whole]
+    for d, r in zip(docs, whole):
+        got = [(m["label"], m["item_id"]) for m in d["matches"]]
+        assert got == [(m.label, m.item_id) for m in r.matches]
+        np.testing.assert_allclose(
+            [m["distance"] for m in d["matches"]], [m.distance for m in r.matches], atol=1e-6
+        )
+    # a photo without a face in a later chunk is named by its place among all the queries
+    blank = tmp_path / "blank.png"
+    Image.fromarray(megamind[0]).save(blank)
+    res = CliRunner().invoke(cli, [*args, *map(str, queries), str(blank)])
+    assert res.exit_code == 1, res.output
+    assert f"No face was found in '{blank}' (photo 6 of 6)" in res.output, res.output
