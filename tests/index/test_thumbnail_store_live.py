@@ -51,3 +51,18 @@ def test_only_thumbnails_of_items_held_under_their_label_are_read(tmp_path: Path
         assert store.first_per_label() == {"a": b"png1", "b": b"png4", "c": b"png10", "d": b"png23"}
     finally:
         store.close()
+
+
+def test_labels_of_names_the_ids_held_now(tmp_path: Path) -> None:
+    """Gallery.labels_of, which the service asks after keeping an enrollment's thumbnails,
+    against the gallery's items: removed ids, ids never handed out and ids no item can have
+    (0, negative, past SQLite's integers) are left out."""
+    with Gallery.open(tmp_path / "g.db", embedding_dim=2, distance="euclidean") as g:
+        g.enroll_embeddings("a", np.eye(2))
+        g.enroll_embeddings("b", np.ones((1, 2)))
+        g.remove_items([1])
+        asked = [3, 1, 2, 0, -4, 99, 2**70, *range(100, 1200)]
+        items = g.items()
+        want = {i: lab for i, lab in zip(items.ids.tolist(), items.labels) if i in asked}
+        assert g.labels_of(asked) == want == {2: "a", 3: "b"}
+        assert g.labels_of([]) == {}

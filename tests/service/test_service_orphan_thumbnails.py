@@ -9,6 +9,7 @@ import contextlib
 import sqlite3
 from typing import Any
 
+import pytest
 from _service_helpers import pattern, png_bytes
 
 import siamkit
@@ -81,3 +82,52 @@ def test_a_thumbnail_of_items_deleted_by_hand_is_not_shown(client_factory: Any) 
     ids, first = _shown(client)
     assert ids == [2]
     assert first == make_thumbnail(png_bytes(pattern("checker")))
+
+
+@pytest.mark.parametrize("gallery", ["file", ":memory:"])
+def test_a_thumbnail_of_a_label_removed_through_the_service_is_not_shown(
+    client_factory: Any, model: Any, monkeypatch: Any, gallery: str
+) -> None:
+    """The removal by the service itself (DELETE /gallery, another request), also in a
+    gallery in memory, where nothing but the service can remove an item."""
+    if gallery == "file":
+        client = client_factory()
+    else:
+        from fastapi.testclient import TestClient
+
+        from siamkit.service import create_app
+
+        client = TestClient(create_app(model, ":memory:", api_key=None))
+        client.__enter__()
+    engine = client.app.state.engine
+    _removed_before_its_thumbnails(monkeypatch, lambda: engine.remove("A"))
+    try:
+        r = client.post("/enroll", data={"label": "A"}, files=_files("stripes"))
+        assert r.status_code == 201, r.text
+        r = client.post("/enroll", data={"label": "A"}, files=_files("checker"))
+        assert r.status_code == 201, r.text
+        ids, first = _shown(client)
+        assert ids == [2]
+        assert first == make_thumbnail(png_bytes(pattern("checker")))
+        assert engine.thumbnails.get([1]) == {}  # the writer did not keep it either
+    finally:
+        if gallery != "file":
+            client.__exit__(None, None, None)
+
+
+def test_a_removed_item_of_a_gallery_in_memory_is_not_shown(model: Any) -> None:
+    """DELETE /gallery/items/{id} on a gallery in memory: the gallery deletes an item's
+    thumbnail beside its file only, so the service's own store kept it, shown on /gallery/images
+    and as the label's first thumbnail while the label had other items."""
+    from fastapi.testclient import TestClient
+
+    from siamkit.service import create_app
+
+    with TestClient(create_app(model, ":memory:", api_key=None)) as client:
+        r = client.post("/enroll", data={"label": "A"}, files=_files("stripes", "checker"))
+        assert r.status_code == 201, r.text
+        assert r.json()["item_ids"] == [1, 2]
+        assert client.delete("/gallery/items/1").status_code == 200
+        ids, first = _shown(client)
+        assert ids == [2]
+        assert first == make_thumbnail(png_bytes(pattern("checker")))

@@ -494,6 +494,17 @@ class Gallery:
         check_not_taken_over(self, read_none=not found)
         return found
 
+    def labels_of(self, item_ids: Sequence[int]) -> dict[int, str]:
+        """``{item_id: label}`` of those of ``item_ids`` the gallery holds now (a removed item's
+        id, or one never handed out, is left out), read only. The service asks it after
+        keeping an enrollment's thumbnails, which a removal may have overtaken.
+
+        >>> g.labels_of([1, 57])  # doctest: +SKIP
+        {57: 'alice'}
+        """
+        ids = [int(i) for i in item_ids]
+        return self._store.labels_of([i for i in ids if 0 < i <= MAX_ITEM_ID])
+
     def max_item_id(self) -> int:
         """The largest item id stored, 0 when the gallery is empty. What sits beside the gallery
         under a higher id (a text's preview) belongs to no item: it was written for an

@@ -334,6 +334,13 @@ class ServiceEngine:
         else:
             ids, counts = self.gallery.enroll(label, x, skip_repeats=True, sources=sources), None
         self.thumbnails.put_enrolled(label, ids, thumbnails)  # as siamkit enroll keeps them
+        # kept after the commit: a removal of these items in between (another request, another
+        # process) deleted none of them; they go now, so none is left under an id never reused
+        # (remove and remove_item delete the label's or item's thumbnails after its items)
+        kept = self.gallery.labels_of(ids) if ids else {}
+        gone = [i for i in ids if i not in kept]
+        if gone:
+            self.thumbnails.remove_items(gone)
         return list(ids), self.label_count(label, len(ids)), len(ids.skipped), counts
 
     def verify_pair(self, x: Any) -> VerifyResult:
@@ -411,6 +418,8 @@ class ServiceEngine:
             label = self.gallery.remove_items([item_id])[item_id]
         except UnknownItemError:
             raise RequestError(404, unknown_item_sentence(item_id, self.input_kind)) from None
+        # the gallery deleted it beside its file; one in memory is this store alone
+        self.thumbnails.remove_items([item_id])
         return label, self.label_count(label)
 
     def label_images(self, label: str) -> list[tuple[int, bytes]]:
