@@ -50,7 +50,9 @@ def draw_roc(
     if mark is not None:
         ax.plot(mark[0], mark[1], "*", ms=12, color="black", label=mark[2])
     if log_far:
-        low = max(1.0 / max(report.n_impostor, 1), 1e-6)
+        # the smallest FAR step, but at least a decade below 1: with one impostor pair (a tiny
+        # validation set) 1/n is 1.0, and matplotlib warns of identical limits into the output
+        low = min(max(1.0 / max(report.n_impostor, 1), 1e-6), 0.1)
         ax.set_xscale("log")
         ax.set_xlim(low, 1.0)
     else:
