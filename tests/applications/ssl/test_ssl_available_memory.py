@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from siamkit.applications.ssl import data as ssl_data
+from siamkit.data import memory as data_memory
 
 MACHINE = 4_000_000 * 1024  # MemAvailable: 4000000 kB
 
@@ -21,9 +21,9 @@ def _fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cgroup: str) -> Path:
     (tmp_path / "cgroup").write_text(cgroup)
     root = tmp_path / "sys"
     root.mkdir()
-    monkeypatch.setattr(ssl_data, "MEMINFO", str(tmp_path / "meminfo"), raising=False)
-    monkeypatch.setattr(ssl_data, "PROC_CGROUP", str(tmp_path / "cgroup"), raising=False)
-    monkeypatch.setattr(ssl_data, "CGROUP_ROOT", str(root), raising=False)
+    monkeypatch.setattr(data_memory, "MEMINFO", str(tmp_path / "meminfo"), raising=False)
+    monkeypatch.setattr(data_memory, "PROC_CGROUP", str(tmp_path / "cgroup"), raising=False)
+    monkeypatch.setattr(data_memory, "CGROUP_ROOT", str(root), raising=False)
     return root
 
 
@@ -44,7 +44,7 @@ def test_a_cgroup_v2_limit_below_the_machines_memory_is_what_is_free(
         memory_stat="anon 500000000\ninactive_file 100000000\nactive_file 100000000\n",
     )
     # the limit less the usage, the inactive file cache (taken back first) not counted as used
-    assert ssl_data.available_memory() == 1_000_000_000 - (700_000_000 - 100_000_000)
+    assert data_memory.available_memory() == 1_000_000_000 - (700_000_000 - 100_000_000)
 
 
 def test_no_cgroup_limit_leaves_the_machines_memory(
@@ -52,16 +52,16 @@ def test_no_cgroup_limit_leaves_the_machines_memory(
 ) -> None:
     root = _fake(tmp_path, monkeypatch, "0::/\n")
     _write(root, memory_max="max\n", memory_current="700000000\n")
-    assert ssl_data.available_memory() == MACHINE
+    assert data_memory.available_memory() == MACHINE
     _write(root, memory_max=f"{100 * MACHINE}\n")  # a limit above what is free
-    assert ssl_data.available_memory() == MACHINE
+    assert data_memory.available_memory() == MACHINE
 
 
 def test_no_cgroup_files_leave_the_machines_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _fake(tmp_path, monkeypatch, "12:memory:/gone\n0::/gone\n")
-    assert ssl_data.available_memory() == MACHINE
+    assert data_memory.available_memory() == MACHINE
 
 
 def test_a_cgroup_v1_limit_above_the_process_cgroup_counts(
@@ -83,10 +83,10 @@ def test_a_cgroup_v1_limit_above_the_process_cgroup_counts(
         memory_limit_in_bytes="9223372036854771712\n",
         memory_usage_in_bytes="1000000000\n",
     )
-    assert ssl_data.available_memory() == 2_000_000_000 - (1_500_000_000 - 200_000_000)
+    assert data_memory.available_memory() == 2_000_000_000 - (1_500_000_000 - 200_000_000)
 
 
 def test_a_full_cgroup_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _fake(tmp_path, monkeypatch, "0::/box\n")
     _write(root / "box", memory_max="1000\n", memory_current="5000\n")
-    assert ssl_data.available_memory() == 0
+    assert data_memory.available_memory() == 0

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import Tensor
 
-from siamkit.applications.ssl import data as ssl_data
 from siamkit.applications.ssl.data import SSLData
+from siamkit.data import memory as data_memory
 
 
 def _whole(x: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -31,7 +31,7 @@ def test_the_statistics_are_those_of_the_whole_copy(
     if dtype == torch.float32:
         x = x.float() / 255
     before = x.clone()
-    monkeypatch.setattr(ssl_data, "STATS_CHUNK_BYTES", 4 * 3 * 5 * 7 * 8)  # 4 images a chunk
+    monkeypatch.setattr(data_memory, "STATS_CHUNK_BYTES", 4 * 3 * 5 * 7 * 8)  # 4 images a chunk
     mean, std = SSLData(x, None, None, "t").channel_stats()
     want_mean, want_std = _whole(x)
     assert mean == pytest.approx(want_mean, abs=6e-5)  # rounded to 4 places
@@ -43,16 +43,16 @@ def test_the_statistics_are_those_of_the_whole_copy(
 def test_each_chunk_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The extra memory is one chunk's, whatever the number of images (up to 20,000 used)."""
     image = 1 * 4 * 4 * 8  # float64 bytes of one image
-    monkeypatch.setattr(ssl_data, "STATS_CHUNK_BYTES", 10 * image, raising=False)
+    monkeypatch.setattr(data_memory, "STATS_CHUNK_BYTES", 10 * image, raising=False)
     seen: list[int] = []
-    real = ssl_data._float64
+    real = data_memory._float64
 
     def spy(x: Tensor) -> Tensor:
         out = real(x)
         seen.append(out.numel() * out.element_size())
         return out
 
-    monkeypatch.setattr(ssl_data, "_float64", spy)
+    monkeypatch.setattr(data_memory, "_float64", spy)
     x = torch.randint(0, 256, (20_005, 1, 4, 4), dtype=torch.uint8)
     SSLData(x, None, None, "t").channel_stats()
     assert sum(seen) == 20_000 * image  # every image up to 20,000 counted, once
@@ -60,7 +60,7 @@ def test_each_chunk_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_one_image_larger_than_a_chunk_is_its_own_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ssl_data, "STATS_CHUNK_BYTES", 16)
+    monkeypatch.setattr(data_memory, "STATS_CHUNK_BYTES", 16)
     x = torch.randint(0, 256, (3, 3, 6, 6), dtype=torch.uint8)
     mean, std = SSLData(x, None, None, "t").channel_stats()
     want_mean, want_std = _whole(x)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from siamkit.applications.ssl import data as ssl_data
 from siamkit.cli.main import cli
+from siamkit.data import memory as data_memory
 from siamkit.progress import human_bytes
 
 
@@ -45,7 +46,7 @@ def test_a_folder_larger_than_the_free_memory_is_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need = 12 * 3 * 8 * 8  # the uint8 images the run would hold
-    monkeypatch.setattr(ssl_data, "available_memory", lambda: need - 1, raising=False)
+    monkeypatch.setattr(data_memory, "available_memory", lambda: need - 1, raising=False)
     read: list[object] = []
     real = ssl_data.load_images
 
@@ -67,7 +68,7 @@ def test_a_folder_larger_than_the_free_memory_is_refused_before_reading(
 
 
 def test_a_folder_that_fits_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ssl_data, "available_memory", lambda: 12 * 3 * 8 * 8, raising=False)
+    monkeypatch.setattr(data_memory, "available_memory", lambda: 12 * 3 * 8 * 8, raising=False)
     _, res = _run(tmp_path)
     assert res.exit_code == 0, res.output
 
@@ -75,7 +76,7 @@ def test_a_folder_that_fits_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_the_free_memory_is_within_the_machines_memory() -> None:
     if not Path("/proc/meminfo").exists():
         pytest.skip("not Linux: no /proc/meminfo to compare with")
-    free = ssl_data.available_memory()
+    free = data_memory.available_memory()
     assert free is not None
     total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     assert 0 < free <= total
@@ -87,12 +88,12 @@ def test_every_process_of_a_torchrun_launch_holds_the_folder(
     """Each process reads the whole folder (load_ssl_data runs in every one), so two processes
     on one machine need twice the memory: what fits one process is refused for two."""
     one = 100 * 3 * 16 * 16
-    monkeypatch.setattr(ssl_data, "available_memory", lambda: one)
+    monkeypatch.setattr(data_memory, "available_memory", lambda: one)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
-    ssl_data.check_images_fit(100, (3, 16, 16), "photos")
+    data_memory.check_images_fit(100, (3, 16, 16), "photos")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     with pytest.raises(ValueError) as err:
-        ssl_data.check_images_fit(100, (3, 16, 16), "photos")
+        data_memory.check_images_fit(100, (3, 16, 16), "photos")
     assert str(err.value) == (
         f"data.root photos: the 100 images to train on take {human_bytes(2 * one)} held in "
         "memory by the 2 processes on this machine (each holds them all) at data.image_size 16 "
@@ -141,7 +142,7 @@ def test_the_monitors_labelled_images_are_counted_before_reading(
     training images alone fit in is refused, before either folder is read."""
     image = 3 * 8 * 8
     labeled = _labeled(tmp_path)
-    monkeypatch.setattr(ssl_data, "available_memory", lambda: 12 * image)
+    monkeypatch.setattr(data_memory, "available_memory", lambda: 12 * image)
     read = _spy_reads(monkeypatch)
     photos, res = _run(tmp_path, val_root=str(labeled))
     assert res.exit_code == 1, res.output
@@ -159,9 +160,9 @@ def test_a_monitor_folder_that_alone_fills_the_memory_says_so(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     image = 3 * 8 * 8
-    monkeypatch.setattr(ssl_data, "available_memory", lambda: 5 * image)
+    monkeypatch.setattr(data_memory, "available_memory", lambda: 5 * image)
     with pytest.raises(ValueError) as err:
-        ssl_data.check_images_fit(12, (3, 8, 8), "photos", 8, "labeled")
+        data_memory.check_images_fit(12, (3, 8, 8), "photos", 8, "labeled")
     assert str(err.value) == (
         f"data.root photos: the 12 images to train on and the 8 labelled images of data.val_root "
         f"labeled take {human_bytes(20 * image)} held in memory at data.image_size 8 in colour, "
@@ -174,7 +175,7 @@ def test_a_folder_and_monitor_that_fit_train(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     labeled = _labeled(tmp_path)
-    monkeypatch.setattr(ssl_data, "available_memory", lambda: 20 * 3 * 8 * 8)
+    monkeypatch.setattr(data_memory, "available_memory", lambda: 20 * 3 * 8 * 8)
     read = _spy_reads(monkeypatch)
     _, res = _run(tmp_path, val_root=str(labeled))
     assert res.exit_code == 0, res.output
@@ -187,7 +188,7 @@ def test_a_sample_that_fits_trains_though_the_whole_folder_does_not(
 ) -> None:
     """data.limit keeps 4 of the 12 images: those 4 are what is held, so what fits 4 (and not
     12) trains on them; the whole folder is refused in the same memory."""
-    monkeypatch.setattr(ssl_data, "available_memory", lambda: 4 * 3 * 8 * 8)
+    monkeypatch.setattr(data_memory, "available_memory", lambda: 4 * 3 * 8 * 8)
     photos, res = _run(tmp_path, limit=4)
     assert res.exit_code == 0, res.output
     assert f"self-supervised on 4 images under {photos}" in res.output
