@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from siamkit.data.memory import channel_stats
 from siamkit.data.sources import DATA_SOURCES
 from siamkit.data.splits import validate_class_lists
 from siamkit.training.config import DataConfig
@@ -51,11 +52,11 @@ class RunData(NamedTuple):
         return (int(c), int(h), int(w))
 
     def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Per-channel mean and std of the training images in [0, 1] (rounded to 4 places)."""
-        x = to_float(self.train_x[:20000])
-        mean = x.mean(dim=(0, 2, 3))
-        std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
-        return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
+        """Per-channel mean and std of (up to 20,000) training images in [0, 1], rounded to 4
+        places: summed in float64 chunks (:func:`siamkit.data.memory.channel_stats`), not over
+        one float32 copy of them all, 4 times the uint8 images of an image folder (20,000 photos
+        at 224 px in colour: 11 GiB more, after the folder was read)."""
+        return channel_stats(self.train_x[:20000])
 
 
 def seeded_sample(total: int, n: int, seed: int) -> Tensor:
