@@ -103,7 +103,7 @@ def test_steps_per_epoch_above_one_pass_is_said(make_net, tiny_cfg, tmp_path) ->
         assert notes == (
             [
                 "note: train.steps_per_epoch = 50 is more than one pass over the 9 training "
-                "images makes (1 batch of 3 classes x up to 8 images), so an epoch trains 1 "
+                "images makes (1 batch of 3 classes x up to 3 images), so an epoch trains 1 "
                 "step; raise train.epochs to train longer"
             ]
             if said

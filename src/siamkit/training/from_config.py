@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -119,6 +120,17 @@ def _note(msg: str, log: Callable[[str], None] | None) -> None:
         warnings.warn(msg, UserWarning, stacklevel=3)
 
 
+def _per_class(batches: PKBatches) -> int:
+    """The most images of one class a batch holds: ``train.samples_per_class``, or the largest
+    training class where none has that many (``data.labels_per_class: 2`` keeps 2 of each, and
+    a batch then holds 2, not K); a ``class_power`` sampler tops a small class up with repeats,
+    so its batches hold K."""
+    sampler = batches.sampler
+    if sampler.fill or sampler.class_power is not None:
+        return batches.k
+    return min(batches.k, int(np.unique(sampler.labels, return_counts=True)[1].max()))
+
+
 def _fewer_classes_note(asked: int, batches: PKBatches, data: RunData) -> str:
     """The sentence for ``train.classes_per_batch`` above the training classes (P is capped at
     them): the batches are smaller than the config says, e.g. once data.val_classes holds some
@@ -131,7 +143,7 @@ def _fewer_classes_note(asked: int, batches: PKBatches, data: RunData) -> str:
     )
     return (
         f"note: train.classes_per_batch = {asked} is more than the {n} training classes{held}, "
-        f"so a batch holds {n} classes x up to {batches.k} images"
+        f"so a batch holds {n} classes x up to {_per_class(batches)} images"
     )
 
 
@@ -152,7 +164,7 @@ def _steps_capped_note(asked: int, batches: PKBatches, images: int, world: int) 
     return (
         f"note: train.steps_per_epoch = {asked} is more than one pass over the {images:,} "
         f"training images makes ({steps} batch{'es' * (steps != 1)} of {batches.sampler.p} "
-        f"classes x up to {batches.k} images), so an epoch trains {trains}; raise train.epochs "
+        f"classes x up to {_per_class(batches)} images), so an epoch trains {trains}; raise train.epochs "
         "to train longer"
     )
 
