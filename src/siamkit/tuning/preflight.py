@@ -31,7 +31,32 @@ def check_tunable(base: RunConfig, space: SearchSpace) -> None:
     # every key a parameter sets: a whole data section's choice ({val_classes: [0, 1]}) too
     if any(k.startswith("data.val_classes") for p in space.params for k in p.config_keys()):
         raise ValueError("data.val_classes cannot be searched: trials must be scored alike")
+    for key, why in _scoring_keys(base).items():  # a whole section's choice setting one too
+        if any(k == key or k.startswith(key + ".") for p in space.params for k in p.config_keys()):
+            raise ValueError(
+                f"{key} cannot be searched: {why}, so trials must be scored alike; set it in "
+                "the config"
+            )
     space.check(base)
+
+
+def _scoring_keys(base: RunConfig) -> dict[str, str]:
+    """The config keys (besides ``data.val_classes``) that decide how ``base``'s trials are
+    scored, each with why: a study searching one compares trials by different measures or
+    tasks (precision@1 against EER, a 2-way against a 4-way few-shot task), and best.yaml
+    takes the easiest measure's or task's trial, not the best model's."""
+    keys = {
+        "train.val_metric": "it picks the validation measure each trial is scored by (and "
+        "whether higher or lower is better)"
+    }
+    if base.train.val_metric == "few_shot":  # make_validator: N-way from eval.ways, its queries
+        keys["eval.ways"] = (
+            "with train.val_metric few_shot it sets the N-way task each trial is scored on"
+        )
+        keys["eval.queries"] = (
+            "with train.val_metric few_shot it sets the queries each trial's few-shot task has"
+        )
+    return keys
 
 
 #: What in a folder marks a ``siamkit train`` run (its checkpoint, its saved model).

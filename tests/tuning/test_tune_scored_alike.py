@@ -1,0 +1,93 @@
+"""A search space could set what decides how a trial is scored: ``eval.ways`` (and
+``eval.queries``) with a few-shot validation metric scored each trial on another task, and
+``train.val_metric`` scored trials by different measures (EER against precision@1, in a study
+whose direction the config's metric fixed), so best.yaml took the easiest task's or measure's
+trial. Such a space is refused before the study, a whole section's choice setting the key too;
+and a range of ``int`` whose ends are not whole numbers (a log one reaching 0, which every trial
+then failed on) is refused when the space is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from siamkit.training import apply_overrides, load_config
+from siamkit.tuning import SearchSpace, run_study
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+
+
+def _base(*sets: str):
+    return apply_overrides(
+        load_config(TINY),
+        [
+            "data.val_classes=[2, 3, 4, 5]",
+            "data.train_classes=[0, 1, 2, 3, 4, 5, 6, 7]",
+            "train.epochs=1",
+            "train.steps_per_epoch=1",
+            "train.classes_per_batch=4",
+            *sets,
+        ],
+    )
+
+
+def _refused(base, space, out: Path) -> str:
+    with pytest.raises(ValueError) as err:
+        run_study(base, space, out, n_trials=1, progress=False)
+    assert not out.exists()  # refused before anything is written
+    return str(err.value)
+
+
+FEW_SHOT_WAYS = (
+    "eval.ways cannot be searched: with train.val_metric few_shot it sets the N-way task each "
+    "trial is scored on, so trials must be scored alike; set it in the config"
+)
+FEW_SHOT_QUERIES = (
+    "eval.queries cannot be searched: with train.val_metric few_shot it sets the queries each "
+    "trial's few-shot task has, so trials must be scored alike; set it in the config"
+)
+METRIC = (
+    "train.val_metric cannot be searched: it picks the validation measure each trial is scored "
+    "by (and whether higher or lower is better), so trials must be scored alike; set it in the "
+    "config"
+)
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"eval.ways": {"choice": [[2], [4]]}}, FEW_SHOT_WAYS),
+        ({"eval": {"choice": [{"ways": [2]}, {"ways": [4]}]}}, FEW_SHOT_WAYS),
+        ({"eval.queries": {"choice": [1, 5]}}, FEW_SHOT_QUERIES),
+        ({"eval": {"choice": [{"shots": [1]}, {" queries": 3}]}}, FEW_SHOT_QUERIES),
+    ],
+)
+def test_few_shot_task_keys_are_refused(tmp_path: Path, space, message: str) -> None:
+    """The 2-way trials scored 2-way accuracy, the 4-way ones 4-way: best.yaml took 2-way."""
+    base = _base("train.val_metric=few_shot")
+    assert _refused(base, space, tmp_path / "s") == message
+
+
+@pytest.mark.parametrize("metric", ["precision_at_1", "eer"])
+@pytest.mark.parametrize(
+    "space",
+    [
+        {"train.val_metric": {"choice": ["precision_at_1", "eer"]}},
+        {"train": {"choice": [{"epochs": 1}, {"epochs": 1, "val_metric": "few_shot"}]}},
+    ],
+)
+def test_the_validation_metric_is_refused(tmp_path: Path, metric: str, space) -> None:
+    """EER (lower is better) and precision@1 (higher) were compared in one study, in the
+    direction of the config's metric."""
+    base = _base(f"train.val_metric={metric}")
+    assert _refused(base, space, tmp_path / "s") == METRIC
+
+
+def test_ways_beside_another_validation_metric_still_searches(tmp_path: Path) -> None:
+    """With precision@1 scoring the trials, eval.ways does not move the score: it is no
+    scoring key, and the space passes check_tunable."""
+    from siamkit.tuning.preflight import check_tunable
+
+    base = _base()
+    check_tunable(base, SearchSpace.from_dict({"eval.ways": {"choice": [[2], [4]]}}))
