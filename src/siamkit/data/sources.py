@@ -113,17 +113,31 @@ def digits(root: str | None = None, image_size: int = 8, grayscale: bool = True)
     return Source(x, y, None, None, tuple(str(i) for i in range(10)))
 
 
+#: the most copies of an image folder's images a supervised run holds at once: the images read,
+#: and the splits :func:`~siamkit.training.data.load_run_data` indexes out of them (copies: torch
+#: copies on indexing with indices or a mask) before it lets the read ones go
+RUN_COPIES = 2
+
+
 def image_folder(root: str | None = None, image_size: int = 64, grayscale: bool = False) -> Source:
     """``root/<class>/<image>``, resized to ``image_size`` squares, ``(N, C, S, S)`` uint8 (a
-    quarter of float32's memory for a folder of thousands of photos; no test split)."""
+    quarter of float32's memory for a folder of thousands of photos; no test split).
+
+    A folder whose images do not fit in the memory free is refused before any is read
+    (:func:`~siamkit.data.memory.check_images_fit`), counted :data:`RUN_COPIES` times: the run
+    (:func:`~siamkit.training.data.load_run_data`) copies its splits out of them while they are
+    held."""
     from siamkit.data.folders import ImageFolderDataset
+    from siamkit.data.memory import check_images_fit
 
     if root is None:
         raise ValueError(
             "data.dataset = image-folder needs data.root: a folder with one sub-folder per class"
         )
     _refuse_loose_images(root)
-    ds = ImageFolderDataset(root, (1 if grayscale else 3, image_size, image_size))
+    shape = (1 if grayscale else 3, image_size, image_size)
+    ds = ImageFolderDataset(root, shape)
+    check_images_fit(len(ds), shape, root, copies=RUN_COPIES)  # not read for an hour, then killed
     x, y = ds.load_all(folder="data.root", dtype=torch.uint8)
     return Source(x, y, None, None, tuple(ds.classes))
 

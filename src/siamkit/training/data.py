@@ -184,6 +184,10 @@ def load_run_data(
     else:
         keep, held = _split_by_class(y, cfg.val_fraction, SPLIT_SEED)
     xtr, ytr, xva, yva = x[keep], y[keep], x[held], y[held]
+    # copies: the images they came from are let go here, not held beside the later copies of
+    # data.labels_per_class and data.limit (an image folder's peak stays its images twice,
+    # what siamkit.data.sources.image_folder's memory check counts)
+    del x
     _check_split_sizes(cfg, ytr, yva, y)
     if cfg.labels_per_class is not None:
         from siamkit.training.init_from import labels_per_class_subset
