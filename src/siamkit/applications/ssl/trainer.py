@@ -97,10 +97,26 @@ def _collapse_fix(cfg: SSLConfig) -> str:
     return fix
 
 
+def std_text(std: float, threshold: float) -> str:
+    """The collapse figure ``std`` as the epoch line and the collapse error both show it: 4
+    decimals, or as many more as it takes to read on the same side of ``threshold`` as it is
+    (0.019996 under 0.02 is not shown as 0.0200), so the two agree and compare with the
+    threshold (the epoch line's 3 decimals read 0.001 where the error read 0.0005).
+
+    >>> std_text(0.00052, 0.02), std_text(0.019996, 0.02), std_text(0.73, 0.02)
+    ('0.0005', '0.019996', '0.7300')
+    """
+    for places in range(4, 13):
+        text = f"{std:.{places}f}"
+        if (float(text) < threshold) == (std < threshold):
+            return text
+    return repr(std)
+
+
 def _collapse(epoch: int, std: float, threshold: float) -> str:
     return (
-        f"epoch {epoch}: the embedding collapsed (per-dimension std x sqrt(D) = {std:.4f}, "
-        f"below ssl.collapse_std = {threshold})"
+        f"epoch {epoch}: the embedding collapsed (per-dimension std x sqrt(D) = "
+        f"{std_text(std, threshold)}, below ssl.collapse_std = {threshold})"
     )
 
 
@@ -351,7 +367,8 @@ class SSLEpochLog(Callback):
         knn = "" if row.get("knn") is None else f"kNN@{self.knn_k} {row['knn']:.4f}, "
         self.log(
             f"epoch {row['epoch']}/{self.cfg.train.epochs}: loss {row['loss']:.4f}, {knn}"
-            f"collapse std {row['collapse_std']:.3f}, {row['images_per_s']:.0f} images/s"
+            f"collapse std {std_text(row['collapse_std'], self.cfg.ssl.collapse_std)}, "
+            f"{row['images_per_s']:.0f} images/s"
         )
 
 
