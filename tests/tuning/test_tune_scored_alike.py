@@ -91,3 +91,27 @@ def test_ways_beside_another_validation_metric_still_searches(tmp_path: Path) ->
 
     base = _base()
     check_tunable(base, SearchSpace.from_dict({"eval.ways": {"choice": [[2], [4]]}}))
+
+
+@pytest.mark.parametrize(
+    ("spec", "got"),
+    [
+        ({"int": [0.5, 3], "log": True}, "[0.5, 3]"),
+        ({"int": [1, 2.5]}, "[1, 2.5]"),
+    ],
+)
+def test_an_int_range_of_fractions_is_refused_before_the_study(
+    tmp_path: Path, spec, got: str
+) -> None:
+    """{int: [0.5, 3], log: true} passed every check (its ends checked as 0 and 3), then Optuna
+    refused it in every trial: the study folder was written and each trial failed."""
+    assert _refused(_base(), {"train.seed": spec}, tmp_path / "s") == (
+        f"search-space entry train.seed: int must be [low, high] of whole numbers, got {got}; "
+        "use float for a range of fractions"
+    )
+
+
+def test_an_int_range_of_whole_floats_is_read_as_ints() -> None:
+    """YAML's 1.0 is a whole number: the range is kept, its ends checked as 1 and 3."""
+    (p,) = SearchSpace.from_dict({"train.seed": {"int": [1.0, 3], "log": True}}).params
+    assert p.checked_values() == [1, 3]

@@ -310,6 +310,13 @@ def _param(key: str, spec: Any) -> Param:
     log = bool(spec.get("log", False))
     if log and arg[0] <= 0:
         raise ValueError(f"search-space entry {key}: a log range must be positive")
+    # Optuna's suggest_int takes whole numbers: [0.5, 3] passed every check (both ends as ints,
+    # 0 and 3) and then failed every trial; whole and positive, a log one starts at 1
+    if kind == "int" and not all(float(v).is_integer() for v in arg):
+        raise ValueError(
+            f"search-space entry {key}: int must be [low, high] of whole numbers, got {arg}; "
+            "use float for a range of fractions"
+        )
     return Param(key, kind, low=float(arg[0]), high=float(arg[1]), log=log)
 
 
