@@ -171,3 +171,13 @@ def test_a_users_file_and_the_image_cache_in_the_new_out_both_stay_and_are_said(
     assert (
         f"Its image cache kept in {cache}: the same command reads the images from it" in res.output
     )
+
+
+def test_out_below_a_file_then_dotdot_is_refused(work: Path) -> None:
+    """``notes.txt/..`` with notes.txt a file: realpath dropped the ``..`` textually and the
+    run wrote into the folder the command runs in; the path as typed is checked first."""
+    (work / "notes.txt").write_text("mine")
+    res = CliRunner().invoke(cli, _args("notes.txt/.."))
+    assert res.exit_code == 2, res.output
+    assert "notes.txt is a file, not a folder" in res.output
+    assert _files(work) == {"thesis.tex": b"three years", "notes.txt": b"mine"}

@@ -129,7 +129,11 @@ def train(
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)
         hint = _named_starts(config)[2]
         raise click.BadParameter(f"no saved model at {init_from}{hint}", param_hint="'--init-from'")
-    out_dir = _resolved_out(Path(out) if out else Path("runs") / Path(config).stem)
+    typed = Path(out) if out else Path("runs") / Path(config).stem
+    # on the path as typed first: realpath drops ``notes.txt/..`` textually (the run then wrote
+    # into the folder the command runs in), where the system refuses a file's ``..``
+    _refuse_unmakeable_folder(typed, f"--out {typed}")
+    out_dir = _resolved_out(typed)
     _refuse_unmakeable_folder(out_dir, f"--out {out_dir}")
     _refuse_study_folder(out_dir)
     _refuse_set_aside_run(out_dir)
