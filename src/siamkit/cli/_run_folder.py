@@ -310,3 +310,18 @@ def _refuse_unmakeable_folder(folder: Path, what: str) -> None:
         check_writable_folder(folder, what)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+
+
+def _refuse_config_in_out(config: str, out_dir: Path) -> None:
+    """Refuse, before anything is written, a new run (or an --overwrite) whose CONFIG is
+    OUT/config.yaml: the run writes its resolved config there, so the user's file, comments and
+    all, was replaced (and --overwrite set it aside before it was read). A --resume reads the
+    run's own resolved config, which it may be, and is not asked."""
+    written = out_dir / "config.yaml"
+    with contextlib.suppress(OSError):
+        if os.path.samefile(config, written):
+            raise click.UsageError(
+                f"{config} is the {written} this run writes its resolved config to, which "
+                "would replace it: copy it elsewhere first (e.g. cp "
+                f"{config} my-config.yaml) and train with the copy"
+            )

@@ -23,6 +23,7 @@ from siamkit.cli._registry_help import RegistryHelpCommand
 from siamkit.cli._run_folder import (
     _earlier_run_set_aside,
     _failed_new_run_removed,
+    _refuse_config_in_out,
     _refuse_existing_run,
     _refuse_set_aside_run,
     _refuse_study_folder,
@@ -139,6 +140,8 @@ def train(
     _refuse_set_aside_run(out_dir)
     if not resume and not overwrite:
         _refuse_existing_run(out_dir)
+    if not resume:  # a resume reads the run's own resolved config: it may be CONFIG
+        _refuse_config_in_out(config, out_dir)
     if overwrite and folder and out_dir.resolve() in Path(str(init_from)).resolve().parents:
         raise click.UsageError(
             f"--init-from {init_from} is inside {out_dir}, whose earlier run --overwrite sets "
