@@ -194,11 +194,15 @@ def test_the_option_s_folder() -> None:
         cache_folder(" ", "runs/a")
 
 
-@pytest.mark.parametrize("quoted", ["false", "True"])
-def test_a_quoted_true_or_false_is_refused_not_made_a_folder(quoted: str) -> None:
+@pytest.mark.parametrize(
+    ("quoted", "word"),
+    [("false", "false"), ("True", "true"), ("no", "false"), ("Off", "false"), ("yes", "true"),
+     ("on", "true")],
+)  # fmt: skip
+def test_a_quoted_true_or_false_is_refused_not_made_a_folder(quoted: str, word: str) -> None:
     """``data.cache: "false"`` (quoted in YAML, or --set data.cache='"false"') cached the
-    images in a folder named false."""
-    word = quoted.lower()
+    images in a folder named false, and "no", "off", "yes", "on" (YAML 1.1's booleans
+    unquoted) each in a folder of that name."""
     with pytest.raises(ValueError) as refused:
         cache_folder(quoted, "runs/a")
     assert str(refused.value) == (

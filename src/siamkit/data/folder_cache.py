@@ -80,6 +80,13 @@ def written_caches() -> list[Path]:
     return sorted(Path(f) for f in _written if os.path.isfile(f))
 
 
+#: The words a quoted ``data.cache`` is refused as (YAML 1.1's booleans): what to write instead.
+_QUOTED_WORDS = {
+    **dict.fromkeys(("true", "yes", "on"), "true"),
+    **dict.fromkeys(("false", "no", "off"), "false"),
+}
+
+
 def cache_folder(setting: bool | str | None, run_dir: str | os.PathLike[str]) -> Path | None:
     """The folder ``data.cache`` = ``setting`` keeps the images in: ``true`` the run's
     ``image-cache/``, a path that folder, ``false`` / ``None`` none (nothing is cached).
@@ -96,8 +103,8 @@ def cache_folder(setting: bool | str | None, run_dir: str | os.PathLike[str]) ->
             "data.cache is an empty path: give true (the run's image-cache/ folder), a folder "
             "to keep the cache in, or false"
         )
-    if setting.strip().lower() in ("true", "false"):  # YAML's "false" is a folder's name
-        word = setting.strip().lower()
+    word = _QUOTED_WORDS.get(setting.strip().lower())
+    if word is not None:  # YAML's "false" (or "no", "off") is a folder's name
         raise ValueError(
             f'data.cache is the quoted text "{setting}", which would name a folder {setting}: '
             f"write {word} without quotes (data.cache: {word}), or give a folder path"
