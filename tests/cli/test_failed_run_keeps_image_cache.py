@@ -85,3 +85,34 @@ def test_an_interrupted_new_run_keeps_a_data_cache_folder_inside_out(
             assert _files(out) == [f"{kept}data.root-3x8x8.json", f"{kept}data.root-3x8x8.npy"]
             assert f"removed but for its image cache in {cache}" in result.output
             shutil.rmtree(out)
+
+
+def test_a_cache_named_through_a_symlink_is_known_as_the_run_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OUT is resolved to its real path, but the cache's files were compared on the text the
+    user gave: ``runs -> ../big`` and data.cache=runs/x/caches, the cache was not the run's (its
+    kept line not said, the cache called files the run did not write)."""
+    photos = _photos(tmp_path / "photos", "abcd", 8)
+    (tmp_path / "big").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "runs").symlink_to(tmp_path / "big")
+    monkeypatch.chdir(work)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "check_positives", interrupted)
+    args = [
+        "train", str(CONFIGS / "digits-tiny.yaml"), "--out", "runs/x", "--no-progress",
+        "--set", "data.dataset=image-folder", "--set", f"data.root={photos}",
+        "--set", "data.image_size=8", "--set", "data.cache=runs/x/caches",
+        "--set", "data.train_classes=2",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 130, result.output
+    out = tmp_path / "big" / "x"
+    assert _files(out) == ["caches/data.root-3x8x8.json", "caches/data.root-3x8x8.npy"]
+    assert "removed but for its image cache in " in result.output
+    assert "did not write" not in result.output

@@ -134,11 +134,13 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
 
 
 def _caches_in(out_dir: Path) -> list[Path]:
-    """The image cache files this process wrote inside ``out_dir`` (``data.cache``)."""
+    """The image cache files this process wrote inside ``out_dir`` (``data.cache``), each as
+    named: real paths are compared, as OUT is one and a cache may be named through a symlink
+    (``runs -> ../big``)."""
     from siamkit.data.folder_cache import written_caches
 
-    inside = os.path.abspath(out_dir) + os.sep
-    return [f for f in written_caches() if str(f).startswith(inside)]
+    inside = os.path.realpath(out_dir) + os.sep
+    return [f for f in written_caches() if os.path.realpath(f).startswith(inside)]
 
 
 def _holds_run(out_dir: Path) -> bool:
@@ -172,7 +174,7 @@ def _remove_new_run(
             f"the new folder {gone if out_dir.is_absolute() else os.path.relpath(gone)} was removed"
         )
     where = ", ".join(sorted({str(f.parent) for f in kept}))
-    if not _holds_other_files(out_dir, {os.path.abspath(f) for f in kept}):
+    if not _holds_other_files(out_dir, {os.path.realpath(f) for f in kept}):
         # its images, read once (40 minutes for 50,000 photos), stay for the rerun
         return f"the new folder {out_dir} was removed but for its image cache in {where}"
     said = (
@@ -210,10 +212,11 @@ def _remove_empty_subfolders(folder: Path) -> None:
 
 
 def _holds_other_files(folder: Path, kept: set[str]) -> bool:
-    """Whether ``folder`` holds anything but the files ``kept`` (absolute paths) and the folders
+    """Whether ``folder`` holds anything but the files ``kept`` (real paths) and the folders
     that hold them."""
+    real = os.path.realpath(folder)
     for entry in os.scandir(folder):
-        path = os.path.abspath(entry.path)
+        path = os.path.join(real, entry.name)  # (an entry's own symlink is not followed)
         if path in kept:
             continue
         inside = any(k.startswith(path + os.sep) for k in kept)
