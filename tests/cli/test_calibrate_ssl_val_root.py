@@ -120,3 +120,34 @@ def test_other_models_still_need_data(tmp_path: Path) -> None:
         assert res.exit_code == 2, res.output
         assert "Missing option '--data'" in res.output, res.output
         assert "calibration" not in json.loads((model / "siamkit.json").read_text())["metadata"]
+
+
+def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
+    tmp_path: Path,
+) -> None:
+    """A self-supervised run trains on every image under data.root, its labelled folder's too
+    when that lies under it: the threshold fit there is in-sample, said in a note and recorded
+    (the run's own check: the folders resolved, the one inside the other)."""
+    photos = tmp_path / "photos"
+    val = photos / "labelled"
+    model = _model(tmp_path, val)
+    res = _calibrate(model)
+    assert res.exit_code == 0, res.output
+    note = (
+        f"the run also trained on these images (without their labels): data.val_root {val} lies "
+        f"under data.root {photos}, so the threshold and its TAR and FAR are not held out; "
+        "pass --data FOLDER (images kept out of data.root, one sub-folder per class) for held-out "
+        "ones"
+    )
+    assert res.stdout.splitlines()[1:3] == [VAL_ROOT_NOTE, note]
+    assert _calibration(model)["in_sample"] is True
+    as_json = _calibrate(model, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert as_json.stderr.strip().splitlines() == [VAL_ROOT_NOTE, note]
+    assert json.loads(as_json.stdout)["in_sample"] is True
+    # a sibling folder whose name starts like data.root's is not under it
+    apart = tmp_path / "apart"
+    other = _model(apart, apart / "photos-labelled")
+    res = _calibrate(other)
+    assert res.exit_code == 0, res.output
+    assert "also trained on" not in res.output and "in_sample" not in _calibration(other)

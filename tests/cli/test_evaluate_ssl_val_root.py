@@ -317,3 +317,32 @@ def test_an_old_models_relative_validation_folder_is_not_read_from_another_folde
     named = _evaluate(model, "--data", str(tmp_path / "proj" / "labelled"))
     assert named.exit_code == 0, named.output
     assert "(cat, dog, owl)" in named.stdout.splitlines()[0]
+
+
+def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
+    tmp_path: Path,
+) -> None:
+    """A self-supervised run trains on every image under data.root, its labelled folder's too
+    when that lies under it: evaluate's figures there are in-sample, said in a note and in
+    --json's data (the run's own check: the folders resolved, the one inside the other)."""
+    photos = tmp_path / "photos"
+    val = photos / "labelled"
+    model = _model(tmp_path, val)
+    res = _evaluate(model)
+    assert res.exit_code == 0, res.output
+    note = (
+        f"the run also trained on these images (without their labels): data.val_root {val} lies "
+        f"under data.root {photos}, so these figures are not held out; pass --data FOLDER "
+        "(images kept out of data.root, one sub-folder per class) for held-out ones"
+    )
+    assert res.stdout.splitlines()[1:3] == [VAL_ROOT_NOTE, note]
+    as_json = _evaluate(model, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert note in as_json.stderr.splitlines()
+    assert json.loads(as_json.stdout)["data"]["in_sample"] is True
+    # a sibling folder whose name starts like data.root's is not under it
+    apart = tmp_path / "apart"
+    res = _evaluate(_model(apart, apart / "photos-labelled"), "--json")
+    assert res.exit_code == 0, res.output
+    assert "also trained on" not in res.output
+    assert "in_sample" not in json.loads(res.stdout)["data"]

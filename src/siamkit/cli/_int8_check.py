@@ -206,6 +206,28 @@ def _labelled_val_root(meta: dict[str, Any], option: str = "--check-data") -> st
     return root
 
 
+def val_root_trained_on(meta: dict[str, Any], val_root: str, figures: str) -> str | None:
+    """The note that the run's labelled validation folder ``val_root`` (as
+    :func:`_labelled_val_root` gave it) lies under the folder the run trained on (``data.root``,
+    as ``run.data_root`` recorded it resolved; an old model's config only where absolute),
+    :func:`~siamkit.applications.ssl.task.val_root_under_root` as training warns of it: a
+    self-supervised run trains on every image under its root, so ``figures`` measured on that
+    folder are on images the model has seen; ``None`` otherwise, or where the root is unknown."""
+    from siamkit.applications.ssl.task import val_root_under_root
+
+    given = ((meta.get("config") or {}).get("data") or {}).get("root")
+    root = (meta.get("run") or {}).get("data_root") or given
+    if not isinstance(root, str) or not root or not Path(root).is_absolute():
+        return None
+    if not val_root_under_root(val_root, root):
+        return None
+    return (
+        f"the run also trained on these images (without their labels): data.val_root {val_root} "
+        f"lies under data.root {root}, so {figures} are not held out; pass --data FOLDER "
+        "(images kept out of data.root, one sub-folder per class) for held-out ones"
+    )
+
+
 def _runs_test_set(data: str, meta: dict[str, Any], ev: Any) -> bool:
     """``data`` as ``load_eval_data`` read it is the test set the model's run evaluated on: its
     recorded test classes of its built-in data set, or of the image folder it trained on."""

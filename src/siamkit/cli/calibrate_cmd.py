@@ -240,6 +240,7 @@ def calibrate(
       siamkit calibrate all-mpnet-base-v2 --data val_pairs.csv --out runs/mpnet-calibrated
     """
     from siamkit.cli._image_model import load_siamese
+    from siamkit.cli._int8_check import val_root_trained_on
     from siamkit.encode import encode
     from siamkit.encoders.text import is_pretrained_text_folder
     from siamkit.evaluation.pairs import n_pairs, pair_distances
@@ -318,12 +319,21 @@ def calibrate(
     if pd.genuine.size == 0:
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
     where: dict[str, Any] = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
+    notes = [VAL_ROOT_NOTE] if val_root is not None else []
+    seen = (
+        None
+        if val_root is None
+        else val_root_trained_on(meta, val_root, "the threshold and its TAR and FAR")
+    )
+    if seen is not None:  # its images are under data.root: trained on, so fit in-sample
+        where["in_sample"] = True
+        notes.append(seen)
     if data not in DATASET_NAMES:  # a path as typed is relative to here: evaluate, run from
         from pathlib import Path  # another folder, compares the folder's own path with it
 
         where["root"] = str(Path(data).resolve())
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
-    _say_saved(model, info, ev.describe(), as_json, VAL_ROOT_NOTE if val_root else None)
+    _say_saved(model, info, ev.describe(), as_json, "\n".join(notes) or None)
 
 
 #: Said when calibrate, given no --data, fit the threshold on a self-supervised run's labelled

@@ -202,7 +202,7 @@ def evaluate(
     refuse_given(ctx, ("columns",), "for a text model's pairs of texts")
     from dataclasses import asdict, replace
 
-    from siamkit.cli._int8_check import _labelled_val_root
+    from siamkit.cli._int8_check import _labelled_val_root, val_root_trained_on
     from siamkit.evaluation import shared_distance_matrices
     from siamkit.experiment import check_protocol, evaluate_model, rates_at, try_write_report
     from siamkit.export.bundle import read_model_config
@@ -245,9 +245,13 @@ def evaluate(
     if val_root is None and not given_on_command_line(ctx, "data"):
         _refuse_default_data(meta, shape)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
+    seen = None  # the note that the run trained on the folder read without --data
     if val_root is not None:  # said as such: not a folder the user named, nor a test set
         ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
         notes.append(VAL_ROOT_NOTE)
+        seen = val_root_trained_on(meta, val_root, "these figures")
+        if seen is not None:  # its images are under data.root: trained on, so in-sample
+            notes.append(seen)
     if len(ev.chosen) < 2:
         one = ", ".join(ev.names[c] for c in ev.chosen)
         raise ValueError(
@@ -271,6 +275,8 @@ def evaluate(
         metrics = rep.to_dict()
         metrics["data"]["classes"] = [ev.names[c] for c in ev.chosen]
         metrics["data"]["source"] = ev.source
+        if seen is not None:
+            metrics["data"]["in_sample"] = True  # the run trained on these images (see notes)
         if net.threshold is not None:
             metrics["calibration"] = {
                 "threshold": net.threshold,

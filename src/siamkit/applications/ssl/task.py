@@ -127,6 +127,15 @@ def _fewer_neighbours(knn_k: int, val_y: Tensor) -> str:
     )
 
 
+def val_root_under_root(val_root: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+    """Whether the labelled folder ``val_root`` (``data.val_root``) lies under ``data.root``
+    ``root``, both resolved: a self-supervised run trains on every image under ``data.root``, so
+    that folder's images are trained on too (without their labels), and figures measured on them
+    (the kNN monitor's, or ``siamkit calibrate``/``evaluate``'s on the run's labelled folder) are
+    not held out."""
+    return Path(val_root).resolve().is_relative_to(Path(root).resolve())
+
+
 def _monitor_trained_on(cfg: SSLConfig, val_y: Tensor | None) -> str | None:
     """The note of a kNN monitor whose labelled folder (``data.val_root``) lies under
     ``data.root``: its images are trained on too (without their labels), so its accuracy is on
@@ -134,7 +143,7 @@ def _monitor_trained_on(cfg: SSLConfig, val_y: Tensor | None) -> str | None:
     val_root, root = cfg.data.val_root, cfg.data.root
     if val_root is None or root is None or val_y is None:
         return None
-    if not Path(val_root).resolve().is_relative_to(Path(root).resolve()):
+    if not val_root_under_root(val_root, root):
         return None
     n = len(val_y)
     are = "are" if cfg.data.limit is None else "may be (data.limit keeps a sample)"
