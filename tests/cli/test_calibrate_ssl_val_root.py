@@ -151,3 +151,20 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
     res = _calibrate(other)
     assert res.exit_code == 0, res.output
     assert "also trained on" not in res.output and "in_sample" not in _calibration(other)
+
+
+def test_a_one_class_validation_folder_is_named_not_data(tmp_path: Path) -> None:
+    """The refusal of a folder with fewer than two classes named --data when none was given."""
+    val = tmp_path / "labelled"
+    model = _model(tmp_path, val)
+    for c in ("dog", "owl"):
+        for f in (val / c).iterdir():
+            f.unlink()
+        (val / c).rmdir()
+    res = _calibrate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        "Error: calibration needs images of at least two classes (impostor pairs), and the run's "
+        f"labelled validation folder {val} (data.val_root) gives 1 (cat): pass --data FOLDER with "
+        "a sub-folder per class, two or more"
+    ]

@@ -346,3 +346,21 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
     assert res.exit_code == 0, res.output
     assert "also trained on" not in res.output
     assert "in_sample" not in json.loads(res.stdout)["data"]
+
+
+def test_a_one_class_validation_folder_is_refused_naming_data_to_pass(tmp_path: Path) -> None:
+    """The refusal of a folder of one class said to name its classes with --classes or to give
+    a folder, though no folder was given: it now says to pass --data."""
+    val = tmp_path / "labelled"
+    model = _model(tmp_path, val)
+    for c in ("dog", "owl"):
+        for f in (val / c).iterdir():
+            f.unlink()
+        (val / c).rmdir()
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: the run's labelled validation folder {val} (data.val_root) gives one class "
+        "(cat); evaluate compares two or more: pass --data FOLDER with a sub-folder per class, "
+        "two or more"
+    ]

@@ -303,6 +303,13 @@ def calibrate(
     _refuse_digits_training_images(meta, data, ev.chosen)
     if len(ev.chosen) < 2:
         given = ", ".join(chosen_names) or "none"
+        if val_root is not None:  # no --data was given: name the folder it read instead
+            raise ValueError(
+                f"calibration needs images of at least two classes (impostor pairs), and "
+                f"{ev.source} gives {len(ev.chosen)} ({given}): pass --data FOLDER with a "
+                "sub-folder per class, two or more"
+                + (", or --classes naming two or more of its classes" if len(ev.names) > 1 else "")
+            )
         raise ValueError(
             f"calibration needs images of at least two classes (impostor pairs), and --data "
             f"{data} gives {len(ev.chosen)} ({given}): give a folder with a sub-folder per class, "

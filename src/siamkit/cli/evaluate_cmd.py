@@ -257,6 +257,9 @@ def evaluate(
         raise ValueError(
             f"--classes names one class ({one}); evaluate compares two or more: name them"
             if classes
+            else f"{ev.source} gives one class ({one}); evaluate compares two or more: pass "
+            "--data FOLDER with a sub-folder per class, two or more"
+            if val_root is not None  # no --data was given: say how to give other images
             else f"{ev.source} gives one class ({one}); evaluate compares two or more: name "
             "them with --classes, or give a folder with a sub-folder per class"
         )
