@@ -16,7 +16,7 @@ DOC = {
     "task": "ssl",
     "data": {"dataset": "digits"},
     "model": {"encoder": "convnet", "encoder_kwargs": {"widths": [8, 16]}, "embedding_dim": 16},
-    "ssl": {"proj_dim": 16, "proj_hidden": 32, "pred_hidden": 8, "collapse_std": 5.0},
+    "ssl": {"proj_dim": 16, "proj_hidden": 32, "pred_hidden": 8, "collapse_std": 0.99},
     "train": {"epochs": 1, "batch_size": 32, "steps_per_epoch": 1, "knn_k": 5, "device": "cpu"},
 }
 

@@ -52,8 +52,18 @@ def _doc(**sections: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+#: why ssl.collapse_std is below 1: the figure it is compared with never reaches it
+COLLAPSE_NOTE = (
+    "0 turns the collapse check off; the figure it is compared with, per-dimension std x "
+    "sqrt(D) of the L2-normalised embedding, is at most sqrt(n/(n-1)) for n monitored images "
+    "(about 1), reached only by an embedding spread evenly over every dimension, so 1 or more "
+    "would stop every run as collapsed after its first epoch"
+)
+
+
 def _collapsing() -> dict[str, Any]:
-    return _doc(ssl={"collapse_std": 5.0})  # above the largest possible value (~1)
+    # just under the figure's bound (about 1), which no run here spreads evenly enough to reach
+    return _doc(ssl={"collapse_std": 0.99})
 
 
 def _cli(tmp_path: Path, doc: dict[str, Any], *args: str) -> Result:
@@ -75,23 +85,23 @@ def _one_sentence(res: Result, text: str) -> None:
 def test_a_collapse_is_one_sentence(tmp_path: Path) -> None:
     res = _cli(tmp_path, _collapsing())
     _one_sentence(res, "epoch 1: the embedding collapsed")
-    assert "below ssl.collapse_std = 5.0" in res.output
+    assert "below ssl.collapse_std = 0.99" in res.output
     assert not (tmp_path / "o" / "model").exists()
 
 
 def test_a_collapse_with_a_high_weight_decay_names_it(tmp_path: Path) -> None:
     """simsiam with optim.weight_decay = 200 collapsed, and the hint named optim.lr, the views
     and the method, not the weight decay; an ordinary weight decay keeps the usual hint."""
-    res = _cli(tmp_path, _doc(ssl={"collapse_std": 5.0}, optim={"weight_decay": 200}))
+    res = _cli(tmp_path, _doc(ssl={"collapse_std": 0.99}, optim={"weight_decay": 200}))
     _one_sentence(
         res,
         "no model saved: try a lower optim.weight_decay (now 200), a lower optim.lr, stronger "
         "views or method: vicreg / barlow_twins",
     )
-    res = _cli(tmp_path, _doc(ssl={"collapse_std": 5.0}, optim={"weight_decay": 200}), "--resume")
+    res = _cli(tmp_path, _doc(ssl={"collapse_std": 0.99}, optim={"weight_decay": 200}), "--resume")
     _one_sentence(res, "start it again (--overwrite) with a lower optim.weight_decay (now 200), ")
     shutil.rmtree(tmp_path / "o")
-    res = _cli(tmp_path, _doc(ssl={"collapse_std": 5.0}, optim={"weight_decay": 0.1}))
+    res = _cli(tmp_path, _doc(ssl={"collapse_std": 0.99}, optim={"weight_decay": 0.1}))
     _one_sentence(res, "no model saved: try a lower optim.lr, stronger views or method: ")
     assert "weight_decay" not in res.output
 
@@ -324,8 +334,10 @@ _BATCH = (
             "ssl",
             "collapse_std",
             -1.0,
-            "a finite number >= 0 (0 turns the collapse check off), got -1.0",
+            f"a number in [0, 1) ({COLLAPSE_NOTE}), got -1.0",
         ),
+        ("ssl", "collapse_std", 1.0, f"a number in [0, 1) ({COLLAPSE_NOTE}), got 1.0"),
+        ("ssl", "collapse_std", 5.0, f"a number in [0, 1) ({COLLAPSE_NOTE}), got 5.0"),
     ],
 )
 def test_numbers_are_refused_in_the_run_configs_sentence(

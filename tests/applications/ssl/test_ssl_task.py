@@ -162,7 +162,7 @@ def test_byol_trains_on_cuda(tmp_path: Path) -> None:
 
 def test_collapse_stops_without_a_model(tmp_path: Path) -> None:
     doc = _cfg("simsiam")
-    doc["ssl"]["collapse_std"] = 5.0  # above the largest possible value (~1): always "collapsed"
+    doc["ssl"]["collapse_std"] = 0.99  # just under the bound (~1): "collapsed" after epoch 1
     with pytest.raises(CollapseError, match="collapsed"):
         run(doc, tmp_path / "o", QUIET)
     assert not (tmp_path / "o" / "model").exists()
@@ -174,7 +174,7 @@ def test_a_collapsed_run_leaves_its_report(tmp_path: Path) -> None:
     report's collapse monitor, the figure that shows it, was written only when nothing went
     wrong. It is now written, named in the error, and still no model."""
     doc = _cfg("simsiam")
-    doc["ssl"]["collapse_std"] = 5.0  # above the largest possible value (~1): always "collapsed"
+    doc["ssl"]["collapse_std"] = 0.99  # just under the bound (~1): "collapsed" after epoch 1
     report = tmp_path / "o" / "report.html"
     with pytest.raises(CollapseError, match=f"; the curves: {re.escape(str(report))}$"):
         run(doc, tmp_path / "o", QUIET)

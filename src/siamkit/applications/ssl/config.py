@@ -145,7 +145,20 @@ def _check_numbers(cfg: SSLConfig) -> None:
     number("ssl.momentum", cfg.ssl.momentum, low=0, high=1, open_low=True, open_high=True)
     number("ssl.barlow_lambda", cfg.ssl.barlow_lambda, low=0, note="the paper's 5e-3")
     count("ssl.queue_size", cfg.ssl.queue_size, note="NNCLR's support set of projections")
-    number("ssl.collapse_std", cfg.ssl.collapse_std, low=0, note="0 turns the collapse check off")
+    # the figure is at most sqrt(n/(n-1)) for n images (the sample std; the per-dimension
+    # variances of unit vectors sum to at most n/(n-1)), near 1 only for an embedding centred on 0
+    # and spread evenly over every dimension: 1 or more "collapses" every run after epoch 1
+    number(
+        "ssl.collapse_std",
+        cfg.ssl.collapse_std,
+        low=0,
+        high=1,
+        open_high=True,
+        note="0 turns the collapse check off; the figure it is compared with, per-dimension std "
+        "x sqrt(D) of the L2-normalised embedding, is at most sqrt(n/(n-1)) for n monitored "
+        "images (about 1), reached only by an embedding spread evenly over every dimension, so "
+        "1 or more would stop every run as collapsed after its first epoch",
+    )
     number("views.jitter", cfg.views.jitter, low=0, high=1, open_high=True)
     for key in ("jitter_p", "gray_p", "blur_p", "erase_p"):
         number(f"views.{key}", getattr(cfg.views, key), low=0, high=1, note="a share of the views")
