@@ -6,13 +6,9 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-if TYPE_CHECKING:
-    from siamkit.index.results import EnrolledIds
-    from siamkit.index.thumbnail_store import ThumbnailStore
 
 
 def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Path]]:
@@ -192,7 +188,7 @@ def enroll_groups(
 
     ``thumbnails``: the side file where the enrolled images' 64-pixel thumbnails are kept
     (``thumbnails_path_for(gallery_path)``), as the service's ``/enroll`` keeps them
-    (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled`), so that the web page
+    (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled_live`), so that the web page
     shows what matched; they are made with the embeddings, before anything is written.
 
     ``chunk``: images embedded (and held) at once; by default :data:`CHUNK`, or
@@ -254,28 +250,13 @@ def enroll_groups(
             if stored is not None:
                 stored.count += 1
             if store is not None:
-                put_thumbnails(store, gallery, label, new, pngs[start : start + len(paths)])
+                store.put_enrolled_live(gallery, label, new, pngs[start : start + len(paths)])
             start += len(paths)
             if new.skipped:
                 skipped[label] = [paths[i] for i in new.skipped]
             if new:
                 ids[label] = list(new)
     return EnrolledImages(ids, skipped)
-
-
-def put_thumbnails(
-    store: ThumbnailStore, gallery: Any, label: str, enrolled: EnrolledIds, pngs: Sequence[bytes]
-) -> None:
-    """Keep the thumbnails of one committed enrollment (``store.put_enrolled``), then delete
-    those of its new items that a removal took in between (another process's ``siamkit gallery
-    remove``, the service's ``DELETE /gallery``): that removal found no thumbnail of them to
-    delete, and their ids are never handed out again. The service's ``/enroll`` reads them
-    back the same way (:meth:`~siamkit.index.Gallery.labels_of`, one read-only query)."""
-    store.put_enrolled(label, enrolled, pngs)
-    kept = gallery.labels_of(list(enrolled)) if enrolled else {}
-    gone = [i for i in enrolled if i not in kept]
-    if gone:
-        store.remove_items(gone)
 
 
 def _thumbnail(path: Path) -> bytes:

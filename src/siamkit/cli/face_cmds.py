@@ -89,7 +89,7 @@ def enroll(
 
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import face_record, largest_face_of
-    from siamkit.cli._enroll import _thumbnail, put_thumbnails
+    from siamkit.cli._enroll import _thumbnail
     from siamkit.cli._new_gallery import new_gallery_removed_if_unused
     from siamkit.index.store import encode_metadata, validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
@@ -130,7 +130,7 @@ def enroll(
         with contextlib.closing(ThumbnailStore(thumbnails_path_for(gallery_path))) as store:
             # as /enroll and siamkit enroll keep them: read back, so a removal in between
             # leaves no thumbnail of its items
-            put_thumbnails(store, gallery, label, ids, pngs)
+            store.put_enrolled_live(gallery, label, ids, pngs)
         if model != "dlib":  # later enroll / identify on the gallery find it without --model
             gallery.remember_model_path(model)
         total = len(gallery)

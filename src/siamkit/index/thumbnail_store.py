@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from siamkit.index.store import MAX_ITEM_ID, retry_locked
 
@@ -127,6 +127,22 @@ class ThumbnailStore:
         skipped = set(enrolled.skipped)
         if enrolled:
             self.put(label, enrolled, [p for i, p in enumerate(pngs) if i not in skipped])
+
+    def put_enrolled_live(
+        self, gallery: Any, label: str, enrolled: EnrolledIds, pngs: Sequence[bytes]
+    ) -> None:
+        """:meth:`put_enrolled`, then delete the thumbnails of those new items that a removal
+        took in between (another process's ``siamkit gallery remove``, the service's
+        ``DELETE /gallery``): that removal found none of them to delete, and their ids are
+        never handed out again. ``gallery`` is the :class:`~siamkit.index.Gallery` the items
+        were just committed to; they are read back with one read-only query
+        (:meth:`~siamkit.index.Gallery.labels_of`). The service's ``/enroll``, ``siamkit
+        enroll`` and ``siamkit face enroll`` all keep their thumbnails so."""
+        self.put_enrolled(label, enrolled, pngs)
+        kept = gallery.labels_of(list(enrolled)) if enrolled else {}
+        gone = [i for i in enrolled if i not in kept]
+        if gone:
+            self.remove_items(gone)
 
     def get(self, item_ids: Sequence[int]) -> dict[int, bytes]:
         """``{item_id: png}`` for those ids that have a thumbnail (any number of ids: they are

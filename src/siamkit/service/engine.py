@@ -333,14 +333,9 @@ class ServiceEngine:
             ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
         else:
             ids, counts = self.gallery.enroll(label, x, skip_repeats=True, sources=sources), None
-        self.thumbnails.put_enrolled(label, ids, thumbnails)  # as siamkit enroll keeps them
-        # kept after the commit: a removal of these items in between (another request, another
-        # process) deleted none of them; they go now, so none is left under an id never reused
-        # (remove and remove_item delete the label's or item's thumbnails after its items)
-        kept = self.gallery.labels_of(ids) if ids else {}
-        gone = [i for i in ids if i not in kept]
-        if gone:
-            self.thumbnails.remove_items(gone)
+        # kept after the commit and read back, as siamkit enroll keeps them: a removal of these
+        # items in between (another request, another process) leaves none under an id never reused
+        self.thumbnails.put_enrolled_live(self.gallery, label, ids, thumbnails)
         return list(ids), self.label_count(label, len(ids)), len(ids.skipped), counts
 
     def verify_pair(self, x: Any) -> VerifyResult:
