@@ -663,8 +663,9 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     status 1 and a sentence naming it. A sound gallery with no items is said to hold none
     (status 0). Thumbnails or text previews beside it (GALLERY.thumbs) that belong to no item
     are counted in a note (status 0): those left by an enrollment stopped before its commit,
-    which the next enrollment that stores an item deletes, and those of items removed while
-    their enrollment was keeping them, which stay. Only reads the files, so it is safe while
+    which the next enrollment that stores an item deletes, and those of items gone (an
+    enrollment killed while keeping them, an older siamkit's removal, items deleted by hand),
+    which stay. Only reads the files, so it is safe while
     `siamkit serve` uses them.
 
     \b

@@ -496,8 +496,9 @@ class Gallery:
 
     def labels_of(self, item_ids: Sequence[int]) -> dict[int, str]:
         """``{item_id: label}`` of those of ``item_ids`` the gallery holds now (a removed item's
-        id, or one never handed out, is left out), read only. The service asks it after
-        keeping an enrollment's thumbnails, which a removal may have overtaken.
+        id, or one never handed out, is left out), read only. The service and the CLI ask it
+        after keeping an enrollment's thumbnails, which a removal may have overtaken
+        (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled_live`).
 
         >>> g.labels_of([1, 57])  # doctest: +SKIP
         {57: 'alice'}

@@ -260,8 +260,9 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
     stopped before its commit (or one under way now): the next enrollment that stores an item
     deletes them (:func:`~siamkit.index.thumbnail_store.remove_thumbnails_from`). Those at or
     below it are of items removed: an image's thumbnail is kept just after its enrollment's
-    commit (the service, ``siamkit enroll``), so a removal of its label or item in between
-    leaves it (as does an older siamkit's removal, or items deleted by hand); their ids are
+    commit and its items read back, deleting those a removal took in between
+    (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled_live`), so one is left
+    only by a kill between the two, an older siamkit, or items deleted by hand; their ids are
     never handed out again, so no enrollment deletes them. Only read, never deleted here: an
     enrollment under way writes its previews just before its commit. A side file that cannot
     be read is left to the commands that use it."""
@@ -302,8 +303,9 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
     if removed:
         found.notes.append(
             f"{thumbs} holds {removed} thumbnail(s) or text preview(s) of items no longer in "
-            f"{file} (removed while their enrollment was keeping them, by an older siamkit, or "
-            "by hand); no enrollment deletes them, as their ids are never handed out again"
+            f"{file} (an enrollment killed while keeping them, items removed by an older "
+            "siamkit, or by hand); no enrollment deletes them, as their ids are never handed "
+            "out again"
         )
 
 

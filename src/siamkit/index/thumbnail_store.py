@@ -6,9 +6,11 @@ the wrong item; the ids of an enrollment killed before its commit are handed out
 gallery first deletes what is stored under them, :func:`remove_thumbnails_from`).
 :meth:`siamkit.index.Gallery.remove` deletes a label's thumbnails in the same call that removes
 its items, and :meth:`~siamkit.index.Gallery.remove_items` an item's, whoever removes it (the
-service, the CLI or the library), so no picture of a removed person is left behind. One kept just
-after its enrollment's commit outlives an item removed in between (as one an older siamkit's
-removal left, or items deleted by hand): read by label with the gallery file
+service, the CLI or the library), so no picture of a removed person is left behind; one kept just
+after its enrollment's commit is read back with its items, so a removal in between leaves none
+(:meth:`ThumbnailStore.put_enrolled_live`). One of an item gone all the same (an enrollment
+killed before that read-back, an older siamkit's removal, items deleted by hand), read by label
+with the gallery file
 (:meth:`ThumbnailStore.of_label`, :meth:`~ThumbnailStore.first_per_label`), it is not shown.
 
 Only the standard library: the library layer reads and deletes thumbnails, the service makes them.
@@ -187,10 +189,10 @@ class ThumbnailStore:
         ``max_item_id``, of those up to it only (see :meth:`first_per_label`).
 
         With ``gallery``, the gallery file (not ``":memory:"``), only the thumbnails of items
-        it holds under ``label``, read in the same statement (the file attached): a thumbnail
-        is kept just after its enrollment's commit, so a removal in between (or an older
-        siamkit's, or items deleted by hand) leaves it, and once the label is enrolled again
-        it would show a removed item's picture as the label's."""
+        it holds under ``label``, read in the same statement (the file attached): one of an
+        item gone (an enrollment killed between keeping its thumbnails and reading its items
+        back, an older siamkit's removal, items deleted by hand) stays, and once the label is
+        enrolled again it would show a removed item's picture as the label's."""
         top = MAX_ITEM_ID if max_item_id is None else int(max_item_id)
         with self._lock, self._items_of(gallery) as live:
             rows = self._conn.execute(

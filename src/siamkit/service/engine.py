@@ -426,9 +426,9 @@ class ServiceEngine:
     def live_thumbnails(self) -> dict[str, Any]:
         """The arguments of :meth:`~siamkit.index.thumbnail_store.ThumbnailStore.of_label` and
         ``first_per_label`` that keep to the thumbnails of items the gallery holds under that
-        label: a thumbnail is kept just after its enrollment's commit, so a removal in between
-        (from another process, an older siamkit, by hand) leaves it, and a label enrolled again
-        showed the removed item's picture as its own. Also only ids up to the gallery's
+        label: one of an item gone (an enrollment killed between keeping its thumbnails and
+        reading its items back, an older siamkit's removal, items deleted by hand) stays, and a
+        label enrolled again showed the removed item's picture as its own. Also only ids up to the gallery's
         largest (a gallery in memory, which cannot be attached): a text enrollment killed
         before its commit leaves its previews under ids above it until the next enrollment
         deletes them."""
