@@ -271,24 +271,21 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
         return
     last = _last_item_id(conn)
     try:
-        # only SELECTs; not mode=ro, which left empty -wal and -shm files beside it
-        with contextlib.closing(sqlite3.connect(str(thumbs), timeout=30.0)) as side:
-            tables = side.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            if "thumbnails" not in {r[0] for r in tables}:
-                return
-            row = side.execute("SELECT COUNT(*) FROM thumbnails WHERE item_id > ?", (last,))
-            above = int(row.fetchone()[0])
-        # those of ids handed out whose item is gone: one statement on the gallery's connection
-        # with the side file attached, so both are read as they are at one moment (a removal
-        # deletes the thumbnails first, so none of an item being removed is counted)
+        # only SELECTs, on the gallery's connection with the side file attached, so both counts
+        # come from one statement and the two files are read as they are at one moment (a
+        # removal deletes the thumbnails first, so none of an item being removed is counted)
         conn.execute("ATTACH DATABASE ? AS side", (str(thumbs),))
         try:
+            tables = conn.execute("SELECT name FROM side.sqlite_master WHERE type='table'")
+            if "thumbnails" not in {r[0] for r in tables}:
+                return
             row = conn.execute(
-                "SELECT COUNT(*) FROM side.thumbnails WHERE item_id <= ? AND NOT EXISTS"
-                " (SELECT 1 FROM main.items WHERE main.items.id = side.thumbnails.item_id)",
+                "SELECT COALESCE(SUM(item_id > ?1), 0), COALESCE(SUM(item_id <= ?1 AND NOT EXISTS"
+                " (SELECT 1 FROM main.items WHERE main.items.id = side.thumbnails.item_id)), 0)"
+                " FROM side.thumbnails",
                 (last,),
             )
-            removed = int(row.fetchone()[0])
+            above, removed = (int(n) for n in row.fetchone())
         finally:
             conn.execute("DETACH DATABASE side")
     except sqlite3.Error:
