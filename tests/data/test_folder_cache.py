@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def _changed(root: Path, how: str) -> str:
     elif how == "touched":  # same bytes, a newer modification time (an edit that was undone)
         st = (root / "b" / "0.png").stat()
         os.utime(root / "b" / "0.png", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-        return "1 file changed since the cache was made"
+        return "1 file given another modification time since the cache was made"
     elif how == "added":
         _photo(root / "b" / "new.png", 7)
     else:
@@ -351,4 +352,47 @@ def test_a_cache_that_cannot_be_written_is_said_and_the_images_still_read(tmp_pa
     assert torch.equal(images, _read(paths))
     assert lines[0].startswith(
         f"could not write the image cache of data.root in {tmp_path / 'taken' / 'cache'} ("
+    )
+
+
+def test_a_hard_link_snapshot_keeps_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cp -al photos snapshot`` changes every file's status-change time (its link count),
+    nothing else: the fingerprint's ctime threw the cache away, saying "6 files changed"."""
+    root, cache = tmp_path / "photos", tmp_path / "cache"
+    paths = _folder(root)
+    _cached(paths, cache, [])
+    before = [p.stat().st_ctime_ns for p in paths]
+    time.sleep(0.05)  # past the file system's clock tick
+    for p in paths:
+        (tmp_path / "snapshot" / p.parent.name).mkdir(parents=True, exist_ok=True)
+        os.link(p, tmp_path / "snapshot" / p.parent.name / p.name)
+    assert [p.stat().st_ctime_ns for p in paths] != before  # what the snapshot changed
+    reads, lines = Reads(monkeypatch), []
+    again = _cached(paths, cache, lines)
+    assert reads.n == 0 and torch.equal(again, _read(paths))
+    assert lines[0].startswith("read 6 images of data.root from the cache ")
+
+
+def test_a_fingerprint_of_another_layout_is_said_so_not_as_changed_files(
+    tmp_path: Path,
+) -> None:
+    """A cache an earlier siamkit made lists each file's inode and ctime: all its files were
+    then said to have changed."""
+    root, cache = tmp_path / "photos", tmp_path / "cache"
+    paths = _folder(root)
+    _cached(paths, cache, [])
+    (meta,) = cache.glob("*.json")
+    record = json.loads(meta.read_text(encoding="utf-8"))
+    del record["fingerprint"]["file_fields"]
+    record["fingerprint"]["files"] = [
+        [f[0], f[1], 1, f[2], 2] for f in record["fingerprint"]["files"]
+    ]
+    meta.write_text(json.dumps(record), encoding="utf-8")
+    lines: list[str] = []
+    _cached(paths, cache, lines)
+    assert lines[0] == (
+        "not using the image cache of data.root: it was made by another siamkit version, whose "
+        "fingerprint records other details; reading the files again"
     )

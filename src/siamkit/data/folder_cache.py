@@ -2,14 +2,18 @@
 read and decode 50,000 photos again (~0.05 s each, 40 minutes).
 
 The first read of a folder writes its ``(N, C, H, W)`` uint8 images (``np.save``) and a
-fingerprint of what made them (the folder's real path; each file's path under it, size, inode,
-``mtime_ns`` and ``ctime_ns``; the shape, the decoding's versions) into the cache folder (the run's ``image-cache/``, or the folder
-``data.cache`` names); a later read uses them only when the fingerprint is the same, and
+fingerprint of what made them (the folder's real path; each file's path under it, size,
+``mtime_ns`` and a sample of its bytes, a BLAKE2b of its size and first and last 4 KiB; the
+shape, the decoding's versions) into the cache folder (the run's ``image-cache/``, or the
+folder ``data.cache`` names); a later read uses them only when the fingerprint is the same, and
 otherwise reads the files again and says why in one line. A file edited in place keeps its
 name and may keep its size and modification time (``touch -r``, ``cp -p``, ``rsync -a``, an
-archive's timestamps), and class folders swapped by renaming keep every name, size and time: the
-inode and the status-change time (``ctime``, which no program sets back) tell them apart, so a
-chmod or a restore from a backup costs only a read of the files again. The array is written first and the
+archive's timestamps), and class folders swapped by renaming keep every name, size and time:
+the sample tells them apart (an image's header or its last bytes change with its pixels),
+reading 8 KiB a file, little beside decoding it. The inode and the status-change time
+(``ctime``) are not asked: a hard-link snapshot (``cp -al``) changes every ctime, and a FUSE
+mount (rclone, gcsfuse) or exFAT gives other inode numbers on each mount, with nothing
+changed. The array is written first and the
 fingerprint, which holds the array's checksum, after it, each atomically
 (:func:`siamkit.atomic.atomic_path`): a run killed while writing leaves either no fingerprint or
 one that does not match the array, never a cache a later run trusts.
@@ -24,6 +28,7 @@ Nothing is cached unless a program reads inside :func:`image_cache` (a run with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -147,26 +152,49 @@ def _versions() -> dict[str, Any]:
     return {"decode": DECODE_VERSION, "pillow": PIL.__version__, "torch": torch.__version__}
 
 
+#: What each entry of a fingerprint's ``files`` holds; a cache whose fingerprint lists other
+#: details (an earlier siamkit's inode and ctime) is said to be of another layout, not "changed".
+FILE_FIELDS = ("path", "size", "mtime_ns", "sample")
+
+#: The bytes read at each end of a file for its sample.
+SAMPLE_BYTES = 4096
+
+
+def _sample(path: Path, size: int) -> str:
+    """A BLAKE2b of ``size`` and the first and last :data:`SAMPLE_BYTES` of the file (all of a
+    small one): an edit whose time was set back, or a file swapped for another of the same size
+    and time, changes it. Raises OSError for a file that cannot be read."""
+    digest = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with path.open("rb") as f:
+        if size <= 2 * SAMPLE_BYTES:
+            digest.update(f.read())
+        else:
+            digest.update(f.read(SAMPLE_BYTES))
+            f.seek(-SAMPLE_BYTES, os.SEEK_END)
+            digest.update(f.read(SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
 def fingerprint(paths: Sequence[str | os.PathLike[str]], shape: Sequence[int]) -> dict[str, Any]:
     """What the images read from ``paths`` at ``shape`` depend on: the real path of the folder
     that holds them all (two folders of the same names, sizes and times are not one), each
-    file's path under it, size, inode, ``mtime_ns`` and ``ctime_ns``, the shape and
-    :func:`_versions`."""
+    file's path under it, size, ``mtime_ns`` and :func:`_sample` (:data:`FILE_FIELDS`), the
+    shape and :func:`_versions`."""
     files = [Path(p) for p in paths]
     root = Path(_root(files))
-    listed = []
+    listed: list[list[Any]] = []
     for f in files:
         rel = os.path.relpath(os.path.abspath(f), root).replace(os.sep, "/")
         try:
             st = f.stat()
+            listed.append([rel, st.st_size, st.st_mtime_ns, _sample(f, st.st_size)])
         except OSError:  # gone since the folder was listed: the read names it as unreadable
-            listed.append([rel, -1, -1, -1, -1])
-        else:
-            listed.append([rel, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns])
+            listed.append([rel, -1, -1, ""])
     return {
         "root": os.path.realpath(root),
         "shape": [int(s) for s in shape],
         **_versions(),
+        "file_fields": list(FILE_FIELDS),
         "files": listed,
     }
 
@@ -188,13 +216,23 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
     for key in ("decode", "pillow", "torch"):
         if old.get(key) != new[key]:
             return f"it was made with {key} {old.get(key)}, not {new[key]}"
+    if old.get("file_fields") != new["file_fields"]:
+        return "it was made by another siamkit version, whose fingerprint records other details"
     was = {f[0]: tuple(f[1:]) for f in old.get("files", [])}
     now = {f[0]: tuple(f[1:]) for f in new["files"]}
-    changed = sum(1 for k in now.keys() & was.keys() if now[k] != was[k])
+    both = [k for k in now.keys() & was.keys() if now[k] != was[k]]
+    # same size and bytes sampled, another modification time: not said to be another content
+    retimed = sum(1 for k in both if (now[k][0], now[k][2]) == (was[k][0], was[k][2]))
+    changed = len(both) - retimed
     added, removed = len(now.keys() - was.keys()), len(was.keys() - now.keys())
     parts = [
         f"{n:,} {'file' if n == 1 else 'files'} {what}"
-        for n, what in ((changed, "changed"), (added, "added"), (removed, "removed"))
+        for n, what in (
+            (changed, "changed"),
+            (retimed, "given another modification time"),
+            (added, "added"),
+            (removed, "removed"),
+        )
         if n
     ]
     if not parts:
