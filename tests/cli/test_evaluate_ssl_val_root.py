@@ -364,3 +364,29 @@ def test_a_one_class_validation_folder_is_refused_naming_data_to_pass(tmp_path: 
         "(cat); evaluate compares two or more: pass --data FOLDER with a sub-folder per class, "
         "two or more"
     ]
+
+
+def test_a_validation_folder_without_classes_is_named_as_such_not_offered_back(
+    tmp_path: Path,
+) -> None:
+    """The run's labelled folder, its images since moved out of their class sub-folders, was
+    refused as '--data X holds images and no class sub-folders ... give the run's labelled
+    validation folder (--data X)': an option not given, and the same folder offered back."""
+    val = tmp_path / "labelled"
+    model = _model(tmp_path, val)
+    for c in ("cat", "dog", "owl"):
+        for f in (val / c).iterdir():
+            f.rename(val / f"{c}{f.name}")
+        (val / c).rmdir()
+    want = [
+        f"Error: the run's labelled validation folder {val} (data.val_root) holds images and no "
+        "class sub-folders, so it has no classes to measure with: pass --data FOLDER with one "
+        "sub-folder of images per class (e.g. FOLDER/cat/1.png, FOLDER/dog/2.png)"
+    ]
+    for res in (
+        _evaluate(model),
+        _evaluate(model, "--data", str(val)),
+        CliRunner().invoke(cli, ["calibrate", str(model), "--no-progress"]),
+    ):
+        assert res.exit_code == 1, res.output
+        assert res.output.strip().splitlines() == want

@@ -219,10 +219,29 @@ def _refuse_unlabeled_folder(
     else:
         return
     learned = " (the model learned from them without labels)" if own else ""
+    if _is_labelled_val_root(folder, model_meta):  # read without --data, or given it back
+        raise ValueError(
+            f"the run's labelled validation folder {data} (data.val_root) holds {layout}, so it "
+            f"has no classes to measure with: pass {option} FOLDER with one sub-folder of images "
+            "per class (e.g. FOLDER/cat/1.png, FOLDER/dog/2.png)"
+        )
     raise ValueError(
         f"{option} {data} holds {layout}{learned}, so it has no classes to measure with: "
         f"{_labeled_data_hint(shape, data, option, model_meta)}"
     )
+
+
+def _is_labelled_val_root(folder: Path, model_meta: dict[str, Any]) -> bool:
+    """``folder`` is the labelled validation folder the model's self-supervised run recorded
+    (``data.val_root``), which evaluate and calibrate read without --data: a refusal of it names
+    it as such rather than as an option the user may not have given, nor offers it back."""
+    from siamkit.cli._int8_check import _labelled_val_root
+
+    try:
+        val_root = _labelled_val_root(model_meta)
+    except ValueError:  # recorded, and gone or relative: not this folder
+        return False
+    return val_root is not None and Path(val_root).resolve() == folder.resolve()
 
 
 def training_folder(model_meta: dict[str, Any]) -> tuple[str | None, list[str] | None]:
