@@ -137,29 +137,27 @@ def test_a_value_refused_beside_the_configs_but_not_the_spaces_values_trains(
 def test_each_trials_data_are_checked_when_the_space_is_too_big_to_load_first(
     base, tmp_path: Path
 ) -> None:
-    """data.train_classes beside 9 values of data.limit is more combinations than are loaded
-    before the study: a trial drawing the training classes 0-7 is refused on its own (it would
-    train on the config's test classes 6 and 7), and the study goes on."""
+    """eval.shots beside 9 values of data.limit is more combinations than are loaded before
+    the study: a trial drawing 200 shots, more than the test classes have, is refused on its
+    own, and the study goes on. (A data.train_classes value moving the classes is refused
+    before the study however many combinations: test_tune_classes_over_the_cap.)"""
     from siamkit.tuning.preflight import MAX_COMBINATIONS
 
     limits = list(range(100, 1000, 100))
     assert len(limits) > MAX_COMBINATIONS
-    space = {
-        "data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7]]},
-        "data.limit": {"choice": limits},
-    }
+    space = {"eval.shots": {"choice": [[1], [200]]}, "data.limit": {"choice": limits}}
     result = run_study(base, space, tmp_path / "s", n_trials=3, progress=False)
     assert result.complete == 3
     rows = _rows(tmp_path / "s")
-    wide = [r for r in rows if r["data.train_classes"] == "[0, 1, 2, 3, 4, 5, 6, 7]"]
-    assert wide, rows  # the seeded sampler drew them
+    many = [r for r in rows if r["eval.shots"] == "[200]"]
+    assert many, rows  # the seeded sampler drew them
     for r in rows:
-        assert (r["state"] == "fail") == (r in wide), r
+        assert (r["state"] == "fail") == (r in many), r
     assert all(
-        r["reason"] == "the trial's data are refused: it trains or validates on classes 6 and 7, "
-        "test classes of the config: a trial must never train or select on the test classes; "
-        "change the space"
-        for r in wide
+        r["reason"].startswith(
+            "the trial's data are refused: 4-way 200-shot evaluation cannot be met: "
+        )
+        for r in many
     )
 
 
@@ -233,7 +231,8 @@ def test_validation_classes_in_a_whole_data_choice_are_refused(
 def test_the_data_loaded_before_the_study_are_bounded(base) -> None:
     """Training classes 0-7 fail beside every limit and labels_per_class: checking each value
     beside all 81 of the others' combinations would load the data 81 times before the study
-    (a big folder each time); beyond MAX_COMBINATIONS the trials check their own."""
+    (a big folder each time); beyond MAX_COMBINATIONS the trials check their own, but for the
+    values that move the classes, loaded once each beside the config's other values."""
     from siamkit.tuning import SearchSpace
     from siamkit.tuning.preflight import MAX_COMBINATIONS, _check_data_choices
 
@@ -250,8 +249,21 @@ def test_the_data_loaded_before_the_study_are_bounded(base) -> None:
         loaded.append(cfg.data)
         return load_run_data(cfg.data)
 
-    _check_data_choices(base, space, base_data, load)  # each value beside too many to load
+    import siamkit.tuning.preflight as preflight
+
+    classes_loaded = []
+
+    def load_classes(data, *args):
+        classes_loaded.append(data.train_classes)
+        return load_run_data(data, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(preflight, "load_run_data", load_classes)
+        # each value beside too many to load; the classes' values still checked, one load each
+        with pytest.raises(ValueError, match=r"data\.train_classes = \[0, 1, 2, 3, 4, 5, 6, 7\]"):
+            _check_data_choices(base, space, base_data, load)
     assert loaded == []
+    assert classes_loaded == [(0, 1, 2, 3, 4, 5, 6, 7)]  # not the config's own again
     small = SearchSpace.from_dict({
         "data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5, 6, 7]]},
         "data.limit": {"choice": many[:MAX_COMBINATIONS]},

@@ -3,6 +3,7 @@ folder that is no training run, and models that every value of the space can bui
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.atomic import check_writable_folder
-from siamkit.training import RunConfig, RunData, build_model
+from siamkit.training import RunConfig, RunData, build_model, load_run_data
 from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size
@@ -145,13 +146,15 @@ def _refused_values(
     space: SearchSpace,
     params: list[Param],
     check: Callable[[RunConfig], None],
+    of: list[Param] | None = None,
 ) -> Iterator[tuple[Param, Any, list[Param], ValueError]]:
-    """Each checked value ``v`` of a parameter ``p`` of ``params`` that ``check`` (or the
-    config) refuses beside every combination of the other ``params``' checked values (each
-    choice, both ends of a range), as ``(p, v, others, the first combination's error)``: a
-    trial draws the others' values, not the config's. A value whose others have more than
-    :data:`MAX_COMBINATIONS` combinations is not checked (each trial checks its own)."""
-    for p in params:
+    """Each checked value ``v`` of a parameter ``p`` of ``params`` (of those in ``of`` only,
+    when given) that ``check`` (or the config) refuses beside every combination of the other
+    ``params``' checked values (each choice, both ends of a range), as ``(p, v, others, the
+    first combination's error)``: a trial draws the others' values, not the config's. A value
+    whose others have more than :data:`MAX_COMBINATIONS` combinations is not checked (each
+    trial checks its own)."""
+    for p in params if of is None else of:
         others = [q for q in params if q is not p]
         if math.prod(len(q.checked_values()) for q in others) > MAX_COMBINATIONS:
             continue  # too many to check: each trial's values are checked (run_study)
@@ -230,7 +233,11 @@ def _check_data_choices(
     beside a searched ``data.limit: null``. A value whose others have more than
     :data:`MAX_COMBINATIONS` combinations is not checked here (each combination loads its
     data): each trial's data are checked before it trains, and a trial whose values together
-    are refused fails on its own, with the reason, and the study goes on.
+    are refused fails on its own, with the reason, and the study goes on. A value of
+    :data:`CLASS_KEYS` (the classes) is then still checked with :func:`data_kept_apart`, loaded
+    once beside the config's other data values (the classes depend on no other) and beside the
+    other searched class keys' values, so a space whose every ``data.train_classes`` reaches a
+    test class writes no study whose every trial fails.
 
     Raises:
         ValueError: one sentence naming the setting, the value and why.
@@ -242,3 +249,38 @@ def _check_data_choices(
         base, space, params, lambda cfg: data_kept_apart(base_data, load(cfg))
     ):
         raise ValueError(f"search space: {p.key} = {v!r} is refused{_beside(others)}: {err}")
+    # beyond MAX_COMBINATIONS a value moving the classes was left to the trials, and a space
+    # whose every data.train_classes reached a test class wrote a study that failed each trial
+    skipped = [
+        p for p in params if _moves_classes(p) and _combinations(p, params) > MAX_COMBINATIONS
+    ]
+    if not skipped:
+        return
+    moving = [p for p in params if _moves_classes(p)]
+
+    def kept_apart(cfg: RunConfig) -> None:
+        if all(getattr(cfg.data, k[5:]) == getattr(base.data, k[5:]) for k in CLASS_KEYS):
+            return  # the config's classes: nothing to load
+        try:  # its classes only: a value refused for another reason here is left to the trials
+            data = load_run_data(dataclasses.replace(cfg.data, labels_per_class=None, limit=None))
+        except (ValueError, OSError):
+            return
+        data_kept_apart(base_data, data)
+
+    for p, v, others, err in _refused_values(base, space, moving, kept_apart, of=skipped):
+        raise ValueError(f"search space: {p.key} = {v!r} is refused{_beside(others)}: {err}")
+
+
+#: The ``data.*`` keys that decide a run's classes and test classes (:func:`data_kept_apart`
+#: compares them); the others (a limit, labels per class) keep the classes they are given.
+CLASS_KEYS = ("data.train_classes", "data.dataset", "data.root", "data.dataset_params")
+
+
+def _moves_classes(p: Param) -> bool:
+    """Whether ``p`` sets a key of :data:`CLASS_KEYS` (a whole ``data`` choice's included)."""
+    return any(k == c or k.startswith(c + ".") for k in p.config_keys() for c in CLASS_KEYS)
+
+
+def _combinations(p: Param, params: list[Param]) -> int:
+    """How many combinations of the other ``params``' checked values ``p``'s are checked beside."""
+    return math.prod(len(q.checked_values()) for q in params if q is not p)

@@ -189,7 +189,8 @@ def run_study(
     ``data.*`` or ``eval.*`` value of the space (both ends of a range), beside the other such
     values the space searches, which must also keep the config's classes and test classes: no
     trial trains or selects on a test class. A value is refused there only when it is refused
-    beside each of the others' values (and not loaded when they have too many combinations:
+    beside each of the others' values (and not loaded when they have too many combinations,
+    but for a value moving the classes, whose classes are still checked:
     :func:`~siamkit.tuning.preflight._check_data_choices`); a trial whose values are refused
     together fails, with the reason, and the study goes on.
 
@@ -220,17 +221,23 @@ def run_study(
     cache: dict[str, RunData] = {}
 
     def load(cfg: RunConfig) -> RunData:
-        """``cfg``'s data, loaded once per data config (not per trial), and its test labels
-        checked as training checks them (``cfg``'s own protocol), so best.yaml trains."""
+        """``cfg``'s data, loaded once per data config (not per trial), its test labels
+        checked as training checks them (``cfg``'s own protocol), so best.yaml trains, and its
+        classes the config's (:func:`data_kept_apart`). Kept only once accepted: a refused
+        trial's data were held for the rest of the study, and each trial drawing other refused
+        values loaded and kept its own."""
         key = _data_key(cfg)
         check_test = protocol_check(cfg.eval)
-        if key not in cache:
-            cache[key] = load_run_data(cfg.data, check_test)
-        check_test(cache[key].test_y, cache[key].class_names)
-        return cache[key]
+        data = cache[key] if key in cache else load_run_data(cfg.data, check_test)
+        check_test(data.test_y, data.class_names)
+        # never trained or selected on a test class (the base config's own data: checked alike)
+        data_kept_apart(data if base_data is None else base_data, data)
+        cache[key] = data
+        return data
 
     # the base config's data is loaded before anything is written: a split the loader refuses
     # (e.g. validation classes with no same-class pair) is one sentence, and no study folder
+    base_data: RunData | None = None
     base_data = load(base)
     check_positives(base, base_data)
     note = _say_once(log)  # a model's note (e.g. normalisation set aside): once, not per trial
@@ -274,8 +281,7 @@ def run_study(
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
         try:  # values checked beside the others' before the study, refused together here
-            data = load(cfg)
-            data_kept_apart(base_data, data)  # never trained or selected on a test class
+            data = load(cfg)  # never trained or selected on a test class (data_kept_apart)
         except ValueError as err:
             trial.set_user_attr("refused", f"the trial's data are refused: {err}")
             raise RefusedCombination(f"the trial's data are refused: {err}") from None
