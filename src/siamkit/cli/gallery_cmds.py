@@ -103,10 +103,16 @@ def _read_images(
     ``role="document"``: images to enroll or to compare against, which a half-twin
     (``task: half_twin``) embeds with branch g, whose input size may differ from branch f's.
     ``lazy``: the batch as :class:`~siamkit.cli._image_files.ImageFiles` (a face model's
-    photos as :class:`PhotoFiles`), every file checked but read again a slice at a time, so that
-    enrolling a folder of tens of thousands of photos holds one chunk of pixels.
+    photos as :class:`~siamkit.cli._image_files.PhotoFiles`), every file checked but read again
+    a slice at a time, so that enrolling a folder of tens of thousands of photos holds one chunk
+    of pixels.
     """
-    from siamkit.cli._image_files import open_image_files, read_each_image, read_image_files
+    from siamkit.cli._image_files import (
+        open_image_files,
+        open_photo_files,
+        read_each_image,
+        read_image_files,
+    )
     from siamkit.cli._inputs import model_image_shape
 
     if getattr(model, "input_kind", None) == "photo":
@@ -130,42 +136,14 @@ def _read_images(
     return open_image_files(list(paths), shape) if lazy else read_image_files(list(paths), shape)
 
 
-class PhotoFiles:
-    """The photos of image files for a face model (``input_kind == "photo"``), each a
-    ``(3, H, W)`` image in ``[0, 1]`` at its own size, read a slice at a time (``photos[s : s +
-    chunk]`` is a list), as :class:`~siamkit.cli._image_files.ImageFiles` reads images for other
-    models: a list of every photo held 10,000 12-MP photos at once (1.4 TB as floats), where a
-    slice holds one chunk. Photos are never shrunk here: the detector finds small faces in them.
-    Made by :func:`open_photo_files`, which has checked every file."""
-
-    def __init__(self, paths: Sequence[Any]) -> None:
-        self.paths = list(paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: slice) -> list[Any]:
-        from siamkit.data.image_io import read_image
-
-        return [read_image(p, channels=3) for p in self.paths[index]]
-
-
-def open_photo_files(paths: Sequence[Any]) -> PhotoFiles:
-    """:class:`PhotoFiles` of ``paths``, after every file was checked as cheaply as the read
-    allows (:func:`~siamkit.cli._image_files.check_readable`), keeping none of its pixels, so
-    that the unreadable ones are refused before any work, in one sentence naming each."""
-    from siamkit.cli._image_files import check_readable, read_each_image
-
-    read_each_image(paths, lambda p: check_readable(p, 3))
-    return PhotoFiles(paths)
-
-
 def _identify_queries(gallery: Any, x: Any, queries: Sequence[str], k: int) -> list[Any]:
     """``gallery.identify_batch`` of the queries ``x``: in one call for a batch, and for a face
-    model's :class:`PhotoFiles` a chunk of photos at a time (each query is searched on its own,
-    so the results are the same), so that a shell glob of thousands of full-size photos holds
-    one chunk; a photo without a face is named by its file."""
+    model's :class:`~siamkit.cli._image_files.PhotoFiles` a chunk of photos at a time (each
+    query is searched on its own, so the results are the same), so that a shell glob of
+    thousands of full-size photos holds one chunk; a photo without a face is named by its
+    file."""
     from siamkit.cli._enroll import PHOTO_CHUNK
+    from siamkit.cli._image_files import PhotoFiles
 
     if not isinstance(x, PhotoFiles):
         with photos_named(queries):
