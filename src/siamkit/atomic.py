@@ -11,6 +11,7 @@ file is removed and the target is left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -219,8 +220,35 @@ def atomic_path(
             _fsync_file(tmp)
         os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
+        if durable:
+            _record_written(target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: Each file :func:`atomic_path` wrote durably in this process (its real path): its device,
+#: inode and modification time right after the rename (a run's outputs; the many files of a
+#: ``durable=False`` write, a generated data set, are not kept here).
+_written: dict[str, tuple[int, int, int]] = {}
+
+
+def _record_written(target: Path) -> None:
+    with contextlib.suppress(OSError):
+        st = os.stat(target)
+        _written[os.path.realpath(target)] = (st.st_dev, st.st_ino, st.st_mtime_ns)
+
+
+def written_here(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is still the one this process last wrote there with
+    :func:`atomic_path` (or :func:`atomic_write`): same device, inode and modification time. A
+    failed new run removes only those of its outputs, never a user's file of the same name
+    (a ``report.html`` saved into the new OUT during the first epoch)."""
+    was = _written.get(os.path.realpath(path))
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return was == (st.st_dev, st.st_ino, st.st_mtime_ns)
 
 
 def check_writable_file(path: str | os.PathLike[str], what: str) -> None:

@@ -181,3 +181,32 @@ def test_out_below_a_file_then_dotdot_is_refused(work: Path) -> None:
     assert res.exit_code == 2, res.output
     assert "notes.txt is a file, not a folder" in res.output
     assert _files(work) == {"thesis.tex": b"three years", "notes.txt": b"mine"}
+
+
+def test_a_users_file_with_a_run_output_s_name_in_the_new_out_stays(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report.html (or a config.yaml saved over the run's) the user put in the new OUT
+    during epoch 1 bears a name the run writes: the cleanup removed it as the run's own."""
+    out = work / "runs" / "new"
+
+    def user_saves(trainer: Trainer) -> None:
+        (out / "report.html").write_text("<p>my notes</p>")
+        (out / "history.json").write_text("[]")
+
+    _interrupt_in_epoch_1(monkeypatch, user_saves)
+    res = CliRunner().invoke(cli, _args(str(out)))
+    assert res.exit_code == 130, res.output
+    assert _files(out) == {"report.html": b"<p>my notes</p>", "history.json": b"[]"}
+    assert f"config.yaml written in the new folder {out} removed" in res.output
+
+    replaced = work / "runs" / "other"
+
+    def user_replaces_config(trainer: Trainer) -> None:
+        (replaced / "config.yaml").unlink()  # an editor's save: a new file
+        (replaced / "config.yaml").write_text("# mine")
+
+    _interrupt_in_epoch_1(monkeypatch, user_replaces_config)
+    res = CliRunner().invoke(cli, _args(str(replaced)))
+    assert res.exit_code == 130, res.output
+    assert _files(replaced) == {"config.yaml": b"# mine"}

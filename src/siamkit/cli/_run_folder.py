@@ -98,7 +98,8 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
     """A new run (``enabled``: not --resume, not --overwrite) that stops before its first
     checkpoint, with an error (a full disk, a NaN loss) or an interrupt (Ctrl-C, SIGTERM),
     leaves nothing behind that a user would take for a run: the run's files it wrote in OUT
-    (:data:`RUN_OUTPUTS`) are removed, and OUT, when it made it, with each parent it made, while
+    (:data:`RUN_OUTPUTS`, each still the file this process wrote, by device, inode and
+    modification time: :func:`~siamkit.atomic.written_here`) are removed, and OUT, when it made it, with each parent it made, while
     empty. Never a folder with what it holds: a user's file saved into the new OUT during a
     long first epoch, or a second run started into it meanwhile, stays, as does a user's folder
     that was there before with its other files. An interrupt kept its config.yaml, which nothing
@@ -190,9 +191,17 @@ def _remove_new_run(
 
 
 def _remove_run_files(out_dir: Path, before: set[str]) -> list[str]:
-    """Remove the files of :data:`RUN_OUTPUTS` in ``out_dir`` that were not there ``before``,
-    and this process's temporary files of them (``.NAME.tmp-PID-...``); the names removed."""
-    written = [n for n in RUN_OUTPUTS if n not in before and os.path.lexists(out_dir / n)]
+    """Remove the files of :data:`RUN_OUTPUTS` in ``out_dir`` that were not there ``before``
+    and that this process wrote (:func:`~siamkit.atomic.written_here`: a user's file of such a
+    name, a ``report.html`` saved there during the first epoch, stays), and this process's
+    temporary files of them (``.NAME.tmp-PID-...``); the names removed."""
+    from siamkit.atomic import written_here
+
+    written = [
+        n
+        for n in RUN_OUTPUTS
+        if n not in before and os.path.lexists(out_dir / n) and written_here(out_dir / n)
+    ]
     for name in written:
         _remove(out_dir / name)
     for name in RUN_OUTPUTS:
