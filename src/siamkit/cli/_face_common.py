@@ -81,10 +81,9 @@ def gallery_model(model: str | None, gallery_path: str) -> str:
     recorded folder that no longer exists is refused, naming it, unless the gallery holds no
     item: it holds nothing that the missing model made, so it gets dlib, said on stderr, as the
     text commands give such a gallery their default model."""
-    from siamkit.cli._model_record import recorded_model
-    from siamkit.cli._text_gallery import _empty_with_gone_model
+    from siamkit.cli._model_record import empty_with_gone_model, recorded_model
 
-    gone = None if model is not None else _empty_with_gone_model(gallery_path)
+    gone = None if model is not None else empty_with_gone_model(gallery_path)
     if gone is not None:
         click.echo(
             f"model: dlib, the default ({gallery_path} holds no item of the model {gone} it "

@@ -46,6 +46,33 @@ def recorded_model(
     )
 
 
+def holds_items(gallery_path: str) -> bool:
+    """Whether the existing gallery at ``gallery_path`` holds an item (only read)."""
+    from siamkit.index.store import GalleryStore
+
+    store = GalleryStore(gallery_path, create=False, create_schema=False)
+    try:
+        return store.count()[0] > 0
+    finally:
+        store.close()
+
+
+def empty_with_gone_model(gallery_path: str) -> str | None:
+    """The model folder that the existing gallery at ``gallery_path`` recorded when that folder
+    no longer exists (nor beside a moved gallery) and the gallery holds no item; else ``None``.
+    Only read. The text commands and the face commands then give it their default model, each
+    saying so in its own sentence: it holds nothing that the missing model made."""
+    from siamkit.index.gallery import recorded_model_path
+    from siamkit.index.store import existing_store_problem
+
+    if existing_store_problem(gallery_path) is not None:
+        return None
+    recorded = recorded_model_path(gallery_path)
+    if recorded is None or Path(recorded).is_dir():
+        return None
+    return None if holds_items(gallery_path) else recorded
+
+
 def other_models_refusal(
     store_path: str,
     model: str,

@@ -33,9 +33,10 @@ def _gallery_model(model_path: str | None, gallery_path: str) -> Any:
     default model, said so, as one that recorded an image model does: it holds nothing that
     the missing model made (a gallery that holds no item takes any model), where
     ``gallery_model`` refused it as another model's gallery."""
+    from siamkit.cli._model_record import empty_with_gone_model
     from siamkit.cli.text_identify import DEFAULT_MODEL_NAME, GalleryModel, gallery_model
 
-    gone = None if model_path is not None else _empty_with_gone_model(gallery_path)
+    gone = None if model_path is not None else empty_with_gone_model(gallery_path)
     if gone is not None:
         used = GalleryModel(
             None,
@@ -48,25 +49,6 @@ def _gallery_model(model_path: str | None, gallery_path: str) -> Any:
     if used.note is not None:
         click.echo(used.note, err=True)
     return used
-
-
-def _empty_with_gone_model(gallery_path: str) -> str | None:
-    """The model folder that the existing gallery at ``gallery_path`` recorded when that folder
-    no longer exists (nor beside a moved gallery) and the gallery holds no item; else ``None``.
-    Only read."""
-    from siamkit.index.gallery import recorded_model_path
-    from siamkit.index.store import GalleryStore, existing_store_problem
-
-    if existing_store_problem(gallery_path) is not None:
-        return None
-    recorded = recorded_model_path(gallery_path)
-    if recorded is None or Path(recorded).is_dir():
-        return None
-    store = GalleryStore(gallery_path, create=False, create_schema=False)
-    try:
-        return None if store.count()[0] else recorded
-    finally:
-        store.close()
 
 
 def _open_gallery(gallery_path: str, model: Any, model_path: str | None, **kw: Any) -> Any:

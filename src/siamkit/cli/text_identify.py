@@ -91,7 +91,7 @@ def gallery_model(model_path: str | None, gallery_path: str) -> GalleryModel:
     images (which recorded an image model) is refused naming the command that searches it,
     unless it holds no item: one that holds none takes any model (the default here), as it
     takes any image model."""
-    from siamkit.cli._model_record import recorded_model
+    from siamkit.cli._model_record import holds_items, recorded_model
     from siamkit.index.gallery import recorded_model_path
     from siamkit.index.store import existing_store_problem
 
@@ -100,7 +100,7 @@ def gallery_model(model_path: str | None, gallery_path: str) -> GalleryModel:
     if existing_store_problem(gallery_path) is not None:  # a new gallery: nothing recorded
         return GalleryModel(None, "default")
     images = image_gallery_refusal(gallery_path)
-    if images is not None and _holds_items(gallery_path):
+    if images is not None and holds_items(gallery_path):
         raise images
     if images is not None:  # left by a first enroll killed before its commit, or emptied
         recorded = recorded_model_path(gallery_path)
@@ -168,17 +168,6 @@ def holds_texts(gallery_path: str) -> bool:
         return model_kind(recorded) in (None, TEXT_KIND)
     side = Path(thumbnails_path_for(gallery_path))
     return side.is_file() and _first_thumbnail(gallery_path) not in (None, _PNG)
-
-
-def _holds_items(gallery_path: str) -> bool:
-    """Whether the existing gallery at ``gallery_path`` holds an item (only read)."""
-    from siamkit.index.store import GalleryStore
-
-    store = GalleryStore(gallery_path, create=False, create_schema=False)
-    try:
-        return store.count()[0] > 0
-    finally:
-        store.close()
 
 
 def _keeps_thumbnails(gallery_path: str) -> bool:
