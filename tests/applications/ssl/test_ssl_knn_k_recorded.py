@@ -13,7 +13,8 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from siamkit.applications.ssl.data import monitor_folder_images
+from siamkit.applications.ssl.config import SSLDataConfig
+from siamkit.applications.ssl.data import load_ssl_data
 from siamkit.cli.main import cli
 from siamkit.export.bundle import load_model
 
@@ -60,7 +61,11 @@ def test_metrics_record_the_neighbours_the_knn_figure_voted_among(tmp_path: Path
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["knn_k"] == 3, metrics
     # the recorded figure is the saved model's leave-one-out vote among that many neighbours
-    x, y, _ = monitor_folder_images(str(labeled), 8, False)
+    d = load_ssl_data(
+        SSLDataConfig(dataset="image-folder", root=str(photos), image_size=8, val_root=str(labeled))
+    )
+    x, y = d.val_x, d.val_y
+    assert x is not None and y is not None
     net = load_model(out / "model").eval()
     with torch.no_grad():
         z = net.embed(x.float() / 255.0)

@@ -71,13 +71,17 @@ def folder_images(root: str, image_size: int, grayscale: bool) -> Tensor:
     """Every image under ``root`` (:func:`~siamkit.data.folders.images_under`), resized to
     ``image_size`` squares: ``(N, C, S, S)`` uint8 (a quarter of float32's memory for a folder
     of thousands of photos; each batch, the monitors and the channel statistics scale them to
-    ``[0, 1]``).
+    ``[0, 1]``). The training images of :func:`load_ssl_data`'s ``image-folder``, read (and
+    refused when they do not fit in memory) by that one path.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
-        ValueError: it holds no images.
+        ValueError: it holds no images, or they do not fit in the memory free.
     """
-    return folder_images_and_id(root, image_size, grayscale)[0]
+    cfg = SSLDataConfig(
+        dataset="image-folder", root=root, image_size=image_size, grayscale=grayscale
+    )
+    return load_ssl_data(cfg).train_x
 
 
 def training_files(root: str, limit: int | None = None) -> tuple[list[Path], str]:
@@ -89,18 +93,6 @@ def training_files(root: str, limit: int | None = None) -> tuple[list[Path], str
     if limit is not None and limit < len(paths):  # not 50,000 photos read for 1,000 kept
         paths = [paths[i] for i in seeded_sample(len(paths), limit, SPLIT_SEED).tolist()]
     return paths, images_id
-
-
-def folder_images_and_id(
-    root: str, image_size: int, grayscale: bool, limit: int | None = None
-) -> tuple[Tensor, str]:
-    """:func:`folder_images`, and the files' :func:`folder_id`, from one walk of ``root``; with
-    ``limit`` (``data.limit``) only a seeded ``limit`` of the files are read (the images the
-    whole folder's read would keep, in its order; the id is the whole folder's)."""
-    paths, images_id = training_files(root, limit)
-    shape = (1 if grayscale else 3, image_size, image_size)
-    check_images_fit(len(paths), shape, root)  # not 40 minutes of reading, then killed
-    return load_images(paths, shape, folder="data.root", dtype=torch.uint8), images_id
 
 
 def monitor_folder(root: str, shape: tuple[int, int, int]) -> ImageFolderDataset:
@@ -136,21 +128,6 @@ def _monitor_images(ds: ImageFolderDataset, root: str) -> tuple[Tensor, Tensor, 
     x, y = ds.load_all(folder="data.val_root", dtype=torch.uint8)
     n, k = len(y), len(ds.classes)
     return x, y, f"{n:,} labelled image{'s' * (n != 1)} of {k} classes under {root}"
-
-
-def monitor_folder_images(
-    root: str, image_size: int, grayscale: bool
-) -> tuple[Tensor, Tensor, str]:
-    """The kNN monitor's labelled images of ``data.val_root`` (:func:`monitor_folder`):
-    ``(N, C, S, S)`` uint8 (:func:`~siamkit.encode.encode` scales them to ``[0, 1]``), ``(N,)``
-    labels, and what they are in words.
-
-    Raises:
-        FileNotFoundError: ``root`` is not a folder.
-        ValueError: it is not one sub-folder of images per class, of two classes or more.
-    """
-    ds = monitor_folder(root, (1 if grayscale else 3, image_size, image_size))
-    return _monitor_images(ds, root)
 
 
 def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
