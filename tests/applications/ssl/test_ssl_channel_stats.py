@@ -1,7 +1,11 @@
 """SSLData.channel_stats made one float32 copy of up to 20,000 training images, 4 times the uint8
 images the memory check (check_images_fit) counts: a folder run the check let through died of
 PyTorch's allocator error after reading every photo. The statistics are now summed over chunks of
-a bounded size, and equal the whole-copy formula."""
+a bounded size, and equal the whole-copy formula.
+
+The full test of :func:`siamkit.data.memory.channel_stats`, which SSLData.channel_stats and
+RunData.channel_stats both hand their images to; tests/training/test_run_data_channel_stats.py
+checks only that RunData's wrapper delegates."""
 
 from __future__ import annotations
 
