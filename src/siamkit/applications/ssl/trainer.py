@@ -306,7 +306,7 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
     one asked for now, and a missing ``data.val_root`` as none (no folder could be given then); ``data.image_size`` 64 and ``data.grayscale`` false, which a checkpoint
     made before they could be unset recorded, are read as unset where ``now`` leaves them so
     (they gave what unset gives: an image folder's 64 px in colour; other data ignored them)."""
-    from siamkit.training.config_guard import cache_as_now, saved_shape_unset
+    from siamkit.training.config_guard import saved_shape_unset
 
     read = saved_shape_unset(
         {
@@ -317,7 +317,6 @@ def _read_saved_config(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, 
         },
         now,
     )
-    read = cache_as_now(read, now)  # data.cache may change (or be new since the checkpoint)
     return _folder_classes_as_now(read, now)
 
 
