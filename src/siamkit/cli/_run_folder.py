@@ -102,8 +102,9 @@ def _failed_new_run_removed(out_dir: Path, enabled: bool) -> Iterator[None]:
     modification time: :func:`~siamkit.atomic.written_here`) are removed, and OUT, when it made it, with each parent it made, while
     empty. Never a folder with what it holds: a user's file saved into the new OUT during a
     long first epoch, or a second run started into it meanwhile, stays, as does a user's folder
-    that was there before with its other files. An interrupt kept its config.yaml, which nothing
-    can resume (--resume needs the checkpoint) and the same command writes again. A run with a
+    that was there before with its other files. An interrupt removes them as an error does:
+    its config.yaml resumes nothing (--resume needs the checkpoint) and the same command writes
+    it again. A run with a
     checkpoint keeps everything, and a resumed run is never ``enabled``. The image cache the run
     wrote inside OUT (``image-cache/``, or a ``data.cache`` folder there) is kept, with the
     folders that hold it, and said: the same command then reads its images from it, not from
