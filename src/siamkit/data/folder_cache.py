@@ -117,6 +117,16 @@ def cache_folder(setting: bool | str | None, run_dir: str | os.PathLike[str]) ->
     return Path(setting)
 
 
+def cache_refused(dataset: str) -> str:
+    """Why ``data.cache`` is refused for ``data.dataset`` = ``dataset``, which reads no image
+    files (its images are not decoded from a folder): each config checker keeps its own test
+    of which data sets those are, and says this sentence."""
+    return (
+        "data.cache is for a folder of images (data.dataset: image-folder); "
+        f"data.dataset = {dataset} reads no image files to cache: leave data.cache out"
+    )
+
+
 @contextmanager
 def image_cache(folder: str | os.PathLike[str] | None, log: Log | None = None) -> Iterator[None]:
     """Folder reads inside use (and write) the cache in ``folder`` (``None``: no cache);
@@ -308,7 +318,7 @@ def cached_images(
         _say(cache, f"not using the image cache of {folder}: {why}; reading the files again")
     images = read()
     if os.environ.get("RANK", "0") == "0":  # one writer under torchrun
-        _write(cache, npy, meta, images, want, folder, _root(paths))
+        _write(cache, npy, meta, images, want, folder)
     return images
 
 
@@ -319,7 +329,6 @@ def _write(
     images: torch.Tensor,
     want: dict[str, Any],
     folder: str,
-    root: str,
 ) -> None:
     """The array, then its fingerprint (with the array's checksum), each atomically; a cache
     that cannot be written is said, and the run goes on without one."""
@@ -328,8 +337,7 @@ def _write(
         meta.unlink(missing_ok=True)  # the old fingerprint must not describe a half-new cache
         with atomic_path(npy) as tmp, tmp.open("wb") as f:
             np.save(f, array, allow_pickle=False)
-        record = {"fingerprint": want, "crc32": _checksum(array), "folder": folder, "root": root}
-        atomic_write(meta, json.dumps(record))
+        atomic_write(meta, json.dumps({"fingerprint": want, "crc32": _checksum(array)}))
     except OSError as err:
         _say(cache, f"could not write the image cache of {folder} in {cache.folder} ({err})")
         return

@@ -311,7 +311,6 @@ def _check_cache(data: DataConfig) -> None:
     """``data.cache`` given to a built-in data set that reads no image folder would be ignored
     without a word (nothing is cached: its images are not decoded from files)."""
     if data.cache is not False and data.dataset in {*FIXED_SIZES, "synthetic-glyphs"}:
-        raise ValueError(
-            f"data.cache is for a folder of images (data.dataset: image-folder); "
-            f"data.dataset = {data.dataset} reads no image files to cache: leave data.cache out"
-        )
+        from siamkit.data.folder_cache import cache_refused
+
+        raise ValueError(cache_refused(data.dataset))

@@ -192,10 +192,9 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
             "data.train_classes"
         )
     if cfg.data.cache is not False and cfg.data.dataset != "image-folder":  # nothing to cache
-        raise ConfigError(
-            f"data.cache is for a folder of images (data.dataset: image-folder); "
-            f"data.dataset = {cfg.data.dataset} reads no image files to cache: leave data.cache out"
-        )
+        from siamkit.data.folder_cache import cache_refused
+
+        raise ConfigError(cache_refused(cfg.data.dataset))
     try:  # the run config's sentences (siamkit.params), each reason kept as its note
         _check_numbers(cfg)
     except ParamError as err:
