@@ -224,7 +224,8 @@ def test_validation_classes_in_a_whole_data_choice_are_refused(
     best.yaml took the easier classes' trial."""
     space = {"data": {"choice": [{entry: [0, 1]}, {entry: [4, 5]}]}}
     assert _refused(base, space, tmp_path / "s") == (
-        "data.val_classes cannot be searched: trials must be scored alike"
+        "data.val_classes cannot be searched: it picks the validation classes each trial is "
+        "scored on, so trials must be scored alike; set it in the config"
     )
 
 

@@ -29,10 +29,8 @@ def check_tunable(base: RunConfig, space: SearchSpace) -> None:
         )
     if base.train.val_metric == "none":
         raise ValueError("siamkit tune needs a validation metric: train.val_metric is none")
-    # every key a parameter sets: a whole data section's choice ({val_classes: [0, 1]}) too
-    if any(k.startswith("data.val_classes") for p in space.params for k in p.config_keys()):
-        raise ValueError("data.val_classes cannot be searched: trials must be scored alike")
-    for key, why in _scoring_keys(base).items():  # a whole section's choice setting one too
+    # every key a parameter sets: a whole section's choice ({val_classes: [0, 1]}) too
+    for key, why in _scoring_keys(base).items():
         if any(k == key or k.startswith(key + ".") for p in space.params for k in p.config_keys()):
             raise ValueError(
                 f"{key} cannot be searched: {why}, so trials must be scored alike; set it in "
@@ -42,13 +40,14 @@ def check_tunable(base: RunConfig, space: SearchSpace) -> None:
 
 
 def _scoring_keys(base: RunConfig) -> dict[str, str]:
-    """The config keys (besides ``data.val_classes``) that decide how ``base``'s trials are
-    scored, each with why: a study searching one compares trials by different measures or
-    tasks (precision@1 against EER, a 2-way against a 4-way few-shot task), and best.yaml
-    takes the easiest measure's or task's trial, not the best model's."""
+    """The config keys that decide how ``base``'s trials are scored, each with why: a study
+    searching one compares trials on different classes, by different measures or tasks
+    (precision@1 against EER, a 2-way against a 4-way few-shot task), and best.yaml takes the
+    easiest classes', measure's or task's trial, not the best model's."""
     keys = {
+        "data.val_classes": "it picks the validation classes each trial is scored on",
         "train.val_metric": "it picks the validation measure each trial is scored by (and "
-        "whether higher or lower is better)"
+        "whether higher or lower is better)",
     }
     if base.train.val_metric == "few_shot":  # make_validator: N-way from eval.ways, its queries
         keys["eval.ways"] = (
@@ -109,7 +108,7 @@ def _check_model_choices(
     """
     import torch
 
-    from siamkit.tuning.space import KWARGS, _whole_kwargs, kept_beside
+    from siamkit.tuning.space import KWARGS, kept_beside
 
     mean, std = data.channel_stats()
 
@@ -121,7 +120,7 @@ def _check_model_choices(
     for p, v, others, err in _refused_values(base, space, params, build):
         why = str(err).removeprefix("model.encoder / model.encoder_kwargs: ")
         searched = {k.removeprefix(KWARGS + ".") for q in others for k in q.config_keys()}
-        searched |= {e for q in others for c in q.choices for e in _whole_kwargs(q.key, c) or {}}
+        searched |= {e for q in others for e in q.kwargs_entries()}
         kept = [k for k in kept_beside(p.key, v, base) if k not in searched]
         raise ValueError(
             f"search space: {p.key} = {v!r} builds no model with this config{_beside(others)} "

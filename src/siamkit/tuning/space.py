@@ -104,6 +104,12 @@ class Param:
             return {self.key}
         return {f"{self.key}.{k}" for c in self.choices for k in c}
 
+    def kwargs_entries(self) -> set[str]:
+        """The ``model.encoder_kwargs`` entries that some choice of this parameter sets whole
+        (a ``model.encoder_kwargs`` choice's keys, a ``model`` choice's ``encoder_kwargs``):
+        what a trial drawing it sets beside, or instead of, the config's."""
+        return {e for c in self.choices for e in _whole_kwargs(self.key, c) or {}}
+
     def labels(self) -> list[str]:
         """Choices as strings (Optuna stores only scalars; lists and maps go as JSON)."""
         return [json.dumps(c, sort_keys=True) for c in self.choices]
@@ -356,7 +362,7 @@ class SearchSpace:
         def touches(p: Param, a: str, b: str) -> bool:
             if a == KWARGS and b.startswith(KWARGS + "."):  # one entry: pinned if a choice sets it
                 entry = b[len(KWARGS) + 1 :].partition(".")[0]
-                return any(entry in (_whole_kwargs(p.key, c) or {}) for c in p.choices)
+                return entry in p.kwargs_entries()
             return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
         keep, dropped = [], []
