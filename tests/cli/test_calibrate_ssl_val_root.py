@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
-from siamkit.cli.calibrate_cmd import VAL_ROOT_NOTE
+from siamkit.cli._eval_data import val_root_note
 from siamkit.cli.main import cli
 from siamkit.models import Preprocess
 
@@ -68,20 +68,20 @@ def test_without_data_it_calibrates_on_the_runs_labelled_validation_folder(
     lines = res.stdout.splitlines()
     source = f"the run's labelled validation folder {val} (data.val_root)"
     assert lines[0] == f"calibrating on 24 images of 3 classes (cat, dog, owl) from {source}"
-    assert lines[1] == VAL_ROOT_NOTE
+    assert lines[1] == val_root_note("calibrate")
     default = _calibration(model)
     assert default["data"] == source and default["root"] == str(val.resolve())
     # the same fit as the folder named with --data: the same images, only said otherwise
     named = _calibrate(model, "--data", str(val), "--json")
     assert named.exit_code == 0, named.output
-    assert VAL_ROOT_NOTE not in named.output
+    assert val_root_note("calibrate") not in named.output
     explicit = _calibration(model)
     assert explicit.pop("data") == f"the folder {val}"
     default.pop("data")
     assert default == explicit
     as_json = _calibrate(model, "--json")
     assert as_json.exit_code == 0, as_json.output
-    assert as_json.stderr.strip() == VAL_ROOT_NOTE
+    assert as_json.stderr.strip() == val_root_note("calibrate")
     assert json.loads(as_json.stdout)["data"] == source
 
 
@@ -139,11 +139,11 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
         "pass --data FOLDER (images kept out of data.root, one sub-folder per class) for held-out "
         "ones"
     )
-    assert res.stdout.splitlines()[1:3] == [VAL_ROOT_NOTE, note]
+    assert res.stdout.splitlines()[1:3] == [val_root_note("calibrate"), note]
     assert _calibration(model)["in_sample"] is True
     as_json = _calibrate(model, "--json")
     assert as_json.exit_code == 0, as_json.output
-    assert as_json.stderr.strip().splitlines() == [VAL_ROOT_NOTE, note]
+    assert as_json.stderr.strip().splitlines() == [val_root_note("calibrate"), note]
     assert json.loads(as_json.stdout)["in_sample"] is True
     # a sibling folder whose name starts like data.root's is not under it
     apart = tmp_path / "apart"

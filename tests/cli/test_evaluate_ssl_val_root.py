@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
-from siamkit.cli.evaluate_cmd import VAL_ROOT_NOTE
+from siamkit.cli._eval_data import val_root_note
 from siamkit.cli.main import cli
 from siamkit.models import Preprocess
 
@@ -64,12 +64,14 @@ def test_without_data_it_evaluates_on_the_runs_labelled_validation_folder(tmp_pa
         f"24 images of 3 classes (cat, dog, owl) from the run's labelled validation folder "
         f"{val} (data.val_root)"
     ), lines
-    assert lines[1] == VAL_ROOT_NOTE
-    assert "not a held-out test set" in VAL_ROOT_NOTE and "--data FOLDER" in VAL_ROOT_NOTE
+    assert lines[1] == val_root_note("evaluate")
+    assert "not a held-out test set" in val_root_note(
+        "evaluate"
+    ) and "--data FOLDER" in val_root_note("evaluate")
 
     as_json = _evaluate(model, "--json")
     assert as_json.exit_code == 0, as_json.output
-    assert VAL_ROOT_NOTE in as_json.stderr
+    assert val_root_note("evaluate") in as_json.stderr
     metrics = json.loads(as_json.stdout)
     assert metrics["data"]["source"] == (
         f"the run's labelled validation folder {val} (data.val_root)"
@@ -81,7 +83,7 @@ def test_without_data_it_evaluates_on_the_runs_labelled_validation_folder(tmp_pa
     assert explicit["data"].pop("source") == f"the folder {val}"
     metrics["data"].pop("source")
     assert metrics == explicit
-    assert VAL_ROOT_NOTE not in named.stderr
+    assert val_root_note("evaluate") not in named.stderr
 
 
 def test_data_given_wins_over_the_validation_folder(tmp_path: Path) -> None:
@@ -279,7 +281,7 @@ def test_a_self_supervised_model_saved_before_labels_used_was_recorded_is_not_me
     assert res.stdout.splitlines()[:2] == [
         f"24 images of 3 classes (cat, dog, owl) from the run's labelled validation folder "
         f"{val} (data.val_root)",
-        VAL_ROOT_NOTE,
+        val_root_note("evaluate"),
     ], res.stdout
 
 
@@ -335,7 +337,7 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
         f"under data.root {photos}, so these figures are not held out; pass --data FOLDER "
         "(images kept out of data.root, one sub-folder per class) for held-out ones"
     )
-    assert res.stdout.splitlines()[1:3] == [VAL_ROOT_NOTE, note]
+    assert res.stdout.splitlines()[1:3] == [val_root_note("evaluate"), note]
     as_json = _evaluate(model, "--json")
     assert as_json.exit_code == 0, as_json.output
     assert note in as_json.stderr.splitlines()

@@ -173,6 +173,65 @@ def _learned_without_labels(model_meta: dict[str, Any]) -> bool:
     )
 
 
+def labelled_val_root(meta: dict[str, Any], option: str = "--check-data") -> str | None:
+    """The labelled validation folder (``data.val_root``: one sub-folder per class, its kNN
+    monitor's images) that a self-supervised run recorded, the only labels it had: the folder
+    it learned from may hold loose photos or dated sub-folders, which are not classes; ``None``
+    when the run recorded none. Read from ``run.val_root`` (made absolute where training ran),
+    else, in models saved before that was recorded, ``data.val_root`` as the config gave it
+    where that is absolute: a relative one was read from the folder training ran in, which such
+    a model does not record, and read from here it may be another project's ``labelled/``.
+
+    ``siamkit export --int8`` checks on it, and ``siamkit evaluate`` and ``calibrate`` read it
+    when --data is not given; ``option``: the command's option that gives other images instead.
+
+    Raises:
+        ValueError: the run recorded one and it is not there (moved), or only as a relative
+            path, naming it and ``option``.
+    """
+    given = ((meta.get("config") or {}).get("data") or {}).get("val_root")
+    root = (meta.get("run") or {}).get("val_root") or given
+    if not _learned_without_labels(meta) or not isinstance(root, str) or not root:
+        return None
+    if not Path(root).is_absolute():  # only an old model's config: where it trained is unknown
+        raise ValueError(
+            f"the run recorded its labelled validation folder as data.val_root {root}, relative "
+            f"to the folder it trained in, which it does not record; pass {option} FOLDER "
+            "(held-out images, one sub-folder per class)"
+        )
+    if not Path(root).is_dir():
+        raise ValueError(
+            f"the run's labelled validation folder (data.val_root) {root} is not there; pass "
+            f"{option} FOLDER (held-out images, one sub-folder per class)"
+        )
+    return root
+
+
+def val_root_source(path: str) -> str:
+    """How a command names the run's labelled validation folder ``path``
+    (:func:`labelled_val_root`) it read without being given it: not as a folder the user named,
+    nor as a test set. calibrate records it as its ``calibration.data``.
+
+    >>> val_root_source("/photos/labelled")
+    "the run's labelled validation folder /photos/labelled (data.val_root)"
+    """
+    return f"the run's labelled validation folder {path} (data.val_root)"
+
+
+def val_root_note(verb: str) -> str:
+    """The note a command (``verb``: ``"evaluate"``, ``"calibrate"``) says when, given no
+    --data, it read the run's labelled validation folder (:func:`labelled_val_root`).
+
+    >>> val_root_note("calibrate").split(":")[1].split(" the run")[0]
+    ' calibrated on'
+    """
+    return (
+        f"no --data given: {verb}d on the run's labelled validation folder (data.val_root), the "
+        "images its kNN monitor watched during training, not a held-out test set; pass --data "
+        f"FOLDER (one sub-folder per class) to {verb} on other images"
+    )
+
+
 def _labeled_data_hint(
     shape: tuple[int, int, int],
     data: str,
@@ -183,12 +242,10 @@ def _labeled_data_hint(
     model's self-supervised run recorded (``data.val_root``, where it is still there: the user
     has one and may not remember it), a folder of class sub-folders, or a built-in data set of
     the model's input shape (built-in images are not resized)."""
-    from siamkit.cli._int8_check import _labelled_val_root
-
     fits = [n for n, s in BUILTIN_SHAPES.items() if s == tuple(shape) and n != data]
     builtin = f", or {option} {' or '.join(fits)}" if fits else ""
     try:
-        val_root = _labelled_val_root(model_meta or {}, option)
+        val_root = labelled_val_root(model_meta or {}, option)
     except ValueError:  # recorded, and gone: nothing to offer
         val_root = None
     own = f"the run's labelled validation folder ({option} {val_root}) or " if val_root else ""
@@ -219,9 +276,9 @@ def _refuse_unlabeled_folder(
     else:
         return
     learned = " (the model learned from them without labels)" if own else ""
-    if _is_labelled_val_root(folder, model_meta):  # read without --data, or given it back
+    if _islabelled_val_root(folder, model_meta):  # read without --data, or given it back
         raise ValueError(
-            f"the run's labelled validation folder {data} (data.val_root) holds {layout}, so it "
+            f"{val_root_source(data)} holds {layout}, so it "
             f"has no classes to measure with: pass {option} FOLDER with one sub-folder of images "
             "per class (e.g. FOLDER/cat/1.png, FOLDER/dog/2.png)"
         )
@@ -231,14 +288,12 @@ def _refuse_unlabeled_folder(
     )
 
 
-def _is_labelled_val_root(folder: Path, model_meta: dict[str, Any]) -> bool:
+def _islabelled_val_root(folder: Path, model_meta: dict[str, Any]) -> bool:
     """``folder`` is the labelled validation folder the model's self-supervised run recorded
     (``data.val_root``), which evaluate and calibrate read without --data: a refusal of it names
     it as such rather than as an option the user may not have given, nor offers it back."""
-    from siamkit.cli._int8_check import _labelled_val_root
-
     try:
-        val_root = _labelled_val_root(model_meta)
+        val_root = labelled_val_root(model_meta)
     except ValueError:  # recorded, and gone or relative: not this folder
         return False
     return val_root is not None and Path(val_root).resolve() == folder.resolve()

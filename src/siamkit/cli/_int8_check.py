@@ -84,7 +84,7 @@ def held_out_images(
 
     ``check_data`` (a folder or built-in name) if given; else the test split of the model's
     built-in dataset (its test classes), the labelled validation folder of a self-supervised
-    run (``data.val_root``, :func:`_labelled_val_root`: the only labels it had), the image
+    run (``data.val_root``, :func:`~siamkit.cli._eval_data.labelled_val_root`: the only labels it had), the image
     folder it trained on while that is still there (its test classes), or Fashion-MNIST's test
     split for 1×28×28 models (the int8 calibration used the train split). At most
     :data:`CHECK_IMAGES`, a seeded sample.
@@ -96,14 +96,19 @@ def held_out_images(
     """
     import torch
 
-    from siamkit.cli._eval_data import load_eval_data, training_folder
+    from siamkit.cli._eval_data import (
+        labelled_val_root,
+        load_eval_data,
+        training_folder,
+        val_root_source,
+    )
     from siamkit.cli._inputs import BUILTIN_SHAPES, DATASET_NAMES
 
     given = check_data
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     root, _ = training_folder(meta)
-    val_root = _labelled_val_root(meta) if given is None else None
+    val_root = labelled_val_root(meta) if given is None else None
     if check_data is None and run.get("dataset") in DATASET_NAMES:
         check_data = run["dataset"]
     elif check_data is None and val_root is not None:
@@ -154,7 +159,7 @@ def held_out_images(
     # above when given, and by load_eval_data otherwise)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     if check_data == val_root:  # said as such: not a folder the user named, nor a test set
-        ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
+        ev = replace(ev, source=val_root_source(val_root))
         differs: str | None = "its run's labelled validation images (data.val_root)"
     elif not _runs_test_set(check_data, meta, ev):
         differs = "other images than its test classes"
@@ -170,45 +175,9 @@ def held_out_images(
     )
 
 
-def _labelled_val_root(meta: dict[str, Any], option: str = "--check-data") -> str | None:
-    """The labelled validation folder (``data.val_root``: one sub-folder per class, its kNN
-    monitor's images) that a self-supervised run recorded, the only labels it had: the folder
-    it learned from may hold loose photos or dated sub-folders, which are not classes; ``None``
-    when the run recorded none. Read from ``run.val_root`` (made absolute where training ran),
-    else, in models saved before that was recorded, ``data.val_root`` as the config gave it
-    where that is absolute: a relative one was read from the folder training ran in, which such
-    a model does not record, and read from here it may be another project's ``labelled/``.
-
-    ``siamkit evaluate`` reads it too when --data is not given; ``option``: the command's
-    option that gives other images instead.
-
-    Raises:
-        ValueError: the run recorded one and it is not there (moved), or only as a relative
-            path, naming it and ``option``.
-    """
-    from siamkit.cli._eval_data import _learned_without_labels
-
-    given = ((meta.get("config") or {}).get("data") or {}).get("val_root")
-    root = (meta.get("run") or {}).get("val_root") or given
-    if not _learned_without_labels(meta) or not isinstance(root, str) or not root:
-        return None
-    if not Path(root).is_absolute():  # only an old model's config: where it trained is unknown
-        raise ValueError(
-            f"the run recorded its labelled validation folder as data.val_root {root}, relative "
-            f"to the folder it trained in, which it does not record; pass {option} FOLDER "
-            "(held-out images, one sub-folder per class)"
-        )
-    if not Path(root).is_dir():
-        raise ValueError(
-            f"the run's labelled validation folder (data.val_root) {root} is not there; pass "
-            f"{option} FOLDER (held-out images, one sub-folder per class)"
-        )
-    return root
-
-
 def val_root_trained_on(meta: dict[str, Any], val_root: str, figures: str) -> str | None:
     """The note that the run's labelled validation folder ``val_root`` (as
-    :func:`_labelled_val_root` gave it) lies under the folder the run trained on (``data.root``,
+    :func:`~siamkit.cli._eval_data.labelled_val_root` gave it) lies under the folder the run trained on (``data.root``,
     as ``run.data_root`` recorded it resolved; an old model's config only where absolute),
     :func:`~siamkit.applications.ssl.task.val_root_under_root` as training warns of it: a
     self-supervised run trains on every image under its root, so ``figures`` measured on that

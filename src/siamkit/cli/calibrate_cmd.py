@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import click
 
-from siamkit.cli._eval_data import load_eval_data
+from siamkit.cli._eval_data import labelled_val_root, load_eval_data, val_root_note, val_root_source
 from siamkit.cli._image_pairs import (
     TEXT_PAIRS_FORMAT,
     is_pairs_file,
@@ -296,7 +296,7 @@ def calibrate(
         data, meta, class_tokens(classes), split, data_dir, model_image_shape(net, model), "train"
     )
     if val_root is not None:  # said as such, as evaluate says it (and reads it back)
-        ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
+        ev = replace(ev, source=val_root_source(val_root))
     chosen_names = [ev.names[c] for c in ev.chosen]
     _refuse_test_classes(meta, chosen_names)
     _refuse_own_training_images(meta, data, ev)
@@ -326,7 +326,7 @@ def calibrate(
     if pd.genuine.size == 0:
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
     where: dict[str, Any] = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
-    notes = [VAL_ROOT_NOTE] if val_root is not None else []
+    notes = [val_root_note("calibrate")] if val_root is not None else []
     seen = (
         None
         if val_root is None
@@ -343,27 +343,17 @@ def calibrate(
     _say_saved(model, info, ev.describe(), as_json, "\n".join(notes) or None)
 
 
-#: Said when calibrate, given no --data, fit the threshold on a self-supervised run's labelled
-#: validation folder (as ``siamkit evaluate`` then reads it by default)
-VAL_ROOT_NOTE = (
-    "no --data given: calibrated on the run's labelled validation folder (data.val_root), the "
-    "images its kNN monitor watched during training; pass --data FOLDER (one sub-folder per "
-    "class) to calibrate on other images"
-)
-
-
 def _default_data(ctx: click.Context, model: str) -> str:
     """The data calibrate reads without --data: the labelled validation folder of a model
-    trained self-supervised (:func:`~siamkit.cli._int8_check._labelled_val_root`, as
+    trained self-supervised (:func:`~siamkit.cli._eval_data.labelled_val_root`, as
     ``siamkit evaluate`` reads it), the only labels its run had; else --data is missing, as
     click says it (a gone folder is one sentence naming it and --data)."""
-    from siamkit.cli._int8_check import _labelled_val_root
     from siamkit.encoders.text import is_pretrained_text_folder
     from siamkit.export.bundle import read_model_config
 
     if not is_pretrained_text_folder(model):
         meta = read_model_config(model).get("metadata") or {}
-        val_root = _labelled_val_root(meta, "--data")
+        val_root = labelled_val_root(meta, "--data")
         if val_root is not None:
             return val_root
     param = next(p for p in ctx.command.params if p.name == "data")

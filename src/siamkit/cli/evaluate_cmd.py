@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli._eval_data import load_eval_data
+from siamkit.cli._eval_data import labelled_val_root, load_eval_data, val_root_note, val_root_source
 from siamkit.cli._fewshot_settings import (
     DEFAULT_EPISODES,
     DEFAULT_QUERIES,
@@ -202,7 +202,7 @@ def evaluate(
     refuse_given(ctx, ("columns",), "for a text model's pairs of texts")
     from dataclasses import asdict, replace
 
-    from siamkit.cli._int8_check import _labelled_val_root, val_root_trained_on
+    from siamkit.cli._int8_check import val_root_trained_on
     from siamkit.evaluation import shared_distance_matrices
     from siamkit.experiment import check_protocol, evaluate_model, rates_at, try_write_report
     from siamkit.export.bundle import read_model_config
@@ -215,7 +215,7 @@ def evaluate(
         check_report_path(report)
     dev = resolve_device(device)
     meta = read_model_config(model).get("metadata", {})
-    val_root = None if given_on_command_line(ctx, "data") else _labelled_val_root(meta, "--data")
+    val_root = None if given_on_command_line(ctx, "data") else labelled_val_root(meta, "--data")
     data = val_root or data  # a self-supervised run's only labels, not a data set it never saw
     net = load_siamese(model, dev, "evaluate")
     if raw_distance and net.score_norm is not None:
@@ -247,8 +247,8 @@ def evaluate(
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
     seen = None  # the note that the run trained on the folder read without --data
     if val_root is not None:  # said as such: not a folder the user named, nor a test set
-        ev = replace(ev, source=f"the run's labelled validation folder {val_root} (data.val_root)")
-        notes.append(VAL_ROOT_NOTE)
+        ev = replace(ev, source=val_root_source(val_root))
+        notes.append(val_root_note("evaluate"))
         seen = val_root_trained_on(meta, val_root, "these figures")
         if seen is not None:  # its images are under data.root: trained on, so in-sample
             notes.append(seen)
@@ -322,13 +322,6 @@ def evaluate(
             f"\nthe model's threshold {cal['threshold']:.4f}: TAR {cal['test']['tar']:.3f}, "
             f"FAR {cal['test']['far']:.3f} on these classes"
         )
-
-
-VAL_ROOT_NOTE = (
-    "no --data given: evaluated on the run's labelled validation folder (data.val_root), the "
-    "images its kNN monitor watched during training, not a held-out test set; pass --data "
-    "FOLDER (one sub-folder per class) to evaluate on other images"
-)
 
 
 def _refuse_default_data(meta: dict[str, Any], shape: tuple[int, int, int]) -> None:
