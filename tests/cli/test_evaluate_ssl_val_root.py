@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
-from siamkit.cli._eval_data import val_root_note
+from siamkit.cli._eval_data import val_root_note, val_root_source
 from siamkit.cli.main import cli
 from siamkit.models import Preprocess
 
@@ -219,6 +219,21 @@ def test_the_threshold_note_compares_the_folders_themselves_not_their_paths_as_t
             res = _evaluate(model, "--json")
             assert res.exit_code == 0, res.output
             assert json.loads(res.stdout)["calibration"].get("fit_on") == expected, (said, where)
+
+
+def test_a_threshold_fit_on_the_validation_folder_without_data_is_said_to_be_in_sample(
+    tmp_path: Path,
+) -> None:
+    """calibrate and evaluate, both given no --data, read the run's labelled validation folder:
+    evaluate finds the threshold fit there through calibrate's recorded root, not by parsing
+    its ``calibration.data`` text (what it says the folder as)."""
+    model = _model(tmp_path, tmp_path / "labelled")
+    cal = CliRunner().invoke(cli, ["calibrate", str(model), "--no-progress"])
+    assert cal.exit_code == 0, cal.output
+    res = _evaluate(model, "--json")
+    assert res.exit_code == 0, res.output
+    said = val_root_source(str(tmp_path / "labelled"))
+    assert json.loads(res.stdout)["calibration"]["fit_on"] == said
 
 
 def test_without_data_or_a_validation_folder_a_grey_photo_model_is_not_measured_on_fashion_mnist(

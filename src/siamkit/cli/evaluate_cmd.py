@@ -355,13 +355,10 @@ def _calibrated_on(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
         return None
     if isinstance(root, str) and root:
         folder = root
-    else:
-        for lead in ("the folder ", "the run's labelled validation folder "):
-            if said.startswith(lead):  # what follows a folder's path: " (the classes ...)" and such
-                folder = said[len(lead) :].split(" (the ")[0].split(" (data.val_root)")[0]
-                break
-        else:
-            return None
+    elif said.startswith("the folder "):  # what follows its path: " (the classes ...)" and such
+        folder = said.removeprefix("the folder ").split(" (the ")[0]
+    else:  # (the labelled validation folder was recorded with its root from the first)
+        return None
     if not Path(folder).is_absolute() or Path(folder).resolve() != Path(data).resolve():
         return None
     evaluated = {ev.names[c] for c in ev.chosen}
