@@ -10,44 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from click.testing import CliRunner
-from PIL import Image
+from tests.cli._ssl_val_root_model import ssl_photo_model
 
-import siamkit
 from siamkit.cli._eval_data import val_root_note
 from siamkit.cli.main import cli
-from siamkit.models import Preprocess
-
-
-def _images(folder: Path, count: int, rng: np.random.Generator) -> None:
-    folder.mkdir(parents=True)
-    for i in range(count):
-        Image.fromarray(rng.integers(0, 256, (14, 14, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-
-
-def _model(tmp_path: Path, val_root: Path | None, ssl: bool = True) -> Path:
-    """A colour model saved as ``task: ssl`` records a run on the loose photos of ``photos/``,
-    with ``val_root`` (3 classes of 8 images) where given; ``ssl=False``: a supervised run's."""
-    rng = np.random.default_rng(0)
-    photos = tmp_path / "photos"
-    _images(photos, 6, rng)
-    for other in ("elsewhere/ant", "elsewhere/bee"):
-        _images(tmp_path / other, 6, rng)
-    if val_root is not None:
-        for c in ("cat", "dog", "owl"):
-            _images(val_root / c, 8, rng)
-    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8])
-    net = siamkit.SiameseNetwork(
-        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(3, 12, 12))
-    )
-    run: dict[str, Any] = {"dataset": "image-folder", "data_root": str(photos),
-                           "train_classes": None, "test_classes": None, "labels_used": not ssl}  # fmt: skip
-    data = {"dataset": "image-folder", "root": str(photos)}
-    if val_root is not None:
-        run["val_root"] = data["val_root"] = str(val_root)
-    meta = {"run": run, "config": {"data": data}}  # as task: ssl records them
-    return siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
 
 
 def _calibrate(model: Path, *more: str) -> Any:
@@ -62,7 +29,7 @@ def test_without_data_it_calibrates_on_the_runs_labelled_validation_folder(
     tmp_path: Path,
 ) -> None:
     val = tmp_path / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     res = _calibrate(model)
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
@@ -86,7 +53,7 @@ def test_without_data_it_calibrates_on_the_runs_labelled_validation_folder(
 
 
 def test_data_given_wins_over_the_validation_folder(tmp_path: Path) -> None:
-    model = _model(tmp_path, tmp_path / "labelled")
+    model = ssl_photo_model(tmp_path, tmp_path / "labelled")
     res = _calibrate(model, "--data", str(tmp_path / "elsewhere"))
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[0] == (
@@ -97,7 +64,7 @@ def test_data_given_wins_over_the_validation_folder(tmp_path: Path) -> None:
 
 def test_a_validation_folder_that_is_gone_is_one_sentence_naming_data(tmp_path: Path) -> None:
     gone = tmp_path / "moved"
-    model = _model(tmp_path, None)
+    model = ssl_photo_model(tmp_path, None)
     doc = json.loads((model / "siamkit.json").read_text())
     doc["metadata"]["run"]["val_root"] = str(gone)
     (model / "siamkit.json").write_text(json.dumps(doc))
@@ -113,8 +80,8 @@ def test_other_models_still_need_data(tmp_path: Path) -> None:
     """A supervised run, or a self-supervised one that recorded no labelled folder, is refused
     as before: click's missing --data."""
     for model in (
-        _model(tmp_path / "supervised", tmp_path / "supervised" / "labelled", ssl=False),
-        _model(tmp_path / "bare", None),
+        ssl_photo_model(tmp_path / "supervised", tmp_path / "supervised" / "labelled", ssl=False),
+        ssl_photo_model(tmp_path / "bare", None),
     ):
         res = _calibrate(model)
         assert res.exit_code == 2, res.output
@@ -130,7 +97,7 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
     (the run's own check: the folders resolved, the one inside the other)."""
     photos = tmp_path / "photos"
     val = photos / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     res = _calibrate(model)
     assert res.exit_code == 0, res.output
     note = (
@@ -147,7 +114,7 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
     assert json.loads(as_json.stdout)["in_sample"] is True
     # a sibling folder whose name starts like data.root's is not under it
     apart = tmp_path / "apart"
-    other = _model(apart, apart / "photos-labelled")
+    other = ssl_photo_model(apart, apart / "photos-labelled")
     res = _calibrate(other)
     assert res.exit_code == 0, res.output
     assert "also trained on" not in res.output and "in_sample" not in _calibration(other)
@@ -156,7 +123,7 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
 def test_a_one_class_validation_folder_is_named_not_data(tmp_path: Path) -> None:
     """The refusal of a folder with fewer than two classes named --data when none was given."""
     val = tmp_path / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     for c in ("dog", "owl"):
         for f in (val / c).iterdir():
             f.unlink()

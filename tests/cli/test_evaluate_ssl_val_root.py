@@ -11,42 +11,12 @@ from typing import Any
 
 import numpy as np
 from click.testing import CliRunner
-from PIL import Image
+from tests.cli._ssl_val_root_model import save_images, ssl_photo_model
 
 import siamkit
 from siamkit.cli._eval_data import val_root_note, val_root_source
 from siamkit.cli.main import cli
 from siamkit.models import Preprocess
-
-
-def _images(folder: Path, count: int, rng: np.random.Generator) -> None:
-    folder.mkdir(parents=True)
-    for i in range(count):
-        Image.fromarray(rng.integers(0, 256, (14, 14, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-
-
-def _model(tmp_path: Path, val_root: Path | None, ssl: bool = True) -> Path:
-    """A colour model saved as ``task: ssl`` records a run on the loose photos of ``photos/``,
-    with ``val_root`` (3 classes of 8 images) where given; ``ssl=False``: a supervised run's."""
-    rng = np.random.default_rng(0)
-    photos = tmp_path / "photos"
-    _images(photos, 6, rng)
-    for other in ("elsewhere/ant", "elsewhere/bee"):
-        _images(tmp_path / other, 6, rng)
-    if val_root is not None:
-        for c in ("cat", "dog", "owl"):
-            _images(val_root / c, 8, rng)
-    enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8])
-    net = siamkit.SiameseNetwork(
-        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(3, 12, 12))
-    )
-    run: dict[str, Any] = {"dataset": "image-folder", "data_root": str(photos),
-                           "train_classes": None, "test_classes": None, "labels_used": not ssl}  # fmt: skip
-    data = {"dataset": "image-folder", "root": str(photos)}
-    if val_root is not None:
-        run["val_root"] = data["val_root"] = str(val_root)
-    meta = {"run": run, "config": {"data": data}}  # as task: ssl records them
-    return siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
 
 
 def _evaluate(model: Path, *more: str) -> Any:
@@ -56,7 +26,7 @@ def _evaluate(model: Path, *more: str) -> Any:
 
 def test_without_data_it_evaluates_on_the_runs_labelled_validation_folder(tmp_path: Path) -> None:
     val = tmp_path / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     res = _evaluate(model)
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
@@ -87,7 +57,7 @@ def test_without_data_it_evaluates_on_the_runs_labelled_validation_folder(tmp_pa
 
 
 def test_data_given_wins_over_the_validation_folder(tmp_path: Path) -> None:
-    model = _model(tmp_path, tmp_path / "labelled")
+    model = ssl_photo_model(tmp_path, tmp_path / "labelled")
     res = _evaluate(model, "--data", str(tmp_path / "elsewhere"))
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[0] == (
@@ -98,7 +68,7 @@ def test_data_given_wins_over_the_validation_folder(tmp_path: Path) -> None:
 
 def test_a_validation_folder_that_is_gone_is_one_sentence_naming_data(tmp_path: Path) -> None:
     gone = tmp_path / "moved"
-    model = _model(tmp_path, None)
+    model = ssl_photo_model(tmp_path, None)
     doc = json.loads((model / "siamkit.json").read_text())
     doc["metadata"]["run"]["val_root"] = str(gone)
     (model / "siamkit.json").write_text(json.dumps(doc))
@@ -113,7 +83,7 @@ def test_a_validation_folder_that_is_gone_is_one_sentence_naming_data(tmp_path: 
 def test_a_supervised_run_keeps_the_built_in_default(tmp_path: Path) -> None:
     """Only a run that never saw a label takes its val_root: a supervised model's default is
     still Fashion-MNIST (refused here for its colour input, naming the folder it trained on)."""
-    res = _evaluate(_model(tmp_path, tmp_path / "labelled", ssl=False))
+    res = _evaluate(ssl_photo_model(tmp_path, tmp_path / "labelled", ssl=False))
     assert res.exit_code == 1, res.output
     assert "--data fashion-mnist holds grayscale images" in res.output, res.output
 
@@ -122,7 +92,7 @@ def test_a_refusal_of_data_without_classes_names_the_validation_folder(tmp_path:
     """--data the photos it learned from (no classes), or a built-in set of another shape, is
     refused; the sentence offers the labelled folder the run recorded, which the user has."""
     val = tmp_path / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     for data, start in (
         ("photos", f"Error: --data {tmp_path / 'photos'} holds images and no class sub-folders"),
         ("fashion-mnist", "Error: --data fashion-mnist holds grayscale images"),
@@ -138,7 +108,9 @@ def test_a_refusal_of_data_without_classes_names_the_validation_folder(tmp_path:
         ), lines
     # a run without one is offered only a folder by class, as before
     (tmp_path / "second").mkdir()
-    res = _evaluate(_model(tmp_path / "second", None), "--data", str(tmp_path / "second/photos"))
+    res = _evaluate(
+        ssl_photo_model(tmp_path / "second", None), "--data", str(tmp_path / "second/photos")
+    )
     assert res.exit_code == 1, res.output
     assert "validation folder" not in res.output
     assert "give a folder with one sub-folder of images per class" in res.output
@@ -150,10 +122,10 @@ def test_a_threshold_fit_on_the_evaluated_folder_is_said_to_be_in_sample(
     """README's photo walk calibrates on the labelled folder, which evaluate then reads by
     default: the threshold's TAR and FAR there are its own fitting images' rates."""
     monkeypatch.chdir(tmp_path)
-    model = _model(tmp_path, tmp_path / "labelled")
+    model = ssl_photo_model(tmp_path, tmp_path / "labelled")
     other = tmp_path / "other"
     other.mkdir()
-    model2 = _model(other, other / "labelled")
+    model2 = ssl_photo_model(other, other / "labelled")
     note = "the model's threshold was fit on this folder's images (siamkit calibrate on {})"
     for m, given in ((model, "labelled"), (model2, str(tmp_path / "elsewhere"))):
         cal = CliRunner().invoke(cli, ["calibrate", str(m), "--data", given, "--no-progress"])
@@ -182,10 +154,10 @@ def test_the_threshold_note_compares_the_folders_themselves_not_their_paths_as_t
     threshold's fitting images, and the very folder, evaluated by default from elsewhere, was
     not. calibrate now records the folder's own path (``root``), which evaluate compares."""
     monkeypatch.chdir(tmp_path)
-    model = _model(tmp_path, tmp_path / "labelled")
+    model = ssl_photo_model(tmp_path, tmp_path / "labelled")
     rng = np.random.default_rng(3)
     for c in ("cat", "dog", "owl"):  # another project's folder, of the same class names
-        _images(tmp_path / "twin" / "labelled" / c, 8, rng)
+        save_images(tmp_path / "twin" / "labelled" / c, 8, rng)
     cal = CliRunner().invoke(cli, ["calibrate", str(model), "--data", "labelled", "--json"])
     assert cal.exit_code == 0, cal.output
     assert json.loads(cal.stdout)["root"] == str((tmp_path / "labelled").resolve())
@@ -227,7 +199,7 @@ def test_a_threshold_fit_on_the_validation_folder_without_data_is_said_to_be_in_
     """calibrate and evaluate, both given no --data, read the run's labelled validation folder:
     evaluate finds the threshold fit there through calibrate's recorded root, not by parsing
     its ``calibration.data`` text (what it says the folder as)."""
-    model = _model(tmp_path, tmp_path / "labelled")
+    model = ssl_photo_model(tmp_path, tmp_path / "labelled")
     cal = CliRunner().invoke(cli, ["calibrate", str(model), "--no-progress"])
     assert cal.exit_code == 0, cal.output
     res = _evaluate(model, "--json")
@@ -288,7 +260,7 @@ def test_a_self_supervised_model_saved_before_labels_used_was_recorded_is_not_me
     val = tmp_path / "labelled"
     rng = np.random.default_rng(1)
     for c in ("cat", "dog", "owl"):
-        _images(val / c, 8, rng)
+        save_images(val / c, 8, rng)
     data["val_root"] = str(val)
     model = siamkit.save_model(net.eval(), tmp_path / "model2", metadata=meta)
     res = _evaluate(model)
@@ -307,14 +279,14 @@ def test_an_old_models_relative_validation_folder_is_not_read_from_another_folde
     as written (``labelled``: relative to where it trained). Run from another project holding its
     own ``labelled/``, evaluate read that folder and called it the run's; export's int8 check
     measured it. Both now say the path is relative and to pass the option instead."""
-    model = _model(tmp_path / "proj", tmp_path / "proj" / "labelled")
+    model = ssl_photo_model(tmp_path / "proj", tmp_path / "proj" / "labelled")
     doc = json.loads((model / "siamkit.json").read_text())
     del doc["metadata"]["run"]["val_root"]
     doc["metadata"]["config"]["data"]["val_root"] = "labelled"
     (model / "siamkit.json").write_text(json.dumps(doc))
     rng = np.random.default_rng(9)
     for c in ("apple", "pear"):
-        _images(tmp_path / "other" / "labelled" / c, 8, rng)
+        save_images(tmp_path / "other" / "labelled" / c, 8, rng)
     monkeypatch.chdir(tmp_path / "other")
     sentence = (
         "the run recorded its labelled validation folder as data.val_root labelled, relative to "
@@ -344,7 +316,7 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
     --json's data (the run's own check: the folders resolved, the one inside the other)."""
     photos = tmp_path / "photos"
     val = photos / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     res = _evaluate(model)
     assert res.exit_code == 0, res.output
     note = (
@@ -359,7 +331,7 @@ def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(
     assert json.loads(as_json.stdout)["data"]["in_sample"] is True
     # a sibling folder whose name starts like data.root's is not under it
     apart = tmp_path / "apart"
-    res = _evaluate(_model(apart, apart / "photos-labelled"), "--json")
+    res = _evaluate(ssl_photo_model(apart, apart / "photos-labelled"), "--json")
     assert res.exit_code == 0, res.output
     assert "also trained on" not in res.output
     assert "in_sample" not in json.loads(res.stdout)["data"]
@@ -369,7 +341,7 @@ def test_a_one_class_validation_folder_is_refused_naming_data_to_pass(tmp_path: 
     """The refusal of a folder of one class said to name its classes with --classes or to give
     a folder, though no folder was given: it now says to pass --data."""
     val = tmp_path / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     for c in ("dog", "owl"):
         for f in (val / c).iterdir():
             f.unlink()
@@ -390,7 +362,7 @@ def test_a_validation_folder_without_classes_is_named_as_such_not_offered_back(
     refused as '--data X holds images and no class sub-folders ... give the run's labelled
     validation folder (--data X)': an option not given, and the same folder offered back."""
     val = tmp_path / "labelled"
-    model = _model(tmp_path, val)
+    model = ssl_photo_model(tmp_path, val)
     for c in ("cat", "dog", "owl"):
         for f in (val / c).iterdir():
             f.rename(val / f"{c}{f.name}")
