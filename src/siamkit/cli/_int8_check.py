@@ -34,7 +34,9 @@ class CheckImages(NamedTuple):
     data), or why there are none (``no_g_inputs``: g is then given ``x`` itself, resized);
     ``remedy``: what to give when they are too few (:func:`too_few_images`), if not a folder;
     ``signatures``: for a signature model, its writers' genuine signatures and skilled forgeries
-    with the references, reduction and seed it verifies with (:class:`SignatureCheck`)."""
+    with the references, reduction and seed it verifies with (:class:`SignatureCheck`);
+    ``in_sample``: the note that they are images the run trained on (its labelled validation
+    folder under its data.root: :func:`val_root_trained_on`), else ``None``."""
 
     x: Any
     y: Any
@@ -44,6 +46,7 @@ class CheckImages(NamedTuple):
     no_g_inputs: str = ""
     remedy: str | None = None
     signatures: Any = None
+    in_sample: str | None = None
 
 
 def too_few_images(y: Any, remedy: str | None = None) -> str | None:
@@ -84,8 +87,9 @@ def held_out_images(
 
     ``check_data`` (a folder or built-in name) if given; else the test split of the model's
     built-in dataset (its test classes), the labelled validation folder of a self-supervised
-    run (``data.val_root``, :func:`~siamkit.cli._eval_data.labelled_val_root`: the only labels it had), the image
-    folder it trained on while that is still there (its test classes), or Fashion-MNIST's test
+    run (``data.val_root``, :func:`~siamkit.cli._eval_data.labelled_val_root`: the only labels
+    it had; said when it lies under the folder the run trained on), the image folder it
+    trained on while that is still there (its test classes), or Fashion-MNIST's test
     split for 1×28×28 models (the int8 calibration used the train split). At most
     :data:`CHECK_IMAGES`, a seeded sample.
 
@@ -158,9 +162,11 @@ def held_out_images(
     # (a folder is read at the model's shape; built-in images of another shape are refused
     # above when given, and by load_eval_data otherwise)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    seen = None  # the note that the run trained on these images
     if check_data == val_root:  # said as such: not a folder the user named, nor a test set
         ev = replace(ev, source=val_root_source(val_root))
         differs: str | None = "its run's labelled validation images (data.val_root)"
+        seen = val_root_trained_on(meta, val_root, "these figures", "--check-data")
     elif not _runs_test_set(check_data, meta, ev):
         differs = "other images than its test classes"
     elif len(pick) < len(ev.y):
@@ -172,16 +178,20 @@ def held_out_images(
         ev.y[pick].numpy(),
         f"{len(pick)} images of {ev.describe().split(' of ', 1)[1]}",
         differs,
+        in_sample=seen,
     )
 
 
-def val_root_trained_on(meta: dict[str, Any], val_root: str, figures: str) -> str | None:
+def val_root_trained_on(
+    meta: dict[str, Any], val_root: str, figures: str, option: str = "--data"
+) -> str | None:
     """The note that the run's labelled validation folder ``val_root`` (as
-    :func:`~siamkit.cli._eval_data.labelled_val_root` gave it) lies under the folder the run trained on (``data.root``,
-    as ``run.data_root`` recorded it resolved; an old model's config only where absolute),
-    :func:`~siamkit.applications.ssl.task.val_root_under_root` as training warns of it: a
-    self-supervised run trains on every image under its root, so ``figures`` measured on that
-    folder are on images the model has seen; ``None`` otherwise, or where the root is unknown."""
+    :func:`~siamkit.cli._eval_data.labelled_val_root` gave it) lies under the folder the run
+    trained on (``data.root``, as ``run.data_root`` recorded it resolved; an old model's config
+    only where absolute), :func:`~siamkit.applications.ssl.task.val_root_under_root` as
+    training warns of it: a self-supervised run trains on every image under its root, so
+    ``figures`` measured on that folder are on images the model has seen; ``None`` otherwise,
+    or where the root is unknown. ``option``: the command's option that gives other images."""
     from siamkit.applications.ssl.task import val_root_under_root
 
     given = ((meta.get("config") or {}).get("data") or {}).get("root")
@@ -192,7 +202,7 @@ def val_root_trained_on(meta: dict[str, Any], val_root: str, figures: str) -> st
         return None
     return (
         f"the run also trained on these images (without their labels): data.val_root {val_root} "
-        f"lies under data.root {root}, so {figures} are not held out; pass --data FOLDER "
+        f"lies under data.root {root}, so {figures} are not held out; pass {option} FOLDER "
         "(images kept out of data.root, one sub-folder per class) for held-out ones"
     )
 
@@ -489,6 +499,7 @@ def int8_accuracy_change(
     return {
         **signed,
         "images": source, **({"too_few_images": few} if few else {}),
+        **({"in_sample": images.in_sample} if images.in_sample else {}),
         **({"pairing": paired} if paired else {}), "few_shot": settings,
         "episodes": episodes, "few_shot_basis": basis, "fp32": fp32, "int8": int8,
         "change": {k: int8[k] - fp32[k] for k in fp32},
@@ -499,7 +510,8 @@ def describe(check: dict[str, Any]) -> str:
     """One line: ``int8 vs fp32 on 1000 images of ...: EER 0.2012 -> 0.2031 (+0.0019), 20-way
     1-shot ... (N-way K-shot as the model's run recorded it: ...)``; a half-twin's says how its
     branches were paired after the images (``pairing``), and images too few for the figures to
-    mean much say so right after them (``too_few_images``, :func:`too_few_images`).
+    mean much say so right after them (``too_few_images``, :func:`too_few_images`), as do
+    images the run trained on (``in_sample``: its labelled validation folder under data.root).
 
     Four decimals, as evaluate's table, and each change is that of the figures shown, so the
     line adds up (0.045 -> 0.045 (+0.001) did not)."""
@@ -514,6 +526,7 @@ def describe(check: dict[str, Any]) -> str:
     )
     paired = f", {check['pairing']}" if check.get("pairing") else ""
     few = f" ({check['too_few_images']})" if check.get("too_few_images") else ""
+    few += f" ({check['in_sample']})" if check.get("in_sample") else ""
     line = (
         f"int8 vs fp32 on {check['images']}{few}{paired}: EER {change('eer')}, {shots} "
         f"({check['few_shot_basis']})"
