@@ -235,7 +235,7 @@ def test_the_data_loaded_before_the_study_are_bounded(base) -> None:
     (a big folder each time); beyond MAX_COMBINATIONS the trials check their own, but for the
     values that move the classes, loaded once each beside the config's other values."""
     from siamkit.tuning import SearchSpace
-    from siamkit.tuning.preflight import MAX_COMBINATIONS, _check_data_choices
+    from siamkit.tuning.preflight import MAX_COMBINATIONS, _check_data_choices, data_kept_apart
 
     many = list(range(100, 1000, 100))
     space = SearchSpace.from_dict({
@@ -246,9 +246,11 @@ def test_the_data_loaded_before_the_study_are_bounded(base) -> None:
     base_data = load_run_data(base.data)
     loaded = []
 
-    def load(cfg):
+    def load(cfg):  # as the study's loader: its classes checked against the config's
         loaded.append(cfg.data)
-        return load_run_data(cfg.data)
+        data = load_run_data(cfg.data)
+        data_kept_apart(base_data, data)
+        return data
 
     import siamkit.tuning.preflight as preflight
 

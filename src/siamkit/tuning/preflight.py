@@ -144,7 +144,7 @@ def _refused_values(
     base: RunConfig,
     space: SearchSpace,
     params: list[Param],
-    check: Callable[[RunConfig], None],
+    check: Callable[[RunConfig], object],
     of: list[Param] | None = None,
 ) -> Iterator[tuple[Param, Any, list[Param], ValueError]]:
     """Each checked value ``v`` of a parameter ``p`` of ``params`` (of those in ``of`` only,
@@ -219,9 +219,9 @@ def _check_data_choices(
     base: RunConfig, space: SearchSpace, base_data: RunData, load: Callable[[RunConfig], RunData]
 ) -> None:
     """Every value of ``space`` that sets a ``data.*`` or ``eval.*`` key gives data that
-    ``load`` (the study's loader, which makes training's check of the test classes,
-    :func:`~siamkit.training.eval_protocol.protocol_check`) accepts, and that keeps the
-    config's classes and test classes (:func:`data_kept_apart`): only the config's data were
+    ``load`` accepts: the study's loader, which makes training's check of the test classes
+    (:func:`~siamkit.training.eval_protocol.protocol_check`) and refuses data that do not keep
+    ``base_data``'s classes and test classes (:func:`data_kept_apart`): only the config's data were
     checked before, so a trial could train on a test class, or stop the study at a
     ``data.labels_per_class`` its classes cannot give. Both ends of a range are checked, as
     :meth:`SearchSpace.check` checks them.
@@ -244,9 +244,7 @@ def _check_data_choices(
     params = [
         p for p in space.params if any(k.startswith(("data.", "eval.")) for k in p.config_keys())
     ]
-    for p, v, others, err in _refused_values(
-        base, space, params, lambda cfg: data_kept_apart(base_data, load(cfg))
-    ):
+    for p, v, others, err in _refused_values(base, space, params, load):
         raise ValueError(f"search space: {p.key} = {v!r} is refused{_beside(others)}: {err}")
     # beyond MAX_COMBINATIONS a value moving the classes was left to the trials, and a space
     # whose every data.train_classes reached a test class wrote a study that failed each trial
