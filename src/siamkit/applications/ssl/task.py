@@ -238,9 +238,9 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     try:
         fitted = fit(trainer, resume=options.resume)
         history = fitted.history
-    finally:  # the run so far once it has a checkpoint: one stopped before its first leaves
-        # config.yaml alone, as an image run does (not the untrained epoch 0's row), and a resume
-        # refused before loading the run leaves its history
+    finally:  # the run so far once it has a checkpoint: one stopped before its first writes
+        # no history (not the untrained epoch 0's row; siamkit train then removes its config.yaml,
+        # as for an image run), and a resume refused before loading the run leaves its history
         if trainer.history and (out_dir / CHECKPOINT).exists():
             _write_json(out_dir / "history.json", trainer.history)
     finish_distributed()
