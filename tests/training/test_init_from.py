@@ -132,8 +132,8 @@ def test_cli_refuses_another_input_shape_before_writing(tmp_path: Path, source_m
     assert (
         f"Error: model.init_from: {source_model} takes inputs of shape (1, 8, 8), this run's "
         "data are (3, 8, 8); read an image folder at the model's shape (--set "
-        "data.dataset=image-folder --set data.root=FOLDER --set data.image_size=8 --set "
-        "data.grayscale=true), start from a model trained on inputs of this run's shape, or "
+        "data.dataset=image-folder --set data.root=FOLDER --set data.train_classes=null --set "
+        "data.image_size=8 --set data.grayscale=true), start from a model trained on inputs of this run's shape, or "
         "train without --init-from / model.init_from"
     ) in " ".join(res.output.split())
     assert not out.exists() and "Traceback" not in res.output

@@ -2,7 +2,10 @@
 fashion-mnist in configs/finetune.yaml) advised "read an image folder at the model's shape
 (data.image_size: 8, data.grayscale: false)" without naming data.dataset or data.root, so the
 settings it gave kept the run on the same data set. The sentence now names every setting to
-pass; passed as it says (FOLDER a photo folder), the run's inputs are the model's."""
+pass; passed as it says (FOLDER a photo folder), the run's inputs are the model's. It also left
+out data.train_classes=null: the config's classes 0-5 refused a folder of fewer classes ("unknown
+train classes") and trained on the first six of a larger one; the test passes only the advised
+settings, so a missing one fails it."""
 
 from __future__ import annotations
 
@@ -41,7 +44,9 @@ def test_the_shape_advice_names_the_settings_that_read_a_folder(
     given = [s.replace("FOLDER", str(root)) for s in sets[1::2]]
     keys = {s.split("=", 1)[0] for s in given}
     assert {"data.dataset", "data.root", "data.image_size", "data.grayscale"} <= keys, given
-    cfg = apply_overrides(tiny_cfg, [*given, *fits])
-    net = make_net(cfg, load_run_data(cfg.data))
+    cfg = apply_overrides(tiny_cfg, given)  # the advice alone, nothing else
+    data = load_run_data(cfg.data)
+    assert sorted(set(data.train_y.tolist())) == [0, 1]  # the folder's classes, all of them
+    net = make_net(cfg, data)
     assert tuple(net.input_shape) == tuple(photo.input_shape) == (3, 8, 8)
     check_init_fits(photo, net, "PHOTO_MODEL")  # it now fits

@@ -63,15 +63,18 @@ def load_init_source(
 
 def _read_as(shape: Any) -> str:
     """How an image folder is read at ``shape`` (square images of 1 or 3 channels), as the
-    first way out of a refusal, naming the settings to pass (the data set and its folder too:
-    the run's config may read another data set); empty for other inputs."""
+    first way out of a refusal, naming the settings to pass (the data set, its folder and its
+    classes too: the run's config may read another data set); empty for other inputs."""
     if shape is None or len(shape) != 3 or shape[0] not in (1, 3) or shape[1] != shape[2]:
         return ""
     grey = "true" if shape[0] == 1 else "false"
-    # every setting named: a config of another data set (fashion-mnist) needs all four
+    # every setting named: a config of another data set (fashion-mnist) needs them all, its
+    # data.train_classes too (classes 0-5 by default: a folder of fewer classes is refused, one of
+    # more trains on its first six only); null trains on the folder's classes as README's recipe
     return (
         f"read an image folder at the model's shape (--set data.dataset=image-folder --set "
-        f"data.root=FOLDER --set data.image_size={shape[1]} --set data.grayscale={grey}), "
+        f"data.root=FOLDER --set data.train_classes=null --set data.image_size={shape[1]} "
+        f"--set data.grayscale={grey}), "
     )
 
 
