@@ -40,8 +40,11 @@ def _refuse_study_folder(out_dir: Path) -> None:
 def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     """With --overwrite: move the earlier run's outputs aside, so the new run's files never mix
     with the old ones; delete them once the new run has finished, and put them back if it fails
-    (a refused config or an interrupt loses nothing). Only the first process of a torchrun
-    launch does this."""
+    (a refused config or an interrupt loses nothing). A failed run's cleanup removes only what
+    the run wrote (:func:`_the_runs_own`): a user's file of a run output's name saved into OUT
+    during the run stays, and where it took an earlier output's place, that output stays set
+    aside (``.earlier-run-*``, said in one line). Only the first process of a torchrun launch
+    does this."""
     from siamkit.training.ddp import is_main_process
 
     names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
@@ -57,13 +60,36 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         yield
     except BaseException:
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
-            if name in moved or name not in names:
+            if (name in moved or name not in names) and _the_runs_own(out_dir / name):
                 _remove(out_dir / name)
-        for name in moved:  # ... then the earlier run's back
-            os.replace(stash / name, out_dir / name)
-        shutil.rmtree(stash, ignore_errors=True)
+        kept = []
+        for name in moved:  # ... then the earlier run's back, where no user's file is
+            if os.path.lexists(out_dir / name):
+                kept.append(name)
+            else:
+                os.replace(stash / name, out_dir / name)
+        if kept:
+            click.echo(
+                f"{', '.join(kept)} saved in {out_dir} during the run kept; the earlier run's "
+                f"{', '.join(kept)} left where --overwrite set it aside, in {stash}",
+                err=True,
+            )
+        else:
+            shutil.rmtree(stash, ignore_errors=True)
         raise
     shutil.rmtree(stash, ignore_errors=True)
+
+
+def _the_runs_own(path: Path) -> bool:
+    """Whether ``path`` in OUT is what this run wrote there: a file still the one it wrote
+    (:func:`~siamkit.atomic.written_here`; a user's report.html, or a config.yaml saved over
+    the run's, is not), or the ``model`` folder (folders are not recorded: a user saves no
+    model folder into OUT during the run, and the earlier one was set aside)."""
+    from siamkit.atomic import written_here
+
+    if not os.path.lexists(path):
+        return False
+    return written_here(path) or (path.is_dir() and not path.is_symlink())
 
 
 @contextlib.contextmanager
