@@ -138,10 +138,11 @@ def train(
     _refuse_unmakeable_folder(out_dir, f"--out {out_dir}")
     _refuse_study_folder(out_dir)
     _refuse_set_aside_run(out_dir)
+    if not resume:  # a resume reads the run's own resolved config: it may be CONFIG
+        # first: "start again with --overwrite" would then be refused as CONFIG in OUT
+        _refuse_config_in_out(config, out_dir)
     if not resume and not overwrite:
         _refuse_existing_run(out_dir)
-    if not resume:  # a resume reads the run's own resolved config: it may be CONFIG
-        _refuse_config_in_out(config, out_dir)
     if overwrite and folder and out_dir.resolve() in Path(str(init_from)).resolve().parents:
         raise click.UsageError(
             f"--init-from {init_from} is inside {out_dir}, whose earlier run --overwrite sets "
