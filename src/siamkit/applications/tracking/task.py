@@ -35,7 +35,7 @@ from siamkit.applications.tracking.pairs import PairSource, SequencePairs, Synth
 from siamkit.applications.tracking.pretrained import BUILTIN_NAME, tracker_folder
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.applications.tracking.train import TrainSettings, steps_done, train_siamfc
-from siamkit.atomic import atomic_write
+from siamkit.atomic import atomic_write, written_here
 from siamkit.data.synthetic_tracking import SPLITS, synthetic_sequences
 from siamkit.data.tracking_sequences import read_sequences
 from siamkit.training.checkpoint import load_checkpoint
@@ -265,7 +265,7 @@ def run(
         )  # fmt: skip
     except BaseException:  # e.g. a corrupt frame: a run that saved nothing leaves nothing behind
         if main and not (out_dir / "checkpoint.pt").exists():
-            if new_config:
+            if new_config and written_here(config_file):  # not a config the user saved over it
                 config_file.unlink(missing_ok=True)
             if new_dir and not any(out_dir.iterdir()):
                 out_dir.rmdir()
