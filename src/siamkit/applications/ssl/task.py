@@ -132,8 +132,14 @@ def val_root_under_root(val_root: str | os.PathLike[str], root: str | os.PathLik
     ``root``, both resolved: a self-supervised run trains on every image under ``data.root``, so
     that folder's images are trained on too (without their labels), and figures measured on them
     (the kNN monitor's, or ``siamkit calibrate``/``evaluate``'s on the run's labelled folder) are
-    not held out."""
-    return Path(val_root).resolve().is_relative_to(Path(root).resolve())
+    not held out. A folder below ``data.root`` whose path there has a hidden part
+    (``root/.labelled``) is not: training skips hidden files and folders (``sort_files`` in
+    :mod:`siamkit.data.folders`), so its images are not trained on."""
+    val, top = Path(val_root).resolve(), Path(root).resolve()
+    if not val.is_relative_to(top):
+        return False
+    # the rule of the training walk (folders._visible_files): a part below root starting with "."
+    return not any(part.startswith(".") for part in val.relative_to(top).parts)
 
 
 def _monitor_trained_on(cfg: SSLConfig, val_y: Tensor | None) -> str | None:
