@@ -190,20 +190,31 @@ def val_root_trained_on(
     trained on (``data.root``, as ``run.data_root`` recorded it resolved; an old model's config
     only where absolute), :func:`~siamkit.applications.ssl.task.val_root_under_root` as
     training warns of it: a self-supervised run trains on every image under its root, so
-    ``figures`` measured on that folder are on images the model has seen; ``None`` otherwise,
-    or where the root is unknown. ``option``: the command's option that gives other images."""
+    ``figures`` measured on that folder are on images the model has seen (with ``data.limit``,
+    a sample of them: then it says they may be); ``None`` otherwise, or where the root is
+    unknown. ``option``: the command's option that gives other images."""
     from siamkit.applications.ssl.task import val_root_under_root
 
-    given = ((meta.get("config") or {}).get("data") or {}).get("root")
-    root = (meta.get("run") or {}).get("data_root") or given
+    data = (meta.get("config") or {}).get("data") or {}
+    root = (meta.get("run") or {}).get("data_root") or data.get("root")
     if not isinstance(root, str) or not root or not Path(root).is_absolute():
         return None
     if not val_root_under_root(val_root, root):
         return None
+    if data.get("limit") is None:
+        return (
+            f"the run also trained on these images (without their labels): data.val_root "
+            f"{val_root} lies under data.root {root}, so {figures} are not held out; pass "
+            f"{option} FOLDER (images kept out of data.root, one sub-folder per class) for "
+            "held-out ones"
+        )
+    # data.limit trained on a seeded sample of data.root's images: some of these, or none, as
+    # training's own kNN note says (_monitor_trained_on)
     return (
-        f"the run also trained on these images (without their labels): data.val_root {val_root} "
-        f"lies under data.root {root}, so {figures} are not held out; pass {option} FOLDER "
-        "(images kept out of data.root, one sub-folder per class) for held-out ones"
+        f"the run may have trained on these images (without their labels; data.limit "
+        f"{data['limit']} kept a sample of data.root's): data.val_root {val_root} lies under "
+        f"data.root {root}, so {figures} may not be held out; pass {option} FOLDER (images "
+        "kept out of data.root, one sub-folder per class) for held-out ones"
     )
 
 
