@@ -3,14 +3,17 @@ read and decode 50,000 photos again (~0.05 s each, 40 minutes).
 
 The first read of a folder writes its ``(N, C, H, W)`` uint8 images (``np.save``) and a
 fingerprint of what made them (the folder's real path; each file's path under it, size,
-``mtime_ns`` and a sample of its bytes, a BLAKE2b of its size and first and last 4 KiB; the
-shape, the decoding's versions) into the cache folder (the run's ``image-cache/``, or the
-folder ``data.cache`` names); a later read uses them only when the fingerprint is the same, and
-otherwise reads the files again and says why in one line. A file edited in place keeps its
-name and may keep its size and modification time (``touch -r``, ``cp -p``, ``rsync -a``, an
-archive's timestamps), and class folders swapped by renaming keep every name, size and time:
-the sample tells them apart (an image's header or its last bytes change with its pixels),
-reading 8 KiB a file, little beside decoding it. The inode and the status-change time
+``mtime_ns`` and a hash of its bytes, a BLAKE2b of its size and all its bytes up to 1 MiB,
+else 16 evenly spaced 4 KiB blocks; the shape, the decoding's versions) into the cache folder
+(the run's ``image-cache/``, or the folder ``data.cache`` names); a later read uses them only
+when the fingerprint is the same, and otherwise reads the files again and says why in one line.
+A file edited in place keeps its name and may keep its size and modification time (``touch
+-r``, ``cp -p``, ``rsync -a``, an archive's timestamps), and class folders swapped by renaming
+keep every name, size and time: the hash tells them apart, reading at most 1 MiB a file (64 KiB
+of a larger one), little beside decoding it. Not seen: an edit of a file over 1 MiB that keeps
+its size and time and touches none of the blocks, as a retouch of an uncompressed image (BMP,
+TIFF) can (a compressed image's, JPEG or PNG, mostly changes its size or bytes after the edit
+too). The inode and the status-change time
 (``ctime``) are not asked: a hard-link snapshot (``cp -al``) changes every ctime, and a FUSE
 mount (rclone, gcsfuse) or exFAT gives other inode numbers on each mount, with nothing
 changed. The array is written first and the
@@ -163,25 +166,36 @@ def _versions() -> dict[str, Any]:
 
 
 #: What each entry of a fingerprint's ``files`` holds; a cache whose fingerprint lists other
-#: details (an earlier siamkit's inode and ctime) is said to be of another layout, not "changed".
-FILE_FIELDS = ("path", "size", "mtime_ns", "sample")
+#: details (an earlier siamkit's inode and ctime, or its ``sample`` of the first and last 4 KiB
+#: alone) is said to be of another layout, not "changed".
+FILE_FIELDS = ("path", "size", "mtime_ns", "bytes_hash")
 
-#: The bytes read at each end of a file for its sample.
+#: A file up to this size is hashed whole (a 512x512 uncompressed BMP is 768 KiB).
+WHOLE_BYTES = 1 << 20
+
+#: A larger file's hash reads this many blocks, evenly spaced, the first and last included ...
+SAMPLE_BLOCKS = 16
+
+#: ... of this many bytes each.
 SAMPLE_BYTES = 4096
 
 
 def _sample(path: Path, size: int) -> str:
-    """A BLAKE2b of ``size`` and the first and last :data:`SAMPLE_BYTES` of the file (all of a
-    small one): an edit whose time was set back, or a file swapped for another of the same size
-    and time, changes it. Raises OSError for a file that cannot be read."""
+    """A BLAKE2b of ``size`` and the file's bytes: all of them for a file of up to
+    :data:`WHOLE_BYTES`, else :data:`SAMPLE_BLOCKS` blocks of :data:`SAMPLE_BYTES`, evenly
+    spaced from its start to its end. Any edit of a file of up to 1 MiB changes it, whatever
+    its time says; one of a larger file changes it when it touches a block, else (a same-size
+    retouch of an uncompressed BMP or TIFF between the blocks) only its time tells, and not when
+    it was set back. Raises OSError for a file that cannot be read."""
     digest = hashlib.blake2b(str(size).encode(), digest_size=16)
     with path.open("rb") as f:
-        if size <= 2 * SAMPLE_BYTES:
+        if size <= WHOLE_BYTES:
             digest.update(f.read())
         else:
-            digest.update(f.read(SAMPLE_BYTES))
-            f.seek(-SAMPLE_BYTES, os.SEEK_END)
-            digest.update(f.read(SAMPLE_BYTES))
+            last = size - SAMPLE_BYTES
+            for i in range(SAMPLE_BLOCKS):
+                f.seek(last * i // (SAMPLE_BLOCKS - 1))
+                digest.update(f.read(SAMPLE_BYTES))
     return digest.hexdigest()
 
 
