@@ -61,6 +61,10 @@ def test_a_users_files_saved_during_a_failed_overwrite_stay(
     assert f"the earlier run's config.yaml left where --overwrite set it aside, in {stash[0]}" in (
         res.output
     )
+    res = CliRunner().invoke(
+        cli, ["train", str(TINY), "--out", str(earlier), "--overwrite", *SHORT]
+    )
+    assert res.exit_code == 2 and "a file saved there during the run took their place" in res.output
 
 
 def test_a_failed_overwrite_removes_its_own_files_and_puts_the_earlier_run_back(

@@ -71,7 +71,8 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         if kept:
             click.echo(
                 f"{', '.join(kept)} saved in {out_dir} during the run kept; the earlier run's "
-                f"{', '.join(kept)} left where --overwrite set it aside, in {stash}",
+                f"{', '.join(kept)} left where --overwrite set it aside, in {stash} (a run into "
+                f"{out_dir} is refused until it is moved back or deleted)",
                 err=True,
             )
         else:
@@ -292,8 +293,9 @@ def _full_disk_sentence(err: OSError, out_dir: Path, removed: str | None) -> str
 
 def _refuse_set_aside_run(out_dir: Path) -> None:
     """Refuse any run into ``out_dir`` while it holds an earlier run that an --overwrite set
-    aside and whose process was killed (SIGKILL) before it could put it back: a new run there
-    would leave it hidden, or bury it under a second one. The first process of a torchrun
+    aside and did not put back, as its process was killed (SIGKILL) or a user's file saved
+    during the failed run took an output's place: a new run there would leave it hidden, or
+    bury it under a second one. The first process of a torchrun
     launch alone asks: it alone sets a run aside, so another process that started later saw its
     set-aside run of this launch and refused the launch."""
     from siamkit.training.ddp import is_main_process
@@ -303,8 +305,9 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
     left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
     if left:
         raise click.UsageError(
-            f"{out_dir} holds {', '.join(left)}: an earlier run set aside by --overwrite whose "
-            "process was killed; move its files back into the folder or delete it, then rerun"
+            f"{out_dir} holds {', '.join(left)}: an earlier run's files that --overwrite set "
+            "aside and did not put back (its process was killed, or a file saved there during "
+            "the run took their place); move them back into the folder or delete it, then rerun"
         )
 
 
