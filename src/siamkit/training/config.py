@@ -79,8 +79,8 @@ class DataConfig:
             that ``--resume`` (or another run on the same folder) does not read and decode them
             again: ``true`` in the run's ``image-cache/`` folder, a path in that folder;
             ``false`` reads the files every time. The cache is used only when the folder (its
-            real path) and every file's path, size, ``mtime`` and a sample of its bytes (its
-            first and last 4 KiB) are the same as when it was made
+            real path) and every file's path, size, ``mtime`` and a hash of its bytes (the whole
+            file up to 1 MiB, else 16 evenly spaced 4 KiB blocks) are the same as when it was made
             (:mod:`siamkit.data.folder_cache`).
     """
 
