@@ -672,14 +672,17 @@ def test_overwrite_never_mixes_runs_and_a_failed_one_loses_nothing(
     import shutil
 
     import siamkit.experiment
+    from siamkit.atomic import atomic_write
 
     out = tmp_path / "run"
     shutil.copytree(run_dir, out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def failing_run(cfg, out_dir, **kw):  # type: ignore[no-untyped-def]
-        (out_dir / "config.yaml").write_text("new: run\n")
-        (out_dir / "checkpoint.pt").write_bytes(b"half")
+        # written as a run writes them (atomic_write records them as this process's own, which
+        # is what a failed --overwrite removes: a user's file of the same name stays, e6e5cc1)
+        atomic_write(out_dir / "config.yaml", "new: run\n")
+        atomic_write(out_dir / "checkpoint.pt", b"half")
         raise ValueError("the new run's data is refused")
 
     monkeypatch.setattr(siamkit.experiment, "run_experiment", failing_run)
