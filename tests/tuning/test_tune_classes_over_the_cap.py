@@ -12,13 +12,13 @@ import weakref
 from pathlib import Path
 
 import pytest
+from tests.tuning._tiny_study import tiny_base
 
 import siamkit.tuning.search as search
-from siamkit.training import apply_overrides, load_config, load_run_data
+from siamkit.training import load_run_data
 from siamkit.tuning import SearchSpace, run_study
 from siamkit.tuning.preflight import MAX_COMBINATIONS, _check_data_choices
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 #: More values than MAX_COMBINATIONS: a value searched beside them is not checked with each.
 LIMITS = {"choice": list(range(100, 100 * (MAX_COMBINATIONS + 2), 100))}
 LABELS = {"choice": list(range(10, 10 * (MAX_COMBINATIONS + 2), 10))}
@@ -26,15 +26,7 @@ LABELS = {"choice": list(range(10, 10 * (MAX_COMBINATIONS + 2), 10))}
 
 @pytest.fixture
 def base():
-    return apply_overrides(
-        load_config(TINY),
-        [
-            "data.val_classes=[4, 5]",
-            "train.epochs=1",
-            "train.steps_per_epoch=1",
-            "train.classes_per_batch=4",
-        ],
-    )
+    return tiny_base()
 
 
 @pytest.mark.parametrize("key", ["data.train_classes", "data"])

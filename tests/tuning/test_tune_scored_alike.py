@@ -11,32 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.tuning._tiny_study import refused, tiny_base
 
-from siamkit.training import apply_overrides, load_config
-from siamkit.tuning import SearchSpace, run_study
-
-TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+from siamkit.tuning import SearchSpace
 
 
 def _base(*sets: str):
-    return apply_overrides(
-        load_config(TINY),
-        [
-            "data.val_classes=[2, 3, 4, 5]",
-            "data.train_classes=[0, 1, 2, 3, 4, 5, 6, 7]",
-            "train.epochs=1",
-            "train.steps_per_epoch=1",
-            "train.classes_per_batch=4",
-            *sets,
-        ],
+    return tiny_base(
+        "data.val_classes=[2, 3, 4, 5]", "data.train_classes=[0, 1, 2, 3, 4, 5, 6, 7]", *sets
     )
-
-
-def _refused(base, space, out: Path) -> str:
-    with pytest.raises(ValueError) as err:
-        run_study(base, space, out, n_trials=1, progress=False)
-    assert not out.exists()  # refused before anything is written
-    return str(err.value)
 
 
 FEW_SHOT_WAYS = (
@@ -66,7 +49,7 @@ METRIC = (
 def test_few_shot_task_keys_are_refused(tmp_path: Path, space, message: str) -> None:
     """The 2-way trials scored 2-way accuracy, the 4-way ones 4-way: best.yaml took 2-way."""
     base = _base("train.val_metric=few_shot")
-    assert _refused(base, space, tmp_path / "s") == message
+    assert refused(base, space, tmp_path / "s") == message
 
 
 @pytest.mark.parametrize("metric", ["precision_at_1", "eer"])
@@ -81,7 +64,7 @@ def test_the_validation_metric_is_refused(tmp_path: Path, metric: str, space) ->
     """EER (lower is better) and precision@1 (higher) were compared in one study, in the
     direction of the config's metric."""
     base = _base(f"train.val_metric={metric}")
-    assert _refused(base, space, tmp_path / "s") == METRIC
+    assert refused(base, space, tmp_path / "s") == METRIC
 
 
 def test_ways_beside_another_validation_metric_still_searches(tmp_path: Path) -> None:
@@ -105,7 +88,7 @@ def test_an_int_range_of_fractions_is_refused_before_the_study(
 ) -> None:
     """{int: [0.5, 3], log: true} passed every check (its ends checked as 0 and 3), then Optuna
     refused it in every trial: the study folder was written and each trial failed."""
-    assert _refused(_base(), {"train.seed": spec}, tmp_path / "s") == (
+    assert refused(_base(), {"train.seed": spec}, tmp_path / "s") == (
         f"search-space entry train.seed: int must be [low, high] of whole numbers, got {got}; "
         "use float for a range of fractions"
     )

@@ -11,38 +11,22 @@ import csv
 from pathlib import Path
 
 import pytest
+from tests.tuning._tiny_study import TINY, refused, tiny_base
 
 from siamkit.training import apply_overrides, load_config, load_run_data
 from siamkit.tuning import run_study
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
-
 
 @pytest.fixture
 def base():
-    return apply_overrides(
-        load_config(TINY),
-        [
-            "data.val_classes=[4, 5]",
-            "train.epochs=1",
-            "train.steps_per_epoch=1",
-            "train.classes_per_batch=4",
-        ],
-    )
-
-
-def _refused(base, space, out: Path) -> str:
-    with pytest.raises(ValueError) as err:
-        run_study(base, space, out, n_trials=1, progress=False)
-    assert not out.exists()  # refused before anything is written
-    return str(err.value)
+    return tiny_base()
 
 
 def test_train_classes_reaching_a_test_class_is_refused_before_the_study(
     base, tmp_path: Path
 ) -> None:
     space = {"data.train_classes": {"choice": [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6, 7]]}}
-    assert _refused(base, space, tmp_path / "s") == (
+    assert refused(base, space, tmp_path / "s") == (
         "search space: data.train_classes = [0, 1, 2, 3, 4, 5, 6, 7] is refused: it trains or "
         "validates on classes 6 and 7, test classes of the config: a trial must never train or "
         "select on the test classes; change the space"
@@ -54,7 +38,7 @@ def test_train_classes_reaching_a_test_class_is_refused_before_the_study(
 def test_train_classes_moving_the_test_classes_is_refused(base, tmp_path: Path) -> None:
     """Fewer training classes train on no test class, but test on one the config trains on."""
     space = {"data.train_classes": {"choice": [[0, 1, 2, 4, 5]]}}
-    assert _refused(base, space, tmp_path / "s") == (
+    assert refused(base, space, tmp_path / "s") == (
         "search space: data.train_classes = [0, 1, 2, 4, 5] is refused: it tests on classes 3, "
         "6, 7, 8 and 9, not the config's classes 6, 7, 8 and 9: a trial must never train or "
         "select on the test classes; change the space"
@@ -63,7 +47,7 @@ def test_train_classes_moving_the_test_classes_is_refused(base, tmp_path: Path) 
 
 def test_searched_shots_the_test_classes_cannot_give_are_refused(base, tmp_path: Path) -> None:
     space = {"eval.shots": {"choice": [[1], [200]]}}
-    message = _refused(base, space, tmp_path / "s")
+    message = refused(base, space, tmp_path / "s")
     assert message.startswith(
         "search space: eval.shots = [200] is refused: 4-way 200-shot evaluation cannot be met: "
     ), message
@@ -73,7 +57,7 @@ def test_a_range_of_labels_per_class_is_checked_at_its_end(base, tmp_path: Path)
     """The range's high end asks more labels than a class has: refused before the study, not
     by the first trial that draws too many (which raised out of the study)."""
     space = {"data.labels_per_class": {"int": [5, 1000]}}
-    message = _refused(base, space, tmp_path / "s")
+    message = refused(base, space, tmp_path / "s")
     assert message.startswith(
         "search space: data.labels_per_class = 1000 is refused: data.labels_per_class = 1000 is "
         "more than class "
@@ -92,7 +76,7 @@ def test_a_value_refused_beside_every_searched_value_is_refused_before_the_study
     the config's other values, but every trial draws both: the loader refuses each, so the
     space is refused before the study (it ran to its cap of failures)."""
     space = {"data.labels_per_class": {"choice": [150]}, "data.limit": {"choice": [500]}}
-    message = _refused(base, space, tmp_path / "s")
+    message = refused(base, space, tmp_path / "s")
     assert message.startswith(
         "search space: data.labels_per_class = 150 is refused beside each searched value of "
         "data.limit: data.limit = 500 is fewer than the 600 images data.labels_per_class "
@@ -197,7 +181,7 @@ def test_a_searched_key_written_with_spaces_is_checked_as_the_key(
     """apply_overrides reads ' data.train_classes' as data.train_classes, but the preflight
     compared the key's text: the study folder was written and every trial failed."""
     space = {key: {"choice": [[0, 1, 2, 3, 4, 5, 6, 7]]}}
-    assert _refused(base, space, tmp_path / "s") == (
+    assert refused(base, space, tmp_path / "s") == (
         "search space: data.train_classes = [0, 1, 2, 3, 4, 5, 6, 7] is refused: it trains or "
         "validates on classes 6 and 7, test classes of the config: a trial must never train or "
         "select on the test classes; change the space"
@@ -223,7 +207,7 @@ def test_validation_classes_in_a_whole_data_choice_are_refused(
     key was refused): its trials were scored on classes 0 and 1, the others on 4 and 5, and
     best.yaml took the easier classes' trial."""
     space = {"data": {"choice": [{entry: [0, 1]}, {entry: [4, 5]}]}}
-    assert _refused(base, space, tmp_path / "s") == (
+    assert refused(base, space, tmp_path / "s") == (
         "data.val_classes cannot be searched: it picks the validation classes each trial is "
         "scored on, so trials must be scored alike; set it in the config"
     )

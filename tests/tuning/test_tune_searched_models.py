@@ -8,25 +8,15 @@ import csv
 from pathlib import Path
 
 import pytest
+from tests.tuning._tiny_study import tiny_base
 
-from siamkit.training import RunData, apply_overrides, build_model, load_config, load_run_data
+from siamkit.training import RunData, apply_overrides, build_model, load_run_data
 from siamkit.tuning import run_study
-
-TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 
 
 @pytest.fixture
 def base():
-    return apply_overrides(
-        load_config(TINY),
-        [
-            "data.val_classes=[4, 5]",
-            "train.epochs=1",
-            "train.steps_per_epoch=1",
-            "train.classes_per_batch=4",
-            "model.encoder_kwargs={widths: [8, 16], taps: [1]}",
-        ],
-    )
+    return tiny_base("model.encoder_kwargs={widths: [8, 16], taps: [1]}")
 
 
 def _builds(cfg, data: RunData) -> bool:
