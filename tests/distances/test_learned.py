@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 import torch
+from scipy.spatial.distance import mahalanobis
 from torch.profiler import ProfilerActivity, profile
 
 from siamkit.distances import MahalanobisDistance, MLPMetric, get_distance, learned
@@ -159,3 +160,31 @@ def test_a_head_on_the_gpu_scores_cpu_embeddings_on_the_cpu(kind: str) -> None:
     z = torch.randn(4, 8, device="cuda", requires_grad=True)  # training: all on the GPU
     head.pairwise(z, z.flip(0)).sum().backward()
     assert z.grad is not None and z.grad.device.type == "cuda"
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_learned_distances_take_float64_embeddings(grad: bool) -> None:
+    """Evaluation keeps NumPy's float64 embeddings float64; a float32 head refused them from
+    deep inside torch ("expected m1 and m2 to have the same dtype"). They are scored in the
+    head's float32 and answered in float64, equal to scipy's Mahalanobis and a loop over pairs."""
+    gen = torch.Generator().manual_seed(3)
+    maha, mlp = MahalanobisDistance(5), MLPMetric(5, hidden=7)
+    with torch.no_grad():
+        maha.L.copy_(torch.randn(5, 5, generator=gen))
+    x = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    y = torch.randn(4, 5, generator=gen, dtype=torch.float64)
+    vi = maha.M.detach().double().numpy()
+    want = torch.tensor([[mahalanobis(a, b, vi) for b in y.numpy()] for a in x.numpy()])
+    xs = x.clone().requires_grad_(grad)
+    for got, ref in ((maha.matrix(xs, y), want), (maha.pairwise(xs[:4], y), want.diagonal())):
+        assert got.dtype == torch.float64
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+    loop = naive_mlp_matrix(mlp, x.float(), y.float()).double()
+    got = mlp.matrix(xs, y)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, loop, rtol=0, atol=1e-6)
+    torch.testing.assert_close(mlp.pairwise(xs[:4], y), loop.diagonal(), rtol=0, atol=1e-6)
+    if grad:
+        (maha.pairwise(xs[:4], y).sum() + mlp.matrix(xs, y).sum()).backward()
+        assert xs.grad is not None and xs.grad.dtype == torch.float64
+        assert torch.isfinite(xs.grad).all() and xs.grad.abs().sum() > 0

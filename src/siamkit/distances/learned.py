@@ -2,8 +2,9 @@
 
 Both are ``nn.Module`` s that follow the :class:`~siamkit.distances.Distance` protocol, so a
 ``SiameseNetwork`` trains them with its encoder and losses use them like any other distance.
-They compute where their parameters are and answer on the device of the embeddings they were
-given: evaluation scores CPU embeddings with the head of a network training on a GPU.
+They compute where their parameters are, in their dtype, and answer on the device and in the
+dtype of the embeddings they were given: evaluation scores CPU embeddings with the head of a
+network training on a GPU, and float64 embeddings (NumPy's) with a float32 head.
 """
 
 from __future__ import annotations
@@ -27,17 +28,24 @@ _M = TypeVar("_M", bound=Callable[..., Tensor])
 
 
 def _on_own_device(method: _M) -> _M:
-    """Run ``method(self, x, y, ...)`` on the device of ``self``'s parameters, and give its
-    result on ``x``'s device (no copy when they already agree, as in training)."""
+    """Run ``method(self, x, y, ...)`` on the device and in the float dtype of ``self``'s
+    parameters, and give its result on ``x``'s device and in its dtype (no copy when they
+    already agree, as in training). ``y is x`` stays so (a matrix of a batch with itself)."""
 
     @functools.wraps(method)
     def wrapper(self: nn.Module, x: Tensor, y: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        own = next(self.parameters()).device
+        own = next(self.parameters())
         if not (isinstance(x, Tensor) and isinstance(y, Tensor)):  # the method says what is wrong
             return method(self, x, y, *args, **kwargs)
-        if x.device == own and y.device == own:
+
+        def to_own(t: Tensor) -> Tensor:
+            return t.to(own.device, own.dtype) if t.is_floating_point() else t.to(own.device)
+
+        if all(t.device == own.device and t.dtype == own.dtype for t in (x, y)):
             return method(self, x, y, *args, **kwargs)
-        return method(self, x.to(own), y.to(own), *args, **kwargs).to(x.device)
+        ox = to_own(x)
+        out = method(self, ox, ox if y is x else to_own(y), *args, **kwargs)
+        return out.to(x.device, x.dtype) if x.is_floating_point() else out.to(x.device)
 
     return cast(_M, wrapper)
 
