@@ -189,6 +189,23 @@ def eer(genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None) ->
     return OperatingPoint(far_p + alpha * (far_k - far_p), t_p + alpha * (t_k - t_p))
 
 
+def false_accepts_allowed(far: float, n_impostor: int) -> int:
+    """The most impostors ``k`` of ``n_impostor`` that may be accepted at a false accept rate of
+    at most ``far``: the largest ``k`` with ``k / n_impostor <= far``, the very rate TAR@FAR's
+    point then has. ``far * n_impostor`` rounds, either way (``0.29 * 100`` is just below 29):
+    the count is checked against the rate, not nudged, so the point's FAR never exceeds ``far``.
+
+    >>> false_accepts_allowed(0.29, 100), false_accepts_allowed(0.3333333, 3)
+    (29, 0)
+    """
+    k = min(int(np.floor(far * n_impostor)), n_impostor)
+    if k < n_impostor and (k + 1) / n_impostor <= far:
+        k += 1
+    while k > 0 and k / n_impostor > far:
+        k -= 1
+    return k
+
+
 def far_operating_point(
     genuine: ArrayLike | SortedScores, impostor: ArrayLike | None, far: float
 ) -> OperatingPoint:
@@ -201,7 +218,7 @@ def far_operating_point(
     if not 0.0 <= far <= 1.0:
         raise ValueError(f"far must be a rate in [0, 1], got {far}")
     s = _scores(genuine, impostor)
-    k = int(np.floor(far * s.n_impostor + 1e-6))  # impostors we may accept
+    k = false_accepts_allowed(far, s.n_impostor)
     if k >= s.n_impostor:
         return OperatingPoint(1.0, float(max(s.genuine[-1], s.impostor[-1])))
     first_rejected = s.impostor[k]

@@ -29,7 +29,7 @@ from siamkit.evaluation._common import (
 )
 from siamkit.evaluation.pairs import pair_blocks
 from siamkit.evaluation.rank_select import RankSelector
-from siamkit.evaluation.roc import OperatingPoint, RocCurve
+from siamkit.evaluation.roc import OperatingPoint, RocCurve, false_accepts_allowed
 
 
 class StreamedPairs:
@@ -149,7 +149,7 @@ class StreamedPairs:
     def _far_rank(self, far: float) -> int:
         if not 0.0 <= far <= 1.0:
             raise ValueError(f"far must be a rate in [0, 1], got {far}")
-        return int(np.floor(far * self.n_impostor + 1e-6))
+        return false_accepts_allowed(far, self.n_impostor)
 
     def far_operating_point(self, far: float) -> OperatingPoint:
         """:func:`~siamkit.evaluation.far_operating_point` of the pairs."""
