@@ -188,3 +188,28 @@ def test_learned_distances_take_float64_embeddings(grad: bool) -> None:
         (maha.pairwise(xs[:4], y).sum() + mlp.matrix(xs, y).sum()).backward()
         assert xs.grad is not None and xs.grad.dtype == torch.float64
         assert torch.isfinite(xs.grad).all() and xs.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mahalanobis_matrix_of_a_batch_with_itself_is_zero_on_the_diagonal(
+    squared: bool, dtype: torch.dtype
+) -> None:
+    """matrix(z, z) expanded |Lx|^2 + |Lx|^2 - 2 Lx.Lx, whose rounding put up to 3e-3 (after
+    the square root) between a unit-length embedding and itself, where pairwise and the
+    Euclidean matrix give 0; off the diagonal it is scipy's Mahalanobis distance."""
+    gen = torch.Generator().manual_seed(4)
+    m = MahalanobisDistance(32, squared=squared)
+    with torch.no_grad():
+        m.L.add_(0.5 * torch.randn(32, 32, generator=gen))
+    z = torch.nn.functional.normalize(torch.randn(64, 32, generator=gen), dim=1).to(dtype)
+    z.requires_grad_()
+    d = m.matrix(z, z)
+    assert torch.equal(d.diagonal(), torch.zeros(64, dtype=dtype))
+    torch.testing.assert_close(m.pairwise(z, z), d.diagonal())
+    vi = m.M.detach().double().numpy()
+    zn = z.detach().double().numpy()
+    want = torch.tensor([[mahalanobis(a, b, vi) for b in zn] for a in zn], dtype=dtype)
+    torch.testing.assert_close(d.detach(), want.pow(2) if squared else want, rtol=1e-5, atol=1e-5)
+    d.sum().backward()
+    assert z.grad is not None and torch.isfinite(z.grad).all()

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from siamkit.distances.functional import _check_pair, safe_sqrt
+from siamkit.distances.functional import _check_pair, safe_sqrt, sqeuclidean_matrix
 
 #: Feature values of one block of pairs in :meth:`MLPMetric.matrix` without gradients: 2 MiB of
 #: float32 on the CPU (the block stays in cache), 256 MiB on a GPU.
@@ -90,11 +90,13 @@ class MahalanobisDistance(nn.Module):
 
     @_on_own_device
     def matrix(self, x: Tensor, y: Tensor) -> Tensor:
-        """``(N, D), (M, D) -> (N, M)``: the Euclidean matrix of the projections ``L x``, ``L y``."""
+        """``(N, D), (M, D) -> (N, M)``: the Euclidean matrix of the projections ``L x``, ``L y``
+        (:func:`~siamkit.distances.sqeuclidean_matrix`), so a batch compared with itself
+        (``y is x``) has exactly 0 on the diagonal, as :meth:`pairwise` gives, not the rounding
+        of ``|Lx|^2 + |Lx|^2 - 2 Lx.Lx``."""
         _check_pair(x, y, same_rows=False)
-        px, py = x @ self.L.T, y @ self.L.T
-        sq = px.pow(2).sum(1, keepdim=True) + py.pow(2).sum(1) - 2.0 * px @ py.T
-        return self._finish(sq.clamp_min(0))
+        px = x @ self.L.T
+        return self._finish(sqeuclidean_matrix(px, px if y is x else y @ self.L.T))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         return self.pairwise(x, y)
