@@ -14,6 +14,18 @@ from torch import Tensor
 from siamkit.miners._common import label_masks
 
 
+def at_least_float32(x: Tensor) -> Tensor:
+    """``x`` in float32 when it is float16 or bfloat16, else as it is.
+
+    Under autocast a matmul of unit vectors comes out in half precision, where a cosine past
+    ``1 - 2**-9`` (bfloat16) or ``1 - 2**-12`` (float16) rounds to exactly 1 and can even land
+    above it: a clamp to ``1 - 1e-7`` is then a no-op in that precision, and ``acos`` or
+    ``sqrt(2 - 2 cos)`` of it has an infinite (NaN) gradient. The losses that take those turn
+    their cosines to float32 first, as their float32 path already is.
+    """
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def _mean_or_zero(x: Tensor) -> Tensor:
     return x.mean() if x.numel() > 0 else x.sum() * 0.0
 

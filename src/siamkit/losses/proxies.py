@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamkit.losses.class_rows import class_lookup, class_rows
+from siamkit.losses.functional import at_least_float32
 from siamkit.miners._common import check_batch
 from siamkit.params import choice, count, flag, number
 
@@ -133,6 +134,7 @@ def with_target_margin(
     if check_margin_type(margin_type) == "cos" and margin:
         cos = cos - margin * F.one_hot(targets, cos.shape[1]).to(cos.dtype)
     elif margin:
+        cos = at_least_float32(cos)  # half precision rounds a target cosine to 1 (NaN gradient)
         target_cos = cos.gather(1, targets[:, None]).clamp(-1 + 1e-7, 1 - 1e-7)
         angle = torch.acos(target_cos)
         # past theta = pi - m, cos(theta + m) rises again and would push the target away; there

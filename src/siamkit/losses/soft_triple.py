@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from siamkit.losses.functional import at_least_float32
 from siamkit.losses.proxies import _ProxyLoss
 from siamkit.params import count, number
 
@@ -53,7 +54,9 @@ def soft_triple_loss(
     if tau and k > 1:
         wc = w.view(-1, k, w.shape[1])  # (C, K, D)
         upper = torch.triu(torch.ones(k, k, dtype=torch.bool, device=w.device), diagonal=1)
-        dist = torch.sqrt(2.0 + 1e-5 - 2.0 * (wc @ wc.transpose(1, 2))[:, upper])  # (C, pairs)
+        gram = at_least_float32(wc @ wc.transpose(1, 2))[:, upper]  # (C, pairs) cosines
+        # a half-precision cosine can round past 1, where sqrt would be NaN: clamp, then + 1e-5
+        dist = torch.sqrt((2.0 - 2.0 * gram).clamp_min(0) + 1e-5)
         loss = loss + tau * dist.sum() / (wc.shape[0] * k * (k - 1))
     return loss
 

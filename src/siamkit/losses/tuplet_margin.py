@@ -20,7 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamkit.losses.functional import _masked_logsumexp_plus_one, _mean_or_zero, check_tensors
+from siamkit.losses.functional import (
+    _masked_logsumexp_plus_one,
+    _mean_or_zero,
+    at_least_float32,
+    check_tensors,
+)
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
 from siamkit.params import number
@@ -40,7 +45,8 @@ def tuplet_margin_loss(
     ``pos_mask`` / ``neg_mask`` (``(B, B)`` bool, row = anchor, e.g. mined pairs) restrict the
     pairs. A positive pair whose anchor has no negative adds 0 and counts in the mean; no
     positive pair gives 0 with a gradient. The positive's cosine is clamped inside
-    ``(-1, 1)`` before its arccosine, so identical embeddings give a finite gradient.
+    ``(-1, 1)`` before its arccosine, in float32 for half-precision input (autocast), so
+    identical embeddings give a finite gradient.
 
     >>> z = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     >>> round(float(tuplet_margin_loss(z, torch.tensor([0, 0, 1]), margin=0.0, scale=2.0)), 4)
@@ -53,7 +59,7 @@ def tuplet_margin_loss(
     pos = pos if pos_mask is None else pos & pos_mask
     neg = neg if neg_mask is None else neg & neg_mask
     a, p = pos.nonzero(as_tuple=True)  # (P,) each
-    theta = torch.acos(cos[a, p].clamp(-1 + 1e-7, 1 - 1e-7))
+    theta = torch.acos(at_least_float32(cos[a, p]).clamp(-1 + 1e-7, 1 - 1e-7))
     x = scale * (cos[a] - torch.cos(theta - margin)[:, None])  # (P, B)
     return _mean_or_zero(_masked_logsumexp_plus_one(x, neg[a])) + cos.sum() * 0.0
 

@@ -51,6 +51,7 @@ from siamkit.losses.functional import (
     _masked_logsumexp,
     _masked_logsumexp_plus_one,
     _mean_or_zero,
+    at_least_float32,
     soft_margin_triplet_loss,
     triplet_margin_loss,
 )
@@ -182,7 +183,7 @@ def reference_loss(
             t2 = math.tan(math.radians(loss.alpha)) ** 2
             x = 4 * t2 * (z[pa] + r[pp]) @ r.T - 2 * (1 + t2) * ap  # (P, R)
         else:
-            theta = torch.acos(ap.clamp(-1 + 1e-7, 1 - 1e-7))
+            theta = torch.acos(at_least_float32(ap).clamp(-1 + 1e-7, 1 - 1e-7))
             x = loss.scale * (z[pa] @ r.T - torch.cos(theta - loss.margin))  # (P, R)
         return _mean_or_zero(_masked_logsumexp_plus_one(x, neg[pa])) + z.sum() * 0.0
     if isinstance(loss, MultiSimilarityLoss):
