@@ -78,11 +78,15 @@ def test_perfect_and_hand_cases():
     y = [0, 0, 1, 1, 1]
     rep = retrieval_metrics(z, y, ks=(1, 2))
     assert rep.precision_at_1 == pytest.approx(4 / 5)
-    # AP@R: items 0, 1: R=1, first hit -> 1. item 2 (R=2): ranks .1(0) no, 1.0 yes -> (1/2)/2.
-    # items 3, 4 (R=2): 1.1/1.0 yes, then 0.5 yes -> 1
-    assert rep.map_at_r == pytest.approx((1 + 1 + 0.25 + 1 + 1) / 5)
-    assert rep.recall_at_k[2] == 1.0
-    assert map_at_r(z, y) == rep.map_at_r and recall_at_k(z, y, ks=(2,)) == {2: 1.0}
+    # AP@R: items 0, 1: R=1, first hit -> 1. item 2 (R=2): ranks .1 (item 1) no, then 0.0 and
+    # 1.0 at 0.5 each, by index: 0.0 no, so no hit in the first 2 ranks -> 0 (its first hit is
+    # third: not in Recall@2). items 3, 4 (R=2): 1.1/1.0 yes, then 0.5 yes -> 1
+    assert rep.map_at_r == pytest.approx((1 + 1 + 0 + 1 + 1) / 5)
+    assert rep.recall_at_k[2] == pytest.approx(4 / 5)
+    far = retrieval_metrics(z + torch.tensor([[0.0], [0.0], [0.0], [-0.01], [0.0]]), y, ks=(2,))
+    assert far.map_at_r == pytest.approx((1 + 1 + 0.25 + 1 + 1) / 5)  # 1.0 moved nearer 0.5
+    assert far.recall_at_k[2] == 1.0
+    assert map_at_r(z, y) == rep.map_at_r and recall_at_k(z, y, ks=(2,)) == {2: 4 / 5}
 
 
 def test_only_lone_items_raise():

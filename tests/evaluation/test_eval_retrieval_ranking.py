@@ -27,9 +27,10 @@ RANKED = ("r_precision", "mean_average_precision", "mean_reciprocal_rank")
 
 def _naive(z, y, name):
     """Per query, by the definitions: rank the others by (float32 distance, index); R-precision,
-    AP over every rank and 1 / rank of the first relevant item."""
+    AP over every rank, 1 / rank of the first relevant item, AP over the first R ranks (MAP@R)
+    and whether a relevant item is among the first 5 (Recall@5)."""
     d = get_distance(name).matrix(z, z).float().numpy()
-    out = {k: [] for k in RANKED}
+    out = {k: [] for k in (*RANKED, "map_at_r", "recall_at_5")}
     for q in range(len(y)):
         ranked = sorted((i for i in range(len(y)) if i != q), key=lambda i: (d[q, i], i))
         rel = [y[i] == y[q] for i in ranked]
@@ -37,13 +38,16 @@ def _naive(z, y, name):
         if r == 0:
             continue
         out["r_precision"].append(sum(rel[:r]) / r)
-        hits, total = 0, 0.0
+        hits, total, total_r = 0, 0.0, 0.0
         for rank, hit in enumerate(rel, start=1):
             if hit:
                 hits += 1
                 total += hits / rank
+                total_r += hits / rank if rank <= r else 0.0
         out["mean_average_precision"].append(total / r)
         out["mean_reciprocal_rank"].append(1 / (rel.index(True) + 1))
+        out["map_at_r"].append(total_r / r)
+        out["recall_at_5"].append(any(rel[:5]))
     return {k: float(np.mean(v)) for k, v in out.items()}
 
 
@@ -63,9 +67,24 @@ def test_matches_naive_loops_across_blocks_with_ties(monkeypatch, name):
     monkeypatch.setattr(common, "BLOCK_ELEMENTS", 300)  # blocks of 3-4 queries
     rep = retrieval_metrics(z, y, name)
     ref = _naive(z, y, name)
-    for key in RANKED:
+    for key in (*RANKED, "map_at_r"):
         assert getattr(rep, key) == pytest.approx(ref[key], abs=1e-12), key
+    assert rep.recall_at_k[5] == pytest.approx(ref["recall_at_5"], abs=1e-12)
     assert rep.n_queries == 80  # the lone item is left out
+
+
+def test_map_at_r_ranks_ties_as_r_precision_does():
+    """Collapsed embeddings (a few distinct points): MAP@R and Recall@K rank equally near items
+    by index, as R-precision does, so all read one ranking (they read topk's order before)."""
+    g = torch.Generator().manual_seed(1)
+    y = torch.randint(0, 5, (300,), generator=g).numpy()
+    z = torch.zeros(300, 3)
+    z[:, 0] = torch.randint(0, 3, (300,), generator=g).float()
+    rep = retrieval_metrics(z, y, ks=(1, 5, 50))
+    ref = _naive(z, y, "euclidean")
+    for key in (*RANKED, "map_at_r"):
+        assert getattr(rep, key) == pytest.approx(ref[key], abs=1e-12), key
+    assert rep.recall_at_k[5] == pytest.approx(ref["recall_at_5"], abs=1e-12)
 
 
 def test_hand_case_with_a_tie():

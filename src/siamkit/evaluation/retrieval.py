@@ -10,9 +10,9 @@ R-precision is the share of relevant items among the first ``R``; MAP (pytorch-m
 P(i) * rel(i)``; MRR is the mean of ``1 / rank`` of the first relevant item.
 Work runs in blocks of queries, so memory stays bounded. A query's nearest item among items at
 the same distance is the one with the smallest index (``argmin``'s rule), so P@1 is exact and
-deterministic even with ties (duplicated or collapsed embeddings). R-precision, MAP and MRR rank
-each query's other items by float32 distance (the precision MAP@R's ranking uses too) and
-equally near items by index, so they are deterministic with ties as well.
+deterministic even with ties (duplicated or collapsed embeddings). MAP@R, R-precision, MAP, MRR
+and Recall@K (K > 1) read one ranking of each query's other items, by float32 distance and
+equally near items by index, so they are deterministic with ties as well and agree on them.
 
 NMI and AMI (optional) compare the classes with a seeded k-means (scikit-learn) of the
 embeddings into as many clusters as there are classes, as pytorch-metric-learning does: every
@@ -103,14 +103,6 @@ def _nearest_hits(block: Tensor, start: int, y: Tensor) -> Tensor:
     return y[block.argmin(dim=1)] == y[start : start + block.shape[0]]
 
 
-def _average_precision_at_r(hits: Tensor, r: Tensor) -> Tensor:
-    """``(Q, K)`` bool hits in rank order and ``(Q,)`` R per query -> ``(Q,)`` AP@R."""
-    ranks = torch.arange(1, hits.shape[1] + 1)
-    rel = hits & (ranks[None] <= r[:, None])  # only the first R ranks count
-    precision = rel.cumsum(dim=1).double() / ranks  # P(i)
-    return (precision * rel).sum(dim=1) / r
-
-
 def _ranked_hits(block: Tensor, queries: Tensor, y: Tensor) -> Tensor:
     """``(rows, N - 1)`` bool: whether each query's other items, nearest first, have its class.
 
@@ -131,17 +123,20 @@ def _ranked_hits(block: Tensor, queries: Tensor, y: Tensor) -> Tensor:
     return (keys[:, :-1] & 1).bool()
 
 
-def _ranked_metrics(hits: Tensor, r: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _ranked_metrics(hits: Tensor, r: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(Q, N - 1)`` bool hits over each query's whole ranking and ``(Q,)`` R (its hits, > 0)
-    -> ``(Q,)`` R-precision, average precision and reciprocal rank of the first hit."""
+    -> ``(Q,)`` R-precision, average precision, AP@R (the first ``R`` ranks' share of it,
+    Musgrave et al.'s MAP@R term) and the rank of the first hit."""
     row, col = hits.nonzero(as_tuple=True)  # row-major: each row's hits in rank order
     rank = (col + 1).double()
     first = torch.cumsum(r, 0) - r  # each row's first hit, as an index into row / col
     nth = torch.arange(1, row.numel() + 1) - first[row]  # the hit's number in its row: P's count
     rq = r.double()
+    within_r = (col < r[row]).double()
     ap = torch.zeros_like(rq).index_add_(0, row, nth / rank) / rq
-    r_prec = torch.zeros_like(rq).index_add_(0, row, (col < r[row]).double()) / rq
-    return r_prec, ap, 1.0 / rank[first]
+    ap_r = torch.zeros_like(rq).index_add_(0, row, within_r * nth / rank) / rq
+    r_prec = torch.zeros_like(rq).index_add_(0, row, within_r) / rq
+    return r_prec, ap, ap_r, rank[first]
 
 
 def _clustering(z: Tensor, y: Tensor, seed: int) -> tuple[float, float]:
@@ -194,11 +189,9 @@ def retrieval_metrics(
     y = as_labels(labels, n)
     _queries(y)
     r_all = torch.bincount(y)[y] - 1  # (N,) other items of the same class
-    kmax = min(n - 1, max(int(r_all.max()), *ks))
     dist = resolve_distance(distance)
     p1: list[Tensor] = []
-    ap: list[Tensor] = []
-    ranked: list[tuple[Tensor, Tensor, Tensor]] = []
+    ranked: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
     recall: dict[int, list[Tensor]] = {k: [] for k in ks}
     for s, block in distance_rows(zt, dist, desc="retrieval"):  # block (rows, N)
         rows = block.shape[0]
@@ -206,25 +199,23 @@ def retrieval_metrics(
         r = r_all[s : s + rows]
         keep = r > 0
         first = _nearest_hits(block, s, y)[keep]  # in the block's own precision
-        nn = block.float().topk(kmax, dim=1, largest=False, sorted=True).indices  # (rows, kmax)
-        hits = (y[nn] == y[s : s + rows, None])[keep]
         p1.append(first)
-        for k in ks:  # k = 1 is P@1, so both break ties alike
-            recall[k].append(first if k == 1 else hits[:, :k].any(dim=1))
-        ap.append(_average_precision_at_r(hits, r[keep]))
         ranked_hits = _ranked_hits(block[keep], s + keep.nonzero()[:, 0], y)
-        ranked.append(_ranked_metrics(ranked_hits, r[keep]))
+        metrics = _ranked_metrics(ranked_hits, r[keep])
+        ranked.append(metrics)
+        for k in ks:  # k = 1 is P@1; the others read the ranking MAP@R and R-precision read
+            recall[k].append(first if k == 1 else metrics[3] <= k)
     first = torch.cat(p1)
-    r_prec, full_ap, rr = (float(torch.cat(m).mean()) for m in zip(*ranked))
+    r_prec, full_ap, ap_r, first_rank = (torch.cat(m) for m in zip(*ranked))
     nmi, ami = _clustering(zt, y, seed) if clustering else (None, None)
     return RetrievalReport(
         precision_at_1=float(first.double().mean()),
         recall_at_k={k: float(torch.cat(v).double().mean()) for k, v in recall.items()},
-        map_at_r=float(torch.cat(ap).mean()),
+        map_at_r=float(ap_r.mean()),
         n_queries=int(first.numel()),
-        r_precision=r_prec,
-        mean_average_precision=full_ap,
-        mean_reciprocal_rank=rr,
+        r_precision=float(r_prec.mean()),
+        mean_average_precision=float(full_ap.mean()),
+        mean_reciprocal_rank=float((1.0 / first_rank).mean()),
         nmi=nmi,
         ami=ami,
     )
