@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -110,6 +112,25 @@ def test_half_twin_uses_two_unshared_encoders_in_one_space() -> None:
     assert not set(map(id, net.encoder_f.parameters())) & set(map(id, net.encoder_g.parameters()))
     with pytest.raises(ValueError, match="branch"):
         net.embed(x, branch="h")
+
+
+def test_half_twin_refuses_towers_that_share_weights(tmp_path: Path) -> None:
+    """One encoder given as both towers trained as a shared trunk and then failed to save, in
+    safetensors' words ("Some tensors share memory"); a half-twin's towers are unshared."""
+    f = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=[16])
+    with pytest.raises(ValueError, match="encoder_f and encoder_g share weights"):
+        HalfTwinNetwork(f, f, embedding_dim=4)
+    g.net[0] = f.net[0]  # one layer in common is sharing too
+    with pytest.raises(ValueError, match="create the second encoder with create_encoder again"):
+        HalfTwinNetwork(f, g, embedding_dim=4)
+    g = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=[16])
+    net = HalfTwinNetwork(f, g, embedding_dim=4, preprocess_f=Preprocess(input_shape=(8,)),
+                          preprocess_g=Preprocess(input_shape=(8,))).eval()  # fmt: skip
+    siamkit.save_model(net, tmp_path / "m")
+    x, y = torch.randn(3, 8), torch.randn(3, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(siamkit.load_model(tmp_path / "m")(x, y), net(x, y))
 
 
 def test_joined_pooled_pixels_are_the_naive_join_and_stay_unit_length() -> None:

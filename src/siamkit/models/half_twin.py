@@ -45,6 +45,16 @@ class HalfTwinNetwork(nn.Module):
         preprocess_g: Preprocess | None = None,
     ) -> None:
         super().__init__()
+        shared = {id(t) for t in (*encoder_f.parameters(), *encoder_f.buffers())} & {
+            id(t) for t in (*encoder_g.parameters(), *encoder_g.buffers())
+        }
+        if shared:  # one encoder in both towers: the weights are shared and cannot be saved
+            raise ValueError(
+                "encoder_f and encoder_g share weights (the same encoder, or layers in common), "
+                "but a half-twin's towers are unshared, and a saved model keeps each tower's "
+                "own; create the second encoder with create_encoder again, or use "
+                "SiameseNetwork for one encoder shared by both inputs"
+            )
         self.encoder_f, self.encoder_g = encoder_f, encoder_g
         self.head_f = EmbeddingHead(num_features(encoder_f), embedding_dim, head_hidden, normalize)
         self.head_g = EmbeddingHead(num_features(encoder_g), embedding_dim, head_hidden, normalize)
