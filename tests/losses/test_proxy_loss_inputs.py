@@ -81,3 +81,26 @@ def test_sub_center_outliers_check_the_batch_too() -> None:
     assert loss.outliers(z, y).dim() == 1
     with pytest.raises(ValueError, match="one label per embedding"):
         loss.dominant(z, y[:3])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("loss_cls", LOSSES)
+def test_half_precision_embeddings_meet_float32_proxies(
+    loss_cls: type[torch.nn.Module], dtype: torch.dtype
+) -> None:
+    # a network run in half precision without autocast gives half embeddings; the proxies stay
+    # float32, and the loss is the float32 loss of the same (rounded) embeddings, not torch's
+    # "expected m1 and m2 to have the same dtype" from inside the matmul
+    z, y = _batch()
+    torch.manual_seed(0)
+    loss = loss_cls(CLASSES, 8)
+    half = z.to(dtype).requires_grad_(True)
+    wide = half.detach().float().requires_grad_(True)
+    got, want = loss(half, y), loss(wide, y)
+    (g_half,) = torch.autograd.grad(got, [half])
+    (g_wide,) = torch.autograd.grad(want, [wide])
+
+    assert got.dtype == torch.float32
+    assert float(got.detach()) == pytest.approx(float(want.detach()), rel=1e-6)
+    assert g_half.dtype == dtype
+    torch.testing.assert_close(g_half.float(), g_wide.to(dtype).float())

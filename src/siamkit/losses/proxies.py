@@ -60,6 +60,14 @@ def check_scale(scale: object, note: str) -> float:
     return number("scale", scale, low=0, open_low=True, note=note)
 
 
+def unit_rows(embeddings: Tensor, proxies: Tensor) -> tuple[Tensor, Tensor]:
+    """``(B, D)`` embeddings and ``(C, D)`` proxies L2-normalised, in one dtype: the wider of
+    the two (bfloat16 or float16 embeddings of a network run in half precision meet float32
+    proxies, which a matmul refuses to mix; the loss is then computed in float32)."""
+    dtype = torch.promote_types(embeddings.dtype, proxies.dtype)
+    return F.normalize(embeddings.to(dtype), dim=1), F.normalize(proxies.to(dtype), dim=1)
+
+
 def proxy_anchor_loss(
     embeddings: Tensor, targets: Tensor, proxies: Tensor, margin: float = 0.1, alpha: float = 32.0
 ) -> Tensor:
@@ -69,7 +77,8 @@ def proxy_anchor_loss(
     ``mean over proxies with positives of log(1 + sum_pos exp(-alpha (s - margin)))`` plus
     ``mean over all proxies of log(1 + sum_neg exp(alpha (s + margin)))``, s the cosine.
     """
-    s = F.normalize(embeddings, dim=1) @ F.normalize(proxies, dim=1).T  # (B, C)
+    x, p = unit_rows(embeddings, proxies)
+    s = x @ p.T  # (B, C)
     pos = F.one_hot(targets, proxies.shape[0]).bool()  # (B, C)
     neg_inf = torch.finfo(s.dtype).min
     pos_logits = torch.where(pos, -alpha * (s - margin), neg_inf)
@@ -97,7 +106,7 @@ def proxy_nca_loss(
     ``scale``; ProxyNCA++'s form). ``exclude_positive=True`` sums over the other proxies only,
     the paper's eq. 4, which has no lower bound.
     """
-    x, p = F.normalize(embeddings, dim=1), F.normalize(proxies, dim=1)
+    x, p = unit_rows(embeddings, proxies)
     d = (2 - 2 * x @ p.T).clamp_min(0)  # (B, C) squared distances of unit vectors
     logits = -scale * d
     if not exclude_positive:
@@ -122,7 +131,8 @@ def normalized_softmax_loss(
     subtracted from the target's cosine (CosFace, ~0.35; ``CosFaceLoss``). 0 = plain normalised
     softmax either way.
     """
-    cos = F.normalize(embeddings, dim=1) @ F.normalize(proxies, dim=1).T  # (B, C)
+    x, p = unit_rows(embeddings, proxies)
+    cos = x @ p.T  # (B, C)
     return F.cross_entropy(scale * with_target_margin(cos, targets, margin, margin_type), targets)
 
 

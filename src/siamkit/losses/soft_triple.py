@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from siamkit.losses.functional import at_least_float32
-from siamkit.losses.proxies import _ProxyLoss
+from siamkit.losses.proxies import _ProxyLoss, unit_rows
 from siamkit.params import count, number
 
 
@@ -46,8 +46,8 @@ def soft_triple_loss(
             f"centers must be (C * K, D) with K = centers_per_class = {k}, got "
             f"{tuple(centers.shape)}"
         )
-    w = F.normalize(centers, dim=1)
-    s = (F.normalize(embeddings, dim=1) @ w.T).view(embeddings.shape[0], -1, k)  # (B, C, K)
+    x, w = unit_rows(embeddings, centers)
+    s = (x @ w.T).view(embeddings.shape[0], -1, k)  # (B, C, K)
     sim = (F.softmax(s / gamma, dim=2) * s).sum(dim=2)  # (B, C)
     sim = sim - margin * F.one_hot(targets, sim.shape[1]).to(sim.dtype)
     loss = F.cross_entropy(la * sim, targets)

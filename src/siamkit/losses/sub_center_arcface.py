@@ -25,6 +25,7 @@ from siamkit.losses.proxies import (
     _ProxyLoss,
     check_scale,
     check_target_margin,
+    unit_rows,
     with_target_margin,
 )
 from siamkit.params import count
@@ -38,7 +39,8 @@ def sub_center_cosines(embeddings: Tensor, centers: Tensor, sub_centers: int) ->
         raise ValueError(
             f"centers must be (C * K, D) with K = sub_centers = {k}, got {tuple(centers.shape)}"
         )
-    cos = F.normalize(embeddings, dim=1) @ F.normalize(centers, dim=1).T
+    x, w = unit_rows(embeddings, centers)
+    cos = x @ w.T
     return cos.view(embeddings.shape[0], -1, k)
 
 
