@@ -92,6 +92,11 @@ def test_perfect_and_hand_cases():
 def test_only_lone_items_raise():
     with pytest.raises(ValueError, match="two items"):
         retrieval_metrics(torch.randn(3, 2), [0, 1, 2])
+    # one class: every neighbour is a hit, so every metric (NMI and AMI too) would read 1.0
+    with pytest.raises(ValueError, match="at least two classes"):
+        retrieval_metrics(torch.randn(6, 2), ["a"] * 6, clustering=True)
+    rep = retrieval_metrics(torch.randn(6, 2), ["a"] * 5 + ["b"])  # one lone item of another
+    assert rep.n_queries == 5 and rep.map_at_r <= 1.0
     with pytest.raises(ValueError, match="ks"):
         retrieval_metrics(torch.randn(4, 2), [0, 0, 1, 1], ks=(0,))
 

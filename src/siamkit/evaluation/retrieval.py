@@ -188,6 +188,12 @@ def retrieval_metrics(
     n = zt.shape[0]
     y = as_labels(labels, n)
     _queries(y)
+    if int(y.max()) == 0:  # codes 0..C-1: one class
+        raise ValueError(
+            "retrieval needs items of at least two classes: with one, every item's neighbours "
+            "are all of its class and every metric would be a perfect 1; give labels of two or "
+            "more classes"
+        )
     r_all = torch.bincount(y)[y] - 1  # (N,) other items of the same class
     dist = resolve_distance(distance)
     p1: list[Tensor] = []
