@@ -48,6 +48,11 @@ class ContrastiveLoss(nn.Module):
         mining: ``None`` (all pairs ``i < j``), a pair strategy name of
             :func:`siamkit.miners.mine_pairs` (triplet margin 0.2), or a ``PairMiner``.
 
+    The hinges are squared and averaged over every chosen pair, as in Hadsell et al.;
+    pytorch-metric-learning's ``ContrastiveLoss`` (``pos_margin=0, neg_margin=1``) differs: its
+    hinges are not squared, and the positive and negative pairs are each averaged over their
+    non-zero terms and the two means added, so the same pairs give another value.
+
     ``forward(embeddings (B, D), labels (B,), indices=None)`` with mined ``indices``
     (:class:`~siamkit.types.Pairs`, or ``Triplets`` read as their pairs); :meth:`from_pairs` takes the classic
     two-branch batch ``(z1, z2, same)``.

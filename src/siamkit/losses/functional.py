@@ -201,6 +201,8 @@ def supcon_loss(
     ``-log(exp(s_ap / t) / sum_k exp(s_ak / t))`` with ``k`` over its positives and negatives;
     averaged over those anchors. ``pos_mask`` / ``neg_mask`` (``(B, B)`` bool, e.g. mined pairs)
     restrict both; default: every other item of the batch (pytorch-metric-learning's ``SupConLoss``).
+    A batch of one class (no negative pair at all) gives the paper's loss, whose gradient evens
+    out the anchors' similarities to their positives; pytorch-metric-learning returns 0 there.
     """
     check_tensors("supcon_loss", z=z, labels=labels)
     if z.dim() != 2 or z.shape[0] != labels.shape[0]:
