@@ -9,6 +9,7 @@ import torch
 from scipy.spatial.distance import mahalanobis
 from torch.profiler import ProfilerActivity, profile
 
+import siamkit
 from siamkit.distances import MahalanobisDistance, MLPMetric, get_distance, learned
 
 
@@ -137,6 +138,23 @@ def test_mlp_metric_refuses_embeddings_of_another_size(grad: bool) -> None:
             head.matrix(x, y)
         with pytest.raises(ValueError, match="size 8, got size 4"):
             head.pairwise(x, y[:3])
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_mahalanobis_refuses_embeddings_of_another_size(grad: bool) -> None:
+    """A SiameseNetwork of 16-d embeddings given MahalanobisDistance(8) failed at its first
+    pair in torch's words ("mat1 and mat2 shapes cannot be multiplied (3x16 and 8x8)"); the
+    distance names both sizes, as the MLP head does."""
+    m = MahalanobisDistance(8)
+    x, y = torch.randn(3, 16, requires_grad=grad), torch.randn(5, 16)
+    with pytest.raises(ValueError, match="Mahalanobis distance takes embeddings of size 8, got"):
+        m.matrix(x, y)
+    with pytest.raises(ValueError, match="size 8, got size 16"):
+        m.pairwise(x, y[:3])
+    enc = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=(8,))
+    net = siamkit.SiameseNetwork(enc, 16, distance=m)
+    with pytest.raises(ValueError, match="size 8, got size 16"):
+        net(torch.randn(3, 5), torch.randn(3, 5))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

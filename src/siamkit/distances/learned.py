@@ -50,6 +50,15 @@ def _on_own_device(method: _M) -> _M:
     return cast(_M, wrapper)
 
 
+def _check_width(what: str, dim: int, x: Tensor) -> None:
+    """Refuse embeddings of another size than the ``dim`` a learned distance was built for."""
+    if x.shape[1] != dim:
+        raise ValueError(
+            f"{what} takes embeddings of size {dim}, got size {x.shape[1]}; "
+            "give embeddings from the encoder it was built for"
+        )
+
+
 class MahalanobisDistance(nn.Module):
     """``d(x, y) = sqrt((x - y)^T M (x - y))`` with ``M = L^T L`` (positive semi-definite).
 
@@ -86,6 +95,7 @@ class MahalanobisDistance(nn.Module):
     def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
         """``(N, D), (N, D) -> (N,)``."""
         _check_pair(x, y, same_rows=True)
+        _check_width("the Mahalanobis distance", self.dim, x)
         return self._finish(((x - y) @ self.L.T).pow(2).sum(1))
 
     @_on_own_device
@@ -95,6 +105,7 @@ class MahalanobisDistance(nn.Module):
         (``y is x``) has exactly 0 on the diagonal, as :meth:`pairwise` gives, not the rounding
         of ``|Lx|^2 + |Lx|^2 - 2 Lx.Lx``."""
         _check_pair(x, y, same_rows=False)
+        _check_width("the Mahalanobis distance", self.dim, x)
         px = x @ self.L.T
         return self._finish(sqeuclidean_matrix(px, px if y is x else y @ self.L.T))
 
@@ -135,11 +146,7 @@ class MLPMetric(nn.Module):
         return feats
 
     def _check_width(self, x: Tensor) -> None:
-        if x.shape[1] != self.dim:
-            raise ValueError(
-                f"the MLP head takes embeddings of size {self.dim}, got size {x.shape[1]}; "
-                f"give embeddings from the encoder this head was built for"
-            )
+        _check_width("the MLP head", self.dim, x)
 
     @_on_own_device
     def logits(self, x: Tensor, y: Tensor) -> Tensor:
