@@ -42,3 +42,26 @@ def test_float64_vectors_embed_with_an_mlp_and_each_half_twin_branch() -> None:
 def test_a_double_model_keeps_float64() -> None:
     net = siamkit.SiameseNetwork(create_encoder("mlp", in_features=3), embedding_dim=4).double()
     assert net.embed(torch.rand(2, 3)).dtype == torch.float64
+
+
+def test_a_joined_model_embeds_float64_images_as_their_float32_values() -> None:
+    """The appearance features were computed on the images as given: float64 images gave
+    float64 joined embeddings (and distances), unlike the network's own float32 ones."""
+    from siamkit.heads import AppearanceFeatures
+
+    torch.manual_seed(0)
+    enc = create_encoder("convnet", in_channels=1, widths=[8, 16])
+    pre = siamkit.Preprocess(input_shape=(1, 28, 28))
+    net = siamkit.SiameseNetwork(enc, embedding_dim=8, preprocess=pre).eval()
+    x = torch.rand(4, 1, 28, 28)
+    for features in ("pixels", "hog"):
+        joined = siamkit.models.JoinedEmbedding(net, AppearanceFeatures(7, features), 0.5).eval()
+        with torch.no_grad():
+            want, got = joined.embed(x), joined.embed(x.double())
+            parts = joined.parts(x.double())
+            d = joined(x.double(), x.flip(0).double())
+        assert got.dtype == torch.float32 and d.dtype == torch.float32
+        assert all(p.dtype == torch.float32 for p in parts.values())
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(parts["appearance"], AppearanceFeatures(7, features)(x))
+    assert joined.double().embed(x).dtype == torch.float64  # a double model keeps float64

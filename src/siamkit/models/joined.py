@@ -125,14 +125,17 @@ class JoinedEmbedding(PairScoring, nn.Module):
         return self.net.preprocess  # type: ignore[no-any-return]
 
     def embed(self, x: Tensor, check: bool = True) -> Tensor:
-        """``(N, C, H, W)`` images in ``[0, 1]`` -> ``(N, D_net + D_features)`` joined embeddings."""
-        z = self.net.embed(x, check=check)
-        return join_features(z, self.features(x), self.weight)
+        """``(N, C, H, W)`` images in ``[0, 1]`` -> ``(N, D_net + D_features)`` joined embeddings,
+        in the network's dtype whatever float dtype the images have (as the network's own)."""
+        parts = self.parts(x, check=check)
+        return join_features(parts["learned"], parts["appearance"], self.weight)
 
     def parts(self, x: Tensor, check: bool = True) -> dict[str, Tensor]:
         """The parts :meth:`embed` joins, each alone and unweighted: ``{"learned": (N, D_net),
-        "appearance": (N, D_features)}`` (the report's ablation)."""
-        return {"learned": self.net.embed(x, check=check), "appearance": self.features(x)}
+        "appearance": (N, D_features)}`` (the report's ablation). The features are computed in
+        the dtype of the learned part: float64 images from NumPy give float32 embeddings."""
+        z = self.net.embed(x, check=check)
+        return {"learned": z, "appearance": self.features(x.to(z.dtype))}
 
     def config(self) -> dict[str, Any]:
         """The JSON-ready description :func:`siamkit.save_model` stores and :meth:`from_config` reads."""
