@@ -132,3 +132,26 @@ def test_thousand_episodes_on_4000_items_are_fast():
     few_shot_episodes(z, y, 4, 5, episodes=1000)
     assert time.perf_counter() - start < 5  # ~0.3 s on an idle core; generous for shared CI
     assert common.BLOCK_ELEMENTS > 0
+
+
+def test_classes_too_small_to_draw_are_said():
+    """A class of fewer than k_shot + n_query items is never drawn: the report counts the
+    classes episodes drew from (to_dict, the report's table), not leaving it unsaid."""
+    from siamkit.evaluation import evaluate_embeddings
+    from siamkit.evaluation.report import metrics_tables
+
+    sizes = [30, 20, 16, 15, 40]  # class 3 has 15 items: one short of 1 shot + 15 queries
+    y = np.repeat(np.arange(5), sizes)
+    z = torch.randn(len(y), 4) + 3 * torch.randn(5, 4)[y]
+    rep = few_shot_episodes(z, y, 3, 1, n_query=15, episodes=50)
+    assert rep.classes_drawn == sum(n >= 16 for n in sizes) == 4
+    assert rep.to_dict()["classes_drawn"] == 4
+    drew = set(sample_episodes(y, 3, 1, 15, episodes=50).classes.flatten().tolist())
+    assert drew == {0, 1, 2, 4}  # the 4 counted are the 4 drawn
+    assert few_shot_episodes(z, y, 3, 1, n_query=14, episodes=5).classes_drawn == 5
+
+    full = evaluate_embeddings(z, y, few_shot=((3, 1),), episodes=50, n_query=15)
+    table = metrics_tables(full)
+    assert "drawn from 4 of 5 classes: 1 has fewer than 16 items" in table
+    every = evaluate_embeddings(z, y, few_shot=((3, 1),), episodes=5, n_query=14)
+    assert "drawn from" not in metrics_tables(every)

@@ -41,7 +41,12 @@ class Episodes(NamedTuple):
 
 @dataclass(frozen=True)
 class FewShotReport:
-    """Mean accuracy over episodes and its 95% confidence interval (half-width)."""
+    """Mean accuracy over episodes and its 95% confidence interval (half-width).
+
+    ``classes_drawn`` is how many classes have the ``k_shot + n_query`` items an episode takes
+    from each: episodes draw from these alone, so a class with fewer never counts (``None``
+    where not known, a report built by hand).
+    """
 
     accuracy: float
     ci95: float
@@ -50,6 +55,7 @@ class FewShotReport:
     n_query: int
     episodes: int
     episode_accuracies: np.ndarray = field(repr=False, compare=False)
+    classes_drawn: int | None = None
 
     @property
     def key(self) -> str:
@@ -57,9 +63,9 @@ class FewShotReport:
         return few_shot_key(self.n_way, self.k_shot)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``accuracy``, ``ci95``, ``n_way``, ``k_shot``, ``n_query`` and ``episodes``
-        (not the per-episode accuracies)."""
-        return {
+        """JSON-ready ``accuracy``, ``ci95``, ``n_way``, ``k_shot``, ``n_query``, ``episodes``
+        and ``classes_drawn`` when known (not the per-episode accuracies)."""
+        out: dict[str, Any] = {
             "accuracy": self.accuracy,
             "ci95": self.ci95,
             "n_way": self.n_way,
@@ -67,6 +73,9 @@ class FewShotReport:
             "n_query": self.n_query,
             "episodes": self.episodes,
         }
+        if self.classes_drawn is not None:
+            out["classes_drawn"] = self.classes_drawn
+        return out
 
 
 def few_shot_key(n_way: int, k_shot: int) -> str:
@@ -217,6 +226,9 @@ def few_shot_episodes(
 ) -> FewShotReport:
     """N-way K-shot accuracy of nearest-prototype classification over seeded episodes.
 
+    Classes of fewer than ``k_shot + n_query`` items are never drawn; the report's
+    ``classes_drawn`` says how many classes were.
+
     Args:
         z: ``(M, D)`` embeddings of the evaluation items.
         labels: ``(M,)`` their classes.
@@ -237,6 +249,7 @@ def few_shot_episodes(
         )
     ep = sample_episodes(labels, n_way, k_shot, n_query, episodes, seed)
     acc = episode_accuracies(zt, ep, distance)
+    counts = torch.bincount(as_labels(labels, zt.shape[0]))
     return FewShotReport(
         accuracy=float(acc.mean()),
         ci95=float(1.96 * acc.std() / np.sqrt(acc.size)),
@@ -245,4 +258,5 @@ def few_shot_episodes(
         n_query=n_query,
         episodes=episodes,
         episode_accuracies=acc,
+        classes_drawn=int((counts >= k_shot + n_query).sum()),
     )

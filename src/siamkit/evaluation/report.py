@@ -22,6 +22,7 @@ from siamkit._version import __version__
 from siamkit.distances import list_distances
 from siamkit.evaluation._common import ArrayLike, DistanceLike, score_kind
 from siamkit.evaluation.evaluate import EvaluationReport
+from siamkit.evaluation.few_shot import FewShotReport
 from siamkit.evaluation.verification import far_resolved
 
 _CSS = """
@@ -82,6 +83,18 @@ def _asked_note(asked: Sequence[int] | None, n_way: int) -> str:
     return f"; {ways} asked, but only {n_way} classes are evaluated"
 
 
+def _drawn_note(r: FewShotReport, n_classes: int) -> str:
+    """``"; drawn from 4 of 5 classes: 1 has fewer than 16 items"`` for a few-shot row whose
+    episodes left out classes too small for them; ``""`` where every class could be drawn."""
+    if r.classes_drawn is None or r.classes_drawn >= n_classes:
+        return ""
+    short = n_classes - r.classes_drawn
+    return (
+        f"; drawn from {r.classes_drawn} of {n_classes} classes: {short} "
+        f"{'has' if short == 1 else 'have'} fewer than {r.k_shot + r.n_query} items"
+    )
+
+
 def metrics_tables(
     report: EvaluationReport, ways_asked: Mapping[str, Sequence[int]] | None = None
 ) -> str:
@@ -114,7 +127,8 @@ def metrics_tables(
         rows = [
             (
                 f"{r.n_way}-way {r.k_shot}-shot ({_count(r.episodes, 'episode')}, "
-                f"{_count(r.n_query, 'query', 'queries')}/class{_asked_note(asked.get(key), r.n_way)})",
+                f"{_count(r.n_query, 'query', 'queries')}/class{_asked_note(asked.get(key), r.n_way)}"
+                f"{_drawn_note(r, report.n_classes)})",
                 f"{r.accuracy:.4f} ± {r.ci95:.4f}",
             )
             for key, r in report.few_shot.items()
