@@ -110,6 +110,11 @@ def test_half_twin_uses_two_unshared_encoders_in_one_space() -> None:
     torch.testing.assert_close(d, siamkit.distances.pairwise_cosine(net.embed_f(x), net.embed_g(y)))
     assert net.embed(y, branch="g").shape == (3, 4)
     assert not set(map(id, net.encoder_f.parameters())) & set(map(id, net.encoder_g.parameters()))
+    assert not set(map(id, net.head_f.parameters())) & set(map(id, net.head_g.parameters()))
+    n_params = sum(p.numel() for p in net.parameters())  # nothing shared between the towers
+    assert n_params == sum(
+        p.numel() for m in (f, g, net.head_f, net.head_g) for p in m.parameters()
+    )
     with pytest.raises(ValueError, match="branch"):
         net.embed(x, branch="h")
 
