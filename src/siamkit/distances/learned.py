@@ -64,8 +64,9 @@ class MahalanobisDistance(nn.Module):
 
     Writing ``M`` through ``L`` keeps it a pseudo-metric whatever the optimiser does. ``rank``
     below ``dim`` gives a low-rank metric (``L`` is ``(rank, dim)``). ``squared=True`` returns the
-    quadratic form itself, as in seed 003's matrix form. ``L`` starts as the identity (truncated),
-    so an untrained metric is the Euclidean distance.
+    quadratic form itself, as in seed 003's matrix form. ``L`` starts as the identity (its first
+    ``rank`` rows), so an untrained full-rank metric is the Euclidean distance (squared with
+    ``squared=True``); an untrained low-rank one sees only the first ``rank`` coordinates.
 
     >>> m = MahalanobisDistance(4)
     >>> m.pairwise(torch.zeros(1, 4), torch.ones(1, 4)).item()
