@@ -51,6 +51,17 @@ def test_predict_keeps_the_input_type():
     assert cal.predict(np.array([cal.threshold_])).tolist() == [True]  # accepted at equality
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_predict_refuses_nan_and_inf_for_tensors_and_arrays(bad):
+    """A NaN compares false: a tensor's NaN distance read as a confident "different" where an
+    array's was refused (in a sentence that said "distances distances")."""
+    cal = ThresholdCalibrator().fit([0.1, 0.2, 0.3], [0.25, 0.8, 0.9])
+    for given in (torch.tensor([0.1, bad]), np.array([0.1, bad]), [0.1, bad]):
+        with pytest.raises(ValueError, match=r"^the given distances contain NaN or inf; check"):
+            cal.predict(given)
+    assert cal.predict(torch.tensor([1, 0])).tolist() == [False, True]  # integer tensors too
+
+
 def test_calibrate_threshold_on_digits_generalises(digits):
     z, y = digits
     val, test = slice(0, 800), slice(800, None)

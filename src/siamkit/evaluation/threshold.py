@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal, TypeVar, overload
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from siamkit.evaluation._common import ArrayLike, DistanceLike, as_scores
@@ -18,6 +19,7 @@ from siamkit.evaluation.roc import SortedScores, best_accuracy, eer, far_operati
 Target = Literal["eer", "accuracy", "far"]
 _TARGETS = ("eer", "accuracy", "far")
 _Self = TypeVar("_Self", bound="ThresholdCalibrator")
+_NOT_FINITE = "the given distances contain NaN or inf; check the embeddings"
 
 
 class ThresholdCalibrator:
@@ -77,14 +79,19 @@ class ThresholdCalibrator:
     def predict(self, distances: np.ndarray) -> np.ndarray: ...
 
     def predict(self, distances: ArrayLike) -> ArrayLike:
-        """``distances <= threshold_`` ("same"); a tensor gives a bool tensor, else a bool array."""
+        """``distances <= threshold_`` ("same"); a tensor gives a bool tensor, else a bool array.
+
+        NaN or inf is refused for both, as :meth:`fit` refuses it: a NaN compares false, so it
+        would read as a confident "different"."""
         if not hasattr(self, "threshold_"):
             raise ValueError(
                 "this ThresholdCalibrator is not fitted yet; call fit(genuine, impostor) first"
             )
         if isinstance(distances, Tensor):
+            if distances.is_floating_point() and not bool(torch.isfinite(distances).all()):
+                raise ValueError(_NOT_FINITE)
             return distances <= self.threshold_
-        return as_scores(np.atleast_1d(np.asarray(distances)), "distances") <= self.threshold_
+        return as_scores(np.atleast_1d(np.asarray(distances)), "the given") <= self.threshold_
 
     def __repr__(self) -> str:
         fitted = f", threshold_={self.threshold_:.6g}" if hasattr(self, "threshold_") else ""
