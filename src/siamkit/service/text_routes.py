@@ -16,10 +16,12 @@ what matched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
 
 from siamkit.applications.text.documents import Document
 from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, enroll_documents
@@ -84,7 +86,50 @@ async def _json_only(request: Request) -> None:
         )
 
 
-text_router = APIRouter(dependencies=[Depends(_json_only), *KNOWN_QUERY])
+def not_utf8(body: bytes) -> str | None:
+    """Where a JSON body that is meant as UTF-8 is not (``"byte 0xe9 at offset 11"``), else
+    ``None``; a body in UTF-16 or UTF-32, which JSON allows and ``json.loads`` detects by its
+    first bytes, is left to it.
+
+    >>> not_utf8('{"text": "café"}'.encode("latin-1"))
+    'byte 0xe9 at offset 13'
+    >>> not_utf8('{"text": "café"}'.encode()) is None
+    True
+    """
+    if json.detect_encoding(body) != "utf-8":
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return f"byte 0x{body[err.start]:02x} at offset {err.start}"
+    return None
+
+
+class _TextRoute(APIRoute):
+    """Reads a JSON POST's bytes before FastAPI parses them: a body that is not UTF-8 (a Latin-1
+    text from a script that did not encode it) failed in its parser as 400 "There was an error
+    parsing the body", which named neither the problem nor where."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if request.method == "POST" and kind == "application/json":
+                where = not_utf8(await request.body())
+                if where is not None:
+                    raise RequestError(
+                        422,
+                        f"The request body is not UTF-8 text ({where}); send the JSON "
+                        "encoded as UTF-8.",
+                        "body",
+                    )
+            return await handler(request)
+
+        return checked
+
+
+text_router = APIRouter(route_class=_TextRoute, dependencies=[Depends(_json_only), *KNOWN_QUERY])
 
 
 def is_text_model(model: Any) -> bool:
