@@ -138,6 +138,30 @@ def test_half_twin_refuses_towers_that_share_weights(tmp_path: Path) -> None:
         torch.testing.assert_close(siamkit.load_model(tmp_path / "m")(x, y), net(x, y))
 
 
+class _Scaled(torch.nn.Module):
+    """A user's encoder: a weight made from ``weight`` and a fixed, unsaved ``kernel``."""
+
+    def __init__(self, weight: torch.Tensor, kernel: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(weight)  # shares weight's memory
+        self.register_buffer("kernel", kernel, persistent=False)
+        self.num_features = weight.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ (self.weight * self.kernel).T
+
+
+def test_half_twin_tells_shared_weights_from_a_shared_constant() -> None:
+    """Two parameters over one tensor are shared weights too (safetensors refuses them); a
+    constant both towers hold but a model does not save (a non-persistent buffer) is not."""
+    kernel = torch.ones(4, 3)
+    one = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="share weights"):
+        HalfTwinNetwork(_Scaled(one, kernel.clone()), _Scaled(one, kernel.clone()), 2)
+    net = HalfTwinNetwork(_Scaled(one, kernel), _Scaled(torch.randn(4, 3), kernel), 2).eval()
+    assert net(torch.randn(5, 3), torch.randn(5, 3)).shape == (5,)
+
+
 def test_joined_pooled_pixels_are_the_naive_join_and_stay_unit_length() -> None:
     from siamkit.heads import AppearanceFeatures
     from siamkit.models import JoinedEmbedding

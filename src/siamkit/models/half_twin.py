@@ -20,6 +20,13 @@ from siamkit.models.siamese import (
 )
 
 
+def _saved_storages(module: nn.Module) -> set[int]:
+    """Where the tensors a saved model keeps of ``module`` (its parameters and persistent
+    buffers) live: two towers with one in common share weights, and safetensors refuses them."""
+    tensors = module.state_dict(keep_vars=True).values()
+    return {p for t in tensors if t.numel() and (p := t.untyped_storage().data_ptr())}
+
+
 class HalfTwinNetwork(nn.Module):
     """``delta(f(x), g(y))`` with unshared weights, for inputs of different kinds (e.g. a sketch and a photo,
     a query text and a document vector).
@@ -45,10 +52,7 @@ class HalfTwinNetwork(nn.Module):
         preprocess_g: Preprocess | None = None,
     ) -> None:
         super().__init__()
-        shared = {id(t) for t in (*encoder_f.parameters(), *encoder_f.buffers())} & {
-            id(t) for t in (*encoder_g.parameters(), *encoder_g.buffers())
-        }
-        if shared:  # one encoder in both towers: the weights are shared and cannot be saved
+        if _saved_storages(encoder_f) & _saved_storages(encoder_g):  # e.g. one encoder twice
             raise ValueError(
                 "encoder_f and encoder_g share weights (the same encoder, or layers in common), "
                 "but a half-twin's towers are unshared, and a saved model keeps each tower's "
