@@ -123,3 +123,32 @@ def test_knn_ties_go_to_the_smallest_label_and_keep_label_type():
         knn_classify(train, [0, 1, 0, 1], torch.tensor([[0.5]]), k=5)
     with pytest.raises(ValueError, match="differ in size"):
         knn_classify(train, [0, 1, 0, 1], torch.tensor([[0.5, 1.0]]))
+
+
+class _NanAtLastItem:
+    """Euclidean, but NaN to the last item (a learned metric gone NaN on finite embeddings)."""
+
+    name = "nan-at-last"
+
+    def matrix(self, x, y):
+        d = torch.cdist(x, y)
+        d[:, -1] = float("nan")
+        return d
+
+    def pairwise(self, x, y):
+        return (x - y).norm(dim=1)
+
+
+def test_nan_distances_are_refused_not_ranked():
+    """argmin took the NaN item for the nearest (P@1 0.4 where it is 0.8); the ranking put it last."""
+    from siamkit.evaluation import precision_at_1
+
+    z = torch.tensor([[0.0], [0.1], [5.0], [5.1], [9.0]])
+    y = [0, 0, 1, 1, 0]
+    for run in (
+        lambda: retrieval_metrics(z, y, _NanAtLastItem()),
+        lambda: precision_at_1(z, y, _NanAtLastItem()),
+    ):
+        with pytest.raises(ValueError, match=r"^the distance gave NaN for some pairs"):
+            run()
+    assert precision_at_1(z, y) == 0.8  # the same items under a plain distance

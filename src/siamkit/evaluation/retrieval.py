@@ -87,10 +87,20 @@ def _check_ks(ks: Iterable[int]) -> tuple[int, ...]:
 
 def _leave_self_out(block: Tensor, start: int) -> Tensor:
     """A float ``(rows, N)`` distance block of queries ``start..`` with each query's own column at
-    ``inf`` (in place where the block is already floating point)."""
+    ``inf`` (in place where the block is already floating point).
+
+    A NaN distance between two items is refused: ``argmin`` would take it for the nearest and
+    the ranking put it last, so P@1 and the rest would be figures of nothing (the embeddings
+    are finite by then; a learned metric whose weights became NaN gives it). Verification
+    refuses it too (:func:`~siamkit.evaluation._common.as_scores`)."""
     block = block if block.is_floating_point() else block.double()
     rows = block.shape[0]
     block[torch.arange(rows), torch.arange(start, start + rows)] = torch.inf
+    if bool(block.isnan().any()):
+        raise ValueError(
+            "the distance gave NaN for some pairs of finite embeddings, so nothing can be ranked; "
+            "check the distance (a learned metric's weights may have become NaN)"
+        )
     return block
 
 
