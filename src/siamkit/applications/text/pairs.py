@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from siamkit.applications.text.records import column_named, csv_records, jsonl_objects
+from siamkit.applications.text.text_checks import is_blank, unicode_problem
 
 FORMATS = {
     "pairs": ("a", "b", "label"),  # label 0/1, or a graded score with score_range
@@ -121,8 +122,17 @@ def read_examples(
     for n, row in rows:
         for k, f in enumerate(fields):
             value = row.get(names[f])
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{p} line {n}: {names[f]!r} is empty or not text")
+            # is_blank, not str.strip: a zero-width or control-only text passed here and was
+            # refused mid-run as "text 21 is empty", naming neither the file nor the line
+            if not isinstance(value, str) or is_blank(value):
+                raise ValueError(
+                    f"{p} line {n}: {names[f]!r} is empty or not text; give every example its "
+                    "texts, or remove the line"
+                )
+            if bad := unicode_problem(value):
+                raise ValueError(
+                    f"{p} line {n}: {names[f]!r} is not valid Unicode ({bad}); correct the text"
+                )
             texts[k].append(value)
         if format == "pairs":
             targets.append(scores.read(row.get(names["label"]), n, scores_hint))
