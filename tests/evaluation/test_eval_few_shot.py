@@ -155,3 +155,25 @@ def test_classes_too_small_to_draw_are_said():
     assert "drawn from 4 of 5 classes: 1 has fewer than 16 items" in table
     every = evaluate_embeddings(z, y, few_shot=((3, 1),), episodes=5, n_query=14)
     assert "drawn from" not in metrics_tables(every)
+
+
+class _NanEveryThirdPair:
+    """Euclidean, but NaN for every third pair (a learned metric gone NaN on finite embeddings)."""
+
+    name = "nan-every-third"
+
+    def pairwise(self, x, y):
+        d = (x - y).norm(dim=1)
+        d[::3] = float("nan")
+        return d
+
+    def matrix(self, x, y):
+        return torch.cdist(x, y)
+
+
+def test_nan_distances_are_refused_not_counted(make_clusters):
+    """argmin took a NaN for the nearest prototype: 0.25 accuracy where it is 1.0."""
+    z, y = make_clusters(n_classes=4, per_class=20, dim=4, spread=8.0)
+    assert few_shot_episodes(z, y, 4, 1, n_query=5, episodes=20).accuracy == 1.0
+    with pytest.raises(ValueError, match=r"^the distance gave NaN between queries and prototypes"):
+        few_shot_episodes(z, y, 4, 1, n_query=5, episodes=20, distance=_NanEveryThirdPair())

@@ -210,6 +210,11 @@ def episode_accuracies(
         protos = zt[sup].mean(dim=2)  # (e, N, D)
         q = zt[qry].reshape(e, n_way * n_query, d)  # (e, N*Q, D)
         dists = prototype_distances(dist, q, protos)  # (e, N*Q, N)
+        if bool(dists.isnan().any()):  # argmin would take a NaN for the nearest prototype
+            raise ValueError(
+                "the distance gave NaN between queries and prototypes of finite embeddings; "
+                "check the distance (a learned metric's weights may have become NaN)"
+            )
         out.append((dists.argmin(dim=2) == truth).double().mean(dim=1).cpu())
     return torch.cat(out).numpy()
 
