@@ -17,7 +17,9 @@ from torch import Tensor
 
 
 def class_lookup(classes: Sequence[int], at_least: int = 1) -> Tensor:
-    """``(max id + 1,)`` long tensor: the row of each class id in sorted order, ``-1`` for none.
+    """``(C,)`` long tensor: the distinct class ids in increasing order (the one at ``r`` owns
+    row ``r``). Its size is the number of classes, whatever the ids are (a table indexed by id
+    would take ``8 * (max id + 1)`` bytes: 8 GB for one id of 10**9).
 
     Raises a ``ValueError`` when there are fewer than ``at_least`` distinct classes.
     """
@@ -26,20 +28,21 @@ def class_lookup(classes: Sequence[int], at_least: int = 1) -> Tensor:
         raise ValueError(
             f"the loss needs at least {at_least} training classes with ids >= 0, got {ids}"
         )
-    lookup = torch.full((ids[-1] + 1 if ids else 0,), -1, dtype=torch.long)
-    lookup[torch.tensor(ids, dtype=torch.long)] = torch.arange(len(ids))
-    return lookup
+    return torch.tensor(ids, dtype=torch.long)
 
 
 def class_rows(lookup: Tensor, labels: Tensor, what: str = "proxy") -> Tensor:
     """Class ids ``(B,)`` -> rows ``(B,)``; a ``ValueError`` naming a class without a ``what``."""
     lab = labels.long().to(lookup.device)
-    bad = (lab < 0) | (lab >= lookup.numel())
-    rows = lookup[lab.clamp(0, max(lookup.numel() - 1, 0))]
-    bad |= rows < 0
+    if lookup.numel() == 0:
+        rows = torch.zeros_like(lab)
+        bad = torch.ones_like(lab, dtype=torch.bool)
+    else:
+        rows = torch.searchsorted(lookup, lab).clamp_max(lookup.numel() - 1)
+        bad = lookup[rows] != lab
     if bool(bad.any()):
         raise ValueError(
             f"label {int(lab[bad][0])} has no {what}; the loss was built for the training "
-            f"classes {torch.nonzero(lookup >= 0).flatten().tolist()}"
+            f"classes {lookup.tolist()}"
         )
     return rows

@@ -151,7 +151,7 @@ class MarginLoss(_TripletBase):
             if not classes:
                 raise ValueError("per_class_beta needs the training classes: pass classes=[...]")
             lookup = class_lookup(classes)
-            init = torch.full((int((lookup >= 0).sum()),), beta)
+            init = torch.full((lookup.numel(),), beta)
         if learn_beta:
             self.beta = nn.Parameter(init)
         else:

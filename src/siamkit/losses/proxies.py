@@ -162,7 +162,7 @@ class _ProxyLoss(nn.Module):
     """Holds the proxies (``per_class`` rows per class, class ``c``'s at rows ``c * per_class``
     onwards) and the map from class ids to classes."""
 
-    lookup: Tensor  # (max id + 1,) class row of each class id, -1 for none
+    lookup: Tensor  # (C,) the class ids in increasing order: class lookup[r] owns row r
 
     def __init__(self, classes: Sequence[int], embedding_dim: int, per_class: int = 1) -> None:
         super().__init__()
