@@ -23,6 +23,8 @@ from siamkit.losses import (
     MultiSimilarityLoss,
     NormalizedSoftmaxLoss,
     NPairsLoss,
+    NTXentLoss,
+    PairBCELoss,
     PairHeadLoss,
     ProxyAnchorLoss,
     ProxyNCALoss,
@@ -111,6 +113,11 @@ CASES = [
     (ContrastiveLoss, "margin", -1.0, f"{NONNEG} (a distance)"),
     (TripletMarginLoss, "margin", -0.2, f"{NONNEG} (a distance; FaceNet's 0.2)"),
     (_pair_head, "pos_weight", 0.0, f"{POSITIVE} (or None / null to balance by counts)"),
+    # before these, a NaN temperature trained to NaN and a negative pos_weight gave a loss < 0
+    (NTXentLoss, "temperature", NAN, f"{POSITIVE} (SimCLR's 0.5)"),
+    (NTXentLoss, "temperature", "0.5", f"{POSITIVE} (SimCLR's 0.5)"),
+    (PairBCELoss, "pos_weight", -2.0, f"{POSITIVE} (or None)"),
+    (PairBCELoss, "pos_weight", INF, f"{POSITIVE} (or None)"),
     # miners: refused when built, not at the first batch
     (RandomTripletMiner, "per_anchor", 0, "a whole number >= 1"),
     (DistanceWeightedMiner, "per_positive", 1.5, "a whole number >= 1"),

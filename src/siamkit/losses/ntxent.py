@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from siamkit.losses.functional import nt_xent_loss
+from siamkit.params import number
 
 
 class NTXentLoss(nn.Module):
@@ -17,9 +18,9 @@ class NTXentLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.5) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self.temperature = temperature
+        self.temperature = number(
+            "temperature", temperature, low=0, open_low=True, note="SimCLR's 0.5"
+        )
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         """Two ``(N, D)`` views -> scalar loss."""

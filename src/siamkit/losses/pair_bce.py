@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from siamkit.losses.functional import pair_bce_loss
+from siamkit.params import number
 
 
 class PairBCELoss(nn.Module):
@@ -19,6 +20,8 @@ class PairBCELoss(nn.Module):
 
     def __init__(self, pos_weight: float | None = None) -> None:
         super().__init__()
+        if pos_weight is not None:
+            pos_weight = number("pos_weight", pos_weight, low=0, open_low=True, note="or None")
         self.pos_weight = pos_weight
 
     def forward(self, logits: Tensor, same: Tensor) -> Tensor:
