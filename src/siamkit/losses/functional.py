@@ -169,7 +169,9 @@ def multi_similarity_loss(
     pos_mask: Tensor | None = None,
     neg_mask: Tensor | None = None,
 ) -> Tensor:
-    """Multi-similarity loss (Wang et al., 2019) on a ``(B, B)`` *similarity* matrix (e.g. ``1 - cosine``).
+    """Multi-similarity loss (Wang et al., 2019) on a ``(B, B)`` *similarity* matrix: e.g. the
+    cosines ``z @ z.T`` of unit vectors, which are 1 minus siamkit's cosine distance (a distance
+    matrix, whose order is the reverse, would give a wrong loss).
 
     Per anchor: ``1/alpha log(1 + sum_pos exp(-alpha (s - base))) + 1/beta log(1 + sum_neg exp(beta (s - base)))``,
     averaged over anchors (pytorch-metric-learning's ``MultiSimilarityLoss``). ``pos_mask`` /
