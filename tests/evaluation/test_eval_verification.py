@@ -177,3 +177,25 @@ def test_all_pairs_of_4000_items_stay_fast():
     rep = verification_from_embeddings(z, y)
     assert rep.n_genuine + rep.n_impostor == n_pairs(4000)
     assert time.perf_counter() - start < 20
+
+
+class _NanForSomePairs:
+    """Euclidean, but NaN for the pairs of the last item (a learned metric gone NaN)."""
+
+    name = "nan-for-some"
+
+    def matrix(self, x, y):
+        d = torch.cdist(x, y)
+        d[:, -1:] = float("nan")
+        return d
+
+    def pairwise(self, x, y):
+        return (x - y).norm(dim=1)
+
+
+def test_nan_distances_of_finite_embeddings_blame_the_distance_too(make_clusters):
+    """The embeddings passed their finite check: a sentence saying 'check the embeddings' alone
+    sent the user to the wrong place."""
+    z, y = make_clusters(n_classes=3, per_class=6, dim=3)
+    with pytest.raises(ValueError, match=r"NaN or inf; check the embeddings and the distance"):
+        verification_from_embeddings(z, y, _NanForSomePairs())

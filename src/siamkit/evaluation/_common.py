@@ -131,7 +131,10 @@ def as_scores(x: ArrayLike, name: str) -> np.ndarray:
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} distances contain NaN or inf; check the embeddings")
+        raise ValueError(
+            f"{name} distances contain NaN or inf; check the embeddings and the distance (a "
+            "learned metric's weights may have become NaN)"
+        )
     return arr
 
 

@@ -19,7 +19,10 @@ from siamkit.evaluation.roc import SortedScores, best_accuracy, eer, far_operati
 Target = Literal["eer", "accuracy", "far"]
 _TARGETS = ("eer", "accuracy", "far")
 _Self = TypeVar("_Self", bound="ThresholdCalibrator")
-_NOT_FINITE = "the given distances contain NaN or inf; check the embeddings"
+_NOT_FINITE = (
+    "the given distances contain NaN or inf; check the embeddings and the distance (a learned "
+    "metric's weights may have become NaN)"
+)
 
 
 class ThresholdCalibrator:
