@@ -174,7 +174,7 @@ def reference_loss(
         dist = loss.distance.matrix(embeddings, ref)  # (B, R)
         per_anchor = _masked_logsumexp(dist - loss.pos_margin, pos)
         per_anchor = per_anchor + _masked_logsumexp(loss.neg_margin - dist, neg)
-        return torch.relu(per_anchor).mean()
+        return _mean_or_zero(torch.relu(per_anchor))  # 0, not NaN, for an empty batch
     if isinstance(loss, (AngularLoss, TupletMarginLoss)):
         z, r = F.normalize(embeddings, dim=1), F.normalize(ref, dim=1)
         pa, pp = pos.nonzero(as_tuple=True)  # (P,) each: every positive pair, p a reference
@@ -201,7 +201,7 @@ def reference_loss(
         a, be, base = loss.alpha, loss.beta, loss.base
         per_anchor = _masked_logsumexp_plus_one(-a * (sim - base), pos) / a
         per_anchor = per_anchor + _masked_logsumexp_plus_one(be * (sim - base), neg) / be
-        return per_anchor.mean()
+        return _mean_or_zero(per_anchor)
     if isinstance(loss, ContrastiveLoss):
         dist = loss.distance.matrix(embeddings, ref)  # (B, R)
         m = loss.mining

@@ -82,6 +82,10 @@ def check_range(name: str, value: Sequence[float] | None) -> Range | None:
 def _pick(dist: Tensor, mask: Tensor, closest: bool) -> tuple[Tensor, Tensor, Tensor]:
     """Per row the closest (or farthest) masked column: ``(column, its distance, row has one)``."""
     fill = float("inf") if closest else float("-inf")
+    if dist.shape[1] == 0:  # an empty batch: no column to pick (min() has nothing to reduce)
+        rows = dist.shape[0]
+        none = torch.zeros(rows, dtype=torch.long, device=dist.device)
+        return none, torch.full((rows,), fill, dtype=dist.dtype, device=dist.device), mask.any(1)
     masked = dist.masked_fill(~mask, fill)
     values, cols = masked.min(1) if closest else masked.max(1)
     return cols, values, mask.any(1)

@@ -27,6 +27,8 @@ from siamkit.types import Pairs
 def multi_similarity_masks(sim: Tensor, labels: Tensor, epsilon: float) -> tuple[Tensor, Tensor]:
     """Kept positive and negative pairs of a ``(B, B)`` similarity matrix, both ``(B, B)`` bool."""
     pos, neg = label_masks(labels, labels)
+    if sim.shape[1] == 0:  # an empty batch: no pairs (amin() has nothing to reduce)
+        return pos, neg
     s = sim.detach()
     hardest_pos = s.masked_fill(~pos, float("inf")).amin(1, keepdim=True)  # (B, 1)
     hardest_neg = s.masked_fill(~neg, float("-inf")).amax(1, keepdim=True)  # (B, 1)
