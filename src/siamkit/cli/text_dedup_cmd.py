@@ -62,10 +62,35 @@ def _refuse_one_text(corpus: str, loaded: Any) -> None:
     )
 
 
+_GROUPS_SUFFIXES = ("", ".jsonl", ".ndjson", ".json")
+
+
+def _refuse_another_format(out: str) -> None:
+    """--out whose suffix names another format (groups.csv, groups.html, notes.txt): the groups
+    are JSON lines whatever the name, so an editor opened groups.csv in a spreadsheet to find a
+    column of JSON, and an existing notes.txt given by mistake was replaced without a word."""
+    suffix = Path(out).suffix.lower()
+    if suffix in _GROUPS_SUFFIXES:
+        return
+    what = (
+        f"is an existing file ending in {suffix}, which the groups (JSON lines, one group a "
+        "line) would replace"
+        if Path(out).is_file()
+        else f"ends in {suffix}, but the groups are JSON lines (one group a line)"
+    )
+    raise click.BadParameter(
+        f"{out} {what}; give a .jsonl file name, e.g. {Path(out).with_suffix('.jsonl')}",
+        param_hint="'--out'",
+    )
+
+
 @click.command("dedup")
 @click.argument("corpus", type=click.Path(exists=True))
 @click.option(
-    "--out", type=click.Path(dir_okay=False), required=True, help="groups.jsonl to write."
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="groups.jsonl to write (JSON lines: a name ending in .jsonl, .ndjson or .json).",
 )
 @_MODEL
 @_DEDUP_THRESHOLD
@@ -149,6 +174,7 @@ def dedup(
     from siamkit.applications.text.duplicates import dedup_thresholds, find_duplicates
     from siamkit.cli.text_identify import snippet
 
+    _refuse_another_format(out)  # before the corpus is read
     loaded = _load(corpus, text_field, id_field)
     _refuse_overwriting(out, "--out", loaded.files)
     check_writable_file(out, f"--out {out}")  # before the texts are grouped, not after

@@ -1,0 +1,63 @@
+"""`siamkit text dedup --out` of another format's name: the groups are JSON lines whatever the
+name, so `--out groups.csv` gave an editor a spreadsheet column of JSON, and an existing
+notes.txt given by mistake was replaced without a word. Such a name is refused before the corpus
+is read or the model loaded, nothing written; .jsonl, .ndjson, .json and no suffix are taken."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from siamkit.cli import _text_common
+from siamkit.cli.main import cli
+
+
+class _ModelLoaded(Exception):
+    pass
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    def model(*_: object) -> None:
+        raise _ModelLoaded  # the check passed: the command went on to load the model
+
+    monkeypatch.setattr(_text_common, "_model", model)
+    path = tmp_path / "c.jsonl"
+    rows = [{"id": "a", "text": "The printer is out of toner."}, {"id": "b", "text": "No toner."}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _dedup(corpus: Path, out: Path) -> Result:
+    return CliRunner().invoke(cli, ["text", "dedup", str(corpus), "--out", str(out)])
+
+
+@pytest.mark.parametrize("name", ["groups.csv", "groups.html", "groups.xlsx"])
+def test_another_formats_name_is_refused_and_nothing_written(corpus: Path, name: str) -> None:
+    out = corpus.parent / "new" / name
+    res = _dedup(corpus, out)
+    assert res.exit_code == 2, res.output
+    error = res.output.splitlines()[-1]
+    assert error == (
+        f"Error: Invalid value for '--out': {out} ends in {out.suffix}, but the groups are JSON "
+        f"lines (one group a line); give a .jsonl file name, e.g. {out.with_suffix('.jsonl')}"
+    )
+    assert not out.parent.exists()
+
+
+def test_an_existing_file_of_another_kind_is_kept(corpus: Path) -> None:
+    notes = corpus.parent / "notes.txt"
+    notes.write_bytes(b"my notes\r\n")
+    res = _dedup(corpus, notes)
+    assert res.exit_code == 2
+    assert "is an existing file ending in .txt, which the groups" in res.output
+    assert notes.read_bytes() == b"my notes\r\n"
+
+
+@pytest.mark.parametrize("name", ["groups.jsonl", "groups.NDJSON", "groups.json", "groups"])
+def test_a_json_lines_name_is_taken(corpus: Path, name: str) -> None:
+    res = _dedup(corpus, corpus.parent / name)
+    assert isinstance(res.exception, _ModelLoaded), res.output
