@@ -22,6 +22,19 @@ from siamkit.atomic import NotUtf8Error, same_file
 REPORT_PREFIX = "<!doctype html><html><head><meta charset='utf-8'><title>Plagiarism report: "
 
 
+def text_name(name: str) -> str:
+    r"""A file name as text that can be written to JSON, HTML and a gallery: a name that is not
+    UTF-8 on disk (Latin-1 bytes from an old archive) reaches Python with surrogates, which failed
+    the groups file, the report and ``--json`` at the end ("surrogates not allowed"), after every
+    text was embedded; its undecodable bytes become ``\xe9`` escapes, as
+    :func:`siamkit.data.folders.text_name` writes them (not imported: it imports torch).
+
+    >>> text_name("caf\udce9.txt"), text_name("Café ü.txt")
+    ('caf\\xe9.txt', 'Café ü.txt')
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _why_skip(rel: Path, f: Path, exclude: Mapping[Path, str]) -> str | None:
     """Why a folder's file is not read, or ``None`` to read it."""
     for other, why in exclude.items():
@@ -46,7 +59,8 @@ def _folder(
         here = Path(folder)
         for d in sorted(subdirs):
             if d.startswith("."):
-                skipped.append((f"{(here / d).relative_to(root)}{os.sep}", "hidden folder"))
+                hidden = text_name(f"{(here / d).relative_to(root)}{os.sep}")
+                skipped.append((hidden, "hidden folder"))
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         for name in sorted(names):
             f = here / name
@@ -65,10 +79,10 @@ def _folder(
                 else:
                     if f.suffix.lower() in HTML_SUFFIXES:  # the words, not the markup
                         text = html_text(text)
-                    docs.append(Document(str(rel), text, str(f)))
+                    docs.append(Document(text_name(str(rel)), text, text_name(str(f))))
                     files.append(f)
             if why is not None:
-                skipped.append((str(rel), why))
+                skipped.append((text_name(str(rel)), why))
     _refuse_not_utf8(root, not_utf8)
     return docs, skipped, files
 
@@ -83,7 +97,7 @@ def _refuse_not_utf8(root: Path, bad: list[tuple[Path, NotUtf8Error]]) -> None:
 
         def where(rel: Path, err: NotUtf8Error) -> str:  # "line 1: byte 0xe9 at offset 6"
             said = str(err).removeprefix(f"{root / rel} ").split(" is not UTF-8")[0]
-            return f"{rel} ({said})"
+            return f"{text_name(str(rel))} ({text_name(said)})"
 
         raise NotUtf8Error(
             f"{root} holds {len(bad)} files that are not UTF-8 text: "

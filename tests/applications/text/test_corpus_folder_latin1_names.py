@@ -1,0 +1,53 @@
+"""A corpus folder holding a file whose name is not UTF-8 (Latin-1 bytes from an old archive):
+its id kept Python's surrogate, so `text dedup` and `text plagiarism` embedded every text and
+then failed writing the groups file, the report or --json ("'utf-8' codec can't encode character
+'\\udce9' ... surrogates not allowed"), and `text enroll` refused the id as a label. Its id, where
+and skipped-file names are now its bytes as \\xe9 escapes, as the image commands show such names."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.applications.text.corpus import load_corpus
+from siamkit.cli.main import cli
+
+LATIN1 = b"caf\xe9"
+
+
+def _folder(root: Path) -> Path:
+    root.mkdir()
+    try:
+        (Path(os.fsdecode(bytes(root) + b"/" + LATIN1 + b".txt"))).write_text(
+            "The printer is out of toner."
+        )
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    (root / "b.txt").write_text("Printer out of toner.")
+    Path(os.fsdecode(bytes(root) + b"/" + LATIN1 + b".png")).write_bytes(b"\x89PNG")
+    return root
+
+
+def test_a_latin1_file_name_is_an_id_that_json_and_html_can_hold(tmp_path: Path) -> None:
+    corpus = load_corpus(_folder(tmp_path / "c"))
+    # the reference: the bytes on disk, escaped as Python's backslashreplace writes them
+    want = LATIN1.decode("utf-8", "backslashreplace")
+    assert want == "caf\\xe9"
+    assert sorted(d.id for d in corpus.docs) == ["b.txt", f"{want}.txt"]
+    assert [name for name, _ in corpus.skipped] == [f"{want}.png"]
+    for d in corpus.docs:
+        (d.id + d.where).encode("utf-8")  # no surrogate left: raised before
+    json.dumps([d.id for d in corpus.docs], ensure_ascii=False).encode("utf-8")
+
+
+def test_dedup_of_such_a_folder_writes_its_groups(tiny_hf: Path, tmp_path: Path) -> None:
+    folder, out = _folder(tmp_path / "c"), tmp_path / "groups.jsonl"
+    args = [str(folder), "--out", str(out), "--model", str(tiny_hf), "--threshold", "-1"]
+    res = CliRunner().invoke(cli, ["text", "dedup", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    (group,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(m["id"] for m in group["members"]) == ["b.txt", "caf\\xe9.txt"]
