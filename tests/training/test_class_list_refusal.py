@@ -4,9 +4,12 @@ that says what the config's class lists hold: ids, or a count."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from siamkit.cli.main import cli
 from siamkit.training.config_io import config_from_dict
 from siamkit.training.config_sections import ConfigError
 
@@ -42,3 +45,35 @@ def test_a_class_list_of_names_says_what_it_takes(data: dict[str, object], said:
 def test_other_keys_keep_their_sentence() -> None:
     with pytest.raises(ConfigError, match=r"^data\.val_fraction must be float, got 'x'$"):
         config_from_dict({"data": {"val_fraction": "x"}})
+
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (
+            "data.val_classes=[4, 4, 5]",
+            "data.val_classes = [4, 4, 5] names class 4 more than once; list each class once",
+        ),
+        (
+            "data.train_classes=[0, 0, 1, 2, 3, 3]",
+            "data.train_classes = [0, 0, 1, 2, 3, 3] names classes 0 and 3 more than once; "
+            "list each class once",
+        ),
+    ],
+)
+def test_a_class_named_twice_is_named_before_the_data_load(
+    tmp_path: Path, given: str, said: str
+) -> None:
+    """data.val_classes [4, 4, 5] was refused as 'contains duplicates' (which class, and what
+    to do, unsaid); data.train_classes [0, 0, 1, 2] only after the images were read, as the
+    loader's 'train_classes contains duplicates: [...]'."""
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        cli, ["train", str(TINY), "--out", str(out), "--set", given, "--set", "train.epochs=1"]
+    )
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == f"Error: {said}"
+    assert "loading" not in res.output and not out.exists()

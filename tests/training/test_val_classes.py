@@ -49,7 +49,7 @@ def test_without_val_classes_the_per_image_hold_out_stays() -> None:
         ([], "data.val_classes is empty"),
         ([6, 7], "not in data.train_classes"),  # test classes
         ([0], "at least 2 classes"),
-        ([0, 0], "duplicates"),
+        ([0, 0], "names class 0 more than once"),
         ([0, 1, 2, 3, 4], "fewer than 2 of the 6"),
         (1, "at least 2 classes"),
         (5, "fewer than 2 of the 6"),

@@ -37,6 +37,8 @@ def _check_class_lists(cfg: RunConfig) -> None:
         raise ValueError(
             "data.train_classes is empty; name the classes to train on, or give a count"
         )
+    if isinstance(tc, tuple):
+        _refuse_repeats("data.train_classes", tc)
     if isinstance(tc, tuple) and len(set(tc)) < 2:
         raise ValueError(
             f"data.train_classes = {list(tc)}: name at least 2 classes to train on (P×K batches "
@@ -90,6 +92,27 @@ def _as_written(classes: tuple[int, ...] | int) -> str:
     return str(classes if isinstance(classes, int) else list(classes))
 
 
+def _refuse_repeats(key: str, classes: tuple[int, ...]) -> None:
+    """Refuse a class list that names a class more than once, naming the class and the fix,
+    before anything loads (the loader's own check of ``data.train_classes`` comes after the
+    images are read, and ``data.val_classes`` said only that it "contains duplicates").
+
+    >>> _refuse_repeats("data.val_classes", (3, 1, 3, 1, 2))
+    Traceback (most recent call last):
+    ...
+    ValueError: data.val_classes = [3, 1, 3, 1, 2] names classes 1 and 3 more than once; list each class once
+    """
+    repeated = sorted({c for c in classes if classes.count(c) > 1})
+    if not repeated:
+        return
+    named = (
+        f"class {repeated[0]}"
+        if len(repeated) == 1
+        else f"classes {', '.join(map(str, repeated[:-1]))} and {repeated[-1]}"
+    )
+    raise ValueError(f"{key} = {list(classes)} names {named} more than once; list each class once")
+
+
 def _check_val_classes(cfg: DataConfig) -> None:
     """``data.val_classes``: at least two classes, all of them training classes, two left to train."""
     vc = cfg.val_classes
@@ -108,8 +131,7 @@ def _check_val_classes(cfg: DataConfig) -> None:
         return
     if len(vc) == 0:
         raise ValueError("data.val_classes is empty; name at least 2 classes, or give a count")
-    if len(set(vc)) != len(vc):
-        raise ValueError(f"data.val_classes = {list(vc)} contains duplicates")
+    _refuse_repeats("data.val_classes", vc)
     if len(vc) < 2:
         raise ValueError(
             f"data.val_classes = {list(vc)}: hold out at least 2 classes (validation compares classes)"
