@@ -11,6 +11,7 @@ embedding run's sections (:class:`~siamkit.training.config.ModelConfig`,
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,6 +250,51 @@ def apply_ssl_overrides(
     return doc
 
 
+#: A supervised run's ``data`` keys, which a self-supervised run has no use for, and why: the
+#: generic unknown-key sentence offered ``train_classes`` for ``val_classes``.
+_SUPERVISED_DATA_KEYS = {
+    "val_classes": "a supervised run validates on classes held out of training; a "
+    "self-supervised run's kNN monitor holds out data.val_fraction of the training classes' "
+    "images (fashion-mnist, digits) or reads data.val_root, a folder of labelled images "
+    "(image-folder): remove data.val_classes",
+    "augmentation": "a self-supervised run's augmentations are its views: set them in section "
+    "views (crop_scale, flip, jitter, jitter_p, gray_p, blur_p, erase_p) and remove "
+    "data.augmentation",
+}
+
+
+def _misplaced_key(doc: dict[str, Any]) -> str | None:
+    """A sentence for a key put in the wrong section of an SSL config, where the generic
+    unknown-key sentence would not say where it belongs: ``ssl.method`` (the method is the
+    config's top-level ``method``), a key of another section (``train.lr`` is ``optim.lr``), or a
+    supervised run's ``data`` key; ``None`` if there is none."""
+    fields = {name: [f.name for f in dataclasses.fields(cls)] for name, cls in _TYPES.items()}
+    for name in _TYPES:
+        values = doc.get(name)
+        if not isinstance(values, dict):
+            continue
+        for key in values:
+            if key in fields[name]:
+                continue
+            if key == "method":
+                value = values[key]
+                return (
+                    f"{name}.method is not a key: the method is the config's top-level key "
+                    f"(method: {value}, or --set method={value}); choose one of "
+                    f"{', '.join(METHODS)}"
+                )
+            if name == "data" and key in _SUPERVISED_DATA_KEYS:
+                return f"data.{key} is not a key of task: ssl: {_SUPERVISED_DATA_KEYS[key]}"
+            homes = [other for other in _TYPES if key in fields[other]]
+            if len(homes) == 1:
+                home = homes[0]
+                return (
+                    f"unknown key {key!r} in section {name!r}: it is {home}.{key} (move it to "
+                    f"section {home}, or --set {home}.{key}=...)"
+                )
+    return None
+
+
 def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
     """A checked :class:`SSLConfig` from a YAML mapping (without its ``task`` key; ``plugins:``
     imported)."""
@@ -264,6 +310,9 @@ def ssl_config_from_dict(doc: dict[str, Any] | None) -> SSLConfig:
             "started from the SSL model (e.g. siamkit train configs/finetune.yaml --init-from "
             "runs/ssl/model)"
         )
+    misplaced = _misplaced_key(doc)
+    if misplaced is not None:
+        raise ConfigError(misplaced)
     method = doc.get("method", "simclr")
     if not isinstance(method, str):
         raise ConfigError(f"method must be a name, got {method!r}")
