@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from siamkit.distances import Distance
 from siamkit.losses.class_rows import class_lookup, class_rows
-from siamkit.losses.functional import check_tensors
+from siamkit.losses.functional import at_least_float32, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.losses.triplet import Mining, _check_triplets, _TripletBase
 from siamkit.miners._common import check_batch
@@ -167,13 +167,15 @@ class MarginLoss(_TripletBase):
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         labels = check_batch(embeddings, labels)
-        beta = self._beta(labels).to(embeddings.dtype)
+        # half precision would round beta (1.2 -> 1.203125) and sum many triplets' terms
+        beta = self._beta(labels).to(at_least_float32(embeddings).dtype)
         nu = self.nu if self.learn_beta else 0.0  # a fixed beta is not regularised (PML)
         if indices is None and self.mining is not None:
             indices = self._mine(embeddings, labels, self.margin)
         if indices is None or isinstance(indices, Pairs):
             pos, neg = pair_masks(indices, labels)
-            dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
+            z = at_least_float32(embeddings)
+            dist = self.distance.matrix(z, z)  # (B, B)
             return all_triplets_margin_loss(dist, beta, pos, neg, self.margin, nu)
         t = _check_triplets(indices, labels.shape[0])
         d_ap, d_an = self._triplet_distances(embeddings, t)
