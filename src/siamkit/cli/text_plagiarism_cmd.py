@@ -102,6 +102,7 @@ def plagiarism(
     Example:
       siamkit text plagiarism essay.txt --corpus sources/ --out report.html
     """
+    from siamkit.applications.text.corpus_folder import text_name
     from siamkit.applications.text.documents import Document, read_document
     from siamkit.applications.text.plagiarism import NEAR_MISS_NOTE, find_plagiarism
     from siamkit.applications.text.report_html import render_report
@@ -114,7 +115,9 @@ def plagiarism(
             f'each file, e.g. for f in {suspect.rstrip("/")}/*; do siamkit text plagiarism "$f" '
             f'--corpus {corpus} --out "reports/${{f##*/}}.html"; done'
         )
-    doc = Document(Path(suspect).name, read_document(suspect), suspect)  # an .html: its words
+    # an .html: its words; a name that is not UTF-8 as \xe9 escapes (its surrogates failed the
+    # report at the end, after every text was embedded)
+    doc = Document(text_name(Path(suspect).name), read_document(suspect), text_name(suspect))
     if is_blank(doc.text):  # said now, not after the model and the sources are loaded
         raise click.UsageError(
             f"SUSPECT {suspect} is empty (no visible character); give the file holding the text "

@@ -51,3 +51,14 @@ def test_dedup_of_such_a_folder_writes_its_groups(tiny_hf: Path, tmp_path: Path)
     assert res.exit_code == 0, res.output
     (group,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert sorted(m["id"] for m in group["members"]) == ["b.txt", "caf\\xe9.txt"]
+
+
+def test_a_latin1_named_suspects_report_is_written(tiny_hf: Path, tmp_path: Path) -> None:
+    folder, out = _folder(tmp_path / "c"), tmp_path / "report.html"
+    suspect = Path(os.fsdecode(bytes(tmp_path) + b"/ess" + LATIN1 + b".txt"))
+    suspect.write_text("The printer is out of toner. The printer really is out of toner now.")
+    args = [str(suspect), "--corpus", str(folder), "--out", str(out), "--model", str(tiny_hf)]
+    res = CliRunner().invoke(cli, ["text", "plagiarism", *args, "--threshold", "0.5"])
+    assert res.exit_code == 0, res.output
+    page = out.read_text(encoding="utf-8")
+    assert "<title>Plagiarism report: esscaf\\xe9.txt" in page and "caf\\xe9.txt" in page
