@@ -153,8 +153,8 @@ class _TripletBase(nn.Module):
         if m == "distance_weighted":
             return distance_weighted_triplets(embeddings, labels, distance=self.distance)
         if m is None or isinstance(m, str):
-            with torch.no_grad():
-                z = embeddings.detach()
+            with torch.no_grad():  # float32 for half precision, where distances tie by the dozen
+                z = at_least_float32(embeddings.detach())
                 dist = self.distance.matrix(z, z)
             return mine_triplets_from_matrix(dist, labels, m or "all", margin)
         return _check_triplets(m(embeddings, labels), labels.shape[0])
