@@ -215,3 +215,26 @@ def test_new_keys_in_to_dict_evaluate_and_the_report_table():
         ("AMI (k-means)", r["ami"]),
     ):
         assert f"<td>{label}</td><td class='num'>{value:.4f}</td>" in table
+
+
+def test_map_at_r_with_ties_matches_pytorch_metric_learning():
+    """With ties, PML's default exact search (faiss's flat L2 index) returns equally near items
+    by index, the order siamkit ranks by: on integer-valued embeddings (exact float distances,
+    many ties) MAP@R and R-precision agree with PML's. MAP@R read topk's order before, and did
+    not (0.0805 against PML's 0.0836 on the first of these)."""
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+    logging.getLogger("PML").setLevel(logging.ERROR)
+    calc = AccuracyCalculator(
+        include=("mean_average_precision_at_r", "r_precision"),
+        k="max_bin_count",
+        device=torch.device("cpu"),
+    )
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        y = rng.integers(0, 4, 200)
+        z = torch.from_numpy(np.round(rng.normal(size=(200, 2))).astype(np.float32))
+        ref = calc.get_accuracy(z, torch.from_numpy(y))
+        rep = retrieval_metrics(z, y, ks=(1,))
+        assert rep.map_at_r == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-6)
+        assert rep.r_precision == pytest.approx(ref["r_precision"], abs=1e-6)
