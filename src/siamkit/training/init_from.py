@@ -54,11 +54,40 @@ def load_init_source(
         raise FileNotFoundError(f"model.init_from: no saved model at {os.fspath(path)}")
     source = network_of(load_model(path, trust_plugins=trust_plugins))
     if not isinstance(source, SiameseNetwork):
-        raise ValueError(
-            f"model.init_from: {os.fspath(path)} is a {type(source).__name__}, not a Siamese "
-            "network with an encoder and embedding head"
-        )
+        raise ValueError(_not_an_image_model(path, source))
     return source
+
+
+#: A saved model an image run cannot start from, by its ``kind`` (``siamkit.json``): what it is,
+#: and where it trains instead. A text model was said to be "a TextSiameseNetwork, not a Siamese
+#: network", a class name that told a user neither what the folder holds nor what to do.
+_OTHER_KINDS = {
+    "text": ("a text model", "; a text model is fine-tuned by a task: text run "
+             "(configs/text-pairs.yaml takes --init-from too)"),
+    "siamfc": ("a SiamFC tracker", "; a tracker is fine-tuned by a task: siamfc run "
+               "(configs/siamfc.yaml takes --init-from too)"),
+    "dlib_face": ("dlib's face model", "; dlib's is a fixed network siamkit does not train (a "
+                  "face model of your own trains on face chips: configs/faces-chips.yaml)"),
+    "half_twin": ("a half-twin model with two towers", "; task: half_twin trains from scratch"),
+}  # fmt: skip
+
+
+def _not_an_image_model(path: str | os.PathLike[str], source: nn.Module) -> str:
+    """The sentence refusing ``source``, the model at ``path``, which is not a Siamese network
+    with an encoder and embedding head: what it holds, named by kind, and what to give instead."""
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        kind = str(read_model_config(path)["model"]["kind"])
+    except (ValueError, OSError, KeyError, TypeError):
+        kind = ""
+    what, advice = _OTHER_KINDS.get(kind, (f"a {type(source).__name__}", ""))
+    return (
+        f"model.init_from: {os.fspath(path)} holds {what}"
+        f"{f' (kind {kind!r})' if kind else ''}, not a Siamese network with an image encoder and "
+        "embedding head to start from: give the model folder of an image run (OUT/model of "
+        f"siamkit train on images, or a SiameseNetwork saved by siamkit.save_model){advice}"
+    )
 
 
 def _read_as(shape: Any) -> str:
