@@ -89,6 +89,30 @@ def test_a_failed_branch_f_leaves_no_branch_g_graph(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_a_failed_branch_f_keeps_the_earlier_export_of_both_branches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exporting over an earlier export (--force): when f's check fails, the earlier pair stays
+    as it was, g's graph included (it was removed, and the f graph left named a missing g)."""
+    import siamkit.export.onnx as onnx_export
+
+    export_onnx(_half_twin(), tmp_path / "m.onnx")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["m.document.onnx", "m.onnx"]
+    real, calls = onnx_export._parity, []
+
+    def parity(*args: object) -> float | None:
+        calls.append(1)
+        return real(*args) if len(calls) == 1 else 1.0  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onnx_export, "_parity", parity)
+    with pytest.raises(onnx_export.ExportError, match="export of branch f differs"):
+        export_onnx(_half_twin(g_size=32), tmp_path / "m.onnx")  # g's graph differs from before
+    assert len(calls) == 2  # g's graph was written and checked before f's failed
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporary left
+    assert OnnxEmbedder(tmp_path / "m.document.onnx").input_shape == (1, 28, 28)
+
+
 def test_siamkit_export_writes_and_records_both_branches_and_their_int8(tmp_path: Path) -> None:
     net = _half_twin(g_size=32)
     folder = siamkit.save_model(net, tmp_path / "model")

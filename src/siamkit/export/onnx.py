@@ -459,12 +459,15 @@ def export_onnx(
         graph.record(written, folder)
         _warn_unchecked(written)
         return written
-    doc = graph.write("g", document_path(dest), None, towers)  # first: f's metadata names it
-    try:
-        query = graph.write("f", dest, input_shape, {"document_graph": doc.path.name, **towers})
-    except BaseException:
-        doc.path.unlink(missing_ok=True)  # no g graph without the f graph that names it
-        raise
+    # both graphs are written beside their files and renamed in only once both are checked, g's
+    # first (f's metadata names it): a failed f leaves no new g graph, and an earlier export's
+    # pair (replaced with --force) as it was, not its f graph naming a g graph it removed
+    doc_dest = document_path(dest)
+    with atomic_path(dest) as query_tmp, atomic_path(doc_dest) as doc_tmp:
+        doc = graph.write("g", doc_dest, None, towers, into=doc_tmp)
+        query = graph.write(
+            "f", dest, input_shape, {"document_graph": doc_dest.name, **towers}, into=query_tmp
+        )
     graph.record(doc, folder)
     graph.record(query, folder)  # last: onnx.json's input shape and preprocessing are f's
     _warn_unchecked(query, doc)
@@ -507,8 +510,11 @@ class _Graph:
         dest: Path,
         input_shape: tuple[int, ...] | None,
         extra: dict[str, str] | None = None,
+        into: Path | None = None,
     ) -> OnnxExport:
-        """Trace ``branch`` to ``dest`` and check it against the torch branch."""
+        """Trace ``branch`` to ``dest`` and check it against the torch branch; ``into``: a
+        temporary file that the caller renames to ``dest`` (by default the graph is renamed to
+        ``dest`` here, once checked)."""
         onnx_mod = import_onnx()
         prep = _preprocess(self.net, branch)
         shape = _input_shape(prep, input_shape, branch)
@@ -521,7 +527,10 @@ class _Graph:
             if half_twin
             else ("the model", "")
         )
-        with atomic_path(dest) as tmp:
+        target: contextlib.AbstractContextManager[Path] = (
+            atomic_path(dest) if into is None else contextlib.nullcontext(into)
+        )
+        with target as tmp:
             step(f"tracing {what} to ONNX ({self.exporter} exporter, opset {self.opset})")
             _torch_export(graph, shape, tmp, self.opset, self.exporter)
             proto = onnx_mod.load(str(tmp))
@@ -541,7 +550,8 @@ class _Graph:
                     f"(allowed {self.atol:.0e}); nothing was written — {advice}"
                 )
             step(f"writing {dest}")
-        return OnnxExport(dest, meta, diff, dest.stat().st_size)
+            size = tmp.stat().st_size
+        return OnnxExport(dest, meta, diff, size)
 
     def record(self, export: OnnxExport, folder: Path | None) -> None:
         """List ``export`` in the model folder's ``onnx.json`` when it was written into it."""
