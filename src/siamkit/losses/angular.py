@@ -20,7 +20,12 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamkit.losses.functional import _masked_logsumexp_plus_one, _mean_or_zero, check_tensors
+from siamkit.losses.functional import (
+    _masked_logsumexp_plus_one,
+    _mean_or_zero,
+    at_least_float32,
+    check_tensors,
+)
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
 from siamkit.params import number
@@ -49,7 +54,7 @@ def angular_loss(
     """
     check_tensors("angular_loss", embeddings=embeddings, labels=labels)
     alpha = check_alpha(alpha)
-    z = F.normalize(embeddings, dim=1)
+    z = F.normalize(at_least_float32(embeddings), dim=1)
     pos, neg = label_masks(labels, labels)  # (B, B) each, no self pairs
     pos = pos if pos_mask is None else pos & pos_mask
     a, p = pos.nonzero(as_tuple=True)  # (P,) each

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
-from siamkit.losses.functional import contrastive_loss
+from siamkit.losses.functional import at_least_float32, contrastive_loss
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch, check_strategy
 from siamkit.miners.pair_miners import PAIR_STRATEGIES, PairMiner, pair_selection
@@ -93,7 +93,8 @@ class ContrastiveLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         labels = check_batch(embeddings, labels)
-        dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
+        z = at_least_float32(embeddings)  # the pairs are chosen and summed from this matrix
+        dist = self.distance.matrix(z, z)  # (B, B)
         chosen = (
             as_pairs(indices, labels)
             if indices is not None

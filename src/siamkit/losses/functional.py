@@ -264,7 +264,7 @@ def circle_loss(
     pos, neg = _label_masks(labels)
     pos = pos if pos_mask is None else pos & pos_mask
     neg = neg if neg_mask is None else neg & neg_mask
-    z = F.normalize(embeddings, dim=1)
+    z = F.normalize(at_least_float32(embeddings), dim=1)  # gamma scales a cosine's rounding
     s = z @ z.T  # (B, B) cosines
     fixed = s.detach()  # the weights a_p, a_n are not differentiated (the paper's and PML's)
     pos_logits = -gamma * F.relu(1 + m - fixed) * (s - (1 - m))

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
-from siamkit.losses.functional import _masked_logsumexp, check_tensors
+from siamkit.losses.functional import _masked_logsumexp, at_least_float32, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
 from siamkit.params import ParamError, number
@@ -85,7 +85,8 @@ class GeneralizedLiftedStructureLoss(nn.Module):
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""
         labels = check_batch(embeddings, labels)
         pos, neg = (None, None) if indices is None else pair_masks(indices, labels)
-        dist = self.distance.matrix(embeddings, embeddings)  # (B, B)
+        z = at_least_float32(embeddings)
+        dist = self.distance.matrix(z, z)  # (B, B)
         return generalized_lifted_structure_loss(
             dist, labels, self.neg_margin, self.pos_margin, pos, neg
         )

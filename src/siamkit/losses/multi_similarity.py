@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from siamkit.distances import Distance, get_distance
-from siamkit.losses.functional import multi_similarity_loss
+from siamkit.losses.functional import at_least_float32, multi_similarity_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
 from siamkit.miners.multi_similarity import MultiSimilarityMiner
@@ -61,7 +61,8 @@ class MultiSimilarityLoss(nn.Module):
         if indices is None and self.mining is not None:
             indices = self.mining(embeddings, labels)
         pos, neg = pair_masks(indices, labels)
-        sim = 1.0 - self.distance.matrix(embeddings, embeddings)  # (B, B)
+        z = at_least_float32(embeddings)
+        sim = 1.0 - self.distance.matrix(z, z)  # (B, B)
         return multi_similarity_loss(sim, labels, self.alpha, self.beta, self.base, pos, neg)
 
     def extra_repr(self) -> str:

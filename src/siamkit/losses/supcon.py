@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamkit.losses.functional import supcon_loss
+from siamkit.losses.functional import at_least_float32, supcon_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
 from siamkit.params import number
@@ -32,4 +32,5 @@ class SupConLoss(nn.Module):
         """``(B, D)`` embeddings and ``(B,)`` labels -> scalar loss."""
         labels = check_batch(embeddings, labels)
         pos, neg = (None, None) if indices is None else pair_masks(indices, labels)
-        return supcon_loss(F.normalize(embeddings, dim=1), labels, self.temperature, pos, neg)
+        z = F.normalize(at_least_float32(embeddings), dim=1)
+        return supcon_loss(z, labels, self.temperature, pos, neg)

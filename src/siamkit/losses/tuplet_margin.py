@@ -53,7 +53,7 @@ def tuplet_margin_loss(
     0.1269
     """
     check_tensors("tuplet_margin_loss", embeddings=embeddings, labels=labels)
-    z = F.normalize(embeddings, dim=1)
+    z = F.normalize(at_least_float32(embeddings), dim=1)
     cos = z @ z.T  # (B, B)
     pos, neg = label_masks(labels, labels)  # (B, B) each, no self pairs
     pos = pos if pos_mask is None else pos & pos_mask
