@@ -1,6 +1,6 @@
 """A folder read as a corpus: its text files, recursively, one document each (ids: paths
-relative to the folder); hidden files, other suffixes and siamkit's plagiarism reports are
-skipped, saying why."""
+relative to the folder); hidden files, other suffixes, siamkit's plagiarism reports and links
+to folders (not followed) are skipped, saying why."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ from siamkit.atomic import NotUtf8Error, same_file
 # how every plagiarism report (report_html.render_report) starts: such a file in a corpus folder
 # is an earlier run's output, which holds the suspect's text, not a source
 REPORT_PREFIX = "<!doctype html><html><head><meta charset='utf-8'><title>Plagiarism report: "
+
+
+LINK_ADVICE = (
+    "copy its files into the folder, or give the folder it links to as a corpus of its own"
+)
 
 
 def text_name(name: str) -> str:
@@ -58,9 +63,11 @@ def _folder(
     for folder, subdirs, names in os.walk(root):
         here = Path(folder)
         for d in sorted(subdirs):
+            shown = text_name(f"{(here / d).relative_to(root)}{os.sep}")
             if d.startswith("."):
-                hidden = text_name(f"{(here / d).relative_to(root)}{os.sep}")
-                skipped.append((hidden, "hidden folder"))
+                skipped.append((shown, "hidden folder"))
+            elif (here / d).is_symlink():  # os.walk does not go into it: say so, not nothing
+                skipped.append((shown, f"a link to a folder, not followed: {LINK_ADVICE}"))
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         for name in sorted(names):
             f = here / name
