@@ -21,7 +21,12 @@ from torch import Tensor
 
 from siamkit.data.samplers import PKSampler
 from siamkit.losses.functional import check_tensors
-from siamkit.training.batches import compact_triplets, epoch_generator, triplet_batches
+from siamkit.training.batches import (
+    compact_triplets,
+    epoch_generator,
+    rank_generator,
+    triplet_batches,
+)
 from siamkit.training.data import to_float
 from siamkit.types import Triplets
 
@@ -66,7 +71,8 @@ class PKBatches:
         p, k: classes per batch (capped at the number of classes) and items per class.
         steps_per_epoch: batches per epoch over all processes; ``None`` = one pass.
         seed: seeds the sampler and augmentation, per epoch.
-        augment: ``(x, generator) -> x`` applied to each batch, or ``None``.
+        augment: ``(x, generator) -> x`` applied to each batch, or ``None``; each process draws
+            from its own generator (:func:`~siamkit.training.batches.rank_generator`).
         device: where batches go (the items are moved there once).
         rank, world: this process and how many train together (DDP).
         channels_last: lay image batches out as channels-last (faster convolutions).
@@ -132,19 +138,25 @@ class PKBatches:
 
     def epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]:
         """The batches of ``epoch`` on this process (``steps`` of them)."""
-        gen = epoch_generator(self.seed, epoch, stream=2)
         if self.offline is not None:
-            yield from self._offline_epoch(epoch, gen)
+            yield from self._offline_epoch(epoch)
             return
+        # each process its own augmentation draws (one process: the epoch's stream 2, as before)
+        gen = rank_generator(self.seed, epoch, self.rank, self.world)
         self.sampler.set_epoch(epoch)  # the plan depends only on (seed, epoch): resumable
         for idx in itertools.islice(self.sampler, self.steps):
             yield self._batch(torch.as_tensor(idx), gen)
 
-    def _offline_epoch(self, epoch: int, gen: torch.Generator) -> Iterator[tuple[Any, ...]]:
+    def _offline_epoch(self, epoch: int) -> Iterator[tuple[Any, ...]]:
         assert self.offline is not None
+        # the pool and the mining draws are the same on every process (each mines the same
+        # triplets and takes its share of them); the augmentation is each process's own
+        gen = epoch_generator(self.seed, epoch, stream=2)
         pool = torch.randperm(len(self.cpu_y), generator=gen)[: self.offline_pool].sort().values
         a, p, n = self.offline(self.cpu_x[pool], self.cpu_y[pool], gen)
         a, p, n = pool[a], pool[p], pool[n]
+        if self.world > 1:
+            gen = rank_generator(self.seed, epoch, self.rank, self.world)
         per_batch = max(1, self.p * self.k // 3)
         total = self.steps * self.world
         for sel in triplet_batches(

@@ -3,7 +3,8 @@
 Online P×K batches come from :class:`siamkit.data.samplers.PKSampler` (also a function of
 ``(seed, epoch)`` only). Together an epoch's batches do not depend on what ran before it, so a
 run resumed at an epoch boundary sees exactly the batches of an uninterrupted run. With several
-processes each takes every ``world``-th batch.
+processes each takes every ``world``-th batch, and draws its augmentation from its own generator
+(:func:`rank_generator`).
 
 >>> sel = list(triplet_batches(10, per_batch=3, steps=5, seed=0, epoch=0))
 >>> len(sel), sel[0].shape
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,6 +23,20 @@ from torch import Tensor
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
     """A CPU generator for ``(seed, epoch, stream)``; different streams never share draws."""
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 97 + stream)
+
+
+def rank_generator(
+    seed: int, epoch: int, rank: int, world: int, stream: int = 2
+) -> torch.Generator:
+    """The generator of process ``rank`` of ``world`` for ``(seed, epoch, stream)``: one process
+    draws the epoch's ``stream`` (:func:`epoch_generator`, as a run on one process always did);
+    under torchrun each process its own, so the processes do not give their batches the same
+    crops, flips and erasings position by position (the same draws on every process repeated
+    each augmentation ``world`` times in a step's global batch)."""
+    if world == 1:
+        return epoch_generator(seed, epoch, stream)
+    state = np.random.SeedSequence([seed, epoch, stream, rank, world]).generate_state(2)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def triplet_batches(
