@@ -123,16 +123,29 @@ _TYPES = {
 }
 
 
+#: Why a batch of one image cannot train, by method: the note of the ``train.batch_size`` refusal
+#: (it said "NT-Xent has no negatives" of VICReg, Barlow Twins, SimSiam and BYOL, which use none).
+_CONTRAST = "each image's view needs other images to be told apart from; {} has no negatives with 1"
+_BATCH_NORM = (
+    "{}'s projection and prediction heads batch-normalise each dimension over the images of a "
+    "batch, and 1 image leaves only its own two views to normalise against"
+)
+_ONE_IMAGE = {
+    "simclr": _CONTRAST.format("NT-Xent"),
+    "nnclr": _CONTRAST.format("NNCLR's NT-Xent"),
+    "simsiam": _BATCH_NORM.format("SimSiam"),
+    "byol": _BATCH_NORM.format("BYOL"),
+    "vicreg": "VICReg's variance and covariance terms are taken over the images of a batch, "
+    "which 1 image does not spread",
+    "barlow_twins": "Barlow Twins' cross-correlation normalises each dimension over the images "
+    "of a batch, which 1 image does not spread",
+}
+
+
 def _check_numbers(cfg: SSLConfig) -> None:
     """The counts and numbers of ``data``, ``train``, ``ssl`` and ``views``; a
     :class:`ParamError`."""
-    count(
-        "train.batch_size",
-        cfg.train.batch_size,
-        2,
-        note="each image's view needs other images to be told apart from; NT-Xent has no "
-        "negatives with 1",
-    )
+    count("train.batch_size", cfg.train.batch_size, 2, note=_ONE_IMAGE.get(cfg.method, ""))
     for key in ("epochs", "knn_k", "monitor_images"):
         count(f"train.{key}", getattr(cfg.train, key))
     check_loop_counts(cfg.train.threads, cfg.data.limit, cfg.train.steps_per_epoch)
