@@ -16,7 +16,7 @@ from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size
 from siamkit.tuning.space import Param, SearchSpace
-from siamkit.tuning.study import _and
+from siamkit.tuning.study import STUDY_FILE, _and, not_a_study
 
 
 def check_tunable(base: RunConfig, space: SearchSpace) -> None:
@@ -65,13 +65,43 @@ TRAINING_RUN_FILES = ("checkpoint.pt", "model")
 
 def check_out_dir(out: Path) -> None:
     """Refuse a study folder that holds a training run (the study's files would be mixed into
-    it) or that cannot be made (below a file)."""
+    it), that cannot be made (below a file), or whose ``study.db``, ``best.yaml`` or
+    ``trials.csv`` are of no study ``siamkit tune`` can continue (:func:`_check_study_file`)."""
     check_writable_folder(out, f"--out {out}")
     found = [name for name in TRAINING_RUN_FILES if (out / name).exists()]
     if found:
         raise ValueError(
             f"--out {out} holds a training run ({', '.join(found)}); choose another --out for "
             "the study"
+        )
+    _check_study_file(out)
+
+
+#: What a study writes beside its ``study.db`` (:mod:`siamkit.tuning.results`).
+STUDY_OUTPUTS = ("best.yaml", "trials.csv")
+
+
+def _check_study_file(out: Path) -> None:
+    """Refuse a folder whose ``study.db`` is no study ``siamkit tune`` can continue, or whose
+    ``best.yaml`` / ``trials.csv`` are of no study in it: a text file of that name stopped the
+    study with SQLAlchemy's traceback after the data loaded, a SQLite database of the user's
+    had Optuna's tables written into it, and files of a study's names beside no ``study.db``
+    were overwritten."""
+    db = out / STUDY_FILE
+    if not db.exists():
+        found = [name for name in STUDY_OUTPUTS if (out / name).exists()]
+        if found:
+            raise ValueError(
+                f"--out {out} holds {_and(found)} but no {STUDY_FILE}, so they are of no study "
+                "this one continues and it would overwrite them; choose another --out, or move "
+                "them"
+            )
+        return
+    why = not_a_study(db)
+    if why:
+        raise ValueError(
+            f"--out {out}: {db} is not a study siamkit tune can continue ({why}); choose another "
+            "--out for the study, or move it"
         )
 
 

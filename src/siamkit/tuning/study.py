@@ -213,6 +213,46 @@ def _remember_plugins(study: Any, plugins: Sequence[str]) -> list[str]:
     return merged
 
 
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def not_a_study(db: Path) -> str | None:
+    """Why the existing ``db`` is no study ``siamkit tune`` can continue ("it is not a SQLite
+    database", ...), read without writing to it: opening it with Optuna writes Optuna's tables
+    into any SQLite database. ``None`` for a study's file, an empty one, or Optuna's tables
+    holding no study yet (a study killed as it began): a study begins or goes on in it."""
+    import sqlite3
+
+    if not db.is_file():
+        return "it is a folder" if db.is_dir() else "it is not a file"
+    with db.open("rb") as f:
+        head = f.read(len(SQLITE_HEADER))
+    if not head:
+        return None
+    if head != SQLITE_HEADER:
+        return "it is not a SQLite database"
+    try:  # read-only: nothing is written into a database that is not a study's
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in rows}
+            names = (
+                [str(r[0]) for r in con.execute("SELECT study_name FROM studies")]
+                if "studies" in tables
+                else []
+            )
+        finally:
+            con.close()
+    except sqlite3.Error as err:
+        return f"SQLite cannot read it: {err}"
+    if tables and "studies" not in tables:
+        return "a SQLite database of other tables, not Optuna's"
+    if names and STUDY_NAME not in names:
+        return f"its Optuna studies, {_and(sorted(names))}, are none of them siamkit tune's {STUDY_NAME}"
+    return None
+
+
 def import_study_plugins(out_dir: str | Path) -> list[str]:
     """Import the plug-in modules the study in ``out_dir`` was started with (``--plugin``, the
     config's ``plugins:``), so continuing it reads a config naming their parts without --plugin
@@ -224,7 +264,7 @@ def import_study_plugins(out_dir: str | Path) -> list[str]:
     from siamkit.registry import import_plugins
 
     db = Path(out_dir) / STUDY_FILE
-    if not db.is_file():
+    if not db.is_file() or not_a_study(db):  # Optuna would write its tables into a user's file
         return []
     import optuna
 
