@@ -142,6 +142,8 @@ def reference_loss(
     b = embeddings.shape[0]
     if ref.shape[0] < b or ref_labels.shape[0] != ref.shape[0]:
         raise ValueError("the references must start with the batch and have one label each")
+    # half precision: float32 matrices, as the losses compute them (functional.at_least_float32)
+    embeddings, ref = at_least_float32(embeddings), at_least_float32(ref)
     pos, neg = label_masks(labels, ref_labels)  # (B, R); anchor i is reference i
     if isinstance(loss, _TRIPLET_LOSSES):
         strategy = _triplet_strategy(loss)
