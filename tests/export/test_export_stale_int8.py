@@ -91,3 +91,29 @@ def test_a_fresh_float_export_says_nothing_of_int8(tmp_path):
     res = _invoke(str(model), "--json")
     assert res.exit_code == 0, res.output
     assert "removed" not in json.loads(res.stdout)
+
+
+def test_a_failed_quantisation_leaves_no_int8_file_of_the_replaced_graph(tmp_path, monkeypatch):
+    """--int8 --force over an earlier --int8 export: the fp32 graph is replaced first, and when
+    the quantiser then failed, the earlier int8 file (of the graph replaced) stayed beside it
+    and in onnx.json, so a device or serve --runtime onnx-int8 embedded with the old graph."""
+    import siamkit.export.quantize as quantize
+
+    model = _vector_model(tmp_path / "vec", seed=0)
+    assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
+    assert "model.int8.onnx" in read_sidecar(model)["exports"]
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise ValueError("the quantiser failed")
+
+    monkeypatch.setattr(quantize, "quantize_onnx", fails)
+    res = _invoke(str(model), "--int8-mode", "dynamic", "--force", "--opset", "18")
+    assert res.exit_code == 1
+    assert sorted(p.name for p in model.glob("*.onnx")) == ["model.onnx"]
+    assert list(read_sidecar(model)["exports"]) == ["model.onnx"]
+    assert read_sidecar(model)["exports"]["model.onnx"]["opset"] == 18  # the new graph
+    assert res.output == (
+        f"Error: the quantiser failed; {model / 'model.onnx'} was written without its int8 file, "
+        f"and {model / 'model.int8.onnx'} was removed (an int8 file beside it would not be its "
+        "graph's): export again with --int8 --force once this is fixed\n"
+    )

@@ -327,12 +327,13 @@ def _run(
             for b, g in graphs if g is not None]  # fmt: skip
     if int8_mode is None:
         return rows, None, stale
-    if fp32.document is not None:  # g first (onnx.json's input shape stays f's), dynamically:
-        # no calibration images are known to be like g's inputs, as with --branch g
-        qg = quantize_onnx(fp32.document.path, mode="dynamic")
-        rows.append({"precision": "int8", "branch": "g", "int8_mode": "dynamic",
-                     "path": str(qg.path), "bytes": qg.size_bytes})  # fmt: skip
-    q = quantize_onnx(fp32.path, mode=int8_mode, calibration=calib, calibration_source=source)
+    with _int8_or_none(targets[len(graphs) :], fp32.path):
+        if fp32.document is not None:  # g first (onnx.json's input shape stays f's),
+            # dynamically: no calibration images are known to be like g's inputs (--branch g)
+            qg = quantize_onnx(fp32.document.path, mode="dynamic")
+            rows.append({"precision": "int8", "branch": "g", "int8_mode": "dynamic",
+                         "path": str(qg.path), "bytes": qg.size_bytes})  # fmt: skip
+        q = quantize_onnx(fp32.path, mode=int8_mode, calibration=calib, calibration_source=source)
     rows.insert(len(graphs), {"precision": "int8", **({"branch": "f"} if both else {}),
                               "int8_mode": int8_mode, "path": str(q.path),
                               "bytes": q.size_bytes, "calibration": source})  # fmt: skip
@@ -343,6 +344,32 @@ def _run(
     from siamkit.cli._int8_check import run_protocol
 
     return rows, _int8_check(check_images, str(fp32.path), str(q.path), run_protocol(doc)), stale
+
+
+@contextmanager
+def _int8_or_none(int8_files: list[Path], fp32: Path) -> Iterator[None]:
+    """On any error while the new graphs are quantised, remove ``int8_files`` (the int8 files
+    beside them: an earlier --int8 export's, quantised from the graphs just replaced, or the
+    first of this export's two), so that no int8 file is left that does not match its graph; an
+    error the command prints says so."""
+    from siamkit.export.sidecar import forget_export
+
+    try:
+        yield
+    except BaseException as err:
+        removed = [p for p in int8_files if p.exists()]
+        for path in removed:
+            path.unlink(missing_ok=True)
+            forget_export(path)
+        if not removed or not isinstance(err, (ValueError, TypeError, FileNotFoundError)):
+            raise
+        files = " and ".join(str(p) for p in removed)
+        raise click.ClickException(
+            f"{str(err).strip() or type(err).__name__}; {fp32} was written without its int8 "
+            f"file, and {files} {'was' if len(removed) == 1 else 'were'} removed (an int8 file "
+            "beside it would not be its graph's): export again with --int8 --force once this "
+            "is fixed"
+        ) from None
 
 
 @contextmanager
