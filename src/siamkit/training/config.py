@@ -272,7 +272,9 @@ class TrainConfig:
         classes_per_batch: P, classes in a batch.
         samples_per_class: K, images of each class in a batch.
         steps_per_epoch: batches per epoch, at most one pass over the training images (a run
-            asking for more says so and trains that pass); ``None`` = one pass (every image once).
+            asking for more says so and trains that pass); ``None`` = one pass (every image once,
+            as far as P×K batches take them: on class-imbalanced data the larger classes outlast
+            the others, their other images unused, which the run says; see ``class_power``).
         amp: mixed precision (``torch.autocast``) when training on CUDA.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         val_metric: on the validation split each epoch: ``"precision_at_1"``, ``"few_shot"``

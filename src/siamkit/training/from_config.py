@@ -184,6 +184,41 @@ def _steps_shared_note(asked: int, batches: PKBatches, world: int) -> str | None
     )
 
 
+#: the share of the training images an epoch of P×K batches may leave out before the run says so
+LEFT_OUT_NOTE = 0.2
+
+
+def _left_out_note(batches: PKBatches) -> str | None:
+    """The sentence for an epoch of P×K batches that leaves out more than :data:`LEFT_OUT_NOTE`
+    of the training images, else ``None``.
+
+    A batch takes at most K images of a class and an epoch ends once fewer than P classes have
+    images left, so on class-imbalanced data the larger classes outlast the others and most of
+    their images go unused every epoch (Fashion-MNIST 0-5 cut to 6000/3000/1000/300/100/30 at
+    6 x 16: 2 batches an epoch, 188 of the 10,430 images), though ``train.steps_per_epoch:
+    null`` reads as every image once. ``train.class_power`` draws the classes by size instead; a
+    run whose ``train.steps_per_epoch`` cuts the epoch shorter chose that itself.
+    """
+    sampler = batches.sampler
+    if sampler.class_power is not None or batches.offline is not None:
+        return None
+    if batches.steps < max(1, len(sampler)):
+        return None
+    n = len(sampler.labels)
+    used = len({i for batch in sampler.plan(0) for i in batch})
+    if n - used <= LEFT_OUT_NOTE * n:
+        return None
+    counts = np.unique(sampler.labels, return_counts=True)[1]
+    return (
+        f"note: an epoch of P×K batches ({sampler.p} classes x up to {_per_class(batches)} "
+        f"images) uses {used:,} of the {n:,} training images ({1 - used / n:.0%} left out): an "
+        f"epoch ends once fewer than {sampler.p} classes have images left, and the larger "
+        f"classes ({int(counts.max()):,} images, against {int(counts.min()):,} in the smallest) "
+        "outlast the others; train.class_power draws each batch's classes by a power of their "
+        "size instead, through every class's images in turn (--set train.class_power=0.5)"
+    )
+
+
 def _xbm_note(memory: int, images: int) -> str | None:
     """The sentence for a cross-batch memory (``loss.xbm_memory_size``) larger than the training
     set, which then holds several embeddings of the same images, the older ones made by weights
@@ -304,6 +339,9 @@ def build_trainer(
             _note(capped, log)
         elif shared := _steps_shared_note(t.steps_per_epoch, batches, ctx.world):
             _note(shared, log)
+    left_out = _left_out_note(batches)
+    if ctx.is_main and left_out is not None:
+        _note(left_out, log)
     xbm = _xbm_note(cfg.loss.xbm_memory_size, len(data.train_y))
     if ctx.is_main and xbm is not None:
         _note(xbm, log)
