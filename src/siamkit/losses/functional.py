@@ -11,21 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from siamkit.miners._common import label_masks
-
-
-def at_least_float32(x: Tensor) -> Tensor:
-    """``x`` in float32 when it is float16 or bfloat16, else as it is.
-
-    The label-based losses compute their distance, cosine and logit matrices from it: in half
-    precision a cosine past ``1 - 2**-9`` (bfloat16) or ``1 - 2**-12`` (float16) rounds to
-    exactly 1 or above it (``acos`` or ``sqrt(2 - 2 cos)`` of it has an infinite, NaN,
-    gradient), distances tie in steps of ``2**-7`` (mining picks the first of the tied), a scale
-    such as circle loss's 256 makes a cosine's rounding a unit of a logit, and a gradient summed
-    from hundreds of triplets' shares loses most of its digits. The loss then comes out in
-    float32 and its gradient reaches the embeddings in their own dtype.
-    """
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+from siamkit.miners._common import at_least_float32, label_masks
 
 
 def _mean_or_zero(x: Tensor) -> Tensor:

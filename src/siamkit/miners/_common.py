@@ -68,12 +68,28 @@ def label_masks(
     return pos, ~same
 
 
+def at_least_float32(x: Tensor) -> Tensor:
+    """``x`` in float32 when it is float16 or bfloat16, else as it is.
+
+    The miners and the label-based losses compute their distance, cosine and logit matrices
+    from it: in half precision a cosine past ``1 - 2**-9`` (bfloat16) or ``1 - 2**-12``
+    (float16) rounds to exactly 1 or above it (``acos`` or ``sqrt(2 - 2 cos)`` of it has an
+    infinite, NaN, gradient), distances tie in steps of ``2**-7`` (mining picks the first of the
+    tied), a scale
+    such as circle loss's 256 makes a cosine's rounding a unit of a logit, and a gradient summed
+    from hundreds of triplets' shares loses most of its digits. The loss then comes out in
+    float32 and its gradient reaches the embeddings in their own dtype.
+    """
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def distance_matrix(
     embeddings: Tensor, distance: str | Distance, ref: Tensor | None = None
 ) -> Tensor:
     """``(A, D), (R, D) -> (A, R)`` distances; ``ref=None`` compares the batch with itself."""
     dist = get_distance(distance)
-    return dist.matrix(embeddings, embeddings if ref is None else ref)
+    embeddings = at_least_float32(embeddings)  # half precision ties distances (at_least_float32)
+    return dist.matrix(embeddings, embeddings if ref is None else at_least_float32(ref))
 
 
 def empty_long(device: torch.device | str) -> Tensor:

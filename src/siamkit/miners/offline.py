@@ -23,6 +23,7 @@ from siamkit.distances import Distance, get_distance
 from siamkit.encode import encode
 from siamkit.miners._common import (
     WINDOW_STRATEGIES,
+    at_least_float32,
     check_batch,
     check_strategy,
     empty_long,
@@ -115,7 +116,7 @@ def offline_mine_triplets(
     dist_fn = get_distance(distance)
     parts: list[tuple[Tensor, Tensor, Tensor]] = []
     with torch.no_grad():
-        z = embeddings.detach()
+        z = at_least_float32(embeddings.detach())
         for start, end in _chunks(z.shape[0], chunk_size):
             own = torch.arange(start, end, device=z.device)
             dist = dist_fn.matrix(z[start:end], z)  # (c, N)
@@ -154,7 +155,7 @@ def offline_mine_pairs(
     dist_fn = get_distance(distance)
     firsts, seconds = [], []
     with torch.no_grad():
-        z = embeddings.detach()
+        z = at_least_float32(embeddings.detach())
         n_all = z.shape[0]
         for start, end in _chunks(n_all, chunk_size):
             own = torch.arange(start, end, device=z.device)
