@@ -475,7 +475,38 @@ def load_space(path: str | os.PathLike[str] | None) -> SearchSpace:
     if not p.is_file():
         raise FileNotFoundError(f"search-space file {p} does not exist")
     doc = read_yaml(p)
+    _refuse_repeated_keys(p)
     try:
         return SearchSpace.from_dict(doc)
     except ValueError as err:  # name the file: the space came from it, not from the config
         raise ValueError(f"{p}: {err}") from None
+
+
+def _refuse_repeated_keys(path: Path) -> None:
+    """Refuse a space file that gives a key twice in one map (``optim.lr`` on two lines, or
+    ``{float: [..], float: [..]}``): YAML keeps the last silently, and the study searched a
+    range other than the one the user meant, with no word of the other. Called after the file
+    parsed (:func:`read_yaml`), so its text is UTF-8 and valid YAML."""
+    from siamkit.atomic import read_utf8
+
+    nodes: list[yaml.Node] = [yaml.compose(read_utf8(path), Loader=yaml.SafeLoader)]
+    walked: set[int] = set()  # an alias is its anchor's node: walked once (a recursive one too)
+    while nodes:
+        node = nodes.pop()
+        if id(node) in walked:
+            continue
+        walked.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value in seen:
+                    raise ValueError(
+                        f"{path} line {k.start_mark.line + 1}: {k.value} is given again (first "
+                        f"on line {seen[k.value]}), and YAML would keep the last alone; give it "
+                        "once"
+                    )
+                if isinstance(k, yaml.ScalarNode):
+                    seen[k.value] = k.start_mark.line + 1
+                nodes.append(v)
+        elif isinstance(node, yaml.SequenceNode):
+            nodes.extend(node.value)
