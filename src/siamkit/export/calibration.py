@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from siamkit.data.folders import find_images
 from siamkit.data.image_io import load_images, resize_images
 
 __all__ = ["BUILTIN_SOURCES", "IMAGE_SUFFIXES", "calibration_images"]
@@ -60,12 +61,9 @@ def _folder(
     if missing:
         raise ValueError(f"{folder} has no class sub-folder {missing[0]!r} to calibrate with")
     tops = [folder / c for c in classes] if classes is not None else [folder]
-    files = sorted(
-        p
-        for top in tops
-        for p in top.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-    )
+    # the images training reads: hidden files and folders skipped (a Mac's ._photo.jpg is no
+    # image, and calibration died on it; .ipynb_checkpoints/ holds copies)
+    files = sorted(p for top in tops for p in find_images(top, IMAGE_SUFFIXES))
     if not files:
         raise ValueError(
             f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}) to calibrate int8 quantisation with"
