@@ -266,6 +266,24 @@ def _text_export_given(folder: Path) -> str:
     )
 
 
+def _run_without_model(folder: Path) -> str:
+    """The sentence for a training run's folder that holds a checkpoint but no ``model/``: it
+    was told to give ``OUT/model``, which its run never wrote. A run that stopped on a collapse
+    (``task: ssl``) saves no model but writes ``report.html``, which shows why; an interrupted
+    run writes neither, and saves its model when resumed to its end."""
+    report = folder / "report.html"
+    why = (
+        f"its {report} says why (a self-supervised run that collapsed saves none)"
+        if report.is_file()
+        else f"if it was interrupted, siamkit train CONFIG --out {folder} --resume finishes it "
+        "and saves one"
+    )
+    return (
+        f"{folder} is a training run's folder without a saved model (no {folder / 'model'}): its "
+        f"run stopped before saving one; {why}"
+    )
+
+
 def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate ``siamkit.json`` of a model folder, without building the model."""
     folder = Path(path)
@@ -285,6 +303,8 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ModelFileError(
                 f"{folder} is a training run's folder, not a model folder: give {folder / 'model'}"
             )
+        if (folder / "checkpoint.pt").is_file():  # a run's folder, whose run saved no model
+            raise ModelFileError(_run_without_model(folder))
         if (folder / TEXT_EXPORT_META).is_file():  # `siamkit text export --out edge/`
             raise ModelFileError(_text_export_given(folder))
         raise ModelFileError(
