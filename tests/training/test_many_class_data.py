@@ -114,3 +114,27 @@ def test_a_held_out_test_share_without_pairs_names_a_count_of_training_classes(
         "other classes are tested whole"
     )
     assert len(load_run_data(_folder(root, train_classes=6)).test_classes) == 3
+
+
+def test_validation_classes_of_one_image_are_named_with_the_fix_that_helps(
+    tmp_path: Path,
+) -> None:
+    """Whole validation classes of one image each were told to 'hold out more images, or whole
+    classes with data.val_classes', the key they were held out with; the refusal now names
+    them and asks for classes of 2 or more images."""
+    from PIL import Image
+
+    root = write_glyph_folder(tmp_path / "glyphs", 6, per_class=4, size=16)
+    for k in range(3):  # three more classes of one image each: 6, 7, 8 in name order
+        one = root / f"zz{k}"
+        one.mkdir()
+        Image.new("L", (16, 16), 40 * k).save(one / "0.png")
+    with pytest.raises(ValueError) as err:
+        load_run_data(_folder(root, train_classes=(0, 1, 2, 6, 7, 8), val_classes=(6, 7, 8)))
+    assert str(err.value) == (
+        "data.val_classes = [6, 7, 8] leaves no validation class with 2 images (3 images): "
+        "validation and the threshold need same-class pairs, and the classes it holds out "
+        "(zz0, zz1, zz2) have 1 image each: hold out classes of 2 or more images"
+    )
+    ok = load_run_data(_folder(root, train_classes=(0, 1, 2, 6, 7, 8), val_classes=(0, 1)))
+    assert ok.val_classes == (0, 1) and set(ok.val_y.tolist()) == {0, 1}

@@ -188,7 +188,7 @@ def load_run_data(
     # data.labels_per_class and data.limit (an image folder's peak stays its images twice,
     # what siamkit.data.sources.image_folder's memory check counts)
     del x
-    _check_split_sizes(cfg, ytr, yva, y)
+    _check_split_sizes(cfg, ytr, yva, y, tuple(names))
     if cfg.labels_per_class is not None:
         from siamkit.training.init_from import labels_per_class_subset
 
@@ -282,10 +282,13 @@ def _drawn_classes(n: int, n_classes: int) -> tuple[int, ...]:
     return tuple(seeded_sample(n_classes, n, SPLIT_SEED).tolist())
 
 
-def _check_split_sizes(cfg: DataConfig, ytr: Tensor, yva: Tensor, y: Tensor) -> None:
+def _check_split_sizes(
+    cfg: DataConfig, ytr: Tensor, yva: Tensor, y: Tensor, names: tuple[str, ...] = ()
+) -> None:
     """Refuse, before any training, a split whose training part cannot fill a P×K batch (no
     class with 2 images) or whose validation part has no same-class pair to validate on. ``y``:
-    the training classes' labels before validation was held out of them."""
+    the training classes' labels before validation was held out of them; ``names``: the data's
+    class names, for naming held-out classes of one image."""
     if ytr.numel() == 0 or int(torch.bincount(ytr).max()) < 2:
         # holding fewer images out for validation helps only when some class has 2 to keep
         # (not with one image a class, nor with whole classes held out by data.val_classes)
@@ -300,15 +303,21 @@ def _check_split_sizes(cfg: DataConfig, ytr: Tensor, yva: Tensor, y: Tensor) -> 
             f"({ytr.numel()} images): P×K batches need same-class pairs; {fix}"
         )
     if yva.numel() and int(torch.bincount(yva).max()) < 2:
-        key = (
-            f"data.val_classes = {_shown(cfg.val_classes)}"
-            if cfg.val_classes is not None
-            else f"data.val_fraction = {cfg.val_fraction}"
-        )
+        if cfg.val_classes is None:
+            key = f"data.val_fraction = {cfg.val_fraction}"
+            fix = "; hold out more images, or whole classes with data.val_classes"
+        else:  # whole classes of one image each: more images of them, not data.val_classes
+            key = f"data.val_classes = {_shown(cfg.val_classes)}"
+            held = [names[c] if c < len(names) else str(c) for c in sorted(set(yva.tolist()))]
+            from siamkit.data.folders import shown_names
+
+            fix = (
+                f", and the classes it holds out ({shown_names(held)}) have 1 image each: hold "
+                "out classes of 2 or more images"
+            )
         raise ValueError(
             f"{key} leaves no validation class with 2 images ({yva.numel()} images): validation "
-            "and the threshold need same-class pairs; hold out more images, or whole classes "
-            "with data.val_classes"
+            f"and the threshold need same-class pairs{fix}"
         )
 
 
