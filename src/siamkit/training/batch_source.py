@@ -63,6 +63,12 @@ def epoch_steps(batches: BatchSource, epoch: int) -> int:
     return int(steps_in(epoch)) if callable(steps_in) else batches.steps
 
 
+def triplets_per_batch(p: int, k: int) -> int:
+    """Mined triplets an offline-mining batch takes: a third of the ``p x k`` items a P×K batch
+    holds (a triplet brings up to three)."""
+    return max(1, p * k // 3)
+
+
 class PKBatches:
     """P classes × K items per batch from ``(x (N, ...), y (N,))``, on ``device``.
 
@@ -157,7 +163,7 @@ class PKBatches:
         a, p, n = pool[a], pool[p], pool[n]
         if self.world > 1:
             gen = rank_generator(self.seed, epoch, self.rank, self.world)
-        per_batch = max(1, self.p * self.k // 3)
+        per_batch = triplets_per_batch(self.p, self.k)
         total = self.steps * self.world
         for sel in triplet_batches(
             len(a), per_batch, total, self.seed, epoch, self.rank, self.world

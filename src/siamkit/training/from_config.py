@@ -25,7 +25,7 @@ from siamkit.evaluation import precision_at_1
 from siamkit.models import network_of
 from siamkit.training import ddp
 from siamkit.training.augment import make_augmentation
-from siamkit.training.batch_source import PKBatches
+from siamkit.training.batch_source import PKBatches, triplets_per_batch
 from siamkit.training.builders import build_optimizer, build_scheduler, embedding_model
 from siamkit.training.callbacks import (
     Callback,
@@ -184,6 +184,41 @@ def _steps_shared_note(asked: int, batches: PKBatches, world: int) -> str | None
     )
 
 
+def _offline_pool_steps(cfg: RunConfig, batches: PKBatches, world: int) -> str | None:
+    """Cap the steps of an offline-mining epoch at what ``loss.offline_pool`` can give, and
+    return the sentence saying so (``None`` when the pool is enough).
+
+    A round mines one triplet an anchor (``per_anchor=1``) of the pool's images, so it gives at
+    most ``pool // triplets_per_batch`` batches over all processes: an epoch counted as one pass
+    over the images ran out of triplets first and ended early, while the learning-rate schedule,
+    sized by the steps an epoch was said to have, never reached its end. A pool too small for
+    one batch a process would train nothing at all, and is refused.
+    """
+    pool = cfg.loss.offline_pool
+    if not cfg.loss.offline_mining or pool is None or pool >= len(batches.cpu_y):
+        return None
+    per_batch = triplets_per_batch(batches.p, batches.k)
+    each = pool // per_batch // world  # batches a process gets from a round's triplets
+    if each >= batches.steps:
+        return None
+    procs = f" ({per_batch * world:,} for the {world} processes)" if world > 1 else ""
+    if each == 0:
+        raise ValueError(
+            f"loss.offline_pool = {pool:,} images mine at most {pool:,} triplets an epoch (one "
+            f"an anchor), fewer than one batch of {per_batch} triplets, so nothing would train; "
+            f"set it to at least {per_batch:,}{procs}, or null for all the images"
+        )
+    wanted = batches.steps
+    batches.steps = each
+    return (
+        f"note: loss.offline_pool = {pool:,} images mine at most {pool:,} triplets an epoch (one "
+        f"an anchor), {each} step{'s' * (each != 1)} of {per_batch} triplets, fewer than the "
+        f"{wanted} of an epoch, so an epoch trains {each} and the learning-rate schedule is "
+        f"sized to them; raise loss.offline_pool (to {wanted * world * per_batch:,}, or null "
+        "for all the images) to train more steps an epoch"
+    )
+
+
 #: the share of the training images an epoch of P×K batches may leave out before the run says so
 LEFT_OUT_NOTE = 0.2
 
@@ -308,6 +343,12 @@ def build_trainer(
                 f"the encoder stays frozen for the first {frozen} of {t.epochs} epochs "
                 f"(model.freeze_encoder_epochs): only the head trains until epoch {frozen + 1}"
             )
+        if cfg.model.init_from is None and log is not None:  # --init-from forgotten?
+            log(
+                f"note: no model.init_from, so the frozen encoder ({cfg.model.encoder}) keeps "
+                "the weights it was built with (random for siamkit's own encoders), not a saved "
+                "model's: give --init-from MODEL to start from one"
+            )
     distance: Any = net.distance
     loss_dim = int(net.embedding_dim)  # type: ignore[arg-type]
     objective = build_objective(
@@ -331,9 +372,12 @@ def build_trainer(
         device=ctx.device, rank=ctx.rank, world=ctx.world, channels_last=image,
         offline=offline, offline_pool=cfg.loss.offline_pool, class_power=t.class_power,
     )  # fmt: skip
+    pool_note = _offline_pool_steps(cfg, batches, ctx.world)  # before the schedule is sized
     if ctx.is_main and batches.sampler.p < t.classes_per_batch:
         _note(_fewer_classes_note(t.classes_per_batch, batches, data), log)
-    if ctx.is_main and t.steps_per_epoch is not None:
+    if ctx.is_main and pool_note is not None:
+        _note(pool_note, log)
+    elif ctx.is_main and t.steps_per_epoch is not None:
         capped = _steps_capped_note(t.steps_per_epoch, batches, len(data.train_y), ctx.world)
         if capped is not None:
             _note(capped, log)
