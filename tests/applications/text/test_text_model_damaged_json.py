@@ -1,7 +1,8 @@
-"""A model folder with a JSON file cut short (a copy or download interrupted): transformers said
-only "Expecting value: line 1 column 298318 (char 298317)" of a cut tokenizer.json, naming no
-file, and a cut config.json ended in an OSError traceback. Both, and a saved model's cut
-tokenizer/tokenizer.json, are refused in one sentence naming the file and what to do."""
+"""A model folder with a file cut short (a copy or download interrupted): transformers said only
+"Expecting value: line 1 column 298318 (char 298317)" of a cut tokenizer.json, naming no file, a
+cut config.json ended in an OSError traceback and a cut model.safetensors in safetensors' one.
+Each, and a saved model's cut tokenizer/tokenizer.json, is refused in one sentence naming the
+file and what to do."""
 
 from __future__ import annotations
 
@@ -51,3 +52,23 @@ def test_a_saved_models_cut_tokenizer_file_is_named(tiny_hf: Path, tmp_path: Pat
     said = _cut(cut)
     with pytest.raises(ValueError, match=re.escape(f"{cut} is not valid JSON ({said}), so the")):
         load_text_model(bundle)
+
+
+def test_a_cut_weights_file_of_a_hugging_face_folder_is_named(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    from safetensors import SafetensorError, safe_open
+
+    from siamkit.applications.text import load_text_model
+
+    folder = Path(shutil.copytree(tiny_hf, tmp_path / "m"))
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(SafetensorError) as err:  # the reference: safetensors' own reader
+        safe_open(str(weights), framework="pt")
+    want = (
+        f"{weights} cannot be read as weights ({err.value}), so the model in {folder} cannot be "
+        "loaded: the file is cut short or damaged; copy it again from where the model came from"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(want)}$"):
+        load_text_model(folder)

