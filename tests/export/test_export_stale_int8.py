@@ -114,6 +114,36 @@ def test_a_failed_quantisation_leaves_no_int8_file_of_the_replaced_graph(tmp_pat
     assert read_sidecar(model)["exports"]["model.onnx"]["opset"] == 18  # the new graph
     assert res.output == (
         f"Error: the quantiser failed; {model / 'model.onnx'} was written without its int8 file, "
-        f"and {model / 'model.int8.onnx'} was removed (an int8 file beside it would not be its "
-        "graph's): export again with --int8 --force once this is fixed\n"
+        f"and the int8 file beside it, {model / 'model.int8.onnx'}, was removed so that none is "
+        "used with it: export again with --int8 --force once this is fixed\n"
+    )
+
+
+def test_a_half_twin_whose_f_quantisation_fails_keeps_no_int8_file_of_g(tmp_path, monkeypatch):
+    """g's graph is quantised first: when f's quantisation then fails, g's new int8 file is
+    removed too (half a pair, which a gallery or the service refuses), and said."""
+    import siamkit.export.quantize as quantize
+    from siamkit.models import HalfTwinNetwork
+
+    torch.manual_seed(0)
+    f, g = (siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8]) for _ in "fg")
+    pre_f, pre_g = Preprocess(input_shape=(6,)), Preprocess(input_shape=(6,))
+    net = HalfTwinNetwork(f, g, embedding_dim=4, preprocess_f=pre_f, preprocess_g=pre_g)
+    model = siamkit.save_model(net.eval(), tmp_path / "ht")
+    real, calls = quantize.quantize_onnx, []
+
+    def second_fails(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise ValueError("the quantiser failed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quantize, "quantize_onnx", second_fails)
+    res = _invoke(str(model), "--int8-mode", "dynamic")
+    assert res.exit_code == 1
+    assert [Path(p).name for p in calls] == ["model.document.onnx", "model.onnx"]
+    assert sorted(p.name for p in model.glob("*.onnx")) == ["model.document.onnx", "model.onnx"]
+    assert sorted(read_sidecar(model)["exports"]) == ["model.document.onnx", "model.onnx"]
+    assert f"the int8 file beside it, {model / 'model.document.int8.onnx'}, was removed" in (
+        res.output
     )

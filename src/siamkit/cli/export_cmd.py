@@ -364,11 +364,12 @@ def _int8_or_none(int8_files: list[Path], fp32: Path) -> Iterator[None]:
         if not removed or not isinstance(err, (ValueError, TypeError, FileNotFoundError)):
             raise
         files = " and ".join(str(p) for p in removed)
+        one = len(removed) == 1
         raise click.ClickException(
             f"{str(err).strip() or type(err).__name__}; {fp32} was written without its int8 "
-            f"file, and {files} {'was' if len(removed) == 1 else 'were'} removed (an int8 file "
-            "beside it would not be its graph's): export again with --int8 --force once this "
-            "is fixed"
+            f"file, and the int8 {'file' if one else 'files'} beside it, {files}, "
+            f"{'was' if one else 'were'} removed so that none is used with it: export again "
+            "with --int8 --force once this is fixed"
         ) from None
 
 
