@@ -140,6 +140,31 @@ def read_config_plugins(path: str | os.PathLike[str]) -> list[str]:
         raise ConfigError(f"{os.fspath(path)}: {err}") from None
 
 
+#: A self-supervised config's own top-level keys (siamkit.applications.ssl.config), which a
+#: config without ``task: ssl`` is read as a supervised one and refuses.
+_SSL_KEYS = ("method", "views", "ssl")
+
+
+def _ssl_hint(unknown: list[str]) -> str:
+    """The end of the unknown-sections sentence when some of ``unknown`` are a self-supervised
+    config's keys: its ``task: ssl`` line was left out (a copy of configs/simclr.yaml without
+    it), which the bare list of a supervised config's sections did not say.
+
+    >>> _ssl_hint(["method", "views"])
+    '; method and views belong to a self-supervised config: put task: ssl at its top, as configs/simclr.yaml does'
+    >>> _ssl_hint(["trian"])
+    ''
+    """
+    ssl = [k for k in unknown if k in _SSL_KEYS]
+    if not ssl:
+        return ""
+    names = ssl[0] if len(ssl) == 1 else f"{', '.join(ssl[:-1])} and {ssl[-1]}"
+    return (
+        f"; {names} belong{'s' * (len(ssl) == 1)} to a self-supervised config: put task: ssl at "
+        "its top, as configs/simclr.yaml does"
+    )
+
+
 def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
     """Build a checked :class:`RunConfig` from nested mappings (sections -> keys -> values); a
     top-level ``plugins:`` is imported first (:func:`config_plugins`)."""
@@ -163,7 +188,7 @@ def config_from_dict(doc: dict[str, Any] | None) -> RunConfig:
     sections = {f.name: f for f in dataclasses.fields(RunConfig)}
     unknown = [k for k in doc if k not in sections]
     if unknown:
-        raise ConfigError(unknown_sections_message(unknown, sections))
+        raise ConfigError(unknown_sections_message(unknown, sections) + _ssl_hint(unknown))
     doc = _read_appearance(doc)
     hints = typing.get_type_hints(RunConfig)
     parts = {name: _section(hints[name], doc.get(name), name) for name in sections}
