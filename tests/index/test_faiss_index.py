@@ -7,6 +7,7 @@ import pytest
 from _index_helpers import clustered
 
 from siamkit.index import ExactIndex, FaissIndex, create_index, load_index
+from siamkit.index.faiss_index import FAISS_KINDS
 
 pytest.importorskip("faiss")
 
@@ -88,3 +89,40 @@ def test_cosine_distance_of_a_stored_vector_to_itself_is_never_below_zero():
     assert (got.ids[:, 0] == np.arange(500)).all()
     assert (got.distances[:, 0] >= 0).all() and got.distances.max() < 1e-6  # was -1e-7
     assert (index.search(-x[:50], 500).distances <= 2).all()
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("trained", [False, True])
+def test_an_id_held_is_refused_and_a_removed_one_can_come_back(kind, trained, tmp_path):
+    # as ExactIndex and LSHIndex: FAISS kept a second vector under an id it held (a search
+    # gave the id twice), and HNSW's tombstone of a removed id hid the vector added under it
+    x = clustered(120, 4, seed=7)
+    index = FaissIndex(4, kind, "euclidean", train_size=100 if trained else 10_000)
+    index.add(x[:110], np.arange(110))
+    assert index.is_trained == (trained or kind != "ivf")
+    with pytest.raises(ValueError, match="ids already in the index: 5"):
+        index.add(x[110:112], np.array([200, 5]))
+    assert len(index) == 110
+    assert index.remove([7]) == 1
+    index.add(x[115:116], np.array([7]))  # a vector away from the removed one
+    assert len(index) == 110
+    ref = ExactIndex(4, "euclidean")
+    ref.add(np.concatenate([x[:7], x[8:110], x[115:116]]), np.r_[0:7, 8:110, 7])
+    got, want = index.search(x[115:116], 3), ref.search(x[115:116], 3)
+    assert got.ids[0, 0] == want.ids[0, 0] == 7
+    assert all(len(set(row.tolist())) == 10 for row in index.search(x[:30], 10).ids)
+    index.save(tmp_path / "saved")
+    again = load_index(tmp_path / "saved")  # the ids it holds are known after a load too
+    with pytest.raises(ValueError, match="ids already in the index: 7"):
+        again.add(x[:1], np.array([7]))
+
+
+def test_no_search_gives_one_id_twice():
+    x = clustered(50, 4, seed=8)
+    for kind in FAISS_KINDS:
+        index = FaissIndex(4, kind, "cosine")
+        index.add(x[:40], np.arange(40))
+        with pytest.raises(ValueError, match="already"):
+            index.add(x[40:], np.arange(30, 40))
+        ids = index.search(x, 40).ids
+        assert all(len(set(row.tolist())) == 40 for row in ids)

@@ -33,6 +33,7 @@ from siamkit.index.base import (
     read_config,
     write_config,
 )
+from siamkit.index.results import listing
 from siamkit.progress import track
 
 FAISS_KINDS = ("flat", "ivf", "hnsw")
@@ -117,6 +118,7 @@ class FaissIndex:
             self._faiss.METRIC_INNER_PRODUCT if name == "cosine" else self._faiss.METRIC_L2
         )
         self._removed: set[int] = set()  # HNSW tombstones
+        self._max_id: int | None = -1  # largest id ever added; None: not known (loaded)
         self._trained = kind != "ivf"
         self._lock = threading.RLock()
         self._index = self._new_index("flat" if kind == "ivf" else kind)
@@ -156,6 +158,7 @@ class FaissIndex:
         if x.shape[0] == 0:
             return
         with self._lock:
+            self._check_new_ids(new_ids)
             if not self._trained and self._index.ntotal + x.shape[0] >= self.train_size:
                 staged_x, staged_ids = self._all_vectors()
                 x = np.concatenate([staged_x, x]) if staged_ids.size else x
@@ -166,6 +169,36 @@ class FaissIndex:
             weight = lambda s: min(step, x.shape[0] - s)  # noqa: E731
             for s in track(chunks, f"FAISS {self.kind} index", x.shape[0], "vectors", weight):
                 self._index.add_with_ids(x[s : s + step], new_ids[s : s + step])
+
+    def _check_new_ids(self, new_ids: np.ndarray) -> None:
+        """Refuse ids the index holds, as :class:`~siamkit.index.exact.ExactIndex` does (FAISS
+        stored a second vector under the id, and a search gave the id twice); an id removed
+        from an HNSW graph is purged first, else its tombstone hid the new vector from search."""
+        if self._max_id is None:
+            stored = self._stored_ids()
+            self._max_id = int(stored.max()) if stored.size else -1
+        if new_ids.min() > self._max_id:  # the common case: ids only grow
+            self._max_id = int(new_ids.max())
+            return
+        live = self._stored_ids()
+        removed = np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))
+        clash = np.intersect1d(np.setdiff1d(live, removed), new_ids)
+        if clash.size:
+            raise ValueError(f"ids already in the index: {listing(clash.tolist(), 5)}")
+        if np.intersect1d(removed, new_ids).size:
+            self._rebuild_hnsw()
+        self._max_id = max(self._max_id, int(new_ids.max()))
+
+    def _stored_ids(self) -> np.ndarray:
+        """Every id the FAISS index holds (an HNSW graph's tombstones included)."""
+        if not isinstance(self._index, self._faiss.IndexIVF):
+            return self._faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        lists = self._index.invlists
+        parts = [
+            self._faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(lists.nlist)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
 
     def _train_ivf(self, x: np.ndarray) -> None:
         """Train the IVF quantiser on (a sample of) ``x`` and switch to it (empty)."""
@@ -281,5 +314,5 @@ class FaissIndex:
         dim, kind, distance = config.pop("dim"), config.pop("kind"), config.pop("distance")
         index = cls(int(dim), kind, distance, **config)
         index._index = index._faiss.read_index(str(Path(path) / "index.faiss"))
-        index._trained = trained
+        index._trained, index._max_id = trained, None
         return index
