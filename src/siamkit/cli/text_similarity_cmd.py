@@ -35,9 +35,18 @@ def _text_or_file(value: str, name: str) -> tuple[bool, str]:
     from siamkit.applications.text.text_checks import is_blank
 
     try:
-        is_file = "\n" not in value and len(value) < 4096 and Path(value).is_file()
+        maybe_path = "\n" not in value and len(value) < 4096
+        is_file = maybe_path and Path(value).is_file()
+        is_dir = maybe_path and not is_file and Path(value).is_dir()
     except (OSError, ValueError):  # a text too long for a path, or holding a NUL
-        is_file = False
+        is_file = is_dir = False
+    if is_dir:  # its name was compared as a text, without a word
+        raise click.UsageError(
+            f"{name} names the folder {value}; text similarity compares two texts or two text "
+            f"files: to compare a folder's texts with each other use `siamkit text dedup "
+            f"{value} --out groups.jsonl`, or with one text `siamkit text plagiarism TEXT_FILE "
+            f"--corpus {value}`"
+        )
     if not is_file:
         return False, value
     if Path(value).suffix.lower() in (".jsonl", ".csv", ".json"):  # many texts, not one
