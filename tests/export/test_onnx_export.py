@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import siamkit
-from siamkit.distances import MahalanobisDistance
+from siamkit.distances import MahalanobisDistance, MLPMetric
 from siamkit.export.onnx import ExportError, export_onnx, read_sidecar
 from siamkit.models import HalfTwinNetwork, Preprocess
 
@@ -185,16 +185,26 @@ def test_dynamo_exporter_also_matches(bundle, fmnist_images, tmp_path):
     assert np.abs(got - _torch_embed(bundle, fmnist_images[:33])).max() <= 1e-4
 
 
-def test_learned_distance_cannot_be_exported(tmp_path):
+@pytest.mark.parametrize("metric", [MahalanobisDistance, MLPMetric])
+def test_learned_distance_cannot_be_exported(tmp_path, metric):
+    """Refused in a sentence saying what to do with the model (serve it with torch) or instead
+    (train with a fixed model.distance); it said only 'export models with a fixed distance'."""
     enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
     net = siamkit.SiameseNetwork(
         enc,
         embedding_dim=4,
-        distance=MahalanobisDistance(4),
+        distance=metric(4),
         preprocess=Preprocess(input_shape=(6,)),
     )
-    with pytest.raises(ExportError, match="learned distance"):
+    with pytest.raises(ExportError) as err:
         export_onnx(net, tmp_path / "m.onnx")
+    assert str(err.value) == (
+        f"the model compares embeddings with a learned distance ({net.distance_name!r}) whose "
+        "weights run in torch, so an ONNX-only device could not compare them: serve this model "
+        "with PyTorch (siamkit serve MODEL, --runtime torch), or train one with a fixed "
+        "model.distance (cosine, euclidean, manhattan or sqeuclidean) to export it"
+    )
+    assert net.distance_name in ("mahalanobis", "mlp")
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 

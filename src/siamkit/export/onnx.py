@@ -197,10 +197,12 @@ def _input_shape(prep: Preprocess, override: Any, branch: str = "f") -> tuple[in
 
 def _check_exportable(model: Model) -> None:
     if model.distance_name not in list_distances():
+        fixed = list_distances()
         raise ExportError(
-            f"the model compares embeddings with a learned distance ({model.distance_name!r}) that "
-            "needs torch, so an ONNX-only device could not use it; export models with a fixed "
-            f"distance ({', '.join(list_distances())})"
+            f"the model compares embeddings with a learned distance ({model.distance_name!r}) "
+            "whose weights run in torch, so an ONNX-only device could not compare them: serve "
+            "this model with PyTorch (siamkit serve MODEL, --runtime torch), or train one with a "
+            f"fixed model.distance ({', '.join(fixed[:-1])} or {fixed[-1]}) to export it"
         )
     if getattr(model, "score_norm", None) is not None:
         raise ExportError(
