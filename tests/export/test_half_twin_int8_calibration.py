@@ -32,8 +32,35 @@ def test_static_int8_calibrates_f_on_the_half_twins_own_x_images(tmp_path: Path)
     res = CliRunner().invoke(cli, ["export", str(folder), "--int8"])
     assert res.exit_code == 0, res.output
     assert f"calibrated on the x images of its training data {data}" in res.output
-    # data.path gone: Fashion-MNIST, as for any one-channel model that names no training data
+    # data.path gone: Fashion-MNIST, as for any one-channel model that names no training data,
+    # and why its x images were not used (it said only 'calibrated on fashion-mnist')
     data.unlink()
     res = CliRunner().invoke(cli, ["export", str(folder), "--int8", "--force"])
     assert res.exit_code == 0, res.output
-    assert "calibrated on fashion-mnist" in res.output
+    assert (
+        f"calibrated on fashion-mnist (its run's data.path {data} is not there; pass "
+        "--calib-data FOLDER to calibrate on the training images)"
+    ) in res.output
+
+
+def test_a_colour_half_twin_without_its_x_images_says_why(tmp_path: Path) -> None:
+    """An RGB half-twin whose data.path holds x of another shape: refused, saying why its own
+    x images cannot calibrate it (the sentence named nothing of them)."""
+    torch.manual_seed(0)
+    rgb = lambda: siamkit.encoders.create_encoder("convnet", in_channels=3, widths=(4,))  # noqa: E731
+    pre_f, pre_g = Preprocess(input_shape=(3, 12, 12)), Preprocess(input_shape=(3, 8, 8))
+    net = HalfTwinNetwork(rgb(), rgb(), 4, preprocess_f=pre_f, preprocess_g=pre_g).eval()
+    data = tmp_path / "pairs.npz"
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 3, 10, 10), np.float32), rng.random((6, 3, 8, 8), np.float32)
+    np.savez(data, x=x, y=y, labels=np.arange(6) % 2)
+    meta = {"task": "half_twin", "config": {"data": {"path": str(data)}}}
+    folder = siamkit.save_model(net, tmp_path / "model", metadata=meta)
+    res = CliRunner().invoke(cli, ["export", str(folder), "--int8"])
+    assert res.exit_code == 2
+    assert (
+        f"static int8 needs calibration images like the training data (its run's data.path "
+        f"{data} holds no x images of tower f's input shape 3x12x12); for a model taking "
+        "(3, 12, 12) inputs pass --calib-data FOLDER"
+    ) in " ".join(res.output.split())
+    assert not (folder / "model.onnx").exists()

@@ -113,16 +113,18 @@ def _calibration(
         source, classes = run["dataset"], run.get("train_classes")
     elif source is None and root is not None and not gone:
         source, classes = root, train
-    elif source is None and (own := _half_twin_training_images(meta, input_shape, count)):
-        return own  # an image half-twin's x (tower f's inputs), not Fashion-MNIST
-    elif source is None and len(input_shape) == 3 and input_shape[0] == 1:
-        source = "fashion-mnist"
     elif source is None:
-        raise click.UsageError(
-            f"static int8 needs calibration images like the training data"
-            f"{f' ({gone})' if gone else ''}; for a model taking {input_shape} inputs pass "
-            "--calib-data FOLDER (or use --int8-mode dynamic)"
-        )
+        own = _half_twin_training_images(meta, input_shape, count)
+        if not isinstance(own, str):
+            return own  # an image half-twin's x (tower f's inputs), not Fashion-MNIST
+        gone = gone or own  # why a half-twin's x images are not used
+        if input_shape[0] != 1:
+            raise click.UsageError(
+                f"static int8 needs calibration images like the training data"
+                f"{f' ({gone})' if gone else ''}; for a model taking {input_shape} inputs pass "
+                "--calib-data FOLDER (or use --int8-mode dynamic)"
+            )
+        source = "fashion-mnist"
     try:
         images = calibration_images(source, input_shape, count=count, classes=classes)
     except (ValueError, FileNotFoundError) as err:
@@ -169,24 +171,28 @@ def _training_sub_folders(
 
 def _half_twin_training_images(
     meta: dict[str, Any], input_shape: tuple[int, ...], count: int
-) -> tuple[Any, str] | None:
+) -> tuple[Any, str] | str:
     """A seeded sample of ``count`` of the ``x`` images an image half-twin (``task:
     half_twin``) trained tower f on, and their label, when its ``data.path`` is still there and
-    holds images of f's input shape; else ``None``."""
+    holds images of f's input shape; else why not (``""``: not a half-twin), which the
+    calibration's label says where it falls back to Fashion-MNIST."""
     import numpy as np
 
     if meta.get("task") != "half_twin":
-        return None
+        return ""
     path = ((meta.get("config") or {}).get("data") or {}).get("path")
-    if not isinstance(path, str) or not Path(path).is_file():
-        return None
+    if not isinstance(path, str):
+        return "the model records no half-twin run's data.path"
+    if not Path(path).is_file():  # (a relative one: from the folder it trained in)
+        return f"its run's data.path {path} is not there"
     try:
         with np.load(path, allow_pickle=False) as f:
             x = f.get("x")
     except (OSError, ValueError, EOFError):
-        return None
+        return f"its run's data.path {path} is not a readable .npz file"
     if x is None or x.ndim != 4 or tuple(x.shape[1:]) != tuple(input_shape) or not len(x):
-        return None
+        shape = "x".join(map(str, input_shape))
+        return f"its run's data.path {path} holds no x images of tower f's input shape {shape}"
     pick = np.random.default_rng(0).choice(len(x), min(count, len(x)), replace=False)
     return x[np.sort(pick)].astype(np.float32), f"the x images of its training data {path}"
 
