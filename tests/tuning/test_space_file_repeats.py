@@ -1,5 +1,6 @@
-"""A search-space file that gives a key twice in one map is refused, naming the key and both
-lines: YAML keeps the last alone, and the study searched what the user had not meant."""
+"""Search-space files that hold no space as meant: a key given twice in one map is refused,
+naming the key and both lines (YAML keeps the last alone, and the study searched what the user
+had not meant); a file of no entries says what it holds and what to write."""
 
 from __future__ import annotations
 
@@ -63,3 +64,29 @@ def test_the_shipped_space_and_an_alias_pass(tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"  # an anchor used twice is one map, not a repeated key
     space.write_text("optim.lr: &r {float: [1.0e-4, 1.0e-3]}\noptim.weight_decay: *r\n")
     assert [p.key for p in load_space(space).params] == ["optim.lr", "optim.weight_decay"]
+
+
+@pytest.mark.parametrize(
+    ("text", "got"),
+    [
+        ("", "nothing (an empty file, or comments alone)"),
+        ("# optim.lr: {float: [1.0e-4, 1.0e-3]}\n", "nothing (an empty file, or comments alone)"),
+        ("{}\n", "an empty map"),
+        ("- optim.lr\n", "a list"),
+        ("optim.lr\n", "the single value 'optim.lr'"),
+    ],
+)
+def test_a_space_file_of_no_entries_says_what_it_got_and_what_to_write(
+    tmp_path: Path, text: str, got: str
+) -> None:
+    """An empty space file (or one of comments, a list, a bare key) was told it 'must be a
+    non-empty map of section.key entries', neither what it held nor what to write."""
+    space = tmp_path / "space.yaml"
+    space.write_text(text)
+    with pytest.raises(ValueError) as err:
+        load_space(space)
+    assert str(err.value) == (
+        f"{space}: a search space must be a non-empty map of section.key entries, got {got}: "
+        "write one line a key, e.g. optim.lr: {float: [1.0e-4, 1.0e-3], log: true}, or leave "
+        "out --space for the default space"
+    )

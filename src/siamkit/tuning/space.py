@@ -337,7 +337,20 @@ class SearchSpace:
         """The space of a search-space file's map (``section.key`` -> choices or a range),
         in file order; ``ValueError`` names the first entry that is not one."""
         if not isinstance(doc, dict) or not doc:
-            raise ValueError("a search space must be a non-empty map of section.key entries")
+            got = (
+                "nothing (an empty file, or comments alone)"
+                if doc is None
+                else "an empty map"
+                if isinstance(doc, dict)
+                else "a list"
+                if isinstance(doc, list)
+                else f"the single value {doc!r}"
+            )
+            raise ValueError(
+                f"a search space must be a non-empty map of section.key entries, got {got}: "
+                "write one line a key, e.g. optim.lr: {float: [1.0e-4, 1.0e-3], log: true}, or "
+                "leave out --space for the default space"
+            )
         params: dict[str, Param] = {}
         written: dict[str, Any] = {}  # each key as the map wrote it
         for k, v in doc.items():
