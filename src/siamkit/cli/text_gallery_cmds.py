@@ -326,7 +326,7 @@ def verify(
     """
     from siamkit.cli.text_identify import check_gallery_file, command_line_queries, verify_text
 
-    text_ = command_line_queries((query,))[0].text
+    text_ = command_line_queries((query,), file_option=False)[0].text
     check_gallery_file(gallery_path, model_path)  # before the model loads
     used = _gallery_model(model_path, gallery_path)
     model = _text_common._model(used.path, _device(device, runtime))

@@ -28,12 +28,37 @@ _NEW_GALLERY = (
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def command_line_queries(queries: tuple[str, ...]) -> list[Document]:
-    """The QUERY arguments as documents ``1``, ``2``, ...; a blank one is refused, naming it
-    (``QUERY``, or ``QUERY 2`` of several), before any model loads."""
+def command_line_queries(queries: tuple[str, ...], file_option: bool = True) -> list[Document]:
+    """The QUERY arguments as documents ``1``, ``2``, ...; a blank one, or one naming an
+    existing file or folder, is refused, naming it (``QUERY``, or ``QUERY 2`` of several), before
+    any model loads. ``file_option``: the command reads a file's texts with ``--file`` (text
+    identify; text verify takes a text only)."""
     names = ["QUERY"] if len(queries) == 1 else [f"QUERY {i + 1}" for i in range(len(queries))]
     check_texts(list(queries), names=names)
+    for q, n in zip(queries, names):
+        _refuse_a_path(q, n, file_option)
     return [Document(str(i + 1), q, n) for i, (q, n) in enumerate(zip(queries, names))]
+
+
+def _refuse_a_path(query: str, name: str, file_option: bool) -> None:
+    """A QUERY naming an existing file or folder (`text identify new_ticket.txt`) was identified
+    (or verified) as the text of its name, matched nothing and said 'unknown'; identify's --file
+    reads a file's or a folder's texts, and verify takes the text itself."""
+    import click
+
+    try:
+        if "\n" in query or len(query) >= 4096 or not Path(query).exists():
+            return
+        kind = "folder" if Path(query).is_dir() else "file"
+    except (OSError, ValueError):  # a text too long for a path, or holding a NUL
+        return
+    if file_option:
+        fix = f"to identify the {kind}'s {'texts' if kind == 'folder' else 'text'}, give --file {query}"
+    elif kind == "file":
+        fix = f'give the text itself, e.g. "$(cat {query})"'
+    else:
+        fix = "give the text itself"
+    raise click.UsageError(f"{name} names the {kind} {query}, and a QUERY is a text: {fix}")
 
 
 def check_gallery_file(gallery_path: str, model_path: str | None) -> None:
