@@ -67,6 +67,17 @@ def test_refuses_to_quantise_twice_or_a_missing_file(exported, tmp_path):
     assert not (tmp_path / "onnx.json").exists()  # only model folders get a sidecar
 
 
+def test_an_out_path_in_a_new_folder_is_written(exported, fmnist_images, tmp_path):
+    """quantize_onnx(fp32, "edge/new/m.int8.onnx") failed with FileNotFoundError naming its own
+    temporary folder (.quantizeXXXX) where the folder did not exist; export_onnx makes it."""
+    dest = tmp_path / "edge" / "new" / "m.int8.onnx"
+    res = quantize_onnx(exported, dest, mode="dynamic")
+    assert res.path == dest and dest.is_file()
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["m.int8.onnx"]  # no temporary left
+    z = OnnxEmbedder(dest).embed(fmnist_images[:64])
+    assert _cosine(z, OnnxEmbedder(exported).embed(fmnist_images[:64])).min() > 0.98
+
+
 def _train_fmnist_disjoint(seconds_budget: float = 600.0) -> siamkit.SiameseNetwork:
     """A small convnet trained briefly on Fashion-MNIST classes 0-5 with multi-similarity loss."""
     from siamkit.data.fashion_mnist import load_fashion_mnist

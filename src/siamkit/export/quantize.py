@@ -188,6 +188,7 @@ def quantize_onnx(
         raise ValueError(f"{src} is already quantised ({info.precision}); quantise the fp32 export")
     calib = _check_calibration(calibration, info.input_shape) if mode == "static" else None
     dest = Path(out_path) if out_path is not None else int8_path(src)
+    dest.parent.mkdir(parents=True, exist_ok=True)  # as export_onnx: its temporary folder is there
     remove_stale_temp_folders(dest.parent, ".quantize")  # of quantisations killed with kill -9
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".quantize") as tmp:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
