@@ -77,3 +77,18 @@ def test_a_class_named_twice_is_named_before_the_data_load(
     assert res.exit_code == 1
     assert res.output.strip().splitlines()[-1] == f"Error: {said}"
     assert "loading" not in res.output and not out.exists()
+
+
+def test_validation_classes_outside_the_training_list_say_what_to_name() -> None:
+    """data.val_classes naming a test class said why it is refused but not what to give, and
+    'which are' of one class."""
+    with pytest.raises(ValueError) as err:
+        config_from_dict({"data": {"train_classes": [0, 1, 2, 3, 4, 5], "val_classes": [4, 9]}})
+    assert str(err.value) == (
+        "data.val_classes = [4, 9] includes [9], which is not in data.train_classes "
+        "[0, 1, 2, 3, 4, 5]: validation classes are held out from the training classes and must "
+        "never be test classes; name ids of data.train_classes, or give a count drawn from them "
+        "(e.g. data.val_classes: 2)"
+    )
+    with pytest.raises(ValueError, match=r"includes \[6, 7\], which are not in data\.train"):
+        config_from_dict({"data": {"train_classes": [0, 1, 2, 3, 4, 5], "val_classes": [6, 7]}})

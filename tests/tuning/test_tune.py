@@ -609,7 +609,7 @@ def _tiny_folder(root: Path, one_image_classes: tuple[int, ...]) -> Path:
         (["data.val_classes=[]"], "data.val_classes is empty"),
         (["data.train_classes=[]"], "data.train_classes is empty"),
         (["data.val_classes=[6, 7]"], "data.val_classes = [6, 7] includes [6, 7]"),  # test classes
-        (["data.val_classes=[4, 9]"], "which are not in data.train_classes"),
+        (["data.val_classes=[4, 9]"], "which is not in data.train_classes"),
         (["data.val_classes=5"], "data.val_classes = 5 leaves fewer than 2"),
         (["data.val_classes=[4]"], "hold out at least 2 classes"),
         # the validation classes have one image each: no same-class pair, found when the data loads

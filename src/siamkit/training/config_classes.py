@@ -140,9 +140,11 @@ def _check_val_classes(cfg: DataConfig) -> None:
         outside = sorted(set(vc) - set(cfg.train_classes))
         if outside:
             raise ValueError(
-                f"data.val_classes = {list(vc)} includes {outside}, which are not in "
-                f"data.train_classes {list(cfg.train_classes)}: validation classes are held out "
-                "from the training classes and must never be test classes"
+                f"data.val_classes = {list(vc)} includes {outside}, which "
+                f"{'is' if len(outside) == 1 else 'are'} not in data.train_classes "
+                f"{list(cfg.train_classes)}: validation classes are held out from the training "
+                "classes and must never be test classes; name ids of data.train_classes, or give "
+                "a count drawn from them (e.g. data.val_classes: 2)"
             )
         if len(cfg.train_classes) - len(vc) < 2:
             raise too_few_left_to_train(vc, cfg.train_classes)
