@@ -69,7 +69,7 @@ def too_few_left_to_train(
     """The sentence for ``data.val_classes`` holding out so many of ``data.train_classes`` (a
     list or a count) that fewer than 2 are left to train on.
 
-    >>> print(too_few_left_to_train(10, (0, 1, 2, 3, 4, 5)))
+    >>> print(too_few_left_to_train(10, (0, 1, 2, 3, 4, 5)))  # doctest: +NORMALIZE_WHITESPACE
     data.val_classes = 10 leaves fewer than 2 of the 6 classes data.train_classes lists to train
     on: hold out at most 4, or train on more classes (data.train_classes: a longer list, or a
     count of classes to draw)
