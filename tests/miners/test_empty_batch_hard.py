@@ -86,3 +86,25 @@ def test_an_empty_batch_against_a_filled_memory_gives_zero_not_nan(inner) -> Non
     value = xbm(z, EMPTY_Y)
     value.backward()
     assert value.item() == 0.0 and z.grad is not None
+
+
+@pytest.mark.parametrize("after_reset", [False, True], ids=["first_call", "after_reset"])
+@pytest.mark.parametrize(
+    "inner",
+    [
+        MultiSimilarityLoss,
+        lambda: MultiSimilarityLoss(mining="multi_similarity"),
+        GeneralizedLiftedStructureLoss,
+    ],
+    ids=["multi_similarity", "multi_similarity_mined", "lifted_structure"],
+)
+def test_an_empty_batch_against_an_empty_memory_gives_zero(inner, after_reset: bool) -> None:  # type: ignore[no-untyped-def]
+    # the memory's own copy of the multi-similarity miner raised amin()'s IndexError here
+    xbm = CrossBatchMemory(inner(), embedding_dim=8, memory_size=8, warmup_steps=0)
+    if after_reset:
+        xbm(torch.randn(4, 8), torch.tensor([0, 0, 1, 1]))
+        xbm.reset()
+    z = torch.randn(0, 8, requires_grad=True)
+    value = xbm(z, EMPTY_Y)
+    value.backward()
+    assert value.item() == 0.0 and z.grad is not None

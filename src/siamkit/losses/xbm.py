@@ -191,10 +191,11 @@ def reference_loss(
     if isinstance(loss, MultiSimilarityLoss):
         sim = 1.0 - loss.distance.matrix(embeddings, ref)  # (B, R)
         if isinstance(loss.mining, MultiSimilarityMiner):
-            s, eps = sim.detach(), loss.mining.epsilon
-            hardest_pos = s.masked_fill(~pos, float("inf")).amin(1, keepdim=True)
-            hardest_neg = s.masked_fill(~neg, float("-inf")).amax(1, keepdim=True)
-            pos, neg = pos & (s - eps < hardest_neg), neg & (s + eps > hardest_pos)
+            if sim.shape[1] > 0:  # an empty batch and memory: no pairs (amin() needs a column)
+                s, eps = sim.detach(), loss.mining.epsilon
+                hardest_pos = s.masked_fill(~pos, float("inf")).amin(1, keepdim=True)
+                hardest_neg = s.masked_fill(~neg, float("-inf")).amax(1, keepdim=True)
+                pos, neg = pos & (s - eps < hardest_neg), neg & (s + eps > hardest_pos)
         elif loss.mining is not None:
             raise ValueError(
                 "a cross-batch memory with multi_similarity uses no miner or its own "
