@@ -7,6 +7,8 @@ largest id, and give the same loss as the batch renumbered ``0..C-1``.
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -56,3 +58,31 @@ def test_large_class_ids_give_the_loss_of_the_renumbered_batch(make) -> None:  #
     got = big(z, torch.tensor(BIG)[rows])
 
     assert float(got.detach()) == pytest.approx(float(want.detach()), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda classes: ProxyAnchorLoss(classes, 8),
+        lambda classes: SoftTripleLoss(classes, 8, centers_per_class=2),
+        lambda classes: MarginLoss(per_class_beta=True, classes=classes),
+    ],
+)
+def test_a_strided_view_of_labels_gives_no_warning_and_the_same_loss(make) -> None:  # type: ignore[no-untyped-def]
+    # a long column view passes .long() and .to() unchanged, and searchsorted warned on it
+    z = F.normalize(torch.randn(6, 8, generator=torch.Generator().manual_seed(1)), dim=1)
+    table = torch.tensor([[3, 7], [10**9, 7], [2**40, 7], [3, 7], [10**9, 7], [2**40, 7]])
+    labels = table[:, 0]
+    assert not labels.is_contiguous()
+    loss = make(BIG)
+
+    always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # torch gives this warning once a process, not once a test
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = loss(z, labels)
+    finally:
+        torch.set_warn_always(always)
+
+    assert float(got.detach()) == float(loss(z, labels.contiguous()).detach())

@@ -33,7 +33,7 @@ def class_lookup(classes: Sequence[int], at_least: int = 1) -> Tensor:
 
 def class_rows(lookup: Tensor, labels: Tensor, what: str = "proxy") -> Tensor:
     """Class ids ``(B,)`` -> rows ``(B,)``; a ``ValueError`` naming a class without a ``what``."""
-    lab = labels.long().to(lookup.device)
+    lab = labels.long().to(lookup.device).contiguous()  # searchsorted warns on a strided view
     if lookup.numel() == 0:
         rows = torch.zeros_like(lab)
         bad = torch.ones_like(lab, dtype=torch.bool)
