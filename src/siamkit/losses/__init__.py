@@ -23,6 +23,12 @@ Three call contracts, one per kind of input:
   config).
 - **two views** (self-supervision): ``NTXentLoss(z1 (N, D), z2 (N, D))``, row ``i`` of each a view
   of the same item.
+
+Precision: the label-based losses take half-precision (bfloat16, float16) embeddings to float32
+for their matrices (:func:`siamkit.losses.functional.at_least_float32`). Inside
+``torch.autocast`` the embeddings are float32 already and autocast still runs the matmuls in half
+precision (only the NaN of an ``acos`` or ``sqrt`` of a cosine rounded to 1 is kept away there):
+call a loss outside autocast on ``z.float()``, as siamkit's trainers do, for float32 matrices.
 """
 
 from siamkit.losses.angular import AngularLoss, angular_loss

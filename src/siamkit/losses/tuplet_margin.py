@@ -45,8 +45,11 @@ def tuplet_margin_loss(
     ``pos_mask`` / ``neg_mask`` (``(B, B)`` bool, row = anchor, e.g. mined pairs) restrict the
     pairs. A positive pair whose anchor has no negative adds 0 and counts in the mean; no
     positive pair gives 0 with a gradient. The positive's cosine is clamped inside
-    ``(-1, 1)`` before its arccosine, in float32 for half-precision input (autocast), so
-    identical embeddings give a finite gradient.
+    ``(-1, 1)`` before its arccosine, in float32 (for half-precision embeddings, and for the
+    half-precision cosines of a call inside ``torch.autocast``), so identical embeddings give
+    a finite gradient. Under autocast the cosine matrix itself is still computed in half
+    precision; call the loss outside autocast on ``z.float()`` for float32 matrices, as
+    siamkit's trainers do (:func:`siamkit.losses.functional.at_least_float32`).
 
     >>> z = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     >>> round(float(tuplet_margin_loss(z, torch.tensor([0, 0, 1]), margin=0.0, scale=2.0)), 4)
