@@ -68,3 +68,11 @@ def test_the_command_line_refuses_it_in_one_sentence_and_writes_nothing(tmp_path
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ssl.method is not a key"), res.output
     assert not out.exists()
+
+
+def test_a_method_override_with_a_key_says_method_is_a_name() -> None:
+    said = _refusal("method.name=byol")
+    assert said == (
+        "override 'method.name=byol': method is a name, not a section: --set method=NAME, one "
+        f"of {', '.join(METHODS)}"
+    )

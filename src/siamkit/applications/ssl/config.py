@@ -256,6 +256,11 @@ def apply_ssl_overrides(
         except yaml.YAMLError:
             raise ConfigError(f"cannot read the value in override {item!r}") from None
         section, dot, name = key.strip().partition(".")
+        if dot and section == "method":  # was "section 'method' must be a mapping of keys to ..."
+            raise ConfigError(
+                f"override {item!r}: method is a name, not a section: --set method=NAME, one of "
+                f"{', '.join(METHODS)}"
+            )
         if not dot:
             doc[section] = value
         else:
