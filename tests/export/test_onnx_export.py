@@ -208,6 +208,46 @@ def test_learned_distance_cannot_be_exported(tmp_path, metric):
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
+class _PerImageScale(torch.nn.Module):
+    """Divides each image by its own standard deviation: NaN for a flat image, in torch too."""
+
+    num_features = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = x.flatten(1)
+        return self.lin(f / f.std(dim=1, keepdim=True))
+
+
+def test_a_model_giving_nan_in_torch_is_named_not_its_export(tmp_path):
+    """A model whose torch embedding of a blank or flat image is NaN was refused as 'the ONNX
+    export gives NaN or infinite embeddings where the torch model does not', sending the user
+    to the exporter; it is the model, which the sentence now says, naming the inputs."""
+    from siamkit.encoders import create_encoder, register_encoder
+
+    register_encoder("per_image_scale_test", _PerImageScale, overwrite=True)
+    net = siamkit.SiameseNetwork(
+        create_encoder("per_image_scale_test"),
+        embedding_dim=4,
+        preprocess=Preprocess(input_shape=(1, 4, 4)),
+    ).eval()
+    with torch.no_grad():  # the reference: torch's own embeddings of the check's inputs
+        flat = net.embed(torch.stack([torch.zeros(1, 4, 4), torch.full((1, 4, 4), 0.5)]))
+        rand = net.embed(torch.rand(3, 1, 4, 4))
+    assert torch.isnan(flat).all() and torch.isfinite(rand).all()
+    with pytest.raises(ExportError) as err:
+        export_onnx(net, tmp_path / "m.onnx")
+    assert str(err.value).startswith(
+        "the model gives NaN or infinite embeddings in PyTorch itself for blank (all 0) and "
+        "flat (all 0.5) inputs, so its ONNX export cannot be checked against it and nothing "
+        "was written: make it give finite embeddings"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_score_normalised_model_cannot_be_exported(tmp_path):
     enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
     net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(6,)))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -365,7 +366,12 @@ def _fold_constants(path: Path) -> None:
     onnx.save_model(proto, str(path))
 
 
-def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | None:
+_CHECK_INPUTS = ("random", "random", "random", "blank (all 0)", "flat (all 0.5)")
+
+
+def _parity(
+    graph: nn.Module, path: Path, shape: tuple[int, ...], what: str = "the model"
+) -> float | None:
     sess = parity_session(path)
     if sess is None:
         return None
@@ -381,6 +387,16 @@ def _parity(graph: nn.Module, path: Path, shape: tuple[int, ...]) -> float | Non
     step(f"checking the ONNX graph against PyTorch on {len(x)} images (random, blank, flat)")
     with torch.no_grad():
         want = graph(x).numpy()
+    bad = [_CHECK_INPUTS[i] for i in range(len(x)) if not np.isfinite(want[i]).all()]
+    if bad:  # not the export's fault: it said the ONNX graph gave NaN where torch did not
+        kinds = list(dict.fromkeys(bad))
+        inputs = f"a {kinds[0]} input" if len(kinds) == 1 else f"{' and '.join(kinds)} inputs"
+        raise ExportError(
+            f"{what} gives NaN or infinite embeddings in PyTorch itself for {inputs}, so "
+            "its ONNX export cannot be checked against it and nothing was written: make it give "
+            "finite embeddings for such inputs (an eps where it divides or takes a square root; "
+            "real images have blank and flat regions)"
+        )
     worst = 0.0
     for batch in (x[:1], x):  # batch 1 and a larger one: the batch dimension must be dynamic
         got = sess.run(None, {INPUT_NAME: batch.numpy()})[0]
@@ -539,7 +555,7 @@ class _Graph:
             onnx_mod.helper.set_model_props(proto, meta)
             onnx_mod.checker.check_model(proto)
             onnx_mod.save_model(proto, str(tmp))
-            diff = _parity(graph, tmp, shape)
+            diff = _parity(graph, tmp, shape, what)
             if diff == float("inf"):
                 raise ExportError(
                     f"the ONNX export{of} gives NaN or infinite embeddings where the torch model "
