@@ -141,3 +141,40 @@ def test_min_distances_of_a_cohort_normalised_distance_are_the_searched_ones(mon
     # search itself gives an item values 4e-6 apart for a query alone and in a batch of 30
     np.testing.assert_allclose(dist, by_search, rtol=1e-5, atol=2e-5)
     assert ids.tolist() == list(range(300))
+
+
+@pytest.mark.parametrize("index", ["faiss-flat", "lsh"])
+def test_a_search_index_widens_per_label_past_a_label_found_through_a_farther_liked_item(
+    tmp_path, index
+):
+    """The search path's own widening (``nearest_labels``), which the exact index no longer
+    takes: liked A sits in a crowd of one label, liked B far off beside 'q' (0.5 from B). The
+    first k + L neighbours find crowd and q, but 'm' (0.3 from A, beyond A's crowd) ranks
+    before q; stopping at k labels found answered q. The test of this in test_gallery.py runs
+    on an exact index, which scans, so it passed with the widening broken."""
+    if index.startswith("faiss"):
+        pytest.importorskip("faiss")
+    rng = np.random.default_rng(0)
+    options = {"num_tables": 16, "num_bits": 1} if index == "lsh" else {}  # LSH: every bucket
+    with Gallery.open(
+        tmp_path / "g.db",
+        None,
+        embedding_dim=3,
+        distance="euclidean",
+        index=index,
+        index_options=options,
+    ) as g:
+        (a,) = g.enroll_embeddings("a", np.zeros((1, 3), np.float32))
+        (b,) = g.enroll_embeddings("b", np.array([[10.0, 0, 0]], np.float32))
+        g.enroll_embeddings("crowd", rng.normal(0, 0.01, (30, 3)).astype(np.float32))
+        g.enroll_embeddings("q", np.array([[10.5, 0, 0]], np.float32))
+        g.enroll_embeddings("m", np.array([[0, 0, 0.3]], np.float32))
+        items = g.items()
+        got = g.recommend([a, b], k=2, per_label=True)
+    d = naive_min(items.embeddings, items.embeddings[:2], "euclidean")
+    best: dict[str, float] = {}
+    for label, di in zip(items.labels, d.tolist()):
+        if label not in ("a", "b"):
+            best[label] = min(best.get(label, np.inf), di)
+    assert [m.label for m in got] == sorted(best, key=best.__getitem__)[:2] == ["crowd", "m"]
+    assert got[1].distance == pytest.approx(0.3, abs=1e-5)
