@@ -64,6 +64,9 @@ def _first_k(cand: Tensor, k: int) -> tuple[Tensor, Tensor]:
 class ExactIndex:
     """Exact k-nearest-neighbour search over ``(N, D)`` embeddings; the default gallery index.
 
+    Items at an equal distance from a query (copies of one embedding) come in the order they
+    were added, the k-th's ties too, whether the query is searched alone or in a batch.
+
     Args:
         dim: embedding dimension ``D``.
         distance: a distance name (``"euclidean"``, ``"sqeuclidean"``, ``"cosine"``,
