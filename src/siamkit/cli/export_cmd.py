@@ -631,10 +631,10 @@ def _int8_check(
 )
 @click.option(
     "--opset",
-    default=17,
-    show_default=True,
+    default=None,
     type=click.IntRange(9, 30),
-    help="ONNX opset version of the graph.",
+    help="ONNX opset version of the graph [default: 17; 18 with --exporter dynamo, which "
+    "writes 18 or newer].",
 )
 @click.option(
     "--exporter",
@@ -699,7 +699,7 @@ def export(
     int8_mode: str | None,
     calib_data: str | None,
     calib_size: int,
-    opset: int,
+    opset: int | None,
     exporter: str,
     out: str | None,
     input_shape: str | None,
@@ -767,7 +767,7 @@ def export(
             "--input-shape": input_shape is not None,
             "--check-data": check_data is not None,
             "--exporter dynamo": exporter == "dynamo",
-            f"--opset {opset}": opset != 17,
+            f"--opset {opset}": opset not in (None, 17),
             "--branch g": branch == "g",
         }
         try:
@@ -779,6 +779,16 @@ def export(
             raise click.ClickException(str(err).strip() or type(err).__name__) from None
         _print(rows, None, fmt, as_json)
         return
+    from siamkit.export.onnx import DYNAMO_MIN_OPSET
+
+    if exporter == "dynamo" and opset is not None and opset < DYNAMO_MIN_OPSET:
+        raise click.BadParameter(  # it wrote opset 18 anyway, with onnx.json saying 17
+            f"--exporter dynamo writes opset {DYNAMO_MIN_OPSET} or newer, not {opset}: give "
+            f"--opset {DYNAMO_MIN_OPSET} or more (or leave it out), or use --exporter torchscript "
+            f"for opset {opset}",
+            param_hint="'--opset'",
+        )
+    opset = opset or (DYNAMO_MIN_OPSET if exporter == "dynamo" else 17)
     if out is not None and Path(out).is_dir():
         raise click.BadParameter(
             f"{out} is a folder; an image model exports to a .onnx file, e.g. {Path(out) / 'model.onnx'}",

@@ -78,6 +78,9 @@ __all__ = [
 Model = SiameseNetwork | HalfTwinNetwork | JoinedEmbedding
 INPUT_NAME, OUTPUT_NAME = "images", "embedding"
 EXPORTERS = ("torchscript", "dynamo")
+#: The oldest opset the dynamo exporter writes: asked for an older one, it wrote 18 anyway
+#: (its down-conversion fails on ReduceMean's axes input, printing a traceback on stderr).
+DYNAMO_MIN_OPSET = 18
 
 
 class ExportError(ValueError):
@@ -464,6 +467,11 @@ def export_onnx(
     import_onnx()
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter is one of {', '.join(EXPORTERS)}, got {exporter!r}")
+    if exporter == "dynamo" and opset < DYNAMO_MIN_OPSET:  # it wrote 18, recorded as opset
+        raise ValueError(
+            f"the dynamo exporter writes opset {DYNAMO_MIN_OPSET} or newer, not {opset}: pass "
+            f"opset={DYNAMO_MIN_OPSET} or more, or exporter='torchscript' for opset {opset}"
+        )
     net, folder, fingerprint = _source(model)
     _check_exportable(net)
     both = branch is None and isinstance(net, HalfTwinNetwork)
