@@ -262,3 +262,67 @@ def test_signed_hog_pyramid_matches_a_naive_loop() -> None:
         features.extra_dim((1, 6, 6))
     with pytest.raises(ValueError, match="levels"):
         AppearanceFeatures(4, features="pixels", levels=2)
+
+
+class _Tower(torch.nn.Module):
+    """A user's encoder around any inner module, with 16 features."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.num_features = 16
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)  # type: ignore[no-any-return]
+
+
+def test_half_twin_takes_lazy_towers_and_refuses_one_lazy_tower_twice() -> None:
+    """Lazy layers have no memory before their first batch (numel raised); they are shared only
+    when they are the same module, as the second call is."""
+    net = HalfTwinNetwork(_Tower(torch.nn.LazyLinear(16)), _Tower(torch.nn.LazyLinear(16)), 8)
+    assert net.embed_f(torch.randn(3, 5)).shape == net.embed_g(torch.randn(3, 7)).shape == (3, 8)
+    lazy = _Tower(torch.nn.LazyLinear(16))
+    with pytest.raises(ValueError, match="share weights"):
+        HalfTwinNetwork(lazy, lazy, 8)
+
+
+def test_half_twin_takes_a_tower_with_a_sparse_buffer() -> None:
+    """A sparse tensor's storage cannot be read (that raised); it is not another tower's."""
+    f, g = _Tower(torch.nn.Linear(4, 16)), _Tower(torch.nn.Linear(4, 16))
+    f.register_buffer("mask", torch.eye(3).to_sparse())
+    net = HalfTwinNetwork(f, g, 8)
+    assert net(torch.randn(2, 4), torch.randn(2, 4)).shape == (2,)
+
+
+def test_half_twin_takes_disjoint_slices_of_one_matrix_and_refuses_overlapping_ones(
+    tmp_path: Path,
+) -> None:
+    """Towers initialised from disjoint rows of one pretrained matrix keep nothing in common:
+    they save, load and train apart. Slices that overlap by one row share weights."""
+    pre = {
+        "preprocess_f": Preprocess(input_shape=(4,)),
+        "preprocess_g": Preprocess(input_shape=(4,)),
+    }
+    w = torch.randn(33, 4)
+    f = siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=4, hidden=[16])
+    f.net[0].weight = torch.nn.Parameter(w[:16])
+    g.net[0].weight = torch.nn.Parameter(w[16:32])
+    net = HalfTwinNetwork(f, g, 4, **pre).eval()
+    siamkit.save_model(net, tmp_path / "m")
+    x, y = torch.randn(3, 4), torch.randn(3, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(siamkit.load_model(tmp_path / "m")(x, y), net(x, y))
+    g.net[0].weight = torch.nn.Parameter(w[15:31])  # row 15 is f's too
+    with pytest.raises(ValueError, match="share weights"):
+        HalfTwinNetwork(f, g, 4, **pre)
+
+
+def test_half_twin_refuses_one_meta_tower_twice_and_takes_two() -> None:
+    """Meta tensors have no memory (every pointer 0, which the check skipped): one tower given
+    twice is told by identity."""
+    with torch.device("meta"):
+        f, g = _Tower(torch.nn.Linear(4, 16)), _Tower(torch.nn.Linear(4, 16))
+    with pytest.raises(ValueError, match="share weights"):
+        HalfTwinNetwork(f, f, 8)
+    HalfTwinNetwork(f, g, 8)

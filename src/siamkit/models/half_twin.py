@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
+from torch.nn.parameter import is_lazy
 
 from siamkit.distances import Distance, get_distance
 from siamkit.encoders import create_encoder, encoder_spec  # noqa: F401  (the doctests use it)
@@ -20,11 +22,44 @@ from siamkit.models.siamese import (
 )
 
 
-def _saved_storages(module: nn.Module) -> set[int]:
-    """Where the tensors a saved model keeps of ``module`` (its parameters and persistent
-    buffers) live: two towers with one in common share weights, and safetensors refuses them."""
-    tensors = module.state_dict(keep_vars=True).values()
-    return {p for t in tensors if t.numel() and (p := t.untyped_storage().data_ptr())}
+def _saved_extents(module: nn.Module) -> tuple[set[int], list[tuple[str, int, int]]]:
+    """What a saved model keeps of ``module`` (its parameters and persistent buffers), for
+    :func:`_share_weights`: the ids of those with no memory to compare (lazy, meta, sparse or
+    otherwise unreadable storage) and the ``(device, first byte, end byte)`` each other one
+    spans in memory."""
+    ids: set[int] = set()
+    spans: list[tuple[str, int, int]] = []
+    for t in module.state_dict(keep_vars=True).values():
+        if is_lazy(t) or t.is_meta or t.layout != torch.strided:
+            ids.add(id(t))
+            continue
+        if not t.numel():
+            continue
+        try:
+            base = t.untyped_storage().data_ptr()
+        except (RuntimeError, NotImplementedError):  # e.g. a tensor subclass without storage
+            ids.add(id(t))
+            continue
+        start = base + t.storage_offset() * t.element_size()
+        extent = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride()))  # elements spanned
+        spans.append((str(t.device), start, start + extent * t.element_size()))
+    return ids, spans
+
+
+def _share_weights(f: nn.Module, g: nn.Module) -> bool:
+    """Whether two towers keep a tensor in common: the same one (one encoder twice, a layer in
+    common) or two over overlapping memory, which safetensors refuses to save ("Some tensors
+    share memory"). Tensors over disjoint parts of one tensor (slices of one pretrained matrix)
+    save and train apart, so they are not shared; tensors with no memory to compare (lazy, meta,
+    sparse) are shared only when they are the same tensor."""
+    ids_f, spans_f = _saved_extents(f)
+    ids_g, spans_g = _saved_extents(g)
+    if ids_f & ids_g:
+        return True
+    for device, start, end in spans_f:  # g's spans are few hundred at most: a scan is enough
+        if any(d == device and s < end and start < e for d, s, e in spans_g):
+            return True
+    return False
 
 
 class HalfTwinNetwork(nn.Module):
@@ -52,7 +87,7 @@ class HalfTwinNetwork(nn.Module):
         preprocess_g: Preprocess | None = None,
     ) -> None:
         super().__init__()
-        if _saved_storages(encoder_f) & _saved_storages(encoder_g):  # e.g. one encoder twice
+        if _share_weights(encoder_f, encoder_g):  # e.g. one encoder twice
             raise ValueError(
                 "encoder_f and encoder_g share weights (the same encoder, or layers in common), "
                 "but a half-twin's towers are unshared, and a saved model keeps each tower's "
