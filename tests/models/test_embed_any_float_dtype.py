@@ -65,3 +65,26 @@ def test_a_joined_model_embeds_float64_images_as_their_float32_values() -> None:
         torch.testing.assert_close(got, want)
         torch.testing.assert_close(parts["appearance"], AppearanceFeatures(7, features)(x))
     assert joined.double().embed(x).dtype == torch.float64  # a double model keeps float64
+
+
+def test_a_half_precision_joined_model_gives_a_black_image_finite_features() -> None:
+    """Computed in float16, the appearance features' 1e-12 margin (which keeps a black image's
+    0/0 away) was 0, and a black image's joined embedding NaN; they are computed in float32
+    and come back in float16."""
+    from siamkit.heads import AppearanceFeatures
+
+    torch.manual_seed(0)
+    enc = create_encoder("convnet", in_channels=1, widths=[8, 16])
+    pre = siamkit.Preprocess(input_shape=(1, 28, 28))
+    net = siamkit.SiameseNetwork(enc, embedding_dim=8, preprocess=pre).eval()
+    x = torch.rand(3, 1, 28, 28)
+    x[0] = 0.0
+    for features in ("pixels", "hog"):
+        joined = siamkit.models.JoinedEmbedding(net, AppearanceFeatures(7, features), 0.5)
+        joined = joined.eval().half()
+        with torch.no_grad():
+            z, parts = joined.embed(x), joined.parts(x)
+        assert z.dtype == parts["appearance"].dtype == torch.float16
+        assert bool(torch.isfinite(z).all())
+        want = AppearanceFeatures(7, features)(x).half()  # in float32, on the float32 images
+        torch.testing.assert_close(parts["appearance"], want)

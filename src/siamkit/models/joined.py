@@ -133,9 +133,13 @@ class JoinedEmbedding(PairScoring, nn.Module):
     def parts(self, x: Tensor, check: bool = True) -> dict[str, Tensor]:
         """The parts :meth:`embed` joins, each alone and unweighted: ``{"learned": (N, D_net),
         "appearance": (N, D_features)}`` (the report's ablation). The features are computed in
-        the dtype of the learned part: float64 images from NumPy give float32 embeddings."""
+        the learned part's dtype, or float32 if it is narrower, and come back in its dtype:
+        float64 images from NumPy give float32 embeddings, and a half-precision network's
+        features stay finite (their 1e-12 margin, which keeps a black image's from being 0/0,
+        is 0 in float16)."""
         z = self.net.embed(x, check=check)
-        return {"learned": z, "appearance": self.features(x.to(z.dtype))}
+        wide = torch.promote_types(z.dtype, torch.float32)
+        return {"learned": z, "appearance": self.features(x.to(wide)).to(z.dtype)}
 
     def config(self) -> dict[str, Any]:
         """The JSON-ready description :func:`siamkit.save_model` stores and :meth:`from_config` reads."""
