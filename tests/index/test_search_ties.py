@@ -73,3 +73,18 @@ def test_identify_answers_a_query_alone_as_in_a_batch(tmp_path):
     assert [m.label for m in alone.matches] == ["p000", "p001", "p002"]
     assert batch.matches == alone.matches and batch.label == alone.label == "p000"
     g.close()
+
+
+def test_many_copies_for_many_queries_give_the_first_added():
+    """More copies within rounding of the k-th than the keys kept: the other pass finds and
+    measures them, for 400 queries at once, and the first added win."""
+    rng = np.random.default_rng(3)
+    one = rng.standard_normal((1, 16)).astype(np.float32)
+    x = np.concatenate([rng.standard_normal((500, 16)).astype(np.float32), one.repeat(3000, 0)])
+    for name in ("euclidean", "cosine"):
+        index = ExactIndex(16, name)
+        index.add(x, np.arange(3500))
+        got = index.search(np.concatenate([one.repeat(399, 0), x[:1]]), 5)
+        assert (got.ids[:399] == np.arange(500, 505)).all()
+        assert (got.distances[:399] <= 1e-6).all()
+        assert got.ids[399, 0] == 0 and got.distances[399, 0] <= 1e-6

@@ -261,7 +261,7 @@ class ExactIndex:
             cand_pos = torch.cat([best_pos[rows], arange.expand(rows.numel(), -1)], dim=1)
             best[rows], best_pos[rows] = vals, cand_pos.gather(1, sel)
         if name:
-            return self._exact_matmul(q, data, sqnorm, best, best_pos, k, chunk, name)
+            return self._exact_matmul(q, data, sqnorm, best, best_pos, k, name)
         return best, best_pos
 
     def min_distances(self, queries: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -352,7 +352,6 @@ class ExactIndex:
         keys: Tensor,
         pos: Tensor,
         k: int,
-        chunk: int,
         name: str,
     ) -> tuple[Tensor, Tensor]:
         """The ``k`` nearest of the matrix-product ``keys`` ``(Q, kk >= k)``, measured pair by
@@ -383,47 +382,36 @@ class ExactIndex:
         if keys.shape[1] < n:  # keys past those kept may be within rounding too
             more = (keys[:, -1] <= thr).nonzero().squeeze(1)
             if more.numel():
-                dist[more], pos[more] = self._near_ties(
-                    q[more], data, sqnorm, thr[more], k, chunk, name
-                )
+                dist[more], pos[more] = self._near_ties(q[more], data, sqnorm, thr[more], k, name)
         return (dist.sqrt() if name == "euclidean" else dist), pos
 
     def _near_ties(
-        self, q: Tensor, data: Tensor, sqnorm: Tensor, thr: Tensor, k: int, chunk: int, name: str
+        self, q: Tensor, data: Tensor, sqnorm: Tensor, thr: Tensor, k: int, name: str
     ) -> tuple[Tensor, Tensor]:
         """``(A, k)`` distances and positions of the ``k`` nearest by (distance, position) of
-        every item whose key is at most ``thr`` (the k-th key and twice its rounding bound: an
-        item nearer than the k-th, measured exactly, has a key within it)."""
+        every item whose key is at most ``thr`` (the k-th key and its rounding bounds: an item
+        measured nearer than the k-th has a key within them), in chunks of ``(A, C)`` as
+        :meth:`_search_chunks`: thousands of copies of one embedding measured for hundreds of
+        queries stay within a chunk's memory."""
+        nq = q.shape[0]
+        chunk = self.chunk_size or max(256, _SCORE_BUDGET // max(nq, 1))
         q_mm_t = (-q if name == "cosine" else -2.0 * q).T.contiguous()
-        rows, cols = [], []
+        best = torch.full((nq, k), float("inf"), device=q.device)
+        best_pos = torch.zeros((nq, k), dtype=torch.long, device=q.device)
         for start in range(0, data.shape[0], chunk):
-            keys = torch.mm(data[start : start + chunk], q_mm_t)  # (C, A)
+            block = data[start : start + chunk]
+            keys = torch.mm(block, q_mm_t)  # (C, A)
             if name != "cosine":
                 keys.add_(sqnorm[start : start + chunk, None])
             r, c = (keys <= thr[None]).nonzero(as_tuple=True)
-            rows.append(r + start)
-            cols.append(c)
-        p, a = torch.cat(rows), torch.cat(cols)
-        step = max(1, (1 << 20) // data.shape[1])
-        d = torch.cat(
-            [
-                self._pair_distances(q[a[s : s + step]], data, p[s : s + step, None], name)
-                for s in range(0, p.numel(), step)
-            ]
-        ).squeeze(1)
-        # group by query, each by (distance, position): stable sorts from the last key
-        order = p.argsort(stable=True)
-        order = order[d[order].argsort(stable=True)]
-        order = order[a[order].argsort(stable=True)]
-        a, d, p = a[order], d[order], p[order]
-        start_of = torch.searchsorted(a, torch.arange(q.shape[0], device=q.device))
-        rank = torch.arange(a.numel(), device=q.device) - start_of[a]
-        keep = rank < k
-        out_d = torch.empty(q.shape[0], k, device=q.device)
-        out_p = torch.empty(q.shape[0], k, dtype=torch.long, device=q.device)
-        out_d[a[keep], rank[keep]] = d[keep]
-        out_p[a[keep], rank[keep]] = p[keep]
-        return out_d, out_p
+            if r.numel() == 0:
+                continue
+            measured = torch.full((nq, block.shape[0]), float("inf"), device=q.device)
+            measured[c, r] = self._pair_distances(q[c], block, r[:, None], name)[:, 0]
+            vals, sel = _first_k(torch.cat([best, measured], dim=1), k)  # by (distance, position)
+            arange = torch.arange(start, start + block.shape[0], device=q.device)
+            best, best_pos = vals, torch.cat([best_pos, arange.expand(nq, -1)], 1).gather(1, sel)
+        return best, best_pos
 
     @staticmethod
     def _pair_distances(q: Tensor, data: Tensor, pos: Tensor, name: str) -> Tensor:
