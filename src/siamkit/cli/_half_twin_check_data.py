@@ -26,6 +26,29 @@ def validation_rows(n: int, val_fraction: float, seed: int) -> Any:
     return split_rows(n, val_fraction, torch.Generator().manual_seed(seed))[1].sort().values
 
 
+def recorded_data_path(meta: dict[str, Any]) -> tuple[str | None, str]:
+    """The ``.npz`` a half-twin's run trained on (``data.path`` in its metadata's config, made
+    absolute where training ran) and ``""``; else ``None`` and the clause saying why it is not
+    read: the model records none, or, saved before runs made it absolute, only as the config
+    gave it, relative to the folder training ran in, which the model does not record (read from
+    here it may be another project's file of that name), or the file is not there.
+
+    >>> recorded_data_path({"task": "half_twin", "config": {"data": {"path": "pairs.npz"}}})[1]
+    'its run recorded data.path pairs.npz relative to the folder it trained in, which the model does not record'
+    """
+    path = ((meta.get("config") or {}).get("data") or {}).get("path")
+    if meta.get("task") != "half_twin" or not isinstance(path, str) or not path:
+        return None, "the model records no half-twin run's data.path"
+    if not Path(path).is_absolute():
+        return None, (
+            f"its run recorded data.path {path} relative to the folder it trained in, which the "
+            "model does not record"
+        )
+    if not Path(path).is_file():
+        return None, f"its run's data.path {path} is not there"
+    return path, ""
+
+
 def _allows_check(labels: Any) -> bool:
     """At least two classes of two rows each: what the check's EER and episodes need."""
     import numpy as np
@@ -39,7 +62,8 @@ def half_twin_rows(
     """A half-twin's check data from its run's ``data.path``: its validation rows (all rows
     when it held too few out), at most :data:`CHECK_IMAGES`, a seeded sample, with their
     ``y`` inputs for tower g; else the clause saying why there are none (no such run, the
-    file is not there or not readable, or its inputs are not the towers' shapes)."""
+    file is not there, recorded relative to another folder, or not readable, or its inputs are
+    not the towers' shapes: :func:`recorded_data_path`)."""
     import numpy as np
     import torch
 
@@ -47,11 +71,9 @@ def half_twin_rows(
 
     meta = model_doc.get("metadata") or {}
     config = meta.get("config") or {}
-    path = (config.get("data") or {}).get("path")
-    if meta.get("task") != "half_twin" or not isinstance(path, str):
-        return "the model records no half-twin run's data.path"
-    if not Path(path).is_file():
-        return f"its run's data.path {path} is not there"
+    path, why = recorded_data_path(meta)
+    if path is None:
+        return why
     try:
         data = load_pairs(path)
     except ValueError as err:

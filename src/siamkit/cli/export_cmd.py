@@ -178,13 +178,13 @@ def _half_twin_training_images(
     calibration's label says where it falls back to Fashion-MNIST."""
     import numpy as np
 
+    from siamkit.cli._half_twin_check_data import recorded_data_path
+
     if meta.get("task") != "half_twin":
         return ""
-    path = ((meta.get("config") or {}).get("data") or {}).get("path")
-    if not isinstance(path, str):
-        return "the model records no half-twin run's data.path"
-    if not Path(path).is_file():  # (a relative one: from the folder it trained in)
-        return f"its run's data.path {path} is not there"
+    path, why = recorded_data_path(meta)  # an old model's relative one is not read from here
+    if path is None:
+        return why
     try:
         with np.load(path, allow_pickle=False) as f:
             x = f.get("x")

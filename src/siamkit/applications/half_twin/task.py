@@ -21,7 +21,8 @@ Example config::
 
 The run writes ``OUT/config.yaml`` (the config with every default filled in, its ``task:`` and
 the run's ``plugins:``) before training, as an image run does, so ``siamkit train
-OUT/config.yaml --out OTHER`` trains it again.
+OUT/config.yaml --out OTHER`` trains it again. The model's metadata records that config with
+``data.path`` made absolute, which ``siamkit export --int8`` reads its x images from.
 """
 
 from __future__ import annotations
@@ -347,8 +348,13 @@ def run(
     # the metrics before the model: a run killed (or failing) between the two leaves metrics
     # and no model, never a model without its metrics (each write is atomic on its own)
     atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    # data.path made absolute in the model (config.yaml keeps it as written): a relative one
+    # names the file from the folder training ran in, so `siamkit export --int8` run from
+    # another folder found no x images to calibrate and check on, or another project's file
+    data_path = str(Path(data_cfg["path"]).resolve())
+    recorded = {**cfg, "data": {**data_cfg, "path": data_path}}
     model_dir = save_model(
-        net.eval(), out_dir / "model", metadata={"task": "half_twin", "config": cfg}
+        net.eval(), out_dir / "model", metadata={"task": "half_twin", "config": recorded}
     )
     return TaskSummary(
         model_dir,
