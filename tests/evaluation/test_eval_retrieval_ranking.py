@@ -238,3 +238,44 @@ def test_map_at_r_with_ties_matches_pytorch_metric_learning():
         rep = retrieval_metrics(z, y, ks=(1,))
         assert rep.map_at_r == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-6)
         assert rep.r_precision == pytest.approx(ref["r_precision"], abs=1e-6)
+
+
+def _naive_recall(z: np.ndarray, y: np.ndarray, ks: tuple[int, ...]) -> dict[int, float]:
+    """Recall@K by the definition, in float64: rank each query's others by (|a - b|, index)
+    and count the queries whose first same-class item is among the first K."""
+    found = {k: [] for k in ks}
+    for i in range(len(z)):
+        if (y == y[i]).sum() < 2:
+            continue
+        order = sorted((float(np.abs(z[i] - z[j]).sum()), j) for j in range(len(z)) if j != i)
+        rank = next(n for n, (_, j) in enumerate(order, 1) if y[j] == y[i])
+        for k in ks:
+            found[k].append(rank <= k)
+    return {k: float(np.mean(v)) for k, v in found.items()}
+
+
+def test_recall_at_k_of_float64_near_ties_never_falls_below_p_at_1(monkeypatch):
+    """Float64 embeddings nearer by 1e-12 tie in float32: Recall@K (K > 1) read the float32
+    ranking, where the nearest hit went after misses of smaller index, and P@1 the float64
+    argmin, so Recall@5 came out below Recall@1 (0.857 against 0.929 on the first case).
+    Counting P@1's hits in Recall@K too would mend that case, not a hit second in float64 and
+    tenth in float32 (the second case). Recall@K now ranks in float64, as the definition."""
+    z = np.array([[0.0]] + [[1.0 + 1e-12]] * 9 + [[1.0]] + [[50.0]] * 3)
+    y = np.array([0] + [1] * 9 + [0] + [2] * 3)
+    rep = retrieval_metrics(z, y, "manhattan", ks=(1, 5))
+    assert rep.recall_at_k == pytest.approx(_naive_recall(z, y, (1, 5)), abs=1e-12)
+    assert rep.recall_at_k[5] >= rep.recall_at_k[1] == rep.precision_at_1
+    z = np.array([[0.0]] + [[1.0 + 2e-12]] * 8 + [[1.0], [1.0 + 1e-12], [50.0], [50.0]])
+    y = np.array([0] + [1] * 8 + [2, 0, 3, 3])  # query 0's hit: 2nd in float64, 10th in float32
+    rep = retrieval_metrics(z, y, "manhattan", ks=(1, 2))
+    assert rep.recall_at_k == pytest.approx(_naive_recall(z, y, (1, 2)), abs=1e-12)
+    # 40 items on 6 points, some 1e-10 apart (one float32 value), 12 labels, several blocks
+    monkeypatch.setattr(common, "BLOCK_ELEMENTS", 300)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        z = rng.integers(0, 6, (40, 1)) + 1e-10 * rng.integers(0, 20, (40, 1))
+        y = rng.integers(0, 12, 40)
+        rep = retrieval_metrics(z, y, "manhattan", ks=(1, 2, 3, 5))
+        ref = _naive_recall(z, y, (1, 2, 3, 5))
+        assert rep.recall_at_k == pytest.approx(ref, abs=1e-12)
+        assert rep.recall_at_k[1] == pytest.approx(rep.precision_at_1, abs=1e-12)

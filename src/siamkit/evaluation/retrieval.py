@@ -11,8 +11,10 @@ P(i) * rel(i)``; MRR is the mean of ``1 / rank`` of the first relevant item.
 Work runs in blocks of queries, so memory stays bounded. A query's nearest item among items at
 the same distance is the one with the smallest index (``argmin``'s rule), so P@1 is exact and
 deterministic even with ties (duplicated or collapsed embeddings). MAP@R, R-precision, MAP, MRR
-and Recall@K (K > 1) read one ranking of each query's other items, by float32 distance and
-equally near items by index, so they are deterministic with ties as well and agree on them.
+read one ranking of each query's other items, by float32 distance and equally near items by
+index, so they are deterministic with ties as well and agree on them. Recall@K (K > 1) reads
+the rank of the nearest hit in that ranking for float32 (or narrower) embeddings, and in the
+embeddings' precision otherwise, by P@1's rule: it is never below P@1 nor decreasing in K.
 
 NMI and AMI (optional) compare the classes with a seeded k-means (scikit-learn) of the
 embeddings into as many clusters as there are classes, as pytorch-metric-learning does: every
@@ -133,6 +135,27 @@ def _ranked_hits(block: Tensor, queries: Tensor, y: Tensor) -> Tensor:
     return (keys[:, :-1] & 1).bool()
 
 
+def _first_hit_rank(block: Tensor, queries: Tensor, y: Tensor) -> Tensor:
+    """``(rows,)`` the rank of each query's nearest same-class item among its other items, by
+    distance in ``block``'s own precision and equally near items by index (``argmin``'s rule,
+    :func:`_nearest_hits`'): rank 1 exactly where P@1 counts a hit, so Recall@K, which reads
+    it, is never below P@1 in K. The float32 ranking of :func:`_ranked_hits` can tie a float64
+    block's nearest hit with nearer-indexed misses and rank it past K.
+
+    ``block`` is ``(rows, N)`` distances from the items ``queries`` (each with another item of
+    its class), self already at ``inf``.
+    """
+    rows, n = block.shape
+    own = torch.arange(rows)
+    hit = y == y[queries, None]
+    hit[own, queries] = False
+    at = torch.where(hit, block, torch.inf).argmin(dim=1)  # the nearest hit, smallest index
+    near = block[own, at][:, None]
+    before = (block < near) | ((block == near) & (torch.arange(n) < at[:, None]))
+    before[own, queries] = False  # self, at inf, is not an item (were every hit at inf too)
+    return before.sum(dim=1) + 1
+
+
 def _ranked_metrics(hits: Tensor, r: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(Q, N - 1)`` bool hits over each query's whole ranking and ``(Q,)`` R (its hits, > 0)
     -> ``(Q,)`` R-precision, average precision, AP@R (the first ``R`` ranks' share of it,
@@ -219,8 +242,11 @@ def retrieval_metrics(
         ranked_hits = _ranked_hits(block[keep], s + keep.nonzero()[:, 0], y)
         metrics = _ranked_metrics(ranked_hits, r[keep])
         ranked.append(metrics)
-        for k in ks:  # k = 1 is P@1; the others read the ranking MAP@R and R-precision read
-            recall[k].append(first if k == 1 else metrics[3] <= k)
+        first_rank = metrics[3]  # in float32, which holds every narrower float exactly
+        if torch.finfo(block.dtype).bits > 32:  # else in the block's own precision, as P@1
+            first_rank = _first_hit_rank(block[keep], s + keep.nonzero()[:, 0], y)
+        for k in ks:  # k = 1 is P@1; the others the first hit's rank in the same precision
+            recall[k].append(first if k == 1 else first_rank <= k)
     first = torch.cat(p1)
     r_prec, full_ap, ap_r, first_rank = (torch.cat(m) for m in zip(*ranked))
     nmi, ami = _clustering(zt, y, seed) if clustering else (None, None)
