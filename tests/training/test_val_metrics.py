@@ -154,3 +154,27 @@ def test_tune_minimises_the_eer(tmp_path: Path) -> None:
         values = [float(r["value"]) for r in csv.DictReader(f)]
     assert len(values) == 3 and len(set(values)) > 1
     assert res.best_value == min(values)
+
+
+@pytest.mark.parametrize("metric", ["precision_at_1", "few_shot", "eer"])
+def test_a_learned_metric_gone_nan_in_validation_says_what_to_do_in_training(metric) -> None:
+    """A learned metric whose weights became NaN at an epoch's last step is refused by the
+    validation metric, which said only to check the distance: in training the refusal now says
+    to lower optim.lr, and that a --resume keeps the run's optim.lr."""
+    from siamkit.training import build_model
+
+    cfg = apply_overrides(
+        load_config(TINY), [f"train.val_metric={metric}", "model.distance=mahalanobis"]
+    )
+    data = load_run_data(cfg.data)
+    mean, std = data.channel_stats()
+    net = build_model(cfg.model, data.input_shape, mean, std).eval()
+    validate = make_validator(cfg, data, torch.device("cpu"))
+    assert 0.0 <= validate(net) <= 1.0  # finite weights: no refusal
+    with torch.no_grad():
+        next(net.distance.parameters()).view(-1)[0] = float("nan")
+    with pytest.raises(ValueError, match="NaN") as refused:
+        validate(net)
+    said = str(refused.value)
+    assert "In training, the learned metric's weights became NaN: lower optim.lr" in said
+    assert "a --resume continues from the last epoch's checkpoint" in said

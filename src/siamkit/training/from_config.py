@@ -46,6 +46,20 @@ from siamkit.training.trainer import CHECKPOINT, Trainer
 from siamkit.training.validation import one_shot_accuracy, validation_eer
 from siamkit.types import Triplets
 
+#: What a validation refused for a learned metric's NaN weights adds (a NaN loss would have
+#: stopped the run at its next step, :func:`~siamkit.training.step.train_step`, saying to lower
+#: optim.lr); a --resume must keep the run's optim.lr (the config guard refuses another).
+NAN_METRIC_IN_TRAINING = (
+    "In training, the learned metric's weights became NaN: lower optim.lr and train again (a "
+    "--resume continues from the last epoch's checkpoint, but only at the run's own optim.lr)"
+)
+
+
+def _nan_weights(distance: Any) -> bool:
+    """Whether ``distance`` is a learned metric (a module) with a NaN or infinite weight."""
+    params = distance.parameters() if isinstance(distance, nn.Module) else ()
+    return any(not bool(torch.isfinite(p).all()) for p in params)
+
 
 def make_validator(
     cfg: RunConfig, data: RunData, device: torch.device
@@ -66,7 +80,14 @@ def make_validator(
     def validate(net: nn.Module) -> float:
         model = embedding_model(net, cfg.model)  # type: ignore[arg-type]
         z = encode(model, data.val_x, cfg.train.embed_batch_size, device)
-        dist = model.distance
+        try:
+            return measure(z, model.distance)
+        except ValueError as err:  # the metric's refusal of NaN distances, said for training
+            if not _nan_weights(model.distance):
+                raise
+            raise ValueError(f"{err}. {NAN_METRIC_IN_TRAINING}") from err
+
+    def measure(z: Tensor, dist: Any) -> float:
         if cfg.train.val_metric == "few_shot":
             return one_shot_accuracy(
                 z, data.val_y, dist, n_way, episodes=300, seed=cfg.train.seed,  # type: ignore[arg-type]
