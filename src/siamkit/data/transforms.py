@@ -134,9 +134,6 @@ class RandomShift(Transform):
 class RandomResizedCropLite(Transform):
     """Crop a random box (area fraction ``scale``, aspect ``ratio``) and resize it back.
 
-    A box drawn wider or taller than the image keeps its area at the nearest aspect that fits
-    (the full width or height), so the area always lies in ``scale``.
-
     Example:
         >>> RandomResizedCropLite(scale=(0.7, 1.0))(torch.rand(4, 3, 32, 32)).shape
         torch.Size([4, 3, 32, 32])
@@ -157,12 +154,8 @@ class RandomResizedCropLite(Transform):
         area = _uniform(n, *self.scale, generator)
         log_r = _uniform(n, math.log(self.ratio[0]), math.log(self.ratio[1]), generator)
         ratio = torch.exp(log_r)  # width / height
-        height, width = torch.sqrt(area / ratio), torch.sqrt(area * ratio)
-        # a box wider (taller) than the image keeps its area: full width (height), the nearest
-        # aspect that fits; clamping the side alone cut the area below scale's low end
-        wide, tall = width > 1, height > 1
-        height = torch.where(wide, area, height.clamp(max=1.0))
-        width = torch.where(tall, area, width.clamp(max=1.0))
+        height = torch.sqrt(area / ratio).clamp(max=1.0)
+        width = torch.sqrt(area * ratio).clamp(max=1.0)
         cy = height / 2 + _uniform(n, 0.0, 1.0, generator) * (1 - height)
         cx = width / 2 + _uniform(n, 0.0, 1.0, generator) * (1 - width)
         boxes = torch.stack([cy, cx, height, width], dim=1)
