@@ -326,3 +326,21 @@ def test_half_twin_refuses_one_meta_tower_twice_and_takes_two() -> None:
     with pytest.raises(ValueError, match="share weights"):
         HalfTwinNetwork(f, f, 8)
     HalfTwinNetwork(f, g, 8)
+
+
+class _FreshInStateDict(_Tower):
+    """A tower whose state dict holds a tensor made anew on each call (as a quantized layer
+    unpacks its packed weights)."""
+
+    def __init__(self) -> None:
+        super().__init__(torch.nn.Linear(4, 16))
+        self._register_state_dict_hook(
+            lambda m, sd, prefix, local: sd.update({prefix + "scale": torch.ones(1000)})
+        )
+
+
+def test_half_twin_takes_towers_whose_state_dicts_make_tensors_anew() -> None:
+    """One tower's state dict was let go before the other's was read, so the other's new
+    tensor could take the memory of the first's (freed) and pass for shared."""
+    for _ in range(20):  # the allocator hands back the freed block most times
+        HalfTwinNetwork(_FreshInStateDict(), _FreshInStateDict(), 8)

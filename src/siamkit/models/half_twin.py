@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -22,14 +22,13 @@ from siamkit.models.siamese import (
 )
 
 
-def _saved_extents(module: nn.Module) -> tuple[set[int], list[tuple[str, int, int]]]:
-    """What a saved model keeps of ``module`` (its parameters and persistent buffers), for
-    :func:`_share_weights`: the ids of those with no memory to compare (lazy, meta, sparse or
-    otherwise unreadable storage) and the ``(device, first byte, end byte)`` each other one
-    spans in memory."""
+def _saved_extents(tensors: Iterable[Tensor]) -> tuple[set[int], list[tuple[str, int, int]]]:
+    """Of the tensors a saved model keeps (a module's state dict), for :func:`_share_weights`:
+    the ids of those with no memory to compare (lazy, meta, sparse or otherwise unreadable
+    storage) and the ``(device, first byte, end byte)`` each other one spans in memory."""
     ids: set[int] = set()
     spans: list[tuple[str, int, int]] = []
-    for t in module.state_dict(keep_vars=True).values():
+    for t in tensors:
         if is_lazy(t) or t.is_meta or t.layout != torch.strided:
             ids.add(id(t))
             continue
@@ -40,8 +39,8 @@ def _saved_extents(module: nn.Module) -> tuple[set[int], list[tuple[str, int, in
         except (RuntimeError, NotImplementedError):  # e.g. a tensor subclass without storage
             ids.add(id(t))
             continue
-        start = base + t.storage_offset() * t.element_size()
-        extent = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride()))  # elements spanned
+        start = base + int(t.storage_offset()) * t.element_size()
+        extent = 1 + sum((int(n) - 1) * int(s) for n, s in zip(t.shape, t.stride()))  # elements
         spans.append((str(t.device), start, start + extent * t.element_size()))
     return ids, spans
 
@@ -52,8 +51,10 @@ def _share_weights(f: nn.Module, g: nn.Module) -> bool:
     share memory"). Tensors over disjoint parts of one tensor (slices of one pretrained matrix)
     save and train apart, so they are not shared; tensors with no memory to compare (lazy, meta,
     sparse) are shared only when they are the same tensor."""
-    ids_f, spans_f = _saved_extents(f)
-    ids_g, spans_g = _saved_extents(g)
+    kept_f = list(f.state_dict(keep_vars=True).values())  # held: no id or memory is reused
+    kept_g = list(g.state_dict(keep_vars=True).values())
+    ids_f, spans_f = _saved_extents(kept_f)
+    ids_g, spans_g = _saved_extents(kept_g)
     if ids_f & ids_g:
         return True
     for device, start, end in spans_f:  # g's spans are few hundred at most: a scan is enough
