@@ -240,18 +240,22 @@ def test_map_at_r_with_ties_matches_pytorch_metric_learning():
         assert rep.r_precision == pytest.approx(ref["r_precision"], abs=1e-6)
 
 
-def _naive_recall(z: np.ndarray, y: np.ndarray, ks: tuple[int, ...]) -> dict[int, float]:
-    """Recall@K by the definition, in float64: rank each query's others by (|a - b|, index)
-    and count the queries whose first same-class item is among the first K."""
-    found = {k: [] for k in ks}
+def _naive_first_ranks(z: np.ndarray, y: np.ndarray) -> list[int]:
+    """By the definition, in float64: rank each query's others by (|a - b|, index); the rank of
+    its first same-class item, for every query with one."""
+    ranks = []
     for i in range(len(z)):
         if (y == y[i]).sum() < 2:
             continue
         order = sorted((float(np.abs(z[i] - z[j]).sum()), j) for j in range(len(z)) if j != i)
-        rank = next(n for n, (_, j) in enumerate(order, 1) if y[j] == y[i])
-        for k in ks:
-            found[k].append(rank <= k)
-    return {k: float(np.mean(v)) for k, v in found.items()}
+        ranks.append(next(n for n, (_, j) in enumerate(order, 1) if y[j] == y[i]))
+    return ranks
+
+
+def _naive_recall(z: np.ndarray, y: np.ndarray, ks: tuple[int, ...]) -> dict[int, float]:
+    """Recall@K by the definition: the share of queries whose first hit is among the first K."""
+    ranks = np.array(_naive_first_ranks(z, y))
+    return {k: float((ranks <= k).mean()) for k in ks}
 
 
 def test_recall_at_k_of_float64_near_ties_never_falls_below_p_at_1(monkeypatch):
@@ -279,3 +283,22 @@ def test_recall_at_k_of_float64_near_ties_never_falls_below_p_at_1(monkeypatch):
         ref = _naive_recall(z, y, (1, 2, 3, 5))
         assert rep.recall_at_k == pytest.approx(ref, abs=1e-12)
         assert rep.recall_at_k[1] == pytest.approx(rep.precision_at_1, abs=1e-12)
+
+
+def test_mrr_of_float64_near_ties_is_never_below_p_at_1():
+    """MRR read the float32 ranking too: on the case above a hit nearest in float64 counted for
+    P@1 and 1/10 for MRR, which came out below P@1 (0.871 against 0.929), though every query
+    P@1 counts adds 1 to MRR's sum. It now reads the first hit's rank in float64."""
+    z = np.array([[0.0]] + [[1.0 + 1e-12]] * 9 + [[1.0]] + [[50.0]] * 3)
+    y = np.array([0] + [1] * 9 + [0] + [2] * 3)
+    rep = retrieval_metrics(z, y, "manhattan", ks=(1,))
+    ranks = np.array(_naive_first_ranks(z, y))
+    assert rep.mean_reciprocal_rank == pytest.approx(float((1.0 / ranks).mean()), abs=1e-12)
+    assert rep.mean_reciprocal_rank >= rep.precision_at_1
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        z = rng.integers(0, 6, (40, 1)) + 1e-10 * rng.integers(0, 20, (40, 1))
+        y = rng.integers(0, 12, 40)
+        ranks = np.array(_naive_first_ranks(z, y))
+        got = retrieval_metrics(z, y, "manhattan", ks=(1,)).mean_reciprocal_rank
+        assert got == pytest.approx(float((1.0 / ranks).mean()), abs=1e-12)

@@ -10,11 +10,12 @@ R-precision is the share of relevant items among the first ``R``; MAP (pytorch-m
 P(i) * rel(i)``; MRR is the mean of ``1 / rank`` of the first relevant item.
 Work runs in blocks of queries, so memory stays bounded. A query's nearest item among items at
 the same distance is the one with the smallest index (``argmin``'s rule), so P@1 is exact and
-deterministic even with ties (duplicated or collapsed embeddings). MAP@R, R-precision, MAP, MRR
+deterministic even with ties (duplicated or collapsed embeddings). MAP@R, R-precision and MAP
 read one ranking of each query's other items, by float32 distance and equally near items by
-index, so they are deterministic with ties as well and agree on them. Recall@K (K > 1) reads
-the rank of the nearest hit in that ranking for float32 (or narrower) embeddings, and in the
-embeddings' precision otherwise, by P@1's rule: it is never below P@1 nor decreasing in K.
+index, so they are deterministic with ties as well and agree on them. Recall@K (K > 1) and MRR
+read the rank of the nearest hit in that ranking for float32 (or narrower) embeddings, and in
+the embeddings' precision otherwise, by P@1's rule: Recall@K is never below P@1 nor decreasing
+in K, and MRR never below P@1.
 
 NMI and AMI (optional) compare the classes with a seeded k-means (scikit-learn) of the
 embeddings into as many clusters as there are classes, as pytorch-metric-learning does: every
@@ -231,6 +232,7 @@ def retrieval_metrics(
     dist = resolve_distance(distance)
     p1: list[Tensor] = []
     ranked: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+    hit_ranks: list[Tensor] = []
     recall: dict[int, list[Tensor]] = {k: [] for k in ks}
     for s, block in distance_rows(zt, dist, desc="retrieval"):  # block (rows, N)
         rows = block.shape[0]
@@ -245,10 +247,12 @@ def retrieval_metrics(
         first_rank = metrics[3]  # in float32, which holds every narrower float exactly
         if torch.finfo(block.dtype).bits > 32:  # else in the block's own precision, as P@1
             first_rank = _first_hit_rank(block[keep], s + keep.nonzero()[:, 0], y)
+        hit_ranks.append(first_rank)
         for k in ks:  # k = 1 is P@1; the others the first hit's rank in the same precision
             recall[k].append(first if k == 1 else first_rank <= k)
     first = torch.cat(p1)
-    r_prec, full_ap, ap_r, first_rank = (torch.cat(m) for m in zip(*ranked))
+    r_prec, full_ap, ap_r, _ = (torch.cat(m) for m in zip(*ranked))
+    first_rank = torch.cat(hit_ranks).double()
     nmi, ami = _clustering(zt, y, seed) if clustering else (None, None)
     return RetrievalReport(
         precision_at_1=float(first.double().mean()),
