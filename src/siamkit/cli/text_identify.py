@@ -29,9 +29,9 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def command_line_queries(queries: tuple[str, ...], file_option: bool = True) -> list[Document]:
-    """The QUERY arguments as documents ``1``, ``2``, ...; a blank one, or one naming an
-    existing file or folder, is refused, naming it (``QUERY``, or ``QUERY 2`` of several), before
-    any model loads. ``file_option``: the command reads a file's texts with ``--file`` (text
+    """The QUERY arguments as documents ``1``, ``2``, ...; a blank one, or one written as a path
+    to an existing file or folder, is refused, naming it (``QUERY``, or ``QUERY 2`` of several),
+    before any model loads. ``file_option``: the command reads a file's texts with ``--file`` (text
     identify; text verify takes a text only)."""
     names = ["QUERY"] if len(queries) == 1 else [f"QUERY {i + 1}" for i in range(len(queries))]
     check_texts(list(queries), names=names)
@@ -41,13 +41,17 @@ def command_line_queries(queries: tuple[str, ...], file_option: bool = True) -> 
 
 
 def _refuse_a_path(query: str, name: str, file_option: bool) -> None:
-    """A QUERY naming an existing file or folder (`text identify new_ticket.txt`) was identified
-    (or verified) as the text of its name, matched nothing and said 'unknown'; identify's --file
-    reads a file's or a folder's texts, and verify takes the text itself."""
+    """A QUERY written as a path (:func:`written_as_a_path`: ``new_ticket.txt``, ``tickets/``)
+    that names an existing file or folder was identified (or verified) as the text of its name,
+    matched nothing and said 'unknown'; identify's --file reads a file's or a folder's texts, and
+    verify takes the file's text. A plain word that also names something here (``.``, ``data``)
+    is a text: refusing it left no way to give that text."""
     import click
 
+    from siamkit.applications.text.documents import written_as_a_path
+
     try:
-        if "\n" in query or len(query) >= 4096 or not Path(query).exists():
+        if len(query) >= 4096 or not written_as_a_path(query) or not Path(query).exists():
             return
         kind = "folder" if Path(query).is_dir() else "file"
     except (OSError, ValueError):  # a text too long for a path, or holding a NUL
@@ -55,9 +59,9 @@ def _refuse_a_path(query: str, name: str, file_option: bool) -> None:
     if file_option:
         fix = f"to identify the {kind}'s {'texts' if kind == 'folder' else 'text'}, give --file {query}"
     elif kind == "file":
-        fix = f'give the text itself, e.g. "$(cat {query})"'
+        fix = f'give the file\'s text, e.g. "$(cat {query})"'
     else:
-        fix = "give the text itself"
+        fix = f'give the text of one of its files, e.g. "$(cat {Path(query) / "FILE"})"'
     raise click.UsageError(f"{name} names the {kind} {query}, and a QUERY is a text: {fix}")
 
 

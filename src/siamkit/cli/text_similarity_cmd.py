@@ -30,14 +30,16 @@ _THRESHOLD = _threshold_option(
 def _text_or_file(value: str, name: str) -> tuple[bool, str]:
     """``(True, its text)`` when ``value`` names an existing file (an .html page: the text it
     shows), said on stderr; else ``(False, value)``. `text similarity a.txt b.txt` compared the
-    two file names and answered 'same'."""
-    from siamkit.applications.text.documents import read_document
+    two file names and answered 'same'. A folder is refused only when written as a path
+    (:func:`written_as_a_path`: ``sources/``): a word that merely names a folder here (``.``,
+    ``data``) is a text, and refusing it left no way to compare that text."""
+    from siamkit.applications.text.documents import read_document, written_as_a_path
     from siamkit.applications.text.text_checks import is_blank
 
     try:
         maybe_path = "\n" not in value and len(value) < 4096
         is_file = maybe_path and Path(value).is_file()
-        is_dir = maybe_path and not is_file and Path(value).is_dir()
+        is_dir = maybe_path and not is_file and written_as_a_path(value) and Path(value).is_dir()
     except (OSError, ValueError):  # a text too long for a path, or holding a NUL
         is_file = is_dir = False
     if is_dir:  # its name was compared as a text, without a word

@@ -28,7 +28,7 @@ def test_a_folder_argument_is_refused_before_the_model_loads(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sources").mkdir()
     (tmp_path / "essay.txt").write_text("Plants turn light into sugar.")
-    for args, name in ((["sources", "essay.txt"], "A"), (["essay.txt", "sources/"], "B")):
+    for args, name in ((["./sources", "essay.txt"], "A"), (["essay.txt", "sources/"], "B")):
         res = CliRunner().invoke(cli, ["text", "similarity", *args])
         assert res.exit_code == 2, res.output
         folder = args[0] if name == "A" else args[1]
@@ -38,6 +38,8 @@ def test_a_folder_argument_is_refused_before_the_model_loads(
             f"{folder} --out groups.jsonl`, or with one text `siamkit text plagiarism TEXT_FILE "
             f"--corpus {folder}`"
         )
-    # a text and a file still reach the model
-    res = CliRunner().invoke(cli, ["text", "similarity", "source texts", "essay.txt"])
-    assert isinstance(res.exception, _ModelLoaded), res.output
+    # a text and a file still reach the model, and so does a word that merely names a folder
+    # here (`.`, `sources`): refusing it left no way to compare that word
+    for a in ("source texts", "sources", ".", ".."):
+        res = CliRunner().invoke(cli, ["text", "similarity", a, "essay.txt"])
+        assert isinstance(res.exception, _ModelLoaded), res.output

@@ -54,3 +54,20 @@ def read_document(path: str | os.PathLike[str]) -> str:
             ) from None
         raise
     return html_text(text) if suffix in HTML_SUFFIXES else text
+
+
+def written_as_a_path(value: str) -> bool:
+    """Whether a command-line text ``value`` is written as a path: it holds a path separator
+    (``notes/``, ``./data``) or ends in a suffix the corpus readers read (``notes.txt``,
+    ``tickets.jsonl``). A word that merely names a file or folder in the current folder (``.``,
+    ``data``, ``a``) is not: refusing those left no way to give such a text.
+
+    >>> written_as_a_path("tickets/"), written_as_a_path("new_ticket.txt"), written_as_a_path("data")
+    (True, True, False)
+    """
+    if "\n" in value:
+        return False
+    if "/" in value or os.sep in value or (os.altsep is not None and os.altsep in value):
+        return True
+    suffix = os.path.splitext(value)[1].lower()
+    return bool(suffix) and suffix in TEXT_SUFFIXES | CORPUS_SUFFIXES | {".json"}
