@@ -72,3 +72,24 @@ def test_a_cut_weights_file_of_a_hugging_face_folder_is_named(
     )
     with pytest.raises(ValueError, match=f"^{re.escape(want)}$"):
         load_text_model(folder)
+
+
+def test_a_cut_json_file_loading_does_not_read_is_not_blamed(tiny_hf: Path, tmp_path: Path) -> None:
+    """A Trainer output folder without weights, with a checkpoint still being written: every
+    JSON file one folder deep was checked on any load error, so the half-written
+    checkpoint-500/trainer_state.json was blamed and hid the sentence naming what the folder
+    lacks. Only the files loading reads are checked now; a cut one of those is still named."""
+    from siamkit.applications.text import load_text_model
+
+    folder = Path(shutil.copytree(tiny_hf, tmp_path / "m"))
+    (folder / "model.safetensors").unlink()
+    (folder / "checkpoint-500").mkdir()
+    (folder / "checkpoint-500" / "trainer_state.json").write_text('{"log_history": [')
+    (folder / "notes.json").write_text("{")  # the folder's own file, not the model's
+    with pytest.raises(ValueError, match=f"^{re.escape(str(folder))} has no weights, "):
+        load_text_model(folder)
+    said = _cut(folder / "tokenizer_config.json")
+    with pytest.raises(
+        ValueError, match=re.escape(f"tokenizer_config.json is not valid JSON ({said})")
+    ):
+        load_text_model(folder)

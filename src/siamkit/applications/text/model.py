@@ -54,15 +54,47 @@ def check_vocabulary(tokenizer: Any, folder: str | os.PathLike[str]) -> None:
         )
 
 
+_MODEL_JSON = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+    "siamkit.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+)
+"""The JSON files a model folder is loaded from (by siamkit, transformers' config and tokenizer,
+and sentence-transformers' module list), in the folder and in the modules' sub-folders."""
+
+
+def _model_json_files(folder: Path) -> list[Path]:
+    """The :data:`_MODEL_JSON` files in ``folder`` and in the module folders its modules.json
+    lists (``0_Transformer/``, ``1_Pooling/``): the files loading reads, not whatever else the
+    folder holds (a Trainer's ``checkpoint-500/trainer_state.json`` still being written)."""
+    folders = [folder]
+    try:
+        modules = json.loads((folder / "modules.json").read_bytes())
+        folders += [folder / str(m["path"]) for m in modules if m.get("path")]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # none, or itself cut
+        pass
+    files = [f / name for f in folders for name in _MODEL_JSON]
+    return sorted({f for f in files if f.is_file()})
+
+
 def refuse_damaged_json(folder: Path, err: Exception) -> None:
     """After loading from ``folder`` failed with ``err``: refuse, in one sentence naming it, a
-    JSON file of the folder (or of a sub-folder, a sentence-transformers layout's) that does not
-    parse, as a copy or download cut short leaves it. transformers said only "Expecting value:
-    line 1 column 298318 (char 298317)" of a cut tokenizer.json, and of a cut config.json ended
-    in an OSError traceback. Returns when no such file is found (the caller re-raises ``err``)."""
+    JSON file that loading reads (:func:`_model_json_files`) that does not parse, as a copy or
+    download cut short leaves it. transformers said only "Expecting value: line 1 column 298318
+    (char 298317)" of a cut tokenizer.json, and of a cut config.json ended in an OSError
+    traceback. Returns when no such file is found (the caller re-raises ``err``)."""
     if not folder.is_dir():
         return
-    for f in sorted([*folder.glob("*.json"), *folder.glob("*/*.json")]):
+    for f in _model_json_files(folder):
         try:
             json.loads(f.read_bytes())
         except (ValueError, OSError) as bad:  # JSONDecodeError, UnicodeDecodeError, unreadable
