@@ -70,16 +70,29 @@ router = APIRouter(dependencies=KNOWN_QUERY)
 refuses a query parameter it does not take, or one sent twice."""
 
 
+UPLOAD_EXAMPLES = {
+    "/enroll": "curl -F label=alice -F files=@photo.jpg",
+    "/verify": "curl -F file_a=@a.jpg -F file_b=@b.jpg, or -F file=@a.jpg -F label=alice",
+    "/identify": "curl -F file=@query.jpg -F k=5",
+    "/embed": "curl -F files=@photo.jpg",
+}
+"""Each upload endpoint's own fields, as its 415 for JSON shows them: /enroll's ``files`` and
+``label`` named for /verify or /identify would be refused next as fields they do not take."""
+
+
 async def _uploads_only(request: Request) -> None:
     """JSON sent to an image upload endpoint (text for an image model, or a client that sent
     the form as JSON) gets a sentence, not "the label is required" for a label it did send."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if request.method == "POST" and kind == "application/json":
+        example = next(
+            (e for end, e in UPLOAD_EXAMPLES.items() if request.url.path.endswith(end)),
+            UPLOAD_EXAMPLES["/enroll"],
+        )
         raise RequestError(
             415,
             "This service's model is an image model: send the images as multipart/form-data "
-            "(e.g. curl -F files=@photo.jpg -F label=alice), not JSON; text needs a service "
-            "started with a text model.",
+            f"(e.g. {example}), not JSON; text needs a service started with a text model.",
         )
     if request.method == "POST" and kind in FORM_KINDS:
         form = await request.form()  # already parsed for the endpoint: cached, not read again

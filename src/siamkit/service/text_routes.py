@@ -75,14 +75,28 @@ TEXT_ERRORS = (400, 403, 408, 413, 415, 422)
 """What any endpoint that takes texts can answer."""
 
 
+TEXT_EXAMPLES = {
+    "/enroll": '{"label": "T-17", "texts": ["..."]}',
+    "/verify": '{"text_a": "...", "text_b": "..."} or {"text": "...", "label": "T-17"}',
+    "/identify": '{"text": "...", "k": 5}',
+    "/embed": '{"texts": ["..."]}',
+}
+"""Each text endpoint's own fields, as its 415 for a form shows them: ``{"text": ...}`` for
+/enroll (which takes ``texts``) or /verify would be refused next as a field it does not take."""
+
+
 async def _json_only(request: Request) -> None:
     """A POST with uploads (an image service's form) gets a sentence, not a parse error."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if request.method == "POST" and kind != "application/json":
+        example = next(
+            (e for end, e in TEXT_EXAMPLES.items() if request.url.path.endswith(end)),
+            TEXT_EXAMPLES["/identify"],
+        )
         raise RequestError(
             415,
             "This service's model is a text model: send JSON (Content-Type: application/json) "
-            'with text fields, e.g. {"text": "..."}, not images or a form.',
+            f"with text fields, e.g. {example}, not images or a form.",
         )
 
 
