@@ -309,8 +309,8 @@ def test_tar_at_far_is_shown_only_where_the_impostor_pairs_can_measure_it() -> N
 
 
 def test_a_folder_models_misfit_on_built_in_data_names_its_training_folder(tmp_path):
-    # evaluate defaults to --data fashion-mnist: a model of a 3-channel folder was told to
-    # "give an image folder of the kind it trained on" though its metadata names the folder
+    # --data fashion-mnist: a model of a 3-channel folder was told to "give an image folder of
+    # the kind it trained on" though its metadata names the folder
     enc = siamkit.encoders.create_encoder("convnet", in_channels=3, widths=[8, 16])
     net = siamkit.SiameseNetwork(
         enc, embedding_dim=8, preprocess=siamkit.models.Preprocess(input_shape=(3, 16, 16))
@@ -318,9 +318,16 @@ def test_a_folder_models_misfit_on_built_in_data_names_its_training_folder(tmp_p
     shoes = tmp_path / "shoes"
     meta = {"run": {"dataset": "image-folder", "data_root": str(shoes)}}
     model = siamkit.save_model(net, tmp_path / "model", metadata=meta)
-    res = CliRunner().invoke(cli, ["evaluate", str(model)])
+    res = CliRunner().invoke(cli, ["evaluate", str(model), "--data", "fashion-mnist"])
     assert res.exit_code == 1, res.output
     assert f"it trained on the folder {shoes}: use --data {shoes}" in res.output
+    # without --data it is no longer measured on Fashion-MNIST: its folder is named, gone
+    res = CliRunner().invoke(cli, ["evaluate", str(model)])
+    assert res.exit_code == 1, res.output
+    assert res.output.startswith(
+        f"Error: no --data given, and the folder this model trained on (data.root {shoes}) is "
+        "not there"
+    ), res.output
 
 
 def test_an_ssl_model_of_a_folder_without_classes_is_told_what_evaluation_needs(tmp_path):

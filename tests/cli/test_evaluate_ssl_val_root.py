@@ -80,12 +80,18 @@ def test_a_validation_folder_that_is_gone_is_one_sentence_naming_data(tmp_path: 
     ]
 
 
-def test_a_supervised_run_keeps_the_built_in_default(tmp_path: Path) -> None:
-    """Only a run that never saw a label takes its val_root: a supervised model's default is
-    still Fashion-MNIST (refused here for its colour input, naming the folder it trained on)."""
+def test_a_supervised_run_does_not_take_the_validation_folder(tmp_path: Path) -> None:
+    """Only a run that never saw a label takes its val_root: a supervised model's default is the
+    folder it trained on (its test classes), refused here, naming it, as it holds no classes now
+    (the Fashion-MNIST default, a data set it never saw, is gone for it)."""
     res = _evaluate(ssl_photo_model(tmp_path, tmp_path / "labelled", ssl=False))
     assert res.exit_code == 1, res.output
-    assert "--data fashion-mnist holds grayscale images" in res.output, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: no --data given, and the folder this model trained on (data.root "
+        f"{tmp_path / 'photos'}) no longer holds the classes its run recorded, so which of them "
+        "it did not train on is unknown: give --data a folder of classes it did not train on, "
+        "one sub-folder per class (--classes picks some of them)"
+    ]
 
 
 def test_a_refusal_of_data_without_classes_names_the_validation_folder(tmp_path: Path) -> None:

@@ -299,6 +299,94 @@ def _islabelled_val_root(folder: Path, model_meta: dict[str, Any]) -> bool:
     return val_root is not None and Path(val_root).resolve() == folder.resolve()
 
 
+def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None:
+    """The data ``siamkit evaluate`` and export's int8 check read, given none, for a model
+    whose run trained with labels on data other than a built-in data set: the image folder it
+    trained on (``data.root``, as ``run.data_root`` recorded it), which :func:`load_eval_data`
+    reads as the run's own test set (the classes it kept for testing, or with
+    ``data.train_classes: null`` the images it held out), as ``siamkit train`` measured it.
+    ``None`` for a model whose run trained on a built-in data set, learned without labels
+    (:func:`labelled_val_root`), or recorded no run: those keep their own default. Fashion-MNIST
+    was that default for every model, so a folder's model was measured on a data set, and
+    classes, it never saw, said only in the data line. ``option``: the command's option that
+    gives other images.
+
+    Raises:
+        ValueError: the folder it trained on is not there, or the run trained on data that
+            cannot be read back by name (a generated or plug-in source): one sentence naming
+            it and ``option``.
+    """
+    run = meta.get("run") or {}
+    dataset = run.get("dataset", ((meta.get("config") or {}).get("data") or {}).get("dataset"))
+    if not isinstance(dataset, str) or dataset in DATASET_NAMES or _learned_without_labels(meta):
+        return None
+    root = training_folder(meta)[0]
+    if root is not None and Path(root).is_dir():
+        if _unlabeled(Path(root)):  # loose images now: no classes, and none the run recorded
+            raise _not_its_classes(root, option)
+        return root
+    trained = (
+        f"the folder this model trained on (data.root {root}) is not there"
+        if root is not None
+        else f"this model trained on {dataset} data, which cannot be read back by name"
+    )
+    raise ValueError(f"no {option} given, and {trained}: {_unseen_classes_hint(option)}")
+
+
+def own_folder_test_set(root: str, ev: EvalData, meta: dict[str, Any], option: str) -> None:
+    """Check that ``ev``, read without ``option`` from the folder ``root`` the model trained
+    on (:func:`run_data_default`), is its run's test set: a folder whose classes are no longer
+    the ones the run recorded gives every class, those it trained on too, as if unseen.
+
+    Raises:
+        ValueError: they are not, naming the folder and ``option``.
+    """
+    if _own_folder_classes(Path(root), ev.names, meta) is None:
+        raise _not_its_classes(root, option)
+
+
+def _not_its_classes(root: str, option: str) -> ValueError:
+    """The refusal of the folder a model trained on, read without ``option``, whose classes are
+    not the ones its run recorded (the run's class numbers name others there, or none)."""
+    return ValueError(
+        f"no {option} given, and the folder this model trained on (data.root {root}) no "
+        "longer holds the classes its run recorded, so which of them it did not train on "
+        f"is unknown: {_unseen_classes_hint(option)}"
+    )
+
+
+def run_data_note(verb: str, meta: dict[str, Any], classes: bool = False) -> str:
+    """The note a command (``verb``: ``"evaluate"``) says when, given no --data, it read the
+    folder the model trained on (:func:`run_data_default`): what of it (``classes``: those
+    --classes named), and how to give others.
+
+    >>> run_data_note("evaluate", {}).split("; ")[0]
+    'no --data given: evaluated on the folder the model trained on (data.root), the classes its run kept for testing, as siamkit train did'
+    """
+    what = (
+        "the classes --classes names"
+        if classes
+        else "the images its run held out of training, as siamkit train did"
+        if _trained_on_every_class(meta)
+        else "the classes its run kept for testing, as siamkit train did"
+    )
+    return (
+        f"no --data given: {verb}d on the folder the model trained on (data.root), {what}; "
+        f"pass --data FOLDER (one sub-folder per class) to {verb} on other images"
+    )
+
+
+def _unseen_classes_hint(option: str) -> str:
+    """The way to give a model trained on a folder (or other data of its own) images to
+    measure it on: Fashion-MNIST is no default for it. Only --data has --classes beside it.
+
+    >>> _unseen_classes_hint("--check-data")
+    'give --check-data a folder of classes it did not train on, one sub-folder per class'
+    """
+    picks = " (--classes picks some of them)" if option == "--data" else ""
+    return f"give {option} a folder of classes it did not train on, one sub-folder per class{picks}"
+
+
 def training_folder(model_meta: dict[str, Any]) -> tuple[str | None, list[str] | None]:
     """The image folder a run trained the model on and its training classes (sub-folder
     names), as its metadata records them; ``(None, None)`` for a model not trained on one."""

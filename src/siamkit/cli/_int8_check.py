@@ -89,20 +89,25 @@ def held_out_images(
     built-in dataset (its test classes), the labelled validation folder of a self-supervised
     run (``data.val_root``, :func:`~siamkit.cli._eval_data.labelled_val_root`: the only labels
     it had; said when it lies under the folder the run trained on), the image folder it
-    trained on while that is still there (its test classes), or Fashion-MNIST's test
-    split for 1×28×28 models (the int8 calibration used the train split). At most
-    :data:`CHECK_IMAGES`, a seeded sample.
+    trained on while that is still there (its test classes,
+    :func:`~siamkit.cli._eval_data.run_data_default`), or, for a 1×28×28 model that records
+    no data of its own, Fashion-MNIST's test split (the int8 calibration used the train
+    split). At most :data:`CHECK_IMAGES`, a seeded sample.
 
     Raises:
         ValueError: ``check_data`` was given and cannot be used with this model (no such
             folder, a folder not laid out by class, built-in images of another shape), so that
-            the export refuses it before writing anything rather than saying nothing was given.
+            the export refuses it before writing anything rather than saying nothing was given;
+            or, not given, the folder a supervised run trained on is gone or holds other
+            classes now (the export then says the change was not measured, and why).
     """
     import torch
 
     from siamkit.cli._eval_data import (
         labelled_val_root,
         load_eval_data,
+        own_folder_test_set,
+        run_data_default,
         training_folder,
         val_root_source,
     )
@@ -113,13 +118,18 @@ def held_out_images(
     run = meta.get("run") or {}
     root, _ = training_folder(meta)
     val_root = labelled_val_root(meta) if given is None else None
+    # the folder a supervised run trained on (its test set); gone, it is said, not replaced
+    own = run_data_default(meta, "--check-data") if given is None and val_root is None else None
     if check_data is None and run.get("dataset") in DATASET_NAMES:
         check_data = run["dataset"]
     elif check_data is None and val_root is not None:
         check_data = val_root
+    elif check_data is None and own is not None:
+        check_data = own
     elif check_data is None and root is not None and Path(root).is_dir():
-        check_data = root
-    elif check_data is None and tuple(shape) == BUILTIN_SHAPES["fashion-mnist"]:
+        check_data = root  # a self-supervised run's photos: refused below, and said
+    elif check_data is None and root is None and tuple(shape) == BUILTIN_SHAPES["fashion-mnist"]:
+        # only a model that records no data of its own: Fashion-MNIST is not one it learned on
         check_data, meta = "fashion-mnist", {}
     if given is not None and len(shape) != 3:
         raise ValueError(
@@ -155,6 +165,8 @@ def held_out_images(
         tuple(shape),  # type: ignore[arg-type]
         option="--check-data",
     )
+    if own is not None:  # the class list it recorded, or no known test set there
+        own_folder_test_set(own, ev, meta, "--check-data")
     pick = torch.randperm(len(ev.y), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
     # in the set's order: the episodes a seed draws depend on it (and EER does not)
     pick = pick.sort().values

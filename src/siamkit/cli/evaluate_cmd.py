@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from siamkit.cli._eval_data import labelled_val_root, load_eval_data, val_root_note, val_root_source
+from siamkit.cli._eval_data import (
+    labelled_val_root,
+    load_eval_data,
+    own_folder_test_set,
+    run_data_default,
+    run_data_note,
+    val_root_note,
+    val_root_source,
+)
 from siamkit.cli._fewshot_settings import (
     DEFAULT_EPISODES,
     DEFAULT_QUERIES,
@@ -50,8 +58,9 @@ from siamkit.cli.text_evaluate import COLUMNS as TEXT_COLUMNS
     "a pairs CSV with the header path_a,path_b,same (image files relative to the CSV's folder; "
     "same = 1 for the same, 0 for not): verification on those pairs only. A text model takes "
     "pairs of texts, labelled or graded (--score-range): a CSV or JSONL, as said below. "
-    "[default: a self-supervised run's labelled validation folder (data.val_root) where it "
-    "recorded one, else fashion-mnist]",
+    "[default: the image folder the model's run trained on (data.root; its test classes), a "
+    "self-supervised run's labelled validation folder (data.val_root) where it recorded one, "
+    "else fashion-mnist; a model trained on a folder that is gone is refused]",
 )
 @click.option(
     "--classes",
@@ -215,9 +224,13 @@ def evaluate(
         check_report_path(report)
     dev = resolve_device(device)
     meta = read_model_config(model).get("metadata", {})
-    val_root = None if given_on_command_line(ctx, "data") else labelled_val_root(meta, "--data")
+    given = given_on_command_line(ctx, "data")
+    val_root = None if given else labelled_val_root(meta, "--data")
     data = val_root or data  # a self-supervised run's only labels, not a data set it never saw
     net = load_siamese(model, dev, "evaluate")
+    # a folder's model is measured on its run's test set there, never on Fashion-MNIST
+    own_root = None if given or val_root else run_data_default(meta, "--data")
+    data = own_root or data
     if raw_distance and net.score_norm is not None:
         net.set_score_norm(None)  # also drops the threshold, which was fit on normalised scores
     if is_pairs_file(data):  # the 1:1 protocol of a list of pairs: verification only
@@ -245,6 +258,10 @@ def evaluate(
     if val_root is None and not given_on_command_line(ctx, "data"):
         _refuse_default_data(meta, shape)
     ev = load_eval_data(data, meta, class_tokens(classes), split, data_dir, shape)
+    if own_root is not None:  # said as such: the run's own test set, as siamkit train read it
+        if not classes:
+            own_folder_test_set(own_root, ev, meta, "--data")
+        notes.append(run_data_note("evaluate", meta, classes is not None))
     seen = None  # the note that the run trained on the folder read without --data
     if val_root is not None:  # said as such: not a folder the user named, nor a test set
         ev = replace(ev, source=val_root_source(val_root))

@@ -1,0 +1,132 @@
+"""``siamkit evaluate MODEL`` without --data, of a supervised model trained on an image folder
+(issue 20's walk), fell back to Fashion-MNIST's test split: classes, of another data set, the
+model never saw, said only in the data line. It now evaluates the run's own test set in the
+folder it trained on (as ``--data ROOT`` does, and ``siamkit train`` did) and says so; a folder
+that is gone, or holds other classes now, is refused in one sentence naming it and --data.
+export --int8's check reads the same default and says the same when it cannot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from tests.cli._folder_run_model import TRAIN, folder_model, no_fashion_mnist  # noqa: F401
+
+from siamkit.cli.main import cli
+
+
+def _evaluate(model: Path, *more: str) -> Any:
+    args = ["evaluate", str(model), "--episodes", "5", "--no-progress", *more]
+    return CliRunner().invoke(cli, args)
+
+
+def test_without_data_it_evaluates_the_runs_test_classes_in_its_folder(tmp_path: Path) -> None:
+    model, glyphs = folder_model(tmp_path)
+    res = _evaluate(model)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0] == (
+        f"12 images of 2 classes (glyph0003, glyph0005) from the folder {glyphs} (the classes "
+        "the model did not train on)"
+    ), lines
+    assert lines[1] == (
+        "no --data given: evaluated on the folder the model trained on (data.root), the classes "
+        "its run kept for testing, as siamkit train did; pass --data FOLDER (one sub-folder per "
+        "class) to evaluate on other images"
+    )
+    # the same figures as --data ROOT, the run's own test set, read explicitly
+    quiet = _evaluate(model, "--json")
+    named = _evaluate(model, "--json", "--data", str(glyphs))
+    assert quiet.exit_code == 0 and named.exit_code == 0, (quiet.output, named.output)
+    assert json.loads(quiet.stdout) == json.loads(named.stdout)
+    assert lines[1] in quiet.stderr and lines[1] not in named.output
+
+
+def test_a_run_on_every_class_evaluates_the_images_it_held_out(tmp_path: Path) -> None:
+    model, glyphs = folder_model(tmp_path, every_class=True)
+    res = _evaluate(model, "--json")
+    named = _evaluate(model, "--json", "--data", str(glyphs))
+    assert res.exit_code == 0 and named.exit_code == 0, (res.output, named.output)
+    assert (
+        "no --data given: evaluated on the folder the model trained on (data.root), the images "
+        "its run held out of training, as siamkit train did" in res.stderr
+    ), res.stderr
+    assert json.loads(res.stdout) == json.loads(named.stdout)
+
+
+def test_classes_given_without_data_are_read_from_its_folder(tmp_path: Path) -> None:
+    model, glyphs = folder_model(tmp_path)
+    res = _evaluate(model, "--classes", "glyph0001,glyph0003")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:2] == [
+        f"12 images of 2 classes (glyph0001, glyph0003) from the folder {glyphs}",
+        "no --data given: evaluated on the folder the model trained on (data.root), the "
+        "classes --classes names; pass --data FOLDER (one sub-folder per class) to evaluate "
+        "on other images",
+    ]
+
+
+def test_a_training_folder_that_is_gone_is_one_sentence_naming_it(tmp_path: Path) -> None:
+    model, glyphs = folder_model(tmp_path)
+    shutil.rmtree(glyphs)
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: no --data given, and the folder this model trained on (data.root {glyphs}) is "
+        "not there: give --data a folder of classes it did not train on, one sub-folder per "
+        "class (--classes picks some of them)"
+    ]
+
+
+def test_a_training_folder_with_other_classes_now_is_refused(tmp_path: Path) -> None:
+    """Its run's class numbers no longer name the same classes: all of them would be read,
+    those it trained on too, as if unseen."""
+    model, glyphs = folder_model(tmp_path)
+    shutil.copytree(glyphs / "glyph0000", glyphs / "aardvark")
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: no --data given, and the folder this model trained on (data.root {glyphs}) no "
+        "longer holds the classes its run recorded, so which of them it did not train on is "
+        "unknown: give --data a folder of classes it did not train on, one sub-folder per class "
+        "(--classes picks some of them)"
+    ]
+
+
+def test_a_run_on_data_that_cannot_be_read_back_is_refused(tmp_path: Path) -> None:
+    model, _ = folder_model(tmp_path)
+    doc = json.loads((model / "siamkit.json").read_text())
+    doc["metadata"]["run"] = {"dataset": "synthetic-glyphs", "train_classes": TRAIN}
+    doc["metadata"]["config"] = {"data": {"dataset": "synthetic-glyphs"}}
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        "Error: no --data given, and this model trained on synthetic-glyphs data, which cannot "
+        "be read back by name: give --data a folder of classes it did not train on, one "
+        "sub-folder per class (--classes picks some of them)"
+    ]
+
+
+def _int8_check(model: Path) -> Any:
+    args = ["export", str(model), "--int8", "--int8-mode", "dynamic", "--no-progress", "--json",
+            "--force"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)["int8_check"]
+
+
+def test_the_int8_check_without_check_data_says_the_folder_is_gone(tmp_path: Path) -> None:
+    """It read Fashion-MNIST's test split in its place (a grey 28x28 model)."""
+    model, glyphs = folder_model(tmp_path)
+    measured = _int8_check(model)
+    assert isinstance(measured, dict), measured  # on the folder's test classes, while there
+    shutil.rmtree(glyphs)
+    assert _int8_check(model) == (
+        f"accuracy change not measured: no --check-data given, and the folder this model "
+        f"trained on (data.root {glyphs}) is not there: give --check-data a folder of classes "
+        "it did not train on, one sub-folder per class"
+    )
