@@ -77,16 +77,23 @@ def test_a_validation_folder_that_is_gone_is_one_sentence_naming_data(tmp_path: 
 
 
 def test_other_models_still_need_data(tmp_path: Path) -> None:
-    """A supervised run, or a self-supervised one that recorded no labelled folder, is refused
-    as before: click's missing --data."""
-    for model in (
-        ssl_photo_model(tmp_path / "supervised", tmp_path / "supervised" / "labelled", ssl=False),
-        ssl_photo_model(tmp_path / "bare", None),
-    ):
-        res = _calibrate(model)
-        assert res.exit_code == 2, res.output
-        assert "Missing option '--data'" in res.output, res.output
-        assert "calibration" not in json.loads((model / "siamkit.json").read_text())["metadata"]
+    """A self-supervised run that recorded no labelled folder is refused as before: click's
+    missing --data. A supervised run's is refused in a sentence naming the folder it trained on
+    (here loose photos: no classes to hold out; tests/cli/test_calibrate_folder_run_default.py)."""
+    bare = ssl_photo_model(tmp_path / "bare", None)
+    res = _calibrate(bare)
+    assert res.exit_code == 2, res.output
+    assert "Missing option '--data'" in res.output, res.output
+    supervised = tmp_path / "supervised"
+    model = ssl_photo_model(supervised, supervised / "labelled", ssl=False)
+    res = _calibrate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.startswith(
+        f"Error: no --data given, and the folder this model trained on (data.root "
+        f"{supervised / 'photos'}) no longer holds the classes its run recorded"
+    ), res.output
+    for m in (bare, model):
+        assert "calibration" not in json.loads((m / "siamkit.json").read_text())["metadata"]
 
 
 def test_a_validation_folder_under_the_runs_data_root_is_said_to_be_trained_on(

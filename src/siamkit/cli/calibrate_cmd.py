@@ -12,11 +12,20 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, cast
 
 import click
 
-from siamkit.cli._eval_data import labelled_val_root, load_eval_data, val_root_note, val_root_source
+from siamkit.cli._eval_data import (
+    _not_its_classes,
+    _own_folder_classes,
+    labelled_val_root,
+    load_eval_data,
+    run_data_default,
+    val_root_note,
+    val_root_source,
+)
 from siamkit.cli._image_pairs import (
     TEXT_PAIRS_FORMAT,
     is_pairs_file,
@@ -138,12 +147,14 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     "classes you test on. For a text model: labelled pairs, CSV or JSONL with columns a, b and "
     "label, any case (label 1, true or yes = same; 0, false or no = not), or others named "
     "with --columns. [default: a self-supervised run's labelled validation folder "
-    "(data.val_root) where it recorded one; else required]",
+    "(data.val_root) where it recorded one; the validation classes (data.val_classes) of the "
+    "image folder a run trained on, where it held out whole classes; else required]",
 )
 @click.option(
     "--classes",
     help="Comma-separated class names or numbers [default: a folder's sub-folders; for built-in "
-    "data the classes the model trained on, as its metadata records them].",
+    "data the classes the model trained on, as its metadata records them; without --data, the "
+    "validation classes of the folder the model's run trained on].",
 )
 @click.option(
     "--split",
@@ -254,8 +265,10 @@ def calibrate(
             "it would be ignored: add --target far, or leave --far out"
         )
     val_root: str | None = None
+    own_val: list[str] | None = None  # a folder's run's validation classes, read without --data
     if data is None:  # a self-supervised run's only labels, as evaluate reads them
-        data = val_root = _default_data(ctx, model)
+        data, own_val = _default_data(ctx, model)
+        val_root = data if own_val is None else None
     if is_pretrained_text_folder(model):
         if classes is not None or data_dir is not None or split != "test":
             raise click.UsageError(
@@ -292,9 +305,10 @@ def calibrate(
         _calibrate_image_pairs(model, net, data, target, far, max_pairs, dev, as_json)
         return
     refuse_fashion_mnist_options(ctx, data)  # a folder, or digits: they would be ignored
-    ev = load_eval_data(
-        data, meta, class_tokens(classes), split, data_dir, model_image_shape(net, model), "train"
-    )
+    tokens = class_tokens(classes) if classes is not None or own_val is None else own_val
+    ev = load_eval_data(data, meta, tokens, split, data_dir, model_image_shape(net, model), "train")
+    if own_val is not None and _own_folder_classes(Path(data), ev.names, meta) is None:
+        raise _not_its_classes(data, "--data")  # its class numbers name other classes there
     if val_root is not None:  # said as such, as evaluate says it (and reads it back)
         ev = replace(ev, source=val_root_source(val_root))
     chosen_names = [ev.names[c] for c in ev.chosen]
@@ -327,6 +341,8 @@ def calibrate(
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
     where: dict[str, Any] = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}
     notes = [val_root_note("calibrate")] if val_root is not None else []
+    if own_val is not None:
+        notes.append(_validation_classes_note(classes is not None))
     seen = (
         None
         if val_root is None
@@ -336,18 +352,27 @@ def calibrate(
         where["in_sample"] = True
         notes.append(seen)
     if data not in DATASET_NAMES:  # a path as typed is relative to here: evaluate, run from
-        from pathlib import Path  # another folder, compares the folder's own path with it
-
+        # another folder, compares the folder's own path with it
         where["root"] = str(Path(data).resolve())
     info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
     _say_saved(model, info, ev.describe(), as_json, "\n".join(notes) or None)
 
 
-def _default_data(ctx: click.Context, model: str) -> str:
-    """The data calibrate reads without --data: the labelled validation folder of a model
-    trained self-supervised (:func:`~siamkit.cli._eval_data.labelled_val_root`, as
-    ``siamkit evaluate`` reads it), the only labels its run had; else --data is missing, as
-    click says it (a gone folder is one sentence naming it and --data)."""
+def _default_data(ctx: click.Context, model: str) -> tuple[str, list[str] | None]:
+    """The data calibrate reads without --data, and the classes of it (``None``: all): the
+    labelled validation folder of a model trained self-supervised
+    (:func:`~siamkit.cli._eval_data.labelled_val_root`, as ``siamkit evaluate`` reads it), the
+    only labels its run had; or, for a model trained with labels on an image folder whose run
+    held out whole classes for validation (``data.val_classes``), that folder and those
+    classes, the held-out images its training fit the threshold on. Else --data is missing, as
+    click says it for a model trained on a built-in data set (or recording none), and in one
+    sentence naming the folder (or data) it trained on for any other: neither Fashion-MNIST nor
+    that folder's other classes (trained on, or its test set) are for calibrating it.
+
+    Raises:
+        ValueError: the run's folder or validation folder is gone, or it held out no whole
+            classes, naming it and --data.
+    """
     from siamkit.encoders.text import is_pretrained_text_folder
     from siamkit.export.bundle import read_model_config
 
@@ -355,9 +380,49 @@ def _default_data(ctx: click.Context, model: str) -> str:
         meta = read_model_config(model).get("metadata") or {}
         val_root = labelled_val_root(meta, "--data")
         if val_root is not None:
-            return val_root
+            return val_root, None
+        try:
+            root = run_data_default(meta, "--data")
+        except ValueError as err:  # gone, or data it cannot read back: said for calibrate
+            why = str(err).split(": give --data ")[0]
+            raise ValueError(f"{why}: {_HELD_OUT_IMAGES}") from None
+        held = _held_out_class_names(meta)
+        if root is not None and held:
+            return root, held
+        if root is not None:
+            raise ValueError(
+                f"no --data given, and the folder this model trained on (data.root {root}) "
+                "holds its training images and its test classes, its run having held out "
+                f"images, not whole classes, for validation: {_HELD_OUT_IMAGES}"
+            )
     param = next(p for p in ctx.command.params if p.name == "data")
     raise click.MissingParameter(ctx=ctx, param=param)
+
+
+#: What to give calibrate of a model whose training data it cannot read as held-out images.
+_HELD_OUT_IMAGES = (
+    "give --data a folder of held-out images of the classes it trained on (never of classes it "
+    "is tested on), one sub-folder per class"
+)
+
+
+def _validation_classes_note(classes: bool) -> str:
+    """The note calibrate says when, given no --data, it read the validation classes of the
+    folder the model's run trained on (``classes``: --classes named others there).
+
+    >>> _validation_classes_note(False).split(", its run")[0]
+    'no --data given: calibrated on the folder the model trained on (data.root)'
+    """
+    what = (
+        "the classes --classes names"
+        if classes
+        else "its run's validation classes (data.val_classes), held out of training but used "
+        "to choose its epoch, not a test set"
+    )
+    return (
+        f"no --data given: calibrated on the folder the model trained on (data.root), {what}; "
+        "pass --data FOLDER (one sub-folder per class) to calibrate on other images"
+    )
 
 
 def _genuine_pairs(labels: Any) -> int:
