@@ -62,3 +62,29 @@ def test_a_latin1_named_suspects_report_is_written(tiny_hf: Path, tmp_path: Path
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
     assert "<title>Plagiarism report: esscaf\\xe9.txt" in page and "caf\\xe9.txt" in page
+
+
+def test_two_names_that_escape_to_one_id_are_refused_by_their_bytes(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    """A file named with the Latin-1 byte 0xe9 and one whose UTF-8 name holds the four
+    characters \\xe9 both got the id caf\\xe9.txt: dedup refused the folder naming one path
+    twice, and enroll put both documents under one label without a word."""
+    folder = _folder(tmp_path / "c")
+    (folder / "caf\\xe9.txt").write_text("A literal backslash in the name.")
+    literal, latin1 = b"caf\\xe9.txt", LATIN1 + b".txt"  # the walk's order: "\\" < "\udce9"
+    on_disk = {os.fsencode(f.name) for f in folder.iterdir()}
+    assert {literal, latin1} <= on_disk and literal != latin1  # two files, two names
+    want = (
+        f"{folder} holds two files whose names both read as the id caf\\xe9.txt (a name that "
+        f"is not UTF-8 shows its bytes as \\x escapes): {literal!r} and {latin1!r}, by their "
+        "bytes on disk; rename one of them"
+    )
+    with pytest.raises(ValueError) as err:
+        load_corpus(folder)
+    assert str(err.value) == want
+    gallery = tmp_path / "g.db"
+    args = [str(folder), "--gallery", str(gallery), "--model", str(tiny_hf)]
+    res = CliRunner().invoke(cli, ["text", "enroll", *args])
+    assert res.exit_code != 0 and res.output.splitlines()[-1] == f"Error: {want}", res.output
+    assert not gallery.exists()

@@ -91,7 +91,27 @@ def _folder(
             if why is not None:
                 skipped.append((text_name(str(rel)), why))
     _refuse_not_utf8(root, not_utf8)
+    _refuse_one_id_of_two_names(root, docs, files)
     return docs, skipped, files
+
+
+def _refuse_one_id_of_two_names(root: Path, docs: list[Document], files: list[Path]) -> None:
+    r"""One sentence naming, by their bytes, two files whose names :func:`text_name` writes as
+    one id: a name with the Latin-1 byte 0xe9 and one that holds the four characters ``é``
+    both read ``café.txt``, so dedup refused the folder naming one path twice, and enroll
+    put two documents under one label. Ordinary names keep their ids; only such a pair is
+    refused."""
+    first: dict[str, Path] = {}
+    for d, f in zip(docs, files):
+        rel = f.relative_to(root)
+        if d.id in first:
+            a, b = (os.fsencode(first[d.id]), os.fsencode(rel))
+            raise ValueError(
+                f"{root} holds two files whose names both read as the id {d.id} (a name that is "
+                f"not UTF-8 shows its bytes as \\x escapes): {a!r} and {b!r}, by their bytes on "
+                "disk; rename one of them"
+            )
+        first[d.id] = rel
 
 
 def _refuse_not_utf8(root: Path, bad: list[tuple[Path, NotUtf8Error]]) -> None:
