@@ -266,21 +266,47 @@ def _text_export_given(folder: Path) -> str:
     )
 
 
+def _recorded_collapse(checkpoint: Path) -> str | None:
+    """The collapse a self-supervised run recorded in its checkpoint when it stopped on one
+    (``epoch N: the embedding collapsed ...; no model saved: try ...``), the record a
+    ``--resume`` of it refuses on (the SSL monitor's state, ``ssl_monitor``; this layer does not
+    import the applications); ``None`` for any other run's checkpoint or an unreadable file."""
+    try:  # mmap: a large encoder's weights are not read for one string
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # a truncated or foreign file: the other sentences stand
+        return None
+    monitor = state.get("ssl_monitor") if isinstance(state, dict) else None
+    said = monitor.get("collapsed") if isinstance(monitor, dict) else None
+    return said if isinstance(said, str) and said else None
+
+
 def _run_without_model(folder: Path) -> str:
     """The sentence for a training run's folder that holds a checkpoint but no ``model/``: it
-    was told to give ``OUT/model``, which its run never wrote. A run that stopped on a collapse
-    (``task: ssl``) saves no model but writes ``report.html``, which shows why; an interrupted
-    run writes neither, and saves its model when resumed to its end."""
-    report = folder / "report.html"
-    why = (
-        f"its {report} says why (a self-supervised run that collapsed saves none)"
-        if report.is_file()
-        else f"if it was interrupted, siamkit train CONFIG --out {folder} --resume finishes it "
-        "and saves one"
-    )
+    was told to give ``OUT/model``, which is not there. Told by what the run recorded, not by
+    ``report.html`` (every finished run writes one, and a collapsed run without matplotlib
+    none): a self-supervised run that stopped on a collapse records it in its checkpoint and
+    saves no model; a finished run writes ``metrics.json`` after its model, so that model was
+    moved or deleted since; any other run stopped before saving one, and if interrupted a
+    ``--resume`` finishes it."""
+    model = folder / "model"
+    collapsed = _recorded_collapse(folder / "checkpoint.pt")
+    if collapsed is not None:  # (a --resume of it is refused: it would save the collapsed model)
+        report = folder / "report.html"
+        curves = f"; the curves: {report}" if report.is_file() else ""
+        return (
+            f"{folder} is a training run's folder without a saved model (no {model}): its run "
+            f"stopped at {collapsed}{curves}"
+        )
+    if (folder / "metrics.json").is_file():
+        return (
+            f"{folder} is a training run's folder whose model is missing: its run finished and "
+            f"saved {model}, which has since been moved or deleted (no {model / CONFIG_FILE}): "
+            "put it back, or train again"
+        )
     return (
-        f"{folder} is a training run's folder without a saved model (no {folder / 'model'}): its "
-        f"run stopped before saving one; {why}"
+        f"{folder} is a training run's folder without a saved model (no {model}): its run "
+        f"stopped before saving one; if it was interrupted, siamkit train CONFIG --out {folder} "
+        "--resume finishes it and saves one"
     )
 
 

@@ -1,7 +1,10 @@
 """A collapsed run's folder given where a model goes (evaluate, export, calibrate, --init-from)
 said "has no siamkit.json, so it is not a siamkit model folder: give the folder `siamkit train
---out OUT` writes as OUT/model", which such a run never wrote. It now says the run saved no model
-and where to read why (its report.html), or, for an interrupted run, how to finish it."""
+--out OUT` writes as OUT/model", which such a run never wrote. It now says what the run recorded:
+the collapse its checkpoint holds (as a --resume of it reads it; with or without report.html, which
+a run without matplotlib does not write), a finished run's model moved away (metrics.json, which
+every finished run writes; the sentence keyed on report.html told it "its run stopped before saving
+one; its report.html says why"), or, for an interrupted run, how to finish it."""
 
 from __future__ import annotations
 
@@ -27,34 +30,99 @@ DOC = {
 }
 
 
+_SAID: dict[Path, str] = {}  # a collapsed run's folder -> its CollapseError's sentence
+
+
 @pytest.fixture(scope="module")
 def collapsed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ssl") / "o"
     # collapse_std just under the figure's bound (~1): "collapsed" after epoch 1
-    with pytest.raises(CollapseError):
+    with pytest.raises(CollapseError) as err:
         run(DOC, out, TaskOptions(progress=False, log=lambda s: None))
     assert (out / "checkpoint.pt").is_file() and not (out / "model").exists()
+    assert not (out / "metrics.json").exists()
+    _SAID[out] = str(err.value)
     return out
 
 
-def test_a_collapsed_runs_folder_says_it_saved_no_model(collapsed: Path) -> None:
-    with pytest.raises(ModelFileError) as err:
-        read_model_config(collapsed)
-    assert str(err.value) == (
-        f"{collapsed} is a training run's folder without a saved model (no {collapsed / 'model'}): "
-        f"its run stopped before saving one; its {collapsed / 'report.html'} says why (a "
-        "self-supervised run that collapsed saves none)"
-    )
-
-
-def test_an_interrupted_runs_folder_says_how_to_finish_it(collapsed: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "run"
-    folder.mkdir()
-    shutil.copy(collapsed / "checkpoint.pt", folder / "checkpoint.pt")  # no report.html yet
+def _refusal(folder: Path) -> str:
     with pytest.raises(ModelFileError) as err:
         read_model_config(folder)
-    assert str(err.value).endswith(
-        f"its run stopped before saving one; if it was interrupted, siamkit train CONFIG --out "
+    return str(err.value)
+
+
+def test_a_collapsed_runs_folder_says_it_saved_no_model(collapsed: Path) -> None:
+    # the run's own sentence when it stopped ("epoch 1: the embedding collapsed ...; the curves:")
+    assert _refusal(collapsed) == (
+        f"{collapsed} is a training run's folder without a saved model (no {collapsed / 'model'}): "
+        f"its run stopped at {_SAID[collapsed]}"
+    )
+    assert _SAID[collapsed].startswith("epoch 1: the embedding collapsed")
+    assert _SAID[collapsed].endswith(f"; the curves: {collapsed / 'report.html'}")
+
+
+def test_a_collapsed_run_without_its_report_is_not_sent_to_resume(
+    collapsed: Path, tmp_path: Path
+) -> None:
+    """Without matplotlib a collapsed run writes no report.html: it was told --resume finishes it,
+    which refuses it (the collapse)."""
+    folder = tmp_path / "run"
+    shutil.copytree(collapsed, folder, ignore=shutil.ignore_patterns("report.html"))
+    curves = f"; the curves: {collapsed / 'report.html'}"
+    assert _refusal(folder) == (
+        f"{folder} is a training run's folder without a saved model (no {folder / 'model'}): its "
+        f"run stopped at {_SAID[collapsed].removesuffix(curves)}"
+    )
+    res = CliRunner().invoke(cli, ["evaluate", str(folder)])
+    assert "--resume" not in res.output and "the embedding collapsed" in res.output
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Finished runs, self-supervised (DOC without the collapse check) and supervised (siamkit
+    train configs/digits-tiny.yaml), whose model/ is then moved away."""
+    root = tmp_path_factory.mktemp("finished")
+    doc = {**DOC, "ssl": {**DOC["ssl"], "collapse_std": 0.0}}  # 0: the check is off
+    run(doc, root / "ssl", TaskOptions(progress=False, log=lambda s: None))
+    tiny = Path(__file__).resolve().parents[3] / "configs" / "digits-tiny.yaml"
+    args = ["train", str(tiny), "--out", str(root / "sup"), "--no-progress", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*args, "--set", "train.epochs=1", "--set", "eval.episodes=10"])
+    assert res.exit_code == 0, res.output
+    for name in ("ssl", "sup"):
+        for file in ("checkpoint.pt", "metrics.json", "report.html"):
+            assert (root / name / file).is_file(), (name, file)
+        (root / name / "model").rename(root / f"{name}-model-moved")
+    return {"ssl": root / "ssl", "sup": root / "sup"}
+
+
+@pytest.mark.parametrize("kind", ["ssl", "sup"])
+def test_a_finished_runs_folder_whose_model_was_moved_says_so(
+    finished: dict[str, Path], kind: str
+) -> None:
+    folder = finished[kind]
+    model = folder / "model"
+    assert _refusal(folder) == (
+        f"{folder} is a training run's folder whose model is missing: its run finished and saved "
+        f"{model}, which has since been moved or deleted (no {model / 'siamkit.json'}): put it "
+        "back, or train again"
+    )
+    res = CliRunner().invoke(cli, ["evaluate", str(folder)])
+    assert res.exit_code != 0
+    assert "stopped before saving" not in res.output and "collapse" not in res.output
+
+
+@pytest.mark.parametrize("kind", ["ssl", "sup"])
+def test_an_interrupted_runs_folder_says_how_to_finish_it(
+    finished: dict[str, Path], kind: str, tmp_path: Path
+) -> None:
+    """A run stopped after a checkpoint and before its model: no metrics.json, no collapse."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for file in ("checkpoint.pt", "config.yaml"):
+        shutil.copy(finished[kind] / file, folder / file)
+    assert _refusal(folder) == (
+        f"{folder} is a training run's folder without a saved model (no {folder / 'model'}): its "
+        f"run stopped before saving one; if it was interrupted, siamkit train CONFIG --out "
         f"{folder} --resume finishes it and saves one"
     )
 
