@@ -306,6 +306,56 @@ def test_page_says_when_the_largest_of_several_faces_was_used(page, images):
     ), text
 
 
+def test_page_names_the_other_faces_of_a_photo_of_several(page, images):
+    """/identify of a photo of several faces answers every face (``faces``, largest first) beside
+    the largest face's label and matches; the page showed only the largest face's and said
+    nothing of the others, as if the photo held one. The answer is the face service's, stubbed
+    (this module's model finds no faces) and checked against the API's own schema."""
+    import json
+
+    from playwright.sync_api import expect
+
+    from siamkit.service.schemas import IdentifyResponse
+
+    def match(label: str, distance: float, item_id: int) -> dict[str, object]:
+        accepted = distance <= 0.6
+        return {"label": label, "distance": distance, "item_id": item_id, "accepted": accepted,
+                "margin": 0.6 - distance, "thumbnail": None, "source": None}  # fmt: skip
+
+    def box(left: int, top: int) -> dict[str, object]:
+        return {"left": left, "top": top, "right": left + 60, "bottom": top + 60, "score": 2.0}
+
+    faces = [
+        {"box": box(17, 18), "label": "ann", "matches": [match("ann", 0.1, 3)]},
+        {"box": box(17, 115), "label": None, "matches": [match("bob", 0.62, 1)]},
+        {"box": box(121, 18), "label": "bob", "matches": [match("bob", 0.41, 1)]},
+    ]
+    answer = {"threshold": 0.6, "label": "ann", "matches": faces[0]["matches"], "faces": faces}
+    body = IdentifyResponse.model_validate(answer).model_dump_json(exclude_unset=True)
+    page.route(
+        "**/identify",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=body),
+    )
+    page.set_input_files("#identify-file", str(images["disc"]))
+    page.click("#identify-submit")
+    page.wait_for_selector("#identify-result.ok")
+    assert page.inner_text("#identify-result") == (
+        "Identified as \u201cann\u201d. 3 faces found; the matches below are the largest face's. "
+        "The others, largest first: face 2 at (17, 115): unknown (nearest \u201cbob\u201d, "
+        "distance 0.6200); face 3 at (121, 18): \u201cbob\u201d (distance 0.4100)."
+    )
+    assert page.locator("#identify-matches li").count() == 1
+    # one face: nothing added
+    one = json.dumps({**answer, "faces": faces[:1]})
+    page.unroute("**/identify")
+    page.route(
+        "**/identify",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=one),
+    )
+    page.click("#identify-submit")
+    expect(page.locator("#identify-result")).to_have_text("Identified as \u201cann\u201d.")
+
+
 def test_page_without_key_reports_401(page, images):
     """With a wrong key the page says so instead of showing results."""
     page.fill("#api-key", "wrong-key")

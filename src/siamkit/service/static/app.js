@@ -116,6 +116,24 @@ function matchRow(m, rank, threshold) {
   return li;
 }
 
+// A face model's answer for a photo of several faces (faces, largest first): the matches listed
+// are the largest face's, so the others are named in words, each by its box's top-left corner
+// and its verdict, as /identify's faces give them; "" for one face or another model.
+function otherFacesText(r) {
+  if (!Array.isArray(r.faces) || r.faces.length < 2) return "";
+  const others = r.faces.slice(1).map((f, i) => {
+    const who = r.threshold === null ? "not decided"
+      : f.label === null ? "unknown" : "\u201c" + f.label + "\u201d";
+    const best = f.matches[0];
+    const near = !best ? "" : f.label !== null && r.threshold !== null
+      ? " (distance " + fmt(best.distance) + ")"
+      : " (nearest \u201c" + best.label + "\u201d, distance " + fmt(best.distance) + ")";
+    return "face " + (i + 2) + " at (" + f.box.left + ", " + f.box.top + "): " + who + near;
+  });
+  return " " + r.faces.length + " faces found; the matches below are the largest face's. " +
+    "The others, largest first: " + others.join("; ") + ".";
+}
+
 async function onIdentify(event) {
   event.preventDefault();
   clearMatches();
@@ -133,8 +151,9 @@ async function onIdentify(event) {
         show("identify-result", noFace ? r.hint : "The gallery is empty: enroll someone first.", "error");
         return;
       }
-      show("identify-result", ...identifyVerdict(r, (label) => "Identified as \u201c" + label +
-        "\u201d.", "Unknown: no enrolled label is close enough."));
+      const [verdict, kind] = identifyVerdict(r, (label) => "Identified as \u201c" + label +
+        "\u201d.", "Unknown: no enrolled label is close enough.");
+      show("identify-result", verdict + otherFacesText(r), kind);
       showMatches(r, "The model has no threshold: these are the nearest labels, none is accepted or refused.", matchRow);
     } catch (err) { show("identify-result", err.message, "error"); }
   });
