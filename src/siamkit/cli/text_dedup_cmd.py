@@ -63,23 +63,57 @@ def _refuse_one_text(corpus: str, loaded: Any) -> None:
 
 
 _GROUPS_SUFFIXES = ("", ".jsonl", ".ndjson", ".json")
+# suffixes of formats other than JSON lines that a name may be given in by mistake; any other
+# dot (groups.2026-12-06, dedup.v2) is part of the name, not a format
+# fmt: off
+_OTHER_FORMATS = frozenset({
+    ".csv", ".tsv", ".txt", ".text", ".md", ".rst", ".html", ".htm", ".xml", ".xls", ".xlsx",
+    ".ods", ".parquet", ".feather", ".arrow", ".yaml", ".yml", ".toml", ".ini", ".pdf", ".doc",
+    ".docx", ".odt", ".rtf", ".db", ".sqlite", ".py", ".log",
+})
+# fmt: on
+
+
+def _holds_groups(path: Path) -> bool:
+    """Whether the existing file ``path`` is an earlier dedup's output: empty (no group found)
+    or its first line one group (a JSON object with ``group`` and ``members``)."""
+    try:
+        with path.open("rb") as f:
+            first = f.readline(1 << 20)
+        if not first.strip():
+            return path.stat().st_size == 0
+        line = json.loads(first)
+    except (OSError, ValueError):
+        return False
+    return isinstance(line, dict) and "group" in line and "members" in line
 
 
 def _refuse_another_format(out: str) -> None:
     """--out whose suffix names another format (groups.csv, groups.html, notes.txt): the groups
     are JSON lines whatever the name, so an editor opened groups.csv in a spreadsheet to find a
-    column of JSON, and an existing notes.txt given by mistake was replaced without a word."""
-    suffix = Path(out).suffix.lower()
+    column of JSON, and an existing notes.txt given by mistake was replaced without a word. A
+    dot that names no format (groups.2026-12-06, dedup.v2) is part of the name: such a file is
+    refused only when it exists and holds no earlier dedup's groups."""
+    path = Path(out)
+    suffix = path.suffix.lower()
     if suffix in _GROUPS_SUFFIXES:
         return
+    if suffix not in _OTHER_FORMATS:
+        if not path.is_file() or _holds_groups(path):
+            return
+        raise click.BadParameter(
+            f"{out} is an existing file that holds no dedup groups, which the groups (JSON "
+            f"lines, one group a line) would replace; give another file name, e.g. {out}.jsonl",
+            param_hint="'--out'",
+        )
     what = (
         f"is an existing file ending in {suffix}, which the groups (JSON lines, one group a "
         "line) would replace"
-        if Path(out).is_file()
+        if path.is_file()
         else f"ends in {suffix}, but the groups are JSON lines (one group a line)"
     )
     raise click.BadParameter(
-        f"{out} {what}; give a .jsonl file name, e.g. {Path(out).with_suffix('.jsonl')}",
+        f"{out} {what}; give a .jsonl file name, e.g. {path.with_suffix('.jsonl')}",
         param_hint="'--out'",
     )
 
@@ -90,7 +124,8 @@ def _refuse_another_format(out: str) -> None:
     "--out",
     type=click.Path(dir_okay=False),
     required=True,
-    help="groups.jsonl to write (JSON lines: a name ending in .jsonl, .ndjson or .json).",
+    help="groups.jsonl to write (JSON lines: a name ending in .jsonl, .ndjson or .json, or "
+    "in no other format's suffix, such as groups.2026-12-06).",
 )
 @_MODEL
 @_DEDUP_THRESHOLD

@@ -61,3 +61,29 @@ def test_an_existing_file_of_another_kind_is_kept(corpus: Path) -> None:
 def test_a_json_lines_name_is_taken(corpus: Path, name: str) -> None:
     res = _dedup(corpus, corpus.parent / name)
     assert isinstance(res.exception, _ModelLoaded), res.output
+
+
+@pytest.mark.parametrize("name", ["groups.2026-12-06", "dedup.v2", "out.d/groups"])
+def test_a_dot_that_names_no_format_is_part_of_the_name(corpus: Path, name: str) -> None:
+    """`--out groups.2026-12-06` or `dedup.v2` was refused as a name ending in another format's
+    suffix, and the suggested name dropped the date: such a dot names no format."""
+    res = _dedup(corpus, corpus.parent / name)
+    assert isinstance(res.exception, _ModelLoaded), res.output
+
+
+def test_such_a_name_replaces_earlier_groups_but_not_another_file(corpus: Path) -> None:
+    earlier = corpus.parent / "groups.2026-12-05"
+    group = {"group": 0, "size": 2, "members": [{"id": "a"}, {"id": "b"}]}
+    earlier.write_text(json.dumps(group) + "\n")
+    assert isinstance(_dedup(corpus, earlier).exception, _ModelLoaded)
+    (none := corpus.parent / "groups.2026-12-04").write_bytes(b"")  # a dedup that found none
+    assert isinstance(_dedup(corpus, none).exception, _ModelLoaded)
+    notes = corpus.parent / "notes.v2"
+    notes.write_bytes(b"my notes\r\n")
+    res = _dedup(corpus, notes)
+    assert res.exit_code == 2 and res.output.splitlines()[-1] == (
+        f"Error: Invalid value for '--out': {notes} is an existing file that holds no dedup "
+        "groups, which the groups (JSON lines, one group a line) would replace; give another "
+        f"file name, e.g. {notes}.jsonl"
+    )
+    assert notes.read_bytes() == b"my notes\r\n"
