@@ -5,6 +5,7 @@ which ``json.loads`` reads, is still taken."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -64,3 +65,24 @@ def test_utf8_and_utf16_json_are_still_read(client: Any) -> None:
         r = client.post("/embed", content=BODIES["/embed"].encode(encoding), headers=JSON)
         assert r.status_code == 200, (encoding, r.text)
         assert len(r.json()["embeddings"]) == 1
+
+
+@pytest.mark.parametrize("path", ["/embed", "/identify"])
+def test_a_body_with_utf8s_byte_order_mark_and_latin1_bytes_is_named(
+    client: Any, path: str
+) -> None:
+    """json.detect_encoding says utf-8-sig of a body that starts with UTF-8's byte-order mark,
+    which the check skipped: its Latin-1 bytes still got FastAPI's 400 "There was an error
+    parsing the body"."""
+    bom = b"\xef\xbb\xbf"
+    body = bom + BODIES[path].encode("latin-1")
+    assert json.detect_encoding(body) == "utf-8-sig"  # what the check keyed on
+    offset = body.index(b"\xe9")  # the reference: the é's one byte, counting the mark
+    r = client.post(path, content=body, headers=JSON)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == (
+        f"The request body is not UTF-8 text (byte 0xe9 at offset {offset}); send the JSON "
+        "encoded as UTF-8."
+    )
+    r = client.post(path, content=bom + BODIES[path].encode(), headers=JSON)  # a valid one
+    assert r.status_code == 200, r.text
