@@ -4,6 +4,8 @@ study is refused before anything is read or written there, and every file in it 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -119,3 +121,84 @@ def test_a_study_folder_and_an_empty_study_db_are_studies(tmp_path: Path) -> Non
     begun = tmp_path / "begun.db"  # Optuna's tables, no study yet: a study killed as it began
     optuna.storages.RDBStorage(f"sqlite:///{begun}")
     assert _tables(begun) and not_a_study(begun) is None
+
+
+#: A writer killed inside its write transaction, before COMMIT (as a SIGKILL or an OOM kill
+#: while Optuna writes a trial): with a one-page cache its 500 kB spill into the file, so it
+#: leaves a hot journal that SQLite must roll back before the file can be read again.
+_KILLED_WRITER = """
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA cache_size=1")
+con.execute("BEGIN IMMEDIATE")
+con.execute("CREATE TABLE spill (x BLOB)")
+con.execute(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) "
+    "INSERT INTO spill SELECT randomblob(1000) FROM n"
+)
+os._exit(0)
+"""
+
+
+def _kill_a_writer(db: Path) -> None:
+    subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(db)], check=True)
+    journal = db.with_name(db.name + "-journal")
+    assert journal.is_file() and journal.stat().st_size > 0
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):  # the journal is hot
+        ro = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            ro.execute("SELECT name FROM sqlite_master").fetchall()
+        finally:
+            ro.close()
+
+
+def test_a_study_whose_writer_was_killed_mid_write_is_continued(tmp_path: Path) -> None:
+    """A study.db left with a hot journal was read read-only, which cannot roll the journal
+    back ("attempt to write a readonly database"), and tune said it was no study it could
+    continue; SQLite rolls it back for a reader that may write, and the study goes on."""
+    out = tmp_path / "study"
+    args = ["tune", str(TINY), "--out", str(out), "--no-progress"]
+    for s in SETS:
+        args += ["--set", s]
+    first = CliRunner().invoke(cli, [*args, "--trials", "1"])
+    assert first.exit_code == 0, first.output
+    _kill_a_writer(out / "study.db")
+    assert not_a_study(out / "study.db") is None
+    assert not (out / "study.db-journal").exists()  # rolled back, as any writer's open would
+    assert "spill" not in _tables(out / "study.db")
+    again = CliRunner().invoke(cli, [*args, "--trials", "2"])
+    assert again.exit_code == 0, again.output
+    assert "1 of 2 trials finished, 1 to go" in again.output
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+def test_a_users_database_with_a_hot_journal_is_still_refused(tmp_path: Path) -> None:
+    """Opening read-write to roll the journal back writes no table of Optuna's: a user's
+    database is still no study, and keeps only its own table."""
+    db = tmp_path / "study.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE orders (id INTEGER, item TEXT)")
+    con.executemany("INSERT INTO orders VALUES (?, ?)", [(i, "boot" * 100) for i in range(50)])
+    con.commit()
+    con.close()
+    _kill_a_writer(db)
+    assert not_a_study(db) == "a SQLite database of other tables, not Optuna's"
+    assert _tables(db) == {"orders"} and not db.with_name("study.db-journal").exists()
+
+
+def test_a_readonly_refusal_is_never_taken_for_no_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where SQLite may not write to roll a journal back at all, nothing can write Optuna's
+    tables into the file either: Optuna's open says what is wrong, not a false "no study"."""
+    import siamkit.tuning.study as study_module
+
+    db = tmp_path / "study.db"
+    optuna.create_study(study_name=STUDY_NAME, storage=f"sqlite:///{db}")
+
+    def readonly(db: Path, mode: str) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(study_module, "_tables_and_studies", readonly)
+    assert not_a_study(db) is None

@@ -220,8 +220,10 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 def not_a_study(db: Path) -> str | None:
     """Why the existing ``db`` is no study ``siamkit tune`` can continue ("it is not a SQLite
     database", ...), read without writing to it: opening it with Optuna writes Optuna's tables
-    into any SQLite database. ``None`` for a study's file, an empty one, or Optuna's tables
-    holding no study yet (a study killed as it began): a study begins or goes on in it."""
+    into any SQLite database (a hot journal a killed writer left is rolled back, as by any
+    reader). ``None`` for a study's file, an empty one, Optuna's tables holding no study yet
+    (a study killed as it began), or one SQLite may not write to roll such a journal back:
+    a study begins or goes on in it, or Optuna's open says what is wrong."""
     import sqlite3
 
     if not db.is_file():
@@ -233,24 +235,60 @@ def not_a_study(db: Path) -> str | None:
     if head != SQLITE_HEADER:
         return "it is not a SQLite database"
     try:  # read-only: nothing is written into a database that is not a study's
-        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            tables = {r[0] for r in rows}
-            names = (
-                [str(r[0]) for r in con.execute("SELECT study_name FROM studies")]
-                if "studies" in tables
-                else []
-            )
-        finally:
-            con.close()
+        tables, names = _tables_and_studies(db, "ro")
     except sqlite3.Error as err:
-        return f"SQLite cannot read it: {err}"
+        if not _readonly(err):
+            return f"SQLite cannot read it: {err}"
+        # A process killed inside a write (a trial's, Optuna's table creation) leaves a hot
+        # -journal that SQLite must roll back before the file can be read (or a -wal to
+        # recover), which a read-only connection cannot do. It is read again by a connection
+        # that may write, as Optuna and any reader open it: the rollback restores the last
+        # committed state, and it writes nothing else.
+        try:
+            tables, names = _tables_and_studies(db, "rw")
+        except sqlite3.Error as again:
+            if not _readonly(again):
+                return f"SQLite cannot read it: {again}"
+            # it may not be written here at all: neither can Optuna write its tables into
+            # it, and its own open says what is wrong
+            return None
     if tables and "studies" not in tables:
         return "a SQLite database of other tables, not Optuna's"
     if names and STUDY_NAME not in names:
         return f"its Optuna studies, {_and(sorted(names))}, are none of them siamkit tune's {STUDY_NAME}"
     return None
+
+
+def _tables_and_studies(db: Path, mode: str) -> tuple[set[str], list[str]]:
+    """The names of the SQLite database ``db``'s tables, and of the studies in its ``studies``
+    table if it has one, read by a connection opened in ``mode`` (``ro``, ``rw``)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"{db.resolve().as_uri()}?mode={mode}", uri=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        names = (
+            [str(r[0]) for r in con.execute("SELECT study_name FROM studies")]
+            if "studies" in tables
+            else []
+        )
+    finally:
+        con.close()
+    return tables, names
+
+
+#: SQLite's primary result code SQLITE_READONLY (a module constant only from Python 3.11).
+SQLITE_READONLY = 8
+
+
+def _readonly(err: Exception) -> bool:
+    """Whether ``err`` is SQLite's SQLITE_READONLY, or one of its extended codes (rollback,
+    recovery, ...): Python 3.10 gives no code, only the message "attempt to write a readonly
+    database"."""
+    code = getattr(err, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == SQLITE_READONLY
+    return "readonly database" in str(err)
 
 
 def import_study_plugins(out_dir: str | Path) -> list[str]:
