@@ -1,7 +1,9 @@
 """A key put in the wrong section of a ``task: ssl`` config is refused in a sentence saying where
 it belongs: the generic unknown-key sentence offered ``train_classes`` for ``data.val_classes``,
 and said nothing of the top-level ``method`` for ``ssl.method``, or of ``optim.lr`` for
-``train.lr``."""
+``train.lr``. The hint is true for the config's method: a method's own ssl key is sent to section
+ssl only if the method uses it (checked by training each method with the key changed), and a key
+task: ssl refuses anywhere (loss_lr_factor, freeze_encoder_epochs) is to be removed, not moved."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
 
 from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict
-from siamkit.applications.ssl.methods import METHODS
+from siamkit.applications.ssl.methods import METHODS, SelfSupervised, SSLHeadConfig
 from siamkit.cli.main import cli
+from siamkit.encoders import create_encoder
+from siamkit.models import SiameseNetwork
 from siamkit.training.config_sections import ConfigError
 
 BASE: dict[str, Any] = {"method": "simclr", "data": {"dataset": "digits"}}
@@ -76,3 +81,97 @@ def test_a_method_override_with_a_key_says_method_is_a_name() -> None:
         "override 'method.name=byol': method is a name, not a section: --set method=NAME, one "
         f"of {', '.join(METHODS)}"
     )
+
+
+#: A value other than the default of each method's ssl key, to see which methods it changes.
+_CHANGED = {"temperature": 0.7, "momentum": 0.5, "barlow_lambda": 0.5, "queue_size": 16,
+            "pred_hidden": 4}  # fmt: skip
+
+
+def _losses(method: str, **ssl: Any) -> list[float]:
+    """Two SGD steps of ``method`` on fixed random views (seeded alike), with ``ssl`` changed."""
+    torch.manual_seed(0)
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4]), 8)
+    cfg = SSLHeadConfig(**{"proj_dim": 8, "proj_hidden": 16, "pred_hidden": 8, **ssl})
+    model = SelfSupervised(net, method, cfg)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(8, 1, 8, 8, generator=gen)
+    views = torch.cat([x, x + 0.1 * torch.rand(8, 1, 8, 8, generator=gen)])
+    out = []
+    for step in range(2):
+        loss = model.objective(model(views))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.after_step(step=step, total=10)
+        out.append(loss.item())
+    return out
+
+
+@pytest.fixture(scope="module")
+def used() -> dict[str, set[str]]:
+    """Each method's ssl keys among _CHANGED, found by training it with the key changed (the
+    reference the hints are checked against, not their table)."""
+    return {
+        method: {k for k, v in _CHANGED.items() if _losses(method, **{k: v}) != _losses(method)}
+        for method in METHODS
+    }
+
+
+def test_the_reference_finds_each_methods_keys(used: dict[str, set[str]]) -> None:
+    assert used["simclr"] == {"temperature"} and used["vicreg"] == set()
+    assert used["byol"] == {"momentum", "pred_hidden"}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("key", sorted(_CHANGED))
+def test_a_methods_key_elsewhere_is_sent_to_ssl_only_if_the_method_uses_it(
+    used: dict[str, set[str]], method: str, key: str
+) -> None:
+    """It was "it is ssl.KEY" under every method: ssl.temperature under byol is taken and unused."""
+    said = _refusal(f"method={method}", f"train.{key}={_CHANGED[key]}")
+    if key in used[method]:
+        assert f"it is ssl.{key} (move it to section ssl, or --set ssl.{key}=...)" in said, said
+        # moved there, it is taken
+        ssl_config_from_dict(
+            apply_ssl_overrides(BASE, [f"method={method}", f"ssl.{key}={_CHANGED[key]}"])
+        )
+        return
+    assert f"it is ssl.{key}" not in said and f"ssl.{key} is " in said, said
+    if key == "momentum":  # the optimiser's is optim.momentum: sent there, for SGD
+        assert said.endswith(f"which method: {method} does not use"), said
+    else:
+        assert f"and method: {method} does not use it" in said, said
+        own = sorted(f"ssl.{k}" for k in used[method])
+        named = sorted(k for k in said.replace(",", " ").replace(")", " ").split() if
+                       k.startswith("ssl.") and k != f"ssl.{key}")  # fmt: skip
+        assert named == own, said
+        assert said.endswith(f": remove train.{key}"), said
+
+
+def test_a_byol_momentum_names_the_target_and_the_optimisers() -> None:
+    """BYOL's train.momentum got the generic sentence (momentum is in ssl and in optim)."""
+    said = _refusal("method=byol", "train.momentum=0.996")
+    assert said == (
+        "unknown key 'momentum' in section 'train': it is ssl.momentum (move it to section ssl, "
+        "or --set ssl.momentum=...), BYOL's target momentum; the optimiser's is optim.momentum, "
+        "which only optim.optimizer: sgd uses"
+    )
+    said = _refusal("method=vicreg", "train.momentum=0.9")
+    assert "the optimiser's momentum is optim.momentum" in said, said
+    assert "--set optim.momentum=...)" in said
+
+
+@pytest.mark.parametrize(("key", "home"), [("loss_lr_factor", "optim"), ("freeze_encoder_epochs", "model")])  # fmt: skip
+@pytest.mark.parametrize("section", ["train", "ssl"])
+def test_a_supervised_key_elsewhere_says_remove_it_not_move_it(
+    key: str, home: str, section: str
+) -> None:
+    """It said "it is optim.loss_lr_factor (move it ...)", and there it is refused."""
+    said = _refusal(f"{section}.{key}=2")
+    assert f"it is {home}.{key}" not in said, said
+    assert f"{home}.{key} is for supervised " in said
+    assert "not task: ssl" in said and said.endswith(f"remove {section}.{key}"), said
+    at_home = _refusal(f"{home}.{key}=2")  # where the old hint sent it: refused
+    assert "not task: ssl" in at_home, at_home

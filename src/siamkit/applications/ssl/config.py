@@ -281,11 +281,62 @@ _SUPERVISED_DATA_KEYS = {
 }
 
 
+#: ``ssl`` keys of some methods only -> what each is and the methods that use it: a misplaced one
+#: was sent to ``ssl.KEY`` whatever the method, where a method that ignores it takes it silently.
+_METHOD_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "temperature": ("NT-Xent's temperature", ("simclr", "nnclr")),
+    "momentum": ("BYOL's target momentum", ("byol",)),
+    "barlow_lambda": ("Barlow Twins' weight of the off-diagonal term", ("barlow_twins",)),
+    "queue_size": ("NNCLR's support set", ("nnclr",)),
+    "pred_hidden": ("the predictor's hidden size", ("simsiam", "byol", "nnclr")),
+}
+
+#: Keys of the shared sections that ``task: ssl`` refuses (check_ssl_config), by their section and
+#: why: a misplaced one was sent there, to be refused after the move.
+_SUPERVISED_ONLY = {
+    "loss_lr_factor": ("optim", "is for supervised losses that learn class proxies"),
+    "freeze_encoder_epochs": ("model", "is for supervised runs (a fine-tune of the SSL model)"),
+}
+
+
+def _method_key(name: str, key: str, method: str) -> str:
+    """The sentence for a method's ``ssl`` key ``key`` put in section ``name``, true for
+    ``method``: where it goes if ``method`` uses it, else that it does not (naming the method
+    keys it takes); ``momentum`` is also the optimiser's (``optim.momentum``, SGD's only)."""
+    what, users = _METHOD_KEYS[key]
+    where = f"unknown key {key!r} in section {name!r}"
+    sgd = "optim.momentum, which only optim.optimizer: sgd uses"
+    if method in users:
+        also = f", {what}; the optimiser's is {sgd}" if key == "momentum" else ""
+        return f"{where}: it is ssl.{key} (move it to section ssl, or --set ssl.{key}=...){also}"
+    if key == "momentum":  # the optimiser's, the one a method other than BYOL can mean
+        return (
+            f"{where}: the optimiser's momentum is {sgd} (move it to section optim, or --set "
+            f"optim.momentum=...); ssl.momentum is {what}, which method: {method} does not use"
+        )
+    own = [f"ssl.{k}" for k, (_, ms) in _METHOD_KEYS.items() if method in ms]
+    takes = (
+        f"the method keys it takes: {_and(own)}" if own else "it takes no method key of section ssl"
+    )
+    return (
+        f"{where}: ssl.{key} is {what}, used by {_and(list(users))} only, and method: {method} "
+        f"does not use it ({takes}): remove {name}.{key}"
+    )
+
+
+def _and(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _misplaced_key(doc: dict[str, Any]) -> str | None:
     """A sentence for a key put in the wrong section of an SSL config, where the generic
     unknown-key sentence would not say where it belongs: ``ssl.method`` (the method is the
     config's top-level ``method``), a key of another section (``train.lr`` is ``optim.lr``), or a
-    supervised run's ``data`` key; ``None`` if there is none."""
+    supervised run's ``data`` key; ``None`` if there is none. A key task: ssl refuses in its own
+    section too (``loss_lr_factor``) is to be removed, and a method's own ``ssl`` key is sent
+    there only if the config's method uses it (``train.temperature`` under ``method: byol`` is
+    not: ``ssl.temperature`` would be taken and do nothing)."""
     fields = {name: [f.name for f in dataclasses.fields(cls)] for name, cls in _TYPES.items()}
     for name in _TYPES:
         values = doc.get(name)
@@ -303,6 +354,15 @@ def _misplaced_key(doc: dict[str, Any]) -> str | None:
                 )
             if name == "data" and key in _SUPERVISED_DATA_KEYS:
                 return f"data.{key} is not a key of task: ssl: {_SUPERVISED_DATA_KEYS[key]}"
+            if key in _SUPERVISED_ONLY:  # in its own section, check_ssl_config refuses it
+                home, why = _SUPERVISED_ONLY[key]
+                return (
+                    f"unknown key {key!r} in section {name!r}: {home}.{key} {why}, not task: "
+                    f"ssl; remove {name}.{key}"
+                )
+            method = doc.get("method", "simclr")
+            if key in _METHOD_KEYS and method in METHODS:
+                return _method_key(name, key, method)
             homes = [other for other in _TYPES if key in fields[other]]
             if len(homes) == 1:
                 home = homes[0]
