@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
-from siamkit.tuning.study import STUDY_NAME, not_a_study
+from siamkit.tuning.study import STUDY_NAME, not_a_study, storage_url
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 SETS = ["data.val_classes=[4, 5]", "train.epochs=1", "train.steps_per_epoch=1"]
@@ -169,7 +169,7 @@ def test_a_study_whose_writer_was_killed_mid_write_is_continued(tmp_path: Path) 
     again = CliRunner().invoke(cli, [*args, "--trials", "2"])
     assert again.exit_code == 0, again.output
     assert "1 of 2 trials finished, 1 to go" in again.output
-    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(out / "study.db"))
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
 
 
@@ -187,6 +187,25 @@ def test_a_users_database_with_a_hot_journal_is_still_refused(tmp_path: Path) ->
     assert _tables(db) == {"orders"} and not db.with_name("study.db-journal").exists()
 
 
+def test_a_study_folder_named_with_url_characters(tmp_path: Path) -> None:
+    """The storage URL was ``sqlite:///`` and the bare path: SQLAlchemy read a ``?`` as its
+    query's start (the study went into a file named after the folder's first part, ``a``) and
+    decoded ``%41`` in it ("unable to open database file")."""
+    out = tmp_path / "a?b#c %41 d"
+    args = ["tune", str(TINY), "--out", str(out), "--no-progress"]
+    for s in SETS:
+        args += ["--set", s]
+    first = CliRunner().invoke(cli, [*args, "--trials", "1"])
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    assert "study.db" in {p.name for p in out.iterdir()}
+    again = CliRunner().invoke(cli, [*args, "--trials", "2"])
+    assert again.exit_code == 0, again.output
+    assert "1 of 2 trials finished, 1 to go" in again.output
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(out / "study.db"))
+    assert len(study.trials) == 2
+
+
 def test_a_readonly_refusal_is_never_taken_for_no_study(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -195,7 +214,7 @@ def test_a_readonly_refusal_is_never_taken_for_no_study(
     import siamkit.tuning.study as study_module
 
     db = tmp_path / "study.db"
-    optuna.create_study(study_name=STUDY_NAME, storage=f"sqlite:///{db}")
+    optuna.create_study(study_name=STUDY_NAME, storage=storage_url(db))
 
     def readonly(db: Path, mode: str) -> None:
         raise sqlite3.OperationalError("attempt to write a readonly database")

@@ -140,6 +140,15 @@ def _same_space(study: Any, space: SearchSpace) -> bool:
     return not _keys_drawn_otherwise(study, space)
 
 
+def storage_url(db: Path) -> str:
+    """The SQLAlchemy URL of the SQLite file ``db``, escaped: SQLAlchemy reads a ``?`` in a
+    bare ``sqlite:///`` path as the start of its query (``--out x/a?b`` wrote ``x/a``) and
+    decodes ``%xx`` in it, so a path holding them named another file or none."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(db)).render_as_string(hide_password=False)
+
+
 def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
     import optuna
 
@@ -151,7 +160,7 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
     keys_only = _signature(base, [p.key for p in space.params])
     study = optuna.create_study(
         study_name=STUDY_NAME,
-        storage=f"sqlite:///{out / STUDY_FILE}",
+        storage=storage_url(out / STUDY_FILE),
         load_if_exists=True,
         direction="minimize" if base.train.val_metric in VAL_METRICS_LOWER_BETTER else "maximize",
         sampler=optuna.samplers.TPESampler(seed=base.train.seed),
@@ -308,7 +317,7 @@ def import_study_plugins(out_dir: str | Path) -> list[str]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{db}")
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(db))
         saved = study.user_attrs.get(PLUGINS_ATTR) or []
     except Exception:  # no study of this name, or not a study file: opening it says which
         return []
