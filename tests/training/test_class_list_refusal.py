@@ -92,3 +92,28 @@ def test_validation_classes_outside_the_training_list_say_what_to_name() -> None
     )
     with pytest.raises(ValueError, match=r"includes \[6, 7\], which are not in data\.train"):
         config_from_dict({"data": {"train_classes": [0, 1, 2, 3, 4, 5], "val_classes": [6, 7]}})
+
+
+def test_a_long_class_list_is_checked_for_repeats_in_linear_time() -> None:
+    """The repeat check counted each id with tuple.count, n^2: 30,000 ids took 16.5 s, and a
+    20,000-id data.train_classes added 6.5 s to every config load, --set and tune trial. 50,000
+    ids now take some 0.02 s (the bound leaves room for a loaded machine)."""
+    import time
+
+    import numpy as np
+
+    from siamkit.training.config_classes import _refuse_repeats
+
+    ids = tuple(range(50_000))
+    start = time.perf_counter()
+    _refuse_repeats("data.train_classes", ids)
+    assert time.perf_counter() - start < 1.0
+    rng = np.random.default_rng(0)
+    drawn = tuple(int(c) for c in rng.integers(0, 40_000, size=50_000))
+    values, counts = np.unique(drawn, return_counts=True)
+    twice = [int(v) for v in values[counts > 1]]
+    with pytest.raises(ValueError) as err:
+        _refuse_repeats("data.train_classes", drawn)
+    named = re.search(r"names classes (.*) more than once", str(err.value))
+    assert named is not None
+    assert named.group(1) == ", ".join(map(str, twice[:-1])) + f" and {twice[-1]}"

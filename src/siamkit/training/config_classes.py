@@ -3,6 +3,8 @@ the N-way episodes the evaluation draws (:func:`resolved_ways`), checked before 
 
 from __future__ import annotations
 
+from collections import Counter
+
 from siamkit.training.config import ALL_CLASS_WAYS_UP_TO, DataConfig, EvalConfig, RunConfig
 
 
@@ -102,7 +104,7 @@ def _refuse_repeats(key: str, classes: tuple[int, ...]) -> None:
     ...
     ValueError: data.val_classes = [3, 1, 3, 1, 2] names classes 1 and 3 more than once; list each class once
     """
-    repeated = sorted({c for c in classes if classes.count(c) > 1})
+    repeated = sorted(c for c, n in Counter(classes).items() if n > 1)  # not count(): n^2
     if not repeated:
         return
     named = (
