@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
-from siamkit.tuning import load_space
+from siamkit.tuning import SearchSpace, load_space
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 
@@ -90,3 +90,48 @@ def test_a_space_file_of_no_entries_says_what_it_got_and_what_to_write(
         "write one line a key, e.g. optim.lr: {float: [1.0e-4, 1.0e-3], log: true}, or leave "
         "out --space for the default space"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # two merge keys: YAML merges both maps in (not a key given twice)
+        "optim.lr: &r {float: [1.0e-4, 1.0e-2]}\nloss.margin: &l {float: [0.1, 0.5], log: true}\n"
+        "optim.weight_decay:\n  <<: *r\n  <<: *l\n",
+        # 1 and "1" are two keys to YAML, an int and a str
+        'model.encoder_kwargs: {choice: [{widths: [8, 16], 1: a, "1": b}]}\n',
+    ],
+)
+def test_keys_yaml_keeps_apart_are_not_refused(tmp_path: Path, text: str) -> None:
+    """The check compared the keys' text: a second ``<<`` was refused though YAML applies
+    both merges, and ``1`` beside ``"1"`` though YAML keeps both."""
+    space = tmp_path / "space.yaml"
+    space.write_text(text)
+    assert load_space(space) == SearchSpace.from_dict(yaml.safe_load(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "said"),
+    [
+        (
+            "model.encoder_kwargs:\n  choice:\n    - widths: [8, 16]\n      1: a\n      1.0: b\n",
+            {"widths": [8, 16], 1: "b"},
+            "line 5: 1.0 is given again (first on line 4 as 1)",
+        ),
+        (
+            "model.encoder_kwargs:\n  choice:\n    - true: a\n      yes: b\n",
+            {True: "b"},
+            "line 4: yes is given again (first on line 3 as true)",
+        ),
+    ],
+)
+def test_keys_yaml_takes_for_one_are_refused(
+    tmp_path: Path, text: str, kept: dict[object, object], said: str
+) -> None:
+    """Keys written apart that YAML makes one (1 and 1.0, true and yes): the last wins."""
+    space = tmp_path / "space.yaml"
+    space.write_text(text)
+    assert yaml.safe_load(text)["model.encoder_kwargs"]["choice"] == [kept]  # the last alone
+    with pytest.raises(ValueError) as err:
+        load_space(space)
+    assert str(err.value) == (f"{space} {said}, and YAML would keep the last alone; give it once")

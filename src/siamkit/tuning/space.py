@@ -495,6 +495,10 @@ def load_space(path: str | os.PathLike[str] | None) -> SearchSpace:
         raise ValueError(f"{p}: {err}") from None
 
 
+#: The tag YAML resolves a plain ``<<`` key to: a merge of the map (or maps) it names.
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _refuse_repeated_keys(path: Path) -> None:
     """Refuse a space file that gives a key twice in one map (``optim.lr`` on two lines, or
     ``{float: [..], float: [..]}``): YAML keeps the last silently, and the study searched a
@@ -503,6 +507,10 @@ def _refuse_repeated_keys(path: Path) -> None:
     from siamkit.atomic import read_utf8
 
     nodes: list[yaml.Node] = [yaml.compose(read_utf8(path), Loader=yaml.SafeLoader)]
+    # Keys are compared as the values YAML makes of them, as its map does: 1 and "1" are two
+    # keys, 1 and 1.0 (or true and yes) one. Merge keys (<<) are not keys: each one given
+    # merges its map in.
+    constructor = yaml.SafeLoader("")
     walked: set[int] = set()  # an alias is its anchor's node: walked once (a recursive one too)
     while nodes:
         node = nodes.pop()
@@ -510,16 +518,19 @@ def _refuse_repeated_keys(path: Path) -> None:
             continue
         walked.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
+            seen: dict[Any, tuple[str, int]] = {}
             for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value in seen:
+                nodes.append(v)
+                if not isinstance(k, yaml.ScalarNode) or k.tag == MERGE_TAG:
+                    continue
+                key = constructor.construct_object(k)
+                if key in seen:
+                    text, line = seen[key]
+                    same = "" if text == k.value else f" as {text}"
                     raise ValueError(
                         f"{path} line {k.start_mark.line + 1}: {k.value} is given again (first "
-                        f"on line {seen[k.value]}), and YAML would keep the last alone; give it "
-                        "once"
+                        f"on line {line}{same}), and YAML would keep the last alone; give it once"
                     )
-                if isinstance(k, yaml.ScalarNode):
-                    seen[k.value] = k.start_mark.line + 1
-                nodes.append(v)
+                seen[key] = (k.value, k.start_mark.line + 1)
         elif isinstance(node, yaml.SequenceNode):
             nodes.extend(node.value)
