@@ -35,6 +35,7 @@ def test_a_small_pool_sizes_the_epoch_and_the_schedule(make_net, tiny_cfg, tiny_
     assert trainer.optimizer.param_groups[0]["lr"] < 0.05 * lr
     said = [s for s in lines if s.startswith("note: loss.offline_pool")]
     assert len(said) == 1 and f"{trained} steps of 16 triplets" in said[0]
+    assert f"an epoch trains at most {trained} (fewer once anchors have no triplet" in said[0]
 
 
 def test_an_ample_pool_is_unchanged_and_a_tiny_one_refused(make_net, tiny_cfg, tiny_data) -> None:

@@ -213,7 +213,9 @@ def _offline_pool_steps(cfg: RunConfig, batches: PKBatches, world: int) -> str |
     most ``pool // triplets_per_batch`` batches over all processes: an epoch counted as one pass
     over the images ran out of triplets first and ended early, while the learning-rate schedule,
     sized by the steps an epoch was said to have, never reached its end. A pool too small for
-    one batch a process would train nothing at all, and is refused.
+    one batch a process would train nothing at all, and is refused. The cap is an upper bound:
+    an anchor with no triplet to mine (its semihard window emptied as the model learned) gives
+    none, so a later epoch can still end before it.
     """
     pool = cfg.loss.offline_pool
     if not cfg.loss.offline_mining or pool is None or pool >= len(batches.cpu_y):
@@ -234,9 +236,10 @@ def _offline_pool_steps(cfg: RunConfig, batches: PKBatches, world: int) -> str |
     return (
         f"note: loss.offline_pool = {pool:,} images mine at most {pool:,} triplets an epoch (one "
         f"an anchor), {each} step{'s' * (each != 1)} of {per_batch} triplets, fewer than the "
-        f"{wanted} of an epoch, so an epoch trains {each} and the learning-rate schedule is "
-        f"sized to them; raise loss.offline_pool (to {wanted * world * per_batch:,}, or null "
-        "for all the images) to train more steps an epoch"
+        f"{wanted} of an epoch, so an epoch trains at most {each} (fewer once anchors have no "
+        f"triplet left to mine) and the learning-rate schedule is sized to {each}; raise "
+        f"loss.offline_pool (to {wanted * world * per_batch:,}, or null for all the images) to "
+        "train more steps an epoch"
     )
 
 
