@@ -67,8 +67,8 @@ def test_a_run_that_held_out_images_is_refused_naming_its_folder(tmp_path: Path)
     assert res.exit_code == 1, res.output
     assert res.output.strip().splitlines() == [
         f"Error: no --data given, and the folder this model trained on (data.root {glyphs}) "
-        "holds its training images and its test classes, its run having held out images, not "
-        f"whole classes, for validation: {HELD_OUT}"
+        "holds the images it trained on and those it is tested on, its run having held out "
+        f"images, not whole classes, for validation: {HELD_OUT}"
     ]
 
 

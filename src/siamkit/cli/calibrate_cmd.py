@@ -392,7 +392,7 @@ def _default_data(ctx: click.Context, model: str) -> tuple[str, list[str] | None
         if root is not None:
             raise ValueError(
                 f"no --data given, and the folder this model trained on (data.root {root}) "
-                "holds its training images and its test classes, its run having held out "
+                "holds the images it trained on and those it is tested on, its run having held out "
                 f"images, not whole classes, for validation: {_HELD_OUT_IMAGES}"
             )
     param = next(p for p in ctx.command.params if p.name == "data")
