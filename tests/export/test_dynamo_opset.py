@@ -54,3 +54,30 @@ def test_an_opset_below_18_for_dynamo_is_refused_before_anything_is_written(tmp_
     with pytest.raises(ValueError, match="dynamo exporter writes opset 18 or newer, not 16"):
         export_onnx(model, opset=16, exporter="dynamo")
     assert sorted(p.name for p in model.iterdir()) == ["model.safetensors", "siamkit.json"]
+
+
+def test_export_onnx_defaults_to_each_exporters_own_opset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``export_onnx(model, exporter="dynamo")`` kept the torchscript default, opset 17, which
+    the refusal above then turned into a ValueError where ``siamkit export --exporter dynamo``
+    writes 18. The exporter call is stood in for by torchscript at the opset it is asked for
+    (a real dynamo export is slow): what is asked for is the default under test."""
+    import siamkit.export.onnx as onnx_mod
+
+    real, asked = onnx_mod._torch_export, []
+
+    def torchscript_at(graph: torch.nn.Module, shape: tuple[int, ...], path: Path, opset: int,
+                       exporter: str) -> None:  # fmt: skip
+        asked.append((exporter, opset))
+        real(graph, shape, path, opset, "torchscript")
+
+    monkeypatch.setattr(onnx_mod, "_torch_export", torchscript_at)
+    model = _model(tmp_path / "m")
+    export_onnx(model, exporter="dynamo")
+    export_onnx(model, tmp_path / "ts.onnx")  # torchscript keeps 17
+    assert asked == [("dynamo", 18), ("torchscript", 17)]
+    recorded = json.loads((model / "onnx.json").read_text())["exports"]["model.onnx"]
+    assert (recorded["exporter"], recorded["opset"]) == ("dynamo", 18)
+    assert _graph_opset(model / "model.onnx") == 18
+    assert _graph_opset(tmp_path / "ts.onnx") == 17

@@ -423,7 +423,7 @@ def document_path(query: str | os.PathLike[str]) -> Path:
 def export_onnx(
     model: str | os.PathLike[str] | Model,
     out_path: str | os.PathLike[str] | None = None,
-    opset: int = 17,
+    opset: int | None = None,
     exporter: str = "torchscript",
     branch: str | None = None,
     input_shape: tuple[int, ...] | None = None,
@@ -441,7 +441,9 @@ def export_onnx(
         model: a model folder written by :func:`siamkit.save_model`, or a model object.
         out_path: the ``.onnx`` file; default ``model.onnx`` inside the model folder (required
             for a model object). A model folder's ``onnx.json`` records exports written into it.
-        opset: ONNX opset version.
+        opset: ONNX opset version; default 17 for torchscript and :data:`DYNAMO_MIN_OPSET`
+            (18) for dynamo, as ``siamkit export`` picks (a fixed 17 made the dynamo default
+            an error).
         exporter: ``"torchscript"`` (default: exact opset, one self-contained file, fast) or
             ``"dynamo"`` (``torch.export``-based; needs onnxscript, opset >= 18).
         branch: ``None`` (default): the model's graph, a half-twin's two; ``"f"`` or ``"g"``:
@@ -467,6 +469,8 @@ def export_onnx(
     import_onnx()
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter is one of {', '.join(EXPORTERS)}, got {exporter!r}")
+    if opset is None:
+        opset = DYNAMO_MIN_OPSET if exporter == "dynamo" else 17
     if exporter == "dynamo" and opset < DYNAMO_MIN_OPSET:  # it wrote 18, recorded as opset
         raise ValueError(
             f"the dynamo exporter writes opset {DYNAMO_MIN_OPSET} or newer, not {opset}: pass "
