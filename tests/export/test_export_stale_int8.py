@@ -5,9 +5,11 @@ line, and drops it from ``onnx.json``; without --force it is refused like the fp
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -146,4 +148,72 @@ def test_a_half_twin_whose_f_quantisation_fails_keeps_no_int8_file_of_g(tmp_path
     assert sorted(read_sidecar(model)["exports"]) == ["model.document.onnx", "model.onnx"]
     assert f"the int8 file beside it, {model / 'model.document.int8.onnx'}, was removed" in (
         res.output
+    )
+
+
+def _fail_quantising_over_an_int8_export(tmp_path, monkeypatch, err):
+    """An --int8 export, then --int8 --force --opset 18 whose quantiser raises ``err``."""
+    import siamkit.export.quantize as quantize
+    from siamkit.cli.main import cli
+
+    model = _vector_model(tmp_path / "vec", seed=0)
+    assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise err
+
+    monkeypatch.setattr(quantize, "_run_quantizer", fails)
+    res = CliRunner().invoke(
+        cli, ["export", str(model), "--int8-mode", "dynamic", "--force", "--opset", "18",
+              "--no-progress"],
+    )  # fmt: skip
+    assert sorted(p.name for p in model.glob("*.onnx")) == ["model.onnx"]
+    assert list(read_sidecar(model)["exports"]) == ["model.onnx"]
+    return model, res
+
+
+def _ort_fail() -> Exception:
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail
+
+    return Fail("[ONNXRuntimeError] : 1 : FAIL : bad graph")
+
+
+@pytest.mark.parametrize(
+    ("err", "said"),
+    [
+        (RuntimeError("quantiser blew up"), "quantisation failed (RuntimeError: quantiser blew up)"),
+        (MemoryError(), "quantisation failed (MemoryError)"),
+        (_ort_fail, "quantisation failed (Fail: [ONNXRuntimeError] : 1 : FAIL : bad graph)"),
+        (OSError(errno.ENOSPC, "No space left on device", "/x/y/.m.int8.onnx.tmp"),
+         "the disk is full (no space left on device) writing in /x/y; free some space"),
+    ],
+)  # fmt: skip
+def test_any_failure_of_the_quantiser_says_the_int8_file_was_removed(
+    tmp_path, monkeypatch, err, said
+):
+    """Only a ValueError, TypeError or FileNotFoundError said it; onnxruntime's own errors
+    (plain Exceptions), a RuntimeError, MemoryError or OSError removed the earlier int8 file
+    without a word (a bare traceback)."""
+    model, res = _fail_quantising_over_an_int8_export(
+        tmp_path, monkeypatch, err() if callable(err) else err
+    )
+    assert res.exit_code == 1, res.output
+    assert res.output.startswith(f"Error: {said}")
+    assert res.output.endswith(
+        f"; {model / 'model.onnx'} was written without its int8 file, and the int8 file beside "
+        f"it, {model / 'model.int8.onnx'}, was removed so that none is used with it: export "
+        "again with --int8 --force once this is fixed\n"
+    )
+
+
+def test_ctrl_c_while_quantising_says_the_int8_file_was_removed(tmp_path, monkeypatch):
+    """Ctrl-C gave only "interrupted (Ctrl-C) before the command finished; run it again", the
+    earlier int8 file removed unsaid; the line naming it now comes first, then that one."""
+    model, res = _fail_quantising_over_an_int8_export(tmp_path, monkeypatch, KeyboardInterrupt())
+    assert res.exit_code == 130, res.output
+    assert res.stderr == (
+        f"{model / 'model.onnx'} was written without its int8 file, and the int8 file beside it, "
+        f"{model / 'model.int8.onnx'}, was removed so that none is used with it: export again "
+        "with --int8 --force\n"
+        "interrupted (Ctrl-C) before the command finished; run it again\n"
     )

@@ -356,8 +356,11 @@ def _run(
 def _int8_or_none(int8_files: list[Path], fp32: Path) -> Iterator[None]:
     """On any error while the new graphs are quantised, remove ``int8_files`` (the int8 files
     beside them: an earlier --int8 export's, quantised from the graphs just replaced, or the
-    first of this export's two), so that no int8 file is left that does not match its graph; an
-    error the command prints says so."""
+    first of this export's two), so that no int8 file is left that does not match its graph; the
+    error says so, whatever its type: onnxruntime's own (``Fail``, ``InvalidGraph``: plain
+    Exceptions), a RuntimeError, MemoryError or OSError were raised bare and the removal went
+    unsaid. An interruption (Ctrl-C, SIGTERM) says it in a line on stderr and goes on up, to
+    the command's own "interrupted" line."""
     from siamkit.export.sidecar import forget_export
 
     try:
@@ -367,16 +370,40 @@ def _int8_or_none(int8_files: list[Path], fp32: Path) -> Iterator[None]:
         for path in removed:
             path.unlink(missing_ok=True)
             forget_export(path)
-        if not removed or not isinstance(err, (ValueError, TypeError, FileNotFoundError)):
+        if not removed:
             raise
         files = " and ".join(str(p) for p in removed)
         one = len(removed) == 1
-        raise click.ClickException(
-            f"{str(err).strip() or type(err).__name__}; {fp32} was written without its int8 "
-            f"file, and the int8 {'file' if one else 'files'} beside it, {files}, "
-            f"{'was' if one else 'were'} removed so that none is used with it: export again "
-            "with --int8 --force once this is fixed"
-        ) from None
+        said = (
+            f"{fp32} was written without its int8 file, and the int8 "
+            f"{'file' if one else 'files'} beside it, {files}, {'was' if one else 'were'} removed "
+            "so that none is used with it: export again with --int8 --force"
+        )
+        if not isinstance(err, Exception):  # Ctrl-C, SIGTERM: main's line follows this one
+            click.echo(said, err=True)  # not capitalised: it starts with a path
+            raise
+        raise click.ClickException(f"{_quantiser_error(err)}; {said} once this is fixed") from (
+            None if isinstance(err, (ValueError, TypeError, FileNotFoundError)) else err
+        )
+
+
+def _quantiser_error(err: Exception) -> str:
+    """What failed, in words: the message of the errors the quantiser raises for bad input, an
+    OSError the disk refused as ``siamkit`` says it elsewhere, else the type and message of an
+    unexpected one (onnxruntime's ``Fail: [ONNXRuntimeError] ...``).
+
+    >>> _quantiser_error(RuntimeError("out of ideas"))
+    'quantisation failed (RuntimeError: out of ideas)'
+    """
+    if isinstance(err, (ValueError, TypeError, FileNotFoundError)):
+        return str(err).strip() or type(err).__name__
+    if isinstance(err, OSError):
+        from siamkit.cli.main import disk_error
+
+        if (sentence := disk_error(err)) is not None:
+            return sentence
+    message = str(err).strip()
+    return f"quantisation failed ({type(err).__name__}{f': {message}' if message else ''})"
 
 
 @contextmanager
