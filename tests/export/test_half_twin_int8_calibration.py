@@ -38,8 +38,8 @@ def test_static_int8_calibrates_f_on_the_half_twins_own_x_images(tmp_path: Path)
     res = CliRunner().invoke(cli, ["export", str(folder), "--int8", "--force"])
     assert res.exit_code == 0, res.output
     assert (
-        f"calibrated on fashion-mnist (its run's data.path {data} is not there; pass "
-        "--calib-data FOLDER to calibrate on the training images)"
+        f"calibrated on fashion-mnist (its run's data.path {data} is not there, moved with its "
+        "project or removed; pass --calib-data FOLDER to calibrate on the training images)"
     ) in res.output
 
 

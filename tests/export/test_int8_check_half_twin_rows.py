@@ -133,9 +133,9 @@ def test_without_its_rows_the_line_says_what_g_was_given(tmp_path: Path) -> None
     gone = tmp_path / "v" / "pairs.npz"
     assert check == (
         "accuracy change not measured: the check reads held-out images, and this model takes "
-        f"vectors (6,) (nor its run's own x, y rows: its run's data.path {gone} is not there); "
-        "compare the int8 file's embeddings with the fp32 file's on held-out vectors of your "
-        "own (siamkit.export.OnnxEmbedder)"
+        f"vectors (6,) (nor its run's own x, y rows: its run's data.path {gone} is not there, "
+        "moved with its project or removed); compare the int8 file's embeddings with the fp32 "
+        "file's on held-out vectors of your own (siamkit.export.OnnxEmbedder)"
     )
     images = _model(tmp_path / "i", (1, 28, 28), (1, 32, 32))
     (tmp_path / "i" / "pairs.npz").unlink()  # Fashion-MNIST, 28x28: f's kind only
@@ -143,6 +143,6 @@ def test_without_its_rows_the_line_says_what_g_was_given(tmp_path: Path) -> None
     assert isinstance(check, dict), check
     assert check["pairing"].endswith(
         "references and support through branch g (the same images at 1x32x32, not inputs of "
-        f"g's own kind: its run's data.path {tmp_path / 'i' / 'pairs.npz'} is not there), as "
-        "the half-twin is deployed"
+        f"g's own kind: its run's data.path {tmp_path / 'i' / 'pairs.npz'} is not there, moved "
+        "with its project or removed), as the half-twin is deployed"
     )

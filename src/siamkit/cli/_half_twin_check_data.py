@@ -29,24 +29,46 @@ def validation_rows(n: int, val_fraction: float, seed: int) -> Any:
 def recorded_data_path(meta: dict[str, Any]) -> tuple[str | None, str]:
     """The ``.npz`` a half-twin's run trained on (``data.path`` in its metadata's config, made
     absolute where training ran) and ``""``; else ``None`` and the clause saying why it is not
-    read: the model records none, or, saved before runs made it absolute, only as the config
-    gave it, relative to the folder training ran in, which the model does not record (read from
-    here it may be another project's file of that name), or the file is not there.
+    read: the model records none, or the file is not there (an absolute path: moved with its
+    project, or removed).
 
-    >>> recorded_data_path({"task": "half_twin", "config": {"data": {"path": "pairs.npz"}}})[1]
-    'its run recorded data.path pairs.npz relative to the folder it trained in, which the model does not record'
+    A model saved before runs made it absolute records it only as the config gave it, relative
+    to the folder training ran in, which the model does not record: such a path is read from
+    the current folder where it is there (the export is usually run where the model trained,
+    and nothing else finds its rows: ``--calib-data`` and ``--check-data`` take images, not an
+    ``.npz``), which :func:`read_here_note` says in a line; else named as not there.
+
+    >>> recorded_data_path({"task": "half_twin", "config": {"data": {"path": "no/pairs.npz"}}})[1]
+    'its run recorded data.path no/pairs.npz relative to the folder it trained in, which the model does not record, and the current folder has no no/pairs.npz: run the export from the folder it trained in'
     """
     path = ((meta.get("config") or {}).get("data") or {}).get("path")
     if meta.get("task") != "half_twin" or not isinstance(path, str) or not path:
         return None, "the model records no half-twin run's data.path"
-    if not Path(path).is_absolute():
+    if not Path(path).is_absolute() and not Path(path).is_file():
         return None, (
             f"its run recorded data.path {path} relative to the folder it trained in, which the "
-            "model does not record"
+            f"model does not record, and the current folder has no {path}: run the export from "
+            "the folder it trained in"
         )
     if not Path(path).is_file():
-        return None, f"its run's data.path {path} is not there"
+        return None, (f"its run's data.path {path} is not there, moved with its project or removed")
     return path, ""
+
+
+def read_here_note(meta: dict[str, Any]) -> str:
+    """The line saying that an old model's relative ``data.path`` (see
+    :func:`recorded_data_path`) is read from the current folder, which may hold another
+    project's file of that name; ``""`` where nothing is read that way.
+
+    >>> read_here_note({"task": "half_twin", "config": {"data": {"path": "/abs/pairs.npz"}}})
+    ''
+    """
+    path, _ = recorded_data_path(meta)
+    if path is None or Path(path).is_absolute():
+        return ""
+    return (
+        f"data.path {path} read from the current folder: the model does not record where it trained"
+    )
 
 
 def _allows_check(labels: Any) -> bool:
@@ -62,8 +84,8 @@ def half_twin_rows(
     """A half-twin's check data from its run's ``data.path``: its validation rows (all rows
     when it held too few out), at most :data:`CHECK_IMAGES`, a seeded sample, with their
     ``y`` inputs for tower g; else the clause saying why there are none (no such run, the
-    file is not there, recorded relative to another folder, or not readable, or its inputs are
-    not the towers' shapes: :func:`recorded_data_path`)."""
+    file is not there, here for a relative one, or not readable, or its inputs are not the
+    towers' shapes: :func:`recorded_data_path`)."""
     import numpy as np
     import torch
 

@@ -182,7 +182,7 @@ def _half_twin_training_images(
 
     if meta.get("task") != "half_twin":
         return ""
-    path, why = recorded_data_path(meta)  # an old model's relative one is not read from here
+    path, why = recorded_data_path(meta)  # an old model's relative one: from here, said in _run
     if path is None:
         return why
     try:
@@ -294,6 +294,7 @@ def _run(
             "which exports a half-twin's second tower (task: half_twin)"
         )
     shape = input_shape or _model_input_shape(doc)
+    from siamkit.cli._half_twin_check_data import read_here_note
     from siamkit.cli._int8_check import is_signature_model, run_signatures
 
     # a signature model's own signatures (or why there are none), read once for both defaults
@@ -304,11 +305,17 @@ def _run(
     ):
         step("reading the signatures the model's run trained and tested on")
         run_sigs = run_signatures(model, shape)
+    # a half-twin's two branches (f: what is searched with, g: what is enrolled), unless --branch
+    both = branch is None and kind == "half_twin"
+    # an old half-twin's relative data.path is read from here (f's calibration images, the
+    # check's rows): said once, before either reader's line or refusal names it
+    calibrates = int8_mode == "static" and calib_data is None and len(shape) == 3
+    checks = int8_mode is not None and both and check_data is None
+    if (calibrates or checks) and (note := read_here_note(doc.get("metadata") or {})):
+        click.echo(note, err=True)
     calib, source = None, None
     if int8_mode == "static":  # before exporting, so a bad --calib-data writes nothing
         calib, source = _calibration(calib_data, doc, shape, calib_size, run_sigs)
-    # a half-twin's two branches (f: what is searched with, g: what is enrolled), unless --branch
-    both = branch is None and (doc.get("model") or {}).get("kind") == "half_twin"
     # the held-out images of the int8 check (or why there are none), before exporting too
     check_images: CheckImages | str | None = None
     if int8_mode is not None and branch != "g":
