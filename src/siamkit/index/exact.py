@@ -36,36 +36,10 @@ _MATMUL_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 _SCORE_BUDGET = 1 << 18  # elements of the (Q, chunk) score buffer: 1 MiB, stays in cache
 _MIN_BUDGET = 1 << 20  # elements of min_distances' (chunk, queries) block: 4 MiB
 _EPS32 = float(np.finfo(np.float32).eps)
-_NEAR_EXTRA = 16  # keys kept past the k-th: near ties are measured without a second pass
-
-
-def _first_k(cand: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """The ``k`` smallest of each row of ``cand`` and their columns, by (value, column).
-
-    ``torch.topk`` takes any of the values tied with the k-th, and which ones depends on the
-    row's length, that is on the chunk size, which follows the number of queries: one query
-    searched alone and in a batch was matched to different items of an equal distance (the same
-    image enrolled under two labels). Columns are positions in insertion order here, so ties
-    go to the item added first, whatever the batch.
-    """
-    m = min(k + 1, cand.shape[1])  # one more: is the k-th tied with the next?
-    vals, sel = torch.topk(cand, m, dim=1, largest=False, sorted=True)
-    if m > k and bool((vals[:, k] == vals[:, k - 1]).any()):
-        kth = vals[:, k - 1 : k]
-        tied = cand == kth
-        need = k - (cand < kth).sum(1, keepdim=True)
-        take = (cand < kth) | (tied & (tied.cumsum(1) <= need))
-        sel = take.nonzero()[:, 1].view(-1, k)  # k columns a row, ascending
-    sel = sel[:, :k].sort(dim=1).values  # columns ascending, then a stable sort by value
-    vals, order = cand.gather(1, sel).sort(dim=1, stable=True)
-    return vals, sel.gather(1, order)
 
 
 class ExactIndex:
     """Exact k-nearest-neighbour search over ``(N, D)`` embeddings; the default gallery index.
-
-    Items at an equal distance from a query (copies of one embedding) come in the order they
-    were added, the k-th's ties too, whether the query is searched alone or in a batch.
 
     Args:
         dim: embedding dimension ``D``.
@@ -231,10 +205,8 @@ class ExactIndex:
         q_mm = -q if name == "cosine" else -2.0 * q  # fold the sign / factor into the queries
         q_mm_t = q_mm.T.contiguous()  # (D, Q)
         buf = torch.empty(min(chunk, n), nq, device=q.device)  # (C, Q): block @ q is BLAS-friendly
-        # matrix-product keys: a few more, the items within rounding of the k-th (_exact_matmul)
-        kk = min(k + _NEAR_EXTRA, n) if name else k
-        best = torch.full((nq, kk), float("inf"), device=q.device)
-        best_pos = torch.zeros((nq, kk), dtype=torch.long, device=q.device)
+        best = torch.full((nq, k), float("inf"), device=q.device)
+        best_pos = torch.zeros((nq, k), dtype=torch.long, device=q.device)
         cohort = self._cohort
         if cohort is not None:
             qm, qs = cohort.cohort_stats(q)  # once per search; stored items' at add time
@@ -256,12 +228,14 @@ class ExactIndex:
             if rows.numel() == 0:
                 continue
             cand = torch.cat([best[rows], keys_t[:, rows].T], dim=1)  # (A, k + C)
-            vals, sel = _first_k(cand, kk)
+            vals, sel = torch.topk(cand, k, dim=1, largest=False, sorted=True)
             arange = torch.arange(start, start + block.shape[0], device=q.device)
             cand_pos = torch.cat([best_pos[rows], arange.expand(rows.numel(), -1)], dim=1)
             best[rows], best_pos[rows] = vals, cand_pos.gather(1, sel)
-        if name:
-            return self._exact_matmul(q, data, sqnorm, best, best_pos, k, name)
+        if name in ("euclidean", "sqeuclidean"):
+            return self._exact_euclidean(q, data, best_pos, name)
+        if name == "cosine":
+            return (1.0 + best).clamp(0, 2), best_pos
         return best, best_pos
 
     def min_distances(self, queries: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -344,90 +318,23 @@ class ExactIndex:
             out.scatter_reduce_(0, rp, sq, reduce="amin")
         return out
 
-    def _exact_matmul(
-        self,
-        q: Tensor,
-        data: Tensor,
-        sqnorm: Tensor,
-        keys: Tensor,
-        pos: Tensor,
-        k: int,
-        name: str,
-    ) -> tuple[Tensor, Tensor]:
-        """The ``k`` nearest of the matrix-product ``keys`` ``(Q, kk >= k)``, measured pair by
-        pair and sorted by (distance, insertion order).
+    @staticmethod
+    def _exact_euclidean(q: Tensor, data: Tensor, pos: Tensor, name: str) -> tuple[Tensor, Tensor]:
+        """The found items' distances as ``|q - g|`` and re-sorted by them.
 
         ``|g|^2 - 2 q.g + |q|^2`` loses the small distances to float32 cancellation (an image and
-        its own enrolled copy came out 3.5e-4 apart); the difference itself is exact there. And
-        the product's rounding depends on a row's place in the BLAS kernel's tile, so copies of
-        one embedding got keys an ulp apart, and which copy (which label) came first changed with
-        the number of queries searched together. Distances are taken as ``|q - g|`` (cosine:
-        ``1 - q.g`` of unit vectors, the pair's own product) for every item whose key is within
-        rounding of the k-th's (an item measured nearer than the k-th has such a key), and the
-        first ``k`` by (distance, position) are kept; where more such items exist than the
-        ``kk`` keys kept, they are found in another pass (:meth:`_near_ties`).
+        its own enrolled copy came out 3.5e-4 apart); the difference itself is exact there. Done
+        for the ``k`` found items only, in query blocks of a few MiB.
         """
-        nq, dim, n = q.shape[0], q.shape[1], data.shape[0]
-        if name == "cosine":
-            tol = torch.full((nq,), (2 * dim + 16) * _EPS32, device=q.device)
-        else:
-            tol = (2 * dim + 16) * _EPS32 * (sqnorm.max() + q.pow(2).sum(1))
-        thr = keys[:, k - 1] + 4 * tol  # the k-th key's and another's rounding, with room
-        dist = self._pair_distances(q, data, pos, name)
-        dist = dist.masked_fill(keys > thr[:, None], float("inf"))  # farther than the k-th
-        by_pos = pos.argsort(dim=1)  # equal distances in insertion order
-        dist, pos = dist.gather(1, by_pos), pos.gather(1, by_pos)
-        dist, order = dist.sort(dim=1, stable=True)
-        dist, pos = dist[:, :k].contiguous(), pos.gather(1, order)[:, :k].contiguous()
-        if keys.shape[1] < n:  # keys past those kept may be within rounding too
-            more = (keys[:, -1] <= thr).nonzero().squeeze(1)
-            if more.numel():
-                dist[more], pos[more] = self._near_ties(q[more], data, sqnorm, thr[more], k, name)
-        return (dist.sqrt() if name == "euclidean" else dist), pos
-
-    def _near_ties(
-        self, q: Tensor, data: Tensor, sqnorm: Tensor, thr: Tensor, k: int, name: str
-    ) -> tuple[Tensor, Tensor]:
-        """``(A, k)`` distances and positions of the ``k`` nearest by (distance, position) of
-        every item whose key is at most ``thr`` (the k-th key and its rounding bounds: an item
-        measured nearer than the k-th has a key within them), in chunks of ``(A, C)`` as
-        :meth:`_search_chunks`: thousands of copies of one embedding measured for hundreds of
-        queries stay within a chunk's memory."""
-        nq = q.shape[0]
-        chunk = self.chunk_size or max(256, _SCORE_BUDGET // max(nq, 1))
-        q_mm_t = (-q if name == "cosine" else -2.0 * q).T.contiguous()
-        best = torch.full((nq, k), float("inf"), device=q.device)
-        best_pos = torch.zeros((nq, k), dtype=torch.long, device=q.device)
-        for start in range(0, data.shape[0], chunk):
-            block = data[start : start + chunk]
-            keys = torch.mm(block, q_mm_t)  # (C, A)
-            if name != "cosine":
-                keys.add_(sqnorm[start : start + chunk, None])
-            r, c = (keys <= thr[None]).nonzero(as_tuple=True)
-            if r.numel() == 0:
-                continue
-            measured = torch.full((nq, block.shape[0]), float("inf"), device=q.device)
-            measured[c, r] = self._pair_distances(q[c], block, r[:, None], name)[:, 0]
-            vals, sel = _first_k(torch.cat([best, measured], dim=1), k)  # by (distance, position)
-            arange = torch.arange(start, start + block.shape[0], device=q.device)
-            best, best_pos = vals, torch.cat([best_pos, arange.expand(nq, -1)], 1).gather(1, sel)
-        return best, best_pos
-
-    @staticmethod
-    def _pair_distances(q: Tensor, data: Tensor, pos: Tensor, name: str) -> Tensor:
-        """``(Q, j)`` distances of each query to the rows ``pos`` of ``data``, pair by pair:
-        ``|q - g|^2`` (squared, also for euclidean) or ``1 - q.g`` (cosine, unit vectors)."""
-        j, dim = pos.shape[1], data.shape[1]
-        step = max(1, (1 << 20) // max(j * dim, 1))
+        k, dim = pos.shape[1], data.shape[1]
+        step = max(1, (1 << 20) // max(k * dim, 1))
         parts = []
         for start in range(0, q.shape[0], step):
-            g = data[pos[start : start + step]]  # (B, j, D)
-            qq = q[start : start + step, None, :]
-            if name == "cosine":
-                parts.append((1.0 - (qq * g).sum(-1)).clamp(0, 2))
-            else:
-                parts.append((qq - g).pow(2).sum(-1))
-        return torch.cat(parts)
+            p = pos[start : start + step]
+            diff = q[start : start + step, None, :] - data[p]  # (B, k, D)
+            parts.append(diff.pow(2).sum(-1))
+        sq, order = torch.cat(parts).sort(dim=1, stable=True)
+        return (sq.sqrt() if name == "euclidean" else sq), pos.gather(1, order)
 
     def save(self, path: str | Path) -> None:
         """Write ``index.json`` + ``vectors.safetensors`` into directory ``path``."""
