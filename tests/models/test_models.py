@@ -344,3 +344,26 @@ def test_half_twin_takes_towers_whose_state_dicts_make_tensors_anew() -> None:
     tensor could take the memory of the first's (freed) and pass for shared."""
     for _ in range(20):  # the allocator hands back the freed block most times
         HalfTwinNetwork(_FreshInStateDict(), _FreshInStateDict(), 8)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.ao moves to torchao
+def test_half_twin_takes_two_quantized_towers_and_refuses_one_twice() -> None:
+    """A dynamically quantized layer saves a dtype and a tuple of tensors (the check read
+    ``is_meta`` of each and raised AttributeError), and unpacks its weights anew on each
+    call, so one quantized tower twice is told by the module both towers hold."""
+    quantize = torch.ao.quantization.quantize_dynamic
+    f = siamkit.encoders.create_encoder("mlp", in_features=8, hidden=[16])
+    g = siamkit.encoders.create_encoder("mlp", in_features=5, hidden=[16])
+    qf = quantize(f, {torch.nn.Linear}, dtype=torch.qint8)
+    qg = quantize(g, {torch.nn.Linear}, dtype=torch.qint8)
+    net = HalfTwinNetwork(qf, qg, embedding_dim=4).eval()
+    x, y = torch.randn(3, 8), torch.randn(3, 5)
+    with torch.no_grad():
+        d = net(x, y)
+        torch.testing.assert_close(d, net.distance.pairwise(net.head_f(qf(x)), net.head_g(qg(y))))
+    with pytest.raises(ValueError, match="share weights"):
+        HalfTwinNetwork(qf, qf, embedding_dim=4)
+    # without a bias, every tensor its state dict holds is made anew: only the module tells
+    bare = quantize(_Tower(torch.nn.Linear(8, 16, bias=False)), {torch.nn.Linear})
+    with pytest.raises(ValueError, match="share weights"):
+        HalfTwinNetwork(bare, bare, embedding_dim=4)

@@ -22,6 +22,31 @@ from siamkit.models.siamese import (
 )
 
 
+def _saved_tensors(values: Iterable[object]) -> list[Tensor]:
+    """The tensors among a state dict's values, those in tuples and lists too: a quantized
+    layer saves its dtype (a ``torch.dtype``) and its unpacked weight and bias (a tuple)."""
+    found: list[Tensor] = []
+    for v in values:
+        if isinstance(v, Tensor):
+            found.append(v)
+        elif isinstance(v, (tuple, list)):
+            found.extend(_saved_tensors(v))
+    return found
+
+
+def _modules_with_state(tower: nn.Module) -> set[int]:
+    """The ids of a tower's modules that save state of their own (parameters, persistent
+    buffers, or a ``_save_to_state_dict`` of their own, as packed quantized weights): one
+    such module in both towers is shared even where its state dict makes tensors anew."""
+    held: set[int] = set()
+    for m in tower.modules():
+        own: dict[str, Any] = {}
+        m._save_to_state_dict(own, "", True)
+        if own:
+            held.add(id(m))
+    return held
+
+
 def _saved_extents(tensors: Iterable[Tensor]) -> tuple[set[int], list[tuple[str, int, int]]]:
     """Of the tensors a saved model keeps (a module's state dict), for :func:`_share_weights`:
     the ids of those with no memory to compare (lazy, meta, sparse or otherwise unreadable
@@ -50,9 +75,12 @@ def _share_weights(f: nn.Module, g: nn.Module) -> bool:
     common) or two over overlapping memory, which safetensors refuses to save ("Some tensors
     share memory"). Tensors over disjoint parts of one tensor (slices of one pretrained matrix)
     save and train apart, so they are not shared; tensors with no memory to compare (lazy, meta,
-    sparse) are shared only when they are the same tensor."""
-    kept_f = list(f.state_dict(keep_vars=True).values())  # held: no id or memory is reused
-    kept_g = list(g.state_dict(keep_vars=True).values())
+    sparse) are shared only when they are the same tensor. A module with saved state in both
+    towers is shared too, as its tensors may be made anew on each call (quantized weights)."""
+    if _modules_with_state(f) & _modules_with_state(g):  # e.g. one quantized tower twice
+        return True
+    kept_f = _saved_tensors(f.state_dict(keep_vars=True).values())  # held: no reuse
+    kept_g = _saved_tensors(g.state_dict(keep_vars=True).values())
     ids_f, spans_f = _saved_extents(kept_f)
     ids_g, spans_g = _saved_extents(kept_g)
     if ids_f & ids_g:
