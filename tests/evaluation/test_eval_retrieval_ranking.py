@@ -302,3 +302,19 @@ def test_mrr_of_float64_near_ties_is_never_below_p_at_1():
         ranks = np.array(_naive_first_ranks(z, y))
         got = retrieval_metrics(z, y, "manhattan", ks=(1,)).mean_reciprocal_rank
         assert got == pytest.approx(float((1.0 / ranks).mean()), abs=1e-12)
+
+
+def test_first_hit_at_infinite_distance_ranks_by_index_as_a_naive_loop():
+    """Float64 L1 distances that overflow: every hit of each query is at inf, so the masked
+    argmin took the row's first index (a miss, or the query itself) for the nearest hit and
+    ranked it too early (Recall@2 1.0 and MRR 0.625 where the definition gives 0.5 and 5/12)."""
+    z = np.array([[-1e308], [-1e308], [1e308], [1e308]])
+    y = np.array([1, 0, 0, 1])
+    rep = retrieval_metrics(z, y, "manhattan", ks=(1, 2, 3))
+    with np.errstate(over="ignore"):
+        ranks = np.array(_naive_first_ranks(z, y))
+        ref = _naive_recall(z, y, (1, 2, 3))
+    assert rep.recall_at_k == pytest.approx(ref, abs=1e-12)
+    assert rep.mean_reciprocal_rank == pytest.approx(float((1.0 / ranks).mean()), abs=1e-12)
+    z32 = np.array([[-3e38], [-3e38], [3e38], [3e38]], np.float32)  # float32 agrees
+    assert retrieval_metrics(z32, y, "manhattan", ks=(1, 2, 3)).recall_at_k == rep.recall_at_k
