@@ -102,6 +102,8 @@ def test_an_id_held_is_refused_and_a_removed_one_can_come_back(kind, trained, tm
     assert index.is_trained == (trained or kind != "ivf")
     with pytest.raises(ValueError, match="ids already in the index: 5"):
         index.add(x[110:112], np.array([200, 5]))
+    with pytest.raises(ValueError, match="ids already in the index: 109"):
+        index.add(x[110:111], np.array([109]))  # the largest held: the fast path's bound
     assert len(index) == 110
     assert index.remove([7]) == 1
     index.add(x[115:116], np.array([7]))  # a vector away from the removed one
@@ -115,6 +117,8 @@ def test_an_id_held_is_refused_and_a_removed_one_can_come_back(kind, trained, tm
     again = load_index(tmp_path / "saved")  # the ids it holds are known after a load too
     with pytest.raises(ValueError, match="ids already in the index: 7"):
         again.add(x[:1], np.array([7]))
+    with pytest.raises(ValueError, match="ids already in the index: 109"):
+        again.add(x[:1], np.array([109]))
 
 
 def test_no_search_gives_one_id_twice():
