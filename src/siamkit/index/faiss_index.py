@@ -152,7 +152,11 @@ class FaissIndex:
         return np.ascontiguousarray(arr, dtype=np.float32)
 
     def add(self, embeddings: ArrayLike, ids: ArrayLike) -> None:
-        """Add ``(N, D)`` embeddings under new ``(N,)`` int64 ids."""
+        """Add ``(N, D)`` embeddings under new ``(N,)`` int64 ids.
+
+        An id removed from an HNSW index and added again rebuilds the whole graph, as its
+        tombstone would hide the new vector (about 15 s at 50,000 x 64 against 1 ms for a new
+        id), so update an item under a new id where you can."""
         x = self._prepare(embeddings)
         new_ids = as_ids(ids, x.shape[0])
         if x.shape[0] == 0:
