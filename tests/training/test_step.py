@@ -66,3 +66,29 @@ def test_non_finite_loss_is_a_clear_error() -> None:
         train_step(
             net, (torch.randn(4, 6), torch.arange(4)), lambda z, y: z.sum() * float("nan"), opt
         )
+
+
+def test_grad_clip_covers_the_losses_own_parameters_as_a_hand_loop_does() -> None:
+    """A loss with class proxies: the clipped norm is that of every parameter the optimiser
+    steps, as ``clip_grad_norm_`` over all of them in a hand-written step; clipping the network
+    alone left the proxies' gradient (norm ~16 here) unclipped at a bound of 0.01."""
+    torch.manual_seed(0)
+    net = _net()
+    loss_fn = siamkit.losses.ProxyAnchorLoss([0, 1, 2, 3], embedding_dim=4)
+    ref_net, ref_loss = copy.deepcopy(net), copy.deepcopy(loss_fn)
+    x, y = torch.randn(8, 6), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    opt = torch.optim.SGD([*net.parameters(), *loss_fn.parameters()], lr=0.5)
+    train_step(net, (x, y), loss_fn, opt, grad_clip=0.01)
+
+    params = [*ref_net.parameters(), *ref_loss.parameters()]
+    ref_net.train()
+    ref_loss(ref_net.embed(x), y).backward()
+    norm = torch.nn.utils.clip_grad_norm_(params, 0.01)
+    assert float(norm) > 1.0  # the bound bites, and the proxies hold most of the norm
+    with torch.no_grad():
+        for q in params:
+            q -= 0.5 * q.grad
+    total = torch.stack([q.grad.norm() for g in opt.param_groups for q in g["params"]]).norm()
+    assert float(total) <= 0.01 + 1e-6
+    for got, want in zip([*net.parameters(), *loss_fn.parameters()], params, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)

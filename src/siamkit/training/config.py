@@ -243,7 +243,8 @@ class OptimConfig:
         schedule: a registered schedule (:data:`siamkit.training.optim.SCHEDULES`), given
             ``lr``, ``warmup_fraction`` and ``schedule_params``. In YAML also
             ``schedule: {kind: cosine, params: {warmup_fraction: 0.1}}``.
-        grad_clip: clip the gradient norm to this (``None`` = off).
+        grad_clip: clip the gradient norm to this (``None`` = off): the norm of every
+            parameter the optimiser steps, the loss's own (class proxies) with the network's.
         loss_lr_factor: the learning rate of the parameters the loss learns itself (the class
             proxies of ``proxy_anchor``, ``proxy_nca``, ``soft_triple``, ``normalized_softmax``
             (ArcFace, CosFace) and ``sub_center_arcface``; ``margin``'s beta) as a multiple of

@@ -103,7 +103,8 @@ def train_step(
         scheduler: stepped after the optimiser (per-batch schedules).
         scaler: a ``GradScaler`` for float16 autocast.
         amp: run the forward pass under autocast on CUDA (the loss is computed in float32).
-        grad_clip: clip the gradient norm to this value.
+        grad_clip: clip the gradient norm of every parameter ``optimizer`` steps (the
+            network's and the loss's own, e.g. class proxies), as one vector, to this value.
         gather: ``(z, labels) -> (all_z, all_labels)`` across processes (distributed training).
         loss_scale: multiply the loss before ``backward`` (DDP averages gradients over ranks).
 
@@ -125,7 +126,10 @@ def train_step(
             f"the loss became {float(loss.detach())}; lower optim.lr or check the data for NaN values"
         )
     optimizer.zero_grad(set_to_none=True)
-    backward_and_step(loss * loss_scale, optimizer, model.parameters(), scaler, grad_clip)
+    # clip what the optimiser steps: the model's parameters alone left a loss's class proxies
+    # (trained at optim.loss_lr_factor x the rate) unclipped and out of the norm
+    stepped = [p for group in optimizer.param_groups for p in group["params"]]
+    backward_and_step(loss * loss_scale, optimizer, stepped, scaler, grad_clip)
     if scheduler is not None:
         scheduler.step()
     return float(loss.detach())
