@@ -116,3 +116,25 @@ def test_grey_images_read_as_colour_are_pointed_to_data_grayscale() -> None:
     lines.clear()  # colour images: no such clause
     build_model(grey, (3, 8, 8), mean=(0.1, 0.2, 0.3), std=(0.4, 0.5, 0.6), log=lines.append)
     assert len(lines) == 1 and "grayscale" not in lines[0]
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_steps_as_torchs_sgd_and_momentum_0_is_plain_sgd(momentum: float) -> None:
+    """optim.optimizer sgd is torch's SGD with Nesterov momentum, and plain SGD at momentum 0,
+    which the config accepts (0 <= momentum < 1) but Nesterov refused with torch's error."""
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(5))
+    ref = torch.nn.Parameter(w.detach().clone())
+    cfg = OptimConfig(optimizer="sgd", lr=0.1, weight_decay=0.01, momentum=momentum)
+    opt = build_optimizer(cfg, [w])
+    want = torch.optim.SGD(
+        [ref], lr=0.1, weight_decay=0.01, momentum=momentum, nesterov=momentum > 0
+    )
+    target = torch.randn(5)
+    for _ in range(3):
+        for p, o in ((w, opt), (ref, want)):
+            o.zero_grad()
+            ((p - target) ** 2).sum().backward()
+            o.step()
+    assert torch.equal(w, ref)
+    assert not torch.equal(w, target)

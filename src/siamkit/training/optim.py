@@ -34,9 +34,10 @@ def _adamw(params: Iterable[Any], lr: float, weight_decay: float = 0.0, momentum
 
 
 def _sgd(params: Iterable[Any], lr: float, weight_decay: float = 0.0, momentum: float = 0.9) -> torch.optim.Optimizer:  # fmt: skip
-    """SGD with Nesterov momentum."""
+    """SGD with Nesterov momentum; plain SGD at ``momentum`` 0 (Nesterov needs a momentum, and
+    torch refuses it without one)."""
     return torch.optim.SGD(
-        params, lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay
+        params, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay
     )
 
 
