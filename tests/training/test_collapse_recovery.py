@@ -147,3 +147,36 @@ def test_a_restart_rolls_back_the_weight_average_too(
     assert all(torch.equal(net0[k], net1[k]) for k in net0)
     assert all(torch.equal(avg0[k], avg1[k]) for k in avg0)
     assert not all(torch.equal(net0[k], v) for k, v in trainer.net.state_dict().items())
+
+
+def test_a_restart_rolls_back_the_losses_proxies_with_the_weights(
+    make_net, tiny_cfg, tiny_data, monkeypatch
+) -> None:
+    """proxy_anchor, epoch 2 'collapses': epoch 3 starts from the network and the class proxies
+    as they were after epoch 1 (the proxies had moved on with the collapsing steps)."""
+    from siamkit.training.callbacks import Callback
+
+    seen: dict[int, tuple[dict, dict]] = {}
+
+    class Spy(Callback):
+        def on_epoch_start(self, trainer, epoch):
+            seen[epoch] = (
+                {k: v.clone() for k, v in trainer.net.state_dict().items()},
+                {k: v.clone() for k, v in trainer.objective.state_dict().items()},
+            )
+
+    _patch_collapse(monkeypatch, lambda n: n == 3)  # measured after epoch 2
+    sets = ["train.epochs=3", "train.steps_per_epoch=3", "loss.kind=proxy_anchor"]
+    cfg = apply_overrides(tiny_cfg, sets)
+    torch.manual_seed(0)
+    lines: list[str] = []
+    trainer = Trainer.from_config(
+        make_net(cfg, tiny_data), cfg, tiny_data, progress=False, log=lines.append
+    )
+    trainer.callbacks.append(Spy())
+    trainer.fit()
+    assert any("epoch 3 restarts from the weights after epoch 1" in line for line in lines)
+    (net1, loss1), (net2, loss2) = seen[1], seen[2]
+    assert all(torch.equal(net1[k], net2[k]) for k in net1)
+    assert loss1.keys() and all(torch.equal(loss1[k], loss2[k]) for k in loss1)
+    assert not all(torch.equal(loss1[k], v) for k, v in trainer.objective.state_dict().items())

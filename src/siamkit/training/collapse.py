@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from siamkit.training.callbacks import Callback, WeightAverageCallback
 from siamkit.training.ema import network_state
@@ -80,10 +80,18 @@ def _cpu_copy(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
+def _loss_parameters(objective: Any) -> dict[str, Tensor]:
+    """The parameters the loss learns itself (class proxies, margin's beta), by name; none for a
+    loss that is not a module. Buffers (a cross-batch memory) are left out: a restart empties
+    the memory."""
+    return dict(objective.named_parameters()) if isinstance(objective, nn.Module) else {}
+
+
 class CollapseRecovery(Callback):
     """Avoid ending with a collapsed embedding: when the :class:`CollapseMonitor` before it in
     the callbacks finds the spread collapsed after an epoch, start the next epoch again from the
-    weights after the last good epoch (and their weight average), with fresh optimiser moments,
+    weights after the last good epoch (and their weight average, and the loss's own learned
+    parameters, such as class proxies, as they were then), with fresh optimiser moments,
     the learning rate times ``lr_factor`` from then on, the loss's ``mining`` switched as
     ``switch_mining`` says (batch-hard -> semihard: it ignores the triplets that drag every
     embedding to one point) and an emptied cross-batch memory. After ``max_restarts`` the run
@@ -176,6 +184,7 @@ class CollapseRecovery(Callback):
                 good_epoch=epoch,
                 good_model=_cpu_copy(trainer.net.state_dict()),
                 good_ema=_cpu_copy(avg.state_dict()) if avg is not None else None,
+                good_loss=_cpu_copy(_loss_parameters(trainer.objective)),
             )
             return
         self._restore(trainer)
@@ -204,6 +213,12 @@ class CollapseRecovery(Callback):
         trainer.net.load_state_dict(s["good_model"])
         if avg is not None and s["good_ema"] is not None:
             avg.load_state_dict(s["good_ema"])
+        # the proxies moved with the collapsing steps too: back to where they were with the
+        # weights restored (a state saved before they were kept has none)
+        params = _loss_parameters(trainer.objective)
+        with torch.no_grad():
+            for name, value in (s.get("good_loss") or {}).items():
+                params[name].copy_(value)
 
     def on_step_end(self, trainer: Trainer) -> None:
         # a schedule sets the rate from scratch at every step: scale what it set
