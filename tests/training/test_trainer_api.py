@@ -138,3 +138,27 @@ def test_pk_batches_refuse_labels_that_do_not_match_the_items() -> None:
         PKBatches(x.numpy(), np.arange(40) % 4, p=2, k=4)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"got list for y; convert it with torch\.as_tensor"):
         PKBatches(x, [0, 1] * 20, p=2, k=4)  # type: ignore[arg-type]
+
+
+def test_a_resumed_run_keeps_the_grad_scalers_state(tmp_path, interrupted_at) -> None:
+    """The GradScaler of a float16 run (here a CPU one, growing every 2 steps) is in the
+    checkpoint: a resumed run ends with the uninterrupted run's scale and growth count and the
+    same weights, where a scaler started afresh would begin again at its initial scale."""
+
+    def train(out, resume: bool = False) -> tuple[SiameseNetwork, torch.amp.GradScaler]:
+        net, batches = _parts()
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4, growth_interval=2)
+        opt = torch.optim.Adam(net.parameters(), 1e-2)
+        loss = TripletMarginLoss(0.2, mining="batch_hard")
+        ck = out / "ck.pt"
+        Trainer(net, loss, opt, batches, epochs=3, checkpoint=ck, scaler=scaler).fit(resume)
+        return net, scaler
+
+    full, full_scaler = train(tmp_path)
+    assert full_scaler.get_scale() > 2.0**4  # it grew: no step overflowed
+    with interrupted_at(9):  # the 3rd step of epoch 2
+        train(tmp_path / "cut")
+    net, scaler = train(tmp_path / "cut", resume=True)
+    assert scaler.state_dict() == full_scaler.state_dict()
+    for a, b in zip(full.state_dict().values(), net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
