@@ -196,3 +196,38 @@ def test_resume_with_a_weight_average_equals_uninterrupted(
     resumed = train(tmp_path / "cut", resume=True)
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
+
+
+def test_restore_best_with_a_weight_average_ends_with_the_best_epochs_average(
+    make_net, tiny_cfg, tiny_data, tmp_path, monkeypatch
+) -> None:
+    """Validation scores the averaged weights, so restore_best must end with the best epoch's
+    average (the naive loop's), not that epoch's raw weights nor the last average; the
+    checkpoint keeps the raw weights the next step trains from."""
+    sets = ["train.epochs=3", "train.ema_decay=0.8", "train.restore_best=true"]
+    cfg = apply_overrides(tiny_cfg, sets)
+    torch.manual_seed(1)
+    net = make_net(cfg, tiny_data)
+    states = [{k: v.cpu().clone() for k, v in net.state_dict().items()}]
+    real_step = trainer_mod.train_step
+
+    def recording_step(*args, **kwargs):
+        loss = real_step(*args, **kwargs)
+        states.append({k: v.cpu().clone() for k, v in net.state_dict().items()})
+        return loss
+
+    monkeypatch.setattr(trainer_mod, "train_step", recording_step)
+    scores = iter([0.5, 0.9, 0.7])  # epoch 2 is the best
+    trainer = Trainer.from_config(
+        net, cfg, tiny_data, out_dir=tmp_path, progress=False, validate=lambda n: next(scores)
+    )
+    assert trainer.fit().best_epoch == 2
+    want = _naive_corrected(states[:13], 0.8)  # the average after epoch 2's 6 steps
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v.cpu(), want[k], rtol=1e-5, atol=1e-6, msg=k)
+    floats = [k for k in want if want[k].is_floating_point()]
+    assert any(not torch.allclose(states[12][k], want[k]) for k in floats)  # not the raw ones
+    last = _naive_corrected(states, 0.8)
+    assert any(not torch.allclose(last[k], want[k]) for k in floats)  # nor the last average
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")["model"]
+    assert all(torch.equal(saved[k].cpu(), states[-1][k]) for k in saved)
