@@ -138,3 +138,29 @@ def test_sgd_steps_as_torchs_sgd_and_momentum_0_is_plain_sgd(momentum: float) ->
             o.step()
     assert torch.equal(w, ref)
     assert not torch.equal(w, target)
+
+
+def test_onecycle_with_the_whole_run_as_warm_up_is_refused_before_training() -> None:
+    """torch's OneCycleLR with pct_start 1 has no annealing step: the run's last scheduler step
+    divides by zero, so a run trained every epoch and then ended in a ZeroDivisionError
+    traceback, its last epoch unsaved. The config refuses it; cosine takes it, and a share just
+    under 1 steps through to the end."""
+    from siamkit.training.config_io import config_from_dict
+    from siamkit.training.config_sections import ConfigError
+
+    total = 10
+    torch_alone = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(torch_alone, 0.1, total_steps=total, pct_start=1.0)
+    with pytest.raises(ZeroDivisionError):
+        for _ in range(total):
+            torch_alone.step()
+            sched.step()
+    with pytest.raises(ConfigError, match=r"^optim\.warmup_fraction = 1\.0 leaves optim\.sched"):
+        config_from_dict({"optim": {"schedule": "onecycle", "warmup_fraction": 1}})
+    config_from_dict({"optim": {"schedule": "cosine", "warmup_fraction": 1}})
+    cfg = config_from_dict({"optim": {"schedule": "onecycle", "warmup_fraction": 0.999}}).optim
+    opt = build_optimizer(cfg, [torch.nn.Parameter(torch.ones(1))])
+    sched = build_scheduler(cfg, opt, total)
+    for _ in range(total):
+        opt.step()
+        sched.step()

@@ -662,7 +662,9 @@ def test_the_numbers_meaning_a_default_stay_accepted() -> None:
         }
     )
     assert (cfg.train.threads, cfg.train.class_power, cfg.optim.warmup_fraction) == (0, -1.0, 0.0)
-    assert config_from_dict({"optim": {"warmup_fraction": 1.0}}).optim.warmup_fraction == 1.0
+    # the whole run as warm-up: cosine's linear ramp (onecycle has no step left to anneal)
+    whole = {"optim": {"schedule": "cosine", "warmup_fraction": 1.0}}
+    assert config_from_dict(whole).optim.warmup_fraction == 1.0
 
 
 def test_the_smallest_counts_stay_accepted() -> None:

@@ -244,6 +244,12 @@ def _check_run_numbers(cfg: RunConfig) -> None:
     number("optim.weight_decay", o.weight_decay, low=0)
     number("optim.momentum", o.momentum, low=0, high=1, open_high=True, note="SGD's, e.g. 0.9")
     number("optim.warmup_fraction", o.warmup_fraction, low=0, high=1, note="a share of the steps")
+    if o.schedule == "onecycle" and o.warmup_fraction >= 1:  # torch divides by the anneal's steps
+        raise ValueError(
+            f"optim.warmup_fraction = {o.warmup_fraction} leaves optim.schedule onecycle no step to "
+            "anneal, and torch's OneCycleLR then fails at the run's last step; set it below 1 "
+            "(e.g. 0.3), or use optim.schedule cosine, whose warm-up may take the whole run."
+        )
     if o.grad_clip is not None:
         number("optim.grad_clip", o.grad_clip, low=0, open_low=True, note="null clips nothing")
 
