@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +77,27 @@ _OTHER_FORMATS = frozenset({
 
 def _holds_groups(path: Path) -> bool:
     """Whether the existing file ``path`` is an earlier dedup's output: empty (no group found)
-    or its first line one group (a JSON object with ``group`` and ``members``)."""
+    or its first line one group (a JSON object with ``group`` and ``members``). A line longer
+    than is read (the largest group comes first, each member with its text's start: some 4,000
+    members make a MiB) is judged by its start, which dedup writes as ``{"group": K, ...,
+    "members": [``, so an earlier output is not refused for its size."""
     try:
         with path.open("rb") as f:
-            first = f.readline(1 << 20)
+            first = f.readline(_FIRST_LINE_READ)
         if not first.strip():
             return path.stat().st_size == 0
+        if len(first) == _FIRST_LINE_READ and not first.endswith(b"\n"):  # cut: read its start
+            return _GROUP_LINE_START.match(first) is not None
         line = json.loads(first)
     except (OSError, ValueError):
         return False
     return isinstance(line, dict) and "group" in line and "members" in line
+
+
+_FIRST_LINE_READ = 1 << 16
+# the start of a group's line as dedup writes it: the group's number first, the members (the
+# bulk of the line) last, after a few scalar fields
+_GROUP_LINE_START = re.compile(rb'\s*\{"group": \d+, [^\[\]{}]*"members": \[')
 
 
 def _refuse_another_format(out: str) -> None:

@@ -87,3 +87,22 @@ def test_such_a_name_replaces_earlier_groups_but_not_another_file(corpus: Path) 
         f"file name, e.g. {notes}.jsonl"
     )
     assert notes.read_bytes() == b"my notes\r\n"
+
+
+def test_an_earlier_output_whose_first_group_is_over_a_mib_is_replaced(corpus: Path) -> None:
+    """The check read at most 1 MiB of the first line and parsed it as JSON: an earlier output
+    whose largest group (first) has some 4,000+ members, each with its text's start, was
+    refused as a file that "holds no dedup groups" (reviewer s51_R8)."""
+    earlier = corpus.parent / "groups.2026-12-05"
+    member = {"id": "x", "similarity": 0.9, "text": "t" * 200}
+    group = {"group": 0, "size": 6000, "scoring": "documents", "min_similarity": 0.9,
+             "threshold": 0.85, "members": [member] * 6000}  # fmt: skip
+    line = json.dumps(group, ensure_ascii=False) + "\n"
+    assert len(line) > 1 << 20
+    earlier.write_text(line + json.dumps({**group, "group": 1, "members": [member]}) + "\n")
+    assert isinstance(_dedup(corpus, earlier).exception, _ModelLoaded)
+    # a long first line that is not a group's is still kept
+    notes = corpus.parent / "notes.v3"
+    notes.write_text('{"note": 0, "members": [' + "1, " * 500_000 + "1]}\n")
+    res = _dedup(corpus, notes)
+    assert res.exit_code == 2 and "holds no dedup groups" in res.output
