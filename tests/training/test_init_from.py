@@ -397,3 +397,29 @@ def test_cli_refuses_one_label_per_class_for_a_pair_loss(
         in res.output
     )
     assert "Traceback" not in res.output and not out.exists()
+
+
+@pytest.mark.parametrize("cut", [9, 15])  # a step of epoch 2 (frozen), of epoch 3 (released)
+def test_a_run_resumed_inside_or_after_the_frozen_epochs_equals_the_uninterrupted_one(
+    tiny_cfg: RunConfig, tiny_data: RunData, make_net, tmp_path: Path, interrupted_at, cut: int
+) -> None:  # type: ignore[no-untyped-def]
+    """The freeze is counted from the run's history: a run cut in epoch 2 of 2 frozen ones
+    resumes it frozen, one cut in epoch 3 resumes it released, both ending bit for bit as the
+    run never stopped (AdamW with weight decay: a frozen encoder gets no step, not even its
+    decay, and starts its moments when released)."""
+    sets = ["train.epochs=3", "model.freeze_encoder_epochs=2", "optim.optimizer=adamw"]
+    cfg = apply_overrides(tiny_cfg, [*sets, "train.val_metric=none"])
+
+    def train(out: Path, resume: bool = False) -> dict[str, torch.Tensor]:
+        seed_everything(0)
+        net = make_net(cfg, tiny_data)
+        trainer = Trainer.from_config(net, cfg, tiny_data, out_dir=out, progress=False)
+        trainer.fit(resume=resume)
+        return net.state_dict()
+
+    full = train(tmp_path / "full")
+    with interrupted_at(cut):
+        train(tmp_path / "cut")
+    resumed = train(tmp_path / "cut", resume=True)
+    for k in full:
+        assert torch.equal(full[k], resumed[k]), k
