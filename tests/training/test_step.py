@@ -92,3 +92,35 @@ def test_grad_clip_covers_the_losses_own_parameters_as_a_hand_loop_does() -> Non
     assert float(total) <= 0.01 + 1e-6
     for got, want in zip([*net.parameters(), *loss_fn.parameters()], params, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_the_grad_scaler_path_clips_the_unscaled_gradients_as_a_hand_loop() -> None:
+    """float16's path (a CPU GradScaler here, scale 2**8): the gradients are unscaled before
+    the clip, so five steps of Adam equal a hand loop without any scaler, clipping the network's
+    and the proxies' gradients together; clipping the scaled ones would shrink every step by
+    the scale."""
+    torch.manual_seed(0)
+    net = _net()
+    loss_fn = siamkit.losses.ProxyAnchorLoss([0, 1, 2, 3], embedding_dim=4)
+    ref_net, ref_loss = copy.deepcopy(net), copy.deepcopy(loss_fn)
+    params, ref_params = (
+        [*net.parameters(), *loss_fn.parameters()],
+        [
+            *ref_net.parameters(),
+            *ref_loss.parameters(),
+        ],
+    )
+    opt, ref_opt = torch.optim.Adam(params, 1e-2), torch.optim.Adam(ref_params, 1e-2)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    for _ in range(5):
+        x = torch.randn(8, 6)
+        train_step(net, (x, y), loss_fn, opt, scaler=scaler, grad_clip=0.05)
+        ref_net.train()
+        ref_opt.zero_grad()
+        ref_loss(ref_net.embed(x), y).backward()
+        torch.nn.utils.clip_grad_norm_(ref_params, 0.05)
+        ref_opt.step()
+    assert scaler.get_scale() == 2.0**8  # no step skipped
+    for got, want in zip(params, ref_params, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
