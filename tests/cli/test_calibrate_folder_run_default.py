@@ -11,10 +11,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from tests.cli._folder_run_model import folder_model, no_fashion_mnist  # noqa: F401
 
 from siamkit.cli.main import cli
+from siamkit.data.synthetic_glyphs import write_glyph_folder
 
 NOTE = (
     "no --data given: calibrated on the folder the model trained on (data.root), its run's "
@@ -100,3 +102,26 @@ def test_a_folder_with_other_classes_now_is_refused(tmp_path: Path) -> None:
             "longer holds the classes its run recorded"
         )
     ), res.output
+
+
+def test_an_old_models_relative_root_is_not_read_from_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was: run from another project holding a glyphs/ of the same classes, calibrate fit
+    the threshold on that folder and saved it into the model (reviewer s51_R8)."""
+    model, _ = folder_model(tmp_path / "a")
+    doc = json.loads((model / "siamkit.json").read_text())
+    del doc["metadata"]["run"]["data_root"]  # as before run.data_root: the config's, relative
+    doc["metadata"]["config"]["data"]["root"] = "glyphs"
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    before = (model / "siamkit.json").read_text()
+    (other := tmp_path / "b").mkdir()
+    write_glyph_folder(other / "glyphs", 7, per_class=9)
+    monkeypatch.chdir(other)
+    res = _calibrate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        "Error: no --data given, and this model recorded the folder it trained on as data.root "
+        f"glyphs, relative to the folder it trained in, which it does not record: {HELD_OUT}"
+    ]
+    assert (model / "siamkit.json").read_text() == before

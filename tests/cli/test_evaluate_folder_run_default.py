@@ -12,10 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from tests.cli._folder_run_model import TRAIN, folder_model, no_fashion_mnist  # noqa: F401
 
 from siamkit.cli.main import cli
+from siamkit.data.synthetic_glyphs import write_glyph_folder
 
 
 def _evaluate(model: Path, *more: str) -> Any:
@@ -130,3 +132,33 @@ def test_the_int8_check_without_check_data_says_the_folder_is_gone(tmp_path: Pat
         f"trained on (data.root {glyphs}) is not there: give --check-data a folder of classes "
         "it did not train on, one sub-folder per class"
     )
+
+
+def _old_relative_root(model: Path) -> None:
+    """As a model saved before run.data_root: only the config's data.root, relative to the
+    folder its run was started in."""
+    doc = json.loads((model / "siamkit.json").read_text())
+    del doc["metadata"]["run"]["data_root"]
+    doc["metadata"]["config"]["data"]["root"] = "glyphs"
+    (model / "siamkit.json").write_text(json.dumps(doc))
+
+
+def test_an_old_models_relative_root_is_not_read_from_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was: run from another project holding a glyphs/ of the same classes, evaluate scored
+    that folder as "the folder the model trained on" (reviewer s51_R8)."""
+    model, _ = folder_model(tmp_path / "a")
+    _old_relative_root(model)
+    (other := tmp_path / "b").mkdir()
+    write_glyph_folder(other / "glyphs", 7, per_class=9)
+    monkeypatch.chdir(other)
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        "Error: no --data given, and this model recorded the folder it trained on as data.root "
+        "glyphs, relative to the folder it trained in, which it does not record: give --data a "
+        "folder of classes it did not train on, one sub-folder per class (--classes picks some "
+        "of them)"
+    ]
+    assert _evaluate(model, "--data", "glyphs").exit_code == 0  # given, it is read

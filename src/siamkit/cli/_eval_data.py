@@ -312,7 +312,8 @@ def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None
     gives other images.
 
     Raises:
-        ValueError: the folder it trained on is not there, or the run trained on data that
+        ValueError: the folder it trained on is not there, or recorded only relative to where
+            it trained (a model saved before ``run.data_root``), or the run trained on data that
             cannot be read back by name (a generated or plug-in source): one sentence naming
             it and ``option``.
     """
@@ -321,6 +322,14 @@ def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None
     if not isinstance(dataset, str) or dataset in DATASET_NAMES or _learned_without_labels(meta):
         return None
     root = training_folder(meta)[0]
+    if root is not None and not Path(root).is_absolute():
+        # only an old model's config (before run.data_root): read from here, it may be another
+        # project's folder of the same name, scored or calibrated as the one it trained on
+        raise ValueError(
+            f"no {option} given, and this model recorded the folder it trained on as data.root "
+            f"{root}, relative to the folder it trained in, which it does not record: "
+            f"{_unseen_classes_hint(option)}"
+        )
     if root is not None and Path(root).is_dir():
         if _unlabeled(Path(root)):  # loose images now: no classes, and none the run recorded
             raise _not_its_classes(root, option)
