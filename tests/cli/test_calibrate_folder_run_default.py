@@ -94,14 +94,32 @@ def test_a_folder_with_other_classes_now_is_refused(tmp_path: Path) -> None:
     shutil.copytree(glyphs / "glyph0000", glyphs / "aardvark")
     res = _calibrate(model)
     assert res.exit_code == 1, res.output
-    assert (
-        res.output.strip()
-        .splitlines()[0]
-        .startswith(
-            f"Error: no --data given, and the folder this model trained on (data.root {glyphs}) no "
-            "longer holds the classes its run recorded"
-        )
-    ), res.output
+    # calibrate's own advice, not evaluate's "classes it did not train on" (its test classes
+    # too, which calibrate refuses; reviewer s51_R8)
+    assert res.output.strip().splitlines() == [
+        f"Error: no --data given, and the folder this model trained on (data.root {glyphs}) no "
+        "longer holds the classes its run recorded, so which of them it held out for "
+        f"validation is unknown: {HELD_OUT}"
+    ]
+
+
+def test_a_model_saved_before_val_held_out_calibrates_on_its_validation_classes(
+    tmp_path: Path,
+) -> None:
+    """A 12-04 model records data.val_classes in its config but neither run.val_classes nor
+    run.val_held_out: it was refused as one whose run "held out images, not whole classes"
+    (reviewer s51_R8). Its validation classes are those neither trained on nor tested."""
+    model, glyphs = folder_model(tmp_path)
+    doc = json.loads((model / "siamkit.json").read_text())
+    del doc["metadata"]["run"]["val_classes"], doc["metadata"]["run"]["val_held_out"]
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    quiet = _calibrate(model, "--json")
+    assert quiet.exit_code == 0, quiet.output
+    assert NOTE in quiet.stderr
+    named = _calibrate(model, "--json", "--data", str(glyphs), "--classes", "glyph0001,glyph0006")
+    assert named.exit_code == 0, named.output
+    assert json.loads(quiet.stdout) == json.loads(named.stdout)
+    assert json.loads(quiet.stdout)["classes"] == ["glyph0001", "glyph0006"]
 
 
 def test_an_old_models_relative_root_is_not_read_from_here(

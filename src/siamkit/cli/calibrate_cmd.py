@@ -18,7 +18,6 @@ from typing import Any, cast
 import click
 
 from siamkit.cli._eval_data import (
-    _not_its_classes,
     _own_folder_classes,
     labelled_val_root,
     load_eval_data,
@@ -73,9 +72,17 @@ def _test_class_names(meta: dict[str, Any]) -> set[str]:
 
 def _held_out_class_names(meta: dict[str, Any]) -> list[str]:
     """Names of the whole classes the model's run held out of training for validation
-    (``data.val_classes``); empty when it held out images of every class, or does not say."""
+    (``data.val_classes``); empty when it held out images of every class, or does not say. A
+    model saved before its run recorded ``val_held_out`` (2026-12-05) has them in its config
+    only, and in its run as the classes neither trained on nor tested."""
     run = meta.get("run") or {}
     names = meta.get("class_names") or []
+    if "val_held_out" not in run:
+        asked = ((meta.get("config") or {}).get("data") or {}).get("val_classes")
+        train, test = run.get("train_classes"), run.get("test_classes")
+        if not asked or not isinstance(train, list) or not isinstance(test, list):
+            return []
+        return [n for c, n in enumerate(names) if c not in train and c not in test]
     if run.get("val_held_out") != "classes":
         return []
     return [names[c] for c in run.get("val_classes") or () if 0 <= c < len(names)]
@@ -308,7 +315,12 @@ def calibrate(
     tokens = class_tokens(classes) if classes is not None or own_val is None else own_val
     ev = load_eval_data(data, meta, tokens, split, data_dir, model_image_shape(net, model), "train")
     if own_val is not None and _own_folder_classes(Path(data), ev.names, meta) is None:
-        raise _not_its_classes(data, "--data")  # its class numbers name other classes there
+        # its class numbers name other classes there: its validation classes are unknown
+        raise ValueError(
+            f"no --data given, and the folder this model trained on (data.root {data}) no longer "
+            "holds the classes its run recorded, so which of them it held out for validation is "
+            f"unknown: {_HELD_OUT_IMAGES}"
+        )
     if val_root is not None:  # said as such, as evaluate says it (and reads it back)
         ev = replace(ev, source=val_root_source(val_root))
     chosen_names = [ev.names[c] for c in ev.chosen]
