@@ -41,6 +41,8 @@ def folder_model(tmp_path: Path, every_class: bool = False) -> tuple[Path, Path]
            "train_classes": train or list(range(7)), "val_classes": [] if every_class else VAL,
            "val_held_out": "images" if every_class else "classes",
            "test_classes": list(range(7)) if every_class else TEST}  # fmt: skip
+    if every_class:  # the images each class held, which its seeded test share is drawn from
+        run["class_images"] = [6] * 7
     data = {"dataset": "image-folder", "root": str(glyphs), "train_classes": train,
             "val_classes": None if every_class else 2}  # fmt: skip
     names = [p.name for p in sorted(glyphs.iterdir())]

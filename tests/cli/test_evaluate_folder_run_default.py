@@ -162,3 +162,51 @@ def test_an_old_models_relative_root_is_not_read_from_here(
         "of them)"
     ]
     assert _evaluate(model, "--data", "glyphs").exit_code == 0  # given, it is read
+
+
+def test_a_run_on_every_class_whose_folder_gained_an_image_is_refused(tmp_path: Path) -> None:
+    """Its test images are a seeded share of each class, drawn from the classes' image counts:
+    one image added to a class draws others, mostly ones it trained on, which evaluate scored
+    without --data as "the images its run held out of training" (reviewer s51_R8)."""
+    from tests.cli.test_train_cli import FOLDER_RUN
+
+    root = tmp_path / "chips"
+    write_glyph_folder(root, 3, per_class=10)
+    (tmp_path / "run.yaml").write_text(
+        FOLDER_RUN.replace("data/x", str(root)).replace("train_classes: 5", "train_classes: null")
+    )
+    out = tmp_path / "run"
+    sets = ["--set", "eval.shots=[1]", "--set", "train.classes_per_batch=3"]
+    args = ["train", str(tmp_path / "run.yaml"), "--out", str(out), "--no-progress", *sets]
+    assert (res := CliRunner().invoke(cli, args)).exit_code == 0, res.output
+    model = out / "model"
+    assert _evaluate(model, "--json").exit_code == 0  # its folder as it trained on it
+    first = sorted((root / "glyph0001").iterdir())[0]
+    shutil.copy(first, root / "glyph0001" / f"zz{first.suffix}")  # one more, sorted last
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: no --data given, and the folder this model trained on (data.root {root}) no "
+        "longer holds the images its run split (glyph0001: 11 images, 10 when it trained), so "
+        "which of them it held out of training is unknown: give --data a folder of classes it "
+        "did not train on, one sub-folder per class (--classes picks some of them)"
+    ]
+
+
+def test_a_run_on_every_class_that_recorded_no_image_counts_is_refused(tmp_path: Path) -> None:
+    """A model saved before run.class_images: whether its held-out images are still the ones
+    its split drew cannot be checked."""
+    model, glyphs = folder_model(tmp_path, every_class=True)
+    doc = json.loads((model / "siamkit.json").read_text())
+    del doc["metadata"]["run"]["class_images"]
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    res = _evaluate(model)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [
+        "Error: no --data given, and this model's run does not record how many images each "
+        f"class of the folder it trained on (data.root {glyphs}) held, so whether the images "
+        "it held out of training are still the ones it tested cannot be checked: give --data a "
+        "folder of classes it did not train on, one sub-folder per class (--classes picks some "
+        "of them)"
+    ]
+    assert _evaluate(model, "--data", str(glyphs)).exit_code == 0  # given, it is read

@@ -333,6 +333,8 @@ def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None
     if root is not None and Path(root).is_dir():
         if _unlabeled(Path(root)):  # loose images now: no classes, and none the run recorded
             raise _not_its_classes(root, option)
+        if _trained_on_every_class(meta):
+            _refuse_changed_split(root, meta, option)
         return root
     trained = (
         f"the folder this model trained on (data.root {root}) is not there"
@@ -340,6 +342,39 @@ def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None
         else f"this model trained on {dataset} data, which cannot be read back by name"
     )
     raise ValueError(f"no {option} given, and {trained}: {_unseen_classes_hint(option)}")
+
+
+def _refuse_changed_split(root: str, meta: dict[str, Any], option: str) -> None:
+    """A ``data.train_classes: null`` run tested a seeded share of each class's images, drawn
+    from the classes' image counts: one image added to a class draws others, mostly ones it
+    trained on. Refuse the folder, read without ``option``, unless its counts are the ones the
+    run recorded (``run.class_images``); a run that recorded none cannot be checked. A folder
+    whose classes changed is left to :func:`own_folder_test_set`."""
+    from siamkit.experiment.run import folder_class_images
+
+    recorded = (meta.get("run") or {}).get("class_images")
+    if not isinstance(recorded, list):
+        raise ValueError(
+            f"no {option} given, and this model's run does not record how many images each "
+            f"class of the folder it trained on (data.root {root}) held, so whether the images "
+            f"it held out of training are still the ones it tested cannot be checked: "
+            f"{_unseen_classes_hint(option)}"
+        )
+    names, counts = folder_class_images(root)
+    if names != list(meta.get("class_names") or []) or len(recorded) != len(counts):
+        return
+    changed = [
+        f"{n}: {now} images, {then} when it trained"
+        for n, now, then in zip(names, counts, recorded)
+        if now != then
+    ]
+    if changed:
+        more = f" and {len(changed) - 3} more classes" if len(changed) > 3 else ""
+        raise ValueError(
+            f"no {option} given, and the folder this model trained on (data.root {root}) no "
+            f"longer holds the images its run split ({'; '.join(changed[:3])}{more}), so which "
+            f"of them it held out of training is unknown: {_unseen_classes_hint(option)}"
+        )
 
 
 def own_folder_test_set(root: str, ev: EvalData, meta: dict[str, Any], option: str) -> None:

@@ -236,6 +236,23 @@ def evaluating_line(data: RunData, held_out_images: bool) -> str:
     return f"evaluating on {n:,} images of {k} unseen class{'es' * (k != 1)} ({named}) ..."
 
 
+def folder_class_images(root: str) -> tuple[list[str], list[int]]:
+    """The class names of the image folder ``root`` (one sub-folder per class, as a run reads
+    it) and how many images each holds, listed, not read: what a ``data.train_classes: null``
+    run's seeded split of each class into training and test images is drawn from."""
+    import warnings
+
+    from siamkit.data.folders import ImageFolderDataset
+
+    with warnings.catch_warnings():  # empty folders, files left out: said where it is read
+        warnings.simplefilter("ignore")
+        ds = ImageFolderDataset(root, (1, 1, 1))
+    counts = [0] * len(ds.classes)
+    for _, c in ds.samples:
+        counts[c] += 1
+    return list(ds.classes), counts
+
+
 def validation_classes(data: RunData) -> tuple[tuple[int, ...], str]:
     """The classes of the run's validation images and what validation held out: ``"classes"``
     (whole classes, ``data.val_classes``), ``"images"`` (a share of the training classes'
@@ -298,7 +315,11 @@ def evaluate_run(
     if cfg.data.dataset == "image-folder" and cfg.data.root:
         # data.root is relative to the folder training ran in: `siamkit evaluate` run from
         # another folder still knows the training folder (and evaluates its test classes)
-        run["data_root"] = str(Path(cfg.data.root).resolve())
+        run["data_root"] = root = str(Path(cfg.data.root).resolve())
+        if cfg.data.train_classes is None:
+            # its test images are a seeded share of each class, drawn from the classes' image
+            # counts: evaluate, given no --data, reads them back only while those still hold
+            run["class_images"] = folder_class_images(root)[1]
     atomic_write(out / "history.json", json.dumps(history, indent=2))
     _save(net, out, cfg, data, run)  # the trained model, whatever happens next
     t0 = time.perf_counter()
