@@ -193,6 +193,64 @@ def test_a_run_on_every_class_whose_folder_gained_an_image_is_refused(tmp_path: 
     ]
 
 
+def _every_class_run_changed_while_training(tmp_path: Path, monkeypatch, change) -> Any:
+    """Train a data.train_classes: null run on a 3-class folder, calling ``change(root)`` once
+    training (Trainer.fit) has returned, before the run lists, saves and evaluates."""
+    from tests.cli.test_train_cli import FOLDER_RUN
+
+    from siamkit.training import Trainer
+
+    root = tmp_path / "chips"
+    write_glyph_folder(root, 3, per_class=10)
+    (tmp_path / "run.yaml").write_text(
+        FOLDER_RUN.replace("data/x", str(root)).replace("train_classes: 5", "train_classes: null")
+    )
+    fit = Trainer.fit
+
+    def fit_then_change(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fitted = fit(self, *args, **kwargs)
+        change(root)
+        return fitted
+
+    monkeypatch.setattr(Trainer, "fit", fit_then_change)
+    out = tmp_path / "run"
+    sets = ["--set", "eval.shots=[1]", "--set", "train.classes_per_batch=3"]
+    args = ["train", str(tmp_path / "run.yaml"), "--out", str(out), "--no-progress", *sets]
+    return CliRunner().invoke(cli, args), out / "model", root
+
+
+def test_image_counts_are_the_ones_the_runs_split_was_drawn_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run.class_images was listed after training: an image added while the run trained was
+    counted though its split was drawn without it, and evaluate without --data then scored
+    another split as the images the run held out (reviewer s51_R9)."""
+
+    def add_one(root: Path) -> None:
+        first = sorted((root / "glyph0001").iterdir())[0]
+        shutil.copy(first, root / "glyph0001" / f"zz{first.suffix}")
+
+    res, model, _ = _every_class_run_changed_while_training(tmp_path, monkeypatch, add_one)
+    assert res.exit_code == 0, res.output
+    run = json.loads((model / "siamkit.json").read_text())["metadata"]["run"]
+    assert run["class_images"] == [10, 10, 10]
+    refused = _evaluate(model)
+    assert refused.exit_code == 1 and "glyph0001: 11 images, 10 when it trained" in refused.output
+
+
+def test_a_folder_gone_once_training_ended_still_leaves_the_model_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing the folder after training, before the model was saved, failed the run with no
+    model when the folder had gone meanwhile (reviewer s51_R9)."""
+    res, model, _ = _every_class_run_changed_while_training(
+        tmp_path, monkeypatch, lambda r: r.rename(r.with_name("moved"))
+    )
+    assert (model / "siamkit.json").is_file(), res.output
+    run = json.loads((model / "siamkit.json").read_text())["metadata"]["run"]
+    assert run["class_images"] == [10, 10, 10]
+
+
 def test_a_run_on_every_class_that_recorded_no_image_counts_is_refused(tmp_path: Path) -> None:
     """A model saved before run.class_images: whether its held-out images are still the ones
     its split drew cannot be checked."""

@@ -141,6 +141,7 @@ def run_experiment(
     # a labelled folder too small for both data.labels_per_class and eval.shots names both
     with image_cache(cache_folder(cfg.data.cache, out), log):  # data.cache: read once, kept
         data = load_run_data(cfg.data, check_test=protocol_check(cfg.eval))
+    class_images = split_class_images(cfg)  # listed beside the read its split was drawn from
     check_positives(cfg, data)
     check_protocol(
         cfg.eval, data.test_y, names=data.class_names
@@ -185,7 +186,9 @@ def run_experiment(
     if said is not None:
         log(said)
     history, train_s = fitted.history, fitted.seconds
-    return evaluate_run(cfg, out, net, data, history, train_s, episodes, title, log, command)
+    return evaluate_run(
+        cfg, out, net, data, history, train_s, episodes, title, log, command, class_images
+    )
 
 
 def training_line(data: RunData, device: object) -> str:
@@ -253,6 +256,23 @@ def folder_class_images(root: str) -> tuple[list[str], list[int]]:
     return list(ds.classes), counts
 
 
+def split_class_images(cfg: RunConfig) -> list[int] | None:
+    """Each class's image count in a ``data.train_classes: null`` image-folder run's folder, as
+    listed when the run reads it (its test images are a seeded share of each class, drawn from
+    these counts), else ``None``; ``None`` too where the folder cannot be listed (evaluate then
+    treats the model as one that cannot be checked)."""
+    if (
+        cfg.data.dataset != "image-folder"
+        or not cfg.data.root
+        or cfg.data.train_classes is not None
+    ):
+        return None
+    try:
+        return folder_class_images(str(Path(cfg.data.root).resolve()))[1]
+    except (OSError, ValueError):
+        return None
+
+
 def validation_classes(data: RunData) -> tuple[tuple[int, ...], str]:
     """The classes of the run's validation images and what validation held out: ``"classes"``
     (whole classes, ``data.val_classes``), ``"images"`` (a share of the training classes'
@@ -297,11 +317,14 @@ def evaluate_run(
     title: str = "siamkit training run",
     log: Callable[[str], None] = print,
     command: str | None = None,
+    class_images: list[int] | None = None,
 ) -> RunResult:
     """After training: save, calibrate on validation, save again, evaluate, write the outputs.
 
     ``net`` is the trained network; what is saved and evaluated is the config's
-    :func:`~siamkit.training.embedding_model` of it (joined with the appearance features)."""
+    :func:`~siamkit.training.embedding_model` of it (joined with the appearance features).
+    ``class_images``: :func:`split_class_images` as the run read its data, recorded as
+    ``run.class_images``."""
     net = embedding_model(net, cfg.model)
     device = next(net.parameters()).device
     net.eval()
@@ -315,11 +338,12 @@ def evaluate_run(
     if cfg.data.dataset == "image-folder" and cfg.data.root:
         # data.root is relative to the folder training ran in: `siamkit evaluate` run from
         # another folder still knows the training folder (and evaluates its test classes)
-        run["data_root"] = root = str(Path(cfg.data.root).resolve())
-        if cfg.data.train_classes is None:
+        run["data_root"] = str(Path(cfg.data.root).resolve())
+        if class_images is not None:
             # its test images are a seeded share of each class, drawn from the classes' image
-            # counts: evaluate, given no --data, reads them back only while those still hold
-            run["class_images"] = folder_class_images(root)[1]
+            # counts when the run read them (listed then: the folder may change or go while it
+            # trains): evaluate, given no --data, reads them back only while those still hold
+            run["class_images"] = class_images
     atomic_write(out / "history.json", json.dumps(history, indent=2))
     _save(net, out, cfg, data, run)  # the trained model, whatever happens next
     t0 = time.perf_counter()
