@@ -318,3 +318,14 @@ def test_first_hit_at_infinite_distance_ranks_by_index_as_a_naive_loop():
     assert rep.mean_reciprocal_rank == pytest.approx(float((1.0 / ranks).mean()), abs=1e-12)
     z32 = np.array([[-3e38], [-3e38], [3e38], [3e38]], np.float32)  # float32 agrees
     assert retrieval_metrics(z32, y, "manhattan", ks=(1, 2, 3)).recall_at_k == rep.recall_at_k
+
+
+def test_a_nearest_hit_at_minus_inf_keeps_rank_one():
+    """A distance of a user's own that can be negative (a negative dot product) gives -inf on
+    overflow: the argmin's nearest hit at -inf was taken for 'every hit at inf' and replaced by
+    the first hit by index, ranked after a nearer miss (reviewer s51_R9)."""
+    from siamkit.evaluation.retrieval import _first_hit_rank
+
+    # query 0: item 1 a miss at 0, item 2 a hit at 5, item 3 a hit at -inf (the nearest)
+    block = torch.tensor([[float("inf"), 0.0, 5.0, float("-inf")]], dtype=torch.float64)
+    assert _first_hit_rank(block, torch.tensor([0]), torch.tensor([0, 1, 0, 0])).tolist() == [1]

@@ -154,7 +154,7 @@ def _first_hit_rank(block: Tensor, queries: Tensor, y: Tensor) -> Tensor:
     at = masked.argmin(dim=1)  # the nearest hit, smallest index
     # every hit at inf (an overflowed distance): argmin took the row's first index, a miss or
     # the query itself; the nearest hit is then the first hit, by the index rule
-    at = torch.where(torch.isinf(masked[own, at]), hit.int().argmax(dim=1), at)
+    at = torch.where(torch.isposinf(masked[own, at]), hit.int().argmax(dim=1), at)
     near = block[own, at][:, None]
     before = (block < near) | ((block == near) & (torch.arange(n) < at[:, None]))
     before[own, queries] = False  # self, at inf, is not an item (were every hit at inf too)
