@@ -227,12 +227,16 @@ def test_a_model_giving_nan_in_torch_is_named_not_its_export(tmp_path):
     export gives NaN or infinite embeddings where the torch model does not', sending the user
     to the exporter; it is the model, which the sentence now says, naming the inputs."""
     from siamkit.encoders import create_encoder, register_encoder
+    from siamkit.encoders.registry import ENCODERS
 
+    # registered for this test alone: the registry's listing is asserted elsewhere
     register_encoder("per_image_scale_test", _PerImageScale, overwrite=True)
+    try:
+        encoder = create_encoder("per_image_scale_test")
+    finally:
+        ENCODERS.unregister("per_image_scale_test")
     net = siamkit.SiameseNetwork(
-        create_encoder("per_image_scale_test"),
-        embedding_dim=4,
-        preprocess=Preprocess(input_shape=(1, 4, 4)),
+        encoder, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 4, 4))
     ).eval()
     with torch.no_grad():  # the reference: torch's own embeddings of the check's inputs
         flat = net.embed(torch.stack([torch.zeros(1, 4, 4), torch.full((1, 4, 4), 0.5)]))
