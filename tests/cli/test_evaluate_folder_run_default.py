@@ -164,25 +164,24 @@ def test_an_old_models_relative_root_is_not_read_from_here(
     assert _evaluate(model, "--data", "glyphs").exit_code == 0  # given, it is read
 
 
-def test_a_run_on_every_class_whose_folder_gained_an_image_is_refused(tmp_path: Path) -> None:
+def _add_one_image(root: Path) -> None:
+    """One more image in class glyph0001, sorted last."""
+    first = sorted((root / "glyph0001").iterdir())[0]
+    shutil.copy(first, root / "glyph0001" / f"zz{first.suffix}")
+
+
+def test_a_run_on_every_class_whose_folder_gained_an_image_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Its test images are a seeded share of each class, drawn from the classes' image counts:
     one image added to a class draws others, mostly ones it trained on, which evaluate scored
     without --data as "the images its run held out of training" (reviewer s51_R8)."""
-    from tests.cli.test_train_cli import FOLDER_RUN
-
-    root = tmp_path / "chips"
-    write_glyph_folder(root, 3, per_class=10)
-    (tmp_path / "run.yaml").write_text(
-        FOLDER_RUN.replace("data/x", str(root)).replace("train_classes: 5", "train_classes: null")
+    res, model, root = _every_class_run_changed_while_training(
+        tmp_path, monkeypatch, lambda r: None
     )
-    out = tmp_path / "run"
-    sets = ["--set", "eval.shots=[1]", "--set", "train.classes_per_batch=3"]
-    args = ["train", str(tmp_path / "run.yaml"), "--out", str(out), "--no-progress", *sets]
-    assert (res := CliRunner().invoke(cli, args)).exit_code == 0, res.output
-    model = out / "model"
+    assert res.exit_code == 0, res.output
     assert _evaluate(model, "--json").exit_code == 0  # its folder as it trained on it
-    first = sorted((root / "glyph0001").iterdir())[0]
-    shutil.copy(first, root / "glyph0001" / f"zz{first.suffix}")  # one more, sorted last
+    _add_one_image(root)
     res = _evaluate(model)
     assert res.exit_code == 1, res.output
     assert res.output.strip().splitlines() == [
@@ -195,7 +194,8 @@ def test_a_run_on_every_class_whose_folder_gained_an_image_is_refused(tmp_path: 
 
 def _every_class_run_changed_while_training(tmp_path: Path, monkeypatch, change) -> Any:
     """Train a data.train_classes: null run on a 3-class folder, calling ``change(root)`` once
-    training (Trainer.fit) has returned, before the run lists, saves and evaluates."""
+    training (Trainer.fit) has returned, before the run saves and evaluates; the CLI's result,
+    the model folder and the data folder."""
     from tests.cli.test_train_cli import FOLDER_RUN
 
     from siamkit.training import Trainer
@@ -226,11 +226,7 @@ def test_image_counts_are_the_ones_the_runs_split_was_drawn_from(
     counted though its split was drawn without it, and evaluate without --data then scored
     another split as the images the run held out (reviewer s51_R9)."""
 
-    def add_one(root: Path) -> None:
-        first = sorted((root / "glyph0001").iterdir())[0]
-        shutil.copy(first, root / "glyph0001" / f"zz{first.suffix}")
-
-    res, model, _ = _every_class_run_changed_while_training(tmp_path, monkeypatch, add_one)
+    res, model, _ = _every_class_run_changed_while_training(tmp_path, monkeypatch, _add_one_image)
     assert res.exit_code == 0, res.output
     run = json.loads((model / "siamkit.json").read_text())["metadata"]["run"]
     assert run["class_images"] == [10, 10, 10]
