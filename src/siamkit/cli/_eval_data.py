@@ -299,7 +299,9 @@ def _islabelled_val_root(folder: Path, model_meta: dict[str, Any]) -> bool:
     return val_root is not None and Path(val_root).resolve() == folder.resolve()
 
 
-def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None:
+def run_data_default(
+    meta: dict[str, Any], option: str = "--data", hint: str | None = None
+) -> str | None:
     """The data ``siamkit evaluate`` and export's int8 check read, given none, for a model
     whose run trained with labels on data other than a built-in data set: the image folder it
     trained on (``data.root``, as ``run.data_root`` recorded it), which :func:`load_eval_data`
@@ -309,7 +311,8 @@ def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None
     (:func:`labelled_val_root`), or recorded no run: those keep their own default. Fashion-MNIST
     was that default for every model, so a folder's model was measured on a data set, and
     classes, it never saw, said only in the data line. ``option``: the command's option that
-    gives other images.
+    gives other images; ``hint``: what a refusal says to give it (by default a folder of
+    classes it did not train on; calibrate wants held-out images of those it did).
 
     Raises:
         ValueError: the folder it trained on is not there, or recorded only relative to where
@@ -321,6 +324,7 @@ def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None
     dataset = run.get("dataset", ((meta.get("config") or {}).get("data") or {}).get("dataset"))
     if not isinstance(dataset, str) or dataset in DATASET_NAMES or _learned_without_labels(meta):
         return None
+    hint = _unseen_classes_hint(option) if hint is None else hint
     root = training_folder(meta)[0]
     if root is not None and not Path(root).is_absolute():
         # only an old model's config (before run.data_root): read from here, it may be another
@@ -328,28 +332,32 @@ def run_data_default(meta: dict[str, Any], option: str = "--data") -> str | None
         raise ValueError(
             f"no {option} given, and this model recorded the folder it trained on as data.root "
             f"{root}, relative to the folder it trained in, which it does not record: "
-            f"{_unseen_classes_hint(option)}"
+            f"{hint}"
         )
     if root is not None and Path(root).is_dir():
         if _unlabeled(Path(root)):  # loose images now: no classes, and none the run recorded
-            raise _not_its_classes(root, option)
+            raise _not_its_classes(root, option, hint)
         if _trained_on_every_class(meta):
-            _refuse_changed_split(root, meta, option)
+            _refuse_changed_split(root, meta, option, hint)
         return root
     trained = (
         f"the folder this model trained on (data.root {root}) is not there"
         if root is not None
         else f"this model trained on {dataset} data, which cannot be read back by name"
     )
-    raise ValueError(f"no {option} given, and {trained}: {_unseen_classes_hint(option)}")
+    raise ValueError(f"no {option} given, and {trained}: {hint}")
 
 
-def _refuse_changed_split(root: str, meta: dict[str, Any], option: str) -> None:
+def _refuse_changed_split(
+    root: str, meta: dict[str, Any], option: str, hint: str | None = None
+) -> None:
     """A ``data.train_classes: null`` run tested a seeded share of each class's images, drawn
     from the classes' image counts: one image added to a class draws others, mostly ones it
     trained on. Refuse the folder, read without ``option``, unless its counts are the ones the
     run recorded (``run.class_images``); a run that recorded none cannot be checked. A folder
-    whose classes changed is left to :func:`own_folder_test_set`."""
+    whose classes changed is left to :func:`own_folder_test_set`. ``hint``: as for
+    :func:`run_data_default`."""
+    hint = _unseen_classes_hint(option) if hint is None else hint
     from siamkit.experiment.run import folder_class_images
 
     recorded = (meta.get("run") or {}).get("class_images")
@@ -358,7 +366,7 @@ def _refuse_changed_split(root: str, meta: dict[str, Any], option: str) -> None:
             f"no {option} given, and this model's run does not record how many images each "
             f"class of the folder it trained on (data.root {root}) held, so whether the images "
             f"it held out of training are still the ones it tested cannot be checked: "
-            f"{_unseen_classes_hint(option)}"
+            f"{hint}"
         )
     names, counts = folder_class_images(root)
     if names != list(meta.get("class_names") or []) or len(recorded) != len(counts):
@@ -373,7 +381,7 @@ def _refuse_changed_split(root: str, meta: dict[str, Any], option: str) -> None:
         raise ValueError(
             f"no {option} given, and the folder this model trained on (data.root {root}) no "
             f"longer holds the images its run split ({'; '.join(changed[:3])}{more}), so which "
-            f"of them it held out of training is unknown: {_unseen_classes_hint(option)}"
+            f"of them it held out of training is unknown: {hint}"
         )
 
 
@@ -389,13 +397,14 @@ def own_folder_test_set(root: str, ev: EvalData, meta: dict[str, Any], option: s
         raise _not_its_classes(root, option)
 
 
-def _not_its_classes(root: str, option: str) -> ValueError:
+def _not_its_classes(root: str, option: str, hint: str | None = None) -> ValueError:
     """The refusal of the folder a model trained on, read without ``option``, whose classes are
-    not the ones its run recorded (the run's class numbers name others there, or none)."""
+    not the ones its run recorded (the run's class numbers name others there, or none);
+    ``hint``: as for :func:`run_data_default`."""
     return ValueError(
         f"no {option} given, and the folder this model trained on (data.root {root}) no "
         "longer holds the classes its run recorded, so which of them it did not train on "
-        f"is unknown: {_unseen_classes_hint(option)}"
+        f"is unknown: {_unseen_classes_hint(option) if hint is None else hint}"
     )
 
 

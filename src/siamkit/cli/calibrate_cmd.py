@@ -393,11 +393,7 @@ def _default_data(ctx: click.Context, model: str) -> tuple[str, list[str] | None
         val_root = labelled_val_root(meta, "--data")
         if val_root is not None:
             return val_root, None
-        try:
-            root = run_data_default(meta, "--data")
-        except ValueError as err:  # gone, or data it cannot read back: said for calibrate
-            why = str(err).split(": give --data ")[0]
-            raise ValueError(f"{why}: {_HELD_OUT_IMAGES}") from None
+        root = run_data_default(meta, "--data", _HELD_OUT_IMAGES)  # gone, or unreadable
         held = _held_out_class_names(meta)
         if root is not None and held:
             return root, held
