@@ -100,3 +100,12 @@ def test_missing_file(tmp_path):
 def test_write_rejects_unsupported_dtype(tmp_path):
     with pytest.raises(ValueError, match="cannot be stored"):
         write_idx(tmp_path / "x", np.zeros(3, dtype=np.uint16))
+
+
+@pytest.mark.parametrize("sizes", [(2**16,) * 4, (2**32 - 1,) * 4])
+def test_a_header_whose_sizes_overflow_int64_is_implausibly_large(sizes):
+    # (2**16)**4 = 2**64 wrapped to 0 in an int64 product, which the empty body matched, and
+    # numpy's reshape failed; (2**32 - 1)**4 wrapped negative: "needs -17179869183 data bytes"
+    data = bytes([0, 0, 0x08, len(sizes)]) + struct.pack(f">{len(sizes)}I", *sizes)
+    with pytest.raises(IdxFormatError, match="implausibly large"):
+        parse_idx(data)

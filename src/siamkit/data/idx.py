@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -76,7 +77,9 @@ def parse_idx(data: bytes, name: str = "<bytes>", expected_ndim: int | None = No
         raise IdxFormatError(f"{name} is truncated inside its header ({len(data)} bytes).")
     shape = struct.unpack(f">{ndim}I", data[4:header_len])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python's integers: a damaged header's sizes (each up to 2**32 - 1) overflow int64's
+    # product, which wrapped to a negative count or to 0 that an empty body then matched
+    expected = math.prod(shape) * dtype.itemsize
     if expected > _MAX_BYTES:
         raise IdxFormatError(f"{name} declares shape {shape}, which is implausibly large.")
     got = len(data) - header_len
