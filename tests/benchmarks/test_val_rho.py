@@ -1,0 +1,99 @@
+"""benchmarks/val_rho.py (issue 20, round 13): the rho relabelling, what the tuplet margin loss
+makes of a relabelled sample, and the spectral-decay measure."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import entropy
+
+from siamkit.losses import TupletMarginLoss
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "val_rho.py"
+
+
+@pytest.fixture(scope="module")
+def rho():
+    sys.path.insert(0, str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("val_rho", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_relabelling_gives_fresh_unique_labels_at_rate_p_from_its_own_generator(rho) -> None:
+    labels = torch.arange(4).repeat_interleave(48)  # the rounds' batch: 4 classes x 48
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    draws = [rho.rho_relabel(labels, 0.2, torch.Generator().manual_seed(s)) for s in range(50)]
+    assert torch.equal(torch.get_rng_state(), before)  # the global generator is left alone
+    switched = 0
+    for new in draws:
+        moved = new != labels
+        switched += int(moved.sum())
+        # unkept labels are new, unique and no class id of the batch
+        assert torch.equal(new[~moved], labels[~moved])
+        assert len(set(new[moved].tolist())) == int(moved.sum())
+        assert not set(new[moved].tolist()) & set(labels.tolist())
+    assert abs(switched / (50 * len(labels)) - 0.2) < 0.02  # 9,600 draws: sd 0.004
+    again = rho.rho_relabel(labels, 0.2, torch.Generator().manual_seed(0))
+    assert torch.equal(again, draws[0])  # seeded: reproducible
+    assert rho.rho_relabel(labels, 0.0, torch.Generator()) is labels
+    with pytest.raises(ValueError, match="probability"):
+        rho.rho_relabel(labels, 1.5, torch.Generator())
+
+
+def naive_tuplet(z: torch.Tensor, y: list[int], margin: float, scale: float) -> float:
+    """Yu & Tao's eq. 6 by loops: mean over (anchor, positive) pairs of
+    log(1 + sum over the anchor's negatives of exp(s (cos_an - cos(theta_ap - margin))))."""
+    z = torch.nn.functional.normalize(z.double(), dim=1)
+    terms = []
+    for a in range(len(y)):
+        for p in range(len(y)):
+            if p == a or y[p] != y[a]:
+                continue
+            theta = math.acos(float(z[a] @ z[p]))
+            s = sum(
+                math.exp(scale * (float(z[a] @ z[n]) - math.cos(theta - margin)))
+                for n in range(len(y))
+                if y[n] != y[a]
+            )
+            terms.append(math.log1p(s))
+    return sum(terms) / len(terms)
+
+
+def test_a_relabelled_sample_is_no_anchor_but_its_classmates_negative(rho) -> None:
+    torch.manual_seed(0)
+    z = torch.randn(8, 5, requires_grad=True)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2])
+    relabelled = torch.tensor([0, 0, 3, 1, 1, 4, 2, 2])  # samples 2 and 5 alone this step
+    loss_fn = TupletMarginLoss(margin=0.1, scale=4.0)
+    loss = loss_fn(z, relabelled)
+    loss.backward()
+    loss = loss.detach()
+    assert torch.isfinite(loss) and z.grad is not None and torch.isfinite(z.grad).all()
+    # the loops skip anchors without a positive and hold samples 2 and 5 as their classmates'
+    # negatives: the same figure
+    want = naive_tuplet(z.detach(), relabelled.tolist(), 0.1, 4.0)
+    assert float(loss) == pytest.approx(want, rel=1e-5)
+    assert float(loss) != pytest.approx(naive_tuplet(z.detach(), labels.tolist(), 0.1, 4.0))
+    # the objective wrapper: p 0 is the recipe's loss itself
+    obj = rho.RhoObjective(loss_fn, 0.0, seed=0)
+    assert float(obj(z, labels).detach()) == float(loss_fn(z, labels).detach())
+    assert (obj.switched, obj.seen) == (0, 8)
+
+
+def test_spectral_kl_is_roths_rho_spectrum(rho) -> None:
+    z = torch.randn(200, 16) * torch.linspace(3, 0.1, 16)  # a decaying spectrum
+    s = np.linalg.svd(z.double().numpy(), compute_uv=False)
+    want = entropy(np.full(len(s), 1 / len(s)), s / s.sum())  # KL(uniform || s)
+    assert rho.spectral_kl(z) == pytest.approx(want, rel=1e-9)
+    assert rho.spectral_kl(torch.eye(6)) == pytest.approx(0.0, abs=1e-12)  # flat: no decay
+    assert rho.spectral_kl(z) > rho.spectral_kl(torch.randn(200, 16))
