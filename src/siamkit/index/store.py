@@ -185,6 +185,30 @@ def encode_metadata(metadata: Mapping[str, Any] | None) -> str | None:
     return text
 
 
+class GalleryDamagedError(ValueError):
+    """SQLite found the gallery file damaged (cut short by a full disk or a copy stopped half
+    way, or overwritten in part): what it holds cannot be read, at the open or in a search."""
+
+
+def damaged_error(path: str, err: sqlite3.DatabaseError) -> GalleryDamagedError | None:
+    """The :class:`GalleryDamagedError` of ``err`` when it is SQLite's "database disk image is
+    malformed" (``SQLITE_CORRUPT``) on the gallery ``path``; None for any other error (a lock,
+    a full disk, a file that is no database at all).
+
+    SQLite raised it as a bare ``DatabaseError`` naming no file and nothing to do, and where it
+    came at the open it was called "not a siamkit gallery", which it is: a damaged one.
+    """
+    code = getattr(err, "sqlite_errorcode", None)  # Python >= 3.11; the text before
+    corrupt = (code & 0xFF) == 11 if isinstance(code, int) else "malformed" in str(err)
+    if not corrupt:
+        return None
+    return GalleryDamagedError(
+        f"the gallery {path} is damaged ({err}): SQLite cannot read what it holds, so it was "
+        "left as it is; restore it from a backup, or enroll its images again into a new gallery "
+        f"file (`siamkit gallery {path} check` says what is wrong)"
+    )
+
+
 def _decode_metadata(text: str | None) -> dict[str, Any] | None:
     return None if text is None else dict(json.loads(text))
 
@@ -313,6 +337,9 @@ class GalleryStore:
             self._setup_within(synchronous.upper(), timeout, create_schema)
         except sqlite3.DatabaseError as err:
             self._conn.close()
+            damage = damaged_error(self.path, err)
+            if damage is not None:
+                raise damage from None
             raise ValueError(f"{self.path} is not a siamkit gallery ({err}); {_GIVE}") from None
         except BaseException:
             self._conn.close()
@@ -366,10 +393,23 @@ class GalleryStore:
             )
 
     @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The lock, around SQL on the connection: SQLite's "malformed" of a damaged file
+        becomes a :class:`GalleryDamagedError` naming the file and what to do."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as err:
+                damage = damaged_error(self.path, err)
+                if damage is None:
+                    raise
+                raise damage from None
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception, or when the
         ``COMMIT`` itself fails and SQLite left the transaction open), under the lock."""
-        with self._lock:
+        with self._locked():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -381,7 +421,7 @@ class GalleryStore:
 
     def meta(self) -> dict[str, str]:
         """All ``meta`` rows as a dict."""
-        with self._lock:
+        with self._locked():
             return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
     def init_meta(self, values: Mapping[str, str]) -> dict[str, str]:
@@ -543,7 +583,7 @@ class GalleryStore:
         process may have added it meanwhile."""
         if self._source_column:
             return True
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute("PRAGMA table_info(items)").fetchall()
         self._source_column = any(r[1] == "source" for r in rows)
         return self._source_column
@@ -570,7 +610,7 @@ class GalleryStore:
         """``{id: column}`` of the items among ``ids`` (and ``where``), 500 ids a query: SQLite
         caps a statement's variables. ``column`` and ``where`` are this module's constants."""
         found: dict[int, Any] = {}
-        with self._lock:
+        with self._locked():
             for start in range(0, len(ids), 500):
                 part = [int(i) for i in ids[start : start + 500]]
                 marks = ",".join("?" * len(part))  # only '?' placeholders go into the SQL text
@@ -612,7 +652,7 @@ class GalleryStore:
         params: tuple[Any, ...] = (after_id,)
         if label is not None:
             sql, params = sql + " AND label = ?", (*params, label)
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
         dim = int(self.meta().get("embedding_dim", 0))
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -632,7 +672,7 @@ class GalleryStore:
 
     def ids(self) -> np.ndarray:
         """All item ids ``(N,)``, ascending."""
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute("SELECT id FROM items ORDER BY id").fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
@@ -643,30 +683,30 @@ class GalleryStore:
             " AND m.metadata IS NOT NULL ORDER BY m.id DESC LIMIT 1) FROM items i"
             " GROUP BY label ORDER BY label"
         )
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(sql).fetchall()
         return [LabelInfo(r[0], int(r[1]), _decode_metadata(r[2])) for r in rows]
 
     def has_label(self, label: str) -> bool:
         """Whether at least one stored item has ``label`` (exact, case-sensitive match)."""
-        with self._lock:
+        with self._locked():
             row = self._conn.execute("SELECT 1 FROM items WHERE label = ? LIMIT 1", (label,))
             return row.fetchone() is not None
 
     def max_id(self) -> int:
         """The largest item id stored, 0 when none is (ids start at 1)."""
-        with self._lock:
+        with self._locked():
             return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0])
 
     def count(self) -> tuple[int, int]:
         """``(number of items, number of labels)``."""
-        with self._lock:
+        with self._locked():
             row = self._conn.execute("SELECT COUNT(*), COUNT(DISTINCT label) FROM items").fetchone()
         return int(row[0]), int(row[1])
 
     def data_version(self) -> int:
         """Changes whenever another connection (e.g. another process) commits to this file."""
-        with self._lock:
+        with self._locked():
             return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def integrity_check(self) -> str:
