@@ -209,6 +209,23 @@ def damaged_error(path: str, err: sqlite3.DatabaseError) -> GalleryDamagedError 
     )
 
 
+def schema_problem(path: str | Path, version: str | None) -> str | None:
+    """Why this siamkit cannot read the gallery ``path`` whose meta records ``version`` as its
+    schema (another siamkit wrote it); None when it can. The open refuses it, and
+    :func:`~siamkit.index.store_files.check_gallery_file` names it as a problem.
+
+    >>> schema_problem("staff.db", "2")  # doctest: +ELLIPSIS
+    'staff.db has gallery schema 2, written by another siamkit version: this one reads ...'
+    """
+    if version == SCHEMA_VERSION:
+        return None
+    return (
+        f"{path} has gallery schema {version}, written by another siamkit version: this one "
+        f"reads schema {SCHEMA_VERSION} only, so the file was left as it is; open it with the "
+        "siamkit that wrote it, or enroll its images again into a new gallery file"
+    )
+
+
 def _decode_metadata(text: str | None) -> dict[str, Any] | None:
     return None if text is None else dict(json.loads(text))
 
@@ -386,11 +403,9 @@ class GalleryStore:
         self._check_version()
 
     def _check_version(self) -> None:
-        version = self.meta().get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(
-                f"{self.path} has gallery schema {version}; this siamkit reads {SCHEMA_VERSION}"
-            )
+        problem = schema_problem(self.path, self.meta().get("schema_version"))
+        if problem is not None:
+            raise ValueError(problem)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -22,7 +22,7 @@ import numpy as np
 from siamkit.atomic import atomic_path, check_writable_file, same_file
 from siamkit.index.provenance import check_enrolled_tower, check_same_model
 from siamkit.index.results import listing
-from siamkit.index.store import existing_store_problem
+from siamkit.index.store import existing_store_problem, schema_problem
 from siamkit.index.thumbnail_store import thumbnails_path_for
 
 #: The files SQLite keeps beside a database: its write-ahead log, the log's shared-memory
@@ -228,6 +228,10 @@ def _check_open_file(
     found.meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     row = conn.execute("SELECT COUNT(*), COUNT(DISTINCT label) FROM items").fetchone()
     found.counts = (int(row[0]), int(row[1]))
+    other_schema = schema_problem(file, found.meta.get("schema_version"))
+    if other_schema is not None:  # the open refuses it: no siamkit command here can use it
+        found.problems.append(other_schema)
+        return
     try:
         found.dim = int(found.meta["embedding_dim"])
     except (KeyError, ValueError):
