@@ -112,3 +112,39 @@ def test_bad_tracker_parameters() -> None:
         TrackerParams(scale_num=4)
     with pytest.raises(ValueError, match="unknown tracker parameter"):
         TrackerParams.from_dict({"scale_nums": 3})
+
+
+@pytest.mark.parametrize(
+    ("tracker", "size", "near"),
+    [
+        ({"exemplar_size": 100}, 100, 103),  # a 21-cell response the tracker took as 20 cells
+        ({"instance_size": 250}, 250, 247),  # 16 cells, centred 1.5 px off the crop's centre
+        ({"exemplar_size": 60, "instance_size": 127}, 60, 87),  # no feature cell at all
+    ],
+)
+def test_crop_sizes_off_the_backbones_grid_are_refused(tracker: dict, size: int, near: int) -> None:
+    """A tracker.exemplar_size of 100 trained into 'logits (B, 441) and labels (B, 400) differ
+    in shape' and tracked with a 21-cell response read as 20 cells; sizes must be 87 + 8k."""
+    name = next(iter(tracker))
+    with pytest.raises(ValueError) as err:
+        TrackerParams(**tracker)
+    assert str(err.value) == (
+        f"tracker.{name} must be 87 plus a multiple of 8 pixels (the backbones' smallest crop "
+        f"and total stride), got {size}: try {near}"
+    )
+
+
+@pytest.mark.parametrize(("exemplar", "instance"), [(87, 95), (95, 191), (127, 255), (135, 263)])
+def test_accepted_crop_sizes_give_the_response_the_tracker_and_labels_assume(
+    exemplar: int, instance: int
+) -> None:
+    """The response's cell count, measured through the network, is the one the label map and
+    the tracker's upsampling are built for."""
+    from siamkit.applications.tracking.tracker import SiamFCTracker
+
+    p = TrackerParams(exemplar_size=exemplar, instance_size=instance)
+    net = SiamFCNet("tiny", params=p).eval()
+    with torch.no_grad():
+        n = net(torch.rand(1, 3, exemplar, exemplar), torch.rand(1, 3, instance, instance)).shape
+    assert n[-2:] == label_map(np.zeros(2), p).shape
+    assert SiamFCTracker(net).upsize == n[-1] * p.response_up

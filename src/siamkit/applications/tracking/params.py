@@ -11,6 +11,12 @@ from typing import Any
 
 from siamkit.registry import did_you_mean
 
+#: The backbones' geometry (:mod:`~siamkit.applications.tracking.backbones`): a crop of
+#: ``SMALLEST_CROP + k * STRIDE`` pixels gives ``k + 1`` feature cells. Only crops of such sizes
+#: put the response map's centre cell on the search crop's centre, as the tracker and the
+#: training labels take it.
+STRIDE, SMALLEST_CROP = 8, 87
+
 
 @dataclass(frozen=True)
 class TrackerParams:
@@ -45,6 +51,17 @@ class TrackerParams:
             raise ValueError("window_influence and template_lr must be in [0, 1]")
         if self.instance_size <= self.exemplar_size:
             raise ValueError("instance_size must be larger than exemplar_size")
+        for name in ("exemplar_size", "instance_size"):
+            # another size gave a response map of another size than the tracker and the labels
+            # assume (training failed on a shape mismatch), or one whose centre was off the
+            # crop's (the tracker drifted a little every frame)
+            size = getattr(self, name)
+            if size < SMALLEST_CROP or (size - SMALLEST_CROP) % STRIDE:
+                near = SMALLEST_CROP + STRIDE * max(round((size - SMALLEST_CROP) / STRIDE), 0)
+                raise ValueError(
+                    f"tracker.{name} must be {SMALLEST_CROP} plus a multiple of {STRIDE} pixels "
+                    f"(the backbones' smallest crop and total stride), got {size}: try {near}"
+                )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackerParams:
