@@ -141,6 +141,32 @@ class TestToImageBatch:
             to_image_batch(torch.rand(2, 1, 7, 6), (1, 5, 5))
         assert to_image_batch(torch.rand(2, 1, 7, 6), (1, 5, 5), resize=True).shape == (2, 1, 5, 5)
 
+    @pytest.mark.parametrize(
+        ("shape", "input_shape"),
+        [
+            ((28, 28, 1), (1, 28, 28)),
+            ((32, 24, 1), (1, 28, 28)),
+            ((2, 8, 8, 1), (1, 8, 8)),
+            ((8, 8, 3), (3, 8, 8)),
+            ((2, 8, 8, 3), (3, 8, 8)),
+        ],
+    )
+    @pytest.mark.parametrize("resize", [False, True])
+    def test_channels_last_images_are_refused_by_name(self, shape, input_shape, resize):
+        # (H, W, 1) was read as H grayscale images of W x 1 pixels: resize=True stretched them
+        # into H images of stripes, and without it the refusal said to resize them
+        x = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
+        with pytest.raises(ValueError, match=r"channel\(s\) last") as err:
+            to_image_batch(x, input_shape, resize=resize)
+        order = (2, 0, 1) if x.ndim == 3 else (0, 3, 1, 2)
+        assert f"transpose{order}" in str(err.value)
+        fixed = to_image_batch(x.transpose(order), input_shape, resize=True)  # as it advises
+        assert fixed.shape == (1 if x.ndim == 3 else 2, *input_shape)
+
+    def test_a_grayscale_batch_of_width_one_is_not_taken_for_channels_last(self):
+        x = torch.rand(4, 5, 1)  # four 5x1 images, as the model's input (1, 5, 1) is
+        assert to_image_batch(x, (1, 5, 1)).shape == (4, 1, 5, 1)
+
     @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
     def test_nan_inf(self, bad):
         x = torch.rand(1, 1, 4, 4)

@@ -291,6 +291,29 @@ def _to_nchw(x: torch.Tensor, channels: int) -> torch.Tensor:
     )
 
 
+def _refuse_channels_last(x: torch.Tensor, channels: int, width: int) -> None:
+    """Refuse images whose channels come last (``(H, W, C)``, ``(N, H, W, C)``: what PIL,
+    OpenCV and ``np.asarray(image)`` give): read as channels first, a grayscale ``(H, W, 1)``
+    image was taken for H images of W×1 pixels, which ``resize=True`` stretched to H images of
+    stripes, and the others were refused for their size or channel count, with advice
+    (resize them, convert to RGB) that does not help."""
+    shape = tuple(x.shape)
+    if x.ndim == 4:
+        last = shape[1] != channels and shape[3] == channels
+    elif x.ndim == 3:  # (C, H, W) or, for grayscale, (N, H, W): W == 1 may be its width
+        last = shape[0] != channels and shape[2] == channels and (channels != 1 or width != 1)
+    else:
+        return
+    if last:
+        dims = "(N, H, W, C)" if x.ndim == 4 else "(H, W, C)"
+        order = "(0, 3, 1, 2)" if x.ndim == 4 else "(2, 0, 1)"
+        raise ValueError(
+            f"Images of shape {shape} have their {channels} channel(s) last, {dims}, and "
+            f"siamkit takes them first, (N, C, H, W) or (C, H, W): reorder them with "
+            f"x.permute{order} (a tensor) or x.transpose{order} (a NumPy array)."
+        )
+
+
 def to_image_batch(x: Any, input_shape: Sequence[int], resize: bool = False) -> torch.Tensor:
     """Validate user images and return an ``(N, C, H, W)`` float32 batch in ``[0, 1]``.
 
@@ -304,7 +327,8 @@ def to_image_batch(x: Any, input_shape: Sequence[int], resize: bool = False) -> 
         resize: resize other spatial sizes to ``(H, W)`` instead of raising.
 
     Raises:
-        ValueError: wrong channel count, wrong size, NaN/inf, or values outside ``[0, 1]``.
+        ValueError: wrong channel count, channels last (``(H, W, C)``), wrong size, NaN/inf, or
+            values outside ``[0, 1]``.
         TypeError: not a tensor/ndarray, or an unsupported dtype.
 
     Example:
@@ -312,7 +336,9 @@ def to_image_batch(x: Any, input_shape: Sequence[int], resize: bool = False) -> 
         torch.Size([5, 1, 28, 28])
     """
     c, h, w = _check_shape(input_shape)
-    x = _to_nchw(_as_tensor(x), c)
+    x = _as_tensor(x)
+    _refuse_channels_last(x, c, w)
+    x = _to_nchw(x, c)
     if x.shape[1] != c:
         raise ValueError(
             f"Expected images with {c} channel(s), got {x.shape[1]} (shape {tuple(x.shape)}); "
