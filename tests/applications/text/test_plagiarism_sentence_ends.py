@@ -80,3 +80,27 @@ def test_a_text_in_lower_case_still_ends_sentences_at_periods() -> None:
         "we sell apples, pears, etc. and more fruit here.",
         "acme inc. said so... and left it.",
     ]
+
+
+def test_several_short_last_sentences_join_the_one_before_them() -> None:
+    # by hand: "Thanks." was held for the next sentence, and with "Bye." it is still under 4
+    # words and last; four words between them make a sentence of their own, as before
+    text = "Plants need light to grow well. Thanks. Bye."
+    assert _texts(text) == [text]
+    assert _texts("Plants need light to grow well. Thanks. Bye for now.") == [
+        "Plants need light to grow well.",
+        "Thanks. Bye for now.",
+    ]
+    assert _texts("Thanks. Bye.") == ["Thanks. Bye."]  # nothing before: one
+
+
+def test_a_closing_pair_of_short_lines_is_not_a_copied_span(text_model) -> None:  # type: ignore[no-untyped-def]
+    # by hand: the two texts share only their two closing lines; the essay copies nothing
+    essay, letter = (
+        ESSAY.replace("Thank you.", "Thanks. Bye."),
+        LETTER.replace("Thank you.", "Thanks. Bye."),
+    )
+    report = find_plagiarism(
+        text_model, Document("essay", essay), [Document("letter", letter)], 0.72
+    )
+    assert [essay[s.suspect_start : s.suspect_end] for s in report.spans] == []

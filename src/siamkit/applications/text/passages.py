@@ -100,9 +100,10 @@ def split_sentences(text: str, min_words: int = 4) -> list[Passage]:
             short = len(text[s:e].split()) < min_words
             if short and end != len(text):
                 pending = s
-            elif short and out and pending is None:
-                # a short last sentence ("Thank you.") joins the one before it: on its own it
-                # would match any text that ends alike, a copied span of nothing
+            elif short and out:
+                # a short last sentence ("Thank you."), or short ones held for it ("Thank you.
+                # Bye now."), join the one before it: on their own they would match any text
+                # that ends alike, a copied span of nothing
                 out[-1] = Passage(out[-1].start, e, text[out[-1].start : e])
             else:
                 out.append(Passage(s, e, text[s:e]))
