@@ -226,6 +226,26 @@ def schema_problem(path: str | Path, version: str | None) -> str | None:
     )
 
 
+def embeddings_from_blobs(
+    path: str, ids: Sequence[int], blobs: Sequence[bytes], dim: int
+) -> np.ndarray:
+    """``(len(blobs), dim)`` float32 embeddings of the stored ``blobs`` (of the items ``ids``).
+
+    An item whose blob is not ``dim`` float32 values (written by hand, or by a program other
+    than siamkit) made numpy's "cannot reshape array of size 95938 into shape (1500,64)" the
+    answer of every search; it is named instead, with the command that lists and removes it.
+    """
+    wrong = [int(i) for i, b in zip(ids, blobs) if not isinstance(b, bytes) or len(b) != 4 * dim]
+    if wrong:
+        raise ValueError(
+            f"the gallery {path} has {len(wrong)} item(s) whose embedding is not {dim} float32 "
+            f"values, the size it records (item ids {listing(wrong, limit=5)}), so it cannot be "
+            f"searched; `siamkit gallery {path} check` names them and how to remove them"
+        )
+    blob = b"".join(blobs)
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(blobs), dim)
+
+
 def _decode_metadata(text: str | None) -> dict[str, Any] | None:
     return None if text is None else dict(json.loads(text))
 
@@ -562,8 +582,9 @@ class GalleryStore:
                 rows = c.execute(
                     "SELECT id, embedding FROM items WHERE label = ? ORDER BY id", (label,)
                 ).fetchall()
-                blob = b"".join(r[1] for r in rows)
-                known = np.frombuffer(blob, dtype="<f4").reshape(-1, x.shape[1])
+                known = embeddings_from_blobs(
+                    self.path, [r[0] for r in rows], [r[1] for r in rows], x.shape[1]
+                )
                 if repeats is None:
                     skip = repeated(x, known)
                 else:
@@ -671,8 +692,7 @@ class GalleryStore:
             rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
         dim = int(self.meta().get("embedding_dim", 0))
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        blob = b"".join(r[2] for r in rows)
-        emb = np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(rows), dim)
+        emb = embeddings_from_blobs(self.path, ids.tolist(), [r[2] for r in rows], dim)
         return StoredItems(ids, [r[1] for r in rows], emb)
 
     def embeddings_of(self, ids: list[int]) -> np.ndarray:
@@ -682,8 +702,7 @@ class GalleryStore:
         if missing:
             raise KeyError(f"item ids not in the gallery: {listing(missing)}")
         dim = int(self.meta()["embedding_dim"])
-        blob = b"".join(found[int(i)] for i in ids)
-        return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(ids), dim)
+        return embeddings_from_blobs(self.path, ids, [found[int(i)] for i in ids], dim)
 
     def ids(self) -> np.ndarray:
         """All item ids ``(N,)``, ascending."""
