@@ -146,3 +146,60 @@ def test_the_box_checks_of_tracker_and_cli_follow_box_faults(
             parse_box(text)
     else:  # the frame is not known yet when the option is parsed
         assert parse_box(text) == tuple(float(v) for v in box)
+
+
+def _otb_overall(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """OTB's overall success AUC and precision@20 by naive loops: each sequence's success and
+    precision rates over its frames with a box, then their mean over the sequences (the OTB
+    toolkit's and got10k ExperimentOTB.report's averaging)."""
+    aucs, precs = [], []
+    for pred, gt in runs:
+        rows = [(p, g) for p, g in zip(pred.tolist(), gt.tolist()) if g[2] > 0 and g[3] > 0]
+        if not rows:
+            continue
+        rates = [
+            sum(naive_iou(p, g) > t for p, g in rows) / len(rows)
+            for t in [k / 20 for k in range(21)]
+        ]
+        aucs.append(sum(rates) / len(rates))
+        close = [
+            np.hypot(p[0] + p[2] / 2 - g[0] - g[2] / 2, p[1] + p[3] / 2 - g[1] - g[3] / 2) <= 20
+            for p, g in rows
+        ]
+        precs.append(sum(close) / len(close))
+    return sum(aucs) / len(aucs), sum(precs) / len(precs)
+
+
+def test_overall_scores_average_the_sequences_as_otb_does() -> None:
+    """evaluate_tracker pooled the frames of every sequence: a 4-frame sequence followed
+    throughout and a 40-frame one lost gave success AUC 0.087, where OTB's mean over the
+    sequences gives 0.476."""
+    from siamkit.applications.tracking.evaluate import evaluate_tracker
+    from siamkit.data.tracking_sequences import TrackingSequence
+
+    class Replay:
+        def init(self, frame: np.ndarray, box: object) -> None:
+            self.boxes = iter(plans.pop(0))
+
+        def update(self, frame: np.ndarray) -> np.ndarray:
+            return next(self.boxes)
+
+    rng = np.random.default_rng(0)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    truths, plans = [], []
+    for n in (5, 41, 12, 2):
+        gt = np.c_[rng.uniform(10, 60, (n, 2)), rng.uniform(10, 40, (n, 2))]
+        truths.append(gt)
+        plans.append(list(gt[1:] + rng.normal(0, 6, (n - 1, 4)) * [1, 1, 0.5, 0.5]))
+    truths[2][4] = np.nan  # a frame without a box, left out of its sequence's rates
+    truths[3][1] = 0  # the only later frame has none: no score for this sequence
+    seqs = [TrackingSequence(f"s{i}", [frame] * len(g), g) for i, g in enumerate(truths)]
+    want = [(np.stack(p), g[1:]) for p, g in zip(plans, truths)]
+    scores, runs = evaluate_tracker(Replay, seqs)
+    auc, p20 = _otb_overall(want)
+    assert scores.success_auc == pytest.approx(auc, abs=1e-12)
+    assert scores.precision_20 == pytest.approx(p20, abs=1e-12)
+    assert scores.success.mean() == pytest.approx(auc, abs=1e-12)
+    assert scores.n_frames == 4 + 40 + 10 and scores.frames_lost == sum(
+        r.scores.frames_lost for r in runs
+    )

@@ -13,7 +13,12 @@ from typing import Protocol
 
 import numpy as np
 
-from siamkit.applications.tracking.metrics import TrackingScores, has_box, score_tracking
+from siamkit.applications.tracking.metrics import (
+    TrackingScores,
+    has_box,
+    mean_over_sequences,
+    score_tracking,
+)
 from siamkit.data.synthetic_tracking import SyntheticSequence
 from siamkit.data.tracking_sequences import TrackingSequence
 from siamkit.progress import progress as report_progress
@@ -94,7 +99,8 @@ def evaluate_tracker(
     on_sequence: Callable[[SequenceRun, TrackingSequence], None] | None = None,
     progress: bool = False,
 ) -> tuple[TrackingScores, list[SequenceRun]]:
-    """Pooled scores over every sequence (frames after the first), and each sequence's run.
+    """Overall scores (frames after the first), each sequence's curves averaged as OTB does
+    (:func:`~siamkit.applications.tracking.metrics.mean_over_sequences`), and each sequence's run.
 
     Synthetic sequences are rendered one at a time, so memory holds one sequence. Every
     sequence's first box is checked before any tracking (:func:`check_first_boxes`); frames
@@ -104,17 +110,15 @@ def evaluate_tracker(
     """
     check_first_boxes(sequences)
     runs: list[SequenceRun] = []
-    truth: list[np.ndarray] = []
     total = sum(q.n_frames if isinstance(q, SyntheticSequence) else len(q) for q in sequences)
     with report_progress(total, "tracking", unit="frames") as bar:
         for seq in sequences:
             s = seq.to_sequence() if isinstance(seq, SyntheticSequence) else seq
             run = run_sequence(make_tracker(), s, bar.update if progress else None)
             runs.append(run)
-            truth.append(s.boxes[1:])
             if on_sequence:
                 on_sequence(run, s)
     if not runs:
         raise ValueError("no sequences to evaluate")
-    pred = np.concatenate([r.boxes[1:] for r in runs])
-    return score_tracking(pred, np.concatenate(truth), sum(r.seconds for r in runs)), runs
+    frames = sum(len(r.boxes) - 1 for r in runs)
+    return mean_over_sequences([r.scores for r in runs], frames, sum(r.seconds for r in runs)), runs

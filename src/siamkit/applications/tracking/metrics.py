@@ -14,6 +14,7 @@ out of every score and count, as the OTB and GOT-10k toolkits do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -141,7 +142,8 @@ def precision_at(errors: np.ndarray, pixels: float = 20.0) -> float:
 
 @dataclass(frozen=True)
 class TrackingScores:
-    """OTB scores of one or more sequences (frames pooled, as OTB's overall plots do)."""
+    """OTB scores of one sequence (:func:`score_tracking`) or of several
+    (:func:`mean_over_sequences`: each sequence's curves averaged, as OTB's overall plots are)."""
 
     success_auc: float
     precision_20: float
@@ -197,4 +199,39 @@ def score_tracking(
         fps=float(fps),
         success=success_curve(ious) if n else np.full(len(SUCCESS_THRESHOLDS), nan),
         precision=precision_curve(errors) if n else np.full(len(PRECISION_THRESHOLDS), nan),
+    )
+
+
+def mean_over_sequences(
+    per_sequence: Sequence[TrackingScores], frames: int = 0, seconds: float | None = None
+) -> TrackingScores:
+    """Overall scores of several sequences as OTB's success and precision plots give them: each
+    sequence's curves averaged, so that each sequence counts once whatever its length (pooled
+    frames let one long sequence outweigh the rest, as the OTB toolkit and GOT-10k's OTB
+    experiment do not). A sequence with no scored frame is left out of the averages (NaN when
+    none has one); ``frames_lost`` and ``n_frames`` are summed, and ``fps`` is ``frames /
+    seconds`` over the rows the tracker ran on (0 when not timed).
+
+    >>> a = score_tracking(np.array([[0, 0, 4, 4]]), np.array([[0, 0, 4, 4]]))
+    >>> b = score_tracking(np.zeros((3, 4)) + [9, 9, 4, 4], np.tile([0, 0, 4, 4], (3, 1)))
+    >>> s = mean_over_sequences([a, b])
+    >>> round(s.success_auc, 4), s.frames_lost, s.n_frames
+    (0.4762, 3, 4)
+    """
+    scored = [s for s in per_sequence if s.n_frames]
+    nan = float("nan")
+    if scored:
+        success = np.mean([s.success for s in scored], axis=0)
+        precision = np.mean([s.precision for s in scored], axis=0)
+    else:
+        success = np.full(len(SUCCESS_THRESHOLDS), nan)
+        precision = np.full(len(PRECISION_THRESHOLDS), nan)
+    return TrackingScores(
+        success_auc=float(np.mean([s.success_auc for s in scored])) if scored else nan,
+        precision_20=float(np.mean([s.precision_20 for s in scored])) if scored else nan,
+        frames_lost=sum(s.frames_lost for s in per_sequence),
+        n_frames=sum(s.n_frames for s in per_sequence),
+        fps=frames / seconds if seconds else 0.0,
+        success=success,
+        precision=precision,
     )

@@ -127,7 +127,7 @@ def write_tracking_report(
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}td,th{{padding:2px 10px;text-align:right}}
 img{{margin:2px}}</style></head><body>
 <h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>
-<h2>Overall (frames pooled, first frame excluded)</h2><table>{cols}{heads}</table>
+<h2>Overall (mean over sequences, first frame excluded)</h2><table>{cols}{heads}</table>
 <p>{_img(success, "image/png", "success plot")}{_img(precision, "image/png", "precision plot")}</p>
 <h2>Per sequence</h2><table>{cols.replace("<th></th>", "<th>sequence</th>")}{table}</table>
 <h2>Frames (green: ground truth, red: tracker)</h2>{gallery}</body></html>"""
