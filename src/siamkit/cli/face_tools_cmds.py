@@ -77,7 +77,7 @@ def _identities_text(out: Any) -> str:
     """``face evaluate --identities``' lines: rank-1 and DIR@FAR with the probe counts they come
     from, and a note where they rest on few probes (DIR at a FAR under 1/unknowns is at FAR 0)
     or where no unknown probe leaves DIR@FAR unmeasured."""
-    import math
+    from siamkit.evaluation.roc import false_accepts_allowed
 
     known, unknown = out.num_known, out.num_unknown
     dirs = "".join(f", DIR@FAR={k:g} {v:.4f}" for k, v in out.dir_at_far.items())
@@ -86,10 +86,10 @@ def _identities_text(out: Any) -> str:
     if unknown == 0:
         text += f"\nnote: no unknown probe (no identity was left out), so no DIR@FAR; {more}"
     else:
-        coarse = [  # the FAR each threshold lets through: floor(far * unknown) of them
-            f"DIR@FAR={far:g} is at FAR {math.floor(far * unknown) / unknown:g}"
+        coarse = [  # the FAR each threshold lets through: the most k with k / unknown <= far
+            f"DIR@FAR={far:g} is at FAR {false_accepts_allowed(far, unknown) / unknown:g}"
             for far in out.dir_at_far
-            if math.floor(far * unknown) / unknown != far
+            if false_accepts_allowed(far, unknown) / unknown != far
         ]
         if unknown < FEW_PROBES or coarse:
             few = "only " if unknown < FEW_PROBES else ""

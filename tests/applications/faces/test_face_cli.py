@@ -374,6 +374,12 @@ def test_identities_text_names_a_far_measured_at_a_coarser_step():
         _identities_text(out)
         == "rank-1 0.9000, DIR@FAR=0.01 0.5000 (400 known probes, 200 unknown)"
     )
+    # 29 of 100 unknowns is a FAR of exactly 0.29, though floor(0.29 * 100) is 28: no note
+    out = OpenSetResult(0.9, {0.29: 0.5}, {}, num_known=400, num_unknown=100)
+    assert (
+        _identities_text(out)
+        == "rank-1 0.9000, DIR@FAR=0.29 0.5000 (400 known probes, 100 unknown)"
+    )
 
 
 @pytest.mark.parametrize("far", ["2", "0", "1"])

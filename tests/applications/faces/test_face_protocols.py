@@ -251,3 +251,21 @@ def test_a_split_without_known_probes_is_refused_before_any_face_is_searched(
         evaluate_identities(object(), root, unknown_fraction=fraction)  # type: ignore[arg-type]
     assert str(err.value) == message.format(root=root)
     assert read == []
+
+
+def test_dir_at_far_lets_through_as_many_unknowns_as_sklearns_roc_allows():
+    """FAR 0.29 of 100 unknown probes allows 29 false alarms (29 / 100 == 0.29, sklearn's
+    roc_curve says so); floor(0.29 * 100) is 28, as 0.29 * 100 is just below 29."""
+    from sklearn.metrics import roc_curve
+
+    gallery = np.zeros((1, 1), np.float32)
+    probes = np.r_[[0.5, 29.5], np.arange(1, 101)].astype(np.float32)[:, None]
+    labels = ["a", "a"] + [f"u{i}" for i in range(100)]  # two known probes, 100 unknown
+    got = open_set_identification(gallery, ["a"], probes, labels, fars=(0.29, 0.57))
+    d = probes[:, 0].astype(np.float64)
+    fpr, tpr, _ = roc_curve([1, 1] + [0] * 100, -d, drop_intermediate=False)
+    for far in (0.29, 0.57):
+        ok = fpr <= far
+        assert got.dir_at_far[far] == pytest.approx(tpr[ok].max())
+        assert int((d[2:] <= got.thresholds[far]).sum()) == round(fpr[ok].max() * 100)
+    assert got.dir_at_far[0.29] == 1.0  # the known probe at 29.5 is within 29 false alarms

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from siamkit.distances import Distance, get_distance
+from siamkit.evaluation.roc import false_accepts_allowed
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,11 @@ def open_set_identification(
             raise ValueError(f"a FAR is between 0 and 1, got {far}")
         if impostor.size == 0:
             continue
-        # the largest threshold letting at most floor(far * n) unknown probes through: just
-        # below the first unknown distance that would exceed that count
-        t = float(np.nextafter(impostor[int(np.floor(far * impostor.size))], -np.inf))
+        # the largest threshold letting at most k unknown probes through, k the most with
+        # k / n <= far (not floor(far * n): 0.29 * 100 is just below 29): just below the first
+        # unknown distance that would exceed that count
+        k = false_accepts_allowed(far, impostor.size)  # < n, as far < 1
+        t = float(np.nextafter(impostor[k], -np.inf))
         out.thresholds[far] = t
         out.dir_at_far[far] = float((correct & (dist <= t))[known].mean())
     return out
