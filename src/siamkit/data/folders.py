@@ -98,13 +98,25 @@ def _suffixes(extensions: Iterable[str]) -> set[str]:
 
 def _visible_files(folder: str | os.PathLike[str]) -> Iterator[Path]:
     """Every file anywhere under ``folder`` as the walk finds it (unsorted), hidden files and
-    those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk."""
-    root = Path(folder)
-    return (
-        f
-        for f in root.rglob("*")
-        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts)
-    )
+    those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk.
+
+    Folders below it that are symbolic links are walked too, as a class folder that is one is
+    (and as torchvision's ``ImageFolder`` walks them): ``Path.rglob`` stepped over them, so the
+    photos of ``photos/cat/2019 -> /archive/cat-2019`` were left out of the class without a
+    word. A folder already walked (a link back to one above it, or a second link to the same
+    one) is not walked again, so a link loop ends and no image is counted twice."""
+    walked: set[str] = set()
+    for where, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(where)
+        if real in walked:
+            folders[:] = []
+            continue
+        walked.add(real)
+        folders[:] = [d for d in folders if not d.startswith(".")]
+        base = Path(where)
+        for name in files:
+            if not name.startswith(".") and (base / name).is_file():
+                yield base / name
 
 
 def left_out_note(files: Sequence[str | os.PathLike[str]], shown: int = 2) -> str:
