@@ -506,6 +506,20 @@ class Gallery:
         ids = [int(i) for i in item_ids]
         return self._store.labels_of([i for i in ids if 0 < i <= MAX_ITEM_ID])
 
+    def label_count(self, label: str) -> int:
+        """How many items ``label`` has, 0 when it is not enrolled (:class:`GalleryMismatchError`
+        when another model took the gallery over since it was opened, as :meth:`labels`). One
+        label's count, read by the label: the service answers every enrollment and removal with
+        it, where :meth:`labels` counted the whole gallery (2.7 s at 200,000 labels).
+
+        >>> g.label_count("alice")  # doctest: +SKIP
+        3
+        """
+        check_label_text(label)
+        n = self._store.label_count(label)
+        check_not_taken_over(self, read_none=n == 0)
+        return n
+
     def max_item_id(self) -> int:
         """The largest item id stored, 0 when the gallery is empty. What sits beside the gallery
         under a higher id (a text's preview) belongs to no item: it was written for an

@@ -727,6 +727,13 @@ class GalleryStore:
             row = self._conn.execute("SELECT 1 FROM items WHERE label = ? LIMIT 1", (label,))
             return row.fetchone() is not None
 
+    def label_count(self, label: str) -> int:
+        """How many stored items have ``label`` (0 when none): read through the label's index,
+        not by counting every label as :meth:`labels` does."""
+        with self._locked():
+            row = self._conn.execute("SELECT COUNT(*) FROM items WHERE label = ?", (label,))
+            return int(row.fetchone()[0])
+
     def max_id(self) -> int:
         """The largest item id stored, 0 when none is (ids start at 1)."""
         with self._locked():

@@ -435,8 +435,10 @@ class ServiceEngine:
         return {"max_item_id": self.gallery.max_item_id(), "gallery": self._gallery_file}
 
     def label_count(self, label: str, default: int = 0) -> int:
-        """How many items ``label`` has in the gallery; ``default`` when it is not enrolled."""
-        return next((i.count for i in self.gallery.labels() if i.label == label), default)
+        """How many items ``label`` has in the gallery; ``default`` when it is not enrolled.
+        Read by the label: counting every label (``labels()``) took 2.7 s an enrollment at
+        200,000 labels, on the one compute thread every request waits for."""
+        return self.gallery.label_count(label) or default
 
     def labels(self) -> list[LabelSummary]:
         """Every enrolled label with its count and first thumbnail, sorted by label."""
