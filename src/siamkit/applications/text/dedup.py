@@ -26,6 +26,10 @@ RULES = ("components", "clique", "centroid")
 COVERAGE_SIMILARITY = 0.68
 # pairs whose mean-passage vectors are below this cosine are not scored by coverage at all
 CANDIDATE_SIMILARITY = 0.6
+# how far under a threshold a float32 score may fall and still reach it: two copies of one text
+# have unit vectors whose dot product lies within 4e-7 of 1 either way, so at a threshold of 1.0
+# ("identical texts only") a strict comparison linked 174 of 300 copied pairs, not all of them
+ROUNDING = 1e-6
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ def _exact_pairs(z: np.ndarray, sim: float, block: int, tick: Callable[[int], No
     found = []
     for s in range(0, len(z), block):
         s_block = z[s : s + block] @ z.T  # (B, N)
-        rows, cols = np.nonzero(s_block >= sim)
+        rows, cols = np.nonzero(s_block >= sim - ROUNDING)
         rows = rows + s
         keep = cols > rows
         found.append(np.stack([rows[keep], cols[keep]], 1))
@@ -60,7 +64,7 @@ def _faiss_pairs(z: np.ndarray, sim: float, k: int, tick: Callable[[int], None])
     for s in range(0, len(z), 8192):
         d, i = index.search(z[s : s + 8192], k + 1)  # (B, k+1) similarities, ids
         rows = np.repeat(np.arange(s, s + len(i)), i.shape[1]).reshape(i.shape)
-        ok = (d >= sim) & (i >= 0) & (i != rows)
+        ok = (d >= sim - ROUNDING) & (i >= 0) & (i != rows)
         a, b = rows[ok], i[ok]
         found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], 1))
         tick(len(i))
@@ -85,7 +89,8 @@ def similar_pairs(
     tick: Callable[[int], None] = lambda n: None,
 ) -> np.ndarray:
     """``(P, 2)`` index pairs ``i < j`` with ``z_i · z_j >= min_similarity`` (a cosine in
-    ``[-1, 1]``); ``z``: ``(N, D)`` unit rows, e.g. ``model.embed(texts).numpy()``.
+    ``[-1, 1]``; within float32 rounding, :data:`ROUNDING`, so that copies reach 1.0); ``z``:
+    ``(N, D)`` unit rows, e.g. ``model.embed(texts).numpy()``.
 
     >>> similar_pairs(np.eye(3, dtype=np.float32)[[0, 1, 0]], 0.9).tolist()
     [[0, 2]]
@@ -169,7 +174,7 @@ def covered_pairs(
         scores[n] = passages.coverage(a, b)
         score_tick(n + 1, len(several))
     cov[~single] = scores
-    keep = np.where(single, cov >= single_t, cov >= min_coverage)
+    keep = np.where(single, cov >= single_t - ROUNDING, cov >= min_coverage - ROUNDING)
     return cand[keep], cov[keep]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from siamkit.applications.text.corpus_ids import refuse_repeated_ids
+from siamkit.applications.text.dedup import ROUNDING
 from siamkit.applications.text.documents import Document
 from siamkit.applications.text.embedding import embed_texts
 from siamkit.applications.text.model import TextSiameseNetwork
@@ -209,9 +210,9 @@ def find_plagiarism(
     )
     sims = np.minimum(a.vectors @ b.vectors.T, 1.0)  # (S, M); rounding can pass 1 by 1e-7
     best = sims.argmax(1)
-    matches = [
-        (i, int(j), float(sims[i, j])) for i, j in enumerate(best) if sims[i, j] >= min_similarity
-    ]
+    # within float32 rounding: a copied sentence scores 1 +- 4e-7, and 1.0 asks for copies
+    reached = min_similarity - ROUNDING
+    matches = [(i, int(j), float(sims[i, j])) for i, j in enumerate(best) if sims[i, j] >= reached]
     spans = _merge(matches, sus, src, max_gap)
     return PlagiarismReport(
         suspect,
@@ -220,7 +221,7 @@ def find_plagiarism(
         _scores(spans, sus),
         min_similarity,
         a.chunked + b.chunked,
-        _near_misses(sims, best, sus, src, min_similarity),
+        _near_misses(sims, best, sus, src, reached),
     )
 
 
