@@ -112,6 +112,16 @@ def test_load_images_names_bad_item(tmp_path, rgb):
         load_images([good, bad], (3, 8, 8))
 
 
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_one_encoded_image_of_any_bytes_type_is_one_item(rgb, kind):
+    # a lone bytearray or memoryview (both an ImageSource) was iterated byte by byte, refused
+    # as "must be given as a file path or bytes, got int"
+    out = load_images(kind(_png_bytes(rgb)), (3, 20, 30))
+    expected = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
+    assert out.shape == (1, 3, 20, 30)
+    torch.testing.assert_close(out[0], expected)
+
+
 def test_resize_noop_returns_same_object():
     x = torch.rand(2, 1, 8, 8)
     assert resize_images(x, (8, 8)) is x

@@ -162,7 +162,7 @@ def load_images(
         torch.Size([2, 3, 64, 64])
     """
     shape = _check_shape(input_shape)
-    if isinstance(items, (str, bytes, os.PathLike)):
+    if isinstance(items, (str, bytes, bytearray, memoryview, os.PathLike)):  # one ImageSource
         items = [items]
     out_shape = (len(items), *shape)
     if folder is not None and _check_dtype(dtype) == torch.uint8 and _all_paths(items):
