@@ -210,11 +210,14 @@ class SiamFCTracker:
         score = float(1 / (1 + np.exp(-float(logits[best].max()))))
         if not self.keep_response:
             return TrackResult(box, score)
+        # the upsampled map's U pixels span U / response_up cells of total_stride crop pixels
+        # (edge to edge, as cv2.resize maps them; "U / response_up - 1" cells drew its peak up
+        # to 4 crop pixels nearer the centre than the box went)
         side = (
             self.x_side
             / scale
             * self.scales[best]
-            * (self.upsize / p.response_up - 1)
+            * (self.upsize / p.response_up)
             * self.net.total_stride
             / p.instance_size
         )
