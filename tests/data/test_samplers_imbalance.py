@@ -97,3 +97,18 @@ def test_training_config_key_reaches_the_sampler() -> None:
     assert source.sampler.class_power == 0.5
     _, labels = next(iter(source.epoch(0)))[:2]
     assert sorted(Counter(labels.tolist()).values()) == [4, 4]
+
+
+@pytest.mark.parametrize("power", [90, -90])
+def test_a_large_power_gives_the_exact_probabilities_not_nan(power: int) -> None:
+    # count ** power overflowed float64 (6,000 ** 90 is inf): the probabilities were NaN and
+    # the plan failed in numpy ("Probabilities contain NaN"); Python's exact fractions here
+    from fractions import Fraction
+
+    counts = {0: 6000, 1: 3000, 2: 5000}
+    labels = np.concatenate([np.full(n, c) for c, n in counts.items()])
+    s = PKSampler(labels, p=2, k=4, seed=0, class_power=power, batches_per_epoch=3)
+    weights = [Fraction(n) ** power for n in counts.values()]
+    want = [float(w / sum(weights)) for w in weights]
+    np.testing.assert_allclose(s.class_probabilities(), want, rtol=1e-9, atol=1e-300)
+    assert len(s.plan()) == 3

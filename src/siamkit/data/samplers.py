@@ -183,7 +183,10 @@ class PKSampler:
     def class_probabilities(self) -> np.ndarray:
         """``(C,)`` probability of drawing each class (in ``classes`` order) under ``class_power``."""
         counts = np.array([len(m) for m in self._members], dtype=np.float64)
-        w = counts ** (self.class_power if self.class_power is not None else 1.0)
+        # in logs, scaled to the largest weight: count ** power itself overflows to inf for a
+        # large power (6,000 ** 90), and the probabilities were then NaN
+        logw = np.log(counts) * (self.class_power if self.class_power is not None else 1.0)
+        w = np.exp(logw - logw.max())
         return w / w.sum()  # type: ignore[no-any-return]
 
     def _weighted_plan(self, rng: np.random.Generator) -> list[list[int]]:
