@@ -530,18 +530,59 @@ def _echo_json(as_json: bool, model: str, info: dict[str, Any], hint: str | None
     return as_json
 
 
+def _at_least(rate: float) -> float:
+    """``rate`` rounded up to 3 significant digits, so that the ``--far`` it is offered as
+    still allows the false accepts it counts (``0.0012345`` -> ``0.00124``).
+
+    >>> _at_least(0.0012345), _at_least(0.25)
+    (0.00124, 0.25)
+    """
+    places = 2 - math.floor(math.log10(rate))
+    return max(rate, math.ceil(round(rate * 10**places, 9)) / 10**places)
+
+
+def _nothing_accepted(impostor: Any, target: str, far: float) -> ValueError:
+    """The error for a fit whose threshold accepts no pair at all, which a distance of 0 makes
+    negative: no model of distances >= 0 takes it (its reader refuses it), and 0 would accept
+    the pairs at 0."""
+    n, zero = int(impostor.size), int((impostor <= 0).sum())
+    if target == "far" and zero:
+        return ValueError(
+            f"no threshold keeps the false accept rate within --far {far:g}: {zero:,} of the "
+            f"{n:,} impostor pairs {'is' if zero == 1 else 'are'} at distance 0 (the two sides "
+            "embed as one, e.g. the same image or text given as different), and every threshold "
+            f"accepts {'it' if zero == 1 else 'them'}; remove {'it' if zero == 1 else 'them'} "
+            f"from --data, or allow {'it' if zero == 1 else 'them'} with --far "
+            f"{_at_least(zero / n):g} or more"
+        )
+    return ValueError(
+        f"--target {target} is met best here by accepting no pair at all (the model puts "
+        "impostor pairs closer than genuine ones), which no threshold >= 0 does while a pair is "
+        "at distance 0: check that --data holds labelled validation data of the model's own kind"
+    )
+
+
 def _fit(
-    genuine: Any, impostor: Any, target: str, far: float, where: dict[str, Any]
+    genuine: Any,
+    impostor: Any,
+    target: str,
+    far: float,
+    where: dict[str, Any],
+    signed: bool = False,
 ) -> dict[str, Any]:
     """Fit the threshold on genuine and impostor distances (numpy arrays): the record saved
     under ``metadata.calibration``, with ``where`` (what the pairs came from) and the fit's TAR
-    and FAR."""
+    and FAR. ``signed``: the values are a score-normalised model's scores, which may be
+    negative, and so may its threshold; a distance's threshold below 0 is refused
+    (:func:`_nothing_accepted`)."""
     import numpy as np
 
     from siamkit.evaluation.threshold import Target, ThresholdCalibrator
 
     cal = ThresholdCalibrator(cast(Target, target), far=far).fit(genuine, impostor)  # a Choice
     t = float(cal.threshold_)
+    if t < 0 and not signed:  # below every distance, one of them 0: it accepts nothing
+        raise _nothing_accepted(impostor, target, far)
     info: dict[str, Any] = {
         "threshold": t, "target": target, **where, "genuine_pairs": int(genuine.size),
         "impostor_pairs": int(impostor.size), "tar": float(np.mean(genuine <= t)),
@@ -555,10 +596,13 @@ def _fit(
 def _fit_and_save(
     model: str, genuine: Any, impostor: Any, target: str, far: float, where: dict[str, Any]
 ) -> dict[str, Any]:
-    """:func:`_fit`, the threshold and its record then saved in the model folder ``model``."""
+    """:func:`_fit`, the threshold and its record then saved in the model folder ``model``
+    (a score-normalised model's threshold may be negative, as its reader takes it)."""
+    from siamkit.export.bundle import read_model_config
     from siamkit.export.threshold_file import write_threshold
 
-    info = _fit(genuine, impostor, target, far, where)
+    signed = (read_model_config(model).get("model") or {}).get("score_norm") is not None
+    info = _fit(genuine, impostor, target, far, where, signed)
     write_threshold(model, info["threshold"], info)
     return info
 

@@ -17,9 +17,11 @@ from siamkit.atomic import atomic_write
 from siamkit.export.bundle import CONFIG_FILE, read_model_config
 
 
-def _distance(threshold: float) -> float:
+def _distance(threshold: float, signed: bool = False) -> float:
+    """``threshold`` as a float: finite, and ``>= 0`` unless ``signed`` (a score-normalised
+    model's scores, z-scores against its cohort, are negative for close pairs)."""
     value = float(threshold)
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or (value < 0 and not signed):
         raise ValueError(f"a threshold is a finite distance >= 0, got {threshold!r}")
     return value
 
@@ -43,9 +45,10 @@ def write_threshold(
     >>> write_threshold("out/model", 0.42, {"target": "eer"})  # doctest: +SKIP
     PosixPath('out/model/siamkit.json')
     """
-    value = _distance(threshold)
-    documents = None if document_threshold is None else _distance(document_threshold)
     doc = read_model_config(path)
+    # as the model's reader takes it: a score-normalised model's threshold may be negative
+    value = _distance(threshold, signed=(doc.get("model") or {}).get("score_norm") is not None)
+    documents = None if document_threshold is None else _distance(document_threshold)
     doc["threshold"] = value
     if documents is not None:
         doc["model"] = {**(doc.get("model") or {}), "document_threshold": documents}
