@@ -409,8 +409,22 @@ def backup_targets(path: str | Path, out: str | Path) -> tuple[Path, Path, Path,
     dest = Path(out)
     if same_file(src, dest):
         raise ValueError(f"{dest} is the gallery itself; give another path for the backup")
+    src_thumbs, dest_thumbs = Path(thumbnails_path_for(src)), Path(thumbnails_path_for(dest))
+    # the gallery's side file, and SQLite's files beside either: a backup written there (with
+    # force, as its "already exists" refusal advised) replaced the gallery's thumbnails by a
+    # copy of the gallery, or the log of committed enrollments
+    for own, what in (
+        (src_thumbs, "the gallery's thumbnail file, where it keeps its items' thumbnails"),
+        *(
+            (Path(f"{f}{end}"), "a file SQLite keeps beside the gallery")
+            for f in (src, src_thumbs)
+            for end in _BESIDE
+        ),
+    ):
+        if same_file(own, dest):
+            raise ValueError(f"{dest} is {what}; give another path for the backup")
     check_writable_file(dest, f"the backup {dest}")
-    return src, Path(thumbnails_path_for(src)), dest, Path(thumbnails_path_for(dest))
+    return src, src_thumbs, dest, dest_thumbs
 
 
 def backup_gallery_file(
