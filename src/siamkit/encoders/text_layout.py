@@ -59,7 +59,15 @@ def _pooling(folder: Path, module: dict[str, Any]) -> str:
     """The mode a Pooling module's config.json turns on, refused unless it is one of POOLINGS."""
     config = folder / str(module.get("path", "")) / "config.json"
     doc = _read_json(config, "the pooling module's JSON config")
-    modes = [mode for key, mode in _POOLING_KEYS.items() if doc.get(key)]
+    doc = doc if isinstance(doc, dict) else {}  # not an object: no mode, refused below
+    given = doc.get("pooling_mode")
+    if given is not None:
+        # sentence-transformers 6 writes the mode under one key ("pooling_mode": "mean", or a
+        # list of modes), not as pooling_mode_*_tokens flags: a folder saved by 6.3 (this
+        # project's environment) was refused as pooling by no mode siamkit knows
+        modes = [str(m) for m in given] if isinstance(given, list) else [str(given)]
+    else:
+        modes = [mode for key, mode in _POOLING_KEYS.items() if doc.get(key)]
     if len(modes) != 1 or modes[0] not in POOLINGS:
         said = " and ".join(modes) if modes else "no mode siamkit knows"
         raise ValueError(

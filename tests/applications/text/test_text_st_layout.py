@@ -127,3 +127,37 @@ def _with_dense(folder: Path) -> Path:
     )
     (folder / "modules.json").write_text(json.dumps(modules))
     return folder
+
+
+def test_a_folder_saved_by_sentence_transformers_embeds_as_it_encodes(tmp_path) -> None:
+    """sentence-transformers 6 saves its Pooling config as {"pooling_mode": "mean"}, not as
+    pooling_mode_*_tokens flags: such a folder was refused as pooling by no mode siamkit knows.
+    It now loads and embeds as sentence-transformers' own encode of it."""
+    st = pytest.importorskip("sentence_transformers")
+    ref = st.SentenceTransformer(str(default_text_model_path()), device="cpu")
+    ref.save(str(tmp_path / "saved"))
+    pool = json.loads((tmp_path / "saved" / "1_Pooling" / "config.json").read_text())
+    if "pooling_mode" not in pool:  # an older sentence-transformers writes the flags
+        pytest.skip("this sentence-transformers saves pooling_mode_*_tokens flags")
+    got = load_text_model(tmp_path / "saved").embed(TEXTS)
+    want = torch.from_numpy(ref.encode(TEXTS, normalize_embeddings=True))
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("mode", "pooled"),
+    [("cls", "cls"), (["cls"], "cls"), ("mean", "mean"), (["mean", "max"], None)],
+)
+def test_the_pooling_mode_key_is_read(tiny_hf, tmp_path, mode, pooled) -> None:
+    """sentence-transformers 6's one key: a mode, or a list of them (one siamkit runs, or
+    refused naming them all)."""
+    folder = _older_layout(tiny_hf, tmp_path / "m")
+    width = json.loads((tiny_hf / "config.json").read_text())["hidden_size"]
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"embedding_dimension": width, "pooling_mode": mode, "include_prompt": True})
+    )
+    if pooled is None:
+        with pytest.raises(ValueError, match="pools the token vectors by mean and max; siamkit"):
+            load_text_model(folder)
+        return
+    assert load_text_model(folder).encoder.pooling == pooled
