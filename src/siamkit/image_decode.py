@@ -230,6 +230,15 @@ def _read(
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
+        pillows = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
+        if pillows is not None and max_pixels >= pillows:  # Pillow's own guard, not max_pixels
+            raise ImageReadError(
+                f"Image {name} has more than the {pillows} pixels Pillow opens (twice "
+                f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS}), which is below the "
+                f"limit of {max_pixels} asked for; raise PIL.Image.MAX_IMAGE_PIXELS to read it, "
+                "or resize it first.",
+                "too large",
+            ) from exc
         raise ImageReadError(
             f"Image {name} has too many pixels (far more than the limit of "
             f"{max_pixels}); resize it first.",

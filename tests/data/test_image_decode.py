@@ -306,3 +306,27 @@ def test_cli_names_a_file_pillow_fails_on_with_a_type_error(monkeypatch, tmp_pat
         "save it again or leave it out."
     ), res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hurt.png", "m"]
+
+
+@pytest.mark.parametrize("reader", [decode_image, "probe"])
+def test_pillows_own_pixel_guard_is_named_not_called_over_max_pixels(monkeypatch, tmp_path, reader):
+    # an image over Pillow's decompression-bomb guard (twice PIL.Image.MAX_IMAGE_PIXELS, 179
+    # million pixels) but within a larger max_pixels asked for was said to have "far more than
+    # the limit of" max_pixels: here a 100x100 image against max_pixels 50,000
+    from siamkit.image_decode import ImageReadError, probe_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    path = tmp_path / "a.png"
+    Image.new("L", (100, 100)).save(path)
+    read = (
+        (lambda p, m: probe_image(p, max_pixels=m))
+        if reader == "probe"
+        else (lambda p, m: decode_image(p, 1, max_pixels=m))
+    )
+    with pytest.raises(ImageReadError, match="MAX_IMAGE_PIXELS = 1000") as err:
+        read(path, 50_000)
+    assert "far more than" not in str(err.value) and err.value.reason == "too large"
+    with pytest.raises(ImageReadError, match=r"far more than the limit of 500\)"):
+        read(path, 500)  # below Pillow's guard: max_pixels's sentence, true of the image
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)  # as the sentence advises
+    read(path, 50_000)
