@@ -168,3 +168,27 @@ def test_download_file_rejects_bad_checksum_atomically(tmp_path):
     good = hashlib.md5(b"payload").hexdigest()
     assert download_file(["file:///missing.bin", src.as_uri()], dest, md5=good) == dest
     assert dest.read_bytes() == b"payload"
+
+
+def test_download_keeps_a_decompressed_file_already_in_root(tmp_path, monkeypatch):
+    # root held the images decompressed and not the labels: download=True fetched the labels,
+    # then looked for the images as t10k-images-idx3-ubyte.gz and said that file "does not exist"
+    mirror, root = tmp_path / "mirror", tmp_path / "dl"
+    raw_images, raw_labels = _fake_test_split(mirror)
+    root.mkdir()
+    (root / "t10k-images-idx3-ubyte").write_bytes(
+        gzip.decompress((mirror / "t10k-images-idx3-ubyte.gz").read_bytes())
+    )
+    labels_gz = gzip.compress((mirror / "t10k-labels-idx1-ubyte").read_bytes())
+    (mirror / "t10k-labels-idx1-ubyte.gz").write_bytes(labels_gz)
+    images_info, labels_info = fm.FASHION_MNIST_FILES["test"]
+    labels_info = fm.FashionMnistFile(
+        labels_info.name, hashlib.md5(labels_gz).hexdigest(), labels_info.md5, 10000
+    )
+    monkeypatch.setattr(fm, "FASHION_MNIST_FILES", {"test": (images_info, labels_info)})
+    monkeypatch.setattr(fm, "_DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(fm, "FASHION_MNIST_URLS", (mirror.as_uri() + "/",))
+    x, y = fm.load_fashion_mnist("test", root=root, download=True, verify=False)
+    assert x.numpy().tobytes() == raw_images
+    assert y.numpy().astype(np.uint8).tobytes() == raw_labels
+    assert not (root / "t10k-images-idx3-ubyte.gz").exists()  # not fetched again

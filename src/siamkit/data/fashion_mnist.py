@@ -227,7 +227,11 @@ def _locate(split: str, root: str | os.PathLike | None, download: bool) -> tuple
     if not download:
         raise _not_found(split, root)
     folder = _download(split, root)
-    return folder / f"{img_info.name}.gz", folder / f"{lbl_info.name}.gz"
+    # a file that was there already, decompressed, is not downloaded again: found as it is
+    img, lbl = _find_file(folder, img_info.name), _find_file(folder, lbl_info.name)
+    if img is None or lbl is None:  # (download_file raises first when a download fails)
+        raise _not_found(split, root)
+    return img, lbl
 
 
 def _read_split(
