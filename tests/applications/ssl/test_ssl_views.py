@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn
 from siamkit.applications.ssl.views import (
@@ -98,3 +99,93 @@ def test_leave_one_out_knn_matches_scikit_learn() -> None:
         clf = KNeighborsClassifier(k, metric="cosine", algorithm="brute").fit(z[keep], y[keep])
         hits += int(clf.predict(z[i : i + 1])[0] == y[i])
     assert leave_one_out_knn(z, y, k) == pytest.approx(hits / 60)
+
+
+def _draw(n: int, low: float, high: float, gen: torch.Generator) -> list[float]:
+    """One transform's ``n`` draws, as every view transform makes them (float32, per batch)."""
+    return (torch.rand(n, generator=gen) * (high - low) + low).tolist()
+
+
+def _per_image_view(x: torch.Tensor, cfg: ViewConfig, gen: torch.Generator) -> np.ndarray:
+    """SimCLR's recipe as the ViewConfig documents it, one image at a time in float64: a resized
+    crop by Pillow's bilinear resize of the box, then NumPy for the flip, jitter (brightness,
+    contrast, saturation with BT.601 luma), grayscale, Gaussian blur (reflected borders, the
+    kernel spanning 3 of the batch's largest sigma) and erasing. Its random numbers are drawn
+    as the batched views draw them: each transform's for every image, in the pipeline's order."""
+    n, c, h, w = x.shape
+    out = x.double().numpy().copy()
+    luma = np.array([0.299, 0.587, 0.114])
+    area, log_r = _draw(n, *cfg.crop_scale, gen), _draw(n, np.log(3 / 4), np.log(4 / 3), gen)
+    uy, ux = _draw(n, 0, 1, gen), _draw(n, 0, 1, gen)
+    for i in range(n):
+        bh = min(1.0, float(np.sqrt(area[i] / np.exp(log_r[i]))))
+        bw = min(1.0, float(np.sqrt(area[i] * np.exp(log_r[i]))))
+        top, left = uy[i] * (1 - bh), ux[i] * (1 - bw)
+        box = (left * w, top * h, (left + bw) * w, (top + bh) * h)
+        for ch in range(c):
+            img = Image.fromarray(out[i, ch].astype(np.float32))  # mode F
+            out[i, ch] = np.asarray(img.resize((w, h), Image.Resampling.BILINEAR, box=box))
+    if cfg.flip:
+        for i, u in enumerate(_draw(n, 0, 1, gen)):
+            out[i] = out[i, :, :, ::-1] if u < 0.5 else out[i]
+    jitter = [u < cfg.jitter_p for u in _draw(n, 0, 1, gen)]
+    b, k = (
+        _draw(n, 1 - cfg.jitter, 1 + cfg.jitter, gen),
+        _draw(n, 1 - cfg.jitter, 1 + cfg.jitter, gen),
+    )
+    s = _draw(n, 1 - cfg.jitter, 1 + cfg.jitter, gen)
+    _draw(n, 0, 1, gen)  # the jitter's grayscale draws (probability 0)
+    for i in np.flatnonzero(jitter):
+        y = out[i] * b[i]
+        y = np.clip((y - y.mean()) * k[i] + y.mean(), 0, 1)
+        if c == 3:
+            gray = np.tensordot(luma, y, 1)
+            y = np.clip(gray + (y - gray) * s[i], 0, 1)
+        out[i] = y
+    _draw(n, 1, 1, gen)  # the grayscale step's saturation draws (factor 1)
+    for i, u in enumerate(_draw(n, 0, 1, gen)):
+        if c == 3 and u < cfg.gray_p:
+            out[i] = np.tensordot(luma, out[i], 1)[None].repeat(3, axis=0)
+    sigma = _draw(n, 0.1 * min(h, w) / 28, 2.0 * min(h, w) / 28, gen)
+    half = max(1, min(int(np.ceil(3 * max(sigma))), min(h, w) - 1))
+    for i, u in enumerate(_draw(n, 0, 1, gen)):
+        if u >= cfg.blur_p:
+            continue
+        kernel = np.exp(-(np.arange(-half, half + 1) ** 2) / (2 * sigma[i] ** 2))
+        kernel /= kernel.sum()
+        for ch in range(c):
+            rows = np.pad(out[i, ch], ((0, 0), (half, half)), mode="reflect")
+            img = np.stack([np.convolve(r, kernel, "valid") for r in rows])
+            cols = np.pad(img, ((half, half), (0, 0)), mode="reflect")
+            out[i, ch] = np.stack([np.convolve(col, kernel, "valid") for col in cols.T]).T
+    erase = np.array(_draw(n, 0.02, 0.2, gen)) * h * w
+    ratio = np.exp(_draw(n, np.log(0.3), np.log(3.3), gen))
+    eh = np.clip(np.round(np.sqrt(erase / ratio)), 1, h).astype(int)
+    ew = np.clip(np.round(np.sqrt(erase * ratio)), 1, w).astype(int)
+    et = np.floor(np.array(_draw(n, 0, 1, gen)) * (h - eh + 1)).astype(int)
+    el = np.floor(np.array(_draw(n, 0, 1, gen)) * (w - ew + 1)).astype(int)
+    for i, u in enumerate(_draw(n, 0, 1, gen)):
+        if u < cfg.erase_p:
+            out[i, :, et[i] : et[i] + eh[i], el[i] : el[i] + ew[i]] = 0.0
+    return out
+
+
+@pytest.mark.parametrize(
+    ("channels", "size", "cfg"),
+    [
+        (1, 28, ViewConfig()),
+        (3, 20, ViewConfig()),
+        (3, 24, ViewConfig((0.08, 1.0), False, 0.8, 1.0, 0.5, 1.0, 1.0)),
+        (1, 16, ViewConfig((0.9, 1.0), True, 0.2, 0.5, 0.0, 0.0, 0.0)),
+    ],
+)
+def test_a_batch_of_views_is_the_per_image_reference(
+    channels: int, size: int, cfg: ViewConfig
+) -> None:
+    """The whole view pipeline, batched, against a per-image Pillow / NumPy reference: each step
+    in its place and with its documented range (no test covered their composition: a jitter
+    applied to every view, saturation left out of it, or blur and erasing swapped passed)."""
+    x = torch.rand(10, channels, size, size, generator=torch.Generator().manual_seed(1))
+    got = ViewMaker(cfg)(x, torch.Generator().manual_seed(5))
+    want = _per_image_view(x, cfg, torch.Generator().manual_seed(5))
+    np.testing.assert_allclose(got.double().numpy(), want, atol=2e-5)
