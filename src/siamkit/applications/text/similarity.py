@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from siamkit.applications.text.dedup import ROUNDING
 from siamkit.applications.text.losses import truncate_embeddings
 from siamkit.applications.text.model import (
     DOCUMENT_THRESHOLD,
@@ -35,7 +36,7 @@ class SimilarityResult:
         threshold: the *distance* at or below which the texts are "the same" (a similarity
             threshold of 0.72 is a distance threshold of 0.28).
         threshold_source: where the threshold came from (given, calibrated, or a default).
-        same: ``distance <= threshold``.
+        same: ``distance <= threshold`` (within float32 rounding, ``dedup.ROUNDING``).
         chunked: how many of the two texts were longer than the model's window (embedded as
             averaged windows).
         score: the similarity on the scale of the graded scores the model was fine-tuned on (its
@@ -226,4 +227,7 @@ def compare_texts(
         za, zb = truncate_embeddings(za, dim), truncate_embeddings(zb, dim)  # type: ignore[arg-type]
     d = float(model.distance.pairwise(za, zb)[0])  # >= 0: the distances hold their rounding
     score = None if cut else mapped_score(model, d)
-    return SimilarityResult(1.0 - d, d, threshold, source, d <= threshold, chunked, score)
+    # within float32 rounding: a text and its copy lie 4e-7 apart as often as 0, and a
+    # threshold of 1.0 (identical texts only) called 3 of 20 such pairs different
+    same = d <= threshold + ROUNDING
+    return SimilarityResult(1.0 - d, d, threshold, source, same, chunked, score)
