@@ -17,7 +17,7 @@ from siamkit.data.folders import (
     OmniglotDataset,
     empty_folders_note,
 )
-from siamkit.data.image_io import ImageReadError
+from siamkit.data.image_io import ImageReadError, load_images
 from siamkit.data.pairs_csv import PairsCSVDataset, read_pairs_csv
 from siamkit.data.signatures import SignatureDataset, scan_signatures
 
@@ -141,6 +141,21 @@ def test_image_folder_corrupt_file_named(tmp_path):
     ds = ImageFolderDataset(root, (1, 4, 4))
     with pytest.raises(ImageReadError, match=r"broken\.png"):
         ds.load_all()
+
+
+def test_an_unreadable_item_read_alone_is_not_called_item_1_of_1(tmp_path):
+    # ds[i] reads its one file through load_images([path]), whose refusal began "Item 1 of 1:",
+    # though the item was the dataset's third of four (and load_images(path) said the same)
+    root = tmp_path / "r"
+    for name in ("a/1.png", "a/2.png", "b/1.png"):
+        _write_png(root / name, 1)
+    (root / "b" / "2.png").write_bytes(b"\x89PNG garbage")
+    ds = ImageFolderDataset(root, (1, 4, 4))
+    with pytest.raises(ImageReadError, match=r"2\.png") as err:
+        ds[3]
+    assert "Item 1 of 1" not in str(err.value)
+    with pytest.raises(ImageReadError, match=r"^Item 2 of 2: .*2\.png"):  # a list still says it
+        load_images([root / "a" / "1.png", root / "b" / "2.png"], (1, 4, 4))
 
 
 @pytest.fixture

@@ -183,6 +183,8 @@ def load_images(
         try:
             img = read_image_resized(item, shape, max_pixels)
         except ImageReadError as exc:
+            if len(items) == 1:  # its sentence names it; "item 1 of 1" would not be its place
+                raise  # (a dataset's item 3 read alone was said to be "Item 1 of 1")
             raise ImageReadError(f"Item {i + 1} of {len(items)}: {exc}", exc.reason) from exc
         _put(out, i, img)
     return out
