@@ -115,3 +115,30 @@ def test_too_few_genuines_is_one_sentence() -> None:
     z, writer, forged = _toy()
     with pytest.raises(ValueError, match="more than 7 genuine"):
         evaluate_signatures(z, writer, forged, n_references=7)
+
+
+def test_without_skilled_forgeries_the_random_eer_threshold_is_used_and_named() -> None:
+    """The random EER's threshold was used and reported as "skilled EER of these scores"."""
+    z, writer, forged = _toy()
+    keep = ~forged
+    ev = evaluate_signatures(z[keep], writer[keep], forged[keep], n_references=3)
+    s = signature_scores(z[keep], writer[keep], forged[keep], n_references=3)
+    y = np.r_[np.ones(len(s["genuine"])), np.zeros(len(s["random"]))]
+    fpr, tpr, _ = roc_curve(y, -np.r_[s["genuine"], s["random"]])  # EER from sklearn's ROC
+    assert ev.random.eer == pytest.approx(fpr[np.argmin(np.abs(fpr - (1 - tpr)))], abs=0.05)
+    assert ev.threshold == pytest.approx(ev.random.eer_threshold)
+    assert ev.threshold_source == "random EER of these scores"
+    assert (
+        evaluate_signatures(z, writer, forged, 3).threshold_source == "skilled EER of these scores"
+    )
+
+
+def test_no_forgery_of_either_kind_without_a_threshold_is_one_sentence() -> None:
+    """One writer and no skilled forgeries: the EER's 'verification needs both genuine and
+    impostor pairs ... use at least two classes' spoke of pairs and classes."""
+    z, writer, forged = _toy()
+    one = (writer == 0) & ~forged
+    with pytest.raises(ValueError, match=r"no forgery to choose a threshold against.*give a thr"):
+        evaluate_signatures(z[one], writer[one], forged[one], n_references=3)
+    ev = evaluate_signatures(z[one], writer[one], forged[one], n_references=3, threshold=1.0)
+    assert ev.threshold_source == "given" and ev.skilled.n_forged == ev.random.n_forged == 0

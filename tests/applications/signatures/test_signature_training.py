@@ -571,3 +571,55 @@ def test_the_train_task_is_reproducible_by_train_seed(tmp_path: Path) -> None:
     assert weights[0].keys() == weights[1].keys()
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name
+
+
+def test_a_run_without_skilled_forgeries_saves_a_model_that_loads(tmp_path: Path) -> None:
+    """Without skilled forgeries the model's threshold was the validation's skilled EER
+    threshold, NaN: the run ended with a model that load_model refused ("threshold nan"), and
+    metrics.json's history held NaN."""
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("forged: 4", "forged: 0").replace("eval_every: 3", "eval_every: 6"))
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    model = siamkit.load_model(tmp_path / "run" / "model")
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    assert "NaN" not in text  # the history's skilled EER was NaN, which is no JSON
+    val = json.loads(text)["validation"]
+    assert model.threshold == pytest.approx(val["random"]["eer_threshold"])
+    assert val["skilled"]["eer"] is None and val["threshold_source"] == "random EER of these scores"
+
+
+def test_one_validation_writer_and_no_forgeries_is_refused_before_training(tmp_path: Path) -> None:
+    """Validation then has no EER to choose weights by, nor a threshold: the run failed at its
+    first validation check, saying 'verification needs both genuine and impostor pairs'."""
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("forged: 4", "forged: 0").replace("writers: 12", "writers: 4"))
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code != 0
+    assert "the validation writers give no forgery to measure an EER with" in res.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_validation_without_skilled_forgeries_chooses_by_the_random_eer(monkeypatch) -> None:
+    """The skilled + random EER was NaN without skilled forgeries: reduce "auto" took the
+    first reduction, and training kept the first check's weights, whatever came after."""
+    from types import SimpleNamespace
+
+    import siamkit.applications.signatures.train as train_mod
+    from siamkit.applications.signatures.config import SignatureEvalConfig
+    from siamkit.applications.signatures.decision import REDUCTIONS
+    from siamkit.applications.signatures.evaluate import evaluate_signatures
+
+    g = torch.Generator().manual_seed(1)
+    writer = torch.arange(4).repeat_interleave(4)
+    forged = torch.zeros(16, dtype=torch.bool)
+    z = torch.randn(4, 3, generator=g)[writer] + 0.8 * torch.randn(16, 3, generator=g)
+    s = synthetic_signature_set(4, n_genuine=4, n_forged=0, seed=0, size=(40, 56))
+    assert s.writer.tolist() == writer.tolist()
+    monkeypatch.setattr(train_mod, "embed_signatures", lambda model, images: z)
+    net = SimpleNamespace(distance="euclidean")  # embed_signatures is replaced: no network
+    auto = train_mod.validate(net, s, SignatureEvalConfig(references=2, reduce="auto"))  # type: ignore[arg-type]
+    each = {r: evaluate_signatures(z, writer, forged, 2, r).random.eer for r in REDUCTIONS}
+    assert each["mean"] > min(each.values())  # the first reduction is not the best here
+    assert auto.random.eer == min(each.values()) and each[auto.reduce] == min(each.values())
+    assert train_mod.selection_score(auto) == auto.random.eer

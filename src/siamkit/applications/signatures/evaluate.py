@@ -8,7 +8,8 @@ questioned signature's score is its mean / min / max distance to the ``K`` refer
 
 EER is computed over the scores of all writers together (a global threshold). FAR and FRR are
 reported at ``threshold`` — one chosen on validation writers — or, without one, at the skilled
-EER threshold of these same scores (then they describe, not predict).
+EER threshold of these same scores (the random one when there are no skilled forgeries; then
+they describe, not predict).
 
 >>> z = torch.eye(4).repeat_interleave(3, 0)            # 4 writers, 3 signatures each
 >>> w = torch.arange(4).repeat_interleave(3)
@@ -67,7 +68,7 @@ class SignatureEvaluation:
     skilled: ErrorRates
     random: ErrorRates
     threshold: float
-    threshold_source: str  # "given", "model" or "skilled EER of these scores"
+    threshold_source: str  # "given", "model", or "skilled" / "random EER of these scores"
     n_references: int
     reduce: str
     n_writers: int  # every writer of the data
@@ -150,6 +151,24 @@ def _rates(genuine: np.ndarray, forged: np.ndarray, threshold: float) -> ErrorRa
     )
 
 
+def _eer_threshold(scores: dict[str, np.ndarray]) -> tuple[float, str]:
+    """The threshold of :func:`evaluate_signatures` without one, and where it came from: the
+    skilled EER's, or the random EER's when there are no skilled forgeries to score.
+
+    Raises:
+        ValueError: there is no forgery of either kind (no skilled forgeries and one writer).
+    """
+    for kind in ("skilled", "random"):
+        if len(scores[kind]):
+            threshold = float(eer(scores["genuine"], scores[kind]).threshold)
+            return threshold, f"{kind} EER of these scores"
+    raise ValueError(
+        "there is no forgery to choose a threshold against: no skilled forgeries, and one "
+        "writer evaluated (no other writer's signature is a random forgery); give a threshold, "
+        "or signatures with skilled forgeries or of a second writer."
+    )
+
+
 def evaluate_signatures(
     embeddings: Tensor,
     writer: Tensor,
@@ -170,13 +189,15 @@ def evaluate_signatures(
         n_references: genuine references enrolled per writer.
         reduce: ``"mean"``, ``"min"`` or ``"max"`` distance to the references.
         distance: the model's distance.
-        threshold: accept when score <= threshold; ``None`` uses the skilled EER threshold.
+        threshold: accept when score <= threshold; ``None`` uses the skilled EER threshold
+            (the random one where there are no skilled forgeries).
         seed: which genuines become references.
         threshold_source: where ``threshold`` came from, as reported: ``"given"`` (the user's)
             or ``"model"`` (the one the model was saved with).
 
     Raises:
-        ValueError: no writer has more than ``n_references`` genuine signatures.
+        ValueError: no writer has more than ``n_references`` genuine signatures, or without a
+            threshold, there is no forgery of either kind to choose one against.
     """
     s = signature_scores(embeddings, writer, forged, n_references, reduce, distance, seed)
     if len(s["genuine"]) == 0:
@@ -187,12 +208,7 @@ def evaluate_signatures(
         )
     source = threshold_source
     if threshold is None:
-        threshold = (
-            float(eer(s["genuine"], s["skilled"]).threshold)
-            if len(s["skilled"])
-            else float(eer(s["genuine"], s["random"]).threshold)
-        )
-        source = "skilled EER of these scores"
+        threshold, source = _eer_threshold(s)
     n_writers = len(np.unique(writer.cpu().numpy()))
     return SignatureEvaluation(
         skilled=_rates(s["genuine"], s["skilled"], threshold),

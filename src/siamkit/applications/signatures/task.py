@@ -122,7 +122,7 @@ def run_signatures(
         checkpoint=ckpt, resume=options.resume, run_config=_resumable(cfg, init_from),
     )  # fmt: skip
     val = validate(model, val_set, cfg.eval)  # reduce and threshold: validation writers only
-    model.threshold = val.skilled.eer_threshold
+    model.threshold = val.threshold  # the skilled EER's (the random one's without forgeries)
     z = embed_signatures(model, test_set.images)
     test = evaluate_signatures(
         z, test_set.writer, test_set.forged, cfg.eval.references, val.reduce,
@@ -154,7 +154,8 @@ def run_signatures(
 
 def _check_references(data: SignatureSet, group: str, references: int) -> None:
     """Refuse writers too few genuine signatures to evaluate with ``references`` references (the
-    validation and test evaluations after training would fail on them)."""
+    validation and test evaluations after training would fail on them), and validation writers
+    without a forgery of either kind (one writer, no skilled forgeries): no EER to validate by."""
     if not evaluable_writers(data.writer, data.forged, references):  # what evaluation will need
         genuine = data.writer[~data.forged]
         most = int(torch.bincount(genuine).max()) if len(genuine) else 0
@@ -162,6 +163,14 @@ def _check_references(data: SignatureSet, group: str, references: int) -> None:
             f"the {group} writers have at most {most} genuine signatures each and "
             f"eval.references = {references} needs more (one left to test): lower "
             "eval.references or give more genuine signatures per writer"
+        )
+    one = len(evaluable_writers(data.writer, data.forged, references)) == 1
+    if group == "validation" and one and not bool(data.forged.any()):
+        raise ValueError(  # validation would have no EER to choose weights by, nor a threshold
+            "the validation writers give no forgery to measure an EER with: one of them has "
+            f"more than eval.references = {references} genuine signatures, and there are no "
+            "skilled forgeries; give more writers (or data.split a larger validation share), or "
+            "skilled forgeries"
         )
 
 

@@ -153,7 +153,7 @@ def validate(
     """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER).
 
     With ``cfg.reduce == "auto"`` every reduction is tried and the one with the lowest skilled
-    + random EER on ``data`` is returned (use validation writers only).
+    + random EER on ``data`` (:func:`selection_score`) is returned (use validation writers only).
     """
     z = embed_signatures(model, data.images)
     options = REDUCTIONS if cfg.reduce == "auto" else (cfg.reduce,)
@@ -163,7 +163,14 @@ def validate(
         )
         for r in options
     ]
-    return min(evs, key=lambda e: e.skilled.eer + e.random.eer)
+    return min(evs, key=selection_score)
+
+
+def selection_score(ev: SignatureEvaluation) -> float:
+    """What validation minimises: the skilled + random EER, of those measured (no skilled
+    forgeries, or one writer: no random ones). A NaN sum compared false with every other, so
+    the first check's weights were kept whatever came after."""
+    return float(sum(e for e in (ev.skilled.eer, ev.random.eer) if e == e))
 
 
 def _generator_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -276,8 +283,8 @@ def train_signatures(
             row = {
                 "step": step,
                 "loss": running / (step - (history[-1]["step"] if history else 0)),
-                "val_eer_skilled": ev.skilled.eer,
-                "val_eer_random": ev.random.eer,
+                # None for a kind of forgery with none to score (NaN is no JSON: metrics.json)
+                **{f"val_eer_{k}": ev.to_dict()[k]["eer"] for k in ("skilled", "random")},
             }
             history.append(row)
             running = 0.0
@@ -286,7 +293,7 @@ def train_signatures(
                     f"step {step}: loss {row['loss']:.4f}, validation EER skilled "
                     f"{ev.skilled.eer:.3f}, random {ev.random.eer:.3f}"
                 )
-            score = ev.skilled.eer + ev.random.eer
+            score = selection_score(ev)
             if best is None or score < best[0]:
                 best = (score, copy.deepcopy(model.state_dict()))
             if checkpoint is not None:
