@@ -32,7 +32,8 @@ from siamkit.training.data import SPLIT_SEED, load_run_data, seeded_sample
 
 class SSLData(NamedTuple):
     """Training images ``(N, C, H, W)`` (uint8 or float in [0, 1]); labeled validation images
-    for the monitor (``None`` without labels)."""
+    for the monitor (``None`` without labels; ``val_y`` alone ``None`` where they are of one
+    class, which no kNN accuracy tells apart: the collapse check still measures them)."""
 
     train_x: Tensor
     val_x: Tensor | None
@@ -157,6 +158,9 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         )
     )  # fmt: skip
     has_val = run.val_y.numel() > 1
+    # a leave-one-out vote among one class is right whatever the embedding (kNN 1.0 every
+    # epoch): its held-out images serve the collapse check alone, as an image folder's would
+    one_class = has_val and run.val_y.unique().numel() < 2
     # named as the supervised run's first line names them
     from siamkit.evaluation.report_sections import class_list
 
@@ -166,6 +170,7 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
         f"({class_list(run.class_names, run.train_classes)})"
     )
     return SSLData(
-        run.train_x, run.val_x if has_val else None, run.val_y if has_val else None, source,
+        run.train_x, run.val_x if has_val else None,
+        run.val_y if has_val and not one_class else None, source,
         run.train_classes, run.test_classes,
     )  # fmt: skip

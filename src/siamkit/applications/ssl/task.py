@@ -222,7 +222,9 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     )
     atomic_write(out_dir / "config.yaml", resolved)
     where = f"{ctx.world} processes on {ctx.device.type}" if ctx.enabled else str(ctx.device)
-    if data.val_y is None:
+    if data.val_y is None and data.val_x is not None:  # held-out images of one class
+        unlabeled = "labels unused; one class, so no kNN accuracy"
+    elif data.val_y is None:
         unlabeled = "no labels, so no kNN accuracy"
     elif data.val_source is not None:  # data.val_root: labelled images apart from the training's
         unlabeled = f"no labels; kNN monitor on {data.val_source}"
@@ -231,8 +233,9 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     if cfg.model.init_from and not options.resume:  # a resume's weights are the checkpoint's
         log(f"starting from the weights of {cfg.model.init_from}")  # as a supervised run says
     # a labeled data set's own held-out images: the kNN monitor's alone
-    n_val = 0 if data.val_y is None or data.val_source is not None else len(data.val_y)
-    held = f"; {n_val:,} more image{'s' * (n_val != 1)} of them held out for the kNN monitor"
+    n_val = 0 if data.val_x is None or data.val_source is not None else len(data.val_x)
+    watch = "the kNN monitor" if data.val_y is not None else "the collapse check"
+    held = f"; {n_val:,} more image{'s' * (n_val != 1)} of them held out for {watch}"
     log(
         f"{cfg.method}: self-supervised on {data.source} ({unlabeled}) on {where}"
         f"{held if n_val else ''}"
