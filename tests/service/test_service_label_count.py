@@ -6,13 +6,16 @@ gallery's items, read directly."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from _service_helpers import pattern, png_bytes
 
 from siamkit.index import Gallery
+from siamkit.service.engine import ServiceEngine
 
 
 def _files(*kinds: str) -> list[tuple[str, tuple[str, bytes, str]]]:
@@ -46,3 +49,22 @@ def test_enroll_and_remove_count_the_label_alone(
     assert r.json()["label_count"] == _counted(tmp_path, model)["alice"] == 2
     assert client.delete("/gallery/items/1").json() == {"item_id": 1, "label": "bob", "label_count": 0}  # fmt: skip
     assert "bob" not in _counted(tmp_path, model)
+
+
+def test_an_item_of_a_label_an_older_siamkit_enrolled_is_removed_and_counted(
+    tmp_path: Path, model: Any
+) -> None:
+    """A label with a tab (enrolled before labels were checked for it) is still counted: the
+    count reads any stored label, as the removal before it took any."""
+    path = tmp_path / "old.db"
+    with Gallery.open(path, model) as gallery:
+        ids = gallery.enroll_embeddings("tmp", np.arange(32, dtype=np.float32).reshape(2, 16))
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE items SET label = 'old\tlabel'")
+    conn.close()
+    engine = ServiceEngine(model, path)
+    try:
+        assert engine.call_sync(engine.remove_item, ids[0]) == ("old\tlabel", 1)
+    finally:
+        engine.close()
