@@ -46,4 +46,4 @@ def test_the_check_finds_the_gallery_of_another_version_wrong(newer: Path) -> No
     found = check_gallery_file(newer)
     assert not found.ok
     assert found.problems == (f"{newer} {SAID}",)
-    assert found.num_items == 2  # still counted: what it holds is told
+    assert (found.num_items, found.embedding_dim) == (2, 4)  # what it holds is still told

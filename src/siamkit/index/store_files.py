@@ -231,6 +231,8 @@ def _check_open_file(
     other_schema = schema_problem(file, found.meta.get("schema_version"))
     if other_schema is not None:  # the open refuses it: no siamkit command here can use it
         found.problems.append(other_schema)
+        with contextlib.suppress(KeyError, ValueError):  # still shown, as the counts are
+            found.dim = int(found.meta["embedding_dim"])
         return
     try:
         found.dim = int(found.meta["embedding_dim"])
