@@ -37,9 +37,40 @@ def test_a_run_returns_a_typed_result_matching_metrics_json(tmp_path: Path) -> N
         dataclasses.replace(result, calibration=None).require_calibration()
     assert str(err.value) == (
         "this run has no calibration (it had fewer than 3 validation images to fit a threshold "
-        "on, as with data.val_fraction 0 and no data.val_classes): hold out validation images, "
+        "on, as with data.val_fraction 0 and no data.val_classes, or the fit accepted no pair at "
+        "all, as its log said): hold out validation images, or fit one with siamkit calibrate, "
         "or check result.calibration is not None first"
     )
+
+
+def test_a_fit_accepting_no_pair_saves_the_model_without_a_threshold(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """eval.threshold_target far with a validation impostor pair at distance 0 (the same image
+    under two classes) fits a threshold below 0, which the model's reader refuses: the run
+    saved it, and its model folder could not be loaded. It is now saved without a threshold,
+    and the log says why and what to run."""
+    import torch
+
+    from siamkit.encoders import create_encoder
+    from siamkit.experiment.protocol import calibrate
+    from siamkit.models import SiameseNetwork
+
+    # what calibrate gives such pairs: the fit for "far" lies below the pair at 0
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
+    x = torch.rand(6, 1, 16, 16)
+    x[3] = x[0]  # class 1's first image is class 0's first
+    z = net.embed(x).detach()
+    below = calibrate(z, torch.tensor([0, 0, 0, 1, 1, 1]), net, "far", 0)
+    assert below < 0
+    monkeypatch.setattr(run_mod, "calibrate_run", lambda *a, **k: below)
+    lines: list[str] = []
+    cfg = apply_overrides(load_config(TINY), [*QUICK, "eval.threshold_target=far"])
+    result = run_experiment(cfg, tmp_path, progress=False, log=lines.append)
+    assert siamkit.load_model(result.model_dir).threshold is None
+    assert result.calibration is None
+    assert json.loads((tmp_path / "metrics.json").read_text()).get("calibration") is None
+    assert sum(line.startswith("no verification threshold saved: ") for line in lines) == 1
 
 
 def test_eval_clustering_puts_nmi_and_ami_in_metrics_json(tmp_path: Path) -> None:

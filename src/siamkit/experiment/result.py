@@ -92,8 +92,9 @@ class RunResult:
         if self.calibration is None:
             raise ValueError(
                 "this run has no calibration (it had fewer than 3 validation images to fit a "
-                "threshold on, as with data.val_fraction 0 and no data.val_classes): hold out "
-                "validation images, or check result.calibration is not None first"
+                "threshold on, as with data.val_fraction 0 and no data.val_classes, or the fit "
+                "accepted no pair at all, as its log said): hold out validation images, or fit "
+                "one with siamkit calibrate, or check result.calibration is not None first"
             )
         return self.calibration
 

@@ -191,6 +191,23 @@ def run_experiment(
     )
 
 
+def _no_threshold_line(target: str) -> str:
+    """What a run says when the validation pairs' fit for ``eval.threshold_target`` accepts no
+    pair at all: a threshold below 0, which a model of distances >= 0 cannot be saved with (its
+    reader refuses it). A validation impostor pair at distance 0 does it: the same image under
+    two classes, or an embedding that collapsed.
+
+    >>> _no_threshold_line("far").split(":")[0]
+    'no verification threshold saved'
+    """
+    return (
+        f"no verification threshold saved: the validation pairs' fit for eval.threshold_target "
+        f"{target} accepts no pair at all, as an impostor pair is at distance 0 (the same image "
+        "under two classes, or a collapsed embedding); the model is saved without one: fit it "
+        "with siamkit calibrate MODEL --data FOLDER (--far allows some false accepts)"
+    )
+
+
 def training_line(data: RunData, device: object) -> str:
     """The run's first line: what it trains on, named as ``siamkit evaluate`` names classes,
     and what it holds out for validation (a share of those images, or ``data.val_classes``).
@@ -349,6 +366,9 @@ def evaluate_run(
     t0 = time.perf_counter()
     cohort_n = attach_cohort(net, data, cfg, device)
     threshold = calibrate_run(net, data, cfg, device) if len(data.val_y) > 2 else None
+    if threshold is not None and threshold < 0 and net.score_norm is None:
+        log(_no_threshold_line(cfg.eval.threshold_target))
+        threshold = None  # below every distance: no model of distances >= 0 takes it
     model_dir = _save(net, out, cfg, data, run, threshold)
     log(evaluating_line(data, held_out_images=cfg.data.train_classes is None))
     bs = cfg.train.embed_batch_size
