@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,6 +262,19 @@ def _normal_key(key: Any) -> Any:
     return ".".join(part.strip() for part in key.split(".")) if isinstance(key, str) else key
 
 
+#: A number YAML 1.1 (PyYAML) reads as a string: an exponent without a dot (``1e-4``, ``3E+2``).
+_EXPONENT_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
+
+
+def _yaml_number(value: Any) -> Any:
+    """``value``, or the float it writes when YAML read it as a string (``"1e-4"``): a range
+    ``{float: [1e-4, 1e-2], log: true}`` was refused as not low < high, though the config takes
+    ``optim.lr: 1e-4`` as a number."""
+    if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
 def _param(key: str, spec: Any) -> Param:
     # a key of the nested section, or one entry of the encoder's kwargs (its others stay)
     nested = isinstance(key, str) and key.startswith(("model.appearance.", KWARGS + "."))
@@ -309,6 +323,8 @@ def _param(key: str, spec: Any) -> Param:
         return Param(key, kind, tuple(arg))
     if "." not in key:
         raise ValueError(f"search-space entry {key}: a range needs a section.key, not a section")
+    if isinstance(arg, list):  # [1e-4, 1e-2]: YAML 1.1 reads an exponent without a dot as text
+        arg = [_yaml_number(v) for v in arg]
     ok = isinstance(arg, list) and len(arg) == 2
     ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in arg)
     if not ok or not arg[0] < arg[1]:
