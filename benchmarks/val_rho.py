@@ -54,6 +54,11 @@ and stops at the first fold that fails. The test classes 6-9 are not run in this
 case: if a candidate passes it is reported, and whether it is built into siamkit and then run
 once on the test classes is decided afterwards, not by this script.
 
+Round 13's result (2026-12-06): p 0 reproduced T on all three folds (0.056 / 0.333 / 0.167); nothing
+passed: every candidate failed fold {2,5} (EER p 0.1 0.081, p 0.2 0.070, p 0.4 0.075 against the
+limit 0.061), though ``rho_head`` fell from T's 0.732 to 0.60-0.64; the test classes were not run.
+BENCHMARKS.md "Issue 20, round 13".
+
 Run:  OMP_NUM_THREADS=1 nice -n 5 python benchmarks/val_rho.py NAME --config configs/hypercolumn.yaml \
           --folds "2,5;0,3;1,4" --set train.epochs=10 --set train.steps_per_epoch=50 \
           --set train.val_metric=none --rho-p 0.2
