@@ -199,6 +199,7 @@ class SiamFCTracker:
         )  # in the upsampled map
         disp *= self.net.total_stride / p.response_up  # in the search crop
         disp *= self.x_side * self.scales[best] / p.instance_size  # in the image
+        searched = self.center  # the search crops' centre, where the response map lies
         self.center = np.clip(self.center + disp, 0, [frame.shape[1], frame.shape[0]])
         scale = (1 - p.scale_lr) + p.scale_lr * self.scales[best]
         rel = float(np.clip(self.rel_scale * scale, *self.scale_range))
@@ -221,7 +222,9 @@ class SiamFCTracker:
             * self.net.total_stride
             / p.instance_size
         )
-        resp_box = np.r_[self.center - disp - side / 2, side, side]
+        # centred where the crops were taken: "center - disp" is not that where the new centre
+        # was clipped to the frame (the map was drawn shifted by what was clipped off)
+        resp_box = np.r_[searched - side / 2, side, side]
         return TrackResult(box, score, r, resp_box)
 
     def track(self, frames: Iterable[np.ndarray], box: Vec) -> Iterator[TrackResult]:
