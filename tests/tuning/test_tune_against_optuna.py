@@ -1,0 +1,131 @@
+"""run_study's sampler, pruner and direction against Optuna used directly: a bare
+``optuna.create_study(sampler=TPESampler(seed), pruner=MedianPruner(5, 1))`` over the same
+distributions, reporting the same per-epoch metric at the same steps, draws the same values and
+prunes the same trials, through the random start-up trials and TPE's own."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+from siamkit.training import apply_overrides, load_config
+from siamkit.tuning import run_study
+from siamkit.tuning import search as search_mod
+from siamkit.tuning import study as study_mod
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+EPOCHS = 3
+TRIALS = 14  # 10 random start-up trials, then TPE's
+SEED = 7
+SPACE = {
+    "loss.margin": {"float": [0.05, 0.5]},  # a loss's own key: drawn after the others
+    "optim.lr": {"float": [1e-4, 1e-2], "log": True},
+    "train.steps_per_epoch": {"int": [1, 4]},
+    "train.samples_per_class": {"int": [2, 16], "log": True},
+    "model.embedding_dim": {"choice": [8, 16, 32]},
+}
+
+
+def _metric(lr: float, margin: float, steps: int, per_class: int, dim: int, epoch: int) -> float:
+    """A made-up validation metric of a trial's values after ``epoch`` (not monotone in any)."""
+    return (
+        -((math.log10(lr) + 3) ** 2)
+        + margin * 0.3
+        + steps * 0.01
+        + per_class * 1e-3
+        + (dim * 1e-4 + 0.05 * epoch * math.cos(3 * math.log10(lr)))
+    )
+
+
+class _Outcome:
+    def __init__(self, history: list[dict[str, Any]]) -> None:
+        self.history, self.best_metric = history, None
+
+
+class _NoTraining:
+    """Each epoch only validates (the metric of the trial's config, reported to the pruner)."""
+
+    def __init__(self, cfg: Any, validate: Any) -> None:
+        self.cfg, self.validate = cfg, validate
+
+    @classmethod
+    def from_config(cls, net: Any, cfg: Any, data: Any, validate: Any, **_: Any) -> _NoTraining:
+        return cls(cfg, validate)
+
+    def fit(self) -> _Outcome:
+        rows = [
+            {"epoch": e + 1, "val_metric": self.validate(None)}
+            for e in range(self.cfg.train.epochs)
+        ]
+        return _Outcome(rows)
+
+
+def _validator(cfg: Any, data: Any, on_epoch: Any) -> Any:
+    epoch = 0
+
+    def validate(_net: Any) -> float:
+        nonlocal epoch
+        epoch += 1
+        t = cfg.train
+        m = _metric(cfg.optim.lr, cfg.loss.margin, t.steps_per_epoch, t.samples_per_class,
+                    cfg.model.embedding_dim, epoch)  # fmt: skip
+        on_epoch(epoch, m)  # may prune the trial
+        return m
+
+    return validate
+
+
+def _bare_objective(trial: optuna.Trial) -> float:
+    lr = trial.suggest_float("optim.lr", 1e-4, 1e-2, log=True)
+    steps = trial.suggest_int("train.steps_per_epoch", 1, 4)
+    per_class = trial.suggest_int("train.samples_per_class", 2, 16, log=True)
+    dim = trial.suggest_categorical("model.embedding_dim", [8, 16, 32])
+    margin = trial.suggest_float("loss.margin", 0.05, 0.5)
+    for epoch in range(1, EPOCHS + 1):
+        m = _metric(lr, margin, steps, per_class, dim, epoch)
+        trial.report(m, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return m
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction"), [("precision_at_1", "maximize"), ("eer", "minimize")]
+)
+def test_a_study_draws_and_prunes_as_bare_optuna(
+    tmp_path: Path, monkeypatch, metric: str, direction: str
+) -> None:
+    monkeypatch.setattr(search_mod, "_validator", _validator)
+    monkeypatch.setattr(search_mod, "Trainer", _NoTraining)
+    base = apply_overrides(
+        load_config(TINY),
+        ["data.val_classes=[4, 5]", f"train.epochs={EPOCHS}", f"train.seed={SEED}",
+         f"train.val_metric={metric}"],
+    )  # fmt: skip
+    result = run_study(base, SPACE, tmp_path, n_trials=TRIALS, progress=False)
+    ours = optuna.load_study(
+        study_name=study_mod.STUDY_NAME, storage=study_mod.storage_url(tmp_path / "study.db")
+    ).get_trials()
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    bare = optuna.create_study(
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=SEED),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+    )
+    bare.optimize(_bare_objective, n_trials=TRIALS)
+    theirs = bare.get_trials()
+
+    def drawn(t: Any) -> dict[str, Any]:  # a choice is stored as its JSON label
+        return {k: int(v) if k == "model.embedding_dim" else v for k, v in t.params.items()}
+
+    assert [drawn(t) for t in ours] == [t.params for t in theirs]
+    assert [t.state for t in ours] == [t.state for t in theirs]
+    assert [t.intermediate_values for t in ours] == [t.intermediate_values for t in theirs]
+    assert any(t.state.name == "PRUNED" for t in theirs)  # the pruner was put to the test
+    assert result.best_value == bare.best_value
+    assert drawn(ours[bare.best_trial.number]) == bare.best_params
