@@ -22,8 +22,7 @@ from siamkit.training import from_config as from_config_mod
 
 
 class _Flat(nn.Module):
-    """Flattened pixels -> linear -> ReLU: no batch norm (each process normalises its own batch,
-    one process the joined one), so the two runs can agree."""
+    """Flattened pixels -> linear -> ReLU: a network without batch norm."""
 
     def __init__(self, in_channels: int = 1, pixels: int = 64, width: int = 32) -> None:
         super().__init__()
@@ -50,6 +49,8 @@ RUNS: dict[str, list[str]] = {
     "xbm": ["loss.xbm_memory_size=200"],
     # the encoder frozen for the first epoch: DDP stopped at the second step
     "frozen_encoder": ["model.freeze_encoder_epochs=1"],
+    # digits-tiny's own convnet, with batch norms: each process normalised its own batch
+    "batch_norm": ["model.encoder=convnet", "model.encoder_kwargs={widths: [8, 16]}"],
 }
 #: largest |difference| measured (float32 sums in another order, 8 SGD steps): 1.9e-6 on the
 #: proxies, 1e-6 on the loss, 6e-8 elsewhere. Scaling the loss by the process count instead moved
@@ -93,6 +94,7 @@ class _Joined:
             self.parts[0].sampler,
             self.parts[0].k,
         )
+        self.offline = None  # online mining (build_trainer asks)
 
     def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
         for batches in zip(*(p.epoch(epoch) for p in self.parts), strict=True):

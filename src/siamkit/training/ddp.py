@@ -2,8 +2,8 @@
 
 Each process trains on its own P×K batches; embeddings and labels are gathered across processes
 before the loss, so mining sees the global batch
-(``siamkit.distributed.gather_embeddings_for_ddp``).
-Only rank 0 writes files.
+(``siamkit.distributed.gather_embeddings_for_ddp``), and batch norms normalise over every
+process's batch (``siamkit.training.global_bn``). Only rank 0 writes files.
 
 >>> ctx = setup_distributed("cpu")
 >>> ctx.world, ctx.is_main

@@ -39,6 +39,7 @@ from siamkit.training.config import VAL_METRICS_LOWER_BETTER, RunConfig
 from siamkit.training.config_classes import resolved_ways
 from siamkit.training.config_loss import resolved_mining
 from siamkit.training.data import RunData
+from siamkit.training.global_bn import UseGlobalBatchNorm
 from siamkit.training.objectives import build_objective
 from siamkit.training.preflight import run_config_guard
 from siamkit.training.step import mixed_precision
@@ -346,6 +347,10 @@ def build_trainer(
     callbacks: list[Callback] = [run_config_guard(cfg)]
     if image:
         callbacks.append(ChannelsLast(net))  # before DDP wraps it
+    # under torchrun the batch norms normalise over every process's batch, as one process does
+    # the joined batches (and as self-supervised runs do): each process's own statistics gave
+    # other gradients (7e-3 apart on the weights after two Adam steps of digits-tiny's convnet)
+    callbacks.append(UseGlobalBatchNorm(net))
     # ``net`` is what the loss sees: the network alone, or joined with the appearance features
     # (model.appearance.in_loss); the saved model joins them after training either way
     forward = ddp.wrap_for_training(net, ctx, some_frozen=cfg.model.freeze_encoder_epochs > 0)
