@@ -1,7 +1,9 @@
 """run_study's sampler, pruner and direction against Optuna used directly: a bare
 ``optuna.create_study(sampler=TPESampler(seed), pruner=MedianPruner(5, 1))`` over the same
 distributions, reporting the same per-epoch metric at the same steps, draws the same values and
-prunes the same trials, through the random start-up trials and TPE's own."""
+prunes the same trials, through the random start-up trials and TPE's own. One rule of its own: a
+trial is never pruned at its last epoch (it has trained; pruning would only leave it out of
+best.yaml)."""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ def _bare_objective(trial: optuna.Trial) -> float:
     for epoch in range(1, EPOCHS + 1):
         m = _metric(lr, margin, steps, per_class, dim, epoch)
         trial.report(m, epoch)
-        if trial.should_prune():
+        if epoch < EPOCHS and trial.should_prune():  # siamkit tune's one rule: not at the last
             raise optuna.TrialPruned()
     return m
 
@@ -129,3 +131,41 @@ def test_a_study_draws_and_prunes_as_bare_optuna(
     assert any(t.state.name == "PRUNED" for t in theirs)  # the pruner was put to the test
     assert result.best_value == bare.best_value
     assert drawn(ours[bare.best_trial.number]) == bare.best_params
+
+
+def test_a_trial_is_not_pruned_at_its_last_epoch(tmp_path: Path, monkeypatch) -> None:
+    """A trial that had run all its epochs was pruned when its last epoch's metric was below the
+    median of the other trials' at that epoch, and left out of best.yaml: here the 1-epoch trials
+    end at 0.6, below the 3-epoch trials' 0.9 at epoch 1, but those end at 0.3 (no restore_best:
+    scored by their last epoch), so a 1-epoch trial is the best; best.yaml took one of the first
+    five (before the pruner starts), not the best."""
+
+    def validator(cfg: Any, data: Any, on_epoch: Any) -> Any:
+        epoch = 0
+
+        def validate(_net: Any) -> float:
+            nonlocal epoch
+            epoch += 1
+            m = (0.9, 0.5, 0.3)[epoch - 1] if cfg.train.epochs == 3 else 0.6
+            m += cfg.optim.lr  # tells the trials apart
+            on_epoch(epoch, m)
+            return m
+
+        return validate
+
+    monkeypatch.setattr(search_mod, "_validator", validator)
+    monkeypatch.setattr(search_mod, "Trainer", _NoTraining)
+    base = apply_overrides(load_config(TINY), ["data.val_classes=[4, 5]"])
+    space = {"train.epochs": {"choice": [1, 3]}, "optim.lr": {"float": [1e-4, 1e-3]}}
+    result = run_study(base, space, tmp_path, n_trials=16, progress=False)
+    trials = optuna.load_study(
+        study_name=study_mod.STUDY_NAME, storage=study_mod.storage_url(tmp_path / "study.db")
+    ).get_trials()
+    ran_all = [t for t in trials if len(t.intermediate_values) == int(t.params["train.epochs"])]
+    assert all(t.state.name == "COMPLETE" for t in ran_all)
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned and all(len(t.intermediate_values) < 3 for t in pruned)  # the pruner ran
+    # the best of the trials that ran all their epochs, each scored by its last
+    assert result.best_value == max(
+        t.intermediate_values[max(t.intermediate_values)] for t in ran_all
+    )

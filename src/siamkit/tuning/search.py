@@ -4,7 +4,8 @@ Each trial trains the config with the trial's values and is scored by the valida
 (``train.val_metric``) on the **validation classes** (``data.val_classes``), which the network
 does not train on; the test classes are never loaded into a score. The study maximises the
 metric, or minimises it when lower is better (``eer``). Every epoch's metric is
-reported to the pruner, so hopeless trials stop early. The study lives in ``DIR/study.db``
+reported to the pruner, so hopeless trials stop early (before their last epoch: a trial that
+has trained is scored, not pruned). The study lives in ``DIR/study.db``
 (SQLite): a killed study continues where it stopped when run again with the same arguments.
 
 >>> result = run_study(load_config("configs/demo.yaml"), load_space(None), "runs/tune", n_trials=20)  # doctest: +SKIP
@@ -302,7 +303,10 @@ def run_study(
 
         def on_epoch(epoch: int, metric: float) -> None:
             trial.report(metric, epoch)
-            if trial.should_prune():
+            # not at its last epoch: the trial has trained, pruning would save nothing and only
+            # leave it out of best.yaml (a finished 2-epoch trial below the 10-epoch trials' epoch
+            # 2 median, whose own last epochs scored less, was pruned though it was the best)
+            if epoch < cfg.train.epochs and trial.should_prune():
                 raise optuna.TrialPruned()
 
         try:  # its objective too: a miner the cross-batch memory cannot use, say
