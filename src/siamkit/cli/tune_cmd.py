@@ -94,7 +94,7 @@ def tune(
     from siamkit.tuning import load_space, run_study
     from siamkit.tuning.preflight import check_out_dir, check_tunable
     from siamkit.tuning.search import StudyInterrupted, StudyTerminated
-    from siamkit.tuning.space import LOSS_LR_FACTOR
+    from siamkit.tuning.space import LOSS_LR_FACTOR, _normal_key
     from siamkit.tuning.study import STUDY_FILE, import_study_plugins
 
     # before anything is read or written: every process would open OUT/study.db at once
@@ -109,7 +109,8 @@ def tune(
     base = apply_overrides(written, list(overrides))
     # best.yaml names the plug-ins the study was started with, so training it needs no --plugin
     plugins = list(dict.fromkeys([*recorded, *started_plugins(), *read_config_plugins(config)]))
-    fixed = {o.partition("=")[0].strip() for o in overrides}
+    # a key as apply_overrides reads it: "optim. lr" set optim.lr, and the study searched it anyway
+    fixed = {_normal_key(o.partition("=")[0]) for o in overrides}
     searched, pinned = load_space(space).without(fixed)
     if pinned:
         click.echo(f"not searched, fixed by --set: {', '.join(pinned)}")
