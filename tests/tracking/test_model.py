@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -115,26 +116,82 @@ def test_bad_tracker_parameters() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tracker", "size", "near"),
+    ("tracker", "message"),
     [
-        ({"exemplar_size": 100}, 100, 103),  # a 21-cell response the tracker took as 20 cells
-        ({"instance_size": 250}, 250, 247),  # 16 cells, centred 1.5 px off the crop's centre
-        ({"exemplar_size": 60, "instance_size": 127}, 60, 87),  # no feature cell at all
+        (  # a 21-cell response the tracker took as 20 cells
+            {"exemplar_size": 100},
+            "got 255 with exemplar_size 100: try instance_size 252 or exemplar_size 103",
+        ),
+        (  # 16 cells, centred 1.5 px off the crop's centre
+            {"instance_size": 250},
+            "got 250 with exemplar_size 127: try instance_size 247 or exemplar_size 130",
+        ),
+        (  # the hint said "try 127", which was then refused as not larger than exemplar_size
+            {"instance_size": 130},
+            "got 130 with exemplar_size 127: try instance_size 135 or exemplar_size 122",
+        ),
+        (  # the hint said "try 255", which was then refused as not smaller than instance_size
+            {"exemplar_size": 252},
+            "got 255 with exemplar_size 252: try instance_size 260 or exemplar_size 247",
+        ),
+        (  # no exemplar size of at least 87 fits: none is offered
+            {"exemplar_size": 90, "instance_size": 93},
+            "got 93 with exemplar_size 90: try instance_size 98",
+        ),
     ],
 )
-def test_crop_sizes_off_the_backbones_grid_are_refused(tracker: dict, size: int, near: int) -> None:
+def test_crop_sizes_off_the_backbones_grid_are_refused(tracker: dict, message: str) -> None:
     """A tracker.exemplar_size of 100 trained into 'logits (B, 441) and labels (B, 400) differ
-    in shape' and tracked with a 21-cell response read as 20 cells; sizes must be 87 + 8k."""
-    name = next(iter(tracker))
+    in shape' and tracked with a 21-cell response read as 20 cells: the sizes must differ by a
+    multiple of the stride. Each size the refusal offers is accepted with the other one."""
     with pytest.raises(ValueError) as err:
         TrackerParams(**tracker)
+    said = str(err.value)
+    assert said == (
+        "tracker.instance_size must be exemplar_size plus a multiple of 8 pixels (the backbones' "
+        f"total stride), {message}"
+    )
+    given = TrackerParams.__dataclass_fields__
+    sizes = {k: tracker.get(k, given[k].default) for k in ("exemplar_size", "instance_size")}
+    offers = re.findall(r"(instance_size|exemplar_size) (\d+)", said.split(": try ")[1])
+    assert offers
+    for key, size in offers:
+        TrackerParams(**{**sizes, key: int(size)})
+
+
+def test_an_exemplar_below_one_feature_cell_is_refused() -> None:
+    with pytest.raises(ValueError) as err:
+        TrackerParams(exemplar_size=60, instance_size=124)
     assert str(err.value) == (
-        f"tracker.{name} must be 87 plus a multiple of 8 pixels (the backbones' smallest crop "
-        f"and total stride), got {size}: try {near}"
+        "tracker.exemplar_size must be at least 87 pixels (the backbones' smallest crop, one "
+        "feature cell), got 60"
     )
 
 
-@pytest.mark.parametrize(("exemplar", "instance"), [(87, 95), (95, 191), (127, 255), (135, 263)])
+@pytest.mark.parametrize("backbone", ["tiny", "alexnet"])
+@pytest.mark.parametrize(("exemplar", "instance"), [(127, 255), (128, 256), (131, 259), (100, 260)])
+def test_sizes_a_whole_number_of_strides_apart_put_the_exemplar_on_the_centre_cell(
+    backbone: str, exemplar: int, instance: int
+) -> None:
+    """Whatever the exemplar size, the exemplar crop's features are the search crop's at the
+    response's centre cell when the two differ by a multiple of 16 (8 either side): 128/256 was
+    refused though it aligns as exactly as 127/255. The exemplar crop here is the search crop's
+    centre, as crop_square takes it at the same pixel scale around the same centre."""
+    p = TrackerParams(exemplar_size=exemplar, instance_size=instance)
+    net = SiamFCNet(backbone, params=p).eval()
+    x = torch.rand(1, 3, instance, instance, generator=torch.Generator().manual_seed(0))
+    off = (instance - exemplar) // 2
+    z = x[:, :, off : off + exemplar, off : off + exemplar]
+    with torch.no_grad():
+        fz, fx = net.embed(z), net.embed(x)
+    n, k = fz.shape[-1], label_map(np.zeros(2), p).shape[0] // 2  # the labels' centre cell
+    torch.testing.assert_close(fz, fx[..., k : k + n, k : k + n], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("exemplar", "instance"),
+    [(87, 95), (95, 191), (127, 255), (135, 263), (128, 256), (129, 257), (100, 124)],
+)
 def test_accepted_crop_sizes_give_the_response_the_tracker_and_labels_assume(
     exemplar: int, instance: int
 ) -> None:

@@ -36,16 +36,22 @@ INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
 @contextlib.contextmanager
 def data_warnings_as_lines() -> Iterator[None]:
     """The library's warning about the user's data (class folders that hold no images:
-    :class:`~siamkit.data.folders.EmptyFoldersWarning`) as one ``warning: ...`` line on stderr,
+    :class:`~siamkit.data.folders.EmptyFoldersWarning`; a saved tracker's crop size read as
+    another: :class:`~siamkit.applications.tracking.params.OffGridSizeWarning`) as one
+    ``warning: ...`` line on stderr,
     said by the first process of a torchrun launch alone, not Python's ``FILE:LINE: Category:``
     and a line of siamkit's source. Other warnings are shown as Python shows them."""
     with warnings.catch_warnings():
         show = warnings.showwarning
 
         def one_line(message: Any, category: Any, *where: Any, **kw: Any) -> None:
-            # the module is loaded once it has warned; not imported here (it imports torch)
+            # the modules are loaded once they have warned; not imported here (torch)
             folders = sys.modules.get("siamkit.data.folders")
-            if folders is None or not issubclass(category, folders.EmptyFoldersWarning):
+            sizes = sys.modules.get("siamkit.applications.tracking.params")
+            ours = (folders is not None and issubclass(category, folders.EmptyFoldersWarning)) or (
+                sizes is not None and issubclass(category, sizes.OffGridSizeWarning)
+            )
+            if not ours:
                 show(message, category, *where, **kw)
             elif os.environ.get("RANK", "0") == "0":
                 click.echo(f"warning: {message}", err=True)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from siamkit.applications.tracking.backbones import TOTAL_STRIDE, create_backbone
-from siamkit.applications.tracking.params import TrackerParams
+from siamkit.applications.tracking.params import TrackerParams, read_saved_sizes
 
 __all__ = ["SiamFCNet", "TrackerParams", "cross_correlation", "save_tracker"]
 
@@ -123,12 +123,11 @@ class SiamFCNet(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SiamFCNet:
-        """Rebuild the network (untrained weights) from :meth:`config`."""
-        return cls(
-            cfg["backbone"],
-            cfg.get("backbone_kwargs"),
-            TrackerParams.from_dict(cfg.get("tracker", {})),
-        )
+        """Rebuild the network (untrained weights) from :meth:`config`; an ``instance_size`` off
+        the backbones' grid (a model trained before it was refused) is read as the nearest
+        smaller one on it, with a warning (:func:`~.params.read_saved_sizes`)."""
+        tracker = read_saved_sizes(cfg.get("tracker", {}), "the saved tracker's siamkit.json")
+        return cls(cfg["backbone"], cfg.get("backbone_kwargs"), TrackerParams.from_dict(tracker))
 
 
 def save_tracker(

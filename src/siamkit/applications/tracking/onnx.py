@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from siamkit.applications.tracking.params import TrackerParams
+from siamkit.applications.tracking.params import TrackerParams, read_saved_sizes
 from siamkit.export.parity import PARITY_ATOL, warn_unchecked
 
 if TYPE_CHECKING:
@@ -267,7 +267,8 @@ class OnnxSiamFC:
         self.session = ort.InferenceSession(backbone, opts, providers=["CPUExecutionProvider"])
         self.gain, self.bias = float(meta["gain"]), float(meta["bias"])
         self.total_stride = int(meta["total_stride"])
-        self.params = TrackerParams.from_dict(meta["params"])
+        # an export made before off-grid sizes were refused still tracks (read_saved_sizes)
+        self.params = TrackerParams.from_dict(read_saved_sizes(meta["params"], str(d / META_FILE)))
 
     def embed_numpy(self, crops: np.ndarray) -> np.ndarray:
         """``(N, 3, H, W)`` float32 in [0, 1] -> ``(N, C, H', W')``."""

@@ -6,16 +6,63 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
 from siamkit.registry import did_you_mean
 
 #: The backbones' geometry (:mod:`~siamkit.applications.tracking.backbones`): a crop of
-#: ``SMALLEST_CROP + k * STRIDE`` pixels gives ``k + 1`` feature cells. Only crops of such sizes
-#: put the response map's centre cell on the search crop's centre, as the tracker and the
-#: training labels take it.
+#: ``SMALLEST_CROP + k * STRIDE`` pixels or more gives ``k + 1`` feature cells, on a grid of
+#: ``STRIDE`` pixels from the crop's corner. Exemplar pixel p lines up with search pixel
+#: p + (instance_size - exemplar_size) / 2, the two crops' centres with each other, when the
+#: sizes differ by a multiple of ``STRIDE``: then the response has ``(instance_size -
+#: exemplar_size) / STRIDE + 1`` cells centred on the search crop, as the tracker and the training
+#: labels take it, whatever the exemplar size (128 and 256 align as exactly as 127 and 255).
 STRIDE, SMALLEST_CROP = 8, 87
+
+
+class OffGridSizeWarning(UserWarning):
+    """A saved tracker (or an export, or a run resumed) whose ``instance_size`` is off the
+    backbones' grid, made before such sizes were refused: it is read as
+    :func:`grid_instance_size`'s (the command line says it as one ``warning: ...`` line)."""
+
+
+def grid_instance_size(exemplar_size: int, instance_size: int) -> int:
+    """The part of an ``instance_size`` search crop the response cells come from:
+    ``exemplar_size`` plus the whole strides between the two (at least one). A crop of this size
+    gives the same cells at the same pixel scale as the larger one, centred on the crop; the
+    larger crop's last pixels (fewer than ``STRIDE``) only pushed them off its centre.
+
+    >>> grid_instance_size(127, 250), grid_instance_size(127, 255)
+    (247, 255)
+    """
+    return exemplar_size + STRIDE * max((instance_size - exemplar_size) // STRIDE, 1)
+
+
+def read_saved_sizes(tracker: dict[str, Any], where: str, warn: bool = True) -> dict[str, Any]:
+    """A saved ``tracker:`` map (a model's, an export's, a checkpoint's) with an off-grid
+    ``instance_size`` replaced by :func:`grid_instance_size`'s, said by an
+    :class:`OffGridSizeWarning` naming ``where`` (the file to edit; none with ``warn=False``).
+    Refusing it left a model that trained and tracked unusable, though its weights do not
+    depend on the size; a new run's config is refused instead (:class:`TrackerParams`)."""
+    exemplar = tracker.get("exemplar_size", TrackerParams.exemplar_size)
+    instance = tracker.get("instance_size", TrackerParams.instance_size)
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (exemplar, instance))
+    if not ints or exemplar < SMALLEST_CROP or instance <= exemplar:
+        return tracker  # refused by TrackerParams as it stands: no size to snap to
+    size = grid_instance_size(exemplar, instance)
+    if size == instance or not warn:
+        return tracker if size == instance else {**tracker, "instance_size": size}
+    warnings.warn(
+        f"{where} has instance_size {instance}, off the backbones' {STRIDE}-pixel grid "
+        f"from exemplar_size {exemplar}, so it is read as {size}, the same "
+        f"{(size - exemplar) // STRIDE + 1} response cells centred on the search crop (the "
+        f"weights do not depend on it); set its instance_size to {size} to silence this",
+        OffGridSizeWarning,
+        stacklevel=3,
+    )
+    return {**tracker, "instance_size": size}
 
 
 @dataclass(frozen=True)
@@ -51,17 +98,25 @@ class TrackerParams:
             raise ValueError("window_influence and template_lr must be in [0, 1]")
         if self.instance_size <= self.exemplar_size:
             raise ValueError("instance_size must be larger than exemplar_size")
-        for name in ("exemplar_size", "instance_size"):
-            # another size gave a response map of another size than the tracker and the labels
-            # assume (training failed on a shape mismatch), or one whose centre was off the
-            # crop's (the tracker drifted a little every frame)
-            size = getattr(self, name)
-            if size < SMALLEST_CROP or (size - SMALLEST_CROP) % STRIDE:
-                near = SMALLEST_CROP + STRIDE * max(round((size - SMALLEST_CROP) / STRIDE), 0)
-                raise ValueError(
-                    f"tracker.{name} must be {SMALLEST_CROP} plus a multiple of {STRIDE} pixels "
-                    f"(the backbones' smallest crop and total stride), got {size}: try {near}"
-                )
+        # other sizes gave a response map of another size than the tracker and the labels
+        # assume (training failed on a shape mismatch), or one whose centre was off the crop's
+        # (the tracker drifted a little every frame)
+        if self.exemplar_size < SMALLEST_CROP:
+            raise ValueError(
+                f"tracker.exemplar_size must be at least {SMALLEST_CROP} pixels (the backbones' "
+                f"smallest crop, one feature cell), got {self.exemplar_size}"
+            )
+        gap = self.instance_size - self.exemplar_size
+        if gap % STRIDE:
+            cells = max(round(gap / STRIDE), 1)
+            exemplar = self.instance_size - STRIDE * cells
+            other = f" or exemplar_size {exemplar}" if exemplar >= SMALLEST_CROP else ""
+            raise ValueError(
+                f"tracker.instance_size must be exemplar_size plus a multiple of {STRIDE} pixels "
+                f"(the backbones' total stride), got {self.instance_size} with exemplar_size "
+                f"{self.exemplar_size}: try instance_size "
+                f"{self.exemplar_size + STRIDE * cells}{other}"
+            )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrackerParams:

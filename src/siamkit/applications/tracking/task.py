@@ -32,6 +32,7 @@ import yaml
 from siamkit.applications.tracking.evaluate import evaluate_tracker
 from siamkit.applications.tracking.model import SiamFCNet, TrackerParams, save_tracker
 from siamkit.applications.tracking.pairs import PairSource, SequencePairs, SyntheticPairs
+from siamkit.applications.tracking.params import read_saved_sizes
 from siamkit.applications.tracking.pretrained import BUILTIN_NAME, tracker_folder
 from siamkit.applications.tracking.tracker import SiamFCTracker
 from siamkit.applications.tracking.train import TrainSettings, steps_done, train_siamfc
@@ -94,9 +95,14 @@ def _override(cfg: dict[str, Any], item: str) -> None:
     cfg.setdefault(section, {})[name] = yaml.safe_load(raw)
 
 
-def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+def resolve_config(
+    config: dict[str, Any], overrides: tuple[str, ...] = (), resume: bool = False
+) -> dict[str, Any]:
     """Defaults + the YAML document + ``--set`` overrides; unknown sections or keys are refused
-    (a top-level ``plugins:`` is imported and dropped)."""
+    (a top-level ``plugins:`` is imported and dropped). A new run's crop sizes off the backbones'
+    grid are refused; a run resumed (``resume``) may have started before they were, so its
+    ``instance_size`` is read as a saved model's is (:func:`~.params.read_saved_sizes`), which
+    the checkpoint's is compared as (:func:`_resumable`)."""
     cfg: dict[str, Any] = {k: dict(v) for k, v in DEFAULTS.items()}
     for section, values in without_plugins(config)[0].items():
         if section not in DEFAULTS:
@@ -114,6 +120,8 @@ def resolve_config(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> d
             key: config_value(value, _expected(DEFAULTS[section][key]), f"{section}.{key}")
             for key, value in cfg[section].items()
         }
+    if resume:
+        cfg["tracker"] = read_saved_sizes(cfg["tracker"], "the resumed run's config")
     TrackerParams.from_dict(cfg["tracker"])  # validates
     _settings(cfg["train"])  # validates: an unknown key or a value of the wrong type, named
     for section in ("data", "eval"):  # read only when sequences are made, after training starts
@@ -170,6 +178,8 @@ def _resumable(cfg: dict[str, Any]) -> dict[str, Any]:
         if name in defaults and isinstance(section, dict):
             drop = RESUME_MAY_CHANGE.get(name, ())
             section = {k: v for k, v in {**defaults[name], **section}.items() if k not in drop}
+            if name == "tracker":  # a run's checkpoint from before off-grid sizes were refused
+                section = read_saved_sizes(section, "", warn=False)
         out[name] = section
     return json.loads(json.dumps(out))  # tuples as lists, as the checkpoint stores them
 
@@ -227,7 +237,7 @@ def run(
     ``out_dir``: a str or a path."""
     out_dir = Path(out_dir)
     config, own_plugins = without_plugins(config)
-    cfg = resolve_config(config, options.overrides)
+    cfg = resolve_config(config, options.overrides, options.resume)
     if options.device != "auto":
         cfg["train"]["device"] = options.device
     if options.init_from is not None:  # recorded as model.init_from, as a supervised run does
